@@ -1,0 +1,390 @@
+# SPDX-License-Identifier: MIT
+# tests/integration/gkharness.py -- shared helpers for the black-box tests.
+#
+# Picks free loopback ports, writes configs into a private tempdir, starts gatekeeperd and
+# NSD as child processes, waits until they answer, and always stops them by PID (SIGTERM,
+# then SIGKILL to the child's own process group) -- also when a test fails, through
+# context managers and an atexit hook. Nothing here ever signals a process by name.
+import atexit
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
+ZONEDIR = os.path.join(SRC, "tests", "fixtures", "zones")
+BADDIR = os.path.join(ZONEDIR, "bad")
+NSD = os.environ.get("GK_NSD", "/usr/sbin/nsd")
+
+# The zones served together by every differential / black-box test.
+ZONES = [
+	("example.cn", "example.cn.zone"),
+	("sub.example.cn", "sub.example.cn.zone"),
+	("other.com.cn", "other.com.cn.zone"),
+	("dname.cn", "dname.cn.zone"),
+]
+EDNS_UDP_MAX = 1232
+
+_live = []  # every Server still running: stopped at exit whatever happens
+
+
+def log(*a):
+	print(*a, flush=True)
+
+
+def _port_free(port):
+	"""True when port is free for UDP and TCP on 127.0.0.1 (and ::1 when it exists)."""
+	fams = [(socket.AF_INET, "127.0.0.1")]
+	if has_ipv6():
+		fams.append((socket.AF_INET6, "::1"))
+	socks = []
+	try:
+		for fam, addr in fams:
+			for typ in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+				s = socket.socket(fam, typ)
+				socks.append(s)
+				s.bind((addr, port))
+		return True
+	except OSError:
+		return False
+	finally:
+		for s in socks:
+			s.close()
+
+
+def free_port():
+	"""A port free on loopback for UDP and TCP (v4 and v6). Racy by nature, but the
+	kernel's ephemeral range makes a collision unlikely; servers are retried on failure."""
+	for _ in range(200):
+		s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+		s.bind(("127.0.0.1", 0))
+		port = s.getsockname()[1]
+		s.close()
+		if _port_free(port):
+			return port
+	raise RuntimeError("no free port found")
+
+
+_v6 = None
+
+
+def has_ipv6():
+	global _v6
+	if _v6 is None:
+		try:
+			s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+			s.bind(("::1", 0))
+			s.close()
+			_v6 = True
+		except OSError:
+			_v6 = False
+	return _v6
+
+
+class Server:
+	"""A child server process. stop() signals only the PID we started (and, if it
+	does not exit, its own process group, which start_new_session made ours alone)."""
+
+	def __init__(self, name, argv, workdir, port, logpath, env=None):
+		self.name, self.argv, self.workdir, self.port = name, argv, workdir, port
+		self.logpath = logpath
+		self.logf = open(logpath, "ab")
+		self.proc = subprocess.Popen(argv, cwd=workdir, stdout=self.logf, stderr=subprocess.STDOUT,
+					     stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+		self.pid = self.proc.pid
+		_live.append(self)
+
+	def alive(self):
+		return self.proc.poll() is None
+
+	def log_text(self):
+		self.logf.flush()
+		with open(self.logpath, "rb") as f:
+			return f.read().decode("utf-8", "replace")
+
+	def wait_ready(self, zone="example.cn", timeout=10.0):
+		"""Wait until an SOA query for zone is answered over UDP and TCP."""
+		deadline = time.time() + timeout
+		q = dns.message.make_query(zone, "SOA")
+		last = None
+		while time.time() < deadline:
+			if not self.alive():
+				raise RuntimeError("%s exited early (rc %s); log:\n%s" %
+						   (self.name, self.proc.returncode, self.log_text()))
+			try:
+				dns.query.udp(q, "127.0.0.1", port=self.port, timeout=0.3)
+				dns.query.tcp(q, "127.0.0.1", port=self.port, timeout=0.5)
+				return
+			except Exception as e:  # not up yet
+				last = e
+				time.sleep(0.1)
+		raise RuntimeError("%s did not answer within %.0fs (%r); log:\n%s" %
+				   (self.name, timeout, last, self.log_text()))
+
+	def signal(self, sig):
+		if self.alive():
+			os.kill(self.pid, sig)
+
+	def stop(self, timeout=5.0):
+		"""SIGTERM, wait, then SIGKILL the process group. Returns the exit code."""
+		if self in _live:
+			_live.remove(self)
+		if self.alive():
+			try:
+				os.kill(self.pid, signal.SIGTERM)
+			except ProcessLookupError:
+				pass
+			try:
+				self.proc.wait(timeout)
+			except subprocess.TimeoutExpired:
+				log("%s (pid %d) ignored SIGTERM for %.0fs: SIGKILL" % (self.name, self.pid, timeout))
+				try:
+					os.killpg(self.pid, signal.SIGKILL)
+				except ProcessLookupError:
+					pass
+				self.proc.wait(5)
+		# NSD's own children share the group we created for it: make sure none is left.
+		try:
+			os.killpg(self.pid, 0)
+			os.killpg(self.pid, signal.SIGKILL)
+		except (ProcessLookupError, PermissionError):
+			pass
+		self.logf.close()
+		return self.proc.returncode
+
+	def __enter__(self):
+		return self
+
+	def __exit__(self, *exc):
+		self.stop()
+		return False
+
+
+@atexit.register
+def _stop_all():
+	for s in list(_live):
+		try:
+			s.stop(2.0)
+		except Exception:
+			pass
+
+
+def _on_term(signum, frame):
+	# ctest's TIMEOUT kills us: take our servers down first.
+	_stop_all()
+	sys.exit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, _on_term)
+
+
+class TempDir:
+	def __init__(self, prefix="gk-it-"):
+		self.path = tempfile.mkdtemp(prefix=prefix)
+
+	def __enter__(self):
+		return self.path
+
+	def __exit__(self, *exc):
+		if os.environ.get("GK_KEEP_TMP"):
+			log("keeping", self.path)
+		else:
+			shutil.rmtree(self.path, ignore_errors=True)
+		return False
+
+
+def copy_zones(dst, zones=ZONES):
+	"""Copy the fixture zones (and include files) into dst; returns dst."""
+	for fn in os.listdir(ZONEDIR):
+		p = os.path.join(ZONEDIR, fn)
+		if os.path.isfile(p):
+			shutil.copy(p, dst)
+	return dst
+
+
+def _yaml_str(s):
+	return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def gk_config(tmp, port, zonedir=ZONEDIR, zones=ZONES, workers=2, tcp_max=64, tcp_idle_ms=10000,
+	      ipv6=True, extra="", name="gatekeeperd.yaml"):
+	"""Write a gatekeeperd YAML config; returns its path."""
+	listen = ["127.0.0.1:%d" % port]
+	if ipv6 and has_ipv6():
+		listen.append("[::1]:%d" % port)
+	lines = [
+		"# generated by tests/integration/gkharness.py",
+		"listen: [%s]" % ", ".join(_yaml_str(x) for x in listen),
+		"workers: %d" % workers,
+		"edns_udp_max: %d" % EDNS_UDP_MAX,
+		"tcp:",
+		"  max_connections: %d" % tcp_max,
+		"  idle_timeout_ms: %d" % tcp_idle_ms,
+		"log_level: info",
+		"zones:",
+	]
+	for z, f in zones:
+		lines.append("  - name: %s" % z)
+		lines.append("    file: %s" % _yaml_str(os.path.join(zonedir, f)))
+	path = os.path.join(tmp, name)
+	with open(path, "w") as fh:
+		fh.write("\n".join(lines) + "\n" + extra)
+	return path
+
+
+def start_gk(binary, tmp, port=None, ready=True, **cfg):
+	"""Start gatekeeperd on a free port with the fixture zones. Returns a Server."""
+	for attempt in range(3):
+		p = port or free_port()
+		conf = gk_config(tmp, p, **cfg)
+		srv = Server("gatekeeperd", [binary, "-c", conf], tmp, p, os.path.join(tmp, "gatekeeperd.log"))
+		srv.conf = conf
+		try:
+			if ready:
+				srv.wait_ready()
+			return srv
+		except RuntimeError:
+			rc = srv.stop()
+			if port or attempt == 2 or "in use" not in srv.log_text().lower():
+				raise
+	raise RuntimeError("unreachable")
+
+
+def nsd_config(tmp, port, zonedir=ZONEDIR, zones=ZONES, ipv6=False):
+	"""Write an nsd.conf for NSD 4.6 (no database file, no RRL, no chroot). Returns path."""
+	ifaces = ["127.0.0.1@%d" % port]
+	if ipv6 and has_ipv6():
+		ifaces.append("::1@%d" % port)
+	lines = ["server:"]
+	lines += ["\tip-address: %s" % a for a in ifaces]
+	lines += [
+		"\tport: %d" % port,
+		'\tusername: ""',
+		'\tchroot: ""',
+		'\tzonesdir: "%s"' % zonedir,
+		'\tdatabase: ""',
+		'\tpidfile: "%s"' % os.path.join(tmp, "nsd.pid"),
+		'\txfrdfile: "%s"' % os.path.join(tmp, "xfrd.state"),
+		'\tzonelistfile: "%s"' % os.path.join(tmp, "zone.list"),
+		'\txfrdir: "%s"' % tmp,
+		"\trrl-ratelimit: 0",
+		"\tipv4-edns-size: %d" % EDNS_UDP_MAX,
+		"\tipv6-edns-size: %d" % EDNS_UDP_MAX,
+		"\tserver-count: 1",
+		"\thide-version: yes",
+		"\thide-identity: yes",
+		"\tverbosity: 1",
+		"\tzonefiles-write: 0",
+		"remote-control:",
+		"\tcontrol-enable: no",
+	]
+	for z, f in zones:
+		lines += ["zone:", "\tname: %s" % z, '\tzonefile: "%s"' % f]
+	path = os.path.join(tmp, "nsd.conf")
+	with open(path, "w") as fh:
+		fh.write("\n".join(lines) + "\n")
+	return path
+
+
+def start_nsd(tmp, **cfg):
+	for attempt in range(3):
+		p = free_port()
+		conf = nsd_config(tmp, p, **cfg)
+		srv = Server("nsd", [NSD, "-d", "-c", conf], tmp, p, os.path.join(tmp, "nsd.log"))
+		try:
+			srv.wait_ready()
+			return srv
+		except RuntimeError:
+			srv.stop()
+			if attempt == 2:
+				raise
+	raise RuntimeError("unreachable")
+
+
+# ---- raw wire helpers ----
+
+def udp_raw(wire, port, host="127.0.0.1", timeout=1.0, bufsize=65535):
+	"""Send one datagram, return the reply bytes or None on timeout."""
+	fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+	s = socket.socket(fam, socket.SOCK_DGRAM)
+	try:
+		s.settimeout(timeout)
+		s.sendto(wire, (host, port))
+		try:
+			data, _ = s.recvfrom(bufsize)
+			return data
+		except socket.timeout:
+			return None
+	finally:
+		s.close()
+
+
+def recv_exact(s, n):
+	buf = b""
+	while len(buf) < n:
+		try:
+			chunk = s.recv(n - len(buf))
+		except ConnectionResetError:
+			return None
+		if not chunk:
+			return None
+		buf += chunk
+	return buf
+
+
+def tcp_raw(wire, port, host="127.0.0.1", timeout=2.0):
+	"""Send one length-framed message over a new TCP connection; return the reply."""
+	fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+	s = socket.socket(fam, socket.SOCK_STREAM)
+	try:
+		s.settimeout(timeout)
+		s.connect((host, port))
+		s.sendall(struct.pack("!H", len(wire)) + wire)
+		hdr = recv_exact(s, 2)
+		if hdr is None:
+			return None
+		return recv_exact(s, struct.unpack("!H", hdr)[0])
+	except (socket.timeout, ConnectionError):
+		return None
+	finally:
+		s.close()
+
+
+def question_bytes(wire):
+	"""The raw bytes of the first question (name + type + class) of a message, or None."""
+	if wire is None or len(wire) < 12 or struct.unpack("!H", wire[4:6])[0] == 0:
+		return None
+	i = 12
+	while i < len(wire):
+		n = wire[i]
+		if n == 0:
+			i += 1
+			break
+		if n & 0xC0:
+			i += 2
+			break
+		i += 1 + n
+	return wire[12:i + 4]
+
+
+def good_query_answered(port, host="127.0.0.1", timeout=1.0):
+	q = dns.message.make_query("www.example.cn", "A")
+	try:
+		r = dns.query.udp(q, host, port=port, timeout=timeout)
+		return r.rcode() == dns.rcode.NOERROR and len(r.answer) == 1
+	except Exception:
+		return False

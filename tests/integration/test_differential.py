@@ -1,0 +1,422 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+# tests/integration/test_differential.py -- gatekeeperd must answer like NSD 4.6.1.
+#
+# Starts NSD (reference) and gatekeeperd on the same fixture zones, sends both the same
+# corpus (UDP without EDNS, with EDNS at several buffer sizes, TCP), and compares a
+# normalised form of each answer: rcode, flags QR/AA/TC/RD (RA ignored), opcode, each
+# section as a sorted set of (lowercased owner, ttl, class, type, rdata text), and OPT
+# presence/version/payload. Truncated answers are compared on rcode+TC only. Every
+# difference is printed with the query, NSD's answer and ours; the test fails on any.
+#
+# Where NSD 4.6.1 departs from an RFC on purpose (or predates it), the case carries an
+# `exception` note citing the RFC and our own answer is checked against the RFC instead.
+#
+# Usage: test_differential.py GATEKEEPERD   (or "nsd" to diff NSD against itself)
+#        GK_DIFF_ONLY=substring restricts the corpus; GK_DIFF_VERBOSE=1 prints every answer.
+import os
+import struct
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gkharness as h  # noqa: E402
+
+import dns.edns  # noqa: E402
+import dns.flags  # noqa: E402
+import dns.message  # noqa: E402
+import dns.opcode  # noqa: E402
+import dns.rcode  # noqa: E402
+import dns.rdataclass  # noqa: E402
+import dns.rdatatype  # noqa: E402
+
+NAME_TYPES = {"CNAME", "DNAME", "NS", "MX", "SRV", "PTR", "SOA"}
+LONG60 = "l" * 60  # 60-octet label: LONG60.long.dname.cn substitutes to > 255 octets
+
+
+class Case:
+	"""One query. mode: udp (no EDNS), udp<N> (EDNS, buffer N), tcp, tcpedns.
+	compare: full | tc (rcode+TC) | rcode_aa | rcode. check: extra assertion on our
+	answer (returns a list of problems). exception: why compare is weaker than full."""
+
+	def __init__(self, qname, qtype="A", mode="udp1232", qclass="IN", rd=False, opcode=0,
+		     ednsver=0, raw=None, compare="full", check=None, exception=None, label=None):
+		self.qname, self.qtype, self.mode, self.qclass = qname, qtype, mode, qclass
+		self.rd, self.opcode, self.ednsver, self.raw = rd, opcode, ednsver, raw
+		self.compare, self.check, self.exception = compare, check, exception
+		self.label = label or "%s %s %s %s%s%s" % (qname, qclass, qtype, mode, " +rd" if rd else "",
+							  " opcode=%d" % opcode if opcode else "")
+
+	def wire(self, qid):
+		if self.raw is not None:
+			return struct.pack("!H", qid) + self.raw[2:]
+		m = dns.message.make_query(self.qname, dns.rdatatype.from_text(self.qtype),
+					   dns.rdataclass.from_text(self.qclass), use_edns=False)
+		m.id = qid
+		m.flags = dns.flags.RD if self.rd else 0
+		m.set_opcode(self.opcode)
+		if self.mode.startswith("udp") and self.mode != "udp":
+			m.use_edns(self.ednsver, 0, int(self.mode[3:]))
+		elif self.mode == "tcpedns":
+			m.use_edns(self.ednsver, 0, 4096)
+		# make_query lowercases nothing: 0x20 names keep their case on the wire.
+		return m.to_wire()
+
+	@property
+	def tcp(self):
+		return self.mode.startswith("tcp")
+
+
+def base_cases():
+	"""(qname, qtype) pairs covering every fixture case; each runs in several modes."""
+	c = []
+	add = lambda *names_types: c.extend(names_types)  # noqa: E731
+	# positive answers, additional section processing
+	add(("www.example.cn", "A"), ("www.example.cn", "AAAA"), ("example.cn", "SOA"),
+	    ("example.cn", "NS"), ("example.cn", "MX"), ("example.cn", "TXT"), ("example.cn", "CAA"),
+	    ("txt.example.cn", "TXT"), ("longtxt.example.cn", "TXT"), ("_sip._tcp.example.cn", "SRV"),
+	    ("10.2.0.192.in-addr.example.cn", "PTR"), ("unknown.example.cn", "TYPE65280"),
+	    ("mail.example.cn", "A"), ("ns1.example.cn", "AAAA"),
+	    ("sub.example.cn", "SOA"), ("sub.example.cn", "NS"), ("sub.example.cn", "A"),
+	    ("host.sub.example.cn", "A"), ("host.sub.example.cn", "AAAA"),
+	    ("other.com.cn", "SOA"), ("dname.cn", "NS"), ("www.other.com.cn", "A"))
+	# NODATA (negative TTL = min(SOA TTL, MINIMUM), both orders)
+	add(("www.example.cn", "MX"), ("www.example.cn", "TXT"), ("example.cn", "A"),
+	    ("sub.example.cn", "MX"), ("unknown.example.cn", "A"), ("www.other.com.cn", "AAAA"),
+	    ("dname.cn", "A"), ("example.cn", "TYPE65280"))
+	# NXDOMAIN
+	add(("nx.example.cn", "A"), ("nx.nx.example.cn", "AAAA"), ("nx.other.com.cn", "A"),
+	    ("nx.dname.cn", "A"), ("nx.host.sub.example.cn", "A"))
+	# empty non-terminals
+	add(("ent.example.cn", "A"), ("deep.ent.example.cn", "A"), ("deep.ent.example.cn", "TXT"),
+	    ("x.deep.ent.example.cn", "A"), ("host.deep.ent.example.cn", "A"), ("inc.example.cn", "A"))
+	# wildcards (RFC 4592)
+	add(("a.wild.example.cn", "A"), ("a.wild.example.cn", "AAAA"), ("a.wild.example.cn", "TXT"),
+	    ("a.wild.example.cn", "MX"), ("a.b.wild.example.cn", "A"), ("a.wild.example.cn", "SRV"),
+	    ("*.wild.example.cn", "A"), ("wild.example.cn", "A"),
+	    ("exists.wild.example.cn", "A"), ("exists.wild.example.cn", "TXT"),
+	    ("x.exists.wild.example.cn", "A"), ("ent.wild.example.cn", "A"),
+	    ("x.ent.wild.example.cn", "A"), ("leaf.ent.wild.example.cn", "A"),
+	    ("foo.wcname.example.cn", "A"), ("foo.wcname.example.cn", "CNAME"),
+	    ("foo.wcname.example.cn", "TXT"), ("foo.wcnx.example.cn", "A"),
+	    ("nx.sub.example.cn", "TXT"), ("nx.sub.example.cn", "A"),
+	    ("x.deleg.example.cn", "A"), ("*.deleg.example.cn", "A"))
+	# CNAME chains
+	add(("cname1.example.cn", "A"), ("cname1.example.cn", "CNAME"), ("cname2.example.cn", "AAAA"),
+	    ("cname1.example.cn", "TXT"), ("to-other.example.cn", "A"), ("to-sub.example.cn", "A"),
+	    ("to-outside.example.cn", "A"), ("to-nx.example.cn", "A"), ("to-wild.example.cn", "A"),
+	    ("to-dname.example.cn", "A"), ("loop-a.example.cn", "A"), ("loop-b.example.cn", "CNAME"),
+	    ("chain1.example.cn", "A"), ("chain6.example.cn", "AAAA"), ("back.other.com.cn", "A"),
+	    ("alias.sub.example.cn", "A"))
+	# DNAME (RFC 6672)
+	add(("www.d.dname.cn", "A"), ("a.b.d.dname.cn", "A"), ("nx.d.dname.cn", "A"),
+	    ("d.dname.cn", "DNAME"), ("d.dname.cn", "A"), ("d.dname.cn", "TXT"),
+	    ("www.d2.dname.cn", "A"), ("nx.d2.dname.cn", "A"), ("www.out.dname.cn", "A"),
+	    ("x.long.dname.cn", "A"), (LONG60 + ".long.dname.cn", "A"), ("deleg.d.dname.cn", "A"))
+	# delegations / referrals
+	add(("www.deleg.example.cn", "A"), ("deleg.example.cn", "A"), ("deleg.example.cn", "NS"),
+	    ("deleg.example.cn", "DS"), ("ns1.deleg.example.cn", "A"), ("a.b.deleg.example.cn", "MX"),
+	    ("deleg2.example.cn", "A"), ("x.deleg2.example.cn", "A"), ("deleg2.example.cn", "DS"),
+	    ("x.deleg3.example.cn", "A"), ("sub.example.cn", "DS"), ("www.bigref.other.com.cn", "A"))
+	# big RRset
+	add(("bigtxt.example.cn", "TXT"))
+	# $TTL / $ORIGIN / $INCLUDE
+	add(("ttl120.example.cn", "A"), ("host.origin.example.cn", "A"),
+	    ("host.origin.example.cn", "AAAA"), ("after-origin.example.cn", "A"),
+	    ("included.example.cn", "A"), ("included.example.cn", "TXT"),
+	    ("deep.inc.example.cn", "A"), ("included2.example.cn", "A"))
+	# outside every zone
+	add(("www.notours.cn", "A"), ("cn", "SOA"), ("com.cn", "NS"), (".", "NS"),
+	    ("example.com", "A"), ("xexample.cn", "A"))
+	# 0x20 mixed case
+	add(("wWw.ExAmPlE.cN", "A"), ("Nx.ExAmPlE.Cn", "A"), ("X.DeLeG.example.CN", "A"),
+	    ("WWW.D.DNAME.CN", "A"), ("A.Wild.Example.CN", "MX"), ("CNAME1.example.cn", "A"))
+	return c
+
+
+def minimal_any(ours):
+	"""RFC 8482 s4: answer ANY with one RRset (or an HINFO); never the whole node."""
+	if ours is None:
+		return ["no answer to ANY"]
+	if ours.rcode() != dns.rcode.NOERROR:
+		return []
+	owners = [r for r in ours.answer if r.name == ours.question[0].name]
+	if len(owners) > 1:
+		return ["ANY answer has %d RRsets (RFC 8482: one): %s" %
+			(len(owners), ", ".join(dns.rdatatype.to_text(r.rdtype) for r in owners))]
+	return []
+
+
+def want_tc(ours):
+	if ours is None:
+		return ["no answer"]
+	if not ours.flags & dns.flags.TC:
+		return ["RFC 9471 s2.1: in-domain glue does not fit in 512 octets, TC must be set"]
+	return []
+
+
+def want_rcode(rcode, opcode):
+	def check(ours):
+		if ours is None:
+			return ["no answer (want %s)" % dns.rcode.to_text(rcode)]
+		p = []
+		if ours.rcode() != rcode:
+			p.append("rcode %s, want %s" % (dns.rcode.to_text(ours.rcode()), dns.rcode.to_text(rcode)))
+		if ours.opcode() != opcode or not ours.flags & dns.flags.QR:
+			p.append("opcode/QR not echoed")
+		return p
+	return check
+
+
+def want_formerr_or_silence(ours, wire=None):
+	if ours is None or ours.rcode() == dns.rcode.FORMERR:
+		return []
+	return ["want FORMERR or no answer, got %s" % dns.rcode.to_text(ours.rcode())]
+
+
+def want_formerr_or_noerror_empty(ours):
+	if ours is None:
+		return ["no answer"]
+	if ours.rcode() == dns.rcode.FORMERR or (ours.rcode() == dns.rcode.NOERROR and not ours.answer):
+		return []
+	return ["want FORMERR (or empty NOERROR), got %s" % dns.rcode.to_text(ours.rcode())]
+
+
+def raw_header(qid, flags, qd, an=0, ns=0, ar=0):
+	return struct.pack("!HHHHHH", qid, flags, qd, an, ns, ar)
+
+
+def qsection(name, qtype=1):
+	return dns.message.make_query(name, qtype, use_edns=False).to_wire()[12:]
+
+
+def corpus():
+	cases = []
+	for name, qt in base_cases():
+		for mode in ("udp", "udp1232", "tcp"):
+			cases.append(Case(name, qt, mode))
+	# buffer sizes where size matters
+	for name, qt in (("bigtxt.example.cn", "TXT"), ("www.bigref.other.com.cn", "A"),
+			 ("example.cn", "MX"), ("chain1.example.cn", "A"), ("longtxt.example.cn", "TXT")):
+		for mode in ("udp512", "udp600", "udp1000", "udp4096", "udp65535", "udp100", "tcpedns"):
+			cases.append(Case(name, qt, mode))
+	# referral glue that cannot fit into 512 octets: NSD 4.6.1 drops glue and leaves TC clear
+	for c in cases:
+		if c.qname == "www.bigref.other.com.cn" and c.mode in ("udp", "udp512", "udp100"):
+			c.compare, c.check = "rcode", want_tc
+			c.exception = ("RFC 9471 s2.1 (2023, after NSD 4.6.1): all in-domain glue must be "
+				       "sent or TC set; NSD 4.6.1 silently drops glue. Ours must set TC.")
+	# RD set: copied back, no recursion
+	for name, qt in (("www.example.cn", "A"), ("nx.example.cn", "A"), ("www.deleg.example.cn", "A"),
+			 ("www.notours.cn", "A")):
+		cases.append(Case(name, qt, "udp1232", rd=True))
+		cases.append(Case(name, qt, "udp", rd=True))
+	# qtype ANY (RFC 8482). NSD 4.6.1 already answers minimally (one RRset, no authority
+	# section), so everything is compared except which RRset was picked: RFC 8482 s4.1 lets
+	# the server choose. Ours must also be minimal; a different choice is only printed.
+	for name in ("example.cn", "www.example.cn", "a.wild.example.cn", "nx.example.cn",
+		     "ent.example.cn", "cname1.example.cn", "sub.example.cn", "d.dname.cn"):
+		for mode in ("udp", "udp1232", "tcp"):
+			cases.append(Case(name, "ANY", mode, compare="any", check=minimal_any))
+	# qname of the ANY case for a delegation: referral, fully comparable
+	cases.append(Case("www.deleg.example.cn", "ANY", "udp1232"))
+	# EDNS version 1 -> BADVERS (RFC 6891 s6.1.3)
+	cases.append(Case("www.example.cn", "A", "udp1232", ednsver=1))
+	cases.append(Case("nx.example.cn", "A", "udp1232", ednsver=1))
+	cases.append(Case("www.notours.cn", "A", "udp1232", ednsver=1))
+	cases.append(Case("www.example.cn", "A", "tcpedns", ednsver=1))
+	# classes
+	for qc, name, qt in (("CH", "example.cn", "SOA"), ("CH", "version.bind", "TXT"),
+			     ("CH", "id.server", "TXT"), ("ANY", "www.example.cn", "A"),
+			     ("ANY", "example.cn", "SOA"), ("HS", "www.example.cn", "A")):
+		for mode in ("udp", "udp1232"):
+			cases.append(Case(name, qt, mode, qclass=qc))
+	# opcodes other than QUERY: NOTIMP (RFC 1035 s4.1.1). The question section of such an
+	# answer is not compared: NSD drops it, and no RFC requires either form.
+	for op in (dns.opcode.UPDATE, dns.opcode.STATUS, dns.opcode.IQUERY, 3, 15):
+		for mode in ("udp", "udp1232", "tcp"):
+			cases.append(Case("example.cn", "SOA", mode, opcode=op, compare="noquestion"))
+	# NOTIFY: NSD implements it (RFC 1996) and REFUSEs a NOTIFY from a source outside its
+	# allow-notify ACL. gatekeeperd does not implement NOTIFY at all, so RFC 1035 s4.1.1
+	# says NOTIMP. Only ours is checked.
+	for mode in ("udp", "udp1232", "tcp"):
+		cases.append(Case("example.cn", "SOA", mode, opcode=dns.opcode.NOTIFY, compare="none",
+				  check=want_rcode(dns.rcode.NOTIMP, dns.opcode.NOTIFY),
+				  exception="RFC 1996: NSD implements NOTIFY and answers REFUSED (ACL); "
+				  "we do not implement it: NOTIMP (RFC 1035 s4.1.1)"))
+	# malformed counts: two questions, no question (FORMERR per RFC 1035 / RFC 9619)
+	q1, q2 = qsection("www.example.cn"), qsection("mail.example.cn")
+	cases.append(Case("-", "-", "udp", raw=raw_header(0, 0, 2) + q1 + q2, label="QDCOUNT=2 (two questions)"))
+	cases.append(Case("-", "-", "tcp", raw=raw_header(0, 0, 2) + q1 + q2, label="QDCOUNT=2 tcp"))
+	cases.append(Case("-", "-", "udp", raw=raw_header(0, 0, 2) + q1 + q1, label="QDCOUNT=2 same question"))
+	cases.append(Case("-", "-", "udp", raw=raw_header(0, 0, 0), label="QDCOUNT=0"))
+	cases.append(Case("-", "-", "udp", raw=raw_header(0, 0x0100, 0), label="QDCOUNT=0 +rd"))
+	# NSD closes a TCP connection carrying a QDCOUNT=0 query without answering; FORMERR
+	# (RFC 1035 s4.1.1, as NSD itself answers over UDP) is equally right.
+	cases.append(Case("-", "-", "tcp", raw=raw_header(0, 0, 0), label="QDCOUNT=0 tcp", compare="none",
+			  check=want_formerr_or_silence,
+			  exception="NSD drops QDCOUNT=0 over TCP; FORMERR or no answer accepted"))
+	# NSD answers QDCOUNT=0 + OPT with NOERROR (its RFC 7873 s5.4 cookie/keepalive path, used
+	# even without a COOKIE option). gatekeeperd has no cookies: FORMERR is right for us.
+	opt = b"\x00" + struct.pack("!HHIH", 41, 1232, 0, 0)
+	cases.append(Case("-", "-", "udp", raw=raw_header(0, 0, 0, ar=1) + opt, label="QDCOUNT=0 with OPT",
+			  compare="none", check=want_formerr_or_noerror_empty,
+			  exception="RFC 7873 s5.4: NSD answers NOERROR to QDCOUNT=0+OPT; we accept "
+			  "FORMERR or an empty NOERROR"))
+	cases.append(Case("-", "-", "udp", raw=raw_header(0, 0x0800 * 4, 0), label="QDCOUNT=0 NOTIFY",
+			  compare="rcode"))
+	only = os.environ.get("GK_DIFF_ONLY")
+	if only:
+		cases = [c for c in cases if only.lower() in c.label.lower()]
+	return cases
+
+
+# ---- normalisation ----
+
+def parse(wire):
+	if wire is None:
+		return None
+	try:
+		return dns.message.from_wire(wire, ignore_trailing=True, raise_on_truncation=False)
+	except Exception as e:  # keep what the header says
+		return e
+
+
+def header(wire):
+	qid, flags, qd, an, ns, ar = struct.unpack("!HHHHHH", wire[:12])
+	return flags, (qd, an, ns, ar)
+
+
+def rrset_tuples(section):
+	out = []
+	for rrset in section:
+		t = dns.rdatatype.to_text(rrset.rdtype)
+		for rd in rrset:
+			txt = rd.to_text()
+			if t in NAME_TYPES:
+				txt = txt.lower()
+			out.append((rrset.name.to_text().lower(), rrset.ttl, dns.rdataclass.to_text(rrset.rdclass), t, txt))
+	return sorted(out)
+
+
+def norm(case, wire):
+	"""A comparable dict for one answer, according to case.compare."""
+	if wire is None:
+		return {"answer": None}
+	if len(wire) < 12:
+		return {"short": wire.hex()}
+	flags, counts = header(wire)
+	m = parse(wire)
+	rcode = flags & 0xF
+	if isinstance(m, dns.message.Message):
+		rcode = m.rcode()
+	n = {"rcode": dns.rcode.to_text(rcode) if rcode < 4096 else rcode}
+	tc = bool(flags & dns.flags.TC)
+	n["TC"] = tc
+	if case.compare == "none":
+		return {}
+	if case.compare == "rcode" or tc and case.compare in ("full", "tc", "any", "noquestion"):
+		return n
+	n["AA"] = bool(flags & dns.flags.AA)
+	if case.compare == "rcode_aa":
+		return n
+	n["QR"] = bool(flags & dns.flags.QR)
+	n["RD"] = bool(flags & dns.flags.RD)
+	n["opcode"] = (flags >> 11) & 0xF
+	n["counts.qd"] = counts[0]
+	if not isinstance(m, dns.message.Message):
+		n["parse"] = "unparseable: %s" % m
+		return n
+	if case.compare == "noquestion":
+		n.pop("counts.qd")
+	else:
+		n["question"] = sorted((q.name.to_text().lower(), dns.rdataclass.to_text(q.rdclass),
+				dns.rdatatype.to_text(q.rdtype)) for q in m.question)
+	n["answer"] = rrset_tuples(m.answer)
+	if case.compare == "any":  # which RRset is picked is the server's choice (RFC 8482 s4.1)
+		n["answer"] = len(set((t[0], t[3]) for t in n["answer"]))
+	n["authority"] = rrset_tuples(m.authority)
+	n["additional"] = rrset_tuples(m.additional)
+	# EDNS options (NSD 4.6 adds RFC 8914 Extended DNS Errors) are shown, not compared.
+	n["opt"] = None if m.edns < 0 else {"version": m.edns, "payload": m.payload}
+	return n
+
+
+def show(wire):
+	if wire is None:
+		return "    (no answer)"
+	m = parse(wire)
+	if isinstance(m, dns.message.Message):
+		return "\n".join("    " + l for l in m.to_text().splitlines())
+	return "    unparseable (%s): %s" % (m, wire.hex())
+
+
+def ask(srv, case, qid):
+	wire = case.wire(qid)
+	if case.tcp:
+		return wire, h.tcp_raw(wire, srv.port, timeout=2.0)
+	return wire, h.udp_raw(wire, srv.port, timeout=1.0)
+
+
+def main(argv):
+	if len(argv) != 2:
+		print(__doc__ if __doc__ else "usage: test_differential.py GATEKEEPERD|nsd")
+		return 2
+	target = argv[1]
+	verbose = bool(os.environ.get("GK_DIFF_VERBOSE"))
+	cases = corpus()
+	mismatches, problems, echo = [], [], []
+	with h.TempDir("gk-diff-") as tmp:
+		ntmp = os.path.join(tmp, "nsd")
+		gtmp = os.path.join(tmp, "gk")
+		os.mkdir(ntmp)
+		os.mkdir(gtmp)
+		with h.start_nsd(ntmp) as nsd:
+			if target == "nsd":
+				ours = h.start_nsd(gtmp)
+			else:
+				ours = h.start_gk(target, gtmp)
+			with ours:
+				h.log("NSD on %d, %s on %d; %d queries" % (nsd.port, ours.name, ours.port, len(cases)))
+				for i, case in enumerate(cases):
+					qid = 0x1000 + i
+					qwire, nw = ask(nsd, case, qid)
+					_, gw = ask(ours, case, qid)
+					a, b = norm(case, nw), norm(case, gw)
+					if verbose:
+						h.log("== %s\n-- NSD:\n%s\n-- ours:\n%s" % (case.label, show(nw), show(gw)))
+					if a != b:
+						mismatches.append((case, nw, gw, a, b))
+					elif case.compare == "any" and norm(Case("", compare="full"), nw) != \
+							norm(Case("", compare="full"), gw):
+						h.log("note: %s: NSD and ours picked different RRsets (allowed)" % case.label)
+					if case.check:
+						gm = parse(gw)
+						for p in case.check(gm if isinstance(gm, dns.message.Message) else None):
+							problems.append((case, gw, p))
+					# the question section must echo the query's bytes (0x20 case included)
+					qb = h.question_bytes(qwire)
+					for who, w in (("NSD", nw), ("ours", gw)):
+						if w is not None and qb is not None and h.question_bytes(w) not in (None, qb) \
+						   and header(w)[1][0] == 1:
+							echo.append((case, who, qb, h.question_bytes(w)))
+					if gw is not None and len(gw) >= 2 and gw[:2] != qwire[:2]:
+						problems.append((case, gw, "ID not echoed"))
+				if not ours.alive():
+					problems.append((Case("-", label="server"), None, "%s died during the run" % ours.name))
+	for case, nw, gw, a, b in mismatches:
+		keys = sorted(set(a) | set(b), key=str)
+		diff = ["%s: NSD=%r ours=%r" % (k, a.get(k), b.get(k)) for k in keys if a.get(k) != b.get(k)]
+		h.log("\nMISMATCH %s%s\n  %s\n  -- NSD answer:\n%s\n  -- our answer:\n%s" % (
+			case.label, "  [exception: %s]" % case.exception if case.exception else "",
+			"\n  ".join(diff), show(nw), show(gw)))
+	for case, gw, p in problems:
+		h.log("\nPROBLEM %s: %s\n  -- our answer:\n%s" % (case.label, p, show(gw)))
+	for case, who, qb, got in echo:
+		h.log("\nQUESTION ECHO %s: %s sent question %s, query had %s" % (case.label, who, got.hex(), qb.hex()))
+	h.log("\n%d queries, %d mismatches, %d RFC problems, %d question-echo errors" % (
+		len(cases), len(mismatches), len(problems), len(echo)))
+	return 1 if mismatches or problems or echo else 0
+
+
+if __name__ == "__main__":
+	sys.exit(main(sys.argv))
