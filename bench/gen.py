@@ -1,0 +1,303 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+# bench/gen.py -- deterministic generator of registrar-style zones, queries and server configs.
+#
+# Writes N customer zones under the suffixes a Chinese registrar hosts (.cn, .com.cn, province
+# second levels, IDN suffixes in A-labels, .com/.net/.org), a query file in dnsperf format with
+# Zipf popularity over zones and a fixed mix of answer kinds (see MIX and bench/README.md), and
+# the NSD and gatekeeperd configurations that serve exactly those zones. Same seed, same bytes.
+# Generated data goes to bench/data/ (git-ignored) unless --out says otherwise.
+import argparse
+import bisect
+import itertools
+import json
+import os
+import random
+import sys
+
+GEN_VERSION = 3  # bump when the output format changes, so cached data is rebuilt
+
+# (suffix, weight): where the registrar's customers register.
+SUFFIXES = [
+	("cn", 28), ("com.cn", 20), ("net.cn", 5), ("org.cn", 3), ("gov.cn", 2),
+	("bj.cn", 2), ("sh.cn", 2), ("gd.cn", 2), ("zj.cn", 1), ("js.cn", 1), ("sd.cn", 1),
+	("sc.cn", 1), ("hb.cn", 1), ("fj.cn", 1),
+	("xn--55qx5d.cn", 3),  # 公司.cn
+	("xn--io0a7i.cn", 2),  # 网络.cn
+	("xn--fiqs8s", 1),     # 中国
+	("com", 16), ("net", 5), ("org", 3),
+]
+
+# Query mix: (kind, percent). Must add up to 100; documented in bench/README.md.
+MIX = [
+	("apex_a", 14),    # A at the apex                      -> NOERROR, answer
+	("www_a", 14),     # A for www                          -> NOERROR, answer
+	("apex_aaaa", 8),  # AAAA at the apex                   -> NOERROR, answer
+	("apex_mx", 7),    # MX at the apex                     -> NOERROR, answer (+ mail A)
+	("apex_txt", 5),   # TXT (SPF) at the apex              -> NOERROR, answer
+	("nodata", 10),    # existing name, missing type        -> NOERROR, no answer (SOA)
+	("nxdomain", 10),  # random label, zone has no wildcard -> NXDOMAIN
+	("wildcard", 10),  # random label, zone has a wildcard  -> NOERROR, synthesised answer
+	("cname", 8),      # A for a CNAME owner                -> NOERROR, CNAME (+ target)
+	("referral", 4),   # name below a delegated child       -> NOERROR, referral
+	("refused", 10),   # name outside every zone            -> REFUSED
+]
+
+SYLLABLES = (
+	"an ba bai bao bei ben bin bo cai can chang chen cheng chuang da dong du fang fei feng fu gao "
+	"guang gui hai han hang hao he heng hong hua huai huan hui jia jian jiang jin jing jun kai kang "
+	"ke kun lan li lian liang lin ling long lu mei ming nan ning peng ping qi qian qiang qing rui "
+	"sen shan shang sheng shi shun si song tai tao tian tong wan wang wei wen xiang xin xing xu "
+	"ya yang yi yin ying yong yu yuan yun ze zhan zhao zhen zheng zhi zhong zhou zhu").split()
+WORDS = ("keji tech net shop mall jituan group info data cloud media travel edu food auto home "
+	 "bio law art 365 360 88 168 888 china web hub").split()
+CJK = "中华网络科技信息数据云商城电子贸易北京上海广州深圳杭州南京成都武汉天津重庆苏州集团文化传媒教育金融投资建设发展国际汽车旅游医药健康农业食品"
+HOSTS = "api app blog cdn ftp m mail2 oa pay shop static vpn wap bbs news img".split()
+REFUSED_SUFFIXES = ["cn", "com.cn", "com", "net", "jp", "kr", "de", "xn--fiqs8s", "edu.cn"]
+
+
+def zone_label(rng):
+	r = rng.random()
+	if r < 0.05:  # a Chinese name, in A-label form
+		u = "".join(rng.choice(CJK) for _ in range(rng.randint(2, 4)))
+		return u.encode("idna").decode("ascii")
+	parts = [rng.choice(SYLLABLES) for _ in range(rng.randint(1, 3))]
+	if r < 0.45:
+		parts.append(rng.choice(WORDS))
+	s = "".join(parts)
+	if rng.random() < 0.15:
+		s += str(rng.randint(1, 999))
+	if rng.random() < 0.05 and len(parts) > 1:
+		s = parts[0] + "-" + "".join(parts[1:])
+	return s
+
+
+def weighted(rng, items):
+	total = sum(w for _, w in items)
+	x = rng.uniform(0, total)
+	for v, w in items:
+		x -= w
+		if x <= 0:
+			return v
+	return items[-1][0]
+
+
+def make_zones(n, rng):
+	seen, zones = set(), []
+	while len(zones) < n:
+		name = zone_label(rng) + "." + weighted(rng, SUFFIXES)
+		if name in seen or len(name) > 200:
+			continue
+		seen.add(name)
+		i = len(zones)
+		z = {"name": name, "i": i,
+		     "wildcard": rng.random() < 0.15,
+		     "cname": rng.random() < 0.30,
+		     "child": rng.random() < 0.08}
+		z["cname_owner"] = rng.choice(["shop", "blog", "cdn", "static", "m"]) if z["cname"] else None
+		z["cname_ext"] = rng.random() < 0.5  # CNAME to a name outside the zone (CDN)
+		z["extra"] = [h for h in rng.sample(HOSTS, rng.randint(0, 3)) if h != z["cname_owner"]]
+		zones.append(z)
+	return zones
+
+
+def ip4(i, k):
+	# 198.18.0.0/15 (benchmarking range), unique per zone and host.
+	v = (i * 8 + k) % (1 << 17)
+	return "198.%d.%d.%d" % (18 + (v >> 16), (v >> 8) & 255, v & 255)
+
+
+def zone_text(z):
+	n, i = z["name"], z["i"]
+	out = [
+		"$ORIGIN %s." % n,
+		"$TTL 3600",
+		"@\tIN\tSOA\tns1.gkdns.cn. hostmaster.%s. ( %d 7200 3600 1209600 300 )" % (n, 2024010100 + i % 97),
+		"@\tIN\tNS\tns1.gkdns.cn.",
+		"@\tIN\tNS\tns2.gkdns.net.",
+		"@\tIN\tA\t%s" % ip4(i, 0),
+		"@\tIN\tAAAA\t2001:db8:%x:%x::1" % (i >> 16, i & 0xffff),
+		"@\tIN\tMX\t10 mail",
+		"@\tIN\tTXT\t\"v=spf1 mx ip4:%s -all\"" % ip4(i, 0),
+		"www\tIN\tA\t%s" % ip4(i, 1),
+		"mail\tIN\tA\t%s" % ip4(i, 2),
+	]
+	for k, h in enumerate(z["extra"]):
+		out.append("%s\tIN\tA\t%s" % (h, ip4(i, 3 + k)))
+	if z["cname"]:
+		target = "%s.cdn.gkcdn.com." % n.replace(".", "-") if z["cname_ext"] else "www"
+		out.append("%s\t600\tIN\tCNAME\t%s" % (z["cname_owner"], target))
+	if z["wildcard"]:
+		out.append("*\t300\tIN\tA\t%s" % ip4(i, 7))
+	if z["child"]:
+		out.append("dev\tIN\tNS\tns1.dev")
+		out.append("dev\tIN\tNS\tns2.dev")
+		out.append("ns1.dev\tIN\tA\t%s" % ip4(i, 6))
+		out.append("ns2.dev\tIN\tA\t%s" % ip4(i, 5))
+	return "\n".join(out) + "\n"
+
+
+def rand_label(rng, k=8):
+	return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(k))
+
+
+def make_queries(zones, count, zipf_s, rng):
+	# Popularity: a seeded permutation of zones, weight 1/rank^s.
+	order = list(range(len(zones)))
+	rng.shuffle(order)
+	cum = list(itertools.accumulate(1.0 / (r + 1) ** zipf_s for r in range(len(order))))
+	total = cum[-1]
+
+	def pick(pred=None):
+		for _ in range(1000):
+			z = zones[order[bisect.bisect_left(cum, rng.random() * total)]]
+			if pred is None or pred(z):
+				return z
+		return next(z for z in zones if pred(z))
+
+	have = {
+		"wildcard": any(z["wildcard"] for z in zones),
+		"nxdomain": any(not z["wildcard"] for z in zones),
+		"cname": any(z["cname"] for z in zones),
+		"referral": any(z["child"] for z in zones),
+	}
+	names = {z["name"] for z in zones}
+	mix = [(k, w) for k, w in MIX if have.get(k, True)]
+	out = []
+	for _ in range(count):
+		kind = weighted(rng, mix)
+		if kind == "apex_a":
+			out.append("%s A" % pick()["name"])
+		elif kind == "www_a":
+			out.append("www.%s A" % pick()["name"])
+		elif kind == "apex_aaaa":
+			out.append("%s AAAA" % pick()["name"])
+		elif kind == "apex_mx":
+			out.append("%s MX" % pick()["name"])
+		elif kind == "apex_txt":
+			out.append("%s TXT" % pick()["name"])
+		elif kind == "nodata":
+			z = pick()
+			out.append(rng.choice(["www.%s AAAA", "mail.%s TXT", "%s CAA", "www.%s MX"]) % z["name"])
+		elif kind == "nxdomain":
+			z = pick(lambda z: not z["wildcard"])
+			out.append("%s.%s A" % (rand_label(rng), z["name"]))
+		elif kind == "wildcard":
+			z = pick(lambda z: z["wildcard"])
+			out.append("%s.%s %s" % (rand_label(rng), z["name"], rng.choice(["A", "A", "A", "AAAA"])))
+		elif kind == "cname":
+			z = pick(lambda z: z["cname"])
+			out.append("%s.%s A" % (z["cname_owner"], z["name"]))
+		elif kind == "referral":
+			z = pick(lambda z: z["child"])
+			out.append("%s.dev.%s A" % (rng.choice(["www", "api", "git"]), z["name"]))
+		else:  # refused: a name no zone covers
+			while True:
+				n = "%s.%s" % (zone_label(rng), rng.choice(REFUSED_SUFFIXES))
+				if n not in names:
+					break
+			out.append("%s %s" % (rng.choice(["", "www."]) + n, rng.choice(["A", "A", "AAAA", "MX"])))
+	return out
+
+
+def generate(out_dir, n_zones=10000, n_queries=200000, seed=20240101, zipf_s=1.0, force=False):
+	"""Writes zones/, queries.txt and manifest.json under out_dir; reuses them if the
+	parameters are unchanged. Returns the manifest (dict)."""
+	params = {"version": GEN_VERSION, "zones": n_zones, "queries": n_queries, "seed": seed, "zipf_s": zipf_s}
+	mpath = os.path.join(out_dir, "manifest.json")
+	if not force and os.path.exists(mpath):
+		with open(mpath) as f:
+			m = json.load(f)
+		if m.get("params") == params and all(os.path.exists(z["file"]) for z in m["zones"][:50]):
+			return m
+	rng = random.Random(seed)
+	zones = make_zones(n_zones, rng)
+	zdir = os.path.join(os.path.abspath(out_dir), "zones")
+	os.makedirs(zdir, exist_ok=True)
+	for old in os.listdir(zdir):
+		os.unlink(os.path.join(zdir, old))
+	entries = []
+	for z in zones:
+		path = os.path.join(zdir, z["name"] + ".zone")
+		with open(path, "w") as f:
+			f.write(zone_text(z))
+		entries.append({"name": z["name"], "file": path})
+	queries = make_queries(zones, n_queries, zipf_s, random.Random(seed + 1))
+	with open(os.path.join(out_dir, "queries.txt"), "w") as f:
+		f.write("\n".join(queries) + "\n")
+	m = {"params": params, "zones": entries, "queries": os.path.join(os.path.abspath(out_dir), "queries.txt")}
+	tmp = mpath + ".tmp"
+	with open(tmp, "w") as f:
+		json.dump(m, f)
+	os.replace(tmp, mpath)
+	return m
+
+
+def write_nsd_conf(manifest, path, port, workdir):
+	"""NSD config for the manifest's zones on 127.0.0.1@port; state files under workdir."""
+	lines = [
+		"server:",
+		"\tip-address: 127.0.0.1@%d" % port,
+		"\tdo-ip6: no",
+		"\tserver-count: 1",
+		"\tdatabase: \"\"",
+		"\tzonelistfile: \"%s/zone.list\"" % workdir,
+		"\txfrdfile: \"%s/xfrd.state\"" % workdir,
+		"\txfrdir: \"%s\"" % workdir,
+		"\tpidfile: \"%s/nsd.pid\"" % workdir,
+		"\tlogfile: \"%s/nsd.log\"" % workdir,
+		"\tzonesdir: \"%s\"" % workdir,
+		"\tusername: \"\"",
+		"\tchroot: \"\"",
+		"\tverbosity: 0",
+		"\trrl-ratelimit: 0",
+		"\trrl-whitelist-ratelimit: 0",
+		"\tzonefiles-write: 0",
+		"\treuseport: no",
+		"remote-control:",
+		"\tcontrol-enable: no",
+	]
+	for z in manifest["zones"]:
+		lines += ["zone:", "\tname: \"%s\"" % z["name"], "\tzonefile: \"%s\"" % z["file"]]
+	with open(path, "w") as f:
+		f.write("\n".join(lines) + "\n")
+
+
+def write_gk_conf(manifest, path, port, workers=1):
+	"""gatekeeperd config for the manifest's zones on 127.0.0.1:port."""
+	lines = [
+		"listen: [\"127.0.0.1:%d\"]" % port,
+		"workers: %d" % workers,
+		"edns_udp_max: 1232",
+		"log_level: warning",
+		"zones:",
+	]
+	for z in manifest["zones"]:
+		lines.append("  - {name: %s, file: %s}" % (json.dumps(z["name"]), json.dumps(z["file"])))
+	with open(path, "w") as f:
+		f.write("\n".join(lines) + "\n")
+
+
+def main():
+	here = os.path.dirname(os.path.abspath(__file__))
+	ap = argparse.ArgumentParser(description=__doc__)
+	ap.add_argument("--zones", type=int, default=10000)
+	ap.add_argument("--queries", type=int, default=200000)
+	ap.add_argument("--seed", type=int, default=20240101)
+	ap.add_argument("--zipf", type=float, default=1.0, help="Zipf exponent over zones")
+	ap.add_argument("--out", default=os.path.join(here, "data"))
+	ap.add_argument("--nsd-port", type=int, default=5301)
+	ap.add_argument("--gk-port", type=int, default=5302)
+	ap.add_argument("--force", action="store_true")
+	a = ap.parse_args()
+	os.makedirs(a.out, exist_ok=True)
+	m = generate(a.out, a.zones, a.queries, a.seed, a.zipf, a.force)
+	nsd_dir = os.path.join(os.path.abspath(a.out), "nsd")
+	os.makedirs(nsd_dir, exist_ok=True)
+	write_nsd_conf(m, os.path.join(a.out, "nsd.conf"), a.nsd_port, nsd_dir)
+	write_gk_conf(m, os.path.join(a.out, "gatekeeperd.yaml"), a.gk_port)
+	print("%d zones, %d queries in %s" % (len(m["zones"]), a.queries, a.out), file=sys.stderr)
+
+
+if __name__ == "__main__":
+	main()
