@@ -1,0 +1,159 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+# tests/integration/test_reload.py -- SIGHUP reloads and SIGTERM exit.
+#
+# 1. SIGHUP after adding a record: the new record is served.
+# 2. SIGHUP with a broken zone: the old answers are still served and the log names
+#    file:line of the error.
+# 3. Queries sent continuously (UDP and TCP) during a burst of reloads are all answered.
+# 4. SIGTERM: exit status 0.
+# Usage: test_reload.py GATEKEEPERD
+import os
+import signal
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gkharness as h  # noqa: E402
+
+import dns.message  # noqa: E402
+import dns.query  # noqa: E402
+import dns.rcode  # noqa: E402
+
+fails = []
+
+
+def expect(desc, ok, detail=""):
+	h.log("%s %s" % ("ok  " if ok else "FAIL", desc))
+	if not ok:
+		if detail:
+			h.log("     " + str(detail).replace("\n", "\n     "))
+		fails.append(desc)
+	return ok
+
+
+def lookup(port, name, qtype="A", tcp=False):
+	"""(rcode, [rdata text]) or (None, error)."""
+	q = dns.message.make_query(name, qtype)
+	try:
+		r = (dns.query.tcp if tcp else dns.query.udp)(q, "127.0.0.1", port=port, timeout=1.0)
+	except Exception as e:
+		return None, repr(e)
+	return r.rcode(), sorted(rd.to_text() for rrs in r.answer for rd in rrs)
+
+
+def wait_for(pred, timeout=5.0):
+	deadline = time.time() + timeout
+	while time.time() < deadline:
+		if pred():
+			return True
+		time.sleep(0.05)
+	return pred()
+
+
+def bump_serial(text, serial):
+	return text.replace("2026010101 ; serial", "%d ; serial" % serial)
+
+
+class Hammer(threading.Thread):
+	"""Queries www.example.cn A back to back (UDP, every 5th over TCP) until stopped."""
+
+	def __init__(self, port):
+		super().__init__(daemon=True)
+		self.port, self.stop_ev = port, threading.Event()
+		self.sent = self.ok = 0
+		self.bad = []
+
+	def run(self):
+		while not self.stop_ev.is_set():
+			tcp = self.sent % 5 == 4
+			rc, data = lookup(self.port, "www.example.cn", tcp=tcp)
+			self.sent += 1
+			if rc == dns.rcode.NOERROR and data == ["192.0.2.10"]:
+				self.ok += 1
+			else:
+				self.bad.append((time.time(), "tcp" if tcp else "udp", rc, data))
+
+
+def main(argv):
+	binary = argv[1]
+	with h.TempDir("gk-reload-") as tmp:
+		zdir = os.path.join(tmp, "zones")
+		os.mkdir(zdir)
+		h.copy_zones(zdir)
+		zpath = os.path.join(zdir, "example.cn.zone")
+		original = open(zpath).read()
+		srv = h.start_gk(binary, tmp, zonedir=zdir)
+		with srv:
+			port = srv.port
+			expect("before reload: new.example.cn is NXDOMAIN",
+			       lookup(port, "new.example.cn")[0] == dns.rcode.NXDOMAIN)
+
+			# 1. a changed zone
+			with open(zpath, "w") as f:
+				f.write(bump_serial(original, 2026010102) + "\nnew.example.cn. 300 IN A 192.0.2.240\n")
+			srv.signal(signal.SIGHUP)
+			ok = wait_for(lambda: lookup(port, "new.example.cn") == (0, ["192.0.2.240"]))
+			expect("SIGHUP: new record new.example.cn A 192.0.2.240 served", ok, lookup(port, "new.example.cn"))
+			expect("SIGHUP: old data still there", lookup(port, "www.example.cn") == (0, ["192.0.2.10"]))
+			expect("SIGHUP: other zones still there", lookup(port, "www.other.com.cn") == (0, ["192.0.2.81"]))
+
+			# 2. a broken zone: error at a known line, previous zone set kept
+			good_text = open(zpath).read()
+			lines = good_text.splitlines()
+			broken = lines + ["broken IN A 192.0.2.999"]
+			bad_line = len(broken)
+			with open(zpath, "w") as f:
+				f.write("\n".join(broken) + "\n")
+			mark = len(srv.log_text())
+			srv.signal(signal.SIGHUP)
+			want = "example.cn.zone:%d" % bad_line
+			logged = wait_for(lambda: want in srv.log_text()[mark:], 5.0)
+			expect("broken zone: log names %s" % want, logged, srv.log_text()[mark:][-2000:])
+			expect("broken zone: server alive", srv.alive())
+			expect("broken zone: old answers still served (new record)",
+			       lookup(port, "new.example.cn") == (0, ["192.0.2.240"]), lookup(port, "new.example.cn"))
+			expect("broken zone: old answers still served (www, over TCP)",
+			       lookup(port, "www.example.cn", tcp=True) == (0, ["192.0.2.10"]))
+			expect("broken zone: broken name not served",
+			       lookup(port, "broken.example.cn")[0] == dns.rcode.NXDOMAIN)
+
+			# 3. continuous queries through a burst of reloads (valid zones, changing serial)
+			hammer = Hammer(port)
+			hammer.start()
+			t_end = time.time() + 4.0
+			n = 0
+			while time.time() < t_end:
+				n += 1
+				with open(zpath + ".tmp", "w") as f:
+					f.write(bump_serial(original, 2026010200 + n) + "\nreload%d IN TXT \"%d\"\n" % (n, n))
+				os.replace(zpath + ".tmp", zpath)
+				srv.signal(signal.SIGHUP)
+				time.sleep(0.15)
+			time.sleep(0.5)
+			hammer.stop_ev.set()
+			hammer.join(10)
+			expect("%d reloads under load: %d/%d queries answered correctly" % (n, hammer.ok, hammer.sent),
+			       hammer.sent > 50 and not hammer.bad, hammer.bad[:10])
+			ok = wait_for(lambda: lookup(port, "reload%d.example.cn" % n, "TXT") == (0, ['"%d"' % n]))
+			expect("after the burst: last zone version served", ok, lookup(port, "reload%d.example.cn" % n, "TXT"))
+			expect("after the burst: new.example.cn gone (file no longer has it)",
+			       lookup(port, "new.example.cn")[0] == dns.rcode.NXDOMAIN)
+
+			# 4. SIGTERM exits 0
+			expect("server alive before SIGTERM", srv.alive(), srv.log_text()[-2000:])
+			srv.signal(signal.SIGTERM)
+			try:
+				rc = srv.proc.wait(10)
+			except Exception:
+				rc = "did not exit within 10s"
+			expect("SIGTERM: exit status 0 (got %s)" % rc, rc == 0, srv.log_text()[-1500:])
+	h.log("\n%d failures" % len(fails))
+	return 1 if fails else 0
+
+
+if __name__ == "__main__":
+	if len(sys.argv) != 2:
+		sys.exit("usage: test_reload.py GATEKEEPERD")
+	sys.exit(main(sys.argv))
