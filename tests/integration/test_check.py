@@ -65,6 +65,18 @@ def main(argv):
 		rc, out = run_check(binary, good)
 		expect("good config (fixture zones) exits 0", rc == 0, "rc=%d output:\n%s" % (rc, out))
 
+		# 1b. the README sample zones (zones/): accepted by us and by NSD
+		samples = [("example.cn", "example.cn.zone"), ("shop.com.cn", "shop.com.cn.zone")]
+		sdir = os.path.join(h.SRC, "zones")
+		conf = h.gk_config(tmp, port, zonedir=sdir, zones=samples, name="samples.yaml")
+		rc, out = run_check(binary, conf)
+		expect("README sample zones (zones/*.zone) exit 0", rc == 0, "rc=%d output:\n%s" % (rc, out))
+		checkzone = shutil.which("nsd-checkzone") or "/usr/sbin/nsd-checkzone"
+		if os.path.exists(checkzone):
+			for z, f in samples:
+				p = subprocess.run([checkzone, z, os.path.join(sdir, f)], capture_output=True, text=True)
+				expect("README sample %s accepted by nsd-checkzone" % f, p.returncode == 0, p.stdout + p.stderr)
+
 		# 2. relative zone paths resolve against the config's directory
 		rel = os.path.join(tmp, "rel")
 		os.mkdir(rel)
