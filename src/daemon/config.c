@@ -1,0 +1,482 @@
+/* SPDX-License-Identifier: MIT */
+/* src/daemon/config.c -- YAML config via libyaml's document API, checked key by key.
+ *
+ * The whole file is loaded as a libyaml document (nodes carry start marks, so every message
+ * can name a line), then walked once. The first error wins: later checks see ctx->failed and
+ * return early, so the message always describes the earliest problem found in walk order.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <yaml.h>
+#include "daemon/config.h"
+
+struct ctx {
+	const char *path;
+	yaml_document_t *doc;
+	char *err;
+	size_t errlen;
+	int rc;
+	gk_config_t *cfg;
+	char *dir; /* directory of the config file, "" when none */
+};
+
+__attribute__((format(printf, 3, 4))) static int fail(struct ctx *c, size_t line, const char *fmt,
+                                                      ...)
+{
+	if (c->rc != 0)
+		return c->rc;
+	c->rc = GK_ECONFIG;
+	if (c->errlen == 0)
+		return c->rc;
+	int n = snprintf(c->err, c->errlen, "%s:%zu: ", c->path, line);
+	if (n < 0 || (size_t)n >= c->errlen)
+		return c->rc;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return c->rc;
+}
+
+static size_t line_of(const yaml_node_t *n)
+{
+	return n->start_mark.line + 1;
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+static const char *type_name(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SCALAR_NODE:
+		return "a scalar";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	default:
+		return "nothing";
+	}
+}
+
+/* A string value: any scalar, non-empty. */
+static int get_string(struct ctx *c, const char *key, yaml_node_t *n, const char **out)
+{
+	if (n->type != YAML_SCALAR_NODE)
+		return fail(c, line_of(n), "%s: expected a string, got %s", key, type_name(n));
+	if (n->data.scalar.length == 0 || strlen(scalar(n)) != n->data.scalar.length)
+		return fail(c, line_of(n), "%s: expected a non-empty string", key);
+	*out = scalar(n);
+	return 0;
+}
+
+/* An unsigned decimal integer in [min, max], written as a plain scalar. */
+static int get_uint(struct ctx *c, const char *key, yaml_node_t *n, unsigned min, unsigned max,
+                    unsigned *out)
+{
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return fail(c, line_of(n), "%s: expected an integer, got %s", key,
+		            n->type == YAML_SCALAR_NODE ? "a quoted string" : type_name(n));
+	const char *s = scalar(n);
+	if (*s == '\0')
+		return fail(c, line_of(n), "%s: expected an integer, got nothing", key);
+	unsigned long long v = 0;
+	for (const char *p = s; *p != '\0'; p++) {
+		if (!isdigit((unsigned char)*p))
+			return fail(c, line_of(n), "%s: expected an integer, got '%s'", key, s);
+		v = v * 10 + (unsigned)(*p - '0');
+		if (v > 0xffffffffull)
+			break;
+	}
+	if (v < min || v > max)
+		return fail(c, line_of(n), "%s: %s is out of range %u..%u", key, s, min, max);
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* Check a mapping for duplicate keys and non-scalar keys; calls visit for each pair. */
+typedef int (*visit_fn)(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg);
+
+static int walk_map(struct ctx *c, const char *what, yaml_node_t *map, visit_fn visit, void *arg)
+{
+	if (map->type != YAML_MAPPING_NODE)
+		return fail(c, line_of(map), "%s: expected a mapping, got %s", what,
+		            type_name(map));
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+		if (k->type != YAML_SCALAR_NODE)
+			return fail(c, line_of(k), "%s: keys must be scalars", what);
+		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+			yaml_node_t *k2 = yaml_document_get_node(c->doc, q->key);
+			if (k2->type == YAML_SCALAR_NODE && strcmp(scalar(k2), scalar(k)) == 0)
+				return fail(c, line_of(k), "duplicate key '%s' (first at line %zu)",
+				            scalar(k), line_of(k2));
+		}
+		if (visit(c, scalar(k), k, v, arg) != 0)
+			return c->rc;
+	}
+	return 0;
+}
+
+int gk_config_parse_addr(const char *s, gk_config_listen_t *out)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *port;
+	memset(out, 0, sizeof(*out));
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+		if (end == NULL || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(host))
+			return GK_EINVAL;
+		memcpy(host, s + 1, (size_t)(end - s - 1));
+		host[end - s - 1] = '\0';
+		port = end + 2;
+	} else {
+		const char *colon = strrchr(s, ':');
+		if (colon == NULL || (size_t)(colon - s) >= sizeof(host))
+			return GK_EINVAL;
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = '\0';
+		port = colon + 1;
+	}
+	unsigned long p = 0;
+	if (*port == '\0' || strlen(port) > 5)
+		return GK_EINVAL;
+	for (const char *q = port; *q != '\0'; q++) {
+		if (!isdigit((unsigned char)*q))
+			return GK_EINVAL;
+		p = p * 10 + (unsigned)(*q - '0');
+	}
+	if (p == 0 || p > 65535)
+		return GK_EINVAL;
+	if (s[0] == '[') {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&out->addr;
+		if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
+			return GK_EINVAL;
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)p);
+		out->addrlen = sizeof(*a6);
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)&out->addr;
+		if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+			return GK_EINVAL;
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)p);
+		out->addrlen = sizeof(*a4);
+	}
+	snprintf(out->text, sizeof(out->text), "%s", s);
+	return 0;
+}
+
+static int parse_listen(struct ctx *c, yaml_node_t *n)
+{
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail(c, line_of(n), "listen: expected a list of addresses, got %s",
+		            type_name(n));
+	size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (cnt == 0)
+		return fail(c, line_of(n), "listen: at least one address is required");
+	c->cfg->listen = calloc(cnt, sizeof(*c->cfg->listen));
+	if (c->cfg->listen == NULL)
+		return c->rc = GK_ENOMEM;
+	for (size_t i = 0; i < cnt; i++) {
+		yaml_node_t *it = yaml_document_get_node(c->doc, n->data.sequence.items.start[i]);
+		const char *s;
+		if (get_string(c, "listen", it, &s) != 0)
+			return c->rc;
+		gk_config_listen_t *l = &c->cfg->listen[i];
+		if (strlen(s) >= sizeof(l->text) || gk_config_parse_addr(s, l) != 0)
+			return fail(c, line_of(it),
+			            "listen: '%s' is not ADDRESS:PORT (IPv4 a.b.c.d:port or IPv6 "
+			            "[addr]:port, port 1..65535)",
+			            s);
+		for (size_t j = 0; j < i; j++)
+			if (c->cfg->listen[j].addrlen == l->addrlen &&
+			    memcmp(&c->cfg->listen[j].addr, &l->addr, l->addrlen) == 0)
+				return fail(c, line_of(it), "listen: duplicate address '%s'", s);
+		c->cfg->n_listen = i + 1;
+	}
+	return 0;
+}
+
+static int visit_tcp(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	(void)arg;
+	gk_config_t *cfg = c->cfg;
+	if (strcmp(key, "max_connections") == 0)
+		return get_uint(c, "tcp.max_connections", v, 1, GK_CONFIG_TCP_CONNS_MAX,
+		                &cfg->tcp_max_connections);
+	if (strcmp(key, "idle_timeout_ms") == 0)
+		return get_uint(c, "tcp.idle_timeout_ms", v, GK_CONFIG_TCP_IDLE_MIN,
+		                GK_CONFIG_TCP_IDLE_MAX, &cfg->tcp_idle_timeout_ms);
+	if (strcmp(key, "max_pipelined") == 0)
+		return get_uint(c, "tcp.max_pipelined", v, 1, GK_CONFIG_TCP_PIPELINE_MAX,
+		                &cfg->tcp_max_pipelined);
+	return fail(c, line_of(k),
+	            "tcp: unknown key '%s' (expected max_connections, idle_timeout_ms, "
+	            "max_pipelined)",
+	            key);
+}
+
+struct zone_seen {
+	const char *name;
+	const char *file;
+	size_t name_line;
+	bool has_name, has_file;
+};
+
+static int visit_zone(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct zone_seen *z = arg;
+	if (strcmp(key, "name") == 0) {
+		z->has_name = true;
+		z->name_line = line_of(v);
+		return get_string(c, "zones.name", v, &z->name);
+	}
+	if (strcmp(key, "file") == 0) {
+		z->has_file = true;
+		return get_string(c, "zones.file", v, &z->file);
+	}
+	return fail(c, line_of(k), "zones: unknown key '%s' (expected name, file)", key);
+}
+
+/* Lowercased name without one trailing dot, for duplicate detection. */
+static void canon(const char *in, char *out, size_t outlen)
+{
+	size_t n = 0;
+	for (; in[n] != '\0' && n + 1 < outlen; n++)
+		out[n] = (char)tolower((unsigned char)in[n]);
+	if (n > 1 && out[n - 1] == '.')
+		n--;
+	out[n] = '\0';
+}
+
+static char *resolve(struct ctx *c, const char *file)
+{
+	if (file[0] == '/' || c->dir[0] == '\0')
+		return strdup(file);
+	size_t len = strlen(c->dir) + 1 + strlen(file) + 1;
+	char *p = malloc(len);
+	if (p != NULL)
+		snprintf(p, len, "%s/%s", c->dir, file);
+	return p;
+}
+
+static int parse_zones(struct ctx *c, yaml_node_t *n)
+{
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail(c, line_of(n), "zones: expected a list of {name, file}, got %s",
+		            type_name(n));
+	size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (cnt == 0)
+		return fail(c, line_of(n), "zones: at least one zone is required");
+	c->cfg->zones = calloc(cnt, sizeof(*c->cfg->zones));
+	size_t *lines = calloc(cnt, sizeof(*lines));
+	if (c->cfg->zones == NULL || lines == NULL) {
+		free(lines);
+		return c->rc = GK_ENOMEM;
+	}
+	for (size_t i = 0; i < cnt && c->rc == 0; i++) {
+		yaml_node_t *it = yaml_document_get_node(c->doc, n->data.sequence.items.start[i]);
+		struct zone_seen z = {0};
+		if (walk_map(c, "zones", it, visit_zone, &z) != 0)
+			break;
+		if (!z.has_name) {
+			fail(c, line_of(it), "zones: entry has no 'name'");
+			break;
+		}
+		if (!z.has_file) {
+			fail(c, line_of(it), "zones: entry '%s' has no 'file'", z.name);
+			break;
+		}
+		char a[256], b[256];
+		canon(z.name, a, sizeof(a));
+		for (size_t j = 0; j < i; j++) {
+			canon(c->cfg->zones[j].name, b, sizeof(b));
+			if (strcmp(a, b) == 0) {
+				fail(c, z.name_line,
+				     "zones: duplicate zone '%s' (first at line %zu)", z.name,
+				     lines[j]);
+				break;
+			}
+		}
+		if (c->rc != 0)
+			break;
+		gk_zone_spec_t *spec = &c->cfg->zones[i];
+		spec->name = strdup(z.name);
+		spec->file = resolve(c, z.file);
+		c->cfg->n_zones = i + 1;
+		lines[i] = z.name_line;
+		if (spec->name == NULL || spec->file == NULL)
+			c->rc = GK_ENOMEM;
+	}
+	free(lines);
+	return c->rc;
+}
+
+struct top_seen {
+	bool listen, zones;
+};
+
+static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct top_seen *seen = arg;
+	gk_config_t *cfg = c->cfg;
+	unsigned u;
+	if (strcmp(key, "listen") == 0) {
+		seen->listen = true;
+		return parse_listen(c, v);
+	}
+	if (strcmp(key, "zones") == 0) {
+		seen->zones = true;
+		return parse_zones(c, v);
+	}
+	if (strcmp(key, "workers") == 0)
+		return get_uint(c, "workers", v, 1, GK_CONFIG_WORKERS_MAX, &cfg->workers);
+	if (strcmp(key, "edns_udp_max") == 0) {
+		if (get_uint(c, "edns_udp_max", v, GK_CONFIG_EDNS_MIN, GK_CONFIG_EDNS_MAX, &u) != 0)
+			return c->rc;
+		cfg->edns_udp_max = (uint16_t)u;
+		return 0;
+	}
+	if (strcmp(key, "tcp") == 0)
+		return walk_map(c, "tcp", v, visit_tcp, NULL);
+	if (strcmp(key, "log_level") == 0) {
+		const char *s;
+		if (get_string(c, "log_level", v, &s) != 0)
+			return c->rc;
+		if (gk_log_level_parse(s, &cfg->log_level) != 0)
+			return fail(c, line_of(v),
+			            "log_level: '%s' is not one of error, warning, info, debug", s);
+		return 0;
+	}
+	return fail(c, line_of(k),
+	            "unknown key '%s' (expected listen, workers, edns_udp_max, tcp, zones, "
+	            "log_level)",
+	            key);
+}
+
+static unsigned default_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		return 1;
+	return n > (long)GK_CONFIG_WORKERS_MAX ? GK_CONFIG_WORKERS_MAX : (unsigned)n;
+}
+
+static int load_doc(struct ctx *c, FILE *f, yaml_document_t *doc)
+{
+	yaml_parser_t parser;
+	if (!yaml_parser_initialize(&parser))
+		return c->rc = GK_ENOMEM;
+	yaml_parser_set_input_file(&parser, f);
+	int ok = yaml_parser_load(&parser, doc);
+	if (!ok) {
+		size_t line = parser.problem_mark.line + 1;
+		if (parser.error == YAML_MEMORY_ERROR)
+			c->rc = GK_ENOMEM;
+		else {
+			fail(c, line, "YAML syntax error: %s%s%s",
+			     parser.problem ? parser.problem : "unknown", parser.context ? " " : "",
+			     parser.context ? parser.context : "");
+			c->rc = GK_ESYNTAX;
+		}
+	}
+	yaml_parser_delete(&parser);
+	return ok ? 0 : c->rc;
+}
+
+int gk_config_load(const char *path, gk_config_t **out, char *err, size_t errlen)
+{
+	struct ctx c = {.path = path, .err = err, .errlen = errlen};
+	if (errlen > 0)
+		err[0] = '\0';
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		int e = errno;
+		if (errlen > 0)
+			snprintf(err, errlen, "%s:0: cannot open: %s", path, strerror(e));
+		return GK_EIO;
+	}
+	yaml_document_t doc;
+	bool have_doc = false;
+	c.cfg = calloc(1, sizeof(*c.cfg));
+	c.dir = strdup(path);
+	if (c.cfg == NULL || c.dir == NULL) {
+		c.rc = GK_ENOMEM;
+		goto finish;
+	}
+	char *slash = strrchr(c.dir, '/');
+	if (slash == NULL)
+		c.dir[0] = '\0';
+	else if (slash == c.dir)
+		c.dir[1] = '\0';
+	else
+		*slash = '\0';
+	c.cfg->path = strdup(path);
+	if (c.cfg->path == NULL) {
+		c.rc = GK_ENOMEM;
+		goto finish;
+	}
+	c.cfg->workers = default_workers();
+	c.cfg->edns_udp_max = GK_CONFIG_EDNS_DEFAULT;
+	c.cfg->tcp_max_connections = GK_CONFIG_TCP_CONNS_DEFAULT;
+	c.cfg->tcp_idle_timeout_ms = GK_CONFIG_TCP_IDLE_DEFAULT;
+	c.cfg->tcp_max_pipelined = GK_CONFIG_TCP_PIPELINE_DEFAULT;
+	c.cfg->log_level = GK_LOG_INFO;
+
+	if (load_doc(&c, f, &doc) != 0)
+		goto finish;
+	have_doc = true;
+	c.doc = &doc;
+	yaml_node_t *root = yaml_document_get_root_node(&doc);
+	if (root == NULL) {
+		fail(&c, 1, "empty configuration (listen and zones are required)");
+		goto finish;
+	}
+	struct top_seen seen = {0};
+	if (walk_map(&c, "configuration", root, visit_top, &seen) != 0)
+		goto finish;
+	if (!seen.listen)
+		fail(&c, line_of(root), "missing required key 'listen'");
+	else if (!seen.zones)
+		fail(&c, line_of(root), "missing required key 'zones'");
+finish:
+	if (have_doc)
+		yaml_document_delete(&doc);
+	fclose(f);
+	free(c.dir);
+	if (c.rc != 0) {
+		gk_config_free(c.cfg);
+		return c.rc;
+	}
+	*out = c.cfg;
+	return 0;
+}
+
+void gk_config_free(gk_config_t *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < cfg->n_zones; i++) {
+		free((char *)cfg->zones[i].name);
+		free((char *)cfg->zones[i].file);
+	}
+	free(cfg->zones);
+	free(cfg->listen);
+	free(cfg->path);
+	free(cfg);
+}

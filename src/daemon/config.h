@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/* src/daemon/config.h -- the daemon's configuration: one YAML file in, an immutable struct out.
+ *
+ * gk_config_load() parses the file with libyaml, checks every key, type and range, applies
+ * defaults and resolves relative zone paths against the config file's directory. Every error
+ * names the file and the line ("gatekeeperd.conf:7: edns_udp_max: 9000 is out of range
+ * 512..4096"). The result is never modified after load; the daemon replaces it as a whole on
+ * reload. Loading blocks (reads the file): main thread, never a worker. See docs/CONFIG.md.
+ */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "common/log.h"
+#include "gk/errors.h"
+#include "zone/zone.h"
+
+/* Limits and defaults (docs/CONFIG.md). */
+#define GK_CONFIG_WORKERS_MAX          256u
+#define GK_CONFIG_EDNS_MIN             512u
+#define GK_CONFIG_EDNS_MAX             4096u
+#define GK_CONFIG_EDNS_DEFAULT         1232u
+#define GK_CONFIG_TCP_CONNS_DEFAULT    1024u
+#define GK_CONFIG_TCP_CONNS_MAX        1048576u
+#define GK_CONFIG_TCP_IDLE_DEFAULT     10000u
+#define GK_CONFIG_TCP_IDLE_MIN         100u
+#define GK_CONFIG_TCP_IDLE_MAX         3600000u
+#define GK_CONFIG_TCP_PIPELINE_DEFAULT 64u
+#define GK_CONFIG_TCP_PIPELINE_MAX     4096u
+
+typedef struct gk_config_listen {
+	struct sockaddr_storage addr; /* AF_INET or AF_INET6 with port */
+	socklen_t addrlen;
+	char text[64]; /* as written in the file, e.g. "[::1]:5353" */
+} gk_config_listen_t;
+
+typedef struct gk_config {
+	char *path; /* the file as given to gk_config_load */
+	gk_config_listen_t *listen;
+	size_t n_listen;       /* >= 1 */
+	unsigned workers;      /* 1..GK_CONFIG_WORKERS_MAX; default: online cores */
+	uint16_t edns_udp_max; /* 512..4096 */
+	unsigned tcp_max_connections;
+	unsigned tcp_idle_timeout_ms;
+	unsigned tcp_max_pipelined;
+	gk_zone_spec_t *zones; /* name and file set (file resolved); strings owned here */
+	size_t n_zones;        /* >= 1 */
+	enum gk_log_level log_level;
+} gk_config_t;
+
+/* Load and check path. On success *out owns a new config (free with gk_config_free) and 0 is
+ * returned. On failure *out is untouched, nothing is allocated and err (if errlen > 0) holds
+ * one line "FILE:LINE: message" for the first problem found. Returns GK_EIO (cannot read),
+ * GK_ESYNTAX (not YAML), GK_ECONFIG (unknown key, wrong type, out of range, duplicate,
+ * missing key) or GK_ENOMEM. Any thread; blocking. */
+GK_MUST_CHECK int gk_config_load(const char *path, gk_config_t **out, char *err, size_t errlen);
+
+/* Free a config from gk_config_load. NULL is ignored. */
+void gk_config_free(gk_config_t *cfg);
+
+/* Parse "1.2.3.4:53" or "[::1]:53" (port required, 1..65535) into *out. Returns 0 or
+ * GK_EINVAL. Pure. */
+GK_MUST_CHECK int gk_config_parse_addr(const char *s, gk_config_listen_t *out);

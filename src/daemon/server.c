@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: MIT */
+/* src/daemon/server.c -- start-up, reload by snapshot swap, shutdown.
+ *
+ * The main loop only handles signals and reclamation. A reload builds the new zone set
+ * synchronously on this thread (workers keep answering from the old one), publishes a new
+ * view with one atomic exchange, wakes every worker so each passes a quiescent point soon,
+ * and polls gk_snapshot_reclaim() from a timer until the old view is freed. Settings that
+ * shape sockets and pools (listen, workers, tcp.*) need a restart and are only reported.
+ */
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+#include "common/log.h"
+#include "common/snapshot.h"
+#include "daemon/config.h"
+#include "daemon/server.h"
+#include "net/net.h"
+
+#define RECLAIM_MS 10
+
+struct gk_server {
+	uv_loop_t loop;
+	bool loop_ready, stopping;
+	uv_signal_t sighup, sigterm, sigint;
+	uv_timer_t reclaim;
+	gk_config_t *boot; /* config the sockets and pools were built from */
+	gk_config_t *cur;  /* latest config loaded successfully (may be boot) */
+	gk_snapshot_t *view;
+	gk_worker_t **workers;
+	unsigned n_workers;
+};
+
+static void view_free(void *p)
+{
+	gk_net_view_t *v = p;
+	gk_zoneset_free((gk_zoneset_t *)v->zs);
+	free(v);
+}
+
+static int build_view(const gk_config_t *cfg, gk_net_view_t **out, char *err, size_t errlen)
+{
+	gk_net_view_t *v = calloc(1, sizeof(*v));
+	if (v == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return GK_ENOMEM;
+	}
+	gk_zoneset_t *zs;
+	int rc = gk_zoneset_build(cfg->zones, cfg->n_zones, &zs, err, errlen);
+	if (rc != 0) {
+		free(v);
+		return rc;
+	}
+	v->zs = zs;
+	v->opts.edns_udp_max = cfg->edns_udp_max;
+	*out = v;
+	return 0;
+}
+
+int gk_server_check(const char *config_path, char *err, size_t errlen, char *summary,
+                    size_t summarylen)
+{
+	gk_config_t *cfg;
+	int rc = gk_config_load(config_path, &cfg, err, errlen);
+	if (rc != 0)
+		return rc;
+	gk_net_view_t *v;
+	rc = build_view(cfg, &v, err, errlen);
+	if (rc == 0) {
+		if (summarylen > 0)
+			snprintf(summary, summarylen,
+			         "%s: ok: %zu zones, %zu RRs, %zu listen addresses", config_path,
+			         gk_zoneset_zone_count(v->zs), gk_zoneset_rr_count(v->zs),
+			         cfg->n_listen);
+		view_free(v);
+	}
+	gk_config_free(cfg);
+	return rc;
+}
+
+static void wake_all(gk_server_t *s)
+{
+	for (unsigned i = 0; i < s->n_workers; i++)
+		gk_worker_wake(s->workers[i]);
+}
+
+static void reclaim_cb(uv_timer_t *t)
+{
+	gk_server_t *s = t->data;
+	if (gk_snapshot_reclaim(s->view) == 0) {
+		uv_timer_stop(t);
+		gk_log(GK_LOG_DEBUG, "reload: previous zone set freed");
+	} else {
+		wake_all(s); /* cheap; covers a worker that idled before its first wake-up */
+	}
+}
+
+static bool same_listen(const gk_config_t *a, const gk_config_t *b)
+{
+	if (a->n_listen != b->n_listen)
+		return false;
+	for (size_t i = 0; i < a->n_listen; i++)
+		if (a->listen[i].addrlen != b->listen[i].addrlen ||
+		    memcmp(&a->listen[i].addr, &b->listen[i].addr, a->listen[i].addrlen) != 0)
+			return false;
+	return true;
+}
+
+static void report_restart_only(const gk_config_t *boot, const gk_config_t *next)
+{
+	if (!same_listen(boot, next))
+		gk_log(GK_LOG_WARN, "reload: listen addresses changed: takes effect after restart");
+	if (boot->workers != next->workers)
+		gk_log(GK_LOG_WARN,
+		       "reload: workers changed (%u -> %u): takes effect after restart",
+		       boot->workers, next->workers);
+	if (boot->tcp_max_connections != next->tcp_max_connections ||
+	    boot->tcp_idle_timeout_ms != next->tcp_idle_timeout_ms ||
+	    boot->tcp_max_pipelined != next->tcp_max_pipelined)
+		gk_log(GK_LOG_WARN, "reload: tcp settings changed: take effect after restart");
+}
+
+static void reload(gk_server_t *s)
+{
+	char err[512];
+	gk_config_t *cfg;
+	gk_log(GK_LOG_INFO, "SIGHUP: reloading %s", s->boot->path);
+	if (gk_config_load(s->boot->path, &cfg, err, sizeof(err)) != 0) {
+		gk_log(GK_LOG_ERR, "reload failed, keeping the current zones: %s", err);
+		return;
+	}
+	gk_net_view_t *v;
+	if (build_view(cfg, &v, err, sizeof(err)) != 0) {
+		gk_log(GK_LOG_ERR, "reload failed, keeping the current zones: %s", err);
+		gk_config_free(cfg);
+		return;
+	}
+	size_t nz = gk_zoneset_zone_count(v->zs), nrr = gk_zoneset_rr_count(v->zs);
+	if (gk_snapshot_publish(s->view, v) != 0) {
+		gk_log(GK_LOG_ERR, "reload failed, keeping the current zones: out of memory");
+		view_free(v);
+		gk_config_free(cfg);
+		return;
+	}
+	report_restart_only(s->boot, cfg);
+	gk_log_set_level(cfg->log_level);
+	if (s->cur != s->boot)
+		gk_config_free(s->cur);
+	s->cur = cfg;
+	wake_all(s);
+	if (!uv_is_active((uv_handle_t *)&s->reclaim))
+		uv_timer_start(&s->reclaim, reclaim_cb, RECLAIM_MS, RECLAIM_MS);
+	gk_log(GK_LOG_INFO, "reloaded: %zu zones, %zu RRs, edns_udp_max %u", nz, nrr,
+	       (unsigned)cfg->edns_udp_max);
+}
+
+static void log_counters(gk_server_t *s)
+{
+	gk_net_counters_t c = {0};
+	for (unsigned i = 0; i < s->n_workers; i++)
+		gk_worker_counters_add(s->workers[i], &c);
+	gk_log(GK_LOG_INFO,
+	       "counters: udp %llu, tcp %llu queries; NOERROR %llu, SERVFAIL %llu, NXDOMAIN %llu, "
+	       "REFUSED %llu, FORMERR %llu, NOTIMP %llu, other %llu; tc %llu, dropped %llu, "
+	       "send errors %llu",
+	       (unsigned long long)c.udp_queries, (unsigned long long)c.tcp_queries,
+	       (unsigned long long)c.rcode[0], (unsigned long long)c.rcode[2],
+	       (unsigned long long)c.rcode[3], (unsigned long long)c.rcode[5],
+	       (unsigned long long)c.rcode[1], (unsigned long long)c.rcode[4],
+	       (unsigned long long)(c.rcode[16] + c.rcode[6] + c.rcode[7] + c.rcode[8] +
+	                            c.rcode[9] + c.rcode[10] + c.rcode[11] + c.rcode[12] +
+	                            c.rcode[13] + c.rcode[14] + c.rcode[15]),
+	       (unsigned long long)c.tc, (unsigned long long)c.dropped,
+	       (unsigned long long)c.send_errors);
+	gk_log(GK_LOG_INFO,
+	       "counters: tcp accepted %llu, idle-closed %llu, evicted %llu, oversize %llu",
+	       (unsigned long long)c.tcp_accepted, (unsigned long long)c.tcp_idle_closed,
+	       (unsigned long long)c.tcp_evicted, (unsigned long long)c.tcp_oversize);
+}
+
+static void stop_workers(gk_server_t *s)
+{
+	for (unsigned i = 0; i < s->n_workers; i++)
+		gk_worker_stop(s->workers[i]);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	gk_server_t *s = h->data;
+	if (s->stopping)
+		return;
+	if (signum == SIGHUP) {
+		reload(s);
+		return;
+	}
+	gk_log(GK_LOG_INFO, "%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	s->stopping = true;
+	stop_workers(s);
+	log_counters(s);
+	uv_close((uv_handle_t *)&s->sighup, NULL);
+	uv_close((uv_handle_t *)&s->sigterm, NULL);
+	uv_close((uv_handle_t *)&s->sigint, NULL);
+	uv_close((uv_handle_t *)&s->reclaim, NULL);
+}
+
+static int start_workers(gk_server_t *s, char *err, size_t errlen)
+{
+	const gk_config_t *cfg = s->boot;
+	gk_net_addr_t *addrs = calloc(cfg->n_listen, sizeof(*addrs));
+	s->workers = calloc(cfg->workers, sizeof(*s->workers));
+	if (addrs == NULL || s->workers == NULL) {
+		free(addrs);
+		snprintf(err, errlen, "out of memory");
+		return GK_ENOMEM;
+	}
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		addrs[i].addr = cfg->listen[i].addr;
+		addrs[i].addrlen = cfg->listen[i].addrlen;
+		addrs[i].text = cfg->listen[i].text;
+	}
+	gk_net_params_t p = {
+	    .addrs = addrs,
+	    .n_addrs = cfg->n_listen,
+	    .tcp_max_connections = (cfg->tcp_max_connections + cfg->workers - 1) / cfg->workers,
+	    .tcp_idle_timeout_ms = cfg->tcp_idle_timeout_ms,
+	    .tcp_max_pipelined = cfg->tcp_max_pipelined,
+	    .view = s->view,
+	};
+	int rc = 0;
+	for (unsigned i = 0; i < cfg->workers && rc == 0; i++) {
+		p.id = i;
+		rc = gk_worker_create(&p, &s->workers[i], err, errlen);
+		if (rc == 0)
+			s->n_workers = i + 1;
+	}
+	free(addrs);
+	for (unsigned i = 0; i < s->n_workers && rc == 0; i++) {
+		rc = gk_worker_start(s->workers[i]);
+		if (rc != 0)
+			snprintf(err, errlen, "worker %u: cannot start thread: %s", i,
+			         uv_strerror(rc));
+	}
+	return rc;
+}
+
+int gk_server_create(const char *config_path, gk_server_t **out, char *err, size_t errlen)
+{
+	gk_server_t *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return GK_ENOMEM;
+	}
+	gk_net_view_t *v = NULL;
+	int rc = gk_config_load(config_path, &s->boot, err, errlen);
+	if (rc != 0)
+		goto fail;
+	s->cur = s->boot;
+	gk_log_set_level(s->boot->log_level);
+	if ((rc = build_view(s->boot, &v, err, errlen)) != 0)
+		goto fail;
+	gk_log(GK_LOG_INFO, "loaded %zu zones, %zu RRs from %s", gk_zoneset_zone_count(v->zs),
+	       gk_zoneset_rr_count(v->zs), config_path);
+	for (size_t i = 0; i < s->boot->n_zones; i++)
+		gk_log(GK_LOG_INFO, "zone %s from %s", s->boot->zones[i].name,
+		       s->boot->zones[i].file);
+	if ((rc = gk_snapshot_create(s->boot->workers, v, view_free, &s->view)) != 0) {
+		view_free(v);
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	/* A peer closing a TCP connection must not kill us through a write. */
+	signal(SIGPIPE, SIG_IGN);
+	if ((rc = uv_loop_init(&s->loop)) != 0) {
+		snprintf(err, errlen, "libuv: %s", uv_strerror(rc));
+		goto fail;
+	}
+	s->loop_ready = true;
+	uv_signal_init(&s->loop, &s->sighup);
+	uv_signal_init(&s->loop, &s->sigterm);
+	uv_signal_init(&s->loop, &s->sigint);
+	uv_timer_init(&s->loop, &s->reclaim);
+	s->sighup.data = s->sigterm.data = s->sigint.data = s->reclaim.data = s;
+	if ((rc = uv_signal_start(&s->sighup, on_signal, SIGHUP)) != 0 ||
+	    (rc = uv_signal_start(&s->sigterm, on_signal, SIGTERM)) != 0 ||
+	    (rc = uv_signal_start(&s->sigint, on_signal, SIGINT)) != 0) {
+		snprintf(err, errlen, "libuv: %s", uv_strerror(rc));
+		goto fail;
+	}
+	if ((rc = start_workers(s, err, errlen)) != 0)
+		goto fail;
+	for (size_t i = 0; i < s->boot->n_listen; i++)
+		gk_log(GK_LOG_INFO, "listening on %s (udp, tcp)", s->boot->listen[i].text);
+	gk_log(GK_LOG_INFO,
+	       "%u workers; edns_udp_max %u; tcp max_connections %u, idle_timeout_ms %u, "
+	       "max_pipelined %u",
+	       s->n_workers, (unsigned)s->boot->edns_udp_max, s->boot->tcp_max_connections,
+	       s->boot->tcp_idle_timeout_ms, s->boot->tcp_max_pipelined);
+	*out = s;
+	return 0;
+fail:
+	gk_server_free(s);
+	return rc;
+}
+
+int gk_server_run(gk_server_t *s)
+{
+	return uv_run(&s->loop, UV_RUN_DEFAULT);
+}
+
+static void close_walk_cb(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+void gk_server_free(gk_server_t *s)
+{
+	if (s == NULL)
+		return;
+	stop_workers(s);
+	if (s->loop_ready) {
+		uv_walk(&s->loop, close_walk_cb, NULL);
+		uv_run(&s->loop, UV_RUN_DEFAULT);
+		if (uv_loop_close(&s->loop) != 0)
+			gk_log(GK_LOG_ERR, "main loop still busy at close");
+	}
+	for (unsigned i = 0; i < s->n_workers; i++)
+		gk_worker_free(s->workers[i]);
+	free(s->workers);
+	gk_snapshot_destroy(s->view); /* workers joined: frees current and retired views */
+	if (s->cur != s->boot)
+		gk_config_free(s->cur);
+	gk_config_free(s->boot);
+	free(s);
+}

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/* src/net/internal.h -- worker, UDP slot and TCP connection layouts shared by the src/net sources.
+ *
+ * Everything here belongs to one worker thread, except what gk_worker_create() sets up on
+ * the control thread before the worker starts (handed over by thread creation).
+ */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+#include "net/net.h"
+
+/* UDP: recvmmsg batch (libuv 1.44 takes len / 64 KiB datagrams, at most 20). */
+#define UDP_CHUNK      65536u
+#define UDP_BATCH      16u
+#define UDP_SEND_SLOTS 512u
+
+/* TCP write slots: most responses fit a small one; large ones (up to 64 KiB) are rare. */
+#define TCP_SMALL_CAP   (2u + 4096u)
+#define TCP_LARGE_CAP   (2u + 65535u)
+#define TCP_LARGE_SLOTS 16u
+#define TCP_RBUF        (2u + GK_NET_TCP_QUERY_MAX)
+
+struct gk_worker;
+
+struct udp_slot {
+	uv_udp_send_t req;
+	struct udp_slot *next_free;
+	struct gk_worker *w;
+	uint8_t buf[GK_NET_UDP_MAX];
+};
+
+struct udp_sock {
+	uv_udp_t h;
+	struct gk_worker *w;
+	int fd; /* until uv_udp_open takes it */
+};
+
+struct tcp_listener {
+	uv_tcp_t h;
+	struct gk_worker *w;
+	int fd;
+	bool pending; /* a connection waits in accept: the pool was full */
+};
+
+struct wslot {
+	uv_write_t req;
+	struct wslot *next_free;
+	struct conn *c;
+	uint8_t *data;
+	uint32_t cap;
+};
+
+struct conn {
+	uv_tcp_t h;
+	struct gk_worker *w;
+	struct conn *prev, *next; /* open list by last activity (head: least recent) */
+	struct conn *next_free;   /* pool free list */
+	struct conn *wait_next;   /* list of connections waiting for a write slot */
+	uint64_t last_active;     /* uv_now() of the last read or completed write */
+	uint32_t queued;          /* responses held in write slots */
+	uint32_t rlen;            /* bytes in rbuf */
+	bool open, closing, eof, reading, waiting;
+	uint8_t rbuf[TCP_RBUF];
+};
+
+struct gk_worker {
+	uv_loop_t loop;
+	uv_thread_t thread;
+	bool started, stopped, loop_ready;
+	unsigned id;
+	gk_snapshot_t *view;
+	uv_async_t stop_async;
+	uv_async_t wake_async;
+	uv_prepare_t quiesce;
+	uv_timer_t idle_timer;
+
+	size_t n_addrs;
+	struct udp_sock *udp;
+	struct tcp_listener *tcp;
+
+	/* UDP */
+	uint8_t *rbuf; /* UDP_CHUNK * UDP_BATCH, reused by every receive */
+	struct udp_slot *udp_slots;
+	struct udp_slot *udp_free;
+
+	/* TCP */
+	unsigned max_conns, idle_ms, max_pipelined;
+	struct conn *conns;
+	struct conn *conn_free;
+	struct conn *lru_head, *lru_tail;
+	struct conn *wait_head, *wait_tail;
+	unsigned n_open, n_closing;
+	struct wslot *wslots;
+	uint8_t *wmem;
+	struct wslot *small_free, *large_free;
+
+	uint8_t out[GK_PKT_OUT_MAX]; /* gk_pkt_process scratch */
+	gk_net_counters_t ctr;
+};
+
+/* listen.c: bound non-blocking sockets. Return an fd or -errno. */
+int gk_net_udp_socket(const struct sockaddr *sa, socklen_t len);
+int gk_net_tcp_socket(const struct sockaddr *sa, socklen_t len);
+
+/* udp.c */
+int gk_net_udp_init(struct gk_worker *w); /* pools; 0 or GK_ENOMEM */
+int gk_net_udp_start(struct gk_worker *w, struct udp_sock *u);
+void gk_net_udp_free(struct gk_worker *w);
+
+/* tcp.c */
+int gk_net_tcp_init(struct gk_worker *w); /* pools; 0 or GK_ENOMEM */
+int gk_net_tcp_start(struct gk_worker *w, struct tcp_listener *l);
+void gk_net_tcp_close_all(struct gk_worker *w);
+void gk_net_tcp_idle_tick(uv_timer_t *t);
+void gk_net_tcp_free(struct gk_worker *w);
+
+/* counters shared by both transports */
+static inline void gk_net_count(struct gk_worker *w, const gk_pkt_result_t *r)
+{
+	w->ctr.rcode[r->rcode < 16 ? r->rcode : 16]++;
+	if (r->tc)
+		w->ctr.tc++;
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/* src/net/net.h -- the DNS front end: worker threads, each with its own libuv loop and sockets.
+ *
+ * A worker owns, per listen address, one UDP socket and one TCP listener, both bound with
+ * SO_REUSEPORT so the kernel spreads clients over workers. Queries go through
+ * gk_pkt_process() against the view currently published in a gk_snapshot_t (the daemon
+ * swaps it on reload); a worker reads the view once per datagram / TCP message and is
+ * quiescent once per loop iteration. The hot path never allocates: query slots, TCP
+ * connections and buffers are preallocated at gk_worker_create().
+ *
+ * Threading: gk_worker_create/start/wake/stop/free and gk_worker_counters are called by one
+ * control thread (the daemon's main loop). Everything else runs on the worker's own thread.
+ */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include "common/snapshot.h"
+#include "gk/errors.h"
+#include "pkt/process.h"
+#include "zone/zone.h"
+
+/* What workers answer from: published through gk_snapshot_t, immutable once published. */
+typedef struct gk_net_view {
+	const gk_zoneset_t *zs;
+	gk_pkt_opts_t opts;
+} gk_net_view_t;
+
+/* Largest UDP response we send (edns_udp_max is capped at this by the config). */
+#define GK_NET_UDP_MAX 4096u
+/* Largest TCP query a connection buffers; a longer one closes the connection. */
+#define GK_NET_TCP_QUERY_MAX 4094u
+
+typedef struct gk_net_addr {
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	const char *text; /* for logs; borrowed for the duration of gk_worker_create */
+} gk_net_addr_t;
+
+typedef struct gk_net_params {
+	const gk_net_addr_t *addrs;
+	size_t n_addrs;
+	unsigned tcp_max_connections; /* this worker's share of the total cap (>= 1) */
+	unsigned tcp_idle_timeout_ms;
+	unsigned tcp_max_pipelined; /* queued responses per connection before reads pause */
+	gk_snapshot_t *view;        /* publishes const gk_net_view_t *; reader index = id */
+	unsigned id;                /* worker index: 0..n-1, also the snapshot reader index */
+} gk_net_params_t;
+
+/* Per-worker counters: plain fields written only by the worker thread. Read them only
+ * after gk_worker_stop() (or accept torn, stale values). */
+typedef struct gk_net_counters {
+	uint64_t udp_queries;
+	uint64_t tcp_queries;
+	uint64_t rcode[17];       /* responses by rcode 0..15, [16] = BADVERS and above */
+	uint64_t tc;              /* truncated responses */
+	uint64_t dropped;         /* no answer: GK_PKT_DROP from the packet path */
+	uint64_t send_errors;     /* UDP send failed or no free send slot */
+	uint64_t tcp_accepted;    /* TCP connections accepted */
+	uint64_t tcp_idle_closed; /* closed by the idle timeout */
+	uint64_t tcp_evicted;     /* closed to make room at the connection cap */
+	uint64_t tcp_oversize;    /* closed: query longer than GK_NET_TCP_QUERY_MAX */
+} gk_net_counters_t;
+
+typedef struct gk_worker gk_worker_t;
+
+/* Create worker p->id: binds its sockets (SO_REUSEPORT), preallocates slots and
+ * connections, and prepares its loop. Nothing runs until gk_worker_start(). On failure
+ * nothing is left open or allocated, and err holds one line naming the address. Returns 0,
+ * GK_ENOMEM or -errno from socket/bind/listen (e.g. -EADDRINUSE). */
+GK_MUST_CHECK int gk_worker_create(const gk_net_params_t *p, gk_worker_t **out, char *err,
+                                   size_t errlen);
+
+/* Start the worker's thread. Returns 0 or -errno. */
+GK_MUST_CHECK int gk_worker_start(gk_worker_t *w);
+
+/* Make the worker run one loop iteration soon (so it passes a quiescent point). Any thread
+ * after start; async-signal-unsafe. */
+void gk_worker_wake(gk_worker_t *w);
+
+/* Ask the worker to close every handle and wait for its thread to end. Idempotent; a worker
+ * never started is fine. */
+void gk_worker_stop(gk_worker_t *w);
+
+/* Free a stopped (or never started) worker. NULL is ignored. */
+void gk_worker_free(gk_worker_t *w);
+
+/* Add this worker's counters into *sum. Call after gk_worker_stop(). */
+void gk_worker_counters_add(const gk_worker_t *w, gk_net_counters_t *sum);

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+/* src/net/worker.c -- a worker: one thread, one libuv loop, its own sockets and pools.
+ *
+ * gk_worker_create() does everything that can fail on the control thread (bind, allocate,
+ * initialise handles), so start-up errors are reported before any thread runs; the loop is
+ * then handed to the worker thread, which is its only user until it ends. The quiescent
+ * point for snapshots is a prepare handle: it runs once per loop iteration, outside every
+ * I/O callback, just before the loop blocks.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "common/log.h"
+#include "net/internal.h"
+
+static void quiesce_cb(uv_prepare_t *p)
+{
+	struct gk_worker *w = p->data;
+	gk_snapshot_quiescent(w->view, w->id);
+}
+
+static void wake_cb(uv_async_t *a)
+{
+	(void)a; /* the loop iteration itself is the point: quiesce_cb runs next */
+}
+
+static void close_walk_cb(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void stop_cb(uv_async_t *a)
+{
+	struct gk_worker *w = a->data;
+	w->stopped = true;
+	gk_net_tcp_close_all(w); /* connections need their own close callback (pool) */
+	uv_walk(&w->loop, close_walk_cb, NULL);
+}
+
+static void run(void *arg)
+{
+	struct gk_worker *w = arg;
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+/* Close whatever was initialised, drain the loop, close fds libuv never took. Control
+ * thread, worker not running. */
+static void teardown(struct gk_worker *w)
+{
+	if (w->loop_ready) {
+		w->stopped = true;
+		gk_net_tcp_close_all(w);
+		uv_walk(&w->loop, close_walk_cb, NULL);
+		uv_run(&w->loop, UV_RUN_DEFAULT);
+		if (uv_loop_close(&w->loop) != 0)
+			gk_log(GK_LOG_ERR, "worker %u: loop still busy at close", w->id);
+		w->loop_ready = false;
+	}
+	for (size_t i = 0; i < w->n_addrs; i++) {
+		if (w->udp != NULL && w->udp[i].fd >= 0)
+			close(w->udp[i].fd);
+		if (w->tcp != NULL && w->tcp[i].fd >= 0)
+			close(w->tcp[i].fd);
+	}
+}
+
+static void release(struct gk_worker *w)
+{
+	gk_net_udp_free(w);
+	gk_net_tcp_free(w);
+	free(w->udp);
+	free(w->tcp);
+	free(w);
+}
+
+static int setup(struct gk_worker *w, const gk_net_params_t *p, char *err, size_t errlen)
+{
+	int rc;
+	for (size_t i = 0; i < p->n_addrs; i++) {
+		const struct sockaddr *sa = (const struct sockaddr *)&p->addrs[i].addr;
+		rc = gk_net_udp_socket(sa, p->addrs[i].addrlen);
+		if (rc < 0) {
+			snprintf(err, errlen, "udp %s: %s", p->addrs[i].text, gk_strerror(rc));
+			return rc;
+		}
+		w->udp[i].fd = rc;
+		rc = gk_net_tcp_socket(sa, p->addrs[i].addrlen);
+		if (rc < 0) {
+			snprintf(err, errlen, "tcp %s: %s", p->addrs[i].text, gk_strerror(rc));
+			return rc;
+		}
+		w->tcp[i].fd = rc;
+	}
+	if (gk_net_udp_init(w) != 0 || gk_net_tcp_init(w) != 0) {
+		snprintf(err, errlen, "worker %u: out of memory", w->id);
+		return GK_ENOMEM;
+	}
+	if ((rc = uv_loop_init(&w->loop)) != 0)
+		goto uverr;
+	w->loop_ready = true;
+	if ((rc = uv_async_init(&w->loop, &w->stop_async, stop_cb)) != 0 ||
+	    (rc = uv_async_init(&w->loop, &w->wake_async, wake_cb)) != 0 ||
+	    (rc = uv_prepare_init(&w->loop, &w->quiesce)) != 0 ||
+	    (rc = uv_timer_init(&w->loop, &w->idle_timer)) != 0)
+		goto uverr;
+	w->stop_async.data = w->wake_async.data = w->quiesce.data = w->idle_timer.data = w;
+	if ((rc = uv_prepare_start(&w->quiesce, quiesce_cb)) != 0)
+		goto uverr;
+	uint64_t tick = w->idle_ms / 4;
+	tick = tick < 50 ? 50 : tick > 1000 ? 1000 : tick;
+	if ((rc = uv_timer_start(&w->idle_timer, gk_net_tcp_idle_tick, tick, tick)) != 0)
+		goto uverr;
+	for (size_t i = 0; i < p->n_addrs; i++) {
+		if ((rc = gk_net_udp_start(w, &w->udp[i])) != 0) {
+			snprintf(err, errlen, "udp %s: %s", p->addrs[i].text, uv_strerror(rc));
+			return rc;
+		}
+		if ((rc = gk_net_tcp_start(w, &w->tcp[i])) != 0) {
+			snprintf(err, errlen, "tcp %s: %s", p->addrs[i].text, uv_strerror(rc));
+			return rc;
+		}
+	}
+	return 0;
+uverr:
+	snprintf(err, errlen, "worker %u: libuv: %s", w->id, uv_strerror(rc));
+	return rc;
+}
+
+int gk_worker_create(const gk_net_params_t *p, gk_worker_t **out, char *err, size_t errlen)
+{
+	char dummy[1];
+	if (errlen == 0) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	err[0] = '\0';
+	if (p->n_addrs == 0 || p->tcp_max_connections == 0 || p->tcp_max_pipelined == 0 ||
+	    p->view == NULL)
+		return GK_EINVAL;
+	struct gk_worker *w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return GK_ENOMEM;
+	w->id = p->id;
+	w->view = p->view;
+	w->n_addrs = p->n_addrs;
+	w->max_conns = p->tcp_max_connections;
+	w->idle_ms = p->tcp_idle_timeout_ms;
+	w->max_pipelined = p->tcp_max_pipelined;
+	w->udp = calloc(p->n_addrs, sizeof(*w->udp));
+	w->tcp = calloc(p->n_addrs, sizeof(*w->tcp));
+	if (w->udp == NULL || w->tcp == NULL) {
+		free(w->udp);
+		free(w->tcp);
+		free(w);
+		return GK_ENOMEM;
+	}
+	for (size_t i = 0; i < p->n_addrs; i++)
+		w->udp[i].fd = w->tcp[i].fd = -1;
+	int rc = setup(w, p, err, errlen);
+	if (rc != 0) {
+		teardown(w);
+		release(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+int gk_worker_start(gk_worker_t *w)
+{
+	int rc = uv_thread_create(&w->thread, run, w);
+	if (rc != 0)
+		return rc;
+	w->started = true;
+	return 0;
+}
+
+void gk_worker_wake(gk_worker_t *w)
+{
+	uv_async_send(&w->wake_async);
+}
+
+void gk_worker_stop(gk_worker_t *w)
+{
+	if (!w->started)
+		return;
+	uv_async_send(&w->stop_async);
+	uv_thread_join(&w->thread);
+	w->started = false;
+	if (uv_loop_close(&w->loop) != 0)
+		gk_log(GK_LOG_ERR, "worker %u: loop still busy at close", w->id);
+	w->loop_ready = false;
+}
+
+void gk_worker_free(gk_worker_t *w)
+{
+	if (w == NULL)
+		return;
+	gk_worker_stop(w);
+	teardown(w);
+	release(w);
+}
+
+void gk_worker_counters_add(const gk_worker_t *w, gk_net_counters_t *sum)
+{
+	const gk_net_counters_t *c = &w->ctr;
+	sum->udp_queries += c->udp_queries;
+	sum->tcp_queries += c->tcp_queries;
+	for (size_t i = 0; i < sizeof(c->rcode) / sizeof(c->rcode[0]); i++)
+		sum->rcode[i] += c->rcode[i];
+	sum->tc += c->tc;
+	sum->dropped += c->dropped;
+	sum->send_errors += c->send_errors;
+	sum->tcp_accepted += c->tcp_accepted;
+	sum->tcp_idle_closed += c->tcp_idle_closed;
+	sum->tcp_evicted += c->tcp_evicted;
+	sum->tcp_oversize += c->tcp_oversize;
+}

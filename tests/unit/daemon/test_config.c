@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/unit/daemon/test_config.c -- gk_config_load: defaults, values, paths, every error.
+ *
+ * Error cases are written to a private temp directory and each must name FILE:LINE of the
+ * offending line. Runs from the source root (ctest WORKING_DIRECTORY).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "daemon/config.h"
+
+static char tmpdir[64];
+
+static int setup_dir(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/gk-config-test-XXXXXX");
+	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+}
+
+static int remove_dir(void **state)
+{
+	(void)state;
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void write_file(const char *path, const char *body)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(body, f);
+	fclose(f);
+}
+
+/* Load body from tmpdir/name; expect failure rc naming name:line. */
+static void expect_error(const char *body, int want_rc, size_t line, const char *needle)
+{
+	char path[128], err[512], want[160];
+	snprintf(path, sizeof(path), "%s/bad.yaml", tmpdir);
+	write_file(path, body);
+	gk_config_t *cfg = NULL;
+	int rc = gk_config_load(path, &cfg, err, sizeof(err));
+	snprintf(want, sizeof(want), "%s:%zu: ", path, line);
+	if (rc != want_rc || strncmp(err, want, strlen(want)) != 0 ||
+	    (needle != NULL && strstr(err, needle) == NULL))
+		fail_msg("body:\n%s\nwant rc %d '%s...%s', got rc %d '%s'", body, want_rc, want,
+		         needle ? needle : "", rc, err);
+	assert_null(cfg);
+}
+
+#define ZONES  "zones:\n  - name: example.cn\n    file: a.zone\n"
+#define LISTEN "listen: [\"127.0.0.1:5353\"]\n"
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	gk_config_t *cfg = NULL;
+	char err[256];
+	assert_int_equal(
+	    gk_config_load("tests/unit/daemon/fixtures/minimal.yaml", &cfg, err, sizeof(err)), 0);
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	assert_int_equal(cfg->workers, cores < 1 ? 1 : cores);
+	assert_int_equal(cfg->edns_udp_max, 1232);
+	assert_int_equal(cfg->tcp_max_connections, 1024);
+	assert_int_equal(cfg->tcp_idle_timeout_ms, 10000);
+	assert_int_equal(cfg->tcp_max_pipelined, 64);
+	assert_int_equal(cfg->log_level, GK_LOG_INFO);
+	assert_int_equal(cfg->n_listen, 1);
+	const struct sockaddr_in *a = (const struct sockaddr_in *)&cfg->listen[0].addr;
+	assert_int_equal(a->sin_family, AF_INET);
+	assert_int_equal(ntohs(a->sin_port), 53);
+	assert_int_equal(cfg->n_zones, 1);
+	assert_string_equal(cfg->zones[0].name, "example.cn");
+	assert_string_equal(cfg->zones[0].file, "tests/unit/daemon/fixtures/example.cn.zone");
+	assert_null(cfg->zones[0].text);
+	gk_config_free(cfg);
+}
+
+static void test_all_keys(void **state)
+{
+	(void)state;
+	gk_config_t *cfg = NULL;
+	char err[256];
+	assert_int_equal(
+	    gk_config_load("tests/unit/daemon/fixtures/good.yaml", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->workers, 3);
+	assert_int_equal(cfg->edns_udp_max, 1400);
+	assert_int_equal(cfg->tcp_max_connections, 200);
+	assert_int_equal(cfg->tcp_idle_timeout_ms, 5000);
+	assert_int_equal(cfg->tcp_max_pipelined, 16);
+	assert_int_equal(cfg->log_level, GK_LOG_DEBUG);
+	assert_int_equal(cfg->n_listen, 2);
+	assert_string_equal(cfg->listen[1].text, "[::1]:5353");
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&cfg->listen[1].addr;
+	assert_int_equal(a6->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(a6->sin6_port), 5353);
+	assert_true(IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr));
+	assert_int_equal(cfg->n_zones, 2);
+	assert_string_equal(cfg->zones[0].file, "tests/unit/daemon/fixtures/zones/example.cn.zone");
+	assert_string_equal(cfg->zones[1].name, "shop.com.cn.");
+	assert_string_equal(cfg->zones[1].file, "/abs/shop.com.cn.zone");
+	gk_config_free(cfg);
+}
+
+static void test_relative_paths(void **state)
+{
+	(void)state;
+	char path[128], err[256];
+	snprintf(path, sizeof(path), "%s/rel.yaml", tmpdir);
+	write_file(path, LISTEN "zones:\n  - name: a.cn\n    file: sub/a.zone\n"
+	                        "  - name: b.cn\n    file: ../b.zone\n");
+	gk_config_t *cfg = NULL;
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	char want[160];
+	snprintf(want, sizeof(want), "%s/sub/a.zone", tmpdir);
+	assert_string_equal(cfg->zones[0].file, want);
+	snprintf(want, sizeof(want), "%s/../b.zone", tmpdir);
+	assert_string_equal(cfg->zones[1].file, want);
+	gk_config_free(cfg);
+}
+
+static void test_missing_file(void **state)
+{
+	(void)state;
+	char err[256];
+	gk_config_t *cfg = NULL;
+	assert_int_equal(gk_config_load("/nonexistent/gk.yaml", &cfg, err, sizeof(err)), GK_EIO);
+	assert_non_null(strstr(err, "/nonexistent/gk.yaml:"));
+	assert_null(cfg);
+}
+
+static void test_errors_top(void **state)
+{
+	(void)state;
+	expect_error("", GK_ECONFIG, 1, "empty");
+	expect_error("- a\n- b\n", GK_ECONFIG, 1, "expected a mapping");
+	expect_error(LISTEN "workers: 1\nno_such_key: 3\n" ZONES, GK_ECONFIG, 3, "no_such_key");
+	expect_error(LISTEN "workers: 1\nworkers: 2\n" ZONES, GK_ECONFIG, 3, "duplicate key");
+	expect_error("workers: 1\n" ZONES, GK_ECONFIG, 1, "missing required key 'listen'");
+	expect_error("# comment\n" LISTEN, GK_ECONFIG, 2, "missing required key 'zones'");
+	expect_error(LISTEN "workers: 1\nlog_level: loud\n" ZONES, GK_ECONFIG, 3, "log_level");
+	expect_error(LISTEN "log_level: [info]\n" ZONES, GK_ECONFIG, 2, "expected a string");
+	/* YAML syntax: libyaml reports the flow sequence left open */
+	char path[128], err[512];
+	snprintf(path, sizeof(path), "%s/bad.yaml", tmpdir);
+	write_file(path, "listen: [\"127.0.0.1:53\"\nworkers: 1\n" ZONES);
+	gk_config_t *cfg = NULL;
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), GK_ESYNTAX);
+	char w1[160], w2[160];
+	snprintf(w1, sizeof(w1), "%s:1: ", path);
+	snprintf(w2, sizeof(w2), "%s:2: ", path);
+	assert_true(strncmp(err, w1, strlen(w1)) == 0 || strncmp(err, w2, strlen(w2)) == 0);
+	assert_null(cfg);
+}
+
+static void test_errors_numbers(void **state)
+{
+	(void)state;
+	expect_error(LISTEN "workers: many\n" ZONES, GK_ECONFIG, 2, "expected an integer");
+	expect_error(LISTEN "workers: \"4\"\n" ZONES, GK_ECONFIG, 2, "expected an integer");
+	expect_error(LISTEN "workers: -1\n" ZONES, GK_ECONFIG, 2, "expected an integer");
+	expect_error(LISTEN "workers: 0\n" ZONES, GK_ECONFIG, 2, "out of range");
+	expect_error(LISTEN "workers:\n" ZONES, GK_ECONFIG, 2, "expected an integer");
+	expect_error(LISTEN "edns_udp_max: 100\n" ZONES, GK_ECONFIG, 2, "out of range 512..4096");
+	expect_error(LISTEN "edns_udp_max: 4097\n" ZONES, GK_ECONFIG, 2, "out of range");
+	expect_error(LISTEN "edns_udp_max: 99999999999999999999\n" ZONES, GK_ECONFIG, 2,
+	             "out of range");
+	expect_error(LISTEN "tcp: 5\n" ZONES, GK_ECONFIG, 2, "expected a mapping");
+	expect_error(LISTEN "tcp:\n  max_connections: 10\n  idle_timout_ms: 5\n" ZONES, GK_ECONFIG,
+	             4, "idle_timout_ms");
+	expect_error(LISTEN "tcp:\n  max_connections: 0\n" ZONES, GK_ECONFIG, 3, "out of range");
+	expect_error(LISTEN "tcp:\n  idle_timeout_ms: 5\n" ZONES, GK_ECONFIG, 3, "out of range");
+	expect_error(LISTEN "tcp:\n  max_pipelined: 0\n" ZONES, GK_ECONFIG, 3, "out of range");
+	expect_error(LISTEN "tcp:\n  max_pipelined: 1.5\n" ZONES, GK_ECONFIG, 3,
+	             "expected an integer");
+}
+
+static void test_errors_listen(void **state)
+{
+	(void)state;
+	expect_error("workers: 1\nlisten: [\"127.0.0.1:99999\"]\n" ZONES, GK_ECONFIG, 2, "99999");
+	expect_error("workers: 1\nlog_level: info\nlisten: [\"127.0.0.1:dns\"]\n" ZONES, GK_ECONFIG,
+	             3, "not ADDRESS:PORT");
+	expect_error("listen: [\"127.0.0.300:53\"]\n" ZONES, GK_ECONFIG, 1, "127.0.0.300");
+	expect_error("listen: [\"127.0.0.1\"]\n" ZONES, GK_ECONFIG, 1, "not ADDRESS:PORT");
+	expect_error("listen: [\"::1:53\"]\n" ZONES, GK_ECONFIG, 1, "not ADDRESS:PORT");
+	expect_error("listen: [\"[::1]\"]\n" ZONES, GK_ECONFIG, 1, "not ADDRESS:PORT");
+	expect_error("listen: [\"[::1]:0\"]\n" ZONES, GK_ECONFIG, 1, "not ADDRESS:PORT");
+	expect_error("listen: 127.0.0.1:53\n" ZONES, GK_ECONFIG, 1, "expected a list");
+	expect_error("listen: []\n" ZONES, GK_ECONFIG, 1, "at least one");
+	expect_error("listen:\n  - 127.0.0.1:53\n  - [a, b]\n" ZONES, GK_ECONFIG, 3,
+	             "expected a string");
+	expect_error("listen:\n  - 127.0.0.1:53\n  - \"[::1]:53\"\n  - 127.0.0.1:53\n" ZONES,
+	             GK_ECONFIG, 4, "duplicate address");
+}
+
+static void test_errors_zones(void **state)
+{
+	(void)state;
+	expect_error(LISTEN "zones:\n  - name: example.cn\n    fiel: x.zone\n", GK_ECONFIG, 4,
+	             "fiel");
+	expect_error(LISTEN "zones:\n  - name: example.cn\n", GK_ECONFIG, 3, "has no 'file'");
+	expect_error(LISTEN "zones:\n  - file: a.zone\n", GK_ECONFIG, 3, "has no 'name'");
+	expect_error(LISTEN "zones: example.cn\n", GK_ECONFIG, 2, "expected a list");
+	expect_error(LISTEN "zones: []\n", GK_ECONFIG, 2, "at least one");
+	expect_error(LISTEN "zones:\n  - example.cn\n", GK_ECONFIG, 3, "expected a mapping");
+	expect_error(LISTEN "zones:\n  - name: a.cn\n    file: a.zone\n  - name: b.cn\n"
+	                    "    file: b.zone\n  - name: A.CN.\n    file: c.zone\n",
+	             GK_ECONFIG, 7, "duplicate zone 'A.CN.' (first at line 3)");
+	expect_error(LISTEN "zones:\n  - name: a.cn\n    file: \"\"\n", GK_ECONFIG, 4, "non-empty");
+	expect_error(LISTEN "zones:\n  - name: a.cn\n    name: b.cn\n    file: a\n", GK_ECONFIG, 4,
+	             "duplicate key 'name'");
+}
+
+static void test_parse_addr(void **state)
+{
+	(void)state;
+	gk_config_listen_t l;
+	assert_int_equal(gk_config_parse_addr("10.1.2.3:65535", &l), 0);
+	assert_int_equal(l.addrlen, sizeof(struct sockaddr_in));
+	assert_int_equal(gk_config_parse_addr("[2001:db8::1]:53", &l), 0);
+	assert_int_equal(l.addrlen, sizeof(struct sockaddr_in6));
+	assert_int_equal(gk_config_parse_addr("[2001:db8::1]53", &l), GK_EINVAL);
+	assert_int_equal(gk_config_parse_addr("10.1.2.3:", &l), GK_EINVAL);
+	assert_int_equal(gk_config_parse_addr("10.1.2.3:65536", &l), GK_EINVAL);
+	assert_int_equal(gk_config_parse_addr("10.1.2.3:+53", &l), GK_EINVAL);
+	assert_int_equal(gk_config_parse_addr("host:53", &l), GK_EINVAL);
+	assert_int_equal(gk_config_parse_addr("", &l), GK_EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_defaults),       cmocka_unit_test(test_all_keys),
+	    cmocka_unit_test(test_relative_paths), cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_errors_top),     cmocka_unit_test(test_errors_numbers),
+	    cmocka_unit_test(test_errors_listen),  cmocka_unit_test(test_errors_zones),
+	    cmocka_unit_test(test_parse_addr),
+	};
+	return cmocka_run_group_tests(tests, setup_dir, remove_dir);
+}
