@@ -39,5 +39,5 @@ typedef struct gk_pkt_result {
  * limited to 512 bytes, or to min(client EDNS size, opts->edns_udp_max) with EDNS, with TC
  * set when the required records do not fit; for TCP to 65535 bytes. */
 gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opts,
-				enum gk_pkt_transport transport, const uint8_t *q, size_t qlen,
-				uint8_t *out, gk_pkt_result_t *res);
+                                enum gk_pkt_transport transport, const uint8_t *q, size_t qlen,
+                                uint8_t *out, gk_pkt_result_t *res);

@@ -14,10 +14,10 @@
 
 /* One zone to serve. Exactly one of file or text is set. */
 typedef struct gk_zone_spec {
-	const char *name;      /* apex, presentation form, trailing dot optional */
-	const char *file;      /* master file path (relative paths are used as given) */
-	const char *text;      /* or: master file contents in memory (tests, fuzzing) */
-	size_t text_len;       /* length of text */
+	const char *name; /* apex, presentation form, trailing dot optional */
+	const char *file; /* master file path (relative paths are used as given) */
+	const char *text; /* or: master file contents in memory (tests, fuzzing) */
+	size_t text_len;  /* length of text */
 } gk_zone_spec_t;
 
 typedef struct gk_zoneset gk_zoneset_t;
@@ -28,7 +28,7 @@ typedef struct gk_zoneset gk_zoneset_t;
  * Returns GK_ESYNTAX (parse), GK_EZONE (semantic check), GK_EIO (file), GK_ENOMEM,
  * GK_EINVAL (duplicate or bad zone name). Any thread; blocking (reads files). */
 GK_MUST_CHECK int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, gk_zoneset_t **out,
-				   char *err, size_t errlen);
+                                   char *err, size_t errlen);
 
 /* Free a set built by gk_zoneset_build. NULL is ignored. */
 void gk_zoneset_free(gk_zoneset_t *zs);

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/* src/pkt/parse.h -- bounded parse of a query: header, question, EDNS.
+ *
+ * Hand-written and allocation-free. Never follows a compression pointer (a question name
+ * has nothing before it to point at; other names are only skipped), so pointer loops and
+ * forward pointers cannot hurt. Pure; any thread.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "common/dname.h"
+
+typedef enum gk_parse {
+	GK_PARSE_OK = 0,
+	GK_PARSE_DROP,    /* not worth an answer: shorter than a header, or QR set */
+	GK_PARSE_FORMERR, /* malformed; q->qend is 0 when the question is unusable */
+	GK_PARSE_NOTIMP,  /* opcode other than QUERY */
+	GK_PARSE_BADVERS, /* EDNS version above 0 (RFC 6891 6.1.3) */
+} gk_parse_t;
+
+typedef struct gk_query {
+	uint16_t id;
+	uint8_t flags_hi, flags_lo; /* header octets 2 and 3 */
+	uint16_t qtype, qclass;
+	uint8_t qlen;   /* wire length of qname */
+	uint8_t labels; /* labels of qname, root excluded */
+	size_t qend;    /* end of the question in the query; 0 if none usable */
+	bool edns, do_bit;
+	uint16_t edns_size;
+	uint8_t edns_version;
+	uint8_t qname[GK_DNAME_MAX + 1];   /* lowercase */
+	uint8_t loff[GK_DNAME_LABELS_MAX]; /* offset of each label in qname */
+} gk_query_t;
+
+/* Parse q[0..len) into out. */
+gk_parse_t gk_parse_query(const uint8_t *q, size_t len, gk_query_t *out);

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/* src/zone/compile.c -- precompute the answer for every (name, qtype) outcome.
+ *
+ * For each node the compiler runs the resolver once per query type that can change the
+ * answer (the node's types, the types along its CNAME chain, DS at cuts and child apexes,
+ * ANY) and once for "any other type"; for each zone once for NXDOMAIN; for each cut once
+ * for its referral. Nodes below a DNAME, and CNAME chains that pass one, get no templates:
+ * their answers depend on the query name and are built at query time.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "gk/errors.h"
+#include "zone/internal.h"
+#include "zone/resolve.h"
+
+#define MAX_TYPES 64
+
+struct cc {
+	gk_zoneset_t *zs;
+	gk_asm_t *a;
+	uint8_t *buf; /* 64 KiB message scratch */
+};
+
+/* Start a message whose question is (name, qtype). */
+static void begin(struct cc *c, const gk_node_t *n, bool wild)
+{
+	memset(c->buf, 0, 12);
+	memcpy(c->buf + 12, n->name, n->len);
+	memset(c->buf + 12 + n->len, 0, 4);
+	c->a->wild_mode = wild;
+	gk_asm_init(c->a, c->buf, 65535, 12u + n->len + 4u, n->name, n->len);
+}
+
+static int store(struct cc *c, gk_tmpl_t *t, uint16_t qtype, uint8_t qname_len, uint8_t flags)
+{
+	gk_asm_t *a = c->a;
+	size_t blen = a->len - a->qend;
+	memset(t, 0, sizeof(*t));
+	t->qtype = qtype;
+	t->rcode = a->rcode;
+	t->flags = (uint8_t)(flags | (a->aa ? GK_TMPL_AA : 0));
+	t->qname_len = qname_len;
+	t->an = a->an;
+	t->ns = a->ns;
+	t->ar = a->ar;
+	t->len = (uint16_t)blen;
+	t->nfix = (uint16_t)a->nfix;
+	t->nbound = (uint16_t)a->nbound;
+	uint8_t *body = gk_arena_dup(c->zs->arena, a->buf + a->qend, blen);
+	uint16_t *fix = gk_arena_alloc(c->zs->arena, (a->nfix + 1) * sizeof(uint16_t));
+	gk_bound_t *b = gk_arena_dup(c->zs->arena, a->bound, (a->nbound + 1) * sizeof(gk_bound_t));
+	if ((!body && blen) || !fix || !b)
+		return GK_ENOMEM;
+	for (unsigned i = 0; i < a->nfix; i++)
+		fix[i] = (uint16_t)(a->fix[i] - a->qend);
+	t->body = body;
+	t->fix = fix;
+	t->bound = b;
+	return 0;
+}
+
+static uint16_t absent_type(const uint16_t *types, int k)
+{
+	for (uint16_t t = 65280;; t++) {
+		bool used = false;
+		for (int i = 0; i < k; i++)
+			used |= types[i] == t;
+		if (!used)
+			return t;
+	}
+}
+
+static int compile_node(struct cc *c, gk_node_t *n)
+{
+	gk_zoneset_t *zs = c->zs;
+	if (n->dname || (n->cut && n->cut != n))
+		return 0; /* runtime (below DNAME) or the cut's referral */
+	if (n->cut == n) {
+		gk_tmpl_t *t = gk_arena_alloc(zs->arena, 2 * sizeof(gk_tmpl_t));
+		if (!t)
+			return GK_ENOMEM;
+		begin(c, n, false);
+		gk_resolve(zs, c->a, n->name, n->len, GK_TYPE_DS);
+		int rc = store(c, &t[0], GK_TYPE_DS, n->len, 0);
+		if (rc < 0)
+			return rc;
+		begin(c, n, false);
+		gk_resolve_referral(zs, c->a, n);
+		rc = store(c, &t[1], 0, n->len, GK_TMPL_SHIFT_WHOLE);
+		n->tmpls = t;
+		n->ntmpl = 1;
+		n->other = &t[1];
+		return rc;
+	}
+	uint16_t types[MAX_TYPES];
+	int k = gk_resolve_chain_types(zs, n, types, MAX_TYPES - 3);
+	if (k < 0)
+		return 0; /* chain through a DNAME: runtime */
+	if (n->parent_side)
+		types[k++] = GK_TYPE_DS;
+	types[k++] = GK_TYPE_ANY;
+	uint16_t other = absent_type(types, k);
+	types[k++] = other;
+	gk_tmpl_t *t = gk_arena_alloc(zs->arena, (size_t)k * sizeof(gk_tmpl_t));
+	if (!t)
+		return GK_ENOMEM;
+	bool wild = (n->flags & GK_NODE_WILD) != 0;
+	for (int i = 0; i < k; i++) {
+		begin(c, n, wild);
+		gk_resolve(zs, c->a, n->name, n->len, types[i]);
+		int rc = store(c, &t[i], types[i], n->len, 0);
+		if (rc < 0)
+			return rc;
+	}
+	n->tmpls = t;
+	n->ntmpl = (uint16_t)(k - 1);
+	n->other = &t[k - 1];
+	return 0;
+}
+
+int gk_zoneset_compile(gk_zoneset_t *zs, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	struct cc c = {.zs = zs};
+	c.a = malloc(sizeof(gk_asm_t));
+	c.buf = malloc(65536);
+	int rc = 0;
+	if (!c.a || !c.buf) {
+		rc = GK_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < zs->nzones; i++) {
+		gk_zone_t *z = &zs->zones[i];
+		gk_tmpl_t *t = gk_arena_alloc(zs->arena, sizeof(*t));
+		if (!t) {
+			rc = GK_ENOMEM;
+			goto out;
+		}
+		begin(&c, z->apex, false);
+		gk_resolve_nxdomain(c.a, z);
+		rc = store(&c, t, 0, z->apex->len, GK_TMPL_SHIFT_WHOLE);
+		if (rc < 0)
+			goto out;
+		z->nxdomain = t;
+	}
+	for (size_t i = 0; i <= zs->mask && rc == 0; i++)
+		if (zs->table[i])
+			rc = compile_node(&c, zs->table[i]);
+out:
+	free(c.a);
+	free(c.buf);
+	return rc;
+}

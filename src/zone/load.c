@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: MIT */
+/* src/zone/load.c -- logical-record splitter, $ORIGIN/$TTL/$INCLUDE, ldns per record.
+ *
+ * A logical record runs to the end of a line, or across lines while parentheses are open.
+ * Comments start at an unquoted ';'. Backslash escapes are copied verbatim for ldns. The
+ * first line of a record is the one reported in errors.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "common/log.h"
+#include "gk/errors.h"
+#include "zone/load.h"
+
+#define MAX_INCLUDE_DEPTH 8
+#define MAX_FILE_SIZE     (1u << 30)
+
+struct state {
+	gk_loader_t *L;
+	const char *file;
+	ldns_rdf *origin;
+	uint32_t ttl;
+	ldns_rdf *prev;
+	int depth;
+};
+
+static int fail(gk_loader_t *L, int code, const char *file, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int fail(gk_loader_t *L, int code, const char *file, unsigned line, const char *fmt, ...)
+{
+	if (L->errlen) {
+		int n = line ? snprintf(L->err, L->errlen, "%s:%u: ", file, line)
+		             : snprintf(L->err, L->errlen, "%s: ", file);
+		if (n > 0 && (size_t)n < L->errlen) {
+			va_list ap;
+			va_start(ap, fmt);
+			vsnprintf(L->err + n, L->errlen - (size_t)n, fmt, ap);
+			va_end(ap);
+		}
+	}
+	return code;
+}
+
+static int read_file(const char *path, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -errno;
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+	for (;;) {
+		if (cap - n < 65536) {
+			if (cap > MAX_FILE_SIZE) {
+				free(buf);
+				fclose(f);
+				return GK_ERANGE;
+			}
+			cap = cap ? cap * 2 : 65536;
+			char *nb = realloc(buf, cap);
+			if (!nb) {
+				free(buf);
+				fclose(f);
+				return GK_ENOMEM;
+			}
+			buf = nb;
+		}
+		size_t r = fread(buf + n, 1, cap - n, f);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	int bad = ferror(f);
+	fclose(f);
+	if (bad) {
+		free(buf);
+		return GK_EIO;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static int push_rr(gk_loader_t *L, ldns_rr *rr, const char *file, unsigned line)
+{
+	if (L->n == L->cap) {
+		size_t nc = L->cap ? L->cap * 2 : 256;
+		gk_loaded_rr_t *nr = realloc(L->rrs, nc * sizeof(*nr));
+		if (!nr)
+			return GK_ENOMEM;
+		L->rrs = nr;
+		L->cap = nc;
+	}
+	L->rrs[L->n++] = (gk_loaded_rr_t){.rr = rr, .file = file, .line = line};
+	return 0;
+}
+
+/* Split "word rest" at whitespace: returns the first word (NUL-terminated in place) and
+ * sets *rest to what follows, leading blanks skipped. */
+static char *next_word(char *s, char **rest)
+{
+	while (*s && isspace((unsigned char)*s))
+		s++;
+	char *w = s;
+	while (*s && !isspace((unsigned char)*s))
+		s++;
+	if (*s)
+		*s++ = 0;
+	while (*s && isspace((unsigned char)*s))
+		s++;
+	*rest = s;
+	return w;
+}
+
+/* A name relative to the current origin, as ldns does for owners. */
+static ldns_rdf *name_rel(const char *s, const ldns_rdf *origin)
+{
+	ldns_rdf *d = NULL;
+	if (strcmp(s, "@") == 0)
+		return ldns_rdf_clone(origin);
+	if (ldns_str2rdf_dname(&d, s) != LDNS_STATUS_OK)
+		return NULL;
+	size_t sl = strlen(s);
+	if (sl && s[sl - 1] != '.' && origin) {
+		if (ldns_dname_cat(d, origin) != LDNS_STATUS_OK) {
+			ldns_rdf_deep_free(d);
+			return NULL;
+		}
+	}
+	return d;
+}
+
+static int read_text(struct state *S, const char *text, size_t len);
+
+static int do_include(struct state *S, char *args, unsigned line)
+{
+	gk_loader_t *L = S->L;
+	if (S->depth >= MAX_INCLUDE_DEPTH)
+		return fail(L, GK_ESYNTAX, S->file, line, "$INCLUDE nested deeper than %d",
+		            MAX_INCLUDE_DEPTH);
+	char *rest;
+	char *fname = next_word(args, &rest);
+	if (!*fname)
+		return fail(L, GK_ESYNTAX, S->file, line, "$INCLUDE without a file name");
+	if (S->depth < 0)
+		return fail(L, GK_ESYNTAX, S->file, line, "$INCLUDE is not allowed here");
+	char *oname = next_word(rest, &rest);
+	if (*rest)
+		return fail(L, GK_ESYNTAX, S->file, line, "trailing text after $INCLUDE");
+	/* relative paths resolve against the including file's directory */
+	char path[4096];
+	const char *slash = strrchr(S->file, '/');
+	if (fname[0] != '/' && slash)
+		snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - S->file), S->file, fname);
+	else
+		snprintf(path, sizeof(path), "%s", fname);
+
+	struct state sub = *S;
+	sub.file = gk_arena_dup(L->arena, path, strlen(path) + 1);
+	sub.depth = S->depth + 1;
+	sub.prev = NULL;
+	sub.origin = *oname ? name_rel(oname, S->origin) : ldns_rdf_clone(S->origin);
+	if (!sub.file || !sub.origin)
+		return fail(L, GK_ESYNTAX, S->file, line, "bad $INCLUDE origin '%s'", oname);
+	char *buf;
+	size_t blen;
+	int rc = read_file(path, &buf, &blen);
+	if (rc < 0) {
+		ldns_rdf_deep_free(sub.origin);
+		return fail(L, GK_EIO, S->file, line, "$INCLUDE %s: %s", path, gk_strerror(rc));
+	}
+	rc = read_text(&sub, buf, blen);
+	free(buf);
+	/* RFC 1035 5.1: origin (and owner) revert after the included file */
+	ldns_rdf_deep_free(sub.origin);
+	if (sub.prev)
+		ldns_rdf_deep_free(sub.prev);
+	S->ttl = sub.ttl;
+	return rc;
+}
+
+static int directive(struct state *S, char *entry, unsigned line)
+{
+	gk_loader_t *L = S->L;
+	char *rest;
+	char *word = next_word(entry, &rest);
+	if (strcmp(word, "$ORIGIN") == 0) {
+		char *name = next_word(rest, &rest);
+		ldns_rdf *o = *name ? name_rel(name, S->origin) : NULL;
+		if (!o || *rest)
+			return fail(L, GK_ESYNTAX, S->file, line, "bad $ORIGIN");
+		ldns_rdf_deep_free(S->origin);
+		S->origin = o;
+		return 0;
+	}
+	if (strcmp(word, "$TTL") == 0) {
+		char *v = next_word(rest, &rest);
+		const char *end = NULL;
+		uint32_t t = ldns_str2period(v, &end);
+		if (!*v || *end || *rest)
+			return fail(L, GK_ESYNTAX, S->file, line, "bad $TTL value '%s'", v);
+		S->ttl = t;
+		return 0;
+	}
+	if (strcmp(word, "$INCLUDE") == 0)
+		return do_include(S, rest, line);
+	return fail(L, GK_ESYNTAX, S->file, line, "unknown directive %s", word);
+}
+
+static int record(struct state *S, char *entry, unsigned line)
+{
+	gk_loader_t *L = S->L;
+	const char *p = entry;
+	while (*p && isspace((unsigned char)*p))
+		p++;
+	if (!*p)
+		return 0;
+	if (*p == '$' && p == entry)
+		return directive(S, entry, line);
+	if (isspace((unsigned char)entry[0]) && !S->prev)
+		return fail(L, GK_ESYNTAX, S->file, line, "record without an owner name");
+	ldns_rr *rr = NULL;
+	ldns_status st = ldns_rr_new_frm_str(&rr, entry, S->ttl, S->origin, &S->prev);
+	if (st != LDNS_STATUS_OK)
+		return fail(L, GK_ESYNTAX, S->file, line, "%s", ldns_get_errorstr_by_id(st));
+	if (push_rr(L, rr, S->file, line) < 0) {
+		ldns_rr_free(rr);
+		return fail(L, GK_ENOMEM, S->file, line, "out of memory");
+	}
+	return 0;
+}
+
+static int read_text(struct state *S, const char *text, size_t len)
+{
+	gk_loader_t *L = S->L;
+	size_t cap = 4096, n = 0;
+	char *e = malloc(cap);
+	if (!e)
+		return GK_ENOMEM;
+	unsigned line = 1, start = 1;
+	int paren = 0, quote = 0, rc = 0;
+	unsigned paren_line = 0;
+	for (size_t i = 0; i <= len && rc == 0; i++) {
+		char c = i < len ? text[i] : '\n';
+		if (c == 0) {
+			rc = fail(L, GK_ESYNTAX, S->file, line, "NUL byte in zone file");
+			break;
+		}
+		if (n + 4 >= cap) {
+			if (cap >= (1u << 20)) {
+				rc = fail(L, GK_ESYNTAX, S->file, start, "record too long");
+				break;
+			}
+			char *ne = realloc(e, cap * 2);
+			if (!ne) {
+				rc = GK_ENOMEM;
+				break;
+			}
+			e = ne;
+			cap *= 2;
+		}
+		if (c == '\\' && i + 1 < len && text[i + 1] != '\n') {
+			e[n++] = c;
+			e[n++] = text[++i];
+			continue;
+		}
+		if (quote) {
+			if (c == '"')
+				quote = 0;
+			if (c == '\n') {
+				rc = fail(L, GK_ESYNTAX, S->file, line,
+				          "unterminated quoted string");
+				break;
+			}
+			e[n++] = c;
+			continue;
+		}
+		if (c == ';') {
+			while (i + 1 < len && text[i + 1] != '\n')
+				i++;
+			continue;
+		}
+		if (c == '"') {
+			quote = 1;
+			e[n++] = c;
+			continue;
+		}
+		if (c == '(') {
+			if (paren++ == 0)
+				paren_line = line;
+			e[n++] = ' ';
+			continue;
+		}
+		if (c == ')') {
+			if (--paren < 0) {
+				rc = fail(L, GK_ESYNTAX, S->file, line, "')' without '('");
+				break;
+			}
+			e[n++] = ' ';
+			continue;
+		}
+		if (c == '\n') {
+			if (i < len)
+				line++;
+			if (paren) {
+				if (i == len) {
+					rc = fail(L, GK_ESYNTAX, S->file, paren_line,
+					          "'(' not closed");
+					break;
+				}
+				e[n++] = ' ';
+				continue;
+			}
+			while (n && isspace((unsigned char)e[n - 1]))
+				n--;
+			e[n] = 0;
+			rc = record(S, e, start);
+			n = 0;
+			start = line;
+			continue;
+		}
+		if (c == '\r')
+			c = ' ';
+		e[n++] = c;
+	}
+	free(e);
+	return rc;
+}
+
+int gk_loader_read(gk_loader_t *L, const char *file, const char *text, size_t text_len,
+                   const ldns_rdf *origin)
+{
+	struct state S = {.L = L, .ttl = 3600, .depth = text ? -1 : 0};
+	S.file = gk_arena_dup(L->arena, file, strlen(file) + 1);
+	S.origin = ldns_rdf_clone(origin);
+	if (!S.file || !S.origin)
+		return GK_ENOMEM;
+	int rc;
+	if (text) {
+		rc = read_text(&S, text, text_len);
+	} else {
+		char *buf;
+		size_t blen;
+		rc = read_file(file, &buf, &blen);
+		if (rc < 0) {
+			rc = fail(L, GK_EIO, file, 0, "cannot read: %s", gk_strerror(rc));
+		} else {
+			rc = read_text(&S, buf, blen);
+			free(buf);
+		}
+	}
+	ldns_rdf_deep_free(S.origin);
+	if (S.prev)
+		ldns_rdf_deep_free(S.prev);
+	return rc;
+}
+
+void gk_loader_clear(gk_loader_t *L)
+{
+	for (size_t i = 0; i < L->n; i++)
+		ldns_rr_free(L->rrs[i].rr);
+	free(L->rrs);
+	L->rrs = NULL;
+	L->n = L->cap = 0;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* src/zone/load.h -- master-file reader: text to a list of ldns RRs with file and line.
+ *
+ * ldns parses each record; this reader splits the text into logical records itself (so it
+ * knows the file and first line of every record, across parentheses) and implements
+ * $INCLUDE, which ldns 1.8.3 does not. Load time only; not thread-safe per loader.
+ */
+#pragma once
+#include <stddef.h>
+#include <ldns/ldns.h>
+#include "common/arena.h"
+
+typedef struct gk_loaded_rr {
+	ldns_rr *rr;
+	const char *file; /* arena string */
+	unsigned line;
+} gk_loaded_rr_t;
+
+typedef struct gk_loader {
+	gk_arena_t *arena; /* file names for messages */
+	gk_loaded_rr_t *rrs;
+	size_t n, cap;
+	char *err;
+	size_t errlen;
+} gk_loader_t;
+
+/* Read a zone from a file (text == NULL) or from memory (text given, file used only as the
+ * name in messages; $INCLUDE is then refused). origin: the zone apex. Appends records to
+ * L->rrs. Returns 0, or GK_ESYNTAX / GK_EIO / GK_ENOMEM with L->err set to "file:line: msg". */
+int gk_loader_read(gk_loader_t *L, const char *file, const char *text, size_t text_len,
+                   const ldns_rdf *origin);
+
+/* Free the ldns records held by L (not the arena). */
+void gk_loader_clear(gk_loader_t *L);

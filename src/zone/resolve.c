@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: MIT */
+/* src/zone/resolve.c -- authoritative answer synthesis with name compression.
+ *
+ * Names are written through a small compression table (suffix → message offset). All
+ * stored names are lowercase, so a suffix match is a memcmp. Every pointer written is
+ * recorded, so the compiler can relocate a template to a query name of another length.
+ */
+#include <string.h>
+#include "zone/resolve.h"
+
+#define MAX_HOPS 16
+/* pointer targets stay below this so a template can move by a full name length */
+#define CT_MAX_OFF (0x3fff - 256)
+
+void gk_asm_init(gk_asm_t *a, uint8_t *buf, size_t cap, size_t qend, const uint8_t *qname,
+                 size_t qlen)
+{
+	a->buf = buf;
+	a->cap = cap;
+	a->len = a->qend = qend;
+	a->an = a->ns = a->ar = 0;
+	a->rcode = 0;
+	a->aa = false;
+	a->full = a->full_req = false;
+	a->nct = a->nfix = a->nbound = a->nadded = a->nscratch = 0;
+	/* every suffix of the question name is a compression target */
+	for (size_t p = 0; qname[p] && a->nct < GK_ASM_NAMES; p += qname[p] + 1u) {
+		a->ct[a->nct].name = qname + p;
+		a->ct[a->nct].len = (uint16_t)(qlen - p);
+		a->ct[a->nct].off = (uint16_t)(12 + p);
+		a->ct[a->nct].owner_only = (p == 0) && a->wild_mode;
+		a->nct++;
+	}
+}
+
+static bool room(gk_asm_t *a, size_t n)
+{
+	return a->len + n <= a->cap;
+}
+
+static void put16(gk_asm_t *a, uint16_t v)
+{
+	a->buf[a->len++] = (uint8_t)(v >> 8);
+	a->buf[a->len++] = (uint8_t)v;
+}
+
+static void put32(gk_asm_t *a, uint32_t v)
+{
+	put16(a, (uint16_t)(v >> 16));
+	put16(a, (uint16_t)v);
+}
+
+/* Write a name, compressed against earlier names when allowed. Returns false when the
+ * buffer is full. */
+static bool put_name(gk_asm_t *a, const uint8_t *name, size_t len, bool compress, bool owner)
+{
+	size_t p = 0;
+	int hit = -1;
+	if (compress) {
+		for (p = 0; name[p]; p += name[p] + 1u) {
+			size_t sl = len - p;
+			for (unsigned i = 0; i < a->nct; i++) {
+				if (a->ct[i].len != sl ||
+				    (a->ct[i].owner_only && !(owner && p == 0)))
+					continue;
+				if (memcmp(a->ct[i].name, name + p, sl) == 0) {
+					hit = (int)i;
+					break;
+				}
+			}
+			if (hit >= 0)
+				break;
+		}
+	} else {
+		p = len - 1;
+	}
+	if (!room(a, p + (hit >= 0 ? 2 : 1)))
+		return false;
+	/* new suffixes become targets, if compression is in use for this name */
+	for (size_t q = 0; compress && q < p && a->nct < GK_ASM_NAMES; q += name[q] + 1u) {
+		size_t off = a->len + q;
+		if (off >= CT_MAX_OFF)
+			break;
+		a->ct[a->nct].name = name + q;
+		a->ct[a->nct].len = (uint16_t)(len - q);
+		a->ct[a->nct].off = (uint16_t)off;
+		a->ct[a->nct].owner_only = false;
+		a->nct++;
+	}
+	memcpy(a->buf + a->len, name, p);
+	a->len += p;
+	if (hit >= 0) {
+		if (a->nfix < GK_ASM_FIX)
+			a->fix[a->nfix++] = (uint16_t)a->len;
+		put16(a, (uint16_t)(0xc000 | a->ct[hit].off));
+	} else {
+		a->buf[a->len++] = 0;
+	}
+	return true;
+}
+
+/* RFC 3597 4: only the RFC 1035 types may have compressed names in rdata. */
+static bool put_rdata(gk_asm_t *a, uint16_t type, const uint8_t *rd, size_t rdlen)
+{
+	size_t pre = 0, names = 0;
+	switch (type) {
+	case 2:
+	case 3:
+	case 4:
+	case 5:
+	case 7:
+	case 8:
+	case 9:
+	case 12:
+		names = 1;
+		break;
+	case GK_TYPE_MX:
+		pre = 2;
+		names = 1;
+		break;
+	case GK_TYPE_SOA:
+	case 14: /* MINFO */
+		names = 2;
+		break;
+	default:
+		break;
+	}
+	if (!names) {
+		if (!room(a, rdlen))
+			return false;
+		memcpy(a->buf + a->len, rd, rdlen);
+		a->len += rdlen;
+		return true;
+	}
+	if (!room(a, pre))
+		return false;
+	memcpy(a->buf + a->len, rd, pre);
+	a->len += pre;
+	size_t o = pre;
+	for (size_t i = 0; i < names; i++) {
+		size_t nl = gk_dname_len(rd + o);
+		if (!put_name(a, rd + o, nl, true, false))
+			return false;
+		o += nl;
+	}
+	if (!room(a, rdlen - o))
+		return false;
+	memcpy(a->buf + a->len, rd + o, rdlen - o);
+	a->len += rdlen - o;
+	return true;
+}
+
+static bool was_added(const gk_asm_t *a, const gk_rrset_t *s)
+{
+	for (unsigned i = 0; i < a->nadded; i++)
+		if (a->added[i] == s)
+			return true;
+	return false;
+}
+
+/* Append an RRset. ttl_cap: TTLs are lowered to it (negative answers); UINT32_MAX keeps. */
+static void put_rrset(gk_asm_t *a, const uint8_t *owner, size_t olen, const gk_rrset_t *s,
+                      int section, bool required, uint32_t ttl_cap)
+{
+	if (a->full || a->nbound == GK_ASM_BOUNDS)
+		goto full;
+	size_t start = a->len;
+	unsigned nct = a->nct, nfix = a->nfix;
+	for (unsigned i = 0; i < s->count; i++) {
+		const gk_rr_t *rr = &s->rrs[i];
+		if (!put_name(a, owner, olen, true, true) || !room(a, 10))
+			goto undo;
+		put16(a, s->type);
+		put16(a, GK_CLASS_IN);
+		put32(a, rr->ttl < ttl_cap ? rr->ttl : ttl_cap);
+		size_t rdpos = a->len;
+		put16(a, 0);
+		if (!put_rdata(a, s->type, rr->rdata, rr->rdlen))
+			goto undo;
+		size_t rdl = a->len - rdpos - 2;
+		a->buf[rdpos] = (uint8_t)(rdl >> 8);
+		a->buf[rdpos + 1] = (uint8_t)rdl;
+	}
+	a->bound[a->nbound++] = (gk_bound_t){.end = (uint16_t)(a->len - a->qend),
+	                                     .rrs = s->count,
+	                                     .section = (uint8_t)section,
+	                                     .required = required};
+	if (section == GK_SEC_ANSWER)
+		a->an += s->count;
+	else if (section == GK_SEC_AUTHORITY)
+		a->ns += s->count;
+	else
+		a->ar += s->count;
+	if (a->nadded < GK_ASM_ADDED)
+		a->added[a->nadded++] = s;
+	return;
+undo:
+	a->len = start;
+	a->nct = nct;
+	a->nfix = nfix;
+full:
+	a->full = true;
+	if (required)
+		a->full_req = true;
+}
+
+static const gk_node_t *find(const gk_zoneset_t *zs, const uint8_t *name, size_t len)
+{
+	return gk_zoneset_find(zs, name, len, gk_dname_hash(name, len));
+}
+
+/* The name embedded in an RR's rdata at which additional processing looks. */
+static const uint8_t *target_of(uint16_t type, const gk_rr_t *rr)
+{
+	switch (type) {
+	case GK_TYPE_NS:
+		return rr->rdata;
+	case GK_TYPE_MX:
+		return rr->rdlen > 2 ? rr->rdata + 2 : NULL;
+	case GK_TYPE_SRV:
+		return rr->rdlen > 6 ? rr->rdata + 6 : NULL;
+	default:
+		return NULL;
+	}
+}
+
+/* Additional section: A then AAAA of every NS/MX/SRV target in the sections written so
+ * far (in order), as NSD orders them. cut: for a referral, the cut whose occluded glue may
+ * be used; glue below it is required (RFC 9471). */
+static void additional(const gk_zoneset_t *zs, gk_asm_t *a, const gk_rrset_t *const *sets,
+                       unsigned nsets, const gk_node_t *cut)
+{
+	static const uint16_t types[2] = {GK_TYPE_A, GK_TYPE_AAAA};
+	for (int t = 0; t < 2; t++) {
+		for (unsigned si = 0; si < nsets; si++) {
+			const gk_rrset_t *s = sets[si];
+			for (unsigned i = 0; i < s->count; i++) {
+				const uint8_t *tn = target_of(s->type, &s->rrs[i]);
+				if (!tn)
+					continue;
+				size_t tl = gk_dname_len(tn);
+				const gk_node_t *n = find(zs, tn, tl);
+				if (!n || n->dname || (n->cut && n->cut != cut))
+					continue;
+				if (n->cut == n && n != cut)
+					continue;
+				const gk_rrset_t *r = gk_node_rrset(n, types[t]);
+				if (!r || was_added(a, r))
+					continue;
+				bool req = cut && n->cut == cut;
+				put_rrset(a, n->name, n->len, r, GK_SEC_ADDITIONAL, req,
+				          UINT32_MAX);
+			}
+		}
+	}
+}
+
+void gk_resolve_nxdomain(gk_asm_t *a, const gk_zone_t *z)
+{
+	a->rcode = GK_RCODE_NXDOMAIN;
+	a->aa = true;
+	put_rrset(a, z->apex->name, z->apex->len, z->soa, GK_SEC_AUTHORITY, true, z->neg_ttl);
+}
+
+static void nodata(gk_asm_t *a, const gk_zone_t *z)
+{
+	put_rrset(a, z->apex->name, z->apex->len, z->soa, GK_SEC_AUTHORITY, true, z->neg_ttl);
+}
+
+void gk_resolve_referral(const gk_zoneset_t *zs, gk_asm_t *a, const gk_node_t *cut)
+{
+	const gk_rrset_t *ns = gk_node_rrset(cut, GK_TYPE_NS);
+	put_rrset(a, cut->name, cut->len, ns, GK_SEC_AUTHORITY, true, UINT32_MAX);
+	additional(zs, a, &ns, 1, cut);
+}
+
+enum look { LK_NONE, LK_EXACT, LK_REFERRAL, LK_DNAME, LK_WILD, LK_NXDOMAIN };
+
+static enum look lookup(const gk_zoneset_t *zs, const uint8_t *name, size_t len, uint16_t qtype,
+                        const gk_node_t **out)
+{
+	const gk_node_t *n = find(zs, name, len);
+	if (n) {
+		if (n->cut && !(qtype == GK_TYPE_DS && n->cut == n)) {
+			*out = n->cut;
+			return LK_REFERRAL;
+		}
+		if (n->dname) {
+			*out = n->dname;
+			return LK_DNAME;
+		}
+		/* DS belongs to the parent side of a cut (RFC 4035 3.1.4.1) */
+		if (qtype == GK_TYPE_DS && n->parent_side)
+			n = n->parent_side;
+		*out = n;
+		return LK_EXACT;
+	}
+	const uint8_t *p = name;
+	size_t l = len;
+	while (l > 1) {
+		l -= p[0] + 1u;
+		p += p[0] + 1u;
+		n = find(zs, p, l);
+		if (n)
+			break;
+	}
+	if (!n)
+		return LK_NONE;
+	if (n->cut) {
+		*out = n->cut;
+		return LK_REFERRAL;
+	}
+	if (n->flags & GK_NODE_DNAME) {
+		*out = n;
+		return LK_DNAME;
+	}
+	if (n->dname) {
+		*out = n->dname;
+		return LK_DNAME;
+	}
+	if (n->wild) {
+		*out = n->wild;
+		return LK_WILD;
+	}
+	*out = n;
+	return LK_NXDOMAIN;
+}
+
+/* Answer data at node n for the name owner. Returns the next name to follow (a CNAME
+ * target) or NULL when the answer is complete. */
+static const uint8_t *answer_node(const gk_zoneset_t *zs, gk_asm_t *a, const gk_node_t *n,
+                                  const uint8_t *owner, size_t olen, uint16_t qtype)
+{
+	const gk_zone_t *z = n->zone;
+	if (qtype == GK_TYPE_ANY) {
+		/* RFC 8482: one RRset suffices; NSD sends the first it holds */
+		for (unsigned i = 0; i < n->nrrsets; i++) {
+			if (n->rrsets[i].type == GK_TYPE_RRSIG)
+				continue;
+			put_rrset(a, owner, olen, &n->rrsets[i], GK_SEC_ANSWER, true, UINT32_MAX);
+			return NULL;
+		}
+		nodata(a, z);
+		return NULL;
+	}
+	const gk_rrset_t *s = gk_node_rrset(n, qtype);
+	if (s) {
+		put_rrset(a, owner, olen, s, GK_SEC_ANSWER, true, UINT32_MAX);
+		const gk_rrset_t *sets[2] = {s, z->ns};
+		unsigned nsets = 1;
+		if (s != z->ns) {
+			put_rrset(a, z->apex->name, z->apex->len, z->ns, GK_SEC_AUTHORITY, false,
+			          UINT32_MAX);
+			nsets = 2;
+		}
+		additional(zs, a, sets, nsets, NULL);
+		return NULL;
+	}
+	const gk_rrset_t *cn = (n->flags & GK_NODE_CNAME) ? gk_node_rrset(n, GK_TYPE_CNAME) : NULL;
+	if (cn) {
+		put_rrset(a, owner, olen, cn, GK_SEC_ANSWER, true, UINT32_MAX);
+		return cn->rrs[0].rdata;
+	}
+	nodata(a, z);
+	return NULL;
+}
+
+void gk_resolve(const gk_zoneset_t *zs, gk_asm_t *a, const uint8_t *qname, size_t qlen,
+                uint16_t qtype)
+{
+	const uint8_t *name = qname;
+	size_t len = qlen;
+	const uint8_t *seen[MAX_HOPS];
+	for (unsigned hop = 0; hop < MAX_HOPS; hop++) {
+		seen[hop] = name;
+		const gk_node_t *n = NULL;
+		enum look k = lookup(zs, name, len, qtype, &n);
+		if (hop == 0) {
+			a->aa = k != LK_NONE && k != LK_REFERRAL;
+			if (k == LK_NONE)
+				a->rcode = GK_RCODE_REFUSED;
+		}
+		const uint8_t *next = NULL;
+		switch (k) {
+		case LK_NONE:
+			return;
+		case LK_REFERRAL:
+			gk_resolve_referral(zs, a, n);
+			return;
+		case LK_NXDOMAIN:
+			a->rcode = GK_RCODE_NXDOMAIN;
+			nodata(a, n->zone);
+			return;
+		case LK_EXACT:
+		case LK_WILD:
+			next = answer_node(zs, a, n, name, len, qtype);
+			break;
+		case LK_DNAME: {
+			const gk_rrset_t *d = gk_node_rrset(n, GK_TYPE_DNAME);
+			put_rrset(a, n->name, n->len, d, GK_SEC_ANSWER, true, UINT32_MAX);
+			const uint8_t *target = d->rrs[0].rdata;
+			size_t tl = gk_dname_len(target);
+			size_t keep = len - n->len;
+			if (keep + tl > GK_DNAME_MAX) {
+				a->rcode = GK_RCODE_YXDOMAIN; /* RFC 6672 2.2 */
+				return;
+			}
+			if (a->nscratch == GK_ASM_SCRATCH)
+				return;
+			uint8_t *syn = a->scratch[a->nscratch++];
+			memcpy(syn, name, keep);
+			memcpy(syn + keep, target, tl);
+			/* the synthesized CNAME (RFC 6672 3.1): owner qname, TTL of the DNAME */
+			gk_rr_t rr = {
+			    .ttl = d->rrs[0].ttl, .rdlen = (uint16_t)(keep + tl), .rdata = syn};
+			gk_rrset_t cs = {.type = GK_TYPE_CNAME, .count = 1, .rrs = &rr};
+			unsigned nadded = a->nadded;
+			put_rrset(a, name, len, &cs, GK_SEC_ANSWER, true, UINT32_MAX);
+			a->nadded = nadded; /* cs lives on this stack frame: never compare to it */
+			next = syn;
+			break;
+		}
+		}
+		if (!next)
+			return;
+		size_t nl = gk_dname_len(next);
+		for (unsigned i = 0; i <= hop; i++)
+			if (gk_dname_len(seen[i]) == nl && memcmp(seen[i], next, nl) == 0)
+				return; /* CNAME loop: stop with what we have, as NSD does */
+		name = next;
+		len = nl;
+	}
+}
+
+static bool add_type(uint16_t *types, unsigned *k, unsigned max, uint16_t t)
+{
+	for (unsigned i = 0; i < *k; i++)
+		if (types[i] == t)
+			return true;
+	if (*k == max)
+		return false;
+	types[(*k)++] = t;
+	return true;
+}
+
+int gk_resolve_chain_types(const gk_zoneset_t *zs, const gk_node_t *n, uint16_t *types,
+                           unsigned max)
+{
+	unsigned k = 0;
+	const gk_node_t *cur = n;
+	for (unsigned hop = 0; hop < MAX_HOPS; hop++) {
+		for (unsigned i = 0; i < cur->nrrsets; i++)
+			if (!add_type(types, &k, max, cur->rrsets[i].type))
+				return -1;
+		if (!(cur->flags & GK_NODE_CNAME))
+			break;
+		const uint8_t *t = gk_node_rrset(cur, GK_TYPE_CNAME)->rrs[0].rdata;
+		const gk_node_t *next = NULL;
+		enum look lk = lookup(zs, t, gk_dname_len(t), 0, &next);
+		if (lk == LK_DNAME)
+			return -1;
+		if (lk != LK_EXACT && lk != LK_WILD)
+			break;
+		if (lk == LK_EXACT && next == n)
+			break;
+		cur = next;
+	}
+	return (int)k;
+}

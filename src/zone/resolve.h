@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* src/zone/resolve.h -- the authoritative lookup, writing a response from zone data.
+ *
+ * One algorithm serves two callers: the compiler runs it at load time to produce every
+ * template, and the packet path runs it at query time only for what cannot be compiled
+ * (names below a DNAME, whose answer depends on the query name). It implements RFC 1034
+ * 4.3.2 with RFC 4592 wildcards, RFC 6672 DNAME, CNAME chains across served zones with a
+ * loop guard, referrals with glue, RFC 2308 negative answers and RFC 8482 minimal ANY.
+ * No allocation: all state is in the caller's gk_asm_t. Any thread.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "zone/internal.h"
+
+#define GK_ASM_NAMES   128
+#define GK_ASM_FIX     512
+#define GK_ASM_BOUNDS  256
+#define GK_ASM_ADDED   64
+#define GK_ASM_SCRATCH 8
+
+typedef struct gk_asm {
+	uint8_t *buf;
+	size_t len, cap; /* message so far (header and question included), capacity */
+	size_t qend;     /* end of the question */
+	uint16_t an, ns, ar;
+	uint8_t rcode;
+	bool aa;
+	bool full;      /* an RRset did not fit in cap; later ones were not added */
+	bool full_req;  /* ... and it was a required one */
+	bool wild_mode; /* the whole-qname entry may only be used for owner names */
+	unsigned nct, nfix, nbound, nadded, nscratch;
+	struct {
+		const uint8_t *name;
+		uint16_t len, off;
+		bool owner_only;
+	} ct[GK_ASM_NAMES];
+	uint16_t fix[GK_ASM_FIX]; /* positions of compression pointers */
+	gk_bound_t bound[GK_ASM_BOUNDS];
+	const gk_rrset_t *added[GK_ASM_ADDED];
+	uint8_t scratch[GK_ASM_SCRATCH][GK_DNAME_MAX + 1]; /* synthesized names */
+} gk_asm_t;
+
+/* Prepare a to continue a message in buf[0..qend) whose question name (lowercase copy in
+ * qname, qlen octets) sits at offset 12. cap: usable size of buf. */
+void gk_asm_init(gk_asm_t *a, uint8_t *buf, size_t cap, size_t qend, const uint8_t *qname,
+                 size_t qlen);
+
+/* Resolve (qname, qtype) from the zone set into a. Sets a->rcode and a->aa. REFUSED when
+ * no served zone contains qname. Returns nothing: a full buffer is reported in a->full. */
+void gk_resolve(const gk_zoneset_t *zs, gk_asm_t *a, const uint8_t *qname, size_t qlen,
+                uint16_t qtype);
+
+/* The NXDOMAIN answer of a zone (SOA in authority), for the zone's template. */
+void gk_resolve_nxdomain(gk_asm_t *a, const gk_zone_t *z);
+
+/* The referral at a cut node (NS in authority, glue in additional), for its template. */
+void gk_resolve_referral(const gk_zoneset_t *zs, gk_asm_t *a, const gk_node_t *cut);
+
+/* Types that can change the answer at node n: its own RRset types and, for a CNAME, those
+ * of every node its chain reaches. Returns the count, or -1 when the chain passes a DNAME
+ * (such answers are built at query time). */
+int gk_resolve_chain_types(const gk_zoneset_t *zs, const gk_node_t *n, uint16_t *types,
+                           unsigned max);

@@ -1,0 +1,621 @@
+/* SPDX-License-Identifier: MIT */
+/* src/zone/zone.c -- build a zone set: load every zone, check it, index every name.
+ *
+ * Build order: read records (load.c), group them into nodes and RRsets per zone (empty
+ * non-terminals created for every ancestor up to the apex), check the zone, link cuts,
+ * DNAMEs and wildcards, merge all zones into one name table where the deepest zone owns
+ * a name, then compile answers (compile.c). Any failure frees everything built so far.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "common/log.h"
+#include "gk/errors.h"
+#include "zone/internal.h"
+#include "zone/load.h"
+
+/* Build-time RRset: grows with realloc, copied into the arena when the zone is done. */
+struct brrset {
+	uint16_t type;
+	unsigned line;
+	const char *file;
+	size_t n, cap;
+	gk_rr_t *rrs;
+	struct brrset *next;
+};
+
+struct bnode {
+	gk_node_t node;
+	struct brrset *sets, **tail;
+};
+
+/* Open-addressing table of nodes by name (build time per zone, and the final set). */
+struct ntab {
+	gk_node_t **slots;
+	size_t mask, count;
+};
+
+static gk_node_t **ntab_slot(struct ntab *t, const uint8_t *name, size_t len)
+{
+	size_t i = gk_dname_hash(name, len) & t->mask;
+	for (;;) {
+		gk_node_t *n = t->slots[i];
+		if (!n || (n->len == len && memcmp(n->name, name, len) == 0))
+			return &t->slots[i];
+		i = (i + 1) & t->mask;
+	}
+}
+
+static int ntab_init(struct ntab *t, size_t want)
+{
+	size_t sz = 16;
+	while (sz < want * 2)
+		sz <<= 1;
+	t->slots = calloc(sz, sizeof(*t->slots));
+	t->mask = sz - 1;
+	t->count = 0;
+	return t->slots ? 0 : GK_ENOMEM;
+}
+
+static int ntab_put(struct ntab *t, gk_node_t *n)
+{
+	if ((t->count + 1) * 2 > t->mask + 1) {
+		struct ntab bigger;
+		if (ntab_init(&bigger, (t->mask + 1)) < 0)
+			return GK_ENOMEM;
+		for (size_t i = 0; i <= t->mask; i++)
+			if (t->slots[i])
+				*ntab_slot(&bigger, t->slots[i]->name, t->slots[i]->len) =
+				    t->slots[i];
+		bigger.count = t->count;
+		free(t->slots);
+		*t = bigger;
+	}
+	gk_node_t **s = ntab_slot(t, n->name, n->len);
+	if (!*s)
+		t->count++;
+	*s = n;
+	return 0;
+}
+
+const gk_node_t *gk_zoneset_find(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
+                                 uint64_t hash)
+{
+	size_t i = hash & zs->mask;
+	for (;;) {
+		const gk_node_t *n = zs->table[i];
+		if (!n)
+			return NULL;
+		if (n->len == len && memcmp(n->name, name, len) == 0)
+			return n;
+		i = (i + 1) & zs->mask;
+	}
+}
+
+const gk_rrset_t *gk_node_rrset(const gk_node_t *n, uint16_t type)
+{
+	for (unsigned i = 0; i < n->nrrsets; i++)
+		if (n->rrsets[i].type == type)
+			return &n->rrsets[i];
+	return NULL;
+}
+
+const gk_tmpl_t *gk_node_tmpl(const gk_node_t *n, uint16_t qtype)
+{
+	for (unsigned i = 0; i < n->ntmpl; i++)
+		if (n->tmpls[i].qtype == qtype)
+			return &n->tmpls[i];
+	return n->other;
+}
+
+size_t gk_zoneset_zone_count(const gk_zoneset_t *zs)
+{
+	return zs->nzones;
+}
+
+size_t gk_zoneset_rr_count(const gk_zoneset_t *zs)
+{
+	return zs->nrr;
+}
+
+void gk_zoneset_free(gk_zoneset_t *zs)
+{
+	if (!zs)
+		return;
+	free(zs->table);
+	gk_arena_free(zs->arena);
+	free(zs);
+}
+
+/* ---- building one zone ---------------------------------------------------------------- */
+
+struct zbuild {
+	gk_zoneset_t *zs;
+	gk_zone_t *zone;
+	struct ntab tab;
+	struct bnode *all; /* list through node.next */
+	size_t nnodes;
+	char *err;
+	size_t errlen;
+};
+
+static int errf(struct zbuild *B, int code, const char *file, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int errf(struct zbuild *B, int code, const char *file, unsigned line, const char *fmt, ...)
+{
+	if (B->errlen) {
+		int n = line ? snprintf(B->err, B->errlen, "%s:%u: ", file, line)
+		             : snprintf(B->err, B->errlen, "%s: ", file);
+		if (n > 0 && (size_t)n < B->errlen) {
+			va_list ap;
+			va_start(ap, fmt);
+			vsnprintf(B->err + n, B->errlen - (size_t)n, fmt, ap);
+			va_end(ap);
+		}
+	}
+	return code;
+}
+
+static struct bnode *get_node(struct zbuild *B, const uint8_t *name, size_t len)
+{
+	gk_node_t **s = ntab_slot(&B->tab, name, len);
+	if (*s)
+		return (struct bnode *)*s;
+	struct bnode *bn = gk_arena_alloc(B->zs->arena, sizeof(*bn));
+	if (!bn)
+		return NULL;
+	memset(bn, 0, sizeof(*bn));
+	bn->tail = &bn->sets;
+	bn->node.name = gk_arena_dup(B->zs->arena, name, len);
+	if (!bn->node.name)
+		return NULL;
+	bn->node.len = (uint8_t)len;
+	bn->node.labels = (uint8_t)gk_dname_labels(name);
+	bn->node.zone = B->zone;
+	if (ntab_put(&B->tab, &bn->node) < 0)
+		return NULL;
+	bn->node.next = B->all ? &B->all->node : NULL;
+	B->all = bn;
+	B->nnodes++;
+	/* every ancestor up to the apex exists (empty non-terminals) */
+	const gk_node_t *apex = B->zone->apex;
+	if (apex && len > apex->len) {
+		struct bnode *p = get_node(B, name + name[0] + 1, len - name[0] - 1u);
+		if (!p)
+			return NULL;
+		bn->node.parent = &p->node;
+	}
+	return bn;
+}
+
+static int add_rr(struct zbuild *B, struct bnode *bn, uint16_t type, uint32_t ttl,
+                  const uint8_t *rd, size_t rdlen, const char *file, unsigned line)
+{
+	struct brrset *s;
+	for (s = bn->sets; s; s = s->next)
+		if (s->type == type)
+			break;
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return GK_ENOMEM;
+		s->type = type;
+		s->file = file;
+		s->line = line;
+		*bn->tail = s;
+		bn->tail = &s->next;
+		bn->node.nrrsets++;
+	}
+	for (size_t i = 0; i < s->n; i++)
+		if (s->rrs[i].rdlen == rdlen && memcmp(s->rrs[i].rdata, rd, rdlen) == 0)
+			return 0; /* RRsets are sets (RFC 2181 5) */
+	if (s->n == 65535)
+		return errf(B, GK_EZONE, file, line, "RRset too large");
+	if (s->n == s->cap) {
+		size_t nc = s->cap ? s->cap * 2 : 4;
+		gk_rr_t *nr = realloc(s->rrs, nc * sizeof(*nr));
+		if (!nr)
+			return GK_ENOMEM;
+		s->rrs = nr;
+		s->cap = nc;
+	}
+	const uint8_t *copy = gk_arena_dup(B->zs->arena, rd, rdlen);
+	if (!copy && rdlen)
+		return GK_ENOMEM;
+	s->rrs[s->n++] = (gk_rr_t){.ttl = ttl, .rdlen = (uint16_t)rdlen, .rdata = copy};
+	B->zs->nrr++;
+	return 0;
+}
+
+static void free_build_sets(struct zbuild *B)
+{
+	for (struct bnode *bn = B->all; bn; bn = (struct bnode *)bn->node.next) {
+		struct brrset *s = bn->sets;
+		while (s) {
+			struct brrset *nx = s->next;
+			free(s->rrs);
+			free(s);
+			s = nx;
+		}
+		bn->sets = NULL;
+	}
+	free(B->tab.slots);
+	B->tab.slots = NULL;
+}
+
+static char *name_str(const uint8_t *n, char *buf, size_t cap)
+{
+	return gk_dname_to_str(n, buf, cap);
+}
+
+/* Per-node content checks and the move of RRsets into the arena. */
+static int finish_node(struct zbuild *B, struct bnode *bn)
+{
+	gk_node_t *n = &bn->node;
+	char nb[1024];
+	if (n->nrrsets) {
+		n->rrsets = gk_arena_alloc(B->zs->arena, n->nrrsets * sizeof(gk_rrset_t));
+		if (!n->rrsets)
+			return GK_ENOMEM;
+	}
+	struct brrset *cname = NULL, *other = NULL;
+	unsigned i = 0;
+	for (struct brrset *s = bn->sets; s; s = s->next, i++) {
+		gk_rrset_t *r = &n->rrsets[i];
+		r->type = s->type;
+		r->count = (uint16_t)s->n;
+		r->rrs = gk_arena_dup(B->zs->arena, s->rrs, s->n * sizeof(gk_rr_t));
+		if (!r->rrs)
+			return GK_ENOMEM;
+		switch (s->type) {
+		case GK_TYPE_CNAME:
+			cname = s;
+			n->flags |= GK_NODE_CNAME;
+			break;
+		case GK_TYPE_DNAME:
+			if (s->n > 1)
+				return errf(B, GK_EZONE, s->file, s->line,
+				            "more than one DNAME at %s",
+				            name_str(n->name, nb, sizeof nb));
+			n->flags |= GK_NODE_DNAME;
+			other = other ? other : s;
+			break;
+		case GK_TYPE_NS:
+			if (n != B->zone->apex)
+				n->flags |= GK_NODE_DELEG;
+			other = other ? other : s;
+			break;
+		case GK_TYPE_SOA:
+			if (n != B->zone->apex)
+				return errf(B, GK_EZONE, s->file, s->line,
+				            "SOA not at the zone apex (%s)",
+				            name_str(n->name, nb, sizeof nb));
+			if (s->n > 1)
+				return errf(B, GK_EZONE, s->file, s->rrs ? s->line : 0,
+				            "more than one SOA record");
+			other = other ? other : s;
+			break;
+		case GK_TYPE_RRSIG:
+		case GK_TYPE_NSEC:
+			break;
+		default:
+			other = other ? other : s;
+		}
+	}
+	if (cname) {
+		if (cname->n > 1)
+			return errf(B, GK_EZONE, cname->file, cname->line,
+			            "more than one CNAME at %s", name_str(n->name, nb, sizeof nb));
+		if (other) {
+			const struct brrset *later = other->line > cname->line ? other : cname;
+			return errf(B, GK_EZONE, later->file, later->line,
+			            "CNAME and other data at %s", name_str(n->name, nb, sizeof nb));
+		}
+		if (n == B->zone->apex)
+			return errf(B, GK_EZONE, cname->file, cname->line,
+			            "CNAME at the zone apex");
+	}
+	if (n->labels && n->name[0] == 1 && n->name[1] == '*')
+		n->flags |= GK_NODE_WILD;
+	return 0;
+}
+
+static int cmp_labels(const void *a, const void *b)
+{
+	const gk_node_t *x = *(gk_node_t *const *)a, *y = *(gk_node_t *const *)b;
+	return (int)x->labels - (int)y->labels;
+}
+
+/* Cuts, DNAMEs and wildcards need parents done first: walk nodes by depth. */
+static int link_nodes(struct zbuild *B)
+{
+	gk_node_t **v = malloc(B->nnodes * sizeof(*v));
+	if (!v)
+		return GK_ENOMEM;
+	size_t k = 0;
+	for (struct bnode *bn = B->all; bn; bn = (struct bnode *)bn->node.next)
+		v[k++] = &bn->node;
+	qsort(v, k, sizeof(*v), cmp_labels);
+	for (size_t i = 0; i < k; i++) {
+		gk_node_t *n = v[i], *p = n->parent;
+		if (!p)
+			continue;
+		n->cut = p->cut ? p->cut : ((n->flags & GK_NODE_DELEG) ? n : NULL);
+		n->dname = (p->flags & GK_NODE_DNAME) ? p : p->dname;
+		if (n->flags & GK_NODE_WILD)
+			p->wild = n;
+	}
+	free(v);
+	return 0;
+}
+
+static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *origin)
+{
+	gk_zoneset_t *zs = B->zs;
+	gk_loader_t L = {.arena = zs->arena, .err = B->err, .errlen = B->errlen};
+	const char *fname = spec->file ? spec->file : "<text>";
+	int rc = gk_loader_read(&L, fname, spec->text, spec->text_len, origin);
+	if (rc < 0)
+		goto out;
+	rc = ntab_init(&B->tab, L.n + 16);
+	if (rc < 0)
+		goto out;
+	const uint8_t *apex_name = ldns_rdf_data(origin);
+	size_t apex_len = ldns_rdf_size(origin);
+	struct bnode *apex = get_node(B, apex_name, apex_len);
+	if (!apex) {
+		rc = GK_ENOMEM;
+		goto out;
+	}
+	B->zone->apex = &apex->node;
+	apex->node.flags |= GK_NODE_APEX;
+	B->zone->file = gk_arena_dup(zs->arena, fname, strlen(fname) + 1);
+
+	ldns_buffer *buf = ldns_buffer_new(65536);
+	if (!buf) {
+		rc = GK_ENOMEM;
+		goto out;
+	}
+	char nb[1024];
+	for (size_t i = 0; i < L.n && rc == 0; i++) {
+		ldns_rr *rr = L.rrs[i].rr;
+		const char *file = L.rrs[i].file;
+		unsigned line = L.rrs[i].line;
+		if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) {
+			rc = errf(B, GK_EZONE, file, line, "class other than IN");
+			break;
+		}
+		ldns_rr2canonical(rr);
+		const ldns_rdf *owner = ldns_rr_owner(rr);
+		const uint8_t *on = ldns_rdf_data(owner);
+		size_t ol = ldns_rdf_size(owner);
+		if (!gk_dname_is_subdomain(on, ol, apex_name, apex_len)) {
+			rc = errf(B, GK_EZONE, file, line, "%s is outside the zone %s",
+			          name_str(on, nb, sizeof nb), spec->name);
+			break;
+		}
+		uint16_t type = (uint16_t)ldns_rr_get_type(rr);
+		if (type == GK_TYPE_OPT || type == GK_TYPE_ANY || type == GK_TYPE_AXFR ||
+		    type == GK_TYPE_IXFR) {
+			rc = errf(B, GK_EZONE, file, line, "meta type %u in zone data", type);
+			break;
+		}
+		ldns_buffer_clear(buf);
+		if (ldns_rr_rdata2buffer_wire(buf, rr) != LDNS_STATUS_OK ||
+		    ldns_buffer_position(buf) > 65535) {
+			rc = errf(B, GK_EZONE, file, line, "rdata cannot be encoded");
+			break;
+		}
+		struct bnode *bn = get_node(B, on, ol);
+		if (!bn) {
+			rc = GK_ENOMEM;
+			break;
+		}
+		rc = add_rr(B, bn, type, ldns_rr_ttl(rr), ldns_buffer_begin(buf),
+		            ldns_buffer_position(buf), file, line);
+	}
+	ldns_buffer_free(buf);
+	if (rc < 0)
+		goto out;
+	for (struct bnode *bn = B->all; bn && rc == 0; bn = (struct bnode *)bn->node.next)
+		rc = finish_node(B, bn);
+	if (rc < 0)
+		goto out;
+	gk_zone_t *z = B->zone;
+	z->soa = gk_node_rrset(z->apex, GK_TYPE_SOA);
+	z->ns = gk_node_rrset(z->apex, GK_TYPE_NS);
+	if (!z->soa) {
+		rc = errf(B, GK_EZONE, fname, 0, "no SOA record at the apex %s", spec->name);
+		goto out;
+	}
+	if (!z->ns) {
+		rc = errf(B, GK_EZONE, fname, 0, "no NS records at the apex %s", spec->name);
+		goto out;
+	}
+	/* RFC 2308 5: negative TTL is the lesser of the SOA TTL and MINIMUM */
+	const gk_rr_t *soa = &z->soa->rrs[0];
+	uint32_t minimum = ((uint32_t)soa->rdata[soa->rdlen - 4] << 24) |
+	                   ((uint32_t)soa->rdata[soa->rdlen - 3] << 16) |
+	                   ((uint32_t)soa->rdata[soa->rdlen - 2] << 8) | soa->rdata[soa->rdlen - 1];
+	z->neg_ttl = soa->ttl < minimum ? soa->ttl : minimum;
+	rc = link_nodes(B);
+out:
+	free_build_sets(B);
+	gk_loader_clear(&L);
+	return rc;
+}
+
+static int cmp_idx_depth(const void *a, const void *b, void *ctx)
+{
+	const gk_zone_t *z = ctx;
+	const gk_zone_t *x = &z[*(const size_t *)a], *y = &z[*(const size_t *)b];
+	if (x->apex->labels != y->apex->labels)
+		return (int)y->apex->labels - (int)x->apex->labels; /* deepest first */
+	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* Merge per-zone nodes into the set's table: a name belongs to the deepest served zone
+ * containing it. Parent-side nodes at or below a served child apex are dropped, except the
+ * cut node itself, which the child apex keeps as parent_side for DS queries. */
+static int merge(gk_zoneset_t *zs, gk_node_t **lists)
+{
+	struct ntab t;
+	int rc = ntab_init(&t, zs->nnodes + 16);
+	if (rc < 0)
+		return rc;
+	/* zones are sorted deepest first, so children are in the table before parents */
+	for (size_t zi = 0; zi < zs->nzones; zi++) {
+		gk_zone_t *z = &zs->zones[zi];
+		for (gk_node_t *n = lists[zi]; n; n = n->next) {
+			/* deepest served zone containing n: check n and its ancestors */
+			const uint8_t *p = n->name;
+			size_t l = n->len;
+			const gk_node_t *owner = NULL;
+			while (l > z->apex->len) {
+				gk_node_t *hit = *ntab_slot(&t, p, l);
+				if (hit && (hit->flags & GK_NODE_APEX)) {
+					owner = hit;
+					break;
+				}
+				l -= p[0] + 1u;
+				p += p[0] + 1u;
+			}
+			if (owner) {
+				if (owner->len == n->len)
+					((gk_node_t *)owner)->parent_side = n;
+				continue;
+			}
+			rc = ntab_put(&t, n);
+			if (rc < 0)
+				goto fail;
+		}
+	}
+	zs->table = t.slots;
+	zs->mask = t.mask;
+	/* parent zone links: the nearest enclosing served apex */
+	for (size_t zi = 0; zi < zs->nzones; zi++) {
+		gk_zone_t *z = &zs->zones[zi];
+		const uint8_t *p = z->apex->name;
+		size_t l = z->apex->len;
+		while (l > 1) {
+			l -= p[0] + 1u;
+			p += p[0] + 1u;
+			const gk_node_t *hit = gk_zoneset_find(zs, p, l, gk_dname_hash(p, l));
+			if (hit && (hit->flags & GK_NODE_APEX) && hit->len == l) {
+				z->parent = hit->zone;
+				break;
+			}
+		}
+	}
+	return 0;
+fail:
+	free(t.slots);
+	return rc;
+}
+
+int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, gk_zoneset_t **out, char *err,
+                     size_t errlen)
+{
+	if (errlen)
+		err[0] = 0;
+	int rc = 0;
+	gk_zoneset_t *zs = calloc(1, sizeof(*zs));
+	gk_node_t **lists = calloc(n ? n : 1, sizeof(*lists));
+	if (!zs || !lists) {
+		free(zs);
+		free(lists);
+		return GK_ENOMEM;
+	}
+	zs->arena = gk_arena_new();
+	zs->zones = gk_arena_alloc(zs->arena, (n ? n : 1) * sizeof(gk_zone_t));
+	if (!zs->arena || !zs->zones) {
+		rc = GK_ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const gk_zone_spec_t *s = &specs[i];
+		const char *fname = s->file ? s->file : "<text>";
+		ldns_rdf *origin = NULL;
+		if (!s->name || ldns_str2rdf_dname(&origin, s->name) != LDNS_STATUS_OK) {
+			if (errlen)
+				snprintf(err, errlen, "%s: bad zone name '%s'", fname,
+				         s->name ? s->name : "");
+			rc = GK_EINVAL;
+			goto fail;
+		}
+		ldns_dname2canonical(origin);
+		for (size_t j = 0; j < i; j++) {
+			const gk_node_t *a = zs->zones[j].apex;
+			if (a->len == ldns_rdf_size(origin) &&
+			    memcmp(a->name, ldns_rdf_data(origin), a->len) == 0) {
+				if (errlen)
+					snprintf(err, errlen, "%s: zone %s is configured twice",
+					         fname, s->name);
+				ldns_rdf_deep_free(origin);
+				rc = GK_EINVAL;
+				goto fail;
+			}
+		}
+		gk_zone_t *z = &zs->zones[i];
+		memset(z, 0, sizeof(*z));
+		struct zbuild B = {.zs = zs, .zone = z, .err = err, .errlen = errlen};
+		rc = build_zone(&B, s, origin);
+		ldns_rdf_deep_free(origin);
+		if (rc < 0)
+			goto fail;
+		lists[i] = B.all ? &B.all->node : NULL;
+		zs->nnodes += B.nnodes;
+		zs->nzones++;
+	}
+	/* sort zones deepest first (lists follow), then merge */
+	{
+		/* keep each zone's node list with it through the sort */
+		gk_node_t **heads = malloc((n ? n : 1) * sizeof(*heads));
+		if (!heads) {
+			rc = GK_ENOMEM;
+			goto fail;
+		}
+		for (size_t i = 0; i < n; i++)
+			heads[i] = lists[i];
+		/* pair zones and lists by sorting an index */
+		gk_zone_t *tmp = malloc((n ? n : 1) * sizeof(*tmp));
+		size_t *idx = malloc((n ? n : 1) * sizeof(*idx));
+		if (!tmp || !idx) {
+			free(heads);
+			free(tmp);
+			free(idx);
+			rc = GK_ENOMEM;
+			goto fail;
+		}
+		memcpy(tmp, zs->zones, n * sizeof(*tmp));
+		for (size_t i = 0; i < n; i++)
+			idx[i] = i;
+		qsort_r(idx, n, sizeof(*idx), cmp_idx_depth, tmp);
+		for (size_t i = 0; i < n; i++) {
+			zs->zones[i] = tmp[idx[i]];
+			lists[i] = heads[idx[i]];
+		}
+		/* nodes point at their zone: re-point after the move */
+		for (size_t i = 0; i < n; i++)
+			for (gk_node_t *nd = lists[i]; nd; nd = nd->next)
+				nd->zone = &zs->zones[i];
+		free(heads);
+		free(tmp);
+		free(idx);
+	}
+	rc = merge(zs, lists);
+	if (rc < 0)
+		goto fail;
+	rc = gk_zoneset_compile(zs, err, errlen);
+	if (rc < 0)
+		goto fail;
+	free(lists);
+	*out = zs;
+	return 0;
+fail:
+	if (rc == GK_ENOMEM && errlen && !err[0])
+		snprintf(err, errlen, "out of memory while loading zones");
+	free(lists);
+	gk_zoneset_free(zs);
+	return rc;
+}
