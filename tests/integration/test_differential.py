@@ -300,6 +300,8 @@ def rrset_tuples(section):
 
 def norm(case, wire):
 	"""A comparable dict for one answer, according to case.compare."""
+	if case.compare == "none":
+		return {}
 	if wire is None:
 		return {"answer": None}
 	if len(wire) < 12:
@@ -312,9 +314,9 @@ def norm(case, wire):
 	n = {"rcode": dns.rcode.to_text(rcode) if rcode < 4096 else rcode}
 	tc = bool(flags & dns.flags.TC)
 	n["TC"] = tc
-	if case.compare == "none":
-		return {}
-	if case.compare == "rcode" or tc and case.compare in ("full", "tc", "any", "noquestion"):
+	if case.compare == "rcode":
+		return {"rcode": n["rcode"]}
+	if tc and case.compare in ("full", "tc", "any", "noquestion"):
 		return n
 	n["AA"] = bool(flags & dns.flags.AA)
 	if case.compare == "rcode_aa":
@@ -322,13 +324,12 @@ def norm(case, wire):
 	n["QR"] = bool(flags & dns.flags.QR)
 	n["RD"] = bool(flags & dns.flags.RD)
 	n["opcode"] = (flags >> 11) & 0xF
-	n["counts.qd"] = counts[0]
+	if case.compare != "noquestion":
+		n["counts.qd"] = counts[0]
 	if not isinstance(m, dns.message.Message):
 		n["parse"] = "unparseable: %s" % m
 		return n
-	if case.compare == "noquestion":
-		n.pop("counts.qd")
-	else:
+	if case.compare != "noquestion":
 		n["question"] = sorted((q.name.to_text().lower(), dns.rdataclass.to_text(q.rdclass),
 				dns.rdatatype.to_text(q.rdtype)) for q in m.question)
 	n["answer"] = rrset_tuples(m.answer)
