@@ -28,7 +28,8 @@ static void begin(struct cc *c, const gk_node_t *n, bool wild)
 	memcpy(c->buf + 12, n->name, n->len);
 	memset(c->buf + 12 + n->len, 0, 4);
 	c->a->wild_mode = wild;
-	gk_asm_init(c->a, c->buf, 65535, 12u + n->len + 4u, n->name, n->len);
+	/* leave room for a longer query name (templates move) and for OPT */
+	gk_asm_init(c->a, c->buf, 65535 - 256 - 11, 12u + n->len + 4u, n->name, n->len);
 }
 
 static int store(struct cc *c, gk_tmpl_t *t, uint16_t qtype, uint8_t qname_len, uint8_t flags)

@@ -211,6 +211,14 @@ static int add_rr(struct zbuild *B, struct bnode *bn, uint16_t type, uint32_t tt
 			return 0; /* RRsets are sets (RFC 2181 5) */
 	if (s->n == 65535)
 		return errf(B, GK_EZONE, file, line, "RRset too large");
+	if (s->n && (type == GK_TYPE_SOA || type == GK_TYPE_CNAME || type == GK_TYPE_DNAME)) {
+		char nb[1024];
+		return errf(B, GK_EZONE, file, line, "more than one %s record at %s",
+		            type == GK_TYPE_SOA     ? "SOA"
+		            : type == GK_TYPE_CNAME ? "CNAME"
+		                                    : "DNAME",
+		            gk_dname_to_str(bn->node.name, nb, sizeof nb));
+	}
 	if (s->n == s->cap) {
 		size_t nc = s->cap ? s->cap * 2 : 4;
 		gk_rr_t *nr = realloc(s->rrs, nc * sizeof(*nr));
