@@ -31,6 +31,20 @@ sys.path.insert(0, HERE)
 import gen  # noqa: E402
 
 SERVER_CORE, CLIENT_CORE = "0", "1"
+# Other work on a shared machine (builds, tests) would steal the pinned cores; a higher CFS
+# weight keeps most of it off without starving anything (no real-time class). With autogroup
+# scheduling, nice counts only inside a session, so each server and client gets its own
+# session and that session's autogroup is given the same nice (see boost()).
+NICE_LEVEL = -10
+NICE = ["nice", "-n", str(NICE_LEVEL)]
+
+
+def boost(pid):
+	try:
+		with open("/proc/%d/autogroup" % pid, "w") as f:
+			f.write(str(NICE_LEVEL))
+	except OSError:
+		pass  # no autogroup support or no permission: plain nice still applies
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 DNSPERF_PEAK = ["-c", "8", "-q", "160", "-T", "2"]  # DEPS.md: no loss with 208 KiB buffers
 GKLOAD_SOCKETS = "4"
@@ -76,6 +90,31 @@ def cpu_seconds(pids):
 		fields = s[s.rindex(")") + 2:].split()
 		t += int(fields[11]) + int(fields[12])
 	return t / CLK_TCK
+
+
+def schedstat(pids, field):
+	"""Sum over every thread of pids of a /proc schedstat field, in seconds: 0 is time on the
+	CPU (exact, unlike the tick-sampled utime+stime), 1 is time runnable but waiting."""
+	t = 0
+	for p in pids:
+		try:
+			tids = os.listdir("/proc/%d/task" % p)
+		except OSError:
+			continue
+		for tid in tids:
+			try:
+				with open("/proc/%d/task/%s/schedstat" % (p, tid)) as f:
+					t += int(f.read().split()[field])
+			except (OSError, IndexError, ValueError):
+				pass
+	return t / 1e9
+
+
+def machine_busy_seconds():
+	"""Busy time of all CPUs from /proc/stat (user+nice+system+irq+softirq+steal)."""
+	with open("/proc/stat") as f:
+		v = [int(x) for x in f.readline().split()[1:]]
+	return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / CLK_TCK
 
 
 def rss_kib(pids):
@@ -189,10 +228,11 @@ class Server:
 	def start(self):
 		out = open(os.path.join(self.dir, "stdout.log"), "w")
 		t0 = time.monotonic()
-		self.proc = subprocess.Popen(["taskset", "-c", SERVER_CORE] + self.argv, stdout=out,
+		self.proc = subprocess.Popen(NICE + ["taskset", "-c", SERVER_CORE] + self.argv, stdout=out,
 					     stderr=subprocess.STDOUT, cwd=self.dir, start_new_session=True)
 		self.proc.gk_tree = [self.proc.pid]
 		STARTED.append(self.proc)
+		boost(self.proc.pid)
 		while True:
 			if self.proc.poll() is not None:
 				raise RuntimeError("%s exited with %s during start; see %s" %
@@ -220,6 +260,38 @@ class Server:
 			raise RuntimeError("%s died (exit %s)" % (self.label, self.proc.returncode))
 		return cpu_seconds(self.pids)
 
+	def sample(self):
+		return (time.monotonic(), self.cpu(), schedstat(self.pids, 1), machine_busy_seconds(),
+			schedstat(self.pids, 0))
+
+
+def account(r, server, s0, s1, client_cpu=None, served=None):
+	"""Fills r with server CPU %, µs per query, run-queue wait and the rest of the machine's
+	busy time (other processes and softirq) between samples s0 and s1."""
+	wall, cpu = s1[0] - s0[0], s1[1] - s0[1]
+	r["cpu_pct"] = 100.0 * cpu / wall
+	r["cpu_exec_pct"] = 100.0 * (s1[4] - s0[4]) / wall
+	r["us_per_q"] = 1e6 * cpu / served if served else None
+	r["runq_ms_per_s"] = 1e3 * (s1[2] - s0[2]) / wall
+	other = (s1[3] - s0[3]) - cpu - (client_cpu or 0)
+	r["other_pct"] = max(0.0, 100.0 * other / wall)
+	if client_cpu is not None:
+		r["client_cpu_pct"] = 100.0 * client_cpu / wall
+
+
+def wait_quiet(budget, limit_pct=25.0, max_wait=15.0):
+	"""Waits (bounded by max_wait and the run's remaining budget[0] seconds) until the rest of
+	the machine uses under limit_pct of a core over 0.5 s; our servers are idle meanwhile."""
+	t0 = time.monotonic()
+	while True:
+		b0 = machine_busy_seconds()
+		time.sleep(0.5)
+		busy = 100.0 * (machine_busy_seconds() - b0) / 0.5
+		waited = time.monotonic() - t0
+		if busy < limit_pct or waited >= max_wait or waited >= budget[0]:
+			budget[0] = max(0.0, budget[0] - waited)
+			return busy
+
 
 # ---- load --------------------------------------------------------------------------------
 
@@ -232,8 +304,9 @@ def run_client(argv, timeout):
 	"""Runs a client pinned to the client core; returns (stdout, client CPU s, exit code).
 	Client CPU is the RUSAGE_CHILDREN delta: the client is the only child reaped meanwhile."""
 	cpu0 = children_cpu()
-	p = subprocess.Popen(["taskset", "-c", CLIENT_CORE] + argv, stdout=subprocess.PIPE,
-			     stderr=subprocess.STDOUT, text=True)
+	p = subprocess.Popen(NICE + ["taskset", "-c", CLIENT_CORE] + argv, stdout=subprocess.PIPE,
+			     stderr=subprocess.STDOUT, text=True, start_new_session=True)
+	boost(p.pid)
 	p.gk_tree = [p.pid]
 	STARTED.append(p)
 	try:
@@ -254,9 +327,9 @@ def num(rx, text, cast=float):
 def peak(server, queries, duration):
 	argv = ["dnsperf", "-s", "127.0.0.1", "-p", str(server.port), "-d", queries, "-l",
 		str(duration), "-e"] + DNSPERF_PEAK
-	c0, w0 = server.cpu(), time.monotonic()
+	s0 = server.sample()
 	out, ccpu, rc = run_client(argv, duration + 30)
-	c1, w1 = server.cpu(), time.monotonic()
+	s1 = server.sample()
 	if rc != 0 or "Queries per second" not in out:
 		raise RuntimeError("dnsperf failed (%s):\n%s" % (rc, out))
 	r = {
@@ -267,18 +340,16 @@ def peak(server, queries, duration):
 		"avg_lat_us": num(r"Average Latency \(s\):\s+([\d.]+)", out) * 1e6,
 		"run_s": num(r"Run time \(s\):\s+([\d.]+)", out),
 	}
-	r["cpu_pct"] = 100.0 * (c1 - c0) / (w1 - w0)
-	r["client_cpu_pct"] = 100.0 * ccpu / (w1 - w0)
-	r["us_per_q"] = 1e6 * (c1 - c0) / r["completed"] if r["completed"] else None
+	account(r, server, s0, s1, ccpu, r["completed"])
 	return r
 
 
 def fixed(server, gkload, queries, duration, rate):
 	argv = [gkload, "-s", "127.0.0.1", "-p", str(server.port), "-d", queries, "-l", str(duration),
 		"-Q", str(rate), "-e", "-c", GKLOAD_SOCKETS, "-t", "1000"]
-	c0, w0 = server.cpu(), time.monotonic()
-	out, _, rc = run_client(argv, duration + 30)
-	c1, w1 = server.cpu(), time.monotonic()
+	s0 = server.sample()
+	out, ccpu, rc = run_client(argv, duration + 30)
+	s1 = server.sample()
 	if rc != 0 or "received=" not in out:
 		raise RuntimeError("gkload failed (%s):\n%s" % (rc, out))
 	r = {}
@@ -286,8 +357,7 @@ def fixed(server, gkload, queries, duration, rate):
 		if "=" in line:
 			k, v = line.split("=", 1)
 			r[k] = float(v)
-	r["cpu_pct"] = 100.0 * (c1 - c0) / (w1 - w0)
-	r["us_per_q"] = 1e6 * (c1 - c0) / r["received"] if r["received"] else None
+	account(r, server, s0, s1, ccpu, r["received"])
 	return r
 
 
@@ -321,32 +391,43 @@ def table(res, a, b, rate):
 	def row(name, phase, key, nd=1, target=None, better=None):
 		ma, mb = med(res[a.label][phase], key), med(res[b.label][phase], key)
 		ratio = ma[0] / mb[0] if ma[0] is not None and mb[0] else None
+		pairs = [x[key] / y[key] for x, y in zip(res[a.label][phase], res[b.label][phase])
+			 if x.get(key) is not None and y.get(key)]
+		paired = statistics.median(pairs) if pairs else None
 		verdict = ""
 		if target is not None and ratio is not None:
 			ok = ratio >= target if better == "higher" else ratio <= target
 			verdict = "%s %s %.1fx: %s" % ("≥" if better == "higher" else "≤", "", target, "PASS" if ok else "FAIL")
 			verdict = verdict.replace("  ", " ")
-		rows.append((name, cell(ma, nd), cell(mb, nd), "%.2f" % ratio if ratio is not None else "-", verdict))
+		rows.append((name, cell(ma, nd), cell(mb, nd), "%.2f" % ratio if ratio is not None else "-",
+			     "%.2f" % paired if paired is not None else "-", verdict))
 
 	row("peak qps (dnsperf)", "peak", "qps", 0, 1.0, "higher")
 	row("peak: server CPU, % of a core", "peak", "cpu_pct")
+	row("peak: server CPU (schedstat), % of a core", "peak", "cpu_exec_pct")
 	row("peak: server CPU µs per query", "peak", "us_per_q", 2)
 	row("peak: dnsperf CPU, % of a core", "peak", "client_cpu_pct")
 	row("peak: dnsperf avg latency µs", "peak", "avg_lat_us", 0)
 	row("peak: queries lost", "peak", "lost", 0)
+	row("peak: server run-queue wait, ms/s", "peak", "runq_ms_per_s", 1)
+	row("peak: rest of machine busy, % of a core", "peak", "other_pct", 1)
 	row("%d qps: achieved qps (gkload)" % rate, "fixed", "recv_qps", 0)
 	row("%d qps: server CPU, %% of a core" % rate, "fixed", "cpu_pct", 1, 1.0, "lower")
+	row("%d qps: server CPU (schedstat), %% of a core" % rate, "fixed", "cpu_exec_pct")
 	row("%d qps: server CPU µs per query" % rate, "fixed", "us_per_q", 2)
 	row("%d qps: p50 latency µs" % rate, "fixed", "p50_us", 1)
 	row("%d qps: p90 latency µs" % rate, "fixed", "p90_us", 1)
 	row("%d qps: p99 latency µs" % rate, "fixed", "p99_us", 1, 1.0, "lower")
 	row("%d qps: p99.9 latency µs" % rate, "fixed", "p999_us", 1)
 	row("%d qps: queries lost" % rate, "fixed", "lost", 0)
+	row("%d qps: server run-queue wait, ms/s" % rate, "fixed", "runq_ms_per_s", 1)
+	row("%d qps: rest of machine busy, %% of a core" % rate, "fixed", "other_pct", 1)
 	return rows
 
 
 def render(rows, a, b):
-	head = ("metric (median of rounds, min–max)", a.label, b.label, "%s/%s" % (a.label, b.label), "target")
+	head = ("metric (median of rounds, min–max)", a.label, b.label, "ratio %s/%s" % (a.label, b.label),
+		"paired ratio", "target")
 	lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 	lines += ["| " + " | ".join(r) + " |" for r in rows]
 	return "\n".join(lines)
@@ -406,7 +487,7 @@ def ensure_build(build):
 def main():
 	ap = argparse.ArgumentParser(description="gatekeeperd vs NSD benchmark (see bench/README.md)")
 	ap.add_argument("--smoke", action="store_true", help="20 zones, one 2 s round, checks only (ctest)")
-	ap.add_argument("--rounds", type=int, default=4)
+	ap.add_argument("--rounds", type=int, default=5)
 	ap.add_argument("--duration", type=float, default=10, help="seconds per measurement")
 	ap.add_argument("--rate", type=int, default=20000, help="fixed rate in qps")
 	ap.add_argument("--zones", type=int, default=10000)
@@ -460,22 +541,26 @@ def main():
 		srv_a = Server("gatekeeperd", "gatekeeperd", os.path.abspath(gk_bin), a.work, manifest)
 	servers = [srv_a, nsd]
 	res = {s.label: {"peak": [], "fixed": []} for s in servers}
+	quiet_budget = [0.0 if a.smoke else 120.0]  # seconds the whole run may wait for a quiet machine
 	try:
 		for s in servers:
 			s.start()
 		for i in range(a.rounds):
 			order = servers if i % 2 == 0 else servers[::-1]
 			for s in order:
+				wait_quiet(quiet_budget)
 				p = peak(s, queries, a.duration)
 				res[s.label]["peak"].append(p)
-				log("round %d %-12s peak  %9.0f qps  lost %d  server %5.1f%%  dnsperf %5.1f%%" %
-				    (i + 1, s.label, p["qps"], p["lost"], p["cpu_pct"], p["client_cpu_pct"]))
+				log("round %d %-12s peak  %9.0f qps  lost %d  server %5.1f%% (exec %5.1f%%)  dnsperf %5.1f%%  runq %.1f ms/s  other %.1f%%" %
+				    (i + 1, s.label, p["qps"], p["lost"], p["cpu_pct"], p["cpu_exec_pct"], p["client_cpu_pct"],
+				     p["runq_ms_per_s"], p["other_pct"]))
 			for s in order:
+				wait_quiet(quiet_budget)
 				f = fixed(s, gkload, queries, a.duration, a.rate)
 				res[s.label]["fixed"].append(f)
-				log("round %d %-12s %d qps: got %7.0f  lost %d  server %5.1f%%  p50 %.1f  p99 %.1f  p99.9 %.1f µs" %
-				    (i + 1, s.label, a.rate, f["recv_qps"], f["lost"], f["cpu_pct"], f.get("p50_us", -1),
-				     f.get("p99_us", -1), f.get("p999_us", -1)))
+				log("round %d %-12s %d qps: got %7.0f  lost %d  server %5.1f%% (exec %5.1f%%)  p50 %.1f  p99 %.1f  p99.9 %.1f µs  runq %.1f ms/s  other %.1f%%" %
+				    (i + 1, s.label, a.rate, f["recv_qps"], f["lost"], f["cpu_pct"], f["cpu_exec_pct"], f.get("p50_us", -1),
+				     f.get("p99_us", -1), f.get("p999_us", -1), f["runq_ms_per_s"], f["other_pct"]))
 	finally:
 		stop_all()
 
@@ -495,13 +580,15 @@ def main():
 			"did not do the same work; compare with care.\n" % diff)
 		log(warn.strip())
 
-	raw = ["| server | round | peak qps | peak lost | peak server CPU %% | dnsperf CPU %% | %d qps: got | lost | server CPU %% | p50 µs | p99 µs | p99.9 µs |" % a.rate,
-	       "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+	raw = ["| server | round | peak qps | lost | server CPU %% | dnsperf CPU %% | runq ms/s | other %% "
+	       "| %d qps: got | lost | server CPU %% | p50 µs | p99 µs | p99.9 µs | runq ms/s | other %% |" % a.rate,
+	       "|" + "---|" * 16]
 	for s in servers:
 		for i, (p, f) in enumerate(zip(res[s.label]["peak"], res[s.label]["fixed"])):
-			raw.append("| %s | %d | %.0f | %d | %.1f | %.1f | %.0f | %d | %.1f | %s | %s | %s |" % (
-				s.label, i + 1, p["qps"], p["lost"], p["cpu_pct"], p["client_cpu_pct"], f["recv_qps"],
-				f["lost"], f["cpu_pct"], fmt(f.get("p50_us")), fmt(f.get("p99_us")), fmt(f.get("p999_us"))))
+			raw.append("| %s | %d | %.0f | %d | %.1f | %.1f | %.1f | %.1f | %.0f | %d | %.1f | %s | %s | %s | %.1f | %.1f |" % (
+				s.label, i + 1, p["qps"], p["lost"], p["cpu_pct"], p["client_cpu_pct"], p["runq_ms_per_s"],
+				p["other_pct"], f["recv_qps"], f["lost"], f["cpu_pct"], fmt(f.get("p50_us")),
+				fmt(f.get("p99_us")), fmt(f.get("p999_us")), f["runq_ms_per_s"], f["other_pct"]))
 
 	now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 	md = """# Gatekeeper bench results
