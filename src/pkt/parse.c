@@ -50,7 +50,7 @@ gk_parse_t gk_parse_query(const uint8_t *q, size_t len, gk_query_t *out)
 	uint16_t qd = rd16(q + 4), an = rd16(q + 6), ns = rd16(q + 8), ar = rd16(q + 10);
 	unsigned opcode = (q[2] >> 3) & 0x0f;
 	if (qd != 1)
-		return opcode ? GK_PARSE_NOTIMP : GK_PARSE_FORMERR;
+		return GK_PARSE_FORMERR;
 
 	/* question name: plain labels only, lowercased into out->qname */
 	size_t p = 12, n = 0;

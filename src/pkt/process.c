@@ -13,12 +13,13 @@
 #include "zone/internal.h"
 #include "zone/resolve.h"
 
-#define OPT_LEN 11
-#define HDR_QR  0x80
-#define HDR_AA  0x04
-#define HDR_TC  0x02
-#define HDR_RD  0x01
-#define HDR_CD  0x10
+#define OPT_LEN     11
+#define HDR_QR      0x80
+#define HDR_AA      0x04
+#define HDR_TC      0x02
+#define HDR_RD      0x01
+#define HDR_CD      0x10
+#define GK_CLASS_CH 3
 
 static inline void wr16(uint8_t *p, uint16_t v)
 {
@@ -143,9 +144,13 @@ gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opt
 	if (pr == GK_PARSE_OK) {
 		const gk_tmpl_t *t = NULL;
 		enum src s = SRC_REFUSED;
-		if ((qq.qclass == GK_CLASS_IN || qq.qclass == GK_CLASS_ANY) &&
-		    qq.qtype != GK_TYPE_AXFR && qq.qtype != GK_TYPE_IXFR && zs)
+		if (qq.qclass == GK_CLASS_IN && qq.qtype != GK_TYPE_AXFR &&
+		    qq.qtype != GK_TYPE_IXFR && zs)
 			s = find_answer(zs, &qq, &t);
+		else if (qq.qclass == GK_CLASS_ANY && zs)
+			s = SRC_RUNTIME; /* rare: not worth templates of its own */
+		else if (qq.qclass != GK_CLASS_IN && qq.qclass != GK_CLASS_CH)
+			qend = 0; /* other classes: REFUSED without the question, as NSD */
 		if (s == SRC_REFUSED) {
 			rcode = GK_RCODE_REFUSED;
 		} else if (s == SRC_TMPL) {
@@ -173,6 +178,7 @@ gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opt
 			gk_asm_t a;
 			a.wild_mode = false;
 			gk_asm_init(&a, out, GK_PKT_OUT_MAX - OPT_LEN, qend, qq.qname, qq.qlen);
+			a.class_any = qq.qclass == GK_CLASS_ANY;
 			gk_resolve(zs, &a, qq.qname, qq.qlen, qq.qtype);
 			cnt[0] = a.an;
 			cnt[1] = a.ns;

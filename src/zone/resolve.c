@@ -22,6 +22,7 @@ void gk_asm_init(gk_asm_t *a, uint8_t *buf, size_t cap, size_t qend, const uint8
 	a->rcode = 0;
 	a->aa = false;
 	a->full = a->full_req = false;
+	a->class_any = false;
 	a->nct = a->nfix = a->nbound = a->nadded = a->nscratch = 0;
 	/* every suffix of the question name is a compression target */
 	for (size_t p = 0; qname[p] && a->nct < GK_ASM_NAMES; p += qname[p] + 1u) {
@@ -225,10 +226,10 @@ static const uint8_t *target_of(uint16_t type, const gk_rr_t *rr)
 }
 
 /* Additional section: A then AAAA of every NS/MX/SRV target in the sections written so
- * far (in order), as NSD orders them. cut: for a referral, the cut whose occluded glue may
- * be used; glue below it is required (RFC 9471). */
+ * far (in order), as NSD orders them, from the answering zone. cut: for a referral, the
+ * cut being referred to; glue below it is required (RFC 9471 2.1). */
 static void additional(const gk_zoneset_t *zs, gk_asm_t *a, const gk_rrset_t *const *sets,
-                       unsigned nsets, const gk_node_t *cut)
+                       unsigned nsets, const gk_zone_t *zone, const gk_node_t *cut)
 {
 	static const uint16_t types[2] = {GK_TYPE_A, GK_TYPE_AAAA};
 	for (int t = 0; t < 2; t++) {
@@ -240,9 +241,10 @@ static void additional(const gk_zoneset_t *zs, gk_asm_t *a, const gk_rrset_t *co
 					continue;
 				size_t tl = gk_dname_len(tn);
 				const gk_node_t *n = find(zs, tn, tl);
-				if (!n || n->dname || (n->cut && n->cut != cut))
-					continue;
-				if (n->cut == n && n != cut)
+				/* only the answering zone's data, as NSD does; glue (below a cut)
+				 * only in referrals, where sibling glue is welcome (RFC 9471 2.2)
+				 */
+				if (!n || n->zone != zone || n->dname || (n->cut && !cut))
 					continue;
 				const gk_rrset_t *r = gk_node_rrset(n, types[t]);
 				if (!r || was_added(a, r))
@@ -271,7 +273,7 @@ void gk_resolve_referral(const gk_zoneset_t *zs, gk_asm_t *a, const gk_node_t *c
 {
 	const gk_rrset_t *ns = gk_node_rrset(cut, GK_TYPE_NS);
 	put_rrset(a, cut->name, cut->len, ns, GK_SEC_AUTHORITY, true, UINT32_MAX);
-	additional(zs, a, &ns, 1, cut);
+	additional(zs, a, &ns, 1, cut->zone, cut);
 }
 
 enum look { LK_NONE, LK_EXACT, LK_REFERRAL, LK_DNAME, LK_WILD, LK_NXDOMAIN };
@@ -346,6 +348,10 @@ static const uint8_t *answer_node(const gk_zoneset_t *zs, gk_asm_t *a, const gk_
 	const gk_rrset_t *s = gk_node_rrset(n, qtype);
 	if (s) {
 		put_rrset(a, owner, olen, s, GK_SEC_ANSWER, true, UINT32_MAX);
+		/* no authority for DS at a cut (the parent's NS would read as a referral) nor
+		 * for QCLASS ANY, which is never authoritative (RFC 1035 6.2) */
+		if (a->class_any || (n->flags & GK_NODE_DELEG))
+			return NULL;
 		const gk_rrset_t *sets[2] = {s, z->ns};
 		unsigned nsets = 1;
 		if (s != z->ns) {
@@ -353,7 +359,7 @@ static const uint8_t *answer_node(const gk_zoneset_t *zs, gk_asm_t *a, const gk_
 			          UINT32_MAX);
 			nsets = 2;
 		}
-		additional(zs, a, sets, nsets, NULL);
+		additional(zs, a, sets, nsets, z, NULL);
 		return NULL;
 	}
 	const gk_rrset_t *cn = (n->flags & GK_NODE_CNAME) ? gk_node_rrset(n, GK_TYPE_CNAME) : NULL;
@@ -376,7 +382,7 @@ void gk_resolve(const gk_zoneset_t *zs, gk_asm_t *a, const uint8_t *qname, size_
 		const gk_node_t *n = NULL;
 		enum look k = lookup(zs, name, len, qtype, &n);
 		if (hop == 0) {
-			a->aa = k != LK_NONE && k != LK_REFERRAL;
+			a->aa = k != LK_NONE && k != LK_REFERRAL && !a->class_any;
 			if (k == LK_NONE)
 				a->rcode = GK_RCODE_REFUSED;
 		}

@@ -30,6 +30,7 @@ typedef struct gk_asm {
 	bool full;      /* an RRset did not fit in cap; later ones were not added */
 	bool full_req;  /* ... and it was a required one */
 	bool wild_mode; /* the whole-qname entry may only be used for owner names */
+	bool class_any; /* QCLASS ANY: not authoritative, answer section only */
 	unsigned nct, nfix, nbound, nadded, nscratch;
 	struct {
 		const uint8_t *name;

@@ -385,6 +385,9 @@ static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *or
 		goto out;
 	}
 	char nb[1024];
+	/* lines for zone-wide errors: the first record, and the SOA */
+	unsigned first_line = L.n ? L.rrs[0].line : 1, soa_line = first_line;
+	const char *soa_file = L.n ? L.rrs[0].file : fname;
 	for (size_t i = 0; i < L.n && rc == 0; i++) {
 		ldns_rr *rr = L.rrs[i].rr;
 		const char *file = L.rrs[i].file;
@@ -403,6 +406,10 @@ static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *or
 			break;
 		}
 		uint16_t type = (uint16_t)ldns_rr_get_type(rr);
+		if (type == GK_TYPE_SOA) {
+			soa_line = line;
+			soa_file = file;
+		}
 		if (type == GK_TYPE_OPT || type == GK_TYPE_ANY || type == GK_TYPE_AXFR ||
 		    type == GK_TYPE_IXFR) {
 			rc = errf(B, GK_EZONE, file, line, "meta type %u in zone data", type);
@@ -433,11 +440,13 @@ static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *or
 	z->soa = gk_node_rrset(z->apex, GK_TYPE_SOA);
 	z->ns = gk_node_rrset(z->apex, GK_TYPE_NS);
 	if (!z->soa) {
-		rc = errf(B, GK_EZONE, fname, 0, "no SOA record at the apex %s", spec->name);
+		rc = errf(B, GK_EZONE, L.n ? L.rrs[0].file : fname, first_line,
+		          "no SOA record at the apex %s", spec->name);
 		goto out;
 	}
 	if (!z->ns) {
-		rc = errf(B, GK_EZONE, fname, 0, "no NS records at the apex %s", spec->name);
+		rc = errf(B, GK_EZONE, soa_file, soa_line, "no NS records at the apex %s",
+		          spec->name);
 		goto out;
 	}
 	/* RFC 2308 5: negative TTL is the lesser of the SOA TTL and MINIMUM */
