@@ -102,6 +102,10 @@ struct gk_worker {
 /* listen.c: bound non-blocking sockets. Return an fd or -errno. */
 int gk_net_udp_socket(const struct sockaddr *sa, socklen_t len);
 int gk_net_tcp_socket(const struct sockaddr *sa, socklen_t len);
+/* Bind and close a socket of type without SO_REUSEPORT: fails with -EADDRINUSE when any
+ * process (another gatekeeperd included) holds the address, which SO_REUSEPORT alone would
+ * silently share with it. Returns 0 or -errno. */
+int gk_net_probe(const struct sockaddr *sa, socklen_t len, int type);
 
 /* udp.c */
 int gk_net_udp_init(struct gk_worker *w); /* pools; 0 or GK_ENOMEM */

@@ -56,6 +56,23 @@ int gk_net_udp_socket(const struct sockaddr *sa, socklen_t len)
 	return fd;
 }
 
+int gk_net_probe(const struct sockaddr *sa, socklen_t len, int type)
+{
+	int fd = socket(sa->sa_family, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1, rc = 0;
+	if (type == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
+		rc = -errno;
+	if (rc == 0 && sa->sa_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0)
+		rc = -errno;
+	if (rc == 0 && bind(fd, sa, len) != 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
 int gk_net_tcp_socket(const struct sockaddr *sa, socklen_t len)
 {
 	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

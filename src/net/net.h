@@ -64,10 +64,11 @@ typedef struct gk_net_counters {
 
 typedef struct gk_worker gk_worker_t;
 
-/* Create worker p->id: binds its sockets (SO_REUSEPORT), preallocates slots and
- * connections, and prepares its loop. Nothing runs until gk_worker_start(). On failure
- * nothing is left open or allocated, and err holds one line naming the address. Returns 0,
- * GK_ENOMEM or -errno from socket/bind/listen (e.g. -EADDRINUSE). */
+/* Create worker p->id: binds its sockets (SO_REUSEPORT; worker 0 first checks that no other
+ * socket holds an address, so a second daemon on the same port fails with -EADDRINUSE),
+ * preallocates slots and connections, and prepares its loop. Nothing runs until gk_worker_start().
+ * On failure nothing is left open or allocated, and err holds one line naming the address. Returns
+ * 0, GK_ENOMEM or -errno from socket/bind/listen (e.g. -EADDRINUSE). */
 GK_MUST_CHECK int gk_worker_create(const gk_net_params_t *p, gk_worker_t **out, char *err,
                                    size_t errlen);
 

@@ -79,6 +79,14 @@ static void release(struct gk_worker *w)
 static int setup(struct gk_worker *w, const gk_net_params_t *p, char *err, size_t errlen)
 {
 	int rc;
+	for (size_t i = 0; i < p->n_addrs && p->id == 0; i++) {
+		const struct sockaddr *sa = (const struct sockaddr *)&p->addrs[i].addr;
+		if ((rc = gk_net_probe(sa, p->addrs[i].addrlen, SOCK_DGRAM)) != 0 ||
+		    (rc = gk_net_probe(sa, p->addrs[i].addrlen, SOCK_STREAM)) != 0) {
+			snprintf(err, errlen, "%s: %s", p->addrs[i].text, gk_strerror(rc));
+			return rc;
+		}
+	}
 	for (size_t i = 0; i < p->n_addrs; i++) {
 		const struct sockaddr *sa = (const struct sockaddr *)&p->addrs[i].addr;
 		rc = gk_net_udp_socket(sa, p->addrs[i].addrlen);
