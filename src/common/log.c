@@ -10,9 +10,10 @@
 static enum gk_log_level current = GK_LOG_INFO;
 static const char *const names[] = {"error", "warning", "info", "debug"};
 
+/* Set on reload by the main loop while workers may log: relaxed atomic accesses. */
 void gk_log_set_level(enum gk_log_level level)
 {
-	current = level;
+	__atomic_store_n(&current, level, __ATOMIC_RELAXED);
 }
 
 int gk_log_level_parse(const char *s, enum gk_log_level *out)
@@ -28,7 +29,7 @@ int gk_log_level_parse(const char *s, enum gk_log_level *out)
 
 void gk_log(enum gk_log_level level, const char *fmt, ...)
 {
-	if (level > current)
+		if (level > __atomic_load_n(&current, __ATOMIC_RELAXED))
 		return;
 	char line[2048];
 	struct timespec ts;
