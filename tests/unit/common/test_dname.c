@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/unit/common/test_dname.c -- wire-name helpers: length, labels, subdomain, text form,
+ * hash and the lowercase table.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+#include "common/dname.h"
+
+#define N(s) ((const uint8_t *)(s))
+
+static void test_len_labels(void **state)
+{
+	(void)state;
+	assert_int_equal(gk_dname_len(N("")), 1);
+	assert_int_equal(gk_dname_labels(N("")), 0);
+	assert_int_equal(gk_dname_len(N("\x03www\x07"
+	                                "example\x02"
+	                                "cn")),
+	                 16);
+	assert_int_equal(gk_dname_labels(N("\x03www\x07"
+	                                   "example\x02"
+	                                   "cn")),
+	                 3);
+	uint8_t big[256];
+	for (int i = 0; i < 127; i++) {
+		big[2 * i] = 1;
+		big[2 * i + 1] = 'a';
+	}
+	big[254] = 0;
+	assert_int_equal(gk_dname_len(big), 255);
+	assert_int_equal(gk_dname_labels(big), 127);
+}
+
+static void test_subdomain(void **state)
+{
+	(void)state;
+	const uint8_t *ex = N("\x07"
+	                      "example\x02"
+	                      "cn");
+	size_t exl = 12;
+	assert_true(gk_dname_is_subdomain(ex, exl, ex, exl));
+	assert_true(gk_dname_is_subdomain(N("\x03www\x07"
+	                                    "example\x02"
+	                                    "cn"),
+	                                  16, ex, exl));
+	assert_true(gk_dname_is_subdomain(ex, exl, N(""), 1)); /* everything is below root */
+	assert_false(gk_dname_is_subdomain(N("\x02"
+	                                     "cn"),
+	                                   4, ex, exl));
+	/* same trailing octets, different label boundary */
+	assert_false(gk_dname_is_subdomain(N("\x0a"
+	                                     "wwwexample\x02"
+	                                     "cn"),
+	                                   15, ex, exl));
+	assert_true(gk_dname_is_subdomain(N("\x02xx\x07"
+	                                    "example\x02"
+	                                    "cn"),
+	                                  15, ex, exl));
+	assert_false(gk_dname_is_subdomain(N("\x03www\x07"
+	                                     "example\x03"
+	                                     "org"),
+	                                   17, ex, exl));
+	/* a label whose octets look like the suffix's labels */
+	assert_false(gk_dname_is_subdomain(N("\x04x\x02"
+	                                     "cn"),
+	                                   6,
+	                                   N("\x02"
+	                                     "cn"),
+	                                   4));
+}
+
+static void test_to_str(void **state)
+{
+	(void)state;
+	char buf[1100];
+	assert_string_equal(gk_dname_to_str(N(""), buf, sizeof buf), ".");
+	assert_string_equal(gk_dname_to_str(N("\x03www\x02"
+	                                      "cn"),
+	                                    buf, sizeof buf),
+	                    "www.cn.");
+	assert_string_equal(gk_dname_to_str(N("\x03"
+	                                      "a.b\x01\\\x00"),
+	                                    buf, sizeof buf),
+	                    "a\\.b.\\\\.");
+	assert_string_equal(gk_dname_to_str(N("\x02"
+	                                      "a \x01\x7f"),
+	                                    buf, sizeof buf),
+	                    "a\\032.\\127.");
+	/* worst case: 255 octets all escaped fits a 1024-octet buffer */
+	uint8_t all[256];
+	for (int i = 0; i < 4; i++) {
+		all[64 * i] = 63;
+		memset(all + 64 * i + 1, 0x01, 63);
+	}
+	all[255 - 2] = 0; /* shorten the last label to keep 255 octets */
+	all[192] = 61;
+	assert_true(strlen(gk_dname_to_str(all, buf, sizeof buf)) < sizeof buf);
+}
+
+/* A short buffer gives a NUL-terminated prefix of the full text. */
+static void test_to_str_truncates_to_prefix(void **state)
+{
+	(void)state;
+	const uint8_t *n = N("\x3f"
+	                     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\x02"
+	                     "cn");
+	char full[300], part[300];
+	gk_dname_to_str(n, full, sizeof full);
+	for (size_t cap = 1; cap < 70; cap++) {
+		memset(part, 'Z', sizeof part);
+		gk_dname_to_str(n, part, cap);
+		assert_non_null(memchr(part, 0, cap));
+		if (strncmp(part, full, strlen(part)) != 0)
+			fail_msg("cap %zu: '%s' is not a prefix of '%s'", cap, part, full);
+	}
+}
+
+static void test_hash_lower(void **state)
+{
+	(void)state;
+	const uint8_t *a = N("\x03www\x07"
+	                     "example\x02"
+	                     "cn");
+	uint8_t b[16];
+	memcpy(b, a, 16);
+	assert_int_equal(gk_dname_hash(a, 16), gk_dname_hash(b, 16));
+	b[1] = 'v';
+	assert_int_not_equal(gk_dname_hash(a, 16), gk_dname_hash(b, 16));
+	for (int c = 0; c < 256; c++) {
+		int want = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+		assert_int_equal(gk_dname_lower[c], want);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_len_labels), cmocka_unit_test(test_subdomain),
+	    cmocka_unit_test(test_to_str),     cmocka_unit_test(test_to_str_truncates_to_prefix),
+	    cmocka_unit_test(test_hash_lower),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
