@@ -103,7 +103,7 @@ static const char zone_other[] = "$ORIGIN other.cn.\n"
                                  "www A 192.0.2.81\n"
                                  "back CNAME cname1.example.cn.\n";
 
-static gk_zoneset_t *zs;
+static gk_zoneset_t *zs, *main_zs; /* zs: the set queried; main_zs: built in setup */
 static const gk_pkt_opts_t opts = {.edns_udp_max = 1232};
 static uint8_t out[GK_PKT_OUT_MAX];
 static msg_t m;
@@ -121,13 +121,24 @@ static int setup(void **state)
 	int rc = gk_zoneset_build(specs, 3, &zs, err, sizeof err);
 	if (rc != 0)
 		fprintf(stderr, "zone build failed: %s\n", err);
+	main_zs = zs;
 	return rc == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	gk_zoneset_free(zs);
+	gk_zoneset_free(main_zs);
+	return 0;
+}
+
+/* After a test that queried a set of its own, free it (also when the test failed). */
+static int restore_main(void **state)
+{
+	(void)state;
+	if (zs != main_zs)
+		gk_zoneset_free(zs);
+	zs = main_zs;
 	return 0;
 }
 
@@ -855,7 +866,6 @@ static void test_wildcard_many_pointers(void **state)
 	for (int i = 0; i < 600; i++)
 		n += (size_t)snprintf(text + n, sizeof text - n, "*.w A 10.0.%d.%d\n", i / 256,
 		                      i % 256);
-	gk_zoneset_t *saved = zs;
 	zs = build_text("big.cn", text);
 	static const char *names[] = {"a.w.big.cn", "abcdefghij.klmnop.w.big.cn"};
 	for (size_t i = 0; i < 2; i++) {
@@ -872,8 +882,6 @@ static void test_wildcard_many_pointers(void **state)
 				expect_rr(k, 2, "ns2.big.cn.", 1);
 		}
 	}
-	gk_zoneset_free(zs);
-	zs = saved;
 }
 
 /* DS at a served child's apex when the parent holds no DS: NODATA from the parent side
@@ -890,7 +898,6 @@ static void test_ds_child_apex_no_parent_ds(void **state)
 	    {.name = "p.cn", .text = parent, .text_len = sizeof parent - 1},
 	};
 	char err[256];
-	gk_zoneset_t *saved = zs;
 	assert_int_equal(gk_zoneset_build(specs, 2, &zs, err, sizeof err), 0);
 	ask("kid.p.cn", 43);
 	assert_int_equal(m.rcode, 0);
@@ -900,8 +907,24 @@ static void test_ds_child_apex_no_parent_ds(void **state)
 	ask("kid.p.cn", 6);
 	assert_int_equal(m.an, 1);
 	expect_rr(0, 0, "kid.p.cn.", 6);
-	gk_zoneset_free(zs);
-	zs = saved;
+}
+
+/* NS records at a wildcard name (found by fuzz_zone): the answer for a name the wildcard
+ * matches must still be a well-formed message whatever its content. */
+static void test_wildcard_ns(void **state)
+{
+	(void)state;
+	zs = build_text("w.cn", "$ORIGIN w.cn.\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\n"
+	                        "ns1 A 192.0.2.1\n*.x NS ns1.example.net.\n*.x NS ns2.x\n"
+	                        "ns2.x A 192.0.2.2\n");
+	static const char *names[] = {"*.x.w.cn", "a.x.w.cn", "www.deep1.x.w.cn"};
+	for (size_t i = 0; i < 3; i++) {
+		print_message("qname %s\n", names[i]);
+		ask_tr(names[i], 1, -1, GK_PKT_TCP); /* raw() checks the message */
+		for (unsigned k = 0; k < m.nrr; k++)
+			if (m.rr[k].type == 2)
+				assert_non_null(strstr(m.rr[k].owner, "x.w.cn."));
+	}
 }
 
 int main(void)
@@ -936,8 +959,9 @@ int main(void)
 	    cmocka_unit_test(test_notimp),
 	    cmocka_unit_test(test_drop),
 	    cmocka_unit_test(test_axfr_ixfr),
-	    cmocka_unit_test(test_wildcard_many_pointers),
-	    cmocka_unit_test(test_ds_child_apex_no_parent_ds),
+	    cmocka_unit_test_teardown(test_wildcard_many_pointers, restore_main),
+	    cmocka_unit_test_teardown(test_ds_child_apex_no_parent_ds, restore_main),
+	    cmocka_unit_test_teardown(test_wildcard_ns, restore_main),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
