@@ -927,6 +927,31 @@ static void test_wildcard_ns(void **state)
 	}
 }
 
+/* A delegation below a DNAME (found by fuzz_zone). RFC 6672 2.4: no data may exist below a
+ * DNAME owner. Either the zone is refused at load time, or the names are answered through
+ * the DNAME; never a crash (x.sub.d: NULL template dereference as of 757bc5a). */
+static void test_cut_below_dname(void **state)
+{
+	(void)state;
+	static const char text[] = "$ORIGIN dd.cn.\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\n"
+	                           "ns1 A 192.0.2.1\nd DNAME other.cn.\nsub.d NS ns.example.net.\n";
+	gk_zone_spec_t spec = {.name = "dd.cn", .text = text, .text_len = sizeof text - 1};
+	char err[256];
+	if (gk_zoneset_build(&spec, 1, &zs, err, sizeof err) != 0) {
+		zs = main_zs;
+		return; /* refused at load time: fine */
+	}
+	static const char *names[] = {"x.sub.d.dd.cn", "sub.d.dd.cn"};
+	for (size_t i = 0; i < 2; i++) {
+		print_message("qname %s\n", names[i]);
+		ask(names[i], 1);
+		assert_int_equal(m.rcode, 0); /* the target, other.cn, is not served: stop there */
+		assert_true(m.an >= 2);
+		expect_rr(0, 0, "d.dd.cn.", 39);
+		expect_rr(1, 0, i == 0 ? "x.sub.d.dd.cn." : "sub.d.dd.cn.", 5);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -962,6 +987,8 @@ int main(void)
 	    cmocka_unit_test_teardown(test_wildcard_many_pointers, restore_main),
 	    cmocka_unit_test_teardown(test_ds_child_apex_no_parent_ds, restore_main),
 	    cmocka_unit_test_teardown(test_wildcard_ns, restore_main),
+	    /* last: it crashes the engine as of 757bc5a */
+	    cmocka_unit_test_teardown(test_cut_below_dname, restore_main),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
