@@ -61,20 +61,28 @@ char *gk_dname_to_str(const uint8_t *n, char *buf, size_t cap)
 		snprintf(buf, cap, ".");
 		return buf;
 	}
-	while (*n && o + 1 < cap) {
-		unsigned l = *n++;
-		for (unsigned i = 0; i < l && o + 5 < cap; i++, n++) {
-			uint8_t c = *n;
+	/* each piece is written whole or not at all, so the result is a prefix */
+	for (; *n; n += *n + 1) {
+		for (unsigned i = 1; i <= *n; i++) {
+			uint8_t c = n[i];
+			char piece[5];
+			int pl;
 			if (c == '.' || c == '\\')
-				o += (size_t)snprintf(buf + o, cap - o, "\\%c", c);
+				pl = snprintf(piece, sizeof piece, "\\%c", c);
 			else if (c <= 32 || c >= 127)
-				o += (size_t)snprintf(buf + o, cap - o, "\\%03u", c);
+				pl = snprintf(piece, sizeof piece, "\\%03u", c);
 			else
-				buf[o++] = (char)c;
+				pl = snprintf(piece, sizeof piece, "%c", c);
+			if (o + (size_t)pl >= cap)
+				goto done;
+			memcpy(buf + o, piece, (size_t)pl);
+			o += (size_t)pl;
 		}
-		if (o + 1 < cap)
-			buf[o++] = '.';
+		if (o + 1 >= cap)
+			goto done;
+		buf[o++] = '.';
 	}
-	buf[o < cap ? o : cap - 1] = 0;
+done:
+	buf[o] = 0;
 	return buf;
 }

@@ -27,6 +27,12 @@ static inline void wr16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
+/* A template serves a query name of qlen octets unless it is missing or cannot move. */
+static inline bool usable(const gk_tmpl_t *t, size_t qlen)
+{
+	return t && (!(t->flags & GK_TMPL_FIXED) || t->qname_len == qlen);
+}
+
 /* Where the answer comes from. */
 enum src { SRC_TMPL, SRC_RUNTIME, SRC_REFUSED };
 
@@ -43,7 +49,7 @@ static enum src find_answer(const gk_zoneset_t *zs, const gk_query_t *qq, const 
 			return SRC_RUNTIME;
 		else
 			*t = gk_node_tmpl(n, qtype);
-		return *t ? SRC_TMPL : SRC_RUNTIME;
+		return usable(*t, len) ? SRC_TMPL : SRC_RUNTIME;
 	}
 	/* closest encloser: strip labels from the left */
 	for (unsigned i = 1; i < qq->labels + 1u; i++) {
@@ -56,14 +62,13 @@ static enum src find_answer(const gk_zoneset_t *zs, const gk_query_t *qq, const 
 	}
 	if (!n)
 		return SRC_REFUSED;
-	if (n->cut) {
+	if (n->cut)
 		*t = n->cut->other;
-		return SRC_TMPL;
-	}
-	if ((n->flags & GK_NODE_DNAME) || n->dname)
+	else if ((n->flags & GK_NODE_DNAME) || n->dname)
 		return SRC_RUNTIME;
-	*t = n->wild ? gk_node_tmpl(n->wild, qtype) : n->zone->nxdomain;
-	return *t ? SRC_TMPL : SRC_RUNTIME;
+	else
+		*t = n->wild ? gk_node_tmpl(n->wild, qtype) : n->zone->nxdomain;
+	return usable(*t, len) ? SRC_TMPL : SRC_RUNTIME;
 }
 
 /* Keep whole RRsets up to limit; TC when a required one is cut. Returns body length. */

@@ -39,7 +39,7 @@ static int store(struct cc *c, gk_tmpl_t *t, uint16_t qtype, uint8_t qname_len, 
 	memset(t, 0, sizeof(*t));
 	t->qtype = qtype;
 	t->rcode = a->rcode;
-	t->flags = (uint8_t)(flags | (a->aa ? GK_TMPL_AA : 0));
+	t->flags = (uint8_t)(flags | (a->aa ? GK_TMPL_AA : 0) | (a->fix_lost ? GK_TMPL_FIXED : 0));
 	t->qname_len = qname_len;
 	t->an = a->an;
 	t->ns = a->ns;

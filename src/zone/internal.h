@@ -70,6 +70,7 @@ typedef struct gk_bound {
 
 #define GK_TMPL_AA          0x01 /* authoritative answer */
 #define GK_TMPL_SHIFT_WHOLE 0x02 /* the template's qname is a suffix of the real qname */
+#define GK_TMPL_FIXED       0x04 /* too many pointers to relocate: valid for its own qname only */
 
 /* A compiled answer: everything after the question, for one (name, qtype) outcome.
  * The body was built with a question name of qname_len octets at offset 12; at query time

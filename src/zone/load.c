@@ -187,8 +187,11 @@ static int directive(struct state *S, char *entry, unsigned line)
 	if (strcmp(word, "$ORIGIN") == 0) {
 		char *name = next_word(rest, &rest);
 		ldns_rdf *o = *name ? name_rel(name, S->origin) : NULL;
-		if (!o || *rest)
+		if (!o || *rest) {
+			if (o)
+				ldns_rdf_deep_free(o);
 			return fail(L, GK_ESYNTAX, S->file, line, "bad $ORIGIN");
+		}
 		ldns_rdf_deep_free(S->origin);
 		S->origin = o;
 		return 0;

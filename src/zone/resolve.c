@@ -21,7 +21,7 @@ void gk_asm_init(gk_asm_t *a, uint8_t *buf, size_t cap, size_t qend, const uint8
 	a->an = a->ns = a->ar = 0;
 	a->rcode = 0;
 	a->aa = false;
-	a->full = a->full_req = false;
+	a->full = a->full_req = a->fix_lost = false;
 	a->class_any = false;
 	a->nct = a->nfix = a->nbound = a->nadded = a->nscratch = 0;
 	/* every suffix of the question name is a compression target */
@@ -93,6 +93,8 @@ static bool put_name(gk_asm_t *a, const uint8_t *name, size_t len, bool compress
 	if (hit >= 0) {
 		if (a->nfix < GK_ASM_FIX)
 			a->fix[a->nfix++] = (uint16_t)a->len;
+		else
+			a->fix_lost = true;
 		put16(a, (uint16_t)(0xc000 | a->ct[hit].off));
 	} else {
 		a->buf[a->len++] = 0;

@@ -29,6 +29,7 @@ typedef struct gk_asm {
 	bool aa;
 	bool full;      /* an RRset did not fit in cap; later ones were not added */
 	bool full_req;  /* ... and it was a required one */
+	bool fix_lost;  /* more pointers than fix[] holds: the message cannot be relocated */
 	bool wild_mode; /* the whole-qname entry may only be used for owner names */
 	bool class_any; /* QCLASS ANY: not authoritative, answer section only */
 	unsigned nct, nfix, nbound, nadded, nscratch;

@@ -289,7 +289,10 @@ static int finish_node(struct zbuild *B, struct bnode *bn)
 			other = other ? other : s;
 			break;
 		case GK_TYPE_NS:
-			if (n != B->zone->apex)
+			/* NS at a wildcard is data, not a cut: its meaning is undefined and
+			 * RFC 4592 4.2 discourages it */
+			if (n != B->zone->apex &&
+			    !(n->labels && n->name[0] == 1 && n->name[1] == '*'))
 				n->flags |= GK_NODE_DELEG;
 			other = other ? other : s;
 			break;
@@ -348,8 +351,10 @@ static int link_nodes(struct zbuild *B)
 		gk_node_t *n = v[i], *p = n->parent;
 		if (!p)
 			continue;
-		n->cut = p->cut ? p->cut : ((n->flags & GK_NODE_DELEG) ? n : NULL);
 		n->dname = (p->flags & GK_NODE_DNAME) ? p : p->dname;
+		/* a DNAME occludes everything below it, delegations included (RFC 6672 2.4);
+		 * a cut above a DNAME still wins, as its data is not ours */
+		n->cut = p->cut ? p->cut : ((n->flags & GK_NODE_DELEG) && !n->dname ? n : NULL);
 		if (n->flags & GK_NODE_WILD)
 			p->wild = n;
 	}
