@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/* src/common/psl.h -- registrable domains from the Public Suffix List, ICANN section only.
+ *
+ * Filing is per registered domain, so private-section rules (github.io, ...) are ignored:
+ * x.y.github.io -> github.io. Wraps libpsl, minding its traps (DEPS.md): input must be
+ * lowercase, without a trailing dot, IDN as A-labels. A gk_psl_t is immutable after open and
+ * may be shared by any number of threads.
+ */
+#pragma once
+#include <stddef.h>
+#include "gk/errors.h"
+
+typedef struct gk_psl gk_psl_t;
+
+/* Default list: the Debian publicsuffix package's file. */
+#define GK_PSL_DEFAULT_FILE "/usr/share/publicsuffix/public_suffix_list.dat"
+
+/* Open the list at path (NULL: GK_PSL_DEFAULT_FILE, falling back to libpsl's built-in
+ * list). Returns 0 or GK_EIO / GK_ENOMEM. */
+GK_MUST_CHECK int gk_psl_open(const char *path, gk_psl_t **out);
+void gk_psl_close(gk_psl_t *psl);
+
+/* Registrable domain of name (lowercase, no trailing dot, A-labels): a pointer into name,
+ * or NULL when name is itself a public suffix (or empty). Unknown TLDs follow the implicit
+ * "*" rule: foo.invalidtld -> foo.invalidtld. Any thread; no allocation for ASCII input. */
+const char *gk_psl_registrable(const gk_psl_t *psl, const char *name);
+
+/* Same for a lowercase uncompressed wire name: returns the offset of the registrable
+ * domain inside name, or -1. */
+int gk_psl_registrable_wire(const gk_psl_t *psl, const unsigned char *name, size_t len);
