@@ -16,8 +16,37 @@
 
 enum gk_pkt_transport { GK_PKT_UDP = 0, GK_PKT_TCP = 1 };
 
+/* What to do with a query whose registrable domain is not filed (DESIGN.md "The decision"). */
+typedef enum gk_action {
+	GK_ACT_RESOLVE = 0, /* answer normally */
+	GK_ACT_REFUSE,      /* REFUSED */
+	GK_ACT_NXDOMAIN,    /* NXDOMAIN with the zone's SOA */
+	GK_ACT_NODATA,      /* NOERROR, no answer, the zone's SOA */
+	GK_ACT_DROP,        /* no response */
+} gk_action_t;
+
+/* One refusal: the action, and the RFC 8914 Extended DNS Error sent with it (to EDNS
+ * clients): INFO-CODE (15 Blocked, 16 Censored, 17 Filtered, 18 Prohibited) and EXTRA-TEXT. */
+typedef struct gk_refusal {
+	gk_action_t action;
+	uint16_t ede_code;
+	uint8_t text_len;
+	char text[64]; /* UTF-8, not NUL-terminated on the wire */
+} gk_refusal_t;
+
+struct gk_status;
+struct gk_psl;
+
 typedef struct gk_pkt_opts {
 	uint16_t edns_udp_max; /* largest UDP response we send with EDNS (>= 512); 1232 default */
+	/* Filing check: off when status is NULL. */
+	const struct gk_status *status; /* the replica (status/status.h) */
+	const struct gk_psl *psl;       /* for names whose registrable domain is not known at
+					   load time (zones at or above a public suffix) */
+	gk_refusal_t unfiled;  /* no filing */
+	gk_refusal_t revoked;  /* filing revoked */
+	gk_refusal_t unknown;  /* replica stale (Redis unreachable beyond max age) */
+	gk_refusal_t starting; /* before the first full load (startup: refuse | resolve) */
 } gk_pkt_opts_t;
 
 typedef enum gk_pkt_outcome {

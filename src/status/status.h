@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/* src/status/status.h -- the filing-status replica every gatekeeperd holds.
+ *
+ * A complete local copy of the Redis status set (include/gk/filing_status.h), kept current
+ * by the status loop: its own thread and libuv loop, hiredis async with the libuv adapter.
+ * At start it loads every bucket, then tails the change stream from the last entry it
+ * applied; on reconnect it resumes from that entry; if that entry was trimmed away it
+ * reloads fully beside the live table and swaps. It writes the instance heartbeat.
+ *
+ * Threads: the status loop is the single writer. Workers read with gk_status_get(), which
+ * is lock-free and wait-free and never blocks the writer; a worker must call it between two
+ * of its quiescent points (common/snapshot.h), because retired table memory is freed only
+ * after every worker has passed one.
+ *
+ * Keys are registrable domains as lowercase uncompressed wire names ("\3foo\3com\2cn\0").
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "gk/errors.h"
+#include "gk/filing_status.h"
+
+typedef struct gk_status gk_status_t;
+
+/* Beyond gk_fs_status_t: the replica cannot answer. */
+#define GK_FS_STARTING (-2) /* no full load has completed yet */
+#define GK_FS_STALE (-1)    /* Redis unreachable for longer than max_age_ms */
+
+typedef struct gk_status_conf {
+	const char *redis_host; /* IPv4/IPv6 literal or host name; NULL with redis_unix */
+	uint16_t redis_port;
+	const char *redis_unix;  /* unix socket path, or NULL */
+	const char *instance_id; /* heartbeat id; NULL: "hostname:pid" */
+	unsigned connect_timeout_ms;
+	unsigned reconnect_max_ms; /* backoff cap */
+	unsigned max_age_ms;       /* last-known-good is trusted this long without Redis */
+	const char *version;       /* reported in the heartbeat */
+} gk_status_conf_t;
+
+/* Status of the registrable domain name (lowercase wire name of len octets; hash is
+ * gk_dname_hash(name, len)): GK_FS_FILED, GK_FS_REVOKED, GK_FS_UNFILED, or GK_FS_STARTING /
+ * GK_FS_STALE. If value is not NULL it receives the stored packed value (0 if absent).
+ * Any worker thread; no lock, no allocation, no syscall. */
+int gk_status_get(const gk_status_t *st, const uint8_t *name, size_t len, uint64_t hash,
+		  uint32_t *value);
+
+/* Create the replica (no thread, no connection yet). conf strings are copied. */
+GK_MUST_CHECK int gk_status_create(const gk_status_conf_t *conf, gk_status_t **out);
+
+/* Start the status thread: connect, load, tail, heartbeat. Returns at once. */
+GK_MUST_CHECK int gk_status_start(gk_status_t *st);
+
+/* Stop the thread (closes connections, removes nothing from Redis) and join it. */
+void gk_status_stop(gk_status_t *st);
+
+/* Free a stopped (or never started) replica. NULL is ignored. */
+void gk_status_free(gk_status_t *st);
+
+/* Observable state, for logs, the heartbeat and metrics. Any thread (values may be a
+ * moment old). */
+typedef struct gk_status_info {
+	size_t table_size;     /* domains in the live table */
+	uint64_t serial;       /* registry serial of the last completed feed seen */
+	char stream_id[48];    /* last change-stream entry applied */
+	bool ready;            /* a full load has completed */
+	bool connected;        /* Redis connection up */
+	uint64_t reconnects;   /* since start */
+	uint64_t full_loads;   /* since start (1 + reloads after a trimmed stream) */
+	int64_t last_contact_ms; /* unix ms of the last successful Redis reply */
+} gk_status_info_t;
+void gk_status_info(const gk_status_t *st, gk_status_info_t *info);
+
+/* Single-writer updates without Redis, for tests, benchmarks and tools: set (value != 0,
+ * a gk_fs_pack() value) or remove (value == 0) one domain given in presentation form
+ * ("foo.com.cn"); gk_status_set_ready marks the first full load done. Only from one
+ * thread at a time, and never while the status thread runs. */
+GK_MUST_CHECK int gk_status_put(gk_status_t *st, const char *domain, uint32_t value);
+void gk_status_set_ready(gk_status_t *st);
