@@ -77,3 +77,17 @@ void gk_status_info(const gk_status_t *st, gk_status_info_t *info);
  * thread at a time, and never while the status thread runs. */
 GK_MUST_CHECK int gk_status_put(gk_status_t *st, const char *domain, uint32_t value);
 void gk_status_set_ready(gk_status_t *st);
+
+/* Retired table memory. The status thread never frees table memory a reader might hold:
+ * it retires it, and the owner of the readers' quiescent points (the daemon's main loop)
+ * takes the batch with gk_status_retired_take() and frees it with gk_status_retired_free()
+ * once every reader has passed a quiescent point after the take (e.g. by attaching it to
+ * a view it retires through common/snapshot). take returns NULL when nothing is pending.
+ * Any one thread; memory never taken is freed by gk_status_free(). */
+typedef struct gk_status_retired gk_status_retired_t;
+gk_status_retired_t *gk_status_retired_take(gk_status_t *st);
+void gk_status_retired_free(gk_status_retired_t *r);
+
+/* Resident bytes of the live table (slots, tags and names), for benchmarks and logs.
+ * Writer thread, or any thread while the status thread is stopped. */
+size_t gk_status_table_bytes(const gk_status_t *st);

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+/* src/status/internal.h -- shared between table.c, status.c, redis.c, load.c and tail.c.
+ *
+ * The replica is a layered open-addressing table (see table.c for the design): an immutable
+ * base built by a full load or a merge, plus insert-only overlays that the single writer
+ * fills in place. Readers reach all of it through one atomically published root. Retired
+ * memory is handed to whoever owns the readers' grace periods (gk_status_retired_take).
+ *
+ * Threads: everything named tab_* / stage_* runs on the writer (the status thread, or the
+ * one thread calling gk_status_put); tab_get runs on any reader.
+ */
+#pragma once
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <uv.h>
+#include "status/status.h"
+
+/* One table: tags[cap] (0 = empty, else 1..255 from the hash), slots[cap], and an arena of
+ * entries [len][len bytes: the wire name without its root label]. */
+struct tslot {
+	uint32_t off;          /* entry offset in the arena; written before the tag */
+	_Atomic uint32_t val;  /* packed value; 0 = removed (the key is then unfiled) */
+};
+
+struct tbl {
+	size_t cap;   /* slots */
+	size_t count; /* occupied slots */
+	_Atomic uint8_t *tags;
+	struct tslot *slots;
+	uint8_t *arena;
+	size_t arena_used, arena_cap;
+	size_t map_len;   /* tags + slots mapping */
+	size_t arena_map; /* arena mapping length */
+};
+
+/* What readers load: newest first. frozen is non-NULL only while a merge runs. */
+struct root {
+	struct tbl *ov;     /* current overlay: writer inserts and updates in place */
+	struct tbl *frozen; /* overlay being merged into the next base (read-only) */
+	struct tbl *base;   /* immutable key set; values updated in place when no merge runs */
+};
+
+/* Entries of a full load, in arrival order; the arena is handed over to the built base. */
+struct stage {
+	uint8_t *arena;
+	size_t used, cap;
+	uint64_t *ents; /* (offset << 32) | value */
+	size_t n, ncap;
+};
+
+/* A base being built from a stage, in bounded steps. */
+struct build {
+	struct stage stage;
+	struct tbl *t;
+	size_t pos;
+	size_t live;
+};
+
+/* A merge of base + frozen into next, in bounded steps. */
+struct merge {
+	struct tbl *next;
+	int phase; /* 0: copy frozen, 1: copy base */
+	size_t pos;
+};
+
+struct retired {
+	struct retired *next;
+	struct tbl *t;    /* or NULL */
+	struct root *r;   /* or NULL */
+};
+
+/* Writer-side state of the layered table. */
+struct tab {
+	_Atomic(struct root *) root; /* never NULL after tab_init */
+	size_t live;                 /* domains with a non-zero value */
+	bool merging;
+	struct merge m;
+	size_t ov_limit; /* keys in an overlay before a merge starts */
+	/* retired memory waiting for a grace period */
+	uv_mutex_t lock;
+	struct retired *retired;
+	size_t retired_n;
+};
+
+/* Entries per bounded step (STYLE.md rule 14). */
+#define GK_TAB_STEP 65536u
+
+int tab_init(struct tab *tb);
+void tab_destroy(struct tab *tb); /* frees everything, retired included: no readers left */
+/* Reader: the slot for name, or NULL. */
+const struct tslot *tab_get(const struct root *r, const uint8_t *name, size_t len, uint64_t h);
+/* Writer: set (v != 0) or remove (v == 0) one domain. GK_ENOMEM / GK_ENOSPC. */
+int tab_set(struct tab *tb, const uint8_t *name, size_t len, uint32_t v);
+/* Writer: one bounded merge step if a merge runs. Returns true while more work remains. */
+bool tab_step(struct tab *tb);
+/* Writer: replace everything with a built base (swap after a full load). */
+void tab_install(struct tab *tb, struct build *b);
+size_t tab_size(const struct tab *tb);
+/* Resident bytes held by the current root's tables (tags, slots, used arena). */
+size_t tab_bytes(const struct tab *tb);
+
+/* Full-load staging and the bounded base build. */
+int stage_add(struct stage *s, const uint8_t *name, size_t len, uint32_t v);
+void stage_free(struct stage *s);
+int build_begin(struct build *b); /* takes over b->stage */
+bool build_step(struct build *b); /* true while more work remains */
+void build_free(struct build *b);
+
+/* Presentation "foo.com.cn" (lowercased here, no trailing dot required) to wire form in
+ * out[GK_DNAME_MAX]. Returns the wire length or 0 when not a valid name. */
+size_t gk_status_name_to_wire(const char *s, size_t slen, uint8_t *out);
+
+gk_status_retired_t *tab_retired_take(struct tab *tb);
+
+/* --- the status loop --------------------------------------------------------------- */
+
+struct gk_status;
+
+/* One hiredis connection. ac is NULL when closed; hiredis frees a context itself after a
+ * failed connect or a dropped connection, so ac is cleared in those callbacks. */
+struct conn {
+	struct gk_status *st;
+	redisAsyncContext *ac;
+	const char *name;
+	bool up;
+	unsigned pending;     /* commands sent, replies not yet received */
+	uint64_t progress_ms; /* last reply, or when pending went from 0 to 1 */
+};
+
+enum phase {
+	PH_DOWN = 0,   /* no connection; a reconnect is scheduled */
+	PH_CONNECTING, /* both connections started */
+	PH_RESUMING,   /* XINFO sent: resume or reload */
+	PH_LOADING,    /* full load: HGETALL windows in flight */
+	PH_BUILDING,   /* full load received: building the base in bounded steps */
+	PH_TAILING,    /* XREAD BLOCK on the tail connection */
+};
+
+struct sid {
+	uint64_t ms, seq;
+};
+
+struct gk_status {
+	gk_status_conf_t conf;
+	char *host, *unix_path, *inst_id, *version, *inst_key;
+	unsigned command_timeout_ms;
+
+	struct tab tab;
+	_Atomic bool ready;
+	_Atomic bool stale;
+
+	/* info for other threads */
+	uv_mutex_t info_lock;
+	gk_status_info_t info;
+
+	/* status loop, all below touched by the status thread only (after start) */
+	bool started;
+	uv_thread_t thread;
+	uv_loop_t loop;
+	uv_async_t stop_async;
+	uv_timer_t tick, reconnect, kick;
+	uv_idle_t work;
+	bool stopping;
+	struct conn cmd, tail;
+	enum phase phase;
+	unsigned backoff_ms;
+	bool was_connected;
+	bool load_failed;
+	uint64_t connect_start_ms, last_contact_ms, last_heartbeat_ms;
+	uint64_t serial;
+	struct sid last; /* last stream entry applied */
+	bool need_reload;
+
+	/* full load */
+	struct build load;
+	bool loading;
+	struct sid load_id;
+	uint64_t load_serial;
+	bool load_has_serial;
+	unsigned next_bucket, done_buckets;
+	uint64_t load_start_ms;
+	uint64_t bad_entries;
+
+	/* tail */
+	bool tail_out;     /* an XREAD is outstanding */
+	unsigned tail_gen; /* bumped on swap: replies of older XREADs are dropped */
+	bool check_out;    /* a trim check (XINFO) is outstanding */
+};
+
+uint64_t gk_status_now_ms(void);
+int sid_parse(const char *s, size_t len, struct sid *out);
+int sid_cmp(struct sid a, struct sid b);
+void sid_fmt(struct sid a, char *buf, size_t cap);
+void status_publish_info(struct gk_status *st);
+
+/* redis.c */
+typedef void (*reply_fn)(struct conn *c, redisReply *reply, void *priv);
+/* Send a command on c; fn gets the reply (NULL when the connection went away: fn then
+ * does nothing, the session is already failing). Returns 0 or GK_EIO. */
+int conn_cmd(struct conn *c, reply_fn fn, void *priv,
+	     const char *fmt, ...);
+int conn_cmdargv(struct conn *c, reply_fn fn, void *priv, int argc, const char **argv,
+		 const size_t *argvlen);
+void session_fail(struct gk_status *st, const char *why);
+void note_contact(struct gk_status *st);
+void work_start(struct gk_status *st);
+void status_backoff_reset(struct gk_status *st);
+/* load.c */
+int xinfo_ids(const redisReply *r, struct sid *last, struct sid *maxdel);
+bool no_such_key(const redisReply *r);
+int parse_value(const char *s, size_t len, uint32_t *out);
+void load_begin(struct gk_status *st);
+bool load_step(struct gk_status *st);
+void load_abort(struct gk_status *st);
+/* tail.c */
+void resume_begin(struct gk_status *st);
+void tail_begin(struct gk_status *st);
+void tail_check(struct gk_status *st);
+int apply_change(struct gk_status *st, const char *d, size_t dlen, const char *v, size_t vlen);

@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+/* src/status/load.c -- full load of the status set: every bucket, pipelined in windows.
+ *
+ * Order matters: the stream position is recorded first (XINFO STREAM last-generated-id),
+ * then gk:serial, then the 65536 buckets; the tail then resumes from the recorded id, so
+ * every change made during the load is replayed (entries carry full values, so replaying
+ * one that the load already saw is harmless). last-generated-id rather than XREVRANGE's
+ * last entry: after XTRIM MAXLEN 0 the stream is empty but its ids go on, and resuming
+ * from 0-0 would compare below max-deleted-entry-id forever.
+ *
+ * Replies are staged (names in one arena that becomes the new base's arena), then the base
+ * is built GK_TAB_STEP entries per loop turn and swapped in; the live table keeps serving
+ * meanwhile. A bucket that is not a hash fails the load (the live table stays).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "common/dname.h"
+#include "common/log.h"
+#include "status/internal.h"
+
+#define LOAD_WINDOW 512u
+
+static void send_bucket(gk_status_t *st);
+
+/* "last-generated-id" / "max-deleted-entry-id" from an XINFO STREAM reply. */
+int xinfo_ids(const redisReply *r, struct sid *last, struct sid *maxdel)
+{
+	*last = (struct sid){0, 0};
+	*maxdel = (struct sid){0, 0};
+	if (r->type != REDIS_REPLY_ARRAY)
+		return GK_EINVAL;
+	for (size_t i = 0; i + 1 < r->elements; i += 2) {
+		const redisReply *k = r->element[i], *v = r->element[i + 1];
+		if (k->type != REDIS_REPLY_STRING && k->type != REDIS_REPLY_STATUS)
+			continue;
+		if (v->type != REDIS_REPLY_STRING && v->type != REDIS_REPLY_STATUS)
+			continue;
+		if (strcmp(k->str, "last-generated-id") == 0 &&
+		    sid_parse(v->str, v->len, last) != 0)
+			return GK_EINVAL;
+		if (strcmp(k->str, "max-deleted-entry-id") == 0 &&
+		    sid_parse(v->str, v->len, maxdel) != 0)
+			return GK_EINVAL;
+	}
+	return 0;
+}
+
+bool no_such_key(const redisReply *r)
+{
+	return r->type == REDIS_REPLY_ERROR && strstr(r->str, "no such key") != NULL;
+}
+
+static void on_xinfo(struct conn *c, redisReply *r, void *priv)
+{
+	(void)priv;
+	gk_status_t *st = c->st;
+	struct sid maxdel;
+	if (no_such_key(r)) {
+		st->load_id = (struct sid){0, 0};
+		return;
+	}
+	if (xinfo_ids(r, &st->load_id, &maxdel) != 0) {
+		session_fail(st, r->type == REDIS_REPLY_ERROR ? r->str : "bad XINFO STREAM reply");
+		return;
+	}
+}
+
+static void on_serial(struct conn *c, redisReply *r, void *priv)
+{
+	(void)priv;
+	gk_status_t *st = c->st;
+	if (r->type == REDIS_REPLY_NIL)
+		return;
+	if (r->type != REDIS_REPLY_STRING) {
+		session_fail(st, r->type == REDIS_REPLY_ERROR ? r->str : "bad gk:serial");
+		return;
+	}
+	char *end;
+	st->load_serial = strtoull(r->str, &end, 10);
+	st->load_has_serial = end != r->str && *end == 0;
+}
+
+/* Strict decimal uint32 ("" is not a value here). */
+int parse_value(const char *s, size_t len, uint32_t *out)
+{
+	uint64_t v = 0;
+	if (len == 0 || len > 10)
+		return GK_EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return GK_EINVAL;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v > UINT32_MAX)
+		return GK_EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static void bad_entry(gk_status_t *st, const char *where, const char *d, size_t dlen)
+{
+	if (st->bad_entries++ < 10)
+		gk_log(GK_LOG_WARN, "status: %s: skipping malformed entry \"%.*s\"", where,
+		       (int)(dlen > 80 ? 80 : dlen), d);
+}
+
+static void on_bucket(struct conn *c, redisReply *r, void *priv)
+{
+	gk_status_t *st = c->st;
+	unsigned b = (unsigned)(uintptr_t)priv;
+	char key[16];
+	snprintf(key, sizeof(key), GK_KEY_STATUS_BUCKET, b);
+	if (r->type != REDIS_REPLY_ARRAY) {
+		char why[256];
+		snprintf(why, sizeof(why), "full load: %s: %s", key,
+		         r->type == REDIS_REPLY_ERROR ? r->str : "not a hash");
+		gk_log(GK_LOG_ERR, "status: %s", why);
+		session_fail(st, why);
+		return;
+	}
+	uint8_t wire[GK_DNAME_MAX + 1];
+	for (size_t i = 0; i + 1 < r->elements; i += 2) {
+		const redisReply *f = r->element[i], *v = r->element[i + 1];
+		uint32_t val;
+		size_t len;
+		if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+		    (len = gk_status_name_to_wire(f->str, f->len, wire)) == 0 ||
+		    parse_value(v->str, v->len, &val) != 0) {
+			bad_entry(st, key, f->type == REDIS_REPLY_STRING ? f->str : "?",
+			          f->type == REDIS_REPLY_STRING ? f->len : 1);
+			continue;
+		}
+		if (val == 0)
+			continue;
+		int rc = stage_add(&st->load.stage, wire, len, val);
+		if (rc != 0) {
+			gk_log(GK_LOG_ERR, "status: full load: %s", gk_strerror(rc));
+			session_fail(st, "full load: out of memory");
+			return;
+		}
+	}
+	st->done_buckets++;
+	if (st->next_bucket < GK_FS_BUCKETS) {
+		send_bucket(st);
+		return;
+	}
+	if (st->done_buckets < GK_FS_BUCKETS)
+		return;
+	if (atomic_load(&st->ready) && !st->load_has_serial && st->load.stage.n == 0) {
+		gk_log(GK_LOG_ERR, "status: redis holds no status set and no %s: keeping the "
+		                   "live table, retrying",
+		       GK_KEY_SERIAL);
+		session_fail(st, "empty status set");
+		return;
+	}
+	if (!st->load_has_serial)
+		gk_log(GK_LOG_WARN, "status: %s is not set", GK_KEY_SERIAL);
+	if (build_begin(&st->load) != 0) {
+		session_fail(st, "full load: out of memory");
+		return;
+	}
+	st->phase = PH_BUILDING;
+	work_start(st);
+}
+
+static void send_bucket(gk_status_t *st)
+{
+	unsigned b = st->next_bucket++;
+	if (conn_cmd(&st->cmd, on_bucket, (void *)(uintptr_t)b, "HGETALL " GK_KEY_STATUS_BUCKET,
+	             b) != 0)
+		session_fail(st, "cannot send HGETALL");
+}
+
+void load_begin(gk_status_t *st)
+{
+	load_abort(st);
+	st->phase = PH_LOADING;
+	st->load_start_ms = gk_status_now_ms();
+	st->load_has_serial = false;
+	st->load_serial = 0;
+	st->next_bucket = st->done_buckets = 0;
+	st->bad_entries = 0;
+	if (conn_cmd(&st->cmd, on_xinfo, NULL, "XINFO STREAM %s", GK_KEY_STREAM) != 0 ||
+	    conn_cmd(&st->cmd, on_serial, NULL, "GET %s", GK_KEY_SERIAL) != 0) {
+		session_fail(st, "cannot send the load commands");
+		return;
+	}
+	for (unsigned i = 0; i < LOAD_WINDOW && st->phase == PH_LOADING; i++)
+		send_bucket(st);
+}
+
+void load_abort(gk_status_t *st)
+{
+	build_free(&st->load);
+	memset(&st->load, 0, sizeof(st->load));
+}
+
+bool load_step(gk_status_t *st)
+{
+	if (build_step(&st->load))
+		return true;
+	bool first = !atomic_load(&st->ready);
+	size_t n = st->load.live;
+	tab_install(&st->tab, &st->load);
+	if (st->load.t != NULL) { /* out of memory: keep the live table, retry later */
+		load_abort(st);
+		session_fail(st, "cannot install the loaded table");
+		return false;
+	}
+	load_abort(st);
+	st->last = st->load_id;
+	if (st->load_has_serial)
+		st->serial = st->load_serial;
+	st->need_reload = false;
+	st->load_failed = false;
+	atomic_store_explicit(&st->ready, true, memory_order_release);
+	uv_mutex_lock(&st->info_lock);
+	st->info.full_loads++;
+	uv_mutex_unlock(&st->info_lock);
+	char sid[48];
+	sid_fmt(st->last, sid, sizeof(sid));
+	gk_log(GK_LOG_INFO, "status: %s %zu domains in %llu ms (serial %llu, stream %s)",
+	       first ? "loaded" : "reloaded", n,
+	       (unsigned long long)(gk_status_now_ms() - st->load_start_ms),
+	       (unsigned long long)st->serial, sid);
+	status_backoff_reset(st);
+	st->tail_gen++;
+	tail_begin(st);
+	status_publish_info(st);
+	return false;
+}

@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: MIT */
+/* src/status/redis.c -- the status loop: its thread, the two hiredis connections, timeouts,
+ * reconnect with backoff, staleness and the heartbeat.
+ *
+ * Two connections per session: "cmd" carries the full load, trim checks and heartbeats;
+ * "tail" carries only XREAD BLOCK (a blocking read holds its connection). A session fails
+ * as a whole: any NULL reply, error on a required command, timeout or disconnect tears both
+ * down from a zero-delay timer (never inside a hiredis callback) with redisAsyncFree, which
+ * runs the pending callbacks with NULL replies; they see c->ac != their context and do
+ * nothing. Reconnects back off from 100 ms, doubling to reconnect_max_ms, and reset after
+ * a session that loaded or resumed.
+ *
+ * hiredis 0.14 has no timeouts: a 100 ms tick checks the connect deadline and, per
+ * connection, the time since the last reply while commands are outstanding (the tail's
+ * XREAD BLOCK is allowed its block time on top).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <hiredis/adapters/libuv.h>
+#include "common/log.h"
+#include "status/internal.h"
+
+#define TICK_MS 100u
+#define BACKOFF_MIN_MS 100u
+#define TAIL_BLOCK_MS 1000u
+
+static uint64_t unix_ms(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+}
+
+void note_contact(gk_status_t *st)
+{
+	st->last_contact_ms = gk_status_now_ms();
+	uv_mutex_lock(&st->info_lock);
+	st->info.last_contact_ms = (int64_t)unix_ms();
+	uv_mutex_unlock(&st->info_lock);
+}
+
+struct req {
+	struct conn *c;
+	redisAsyncContext *ac;
+	reply_fn fn;
+	void *priv;
+};
+
+static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct req *q = privdata;
+	struct conn *c = q->c;
+	if (c->ac != ac) { /* torn down by us: the session is gone */
+		free(q);
+		return;
+	}
+	if (c->pending > 0)
+		c->pending--;
+	c->progress_ms = gk_status_now_ms();
+	if (r == NULL) {
+		/* hiredis is freeing the context after an error; do not free it again */
+		c->ac = NULL;
+		c->up = false;
+		free(q);
+		session_fail(c->st, "connection lost");
+		return;
+	}
+	note_contact(c->st);
+	q->fn(c, r, q->priv);
+	free(q);
+}
+
+static struct req *req_new(struct conn *c, reply_fn fn, void *priv)
+{
+	struct req *q = malloc(sizeof(*q));
+	if (q == NULL)
+		return NULL;
+	*q = (struct req){.c = c, .ac = c->ac, .fn = fn, .priv = priv};
+	return q;
+}
+
+static void sent(struct conn *c)
+{
+	if (c->pending++ == 0)
+		c->progress_ms = gk_status_now_ms();
+}
+
+int conn_cmd(struct conn *c, reply_fn fn, void *priv, const char *fmt, ...)
+{
+	if (c->ac == NULL)
+		return GK_EIO;
+	struct req *q = req_new(c, fn, priv);
+	if (q == NULL)
+		return GK_ENOMEM;
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = redisvAsyncCommand(c->ac, on_reply, q, fmt, ap);
+	va_end(ap);
+	if (rc != REDIS_OK) {
+		free(q);
+		return GK_EIO;
+	}
+	sent(c);
+	return 0;
+}
+
+int conn_cmdargv(struct conn *c, reply_fn fn, void *priv, int argc, const char **argv,
+                 const size_t *argvlen)
+{
+	if (c->ac == NULL)
+		return GK_EIO;
+	struct req *q = req_new(c, fn, priv);
+	if (q == NULL)
+		return GK_ENOMEM;
+	if (redisAsyncCommandArgv(c->ac, on_reply, q, argc, argv, argvlen) != REDIS_OK) {
+		free(q);
+		return GK_EIO;
+	}
+	sent(c);
+	return 0;
+}
+
+/* --- session lifecycle ------------------------------------------------------------- */
+
+static void conn_close(struct conn *c)
+{
+	redisAsyncContext *ac = c->ac;
+	c->ac = NULL;
+	c->up = false;
+	c->pending = 0;
+	if (ac != NULL)
+		redisAsyncFree(ac); /* pending callbacks run with NULL and see c->ac != ac */
+}
+
+static void reconnect_cb(uv_timer_t *t);
+
+static void teardown_cb(uv_timer_t *t)
+{
+	gk_status_t *st = t->data;
+	conn_close(&st->cmd);
+	conn_close(&st->tail);
+	if (st->stopping)
+		return;
+	unsigned delay = st->backoff_ms;
+	st->backoff_ms = st->backoff_ms * 2 > st->conf.reconnect_max_ms ? st->conf.reconnect_max_ms
+	                                                               : st->backoff_ms * 2;
+	uv_timer_start(&st->reconnect, reconnect_cb, delay, 0);
+}
+
+void session_fail(gk_status_t *st, const char *why)
+{
+	if (st->phase == PH_DOWN)
+		return;
+	if (st->was_connected)
+		gk_log(GK_LOG_WARN, "status: lost connection to redis: %s", why);
+	else
+		gk_log(GK_LOG_DEBUG, "status: redis: %s", why);
+	st->was_connected = false;
+	if (st->phase == PH_LOADING || st->phase == PH_BUILDING) {
+		load_abort(st);
+		st->load_failed = true;
+	}
+	st->phase = PH_DOWN;
+	st->tail_out = false;
+	st->check_out = false;
+	st->cmd.up = st->tail.up = false;
+	status_publish_info(st);
+	uv_timer_start(&st->kick, teardown_cb, 0, 0);
+}
+
+static void both_up(gk_status_t *st)
+{
+	st->was_connected = true;
+	uv_mutex_lock(&st->info_lock);
+	st->info.connected = true;
+	uv_mutex_unlock(&st->info_lock);
+	gk_log(GK_LOG_INFO, "status: connected to redis %s%s%s%u", st->unix_path ? "unix:" : "",
+	       st->unix_path ? st->unix_path : st->host, st->unix_path ? "" : ":",
+	       st->unix_path ? 0u : (unsigned)st->conf.redis_port);
+	note_contact(st);
+	if (!atomic_load(&st->ready) || st->need_reload)
+		load_begin(st);
+	else
+		resume_begin(st);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+	struct conn *c = ac->data;
+	if (c == NULL || c->ac != ac)
+		return;
+	gk_status_t *st = c->st;
+	if (status != REDIS_OK) {
+		c->ac = NULL; /* hiredis frees it after this callback */
+		char why[160];
+		snprintf(why, sizeof(why), "connect (%s): %s", c->name, ac->errstr ? ac->errstr : "error");
+		session_fail(st, why);
+		return;
+	}
+	c->up = true;
+	if (st->phase == PH_CONNECTING && st->cmd.up && st->tail.up)
+		both_up(st);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+	(void)status;
+	struct conn *c = ac->data;
+	if (c == NULL || c->ac != ac)
+		return;
+	c->ac = NULL; /* hiredis frees it after this callback */
+	c->up = false;
+	session_fail(c->st, ac->errstr && ac->errstr[0] ? ac->errstr : "disconnected");
+}
+
+static int conn_open(gk_status_t *st, struct conn *c)
+{
+	redisAsyncContext *ac = st->unix_path ? redisAsyncConnectUnix(st->unix_path)
+	                                      : redisAsyncConnect(st->host, st->conf.redis_port);
+	if (ac == NULL)
+		return GK_ENOMEM;
+	if (ac->err) {
+		gk_log(GK_LOG_DEBUG, "status: redis connect (%s): %s", c->name, ac->errstr);
+		redisAsyncFree(ac);
+		return GK_EIO;
+	}
+	ac->data = c;
+	c->ac = ac;
+	c->up = false;
+	c->pending = 0;
+	if (redisLibuvAttach(ac, &st->loop) != REDIS_OK) {
+		c->ac = NULL;
+		redisAsyncFree(ac);
+		return GK_ENOMEM;
+	}
+	redisAsyncSetConnectCallback(ac, on_connect);
+	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+	return 0;
+}
+
+static void reconnect_cb(uv_timer_t *t)
+{
+	gk_status_t *st = t->data;
+	if (st->stopping)
+		return;
+	st->phase = PH_CONNECTING;
+	st->connect_start_ms = gk_status_now_ms();
+	if (conn_open(st, &st->cmd) != 0 || conn_open(st, &st->tail) != 0)
+		session_fail(st, "cannot create a connection");
+}
+
+/* --- work in bounded steps (merges, base builds) ----------------------------------- */
+
+static void work_cb(uv_idle_t *h)
+{
+	gk_status_t *st = h->data;
+	bool more = false;
+	if (st->phase == PH_BUILDING)
+		more = load_step(st);
+	if (tab_step(&st->tab))
+		more = true;
+	if (!more)
+		uv_idle_stop(h);
+}
+
+void work_start(gk_status_t *st)
+{
+	if (!uv_is_active((uv_handle_t *)&st->work))
+		uv_idle_start(&st->work, work_cb);
+}
+
+/* --- heartbeat, staleness, timeouts ------------------------------------------------ */
+
+static const char *state_name(const gk_status_t *st)
+{
+	if (!atomic_load(&st->ready))
+		return st->load_failed ? "failed" : "starting";
+	return atomic_load(&st->stale) ? "stale" : "ready";
+}
+
+static void hb_reply(struct conn *c, redisReply *r, void *priv)
+{
+	(void)priv;
+	if (r->type == REDIS_REPLY_ERROR)
+		gk_log(GK_LOG_WARN, "status: heartbeat: %s", r->str);
+	(void)c;
+}
+
+static void heartbeat(gk_status_t *st)
+{
+	char serial[24], size[24], updated[24], sid[48];
+	snprintf(serial, sizeof(serial), "%llu", (unsigned long long)st->serial);
+	snprintf(size, sizeof(size), "%zu", tab_size(&st->tab));
+	snprintf(updated, sizeof(updated), "%llu", (unsigned long long)unix_ms());
+	sid_fmt(st->last, sid, sizeof(sid));
+	const char *argv[] = {"HSET",       st->inst_key,   "serial",  serial,  "stream_id",
+	                      sid,          "table_size",   size,      "state", state_name(st),
+	                      "redis",      "connected",    "policy_version", "", "updated",
+	                      updated,      "version",      st->version};
+	size_t lens[sizeof(argv) / sizeof(argv[0])];
+	for (size_t i = 0; i < sizeof(argv) / sizeof(argv[0]); i++)
+		lens[i] = strlen(argv[i]);
+	if (conn_cmdargv(&st->cmd, hb_reply, NULL, (int)(sizeof(argv) / sizeof(argv[0])), argv,
+	                 lens) != 0 ||
+	    conn_cmd(&st->cmd, hb_reply, NULL, "PEXPIRE %s %u", st->inst_key,
+	             3 * GK_HEARTBEAT_MS) != 0)
+		session_fail(st, "cannot send the heartbeat");
+}
+
+static void check_stale(gk_status_t *st, uint64_t now)
+{
+	if (!atomic_load(&st->ready))
+		return;
+	bool stale = now - st->last_contact_ms > st->conf.max_age_ms;
+	if (stale != atomic_load(&st->stale)) {
+		atomic_store(&st->stale, stale);
+		if (stale)
+			gk_log(GK_LOG_WARN,
+			       "status: stale: no redis contact for %llu ms (max_age_ms %u); "
+			       "lookups answer 'unknown'",
+			       (unsigned long long)(now - st->last_contact_ms), st->conf.max_age_ms);
+		else
+			gk_log(GK_LOG_INFO, "status: fresh again");
+	}
+}
+
+static void tick_cb(uv_timer_t *t)
+{
+	gk_status_t *st = t->data;
+	uint64_t now = gk_status_now_ms();
+	check_stale(st, now);
+	if (st->phase == PH_CONNECTING &&
+	    now - st->connect_start_ms > st->conf.connect_timeout_ms) {
+		session_fail(st, "connect timeout");
+		return;
+	}
+	if (st->phase != PH_DOWN && st->phase != PH_CONNECTING) {
+		if (st->cmd.pending > 0 && now - st->cmd.progress_ms > st->command_timeout_ms) {
+			session_fail(st, "command timeout");
+			return;
+		}
+		if (st->tail.pending > 0 &&
+		    now - st->tail.progress_ms > st->command_timeout_ms + TAIL_BLOCK_MS) {
+			session_fail(st, "XREAD timeout");
+			return;
+		}
+	}
+	if (st->cmd.up && now - st->last_heartbeat_ms >= GK_HEARTBEAT_MS) {
+		st->last_heartbeat_ms = now;
+		status_publish_info(st);
+		heartbeat(st);
+		if (st->phase == PH_TAILING)
+			tail_check(st);
+	}
+}
+
+/* --- thread ------------------------------------------------------------------------ */
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void stop_cb(uv_async_t *a)
+{
+	gk_status_t *st = a->data;
+	st->stopping = true;
+	if (st->phase == PH_LOADING || st->phase == PH_BUILDING)
+		load_abort(st);
+	st->phase = PH_DOWN;
+	conn_close(&st->cmd);
+	conn_close(&st->tail);
+	/* hiredis' libuv adapter closes its poll handles itself; close ours */
+	uv_close((uv_handle_t *)&st->stop_async, NULL);
+	uv_close((uv_handle_t *)&st->tick, NULL);
+	uv_close((uv_handle_t *)&st->reconnect, NULL);
+	uv_close((uv_handle_t *)&st->kick, NULL);
+	uv_close((uv_handle_t *)&st->work, NULL);
+}
+
+static void thread_main(void *arg)
+{
+	gk_status_t *st = arg;
+	uv_run(&st->loop, UV_RUN_DEFAULT);
+	uv_walk(&st->loop, close_walk, NULL);
+	uv_run(&st->loop, UV_RUN_DEFAULT);
+}
+
+int gk_status_start(gk_status_t *st)
+{
+	if (st->started)
+		return GK_EINVAL;
+	int rc = uv_loop_init(&st->loop);
+	if (rc != 0)
+		return rc;
+	uv_async_init(&st->loop, &st->stop_async, stop_cb);
+	uv_timer_init(&st->loop, &st->tick);
+	uv_timer_init(&st->loop, &st->reconnect);
+	uv_timer_init(&st->loop, &st->kick);
+	uv_idle_init(&st->loop, &st->work);
+	st->stop_async.data = st->tick.data = st->reconnect.data = st->kick.data =
+	    st->work.data = st;
+	st->cmd = (struct conn){.st = st, .name = "cmd"};
+	st->tail = (struct conn){.st = st, .name = "tail"};
+	st->backoff_ms = BACKOFF_MIN_MS;
+	st->last_contact_ms = gk_status_now_ms();
+	uv_timer_start(&st->tick, tick_cb, TICK_MS, TICK_MS);
+	uv_timer_start(&st->reconnect, reconnect_cb, 0, 0);
+	if ((rc = uv_thread_create(&st->thread, thread_main, st)) != 0) {
+		uv_walk(&st->loop, close_walk, NULL);
+		uv_run(&st->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&st->loop);
+		return rc;
+	}
+	st->started = true;
+	return 0;
+}
+
+void gk_status_stop(gk_status_t *st)
+{
+	if (st == NULL || !st->started)
+		return;
+	uv_async_send(&st->stop_async);
+	uv_thread_join(&st->thread);
+	if (uv_loop_close(&st->loop) != 0)
+		gk_log(GK_LOG_ERR, "status: loop still busy at close");
+	st->started = false;
+}
+
+void status_backoff_reset(gk_status_t *st)
+{
+	st->backoff_ms = BACKOFF_MIN_MS;
+}

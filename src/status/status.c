@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: MIT */
+/* src/status/status.c -- the replica object: create/free, the reader entry point, info,
+ * and the Redis-free writer API used by tests and benchmarks.
+ *
+ * gk_status_get is the only function workers call: two relaxed flag loads, one acquire
+ * load of the root and up to three probes (overlay, frozen overlay, base). The flags are
+ * written by the status thread: ready after the first full load, stale when the last
+ * successful Redis reply is older than max_age_ms (checked from a 100 ms timer, so the
+ * read path needs no clock).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+#include "common/dname.h"
+#include "status/internal.h"
+
+uint64_t gk_status_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int gk_status_get(const gk_status_t *st, const uint8_t *name, size_t len, uint64_t hash,
+                  uint32_t *value)
+{
+	if (value != NULL)
+		*value = 0;
+	if (!atomic_load_explicit(&st->ready, memory_order_acquire))
+		return GK_FS_STARTING;
+	if (atomic_load_explicit(&st->stale, memory_order_relaxed))
+		return GK_FS_STALE;
+	const struct root *r = atomic_load_explicit(&((gk_status_t *)st)->tab.root,
+	                                            memory_order_acquire);
+	const struct tslot *s = tab_get(r, name, len, hash);
+	if (s == NULL)
+		return GK_FS_UNFILED;
+	uint32_t v = atomic_load_explicit(&((struct tslot *)s)->val, memory_order_relaxed);
+	if (value != NULL)
+		*value = v;
+	return v == 0 ? GK_FS_UNFILED : (int)gk_fs_unpack_status(v);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
+int gk_status_create(const gk_status_conf_t *conf, gk_status_t **out)
+{
+	if (conf == NULL || out == NULL || (conf->redis_host == NULL && conf->redis_unix == NULL))
+		return GK_EINVAL;
+	gk_status_t *st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return GK_ENOMEM;
+	st->conf = *conf;
+	st->host = dup_or_null(conf->redis_host);
+	st->unix_path = dup_or_null(conf->redis_unix);
+	st->version = strdup(conf->version != NULL ? conf->version : "");
+	if (conf->instance_id != NULL) {
+		st->inst_id = strdup(conf->instance_id);
+	} else {
+		char host[256] = "localhost";
+		gethostname(host, sizeof(host) - 1);
+		host[sizeof(host) - 1] = 0;
+		size_t n = strlen(host) + 24;
+		st->inst_id = malloc(n);
+		if (st->inst_id != NULL)
+			snprintf(st->inst_id, n, "%s:%ld", host, (long)getpid());
+	}
+	if (st->inst_id != NULL) {
+		size_t n = strlen(st->inst_id) + sizeof(GK_KEY_INSTANCE);
+		st->inst_key = malloc(n);
+		if (st->inst_key != NULL)
+			snprintf(st->inst_key, n, GK_KEY_INSTANCE, st->inst_id);
+	}
+	if ((conf->redis_host != NULL && st->host == NULL) ||
+	    (conf->redis_unix != NULL && st->unix_path == NULL) || st->version == NULL ||
+	    st->inst_id == NULL || st->inst_key == NULL)
+		goto nomem;
+	st->conf.redis_host = st->host;
+	st->conf.redis_unix = st->unix_path;
+	st->conf.instance_id = st->inst_id;
+	st->conf.version = st->version;
+	if (st->conf.connect_timeout_ms == 0)
+		st->conf.connect_timeout_ms = 1000;
+	if (st->conf.reconnect_max_ms == 0)
+		st->conf.reconnect_max_ms = 5000;
+	if (st->conf.max_age_ms == 0)
+		st->conf.max_age_ms = 30000;
+	st->command_timeout_ms = 5000;
+	if (uv_mutex_init(&st->info_lock) != 0)
+		goto nomem;
+	if (tab_init(&st->tab) != 0) {
+		uv_mutex_destroy(&st->info_lock);
+		goto nomem;
+	}
+	strcpy(st->info.stream_id, "0-0");
+	*out = st;
+	return 0;
+nomem:
+	free(st->host);
+	free(st->unix_path);
+	free(st->version);
+	free(st->inst_id);
+	free(st->inst_key);
+	free(st);
+	return GK_ENOMEM;
+}
+
+void gk_status_free(gk_status_t *st)
+{
+	if (st == NULL)
+		return;
+	gk_status_stop(st);
+	build_free(&st->load);
+	tab_destroy(&st->tab);
+	uv_mutex_destroy(&st->info_lock);
+	free(st->host);
+	free(st->unix_path);
+	free(st->version);
+	free(st->inst_id);
+	free(st->inst_key);
+	free(st);
+}
+
+void status_publish_info(gk_status_t *st)
+{
+	uv_mutex_lock(&st->info_lock);
+	st->info.table_size = tab_size(&st->tab);
+	st->info.serial = st->serial;
+	sid_fmt(st->last, st->info.stream_id, sizeof(st->info.stream_id));
+	st->info.ready = atomic_load(&st->ready);
+	st->info.connected = st->cmd.up && st->tail.up;
+	uv_mutex_unlock(&st->info_lock);
+}
+
+void gk_status_info(const gk_status_t *st, gk_status_info_t *info)
+{
+	gk_status_t *m = (gk_status_t *)st;
+	uv_mutex_lock(&m->info_lock);
+	*info = m->info;
+	uv_mutex_unlock(&m->info_lock);
+}
+
+size_t gk_status_name_to_wire(const char *s, size_t slen, uint8_t *out)
+{
+	if (slen > 0 && s[slen - 1] == '.')
+		slen--;
+	if (slen == 0 || slen > GK_DNAME_MAX - 2)
+		return 0;
+	size_t o = 0, lab = 0;
+	out[o++] = 0;
+	for (size_t i = 0; i < slen; i++) {
+		uint8_t c = (uint8_t)s[i];
+		if (c == '.') {
+			if (out[lab] == 0)
+				return 0;
+			lab = o++;
+			out[lab] = 0;
+			continue;
+		}
+		if (out[lab] == 63)
+			return 0;
+		out[lab]++;
+		out[o++] = gk_dname_lower[c];
+	}
+	if (out[lab] == 0)
+		return 0;
+	out[o++] = 0;
+	return o;
+}
+
+int gk_status_put(gk_status_t *st, const char *domain, uint32_t value)
+{
+	uint8_t wire[GK_DNAME_MAX + 1];
+	size_t len = gk_status_name_to_wire(domain, strlen(domain), wire);
+	if (len == 0)
+		return GK_EINVAL;
+	int rc = tab_set(&st->tab, wire, len, value);
+	tab_step(&st->tab); /* a running merge advances one bounded step per change */
+	uv_mutex_lock(&st->info_lock);
+	st->info.table_size = tab_size(&st->tab);
+	uv_mutex_unlock(&st->info_lock);
+	return rc;
+}
+
+void gk_status_set_ready(gk_status_t *st)
+{
+	atomic_store_explicit(&st->ready, true, memory_order_release);
+	status_publish_info(st);
+}
+
+gk_status_retired_t *gk_status_retired_take(gk_status_t *st)
+{
+	return tab_retired_take(&st->tab);
+}
+
+size_t gk_status_table_bytes(const gk_status_t *st)
+{
+	return tab_bytes(&st->tab);
+}
+
+/* --- stream ids -------------------------------------------------------------------- */
+
+int sid_parse(const char *s, size_t len, struct sid *out)
+{
+	struct sid r = {0, 0};
+	size_t i = 0;
+	if (len == 0)
+		return GK_EINVAL;
+	for (; i < len && s[i] != '-'; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return GK_EINVAL;
+		r.ms = r.ms * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (i < len) {
+		if (++i == len)
+			return GK_EINVAL;
+		for (; i < len; i++) {
+			if (s[i] < '0' || s[i] > '9')
+				return GK_EINVAL;
+			r.seq = r.seq * 10 + (uint64_t)(s[i] - '0');
+		}
+	}
+	*out = r;
+	return 0;
+}
+
+int sid_cmp(struct sid a, struct sid b)
+{
+	if (a.ms != b.ms)
+		return a.ms < b.ms ? -1 : 1;
+	if (a.seq != b.seq)
+		return a.seq < b.seq ? -1 : 1;
+	return 0;
+}
+
+void sid_fmt(struct sid a, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%llu-%llu", (unsigned long long)a.ms, (unsigned long long)a.seq);
+}

@@ -1,0 +1,547 @@
+/* SPDX-License-Identifier: MIT */
+/* src/status/table.c -- the status table: exact, compact, single writer, lock-free readers.
+ *
+ * Design. Three layers of the same open-addressing table, published together in one root:
+ *
+ *   ov      overlay: insert-only; the writer adds a key by writing its arena entry and slot,
+ *           then the tag with release order, and updates a value with one relaxed 32-bit
+ *           store. Keys never move, so a reader that finds a key sees its old or new value.
+ *   frozen  the previous overlay while it is merged into a new base (read-only).
+ *   base    built privately (full load or merge), then published; its key set is fixed,
+ *           but while no merge runs the writer updates its values in place (a removal
+ *           stores 0), so the common change -- a known domain changes status -- touches no
+ *           overlay at all.
+ *
+ * Readers look in ov, then frozen, then base; the first layer holding the key decides (a
+ * value of 0 means removed). While a merge runs every write goes to ov, because the merge
+ * may already have copied the key out of base or frozen. The merge copies frozen's live
+ * keys, then base's live keys that frozen does not hold, GK_TAB_STEP slots per call, and
+ * publishes {ov, NULL, next}. Old roots and tables are retired, never freed in place.
+ *
+ * Memory: 1 tag byte + 8 slot bytes per slot at load factor <= 0.8 (~11.3 B per domain),
+ * plus 1 + (wire length - 1) arena bytes per name (~17 B for "abcdefgh.com.cn"). Big arrays
+ * are private anonymous mappings so freeing them returns the memory to the system at once.
+ * Slot positions use the high bits of the 64-bit hash (multiply-shift), so capacity need
+ * not be a power of two; tags use the low byte.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include "common/dname.h"
+#include "common/log.h"
+#include "status/internal.h"
+
+#define BASE_LOAD_NUM 4 /* base load factor 4/5 */
+#define BASE_LOAD_DEN 5
+#define OV_MIN_KEYS 65536u
+#define OV_ARENA_PER_KEY 48u /* arena bytes reserved (not touched) per overlay key */
+
+static void *map_big(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+	               -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void unmap_big(void *p, size_t len)
+{
+	if (p != NULL && len > 0)
+		munmap(p, len);
+}
+
+/* Grow a mapping to at least need bytes (doubling). */
+static int grow_map(uint8_t **p, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return 0;
+	size_t ncap = *cap ? *cap : (size_t)1 << 20;
+	while (ncap < need)
+		ncap *= 2;
+	void *np = *p ? mremap(*p, *cap, ncap, MREMAP_MAYMOVE) : map_big(ncap);
+	if (np == MAP_FAILED || np == NULL)
+		return GK_ENOMEM;
+	*p = np;
+	*cap = ncap;
+	return 0;
+}
+
+static inline size_t slot_of(uint64_t h, size_t cap)
+{
+	return (size_t)(((unsigned __int128)h * cap) >> 64);
+}
+
+static inline uint8_t tag_of(uint64_t h)
+{
+	uint8_t t = (uint8_t)h;
+	return t ? t : 1;
+}
+
+/* A table of cap slots; arena_cap bytes of arena unless arena is given (then owned). */
+static struct tbl *tbl_new(size_t cap, size_t arena_cap)
+{
+	struct tbl *t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	if (cap < 16)
+		cap = 16;
+	t->cap = cap;
+	size_t tags = (cap + 63) & ~(size_t)63;
+	t->map_len = tags + cap * sizeof(struct tslot);
+	uint8_t *m = map_big(t->map_len);
+	if (m == NULL) {
+		free(t);
+		return NULL;
+	}
+	t->tags = (_Atomic uint8_t *)m;
+	t->slots = (struct tslot *)(m + tags);
+	if (arena_cap > 0) {
+		t->arena = map_big(arena_cap);
+		if (t->arena == NULL) {
+			unmap_big(m, t->map_len);
+			free(t);
+			return NULL;
+		}
+		t->arena_cap = t->arena_map = arena_cap;
+	}
+	return t;
+}
+
+static void tbl_free(struct tbl *t)
+{
+	if (t == NULL)
+		return;
+	unmap_big(t->tags, t->map_len);
+	unmap_big(t->arena, t->arena_map);
+	free(t);
+}
+
+/* Reader-safe lookup (acquire on the tag pairs with the writer's release). */
+static struct tslot *tbl_find(const struct tbl *t, const uint8_t *name, size_t len, uint64_t h)
+{
+	size_t i = slot_of(h, t->cap);
+	uint8_t tag = tag_of(h);
+	for (;;) {
+		uint8_t g = atomic_load_explicit(&t->tags[i], memory_order_acquire);
+		if (g == 0)
+			return NULL;
+		if (g == tag) {
+			const uint8_t *e = t->arena + t->slots[i].off;
+			if ((size_t)e[0] + 1 == len && memcmp(e + 1, name, len - 1) == 0)
+				return &t->slots[i];
+		}
+		if (++i == t->cap)
+			i = 0;
+	}
+}
+
+/* Writer: put an arena entry (already in t's arena at off) into a free slot. The caller
+ * knows the key is absent. */
+static void tbl_link(struct tbl *t, uint32_t off, uint64_t h, uint32_t v)
+{
+	size_t i = slot_of(h, t->cap);
+	while (atomic_load_explicit(&t->tags[i], memory_order_relaxed) != 0)
+		if (++i == t->cap)
+			i = 0;
+	t->slots[i].off = off;
+	atomic_store_explicit(&t->slots[i].val, v, memory_order_relaxed);
+	atomic_store_explicit(&t->tags[i], tag_of(h), memory_order_release);
+	t->count++;
+}
+
+/* Writer: append a new key to t (arena and slot). GK_ENOSPC when the arena is full. */
+static int tbl_insert(struct tbl *t, const uint8_t *name, size_t len, uint64_t h, uint32_t v)
+{
+	if (t->arena_used + len > t->arena_cap || t->arena_used + len > UINT32_MAX)
+		return GK_ENOSPC;
+	uint32_t off = (uint32_t)t->arena_used;
+	t->arena[off] = (uint8_t)(len - 1);
+	memcpy(t->arena + off + 1, name, len - 1);
+	t->arena_used += len;
+	tbl_link(t, off, h, v);
+	return 0;
+}
+
+static size_t base_cap(size_t keys)
+{
+	return keys * BASE_LOAD_DEN / BASE_LOAD_NUM + 16;
+}
+
+static struct tbl *ov_new(size_t limit)
+{
+	return tbl_new(limit * 2 + 16, limit * OV_ARENA_PER_KEY);
+}
+
+static size_t ov_limit_for(size_t live)
+{
+	size_t l = live / 16;
+	return l < OV_MIN_KEYS ? OV_MIN_KEYS : l;
+}
+
+static void retire(struct tab *tb, struct tbl *t, struct root *r)
+{
+	struct retired *x = malloc(sizeof(*x));
+	if (x == NULL) {
+		/* Leaking is the only safe choice: a reader may still hold it. */
+		gk_log(GK_LOG_ERR, "status: out of memory retiring table memory (leaked)");
+		return;
+	}
+	x->t = t;
+	x->r = r;
+	uv_mutex_lock(&tb->lock);
+	x->next = tb->retired;
+	tb->retired = x;
+	tb->retired_n++;
+	uv_mutex_unlock(&tb->lock);
+}
+
+static int publish(struct tab *tb, struct tbl *ov, struct tbl *frozen, struct tbl *base)
+{
+	struct root *r = malloc(sizeof(*r));
+	if (r == NULL)
+		return GK_ENOMEM;
+	r->ov = ov;
+	r->frozen = frozen;
+	r->base = base;
+	struct root *old = atomic_exchange_explicit(&tb->root, r, memory_order_acq_rel);
+	if (old != NULL)
+		retire(tb, NULL, old);
+	return 0;
+}
+
+int tab_init(struct tab *tb)
+{
+	memset(tb, 0, sizeof(*tb));
+	if (uv_mutex_init(&tb->lock) != 0)
+		return GK_ENOMEM;
+	tb->ov_limit = OV_MIN_KEYS;
+	struct tbl *base = tbl_new(16, 0), *ov = ov_new(tb->ov_limit);
+	if (base == NULL || ov == NULL || publish(tb, ov, NULL, base) != 0) {
+		tbl_free(base);
+		tbl_free(ov);
+		uv_mutex_destroy(&tb->lock);
+		return GK_ENOMEM;
+	}
+	return 0;
+}
+
+static void free_retired_list(struct retired *x)
+{
+	while (x != NULL) {
+		struct retired *n = x->next;
+		tbl_free(x->t);
+		free(x->r);
+		free(x);
+		x = n;
+	}
+}
+
+void tab_destroy(struct tab *tb)
+{
+	struct root *r = atomic_load(&tb->root);
+	if (r != NULL) {
+		tbl_free(r->ov);
+		tbl_free(r->frozen);
+		tbl_free(r->base);
+		free(r);
+	}
+	if (tb->merging)
+		tbl_free(tb->m.next);
+	free_retired_list(tb->retired);
+	uv_mutex_destroy(&tb->lock);
+	memset(tb, 0, sizeof(*tb));
+}
+
+const struct tslot *tab_get(const struct root *r, const uint8_t *name, size_t len, uint64_t h)
+{
+	const struct tslot *s = tbl_find(r->ov, name, len, h);
+	if (s == NULL && r->frozen != NULL)
+		s = tbl_find(r->frozen, name, len, h);
+	if (s == NULL)
+		s = tbl_find(r->base, name, len, h);
+	return s;
+}
+
+size_t tab_size(const struct tab *tb)
+{
+	return tb->live;
+}
+
+size_t tab_bytes(const struct tab *tb)
+{
+	const struct root *r = atomic_load(&tb->root);
+	size_t n = 0;
+	const struct tbl *ts[3] = {r->ov, r->frozen, r->base};
+	for (int i = 0; i < 3; i++)
+		if (ts[i] != NULL)
+			n += ts[i]->map_len + ts[i]->arena_used;
+	return n;
+}
+
+static int merge_start(struct tab *tb)
+{
+	struct root *r = atomic_load_explicit(&tb->root, memory_order_relaxed);
+	size_t arena = r->base->arena_used + r->ov->arena_used + 1;
+	struct tbl *next = tbl_new(base_cap(tb->live), arena);
+	size_t limit = ov_limit_for(tb->live);
+	struct tbl *ov = ov_new(limit);
+	if (next == NULL || ov == NULL || publish(tb, ov, r->ov, r->base) != 0) {
+		tbl_free(next);
+		tbl_free(ov);
+		return GK_ENOMEM;
+	}
+	tb->ov_limit = limit;
+	tb->merging = true;
+	tb->m = (struct merge){.next = next, .phase = 0, .pos = 0};
+	return 0;
+}
+
+/* Copy key i of src into next when live (and, from base, not shadowed by frozen). */
+static void merge_copy(struct tbl *next, const struct tbl *src, size_t i, const struct tbl *shadow)
+{
+	if (atomic_load_explicit(&src->tags[i], memory_order_relaxed) == 0)
+		return;
+	uint32_t v = atomic_load_explicit(&src->slots[i].val, memory_order_relaxed);
+	if (v == 0)
+		return;
+	const uint8_t *e = src->arena + src->slots[i].off;
+	size_t len = (size_t)e[0] + 1;
+	/* the entry is the name without its root label; hash the full wire name */
+	uint8_t wire[GK_DNAME_MAX + 1];
+	memcpy(wire, e + 1, len - 1);
+	wire[len - 1] = 0;
+	uint64_t h = gk_dname_hash(wire, len);
+	if (shadow != NULL && tbl_find(shadow, wire, len, h) != NULL)
+		return;
+	uint32_t off = (uint32_t)next->arena_used;
+	memcpy(next->arena + off, e, len);
+	next->arena_used += len;
+	tbl_link(next, off, h, v);
+}
+
+bool tab_step(struct tab *tb)
+{
+	if (!tb->merging)
+		return false;
+	struct root *r = atomic_load_explicit(&tb->root, memory_order_relaxed);
+	struct merge *m = &tb->m;
+	size_t budget = GK_TAB_STEP;
+	while (budget > 0 && m->phase < 2) {
+		const struct tbl *src = m->phase == 0 ? r->frozen : r->base;
+		size_t end = m->pos + budget < src->cap ? m->pos + budget : src->cap;
+		for (size_t i = m->pos; i < end; i++)
+			merge_copy(m->next, src, i, m->phase == 0 ? NULL : r->frozen);
+		budget -= end - m->pos;
+		m->pos = end;
+		if (m->pos == src->cap) {
+			m->phase++;
+			m->pos = 0;
+		}
+	}
+	if (m->phase < 2)
+		return true;
+	if (publish(tb, r->ov, NULL, m->next) != 0)
+		return true; /* out of memory: try again next step */
+	retire(tb, r->frozen, NULL);
+	retire(tb, r->base, NULL);
+	tb->merging = false;
+	tb->m.next = NULL;
+	return false;
+}
+
+int tab_set(struct tab *tb, const uint8_t *name, size_t len, uint32_t v)
+{
+	if (len < 2 || len > GK_DNAME_MAX)
+		return GK_EINVAL;
+	uint64_t h = gk_dname_hash(name, len);
+	struct root *r = atomic_load_explicit(&tb->root, memory_order_relaxed);
+	struct tslot *s = tbl_find(r->ov, name, len, h);
+	struct tslot *below = NULL;
+	if (s == NULL) {
+		if (r->frozen != NULL)
+			below = tbl_find(r->frozen, name, len, h);
+		if (below == NULL)
+			below = tbl_find(r->base, name, len, h);
+		if (below != NULL && !tb->merging) {
+			s = below; /* no merge runs: update the base in place */
+		}
+	}
+	uint32_t old = s != NULL ? atomic_load_explicit(&s->val, memory_order_relaxed)
+	               : below != NULL ? atomic_load_explicit(&below->val, memory_order_relaxed)
+	                               : 0;
+	if (s != NULL) {
+		atomic_store_explicit(&s->val, v, memory_order_relaxed);
+	} else if (v != 0 || below != NULL) {
+		if (r->ov->count >= tb->ov_limit) {
+			/* overlay full: finish a running merge now, then start one */
+			while (tab_step(tb))
+				;
+			int rc = merge_start(tb);
+			if (rc != 0)
+				return rc;
+			return tab_set(tb, name, len, v);
+		}
+		int rc = tbl_insert(r->ov, name, len, h, v);
+		if (rc == GK_ENOSPC) {
+			while (tab_step(tb))
+				;
+			if ((rc = merge_start(tb)) != 0)
+				return rc;
+			return tab_set(tb, name, len, v);
+		}
+		if (rc != 0)
+			return rc;
+		if (r->ov->count >= tb->ov_limit / 2 && !tb->merging) {
+			int mrc = merge_start(tb);
+			if (mrc != 0)
+				gk_log(GK_LOG_WARN, "status: cannot start a merge: %s",
+				       gk_strerror(mrc));
+		}
+	}
+	tb->live += (v != 0) - (old != 0);
+	return 0;
+}
+
+void tab_install(struct tab *tb, struct build *b)
+{
+	struct root *r = atomic_load_explicit(&tb->root, memory_order_relaxed);
+	size_t limit = ov_limit_for(b->live);
+	struct tbl *ov = ov_new(limit);
+	if (ov == NULL || publish(tb, ov, NULL, b->t) != 0) {
+		tbl_free(ov);
+		gk_log(GK_LOG_ERR, "status: out of memory installing a loaded table");
+		return;
+	}
+	retire(tb, r->ov, NULL);
+	retire(tb, r->frozen, NULL);
+	retire(tb, r->base, NULL);
+	if (tb->merging) {
+		tbl_free(tb->m.next); /* never published */
+		tb->merging = false;
+	}
+	tb->ov_limit = limit;
+	tb->live = b->live;
+	b->t = NULL;
+}
+
+/* --- staging and build ------------------------------------------------------------- */
+
+int stage_add(struct stage *s, const uint8_t *name, size_t len, uint32_t v)
+{
+	if (len < 2 || len > GK_DNAME_MAX)
+		return GK_EINVAL;
+	if (s->used + len > UINT32_MAX)
+		return GK_ENOSPC;
+	size_t ecap = s->ncap * sizeof(uint64_t);
+	if (grow_map(&s->arena, &s->cap, s->used + len) != 0 ||
+	    grow_map((uint8_t **)&s->ents, &ecap, (s->n + 1) * sizeof(uint64_t)) != 0)
+		return GK_ENOMEM;
+	s->ncap = ecap / sizeof(uint64_t);
+	s->arena[s->used] = (uint8_t)(len - 1);
+	memcpy(s->arena + s->used + 1, name, len - 1);
+	s->ents[s->n++] = ((uint64_t)s->used << 32) | v;
+	s->used += len;
+	return 0;
+}
+
+void stage_free(struct stage *s)
+{
+	unmap_big(s->arena, s->cap);
+	unmap_big(s->ents, s->ncap * sizeof(uint64_t));
+	memset(s, 0, sizeof(*s));
+}
+
+int build_begin(struct build *b)
+{
+	b->t = tbl_new(base_cap(b->stage.n), 0);
+	if (b->t == NULL)
+		return GK_ENOMEM;
+	/* The staged arena becomes the base's arena: shrink it to what is used. */
+	if (b->stage.arena != NULL && b->stage.cap > b->stage.used + 4096) {
+		size_t keep = (b->stage.used + 4095) & ~(size_t)4095;
+		void *p = mremap(b->stage.arena, b->stage.cap, keep, 0);
+		if (p != MAP_FAILED)
+			b->stage.cap = keep;
+	}
+	b->t->arena = b->stage.arena;
+	b->t->arena_cap = b->t->arena_map = b->stage.cap;
+	b->t->arena_used = b->stage.used;
+	b->stage.arena = NULL;
+	b->stage.cap = b->stage.used = 0;
+	b->pos = 0;
+	b->live = 0;
+	return 0;
+}
+
+bool build_step(struct build *b)
+{
+	size_t end = b->pos + GK_TAB_STEP < b->stage.n ? b->pos + GK_TAB_STEP : b->stage.n;
+	uint8_t wire[GK_DNAME_MAX + 1];
+	for (size_t i = b->pos; i < end; i++) {
+		uint32_t off = (uint32_t)(b->stage.ents[i] >> 32);
+		uint32_t v = (uint32_t)b->stage.ents[i];
+		const uint8_t *e = b->t->arena + off;
+		size_t len = (size_t)e[0] + 1;
+		memcpy(wire, e + 1, len - 1);
+		wire[len - 1] = 0;
+		uint64_t h = gk_dname_hash(wire, len);
+		struct tslot *s = tbl_find(b->t, wire, len, h);
+		if (s != NULL) { /* the same domain twice in the load: the later wins */
+			b->live -= atomic_load_explicit(&s->val, memory_order_relaxed) != 0;
+			atomic_store_explicit(&s->val, v, memory_order_relaxed);
+		} else {
+			tbl_link(b->t, off, h, v);
+		}
+		b->live += v != 0;
+	}
+	b->pos = end;
+	if (b->pos < b->stage.n)
+		return true;
+	stage_free(&b->stage);
+	return false;
+}
+
+void build_free(struct build *b)
+{
+	stage_free(&b->stage);
+	tbl_free(b->t);
+	b->t = NULL;
+}
+
+/* --- retired memory ---------------------------------------------------------------- */
+
+struct gk_status_retired {
+	struct retired *list;
+};
+
+gk_status_retired_t *tab_retired_take(struct tab *tb)
+{
+	uv_mutex_lock(&tb->lock);
+	struct retired *x = tb->retired;
+	tb->retired = NULL;
+	tb->retired_n = 0;
+	uv_mutex_unlock(&tb->lock);
+	if (x == NULL)
+		return NULL;
+	gk_status_retired_t *r = malloc(sizeof(*r));
+	if (r == NULL) {
+		/* put it back; try again later */
+		uv_mutex_lock(&tb->lock);
+		struct retired *tail = x;
+		while (tail->next != NULL)
+			tail = tail->next;
+		tail->next = tb->retired;
+		tb->retired = x;
+		uv_mutex_unlock(&tb->lock);
+		return NULL;
+	}
+	r->list = x;
+	return r;
+}
+
+void gk_status_retired_free(gk_status_retired_t *r)
+{
+	if (r == NULL)
+		return;
+	free_retired_list(r->list);
+	free(r);
+}

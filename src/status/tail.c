@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/* src/status/tail.c -- the change stream: resume, XREAD BLOCK, apply, trimmed-stream checks.
+ *
+ * The tail connection carries one XREAD BLOCK at a time, from the last applied id, at most
+ * TAIL_COUNT entries per reply (so one reply is one bounded batch of table writes). Replies
+ * of an XREAD sent before a table swap carry tail_gen of that time and are dropped: after a
+ * full load the tail restarts from the id recorded before the load.
+ *
+ * Gaps: on resume, and once per heartbeat while tailing, XINFO STREAM's max-deleted-entry-id
+ * is compared with the last applied id; greater means entries we never saw were trimmed,
+ * so the whole set is reloaded beside the live table. A stream that vanished after we had
+ * applied entries (Redis restarted without its data) also forces a reload.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "common/dname.h"
+#include "common/log.h"
+#include "status/internal.h"
+
+#define TAIL_COUNT 1000
+#define TAIL_BLOCK_MS 1000
+
+static void send_xread(gk_status_t *st);
+
+int apply_change(gk_status_t *st, const char *d, size_t dlen, const char *v, size_t vlen)
+{
+	uint8_t wire[GK_DNAME_MAX + 1];
+	size_t len = gk_status_name_to_wire(d, dlen, wire);
+	uint32_t val = 0;
+	if (len == 0 || (vlen > 0 && parse_value(v, vlen, &val) != 0))
+		return GK_EINVAL;
+	return tab_set(&st->tab, wire, len, val);
+}
+
+static const redisReply *field(const redisReply *kv, const char *name)
+{
+	for (size_t i = 0; i + 1 < kv->elements; i += 2)
+		if (kv->element[i]->type == REDIS_REPLY_STRING &&
+		    strcmp(kv->element[i]->str, name) == 0 &&
+		    kv->element[i + 1]->type == REDIS_REPLY_STRING)
+			return kv->element[i + 1];
+	return NULL;
+}
+
+/* One stream entry [id, [k, v, ...]]. Returns 0, or GK_EINVAL for a malformed id. */
+static int apply_entry(gk_status_t *st, const redisReply *e)
+{
+	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+	    e->element[0]->type != REDIS_REPLY_STRING)
+		return GK_EINVAL;
+	struct sid id;
+	if (sid_parse(e->element[0]->str, e->element[0]->len, &id) != 0)
+		return GK_EINVAL;
+	const redisReply *kv = e->element[1];
+	if (kv->type == REDIS_REPLY_ARRAY) {
+		const redisReply *k = field(kv, "k");
+		if (k != NULL && strcmp(k->str, "st") == 0) {
+			const redisReply *d = field(kv, "d"), *v = field(kv, "v");
+			int rc = d != NULL && v != NULL ? apply_change(st, d->str, d->len, v->str, v->len)
+			                                : GK_EINVAL;
+			if (rc == GK_EINVAL && st->bad_entries++ < 10)
+				gk_log(GK_LOG_WARN, "status: stream entry %s: malformed change",
+				       e->element[0]->str);
+			else if (rc != 0)
+				gk_log(GK_LOG_ERR, "status: stream entry %s: %s", e->element[0]->str,
+				       gk_strerror(rc));
+		} else if (k != NULL && strcmp(k->str, "serial") == 0) {
+			const redisReply *s = field(kv, "s");
+			char *end;
+			unsigned long long v = s != NULL ? strtoull(s->str, &end, 10) : 0;
+			if (s != NULL && end != s->str && *end == 0)
+				st->serial = v;
+		} else if (k != NULL && strcmp(k->str, "pol") == 0) {
+			/* policy hook: policy versions are not loaded yet (src/policy) */
+			gk_log(GK_LOG_DEBUG, "status: policy change in stream entry %s (ignored)",
+			       e->element[0]->str);
+		}
+	}
+	st->last = id;
+	return 0;
+}
+
+static void on_xread(struct conn *c, redisReply *r, void *priv)
+{
+	gk_status_t *st = c->st;
+	st->tail_out = false;
+	if (r->type == REDIS_REPLY_ERROR) {
+		char why[200];
+		snprintf(why, sizeof(why), "XREAD: %s", r->str);
+		gk_log(GK_LOG_ERR, "status: %s", why);
+		session_fail(st, why);
+		return;
+	}
+	if ((unsigned)(uintptr_t)priv == st->tail_gen && r->type == REDIS_REPLY_ARRAY) {
+		for (size_t s = 0; s < r->elements; s++) {
+			const redisReply *sr = r->element[s];
+			if (sr->type != REDIS_REPLY_ARRAY || sr->elements != 2 ||
+			    sr->element[1]->type != REDIS_REPLY_ARRAY)
+				continue;
+			const redisReply *es = sr->element[1];
+			for (size_t i = 0; i < es->elements; i++)
+				if (apply_entry(st, es->element[i]) != 0)
+					gk_log(GK_LOG_WARN, "status: malformed stream entry skipped");
+		}
+		status_publish_info(st);
+		work_start(st); /* a merge may have started */
+	}
+	if (st->phase == PH_TAILING)
+		send_xread(st);
+}
+
+static void send_xread(gk_status_t *st)
+{
+	if (st->tail_out)
+		return;
+	char id[48];
+	sid_fmt(st->last, id, sizeof(id));
+	if (conn_cmd(&st->tail, on_xread, (void *)(uintptr_t)st->tail_gen,
+	             "XREAD COUNT %d BLOCK %d STREAMS %s %s", TAIL_COUNT, TAIL_BLOCK_MS,
+	             GK_KEY_STREAM, id) != 0) {
+		session_fail(st, "cannot send XREAD");
+		return;
+	}
+	st->tail_out = true;
+}
+
+void tail_begin(gk_status_t *st)
+{
+	st->phase = PH_TAILING;
+	send_xread(st);
+}
+
+/* Decide from an XINFO STREAM reply whether entries we never applied are gone. */
+static bool gap(gk_status_t *st, const redisReply *r, const char **why)
+{
+	struct sid zero = {0, 0}, last, maxdel;
+	if (no_such_key(r)) {
+		*why = "the change stream is gone";
+		return sid_cmp(st->last, zero) != 0;
+	}
+	if (xinfo_ids(r, &last, &maxdel) != 0) {
+		*why = "bad XINFO STREAM reply";
+		return true;
+	}
+	*why = "entries not yet applied were trimmed from the change stream";
+	return sid_cmp(maxdel, st->last) > 0;
+}
+
+static void reload(gk_status_t *st, const char *why)
+{
+	char sid[48];
+	sid_fmt(st->last, sid, sizeof(sid));
+	gk_log(GK_LOG_WARN, "status: reloading after trim: %s (last applied %s)", why, sid);
+	st->need_reload = true;
+	load_begin(st);
+}
+
+static void on_resume(struct conn *c, redisReply *r, void *priv)
+{
+	(void)priv;
+	gk_status_t *st = c->st;
+	const char *why;
+	if (gap(st, r, &why)) {
+		reload(st, why);
+		return;
+	}
+	char sid[48];
+	sid_fmt(st->last, sid, sizeof(sid));
+	gk_log(GK_LOG_INFO, "status: resuming the change stream after %s", sid);
+	status_backoff_reset(st);
+	tail_begin(st);
+}
+
+void resume_begin(gk_status_t *st)
+{
+	st->phase = PH_RESUMING;
+	if (conn_cmd(&st->cmd, on_resume, NULL, "XINFO STREAM %s", GK_KEY_STREAM) != 0)
+		session_fail(st, "cannot send XINFO");
+}
+
+static void on_check(struct conn *c, redisReply *r, void *priv)
+{
+	(void)priv;
+	gk_status_t *st = c->st;
+	st->check_out = false;
+	const char *why;
+	if (st->phase == PH_TAILING && gap(st, r, &why))
+		reload(st, why);
+}
+
+void tail_check(gk_status_t *st)
+{
+	if (st->check_out)
+		return;
+	if (conn_cmd(&st->cmd, on_check, NULL, "XINFO STREAM %s", GK_KEY_STREAM) != 0) {
+		session_fail(st, "cannot send XINFO");
+		return;
+	}
+	st->check_out = true;
+}
