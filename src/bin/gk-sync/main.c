@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: MIT */
+/* src/bin/gk-sync/main.c -- gk-sync: apply the registry's signed feed to Redis.
+ *
+ * Subcommands: keygen, sign, verify, apply, watch, lint (docs/FEED.md). Everything but
+ * argument parsing lives in libgk (src/sync/). Exit status: 0 done; 1 feed rejected (apply,
+ * verify) or invalid JSON (lint); 2 bad usage or unusable key/config; 3 Redis or I/O error.
+ * Environment: GK_SYNC_REDIS and GK_SYNC_PUBKEY stand in for --redis and --pubkey;
+ * GK_SYNC_TEST_ABORT_AFTER=N makes apply exit(70) after N bucket transactions (tests only).
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "common/log.h"
+#include "common/psl.h"
+#include "gk/version.h"
+#include "sync/feed.h"
+#include "sync/sig.h"
+#include "sync/sync.h"
+
+enum { EX_REJECT = 1, EX_USAGE = 2, EX_IO = 3 };
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: gk-sync keygen PRIV.pem PUB.pem\n"
+	    "       gk-sync sign --key PRIV.pem [--base64] [--out SIG] FEED\n"
+	    "       gk-sync verify --pubkey PUB.pem [--sig SIG] FEED|-\n"
+	    "       gk-sync apply --redis HOST:PORT --pubkey PUB.pem [--sig SIG] [--no-records]\n"
+	    "                     [--threads N] [--psl FILE] FEED|-\n"
+	    "       gk-sync watch --redis HOST:PORT --pubkey PUB.pem [--interval MS] DIR\n"
+	    "       gk-sync lint [--psl FILE] FEED|-\n"
+	    "FEED.sig beside FEED holds the Ed25519 signature (64 raw bytes or base64).\n"
+	    "Exit: 0 ok, 1 rejected, 2 usage, 3 Redis/I/O error. See docs/FEED.md.\n");
+}
+
+static volatile int stop;
+static void on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int parse_hostport(const char *s, gk_sync_opts_t *o)
+{
+	static char host[256];
+	const char *c = strrchr(s, ':');
+	if (!c || c == s || strlen(s) >= sizeof(host))
+		return -1;
+	size_t hl = (size_t)(c - s);
+	if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']') {
+		memcpy(host, s + 1, hl - 2);
+		host[hl - 2] = 0;
+	} else {
+		memcpy(host, s, hl);
+		host[hl] = 0;
+	}
+	char *end;
+	long p = strtol(c + 1, &end, 10);
+	if (*end || p < 1 || p > 65535)
+		return -1;
+	o->host = host;
+	o->port = (int)p;
+	return 0;
+}
+
+static unsigned default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 8 ? 8 : (unsigned)n;
+}
+
+static int cmd_apply_or_verify(int verify_only, const char *feed_path, const char *sig,
+                               const char *pubkey, const char *psl_path, unsigned threads,
+                               const gk_sync_opts_t *o)
+{
+	gk_psl_t *psl = NULL;
+	gk_feed_t *feed = NULL;
+	char err[1024] = "";
+	int ex = 0;
+	if (gk_psl_open(psl_path, &psl)) {
+		fprintf(stderr, "gk-sync: cannot open the public suffix list %s\n",
+		        psl_path ? psl_path : GK_PSL_DEFAULT_FILE);
+		return EX_USAGE;
+	}
+	int rc = gk_sync_load(feed_path, sig, pubkey, psl, threads, &feed, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "gk-sync: %s%s\n", rc == GK_ESYNTAX ? "rejected: " : "", err);
+		ex = rc == GK_ESYNTAX ? EX_REJECT : rc == GK_EINVAL ? EX_USAGE : EX_IO;
+		goto out;
+	}
+	if (verify_only) {
+		printf("%s: ok: %s serial %llu, %zu records\n", feed_path,
+		       feed->kind == GK_FEED_SNAPSHOT ? "snapshot" : "delta",
+		       (unsigned long long)feed->serial, feed->n);
+		goto out;
+	}
+	gk_sync_stats_t st;
+	rc = gk_sync_apply(o, feed, strcmp(feed_path, "-") ? feed_path : "<stdin>", &st, err,
+	                   sizeof(err));
+	if (rc) {
+		int rej = rc == GK_ESYNTAX || rc == GK_EAGAIN;
+		fprintf(stderr, "gk-sync: %s%s\n", rej ? "rejected: " : "", err);
+		ex = rej ? EX_REJECT : EX_IO;
+		goto out;
+	}
+	printf("applied %s serial %llu (was %llu): %llu added, %llu changed, %llu removed, "
+	       "%llu unchanged, %llu record fields, %llu buckets, %llu new providers, %.2f s\n",
+	       feed->kind == GK_FEED_SNAPSHOT ? "snapshot" : "delta",
+	       (unsigned long long)feed->serial, (unsigned long long)st.serial_before,
+	       (unsigned long long)st.added, (unsigned long long)st.changed,
+	       (unsigned long long)st.removed, (unsigned long long)st.unchanged,
+	       (unsigned long long)st.records_written, (unsigned long long)st.buckets_written,
+	       (unsigned long long)st.new_providers, st.seconds);
+out:
+	gk_feed_free(feed);
+	gk_psl_close(psl);
+	return ex;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"redis", required_argument, NULL, 'r'},  {"pubkey", required_argument, NULL, 'p'},
+	    {"sig", required_argument, NULL, 's'},    {"key", required_argument, NULL, 'k'},
+	    {"out", required_argument, NULL, 'o'},    {"base64", no_argument, NULL, 'b'},
+	    {"no-records", no_argument, NULL, 'n'},   {"threads", required_argument, NULL, 't'},
+	    {"psl", required_argument, NULL, 'P'},    {"interval", required_argument, NULL, 'i'},
+	    {"window", required_argument, NULL, 'w'}, {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	};
+	if (argc < 2) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+		printf("gk-sync %s\n", GK_VERSION);
+		return 0;
+	}
+	const char *redis = getenv("GK_SYNC_REDIS"), *pubkey = getenv("GK_SYNC_PUBKEY");
+	const char *sig = NULL, *key = NULL, *out = NULL, *psl_path = NULL;
+	const char *abort_after = getenv("GK_SYNC_TEST_ABORT_AFTER");
+	int base64 = 0, ch;
+	unsigned threads = default_threads(), interval = 1000;
+	gk_sync_opts_t o = {.abort_after = abort_after ? atol(abort_after) : 0};
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'r':
+			redis = optarg;
+			break;
+		case 'p':
+			pubkey = optarg;
+			break;
+		case 's':
+			sig = optarg;
+			break;
+		case 'k':
+			key = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'b':
+			base64 = 1;
+			break;
+		case 'n':
+			o.no_records = 1;
+			break;
+		case 't':
+			threads = (unsigned)atoi(optarg);
+			break;
+		case 'P':
+			psl_path = optarg;
+			break;
+		case 'i':
+			interval = (unsigned)atoi(optarg);
+			break;
+		case 'w':
+			o.window = (unsigned)atoi(optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	int nargs = argc - optind;
+	char **args = argv + optind;
+	char err[1024] = "";
+	gk_feed_global_init();
+
+	if (!strcmp(cmd, "keygen") && nargs == 2) {
+		if (gk_sig_keygen(args[0], args[1], err, sizeof(err))) {
+			fprintf(stderr, "gk-sync: %s\n", err);
+			return EX_IO;
+		}
+		return 0;
+	}
+	if (!strcmp(cmd, "sign") && nargs == 1 && key) {
+		int rc = gk_sync_sign_file(key, args[0], out, base64, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "gk-sync: %s\n", err);
+			return rc == GK_EINVAL ? EX_USAGE : EX_IO;
+		}
+		return 0;
+	}
+	if (!strcmp(cmd, "lint") && nargs == 1) {
+		gk_psl_t *psl;
+		size_t findings = 0;
+		if (gk_psl_open(psl_path, &psl)) {
+			fprintf(stderr, "gk-sync: cannot open the public suffix list\n");
+			return EX_USAGE;
+		}
+		int rc = gk_sync_lint_file(args[0], psl, stdout, &findings, err, sizeof(err));
+		gk_psl_close(psl);
+		if (rc) {
+			fprintf(stderr, "gk-sync: %s\n", err);
+			return 1;
+		}
+		fprintf(stderr, "gk-sync: lint: %zu finding%s\n", findings,
+		        findings == 1 ? "" : "s");
+		return 0;
+	}
+	if ((!strcmp(cmd, "verify") || !strcmp(cmd, "apply") || !strcmp(cmd, "watch")) &&
+	    nargs == 1 && pubkey) {
+		int verify = !strcmp(cmd, "verify");
+		if (!verify && (!redis || parse_hostport(redis, &o))) {
+			fprintf(stderr, "gk-sync: %s needs --redis HOST:PORT\n", cmd);
+			return EX_USAGE;
+		}
+		if (access(pubkey, R_OK)) {
+			fprintf(stderr, "gk-sync: cannot read public key %s\n", pubkey);
+			return EX_USAGE;
+		}
+		if (strcmp(cmd, "watch"))
+			return cmd_apply_or_verify(verify, args[0], sig, pubkey, psl_path, threads,
+			                           &o);
+		gk_psl_t *psl;
+		if (gk_psl_open(psl_path, &psl)) {
+			fprintf(stderr, "gk-sync: cannot open the public suffix list\n");
+			return EX_USAGE;
+		}
+		struct sigaction sa = {.sa_handler = on_term};
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		gk_watch_opts_t w = {.dir = args[0],
+		                     .pubkey = pubkey,
+		                     .interval_ms = interval,
+		                     .threads = threads,
+		                     .stop = &stop};
+		int rc = gk_sync_watch(&o, &w, psl);
+		gk_psl_close(psl);
+		return rc ? EX_IO : 0;
+	}
+	usage(stderr);
+	return EX_USAGE;
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/* src/sync/feed.h -- the registry feed: parse and validate a whole feed held in memory.
+ *
+ * A feed is JSON Lines (docs/FEED.md): a header line, then one record per line. Parsing is
+ * all or nothing: the first problem found (lowest line) is reported as "FILE:LINE: reason"
+ * and no gk_feed_t is returned, so a caller never writes part of a bad feed. Domains come
+ * out normalised (lowercase, no trailing dot, A-labels) and are registrable domains under
+ * the ICANN section of the PSL. No Redis here: this is the part the fuzzer drives.
+ *
+ * Threading: gk_feed_parse may use worker threads internally; the caller must have called
+ * gk_feed_global_init() once before starting any thread of its own that uses jansson.
+ */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include "common/psl.h"
+#include "gk/errors.h"
+
+typedef enum gk_feed_kind {
+	GK_FEED_SNAPSHOT = 1,
+	GK_FEED_DELTA = 2,
+} gk_feed_kind_t;
+
+/* One domain record. status is GK_FS_FILED or GK_FS_REVOKED, or GK_FS_UNFILED for a delta's
+ * {"op":"remove"}. Strings are owned by the feed and live until gk_feed_free. */
+typedef struct gk_feed_rec {
+	const char *domain;  /* normalised, NUL-terminated */
+	const char *record;  /* canonical compact JSON (sorted keys, no "domain"); NULL: remove */
+	uint32_t record_len; /* strlen(record) */
+	uint32_t line;       /* 1-based line in the feed */
+	uint32_t provider;   /* index into gk_feed_t.providers plus 1; 0: no provider */
+	uint16_t bucket;     /* gk_fs_bucket(domain) */
+	uint8_t domain_len;
+	uint8_t status; /* gk_fs_status_t */
+} gk_feed_rec_t;
+
+typedef struct gk_feed {
+	gk_feed_kind_t kind;
+	uint64_t serial;
+	uint64_t base; /* delta only: the serial this delta applies on top of */
+	uint64_t count;
+	char generated[40];
+	size_t n; /* number of records (== count) */
+	gk_feed_rec_t *recs;
+	size_t n_providers;
+	const char **providers; /* distinct provider names in first-seen order */
+	void *priv;
+} gk_feed_t;
+
+/* Call once at program start, before any thread: seeds jansson's hash function. */
+void gk_feed_global_init(void);
+
+/* Parse and validate data[0..len) (the exact signed bytes). name is used in messages.
+ * threads: how many threads parse records (0 or 1: the caller's only). On success returns 0
+ * and *out (free with gk_feed_free). On a bad feed returns GK_ESYNTAX with err holding
+ * "name:LINE: reason"; GK_ENOMEM on allocation failure. err may be NULL. */
+GK_MUST_CHECK int gk_feed_parse(const char *name, const char *data, size_t len, const gk_psl_t *psl,
+                                unsigned threads, gk_feed_t **out, char *err, size_t errlen);
+void gk_feed_free(gk_feed_t *feed);
+
+/* Read only the header line of data (for ordering files in a watch directory).
+ * Returns 0, or GK_ESYNTAX with err as for gk_feed_parse. */
+GK_MUST_CHECK int gk_feed_peek_header(const char *name, const char *data, size_t len,
+                                      gk_feed_kind_t *kind, uint64_t *serial, uint64_t *base,
+                                      char *err, size_t errlen);
+
+/* Normalise a domain name: ASCII lowercased, one trailing dot dropped, U-labels converted
+ * to A-labels (libidn2, UTS#46 non-transitional), labels checked (LDH, 1..63 bytes, total
+ * <= 253). out must hold 256 bytes. Returns the length, or GK_EINVAL with *why set to a
+ * static explanation. Any thread. */
+GK_MUST_CHECK int gk_feed_domain_normalise(const char *in, size_t len, char *out, const char **why);
+
+/* Status keyword ("filed", "revoked") to gk_fs_status_t, or -1. */
+int gk_feed_status_parse(const char *s);

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/* src/sync/sync.h -- apply a validated feed to Redis; watch a directory of feeds.
+ *
+ * gk_sync_apply is the only writer of the status set, record buckets, providers, serial and
+ * the status entries of the change stream (include/gk/filing_status.h). It talks to Redis
+ * with synchronous hiredis, pipelined a window of buckets at a time.
+ *
+ * Write order (why an interrupted apply converges):
+ *   1. WATCH/GET gk:serial and check the feed's serial rules. Nothing is written before
+ *      this, so a rejected feed leaves Redis as it was.
+ *   2. New provider names get ids (HSET gk:providers). Ids only grow and a name keeps its id,
+ *      so providers written by an interrupted run are reused, not duplicated.
+ *   3. Per bucket, one MULTI/EXEC: record bucket writes, status bucket writes and one XADD
+ *      per status change. A bucket's status change and its stream entry land together or
+ *      not at all, so a reader tailing the stream never misses a value that is in a bucket.
+ *      The diff is against what is in Redis now, so a re-run writes exactly what an
+ *      interrupted run did not.
+ *   4. MULTI: SET gk:serial, XADD k=serial, under WATCH gk:serial. Only this step makes the
+ *      feed count as applied; until then the old serial stays, and the same feed (snapshot:
+ *      serial still newer; delta: base still equal) is accepted again.
+ * A reader may see a mix of old and new values while a feed is being applied (as with any
+ * incremental apply); the k=serial entry marks the point where the set equals the feed.
+ *
+ * Single-threaded; one call at a time per process. Concurrent gk-sync processes against one
+ * Redis are not supported (step 4 detects a serial that moved underneath and fails).
+ */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "common/psl.h"
+#include "gk/errors.h"
+#include "sync/feed.h"
+
+typedef struct gk_sync_opts {
+	const char *host; /* Redis host (IPv4/IPv6 literal or name) */
+	int port;
+	int no_records;      /* 1: leave the record buckets (gk:rec:*) alone */
+	unsigned window;     /* buckets per pipeline round; 0: 256 */
+	long abort_after;    /* test hook: _exit(70) after this many bucket transactions; 0: off */
+	unsigned timeout_ms; /* connect and per-reply timeout; 0: 60000 */
+} gk_sync_opts_t;
+
+typedef struct gk_sync_stats {
+	uint64_t serial_before;           /* gk:serial before (0: none) */
+	uint64_t added, changed, removed; /* status set changes (each one stream entry) */
+	uint64_t records_written;         /* record bucket fields written or deleted */
+	uint64_t unchanged;
+	uint64_t buckets_written; /* MULTI/EXEC transactions */
+	uint64_t new_providers;
+	double seconds; /* wall time inside gk_sync_apply */
+} gk_sync_stats_t;
+
+/* Apply feed (already parsed, validated and signature-checked) to Redis.
+ * Returns 0 when applied (gk:serial == feed->serial afterwards);
+ *   GK_ESYNTAX  rejected by the serial rules (not newer / delta base differs), nothing written;
+ *   GK_EAGAIN   a delta whose base is newer than gk:serial (an earlier delta is missing),
+ *               nothing written;
+ *   GK_EIO      Redis unreachable or a command failed (possibly part-way: re-apply);
+ *   GK_ENOMEM.
+ * err gets "name:1: reason" for the serial rules, a plain message otherwise. */
+GK_MUST_CHECK int gk_sync_apply(const gk_sync_opts_t *opts, const gk_feed_t *feed, const char *name,
+                                gk_sync_stats_t *stats, char *err, size_t errlen);
+
+/* Read gk:serial: 0 and *serial (0 when absent), or GK_EIO with err. */
+GK_MUST_CHECK int gk_sync_read_serial(const gk_sync_opts_t *opts, uint64_t *serial, char *err,
+                                      size_t errlen);
+
+/* Everything a feed file goes through before Redis: read FILE (or stdin for "-"), read its
+ * signature (sig_path, or FILE.sig), verify with pubkey, parse. On success *feed is set.
+ * Returns 0, GK_ESYNTAX (feed rejected: err is "FILE:LINE: reason"), GK_EIO / GK_ENOMEM. */
+GK_MUST_CHECK int gk_sync_load(const char *path, const char *sig_path, const char *pubkey,
+                               const gk_psl_t *psl, unsigned threads, gk_feed_t **feed, char *err,
+                               size_t errlen);
+
+typedef struct gk_watch_opts {
+	const char *dir;
+	const char *pubkey;
+	unsigned interval_ms; /* poll interval; 0: 1000 */
+	unsigned threads;
+	volatile int *stop; /* set to nonzero (e.g. from SIGTERM) to return */
+} gk_watch_opts_t;
+
+/* Poll dir for feeds (any regular file not starting with '.', not ending in .sig, .reason
+ * or .tmp, with its .sig beside it), apply them lowest serial first, and move each with its
+ * .sig to dir/done/ or dir/rejected/ (plus NAME.reason holding the message). A delta whose
+ * base is ahead of gk:serial waits; Redis errors leave the file for the next round. Returns
+ * 0 when *stop becomes nonzero, GK_EIO if the directories cannot be used. */
+GK_MUST_CHECK int gk_sync_watch(const gk_sync_opts_t *opts, const gk_watch_opts_t *w,
+                                const gk_psl_t *psl);
+
+/* Sign the file at path with the PEM private key; write the signature to sig_out (NULL:
+ * path + ".sig") as 64 raw bytes, or base64 text plus newline when base64 is set. The file
+ * appears by rename, whole. Returns 0, GK_EIO / GK_EINVAL with err. */
+GK_MUST_CHECK int gk_sync_sign_file(const char *key, const char *path, const char *sig_out,
+                                    int base64, char *err, size_t errlen);
+
+/* gk_lint_feed over a file ("-": stdin). Returns 0, GK_ESYNTAX (invalid JSON), GK_EIO. */
+GK_MUST_CHECK int gk_sync_lint_file(const char *path, const gk_psl_t *psl, FILE *out,
+                                    size_t *findings, char *err, size_t errlen);

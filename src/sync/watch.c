@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+/* src/sync/watch.c -- apply feeds dropped into a directory, lowest serial first.
+ *
+ * Polling, not inotify: a poll every second is cheap next to a feed apply, works on every
+ * file system (NFS drop directories included) and needs no event bookkeeping. A producer
+ * must make a feed appear whole: write it (and its .sig) under a dot-name or *.tmp, then
+ * rename. A feed without its .sig is not looked at yet.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "common/log.h"
+#include "sync/sync.h"
+
+typedef struct cand {
+	char name[256];
+	uint64_t serial;
+	gk_feed_kind_t kind;
+	int bad; /* header unreadable: reject with reason */
+	char reason[512];
+} cand_t;
+
+static int ends_with(const char *s, const char *suf)
+{
+	size_t a = strlen(s), b = strlen(suf);
+	return a >= b && !strcmp(s + a - b, suf);
+}
+
+static int cmp_cand(const void *a, const void *b)
+{
+	const cand_t *x = a, *y = b;
+	if (x->bad != y->bad)
+		return y->bad - x->bad; /* bad headers first: they only get moved away */
+	if (x->serial != y->serial)
+		return x->serial < y->serial ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static void peek(const char *dir, cand_t *c)
+{
+	char path[4096], buf[65536];
+	snprintf(path, sizeof(path), "%s/%s", dir, c->name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+	if (fd >= 0)
+		close(fd);
+	uint64_t base;
+	if (n < 0) {
+		c->bad = 1;
+		snprintf(c->reason, sizeof(c->reason), "%.400s: cannot read", c->name);
+	} else if (gk_feed_peek_header(path, buf, (size_t)n, &c->kind, &c->serial, &base, c->reason,
+	                               sizeof(c->reason))) {
+		c->bad = 1;
+	}
+}
+
+static void move_to(const char *dir, const char *name, const char *sub, const char *reason)
+{
+	char from[4096], to[4096];
+	const char *suffixes[] = {"", ".sig"};
+	for (int i = 0; i < 2; i++) {
+		snprintf(from, sizeof(from), "%s/%s%s", dir, name, suffixes[i]);
+		snprintf(to, sizeof(to), "%s/%s/%s%s", dir, sub, name, suffixes[i]);
+		if (rename(from, to) && i == 0)
+			gk_log(GK_LOG_ERR, "watch: cannot move %s to %s: %s", from, to,
+			       strerror(errno));
+	}
+	if (reason) {
+		snprintf(to, sizeof(to), "%s/%s/%s.reason", dir, sub, name);
+		FILE *fp = fopen(to, "w");
+		if (fp) {
+			fprintf(fp, "%s\n", reason);
+			fclose(fp);
+		}
+	}
+}
+
+static size_t scan(const char *dir, cand_t **out)
+{
+	DIR *d = opendir(dir);
+	size_t n = 0, cap = 0;
+	cand_t *c = NULL;
+	struct dirent *e;
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char path[4096];
+		struct stat st;
+		const char *nm = e->d_name;
+		if (nm[0] == '.' || ends_with(nm, ".sig") || ends_with(nm, ".reason") ||
+		    ends_with(nm, ".tmp") || strlen(nm) >= sizeof(c->name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, nm);
+		if (stat(path, &st) || !S_ISREG(st.st_mode))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s.sig", dir, nm);
+		if (stat(path, &st))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			cand_t *nc = realloc(c, cap * sizeof(*nc));
+			if (!nc)
+				break;
+			c = nc;
+		}
+		memset(&c[n], 0, sizeof(c[n]));
+		snprintf(c[n].name, sizeof(c[n].name), "%s", nm);
+		peek(dir, &c[n]);
+		n++;
+	}
+	closedir(d);
+	if (n)
+		qsort(c, n, sizeof(*c), cmp_cand);
+	*out = c;
+	return n;
+}
+
+/* One round over the directory. Returns after the first feed that has to wait. */
+static void round_once(const gk_sync_opts_t *o, const gk_watch_opts_t *w, const gk_psl_t *psl)
+{
+	cand_t *c = NULL;
+	size_t n = scan(w->dir, &c);
+	for (size_t i = 0; i < n && !*w->stop; i++) {
+		char path[4096], err[1024];
+		gk_feed_t *feed = NULL;
+		if (c[i].bad) {
+			gk_log(GK_LOG_WARN, "watch: rejected %s", c[i].reason);
+			move_to(w->dir, c[i].name, "rejected", c[i].reason);
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/%s", w->dir, c[i].name);
+		int rc =
+		    gk_sync_load(path, NULL, w->pubkey, psl, w->threads, &feed, err, sizeof(err));
+		if (rc == GK_ESYNTAX) {
+			gk_log(GK_LOG_WARN, "watch: rejected %s", err);
+			move_to(w->dir, c[i].name, "rejected", err);
+			continue;
+		}
+		if (rc) {
+			gk_log(GK_LOG_ERR, "watch: %s: %s (will retry)", c[i].name, err);
+			break;
+		}
+		gk_sync_stats_t st;
+		rc = gk_sync_apply(o, feed, path, &st, err, sizeof(err));
+		gk_feed_free(feed);
+		if (rc == 0) {
+			gk_log(GK_LOG_INFO,
+			       "watch: applied %s serial %llu: +%llu ~%llu -%llu in %.2f s",
+			       c[i].name, (unsigned long long)c[i].serial,
+			       (unsigned long long)st.added, (unsigned long long)st.changed,
+			       (unsigned long long)st.removed, st.seconds);
+			move_to(w->dir, c[i].name, "done", NULL);
+		} else if (rc == GK_ESYNTAX) {
+			gk_log(GK_LOG_WARN, "watch: rejected %s", err);
+			move_to(w->dir, c[i].name, "rejected", err);
+		} else if (rc == GK_EAGAIN) {
+			gk_log(GK_LOG_DEBUG, "watch: waiting: %s", err);
+			break;
+		} else {
+			gk_log(GK_LOG_ERR, "watch: %s: %s (will retry)", c[i].name, err);
+			break;
+		}
+	}
+	free(c);
+}
+
+int gk_sync_watch(const gk_sync_opts_t *o, const gk_watch_opts_t *w, const gk_psl_t *psl)
+{
+	const char *subs[] = {"done", "rejected"};
+	for (int i = 0; i < 2; i++) {
+		char p[4096];
+		snprintf(p, sizeof(p), "%s/%s", w->dir, subs[i]);
+		if (mkdir(p, 0755) && errno != EEXIST) {
+			gk_log(GK_LOG_ERR, "watch: cannot create %s: %s", p, strerror(errno));
+			return GK_EIO;
+		}
+	}
+	unsigned interval = w->interval_ms ? w->interval_ms : 1000;
+	gk_log(GK_LOG_INFO, "watch: %s every %u ms", w->dir, interval);
+	while (!*w->stop) {
+		round_once(o, w, psl);
+		for (unsigned slept = 0; slept < interval && !*w->stop; slept += 50) {
+			struct timespec ts = {0, 50 * 1000000L};
+			nanosleep(&ts, NULL);
+		}
+	}
+	gk_log(GK_LOG_INFO, "watch: stopping");
+	return 0;
+}
