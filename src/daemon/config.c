@@ -327,8 +327,206 @@ static int parse_zones(struct ctx *c, yaml_node_t *n)
 	return c->rc;
 }
 
+/* --- redis and filing ------------------------------------------------------------- */
+
+static int parse_redis_addr(struct ctx *c, yaml_node_t *v)
+{
+	gk_config_redis_t *r = &c->cfg->redis;
+	const char *s;
+	if (get_string(c, "redis.address", v, &s) != 0)
+		return c->rc;
+	if (strlen(s) >= sizeof(r->address))
+		return fail(c, line_of(v), "redis.address: too long");
+	strcpy(r->address, s);
+	if (strncmp(s, "unix:", 5) == 0) {
+		if (s[5] != '/')
+			return fail(c, line_of(v), "redis.address: '%s': expected unix:/absolute/path",
+			            s);
+		free(r->unix_path);
+		if ((r->unix_path = strdup(s + 5)) == NULL)
+			return c->rc = GK_ENOMEM;
+		r->host[0] = 0;
+		r->port = 0;
+		return 0;
+	}
+	gk_config_listen_t a;
+	if (gk_config_parse_addr(s, &a) != 0)
+		return fail(c, line_of(v),
+		            "redis.address: '%s' is not \"IPv4:PORT\", \"[IPv6]:PORT\" or "
+		            "\"unix:/path\"",
+		            s);
+	free(r->unix_path);
+	r->unix_path = NULL;
+	if (a.addr.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&a.addr;
+		inet_ntop(AF_INET, &in->sin_addr, r->host, sizeof(r->host));
+		r->port = ntohs(in->sin_port);
+	} else {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a.addr;
+		inet_ntop(AF_INET6, &in6->sin6_addr, r->host, sizeof(r->host));
+		r->port = ntohs(in6->sin6_port);
+	}
+	return 0;
+}
+
+static int visit_redis(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	gk_config_redis_t *r = &c->cfg->redis;
+	bool *have_addr = arg;
+	if (strcmp(key, "address") == 0) {
+		*have_addr = true;
+		return parse_redis_addr(c, v);
+	}
+	if (strcmp(key, "instance_id") == 0) {
+		const char *s;
+		if (get_string(c, "redis.instance_id", v, &s) != 0)
+			return c->rc;
+		if (strlen(s) > 200)
+			return fail(c, line_of(v), "redis.instance_id: longer than 200 characters");
+		free(r->instance_id);
+		if ((r->instance_id = strdup(s)) == NULL)
+			return c->rc = GK_ENOMEM;
+		return 0;
+	}
+	if (strcmp(key, "connect_timeout_ms") == 0)
+		return get_uint(c, "redis.connect_timeout_ms", v, 10, GK_CONFIG_TIMEOUT_MAX,
+		                &r->connect_timeout_ms);
+	if (strcmp(key, "reconnect_max_ms") == 0)
+		return get_uint(c, "redis.reconnect_max_ms", v, 100, GK_CONFIG_TIMEOUT_MAX,
+		                &r->reconnect_max_ms);
+	return fail(c, line_of(k),
+	            "redis: unknown key '%s' (expected address, instance_id, connect_timeout_ms, "
+	            "reconnect_max_ms)",
+	            key);
+}
+
+static int get_bool(struct ctx *c, const char *key, yaml_node_t *n, bool *out)
+{
+	if (n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+		const char *s = scalar(n);
+		if (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0 || strcmp(s, "on") == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcmp(s, "false") == 0 || strcmp(s, "no") == 0 || strcmp(s, "off") == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return fail(c, line_of(n), "%s: expected true or false", key);
+}
+
+struct refusal_arg {
+	const char *what; /* "filing.unfiled" */
+	gk_refusal_t *r;
+	bool allow_resolve;
+};
+
+static int visit_refusal(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v,
+                         void *arg)
+{
+	struct refusal_arg *a = arg;
+	char name[64];
+	snprintf(name, sizeof(name), "%s.%s", a->what, key);
+	if (strcmp(key, "action") == 0) {
+		static const struct {
+			const char *s;
+			gk_action_t a;
+		} acts[] = {{"refuse", GK_ACT_REFUSE}, {"nxdomain", GK_ACT_NXDOMAIN},
+		            {"nodata", GK_ACT_NODATA}, {"drop", GK_ACT_DROP},
+		            {"resolve", GK_ACT_RESOLVE}};
+		const char *s;
+		if (get_string(c, name, v, &s) != 0)
+			return c->rc;
+		for (size_t i = 0; i < sizeof(acts) / sizeof(acts[0]); i++)
+			if (strcmp(s, acts[i].s) == 0 && (acts[i].a != GK_ACT_RESOLVE || a->allow_resolve)) {
+				a->r->action = acts[i].a;
+				return 0;
+			}
+		return fail(c, line_of(v), "%s: '%s' is not one of refuse, nxdomain, nodata, drop%s",
+		            name, s, a->allow_resolve ? ", resolve" : "");
+	}
+	if (strcmp(key, "ede") == 0) {
+		unsigned u;
+		if (get_uint(c, name, v, 0, 65535, &u) != 0)
+			return c->rc;
+		a->r->ede_code = (uint16_t)u;
+		return 0;
+	}
+	if (strcmp(key, "text") == 0) {
+		if (v->type != YAML_SCALAR_NODE)
+			return fail(c, line_of(v), "%s: expected a string, got %s", name, type_name(v));
+		size_t n = v->data.scalar.length;
+		if (n > sizeof(a->r->text))
+			return fail(c, line_of(v), "%s: %zu bytes, at most %zu", name, n,
+			            sizeof(a->r->text));
+		memcpy(a->r->text, scalar(v), n);
+		a->r->text_len = (uint8_t)n;
+		return 0;
+	}
+	return fail(c, line_of(k), "%s: unknown key '%s' (expected action, ede, text)", a->what, key);
+}
+
+static int visit_filing(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	gk_config_filing_t *f = &c->cfg->filing;
+	bool *enforce_set = arg;
+	if (strcmp(key, "enforce") == 0) {
+		*enforce_set = true;
+		return get_bool(c, "filing.enforce", v, &f->enforce);
+	}
+	if (strcmp(key, "startup") == 0) {
+		const char *s;
+		if (get_string(c, "filing.startup", v, &s) != 0)
+			return c->rc;
+		if (strcmp(s, "refuse") == 0)
+			f->startup = GK_STARTUP_REFUSE;
+		else if (strcmp(s, "resolve") == 0)
+			f->startup = GK_STARTUP_RESOLVE;
+		else
+			return fail(c, line_of(v), "filing.startup: '%s' is not one of refuse, resolve",
+			            s);
+		return 0;
+	}
+	if (strcmp(key, "max_age_ms") == 0)
+		return get_uint(c, "filing.max_age_ms", v, 100, GK_CONFIG_TIMEOUT_MAX,
+		                &f->max_age_ms);
+	if (strcmp(key, "psl_file") == 0) {
+		const char *s;
+		if (get_string(c, "filing.psl_file", v, &s) != 0)
+			return c->rc;
+		free(f->psl_file);
+		if ((f->psl_file = resolve(c, s)) == NULL)
+			return c->rc = GK_ENOMEM;
+		return 0;
+	}
+	struct refusal_arg a = {.what = NULL};
+	if (strcmp(key, "unfiled") == 0)
+		a = (struct refusal_arg){"filing.unfiled", &f->unfiled, false};
+	else if (strcmp(key, "revoked") == 0)
+		a = (struct refusal_arg){"filing.revoked", &f->revoked, false};
+	else if (strcmp(key, "unknown") == 0)
+		a = (struct refusal_arg){"filing.unknown", &f->unknown, true};
+	if (a.what != NULL)
+		return walk_map(c, a.what, v, visit_refusal, &a);
+	return fail(c, line_of(k),
+	            "filing: unknown key '%s' (expected enforce, startup, max_age_ms, psl_file, "
+	            "unfiled, revoked, unknown)",
+	            key);
+}
+
+static void refusal_default(gk_refusal_t *r, gk_action_t a, const char *text)
+{
+	r->action = a;
+	r->ede_code = 15; /* Blocked */
+	r->text_len = (uint8_t)strlen(text);
+	memcpy(r->text, text, r->text_len);
+}
+
 struct top_seen {
 	bool listen, zones;
+	bool filing_enforce_set;
+	yaml_node_t *redis_node, *filing_node;
 };
 
 static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
@@ -354,6 +552,20 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	}
 	if (strcmp(key, "tcp") == 0)
 		return walk_map(c, "tcp", v, visit_tcp, NULL);
+	if (strcmp(key, "redis") == 0) {
+		bool have_addr = false;
+		seen->redis_node = v;
+		if (walk_map(c, "redis", v, visit_redis, &have_addr) != 0)
+			return c->rc;
+		if (!have_addr)
+			return fail(c, line_of(v), "redis: missing required key 'address'");
+		cfg->redis.set = true;
+		return 0;
+	}
+	if (strcmp(key, "filing") == 0) {
+		seen->filing_node = v;
+		return walk_map(c, "filing", v, visit_filing, &seen->filing_enforce_set);
+	}
 	if (strcmp(key, "log_level") == 0) {
 		const char *s;
 		if (get_string(c, "log_level", v, &s) != 0)
@@ -365,7 +577,7 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	}
 	return fail(c, line_of(k),
 	            "unknown key '%s' (expected listen, workers, edns_udp_max, tcp, zones, "
-	            "log_level)",
+	            "log_level, redis, filing)",
 	            key);
 }
 
@@ -437,6 +649,13 @@ int gk_config_load(const char *path, gk_config_t **out, char *err, size_t errlen
 	c.cfg->tcp_idle_timeout_ms = GK_CONFIG_TCP_IDLE_DEFAULT;
 	c.cfg->tcp_max_pipelined = GK_CONFIG_TCP_PIPELINE_DEFAULT;
 	c.cfg->log_level = GK_LOG_INFO;
+	c.cfg->redis.connect_timeout_ms = GK_CONFIG_REDIS_CONNECT_DEFAULT;
+	c.cfg->redis.reconnect_max_ms = GK_CONFIG_REDIS_RECONNECT_DEFAULT;
+	c.cfg->filing.max_age_ms = GK_CONFIG_FILING_MAX_AGE_DEFAULT;
+	c.cfg->filing.startup = GK_STARTUP_REFUSE;
+	refusal_default(&c.cfg->filing.unfiled, GK_ACT_REFUSE, "ICP filing required");
+	refusal_default(&c.cfg->filing.revoked, GK_ACT_NXDOMAIN, "ICP filing revoked");
+	refusal_default(&c.cfg->filing.unknown, GK_ACT_REFUSE, "ICP filing status unavailable");
 
 	if (load_doc(&c, f, &doc) != 0)
 		goto finish;
@@ -454,6 +673,14 @@ int gk_config_load(const char *path, gk_config_t **out, char *err, size_t errlen
 		fail(&c, line_of(root), "missing required key 'listen'");
 	else if (!seen.zones)
 		fail(&c, line_of(root), "missing required key 'zones'");
+	if (c.rc == 0) {
+		gk_config_filing_t *fl = &c.cfg->filing;
+		if (!seen.filing_enforce_set)
+			fl->enforce = c.cfg->redis.set;
+		else if (fl->enforce && !c.cfg->redis.set)
+			fail(&c, line_of(seen.filing_node),
+			     "filing.enforce: true needs a redis section (the status replica)");
+	}
 finish:
 	if (have_doc)
 		yaml_document_delete(&doc);
@@ -477,6 +704,9 @@ void gk_config_free(gk_config_t *cfg)
 	}
 	free(cfg->zones);
 	free(cfg->listen);
+	free(cfg->redis.unix_path);
+	free(cfg->redis.instance_id);
+	free(cfg->filing.psl_file);
 	free(cfg->path);
 	free(cfg);
 }

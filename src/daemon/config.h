@@ -11,7 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <stdbool.h>
 #include "common/log.h"
+#include "pkt/process.h"
 #include "gk/errors.h"
 #include "zone/zone.h"
 
@@ -27,6 +29,34 @@
 #define GK_CONFIG_TCP_IDLE_MAX         3600000u
 #define GK_CONFIG_TCP_PIPELINE_DEFAULT 64u
 #define GK_CONFIG_TCP_PIPELINE_MAX     4096u
+
+#define GK_CONFIG_REDIS_CONNECT_DEFAULT   1000u
+#define GK_CONFIG_REDIS_RECONNECT_DEFAULT 5000u
+#define GK_CONFIG_FILING_MAX_AGE_DEFAULT  30000u
+#define GK_CONFIG_TIMEOUT_MAX             3600000u
+
+/* redis: where the filing-status replica comes from (absent: no filing check). */
+typedef struct gk_config_redis {
+	bool set;               /* a redis section was given */
+	char address[280];      /* as written: "127.0.0.1:6379", "[::1]:6379", "unix:/path" */
+	char host[64];          /* numeric host (IPv4/IPv6 literal), "" with a unix socket */
+	uint16_t port;
+	char *unix_path;        /* or NULL */
+	char *instance_id;      /* or NULL: "hostname:pid" */
+	unsigned connect_timeout_ms;
+	unsigned reconnect_max_ms;
+} gk_config_redis_t;
+
+enum gk_config_startup { GK_STARTUP_REFUSE = 0, GK_STARTUP_RESOLVE };
+
+/* filing: how the check is enforced (docs/CONFIG.md). */
+typedef struct gk_config_filing {
+	bool enforce; /* default: true when redis is set; never true without redis */
+	enum gk_config_startup startup;
+	unsigned max_age_ms;
+	char *psl_file; /* or NULL: the default list */
+	gk_refusal_t unfiled, revoked, unknown;
+} gk_config_filing_t;
 
 typedef struct gk_config_listen {
 	struct sockaddr_storage addr; /* AF_INET or AF_INET6 with port */
@@ -46,6 +76,8 @@ typedef struct gk_config {
 	gk_zone_spec_t *zones; /* name and file set (file resolved); strings owned here */
 	size_t n_zones;        /* >= 1 */
 	enum gk_log_level log_level;
+	gk_config_redis_t redis;
+	gk_config_filing_t filing;
 } gk_config_t;
 
 /* Load and check path. On success *out owns a new config (free with gk_config_free) and 0 is

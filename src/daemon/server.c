@@ -6,6 +6,12 @@
  * view with one atomic exchange, wakes every worker so each passes a quiescent point soon,
  * and polls gk_snapshot_reclaim() from a timer until the old view is freed. Settings that
  * shape sockets and pools (listen, workers, tcp.*) need a restart and are only reported.
+ *
+ * The filing-status replica (status/) runs on its own thread from start to SIGTERM, across
+ * reloads. Its retired table memory rides on the view's grace periods: every RETIRE_MS the
+ * main loop takes what the status thread retired, attaches it to the current view and
+ * publishes a copy of that view (sharing the zone set), so it is freed together with the
+ * old view once every worker has passed a quiescent point. Workers need no second cell.
  */
 #include <signal.h>
 #include <stdbool.h>
@@ -14,12 +20,29 @@
 #include <string.h>
 #include <uv.h>
 #include "common/log.h"
+#include "common/psl.h"
 #include "common/snapshot.h"
 #include "daemon/config.h"
 #include "daemon/server.h"
+#include "gk/version.h"
 #include "net/net.h"
+#include "status/status.h"
 
 #define RECLAIM_MS 10
+#define RETIRE_MS 20
+
+/* A zone set shared by consecutive views; counted on the main thread only. */
+struct zsref {
+	gk_zoneset_t *zs;
+	unsigned refs;
+};
+
+/* What the view cell publishes: net reads the gk_net_view_t at its start. */
+struct view {
+	gk_net_view_t v;
+	struct zsref *zs;
+	gk_status_retired_t *retired; /* status memory freed with this view */
+};
 
 struct gk_server {
 	uv_loop_t loop;
@@ -31,30 +54,64 @@ struct gk_server {
 	gk_snapshot_t *view;
 	gk_worker_t **workers;
 	unsigned n_workers;
+	gk_status_t *status; /* NULL without redis */
+	gk_psl_t *psl;       /* opened once when the filing check is on */
+	uv_timer_t retire;
+	gk_status_retired_t *retire_pending; /* taken but not yet attached (publish failed) */
 };
 
 static void view_free(void *p)
 {
-	gk_net_view_t *v = p;
-	gk_zoneset_free((gk_zoneset_t *)v->zs);
+	struct view *v = p;
+	gk_status_retired_free(v->retired);
+	if (v->zs != NULL && --v->zs->refs == 0) {
+		gk_zoneset_free(v->zs->zs);
+		free(v->zs);
+	}
 	free(v);
 }
 
-static int build_view(const gk_config_t *cfg, gk_net_view_t **out, char *err, size_t errlen)
+/* The packet options of cfg: the filing check when it is enforced and a replica runs. */
+static void fill_opts(const gk_config_t *cfg, gk_status_t *status, const gk_psl_t *psl,
+                      gk_pkt_opts_t *o)
 {
-	gk_net_view_t *v = calloc(1, sizeof(*v));
-	if (v == NULL) {
+	memset(o, 0, sizeof(*o));
+	o->edns_udp_max = cfg->edns_udp_max;
+	if (!cfg->filing.enforce || status == NULL)
+		return;
+	o->status = status;
+	o->psl = psl;
+	o->unfiled = cfg->filing.unfiled;
+	o->revoked = cfg->filing.revoked;
+	o->unknown = cfg->filing.unknown;
+	o->starting = cfg->filing.unknown;
+	if (cfg->filing.startup == GK_STARTUP_RESOLVE) {
+		memset(&o->starting, 0, sizeof(o->starting));
+		o->starting.action = GK_ACT_RESOLVE;
+	}
+}
+
+static int build_view(const gk_config_t *cfg, gk_status_t *status, const gk_psl_t *psl,
+                      struct view **out, char *err, size_t errlen)
+{
+	struct view *v = calloc(1, sizeof(*v));
+	struct zsref *z = calloc(1, sizeof(*z));
+	if (v == NULL || z == NULL) {
+		free(v);
+		free(z);
 		snprintf(err, errlen, "out of memory");
 		return GK_ENOMEM;
 	}
-	gk_zoneset_t *zs;
-	int rc = gk_zoneset_build(cfg->zones, cfg->n_zones, &zs, err, errlen);
+	int rc = gk_zoneset_build(cfg->zones, cfg->n_zones, &z->zs, err, errlen);
 	if (rc != 0) {
 		free(v);
+		free(z);
 		return rc;
 	}
-	v->zs = zs;
-	v->opts.edns_udp_max = cfg->edns_udp_max;
+	z->refs = 1;
+	v->zs = z;
+	v->v.zs = z->zs;
+	fill_opts(cfg, status, psl, &v->v.opts);
 	*out = v;
 	return 0;
 }
@@ -66,16 +123,24 @@ int gk_server_check(const char *config_path, char *err, size_t errlen, char *sum
 	int rc = gk_config_load(config_path, &cfg, err, errlen);
 	if (rc != 0)
 		return rc;
-	gk_net_view_t *v;
-	rc = build_view(cfg, &v, err, errlen);
-	if (rc == 0) {
-		if (summarylen > 0)
-			snprintf(summary, summarylen,
-			         "%s: ok: %zu zones, %zu RRs, %zu listen addresses", config_path,
-			         gk_zoneset_zone_count(v->zs), gk_zoneset_rr_count(v->zs),
-			         cfg->n_listen);
-		view_free(v);
+	struct view *v = NULL;
+	rc = build_view(cfg, NULL, NULL, &v, err, errlen);
+	if (rc == 0 && cfg->filing.enforce) {
+		gk_psl_t *psl;
+		if ((rc = gk_psl_open(cfg->filing.psl_file, &psl)) != 0)
+			snprintf(err, errlen, "%s: filing.psl_file %s: %s", config_path,
+			         cfg->filing.psl_file ? cfg->filing.psl_file : GK_PSL_DEFAULT_FILE,
+			         gk_strerror(rc));
+		else
+			gk_psl_close(psl);
 	}
+	if (rc == 0 && summarylen > 0)
+		snprintf(summary, summarylen, "%s: ok: %zu zones, %zu RRs, %zu listen addresses%s",
+		         config_path, gk_zoneset_zone_count(v->v.zs), gk_zoneset_rr_count(v->v.zs),
+		         cfg->n_listen,
+		         cfg->filing.enforce ? ", filing check on" : "");
+	if (v != NULL)
+		view_free(v);
 	gk_config_free(cfg);
 	return rc;
 }
@@ -116,6 +181,21 @@ static void report_restart_only(const gk_config_t *boot, const gk_config_t *next
 		gk_log(GK_LOG_WARN,
 		       "reload: workers changed (%u -> %u): takes effect after restart",
 		       boot->workers, next->workers);
+	const gk_config_redis_t *ra = &boot->redis, *rb = &next->redis;
+	if (ra->set != rb->set || strcmp(ra->address, rb->address) != 0 ||
+	    (ra->instance_id == NULL) != (rb->instance_id == NULL) ||
+	    (ra->instance_id != NULL && strcmp(ra->instance_id, rb->instance_id) != 0) ||
+	    ra->connect_timeout_ms != rb->connect_timeout_ms ||
+	    ra->reconnect_max_ms != rb->reconnect_max_ms ||
+	    boot->filing.max_age_ms != next->filing.max_age_ms)
+		gk_log(GK_LOG_WARN, "reload: redis settings or filing.max_age_ms changed: take "
+		                    "effect after restart");
+	if ((boot->filing.psl_file == NULL) != (next->filing.psl_file == NULL) ||
+	    (boot->filing.psl_file != NULL &&
+	     strcmp(boot->filing.psl_file, next->filing.psl_file) != 0) ||
+	    (next->filing.enforce && !boot->filing.enforce))
+		gk_log(GK_LOG_WARN, "reload: filing.psl_file or enabling filing.enforce: takes "
+		                    "effect after restart");
 	if (boot->tcp_max_connections != next->tcp_max_connections ||
 	    boot->tcp_idle_timeout_ms != next->tcp_idle_timeout_ms ||
 	    boot->tcp_max_pipelined != next->tcp_max_pipelined)
@@ -131,13 +211,16 @@ static void reload(gk_server_t *s)
 		gk_log(GK_LOG_ERR, "reload failed, keeping the current zones: %s", err);
 		return;
 	}
-	gk_net_view_t *v;
-	if (build_view(cfg, &v, err, sizeof(err)) != 0) {
+	struct view *v;
+	/* enforcing needs the replica and the list opened at start */
+	if (cfg->filing.enforce && s->psl == NULL)
+		cfg->filing.enforce = false; /* enabling it needs a restart (reported below) */
+	if (build_view(cfg, s->status, s->psl, &v, err, sizeof(err)) != 0) {
 		gk_log(GK_LOG_ERR, "reload failed, keeping the current zones: %s", err);
 		gk_config_free(cfg);
 		return;
 	}
-	size_t nz = gk_zoneset_zone_count(v->zs), nrr = gk_zoneset_rr_count(v->zs);
+	size_t nz = gk_zoneset_zone_count(v->v.zs), nrr = gk_zoneset_rr_count(v->v.zs);
 	if (gk_snapshot_publish(s->view, v) != 0) {
 		gk_log(GK_LOG_ERR, "reload failed, keeping the current zones: out of memory");
 		view_free(v);
@@ -154,6 +237,40 @@ static void reload(gk_server_t *s)
 		uv_timer_start(&s->reclaim, reclaim_cb, RECLAIM_MS, RECLAIM_MS);
 	gk_log(GK_LOG_INFO, "reloaded: %zu zones, %zu RRs, edns_udp_max %u", nz, nrr,
 	       (unsigned)cfg->edns_udp_max);
+}
+
+/* Attach the status memory retired so far to the current view and publish a copy of it:
+ * the memory is freed with the old view after every worker's next quiescent point. */
+static void retire_cb(uv_timer_t *t)
+{
+	gk_server_t *s = t->data;
+	gk_status_retired_t *rt = s->retire_pending;
+	s->retire_pending = NULL;
+	if (rt == NULL)
+		rt = gk_status_retired_take(s->status);
+	if (rt == NULL)
+		return;
+	struct view *cur = gk_snapshot_read(s->view);
+	struct view *v = malloc(sizeof(*v));
+	if (v == NULL || cur->retired != NULL) {
+		free(v);
+		s->retire_pending = rt;
+		return;
+	}
+	*v = *cur;
+	v->retired = NULL;
+	v->zs->refs++;
+	cur->retired = rt;
+	if (gk_snapshot_publish(s->view, v) != 0) {
+		cur->retired = NULL;
+		v->zs->refs--;
+		free(v);
+		s->retire_pending = rt;
+		return;
+	}
+	wake_all(s);
+	if (!uv_is_active((uv_handle_t *)&s->reclaim))
+		uv_timer_start(&s->reclaim, reclaim_cb, RECLAIM_MS, RECLAIM_MS);
 }
 
 static void log_counters(gk_server_t *s)
@@ -198,11 +315,48 @@ static void on_signal(uv_signal_t *h, int signum)
 	gk_log(GK_LOG_INFO, "%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
 	s->stopping = true;
 	stop_workers(s);
+	gk_status_stop(s->status);
 	log_counters(s);
+	uv_close((uv_handle_t *)&s->retire, NULL);
 	uv_close((uv_handle_t *)&s->sighup, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_close((uv_handle_t *)&s->sigint, NULL);
 	uv_close((uv_handle_t *)&s->reclaim, NULL);
+}
+
+/* Create and start the status replica (redis configured) and open the PSL (enforcing). */
+static int start_status(gk_server_t *s, char *err, size_t errlen)
+{
+	const gk_config_t *cfg = s->boot;
+	if (!cfg->redis.set)
+		return 0;
+	int rc;
+	if (cfg->filing.enforce && (rc = gk_psl_open(cfg->filing.psl_file, &s->psl)) != 0) {
+		snprintf(err, errlen, "%s: filing.psl_file %s: %s", cfg->path,
+		         cfg->filing.psl_file ? cfg->filing.psl_file : GK_PSL_DEFAULT_FILE,
+		         gk_strerror(rc));
+		return rc;
+	}
+	gk_status_conf_t sc = {
+	    .redis_host = cfg->redis.unix_path ? NULL : cfg->redis.host,
+	    .redis_port = cfg->redis.port,
+	    .redis_unix = cfg->redis.unix_path,
+	    .instance_id = cfg->redis.instance_id,
+	    .connect_timeout_ms = cfg->redis.connect_timeout_ms,
+	    .reconnect_max_ms = cfg->redis.reconnect_max_ms,
+	    .max_age_ms = cfg->filing.max_age_ms,
+	    .version = GK_VERSION,
+	};
+	if ((rc = gk_status_create(&sc, &s->status)) != 0 ||
+	    (rc = gk_status_start(s->status)) != 0) {
+		snprintf(err, errlen, "filing-status replica: %s", gk_strerror(rc));
+		return rc;
+	}
+	gk_log(GK_LOG_INFO, "filing status from redis %s; check %s, startup %s, max_age_ms %u",
+	       cfg->redis.address, cfg->filing.enforce ? "enforced" : "off",
+	       cfg->filing.startup == GK_STARTUP_RESOLVE ? "resolve" : "refuse",
+	       cfg->filing.max_age_ms);
+	return 0;
 }
 
 static int start_workers(gk_server_t *s, char *err, size_t errlen)
@@ -252,16 +406,18 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 		snprintf(err, errlen, "out of memory");
 		return GK_ENOMEM;
 	}
-	gk_net_view_t *v = NULL;
+	struct view *v = NULL;
 	int rc = gk_config_load(config_path, &s->boot, err, errlen);
 	if (rc != 0)
 		goto fail;
 	s->cur = s->boot;
 	gk_log_set_level(s->boot->log_level);
-	if ((rc = build_view(s->boot, &v, err, errlen)) != 0)
+	if ((rc = start_status(s, err, errlen)) != 0)
 		goto fail;
-	gk_log(GK_LOG_INFO, "loaded %zu zones, %zu RRs from %s", gk_zoneset_zone_count(v->zs),
-	       gk_zoneset_rr_count(v->zs), config_path);
+	if ((rc = build_view(s->boot, s->status, s->psl, &v, err, errlen)) != 0)
+		goto fail;
+	gk_log(GK_LOG_INFO, "loaded %zu zones, %zu RRs from %s", gk_zoneset_zone_count(v->v.zs),
+	       gk_zoneset_rr_count(v->v.zs), config_path);
 	for (size_t i = 0; i < s->boot->n_zones; i++)
 		gk_log(GK_LOG_INFO, "zone %s from %s", s->boot->zones[i].name,
 		       s->boot->zones[i].file);
@@ -281,7 +437,10 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	uv_signal_init(&s->loop, &s->sigterm);
 	uv_signal_init(&s->loop, &s->sigint);
 	uv_timer_init(&s->loop, &s->reclaim);
-	s->sighup.data = s->sigterm.data = s->sigint.data = s->reclaim.data = s;
+	uv_timer_init(&s->loop, &s->retire);
+	s->sighup.data = s->sigterm.data = s->sigint.data = s->reclaim.data = s->retire.data = s;
+	if (s->status != NULL)
+		uv_timer_start(&s->retire, retire_cb, RETIRE_MS, RETIRE_MS);
 	if ((rc = uv_signal_start(&s->sighup, on_signal, SIGHUP)) != 0 ||
 	    (rc = uv_signal_start(&s->sigterm, on_signal, SIGTERM)) != 0 ||
 	    (rc = uv_signal_start(&s->sigint, on_signal, SIGINT)) != 0) {
@@ -330,7 +489,11 @@ void gk_server_free(gk_server_t *s)
 	for (unsigned i = 0; i < s->n_workers; i++)
 		gk_worker_free(s->workers[i]);
 	free(s->workers);
+	gk_status_stop(s->status);
+	gk_status_retired_free(s->retire_pending);
 	gk_snapshot_destroy(s->view); /* workers joined: frees current and retired views */
+	gk_status_free(s->status);
+	gk_psl_close(s->psl);
 	if (s->cur != s->boot)
 		gk_config_free(s->cur);
 	gk_config_free(s->boot);

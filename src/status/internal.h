@@ -172,13 +172,15 @@ struct gk_status {
 	bool load_failed;
 	uint64_t connect_start_ms, last_contact_ms, last_heartbeat_ms;
 	uint64_t serial;
-	struct sid last; /* last stream entry applied */
+	struct sid last;   /* last stream entry applied */
+	uint64_t consumed; /* stream entries accounted for: entries-added at load + applied */
 	bool need_reload;
 
 	/* full load */
 	struct build load;
 	bool loading;
 	struct sid load_id;
+	uint64_t load_consumed;
 	uint64_t load_serial;
 	bool load_has_serial;
 	unsigned next_bucket, done_buckets;
@@ -210,7 +212,11 @@ void note_contact(struct gk_status *st);
 void work_start(struct gk_status *st);
 void status_backoff_reset(struct gk_status *st);
 /* load.c */
-int xinfo_ids(const redisReply *r, struct sid *last, struct sid *maxdel);
+struct xinfo {
+	struct sid last, maxdel;
+	uint64_t added, length;
+};
+int xinfo_ids(const redisReply *r, struct xinfo *x);
 bool no_such_key(const redisReply *r);
 int parse_value(const char *s, size_t len, uint32_t *out);
 void load_begin(struct gk_status *st);

@@ -6,7 +6,8 @@
  * every change made during the load is replayed (entries carry full values, so replaying
  * one that the load already saw is harmless). last-generated-id rather than XREVRANGE's
  * last entry: after XTRIM MAXLEN 0 the stream is empty but its ids go on, and resuming
- * from 0-0 would compare below max-deleted-entry-id forever.
+ * from 0-0 would look like a gap forever. entries-added at that moment is how many entries
+ * the table accounts for (see the gap check in tail.c).
  *
  * Replies are staged (names in one arena that becomes the new base's arena), then the base
  * is built GK_TAB_STEP entries per loop turn and swapped in; the live table keeps serving
@@ -23,27 +24,36 @@
 
 static void send_bucket(gk_status_t *st);
 
-/* "last-generated-id" / "max-deleted-entry-id" from an XINFO STREAM reply. */
-int xinfo_ids(const redisReply *r, struct sid *last, struct sid *maxdel)
+/* last-generated-id, max-deleted-entry-id, entries-added and length from an XINFO STREAM
+ * reply (Redis >= 7.0). */
+int xinfo_ids(const redisReply *r, struct xinfo *x)
 {
-	*last = (struct sid){0, 0};
-	*maxdel = (struct sid){0, 0};
+	memset(x, 0, sizeof(*x));
 	if (r->type != REDIS_REPLY_ARRAY)
 		return GK_EINVAL;
+	bool have_added = false;
 	for (size_t i = 0; i + 1 < r->elements; i += 2) {
 		const redisReply *k = r->element[i], *v = r->element[i + 1];
+		if (k->type != REDIS_REPLY_STRING && k->type != REDIS_REPLY_STATUS)
+			continue;
+		if (v->type == REDIS_REPLY_INTEGER && strcmp(k->str, "entries-added") == 0) {
+			x->added = (uint64_t)v->integer;
+			have_added = true;
+		}
+		if (v->type == REDIS_REPLY_INTEGER && strcmp(k->str, "length") == 0)
+			x->length = (uint64_t)v->integer;
 		if (k->type != REDIS_REPLY_STRING && k->type != REDIS_REPLY_STATUS)
 			continue;
 		if (v->type != REDIS_REPLY_STRING && v->type != REDIS_REPLY_STATUS)
 			continue;
 		if (strcmp(k->str, "last-generated-id") == 0 &&
-		    sid_parse(v->str, v->len, last) != 0)
+		    sid_parse(v->str, v->len, &x->last) != 0)
 			return GK_EINVAL;
 		if (strcmp(k->str, "max-deleted-entry-id") == 0 &&
-		    sid_parse(v->str, v->len, maxdel) != 0)
+		    sid_parse(v->str, v->len, &x->maxdel) != 0)
 			return GK_EINVAL;
 	}
-	return 0;
+	return have_added && x->added >= x->length ? 0 : GK_EINVAL;
 }
 
 bool no_such_key(const redisReply *r)
@@ -55,15 +65,18 @@ static void on_xinfo(struct conn *c, redisReply *r, void *priv)
 {
 	(void)priv;
 	gk_status_t *st = c->st;
-	struct sid maxdel;
+	struct xinfo x;
 	if (no_such_key(r)) {
 		st->load_id = (struct sid){0, 0};
+		st->load_consumed = 0;
 		return;
 	}
-	if (xinfo_ids(r, &st->load_id, &maxdel) != 0) {
+	if (xinfo_ids(r, &x) != 0) {
 		session_fail(st, r->type == REDIS_REPLY_ERROR ? r->str : "bad XINFO STREAM reply");
 		return;
 	}
+	st->load_id = x.last;
+	st->load_consumed = x.added;
 }
 
 static void on_serial(struct conn *c, redisReply *r, void *priv)
@@ -210,6 +223,7 @@ bool load_step(gk_status_t *st)
 	}
 	load_abort(st);
 	st->last = st->load_id;
+	st->consumed = st->load_consumed;
 	if (st->load_has_serial)
 		st->serial = st->load_serial;
 	st->need_reload = false;

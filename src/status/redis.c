@@ -171,6 +171,8 @@ void session_fail(gk_status_t *st, const char *why)
 	uv_timer_start(&st->kick, teardown_cb, 0, 0);
 }
 
+static void heartbeat(gk_status_t *st);
+
 static void both_up(gk_status_t *st)
 {
 	st->was_connected = true;
@@ -181,6 +183,10 @@ static void both_up(gk_status_t *st)
 	       st->unix_path ? st->unix_path : st->host, st->unix_path ? "" : ":",
 	       st->unix_path ? 0u : (unsigned)st->conf.redis_port);
 	note_contact(st);
+	st->last_heartbeat_ms = gk_status_now_ms();
+	heartbeat(st); /* at once: a failing first load must still be visible */
+	if (st->phase != PH_CONNECTING)
+		return;
 	if (!atomic_load(&st->ready) || st->need_reload)
 		load_begin(st);
 	else

@@ -6,9 +6,12 @@
  * of an XREAD sent before a table swap carry tail_gen of that time and are dropped: after a
  * full load the tail restarts from the id recorded before the load.
  *
- * Gaps: on resume, and once per heartbeat while tailing, XINFO STREAM's max-deleted-entry-id
- * is compared with the last applied id; greater means entries we never saw were trimmed,
- * so the whole set is reloaded beside the live table. A stream that vanished after we had
+ * Gaps: on resume, and once per heartbeat while tailing, XINFO STREAM is checked. Redis 7.0
+ * raises max-deleted-entry-id on XDEL but NOT on XTRIM / XADD MAXLEN (measured on 7.0.15),
+ * so trimming is detected by counting: entries-added - length entries have left the front
+ * of the stream; if that exceeds the entries we account for (entries-added when the table
+ * was loaded, plus every entry applied since), an entry we never applied is gone. Either
+ * condition reloads the whole set beside the live table. A stream that vanished after we had
  * applied entries (Redis restarted without its data) also forces a reload.
  */
 #include <stdio.h>
@@ -78,6 +81,7 @@ static int apply_entry(gk_status_t *st, const redisReply *e)
 		}
 	}
 	st->last = id;
+	st->consumed++;
 	return 0;
 }
 
@@ -134,17 +138,22 @@ void tail_begin(gk_status_t *st)
 /* Decide from an XINFO STREAM reply whether entries we never applied are gone. */
 static bool gap(gk_status_t *st, const redisReply *r, const char **why)
 {
-	struct sid zero = {0, 0}, last, maxdel;
+	struct sid zero = {0, 0};
+	struct xinfo x;
 	if (no_such_key(r)) {
 		*why = "the change stream is gone";
 		return sid_cmp(st->last, zero) != 0;
 	}
-	if (xinfo_ids(r, &last, &maxdel) != 0) {
+	if (xinfo_ids(r, &x) != 0) {
 		*why = "bad XINFO STREAM reply";
 		return true;
 	}
-	*why = "entries not yet applied were trimmed from the change stream";
-	return sid_cmp(maxdel, st->last) > 0;
+	if (x.added - x.length > st->consumed) {
+		*why = "entries not yet applied were trimmed from the change stream";
+		return true;
+	}
+	*why = "entries not yet applied were deleted from the change stream";
+	return sid_cmp(x.maxdel, st->last) > 0;
 }
 
 static void reload(gk_status_t *st, const char *why)
@@ -161,6 +170,10 @@ static void on_resume(struct conn *c, redisReply *r, void *priv)
 	(void)priv;
 	gk_status_t *st = c->st;
 	const char *why;
+	if (r->type == REDIS_REPLY_ERROR && !no_such_key(r)) {
+		session_fail(st, r->str);
+		return;
+	}
 	if (gap(st, r, &why)) {
 		reload(st, why);
 		return;
@@ -185,6 +198,10 @@ static void on_check(struct conn *c, redisReply *r, void *priv)
 	gk_status_t *st = c->st;
 	st->check_out = false;
 	const char *why;
+	if (r->type == REDIS_REPLY_ERROR && !no_such_key(r)) {
+		gk_log(GK_LOG_WARN, "status: XINFO STREAM: %s", r->str);
+		return;
+	}
 	if (st->phase == PH_TAILING && gap(st, r, &why))
 		reload(st, why);
 }

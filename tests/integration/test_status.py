@@ -1,0 +1,222 @@
+# SPDX-License-Identifier: MIT
+# tests/integration/test_status.py -- the filing-status replica against a private redis-server.
+#
+# Populates buckets, serial and change stream directly in the schema of
+# include/gk/filing_status.h (no gk-sync), starts gatekeeperd with a redis section and
+# watches the instance heartbeat (table_size, serial, stream_id, state) and the log:
+#   full load count; stream changes applied (set, revoke, remove, serial); Redis killed and
+#   restarted (stale after max_age_ms, fresh again, changes made before the reconnect are
+#   applied); a change missed while disconnected and then trimmed away (XTRIM MAXLEN 0)
+#   forces a full reload; a broken bucket keeps a new instance "starting"/"failed" until
+#   fixed, for both startup modes.
+# Redis is held off during a restart with requirepass, so the daemon cannot reconnect
+# before the test has made its changes. Every server is stopped by PID.
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gkharness as h  # noqa: E402
+import redis  # noqa: E402  (Debian python3-redis)
+
+N = 5000
+PW = "held-off"
+
+
+def fnv_bucket(d):
+	x = 2166136261
+	for b in d.encode():
+		x ^= b
+		x = (x * 16777619) & 0xFFFFFFFF
+	return x & 0xFFFF
+
+
+def pack(status, provider=0):
+	return (provider << 2) | status
+
+
+def domain(i):
+	return "d%05d.com.cn" % i
+
+
+class Redis:
+	def __init__(self, tmp, port=None):
+		self.tmp, self.port = tmp, port or h.free_port()
+		self.srv = None
+
+	def start(self, password=None):
+		argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+			"--appendonly", "no", "--dir", self.tmp, "--dbfilename", "dump.rdb"]
+		if password:
+			argv += ["--requirepass", password]
+		self.srv = h.Server("redis-server", argv, self.tmp, self.port, os.path.join(self.tmp, "redis.log"))
+		c = redis.Redis(host="127.0.0.1", port=self.port, password=password, decode_responses=True)
+		deadline = time.time() + 10
+		while True:
+			try:
+				c.ping()
+				return c
+			except (redis.ConnectionError, redis.BusyLoadingError):
+				if time.time() > deadline or not self.srv.alive():
+					raise RuntimeError("redis did not start:\n" + self.srv.log_text())
+				time.sleep(0.01)
+
+	def stop(self):
+		self.srv.stop()
+
+
+def populate(r, n):
+	p = r.pipeline(transaction=False)
+	for i in range(n):
+		d = domain(i)
+		p.hset("gk:st:%04x" % fnv_bucket(d), d, pack(1 if i % 10 else 2, i % 50))
+	p.set("gk:serial", 100)
+	p.xadd("gk:changes", {"k": "serial", "s": 100})
+	p.execute()
+
+
+def change(r, d, v, serial=101):
+	"""One status change as gk-sync writes it: hash first, then the stream entry."""
+	key = "gk:st:%04x" % fnv_bucket(d)
+	if v == "":
+		r.hdel(key, d)
+	else:
+		r.hset(key, d, v)
+	return r.xadd("gk:changes", {"k": "st", "d": d, "v": v, "s": serial})
+
+
+def heartbeat(r, inst):
+	try:
+		return r.hgetall("gk:inst:" + inst)
+	except redis.RedisError:
+		return {}
+
+
+def wait_for(what, fn, timeout=10.0, step=0.05):
+	deadline = time.time() + timeout
+	last = None
+	while time.time() < deadline:
+		last = fn()
+		if last:
+			return last
+		time.sleep(step)
+	raise AssertionError("timed out waiting for %s (last %r)" % (what, last))
+
+
+def wait_hb(r, inst, pred, what, timeout=10.0):
+	return wait_for(what, lambda: (lambda hb: hb if hb and pred(hb) else None)(heartbeat(r, inst)), timeout)
+
+
+def redis_extra(port, inst, startup="refuse", max_age=2000):
+	return ("redis:\n  address: \"127.0.0.1:%d\"\n  instance_id: %s\n  connect_timeout_ms: 300\n"
+		"  reconnect_max_ms: 400\n"
+		"filing:\n  startup: %s\n  max_age_ms: %d\n" % (port, inst, startup, max_age))
+
+
+def main():
+	binary = sys.argv[1]
+	with h.TempDir("gk-status-") as tmp:
+		rd = Redis(tmp)
+		r = rd.start()
+		populate(r, N)
+		inst = "it-%d" % os.getpid()
+		gk = h.start_gk(binary, tmp, extra=redis_extra(rd.port, inst))
+		try:
+			# 1. full load
+			hb = wait_hb(r, inst, lambda x: x.get("state") == "ready", "first load")
+			assert int(hb["table_size"]) == N, hb
+			assert hb["serial"] == "100", hb
+			assert hb["redis"] == "connected" and hb["version"], hb
+			assert 0 < r.pttl("gk:inst:" + inst) <= 3000
+			h.log("full load: %s domains, stream %s" % (hb["table_size"], hb["stream_id"]))
+			assert "loaded %d domains" % N in gk.log_text()
+
+			# 2. stream changes: new domain, revoke, remove, serial
+			change(r, "new1.com.cn", pack(1, 3))
+			change(r, domain(1), pack(2, 1))
+			last = change(r, domain(2), "")
+			wait_hb(r, inst, lambda x: x["stream_id"] == last, "stream applied")
+			hb = wait_hb(r, inst, lambda x: int(x["table_size"]) == N, "size after changes")
+			r.set("gk:serial", 101)
+			last = r.xadd("gk:changes", {"k": "serial", "s": 101})
+			wait_hb(r, inst, lambda x: x["serial"] == "101" and x["stream_id"] == last, "serial")
+			r.xadd("gk:changes", {"k": "pol", "v": "7"})  # ignored for now, must not hurt
+			h.log("stream changes applied")
+
+			# 3. Redis killed and restarted: stale after max_age, fresh again, changes made
+			#    while the daemon was away are applied after it reconnects.
+			r.save()
+			rd.stop()
+			wait_for("stale", lambda: "status: stale" in gk.log_text(), timeout=8)
+			assert gk.alive()
+			assert gk.proc.poll() is None
+			r = rd.start(password=PW)
+			change(r, "whiledown.com.cn", pack(1, 9))
+			last = change(r, "whiledown2.com.cn", pack(1, 9))
+			r.config_set("requirepass", "")
+			r = redis.Redis(host="127.0.0.1", port=rd.port, decode_responses=True)
+			hb = wait_hb(r, inst, lambda x: x["stream_id"] == last and x["state"] == "ready",
+				     "resume after restart")
+			assert int(hb["table_size"]) == N + 2, hb
+			wait_for("fresh", lambda: "status: fresh again" in gk.log_text())
+			assert "resuming the change stream" in gk.log_text()
+			assert "reloading after trim" not in gk.log_text()
+			h.log("restart: stale, resumed, %s domains" % hb["table_size"])
+
+			# 4. a change missed while disconnected and trimmed away: full reload
+			r.save()
+			rd.stop()
+			time.sleep(0.5)
+			r = rd.start(password=PW)
+			change(r, "missed.com.cn", pack(1, 1))
+			r.xtrim("gk:changes", maxlen=0)
+			r.config_set("requirepass", "")
+			r = redis.Redis(host="127.0.0.1", port=rd.port, decode_responses=True)
+			wait_for("reload", lambda: "reloading after trim" in gk.log_text())
+			hb = wait_hb(r, inst, lambda x: int(x["table_size"]) == N + 3 and x["state"] == "ready",
+				     "reloaded table")
+			assert "reloaded %d domains" % (N + 3) in gk.log_text(), gk.log_text()
+			last = change(r, "after.com.cn", pack(1, 1))
+			wait_hb(r, inst, lambda x: x["stream_id"] == last and int(x["table_size"]) == N + 4,
+				"tail after reload")
+			h.log("trim: full reload, %s domains" % hb["table_size"])
+
+			# 5. startup modes: a broken bucket holds a new instance before its first load
+			r.set("gk:st:0001", "not a hash")
+			for mode in ("refuse", "resolve"):
+				inst2 = "it2-%s-%d" % (mode, os.getpid())
+				sub = os.path.join(tmp, mode)
+				os.mkdir(sub)
+				gk2 = h.start_gk(binary, sub, extra=redis_extra(rd.port, inst2, startup=mode))
+				try:
+					assert "startup %s" % mode in gk2.log_text()
+					hb = wait_hb(r, inst2, lambda x: x["state"] in ("starting", "failed"),
+						     "not ready (%s)" % mode)
+					assert int(hb["table_size"]) == 0
+					time.sleep(0.5)
+					assert heartbeat(r, inst2)["state"] != "ready"
+					r.delete("gk:st:0001")
+					hb = wait_hb(r, inst2, lambda x: x["state"] == "ready", "ready (%s)" % mode)
+					assert int(hb["table_size"]) == N + 4, hb
+					r.set("gk:st:0001", "not a hash")
+				finally:
+					assert gk2.stop() == 0, gk2.log_text()
+			r.delete("gk:st:0001")
+			h.log("startup modes: refuse and resolve wait for the first load")
+			assert gk.alive()
+		except BaseException:
+			h.log("gatekeeperd log:\n" + gk.log_text()[-4000:])
+			raise
+		finally:
+			rc = gk.stop()
+			rd.stop()
+		assert rc == 0, gk.log_text()
+		with open(gk.logpath, "rb") as f:
+			text = f.read().decode("utf-8", "replace")
+		assert "ERROR: AddressSanitizer" not in text and "runtime error" not in text, text
+	h.log("test_status: ok")
+
+
+if __name__ == "__main__":
+	main()
