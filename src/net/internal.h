@@ -10,10 +10,10 @@
 #include <uv.h>
 #include "net/net.h"
 
-/* UDP: recvmmsg batch (libuv 1.44 takes len / 64 KiB datagrams, at most 20). */
-#define UDP_CHUNK      65536u
-#define UDP_BATCH      16u
-#define UDP_SEND_SLOTS 512u
+/* UDP: datagrams per recvmmsg/sendmmsg, largest query accepted, batches per wake-up. */
+#define UDP_BATCH  32u
+#define UDP_IN_MAX 4096u
+#define UDP_ROUNDS 8u
 
 /* TCP write slots: most responses fit a small one; large ones (up to 64 KiB) are rare. */
 #define TCP_SMALL_CAP   (2u + 4096u)
@@ -23,17 +23,10 @@
 
 struct gk_worker;
 
-struct udp_slot {
-	uv_udp_send_t req;
-	struct udp_slot *next_free;
-	struct gk_worker *w;
-	uint8_t buf[GK_NET_UDP_MAX];
-};
-
 struct udp_sock {
-	uv_udp_t h;
+	uv_poll_t h;
 	struct gk_worker *w;
-	int fd; /* until uv_udp_open takes it */
+	int fd; /* ours: uv_poll only watches it; closed after the loop */
 };
 
 struct tcp_listener {
@@ -80,9 +73,7 @@ struct gk_worker {
 	struct tcp_listener *tcp;
 
 	/* UDP */
-	uint8_t *rbuf; /* UDP_CHUNK * UDP_BATCH, reused by every receive */
-	struct udp_slot *udp_slots;
-	struct udp_slot *udp_free;
+	struct udp_batch *ub; /* recvmmsg/sendmmsg vectors and buffers */
 
 	/* TCP */
 	unsigned max_conns, idle_ms, max_pipelined;
