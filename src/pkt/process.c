@@ -12,6 +12,8 @@
 #include "pkt/process.h"
 #include "zone/internal.h"
 #include "zone/resolve.h"
+#include "common/psl.h"
+#include "status/status.h"
 
 #define OPT_LEN     11
 #define HDR_QR      0x80
@@ -36,13 +38,18 @@ static inline bool usable(const gk_tmpl_t *t, size_t qlen)
 /* Where the answer comes from. */
 enum src { SRC_TMPL, SRC_RUNTIME, SRC_REFUSED };
 
-static enum src find_answer(const gk_zoneset_t *zs, const gk_query_t *qq, const gk_tmpl_t **t)
+/* Find the answer for the query. *node receives the node the name matched, or its closest
+ * encloser (*exact false) -- the node that decides the zone for the filing check. */
+static enum src find_answer(const gk_zoneset_t *zs, const gk_query_t *qq, const gk_tmpl_t **t,
+                            const gk_node_t **node, bool *exact)
 {
 	const uint8_t *name = qq->qname;
 	size_t len = qq->qlen;
 	uint16_t qtype = qq->qtype;
 	const gk_node_t *n = gk_zoneset_find(zs, name, len, gk_dname_hash(name, len));
+	*exact = n != NULL;
 	if (n) {
+		*node = n;
 		if (n->cut)
 			*t = (n->cut == n && qtype == GK_TYPE_DS) ? &n->tmpls[0] : n->cut->other;
 		else if (n->dname)
@@ -62,6 +69,7 @@ static enum src find_answer(const gk_zoneset_t *zs, const gk_query_t *qq, const 
 	}
 	if (!n)
 		return SRC_REFUSED;
+	*node = n;
 	if (n->cut)
 		*t = n->cut->other;
 	else if ((n->flags & GK_NODE_DNAME) || n->dname)
@@ -69,6 +77,99 @@ static enum src find_answer(const gk_zoneset_t *zs, const gk_query_t *qq, const 
 	else
 		*t = n->wild ? gk_node_tmpl(n->wild, qtype) : n->zone->nxdomain;
 	return usable(*t, len) ? SRC_TMPL : SRC_RUNTIME;
+}
+
+/* ---- the filing check (DESIGN.md "The decision", steps 2, 5 and 6) ------------------- */
+
+/* The refusal for a registrable domain (NULL: resolve), and its status in *fs. */
+static const gk_refusal_t *judge(const gk_pkt_opts_t *o, const uint8_t *reg, size_t rlen,
+                                 uint64_t hash, int *fs)
+{
+	int s = reg ? gk_status_get(o->status, reg, rlen, hash, NULL) : GK_FS_UNFILED;
+	*fs = s;
+	const gk_refusal_t *r;
+	switch (s) {
+	case GK_FS_FILED:
+		return NULL;
+	case GK_FS_REVOKED:
+		r = &o->revoked;
+		break;
+	case GK_FS_STARTING:
+		r = &o->starting;
+		break;
+	case GK_FS_STALE:
+		r = &o->unknown;
+		break;
+	default:
+		r = &o->unfiled; /* absent, and names without a registrable domain */
+		break;
+	}
+	return r->action == GK_ACT_RESOLVE ? NULL : r;
+}
+
+/* Registrable domain of the query name (inside qq->qname), known from the zone, the node,
+ * or -- for zones at or above a public suffix -- the PSL. Returns its offset or -1. */
+static int query_reg(const gk_pkt_opts_t *o, const gk_query_t *qq, const gk_node_t *n, bool exact,
+                     uint64_t *hash)
+{
+	const gk_zone_t *z = n->zone;
+	if (z->reg_len) {
+		*hash = z->reg_hash;
+		return qq->qlen - z->reg_len;
+	}
+	int off;
+	if (exact && n->reg_off < GK_REG_UNKNOWN)
+		off = n->reg_off;
+	else if (exact && n->reg_off == GK_REG_NONE)
+		off = -1;
+	else
+		off = o->psl ? gk_psl_registrable_wire(o->psl, qq->qname, qq->qlen) : -1;
+	if (off >= 0)
+		*hash = gk_dname_hash(qq->qname + off, qq->qlen - (size_t)off);
+	return off;
+}
+
+/* Filter for answers built at query time: a node's data may go out when its registrable
+ * domain passes the check (names without one are registry infrastructure). */
+static bool allow_node(void *ctx, const gk_node_t *n)
+{
+	const gk_pkt_opts_t *o = ctx;
+	if (n->reg_off >= GK_REG_UNKNOWN)
+		return true;
+	int fs;
+	const uint8_t *r = n->name + n->reg_off;
+	size_t rl = n->len - n->reg_off;
+	return judge(o, r, rl, gk_dname_hash(r, rl), &fs) == NULL;
+}
+
+/* A template that carries other registrable domains needs each of them to pass. */
+static bool tmpl_clean(const gk_pkt_opts_t *o, const gk_tmpl_t *t)
+{
+	if (t->flags & GK_TMPL_RECHECK)
+		return false;
+	for (unsigned i = 0; i < t->nregs; i++) {
+		int fs;
+		if (judge(o, t->regs[i].name, t->regs[i].len, t->regs[i].hash, &fs))
+			return false;
+	}
+	return true;
+}
+
+/* ---- response assembly ---------------------------------------------------------------- */
+
+/* Copy a template behind the question, relocating its pointers to a qname of qlen. */
+static void put_tmpl(uint8_t *b, const gk_tmpl_t *t, size_t qlen)
+{
+	memcpy(b, t->body, t->len);
+	int delta = (int)qlen - (int)t->qname_len;
+	if (!delta)
+		return;
+	for (unsigned i = 0; i < t->nfix; i++) {
+		uint8_t *p = b + t->fix[i];
+		unsigned tgt = ((p[0] & 0x3fu) << 8) | p[1];
+		if (tgt > 12 || (tgt == 12 && (t->flags & GK_TMPL_SHIFT_WHOLE)))
+			wr16(p, (uint16_t)(0xc000 | (tgt + (unsigned)delta)));
+	}
 }
 
 /* Keep whole RRsets up to limit; TC when a required one is cut. Returns body length. */
@@ -89,8 +190,9 @@ static size_t fit(const gk_bound_t *b, unsigned nb, size_t body, size_t room, ui
 	return k ? b[k - 1].end : 0;
 }
 
+/* OPT, with an Extended DNS Error (RFC 8914) when ede is not NULL. */
 static size_t put_opt(uint8_t *p, const gk_pkt_opts_t *opts, const gk_query_t *qq,
-                      uint8_t ext_rcode)
+                      uint8_t ext_rcode, const gk_refusal_t *ede)
 {
 	p[0] = 0;
 	wr16(p + 1, 41);
@@ -99,8 +201,16 @@ static size_t put_opt(uint8_t *p, const gk_pkt_opts_t *opts, const gk_query_t *q
 	p[6] = 0; /* version 0 */
 	p[7] = qq->do_bit ? 0x80 : 0;
 	p[8] = 0;
-	wr16(p + 9, 0);
-	return OPT_LEN;
+	if (!ede) {
+		wr16(p + 9, 0);
+		return OPT_LEN;
+	}
+	wr16(p + 9, (uint16_t)(6u + ede->text_len));
+	wr16(p + 11, 15); /* OPTION-CODE: EDE */
+	wr16(p + 13, (uint16_t)(2u + ede->text_len));
+	wr16(p + 15, ede->ede_code);
+	memcpy(p + 17, ede->text, ede->text_len);
+	return OPT_LEN + 6u + ede->text_len;
 }
 
 gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opts,
@@ -113,6 +223,10 @@ gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opt
 	res->edns = qq.edns;
 	res->tc = false;
 	res->len = 0;
+	res->filing = GK_PKT_NOCHECK;
+	res->action = GK_ACT_RESOLVE;
+	res->reg_off = 0;
+	res->reg_len = 0;
 	if (pr == GK_PARSE_DROP)
 		return GK_PKT_DROP;
 
@@ -122,6 +236,7 @@ gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opt
 	uint16_t cnt[3] = {0, 0, 0};
 	size_t body = 0;
 	bool tc = false;
+	const gk_refusal_t *refusal = NULL;
 	/* the answer may use what is left after header, question and OPT */
 	size_t limit = GK_PKT_OUT_MAX;
 	if (transport == GK_PKT_UDP) {
@@ -130,7 +245,6 @@ gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opt
 			limit =
 			    qq.edns_size < opts->edns_udp_max ? qq.edns_size : opts->edns_udp_max;
 	}
-	size_t room = limit - (qq.edns ? OPT_LEN : 0) - qend;
 
 	memcpy(out, q, qend ? qend : 12);
 	switch (pr) {
@@ -148,30 +262,53 @@ gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opt
 	}
 	if (pr == GK_PARSE_OK) {
 		const gk_tmpl_t *t = NULL;
+		const gk_node_t *node = NULL;
+		bool exact = false;
 		enum src s = SRC_REFUSED;
-		if (qq.qclass == GK_CLASS_IN && qq.qtype != GK_TYPE_AXFR &&
-		    qq.qtype != GK_TYPE_IXFR && zs)
-			s = find_answer(zs, &qq, &t);
-		else if (qq.qclass == GK_CLASS_ANY && zs)
-			s = SRC_RUNTIME; /* rare: not worth templates of its own */
-		else if (qq.qclass != GK_CLASS_IN && qq.qclass != GK_CLASS_CH)
+		if ((qq.qclass == GK_CLASS_IN || qq.qclass == GK_CLASS_ANY) &&
+		    qq.qtype != GK_TYPE_AXFR && qq.qtype != GK_TYPE_IXFR && zs) {
+			s = find_answer(zs, &qq, &t, &node, &exact);
+			if (qq.qclass == GK_CLASS_ANY && s != SRC_REFUSED)
+				s = SRC_RUNTIME; /* rare: not worth templates of its own */
+		} else if (qq.qclass != GK_CLASS_IN && qq.qclass != GK_CLASS_CH) {
 			qend = 0; /* other classes: REFUSED without the question, as NSD */
+		}
+		bool filter = false;
+		if (s != SRC_REFUSED && opts->status) {
+			uint64_t h = 0;
+			int off = query_reg(opts, &qq, node, exact, &h);
+			int fs;
+			refusal = judge(opts, off >= 0 ? qq.qname + off : NULL,
+			                off >= 0 ? qq.qlen - (size_t)off : 0, h, &fs);
+			res->filing = (int8_t)fs;
+			if (off >= 0) {
+				res->reg_off = (uint16_t)(12 + off);
+				res->reg_len = (uint8_t)(qq.qlen - off);
+			}
+			if (refusal) {
+				res->action = (uint8_t)refusal->action;
+				if (refusal->action == GK_ACT_DROP)
+					return GK_PKT_DROP;
+				if (refusal->action == GK_ACT_REFUSE) {
+					s = SRC_REFUSED;
+				} else {
+					s = SRC_TMPL;
+					t = refusal->action == GK_ACT_NXDOMAIN
+					        ? node->zone->nxdomain
+					        : node->zone->nodata;
+				}
+			} else {
+				filter = true;
+				if (s == SRC_TMPL && !tmpl_clean(opts, t))
+					s = SRC_RUNTIME;
+			}
+		}
+		size_t room = limit - qend - (qq.edns ? OPT_LEN : 0) -
+		              (qq.edns && refusal ? 6u + refusal->text_len : 0);
 		if (s == SRC_REFUSED) {
 			rcode = GK_RCODE_REFUSED;
 		} else if (s == SRC_TMPL) {
-			uint8_t *b = out + qend;
-			memcpy(b, t->body, t->len);
-			int delta = (int)qq.qlen - (int)t->qname_len;
-			if (delta) {
-				for (unsigned i = 0; i < t->nfix; i++) {
-					uint8_t *p = b + t->fix[i];
-					unsigned tgt = ((p[0] & 0x3fu) << 8) | p[1];
-					if (tgt > 12 ||
-					    (tgt == 12 && (t->flags & GK_TMPL_SHIFT_WHOLE)))
-						wr16(p,
-						     (uint16_t)(0xc000 | (tgt + (unsigned)delta)));
-				}
-			}
+			put_tmpl(out + qend, t, qq.qlen);
 			cnt[0] = t->an;
 			cnt[1] = t->ns;
 			cnt[2] = t->ar;
@@ -182,8 +319,11 @@ gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opt
 		} else {
 			gk_asm_t a;
 			a.wild_mode = false;
-			gk_asm_init(&a, out, GK_PKT_OUT_MAX - OPT_LEN, qend, qq.qname, qq.qlen);
 			a.class_any = qq.qclass == GK_CLASS_ANY;
+			a.allow = filter ? allow_node : NULL;
+			a.allow_ctx = (void *)opts;
+			gk_asm_init(&a, out, GK_PKT_OUT_MAX - OPT_LEN - 6 - sizeof(refusal->text),
+			            qend, qq.qname, qq.qlen);
 			gk_resolve(zs, &a, qq.qname, qq.qlen, qq.qtype);
 			cnt[0] = a.an;
 			cnt[1] = a.ns;
@@ -205,7 +345,7 @@ gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opt
 	wr16(out + 8, cnt[1]);
 	wr16(out + 10, (uint16_t)(cnt[2] + (qq.edns ? 1 : 0)));
 	if (qq.edns)
-		len += put_opt(out + len, opts, &qq, (uint8_t)(rcode >> 4));
+		len += put_opt(out + len, opts, &qq, (uint8_t)(rcode >> 4), refusal);
 	res->len = len;
 	res->rcode = rcode;
 	res->tc = tc;

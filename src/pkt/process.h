@@ -42,11 +42,11 @@ typedef struct gk_pkt_opts {
 	/* Filing check: off when status is NULL. */
 	const struct gk_status *status; /* the replica (status/status.h) */
 	const struct gk_psl *psl;       /* for names whose registrable domain is not known at
-					   load time (zones at or above a public suffix) */
-	gk_refusal_t unfiled;  /* no filing */
-	gk_refusal_t revoked;  /* filing revoked */
-	gk_refusal_t unknown;  /* replica stale (Redis unreachable beyond max age) */
-	gk_refusal_t starting; /* before the first full load (startup: refuse | resolve) */
+	                                   load time (zones at or above a public suffix) */
+	gk_refusal_t unfiled;           /* no filing */
+	gk_refusal_t revoked;           /* filing revoked */
+	gk_refusal_t unknown;           /* replica stale (Redis unreachable beyond max age) */
+	gk_refusal_t starting;          /* before the first full load (startup: refuse | resolve) */
 } gk_pkt_opts_t;
 
 typedef enum gk_pkt_outcome {
@@ -56,12 +56,18 @@ typedef enum gk_pkt_outcome {
 
 /* What happened, for counters and logs. Filled for both outcomes. */
 typedef struct gk_pkt_result {
-	size_t len;     /* response length */
-	uint16_t qtype; /* 0 when the question could not be parsed */
-	uint8_t rcode;  /* response code sent (extended rcode folded in: BADVERS = 16) */
-	bool tc;        /* response truncated (TC set) */
-	bool edns;      /* query carried an OPT record */
+	size_t len;       /* response length */
+	uint16_t qtype;   /* 0 when the question could not be parsed */
+	uint8_t rcode;    /* response code sent (extended rcode folded in: BADVERS = 16) */
+	bool tc;          /* response truncated (TC set) */
+	bool edns;        /* query carried an OPT record */
+	int8_t filing;    /* filing status found (GK_FS_* of status/status.h) or GK_PKT_NOCHECK */
+	uint8_t action;   /* gk_action_t taken: GK_ACT_RESOLVE unless refused */
+	uint16_t reg_off; /* registrable domain of the query name: wire name at q + reg_off, */
+	uint8_t reg_len;  /* reg_len octets (original case); reg_len 0 when there is none */
 } gk_pkt_result_t;
+
+#define GK_PKT_NOCHECK 3 /* no filing check ran (no replica, or a name we do not serve) */
 
 /* Answer one query. q/qlen: the query bytes (UDP payload, or a TCP message without its
  * length prefix). out: GK_PKT_OUT_MAX bytes owned by the caller. For UDP the response is

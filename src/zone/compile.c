@@ -28,11 +28,41 @@ static void begin(struct cc *c, const gk_node_t *n, bool wild)
 	memcpy(c->buf + 12, n->name, n->len);
 	memset(c->buf + 12 + n->len, 0, 4);
 	c->a->wild_mode = wild;
+	c->a->class_any = false;
+	c->a->allow = NULL;
 	/* leave room for a longer query name (templates move) and for OPT */
 	gk_asm_init(c->a, c->buf, 65535 - 256 - 11, 12u + n->len + 4u, n->name, n->len);
 }
 
-static int store(struct cc *c, gk_tmpl_t *t, uint16_t qtype, uint8_t qname_len, uint8_t flags)
+/* Registrable domains the message carries besides own's (the query's, checked anyway). */
+static int store_regs(struct cc *c, gk_tmpl_t *t, const gk_node_t *own)
+{
+	gk_asm_t *a = c->a;
+	gk_regref_t tmp[GK_ASM_REGS];
+	unsigned k = 0;
+	for (unsigned i = 0; i < a->nregs; i++) {
+		const gk_node_t *m = a->regs[i];
+		const uint8_t *r = m->name + m->reg_off;
+		uint8_t rl = (uint8_t)(m->len - m->reg_off);
+		if (own && own->reg_off < GK_REG_UNKNOWN && own->len - own->reg_off == rl &&
+		    memcmp(own->name + own->reg_off, r, rl) == 0)
+			continue;
+		tmp[k++] = (gk_regref_t){.name = r, .len = rl, .hash = gk_dname_hash(r, rl)};
+	}
+	if (a->regs_lost)
+		t->flags |= GK_TMPL_RECHECK;
+	if (!k)
+		return 0;
+	gk_regref_t *regs = gk_arena_dup(c->zs->arena, tmp, k * sizeof(*regs));
+	if (!regs)
+		return GK_ENOMEM;
+	t->regs = regs;
+	t->nregs = (uint8_t)k;
+	return 0;
+}
+
+static int store(struct cc *c, gk_tmpl_t *t, uint16_t qtype, uint8_t qname_len, uint8_t flags,
+                 const gk_node_t *own)
 {
 	gk_asm_t *a = c->a;
 	size_t blen = a->len - a->qend;
@@ -57,7 +87,7 @@ static int store(struct cc *c, gk_tmpl_t *t, uint16_t qtype, uint8_t qname_len, 
 	t->body = body;
 	t->fix = fix;
 	t->bound = b;
-	return 0;
+	return own ? store_regs(c, t, own) : 0;
 }
 
 static uint16_t absent_type(const uint16_t *types, int k)
@@ -82,12 +112,12 @@ static int compile_node(struct cc *c, gk_node_t *n)
 			return GK_ENOMEM;
 		begin(c, n, false);
 		gk_resolve(zs, c->a, n->name, n->len, GK_TYPE_DS);
-		int rc = store(c, &t[0], GK_TYPE_DS, n->len, 0);
+		int rc = store(c, &t[0], GK_TYPE_DS, n->len, 0, n);
 		if (rc < 0)
 			return rc;
 		begin(c, n, false);
 		gk_resolve_referral(zs, c->a, n);
-		rc = store(c, &t[1], 0, n->len, GK_TMPL_SHIFT_WHOLE);
+		rc = store(c, &t[1], 0, n->len, GK_TMPL_SHIFT_WHOLE, n);
 		n->tmpls = t;
 		n->ntmpl = 1;
 		n->other = &t[1];
@@ -109,7 +139,7 @@ static int compile_node(struct cc *c, gk_node_t *n)
 	for (int i = 0; i < k; i++) {
 		begin(c, n, wild);
 		gk_resolve(zs, c->a, n->name, n->len, types[i]);
-		int rc = store(c, &t[i], types[i], n->len, 0);
+		int rc = store(c, &t[i], types[i], n->len, 0, n);
 		if (rc < 0)
 			return rc;
 	}
@@ -140,10 +170,22 @@ int gk_zoneset_compile(gk_zoneset_t *zs, char *err, size_t errlen)
 		}
 		begin(&c, z->apex, false);
 		gk_resolve_nxdomain(c.a, z);
-		rc = store(&c, t, 0, z->apex->len, GK_TMPL_SHIFT_WHOLE);
+		rc = store(&c, t, 0, z->apex->len, GK_TMPL_SHIFT_WHOLE, NULL);
 		if (rc < 0)
 			goto out;
 		z->nxdomain = t;
+		/* NODATA for any name of the zone: the filing actions' "nodata" */
+		gk_tmpl_t *nd = gk_arena_alloc(zs->arena, sizeof(*nd));
+		if (!nd) {
+			rc = GK_ENOMEM;
+			goto out;
+		}
+		begin(&c, z->apex, false);
+		gk_resolve_nodata(c.a, z);
+		rc = store(&c, nd, 0, z->apex->len, GK_TMPL_SHIFT_WHOLE, NULL);
+		if (rc < 0)
+			goto out;
+		z->nodata = nd;
 	}
 	for (size_t i = 0; i <= zs->mask && rc == 0; i++)
 		if (zs->table[i])

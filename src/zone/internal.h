@@ -71,13 +71,24 @@ typedef struct gk_bound {
 #define GK_TMPL_AA          0x01 /* authoritative answer */
 #define GK_TMPL_SHIFT_WHOLE 0x02 /* the template's qname is a suffix of the real qname */
 #define GK_TMPL_FIXED       0x04 /* too many pointers to relocate: valid for its own qname only */
+#define GK_TMPL_RECHECK     0x08 /* regs[] incomplete: with a filing check, build at query time */
 
 /* A compiled answer: everything after the question, for one (name, qtype) outcome.
  * The body was built with a question name of qname_len octets at offset 12; at query time
  * a pointer target t > 12 (or t == 12 with GK_TMPL_SHIFT_WHOLE) moves by the difference
  * between the real qname length and qname_len. fix[] lists the pointer positions. */
+/* A registrable domain other than the query's whose records a template carries: the
+ * filing check must pass for it too, or the answer is rebuilt without them. */
+typedef struct gk_regref {
+	const uint8_t *name; /* lowercase wire name */
+	uint8_t len;
+	uint64_t hash; /* gk_dname_hash(name, len) */
+} gk_regref_t;
+
 typedef struct gk_tmpl {
 	uint16_t qtype; /* key in a node's template list */
+	uint8_t nregs;  /* entries in regs */
+	const gk_regref_t *regs;
 	uint8_t rcode;
 	uint8_t flags;
 	uint8_t qname_len;
@@ -91,11 +102,13 @@ typedef struct gk_tmpl {
 
 struct gk_zone;
 
-#define GK_NODE_APEX  0x01
-#define GK_NODE_DELEG 0x02 /* NS at a non-apex name: a zone cut */
-#define GK_NODE_CNAME 0x04
-#define GK_NODE_DNAME 0x08
-#define GK_NODE_WILD  0x10 /* first label is "*" */
+#define GK_NODE_APEX   0x01
+#define GK_NODE_DELEG  0x02 /* NS at a non-apex name: a zone cut */
+#define GK_NODE_CNAME  0x04
+#define GK_NODE_DNAME  0x08
+#define GK_NODE_WILD   0x10 /* first label is "*" */
+#define GK_REG_NONE    0xff /* reg_off of a name without a registrable domain */
+#define GK_REG_UNKNOWN 0xfe /* reg_off when the set was built without a PSL */
 
 typedef struct gk_node {
 	const uint8_t *name;
@@ -110,8 +123,9 @@ typedef struct gk_node {
 	struct gk_node *parent_side; /* apex only: the parent zone's node at this cut */
 	uint16_t nrrsets;
 	uint16_t ntmpl;
-	gk_rrset_t *rrsets;     /* in first-seen order */
-	gk_tmpl_t *tmpls;       /* sorted by qtype */
+	uint8_t reg_off;    /* registrable domain: name + reg_off; GK_REG_NONE if a public suffix */
+	gk_rrset_t *rrsets; /* in first-seen order */
+	gk_tmpl_t *tmpls;   /* sorted by qtype */
 	const gk_tmpl_t *other; /* any qtype not in tmpls (NODATA, referral, CNAME chain) */
 	struct gk_node *next;   /* build-time list */
 } gk_node_t;
@@ -122,6 +136,12 @@ typedef struct gk_zone {
 	const gk_rrset_t *ns;
 	uint32_t neg_ttl; /* min(SOA TTL, SOA MINIMUM), RFC 2308 */
 	const gk_tmpl_t *nxdomain;
+	const gk_tmpl_t *nodata; /* NODATA for the apex name, relocatable to any name */
+	/* Every name in the zone has the registrable domain formed by the last reg_len octets
+	 * of the name (reg_hash is its hash) -- the zone is at or below a registrable domain
+	 * and nothing in it is a public suffix. reg_len 0: ask the PSL per name. */
+	uint8_t reg_len;
+	uint64_t reg_hash;
 	const char *file;
 	struct gk_zone *parent; /* enclosing served zone, or NULL */
 } gk_zone_t;
@@ -134,6 +154,7 @@ struct gk_zoneset {
 	size_t nzones;
 	size_t nrr;
 	size_t nnodes;
+	const struct gk_psl *psl; /* used at build time only; may be NULL */
 };
 
 /* Node for an exact lowercase wire name, or NULL. Any thread. */

@@ -22,7 +22,8 @@ void gk_asm_init(gk_asm_t *a, uint8_t *buf, size_t cap, size_t qend, const uint8
 	a->rcode = 0;
 	a->aa = false;
 	a->full = a->full_req = a->fix_lost = false;
-	a->class_any = false;
+	a->nregs = 0;
+	a->regs_lost = false;
 	a->nct = a->nfix = a->nbound = a->nadded = a->nscratch = 0;
 	/* every suffix of the question name is a compression target */
 	for (size_t p = 0; qname[p] && a->nct < GK_ASM_NAMES; p += qname[p] + 1u) {
@@ -207,6 +208,29 @@ full:
 		a->full_req = true;
 }
 
+/* Remember n's registrable domain as one this message depends on. */
+static void note_reg(gk_asm_t *a, const gk_node_t *n)
+{
+	if (n->reg_off >= GK_REG_UNKNOWN)
+		return;
+	const uint8_t *r = n->name + n->reg_off;
+	size_t rl = n->len - n->reg_off;
+	for (unsigned i = 0; i < a->nregs; i++) {
+		const gk_node_t *m = a->regs[i];
+		if ((size_t)(m->len - m->reg_off) == rl && memcmp(m->name + m->reg_off, r, rl) == 0)
+			return;
+	}
+	if (a->nregs == GK_ASM_REGS)
+		a->regs_lost = true;
+	else
+		a->regs[a->nregs++] = n;
+}
+
+static bool allowed(gk_asm_t *a, const gk_node_t *n)
+{
+	return !a->allow || a->allow(a->allow_ctx, n);
+}
+
 static const gk_node_t *find(const gk_zoneset_t *zs, const uint8_t *name, size_t len)
 {
 	return gk_zoneset_find(zs, name, len, gk_dname_hash(name, len));
@@ -249,8 +273,9 @@ static void additional(const gk_zoneset_t *zs, gk_asm_t *a, const gk_rrset_t *co
 				if (!n || n->zone != zone || n->dname || (n->cut && !cut))
 					continue;
 				const gk_rrset_t *r = gk_node_rrset(n, types[t]);
-				if (!r || was_added(a, r))
+				if (!r || was_added(a, r) || !allowed(a, n))
 					continue;
+				note_reg(a, n);
 				bool req = cut && n->cut == cut;
 				put_rrset(a, n->name, n->len, r, GK_SEC_ADDITIONAL, req,
 				          UINT32_MAX);
@@ -269,6 +294,13 @@ void gk_resolve_nxdomain(gk_asm_t *a, const gk_zone_t *z)
 static void nodata(gk_asm_t *a, const gk_zone_t *z)
 {
 	put_rrset(a, z->apex->name, z->apex->len, z->soa, GK_SEC_AUTHORITY, true, z->neg_ttl);
+}
+
+void gk_resolve_nodata(gk_asm_t *a, const gk_zone_t *z)
+{
+	a->rcode = GK_RCODE_NOERROR;
+	a->aa = true;
+	nodata(a, z);
 }
 
 void gk_resolve_referral(const gk_zoneset_t *zs, gk_asm_t *a, const gk_node_t *cut)
@@ -336,6 +368,9 @@ static const uint8_t *answer_node(const gk_zoneset_t *zs, gk_asm_t *a, const gk_
                                   const uint8_t *owner, size_t olen, uint16_t qtype)
 {
 	const gk_zone_t *z = n->zone;
+	if (!allowed(a, n))
+		return NULL; /* a refused registrable domain: its data stays out */
+	note_reg(a, n);
 	if (qtype == GK_TYPE_ANY) {
 		/* RFC 8482: one RRset suffices; NSD sends the first it holds */
 		for (unsigned i = 0; i < n->nrrsets; i++) {

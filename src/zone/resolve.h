@@ -19,6 +19,7 @@
 #define GK_ASM_BOUNDS  256
 #define GK_ASM_ADDED   64
 #define GK_ASM_SCRATCH 8
+#define GK_ASM_REGS    16
 
 typedef struct gk_asm {
 	uint8_t *buf;
@@ -32,6 +33,15 @@ typedef struct gk_asm {
 	bool fix_lost;  /* more pointers than fix[] holds: the message cannot be relocated */
 	bool wild_mode; /* the whole-qname entry may only be used for owner names */
 	bool class_any; /* QCLASS ANY: not authoritative, answer section only */
+	/* Filing filter (query time): data of a node for which allow() is false is left out:
+	 * a CNAME chain stops before it, additional records of it are skipped. */
+	bool (*allow)(void *ctx, const gk_node_t *n);
+	void *allow_ctx;
+	/* Registrable domains of the nodes whose records went into the answer and additional
+	 * sections (compile time, to check them at query time). */
+	unsigned nregs;
+	bool regs_lost; /* more than GK_ASM_REGS */
+	const gk_node_t *regs[GK_ASM_REGS];
 	unsigned nct, nfix, nbound, nadded, nscratch;
 	struct {
 		const uint8_t *name;
@@ -45,7 +55,8 @@ typedef struct gk_asm {
 } gk_asm_t;
 
 /* Prepare a to continue a message in buf[0..qend) whose question name (lowercase copy in
- * qname, qlen octets) sits at offset 12. cap: usable size of buf. */
+ * qname, qlen octets) sits at offset 12. cap: usable size of buf. The caller's wild_mode,
+ * class_any, allow and allow_ctx are kept; everything else is reset. */
 void gk_asm_init(gk_asm_t *a, uint8_t *buf, size_t cap, size_t qend, const uint8_t *qname,
                  size_t qlen);
 
@@ -56,6 +67,9 @@ void gk_resolve(const gk_zoneset_t *zs, gk_asm_t *a, const uint8_t *qname, size_
 
 /* The NXDOMAIN answer of a zone (SOA in authority), for the zone's template. */
 void gk_resolve_nxdomain(gk_asm_t *a, const gk_zone_t *z);
+
+/* A NODATA answer in zone z (AA, SOA in authority), for the zone's template. */
+void gk_resolve_nodata(gk_asm_t *a, const gk_zone_t *z);
 
 /* The referral at a cut node (NS in authority, glue in additional), for its template. */
 void gk_resolve_referral(const gk_zoneset_t *zs, gk_asm_t *a, const gk_node_t *cut);

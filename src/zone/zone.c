@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "common/log.h"
+#include "common/psl.h"
 #include "gk/errors.h"
 #include "zone/internal.h"
 #include "zone/load.h"
@@ -535,8 +536,53 @@ fail:
 	return rc;
 }
 
+/* Registrable domains (see gk_zone_t.reg_len): per node from the PSL, then per zone the
+ * constant suffix when every node shares the apex's registrable domain and a probe name
+ * directly below the apex is not a public suffix (catches "*.apex" rules). */
+static void compute_regs(gk_zoneset_t *zs)
+{
+	for (size_t i = 0; i < zs->nzones; i++) {
+		gk_zone_t *z = &zs->zones[i];
+		z->reg_len = 0;
+		if (!zs->psl)
+			continue;
+		const gk_node_t *a = z->apex;
+		int off = gk_psl_registrable_wire(zs->psl, a->name, a->len);
+		if (off < 0 || a->len + 9u > GK_DNAME_MAX)
+			continue;
+		uint8_t probe[GK_DNAME_MAX + 1];
+		memcpy(probe, "\x08gk-probe", 9);
+		memcpy(probe + 9, a->name, a->len);
+		int poff = gk_psl_registrable_wire(zs->psl, probe, a->len + 9u);
+		if (poff < 0 || a->len + 9u - (unsigned)poff != a->len - (unsigned)off)
+			continue;
+		z->reg_len = (uint8_t)(a->len - off);
+		z->reg_hash = gk_dname_hash(a->name + off, z->reg_len);
+	}
+	for (size_t i = 0; i <= zs->mask; i++) {
+		gk_node_t *n = zs->table[i];
+		if (!n)
+			continue;
+		if (!zs->psl) {
+			n->reg_off = GK_REG_UNKNOWN;
+			continue;
+		}
+		int off = gk_psl_registrable_wire(zs->psl, n->name, n->len);
+		n->reg_off = off < 0 ? GK_REG_NONE : (uint8_t)off;
+		gk_zone_t *z = n->zone;
+		if (z->reg_len && (off < 0 || n->len - (unsigned)off != z->reg_len))
+			z->reg_len = 0; /* a public suffix inside the zone: ask per name */
+	}
+}
+
 int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, gk_zoneset_t **out, char *err,
                      size_t errlen)
+{
+	return gk_zoneset_build_ex(specs, n, NULL, out, err, errlen);
+}
+
+int gk_zoneset_build_ex(const gk_zone_spec_t *specs, size_t n, const struct gk_psl *psl,
+                        gk_zoneset_t **out, char *err, size_t errlen)
 {
 	if (errlen)
 		err[0] = 0;
@@ -549,6 +595,7 @@ int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, gk_zoneset_t **out, 
 		return GK_ENOMEM;
 	}
 	zs->arena = gk_arena_new();
+	zs->psl = psl;
 	zs->zones = gk_arena_alloc(zs->arena, (n ? n : 1) * sizeof(gk_zone_t));
 	if (!zs->arena || !zs->zones) {
 		rc = GK_ENOMEM;
@@ -628,6 +675,8 @@ int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, gk_zoneset_t **out, 
 	rc = merge(zs, lists);
 	if (rc < 0)
 		goto fail;
+	zs->psl = psl;
+	compute_regs(zs);
 	rc = gk_zoneset_compile(zs, err, errlen);
 	if (rc < 0)
 		goto fail;

@@ -30,6 +30,15 @@ typedef struct gk_zoneset gk_zoneset_t;
 GK_MUST_CHECK int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, gk_zoneset_t **out,
                                    char *err, size_t errlen);
 
+struct gk_psl;
+
+/* As gk_zoneset_build, and with psl (may be NULL) record the registrable domain (Public
+ * Suffix List, ICANN section) of every name, so the filing check needs no PSL lookup on
+ * the packet path for names in zones at or below a registrable domain. */
+GK_MUST_CHECK int gk_zoneset_build_ex(const gk_zone_spec_t *specs, size_t n,
+                                      const struct gk_psl *psl, gk_zoneset_t **out, char *err,
+                                      size_t errlen);
+
 /* Free a set built by gk_zoneset_build. NULL is ignored. */
 void gk_zoneset_free(gk_zoneset_t *zs);
 

@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/process/test_filing.c -- the filing check on the packet path, bytes in, bytes out.
+ *
+ * A real status replica (status/status.h) filled with gk_status_put, real zones, a real
+ * Public Suffix List: filed domains answer, unfiled and revoked ones get the configured
+ * action with an RFC 8914 Extended DNS Error, and no answer carries records of a refused
+ * registrable domain (CNAME targets, additional records).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <cmocka.h>
+
+#include "common/psl.h"
+#include "msg.h"
+#include "pkt/process.h"
+#include "status/status.h"
+#include "zone/zone.h"
+
+/* filed.com.cn: filed; unfiled.com.cn: no filing; revoked.cn: revoked */
+static const char zone_filed[] = "$ORIGIN filed.com.cn.\n"
+                                 "$TTL 3600\n"
+                                 "@ SOA ns1 host 1 7200 900 1209600 300\n"
+                                 "@ NS ns1\n"
+                                 "ns1 A 192.0.2.1\n"
+                                 "www A 192.0.2.10\n"
+                                 "@ MX 10 mail.unfiled.com.cn.\n"
+                                 "@ MX 20 mx\n"
+                                 "mx A 192.0.2.25\n"
+                                 "to-unfiled CNAME www.unfiled.com.cn.\n"
+                                 "to-revoked CNAME www.revoked.cn.\n"
+                                 "*.wild A 192.0.2.99\n";
+static const char zone_unfiled[] = "$ORIGIN unfiled.com.cn.\n"
+                                   "@ 3600 SOA ns1 host 1 7200 900 1209600 300\n"
+                                   "@ 3600 NS ns1\n"
+                                   "ns1 3600 A 192.0.2.2\n"
+                                   "www 3600 A 192.0.2.20\n"
+                                   "mail 3600 A 192.0.2.21\n"
+                                   "back CNAME www.filed.com.cn.\n";
+static const char zone_revoked[] = "$ORIGIN revoked.cn.\n"
+                                   "@ 3600 SOA ns1 host 1 7200 900 1209600 60\n"
+                                   "@ 3600 NS ns1\n"
+                                   "ns1 3600 A 192.0.2.3\n"
+                                   "www 3600 A 192.0.2.30\n";
+/* a registry zone at a public suffix: the registrable domain comes from the PSL per name */
+static const char zone_registry[] =
+    "$ORIGIN net.cn.\n"
+    "@ 3600 SOA ns1.cnnic.cn. host.cnnic.cn. 1 7200 900 1209600 600\n"
+    "@ 3600 NS ns1.cnnic.cn.\n"
+    "good NS ns1.good\n"
+    "ns1.good A 192.0.2.40\n"
+    "bad NS ns1.bad\n"
+    "ns1.bad A 192.0.2.41\n";
+
+static gk_zoneset_t *zs;
+static gk_status_t *st;
+static gk_psl_t *psl;
+static gk_pkt_opts_t opts;
+static uint8_t out[GK_PKT_OUT_MAX];
+static msg_t m;
+static gk_pkt_result_t res;
+
+static void refusal(gk_refusal_t *r, gk_action_t a, uint16_t code, const char *text)
+{
+	r->action = a;
+	r->ede_code = code;
+	r->text_len = (uint8_t)strlen(text);
+	memcpy(r->text, text, r->text_len);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	if (gk_psl_open(NULL, &psl) != 0)
+		return -1;
+	gk_zone_spec_t specs[] = {
+	    {.name = "filed.com.cn", .text = zone_filed, .text_len = sizeof(zone_filed) - 1},
+	    {.name = "unfiled.com.cn", .text = zone_unfiled, .text_len = sizeof(zone_unfiled) - 1},
+	    {.name = "revoked.cn", .text = zone_revoked, .text_len = sizeof(zone_revoked) - 1},
+	    {.name = "net.cn", .text = zone_registry, .text_len = sizeof(zone_registry) - 1},
+	};
+	char err[512];
+	if (gk_zoneset_build_ex(specs, 4, psl, &zs, err, sizeof err) != 0) {
+		fprintf(stderr, "zone build failed: %s\n", err);
+		return -1;
+	}
+	gk_status_conf_t sc = {.redis_host = "127.0.0.1", .redis_port = 1, .max_age_ms = 1000};
+	if (gk_status_create(&sc, &st) != 0)
+		return -1;
+	if (gk_status_put(st, "filed.com.cn", gk_fs_pack(GK_FS_FILED, 7)) != 0 ||
+	    gk_status_put(st, "revoked.cn", gk_fs_pack(GK_FS_REVOKED, 0)) != 0 ||
+	    gk_status_put(st, "good.net.cn", gk_fs_pack(GK_FS_FILED, 0)) != 0)
+		return -1;
+	gk_status_set_ready(st);
+	opts.edns_udp_max = 1232;
+	opts.status = st;
+	opts.psl = psl;
+	refusal(&opts.unfiled, GK_ACT_REFUSE, 15, "ICP filing required");
+	refusal(&opts.revoked, GK_ACT_NXDOMAIN, 15, "ICP filing revoked");
+	refusal(&opts.unknown, GK_ACT_REFUSE, 15, "ICP filing status unavailable");
+	refusal(&opts.starting, GK_ACT_REFUSE, 15, "ICP filing status unavailable");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	gk_status_free(st);
+	gk_zoneset_free(zs);
+	gk_psl_close(psl);
+	return 0;
+}
+
+static gk_pkt_outcome_t ask(const char *name, uint16_t type, int edns)
+{
+	uint8_t q[600];
+	msg_q_t mq = {.id = 0x4242, .name = name, .type = type, .edns = edns};
+	size_t n = msg_query(q, &mq);
+	gk_pkt_outcome_t o = gk_pkt_process(zs, &opts, GK_PKT_UDP, q, n, out, &res);
+	if (o == GK_PKT_ANSWER) {
+		const char *e = msg_parse(out, res.len, &m);
+		if (e)
+			fail_msg("malformed response for %s: %s", name, e);
+		assert_memory_equal(out + 12, q + 12, m.qend - 12);
+	}
+	return o;
+}
+
+/* The EDE option is the whole OPT rdata here: code 15, length, info-code, text. */
+static void expect_ede(uint16_t code, const char *text)
+{
+	size_t tl = strlen(text);
+	assert_true(m.opt);
+	assert_true(res.len >= 6 + tl);
+	const uint8_t *e = out + res.len - tl - 6;
+	assert_int_equal((e[0] << 8) | e[1], 15);
+	assert_int_equal((e[2] << 8) | e[3], 2 + tl);
+	assert_int_equal((e[4] << 8) | e[5], code);
+	assert_memory_equal(e + 6, text, tl);
+}
+
+static void expect_no_ede(void)
+{
+	/* OPT with an empty rdata: the response ends with RDLENGTH 0 */
+	assert_true(m.opt);
+	assert_int_equal(out[res.len - 2], 0);
+	assert_int_equal(out[res.len - 1], 0);
+}
+
+static bool has_owner(const char *owner)
+{
+	for (unsigned i = 0; i < m.nrr; i++)
+		if (strcasecmp(m.rr[i].owner, owner) == 0)
+			return true;
+	return false;
+}
+
+static void test_filed_answers(void **state)
+{
+	(void)state;
+	assert_int_equal(ask("www.filed.com.cn", 1, 1232), GK_PKT_ANSWER);
+	assert_int_equal(m.rcode, 0);
+	assert_int_equal(m.an, 1);
+	assert_int_equal(res.filing, GK_FS_FILED);
+	assert_int_equal(res.action, GK_ACT_RESOLVE);
+	assert_int_equal(res.reg_len, 14); /* \6filed\3com\2cn\0 */
+	expect_no_ede();
+	/* wildcard names inherit the zone's registrable domain */
+	assert_int_equal(ask("Any.Thing.Wild.filed.com.cn", 1, 1232), GK_PKT_ANSWER);
+	assert_int_equal(m.an, 1);
+	assert_int_equal(res.filing, GK_FS_FILED);
+}
+
+static void test_unfiled_refused_with_ede(void **state)
+{
+	(void)state;
+	assert_int_equal(ask("www.unfiled.com.cn", 1, 1232), GK_PKT_ANSWER);
+	assert_int_equal(m.rcode, 5);
+	assert_int_equal(m.an + m.ns, 0);
+	assert_false(m.flags & 0x0400);
+	assert_int_equal(res.filing, GK_FS_UNFILED);
+	assert_int_equal(res.action, GK_ACT_REFUSE);
+	expect_ede(15, "ICP filing required");
+	/* without EDNS there is no OPT to carry the EDE (RFC 6891 7) */
+	assert_int_equal(ask("www.unfiled.com.cn", 1, -1), GK_PKT_ANSWER);
+	assert_int_equal(m.rcode, 5);
+	assert_false(m.opt);
+	/* names that do not exist are refused the same way: the domain is what counts */
+	assert_int_equal(ask("nope.unfiled.com.cn", 1, 1232), GK_PKT_ANSWER);
+	assert_int_equal(m.rcode, 5);
+}
+
+static void test_revoked_nxdomain(void **state)
+{
+	(void)state;
+	assert_int_equal(ask("www.revoked.cn", 1, 1232), GK_PKT_ANSWER);
+	assert_int_equal(m.rcode, 3);
+	assert_int_equal(m.an, 0);
+	assert_int_equal(m.ns, 1);
+	assert_int_equal(m.rr[0].type, 6);
+	assert_int_equal(m.rr[0].ttl, 60); /* negative TTL of the zone */
+	assert_true(m.flags & 0x0400);
+	expect_ede(15, "ICP filing revoked");
+}
+
+static void test_actions(void **state)
+{
+	(void)state;
+	gk_pkt_opts_t saved = opts;
+	opts.unfiled.action = GK_ACT_NODATA;
+	assert_int_equal(ask("www.unfiled.com.cn", 1, 1232), GK_PKT_ANSWER);
+	assert_int_equal(m.rcode, 0);
+	assert_int_equal(m.an, 0);
+	assert_int_equal(m.ns, 1);
+	assert_int_equal(m.rr[0].type, 6);
+	expect_ede(15, "ICP filing required");
+	opts.unfiled.action = GK_ACT_DROP;
+	assert_int_equal(ask("www.unfiled.com.cn", 1, 1232), GK_PKT_DROP);
+	assert_int_equal(res.action, GK_ACT_DROP);
+	opts.unfiled.action = GK_ACT_RESOLVE; /* monitor: answer, but the status is reported */
+	assert_int_equal(ask("www.unfiled.com.cn", 1, 1232), GK_PKT_ANSWER);
+	assert_int_equal(m.an, 1);
+	assert_int_equal(res.filing, GK_FS_UNFILED);
+	opts = saved;
+}
+
+static void test_cname_into_refused_domain_stops(void **state)
+{
+	(void)state;
+	assert_int_equal(ask("to-unfiled.filed.com.cn", 1, 1232), GK_PKT_ANSWER);
+	assert_int_equal(m.rcode, 0);
+	assert_int_equal(m.an, 1); /* the CNAME only */
+	assert_int_equal(m.rr[0].type, 5);
+	assert_false(has_owner("www.unfiled.com.cn."));
+	assert_int_equal(ask("to-revoked.filed.com.cn", 1, 1232), GK_PKT_ANSWER);
+	assert_int_equal(m.an, 1);
+	assert_false(has_owner("www.revoked.cn."));
+	/* once the target is filed, the chain is followed again (from the template) */
+	assert_int_equal(gk_status_put(st, "unfiled.com.cn", gk_fs_pack(GK_FS_FILED, 0)), 0);
+	assert_int_equal(ask("to-unfiled.filed.com.cn", 1, 1232), GK_PKT_ANSWER);
+	assert_int_equal(m.an, 2);
+	assert_true(has_owner("www.unfiled.com.cn."));
+	assert_int_equal(gk_status_put(st, "unfiled.com.cn", 0), 0);
+}
+
+static void test_additional_of_refused_domain_dropped(void **state)
+{
+	(void)state;
+	assert_int_equal(ask("filed.com.cn", 15, 1232), GK_PKT_ANSWER);
+	assert_int_equal(m.an, 2);
+	assert_true(has_owner("mx.filed.com.cn."));
+	assert_false(has_owner("mail.unfiled.com.cn."));
+}
+
+static void test_registry_zone_uses_psl(void **state)
+{
+	(void)state;
+	/* a referral to a filed child, and one to an unfiled child */
+	assert_int_equal(ask("www.good.net.cn", 1, 1232), GK_PKT_ANSWER);
+	assert_int_equal(m.rcode, 0);
+	assert_int_equal(m.ns, 1);
+	assert_int_equal(res.filing, GK_FS_FILED);
+	assert_int_equal(ask("www.bad.net.cn", 1, 1232), GK_PKT_ANSWER);
+	assert_int_equal(m.rcode, 5);
+	expect_ede(15, "ICP filing required");
+	/* a name that does not exist in the registry zone: its registrable domain via PSL */
+	assert_int_equal(ask("x.y.absent.net.cn", 1, 1232), GK_PKT_ANSWER);
+	assert_int_equal(res.filing, GK_FS_UNFILED);
+	assert_int_equal(res.reg_len, 15); /* \6absent\3net\2cn\0 */
+	/* the public suffix itself has no registrable domain: the unfiled rule applies */
+	assert_int_equal(ask("net.cn", 6, 1232), GK_PKT_ANSWER);
+	assert_int_equal(m.rcode, 5);
+	assert_int_equal(res.reg_len, 0);
+}
+
+static void test_startup_modes(void **state)
+{
+	(void)state;
+	gk_status_t *fresh;
+	gk_status_conf_t sc = {.redis_host = "127.0.0.1", .redis_port = 1, .max_age_ms = 1000};
+	assert_int_equal(gk_status_create(&sc, &fresh), 0);
+	const gk_status_t *saved = opts.status;
+	opts.status = fresh; /* no full load yet */
+	assert_int_equal(ask("www.filed.com.cn", 1, 1232), GK_PKT_ANSWER);
+	assert_int_equal(m.rcode, 5);
+	assert_int_equal(res.filing, GK_FS_STARTING);
+	expect_ede(15, "ICP filing status unavailable");
+	opts.starting.action = GK_ACT_RESOLVE; /* startup: resolve */
+	assert_int_equal(ask("www.filed.com.cn", 1, 1232), GK_PKT_ANSWER);
+	assert_int_equal(m.rcode, 0);
+	assert_int_equal(m.an, 1);
+	opts.starting.action = GK_ACT_REFUSE;
+	opts.status = saved;
+	gk_status_free(fresh);
+}
+
+static void test_not_ours_is_not_checked(void **state)
+{
+	(void)state;
+	assert_int_equal(ask("www.example.org", 1, 1232), GK_PKT_ANSWER);
+	assert_int_equal(m.rcode, 5);
+	assert_int_equal(res.filing, GK_PKT_NOCHECK);
+	expect_no_ede();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_filed_answers),
+	    cmocka_unit_test(test_unfiled_refused_with_ede),
+	    cmocka_unit_test(test_revoked_nxdomain),
+	    cmocka_unit_test(test_actions),
+	    cmocka_unit_test(test_cname_into_refused_domain_stops),
+	    cmocka_unit_test(test_additional_of_refused_domain_dropped),
+	    cmocka_unit_test(test_registry_zone_uses_psl),
+	    cmocka_unit_test(test_startup_modes),
+	    cmocka_unit_test(test_not_ours_is_not_checked),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
