@@ -340,8 +340,8 @@ static int parse_redis_addr(struct ctx *c, yaml_node_t *v)
 	strcpy(r->address, s);
 	if (strncmp(s, "unix:", 5) == 0) {
 		if (s[5] != '/')
-			return fail(c, line_of(v), "redis.address: '%s': expected unix:/absolute/path",
-			            s);
+			return fail(c, line_of(v),
+			            "redis.address: '%s': expected unix:/absolute/path", s);
 		free(r->unix_path);
 		if ((r->unix_path = strdup(s + 5)) == NULL)
 			return c->rc = GK_ENOMEM;
@@ -422,8 +422,7 @@ struct refusal_arg {
 	bool allow_resolve;
 };
 
-static int visit_refusal(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v,
-                         void *arg)
+static int visit_refusal(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
 	struct refusal_arg *a = arg;
 	char name[64];
@@ -432,19 +431,23 @@ static int visit_refusal(struct ctx *c, const char *key, yaml_node_t *k, yaml_no
 		static const struct {
 			const char *s;
 			gk_action_t a;
-		} acts[] = {{"refuse", GK_ACT_REFUSE}, {"nxdomain", GK_ACT_NXDOMAIN},
-		            {"nodata", GK_ACT_NODATA}, {"drop", GK_ACT_DROP},
+		} acts[] = {{"refuse", GK_ACT_REFUSE},
+		            {"nxdomain", GK_ACT_NXDOMAIN},
+		            {"nodata", GK_ACT_NODATA},
+		            {"drop", GK_ACT_DROP},
 		            {"resolve", GK_ACT_RESOLVE}};
 		const char *s;
 		if (get_string(c, name, v, &s) != 0)
 			return c->rc;
 		for (size_t i = 0; i < sizeof(acts) / sizeof(acts[0]); i++)
-			if (strcmp(s, acts[i].s) == 0 && (acts[i].a != GK_ACT_RESOLVE || a->allow_resolve)) {
+			if (strcmp(s, acts[i].s) == 0 &&
+			    (acts[i].a != GK_ACT_RESOLVE || a->allow_resolve)) {
 				a->r->action = acts[i].a;
 				return 0;
 			}
-		return fail(c, line_of(v), "%s: '%s' is not one of refuse, nxdomain, nodata, drop%s",
-		            name, s, a->allow_resolve ? ", resolve" : "");
+		return fail(c, line_of(v),
+		            "%s: '%s' is not one of refuse, nxdomain, nodata, drop%s", name, s,
+		            a->allow_resolve ? ", resolve" : "");
 	}
 	if (strcmp(key, "ede") == 0) {
 		unsigned u;
@@ -455,7 +458,8 @@ static int visit_refusal(struct ctx *c, const char *key, yaml_node_t *k, yaml_no
 	}
 	if (strcmp(key, "text") == 0) {
 		if (v->type != YAML_SCALAR_NODE)
-			return fail(c, line_of(v), "%s: expected a string, got %s", name, type_name(v));
+			return fail(c, line_of(v), "%s: expected a string, got %s", name,
+			            type_name(v));
 		size_t n = v->data.scalar.length;
 		if (n > sizeof(a->r->text))
 			return fail(c, line_of(v), "%s: %zu bytes, at most %zu", name, n,
@@ -464,7 +468,8 @@ static int visit_refusal(struct ctx *c, const char *key, yaml_node_t *k, yaml_no
 		a->r->text_len = (uint8_t)n;
 		return 0;
 	}
-	return fail(c, line_of(k), "%s: unknown key '%s' (expected action, ede, text)", a->what, key);
+	return fail(c, line_of(k), "%s: unknown key '%s' (expected action, ede, text)", a->what,
+	            key);
 }
 
 static int visit_filing(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
@@ -484,8 +489,8 @@ static int visit_filing(struct ctx *c, const char *key, yaml_node_t *k, yaml_nod
 		else if (strcmp(s, "resolve") == 0)
 			f->startup = GK_STARTUP_RESOLVE;
 		else
-			return fail(c, line_of(v), "filing.startup: '%s' is not one of refuse, resolve",
-			            s);
+			return fail(c, line_of(v),
+			            "filing.startup: '%s' is not one of refuse, resolve", s);
 		return 0;
 	}
 	if (strcmp(key, "max_age_ms") == 0)

@@ -37,12 +37,12 @@
 
 /* redis: where the filing-status replica comes from (absent: no filing check). */
 typedef struct gk_config_redis {
-	bool set;               /* a redis section was given */
-	char address[280];      /* as written: "127.0.0.1:6379", "[::1]:6379", "unix:/path" */
-	char host[64];          /* numeric host (IPv4/IPv6 literal), "" with a unix socket */
+	bool set;          /* a redis section was given */
+	char address[280]; /* as written: "127.0.0.1:6379", "[::1]:6379", "unix:/path" */
+	char host[64];     /* numeric host (IPv4/IPv6 literal), "" with a unix socket */
 	uint16_t port;
-	char *unix_path;        /* or NULL */
-	char *instance_id;      /* or NULL: "hostname:pid" */
+	char *unix_path;   /* or NULL */
+	char *instance_id; /* or NULL: "hostname:pid" */
 	unsigned connect_timeout_ms;
 	unsigned reconnect_max_ms;
 } gk_config_redis_t;

@@ -29,7 +29,7 @@
 #include "status/status.h"
 
 #define RECLAIM_MS 10
-#define RETIRE_MS 20
+#define RETIRE_MS  20
 
 /* A zone set shared by consecutive views; counted on the main thread only. */
 struct zsref {
@@ -137,8 +137,7 @@ int gk_server_check(const char *config_path, char *err, size_t errlen, char *sum
 	if (rc == 0 && summarylen > 0)
 		snprintf(summary, summarylen, "%s: ok: %zu zones, %zu RRs, %zu listen addresses%s",
 		         config_path, gk_zoneset_zone_count(v->v.zs), gk_zoneset_rr_count(v->v.zs),
-		         cfg->n_listen,
-		         cfg->filing.enforce ? ", filing check on" : "");
+		         cfg->n_listen, cfg->filing.enforce ? ", filing check on" : "");
 	if (v != NULL)
 		view_free(v);
 	gk_config_free(cfg);

@@ -22,8 +22,8 @@
 /* One table: tags[cap] (0 = empty, else 1..255 from the hash), slots[cap], and an arena of
  * entries [len][len bytes: the wire name without its root label]. */
 struct tslot {
-	uint32_t off;          /* entry offset in the arena; written before the tag */
-	_Atomic uint32_t val;  /* packed value; 0 = removed (the key is then unfiled) */
+	uint32_t off;         /* entry offset in the arena; written before the tag */
+	_Atomic uint32_t val; /* packed value; 0 = removed (the key is then unfiled) */
 };
 
 struct tbl {
@@ -69,8 +69,8 @@ struct merge {
 
 struct retired {
 	struct retired *next;
-	struct tbl *t;    /* or NULL */
-	struct root *r;   /* or NULL */
+	struct tbl *t;  /* or NULL */
+	struct root *r; /* or NULL */
 };
 
 /* Writer-side state of the layered table. */
@@ -203,10 +203,9 @@ void status_publish_info(struct gk_status *st);
 typedef void (*reply_fn)(struct conn *c, redisReply *reply, void *priv);
 /* Send a command on c; fn gets the reply (NULL when the connection went away: fn then
  * does nothing, the session is already failing). Returns 0 or GK_EIO. */
-int conn_cmd(struct conn *c, reply_fn fn, void *priv,
-	     const char *fmt, ...);
+int conn_cmd(struct conn *c, reply_fn fn, void *priv, const char *fmt, ...);
 int conn_cmdargv(struct conn *c, reply_fn fn, void *priv, int argc, const char **argv,
-		 const size_t *argvlen);
+                 const size_t *argvlen);
 void session_fail(struct gk_status *st, const char *why);
 void note_contact(struct gk_status *st);
 void work_start(struct gk_status *st);

@@ -161,8 +161,9 @@ static void on_bucket(struct conn *c, redisReply *r, void *priv)
 	if (st->done_buckets < GK_FS_BUCKETS)
 		return;
 	if (atomic_load(&st->ready) && !st->load_has_serial && st->load.stage.n == 0) {
-		gk_log(GK_LOG_ERR, "status: redis holds no status set and no %s: keeping the "
-		                   "live table, retrying",
+		gk_log(GK_LOG_ERR,
+		       "status: redis holds no status set and no %s: keeping the "
+		       "live table, retrying",
 		       GK_KEY_SERIAL);
 		session_fail(st, "empty status set");
 		return;

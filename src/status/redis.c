@@ -23,9 +23,9 @@
 #include "common/log.h"
 #include "status/internal.h"
 
-#define TICK_MS 100u
+#define TICK_MS        100u
 #define BACKOFF_MIN_MS 100u
-#define TAIL_BLOCK_MS 1000u
+#define TAIL_BLOCK_MS  1000u
 
 static uint64_t unix_ms(void)
 {
@@ -146,7 +146,7 @@ static void teardown_cb(uv_timer_t *t)
 		return;
 	unsigned delay = st->backoff_ms;
 	st->backoff_ms = st->backoff_ms * 2 > st->conf.reconnect_max_ms ? st->conf.reconnect_max_ms
-	                                                               : st->backoff_ms * 2;
+	                                                                : st->backoff_ms * 2;
 	uv_timer_start(&st->reconnect, reconnect_cb, delay, 0);
 }
 
@@ -202,7 +202,8 @@ static void on_connect(const redisAsyncContext *ac, int status)
 	if (status != REDIS_OK) {
 		c->ac = NULL; /* hiredis frees it after this callback */
 		char why[160];
-		snprintf(why, sizeof(why), "connect (%s): %s", c->name, ac->errstr ? ac->errstr : "error");
+		snprintf(why, sizeof(why), "connect (%s): %s", c->name,
+		         ac->errstr ? ac->errstr : "error");
 		session_fail(st, why);
 		return;
 	}
@@ -302,10 +303,10 @@ static void heartbeat(gk_status_t *st)
 	snprintf(size, sizeof(size), "%zu", tab_size(&st->tab));
 	snprintf(updated, sizeof(updated), "%llu", (unsigned long long)unix_ms());
 	sid_fmt(st->last, sid, sizeof(sid));
-	const char *argv[] = {"HSET",       st->inst_key,   "serial",  serial,  "stream_id",
-	                      sid,          "table_size",   size,      "state", state_name(st),
-	                      "redis",      "connected",    "policy_version", "", "updated",
-	                      updated,      "version",      st->version};
+	const char *argv[] = {
+	    "HSET",           st->inst_key, "serial",  serial,         "stream_id", sid,
+	    "table_size",     size,         "state",   state_name(st), "redis",     "connected",
+	    "policy_version", "",           "updated", updated,        "version",   st->version};
 	size_t lens[sizeof(argv) / sizeof(argv[0])];
 	for (size_t i = 0; i < sizeof(argv) / sizeof(argv[0]); i++)
 		lens[i] = strlen(argv[i]);
@@ -327,7 +328,8 @@ static void check_stale(gk_status_t *st, uint64_t now)
 			gk_log(GK_LOG_WARN,
 			       "status: stale: no redis contact for %llu ms (max_age_ms %u); "
 			       "lookups answer 'unknown'",
-			       (unsigned long long)(now - st->last_contact_ms), st->conf.max_age_ms);
+			       (unsigned long long)(now - st->last_contact_ms),
+			       st->conf.max_age_ms);
 		else
 			gk_log(GK_LOG_INFO, "status: fresh again");
 	}
@@ -409,8 +411,8 @@ int gk_status_start(gk_status_t *st)
 	uv_timer_init(&st->loop, &st->reconnect);
 	uv_timer_init(&st->loop, &st->kick);
 	uv_idle_init(&st->loop, &st->work);
-	st->stop_async.data = st->tick.data = st->reconnect.data = st->kick.data =
-	    st->work.data = st;
+	st->stop_async.data = st->tick.data = st->reconnect.data = st->kick.data = st->work.data =
+	    st;
 	st->cmd = (struct conn){.st = st, .name = "cmd"};
 	st->tail = (struct conn){.st = st, .name = "tail"};
 	st->backoff_ms = BACKOFF_MIN_MS;

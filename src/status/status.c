@@ -33,8 +33,8 @@ int gk_status_get(const gk_status_t *st, const uint8_t *name, size_t len, uint64
 		return GK_FS_STARTING;
 	if (atomic_load_explicit(&st->stale, memory_order_relaxed))
 		return GK_FS_STALE;
-	const struct root *r = atomic_load_explicit(&((gk_status_t *)st)->tab.root,
-	                                            memory_order_acquire);
+	const struct root *r =
+	    atomic_load_explicit(&((gk_status_t *)st)->tab.root, memory_order_acquire);
 	const struct tslot *s = tab_get(r, name, len, hash);
 	if (s == NULL)
 		return GK_FS_UNFILED;

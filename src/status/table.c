@@ -31,15 +31,15 @@
 #include "common/log.h"
 #include "status/internal.h"
 
-#define BASE_LOAD_NUM 4 /* base load factor 4/5 */
-#define BASE_LOAD_DEN 5
-#define OV_MIN_KEYS 65536u
+#define BASE_LOAD_NUM    4 /* base load factor 4/5 */
+#define BASE_LOAD_DEN    5
+#define OV_MIN_KEYS      65536u
 #define OV_ARENA_PER_KEY 48u /* arena bytes reserved (not touched) per overlay key */
 
 static void *map_big(size_t len)
 {
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-	               -1, 0);
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
@@ -365,7 +365,7 @@ int tab_set(struct tab *tb, const uint8_t *name, size_t len, uint32_t v)
 			s = below; /* no merge runs: update the base in place */
 		}
 	}
-	uint32_t old = s != NULL ? atomic_load_explicit(&s->val, memory_order_relaxed)
+	uint32_t old = s != NULL       ? atomic_load_explicit(&s->val, memory_order_relaxed)
 	               : below != NULL ? atomic_load_explicit(&below->val, memory_order_relaxed)
 	                               : 0;
 	if (s != NULL) {

@@ -21,7 +21,7 @@
 #include "common/log.h"
 #include "status/internal.h"
 
-#define TAIL_COUNT 1000
+#define TAIL_COUNT    1000
 #define TAIL_BLOCK_MS 1000
 
 static void send_xread(gk_status_t *st);
@@ -60,14 +60,15 @@ static int apply_entry(gk_status_t *st, const redisReply *e)
 		const redisReply *k = field(kv, "k");
 		if (k != NULL && strcmp(k->str, "st") == 0) {
 			const redisReply *d = field(kv, "d"), *v = field(kv, "v");
-			int rc = d != NULL && v != NULL ? apply_change(st, d->str, d->len, v->str, v->len)
-			                                : GK_EINVAL;
+			int rc = d != NULL && v != NULL
+			             ? apply_change(st, d->str, d->len, v->str, v->len)
+			             : GK_EINVAL;
 			if (rc == GK_EINVAL && st->bad_entries++ < 10)
 				gk_log(GK_LOG_WARN, "status: stream entry %s: malformed change",
 				       e->element[0]->str);
 			else if (rc != 0)
-				gk_log(GK_LOG_ERR, "status: stream entry %s: %s", e->element[0]->str,
-				       gk_strerror(rc));
+				gk_log(GK_LOG_ERR, "status: stream entry %s: %s",
+				       e->element[0]->str, gk_strerror(rc));
 		} else if (k != NULL && strcmp(k->str, "serial") == 0) {
 			const redisReply *s = field(kv, "s");
 			char *end;
@@ -105,7 +106,8 @@ static void on_xread(struct conn *c, redisReply *r, void *priv)
 			const redisReply *es = sr->element[1];
 			for (size_t i = 0; i < es->elements; i++)
 				if (apply_entry(st, es->element[i]) != 0)
-					gk_log(GK_LOG_WARN, "status: malformed stream entry skipped");
+					gk_log(GK_LOG_WARN,
+					       "status: malformed stream entry skipped");
 		}
 		status_publish_info(st);
 		work_start(st); /* a merge may have started */

@@ -222,6 +222,113 @@ static void test_errors_zones(void **state)
 	             "duplicate key 'name'");
 }
 
+/* Load body from tmpdir/ok.yaml; must succeed. */
+static gk_config_t *load_ok(const char *body)
+{
+	char path[128], err[512];
+	snprintf(path, sizeof(path), "%s/ok.yaml", tmpdir);
+	write_file(path, body);
+	gk_config_t *cfg = NULL;
+	if (gk_config_load(path, &cfg, err, sizeof(err)) != 0)
+		fail_msg("body:\n%s\nunexpected error: %s", body, err);
+	return cfg;
+}
+
+static void test_filing_defaults(void **state)
+{
+	(void)state;
+	gk_config_t *cfg = load_ok(LISTEN ZONES);
+	assert_false(cfg->redis.set);
+	assert_false(cfg->filing.enforce); /* no redis: no check */
+	gk_config_free(cfg);
+	cfg = load_ok(LISTEN ZONES "redis:\n  address: \"127.0.0.1:6379\"\n");
+	assert_true(cfg->redis.set);
+	assert_string_equal(cfg->redis.host, "127.0.0.1");
+	assert_int_equal(cfg->redis.port, 6379);
+	assert_null(cfg->redis.unix_path);
+	assert_null(cfg->redis.instance_id);
+	assert_int_equal(cfg->redis.connect_timeout_ms, 1000);
+	assert_int_equal(cfg->redis.reconnect_max_ms, 5000);
+	assert_true(cfg->filing.enforce);
+	assert_int_equal(cfg->filing.startup, GK_STARTUP_REFUSE);
+	assert_int_equal(cfg->filing.max_age_ms, 30000);
+	assert_null(cfg->filing.psl_file);
+	assert_int_equal(cfg->filing.unfiled.action, GK_ACT_REFUSE);
+	assert_int_equal(cfg->filing.unfiled.ede_code, 15);
+	assert_memory_equal(cfg->filing.unfiled.text, "ICP filing required", 19);
+	assert_int_equal(cfg->filing.unfiled.text_len, 19);
+	assert_int_equal(cfg->filing.revoked.action, GK_ACT_NXDOMAIN);
+	assert_memory_equal(cfg->filing.revoked.text, "ICP filing revoked", 18);
+	assert_int_equal(cfg->filing.unknown.action, GK_ACT_REFUSE);
+	assert_memory_equal(cfg->filing.unknown.text, "ICP filing status unavailable", 29);
+	gk_config_free(cfg);
+}
+
+static void test_filing_keys(void **state)
+{
+	(void)state;
+	gk_config_t *cfg = load_ok(
+	    LISTEN ZONES "redis:\n  address: \"[::1]:6380\"\n  instance_id: gk-a\n"
+	                 "  connect_timeout_ms: 250\n  reconnect_max_ms: 2000\n"
+	                 "filing:\n  enforce: true\n  startup: resolve\n  max_age_ms: 5000\n"
+	                 "  psl_file: psl.dat\n"
+	                 "  unfiled: { action: nodata, ede: 18, text: \"未备案\" }\n"
+	                 "  revoked: { action: drop }\n"
+	                 "  unknown: { action: resolve, ede: 17 }\n");
+	assert_string_equal(cfg->redis.host, "::1");
+	assert_int_equal(cfg->redis.port, 6380);
+	assert_string_equal(cfg->redis.instance_id, "gk-a");
+	assert_int_equal(cfg->redis.connect_timeout_ms, 250);
+	assert_int_equal(cfg->redis.reconnect_max_ms, 2000);
+	assert_int_equal(cfg->filing.startup, GK_STARTUP_RESOLVE);
+	assert_int_equal(cfg->filing.max_age_ms, 5000);
+	char want[160];
+	snprintf(want, sizeof(want), "%s/psl.dat", tmpdir);
+	assert_string_equal(cfg->filing.psl_file, want);
+	assert_int_equal(cfg->filing.unfiled.action, GK_ACT_NODATA);
+	assert_int_equal(cfg->filing.unfiled.ede_code, 18);
+	assert_int_equal(cfg->filing.unfiled.text_len, strlen("未备案"));
+	assert_int_equal(cfg->filing.revoked.action, GK_ACT_DROP);
+	assert_int_equal(cfg->filing.revoked.ede_code, 15);
+	assert_int_equal(cfg->filing.unknown.action, GK_ACT_RESOLVE);
+	assert_int_equal(cfg->filing.unknown.ede_code, 17);
+	gk_config_free(cfg);
+	cfg = load_ok(LISTEN ZONES "redis:\n  address: unix:/run/redis.sock\n"
+	                           "filing:\n  enforce: false\n");
+	assert_string_equal(cfg->redis.unix_path, "/run/redis.sock");
+	assert_false(cfg->filing.enforce);
+	gk_config_free(cfg);
+}
+
+static void test_filing_errors(void **state)
+{
+	(void)state;
+	expect_error(LISTEN ZONES "redis:\n  address: localhost\n", GK_ECONFIG, 6, "redis.address");
+	expect_error(LISTEN ZONES "redis:\n  address: unix:rel\n", GK_ECONFIG, 6, "unix:/");
+	expect_error(LISTEN ZONES "redis:\n  instance_id: x\n", GK_ECONFIG, 6,
+	             "missing required key 'address'");
+	expect_error(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n  port: 3\n", GK_ECONFIG, 7,
+	             "unknown key 'port'");
+	expect_error(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n  connect_timeout_ms: 1\n",
+	             GK_ECONFIG, 7, "out of range");
+	expect_error(LISTEN ZONES "filing:\n  enforce: true\n", GK_ECONFIG, 6, "needs a redis");
+	expect_error(LISTEN ZONES "filing:\n  enforce: maybe\n", GK_ECONFIG, 6, "true or false");
+	expect_error(LISTEN ZONES "filing:\n  startup: later\n", GK_ECONFIG, 6, "filing.startup");
+	expect_error(LISTEN ZONES "filing:\n  unfiled:\n    action: resolve\n", GK_ECONFIG, 7,
+	             "filing.unfiled.action");
+	expect_error(LISTEN ZONES "filing:\n  revoked: { action: redirect }\n", GK_ECONFIG, 6,
+	             "filing.revoked.action");
+	expect_error(LISTEN ZONES "filing:\n  unknown: { ede: 70000 }\n", GK_ECONFIG, 6,
+	             "filing.unknown.ede");
+	expect_error(LISTEN ZONES
+	             "filing:\n  unfiled:\n    text: "
+	             "\"0123456789012345678901234567890123456789012345678901234567890123456789\"\n",
+	             GK_ECONFIG, 7, "at most 64");
+	expect_error(LISTEN ZONES "filing:\n  unfiled: { colour: red }\n", GK_ECONFIG, 6,
+	             "unknown key 'colour'");
+	expect_error(LISTEN ZONES "filing:\n  max_age_ms: 10\n", GK_ECONFIG, 6, "out of range");
+}
+
 static void test_parse_addr(void **state)
 {
 	(void)state;
@@ -245,7 +352,8 @@ int main(void)
 	    cmocka_unit_test(test_relative_paths), cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_errors_top),     cmocka_unit_test(test_errors_numbers),
 	    cmocka_unit_test(test_errors_listen),  cmocka_unit_test(test_errors_zones),
-	    cmocka_unit_test(test_parse_addr),
+	    cmocka_unit_test(test_parse_addr),     cmocka_unit_test(test_filing_defaults),
+	    cmocka_unit_test(test_filing_keys),    cmocka_unit_test(test_filing_errors),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }

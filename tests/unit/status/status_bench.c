@@ -19,8 +19,8 @@
 #include "common/dname.h"
 #include "status/status.h"
 
-static const char *tlds[] = {"com.cn", "cn", "com", "net.cn", "org.cn", "xn--fiqs8s", "net",
-                             "gd.cn"};
+static const char *tlds[] = {"com.cn", "cn",         "com", "net.cn",
+                             "org.cn", "xn--fiqs8s", "net", "gd.cn"};
 
 static size_t domain_of(unsigned long i, char *buf, size_t cap)
 {
@@ -112,9 +112,12 @@ static size_t wire_of(const char *s, uint8_t *w)
 
 static int load(const char *host, int port, int changes)
 {
-	gk_status_conf_t conf = {.redis_host = host, .redis_port = (uint16_t)port,
-	                         .instance_id = "status-bench", .connect_timeout_ms = 2000,
-	                         .reconnect_max_ms = 1000, .max_age_ms = 30000,
+	gk_status_conf_t conf = {.redis_host = host,
+	                         .redis_port = (uint16_t)port,
+	                         .instance_id = "status-bench",
+	                         .connect_timeout_ms = 2000,
+	                         .reconnect_max_ms = 1000,
+	                         .max_age_ms = 30000,
 	                         .version = "bench"};
 	gk_status_t *st;
 	if (gk_status_create(&conf, &st) != 0)
@@ -142,7 +145,8 @@ static int load(const char *host, int port, int changes)
 	printf("rss: before %ld, after %ld, delta %ld bytes = %.1f bytes/domain; table %zu bytes "
 	       "= %.1f bytes/domain\n",
 	       base, after, after - base, (double)(after - base) / (double)info.table_size,
-	       gk_status_table_bytes(st), (double)gk_status_table_bytes(st) / (double)info.table_size);
+	       gk_status_table_bytes(st),
+	       (double)gk_status_table_bytes(st) / (double)info.table_size);
 	if (changes > 0) {
 		redisContext *c = redisConnect(host, port);
 		if (c == NULL || c->err)
@@ -154,7 +158,8 @@ static int load(const char *host, int port, int changes)
 			snprintf(d, sizeof(d), "latency%d-%ld.com.cn", i, (long)getpid());
 			size_t len = wire_of(d, w);
 			uint64_t h = gk_dname_hash(w, len);
-			snprintf(key, sizeof(key), GK_KEY_STATUS_BUCKET, gk_fs_bucket(d, strlen(d)));
+			snprintf(key, sizeof(key), GK_KEY_STATUS_BUCKET,
+			         gk_fs_bucket(d, strlen(d)));
 			double s = now_s();
 			freeReplyObject(redisCommand(c, "HSET %s %s 5", key, d));
 			freeReplyObject(redisCommand(c, "XADD gk:changes * k st d %s v 5 s 2", d));
@@ -171,7 +176,8 @@ static int load(const char *host, int port, int changes)
 		qsort(lat, (size_t)changes, sizeof(double), cmp_d);
 		printf("propagation XADD -> table over %d changes: p50 %.2f ms, p99 %.2f ms, max "
 		       "%.2f ms\n",
-		       changes, lat[changes / 2], lat[(size_t)changes * 99 / 100], lat[changes - 1]);
+		       changes, lat[changes / 2], lat[(size_t)changes * 99 / 100],
+		       lat[changes - 1]);
 		free(lat);
 		redisFree(c);
 	}

@@ -140,7 +140,7 @@ static void test_many_and_memory(void **state)
 
 /* --- concurrent readers ------------------------------------------------------------ */
 
-#define KEYS 100000u
+#define KEYS    100000u
 #define READERS 3
 
 struct race {
@@ -221,7 +221,9 @@ static void test_concurrent(void **state)
 		x ^= x << 17;
 		unsigned i = (unsigned)(x % KEYS);
 		unsigned what = (unsigned)(x >> 40) % 3;
-		uint32_t v = what == 0 ? 0 : gk_fs_pack(what == 1 ? GK_FS_FILED : GK_FS_REVOKED, i % 1000 + 1);
+		uint32_t v =
+		    what == 0 ? 0
+		              : gk_fs_pack(what == 1 ? GK_FS_FILED : GK_FS_REVOKED, i % 1000 + 1);
 		key_text(i, d, sizeof(d));
 		assert_int_equal(gk_status_put(r.st, d, v), 0);
 		if (c % 4096 == 0) {
