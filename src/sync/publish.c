@@ -606,20 +606,26 @@ static int run(applier_t *A)
 		if (snap || start[b + 1] > start[b])
 			todo[ntodo++] = b;
 
-	for (size_t w0 = 0; !rc && w0 < ntodo; w0 += window) {
-		size_t w1 = w0 + window < ntodo ? w0 + window : ntodo;
-		for (size_t t = w0; !rc && t < w1; t++)
+	/* Two windows in flight: the reads of window k+1 are queued before window k is
+	 * processed, so Redis works on them (and on window k-1's transactions) while the client
+	 * computes. Replies come back in send order: R0 R1 W0 R2 W1 R3 W2 ... so step k first
+	 * drains W(k-2), then reads Rk. */
+	size_t nw = (ntodo + window - 1) / window, pend[2] = {0, 0};
+	for (size_t k = 0; !rc && k < nw && k < 2; k++)
+		for (size_t t = k * window; !rc && t < ntodo && t < (k + 1) * window; t++)
 			rc = queue_reads(A, todo[t], idx + start[todo[t]],
 			                 start[todo[t] + 1] - start[todo[t]]);
-		/* the previous window's transactions come back first */
-		if (!rc)
-			rc = drain(cn);
+	for (size_t k = 0; !rc && k < nw; k++) {
+		size_t w0 = k * window, w1 = w0 + window < ntodo ? w0 + window : ntodo;
+		cn->pending = pend[k % 2];
+		rc = drain(cn);
 		if (!rc && A->o->abort_after && A->transactions >= A->o->abort_after) {
 			fprintf(stderr,
 			        "gk-sync: test hook: exiting after %ld bucket transactions\n",
 			        A->transactions);
 			_exit(70);
 		}
+		cn->pending = 0;
 		for (size_t t = w0; !rc && t < w1; t++) {
 			unsigned b = todo[t];
 			redisReply *rst = NULL, *rrec = NULL;
@@ -637,7 +643,19 @@ static int run(applier_t *A)
 			freeReplyObject(rst);
 			freeReplyObject(rrec);
 		}
+		pend[k % 2] = cn->pending;
+		cn->pending = 0;
+		for (size_t t = (k + 2) * window; !rc && t < ntodo && t < (k + 3) * window; t++)
+			rc = queue_reads(A, todo[t], idx + start[todo[t]],
+			                 start[todo[t] + 1] - start[todo[t]]);
+		/* hand Redis everything queued now rather than at the next blocking read */
+		for (int done = 0; !rc && !done;)
+			if (redisBufferWrite(cn->c, &done) != REDIS_OK) {
+				cerr(cn, "redis: %s", cn->c->errstr);
+				rc = GK_EIO;
+			}
 	}
+	cn->pending = pend[0] + pend[1];
 	if (!rc)
 		rc = drain(cn);
 out:

@@ -1,0 +1,400 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+# tests/integration/test_sync.py -- gk-sync against its own redis-server: snapshot then deltas,
+# every rejection (Redis byte-identical before and after), an interrupted apply that converges
+# on re-apply, watch moving files to done/ and rejected/, and openssl interop both ways.
+#
+# Usage: test_sync.py GK_SYNC [--feedgen bench/feedgen.py]
+# Talks RESP itself (Debian has no python3-redis installed here); redis-server is started on a
+# free loopback port in a private temp dir and stopped by PID, also on failure.
+import atexit
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
+FEEDGEN = os.path.join(SRC, "bench", "feedgen.py")
+FIX = os.path.join(SRC, "tests", "fixtures", "feeds")
+DEADLINE = time.monotonic() + 240
+GKSYNC = os.path.abspath(sys.argv[1])
+_procs = []
+
+
+def check_time():
+	if time.monotonic() > DEADLINE:
+		raise SystemExit("test_sync: out of time")
+
+
+def cleanup():
+	for p in _procs:
+		if p.poll() is None:
+			p.send_signal(signal.SIGTERM)
+			try:
+				p.wait(5)
+			except subprocess.TimeoutExpired:
+				p.kill()
+				p.wait()
+
+
+atexit.register(cleanup)
+
+
+class Redis:
+	"""Minimal RESP2 client: enough for HGETALL, DUMP, KEYS, GET, XLEN."""
+
+	def __init__(self, port):
+		self.s = socket.create_connection(("127.0.0.1", port), timeout=30)
+		self.f = self.s.makefile("rb")
+
+	def cmd(self, *args):
+		out = b"*%d\r\n" % len(args)
+		for a in args:
+			a = a if isinstance(a, bytes) else str(a).encode()
+			out += b"$%d\r\n%s\r\n" % (len(a), a)
+		self.s.sendall(out)
+		return self._read()
+
+	def _read(self):
+		line = self.f.readline()
+		t, rest = line[:1], line[1:-2]
+		if t == b"+":
+			return rest
+		if t == b"-":
+			raise RuntimeError(rest.decode())
+		if t == b":":
+			return int(rest)
+		if t == b"$":
+			n = int(rest)
+			if n < 0:
+				return None
+			data = self.f.read(n + 2)
+			return data[:-2]
+		if t == b"*":
+			n = int(rest)
+			return None if n < 0 else [self._read() for _ in range(n)]
+		raise RuntimeError("bad RESP: %r" % line)
+
+	def snapshot(self):
+		"""Every key with its DUMP: byte-identical state comparison."""
+		keys = sorted(self.cmd("KEYS", "*"))
+		return {k: self.cmd("DUMP", k) for k in keys}
+
+	def status(self):
+		"""domain -> packed value, over every status bucket."""
+		out = {}
+		for k in self.cmd("KEYS", "gk:st:*"):
+			h = self.cmd("HGETALL", k)
+			for i in range(0, len(h), 2):
+				out[h[i].decode()] = int(h[i + 1])
+		return out
+
+	def named_status(self):
+		"""domain -> (status, provider name): comparable across Redis instances."""
+		prov = self.cmd("HGETALL", "gk:providers")
+		names = {int(prov[i]): prov[i + 1].decode() for i in range(0, len(prov), 2)}
+		return {d: (v & 3, names.get(v >> 2)) for d, v in self.status().items()}
+
+	def records(self):
+		out = {}
+		for k in self.cmd("KEYS", "gk:rec:*"):
+			h = self.cmd("HGETALL", k)
+			for i in range(0, len(h), 2):
+				out[h[i].decode()] = h[i + 1].decode()
+		return out
+
+
+def free_port():
+	with socket.socket() as s:
+		s.bind(("127.0.0.1", 0))
+		return s.getsockname()[1]
+
+
+def start_redis(tmp):
+	port = free_port()
+	d = os.path.join(tmp, "redis-%d" % port)
+	os.mkdir(d)
+	p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+	                      "--appendonly", "no", "--dir", d],
+	                     stdout=open(os.path.join(d, "log"), "w"), stderr=subprocess.STDOUT)
+	_procs.append(p)
+	for _ in range(100):
+		try:
+			r = Redis(port)
+			r.cmd("PING")
+			return p, port, r
+		except OSError:
+			time.sleep(0.05)
+	raise SystemExit("redis-server did not start")
+
+
+def stop(p):
+	p.send_signal(signal.SIGTERM)
+	p.wait(10)
+
+
+def run(*args, ok=(0,), stdin=None, env=None):
+	check_time()
+	r = subprocess.run([GKSYNC] + list(args), capture_output=True, text=True, timeout=120,
+	                   input=stdin, env=env)
+	if r.returncode not in ok:
+		raise SystemExit("gk-sync %s: exit %d\n%s%s" % (" ".join(args), r.returncode, r.stdout,
+		                                                  r.stderr))
+	return r
+
+
+class Feed:
+	"""Build feeds as text; write and sign them."""
+
+	def __init__(self, tmp, key):
+		self.tmp, self.key, self.n = tmp, key, 0
+
+	def write(self, text, name=None, sign=True, raw=False):
+		self.n += 1
+		path = os.path.join(self.tmp, name or "feed%03d.jsonl" % self.n)
+		with open(path, "wb" if raw else "w") as f:
+			f.write(text)
+		if sign:
+			run("sign", "--key", self.key, path)
+		return path
+
+
+def hdr(kind, serial, count, base=None):
+	b = ',"base":%d' % base if base is not None else ""
+	return '{"kind":"%s","serial":%d%s,"count":%d,"generated":"2024-06-01T00:00:00Z"}\n' % (
+		kind, serial, b, count)
+
+
+def rec(dom, status="filed", provider="阿里云", sponsor="北京示例科技有限公司"):
+	return ('{"domain":"%s","status":"%s","licence":"京ICP备12345678号-1","sponsor":"%s",'
+	        '"nature":"企业","provider":"%s","updated":"2024-01-01T00:00:00Z"}\n' % (
+	            dom, status, sponsor, provider))
+
+
+def expect(cond, what):
+	if not cond:
+		raise SystemExit("FAIL: " + what)
+	print("ok  " + what, flush=True)
+
+
+def main():
+	tmp = tempfile.mkdtemp(prefix="gk-test-sync-")
+	try:
+		body(tmp)
+	finally:
+		cleanup()
+		shutil.rmtree(tmp, ignore_errors=True)
+	print("test_sync: all passed")
+
+
+def body(tmp):
+	priv, pub = os.path.join(tmp, "priv.pem"), os.path.join(tmp, "pub.pem")
+	run("keygen", priv, pub)
+	F = Feed(tmp, priv)
+
+	# --- openssl interop, both directions -------------------------------------------------
+	text = hdr("snapshot", 1, 1) + rec("a.cn")
+	p = F.write(text, sign=False)
+	subprocess.run(["openssl", "pkeyutl", "-sign", "-rawin", "-inkey", priv, "-in", p, "-out",
+	                p + ".sig"], check=True, capture_output=True)
+	run("verify", "--pubkey", pub, p)
+	expect(True, "openssl pkeyutl -sign -> gk-sync verify")
+	run("sign", "--key", priv, p)
+	r = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", pub, "-rawin", "-in",
+	                    p, "-sigfile", p + ".sig"], capture_output=True, text=True)
+	expect(r.returncode == 0 and "Verified" in r.stdout, "gk-sync sign -> openssl pkeyutl -verify")
+	# openssl-generated keys work too, and base64 signatures
+	opriv, opub = os.path.join(tmp, "o.pem"), os.path.join(tmp, "opub.pem")
+	subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", opriv], check=True)
+	subprocess.run(["openssl", "pkey", "-in", opriv, "-pubout", "-out", opub], check=True)
+	run("sign", "--key", opriv, "--base64", p)
+	expect(len(open(p + ".sig").read().strip()) == 88, "base64 signature file")
+	run("verify", "--pubkey", opub, p)
+	expect(True, "openssl genpkey key + base64 signature verify")
+
+	proc, port, R = start_redis(tmp)
+	redis = "127.0.0.1:%d" % port
+
+	def apply(path, ok=(0,), extra=(), env=None):
+		return run("apply", "--redis", redis, "--pubkey", pub, *extra, path, ok=ok, env=env)
+
+	# --- snapshot, then deltas ------------------------------------------------------------
+	s1 = F.write(hdr("snapshot", 10, 4) + rec("a.cn") + rec("Www-B.com.cn.", "revoked", "腾讯云")
+	             + rec("中国移动.中国") + rec("d.net", provider=""))
+	apply(s1)
+	st = R.status()
+	expect(st == {"a.cn": 1 | 1 << 2, "www-b.com.cn": 2 | 2 << 2,
+	              "xn--fiq02ib9d179b.xn--fiqs8s": 1 | 1 << 2, "d.net": 1},
+	       "snapshot: status set with packed provider ids")
+	expect(R.cmd("GET", "gk:serial") == b"10", "snapshot: serial 10")
+	prov = R.cmd("HGETALL", "gk:providers")
+	expect(dict(zip(prov[::2], prov[1::2])) == {b"1": "阿里云".encode(), b"2": "腾讯云".encode()},
+	       "providers get small stable ids")
+	xs = R.cmd("XRANGE", "gk:changes", "-", "+")
+	kinds = [dict(zip(e[1][::2], e[1][1::2])) for e in xs]
+	expect(len(kinds) == 5 and kinds[-1] == {b"k": b"serial", b"s": b"10"}
+	       and all(k[b"k"] == b"st" and k[b"s"] == b"10" for k in kinds[:4]),
+	       "stream: one st entry per domain, then k=serial")
+	recs = R.records()
+	expect(set(recs) == set(st) and '"licence":"京ICP备12345678号-1"' in recs["a.cn"]
+	       and "domain" not in recs["a.cn"], "record buckets hold the canonical record")
+
+	d1 = F.write(hdr("delta", 11, 3, base=10) + rec("a.cn", "revoked") + rec("e.cn", provider="新网")
+	             + '{"domain":"d.net","op":"remove"}\n')
+	apply(d1)
+	st = R.status()
+	expect(st.get("a.cn") == 2 | 1 << 2 and st.get("e.cn") == 1 | 3 << 2 and "d.net" not in st
+	       and "d.net" not in R.records(), "delta: change, add, remove")
+	xs = R.cmd("XRANGE", "gk:changes", "-", "+")
+	last = [dict(zip(e[1][::2], e[1][1::2])) for e in xs[-4:]]
+	expect({(k.get(b"d"), k.get(b"v")) for k in last[:3]} ==
+	       {(b"a.cn", b"6"), (b"e.cn", b"13"), (b"d.net", b"")} and last[3][b"k"] == b"serial",
+	       "delta: stream entries carry the full new value ('' = removed)")
+	# a snapshot makes the set equal to the feed: drops what is missing, rewrites changed records
+	s2 = F.write(hdr("snapshot", 12, 2) + rec("a.cn", "revoked") + rec("e.cn", provider="新网",
+	                                                                    sponsor="新名字有限公司"))
+	before_len = R.cmd("XLEN", "gk:changes")
+	out = apply(s2).stdout
+	st = R.status()
+	expect(set(st) == {"a.cn", "e.cn"} and "新名字" in R.records()["e.cn"],
+	       "snapshot diff: removes absent domains, updates records")
+	expect(R.cmd("XLEN", "gk:changes") == before_len + 3 and "2 removed" in out,
+	       "snapshot diff: stream entries only for status changes")
+
+	# --- rejections: Redis byte-identical ---------------------------------------------------
+	good = hdr("delta", 13, 1, base=12) + rec("f.cn")
+	cases = [
+		("bad signature", None, "bad signature"),
+		("malformed JSON", hdr("delta", 13, 1, base=12) + '{"domain":"f.cn",\n', ":2: malformed JSON"),
+		("unknown status", hdr("delta", 13, 1, base=12) + rec("f.cn", "suspended"), ":2: unknown status"),
+		("not registrable", hdr("delta", 13, 1, base=12) + rec("www.f.cn"), ":2: \"www.f.cn\" is not a registrable"),
+		("public suffix", hdr("delta", 13, 1, base=12) + rec("com.cn"), ":2: \"com.cn\" is not a registrable"),
+		("duplicate", hdr("delta", 13, 2, base=12) + rec("f.cn") + rec("F.CN."), ":3: duplicate domain"),
+		("count mismatch", hdr("delta", 13, 3, base=12) + rec("f.cn") + rec("g.cn"), "count mismatch"),
+		("no final newline", (hdr("delta", 13, 1, base=12) + rec("f.cn"))[:-1], ":2: truncated"),
+		("count short", hdr("delta", 13, 2, base=12) + rec("f.cn"), "(truncated?)"),
+		("serial not newer", hdr("snapshot", 12, 1) + rec("f.cn"), ":1: serial 12 is not newer"),
+		("serial older", hdr("snapshot", 3, 1) + rec("f.cn"), ":1: serial 3 is not newer"),
+		("delta base behind", hdr("delta", 13, 1, base=11) + rec("f.cn"), ":1: delta base 11 != gk:serial 12"),
+		("delta base ahead", hdr("delta", 15, 1, base=14) + rec("f.cn"), "an earlier delta is missing"),
+		("remove in snapshot", hdr("snapshot", 13, 1) + '{"domain":"f.cn","op":"remove"}\n', "only allowed in a delta"),
+	]
+	for name, text, want in cases:
+		before = R.snapshot()
+		if text is None:  # valid feed, signature of other bytes
+			p = F.write(good)
+			with open(p, "a") as f:
+				f.write(rec("x.cn"))
+		else:
+			p = F.write(text)
+		r = apply(p, ok=(1,))
+		expect(want in r.stderr and os.path.basename(p) in r.stderr,
+		       "rejected (%s): %s" % (name, r.stderr.strip()))
+		expect(R.snapshot() == before, "  Redis byte-identical after: " + name)
+	# stdin needs --sig; works with it
+	p = F.write(good)
+	before = R.snapshot()
+	r = run("apply", "--redis", redis, "--pubkey", pub, "-", ok=(2,), stdin=good)
+	expect(R.snapshot() == before, "stdin without --sig refused, Redis untouched")
+	run("apply", "--redis", redis, "--pubkey", pub, "--sig", p + ".sig", "-", stdin=good)
+	expect(R.cmd("GET", "gk:serial") == b"13" and "f.cn" in R.status(), "stdin feed with --sig")
+
+	# --- interrupted apply converges -------------------------------------------------------
+	big = os.path.join(tmp, "big.jsonl")
+	subprocess.run([sys.executable, FEEDGEN, "--n", "20000", "--serial", "20", "--out", big,
+	                "--sign", priv, "--gk-sync", GKSYNC], check=True, timeout=120)
+	env = dict(os.environ, GK_SYNC_TEST_ABORT_AFTER="3000")
+	r = apply(big, ok=(70,), extra=("--window", "500"), env=env)
+	part = R.status()
+	expect(R.cmd("GET", "gk:serial") == b"13" and 0 < len(part) < 20000,
+	       "interrupted apply: old serial kept, %d of 20000 domains written" % len(part))
+	out = apply(big).stdout
+	full = R.status()
+	expect(R.cmd("GET", "gk:serial") == b"20" and len(full) == 20000, "re-apply converges: " + out.strip())
+	# reference: the same feed applied in one go on a fresh Redis gives the same Redis content
+	proc2, port2, R2 = start_redis(tmp)
+	run("apply", "--redis", "127.0.0.1:%d" % port2, "--pubkey", pub, big)
+	expect(R2.named_status() == R.named_status() and R2.records() == R.records(),
+	       "interrupted + re-apply == uninterrupted apply (status and records)")
+	stop(proc2)
+	again = apply(big, ok=(1,))
+	expect("not newer" in again.stderr, "same snapshot again: rejected as not newer")
+
+	# --- kill -9 mid-apply, then converge ---------------------------------------------------
+	big2 = os.path.join(tmp, "big2.jsonl")
+	subprocess.run([sys.executable, FEEDGEN, "--n", "60000", "--seed", "7", "--serial", "21",
+	                "--out", big2, "--sign", priv, "--gk-sync", GKSYNC], check=True, timeout=120)
+	p = subprocess.Popen([GKSYNC, "apply", "--redis", redis, "--pubkey", pub, "--window", "64", big2],
+	                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+	_procs.append(p)
+	xlen0 = R.cmd("XLEN", "gk:changes")
+	t0 = time.monotonic()
+	while p.poll() is None and R.cmd("XLEN", "gk:changes") < xlen0 + 5000 and time.monotonic() - t0 < 60:
+		time.sleep(0.005)
+	if p.poll() is None:
+		p.kill()
+	p.wait()
+	killed = p.returncode == -signal.SIGKILL
+	ser = R.cmd("GET", "gk:serial")
+	expect(ser == (b"20" if killed else b"21"), "SIGKILL mid-apply (%s): serial %s" %
+	       ("killed" if killed else "finished first", ser.decode()))
+	apply(big2, ok=(0, 1))
+	expect(R.cmd("GET", "gk:serial") == b"21" and len(R.status()) == 60000, "after SIGKILL: re-apply converges")
+
+	# --- watch -------------------------------------------------------------------------------
+	wd = os.path.join(tmp, "watch")
+	os.mkdir(wd)
+	ws = subprocess.Popen([GKSYNC, "watch", "--redis", redis, "--pubkey", pub, "--interval", "100",
+	                       wd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+	_procs.append(ws)
+	def drop(name, text, sign=True):
+		tmpname = os.path.join(wd, "." + name)
+		with open(tmpname, "w") as f:
+			f.write(text)
+		if sign:
+			run("sign", "--key", priv, "--out", os.path.join(wd, name + ".sig"), tmpname)
+		os.rename(tmpname, os.path.join(wd, name))
+	# dropped out of order: 23 before 22; a bad one; a stale one
+	drop("d23.jsonl", hdr("delta", 23, 1, base=22) + rec("w2.cn"))
+	drop("d22.jsonl", hdr("delta", 22, 1, base=21) + rec("w1.cn"))
+	drop("bad.jsonl", hdr("delta", 24, 1, base=23) + rec("w3.cn", "maybe"))
+	drop("old.jsonl", hdr("snapshot", 5, 1) + rec("w4.cn"))
+	t0 = time.monotonic()
+	want_done = {"d22.jsonl", "d23.jsonl"}
+	while time.monotonic() - t0 < 30:
+		done = set(os.listdir(os.path.join(wd, "done"))) if os.path.isdir(os.path.join(wd, "done")) else set()
+		rej = set(os.listdir(os.path.join(wd, "rejected"))) if os.path.isdir(os.path.join(wd, "rejected")) else set()
+		if want_done <= done and {"bad.jsonl", "old.jsonl"} <= rej:
+			break
+		time.sleep(0.1)
+	expect(want_done | {n + ".sig" for n in want_done} <= done, "watch: applied feeds moved to done/")
+	expect({"bad.jsonl", "bad.jsonl.reason", "old.jsonl", "old.jsonl.reason"} <= rej,
+	       "watch: bad feeds moved to rejected/ with .reason")
+	reason = open(os.path.join(wd, "rejected", "bad.jsonl.reason")).read()
+	expect(":2: unknown status" in reason, "watch: reason file: " + reason.strip())
+	expect(R.cmd("GET", "gk:serial") == b"23" and {"w1.cn", "w2.cn"} <= set(R.status()),
+	       "watch: applied in serial order")
+	# a delta whose base is ahead waits in place
+	drop("d30.jsonl", hdr("delta", 30, 1, base=29) + rec("w9.cn"))
+	time.sleep(0.5)
+	expect(os.path.exists(os.path.join(wd, "d30.jsonl")), "watch: a delta from the future waits")
+	ws.send_signal(signal.SIGTERM)
+	ws.wait(10)
+	expect(ws.returncode == 0, "watch: exits 0 on SIGTERM")
+
+	# --- lint ----------------------------------------------------------------------------------
+	r = run("lint", os.path.join(FIX, "lint.jsonl"))
+	want = open(os.path.join(FIX, "lint.expected")).read()
+	expect(r.stdout.replace(os.path.join(FIX, ""), "") == want, "lint: findings match lint.expected")
+	r = run("lint", os.path.join(FIX, "bad-json.jsonl"), ok=(1,))
+	expect(":3: malformed JSON" in r.stderr, "lint: invalid JSON exits 1")
+	stop(proc)
+
+
+if __name__ == "__main__":
+	main()
