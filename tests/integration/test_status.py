@@ -8,7 +8,8 @@
 #   restarted (stale after max_age_ms, fresh again, changes made before the reconnect are
 #   applied); a change missed while disconnected and then trimmed away (XTRIM MAXLEN 0)
 #   forces a full reload; a broken bucket keeps a new instance "starting"/"failed" until
-#   fixed, for both startup modes.
+#   fixed, for both startup modes; DNS: filed answers, unfiled REFUSED with EDE 15, a
+#   revocation (HSET + XADD) enforced within 100 ms (pkt: filing, 81290bd).
 # Redis is held off during a restart with requirepass, so the daemon cannot reconnect
 # before the test has made its changes. Every server is stopped by PID.
 import os
@@ -18,6 +19,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gkharness as h  # noqa: E402
+import dns.message  # noqa: E402
+import dns.query  # noqa: E402
+import dns.rcode  # noqa: E402
 import redis  # noqa: E402  (Debian python3-redis)
 
 N = 5000
@@ -68,6 +72,7 @@ class Redis:
 
 def populate(r, n):
 	p = r.pipeline(transaction=False)
+	p.hset("gk:st:%04x" % fnv_bucket("example.cn"), "example.cn", pack(1, 1))
 	for i in range(n):
 		d = domain(i)
 		p.hset("gk:st:%04x" % fnv_bucket(d), d, pack(1 if i % 10 else 2, i % 50))
@@ -125,24 +130,48 @@ def main():
 		try:
 			# 1. full load
 			hb = wait_hb(r, inst, lambda x: x.get("state") == "ready", "first load")
-			assert int(hb["table_size"]) == N, hb
+			assert int(hb["table_size"]) == N + 1, hb
 			assert hb["serial"] == "100", hb
 			assert hb["redis"] == "connected" and hb["version"], hb
 			assert 0 < r.pttl("gk:inst:" + inst) <= 3000
 			h.log("full load: %s domains, stream %s" % (hb["table_size"], hb["stream_id"]))
-			assert "loaded %d domains" % N in gk.log_text()
+			assert "loaded %d domains" % (N + 1) in gk.log_text()
 
 			# 2. stream changes: new domain, revoke, remove, serial
 			change(r, "new1.com.cn", pack(1, 3))
 			change(r, domain(1), pack(2, 1))
 			last = change(r, domain(2), "")
 			wait_hb(r, inst, lambda x: x["stream_id"] == last, "stream applied")
-			hb = wait_hb(r, inst, lambda x: int(x["table_size"]) == N, "size after changes")
+			hb = wait_hb(r, inst, lambda x: int(x["table_size"]) == N + 1, "size after changes")
 			r.set("gk:serial", 101)
 			last = r.xadd("gk:changes", {"k": "serial", "s": 101})
 			wait_hb(r, inst, lambda x: x["serial"] == "101" and x["stream_id"] == last, "serial")
 			r.xadd("gk:changes", {"k": "pol", "v": "7"})  # ignored for now, must not hurt
 			h.log("stream changes applied")
+
+			# 2b. DNS: a filed domain answers, an unfiled one is REFUSED with EDE 15, and a
+			#     revocation (HSET + XADD) is enforced within 100 ms.
+			q = dns.message.make_query("www.example.cn", "A", use_edns=0)
+			a = dns.query.udp(q, "127.0.0.1", port=gk.port, timeout=1)
+			assert a.rcode() == dns.rcode.NOERROR, a
+			q = dns.message.make_query("other.com.cn", "SOA", use_edns=0)
+			a = dns.query.udp(q, "127.0.0.1", port=gk.port, timeout=1)
+			assert a.rcode() == dns.rcode.REFUSED, a
+			edes = [o for o in a.options if o.otype == 15]
+			assert edes and edes[0].to_wire()[:2] == b"\x00\x0f", a
+			t0 = time.time()
+			change(r, "example.cn", pack(2, 1))
+			q = dns.message.make_query("www.example.cn", "A", use_edns=0)
+			while True:
+				a = dns.query.udp(q, "127.0.0.1", port=gk.port, timeout=1)
+				if a.rcode() != dns.rcode.NOERROR or time.time() - t0 > 2:
+					break
+				time.sleep(0.002)
+			took = time.time() - t0
+			assert a.rcode() == dns.rcode.NXDOMAIN, a
+			assert took < 0.1, took
+			h.log("DNS: filed answers, unfiled REFUSED+EDE, revocation enforced in %.1f ms" % (took * 1000))
+			change(r, "example.cn", pack(1, 1))
 
 			# 3. Redis killed and restarted: stale after max_age, fresh again, changes made
 			#    while the daemon was away are applied after it reconnects.
@@ -158,7 +187,7 @@ def main():
 			r = redis.Redis(host="127.0.0.1", port=rd.port, decode_responses=True)
 			hb = wait_hb(r, inst, lambda x: x["stream_id"] == last and x["state"] == "ready",
 				     "resume after restart")
-			assert int(hb["table_size"]) == N + 2, hb
+			assert int(hb["table_size"]) == N + 3, hb
 			wait_for("fresh", lambda: "status: fresh again" in gk.log_text())
 			assert "resuming the change stream" in gk.log_text()
 			assert "reloading after trim" not in gk.log_text()
@@ -174,11 +203,11 @@ def main():
 			r.config_set("requirepass", "")
 			r = redis.Redis(host="127.0.0.1", port=rd.port, decode_responses=True)
 			wait_for("reload", lambda: "reloading after trim" in gk.log_text())
-			hb = wait_hb(r, inst, lambda x: int(x["table_size"]) == N + 3 and x["state"] == "ready",
+			hb = wait_hb(r, inst, lambda x: int(x["table_size"]) == N + 4 and x["state"] == "ready",
 				     "reloaded table")
-			assert "reloaded %d domains" % (N + 3) in gk.log_text(), gk.log_text()
+			assert "reloaded %d domains" % (N + 4) in gk.log_text(), gk.log_text()
 			last = change(r, "after.com.cn", pack(1, 1))
-			wait_hb(r, inst, lambda x: x["stream_id"] == last and int(x["table_size"]) == N + 4,
+			wait_hb(r, inst, lambda x: x["stream_id"] == last and int(x["table_size"]) == N + 5,
 				"tail after reload")
 			h.log("trim: full reload, %s domains" % hb["table_size"])
 
@@ -198,7 +227,7 @@ def main():
 					assert heartbeat(r, inst2)["state"] != "ready"
 					r.delete("gk:st:0001")
 					hb = wait_hb(r, inst2, lambda x: x["state"] == "ready", "ready (%s)" % mode)
-					assert int(hb["table_size"]) == N + 4, hb
+					assert int(hb["table_size"]) == N + 5, hb
 					r.set("gk:st:0001", "not a hash")
 				finally:
 					assert gk2.stop() == 0, gk2.log_text()
