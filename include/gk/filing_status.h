@@ -29,9 +29,13 @@
  *       One entry per policy change:  k=pol v=<policy version>
  *       One entry per completed feed: k=serial s=<serial>
  *       Every entry carries the full new value, so replaying an entry twice is harmless.
- *       A reader keeps the id of the last entry it applied and resumes after it. If
- *       XINFO STREAM's max-deleted-entry-id is greater than that id, entries it never saw
- *       were trimmed: it must reload the whole status set.
+ *       A reader keeps the id of the last entry it applied and resumes after it. Redis
+ *       7.0's XTRIM and XADD MAXLEN do not move max-deleted-entry-id (only XDEL does), so
+ *       a gap is detected by counting: XINFO STREAM's entries-added minus length is how many
+ *       entries have left the stream; when that exceeds the entries-added the reader had
+ *       seen at its load plus those it applied since, an entry it never applied is gone
+ *       and it must reload the whole status set. Positions are taken from XINFO's
+ *       last-generated-id (an emptied stream keeps counting).
  *
  * Instance heartbeats
  *   GK_KEY_INSTANCE "gk:inst:%s"        HASH per gatekeeperd (id = host:pid or configured):

@@ -102,7 +102,7 @@ static int build_view(const gk_config_t *cfg, gk_status_t *status, const gk_psl_
 		snprintf(err, errlen, "out of memory");
 		return GK_ENOMEM;
 	}
-	int rc = gk_zoneset_build(cfg->zones, cfg->n_zones, &z->zs, err, errlen);
+	int rc = gk_zoneset_build_ex(cfg->zones, cfg->n_zones, psl, &z->zs, err, errlen);
 	if (rc != 0) {
 		free(v);
 		free(z);
