@@ -32,6 +32,7 @@ typedef struct worker {
 	const size_t *starts; /* start offset of each line; line i ends at starts[i+1]-1 ('\n') */
 	size_t first, last;
 	gk_feed_kind_t kind;
+	unsigned flags;
 	const gk_psl_t *psl;
 	gk_arena_t *arena;
 	gk_feed_rec_t *recs;         /* recs[i - 1] is line i + 1's record (line 1 is the header) */
@@ -249,6 +250,10 @@ static int parse_record(worker_t *w, size_t i, gk_feed_rec_t *rec)
 		}
 	}
 	/* the stored record: canonical form (sorted keys) so a snapshot diff compares bytes */
+	if (w->flags & GK_FEED_NO_RECORDS) {
+		rc = 0;
+		goto out;
+	}
 	json_object_del(o, "domain");
 	for (;;) {
 		size_t n = json_dumpb(o, w->dump, w->dump_cap, JSON_COMPACT | JSON_SORT_KEYS);
@@ -484,7 +489,7 @@ nomem:
 }
 
 int gk_feed_parse(const char *name, const char *data, size_t len, const gk_psl_t *psl,
-                  unsigned threads, gk_feed_t **out, char *err, size_t errlen)
+                  unsigned threads, unsigned flags, gk_feed_t **out, char *err, size_t errlen)
 {
 	size_t *starts = NULL, nlines = 0, cap = 0;
 	const char **pnames = NULL;
@@ -553,6 +558,7 @@ int gk_feed_parse(const char *name, const char *data, size_t len, const gk_psl_t
 		                .first = 1 + f->n * t / threads,
 		                .last = 1 + f->n * (t + 1) / threads,
 		                .kind = f->kind,
+		                .flags = flags,
 		                .psl = psl,
 		                .recs = f->recs,
 		                .provider_names = pnames};

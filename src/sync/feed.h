@@ -50,12 +50,16 @@ typedef struct gk_feed {
 /* Call once at program start, before any thread: seeds jansson's hash function. */
 void gk_feed_global_init(void);
 
+/* gk_feed_parse flags */
+#define GK_FEED_NO_RECORDS 1u /* leave gk_feed_rec_t.record NULL (status-only apply) */
+
 /* Parse and validate data[0..len) (the exact signed bytes). name is used in messages.
- * threads: how many threads parse records (0 or 1: the caller's only). On success returns 0
- * and *out (free with gk_feed_free). On a bad feed returns GK_ESYNTAX with err holding
+ * threads: how many threads parse records (0 or 1: the caller's only). flags: GK_FEED_*. On success
+ * returns 0 and *out (free with gk_feed_free). On a bad feed returns GK_ESYNTAX with err holding
  * "name:LINE: reason"; GK_ENOMEM on allocation failure. err may be NULL. */
 GK_MUST_CHECK int gk_feed_parse(const char *name, const char *data, size_t len, const gk_psl_t *psl,
-                                unsigned threads, gk_feed_t **out, char *err, size_t errlen);
+                                unsigned threads, unsigned flags, gk_feed_t **out, char *err,
+                                size_t errlen);
 void gk_feed_free(gk_feed_t *feed);
 
 /* Read only the header line of data (for ordering files in a watch directory).

@@ -81,7 +81,7 @@ static void bytes_free(bytes_t *b)
 }
 
 int gk_sync_load(const char *path, const char *sig_path, const char *pubkey, const gk_psl_t *psl,
-                 unsigned threads, gk_feed_t **feed, char *err, size_t errlen)
+                 unsigned threads, unsigned flags, gk_feed_t **feed, char *err, size_t errlen)
 {
 	bytes_t data = {0}, sigb = {0};
 	uint8_t sig[GK_SIG_LEN];
@@ -127,7 +127,7 @@ int gk_sync_load(const char *path, const char *sig_path, const char *pubkey, con
 			snprintf(err, errlen, "%s", why);
 		goto out;
 	}
-	rc = gk_feed_parse(name, data.p, data.len, psl, threads, feed, err, errlen);
+	rc = gk_feed_parse(name, data.p, data.len, psl, threads, flags, feed, err, errlen);
 out:
 	bytes_free(&data);
 	bytes_free(&sigb);

@@ -70,8 +70,8 @@ GK_MUST_CHECK int gk_sync_read_serial(const gk_sync_opts_t *opts, uint64_t *seri
  * signature (sig_path, or FILE.sig), verify with pubkey, parse. On success *feed is set.
  * Returns 0, GK_ESYNTAX (feed rejected: err is "FILE:LINE: reason"), GK_EIO / GK_ENOMEM. */
 GK_MUST_CHECK int gk_sync_load(const char *path, const char *sig_path, const char *pubkey,
-                               const gk_psl_t *psl, unsigned threads, gk_feed_t **feed, char *err,
-                               size_t errlen);
+                               const gk_psl_t *psl, unsigned threads, unsigned flags,
+                               gk_feed_t **feed, char *err, size_t errlen);
 
 typedef struct gk_watch_opts {
 	const char *dir;

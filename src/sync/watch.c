@@ -135,7 +135,8 @@ static void round_once(const gk_sync_opts_t *o, const gk_watch_opts_t *w, const 
 		}
 		snprintf(path, sizeof(path), "%s/%s", w->dir, c[i].name);
 		int rc =
-		    gk_sync_load(path, NULL, w->pubkey, psl, w->threads, &feed, err, sizeof(err));
+		    gk_sync_load(path, NULL, w->pubkey, psl, w->threads,
+		                 o->no_records ? GK_FEED_NO_RECORDS : 0, &feed, err, sizeof(err));
 		if (rc == GK_ESYNTAX) {
 			gk_log(GK_LOG_WARN, "watch: rejected %s", err);
 			move_to(w->dir, c[i].name, "rejected", err);

@@ -86,7 +86,8 @@ static int cmd_apply_or_verify(int verify_only, const char *feed_path, const cha
 		        psl_path ? psl_path : GK_PSL_DEFAULT_FILE);
 		return EX_USAGE;
 	}
-	int rc = gk_sync_load(feed_path, sig, pubkey, psl, threads, &feed, err, sizeof(err));
+	int rc = gk_sync_load(feed_path, sig, pubkey, psl, threads,
+	                      o->no_records ? GK_FEED_NO_RECORDS : 0, &feed, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "gk-sync: %s%s\n", rc == GK_ESYNTAX ? "rejected: " : "", err);
 		ex = rc == GK_ESYNTAX ? EX_REJECT : rc == GK_EINVAL ? EX_USAGE : EX_IO;

@@ -39,7 +39,7 @@ static int teardown(void **state)
 
 static int parse(const char *text, gk_feed_t **f, char *err, unsigned threads)
 {
-	return gk_feed_parse("t.jsonl", text, strlen(text), psl, threads, f, err, 512);
+	return gk_feed_parse("t.jsonl", text, strlen(text), psl, threads, 0, f, err, 512);
 }
 
 /* the feed must be rejected with exactly this message */
@@ -179,8 +179,8 @@ static void test_threads_same_error(void **state)
 	}
 	char e1[512], e4[512];
 	gk_feed_t *f = NULL;
-	assert_int_equal(gk_feed_parse("t", t, o, psl, 1, &f, e1, sizeof(e1)), GK_ESYNTAX);
-	assert_int_equal(gk_feed_parse("t", t, o, psl, 4, &f, e4, sizeof(e4)), GK_ESYNTAX);
+	assert_int_equal(gk_feed_parse("t", t, o, psl, 1, 0, &f, e1, sizeof(e1)), GK_ESYNTAX);
+	assert_int_equal(gk_feed_parse("t", t, o, psl, 4, 0, &f, e4, sizeof(e4)), GK_ESYNTAX);
 	assert_string_equal(e1, e4);
 	assert_non_null(strstr(e1, "t:3102: unknown status"));
 	/* and a good feed parses the same with 1 and 3 threads */
@@ -191,8 +191,8 @@ static void test_threads_same_error(void **state)
 		    "{\"domain\":\"d%zu.cn\",\"status\":\"filed\",\"provider\":\"p%zu\"}\n", i,
 		    i % 7);
 	gk_feed_t *a = NULL, *b = NULL;
-	assert_int_equal(gk_feed_parse("t", t, o, psl, 1, &a, e1, sizeof(e1)), 0);
-	assert_int_equal(gk_feed_parse("t", t, o, psl, 3, &b, e1, sizeof(e1)), 0);
+	assert_int_equal(gk_feed_parse("t", t, o, psl, 1, 0, &a, e1, sizeof(e1)), 0);
+	assert_int_equal(gk_feed_parse("t", t, o, psl, 3, 0, &b, e1, sizeof(e1)), 0);
 	assert_int_equal(a->n, b->n);
 	assert_int_equal(a->n_providers, 7);
 	for (size_t i = 0; i < n; i++) {
