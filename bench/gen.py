@@ -15,7 +15,7 @@ import os
 import random
 import sys
 
-GEN_VERSION = 3  # bump when the output format changes, so cached data is rebuilt
+GEN_VERSION = 4  # bump when the output format changes, so cached data is rebuilt
 
 # (suffix, weight): where the registrar's customers register.
 SUFFIXES = [
@@ -28,20 +28,28 @@ SUFFIXES = [
 	("com", 16), ("net", 5), ("org", 3),
 ]
 
-# Query mix: (kind, percent). Must add up to 100; documented in bench/README.md.
+# Query mix: (kind, percent). Must add up to 100; documented in bench/README.md. Answer kinds
+# pick zones whose registrable domain is filed; "unfiled" and "revoked" pick zones with that
+# status (NSD and a gatekeeperd without enforcement answer them; with enforcement: REFUSED).
 MIX = [
-	("apex_a", 14),    # A at the apex                      -> NOERROR, answer
-	("www_a", 14),     # A for www                          -> NOERROR, answer
-	("apex_aaaa", 8),  # AAAA at the apex                   -> NOERROR, answer
-	("apex_mx", 7),    # MX at the apex                     -> NOERROR, answer (+ mail A)
-	("apex_txt", 5),   # TXT (SPF) at the apex              -> NOERROR, answer
-	("nodata", 10),    # existing name, missing type        -> NOERROR, no answer (SOA)
-	("nxdomain", 10),  # random label, zone has no wildcard -> NXDOMAIN
-	("wildcard", 10),  # random label, zone has a wildcard  -> NOERROR, synthesised answer
-	("cname", 8),      # A for a CNAME owner                -> NOERROR, CNAME (+ target)
+	("apex_a", 13),    # A at the apex                      -> NOERROR, answer
+	("www_a", 13),     # A for www                          -> NOERROR, answer
+	("apex_aaaa", 7),  # AAAA at the apex                   -> NOERROR, answer
+	("apex_mx", 6),    # MX at the apex                     -> NOERROR, answer (+ mail A)
+	("apex_txt", 4),   # TXT (SPF) at the apex              -> NOERROR, answer
+	("nodata", 9),     # existing name, missing type        -> NOERROR, no answer (SOA)
+	("nxdomain", 9),   # random label, zone has no wildcard -> NXDOMAIN
+	("wildcard", 9),   # random label, zone has a wildcard  -> NOERROR, synthesised answer
+	("cname", 7),      # A for a CNAME owner                -> NOERROR, CNAME (+ target)
 	("referral", 4),   # name below a delegated child       -> NOERROR, referral
+	("unfiled", 6),    # apex/www A/MX in an unfiled zone   -> enforced: REFUSED
+	("revoked", 3),    # apex/www A/MX in a revoked zone    -> enforced: REFUSED
 	("refused", 10),   # name outside every zone            -> REFUSED
 ]
+# Expected rcode with filing enforced (unfiled and revoked refused); gkload -x checks it.
+EXPECT = {"nxdomain": "NXDOMAIN", "unfiled": "REFUSED", "revoked": "REFUSED", "refused": "REFUSED"}
+# Status of the hosted zones' registrable domains (the zone apexes): share unfiled, revoked.
+UNFILED_SHARE, REVOKED_SHARE = 0.10, 0.05
 
 SYLLABLES = (
 	"an ba bai bao bei ben bin bo cai can chang chen cheng chuang da dong du fang fei feng fu gao "
@@ -98,6 +106,10 @@ def make_zones(n, rng):
 		z["cname_ext"] = rng.random() < 0.5  # CNAME to a name outside the zone (CDN)
 		z["extra"] = [h for h in rng.sample(HOSTS, rng.randint(0, 3)) if h != z["cname_owner"]]
 		zones.append(z)
+	srng = random.Random(rng.random())  # own stream: the status does not move the zones
+	for z in zones:
+		r = srng.random()
+		z["status"] = "unfiled" if r < UNFILED_SHARE else "revoked" if r < UNFILED_SHARE + REVOKED_SHARE else "filed"
 	return zones
 
 
@@ -148,24 +160,29 @@ def make_queries(zones, count, zipf_s, rng):
 	cum = list(itertools.accumulate(1.0 / (r + 1) ** zipf_s for r in range(len(order))))
 	total = cum[-1]
 
-	def pick(pred=None):
+	def pick(pred=None, status="filed"):
+		ok = (lambda z: z["status"] == status and (pred is None or pred(z)))
 		for _ in range(1000):
 			z = zones[order[bisect.bisect_left(cum, rng.random() * total)]]
-			if pred is None or pred(z):
+			if ok(z):
 				return z
-		return next(z for z in zones if pred(z))
+		return next(z for z in zones if ok(z))
 
+	filed = [z for z in zones if z["status"] == "filed"]
 	have = {
-		"wildcard": any(z["wildcard"] for z in zones),
-		"nxdomain": any(not z["wildcard"] for z in zones),
-		"cname": any(z["cname"] for z in zones),
-		"referral": any(z["child"] for z in zones),
+		"wildcard": any(z["wildcard"] for z in filed),
+		"nxdomain": any(not z["wildcard"] for z in filed),
+		"cname": any(z["cname"] for z in filed),
+		"referral": any(z["child"] for z in filed),
+		"unfiled": any(z["status"] == "unfiled" for z in zones),
+		"revoked": any(z["status"] == "revoked" for z in zones),
 	}
 	names = {z["name"] for z in zones}
 	mix = [(k, w) for k, w in MIX if have.get(k, True)]
-	out = []
+	out, expect = [], []
 	for _ in range(count):
 		kind = weighted(rng, mix)
+		expect.append(EXPECT.get(kind, "NOERROR"))
 		if kind == "apex_a":
 			out.append("%s A" % pick()["name"])
 		elif kind == "www_a":
@@ -191,13 +208,16 @@ def make_queries(zones, count, zipf_s, rng):
 		elif kind == "referral":
 			z = pick(lambda z: z["child"])
 			out.append("%s.dev.%s A" % (rng.choice(["www", "api", "git"]), z["name"]))
+		elif kind in ("unfiled", "revoked"):
+			z = pick(status=kind)
+			out.append(rng.choice(["%s A", "www.%s A", "%s MX"]) % z["name"])
 		else:  # refused: a name no zone covers
 			while True:
 				n = "%s.%s" % (zone_label(rng), rng.choice(REFUSED_SUFFIXES))
 				if n not in names:
 					break
 			out.append("%s %s" % (rng.choice(["", "www."]) + n, rng.choice(["A", "A", "AAAA", "MX"])))
-	return out
+	return out, expect
 
 
 def generate(out_dir, n_zones=10000, n_queries=200000, seed=20240101, zipf_s=1.0, force=False):
@@ -221,16 +241,201 @@ def generate(out_dir, n_zones=10000, n_queries=200000, seed=20240101, zipf_s=1.0
 		path = os.path.join(zdir, z["name"] + ".zone")
 		with open(path, "w") as f:
 			f.write(zone_text(z))
-		entries.append({"name": z["name"], "file": path})
-	queries = make_queries(zones, n_queries, zipf_s, random.Random(seed + 1))
+		entries.append({"name": z["name"], "file": path, "status": z["status"]})
+	queries, expect = make_queries(zones, n_queries, zipf_s, random.Random(seed + 1))
 	with open(os.path.join(out_dir, "queries.txt"), "w") as f:
 		f.write("\n".join(queries) + "\n")
-	m = {"params": params, "zones": entries, "queries": os.path.join(os.path.abspath(out_dir), "queries.txt")}
+	with open(os.path.join(out_dir, "queries.expect"), "w") as f:
+		f.write("\n".join(expect) + "\n")
+	m = {"params": params, "zones": entries, "queries": os.path.join(os.path.abspath(out_dir), "queries.txt"),
+	     "expect": os.path.join(os.path.abspath(out_dir), "queries.expect")}
 	tmp = mpath + ".tmp"
 	with open(tmp, "w") as f:
 		json.dump(m, f)
 	os.replace(tmp, mpath)
 	return m
+
+
+# ---- registry data: status feeds, policy lists, the dnsdist CDB ----------------------------
+
+FEED_SUFFIXES = [("cn", 38), ("com.cn", 22), ("com", 18), ("net.cn", 4), ("org.cn", 3), ("net", 4),
+		 ("top", 4), ("gov.cn", 1), ("bj.cn", 1), ("sh.cn", 1), ("gd.cn", 1), ("zj.cn", 1),
+		 ("xn--fiqs8s", 1), ("edu.cn", 1)]
+_FEED_SUF = [s for s, w in FEED_SUFFIXES for _ in range(w)]
+_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def filler_domain(i, seed):
+	"""The i-th filed domain hosted elsewhere: a pure function of (i, seed), unique by its
+	base-36 index (so a delta can name it without reading the snapshot)."""
+	h = (i * 2654435761 + seed * 40503) & 0xFFFFFFFF
+	n, tag = i, ""
+	for _ in range(5):
+		n, r = divmod(n, 36)
+		tag = _B36[r] + tag
+	return "%s%s%s.%s" % (SYLLABLES[h % len(SYLLABLES)], SYLLABLES[(h >> 8) % len(SYLLABLES)], tag,
+			      _FEED_SUF[(h >> 16) % len(_FEED_SUF)])
+
+
+def _fillers(manifest, seed):
+	"""Yields (index, domain) of filler domains, skipping any that a hosted zone has."""
+	hosted = {z["name"] for z in manifest["zones"]}
+	i = 0
+	while True:
+		d = filler_domain(i, seed)
+		if d not in hosted:
+			yield i, d
+		i += 1
+
+
+def status_domains(manifest, n, seed):
+	"""(domain, status) of a status set of n domains: every hosted zone that is filed or
+	revoked (unfiled ones are absent, which is what unfiled means), then filed domains
+	hosted elsewhere up to n."""
+	out = [(z["name"], z["status"]) for z in manifest["zones"] if z["status"] != "unfiled"][:n]
+	for _, d in _fillers(manifest, seed):
+		if len(out) >= n:
+			break
+		out.append((d, "filed"))
+	return out
+
+
+def _rec(d, status, k):
+	return '{"domain":"%s","status":"%s","provider":"isp%02d"}\n' % (d, status, k % 40)
+
+
+def write_snapshot(manifest, n, path, seed, serial):
+	"""Registry snapshot feed (JSON Lines, docs: gk-sync) of the status set of n domains."""
+	tmp = path + ".tmp"
+	with open(tmp, "w", buffering=1 << 22) as f:
+		f.write('{"kind":"snapshot","serial":%d,"count":%d,"generated":"2024-06-01T00:00:00Z"}\n' % (serial, n))
+		w = f.write
+		for k, (d, st) in enumerate(status_domains(manifest, n, seed)):
+			w(_rec(d, st, k))
+	os.replace(tmp, path)
+
+
+def storm_changes(manifest, n, changes, seed, probes=200):
+	"""The domains a revocation storm revokes: `probes` filed hosted zones (their names are
+	queried to see when the change is enforced) and filed domains hosted elsewhere, all in
+	the snapshot of n domains. Returns (domains, probe zone names)."""
+	hosted = [z["name"] for z in manifest["zones"] if z["status"] == "filed"]
+	rng = random.Random(seed + 99)
+	probe = sorted(rng.sample(hosted, min(probes, len(hosted), changes)))
+	in_snap = n - sum(1 for z in manifest["zones"] if z["status"] != "unfiled")
+	out = list(probe)
+	for i, d in _fillers(manifest, seed):
+		if len(out) >= changes or len(out) - len(probe) >= in_snap:
+			break
+		out.append(d)
+	return out, probe
+
+
+def write_delta(domains, path, serial, base):
+	with open(path, "w", buffering=1 << 22) as f:
+		f.write('{"kind":"delta","serial":%d,"base":%d,"count":%d,"generated":"2024-06-02T00:00:00Z"}\n'
+			% (serial, base, len(domains)))
+		for k, d in enumerate(domains):
+			f.write(_rec(d, "revoked", k))
+
+
+def write_policy(manifest, n, out_dir, seed):
+	"""Operator policy lists of n entries: policy-N.txt (one name a line; "*.name" means the
+	name and below) and policy-N.rpz (an RPZ zone: CNAME . = NXDOMAIN, CNAME *. = NODATA,
+	rpz-passthru. = allow). Entries are filler-style domains, some hosted zones, and
+	subdomains. Returns the two paths."""
+	rng = random.Random(seed + 7)
+	txt, rpz = os.path.join(out_dir, "policy-%d.txt" % n), os.path.join(out_dir, "policy-%d.rpz" % n)
+	if os.path.exists(txt) and os.path.exists(rpz):
+		return txt, rpz
+	hosted = [z["name"] for z in manifest["zones"]]
+	with open(txt + ".tmp", "w") as ft, open(rpz + ".tmp", "w") as fr:
+		fr.write("$TTL 60\n@ IN SOA localhost. hostmaster.localhost. ( 1 3600 600 86400 60 )\n"
+			 "@ IN NS localhost.\n")
+		for i in range(n):
+			if i % 50 == 0 and hosted:
+				d = rng.choice(hosted)
+			else:
+				d = filler_domain(10**8 + i, seed)
+			kind = rng.random()
+			if kind < 0.3:
+				ft.write("*.%s\n" % d)
+				fr.write("%s CNAME .\n*.%s CNAME .\n" % (d, d))
+			elif kind < 0.4:
+				ft.write("%s.%s\n" % (rng.choice(HOSTS), d))
+				fr.write("%s.%s CNAME *.\n" % (rng.choice(HOSTS), d))
+			elif kind < 0.45:
+				ft.write("!%s\n" % d)  # allow entry
+				fr.write("%s CNAME rpz-passthru.\n" % d)
+			else:
+				ft.write("%s\n" % d)
+				fr.write("%s CNAME .\n" % d)
+	os.replace(txt + ".tmp", txt)
+	os.replace(rpz + ".tmp", rpz)
+	return txt, rpz
+
+
+def _wire(name):
+	out = b""
+	for label in name.split("."):
+		out += bytes([len(label)]) + label.encode()
+	return out + b"\0"
+
+
+def write_cdb(pairs, path):
+	"""A constant database (D. J. Bernstein's cdb format, as tinycdb and dnsdist read it) of
+	(key bytes, value bytes)."""
+	import struct as st
+	tables = [[] for _ in range(256)]
+	tmp = path + ".tmp"
+	with open(tmp, "wb") as f:
+		f.write(b"\0" * 2048)
+		pos = 2048
+		w = f.write
+		for k, v in pairs:
+			h = 5381
+			for c in k:
+				h = ((h << 5) + h ^ c) & 0xFFFFFFFF
+			tables[h & 255].append((h, pos))
+			w(st.pack("<II", len(k), len(v)) + k + v)
+			pos += 8 + len(k) + len(v)
+		head = []
+		for t in tables:
+			slots = len(t) * 2
+			cells = [(0, 0)] * slots
+			for h, p in t:
+				j = (h >> 8) % slots
+				while cells[j][1]:
+					j = (j + 1) % slots
+				cells[j] = (h, p)
+			head.append((pos, slots))
+			w(b"".join(st.pack("<II", h, p) for h, p in cells))
+			pos += 8 * slots
+		f.seek(0)
+		f.write(b"".join(st.pack("<II", p, n) for p, n in head))
+	os.replace(tmp, path)
+
+
+def write_status_cdb(manifest, n, path, seed):
+	"""The status set as a CDB for dnsdist: key = the registrable domain in DNS wire format
+	(what KeyValueLookupKeySuffix looks up), value "1" filed, "2" revoked."""
+	write_cdb(((_wire(d), b"1" if st == "filed" else b"2") for d, st in status_domains(manifest, n, seed)), path)
+
+
+def write_dnsdist_conf(path, port, backend_port, cdb, check_name):
+	"""dnsdist in front of NSD enforcing filed-only: a suffix lookup of the query name in the
+	CDB status set sets tag fs to the value; anything not filed ("1") is REFUSED."""
+	lines = [
+		"setSecurityPollSuffix('')",
+		"setLocal('127.0.0.1:%d')" % port,
+		"setACL({'127.0.0.0/8'})",
+		"newServer({address='127.0.0.1:%d', checkInterval=1, checkName='%s.'})" % (backend_port, check_name),
+		"kvs = newCDBKVStore('%s', 0)" % cdb,
+		"addAction(AllRule(), KeyValueStoreLookupAction(kvs, KeyValueLookupKeySuffix(2, true), 'fs'))",
+		"addAction(NotRule(TagRule('fs', '1')), RCodeAction(DNSRCode.REFUSED))",
+	]
+	with open(path, "w") as f:
+		f.write("\n".join(lines) + "\n")
 
 
 def write_nsd_conf(manifest, path, port, workdir):
@@ -254,6 +459,8 @@ def write_nsd_conf(manifest, path, port, workdir):
 		"\trrl-whitelist-ratelimit: 0",
 		"\tzonefiles-write: 0",
 		"\treuseport: no",
+		"\ttcp-count: 256",
+		"\ttcp-timeout: 60",
 		"remote-control:",
 		"\tcontrol-enable: no",
 	]
@@ -263,15 +470,22 @@ def write_nsd_conf(manifest, path, port, workdir):
 		f.write("\n".join(lines) + "\n")
 
 
-def write_gk_conf(manifest, path, port, workers=1):
-	"""gatekeeperd config for the manifest's zones on 127.0.0.1:port."""
+def write_gk_conf(manifest, path, port, workers=1, redis_port=None, instance=None, log_level="warning",
+		  tcp_conns=None):
+	"""gatekeeperd config for the manifest's zones on 127.0.0.1:port; with redis_port, the
+	filing check on (unfiled and revoked refused) against that Redis."""
 	lines = [
 		"listen: [\"127.0.0.1:%d\"]" % port,
 		"workers: %d" % workers,
 		"edns_udp_max: 1232",
-		"log_level: warning",
-		"zones:",
+		"log_level: %s" % log_level,
 	]
+	if tcp_conns:
+		lines += ["tcp:", "  max_connections: %d" % tcp_conns]
+	if redis_port:
+		lines += ["redis:", "  address: \"127.0.0.1:%d\"" % redis_port, "  instance_id: %s" % instance,
+			  "filing:", "  enforce: true", "  unfiled: {action: refuse}", "  revoked: {action: refuse}"]
+	lines.append("zones:")
 	for z in manifest["zones"]:
 		lines.append("  - {name: %s, file: %s}" % (json.dumps(z["name"]), json.dumps(z["file"])))
 	with open(path, "w") as f:

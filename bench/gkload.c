@@ -7,6 +7,12 @@
 // histogram (1/64 relative precision). Send times are taken just before sendmmsg; receive
 // times are the kernel's SO_TIMESTAMPNS, so the client's own wake-up delay is not counted.
 // A query unanswered after -t ms is lost. Output is key=value lines, one per figure.
+// -W N switches to closed loop: N queries outstanding per socket, a new one sent as each
+// answer arrives (or its predecessor times out), to find the peak rate of a server that
+// dnsperf cannot saturate. -B busy-polls instead of sleeping in ppoll (a VM's wake-up
+// latency otherwise leaves both cores partly idle and bounds the closed-loop rate). -x FILE gives the expected rcode of each line of the query file
+// (one name per line: NOERROR, NXDOMAIN, REFUSED, ...; "-" for any); answers with another
+// rcode are counted as wrong= (the first few are printed to stderr).
 // Single-threaded; it is a bench tool, not part of libgk, and needs none of it.
 #include <errno.h>
 #include <getopt.h>
@@ -29,10 +35,14 @@ enum { HB = 64, HLIN = 128, HBUCKETS = HLIN + 40 * HB };
 typedef struct {
 	uint8_t *wire;
 	uint16_t len;
+	int8_t expect; // rcode expected, -1: any
+	uint32_t line;  // line number in the query file (1-based)
 } query;
 
 typedef struct {
 	uint64_t sent_ns; // 0: free
+	uint32_t qi;      // query index
+	uint16_t sock;
 } slot;
 
 static uint64_t hist[HBUCKETS];
@@ -128,7 +138,9 @@ static query *load(const char *path, int edns, size_t *count)
 	size_t cap = 1024, n = 0;
 	query *qs = malloc(cap * sizeof(*qs));
 	char line[1024], name[512], type[32];
+	uint32_t lno = 0;
 	while (qs && fgets(line, sizeof(line), f)) {
+		lno++;
 		if (line[0] == '#' || sscanf(line, "%511s %31s", name, type) != 2)
 			continue;
 		int t = qtype_code(type);
@@ -144,18 +156,50 @@ static query *load(const char *path, int edns, size_t *count)
 			}
 			qs = g;
 		}
-		if (build(&qs[n], name, t, edns) == 0)
+		if (build(&qs[n], name, t, edns) == 0) {
+			qs[n].expect = -1;
+			qs[n].line = lno;
 			n++;
+		}
 	}
 	fclose(f);
 	*count = n;
 	return qs;
 }
 
+static const char *rn[16] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
+
+// Expected rcodes, one per line of the query file, matched by line number.
+static int load_expect(const char *path, query *qs, size_t nq)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		perror(path);
+		return -1;
+	}
+	char line[64], tok[32];
+	uint32_t lno = 0;
+	size_t qi = 0;
+	while (fgets(line, sizeof(line), f)) {
+		lno++;
+		while (qi < nq && qs[qi].line < lno)
+			qi++;
+		if (qi >= nq)
+			break;
+		if (qs[qi].line != lno || sscanf(line, "%31s", tok) != 1)
+			continue;
+		for (int i = 0; i < 16; i++)
+			if (rn[i] && !strcasecmp(tok, rn[i]))
+				qs[qi].expect = (int8_t)i;
+	}
+	fclose(f);
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: gkload -d FILE -Q QPS [-s ADDR] [-p PORT] [-l SECONDS] [-c SOCKETS]"
-			" [-t TIMEOUT_MS] [-e]\n");
+			" [-t TIMEOUT_MS] [-e] [-W WINDOW] [-B] [-x EXPECTED]\n");
 	exit(2);
 }
 
@@ -164,8 +208,9 @@ int main(int argc, char **argv)
 	const char *file = NULL, *addr = "127.0.0.1";
 	int port = 53, nsock = 4, edns = 0, timeout_ms = 1000;
 	double qps = 0, secs = 10;
-	int c;
-	while ((c = getopt(argc, argv, "d:Q:s:p:l:c:t:e")) != -1) {
+	int c, window = 0, busy = 0;
+	const char *xfile = NULL;
+	while ((c = getopt(argc, argv, "d:Q:s:p:l:c:t:eW:x:B")) != -1) {
 		switch (c) {
 		case 'd': file = optarg; break;
 		case 'Q': qps = atof(optarg); break;
@@ -175,13 +220,17 @@ int main(int argc, char **argv)
 		case 'c': nsock = atoi(optarg); break;
 		case 't': timeout_ms = atoi(optarg); break;
 		case 'e': edns = 1; break;
+		case 'W': window = atoi(optarg); break;
+		case 'x': xfile = optarg; break;
+		case 'B': busy = 1; break;
 		default: usage();
 		}
 	}
-	if (!file || qps <= 0 || secs <= 0 || nsock < 1 || nsock > MAX_SOCKS || timeout_ms < 1)
+	if (!file || (qps <= 0 && window <= 0) || secs <= 0 || nsock < 1 || nsock > MAX_SOCKS ||
+	    timeout_ms < 1 || window < 0 || (long)window * nsock > NSLOTS / 2)
 		usage();
 	// 16-bit IDs index the in-flight table: an ID must not come back before it times out.
-	if (qps * timeout_ms / 1000.0 > NSLOTS / 2) {
+	if (!window && qps * timeout_ms / 1000.0 > NSLOTS / 2) {
 		fprintf(stderr, "gkload: -Q x -t exceeds %d in-flight IDs\n", NSLOTS / 2);
 		return 2;
 	}
@@ -191,6 +240,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gkload: no queries in %s\n", file);
 		return 1;
 	}
+	if (xfile && load_expect(xfile, qs, nq) != 0)
+		return 1;
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -217,30 +268,55 @@ int main(int argc, char **argv)
 	struct iovec riov[BATCH], siov[2 * BATCH];
 	uint8_t shdr[BATCH][2];
 	uint64_t sent = 0, recvd = 0, lost = 0, late = 0, stray = 0, tc = 0, rcode[16] = {0};
-	uint64_t lat_sum = 0, lat_max = 0, inflight = 0;
+	uint64_t lat_sum = 0, lat_max = 0, inflight = 0, wrong = 0;
 	uint64_t timeout_ns = (uint64_t)timeout_ms * 1000000ull;
-	uint64_t t0 = now_ns(), end = t0 + (uint64_t)(secs * 1e9), drain_end = 0;
-	double interval = 1e9 / qps;
+	uint64_t t0 = now_ns(), end = t0 + (uint64_t)(secs * 1e9), drain_end = 0, next_scan = t0;
+	double interval = window ? 0 : 1e9 / qps;
 	size_t qi = 0;
 	int rr = 0;
+	uint32_t next_id = 0;
+	static uint64_t credit[MAX_SOCKS]; // closed loop: queries each socket may send now
+	for (int i = 0; i < nsock; i++)
+		credit[i] = (uint64_t)window;
 
 	for (;;) {
 		uint64_t now = now_ns();
 		if (now < end) {
-			uint64_t due = (uint64_t)((double)(now - t0) / interval) + 1;
-			// Send whatever is due, in batches per socket (a late client catches up).
-			while (sent < due) {
-				int k = 0, s = rr;
+			// Open loop: what is due by the clock. Closed loop: what the window allows.
+			for (;;) {
+				int s, k = 0;
+				uint64_t want;
+				if (window) {
+					for (s = 0; s < nsock && !credit[(rr + s) % nsock]; s++)
+						;
+					if (s == nsock)
+						break;
+					s = (rr + s) % nsock;
+					want = credit[s];
+				} else {
+					uint64_t due = (uint64_t)((double)(now - t0) / interval) + 1;
+					if (sent >= due)
+						break;
+					s = rr;
+					want = due - sent;
+				}
 				rr = (rr + 1) % nsock;
-				for (; k < BATCH && sent + (uint64_t)k < due; k++) {
+				for (; k < BATCH && (uint64_t)k < want; k++) {
 					query *q = &qs[qi];
-					qi = (qi + 1) % nq;
-					uint16_t id = (uint16_t)(sent + (uint64_t)k);
-					if (slots[id].sent_ns) { // never answered and its ID is due again
-						lost++;
-						inflight--;
+					uint16_t id;
+					if (window) { // the next free ID (window x sockets <= NSLOTS / 2)
+						while (slots[(uint16_t)next_id].sent_ns)
+							next_id++;
+						id = (uint16_t)next_id++;
+					} else {
+						id = (uint16_t)(sent + (uint64_t)k);
+						if (slots[id].sent_ns) { // never answered and its ID is due again
+							lost++;
+							inflight--;
+						}
 					}
-					slots[id].sent_ns = now;
+					slots[id] = (slot){.sent_ns = now, .qi = (uint32_t)qi, .sock = (uint16_t)s};
+					qi = (qi + 1) % nq;
 					inflight++;
 					// The ID goes in its own iovec so the query templates stay shared.
 					shdr[k][0] = (uint8_t)(id >> 8);
@@ -255,17 +331,32 @@ int main(int argc, char **argv)
 					if (r < 0) {
 						if (errno == EINTR)
 							continue;
-						break; // ENOBUFS/EAGAIN: the rest count as lost when reused
+						break; // ENOBUFS/EAGAIN: the rest time out and count as lost
 					}
 					done += r;
 				}
 				sent += (uint64_t)k;
+				if (window)
+					credit[s] -= (uint64_t)k;
 			}
 		} else if (!drain_end) {
 			drain_end = now + timeout_ns;
 		}
 		if (drain_end && (inflight == 0 || now >= drain_end))
 			break;
+
+		// Closed loop: a query unanswered after the timeout is lost and frees its place.
+		if (window && now >= next_scan) {
+			next_scan = now + timeout_ns / 4;
+			for (uint32_t id = 0; id < NSLOTS; id++)
+				if (slots[id].sent_ns && now - slots[id].sent_ns > timeout_ns) {
+					slots[id].sent_ns = 0;
+					lost++;
+					inflight--;
+					if (now < end)
+						credit[slots[id].sock]++;
+				}
+		}
 
 		// Receive everything that is waiting, on every socket.
 		for (int s = 0; s < nsock; s++) {
@@ -302,13 +393,22 @@ int main(int argc, char **argv)
 					uint64_t lat = t > sl->sent_ns ? t - sl->sent_ns : 0;
 					sl->sent_ns = 0;
 					inflight--;
+					if (window && tnow < end)
+						credit[sl->sock]++;
 					if (lat > timeout_ns) {
 						late++;
 						lost++;
 						continue;
 					}
 					recvd++;
-					rcode[p[3] & 15]++;
+					int rc = p[3] & 15;
+					rcode[rc]++;
+					const query *q = &qs[sl->qi];
+					if (q->expect >= 0 && q->expect != rc) {
+						if (wrong++ < 10)
+							fprintf(stderr, "gkload: line %u: %s, expected %s\n", q->line,
+								rn[rc] ? rn[rc] : "?", rn[q->expect] ? rn[q->expect] : "?");
+					}
 					if (p[2] & 0x02)
 						tc++;
 					hist[hidx(lat)]++;
@@ -323,11 +423,22 @@ int main(int argc, char **argv)
 		now = now_ns();
 		int64_t wait_ns;
 		if (now < end) {
-			uint64_t next = t0 + (uint64_t)((double)sent * interval);
-			wait_ns = next > now ? (int64_t)(next - now) : 0;
+			if (window) {
+				int any = 0;
+				for (int s = 0; s < nsock; s++)
+					any |= credit[s] != 0;
+				wait_ns = any ? 0 : (int64_t)(next_scan > now ? next_scan - now : 0);
+				if (wait_ns > (int64_t)(end - now))
+					wait_ns = (int64_t)(end - now);
+			} else {
+				uint64_t next = t0 + (uint64_t)((double)sent * interval);
+				wait_ns = next > now ? (int64_t)(next - now) : 0;
+			}
 		} else {
 			wait_ns = drain_end > now ? (int64_t)(drain_end - now) : 0;
 		}
+		if (busy && now < end)
+			wait_ns = 0; // -B: poll without sleeping (the client core is ours alone)
 		if (wait_ns > 0) {
 			struct timespec ts = {.tv_sec = wait_ns / 1000000000, .tv_nsec = wait_ns % 1000000000};
 			ppoll(pfd, (nfds_t)nsock, &ts, NULL);
@@ -336,11 +447,11 @@ int main(int argc, char **argv)
 	lost += inflight;
 	double dur = (double)(end - t0) / 1e9;
 
-	printf("sent=%llu\nreceived=%llu\nlost=%llu\nlate=%llu\nstray=%llu\ntruncated=%llu\n",
+	printf("sent=%llu\nreceived=%llu\nlost=%llu\nlate=%llu\nstray=%llu\ntruncated=%llu\nwrong=%llu\n",
 	       (unsigned long long)sent, (unsigned long long)recvd, (unsigned long long)lost,
-	       (unsigned long long)late, (unsigned long long)stray, (unsigned long long)tc);
+	       (unsigned long long)late, (unsigned long long)stray, (unsigned long long)tc,
+	       (unsigned long long)wrong);
 	printf("duration_s=%.3f\nsend_qps=%.1f\nrecv_qps=%.1f\n", dur, (double)sent / dur, (double)recvd / dur);
-	static const char *rn[16] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
 	for (int i = 0; i < 16; i++)
 		if (rcode[i]) {
 			if (rn[i])

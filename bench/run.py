@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-# bench/run.py -- one command: gatekeeperd vs NSD on the same registrar zones, on loopback.
+# bench/run.py -- one command: gatekeeperd against its peers at registry scale, on loopback.
 #
-# Generates the data (bench/gen.py), starts NSD and gatekeeperd on free 127.0.0.1 ports with
-# every thread pinned to core 0, and runs alternating rounds on core 1 of (a) peak rate with
-# dnsperf and (b) a fixed rate with bench/gkload (latency percentiles), measuring server CPU
-# from /proc/PID/stat. Prints a table of medians and gatekeeperd/NSD ratios and writes
-# bench/RESULTS.md. Everything it starts it stops, by PID, on every exit path.
-# See bench/README.md. --smoke is the ctest variant (20 zones, one short round, checks only).
+# Generates the data (bench/gen.py: zones, Zipf queries with expected rcodes, signed registry
+# feeds, policy lists, the dnsdist CDB), starts redis-server, loads the feed with gk-sync,
+# starts gatekeeperd and the peers (NSD; dnsdist in front of NSD enforcing the same
+# filed-only rule with a CDB suffix lookup; refuser, the recvmmsg/sendmmsg ceiling probe) on
+# free 127.0.0.1 ports with every server thread pinned to core 0, and runs the scenarios
+# (see SCENARIOS and bench/README.md) with clients on core 1, alternating rounds. Prints
+# tables of medians and ratios, writes bench/RESULTS.md and bench/results.png. Everything it
+# starts it stops, by PID, on every exit path. --smoke is the ctest variant (tiny data, short
+# runs, checks only).
 import argparse
 import atexit
 import datetime
@@ -23,6 +26,7 @@ import statistics
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -45,10 +49,25 @@ def boost(pid):
 			f.write(str(NICE_LEVEL))
 	except OSError:
 		pass  # no autogroup support or no permission: plain nice still applies
+
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 DNSPERF_PEAK = ["-c", "8", "-q", "160", "-T", "2"]  # DEPS.md: no loss with 208 KiB buffers
+GKLOAD_PEAK = ["-c", "8", "-W", "64"]  # closed loop: 64 outstanding on each of 8 sockets
+DNSPERF_TCP = ["-m", "tcp", "-c", "100", "-q", "1000", "-T", "2"]  # 100 connections, pipelined
 GKLOAD_SOCKETS = "4"
 STARTED = []  # Popen objects, for cleanup
+SCENARIOS = ["udp", "tcp", "redis", "storm", "policy", "cold", "onoff"]
+SCENARIO_HELP = {
+	"udp": "max UDP rate (dnsperf and gkload closed loop) and 20k qps fixed rate, 1M status set: "
+	       "gatekeeperd, NSD, dnsdist+NSD, ceiling",
+	"tcp": "TCP, 100 connections, pipelined: gatekeeperd vs NSD",
+	"redis": "Redis killed for 10 s while serving 20k qps: answers lost or wrong",
+	"storm": "100k revocations through gk-sync while serving 20k qps: time until enforced, lost",
+	"policy": "policy push of 1M list entries (lists generated; gkctl policy push not implemented)",
+	"cold": "cold start with the 10M status set: time to ready, RSS over the empty baseline",
+	"onoff": "10M status set: the same gatekeeperd with filing enforcement on vs off",
+}
 
 
 def log(*a):
@@ -130,13 +149,14 @@ def rss_kib(pids):
 	return t
 
 
-def stop_all():
-	for p in reversed(STARTED):
+def stop_procs(procs, sig=signal.SIGTERM):
+	"""Stops each Popen's process tree (recorded in p.gk_tree) by PID: sig, then SIGKILL."""
+	for p in procs:
 		if p.poll() is None:
 			pids = [x for x in p.gk_tree if os.path.exists("/proc/%d" % x)] or [p.pid]
 			for x in pids:
 				try:
-					os.kill(x, signal.SIGTERM)
+					os.kill(x, sig)
 				except OSError:
 					pass
 			try:
@@ -150,8 +170,15 @@ def stop_all():
 				p.wait(timeout=5)
 		# NSD's children may outlive the started pid for a moment; they were ours.
 		for x in getattr(p, "gk_tree", []):
+			if x == p.pid:
+				continue
 			for _ in range(50):
-				if not os.path.exists("/proc/%d" % x) or open("/proc/%d/stat" % x).read().split(")")[-1].split()[0] == "Z":
+				try:
+					with open("/proc/%d/stat" % x) as f:
+						st = f.read()
+				except OSError:
+					break
+				if st.split(")")[-1].split()[0] == "Z":
 					break
 				time.sleep(0.1)
 			else:
@@ -159,6 +186,10 @@ def stop_all():
 					os.kill(x, signal.SIGKILL)
 				except OSError:
 					pass
+
+
+def stop_all():
+	stop_procs(list(reversed(STARTED)))
 	STARTED.clear()
 
 
@@ -206,63 +237,221 @@ def dns_query(port, name, qtype=6, timeout=0.5):
 	return data[3] & 15, bool(data[2] & 4)
 
 
-class Server:
-	def __init__(self, kind, label, binary, work, manifest):
-		self.kind, self.label, self.binary = kind, label, binary
-		self.dir = os.path.join(work, label)
-		os.makedirs(self.dir, exist_ok=True)
-		self.port = free_port()
-		if kind == "nsd":
-			self.conf = os.path.join(self.dir, "nsd.conf")
-			gen.write_nsd_conf(manifest, self.conf, self.port, self.dir)
-			for f in ("zone.list", "xfrd.state", "nsd.log"):
-				if os.path.exists(os.path.join(self.dir, f)):
-					os.unlink(os.path.join(self.dir, f))
-			self.argv = [binary, "-d", "-c", self.conf]
-		else:
-			self.conf = os.path.join(self.dir, "gatekeeperd.yaml")
-			gen.write_gk_conf(manifest, self.conf, self.port, workers=1)
-			self.argv = [binary, "-c", self.conf]
-		self.probe = manifest["zones"][0]["name"]
+class Proc:
+	"""A started process tree, pinned to a core after it is ready, stopped by PID."""
 
-	def start(self):
-		out = open(os.path.join(self.dir, "stdout.log"), "w")
-		t0 = time.monotonic()
-		self.proc = subprocess.Popen(NICE + ["taskset", "-c", SERVER_CORE] + self.argv, stdout=out,
+	def __init__(self, label, argv, workdir, core=SERVER_CORE):
+		self.label, self.argv, self.dir, self.core = label, argv, workdir, core
+		os.makedirs(workdir, exist_ok=True)
+		self.proc = None
+		self.logpath = os.path.join(workdir, "%s.log" % re.sub(r"[^\w.-]", "_", label))
+
+	def spawn(self):
+		out = open(self.logpath, "a")
+		self.t0 = time.monotonic()
+		self.proc = subprocess.Popen(NICE + ["taskset", "-c", self.core] + self.argv, stdout=out,
 					     stderr=subprocess.STDOUT, cwd=self.dir, start_new_session=True)
 		self.proc.gk_tree = [self.proc.pid]
 		STARTED.append(self.proc)
 		boost(self.proc.pid)
-		while True:
-			if self.proc.poll() is not None:
-				raise RuntimeError("%s exited with %s during start; see %s" %
-						   (self.label, self.proc.returncode, out.name))
-			r = dns_query(self.port, self.probe)
-			self.proc.gk_tree = tree(self.proc.pid)
-			if r == (0, True):
-				break
-			if time.monotonic() - t0 > 300:
-				raise RuntimeError("%s not answering %s SOA after 300 s" % (self.label, self.probe))
-			time.sleep(0.2)
-		self.load_s = time.monotonic() - t0
-		time.sleep(0.5)  # let forked helpers (NSD's) settle, then pin every thread of every one
+
+	def alive(self):
+		return self.proc is not None and self.proc.poll() is None
+
+	def pin(self):
 		self.pids = tree(self.proc.pid)
 		self.proc.gk_tree = self.pids
 		for p in self.pids:
-			subprocess.run(["taskset", "-a", "-p", "-c", SERVER_CORE, str(p)], check=True,
-				       stdout=subprocess.DEVNULL)
+			subprocess.run(["taskset", "-a", "-p", "-c", self.core, str(p)], stdout=subprocess.DEVNULL,
+				       stderr=subprocess.DEVNULL)
+
+	def stop(self, sig=signal.SIGTERM):
+		if self.proc is None:
+			return
+		stop_procs([self.proc], sig)
+		if self.proc in STARTED:
+			STARTED.remove(self.proc)
+		self.proc = None
+
+	def log_text(self):
+		try:
+			with open(self.logpath, errors="replace") as f:
+				return f.read()
+		except OSError:
+			return ""
+
+
+class Target:
+	"""A DNS server under test: one or more Procs (dnsdist+NSD is two), a port, a readiness
+	probe. CPU, schedstat and RSS are summed over every process of every Proc."""
+
+	def __init__(self, label, port, probe, procs, expect_ok=lambda r: r is not None and r[0] == 0 and r[1]):
+		self.label, self.port, self.probe, self.procs, self.expect_ok = label, port, probe, procs, expect_ok
+		self.pids = []
+
+	def start(self, timeout=300):
+		t0 = time.monotonic()
+		for p in self.procs:
+			p.spawn()
+			if p is not self.procs[-1]:
+				self._wait(p, self.port_of(p), t0, timeout)
+		self._wait(self.procs[-1], self.port, t0, timeout)
+		self.load_s = time.monotonic() - t0
+		time.sleep(0.5)  # let forked helpers (NSD's) settle, then pin every thread of every one
+		for p in self.procs:
+			p.pin()
+		self.pids = [x for p in self.procs for x in p.pids]
 		self.rss = rss_kib(self.pids)
-		log("%s: pid %s on 127.0.0.1:%d, answering after %.1f s, RSS %d MiB" %
+		log("%s: pids %s on 127.0.0.1:%d, answering after %.1f s, RSS %d MiB" %
 		    (self.label, " ".join(map(str, self.pids)), self.port, self.load_s, self.rss // 1024))
+		return self
+
+	def port_of(self, p):
+		return getattr(p, "port", self.port)
+
+	def _wait(self, p, port, t0, timeout):
+		ok = self.expect_ok if port == self.port else (lambda r: r is not None and r[0] == 0 and r[1])
+		while True:
+			if not p.alive():
+				raise RuntimeError("%s exited during start; see %s:\n%s" % (p.label, p.logpath, p.log_text()[-2000:]))
+			r = dns_query(port, self.probe)
+			p.proc.gk_tree = tree(p.proc.pid)
+			if ok(r):
+				return
+			if time.monotonic() - t0 > timeout:
+				raise RuntimeError("%s not answering %s SOA after %d s" % (p.label, self.probe, timeout))
+			time.sleep(0.05)
+
+	def stop(self):
+		for p in reversed(self.procs):
+			p.stop()
 
 	def cpu(self):
-		if self.proc.poll() is not None:
-			raise RuntimeError("%s died (exit %s)" % (self.label, self.proc.returncode))
+		for p in self.procs:
+			if not p.alive():
+				raise RuntimeError("%s died; see %s" % (p.label, p.logpath))
 		return cpu_seconds(self.pids)
 
 	def sample(self):
 		return (time.monotonic(), self.cpu(), schedstat(self.pids, 1), machine_busy_seconds(),
 			schedstat(self.pids, 0))
+
+
+def nsd_target(label, manifest, work):
+	d = os.path.join(work, label)
+	os.makedirs(d, exist_ok=True)
+	port = free_port()
+	conf = os.path.join(d, "nsd.conf")
+	gen.write_nsd_conf(manifest, conf, port, d)
+	for f in ("zone.list", "xfrd.state", "nsd.log", "nsd.pid"):
+		if os.path.exists(os.path.join(d, f)):
+			os.unlink(os.path.join(d, f))
+	p = Proc(label, ["nsd", "-d", "-c", conf], d)
+	p.port = port
+	return Target(label, port, first_filed(manifest), [p])
+
+
+def first_filed(manifest):
+	return next(z["name"] for z in manifest["zones"] if z["status"] == "filed")
+
+
+def gk_target(label, binary, manifest, work, redis=None, tcp_conns=None):
+	d = os.path.join(work, label)
+	os.makedirs(d, exist_ok=True)
+	port = free_port()
+	conf = os.path.join(d, "gatekeeperd.yaml")
+	inst = "bench-%s-%d" % (label, os.getpid())
+	gen.write_gk_conf(manifest, conf, port, workers=1, redis_port=redis.port if redis else None, instance=inst,
+			  log_level="info", tcp_conns=tcp_conns)
+	if os.path.exists(os.path.join(d, label + ".log")):
+		os.unlink(os.path.join(d, label + ".log"))
+	t = Target(label, port, first_filed(manifest), [Proc(label, [binary, "-c", conf], d)])
+	t.instance, t.redis = inst, redis
+	return t
+
+
+def dnsdist_target(label, manifest, work, cdb):
+	d = os.path.join(work, label)
+	backend = nsd_target(label + "-backend", manifest, work)
+	port = free_port()
+	conf = os.path.join(d, "dnsdist.conf")
+	os.makedirs(d, exist_ok=True)
+	gen.write_dnsdist_conf(conf, port, backend.port, cdb, first_filed(manifest))
+	dd = Proc(label, ["dnsdist", "--supervised", "--disable-syslog", "-C", conf], d)
+	# dnsdist marks NSD up after its first health check; wait for a forwarded answer.
+	return Target(label, port, first_filed(manifest), backend.procs + [dd])
+
+
+def ceiling_target(label, binary, work):
+	d = os.path.join(work, label)
+	port = free_port()
+	p = Proc(label, [binary, "-p", str(port)], d)
+	return Target(label, port, "ceiling.probe", [p], expect_ok=lambda r: r is not None and r[0] == 5)
+
+
+class Redis:
+	"""A private redis-server on loopback, pinned to the client core (it is the fleet's store,
+	not part of the server under test). Saves to its own dir only when asked (SAVE)."""
+
+	def __init__(self, work, label="redis"):
+		self.dir = os.path.join(work, label)
+		os.makedirs(self.dir, exist_ok=True)
+		for f in ("dump.rdb",):
+			if os.path.exists(os.path.join(self.dir, f)):
+				os.unlink(os.path.join(self.dir, f))
+		self.port = free_port()
+		self.proc = Proc(label, ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+					 "--appendonly", "no", "--dir", self.dir, "--dbfilename", "dump.rdb",
+					 "--protected-mode", "no"], self.dir, core=CLIENT_CORE)
+
+	def start(self):
+		import redis as redislib
+		self.proc.spawn()
+		self.c = redislib.Redis(host="127.0.0.1", port=self.port, decode_responses=True)
+		deadline = time.monotonic() + 60
+		while True:
+			try:
+				self.c.ping()
+				return self
+			except (redislib.ConnectionError, redislib.BusyLoadingError):
+				if time.monotonic() > deadline or not self.proc.alive():
+					raise RuntimeError("redis did not start:\n" + self.proc.log_text()[-2000:])
+				time.sleep(0.02)
+
+	def heartbeat(self, inst):
+		try:
+			return self.c.hgetall("gk:inst:" + inst)
+		except Exception:  # noqa: BLE001 -- Redis down is an answer here
+			return {}
+
+	def used_memory(self):
+		return int(self.c.info("memory")["used_memory"])
+
+	def stop(self, sig=signal.SIGTERM):
+		self.proc.stop(sig)
+
+
+def gk_sync(binary, args, timeout=1800):
+	t0 = time.monotonic()
+	p = subprocess.run(NICE + ["taskset", "-c", CLIENT_CORE, binary] + args, stdout=subprocess.PIPE,
+			   stderr=subprocess.STDOUT, text=True, timeout=timeout)
+	if p.returncode:
+		raise RuntimeError("gk-sync %s failed (%d): %s" % (args[0], p.returncode, p.stdout))
+	return time.monotonic() - t0, p.stdout.strip()
+
+
+def wait_ready(redis, inst, timeout, proc=None, pred=lambda hb: hb.get("state") == "ready"):
+	"""Polls the instance heartbeat until pred holds; returns (seconds, heartbeat)."""
+	t0 = time.monotonic()
+	while True:
+		hb = redis.heartbeat(inst)
+		if hb and pred(hb):
+			return time.monotonic() - t0, hb
+		if proc is not None and not proc.alive():
+			raise RuntimeError("%s died; see %s" % (proc.label, proc.logpath))
+		if time.monotonic() - t0 > timeout:
+			raise RuntimeError("instance %s not ready after %d s (heartbeat %r)" % (inst, timeout, hb))
+		time.sleep(0.01)
 
 
 def account(r, server, s0, s1, client_cpu=None, served=None):
@@ -324,9 +513,9 @@ def num(rx, text, cast=float):
 	return cast(m.group(1)) if m else None
 
 
-def peak(server, queries, duration):
+def dnsperf(server, queries, duration, extra=DNSPERF_PEAK):
 	argv = ["dnsperf", "-s", "127.0.0.1", "-p", str(server.port), "-d", queries, "-l",
-		str(duration), "-e"] + DNSPERF_PEAK
+		str(duration), "-e"] + extra
 	s0 = server.sample()
 	out, ccpu, rc = run_client(argv, duration + 30)
 	s1 = server.sample()
@@ -338,16 +527,49 @@ def peak(server, queries, duration):
 		"lost": num(r"Queries lost:\s+(\d+)", out, int),
 		"qps": num(r"Queries per second:\s+([\d.]+)", out),
 		"avg_lat_us": num(r"Average Latency \(s\):\s+([\d.]+)", out) * 1e6,
-		"run_s": num(r"Run time \(s\):\s+([\d.]+)", out),
 	}
 	account(r, server, s0, s1, ccpu, r["completed"])
+	return r
+
+
+def parse_kv(out):
+	r = {}
+	for line in out.splitlines():
+		if "=" in line and not line.startswith("gkload:"):
+			k, v = line.split("=", 1)
+			try:
+				r[k] = float(v)
+			except ValueError:
+				pass
+	return r
+
+
+def gkload_argv(gkload, server, queries, duration, extra, expect=None):
+	argv = [gkload, "-s", "127.0.0.1", "-p", str(server.port), "-d", queries, "-l", str(duration), "-e",
+		"-t", "1000"] + extra
+	if expect:
+		argv += ["-x", expect]
+	return argv
+
+
+def gkload_run(server, gkload, queries, duration, extra, expect=None):
+	s0 = server.sample()
+	out, ccpu, rc = run_client(gkload_argv(gkload, server, queries, duration, extra, expect), duration + 30)
+	s1 = server.sample()
+	if rc != 0 or "received=" not in out:
+		raise RuntimeError("gkload failed (%s):\n%s" % (rc, out))
+	r = parse_kv(out)
+	r["qps"] = r["recv_qps"]
+	r["wrong_lines"] = [x for x in out.splitlines() if x.startswith("gkload: line")]
+	account(r, server, s0, s1, ccpu, r["received"])
 	return r
 
 
 def profile(server, run, name):
 	"""Extra, unscored run (run() does the load) with perf sampling the server; writes
 	SERVERDIR/perf-NAME.txt and returns its path."""
-	data = os.path.join(server.dir, "perf-%s.data" % name)
+	d = server.procs[-1].dir
+	data = os.path.join(d, "perf-%s.data" % name)
 	rec = subprocess.Popen(NICE + ["taskset", "-c", CLIENT_CORE, "perf", "record", "-q", "-F", "999", "-g",
 				       "-o", data, "-p", ",".join(map(str, server.pids))],
 			       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -360,31 +582,306 @@ def profile(server, run, name):
 		os.kill(rec.pid, signal.SIGINT)
 		rec.wait(timeout=30)
 		STARTED.remove(rec)
-	out = os.path.join(server.dir, "perf-%s.txt" % name)
+	out = os.path.join(d, "perf-%s.txt" % name)
 	with open(out, "w") as f:
 		subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--percent-limit", "1",
 				"--sort", "dso,symbol", "-g", "none"], stdout=f, stderr=subprocess.DEVNULL, timeout=120)
 	return out
 
 
-def fixed(server, gkload, queries, duration, rate):
-	argv = [gkload, "-s", "127.0.0.1", "-p", str(server.port), "-d", queries, "-l", str(duration),
-		"-Q", str(rate), "-e", "-c", GKLOAD_SOCKETS, "-t", "1000"]
-	s0 = server.sample()
-	out, ccpu, rc = run_client(argv, duration + 30)
-	s1 = server.sample()
-	if rc != 0 or "received=" not in out:
-		raise RuntimeError("gkload failed (%s):\n%s" % (rc, out))
-	r = {}
-	for line in out.splitlines():
-		if "=" in line:
-			k, v = line.split("=", 1)
-			r[k] = float(v)
-	account(r, server, s0, s1, ccpu, r["received"])
-	return r
+class Background:
+	"""gkload at a fixed rate in the background (storm, Redis kill); result() waits for it."""
+
+	def __init__(self, server, gkload, queries, duration, rate, expect=None):
+		self.server = server
+		self.s0 = server.sample()
+		self.cpu0 = children_cpu()
+		argv = gkload_argv(gkload, server, queries, duration, ["-Q", str(rate), "-c", GKLOAD_SOCKETS], expect)
+		self.p = subprocess.Popen(NICE + ["taskset", "-c", CLIENT_CORE] + argv, stdout=subprocess.PIPE,
+					  stderr=subprocess.STDOUT, text=True, start_new_session=True)
+		boost(self.p.pid)
+		self.p.gk_tree = [self.p.pid]
+		STARTED.append(self.p)
+		self.t0 = time.monotonic()
+		self.duration = duration
+
+	def result(self):
+		out, _ = self.p.communicate(timeout=self.duration + 60)
+		STARTED.remove(self.p)
+		s1 = self.server.sample()
+		if self.p.returncode != 0 or "received=" not in out:
+			raise RuntimeError("gkload failed (%s):\n%s" % (self.p.returncode, out))
+		r = parse_kv(out)
+		r["wrong_lines"] = [x for x in out.splitlines() if x.startswith("gkload: line")]
+		account(r, self.server, self.s0, s1, children_cpu() - self.cpu0, r["received"])
+		return r
 
 
-# ---- report ------------------------------------------------------------------------------
+# ---- data --------------------------------------------------------------------------------
+
+class Env:
+	"""Binaries, generated data and sizes shared by the scenarios."""
+
+	def __init__(self, a, data):
+		self.a, self.data = a, data
+		self.feeds = os.path.join(data, "feeds")
+		os.makedirs(self.feeds, exist_ok=True)
+
+	def keys(self):
+		priv, pub = os.path.join(self.feeds, "bench.pem"), os.path.join(self.feeds, "bench.pub")
+		if not (os.path.exists(priv) and os.path.exists(pub)):
+			gk_sync(self.a.gk_sync, ["keygen", priv, pub])
+		return priv, pub
+
+	def tag(self, n):
+		return "z%d-n%d-s%d-v%d" % (self.a.zones, n, self.a.seed, gen.GEN_VERSION)
+
+	def snapshot(self, n):
+		"""Signed snapshot feed (serial 10) of the status set of n domains; cached."""
+		path = os.path.join(self.feeds, "snap-%s.jsonl" % self.tag(n))
+		if not os.path.exists(path + ".sig"):
+			t0 = time.monotonic()
+			gen.write_snapshot(self.manifest, n, path, self.a.seed, 10)
+			gk_sync(self.a.gk_sync, ["sign", "--key", self.keys()[0], path])
+			log("feed: %s (%d domains) written and signed in %.1f s" % (path, n, time.monotonic() - t0))
+		return path
+
+	def storm(self, n, changes):
+		"""Signed delta (serial 11 on 10) revoking `changes` domains of the n-domain snapshot."""
+		path = os.path.join(self.feeds, "storm-%s-c%d.jsonl" % (self.tag(n), changes))
+		doms, probe = gen.storm_changes(self.manifest, n, changes, self.a.seed)
+		if not os.path.exists(path + ".sig"):
+			gen.write_delta(doms, path, 11, 10)
+			gk_sync(self.a.gk_sync, ["sign", "--key", self.keys()[0], path])
+		return path, probe, len(doms)
+
+	def cdb(self, n):
+		path = os.path.join(self.feeds, "status-%s.cdb" % self.tag(n))
+		if not os.path.exists(path):
+			t0 = time.monotonic()
+			gen.write_status_cdb(self.manifest, n, path, self.a.seed)
+			log("cdb: %s written in %.1f s" % (path, time.monotonic() - t0))
+		return path
+
+	def apply(self, redis, feed):
+		secs, out = gk_sync(self.a.gk_sync, ["apply", "--redis", "127.0.0.1:%d" % redis.port, "--pubkey",
+						     self.keys()[1], "--no-records", feed])
+		log("gk-sync: %s (%.1f s wall)" % (out, secs))
+		return secs, out
+
+
+def round_robin(targets, i):
+	k = i % len(targets)
+	return targets[k:] + targets[:k] if i % 2 == 0 else (targets[k:] + targets[:k])[::-1]
+
+
+def quiet(env):
+	return wait_quiet(env.quiet_budget)
+
+
+def logrun(i, label, what, r):
+	log("round %d %-22s %-8s %9.0f qps  lost %d  server %5.1f%%  client %5.1f%%  runq %.1f ms/s  other %.1f%%%s" %
+	    (i + 1, label, what, r.get("qps") or r.get("recv_qps") or 0, r.get("lost") or 0, r["cpu_pct"],
+	     r.get("client_cpu_pct") or 0, r["runq_ms_per_s"], r["other_pct"],
+	     "  p50 %.1f p99 %.1f p99.9 %.1f µs  wrong %d" % (r.get("p50_us", -1), r.get("p99_us", -1),
+							    r.get("p999_us", -1), r.get("wrong", 0)) if "p99_us" in r else ""))
+
+
+def measure_rounds(env, targets, kinds, res, expect_for):
+	"""Alternating rounds; kinds: list of (name, fn(target) -> result dict)."""
+	for i in range(env.a.rounds):
+		for name, fn in kinds:
+			for t in round_robin(targets, i):
+				quiet(env)
+				r = fn(t)
+				res.setdefault(t.label, {}).setdefault(name, []).append(r)
+				logrun(i, t.label, name, r)
+
+
+def kinds_udp(env, expect_for, fixed=True):
+	a, q = env.a, env.manifest["queries"]
+	k = [("dnsperf", lambda t: dnsperf(t, q, a.duration)),
+	     ("gkload", lambda t: gkload_run(t, a.gkload, q, a.duration, GKLOAD_PEAK))]
+	if fixed:
+		k.append(("fixed", lambda t: gkload_run(t, a.gkload, q, a.duration, ["-Q", str(a.rate), "-c", GKLOAD_SOCKETS],
+						       expect_for(t))))
+	return k
+
+
+# ---- scenarios ---------------------------------------------------------------------------
+
+def scenario_1m(env, want, out):
+	"""udp, tcp, redis, storm: share one Redis with the 1M set and the servers."""
+	a = env.a
+	redis = Redis(a.work, "redis-1m").start()
+	feed = env.snapshot(a.status_1m)
+	sync_s, _ = env.apply(redis, feed)
+	out["feed_1m"] = {"n": a.status_1m, "apply_s": sync_s, "redis_bytes": redis.used_memory()}
+	gk = gk_target("gatekeeperd", a.gatekeeperd, env.manifest, a.work, redis=redis, tcp_conns=1024).start(a.start_timeout)
+	wait_ready(redis, gk.instance, 120, gk.procs[0])
+	expect = env.manifest["expect"]
+	nsd = None
+	if want & {"udp", "tcp"}:
+		nsd = nsd_target("NSD", env.manifest, a.work).start(a.start_timeout)
+	if "udp" in want:
+		dd = dnsdist_target("dnsdist+NSD", env.manifest, a.work, env.cdb(a.status_1m)).start(a.start_timeout)
+		ceil = ceiling_target("ceiling", a.refuser, a.work).start(a.start_timeout)
+		targets = [gk, nsd, dd, ceil]
+		res = {}
+		exp = lambda t: expect if t in (gk, dd) else None  # noqa: E731 (NSD answers unfiled names)
+		measure_rounds(env, targets, kinds_udp(env, exp), res, exp)
+		if a.perf:
+			for t in (gk, nsd, dd):
+				log("profile %s: %s" % (t.label, profile(t, lambda: gkload_run(
+					t, a.gkload, env.manifest["queries"], a.duration, GKLOAD_PEAK), "peak")))
+				log("profile %s: %s" % (t.label, profile(t, lambda: gkload_run(
+					t, a.gkload, env.manifest["queries"], a.duration, ["-Q", str(a.rate), "-c", GKLOAD_SOCKETS]),
+					"fixed")))
+		out["udp"] = {"res": res, "targets": [(t.label, t.load_s, t.rss) for t in targets]}
+		dd.stop()
+		ceil.stop()
+	if "tcp" in want:
+		res = {}
+		measure_rounds(env, [gk, nsd], [("tcp", lambda t: dnsperf(t, env.manifest["queries"], a.duration, DNSPERF_TCP))],
+			       res, None)
+		out["tcp"] = {"res": res}
+	if nsd:
+		nsd.stop()
+	if "redis" in want:
+		out["redis"] = redis_kill(env, gk, redis)
+	if "storm" in want:
+		out["storm"] = storm(env, gk, redis)
+	gk.stop()
+	redis.stop()
+
+
+def redis_kill(env, gk, redis):
+	a = env.a
+	lead, outage, tail = (1.0, 1.0, 2.0) if a.smoke else (5.0, 10.0, 10.0)
+	quiet(env)
+	bg = Background(gk, a.gkload, env.manifest["queries"], lead + outage + tail, a.rate, env.manifest["expect"])
+	time.sleep(lead)
+	redis.c.save()  # restart from this dump: the set Redis held when it was killed
+	redis.stop(signal.SIGKILL)
+	t_kill = time.monotonic()
+	states = set()
+	while time.monotonic() - t_kill < outage:
+		time.sleep(0.1)
+		if not gk.procs[0].alive():
+			raise RuntimeError("gatekeeperd died while Redis was down")
+	redis.start()
+	back_s, hb = wait_ready(redis, gk.instance, 60, gk.procs[0],
+				lambda h: h.get("redis") == "connected" and h.get("state") == "ready"
+				and int(h.get("updated", 0)) > (time.time() - 0.5) * 1000)
+	r = bg.result()
+	logtxt = gk.procs[0].log_text()
+	states = sorted(set(re.findall(r"status: (stale|fresh again)", logtxt)))
+	res = {"lead_s": lead, "outage_s": outage, "sent": r["sent"], "received": r["received"], "lost": r["lost"],
+	       "wrong": r.get("wrong", 0), "wrong_lines": r["wrong_lines"], "reconnected_s": back_s,
+	       "hb": hb, "log_states": states, "p99_us": r.get("p99_us"), "cpu_pct": r["cpu_pct"],
+	       "rcodes": {k[6:]: int(v) for k, v in r.items() if k.startswith("rcode_")}}
+	log("redis kill: sent %d, lost %d, wrong %d, heartbeat ready+connected %.1f s after restart, log %s" %
+	    (r["sent"], r["lost"], res["wrong"], back_s, states))
+	return res
+
+
+def storm(env, gk, redis):
+	a = env.a
+	path, probe, n_changes = env.storm(a.status_1m, a.storm_changes)
+	lead, total = (1.0, 4.0) if a.smoke else (3.0, 15.0)
+	quiet(env)
+	bg = Background(gk, a.gkload, env.manifest["queries"], total, a.rate)
+	time.sleep(lead)
+	done = {}
+
+	def prober():
+		pending = list(probe)
+		while pending and time.monotonic() - t0 < 120:
+			pending = [n for n in pending if (dns_query(gk.port, n, 1, timeout=0.2) or (None,))[0] != 5]
+		done["probes"] = time.monotonic() if not pending else None
+
+	def serial_watch():
+		while time.monotonic() - t0 < 120:
+			hb = redis.heartbeat(gk.instance)
+			if hb.get("serial") == "11":
+				done["serial"] = time.monotonic()
+				return
+			time.sleep(0.01)
+	t0 = time.monotonic()
+	th = [threading.Thread(target=prober), threading.Thread(target=serial_watch)]
+	for t in th:
+		t.start()
+	sync_s, sync_out = env.apply(redis, path)
+	t_sync = t0 + sync_s
+	for t in th:
+		t.join()
+	r = bg.result()
+	res = {"changes": n_changes, "probes": len(probe), "sync_s": sync_s, "sync_out": sync_out,
+	       "sent": r["sent"], "received": r["received"], "lost": r["lost"], "p99_us": r.get("p99_us"),
+	       "p999_us": r.get("p999_us"), "cpu_pct": r["cpu_pct"]}
+	for k in ("probes", "serial"):
+		v = done.get(k)
+		res["%s_from_start_s" % k] = v - t0 if v else None
+		res["%s_after_sync_s" % k] = max(0.0, v - t_sync) if v else None
+	log("storm: %d changes, gk-sync %.2f s; probes refused %.2f s after gk-sync returned (%.2f s from its start); "
+	    "serial 11 at %s s; lost %d" % (n_changes, sync_s, res["probes_after_sync_s"] or -1,
+					      res["probes_from_start_s"] or -1, res["serial_after_sync_s"], r["lost"]))
+	return res
+
+
+def policy(env):
+	t0 = time.monotonic()
+	txt, rpz = gen.write_policy(env.manifest, env.a.policy_n, env.data, env.a.seed)
+	return {"n": env.a.policy_n, "txt": txt, "rpz": rpz, "txt_bytes": os.path.getsize(txt),
+		"rpz_bytes": os.path.getsize(rpz), "gen_s": time.monotonic() - t0,
+		"status": "not yet measurable: gkctl policy push not implemented"}
+
+
+def loaded_ms(text):
+	m = re.search(r"status: loaded (\d+) domains in (\d+) ms", text)
+	return (int(m.group(1)), int(m.group(2))) if m else (None, None)
+
+
+def scenario_10m(env, want, out):
+	a = env.a
+	n = a.status_10m
+	feed = env.snapshot(n)
+	redis = Redis(a.work, "redis-10m").start()
+	res = {"n": n}
+	# Empty baseline: the same build and config against a Redis with an empty status set.
+	redis.c.set("gk:serial", 1)
+	base = gk_target("gatekeeperd-empty", a.gatekeeperd, env.manifest, a.work, redis=redis)
+	base.expect_ok = lambda r: r is not None  # every zone is unfiled here: REFUSED is the answer
+	base.start(timeout=a.start_timeout)
+	wait_ready(redis, base.instance, a.start_timeout, base.procs[0])
+	res["empty_ready_s"] = time.monotonic() - base.procs[0].t0
+	time.sleep(2)
+	res["empty_rss_kib"] = rss_kib(base.pids)
+	base.stop()
+	redis.c.flushall()
+	res["apply_s"], _ = env.apply(redis, feed)
+	res["redis_bytes"] = redis.used_memory()
+	gk = gk_target("gatekeeperd-10M", a.gatekeeperd, env.manifest, a.work, redis=redis)
+	gk.start(timeout=a.start_timeout)
+	hb_s, hb = wait_ready(redis, gk.instance, a.start_timeout, gk.procs[0])
+	time.sleep(2)  # retired load buffers are freed after the workers' grace period
+	res["ready_s"] = gk.load_s
+	res["rss_kib"] = rss_kib(gk.pids)
+	res["table_size"] = int(hb.get("table_size", 0))
+	res["loaded_n"], res["load_ms"] = loaded_ms(gk.procs[0].log_text())
+	res["b_per_domain"] = (res["rss_kib"] - res["empty_rss_kib"]) * 1024.0 / n
+	log("cold start %d domains: answering after %.1f s (log: load %s ms), RSS %d MiB vs empty %d MiB: %.1f B/domain" %
+	    (n, res["ready_s"], res["load_ms"], res["rss_kib"] // 1024, res["empty_rss_kib"] // 1024, res["b_per_domain"]))
+	out["cold"] = res
+	if "onoff" in want:
+		off = gk_target("gatekeeperd-nofiling", a.gatekeeperd, env.manifest, a.work).start(a.start_timeout)
+		r = {}
+		measure_rounds(env, [gk, off], kinds_udp(env, lambda t: env.manifest["expect"] if t is gk else None), r, None)
+		out["onoff"] = {"res": r, "n": n}
+		off.stop()
+	gk.stop()
+	redis.stop()
+
 
 def med(rounds, key):
 	v = [r[key] for r in rounds if r.get(key) is not None]
@@ -405,75 +902,6 @@ def cell(m, nd=1, spread=True):
 	if not spread or m[1] == m[2]:
 		return fmt(m[0], nd)
 	return "%s (%s–%s)" % (fmt(m[0], nd), fmt(m[1], nd), fmt(m[2], nd))
-
-
-def table(res, a, b, rate):
-	"""Markdown table rows: (metric, a, b, ratio a/b, target)."""
-	rows = []
-
-	def row(name, phase, key, nd=1, target=None, better=None):
-		ma, mb = med(res[a.label][phase], key), med(res[b.label][phase], key)
-		ratio = ma[0] / mb[0] if ma[0] is not None and mb[0] else None
-		pairs = [x[key] / y[key] for x, y in zip(res[a.label][phase], res[b.label][phase])
-			 if x.get(key) is not None and y.get(key)]
-		paired = statistics.median(pairs) if pairs else None
-		verdict = ""
-		if target is not None and ratio is not None:
-			ok = ratio >= target if better == "higher" else ratio <= target
-			verdict = "%s %s %.1fx: %s" % ("≥" if better == "higher" else "≤", "", target, "PASS" if ok else "FAIL")
-			verdict = verdict.replace("  ", " ")
-		rows.append((name, cell(ma, nd), cell(mb, nd), "%.2f" % ratio if ratio is not None else "-",
-			     "%.2f" % paired if paired is not None else "-", verdict))
-
-	row("peak qps (dnsperf)", "peak", "qps", 0, 1.0, "higher")
-	row("peak: server CPU, % of a core", "peak", "cpu_pct")
-	row("peak: server CPU (schedstat), % of a core", "peak", "cpu_exec_pct")
-	row("peak: server CPU µs per query", "peak", "us_per_q", 2)
-	row("peak: dnsperf CPU, % of a core", "peak", "client_cpu_pct")
-	row("peak: dnsperf avg latency µs", "peak", "avg_lat_us", 0)
-	row("peak: queries lost", "peak", "lost", 0)
-	row("peak: server run-queue wait, ms/s", "peak", "runq_ms_per_s", 1)
-	row("peak: rest of machine busy, % of a core", "peak", "other_pct", 1)
-	row("%d qps: achieved qps (gkload)" % rate, "fixed", "recv_qps", 0)
-	row("%d qps: server CPU, %% of a core" % rate, "fixed", "cpu_pct", 1, 1.0, "lower")
-	row("%d qps: server CPU (schedstat), %% of a core" % rate, "fixed", "cpu_exec_pct")
-	row("%d qps: server CPU µs per query" % rate, "fixed", "us_per_q", 2)
-	row("%d qps: p50 latency µs" % rate, "fixed", "p50_us", 1)
-	row("%d qps: p90 latency µs" % rate, "fixed", "p90_us", 1)
-	row("%d qps: p99 latency µs" % rate, "fixed", "p99_us", 1, 1.0, "lower")
-	row("%d qps: p99.9 latency µs" % rate, "fixed", "p999_us", 1)
-	row("%d qps: queries lost" % rate, "fixed", "lost", 0)
-	row("%d qps: server run-queue wait, ms/s" % rate, "fixed", "runq_ms_per_s", 1)
-	row("%d qps: rest of machine busy, %% of a core" % rate, "fixed", "other_pct", 1)
-	return rows
-
-
-def client_note(res, a, b):
-	"""A warning when dnsperf, not the servers, set the peak rate."""
-	ca, cb = med(res[a.label]["peak"], "client_cpu_pct")[0], med(res[b.label]["peak"], "client_cpu_pct")[0]
-	if ca is None or cb is None or max(ca, cb) < 90:
-		return ""
-	return ("**Peak is client-bound:** dnsperf used a median %.0f%% (%s) and %.0f%% (%s) of its core, so "
-		"the peak qps row measures dnsperf as much as the servers; compare server CPU µs per query "
-		"at peak instead.\n\n" % (ca, a.label, cb, b.label))
-
-
-def render(rows, a, b):
-	head = ("metric (median of rounds, min–max)", a.label, b.label, "ratio %s/%s" % (a.label, b.label),
-		"paired ratio", "target")
-	lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-	lines += ["| " + " | ".join(r) + " |" for r in rows]
-	return "\n".join(lines)
-
-
-def rcode_mix(res, label):
-	tot = {}
-	for r in res[label]["fixed"]:
-		for k, v in r.items():
-			if k.startswith("rcode_"):
-				tot[k[6:]] = tot.get(k[6:], 0) + v
-	n = sum(tot.values()) or 1
-	return {k: 100.0 * v / n for k, v in sorted(tot.items())}
 
 
 def build_info(build, gk_bin):
@@ -526,185 +954,405 @@ def git_head():
 	return h + (" plus %d uncommitted change(s) under src/, include/, CMakeLists.txt" % n if n else "")
 
 
-# ---- main --------------------------------------------------------------------------------
+# ---- report ------------------------------------------------------------------------------
+
+def ratio(x, y):
+	return x / y if x is not None and y else None
+
+
+def verdict(r, target, higher):
+	if r is None:
+		return "-"
+	ok = r >= target if higher else r <= target
+	return "%.2f (%s %.2g: %s)" % (r, "≥" if higher else "≤", target, "PASS" if ok else "FAIL")
+
+
+def multi_table(res, labels, rows, refs):
+	"""rows: (title, kind, key, digits, {ref label: (target, higher)}); refs: labels to ratio against.
+	Cells: median (min–max). Ratio columns: first label / ref, with the target verdict if any."""
+	head = ["metric (median of rounds, min–max)"] + labels + ["%s / %s" % (labels[0], r) for r in refs]
+	lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+	for title, kind, key, nd, targets in rows:
+		cells, meds = [], {}
+		for lb in labels:
+			m = med(res.get(lb, {}).get(kind, []), key)
+			meds[lb] = m[0]
+			cells.append(cell(m, nd))
+		for r in refs:
+			x = ratio(meds[labels[0]], meds[r])
+			if r in targets:
+				cells.append(verdict(x, *targets[r]))
+			else:
+				cells.append("%.2f" % x if x is not None else "-")
+		lines.append("| " + " | ".join([title] + cells) + " |")
+	return "\n".join(lines)
+
+
+def per_round(res, labels, kinds):
+	lines = ["| target | measurement | round | qps | lost | wrong | server CPU % | client CPU % | p50 µs | p99 µs | p99.9 µs | runq ms/s | rest of machine % |",
+		 "|" + "---|" * 13]
+	for lb in labels:
+		for k in kinds:
+			for i, r in enumerate(res.get(lb, {}).get(k, [])):
+				lines.append("| %s | %s | %d | %s | %s | %s | %.1f | %s | %s | %s | %s | %.1f | %.1f |" % (
+					lb, k, i + 1, fmt(r.get("qps"), 0), fmt(r.get("lost"), 0), fmt(r.get("wrong"), 0), r["cpu_pct"],
+					fmt(r.get("client_cpu_pct")), fmt(r.get("p50_us")), fmt(r.get("p99_us")), fmt(r.get("p999_us")),
+					r["runq_ms_per_s"], r["other_pct"]))
+	return "\n".join(lines)
+
+
+def udp_rows(rate):
+	T = {"NSD": (1.0, True), "dnsdist+NSD": (3.0, True), "ceiling": (0.95, True)}
+	L = {"NSD": (1.0, False)}
+	return [
+		("peak qps, dnsperf", "dnsperf", "qps", 0, T),
+		("peak: server CPU µs/query (dnsperf)", "dnsperf", "us_per_q", 2, {}),
+		("peak: dnsperf CPU, % of a core", "dnsperf", "client_cpu_pct", 1, {}),
+		("peak qps, gkload closed loop", "gkload", "qps", 0, T),
+		("peak: server CPU, % of a core (gkload)", "gkload", "cpu_pct", 1, {}),
+		("peak: server CPU µs/query (gkload)", "gkload", "us_per_q", 2, {}),
+		("peak: gkload CPU, % of a core", "gkload", "client_cpu_pct", 1, {}),
+		("peak: lost (gkload)", "gkload", "lost", 0, {}),
+		("%d qps: server CPU, %% of a core" % rate, "fixed", "cpu_pct", 1, {"NSD": (0.9, False)}),
+		("%d qps: server CPU µs/query" % rate, "fixed", "us_per_q", 2, {}),
+		("%d qps: p50 latency µs" % rate, "fixed", "p50_us", 1, {}),
+		("%d qps: p99 latency µs" % rate, "fixed", "p99_us", 1, L),
+		("%d qps: p99.9 latency µs" % rate, "fixed", "p999_us", 1, {}),
+		("%d qps: lost" % rate, "fixed", "lost", 0, {}),
+		("%d qps: wrong rcode (gatekeeperd, dnsdist: -x expected)" % rate, "fixed", "wrong", 0, {}),
+		("%d qps: server run-queue wait, ms/s" % rate, "fixed", "runq_ms_per_s", 1, {}),
+		("%d qps: rest of machine busy, %% of a core" % rate, "fixed", "other_pct", 1, {}),
+	]
+
+
+def ceiling_fractions(res, labels):
+	lines = ["| target | dnsperf peak ÷ ceiling's | gkload peak ÷ ceiling's |", "|---|---|---|"]
+	for lb in labels:
+		cs = []
+		for k in ("dnsperf", "gkload"):
+			x, c = med(res.get(lb, {}).get(k, []), "qps")[0], med(res.get("ceiling", {}).get(k, []), "qps")[0]
+			cs.append("%.2f" % (x / c) if x and c else "-")
+		lines.append("| %s | %s |" % (lb, " | ".join(cs)))
+	return "\n".join(lines)
+
+
+def rcode_mix(res, label, kind="fixed"):
+	tot = {}
+	for r in res.get(label, {}).get(kind, []):
+		for k, v in r.items():
+			if k.startswith("rcode_"):
+				tot[k[6:]] = tot.get(k[6:], 0) + v
+	n = sum(tot.values()) or 1
+	return ", ".join("%s %.2f%%" % (k, 100.0 * v / n) for k, v in sorted(tot.items()))
+
+
+def chart(out, path):
+	"""PNG: peak qps per target (dnsperf, gkload) and latency percentiles at the fixed rate."""
+	try:
+		import matplotlib
+		matplotlib.use("Agg")
+		import matplotlib.pyplot as plt
+	except ImportError:
+		log("no matplotlib (Debian python3-matplotlib): chart skipped")
+		return None
+	panels = []
+	if "udp" in out:
+		panels.append(("udp", out["udp"]["res"], [t[0] for t in out["udp"]["targets"]]))
+	if "onoff" in out:
+		panels.append(("onoff", out["onoff"]["res"], list(out["onoff"]["res"].keys())))
+	if not panels:
+		return None
+	fig, axes = plt.subplots(len(panels), 2, figsize=(12, 4.5 * len(panels)), squeeze=False)
+	for row, (name, res, labels) in zip(axes, panels):
+		x = range(len(labels))
+		for j, k in enumerate(("dnsperf", "gkload")):
+			v = [med(res.get(lb, {}).get(k, []), "qps")[0] or 0 for lb in labels]
+			row[0].bar([i + (j - 0.5) * 0.4 for i in x], v, 0.4, label=k)
+		row[0].set_xticks(list(x), labels, fontsize=8)
+		row[0].set_ylabel("queries per second (median)")
+		row[0].set_title("%s: peak rate" % name)
+		row[0].legend()
+		for j, k in enumerate(("p50_us", "p99_us", "p999_us")):
+			v = [med(res.get(lb, {}).get("fixed", []), k)[0] or 0 for lb in labels]
+			row[1].bar([i + (j - 1) * 0.27 for i in x], v, 0.27, label=k.replace("_us", ""))
+		row[1].set_yscale("log")
+		row[1].set_xticks(list(x), labels, fontsize=8)
+		row[1].set_ylabel("latency µs at the fixed rate (median)")
+		row[1].set_title("%s: latency" % name)
+		row[1].legend()
+	fig.tight_layout()
+	fig.savefig(path, dpi=90)
+	plt.close(fig)
+	return path
+
+
+def markdown(env, out, cmd, wall):
+	a = env.a
+	now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+	S = []
+	S.append("""# Gatekeeper bench results
+
+Generated by `bench/run.py`; see `bench/README.md` for what is measured and how to read it.
+
+- Command: `{cmd}`
+- Date: {now}; whole run {wall:.0f} s; load average before the run: {load}
+- Machine: {mach}
+- Code: main at {head}; gatekeeperd `{gk}` ({build})
+- Tools: {nsdv}; {ddv}; {rv}; {dp}; gkload and refuser (bench/gkload.c, bench/refuser.c)
+- Data: {zones} zones, {nq} queries (seed {seed}, Zipf s=1.0 over zones), EDNS on; zone statuses
+  {filed} filed, {unfiled} unfiled, {revoked} revoked. Servers on core 0 (every thread of every
+  process: dnsdist+NSD share it), clients, redis-server and gk-sync on core 1, 127.0.0.1 only.
+  {rounds} alternating rounds of {dur:g} s per measurement. Peak: `dnsperf -e {dpa}` and
+  `gkload -e {gla}` (closed loop); fixed rate: `gkload -Q {rate} -e -c {gs}` (open loop).
+""".format(cmd=cmd, now=now, wall=wall, load=env.load_before, mach=machine(), head=git_head(), gk=a.gatekeeperd,
+	   build=build_info(a.build, a.gatekeeperd), nsdv=version(["nsd", "-v"]), ddv=version(["dnsdist", "--version"]),
+	   rv=version(["redis-server", "--version"]), dp="dnsperf " + version(["dnsperf", "-h"]).replace("Version ", ""),
+	   zones=a.zones, nq=a.queries, seed=a.seed,
+	   filed=sum(z["status"] == "filed" for z in env.manifest["zones"]),
+	   unfiled=sum(z["status"] == "unfiled" for z in env.manifest["zones"]),
+	   revoked=sum(z["status"] == "revoked" for z in env.manifest["zones"]),
+	   rounds=a.rounds, dur=a.duration, dpa=" ".join(DNSPERF_PEAK), gla=" ".join(GKLOAD_PEAK), rate=a.rate,
+	   gs=GKLOAD_SOCKETS))
+	if "udp" in out:
+		u = out["udp"]
+		labels = [t[0] for t in u["targets"]]
+		f1 = out["feed_1m"]
+		S.append("## Max UDP rate and %d qps, 1 worker, %s-domain status set\n" % (a.rate, fmt(f1["n"], 0)))
+		S.append("Status set applied with `gk-sync apply --no-records` in %.1f s; Redis used_memory %.0f MiB. "
+			 "Start-up: %s.\n" % (f1["apply_s"], f1["redis_bytes"] / 2**20, "; ".join(
+				 "%s answering after %.1f s, RSS %d MiB" % (lb, s, r // 1024) for lb, s, r in u["targets"])))
+		S.append(multi_table(u["res"], labels, udp_rows(a.rate), ["NSD", "dnsdist+NSD", "ceiling"]))
+		S.append("\nEvery target as a fraction of the ceiling probe (same load generator):\n")
+		S.append(ceiling_fractions(u["res"], labels))
+		S.append(client_note(u["res"], labels))
+		S.append("\nResponse codes at the fixed rate:\n")
+		S.append("\n".join("- %s: %s" % (lb, rcode_mix(u["res"], lb)) for lb in labels))
+	if "tcp" in out:
+		S.append("\n## TCP, 100 connections, pipelined (`dnsperf -e %s`)\n" % " ".join(DNSPERF_TCP))
+		S.append(multi_table(out["tcp"]["res"], ["gatekeeperd", "NSD"], [
+			("qps", "tcp", "qps", 0, {"NSD": (1.0, True)}),
+			("server CPU, % of a core", "tcp", "cpu_pct", 1, {}),
+			("server CPU µs/query", "tcp", "us_per_q", 2, {}),
+			("dnsperf CPU, % of a core", "tcp", "client_cpu_pct", 1, {}),
+			("lost", "tcp", "lost", 0, {}),
+			("rest of machine busy, % of a core", "tcp", "other_pct", 1, {})], ["NSD"]))
+	if "cold" in out:
+		c = out["cold"]
+		S.append("\n## Cold start, %s-domain status set\n" % fmt(c["n"], 0))
+		S.append("| metric | value | target |\n|---|---|---|")
+		S.append("| time to ready (start to the first authoritative answer for a filed zone) | %.1f s | %s |" % (
+			c["ready_s"], "≤ 30 s: %s" % ("PASS" if c["ready_s"] <= 30 else "FAIL")))
+		S.append("| status load as logged by gatekeeperd | %s ms (%s domains) | |" % (fmt(c["load_ms"], 0), fmt(c["loaded_n"], 0)))
+		S.append("| resident memory, ready | %.0f MiB | |" % (c["rss_kib"] / 1024))
+		S.append("| resident memory, same config with an empty status set | %.0f MiB | |" % (c["empty_rss_kib"] / 1024))
+		S.append("| memory over the empty baseline per domain | %.1f B | ≤ 48 B: %s |" % (
+			c["b_per_domain"], "PASS" if c["b_per_domain"] <= 48 else "FAIL"))
+		S.append("| gk-sync apply of the snapshot (not a target) | %.1f s | |" % c["apply_s"])
+		S.append("| Redis used_memory with the set (not a target) | %.0f MiB | |" % (c["redis_bytes"] / 2**20))
+	if "onoff" in out:
+		o = out["onoff"]
+		S.append("\n## Filing enforcement on vs off, %s-domain status set, same gatekeeperd build\n" % fmt(o["n"], 0))
+		S.append(multi_table(o["res"], ["gatekeeperd-10M", "gatekeeperd-nofiling"], [
+			("peak qps, dnsperf", "dnsperf", "qps", 0, {"gatekeeperd-nofiling": (0.95, True)}),
+			("peak: server CPU µs/query (dnsperf)", "dnsperf", "us_per_q", 2, {}),
+			("peak: dnsperf CPU, % of a core", "dnsperf", "client_cpu_pct", 1, {}),
+			("peak qps, gkload closed loop", "gkload", "qps", 0, {"gatekeeperd-nofiling": (0.95, True)}),
+			("peak: server CPU µs/query (gkload)", "gkload", "us_per_q", 2, {}),
+			("%d qps: server CPU, %% of a core" % a.rate, "fixed", "cpu_pct", 1, {}),
+			("%d qps: p99 latency µs" % a.rate, "fixed", "p99_us", 1, {}),
+			("%d qps: lost" % a.rate, "fixed", "lost", 0, {}),
+			("%d qps: wrong rcode (on: -x expected)" % a.rate, "fixed", "wrong", 0, {})], ["gatekeeperd-nofiling"]))
+		S.append("\nResponse codes at the fixed rate: on: %s; off: %s." % (
+			rcode_mix(o["res"], "gatekeeperd-10M"), rcode_mix(o["res"], "gatekeeperd-nofiling")))
+	if "storm" in out:
+		s = out["storm"]
+		S.append("\n## Revocation storm: %s status changes through gk-sync while serving %d qps\n" % (fmt(s["changes"], 0), a.rate))
+		S.append("| metric | value | target |\n|---|---|---|")
+		S.append("| gk-sync apply of the delta (wall) | %.2f s | |" % s["sync_s"])
+		S.append("| all %d probe zones refused, after gk-sync returned | %s | ≤ 2 s: %s |" % (
+			s["probes"], "%.2f s" % s["probes_after_sync_s"] if s["probes_after_sync_s"] is not None else "never (120 s)",
+			"PASS" if s["probes_after_sync_s"] is not None and s["probes_after_sync_s"] <= 2 else "FAIL"))
+		S.append("| all %d probe zones refused, from gk-sync start | %s | |" % (
+			s["probes"], "%.2f s" % s["probes_from_start_s"] if s["probes_from_start_s"] is not None else "-"))
+		S.append("| heartbeat serial 11 (every change applied), after gk-sync returned | %s | |" % (
+			"%.2f s" % s["serial_after_sync_s"] if s["serial_after_sync_s"] is not None else "never (120 s)"))
+		S.append("| queries lost (of %d sent) | %d | 0: %s |" % (s["sent"], s["lost"], "PASS" if s["lost"] == 0 else "FAIL"))
+		S.append("| p99 / p99.9 latency during the run | %s / %s µs | |" % (fmt(s["p99_us"]), fmt(s["p999_us"])))
+		S.append("\n`%s`" % s["sync_out"])
+	if "policy" in out:
+		p = out["policy"]
+		S.append("\n## Policy push of %s list entries\n" % fmt(p["n"], 0))
+		S.append("%s. Lists generated: `%s` (%.1f MiB, plain) and `%s` (%.1f MiB, RPZ)." % (
+			p["status"], os.path.relpath(p["txt"], ROOT), p["txt_bytes"] / 2**20, os.path.relpath(p["rpz"], ROOT),
+			p["rpz_bytes"] / 2**20))
+	if "redis" in out:
+		r = out["redis"]
+		S.append("\n## Redis killed (SIGKILL) for %.0f s while serving %d qps\n" % (r["outage_s"], a.rate))
+		S.append("| metric | value | target |\n|---|---|---|")
+		S.append("| queries sent / answered | %d / %d | |" % (r["sent"], r["received"]))
+		S.append("| answers lost | %d | 0: %s |" % (r["lost"], "PASS" if r["lost"] == 0 else "FAIL"))
+		S.append("| answers with a wrong rcode (gkload -x: the expected answer with the last-known-good set) | %d | 0: %s |" % (
+			r["wrong"], "PASS" if r["wrong"] == 0 else "FAIL"))
+		S.append("| heartbeat connected and ready again after Redis restarted | %.1f s | |" % r["reconnected_s"])
+		S.append("| status transitions logged by gatekeeperd | %s | |" % (", ".join(r["log_states"]) or "none"))
+		S.append("| response codes | %s | |" % ", ".join("%s %d" % kv for kv in sorted(r["rcodes"].items())))
+		if r["wrong_lines"]:
+			S.append("\nFirst wrong answers: " + "; ".join(r["wrong_lines"][:5]))
+	for name, res, labels, kinds in env.round_tables(out):
+		S.append("\n## Every round: %s\n" % name)
+		S.append(per_round(res, labels, kinds))
+	return "\n".join(S) + "\n"
+
+
+def client_note(res, labels):
+	cs = [med(res.get(lb, {}).get("dnsperf", []), "client_cpu_pct")[0] for lb in labels]
+	if not any(c is not None and c >= 90 for c in cs):
+		return ""
+	return ("\n**dnsperf peak is client-bound:** dnsperf used %s of its core, so the dnsperf peak row measures "
+		"dnsperf as much as the servers; the gkload closed-loop row and server CPU µs per query separate them.\n" %
+		", ".join("%.0f%% (%s)" % (c, lb) for c, lb in zip(cs, labels) if c is not None))
+
+
+def round_tables(out):
+	t = []
+	if "udp" in out:
+		t.append(("max UDP rate and fixed rate", out["udp"]["res"], [x[0] for x in out["udp"]["targets"]],
+			  ["dnsperf", "gkload", "fixed"]))
+	if "tcp" in out:
+		t.append(("TCP", out["tcp"]["res"], ["gatekeeperd", "NSD"], ["tcp"]))
+	if "onoff" in out:
+		t.append(("enforcement on vs off", out["onoff"]["res"], ["gatekeeperd-10M", "gatekeeperd-nofiling"],
+			  ["dnsperf", "gkload", "fixed"]))
+	return t
+
 
 def ensure_build(build):
-	gk, gl = os.path.join(build, "gatekeeperd"), os.path.join(build, "bench", "gkload")
 	if not os.path.isdir(build):
 		# GCC 12 at -O3 reports maybe-uninitialized false positives that -Werror turns into a
 		# failed build; the bench keeps them visible as warnings (no effect on the code).
 		subprocess.run(["cmake", "-S", ROOT, "-B", build, "-DCMAKE_BUILD_TYPE=Release",
 				"-DCMAKE_C_FLAGS=-Wno-error=maybe-uninitialized"], check=True)
 	# Incremental: a no-op when fresh, and it keeps a stale binary out of the figures.
-	subprocess.run(["cmake", "--build", build, "-j2", "--target", "gatekeeperd", "gkload"], check=True)
-	return gk, gl
+	subprocess.run(["cmake", "--build", build, "-j2", "--target", "gatekeeperd", "gk-sync", "gkload", "refuser"],
+		       check=True)
+	return {"gatekeeperd": os.path.join(build, "gatekeeperd"), "gk_sync": os.path.join(build, "gk-sync"),
+		"gkload": os.path.join(build, "bench", "gkload"), "refuser": os.path.join(build, "bench", "refuser")}
+
+
+def smoke_checks(out):
+	bad = []
+	u = out.get("udp", {}).get("res", {})
+	for lb, kinds in u.items():
+		for k, rs in kinds.items():
+			for r in rs:
+				sent = r.get("sent") or 0
+				if not (r.get("completed") or r.get("received")):
+					bad.append("%s %s: nothing answered" % (lb, k))
+				if (r.get("lost") or 0) > max(1, sent // 1000):
+					bad.append("%s %s: lost %s of %s" % (lb, k, r.get("lost"), sent))
+				if r.get("wrong"):
+					bad.append("%s %s: %d wrong rcodes: %s" % (lb, k, r["wrong"], r.get("wrong_lines")))
+	for sc in ("tcp", "onoff"):
+		for lb, kinds in out.get(sc, {}).get("res", {}).items():
+			for k, rs in kinds.items():
+				for r in rs:
+					if r.get("wrong") or (r.get("lost") or 0) > max(1, (r.get("sent") or 0) // 1000):
+						bad.append("%s %s %s: lost %s wrong %s" % (sc, lb, k, r.get("lost"), r.get("wrong")))
+	if "storm" in out and out["storm"]["probes_from_start_s"] is None:
+		bad.append("storm: revocations never enforced")
+	if "redis" in out and (out["redis"]["wrong"] or out["redis"]["lost"]):
+		bad.append("redis kill: lost %d wrong %d" % (out["redis"]["lost"], out["redis"]["wrong"]))
+	if "cold" in out and out["cold"]["table_size"] != out["cold"]["n"]:
+		bad.append("cold: table_size %d != %d" % (out["cold"]["table_size"], out["cold"]["n"]))
+	return bad
 
 
 def main():
-	ap = argparse.ArgumentParser(description="gatekeeperd vs NSD benchmark (see bench/README.md)")
-	ap.add_argument("--smoke", action="store_true", help="20 zones, one 2 s round, checks only (ctest)")
-	ap.add_argument("--rounds", type=int, default=5)
+	ap = argparse.ArgumentParser(description="gatekeeperd against its peers at registry scale (see bench/README.md)")
+	ap.add_argument("--smoke", action="store_true", help="tiny data, 1 s runs, every scenario, checks only (ctest)")
+	ap.add_argument("--scenarios", default=",".join(SCENARIOS),
+			help="comma-separated, from: " + "; ".join("%s = %s" % kv for kv in SCENARIO_HELP.items()))
+	ap.add_argument("--rounds", type=int, default=3)
 	ap.add_argument("--duration", type=float, default=10, help="seconds per measurement")
 	ap.add_argument("--rate", type=int, default=20000, help="fixed rate in qps")
 	ap.add_argument("--zones", type=int, default=10000)
 	ap.add_argument("--queries", type=int, default=200000)
+	ap.add_argument("--status-1m", type=int, default=1000000, help="status set size for udp/tcp/storm/redis")
+	ap.add_argument("--status-10m", type=int, default=10000000, help="status set size for cold/onoff")
+	ap.add_argument("--storm-changes", type=int, default=100000)
+	ap.add_argument("--policy-n", type=int, default=1000000)
 	ap.add_argument("--seed", type=int, default=20240101)
 	ap.add_argument("--build", default=os.path.join(ROOT, "build-bench"))
 	ap.add_argument("--gatekeeperd", help="binary (default: BUILD/gatekeeperd, built if missing)")
+	ap.add_argument("--gk-sync", dest="gk_sync", help="binary (default: BUILD/gk-sync)")
 	ap.add_argument("--gkload", help="binary (default: BUILD/bench/gkload)")
-	ap.add_argument("--a", default="gatekeeperd", choices=["gatekeeperd", "nsd"],
-			help="server in the first slot; 'nsd' runs NSD against NSD to debug the harness")
+	ap.add_argument("--refuser", help="binary (default: BUILD/bench/refuser)")
 	ap.add_argument("--perf", action="store_true",
-			help="after the rounds, one extra peak and one fixed-rate run per server under perf "
-			"record; writes WORK/LABEL/perf-{peak,fixed}.txt (not in the figures)")
-	ap.add_argument("--work", default=os.path.join(HERE, "out"), help="logs, configs, NSD state")
-	ap.add_argument("--data", help="generated zones and queries (default bench/data, smoke: WORK/data)")
+			help="udp: after the rounds, one peak and one fixed-rate run per server under perf record; "
+			"writes WORK/LABEL/perf-{peak,fixed}.txt (not in the figures)")
+	ap.add_argument("--work", default=os.path.join(HERE, "out"), help="logs, configs, server state")
+	ap.add_argument("--data", help="generated data (default bench/data, smoke: WORK/data)")
 	ap.add_argument("--results", help="markdown output (default bench/RESULTS.md; smoke: WORK/RESULTS.md)")
 	a = ap.parse_args()
 	if a.smoke:
-		a.rounds, a.duration, a.zones, a.queries = 1, 2, 20, 2000
+		a.rounds, a.duration, a.zones, a.queries = 1, 1, 20, 2000
+		a.status_1m, a.status_10m, a.storm_changes, a.policy_n = 2000, 5000, 500, 1000
 		a.rate = min(a.rate, 5000)
+	a.start_timeout = 20 if a.smoke else 300
+	want = set(x.strip() for x in a.scenarios.split(",") if x.strip())
+	if want - set(SCENARIOS):
+		ap.error("unknown scenario(s): %s" % ", ".join(sorted(want - set(SCENARIOS))))
 	a.work = os.path.abspath(a.work)
 	data = os.path.abspath(a.data or (os.path.join(a.work, "data") if a.smoke else os.path.join(HERE, "data")))
-	results = a.results or (os.path.join(a.work, "RESULTS.md") if a.smoke or a.a == "nsd"
-				 else os.path.join(HERE, "RESULTS.md"))
+	results = a.results or (os.path.join(a.work, "RESULTS.md") if a.smoke else os.path.join(HERE, "RESULTS.md"))
 	os.makedirs(a.work, exist_ok=True)
 	os.makedirs(data, exist_ok=True)
 	if a.rounds < 1 or a.rounds > 10 or a.duration <= 0 or a.duration > 60:
 		ap.error("--rounds 1..10 and --duration up to 60 s keep the run bounded")
-
-	for tool in ("dnsperf", "nsd", "taskset"):
+	for tool in ("dnsperf", "nsd", "dnsdist", "redis-server", "taskset"):
 		if subprocess.run(["sh", "-c", "command -v " + tool], stdout=subprocess.DEVNULL).returncode:
-			sys.exit("run.py: %s not found (Debian packages: dnsperf, nsd, util-linux)" % tool)
+			sys.exit("run.py: %s not found (scripts/deps.sh installs it)" % tool)
 	if os.cpu_count() < 2:
-		sys.exit("run.py: needs 2 cores (server on core 0, client on core 1)")
-
-	gk_bin, gkload = a.gatekeeperd, a.gkload
-	if (a.a == "gatekeeperd" and not gk_bin) or not gkload:
-		b_gk, b_gl = ensure_build(a.build)
-		gk_bin, gkload = gk_bin or b_gk, gkload or b_gl
+		sys.exit("run.py: needs 2 cores (servers on core 0, clients on core 1)")
+	if not all((a.gatekeeperd, a.gk_sync, a.gkload, a.refuser)):
+		b = ensure_build(a.build)
+		for k in ("gatekeeperd", "gk_sync", "gkload", "refuser"):
+			setattr(a, k, os.path.abspath(getattr(a, k) or b[k]))
 
 	atexit.register(stop_all)
 	signal.signal(signal.SIGTERM, on_signal)
 	signal.signal(signal.SIGINT, on_signal)
 
 	t_start = time.monotonic()
+	env = Env(a, data)
+	env.load_before = " ".join(open("/proc/loadavg").read().split()[:3])
+	env.round_tables = round_tables
+	env.quiet_budget = [0.0 if a.smoke else 180.0]  # seconds the whole run may wait for a quiet machine
 	log("generating %d zones, %d queries in %s" % (a.zones, a.queries, data))
-	manifest = gen.generate(data, a.zones, a.queries, a.seed)
-	queries = manifest["queries"]
-
-	nsd = Server("nsd", "NSD", "nsd", a.work, manifest)
-	if a.a == "nsd":
-		srv_a = Server("nsd", "NSD-A", "nsd", a.work, manifest)
-	else:
-		srv_a = Server("gatekeeperd", "gatekeeperd", os.path.abspath(gk_bin), a.work, manifest)
-	servers = [srv_a, nsd]
-	res = {s.label: {"peak": [], "fixed": []} for s in servers}
-	quiet_budget = [0.0 if a.smoke else 120.0]  # seconds the whole run may wait for a quiet machine
+	env.manifest = gen.generate(data, a.zones, a.queries, a.seed)
+	out = {}
 	try:
-		for s in servers:
-			s.start()
-		for i in range(a.rounds):
-			order = servers if i % 2 == 0 else servers[::-1]
-			for s in order:
-				wait_quiet(quiet_budget)
-				p = peak(s, queries, a.duration)
-				res[s.label]["peak"].append(p)
-				log("round %d %-12s peak  %9.0f qps  lost %d  server %5.1f%% (exec %5.1f%%)  dnsperf %5.1f%%  runq %.1f ms/s  other %.1f%%" %
-				    (i + 1, s.label, p["qps"], p["lost"], p["cpu_pct"], p["cpu_exec_pct"], p["client_cpu_pct"],
-				     p["runq_ms_per_s"], p["other_pct"]))
-			for s in order:
-				wait_quiet(quiet_budget)
-				f = fixed(s, gkload, queries, a.duration, a.rate)
-				res[s.label]["fixed"].append(f)
-				log("round %d %-12s %d qps: got %7.0f  lost %d  server %5.1f%% (exec %5.1f%%)  p50 %.1f  p99 %.1f  p99.9 %.1f µs  runq %.1f ms/s  other %.1f%%" %
-				    (i + 1, s.label, a.rate, f["recv_qps"], f["lost"], f["cpu_pct"], f["cpu_exec_pct"], f.get("p50_us", -1),
-				     f.get("p99_us", -1), f.get("p999_us", -1), f["runq_ms_per_s"], f["other_pct"]))
-		if a.perf:
-			for s in servers:
-				log("profile %s: %s" % (s.label, profile(s, lambda: peak(s, queries, a.duration), "peak")))
-				log("profile %s: %s" % (s.label, profile(
-					s, lambda: fixed(s, gkload, queries, a.duration, a.rate), "fixed")))
+		if want & {"udp", "tcp", "redis", "storm"}:
+			scenario_1m(env, want, out)
+		if "policy" in want:
+			out["policy"] = policy(env)
+			log("policy: %s" % out["policy"]["status"])
+		if want & {"cold", "onoff"}:
+			scenario_10m(env, want, out)
 	finally:
 		stop_all()
 
-	rows = table(res, srv_a, nsd, a.rate)
-	tbl = render(rows, srv_a, nsd)
 	cmd = " ".join(["bench/run.py"] + [shlex.quote(x) for x in sys.argv[1:]])
-	print(tbl)
-	mixes = {s.label: rcode_mix(res, s.label) for s in servers}
-	mix_lines = []
-	for s in servers:
-		mix_lines.append("- %s: " % s.label + ", ".join("%s %.2f%%" % (k, v) for k, v in mixes[s.label].items()))
-	diff = max(abs(mixes[srv_a.label].get(k, 0) - mixes[nsd.label].get(k, 0))
-		   for k in set(mixes[srv_a.label]) | set(mixes[nsd.label]))
-	warn = ""
-	if diff > 0.5:
-		warn = ("\n**Warning:** the response codes differ by up to %.2f points between the servers, so they "
-			"did not do the same work; compare with care.\n" % diff)
-		log(warn.strip())
-
-	raw = ["| server | round | peak qps | lost | server CPU %% | dnsperf CPU %% | runq ms/s | other %% "
-	       "| %d qps: got | lost | server CPU %% | p50 µs | p99 µs | p99.9 µs | runq ms/s | other %% |" % a.rate,
-	       "|" + "---|" * 16]
-	for s in servers:
-		for i, (p, f) in enumerate(zip(res[s.label]["peak"], res[s.label]["fixed"])):
-			raw.append("| %s | %d | %.0f | %d | %.1f | %.1f | %.1f | %.1f | %.0f | %d | %.1f | %s | %s | %s | %.1f | %.1f |" % (
-				s.label, i + 1, p["qps"], p["lost"], p["cpu_pct"], p["client_cpu_pct"], p["runq_ms_per_s"],
-				p["other_pct"], f["recv_qps"], f["lost"], f["cpu_pct"], fmt(f.get("p50_us")),
-				fmt(f.get("p99_us")), fmt(f.get("p999_us")), f["runq_ms_per_s"], f["other_pct"]))
-
-	now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-	md = """# Gatekeeper bench results
-
-Generated by `bench/run.py`; see `bench/README.md` for what is measured and how to read it.
-
-- Command: `{cmd}`
-- Date: {now}; whole run {wall:.0f} s
-- Machine: {mach}
-- Code: main at {head}; gatekeeperd `{gk}` ({build})
-- Tools: {nsdv}; {dnsperfv}; gkload (bench/gkload.c)
-- Scenario: {zones} zones, {nq} queries (seed {seed}, Zipf s=1.0 over zones), EDNS on; {rounds} alternating
-  rounds of {dur:g} s per measurement; servers on core 0 (every thread), clients on core 1, 127.0.0.1 only.
-  Peak: `dnsperf -e {dp}`. Fixed rate: `gkload -Q {rate} -e -c {gs} -t 1000` (open loop).
-- Load: {a} answering after {la:.1f} s, RSS {ra} MiB; NSD answering after {lb:.1f} s, RSS {rb} MiB.
-
-## Summary
-
-{tbl}
-
-{note}Ratios are {a}/NSD of the medians. Targets: peak qps ≥ 1.0x NSD; at {rate} qps server CPU and p99
-latency ≤ NSD's.
-
-## Response codes at the fixed rate
-
-{mix}
-{warn}
-## Every round
-
-{raw}
-""".format(cmd=cmd, now=now, wall=time.monotonic() - t_start, mach=machine(), head=git_head(),
-	   gk=gk_bin if a.a == "gatekeeperd" else "(not run: NSD in both slots)",
-	   build=build_info(a.build, gk_bin) if a.a == "gatekeeperd" else "-", note=client_note(res, srv_a, nsd),
-	   nsdv=version(["nsd", "-v"]), dnsperfv="dnsperf " + version(["dnsperf", "-h"]).replace("Version ", ""), zones=a.zones, nq=a.queries,
-	   seed=a.seed, rounds=a.rounds, dur=a.duration, dp=" ".join(DNSPERF_PEAK), rate=a.rate,
-	   gs=GKLOAD_SOCKETS, a=srv_a.label, la=srv_a.load_s, ra=srv_a.rss // 1024, lb=nsd.load_s,
-	   rb=nsd.rss // 1024, tbl=tbl, mix="\n".join(mix_lines), warn=warn, raw="\n".join(raw))
+	md = markdown(env, out, cmd, time.monotonic() - t_start)
+	png = chart(out, os.path.splitext(results)[0].replace("RESULTS", "results") + ".png")
+	if png:
+		md += "\nChart: `%s` (peak qps per target, latency percentiles at the fixed rate).\n" % os.path.basename(png)
 	with open(results, "w") as f:
 		f.write(md)
-	log("wrote %s" % results)
-
+	print(md)
+	log("wrote %s%s" % (results, " and " + png if png else ""))
 	if a.smoke:
-		bad = []
-		for s in servers:
-			p, f = res[s.label]["peak"][0], res[s.label]["fixed"][0]
-			if not p["completed"] or p["lost"] > max(1, p["sent"] // 1000):
-				bad.append("%s: dnsperf completed %s, lost %s of %s" % (s.label, p["completed"], p["lost"], p["sent"]))
-			if not f["received"] or f["lost"] > max(1, f["sent"] // 1000):
-				bad.append("%s: gkload received %d, lost %d of %d" % (s.label, f["received"], f["lost"], f["sent"]))
-		with open(results) as fh:
-			if "| peak qps (dnsperf) |" not in fh.read():
-				bad.append("results table missing from " + results)
+		bad = smoke_checks(out)
 		if bad:
 			log("SMOKE FAIL:\n  " + "\n  ".join(bad))
 			return 1
