@@ -25,7 +25,7 @@ typedef enum gk_feed_kind {
  * {"op":"remove"}. Strings are owned by the feed and live until gk_feed_free. */
 typedef struct gk_feed_rec {
 	const char *domain;  /* normalised, NUL-terminated */
-	const char *record;  /* canonical compact JSON (sorted keys, no "domain"); NULL: remove */
+	const char *record;  /* sorted-key JSON sans "domain"; NULL: remove, NO_RECORDS */
 	uint32_t record_len; /* strlen(record) */
 	uint32_t line;       /* 1-based line in the feed */
 	uint32_t provider;   /* index into gk_feed_t.providers plus 1; 0: no provider */
