@@ -1,11 +1,58 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# scripts/demo.sh -- install what is missing, build, and run gatekeeperd in the foreground
-# on 127.0.0.1:5300 and [::1]:5300 with the sample zones in zones/ (gatekeeperd.conf.example).
-# Stop it with Ctrl-C (SIGINT); reload zones and config with `kill -HUP <pid>`.
+# scripts/demo.sh -- install what is missing, build, and run Gatekeeper on loopback:
+#   a private redis-server (127.0.0.1, a free port, data in build/demo/),
+#   the sample registry feed (samples/registry-feed.jsonl) signed with a demo key and
+#   applied with gk-sync, and gatekeeperd in the foreground on 127.0.0.1:5300 and
+#   [::1]:5300 serving zones/ with the filing check on.
+# Ctrl-C stops gatekeeperd; the script then stops its redis-server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$(pwd)
 bash scripts/deps.sh
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build/release -j"$(nproc)" --target gatekeeperd
-exec build/release/gatekeeperd -c gatekeeperd.conf.example
+cmake --build build/release -j"$(nproc)" --target gatekeeperd gk-sync
+BIN=$ROOT/build/release
+DEMO=$ROOT/build/demo
+mkdir -p "$DEMO"
+
+# a free loopback port for Redis
+PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+redis-server --bind 127.0.0.1 --port "$PORT" --save "" --appendonly no --dir "$DEMO" \
+	--logfile "$DEMO/redis.log" &
+REDIS_PID=$!
+GK_PID=""
+cleanup() {
+	[ -z "$GK_PID" ] || kill "$GK_PID" 2>/dev/null || true
+	kill "$REDIS_PID" 2>/dev/null || true
+	wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+for _ in $(seq 50); do
+	redis-cli -p "$PORT" ping >/dev/null 2>&1 && break
+	sleep 0.1
+done
+
+# the registry's key pair (made once for the demo), the signed feed, applied to Redis
+[ -f "$DEMO/registry.key" ] || "$BIN/gk-sync" keygen "$DEMO/registry.key" "$DEMO/registry.pub"
+cp samples/registry-feed.jsonl "$DEMO/feed.jsonl"
+"$BIN/gk-sync" sign --key "$DEMO/registry.key" "$DEMO/feed.jsonl"
+"$BIN/gk-sync" apply --redis "127.0.0.1:$PORT" --pubkey "$DEMO/registry.pub" "$DEMO/feed.jsonl"
+
+# the example config, with absolute zone paths and the redis section filled in
+sed "s|file: zones/|file: $ROOT/zones/|" gatekeeperd.conf.example >"$DEMO/gatekeeperd.conf"
+cat >>"$DEMO/gatekeeperd.conf" <<CONF
+redis:
+  address: "127.0.0.1:$PORT"
+  instance_id: demo
+filing:
+  startup: refuse
+CONF
+echo "demo: redis on 127.0.0.1:$PORT (pid $REDIS_PID); config $DEMO/gatekeeperd.conf"
+echo "demo: try  dig @127.0.0.1 -p 5300 www.example.cn  (filed)"
+echo "           dig @127.0.0.1 -p 5300 www.newsite.cn  (unfiled: REFUSED + EDE)"
+echo "           dig @127.0.0.1 -p 5300 www.shop.com.cn (revoked: NXDOMAIN + EDE)"
+"$BIN/gatekeeperd" -c "$DEMO/gatekeeperd.conf" &
+GK_PID=$!
+wait "$GK_PID"
