@@ -15,7 +15,7 @@ import os
 import random
 import sys
 
-GEN_VERSION = 4  # bump when the output format changes, so cached data is rebuilt
+GEN_VERSION = 5  # bump when the output format changes, so cached data is rebuilt
 
 # (suffix, weight): where the registrar's customers register.
 SUFFIXES = [
@@ -90,11 +90,27 @@ def weighted(rng, items):
 	return items[-1][0]
 
 
+def public_suffixes(path="/usr/share/publicsuffix/public_suffix_list.dat"):
+	"""The exact rules of the public suffix list (Debian package publicsuffix): a zone named
+	like one (he.cn is Hebei's) is not something a registrar's customer can register."""
+	out = set()
+	try:
+		with open(path, encoding="utf-8") as f:
+			for line in f:
+				line = line.strip()
+				if line and not line.startswith("//"):
+					out.add(line.lstrip("!*.").encode("idna").decode("ascii") if not line.isascii() else line.lstrip("!*."))
+	except OSError:
+		pass
+	return out
+
+
 def make_zones(n, rng):
 	seen, zones = set(), []
+	psl = public_suffixes()
 	while len(zones) < n:
 		name = zone_label(rng) + "." + weighted(rng, SUFFIXES)
-		if name in seen or len(name) > 200:
+		if name in seen or len(name) > 200 or name in psl:
 			continue
 		seen.add(name)
 		i = len(zones)
@@ -340,12 +356,13 @@ def write_delta(domains, path, serial, base):
 
 
 def write_policy(manifest, n, out_dir, seed):
-	"""Operator policy lists of n entries: policy-N.txt (one name a line; "*.name" means the
-	name and below) and policy-N.rpz (an RPZ zone: CNAME . = NXDOMAIN, CNAME *. = NODATA,
+	"""Operator policy lists of n entries: policy-N-....txt (one name a line; "*.name" means the
+	name and below, "!name" allows) and policy-N-....rpz (an RPZ zone: CNAME . = NXDOMAIN, CNAME *. = NODATA,
 	rpz-passthru. = allow). Entries are filler-style domains, some hosted zones, and
 	subdomains. Returns the two paths."""
 	rng = random.Random(seed + 7)
-	txt, rpz = os.path.join(out_dir, "policy-%d.txt" % n), os.path.join(out_dir, "policy-%d.rpz" % n)
+	tag = "policy-%d-z%d-s%d-v%d" % (n, len(manifest["zones"]), seed, GEN_VERSION)
+	txt, rpz = os.path.join(out_dir, tag + ".txt"), os.path.join(out_dir, tag + ".rpz")
 	if os.path.exists(txt) and os.path.exists(rpz):
 		return txt, rpz
 	hosted = [z["name"] for z in manifest["zones"]]

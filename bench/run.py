@@ -826,8 +826,8 @@ def storm(env, gk, redis):
 		res["%s_from_start_s" % k] = v - t0 if v else None
 		res["%s_after_sync_s" % k] = max(0.0, v - t_sync) if v else None
 	log("storm: %d changes, gk-sync %.2f s; probes refused %.2f s after gk-sync returned (%.2f s from its start); "
-	    "serial 11 at %s s; lost %d" % (n_changes, sync_s, res["probes_after_sync_s"] or -1,
-					      res["probes_from_start_s"] or -1, res["serial_after_sync_s"], r["lost"]))
+	    "serial 11 at %s s after gk-sync returned; lost %d" % (n_changes, sync_s, res["probes_after_sync_s"] if res["probes_after_sync_s"] is not None else -1,
+					      res["probes_from_start_s"] if res["probes_from_start_s"] is not None else -1, res["serial_after_sync_s"], r["lost"]))
 	return res
 
 
@@ -937,7 +937,7 @@ def version(argv):
 	except (OSError, subprocess.TimeoutExpired):
 		return "?"
 	for line in out.splitlines():
-		if re.search(r"\d+\.\d+", line) and ("version" in line.lower() or "NSD" in line):
+		if re.search(r"\d+\.\d+", line) and re.search(r"version|NSD|dnsdist|Redis", line, re.I):
 			return line.strip()
 	return "?"
 
