@@ -439,18 +439,34 @@ def write_status_cdb(manifest, n, path, seed):
 	write_cdb(((_wire(d), b"1" if st == "filed" else b"2") for d, st in status_domains(manifest, n, seed)), path)
 
 
-def write_dnsdist_conf(path, port, backend_port, cdb, check_name):
-	"""dnsdist in front of NSD enforcing filed-only: a suffix lookup of the query name in the
-	CDB status set sets tag fs to the value; anything not filed ("1") is REFUSED."""
+def write_filed_list(manifest, n, path, seed):
+	"""The filed domains of the status set, one a line (dnsdist's SuffixMatchNode input)."""
+	with open(path + ".tmp", "w") as f:
+		for d, st in status_domains(manifest, n, seed):
+			if st == "filed":
+				f.write(d + "\n")
+	os.replace(path + ".tmp", path)
+
+
+def write_dnsdist_conf(path, port, backend_port, cdb, check_name, mode="cdb"):
+	"""dnsdist in front of NSD enforcing filed-only. mode "cdb": a suffix lookup of the query
+	name in the CDB status set sets tag fs to the value, anything not filed ("1") is REFUSED.
+	mode "smn": the filed domains (cdb is then their list, one a line) in a SuffixMatchNode,
+	anything not below one is REFUSED."""
+	if mode == "smn":
+		rule = ["smn = newSuffixMatchNode()",
+			"for line in io.lines('%s') do smn:add(line) end" % cdb,
+			"addAction(NotRule(SuffixMatchNodeRule(smn, true)), RCodeAction(DNSRCode.REFUSED))"]
+	else:
+		rule = ["kvs = newCDBKVStore('%s', 0)" % cdb,
+			"addAction(AllRule(), KeyValueStoreLookupAction(kvs, KeyValueLookupKeySuffix(2, true), 'fs'))",
+			"addAction(NotRule(TagRule('fs', '1')), RCodeAction(DNSRCode.REFUSED))"]
 	lines = [
 		"setSecurityPollSuffix('')",
 		"setLocal('127.0.0.1:%d')" % port,
 		"setACL({'127.0.0.0/8'})",
 		"newServer({address='127.0.0.1:%d', checkInterval=1, checkName='%s.'})" % (backend_port, check_name),
-		"kvs = newCDBKVStore('%s', 0)" % cdb,
-		"addAction(AllRule(), KeyValueStoreLookupAction(kvs, KeyValueLookupKeySuffix(2, true), 'fs'))",
-		"addAction(NotRule(TagRule('fs', '1')), RCodeAction(DNSRCode.REFUSED))",
-	]
+	] + rule
 	with open(path, "w") as f:
 		f.write("\n".join(lines) + "\n")
 

@@ -370,13 +370,13 @@ def gk_target(label, binary, manifest, work, redis=None, tcp_conns=None):
 	return t
 
 
-def dnsdist_target(label, manifest, work, cdb):
+def dnsdist_target(label, manifest, work, cdb, mode="cdb"):
 	d = os.path.join(work, label)
 	backend = nsd_target(label + "-backend", manifest, work)
 	port = free_port()
 	conf = os.path.join(d, "dnsdist.conf")
 	os.makedirs(d, exist_ok=True)
-	gen.write_dnsdist_conf(conf, port, backend.port, cdb, first_filed(manifest))
+	gen.write_dnsdist_conf(conf, port, backend.port, cdb, first_filed(manifest), mode)
 	dd = Proc(label, ["dnsdist", "--supervised", "--disable-syslog", "-C", conf], d)
 	# dnsdist marks NSD up after its first health check; wait for a forwarded answer.
 	return Target(label, port, first_filed(manifest), backend.procs + [dd])
@@ -655,6 +655,15 @@ class Env:
 			gk_sync(self.a.gk_sync, ["sign", "--key", self.keys()[0], path])
 		return path, probe, len(doms)
 
+	def filed_list(self, n):
+		path = os.path.join(self.feeds, "filed-%s.txt" % self.tag(n))
+		if not os.path.exists(path):
+			gen.write_filed_list(self.manifest, n, path, self.a.seed)
+		return path
+
+	def dnsdist_data(self, n):
+		return self.filed_list(n) if self.a.dnsdist_mode == "smn" else self.cdb(n)
+
 	def cdb(self, n):
 		path = os.path.join(self.feeds, "status-%s.cdb" % self.tag(n))
 		if not os.path.exists(path):
@@ -726,7 +735,7 @@ def scenario_1m(env, want, out):
 	if want & {"udp", "tcp"}:
 		nsd = nsd_target("NSD", env.manifest, a.work).start(a.start_timeout)
 	if "udp" in want:
-		dd = dnsdist_target("dnsdist+NSD", env.manifest, a.work, env.cdb(a.status_1m)).start(a.start_timeout)
+		dd = dnsdist_target("dnsdist+NSD", env.manifest, a.work, env.dnsdist_data(a.status_1m), a.dnsdist_mode).start(a.start_timeout)
 		ceil = ceiling_target("ceiling", a.refuser, a.work).start(a.start_timeout)
 		targets = [gk, nsd, dd, ceil]
 		res = {}
@@ -1284,6 +1293,8 @@ def main():
 	ap.add_argument("--status-10m", type=int, default=10000000, help="status set size for cold/onoff")
 	ap.add_argument("--storm-changes", type=int, default=100000)
 	ap.add_argument("--policy-n", type=int, default=1000000)
+	ap.add_argument("--dnsdist-mode", choices=["cdb", "smn"], default="smn",
+			help="dnsdist's filed-only mechanism: CDB suffix lookup, or a SuffixMatchNode of the filed domains")
 	ap.add_argument("--seed", type=int, default=20240101)
 	ap.add_argument("--build", default=os.path.join(ROOT, "build-bench"))
 	ap.add_argument("--gatekeeperd", help="binary (default: BUILD/gatekeeperd, built if missing)")
