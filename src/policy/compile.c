@@ -1,0 +1,663 @@
+/* SPDX-License-Identifier: MIT */
+/* src/policy/compile.c -- policy YAML to an immutable gk_policy_t.
+ *
+ * The document is loaded with libyaml's document API (nodes carry start marks, so every
+ * message names a line) and walked once, in a fixed order: mode, redirect, the status
+ * rules, then the lists in the order written (list order breaks ties between lists). The
+ * first error wins and is reported as "file:line: message", naming the policy file or the
+ * list file at fault. Nothing is published on failure: the caller keeps its running policy.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+#include "policy/internal.h"
+
+#define MAX_FILE_SIZE (1u << 30)
+#define REDIRECT_MAX  16
+
+struct ctx {
+	gk_pol_builder_t b;
+	gk_policy_t *p;
+	const char *path; /* the policy's name in messages */
+	char *dir;        /* directory of the policy file ("" in memory or without one) */
+	const gk_policy_file_t *files;
+	size_t nfiles;
+	bool mem;
+	yaml_document_t *doc;
+	gk_pol_local_t *redirect; /* NULL without a redirect section */
+	size_t redirect_line;
+};
+
+/* A refusal as written: an action (with redirect and resolve that gk_action_t lacks). */
+enum act { A_REFUSE, A_NXDOMAIN, A_NODATA, A_DROP, A_REDIRECT, A_RESOLVE };
+
+struct rule {
+	enum act act;
+	gk_refusal_t r;
+	size_t act_line;
+};
+
+static int fail(struct ctx *c, int code, size_t line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(struct ctx *c, int code, size_t line, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return gk_pol_fail(&c->b, code, c->path, line, "%s", msg);
+}
+
+static size_t line_of(const yaml_node_t *n)
+{
+	return n->start_mark.line + 1;
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+static yaml_node_t *node(struct ctx *c, int id)
+{
+	return yaml_document_get_node(c->doc, id);
+}
+
+static const char *type_name(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SCALAR_NODE:
+		return "a scalar";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	default:
+		return "nothing";
+	}
+}
+
+static int get_string(struct ctx *c, const char *key, yaml_node_t *n, const char **out)
+{
+	if (n->type != YAML_SCALAR_NODE)
+		return fail(c, GK_ECONFIG, line_of(n), "%s: expected a string, got %s", key,
+		            type_name(n));
+	if (n->data.scalar.length == 0 || strlen(scalar(n)) != n->data.scalar.length)
+		return fail(c, GK_ECONFIG, line_of(n), "%s: expected a non-empty string", key);
+	*out = scalar(n);
+	return 0;
+}
+
+static int get_uint(struct ctx *c, const char *key, yaml_node_t *n, unsigned max, unsigned *out)
+{
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return fail(c, GK_ECONFIG, line_of(n), "%s: expected an integer, got %s", key,
+		            n->type == YAML_SCALAR_NODE ? "a quoted string" : type_name(n));
+	const char *s = scalar(n);
+	unsigned long long v = 0;
+	if (!*s)
+		return fail(c, GK_ECONFIG, line_of(n), "%s: expected an integer, got nothing", key);
+	for (const char *q = s; *q; q++) {
+		if (!isdigit((unsigned char)*q))
+			return fail(c, GK_ECONFIG, line_of(n), "%s: expected an integer, got '%s'",
+			            key, s);
+		v = v * 10 + (unsigned)(*q - '0');
+		if (v > 0xffffffffull)
+			break;
+	}
+	if (v > max)
+		return fail(c, GK_ECONFIG, line_of(n), "%s: %s is out of range 0..%u", key, s, max);
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* Mapping with scalar, unique keys; visit(c, key, k, v, arg) for each pair. */
+typedef int (*visit_fn)(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg);
+
+static int walk_map(struct ctx *c, const char *what, yaml_node_t *map, visit_fn visit, void *arg)
+{
+	if (map->type != YAML_MAPPING_NODE)
+		return fail(c, GK_ECONFIG, line_of(map), "%s: expected a mapping, got %s", what,
+		            type_name(map));
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
+		if (k->type != YAML_SCALAR_NODE)
+			return fail(c, GK_ECONFIG, line_of(k), "%s: keys must be scalars", what);
+		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+			yaml_node_t *k2 = node(c, q->key);
+			if (k2->type == YAML_SCALAR_NODE && strcmp(scalar(k2), scalar(k)) == 0)
+				return fail(c, GK_ECONFIG, line_of(k),
+				            "%s: duplicate key '%s' (first at line %zu)", what,
+				            scalar(k), line_of(k2));
+		}
+		if (visit(c, scalar(k), k, v, arg) != 0)
+			return c->b.rc;
+	}
+	return 0;
+}
+
+/* ---- refusals --------------------------------------------------------------------------- */
+
+struct rule_arg {
+	const char *what;
+	struct rule *r;
+	bool allow_resolve;
+	bool list; /* a list entry: other keys are the list's */
+};
+
+static int set_action(struct ctx *c, const char *name, yaml_node_t *v, struct rule_arg *a)
+{
+	static const char *const names[] = {"refuse", "nxdomain", "nodata",
+	                                    "drop",   "redirect", "resolve"};
+	const char *s;
+	if (get_string(c, name, v, &s) != 0)
+		return c->b.rc;
+	for (int i = 0; i <= A_RESOLVE; i++)
+		if (strcmp(s, names[i]) == 0 && (i != A_RESOLVE || a->allow_resolve)) {
+			a->r->act = (enum act)i;
+			a->r->act_line = line_of(v);
+			return 0;
+		}
+	return fail(c, GK_ECONFIG, line_of(v),
+	            "%s: '%s' is not one of refuse, nxdomain, nodata, drop, redirect%s", name, s,
+	            a->allow_resolve ? ", resolve" : "");
+}
+
+/* action, ede, text: returns 1 when key is none of them. */
+static int rule_key(struct ctx *c, const char *key, yaml_node_t *v, struct rule_arg *a)
+{
+	char name[80];
+	snprintf(name, sizeof(name), "%s.%s", a->what, key);
+	if (strcmp(key, "action") == 0)
+		return set_action(c, name, v, a);
+	if (strcmp(key, "ede") == 0) {
+		unsigned u;
+		if (get_uint(c, name, v, 65535, &u) != 0)
+			return c->b.rc;
+		a->r->r.ede_code = (uint16_t)u;
+		return 0;
+	}
+	if (strcmp(key, "text") == 0) {
+		if (v->type != YAML_SCALAR_NODE)
+			return fail(c, GK_ECONFIG, line_of(v), "%s: expected a string, got %s",
+			            name, type_name(v));
+		size_t n = v->data.scalar.length;
+		if (n > sizeof(a->r->r.text))
+			return fail(c, GK_ECONFIG, line_of(v), "%s: %zu bytes, at most %zu", name,
+			            n, sizeof(a->r->r.text));
+		memcpy(a->r->r.text, scalar(v), n);
+		a->r->r.text_len = (uint8_t)n;
+		return 0;
+	}
+	return 1;
+}
+
+static int visit_rule(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct rule_arg *a = arg;
+	int rc = rule_key(c, key, v, a);
+	if (rc <= 0)
+		return rc;
+	return fail(c, GK_ECONFIG, line_of(k), "%s: unknown key '%s' (expected action, ede, text)",
+	            a->what, key);
+}
+
+static void rule_default(struct rule *r, enum act act, const char *text)
+{
+	memset(r, 0, sizeof(*r));
+	r->act = act;
+	r->r.ede_code = 15; /* Blocked */
+	r->r.text_len = (uint8_t)strlen(text);
+	memcpy(r->r.text, text, r->r.text_len);
+}
+
+/* The hit for a rule (list is 0 for status rules). */
+static int rule_hit(struct ctx *c, const char *what, const struct rule *r, uint16_t list,
+                    gk_pol_hit_t *h)
+{
+	static const gk_action_t map[] = {GK_ACT_REFUSE, GK_ACT_NXDOMAIN, GK_ACT_NODATA,
+	                                  GK_ACT_DROP,   GK_ACT_NODATA,   GK_ACT_RESOLVE};
+	*h = (gk_pol_hit_t){.verdict = GK_POL_BLOCK, .list = list};
+	if (r->act == A_RESOLVE) {
+		h->verdict = GK_POL_ALLOW;
+		return 0;
+	}
+	if (r->act == A_REDIRECT) {
+		if (!c->redirect)
+			return fail(c, GK_ECONFIG, r->act_line,
+			            "%s: action redirect needs a 'redirect' section", what);
+		h->local = c->redirect;
+	}
+	gk_refusal_t *ref = gk_arena_dup(c->b.arena, &r->r, sizeof(r->r));
+	if (!ref)
+		return c->b.rc = GK_ENOMEM;
+	ref->action = map[r->act];
+	h->action = ref;
+	return 0;
+}
+
+/* ---- redirect --------------------------------------------------------------------------- */
+
+struct redir {
+	uint8_t a[REDIRECT_MAX][4], aaaa[REDIRECT_MAX][16];
+	unsigned na, naaaa, ttl;
+};
+
+static int addresses(struct ctx *c, const char *key, yaml_node_t *v, struct redir *rd, int af)
+{
+	if (v->type != YAML_SEQUENCE_NODE)
+		return fail(c, GK_ECONFIG, line_of(v), "redirect.%s: expected a list, got %s", key,
+		            type_name(v));
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *n = node(c, *it);
+		const char *s;
+		if (get_string(c, key, n, &s) != 0)
+			return c->b.rc;
+		unsigned *cnt = af == AF_INET ? &rd->na : &rd->naaaa;
+		if (*cnt == REDIRECT_MAX)
+			return fail(c, GK_ECONFIG, line_of(n),
+			            "redirect.%s: more than %d addresses", key, REDIRECT_MAX);
+		void *dst = af == AF_INET ? (void *)rd->a[*cnt] : (void *)rd->aaaa[*cnt];
+		if (inet_pton(af, s, dst) != 1)
+			return fail(c, GK_ECONFIG, line_of(n),
+			            "redirect.%s: '%s' is not an %s address", key, s,
+			            af == AF_INET ? "IPv4" : "IPv6");
+		(*cnt)++;
+	}
+	return 0;
+}
+
+static int visit_redirect(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct redir *rd = arg;
+	if (strcmp(key, "a") == 0)
+		return addresses(c, "a", v, rd, AF_INET);
+	if (strcmp(key, "aaaa") == 0)
+		return addresses(c, "aaaa", v, rd, AF_INET6);
+	if (strcmp(key, "ttl") == 0)
+		return get_uint(c, "redirect.ttl", v, 0x7fffffff, &rd->ttl);
+	return fail(c, GK_ECONFIG, line_of(k), "redirect: unknown key '%s' (expected a, aaaa, ttl)",
+	            key);
+}
+
+static int parse_redirect(struct ctx *c, yaml_node_t *v)
+{
+	struct redir rd = {.ttl = 300};
+	if (walk_map(c, "redirect", v, visit_redirect, &rd) != 0)
+		return c->b.rc;
+	if (rd.na + rd.naaaa == 0)
+		return fail(c, GK_ECONFIG, line_of(v), "redirect: no address (give a or aaaa)");
+	gk_pol_local_t *loc = gk_arena_alloc(c->b.arena, sizeof(*loc));
+	gk_pol_rr_t *rr = gk_arena_alloc(c->b.arena, (rd.na + rd.naaaa) * sizeof(*rr));
+	uint8_t *data = gk_arena_alloc(c->b.arena, rd.na * 4 + rd.naaaa * 16 + 1);
+	if (!loc || !rr || !data)
+		return c->b.rc = GK_ENOMEM;
+	unsigned k = 0;
+	for (unsigned i = 0; i < rd.na; i++, k++) {
+		memcpy(data, rd.a[i], 4);
+		rr[k] = (gk_pol_rr_t){.type = 1, .rdlen = 4, .ttl = rd.ttl, .rdata = data};
+		data += 4;
+	}
+	for (unsigned i = 0; i < rd.naaaa; i++, k++) {
+		memcpy(data, rd.aaaa[i], 16);
+		rr[k] = (gk_pol_rr_t){.type = 28, .rdlen = 16, .ttl = rd.ttl, .rdata = data};
+		data += 16;
+	}
+	loc->n = k;
+	loc->rr = rr;
+	c->redirect = loc;
+	return 0;
+}
+
+/* ---- lists ------------------------------------------------------------------------------ */
+
+struct list_arg {
+	struct rule rule;
+	struct rule_arg ra;
+	const char *file, *format, *kind, *zone;
+	size_t file_line, kind_line, format_line, zone_line;
+	bool has_rule_keys;
+	size_t rule_line;
+};
+
+static int visit_list(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct list_arg *l = arg;
+	struct {
+		const char *key;
+		const char **val;
+		size_t *line;
+	} strs[] = {{"file", &l->file, &l->file_line},
+	            {"format", &l->format, &l->format_line},
+	            {"kind", &l->kind, &l->kind_line},
+	            {"zone", &l->zone, &l->zone_line}};
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		if (strcmp(key, strs[i].key) == 0) {
+			*strs[i].line = line_of(v);
+			return get_string(c, l->ra.what, v, strs[i].val);
+		}
+	int rc = rule_key(c, key, v, &l->ra);
+	if (rc <= 0) {
+		if (!l->has_rule_keys && strcmp(key, "action") == 0)
+			l->rule_line = line_of(k);
+		l->has_rule_keys |= strcmp(key, "action") == 0;
+		return rc;
+	}
+	return fail(c, GK_ECONFIG, line_of(k),
+	            "%s: unknown key '%s' (expected file, format, kind, zone, action, ede, text)",
+	            l->ra.what, key);
+}
+
+static int read_whole(const char *path, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -errno;
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+	for (;;) {
+		if (cap - n < 65536) {
+			cap = cap ? cap * 2 : 65536;
+			char *nb = cap > MAX_FILE_SIZE ? NULL : realloc(buf, cap);
+			if (!nb) {
+				free(buf);
+				fclose(f);
+				return cap > MAX_FILE_SIZE ? GK_ERANGE : GK_ENOMEM;
+			}
+			buf = nb;
+		}
+		size_t r = fread(buf + n, 1, cap - n, f);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	int bad = ferror(f);
+	fclose(f);
+	if (bad) {
+		free(buf);
+		return GK_EIO;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static int one_list(struct ctx *c, yaml_node_t *n, unsigned idx, const char **names)
+{
+	char what[32];
+	snprintf(what, sizeof(what), "lists[%u]", idx - 1);
+	struct list_arg l = {.ra = {.what = what, .list = true}};
+	l.ra.r = &l.rule;
+	rule_default(&l.rule, A_REFUSE, "blocked by policy");
+	if (walk_map(c, what, n, visit_list, &l) != 0)
+		return c->b.rc;
+	if (!l.file)
+		return fail(c, GK_ECONFIG, line_of(n), "%s: no 'file'", what);
+	bool rpz = false;
+	if (l.format && strcmp(l.format, "rpz") == 0)
+		rpz = true;
+	else if (l.format && strcmp(l.format, "plain") != 0)
+		return fail(c, GK_ECONFIG, l.format_line,
+		            "%s.format: '%s' is not one of plain, rpz", what, l.format);
+	bool allow = false;
+	if (rpz) {
+		if (l.kind)
+			return fail(c, GK_ECONFIG, l.kind_line,
+			            "%s.kind: an RPZ zone carries its own actions", what);
+		if (l.has_rule_keys)
+			return fail(c, GK_ECONFIG, l.rule_line,
+			            "%s.action: an RPZ zone carries its own actions", what);
+	} else {
+		if (!l.kind)
+			return fail(c, GK_ECONFIG, line_of(n), "%s: no 'kind' (block or allow)",
+			            what);
+		if (strcmp(l.kind, "allow") == 0)
+			allow = true;
+		else if (strcmp(l.kind, "block") != 0)
+			return fail(c, GK_ECONFIG, l.kind_line,
+			            "%s.kind: '%s' is not one of block, allow", what, l.kind);
+		if (allow && l.has_rule_keys)
+			return fail(c, GK_ECONFIG, l.rule_line,
+			            "%s.action: an allow list has no action", what);
+		if (l.zone)
+			return fail(c, GK_ECONFIG, l.zone_line, "%s.zone: only for format rpz",
+			            what);
+	}
+	names[idx] = gk_arena_dup(c->b.arena, l.file, strlen(l.file) + 1);
+	if (!names[idx])
+		return c->b.rc = GK_ENOMEM;
+
+	gk_pol_list_ctx_t lc = {.list = (uint16_t)idx, .refusal = l.rule.r, .zone = l.zone};
+	if (!rpz) {
+		gk_pol_hit_t h;
+		if (allow)
+			h = (gk_pol_hit_t){.verdict = GK_POL_ALLOW, .list = (uint16_t)idx};
+		else if (rule_hit(c, what, &l.rule, (uint16_t)idx, &h) != 0)
+			return c->b.rc;
+		if (!(lc.hit = gk_pol_hit_add(&c->b, &h)))
+			return c->b.rc = GK_ENOMEM;
+	}
+
+	/* the text: from memory, or the file relative to the policy's directory */
+	const char *text = NULL;
+	size_t len = 0;
+	char *buf = NULL, path[4096];
+	if (c->mem) {
+		for (size_t i = 0; i < c->nfiles && !text; i++)
+			if (strcmp(c->files[i].name, l.file) == 0) {
+				text = c->files[i].text ? c->files[i].text : "";
+				len = c->files[i].len;
+			}
+		if (!text)
+			return fail(c, GK_EIO, l.file_line, "%s.file: cannot read '%s'", what,
+			            l.file);
+		snprintf(path, sizeof(path), "%s", l.file);
+	} else {
+		if (l.file[0] == '/' || !c->dir[0])
+			snprintf(path, sizeof(path), "%s", l.file);
+		else
+			snprintf(path, sizeof(path), "%s/%s", c->dir, l.file);
+		if (!rpz) {
+			int rc = read_whole(path, &buf, &len);
+			if (rc < 0)
+				return fail(c, rc == GK_ENOMEM ? GK_ENOMEM : GK_EIO, l.file_line,
+				            "%s.file: cannot read '%s': %s", what, path,
+				            gk_strerror(rc));
+			text = buf;
+		}
+	}
+	int rc = rpz ? gk_pol_read_rpz(&c->b, &lc, path, text, len)
+	             : gk_pol_read_plain(&c->b, &lc, path, text, len);
+	free(buf);
+	if (rc < 0 && !c->b.rc)
+		c->b.rc = rc;
+	return c->b.rc;
+}
+
+static int parse_lists(struct ctx *c, yaml_node_t *v)
+{
+	if (v->type != YAML_SEQUENCE_NODE)
+		return fail(c, GK_ECONFIG, line_of(v), "lists: expected a list, got %s",
+		            type_name(v));
+	size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	if (n > GK_POL_LISTS_MAX)
+		return fail(c, GK_ECONFIG, line_of(v), "lists: more than %d lists",
+		            GK_POL_LISTS_MAX);
+	const char **names = gk_arena_alloc(c->b.arena, (n + 1) * sizeof(*names));
+	if (!names)
+		return c->b.rc = GK_ENOMEM;
+	names[0] = NULL;
+	c->p->list_names = names;
+	for (size_t i = 0; i < n; i++) {
+		if (one_list(c, node(c, v->data.sequence.items.start[i]), (unsigned)i + 1, names))
+			return c->b.rc;
+		c->p->nlists = (unsigned)i + 1;
+	}
+	return 0;
+}
+
+/* ---- the document ----------------------------------------------------------------------- */
+
+struct top {
+	yaml_node_t *mode, *redirect, *lists, *status[3];
+};
+
+static const char *const status_keys[] = {"unfiled", "revoked", "unknown"};
+
+static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct top *t = arg;
+	if (strcmp(key, "mode") == 0)
+		t->mode = v;
+	else if (strcmp(key, "redirect") == 0)
+		t->redirect = v;
+	else if (strcmp(key, "lists") == 0)
+		t->lists = v;
+	else {
+		for (int i = 0; i < 3; i++)
+			if (strcmp(key, status_keys[i]) == 0) {
+				t->status[i] = v;
+				return 0;
+			}
+		return fail(c, GK_ECONFIG, line_of(k),
+		            "unknown key '%s' (expected mode, unfiled, revoked, unknown, redirect, "
+		            "lists)",
+		            key);
+	}
+	return 0;
+}
+
+static int walk_doc(struct ctx *c)
+{
+	yaml_node_t *root = yaml_document_get_root_node(c->doc);
+	struct top t = {0};
+	/* an empty document takes every default */
+	if (root && walk_map(c, "policy", root, visit_top, &t) != 0)
+		return c->b.rc;
+	if (t.mode) {
+		const char *s;
+		if (get_string(c, "mode", t.mode, &s) != 0)
+			return c->b.rc;
+		if (strcmp(s, "enforce") == 0)
+			c->p->mode = GK_POL_ENFORCE;
+		else if (strcmp(s, "monitor") == 0)
+			c->p->mode = GK_POL_MONITOR;
+		else
+			return fail(c, GK_ECONFIG, line_of(t.mode),
+			            "mode: '%s' is not one of enforce, monitor", s);
+	}
+	if (t.redirect && parse_redirect(c, t.redirect) != 0)
+		return c->b.rc;
+	static const char *const texts[] = {"ICP filing required", "ICP filing revoked",
+	                                    "ICP filing status unavailable"};
+	static const enum act acts[] = {A_REFUSE, A_NXDOMAIN, A_REFUSE};
+	for (int i = 0; i < 3; i++) {
+		struct rule r;
+		rule_default(&r, acts[i], texts[i]);
+		struct rule_arg a = {.what = status_keys[i], .r = &r, .allow_resolve = i == 2};
+		if (t.status[i] && walk_map(c, status_keys[i], t.status[i], visit_rule, &a) != 0)
+			return c->b.rc;
+		if (rule_hit(c, status_keys[i], &r, 0, &c->p->status[i]) != 0)
+			return c->b.rc;
+	}
+	if (t.lists && parse_lists(c, t.lists) != 0)
+		return c->b.rc;
+	return 0;
+}
+
+static int build(struct ctx *c, const char *text, size_t len, gk_policy_t **out)
+{
+	yaml_document_t doc;
+	bool have_doc = false;
+	yaml_parser_t parser;
+	if (gk_pol_builder_init(&c->b) < 0)
+		return GK_ENOMEM;
+	c->p = gk_arena_alloc(c->b.arena, sizeof(*c->p));
+	if (!c->p || !yaml_parser_initialize(&parser)) {
+		gk_pol_builder_clear(&c->b);
+		return GK_ENOMEM;
+	}
+	memset(c->p, 0, sizeof(*c->p));
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		if (parser.error == YAML_MEMORY_ERROR)
+			c->b.rc = GK_ENOMEM;
+		else
+			fail(c, GK_ESYNTAX, parser.problem_mark.line + 1,
+			     "YAML syntax error: %s%s%s",
+			     parser.problem ? parser.problem : "unknown", parser.context ? " " : "",
+			     parser.context ? parser.context : "");
+	} else {
+		have_doc = true;
+		c->doc = &doc;
+		walk_doc(c);
+	}
+	yaml_parser_delete(&parser);
+	if (have_doc)
+		yaml_document_delete(&doc);
+	if (!c->b.rc)
+		c->b.rc = gk_pol_finish(&c->b, c->p);
+	if (c->b.rc) {
+		int rc = c->b.rc;
+		if (c->b.errlen && !c->b.err[0])
+			snprintf(c->b.err, c->b.errlen, "%s: %s", c->path, gk_strerror(rc));
+		gk_pol_builder_clear(&c->b);
+		return rc;
+	}
+	c->p->arena = c->b.arena;
+	c->b.arena = NULL;
+	gk_pol_builder_clear(&c->b);
+	*out = c->p;
+	return 0;
+}
+
+int gk_policy_build(const char *path, gk_policy_t **out, char *err, size_t errlen)
+{
+	struct ctx c = {.path = path};
+	c.b.err = err;
+	c.b.errlen = errlen;
+	if (errlen)
+		err[0] = 0;
+	char *text;
+	size_t len;
+	int rc = read_whole(path, &text, &len);
+	if (rc < 0) {
+		if (errlen)
+			snprintf(err, errlen, "%s:0: cannot read: %s", path, gk_strerror(rc));
+		return rc == GK_ENOMEM ? GK_ENOMEM : GK_EIO;
+	}
+	c.dir = strdup(path);
+	if (!c.dir) {
+		free(text);
+		return GK_ENOMEM;
+	}
+	char *slash = strrchr(c.dir, '/');
+	if (slash)
+		*slash = 0;
+	else
+		c.dir[0] = 0;
+	rc = build(&c, text, len, out);
+	free(c.dir);
+	free(text);
+	return rc;
+}
+
+int gk_policy_build_mem(const char *name, const char *text, size_t len,
+                        const gk_policy_file_t *files, size_t nfiles, gk_policy_t **out, char *err,
+                        size_t errlen)
+{
+	struct ctx c = {.path = name, .files = files, .nfiles = nfiles, .mem = true, .dir = ""};
+	c.b.err = err;
+	c.b.errlen = errlen;
+	if (errlen)
+		err[0] = 0;
+	return build(&c, text, len, out);
+}

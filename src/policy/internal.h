@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/* src/policy/internal.h -- the policy snapshot's layout and the builder shared by the
+ * compiler's files (compile.c: YAML; lists.c: plain and RPZ lists; table.c: the table).
+ *
+ * The snapshot is one arena holding: an open-addressing table of 16-byte slots (linear
+ * probing, position by multiplying the hash's upper 32 bits with the slot count, so the
+ * table has exactly ceil(entries / 0.75) slots, not a power of two), a names blob of
+ * [length octet][lowercase wire name] records (offset 0 is padding, so a slot whose name is 0
+ * is empty), and the array of hits the slots refer to by index (0: none). Nothing in it
+ * changes after gk_policy_build returns.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "common/arena.h"
+#include "policy/policy.h"
+
+#define GK_POL_LISTS_MAX   1000
+#define GK_POL_ENTRIES_MAX (1u << 28)
+
+/* Scopes of an entry: the name itself, and the names strictly below it. */
+#define GK_POL_EXACT 1u
+#define GK_POL_BELOW 2u
+
+typedef struct gk_pol_slot {
+	uint32_t tag;   /* upper 32 bits of gk_dname_hash: the position, and a quick compare */
+	uint32_t name;  /* offset of [len][wire] in names; 0: empty slot */
+	uint32_t exact; /* hit index for the name itself; 0: none */
+	uint32_t below; /* hit index for names below it; 0: none */
+} gk_pol_slot_t;
+_Static_assert(sizeof(gk_pol_slot_t) == 16, "slot layout");
+
+struct gk_policy {
+	gk_arena_t *arena;
+	const gk_pol_slot_t *table;
+	uint32_t nslots;
+	size_t entries;
+	const uint8_t *names;
+	size_t names_len;
+	const gk_pol_hit_t *hits; /* [0] unused */
+	uint32_t nhits;
+	uint64_t exact_depths; /* bit d: an exact entry with d labels (63: 63 or more) */
+	uint64_t below_depths; /* bit d: a below entry with d labels */
+	gk_pol_hit_t status[3];
+	gk_pol_mode_t mode;
+	const char **list_names; /* [0] unused */
+	unsigned nlists;
+	size_t lines, rpz_skipped;
+};
+
+static inline uint32_t gk_pol_pos(uint32_t tag, uint32_t nslots)
+{
+	return (uint32_t)(((uint64_t)tag * nslots) >> 32);
+}
+
+static inline uint64_t gk_pol_depth_bit(unsigned labels)
+{
+	return 1ull << (labels < 63 ? labels : 63);
+}
+
+/* ---- the builder (load time only; one thread) ------------------------------------------ */
+
+typedef struct gk_pol_builder {
+	gk_arena_t *arena; /* becomes the policy's */
+	gk_pol_slot_t *t;  /* malloc'd while building */
+	uint32_t cap;
+	size_t n;
+	uint8_t *names; /* malloc'd while building */
+	size_t nlen, ncap;
+	gk_pol_hit_t *hits; /* malloc'd while building; pointers inside go to the arena */
+	size_t nhits, hcap;
+	uint64_t exact_depths, below_depths;
+	size_t lines, rpz_skipped;
+	/* error reporting */
+	char *err;
+	size_t errlen;
+	int rc;
+} gk_pol_builder_t;
+
+/* Set the builder's error (first one wins) as "file:line: msg"; returns the code. */
+int gk_pol_fail(gk_pol_builder_t *b, int code, const char *file, size_t line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+int gk_pol_builder_init(gk_pol_builder_t *b);
+void gk_pol_builder_clear(gk_pol_builder_t *b);
+
+/* Append a hit; returns its index (> 0) or 0 on out of memory. */
+uint32_t gk_pol_hit_add(gk_pol_builder_t *b, const gk_pol_hit_t *h);
+
+/* Add name (lowercase wire, len octets, labels labels) with scopes (GK_POL_EXACT and/or
+ * GK_POL_BELOW) deciding hit. Merging: block beats allow; otherwise the first one stays. */
+int gk_pol_insert(gk_pol_builder_t *b, const uint8_t *name, size_t len, unsigned labels,
+                  unsigned scopes, uint32_t hit);
+
+/* Move the table, names and hits into the arena, sized for the final count. */
+int gk_pol_finish(gk_pol_builder_t *b, gk_policy_t *p);
+
+/* ---- list readers (lists.c) ------------------------------------------------------------- */
+
+/* What a list line decides when it names no action of its own. */
+typedef struct gk_pol_list_ctx {
+	uint16_t list;        /* 1-based */
+	uint32_t hit;         /* plain lists: the hit of every line */
+	gk_refusal_t refusal; /* RPZ: EDE and text of its refusals */
+	const char *zone;     /* RPZ: apex, NULL to take it from the SOA */
+} gk_pol_list_ctx_t;
+
+/* Plain list: text[0..len) read as `file`. */
+int gk_pol_read_plain(gk_pol_builder_t *b, const gk_pol_list_ctx_t *c, const char *file,
+                      const char *text, size_t len);
+
+/* RPZ zone: from disk (text NULL) or memory. */
+int gk_pol_read_rpz(gk_pol_builder_t *b, const gk_pol_list_ctx_t *c, const char *file,
+                    const char *text, size_t len);
+
+/* Presentation name (no escapes; optional trailing dot) to lowercase wire form in out
+ * (GK_DNAME_MAX + 1). Returns the wire length, or 0 with a reason in *why. */
+size_t gk_pol_name_wire(const char *s, size_t slen, uint8_t *out, unsigned *labels,
+                        const char **why);
