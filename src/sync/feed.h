@@ -25,8 +25,10 @@ typedef enum gk_feed_kind {
  * {"op":"remove"}. Strings are owned by the feed and live until gk_feed_free. */
 typedef struct gk_feed_rec {
 	const char *domain;  /* normalised, NUL-terminated */
-	const char *record;  /* sorted-key JSON sans "domain"; NULL: remove, NO_RECORDS */
-	uint32_t record_len; /* strlen(record) */
+	const char *record;  /* gk_rec_encode() bytes (src/sync/record.h: the stored form
+	                      * once gk_rec_finish puts the provider id in); NULL: remove,
+	                      * NO_RECORDS */
+	uint32_t record_len; /* bytes at record (a NUL follows them, not counted) */
 	uint32_t line;       /* 1-based line in the feed */
 	uint32_t provider;   /* index into gk_feed_t.providers plus 1; 0: no provider */
 	uint16_t bucket;     /* gk_fs_bucket(domain) */
@@ -52,6 +54,9 @@ void gk_feed_global_init(void);
 
 /* gk_feed_parse flags */
 #define GK_FEED_NO_RECORDS 1u /* leave gk_feed_rec_t.record NULL (status-only apply) */
+#define GK_FEED_DROP_PAGES                                                                         \
+	2u /* data is a read-only private file mapping the caller will not                         \
+	    * read again: parsed pages are given back (MADV_DONTNEED) */
 
 /* Parse and validate data[0..len) (the exact signed bytes). name is used in messages.
  * threads: how many threads parse records (0 or 1: the caller's only). flags: GK_FEED_*. On success

@@ -127,6 +127,8 @@ int gk_sync_load(const char *path, const char *sig_path, const char *pubkey, con
 			snprintf(err, errlen, "%s", why);
 		goto out;
 	}
+	if (data.mapped)
+		flags |= GK_FEED_DROP_PAGES;
 	rc = gk_feed_parse(name, data.p, data.len, psl, threads, flags, feed, err, errlen);
 out:
 	bytes_free(&data);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "gk/filing_status.h"
+#include "sync/record.h"
 #include "sync/sync.h"
 
 #define STREAM_MAXLEN_STR "2000000"
@@ -35,6 +36,7 @@ typedef struct argv {
 
 typedef struct applier {
 	conn_t *cn;
+	conn_t *rcn; /* records: == cn (same instance), another connection, or NULL (no records) */
 	const gk_sync_opts_t *o;
 	const gk_feed_t *f;
 	gk_sync_stats_t *st;
@@ -43,6 +45,8 @@ typedef struct applier {
 	argv_t rec_set, rec_del, st_set, st_del;
 	char (*vals)[12]; /* packed values of this bucket's HSET */
 	size_t vals_cap;
+	uint8_t *rbuf; /* this bucket's stored records (gk_rec_finish) */
+	size_t rbuf_cap, rbuf_used;
 	uint32_t *order; /* scratch: sorted indices */
 	size_t order_cap;
 	struct xent *xs; /* this bucket's stream entries */
@@ -275,6 +279,23 @@ static int providers(applier_t *A)
 			rc = reply_get(cn, &w);
 		freeReplyObject(w);
 	}
+	/* a separate records instance gets the same id -> name map (records name providers by
+	 * id): every provider of the feed, so an instance that missed a run catches up */
+	if (!rc && A->rcn && A->rcn != cn && f->n_providers) {
+		redisReply *w = NULL;
+		set.n = 2;
+		for (size_t p = 0; !rc && p < f->n_providers; p++) {
+			snprintf(ids[p], sizeof(ids[p]), "%u", A->prov_ids[p + 1]);
+			rc = argv_push(&set, ids[p], strlen(ids[p]));
+			if (!rc)
+				rc = argv_push(&set, f->providers[p], strlen(f->providers[p]));
+		}
+		if (!rc)
+			rc = send_argv(A->rcn, &set);
+		if (!rc)
+			rc = reply_get(A->rcn, &w);
+		freeReplyObject(w);
+	}
 out:
 	argv_free(&set);
 	free(ids);
@@ -307,7 +328,7 @@ static int reconcile(applier_t *A, const want_t *w, const redisReply *cur_st,
 	int rc = 0;
 	int has_st = cur_st && cur_st->type == REDIS_REPLY_STRING;
 	int has_rec = cur_rec && cur_rec->type == REDIS_REPLY_STRING;
-	if (!A->o->no_records) {
+	if (A->rcn) {
 		if (w->rec && !same(cur_rec, w->rec, w->rl)) {
 			rc = argv_push(&A->rec_set, w->dom, w->dl);
 			if (!rc)
@@ -368,15 +389,27 @@ static int bucket_commit(applier_t *A)
 {
 	conn_t *cn = A->cn;
 	const argv_t *lists[] = {&A->rec_set, &A->rec_del, &A->st_set, &A->st_del};
-	int any = 0;
-	for (int i = 0; i < 4; i++)
+	int any = 0, first = 0;
+	if (A->rcn && A->rcn != cn) {
+		/* records on their own instance: plain writes, before the status transaction
+		 * (an interrupted run is re-diffed against both instances) */
+		for (int i = 0; i < 2; i++)
+			if (lists[i]->n > 2) {
+				int rc = send_argv(A->rcn, lists[i]);
+				if (rc)
+					return rc;
+				A->rcn->pending++;
+			}
+		first = 2;
+	}
+	for (int i = first; i < 4; i++)
 		any |= lists[i]->n > 2;
 	if (!any)
 		return 0;
 	const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
 	int rc = send_cmd(cn, 1, multi);
 	size_t queued = 0;
-	for (int i = 0; !rc && i < 4; i++)
+	for (int i = first; !rc && i < 4; i++)
 		if (lists[i]->n > 2) {
 			rc = send_argv(cn, lists[i]);
 			queued++;
@@ -421,6 +454,25 @@ static int ensure_scratch(applier_t *A, size_t n)
 	return 0;
 }
 
+/* room for the stored form of the bucket's records */
+static int ensure_rbuf(applier_t *A, const uint32_t *idx, size_t n)
+{
+	size_t need = 0;
+	A->rbuf_used = 0;
+	if (!A->rcn)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		need += A->f->recs[idx[i]].record_len + 5;
+	if (need <= A->rbuf_cap)
+		return 0;
+	uint8_t *nb = realloc(A->rbuf, need * 2);
+	if (!nb)
+		return GK_ENOMEM;
+	A->rbuf = nb;
+	A->rbuf_cap = need * 2;
+	return 0;
+}
+
 static void want_of(applier_t *A, uint32_t idx, want_t *w, char *valbuf)
 {
 	const gk_feed_rec_t *r = &A->f->recs[idx];
@@ -431,8 +483,14 @@ static void want_of(applier_t *A, uint32_t idx, want_t *w, char *valbuf)
 	                 gk_fs_pack((gk_fs_status_t)r->status, A->prov_ids[r->provider]));
 	w->val = valbuf;
 	w->vl = (size_t)n;
-	w->rec = r->record;
-	w->rl = r->record_len;
+	if (r->record && A->rcn) {
+		uint8_t *d = A->rbuf + A->rbuf_used;
+		size_t l = gk_rec_finish((const uint8_t *)r->record, r->record_len,
+		                         A->prov_ids[r->provider], d);
+		A->rbuf_used += l;
+		w->rec = (const char *)d;
+		w->rl = l;
+	}
 }
 
 static const gk_feed_t *sort_feed; /* qsort has no context argument in C11 */
@@ -488,6 +546,8 @@ static int diff_snapshot(applier_t *A, const uint32_t *idx, size_t n, const redi
 {
 	size_t ns, nr, i = 0, j = 0, k = 0;
 	int rc = ensure_scratch(A, n + 1);
+	if (!rc)
+		rc = ensure_rbuf(A, idx, n);
 	if (rc)
 		return rc;
 	fv_t *S = sorted_pairs(rst, &ns), *R = sorted_pairs(rrec, &nr);
@@ -538,6 +598,8 @@ static int diff_delta(applier_t *A, const uint32_t *idx, size_t n, const redisRe
                       const redisReply *rrec)
 {
 	int rc = ensure_scratch(A, n + 1);
+	if (!rc)
+		rc = ensure_rbuf(A, idx, n);
 	if (!rc && (rst->type != REDIS_REPLY_ARRAY || rst->elements != n ||
 	            (rrec && (rrec->type != REDIS_REPLY_ARRAY || rrec->elements != n)))) {
 		cerr(A->cn, "redis: unexpected HMGET reply");
@@ -559,16 +621,27 @@ static int queue_reads(applier_t *A, unsigned b, const uint32_t *idx, size_t n)
 	int snap = A->f->kind == GK_FEED_SNAPSHOT;
 	snprintf(stk, 16, GK_KEY_STATUS_BUCKET, b);
 	snprintf(rck, 16, GK_KEY_RECORD_BUCKET, b);
-	for (int pass = 0; pass < (A->o->no_records ? 1 : 2); pass++) {
+	for (int pass = 0; pass < (A->rcn ? 2 : 1); pass++) {
 		argv_t *a = &A->st_set; /* reused as scratch: no bucket is open while reading */
 		int rc = argv_start(a, snap ? "HGETALL" : "HMGET", pass ? rck : stk);
 		for (size_t i = 0; !rc && !snap && i < n; i++)
 			rc = argv_push(a, A->f->recs[idx[i]].domain, A->f->recs[idx[i]].domain_len);
 		if (!rc)
-			rc = send_argv(A->cn, a);
+			rc = send_argv(pass ? A->rcn : A->cn, a);
 		if (rc)
 			return rc;
 	}
+	return 0;
+}
+
+/* hand Redis everything queued now rather than at the next blocking read */
+static int flush(conn_t *cn)
+{
+	for (int done = 0; !done;)
+		if (redisBufferWrite(cn->c, &done) != REDIS_OK) {
+			cerr(cn, "redis: %s", cn->c->errstr);
+			return GK_EIO;
+		}
 	return 0;
 }
 
@@ -610,7 +683,8 @@ static int run(applier_t *A)
 	 * processed, so Redis works on them (and on window k-1's transactions) while the client
 	 * computes. Replies come back in send order: R0 R1 W0 R2 W1 R3 W2 ... so step k first
 	 * drains W(k-2), then reads Rk. */
-	size_t nw = (ntodo + window - 1) / window, pend[2] = {0, 0};
+	conn_t *rcn = A->rcn && A->rcn != cn ? A->rcn : NULL; /* a second connection */
+	size_t nw = (ntodo + window - 1) / window, pend[2] = {0, 0}, rpend[2] = {0, 0};
 	for (size_t k = 0; !rc && k < nw && k < 2; k++)
 		for (size_t t = k * window; !rc && t < ntodo && t < (k + 1) * window; t++)
 			rc = queue_reads(A, todo[t], idx + start[todo[t]],
@@ -619,6 +693,11 @@ static int run(applier_t *A)
 		size_t w0 = k * window, w1 = w0 + window < ntodo ? w0 + window : ntodo;
 		cn->pending = pend[k % 2];
 		rc = drain(cn);
+		if (!rc && rcn) {
+			rcn->pending = rpend[k % 2];
+			rc = drain(rcn);
+			rcn->pending = 0;
+		}
 		if (!rc && A->o->abort_after && A->transactions >= A->o->abort_after) {
 			fprintf(stderr,
 			        "gk-sync: test hook: exiting after %ld bucket transactions\n",
@@ -631,8 +710,8 @@ static int run(applier_t *A)
 			redisReply *rst = NULL, *rrec = NULL;
 			char stk[16], rck[16];
 			rc = reply_get(cn, &rst);
-			if (!rc && !A->o->no_records)
-				rc = reply_get(cn, &rrec);
+			if (!rc && A->rcn)
+				rc = reply_get(A->rcn, &rrec);
 			if (!rc)
 				rc = bucket_begin(A, b, stk, rck);
 			if (!rc)
@@ -645,19 +724,25 @@ static int run(applier_t *A)
 		}
 		pend[k % 2] = cn->pending;
 		cn->pending = 0;
+		if (rcn) {
+			rpend[k % 2] = rcn->pending;
+			rcn->pending = 0;
+		}
 		for (size_t t = (k + 2) * window; !rc && t < ntodo && t < (k + 3) * window; t++)
 			rc = queue_reads(A, todo[t], idx + start[todo[t]],
 			                 start[todo[t] + 1] - start[todo[t]]);
-		/* hand Redis everything queued now rather than at the next blocking read */
-		for (int done = 0; !rc && !done;)
-			if (redisBufferWrite(cn->c, &done) != REDIS_OK) {
-				cerr(cn, "redis: %s", cn->c->errstr);
-				rc = GK_EIO;
-			}
+		if (!rc)
+			rc = flush(cn);
+		if (!rc && rcn)
+			rc = flush(rcn);
 	}
 	cn->pending = pend[0] + pend[1];
 	if (!rc)
 		rc = drain(cn);
+	if (!rc && rcn) {
+		rcn->pending = rpend[0] + rpend[1];
+		rc = drain(rcn);
+	}
 out:
 	free(start);
 	free(idx);
@@ -711,7 +796,7 @@ int gk_sync_apply(const gk_sync_opts_t *o, const gk_feed_t *f, const char *name,
                   gk_sync_stats_t *stats, char *err, size_t errlen)
 {
 	double t0 = now();
-	conn_t cn = {.err = err, .errlen = errlen};
+	conn_t cn = {.err = err, .errlen = errlen}, rconn = {.err = err, .errlen = errlen};
 	gk_sync_stats_t dummy;
 	applier_t A = {.cn = &cn, .o = o, .f = f, .st = stats ? stats : &dummy};
 	redisReply *r = NULL;
@@ -742,12 +827,30 @@ int gk_sync_apply(const gk_sync_opts_t *o, const gk_feed_t *f, const char *name,
 		rc = f->base > cur ? GK_EAGAIN : GK_ESYNTAX;
 		goto out;
 	}
+	if (!o->no_records && o->records_host) {
+		gk_sync_opts_t ro = *o;
+		ro.host = o->records_host;
+		ro.port = o->records_port;
+		rc = conn_open(&rconn, &ro);
+		if (rc)
+			goto out;
+		A.rcn = &rconn;
+	} else if (!o->no_records) {
+		A.rcn = &cn;
+	}
 	/* from here on Redis is written (sync.h: write order) */
 	rc = providers(&A);
 	if (!rc)
 		rc = run(&A);
 	if (!rc)
 		rc = finish(&A, cur);
+	if (!rc && A.rcn && A.rcn != &cn) {
+		/* the records instance notes the serial its records belong to (informational) */
+		redisReply *w = NULL;
+		const char *set[] = {"SET", GK_KEY_SERIAL, A.serial};
+		rc = command(&rconn, &w, 3, set);
+		freeReplyObject(w);
+	}
 out:
 	A.st->seconds = now() - t0;
 	argv_free(&A.rec_set);
@@ -755,10 +858,13 @@ out:
 	argv_free(&A.st_set);
 	argv_free(&A.st_del);
 	free(A.vals);
+	free(A.rbuf);
 	free(A.order);
 	free(A.xs);
 	free(A.prov_ids);
 	if (cn.c)
 		redisFree(cn.c);
+	if (rconn.c)
+		redisFree(rconn.c);
 	return rc;
 }

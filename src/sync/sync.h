@@ -35,7 +35,9 @@
 typedef struct gk_sync_opts {
 	const char *host; /* Redis host (IPv4/IPv6 literal or name) */
 	int port;
-	int no_records;      /* 1: leave the record buckets (gk:rec:*) alone */
+	int no_records;           /* 1: leave the record buckets (gk:rec:*) alone */
+	const char *records_host; /* records on another instance (NULL: the same one) */
+	int records_port;
 	unsigned window;     /* buckets per pipeline round; 0: 256 */
 	long abort_after;    /* test hook: _exit(70) after this many bucket transactions; 0: off */
 	unsigned timeout_ms; /* connect and per-reply timeout; 0: 60000 */

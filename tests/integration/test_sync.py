@@ -8,6 +8,7 @@
 # Talks RESP itself (Debian has no python3-redis installed here); redis-server is started on a
 # free loopback port in a private temp dir and stopped by PID, also on failure.
 import atexit
+import json
 import os
 import shutil
 import signal
@@ -100,13 +101,101 @@ class Redis:
 		names = {int(prov[i]): prov[i + 1].decode() for i in range(0, len(prov), 2)}
 		return {d: (v & 3, names.get(v >> 2)) for d, v in self.status().items()}
 
-	def records(self):
+	def raw_records(self):
 		out = {}
 		for k in self.cmd("KEYS", "gk:rec:*"):
 			h = self.cmd("HGETALL", k)
 			for i in range(0, len(h), 2):
-				out[h[i].decode()] = h[i + 1].decode()
+				out[h[i].decode()] = h[i + 1]
 		return out
+
+	def records(self):
+		"""domain -> the record decoded (provider by name): comparable across instances."""
+		prov = self.cmd("HGETALL", "gk:providers")
+		names = {int(prov[i]): prov[i + 1].decode() for i in range(0, len(prov), 2)}
+		return {d: decode_record(d, v, names) for d, v in self.raw_records().items()}
+
+
+# An independent reader of the record encoding (include/gk/filing_status.h, record buckets).
+REC_KEYS = ["provider", "licence", "sponsor", "nature", "updated", "site_name", "home_url", "ips",
+            "phone", "person", "address"]
+NATURES = ["企业", "个人", "事业单位", "政府机关", "社会团体"]
+PROVINCES = "京津冀晋蒙辽吉黑沪苏浙皖闽赣鲁豫鄂湘粤桂琼渝川贵云藏陕甘青宁新"
+URLS = ["http://www.", "https://www.", "http://", "https://"]
+
+
+def decode_record(domain, v, providers):
+	pos = [0]
+
+	def varint():
+		x, sh = 0, 0
+		while True:
+			b = v[pos[0]]
+			pos[0] += 1
+			x |= (b & 0x7F) << sh
+			sh += 7
+			if not b & 0x80:
+				return x
+
+	def take(n):
+		pos[0] += n
+		if pos[0] > len(v):
+			raise ValueError("short record")
+		return v[pos[0] - n:pos[0]]
+
+	def text():
+		raw, out, i = take(varint()), bytearray(), 0
+		while i < len(raw):
+			c = raw[i]
+			if c < 0x80:
+				out.append(c)
+				i += 1
+			elif c <= 0xD3:
+				cp = 0x4E00 + ((c - 0x80) << 8 | raw[i + 1]) if c <= 0xD1 else \
+					(0x3000 if c == 0xD2 else 0xFF00) | raw[i + 1]
+				out += chr(cp).encode()
+				i += 2
+			else:
+				assert c == 0xD4
+				k = 4 if raw[i + 1] >= 0xF0 else 3 if raw[i + 1] >= 0xE0 else 2
+				out += raw[i + 1:i + 1 + k]
+				i += 1 + k
+		return out.decode()
+
+	assert v[0] >> 4 == 1, "record version"
+	rec = {"status": {1: "filed", 2: "revoked"}[v[0] & 3]}
+	forms = int.from_bytes(v[1:4], "little")
+	pos[0] = 4
+	for i, key in enumerate(REC_KEYS):
+		form = forms >> (2 * i) & 3
+		if not form:
+			continue
+		if key == "provider":
+			pid = varint()
+			rec[key] = providers.get(pid, "") if pid else ""
+		elif key == "ips":
+			n = varint()
+			rec[key] = [".".join(str(b) for b in take(4)) if form == 2 else text() for _ in range(n)]
+		elif form == 1:
+			rec[key] = text()
+		elif key == "licence":
+			b = take(6)
+			num = int.from_bytes(b[1:5], "little")
+			rec[key] = PROVINCES[b[0] & 31] + ("ICP证%06d号" if b[0] >> 5 else "ICP备%08d号") % num \
+				+ ("-%d" % b[5] if b[5] else "")
+		elif key == "nature":
+			rec[key] = NATURES[take(1)[0]]
+		elif key == "updated":
+			t = int.from_bytes(take(4), "little")
+			import datetime
+			d = datetime.datetime(2000, 1, 1) + datetime.timedelta(seconds=t)
+			rec[key] = d.strftime("%Y-%m-%dT%H:%M:%S+08:00")
+		elif key == "home_url":
+			rec[key] = URLS[take(1)[0]] + domain + "/"
+	if forms >> 22 & 1:
+		rec.update(json.loads(take(varint()).decode()))
+	assert pos[0] == len(v), "trailing bytes in record"
+	return rec
 
 
 def free_port():
@@ -241,8 +330,13 @@ def body(tmp):
 	       and all(k[b"k"] == b"st" and k[b"s"] == b"10" for k in kinds[:4]),
 	       "stream: one st entry per domain, then k=serial")
 	recs = R.records()
-	expect(set(recs) == set(st) and '"licence":"京ICP备12345678号-1"' in recs["a.cn"]
-	       and "domain" not in recs["a.cn"], "record buckets hold the canonical record")
+	expect(set(recs) == set(st) and recs["a.cn"] == {
+		"status": "filed", "licence": "京ICP备12345678号-1", "sponsor": "北京示例科技有限公司",
+		"nature": "企业", "provider": "阿里云", "updated": "2024-01-01T00:00:00Z"}
+	       and b"a.cn" not in R.raw_records()["a.cn"] and recs["d.net"]["provider"] == "",
+	       "record buckets hold the compact record (decodes to the feed's fields)")
+	expect(all(len(v) <= 64 for v in R.raw_records().values()),
+	       "records fit hash-max-listpack-value 64: %s" % sorted(len(v) for v in R.raw_records().values()))
 
 	d1 = F.write(hdr("delta", 11, 3, base=10) + rec("a.cn", "revoked") + rec("e.cn", provider="新网")
 	             + '{"domain":"d.net","op":"remove"}\n')
@@ -261,7 +355,7 @@ def body(tmp):
 	before_len = R.cmd("XLEN", "gk:changes")
 	out = apply(s2).stdout
 	st = R.status()
-	expect(set(st) == {"a.cn", "e.cn"} and "新名字" in R.records()["e.cn"],
+	expect(set(st) == {"a.cn", "e.cn"} and R.records()["e.cn"]["sponsor"] == "新名字有限公司",
 	       "snapshot diff: removes absent domains, updates records")
 	expect(R.cmd("XLEN", "gk:changes") == before_len + 3 and "2 removed" in out,
 	       "snapshot diff: stream entries only for status changes")
@@ -321,7 +415,33 @@ def body(tmp):
 	run("apply", "--redis", "127.0.0.1:%d" % port2, "--pubkey", pub, big)
 	expect(R2.named_status() == R.named_status() and R2.records() == R.records(),
 	       "interrupted + re-apply == uninterrupted apply (status and records)")
+	gen = R.records()
+	expect(all(len(v) <= 64 for v in R.raw_records().values())
+	       and all(set(r) == {"status", "licence", "sponsor", "nature", "provider", "updated",
+	                          "site_name", "home_url", "ips"} for r in gen.values()),
+	       "feedgen records: all compact (<= 64 bytes), all fields decode")
 	stop(proc2)
+
+	# --- records on their own instance (--records-redis) -----------------------------------
+	proc3, port3, R3 = start_redis(tmp)
+	proc4, port4, R4 = start_redis(tmp)
+	sep = ("--records-redis", "127.0.0.1:%d" % port4)
+	run("apply", "--redis", "127.0.0.1:%d" % port3, "--pubkey", pub, *sep, big)
+	expect(R3.cmd("KEYS", "gk:rec:*") == [] and R3.named_status() == R.named_status(),
+	       "--records-redis: the status instance holds no records")
+	expect(R4.records() == gen and R4.cmd("KEYS", "gk:st:*") == []
+	       and R4.cmd("GET", "gk:serial") == b"20",
+	       "--records-redis: the records instance holds the same records, providers, serial")
+	# an interrupted run on both instances converges too
+	d = F.write(hdr("delta", 21, 3, base=20) + rec("new1.cn", provider="全新接入商")
+	            + rec(sorted(gen)[0], "revoked") + '{"domain":"%s","op":"remove"}\n' % sorted(gen)[1])
+	run("apply", "--redis", "127.0.0.1:%d" % port3, "--pubkey", pub, *sep, d)
+	r4 = R4.records()
+	expect(r4["new1.cn"]["provider"] == "全新接入商" and r4[sorted(gen)[0]]["status"] == "revoked"
+	       and sorted(gen)[1] not in r4 and len(r4) == 20000,
+	       "--records-redis: a delta adds, changes and removes records there")
+	stop(proc3)
+	stop(proc4)
 	again = apply(big, ok=(1,))
 	expect("not newer" in again.stderr, "same snapshot again: rejected as not newer")
 

@@ -4,7 +4,8 @@
  * Subcommands: keygen, sign, verify, apply, watch, lint (docs/FEED.md). Everything but
  * argument parsing lives in libgk (src/sync/). Exit status: 0 done; 1 feed rejected (apply,
  * verify) or invalid JSON (lint); 2 bad usage or unusable key/config; 3 Redis or I/O error.
- * Environment: GK_SYNC_REDIS and GK_SYNC_PUBKEY stand in for --redis and --pubkey;
+ * Environment: GK_SYNC_REDIS, GK_SYNC_RECORDS_REDIS and GK_SYNC_PUBKEY stand in for --redis,
+ * --records-redis and --pubkey;
  * GK_SYNC_TEST_ABORT_AFTER=N makes apply exit(70) after N bucket transactions (tests only).
  */
 #include <getopt.h>
@@ -29,9 +30,11 @@ static void usage(FILE *f)
 	    "usage: gk-sync keygen PRIV.pem PUB.pem\n"
 	    "       gk-sync sign --key PRIV.pem [--base64] [--out SIG] FEED\n"
 	    "       gk-sync verify --pubkey PUB.pem [--sig SIG] FEED|-\n"
-	    "       gk-sync apply --redis HOST:PORT --pubkey PUB.pem [--sig SIG] [--no-records]\n"
-	    "                     [--threads N] [--psl FILE] FEED|-\n"
-	    "       gk-sync watch --redis HOST:PORT --pubkey PUB.pem [--interval MS] DIR\n"
+	    "       gk-sync apply --redis HOST:PORT --pubkey PUB.pem [--sig SIG]\n"
+	    "                     [--records-redis HOST:PORT | --no-records] [--threads N]\n"
+	    "                     [--psl FILE] FEED|-\n"
+	    "       gk-sync watch --redis HOST:PORT --pubkey PUB.pem [--records-redis HOST:PORT |\n"
+	    "                     --no-records] [--interval MS] DIR\n"
 	    "       gk-sync lint [--psl FILE] FEED|-\n"
 	    "FEED.sig beside FEED holds the Ed25519 signature (64 raw bytes or base64).\n"
 	    "Exit: 0 ok, 1 rejected, 2 usage, 3 Redis/I/O error. See docs/FEED.md.\n");
@@ -44,11 +47,13 @@ static void on_term(int sig)
 	stop = 1;
 }
 
-static int parse_hostport(const char *s, gk_sync_opts_t *o)
+static int parse_hostport(const char *s, const char **hostp, int *portp)
 {
-	static char host[256];
+	static char hosts[2][256];
+	static int nh;
+	char *host = hosts[nh++ & 1];
 	const char *c = strrchr(s, ':');
-	if (!c || c == s || strlen(s) >= sizeof(host))
+	if (!c || c == s || strlen(s) >= sizeof(hosts[0]))
 		return -1;
 	size_t hl = (size_t)(c - s);
 	if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']') {
@@ -62,8 +67,8 @@ static int parse_hostport(const char *s, gk_sync_opts_t *o)
 	long p = strtol(c + 1, &end, 10);
 	if (*end || p < 1 || p > 65535)
 		return -1;
-	o->host = host;
-	o->port = (int)p;
+	*hostp = host;
+	*portp = (int)p;
 	return 0;
 }
 
@@ -125,13 +130,21 @@ out:
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"redis", required_argument, NULL, 'r'},  {"pubkey", required_argument, NULL, 'p'},
-	    {"sig", required_argument, NULL, 's'},    {"key", required_argument, NULL, 'k'},
-	    {"out", required_argument, NULL, 'o'},    {"base64", no_argument, NULL, 'b'},
-	    {"no-records", no_argument, NULL, 'n'},   {"threads", required_argument, NULL, 't'},
-	    {"psl", required_argument, NULL, 'P'},    {"interval", required_argument, NULL, 'i'},
-	    {"window", required_argument, NULL, 'w'}, {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	    {"redis", required_argument, NULL, 'r'},
+	    {"pubkey", required_argument, NULL, 'p'},
+	    {"sig", required_argument, NULL, 's'},
+	    {"key", required_argument, NULL, 'k'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"base64", no_argument, NULL, 'b'},
+	    {"no-records", no_argument, NULL, 'n'},
+	    {"threads", required_argument, NULL, 't'},
+	    {"psl", required_argument, NULL, 'P'},
+	    {"interval", required_argument, NULL, 'i'},
+	    {"window", required_argument, NULL, 'w'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"records-redis", required_argument, NULL, 'R'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	if (argc < 2) {
 		usage(stderr);
@@ -147,6 +160,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	const char *redis = getenv("GK_SYNC_REDIS"), *pubkey = getenv("GK_SYNC_PUBKEY");
+	const char *records_redis = getenv("GK_SYNC_RECORDS_REDIS");
 	const char *sig = NULL, *key = NULL, *out = NULL, *psl_path = NULL;
 	const char *abort_after = getenv("GK_SYNC_TEST_ABORT_AFTER");
 	int base64 = 0, ch;
@@ -175,6 +189,9 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			o.no_records = 1;
+			break;
+		case 'R':
+			records_redis = optarg;
 			break;
 		case 't':
 			threads = (unsigned)atoi(optarg);
@@ -236,8 +253,13 @@ int main(int argc, char **argv)
 	if ((!strcmp(cmd, "verify") || !strcmp(cmd, "apply") || !strcmp(cmd, "watch")) &&
 	    nargs == 1 && pubkey) {
 		int verify = !strcmp(cmd, "verify");
-		if (!verify && (!redis || parse_hostport(redis, &o))) {
+		if (!verify && (!redis || parse_hostport(redis, &o.host, &o.port))) {
 			fprintf(stderr, "gk-sync: %s needs --redis HOST:PORT\n", cmd);
+			return EX_USAGE;
+		}
+		if (!verify && records_redis && !o.no_records &&
+		    parse_hostport(records_redis, &o.records_host, &o.records_port)) {
+			fprintf(stderr, "gk-sync: --records-redis needs HOST:PORT\n");
 			return EX_USAGE;
 		}
 		if (access(pubkey, R_OK)) {
