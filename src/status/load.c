@@ -160,16 +160,21 @@ static void on_bucket(struct conn *c, redisReply *r, void *priv)
 	}
 	if (st->done_buckets < GK_FS_BUCKETS)
 		return;
-	if (atomic_load(&st->ready) && !st->load_has_serial && st->load.stage.n == 0) {
+	/* gk-sync writes gk:serial last: without it (a feed is still being applied to an
+	 * empty Redis) or below the serial we hold (a Redis that lost data), the buckets are
+	 * a partial set. Installing them would refuse filed domains: keep what we have (or
+	 * stay "starting") and retry. */
+	bool live = atomic_load(&st->ready);
+	if (!st->load_has_serial || (live && st->load_serial < st->serial)) {
 		gk_log(GK_LOG_ERR,
-		       "status: redis holds no status set and no %s: keeping the "
-		       "live table, retrying",
-		       GK_KEY_SERIAL);
-		session_fail(st, "empty status set");
+		       "status: redis holds %s %llu%s: not installing a partial status set "
+		       "(%zu domains), %s, retrying",
+		       GK_KEY_SERIAL, (unsigned long long)st->load_serial,
+		       st->load_has_serial ? "" : " (not set)", st->load.stage.n,
+		       live ? "keeping the live table" : "still starting");
+		session_fail(st, "incomplete status set");
 		return;
 	}
-	if (!st->load_has_serial)
-		gk_log(GK_LOG_WARN, "status: %s is not set", GK_KEY_SERIAL);
 	if (build_begin(&st->load) != 0) {
 		session_fail(st, "full load: out of memory");
 		return;
