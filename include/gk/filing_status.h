@@ -13,10 +13,41 @@
  *              integers inside the listpack as integers, so a bucket of ~150 domains (10M
  *              domains) stays a compact listpack (hash-max-listpack-entries 512).
  *       A domain absent from its bucket is unfiled.
- *   GK_KEY_RECORD_BUCKET "gk:rec:%04x"  HASH, same buckets: domain -> the feed record as
- *       compact JSON (licence, sponsor, nature, provider, update time, optional fields).
- *       For gkctl and reports only; gatekeeperd never loads it.
+ *   GK_KEY_RECORD_BUCKET "gk:rec:%04x"  HASH, same buckets: domain -> the feed record in the
+ *       compact encoding below. For gkctl and reports only; gatekeeperd never loads it. They
+ *       may live on another instance (gk-sync --records-redis; production: a records instance
+ *       on the primary side, so site replicas replicate only the status set), which then also
+ *       holds gk:providers (same ids) and gk:serial (the serial its records belong to).
+ *       Decode with gk_rec_decode / gk_rec_to_json (src/sync/record.h).
  *   GK_KEY_PROVIDERS "gk:providers"     HASH: provider id (decimal) -> provider name.
+ *
+ * Record encoding v1 (binary string, usually 45-60 bytes: under hash-max-listpack-value 64)
+ *   byte 0      0x10 | status (1 filed, 2 revoked); the high nibble is the version (1)
+ *   bytes 1..3  24-bit little-endian "forms": 2 bits per field i at bits 2i..2i+1
+ *               (0 absent, 1 text form, 2 compact form, 3 invalid); bit 22: extras follow
+ *   then, for each present field in this order, its bytes:
+ *     0 provider   compact: varint Redis provider id (gk:providers); text: varint 0 = ""
+ *     1 licence    compact: 6 bytes: b0 = province index (0..30 in 京津冀晋蒙辽吉黑沪苏浙皖闽
+ *                  赣鲁豫鄂湘粤桂琼渝川贵云藏陕甘青宁新) | kind << 5 (0 "ICP备" + 8 digits,
+ *                  1 "ICP证" + 6 digits), b1..b4 the digits' value (u32 LE, zero-padded
+ *                  back), b5 = N of a "-N" suffix (1..255, 0 none); then "号" between
+ *     2 sponsor, 5 site_name, 8 phone, 9 person, 10 address: text form only
+ *     3 nature     compact: 1 byte: 0 企业, 1 个人, 2 事业单位, 3 政府机关, 4 社会团体
+ *     4 updated    compact: u32 LE seconds since 2000-01-01T00:00:00 of a
+ *                  "YYYY-MM-DDTHH:MM:SS+08:00" string (that offset, years 2000..2135)
+ *     6 home_url   compact: 1 byte: the URL is "http://www." / "https://www." / "http://" /
+ *                  "https://" (0..3) + the domain (the hash field) + "/"
+ *     7 ips        varint count, then compact: 4 bytes per IPv4 address (every entry a
+ *                  canonical dotted quad); text form: one text string per entry
+ *   extras (bit 22): varint length + compact JSON object (sorted keys) of the feed keys not
+ *   listed here (domain, status and op excluded).
+ *   varint: 7 bits per byte, least significant group first, high bit = more.
+ *   Text form: varint byte length, then packed text: a byte < 0x80 is itself; U+4E00..U+9FFF
+ *   is two bytes 0x80 + (c - 0x4E00) / 256, (c - 0x4E00) % 256 (first byte 0x80..0xD1);
+ *   U+3000..U+30FF is 0xD2, c % 256; U+FF00..U+FFFF is 0xD3, c % 256; any other character
+ *   is 0xD4 followed by its UTF-8 bytes.
+ *   The encoding is canonical (a record always encodes to the same bytes); the compact form
+ *   is used whenever the value has that exact shape, the text form otherwise.
  *
  * Serial
  *   GK_KEY_SERIAL "gk:serial"           STRING: the registry serial fully applied (decimal).
