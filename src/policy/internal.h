@@ -93,6 +93,11 @@ uint32_t gk_pol_hit_add(gk_pol_builder_t *b, const gk_pol_hit_t *h);
 int gk_pol_insert(gk_pol_builder_t *b, const uint8_t *name, size_t len, unsigned labels,
                   unsigned scopes, uint32_t hit);
 
+/* Make room for `more` new names without growing on the way (callers that insert in an
+ * order correlated with the hash -- sorted RPZ triggers -- must, or the names would pile up
+ * in the low end of a small table). Returns 0 or GK_ENOMEM. */
+int gk_pol_reserve(gk_pol_builder_t *b, size_t more);
+
 /* Move the table, names and hits into the arena, sized for the final count. */
 int gk_pol_finish(gk_pol_builder_t *b, gk_policy_t *p);
 

@@ -70,8 +70,12 @@ int gk_pol_read_plain(gk_pol_builder_t *b, const gk_pol_list_ctx_t *c, const cha
                       const char *text, size_t len)
 {
 	uint8_t wire[GK_DNAME_MAX + 1];
-	size_t line = 0;
+	size_t line = 0, lines = 0;
 	const char *p = text, *end = text + len;
+	for (const char *q = p; q < end && (q = memchr(q, '\n', (size_t)(end - q))); q++)
+		lines++;
+	if (gk_pol_reserve(b, lines + 1) < 0)
+		return gk_pol_fail(b, GK_ENOMEM, file, 0, "out of memory");
 	while (p < end) {
 		line++;
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
@@ -459,6 +463,9 @@ int gk_pol_read_rpz(gk_pol_builder_t *b, const gk_pol_list_ctx_t *c, const char 
 		goto finish;
 	}
 	if ((rc = find_apex(&z, file, apex)) < 0 || (rc = collect(&z)) < 0)
+		goto finish;
+	/* triggers come sorted by hash: room first, see gk_pol_reserve */
+	if ((rc = gk_pol_reserve(b, z.ntr)) < 0)
 		goto finish;
 	for (size_t g = 0; g < z.ntr;) {
 		size_t e = g + 1;

@@ -95,11 +95,8 @@ static void place(gk_pol_slot_t *to, uint32_t tcap, const gk_pol_slot_t *from, u
 	}
 }
 
-static int grow(gk_pol_builder_t *b)
+static int resize(gk_pol_builder_t *b, uint32_t nc)
 {
-	if (b->cap >= (1u << 31))
-		return GK_ENOMEM;
-	uint32_t nc = b->cap * 2;
 	gk_pol_slot_t *nt = calloc(nc, sizeof(*nt));
 	if (!nt)
 		return GK_ENOMEM;
@@ -108,6 +105,26 @@ static int grow(gk_pol_builder_t *b)
 	b->t = nt;
 	b->cap = nc;
 	return 0;
+}
+
+static int grow(gk_pol_builder_t *b)
+{
+	if (b->cap >= (1u << 31))
+		return GK_ENOMEM;
+	return resize(b, b->cap * 2);
+}
+
+int gk_pol_reserve(gk_pol_builder_t *b, size_t more)
+{
+	uint64_t want = ((uint64_t)b->n + more) * 4 / 3 + 1;
+	if (want <= b->cap)
+		return 0;
+	if (want > (1u << 31))
+		return GK_ENOMEM;
+	uint32_t nc = b->cap;
+	while (nc < want)
+		nc *= 2;
+	return resize(b, nc);
 }
 
 static bool is_block(const gk_pol_builder_t *b, uint32_t hit)
