@@ -8,7 +8,7 @@ PKGS=(
 	libldns-dev libuv1-dev libyaml-dev libcmocka-dev libssl-dev
 	libhiredis-dev libpsl-dev libjansson-dev libidn2-dev
 	redis-server nsd dnsperf dnsdist knot-dnsutils dnsutils
-	python3 python3-dnspython python3-matplotlib python3-redis python3-redis
+	python3 python3-dnspython python3-matplotlib python3-redis
 )
 missing=()
 for p in "${PKGS[@]}"; do
