@@ -23,7 +23,22 @@ typedef enum gk_action {
 	GK_ACT_NXDOMAIN,    /* NXDOMAIN with the zone's SOA */
 	GK_ACT_NODATA,      /* NOERROR, no answer, the zone's SOA */
 	GK_ACT_DROP,        /* no response */
+	/* in gk_pkt_result_t only (a policy says these with local data / an RPZ verdict): */
+	GK_ACT_REDIRECT,    /* the policy's local data (A/AAAA of a notice page), else NODATA */
+	GK_ACT_TRUNCATE,    /* RPZ rpz-tcp-only. over UDP: empty response with TC set */
 } gk_action_t;
+
+/* Why a query was refused (or, for GK_WHY_ALLOWED, let through without the filing check). */
+typedef enum gk_why {
+	GK_WHY_NONE = 0,   /* resolved by the filing check (filed), or no check ran */
+	GK_WHY_UNFILED,    /* registrable domain not filed, or no registrable domain */
+	GK_WHY_REVOKED,    /* filing revoked */
+	GK_WHY_UNKNOWN,    /* replica older than its bound (Redis unreachable) */
+	GK_WHY_STARTING,   /* before the replica's first full load */
+	GK_WHY_BLOCKED,    /* an operator block list entry (res->list) */
+	GK_WHY_ALLOWED,    /* an operator allow list entry (res->list): resolved unchecked */
+	GK_WHY_TCP_ONLY,   /* an RPZ rpz-tcp-only. entry (res->list), over UDP */
+} gk_why_t;
 
 /* One refusal: the action, and the RFC 8914 Extended DNS Error sent with it (to EDNS
  * clients): INFO-CODE (15 Blocked, 16 Censored, 17 Filtered, 18 Prohibited) and EXTRA-TEXT. */
@@ -36,6 +51,7 @@ typedef struct gk_refusal {
 
 struct gk_status;
 struct gk_psl;
+struct gk_policy;
 
 typedef struct gk_pkt_opts {
 	uint16_t edns_udp_max; /* largest UDP response we send with EDNS (>= 512); 1232 default */
@@ -47,6 +63,9 @@ typedef struct gk_pkt_opts {
 	gk_refusal_t revoked;           /* filing revoked */
 	gk_refusal_t unknown;           /* replica stale (Redis unreachable beyond max age) */
 	gk_refusal_t starting;          /* before the first full load (startup: refuse | resolve) */
+	/* Operator policy (policy/policy.h), NULL for none: its block/allow lists apply with or
+	 * without the filing check; its status rules replace unfiled/revoked/unknown above. */
+	const struct gk_policy *policy;
 } gk_pkt_opts_t;
 
 typedef enum gk_pkt_outcome {
@@ -65,6 +84,10 @@ typedef struct gk_pkt_result {
 	uint8_t action;   /* gk_action_t taken: GK_ACT_RESOLVE unless refused */
 	uint16_t reg_off; /* registrable domain of the query name: wire name at q + reg_off, */
 	uint8_t reg_len;  /* reg_len octets (original case); reg_len 0 when there is none */
+	uint8_t why;      /* gk_why_t */
+	bool monitor;     /* policy in monitor mode: the refusal in action/why was not sent, the
+	                     query was resolved */
+	uint16_t list;    /* policy list that decided (1-based, gk_policy_list_name), 0: none */
 } gk_pkt_result_t;
 
 #define GK_PKT_NOCHECK 3 /* no filing check ran (no replica, or a name we do not serve) */

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* src/polsync/polsync.h -- gatekeeperd's side of fleet policy: follow the policy pushed to
+ * Redis with gkctl (include/gk/policy_store.h), verify it, compile it, hand it over.
+ *
+ * Its own thread and libuv loop with a hiredis async connection (the libuv adapter). At
+ * start, and whenever the change stream announces a policy change (push or rollback), it
+ * reads the current version's signed bundle, verifies the Ed25519 signature against the
+ * operator public keys of the config, compiles it with gk_policy_build_mem (the same
+ * compiler gkctl validates with), and passes the result to on_policy. A bundle whose
+ * signature or content is bad is never handed over: it is logged (with the compiler's
+ * file:line message), reported through on_reject and kept in gk_polsync_info, and the
+ * running policy stays. Redis outages: reconnect with backoff; the last policy handed over
+ * stays in force.
+ *
+ * Threads: gk_polsync_create/_start/_stop/_free from one thread (the daemon's main thread).
+ * The callbacks run on the polsync thread; on_policy takes ownership of the policy.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "gk/errors.h"
+#include "policy/policy.h"
+
+typedef struct gk_polsync gk_polsync_t;
+
+/* A policy compiled from version `version` (decimal string as stored in Redis, e.g. "17"),
+ * signed by key id `key_id`. The callee owns p (gk_policy_free). */
+typedef void (*gk_polsync_policy_fn)(void *ctx, gk_policy_t *p, uint64_t version,
+                                     const char *key_id);
+/* A version that was not applied, and why (one line, file:line for compile errors). */
+typedef void (*gk_polsync_reject_fn)(void *ctx, uint64_t version, const char *why);
+
+typedef struct gk_polsync_conf {
+	const char *redis_host; /* as gk_status_conf_t */
+	uint16_t redis_port;
+	const char *redis_unix;
+	unsigned connect_timeout_ms;
+	unsigned reconnect_max_ms;
+	const char *const *operator_keys; /* PEM public key files (Ed25519); n_operator_keys */
+	size_t n_operator_keys;
+	gk_polsync_policy_fn on_policy;
+	gk_polsync_reject_fn on_reject; /* may be NULL */
+	void *ctx;
+} gk_polsync_conf_t;
+
+/* Create (reads and checks the key files; err names the file at fault). No thread yet. */
+GK_MUST_CHECK int gk_polsync_create(const gk_polsync_conf_t *conf, gk_polsync_t **out,
+                                    char *err, size_t errlen);
+/* Start the thread. Returns at once. */
+GK_MUST_CHECK int gk_polsync_start(gk_polsync_t *ps);
+/* Stop and join. */
+void gk_polsync_stop(gk_polsync_t *ps);
+/* Free a stopped or never started instance. NULL is ignored. */
+void gk_polsync_free(gk_polsync_t *ps);
+
+typedef struct gk_polsync_info {
+	uint64_t applied;      /* version last handed over (0: none yet) */
+	uint64_t rejected;     /* newest version rejected (0: none) */
+	char reject_why[256];  /* its reason */
+	bool connected;
+	uint64_t reconnects;
+} gk_polsync_info_t;
+/* Any thread (values may be a moment old). */
+void gk_polsync_info(const gk_polsync_t *ps, gk_polsync_info_t *info);
