@@ -194,7 +194,7 @@ static int parse_listen(struct ctx *c, yaml_node_t *n)
 		return c->rc = GK_ENOMEM;
 	for (size_t i = 0; i < cnt; i++) {
 		yaml_node_t *it = yaml_document_get_node(c->doc, n->data.sequence.items.start[i]);
-		const char *s;
+		const char *s = NULL;
 		if (get_string(c, "listen", it, &s) != 0)
 			return c->rc;
 		gk_config_listen_t *l = &c->cfg->listen[i];
@@ -332,7 +332,7 @@ static int parse_zones(struct ctx *c, yaml_node_t *n)
 static int parse_redis_addr(struct ctx *c, yaml_node_t *v)
 {
 	gk_config_redis_t *r = &c->cfg->redis;
-	const char *s;
+	const char *s = NULL;
 	if (get_string(c, "redis.address", v, &s) != 0)
 		return c->rc;
 	if (strlen(s) >= sizeof(r->address))
@@ -378,7 +378,7 @@ static int visit_redis(struct ctx *c, const char *key, yaml_node_t *k, yaml_node
 		return parse_redis_addr(c, v);
 	}
 	if (strcmp(key, "instance_id") == 0) {
-		const char *s;
+		const char *s = NULL;
 		if (get_string(c, "redis.instance_id", v, &s) != 0)
 			return c->rc;
 		if (strlen(s) > 200)
@@ -436,7 +436,7 @@ static int visit_refusal(struct ctx *c, const char *key, yaml_node_t *k, yaml_no
 		            {"nodata", GK_ACT_NODATA},
 		            {"drop", GK_ACT_DROP},
 		            {"resolve", GK_ACT_RESOLVE}};
-		const char *s;
+		const char *s = NULL;
 		if (get_string(c, name, v, &s) != 0)
 			return c->rc;
 		for (size_t i = 0; i < sizeof(acts) / sizeof(acts[0]); i++)
@@ -481,7 +481,7 @@ static int visit_filing(struct ctx *c, const char *key, yaml_node_t *k, yaml_nod
 		return get_bool(c, "filing.enforce", v, &f->enforce);
 	}
 	if (strcmp(key, "startup") == 0) {
-		const char *s;
+		const char *s = NULL;
 		if (get_string(c, "filing.startup", v, &s) != 0)
 			return c->rc;
 		if (strcmp(s, "refuse") == 0)
@@ -497,7 +497,7 @@ static int visit_filing(struct ctx *c, const char *key, yaml_node_t *k, yaml_nod
 		return get_uint(c, "filing.max_age_ms", v, 100, GK_CONFIG_TIMEOUT_MAX,
 		                &f->max_age_ms);
 	if (strcmp(key, "psl_file") == 0) {
-		const char *s;
+		const char *s = NULL;
 		if (get_string(c, "filing.psl_file", v, &s) != 0)
 			return c->rc;
 		free(f->psl_file);
@@ -520,6 +520,51 @@ static int visit_filing(struct ctx *c, const char *key, yaml_node_t *k, yaml_nod
 	            key);
 }
 
+static int visit_policy(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	(void)arg;
+	gk_config_policy_t *pl = &c->cfg->policy;
+	if (strcmp(key, "file") == 0) {
+		const char *s = NULL;
+		if (get_string(c, "policy.file", v, &s) != 0)
+			return c->rc;
+		free(pl->file);
+		if ((pl->file = resolve(c, s)) == NULL)
+			return c->rc = GK_ENOMEM;
+		return 0;
+	}
+	if (strcmp(key, "redis") == 0)
+		return get_bool(c, "policy.redis", v, &pl->redis);
+	if (strcmp(key, "operator_keys") == 0) {
+		if (v->type != YAML_SEQUENCE_NODE)
+			return fail(c, line_of(v),
+			            "policy.operator_keys: expected a list of key files, got %s",
+			            type_name(v));
+		if (pl->operator_keys != NULL)
+			return c->rc; /* duplicate keys are caught by walk_map */
+		size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+		if (cnt == 0)
+			return fail(c, line_of(v), "policy.operator_keys: at least one key is required");
+		if ((pl->operator_keys = calloc(cnt, sizeof(*pl->operator_keys))) == NULL)
+			return c->rc = GK_ENOMEM;
+		for (size_t i = 0; i < cnt; i++) {
+			yaml_node_t *it = yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
+			const char *s = NULL;
+			if (get_string(c, "policy.operator_keys", it, &s) != 0)
+				return c->rc;
+			if ((pl->operator_keys[i] = resolve(c, s)) == NULL)
+				return c->rc = GK_ENOMEM;
+			pl->n_operator_keys = i + 1;
+			if (access(pl->operator_keys[i], R_OK) != 0)
+				return fail(c, line_of(it), "policy.operator_keys: %s: %s",
+				            pl->operator_keys[i], strerror(errno));
+		}
+		return 0;
+	}
+	return fail(c, line_of(k),
+	            "policy: unknown key '%s' (expected file, redis, operator_keys)", key);
+}
+
 static void refusal_default(gk_refusal_t *r, gk_action_t a, const char *text)
 {
 	r->action = a;
@@ -531,7 +576,7 @@ static void refusal_default(gk_refusal_t *r, gk_action_t a, const char *text)
 struct top_seen {
 	bool listen, zones;
 	bool filing_enforce_set;
-	yaml_node_t *redis_node, *filing_node;
+	yaml_node_t *redis_node, *filing_node, *policy_node;
 };
 
 static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
@@ -571,8 +616,13 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 		seen->filing_node = v;
 		return walk_map(c, "filing", v, visit_filing, &seen->filing_enforce_set);
 	}
+	if (strcmp(key, "policy") == 0) {
+		seen->policy_node = v;
+		c->cfg->policy.line = line_of(v);
+		return walk_map(c, "policy", v, visit_policy, NULL);
+	}
 	if (strcmp(key, "log_level") == 0) {
-		const char *s;
+		const char *s = NULL;
 		if (get_string(c, "log_level", v, &s) != 0)
 			return c->rc;
 		if (gk_log_level_parse(s, &cfg->log_level) != 0)
@@ -582,7 +632,7 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	}
 	return fail(c, line_of(k),
 	            "unknown key '%s' (expected listen, workers, edns_udp_max, tcp, zones, "
-	            "log_level, redis, filing)",
+	            "log_level, redis, filing, policy)",
 	            key);
 }
 
@@ -685,6 +735,12 @@ int gk_config_load(const char *path, gk_config_t **out, char *err, size_t errlen
 		else if (fl->enforce && !c.cfg->redis.set)
 			fail(&c, line_of(seen.filing_node),
 			     "filing.enforce: true needs a redis section (the status replica)");
+		gk_config_policy_t *pl = &c.cfg->policy;
+		if (c.rc == 0 && pl->redis && !c.cfg->redis.set)
+			fail(&c, pl->line, "policy.redis: true needs a redis section");
+		else if (c.rc == 0 && pl->redis && pl->n_operator_keys == 0)
+			fail(&c, pl->line,
+			     "policy.redis: true needs operator_keys (the keys pushes are signed with)");
 	}
 finish:
 	if (have_doc)
@@ -712,6 +768,10 @@ void gk_config_free(gk_config_t *cfg)
 	free(cfg->redis.unix_path);
 	free(cfg->redis.instance_id);
 	free(cfg->filing.psl_file);
+	free(cfg->policy.file);
+	for (size_t i = 0; i < cfg->policy.n_operator_keys; i++)
+		free(cfg->policy.operator_keys[i]);
+	free(cfg->policy.operator_keys);
 	free(cfg->path);
 	free(cfg);
 }

@@ -58,6 +58,15 @@ typedef struct gk_config_filing {
 	gk_refusal_t unfiled, revoked, unknown;
 } gk_config_filing_t;
 
+/* policy: the operator policy (policy/README.md, docs/CONFIG.md). */
+typedef struct gk_config_policy {
+	char *file;            /* policy YAML (resolved path) or NULL: none */
+	bool redis;            /* follow the policy pushed with gkctl (needs redis) */
+	char **operator_keys;  /* PEM Ed25519 public keys (resolved paths) */
+	size_t n_operator_keys;
+	size_t line;           /* line of the policy section, for messages */
+} gk_config_policy_t;
+
 typedef struct gk_config_listen {
 	struct sockaddr_storage addr; /* AF_INET or AF_INET6 with port */
 	socklen_t addrlen;
@@ -78,6 +87,7 @@ typedef struct gk_config {
 	enum gk_log_level log_level;
 	gk_config_redis_t redis;
 	gk_config_filing_t filing;
+	gk_config_policy_t policy;
 } gk_config_t;
 
 /* Load and check path. On success *out owns a new config (free with gk_config_free) and 0 is

@@ -26,6 +26,7 @@
 #include "daemon/server.h"
 #include "gk/version.h"
 #include "net/net.h"
+#include "policy/policy.h"
 #include "status/status.h"
 
 #define RECLAIM_MS 10
@@ -37,10 +38,18 @@ struct zsref {
 	unsigned refs;
 };
 
+/* A policy shared by consecutive views; counted on the main thread only. */
+struct polref {
+	gk_policy_t *p;
+	unsigned refs;
+	uint64_t version; /* fleet version (gkctl push), 0 for a policy file */
+};
+
 /* What the view cell publishes: net reads the gk_net_view_t at its start. */
 struct view {
 	gk_net_view_t v;
 	struct zsref *zs;
+	struct polref *pol;           /* or NULL: no policy */
 	gk_status_retired_t *retired; /* status memory freed with this view */
 };
 
@@ -58,12 +67,63 @@ struct gk_server {
 	gk_psl_t *psl;       /* opened once when the filing check is on */
 	uv_timer_t retire;
 	gk_status_retired_t *retire_pending; /* taken but not yet attached (publish failed) */
+	struct polref *pol; /* the policy in force (a reference of its own), or NULL */
+	bool pol_fleet;     /* pol came from the fleet (Redis): policy.file no longer applies */
 };
+
+static struct polref *polref_new(gk_policy_t *p, uint64_t version)
+{
+	struct polref *r = calloc(1, sizeof(*r));
+	if (r != NULL) {
+		r->p = p;
+		r->refs = 1;
+		r->version = version;
+	}
+	return r;
+}
+
+static void polref_put(struct polref *r)
+{
+	if (r != NULL && --r->refs == 0) {
+		gk_policy_free(r->p);
+		free(r);
+	}
+}
+
+/* Compile the policy file of cfg (NULL when there is none). */
+static int load_policy_file(const gk_config_t *cfg, struct polref **out, char *err,
+                            size_t errlen)
+{
+	*out = NULL;
+	if (cfg->policy.file == NULL)
+		return 0;
+	gk_policy_t *p;
+	int rc = gk_policy_build(cfg->policy.file, &p, err, errlen);
+	if (rc != 0)
+		return rc;
+	if ((*out = polref_new(p, 0)) == NULL) {
+		gk_policy_free(p);
+		snprintf(err, errlen, "out of memory");
+		return GK_ENOMEM;
+	}
+	return 0;
+}
+
+static void log_policy(const char *what, const struct polref *r, const char *src)
+{
+	gk_pol_stats_t st;
+	gk_policy_stats(r->p, &st);
+	gk_log(GK_LOG_INFO, "%s policy %s%s%.0llu: %s mode, %u lists, %zu entries, %zu bytes", what,
+	       src, r->version ? " version " : "", (unsigned long long)r->version,
+	       gk_policy_mode(r->p) == GK_POL_MONITOR ? "monitor" : "enforce", st.lists,
+	       st.entries, st.arena_bytes);
+}
 
 static void view_free(void *p)
 {
 	struct view *v = p;
 	gk_status_retired_free(v->retired);
+	polref_put(v->pol);
 	if (v->zs != NULL && --v->zs->refs == 0) {
 		gk_zoneset_free(v->zs->zs);
 		free(v->zs);
@@ -92,7 +152,7 @@ static void fill_opts(const gk_config_t *cfg, gk_status_t *status, const gk_psl_
 }
 
 static int build_view(const gk_config_t *cfg, gk_status_t *status, const gk_psl_t *psl,
-                      struct view **out, char *err, size_t errlen)
+                      struct polref *pol, struct view **out, char *err, size_t errlen)
 {
 	struct view *v = calloc(1, sizeof(*v));
 	struct zsref *z = calloc(1, sizeof(*z));
@@ -112,6 +172,11 @@ static int build_view(const gk_config_t *cfg, gk_status_t *status, const gk_psl_
 	v->zs = z;
 	v->v.zs = z->zs;
 	fill_opts(cfg, status, psl, &v->v.opts);
+	if (pol != NULL) {
+		pol->refs++;
+		v->pol = pol;
+		v->v.opts.policy = pol->p;
+	}
 	*out = v;
 	return 0;
 }
@@ -124,7 +189,10 @@ int gk_server_check(const char *config_path, char *err, size_t errlen, char *sum
 	if (rc != 0)
 		return rc;
 	struct view *v = NULL;
-	rc = build_view(cfg, NULL, NULL, &v, err, errlen);
+	struct polref *pol = NULL;
+	rc = build_view(cfg, NULL, NULL, NULL, &v, err, errlen);
+	if (rc == 0)
+		rc = load_policy_file(cfg, &pol, err, errlen);
 	if (rc == 0 && cfg->filing.enforce) {
 		gk_psl_t *psl;
 		if ((rc = gk_psl_open(cfg->filing.psl_file, &psl)) != 0)
@@ -135,11 +203,13 @@ int gk_server_check(const char *config_path, char *err, size_t errlen, char *sum
 			gk_psl_close(psl);
 	}
 	if (rc == 0 && summarylen > 0)
-		snprintf(summary, summarylen, "%s: ok: %zu zones, %zu RRs, %zu listen addresses%s",
+		snprintf(summary, summarylen, "%s: ok: %zu zones, %zu RRs, %zu listen addresses%s%s",
 		         config_path, gk_zoneset_zone_count(v->v.zs), gk_zoneset_rr_count(v->v.zs),
-		         cfg->n_listen, cfg->filing.enforce ? ", filing check on" : "");
+		         cfg->n_listen, cfg->filing.enforce ? ", filing check on" : "",
+		         pol ? ", policy file compiled" : "");
 	if (v != NULL)
 		view_free(v);
+	polref_put(pol);
 	gk_config_free(cfg);
 	return rc;
 }
@@ -214,8 +284,20 @@ static void reload(gk_server_t *s)
 	/* enforcing needs the replica and the list opened at start */
 	if (cfg->filing.enforce && s->psl == NULL)
 		cfg->filing.enforce = false; /* enabling it needs a restart (reported below) */
-	if (build_view(cfg, s->status, s->psl, &v, err, sizeof(err)) != 0) {
+	/* the policy file, unless the fleet's policy has taken over */
+	struct polref *pol = s->pol, *newpol = NULL;
+	if (!s->pol_fleet) {
+		if (load_policy_file(cfg, &newpol, err, sizeof(err)) != 0) {
+			gk_log(GK_LOG_ERR,
+			       "reload failed, keeping the current zones and policy: %s", err);
+			gk_config_free(cfg);
+			return;
+		}
+		pol = newpol;
+	}
+	if (build_view(cfg, s->status, s->psl, pol, &v, err, sizeof(err)) != 0) {
 		gk_log(GK_LOG_ERR, "reload failed, keeping the current zones: %s", err);
+		polref_put(newpol);
 		gk_config_free(cfg);
 		return;
 	}
@@ -223,8 +305,15 @@ static void reload(gk_server_t *s)
 	if (gk_snapshot_publish(s->view, v) != 0) {
 		gk_log(GK_LOG_ERR, "reload failed, keeping the current zones: out of memory");
 		view_free(v);
+		polref_put(newpol);
 		gk_config_free(cfg);
 		return;
+	}
+	if (!s->pol_fleet) {
+		polref_put(s->pol);
+		s->pol = newpol; /* its own reference */
+		if (newpol != NULL)
+			log_policy("reloaded", newpol, cfg->policy.file);
 	}
 	report_restart_only(s->boot, cfg);
 	gk_log_set_level(cfg->log_level);
@@ -259,10 +348,14 @@ static void retire_cb(uv_timer_t *t)
 	*v = *cur;
 	v->retired = NULL;
 	v->zs->refs++;
+	if (v->pol != NULL)
+		v->pol->refs++;
 	cur->retired = rt;
 	if (gk_snapshot_publish(s->view, v) != 0) {
 		cur->retired = NULL;
 		v->zs->refs--;
+		if (v->pol != NULL)
+			v->pol->refs--;
 		free(v);
 		s->retire_pending = rt;
 		return;
@@ -413,7 +506,11 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	gk_log_set_level(s->boot->log_level);
 	if ((rc = start_status(s, err, errlen)) != 0)
 		goto fail;
-	if ((rc = build_view(s->boot, s->status, s->psl, &v, err, errlen)) != 0)
+	if ((rc = load_policy_file(s->boot, &s->pol, err, errlen)) != 0)
+		goto fail;
+	if (s->pol != NULL)
+		log_policy("loaded", s->pol, s->boot->policy.file);
+	if ((rc = build_view(s->boot, s->status, s->psl, s->pol, &v, err, errlen)) != 0)
 		goto fail;
 	gk_log(GK_LOG_INFO, "loaded %zu zones, %zu RRs from %s", gk_zoneset_zone_count(v->v.zs),
 	       gk_zoneset_rr_count(v->v.zs), config_path);
@@ -492,6 +589,7 @@ void gk_server_free(gk_server_t *s)
 	gk_status_retired_free(s->retire_pending);
 	gk_snapshot_destroy(s->view); /* workers joined: frees current and retired views */
 	gk_status_free(s->status);
+	polref_put(s->pol);
 	gk_psl_close(s->psl);
 	if (s->cur != s->boot)
 		gk_config_free(s->cur);

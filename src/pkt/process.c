@@ -14,6 +14,7 @@
 #include "zone/resolve.h"
 #include "common/psl.h"
 #include "status/status.h"
+#include "policy/policy.h"
 
 #define OPT_LEN     11
 #define HDR_QR      0x80
@@ -36,7 +37,13 @@ static inline bool usable(const gk_tmpl_t *t, size_t qlen)
 }
 
 /* Where the answer comes from. */
-enum src { SRC_TMPL, SRC_RUNTIME, SRC_REFUSED };
+enum src {
+	SRC_TMPL,    /* a compiled template */
+	SRC_RUNTIME, /* built at query time (zone/resolve.c) */
+	SRC_REFUSED, /* REFUSED */
+	SRC_LOCAL,   /* a policy redirect's local data */
+	SRC_TC,      /* nothing, TC set (RPZ rpz-tcp-only. over UDP) */
+};
 
 /* Find the answer for the query. *node receives the node the name matched, or its closest
  * encloser (*exact false) -- the node that decides the zone for the filing check. */
@@ -79,32 +86,67 @@ static enum src find_answer(const gk_zoneset_t *zs, const gk_query_t *qq, const 
 	return usable(*t, len) ? SRC_TMPL : SRC_RUNTIME;
 }
 
-/* ---- the filing check (DESIGN.md "The decision", steps 2, 5 and 6) ------------------- */
+/* ---- the decision (DESIGN.md "The decision") ----------------------------------------- */
 
-/* The refusal for a registrable domain (NULL: resolve), and its status in *fs. */
-static const gk_refusal_t *judge(const gk_pkt_opts_t *o, const uint8_t *reg, size_t rlen,
-                                 uint64_t hash, int *fs)
+/* What to send instead of the answer. */
+struct verdict {
+	const gk_refusal_t *r;        /* action and EDE */
+	const gk_pol_local_t *local;  /* redirect: local data, or NULL */
+	uint8_t why;                  /* gk_why_t */
+};
+
+/* Steps 5 and 6 for a registrable domain (reg NULL: there is none): true when it is refused,
+ * with what in *vd; its status in *fs. The policy's status rules, when there is a policy,
+ * replace the configured ones (the start-up rule stays the config's). */
+static bool judge(const gk_pkt_opts_t *o, const uint8_t *reg, size_t rlen, uint64_t hash,
+                  int *fs, struct verdict *vd)
 {
 	int s = reg ? gk_status_get(o->status, reg, rlen, hash, NULL) : GK_FS_UNFILED;
 	*fs = s;
 	const gk_refusal_t *r;
+	gk_pol_status_t ps;
 	switch (s) {
 	case GK_FS_FILED:
-		return NULL;
+		return false;
+	case GK_FS_STARTING:
+		vd->r = &o->starting;
+		vd->local = NULL;
+		vd->why = GK_WHY_STARTING;
+		return o->starting.action != GK_ACT_RESOLVE;
 	case GK_FS_REVOKED:
 		r = &o->revoked;
-		break;
-	case GK_FS_STARTING:
-		r = &o->starting;
+		ps = GK_POL_REVOKED;
+		vd->why = GK_WHY_REVOKED;
 		break;
 	case GK_FS_STALE:
 		r = &o->unknown;
+		ps = GK_POL_UNKNOWN;
+		vd->why = GK_WHY_UNKNOWN;
 		break;
 	default:
 		r = &o->unfiled; /* absent, and names without a registrable domain */
+		ps = GK_POL_UNFILED;
+		vd->why = GK_WHY_UNFILED;
 		break;
 	}
-	return r->action == GK_ACT_RESOLVE ? NULL : r;
+	vd->local = NULL;
+	if (o->policy) {
+		const gk_pol_hit_t *h = gk_policy_status(o->policy, ps);
+		if (h->verdict != GK_POL_BLOCK)
+			return false;
+		vd->r = h->action;
+		vd->local = h->local;
+		return true;
+	}
+	vd->r = r;
+	return r->action != GK_ACT_RESOLVE;
+}
+
+static bool refused(const gk_pkt_opts_t *o, const uint8_t *reg, size_t rlen, uint64_t hash)
+{
+	int fs;
+	struct verdict vd;
+	return judge(o, reg, rlen, hash, &fs, &vd);
 }
 
 /* Registrable domain of the query name (inside qq->qname), known from the zone, the node,
@@ -136,10 +178,9 @@ static bool allow_node(void *ctx, const gk_node_t *n)
 	const gk_pkt_opts_t *o = ctx;
 	if (n->reg_off >= GK_REG_UNKNOWN)
 		return true;
-	int fs;
 	const uint8_t *r = n->name + n->reg_off;
 	size_t rl = n->len - n->reg_off;
-	return judge(o, r, rl, gk_dname_hash(r, rl), &fs) == NULL;
+	return !refused(o, r, rl, gk_dname_hash(r, rl));
 }
 
 /* A template that carries other registrable domains needs each of them to pass. */
@@ -147,11 +188,9 @@ static bool tmpl_clean(const gk_pkt_opts_t *o, const gk_tmpl_t *t)
 {
 	if (t->flags & GK_TMPL_RECHECK)
 		return false;
-	for (unsigned i = 0; i < t->nregs; i++) {
-		int fs;
-		if (judge(o, t->regs[i].name, t->regs[i].len, t->regs[i].hash, &fs))
+	for (unsigned i = 0; i < t->nregs; i++)
+		if (refused(o, t->regs[i].name, t->regs[i].len, t->regs[i].hash))
 			return false;
-	}
 	return true;
 }
 
@@ -213,6 +252,61 @@ static size_t put_opt(uint8_t *p, const gk_pkt_opts_t *opts, const gk_query_t *q
 	return OPT_LEN + 6u + ede->text_len;
 }
 
+/* A redirect's local data (policy.h gk_pol_local_t) as the answer, owner = the query name
+ * (a pointer to the question). Returns SRC_LOCAL with the records written behind the question,
+ * or SRC_TMPL when nothing answers the type (NODATA). Records that do not fit in room are
+ * left out with TC set. */
+static enum src put_local(uint8_t *out, size_t qend, const gk_query_t *qq,
+                          const gk_pol_local_t *l, size_t room, uint16_t cnt[3], size_t *body,
+                          bool *tc)
+{
+	uint16_t want = qq->qtype;
+	unsigned n = 0;
+	for (unsigned i = 0; i < l->n; i++)
+		if (l->rr[i].type == want || want == GK_TYPE_ANY)
+			n++;
+	if (n == 0) {
+		for (unsigned i = 0; i < l->n; i++)
+			if (l->rr[i].type == GK_TYPE_CNAME) {
+				want = GK_TYPE_CNAME;
+				n = 1;
+				break;
+			}
+		if (n == 0)
+			return SRC_TMPL;
+	}
+	size_t len = 0;
+	uint16_t an = 0;
+	for (unsigned i = 0; i < l->n; i++) {
+		const gk_pol_rr_t *rr = &l->rr[i];
+		if (rr->type != want && want != GK_TYPE_ANY)
+			continue;
+		size_t need = 12u + rr->rdlen;
+		if (len + need > room) {
+			*tc = true;
+			break;
+		}
+		uint8_t *p = out + qend + len;
+		wr16(p, 0xc00c);
+		wr16(p + 2, rr->type);
+		wr16(p + 4, GK_CLASS_IN);
+		p[6] = (uint8_t)(rr->ttl >> 24);
+		p[7] = (uint8_t)(rr->ttl >> 16);
+		p[8] = (uint8_t)(rr->ttl >> 8);
+		p[9] = (uint8_t)rr->ttl;
+		wr16(p + 10, rr->rdlen);
+		memcpy(p + 12, rr->rdata, rr->rdlen);
+		len += need;
+		an++;
+		if (want == GK_TYPE_CNAME)
+			break;
+	}
+	cnt[0] = an;
+	cnt[1] = cnt[2] = 0;
+	*body = len;
+	return SRC_LOCAL;
+}
+
 gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opts,
                                 enum gk_pkt_transport transport, const uint8_t *q, size_t qlen,
                                 uint8_t *out, gk_pkt_result_t *res)
@@ -227,6 +321,9 @@ gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opt
 	res->action = GK_ACT_RESOLVE;
 	res->reg_off = 0;
 	res->reg_len = 0;
+	res->why = GK_WHY_NONE;
+	res->monitor = false;
+	res->list = 0;
 	if (pr == GK_PARSE_DROP)
 		return GK_PKT_DROP;
 
@@ -274,30 +371,69 @@ gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opt
 			qend = 0; /* other classes: REFUSED without the question, as NSD */
 		}
 		bool filter = false;
-		if (s != SRC_REFUSED && opts->status) {
+		const gk_pol_local_t *local = NULL;
+		if (s != SRC_REFUSED && (opts->status || opts->policy)) {
+			struct verdict vd = {NULL, NULL, GK_WHY_NONE};
+			bool refuse = false, checked = true;
+			const gk_pol_hit_t *hit =
+			    gk_policy_match(opts->policy, qq.qname, qq.qlen, qq.loff, qq.labels);
+			if (hit) {
+				/* steps 3 and 4: the operator's lists */
+				res->list = hit->list;
+				switch (hit->verdict) {
+				case GK_POL_BLOCK:
+					vd = (struct verdict){hit->action, hit->local, GK_WHY_BLOCKED};
+					refuse = true;
+					break;
+				case GK_POL_TCP_ONLY:
+					if (transport == GK_PKT_UDP) {
+						vd.why = GK_WHY_TCP_ONLY;
+						refuse = true;
+					}
+					break;
+				default: /* allow, passthru: resolved without the filing check */
+					res->why = GK_WHY_ALLOWED;
+					checked = false;
+					break;
+				}
+			}
 			uint64_t h = 0;
 			int off = query_reg(opts, &qq, node, exact, &h);
-			int fs;
-			refusal = judge(opts, off >= 0 ? qq.qname + off : NULL,
-			                off >= 0 ? qq.qlen - (size_t)off : 0, h, &fs);
-			res->filing = (int8_t)fs;
 			if (off >= 0) {
 				res->reg_off = (uint16_t)(12 + off);
 				res->reg_len = (uint8_t)(qq.qlen - off);
 			}
-			if (refusal) {
-				res->action = (uint8_t)refusal->action;
-				if (refusal->action == GK_ACT_DROP)
+			if (!refuse && checked && opts->status) {
+				int fs;
+				refuse = judge(opts, off >= 0 ? qq.qname + off : NULL,
+				               off >= 0 ? qq.qlen - (size_t)off : 0, h, &fs, &vd);
+				res->filing = (int8_t)fs;
+			}
+			bool monitor = opts->policy && gk_policy_mode(opts->policy) == GK_POL_MONITOR;
+			if (refuse) {
+				res->why = vd.why;
+				res->action = (uint8_t)(vd.r == NULL  ? GK_ACT_TRUNCATE
+				                        : vd.local    ? GK_ACT_REDIRECT
+				                                      : vd.r->action);
+				res->monitor = monitor;
+			}
+			if (refuse && !monitor) {
+				refusal = vd.r;
+				if (vd.r == NULL) {
+					s = SRC_TC; /* rpz-tcp-only over UDP */
+				} else if (vd.local) {
+					s = SRC_LOCAL;
+					local = vd.local;
+				} else if (vd.r->action == GK_ACT_DROP) {
 					return GK_PKT_DROP;
-				if (refusal->action == GK_ACT_REFUSE) {
+				} else if (vd.r->action == GK_ACT_REFUSE) {
 					s = SRC_REFUSED;
 				} else {
 					s = SRC_TMPL;
-					t = refusal->action == GK_ACT_NXDOMAIN
-					        ? node->zone->nxdomain
-					        : node->zone->nodata;
+					t = vd.r->action == GK_ACT_NXDOMAIN ? node->zone->nxdomain
+					                                    : node->zone->nodata;
 				}
-			} else {
+			} else if (checked && opts->status && !monitor) {
 				filter = true;
 				if (s == SRC_TMPL && !tmpl_clean(opts, t))
 					s = SRC_RUNTIME;
@@ -305,8 +441,19 @@ gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opt
 		}
 		size_t room = limit - qend - (qq.edns ? OPT_LEN : 0) -
 		              (qq.edns && refusal ? 6u + refusal->text_len : 0);
+		if (s == SRC_LOCAL) {
+			s = put_local(out, qend, &qq, local, room, cnt, &body, &tc);
+			if (s == SRC_TMPL)
+				t = node->zone->nodata; /* no record of the type: NODATA */
+			else
+				flags_hi |= HDR_AA;
+		}
 		if (s == SRC_REFUSED) {
 			rcode = GK_RCODE_REFUSED;
+		} else if (s == SRC_TC) {
+			tc = true;
+		} else if (s == SRC_LOCAL) {
+			/* put_local wrote the records */
 		} else if (s == SRC_TMPL) {
 			put_tmpl(out + qend, t, qq.qlen);
 			cnt[0] = t->an;
