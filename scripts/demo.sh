@@ -4,7 +4,7 @@
 #   a private redis-server (127.0.0.1, a free port, data in build/demo/),
 #   the sample registry feed (samples/registry-feed.jsonl) signed with a demo key and
 #   applied with gk-sync, and gatekeeperd in the foreground on 127.0.0.1:5300 and
-#   [::1]:5300 serving zones/ with the filing check on.
+#   [::1]:5300 serving zones/ with the filing check and the sample policy (policy/) on.
 # Ctrl-C stops gatekeeperd; the script then stops its redis-server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,11 +48,14 @@ redis:
   instance_id: demo
 filing:
   startup: refuse
+policy:
+  file: $ROOT/policy/policy.yaml
 CONF
 echo "demo: redis on 127.0.0.1:$PORT (pid $REDIS_PID); config $DEMO/gatekeeperd.conf"
 echo "demo: try  dig @127.0.0.1 -p 5300 www.example.cn  (filed)"
 echo "           dig @127.0.0.1 -p 5300 www.newsite.cn  (unfiled: REFUSED + EDE)"
-echo "           dig @127.0.0.1 -p 5300 www.shop.com.cn (revoked: NXDOMAIN + EDE)"
+echo "           dig @127.0.0.1 -p 5300 www.shop.com.cn (revoked: the policy redirects to a notice page + EDE)"
+echo "           dig @127.0.0.1 -p 5300 x.phish.example.cn (operator block list: NXDOMAIN + EDE)"
 "$BIN/gatekeeperd" -c "$DEMO/gatekeeperd.conf" &
 GK_PID=$!
 wait "$GK_PID"
