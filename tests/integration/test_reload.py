@@ -6,7 +6,10 @@
 # 2. SIGHUP with a broken zone: the old answers are still served and the log names
 #    file:line of the error.
 # 3. Queries sent continuously (UDP and TCP) during a burst of reloads are all answered.
-# 4. SIGTERM: exit status 0.
+# 4. The policy file (policy.file) reloads with SIGHUP: a block entry takes effect; a broken
+#    list is logged with file:line and the running policy and zones stay; removing it
+#    restores the answer.
+# 5. SIGTERM: exit status 0.
 # Usage: test_reload.py GATEKEEPERD
 import os
 import signal
@@ -84,7 +87,15 @@ def main(argv):
 		h.copy_zones(zdir)
 		zpath = os.path.join(zdir, "example.cn.zone")
 		original = open(zpath).read()
-		srv = h.start_gk(binary, tmp, zonedir=zdir)
+		pdir = os.path.join(tmp, "policy")
+		os.mkdir(pdir)
+		block = os.path.join(pdir, "block.txt")
+		with open(os.path.join(pdir, "policy.yaml"), "w") as f:
+			f.write("lists:\n  - {file: block.txt, format: plain, kind: block, action: refuse, ede: 17,"
+				" text: \"blocked by operator\"}\n")
+		with open(block, "w") as f:
+			f.write("# nothing blocked yet\n")
+		srv = h.start_gk(binary, tmp, zonedir=zdir, extra="policy:\n  file: policy/policy.yaml\n")
 		with srv:
 			port = srv.port
 			expect("before reload: new.example.cn is NXDOMAIN",
@@ -141,7 +152,33 @@ def main(argv):
 			expect("after the burst: new.example.cn gone (file no longer has it)",
 			       lookup(port, "new.example.cn")[0] == dns.rcode.NXDOMAIN)
 
-			# 4. SIGTERM exits 0
+			# 4. the policy file
+			with open(block, "w") as f:
+				f.write("www.example.cn\n")
+			srv.signal(signal.SIGHUP)
+			ok = wait_for(lambda: lookup(port, "www.example.cn")[0] == dns.rcode.REFUSED)
+			expect("policy reload: www.example.cn blocked (REFUSED)", ok, lookup(port, "www.example.cn"))
+			q = dns.message.make_query("www.example.cn", "A", use_edns=0)
+			r = dns.query.udp(q, "127.0.0.1", port=port, timeout=1.0)
+			ede = [(o.code, o.text) for o in r.options if o.otype == 15]
+			expect("policy reload: EDE 17 'blocked by operator'", ede == [(17, "blocked by operator")], ede)
+			with open(block, "w") as f:
+				f.write("www.example.cn\nmail.example.cn\nbad..name.example.cn\n")
+			mark = len(srv.log_text())
+			srv.signal(signal.SIGHUP)
+			logged = wait_for(lambda: "block.txt:3" in srv.log_text()[mark:], 5.0)
+			expect("broken policy list: log names block.txt:3", logged, srv.log_text()[mark:][-1500:])
+			expect("broken policy list: running policy stays (www REFUSED, mail answered)",
+			       lookup(port, "www.example.cn")[0] == dns.rcode.REFUSED and
+			       lookup(port, "mail.example.cn")[0] == dns.rcode.NOERROR,
+			       (lookup(port, "www.example.cn"), lookup(port, "mail.example.cn")))
+			with open(block, "w") as f:
+				f.write("")
+			srv.signal(signal.SIGHUP)
+			ok = wait_for(lambda: lookup(port, "www.example.cn") == (0, ["192.0.2.10"]))
+			expect("policy reload: entry removed, www.example.cn answered again", ok, lookup(port, "www.example.cn"))
+
+			# 5. SIGTERM exits 0
 			expect("server alive before SIGTERM", srv.alive(), srv.log_text()[-2000:])
 			srv.signal(signal.SIGTERM)
 			try:

@@ -61,6 +61,37 @@ static void expect_error(const char *body, int want_rc, size_t line, const char 
 #define ZONES  "zones:\n  - name: example.cn\n    file: a.zone\n"
 #define LISTEN "listen: [\"127.0.0.1:5353\"]\n"
 
+static void test_policy_section(void **state)
+{
+	(void)state;
+	char path[160], keyp[160], err[512];
+	snprintf(keyp, sizeof(keyp), "%s/op.pub", tmpdir);
+	write_file(keyp, "not checked here: gatekeeperd reads it when it starts\n");
+	snprintf(path, sizeof(path), "%s/pol.yaml", tmpdir);
+	write_file(path, LISTEN ZONES "redis: {address: \"127.0.0.1:6379\"}\n"
+	                 "policy:\n  file: p/policy.yaml\n  redis: true\n  operator_keys: [op.pub]\n");
+	gk_config_t *cfg = NULL;
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	char want[200];
+	snprintf(want, sizeof(want), "%s/p/policy.yaml", tmpdir);
+	assert_string_equal(cfg->policy.file, want);
+	assert_true(cfg->policy.redis);
+	assert_int_equal(cfg->policy.n_operator_keys, 1);
+	assert_string_equal(cfg->policy.operator_keys[0], keyp);
+	gk_config_free(cfg);
+
+	expect_error(LISTEN ZONES "policy:\n  fil: x.yaml\n", GK_ECONFIG, 6, "unknown key 'fil'");
+	expect_error(LISTEN ZONES "policy: x.yaml\n", GK_ECONFIG, 5, "expected a mapping");
+	expect_error(LISTEN ZONES "policy:\n  redis: true\n  operator_keys: [op.pub]\n", GK_ECONFIG,
+	             6, "needs a redis section");
+	expect_error(LISTEN ZONES "redis: {address: \"127.0.0.1:1\"}\npolicy:\n  redis: true\n",
+	             GK_ECONFIG, 7, "needs operator_keys");
+	expect_error(LISTEN ZONES "policy:\n  operator_keys: [op.pub, nope.pub]\n", GK_ECONFIG, 6,
+	             "nope.pub");
+	expect_error(LISTEN ZONES "policy:\n  operator_keys: []\n", GK_ECONFIG, 6, "at least one");
+	expect_error(LISTEN ZONES "policy:\n  redis: maybe\n", GK_ECONFIG, 6, "true or false");
+}
+
 static void test_defaults(void **state)
 {
 	(void)state;
@@ -351,7 +382,8 @@ int main(void)
 	    cmocka_unit_test(test_defaults),       cmocka_unit_test(test_all_keys),
 	    cmocka_unit_test(test_relative_paths), cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_errors_top),     cmocka_unit_test(test_errors_numbers),
-	    cmocka_unit_test(test_errors_listen),  cmocka_unit_test(test_errors_zones),
+	    cmocka_unit_test(test_errors_listen),
+	    cmocka_unit_test(test_policy_section),  cmocka_unit_test(test_errors_zones),
 	    cmocka_unit_test(test_parse_addr),     cmocka_unit_test(test_filing_defaults),
 	    cmocka_unit_test(test_filing_keys),    cmocka_unit_test(test_filing_errors),
 	};
