@@ -131,12 +131,12 @@ static void view_free(void *p)
 	free(v);
 }
 
-/* The packet options of cfg: the filing check when it is enforced and a replica runs. */
-static void fill_opts(const gk_config_t *cfg, gk_status_t *status, const gk_psl_t *psl,
-                      gk_pkt_opts_t *o)
+void gk_server_pkt_opts(const gk_config_t *cfg, gk_status_t *status, const gk_psl_t *psl,
+                        const gk_policy_t *policy, gk_pkt_opts_t *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->edns_udp_max = cfg->edns_udp_max;
+	o->policy = policy;
 	if (!cfg->filing.enforce || status == NULL)
 		return;
 	o->status = status;
@@ -171,11 +171,10 @@ static int build_view(const gk_config_t *cfg, gk_status_t *status, const gk_psl_
 	z->refs = 1;
 	v->zs = z;
 	v->v.zs = z->zs;
-	fill_opts(cfg, status, psl, &v->v.opts);
+	gk_server_pkt_opts(cfg, status, psl, pol ? pol->p : NULL, &v->v.opts);
 	if (pol != NULL) {
 		pol->refs++;
 		v->pol = pol;
-		v->v.opts.policy = pol->p;
 	}
 	*out = v;
 	return 0;

@@ -10,6 +10,11 @@
 #pragma once
 #include <stddef.h>
 #include "gk/errors.h"
+#include "common/psl.h"
+#include "daemon/config.h"
+#include "pkt/process.h"
+#include "policy/policy.h"
+#include "status/status.h"
 
 typedef struct gk_server gk_server_t;
 
@@ -30,3 +35,9 @@ void gk_server_free(gk_server_t *s);
  * with err naming file:line. On success, if summary/summarylen > 0, a one-line summary. */
 GK_MUST_CHECK int gk_server_check(const char *config_path, char *err, size_t errlen, char *summary,
                                   size_t summarylen);
+
+/* The packet options gatekeeperd answers with for cfg: the filing check when it is enforced
+ * and status is not NULL (psl: the opened Public Suffix List), and policy (NULL: none). The
+ * one place they are made, so tools (gkctl lookup) decide exactly as the daemon does. */
+void gk_server_pkt_opts(const gk_config_t *cfg, gk_status_t *status, const gk_psl_t *psl,
+                        const gk_policy_t *policy, gk_pkt_opts_t *o);

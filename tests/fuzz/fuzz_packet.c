@@ -5,13 +5,17 @@
  * and across zones, a CNAME loop, DNAMEs (one whose substitution can exceed 255 octets),
  * delegations with required glue that does not fit in 512 octets, a served child zone, and
  * big RRsets. Each input runs over UDP with three EDNS limits and over TCP, and the
- * response must satisfy the invariants checked here and in walk.h.
+ * response must satisfy the invariants checked here and in walk.h. Then the same over UDP
+ * and TCP with an operator policy (policy/policy.h) whose lists hit names of the zones with
+ * every action: block (NXDOMAIN, NODATA, REFUSED, drop), allow, RPZ tcp-only and local data
+ * (redirects, a CNAME), and a redirect rule for revoked.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "pkt/process.h"
+#include "policy/policy.h"
 #include "walk.h"
 #include "zone/zone.h"
 
@@ -77,7 +81,28 @@ static const char zone_other[] = "$ORIGIN other.cn.\n$TTL 3600\n"
                                  "ns A 192.0.2.80\nwww A 192.0.2.81\n"
                                  "back CNAME cname1.example.cn.\n*.w CNAME www.d.example.cn.\n";
 
+static const char policy_yaml[] =
+    "mode: enforce\n"
+    "redirect: {a: [192.0.2.80, 192.0.2.81], aaaa: [\"2001:db8::80\"], ttl: 60}\n"
+    "lists:\n"
+    "  - {file: block.txt, format: plain, kind: block, action: nxdomain, ede: 17, text: x}\n"
+    "  - {file: refuse.txt, format: plain, kind: block, action: refuse}\n"
+    "  - {file: allow.txt, format: plain, kind: allow}\n"
+    "  - {file: redirect.txt, format: plain, kind: block, action: redirect}\n"
+    "  - {file: p.rpz, format: rpz}\n";
+static const char block_txt[] = ".wild.example.cn\ncname2.example.cn\n.deleg.example.cn\n";
+static const char refuse_txt[] = "www.other.cn\n.sub.example.cn\n";
+static const char allow_txt[] = "leaf.ent.wild.example.cn\nhost.sub.example.cn\n";
+static const char redirect_txt[] = "www.example.cn\n.bigw.example.cn\n";
+static const char policy_rpz[] =
+    "$TTL 300\n$ORIGIN rpz.\n@ SOA a. b. 1 1 1 1 1\n@ NS a.\n"
+    "mail.example.cn CNAME rpz-drop.\nbigtxt.example.cn CNAME rpz-tcp-only.\n"
+    "ns1.example.cn CNAME *.\nc1.example.cn CNAME www.other.cn.\n"
+    "sip.example.cn A 192.0.2.99\nsip.example.cn TXT \"notice\"\n"
+    "*.d.example.cn CNAME rpz-passthru.\n";
+
 static gk_zoneset_t *zs;
+static gk_policy_t *pol;
 static uint8_t out[GK_PKT_OUT_MAX];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -97,15 +122,34 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		fprintf(stderr, "fuzz_packet: zone set: %s\n", err);
 		abort();
 	}
+	gk_policy_file_t files[] = {
+	    {"block.txt", block_txt, sizeof block_txt - 1},
+	    {"refuse.txt", refuse_txt, sizeof refuse_txt - 1},
+	    {"allow.txt", allow_txt, sizeof allow_txt - 1},
+	    {"redirect.txt", redirect_txt, sizeof redirect_txt - 1},
+	    {"p.rpz", policy_rpz, sizeof policy_rpz - 1},
+	};
+	if (gk_policy_build_mem("policy.yaml", policy_yaml, sizeof policy_yaml - 1, files, 5, &pol,
+	                        err, sizeof err) != 0) {
+		fprintf(stderr, "fuzz_packet: policy: %s\n", err);
+		abort();
+	}
 	return 0;
 }
 
-static void one(const uint8_t *q, size_t len, enum gk_pkt_transport tr, uint16_t edns_max)
+static void one(const uint8_t *q, size_t len, enum gk_pkt_transport tr, uint16_t edns_max,
+                const gk_policy_t *p)
 {
-	gk_pkt_opts_t opts = {.edns_udp_max = edns_max};
+	gk_pkt_opts_t opts = {.edns_udp_max = edns_max, .policy = p};
 	gk_pkt_result_t res;
 	gk_pkt_outcome_t o = gk_pkt_process(zs, &opts, tr, q, len, out, &res);
 	bool drop = len < 12 || (q[2] & 0x80);
+	if (p && o == GK_PKT_DROP && !drop) {
+		FUZZ_CHECK(res.why == GK_WHY_BLOCKED && res.action == GK_ACT_DROP,
+		           "policy drop without a drop verdict (why %u action %u)", res.why,
+		           res.action);
+		return;
+	}
 	FUZZ_CHECK((o == GK_PKT_DROP) == drop, "outcome %d for len %zu", (int)o, len);
 	if (o == GK_PKT_DROP)
 		return;
@@ -144,9 +188,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > GK_PKT_OUT_MAX)
 		return 0;
-	one(data, size, GK_PKT_UDP, 1232);
-	one(data, size, GK_PKT_UDP, 512);
-	one(data, size, GK_PKT_UDP, 4096);
-	one(data, size, GK_PKT_TCP, 1232);
+	one(data, size, GK_PKT_UDP, 1232, NULL);
+	one(data, size, GK_PKT_UDP, 512, NULL);
+	one(data, size, GK_PKT_UDP, 4096, NULL);
+	one(data, size, GK_PKT_TCP, 1232, NULL);
+	one(data, size, GK_PKT_UDP, 512, pol);
+	one(data, size, GK_PKT_TCP, 1232, pol);
 	return 0;
 }
