@@ -156,6 +156,10 @@ struct gk_status {
 	/* info for other threads */
 	uv_mutex_t info_lock;
 	gk_status_info_t info;
+	/* the policy in force, for the heartbeat (gk_status_set_policy); under info_lock */
+	uint64_t pol_version;
+	char pol_state[16];
+	char pol_error[200];
 
 	/* status loop, all below touched by the status thread only (after start) */
 	bool started;

@@ -298,15 +298,24 @@ static void hb_reply(struct conn *c, redisReply *r, void *priv)
 
 static void heartbeat(gk_status_t *st)
 {
-	char serial[24], size[24], updated[24], sid[48];
+	char serial[24], size[24], updated[24], sid[48], pver[24], pstate[16], perr[200];
 	snprintf(serial, sizeof(serial), "%llu", (unsigned long long)st->serial);
 	snprintf(size, sizeof(size), "%zu", tab_size(&st->tab));
 	snprintf(updated, sizeof(updated), "%llu", (unsigned long long)unix_ms());
 	sid_fmt(st->last, sid, sizeof(sid));
+	uv_mutex_lock(&st->info_lock);
+	if (st->pol_version)
+		snprintf(pver, sizeof(pver), "%llu", (unsigned long long)st->pol_version);
+	else
+		pver[0] = 0;
+	memcpy(pstate, st->pol_state, sizeof(pstate));
+	memcpy(perr, st->pol_error, sizeof(perr));
+	uv_mutex_unlock(&st->info_lock);
 	const char *argv[] = {
-	    "HSET",           st->inst_key, "serial",  serial,         "stream_id", sid,
-	    "table_size",     size,         "state",   state_name(st), "redis",     "connected",
-	    "policy_version", "",           "updated", updated,        "version",   st->version};
+	    "HSET",         st->inst_key, "serial",       serial,         "stream_id", sid,
+	    "table_size",   size,         "state",        state_name(st), "redis",     "connected",
+	    "policy_version", pver,       "policy_state", pstate,         "policy_error", perr,
+	    "updated",      updated,      "version",      st->version};
 	size_t lens[sizeof(argv) / sizeof(argv[0])];
 	for (size_t i = 0; i < sizeof(argv) / sizeof(argv[0]); i++)
 		lens[i] = strlen(argv[i]);

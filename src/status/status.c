@@ -99,6 +99,7 @@ int gk_status_create(const gk_status_conf_t *conf, gk_status_t **out)
 		goto nomem;
 	}
 	strcpy(st->info.stream_id, "0-0");
+	strcpy(st->pol_state, "off");
 	*out = st;
 	return 0;
 nomem:
@@ -192,6 +193,25 @@ void gk_status_set_ready(gk_status_t *st)
 {
 	atomic_store_explicit(&st->ready, true, memory_order_release);
 	status_publish_info(st);
+}
+
+void gk_status_set_policy(gk_status_t *st, uint64_t version, const char *state)
+{
+	uv_mutex_lock(&st->info_lock);
+	st->pol_version = version;
+	snprintf(st->pol_state, sizeof(st->pol_state), "%s", state ? state : "");
+	uv_mutex_unlock(&st->info_lock);
+}
+
+void gk_status_set_policy_error(gk_status_t *st, uint64_t version, const char *why)
+{
+	uv_mutex_lock(&st->info_lock);
+	if (version == 0 && why == NULL)
+		st->pol_error[0] = 0;
+	else
+		snprintf(st->pol_error, sizeof(st->pol_error), "%llu: %s",
+		         (unsigned long long)version, why ? why : "");
+	uv_mutex_unlock(&st->info_lock);
 }
 
 gk_status_retired_t *gk_status_retired_take(gk_status_t *st)

@@ -78,6 +78,14 @@ void gk_status_info(const gk_status_t *st, gk_status_info_t *info);
 GK_MUST_CHECK int gk_status_put(gk_status_t *st, const char *domain, uint32_t value);
 void gk_status_set_ready(gk_status_t *st);
 
+/* The operator policy in force, reported in the heartbeat (include/gk/policy_store.h
+ * "Heartbeat fields"): version (0: none, written as "") and state (off | file | waiting |
+ * ok | rejected | disconnected; copied, at most 15 bytes). set_policy_error records the
+ * newest rejected version and why ("<version>: <why>" in policy_error; version 0 and why
+ * NULL clear it). Any thread; the next heartbeat (within GK_HEARTBEAT_MS) carries them. */
+void gk_status_set_policy(gk_status_t *st, uint64_t version, const char *state);
+void gk_status_set_policy_error(gk_status_t *st, uint64_t version, const char *why);
+
 /* Retired table memory. The status thread never frees table memory a reader might hold:
  * it retires it, and the owner of the readers' quiescent points (the daemon's main loop)
  * takes the batch with gk_status_retired_take() and frees it with gk_status_retired_free()

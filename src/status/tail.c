@@ -76,8 +76,9 @@ static int apply_entry(gk_status_t *st, const redisReply *e)
 			if (s != NULL && end != s->str && *end == 0)
 				st->serial = v;
 		} else if (k != NULL && strcmp(k->str, "pol") == 0) {
-			/* policy hook: policy versions are not loaded yet (src/policy) */
-			gk_log(GK_LOG_DEBUG, "status: policy change in stream entry %s (ignored)",
+			/* fleet policy (include/gk/policy_store.h) is src/polsync's: skipped here,
+			 * but counted as applied so the trim accounting stays exact */
+			gk_log(GK_LOG_DEBUG, "status: policy change in stream entry %s (polsync's)",
 			       e->element[0]->str);
 		}
 	}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/* src/bin/gkctl/main.c -- gkctl: the command line only; the verbs live in src/ctl/.
+ *
+ * Exit status: 0 done; 1 rejected (invalid policy, bad signature, an instance lags); 2 bad
+ * usage or unusable key/config; 3 Redis or I/O error. GKCTL_REDIS stands in for --redis.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ctl/ctl.h"
+#include "polstore/polstore.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: gkctl [--redis HOST:PORT|unix:PATH] [-c gatekeeperd.conf] COMMAND\n"
+	        "  policy push PATH --key OPERATOR_KEY [--message TEXT]\n"
+	        "  policy show [VERSION] [--pubkey PUB.pem]... [--file NAME]\n"
+	        "  policy history\n"
+	        "  policy diff A B\n"
+	        "  policy rollback VERSION --key OPERATOR_KEY [--message TEXT]\n"
+	        "  policy keyid KEY.pem\n"
+	        "  status\n"
+	        "  lookup NAME [-t TYPE] [--tcp] [-c gatekeeperd.conf]\n"
+	        "Exit: 0 ok, 1 rejected or lagging, 2 usage, 3 Redis/I/O error.\n"
+	        "See policy/README.md (push, keys, history, rollback, audit) and README.md.\n");
+}
+
+static int version_arg(const char *s, uint64_t *v)
+{
+	if (gk_polstore_parse_version(s, strlen(s), v) != 0 || *v == 0) {
+		fprintf(stderr, "gkctl: '%s' is not a version number\n", s);
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	gk_ctl_opts_t o = {.redis = getenv("GKCTL_REDIS")};
+	if (o.redis && !o.redis[0])
+		o.redis = NULL;
+	static const struct option lo[] = {
+	    {"redis", required_argument, NULL, 'r'},   {"config", required_argument, NULL, 'c'},
+	    {"key", required_argument, NULL, 'k'},     {"message", required_argument, NULL, 'm'},
+	    {"pubkey", required_argument, NULL, 'p'},  {"file", required_argument, NULL, 'f'},
+	    {"type", required_argument, NULL, 't'},    {"tcp", no_argument, NULL, 'T'},
+	    {"timeout", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0}};
+	int ch;
+	while ((ch = getopt_long(argc, argv, "r:c:k:m:p:f:t:h", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'r': o.redis = optarg; break;
+		case 'c': o.config = optarg; break;
+		case 'k': o.key = optarg; break;
+		case 'm': o.message = optarg; break;
+		case 'p':
+			if (o.n_pubkeys == GK_CTL_PUBKEYS_MAX) {
+				fprintf(stderr, "gkctl: at most %d --pubkey\n", GK_CTL_PUBKEYS_MAX);
+				return GK_CTL_USAGE;
+			}
+			o.pubkeys[o.n_pubkeys++] = optarg;
+			break;
+		case 'f': o.file = optarg; break;
+		case 't': o.qtype = optarg; break;
+		case 'T': o.tcp = true; break;
+		case 'o': o.timeout_ms = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return GK_CTL_USAGE;
+		}
+	}
+	char **a = argv + optind;
+	int n = argc - optind;
+	uint64_t v1 = 0, v2 = 0;
+	if (n >= 2 && strcmp(a[0], "policy") == 0) {
+		const char *verb = a[1];
+		if (strcmp(verb, "push") == 0 && n == 3)
+			return gk_ctl_policy_push(&o, a[2], stdout, stderr);
+		if (strcmp(verb, "show") == 0 && (n == 2 || n == 3)) {
+			if (n == 3 && version_arg(a[2], &v1) != 0)
+				return GK_CTL_USAGE;
+			return gk_ctl_policy_show(&o, v1, stdout, stderr);
+		}
+		if (strcmp(verb, "history") == 0 && n == 2)
+			return gk_ctl_policy_history(&o, stdout, stderr);
+		if (strcmp(verb, "diff") == 0 && n == 4) {
+			if (version_arg(a[2], &v1) != 0 || version_arg(a[3], &v2) != 0)
+				return GK_CTL_USAGE;
+			return gk_ctl_policy_diff(&o, v1, v2, stdout, stderr);
+		}
+		if (strcmp(verb, "rollback") == 0 && n == 3) {
+			if (version_arg(a[2], &v1) != 0)
+				return GK_CTL_USAGE;
+			return gk_ctl_policy_rollback(&o, v1, stdout, stderr);
+		}
+		if (strcmp(verb, "keyid") == 0 && n == 3)
+			return gk_ctl_policy_keyid(a[2], stdout, stderr);
+	} else if (n == 1 && strcmp(a[0], "status") == 0) {
+		return gk_ctl_status(&o, stdout, stderr);
+	} else if (n == 2 && strcmp(a[0], "lookup") == 0) {
+		return gk_ctl_lookup(&o, a[1], stdout, stderr);
+	}
+	usage(stderr);
+	return GK_CTL_USAGE;
+}
