@@ -12,6 +12,10 @@
  * running policy stays. Redis outages: reconnect with backoff; the last policy handed over
  * stays in force.
  *
+ * Accepted versions only move forward: a version below the one in force (the pointer moved
+ * back, or an old signed bundle replayed) is rejected, as is a bundle whose signed version
+ * differs from the pointer's. The first version is whatever the pointer names at start.
+ *
  * Threads: gk_polsync_create/_start/_stop/_free from one thread (the daemon's main thread).
  * The callbacks run on the polsync thread; on_policy takes ownership of the policy.
  */
@@ -23,6 +27,7 @@
 #include "policy/policy.h"
 
 typedef struct gk_polsync gk_polsync_t;
+struct gk_status;
 
 /* A policy compiled from version `version` (decimal string as stored in Redis, e.g. "17"),
  * signed by key id `key_id`. The callee owns p (gk_policy_free). */
@@ -42,6 +47,12 @@ typedef struct gk_polsync_conf {
 	gk_polsync_policy_fn on_policy;
 	gk_polsync_reject_fn on_reject; /* may be NULL */
 	void *ctx;
+	/* Optional (NULL: none): the replica whose heartbeat reports the policy. polsync calls
+	 * gk_status_set_policy (policy_version, policy_state: waiting | ok | rejected |
+	 * disconnected) right before on_policy and on every change of state, and
+	 * gk_status_set_policy_error for each rejection (cleared when a newer version applies).
+	 * Must outlive the polsync thread (stop polsync first). */
+	struct gk_status *status;
 } gk_polsync_conf_t;
 
 /* Create (reads and checks the key files; err names the file at fault). No thread yet. */

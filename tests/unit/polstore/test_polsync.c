@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/unit/polstore/test_polsync.c -- polsync and gkctl's policy verbs against a private
+ * redis-server (started here on a free loopback port, stopped by its PID).
+ *
+ * A push is handed over (and the version reported); a bundle tampered with in Redis, a push
+ * signed by a key the daemon does not trust, a signed but uncompilable bundle and a pointer
+ * moved back to an older version are each rejected with their reason while the policy in
+ * force stays; a rollback is a new version handed over; a version pushed before polsync
+ * starts is picked up at start.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <hiredis/hiredis.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "ctl/ctl.h"
+#include "polstore/polstore.h"
+#include "polsync/polsync.h"
+#include "sync/sig.h"
+
+static pid_t redis_pid;
+static int redis_port;
+static char dir[] = "/tmp/gk-test-polsync-XXXXXX";
+static char addr[64], k1[128], p1[128], k2[128], p2[128], pol[128];
+static _Atomic uint64_t got_version, got_reject;
+static char reject_why[512];
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int free_port(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof(a);
+	if (bind(s, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    getsockname(s, (struct sockaddr *)&a, &l) != 0)
+		return -1;
+	close(s);
+	return ntohs(a.sin_port);
+}
+
+static redisContext *rconn(void)
+{
+	redisContext *c = redisConnect("127.0.0.1", redis_port);
+	assert_non_null(c);
+	assert_int_equal(c->err, 0);
+	return c;
+}
+
+static void write_file(const char *name, const char *text)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	const char *bin = getenv("GK_REDIS_SERVER");
+	if (!mkdtemp(dir) || !bin || (redis_port = free_port()) < 0)
+		return -1;
+	char port[16];
+	snprintf(port, sizeof(port), "%d", redis_port);
+	redis_pid = fork();
+	if (redis_pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		execl(bin, bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly",
+		      "no", "--dir", dir, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500; i++) {
+		redisContext *c = redisConnect("127.0.0.1", redis_port);
+		if (c && !c->err) {
+			redisReply *r = redisCommand(c, "PING");
+			bool ok = r && r->type == REDIS_REPLY_STATUS;
+			if (r)
+				freeReplyObject(r);
+			redisFree(c);
+			if (ok)
+				break;
+		} else if (c) {
+			redisFree(c);
+		}
+		usleep(10000);
+	}
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", redis_port);
+	snprintf(k1, sizeof(k1), "%s/op1.key", dir);
+	snprintf(p1, sizeof(p1), "%s/op1.pub", dir);
+	snprintf(k2, sizeof(k2), "%s/op2.key", dir);
+	snprintf(p2, sizeof(p2), "%s/op2.pub", dir);
+	snprintf(pol, sizeof(pol), "%s/policy.yaml", dir);
+	char err[512];
+	if (gk_sig_keygen(k1, p1, err, sizeof(err)) || gk_sig_keygen(k2, p2, err, sizeof(err)))
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (redis_pid > 0) {
+		kill(redis_pid, SIGTERM);
+		waitpid(redis_pid, NULL, 0);
+	}
+	const char *files[] = {"op1.key", "op1.pub", "op2.key", "op2.pub", "policy.yaml",
+	                       "block.txt", "bad.json", "bad.sig"};
+	char path[256];
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+	return 0;
+}
+
+static void on_policy(void *ctx, gk_policy_t *p, uint64_t version, const char *key_id)
+{
+	(void)ctx;
+	(void)key_id;
+	gk_policy_free(p);
+	atomic_store(&got_version, version);
+}
+
+static void on_reject(void *ctx, uint64_t version, const char *why)
+{
+	(void)ctx;
+	snprintf(reject_why, sizeof(reject_why), "%s", why);
+	atomic_store(&got_reject, version);
+}
+
+static bool wait_for(_Atomic uint64_t *what, uint64_t v, unsigned ms)
+{
+	uint64_t end = now_ms() + ms;
+	while (now_ms() < end) {
+		if (atomic_load(what) == v)
+			return true;
+		usleep(1000);
+	}
+	return atomic_load(what) == v;
+}
+
+static int push(const char *key, const char *block)
+{
+	write_file("block.txt", block);
+	gk_ctl_opts_t o = {.redis = addr, .key = key, .message = "test"};
+	FILE *null = fopen("/dev/null", "w");
+	int rc = gk_ctl_policy_push(&o, pol, null, stderr);
+	fclose(null);
+	return rc;
+}
+
+static void announce(redisContext *c, uint64_t v)
+{
+	redisReply *r = redisCommand(c, "SET gk:pol:current %llu", (unsigned long long)v);
+	freeReplyObject(r);
+	r = redisCommand(c, "XADD gk:changes * k pol v %llu a push", (unsigned long long)v);
+	freeReplyObject(r);
+}
+
+static void test_follow(void **state)
+{
+	(void)state;
+	char err[512];
+	write_file("policy.yaml", "lists:\n  - {file: block.txt, format: plain, kind: block}\n");
+	/* version 1 exists before polsync starts */
+	assert_int_equal(push(k1, "one.cn\n"), GK_CTL_OK);
+	const char *keys[] = {p1};
+	gk_polsync_conf_t conf = {.redis_host = "127.0.0.1",
+	                          .redis_port = (uint16_t)redis_port,
+	                          .operator_keys = keys,
+	                          .n_operator_keys = 1,
+	                          .connect_timeout_ms = 500,
+	                          .reconnect_max_ms = 300,
+	                          .on_policy = on_policy,
+	                          .on_reject = on_reject};
+	gk_polsync_t *ps = NULL;
+	assert_int_equal(gk_polsync_create(&conf, &ps, err, sizeof(err)), 0);
+	assert_int_equal(gk_polsync_start(ps), 0);
+	assert_true(wait_for(&got_version, 1, 3000));
+
+	/* a push is handed over quickly */
+	uint64_t t0 = now_ms();
+	assert_int_equal(push(k1, "two.cn\n"), GK_CTL_OK);
+	assert_true(wait_for(&got_version, 2, 2000));
+	print_message("push -> handed over: %llu ms\n", (unsigned long long)(now_ms() - t0));
+
+	/* tampered: version 2's signature over other bytes */
+	redisContext *c = rconn();
+	redisReply *r = redisCommand(c, "HGETALL gk:pol:v:2");
+	assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+	freeReplyObject(r);
+	r = redisCommand(c, "HMGET gk:pol:v:2 bundle sig key_id");
+	char *b = strndup(r->element[0]->str, r->element[0]->len);
+	char *two = strstr(b, "\"version\":2");
+	assert_non_null(two);
+	two[10] = '3';
+	redisReply *w = redisCommand(c, "HSET gk:pol:v:3 bundle %s sig %s key_id %s action push", b,
+	                             r->element[1]->str, r->element[2]->str);
+	freeReplyObject(w);
+	freeReplyObject(r);
+	free(b);
+	w = redisCommand(c, "SET gk:pol:seq 3");
+	freeReplyObject(w);
+	announce(c, 3);
+	assert_true(wait_for(&got_reject, 3, 2000));
+	assert_non_null(strstr(reject_why, "bad signature"));
+	gk_polsync_info_t info;
+	gk_polsync_info(ps, &info);
+	assert_int_equal(info.applied, 2);
+	assert_int_equal(info.rejected, 3);
+
+	/* signed by a key the daemon does not trust */
+	assert_int_equal(push(k2, "four.cn\n"), GK_CTL_OK);
+	assert_true(wait_for(&got_reject, 4, 2000));
+	assert_non_null(strstr(reject_why, "unknown key"));
+	assert_int_equal(atomic_load(&got_version), 2);
+
+	/* signed, but does not compile: the compiler's file:line comes back */
+	const char enc_c[] = "{\"created\":1,\"files\":[],\"format\":\"gk-policy/1\",\"message\":"
+	                     "\"\",\"policy\":{\"name\":\"policy.yaml\",\"sha256\":"
+	                     "\"721e6ead4884ece4b07f1925b729cca56974bbd84b505368d0ca55324d4299fb\","
+	                     "\"text\":\"bW9kZTogc2lkZXdheXMK\"},\"version\":5}"; /* mode: sideways */
+	gk_polstore_bundle_t *bad = NULL;
+	assert_int_equal(gk_polstore_bundle_decode(enc_c, strlen(enc_c), &bad, err, sizeof(err)), 0);
+	gk_polstore_bundle_free(bad);
+	char *enc = strdup(enc_c);
+	size_t len = strlen(enc);
+	char sig[GK_POLSTORE_SIG_B64_LEN + 1], kid[GK_POL_KEY_ID_LEN + 1];
+	assert_int_equal(gk_polstore_sign(k1, enc, len, sig, kid, err, sizeof(err)), 0);
+	w = redisCommand(c, "HSET gk:pol:v:5 bundle %b sig %s key_id %s action push", enc, len, sig,
+	                 kid);
+	freeReplyObject(w);
+	free(enc);
+	w = redisCommand(c, "SET gk:pol:seq 5");
+	freeReplyObject(w);
+	announce(c, 5);
+	assert_true(wait_for(&got_reject, 5, 2000));
+	assert_non_null(strstr(reject_why, "policy.yaml:1:"));
+	assert_int_equal(atomic_load(&got_version), 2);
+
+	/* a good push after rejections; then the pointer moved back: rejected as a replay */
+	assert_int_equal(push(k1, "six.cn\n"), GK_CTL_OK);
+	assert_true(wait_for(&got_version, 6, 2000));
+	announce(c, 1);
+	assert_true(wait_for(&got_reject, 1, 2000));
+	assert_non_null(strstr(reject_why, "below the version in force"));
+
+	/* rollback: version 7 with version 1's content */
+	gk_ctl_opts_t o = {.redis = addr, .key = k1};
+	FILE *null = fopen("/dev/null", "w");
+	w = redisCommand(c, "SET gk:pol:current 6");
+	freeReplyObject(w);
+	assert_int_equal(gk_ctl_policy_rollback(&o, 1, null, stderr), GK_CTL_OK);
+	fclose(null);
+	assert_true(wait_for(&got_version, 7, 2000));
+	gk_polsync_info(ps, &info);
+	assert_int_equal(info.applied, 7);
+	assert_true(info.connected);
+	redisFree(c);
+
+	gk_polsync_stop(ps);
+	gk_polsync_free(ps);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_follow),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
