@@ -234,8 +234,9 @@ gk_polstore_bundle_t *gk_polstore_bundle_dup(const gk_polstore_bundle_t *b)
 	    file_set(&c->policy, b->policy.name, b->policy.data, b->policy.len) != 0 ||
 	    (b->nfiles && !(c->files = calloc(b->nfiles, sizeof(*c->files)))))
 		goto fail;
-	for (size_t i = 0; i < b->nfiles; i++, c->nfiles++)
-		if (file_set(&c->files[i], b->files[i].name, b->files[i].data, b->files[i].len))
+	for (size_t i = 0; i < b->nfiles; i++)
+		if (c->nfiles++, file_set(&c->files[i], b->files[i].name, b->files[i].data,
+		                          b->files[i].len))
 			goto fail;
 	return c;
 fail:
@@ -393,10 +394,10 @@ int gk_polstore_bundle_decode(const void *buf, size_t len, gk_polstore_bundle_t 
 		goto fail;
 	}
 	for (size_t i = 0; i < n; i++) {
+		b->nfiles++; /* counted first: a half-set file is freed with the bundle */
 		rc = file_from_json(json_array_get(files, i), &b->files[i], err, errlen);
 		if (rc != 0)
 			goto fail;
-		b->nfiles++;
 		if (i && strcmp(b->files[i - 1].name, b->files[i].name) >= 0) {
 			rc = bad(err, errlen, "files not sorted by name, or a name twice");
 			goto fail;
