@@ -17,6 +17,7 @@
 #include "common/psl.h"
 #include "ctl/internal.h"
 #include "daemon/config.h"
+#include "daemon/server.h"
 #include "gk/filing_status.h"
 #include "pkt/process.h"
 #include "polstore/polstore.h"
@@ -140,14 +141,28 @@ static int redis_policy(struct look *l, const char *const *keys, size_t n)
 	return ret;
 }
 
-/* The policy gatekeeperd runs: --pubkey means the Redis policy verified with those keys;
- * else the config's policy section. */
+/* The policy gatekeeperd runs, as server.c picks it: with policy.redis the current Redis
+ * version verified against the operator keys (the policy file until one is usable); else the
+ * policy file. --pubkey overrides the keys (and works without a config). */
 static int pick_policy(struct look *l)
 {
-	if (l->o->n_pubkeys)
-		return redis_policy(l, l->o->pubkeys, l->o->n_pubkeys);
+	char err[1024];
+	const gk_config_policy_t *cp = l->cfg ? &l->cfg->policy : NULL;
+	int ret = GK_CTL_OK;
 	snprintf(l->policy_src, sizeof(l->policy_src), "none");
-	return GK_CTL_OK;
+	if (l->o->n_pubkeys)
+		ret = redis_policy(l, l->o->pubkeys, l->o->n_pubkeys);
+	else if (cp && cp->redis)
+		ret = redis_policy(l, (const char *const *)cp->operator_keys, cp->n_operator_keys);
+	if (ret == GK_CTL_IO || l->policy != NULL || cp == NULL || cp->file == NULL)
+		return ret;
+	if (gk_policy_build(cp->file, &l->policy, err, sizeof(err)) != 0) {
+		fprintf(l->out, "policy      file NOT USABLE: %s\n", err);
+		return GK_CTL_REJECT;
+	}
+	snprintf(l->policy_src, sizeof(l->policy_src), "file %s%s", cp->file,
+	         cp->redis ? " (no usable redis version)" : "");
+	return ret;
 }
 
 static size_t to_wire(const char *name, uint8_t *wire, uint8_t *loff, unsigned *labels)
@@ -201,27 +216,6 @@ static uint16_t qtype_of(const char *s)
 	return (uint16_t)t;
 }
 
-/* The packet options of the config, as the daemon fills them (server.c fill_opts). */
-static void fill_opts(const gk_config_t *cfg, gk_status_t *st, const gk_psl_t *psl,
-                      const gk_policy_t *pol, gk_pkt_opts_t *o)
-{
-	memset(o, 0, sizeof(*o));
-	o->edns_udp_max = cfg->edns_udp_max;
-	o->policy = pol;
-	if (!cfg->filing.enforce)
-		return;
-	o->status = st;
-	o->psl = psl;
-	o->unfiled = cfg->filing.unfiled;
-	o->revoked = cfg->filing.revoked;
-	o->unknown = cfg->filing.unknown;
-	o->starting = cfg->filing.unknown;
-	if (cfg->filing.startup == GK_STARTUP_RESOLVE) {
-		memset(&o->starting, 0, sizeof(o->starting));
-		o->starting.action = GK_ACT_RESOLVE;
-	}
-}
-
 static void print_ede(struct look *l, ldns_pkt *p)
 {
 	ldns_rdf *d = ldns_pkt_edns_data(p);
@@ -256,7 +250,7 @@ static int decide(struct look *l, const char *name, const char *reg, uint32_t va
 	}
 	gk_status_set_ready(l->st);
 	gk_pkt_opts_t opts;
-	fill_opts(cfg, l->st, l->psl, l->policy, &opts);
+	gk_server_pkt_opts(cfg, l->st, l->psl, l->policy, &opts);
 	/* the query: RD off, EDNS 1232 so the EDE comes back */
 	ldns_pkt *q = NULL;
 	uint16_t qt = qtype_of(l->o->qtype);
