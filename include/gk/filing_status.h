@@ -2,7 +2,7 @@
 /* include/gk/filing_status.h -- the Redis contract: filing status set, serial, change stream,
  * instance heartbeats.
  *
- * Writers: gk-sync (status set, serial, stream) and gkctl (policy, later). Readers: every
+ * Writers: gk-sync (status set, serial, stream) and gkctl (policy: include/gk/policy_store.h). Readers: every
  * gatekeeperd (status loop) and gkctl. All keys live under the prefix "gk:". Redis 7.0 or
  * later (XINFO STREAM reports max-deleted-entry-id, used to detect a trimmed stream).
  *
@@ -71,7 +71,8 @@
  * Instance heartbeats
  *   GK_KEY_INSTANCE "gk:inst:%s"        HASH per gatekeeperd (id = host:pid or configured):
  *       serial, stream_id, table_size, state (starting|ready|stale|failed), redis
- *       (connected|disconnected), policy_version, updated (unix ms), version.
+ *       (connected|disconnected), policy_version, policy_state, policy_error (see
+ *       include/gk/policy_store.h), updated (unix ms), version.
  *       Refreshed every GK_HEARTBEAT_MS with PEXPIRE of 3 intervals.
  */
 #pragma once
