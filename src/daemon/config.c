@@ -573,6 +573,112 @@ static void refusal_default(gk_refusal_t *r, gk_action_t a, const char *text)
 	memcpy(r->text, text, r->text_len);
 }
 
+/* --- metrics and dnstap ------------------------------------------------------------- */
+
+static bool is_loopback(const gk_config_listen_t *l)
+{
+	if (l->addr.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&l->addr;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&l->addr;
+	return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+}
+
+static int visit_metrics(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v,
+                         void *arg)
+{
+	bool *have_listen = arg;
+	gk_config_metrics_t *m = &c->cfg->metrics;
+	if (strcmp(key, "listen") == 0) {
+		const char *s;
+		if (get_string(c, "metrics.listen", v, &s) != 0)
+			return c->rc;
+		if (strlen(s) >= sizeof(m->listen.text) || gk_config_parse_addr(s, &m->listen) != 0)
+			return fail(c, line_of(v),
+			            "metrics.listen: '%s' is not ADDRESS:PORT (127.0.0.1:9153 or "
+			            "[::1]:9153)",
+			            s);
+		if (!is_loopback(&m->listen))
+			return fail(c, line_of(v),
+			            "metrics.listen: '%s' is not a loopback address (the endpoint "
+			            "has no authentication: put a proxy in front to expose it)",
+			            s);
+		*have_listen = true;
+		return 0;
+	}
+	return fail(c, line_of(k), "metrics: unknown key '%s' (expected listen)", key);
+}
+
+static int dnstap_string(struct ctx *c, const char *key, yaml_node_t *v, char **out, bool path)
+{
+	const char *s = NULL;
+	if (get_string(c, key, v, &s) != 0)
+		return c->rc;
+	free(*out);
+	if ((*out = path ? resolve(c, s) : strdup(s)) == NULL)
+		return c->rc = GK_ENOMEM;
+	return 0;
+}
+
+struct dnstap_seen {
+	bool burst;
+	yaml_node_t *file, *socket;
+};
+
+static int visit_dnstap(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v,
+                        void *arg)
+{
+	struct dnstap_seen *seen = arg;
+	gk_config_dnstap_t *d = &c->cfg->dnstap;
+	if (strcmp(key, "file") == 0) {
+		seen->file = v;
+		return dnstap_string(c, "dnstap.file", v, &d->file, true);
+	}
+	if (strcmp(key, "socket") == 0) {
+		seen->socket = v;
+		if (dnstap_string(c, "dnstap.socket", v, &d->unix_path, false) != 0)
+			return c->rc;
+		if (d->unix_path[0] != '/')
+			return fail(c, line_of(v), "dnstap.socket: '%s': expected an absolute path",
+			            d->unix_path);
+		return 0;
+	}
+	if (strcmp(key, "all_queries") == 0)
+		return get_bool(c, "dnstap.all_queries", v, &d->all_queries);
+	if (strcmp(key, "rate") == 0)
+		return get_uint(c, "dnstap.rate", v, 1, 1000000, &d->rate);
+	if (strcmp(key, "burst") == 0) {
+		seen->burst = true;
+		return get_uint(c, "dnstap.burst", v, 1, 1000000, &d->burst);
+	}
+	if (strcmp(key, "max_size_mb") == 0)
+		return get_uint(c, "dnstap.max_size_mb", v, 1, 1048576, &d->max_size_mb);
+	if (strcmp(key, "keep") == 0)
+		return get_uint(c, "dnstap.keep", v, 0, 1000, &d->keep);
+	if (strcmp(key, "identity") == 0)
+		return dnstap_string(c, "dnstap.identity", v, &d->identity, false);
+	return fail(c, line_of(k),
+	            "dnstap: unknown key '%s' (expected file, socket, all_queries, rate, burst, "
+	            "max_size_mb, keep, identity)",
+	            key);
+}
+
+static int parse_dnstap(struct ctx *c, yaml_node_t *v)
+{
+	struct dnstap_seen seen = {0};
+	gk_config_dnstap_t *d = &c->cfg->dnstap;
+	if (walk_map(c, "dnstap", v, visit_dnstap, &seen) != 0)
+		return c->rc;
+	if ((seen.file == NULL) == (seen.socket == NULL))
+		return fail(c, line_of(seen.socket ? seen.socket : v),
+		            "dnstap: give exactly one of 'file' and 'socket'");
+	if (!seen.burst)
+		d->burst = d->rate;
+	d->set = true;
+	return 0;
+}
+
 struct top_seen {
 	bool listen, zones;
 	bool filing_enforce_set;
@@ -621,6 +727,17 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 		c->cfg->policy.line = line_of(v);
 		return walk_map(c, "policy", v, visit_policy, NULL);
 	}
+	if (strcmp(key, "metrics") == 0) {
+		bool have_listen = false;
+		if (walk_map(c, "metrics", v, visit_metrics, &have_listen) != 0)
+			return c->rc;
+		if (!have_listen)
+			return fail(c, line_of(v), "metrics: missing required key 'listen'");
+		cfg->metrics.set = true;
+		return 0;
+	}
+	if (strcmp(key, "dnstap") == 0)
+		return parse_dnstap(c, v);
 	if (strcmp(key, "log_level") == 0) {
 		const char *s = NULL;
 		if (get_string(c, "log_level", v, &s) != 0)
@@ -632,7 +749,7 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	}
 	return fail(c, line_of(k),
 	            "unknown key '%s' (expected listen, workers, edns_udp_max, tcp, zones, "
-	            "log_level, redis, filing, policy)",
+	            "log_level, redis, filing, policy, metrics, dnstap)",
 	            key);
 }
 
@@ -708,6 +825,9 @@ int gk_config_load(const char *path, gk_config_t **out, char *err, size_t errlen
 	c.cfg->redis.reconnect_max_ms = GK_CONFIG_REDIS_RECONNECT_DEFAULT;
 	c.cfg->filing.max_age_ms = GK_CONFIG_FILING_MAX_AGE_DEFAULT;
 	c.cfg->filing.startup = GK_STARTUP_REFUSE;
+	c.cfg->dnstap.rate = GK_CONFIG_DNSTAP_RATE_DEFAULT;
+	c.cfg->dnstap.max_size_mb = GK_CONFIG_DNSTAP_SIZE_DEFAULT;
+	c.cfg->dnstap.keep = GK_CONFIG_DNSTAP_KEEP_DEFAULT;
 	refusal_default(&c.cfg->filing.unfiled, GK_ACT_REFUSE, "ICP filing required");
 	refusal_default(&c.cfg->filing.revoked, GK_ACT_NXDOMAIN, "ICP filing revoked");
 	refusal_default(&c.cfg->filing.unknown, GK_ACT_REFUSE, "ICP filing status unavailable");
@@ -772,6 +892,9 @@ void gk_config_free(gk_config_t *cfg)
 	for (size_t i = 0; i < cfg->policy.n_operator_keys; i++)
 		free(cfg->policy.operator_keys[i]);
 	free(cfg->policy.operator_keys);
+	free(cfg->dnstap.file);
+	free(cfg->dnstap.unix_path);
+	free(cfg->dnstap.identity);
 	free(cfg->path);
 	free(cfg);
 }

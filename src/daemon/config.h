@@ -73,6 +73,29 @@ typedef struct gk_config_listen {
 	char text[64]; /* as written in the file, e.g. "[::1]:5353" */
 } gk_config_listen_t;
 
+/* metrics: the Prometheus endpoint (docs/CONFIG.md); absent: none. */
+typedef struct gk_config_metrics {
+	bool set;
+	gk_config_listen_t listen; /* a loopback address (127.0.0.0/8 or ::1) */
+} gk_config_metrics_t;
+
+#define GK_CONFIG_DNSTAP_RATE_DEFAULT 1000u
+#define GK_CONFIG_DNSTAP_SIZE_DEFAULT 100u /* MiB */
+#define GK_CONFIG_DNSTAP_KEEP_DEFAULT 5u
+
+/* dnstap: the decision log (docs/CONFIG.md); absent: none. */
+typedef struct gk_config_dnstap {
+	bool set;
+	char *file;        /* resolved against the config's directory, or NULL */
+	char *unix_path;   /* or NULL; exactly one of file and unix_path */
+	bool all_queries;  /* every query, not only refusals */
+	unsigned rate;     /* entries per second per worker */
+	unsigned burst;    /* default: rate */
+	unsigned max_size_mb; /* file: rotate beyond this size */
+	unsigned keep;     /* file: rotated files kept */
+	char *identity;    /* or NULL: the host name */
+} gk_config_dnstap_t;
+
 typedef struct gk_config {
 	char *path; /* the file as given to gk_config_load */
 	gk_config_listen_t *listen;
@@ -88,6 +111,8 @@ typedef struct gk_config {
 	gk_config_redis_t redis;
 	gk_config_filing_t filing;
 	gk_config_policy_t policy;
+	gk_config_metrics_t metrics;
+	gk_config_dnstap_t dnstap;
 } gk_config_t;
 
 /* Load and check path. On success *out owns a new config (free with gk_config_free) and 0 is

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 #include "common/log.h"
 #include "common/psl.h"
@@ -27,6 +28,9 @@
 #include "gk/version.h"
 #include "net/net.h"
 #include "policy/policy.h"
+#include "obs/dnstap.h"
+#include "obs/metrics.h"
+#include "obs/obs.h"
 #include "status/status.h"
 
 #define RECLAIM_MS 10
@@ -69,6 +73,9 @@ struct gk_server {
 	gk_status_retired_t *retire_pending; /* taken but not yet attached (publish failed) */
 	struct polref *pol; /* the policy in force (a reference of its own), or NULL */
 	bool pol_fleet;     /* pol came from the fleet (Redis): policy.file no longer applies */
+	gk_obs_t *obs;                 /* per-worker counters (obs/obs.h) */
+	gk_tap_t *tap;                 /* decision log, or NULL */
+	gk_metrics_http_t *metrics;    /* Prometheus endpoint, or NULL */
 };
 
 static struct polref *polref_new(gk_policy_t *p, uint64_t version)
@@ -268,6 +275,11 @@ static void report_restart_only(const gk_config_t *boot, const gk_config_t *next
 	    boot->tcp_idle_timeout_ms != next->tcp_idle_timeout_ms ||
 	    boot->tcp_max_pipelined != next->tcp_max_pipelined)
 		gk_log(GK_LOG_WARN, "reload: tcp settings changed: take effect after restart");
+	if (boot->metrics.set != next->metrics.set ||
+	    memcmp(&boot->metrics.listen, &next->metrics.listen, sizeof(boot->metrics.listen)) != 0 ||
+	    boot->dnstap.set != next->dnstap.set)
+		gk_log(GK_LOG_WARN, "reload: metrics or dnstap settings changed: take effect after "
+		                    "restart");
 }
 
 static void reload(gk_server_t *s)
@@ -388,6 +400,79 @@ static void log_counters(gk_server_t *s)
 	       (unsigned long long)c.tcp_evicted, (unsigned long long)c.tcp_oversize);
 }
 
+/* --- observation: counters, metrics endpoint, decision log (obs/) ------------------- */
+
+static void net_counters(void *arg, gk_net_counters_t *sum)
+{
+	gk_server_t *s = arg;
+	for (unsigned i = 0; i < s->n_workers; i++)
+		gk_worker_counters_read(s->workers[i], sum);
+}
+
+/* Before the workers: the decision log and the counter blocks they write. */
+static int start_obs(gk_server_t *s, char *err, size_t errlen)
+{
+	const gk_config_t *cfg = s->boot;
+	int rc;
+	if (cfg->dnstap.set) {
+		gk_tap_conf_t tc = {
+		    .file = cfg->dnstap.file,
+		    .unix_path = cfg->dnstap.unix_path,
+		    .all_queries = cfg->dnstap.all_queries,
+		    .rate = cfg->dnstap.rate,
+		    .burst = cfg->dnstap.burst,
+		    .max_bytes = (uint64_t)cfg->dnstap.max_size_mb << 20,
+		    .keep = cfg->dnstap.keep,
+		    .identity = cfg->dnstap.identity,
+		    .version = "gatekeeperd " GK_VERSION,
+		};
+		char host[256];
+		if (tc.identity == NULL && gethostname(host, sizeof(host) - 1) == 0) {
+			host[sizeof(host) - 1] = 0;
+			tc.identity = host;
+		}
+		if ((rc = gk_tap_create(&tc, cfg->workers, &s->tap, err, errlen)) != 0)
+			return rc;
+		if ((rc = gk_tap_start(s->tap)) != 0) {
+			snprintf(err, errlen, "dnstap: cannot start thread: %s", uv_strerror(rc));
+			return rc;
+		}
+		gk_log(GK_LOG_INFO, "dnstap: %s to %s%s, %u/s per worker (burst %u)",
+		       cfg->dnstap.all_queries ? "every query" : "refusals",
+		       cfg->dnstap.file ? "" : "unix:",
+		       cfg->dnstap.file ? cfg->dnstap.file : cfg->dnstap.unix_path, cfg->dnstap.rate,
+		       cfg->dnstap.burst);
+	}
+	if ((rc = gk_obs_create(cfg->workers, s->tap, &s->obs)) != 0) {
+		snprintf(err, errlen, "out of memory");
+		return rc;
+	}
+	gk_obs_set_status(s->obs, s->status);
+	gk_obs_set_net(s->obs, net_counters, s);
+	/* policy version: gk_obs_set_policy_version(s->obs, getter, arg) once policy is applied */
+	return 0;
+}
+
+/* On the main loop, once it exists. */
+static int start_metrics(gk_server_t *s, char *err, size_t errlen)
+{
+	const gk_config_t *cfg = s->boot;
+	if (!cfg->metrics.set)
+		return 0;
+	int rc = gk_metrics_http_start(&s->loop, (const struct sockaddr *)&cfg->metrics.listen.addr,
+	                               s->obs, &s->metrics, err, errlen);
+	if (rc == 0)
+		gk_log(GK_LOG_INFO, "metrics on http://%s/metrics", cfg->metrics.listen.text);
+	return rc;
+}
+
+static void stop_obs(gk_server_t *s)
+{
+	gk_metrics_http_close(s->metrics);
+	s->metrics = NULL;
+	gk_tap_stop(s->tap); /* after the workers: drains what they queued */
+}
+
 static void stop_workers(gk_server_t *s)
 {
 	for (unsigned i = 0; i < s->n_workers; i++)
@@ -406,6 +491,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	gk_log(GK_LOG_INFO, "%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
 	s->stopping = true;
 	stop_workers(s);
+	stop_obs(s);
 	gk_status_stop(s->status);
 	log_counters(s);
 	uv_close((uv_handle_t *)&s->retire, NULL);
@@ -476,6 +562,7 @@ static int start_workers(gk_server_t *s, char *err, size_t errlen)
 	int rc = 0;
 	for (unsigned i = 0; i < cfg->workers && rc == 0; i++) {
 		p.id = i;
+		p.obs = gk_obs_worker(s->obs, i);
 		rc = gk_worker_create(&p, &s->workers[i], err, errlen);
 		if (rc == 0)
 			s->n_workers = i + 1;
@@ -542,7 +629,8 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 		snprintf(err, errlen, "libuv: %s", uv_strerror(rc));
 		goto fail;
 	}
-	if ((rc = start_workers(s, err, errlen)) != 0)
+	if ((rc = start_obs(s, err, errlen)) != 0 || (rc = start_metrics(s, err, errlen)) != 0 ||
+	    (rc = start_workers(s, err, errlen)) != 0)
 		goto fail;
 	for (size_t i = 0; i < s->boot->n_listen; i++)
 		gk_log(GK_LOG_INFO, "listening on %s (udp, tcp)", s->boot->listen[i].text);
@@ -575,6 +663,7 @@ void gk_server_free(gk_server_t *s)
 	if (s == NULL)
 		return;
 	stop_workers(s);
+	stop_obs(s);
 	if (s->loop_ready) {
 		uv_walk(&s->loop, close_walk_cb, NULL);
 		uv_run(&s->loop, UV_RUN_DEFAULT);
@@ -589,6 +678,8 @@ void gk_server_free(gk_server_t *s)
 	gk_snapshot_destroy(s->view); /* workers joined: frees current and retired views */
 	gk_status_free(s->status);
 	polref_put(s->pol);
+	gk_tap_free(s->tap);
+	gk_obs_free(s->obs);
 	gk_psl_close(s->psl);
 	if (s->cur != s->boot)
 		gk_config_free(s->cur);

@@ -51,6 +51,8 @@ struct conn {
 	struct conn *next_free;   /* pool free list */
 	struct conn *wait_next;   /* list of connections waiting for a write slot */
 	uint64_t last_active;     /* uv_now() of the last read or completed write */
+	struct sockaddr_storage peer; /* client address, for the decision log (family 0:
+	                                 not asked: no log configured) */
 	uint32_t queued;          /* responses held in write slots */
 	uint32_t rlen;            /* bytes in rbuf */
 	bool open, closing, eof, reading, waiting;
@@ -88,6 +90,7 @@ struct gk_worker {
 
 	uint8_t out[GK_PKT_OUT_MAX]; /* gk_pkt_process scratch */
 	gk_net_counters_t ctr;
+	gk_obs_worker_t *obs; /* counters, latency, decision log (obs/obs.h); NULL: none */
 };
 
 /* listen.c: bound non-blocking sockets. Return an fd or -errno. */

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include "common/snapshot.h"
+#include "obs/obs.h"
 #include "gk/errors.h"
 #include "pkt/process.h"
 #include "zone/zone.h"
@@ -45,6 +46,7 @@ typedef struct gk_net_params {
 	unsigned tcp_max_pipelined; /* queued responses per connection before reads pause */
 	gk_snapshot_t *view;        /* publishes const gk_net_view_t *; reader index = id */
 	unsigned id;                /* worker index: 0..n-1, also the snapshot reader index */
+	gk_obs_worker_t *obs;       /* this worker's observation block (obs/obs.h), or NULL */
 } gk_net_params_t;
 
 /* Per-worker counters: plain fields written only by the worker thread. Read them only
@@ -88,3 +90,7 @@ void gk_worker_free(gk_worker_t *w);
 
 /* Add this worker's counters into *sum. Call after gk_worker_stop(). */
 void gk_worker_counters_add(const gk_worker_t *w, gk_net_counters_t *sum);
+
+/* The same while the worker runs (metrics scrape): relaxed atomic loads, so no value is
+ * torn; values may be a moment old. Control thread. */
+void gk_worker_counters_read(const gk_worker_t *w, gk_net_counters_t *sum);

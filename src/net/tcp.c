@@ -298,9 +298,15 @@ static void pump(struct conn *c)
 			return;
 		}
 		const gk_net_view_t *v = gk_snapshot_read(w->view);
-		gk_pkt_result_t res;
-		if (gk_pkt_process(v->zs, &v->opts, GK_PKT_TCP, msg, mlen, w->out, &res) !=
-		    GK_PKT_ANSWER) {
+		gk_pkt_result_t res = {0};
+		/* TCP times each message alone: the write below is a syscall, not packet path */
+		uint64_t t0 = gk_obs_batch_begin(w->obs);
+		gk_pkt_outcome_t oc = gk_pkt_process(v->zs, &v->opts, GK_PKT_TCP, msg, mlen, w->out,
+		                                     &res);
+		if (oc != GK_PKT_ANSWER) {
+			gk_obs_query(w->obs, GK_PKT_TCP, oc, &res, msg, mlen, w->out,
+			             c->peer.ss_family ? (const struct sockaddr *)&c->peer : NULL);
+			gk_obs_batch_end(w->obs, t0, 1);
 			w->ctr.tcp_queries++;
 			w->ctr.dropped++;
 			off += used;
@@ -308,9 +314,12 @@ static void pump(struct conn *c)
 		}
 		int rc = send_response(c, res.len);
 		if (rc == 1) {
-			wait_add(w, c);
+			wait_add(w, c); /* answered again once a slot frees: observed then */
 			break;
 		}
+		gk_obs_query(w->obs, GK_PKT_TCP, oc, &res, msg, mlen, w->out,
+		             c->peer.ss_family ? (const struct sockaddr *)&c->peer : NULL);
+		gk_obs_batch_end(w->obs, t0, 1);
 		if (rc < 0) {
 			conn_close(c);
 			return;
@@ -366,6 +375,12 @@ static void accept_one(struct tcp_listener *l)
 		return;
 	}
 	w->ctr.tcp_accepted++;
+	c->peer.ss_family = 0;
+	if (gk_obs_wants_peer(w->obs)) { /* one syscall per connection, only with a log */
+		int plen = sizeof(c->peer);
+		if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &plen) != 0)
+			c->peer.ss_family = 0;
+	}
 	uv_tcp_nodelay(&c->h, 1);
 	pump(c); /* starts reading */
 }

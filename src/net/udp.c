@@ -88,7 +88,8 @@ static void poll_cb(uv_poll_t *h, int status, int events)
 			return; /* drained (EAGAIN) or a transient error: wait for the next wake-up
 			         */
 		const gk_net_view_t *v = gk_snapshot_read(w->view);
-		unsigned k = 0;
+		uint64_t t0 = gk_obs_batch_begin(w->obs);
+		unsigned k = 0, seen = 0;
 		for (int i = 0; i < n; i++) {
 			w->ctr.udp_queries++;
 			if (b->rmsg[i].msg_hdr.msg_flags & MSG_TRUNC) {
@@ -96,9 +97,13 @@ static void poll_cb(uv_poll_t *h, int status, int events)
 				continue;
 			}
 			uint8_t *o = b->out + (size_t)k * GK_PKT_OUT_MAX;
-			gk_pkt_result_t res;
-			if (gk_pkt_process(v->zs, &v->opts, GK_PKT_UDP, b->in[i],
-			                   b->rmsg[i].msg_len, o, &res) != GK_PKT_ANSWER) {
+			gk_pkt_result_t res = {0};
+			gk_pkt_outcome_t oc = gk_pkt_process(v->zs, &v->opts, GK_PKT_UDP, b->in[i],
+			                                      b->rmsg[i].msg_len, o, &res);
+			gk_obs_query(w->obs, GK_PKT_UDP, oc, &res, b->in[i], b->rmsg[i].msg_len, o,
+			             (const struct sockaddr *)&b->addr[i]);
+			seen++;
+			if (oc != GK_PKT_ANSWER) {
 				w->ctr.dropped++;
 				continue;
 			}
@@ -111,6 +116,7 @@ static void poll_cb(uv_poll_t *h, int status, int events)
 			                    .msg_iovlen = 1};
 			k++;
 		}
+		gk_obs_batch_end(w->obs, t0, seen);
 		send_all(w, u->fd, k);
 		if ((unsigned)n < UDP_BATCH)
 			return; /* the socket is empty: no need to ask again */

@@ -157,6 +157,7 @@ int gk_worker_create(const gk_net_params_t *p, gk_worker_t **out, char *err, siz
 	w->max_conns = p->tcp_max_connections;
 	w->idle_ms = p->tcp_idle_timeout_ms;
 	w->max_pipelined = p->tcp_max_pipelined;
+	w->obs = p->obs;
 	w->udp = calloc(p->n_addrs, sizeof(*w->udp));
 	w->tcp = calloc(p->n_addrs, sizeof(*w->tcp));
 	if (w->udp == NULL || w->tcp == NULL) {
@@ -226,4 +227,13 @@ void gk_worker_counters_add(const gk_worker_t *w, gk_net_counters_t *sum)
 	sum->tcp_idle_closed += c->tcp_idle_closed;
 	sum->tcp_evicted += c->tcp_evicted;
 	sum->tcp_oversize += c->tcp_oversize;
+}
+
+void gk_worker_counters_read(const gk_worker_t *w, gk_net_counters_t *sum)
+{
+	/* gk_net_counters_t is all uint64_t: read it as an array */
+	const uint64_t *s = (const uint64_t *)&w->ctr;
+	uint64_t *d = (uint64_t *)sum;
+	for (size_t i = 0; i < sizeof(w->ctr) / sizeof(uint64_t); i++)
+		d[i] += __atomic_load_n(&s[i], __ATOMIC_RELAXED);
 }
