@@ -409,6 +409,13 @@ static void net_counters(void *arg, gk_net_counters_t *sum)
 		gk_worker_counters_read(s->workers[i], sum);
 }
 
+/* The fleet version of the policy in force (0: a policy file, or none). Main loop. */
+static uint64_t policy_version(void *arg)
+{
+	gk_server_t *s = arg;
+	return s->pol != NULL ? s->pol->version : 0;
+}
+
 /* Before the workers: the decision log and the counter blocks they write. */
 static int start_obs(gk_server_t *s, char *err, size_t errlen)
 {
@@ -449,7 +456,7 @@ static int start_obs(gk_server_t *s, char *err, size_t errlen)
 	}
 	gk_obs_set_status(s->obs, s->status);
 	gk_obs_set_net(s->obs, net_counters, s);
-	/* policy version: gk_obs_set_policy_version(s->obs, getter, arg) once policy is applied */
+	gk_obs_set_policy_version(s->obs, policy_version, s);
 	return 0;
 }
 
