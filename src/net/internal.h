@@ -47,14 +47,14 @@ struct wslot {
 struct conn {
 	uv_tcp_t h;
 	struct gk_worker *w;
-	struct conn *prev, *next; /* open list by last activity (head: least recent) */
-	struct conn *next_free;   /* pool free list */
-	struct conn *wait_next;   /* list of connections waiting for a write slot */
-	uint64_t last_active;     /* uv_now() of the last read or completed write */
+	struct conn *prev, *next;     /* open list by last activity (head: least recent) */
+	struct conn *next_free;       /* pool free list */
+	struct conn *wait_next;       /* list of connections waiting for a write slot */
+	uint64_t last_active;         /* uv_now() of the last read or completed write */
 	struct sockaddr_storage peer; /* client address, for the decision log (family 0:
 	                                 not asked: no log configured) */
-	uint32_t queued;          /* responses held in write slots */
-	uint32_t rlen;            /* bytes in rbuf */
+	uint32_t queued;              /* responses held in write slots */
+	uint32_t rlen;                /* bytes in rbuf */
 	bool open, closing, eof, reading, waiting;
 	uint8_t rbuf[TCP_RBUF];
 };

@@ -301,8 +301,8 @@ static void pump(struct conn *c)
 		gk_pkt_result_t res = {0};
 		/* TCP times each message alone: the write below is a syscall, not packet path */
 		uint64_t t0 = gk_obs_batch_begin(w->obs);
-		gk_pkt_outcome_t oc = gk_pkt_process(v->zs, &v->opts, GK_PKT_TCP, msg, mlen, w->out,
-		                                     &res);
+		gk_pkt_outcome_t oc =
+		    gk_pkt_process(v->zs, &v->opts, GK_PKT_TCP, msg, mlen, w->out, &res);
 		if (oc != GK_PKT_ANSWER) {
 			gk_obs_query(w->obs, GK_PKT_TCP, oc, &res, msg, mlen, w->out,
 			             c->peer.ss_family ? (const struct sockaddr *)&c->peer : NULL);

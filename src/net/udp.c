@@ -99,7 +99,7 @@ static void poll_cb(uv_poll_t *h, int status, int events)
 			uint8_t *o = b->out + (size_t)k * GK_PKT_OUT_MAX;
 			gk_pkt_result_t res = {0};
 			gk_pkt_outcome_t oc = gk_pkt_process(v->zs, &v->opts, GK_PKT_UDP, b->in[i],
-			                                      b->rmsg[i].msg_len, o, &res);
+			                                     b->rmsg[i].msg_len, o, &res);
 			gk_obs_query(w->obs, GK_PKT_UDP, oc, &res, b->in[i], b->rmsg[i].msg_len, o,
 			             (const struct sockaddr *)&b->addr[i]);
 			seen++;

@@ -28,7 +28,7 @@
 #include "obs/dnstap.h"
 
 #define CONTENT_TYPE "protobuf:dnstap.Dnstap"
-#define BATCH        64u  /* entries per ring per pass */
+#define BATCH        64u /* entries per ring per pass */
 #define FRAME_MAX    (2u * GK_TAP_MSG_MAX + 1024u)
 #define RETRY_MS     1000u
 
@@ -160,7 +160,8 @@ static void rotate_files(gk_tap_t *t)
 			snprintf(from, sizeof(from), "%s.%u", t->file, i - 1);
 		snprintf(to, sizeof(to), "%s.%u", t->file, i);
 		if (rename(from, to) != 0 && errno != ENOENT)
-			gk_log(GK_LOG_WARN, "dnstap: rename %s -> %s: %s", from, to, strerror(errno));
+			gk_log(GK_LOG_WARN, "dnstap: rename %s -> %s: %s", from, to,
+			       strerror(errno));
 	}
 }
 
@@ -192,8 +193,8 @@ static int out_open(gk_tap_t *t, bool quiet)
 		if (w != NULL)
 			fstrm_writer_destroy(&w);
 		if (!quiet)
-			gk_log(GK_LOG_WARN, "dnstap: cannot open %s%s", t->file ? "" : "unix:",
-			       t->file ? t->file : t->unix_path);
+			gk_log(GK_LOG_WARN, "dnstap: cannot open %s%s",
+			       t->file ? "" : "unix:", t->file ? t->file : t->unix_path);
 		return GK_EIO;
 	}
 	t->w = w;
@@ -231,12 +232,18 @@ static size_t name_text(const uint8_t *n, size_t len, char *out, size_t cap)
 static const char *status_text(int8_t f)
 {
 	switch (f) {
-	case -2: return "starting";
-	case -1: return "stale";
-	case 0: return "unfiled";
-	case 1: return "filed";
-	case 2: return "revoked";
-	default: return "none";
+	case -2:
+		return "starting";
+	case -1:
+		return "stale";
+	case 0:
+		return "unfiled";
+	case 1:
+		return "filed";
+	case 2:
+		return "revoked";
+	default:
+		return "none";
 	}
 }
 
@@ -249,7 +256,7 @@ static const char *action_text(uint8_t a)
 
 static const char *why_text(uint8_t w)
 {
-	static const char *const n[] = {"none",    "unfiled", "revoked", "unknown",
+	static const char *const n[] = {"none",     "unfiled", "revoked", "unknown",
 	                                "starting", "blocked", "allowed", "tcp_only"};
 	return w < sizeof(n) / sizeof(n[0]) ? n[w] : "other";
 }
@@ -261,7 +268,8 @@ static size_t encode(gk_tap_t *t, const struct entry *e, bool response, const ch
 	Dnstap__Message m = DNSTAP__MESSAGE__INIT;
 	Dnstap__Policy p = DNSTAP__POLICY__INIT;
 	Dnstap__Dnstap d = DNSTAP__DNSTAP__INIT;
-	m.type = response ? DNSTAP__MESSAGE__TYPE__AUTH_RESPONSE : DNSTAP__MESSAGE__TYPE__AUTH_QUERY;
+	m.type =
+	    response ? DNSTAP__MESSAGE__TYPE__AUTH_RESPONSE : DNSTAP__MESSAGE__TYPE__AUTH_QUERY;
 	m.has_socket_protocol = 1;
 	m.socket_protocol = e->transport == GK_PKT_TCP ? DNSTAP__SOCKET_PROTOCOL__TCP
 	                                               : DNSTAP__SOCKET_PROTOCOL__UDP;
@@ -305,13 +313,27 @@ static size_t encode(gk_tap_t *t, const struct entry *e, bool response, const ch
 		p.match = DNSTAP__POLICY__MATCH__QNAME;
 		p.has_action = 1;
 		switch (e->monitor ? GK_ACT_RESOLVE : e->action) {
-		case GK_ACT_NXDOMAIN: p.action = DNSTAP__POLICY__ACTION__NXDOMAIN; break;
-		case GK_ACT_NODATA: p.action = DNSTAP__POLICY__ACTION__NODATA; break;
-		case GK_ACT_DROP: p.action = DNSTAP__POLICY__ACTION__DROP; break;
-		case GK_ACT_TRUNCATE: p.action = DNSTAP__POLICY__ACTION__TRUNCATE; break;
-		case GK_ACT_REDIRECT: p.action = DNSTAP__POLICY__ACTION__LOCAL_DATA; break;
-		case GK_ACT_RESOLVE: p.action = DNSTAP__POLICY__ACTION__PASS; break;
-		default: p.has_action = 0; break; /* REFUSED has no dnstap action */
+		case GK_ACT_NXDOMAIN:
+			p.action = DNSTAP__POLICY__ACTION__NXDOMAIN;
+			break;
+		case GK_ACT_NODATA:
+			p.action = DNSTAP__POLICY__ACTION__NODATA;
+			break;
+		case GK_ACT_DROP:
+			p.action = DNSTAP__POLICY__ACTION__DROP;
+			break;
+		case GK_ACT_TRUNCATE:
+			p.action = DNSTAP__POLICY__ACTION__TRUNCATE;
+			break;
+		case GK_ACT_REDIRECT:
+			p.action = DNSTAP__POLICY__ACTION__LOCAL_DATA;
+			break;
+		case GK_ACT_RESOLVE:
+			p.action = DNSTAP__POLICY__ACTION__PASS;
+			break;
+		default:
+			p.has_action = 0;
+			break; /* REFUSED has no dnstap action */
 		}
 		m.policy = &p;
 	}
@@ -377,10 +399,11 @@ static void drain(gk_tap_t *t)
 					       t->unix_path);
 			}
 			if (t->w == NULL ||
-			    (niov > 0 && fstrm_writer_writev(t->w, t->iov, (int)niov) !=
-			                     fstrm_res_success)) {
+			    (niov > 0 &&
+			     fstrm_writer_writev(t->w, t->iov, (int)niov) != fstrm_res_success)) {
 				if (t->w != NULL) {
-					gk_log(GK_LOG_WARN, "dnstap: write failed: closing the output");
+					gk_log(GK_LOG_WARN,
+					       "dnstap: write failed: closing the output");
 					out_close(t);
 					t->retry_at_ns = mono_ns() + RETRY_MS * 1000000ull;
 				}

@@ -30,12 +30,12 @@
 #include "gk/errors.h"
 #include "pkt/process.h"
 
-#define GK_TAP_DRAIN_MS      20u
-#define GK_TAP_RING_SLOTS    1024u /* per worker, a power of two */
-#define GK_TAP_MSG_MAX       1232u /* messages longer than this are logged without bytes */
-#define GK_TAP_RATE_DEFAULT  1000u /* entries per second per worker */
+#define GK_TAP_DRAIN_MS          20u
+#define GK_TAP_RING_SLOTS        1024u /* per worker, a power of two */
+#define GK_TAP_MSG_MAX           1232u /* messages longer than this are logged without bytes */
+#define GK_TAP_RATE_DEFAULT      1000u /* entries per second per worker */
 #define GK_TAP_MAX_BYTES_DEFAULT (100ull << 20)
-#define GK_TAP_KEEP_DEFAULT  5u
+#define GK_TAP_KEEP_DEFAULT      5u
 
 typedef struct gk_tap_conf {
 	const char *file;      /* write to this file (rotated), or */
@@ -53,12 +53,12 @@ typedef struct gk_tap gk_tap_t;
 
 /* The log thread's own figures. */
 typedef struct gk_tap_stats {
-	uint64_t written;      /* entries written (each as its dnstap messages) */
-	uint64_t lost;         /* entries taken from a ring but not written (I/O error,
-	                          socket not connected) */
-	uint64_t rotations;    /* file rotations */
-	uint64_t bytes;        /* frame bytes written since start */
-	bool connected;        /* the output is open */
+	uint64_t written;   /* entries written (each as its dnstap messages) */
+	uint64_t lost;      /* entries taken from a ring but not written (I/O error,
+	                       socket not connected) */
+	uint64_t rotations; /* file rotations */
+	uint64_t bytes;     /* frame bytes written since start */
+	bool connected;     /* the output is open */
 } gk_tap_stats_t;
 
 /* Create the log for n_workers rings. conf strings are copied. The output is opened here

@@ -75,7 +75,8 @@ static void render_queries(struct buf *b, const gk_obs_counters_t *c)
 	for (unsigned t = 0; t < 2; t++)
 		for (unsigned q = 0; q < GK_OBS_QT_N; q++)
 			put(b, "gatekeeper_queries_total{transport=\"%s\",qtype=\"%s\"} %llu\n",
-			    transports[t], gk_obs_qtype_name(q), (unsigned long long)c->queries[t][q]);
+			    transports[t], gk_obs_qtype_name(q),
+			    (unsigned long long)c->queries[t][q]);
 	head(b, "gatekeeper_responses_total", "counter",
 	     "Responses built, by transport and response code.");
 	for (unsigned t = 0; t < 2; t++)
@@ -108,7 +109,8 @@ static void render_decisions(struct buf *b, const gk_obs_counters_t *c)
 					if (v == 0)
 						continue;
 					put(b,
-					    "gatekeeper_decisions_total{status=\"%s\",action=\"%s\","
+					    "gatekeeper_decisions_total{status=\"%s\",action=\"%"
+					    "s\","
 					    "reason=\"%s\",mode=\"%s\"} %llu\n",
 					    gk_obs_status_name(s), gk_obs_action_name(a),
 					    gk_obs_why_name(w), m ? "monitor" : "enforce",
@@ -253,8 +255,7 @@ int gk_metrics_render(const gk_obs_t *obs, char **out, size_t *len)
 	render_latency(&b, c);
 	render_net(&b, obs);
 	render_status(&b, obs, now);
-	gauge1(&b, "gatekeeper_policy_version",
-	       "Version of the operator policy applied (0: none).",
+	gauge1(&b, "gatekeeper_policy_version", "Version of the operator policy applied (0: none).",
 	       (double)gk_obs_policy_version(obs));
 	render_tap(&b, obs, c);
 	free(c);
@@ -431,8 +432,8 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 		}
 	}
 	if (c->len == REQ_MAX)
-		respond_text(c, "431 Request Header Fields Too Large", "request too large\n",
-		             false, "");
+		respond_text(c, "431 Request Header Fields Too Large", "request too large\n", false,
+		             "");
 }
 
 static void timeout_cb(uv_timer_t *t)

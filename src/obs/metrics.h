@@ -27,8 +27,8 @@ typedef struct gk_metrics_http gk_metrics_http_t;
 /* Listen on addr (TCP) on loop and serve obs. obs must outlive the endpoint. On failure
  * nothing is left open and err holds one line. Returns 0 or a libuv error. */
 GK_MUST_CHECK int gk_metrics_http_start(uv_loop_t *loop, const struct sockaddr *addr,
-                                        const gk_obs_t *obs, gk_metrics_http_t **out,
-                                        char *err, size_t errlen);
+                                        const gk_obs_t *obs, gk_metrics_http_t **out, char *err,
+                                        size_t errlen);
 
 /* The bound port (useful after binding port 0). */
 int gk_metrics_http_port(const gk_metrics_http_t *h);

@@ -16,7 +16,7 @@
 #include "obs/obs.h"
 
 /* Single-writer increment: see the file comment. */
-#define INC(x, n) \
+#define INC(x, n)                                                                                  \
 	__atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
 
 #define NS_PER_S 1000000000ull
@@ -32,7 +32,7 @@ struct gk_obs_worker {
 	uint64_t tb_cap;     /* depth in token-nanoseconds (burst * 1e9) */
 	uint64_t tb_level;   /* tokens held, in token-nanoseconds */
 	uint64_t tb_last_ns; /* last refill */
-	/* discovery (obs/discovery.h) keeps its per-worker state here */
+	                     /* discovery (obs/discovery.h) keeps its per-worker state here */
 } __attribute__((aligned(64)));
 
 struct gk_obs {
@@ -51,30 +51,27 @@ _Static_assert(sizeof(gk_obs_counters_t) % sizeof(uint64_t) == 0, "counters are 
 _Static_assert(sizeof(struct gk_obs_worker) % 64 == 0, "one cache line multiple per worker");
 
 const uint64_t gk_obs_lat_bounds_ns[GK_OBS_LAT_N - 1] = {
-    100,    250,    500,     1000,    2500,    5000,     10000,
-    25000,  50000,  100000,  250000,  1000000, 10000000,
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000, 10000000,
 };
 
 static const char *const qtype_names[GK_OBS_QT_N] = {
-    [GK_OBS_QT_NONE] = "none",   [GK_OBS_QT_A] = "A",         [GK_OBS_QT_NS] = "NS",
-    [GK_OBS_QT_CNAME] = "CNAME", [GK_OBS_QT_SOA] = "SOA",     [GK_OBS_QT_PTR] = "PTR",
-    [GK_OBS_QT_MX] = "MX",       [GK_OBS_QT_TXT] = "TXT",     [GK_OBS_QT_AAAA] = "AAAA",
-    [GK_OBS_QT_SRV] = "SRV",     [GK_OBS_QT_NAPTR] = "NAPTR", [GK_OBS_QT_DS] = "DS",
+    [GK_OBS_QT_NONE] = "none",   [GK_OBS_QT_A] = "A",           [GK_OBS_QT_NS] = "NS",
+    [GK_OBS_QT_CNAME] = "CNAME", [GK_OBS_QT_SOA] = "SOA",       [GK_OBS_QT_PTR] = "PTR",
+    [GK_OBS_QT_MX] = "MX",       [GK_OBS_QT_TXT] = "TXT",       [GK_OBS_QT_AAAA] = "AAAA",
+    [GK_OBS_QT_SRV] = "SRV",     [GK_OBS_QT_NAPTR] = "NAPTR",   [GK_OBS_QT_DS] = "DS",
     [GK_OBS_QT_RRSIG] = "RRSIG", [GK_OBS_QT_DNSKEY] = "DNSKEY", [GK_OBS_QT_SVCB] = "SVCB",
-    [GK_OBS_QT_HTTPS] = "HTTPS", [GK_OBS_QT_CAA] = "CAA",     [GK_OBS_QT_IXFR] = "IXFR",
-    [GK_OBS_QT_AXFR] = "AXFR",   [GK_OBS_QT_ANY] = "ANY",     [GK_OBS_QT_OTHER] = "other",
+    [GK_OBS_QT_HTTPS] = "HTTPS", [GK_OBS_QT_CAA] = "CAA",       [GK_OBS_QT_IXFR] = "IXFR",
+    [GK_OBS_QT_AXFR] = "AXFR",   [GK_OBS_QT_ANY] = "ANY",       [GK_OBS_QT_OTHER] = "other",
 };
 
 /* qtype < 256 -> index; built from the table below on first use would need a lock or a
  * constructor: a static table is simpler. */
 static const uint8_t qtype_small[256] = {
-    [0] = GK_OBS_QT_NONE,    [1] = GK_OBS_QT_A,      [2] = GK_OBS_QT_NS,
-    [5] = GK_OBS_QT_CNAME,   [6] = GK_OBS_QT_SOA,    [12] = GK_OBS_QT_PTR,
-    [15] = GK_OBS_QT_MX,     [16] = GK_OBS_QT_TXT,   [28] = GK_OBS_QT_AAAA,
-    [33] = GK_OBS_QT_SRV,    [35] = GK_OBS_QT_NAPTR, [43] = GK_OBS_QT_DS,
-    [46] = GK_OBS_QT_RRSIG,  [48] = GK_OBS_QT_DNSKEY, [64] = GK_OBS_QT_SVCB,
-    [65] = GK_OBS_QT_HTTPS,  [251] = GK_OBS_QT_IXFR, [252] = GK_OBS_QT_AXFR,
-    [255] = GK_OBS_QT_ANY,
+    [0] = GK_OBS_QT_NONE,   [1] = GK_OBS_QT_A,       [2] = GK_OBS_QT_NS,     [5] = GK_OBS_QT_CNAME,
+    [6] = GK_OBS_QT_SOA,    [12] = GK_OBS_QT_PTR,    [15] = GK_OBS_QT_MX,    [16] = GK_OBS_QT_TXT,
+    [28] = GK_OBS_QT_AAAA,  [33] = GK_OBS_QT_SRV,    [35] = GK_OBS_QT_NAPTR, [43] = GK_OBS_QT_DS,
+    [46] = GK_OBS_QT_RRSIG, [48] = GK_OBS_QT_DNSKEY, [64] = GK_OBS_QT_SVCB,  [65] = GK_OBS_QT_HTTPS,
+    [251] = GK_OBS_QT_IXFR, [252] = GK_OBS_QT_AXFR,  [255] = GK_OBS_QT_ANY,
 };
 
 unsigned gk_obs_qtype_index(uint16_t qtype)
@@ -95,9 +92,9 @@ const char *gk_obs_qtype_name(unsigned idx)
 const char *gk_obs_rcode_name(unsigned rcode)
 {
 	static const char *const names[GK_OBS_RCODE_N] = {
-	    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
-	    "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE", "DSOTYPENI",
-	    "RCODE12", "RCODE13", "RCODE14", "RCODE15", "BADVERS",
+	    "NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
+	    "YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE", "DSOTYPENI",
+	    "RCODE12",  "RCODE13", "RCODE14",  "RCODE15",  "BADVERS",
 	};
 	return rcode < GK_OBS_RCODE_N ? names[rcode] : "BADVERS";
 }
@@ -121,7 +118,7 @@ const char *gk_obs_action_name(unsigned idx)
 const char *gk_obs_why_name(unsigned idx)
 {
 	static const char *const names[GK_OBS_WHY_N] = {
-	    "none",    "unfiled", "revoked", "unknown", "starting",
+	    "none",    "unfiled", "revoked",  "unknown", "starting",
 	    "blocked", "allowed", "tcp_only", "other",
 	};
 	return idx < GK_OBS_WHY_N ? names[idx] : "other";

@@ -68,22 +68,23 @@ enum gk_obs_qtype {
 	GK_OBS_QT_OTHER,
 	GK_OBS_QT_N
 };
-#define GK_OBS_RCODE_N   17 /* 0..15, 16: BADVERS and above (gk_pkt_result_t.rcode) */
-#define GK_OBS_STATUS_N  7  /* res.filing + 2: starting, stale, unfiled, filed, revoked,
-                               none (no check), other */
-#define GK_OBS_ACTION_N  8  /* gk_action_t 0..6, 7: other */
-#define GK_OBS_WHY_N     9  /* gk_why_t 0..7, 8: other */
-#define GK_OBS_LAT_N     14 /* histogram buckets, the last one +Inf */
+#define GK_OBS_RCODE_N 17 /* 0..15, 16: BADVERS and above (gk_pkt_result_t.rcode) */
+#define GK_OBS_STATUS_N                                                                            \
+	7                  /* res.filing + 2: starting, stale, unfiled, filed, revoked,            \
+	                      none (no check), other */
+#define GK_OBS_ACTION_N 8  /* gk_action_t 0..6, 7: other */
+#define GK_OBS_WHY_N    9  /* gk_why_t 0..7, 8: other */
+#define GK_OBS_LAT_N    14 /* histogram buckets, the last one +Inf */
 
 /* Upper bounds of the latency buckets in nanoseconds ([GK_OBS_LAT_N - 1] is +Inf). */
 extern const uint64_t gk_obs_lat_bounds_ns[GK_OBS_LAT_N - 1];
 
 /* Label text of each index (for the exposition and tests). */
 const char *gk_obs_qtype_name(unsigned idx);
-const char *gk_obs_rcode_name(unsigned rcode);  /* 0..16 */
-const char *gk_obs_status_name(unsigned idx);   /* 0..GK_OBS_STATUS_N-1 */
-const char *gk_obs_action_name(unsigned idx);   /* 0..GK_OBS_ACTION_N-1 */
-const char *gk_obs_why_name(unsigned idx);      /* 0..GK_OBS_WHY_N-1 */
+const char *gk_obs_rcode_name(unsigned rcode); /* 0..16 */
+const char *gk_obs_status_name(unsigned idx);  /* 0..GK_OBS_STATUS_N-1 */
+const char *gk_obs_action_name(unsigned idx);  /* 0..GK_OBS_ACTION_N-1 */
+const char *gk_obs_why_name(unsigned idx);     /* 0..GK_OBS_WHY_N-1 */
 /* Index of a query type in enum gk_obs_qtype. Pure. */
 unsigned gk_obs_qtype_index(uint16_t qtype);
 
@@ -91,10 +92,10 @@ unsigned gk_obs_qtype_index(uint16_t qtype);
 
 /* One set of counters: a worker's block, or the sum of every worker's. */
 typedef struct gk_obs_counters {
-	uint64_t queries[2][GK_OBS_QT_N];       /* [transport][qtype]: messages processed */
-	uint64_t responses[2][GK_OBS_RCODE_N];  /* [transport][rcode]: responses built */
-	uint64_t truncated[2];                  /* responses with TC set */
-	uint64_t unanswered[2];                 /* GK_PKT_DROP: malformed, or the drop action */
+	uint64_t queries[2][GK_OBS_QT_N];      /* [transport][qtype]: messages processed */
+	uint64_t responses[2][GK_OBS_RCODE_N]; /* [transport][rcode]: responses built */
+	uint64_t truncated[2];                 /* responses with TC set */
+	uint64_t unanswered[2];                /* GK_PKT_DROP: malformed, or the drop action */
 	/* [status][action][why][monitor]: every processed query */
 	uint64_t decisions[GK_OBS_STATUS_N][GK_OBS_ACTION_N][GK_OBS_WHY_N][2];
 	uint64_t lat_bucket[GK_OBS_LAT_N]; /* non-cumulative; summed into le= at render */
@@ -133,9 +134,9 @@ uint64_t gk_obs_batch_begin(gk_obs_worker_t *ow);
  * Counts the query and its decision; hands refusals (or every query, per the log config)
  * to the decision log and to discovery. Pointers are only read during the call. ow may be
  * NULL (nothing happens). */
-void gk_obs_query(gk_obs_worker_t *ow, enum gk_pkt_transport transport,
-                  gk_pkt_outcome_t outcome, const gk_pkt_result_t *res, const uint8_t *q,
-                  size_t qlen, const uint8_t *out, const struct sockaddr *peer);
+void gk_obs_query(gk_obs_worker_t *ow, enum gk_pkt_transport transport, gk_pkt_outcome_t outcome,
+                  const gk_pkt_result_t *res, const uint8_t *q, size_t qlen, const uint8_t *out,
+                  const struct sockaddr *peer);
 
 /* True when gk_obs_query wants the client address (a decision log is configured): TCP
  * asks the kernel once per connection only then. */

@@ -44,9 +44,8 @@ static int remove_dir(void **state)
 }
 
 /* A query for www.foo.cn (registrable domain foo.cn at offset 16) and a result. */
-static const uint8_t query[] = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0,
-                                3,    'w',  'w',  'w',  3, 'f', 'o', 'o', 2, 'c', 'n', 0,
-                                0,    1,    0,    1};
+static const uint8_t query[] = {0x12, 0x34, 0x01, 0x00, 0,   1,   0, 0,   0,   0, 0, 0, 3, 'w',
+                                'w',  'w',  3,    'f',  'o', 'o', 2, 'c', 'n', 0, 0, 1, 0, 1};
 static uint8_t response[sizeof(query)];
 
 static gk_pkt_result_t result(uint16_t qtype, uint8_t rcode, int8_t filing, gk_action_t act,
@@ -133,8 +132,8 @@ static void test_sum(void **state)
 	assert_int_equal(s.decisions[GK_FS_UNFILED + 2][GK_ACT_REFUSE][GK_WHY_UNFILED][1], 1);
 	assert_int_equal(s.decisions[GK_FS_REVOKED + 2][GK_ACT_NXDOMAIN][GK_WHY_REVOKED][0], 1);
 	assert_int_equal(s.decisions[GK_PKT_NOCHECK + 2][GK_ACT_RESOLVE][GK_WHY_NONE][0], 1);
-	assert_int_equal(
-	    s.decisions[GK_OBS_STATUS_N - 1][GK_OBS_ACTION_N - 1][GK_OBS_WHY_N - 1][0], 1);
+	assert_int_equal(s.decisions[GK_OBS_STATUS_N - 1][GK_OBS_ACTION_N - 1][GK_OBS_WHY_N - 1][0],
+	                 1);
 	/* summing twice adds again: the caller starts from zero */
 	gk_obs_counters_t s2 = {0};
 	gk_obs_sum(o, &s2);
@@ -197,8 +196,8 @@ static void test_render(void **state)
 	for (int i = 0; i < 4; i++)
 		gk_obs_query(gk_obs_worker(o, i % 2), GK_PKT_UDP, GK_PKT_ANSWER, &unf, query,
 		             sizeof(query), response, NULL);
-	gk_obs_query(gk_obs_worker(o, 1), GK_PKT_TCP, GK_PKT_ANSWER, &filed, query,
-	             sizeof(query), response, NULL);
+	gk_obs_query(gk_obs_worker(o, 1), GK_PKT_TCP, GK_PKT_ANSWER, &filed, query, sizeof(query),
+	             response, NULL);
 	gk_obs_batch_end(gk_obs_worker(o, 0), gk_obs_now_ns() - 400, 2);
 	uint64_t ver = 42;
 	gk_obs_set_policy_version(o, policy_version, &ver);
@@ -208,10 +207,12 @@ static void test_render(void **state)
 	size_t len;
 	assert_int_equal(gk_metrics_render(o, &text, &len), 0);
 	assert_int_equal(strlen(text), len);
-	assert_int_equal(sample(text, "gatekeeper_queries_total{transport=\"udp\",qtype=\"A\"}"), 4);
+	assert_int_equal(sample(text, "gatekeeper_queries_total{transport=\"udp\",qtype=\"A\"}"),
+	                 4);
 	assert_int_equal(sample(text, "gatekeeper_queries_total{transport=\"tcp\",qtype=\"AAAA\"}"),
 	                 1);
-	assert_int_equal(sample(text, "gatekeeper_queries_total{transport=\"tcp\",qtype=\"A\"}"), 0);
+	assert_int_equal(sample(text, "gatekeeper_queries_total{transport=\"tcp\",qtype=\"A\"}"),
+	                 0);
 	assert_int_equal(
 	    sample(text, "gatekeeper_responses_total{transport=\"udp\",rcode=\"REFUSED\"}"), 4);
 	assert_int_equal(sample(text, "gatekeeper_responses_truncated_total{transport=\"tcp\"}"),
@@ -242,14 +243,15 @@ static void test_render(void **state)
 	/* Every line is a comment or a sample in the 0.0.4 grammar; every family's samples
 	 * follow its one TYPE line; counters end in _total. */
 	regex_t sre, tre;
-	assert_int_equal(regcomp(&sre,
-	                         "^[a-zA-Z_:][a-zA-Z0-9_:]*(\\{[a-z_]+=\"[^\"]*\"(,[a-z_]+=\"[^\"]*\")*\\})? "
-	                         "(-?[0-9.e+-]+|\\+Inf|NaN)$",
-	                         REG_EXTENDED | REG_NOSUB),
-	                 0);
-	assert_int_equal(regcomp(&tre, "^# TYPE [a-z_]+ (counter|gauge|histogram)$",
-	                         REG_EXTENDED | REG_NOSUB),
-	                 0);
+	assert_int_equal(
+	    regcomp(&sre,
+	            "^[a-zA-Z_:][a-zA-Z0-9_:]*(\\{[a-z_]+=\"[^\"]*\"(,[a-z_]+=\"[^\"]*\")*\\})? "
+	            "(-?[0-9.e+-]+|\\+Inf|NaN)$",
+	            REG_EXTENDED | REG_NOSUB),
+	    0);
+	assert_int_equal(
+	    regcomp(&tre, "^# TYPE [a-z_]+ (counter|gauge|histogram)$", REG_EXTENDED | REG_NOSUB),
+	    0);
 	char family[128] = "", type[16] = "";
 	unsigned lines = 0;
 	for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n"), lines++) {
@@ -334,8 +336,13 @@ static void test_dnstap(void **state)
 	(void)state;
 	char path[128], err[256];
 	snprintf(path, sizeof(path), "%s/tap.fstrm", tmpdir);
-	gk_tap_conf_t tc = {.file = path, .rate = 1, .burst = 3, .max_bytes = 1 << 20, .keep = 2,
-	                    .identity = "test", .version = "v"};
+	gk_tap_conf_t tc = {.file = path,
+	                    .rate = 1,
+	                    .burst = 3,
+	                    .max_bytes = 1 << 20,
+	                    .keep = 2,
+	                    .identity = "test",
+	                    .version = "v"};
 	gk_tap_t *tap;
 	assert_int_equal(gk_tap_create(&tc, 2, &tap, err, sizeof(err)), 0);
 	assert_int_equal(gk_tap_start(tap), 0);
@@ -371,7 +378,8 @@ static void test_dnstap(void **state)
 	char *text;
 	size_t len;
 	assert_int_equal(gk_metrics_render(o, &text, &len), 0);
-	assert_int_equal(sample(text, "gatekeeper_dnstap_entries_total{result=\"ratelimited\"}"), 2);
+	assert_int_equal(sample(text, "gatekeeper_dnstap_entries_total{result=\"ratelimited\"}"),
+	                 2);
 	assert_int_equal(sample(text, "gatekeeper_dnstap_entries_total{result=\"written\"}"), 3);
 	free(text);
 	gk_obs_free(o);
@@ -400,8 +408,11 @@ static void test_dnstap_ring_full_and_drop(void **state)
 	(void)state;
 	char path[128], err[256];
 	snprintf(path, sizeof(path), "%s/full.fstrm", tmpdir);
-	gk_tap_conf_t tc = {.file = path, .all_queries = true, .rate = 1000000,
-	                    .burst = 1000000, .max_bytes = 1 << 30};
+	gk_tap_conf_t tc = {.file = path,
+	                    .all_queries = true,
+	                    .rate = 1000000,
+	                    .burst = 1000000,
+	                    .max_bytes = 1 << 30};
 	gk_tap_t *tap;
 	assert_int_equal(gk_tap_create(&tc, 1, &tap, err, sizeof(err)), 0);
 	gk_obs_t *o;
@@ -454,8 +465,8 @@ static void test_dnstap_rotation(void **state)
 	assert_non_null(old);
 	fputs("old", old);
 	fclose(old);
-	gk_tap_conf_t tc = {.file = path, .rate = 1000000, .burst = 1000000, .max_bytes = 2000,
-	                    .keep = 2};
+	gk_tap_conf_t tc = {
+	    .file = path, .rate = 1000000, .burst = 1000000, .max_bytes = 2000, .keep = 2};
 	gk_tap_t *tap;
 	assert_int_equal(gk_tap_create(&tc, 1, &tap, err, sizeof(err)), 0);
 	struct stat sb;
@@ -493,8 +504,8 @@ static void test_dnstap_bad_conf(void **state)
 	(void)state;
 	char err[256];
 	gk_tap_t *tap = NULL;
-	gk_tap_conf_t tc = {.file = "/nonexistent-dir/x/tap", .rate = 1, .burst = 1,
-	                    .max_bytes = 1 << 20};
+	gk_tap_conf_t tc = {
+	    .file = "/nonexistent-dir/x/tap", .rate = 1, .burst = 1, .max_bytes = 1 << 20};
 	assert_int_equal(gk_tap_create(&tc, 1, &tap, err, sizeof(err)), GK_EIO);
 	assert_non_null(strstr(err, "/nonexistent-dir/x/tap"));
 	assert_null(tap);

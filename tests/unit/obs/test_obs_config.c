@@ -51,7 +51,8 @@ static void expect_error(const char *body, size_t line, const char *needle)
 	int rc;
 	gk_config_t *cfg = load(body, &rc, err, sizeof(err), path, sizeof(path));
 	snprintf(want, sizeof(want), "%s:%zu: ", path, line);
-	if (rc != GK_ECONFIG || strncmp(err, want, strlen(want)) != 0 || strstr(err, needle) == NULL)
+	if (rc != GK_ECONFIG || strncmp(err, want, strlen(want)) != 0 ||
+	    strstr(err, needle) == NULL)
 		fail_msg("body:\n%s\nwant '%s...%s', got rc %d '%s'", body, want, needle, rc, err);
 	assert_null(cfg);
 }
