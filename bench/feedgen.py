@@ -77,6 +77,34 @@ def record(seed, i, status="filed", edit=0):
 	            r.randint(1, 28), r.randrange(24), r.randrange(60), site, dom, ip)), dom
 
 
+def write(out, n, seed=1, serial=1, delta=0, base=None, revoked=0.02):
+	"""Writes the snapshot of n domains (delta=0) or a delta of `delta` changes on top of it."""
+	r = random.Random(seed)
+	with open(out, "w", encoding="utf-8", buffering=1 << 20) as f:
+		if not delta:
+			f.write('{"kind":"snapshot","serial":%d,"count":%d,"generated":"2024-06-01T00:00:00Z"}\n'
+			        % (serial, n))
+			w = f.write
+			for i in range(n):
+				w(record(seed, i, "revoked" if r.random() < revoked else "filed")[0])
+		else:
+			base = base if base is not None else serial - 1
+			f.write('{"kind":"delta","serial":%d,"base":%d,"count":%d,"generated":"2024-06-02T00:00:00Z"}\n'
+			        % (serial, base, delta))
+			n_new = int(delta * 0.3)
+			n_rm = int(delta * 0.3)
+			n_mod = delta - n_new - n_rm
+			picked = r.sample(range(n), n_mod + n_rm)
+			for k, i in enumerate(picked):
+				line, dom = record(seed, i, "revoked" if k % 2 == 0 else "filed", edit=k % 2)
+				if k < n_rm:
+					f.write('{"domain":"%s","op":"remove"}\n' % dom)
+				else:
+					f.write(line)
+			for i in range(n, n + n_new):
+				f.write(record(seed, i)[0])
+
+
 def main():
 	ap = argparse.ArgumentParser(description=__doc__)
 	ap.add_argument("--n", type=int, required=True, help="domains in the snapshot")
@@ -89,30 +117,7 @@ def main():
 	ap.add_argument("--sign", help="private key: sign with gk-sync sign")
 	ap.add_argument("--gk-sync", default="gk-sync")
 	a = ap.parse_args()
-	r = random.Random(a.seed)
-	with open(a.out, "w", encoding="utf-8", buffering=1 << 20) as f:
-		if not a.delta:
-			f.write('{"kind":"snapshot","serial":%d,"count":%d,"generated":"2024-06-01T00:00:00Z"}\n'
-			        % (a.serial, a.n))
-			w = f.write
-			for i in range(a.n):
-				w(record(a.seed, i, "revoked" if r.random() < a.revoked else "filed")[0])
-		else:
-			base = a.base if a.base is not None else a.serial - 1
-			f.write('{"kind":"delta","serial":%d,"base":%d,"count":%d,"generated":"2024-06-02T00:00:00Z"}\n'
-			        % (a.serial, base, a.delta))
-			n_new = int(a.delta * 0.3)
-			n_rm = int(a.delta * 0.3)
-			n_mod = a.delta - n_new - n_rm
-			picked = r.sample(range(a.n), n_mod + n_rm)
-			for k, i in enumerate(picked):
-				line, dom = record(a.seed, i, "revoked" if k % 2 == 0 else "filed", edit=k % 2)
-				if k < n_rm:
-					f.write('{"domain":"%s","op":"remove"}\n' % dom)
-				else:
-					f.write(line)
-			for i in range(a.n, a.n + n_new):
-				f.write(record(a.seed, i)[0])
+	write(a.out, a.n, a.seed, a.serial, a.delta, a.base, a.revoked)
 	if a.sign:
 		subprocess.run([a.gk_sync, "sign", "--key", a.sign, a.out], check=True)
 

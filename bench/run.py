@@ -32,9 +32,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+import feedgen  # noqa: E402
 import gen  # noqa: E402
 
 SERVER_CORE, CLIENT_CORE = "0", "1"
+ALL_CORES = "0-%d" % (os.cpu_count() - 1)  # gk-sync and Redis in the sync scenario: no server under test
 # Other work on a shared machine (builds, tests) would steal the pinned cores; a higher CFS
 # weight keeps most of it off without starving anything (no real-time class). With autogroup
 # scheduling, nice counts only inside a session, so each server and client gets its own
@@ -57,7 +59,7 @@ GKLOAD_PEAK = ["-c", "8", "-W", "64"]  # closed loop: 64 outstanding on each of 
 DNSPERF_TCP = ["-m", "tcp", "-c", "100", "-q", "1000", "-T", "2"]  # 100 connections, pipelined
 GKLOAD_SOCKETS = "4"
 STARTED = []  # Popen objects, for cleanup
-SCENARIOS = ["udp", "tcp", "redis", "storm", "policy", "cold", "onoff"]
+SCENARIOS = ["udp", "tcp", "redis", "storm", "policy", "sync", "cold", "onoff"]
 SCENARIO_HELP = {
 	"udp": "max UDP rate (dnsperf and gkload closed loop) and 20k qps fixed rate, 1M status set: "
 	       "gatekeeperd, NSD, dnsdist+NSD, ceiling",
@@ -65,6 +67,8 @@ SCENARIO_HELP = {
 	"redis": "Redis killed for 10 s while serving 20k qps: answers lost or wrong",
 	"storm": "100k revocations through gk-sync while serving 20k qps: time until enforced, lost",
 	"policy": "policy push of 1M list entries (lists generated; gkctl policy push not implemented)",
+	"sync": "gk-sync at 10M: snapshot and 100k-delta apply times (registry records), Redis bytes/domain of "
+	        "the status set and of the record buckets",
 	"cold": "cold start with the 10M status set: time to ready, RSS over the empty baseline",
 	"onoff": "10M status set: the same gatekeeperd with filing enforcement on vs off",
 }
@@ -393,7 +397,7 @@ class Redis:
 	"""A private redis-server on loopback, pinned to the client core (it is the fleet's store,
 	not part of the server under test). Saves to its own dir only when asked (SAVE)."""
 
-	def __init__(self, work, label="redis"):
+	def __init__(self, work, label="redis", core=CLIENT_CORE):
 		self.dir = os.path.join(work, label)
 		os.makedirs(self.dir, exist_ok=True)
 		for f in ("dump.rdb",):
@@ -402,7 +406,7 @@ class Redis:
 		self.port = free_port()
 		self.proc = Proc(label, ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
 					 "--appendonly", "no", "--dir", self.dir, "--dbfilename", "dump.rdb",
-					 "--protected-mode", "no"], self.dir, core=CLIENT_CORE)
+					 "--protected-mode", "no"], self.dir, core=core)
 
 	def start(self):
 		import redis as redislib
@@ -431,9 +435,9 @@ class Redis:
 		self.proc.stop(sig)
 
 
-def gk_sync(binary, args, timeout=1800):
+def gk_sync(binary, args, timeout=1800, core=CLIENT_CORE):
 	t0 = time.monotonic()
-	p = subprocess.run(NICE + ["taskset", "-c", CLIENT_CORE, binary] + args, stdout=subprocess.PIPE,
+	p = subprocess.run(NICE + ["taskset", "-c", core, binary] + args, stdout=subprocess.PIPE,
 			   stderr=subprocess.STDOUT, text=True, timeout=timeout)
 	if p.returncode:
 		raise RuntimeError("gk-sync %s failed (%d): %s" % (args[0], p.returncode, p.stdout))
@@ -655,6 +659,23 @@ class Env:
 			gk_sync(self.a.gk_sync, ["sign", "--key", self.keys()[0], path])
 		return path, probe, len(doms)
 
+	def records_feeds(self, n, changes):
+		"""Signed registry feeds with full records (bench/feedgen.py: licence, sponsor, nature,
+		provider, update time, site name, home page, IPs): a snapshot of n domains (serial 10)
+		and a delta of `changes` on top of it (serial 11: 30% new, 40% status flips and record
+		edits, 30% removals). Cached."""
+		tag = "n%d-s%d" % (n, self.a.seed)
+		snap = os.path.join(self.feeds, "records-snap-%s.jsonl" % tag)
+		delta = os.path.join(self.feeds, "records-delta-%s-c%d.jsonl" % (tag, changes))
+		for path, kw in ((snap, {}), (delta, {"delta": changes, "base": 10})):
+			if not os.path.exists(path + ".sig"):
+				t0 = time.monotonic()
+				feedgen.write(path + ".tmp", n, self.a.seed, 11 if kw else 10, **kw)
+				os.replace(path + ".tmp", path)
+				gk_sync(self.a.gk_sync, ["sign", "--key", self.keys()[0], path])
+				log("feed: %s written and signed in %.1f s" % (path, time.monotonic() - t0))
+		return snap, delta
+
 	def filed_list(self, n):
 		path = os.path.join(self.feeds, "filed-%s.txt" % self.tag(n))
 		if not os.path.exists(path):
@@ -846,6 +867,84 @@ def policy(env):
 	return {"n": env.a.policy_n, "txt": txt, "rpz": rpz, "txt_bytes": os.path.getsize(txt),
 		"rpz_bytes": os.path.getsize(rpz), "gen_s": time.monotonic() - t0,
 		"status": "not yet measurable: gkctl policy push not implemented"}
+
+
+def key_bytes(redis, pattern):
+	"""(sum of MEMORY USAGE ... SAMPLES 0, number of keys, keys not listpack-encoded) over the
+	keys matching pattern."""
+	total, n, big = 0, 0, 0
+	keys = list(redis.c.scan_iter(match=pattern, count=10000))
+	for i in range(0, len(keys), 4096):
+		pipe = redis.c.pipeline(transaction=False)
+		for k in keys[i:i + 4096]:
+			pipe.memory_usage(k, samples=0)
+			pipe.object("encoding", k)
+		r = pipe.execute()
+		total += sum(x or 0 for x in r[0::2])
+		big += sum(1 for e in r[1::2] if e not in ("listpack", "ziplist"))
+		n += len(r) // 2
+	return total, n, big
+
+
+def sync_apply(env, redis, feed, extra, others):
+	"""One timed gk-sync apply on both cores (no server is under test here). Returns a dict:
+	wall s, gk-sync's own summary line, its CPU s, and the rest of the machine's busy time
+	(other work on the shared box) as % of a core."""
+	quiet(env)
+	pids = [p for r in others for p in tree(r.proc.proc.pid)]
+	b0, r0, c0 = machine_busy_seconds(), cpu_seconds(pids), children_cpu()
+	t0 = time.monotonic()
+	secs, out = gk_sync(env.a.gk_sync, ["apply", "--redis", "127.0.0.1:%d" % redis.port, "--pubkey",
+					    env.keys()[1]] + extra + [feed], core=ALL_CORES)
+	wall = time.monotonic() - t0
+	cpu, rcpu = children_cpu() - c0, cpu_seconds(pids) - r0
+	other = machine_busy_seconds() - b0 - cpu - rcpu
+	log("gk-sync %s %s: %.1f s wall, gk-sync CPU %.1f s, redis CPU %.1f s, other %.0f%%: %s" % (
+		os.path.basename(feed), " ".join(extra), secs, cpu, rcpu, 100.0 * max(0, other) / wall, out))
+	return {"s": secs, "out": out, "cpu_s": cpu, "redis_cpu_s": rcpu, "other_pct": 100.0 * max(0.0, other) / wall}
+
+
+def sync_scenario(env):
+	"""issue 3's gk-sync figures at registry scale, on a feed with full records: snapshot
+	apply (status only, and status + records into a separate records instance), a delta on
+	top, Redis bytes per domain of the status set and of the record buckets."""
+	a = env.a
+	n, changes = a.status_10m, a.storm_changes
+	snap, delta = env.records_feeds(n, changes)
+	st = Redis(a.work, "redis-sync", core=ALL_CORES).start()
+	rec = Redis(a.work, "redis-sync-rec", core=ALL_CORES).start()
+	both = [st, rec]
+	res = {"n": n, "changes": changes, "snap_bytes": os.path.getsize(snap), "delta_bytes": os.path.getsize(delta),
+	       "snap": os.path.relpath(snap, ROOT), "delta": os.path.relpath(delta, ROOT)}
+	try:
+		# 1. status only (--no-records): the replicated instance as gatekeeperd needs it
+		m0 = st.used_memory()
+		res["snap_norec"] = sync_apply(env, st, snap, ["--no-records"], both)
+		m1 = st.used_memory()
+		res["stream_bytes"] = st.c.memory_usage("gk:changes", samples=0) or 0
+		res["stream_len"] = st.c.xlen("gk:changes")
+		st.c.delete("gk:changes")
+		m2 = st.used_memory()
+		res["status_stream_b"] = (m1 - m0) / n
+		res["status_b"] = (m2 - m0) / n
+		res["st_keys_bytes"], res["st_keys"], res["st_big"] = key_bytes(st, "gk:st:*")
+		res["delta_norec"] = sync_apply(env, st, delta, ["--no-records"], both)
+		# 2. with records, into their own instance (docs/FEED.md: records stay off the replicas)
+		st.c.flushall()
+		s0, r0 = st.used_memory(), rec.used_memory()
+		res["snap_rec"] = sync_apply(env, st, snap, ["--records-redis", "127.0.0.1:%d" % rec.port], both)
+		res["rec_b"] = (rec.used_memory() - r0) / n
+		res["rec_status_stream_b"] = (st.used_memory() - s0) / n
+		res["rec_keys_bytes"], res["rec_keys"], res["rec_big"] = key_bytes(rec, "gk:rec:*")
+		res["delta_rec"] = sync_apply(env, st, delta, ["--records-redis", "127.0.0.1:%d" % rec.port], both)
+	finally:
+		st.stop()
+		rec.stop()
+	log("sync %d: snapshot %.1f s (status only) / %.1f s (+records); delta %d: %.2f s / %.2f s; status set %.1f B/domain "
+	    "(+stream %.1f), records %.1f B/domain" % (
+		    n, res["snap_norec"]["s"], res["snap_rec"]["s"], changes, res["delta_norec"]["s"], res["delta_rec"]["s"],
+		    res["status_b"], res["status_stream_b"], res["rec_b"]))
+	return res
 
 
 def loaded_ms(text):
@@ -1212,6 +1311,8 @@ Generated by `bench/run.py`; see `bench/README.md` for what is measured and how 
 		S.append("| queries lost (of %d sent) | %d | 0: %s |" % (s["sent"], s["lost"], "PASS" if s["lost"] == 0 else "FAIL"))
 		S.append("| p99 / p99.9 latency during the run | %s / %s µs | |" % (fmt(s["p99_us"]), fmt(s["p999_us"])))
 		S.append("\n`%s`" % s["sync_out"])
+	if "sync" in out:
+		S.append(sync_markdown(out["sync"], a))
 	if "policy" in out:
 		p = out["policy"]
 		S.append("\n## Policy push of %s list entries\n" % fmt(p["n"], 0))
@@ -1235,6 +1336,41 @@ Generated by `bench/run.py`; see `bench/README.md` for what is measured and how 
 		S.append("\n## Every round: %s\n" % name)
 		S.append(per_round(res, labels, kinds))
 	return "\n".join(S) + "\n"
+
+
+def sync_markdown(y, a):
+	n = y["n"]
+	def verdict(v, lim):
+		return "≤ %g: %s (%.2fx)" % (lim, "PASS" if v <= lim else "FAIL", v / lim)
+	def row(what, r, lim=None, unit="s"):
+		return "| %s | %.2f %s | %.1f s / %.1f s | %.0f%% | %s |" % (
+			what, r["s"], unit, r["cpu_s"], r["redis_cpu_s"], r["other_pct"], verdict(r["s"], lim) if lim else "")
+	S = ["\n## gk-sync at %s domains: apply times and Redis memory\n" % fmt(n, 0)]
+	S.append("Feeds with full registry records (`bench/feedgen.py`, seed %d: licence, sponsor, nature, provider, "
+		 "update time, site name, home page, IPs; 2%% revoked): snapshot `%s` (%.0f MiB, %.0f B/line), a delta of "
+		 "%s changes `%s` (%.1f MiB; 30%% new, 40%% status flips and record edits, 30%% removals). gk-sync and both "
+		 "redis-servers run unpinned on both cores (no DNS server runs meanwhile); each apply starts on a fresh "
+		 "or the previous step's Redis as listed.\n" % (
+			 a.seed, y["snap"], y["snap_bytes"] / 2**20, y["snap_bytes"] / (n + 1), fmt(y["changes"], 0), y["delta"],
+			 y["delta_bytes"] / 2**20))
+	S.append("| step | wall | CPU gk-sync / redis | rest of machine busy | target |\n|---|---|---|---|---|")
+	S.append(row("1. snapshot, `--no-records` (status set only), empty Redis", y["snap_norec"], 60))
+	S.append(row("2. delta on 1., `--no-records`", y["delta_norec"], 5))
+	S.append(row("3. snapshot, `--records-redis` (status set + records in a second instance), empty Redises", y["snap_rec"], 60))
+	S.append(row("4. delta on 3., `--records-redis`", y["delta_rec"], 5))
+	S.append("\n| Redis memory (INFO used_memory after − before, ÷ %s) | bytes/domain | target |\n|---|---|---|" % fmt(n, 0))
+	S.append("| status set `gk:st:*` (after 1., change stream deleted) | %.1f | %s |" % (y["status_b"], verdict(y["status_b"], 24)))
+	S.append("| status set + change stream `gk:changes` (%s entries, MEMORY USAGE %.0f MiB) | %.1f | |" % (
+		fmt(y["stream_len"], 0), y["stream_bytes"] / 2**20, y["status_stream_b"]))
+	S.append("| status set, sum of MEMORY USAGE over %s buckets (%d not listpack) | %.1f | |" % (
+		fmt(y["st_keys"], 0), y["st_big"], y["st_keys_bytes"] / n))
+	S.append("| record buckets `gk:rec:*` in the records instance (after 3.) | %.1f | not a target (issue 3 asks for the figure) |" % y["rec_b"])
+	S.append("| record buckets, sum of MEMORY USAGE over %s buckets (%d not listpack) | %.1f | |" % (
+		fmt(y["rec_keys"], 0), y["rec_big"], y["rec_keys_bytes"] / n))
+	S.append("\ngk-sync's own summaries:\n")
+	for k in ("snap_norec", "delta_norec", "snap_rec", "delta_rec"):
+		S.append("- `%s`" % y[k]["out"].splitlines()[-1] if y[k]["out"] else "-")
+	return "\n".join(S)
 
 
 def client_note(res, labels):
@@ -1379,6 +1515,8 @@ def main():
 		if "policy" in want:
 			out["policy"] = policy(env)
 			log("policy: %s" % out["policy"]["status"])
+		if "sync" in want:
+			out["sync"] = sync_scenario(env)
 		if want & {"cold", "onoff"}:
 			scenario_10m(env, want, out)
 	finally:
