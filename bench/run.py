@@ -677,6 +677,13 @@ class Env:
 				log("feed: %s written and signed in %.1f s" % (path, time.monotonic() - t0))
 		return snap, delta
 
+	def operator_keys(self):
+		"""The operator's Ed25519 key pair for gkctl policy push (same PEM forms as gk-sync's)."""
+		priv, pub = os.path.join(self.feeds, "operator.pem"), os.path.join(self.feeds, "operator.pub")
+		if not (os.path.exists(priv) and os.path.exists(pub)):
+			gk_sync(self.a.gk_sync, ["keygen", priv, pub])
+		return priv, pub
+
 	def filed_list(self, n):
 		path = os.path.join(self.feeds, "filed-%s.txt" % self.tag(n))
 		if not os.path.exists(path):
@@ -862,12 +869,13 @@ def storm(env, gk, redis):
 	return res
 
 
-def gk_accepts(binary, manifest, work, policy):
+def gk_accepts(binary, manifest, work, policy, redis_port=None):
 	"""Whether this gatekeeperd build accepts a `policy:` section (gatekeeperd --check)."""
 	d = os.path.join(work, "policy-check")
 	os.makedirs(d, exist_ok=True)
 	conf = os.path.join(d, "gatekeeperd.yaml")
-	gen.write_gk_conf({"zones": manifest["zones"][:1]}, conf, free_port(), policy=policy)
+	gen.write_gk_conf({"zones": manifest["zones"][:1]}, conf, free_port(), redis_port=redis_port, instance="check",
+			  policy=policy)
 	p = subprocess.run([binary, "-c", conf, "--check"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
 			   timeout=300)
 	return p.returncode == 0, p.stdout.strip()
@@ -912,12 +920,83 @@ def policy(env):
 		measure_rounds(env, [on, off], kinds_udp(env, lambda t: env.manifest["expect"]), r, None)
 		res["res"] = r
 		res["status"] = "measured"
-		res["push_status"] = "not measured: no gkctl policy push"
 		off.stop()
 		on.stop()
+		res["push_status"] = "not measured: no gkctl (--gkctl) in this build"
+		if a.gkctl and os.path.exists(a.gkctl):
+			ok, why = gk_accepts(a.gatekeeperd, env.manifest, a.work, {
+				"file": p["empty"], "redis": True, "operator_keys": [env.operator_keys()[1]]}, redis.port)
+			if not ok:
+				res["push_status"] = "not measured: gatekeeperd does not follow a pushed policy (%s)" % (
+					why.splitlines()[-1][:200] if why else "?")
+			else:
+				u = policy_push(env, redis, p)
+				if "skipped" in u:
+					res["push_status"] = "not measured: " + u["skipped"]
+				else:
+					res["push"], res["push_status"] = u, "measured"
 	finally:
 		redis.stop()
 	return res
+
+
+def policy_push(env, redis, p):
+	"""`gkctl policy push` of the 1M-entry policy plus a probe list (200 filed zones blocked)
+	while gatekeeperd (policy.redis: true, the empty policy file until then) serves the fixed
+	rate: push time, when every probe is refused (after gkctl returned, and after the
+	daemon logged the version compiled and applied), queries lost."""
+	a = env.a
+	priv, pub = env.operator_keys()
+	gk = gk_target("gatekeeperd-push", a.gatekeeperd, env.manifest, a.work, redis=redis,
+		       policy={"file": p["empty"], "redis": True, "operator_keys": [pub]})
+	gk.start(a.start_timeout)
+	try:
+		wait_ready(redis, gk.instance, 120, gk.procs[0])
+		t = time.monotonic()
+		while "policy: following" not in gk.procs[0].log_text():
+			if time.monotonic() - t > (2 if a.smoke else 5):
+				return {"skipped": "gatekeeperd does not follow the fleet policy (no 'policy: following' in its log)"}
+			time.sleep(0.05)
+		lead, total = (0.5, 4.0) if a.smoke else (3.0, 20.0)
+		quiet(env)
+		bg = Background(gk, a.gkload, env.manifest["queries"], total, a.rate)
+		time.sleep(lead)
+		done = {}
+		t0 = time.time()
+
+		def prober():
+			pending = list(p["probes"])
+			while pending and time.time() - t0 < 120:
+				pending = [n for n in pending if (dns_query(gk.port, n, 1, timeout=0.2) or (None,))[0] != 5]
+			done["probes"] = time.time() if not pending else None
+		th = threading.Thread(target=prober)
+		th.start()
+		pr = subprocess.run(NICE + ["taskset", "-c", CLIENT_CORE, a.gkctl, "--redis", "127.0.0.1:%d" % redis.port,
+					    "policy", "push", p["push"], "--key", priv, "--message", "bench push"],
+				    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+		t1 = time.time()
+		th.join()
+		r = bg.result()
+		if pr.returncode:
+			raise RuntimeError("gkctl policy push failed (%d): %s" % (pr.returncode, pr.stdout))
+		hb = redis.heartbeat(gk.instance)
+		m = re.findall(r"^(\d{4}-\d\d-\d\dT[\d:.]+)Z \w+: policy: version (\d+) applied", gk.procs[0].log_text(), re.M)
+		t_applied = (datetime.datetime.strptime(m[-1][0], "%Y-%m-%dT%H:%M:%S.%f").replace(
+			tzinfo=datetime.timezone.utc).timestamp() if m else None)
+		tp = done.get("probes")
+		res = {"push_s": t1 - t0, "gkctl_out": pr.stdout.strip().splitlines()[-1] if pr.stdout.strip() else "",
+		       "enforced_after_push_s": tp - t1 if tp else None, "enforced_from_start_s": tp - t0 if tp else None,
+		       "applied_after_push_s": t_applied - t1 if t_applied else None,
+		       "enforced_after_applied_s": tp - t_applied if tp and t_applied else None,
+		       "version": m[-1][1] if m else None, "hb_version": hb.get("policy_version"),
+		       "hb_state": hb.get("policy_state"), "probes": len(p["probes"]), "sent": r["sent"],
+		       "received": r["received"], "lost": r["lost"], "p99_us": r.get("p99_us"), "p999_us": r.get("p999_us"),
+		       "max_us": r.get("max_us"), "cpu_pct": r["cpu_pct"], "other_pct": r["other_pct"]}
+		log("policy push: gkctl %.2f s; applied (log) %s s after it returned; probes refused %s s after that; lost %d "
+		    "of %d" % (res["push_s"], res["applied_after_push_s"], res["enforced_after_applied_s"], r["lost"], r["sent"]))
+		return res
+	finally:
+		gk.stop()
 
 
 def key_bytes(redis, pattern):
@@ -1428,7 +1507,35 @@ def policy_markdown(p, a):
 		S.append("\nTarget: no measurable change (judged here as ≥ 0.95x of the empty policy's peak).")
 	else:
 		S.append("\nDaemon: %s." % p["status"])
-	S.append("\nPush of the 1M-entry policy while serving %d qps: %s." % (a.rate, p["push_status"]))
+	u = p.get("push")
+	if not u:
+		S.append("\nPush of the 1M-entry policy while serving %d qps: %s." % (a.rate, p["push_status"]))
+		return "\n".join(S)
+	def sec(x):
+		return "%.2f s" % x if x is not None else "never (120 s)"
+	S.append("\n### Push of the 1M-entry policy while serving %d qps\n" % a.rate)
+	S.append("`gkctl policy push %s --key operator.pem` (the 1M-entry lists plus `%s`: %d filed zones blocked, the "
+		 "probes) to the Redis that gatekeeperd-push follows (`policy: {file: %s, redis: true, operator_keys: "
+		 "[operator.pub]}`), while gkload sends %d qps; a prober queries every probe until all are REFUSED. "
+		 "\"Applied\" is the daemon's log line `policy: version N applied` (after fetch, signature check and "
+		 "compile, before the swap; ms resolution).\n" % (
+			 os.path.basename(f["push"]), os.path.basename(f["probe"]), u["probes"], os.path.basename(f["empty"]),
+			 a.rate))
+	S.append("| metric | value | target |\n|---|---|---|")
+	S.append("| gkctl policy push (validate, sign, write; wall) | %s | |" % sec(u["push_s"]))
+	S.append("| version applied (log), after gkctl returned: fetch + verify + compile | %s | |" % sec(u["applied_after_push_s"]))
+	ok = u["enforced_after_applied_s"] is not None and u["enforced_after_applied_s"] <= 1
+	S.append("| every probe REFUSED, after the version was applied (compiled) | %s | ≤ 1 s: %s |" % (
+		sec(u["enforced_after_applied_s"]), "PASS" if ok else "FAIL"))
+	S.append("| every probe REFUSED, after gkctl returned / from its start | %s / %s | |" % (
+		sec(u["enforced_after_push_s"]), sec(u["enforced_from_start_s"])))
+	S.append("| queries lost (of %d sent) | %d | 0: %s |" % (u["sent"], u["lost"], "PASS" if u["lost"] == 0 else "FAIL"))
+	S.append("| p99 / p99.9 / max latency during the run | %s / %s / %s µs | |" % (
+		fmt(u["p99_us"]), fmt(u["p999_us"]), fmt(u["max_us"])))
+	S.append("| heartbeat after the run: policy_version / policy_state | %s / %s | |" % (u["hb_version"], u["hb_state"]))
+	S.append("| rest of machine busy during the run, % of a core | %.1f | |" % u["other_pct"])
+	if u["gkctl_out"]:
+		S.append("\n`%s`" % u["gkctl_out"])
 	return "\n".join(S)
 
 
@@ -1501,9 +1608,13 @@ def ensure_build(build, src=ROOT):
 	# Incremental: a no-op when fresh, and it keeps a stale binary out of the figures.
 	subprocess.run(["cmake", "--build", build, "-j2", "--target", "gatekeeperd", "gk-sync", "gkload", "refuser",
 			"polc"], check=True)
-	return {"gatekeeperd": os.path.join(build, "gatekeeperd"), "gk_sync": os.path.join(build, "gk-sync"),
-		"gkload": os.path.join(build, "bench", "gkload"), "refuser": os.path.join(build, "bench", "refuser"),
-		"polc": os.path.join(build, "bench", "polc")}
+	out = {"gatekeeperd": os.path.join(build, "gatekeeperd"), "gk_sync": os.path.join(build, "gk-sync"),
+	       "gkload": os.path.join(build, "bench", "gkload"), "refuser": os.path.join(build, "bench", "refuser"),
+	       "polc": os.path.join(build, "bench", "polc")}
+	if os.path.isdir(os.path.join(src, "src", "bin", "gkctl")):  # the policy scenario's push
+		subprocess.run(["cmake", "--build", build, "-j2", "--target", "gkctl"], check=True)
+		out["gkctl"] = os.path.join(build, "gkctl")
+	return out
 
 
 def smoke_checks(out):
@@ -1560,6 +1671,7 @@ def main():
 	ap.add_argument("--gkload", help="binary (default: BUILD/bench/gkload)")
 	ap.add_argument("--refuser", help="binary (default: BUILD/bench/refuser)")
 	ap.add_argument("--polc", help="binary (default: BUILD/bench/polc)")
+	ap.add_argument("--gkctl", help="binary (default: BUILD/gkctl, when this tree has it)")
 	ap.add_argument("--perf", action="store_true",
 			help="udp: after the rounds, one peak and one fixed-rate run per server under perf record; "
 			"writes WORK/LABEL/perf-{peak,fixed}.txt (not in the figures)")
@@ -1594,8 +1706,9 @@ def main():
 		a.build = os.path.join(src, "build-bench")
 	if not all((a.gatekeeperd, a.gk_sync, a.gkload, a.refuser, a.polc)):
 		b = ensure_build(a.build, src if a.clean_head else ROOT)
-		for k in ("gatekeeperd", "gk_sync", "gkload", "refuser", "polc"):
-			setattr(a, k, os.path.abspath(getattr(a, k) or b[k]))
+		for k in ("gatekeeperd", "gk_sync", "gkload", "refuser", "polc", "gkctl"):
+			if getattr(a, k) or b.get(k):
+				setattr(a, k, os.path.abspath(getattr(a, k) or b[k]))
 
 	atexit.register(stop_all)
 	signal.signal(signal.SIGTERM, on_signal)
