@@ -27,12 +27,12 @@ struct gk_obs_worker {
 	gk_tap_t *tap;
 	unsigned id;
 	bool tap_all;
-	uint64_t now_ns;     /* start of the current batch */
-	uint64_t tb_rate;    /* decision log token bucket: tokens per second */
-	uint64_t tb_cap;     /* depth in token-nanoseconds (burst * 1e9) */
-	uint64_t tb_level;   /* tokens held, in token-nanoseconds */
-	uint64_t tb_last_ns; /* last refill */
-	                     /* discovery (obs/discovery.h) keeps its per-worker state here */
+	uint64_t now_ns;             /* start of the current batch */
+	uint64_t tb_rate;            /* decision log token bucket: tokens per second */
+	uint64_t tb_cap;             /* depth in token-nanoseconds (burst * 1e9) */
+	uint64_t tb_level;           /* tokens held, in token-nanoseconds */
+	uint64_t tb_last_ns;         /* last refill */
+	struct gk_disc_worker *disc; /* discovery's per-worker state (obs/discovery.h) */
 } __attribute__((aligned(64)));
 
 struct gk_obs {
@@ -250,11 +250,10 @@ void gk_obs_query(gk_obs_worker_t *ow, enum gk_pkt_transport transport, gk_pkt_o
 	unsigned why = res->why < GK_OBS_WHY_N - 1 ? res->why : GK_OBS_WHY_N - 1;
 	INC(c->decisions[st][act][why][res->monitor ? 1 : 0], 1);
 
+	/* Discovery counts every query (refusals per registrable domain, and the totals):
+	 *     gk_disc_record(ow->disc, q, res);        (obs/discovery.h; NULL: no-op)
+	 * goes here, for either outcome. */
 	bool refused = res->action != GK_ACT_RESOLVE || res->monitor;
-	if (refused) {
-		/* Discovery: the per-worker refusal count of the registrable domain goes here
-		 * (gk_disc_record, obs/discovery.h), from res->reg_off/reg_len and res->why. */
-	}
 	if (ow->tap != NULL && (refused || ow->tap_all)) {
 		if (!tap_admit(ow)) {
 			INC(c->tap_ratelimited, 1);
@@ -310,6 +309,12 @@ void gk_obs_net(const gk_obs_t *obs, struct gk_net_counters *sum)
 {
 	if (obs->net_add != NULL)
 		obs->net_add(obs->net_arg, sum);
+}
+
+void gk_obs_set_disc(gk_obs_t *obs, unsigned i, struct gk_disc_worker *dw)
+{
+	if (i < obs->n)
+		obs->w[i].disc = dw;
 }
 
 gk_tap_t *gk_obs_tap(const gk_obs_t *obs)

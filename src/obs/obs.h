@@ -167,6 +167,13 @@ typedef void (*gk_obs_net_fn)(void *arg, struct gk_net_counters *sum);
 void gk_obs_set_net(gk_obs_t *obs, gk_obs_net_fn add, void *arg);
 void gk_obs_net(const gk_obs_t *obs, struct gk_net_counters *sum);
 
+/* Discovery (obs/discovery.h): worker i's counting state, which gk_obs_query feeds with
+ * every query (gk_disc_record wants all of them: its per-day totals are the filing rate's
+ * denominator). Main thread, before the workers start; dw must outlive obs's use of it.
+ * The workers call nothing of discovery themselves: gk_obs_query is their one hook. */
+struct gk_disc_worker;
+void gk_obs_set_disc(gk_obs_t *obs, unsigned i, struct gk_disc_worker *dw);
+
 /* The decision log given at create (NULL: none). */
 struct gk_tap *gk_obs_tap(const gk_obs_t *obs);
 
