@@ -122,9 +122,12 @@ static int load_version(void *redis, uint64_t *v, gk_polstore_version_t *ver,
 /* Sign b (its version set here) and store it as the next version. prev: the current version
  * before (0: none) and its bundle (may be NULL). */
 static int store(void *redis, const gk_ctl_opts_t *o, gk_polstore_bundle_t *b,
-                 const char *action, uint64_t from, uint64_t prev,
+                 const gk_policy_t *pb, const char *action, uint64_t from, uint64_t prev,
                  const gk_polstore_bundle_t *prevb, FILE *out, FILE *errf)
 {
+	char *dtext = NULL;
+	size_t dlen = 0;
+	FILE *dmem = NULL;
 	char err[512], sig[GK_POLSTORE_SIG_B64_LEN + 1], kid[GK_POL_KEY_ID_LEN + 1];
 	redisContext *c = redis;
 	int ret = GK_CTL_IO;
@@ -145,11 +148,16 @@ static int store(void *redis, const gk_ctl_opts_t *o, gk_polstore_bundle_t *b,
 	b->version = (uint64_t)r->integer;
 	freeReplyObject(r);
 	r = NULL;
+	/* the diff once: its summary goes into the audit record, its text is printed after */
 	if (gk_polstore_bundle_encode(b, &bytes, &blen) != 0 ||
-	    gk_polstore_diff(prevb, b, NULL, &summary, &changes) != 0) {
+	    !(dmem = open_memstream(&dtext, &dlen)) ||
+	    gk_polstore_diff_compiled(prevb, NULL, b, pb, dmem, &summary, &changes) != 0 ||
+	    fclose(dmem) != 0) {
+		dmem = NULL;
 		fprintf(errf, "gkctl: out of memory\n");
 		goto out;
 	}
+	dmem = NULL;
 	if (gk_polstore_sign(o->key, bytes, blen, sig, kid, err, sizeof(err)) != 0) {
 		fprintf(errf, "gkctl: %s\n", err);
 		ret = GK_CTL_USAGE;
@@ -195,10 +203,12 @@ static int store(void *redis, const gk_ctl_opts_t *o, gk_polstore_bundle_t *b,
 	fprintf(out, "\n");
 	if (prevb)
 		fprintf(out, "changes from version %llu:\n", (unsigned long long)prev);
-	if (gk_polstore_diff(prevb, b, out, NULL, NULL) != 0)
-		goto out;
+	fwrite(dtext, 1, dlen, out);
 	ret = GK_CTL_OK;
 out:
+	if (dmem)
+		fclose(dmem);
+	free(dtext);
 	if (r)
 		freeReplyObject(r);
 	json_decref(rec);
@@ -237,13 +247,14 @@ int gk_ctl_policy_push(const gk_ctl_opts_t *o, const char *path, FILE *out, FILE
 {
 	char err[1024];
 	gk_polstore_bundle_t *b = NULL, *prevb = NULL;
+	gk_policy_t *pb = NULL;
 	void *redis = NULL;
 	uint64_t cur = 0;
 	if (!o->key) {
 		fprintf(errf, "gkctl: policy push needs --key OPERATOR_KEY\n");
 		return GK_CTL_USAGE;
 	}
-	if (gk_polstore_bundle_load(path, &b, NULL, err, sizeof(err)) != 0) {
+	if (gk_polstore_bundle_load(path, &b, &pb, err, sizeof(err)) != 0) {
 		fprintf(errf, "gkctl: %s\ngkctl: nothing pushed\n", err);
 		return GK_CTL_REJECT;
 	}
@@ -253,9 +264,10 @@ int gk_ctl_policy_push(const gk_ctl_opts_t *o, const char *path, FILE *out, FILE
 	if (ret == GK_CTL_OK)
 		ret = current_bundle(redis, &cur, &prevb, errf);
 	if (ret == GK_CTL_OK)
-		ret = store(redis, o, b, "push", cur, cur, prevb, out, errf);
+		ret = store(redis, o, b, pb, "push", cur, cur, prevb, out, errf);
 	if (ret != GK_CTL_OK && ret != GK_CTL_USAGE)
 		fprintf(errf, "gkctl: nothing pushed\n");
+	gk_policy_free(pb);
 	gk_polstore_disconnect(redis);
 	gk_polstore_bundle_free(b);
 	gk_polstore_bundle_free(prevb);
@@ -266,6 +278,7 @@ int gk_ctl_policy_rollback(const gk_ctl_opts_t *o, uint64_t version, FILE *out, 
 {
 	char err[1024];
 	gk_polstore_bundle_t *old = NULL, *prevb = NULL, *b = NULL;
+	gk_policy_t *pold = NULL;
 	gk_polstore_version_t ver = {0};
 	void *redis = NULL;
 	uint64_t cur = 0, v = version;
@@ -276,7 +289,7 @@ int gk_ctl_policy_rollback(const gk_ctl_opts_t *o, uint64_t version, FILE *out, 
 	int ret = ctl_connect(o, &redis, errf);
 	if (ret == GK_CTL_OK)
 		ret = load_version(redis, &v, &ver, &old, errf);
-	if (ret == GK_CTL_OK && gk_polstore_bundle_compile(old, NULL, err, sizeof(err)) != 0) {
+	if (ret == GK_CTL_OK && gk_polstore_bundle_compile(old, &pold, err, sizeof(err)) != 0) {
 		fprintf(errf, "gkctl: version %llu does not compile: %s\n",
 		        (unsigned long long)version, err);
 		ret = GK_CTL_REJECT;
@@ -295,9 +308,10 @@ int gk_ctl_policy_rollback(const gk_ctl_opts_t *o, uint64_t version, FILE *out, 
 			ret = GK_CTL_IO;
 	}
 	if (ret == GK_CTL_OK)
-		ret = store(redis, o, b, "rollback", version, cur, prevb, out, errf);
+		ret = store(redis, o, b, pold, "rollback", version, cur, prevb, out, errf);
 	if (ret != GK_CTL_OK && ret != GK_CTL_USAGE)
 		fprintf(errf, "gkctl: nothing rolled back\n");
+	gk_policy_free(pold);
 	gk_polstore_version_clear(&ver);
 	gk_polstore_disconnect(redis);
 	gk_polstore_bundle_free(old);

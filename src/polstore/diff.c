@@ -230,16 +230,18 @@ static int add_str(json_t *arr, const char *s)
 	return json_array_append_new(arr, json_string(s)) ? GK_ENOMEM : 0;
 }
 
-static int rules_diff(const gk_polstore_bundle_t *from, const gk_polstore_bundle_t *to, FILE *f,
-                      json_t *sum, size_t *changes)
+static int rules_diff(const gk_polstore_bundle_t *from, const gk_policy_t *cfrom,
+                      const gk_polstore_bundle_t *to, const gk_policy_t *cto, FILE *f, json_t *sum,
+                      size_t *changes)
 {
 	static const char *const names[] = {"unfiled", "revoked", "unknown"};
-	gk_policy_t *pa = NULL, *pb = NULL;
+	gk_policy_t *ca = NULL, *cb = NULL; /* compiled here, freed here */
 	char err[64];
-	if (from && gk_polstore_bundle_compile(from, &pa, err, sizeof(err)) != 0)
-		pa = NULL;
-	if (gk_polstore_bundle_compile(to, &pb, err, sizeof(err)) != 0)
-		pb = NULL;
+	if (from && !cfrom && gk_polstore_bundle_compile(from, &ca, err, sizeof(err)) != 0)
+		ca = NULL;
+	if (!cto && gk_polstore_bundle_compile(to, &cb, err, sizeof(err)) != 0)
+		cb = NULL;
+	const gk_policy_t *pa = cfrom ? cfrom : ca, *pb = cto ? cto : cb;
 	json_t *rules = json_array();
 	int rc = rules ? 0 : GK_ENOMEM;
 	if (rc == 0 && json_object_set_new(sum, "rules", rules))
@@ -267,8 +269,8 @@ static int rules_diff(const gk_polstore_bundle_t *from, const gk_polstore_bundle
 			fprintf(f, "%s\n", line);
 		rc = add_str(rules, line);
 	}
-	gk_policy_free(pa);
-	gk_policy_free(pb);
+	gk_policy_free(ca);
+	gk_policy_free(cb);
 	return rc;
 }
 
@@ -370,11 +372,18 @@ static int lists_diff(const gk_polstore_bundle_t *from, const gk_polstore_bundle
 int gk_polstore_diff(const gk_polstore_bundle_t *from, const gk_polstore_bundle_t *to, FILE *f,
                      json_t **summary, size_t *changes)
 {
+	return gk_polstore_diff_compiled(from, NULL, to, NULL, f, summary, changes);
+}
+
+int gk_polstore_diff_compiled(const gk_polstore_bundle_t *from, const gk_policy_t *pfrom,
+                              const gk_polstore_bundle_t *to, const gk_policy_t *pto, FILE *f,
+                              json_t **summary, size_t *changes)
+{
 	size_t n = 0;
 	json_t *sum = json_object();
 	if (sum == NULL)
 		return GK_ENOMEM;
-	int rc = rules_diff(from, to, f, sum, &n);
+	int rc = rules_diff(from, pfrom, to, pto, f, sum, &n);
 	if (rc == 0)
 		rc = policy_diff(from, to, f, sum, &n);
 	if (rc == 0)

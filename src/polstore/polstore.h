@@ -117,6 +117,12 @@ GK_MUST_CHECK int gk_polstore_verify(const gk_polstore_keyring_t *kr, const char
 struct json_t;
 GK_MUST_CHECK int gk_polstore_diff(const gk_polstore_bundle_t *from, const gk_polstore_bundle_t *to,
                                    FILE *f, struct json_t **summary, size_t *changes);
+/* The same, with the bundles' compiled policies when the caller has them (either may be NULL:
+ * compiled here), which saves compiling a large policy again. */
+GK_MUST_CHECK int gk_polstore_diff_compiled(const gk_polstore_bundle_t *from,
+                                            const gk_policy_t *pfrom,
+                                            const gk_polstore_bundle_t *to, const gk_policy_t *pto,
+                                            FILE *f, struct json_t **summary, size_t *changes);
 
 /* ---- Redis reads (synchronous hiredis; gkctl) ------------------------------------------- */
 
