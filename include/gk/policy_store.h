@@ -58,7 +58,7 @@
  *   again after every reconnect, so an announcement lost while disconnected costs nothing.
  *
  * Heartbeat fields (GK_KEY_INSTANCE, include/gk/filing_status.h) written for policy:
- *   policy_version  the version in force ("" when none; the file policy: "file")
+ *   policy_version  the fleet version in force ("" when none: no policy, or a policy file)
  *   policy_state    off | file | waiting | ok | rejected | disconnected
  *   policy_error    "<version>: <why>" of the newest rejected version ("" when none)
  */

@@ -19,17 +19,17 @@ enum { GK_CTL_OK = 0, GK_CTL_REJECT = 1, GK_CTL_USAGE = 2, GK_CTL_IO = 3 };
 #define GK_CTL_PUBKEYS_MAX 16
 
 typedef struct gk_ctl_opts {
-	const char *redis;    /* "HOST:PORT" | "[V6]:PORT" | "unix:PATH"; NULL: the config's
-	                         redis.address, else 127.0.0.1:6379 */
-	const char *key;      /* operator private key (push, rollback) */
-	const char *message;  /* push/rollback message, or NULL */
-	const char *config;   /* gatekeeperd config (lookup; status/show take redis and keys) */
+	const char *redis;   /* "HOST:PORT" | "[V6]:PORT" | "unix:PATH"; NULL: the config's
+	                        redis.address, else 127.0.0.1:6379 */
+	const char *key;     /* operator private key (push, rollback) */
+	const char *message; /* push/rollback message, or NULL */
+	const char *config;  /* gatekeeperd config (lookup; status/show take redis and keys) */
 	const char *pubkeys[GK_CTL_PUBKEYS_MAX]; /* public keys to verify with (show) */
 	size_t n_pubkeys;
-	const char *file;     /* show: print only this file of the bundle */
-	const char *qtype;    /* lookup: query type (default A) */
-	bool tcp;             /* lookup: as if asked over TCP */
-	unsigned timeout_ms;  /* Redis connect timeout */
+	const char *file;    /* show: print only this file of the bundle */
+	const char *qtype;   /* lookup: query type (default A) */
+	bool tcp;            /* lookup: as if asked over TCP */
+	unsigned timeout_ms; /* Redis connect timeout */
 } gk_ctl_opts_t;
 
 int gk_ctl_policy_push(const gk_ctl_opts_t *o, const char *path, FILE *out, FILE *errf);

@@ -46,7 +46,7 @@ static const char *act_name(unsigned a)
 
 static const char *why_name(unsigned w)
 {
-	static const char *const n[] = {"-",       "unfiled", "revoked", "unknown",
+	static const char *const n[] = {"-",        "unfiled", "revoked", "unknown",
 	                                "starting", "blocked", "allowed", "tcp-only"};
 	return w < sizeof(n) / sizeof(n[0]) ? n[w] : "?";
 }
@@ -85,7 +85,8 @@ static int filing(struct look *l, const char *reg, uint32_t *value)
 	const char *names[] = {"unfiled", "filed", "revoked", "?"};
 	fprintf(l->out, "filing      %s", names[gk_fs_unpack_status(*value) & 3]);
 	if (*value)
-		fprintf(l->out, " (value %u, provider id %u)", *value, gk_fs_unpack_provider(*value));
+		fprintf(l->out, " (value %u, provider id %u)", *value,
+		        gk_fs_unpack_provider(*value));
 	fprintf(l->out, "\n");
 	r = redisCommand(c, "HGET " GK_KEY_RECORD_BUCKET " %s", bucket, reg);
 	if (r && r->type == REDIS_REPLY_STRING) {
@@ -125,8 +126,8 @@ static int redis_policy(struct look *l, const char *const *keys, size_t n)
 	                       sizeof(err)) != 0 ||
 	    gk_polstore_bundle_decode(ver.bundle, ver.bundle_len, &b, err, sizeof(err)) != 0 ||
 	    gk_polstore_bundle_compile(b, &l->policy, err, sizeof(err)) != 0) {
-		fprintf(l->out, "policy      version %llu NOT USABLE: %s\n", (unsigned long long)cur,
-		        err);
+		fprintf(l->out, "policy      version %llu NOT USABLE: %s\n",
+		        (unsigned long long)cur, err);
 		snprintf(l->policy_src, sizeof(l->policy_src), "none (version %llu rejected)",
 		         (unsigned long long)cur);
 		ret = GK_CTL_REJECT;
@@ -224,12 +225,14 @@ static void print_ede(struct look *l, ldns_pkt *p)
 	const uint8_t *b = ldns_rdf_data(d);
 	size_t n = ldns_rdf_size(d), i = 0;
 	while (i + 4 <= n) {
-		unsigned code = (unsigned)(b[i] << 8 | b[i + 1]), len = (unsigned)(b[i + 2] << 8 | b[i + 3]);
+		unsigned code = (unsigned)(b[i] << 8 | b[i + 1]),
+		         len = (unsigned)(b[i + 2] << 8 | b[i + 3]);
 		if (i + 4 + len > n)
 			break;
 		if (code == 15 && len >= 2)
-			fprintf(l->out, "ede         %u \"%.*s\"\n", (unsigned)(b[i + 4] << 8 | b[i + 5]),
-			        (int)(len - 2), (const char *)b + i + 6);
+			fprintf(l->out, "ede         %u \"%.*s\"\n",
+			        (unsigned)(b[i + 4] << 8 | b[i + 5]), (int)(len - 2),
+			        (const char *)b + i + 6);
 		i += 4 + len;
 	}
 }
@@ -272,8 +275,8 @@ static int decide(struct look *l, const char *name, const char *reg, uint32_t va
 	if (resp == NULL || ldns_pkt2wire(&qw, q, &qlen) != LDNS_STATUS_OK)
 		goto out;
 	gk_pkt_result_t res;
-	gk_pkt_outcome_t oc = gk_pkt_process(l->zs, &opts, l->o->tcp ? GK_PKT_TCP : GK_PKT_UDP, qw,
-	                                     qlen, resp, &res);
+	gk_pkt_outcome_t oc =
+	    gk_pkt_process(l->zs, &opts, l->o->tcp ? GK_PKT_TCP : GK_PKT_UDP, qw, qlen, resp, &res);
 	char *tname = ldns_rr_type2str((ldns_rr_type)qt);
 	fprintf(l->out, "query       %s %s over %s\n", name, tname ? tname : "?",
 	        l->o->tcp ? "TCP" : "UDP");

@@ -111,7 +111,8 @@ static int load_version(void *redis, uint64_t *v, gk_polstore_version_t *ver,
 		fprintf(errf, "gkctl: %s\n", err);
 		return rc == GK_ENOENT ? GK_CTL_REJECT : GK_CTL_IO;
 	}
-	if (b && gk_polstore_bundle_decode(ver->bundle, ver->bundle_len, b, err, sizeof(err)) != 0) {
+	if (b &&
+	    gk_polstore_bundle_decode(ver->bundle, ver->bundle_len, b, err, sizeof(err)) != 0) {
 		fprintf(errf, "gkctl: version %llu: %s\n", (unsigned long long)*v, err);
 		gk_polstore_version_clear(ver);
 		return GK_CTL_REJECT;
@@ -142,7 +143,8 @@ static int store(void *redis, const gk_ctl_opts_t *o, gk_polstore_bundle_t *b,
 	r = redisCommand(c, "INCR %s", GK_KEY_POL_SEQ);
 	if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
 		fprintf(errf, "gkctl: redis: INCR %s: %s\n", GK_KEY_POL_SEQ,
-		        r ? (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply") : c->errstr);
+		        r ? (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply")
+		          : c->errstr);
 		goto out;
 	}
 	b->version = (uint64_t)r->integer;
@@ -182,18 +184,32 @@ static int store(void *redis, const gk_ctl_opts_t *o, gk_polstore_bundle_t *b,
 	snprintf(fs, sizeof(fs), "%llu", (unsigned long long)from);
 	snprintf(cs, sizeof(cs), "%lld", (long long)b->created_ms);
 	snprintf(ml, sizeof(ml), "%u", GK_STREAM_MAXLEN);
-	const char *argv[] = {"EVAL",          store_lua,       "5",        GK_KEY_POL_CURRENT,
-	                      vkey,            GK_KEY_POL_HISTORY, GK_KEY_POL_AUDIT, GK_KEY_STREAM,
-	                      vs,              bytes,           sig,        kid,
-	                      action,          fs,              cs,         b->message,
-	                      audit,           ml};
+	const char *argv[] = {"EVAL",
+	                      store_lua,
+	                      "5",
+	                      GK_KEY_POL_CURRENT,
+	                      vkey,
+	                      GK_KEY_POL_HISTORY,
+	                      GK_KEY_POL_AUDIT,
+	                      GK_KEY_STREAM,
+	                      vs,
+	                      bytes,
+	                      sig,
+	                      kid,
+	                      action,
+	                      fs,
+	                      cs,
+	                      b->message,
+	                      audit,
+	                      ml};
 	size_t n = sizeof(argv) / sizeof(argv[0]), lens[sizeof(argv) / sizeof(argv[0])];
 	for (size_t i = 0; i < n; i++)
 		lens[i] = argv[i] == bytes ? blen : strlen(argv[i]);
 	r = redisCommandArgv(c, (int)n, argv, lens);
 	if (r == NULL || r->type != REDIS_REPLY_STRING) {
 		fprintf(errf, "gkctl: redis: storing version %s: %s\n", vs,
-		        r ? (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply") : c->errstr);
+		        r ? (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply")
+		          : c->errstr);
 		goto out;
 	}
 	fprintf(out, "%s: version %s (key id %s, %zu bytes, stream entry %s)", action, vs, kid,
@@ -237,8 +253,9 @@ static int current_bundle(void *redis, uint64_t *cur, gk_polstore_bundle_t **b, 
 	if (rc == GK_CTL_OK)
 		gk_polstore_version_clear(&ver);
 	else
-		fprintf(errf, "gkctl: warning: the current version %llu is unreadable; the change "
-		              "summary compares with nothing\n",
+		fprintf(errf,
+		        "gkctl: warning: the current version %llu is unreadable; the change "
+		        "summary compares with nothing\n",
 		        (unsigned long long)*cur);
 	return GK_CTL_OK;
 }
@@ -339,8 +356,8 @@ int gk_ctl_policy_show(const gk_ctl_opts_t *o, uint64_t version, FILE *out, FILE
 	if (o->file) {
 		const gk_polstore_file_t *f = gk_polstore_bundle_file(b, o->file);
 		if (f == NULL) {
-			fprintf(errf, "gkctl: version %llu has no file '%s'\n", (unsigned long long)v,
-			        o->file);
+			fprintf(errf, "gkctl: version %llu has no file '%s'\n",
+			        (unsigned long long)v, o->file);
 			ret = GK_CTL_REJECT;
 		} else {
 			fwrite(f->data, 1, f->len, out);
@@ -358,13 +375,14 @@ int gk_ctl_policy_show(const gk_ctl_opts_t *o, uint64_t version, FILE *out, FILE
 		        (unsigned long long)b->version);
 	if (o->n_pubkeys) {
 		gk_polstore_keyring_t *kr;
-		if (gk_polstore_keyring_load(o->pubkeys, o->n_pubkeys, &kr, err, sizeof(err)) != 0) {
+		if (gk_polstore_keyring_load(o->pubkeys, o->n_pubkeys, &kr, err, sizeof(err)) !=
+		    0) {
 			fprintf(errf, "gkctl: %s\n", err);
 			ret = GK_CTL_USAGE;
 			goto out;
 		}
-		int vr = gk_polstore_verify(kr, ver.key_id, ver.bundle, ver.bundle_len, ver.sig, err,
-		                            sizeof(err));
+		int vr = gk_polstore_verify(kr, ver.key_id, ver.bundle, ver.bundle_len, ver.sig,
+		                            err, sizeof(err));
 		gk_polstore_keyring_free(kr);
 		fprintf(out, "signature %s\n", vr == 0 ? "valid" : err);
 		if (vr != 0)
@@ -386,8 +404,8 @@ int gk_ctl_policy_show(const gk_ctl_opts_t *o, uint64_t version, FILE *out, FILE
 	fprintf(out, "files\n  %-24s %9zu bytes  sha256 %.16s\n", b->policy.name, b->policy.len,
 	        b->policy.sha256);
 	for (size_t i = 0; i < b->nfiles; i++)
-		fprintf(out, "  %-24s %9zu bytes  sha256 %.16s\n", b->files[i].name, b->files[i].len,
-		        b->files[i].sha256);
+		fprintf(out, "  %-24s %9zu bytes  sha256 %.16s\n", b->files[i].name,
+		        b->files[i].len, b->files[i].sha256);
 	fprintf(out, "--- %s\n", b->policy.name);
 	fwrite(b->policy.data, 1, b->policy.len, out);
 	if (b->policy.len && b->policy.data[b->policy.len - 1] != '\n')
@@ -451,7 +469,8 @@ int gk_ctl_policy_history(const gk_ctl_opts_t *o, FILE *out, FILE *errf)
 	}
 	r = redisCommand(c, "LRANGE %s 0 -1", GK_KEY_POL_AUDIT);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-		fprintf(errf, "gkctl: redis: %s\n", r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
+		fprintf(errf, "gkctl: redis: %s\n",
+		        r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
 		ret = GK_CTL_IO;
 		goto out;
 	}
@@ -459,7 +478,8 @@ int gk_ctl_policy_history(const gk_ctl_opts_t *o, FILE *out, FILE *errf)
 		fprintf(out, "no policy has been pushed yet\n");
 	for (size_t i = 0; i < r->elements; i++) {
 		const redisReply *e = r->element[i];
-		json_t *a = e->type == REDIS_REPLY_STRING ? json_loadb(e->str, e->len, 0, NULL) : NULL;
+		json_t *a =
+		    e->type == REDIS_REPLY_STRING ? json_loadb(e->str, e->len, 0, NULL) : NULL;
 		if (!json_is_object(a)) {
 			fprintf(out, "  (unreadable audit record %zu)\n", i);
 			json_decref(a);

@@ -101,8 +101,10 @@ static int collect(redisContext *c, struct inst **out, size_t *n)
 				snprintf(s->state, sizeof(s->state), "%s", field(h, "state"));
 				snprintf(s->redis, sizeof(s->redis), "%s", field(h, "redis"));
 				snprintf(s->serial, sizeof(s->serial), "%s", field(h, "serial"));
-				snprintf(s->pver, sizeof(s->pver), "%s", field(h, "policy_version"));
-				snprintf(s->pstate, sizeof(s->pstate), "%s", field(h, "policy_state"));
+				snprintf(s->pver, sizeof(s->pver), "%s",
+				         field(h, "policy_version"));
+				snprintf(s->pstate, sizeof(s->pstate), "%s",
+				         field(h, "policy_state"));
 				snprintf(s->perr, sizeof(s->perr), "%s", field(h, "policy_error"));
 				snprintf(s->size, sizeof(s->size), "%s", field(h, "table_size"));
 				s->updated = (int64_t)num(field(h, "updated"));
@@ -144,14 +146,15 @@ int gk_ctl_status(const gk_ctl_opts_t *o, FILE *out, FILE *errf)
 		char flags[400] = "";
 		size_t fl = 0;
 		int64_t age = now - s->updated;
-#define FLAG(...) fl += (size_t)snprintf(flags + fl, fl < sizeof(flags) ? sizeof(flags) - fl : 0, __VA_ARGS__)
+#define FLAG(...)                                                                                  \
+	fl += (size_t)snprintf(flags + fl, fl < sizeof(flags) ? sizeof(flags) - fl : 0, __VA_ARGS__)
 		if (strcmp(s->state, "ready") != 0)
 			FLAG("%snot-ready(%s)", fl ? "," : "", s->state);
 		if (num(s->serial) < serial)
 			FLAG("%sserial-lag(%llu)", fl ? "," : "",
 			     (unsigned long long)(serial - num(s->serial)));
-		bool follows = strcmp(s->pstate, "off") != 0 && strcmp(s->pstate, "file") != 0 &&
-		               s->pstate[0];
+		bool follows =
+		    strcmp(s->pstate, "off") != 0 && strcmp(s->pstate, "file") != 0 && s->pstate[0];
 		if (follows && pol && num(s->pver) != pol)
 			FLAG("%spolicy-lag", fl ? "," : "");
 		if (s->perr[0] && num(s->perr) >= num(s->pver))

@@ -130,7 +130,8 @@ int gk_polstore_bundle_load(const char *path, gk_polstore_bundle_t **out, gk_pol
 	uint8_t *data = NULL;
 	size_t len = 0;
 	rc = GK_ENOMEM;
-	if (b == NULL || dir == NULL || (st.lists && !(b->files = calloc(st.lists, sizeof(*b->files)))))
+	if (b == NULL || dir == NULL ||
+	    (st.lists && !(b->files = calloc(st.lists, sizeof(*b->files)))))
 		goto fail;
 	char *slash = strrchr(dir, '/');
 	const char *base = slash ? slash + 1 : path;
@@ -235,8 +236,8 @@ gk_polstore_bundle_t *gk_polstore_bundle_dup(const gk_polstore_bundle_t *b)
 	    (b->nfiles && !(c->files = calloc(b->nfiles, sizeof(*c->files)))))
 		goto fail;
 	for (size_t i = 0; i < b->nfiles; i++)
-		if (c->nfiles++, file_set(&c->files[i], b->files[i].name, b->files[i].data,
-		                          b->files[i].len))
+		if (c->nfiles++,
+		    file_set(&c->files[i], b->files[i].name, b->files[i].data, b->files[i].len))
 			goto fail;
 	return c;
 fail:
@@ -325,7 +326,8 @@ static int file_from_json(const json_t *o, gk_polstore_file_t *f, char *err, siz
 	const char *nm = json_string_value(name);
 	size_t tlen = json_string_length(text);
 	const char *t = json_string_value(text);
-	if (!nm[0] || strlen(nm) != json_string_length(name) || tlen % 4 || tlen > 2 * (size_t)MAX_FILE)
+	if (!nm[0] || strlen(nm) != json_string_length(name) || tlen % 4 ||
+	    tlen > 2 * (size_t)MAX_FILE)
 		return bad(err, errlen, "bad file name or text length");
 	uint8_t *data = malloc(tlen / 4 * 3 + 1);
 	if (data == NULL)
@@ -380,7 +382,8 @@ int gk_polstore_bundle_decode(const void *buf, size_t len, gk_polstore_bundle_t 
 	}
 	if (!json_is_integer(ver) || json_integer_value(ver) < 0 || !json_is_integer(cr) ||
 	    !json_is_string(msg) || !json_is_array(files) || json_object_size(o) != 6) {
-		rc = bad(err, errlen, "needs exactly created, files, format, message, policy, version");
+		rc = bad(err, errlen,
+		         "needs exactly created, files, format, message, policy, version");
 		goto fail;
 	}
 	b->version = (uint64_t)json_integer_value(ver);

@@ -14,8 +14,8 @@
 #include <string.h>
 #include "polstore/polstore.h"
 
-#define SHOW_MAX   200        /* entries printed per file and direction */
-#define LCS_CELLS  (4u << 20) /* larger YAML diffs fall back to the multiset view */
+#define SHOW_MAX  200        /* entries printed per file and direction */
+#define LCS_CELLS (4u << 20) /* larger YAML diffs fall back to the multiset view */
 
 struct lines {
 	char **v;
@@ -201,13 +201,20 @@ static int line_diff(struct lines *a, struct lines *b, struct sink *s)
 static const char *act_name(gk_action_t a)
 {
 	switch (a) {
-	case GK_ACT_RESOLVE: return "resolve";
-	case GK_ACT_REFUSE: return "refuse";
-	case GK_ACT_NXDOMAIN: return "nxdomain";
-	case GK_ACT_NODATA: return "nodata";
-	case GK_ACT_DROP: return "drop";
-	case GK_ACT_REDIRECT: return "redirect";
-	case GK_ACT_TRUNCATE: return "tcp-only";
+	case GK_ACT_RESOLVE:
+		return "resolve";
+	case GK_ACT_REFUSE:
+		return "refuse";
+	case GK_ACT_NXDOMAIN:
+		return "nxdomain";
+	case GK_ACT_NODATA:
+		return "nodata";
+	case GK_ACT_DROP:
+		return "drop";
+	case GK_ACT_REDIRECT:
+		return "redirect";
+	case GK_ACT_TRUNCATE:
+		return "tcp-only";
 	}
 	return "?";
 }
@@ -246,8 +253,10 @@ static int rules_diff(const gk_polstore_bundle_t *from, const gk_policy_t *cfrom
 	int rc = rules ? 0 : GK_ENOMEM;
 	if (rc == 0 && json_object_set_new(sum, "rules", rules))
 		rc = GK_ENOMEM;
-	const char *ma = pa ? (gk_policy_mode(pa) == GK_POL_MONITOR ? "monitor" : "enforce") : "(none)";
-	const char *mb = pb ? (gk_policy_mode(pb) == GK_POL_MONITOR ? "monitor" : "enforce") : "(none)";
+	const char *ma =
+	    pa ? (gk_policy_mode(pa) == GK_POL_MONITOR ? "monitor" : "enforce") : "(none)";
+	const char *mb =
+	    pb ? (gk_policy_mode(pb) == GK_POL_MONITOR ? "monitor" : "enforce") : "(none)";
 	if (rc == 0 && strcmp(ma, mb) != 0) {
 		char line[64];
 		snprintf(line, sizeof(line), "%s -> %s", ma, mb);
@@ -294,8 +303,8 @@ static int policy_diff(const gk_polstore_bundle_t *from, const gk_polstore_bundl
 		/* count first, print after the header */
 		struct sink cnt = s;
 		if ((rc = line_diff(&a, &b, &cnt)) == 0 && f) {
-			fprintf(f, "%s: %zu lines added, %zu removed\n", to->policy.name,
-			        cnt.added, cnt.removed);
+			fprintf(f, "%s: %zu lines added, %zu removed\n", to->policy.name, cnt.added,
+			        cnt.removed);
 			s.f = f;
 			lines_free(&a);
 			lines_free(&b);
@@ -347,8 +356,10 @@ static int lists_diff(const gk_polstore_bundle_t *from, const gk_polstore_bundle
 			set_diff(&a, &b, &cnt);
 			if (f) {
 				fprintf(f, "%s: %s%zu entries added, %zu removed\n", name,
-				        !x ? "new file, " : !y ? "file removed, " : "", cnt.added,
-				        cnt.removed);
+				        !x   ? "new file, "
+				        : !y ? "file removed, "
+				             : "",
+				        cnt.added, cnt.removed);
 				s.f = f;
 				set_diff(&a, &b, &s);
 				if (s.shown > SHOW_MAX)

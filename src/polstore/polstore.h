@@ -58,20 +58,17 @@ gk_polstore_bundle_t *gk_polstore_bundle_dup(const gk_polstore_bundle_t *b);
 
 /* The canonical bytes of b (malloc'd, *len bytes plus a NUL; caller frees). Returns 0 or
  * GK_ENOMEM. The same bundle always encodes to the same bytes. */
-GK_MUST_CHECK int gk_polstore_bundle_encode(const gk_polstore_bundle_t *b, char **out,
-                                            size_t *len);
+GK_MUST_CHECK int gk_polstore_bundle_encode(const gk_polstore_bundle_t *b, char **out, size_t *len);
 
 /* Parse bundle bytes. GK_ESYNTAX (with a reason in err) for anything but a well-formed v1
  * bundle whose sha256 values match; GK_ENOMEM. *out untouched on failure. */
-GK_MUST_CHECK int gk_polstore_bundle_decode(const void *buf, size_t len,
-                                            gk_polstore_bundle_t **out, char *err,
-                                            size_t errlen);
+GK_MUST_CHECK int gk_polstore_bundle_decode(const void *buf, size_t len, gk_polstore_bundle_t **out,
+                                            char *err, size_t errlen);
 
 void gk_polstore_bundle_free(gk_polstore_bundle_t *b);
 
 /* The file named name (the policy YAML included), or NULL. */
-const gk_polstore_file_t *gk_polstore_bundle_file(const gk_polstore_bundle_t *b,
-                                                  const char *name);
+const gk_polstore_file_t *gk_polstore_bundle_file(const gk_polstore_bundle_t *b, const char *name);
 
 /* ---- keys and signatures (Ed25519, PEM files as written by `gk-sync keygen`) ---------- */
 
@@ -92,8 +89,7 @@ typedef struct gk_polstore_keyring gk_polstore_keyring_t;
 /* Load every public key file (each must be an Ed25519 public key; duplicates allowed).
  * Returns 0, or GK_EINVAL / GK_EIO / GK_ENOMEM with err naming the file. */
 GK_MUST_CHECK int gk_polstore_keyring_load(const char *const *paths, size_t n,
-                                           gk_polstore_keyring_t **out, char *err,
-                                           size_t errlen);
+                                           gk_polstore_keyring_t **out, char *err, size_t errlen);
 void gk_polstore_keyring_free(gk_polstore_keyring_t *kr);
 size_t gk_polstore_keyring_size(const gk_polstore_keyring_t *kr);
 
@@ -101,8 +97,8 @@ size_t gk_polstore_keyring_size(const gk_polstore_keyring_t *kr);
  * when no key of the ring has that id ("signed by an unknown key"), GK_ESYNTAX for a bad or
  * malformed signature; err says which. */
 GK_MUST_CHECK int gk_polstore_verify(const gk_polstore_keyring_t *kr, const char *key_id,
-                                     const void *msg, size_t len, const char *sig_b64,
-                                     char *err, size_t errlen);
+                                     const void *msg, size_t len, const char *sig_b64, char *err,
+                                     size_t errlen);
 
 /* ---- diff ------------------------------------------------------------------------------- */
 
@@ -142,8 +138,8 @@ typedef struct gk_polstore_version {
 /* Connect to "HOST:PORT", "[V6]:PORT" or "unix:PATH" with a timeout. *out is a
  * redisContext (hiredis, opaque here; free with gk_polstore_disconnect). Returns 0 or
  * GK_EINVAL (bad address) / GK_EIO with err. */
-GK_MUST_CHECK int gk_polstore_connect(const char *addr, unsigned timeout_ms, void **out,
-                                      char *err, size_t errlen);
+GK_MUST_CHECK int gk_polstore_connect(const char *addr, unsigned timeout_ms, void **out, char *err,
+                                      size_t errlen);
 void gk_polstore_disconnect(void *redis);
 
 /* The current version (0: none pushed yet). Returns 0 or GK_EIO with err. */
@@ -151,8 +147,8 @@ GK_MUST_CHECK int gk_polstore_current(void *redis, uint64_t *out, char *err, siz
 
 /* Read version v. Returns 0, GK_ENOENT (no such version), GK_EIO with err. Free with
  * gk_polstore_version_clear. */
-GK_MUST_CHECK int gk_polstore_get(void *redis, uint64_t v, gk_polstore_version_t *out,
-                                  char *err, size_t errlen);
+GK_MUST_CHECK int gk_polstore_get(void *redis, uint64_t v, gk_polstore_version_t *out, char *err,
+                                  size_t errlen);
 void gk_polstore_version_clear(gk_polstore_version_t *v);
 
 /* Parse a version number ("17"): 0 or GK_EINVAL. */

@@ -19,8 +19,7 @@ int gk_polstore_parse_version(const char *s, size_t len, uint64_t *out)
 	return 0;
 }
 
-int gk_polstore_connect(const char *addr, unsigned timeout_ms, void **out, char *err,
-                        size_t errlen)
+int gk_polstore_connect(const char *addr, unsigned timeout_ms, void **out, char *err, size_t errlen)
 {
 	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
 	redisContext *c;
@@ -70,8 +69,8 @@ static int reply_err(redisContext *c, redisReply *r, char *err, size_t errlen)
 	if (r == NULL)
 		snprintf(err, errlen, "redis: %s", c->errstr[0] ? c->errstr : "connection lost");
 	else
-		snprintf(err, errlen, "redis: %s", r->type == REDIS_REPLY_ERROR ? r->str
-		                                                                : "unexpected reply");
+		snprintf(err, errlen, "redis: %s",
+		         r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 	if (r)
 		freeReplyObject(r);
 	return GK_EIO;
@@ -111,14 +110,13 @@ static void copy_field(const redisReply *e, char *out, size_t cap)
 	out[n] = 0;
 }
 
-int gk_polstore_get(void *redis, uint64_t v, gk_polstore_version_t *out, char *err,
-                    size_t errlen)
+int gk_polstore_get(void *redis, uint64_t v, gk_polstore_version_t *out, char *err, size_t errlen)
 {
 	redisContext *c = redis;
 	char key[64];
 	snprintf(key, sizeof(key), GK_KEY_POL_VERSION, (unsigned long long)v);
-	redisReply *r = redisCommand(c, "HMGET %s bundle sig key_id action from created message",
-	                             key);
+	redisReply *r =
+	    redisCommand(c, "HMGET %s bundle sig key_id action from created message", key);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 7)
 		return reply_err(c, r, err, errlen);
 	if (r->element[0]->type != REDIS_REPLY_STRING) {

@@ -257,7 +257,8 @@ static void apply(gk_polsync_t *ps, uint64_t v, const redisReply *r)
 		return;
 	}
 	if (bundle->version != v) {
-		snprintf(why, sizeof(why), "the signed bundle is version %llu, not %llu (replayed?)",
+		snprintf(why, sizeof(why),
+		         "the signed bundle is version %llu, not %llu (replayed?)",
 		         (unsigned long long)bundle->version, (unsigned long long)v);
 		gk_polstore_bundle_free(bundle);
 		reject(ps, v, why);
@@ -318,8 +319,8 @@ static void on_current(gk_polsync_t *ps, redisReply *r, void *priv)
 		check_done(ps);
 		return;
 	}
-	if (cmd(&ps->cmd, on_version, (void *)(uintptr_t)v, "HMGET " GK_KEY_POL_VERSION
-	        " bundle sig key_id", (unsigned long long)v) != 0)
+	if (cmd(&ps->cmd, on_version, (void *)(uintptr_t)v,
+	        "HMGET " GK_KEY_POL_VERSION " bundle sig key_id", (unsigned long long)v) != 0)
 		session_fail(ps, "cannot send HMGET");
 }
 
@@ -536,8 +537,7 @@ static void thread_main(void *arg)
 	uv_run(&ps->loop, UV_RUN_DEFAULT);
 }
 
-int gk_polsync_create(const gk_polsync_conf_t *conf, gk_polsync_t **out, char *err,
-                      size_t errlen)
+int gk_polsync_create(const gk_polsync_conf_t *conf, gk_polsync_t **out, char *err, size_t errlen)
 {
 	if (conf == NULL || out == NULL || conf->on_policy == NULL ||
 	    (conf->redis_host == NULL && conf->redis_unix == NULL)) {

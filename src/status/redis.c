@@ -311,11 +311,20 @@ static void heartbeat(gk_status_t *st)
 	memcpy(pstate, st->pol_state, sizeof(pstate));
 	memcpy(perr, st->pol_error, sizeof(perr));
 	uv_mutex_unlock(&st->info_lock);
-	const char *argv[] = {
-	    "HSET",         st->inst_key, "serial",       serial,         "stream_id", sid,
-	    "table_size",   size,         "state",        state_name(st), "redis",     "connected",
-	    "policy_version", pver,       "policy_state", pstate,         "policy_error", perr,
-	    "updated",      updated,      "version",      st->version};
+	/* field, value pairs */
+	/* clang-format off */
+	const char *argv[] = {"HSET", st->inst_key,
+	                      "serial", serial,
+	                      "stream_id", sid,
+	                      "table_size", size,
+	                      "state", state_name(st),
+	                      "redis", "connected",
+	                      "policy_version", pver,
+	                      "policy_state", pstate,
+	                      "policy_error", perr,
+	                      "updated", updated,
+	                      "version", st->version};
+	/* clang-format on */
 	size_t lens[sizeof(argv) / sizeof(argv[0])];
 	for (size_t i = 0; i < sizeof(argv) / sizeof(argv[0]); i++)
 		lens[i] = strlen(argv[i]);

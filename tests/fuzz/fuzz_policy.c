@@ -59,8 +59,8 @@ static void probe(const gk_policy_t *p, const char *name, size_t len)
 	wire[o++] = 0;
 	const gk_pol_hit_t *h = gk_policy_match(p, wire, o, loff, labels);
 	if (h != NULL) {
-		FUZZ_CHECK(h->verdict >= GK_POL_BLOCK && h->verdict <= GK_POL_TCP_ONLY, "verdict %u",
-		           h->verdict);
+		FUZZ_CHECK(h->verdict >= GK_POL_BLOCK && h->verdict <= GK_POL_TCP_ONLY,
+		           "verdict %u", h->verdict);
 		FUZZ_CHECK(h->list >= 1 && gk_policy_list_name(p, h->list) != NULL, "list %u",
 		           h->list);
 		FUZZ_CHECK((h->verdict == GK_POL_BLOCK) == (h->action != NULL), "action");
@@ -110,8 +110,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				next = p;
 				break;
 			}
-		files[n] = (gk_policy_file_t){.name = names[n], .text = body,
-		                              .len = (size_t)((next ? next : end) - body)};
+		files[n] = (gk_policy_file_t){
+		    .name = names[n], .text = body, .len = (size_t)((next ? next : end) - body)};
 		n++;
 		cut = next;
 	}

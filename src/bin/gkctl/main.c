@@ -13,18 +13,17 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: gkctl [--redis HOST:PORT|unix:PATH] [-c gatekeeperd.conf] COMMAND\n"
-	        "  policy push PATH --key OPERATOR_KEY [--message TEXT]\n"
-	        "  policy show [VERSION] [--pubkey PUB.pem]... [--file NAME]\n"
-	        "  policy history\n"
-	        "  policy diff A B\n"
-	        "  policy rollback VERSION --key OPERATOR_KEY [--message TEXT]\n"
-	        "  policy keyid KEY.pem\n"
-	        "  status\n"
-	        "  lookup NAME [-t TYPE] [--tcp] [-c gatekeeperd.conf]\n"
-	        "Exit: 0 ok, 1 rejected or lagging, 2 usage, 3 Redis/I/O error.\n"
-	        "See policy/README.md (push, keys, history, rollback, audit) and README.md.\n");
+	fprintf(f, "usage: gkctl [--redis HOST:PORT|unix:PATH] [-c gatekeeperd.conf] COMMAND\n"
+	           "  policy push PATH --key OPERATOR_KEY [--message TEXT]\n"
+	           "  policy show [VERSION] [--pubkey PUB.pem]... [--file NAME]\n"
+	           "  policy history\n"
+	           "  policy diff A B\n"
+	           "  policy rollback VERSION --key OPERATOR_KEY [--message TEXT]\n"
+	           "  policy keyid KEY.pem\n"
+	           "  status\n"
+	           "  lookup NAME [-t TYPE] [--tcp] [-c gatekeeperd.conf]\n"
+	           "Exit: 0 ok, 1 rejected or lagging, 2 usage, 3 Redis/I/O error.\n"
+	           "See policy/README.md (push, keys, history, rollback, audit) and README.md.\n");
 }
 
 static int version_arg(const char *s, uint64_t *v)
@@ -41,20 +40,32 @@ int main(int argc, char **argv)
 	gk_ctl_opts_t o = {.redis = getenv("GKCTL_REDIS")};
 	if (o.redis && !o.redis[0])
 		o.redis = NULL;
-	static const struct option lo[] = {
-	    {"redis", required_argument, NULL, 'r'},   {"config", required_argument, NULL, 'c'},
-	    {"key", required_argument, NULL, 'k'},     {"message", required_argument, NULL, 'm'},
-	    {"pubkey", required_argument, NULL, 'p'},  {"file", required_argument, NULL, 'f'},
-	    {"type", required_argument, NULL, 't'},    {"tcp", no_argument, NULL, 'T'},
-	    {"timeout", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0}};
+	static const struct option lo[] = {{"redis", required_argument, NULL, 'r'},
+	                                   {"config", required_argument, NULL, 'c'},
+	                                   {"key", required_argument, NULL, 'k'},
+	                                   {"message", required_argument, NULL, 'm'},
+	                                   {"pubkey", required_argument, NULL, 'p'},
+	                                   {"file", required_argument, NULL, 'f'},
+	                                   {"type", required_argument, NULL, 't'},
+	                                   {"tcp", no_argument, NULL, 'T'},
+	                                   {"timeout", required_argument, NULL, 'o'},
+	                                   {"help", no_argument, NULL, 'h'},
+	                                   {NULL, 0, NULL, 0}};
 	int ch;
 	while ((ch = getopt_long(argc, argv, "r:c:k:m:p:f:t:h", lo, NULL)) != -1) {
 		switch (ch) {
-		case 'r': o.redis = optarg; break;
-		case 'c': o.config = optarg; break;
-		case 'k': o.key = optarg; break;
-		case 'm': o.message = optarg; break;
+		case 'r':
+			o.redis = optarg;
+			break;
+		case 'c':
+			o.config = optarg;
+			break;
+		case 'k':
+			o.key = optarg;
+			break;
+		case 'm':
+			o.message = optarg;
+			break;
 		case 'p':
 			if (o.n_pubkeys == GK_CTL_PUBKEYS_MAX) {
 				fprintf(stderr, "gkctl: at most %d --pubkey\n", GK_CTL_PUBKEYS_MAX);
@@ -62,12 +73,24 @@ int main(int argc, char **argv)
 			}
 			o.pubkeys[o.n_pubkeys++] = optarg;
 			break;
-		case 'f': o.file = optarg; break;
-		case 't': o.qtype = optarg; break;
-		case 'T': o.tcp = true; break;
-		case 'o': o.timeout_ms = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return GK_CTL_USAGE;
+		case 'f':
+			o.file = optarg;
+			break;
+		case 't':
+			o.qtype = optarg;
+			break;
+		case 'T':
+			o.tcp = true;
+			break;
+		case 'o':
+			o.timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return GK_CTL_USAGE;
 		}
 	}
 	char **a = argv + optind;

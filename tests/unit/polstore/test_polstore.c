@@ -127,9 +127,9 @@ static void test_decode_malformed(void **state)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = 0;
-		assert_int_equal(gk_polstore_bundle_decode(bad[i], strlen(bad[i]), &d, err,
-		                                           sizeof(err)),
-		                 GK_ESYNTAX);
+		assert_int_equal(
+		    gk_polstore_bundle_decode(bad[i], strlen(bad[i]), &d, err, sizeof(err)),
+		    GK_ESYNTAX);
 		assert_non_null(strstr(err, "malformed policy bundle"));
 	}
 	/* an empty policy with the right sha256 is fine */
@@ -151,15 +151,13 @@ static void test_load_errors(void **state)
 	char err[512];
 	gk_polstore_bundle_t *b = NULL;
 	/* the sample bad corpus: errors name file:line, nothing comes back */
-	assert_int_not_equal(gk_polstore_bundle_load("/nonexistent/p.yaml", &b, NULL, err,
-	                                             sizeof(err)),
-	                     0);
+	assert_int_not_equal(
+	    gk_polstore_bundle_load("/nonexistent/p.yaml", &b, NULL, err, sizeof(err)), 0);
 	assert_null(b);
 	assert_non_null(strstr(err, "/nonexistent/p.yaml"));
 	/* RPZ $INCLUDE compiles on disk but not from a bundle: refused at push time */
-	assert_int_not_equal(gk_polstore_bundle_load(FIX "include.yaml", &b, NULL, err,
-	                                             sizeof(err)),
-	                     0);
+	assert_int_not_equal(
+	    gk_polstore_bundle_load(FIX "include.yaml", &b, NULL, err, sizeof(err)), 0);
 	assert_null(b);
 	assert_non_null(strstr(err, "include.rpz:"));
 }
@@ -194,7 +192,8 @@ static void test_sign_verify(void **state)
 	const char *both[] = {p2, p1};
 	assert_int_equal(gk_polstore_keyring_load(both, 2, &kr, err, sizeof(err)), 0);
 	assert_int_equal(gk_polstore_keyring_size(kr), 2);
-	assert_int_equal(gk_polstore_verify(kr, kid, msg, sizeof(msg) - 1, sig, err, sizeof(err)), 0);
+	assert_int_equal(gk_polstore_verify(kr, kid, msg, sizeof(msg) - 1, sig, err, sizeof(err)),
+	                 0);
 	/* a changed byte, a changed signature, a wrong key id, an unknown key */
 	char m2[sizeof(msg)];
 	memcpy(m2, msg, sizeof(msg));
@@ -207,16 +206,15 @@ static void test_sign_verify(void **state)
 	s2[5] = s2[5] == 'A' ? 'B' : 'A';
 	assert_int_equal(gk_polstore_verify(kr, kid, msg, sizeof(msg) - 1, s2, err, sizeof(err)),
 	                 GK_ESYNTAX);
-	assert_int_equal(gk_polstore_verify(kr, kid, msg, sizeof(msg) - 1, "short", err,
-	                                    sizeof(err)),
-	                 GK_ESYNTAX);
+	assert_int_equal(
+	    gk_polstore_verify(kr, kid, msg, sizeof(msg) - 1, "short", err, sizeof(err)),
+	    GK_ESYNTAX);
 	assert_int_equal(gk_polstore_verify(kr, id2, msg, sizeof(msg) - 1, sig, err, sizeof(err)),
 	                 GK_ESYNTAX);
 	const char *two[] = {p2};
 	assert_int_equal(gk_polstore_keyring_load(two, 1, &only2, err, sizeof(err)), 0);
-	assert_int_equal(gk_polstore_verify(only2, kid, msg, sizeof(msg) - 1, sig, err,
-	                                    sizeof(err)),
-	                 GK_ENOENT);
+	assert_int_equal(
+	    gk_polstore_verify(only2, kid, msg, sizeof(msg) - 1, sig, err, sizeof(err)), GK_ENOENT);
 	assert_non_null(strstr(err, "unknown key"));
 	/* a private key is not an operator public key */
 	gk_polstore_keyring_t *x = NULL;
@@ -250,8 +248,8 @@ static gk_polstore_bundle_t *disk_bundle(const char *dir, const char *policy, co
 	return load(path);
 }
 
-static char *diff_text(const gk_polstore_bundle_t *a, const gk_polstore_bundle_t *b,
-                       json_t **sum, size_t *changes)
+static char *diff_text(const gk_polstore_bundle_t *a, const gk_polstore_bundle_t *b, json_t **sum,
+                       size_t *changes)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -278,8 +276,9 @@ static void test_diff(void **state)
 	gk_polstore_bundle_t *a = disk_bundle(dir, pol1, "a.cn\n.b.cn # comment\nc.cn\n",
 	                                      RPZ_HEAD "x.cn CNAME .\ny.cn CNAME rpz-drop.\n");
 	/* reordered and re-cased: no change; d.cn added, c.cn removed; an RPZ action changed */
-	gk_polstore_bundle_t *b = disk_bundle(dir, pol2, ".B.cn.\nA.cn\nd.cn\n",
-	                                      RPZ_HEAD "x.cn   CNAME .\ny.cn CNAME rpz-passthru.\n");
+	gk_polstore_bundle_t *b =
+	    disk_bundle(dir, pol2, ".B.cn.\nA.cn\nd.cn\n",
+	                RPZ_HEAD "x.cn   CNAME .\ny.cn CNAME rpz-passthru.\n");
 	json_t *sum = NULL;
 	size_t n = 0;
 	char *t = diff_text(a, b, &sum, &n);

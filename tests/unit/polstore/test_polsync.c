@@ -124,8 +124,8 @@ static int teardown(void **state)
 		kill(redis_pid, SIGTERM);
 		waitpid(redis_pid, NULL, 0);
 	}
-	const char *files[] = {"op1.key", "op1.pub", "op2.key", "op2.pub", "policy.yaml",
-	                       "block.txt", "bad.json", "bad.sig"};
+	const char *files[] = {"op1.key",     "op1.pub",   "op2.key",  "op2.pub",
+	                       "policy.yaml", "block.txt", "bad.json", "bad.sig"};
 	char path[256];
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
@@ -238,12 +238,14 @@ static void test_follow(void **state)
 	assert_int_equal(atomic_load(&got_version), 2);
 
 	/* signed, but does not compile: the compiler's file:line comes back */
-	const char enc_c[] = "{\"created\":1,\"files\":[],\"format\":\"gk-policy/1\",\"message\":"
-	                     "\"\",\"policy\":{\"name\":\"policy.yaml\",\"sha256\":"
-	                     "\"721e6ead4884ece4b07f1925b729cca56974bbd84b505368d0ca55324d4299fb\","
-	                     "\"text\":\"bW9kZTogc2lkZXdheXMK\"},\"version\":5}"; /* mode: sideways */
+	const char enc_c[] =
+	    "{\"created\":1,\"files\":[],\"format\":\"gk-policy/1\",\"message\":"
+	    "\"\",\"policy\":{\"name\":\"policy.yaml\",\"sha256\":"
+	    "\"721e6ead4884ece4b07f1925b729cca56974bbd84b505368d0ca55324d4299fb\","
+	    "\"text\":\"bW9kZTogc2lkZXdheXMK\"},\"version\":5}"; /* mode: sideways */
 	gk_polstore_bundle_t *bad = NULL;
-	assert_int_equal(gk_polstore_bundle_decode(enc_c, strlen(enc_c), &bad, err, sizeof(err)), 0);
+	assert_int_equal(gk_polstore_bundle_decode(enc_c, strlen(enc_c), &bad, err, sizeof(err)),
+	                 0);
 	gk_polstore_bundle_free(bad);
 	char *enc = strdup(enc_c);
 	size_t len = strlen(enc);
