@@ -31,6 +31,7 @@
 #include "obs/dnstap.h"
 #include "obs/metrics.h"
 #include "obs/obs.h"
+#include "polsync/polsync.h"
 #include "status/status.h"
 
 #define RECLAIM_MS 10
@@ -76,6 +77,14 @@ struct gk_server {
 	gk_obs_t *obs;                 /* per-worker counters (obs/obs.h) */
 	gk_tap_t *tap;                 /* decision log, or NULL */
 	gk_metrics_http_t *metrics;    /* Prometheus endpoint, or NULL */
+	/* fleet policy (policy.redis): the polsync thread hands versions over through here */
+	gk_polsync_t *polsync;
+	uv_async_t pol_async;
+	uv_mutex_t pol_mu;
+	bool pol_mu_ready;
+	gk_policy_t *pol_next; /* under pol_mu */
+	uint64_t pol_next_version;
+	char pol_next_key[80];
 };
 
 static struct polref *polref_new(gk_policy_t *p, uint64_t version)
@@ -376,6 +385,124 @@ static void retire_cb(uv_timer_t *t)
 		uv_timer_start(&s->reclaim, reclaim_cb, RECLAIM_MS, RECLAIM_MS);
 }
 
+/* ---- fleet policy ------------------------------------------------------------------- */
+
+/* polsync thread: keep the newest version (an older one not yet taken is dropped) and wake
+ * the main loop. */
+static void on_fleet_policy(void *ctx, gk_policy_t *p, uint64_t version, const char *key_id)
+{
+	gk_server_t *s = ctx;
+	uv_mutex_lock(&s->pol_mu);
+	gk_policy_t *old = s->pol_next;
+	s->pol_next = p;
+	s->pol_next_version = version;
+	snprintf(s->pol_next_key, sizeof(s->pol_next_key), "%s", key_id ? key_id : "?");
+	uv_mutex_unlock(&s->pol_mu);
+	gk_policy_free(old);
+	uv_async_send(&s->pol_async);
+}
+
+static void on_fleet_reject(void *ctx, uint64_t version, const char *why)
+{
+	(void)ctx;
+	gk_log(GK_LOG_ERR, "fleet policy version %llu rejected, the running policy stays: %s",
+	       (unsigned long long)version, why);
+}
+
+/* main thread: publish a copy of the current view with the new policy. */
+static void fleet_policy_cb(uv_async_t *a)
+{
+	gk_server_t *s = a->data;
+	uv_mutex_lock(&s->pol_mu);
+	gk_policy_t *p = s->pol_next;
+	uint64_t version = s->pol_next_version;
+	char key[80];
+	memcpy(key, s->pol_next_key, sizeof(key));
+	s->pol_next = NULL;
+	uv_mutex_unlock(&s->pol_mu);
+	if (p == NULL || s->stopping) {
+		gk_policy_free(p);
+		return;
+	}
+	struct polref *r = polref_new(p, version);
+	struct view *cur = gk_snapshot_read(s->view);
+	struct view *v = malloc(sizeof(*v));
+	if (r == NULL || v == NULL) {
+		free(v);
+		if (r != NULL)
+			polref_put(r);
+		else
+			gk_policy_free(p);
+		gk_log(GK_LOG_ERR, "fleet policy version %llu: out of memory, not applied",
+		       (unsigned long long)version);
+		return;
+	}
+	*v = *cur;
+	v->retired = NULL;
+	v->zs->refs++;
+	v->pol = r;
+	r->refs++;
+	v->v.opts.policy = p;
+	if (gk_snapshot_publish(s->view, v) != 0) {
+		view_free(v);
+		polref_put(r);
+		gk_log(GK_LOG_ERR, "fleet policy version %llu: out of memory, not applied",
+		       (unsigned long long)version);
+		return;
+	}
+	polref_put(s->pol);
+	s->pol = r;
+	s->pol_fleet = true;
+	wake_all(s);
+	if (!uv_is_active((uv_handle_t *)&s->reclaim))
+		uv_timer_start(&s->reclaim, reclaim_cb, RECLAIM_MS, RECLAIM_MS);
+	char what[128];
+	snprintf(what, sizeof(what), "applied fleet (key %s)", key);
+	log_policy(what, r, "from redis");
+	if (s->status != NULL)
+		gk_status_set_policy(s->status, version, "applied");
+}
+
+static int start_polsync(gk_server_t *s, char *err, size_t errlen)
+{
+	const gk_config_t *cfg = s->boot;
+	if (!cfg->policy.redis)
+		return 0;
+	int rc = uv_mutex_init(&s->pol_mu);
+	if (rc != 0) {
+		snprintf(err, errlen, "libuv: %s", uv_strerror(rc));
+		return rc;
+	}
+	s->pol_mu_ready = true;
+	if ((rc = uv_async_init(&s->loop, &s->pol_async, fleet_policy_cb)) != 0) {
+		snprintf(err, errlen, "libuv: %s", uv_strerror(rc));
+		return rc;
+	}
+	s->pol_async.data = s;
+	gk_polsync_conf_t pc = {
+	    .redis_host = cfg->redis.unix_path ? NULL : cfg->redis.host,
+	    .redis_port = cfg->redis.port,
+	    .redis_unix = cfg->redis.unix_path,
+	    .connect_timeout_ms = cfg->redis.connect_timeout_ms,
+	    .reconnect_max_ms = cfg->redis.reconnect_max_ms,
+	    .operator_keys = (const char *const *)cfg->policy.operator_keys,
+	    .n_operator_keys = cfg->policy.n_operator_keys,
+	    .on_policy = on_fleet_policy,
+	    .on_reject = on_fleet_reject,
+	    .ctx = s,
+	};
+	if ((rc = gk_polsync_create(&pc, &s->polsync, err, errlen)) != 0)
+		return rc;
+	if ((rc = gk_polsync_start(s->polsync)) != 0) {
+		snprintf(err, errlen, "fleet policy: %s", gk_strerror(rc));
+		return rc;
+	}
+	gk_log(GK_LOG_INFO, "fleet policy from redis %s, %zu operator keys%s",
+	       cfg->redis.address, cfg->policy.n_operator_keys,
+	       s->pol ? "; the policy file applies until a version arrives" : "");
+	return 0;
+}
+
 static void log_counters(gk_server_t *s)
 {
 	gk_net_counters_t c = {0};
@@ -499,8 +626,12 @@ static void on_signal(uv_signal_t *h, int signum)
 	s->stopping = true;
 	stop_workers(s);
 	stop_obs(s);
+	if (s->polsync != NULL)
+		gk_polsync_stop(s->polsync);
 	gk_status_stop(s->status);
 	log_counters(s);
+	if (s->pol_mu_ready)
+		uv_close((uv_handle_t *)&s->pol_async, NULL);
 	uv_close((uv_handle_t *)&s->retire, NULL);
 	uv_close((uv_handle_t *)&s->sighup, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
@@ -636,6 +767,8 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 		snprintf(err, errlen, "libuv: %s", uv_strerror(rc));
 		goto fail;
 	}
+	if ((rc = start_polsync(s, err, errlen)) != 0)
+		goto fail;
 	if ((rc = start_obs(s, err, errlen)) != 0 || (rc = start_metrics(s, err, errlen)) != 0 ||
 	    (rc = start_workers(s, err, errlen)) != 0)
 		goto fail;
@@ -671,6 +804,8 @@ void gk_server_free(gk_server_t *s)
 		return;
 	stop_workers(s);
 	stop_obs(s);
+	if (s->polsync != NULL)
+		gk_polsync_stop(s->polsync); /* before pol_async closes: it sends to it */
 	if (s->loop_ready) {
 		uv_walk(&s->loop, close_walk_cb, NULL);
 		uv_run(&s->loop, UV_RUN_DEFAULT);
@@ -680,6 +815,11 @@ void gk_server_free(gk_server_t *s)
 	for (unsigned i = 0; i < s->n_workers; i++)
 		gk_worker_free(s->workers[i]);
 	free(s->workers);
+	gk_polsync_free(s->polsync);
+	if (s->pol_mu_ready) {
+		gk_policy_free(s->pol_next);
+		uv_mutex_destroy(&s->pol_mu);
+	}
 	gk_status_stop(s->status);
 	gk_status_retired_free(s->retire_pending);
 	gk_snapshot_destroy(s->view); /* workers joined: frees current and retired views */
