@@ -458,9 +458,7 @@ static void fleet_policy_cb(uv_async_t *a)
 		uv_timer_start(&s->reclaim, reclaim_cb, RECLAIM_MS, RECLAIM_MS);
 	char what[128];
 	snprintf(what, sizeof(what), "applied fleet (key %s)", key);
-	log_policy(what, r, "from redis");
-	if (s->status != NULL)
-		gk_status_set_policy(s->status, version, "applied");
+	log_policy(what, r, "from redis"); /* polsync reported it in the heartbeat */
 }
 
 static int start_polsync(gk_server_t *s, char *err, size_t errlen)
@@ -490,6 +488,7 @@ static int start_polsync(gk_server_t *s, char *err, size_t errlen)
 	    .on_policy = on_fleet_policy,
 	    .on_reject = on_fleet_reject,
 	    .ctx = s,
+	    .status = s->status,
 	};
 	if ((rc = gk_polsync_create(&pc, &s->polsync, err, errlen)) != 0)
 		return rc;
@@ -734,6 +733,9 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 		goto fail;
 	if (s->pol != NULL)
 		log_policy("loaded", s->pol, s->boot->policy.file);
+	if (s->status != NULL)
+		gk_status_set_policy(s->status, 0,
+		                     s->boot->policy.redis ? "waiting" : s->pol ? "file" : "off");
 	if ((rc = build_view(s->boot, s->status, s->psl, s->pol, &v, err, errlen)) != 0)
 		goto fail;
 	gk_log(GK_LOG_INFO, "loaded %zu zones, %zu RRs from %s", gk_zoneset_zone_count(v->v.zs),
