@@ -167,11 +167,22 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, gks):
 	for k in ("op1", "op2", "op3"):
 		subprocess.run([gksync, "keygen", os.path.join(tmp, k + ".key"), os.path.join(tmp, k + ".pub")],
 			       check=True, timeout=10)
-	# status set: example.cn filed, dname.cn revoked, other.com.cn absent (unfiled)
-	r.hset("gk:st:%04x" % fnv_bucket("example.cn"), "example.cn", (1 << 2) | 1)
-	r.hset("gk:st:%04x" % fnv_bucket("dname.cn"), "dname.cn", (1 << 2) | 2)
-	r.set("gk:serial", 7)
-	r.xadd("gk:changes", {"k": "serial", "s": 7})
+	# status set through gk-sync (status and records): example.cn filed, dname.cn revoked,
+	# other.com.cn absent (unfiled)
+	feed = os.path.join(tmp, "feed.jsonl")
+	with open(feed, "w") as f:
+		f.write('{"kind":"snapshot","serial":7,"count":2,"generated":"2026-11-28T00:00:00Z"}\n')
+		f.write('{"domain":"example.cn","status":"filed","licence":"京ICP备12345678号-1","sponsor":'
+			'"北京示例科技有限公司","nature":"企业","provider":"示例云计算有限公司",'
+			'"updated":"2026-01-16T00:36:00+08:00"}\n')
+		f.write('{"domain":"dname.cn","status":"revoked","licence":"沪ICP备20230001号-2","sponsor":'
+			'"上海示例商贸有限公司","nature":"企业","provider":"示例云计算有限公司",'
+			'"updated":"2026-09-01T10:00:00+08:00"}\n')
+	subprocess.run([gksync, "keygen", os.path.join(tmp, "reg.key"), os.path.join(tmp, "reg.pub")],
+		       check=True, timeout=10)
+	subprocess.run([gksync, "sign", "--key", os.path.join(tmp, "reg.key"), feed], check=True, timeout=10)
+	subprocess.run([gksync, "apply", "--redis", t.addr, "--pubkey", os.path.join(tmp, "reg.pub"), feed],
+		       check=True, timeout=30, capture_output=True)
 	pdir = os.path.join(tmp, "pol")
 	os.mkdir(pdir)
 
@@ -280,9 +291,10 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, gks):
 
 	# 5. gkctl lookup with instance A's config
 	cases = [
-		("www.example.cn", ["filing      filed", "answer      NOERROR", "action      resolve (why: -)"]),
+		("www.example.cn", ["filing      filed", "京ICP备12345678号-1", "示例云计算有限公司", "answer      NOERROR",
+				    "action      resolve (why: -)"]),
 		("other.com.cn", ["filing      unfiled", "answer      REFUSED", "why: unfiled", "ede         15 \"ICP filing required\""]),
-		("www.target.dname.cn", ["filing      revoked", "answer      NXDOMAIN", "why: revoked"]),
+		("www.target.dname.cn", ["filing      revoked", "沪ICP备20230001号-2", "answer      NXDOMAIN", "why: revoked"]),
 		("mail.example.cn", ["rule        block by list 1 (block.txt)", "answer      REFUSED", "why: blocked, list block.txt",
 				     "ede         17 \"v-good\""]),
 		("www.other.com.cn", ["filing      unfiled", "rule        allow by list 2 (allow.txt)", "answer      NOERROR",
