@@ -988,9 +988,10 @@ def policy_push(env, redis, p):
 		t_applied = (datetime.datetime.strptime(m[-1][0], "%Y-%m-%dT%H:%M:%S.%f").replace(
 			tzinfo=datetime.timezone.utc).timestamp() if m else None)
 		tp = done.get("probes")
-		res = {"push_s": t1 - t0, "gkctl_out": pr.stdout.strip().splitlines()[-1] if pr.stdout.strip() else "",
-		       "enforced_after_push_s": tp - t1 if tp else None, "enforced_from_start_s": tp - t0 if tp else None,
-		       "applied_after_push_s": t_applied - t1 if t_applied else None,
+		res = {"push_s": t1 - t0, "gkctl_out": pr.stdout.strip().splitlines()[0] if pr.stdout.strip() else "",
+		       "enforced_after_push_s": max(0.0, tp - t1) if tp else None, "enforced_from_start_s": tp - t0 if tp else None,
+		       # the daemon may log the version before gkctl's process has exited: 0 then
+		       "applied_after_push_s": max(0.0, t_applied - t1) if t_applied else None,
 		       "enforced_after_applied_s": tp - t_applied if tp and t_applied else None,
 		       "version": m[-1][1] if m else None, "hb_version": hb.get("policy_version"),
 		       "hb_state": hb.get("policy_state"), "probes": len(p["probes"]), "sent": r["sent"],
@@ -1556,7 +1557,7 @@ def policy_markdown(p, a, when=""):
 	S.append("| p99 / p99.9 / max latency during the run | %s / %s / %s µs | |" % (
 		fmt(u["p99_us"]), fmt(u["p999_us"]), fmt(u["max_us"])))
 	S.append("| heartbeat after the run: policy_version / policy_state | %s / %s | |" % (u["hb_version"], u["hb_state"]))
-	S.append("| rest of machine busy during the run, % of a core | %.1f | |" % u["other_pct"])
+	S.append("| rest of machine busy during the run, %% of a core | %.1f | |" % u["other_pct"])
 	if u["gkctl_out"]:
 		S.append("\n`%s`" % u["gkctl_out"])
 	return "\n".join(S)
