@@ -19,9 +19,9 @@
  *
  * Latency: the packet-path histogram (gatekeeper_packet_seconds) gets, per batch, the time
  * from after the receive to before the send divided by the batch size, counted once per
- * query. Two monotonic clock reads per batch cost about 2 x 20 ns, under 1 ns per query at
- * a full batch of 32; a clock read per query would cost as much as a third of the query's
- * own processing. CLOCK_MONOTONIC_COARSE is cheaper still but ticks every 4 ms: useless at
+ * query. Two monotonic clock reads per batch cost 2 x 25 ns (measured, docs/METRICS.md),
+ * under 2 ns per query at a full batch of 32; two reads per query would cost a noticeable
+ * share of the query's own processing. CLOCK_MONOTONIC_COARSE is cheaper still but ticks every 4 ms: useless at
  * this scale. The figure is therefore a per-batch mean: a slow query inside a full batch is
  * spread over its neighbours.
  *

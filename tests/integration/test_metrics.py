@@ -269,6 +269,59 @@ def check_dnstap(tmp, path, queued, q0, flood_names):
 	h.log("dnstap: %d entries, %d frames; dnstap-ldns and protobuf agree" % (queued, len(msgs)))
 
 
+def collector_phase(binary, tmp):
+	"""dnstap.socket: a collector (fstrm_capture) that starts after gatekeeperd is connected
+	to within the retry interval; entries before that are counted as lost, the ones after
+	are written. all_queries logs answers too."""
+	sub = os.path.join(tmp, "collector")
+	os.mkdir(sub)
+	sock, out = os.path.join(sub, "tap.sock"), os.path.join(sub, "captured.fstrm")
+	mport = h.free_port()
+	extra = ("metrics:\n  listen: \"127.0.0.1:%d\"\n"
+		 "dnstap:\n  socket: %s\n  all_queries: true\n" % (mport, sock))
+	gk = h.start_gk(binary, sub, extra=extra, ipv6=False, workers=1)
+	cap = None
+	try:
+		for _ in range(2):  # the collector is not there yet: lost, counted
+			assert udp(gk.port, "www.example.cn", "A") == dns.rcode.NOERROR
+		m = wait_metric(mport, lambda x: val(x, "gatekeeper_dnstap_entries_total", result="lost") >= 2,
+				"entries lost without a collector")
+		assert val(m, "gatekeeper_dnstap_output_open") == 0
+		lost = val(m, "gatekeeper_dnstap_entries_total", result="lost")
+		cap = h.Server("fstrm_capture", ["fstrm_capture", "-t", "protobuf:dnstap.Dnstap", "-u", sock,
+						 "-w", out], sub, 0, os.path.join(sub, "capture.log"))
+		deadline = time.time() + 5
+		while val(scrape(mport)[0], "gatekeeper_dnstap_output_open") != 1:
+			assert time.time() < deadline, "gatekeeperd did not connect to the collector"
+			udp(gk.port, "www.example.cn", "SOA")  # drives the retry; lost until connected
+			time.sleep(0.1)
+		m0, _ = scrape(mport)
+		for _ in range(5):
+			assert udp(gk.port, "www.example.cn", "A") == dns.rcode.NOERROR
+		m1 = wait_metric(mport, lambda x: val(x, "gatekeeper_dnstap_entries_total", result="written") >=
+				 val(m0, "gatekeeper_dnstap_entries_total", result="written") + 5, "written")
+		assert val(m1, "gatekeeper_dnstap_entries_total", result="lost") >= lost
+	finally:
+		rc = gk.stop()
+		if cap is not None:
+			cap.stop()
+	assert rc == 0
+	frames = fstrm_frames(out)
+	pb = protobuf_module(sub)
+	answered = 0
+	for fr in frames:
+		d = pb.Dnstap()
+		d.ParseFromString(fr)
+		assert d.extra.decode().startswith("status=none action=resolve reason=none"), d.extra
+		if d.message.type == pb.Message.AUTH_RESPONSE:
+			msg = dns.message.from_wire(d.message.response_message)
+			if msg.question[0].name.to_text() == "www.example.cn." and msg.answer:
+				answered += 1
+	assert answered == 5, answered
+	h.log("collector: connected after it appeared, %d entries lost before, 5 answers captured"
+	      % lost)
+
+
 def main():
 	binary = sys.argv[1]
 	with h.TempDir("gk-metrics-") as tmp:
@@ -366,6 +419,7 @@ def main():
 		assert rc == 0, text
 		assert "ERROR: AddressSanitizer" not in text and "runtime error" not in text, text
 		check_dnstap(tmp, tap, int(queued), int(q0), flood_names)
+		collector_phase(binary, tmp)
 	h.log("test_metrics: ok")
 
 
