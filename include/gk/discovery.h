@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/* include/gk/discovery.h -- the Redis contract of discovery: what gatekeeperd refused, per day.
+ *
+ * Writers: every gatekeeperd (its discovery merger, src/obs/discovery.c), once per flush
+ * interval (discovery.flush_ms, default 1000), in one MULTI/EXEC pipeline. Reader: gkctl
+ * report (src/ctl/report.c). Counts from every instance of a fleet add up in the same keys.
+ *
+ * Day: the calendar date in China Standard Time (UTC+8, no daylight saving), written
+ * YYYYMMDD. A count belongs to the day of the second it was first seen in its flush
+ * interval (an interval that spans midnight puts its counts on the earlier day).
+ *
+ * Per-domain counters
+ *   GK_KEY_DISC_DOMAINS "gk:disc:%08u:%s"   HASH per day and reason (GK_DISC_REASON_NAMES):
+ *       field: the registrable domain, lowercase A-labels, no trailing dot (the same form as
+ *              the status set's fields, so gk_fs_bucket(field) finds its status); octets
+ *              outside [a-z0-9-_] appear as \DDD (decimal), '.' inside a label as "\.".
+ *       value: "<queries> <first> <last>": decimal queries refused for that reason that day,
+ *              first and last seen as unix seconds (whole seconds; min and max over every
+ *              instance: the merge is a Lua script, GK_DISC_LUA_MERGE, so concurrent writers
+ *              cannot lose an update or a minimum).
+ *       One field per domain per reason per day: ~40-60 bytes per discovered domain-day.
+ *       Monitor-mode refusals (policy action log: resolved, counted as if refused) are
+ *       counted here too. Queries whose name has no registrable domain are only in totals.
+ *   GK_KEY_DISC_TOTALS "gk:disc:%08u:tot"  HASH per day, HINCRBY counters:
+ *       queries              queries that reached the filing check or the policy (every
+ *                            query of a zone we serve; not queries refused as not ours)
+ *       resolved             of those, answered normally (monitor-mode ones included)
+ *       refused:<reason>     refused for <reason> (monitor-mode included)
+ *       monitored            of the refused, how many were in monitor mode (not enforced)
+ *       noreg                refused, name without a registrable domain (in refused:*)
+ *       overflow:<reason>    refused but not counted per domain: a worker's table was full
+ *                            (a random-domain flood); in refused:<reason>
+ *       dropped:<reason>     counted per domain by a worker but dropped by the merger: Redis
+ *                            unreachable long enough that its bounded backlog filled
+ *       lost:<reason>        per-domain counts in a write whose EXEC reply never came
+ *                            (connection lost mid-write: counted at most once, never twice)
+ *   Every key of a day gets EXPIRE GK_DISC_TTL_S at each write.
+ *
+ * Derived (gkctl report, docs/REPORT.md)
+ *   discovered unfiled: distinct fields of gk:disc:<day>:unfiled over the period's days.
+ *   handled: discovered unfiled domains whose status in gk:st is filed at report time;
+ *   unhandled: the others. filed: domains with status filed in gk:st at report time.
+ *   filing rate = filed / (filed + unhandled)  (a handled domain is already in filed, so it
+ *   is not counted twice).
+ */
+#pragma once
+#include <stdint.h>
+
+#define GK_KEY_DISC_PREFIX  "gk:disc:"
+#define GK_KEY_DISC_DOMAINS "gk:disc:%08u:%s"
+#define GK_KEY_DISC_TOTALS  "gk:disc:%08u:tot"
+
+#define GK_DISC_TTL_S       (400u * 86400u) /* about 13 months: a year of monthly notices */
+#define GK_DISC_TZ_OFFSET_S (8 * 3600)      /* China Standard Time */
+
+/* Why a query was counted. */
+typedef enum gk_disc_reason {
+	GK_DISC_UNFILED = 0, /* no filing (absent from the status set) */
+	GK_DISC_REVOKED,     /* filing revoked */
+	GK_DISC_UNKNOWN,     /* status unknown: replica stale (Redis unreachable too long) */
+	GK_DISC_STARTING,    /* before the replica's first full load */
+	GK_DISC_BLOCKED,     /* operator block list */
+	GK_DISC_TCP_ONLY,    /* RPZ rpz-tcp-only over UDP */
+	GK_DISC_NREASONS
+} gk_disc_reason_t;
+
+/* Key and field spelling of each reason, indexed by gk_disc_reason_t. */
+#define GK_DISC_REASON_NAMES {"unfiled", "revoked", "unknown", "starting", "blocked", "tcponly"}
+
+/* The merge of one day/reason hash: KEYS[1] the hash; ARGV[1] the TTL in seconds, then
+ * groups of four: domain, queries, first, last. Adds queries, keeps min(first), max(last). */
+#define GK_DISC_LUA_MERGE                                                                      \
+	"local ttl = tonumber(ARGV[1])\n"                                                      \
+	"for i = 2, #ARGV, 4 do\n"                                                             \
+	"  local d = ARGV[i]\n"                                                                \
+	"  local c, f, l = tonumber(ARGV[i+1]), tonumber(ARGV[i+2]), tonumber(ARGV[i+3])\n"    \
+	"  local v = redis.call('HGET', KEYS[1], d)\n"                                         \
+	"  if v then\n"                                                                        \
+	"    local c0, f0, l0 = string.match(v, '^(%d+) (%d+) (%d+)$')\n"                    \
+	"    if c0 then\n"                                                                     \
+	"      c = c + tonumber(c0)\n"                                                         \
+	"      if tonumber(f0) < f then f = tonumber(f0) end\n"                                \
+	"      if tonumber(l0) > l then l = tonumber(l0) end\n"                                \
+	"    end\n"                                                                            \
+	"  end\n"                                                                              \
+	"  redis.call('HSET', KEYS[1], d, string.format('%d %d %d', c, f, l))\n"               \
+	"end\n"                                                                                \
+	"redis.call('EXPIRE', KEYS[1], ttl)\n"                                                 \
+	"return 0\n"
+
+/* Day (YYYYMMDD, China Standard Time) of a unix time in seconds. Pure. */
+static inline uint32_t gk_disc_day(int64_t unix_s)
+{
+	int64_t z = (unix_s + GK_DISC_TZ_OFFSET_S) / 86400;
+	/* civil_from_days (H. Hinnant), for days since 1970-01-01 */
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t y = (int64_t)yoe + era * 400;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	unsigned d = doy - (153 * mp + 2) / 5 + 1;
+	unsigned m = mp < 10 ? mp + 3 : mp - 9;
+	y += m <= 2;
+	return (uint32_t)y * 10000u + m * 100u + d;
+}

@@ -1,0 +1,877 @@
+/* SPDX-License-Identifier: MIT */
+/* src/obs/discovery.c -- bounded per-worker counting tables, the lock-free handoff, and the
+ * merger thread that writes per-day counters to Redis (include/gk/discovery.h).
+ *
+ * Table: entries[max] in insertion order, a slot index of a power of two >= 2 * max (so
+ * probes stay short at the cap) holding entry index + 1, and a name arena. Resetting clears
+ * only the slots that were used, so a quiet table costs nothing to recycle.
+ *
+ * <stdatomic.h> is used here beside common/snapshot: the handoff needs a per-query busy flag
+ * rather than per-loop quiescent points, because a worker idle in epoll must still hand over
+ * what it counted before it went idle, and the packet path is the only hook workers call.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <time.h>
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <uv.h>
+#include "common/dname.h"
+#include "common/log.h"
+#include "obs/discovery.h"
+#include "status/status.h"
+
+/* ---- table ------------------------------------------------------------------------------ */
+
+struct ent {
+	uint64_t hash;
+	uint32_t off; /* name offset in the arena */
+	uint32_t count;
+	uint32_t first, last;
+	uint32_t day;
+	uint8_t reason;
+	uint8_t len;
+};
+
+struct gk_disc_table {
+	uint32_t max, n;
+	uint32_t mask; /* slots - 1 */
+	uint32_t *slots;
+	struct ent *ents;
+	uint8_t *names;
+	size_t names_cap, names_used;
+	size_t bytes;
+	gk_disc_totals_t tot;
+};
+
+int gk_disc_table_create(uint32_t max_entries, gk_disc_table_t **out)
+{
+	if (max_entries < GK_DISC_TABLE_MIN || max_entries > GK_DISC_TABLE_MAX || out == NULL)
+		return GK_EINVAL;
+	gk_disc_table_t *t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return GK_ENOMEM;
+	uint32_t nslots = 1;
+	while (nslots < 2 * max_entries)
+		nslots <<= 1;
+	t->max = max_entries;
+	t->mask = nslots - 1;
+	t->names_cap = (size_t)max_entries * GK_DISC_NAME_AVG;
+	t->slots = calloc(nslots, sizeof(*t->slots));
+	t->ents = calloc(max_entries, sizeof(*t->ents));
+	t->names = malloc(t->names_cap);
+	if (t->slots == NULL || t->ents == NULL || t->names == NULL) {
+		gk_disc_table_free(t);
+		return GK_ENOMEM;
+	}
+	t->bytes = sizeof(*t) + (size_t)nslots * sizeof(*t->slots) +
+	           (size_t)max_entries * sizeof(*t->ents) + t->names_cap;
+	*out = t;
+	return 0;
+}
+
+void gk_disc_table_free(gk_disc_table_t *t)
+{
+	if (t == NULL)
+		return;
+	free(t->slots);
+	free(t->ents);
+	free(t->names);
+	free(t);
+}
+
+void gk_disc_table_reset(gk_disc_table_t *t)
+{
+	if (t->n > t->max / 8) {
+		memset(t->slots, 0, ((size_t)t->mask + 1) * sizeof(*t->slots));
+	} else {
+		/* few entries: clear only their slots (each entry sits in the probe run from
+		 * its home slot; find it the way a lookup does) */
+		for (uint32_t i = 0; i < t->n; i++) {
+			uint32_t s = (uint32_t)t->ents[i].hash & t->mask;
+			while (t->slots[s] != i + 1)
+				s = (s + 1) & t->mask;
+			t->slots[s] = 0;
+		}
+	}
+	t->n = 0;
+	t->names_used = 0;
+	memset(&t->tot, 0, sizeof(t->tot));
+}
+
+size_t gk_disc_table_bytes(const gk_disc_table_t *t)
+{
+	return t->bytes;
+}
+
+uint32_t gk_disc_table_size(const gk_disc_table_t *t)
+{
+	return t->n;
+}
+
+void gk_disc_table_entry(const gk_disc_table_t *t, uint32_t i, gk_disc_entry_t *out)
+{
+	const struct ent *e = &t->ents[i];
+	*out = (gk_disc_entry_t){.name = t->names + e->off,
+	                         .len = e->len,
+	                         .reason = e->reason,
+	                         .day = e->day,
+	                         .count = e->count,
+	                         .first = e->first,
+	                         .last = e->last};
+}
+
+gk_disc_totals_t *gk_disc_table_totals(gk_disc_table_t *t)
+{
+	return &t->tot;
+}
+
+/* Insert or find; name must already be lowercase. */
+static int table_add_lower(gk_disc_table_t *t, const uint8_t *name, size_t len, unsigned reason,
+                           uint32_t day, uint32_t count, uint32_t first, uint32_t last)
+{
+	uint64_t h = gk_dname_hash(name, len) ^ ((uint64_t)reason << 56) ^
+	             ((uint64_t)day * 0x9e3779b97f4a7c15ull);
+	h ^= h >> 31;
+	uint32_t s = (uint32_t)h & t->mask;
+	for (;;) {
+		uint32_t k = t->slots[s];
+		if (k == 0)
+			break;
+		struct ent *e = &t->ents[k - 1];
+		if (e->hash == h && e->len == len && e->reason == reason && e->day == day &&
+		    memcmp(t->names + e->off, name, len) == 0) {
+			e->count += count;
+			if (first < e->first)
+				e->first = first;
+			if (last > e->last)
+				e->last = last;
+			return 0;
+		}
+		s = (s + 1) & t->mask;
+	}
+	if (t->n >= t->max || t->names_used + len > t->names_cap)
+		return GK_ENOSPC;
+	struct ent *e = &t->ents[t->n];
+	*e = (struct ent){.hash = h,
+	                  .off = (uint32_t)t->names_used,
+	                  .count = count,
+	                  .first = first,
+	                  .last = last,
+	                  .day = day,
+	                  .reason = (uint8_t)reason,
+	                  .len = (uint8_t)len};
+	memcpy(t->names + t->names_used, name, len);
+	t->names_used += len;
+	t->slots[s] = ++t->n;
+	return 0;
+}
+
+int gk_disc_table_add(gk_disc_table_t *t, const uint8_t *name, size_t len, unsigned reason,
+                      uint32_t day, uint32_t count, uint32_t first, uint32_t last)
+{
+	if (len == 0 || len > GK_DNAME_MAX || reason >= GK_DISC_NREASONS)
+		return GK_EINVAL;
+	uint8_t low[GK_DNAME_MAX];
+	for (size_t i = 0; i < len; i++)
+		low[i] = gk_dname_lower[name[i]];
+	return table_add_lower(t, low, len, reason, day, count, first, last);
+}
+
+/* The reason of a refusal, or -1 when the query was not refused. */
+static int reason_of(const gk_pkt_result_t *r)
+{
+	if (r->action == GK_ACT_RESOLVE)
+		return -1;
+	switch (r->why) {
+	case GK_WHY_UNFILED:
+		return GK_DISC_UNFILED;
+	case GK_WHY_REVOKED:
+		return GK_DISC_REVOKED;
+	case GK_WHY_UNKNOWN:
+		return GK_DISC_UNKNOWN;
+	case GK_WHY_STARTING:
+		return GK_DISC_STARTING;
+	case GK_WHY_BLOCKED:
+		return GK_DISC_BLOCKED;
+	case GK_WHY_TCP_ONLY:
+		return GK_DISC_TCP_ONLY;
+	default:
+		break;
+	}
+	/* a result without why: the filing status decided */
+	switch (r->filing) {
+	case GK_FS_UNFILED:
+		return GK_DISC_UNFILED;
+	case GK_FS_REVOKED:
+		return GK_DISC_REVOKED;
+	case GK_FS_STALE:
+		return GK_DISC_UNKNOWN;
+	case GK_FS_STARTING:
+		return GK_DISC_STARTING;
+	default:
+		return GK_DISC_BLOCKED;
+	}
+}
+
+void gk_disc_table_record(gk_disc_table_t *t, const uint8_t *q, const gk_pkt_result_t *res,
+                          uint32_t now)
+{
+	if (res->filing == GK_PKT_NOCHECK && res->why == GK_WHY_NONE)
+		return; /* a name we do not serve, or no check configured */
+	t->tot.queries++;
+	int r = reason_of(res);
+	if (r < 0 || res->monitor)
+		t->tot.resolved++;
+	if (r < 0)
+		return;
+	t->tot.refused[r]++;
+	if (res->monitor)
+		t->tot.monitored++;
+	if (res->reg_len == 0) {
+		t->tot.noreg++;
+		return;
+	}
+	if (gk_disc_table_add(t, q + res->reg_off, res->reg_len, (unsigned)r, 0, 1, now, now) != 0)
+		t->tot.overflow[r]++;
+}
+
+size_t gk_disc_name_text(const uint8_t *name, size_t len, char *out)
+{
+	size_t o = 0, i = 0;
+	while (i < len && name[i] != 0) {
+		size_t l = name[i++];
+		if (o > 0)
+			out[o++] = '.';
+		for (size_t j = 0; j < l && i < len; j++, i++) {
+			uint8_t c = name[i];
+			if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_') {
+				out[o++] = (char)c;
+			} else if (c == '.' || c == '\\') {
+				out[o++] = '\\';
+				out[o++] = (char)c;
+			} else {
+				o += (size_t)sprintf(out + o, "\\%03u", c);
+			}
+		}
+	}
+	if (o == 0)
+		out[o++] = '.';
+	out[o] = 0;
+	return o;
+}
+
+/* ---- the service: per-worker handoff and the merger thread ---------------------------- */
+
+#define PENDING_FACTOR  4u    /* backlog entries per worker table entry */
+#define PENDING_DAYS    8u    /* distinct days of totals kept while Redis is down */
+#define CHUNK           256u  /* domains per EVAL */
+#define WRITE_TIMEOUT_MS 5000u
+#define BACKOFF_MIN_MS  100u
+#define STOP_WAIT_MS    1000u
+
+static const char *const reason_names[GK_DISC_NREASONS] = GK_DISC_REASON_NAMES;
+
+struct wslot {
+	_Atomic(gk_disc_table_t *) active;
+	_Atomic int busy;
+	char pad[64 - sizeof(void *) - sizeof(int)];
+	/* merger only */
+	gk_disc_table_t *spare;   /* empty, to exchange in next */
+	gk_disc_table_t *collect; /* exchanged out, waiting for the worker to leave it */
+};
+
+struct daytot {
+	uint32_t day; /* 0: unused */
+	gk_disc_totals_t t;
+};
+
+struct gk_disc {
+	gk_disc_conf_t conf;
+	char *host, *unix_path;
+	struct wslot *w;
+	_Atomic uint32_t now_s; /* the workers' clock, set by the merger each tick */
+
+	/* merger thread */
+	uv_loop_t loop;
+	uv_thread_t thread;
+	uv_timer_t tick;
+	uv_async_t stop_async;
+	bool started, stopping, loop_ready;
+	gk_disc_table_t *pending;
+	struct daytot days[PENDING_DAYS];
+	uint32_t *order; /* scratch: pending entry indices sorted by (day, reason) */
+	redisAsyncContext *ac;
+	bool connected, inflight;
+	uint64_t connect_start_ms, inflight_since_ms, next_connect_ms;
+	unsigned backoff_ms;
+	uint64_t inflight_counts[GK_DISC_NREASONS]; /* per-domain counts in the write in flight */
+	uint32_t inflight_day;
+
+	uv_mutex_t stats_lock;
+	gk_disc_stats_t stats;
+};
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void gk_disc_count(gk_disc_t *d, unsigned worker, const uint8_t *q, const gk_pkt_result_t *res)
+{
+	if (d == NULL || (res->filing == GK_PKT_NOCHECK && res->why == GK_WHY_NONE))
+		return;
+	struct wslot *w = &d->w[worker];
+	atomic_store(&w->busy, 1); /* seq_cst: ordered before the pointer load below */
+	gk_disc_table_t *t = atomic_load(&w->active);
+	gk_disc_table_record(t, q, res, atomic_load_explicit(&d->now_s, memory_order_relaxed));
+	atomic_store_explicit(&w->busy, 0, memory_order_release);
+}
+
+int gk_disc_create(const gk_disc_conf_t *conf, gk_disc_t **out)
+{
+	if (conf == NULL || out == NULL || conf->workers == 0 ||
+	    conf->table_size < GK_DISC_TABLE_MIN || conf->table_size > GK_DISC_TABLE_MAX ||
+	    conf->flush_ms < 10 || (conf->redis_host == NULL && conf->redis_unix == NULL))
+		return GK_EINVAL;
+	gk_disc_t *d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return GK_ENOMEM;
+	d->conf = *conf;
+	uv_mutex_init(&d->stats_lock);
+	int rc = GK_ENOMEM;
+	d->host = conf->redis_host ? strdup(conf->redis_host) : NULL;
+	d->unix_path = conf->redis_unix ? strdup(conf->redis_unix) : NULL;
+	if ((conf->redis_host && !d->host) || (conf->redis_unix && !d->unix_path))
+		goto fail;
+	if (posix_memalign((void **)&d->w, 64, sizeof(*d->w) * conf->workers) != 0) {
+		d->w = NULL;
+		goto fail;
+	}
+	memset(d->w, 0, sizeof(*d->w) * conf->workers);
+	size_t bytes = 0;
+	for (unsigned i = 0; i < conf->workers; i++) {
+		gk_disc_table_t *a;
+		if ((rc = gk_disc_table_create(conf->table_size, &a)) != 0)
+			goto fail;
+		atomic_init(&d->w[i].active, a);
+		atomic_init(&d->w[i].busy, 0);
+		if ((rc = gk_disc_table_create(conf->table_size, &d->w[i].spare)) != 0)
+			goto fail;
+		bytes += gk_disc_table_bytes(a) + gk_disc_table_bytes(d->w[i].spare);
+	}
+	uint64_t pmax = (uint64_t)conf->table_size * PENDING_FACTOR;
+	if (pmax > GK_DISC_TABLE_MAX)
+		pmax = GK_DISC_TABLE_MAX;
+	if ((rc = gk_disc_table_create((uint32_t)pmax, &d->pending)) != 0)
+		goto fail;
+	rc = GK_ENOMEM;
+	if ((d->order = malloc(pmax * sizeof(*d->order))) == NULL)
+		goto fail;
+	bytes += gk_disc_table_bytes(d->pending) + pmax * sizeof(*d->order);
+	d->stats.table_bytes = bytes;
+	atomic_init(&d->now_s, (uint32_t)time(NULL));
+	d->backoff_ms = BACKOFF_MIN_MS;
+	*out = d;
+	return 0;
+fail:
+	gk_disc_free(d);
+	return rc;
+}
+
+void gk_disc_free(gk_disc_t *d)
+{
+	if (d == NULL)
+		return;
+	gk_disc_stop(d);
+	if (d->w != NULL) {
+		for (unsigned i = 0; i < d->conf.workers; i++) {
+			gk_disc_table_free(atomic_load(&d->w[i].active));
+			gk_disc_table_free(d->w[i].spare);
+			gk_disc_table_free(d->w[i].collect);
+		}
+		free(d->w);
+	}
+	gk_disc_table_free(d->pending);
+	free(d->order);
+	free(d->host);
+	free(d->unix_path);
+	uv_mutex_destroy(&d->stats_lock);
+	free(d);
+}
+
+void gk_disc_stats(gk_disc_t *d, gk_disc_stats_t *out)
+{
+	uv_mutex_lock(&d->stats_lock);
+	*out = d->stats;
+	uv_mutex_unlock(&d->stats_lock);
+}
+
+/* ---- merging ------------------------------------------------------------------------- */
+
+static gk_disc_totals_t *day_totals(gk_disc_t *d, uint32_t day)
+{
+	struct daytot *free_slot = NULL;
+	for (unsigned i = 0; i < PENDING_DAYS; i++) {
+		if (d->days[i].day == day)
+			return &d->days[i].t;
+		if (d->days[i].day == 0 && free_slot == NULL)
+			free_slot = &d->days[i];
+	}
+	if (free_slot != NULL) {
+		free_slot->day = day;
+		return &free_slot->t;
+	}
+	/* Redis down for more days than we keep apart: fold into the latest day kept */
+	struct daytot *latest = &d->days[0];
+	for (unsigned i = 1; i < PENDING_DAYS; i++)
+		if (d->days[i].day > latest->day)
+			latest = &d->days[i];
+	return &latest->t;
+}
+
+static void totals_add(gk_disc_totals_t *a, const gk_disc_totals_t *b)
+{
+	a->queries += b->queries;
+	a->resolved += b->resolved;
+	a->monitored += b->monitored;
+	a->noreg += b->noreg;
+	for (unsigned r = 0; r < GK_DISC_NREASONS; r++) {
+		a->refused[r] += b->refused[r];
+		a->overflow[r] += b->overflow[r];
+		a->dropped[r] += b->dropped[r];
+		a->lost[r] += b->lost[r];
+	}
+}
+
+/* Fold a worker's table into the backlog; its totals go to the day of now. */
+static void merge_table(gk_disc_t *d, gk_disc_table_t *t, uint32_t now)
+{
+	gk_disc_totals_t *dt = day_totals(d, gk_disc_day(now));
+	totals_add(dt, &t->tot);
+	uint64_t over = 0;
+	for (unsigned r = 0; r < GK_DISC_NREASONS; r++)
+		over += t->tot.overflow[r];
+	uint64_t dropped = 0;
+	for (uint32_t i = 0; i < t->n; i++) {
+		const struct ent *e = &t->ents[i];
+		uint32_t day = gk_disc_day(e->first);
+		if (table_add_lower(d->pending, t->names + e->off, e->len, e->reason, day, e->count,
+		                    e->first, e->last) != 0) {
+			day_totals(d, day)->dropped[e->reason] += e->count;
+			dropped += e->count;
+		}
+	}
+	uv_mutex_lock(&d->stats_lock);
+	d->stats.merged += t->tot.queries;
+	d->stats.overflow += over;
+	d->stats.dropped += dropped;
+	d->stats.pending = d->pending->n;
+	uv_mutex_unlock(&d->stats_lock);
+}
+
+/* Take every worker's table that is free of its worker; see discovery.h for why seeing the
+ * busy flag down once after the exchange is enough. */
+static void collect(gk_disc_t *d, uint32_t now, bool final)
+{
+	for (unsigned i = 0; i < d->conf.workers; i++) {
+		struct wslot *w = &d->w[i];
+		if (w->collect == NULL) {
+			w->collect = atomic_exchange(&w->active, w->spare);
+			w->spare = NULL;
+		}
+		bool free_now = false;
+		for (unsigned spin = 0; spin < 64 && !free_now; spin++) {
+			if (atomic_load(&w->busy) == 0)
+				free_now = true;
+			else if (!final)
+				sched_yield();
+		}
+		if (!free_now && !final)
+			continue; /* the worker is inside a count (preempted?): next tick */
+		merge_table(d, w->collect, now);
+		gk_disc_table_reset(w->collect);
+		w->spare = w->collect;
+		w->collect = NULL;
+	}
+}
+
+/* ---- writing ------------------------------------------------------------------------- */
+
+static int cmp_day_reason(const void *a, const void *b, void *arg)
+{
+	const gk_disc_table_t *t = arg;
+	const struct ent *x = &t->ents[*(const uint32_t *)a], *y = &t->ents[*(const uint32_t *)b];
+	if (x->day != y->day)
+		return x->day < y->day ? -1 : 1;
+	if (x->reason != y->reason)
+		return x->reason < y->reason ? -1 : 1;
+	return (*(const uint32_t *)a > *(const uint32_t *)b) - (*(const uint32_t *)a < *(const uint32_t *)b);
+}
+
+static bool totals_empty(const gk_disc_totals_t *t)
+{
+	static const gk_disc_totals_t zero;
+	return memcmp(t, &zero, sizeof(zero)) == 0;
+}
+
+static void exec_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+	gk_disc_t *d = priv;
+	redisReply *rep = r;
+	(void)ac;
+	d->inflight = false;
+	bool ok = rep != NULL && rep->type == REDIS_REPLY_ARRAY;
+	if (ok) {
+		for (size_t i = 0; i < rep->elements; i++) {
+			if (rep->element[i]->type == REDIS_REPLY_ERROR) {
+				gk_log(GK_LOG_WARN, "discovery: redis: %s", rep->element[i]->str);
+				break;
+			}
+		}
+	} else {
+		/* no reply: the counts of this write may or may not be in Redis; never resend
+		 * them (counted at most once), keep them as lost */
+		gk_disc_totals_t *dt = day_totals(d, d->inflight_day);
+		uint64_t lost = 0;
+		for (unsigned i = 0; i < GK_DISC_NREASONS; i++) {
+			dt->lost[i] += d->inflight_counts[i];
+			lost += d->inflight_counts[i];
+		}
+		gk_log(GK_LOG_WARN, "discovery: a write failed (%s): %llu counts lost",
+		       rep == NULL ? "no reply" : "error", (unsigned long long)lost);
+		uv_mutex_lock(&d->stats_lock);
+		d->stats.lost += lost;
+		uv_mutex_unlock(&d->stats_lock);
+		return;
+	}
+	uv_mutex_lock(&d->stats_lock);
+	d->stats.flushes++;
+	uv_mutex_unlock(&d->stats_lock);
+}
+
+static int cmd(gk_disc_t *d, redisCallbackFn *fn, int argc, const char **argv, const size_t *lens)
+{
+	return redisAsyncCommandArgv(d->ac, fn, fn ? d : NULL, argc, argv, lens) == REDIS_OK ? 0
+	                                                                                      : GK_EIO;
+}
+
+static int hincr(gk_disc_t *d, const char *key, const char *field, uint64_t v)
+{
+	if (v == 0)
+		return 0;
+	char num[24];
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
+	const char *argv[] = {"HINCRBY", key, field, num};
+	size_t lens[] = {7, strlen(key), strlen(field), strlen(num)};
+	return cmd(d, NULL, 4, argv, lens);
+}
+
+static int write_totals(gk_disc_t *d, uint32_t day, const gk_disc_totals_t *t)
+{
+	char key[48], f[32], ttl[16];
+	snprintf(key, sizeof(key), GK_KEY_DISC_TOTALS, day);
+	int rc = hincr(d, key, "queries", t->queries) | hincr(d, key, "resolved", t->resolved) |
+	         hincr(d, key, "monitored", t->monitored) | hincr(d, key, "noreg", t->noreg);
+	for (unsigned r = 0; r < GK_DISC_NREASONS; r++) {
+		snprintf(f, sizeof(f), "refused:%s", reason_names[r]);
+		rc |= hincr(d, key, f, t->refused[r]);
+		snprintf(f, sizeof(f), "overflow:%s", reason_names[r]);
+		rc |= hincr(d, key, f, t->overflow[r]);
+		snprintf(f, sizeof(f), "dropped:%s", reason_names[r]);
+		rc |= hincr(d, key, f, t->dropped[r]);
+		snprintf(f, sizeof(f), "lost:%s", reason_names[r]);
+		rc |= hincr(d, key, f, t->lost[r]);
+	}
+	snprintf(ttl, sizeof(ttl), "%u", GK_DISC_TTL_S);
+	const char *argv[] = {"EXPIRE", key, ttl};
+	size_t lens[] = {6, strlen(key), strlen(ttl)};
+	return rc | cmd(d, NULL, 3, argv, lens);
+}
+
+/* One EVAL of GK_DISC_LUA_MERGE for entries order[from, to) (same day and reason). */
+static int write_chunk(gk_disc_t *d, uint32_t from, uint32_t to, char *text, const char **argv,
+                       size_t *lens)
+{
+	static const char script[] = GK_DISC_LUA_MERGE;
+	const struct ent *e0 = &d->pending->ents[d->order[from]];
+	char *p = text;
+	int argc = 0;
+	argv[argc] = "EVAL";
+	lens[argc++] = 4;
+	argv[argc] = script;
+	lens[argc++] = sizeof(script) - 1;
+	argv[argc] = "1";
+	lens[argc++] = 1;
+	argv[argc] = p;
+	lens[argc++] = (size_t)sprintf(p, GK_KEY_DISC_DOMAINS, e0->day, reason_names[e0->reason]);
+	p += lens[argc - 1] + 1;
+	argv[argc] = p;
+	lens[argc++] = (size_t)sprintf(p, "%u", GK_DISC_TTL_S);
+	p += lens[argc - 1] + 1;
+	for (uint32_t i = from; i < to; i++) {
+		const struct ent *e = &d->pending->ents[d->order[i]];
+		argv[argc] = p;
+		lens[argc++] = gk_disc_name_text(d->pending->names + e->off, e->len, p);
+		p += lens[argc - 1] + 1;
+		argv[argc] = p;
+		lens[argc++] = (size_t)sprintf(p, "%u", e->count);
+		p += lens[argc - 1] + 1;
+		argv[argc] = p;
+		lens[argc++] = (size_t)sprintf(p, "%u", e->first);
+		p += lens[argc - 1] + 1;
+		argv[argc] = p;
+		lens[argc++] = (size_t)sprintf(p, "%u", e->last);
+		p += lens[argc - 1] + 1;
+		d->inflight_counts[e->reason] += e->count;
+	}
+	return cmd(d, NULL, argc, argv, lens);
+}
+
+/* Write the whole backlog in one MULTI/EXEC pipeline and empty it. */
+static void write_pending(gk_disc_t *d)
+{
+	gk_disc_table_t *pt = d->pending;
+	bool any = pt->n > 0;
+	for (unsigned i = 0; i < PENDING_DAYS && !any; i++)
+		any = d->days[i].day != 0 && !totals_empty(&d->days[i].t);
+	if (!any)
+		return;
+	for (uint32_t i = 0; i < pt->n; i++)
+		d->order[i] = i;
+	qsort_r(d->order, pt->n, sizeof(*d->order), cmp_day_reason, pt);
+	/* text: per domain up to 4 * 255 + 3 numbers; argv: 5 + 4 per domain */
+	char *text = malloc(CHUNK * (4 * GK_DNAME_MAX + 40) + 128);
+	const char **argv = malloc((5 + 4 * CHUNK) * sizeof(*argv));
+	size_t *lens = malloc((5 + 4 * CHUNK) * sizeof(*lens));
+	int rc = GK_ENOMEM;
+	if (text == NULL || argv == NULL || lens == NULL)
+		goto done;
+	memset(d->inflight_counts, 0, sizeof(d->inflight_counts));
+	d->inflight_day = gk_disc_day(atomic_load(&d->now_s));
+	const char *multi[] = {"MULTI"};
+	size_t mlen[] = {5};
+	if ((rc = cmd(d, NULL, 1, multi, mlen)) != 0)
+		goto done;
+	for (uint32_t i = 0; i < pt->n && rc == 0;) {
+		const struct ent *e = &pt->ents[d->order[i]];
+		uint32_t j = i + 1;
+		while (j < pt->n && j - i < CHUNK && pt->ents[d->order[j]].day == e->day &&
+		       pt->ents[d->order[j]].reason == e->reason)
+			j++;
+		rc = write_chunk(d, i, j, text, argv, lens);
+		i = j;
+	}
+	for (unsigned i = 0; i < PENDING_DAYS && rc == 0; i++)
+		if (d->days[i].day != 0 && !totals_empty(&d->days[i].t))
+			rc = write_totals(d, d->days[i].day, &d->days[i].t);
+	const char *exec[] = {"EXEC"};
+	size_t elen[] = {4};
+	if (rc == 0)
+		rc = cmd(d, exec_cb, 1, exec, elen);
+	if (rc == 0) {
+		d->inflight = true;
+		d->inflight_since_ms = mono_ms();
+		uint64_t q = 0;
+		for (unsigned i = 0; i < PENDING_DAYS; i++)
+			q += d->days[i].t.queries;
+		uv_mutex_lock(&d->stats_lock);
+		d->stats.written += pt->n;
+		d->stats.queries += q;
+		d->stats.pending = 0;
+		uv_mutex_unlock(&d->stats_lock);
+		gk_disc_table_reset(pt);
+		memset(d->days, 0, sizeof(d->days));
+	}
+done:
+	if (rc != 0)
+		gk_log(GK_LOG_WARN, "discovery: cannot queue a write: %s", gk_strerror(rc));
+	free(text);
+	free(argv);
+	free(lens);
+}
+
+/* ---- connection ---------------------------------------------------------------------- */
+
+static void set_connected(gk_disc_t *d, bool up)
+{
+	d->connected = up;
+	uv_mutex_lock(&d->stats_lock);
+	d->stats.connected = up;
+	uv_mutex_unlock(&d->stats_lock);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+	gk_disc_t *d = ac->data;
+	if (d == NULL || d->ac != ac)
+		return;
+	if (status != REDIS_OK) {
+		d->ac = NULL; /* hiredis frees it after this callback */
+		gk_log(GK_LOG_DEBUG, "discovery: redis connect: %s", ac->errstr);
+		d->next_connect_ms = mono_ms() + d->backoff_ms;
+		d->backoff_ms = d->backoff_ms * 2 > d->conf.reconnect_max_ms ? d->conf.reconnect_max_ms
+		                                                              : d->backoff_ms * 2;
+		return;
+	}
+	d->backoff_ms = BACKOFF_MIN_MS;
+	set_connected(d, true);
+	gk_log(GK_LOG_INFO, "discovery: connected to redis");
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+	(void)status;
+	gk_disc_t *d = ac->data;
+	if (d == NULL || d->ac != ac)
+		return;
+	d->ac = NULL; /* hiredis frees it after this callback */
+	if (d->connected)
+		gk_log(GK_LOG_WARN, "discovery: lost connection to redis: %s",
+		       ac->errstr[0] ? ac->errstr : "disconnected");
+	set_connected(d, false);
+	d->next_connect_ms = mono_ms() + d->backoff_ms;
+}
+
+static void conn_open(gk_disc_t *d)
+{
+	redisAsyncContext *ac = d->unix_path ? redisAsyncConnectUnix(d->unix_path)
+	                                     : redisAsyncConnect(d->host, d->conf.redis_port);
+	d->next_connect_ms = mono_ms() + d->backoff_ms;
+	if (ac == NULL)
+		return;
+	if (ac->err || redisLibuvAttach(ac, &d->loop) != REDIS_OK) {
+		redisAsyncFree(ac);
+		return;
+	}
+	ac->data = d;
+	d->ac = ac;
+	d->connect_start_ms = mono_ms();
+	redisAsyncSetConnectCallback(ac, on_connect);
+	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+}
+
+/* Drop the connection from a timer (never inside a hiredis callback): pending callbacks
+ * run with NULL replies (the EXEC callback counts its write as lost). */
+static void conn_close(gk_disc_t *d)
+{
+	redisAsyncContext *ac = d->ac;
+	d->ac = NULL;
+	set_connected(d, false);
+	if (ac != NULL)
+		redisAsyncFree(ac);
+	d->inflight = false;
+}
+
+static void tick_cb(uv_timer_t *t)
+{
+	gk_disc_t *d = t->data;
+	uint32_t now = (uint32_t)time(NULL);
+	atomic_store_explicit(&d->now_s, now, memory_order_relaxed);
+	collect(d, now, false);
+	uint64_t ms = mono_ms();
+	if (d->ac != NULL && !d->connected && ms - d->connect_start_ms > d->conf.connect_timeout_ms)
+		conn_close(d);
+	if (d->inflight && ms - d->inflight_since_ms > WRITE_TIMEOUT_MS) {
+		gk_log(GK_LOG_WARN, "discovery: redis write timed out");
+		conn_close(d);
+	}
+	if (d->ac == NULL && ms >= d->next_connect_ms)
+		conn_open(d);
+	if (d->connected && !d->inflight)
+		write_pending(d);
+}
+
+/* ---- thread ------------------------------------------------------------------------------ */
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void final_cb(uv_timer_t *t)
+{
+	gk_disc_t *d = t->data;
+	if (d->inflight && mono_ms() - d->inflight_since_ms < STOP_WAIT_MS)
+		return; /* the last write's reply may still come */
+	conn_close(d);
+	uv_close((uv_handle_t *)&d->tick, NULL);
+}
+
+static void stop_cb(uv_async_t *a)
+{
+	gk_disc_t *d = a->data;
+	d->stopping = true;
+	uv_close((uv_handle_t *)&d->stop_async, NULL);
+	/* the workers have stopped: their tables are ours */
+	uint32_t now = (uint32_t)time(NULL);
+	collect(d, now, true);
+	for (unsigned i = 0; i < d->conf.workers; i++) {
+		gk_disc_table_t *t = atomic_load(&d->w[i].active);
+		merge_table(d, t, now);
+		gk_disc_table_reset(t);
+	}
+	if (d->connected && !d->inflight) {
+		write_pending(d);
+		if (d->inflight)
+			d->inflight_since_ms = mono_ms();
+	} else if (d->connected) {
+		d->inflight_since_ms = mono_ms(); /* wait for the write already in flight */
+	}
+	uv_timer_stop(&d->tick);
+	uv_timer_start(&d->tick, final_cb, 0, 10);
+}
+
+static void thread_main(void *arg)
+{
+	gk_disc_t *d = arg;
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	conn_close(d);
+	uv_walk(&d->loop, close_walk, NULL);
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+}
+
+int gk_disc_start(gk_disc_t *d)
+{
+	if (d->started)
+		return GK_EINVAL;
+	int rc = uv_loop_init(&d->loop);
+	if (rc != 0)
+		return rc;
+	d->loop_ready = true;
+	uv_async_init(&d->loop, &d->stop_async, stop_cb);
+	uv_timer_init(&d->loop, &d->tick);
+	d->stop_async.data = d->tick.data = d;
+	uv_timer_start(&d->tick, tick_cb, d->conf.flush_ms, d->conf.flush_ms);
+	conn_open(d);
+	if ((rc = uv_thread_create(&d->thread, thread_main, d)) != 0) {
+		conn_close(d);
+		uv_walk(&d->loop, close_walk, NULL);
+		uv_run(&d->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&d->loop);
+		d->loop_ready = false;
+		return rc;
+	}
+	d->started = true;
+	return 0;
+}
+
+void gk_disc_stop(gk_disc_t *d)
+{
+	if (d == NULL || !d->started)
+		return;
+	uv_async_send(&d->stop_async);
+	uv_thread_join(&d->thread);
+	if (uv_loop_close(&d->loop) != 0)
+		gk_log(GK_LOG_ERR, "discovery: loop still busy at close");
+	d->loop_ready = false;
+	d->started = false;
+}
