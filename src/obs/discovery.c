@@ -276,10 +276,11 @@ size_t gk_disc_name_text(const uint8_t *name, size_t len, char *out)
 
 static const char *const reason_names[GK_DISC_NREASONS] = GK_DISC_REASON_NAMES;
 
-struct wslot {
+struct gk_disc_worker {
 	_Atomic(gk_disc_table_t *) active;
 	_Atomic int busy;
-	char pad[64 - sizeof(void *) - sizeof(int)];
+	_Atomic uint32_t *now_s; /* the service's clock */
+	char pad[64 - 2 * sizeof(void *) - sizeof(int)];
 	/* merger only */
 	gk_disc_table_t *spare;   /* empty, to exchange in next */
 	gk_disc_table_t *collect; /* exchanged out, waiting for the worker to leave it */
@@ -293,7 +294,7 @@ struct daytot {
 struct gk_disc {
 	gk_disc_conf_t conf;
 	char *host, *unix_path;
-	struct wslot *w;
+	struct gk_disc_worker *w;
 	_Atomic uint32_t now_s; /* the workers' clock, set by the merger each tick */
 
 	/* merger thread */
@@ -323,14 +324,18 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-void gk_disc_count(gk_disc_t *d, unsigned worker, const uint8_t *q, const gk_pkt_result_t *res)
+gk_disc_worker_t *gk_disc_worker(gk_disc_t *d, unsigned i)
 {
-	if (d == NULL || (res->filing == GK_PKT_NOCHECK && res->why == GK_WHY_NONE))
+	return d != NULL && i < d->conf.workers ? &d->w[i] : NULL;
+}
+
+void gk_disc_record(gk_disc_worker_t *w, const uint8_t *q, const gk_pkt_result_t *res)
+{
+	if (w == NULL || (res->filing == GK_PKT_NOCHECK && res->why == GK_WHY_NONE))
 		return;
-	struct wslot *w = &d->w[worker];
 	atomic_store(&w->busy, 1); /* seq_cst: ordered before the pointer load below */
 	gk_disc_table_t *t = atomic_load(&w->active);
-	gk_disc_table_record(t, q, res, atomic_load_explicit(&d->now_s, memory_order_relaxed));
+	gk_disc_table_record(t, q, res, atomic_load_explicit(w->now_s, memory_order_relaxed));
 	atomic_store_explicit(&w->busy, 0, memory_order_release);
 }
 
@@ -362,6 +367,7 @@ int gk_disc_create(const gk_disc_conf_t *conf, gk_disc_t **out)
 			goto fail;
 		atomic_init(&d->w[i].active, a);
 		atomic_init(&d->w[i].busy, 0);
+		d->w[i].now_s = &d->now_s;
 		if ((rc = gk_disc_table_create(conf->table_size, &d->w[i].spare)) != 0)
 			goto fail;
 		bytes += gk_disc_table_bytes(a) + gk_disc_table_bytes(d->w[i].spare);
@@ -481,7 +487,7 @@ static void merge_table(gk_disc_t *d, gk_disc_table_t *t, uint32_t now)
 static void collect(gk_disc_t *d, uint32_t now, bool final)
 {
 	for (unsigned i = 0; i < d->conf.workers; i++) {
-		struct wslot *w = &d->w[i];
+		struct gk_disc_worker *w = &d->w[i];
 		if (w->collect == NULL) {
 			w->collect = atomic_exchange(&w->active, w->spare);
 			w->spare = NULL;

@@ -100,7 +100,7 @@ size_t gk_disc_name_text(const uint8_t *name, size_t len, char *out);
 typedef struct gk_disc gk_disc_t;
 
 typedef struct gk_disc_conf {
-	unsigned workers;       /* >= 1: worker indices 0..workers-1 call gk_disc_count */
+	unsigned workers;       /* >= 1: gk_disc_worker(d, 0..workers-1) */
 	uint32_t table_size;    /* entries per worker table (GK_DISC_TABLE_MIN..MAX) */
 	unsigned flush_ms;      /* merge and write interval (>= 10) */
 	const char *redis_host; /* IPv4/IPv6 literal; NULL with redis_unix */
@@ -117,9 +117,16 @@ GK_MUST_CHECK int gk_disc_create(const gk_disc_conf_t *conf, gk_disc_t **out);
 /* Start the merger thread (connects to Redis on its own). 0 or -errno / GK_ENOMEM. */
 GK_MUST_CHECK int gk_disc_start(gk_disc_t *d);
 
-/* Count one query on worker `worker` (see gk_disc_table_record). The worker's thread only.
- * Wait-free: one fence, no lock, no allocation, no syscall. d may be NULL (no-op). */
-void gk_disc_count(gk_disc_t *d, unsigned worker, const uint8_t *q, const gk_pkt_result_t *res);
+/* Worker i's handle (0 <= i < conf.workers), valid as long as d. Any thread. */
+typedef struct gk_disc_worker gk_disc_worker_t;
+gk_disc_worker_t *gk_disc_worker(gk_disc_t *d, unsigned i);
+
+/* Count one query given to gk_pkt_process (q: its bytes; res: the result, for either
+ * outcome). Call it for EVERY query, not only refusals: the per-day totals (queries,
+ * resolved) are the filing rate's denominator; it returns at once for names we do not
+ * serve. The worker's own thread only. Wait-free: one fence, no lock, no allocation, no
+ * syscall. dw may be NULL (no-op). */
+void gk_disc_record(gk_disc_worker_t *dw, const uint8_t *q, const gk_pkt_result_t *res);
 
 /* Stop the merger: collect every worker's table (the workers must be stopped first, or
  * their last counts are left behind), try one last write (bounded: 1 s), join the thread.

@@ -294,7 +294,7 @@ static void count_thread(void *arg)
 	for (int i = 0; i < a->n; i++) {
 		snprintf(name, sizeof(name), "w%u-%d.cn", a->id, i % 300);
 		mkq(&q, name, name, GK_FS_UNFILED, GK_WHY_UNFILED, GK_ACT_REFUSE, false);
-		gk_disc_count(a->d, a->id, q.b, &q.res);
+		gk_disc_record(gk_disc_worker(a->d, a->id), q.b, &q.res);
 	}
 }
 
