@@ -186,7 +186,7 @@ static void test_overflow(void **state)
 	assert_int_equal(sum + tot->overflow[GK_DISC_UNFILED], tot->refused[GK_DISC_UNFILED]);
 	assert_int_equal(gk_disc_table_bytes(t), bytes);
 	/* add on a full table: ENOSPC for a new key, an existing key still counts */
-	assert_int_equal(gk_disc_table_add(t, N("\x04zzzz\x02cn"), 9, GK_DISC_UNFILED, 0, 1, 1, 1),
+	assert_int_equal(gk_disc_table_add(t, N("\x04zzzz\x02" "cn"), 9, GK_DISC_UNFILED, 0, 1, 1, 1),
 	                 GK_ENOSPC);
 	assert_int_equal(gk_disc_table_add(t, N("\x04" "D000\x02" "CN"), 9, GK_DISC_UNFILED, 0, 5,
 	                                   1, 1),
