@@ -11,6 +11,7 @@ PKGS=(
 	redis-server nsd dnsperf dnsdist knot-dnsutils dnsutils
 	python3 python3-dnspython python3-matplotlib python3-redis
 	python3-prometheus-client python3-protobuf
+	chromium
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -565,6 +565,23 @@ static int visit_policy(struct ctx *c, const char *key, yaml_node_t *k, yaml_nod
 	            "policy: unknown key '%s' (expected file, redis, operator_keys)", key);
 }
 
+static int visit_discovery(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v,
+                           void *arg)
+{
+	gk_config_discovery_t *d = &c->cfg->discovery;
+	(void)arg;
+	if (strcmp(key, "enabled") == 0) {
+		d->enabled_set = true;
+		return get_bool(c, "discovery.enabled", v, &d->enabled);
+	}
+	if (strcmp(key, "table_size") == 0)
+		return get_uint(c, "discovery.table_size", v, 16, 16777216, &d->table_size);
+	if (strcmp(key, "flush_ms") == 0)
+		return get_uint(c, "discovery.flush_ms", v, 10, 60000, &d->flush_ms);
+	return fail(c, line_of(k),
+	            "discovery: unknown key '%s' (expected enabled, table_size, flush_ms)", key);
+}
+
 static void refusal_default(gk_refusal_t *r, gk_action_t a, const char *text)
 {
 	r->action = a;
@@ -738,6 +755,10 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	}
 	if (strcmp(key, "dnstap") == 0)
 		return parse_dnstap(c, v);
+	if (strcmp(key, "discovery") == 0) {
+		c->cfg->discovery.line = line_of(v);
+		return walk_map(c, "discovery", v, visit_discovery, NULL);
+	}
 	if (strcmp(key, "log_level") == 0) {
 		const char *s = NULL;
 		if (get_string(c, "log_level", v, &s) != 0)
@@ -749,7 +770,7 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	}
 	return fail(c, line_of(k),
 	            "unknown key '%s' (expected listen, workers, edns_udp_max, tcp, zones, "
-	            "log_level, redis, filing, policy, metrics, dnstap)",
+	            "log_level, redis, filing, policy, metrics, dnstap, discovery)",
 	            key);
 }
 
@@ -861,6 +882,17 @@ int gk_config_load(const char *path, gk_config_t **out, char *err, size_t errlen
 		else if (c.rc == 0 && pl->redis && pl->n_operator_keys == 0)
 			fail(&c, pl->line,
 			     "policy.redis: true needs operator_keys (the keys pushes are signed with)");
+	}
+	if (c.rc == 0) {
+		gk_config_discovery_t *dc = &c.cfg->discovery;
+		if (!dc->enabled_set)
+			dc->enabled = c.cfg->redis.set;
+		else if (dc->enabled && !c.cfg->redis.set)
+			fail(&c, dc->line, "discovery.enabled: true needs a redis section");
+		if (dc->table_size == 0)
+			dc->table_size = GK_CONFIG_DISC_TABLE_DEFAULT;
+		if (dc->flush_ms == 0)
+			dc->flush_ms = GK_CONFIG_DISC_FLUSH_DEFAULT;
 	}
 finish:
 	if (have_doc)

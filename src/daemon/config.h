@@ -67,6 +67,18 @@ typedef struct gk_config_policy {
 	size_t line;           /* line of the policy section, for messages */
 } gk_config_policy_t;
 
+/* discovery: refusals counted per registrable domain, written to Redis every flush_ms
+ * (obs/discovery.h, include/gk/discovery.h). */
+#define GK_CONFIG_DISC_TABLE_DEFAULT 65536u
+#define GK_CONFIG_DISC_FLUSH_DEFAULT 1000u
+typedef struct gk_config_discovery {
+	bool enabled;        /* default: true when redis is set; never true without redis */
+	unsigned table_size; /* entries per worker table (16..16777216) */
+	unsigned flush_ms;   /* 10..60000 */
+	bool enabled_set;    /* the file said enabled (for the default) */
+	size_t line;         /* of the discovery key, for errors found after the walk */
+} gk_config_discovery_t;
+
 typedef struct gk_config_listen {
 	struct sockaddr_storage addr; /* AF_INET or AF_INET6 with port */
 	socklen_t addrlen;
@@ -110,6 +122,7 @@ typedef struct gk_config {
 	enum gk_log_level log_level;
 	gk_config_redis_t redis;
 	gk_config_filing_t filing;
+	gk_config_discovery_t discovery;
 	gk_config_policy_t policy;
 	gk_config_metrics_t metrics;
 	gk_config_dnstap_t dnstap;

@@ -1,0 +1,704 @@
+/* SPDX-License-Identifier: MIT */
+/* src/ctl/report.c -- gkctl report: read the discovery counters of a period and join them
+ * with the status set and the records (definitions: docs/REPORT.md).
+ *
+ * Every Redis read is pipelined: one round trip per day (its six reason hashes and its
+ * totals), one per 1024 domains for status and records, one per 1024 buckets for the filed
+ * count. Domains are aggregated in a string-keyed open-addressing map per list (unfiled,
+ * revoked); the other reasons only reach the totals.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <hiredis/hiredis.h>
+#include "ctl/report.h"
+#include "gk/filing_status.h"
+#include "sync/record.h"
+
+#define PIPE        1024u
+#define MAX_DAYS    800u
+
+static const char *const reason_names[GK_DISC_NREASONS] = GK_DISC_REASON_NAMES;
+
+/* ---- dates -------------------------------------------------------------------------- */
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+int64_t gk_report_day_start(uint32_t day)
+{
+	return days_from_civil(day / 10000, day / 100 % 100, day % 100) * 86400 -
+	       GK_DISC_TZ_OFFSET_S;
+}
+
+uint32_t gk_report_next_day(uint32_t day)
+{
+	return gk_disc_day(gk_report_day_start(day) + 86400 + 3600);
+}
+
+int gk_report_parse_date(const char *s, uint32_t *day)
+{
+	unsigned y, m, d;
+	char tail;
+	if (strlen(s) == 10 && sscanf(s, "%4u-%2u-%2u%c", &y, &m, &d, &tail) == 3 && s[4] == '-' &&
+	    s[7] == '-') {
+		/* ok */
+	} else if (strlen(s) == 8 && strspn(s, "0123456789") == 8) {
+		unsigned v = (unsigned)strtoul(s, NULL, 10);
+		y = v / 10000, m = v / 100 % 100, d = v % 100;
+	} else {
+		return GK_EINVAL;
+	}
+	if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 || d > 31)
+		return GK_EINVAL;
+	uint32_t v = y * 10000 + m * 100 + d;
+	if (gk_disc_day(gk_report_day_start(v)) != v) /* 2026-02-30 and the like */
+		return GK_EINVAL;
+	*day = v;
+	return 0;
+}
+
+/* ---- a string-keyed map of domains --------------------------------------------------- */
+
+struct dmap {
+	gk_report_domain_t *v;
+	size_t n, cap;
+	uint32_t *slots; /* index + 1 */
+	size_t nslots;
+};
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+	return h;
+}
+
+static int dmap_grow(struct dmap *m)
+{
+	size_t ns = m->nslots ? m->nslots * 2 : 1024;
+	uint32_t *sl = calloc(ns, sizeof(*sl));
+	gk_report_domain_t *v = realloc(m->v, ns / 2 * sizeof(*v));
+	if (sl == NULL || v == NULL) {
+		free(sl);
+		if (v != NULL)
+			m->v = v;
+		return GK_ENOMEM;
+	}
+	m->v = v;
+	m->cap = ns / 2;
+	for (size_t i = 0; i < m->n; i++) {
+		size_t s = str_hash(v[i].name) & (ns - 1);
+		while (sl[s])
+			s = (s + 1) & (ns - 1);
+		sl[s] = (uint32_t)i + 1;
+	}
+	free(m->slots);
+	m->slots = sl;
+	m->nslots = ns;
+	return 0;
+}
+
+/* The entry for name, created (zeroed) when absent; NULL on ENOMEM. */
+static gk_report_domain_t *dmap_get(struct dmap *m, const char *name, size_t len)
+{
+	if (m->n + 1 > m->cap && dmap_grow(m) != 0)
+		return NULL;
+	char tmp[1100];
+	if (len >= sizeof(tmp))
+		len = sizeof(tmp) - 1;
+	memcpy(tmp, name, len);
+	tmp[len] = 0;
+	size_t s = str_hash(tmp) & (m->nslots - 1);
+	while (m->slots[s]) {
+		gk_report_domain_t *e = &m->v[m->slots[s] - 1];
+		if (strcmp(e->name, tmp) == 0)
+			return e;
+		s = (s + 1) & (m->nslots - 1);
+	}
+	gk_report_domain_t *e = &m->v[m->n];
+	memset(e, 0, sizeof(*e));
+	if ((e->name = strdup(tmp)) == NULL)
+		return NULL;
+	m->slots[s] = (uint32_t)++m->n;
+	return e;
+}
+
+/* ---- Redis ------------------------------------------------------------------------------ */
+
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (errlen == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static redisContext *connect_addr(const char *addr, char *err, size_t errlen)
+{
+	struct timeval tv = {5, 0};
+	redisContext *c;
+	if (strncmp(addr, "unix:", 5) == 0) {
+		c = redisConnectUnixWithTimeout(addr + 5, tv);
+	} else {
+		char host[256];
+		const char *colon = strrchr(addr, ':');
+		size_t hl = colon ? (size_t)(colon - addr) : 0;
+		if (colon == NULL || hl == 0 || hl >= sizeof(host) || !colon[1]) {
+			errf(err, errlen, "redis address '%s': expected HOST:PORT, [IPv6]:PORT or "
+			                  "unix:/path", addr);
+			return NULL;
+		}
+		memcpy(host, addr, hl);
+		host[hl] = 0;
+		if (host[0] == '[' && host[hl - 1] == ']') {
+			memmove(host, host + 1, hl - 2);
+			host[hl - 2] = 0;
+		}
+		c = redisConnectWithTimeout(host, atoi(colon + 1), tv);
+	}
+	if (c == NULL || c->err) {
+		errf(err, errlen, "redis %s: %s", addr, c ? c->errstr : "out of memory");
+		redisFree(c);
+		return NULL;
+	}
+	redisSetTimeout(c, (struct timeval){30, 0});
+	return c;
+}
+
+static int get_reply(redisContext *c, redisReply **r, char *err, size_t errlen)
+{
+	if (redisGetReply(c, (void **)r) != REDIS_OK || *r == NULL) {
+		errf(err, errlen, "redis: %s", c->errstr[0] ? c->errstr : "no reply");
+		return GK_EIO;
+	}
+	if ((*r)->type == REDIS_REPLY_ERROR) {
+		errf(err, errlen, "redis: %s", (*r)->str);
+		freeReplyObject(*r);
+		*r = NULL;
+		return GK_EIO;
+	}
+	return 0;
+}
+
+/* Fold one day/reason hash into its list. */
+static int add_rows(struct dmap *m, const redisReply *r, uint32_t day)
+{
+	for (size_t i = 0; i + 1 < r->elements; i += 2) {
+		const redisReply *f = r->element[i], *v = r->element[i + 1];
+		unsigned long long q;
+		unsigned long first, last;
+		if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+		    sscanf(v->str, "%llu %lu %lu", &q, &first, &last) != 3)
+			continue; /* not ours: skip rather than fail a whole report */
+		gk_report_domain_t *e = dmap_get(m, f->str, f->len);
+		if (e == NULL)
+			return GK_ENOMEM;
+		if (e->queries == 0 || (uint32_t)first < e->first)
+			e->first = (uint32_t)first;
+		if ((uint32_t)last > e->last)
+			e->last = (uint32_t)last;
+		if (e->first_day == 0 || day < e->first_day)
+			e->first_day = day;
+		e->queries += q;
+	}
+	return 0;
+}
+
+static void add_totals(gk_report_day_t *d, const redisReply *r)
+{
+	for (size_t i = 0; i + 1 < r->elements; i += 2) {
+		const char *f = r->element[i]->str;
+		uint64_t v = strtoull(r->element[i + 1]->str ? r->element[i + 1]->str : "0", NULL, 10);
+		if (f == NULL)
+			continue;
+		if (strcmp(f, "queries") == 0)
+			d->queries += v;
+		else if (strcmp(f, "resolved") == 0)
+			d->resolved += v;
+		else if (strcmp(f, "monitored") == 0)
+			d->monitored += v;
+		else if (strcmp(f, "noreg") == 0)
+			d->noreg += v;
+		const char *colon = strchr(f, ':');
+		if (colon == NULL)
+			continue;
+		for (unsigned k = 0; k < GK_DISC_NREASONS; k++) {
+			if (strcmp(colon + 1, reason_names[k]) != 0)
+				continue;
+			size_t pl = (size_t)(colon - f);
+			if (pl == 7 && strncmp(f, "refused", 7) == 0)
+				d->refused[k] += v;
+			else if (pl == 8 && strncmp(f, "overflow", 8) == 0)
+				d->overflow[k] += v;
+			else if (pl == 7 && strncmp(f, "dropped", 7) == 0)
+				d->dropped[k] += v;
+			else if (pl == 4 && strncmp(f, "lost", 4) == 0)
+				d->lost[k] += v;
+		}
+	}
+}
+
+static void day_sum(gk_report_day_t *a, const gk_report_day_t *b)
+{
+	a->queries += b->queries;
+	a->resolved += b->resolved;
+	a->monitored += b->monitored;
+	a->noreg += b->noreg;
+	a->new_unhandled += b->new_unhandled;
+	for (unsigned k = 0; k < GK_DISC_NREASONS; k++) {
+		a->refused[k] += b->refused[k];
+		a->overflow[k] += b->overflow[k];
+		a->dropped[k] += b->dropped[k];
+		a->lost[k] += b->lost[k];
+	}
+}
+
+static int read_days(redisContext *c, gk_report_t *r, struct dmap *unf, struct dmap *rev,
+                     char *err, size_t errlen)
+{
+	int rc = 0;
+	for (size_t i = 0; i < r->n_days && rc == 0; i++) {
+		gk_report_day_t *d = &r->days[i];
+		for (unsigned k = 0; k < GK_DISC_NREASONS; k++)
+			redisAppendCommand(c, "HGETALL " GK_KEY_DISC_DOMAINS, d->day, reason_names[k]);
+		redisAppendCommand(c, "HGETALL " GK_KEY_DISC_TOTALS, d->day);
+		for (unsigned k = 0; k <= GK_DISC_NREASONS; k++) {
+			redisReply *rep = NULL;
+			int grc = get_reply(c, &rep, err, errlen);
+			if (grc != 0) {
+				rc = rc ? rc : grc;
+				if (c->err)
+					return rc;
+				continue;
+			}
+			if (rc == 0 && rep->type == REDIS_REPLY_ARRAY) {
+				if (k == GK_DISC_NREASONS)
+					add_totals(d, rep);
+				else if (k == GK_DISC_UNFILED)
+					rc = add_rows(unf, rep, d->day);
+				else if (k == GK_DISC_REVOKED)
+					rc = add_rows(rev, rep, d->day);
+			}
+			freeReplyObject(rep);
+		}
+	}
+	if (rc == GK_ENOMEM)
+		errf(err, errlen, "out of memory");
+	return rc;
+}
+
+/* Status (gk:st) of every domain of a list. */
+static int read_status(redisContext *c, struct dmap *m, char *err, size_t errlen)
+{
+	for (size_t base = 0; base < m->n; base += PIPE) {
+		size_t end = base + PIPE < m->n ? base + PIPE : m->n;
+		for (size_t i = base; i < end; i++) {
+			const char *d = m->v[i].name;
+			redisAppendCommand(c, "HGET " GK_KEY_STATUS_BUCKET " %s",
+			                   gk_fs_bucket(d, strlen(d)), d);
+		}
+		for (size_t i = base; i < end; i++) {
+			redisReply *rep;
+			if (get_reply(c, &rep, err, errlen) != 0)
+				return GK_EIO;
+			m->v[i].status = GK_REPORT_UNFILED;
+			if (rep->type == REDIS_REPLY_STRING) {
+				uint32_t v = (uint32_t)strtoul(rep->str, NULL, 10);
+				m->v[i].status = (int)gk_fs_unpack_status(v);
+				m->v[i].provider = gk_fs_unpack_provider(v);
+			}
+			freeReplyObject(rep);
+		}
+	}
+	return 0;
+}
+
+/* Records (gk:rec): provider and licence, where a record exists. */
+static int read_records(redisContext *c, struct dmap *m, char *err, size_t errlen)
+{
+	for (size_t base = 0; base < m->n; base += PIPE) {
+		size_t end = base + PIPE < m->n ? base + PIPE : m->n;
+		for (size_t i = base; i < end; i++) {
+			const char *d = m->v[i].name;
+			redisAppendCommand(c, "HGET " GK_KEY_RECORD_BUCKET " %s",
+			                   gk_fs_bucket(d, strlen(d)), d);
+		}
+		for (size_t i = base; i < end; i++) {
+			redisReply *rep;
+			if (get_reply(c, &rep, err, errlen) != 0)
+				return GK_EIO;
+			if (rep->type == REDIS_REPLY_STRING) {
+				gk_rec_t rec;
+				size_t cap = 4 * rep->len + 512;
+				char *buf = malloc(cap);
+				if (buf != NULL &&
+				    gk_rec_decode(rep->str, rep->len, m->v[i].name, &rec, buf, cap) == 0) {
+					if (rec.has_provider && rec.provider_id != 0)
+						m->v[i].provider = rec.provider_id;
+					if (rec.field[GK_REC_LICENCE] != NULL)
+						snprintf(m->v[i].licence, sizeof(m->v[i].licence), "%s",
+						         rec.field[GK_REC_LICENCE]);
+				}
+				free(buf);
+			}
+			freeReplyObject(rep);
+		}
+	}
+	return 0;
+}
+
+static int read_providers(redisContext *c, gk_report_t *r, char *err, size_t errlen)
+{
+	redisReply *rep = redisCommand(c, "HGETALL " GK_KEY_PROVIDERS);
+	if (rep == NULL) {
+		errf(err, errlen, "redis: %s", c->errstr);
+		return GK_EIO;
+	}
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements >= 2) {
+		r->strings = calloc(rep->elements / 2, sizeof(*r->strings));
+		r->string_ids = calloc(rep->elements / 2, sizeof(*r->string_ids));
+		if (r->strings == NULL || r->string_ids == NULL) {
+			freeReplyObject(rep);
+			return GK_ENOMEM;
+		}
+		for (size_t i = 0; i + 1 < rep->elements; i += 2) {
+			if (rep->element[i]->str == NULL || rep->element[i + 1]->str == NULL)
+				continue;
+			char *s = strdup(rep->element[i + 1]->str);
+			if (s == NULL)
+				break;
+			r->string_ids[r->n_strings] = (uint32_t)strtoul(rep->element[i]->str, NULL, 10);
+			r->strings[r->n_strings++] = s;
+		}
+	}
+	freeReplyObject(rep);
+	return 0;
+}
+
+static const char *provider_name(const gk_report_t *r, uint32_t id)
+{
+	for (size_t i = 0; i < r->n_strings && id != 0; i++)
+		if (r->string_ids[i] == id)
+			return r->strings[i];
+	return NULL;
+}
+
+/* Domains filed now: every bucket's values, status bits only. */
+static int count_filed(redisContext *c, uint64_t *filed, char *err, size_t errlen)
+{
+	uint64_t n = 0;
+	for (unsigned base = 0; base < GK_FS_BUCKETS; base += PIPE) {
+		for (unsigned b = base; b < base + PIPE; b++)
+			redisAppendCommand(c, "HVALS " GK_KEY_STATUS_BUCKET, b);
+		for (unsigned b = base; b < base + PIPE; b++) {
+			redisReply *rep;
+			if (get_reply(c, &rep, err, errlen) != 0)
+				return GK_EIO;
+			for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
+				const redisReply *v = rep->element[i];
+				uint32_t x = v->type == REDIS_REPLY_STRING
+				                 ? (uint32_t)strtoul(v->str, NULL, 10)
+				                 : (uint32_t)v->integer;
+				n += gk_fs_unpack_status(x) == GK_FS_FILED;
+			}
+			freeReplyObject(rep);
+		}
+	}
+	*filed = n;
+	return 0;
+}
+
+/* ---- assembling ---------------------------------------------------------------------- */
+
+static int cmp_dom(const void *a, const void *b)
+{
+	const gk_report_domain_t *x = a, *y = b;
+	if (x->queries != y->queries)
+		return x->queries > y->queries ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static int cmp_prov(const void *a, const void *b)
+{
+	const gk_report_provider_t *x = a, *y = b;
+	if ((x->id == 0) != (y->id == 0))
+		return x->id == 0 ? 1 : -1;
+	if (x->accessed != y->accessed)
+		return x->accessed > y->accessed ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static gk_report_provider_t *prov_get(gk_report_t *r, uint32_t id)
+{
+	for (size_t i = 0; i < r->n_providers; i++)
+		if (r->providers[i].id == id)
+			return &r->providers[i];
+	gk_report_provider_t *p = &r->providers[r->n_providers++];
+	*p = (gk_report_provider_t){.id = id, .name = provider_name(r, id)};
+	return p;
+}
+
+static int finish(gk_report_t *r, struct dmap *unf, struct dmap *rev)
+{
+	r->unfiled = unf->v;
+	r->n_unfiled = unf->n;
+	r->revoked = rev->v;
+	r->n_revoked = rev->n;
+	unf->v = rev->v = NULL;
+	qsort(r->unfiled, r->n_unfiled, sizeof(*r->unfiled), cmp_dom);
+	qsort(r->revoked, r->n_revoked, sizeof(*r->revoked), cmp_dom);
+	for (size_t i = 0; i < r->n_unfiled; i++) {
+		gk_report_domain_t *e = &r->unfiled[i];
+		e->provider_name = provider_name(r, e->provider);
+		if (e->status == GK_REPORT_FILED) {
+			r->handled++;
+		} else {
+			r->unhandled++;
+			for (size_t k = 0; k < r->n_days; k++)
+				if (r->days[k].day == e->first_day)
+					r->days[k].new_unhandled++;
+		}
+	}
+	for (size_t i = 0; i < r->n_revoked; i++)
+		r->revoked[i].provider_name = provider_name(r, r->revoked[i].provider);
+	uint64_t cum = 0;
+	for (size_t k = 0; k < r->n_days; k++) {
+		cum += r->days[k].new_unhandled;
+		r->days[k].rate_through =
+		    r->filed + cum ? (double)r->filed / (double)(r->filed + cum) : 1.0;
+		day_sum(&r->total, &r->days[k]);
+	}
+	r->rate = r->filed + r->unhandled ? (double)r->filed / (double)(r->filed + r->unhandled)
+	                                  : 1.0;
+	/* providers: a site counted once, under the unfiled list when it is on both */
+	r->providers = calloc(r->n_unfiled + r->n_revoked + 1, sizeof(*r->providers));
+	if (r->providers == NULL)
+		return GK_ENOMEM;
+	for (size_t i = 0; i < r->n_unfiled; i++) {
+		gk_report_provider_t *p = prov_get(r, r->unfiled[i].provider);
+		p->accessed++;
+		p->unhandled += r->unfiled[i].status != GK_REPORT_FILED;
+	}
+	for (size_t i = 0; i < r->n_revoked; i++) {
+		bool dup = false;
+		for (size_t j = 0; j < r->n_unfiled && !dup; j++)
+			dup = strcmp(r->unfiled[j].name, r->revoked[i].name) == 0;
+		if (dup)
+			continue;
+		gk_report_provider_t *p = prov_get(r, r->revoked[i].provider);
+		p->accessed++;
+		p->unhandled += r->revoked[i].status != GK_REPORT_FILED;
+	}
+	qsort(r->providers, r->n_providers, sizeof(*r->providers), cmp_prov);
+	return 0;
+}
+
+static void dmap_free(struct dmap *m)
+{
+	for (size_t i = 0; m->v != NULL && i < m->n; i++)
+		free(m->v[i].name);
+	free(m->v);
+	free(m->slots);
+}
+
+int gk_report_collect(const char *redis, const char *records_redis, uint32_t from, uint32_t to,
+                      int64_t now, gk_report_t **out, char *err, size_t errlen)
+{
+	if (from > to) {
+		errf(err, errlen, "--from %u is after --to %u", from, to);
+		return GK_EINVAL;
+	}
+	gk_report_t *r = calloc(1, sizeof(*r));
+	struct dmap unf = {0}, rev = {0};
+	redisContext *c = NULL, *rc_ = NULL;
+	int rc = GK_ENOMEM;
+	if (r == NULL)
+		goto fail;
+	r->from = from;
+	r->to = to;
+	r->generated = now;
+	for (uint32_t d = from; d <= to; d = gk_report_next_day(d))
+		r->n_days++;
+	if (r->n_days > MAX_DAYS) {
+		errf(err, errlen, "period of %zu days: at most %u", r->n_days, MAX_DAYS);
+		rc = GK_EINVAL;
+		goto fail;
+	}
+	if ((r->days = calloc(r->n_days, sizeof(*r->days))) == NULL)
+		goto fail;
+	size_t k = 0;
+	for (uint32_t d = from; d <= to; d = gk_report_next_day(d))
+		r->days[k++].day = d;
+	rc = GK_EIO;
+	if ((c = connect_addr(redis, err, errlen)) == NULL)
+		goto fail;
+	if (records_redis != NULL && (rc_ = connect_addr(records_redis, err, errlen)) == NULL)
+		goto fail;
+	redisContext *recs = rc_ ? rc_ : c;
+	if ((rc = read_days(c, r, &unf, &rev, err, errlen)) != 0 ||
+	    (rc = read_status(c, &unf, err, errlen)) != 0 ||
+	    (rc = read_status(c, &rev, err, errlen)) != 0 ||
+	    (rc = read_providers(recs, r, err, errlen)) != 0 ||
+	    (rc = read_records(recs, &unf, err, errlen)) != 0 ||
+	    (rc = read_records(recs, &rev, err, errlen)) != 0 ||
+	    (rc = count_filed(c, &r->filed, err, errlen)) != 0)
+		goto fail;
+	if ((rc = finish(r, &unf, &rev)) != 0)
+		goto fail;
+	redisFree(c);
+	redisFree(rc_);
+	*out = r;
+	return 0;
+fail:
+	if (rc == GK_ENOMEM)
+		errf(err, errlen, "out of memory");
+	dmap_free(&unf);
+	dmap_free(&rev);
+	redisFree(c);
+	redisFree(rc_);
+	gk_report_free(r);
+	return rc;
+}
+
+void gk_report_free(gk_report_t *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->n_unfiled; i++)
+		free(r->unfiled[i].name);
+	for (size_t i = 0; i < r->n_revoked; i++)
+		free(r->revoked[i].name);
+	for (size_t i = 0; i < r->n_strings; i++)
+		free(r->strings[i]);
+	free(r->strings);
+	free(r->string_ids);
+	free(r->unfiled);
+	free(r->revoked);
+	free(r->providers);
+	free(r->days);
+	free(r);
+}
+
+/* ---- the subcommand ---------------------------------------------------------------- */
+
+static void usage(FILE *err)
+{
+	fprintf(err, "usage: gkctl report [--redis ADDR] [--records-redis ADDR] [--from DATE] "
+	             "[--to DATE]\n"
+	             "                    [--format table|csv|json|html|notice] [--output FILE]\n"
+	             "DATE: YYYY-MM-DD or YYYYMMDD (China Standard Time); default: this month so "
+	             "far\n");
+}
+
+int gk_report_main(int argc, char **argv, FILE *out, FILE *err)
+{
+	static const struct option longopts[] = {
+	    {"redis", required_argument, NULL, 'r'},  {"records-redis", required_argument, NULL, 'R'},
+	    {"from", required_argument, NULL, 'f'},   {"to", required_argument, NULL, 't'},
+	    {"format", required_argument, NULL, 'F'}, {"output", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+	static const char *const fmts[] = {"table", "csv", "json", "html", "notice"};
+	const char *redis = "127.0.0.1:6379", *records = NULL, *from_s = NULL, *to_s = NULL;
+	const char *output = NULL;
+	enum gk_report_format fmt = GK_REPORT_TABLE;
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			redis = optarg;
+			break;
+		case 'R':
+			records = optarg;
+			break;
+		case 'f':
+			from_s = optarg;
+			break;
+		case 't':
+			to_s = optarg;
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case 'F': {
+			size_t i = 0;
+			while (i < sizeof(fmts) / sizeof(fmts[0]) && strcmp(optarg, fmts[i]) != 0)
+				i++;
+			if (i == sizeof(fmts) / sizeof(fmts[0])) {
+				fprintf(err, "gkctl report: --format '%s': expected table, csv, json, "
+				             "html or notice\n", optarg);
+				return 2;
+			}
+			fmt = (enum gk_report_format)i;
+			break;
+		}
+		case 'h':
+			usage(out);
+			return 0;
+		default:
+			fprintf(err, "gkctl report: unknown or incomplete option '%s'\n",
+			        argv[optind - 1]);
+			usage(err);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(err, "gkctl report: unexpected argument '%s'\n", argv[optind]);
+		usage(err);
+		return 2;
+	}
+	int64_t now = (int64_t)time(NULL);
+	uint32_t to = gk_disc_day(now), from;
+	if (to_s != NULL && gk_report_parse_date(to_s, &to) != 0) {
+		fprintf(err, "gkctl report: --to '%s': expected YYYY-MM-DD\n", to_s);
+		return 2;
+	}
+	from = to / 100 * 100 + 1;
+	if (from_s != NULL && gk_report_parse_date(from_s, &from) != 0) {
+		fprintf(err, "gkctl report: --from '%s': expected YYYY-MM-DD\n", from_s);
+		return 2;
+	}
+	gk_report_t *r;
+	char emsg[512];
+	int rc = gk_report_collect(redis, records, from, to, now, &r, emsg, sizeof(emsg));
+	if (rc != 0) {
+		fprintf(err, "gkctl report: %s\n", emsg);
+		return rc == GK_EINVAL ? 2 : 1;
+	}
+	FILE *f = out;
+	if (output != NULL && (f = fopen(output, "w")) == NULL) {
+		fprintf(err, "gkctl report: %s: %s\n", output, strerror(errno));
+		gk_report_free(r);
+		return 1;
+	}
+	rc = gk_report_write(r, fmt, f);
+	if (f != out && fclose(f) != 0)
+		rc = GK_EIO;
+	else if (f == out && fflush(f) != 0)
+		rc = GK_EIO;
+	gk_report_free(r);
+	if (rc != 0) {
+		fprintf(err, "gkctl report: write error\n");
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/* src/ctl/report.h -- gkctl report: discovery counters (include/gk/discovery.h) joined with
+ * the status set and the feed records (include/gk/filing_status.h), in six formats.
+ *
+ * gk_report_collect reads Redis once (synchronous hiredis, pipelined): the day/reason hashes
+ * and day totals of the period, the current status of every discovered domain (gk:st), its
+ * record (gk:rec: provider, licence) and the provider names (gk:providers), and the number
+ * of filed domains (every gk:st bucket, values only). The result is an immutable value that
+ * gk_report_write renders. Definitions are in docs/REPORT.md. Tool code: any one thread,
+ * blocking; never in gatekeeperd.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "gk/discovery.h"
+#include "gk/errors.h"
+
+enum gk_report_format {
+	GK_REPORT_TABLE = 0,
+	GK_REPORT_CSV,
+	GK_REPORT_JSON,
+	GK_REPORT_HTML,
+	GK_REPORT_NOTICE,
+};
+
+/* Current status of a discovered domain, at report time. */
+enum gk_report_status { GK_REPORT_UNFILED = 0, GK_REPORT_FILED = 1, GK_REPORT_REVOKED = 2 };
+
+typedef struct gk_report_domain {
+	char *name;            /* field spelling of include/gk/discovery.h */
+	uint64_t queries;      /* refused for this list's reason over the period */
+	uint32_t first, last;  /* unix seconds */
+	uint32_t first_day;    /* YYYYMMDD of the first period day it was counted */
+	int status;            /* enum gk_report_status, now */
+	uint32_t provider;     /* access provider id, 0 unknown */
+	const char *provider_name; /* NULL when unknown */
+	char licence[96];      /* from gk:rec, "" when none */
+} gk_report_domain_t;
+
+typedef struct gk_report_day {
+	uint32_t day; /* YYYYMMDD */
+	uint64_t queries, resolved, monitored, noreg;
+	uint64_t refused[GK_DISC_NREASONS], overflow[GK_DISC_NREASONS];
+	uint64_t dropped[GK_DISC_NREASONS], lost[GK_DISC_NREASONS];
+	uint64_t new_unhandled; /* unhandled domains first counted (in the period) this day */
+	double rate_through;    /* filed / (filed + unhandled first counted up to this day) */
+} gk_report_day_t;
+
+typedef struct gk_report_provider {
+	uint32_t id;      /* 0: unknown */
+	const char *name; /* NULL when unknown */
+	uint64_t accessed;  /* distinct unfiled sites accessed: discovered unfiled, or revoked
+	                       and still queried */
+	uint64_t unhandled; /* of which not filed now */
+} gk_report_provider_t;
+
+typedef struct gk_report {
+	uint32_t from, to; /* YYYYMMDD, inclusive */
+	int64_t generated; /* unix seconds */
+	uint64_t filed;    /* domains filed in gk:st now */
+	uint64_t handled, unhandled;
+	double rate; /* filed / (filed + unhandled); 1.0 when both are 0 */
+	gk_report_domain_t *unfiled; /* sorted by queries desc, then name */
+	size_t n_unfiled;
+	gk_report_domain_t *revoked; /* refused as revoked in the period */
+	size_t n_revoked;
+	gk_report_provider_t *providers; /* by accessed desc; unknown last */
+	size_t n_providers;
+	gk_report_day_t *days; /* every day from..to */
+	size_t n_days;
+	gk_report_day_t total; /* the sum over days (day = 0) */
+	char **strings;        /* owned provider names (gk:providers) */
+	uint32_t *string_ids;  /* their ids */
+	size_t n_strings;
+} gk_report_t;
+
+/* Read the period [from, to] (YYYYMMDD) from Redis at redis ("HOST:PORT", "[v6]:PORT" or
+ * "unix:/path"); records (gk:rec, gk:providers) from records_redis, or from redis when NULL.
+ * now: unix seconds for "generated". On failure err holds one line. Returns 0, GK_EIO
+ * (connection, reply), GK_EINVAL (period), GK_ENOMEM. */
+GK_MUST_CHECK int gk_report_collect(const char *redis, const char *records_redis, uint32_t from,
+                                    uint32_t to, int64_t now, gk_report_t **out, char *err,
+                                    size_t errlen);
+void gk_report_free(gk_report_t *r);
+
+/* Render r in format f to out. Returns 0 or GK_EIO (write error). */
+GK_MUST_CHECK int gk_report_write(const gk_report_t *r, enum gk_report_format f, FILE *out);
+
+/* The `gkctl report` subcommand: argv[0] = "report", then
+ *   [--redis ADDR] [--records-redis ADDR] [--from DATE] [--to DATE]
+ *   [--format table|csv|json|html|notice] [--output FILE]
+ * DATE: YYYY-MM-DD or YYYYMMDD (China Standard Time days); defaults: --to today, --from the
+ * first day of --to's month; --redis 127.0.0.1:6379. Writes to out (or FILE), messages to
+ * err. Returns the process exit code: 0, 1 (Redis or I/O error), 2 (usage). */
+int gk_report_main(int argc, char **argv, FILE *out, FILE *err);
+
+/* Parse a DATE as above into YYYYMMDD; 0 or GK_EINVAL (also for impossible dates). */
+GK_MUST_CHECK int gk_report_parse_date(const char *s, uint32_t *day);
+/* The day after / unix seconds of 00:00 CST of a YYYYMMDD. Pure. */
+uint32_t gk_report_next_day(uint32_t day);
+int64_t gk_report_day_start(uint32_t day);

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/* src/ctl/report_internal.h -- helpers shared by the report renderers (report_fmt.c,
+ * report_html.c). Pure; any thread.
+ */
+#pragma once
+#include <stdint.h>
+#include <stdio.h>
+#include "ctl/report.h"
+
+/* "filed" / "revoked" / "unfiled" for enum gk_report_status. */
+const char *gk_report_status_name(int status);
+/* "2026-11-29T20:15:00+08:00" of unix seconds t, in buf. Returns buf. */
+char *gk_report_time(uint32_t t, char buf[32]);
+/* "2026-11-29" of a YYYYMMDD, in buf. Returns buf. */
+char *gk_report_date(uint32_t day, char buf[16]);
+/* Refusals of a day, all reasons. */
+uint64_t gk_report_refused(const gk_report_day_t *d);
+/* The single self-contained HTML page (inline SVG charts, no external resource). */
+void gk_report_write_html(const gk_report_t *r, FILE *o);

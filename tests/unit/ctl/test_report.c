@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/unit/ctl/test_report.c -- gkctl report without Redis: date parsing and day
+ * arithmetic (China Standard Time), and every renderer on a synthetic report: exact CSV,
+ * JSON that parses back with the same figures, the notice table's rows and total, and an
+ * HTML page with no external resource whose tables carry the same numbers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ctl/report.h"
+
+static void test_dates(void **state)
+{
+	(void)state;
+	uint32_t d;
+	assert_int_equal(gk_report_parse_date("2026-11-29", &d), 0);
+	assert_int_equal(d, 20261129);
+	assert_int_equal(gk_report_parse_date("20240229", &d), 0);
+	assert_int_equal(d, 20240229);
+	assert_int_equal(gk_report_parse_date("2026-02-29", &d), GK_EINVAL);
+	assert_int_equal(gk_report_parse_date("2026-13-01", &d), GK_EINVAL);
+	assert_int_equal(gk_report_parse_date("2026-1-01", &d), GK_EINVAL);
+	assert_int_equal(gk_report_parse_date("2026-11-29x", &d), GK_EINVAL);
+	assert_int_equal(gk_report_parse_date("", &d), GK_EINVAL);
+	assert_int_equal(gk_report_next_day(20261130), 20261201);
+	assert_int_equal(gk_report_next_day(20261231), 20270101);
+	assert_int_equal(gk_report_next_day(20240228), 20240229);
+	/* 2026-11-30 00:00 CST = 2026-11-29T16:00:00Z */
+	assert_int_equal(gk_report_day_start(20261130), 1795968000);
+	assert_int_equal(gk_disc_day(gk_report_day_start(20261130)), 20261130);
+	assert_int_equal(gk_disc_day(gk_report_day_start(20261130) - 1), 20261129);
+}
+
+static char *render(const gk_report_t *r, enum gk_report_format f)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *o = open_memstream(&buf, &len);
+	assert_non_null(o);
+	assert_int_equal(gk_report_write(r, f, o), 0);
+	fclose(o);
+	return buf;
+}
+
+/* two days; unfiled: a.cn (handled, provider 1), b.cn, c"d.cn (unhandled, unknown);
+ * revoked: r.cn (provider 2) */
+static gk_report_t *synthetic(void)
+{
+	gk_report_t *r = calloc(1, sizeof(*r));
+	r->from = 20261128;
+	r->to = 20261129;
+	r->generated = 1795950000;
+	r->filed = 98;
+	r->n_strings = 2;
+	r->strings = calloc(2, sizeof(char *));
+	r->string_ids = calloc(2, sizeof(uint32_t));
+	r->strings[0] = strdup("示例云计算有限公司");
+	r->string_ids[0] = 1;
+	r->strings[1] = strdup("Other, Inc.");
+	r->string_ids[1] = 2;
+	r->n_unfiled = 3;
+	r->unfiled = calloc(3, sizeof(*r->unfiled));
+	r->unfiled[0] = (gk_report_domain_t){.name = strdup("b.cn"), .queries = 30, .first = 1795800000,
+	                                     .last = 1795900000, .first_day = 20261128,
+	                                     .status = GK_REPORT_UNFILED};
+	r->unfiled[1] = (gk_report_domain_t){.name = strdup("a.cn"), .queries = 20, .first = 1795800000,
+	                                     .last = 1795800100, .first_day = 20261128,
+	                                     .status = GK_REPORT_FILED, .provider = 1,
+	                                     .provider_name = r->strings[0]};
+	snprintf(r->unfiled[1].licence, sizeof(r->unfiled[1].licence), "京ICP备12345678号-1");
+	r->unfiled[2] = (gk_report_domain_t){.name = strdup("c\"d.cn"), .queries = 1,
+	                                     .first = 1795900000, .last = 1795900000,
+	                                     .first_day = 20261129, .status = GK_REPORT_UNFILED};
+	r->n_revoked = 1;
+	r->revoked = calloc(1, sizeof(*r->revoked));
+	r->revoked[0] = (gk_report_domain_t){.name = strdup("r.cn"), .queries = 5, .first = 1795800000,
+	                                     .last = 1795800000, .first_day = 20261128,
+	                                     .status = GK_REPORT_REVOKED, .provider = 2,
+	                                     .provider_name = r->strings[1]};
+	r->handled = 1;
+	r->unhandled = 2;
+	r->rate = 98.0 / 100.0;
+	r->n_days = 2;
+	r->days = calloc(2, sizeof(*r->days));
+	r->days[0] = (gk_report_day_t){.day = 20261128, .queries = 100, .resolved = 45,
+	                               .refused = {50, 5}, .new_unhandled = 1,
+	                               .rate_through = 98.0 / 99.0};
+	r->days[1] = (gk_report_day_t){.day = 20261129, .queries = 10, .resolved = 9,
+	                               .refused = {1}, .new_unhandled = 1, .rate_through = 0.98};
+	r->total = (gk_report_day_t){.queries = 110, .resolved = 54, .refused = {51, 5},
+	                             .new_unhandled = 2};
+	r->n_providers = 3;
+	r->providers = calloc(3, sizeof(*r->providers));
+	r->providers[0] = (gk_report_provider_t){1, r->strings[0], 1, 0};
+	r->providers[1] = (gk_report_provider_t){2, r->strings[1], 1, 1};
+	r->providers[2] = (gk_report_provider_t){0, NULL, 2, 2};
+	return r;
+}
+
+static void test_csv(void **state)
+{
+	(void)state;
+	gk_report_t *r = synthetic();
+	char *s = render(r, GK_REPORT_CSV);
+	assert_string_equal(
+	    s, "list,domain,queries,first_seen,last_seen,status,handled,provider_id,provider,licence\n"
+	       "unfiled,b.cn,30,2026-11-28T01:20:00+08:00,2026-11-29T05:06:40+08:00,unfiled,no,0,,\n"
+	       "unfiled,a.cn,20,2026-11-28T01:20:00+08:00,2026-11-28T01:21:40+08:00,filed,yes,1,"
+	       "示例云计算有限公司,京ICP备12345678号-1\n"
+	       "unfiled,\"c\"\"d.cn\",1,2026-11-29T05:06:40+08:00,2026-11-29T05:06:40+08:00,"
+	       "unfiled,no,0,,\n"
+	       "revoked,r.cn,5,2026-11-28T01:20:00+08:00,2026-11-28T01:20:00+08:00,revoked,no,2,"
+	       "\"Other, Inc.\",\n");
+	free(s);
+	gk_report_free(r);
+}
+
+static void test_json(void **state)
+{
+	(void)state;
+	gk_report_t *r = synthetic();
+	char *s = render(r, GK_REPORT_JSON);
+	json_error_t e;
+	json_t *j = json_loads(s, 0, &e);
+	assert_non_null(j);
+	json_t *sum = json_object_get(j, "summary");
+	assert_int_equal(json_integer_value(json_object_get(sum, "filed")), 98);
+	assert_int_equal(json_integer_value(json_object_get(sum, "discovered_unfiled")), 3);
+	assert_int_equal(json_integer_value(json_object_get(sum, "handled")), 1);
+	assert_int_equal(json_integer_value(json_object_get(sum, "unhandled")), 2);
+	assert_int_equal(json_integer_value(json_object_get(sum, "revoked_queried")), 1);
+	assert_true(json_real_value(json_object_get(sum, "filing_rate")) == 0.98);
+	json_t *u = json_object_get(j, "unfiled");
+	assert_int_equal(json_array_size(u), 3);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(u, 2), "domain")),
+	                    "c\"d.cn");
+	assert_true(json_is_true(json_object_get(json_array_get(u, 1), "handled")));
+	json_t *days = json_object_get(j, "days");
+	assert_int_equal(json_array_size(days), 2);
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_object_get(json_array_get(days, 0), "refused"), "unfiled")),
+	                 50);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "totals"),
+	                                                    "refused_total")),
+	                 56);
+	json_decref(j);
+	free(s);
+	gk_report_free(r);
+}
+
+static void test_notice_table_html(void **state)
+{
+	(void)state;
+	gk_report_t *r = synthetic();
+	char *s = render(r, GK_REPORT_NOTICE);
+	assert_non_null(strstr(s, "统计期间：2026-11-28 至 2026-11-29"));
+	assert_non_null(strstr(s, "\n1       示例云计算有限公司                   1             0\n"));
+	assert_non_null(strstr(s, "（未知）"));
+	const char *tot = strstr(s, "合计");
+	assert_non_null(tot);
+	unsigned a, u;
+	assert_int_equal(sscanf(tot + strlen("合计"), " %u %u", &a, &u), 2);
+	assert_int_equal(a, 4);
+	assert_int_equal(u, 3);
+	free(s);
+
+	s = render(r, GK_REPORT_TABLE);
+	assert_non_null(strstr(s, "filing rate 98.00% = filed 98 / (filed 98 + unhandled 2)"));
+	free(s);
+
+	s = render(r, GK_REPORT_HTML);
+	assert_non_null(strstr(s, "<svg id=\"chart-refusals\""));
+	assert_non_null(strstr(s, "<svg id=\"chart-top\""));
+	assert_non_null(strstr(s, "<svg id=\"chart-rate\""));
+	assert_non_null(strstr(s, "<td class=\"domain\">c&quot;d.cn</td>"));
+	assert_non_null(strstr(s, "id=\"filing-rate\" data-v=\"0.9800000000\">98.00%"));
+	/* self-contained: nothing fetched */
+	assert_null(strstr(s, "src=\"http"));
+	assert_null(strstr(s, "href=\"http"));
+	assert_null(strstr(s, "@import"));
+	free(s);
+	gk_report_free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_dates),
+	    cmocka_unit_test(test_csv),
+	    cmocka_unit_test(test_json),
+	    cmocka_unit_test(test_notice_table_html),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
