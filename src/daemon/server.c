@@ -33,6 +33,7 @@
 #include "obs/obs.h"
 #include "polsync/polsync.h"
 #include "status/status.h"
+#include "obs/discovery.h"
 
 #define RECLAIM_MS 10
 #define RETIRE_MS  20
@@ -69,6 +70,7 @@ struct gk_server {
 	gk_worker_t **workers;
 	unsigned n_workers;
 	gk_status_t *status; /* NULL without redis */
+	gk_disc_t *disc;     /* discovery counting, NULL when off */
 	gk_psl_t *psl;       /* opened once when the filing check is on */
 	uv_timer_t retire;
 	gk_status_retired_t *retire_pending; /* taken but not yet attached (publish failed) */
@@ -628,6 +630,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	if (s->polsync != NULL)
 		gk_polsync_stop(s->polsync);
 	gk_status_stop(s->status);
+	gk_disc_stop(s->disc); /* after the workers: their last counts are written */
 	log_counters(s);
 	if (s->pol_mu_ready)
 		uv_close((uv_handle_t *)&s->pol_async, NULL);
@@ -673,6 +676,38 @@ static int start_status(gk_server_t *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* Discovery (obs/discovery.h): per-worker counting tables and the merger thread. */
+static int start_discovery(gk_server_t *s, char *err, size_t errlen)
+{
+	const gk_config_t *cfg = s->boot;
+	if (!cfg->discovery.enabled || !cfg->redis.set)
+		return 0;
+	gk_disc_conf_t dc = {
+	    .workers = cfg->workers,
+	    .table_size = cfg->discovery.table_size,
+	    .flush_ms = cfg->discovery.flush_ms,
+	    .redis_host = cfg->redis.unix_path ? NULL : cfg->redis.host,
+	    .redis_port = cfg->redis.port,
+	    .redis_unix = cfg->redis.unix_path,
+	    .connect_timeout_ms = cfg->redis.connect_timeout_ms,
+	    .reconnect_max_ms = cfg->redis.reconnect_max_ms,
+	};
+	int rc = gk_disc_create(&dc, &s->disc);
+	if (rc == 0 && (rc = gk_disc_start(s->disc)) != 0) {
+		gk_disc_free(s->disc);
+		s->disc = NULL;
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "discovery: %s", gk_strerror(rc));
+		return rc;
+	}
+	gk_disc_stats_t st;
+	gk_disc_stats(s->disc, &st);
+	gk_log(GK_LOG_INFO, "discovery: %u entries per worker table, flush every %u ms, %zu bytes",
+	       cfg->discovery.table_size, cfg->discovery.flush_ms, st.table_bytes);
+	return 0;
+}
+
 static int start_workers(gk_server_t *s, char *err, size_t errlen)
 {
 	const gk_config_t *cfg = s->boot;
@@ -700,6 +735,7 @@ static int start_workers(gk_server_t *s, char *err, size_t errlen)
 	for (unsigned i = 0; i < cfg->workers && rc == 0; i++) {
 		p.id = i;
 		p.obs = gk_obs_worker(s->obs, i);
+		gk_obs_set_disc(s->obs, i, gk_disc_worker(s->disc, i));
 		rc = gk_worker_create(&p, &s->workers[i], err, errlen);
 		if (rc == 0)
 			s->n_workers = i + 1;
@@ -728,6 +764,8 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	s->cur = s->boot;
 	gk_log_set_level(s->boot->log_level);
 	if ((rc = start_status(s, err, errlen)) != 0)
+		goto fail;
+	if ((rc = start_discovery(s, err, errlen)) != 0)
 		goto fail;
 	if ((rc = load_policy_file(s->boot, &s->pol, err, errlen)) != 0)
 		goto fail;
@@ -823,6 +861,7 @@ void gk_server_free(gk_server_t *s)
 		uv_mutex_destroy(&s->pol_mu);
 	}
 	gk_status_stop(s->status);
+	gk_disc_free(s->disc);
 	gk_status_retired_free(s->retire_pending);
 	gk_snapshot_destroy(s->view); /* workers joined: frees current and retired views */
 	gk_status_free(s->status);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include "net/net.h"
+#include "obs/discovery.h"
 #include "obs/dnstap.h"
 #include "obs/obs.h"
 
@@ -250,9 +251,9 @@ void gk_obs_query(gk_obs_worker_t *ow, enum gk_pkt_transport transport, gk_pkt_o
 	unsigned why = res->why < GK_OBS_WHY_N - 1 ? res->why : GK_OBS_WHY_N - 1;
 	INC(c->decisions[st][act][why][res->monitor ? 1 : 0], 1);
 
-	/* Discovery counts every query (refusals per registrable domain, and the totals):
-	 *     gk_disc_record(ow->disc, q, res);        (obs/discovery.h; NULL: no-op)
-	 * goes here, for either outcome. */
+	/* Discovery counts every query (refusals per registrable domain, and the totals),
+	 * for either outcome (obs/discovery.h; NULL: no-op). */
+	gk_disc_record(ow->disc, q, res);
 	bool refused = res->action != GK_ACT_RESOLVE || res->monitor;
 	if (ow->tap != NULL && (refused || ow->tap_all)) {
 		if (!tap_admit(ow)) {

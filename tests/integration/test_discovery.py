@@ -1,0 +1,426 @@
+# SPDX-License-Identifier: MIT
+# tests/integration/test_discovery.py -- discovery end to end: redis-server + gk-sync +
+# gatekeeperd (2 workers, discovery.flush_ms 200, table_size 64) + gkctl report.
+#
+#   1. A known query mix over UDP and TCP (filed, unfiled with subdomains and mixed case,
+#      revoked, a name without a registrable domain, a name we do not serve): exact per-domain
+#      counts, first/last seen and day totals in Redis (include/gk/discovery.h), and the same
+#      figures in `gkctl report --format csv` and `--format json` (filed, handled, unhandled,
+#      filing rate = filed / (filed + unhandled)).
+#   2. A gk-sync delta files a previously unfiled domain: gatekeeperd answers it, and the
+#      report moves it from unhandled to handled, with its access provider and licence from
+#      gk:rec; the notice table's rows per provider follow.
+#   3. A random-subdomain flood of one domain collapses into its one field; a flood of random
+#      registrable domains (a zone at the public suffix gd.cn) overflows the 64-entry worker
+#      tables: overflow is counted, every refusal is accounted for exactly (fields + overflow
+#      + dropped + lost + noreg = refused), and the daemon's RSS stays within its bound.
+#   4. The HTML report renders in headless Chromium: the DOM's domain table equals the CSV,
+#      and the page's own script (run by the browser) re-adds the same totals.
+# Every server is stopped by PID.
+import csv
+import io
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gkharness as h  # noqa: E402
+import dns.message  # noqa: E402
+import dns.query  # noqa: E402
+import dns.rcode  # noqa: E402
+import redis  # noqa: E402
+
+CST = 8 * 3600
+PROVIDERS = ["示例云计算有限公司", "北京示例网络科技有限公司"]
+FILED = ["f1.cn", "f2.com.cn"]
+UNFILED = ["u1.cn", "u2.cn", "u3.com.cn"]
+REVOKED = ["r1.cn"]
+FLOOD_ZONE = "gd.cn"  # a public suffix: every <x>.gd.cn is its own registrable domain
+TABLE = 64
+REASONS = ["unfiled", "revoked", "unknown", "starting", "blocked", "tcponly"]
+
+
+def log(*a):
+	print(*a, flush=True)
+
+
+def day_of(t):
+	return int(time.strftime("%Y%m%d", time.gmtime(int(t) + CST)))
+
+
+def date_of(day):
+	return "%04d-%02d-%02d" % (day // 10000, day // 100 % 100, day % 100)
+
+
+def write_zones(zdir):
+	os.mkdir(zdir)
+	zones = []
+	for i, d in enumerate(FILED + UNFILED + REVOKED + [FLOOD_ZONE]):
+		ip = "198.51.100.%d" % (10 + i)
+		extra = "* IN A %s\n" % ip
+		with open(os.path.join(zdir, d + ".zone"), "w") as f:
+			f.write("$ORIGIN %s.\n$TTL 300\n"
+			        "@ IN SOA ns1.%s. hostmaster.%s. 2026010101 7200 900 1209600 300\n"
+			        "  IN NS ns1\n  IN A %s\nns1 IN A %s\nwww IN A %s\n%s" %
+			        (d, d, d, ip, ip, ip, extra))
+		zones.append((d, d + ".zone"))
+	return zones
+
+
+class Sync:
+	def __init__(self, binary, tmp, addr):
+		self.bin, self.tmp, self.addr, self.n = binary, tmp, addr, 0
+		self.priv, self.pub = os.path.join(tmp, "registry.key"), os.path.join(tmp, "registry.pub")
+		self.run("keygen", self.priv, self.pub)
+
+	def run(self, *args):
+		r = subprocess.run([self.bin] + list(args), capture_output=True, text=True, timeout=60)
+		if r.returncode != 0:
+			raise AssertionError("gk-sync %s: exit %d\n%s%s" % (" ".join(args), r.returncode,
+			                                                       r.stdout, r.stderr))
+		return r
+
+	def apply(self, kind, serial, recs, base=None):
+		"""recs: [(domain, status, provider index)]; signed and applied."""
+		self.n += 1
+		b = ',"base":%d' % base if base is not None else ""
+		lines = ['{"kind":"%s","serial":%d%s,"count":%d,"generated":"2026-01-01T00:00:00Z"}' %
+		         (kind, serial, b, len(recs))]
+		for i, (d, st, p) in enumerate(recs):
+			lines.append('{"domain":"%s","status":"%s","licence":"京ICP备%08d号-1",'
+			             '"sponsor":"北京示例%03d科技有限公司","nature":"企业","provider":"%s",'
+			             '"updated":"2026-01-01T00:00:00+08:00"}' %
+			             (d, st, 20000000 + serial * 100 + i, i, PROVIDERS[p]))
+		path = os.path.join(self.tmp, "feed%02d.jsonl" % self.n)
+		with open(path, "w") as f:
+			f.write("\n".join(lines) + "\n")
+		self.run("sign", "--key", self.priv, path)
+		self.run("apply", "--redis", self.addr, "--pubkey", self.pub, path)
+
+
+def start_redis(tmp):
+	port = h.free_port()
+	argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+	        "--appendonly", "no", "--dir", tmp]
+	srv = h.Server("redis-server", argv, tmp, port, os.path.join(tmp, "redis.log"))
+	c = redis.Redis(host="127.0.0.1", port=port, decode_responses=True, socket_timeout=5)
+	deadline = time.monotonic() + 10
+	while True:
+		try:
+			c.ping()
+			return srv, c
+		except (redis.ConnectionError, redis.BusyLoadingError):
+			if time.monotonic() > deadline or not srv.alive():
+				raise AssertionError("redis did not start:\n" + srv.log_text())
+			time.sleep(0.02)
+
+
+def wait_for(what, fn, timeout=15.0, step=0.05):
+	deadline = time.monotonic() + timeout
+	last = None
+	while time.monotonic() < deadline:
+		last = fn()
+		if last:
+			return last
+		time.sleep(step)
+	raise AssertionError("timed out waiting for %s (last %r)" % (what, last))
+
+
+def ask(port, name, qtype="A", tcp=False):
+	q = dns.message.make_query(name, qtype)
+	if tcp:
+		return dns.query.tcp(q, "127.0.0.1", port=port, timeout=2)
+	for _ in range(3):
+		try:
+			return dns.query.udp(q, "127.0.0.1", port=port, timeout=1)
+		except dns.exception.Timeout:
+			pass
+	raise AssertionError("no answer for %s" % name)
+
+
+def blast(port, names):
+	"""Send every name once over UDP, windowed; returns how many were answered."""
+	s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+	s.settimeout(2)
+	got = 0
+	win = 64
+	for base in range(0, len(names), win):
+		chunk = names[base:base + win]
+		for i, n in enumerate(chunk):
+			m = dns.message.make_query(n, "A")
+			m.id = (base + i) & 0xFFFF
+			s.sendto(m.to_wire(), ("127.0.0.1", port))
+		for _ in chunk:
+			try:
+				s.recvfrom(4096)
+				got += 1
+			except socket.timeout:
+				break
+	s.close()
+	return got
+
+
+def disc(r, days, reason):
+	"""{domain: [count, first, last]} over days for reason."""
+	out = {}
+	for d in days:
+		for k, v in r.hgetall("gk:disc:%08d:%s" % (d, reason)).items():
+			c, f, l = (int(x) for x in v.split())
+			if k in out:
+				o = out[k]
+				out[k] = [o[0] + c, min(o[1], f), max(o[2], l)]
+			else:
+				out[k] = [c, f, l]
+	return out
+
+
+def totals(r, days):
+	t = {}
+	for d in days:
+		for k, v in r.hgetall("gk:disc:%08d:tot" % d).items():
+			t[k] = t.get(k, 0) + int(v)
+	return t
+
+
+def rss_kb(pid):
+	with open("/proc/%d/status" % pid) as f:
+		for line in f:
+			if line.startswith("VmRSS:"):
+				return int(line.split()[1])
+	return 0
+
+
+class Report:
+	def __init__(self, argv0, addr, days):
+		self.argv0, self.addr = argv0, addr
+		self.frm, self.to = date_of(days[0]), date_of(days[-1])
+
+	def run(self, fmt, out=None):
+		argv = list(self.argv0) + ["report", "--redis", self.addr, "--from", self.frm, "--to",
+		                           self.to, "--format", fmt]
+		if out:
+			argv += ["--output", out]
+		r = subprocess.run(argv, capture_output=True, timeout=60)
+		if r.returncode != 0:
+			raise AssertionError("%s: exit %d\n%s" % (" ".join(argv), r.returncode,
+			                                          r.stderr.decode()))
+		return r.stdout.decode("utf-8")
+
+	def csv(self):
+		return list(csv.DictReader(io.StringIO(self.run("csv"))))
+
+	def json(self):
+		return json.loads(self.run("json"))
+
+
+def check_mix(r, days, t0, t1):
+	u = disc(r, days, "unfiled")
+	rv = disc(r, days, "revoked")
+	t = totals(r, days)
+	log("redis: unfiled %s revoked %s totals %s" % (u, rv, t))
+	assert {k: v[0] for k, v in u.items()} == {"u1.cn": 10, "u2.cn": 4, "u3.com.cn": 2}, u
+	assert {k: v[0] for k, v in rv.items()} == {"r1.cn": 6}, rv
+	for v in list(u.values()) + list(rv.values()):
+		assert t0 - 1 <= v[1] <= v[2] <= t1 + 1, (v, t0, t1)
+	assert t["queries"] == 28, t  # 5 filed + 16 unfiled + 6 revoked + 1 apex of gd.cn
+	assert t["resolved"] == 5, t
+	assert t["refused:unfiled"] == 17 and t["refused:revoked"] == 6, t
+	assert t["noreg"] == 1, t
+	assert not any(k.startswith(("overflow:", "dropped:", "lost:")) for k in t), t
+	ttl = r.ttl("gk:disc:%08d:unfiled" % day_of(time.time()))
+	assert 399 * 86400 < ttl <= 400 * 86400, ttl
+
+
+def check_report(rep, handled):
+	rows = rep.csv()
+	byname = {(x["list"], x["domain"]): x for x in rows}
+	assert sorted(byname) == sorted([("unfiled", d) for d in UNFILED] + [("revoked", "r1.cn")]), rows
+	assert [x["domain"] for x in rows if x["list"] == "unfiled"] == ["u1.cn", "u2.cn", "u3.com.cn"]
+	assert byname[("unfiled", "u1.cn")]["queries"] == "10"
+	assert byname[("unfiled", "u2.cn")]["queries"] == "4"
+	assert byname[("unfiled", "u3.com.cn")]["queries"] == "2"
+	assert byname[("revoked", "r1.cn")]["queries"] == "6"
+	assert byname[("revoked", "r1.cn")]["status"] == "revoked"
+	assert byname[("revoked", "r1.cn")]["provider"] == PROVIDERS[1]
+	u1 = byname[("unfiled", "u1.cn")]
+	if handled:
+		assert u1["status"] == "filed" and u1["handled"] == "yes", u1
+		assert u1["provider"] == PROVIDERS[0] and u1["licence"].startswith("京ICP备"), u1
+	else:
+		assert u1["status"] == "unfiled" and u1["handled"] == "no" and u1["provider"] == "", u1
+	j = rep.json()
+	s = j["summary"]
+	filed = len(FILED) + (1 if handled else 0)
+	unh = 3 - (1 if handled else 0)
+	assert s["filed"] == filed and s["handled"] == (1 if handled else 0), s
+	assert s["unhandled"] == unh and s["discovered_unfiled"] == 3, s
+	assert s["revoked_queried"] == 1, s
+	assert abs(s["filing_rate"] - filed / (filed + unh)) < 1e-9, s
+	assert j["totals"]["refused"]["unfiled"] >= 17 and j["totals"]["refused"]["revoked"] == 6
+	jd = {x["domain"]: x["queries"] for x in j["unfiled"]}
+	assert jd == {x["domain"]: int(x["queries"]) for x in rows if x["list"] == "unfiled"}
+	return rows, j
+
+
+def check_notice(rep):
+	text = rep.run("notice")
+	log(text)
+	assert "未备案网站接入情况通报表" in text
+	rows = {}
+	for line in text.splitlines():
+		m = re.match(r"^(\d+)\s+(\S.*?)\s+(\d+)\s+(\d+)$", line)
+		if m:
+			rows[m.group(2)] = (int(m.group(3)), int(m.group(4)))
+	assert rows == {PROVIDERS[0]: (1, 0), PROVIDERS[1]: (1, 1), "（未知）": (2, 2)}, rows
+	m = re.search(r"合计\s+(\d+)\s+(\d+)", text)
+	assert m and (int(m.group(1)), int(m.group(2))) == (4, 3), text
+
+
+def check_html(rep, tmp, rows):
+	chromium = shutil.which("chromium")
+	if chromium is None:
+		raise AssertionError("chromium not installed (scripts/deps.sh installs it)")
+	page = os.path.join(tmp, "report.html")
+	rep.run("html", out=page)
+	html = open(page, encoding="utf-8").read()
+	assert not re.search(r"(src|href)=\"(https?:)?//", html), "external resource in the page"
+	prof = os.path.join(tmp, "chromium")
+	argv = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+	        "--user-data-dir=" + prof, "--dump-dom", "file://" + page]
+	r = subprocess.run(argv, capture_output=True, timeout=90, env=dict(os.environ, HOME=tmp))
+	dom = r.stdout.decode("utf-8")
+	assert r.returncode == 0 and "</html>" in dom, (r.returncode, r.stderr.decode()[-2000:])
+	assert 'data-rendered="1"' in dom, "the page's script did not run"
+	table = dom[dom.index('<table id="unfiled"'):]
+	table = table[:table.index("</table>")]
+	trs = re.findall(r'<tr class="dom"><td class="domain">([^<]*)</td><td class="queries num" '
+	                 r'data-v="(\d+)">(\d+)</td>', table)
+	got = [(d, int(q)) for d, _, q in trs]
+	want = [(x["domain"], int(x["queries"])) for x in rows if x["list"] == "unfiled"]
+	assert got == want, (got, want)
+	js_rows = int(re.search(r'<output id="js-unfiled-rows">(\d+)</output>', dom).group(1))
+	js_q = int(re.search(r'<output id="js-unfiled-queries">(\d+)</output>', dom).group(1))
+	assert js_rows == len(want) and js_q == sum(q for _, q in want), (js_rows, js_q, want)
+	assert re.search(r'<svg id="chart-refusals"', dom) and re.search(r'<svg id="chart-rate"', dom)
+	ntop = len(re.findall(r'<g class="top">', dom))
+	assert ntop == min(20, len(want)), ntop
+	shot = os.path.join(tmp, "report.png")
+	subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+	                "--user-data-dir=" + prof, "--screenshot=" + shot, "--window-size=1000,1600",
+	                "file://" + page], capture_output=True, timeout=90,
+	               env=dict(os.environ, HOME=tmp))
+	assert os.path.exists(shot) and os.path.getsize(shot) > 10000, "no screenshot"
+	log("html: %d bytes, rendered by chromium: %d unfiled rows, %d queries; screenshot %d bytes" %
+	    (len(html), js_rows, js_q, os.path.getsize(shot)))
+
+
+def main():
+	gkbin, syncbin = sys.argv[1], sys.argv[2]
+	report_argv = sys.argv[3:]
+	random.seed(5)
+	with h.TempDir("gk-disc-") as tmp:
+		rsrv, r = start_redis(tmp)
+		addr = "127.0.0.1:%d" % rsrv.port
+		try:
+			sync = Sync(syncbin, tmp, addr)
+			sync.apply("snapshot", 1, [(d, "filed", 0) for d in FILED] + [("r1.cn", "revoked", 1)])
+			zones = write_zones(os.path.join(tmp, "zones"))
+			inst = "disc-%d" % os.getpid()
+			extra = ("redis:\n  address: \"%s\"\n  instance_id: %s\n  connect_timeout_ms: 300\n"
+			         "  reconnect_max_ms: 500\nfiling:\n  startup: refuse\n"
+			         "discovery:\n  enabled: true\n  table_size: %d\n  flush_ms: 200\n" %
+			         (addr, inst, TABLE))
+			gk = h.start_gk(gkbin, tmp, zonedir=os.path.join(tmp, "zones"), zones=zones,
+			                workers=2, ipv6=False, extra=extra)
+			body(r, gk, sync, addr, report_argv, tmp)
+			gk.stop()
+		finally:
+			rsrv.stop()
+	log("test_discovery: ok")
+
+
+def body(r, gk, sync, addr, report_argv, tmp):
+	port = gk.port
+	wait_for("replica ready", lambda: r.hget("gk:inst:disc-%d" % os.getpid(), "state") == "ready")
+	assert "discovery: 64 entries per worker table" in gk.log_text(), gk.log_text()
+
+	# 1. the known mix
+	t0 = time.time()
+	for _ in range(5):
+		assert ask(port, "www.f1.cn").rcode() == dns.rcode.NOERROR
+	for _ in range(7):
+		assert ask(port, "www.u1.cn").rcode() == dns.rcode.REFUSED
+	for _ in range(3):
+		assert ask(port, "a.b.U1.cN").rcode() == dns.rcode.REFUSED
+	for _ in range(4):
+		assert ask(port, "u2.cn", tcp=True).rcode() == dns.rcode.REFUSED
+	for _ in range(2):
+		assert ask(port, "x.u3.com.cn").rcode() == dns.rcode.REFUSED
+	for _ in range(6):
+		assert ask(port, "www.r1.cn").rcode() != dns.rcode.NOERROR
+	assert ask(port, FLOOD_ZONE, "SOA").rcode() == dns.rcode.REFUSED  # no registrable domain
+	assert ask(port, "www.example.org").rcode() == dns.rcode.REFUSED  # not ours: not counted
+	t1 = time.time()
+	days = sorted({day_of(t0 - 86400), day_of(t0), day_of(t1)})
+	wait_for("totals in redis", lambda: totals(r, days).get("queries", 0) >= 28)
+	time.sleep(0.5)  # one more flush: nothing else may arrive
+	check_mix(r, days, t0, t1)
+	rep = Report(report_argv, addr, days)
+	log(rep.run("table"))
+	check_report(rep, handled=False)
+	log("mix: exact counts in redis and in the report (csv, json)")
+
+	# 2. gk-sync files u1.cn: handled
+	sync.apply("delta", 2, [("u1.cn", "filed", 0)], base=1)
+	wait_for("u1.cn answered", lambda: ask(port, "www.u1.cn").rcode() == dns.rcode.NOERROR)
+	rows, j = check_report(rep, handled=True)
+	check_notice(rep)
+	log("handled/unhandled after the delta: %s" % j["summary"])
+
+	# 3a. random-subdomain flood of u2.cn: one field
+	q0 = disc(r, days, "unfiled")["u2.cn"][0]
+	rss0 = rss_kb(gk.pid)
+	names = ["%08x.u2.cn" % random.getrandbits(32) for _ in range(3000)]
+	got = blast(port, names)
+	wait_for("flood counted", lambda: disc(r, days, "unfiled")["u2.cn"][0] >= q0 + got)
+	time.sleep(0.5)
+	u = disc(r, days, "unfiled")
+	assert u["u2.cn"][0] == q0 + got and len(u) == 3, (u, got)
+	# 3b. random registrable domains under gd.cn: overflow, exact accounting
+	names = ["%010x.gd.cn" % random.getrandbits(40) for _ in range(6000)]
+	got2 = blast(port, names)
+	t = wait_for("refusals written", lambda: (lambda t: t if t.get("refused:unfiled", 0) >=
+	                                            17 + got + got2 else None)(totals(r, days)))
+	time.sleep(0.5)
+	t = totals(r, days)
+	u = disc(r, days, "unfiled")
+	flood = sum(v[0] for k, v in u.items() if k.endswith(".gd.cn"))
+	over = t.get("overflow:unfiled", 0)
+	dropped = t.get("dropped:unfiled", 0)
+	lost = t.get("lost:unfiled", 0)
+	fields = sum(v[0] for v in u.values())
+	assert t["refused:unfiled"] == 17 + got + got2, (t, got, got2)
+	assert fields + over + dropped + lost + t["noreg"] == t["refused:unfiled"], (t, fields)
+	assert over > 0, t
+	rss1 = rss_kb(gk.pid)
+	log("flood: %d random subdomains -> 1 field; %d random registrable domains -> %d fields, "
+	    "overflow %d, dropped %d, lost %d; RSS %d -> %d KiB" %
+	    (got, got2, len([k for k in u if k.endswith(".gd.cn")]), over, dropped, lost, rss0, rss1))
+	assert flood + over + dropped + lost == got2, (flood, over, dropped, lost, got2)
+	assert rss1 - rss0 < 16 * 1024, (rss0, rss1)
+
+	# 4. HTML in headless Chromium equals the CSV
+	rows = rep.csv()
+	check_html(rep, tmp, rows)
+
+
+if __name__ == "__main__":
+	main()
