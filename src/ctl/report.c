@@ -561,7 +561,12 @@ int gk_report_collect(const char *redis, const char *records_redis, uint32_t fro
 	    (rc = read_records(recs, &rev, err, errlen)) != 0 ||
 	    (rc = count_filed(c, &r->filed, err, errlen)) != 0)
 		goto fail;
-	if ((rc = finish(r, &unf, &rev)) != 0)
+	rc = finish(r, &unf, &rev);
+	free(unf.slots); /* the entries now belong to r */
+	free(rev.slots);
+	unf.slots = rev.slots = NULL;
+	unf.n = rev.n = 0;
+	if (rc != 0)
 		goto fail;
 	redisFree(c);
 	redisFree(rc_);

@@ -40,6 +40,8 @@ uint64_t gk_report_refused(const gk_report_day_t *d)
 	return n;
 }
 
+static void cell(FILE *o, const char *s, size_t w, bool right);
+
 /* ---- table ------------------------------------------------------------------------------ */
 
 static void table_domains(FILE *o, const char *title, const gk_report_domain_t *v, size_t n)
@@ -86,11 +88,11 @@ static void write_table(const gk_report_t *r, FILE *o)
 	fprintf(o, "\nAccess providers: %zu\n", r->n_providers);
 	if (r->n_providers > 0)
 		fprintf(o, "%-40s %10s %10s\n", "provider", "accessed", "unhandled");
-	for (size_t i = 0; i < r->n_providers; i++)
-		fprintf(o, "%-40s %10llu %10llu\n",
-		        r->providers[i].name ? r->providers[i].name : "(unknown)",
-		        (unsigned long long)r->providers[i].accessed,
+	for (size_t i = 0; i < r->n_providers; i++) {
+		cell(o, r->providers[i].name ? r->providers[i].name : "(unknown)", 40, false);
+		fprintf(o, " %10llu %10llu\n", (unsigned long long)r->providers[i].accessed,
 		        (unsigned long long)r->providers[i].unhandled);
+	}
 	fprintf(o, "\n%-10s %10s %10s %10s %10s %10s %9s\n", "day", "queries", "resolved", "refused",
 	        "unfiled", "revoked", "rate");
 	for (size_t i = 0; i < r->n_days; i++) {

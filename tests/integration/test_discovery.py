@@ -341,7 +341,8 @@ def main():
 			gk = h.start_gk(gkbin, tmp, zonedir=os.path.join(tmp, "zones"), zones=zones,
 			                workers=2, ipv6=False, extra=extra)
 			body(r, gk, sync, addr, report_argv, tmp)
-			gk.stop()
+			rc = gk.stop()
+			assert rc == 0, "gatekeeperd exit %s:\n%s" % (rc, gk.log_text()[-3000:])
 		finally:
 			rsrv.stop()
 	log("test_discovery: ok")
