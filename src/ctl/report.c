@@ -613,7 +613,7 @@ static void usage(FILE *err)
 	             "far\n");
 }
 
-int gk_report_main(int argc, char **argv, FILE *out, FILE *err)
+int gk_report_main(int argc, char **argv, const char *redis_default, FILE *out, FILE *err)
 {
 	static const struct option longopts[] = {
 	    {"redis", required_argument, NULL, 'r'},  {"records-redis", required_argument, NULL, 'R'},
@@ -621,7 +621,7 @@ int gk_report_main(int argc, char **argv, FILE *out, FILE *err)
 	    {"format", required_argument, NULL, 'F'}, {"output", required_argument, NULL, 'o'},
 	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
 	static const char *const fmts[] = {"table", "csv", "json", "html", "notice"};
-	const char *redis = "127.0.0.1:6379", *records = NULL, *from_s = NULL, *to_s = NULL;
+	const char *redis = redis_default ? redis_default : "127.0.0.1:6379", *records = NULL, *from_s = NULL, *to_s = NULL;
 	const char *output = NULL;
 	enum gk_report_format fmt = GK_REPORT_TABLE;
 	int c;
@@ -687,13 +687,13 @@ int gk_report_main(int argc, char **argv, FILE *out, FILE *err)
 	int rc = gk_report_collect(redis, records, from, to, now, &r, emsg, sizeof(emsg));
 	if (rc != 0) {
 		fprintf(err, "gkctl report: %s\n", emsg);
-		return rc == GK_EINVAL ? 2 : 1;
+		return rc == GK_EINVAL ? 2 : 3;
 	}
 	FILE *f = out;
 	if (output != NULL && (f = fopen(output, "w")) == NULL) {
 		fprintf(err, "gkctl report: %s: %s\n", output, strerror(errno));
 		gk_report_free(r);
-		return 1;
+		return 3;
 	}
 	rc = gk_report_write(r, fmt, f);
 	if (f != out && fclose(f) != 0)
@@ -703,7 +703,7 @@ int gk_report_main(int argc, char **argv, FILE *out, FILE *err)
 	gk_report_free(r);
 	if (rc != 0) {
 		fprintf(err, "gkctl report: write error\n");
-		return 1;
+		return 3;
 	}
 	return 0;
 }

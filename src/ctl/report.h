@@ -92,9 +92,10 @@ GK_MUST_CHECK int gk_report_write(const gk_report_t *r, enum gk_report_format f,
  *   [--redis ADDR] [--records-redis ADDR] [--from DATE] [--to DATE]
  *   [--format table|csv|json|html|notice] [--output FILE]
  * DATE: YYYY-MM-DD or YYYYMMDD (China Standard Time days); defaults: --to today, --from the
- * first day of --to's month; --redis 127.0.0.1:6379. Writes to out (or FILE), messages to
- * err. Returns the process exit code: 0, 1 (Redis or I/O error), 2 (usage). */
-int gk_report_main(int argc, char **argv, FILE *out, FILE *err);
+ * first day of --to's month; --redis: redis_default (gkctl's global --redis or GKCTL_REDIS),
+ * else 127.0.0.1:6379. Writes to out (or FILE), messages to err. Returns gkctl's exit
+ * status (src/ctl/ctl.h): 0, 2 usage, 3 Redis or I/O error. */
+int gk_report_main(int argc, char **argv, const char *redis_default, FILE *out, FILE *err);
 
 /* Parse a DATE as above into YYYYMMDD; 0 or GK_EINVAL (also for impossible dates). */
 GK_MUST_CHECK int gk_report_parse_date(const char *s, uint32_t *day);

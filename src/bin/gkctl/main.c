@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ctl/ctl.h"
+#include "ctl/report.h"
 #include "polstore/polstore.h"
 
 static void usage(FILE *f)
@@ -22,6 +23,8 @@ static void usage(FILE *f)
 	           "  policy keyid KEY.pem\n"
 	           "  status\n"
 	           "  lookup NAME [-t TYPE] [--tcp] [-c gatekeeperd.conf]\n"
+	           "  report [--from DATE] [--to DATE] [--format table|csv|json|html|notice]\n"
+	           "         [--output FILE] [--records-redis ADDR]   (docs/REPORT.md)\n"
 	           "Exit: 0 ok, 1 rejected or lagging, 2 usage, 3 Redis/I/O error.\n"
 	           "See policy/README.md (push, keys, history, rollback, audit) and README.md.\n");
 }
@@ -40,6 +43,12 @@ int main(int argc, char **argv)
 	gk_ctl_opts_t o = {.redis = getenv("GKCTL_REDIS")};
 	if (o.redis && !o.redis[0])
 		o.redis = NULL;
+	/* report parses its own options (src/ctl/report.h); --redis may come before it */
+	int ri = 1;
+	while (ri + 1 < argc && (strcmp(argv[ri], "--redis") == 0 || strcmp(argv[ri], "-r") == 0))
+		o.redis = argv[ri + 1], ri += 2;
+	if (ri < argc && strcmp(argv[ri], "report") == 0)
+		return gk_report_main(argc - ri, argv + ri, o.redis, stdout, stderr);
 	static const struct option lo[] = {{"redis", required_argument, NULL, 'r'},
 	                                   {"config", required_argument, NULL, 'c'},
 	                                   {"key", required_argument, NULL, 'k'},
