@@ -738,8 +738,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 	if (d == NULL || d->ac != ac)
 		return;
 	d->ac = NULL; /* hiredis frees it after this callback */
-	if (d->connected)
-		gk_log(GK_LOG_WARN, "discovery: lost connection to redis: %s",
+	if (d->connected) /* the status loop warns about the same outage */
+		gk_log(GK_LOG_INFO, "discovery: lost connection to redis (%s): counting in memory",
 		       ac->errstr[0] ? ac->errstr : "disconnected");
 	set_connected(d, false);
 	d->next_connect_ms = mono_ms() + d->backoff_ms;
