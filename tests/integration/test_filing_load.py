@@ -187,8 +187,9 @@ class RedisServer:
 
 
 def dump_all(r):
-	"""Every key but the heartbeats, with its DUMP: byte-identical comparison."""
-	keys = sorted(k for k in r.scan_iter(count=1000) if not k.startswith("gk:inst:"))
+	"""Every key but the heartbeats and the discovery counters (written by the daemons
+	under load), with its DUMP: byte-identical comparison."""
+	keys = sorted(k for k in r.scan_iter(count=1000) if not k.startswith(("gk:inst:", "gk:disc:")))
 	raw = redis.Redis(host="127.0.0.1", port=r.connection_pool.connection_kwargs["port"],
 	                  socket_timeout=5)
 	return {k: raw.dump(k) for k in keys}
