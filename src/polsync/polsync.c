@@ -65,7 +65,7 @@ struct gk_polsync {
 	uv_loop_t loop;
 	uv_async_t stop_async;
 	uv_timer_t tick, reconnect, kick;
-	bool stopping, session, was_up;
+	bool stopping, session, was_up, ever_up;
 	unsigned backoff_ms;
 	uint64_t connect_start_ms;
 	struct conn cmd, tail;
@@ -408,7 +408,7 @@ static void on_last(gk_polsync_t *ps, redisReply *r, void *priv)
 
 static void both_up(gk_polsync_t *ps)
 {
-	ps->was_up = true;
+	ps->was_up = ps->ever_up = true;
 	gk_log(GK_LOG_INFO, "policy: following %s on redis %s%s%s%u", GK_KEY_POL_CURRENT,
 	       ps->unix_path ? "unix:" : "", ps->unix_path ? ps->unix_path : ps->host,
 	       ps->unix_path ? "" : ":", ps->unix_path ? 0u : (unsigned)ps->conf.redis_port);
@@ -483,7 +483,7 @@ static void reconnect_cb(uv_timer_t *t)
 	ps->session = true;
 	ps->connect_start_ms = now_ms();
 	uv_mutex_lock(&ps->info_lock);
-	ps->info.reconnects += ps->was_up || ps->info.reconnects ? 1 : 0;
+	ps->info.reconnects += ps->ever_up ? 1 : 0;
 	uv_mutex_unlock(&ps->info_lock);
 	if (conn_open(ps, &ps->cmd) != 0 || conn_open(ps, &ps->tail) != 0)
 		session_fail(ps, "cannot create a connection");
