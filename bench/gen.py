@@ -16,6 +16,7 @@ import random
 import sys
 
 GEN_VERSION = 5  # bump when the output format changes, so cached data is rebuilt
+POLICY_VERSION = 2  # the same for the policy files alone
 
 # (suffix, weight): where the registrar's customers register.
 SUFFIXES = [
@@ -376,7 +377,7 @@ def write_policy(manifest, n, out_dir, seed):
 	paths: plain, rpz, empty, push (the YAMLs), block, allow, rpz_zone, probe (the lists), and
 	probes: the probe zone names."""
 	rng = random.Random(seed + 7)
-	tag = os.path.join(out_dir, "policy-%d-z%d-s%d-v%d" % (n, len(manifest["zones"]), seed, GEN_VERSION))
+	tag = os.path.join(out_dir, "policy-%d-z%d-s%d-v%d.%d" % (n, len(manifest["zones"]), seed, GEN_VERSION, POLICY_VERSION))
 	out = {"plain": tag + "-plain.yaml", "rpz": tag + "-rpz.yaml", "empty": tag + "-empty.yaml",
 	       "block": tag + ".block.txt", "allow": tag + ".allow.txt", "rpz_zone": tag + ".rpz",
 	       "push": tag + "-push.yaml", "probe": tag + ".probe.txt"}
@@ -386,7 +387,7 @@ def write_policy(manifest, n, out_dir, seed):
 		with open(out["probe"]) as f:
 			out["probes"] = [x[1:].strip() for x in f if x.startswith(".")]
 		return out
-	allowed = set()
+	allowed, used = set(), set()
 	rules = ("unfiled: {action: refuse}\nrevoked: {action: refuse}\nunknown: {action: refuse}\n")
 	with open(out["block"] + ".tmp", "w") as fb, open(out["allow"] + ".tmp", "w") as fa, \
 			open(out["rpz_zone"] + ".tmp", "w") as fr:
@@ -396,8 +397,10 @@ def write_policy(manifest, n, out_dir, seed):
 			 "@ IN NS localhost.\n")
 		for i in range(n):
 			allow = rng.random() < 0.05
-			if i % 1000 == 0 and (filed if allow else unfiled):
-				d, kind = rng.choice(filed if allow else unfiled), 0.0
+			pick = rng.choice(filed if allow else unfiled) if i % 1000 == 0 and (filed if allow else unfiled) else None
+			if pick and pick not in used:  # each hosted zone once (RPZ: one CNAME per owner)
+				used.add(pick)
+				d, kind = pick, 0.0
 			else:
 				d, kind = filler_domain(10**8 + i, seed), rng.random()
 			if allow:

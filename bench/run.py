@@ -961,7 +961,7 @@ def policy_push(env, redis, p):
 			if time.monotonic() - t > (2 if a.smoke else 5):
 				return {"skipped": "gatekeeperd does not follow the fleet policy (no 'policy: following' in its log)"}
 			time.sleep(0.05)
-		lead, total = (0.3, 2.0) if a.smoke else (3.0, 20.0)
+		lead, total = (0.3, 2.0) if a.smoke else (3.0, 30.0)
 		quiet(env)
 		bg = Background(gk, a.gkload, env.manifest["queries"], total, a.rate)
 		time.sleep(lead)
