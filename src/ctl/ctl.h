@@ -29,6 +29,8 @@ typedef struct gk_ctl_opts {
 	const char *file;    /* show: print only this file of the bundle */
 	const char *qtype;   /* lookup: query type (default A) */
 	bool tcp;            /* lookup: as if asked over TCP */
+	bool dry_run;        /* push: validate, show the diff to the current version, push
+	                        nothing (no key needed) */
 	unsigned timeout_ms; /* Redis connect timeout */
 } gk_ctl_opts_t;
 

@@ -267,8 +267,8 @@ int gk_ctl_policy_push(const gk_ctl_opts_t *o, const char *path, FILE *out, FILE
 	gk_policy_t *pb = NULL;
 	void *redis = NULL;
 	uint64_t cur = 0;
-	if (!o->key) {
-		fprintf(errf, "gkctl: policy push needs --key OPERATOR_KEY\n");
+	if (!o->key && !o->dry_run) {
+		fprintf(errf, "gkctl: policy push needs --key OPERATOR_KEY (or --dry-run)\n");
 		return GK_CTL_USAGE;
 	}
 	if (gk_polstore_bundle_load(path, &b, &pb, err, sizeof(err)) != 0) {
@@ -280,8 +280,18 @@ int gk_ctl_policy_push(const gk_ctl_opts_t *o, const char *path, FILE *out, FILE
 		ret = ctl_connect(o, &redis, errf);
 	if (ret == GK_CTL_OK)
 		ret = current_bundle(redis, &cur, &prevb, errf);
-	if (ret == GK_CTL_OK)
+	if (ret == GK_CTL_OK && o->dry_run) {
+		gk_pol_stats_t st;
+		gk_policy_stats(pb, &st);
+		fprintf(out, "dry run: %s compiles (%zu entries in %u lists, %zu files); changes from "
+		             "version %llu:\n",
+		        path, st.entries, st.lists, b->nfiles + 1, (unsigned long long)cur);
+		if (gk_polstore_diff_compiled(prevb, NULL, b, pb, out, NULL, NULL) != 0)
+			ret = GK_CTL_IO;
+		fprintf(out, "dry run: nothing pushed\n");
+	} else if (ret == GK_CTL_OK) {
 		ret = store(redis, o, b, pb, "push", cur, cur, prevb, out, errf);
+	}
 	if (ret != GK_CTL_OK && ret != GK_CTL_USAGE)
 		fprintf(errf, "gkctl: nothing pushed\n");
 	gk_policy_free(pb);

@@ -203,6 +203,15 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, gks):
 	assert "push: version 1" in out, out
 	for g in gks:
 		wait_for("v1 on %d" % g.port, lambda: enforced_text(g.port) == "v1", timeout=5)
+	# a list that does not compile: file:line, exit 1, nothing pushed; a dry run pushes nothing
+	write_policy(pdir, "v-broken", block=("mail.example.cn", "www..example.cn"))
+	p = t.ctl("policy", "push", "pol/policy.yaml", "--key", "op1.key", check=False)
+	assert p.returncode == 1 and "block.txt:2:" in p.stderr and "nothing pushed" in p.stderr, p
+	write_policy(pdir, "v-dry")
+	p = t.ctl("policy", "push", "pol/policy.yaml", "--dry-run")
+	assert "dry run: nothing pushed" in p.stdout and '"v1"' in p.stdout and '"v-dry"' in p.stdout, p.stdout
+	assert r.get("gk:pol:current") == b"1" and r.get("gk:pol:seq") == b"1"
+	log("broken list refused by gkctl with file:line, nothing pushed; dry run pushed nothing")
 	# latency from the start of `gkctl policy push` (validate, sign, store, announce), and from
 	# the moment Redis stored it (the stream entry's id is Redis' clock in ms)
 	lat, lat_stored = [], []

@@ -15,7 +15,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: gkctl [--redis HOST:PORT|unix:PATH] [-c gatekeeperd.conf] COMMAND\n"
-	           "  policy push PATH --key OPERATOR_KEY [--message TEXT]\n"
+	           "  policy push PATH --key OPERATOR_KEY [--message TEXT] | --dry-run\n"
 	           "  policy show [VERSION] [--pubkey PUB.pem]... [--file NAME]\n"
 	           "  policy history\n"
 	           "  policy diff A B\n"
@@ -57,6 +57,8 @@ int main(int argc, char **argv)
 	                                   {"file", required_argument, NULL, 'f'},
 	                                   {"type", required_argument, NULL, 't'},
 	                                   {"tcp", no_argument, NULL, 'T'},
+	                                   {"dry-run", no_argument, NULL, 'n'},
+	                                   {"dry-run", no_argument, NULL, 'n'},
 	                                   {"timeout", required_argument, NULL, 'o'},
 	                                   {"help", no_argument, NULL, 'h'},
 	                                   {NULL, 0, NULL, 0}};
@@ -90,6 +92,9 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			o.tcp = true;
+			break;
+		case 'n':
+			o.dry_run = true;
 			break;
 		case 'o':
 			o.timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
