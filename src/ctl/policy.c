@@ -283,8 +283,9 @@ int gk_ctl_policy_push(const gk_ctl_opts_t *o, const char *path, FILE *out, FILE
 	if (ret == GK_CTL_OK && o->dry_run) {
 		gk_pol_stats_t st;
 		gk_policy_stats(pb, &st);
-		fprintf(out, "dry run: %s compiles (%zu entries in %u lists, %zu files); changes from "
-		             "version %llu:\n",
+		fprintf(out,
+		        "dry run: %s compiles (%zu entries in %u lists, %zu files); changes from "
+		        "version %llu:\n",
 		        path, st.entries, st.lists, b->nfiles + 1, (unsigned long long)cur);
 		if (gk_polstore_diff_compiled(prevb, NULL, b, pb, out, NULL, NULL) != 0)
 			ret = GK_CTL_IO;
