@@ -68,6 +68,8 @@
  *       and it must reload the whole status set. Positions are taken from XINFO's
  *       last-generated-id (an emptied stream keeps counting).
  *
+ * Discovery counters (gk:disc:*): include/gk/discovery.h.
+ *
  * Instance heartbeats
  *   GK_KEY_INSTANCE "gk:inst:%s"        HASH per gatekeeperd (id = host:pid or configured):
  *       serial, stream_id, table_size, state (starting|ready|stale|failed), redis

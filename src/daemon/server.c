@@ -286,6 +286,10 @@ static void report_restart_only(const gk_config_t *boot, const gk_config_t *next
 	    boot->tcp_idle_timeout_ms != next->tcp_idle_timeout_ms ||
 	    boot->tcp_max_pipelined != next->tcp_max_pipelined)
 		gk_log(GK_LOG_WARN, "reload: tcp settings changed: take effect after restart");
+	const gk_config_discovery_t *da = &boot->discovery, *db = &next->discovery;
+	if (da->enabled != db->enabled || da->table_size != db->table_size ||
+	    da->flush_ms != db->flush_ms)
+		gk_log(GK_LOG_WARN, "reload: discovery settings changed: take effect after restart");
 	if (boot->metrics.set != next->metrics.set ||
 	    memcmp(&boot->metrics.listen, &next->metrics.listen, sizeof(boot->metrics.listen)) != 0 ||
 	    boot->dnstap.set != next->dnstap.set)
@@ -614,6 +618,8 @@ static void stop_workers(gk_server_t *s)
 		gk_worker_stop(s->workers[i]);
 }
 
+static void log_discovery(gk_server_t *s);
+
 static void on_signal(uv_signal_t *h, int signum)
 {
 	gk_server_t *s = h->data;
@@ -631,6 +637,7 @@ static void on_signal(uv_signal_t *h, int signum)
 		gk_polsync_stop(s->polsync);
 	gk_status_stop(s->status);
 	gk_disc_stop(s->disc); /* after the workers: their last counts are written */
+	log_discovery(s);
 	log_counters(s);
 	if (s->pol_mu_ready)
 		uv_close((uv_handle_t *)&s->pol_async, NULL);
@@ -674,6 +681,21 @@ static int start_status(gk_server_t *s, char *err, size_t errlen)
 	       cfg->filing.startup == GK_STARTUP_RESOLVE ? "resolve" : "refuse",
 	       cfg->filing.max_age_ms);
 	return 0;
+}
+
+static void log_discovery(gk_server_t *s)
+{
+	if (s->disc == NULL)
+		return;
+	gk_disc_stats_t st;
+	gk_disc_stats(s->disc, &st);
+	gk_log(GK_LOG_INFO,
+	       "discovery: %llu queries counted, %llu written in %llu writes (%llu entries); "
+	       "overflow %llu, dropped %llu, lost %llu, %u pending",
+	       (unsigned long long)st.merged, (unsigned long long)st.queries,
+	       (unsigned long long)st.flushes, (unsigned long long)st.written,
+	       (unsigned long long)st.overflow, (unsigned long long)st.dropped,
+	       (unsigned long long)st.lost, st.pending);
 }
 
 /* Discovery (obs/discovery.h): per-worker counting tables and the merger thread. */

@@ -344,7 +344,18 @@ def main():
 			                workers=2, ipv6=False, extra=extra)
 			body(r, gk, sync, addr, report_argv, tmp)
 			rc = gk.stop()
-			assert rc == 0, "gatekeeperd exit %s:\n%s" % (rc, gk.log_text()[-3000:])
+			text = open(gk.logpath, encoding="utf-8", errors="replace").read()
+			assert rc == 0, "gatekeeperd exit %s:\n%s" % (rc, text[-3000:])
+			m = re.search(r"discovery: (\d+) queries counted, (\d+) written in \d+ writes "
+			              r"\(\d+ entries\); overflow (\d+), dropped (\d+), lost (\d+), "
+			              r"(\d+) pending", text)
+			assert m, text[-3000:]
+			counted, written, over, dropped, lost, pending = map(int, m.groups())
+			tot = totals(r, sorted({day_of(time.time() - 86400), day_of(time.time())}))
+			assert counted == written == tot["queries"] and lost == 0 and pending == 0, \
+				(m.group(0), tot)
+			assert over == tot["overflow:unfiled"], (m.group(0), tot)
+			log(m.group(0))
 		finally:
 			rsrv.stop()
 	log("test_discovery: ok")
