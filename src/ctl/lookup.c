@@ -151,7 +151,9 @@ static int pick_policy(struct look *l)
 	const gk_config_policy_t *cp = l->cfg ? &l->cfg->policy : NULL;
 	int ret = GK_CTL_OK;
 	snprintf(l->policy_src, sizeof(l->policy_src), "none");
-	if (l->o->n_pubkeys)
+	if (l->redis == NULL)
+		; /* no Redis: the policy file */
+	else if (l->o->n_pubkeys)
 		ret = redis_policy(l, l->o->pubkeys, l->o->n_pubkeys);
 	else if (cp && cp->redis)
 		ret = redis_policy(l, (const char *const *)cp->operator_keys, cp->n_operator_keys);
@@ -341,13 +343,17 @@ int gk_ctl_lookup(const gk_ctl_opts_t *o, const char *qname, FILE *out, FILE *er
 		ret = GK_CTL_USAGE;
 		goto out;
 	}
-	if ((ret = ctl_connect(o, &l.redis, errf)) != GK_CTL_OK)
+	/* a config without redis (and no --redis): no filing status, the policy file only */
+	bool no_redis = !o->redis && l.cfg && !l.cfg->redis.set;
+	if (!no_redis && (ret = ctl_connect(o, &l.redis, errf)) != GK_CTL_OK)
 		goto out;
 	const char *reg = gk_psl_registrable(l.psl, name);
 	fprintf(out, "name        %s\nregistrable %s\n", name,
 	        reg ? reg : "(none: a public suffix; the unfiled rule applies)");
 	uint32_t value = 0;
-	if (reg && (ret = filing(&l, reg, &value)) != GK_CTL_OK)
+	if (no_redis)
+		fprintf(out, "filing      not checked (no redis in %s)\n", o->config);
+	else if (reg && (ret = filing(&l, reg, &value)) != GK_CTL_OK)
 		goto out;
 	int pr = pick_policy(&l);
 	if (pr == GK_CTL_IO) {
