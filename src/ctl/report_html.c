@@ -14,6 +14,7 @@
 #include "ctl/report_internal.h"
 
 #define TOP_N 20
+#define ROWS_MAX 10000 /* domain rows in a page; the CSV has them all */
 
 static const char *const reason_names[GK_DISC_NREASONS] = GK_DISC_REASON_NAMES;
 static const char *const reason_colors[GK_DISC_NREASONS] = {"#d9534f", "#8e44ad", "#f0ad4e",
@@ -176,7 +177,8 @@ static void domain_table(const char *id, const gk_report_domain_t *v, size_t n, 
 	           "<th>last seen</th><th>status now</th><th>provider</th><th>licence</th></tr>"
 	           "</thead><tbody>\n",
 	        id);
-	for (size_t i = 0; i < n; i++) {
+	size_t shown = n < ROWS_MAX ? n : ROWS_MAX;
+	for (size_t i = 0; i < shown; i++) {
 		fputs("<tr class=\"dom\"><td class=\"domain\">", o);
 		esc(o, v[i].name);
 		fputs("</td>", o);
@@ -191,6 +193,10 @@ static void domain_table(const char *id, const gk_report_domain_t *v, size_t n, 
 		fputs("</td></tr>\n", o);
 	}
 	fputs("</tbody></table>\n", o);
+	if (shown < n)
+		fprintf(o, "<p class=\"more\">The %zu domains with the most queries of %zu; the CSV "
+		           "format lists every one.</p>\n",
+		        shown, n);
 }
 
 static void summary_item(FILE *o, const char *id, const char *label, uint64_t v)

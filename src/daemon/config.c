@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <yaml.h>
 #include "daemon/config.h"
+#include "gk/discovery.h"
 
 struct ctx {
 	const char *path;
@@ -578,8 +579,11 @@ static int visit_discovery(struct ctx *c, const char *key, yaml_node_t *k, yaml_
 		return get_uint(c, "discovery.table_size", v, 16, 16777216, &d->table_size);
 	if (strcmp(key, "flush_ms") == 0)
 		return get_uint(c, "discovery.flush_ms", v, 10, 60000, &d->flush_ms);
+	if (strcmp(key, "day_max") == 0)
+		return get_uint(c, "discovery.day_max", v, 16, 1000000000, &d->day_max);
 	return fail(c, line_of(k),
-	            "discovery: unknown key '%s' (expected enabled, table_size, flush_ms)", key);
+	            "discovery: unknown key '%s' (expected enabled, table_size, flush_ms, day_max)",
+	            key);
 }
 
 static void refusal_default(gk_refusal_t *r, gk_action_t a, const char *text)
@@ -893,6 +897,8 @@ int gk_config_load(const char *path, gk_config_t **out, char *err, size_t errlen
 			dc->table_size = GK_CONFIG_DISC_TABLE_DEFAULT;
 		if (dc->flush_ms == 0)
 			dc->flush_ms = GK_CONFIG_DISC_FLUSH_DEFAULT;
+		if (dc->day_max == 0)
+			dc->day_max = GK_DISC_DAY_MAX;
 	}
 finish:
 	if (have_doc)

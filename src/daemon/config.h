@@ -75,6 +75,7 @@ typedef struct gk_config_discovery {
 	bool enabled;        /* default: true when redis is set; never true without redis */
 	unsigned table_size; /* entries per worker table (16..16777216) */
 	unsigned flush_ms;   /* 10..60000 */
+	unsigned day_max;    /* domains per day and reason in Redis (16..1000000000) */
 	bool enabled_set;    /* the file said enabled (for the default) */
 	size_t line;         /* of the discovery key, for errors found after the walk */
 } gk_config_discovery_t;

@@ -288,7 +288,7 @@ static void report_restart_only(const gk_config_t *boot, const gk_config_t *next
 		gk_log(GK_LOG_WARN, "reload: tcp settings changed: take effect after restart");
 	const gk_config_discovery_t *da = &boot->discovery, *db = &next->discovery;
 	if (da->enabled != db->enabled || da->table_size != db->table_size ||
-	    da->flush_ms != db->flush_ms)
+	    da->flush_ms != db->flush_ms || da->day_max != db->day_max)
 		gk_log(GK_LOG_WARN, "reload: discovery settings changed: take effect after restart");
 	if (boot->metrics.set != next->metrics.set ||
 	    memcmp(&boot->metrics.listen, &next->metrics.listen, sizeof(boot->metrics.listen)) != 0 ||
@@ -691,11 +691,11 @@ static void log_discovery(gk_server_t *s)
 	gk_disc_stats(s->disc, &st);
 	gk_log(GK_LOG_INFO,
 	       "discovery: %llu queries counted, %llu written in %llu writes (%llu entries); "
-	       "overflow %llu, dropped %llu, lost %llu, %u pending",
+	       "overflow %llu, day_max %llu, dropped %llu, lost %llu, %u pending",
 	       (unsigned long long)st.merged, (unsigned long long)st.queries,
 	       (unsigned long long)st.flushes, (unsigned long long)st.written,
-	       (unsigned long long)st.overflow, (unsigned long long)st.dropped,
-	       (unsigned long long)st.lost, st.pending);
+	       (unsigned long long)st.overflow, (unsigned long long)st.capped,
+	       (unsigned long long)st.dropped, (unsigned long long)st.lost, st.pending);
 }
 
 /* Discovery (obs/discovery.h): per-worker counting tables and the merger thread. */
@@ -713,6 +713,7 @@ static int start_discovery(gk_server_t *s, char *err, size_t errlen)
 	    .redis_unix = cfg->redis.unix_path,
 	    .connect_timeout_ms = cfg->redis.connect_timeout_ms,
 	    .reconnect_max_ms = cfg->redis.reconnect_max_ms,
+	    .day_max = cfg->discovery.day_max,
 	};
 	int rc = gk_disc_create(&dc, &s->disc);
 	if (rc == 0 && (rc = gk_disc_start(s->disc)) != 0) {

@@ -311,6 +311,7 @@ struct gk_disc {
 	uint64_t connect_start_ms, inflight_since_ms, next_connect_ms;
 	unsigned backoff_ms;
 	uint64_t inflight_counts[GK_DISC_NREASONS]; /* per-domain counts in the write in flight */
+	size_t inflight_evals; /* the first replies of its EXEC are the merges' overflow */
 	uint32_t inflight_day;
 
 	uv_mutex_t stats_lock;
@@ -534,12 +535,16 @@ static void exec_cb(redisAsyncContext *ac, void *r, void *priv)
 	(void)ac;
 	d->inflight = false;
 	bool ok = rep != NULL && rep->type == REDIS_REPLY_ARRAY;
+	uint64_t capped = 0;
 	if (ok) {
 		for (size_t i = 0; i < rep->elements; i++) {
-			if (rep->element[i]->type == REDIS_REPLY_ERROR) {
-				gk_log(GK_LOG_WARN, "discovery: redis: %s", rep->element[i]->str);
+			const redisReply *e = rep->element[i];
+			if (e->type == REDIS_REPLY_ERROR) {
+				gk_log(GK_LOG_WARN, "discovery: redis: %s", e->str);
 				break;
 			}
+			if (i < d->inflight_evals && e->type == REDIS_REPLY_INTEGER && e->integer > 0)
+				capped += (uint64_t)e->integer;
 		}
 	} else {
 		/* no reply: the counts of this write may or may not be in Redis; never resend
@@ -559,6 +564,7 @@ static void exec_cb(redisAsyncContext *ac, void *r, void *priv)
 	}
 	uv_mutex_lock(&d->stats_lock);
 	d->stats.flushes++;
+	d->stats.capped += capped;
 	uv_mutex_unlock(&d->stats_lock);
 }
 
@@ -613,13 +619,22 @@ static int write_chunk(gk_disc_t *d, uint32_t from, uint32_t to, char *text, con
 	lens[argc++] = 4;
 	argv[argc] = script;
 	lens[argc++] = sizeof(script) - 1;
-	argv[argc] = "1";
+	argv[argc] = "2";
 	lens[argc++] = 1;
 	argv[argc] = p;
 	lens[argc++] = (size_t)sprintf(p, GK_KEY_DISC_DOMAINS, e0->day, reason_names[e0->reason]);
 	p += lens[argc - 1] + 1;
 	argv[argc] = p;
+	lens[argc++] = (size_t)sprintf(p, GK_KEY_DISC_TOTALS, e0->day);
+	p += lens[argc - 1] + 1;
+	argv[argc] = p;
 	lens[argc++] = (size_t)sprintf(p, "%u", GK_DISC_TTL_S);
+	p += lens[argc - 1] + 1;
+	argv[argc] = p;
+	lens[argc++] = (size_t)sprintf(p, "%u", d->conf.day_max ? d->conf.day_max : GK_DISC_DAY_MAX);
+	p += lens[argc - 1] + 1;
+	argv[argc] = p;
+	lens[argc++] = (size_t)sprintf(p, "overflow:%s", reason_names[e0->reason]);
 	p += lens[argc - 1] + 1;
 	for (uint32_t i = from; i < to; i++) {
 		const struct ent *e = &d->pending->ents[d->order[i]];
@@ -652,14 +667,15 @@ static void write_pending(gk_disc_t *d)
 	for (uint32_t i = 0; i < pt->n; i++)
 		d->order[i] = i;
 	qsort_r(d->order, pt->n, sizeof(*d->order), cmp_day_reason, pt);
-	/* text: per domain up to 4 * 255 + 3 numbers; argv: 5 + 4 per domain */
-	char *text = malloc(CHUNK * (4 * GK_DNAME_MAX + 40) + 128);
-	const char **argv = malloc((5 + 4 * CHUNK) * sizeof(*argv));
-	size_t *lens = malloc((5 + 4 * CHUNK) * sizeof(*lens));
+	/* text: per domain up to 4 * 255 + 3 numbers; argv: 8 + 4 per domain */
+	char *text = malloc(CHUNK * (4 * GK_DNAME_MAX + 40) + 256);
+	const char **argv = malloc((8 + 4 * CHUNK) * sizeof(*argv));
+	size_t *lens = malloc((8 + 4 * CHUNK) * sizeof(*lens));
 	int rc = GK_ENOMEM;
 	if (text == NULL || argv == NULL || lens == NULL)
 		goto done;
 	memset(d->inflight_counts, 0, sizeof(d->inflight_counts));
+	d->inflight_evals = 0;
 	d->inflight_day = gk_disc_day(atomic_load(&d->now_s));
 	const char *multi[] = {"MULTI"};
 	size_t mlen[] = {5};
@@ -672,6 +688,7 @@ static void write_pending(gk_disc_t *d)
 		       pt->ents[d->order[j]].reason == e->reason)
 			j++;
 		rc = write_chunk(d, i, j, text, argv, lens);
+		d->inflight_evals++;
 		i = j;
 	}
 	for (unsigned i = 0; i < PENDING_DAYS && rc == 0; i++)

@@ -108,6 +108,7 @@ typedef struct gk_disc_conf {
 	const char *redis_unix; /* or NULL */
 	unsigned connect_timeout_ms;
 	unsigned reconnect_max_ms;
+	uint32_t day_max; /* most domains per day and reason in Redis; 0: GK_DISC_DAY_MAX */
 } gk_disc_conf_t;
 
 /* Create (allocates every table: 2 per worker, the merger's backlog). No thread yet.
@@ -142,7 +143,8 @@ typedef struct gk_disc_stats {
 	uint64_t written;       /* (domain, reason, day) entries written */
 	uint64_t merged;        /* queries collected from the workers so far */
 	uint64_t queries;       /* of those, written to Redis */
-	uint64_t overflow;      /* refusals not counted per domain (all reasons) */
+	uint64_t overflow;      /* refusals not counted per domain (all reasons): worker tables */
+	uint64_t capped;        /* ... and Redis: a day's hash already held day_max domains */
 	uint64_t dropped;       /* per-domain counts dropped by the merger */
 	uint64_t lost;          /* per-domain counts of failed writes */
 	uint32_t pending;       /* entries waiting in the backlog */

@@ -14,8 +14,9 @@
 #      counts wait in the merger's backlog and are written exactly once afterwards.
 #   3. A random-subdomain flood of one domain collapses into its one field; a flood of random
 #      registrable domains (a zone at the public suffix gd.cn) overflows the 64-entry worker
-#      tables: overflow is counted, every refusal is accounted for exactly (fields + overflow
-#      + dropped + lost + noreg = refused), and the daemon's RSS stays within its bound.
+#      tables and the day's 100-field cap in Redis (discovery.day_max): overflow is counted,
+#      every refusal is accounted for exactly (fields + overflow + dropped + lost + noreg =
+#      refused), the daemon's RSS stays within its bound, and its shutdown line agrees.
 #   4. The HTML report renders in headless Chromium: the DOM's domain table equals the CSV,
 #      and the page's own script (run by the browser) re-adds the same totals.
 # Every server is stopped by PID.
@@ -46,6 +47,7 @@ UNFILED = ["u1.cn", "u2.cn", "u3.com.cn"]
 REVOKED = ["r1.cn"]
 FLOOD_ZONE = "gd.cn"  # a public suffix: every <x>.gd.cn is its own registrable domain
 TABLE = 64
+DAY_MAX = 100  # fields per day and reason in Redis
 REASONS = ["unfiled", "revoked", "unknown", "starting", "blocked", "tcponly"]
 
 
@@ -338,8 +340,8 @@ def main():
 			inst = "disc-%d" % os.getpid()
 			extra = ("redis:\n  address: \"%s\"\n  instance_id: %s\n  connect_timeout_ms: 300\n"
 			         "  reconnect_max_ms: 500\nfiling:\n  startup: refuse\n"
-			         "discovery:\n  enabled: true\n  table_size: %d\n  flush_ms: 200\n" %
-			         (addr, inst, TABLE))
+			         "discovery:\n  enabled: true\n  table_size: %d\n  flush_ms: 200\n"
+			         "  day_max: %d\n" % (addr, inst, TABLE, DAY_MAX))
 			gk = h.start_gk(gkbin, tmp, zonedir=os.path.join(tmp, "zones"), zones=zones,
 			                workers=2, ipv6=False, extra=extra)
 			body(r, gk, sync, addr, report_argv, tmp)
@@ -347,14 +349,14 @@ def main():
 			text = open(gk.logpath, encoding="utf-8", errors="replace").read()
 			assert rc == 0, "gatekeeperd exit %s:\n%s" % (rc, text[-3000:])
 			m = re.search(r"discovery: (\d+) queries counted, (\d+) written in \d+ writes "
-			              r"\(\d+ entries\); overflow (\d+), dropped (\d+), lost (\d+), "
-			              r"(\d+) pending", text)
+			              r"\(\d+ entries\); overflow (\d+), day_max (\d+), dropped (\d+), "
+			              r"lost (\d+), (\d+) pending", text)
 			assert m, text[-3000:]
-			counted, written, over, dropped, lost, pending = map(int, m.groups())
+			counted, written, over, capped, dropped, lost, pending = map(int, m.groups())
 			tot = totals(r, sorted({day_of(time.time() - 86400), day_of(time.time())}))
 			assert counted == written == tot["queries"] and lost == 0 and pending == 0, \
 				(m.group(0), tot)
-			assert over == tot["overflow:unfiled"], (m.group(0), tot)
+			assert over + capped == tot["overflow:unfiled"] and capped > 0, (m.group(0), tot)
 			log(m.group(0))
 		finally:
 			rsrv.stop()
@@ -443,6 +445,9 @@ def body(r, gk, sync, addr, report_argv, tmp):
 	assert t["refused:unfiled"] == 17 + 50 + got + got2, (t, got, got2)
 	assert fields + over + dropped + lost + t["noreg"] == t["refused:unfiled"], (t, fields)
 	assert over > 0, t
+	for d in days:  # Redis holds at most day_max domains per day and reason
+		assert r.hlen("gk:disc:%08d:unfiled" % d) <= DAY_MAX
+	assert len([k for k in u if k.endswith(".gd.cn")]) >= DAY_MAX - 3, len(u)
 	rss1 = rss_kb(gk.pid)
 	log("flood: %d random subdomains -> 1 field; %d random registrable domains -> %d fields, "
 	    "overflow %d, dropped %d, lost %d; RSS %d -> %d KiB" %

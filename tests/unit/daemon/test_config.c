@@ -92,6 +92,42 @@ static void test_policy_section(void **state)
 	expect_error(LISTEN ZONES "policy:\n  redis: maybe\n", GK_ECONFIG, 6, "true or false");
 }
 
+static void test_discovery_section(void **state)
+{
+	(void)state;
+	char path[160], err[512];
+	gk_config_t *cfg = NULL;
+	snprintf(path, sizeof(path), "%s/disc.yaml", tmpdir);
+	write_file(path, LISTEN ZONES "redis: {address: \"127.0.0.1:6379\"}\n");
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_true(cfg->discovery.enabled); /* on with redis by default */
+	assert_int_equal(cfg->discovery.table_size, 65536);
+	assert_int_equal(cfg->discovery.flush_ms, 1000);
+	assert_int_equal(cfg->discovery.day_max, 1000000);
+	gk_config_free(cfg);
+	write_file(path, LISTEN ZONES "redis: {address: \"127.0.0.1:6379\"}\ndiscovery:\n"
+	                 "  enabled: false\n  table_size: 16\n  flush_ms: 250\n  day_max: 500\n");
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_false(cfg->discovery.enabled);
+	assert_int_equal(cfg->discovery.table_size, 16);
+	assert_int_equal(cfg->discovery.flush_ms, 250);
+	assert_int_equal(cfg->discovery.day_max, 500);
+	gk_config_free(cfg);
+	write_file(path, LISTEN ZONES);
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_false(cfg->discovery.enabled); /* no redis: off */
+	gk_config_free(cfg);
+
+	expect_error(LISTEN ZONES "discovery:\n  enabled: true\n", GK_ECONFIG, 6,
+	             "discovery.enabled: true needs a redis section");
+	expect_error(LISTEN ZONES "discovery:\n  tabel_size: 5\n", GK_ECONFIG, 6,
+	             "discovery: unknown key 'tabel_size'");
+	expect_error(LISTEN ZONES "discovery:\n  table_size: 8\n", GK_ECONFIG, 6, "out of range");
+	expect_error(LISTEN ZONES "discovery:\n  flush_ms: 70000\n", GK_ECONFIG, 6, "out of range");
+	expect_error(LISTEN ZONES "discovery:\n  day_max: 1\n", GK_ECONFIG, 6, "out of range");
+	expect_error(LISTEN ZONES "discovery: yes\n", GK_ECONFIG, 5, "expected a mapping");
+}
+
 static void test_defaults(void **state)
 {
 	(void)state;
@@ -384,6 +420,7 @@ int main(void)
 	    cmocka_unit_test(test_errors_top),     cmocka_unit_test(test_errors_numbers),
 	    cmocka_unit_test(test_errors_listen),
 	    cmocka_unit_test(test_policy_section),  cmocka_unit_test(test_errors_zones),
+	    cmocka_unit_test(test_discovery_section),
 	    cmocka_unit_test(test_parse_addr),     cmocka_unit_test(test_filing_defaults),
 	    cmocka_unit_test(test_filing_keys),    cmocka_unit_test(test_filing_errors),
 	};
