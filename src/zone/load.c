@@ -226,6 +226,19 @@ static int record(struct state *S, char *entry, unsigned line)
 	ldns_status st = ldns_rr_new_frm_str(&rr, entry, S->ttl, S->origin, &S->prev);
 	if (st != LDNS_STATUS_OK)
 		return fail(L, GK_ESYNTAX, S->file, line, "%s", ldns_get_errorstr_by_id(st));
+	/* ldns accepts a known type with RDATA fields missing when the rest is written in the
+	 * RFC 3597 generic form ("SRV 1 \# 4 0a000001", or all of it "SRV \# 4 ..."): the
+	 * record would go out without the target name its type promises. */
+	const ldns_rr_descriptor *d = ldns_rr_descript(ldns_rr_get_type(rr));
+	if (d != NULL && ldns_rr_rd_count(rr) < ldns_rr_descriptor_minimum(d)) {
+		char *t = ldns_rr_type2str(ldns_rr_get_type(rr));
+		size_t got = ldns_rr_rd_count(rr), want = ldns_rr_descriptor_minimum(d);
+		ldns_rr_free(rr);
+		int rc = fail(L, GK_ESYNTAX, S->file, line, "%s record with %zu of its %zu RDATA fields",
+		              t ? t : "a", got, want);
+		free(t);
+		return rc;
+	}
 	if (push_rr(L, rr, S->file, line) < 0) {
 		ldns_rr_free(rr);
 		return fail(L, GK_ENOMEM, S->file, line, "out of memory");
