@@ -408,13 +408,6 @@ static void on_fleet_policy(void *ctx, gk_policy_t *p, uint64_t version, const c
 	uv_async_send(&s->pol_async);
 }
 
-static void on_fleet_reject(void *ctx, uint64_t version, const char *why)
-{
-	(void)ctx;
-	gk_log(GK_LOG_ERR, "fleet policy version %llu rejected, the running policy stays: %s",
-	       (unsigned long long)version, why);
-}
-
 /* main thread: publish a copy of the current view with the new policy. */
 static void fleet_policy_cb(uv_async_t *a)
 {
@@ -492,7 +485,7 @@ static int start_polsync(gk_server_t *s, char *err, size_t errlen)
 	    .operator_keys = (const char *const *)cfg->policy.operator_keys,
 	    .n_operator_keys = cfg->policy.n_operator_keys,
 	    .on_policy = on_fleet_policy,
-	    .on_reject = on_fleet_reject,
+	    .on_reject = NULL, /* polsync logs rejections and reports them in the heartbeat */
 	    .ctx = s,
 	    .status = s->status,
 	};
