@@ -580,6 +580,7 @@ static int start_obs(gk_server_t *s, char *err, size_t errlen)
 		return rc;
 	}
 	gk_obs_set_status(s->obs, s->status);
+	gk_obs_set_discovery(s->obs, s->disc);
 	gk_obs_set_net(s->obs, net_counters, s);
 	gk_obs_set_policy_version(s->obs, policy_version, s);
 	return 0;

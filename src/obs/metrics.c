@@ -17,6 +17,7 @@
 #include <time.h>
 #include "gk/version.h"
 #include "net/net.h"
+#include "obs/discovery.h"
 #include "obs/dnstap.h"
 #include "obs/metrics.h"
 #include "status/status.h"
@@ -229,6 +230,44 @@ static void render_tap(struct buf *b, const gk_obs_t *obs, const gk_obs_counters
 	       s.connected ? 1 : 0);
 }
 
+static void render_discovery(struct buf *b, const gk_obs_t *obs)
+{
+	gk_disc_t *d = gk_obs_discovery(obs);
+	if (d == NULL)
+		return;
+	gk_disc_stats_t s;
+	gk_disc_stats(d, &s);
+	counter1(b, "gatekeeper_discovery_flushes_total",
+	         "Discovery writes to Redis that succeeded (one pipeline each).", s.flushes);
+	counter1(b, "gatekeeper_discovery_entries_written_total",
+	         "(domain, reason, day) counts written to Redis.", s.written);
+	head(b, "gatekeeper_discovery_queries_total", "counter",
+	     "Queries collected from the workers by the discovery merger, and of those written "
+	     "to Redis.");
+	put(b, "gatekeeper_discovery_queries_total{stage=\"merged\"} %llu\n",
+	    (unsigned long long)s.merged);
+	put(b, "gatekeeper_discovery_queries_total{stage=\"written\"} %llu\n",
+	    (unsigned long long)s.queries);
+	head(b, "gatekeeper_discovery_uncounted_total", "counter",
+	     "Refusals not counted per domain: a worker table was full (worker), a day's hash "
+	     "in Redis held discovery.day_max domains (day_max), dropped by the merger (merger), "
+	     "or a write failed (write).");
+	put(b, "gatekeeper_discovery_uncounted_total{where=\"worker\"} %llu\n",
+	    (unsigned long long)s.overflow);
+	put(b, "gatekeeper_discovery_uncounted_total{where=\"day_max\"} %llu\n",
+	    (unsigned long long)s.capped);
+	put(b, "gatekeeper_discovery_uncounted_total{where=\"merger\"} %llu\n",
+	    (unsigned long long)s.dropped);
+	put(b, "gatekeeper_discovery_uncounted_total{where=\"write\"} %llu\n",
+	    (unsigned long long)s.lost);
+	gauge1(b, "gatekeeper_discovery_backlog", "Entries waiting to be written to Redis.",
+	       (double)s.pending);
+	gauge1(b, "gatekeeper_discovery_table_bytes",
+	       "Memory of every discovery counting table (the bound).", (double)s.table_bytes);
+	gauge1(b, "gatekeeper_discovery_redis_connected",
+	       "1 while discovery's Redis connection is up.", s.connected ? 1 : 0);
+}
+
 int gk_metrics_render(const gk_obs_t *obs, char **out, size_t *len)
 {
 	struct buf b = {.cap = 16384};
@@ -258,6 +297,7 @@ int gk_metrics_render(const gk_obs_t *obs, char **out, size_t *len)
 	gauge1(&b, "gatekeeper_policy_version", "Version of the operator policy applied (0: none).",
 	       (double)gk_obs_policy_version(obs));
 	render_tap(&b, obs, c);
+	render_discovery(&b, obs);
 	free(c);
 	if (b.oom) {
 		free(b.p);

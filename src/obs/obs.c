@@ -45,6 +45,7 @@ struct gk_obs {
 	void *policy_arg;
 	gk_obs_net_fn net_add;
 	void *net_arg;
+	struct gk_disc *disc;
 	double start_time;
 };
 
@@ -316,6 +317,16 @@ void gk_obs_set_disc(gk_obs_t *obs, unsigned i, struct gk_disc_worker *dw)
 {
 	if (i < obs->n)
 		obs->w[i].disc = dw;
+}
+
+void gk_obs_set_discovery(gk_obs_t *obs, struct gk_disc *d)
+{
+	obs->disc = d;
+}
+
+struct gk_disc *gk_obs_discovery(const gk_obs_t *obs)
+{
+	return obs->disc;
 }
 
 gk_tap_t *gk_obs_tap(const gk_obs_t *obs)

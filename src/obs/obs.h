@@ -21,9 +21,9 @@
  * from after the receive to before the send divided by the batch size, counted once per
  * query. Two monotonic clock reads per batch cost 2 x 25 ns (measured, docs/METRICS.md),
  * under 2 ns per query at a full batch of 32; two reads per query would cost a noticeable
- * share of the query's own processing. CLOCK_MONOTONIC_COARSE is cheaper still but ticks every 4 ms: useless at
- * this scale. The figure is therefore a per-batch mean: a slow query inside a full batch is
- * spread over its neighbours.
+ * share of the query's own processing. CLOCK_MONOTONIC_COARSE is cheaper still but ticks every 4
+ * ms: useless at this scale. The figure is therefore a per-batch mean: a slow query inside a full
+ * batch is spread over its neighbours.
  *
  * Threads: gk_obs_create/free and the setters on the main thread before workers start;
  * gk_obs_sum and the getters on the main thread any time.
@@ -173,6 +173,12 @@ void gk_obs_net(const gk_obs_t *obs, struct gk_net_counters *sum);
  * The workers call nothing of discovery themselves: gk_obs_query is their one hook. */
 struct gk_disc_worker;
 void gk_obs_set_disc(gk_obs_t *obs, unsigned i, struct gk_disc_worker *dw);
+
+/* Discovery's service (obs/discovery.h), whose figures the metrics report (NULL: none).
+ * Main thread, before the endpoint starts; d must outlive obs's use of it. */
+struct gk_disc;
+void gk_obs_set_discovery(gk_obs_t *obs, struct gk_disc *d);
+struct gk_disc *gk_obs_discovery(const gk_obs_t *obs);
 
 /* The decision log given at create (NULL: none). */
 struct gk_tap *gk_obs_tap(const gk_obs_t *obs);

@@ -369,6 +369,13 @@ def main():
 					 val(m0, "gatekeeper_queries_unanswered_total", transport="udp"),
 					 "the malformed datagram")
 			refusals = check_deltas(m0, m1)
+			# discovery (on by default with redis) reports through the same endpoint
+			md = wait_metric(mport, lambda x: val(x, "gatekeeper_discovery_queries_total",
+							      stage="written") > 0, "discovery written")
+			assert val(md, "gatekeeper_discovery_redis_connected") == 1
+			assert val(md, "gatekeeper_discovery_flushes_total") >= 1
+			assert val(md, "gatekeeper_discovery_entries_written_total") >= 1
+			assert val(md, "gatekeeper_discovery_table_bytes") > 0
 			h.log("metrics: exact counts for %d queries (%d refusals)" %
 			      (sum(x[6] for x in MIX) + MALFORMED, refusals))
 
