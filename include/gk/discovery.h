@@ -2,7 +2,8 @@
 /* include/gk/discovery.h -- the Redis contract of discovery: what gatekeeperd refused, per day.
  *
  * Writers: every gatekeeperd (its discovery merger, src/obs/discovery.c), once per flush
- * interval (discovery.flush_ms, default 1000), in one MULTI/EXEC pipeline. Reader: gkctl
+ * interval (discovery.flush_ms, default 1000), in one MULTI/EXEC pipeline of Lua scripts
+ * (EVAL: Redis caches the compiled script by its SHA1). Reader: gkctl
  * report (src/ctl/report.c). Counts from every instance of a fleet add up in the same keys.
  *
  * Day: the calendar date in China Standard Time (UTC+8, no daylight saving), written
@@ -37,9 +38,13 @@
  *                            flood); in refused:<reason>
  *       dropped:<reason>     counted per domain by a worker but dropped by the merger: Redis
  *                            unreachable long enough that its bounded backlog filled
- *       lost:<reason>        per-domain counts in a write whose EXEC reply never came
- *                            (connection lost mid-write: counted at most once, never twice)
  *   Every key of a day gets EXPIRE GK_DISC_TTL_S at each write.
+ *
+ * Write ids (exactly once)
+ *   GK_KEY_DISC_WRITE "gk:disc:w:<instance token>:<write sequence>"  STRING, EX 3600: the
+ *       nonce of the attempt of that write that was applied (GK_DISC_LUA_ONCE). A write
+ *       whose reply was lost is re-sent with the same id until one attempt is confirmed,
+ *       so a count is neither lost nor doubled by a lost connection.
  *
  * Derived (gkctl report, docs/REPORT.md)
  *   discovered unfiled: distinct fields of gk:disc:<day>:unfiled over the period's days.
@@ -54,6 +59,7 @@
 #define GK_KEY_DISC_PREFIX  "gk:disc:"
 #define GK_KEY_DISC_DOMAINS "gk:disc:%08u:%s"
 #define GK_KEY_DISC_TOTALS  "gk:disc:%08u:tot"
+#define GK_KEY_DISC_WRITE   "gk:disc:w:%s:%llu"
 
 #define GK_DISC_TTL_S       (400u * 86400u) /* about 13 months: a year of monthly notices */
 #define GK_DISC_DAY_MAX     1000000u        /* default most domains per day and reason */
@@ -73,15 +79,25 @@ typedef enum gk_disc_reason {
 /* Key and field spelling of each reason, indexed by gk_disc_reason_t. */
 #define GK_DISC_REASON_NAMES {"unfiled", "revoked", "unknown", "starting", "blocked", "tcponly"}
 
-/* The merge of one day/reason hash: KEYS[1] the hash, KEYS[2] the day's totals; ARGV[1]
- * the TTL in seconds, ARGV[2] the most fields the hash may hold (a new domain beyond it is
- * counted in KEYS[2]'s field ARGV[3], "overflow:<reason>", instead), then groups of four:
- * domain, queries, first, last. Adds queries, keeps min(first), max(last). Returns the
- * queries that overflowed. */
+/* Exactly once: every write (one MULTI/EXEC) has an id key, GK_KEY_DISC_WRITE, set by its
+ * first script to the attempt's nonce. A write re-sent after a lost connection carries the
+ * same id and a new nonce: if an earlier attempt was applied (MULTI/EXEC: all or nothing),
+ * the key holds that attempt's nonce and every script of the new attempt does nothing. */
+#define GK_DISC_LUA_ONCE(idkey, nonce)                                                         \
+	"local v = redis.call('GET', " idkey ")\n"                                             \
+	"if v and v ~= " nonce " then return -1 end\n"                                         \
+	"if not v then redis.call('SET', " idkey ", " nonce ", 'EX', 3600) end\n"
+
+/* The merge of one day/reason hash: KEYS[1] the hash, KEYS[2] the day's totals, KEYS[3] the
+ * write's id; ARGV[1] the TTL in seconds, ARGV[2] the most fields the hash may hold (a new
+ * domain beyond it is counted in KEYS[2]'s field ARGV[3], "overflow:<reason>", instead),
+ * ARGV[4] the nonce, then groups of four: domain, queries, first, last. Adds queries, keeps
+ * min(first), max(last). Returns the queries that overflowed (-1: already applied). */
 #define GK_DISC_LUA_MERGE                                                                      \
+	GK_DISC_LUA_ONCE("KEYS[3]", "ARGV[4]")                                                 \
 	"local ttl, cap = tonumber(ARGV[1]), tonumber(ARGV[2])\n"                              \
 	"local n, over = redis.call('HLEN', KEYS[1]), 0\n"                                      \
-	"for i = 4, #ARGV, 4 do\n"                                                              \
+	"for i = 5, #ARGV, 4 do\n"                                                              \
 	"  local d = ARGV[i]\n"                                                                \
 	"  local c, f, l = tonumber(ARGV[i+1]), tonumber(ARGV[i+2]), tonumber(ARGV[i+3])\n"    \
 	"  local v = redis.call('HGET', KEYS[1], d)\n"                                         \
@@ -106,6 +122,14 @@ typedef enum gk_disc_reason {
 	"end\n"                                                                                \
 	"if n > 0 then redis.call('EXPIRE', KEYS[1], ttl) end\n"                               \
 	"return over\n"
+
+/* A day's totals: KEYS[1] the totals hash, KEYS[2] the write's id; ARGV[1] the TTL, ARGV[2]
+ * the nonce, then pairs field, increment. */
+#define GK_DISC_LUA_TOTALS                                                                     \
+	GK_DISC_LUA_ONCE("KEYS[2]", "ARGV[2]")                                                 \
+	"for i = 3, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i+1]) end\n"      \
+	"redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))\n"                                    \
+	"return 0\n"
 
 /* Day (YYYYMMDD, China Standard Time) of a unix time in seconds. Pure. */
 static inline uint32_t gk_disc_day(int64_t unix_s)

@@ -250,8 +250,6 @@ static void add_totals(gk_report_day_t *d, const redisReply *r)
 				d->overflow[k] += v;
 			else if (pl == 7 && strncmp(f, "dropped", 7) == 0)
 				d->dropped[k] += v;
-			else if (pl == 4 && strncmp(f, "lost", 4) == 0)
-				d->lost[k] += v;
 		}
 	}
 }
@@ -267,7 +265,6 @@ static void day_sum(gk_report_day_t *a, const gk_report_day_t *b)
 		a->refused[k] += b->refused[k];
 		a->overflow[k] += b->overflow[k];
 		a->dropped[k] += b->dropped[k];
-		a->lost[k] += b->lost[k];
 	}
 }
 

@@ -43,7 +43,7 @@ typedef struct gk_report_day {
 	uint32_t day; /* YYYYMMDD */
 	uint64_t queries, resolved, monitored, noreg;
 	uint64_t refused[GK_DISC_NREASONS], overflow[GK_DISC_NREASONS];
-	uint64_t dropped[GK_DISC_NREASONS], lost[GK_DISC_NREASONS];
+	uint64_t dropped[GK_DISC_NREASONS];
 	uint64_t new_unhandled; /* unhandled domains first counted (in the period) this day */
 	double rate_through;    /* filed / (filed + unhandled first counted up to this day) */
 } gk_report_day_t;

@@ -78,11 +78,11 @@ static void write_table(const gk_report_t *r, FILE *o)
 		        (unsigned long long)t->refused[k]);
 	fprintf(o, "); monitored %llu, no registrable domain %llu\n",
 	        (unsigned long long)t->monitored, (unsigned long long)t->noreg);
-	uint64_t ov = 0, dr = 0, lo = 0;
+	uint64_t ov = 0, dr = 0;
 	for (unsigned k = 0; k < GK_DISC_NREASONS; k++)
-		ov += t->overflow[k], dr += t->dropped[k], lo += t->lost[k];
-	fprintf(o, "not counted per domain: overflow %llu, dropped %llu, lost %llu\n",
-	        (unsigned long long)ov, (unsigned long long)dr, (unsigned long long)lo);
+		ov += t->overflow[k], dr += t->dropped[k];
+	fprintf(o, "not counted per domain: overflow %llu, dropped %llu\n", (unsigned long long)ov,
+	        (unsigned long long)dr);
 	table_domains(o, "Unfiled domains", r->unfiled, r->n_unfiled);
 	table_domains(o, "Revoked domains still queried", r->revoked, r->n_revoked);
 	fprintf(o, "\nAccess providers: %zu\n", r->n_providers);
@@ -180,12 +180,12 @@ static json_t *json_counts(const uint64_t *v)
 static json_t *json_day(const gk_report_day_t *d)
 {
 	char a[16];
-	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "queries",
+	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "queries",
 	                      (json_int_t)d->queries, "resolved", (json_int_t)d->resolved,
 	                      "refused_total", (json_int_t)gk_report_refused(d), "monitored",
 	                      (json_int_t)d->monitored, "noreg", (json_int_t)d->noreg, "refused",
 	                      json_counts(d->refused), "overflow", json_counts(d->overflow),
-	                      "dropped", json_counts(d->dropped), "lost", json_counts(d->lost));
+	                      "dropped", json_counts(d->dropped));
 	if (d->day != 0) {
 		json_object_set_new(o, "date", json_string(gk_report_date(d->day, a)));
 		json_object_set_new(o, "new_unhandled", json_integer((json_int_t)d->new_unhandled));

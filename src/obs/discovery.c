@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <time.h>
+#include <unistd.h>
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -310,9 +312,13 @@ struct gk_disc {
 	bool connected, inflight;
 	uint64_t connect_start_ms, inflight_since_ms, next_connect_ms;
 	unsigned backoff_ms;
-	uint64_t inflight_counts[GK_DISC_NREASONS]; /* per-domain counts in the write in flight */
-	size_t inflight_evals; /* the first replies of its EXEC are the merges' overflow */
-	uint32_t inflight_day;
+	gk_disc_table_t *batch; /* the write being sent, kept until Redis confirms it */
+	struct daytot batch_days[PENDING_DAYS];
+	bool batch_ready;       /* batch holds a write not yet confirmed */
+	uint64_t seq, attempt;  /* write sequence (its id) and send attempts (nonces) */
+	char token[40];         /* this process, in write ids */
+	size_t inflight_evals;  /* the first replies of its EXEC are the merges' overflow */
+	uint64_t stop_deadline_ms;
 
 	uv_mutex_t stats_lock;
 	gk_disc_stats_t stats;
@@ -376,12 +382,18 @@ int gk_disc_create(const gk_disc_conf_t *conf, gk_disc_t **out)
 	uint64_t pmax = (uint64_t)conf->table_size * PENDING_FACTOR;
 	if (pmax > GK_DISC_TABLE_MAX)
 		pmax = GK_DISC_TABLE_MAX;
-	if ((rc = gk_disc_table_create((uint32_t)pmax, &d->pending)) != 0)
+	if ((rc = gk_disc_table_create((uint32_t)pmax, &d->pending)) != 0 ||
+	    (rc = gk_disc_table_create((uint32_t)pmax, &d->batch)) != 0)
 		goto fail;
 	rc = GK_ENOMEM;
 	if ((d->order = malloc(pmax * sizeof(*d->order))) == NULL)
 		goto fail;
-	bytes += gk_disc_table_bytes(d->pending) + pmax * sizeof(*d->order);
+	bytes += gk_disc_table_bytes(d->pending) + gk_disc_table_bytes(d->batch) +
+	         pmax * sizeof(*d->order);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(d->token, sizeof(d->token), "%lx.%lx.%lx", (unsigned long)getpid(),
+	         (unsigned long)ts.tv_sec, (unsigned long)ts.tv_nsec);
 	d->stats.table_bytes = bytes;
 	atomic_init(&d->now_s, (uint32_t)time(NULL));
 	d->backoff_ms = BACKOFF_MIN_MS;
@@ -406,6 +418,7 @@ void gk_disc_free(gk_disc_t *d)
 		free(d->w);
 	}
 	gk_disc_table_free(d->pending);
+	gk_disc_table_free(d->batch);
 	free(d->order);
 	free(d->host);
 	free(d->unix_path);
@@ -453,7 +466,6 @@ static void totals_add(gk_disc_totals_t *a, const gk_disc_totals_t *b)
 		a->refused[r] += b->refused[r];
 		a->overflow[r] += b->overflow[r];
 		a->dropped[r] += b->dropped[r];
-		a->lost[r] += b->lost[r];
 	}
 }
 
@@ -528,44 +540,78 @@ static bool totals_empty(const gk_disc_totals_t *t)
 	return memcmp(t, &zero, sizeof(zero)) == 0;
 }
 
+static void conn_close(gk_disc_t *d);
+
+static bool has_pending(const gk_disc_t *d)
+{
+	if (d->pending->n > 0)
+		return true;
+	for (unsigned i = 0; i < PENDING_DAYS; i++)
+		if (d->days[i].day != 0 && !totals_empty(&d->days[i].t))
+			return true;
+	return false;
+}
+
+static uint64_t days_queries(const struct daytot *days)
+{
+	uint64_t q = 0;
+	for (unsigned i = 0; i < PENDING_DAYS; i++)
+		q += days[i].t.queries;
+	return q;
+}
+
+static void batch_done(gk_disc_t *d)
+{
+	gk_disc_table_reset(d->batch);
+	memset(d->batch_days, 0, sizeof(d->batch_days));
+	d->batch_ready = false;
+}
+
 static void exec_cb(redisAsyncContext *ac, void *r, void *priv)
 {
 	gk_disc_t *d = priv;
 	redisReply *rep = r;
 	(void)ac;
 	d->inflight = false;
-	bool ok = rep != NULL && rep->type == REDIS_REPLY_ARRAY;
-	uint64_t capped = 0;
-	if (ok) {
-		for (size_t i = 0; i < rep->elements; i++) {
-			const redisReply *e = rep->element[i];
-			if (e->type == REDIS_REPLY_ERROR) {
-				gk_log(GK_LOG_WARN, "discovery: redis: %s", e->str);
-				break;
-			}
-			if (i < d->inflight_evals && e->type == REDIS_REPLY_INTEGER && e->integer > 0)
-				capped += (uint64_t)e->integer;
-		}
-	} else {
-		/* no reply: the counts of this write may or may not be in Redis; never resend
-		 * them (counted at most once), keep them as lost */
-		gk_disc_totals_t *dt = day_totals(d, d->inflight_day);
-		uint64_t lost = 0;
-		for (unsigned i = 0; i < GK_DISC_NREASONS; i++) {
-			dt->lost[i] += d->inflight_counts[i];
-			lost += d->inflight_counts[i];
-		}
-		gk_log(GK_LOG_WARN, "discovery: a write failed (%s): %llu counts lost",
-		       rep == NULL ? "no reply" : "error", (unsigned long long)lost);
-		uv_mutex_lock(&d->stats_lock);
-		d->stats.lost += lost;
-		uv_mutex_unlock(&d->stats_lock);
+	if (rep == NULL) {
+		/* the connection went: the write may or may not have been applied; it is re-sent
+		 * with the same id, which Redis applies only if no attempt was (discovery.h) */
+		gk_log(GK_LOG_INFO, "discovery: write %llu unconfirmed: re-sent after reconnecting",
+		       (unsigned long long)d->seq);
 		return;
+	}
+	if (rep->type != REDIS_REPLY_ARRAY) {
+		uint64_t q = days_queries(d->batch_days);
+		gk_log(GK_LOG_WARN, "discovery: redis rejected write %llu (%s): %llu queries dropped",
+		       (unsigned long long)d->seq, rep->type == REDIS_REPLY_ERROR ? rep->str : "?",
+		       (unsigned long long)q);
+		uv_mutex_lock(&d->stats_lock);
+		d->stats.lost += q;
+		uv_mutex_unlock(&d->stats_lock);
+		batch_done(d);
+		return;
+	}
+	uint64_t capped = 0;
+	bool dup = false;
+	for (size_t i = 0; i < rep->elements; i++) {
+		const redisReply *e = rep->element[i];
+		if (e->type == REDIS_REPLY_ERROR) {
+			gk_log(GK_LOG_WARN, "discovery: redis: %s", e->str);
+			continue;
+		}
+		if (e->type == REDIS_REPLY_INTEGER && e->integer < 0)
+			dup = true; /* an earlier attempt of this write was applied */
+		else if (i < d->inflight_evals && e->type == REDIS_REPLY_INTEGER)
+			capped += (uint64_t)e->integer;
 	}
 	uv_mutex_lock(&d->stats_lock);
 	d->stats.flushes++;
-	d->stats.capped += capped;
+	d->stats.written += d->batch->n;
+	d->stats.queries += days_queries(d->batch_days);
+	if (!dup)
+		d->stats.capped += capped;
 	uv_mutex_unlock(&d->stats_lock);
+	batch_done(d);
 }
 
 static int cmd(gk_disc_t *d, redisCallbackFn *fn, int argc, const char **argv, const size_t *lens)
@@ -574,126 +620,149 @@ static int cmd(gk_disc_t *d, redisCallbackFn *fn, int argc, const char **argv, c
 	                                                                                      : GK_EIO;
 }
 
-static int hincr(gk_disc_t *d, const char *key, const char *field, uint64_t v)
+/* Append one argument (formatted into *p) to argv/lens. */
+static void arg(const char **argv, size_t *lens, int *argc, char **p, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void arg(const char **argv, size_t *lens, int *argc, char **p, const char *fmt, ...)
 {
-	if (v == 0)
-		return 0;
-	char num[24];
-	snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
-	const char *argv[] = {"HINCRBY", key, field, num};
-	size_t lens[] = {7, strlen(key), strlen(field), strlen(num)};
-	return cmd(d, NULL, 4, argv, lens);
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsprintf(*p, fmt, ap);
+	va_end(ap);
+	argv[*argc] = *p;
+	lens[(*argc)++] = (size_t)n;
+	*p += n + 1;
 }
 
-static int write_totals(gk_disc_t *d, uint32_t day, const gk_disc_totals_t *t)
+/* One EVAL of GK_DISC_LUA_TOTALS for a day. */
+static int write_totals(gk_disc_t *d, uint32_t day, const gk_disc_totals_t *t, const char *id,
+                        const char *nonce)
 {
-	char key[48], f[32], ttl[16];
-	snprintf(key, sizeof(key), GK_KEY_DISC_TOTALS, day);
-	int rc = hincr(d, key, "queries", t->queries) | hincr(d, key, "resolved", t->resolved) |
-	         hincr(d, key, "monitored", t->monitored) | hincr(d, key, "noreg", t->noreg);
-	for (unsigned r = 0; r < GK_DISC_NREASONS; r++) {
-		snprintf(f, sizeof(f), "refused:%s", reason_names[r]);
-		rc |= hincr(d, key, f, t->refused[r]);
-		snprintf(f, sizeof(f), "overflow:%s", reason_names[r]);
-		rc |= hincr(d, key, f, t->overflow[r]);
-		snprintf(f, sizeof(f), "dropped:%s", reason_names[r]);
-		rc |= hincr(d, key, f, t->dropped[r]);
-		snprintf(f, sizeof(f), "lost:%s", reason_names[r]);
-		rc |= hincr(d, key, f, t->lost[r]);
+	static const char script[] = GK_DISC_LUA_TOTALS;
+	const char *argv[64];
+	size_t lens[64];
+	char text[2048], *p = text;
+	int argc = 0;
+	argv[argc] = "EVAL";
+	lens[argc++] = 4;
+	argv[argc] = script;
+	lens[argc++] = sizeof(script) - 1;
+	arg(argv, lens, &argc, &p, "2");
+	arg(argv, lens, &argc, &p, GK_KEY_DISC_TOTALS, day);
+	arg(argv, lens, &argc, &p, "%s", id);
+	arg(argv, lens, &argc, &p, "%u", GK_DISC_TTL_S);
+	arg(argv, lens, &argc, &p, "%s", nonce);
+	const struct {
+		const char *name;
+		uint64_t v;
+	} plain[] = {{"queries", t->queries},
+	             {"resolved", t->resolved},
+	             {"monitored", t->monitored},
+	             {"noreg", t->noreg}};
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+		if (plain[i].v == 0)
+			continue;
+		arg(argv, lens, &argc, &p, "%s", plain[i].name);
+		arg(argv, lens, &argc, &p, "%llu", (unsigned long long)plain[i].v);
 	}
-	snprintf(ttl, sizeof(ttl), "%u", GK_DISC_TTL_S);
-	const char *argv[] = {"EXPIRE", key, ttl};
-	size_t lens[] = {6, strlen(key), strlen(ttl)};
-	return rc | cmd(d, NULL, 3, argv, lens);
+	for (unsigned r = 0; r < GK_DISC_NREASONS; r++) {
+		const uint64_t v[3] = {t->refused[r], t->overflow[r], t->dropped[r]};
+		static const char *const pre[3] = {"refused", "overflow", "dropped"};
+		for (int k = 0; k < 3; k++) {
+			if (v[k] == 0)
+				continue;
+			arg(argv, lens, &argc, &p, "%s:%s", pre[k], reason_names[r]);
+			arg(argv, lens, &argc, &p, "%llu", (unsigned long long)v[k]);
+		}
+	}
+	return cmd(d, NULL, argc, argv, lens);
 }
 
-/* One EVAL of GK_DISC_LUA_MERGE for entries order[from, to) (same day and reason). */
-static int write_chunk(gk_disc_t *d, uint32_t from, uint32_t to, char *text, const char **argv,
-                       size_t *lens)
+/* One EVAL of GK_DISC_LUA_MERGE for batch entries order[from, to) (same day and reason). */
+static int write_chunk(gk_disc_t *d, uint32_t from, uint32_t to, const char *id,
+                       const char *nonce, char *text, const char **argv, size_t *lens)
 {
 	static const char script[] = GK_DISC_LUA_MERGE;
-	const struct ent *e0 = &d->pending->ents[d->order[from]];
+	const gk_disc_table_t *bt = d->batch;
+	const struct ent *e0 = &bt->ents[d->order[from]];
 	char *p = text;
 	int argc = 0;
 	argv[argc] = "EVAL";
 	lens[argc++] = 4;
 	argv[argc] = script;
 	lens[argc++] = sizeof(script) - 1;
-	argv[argc] = "2";
-	lens[argc++] = 1;
-	argv[argc] = p;
-	lens[argc++] = (size_t)sprintf(p, GK_KEY_DISC_DOMAINS, e0->day, reason_names[e0->reason]);
-	p += lens[argc - 1] + 1;
-	argv[argc] = p;
-	lens[argc++] = (size_t)sprintf(p, GK_KEY_DISC_TOTALS, e0->day);
-	p += lens[argc - 1] + 1;
-	argv[argc] = p;
-	lens[argc++] = (size_t)sprintf(p, "%u", GK_DISC_TTL_S);
-	p += lens[argc - 1] + 1;
-	argv[argc] = p;
-	lens[argc++] = (size_t)sprintf(p, "%u", d->conf.day_max ? d->conf.day_max : GK_DISC_DAY_MAX);
-	p += lens[argc - 1] + 1;
-	argv[argc] = p;
-	lens[argc++] = (size_t)sprintf(p, "overflow:%s", reason_names[e0->reason]);
-	p += lens[argc - 1] + 1;
+	arg(argv, lens, &argc, &p, "3");
+	arg(argv, lens, &argc, &p, GK_KEY_DISC_DOMAINS, e0->day, reason_names[e0->reason]);
+	arg(argv, lens, &argc, &p, GK_KEY_DISC_TOTALS, e0->day);
+	arg(argv, lens, &argc, &p, "%s", id);
+	arg(argv, lens, &argc, &p, "%u", GK_DISC_TTL_S);
+	arg(argv, lens, &argc, &p, "%u", d->conf.day_max ? d->conf.day_max : GK_DISC_DAY_MAX);
+	arg(argv, lens, &argc, &p, "overflow:%s", reason_names[e0->reason]);
+	arg(argv, lens, &argc, &p, "%s", nonce);
 	for (uint32_t i = from; i < to; i++) {
-		const struct ent *e = &d->pending->ents[d->order[i]];
+		const struct ent *e = &bt->ents[d->order[i]];
 		argv[argc] = p;
-		lens[argc++] = gk_disc_name_text(d->pending->names + e->off, e->len, p);
+		lens[argc++] = gk_disc_name_text(bt->names + e->off, e->len, p);
 		p += lens[argc - 1] + 1;
-		argv[argc] = p;
-		lens[argc++] = (size_t)sprintf(p, "%u", e->count);
-		p += lens[argc - 1] + 1;
-		argv[argc] = p;
-		lens[argc++] = (size_t)sprintf(p, "%u", e->first);
-		p += lens[argc - 1] + 1;
-		argv[argc] = p;
-		lens[argc++] = (size_t)sprintf(p, "%u", e->last);
-		p += lens[argc - 1] + 1;
-		d->inflight_counts[e->reason] += e->count;
+		arg(argv, lens, &argc, &p, "%u", e->count);
+		arg(argv, lens, &argc, &p, "%u", e->first);
+		arg(argv, lens, &argc, &p, "%u", e->last);
 	}
 	return cmd(d, NULL, argc, argv, lens);
 }
 
-/* Write the whole backlog in one MULTI/EXEC pipeline and empty it. */
-static void write_pending(gk_disc_t *d)
+/* Send the batch awaiting confirmation, or make the backlog the next batch and send it: one
+ * MULTI/EXEC pipeline. The batch is kept until Redis confirms it (exec_cb). */
+static void write_batch(gk_disc_t *d)
 {
-	gk_disc_table_t *pt = d->pending;
-	bool any = pt->n > 0;
-	for (unsigned i = 0; i < PENDING_DAYS && !any; i++)
-		any = d->days[i].day != 0 && !totals_empty(&d->days[i].t);
-	if (!any)
-		return;
-	for (uint32_t i = 0; i < pt->n; i++)
+	if (!d->batch_ready) {
+		if (!has_pending(d))
+			return;
+		gk_disc_table_t *t = d->batch;
+		d->batch = d->pending;
+		d->pending = t;
+		memcpy(d->batch_days, d->days, sizeof(d->days));
+		memset(d->days, 0, sizeof(d->days));
+		d->batch_ready = true;
+		d->seq++;
+		uv_mutex_lock(&d->stats_lock);
+		d->stats.pending = 0;
+		uv_mutex_unlock(&d->stats_lock);
+	}
+	gk_disc_table_t *bt = d->batch;
+	char id[160], nonce[24];
+	snprintf(id, sizeof(id), GK_KEY_DISC_WRITE, d->token, (unsigned long long)d->seq);
+	snprintf(nonce, sizeof(nonce), "%llu", (unsigned long long)++d->attempt);
+	for (uint32_t i = 0; i < bt->n; i++)
 		d->order[i] = i;
-	qsort_r(d->order, pt->n, sizeof(*d->order), cmp_day_reason, pt);
-	/* text: per domain up to 4 * 255 + 3 numbers; argv: 8 + 4 per domain */
-	char *text = malloc(CHUNK * (4 * GK_DNAME_MAX + 40) + 256);
-	const char **argv = malloc((8 + 4 * CHUNK) * sizeof(*argv));
-	size_t *lens = malloc((8 + 4 * CHUNK) * sizeof(*lens));
+	qsort_r(d->order, bt->n, sizeof(*d->order), cmp_day_reason, bt);
+	/* text: per domain up to 4 * 255 + 3 numbers; argv: 10 + 4 per domain */
+	char *text = malloc(CHUNK * (4 * GK_DNAME_MAX + 40) + 512);
+	const char **argv = malloc((10 + 4 * CHUNK) * sizeof(*argv));
+	size_t *lens = malloc((10 + 4 * CHUNK) * sizeof(*lens));
 	int rc = GK_ENOMEM;
+	bool multi_sent = false;
 	if (text == NULL || argv == NULL || lens == NULL)
 		goto done;
-	memset(d->inflight_counts, 0, sizeof(d->inflight_counts));
 	d->inflight_evals = 0;
-	d->inflight_day = gk_disc_day(atomic_load(&d->now_s));
 	const char *multi[] = {"MULTI"};
 	size_t mlen[] = {5};
 	if ((rc = cmd(d, NULL, 1, multi, mlen)) != 0)
 		goto done;
-	for (uint32_t i = 0; i < pt->n && rc == 0;) {
-		const struct ent *e = &pt->ents[d->order[i]];
+	multi_sent = true;
+	for (uint32_t i = 0; i < bt->n && rc == 0;) {
+		const struct ent *e = &bt->ents[d->order[i]];
 		uint32_t j = i + 1;
-		while (j < pt->n && j - i < CHUNK && pt->ents[d->order[j]].day == e->day &&
-		       pt->ents[d->order[j]].reason == e->reason)
+		while (j < bt->n && j - i < CHUNK && bt->ents[d->order[j]].day == e->day &&
+		       bt->ents[d->order[j]].reason == e->reason)
 			j++;
-		rc = write_chunk(d, i, j, text, argv, lens);
+		rc = write_chunk(d, i, j, id, nonce, text, argv, lens);
 		d->inflight_evals++;
 		i = j;
 	}
 	for (unsigned i = 0; i < PENDING_DAYS && rc == 0; i++)
-		if (d->days[i].day != 0 && !totals_empty(&d->days[i].t))
-			rc = write_totals(d, d->days[i].day, &d->days[i].t);
+		if (d->batch_days[i].day != 0 && !totals_empty(&d->batch_days[i].t))
+			rc = write_totals(d, d->batch_days[i].day, &d->batch_days[i].t, id, nonce);
 	const char *exec[] = {"EXEC"};
 	size_t elen[] = {4};
 	if (rc == 0)
@@ -701,20 +770,14 @@ static void write_pending(gk_disc_t *d)
 	if (rc == 0) {
 		d->inflight = true;
 		d->inflight_since_ms = mono_ms();
-		uint64_t q = 0;
-		for (unsigned i = 0; i < PENDING_DAYS; i++)
-			q += d->days[i].t.queries;
-		uv_mutex_lock(&d->stats_lock);
-		d->stats.written += pt->n;
-		d->stats.queries += q;
-		d->stats.pending = 0;
-		uv_mutex_unlock(&d->stats_lock);
-		gk_disc_table_reset(pt);
-		memset(d->days, 0, sizeof(d->days));
 	}
 done:
-	if (rc != 0)
-		gk_log(GK_LOG_WARN, "discovery: cannot queue a write: %s", gk_strerror(rc));
+	if (rc != 0) {
+		gk_log(GK_LOG_WARN, "discovery: cannot queue write %llu: %s (retried)",
+		       (unsigned long long)d->seq, gk_strerror(rc));
+		if (multi_sent)
+			conn_close(d); /* a transaction half queued: start over on a new connection */
+	}
 	free(text);
 	free(argv);
 	free(lens);
@@ -781,7 +844,7 @@ static void conn_open(gk_disc_t *d)
 }
 
 /* Drop the connection from a timer (never inside a hiredis callback): pending callbacks
- * run with NULL replies (the EXEC callback counts its write as lost). */
+ * run with NULL replies (the EXEC callback keeps its batch for a re-send). */
 static void conn_close(gk_disc_t *d)
 {
 	redisAsyncContext *ac = d->ac;
@@ -808,7 +871,7 @@ static void tick_cb(uv_timer_t *t)
 	if (d->ac == NULL && ms >= d->next_connect_ms)
 		conn_open(d);
 	if (d->connected && !d->inflight)
-		write_pending(d);
+		write_batch(d);
 }
 
 /* ---- thread ------------------------------------------------------------------------------ */
@@ -820,12 +883,29 @@ static void close_walk(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
+/* Stopping: write what is left (a batch awaiting confirmation, then the backlog) until done
+ * or STOP_WAIT_MS; what could not be written is counted as lost and logged. */
 static void final_cb(uv_timer_t *t)
 {
 	gk_disc_t *d = t->data;
-	if (d->inflight && mono_ms() - d->inflight_since_ms < STOP_WAIT_MS)
-		return; /* the last write's reply may still come */
-	conn_close(d);
+	uint64_t ms = mono_ms();
+	bool more = d->batch_ready || has_pending(d);
+	if ((more || d->inflight) && ms < d->stop_deadline_ms) {
+		if (d->ac == NULL && ms >= d->next_connect_ms)
+			conn_open(d);
+		if (d->connected && !d->inflight)
+			write_batch(d);
+		return;
+	}
+	conn_close(d); /* an unconfirmed batch stays batch_ready */
+	uint64_t q = (d->batch_ready ? days_queries(d->batch_days) : 0) + days_queries(d->days);
+	if (q > 0) {
+		gk_log(GK_LOG_WARN, "discovery: redis unreachable at stop: %llu queries not written",
+		       (unsigned long long)q);
+		uv_mutex_lock(&d->stats_lock);
+		d->stats.lost += q;
+		uv_mutex_unlock(&d->stats_lock);
+	}
 	uv_close((uv_handle_t *)&d->tick, NULL);
 }
 
@@ -842,13 +922,7 @@ static void stop_cb(uv_async_t *a)
 		merge_table(d, t, now);
 		gk_disc_table_reset(t);
 	}
-	if (d->connected && !d->inflight) {
-		write_pending(d);
-		if (d->inflight)
-			d->inflight_since_ms = mono_ms();
-	} else if (d->connected) {
-		d->inflight_since_ms = mono_ms(); /* wait for the write already in flight */
-	}
+	d->stop_deadline_ms = mono_ms() + STOP_WAIT_MS;
 	uv_timer_stop(&d->tick);
 	uv_timer_start(&d->tick, final_cb, 0, 10);
 }

@@ -18,8 +18,11 @@
  * for the lowering, or the worker's pointer load follows the exchange). The merger then
  * folds the old table into its pending table (bounded: 4 x table_size entries; what does
  * not fit is dropped and counted) and, when Redis is connected and no write is in flight,
- * writes all pending counts in one MULTI/EXEC pipeline and empties it. While Redis is
- * unreachable, counts accumulate in the pending table and workers never notice.
+ * writes the backlog in one MULTI/EXEC pipeline (it becomes the batch in flight and the
+ * backlog starts empty). A batch is kept until Redis confirms it; after a lost connection it
+ * is re-sent with the same write id, which makes the write exactly once (include/gk/
+ * discovery.h). While Redis is unreachable, counts accumulate in the backlog and workers
+ * never notice.
  *
  * The merger runs on its own thread with its own libuv loop and one hiredis async
  * connection (libuv adapter), reconnecting with backoff.
@@ -45,7 +48,6 @@ typedef struct gk_disc_totals {
 	uint64_t refused[GK_DISC_NREASONS];
 	uint64_t overflow[GK_DISC_NREASONS]; /* refused, not counted per domain: table full */
 	uint64_t dropped[GK_DISC_NREASONS];  /* per-domain counts the merger could not keep */
-	uint64_t lost[GK_DISC_NREASONS];     /* per-domain counts of a write that failed */
 } gk_disc_totals_t;
 
 /* One counted (domain, reason, day). name points into the table: valid until the next
@@ -146,7 +148,8 @@ typedef struct gk_disc_stats {
 	uint64_t overflow;      /* refusals not counted per domain (all reasons): worker tables */
 	uint64_t capped;        /* ... and Redis: a day's hash already held day_max domains */
 	uint64_t dropped;       /* per-domain counts dropped by the merger */
-	uint64_t lost;          /* per-domain counts of failed writes */
+	uint64_t lost;          /* queries counted but never written: Redis unreachable at stop
+	                           (after STOP_WAIT: 1 s), or a write Redis rejected */
 	uint32_t pending;       /* entries waiting in the backlog */
 	size_t table_bytes;     /* every table's allocation: the memory bound */
 	bool connected;
