@@ -603,8 +603,8 @@ void gk_report_free(gk_report_t *r)
 
 static void usage(FILE *err)
 {
-	fprintf(err, "usage: gkctl report [--redis ADDR] [--records-redis ADDR] [--from DATE] "
-	             "[--to DATE]\n"
+	fprintf(err, "usage: gkctl report [--redis ADDR] [--records-redis ADDR]\n"
+	             "                    [--from DATE] [--to DATE] | [--month YYYY-MM]\n"
 	             "                    [--format table|csv|json|html|notice] [--output FILE]\n"
 	             "DATE: YYYY-MM-DD or YYYYMMDD (China Standard Time); default: this month so "
 	             "far\n");
@@ -616,10 +616,11 @@ int gk_report_main(int argc, char **argv, const char *redis_default, FILE *out, 
 	    {"redis", required_argument, NULL, 'r'},  {"records-redis", required_argument, NULL, 'R'},
 	    {"from", required_argument, NULL, 'f'},   {"to", required_argument, NULL, 't'},
 	    {"format", required_argument, NULL, 'F'}, {"output", required_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+	    {"month", required_argument, NULL, 'm'},  {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0}};
 	static const char *const fmts[] = {"table", "csv", "json", "html", "notice"};
-	const char *redis = redis_default ? redis_default : "127.0.0.1:6379", *records = NULL, *from_s = NULL, *to_s = NULL;
-	const char *output = NULL;
+	const char *redis = redis_default ? redis_default : "127.0.0.1:6379";
+	const char *records = NULL, *from_s = NULL, *to_s = NULL, *month_s = NULL, *output = NULL;
 	enum gk_report_format fmt = GK_REPORT_TABLE;
 	int c;
 	optind = 1;
@@ -640,6 +641,9 @@ int gk_report_main(int argc, char **argv, const char *redis_default, FILE *out, 
 			break;
 		case 'o':
 			output = optarg;
+			break;
+		case 'm':
+			month_s = optarg;
 			break;
 		case 'F': {
 			size_t i = 0;
@@ -678,6 +682,17 @@ int gk_report_main(int argc, char **argv, const char *redis_default, FILE *out, 
 	if (from_s != NULL && gk_report_parse_date(from_s, &from) != 0) {
 		fprintf(err, "gkctl report: --from '%s': expected YYYY-MM-DD\n", from_s);
 		return 2;
+	}
+	if (month_s != NULL) { /* the regulator's monthly period: the whole calendar month */
+		char day[16];
+		snprintf(day, sizeof(day), "%s%s", month_s, strchr(month_s, '-') ? "-01" : "01");
+		if (from_s != NULL || to_s != NULL || gk_report_parse_date(day, &from) != 0) {
+			fprintf(err, "gkctl report: --month '%s': expected YYYY-MM (without --from/--to)"
+			             "\n", month_s);
+			return 2;
+		}
+		for (to = from; gk_report_next_day(to) / 100 == from / 100;)
+			to = gk_report_next_day(to);
 	}
 	gk_report_t *r;
 	char emsg[512];

@@ -275,6 +275,7 @@ size_t gk_disc_name_text(const uint8_t *name, size_t len, char *out)
 #define WRITE_TIMEOUT_MS 5000u
 #define BACKOFF_MIN_MS  100u
 #define STOP_WAIT_MS    1000u
+#define CLOCK_MS        100u
 
 static const char *const reason_names[GK_DISC_NREASONS] = GK_DISC_REASON_NAMES;
 
@@ -303,6 +304,7 @@ struct gk_disc {
 	uv_loop_t loop;
 	uv_thread_t thread;
 	uv_timer_t tick;
+	uv_timer_t clock; /* refreshes now_s every CLOCK_MS: first/last seen to ~0.1 s */
 	uv_async_t stop_async;
 	bool started, stopping, loop_ready;
 	gk_disc_table_t *pending;
@@ -855,6 +857,12 @@ static void conn_close(gk_disc_t *d)
 	d->inflight = false;
 }
 
+static void clock_cb(uv_timer_t *t)
+{
+	gk_disc_t *d = t->data;
+	atomic_store_explicit(&d->now_s, (uint32_t)time(NULL), memory_order_relaxed);
+}
+
 static void tick_cb(uv_timer_t *t)
 {
 	gk_disc_t *d = t->data;
@@ -914,6 +922,7 @@ static void stop_cb(uv_async_t *a)
 	gk_disc_t *d = a->data;
 	d->stopping = true;
 	uv_close((uv_handle_t *)&d->stop_async, NULL);
+	uv_close((uv_handle_t *)&d->clock, NULL);
 	/* the workers have stopped: their tables are ours */
 	uint32_t now = (uint32_t)time(NULL);
 	collect(d, now, true);
@@ -946,8 +955,10 @@ int gk_disc_start(gk_disc_t *d)
 	d->loop_ready = true;
 	uv_async_init(&d->loop, &d->stop_async, stop_cb);
 	uv_timer_init(&d->loop, &d->tick);
-	d->stop_async.data = d->tick.data = d;
+	uv_timer_init(&d->loop, &d->clock);
+	d->stop_async.data = d->tick.data = d->clock.data = d;
 	uv_timer_start(&d->tick, tick_cb, d->conf.flush_ms, d->conf.flush_ms);
+	uv_timer_start(&d->clock, clock_cb, CLOCK_MS, CLOCK_MS);
 	conn_open(d);
 	if ((rc = uv_thread_create(&d->thread, thread_main, d)) != 0) {
 		conn_close(d);
