@@ -129,7 +129,7 @@ static void chart_top(const gk_report_t *r, FILE *o)
 
 static void chart_rate(const gk_report_t *r, FILE *o)
 {
-	const double W = 900, H = 220, L = 60, B = 30, T = 10, R = 10;
+	const double W = 900, H = 220, L = 60, B = 30, T = 10, R = 40;
 	double lo = 1.0;
 	for (size_t i = 0; i < r->n_days; i++)
 		if (r->days[i].rate_through < lo)
@@ -242,7 +242,9 @@ void gk_report_write_html(const gk_report_t *r, FILE *o)
 	      o);
 	fputs("<h2>Refusals per day</h2>\n", o);
 	chart_refusals(r, o);
-	fprintf(o, "<h2>Top %d unfiled domains by queries</h2>\n", TOP_N);
+	fprintf(o, "<h2>Top %d unfiled domains by queries</h2>\n<p>Red: still unfiled or revoked "
+	           "(unhandled); green: filed since (handled).</p>\n",
+	        TOP_N);
 	chart_top(r, o);
 	fputs("<h2>Filing rate through each day</h2>\n", o);
 	chart_rate(r, o);
