@@ -11,13 +11,15 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 bash scripts/deps.sh
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build/release -j"$(nproc)" --target gatekeeperd gk-sync
+cmake --build build/release -j"$(nproc)" --target gatekeeperd gk-sync gkctl
 BIN=$ROOT/build/release
 DEMO=$ROOT/build/demo
 mkdir -p "$DEMO"
 
-# a free loopback port for Redis
-PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# free loopback ports for Redis and the metrics endpoint
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+MPORT=$(free_port)
 redis-server --bind 127.0.0.1 --port "$PORT" --save "" --appendonly no --dir "$DEMO" \
 	--logfile "$DEMO/redis.log" &
 REDIS_PID=$!
@@ -50,6 +52,10 @@ filing:
   startup: refuse
 policy:
   file: $ROOT/policy/policy.yaml
+metrics:
+  listen: "127.0.0.1:$MPORT"
+dnstap:
+  file: $DEMO/decisions.dnstap
 CONF
 echo "demo: redis on 127.0.0.1:$PORT (pid $REDIS_PID); config $DEMO/gatekeeperd.conf"
 echo "demo: try  dig @127.0.0.1 -p 5300 www.example.cn  (filed)"
