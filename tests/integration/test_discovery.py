@@ -2,6 +2,8 @@
 # tests/integration/test_discovery.py -- discovery end to end: redis-server + gk-sync +
 # gatekeeperd (2 workers, discovery.flush_ms 200, table_size 64) + gkctl report.
 #
+#   0. The Lua merge scripts of include/gk/discovery.h run against Redis directly: sums,
+#      min/max seen, the day_max cap, and a write re-sent after it was applied changes nothing.
 #   1. A known query mix over UDP and TCP (filed, unfiled with subdomains and mixed case,
 #      revoked, a name without a registrable domain, a name we do not serve): exact per-domain
 #      counts, first/last seen and day totals in Redis (include/gk/discovery.h), and the same
@@ -227,6 +229,51 @@ class Report:
 		return json.loads(self.run("json"))
 
 
+def lua_scripts():
+	"""GK_DISC_LUA_MERGE and GK_DISC_LUA_TOTALS as the C preprocessor builds them from
+	include/gk/discovery.h (string literals, GK_DISC_LUA_ONCE expanded)."""
+	src = open(os.path.join(h.SRC, "include", "gk", "discovery.h"), encoding="utf-8").read()
+
+	def body(name):
+		return re.search(r"#define %s\b(?:\([^)]*\))?(.*?)\n(?:\n|/\*)" % name, src, re.S).group(1)
+
+	def lits(text):
+		return "".join(m.encode().decode("unicode_escape")
+		               for m in re.findall(r'"((?:[^"\\]|\\.)*)"', text))
+
+	once = body("GK_DISC_LUA_ONCE")
+
+	def expand(name):
+		def rep(m):
+			o = once.replace("idkey", m.group(1)).replace("nonce", m.group(2))
+			return '"%s"' % lits(o).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+		return lits(re.sub(r'GK_DISC_LUA_ONCE\(("[^"]*"), ("[^"]*")\)', rep, body(name)))
+	return expand("GK_DISC_LUA_MERGE"), expand("GK_DISC_LUA_TOTALS")
+
+
+def check_lua(r):
+	"""The merge scripts against Redis directly: sums, min first / max last seen, the day_max
+	cap, and exactly once: a write re-sent under its id after it was applied (its reply lost)
+	changes nothing."""
+	merge, tot = lua_scripts()
+	k, t = "gk:disc:19990101:unfiled", "gk:disc:19990101:tot"
+	args = [86400, 3, "overflow:unfiled"]
+	assert r.eval(merge, 3, k, t, "gk:disc:w:x:1", *args, "1", "a.cn", 2, 100, 110,
+	              "b.cn", 1, 105, 105) == 0
+	assert r.eval(tot, 2, t, "gk:disc:w:x:1", 86400, "1", "queries", 3, "refused:unfiled", 3) == 0
+	# the same write again (another attempt: nonce 2): applied already, nothing changes
+	assert r.eval(merge, 3, k, t, "gk:disc:w:x:1", *args, "2", "a.cn", 2, 100, 110) == -1
+	assert r.eval(tot, 2, t, "gk:disc:w:x:1", 86400, "2", "queries", 3) == -1
+	# the next write: a.cn earlier and later, c.cn new, d.cn beyond the cap of 3
+	assert r.eval(merge, 3, k, t, "gk:disc:w:x:2", *args, "3", "a.cn", 5, 90, 120,
+	              "c.cn", 1, 100, 100, "d.cn", 4, 100, 100) == 4
+	assert r.hgetall(k) == {"a.cn": "7 90 120", "b.cn": "1 105 105", "c.cn": "1 100 100"}, r.hgetall(k)
+	assert r.hgetall(t) == {"queries": "3", "refused:unfiled": "3", "overflow:unfiled": "4"}, r.hgetall(t)
+	assert 0 < r.ttl(k) <= 86400 and 0 < r.ttl("gk:disc:w:x:1") <= 3600
+	r.delete(k, t, "gk:disc:w:x:1", "gk:disc:w:x:2")
+	log("lua: sums, min/max, day_max cap and exactly-once re-send checked against Redis")
+
+
 def check_mix(r, days, t0, t1):
 	u = disc(r, days, "unfiled")
 	rv = disc(r, days, "revoked")
@@ -338,6 +385,7 @@ def main():
 		rsrv, r = start_redis(tmp)
 		addr = "127.0.0.1:%d" % rsrv.port
 		try:
+			check_lua(r)
 			sync = Sync(syncbin, tmp, addr)
 			sync.apply("snapshot", 1, [(d, "filed", 0) for d in FILED] + [("r1.cn", "revoked", 1)])
 			zones = write_zones(os.path.join(tmp, "zones"))
