@@ -677,8 +677,13 @@ static int visit_dnstap(struct ctx *c, const char *key, yaml_node_t *k, yaml_nod
 		return get_uint(c, "dnstap.max_size_mb", v, 1, 1048576, &d->max_size_mb);
 	if (strcmp(key, "keep") == 0)
 		return get_uint(c, "dnstap.keep", v, 0, 1000, &d->keep);
-	if (strcmp(key, "identity") == 0)
-		return dnstap_string(c, "dnstap.identity", v, &d->identity, false);
+	if (strcmp(key, "identity") == 0) {
+		if (dnstap_string(c, "dnstap.identity", v, &d->identity, false) != 0)
+			return c->rc;
+		if (strlen(d->identity) > 255)
+			return fail(c, line_of(v), "dnstap.identity: longer than 255 bytes");
+		return 0;
+	}
 	return fail(c, line_of(k),
 	            "dnstap: unknown key '%s' (expected file, socket, all_queries, rate, burst, "
 	            "max_size_mb, keep, identity)",

@@ -259,6 +259,19 @@ static bool same_listen(const gk_config_t *a, const gk_config_t *b)
 	return true;
 }
 
+static bool same_str(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static bool same_dnstap(const gk_config_dnstap_t *a, const gk_config_dnstap_t *b)
+{
+	return a->set == b->set && same_str(a->file, b->file) &&
+	       same_str(a->unix_path, b->unix_path) && same_str(a->identity, b->identity) &&
+	       a->all_queries == b->all_queries && a->rate == b->rate && a->burst == b->burst &&
+	       a->max_size_mb == b->max_size_mb && a->keep == b->keep;
+}
+
 static void report_restart_only(const gk_config_t *boot, const gk_config_t *next)
 {
 	if (!same_listen(boot, next))
@@ -292,7 +305,7 @@ static void report_restart_only(const gk_config_t *boot, const gk_config_t *next
 		gk_log(GK_LOG_WARN, "reload: discovery settings changed: take effect after restart");
 	if (boot->metrics.set != next->metrics.set ||
 	    memcmp(&boot->metrics.listen, &next->metrics.listen, sizeof(boot->metrics.listen)) != 0 ||
-	    boot->dnstap.set != next->dnstap.set)
+	    !same_dnstap(&boot->dnstap, &next->dnstap))
 		gk_log(GK_LOG_WARN, "reload: metrics or dnstap settings changed: take effect after "
 		                    "restart");
 }

@@ -124,6 +124,12 @@ static void test_errors(void **state)
 	expect_error(BASE "dnstap:\n  file: a\n  max_size_mb: 0\n", 7, "out of range");
 	expect_error(BASE "dnstap:\n  file: a\n  rotate: 1\n", 7, "dnstap: unknown key 'rotate'");
 	expect_error(BASE "dnstap:\n  file: [a]\n", 6, "expected a string");
+	char body[1024];
+	char id[300];
+	memset(id, 'x', sizeof(id) - 1);
+	id[sizeof(id) - 1] = 0;
+	snprintf(body, sizeof(body), BASE "dnstap:\n  file: a\n  identity: %s\n", id);
+	expect_error(body, 7, "dnstap.identity: longer than 255 bytes");
 }
 
 int main(void)
