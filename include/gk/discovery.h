@@ -77,15 +77,18 @@ typedef enum gk_disc_reason {
 } gk_disc_reason_t;
 
 /* Key and field spelling of each reason, indexed by gk_disc_reason_t. */
-#define GK_DISC_REASON_NAMES {"unfiled", "revoked", "unknown", "starting", "blocked", "tcponly"}
+#define GK_DISC_REASON_NAMES                                                                       \
+	{                                                                                          \
+		"unfiled", "revoked", "unknown", "starting", "blocked", "tcponly"                  \
+	}
 
 /* Exactly once: every write (one MULTI/EXEC) has an id key, GK_KEY_DISC_WRITE, set by its
  * first script to the attempt's nonce. A write re-sent after a lost connection carries the
  * same id and a new nonce: if an earlier attempt was applied (MULTI/EXEC: all or nothing),
  * the key holds that attempt's nonce and every script of the new attempt does nothing. */
-#define GK_DISC_LUA_ONCE(idkey, nonce)                                                         \
-	"local v = redis.call('GET', " idkey ")\n"                                             \
-	"if v and v ~= " nonce " then return -1 end\n"                                         \
+#define GK_DISC_LUA_ONCE(idkey, nonce)                                                             \
+	"local v = redis.call('GET', " idkey ")\n"                                                 \
+	"if v and v ~= " nonce " then return -1 end\n"                                             \
 	"if not v then redis.call('SET', " idkey ", " nonce ", 'EX', 3600) end\n"
 
 /* The merge of one day/reason hash: KEYS[1] the hash, KEYS[2] the day's totals, KEYS[3] the
@@ -93,42 +96,42 @@ typedef enum gk_disc_reason {
  * domain beyond it is counted in KEYS[2]'s field ARGV[3], "overflow:<reason>", instead),
  * ARGV[4] the nonce, then groups of four: domain, queries, first, last. Adds queries, keeps
  * min(first), max(last). Returns the queries that overflowed (-1: already applied). */
-#define GK_DISC_LUA_MERGE                                                                      \
-	GK_DISC_LUA_ONCE("KEYS[3]", "ARGV[4]")                                                 \
-	"local ttl, cap = tonumber(ARGV[1]), tonumber(ARGV[2])\n"                              \
-	"local n, over = redis.call('HLEN', KEYS[1]), 0\n"                                      \
-	"for i = 5, #ARGV, 4 do\n"                                                              \
-	"  local d = ARGV[i]\n"                                                                \
-	"  local c, f, l = tonumber(ARGV[i+1]), tonumber(ARGV[i+2]), tonumber(ARGV[i+3])\n"    \
-	"  local v = redis.call('HGET', KEYS[1], d)\n"                                         \
-	"  if v then\n"                                                                        \
-	"    local c0, f0, l0 = string.match(v, '^(%d+) (%d+) (%d+)$')\n"                    \
-	"    if c0 then\n"                                                                     \
-	"      c = c + tonumber(c0)\n"                                                         \
-	"      if tonumber(f0) < f then f = tonumber(f0) end\n"                                \
-	"      if tonumber(l0) > l then l = tonumber(l0) end\n"                                \
-	"    end\n"                                                                            \
-	"  end\n"                                                                              \
-	"  if v or n < cap then\n"                                                             \
-	"    if not v then n = n + 1 end\n"                                                    \
-	"    redis.call('HSET', KEYS[1], d, string.format('%d %d %d', c, f, l))\n"             \
-	"  else\n"                                                                             \
-	"    over = over + c\n"                                                                \
-	"  end\n"                                                                              \
-	"end\n"                                                                                \
-	"if over > 0 then\n"                                                                   \
-	"  redis.call('HINCRBY', KEYS[2], ARGV[3], over)\n"                                    \
-	"  redis.call('EXPIRE', KEYS[2], ttl)\n"                                               \
-	"end\n"                                                                                \
-	"if n > 0 then redis.call('EXPIRE', KEYS[1], ttl) end\n"                               \
+#define GK_DISC_LUA_MERGE                                                                          \
+	GK_DISC_LUA_ONCE("KEYS[3]", "ARGV[4]")                                                     \
+	"local ttl, cap = tonumber(ARGV[1]), tonumber(ARGV[2])\n"                                  \
+	"local n, over = redis.call('HLEN', KEYS[1]), 0\n"                                         \
+	"for i = 5, #ARGV, 4 do\n"                                                                 \
+	"  local d = ARGV[i]\n"                                                                    \
+	"  local c, f, l = tonumber(ARGV[i+1]), tonumber(ARGV[i+2]), tonumber(ARGV[i+3])\n"        \
+	"  local v = redis.call('HGET', KEYS[1], d)\n"                                             \
+	"  if v then\n"                                                                            \
+	"    local c0, f0, l0 = string.match(v, '^(%d+) (%d+) (%d+)$')\n"                          \
+	"    if c0 then\n"                                                                         \
+	"      c = c + tonumber(c0)\n"                                                             \
+	"      if tonumber(f0) < f then f = tonumber(f0) end\n"                                    \
+	"      if tonumber(l0) > l then l = tonumber(l0) end\n"                                    \
+	"    end\n"                                                                                \
+	"  end\n"                                                                                  \
+	"  if v or n < cap then\n"                                                                 \
+	"    if not v then n = n + 1 end\n"                                                        \
+	"    redis.call('HSET', KEYS[1], d, string.format('%d %d %d', c, f, l))\n"                 \
+	"  else\n"                                                                                 \
+	"    over = over + c\n"                                                                    \
+	"  end\n"                                                                                  \
+	"end\n"                                                                                    \
+	"if over > 0 then\n"                                                                       \
+	"  redis.call('HINCRBY', KEYS[2], ARGV[3], over)\n"                                        \
+	"  redis.call('EXPIRE', KEYS[2], ttl)\n"                                                   \
+	"end\n"                                                                                    \
+	"if n > 0 then redis.call('EXPIRE', KEYS[1], ttl) end\n"                                   \
 	"return over\n"
 
 /* A day's totals: KEYS[1] the totals hash, KEYS[2] the write's id; ARGV[1] the TTL, ARGV[2]
  * the nonce, then pairs field, increment. */
-#define GK_DISC_LUA_TOTALS                                                                     \
-	GK_DISC_LUA_ONCE("KEYS[2]", "ARGV[2]")                                                 \
-	"for i = 3, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i+1]) end\n"      \
-	"redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))\n"                                    \
+#define GK_DISC_LUA_TOTALS                                                                         \
+	GK_DISC_LUA_ONCE("KEYS[2]", "ARGV[2]")                                                     \
+	"for i = 3, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i+1]) end\n"          \
+	"redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))\n"                                       \
 	"return 0\n"
 
 /* Day (YYYYMMDD, China Standard Time) of a unix time in seconds. Pure. */

@@ -2,9 +2,9 @@
 /* include/gk/filing_status.h -- the Redis contract: filing status set, serial, change stream,
  * instance heartbeats.
  *
- * Writers: gk-sync (status set, serial, stream) and gkctl (policy: include/gk/policy_store.h). Readers: every
- * gatekeeperd (status loop) and gkctl. All keys live under the prefix "gk:". Redis 7.0 or
- * later (XINFO STREAM reports max-deleted-entry-id, used to detect a trimmed stream).
+ * Writers: gk-sync (status set, serial, stream) and gkctl (policy: include/gk/policy_store.h).
+ * Readers: every gatekeeperd (status loop) and gkctl. All keys live under the prefix "gk:".
+ * Redis 7.0 or later (XINFO STREAM reports max-deleted-entry-id, used to detect a trimmed stream).
  *
  * Status set
  *   GK_KEY_STATUS_BUCKET "gk:st:%04x"   HASH, 65536 buckets; bucket = gk_fs_bucket(domain).
@@ -81,17 +81,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GK_KEY_PREFIX "gk:"
+#define GK_KEY_PREFIX        "gk:"
 #define GK_KEY_STATUS_BUCKET "gk:st:%04x"
 #define GK_KEY_RECORD_BUCKET "gk:rec:%04x"
-#define GK_KEY_PROVIDERS "gk:providers"
-#define GK_KEY_SERIAL "gk:serial"
-#define GK_KEY_STREAM "gk:changes"
-#define GK_KEY_INSTANCE "gk:inst:%s"
+#define GK_KEY_PROVIDERS     "gk:providers"
+#define GK_KEY_SERIAL        "gk:serial"
+#define GK_KEY_STREAM        "gk:changes"
+#define GK_KEY_INSTANCE      "gk:inst:%s"
 
-#define GK_FS_BUCKETS 65536u
+#define GK_FS_BUCKETS    65536u
 #define GK_STREAM_MAXLEN 2000000u
-#define GK_HEARTBEAT_MS 1000u
+#define GK_HEARTBEAT_MS  1000u
 
 /* Filing status of a registrable domain. GK_FS_UNFILED is never stored (absence means it). */
 typedef enum gk_fs_status {

@@ -20,8 +20,8 @@
 #include "gk/filing_status.h"
 #include "sync/record.h"
 
-#define PIPE        1024u
-#define MAX_DAYS    800u
+#define PIPE     1024u
+#define MAX_DAYS 800u
 
 static const char *const reason_names[GK_DISC_NREASONS] = GK_DISC_REASON_NAMES;
 
@@ -162,8 +162,10 @@ static redisContext *connect_addr(const char *addr, char *err, size_t errlen)
 		const char *colon = strrchr(addr, ':');
 		size_t hl = colon ? (size_t)(colon - addr) : 0;
 		if (colon == NULL || hl == 0 || hl >= sizeof(host) || !colon[1]) {
-			errf(err, errlen, "redis address '%s': expected HOST:PORT, [IPv6]:PORT or "
-			                  "unix:/path", addr);
+			errf(err, errlen,
+			     "redis address '%s': expected HOST:PORT, [IPv6]:PORT or "
+			     "unix:/path",
+			     addr);
 			return NULL;
 		}
 		memcpy(host, addr, hl);
@@ -226,7 +228,8 @@ static void add_totals(gk_report_day_t *d, const redisReply *r)
 {
 	for (size_t i = 0; i + 1 < r->elements; i += 2) {
 		const char *f = r->element[i]->str;
-		uint64_t v = strtoull(r->element[i + 1]->str ? r->element[i + 1]->str : "0", NULL, 10);
+		uint64_t v =
+		    strtoull(r->element[i + 1]->str ? r->element[i + 1]->str : "0", NULL, 10);
 		if (f == NULL)
 			continue;
 		if (strcmp(f, "queries") == 0)
@@ -268,14 +271,15 @@ static void day_sum(gk_report_day_t *a, const gk_report_day_t *b)
 	}
 }
 
-static int read_days(redisContext *c, gk_report_t *r, struct dmap *unf, struct dmap *rev,
-                     char *err, size_t errlen)
+static int read_days(redisContext *c, gk_report_t *r, struct dmap *unf, struct dmap *rev, char *err,
+                     size_t errlen)
 {
 	int rc = 0;
 	for (size_t i = 0; i < r->n_days && rc == 0; i++) {
 		gk_report_day_t *d = &r->days[i];
 		for (unsigned k = 0; k < GK_DISC_NREASONS; k++)
-			redisAppendCommand(c, "HGETALL " GK_KEY_DISC_DOMAINS, d->day, reason_names[k]);
+			redisAppendCommand(c, "HGETALL " GK_KEY_DISC_DOMAINS, d->day,
+			                   reason_names[k]);
 		redisAppendCommand(c, "HGETALL " GK_KEY_DISC_TOTALS, d->day);
 		for (unsigned k = 0; k <= GK_DISC_NREASONS; k++) {
 			redisReply *rep = NULL;
@@ -346,13 +350,13 @@ static int read_records(redisContext *c, struct dmap *m, char *err, size_t errle
 				gk_rec_t rec;
 				size_t cap = 4 * rep->len + 512;
 				char *buf = malloc(cap);
-				if (buf != NULL &&
-				    gk_rec_decode(rep->str, rep->len, m->v[i].name, &rec, buf, cap) == 0) {
+				if (buf != NULL && gk_rec_decode(rep->str, rep->len, m->v[i].name,
+				                                 &rec, buf, cap) == 0) {
 					if (rec.has_provider && rec.provider_id != 0)
 						m->v[i].provider = rec.provider_id;
 					if (rec.field[GK_REC_LICENCE] != NULL)
-						snprintf(m->v[i].licence, sizeof(m->v[i].licence), "%s",
-						         rec.field[GK_REC_LICENCE]);
+						snprintf(m->v[i].licence, sizeof(m->v[i].licence),
+						         "%s", rec.field[GK_REC_LICENCE]);
 				}
 				free(buf);
 			}
@@ -382,7 +386,8 @@ static int read_providers(redisContext *c, gk_report_t *r, char *err, size_t err
 			char *s = strdup(rep->element[i + 1]->str);
 			if (s == NULL)
 				break;
-			r->string_ids[r->n_strings] = (uint32_t)strtoul(rep->element[i]->str, NULL, 10);
+			r->string_ids[r->n_strings] =
+			    (uint32_t)strtoul(rep->element[i]->str, NULL, 10);
 			r->strings[r->n_strings++] = s;
 		}
 	}
@@ -409,7 +414,8 @@ static int count_filed(redisContext *c, uint64_t *filed, char *err, size_t errle
 			redisReply *rep;
 			if (get_reply(c, &rep, err, errlen) != 0)
 				return GK_EIO;
-			for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
+			for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements;
+			     i++) {
 				const redisReply *v = rep->element[i];
 				uint32_t x = v->type == REDIS_REPLY_STRING
 				                 ? (uint32_t)strtoul(v->str, NULL, 10)
@@ -483,8 +489,8 @@ static int finish(gk_report_t *r, struct dmap *unf, struct dmap *rev)
 		    r->filed + cum ? (double)r->filed / (double)(r->filed + cum) : 1.0;
 		day_sum(&r->total, &r->days[k]);
 	}
-	r->rate = r->filed + r->unhandled ? (double)r->filed / (double)(r->filed + r->unhandled)
-	                                  : 1.0;
+	r->rate =
+	    r->filed + r->unhandled ? (double)r->filed / (double)(r->filed + r->unhandled) : 1.0;
 	/* providers: a site counted once, under the unfiled list when it is on both */
 	r->providers = calloc(r->n_unfiled + r->n_revoked + 1, sizeof(*r->providers));
 	if (r->providers == NULL)
@@ -612,12 +618,15 @@ static void usage(FILE *err)
 
 int gk_report_main(int argc, char **argv, const char *redis_default, FILE *out, FILE *err)
 {
-	static const struct option longopts[] = {
-	    {"redis", required_argument, NULL, 'r'},  {"records-redis", required_argument, NULL, 'R'},
-	    {"from", required_argument, NULL, 'f'},   {"to", required_argument, NULL, 't'},
-	    {"format", required_argument, NULL, 'F'}, {"output", required_argument, NULL, 'o'},
-	    {"month", required_argument, NULL, 'm'},  {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {{"redis", required_argument, NULL, 'r'},
+	                                         {"records-redis", required_argument, NULL, 'R'},
+	                                         {"from", required_argument, NULL, 'f'},
+	                                         {"to", required_argument, NULL, 't'},
+	                                         {"format", required_argument, NULL, 'F'},
+	                                         {"output", required_argument, NULL, 'o'},
+	                                         {"month", required_argument, NULL, 'm'},
+	                                         {"help", no_argument, NULL, 'h'},
+	                                         {NULL, 0, NULL, 0}};
 	static const char *const fmts[] = {"table", "csv", "json", "html", "notice"};
 	const char *redis = redis_default ? redis_default : "127.0.0.1:6379";
 	const char *records = NULL, *from_s = NULL, *to_s = NULL, *month_s = NULL, *output = NULL;
@@ -650,8 +659,10 @@ int gk_report_main(int argc, char **argv, const char *redis_default, FILE *out, 
 			while (i < sizeof(fmts) / sizeof(fmts[0]) && strcmp(optarg, fmts[i]) != 0)
 				i++;
 			if (i == sizeof(fmts) / sizeof(fmts[0])) {
-				fprintf(err, "gkctl report: --format '%s': expected table, csv, json, "
-				             "html or notice\n", optarg);
+				fprintf(err,
+				        "gkctl report: --format '%s': expected table, csv, json, "
+				        "html or notice\n",
+				        optarg);
 				return 2;
 			}
 			fmt = (enum gk_report_format)i;
@@ -687,8 +698,10 @@ int gk_report_main(int argc, char **argv, const char *redis_default, FILE *out, 
 		char day[16];
 		snprintf(day, sizeof(day), "%s%s", month_s, strchr(month_s, '-') ? "-01" : "01");
 		if (from_s != NULL || to_s != NULL || gk_report_parse_date(day, &from) != 0) {
-			fprintf(err, "gkctl report: --month '%s': expected YYYY-MM (without --from/--to)"
-			             "\n", month_s);
+			fprintf(err,
+			        "gkctl report: --month '%s': expected YYYY-MM (without --from/--to)"
+			        "\n",
+			        month_s);
 			return 2;
 		}
 		for (to = from; gk_report_next_day(to) / 100 == from / 100;)

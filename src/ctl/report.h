@@ -29,14 +29,14 @@ enum gk_report_format {
 enum gk_report_status { GK_REPORT_UNFILED = 0, GK_REPORT_FILED = 1, GK_REPORT_REVOKED = 2 };
 
 typedef struct gk_report_domain {
-	char *name;            /* field spelling of include/gk/discovery.h */
-	uint64_t queries;      /* refused for this list's reason over the period */
-	uint32_t first, last;  /* unix seconds */
-	uint32_t first_day;    /* YYYYMMDD of the first period day it was counted */
-	int status;            /* enum gk_report_status, now */
-	uint32_t provider;     /* access provider id, 0 unknown */
+	char *name;                /* field spelling of include/gk/discovery.h */
+	uint64_t queries;          /* refused for this list's reason over the period */
+	uint32_t first, last;      /* unix seconds */
+	uint32_t first_day;        /* YYYYMMDD of the first period day it was counted */
+	int status;                /* enum gk_report_status, now */
+	uint32_t provider;         /* access provider id, 0 unknown */
 	const char *provider_name; /* NULL when unknown */
-	char licence[96];      /* from gk:rec, "" when none */
+	char licence[96];          /* from gk:rec, "" when none */
 } gk_report_domain_t;
 
 typedef struct gk_report_day {
@@ -49,8 +49,8 @@ typedef struct gk_report_day {
 } gk_report_day_t;
 
 typedef struct gk_report_provider {
-	uint32_t id;      /* 0: unknown */
-	const char *name; /* NULL when unknown */
+	uint32_t id;        /* 0: unknown */
+	const char *name;   /* NULL when unknown */
 	uint64_t accessed;  /* distinct unfiled sites accessed: discovered unfiled, or revoked
 	                       and still queried */
 	uint64_t unhandled; /* of which not filed now */
@@ -61,7 +61,7 @@ typedef struct gk_report {
 	int64_t generated; /* unix seconds */
 	uint64_t filed;    /* domains filed in gk:st now */
 	uint64_t handled, unhandled;
-	double rate; /* filed / (filed + unhandled); 1.0 when both are 0 */
+	double rate;                 /* filed / (filed + unhandled); 1.0 when both are 0 */
 	gk_report_domain_t *unfiled; /* sorted by queries desc, then name */
 	size_t n_unfiled;
 	gk_report_domain_t *revoked; /* refused as revoked in the period */

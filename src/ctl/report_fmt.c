@@ -14,7 +14,9 @@ static const char *const reason_names[GK_DISC_NREASONS] = GK_DISC_REASON_NAMES;
 
 const char *gk_report_status_name(int status)
 {
-	return status == GK_REPORT_FILED ? "filed" : status == GK_REPORT_REVOKED ? "revoked" : "unfiled";
+	return status == GK_REPORT_FILED     ? "filed"
+	       : status == GK_REPORT_REVOKED ? "revoked"
+	                                     : "unfiled";
 }
 
 char *gk_report_time(uint32_t t, char buf[32])
@@ -93,8 +95,8 @@ static void write_table(const gk_report_t *r, FILE *o)
 		fprintf(o, " %10llu %10llu\n", (unsigned long long)r->providers[i].accessed,
 		        (unsigned long long)r->providers[i].unhandled);
 	}
-	fprintf(o, "\n%-10s %10s %10s %10s %10s %10s %9s\n", "day", "queries", "resolved", "refused",
-	        "unfiled", "revoked", "rate");
+	fprintf(o, "\n%-10s %10s %10s %10s %10s %10s %9s\n", "day", "queries", "resolved",
+	        "refused", "unfiled", "revoked", "rate");
 	for (size_t i = 0; i < r->n_days; i++) {
 		const gk_report_day_t *d = &r->days[i];
 		fprintf(o, "%-10s %10llu %10llu %10llu %10llu %10llu %8.2f%%\n",
@@ -155,15 +157,14 @@ static json_t *json_domains(const gk_report_domain_t *v, size_t n)
 	char a[32], b[32], c[16];
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++) {
-		json_t *o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:I, s:s?, s:s}",
-		                      "domain", v[i].name, "queries", (json_int_t)v[i].queries,
-		                      "first_seen", gk_report_time(v[i].first, a), "last_seen",
-		                      gk_report_time(v[i].last, b), "first_day",
-		                      gk_report_date(v[i].first_day, c), "status",
-		                      gk_report_status_name(v[i].status), "handled",
-		                      v[i].status == GK_REPORT_FILED, "provider_id",
-		                      (json_int_t)v[i].provider, "provider", v[i].provider_name,
-		                      "licence", v[i].licence);
+		json_t *o = json_pack(
+		    "{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:I, s:s?, s:s}", "domain", v[i].name,
+		    "queries", (json_int_t)v[i].queries, "first_seen",
+		    gk_report_time(v[i].first, a), "last_seen", gk_report_time(v[i].last, b),
+		    "first_day", gk_report_date(v[i].first_day, c), "status",
+		    gk_report_status_name(v[i].status), "handled", v[i].status == GK_REPORT_FILED,
+		    "provider_id", (json_int_t)v[i].provider, "provider", v[i].provider_name,
+		    "licence", v[i].licence);
 		json_array_append_new(arr, o);
 	}
 	return arr;
@@ -180,12 +181,12 @@ static json_t *json_counts(const uint64_t *v)
 static json_t *json_day(const gk_report_day_t *d)
 {
 	char a[16];
-	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "queries",
-	                      (json_int_t)d->queries, "resolved", (json_int_t)d->resolved,
-	                      "refused_total", (json_int_t)gk_report_refused(d), "monitored",
-	                      (json_int_t)d->monitored, "noreg", (json_int_t)d->noreg, "refused",
-	                      json_counts(d->refused), "overflow", json_counts(d->overflow),
-	                      "dropped", json_counts(d->dropped));
+	json_t *o =
+	    json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "queries", (json_int_t)d->queries,
+	              "resolved", (json_int_t)d->resolved, "refused_total",
+	              (json_int_t)gk_report_refused(d), "monitored", (json_int_t)d->monitored,
+	              "noreg", (json_int_t)d->noreg, "refused", json_counts(d->refused), "overflow",
+	              json_counts(d->overflow), "dropped", json_counts(d->dropped));
 	if (d->day != 0) {
 		json_object_set_new(o, "date", json_string(gk_report_date(d->day, a)));
 		json_object_set_new(o, "new_unhandled", json_integer((json_int_t)d->new_unhandled));
@@ -202,19 +203,20 @@ static int write_json(const gk_report_t *r, FILE *o)
 		json_array_append_new(days, json_day(&r->days[i]));
 	json_t *provs = json_array();
 	for (size_t i = 0; i < r->n_providers; i++)
-		json_array_append_new(
-		    provs, json_pack("{s:I, s:s?, s:I, s:I}", "provider_id",
-		                     (json_int_t)r->providers[i].id, "provider", r->providers[i].name,
-		                     "accessed", (json_int_t)r->providers[i].accessed, "unhandled",
-		                     (json_int_t)r->providers[i].unhandled));
+		json_array_append_new(provs,
+		                      json_pack("{s:I, s:s?, s:I, s:I}", "provider_id",
+		                                (json_int_t)r->providers[i].id, "provider",
+		                                r->providers[i].name, "accessed",
+		                                (json_int_t)r->providers[i].accessed, "unhandled",
+		                                (json_int_t)r->providers[i].unhandled));
 	json_t *root = json_pack(
 	    "{s:{s:s, s:s, s:s}, s:{s:I, s:I, s:I, s:I, s:I, s:f}, s:o, s:o, s:o, s:o, s:o}",
 	    "period", "from", gk_report_date(r->from, a), "to", gk_report_date(r->to, b),
 	    "generated", gk_report_time((uint32_t)r->generated, g), "summary", "filed",
 	    (json_int_t)r->filed, "discovered_unfiled", (json_int_t)r->n_unfiled, "handled",
 	    (json_int_t)r->handled, "unhandled", (json_int_t)r->unhandled, "revoked_queried",
-	    (json_int_t)r->n_revoked, "filing_rate", r->rate, "totals", json_day(&r->total),
-	    "days", days, "unfiled", json_domains(r->unfiled, r->n_unfiled), "revoked",
+	    (json_int_t)r->n_revoked, "filing_rate", r->rate, "totals", json_day(&r->total), "days",
+	    days, "unfiled", json_domains(r->unfiled, r->n_unfiled), "revoked",
 	    json_domains(r->revoked, r->n_revoked), "providers", provs);
 	if (root == NULL)
 		return GK_ENOMEM;
@@ -245,10 +247,11 @@ static size_t width(const char *s)
 			cp = cp << 6 | (p[i] & 0x3f);
 		for (int i = 0; i < n && *p; i++)
 			p++;
-		w += (cp >= 0x1100 && (cp <= 0x115f || (cp >= 0x2e80 && cp <= 0xa4cf) ||
-		                       (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
-		                       (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
-		                       (cp >= 0xffe0 && cp <= 0xffe6)))
+		w += (cp >= 0x1100 &&
+		      (cp <= 0x115f || (cp >= 0x2e80 && cp <= 0xa4cf) ||
+		       (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
+		       (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
+		       (cp >= 0xffe0 && cp <= 0xffe6)))
 		         ? 2
 		         : 1;
 	}

@@ -13,7 +13,7 @@
 #include "ctl/report.h"
 #include "ctl/report_internal.h"
 
-#define TOP_N 20
+#define TOP_N    20
 #define ROWS_MAX 10000 /* domain rows in a page; the CSV has them all */
 
 static const char *const reason_names[GK_DISC_NREASONS] = GK_DISC_REASON_NAMES;
@@ -56,15 +56,17 @@ static void chart_refusals(const gk_report_t *r, FILE *o)
 		if (gk_report_refused(&r->days[i]) > max)
 			max = gk_report_refused(&r->days[i]);
 	double pw = W - L - R, ph = H - T - B, bw = pw / (double)r->n_days;
-	fprintf(o, "<svg id=\"chart-refusals\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
-	           "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">\n",
+	fprintf(o,
+	        "<svg id=\"chart-refusals\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
+	        "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">\n",
 	        W, H + 24, W, H + 24);
 	fprintf(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>\n", L,
 	        T + ph, L + pw, T + ph);
 	for (int k = 0; k <= 2; k++) {
 		double y = T + ph - ph * k / 2.0;
-		fprintf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" class=\"ax\">%llu</text>"
-		           "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
+		fprintf(o,
+		        "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" class=\"ax\">%llu</text>"
+		        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
 		        L - 6, y + 4, (unsigned long long)(max * (unsigned)k / 2), L, y, L + pw, y);
 	}
 	size_t every = r->n_days / 10 + 1;
@@ -72,8 +74,9 @@ static void chart_refusals(const gk_report_t *r, FILE *o)
 	for (size_t i = 0; i < r->n_days; i++) {
 		const gk_report_day_t *d = &r->days[i];
 		double x = L + bw * (double)i, y = T + ph;
-		fprintf(o, "<g class=\"day\" data-date=\"%s\" data-refused=\"%llu\"><title>%s: %llu "
-		           "refused</title>",
+		fprintf(o,
+		        "<g class=\"day\" data-date=\"%s\" data-refused=\"%llu\"><title>%s: %llu "
+		        "refused</title>",
 		        gk_report_date(d->day, a), (unsigned long long)gk_report_refused(d), a,
 		        (unsigned long long)gk_report_refused(d));
 		for (unsigned k = 0; k < GK_DISC_NREASONS; k++) {
@@ -81,19 +84,23 @@ static void chart_refusals(const gk_report_t *r, FILE *o)
 				continue;
 			double h = ph * (double)d->refused[k] / (double)max;
 			y -= h;
-			fprintf(o, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-			           "fill=\"%s\"/>",
+			fprintf(o,
+			        "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+			        "fill=\"%s\"/>",
 			        x + bw * 0.1, y, bw * 0.8, h, reason_colors[k]);
 		}
 		fputs("</g>\n", o);
 		if (i % every == 0)
-			fprintf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"ax\">%.5s"
-			           "</text>\n",
-			        x + bw / 2, T + ph + 16, a + 5);
+			fprintf(
+			    o,
+			    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"ax\">%.5s"
+			    "</text>\n",
+			    x + bw / 2, T + ph + 16, a + 5);
 	}
 	for (unsigned k = 0; k < GK_DISC_NREASONS; k++)
-		fprintf(o, "<rect x=\"%.0f\" y=\"%.0f\" width=\"10\" height=\"10\" fill=\"%s\"/>"
-		           "<text x=\"%.0f\" y=\"%.0f\" class=\"ax\">%s</text>\n",
+		fprintf(o,
+		        "<rect x=\"%.0f\" y=\"%.0f\" width=\"10\" height=\"10\" fill=\"%s\"/>"
+		        "<text x=\"%.0f\" y=\"%.0f\" class=\"ax\">%s</text>\n",
 		        L + 110.0 * k, H + 8, reason_colors[k], L + 110.0 * k + 14, H + 17,
 		        reason_names[k]);
 	fputs("</svg>\n", o);
@@ -107,19 +114,22 @@ static void chart_top(const gk_report_t *r, FILE *o)
 	uint64_t max = n ? r->unfiled[0].queries : 1;
 	if (max == 0)
 		max = 1;
-	fprintf(o, "<svg id=\"chart-top\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
-	           "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">\n",
+	fprintf(o,
+	        "<svg id=\"chart-top\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
+	        "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">\n",
 	        W, H, W, H);
 	if (n == 0)
-		fputs("<text x=\"10\" y=\"20\" class=\"ax\">no unfiled domain discovered</text>\n", o);
+		fputs("<text x=\"10\" y=\"20\" class=\"ax\">no unfiled domain discovered</text>\n",
+		      o);
 	for (size_t i = 0; i < n; i++) {
 		const gk_report_domain_t *d = &r->unfiled[i];
 		double y = 5 + rowh * (double)i, w = (W - L - R) * (double)d->queries / (double)max;
 		fputs("<g class=\"top\"><text x=\"", o);
 		fprintf(o, "%.0f\" y=\"%.1f\" text-anchor=\"end\" class=\"ax\">", L - 8, y + 15);
 		esc(o, d->name);
-		fprintf(o, "</text><rect x=\"%.0f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-		           "fill=\"%s\"/><text x=\"%.1f\" y=\"%.1f\" class=\"ax\">%llu</text></g>\n",
+		fprintf(o,
+		        "</text><rect x=\"%.0f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+		        "fill=\"%s\"/><text x=\"%.1f\" y=\"%.1f\" class=\"ax\">%llu</text></g>\n",
 		        L, y + 2, w < 1 ? 1 : w, rowh - 6,
 		        d->status == GK_REPORT_FILED ? "#5cb85c" : "#d9534f", L + w + 6, y + 15,
 		        (unsigned long long)d->queries);
@@ -139,13 +149,15 @@ static void chart_rate(const gk_report_t *r, FILE *o)
 		lo = 0.9;
 	double pw = W - L - R, ph = H - T - B;
 	double step = r->n_days > 1 ? pw / (double)(r->n_days - 1) : 0;
-	fprintf(o, "<svg id=\"chart-rate\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
-	           "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">\n",
+	fprintf(o,
+	        "<svg id=\"chart-rate\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
+	        "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">\n",
 	        W, H, W, H);
 	for (int k = 0; k <= 2; k++) {
 		double v = lo + (1.0 - lo) * k / 2.0, y = T + ph - ph * k / 2.0;
-		fprintf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" class=\"ax\">%.0f%%</text>"
-		           "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
+		fprintf(o,
+		        "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" class=\"ax\">%.0f%%</text>"
+		        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
 		        L - 6, y + 4, v * 100, L, y, L + pw, y);
 	}
 	fputs("<polyline fill=\"none\" stroke=\"#337ab7\" stroke-width=\"2\" points=\"", o);
@@ -158,14 +170,17 @@ static void chart_rate(const gk_report_t *r, FILE *o)
 	for (size_t i = 0; i < r->n_days; i++) {
 		double x = L + step * (double)i,
 		       y = T + ph - ph * (r->days[i].rate_through - lo) / (1.0 - lo);
-		fprintf(o, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#337ab7\" "
-		           "data-date=\"%s\" data-rate=\"%.6f\"><title>%s: %.2f%%</title></circle>\n",
+		fprintf(o,
+		        "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#337ab7\" "
+		        "data-date=\"%s\" data-rate=\"%.6f\"><title>%s: %.2f%%</title></circle>\n",
 		        x, y, gk_report_date(r->days[i].day, a), r->days[i].rate_through, a,
 		        100 * r->days[i].rate_through);
 		if (i % every == 0)
-			fprintf(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"ax\">%.5s"
-			           "</text>\n",
-			        x, T + ph + 18, a + 5);
+			fprintf(
+			    o,
+			    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" class=\"ax\">%.5s"
+			    "</text>\n",
+			    x, T + ph + 18, a + 5);
 	}
 	fputs("</svg>\n", o);
 }
@@ -173,9 +188,10 @@ static void chart_rate(const gk_report_t *r, FILE *o)
 static void domain_table(const char *id, const gk_report_domain_t *v, size_t n, FILE *o)
 {
 	char a[32], b[32];
-	fprintf(o, "<table id=\"%s\"><thead><tr><th>domain</th><th>queries</th><th>first seen</th>"
-	           "<th>last seen</th><th>status now</th><th>provider</th><th>licence</th></tr>"
-	           "</thead><tbody>\n",
+	fprintf(o,
+	        "<table id=\"%s\"><thead><tr><th>domain</th><th>queries</th><th>first seen</th>"
+	        "<th>last seen</th><th>status now</th><th>provider</th><th>licence</th></tr>"
+	        "</thead><tbody>\n",
 	        id);
 	size_t shown = n < ROWS_MAX ? n : ROWS_MAX;
 	for (size_t i = 0; i < shown; i++) {
@@ -183,8 +199,9 @@ static void domain_table(const char *id, const gk_report_domain_t *v, size_t n, 
 		esc(o, v[i].name);
 		fputs("</td>", o);
 		num_td(o, "queries", v[i].queries);
-		fprintf(o, "<td class=\"first\">%s</td><td class=\"last\">%s</td>"
-		           "<td class=\"status %s\">%s</td><td class=\"provider\">",
+		fprintf(o,
+		        "<td class=\"first\">%s</td><td class=\"last\">%s</td>"
+		        "<td class=\"status %s\">%s</td><td class=\"provider\">",
 		        gk_report_time(v[i].first, a), gk_report_time(v[i].last, b),
 		        gk_report_status_name(v[i].status), gk_report_status_name(v[i].status));
 		esc(o, v[i].provider_name ? v[i].provider_name : "");
@@ -194,8 +211,9 @@ static void domain_table(const char *id, const gk_report_domain_t *v, size_t n, 
 	}
 	fputs("</tbody></table>\n", o);
 	if (shown < n)
-		fprintf(o, "<p class=\"more\">The %zu domains with the most queries of %zu; the CSV "
-		           "format lists every one.</p>\n",
+		fprintf(o,
+		        "<p class=\"more\">The %zu domains with the most queries of %zu; the CSV "
+		        "format lists every one.</p>\n",
 		        shown, n);
 }
 
@@ -210,8 +228,10 @@ void gk_report_write_html(const gk_report_t *r, FILE *o)
 	char a[16], b[16], g[32];
 	gk_report_date(r->from, a);
 	gk_report_date(r->to, b);
-	fprintf(o, "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\n"
-	           "<title>Gatekeeper discovery report %s – %s</title>\n", a, b);
+	fprintf(o,
+	        "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\n"
+	        "<title>Gatekeeper discovery report %s – %s</title>\n",
+	        a, b);
 	fputs("<style>\n"
 	      "body{font-family:sans-serif;margin:2em;color:#222;max-width:960px}\n"
 	      "dl{display:flex;flex-wrap:wrap;gap:1em}dl div{border:1px solid #ccc;padding:.5em "
@@ -224,11 +244,13 @@ void gk_report_write_html(const gk_report_t *r, FILE *o)
 	      ".ax{font-size:11px;fill:#444}svg{display:block;margin:.5em 0}\n"
 	      "</style></head><body>\n",
 	      o);
-	fprintf(o, "<h1>Discovery report</h1>\n<p>Period <time id=\"from\">%s</time> to "
-	           "<time id=\"to\">%s</time> (China Standard Time), generated %s.</p>\n",
+	fprintf(o,
+	        "<h1>Discovery report</h1>\n<p>Period <time id=\"from\">%s</time> to "
+	        "<time id=\"to\">%s</time> (China Standard Time), generated %s.</p>\n",
 	        a, b, gk_report_time((uint32_t)r->generated, g));
-	fprintf(o, "<dl id=\"summary\">\n<div><dt>filing rate</dt><dd id=\"filing-rate\" "
-	           "data-v=\"%.10f\">%.2f%%</dd></div>\n",
+	fprintf(o,
+	        "<dl id=\"summary\">\n<div><dt>filing rate</dt><dd id=\"filing-rate\" "
+	        "data-v=\"%.10f\">%.2f%%</dd></div>\n",
 	        r->rate, 100 * r->rate);
 	summary_item(o, "filed", "filed (status set now)", r->filed);
 	summary_item(o, "discovered", "unfiled discovered", r->n_unfiled);
@@ -242,8 +264,9 @@ void gk_report_write_html(const gk_report_t *r, FILE *o)
 	      o);
 	fputs("<h2>Refusals per day</h2>\n", o);
 	chart_refusals(r, o);
-	fprintf(o, "<h2>Top %d unfiled domains by queries</h2>\n<p>Red: still unfiled or revoked "
-	           "(unhandled); green: filed since (handled).</p>\n",
+	fprintf(o,
+	        "<h2>Top %d unfiled domains by queries</h2>\n<p>Red: still unfiled or revoked "
+	        "(unhandled); green: filed since (handled).</p>\n",
 	        TOP_N);
 	chart_top(r, o);
 	fputs("<h2>Filing rate through each day</h2>\n", o);
@@ -274,7 +297,8 @@ void gk_report_write_html(const gk_report_t *r, FILE *o)
 		uint64_t ov = 0;
 		for (unsigned k = 0; k < GK_DISC_NREASONS; k++)
 			ov += d->overflow[k];
-		fprintf(o, "<tr class=\"day\"><td class=\"date\">%s</td>", gk_report_date(d->day, a));
+		fprintf(o, "<tr class=\"day\"><td class=\"date\">%s</td>",
+		        gk_report_date(d->day, a));
 		num_td(o, "queries", d->queries);
 		num_td(o, "resolved", d->resolved);
 		num_td(o, "refused", gk_report_refused(d));

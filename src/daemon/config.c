@@ -545,11 +545,13 @@ static int visit_policy(struct ctx *c, const char *key, yaml_node_t *k, yaml_nod
 			return c->rc; /* duplicate keys are caught by walk_map */
 		size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 		if (cnt == 0)
-			return fail(c, line_of(v), "policy.operator_keys: at least one key is required");
+			return fail(c, line_of(v),
+			            "policy.operator_keys: at least one key is required");
 		if ((pl->operator_keys = calloc(cnt, sizeof(*pl->operator_keys))) == NULL)
 			return c->rc = GK_ENOMEM;
 		for (size_t i = 0; i < cnt; i++) {
-			yaml_node_t *it = yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
+			yaml_node_t *it =
+			    yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
 			const char *s = NULL;
 			if (get_string(c, "policy.operator_keys", it, &s) != 0)
 				return c->rc;
@@ -562,8 +564,8 @@ static int visit_policy(struct ctx *c, const char *key, yaml_node_t *k, yaml_nod
 		}
 		return 0;
 	}
-	return fail(c, line_of(k),
-	            "policy: unknown key '%s' (expected file, redis, operator_keys)", key);
+	return fail(c, line_of(k), "policy: unknown key '%s' (expected file, redis, operator_keys)",
+	            key);
 }
 
 static int visit_discovery(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v,
@@ -606,8 +608,7 @@ static bool is_loopback(const gk_config_listen_t *l)
 	return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
 }
 
-static int visit_metrics(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v,
-                         void *arg)
+static int visit_metrics(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
 	bool *have_listen = arg;
 	gk_config_metrics_t *m = &c->cfg->metrics;
@@ -647,8 +648,7 @@ struct dnstap_seen {
 	yaml_node_t *file, *socket;
 };
 
-static int visit_dnstap(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v,
-                        void *arg)
+static int visit_dnstap(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
 	struct dnstap_seen *seen = arg;
 	gk_config_dnstap_t *d = &c->cfg->dnstap;
@@ -890,7 +890,8 @@ int gk_config_load(const char *path, gk_config_t **out, char *err, size_t errlen
 			fail(&c, pl->line, "policy.redis: true needs a redis section");
 		else if (c.rc == 0 && pl->redis && pl->n_operator_keys == 0)
 			fail(&c, pl->line,
-			     "policy.redis: true needs operator_keys (the keys pushes are signed with)");
+			     "policy.redis: true needs operator_keys (the keys pushes are signed "
+			     "with)");
 	}
 	if (c.rc == 0) {
 		gk_config_discovery_t *dc = &c.cfg->discovery;

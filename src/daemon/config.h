@@ -60,11 +60,11 @@ typedef struct gk_config_filing {
 
 /* policy: the operator policy (policy/README.md, docs/CONFIG.md). */
 typedef struct gk_config_policy {
-	char *file;            /* policy YAML (resolved path) or NULL: none */
-	bool redis;            /* follow the policy pushed with gkctl (needs redis) */
-	char **operator_keys;  /* PEM Ed25519 public keys (resolved paths) */
+	char *file;           /* policy YAML (resolved path) or NULL: none */
+	bool redis;           /* follow the policy pushed with gkctl (needs redis) */
+	char **operator_keys; /* PEM Ed25519 public keys (resolved paths) */
 	size_t n_operator_keys;
-	size_t line;           /* line of the policy section, for messages */
+	size_t line; /* line of the policy section, for messages */
 } gk_config_policy_t;
 
 /* discovery: refusals counted per registrable domain, written to Redis every flush_ms
@@ -99,14 +99,14 @@ typedef struct gk_config_metrics {
 /* dnstap: the decision log (docs/CONFIG.md); absent: none. */
 typedef struct gk_config_dnstap {
 	bool set;
-	char *file;        /* resolved against the config's directory, or NULL */
-	char *unix_path;   /* or NULL; exactly one of file and unix_path */
-	bool all_queries;  /* every query, not only refusals */
-	unsigned rate;     /* entries per second per worker */
-	unsigned burst;    /* default: rate */
+	char *file;           /* resolved against the config's directory, or NULL */
+	char *unix_path;      /* or NULL; exactly one of file and unix_path */
+	bool all_queries;     /* every query, not only refusals */
+	unsigned rate;        /* entries per second per worker */
+	unsigned burst;       /* default: rate */
 	unsigned max_size_mb; /* file: rotate beyond this size */
-	unsigned keep;     /* file: rotated files kept */
-	char *identity;    /* or NULL: the host name */
+	unsigned keep;        /* file: rotated files kept */
+	char *identity;       /* or NULL: the host name */
 } gk_config_dnstap_t;
 
 typedef struct gk_config {
