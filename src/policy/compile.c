@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
+#include "common/file.h"
 #include "policy/internal.h"
 
 #define MAX_FILE_SIZE (1u << 30)
@@ -358,36 +359,7 @@ static int visit_list(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_
 
 static int read_whole(const char *path, char **out, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return -errno;
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
-	for (;;) {
-		if (cap - n < 65536) {
-			cap = cap ? cap * 2 : 65536;
-			char *nb = cap > MAX_FILE_SIZE ? NULL : realloc(buf, cap);
-			if (!nb) {
-				free(buf);
-				fclose(f);
-				return cap > MAX_FILE_SIZE ? GK_ERANGE : GK_ENOMEM;
-			}
-			buf = nb;
-		}
-		size_t r = fread(buf + n, 1, cap - n, f);
-		n += r;
-		if (r == 0)
-			break;
-	}
-	int bad = ferror(f);
-	fclose(f);
-	if (bad) {
-		free(buf);
-		return GK_EIO;
-	}
-	*out = buf;
-	*len = n;
-	return 0;
+	return gk_read_file(path, MAX_FILE_SIZE, out, len);
 }
 
 static int one_list(struct ctx *c, yaml_node_t *n, unsigned idx, const char **names)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include "common/file.h"
 #include "polstore/polstore.h"
 
 #define MAX_FILE (1u << 30)
@@ -69,36 +70,7 @@ static int file_set(gk_polstore_file_t *f, const char *name, const void *data, s
 
 static int read_file(const char *path, uint8_t **out, size_t *len)
 {
-	FILE *fp = fopen(path, "rb");
-	if (fp == NULL)
-		return -errno;
-	uint8_t *buf = NULL;
-	size_t n = 0, cap = 0;
-	for (;;) {
-		if (cap - n < 65536) {
-			cap = cap ? cap * 2 : 65536;
-			uint8_t *nb = cap > MAX_FILE ? NULL : realloc(buf, cap + 1);
-			if (nb == NULL) {
-				free(buf);
-				fclose(fp);
-				return cap > MAX_FILE ? GK_ERANGE : GK_ENOMEM;
-			}
-			buf = nb;
-		}
-		size_t r = fread(buf + n, 1, cap - n, fp);
-		n += r;
-		if (r == 0)
-			break;
-	}
-	int bad = ferror(fp);
-	fclose(fp);
-	if (bad) {
-		free(buf);
-		return GK_EIO;
-	}
-	*out = buf;
-	*len = n;
-	return 0;
+	return gk_read_file(path, MAX_FILE, (char **)out, len);
 }
 
 static int cmp_file(const void *a, const void *b)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "common/file.h"
 #include "common/log.h"
 #include "gk/errors.h"
 #include "zone/load.h"
@@ -44,41 +45,7 @@ static int fail(gk_loader_t *L, int code, const char *file, unsigned line, const
 
 static int read_file(const char *path, char **out, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return -errno;
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
-	for (;;) {
-		if (cap - n < 65536) {
-			if (cap > MAX_FILE_SIZE) {
-				free(buf);
-				fclose(f);
-				return GK_ERANGE;
-			}
-			cap = cap ? cap * 2 : 65536;
-			char *nb = realloc(buf, cap);
-			if (!nb) {
-				free(buf);
-				fclose(f);
-				return GK_ENOMEM;
-			}
-			buf = nb;
-		}
-		size_t r = fread(buf + n, 1, cap - n, f);
-		n += r;
-		if (r == 0)
-			break;
-	}
-	int bad = ferror(f);
-	fclose(f);
-	if (bad) {
-		free(buf);
-		return GK_EIO;
-	}
-	*out = buf;
-	*len = n;
-	return 0;
+	return gk_read_file(path, MAX_FILE_SIZE, out, len);
 }
 
 static int push_rr(gk_loader_t *L, ldns_rr *rr, const char *file, unsigned line)
@@ -234,8 +201,8 @@ static int record(struct state *S, char *entry, unsigned line)
 		char *t = ldns_rr_type2str(ldns_rr_get_type(rr));
 		size_t got = ldns_rr_rd_count(rr), want = ldns_rr_descriptor_minimum(d);
 		ldns_rr_free(rr);
-		int rc = fail(L, GK_ESYNTAX, S->file, line, "%s record with %zu of its %zu RDATA fields",
-		              t ? t : "a", got, want);
+		int rc = fail(L, GK_ESYNTAX, S->file, line,
+		              "%s record with %zu of its %zu RDATA fields", t ? t : "a", got, want);
 		free(t);
 		return rc;
 	}

@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: MIT */
+/* src/common/file.h -- read a whole file into memory (zones, policies, list files, bundles). */
+#pragma once
+#include <stddef.h>
+#include "gk/errors.h"
+
+/* Read path into a new buffer of *len bytes plus a NUL the caller may ignore (free it).
+ * Returns 0, -errno when it cannot be opened, GK_ERANGE beyond max bytes, GK_ENOMEM or
+ * GK_EIO (a read error); *out is untouched on failure. Blocking: never on the packet path. */
+GK_MUST_CHECK int gk_read_file(const char *path, size_t max, char **out, size_t *len);
