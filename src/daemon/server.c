@@ -76,9 +76,9 @@ struct gk_server {
 	gk_status_retired_t *retire_pending; /* taken but not yet attached (publish failed) */
 	struct polref *pol; /* the policy in force (a reference of its own), or NULL */
 	bool pol_fleet;     /* pol came from the fleet (Redis): policy.file no longer applies */
-	gk_obs_t *obs;                 /* per-worker counters (obs/obs.h) */
-	gk_tap_t *tap;                 /* decision log, or NULL */
-	gk_metrics_http_t *metrics;    /* Prometheus endpoint, or NULL */
+	gk_obs_t *obs;      /* per-worker counters (obs/obs.h) */
+	gk_tap_t *tap;      /* decision log, or NULL */
+	gk_metrics_http_t *metrics; /* Prometheus endpoint, or NULL */
 	/* fleet policy (policy.redis): the polsync thread hands versions over through here */
 	gk_polsync_t *polsync;
 	uv_async_t pol_async;
@@ -109,8 +109,7 @@ static void polref_put(struct polref *r)
 }
 
 /* Compile the policy file of cfg (NULL when there is none). */
-static int load_policy_file(const gk_config_t *cfg, struct polref **out, char *err,
-                            size_t errlen)
+static int load_policy_file(const gk_config_t *cfg, struct polref **out, char *err, size_t errlen)
 {
 	*out = NULL;
 	if (cfg->policy.file == NULL)
@@ -133,8 +132,8 @@ static void log_policy(const char *what, const struct polref *r, const char *src
 	gk_policy_stats(r->p, &st);
 	gk_log(GK_LOG_INFO, "%s policy %s%s%.0llu: %s mode, %u lists, %zu entries, %zu bytes", what,
 	       src, r->version ? " version " : "", (unsigned long long)r->version,
-	       gk_policy_mode(r->p) == GK_POL_MONITOR ? "monitor" : "enforce", st.lists,
-	       st.entries, st.arena_bytes);
+	       gk_policy_mode(r->p) == GK_POL_MONITOR ? "monitor" : "enforce", st.lists, st.entries,
+	       st.arena_bytes);
 }
 
 static void view_free(void *p)
@@ -220,8 +219,9 @@ int gk_server_check(const char *config_path, char *err, size_t errlen, char *sum
 			gk_psl_close(psl);
 	}
 	if (rc == 0 && summarylen > 0)
-		snprintf(summary, summarylen, "%s: ok: %zu zones, %zu RRs, %zu listen addresses%s%s",
-		         config_path, gk_zoneset_zone_count(v->v.zs), gk_zoneset_rr_count(v->v.zs),
+		snprintf(summary, summarylen,
+		         "%s: ok: %zu zones, %zu RRs, %zu listen addresses%s%s", config_path,
+		         gk_zoneset_zone_count(v->v.zs), gk_zoneset_rr_count(v->v.zs),
 		         cfg->n_listen, cfg->filing.enforce ? ", filing check on" : "",
 		         pol ? ", policy file compiled" : "");
 	if (v != NULL)
@@ -246,6 +246,30 @@ static void reclaim_cb(uv_timer_t *t)
 	} else {
 		wake_all(s); /* cheap; covers a worker that idled before its first wake-up */
 	}
+}
+
+/* A view was published: wake the workers so each passes a quiescent point, and free the old
+ * view once they all have. */
+static void published(gk_server_t *s)
+{
+	wake_all(s);
+	if (!uv_is_active((uv_handle_t *)&s->reclaim))
+		uv_timer_start(&s->reclaim, reclaim_cb, RECLAIM_MS, RECLAIM_MS);
+}
+
+/* A copy of cur sharing its zone set and policy (references taken), without its retired
+ * memory; NULL when out of memory. view_free() undoes it. */
+static struct view *view_copy(const struct view *cur)
+{
+	struct view *v = malloc(sizeof(*v));
+	if (v == NULL)
+		return NULL;
+	*v = *cur;
+	v->retired = NULL;
+	v->zs->refs++;
+	if (v->pol != NULL)
+		v->pol->refs++;
+	return v;
 }
 
 static bool same_listen(const gk_config_t *a, const gk_config_t *b)
@@ -302,9 +326,11 @@ static void report_restart_only(const gk_config_t *boot, const gk_config_t *next
 	const gk_config_discovery_t *da = &boot->discovery, *db = &next->discovery;
 	if (da->enabled != db->enabled || da->table_size != db->table_size ||
 	    da->flush_ms != db->flush_ms || da->day_max != db->day_max)
-		gk_log(GK_LOG_WARN, "reload: discovery settings changed: take effect after restart");
+		gk_log(GK_LOG_WARN,
+		       "reload: discovery settings changed: take effect after restart");
 	if (boot->metrics.set != next->metrics.set ||
-	    memcmp(&boot->metrics.listen, &next->metrics.listen, sizeof(boot->metrics.listen)) != 0 ||
+	    memcmp(&boot->metrics.listen, &next->metrics.listen, sizeof(boot->metrics.listen)) !=
+	        0 ||
 	    !same_dnstap(&boot->dnstap, &next->dnstap))
 		gk_log(GK_LOG_WARN, "reload: metrics or dnstap settings changed: take effect after "
 		                    "restart");
@@ -359,9 +385,7 @@ static void reload(gk_server_t *s)
 	if (s->cur != s->boot)
 		gk_config_free(s->cur);
 	s->cur = cfg;
-	wake_all(s);
-	if (!uv_is_active((uv_handle_t *)&s->reclaim))
-		uv_timer_start(&s->reclaim, reclaim_cb, RECLAIM_MS, RECLAIM_MS);
+	published(s);
 	gk_log(GK_LOG_INFO, "reloaded: %zu zones, %zu RRs, edns_udp_max %u", nz, nrr,
 	       (unsigned)cfg->edns_udp_max);
 }
@@ -378,30 +402,19 @@ static void retire_cb(uv_timer_t *t)
 	if (rt == NULL)
 		return;
 	struct view *cur = gk_snapshot_read(s->view);
-	struct view *v = malloc(sizeof(*v));
-	if (v == NULL || cur->retired != NULL) {
-		free(v);
+	struct view *v = cur->retired == NULL ? view_copy(cur) : NULL;
+	if (v == NULL) {
 		s->retire_pending = rt;
 		return;
 	}
-	*v = *cur;
-	v->retired = NULL;
-	v->zs->refs++;
-	if (v->pol != NULL)
-		v->pol->refs++;
 	cur->retired = rt;
 	if (gk_snapshot_publish(s->view, v) != 0) {
 		cur->retired = NULL;
-		v->zs->refs--;
-		if (v->pol != NULL)
-			v->pol->refs--;
-		free(v);
+		view_free(v);
 		s->retire_pending = rt;
 		return;
 	}
-	wake_all(s);
-	if (!uv_is_active((uv_handle_t *)&s->reclaim))
-		uv_timer_start(&s->reclaim, reclaim_cb, RECLAIM_MS, RECLAIM_MS);
+	published(s);
 }
 
 /* ---- fleet policy ------------------------------------------------------------------- */
@@ -437,10 +450,16 @@ static void fleet_policy_cb(uv_async_t *a)
 		return;
 	}
 	struct polref *r = polref_new(p, version);
-	struct view *cur = gk_snapshot_read(s->view);
-	struct view *v = malloc(sizeof(*v));
-	if (r == NULL || v == NULL) {
-		free(v);
+	struct view *v = r != NULL ? view_copy(gk_snapshot_read(s->view)) : NULL;
+	if (v != NULL) {
+		polref_put(v->pol); /* the current view keeps its own reference */
+		v->pol = r;
+		r->refs++;
+		v->v.opts.policy = p;
+	}
+	if (v == NULL || gk_snapshot_publish(s->view, v) != 0) {
+		if (v != NULL)
+			view_free(v);
 		if (r != NULL)
 			polref_put(r);
 		else
@@ -449,25 +468,10 @@ static void fleet_policy_cb(uv_async_t *a)
 		       (unsigned long long)version);
 		return;
 	}
-	*v = *cur;
-	v->retired = NULL;
-	v->zs->refs++;
-	v->pol = r;
-	r->refs++;
-	v->v.opts.policy = p;
-	if (gk_snapshot_publish(s->view, v) != 0) {
-		view_free(v);
-		polref_put(r);
-		gk_log(GK_LOG_ERR, "fleet policy version %llu: out of memory, not applied",
-		       (unsigned long long)version);
-		return;
-	}
 	polref_put(s->pol);
 	s->pol = r;
 	s->pol_fleet = true;
-	wake_all(s);
-	if (!uv_is_active((uv_handle_t *)&s->reclaim))
-		uv_timer_start(&s->reclaim, reclaim_cb, RECLAIM_MS, RECLAIM_MS);
+	published(s);
 	char what[128];
 	snprintf(what, sizeof(what), "applied fleet (key %s)", key);
 	log_policy(what, r, "from redis"); /* polsync reported it in the heartbeat */
@@ -508,8 +512,8 @@ static int start_polsync(gk_server_t *s, char *err, size_t errlen)
 		snprintf(err, errlen, "fleet policy: %s", gk_strerror(rc));
 		return rc;
 	}
-	gk_log(GK_LOG_INFO, "fleet policy from redis %s, %zu operator keys%s",
-	       cfg->redis.address, cfg->policy.n_operator_keys,
+	gk_log(GK_LOG_INFO, "fleet policy from redis %s, %zu operator keys%s", cfg->redis.address,
+	       cfg->policy.n_operator_keys,
 	       s->pol ? "; the policy file applies until a version arrives" : "");
 	return 0;
 }
@@ -585,8 +589,8 @@ static int start_obs(gk_server_t *s, char *err, size_t errlen)
 		gk_log(GK_LOG_INFO, "dnstap: %s to %s%s, %u/s per worker (burst %u)",
 		       cfg->dnstap.all_queries ? "every query" : "refusals",
 		       cfg->dnstap.file ? "" : "unix:",
-		       cfg->dnstap.file ? cfg->dnstap.file : cfg->dnstap.unix_path, cfg->dnstap.rate,
-		       cfg->dnstap.burst);
+		       cfg->dnstap.file ? cfg->dnstap.file : cfg->dnstap.unix_path,
+		       cfg->dnstap.rate, cfg->dnstap.burst);
 	}
 	if ((rc = gk_obs_create(cfg->workers, s->tap, &s->obs)) != 0) {
 		snprintf(err, errlen, "out of memory");
@@ -803,7 +807,9 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 		log_policy("loaded", s->pol, s->boot->policy.file);
 	if (s->status != NULL)
 		gk_status_set_policy(s->status, 0,
-		                     s->boot->policy.redis ? "waiting" : s->pol ? "file" : "off");
+		                     s->boot->policy.redis ? "waiting"
+		                     : s->pol              ? "file"
+		                                           : "off");
 	if ((rc = build_view(s->boot, s->status, s->psl, s->pol, &v, err, errlen)) != 0)
 		goto fail;
 	gk_log(GK_LOG_INFO, "loaded %zu zones, %zu RRs from %s", gk_zoneset_zone_count(v->v.zs),
