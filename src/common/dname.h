@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define GK_DNAME_MAX        255
 #define GK_DNAME_LABELS_MAX 127
@@ -23,15 +24,50 @@ size_t gk_dname_len(const uint8_t *n);
 /* Number of labels, not counting the root. */
 unsigned gk_dname_labels(const uint8_t *n);
 
-/* Hash of a lowercase wire name of length len. */
+static inline uint64_t gk_dname_load64(const uint8_t *p)
+{
+	uint64_t w;
+	memcpy(&w, p, sizeof(w));
+	return w;
+}
+
+static inline uint64_t gk_dname_load32(const uint8_t *p)
+{
+	uint32_t w;
+	memcpy(&w, p, sizeof(w));
+	return w;
+}
+
+static inline uint64_t gk_dname_mix(uint64_t h, uint64_t w)
+{
+	h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+	return h ^ (h >> 31);
+}
+
+/* Hash of a lowercase wire name of length len (any byte string, in fact). Eight octets per
+ * step with overlapping loads for the tail, so a typical 16-30 octet name costs three or four
+ * multiplies instead of FNV-1a's one per octet (a query hashes its name and each ancestor
+ * several times: zone, registrable domain, status, policy). The final mix spreads every
+ * input bit over all 64 bits: tables index by the low bits, the high bits, or both. */
 static inline uint64_t gk_dname_hash(const uint8_t *n, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < len; i++) {
-		h ^= n[i];
-		h *= 0x100000001b3ull;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ ((uint64_t)len * 0xff51afd7ed558ccdull);
+	if (len >= 8) {
+		size_t i = 0;
+		for (; i + 8 < len; i += 8)
+			h = gk_dname_mix(h, gk_dname_load64(n + i));
+		h = gk_dname_mix(h, gk_dname_load64(n + len - 8));
+	} else if (len >= 4) {
+		h = gk_dname_mix(h, gk_dname_load32(n) | gk_dname_load32(n + len - 4) << 32);
+	} else if (len > 0) {
+		h = gk_dname_mix(h, (uint64_t)n[0] | (uint64_t)n[len / 2] << 8 |
+		                        (uint64_t)n[len - 1] << 16);
 	}
-	return h ^ (h >> 29);
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 33);
 }
 
 /* True when name a (length alen) equals b or lies below it. Both lowercase. */
