@@ -10,6 +10,38 @@ static inline uint16_t rd16(const uint8_t *p)
 	return (uint16_t)((p[0] << 8) | p[1]);
 }
 
+/* Eight octets with 'A'-'Z' turned into 'a'-'z' and every other octet unchanged. Label
+ * length octets (0-63) are never letters, so a whole wire name can go through this. */
+static inline uint64_t lower8(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ull;
+	uint64_t h = x & (0x7f * ones);              /* each octet below 0x80: sums do not carry */
+	uint64_t ge_a = h + (0x80 - 'A') * ones;     /* high bit: octet >= 'A' */
+	uint64_t gt_z = h + (0x80 - 'Z' - 1) * ones; /* high bit: octet > 'Z' */
+	uint64_t upper = ge_a & ~gt_z & ~x & (0x80 * ones);
+	return x | (upper >> 2); /* 0x80 >> 2 == 0x20 */
+}
+
+/* dst[0..n) = lowercase of src[0..n); reads and writes only those octets. */
+static void lower_copy(uint8_t *restrict dst, const uint8_t *restrict src, size_t n)
+{
+	uint64_t w;
+	if (n < 8) {
+		for (size_t i = 0; i < n; i++)
+			dst[i] = gk_dname_lower[src[i]];
+		return;
+	}
+	size_t i = 0;
+	for (; i + 8 < n; i += 8) {
+		memcpy(&w, src + i, 8);
+		w = lower8(w);
+		memcpy(dst + i, &w, 8);
+	}
+	memcpy(&w, src + n - 8, 8); /* the last eight, overlapping what is done */
+	w = lower8(w);
+	memcpy(dst + n - 8, &w, 8);
+}
+
 /* Skip a (possibly compressed) name starting at *pos. */
 static bool skip_name(const uint8_t *q, size_t len, size_t *pos, bool *root)
 {
@@ -52,29 +84,27 @@ gk_parse_t gk_parse_query(const uint8_t *q, size_t len, gk_query_t *out)
 	if (qd != 1)
 		return GK_PARSE_FORMERR;
 
-	/* question name: plain labels only, lowercased into out->qname */
+	/* question name: plain labels only; the walk checks the labels and records their
+	 * offsets, then the whole name is copied and lowercased eight octets at a time */
 	size_t p = 12, n = 0;
 	unsigned labels = 0;
 	for (;;) {
-		if (p >= len)
+		if (p + n >= len)
 			return GK_PARSE_FORMERR;
-		uint8_t l = q[p];
+		uint8_t l = q[p + n];
 		if (l & 0xc0)
 			return GK_PARSE_FORMERR;
-		if (n + l + 1u > GK_DNAME_MAX || p + l + 1u > len)
+		if (n + l + 1u > GK_DNAME_MAX || p + n + l + 1u > len)
 			return GK_PARSE_FORMERR;
-		out->qname[n] = l;
 		if (l == 0) {
 			n++;
-			p++;
 			break;
 		}
 		out->loff[labels++] = (uint8_t)n;
-		for (unsigned i = 1; i <= l; i++)
-			out->qname[n + i] = gk_dname_lower[q[p + i]];
 		n += l + 1u;
-		p += l + 1u;
 	}
+	lower_copy(out->qname, q + p, n);
+	p += n;
 	if (p + 4 > len)
 		return GK_PARSE_FORMERR;
 	out->qlen = (uint8_t)n;

@@ -188,8 +188,8 @@ int gk_zoneset_compile(gk_zoneset_t *zs, char *err, size_t errlen)
 		z->nodata = nd;
 	}
 	for (size_t i = 0; i <= zs->mask && rc == 0; i++)
-		if (zs->table[i])
-			rc = compile_node(&c, zs->table[i]);
+		if (zs->table[i].node)
+			rc = compile_node(&c, zs->table[i].node);
 out:
 	free(c.a);
 	free(c.buf);

@@ -146,9 +146,16 @@ typedef struct gk_zone {
 	struct gk_zone *parent; /* enclosing served zone, or NULL */
 } gk_zone_t;
 
+/* A slot of the zone set's name table: the node's full name hash beside the pointer, so a
+ * probe that meets another name never loads that node (one cache miss per probe, not two). */
+typedef struct gk_zslot {
+	uint64_t hash;
+	gk_node_t *node; /* NULL: empty */
+} gk_zslot_t;
+
 struct gk_zoneset {
 	gk_arena_t *arena;
-	gk_node_t **table; /* open addressing, power-of-two size */
+	gk_zslot_t *table; /* open addressing by hash & mask, linear probing, load <= 1/2 */
 	size_t mask;
 	gk_zone_t *zones;
 	size_t nzones;

@@ -84,11 +84,11 @@ const gk_node_t *gk_zoneset_find(const gk_zoneset_t *zs, const uint8_t *name, si
 {
 	size_t i = hash & zs->mask;
 	for (;;) {
-		const gk_node_t *n = zs->table[i];
-		if (!n)
+		const gk_zslot_t *s = &zs->table[i];
+		if (!s->node)
 			return NULL;
-		if (n->len == len && memcmp(n->name, name, len) == 0)
-			return n;
+		if (s->hash == hash && s->node->len == len && memcmp(s->node->name, name, len) == 0)
+			return s->node;
 		i = (i + 1) & zs->mask;
 	}
 }
@@ -513,7 +513,18 @@ static int merge(gk_zoneset_t *zs, gk_node_t **lists)
 				goto fail;
 		}
 	}
-	zs->table = t.slots;
+	/* the final table: the same positions, each with its node's hash */
+	zs->table = calloc(t.mask + 1, sizeof(*zs->table));
+	if (zs->table == NULL) {
+		rc = GK_ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i <= t.mask; i++)
+		if (t.slots[i])
+			zs->table[i] = (gk_zslot_t){
+			    gk_dname_hash(t.slots[i]->name, t.slots[i]->len), t.slots[i]};
+	free(t.slots);
+	t.slots = NULL;
 	zs->mask = t.mask;
 	/* parent zone links: the nearest enclosing served apex */
 	for (size_t zi = 0; zi < zs->nzones; zi++) {
@@ -560,7 +571,7 @@ static void compute_regs(gk_zoneset_t *zs)
 		z->reg_hash = gk_dname_hash(a->name + off, z->reg_len);
 	}
 	for (size_t i = 0; i <= zs->mask; i++) {
-		gk_node_t *n = zs->table[i];
+		gk_node_t *n = zs->table[i].node;
 		if (!n)
 			continue;
 		if (!zs->psl) {

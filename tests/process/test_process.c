@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include "msg.h"
+#include "pkt/parse.h"
 #include "pkt/process.h"
 #include "zone/zone.h"
 
@@ -239,6 +240,44 @@ static void test_question_0x20(void **state)
 	ask("No.SuCh.ExAmPlE.cN", 1);
 	assert_int_equal(m.rcode, 3);
 	expect_rr(0, 1, "example.cn.", 6);
+}
+
+/* The parser lowercases eight octets at a time: every octet value, at every position of
+ * names of every length (short ones take the octet loop), must come out as the table says,
+ * and the label structure must stay intact. */
+static void test_parse_lowercase(void **state)
+{
+	(void)state;
+	uint8_t q[12 + 256 + 4];
+	gk_query_t qq;
+	for (unsigned total = 3; total <= 70; total++) {
+		for (unsigned v = 0; v < 256; v++) {
+			/* labels of up to 20 octets filling total - 1 octets, then the root */
+			size_t n = 0, rest = total - 1;
+			uint8_t name[80];
+			unsigned k = 0;
+			while (rest > 0) {
+				size_t l = rest <= 21 ? rest - 1 : rest - 21 == 1 ? 19 : 20;
+				name[n++] = (uint8_t)l;
+				for (size_t i = 0; i < l; i++, k++)
+					name[n++] =
+					    (uint8_t)((k % 3 == 0) ? v
+					                           : (uint8_t) "AzZa-0Q"[k % 7]);
+				rest -= l + 1;
+			}
+			name[n++] = 0;
+			memset(q, 0, 12);
+			q[5] = 1; /* QDCOUNT */
+			memcpy(q + 12, name, n);
+			q[12 + n + 1] = 1;
+			q[12 + n + 3] = 1;
+			size_t len = 12 + n + 4;
+			assert_int_equal(gk_parse_query(q, len, &qq), GK_PARSE_OK);
+			assert_int_equal(qq.qlen, n);
+			for (size_t i = 0; i < n; i++)
+				assert_int_equal(qq.qname[i], gk_dname_lower[name[i]]);
+		}
+	}
 }
 
 static void test_rd_cd_id_echo(void **state)
@@ -957,6 +996,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_a_record),
 	    cmocka_unit_test(test_question_0x20),
+	    cmocka_unit_test(test_parse_lowercase),
 	    cmocka_unit_test(test_rd_cd_id_echo),
 	    cmocka_unit_test(test_nodata),
 	    cmocka_unit_test(test_nxdomain),
