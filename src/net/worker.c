@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "common/log.h"
 #include "net/internal.h"
+#include "common/thread.h"
 
 static void quiesce_cb(uv_prepare_t *p)
 {
@@ -43,6 +44,9 @@ static void stop_cb(uv_async_t *a)
 static void run(void *arg)
 {
 	struct gk_worker *w = arg;
+	char name[16];
+	snprintf(name, sizeof(name), "gk-worker-%u", w->id);
+	gk_thread_name(name);
 	uv_run(&w->loop, UV_RUN_DEFAULT);
 }
 

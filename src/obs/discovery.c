@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "obs/discovery.h"
 #include "status/status.h"
+#include "common/thread.h"
 
 /* ---- table ------------------------------------------------------------------------------ */
 
@@ -251,7 +252,8 @@ size_t gk_disc_name_text(const uint8_t *name, size_t len, char *out)
 			out[o++] = '.';
 		for (size_t j = 0; j < l && i < len; j++, i++) {
 			uint8_t c = name[i];
-			if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_') {
+			if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+			    c == '_') {
 				out[o++] = (char)c;
 			} else if (c == '.' || c == '\\') {
 				out[o++] = '\\';
@@ -269,13 +271,13 @@ size_t gk_disc_name_text(const uint8_t *name, size_t len, char *out)
 
 /* ---- the service: per-worker handoff and the merger thread ---------------------------- */
 
-#define PENDING_FACTOR  4u    /* backlog entries per worker table entry */
-#define PENDING_DAYS    8u    /* distinct days of totals kept while Redis is down */
-#define CHUNK           256u  /* domains per EVAL */
+#define PENDING_FACTOR   4u   /* backlog entries per worker table entry */
+#define PENDING_DAYS     8u   /* distinct days of totals kept while Redis is down */
+#define CHUNK            256u /* domains per EVAL */
 #define WRITE_TIMEOUT_MS 5000u
-#define BACKOFF_MIN_MS  100u
-#define STOP_WAIT_MS    1000u
-#define CLOCK_MS        100u
+#define BACKOFF_MIN_MS   100u
+#define STOP_WAIT_MS     1000u
+#define CLOCK_MS         100u
 
 static const char *const reason_names[GK_DISC_NREASONS] = GK_DISC_REASON_NAMES;
 
@@ -316,10 +318,10 @@ struct gk_disc {
 	unsigned backoff_ms;
 	gk_disc_table_t *batch; /* the write being sent, kept until Redis confirms it */
 	struct daytot batch_days[PENDING_DAYS];
-	bool batch_ready;       /* batch holds a write not yet confirmed */
-	uint64_t seq, attempt;  /* write sequence (its id) and send attempts (nonces) */
-	char token[40];         /* this process, in write ids */
-	size_t inflight_evals;  /* the first replies of its EXEC are the merges' overflow */
+	bool batch_ready;      /* batch holds a write not yet confirmed */
+	uint64_t seq, attempt; /* write sequence (its id) and send attempts (nonces) */
+	char token[40];        /* this process, in write ids */
+	size_t inflight_evals; /* the first replies of its EXEC are the merges' overflow */
 	uint64_t stop_deadline_ms;
 
 	uv_mutex_t stats_lock;
@@ -533,7 +535,8 @@ static int cmp_day_reason(const void *a, const void *b, void *arg)
 		return x->day < y->day ? -1 : 1;
 	if (x->reason != y->reason)
 		return x->reason < y->reason ? -1 : 1;
-	return (*(const uint32_t *)a > *(const uint32_t *)b) - (*(const uint32_t *)a < *(const uint32_t *)b);
+	return (*(const uint32_t *)a > *(const uint32_t *)b) -
+	       (*(const uint32_t *)a < *(const uint32_t *)b);
 }
 
 static bool totals_empty(const gk_disc_totals_t *t)
@@ -584,7 +587,8 @@ static void exec_cb(redisAsyncContext *ac, void *r, void *priv)
 	}
 	if (rep->type != REDIS_REPLY_ARRAY) {
 		uint64_t q = days_queries(d->batch_days);
-		gk_log(GK_LOG_WARN, "discovery: redis rejected write %llu (%s): %llu queries dropped",
+		gk_log(GK_LOG_WARN,
+		       "discovery: redis rejected write %llu (%s): %llu queries dropped",
 		       (unsigned long long)d->seq, rep->type == REDIS_REPLY_ERROR ? rep->str : "?",
 		       (unsigned long long)q);
 		uv_mutex_lock(&d->stats_lock);
@@ -618,8 +622,9 @@ static void exec_cb(redisAsyncContext *ac, void *r, void *priv)
 
 static int cmd(gk_disc_t *d, redisCallbackFn *fn, int argc, const char **argv, const size_t *lens)
 {
-	return redisAsyncCommandArgv(d->ac, fn, fn ? d : NULL, argc, argv, lens) == REDIS_OK ? 0
-	                                                                                      : GK_EIO;
+	return redisAsyncCommandArgv(d->ac, fn, fn ? d : NULL, argc, argv, lens) == REDIS_OK
+	           ? 0
+	           : GK_EIO;
 }
 
 /* Append one argument (formatted into *p) to argv/lens. */
@@ -681,8 +686,8 @@ static int write_totals(gk_disc_t *d, uint32_t day, const gk_disc_totals_t *t, c
 }
 
 /* One EVAL of GK_DISC_LUA_MERGE for batch entries order[from, to) (same day and reason). */
-static int write_chunk(gk_disc_t *d, uint32_t from, uint32_t to, const char *id,
-                       const char *nonce, char *text, const char **argv, size_t *lens)
+static int write_chunk(gk_disc_t *d, uint32_t from, uint32_t to, const char *id, const char *nonce,
+                       char *text, const char **argv, size_t *lens)
 {
 	static const char script[] = GK_DISC_LUA_MERGE;
 	const gk_disc_table_t *bt = d->batch;
@@ -778,7 +783,8 @@ done:
 		gk_log(GK_LOG_WARN, "discovery: cannot queue write %llu: %s (retried)",
 		       (unsigned long long)d->seq, gk_strerror(rc));
 		if (multi_sent)
-			conn_close(d); /* a transaction half queued: start over on a new connection */
+			conn_close(
+			    d); /* a transaction half queued: start over on a new connection */
 	}
 	free(text);
 	free(argv);
@@ -804,8 +810,9 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		d->ac = NULL; /* hiredis frees it after this callback */
 		gk_log(GK_LOG_DEBUG, "discovery: redis connect: %s", ac->errstr);
 		d->next_connect_ms = mono_ms() + d->backoff_ms;
-		d->backoff_ms = d->backoff_ms * 2 > d->conf.reconnect_max_ms ? d->conf.reconnect_max_ms
-		                                                              : d->backoff_ms * 2;
+		d->backoff_ms = d->backoff_ms * 2 > d->conf.reconnect_max_ms
+		                    ? d->conf.reconnect_max_ms
+		                    : d->backoff_ms * 2;
 		return;
 	}
 	d->backoff_ms = BACKOFF_MIN_MS;
@@ -819,7 +826,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 	gk_disc_t *d = ac->data;
 	if (d == NULL || d->ac != ac)
 		return;
-	d->ac = NULL; /* hiredis frees it after this callback */
+	d->ac = NULL;     /* hiredis frees it after this callback */
 	if (d->connected) /* the status loop warns about the same outage */
 		gk_log(GK_LOG_INFO, "discovery: lost connection to redis (%s): counting in memory",
 		       ac->errstr[0] ? ac->errstr : "disconnected");
@@ -908,7 +915,8 @@ static void final_cb(uv_timer_t *t)
 	conn_close(d); /* an unconfirmed batch stays batch_ready */
 	uint64_t q = (d->batch_ready ? days_queries(d->batch_days) : 0) + days_queries(d->days);
 	if (q > 0) {
-		gk_log(GK_LOG_WARN, "discovery: redis unreachable at stop: %llu queries not written",
+		gk_log(GK_LOG_WARN,
+		       "discovery: redis unreachable at stop: %llu queries not written",
 		       (unsigned long long)q);
 		uv_mutex_lock(&d->stats_lock);
 		d->stats.lost += q;
@@ -939,6 +947,7 @@ static void stop_cb(uv_async_t *a)
 static void thread_main(void *arg)
 {
 	gk_disc_t *d = arg;
+	gk_thread_name("gk-discovery");
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	conn_close(d);
 	uv_walk(&d->loop, close_walk, NULL);

@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "dnstap.pb-c.h"
 #include "obs/dnstap.h"
+#include "common/thread.h"
 
 #define CONTENT_TYPE "protobuf:dnstap.Dnstap"
 #define BATCH        64u /* entries per ring per pass */
@@ -434,6 +435,7 @@ static void drain(gk_tap_t *t)
 static void run(void *arg)
 {
 	gk_tap_t *t = arg;
+	gk_thread_name("gk-dnstap");
 	while (!atomic_load(&t->stop)) {
 		struct timespec ts = {0, (long)GK_TAP_DRAIN_MS * 1000000L};
 		nanosleep(&ts, NULL);

@@ -35,6 +35,7 @@
 #include "polstore/polstore.h"
 #include "polsync/polsync.h"
 #include "status/status.h"
+#include "common/thread.h"
 
 #define TICK_MS        100u
 #define BACKOFF_MIN_MS 100u
@@ -532,6 +533,7 @@ static void stop_cb(uv_async_t *a)
 static void thread_main(void *arg)
 {
 	gk_polsync_t *ps = arg;
+	gk_thread_name("gk-policy");
 	uv_run(&ps->loop, UV_RUN_DEFAULT);
 	uv_walk(&ps->loop, close_walk, NULL);
 	uv_run(&ps->loop, UV_RUN_DEFAULT);

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT */
+/* src/common/thread.h -- thread names, so top -H, perf and /proc/PID/task/TID/comm tell a
+ * worker from the status loop or the discovery merger. */
+#pragma once
+#include <pthread.h>
+
+/* Name the calling thread (at most 15 octets; longer names are cut). */
+static inline void gk_thread_name(const char *name)
+{
+	char buf[16];
+	size_t i = 0;
+	for (; name[i] && i < sizeof(buf) - 1; i++)
+		buf[i] = name[i];
+	buf[i] = '\0';
+	(void)pthread_setname_np(pthread_self(), buf);
+}
