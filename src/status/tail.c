@@ -59,16 +59,32 @@ static int apply_entry(gk_status_t *st, const redisReply *e)
 	if (kv->type == REDIS_REPLY_ARRAY) {
 		const redisReply *k = field(kv, "k");
 		if (k != NULL && strcmp(k->str, "st") == 0) {
-			const redisReply *d = field(kv, "d"), *v = field(kv, "v");
-			int rc = d != NULL && v != NULL
-			             ? apply_change(st, d->str, d->len, v->str, v->len)
-			             : GK_EINVAL;
-			if (rc == GK_EINVAL && st->bad_entries++ < 10)
+			/* one or more (d, v) pairs, in order (include/gk/filing_status.h) */
+			const redisReply *d = NULL;
+			unsigned changes = 0;
+			int rc = 0;
+			for (size_t i = 0; i + 1 < kv->elements && rc != GK_EINVAL; i += 2) {
+				const redisReply *f = kv->element[i], *x = kv->element[i + 1];
+				if (f->type != REDIS_REPLY_STRING || x->type != REDIS_REPLY_STRING)
+					continue;
+				if (strcmp(f->str, "d") == 0) {
+					rc = d != NULL ? GK_EINVAL : 0; /* a d without its v */
+					d = x;
+				} else if (strcmp(f->str, "v") == 0) {
+					rc = d != NULL
+					         ? apply_change(st, d->str, d->len, x->str, x->len)
+					         : GK_EINVAL;
+					if (rc != 0 && rc != GK_EINVAL)
+						gk_log(GK_LOG_ERR, "status: stream entry %s: %s",
+						       e->element[0]->str, gk_strerror(rc));
+					d = NULL;
+					changes++;
+				}
+			}
+			if ((rc == GK_EINVAL || d != NULL || changes == 0) &&
+			    st->bad_entries++ < 10)
 				gk_log(GK_LOG_WARN, "status: stream entry %s: malformed change",
 				       e->element[0]->str);
-			else if (rc != 0)
-				gk_log(GK_LOG_ERR, "status: stream entry %s: %s",
-				       e->element[0]->str, gk_strerror(rc));
 		} else if (k != NULL && strcmp(k->str, "serial") == 0) {
 			const redisReply *s = field(kv, "s");
 			char *end;

@@ -17,8 +17,8 @@
 #include "sync/record.h"
 #include "sync/sync.h"
 
-#define STREAM_MAXLEN_STR "2000000"
-_Static_assert(GK_STREAM_MAXLEN == 2000000u, "STREAM_MAXLEN_STR follows GK_STREAM_MAXLEN");
+#define STREAM_MAXLEN_STR "200000"
+_Static_assert(GK_STREAM_MAXLEN == 200000u, "STREAM_MAXLEN_STR follows GK_STREAM_MAXLEN");
 
 typedef struct conn {
 	redisContext *c;
@@ -59,8 +59,7 @@ typedef struct applier {
 	size_t nx, xcap;
 	long transactions;
 	resp_t out;       /* the bucket's commands, formatted */
-	resp_t xadd_head; /* "XADD gk:changes MAXLEN ~ N * k st d" */
-	resp_t xadd_tail; /* "s SERIAL" */
+	resp_t xadd_head; /* "XADD gk:changes MAXLEN ~ N * k st s SERIAL", no array header */
 } applier_t;
 
 /* a stream entry waiting for its bucket's transaction */
@@ -472,8 +471,8 @@ static int bucket_begin(applier_t *A, unsigned b, char *stk, char *rck)
 	return rc;
 }
 
-/* Queue MULTI, the hash writes, one XADD per status change, EXEC. Nothing when the bucket
- * already matches. */
+/* Queue MULTI, the hash writes, the bucket's status changes as XADDs of up to
+ * GK_STREAM_BATCH (d, v) pairs each, EXEC. Nothing when the bucket already matches. */
 static int bucket_commit(applier_t *A)
 {
 	conn_t *cn = A->cn;
@@ -504,12 +503,16 @@ static int bucket_commit(applier_t *A)
 			resp_argv(b, lists[i]);
 			queued++;
 		}
-	for (size_t i = 0; i < A->nx; i++) {
+	for (size_t i = 0; i < A->nx; i += GK_STREAM_BATCH) {
+		size_t m = A->nx - i < GK_STREAM_BATCH ? A->nx - i : GK_STREAM_BATCH;
+		resp_num(b, '*', 10 + 4 * m);
 		resp_raw(b, A->xadd_head.p, A->xadd_head.n);
-		resp_bulk(b, A->xs[i].dom, A->xs[i].dl);
-		resp_raw(b, "$1\r\nv\r\n", 7);
-		resp_bulk(b, A->xs[i].val, A->xs[i].vl);
-		resp_raw(b, A->xadd_tail.p, A->xadd_tail.n);
+		for (size_t j = i; j < i + m; j++) {
+			resp_raw(b, "$1\r\nd\r\n", 7);
+			resp_bulk(b, A->xs[j].dom, A->xs[j].dl);
+			resp_raw(b, "$1\r\nv\r\n", 7);
+			resp_bulk(b, A->xs[j].val, A->xs[j].vl);
+		}
 		queued++;
 	}
 	resp_raw(b, "*1\r\n$4\r\nEXEC\r\n", 14);
@@ -925,13 +928,10 @@ int gk_sync_apply(const gk_sync_opts_t *o, const gk_feed_t *f, const char *name,
 	}
 	{
 		const char *h[] = {"XADD", GK_KEY_STREAM, "MAXLEN", "~", STREAM_MAXLEN_STR,
-		                   "*",    "k",           "st",     "d"};
-		resp_num(&A.xadd_head, '*', 14);
-		for (int i = 0; i < 9; i++)
+		                   "*",    "k",           "st",     "s", A.serial};
+		for (int i = 0; i < 10; i++)
 			resp_bulk(&A.xadd_head, h[i], strlen(h[i]));
-		resp_bulk(&A.xadd_tail, "s", 1);
-		resp_bulk(&A.xadd_tail, A.serial, strlen(A.serial));
-		if (A.xadd_head.oom || A.xadd_tail.oom) {
+		if (A.xadd_head.oom) {
 			rc = GK_ENOMEM;
 			goto out;
 		}
@@ -959,7 +959,6 @@ out:
 	free(A.rbuf);
 	free(A.out.p);
 	free(A.xadd_head.p);
-	free(A.xadd_tail.p);
 	free(A.order);
 	free(A.xs);
 	free(A.prov_ids);

@@ -91,6 +91,21 @@ def change(r, d, v, serial=101):
 	return r.xadd("gk:changes", {"k": "st", "d": d, "v": v, "s": serial})
 
 
+def changes(r, pairs, serial=101):
+	"""Several status changes in one entry, as gk-sync writes a bucket's changes."""
+	p = r.pipeline(transaction=True)
+	fields = ["k", "st", "s", str(serial)]
+	for d, v in pairs:
+		key = "gk:st:%04x" % fnv_bucket(d)
+		if v == "":
+			p.hdel(key, d)
+		else:
+			p.hset(key, d, v)
+		fields += ["d", d, "v", v]
+	p.execute_command("XADD", "gk:changes", "*", *fields)
+	return p.execute()[-1]
+
+
 def heartbeat(r, inst):
 	try:
 		return r.hgetall("gk:inst:" + inst)
@@ -172,6 +187,22 @@ def main():
 			assert took < 0.1, took
 			h.log("DNS: filed answers, unfiled REFUSED+EDE, revocation enforced in %.1f ms" % (took * 1000))
 			change(r, "example.cn", pack(1, 1))
+
+			# 2c. several changes in one entry (gk-sync's form): every pair is applied
+			last = changes(r, [("new3.com.cn", pack(1, 3)), ("example.cn", pack(2, 1)),
+			                   (domain(5), "")])
+			wait_hb(r, inst, lambda x: x["stream_id"] == last, "batch entry applied")
+			hb = wait_hb(r, inst, lambda x: int(x["table_size"]) == N + 1, "size after batch")
+			a = dns.query.udp(q, "127.0.0.1", port=gk.port, timeout=1)
+			assert a.rcode() == dns.rcode.NXDOMAIN, a
+			last = changes(r, [("example.cn", pack(1, 1)), ("new3.com.cn", "")])
+			wait_hb(r, inst, lambda x: x["stream_id"] == last, "second batch applied")
+			hb = wait_hb(r, inst, lambda x: int(x["table_size"]) == N, "size after removal")
+			a = dns.query.udp(q, "127.0.0.1", port=gk.port, timeout=1)
+			assert a.rcode() == dns.rcode.NOERROR, a
+			change(r, domain(5), pack(1, 1))
+			wait_hb(r, inst, lambda x: int(x["table_size"]) == N + 1, "size restored")
+			h.log("batch entries: every (d, v) pair applied")
 
 			# 3. Redis killed and restarted: stale after max_age, fresh again, changes made
 			#    while the daemon was away are applied after it reconnects.
