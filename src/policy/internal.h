@@ -6,25 +6,34 @@
  * probing, position by multiplying the hash's upper 32 bits with the slot count, so the
  * table has exactly ceil(entries / 0.75) slots, not a power of two), a names blob of
  * [length octet][lowercase wire name] records (offset 0 is padding, so a slot whose name is 0
- * is empty), and the array of hits the slots refer to by index (0: none). Nothing in it
- * changes after gk_policy_build returns.
+ * is empty), the array of hits the slots refer to by index (0: none), and a blocked Bloom
+ * filter over the same hashes. Nothing in it changes after gk_policy_build returns.
+ *
+ * Why the filter and the suffix hash: a query looks up its own name and every ancestor, and
+ * at a million entries every depth has entries, so each lookup was a hash pass and a random
+ * probe into a table far larger than the caches. The hash is defined label by label from
+ * the right (gk_pol_suffix_hashes), so one pass over the query name yields the hash of every
+ * ancestor; the filter (about 2 bytes per entry: it stays in L2/L3) then rejects almost every
+ * absent name without touching the table.
  */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include "common/arena.h"
 #include "policy/policy.h"
 
 #define GK_POL_LISTS_MAX   1000
 #define GK_POL_ENTRIES_MAX (1u << 28)
+#define GK_POL_FILTER_BITS 16 /* filter bits per name (rounded up to a power of two) */
 
 /* Scopes of an entry: the name itself, and the names strictly below it. */
 #define GK_POL_EXACT 1u
 #define GK_POL_BELOW 2u
 
 typedef struct gk_pol_slot {
-	uint32_t tag;   /* upper 32 bits of gk_dname_hash: the position, and a quick compare */
+	uint32_t tag;   /* upper 32 bits of gk_pol_hash: the position, and a quick compare */
 	uint32_t name;  /* offset of [len][wire] in names; 0: empty slot */
 	uint32_t exact; /* hit index for the name itself; 0: none */
 	uint32_t below; /* hit index for names below it; 0: none */
@@ -40,6 +49,8 @@ struct gk_policy {
 	size_t names_len;
 	const gk_pol_hit_t *hits; /* [0] unused */
 	uint32_t nhits;
+	const uint64_t *filter; /* blocked Bloom filter: filter_mask + 1 words */
+	uint32_t filter_mask;
 	uint64_t exact_depths; /* bit d: an exact entry with d labels (63: 63 or more) */
 	uint64_t below_depths; /* bit d: a below entry with d labels */
 	gk_pol_hit_t status[3];
@@ -57,6 +68,70 @@ static inline uint32_t gk_pol_pos(uint32_t tag, uint32_t nslots)
 static inline uint64_t gk_pol_depth_bit(unsigned labels)
 {
 	return 1ull << (labels < 63 ? labels : 63);
+}
+
+/* ---- the suffix hash -------------------------------------------------------------------- */
+
+/* Eight octets of n[0..len) from p (p < len) as a little-endian word, zeros past len. */
+static inline uint64_t gk_pol_load(const uint8_t *n, size_t len, size_t p)
+{
+	uint64_t w = 0;
+	if (p + 8 <= len) {
+		memcpy(&w, n + p, 8);
+	} else if (len >= 8) {
+		memcpy(&w, n + len - 8, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		w = __builtin_bswap64(w);
+#endif
+		return w >> (8 * (p + 8 - len));
+	} else {
+		for (size_t k = p; k < len; k++)
+			w |= (uint64_t)n[k] << (8 * (k - p));
+		return w;
+	}
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap64(w);
+#endif
+	return w;
+}
+
+static inline uint64_t gk_pol_fmix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+/* The hash of every suffix of the lowercase wire name n[0..len): h[i] for the name from
+ * label i (loff[i] its offset), h[labels] for the root. A suffix's hash depends only on the
+ * suffix's own octets: the state runs from the root leftwards, and label i folds in the
+ * words starting inside it (which may reach into the labels to its right, never past len),
+ * so gk_pol_hash of a name equals the h[i] any name below it computes for it. */
+static inline void gk_pol_suffix_hashes(const uint8_t *n, size_t len, const uint8_t *loff,
+                                        unsigned labels, uint64_t *h)
+{
+	uint64_t s = 0x9e3779b97f4a7c15ull;
+	h[labels] = gk_pol_fmix(s);
+	for (unsigned i = labels; i-- > 0;) {
+		size_t o = loff[i], e = o + 1u + n[o];
+		for (size_t q = o; q < e; q += 8) {
+			s = (s ^ gk_pol_load(n, len, q)) * 0x9fb21c651e98df25ull;
+			s ^= s >> 32;
+		}
+		h[i] = gk_pol_fmix(s);
+	}
+}
+
+/* The hash of one name (load time). */
+uint64_t gk_pol_hash(const uint8_t *n, size_t len);
+
+/* The filter: one 64-bit word per key, three bits in it. */
+static inline uint64_t gk_pol_filter_bits(uint64_t h)
+{
+	return (1ull << ((h >> 40) & 63)) | (1ull << ((h >> 46) & 63)) | (1ull << ((h >> 52) & 63));
 }
 
 /* ---- the builder (load time only; one thread) ------------------------------------------ */

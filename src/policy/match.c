@@ -1,18 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /* src/policy/match.c -- the packet path's lookup and the read-only accessors.
  *
- * gk_policy_match probes the table for the query name (exact entries), then for each
- * ancestor from the nearest up to the root (below entries); the first hit is the most
- * specific one, because the compiler already kept one winner per name and scope. Depth masks
- * skip the probes for label counts no entry has, so an empty policy costs one branch.
+ * gk_policy_match hashes the query name once, right to left, which yields the hash of every
+ * ancestor too (gk_pol_suffix_hashes). Each candidate -- the query name for exact entries,
+ * each ancestor from the nearest up to the root for below entries -- must pass the depth
+ * masks (label counts some entry has) and the filter before the table is probed; the first
+ * hit is the most specific one, because the compiler already kept one winner per name and
+ * scope. An empty policy costs one branch; a name no entry covers costs the hash pass and a
+ * few filter words, almost never a table probe.
  */
 #include <string.h>
 #include "common/dname.h"
 #include "policy/internal.h"
 
-static inline const gk_pol_slot_t *find(const gk_policy_t *p, const uint8_t *n, size_t len)
+static inline bool filter_has(const gk_policy_t *p, uint64_t h)
 {
-	uint64_t h = gk_dname_hash(n, len);
+	uint64_t bits = gk_pol_filter_bits(h);
+	return (p->filter[h & p->filter_mask] & bits) == bits;
+}
+
+static inline const gk_pol_slot_t *find(const gk_policy_t *p, uint64_t h, const uint8_t *n,
+                                        size_t len)
+{
 	uint32_t tag = (uint32_t)(h >> 32);
 	uint32_t i = gk_pol_pos(tag, p->nslots);
 	for (;;) {
@@ -34,18 +43,22 @@ const gk_pol_hit_t *gk_policy_match(const gk_policy_t *p, const uint8_t *qname, 
 {
 	if (!p || !p->entries)
 		return NULL;
+	uint64_t h[GK_DNAME_MAX / 2 + 2];
+	if (labels > GK_DNAME_MAX / 2)
+		return NULL; /* not a wire name */
+	gk_pol_suffix_hashes(qname, len, label_offsets, labels, h);
 	const gk_pol_slot_t *s;
-	if (p->exact_depths & gk_pol_depth_bit(labels)) {
-		s = find(p, qname, len);
+	if ((p->exact_depths & gk_pol_depth_bit(labels)) && filter_has(p, h[0])) {
+		s = find(p, h[0], qname, len);
 		if (s && s->exact)
 			return &p->hits[s->exact];
 	}
 	/* ancestors, nearest first; i == labels is the root */
 	for (unsigned i = 1; i <= labels; i++) {
-		if (!(p->below_depths & gk_pol_depth_bit(labels - i)))
+		if (!(p->below_depths & gk_pol_depth_bit(labels - i)) || !filter_has(p, h[i]))
 			continue;
 		size_t off = i < labels ? label_offsets[i] : len - 1;
-		s = find(p, qname + off, len - off);
+		s = find(p, h[i], qname + off, len - off);
 		if (s && s->below)
 			return &p->hits[s->below];
 	}

@@ -4,7 +4,8 @@
  * While lists are read, the table lives in malloc'd memory at a load of at most 3/4 and
  * doubles when full; names go to a growing blob. gk_pol_finish then lays the final table
  * out in the arena at exactly ceil(n * 4 / 3) slots (positions come from the tag alone, so
- * nothing is rehashed), and copies the names and hits behind it.
+ * nothing is rehashed), copies the names and hits behind it, and fills the filter (the one
+ * place a name is hashed again: the slot keeps only 32 bits of its hash).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +29,17 @@ int gk_pol_fail(gk_pol_builder_t *b, int code, const char *file, size_t line, co
 		va_end(ap);
 	}
 	return code;
+}
+
+uint64_t gk_pol_hash(const uint8_t *n, size_t len)
+{
+	uint8_t loff[GK_DNAME_MAX / 2 + 1];
+	uint64_t h[GK_DNAME_MAX / 2 + 2];
+	unsigned labels = 0;
+	for (size_t o = 0; o < len && n[o]; o += n[o] + 1u)
+		loff[labels++] = (uint8_t)o;
+	gk_pol_suffix_hashes(n, len, loff, labels, h);
+	return h[0];
 }
 
 int gk_pol_builder_init(gk_pol_builder_t *b)
@@ -145,7 +157,7 @@ int gk_pol_insert(gk_pol_builder_t *b, const uint8_t *name, size_t len, unsigned
 {
 	if ((b->n + 1) * 4 > (size_t)b->cap * 3 && grow(b) < 0)
 		return GK_ENOMEM;
-	uint32_t tag = (uint32_t)(gk_dname_hash(name, len) >> 32);
+	uint32_t tag = (uint32_t)(gk_pol_hash(name, len) >> 32);
 	uint32_t i = gk_pol_pos(tag, b->cap);
 	gk_pol_slot_t *s;
 	for (;;) {
@@ -195,13 +207,26 @@ int gk_pol_finish(gk_pol_builder_t *b, gk_policy_t *p)
 	uint64_t want = ((uint64_t)b->n * 4 + 2) / 3 + 1;
 	if (want < 8)
 		want = 8;
+	/* GK_POL_FILTER_BITS per name, in a power of two of 64-bit words */
+	uint64_t fwords = 1;
+	while (fwords * 64 < (uint64_t)b->n * GK_POL_FILTER_BITS)
+		fwords *= 2;
 	gk_pol_slot_t *t = gk_arena_alloc(b->arena, want * sizeof(*t));
 	uint8_t *names = gk_arena_dup(b->arena, b->names, b->nlen);
 	gk_pol_hit_t *hits = gk_arena_dup(b->arena, b->hits, b->nhits * sizeof(*hits));
-	if (!t || !names || !hits)
+	uint64_t *filter = gk_arena_alloc(b->arena, fwords * sizeof(*filter));
+	if (!t || !names || !hits || !filter)
 		return GK_ENOMEM;
 	memset(t, 0, want * sizeof(*t));
 	place(t, (uint32_t)want, b->t, b->cap);
+	memset(filter, 0, fwords * sizeof(*filter));
+	for (uint32_t k = 0; k < b->cap; k++) {
+		if (!b->t[k].name)
+			continue;
+		const uint8_t *sn = b->names + b->t[k].name;
+		uint64_t h = gk_pol_hash(sn + 1, sn[0]);
+		filter[h & (fwords - 1)] |= gk_pol_filter_bits(h);
+	}
 	p->table = t;
 	p->nslots = (uint32_t)want;
 	p->entries = b->n;
@@ -209,6 +234,8 @@ int gk_pol_finish(gk_pol_builder_t *b, gk_policy_t *p)
 	p->names_len = b->nlen;
 	p->hits = hits;
 	p->nhits = (uint32_t)b->nhits;
+	p->filter = filter;
+	p->filter_mask = (uint32_t)(fwords - 1);
 	p->exact_depths = b->exact_depths;
 	p->below_depths = b->below_depths;
 	p->lines = b->lines;
