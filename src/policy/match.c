@@ -43,8 +43,8 @@ const gk_pol_hit_t *gk_policy_match(const gk_policy_t *p, const uint8_t *qname, 
 {
 	if (!p || !p->entries)
 		return NULL;
-	uint64_t h[GK_DNAME_MAX / 2 + 2];
-	if (labels > GK_DNAME_MAX / 2)
+	uint64_t h[GK_DNAME_LABELS_MAX + 1];
+	if (labels > GK_DNAME_LABELS_MAX)
 		return NULL; /* not a wire name */
 	gk_pol_suffix_hashes(qname, len, label_offsets, labels, h);
 	const gk_pol_slot_t *s;

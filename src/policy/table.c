@@ -33,10 +33,10 @@ int gk_pol_fail(gk_pol_builder_t *b, int code, const char *file, size_t line, co
 
 uint64_t gk_pol_hash(const uint8_t *n, size_t len)
 {
-	uint8_t loff[GK_DNAME_MAX / 2 + 1];
-	uint64_t h[GK_DNAME_MAX / 2 + 2];
+	uint8_t loff[GK_DNAME_LABELS_MAX];
+	uint64_t h[GK_DNAME_LABELS_MAX + 1];
 	unsigned labels = 0;
-	for (size_t o = 0; o < len && n[o]; o += n[o] + 1u)
+	for (size_t o = 0; o < len && n[o] && labels < GK_DNAME_LABELS_MAX; o += n[o] + 1u)
 		loff[labels++] = (uint8_t)o;
 	gk_pol_suffix_hashes(n, len, loff, labels, h);
 	return h[0];

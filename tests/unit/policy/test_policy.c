@@ -487,6 +487,78 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* ---- the suffix hash and the filter ------------------------------------------------------ */
+
+/* Every suffix's hash, as the query path computes it, equals the hash of the suffix alone
+ * (gk_pol_hash at load time): short names (under 8 octets, where the words are assembled
+ * octet by octet), labels longer than a word, and the 8-octet window at the name's end. */
+static void test_suffix_hash(void **state)
+{
+	(void)state;
+	const char *names[] = {"a",
+	                       "a.b",
+	                       "ab.cn",
+	                       "www.foo.com.cn",
+	                       "abcdefg.h",
+	                       "abcdefgh.ij",
+	                       "x.abcdefghijklmnopqrstuvwxyz0123456789.cn",
+	                       "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z",
+	                       "xn--fiqs8s.xn--55qx5d.cn",
+	                       "0123456789012345678901234567890123456789012345678901234567890"
+	                       "12.example.com"};
+	uint64_t root = gk_pol_hash((const uint8_t *)"", 1);
+	for (size_t k = 0; k < sizeof(names) / sizeof(*names); k++) {
+		uint8_t wire[GK_DNAME_MAX + 1], loff[GK_DNAME_LABELS_MAX];
+		uint64_t h[GK_DNAME_LABELS_MAX + 1];
+		unsigned labels;
+		const char *why;
+		size_t len = gk_pol_name_wire(names[k], strlen(names[k]), wire, &labels, &why);
+		assert_true(len > 0);
+		for (size_t o = 0, i = 0; wire[o]; o += wire[o] + 1u)
+			loff[i++] = (uint8_t)o;
+		gk_pol_suffix_hashes(wire, len, loff, labels, h);
+		for (unsigned i = 0; i < labels; i++)
+			assert_true(h[i] == gk_pol_hash(wire + loff[i], len - loff[i]));
+		assert_true(h[labels] == root);
+		for (unsigned i = 0; i + 1 <= labels; i++)
+			assert_true(h[i] != h[i + 1]);
+	}
+}
+
+/* No false negatives through the filter: every entry of a list with names of many shapes
+ * is found, its exact and below scopes as listed. */
+static void test_filter_finds_all(void **state)
+{
+	(void)state;
+	const size_t n = 20000;
+	char *text = malloc(n * 48 + 64);
+	assert_non_null(text);
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++)
+		len +=
+		    (size_t)sprintf(text + len, "%s%.*s%zu.%s\n", i % 3 ? "" : ".", (int)(i % 23),
+		                    "abcdefghijklmnopqrstuvw", i, i % 5 ? "cn" : "com.cn");
+	gk_policy_file_t f = {"big", text, len};
+	gk_policy_t *p = build("lists: [{file: big, kind: block}]\n", &f, 1);
+	char q[128];
+	for (size_t i = 0; i < n; i++) {
+		const char *tld = i % 5 ? "cn" : "com.cn";
+		snprintf(q, sizeof q, "%.*s%zu.%s", (int)(i % 23), "abcdefghijklmnopqrstuvw", i,
+		         tld);
+		assert_non_null(match(p, q));
+		snprintf(q, sizeof q, "www.%.*s%zu.%s", (int)(i % 23), "abcdefghijklmnopqrstuvw", i,
+		         tld);
+		if (i % 3)
+			assert_null(match(p, q));
+		else
+			assert_non_null(match(p, q));
+	}
+	assert_null(match(p, "cn"));
+	assert_null(match(p, "absent.cn"));
+	gk_policy_free(p);
+	free(text);
+}
+
 static void test_scale(void **state)
 {
 	(void)state;
@@ -542,11 +614,12 @@ static void test_scale(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_precedence),  cmocka_unit_test(test_matrix),
-	    cmocka_unit_test(test_defaults),    cmocka_unit_test(test_redirect),
-	    cmocka_unit_test(test_rpz_actions), cmocka_unit_test(test_rpz_zone_key),
-	    cmocka_unit_test(test_samples),     cmocka_unit_test(test_bad_corpus),
-	    cmocka_unit_test(test_bad_lists),   cmocka_unit_test(test_scale),
+	    cmocka_unit_test(test_precedence),       cmocka_unit_test(test_matrix),
+	    cmocka_unit_test(test_defaults),         cmocka_unit_test(test_redirect),
+	    cmocka_unit_test(test_rpz_actions),      cmocka_unit_test(test_rpz_zone_key),
+	    cmocka_unit_test(test_samples),          cmocka_unit_test(test_bad_corpus),
+	    cmocka_unit_test(test_bad_lists),        cmocka_unit_test(test_suffix_hash),
+	    cmocka_unit_test(test_filter_finds_all), cmocka_unit_test(test_scale),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
