@@ -168,6 +168,11 @@ uint32_t gk_pol_hit_add(gk_pol_builder_t *b, const gk_pol_hit_t *h);
 int gk_pol_insert(gk_pol_builder_t *b, const uint8_t *name, size_t len, unsigned labels,
                   unsigned scopes, uint32_t hit);
 
+/* The same with h = gk_pol_hash(name, len) already known. Inserting in the order of h walks
+ * the table from one end to the other (after gk_pol_reserve): no random probes. */
+int gk_pol_insert_hashed(gk_pol_builder_t *b, uint64_t h, const uint8_t *name, size_t len,
+                         unsigned labels, unsigned scopes, uint32_t hit);
+
 /* Make room for `more` new names without growing on the way (callers that insert in an
  * order correlated with the hash -- sorted RPZ triggers -- must, or the names would pile up
  * in the low end of a small table). Returns 0 or GK_ENOMEM. */

@@ -141,7 +141,8 @@ enum cname_kind {
 
 /* One trigger record: its name relative to the apex, scope, and where it came from. */
 struct trig {
-	uint64_t key; /* hash of name and scope: groups records */
+	uint64_t key; /* gk_pol_hash of the name, xor the scope: groups records, and sorted by
+	                 it the names go into the table in the table's order */
 	uint32_t rr;  /* index into the loader's records (file order) */
 	uint32_t name;
 	uint16_t type; /* the record's type */
@@ -355,7 +356,7 @@ static int collect(struct rpz *z)
 		name[rl] = 0;
 		t.len = (uint8_t)(rl + 1);
 		t.labels = (uint8_t)labels;
-		t.key = gk_dname_hash(name, t.len) ^ t.scope;
+		t.key = gk_pol_hash(name, t.len) ^ t.scope;
 		if (type == LDNS_RR_TYPE_CNAME)
 			t.cname = cname_kind(rr, &t, name);
 		if (push_trig(z, &t, name) < 0)
@@ -557,7 +558,8 @@ int gk_pol_read_rpz(gk_pol_builder_t *b, const gk_pol_list_ctx_t *c, const char 
 		uint32_t hit = 0;
 		if ((rc = group_hit(&z, g, e, buf, &hit)) < 0)
 			goto finish;
-		rc = gk_pol_insert(b, z.names + t0->name, t0->len, t0->labels, t0->scope, hit);
+		rc = gk_pol_insert_hashed(b, t0->key ^ t0->scope, z.names + t0->name, t0->len,
+		                          t0->labels, t0->scope, hit);
 		if (rc < 0) {
 			gk_pol_fail(b, rc, rrfile(&z, t0->rr), rrline(&z, t0->rr), "%s",
 			            gk_strerror(rc));

@@ -5,7 +5,7 @@
  * doubles when full; names go to a growing blob. gk_pol_finish then lays the final table
  * out in the arena at exactly ceil(n * 4 / 3) slots (positions come from the tag alone, so
  * nothing is rehashed), copies the names and hits behind it, and fills the filter (the one
- * place a name is hashed again: the slot keeps only 32 bits of its hash).
+ * place a name is hashed again, in blob order: the slot keeps only 32 bits of its hash).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -155,9 +155,15 @@ static void merge(const gk_pol_builder_t *b, uint32_t *cur, uint32_t hit)
 int gk_pol_insert(gk_pol_builder_t *b, const uint8_t *name, size_t len, unsigned labels,
                   unsigned scopes, uint32_t hit)
 {
+	return gk_pol_insert_hashed(b, gk_pol_hash(name, len), name, len, labels, scopes, hit);
+}
+
+int gk_pol_insert_hashed(gk_pol_builder_t *b, uint64_t h, const uint8_t *name, size_t len,
+                         unsigned labels, unsigned scopes, uint32_t hit)
+{
 	if ((b->n + 1) * 4 > (size_t)b->cap * 3 && grow(b) < 0)
 		return GK_ENOMEM;
-	uint32_t tag = (uint32_t)(gk_pol_hash(name, len) >> 32);
+	uint32_t tag = (uint32_t)(h >> 32);
 	uint32_t i = gk_pol_pos(tag, b->cap);
 	gk_pol_slot_t *s;
 	for (;;) {
@@ -219,12 +225,10 @@ int gk_pol_finish(gk_pol_builder_t *b, gk_policy_t *p)
 		return GK_ENOMEM;
 	memset(t, 0, want * sizeof(*t));
 	place(t, (uint32_t)want, b->t, b->cap);
+	/* the blob holds each distinct name once: walk it in order, not the slots at random */
 	memset(filter, 0, fwords * sizeof(*filter));
-	for (uint32_t k = 0; k < b->cap; k++) {
-		if (!b->t[k].name)
-			continue;
-		const uint8_t *sn = b->names + b->t[k].name;
-		uint64_t h = gk_pol_hash(sn + 1, sn[0]);
+	for (size_t o = 1; o < b->nlen; o += 1u + b->names[o]) {
+		uint64_t h = gk_pol_hash(b->names + o + 1, b->names[o]);
 		filter[h & (fwords - 1)] |= gk_pol_filter_bits(h);
 	}
 	p->table = t;
