@@ -38,11 +38,12 @@ static inline const gk_pol_slot_t *find(const gk_policy_t *p, uint64_t h, const 
 	}
 }
 
-const gk_pol_hit_t *gk_policy_match(const gk_policy_t *p, const uint8_t *qname, size_t len,
-                                    const uint8_t *label_offsets, unsigned labels)
+/* Out of line so that an empty policy does not pay for this frame (the hash array). */
+__attribute__((noinline)) static const gk_pol_hit_t *match(const gk_policy_t *p,
+                                                           const uint8_t *qname, size_t len,
+                                                           const uint8_t *label_offsets,
+                                                           unsigned labels)
 {
-	if (!p || !p->entries)
-		return NULL;
 	uint64_t h[GK_DNAME_LABELS_MAX + 1];
 	if (labels > GK_DNAME_LABELS_MAX)
 		return NULL; /* not a wire name */
@@ -63,6 +64,14 @@ const gk_pol_hit_t *gk_policy_match(const gk_policy_t *p, const uint8_t *qname, 
 			return &p->hits[s->below];
 	}
 	return NULL;
+}
+
+const gk_pol_hit_t *gk_policy_match(const gk_policy_t *p, const uint8_t *qname, size_t len,
+                                    const uint8_t *label_offsets, unsigned labels)
+{
+	if (!p || !p->entries)
+		return NULL;
+	return match(p, qname, len, label_offsets, labels);
 }
 
 const gk_pol_hit_t *gk_policy_status(const gk_policy_t *p, gk_pol_status_t s)
