@@ -19,22 +19,38 @@
 #include <uv.h>
 #include "status/status.h"
 
-/* One table: tags[cap] (0 = empty, else 1..255 from the hash), slots[cap], and an arena of
- * entries [len][len bytes: the wire name without its root label]. */
+/* One table: buckets of one cache line, each holding GK_TAB_WAYS entries with a 16-bit
+ * fingerprint each (0 = empty, else from the hash), plus an arena of entries [len][len
+ * bytes: the wire name without its root label]. A lookup reads one bucket (rarely the next
+ * ones) and, when a fingerprint matches, one arena entry to confirm the key. */
+#define GK_TAB_WAYS 6
+
 struct tslot {
-	uint32_t off;         /* entry offset in the arena; written before the tag */
+	uint32_t off;         /* entry offset in the arena; written before the fingerprint */
 	_Atomic uint32_t val; /* packed value; 0 = removed (the key is then unfiled) */
 };
 
+struct tbkt {
+	_Atomic uint16_t fp[GK_TAB_WAYS]; /* filled in order: after an empty one all are empty */
+	_Atomic uint32_t ovf; /* non-zero: a key whose home is here (or before) lives after */
+	struct tslot e[GK_TAB_WAYS];
+};
+_Static_assert(sizeof(struct tbkt) == 64, "a bucket is one cache line");
+
 struct tbl {
-	size_t cap;   /* slots */
+	size_t nb;    /* buckets */
+	size_t cap;   /* slots: nb * GK_TAB_WAYS */
 	size_t count; /* occupied slots */
-	_Atomic uint8_t *tags;
-	struct tslot *slots;
+	struct tbkt *b;
 	uint8_t *arena;
 	size_t arena_used, arena_cap;
-	size_t map_len;   /* tags + slots mapping */
+	size_t map_len;   /* bucket mapping */
 	size_t arena_map; /* arena mapping length */
+	/* overlays only (else NULL): one bit per key, set before its fingerprint, so a reader
+	 * skips the overlay's bucket (a miss in a table sized for its limit, not its count)
+	 * for almost every key the overlay does not hold */
+	_Atomic uint64_t *filter;
+	size_t filter_mask; /* bits - 1 (a power of two) */
 };
 
 /* What readers load: newest first. frozen is non-NULL only while a merge runs. */
@@ -100,7 +116,7 @@ bool tab_step(struct tab *tb);
 /* Writer: replace everything with a built base (swap after a full load). */
 void tab_install(struct tab *tb, struct build *b);
 size_t tab_size(const struct tab *tb);
-/* Resident bytes held by the current root's tables (tags, slots, used arena). */
+/* Resident bytes held by the current root's tables (buckets, used arena). */
 size_t tab_bytes(const struct tab *tb);
 
 /* Full-load staging and the bounded base build. */
