@@ -92,7 +92,10 @@ struct retired {
 /* Writer-side state of the layered table. */
 struct tab {
 	_Atomic(struct root *) root; /* never NULL after tab_init */
-	size_t live;                 /* domains with a non-zero value */
+	/* every query loads root (and gk_status's ready and stale just before it): the fields
+	 * below change with every write, so they start on another cache line */
+	char pad[64 - sizeof(void *)];
+	size_t live; /* domains with a non-zero value */
 	bool merging;
 	struct merge m;
 	size_t ov_limit; /* keys in an overlay before a merge starts */
@@ -165,9 +168,9 @@ struct gk_status {
 	char *host, *unix_path, *inst_id, *version, *inst_key;
 	unsigned command_timeout_ms;
 
-	struct tab tab;
 	_Atomic bool ready;
 	_Atomic bool stale;
+	struct tab tab; /* right after the flags, which every reader loads with the root */
 
 	/* info for other threads */
 	uv_mutex_t info_lock;
