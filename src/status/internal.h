@@ -38,9 +38,9 @@ struct tbkt {
 _Static_assert(sizeof(struct tbkt) == 64, "a bucket is one cache line");
 
 struct tbl {
-	size_t nb;    /* buckets */
-	size_t cap;   /* slots: nb * GK_TAB_WAYS */
-	size_t count; /* occupied slots */
+	size_t nb;            /* buckets */
+	size_t cap;           /* slots: nb * GK_TAB_WAYS */
+	_Atomic size_t count; /* occupied slots; readers skip an empty overlay */
 	struct tbkt *b;
 	uint8_t *arena;
 	size_t arena_used, arena_cap;

@@ -144,8 +144,11 @@ static inline size_t filter_bit(const struct tbl *t, uint64_t h)
 	return (size_t)(h >> 16) & t->filter_mask;
 }
 
+/* An overlay may hold h: not empty, and h's filter bit is set. */
 static inline bool filter_has(const struct tbl *t, uint64_t h)
 {
+	if (atomic_load_explicit(&t->count, memory_order_relaxed) == 0)
+		return false; /* right after a load or a merge: not even the filter's line */
 	size_t i = filter_bit(t, h);
 	return (atomic_load_explicit(&t->filter[i / 64], memory_order_relaxed) >> (i % 64)) & 1;
 }
@@ -204,7 +207,9 @@ static void tbl_link(struct tbl *t, uint32_t off, uint64_t h, uint32_t v)
 				                      memory_order_relaxed);
 			}
 			atomic_store_explicit(&bk->fp[j], fp_of(h), memory_order_release);
-			t->count++;
+			atomic_store_explicit(
+			    &t->count, atomic_load_explicit(&t->count, memory_order_relaxed) + 1,
+			    memory_order_relaxed);
 			return;
 		}
 		/* full: mark it before the key lands beyond it (release pairs with the
