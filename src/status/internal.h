@@ -46,11 +46,11 @@ struct tbl {
 	size_t arena_used, arena_cap;
 	size_t map_len;   /* bucket mapping */
 	size_t arena_map; /* arena mapping length */
-	/* overlays only (else NULL): one bit per key, set before its fingerprint, so a reader
-	 * skips the overlay's bucket (a miss in a table sized for its limit, not its count)
-	 * for almost every key the overlay does not hold */
+	/* one bit per key (a Bloom filter with one hash), set before the key's fingerprint:
+	 * ~8 bits per key, so it stays in the last-level cache where the buckets cannot, and
+	 * most absent keys cost no bucket miss; NULL in the empty table of tab_init */
 	_Atomic uint64_t *filter;
-	size_t filter_mask; /* bits - 1 (a power of two) */
+	size_t filter_bits; /* a multiple of 64 */
 };
 
 /* What readers load: newest first. frozen is non-NULL only while a merge runs. */

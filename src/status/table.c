@@ -28,18 +28,26 @@
  * order and never emptied (a removal stores value 0), which is what lets readers run
  * without locks. At 7/8 an absent key's search read 5 buckets on average (10M keys,
  * bench/stlook), at 3/4 it reads 1.7, so tab_get prefetches the base's home bucket and the
- * next one together. Overlays carry a small filter (one bit per key) that readers test
- * before touching an overlay bucket: an overlay's buckets are sized for its limit, so
- * without it every lookup paid one more miss for a mostly empty overlay.
+ * next one together.
+ *
+ * Every table but tab_init's empty one carries a filter, one bit per key at 8 bits per
+ * key (1 B per domain), set before the key's fingerprint. It is small enough to stay in
+ * the last-level cache where the buckets cannot, so an absent key -- every refused query --
+ * mostly costs no bucket miss at all (bench/stlook at 10M, chained lookups: ~130 -> ~50 ns),
+ * and an overlay, whose buckets are sized for its limit rather than its count, costs a
+ * lookup nothing when empty and one cached bit when not. The old layout (1 tag byte per
+ * slot in its own array) had the first property by accident: its 12.5 MB of tags at 10M
+ * fit the cache, at the price of a tag, a slot and an arena miss for every hit.
  *
  * Memory: 64 / 6 bytes per slot at load factor <= 3/4 for a base (~14.2 B per domain),
- * plus 1 + (wire length - 1) arena bytes per name (~17 B for "abcdefgh.com.cn"). Big arrays
- * are private anonymous mappings, so freeing them returns the memory to the system at
- * once, and are advised for transparent huge pages: a lookup's two random accesses into
- * hundreds of MB otherwise also miss the TLB (one bench/stlook run at 10M, the old layout:
- * 198 -> 147 ns per uniform lookup from huge pages alone). Bucket positions use the high bits of
- * the 64-bit hash (multiply-shift), so the bucket count need not be a power of two;
- * fingerprints use the low 16 bits.
+ * 1 filter byte per domain, plus 1 + (wire length - 1) arena bytes per name (~17 B for
+ * "abcdefgh.com.cn"). Big arrays are private anonymous mappings, so freeing them returns
+ * the memory to the system at once, and are advised for transparent huge pages: a
+ * lookup's random accesses into hundreds of MB otherwise also miss the TLB (bench/stlook
+ * at 10M with the old layout: ~198 -> ~147 ns per uniform lookup from huge pages alone;
+ * Debian's THP mode "madvise" gives none without the advice). Bucket positions use the
+ * high bits of the 64-bit hash (multiply-shift), so the bucket count need not be a power
+ * of two; fingerprints use the low 16 bits.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +60,7 @@
 #define BASE_LOAD_DEN    4
 #define OV_MIN_KEYS      65536u
 #define OV_ARENA_PER_KEY 48u /* arena bytes reserved (not touched) per overlay key */
-#define OV_FILTER_BITS   8u  /* overlay filter bits per key of the limit */
+#define FILTER_BITS      8u  /* filter bits per key (of a base, of an overlay's limit) */
 
 static void *map_big(size_t len)
 {
@@ -100,7 +108,13 @@ static inline uint16_t fp_of(uint64_t h)
 
 /* A table of at least cap slots; arena_cap bytes of arena unless arena is given (then
  * owned). */
-static struct tbl *tbl_new(size_t cap, size_t arena_cap)
+static size_t filter_bytes(const struct tbl *t)
+{
+	return t->filter_bits / 8;
+}
+
+/* cap: slots; keys: keys the filter is sized for (0: no filter). */
+static struct tbl *tbl_new(size_t cap, size_t arena_cap, size_t keys)
 {
 	struct tbl *t = calloc(1, sizeof(*t));
 	if (t == NULL)
@@ -124,6 +138,16 @@ static struct tbl *tbl_new(size_t cap, size_t arena_cap)
 		}
 		t->arena_cap = t->arena_map = arena_cap;
 	}
+	if (keys > 0) {
+		t->filter_bits = (keys * FILTER_BITS + 4095) & ~(size_t)4095;
+		t->filter = map_big(filter_bytes(t));
+		if (t->filter == NULL) {
+			unmap_big(t->b, t->map_len);
+			unmap_big(t->arena, t->arena_map);
+			free(t);
+			return NULL;
+		}
+	}
 	return t;
 }
 
@@ -133,22 +157,25 @@ static void tbl_free(struct tbl *t)
 		return;
 	unmap_big(t->b, t->map_len);
 	unmap_big(t->arena, t->arena_map);
-	free(t->filter);
+	unmap_big(t->filter, filter_bytes(t));
 	free(t);
 }
 
-/* Filter bit of h: hash bits that neither the bucket (high bits) nor the fingerprint (low
- * 16) use alone. */
+/* Filter bit of h: multiply-shift of h times an odd constant, whose high bits depend on
+ * all of h, not mostly on the high bits that choose the bucket. */
 static inline size_t filter_bit(const struct tbl *t, uint64_t h)
 {
-	return (size_t)(h >> 16) & t->filter_mask;
+	uint64_t g = h * 0x9e3779b97f4a7c15ull;
+	return (size_t)(((unsigned __int128)g * t->filter_bits) >> 64);
 }
 
-/* An overlay may hold h: not empty, and h's filter bit is set. */
+/* t may hold h: not empty, and h's filter bit is set. */
 static inline bool filter_has(const struct tbl *t, uint64_t h)
 {
 	if (atomic_load_explicit(&t->count, memory_order_relaxed) == 0)
-		return false; /* right after a load or a merge: not even the filter's line */
+		return false; /* an overlay right after a load or a merge: no line touched */
+	if (t->filter == NULL)
+		return true;
 	size_t i = filter_bit(t, h);
 	return (atomic_load_explicit(&t->filter[i / 64], memory_order_relaxed) >> (i % 64)) & 1;
 }
@@ -248,21 +275,9 @@ static size_t base_cap(size_t keys)
 
 static struct tbl *ov_new(size_t limit)
 {
-	struct tbl *t = tbl_new(limit * 2 + 16, limit * OV_ARENA_PER_KEY);
-	if (t == NULL)
-		return NULL;
-	/* >= 8 bits per key of the limit: at most ~1 in 16 absent keys pass when it is half
-	 * full, when a merge starts */
-	size_t bits = 4096;
-	while (bits < limit * OV_FILTER_BITS)
-		bits *= 2;
-	t->filter = calloc(bits / 64, sizeof(uint64_t));
-	if (t->filter == NULL) {
-		tbl_free(t);
-		return NULL;
-	}
-	t->filter_mask = bits - 1;
-	return t;
+	/* sized for the limit: ~1 in 16 absent keys pass when it is half full (a merge
+	 * starts), 1 in 9 when full */
+	return tbl_new(limit * 2 + 16, limit * OV_ARENA_PER_KEY, limit);
 }
 
 static size_t ov_limit_for(size_t live)
@@ -308,7 +323,7 @@ int tab_init(struct tab *tb)
 	if (uv_mutex_init(&tb->lock) != 0)
 		return GK_ENOMEM;
 	tb->ov_limit = OV_MIN_KEYS;
-	struct tbl *base = tbl_new(16, 0), *ov = ov_new(tb->ov_limit);
+	struct tbl *base = tbl_new(16, 0, 0), *ov = ov_new(tb->ov_limit);
 	if (base == NULL || ov == NULL || publish(tb, ov, NULL, base) != 0) {
 		tbl_free(base);
 		tbl_free(ov);
@@ -347,13 +362,12 @@ void tab_destroy(struct tab *tb)
 
 const struct tslot *tab_get(const struct root *r, const uint8_t *name, size_t len, uint64_t h)
 {
-	/* start the base's miss first; the overlays' filters are small and mostly cached,
-	 * and an overlay bucket that passes one is fetched alongside */
+	/* start the base's bucket miss first, then test the filters (meant to be cached):
+	 * a key present waits for the bucket it fetches anyway, an absent one mostly not */
 	const struct tbkt *bb = tbl_home(r->base, h), *bo = NULL, *bf = NULL;
 	__builtin_prefetch(bb);
 	if (bb + 1 < r->base->b + r->base->nb)
-		__builtin_prefetch(bb + 1); /* the next bucket, for the ~2 in 3 absent keys that
-		                             * go on (measured at load 3/4) */
+		__builtin_prefetch(bb + 1); /* absent keys that pass the filter go on ~2 in 3 */
 	if (filter_has(r->ov, h)) {
 		bo = tbl_home(r->ov, h);
 		__builtin_prefetch(bo);
@@ -365,7 +379,7 @@ const struct tslot *tab_get(const struct root *r, const uint8_t *name, size_t le
 	const struct tslot *s = bo != NULL ? tbl_find_from(r->ov, bo, name, len, h) : NULL;
 	if (s == NULL && bf != NULL)
 		s = tbl_find_from(r->frozen, bf, name, len, h);
-	if (s == NULL)
+	if (s == NULL && filter_has(r->base, h))
 		s = tbl_find_from(r->base, bb, name, len, h);
 	return s;
 }
@@ -382,8 +396,7 @@ size_t tab_bytes(const struct tab *tb)
 	const struct tbl *ts[3] = {r->ov, r->frozen, r->base};
 	for (int i = 0; i < 3; i++)
 		if (ts[i] != NULL)
-			n += ts[i]->map_len + ts[i]->arena_used +
-			     (ts[i]->filter != NULL ? (ts[i]->filter_mask + 1) / 8 : 0);
+			n += ts[i]->map_len + ts[i]->arena_used + filter_bytes(ts[i]);
 	return n;
 }
 
@@ -391,7 +404,7 @@ static int merge_start(struct tab *tb)
 {
 	struct root *r = atomic_load_explicit(&tb->root, memory_order_relaxed);
 	size_t arena = r->base->arena_used + r->ov->arena_used + 1;
-	struct tbl *next = tbl_new(base_cap(tb->live), arena);
+	struct tbl *next = tbl_new(base_cap(tb->live), arena, tb->live);
 	size_t limit = ov_limit_for(tb->live);
 	struct tbl *ov = ov_new(limit);
 	if (next == NULL || ov == NULL || publish(tb, ov, r->ov, r->base) != 0) {
@@ -564,7 +577,7 @@ void stage_free(struct stage *s)
 
 int build_begin(struct build *b)
 {
-	b->t = tbl_new(base_cap(b->stage.n), 0);
+	b->t = tbl_new(base_cap(b->stage.n), 0, b->stage.n);
 	if (b->t == NULL)
 		return GK_ENOMEM;
 	/* The staged arena becomes the base's arena: shrink it to what is used. */
