@@ -613,7 +613,7 @@ static int visit_metrics(struct ctx *c, const char *key, yaml_node_t *k, yaml_no
 	bool *have_listen = arg;
 	gk_config_metrics_t *m = &c->cfg->metrics;
 	if (strcmp(key, "listen") == 0) {
-		const char *s;
+		const char *s = NULL;
 		if (get_string(c, "metrics.listen", v, &s) != 0)
 			return c->rc;
 		if (strlen(s) >= sizeof(m->listen.text) || gk_config_parse_addr(s, &m->listen) != 0)

@@ -157,7 +157,7 @@ static int set_action(struct ctx *c, const char *name, yaml_node_t *v, struct ru
 {
 	static const char *const names[] = {"refuse", "nxdomain", "nodata",
 	                                    "drop",   "redirect", "resolve"};
-	const char *s;
+	const char *s = NULL;
 	if (get_string(c, name, v, &s) != 0)
 		return c->b.rc;
 	for (int i = 0; i <= A_RESOLVE; i++)
@@ -259,7 +259,7 @@ static int addresses(struct ctx *c, const char *key, yaml_node_t *v, struct redi
 	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
 	     it++) {
 		yaml_node_t *n = node(c, *it);
-		const char *s;
+		const char *s = NULL;
 		if (get_string(c, key, n, &s) != 0)
 			return c->b.rc;
 		unsigned *cnt = af == AF_INET ? &rd->na : &rd->naaaa;
@@ -515,7 +515,7 @@ static int walk_doc(struct ctx *c)
 	if (root && walk_map(c, "policy", root, visit_top, &t) != 0)
 		return c->b.rc;
 	if (t.mode) {
-		const char *s;
+		const char *s = NULL;
 		if (get_string(c, "mode", t.mode, &s) != 0)
 			return c->b.rc;
 		if (strcmp(s, "enforce") == 0)

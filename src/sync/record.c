@@ -524,7 +524,7 @@ int gk_rec_decode(const void *val, size_t len, const char *domain, gk_rec_t *out
 			out->n_ips = (size_t)x;
 			out->ips = o.p + o.n;
 			for (uint64_t k = 0; k < x; k++) {
-				const char *s;
+				const char *s = NULL;
 				if (form == 2) {
 					char t[INET_ADDRSTRLEN];
 					if (r.e - r.p < 4 || !inet_ntop(AF_INET, r.p, t, sizeof(t)))
