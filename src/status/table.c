@@ -435,7 +435,7 @@ static void merge_copy(struct tbl *next, const struct tbl *src, size_t i, const 
 	memcpy(wire, e + 1, len - 1);
 	wire[len - 1] = 0;
 	uint64_t h = gk_dname_hash(wire, len);
-	if (shadow != NULL && tbl_find(shadow, wire, len, h) != NULL)
+	if (shadow != NULL && filter_has(shadow, h) && tbl_find(shadow, wire, len, h) != NULL)
 		return;
 	uint32_t off = (uint32_t)next->arena_used;
 	memcpy(next->arena + off, e, len);
@@ -609,7 +609,8 @@ bool build_step(struct build *b)
 		memcpy(wire, e + 1, len - 1);
 		wire[len - 1] = 0;
 		uint64_t h = gk_dname_hash(wire, len);
-		struct tslot *s = tbl_find(b->t, wire, len, h);
+		/* the filter rules out almost every key as a duplicate without a bucket miss */
+		struct tslot *s = filter_has(b->t, h) ? tbl_find(b->t, wire, len, h) : NULL;
 		if (s != NULL) { /* the same domain twice in the load: the later wins */
 			b->live -= atomic_load_explicit(&s->val, memory_order_relaxed) != 0;
 			atomic_store_explicit(&s->val, v, memory_order_relaxed);
