@@ -22,6 +22,7 @@
 #include <hiredis/adapters/libuv.h>
 #include "common/log.h"
 #include "status/internal.h"
+#include "common/thread.h"
 
 #define TICK_MS        100u
 #define BACKOFF_MIN_MS 100u
@@ -412,6 +413,7 @@ static void stop_cb(uv_async_t *a)
 static void thread_main(void *arg)
 {
 	gk_status_t *st = arg;
+	gk_thread_name("gk-status");
 	uv_run(&st->loop, UV_RUN_DEFAULT);
 	uv_walk(&st->loop, close_walk, NULL);
 	uv_run(&st->loop, UV_RUN_DEFAULT);
