@@ -91,9 +91,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(gk_zoneset_zone_count(zs) == 1, "zone count");
 	unsigned asked = 0;
 	for (size_t i = 0; i <= zs->mask && asked < MAX_NAMES; i++) {
-		if (!zs->table[i])
+		if (!zs->table[i].node)
 			continue;
-		ask_name(zs, zs->table[i]);
+		ask_name(zs, zs->table[i].node);
 		asked++;
 	}
 	ask(zs, (const uint8_t *)"\x04none", 5, zs->zones[0].apex->name, zs->zones[0].apex->len, 1,
