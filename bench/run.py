@@ -1242,6 +1242,13 @@ def ratio(x, y):
 	return x / y if x is not None and y else None
 
 
+def paired(a, b, key):
+	"""Median over rounds of a[i] / b[i]: the two targets of one round ran back to back, so a
+	machine-wide slow spell (this VM has two speed modes at peak) hits both sides of a pair."""
+	v = [x[key] / y[key] for x, y in zip(a, b) if x.get(key) is not None and y.get(key)]
+	return statistics.median(v) if v and len(a) == len(b) else None
+
+
 def verdict(r, target, higher):
 	if r is None:
 		return "-"
@@ -1251,7 +1258,8 @@ def verdict(r, target, higher):
 
 def multi_table(res, labels, rows, refs):
 	"""rows: (title, kind, key, digits, {ref label: (target, higher)}); refs: labels to ratio against.
-	Cells: median (min–max). Ratio columns: first label / ref, with the target verdict if any."""
+	Cells: median (min–max). Ratio columns: first label / ref (ratio of the medians), with the
+	target verdict if any, then the median of the per-round ratios ("paired")."""
 	head = ["metric (median of rounds, min–max)"] + labels + ["%s / %s" % (labels[0], r) for r in refs]
 	lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 	for title, kind, key, nd, targets in rows:
@@ -1262,10 +1270,9 @@ def multi_table(res, labels, rows, refs):
 			cells.append(cell(m, nd))
 		for r in refs:
 			x = ratio(meds[labels[0]], meds[r])
-			if r in targets:
-				cells.append(verdict(x, *targets[r]))
-			else:
-				cells.append("%.2f" % x if x is not None else "-")
+			c = verdict(x, *targets[r]) if r in targets else ("%.2f" % x if x is not None else "-")
+			p = paired(res.get(labels[0], {}).get(kind, []), res.get(r, {}).get(kind, []), key)
+			cells.append(c + ("; paired %.2f" % p if p is not None and len(res[labels[0]][kind]) > 1 else ""))
 		lines.append("| " + " | ".join([title] + cells) + " |")
 	return "\n".join(lines)
 
