@@ -22,19 +22,7 @@
 #include <time.h>
 #include "common/dname.h"
 #include "policy/policy.h"
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
+#include "timing.h"
 
 /* The query names, as the packet path hands them to gk_policy_match, packed one after
  * another (a packet's name is in cache when the packet path looks it up; a large stride
@@ -117,12 +105,12 @@ static int match_mode(const char *policy, const char *queries, int rounds)
 	size_t hits = 0;
 	for (int r = 0; r < rounds; r++) {
 		hits = 0;
-		double t0 = now();
+		double t0 = bench_now();
 		for (const uint8_t *d = q.b; d < q.b + q.n; d += 2 + d[1] + d[0])
 			hits += gk_policy_match(p, d + 2 + d[1], d[0], d + 2, d[1]) != NULL;
-		t[r] = (now() - t0) * 1e9 / (double)q.count;
+		t[r] = (bench_now() - t0) * 1e9 / (double)q.count;
 	}
-	qsort(t, (size_t)rounds, sizeof(*t), cmp_double);
+	qsort(t, (size_t)rounds, sizeof(*t), bench_cmp_double);
 	gk_pol_stats_t st;
 	gk_policy_stats(p, &st);
 	printf("match_best_ns=%.1f\nmatch_median_ns=%.1f\nrounds=%d\nqueries=%zu\nhits=%zu\n"
@@ -154,9 +142,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < rounds; i++) {
 		char err[512];
 		gk_policy_t *p = NULL;
-		double t0 = now();
+		double t0 = bench_now();
 		int rc = gk_policy_build(argv[1], &p, err, sizeof err);
-		t[i] = now() - t0;
+		t[i] = bench_now() - t0;
 		if (rc) {
 			fprintf(stderr, "polc: %s\n", err);
 			return 1;
@@ -164,7 +152,7 @@ int main(int argc, char **argv)
 		gk_policy_stats(p, &st);
 		gk_policy_free(p);
 	}
-	qsort(t, (size_t)rounds, sizeof(*t), cmp_double);
+	qsort(t, (size_t)rounds, sizeof(*t), bench_cmp_double);
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	printf("compile_best_s=%.4f\ncompile_median_s=%.4f\nrounds=%d\nentries=%zu\nlines=%zu\n"

@@ -20,6 +20,7 @@
 #include "common/dname.h"
 #include "common/psl.h"
 #include "status/internal.h"
+#include "timing.h"
 
 #define NSAMPLE 1000000u
 
@@ -30,19 +31,6 @@ struct names {
 	uint64_t *hash;
 	size_t n, used, cap;
 };
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
 
 static void names_add(struct names *s, const uint8_t *w, size_t len)
 {
@@ -89,7 +77,7 @@ static double timeit(const gk_status_t *st, const struct names *s, int rounds, b
 	size_t z = chained ? 1 : 0, y = zero;
 	for (int r = 0; r < rounds; r++) {
 		unsigned long f = 0;
-		double t0 = now();
+		double t0 = bench_now();
 		for (size_t i = 0; i < s->n; i++) {
 			size_t k = i;
 			if (z) /* k == i, but only once the previous lookup is done */
@@ -97,10 +85,10 @@ static double timeit(const gk_status_t *st, const struct names *s, int rounds, b
 			f += gk_status_get(st, s->buf + s->off[k], s->len[k], s->hash[k], NULL) ==
 			     GK_FS_FILED;
 		}
-		t[r] = (now() - t0) * 1e9 / (double)s->n;
+		t[r] = (bench_now() - t0) * 1e9 / (double)s->n;
 		*found = f;
 	}
-	qsort(t, (size_t)rounds, sizeof(double), cmp_double);
+	qsort(t, (size_t)rounds, sizeof(double), bench_cmp_double);
 	*best = t[0];
 	return t[rounds / 2];
 }
@@ -141,7 +129,7 @@ int main(int argc, char **argv)
 			names_add(&dom, wire, wl);
 	}
 	fclose(f);
-	double t0 = now();
+	double t0 = bench_now();
 	struct build b = {0};
 	for (size_t i = 0; i < dom.n; i++)
 		if (stage_add(
@@ -153,7 +141,7 @@ int main(int argc, char **argv)
 	while (build_step(&b))
 		;
 	tab_install(&st->tab, &b);
-	double load_s = now() - t0;
+	double load_s = bench_now() - t0;
 	gk_status_set_ready(st);
 	size_t bytes = gk_status_table_bytes(st);
 	/* huge pages actually in use (THP "madvise" mode applies only to advised mappings) */

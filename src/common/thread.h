@@ -3,14 +3,12 @@
  * worker from the status loop or the discovery merger. */
 #pragma once
 #include <pthread.h>
+#include <stdio.h>
 
 /* Name the calling thread (at most 15 octets; longer names are cut). */
 static inline void gk_thread_name(const char *name)
 {
-	char buf[16];
-	size_t i = 0;
-	for (; name[i] && i < sizeof(buf) - 1; i++)
-		buf[i] = name[i];
-	buf[i] = '\0';
+	char buf[16]; /* the kernel's limit, NUL included: longer names get ERANGE */
+	snprintf(buf, sizeof(buf), "%s", name);
 	(void)pthread_setname_np(pthread_self(), buf);
 }

@@ -64,7 +64,7 @@ typedef struct gk_disc_entry {
 /* A table for at most max_entries distinct (domain, reason, day) keys (16..2^24) whose
  * names take at most max_entries * GK_DISC_NAME_AVG octets together. Every byte is
  * allocated here; gk_disc_table_bytes() is the whole footprint. 0, GK_EINVAL, GK_ENOMEM. */
-#define GK_DISC_NAME_AVG 32u
+#define GK_DISC_NAME_AVG  32u
 #define GK_DISC_TABLE_MIN 16u
 #define GK_DISC_TABLE_MAX (1u << 24)
 GK_MUST_CHECK int gk_disc_table_create(uint32_t max_entries, gk_disc_table_t **out);
@@ -84,8 +84,8 @@ gk_disc_totals_t *gk_disc_table_totals(gk_disc_table_t *t);
  * when the key is new and no entry or name room is left (nothing changes). Totals are not
  * touched. One thread at a time per table. */
 GK_MUST_CHECK int gk_disc_table_add(gk_disc_table_t *t, const uint8_t *name, size_t len,
-                                    unsigned reason, uint32_t day, uint32_t count,
-                                    uint32_t first, uint32_t last);
+                                    unsigned reason, uint32_t day, uint32_t count, uint32_t first,
+                                    uint32_t last);
 
 /* Count one processed query (q: its bytes; res: gk_pkt_process's result, for either
  * outcome) seen at unix second now: totals, and the registrable domain of a refusal.
@@ -141,17 +141,17 @@ void gk_disc_free(gk_disc_t *d);
 
 /* Observable state for logs and metrics. Any thread (a moment old). */
 typedef struct gk_disc_stats {
-	uint64_t flushes;       /* successful writes */
-	uint64_t written;       /* (domain, reason, day) entries written */
-	uint64_t merged;        /* queries collected from the workers so far */
-	uint64_t queries;       /* of those, written to Redis */
-	uint64_t overflow;      /* refusals not counted per domain (all reasons): worker tables */
-	uint64_t capped;        /* ... and Redis: a day's hash already held day_max domains */
-	uint64_t dropped;       /* per-domain counts dropped by the merger */
-	uint64_t lost;          /* queries counted but never written: Redis unreachable at stop
-	                           (after STOP_WAIT: 1 s), or a write Redis rejected */
-	uint32_t pending;       /* entries waiting in the backlog */
-	size_t table_bytes;     /* every table's allocation: the memory bound */
+	uint64_t flushes;   /* successful writes */
+	uint64_t written;   /* (domain, reason, day) entries written */
+	uint64_t merged;    /* queries collected from the workers so far */
+	uint64_t queries;   /* of those, written to Redis */
+	uint64_t overflow;  /* refusals not counted per domain (all reasons): worker tables */
+	uint64_t capped;    /* ... and Redis: a day's hash already held day_max domains */
+	uint64_t dropped;   /* per-domain counts dropped by the merger */
+	uint64_t lost;      /* queries counted but never written: Redis unreachable at stop
+	                       (after STOP_WAIT: 1 s), or a write Redis rejected */
+	uint32_t pending;   /* entries waiting in the backlog */
+	size_t table_bytes; /* every table's allocation: the memory bound */
 	bool connected;
 } gk_disc_stats_t;
 void gk_disc_stats(gk_disc_t *d, gk_disc_stats_t *out);

@@ -242,8 +242,8 @@ static void test_error_syntax(void **state)
 	expect_error(NULL, SOA_NS "www IN A 192.0.2.10\nbad IN A 192.0.2.999\n", GK_ESYNTAX,
 	             "<text>:6:", NULL);
 	/* fuzz_zone: generic RDATA that leaves a known type short (SRV without its target) */
-	expect_error(NULL, SOA_NS "_pis._tcp SRV 65280 \\# 4 0a000001\n", GK_ESYNTAX, "<text>:5:",
-	             "SRV record with 3 of its 4 RDATA fields");
+	expect_error(NULL, SOA_NS "_pis._tcp SRV 65280 \\# 4 0a000001\n", GK_ESYNTAX,
+	             "<text>:5:", "SRV record with 3 of its 4 RDATA fields");
 	expect_error(NULL, SOA_NS "x SRV \\# 4 0a000001\n", GK_ESYNTAX, "<text>:5:", "SRV record");
 }
 
