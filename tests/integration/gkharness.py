@@ -333,6 +333,50 @@ def udp_raw(wire, port, host="127.0.0.1", timeout=1.0, bufsize=65535):
 		s.close()
 
 
+def burst_wires(n, suffixes):
+	"""n queries with distinct ids over names, types and EDNS that take every answer path."""
+	names = ["www", "mail", "ns1", "nx%d", "cname1", "a.wild", "txt", "sub", "www.sub", "x.y"]
+	wires = []
+	for i in range(n):
+		nm = names[i % len(names)]
+		nm = nm % i if "%" in nm else nm
+		qn = nm + suffixes[(i // len(names)) % len(suffixes)]
+		m = dns.message.make_query(qn, ("A", "AAAA", "TXT", "MX", "NS")[i % 5],
+					   use_edns=0 if i % 3 else False)
+		m.id = 0x5000 + i
+		wires.append(m.to_wire())
+	return wires
+
+
+def udp_burst(srv, wires, host="127.0.0.1", timeout=2.0):
+	"""Send every datagram of wires, from one socket, while the server is stopped (SIGSTOP);
+	SIGCONT then lets it find them all queued, so it answers them in full receive batches.
+	Returns {query id: reply bytes} (ids should be distinct)."""
+	fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+	s = socket.socket(fam, socket.SOCK_DGRAM)
+	try:
+		s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+		s.bind((host, 0))
+		os.kill(srv.pid, signal.SIGSTOP)
+		try:
+			for w in wires:
+				s.sendto(w, (host, srv.port))
+		finally:
+			os.kill(srv.pid, signal.SIGCONT)
+		got = {}
+		s.settimeout(timeout)
+		while len(got) < len(wires):
+			try:
+				data = s.recv(65535)
+			except socket.timeout:
+				break
+			if len(data) >= 2:
+				got[struct.unpack("!H", data[:2])[0]] = data
+		return got
+	finally:
+		s.close()
+
+
 def recv_exact(s, n):
 	buf = b""
 	while len(buf) < n:

@@ -113,6 +113,22 @@ def pipelined(port, host="127.0.0.1", n=20):
 		s.close()
 
 
+def burst(srv, n=70):
+	"""n queries queued at once (the server stopped meanwhile), plus malformed ones and one
+	larger than any query the server accepts: each must get exactly the reply it gets alone.
+	The UDP path answers a receive batch (recvmmsg) into one send batch (sendmmsg)."""
+	wires = h.burst_wires(n, [".example.cn", ".other.com.cn", ".example.org", ".dname.cn"])
+	wires.append(struct.pack("!HHHHHH", 0x5100, 0, 1, 0, 0, 0) + b"\x05abc")  # cut question
+	wires.append(struct.pack("!HHHHHH", 0x5101, 0, 1, 0, 0, 0) + b"\x00" * 5000)  # too large
+	alone = {struct.unpack("!H", w[:2])[0]: h.udp_raw(w, srv.port, timeout=0.5) for w in wires}
+	got = h.udp_burst(srv, wires)
+	bad = sorted(i for i in alone if alone[i] != got.get(i))
+	answered = sum(1 for v in alone.values() if v is not None)
+	expect("burst of %d queued queries: every reply as when asked alone (%d answered)" %
+	       (len(wires), answered), not bad and answered >= n,
+	       "ids differing: %s" % [hex(i) for i in bad])
+
+
 def q(name, qtype=1, qid=0x1234, flags=0x0000):
 	return struct.pack("!HHHHHH", qid, flags, 1, 0, 0, 0) + dns.message.make_query(
 		name, qtype, use_edns=False).to_wire()[12:]
@@ -273,6 +289,7 @@ def main(argv):
 			if h.has_ipv6():
 				pipelined(srv.port, "::1")
 			malformed(srv.port)
+			burst(srv)
 			if target != "nsd":  # NSD's tcp-timeout is in seconds and it does not evict
 				tcp_idle(srv.port, idle_ms)
 			expect("server still alive at the end", srv.alive(), srv.log_text()[-2000:])

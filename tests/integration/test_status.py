@@ -204,6 +204,24 @@ def main():
 			wait_hb(r, inst, lambda x: int(x["table_size"]) == N + 1, "size restored")
 			h.log("batch entries: every (d, v) pair applied")
 
+			# 2d. queries queued at once (answered in full receive batches) get what they get
+			#     alone: filed, unfiled and revoked
+			change(r, "dname.cn", pack(2, 1))
+			wait_for("dname.cn revoked", lambda: dns.query.udp(
+				dns.message.make_query("dname.cn", "SOA"), "127.0.0.1", port=gk.port,
+				timeout=1).rcode() == dns.rcode.NXDOMAIN)
+			wires = h.burst_wires(64, [".example.cn", ".other.com.cn", ".dname.cn",
+						   ".sub.example.cn"])
+			alone = {w[:2]: h.udp_raw(w, gk.port) for w in wires}
+			rcodes = {dns.message.from_wire(a).rcode() for a in alone.values() if a}
+			assert {dns.rcode.NOERROR, dns.rcode.NXDOMAIN, dns.rcode.REFUSED} <= rcodes, rcodes
+			got = h.udp_burst(gk, wires)
+			bad = [k.hex() for k in alone if alone[k] != got.get(int.from_bytes(k, "big"))]
+			assert not bad, bad
+			last = change(r, "dname.cn", "")
+			wait_hb(r, inst, lambda x: x["stream_id"] == last, "dname.cn unfiled again")
+			h.log("burst of 64 queued queries: filed, unfiled and revoked answered as alone")
+
 			# 3. Redis killed and restarted: stale after max_age, fresh again, changes made
 			#    while the daemon was away are applied after it reconnects.
 			r.save()
