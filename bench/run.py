@@ -753,6 +753,44 @@ def kinds_udp(env, expect_for, fixed=True, peak=True):
 	return k
 
 
+def pair_order(targets, j):
+	"""Slice order of pair j: the first target in the middle of its references (adjacent to
+	two of them, one slice from a third), the references rotated by j and the whole order
+	reversed on odd j, so every reference takes every place around the first target. Two
+	targets: A B, B A, A B, ..."""
+	refs = targets[1:]
+	k = j % len(refs) if refs else 0
+	refs = refs[k:] + refs[:k]
+	mid = len(refs) // 2
+	order = refs[:mid] + targets[:1] + refs[mid:]
+	return order if j % 2 == 0 else order[::-1]
+
+
+def measure_pairs(env, targets, res, kind="pairs"):
+	"""The closed-loop peak (gkload GKLOAD_PEAK) as --pairs interleaved pairs of
+	--pair-seconds slices: for each j, one slice per target back to back (pair_order), with no
+	wait for a quiet machine between them; res[label][kind][j] is target label's slice of pair
+	j. This VM's two speed modes last seconds, so a pair's slices mostly share one; the report
+	takes the median of the per-pair ratios. The quiet wait runs before the block, and
+	between pairs only when the last pair saw the rest of the machine busy."""
+	a, q = env.a, env.manifest["queries"]
+	if a.pairs < 1:
+		return
+	quiet(env)
+	for j in range(a.pairs):
+		busy = 0.0
+		for pos, t in enumerate(pair_order(targets, j)):
+			r = gkload_run(t, a.gkload, q, a.pair_seconds, GKLOAD_PEAK)
+			r.update(pair=j, pos=pos, slice_s=a.pair_seconds)
+			res.setdefault(t.label, {}).setdefault(kind, []).append(r)
+			busy = max(busy, r["other_pct"])
+			log("pair %d/%d %d %-22s %9.0f qps  lost %d  server %5.1f%%  %.2f µs/q  client %5.1f%%  other %.1f%%" % (
+				j + 1, a.pairs, pos + 1, t.label, r["qps"], r.get("lost") or 0, r["cpu_pct"], r["us_per_q"] or 0,
+				r.get("client_cpu_pct") or 0, r["other_pct"]))
+		if busy >= 25.0 and j + 1 < a.pairs:
+			quiet(env)
+
+
 # ---- scenarios ---------------------------------------------------------------------------
 
 def scenario_1m(env, want, out):
@@ -775,6 +813,7 @@ def scenario_1m(env, want, out):
 		res = {}
 		exp = lambda t: expect if t in (gk, dd) else None  # noqa: E731 (NSD answers unfiled names)
 		measure_rounds(env, targets, kinds_udp(env, exp), res, exp)
+		measure_pairs(env, targets, res)
 		# the fixed-rate CPU and p99 verdicts sit near parity: more rounds of just that
 		measure_rounds(env, targets, kinds_udp(env, exp, peak=False), res, exp, a.rounds,
 			       max(a.rounds, a.fixed_rounds))
@@ -926,6 +965,8 @@ def policy(env):
 		res["start"] = {t.label: (t.load_s, t.rss) for t in (on, off)}
 		r = {}
 		measure_rounds(env, [on, off], kinds_udp(env, lambda t: env.manifest["expect"], peak=not a.smoke), r, None)
+		if not a.smoke:  # as the other peaks: the udp scenario covers them
+			measure_pairs(env, [on, off], r)
 		res["res"] = r
 		res["status"] = "measured"
 		off.stop()
@@ -1135,6 +1176,8 @@ def scenario_10m(env, want, out):
 		r = {}
 		measure_rounds(env, [gk, off], kinds_udp(env, lambda t: env.manifest["expect"] if t is gk else None, peak=not a.smoke),
 			       r, None)
+		if not a.smoke:
+			measure_pairs(env, [gk, off], r)
 		out["onoff"] = {"res": r, "n": n}
 		off.stop()
 	gk.stop()
@@ -1249,17 +1292,49 @@ def paired(a, b, key):
 	return statistics.median(v) if v and len(a) == len(b) else None
 
 
-def verdict(r, target, higher):
+def verdict(r, target, higher, shown=None):
 	if r is None:
 		return "-"
 	ok = r >= target if higher else r <= target
-	return "%.2f (%s %.2g: %s)" % (r, "≥" if higher else "≤", target, "PASS" if ok else "FAIL")
+	return "%s (%s %.2g: %s)" % (shown or "%.2f" % r, "≥" if higher else "≤", target, "PASS" if ok else "FAIL")
+
+
+def pair_ratios(a, b, key):
+	"""Per-pair ratios a / b of two targets' interleaved slices (measure_pairs) of the same pair."""
+	bj = {y.get("pair"): y for y in b}
+	return [x[key] / bj[x.get("pair")][key] for x in a
+		if x.get(key) is not None and x.get("pair") in bj and bj[x.get("pair")].get(key)]
+
+
+def pair_cell(v, targets=None):
+	"""Median of the per-pair ratios v with the interquartile range, and the verdict if any."""
+	if not v:
+		return "-"
+	m = statistics.median(v)
+	q1, _, q3 = statistics.quantiles(v, n=4, method="inclusive") if len(v) > 1 else (m, m, m)
+	shown = "%.2f [%.2f–%.2f]" % (m, q1, q3)
+	return verdict(m, *targets, shown=shown) if targets else shown
+
+
+def pairs_title(res, label, what="peak qps"):
+	"""Row title of the interleaved pairs: N pairs of S s slices, as measured."""
+	v = res.get(label, {}).get("pairs", [])
+	if not v:
+		return "%s, gkload interleaved pairs (not measured)" % what
+	return "%s, gkload interleaved %d×%g s pairs: median of per-pair ratios [IQR]" % (what, len(v), v[0].get("slice_s", 0))
+
+
+def rounds_title(res, label, what="peak qps, gkload closed loop"):
+	v = [r["duration_s"] for r in res.get(label, {}).get("gkload", []) if r.get("duration_s")]
+	return "%s, %d × %g s rounds (no verdict: see the interleaved pairs)" % (
+		what, len(v), round(statistics.median(v), 1)) if v else what
 
 
 def multi_table(res, labels, rows, refs):
 	"""rows: (title, kind, key, digits, {ref label: (target, higher)}); refs: labels to ratio against.
 	Cells: median (min–max). Ratio columns: first label / ref (ratio of the medians), with the
-	target verdict if any, then the median of the per-round ratios ("paired")."""
+	target verdict if any, then the median of the per-round ratios ("paired"); for kind "pairs"
+	(measure_pairs) the median of the per-pair ratios with the interquartile range instead."""
 	head = ["metric (median of rounds, min–max)"] + labels + ["%s / %s" % (labels[0], r) for r in refs]
 	lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 	for title, kind, key, nd, targets in rows:
@@ -1269,6 +1344,10 @@ def multi_table(res, labels, rows, refs):
 			meds[lb] = m[0]
 			cells.append(cell(m, nd))
 		for r in refs:
+			if kind == "pairs":
+				cells.append(pair_cell(pair_ratios(res.get(labels[0], {}).get(kind, []), res.get(r, {}).get(kind, []),
+								   key), targets.get(r)))
+				continue
 			x = ratio(meds[labels[0]], meds[r])
 			c = verdict(x, *targets[r]) if r in targets else ("%.2f" % x if x is not None else "-")
 			p = paired(res.get(labels[0], {}).get(kind, []), res.get(r, {}).get(kind, []), key)
@@ -1290,14 +1369,35 @@ def per_round(res, labels, kinds):
 	return "\n".join(lines)
 
 
-def udp_rows(rate):
+def pair_table(res, labels):
+	"""One row per interleaved pair: slice order, each target's qps (server CPU µs/query), and
+	the first target's ratio to each other's."""
+	n = max(len(res.get(lb, {}).get("pairs", [])) for lb in labels)
+	if not n:
+		return ""
+	by = {lb: {r.get("pair"): r for r in res.get(lb, {}).get("pairs", [])} for lb in labels}
+	head = ["pair", "order"] + ["%s qps (µs/q)" % lb for lb in labels] + ["%s / %s" % (labels[0], lb) for lb in labels[1:]]
+	lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+	for j in range(n):
+		rs = {lb: by[lb].get(j) for lb in labels}
+		order = " → ".join(lb for lb in sorted(labels, key=lambda x: rs[x]["pos"] if rs[x] else 99) if rs[lb])
+		cells = ["%s (%s)" % (fmt(r["qps"], 0), fmt(r.get("us_per_q"), 2)) if r else "-" for r in rs.values()]
+		f = rs[labels[0]]
+		cells += ["%.2f" % (f["qps"] / rs[lb]["qps"]) if f and rs[lb] and rs[lb]["qps"] else "-" for lb in labels[1:]]
+		lines.append("| " + " | ".join([str(j + 1), order] + cells) + " |")
+	return "\n".join(lines)
+
+
+def udp_rows(rate, res, label):
 	T = {"NSD": (1.0, True), "dnsdist+NSD": (3.0, True), "ceiling": (0.95, True)}
 	L = {"NSD": (1.0, False)}
 	return [
 		("peak qps, dnsperf", "dnsperf", "qps", 0, T),
 		("peak: server CPU µs/query (dnsperf)", "dnsperf", "us_per_q", 2, {}),
 		("peak: dnsperf CPU, % of a core", "dnsperf", "client_cpu_pct", 1, {}),
-		("peak qps, gkload closed loop", "gkload", "qps", 0, T),
+		(pairs_title(res, label), "pairs", "qps", 0, T),
+		(pairs_title(res, label, "peak: server CPU µs/query"), "pairs", "us_per_q", 2, {}),
+		(rounds_title(res, label), "gkload", "qps", 0, {}),
 		("peak: server CPU, % of a core (gkload)", "gkload", "cpu_pct", 1, {}),
 		("peak: server CPU µs/query (gkload)", "gkload", "us_per_q", 2, {}),
 		("peak: gkload CPU, % of a core", "gkload", "client_cpu_pct", 1, {}),
@@ -1315,12 +1415,14 @@ def udp_rows(rate):
 
 
 def ceiling_fractions(res, labels):
-	lines = ["| target | dnsperf peak ÷ ceiling's | gkload peak ÷ ceiling's |", "|---|---|---|"]
+	lines = ["| target | dnsperf peak ÷ ceiling's | gkload peak ÷ ceiling's | gkload interleaved pairs: median of per-pair "
+		 "ratios to the ceiling [IQR] |", "|---|---|---|---|"]
 	for lb in labels:
 		cs = []
 		for k in ("dnsperf", "gkload"):
 			x, c = med(res.get(lb, {}).get(k, []), "qps")[0], med(res.get("ceiling", {}).get(k, []), "qps")[0]
 			cs.append("%.2f" % (x / c) if x and c else "-")
+		cs.append(pair_cell(pair_ratios(res.get(lb, {}).get("pairs", []), res.get("ceiling", {}).get("pairs", []), "qps")))
 		lines.append("| %s | %s |" % (lb, " | ".join(cs)))
 	return "\n".join(lines)
 
@@ -1406,8 +1508,10 @@ Generated by `bench/run.py`; see `bench/README.md` for what is measured and how 
   {filed} filed, {unfiled} unfiled, {revoked} revoked. Servers on core 0 (every thread of every
   process: dnsdist+NSD share it), clients, redis-server and gk-sync on core 1, 127.0.0.1 only.
   {rounds} alternating rounds of {dur:g} s per measurement ({frounds} for the fixed rate). Peak: `dnsperf -e {dpa}` and
-  `gkload -e {gla}` (closed loop); fixed rate: `gkload -Q {rate} -e -c {gs}` (open loop).
-""".format(cmd=cmd, now=now, wall=wall, load=env.load_before, mach=machine(), head=git_head(a.clean_hash), gk=a.gatekeeperd,
+  `gkload -e {gla}` (closed loop); fixed rate: `gkload -Q {rate} -e -c {gs}` (open loop). The closed-loop
+  peak is also measured as {pairs} interleaved pairs of {ps:g} s slices per target (its verdicts use the
+  median of the per-pair ratios).
+""".format(pairs=a.pairs, ps=a.pair_seconds, cmd=cmd, now=now, wall=wall, load=env.load_before, mach=machine(), head=git_head(a.clean_hash), gk=a.gatekeeperd,
 	   build=build_info(a.build, a.gatekeeperd), nsdv=version(["nsd", "-v"]), ddv=version(["dnsdist", "--version"]),
 	   rv=version(["redis-server", "--version"]), dp="dnsperf " + version(["dnsperf", "-h"]).replace("Version ", ""),
 	   zones=a.zones, nq=a.queries, seed=a.seed,
@@ -1424,7 +1528,7 @@ Generated by `bench/run.py`; see `bench/README.md` for what is measured and how 
 		S.append("Status set applied with `gk-sync apply --no-records` in %.1f s; Redis used_memory %.0f MiB. "
 			 "Start-up: %s.\n" % (f1["apply_s"], f1["redis_bytes"] / 2**20, "; ".join(
 				 "%s answering after %.1f s, RSS %d MiB" % (lb, s, r // 1024) for lb, s, r in u["targets"])))
-		S.append(multi_table(u["res"], labels, udp_rows(a.rate), ["NSD", "dnsdist+NSD", "ceiling"]))
+		S.append(multi_table(u["res"], labels, udp_rows(a.rate, u["res"], labels[0]), ["NSD", "dnsdist+NSD", "ceiling"]))
 		S.append("\nEvery target as a fraction of the ceiling probe (same load generator):\n")
 		S.append(ceiling_fractions(u["res"], labels))
 		S.append(client_note(u["res"], labels))
@@ -1460,7 +1564,9 @@ Generated by `bench/run.py`; see `bench/README.md` for what is measured and how 
 			("peak qps, dnsperf", "dnsperf", "qps", 0, {"gatekeeperd-nofiling": (0.95, True)}),
 			("peak: server CPU µs/query (dnsperf)", "dnsperf", "us_per_q", 2, {}),
 			("peak: dnsperf CPU, % of a core", "dnsperf", "client_cpu_pct", 1, {}),
-			("peak qps, gkload closed loop", "gkload", "qps", 0, {"gatekeeperd-nofiling": (0.95, True)}),
+			(pairs_title(o["res"], "gatekeeperd-10M"), "pairs", "qps", 0, {"gatekeeperd-nofiling": (0.95, True)}),
+			(pairs_title(o["res"], "gatekeeperd-10M", "peak: server CPU µs/query"), "pairs", "us_per_q", 2, {}),
+			(rounds_title(o["res"], "gatekeeperd-10M"), "gkload", "qps", 0, {}),
 			("peak: server CPU µs/query (gkload)", "gkload", "us_per_q", 2, {}),
 			("%d qps: server CPU, %% of a core" % a.rate, "fixed", "cpu_pct", 1, {}),
 			("%d qps: p99 latency µs" % a.rate, "fixed", "p99_us", 1, {}),
@@ -1504,6 +1610,11 @@ Generated by `bench/run.py`; see `bench/README.md` for what is measured and how 
 	for name, res, labels, kinds in env.round_tables(out):
 		S.append("\n## Every round: %s\n" % name)
 		S.append(per_round(res, labels, kinds))
+		pt = pair_table(res, labels)
+		if pt:
+			S.append("\nInterleaved pairs (gkload closed loop, slices back to back in the order shown; qps and server "
+				 "CPU µs/query per slice):\n")
+			S.append(pt)
 	return "\n".join(S) + "\n"
 
 
@@ -1540,7 +1651,9 @@ def policy_markdown(p, a, when=""):
 			("peak qps, dnsperf", "dnsperf", "qps", 0, {lb_off: (0.95, True)}),
 			("peak: server CPU µs/query (dnsperf)", "dnsperf", "us_per_q", 2, {}),
 			("peak: dnsperf CPU, % of a core", "dnsperf", "client_cpu_pct", 1, {}),
-			("peak qps, gkload closed loop", "gkload", "qps", 0, {lb_off: (0.95, True)}),
+			(pairs_title(p["res"], lb_on), "pairs", "qps", 0, {lb_off: (0.95, True)}),
+			(pairs_title(p["res"], lb_on, "peak: server CPU µs/query"), "pairs", "us_per_q", 2, {}),
+			(rounds_title(p["res"], lb_on), "gkload", "qps", 0, {}),
 			("peak: server CPU µs/query (gkload)", "gkload", "us_per_q", 2, {}),
 			("%d qps: server CPU, %% of a core" % a.rate, "fixed", "cpu_pct", 1, {}),
 			("%d qps: p99 latency µs" % a.rate, "fixed", "p99_us", 1, {}),
@@ -1670,7 +1783,7 @@ def smoke_checks(out):
 				if not (r.get("completed") or r.get("received")):
 					bad.append("%s %s: nothing answered" % (lb, k))
 				# closed-loop peak: a start-up burst may overflow a backend's buffer; that is a figure
-				if k != "gkload" and (r.get("lost") or 0) > max(1, sent // 1000):
+				if k not in ("gkload", "pairs") and (r.get("lost") or 0) > max(1, sent // 1000):
 					bad.append("%s %s: lost %s of %s" % (lb, k, r.get("lost"), sent))
 				if r.get("wrong"):
 					bad.append("%s %s: %d wrong rcodes: %s" % (lb, k, r["wrong"], r.get("wrong_lines")))
@@ -1678,7 +1791,8 @@ def smoke_checks(out):
 		for lb, kinds in (out.get(sc, {}).get("res") or {}).items():
 			for k, rs in kinds.items():
 				for r in rs:
-					if r.get("wrong") or (r.get("lost") or 0) > max(1, (r.get("sent") or 0) // 1000):
+					lost = (r.get("lost") or 0) if k != "pairs" else 0  # closed loop: as in udp
+					if r.get("wrong") or lost > max(1, (r.get("sent") or 0) // 1000):
 						bad.append("%s %s %s: lost %s wrong %s" % (sc, lb, k, r.get("lost"), r.get("wrong")))
 	if "storm" in out and out["storm"]["probes_from_start_s"] is None:
 		bad.append("storm: revocations never enforced")
@@ -1719,6 +1833,10 @@ def main():
 	ap.add_argument("--fixed-rounds", type=int, default=5,
 			help="rounds of the udp scenario's fixed-rate measurement (at least --rounds)")
 	ap.add_argument("--duration", type=float, default=10, help="seconds per measurement")
+	ap.add_argument("--pairs", type=int, default=20,
+			help="closed-loop peak as N interleaved pairs: one slice per target back to back for each pair "
+			"(0: none); its verdicts use the median of the per-pair ratios")
+	ap.add_argument("--pair-seconds", type=float, default=1.0, help="seconds per slice of an interleaved pair")
 	ap.add_argument("--rate", type=int, default=20000, help="fixed rate in qps")
 	ap.add_argument("--zones", type=int, default=10000)
 	ap.add_argument("--queries", type=int, default=200000)
@@ -1750,6 +1868,7 @@ def main():
 	a = ap.parse_args()
 	if a.smoke:
 		a.rounds, a.fixed_rounds, a.duration, a.zones, a.queries = 1, 1, 0.5, 20, 2000
+		a.pairs, a.pair_seconds = 2, a.duration
 		a.status_1m, a.status_10m, a.storm_changes, a.policy_n = 2000, 5000, 500, 1000
 		a.rate = min(a.rate, 5000)
 		GKLOAD_TIMEOUT_MS[0] = "250"
@@ -1764,6 +1883,8 @@ def main():
 	os.makedirs(data, exist_ok=True)
 	if a.rounds < 1 or a.rounds > 10 or a.fixed_rounds > 10 or a.duration <= 0 or a.duration > 60:
 		ap.error("--rounds and --fixed-rounds 1..10 and --duration up to 60 s keep the run bounded")
+	if a.pairs < 0 or a.pairs > 100 or a.pair_seconds <= 0 or a.pair_seconds > 10:
+		ap.error("--pairs 0..100 and --pair-seconds up to 10 s keep the run bounded")
 	for tool in ("dnsperf", "nsd", "dnsdist", "redis-server", "taskset"):
 		if subprocess.run(["sh", "-c", "command -v " + tool], stdout=subprocess.DEVNULL).returncode:
 			sys.exit("run.py: %s not found (scripts/deps.sh installs it)" % tool)
