@@ -710,6 +710,10 @@ class Env:
 
 
 def round_robin(targets, i):
+	"""Order of round i: rotated by i, reversed on odd i; two targets simply alternate (the
+	rotation and the reversal would cancel)."""
+	if len(targets) == 2:
+		return targets if i % 2 == 0 else targets[::-1]
 	k = i % len(targets)
 	return targets[k:] + targets[:k] if i % 2 == 0 else (targets[k:] + targets[:k])[::-1]
 
