@@ -90,18 +90,20 @@ static enum src find_answer(const gk_zoneset_t *zs, const gk_query_t *qq, const 
 
 /* What to send instead of the answer. */
 struct verdict {
-	const gk_refusal_t *r;        /* action and EDE */
-	const gk_pol_local_t *local;  /* redirect: local data, or NULL */
-	uint8_t why;                  /* gk_why_t */
+	const gk_refusal_t *r;       /* action and EDE */
+	const gk_pol_local_t *local; /* redirect: local data, or NULL */
+	uint8_t why;                 /* gk_why_t */
 };
 
 /* Steps 5 and 6 for a registrable domain (reg NULL: there is none): true when it is refused,
  * with what in *vd; its status in *fs. The policy's status rules, when there is a policy,
  * replace the configured ones (the start-up rule stays the config's). */
 static bool judge(const gk_pkt_opts_t *o, const uint8_t *reg, size_t rlen, uint64_t hash,
-                  int *fs, struct verdict *vd)
+                  _Atomic uint64_t *memo, int *fs, struct verdict *vd)
 {
-	int s = reg ? gk_status_get(o->status, reg, rlen, hash, NULL) : GK_FS_UNFILED;
+	int s = !reg   ? GK_FS_UNFILED
+	        : memo ? gk_status_get_memo(o->status, reg, rlen, hash, memo)
+	               : gk_status_get(o->status, reg, rlen, hash, NULL);
 	*fs = s;
 	const gk_refusal_t *r;
 	gk_pol_status_t ps;
@@ -146,7 +148,7 @@ static bool refused(const gk_pkt_opts_t *o, const uint8_t *reg, size_t rlen, uin
 {
 	int fs;
 	struct verdict vd;
-	return judge(o, reg, rlen, hash, &fs, &vd);
+	return judge(o, reg, rlen, hash, NULL, &fs, &vd);
 }
 
 /* Registrable domain of the query name (inside qq->qname), known from the zone, the node,
@@ -256,9 +258,8 @@ static size_t put_opt(uint8_t *p, const gk_pkt_opts_t *opts, const gk_query_t *q
  * (a pointer to the question). Returns SRC_LOCAL with the records written behind the question,
  * or SRC_TMPL when nothing answers the type (NODATA). Records that do not fit in room are
  * left out with TC set. */
-static enum src put_local(uint8_t *out, size_t qend, const gk_query_t *qq,
-                          const gk_pol_local_t *l, size_t room, uint16_t cnt[3], size_t *body,
-                          bool *tc)
+static enum src put_local(uint8_t *out, size_t qend, const gk_query_t *qq, const gk_pol_local_t *l,
+                          size_t room, uint16_t cnt[3], size_t *body, bool *tc)
 {
 	uint16_t want = qq->qtype;
 	unsigned n = 0;
@@ -382,7 +383,8 @@ gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opt
 				res->list = hit->list;
 				switch (hit->verdict) {
 				case GK_POL_BLOCK:
-					vd = (struct verdict){hit->action, hit->local, GK_WHY_BLOCKED};
+					vd = (struct verdict){hit->action, hit->local,
+					                      GK_WHY_BLOCKED};
 					refuse = true;
 					break;
 				case GK_POL_TCP_ONLY:
@@ -405,16 +407,22 @@ gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opt
 			}
 			if (!refuse && checked && opts->status) {
 				int fs;
-				refuse = judge(opts, off >= 0 ? qq.qname + off : NULL,
-				               off >= 0 ? qq.qlen - (size_t)off : 0, h, &fs, &vd);
+				/* the zone's own registrable domain: remembered in the zone */
+				_Atomic uint64_t *memo =
+				    node->zone->reg_len ? (_Atomic uint64_t *)&node->zone->st_memo
+				                        : NULL;
+				refuse =
+				    judge(opts, off >= 0 ? qq.qname + off : NULL,
+				          off >= 0 ? qq.qlen - (size_t)off : 0, h, memo, &fs, &vd);
 				res->filing = (int8_t)fs;
 			}
-			bool monitor = opts->policy && gk_policy_mode(opts->policy) == GK_POL_MONITOR;
+			bool monitor =
+			    opts->policy && gk_policy_mode(opts->policy) == GK_POL_MONITOR;
 			if (refuse) {
 				res->why = vd.why;
-				res->action = (uint8_t)(vd.r == NULL  ? GK_ACT_TRUNCATE
-				                        : vd.local    ? GK_ACT_REDIRECT
-				                                      : vd.r->action);
+				res->action = (uint8_t)(vd.r == NULL ? GK_ACT_TRUNCATE
+				                        : vd.local   ? GK_ACT_REDIRECT
+				                                     : vd.r->action);
 				res->monitor = monitor;
 			}
 			if (refuse && !monitor) {

@@ -111,6 +111,11 @@ struct tab {
 int tab_init(struct tab *tb);
 void tab_destroy(struct tab *tb); /* frees everything, retired included: no readers left */
 /* Reader: the slot for name, or NULL. */
+/* Bumped (release) after every change of any table (tab_set) and every new root (a load,
+ * a merge step). A reader that loads it (acquire) and then looks a key up sees every change
+ * made before that value, so a result remembered with the value stays good until the value
+ * moves (gk_status_get_memo). Starts at 1; 64 bits never wrap. */
+extern _Atomic uint64_t gk_tab_gen;
 const struct tslot *tab_get(const struct root *r, const uint8_t *name, size_t len, uint64_t h);
 /* Writer: set (v != 0) or remove (v == 0) one domain. GK_ENOMEM / GK_ENOSPC. */
 int tab_set(struct tab *tb, const uint8_t *name, size_t len, uint32_t v);

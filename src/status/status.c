@@ -44,6 +44,26 @@ int gk_status_get(const gk_status_t *st, const uint8_t *name, size_t len, uint64
 	return v == 0 ? GK_FS_UNFILED : (int)gk_fs_unpack_status(v);
 }
 
+int gk_status_get_memo(const gk_status_t *st, const uint8_t *name, size_t len, uint64_t hash,
+                       _Atomic uint64_t *memo)
+{
+	if (!atomic_load_explicit(&st->ready, memory_order_acquire))
+		return GK_FS_STARTING;
+	if (atomic_load_explicit(&st->stale, memory_order_relaxed))
+		return GK_FS_STALE;
+	uint64_t g = atomic_load_explicit(&gk_tab_gen, memory_order_acquire);
+	uint64_t m = atomic_load_explicit(memo, memory_order_relaxed);
+	if (m >> 8 == g)
+		return (int)(m & 0xff);
+	const struct root *r =
+	    atomic_load_explicit(&((gk_status_t *)st)->tab.root, memory_order_acquire);
+	const struct tslot *s = tab_get(r, name, len, hash);
+	uint32_t v = s ? atomic_load_explicit(&((struct tslot *)s)->val, memory_order_relaxed) : 0;
+	int fs = v == 0 ? GK_FS_UNFILED : (int)gk_fs_unpack_status(v);
+	atomic_store_explicit(memo, g << 8 | (uint64_t)fs, memory_order_relaxed);
+	return fs;
+}
+
 static char *dup_or_null(const char *s)
 {
 	return s != NULL ? strdup(s) : NULL;

@@ -25,7 +25,7 @@ typedef struct gk_status gk_status_t;
 
 /* Beyond gk_fs_status_t: the replica cannot answer. */
 #define GK_FS_STARTING (-2) /* no full load has completed yet */
-#define GK_FS_STALE (-1)    /* Redis unreachable for longer than max_age_ms */
+#define GK_FS_STALE    (-1) /* Redis unreachable for longer than max_age_ms */
 
 typedef struct gk_status_conf {
 	const char *redis_host; /* IPv4/IPv6 literal or host name; NULL with redis_unix */
@@ -43,7 +43,15 @@ typedef struct gk_status_conf {
  * GK_FS_STALE. If value is not NULL it receives the stored packed value (0 if absent).
  * Any worker thread; no lock, no allocation, no syscall. */
 int gk_status_get(const gk_status_t *st, const uint8_t *name, size_t len, uint64_t hash,
-		  uint32_t *value);
+                  uint32_t *value);
+
+/* gk_status_get without the value, for a name asked again and again (a served zone's
+ * registrable domain): *memo (0 at first; one word per name, kept by the caller) remembers
+ * the last result with the table generation it was read at, and answers while no change
+ * has been made to the table since -- one shared load instead of a lookup. Readers may
+ * share a memo; a racing store leaves a result that is either current or tagged stale. */
+int gk_status_get_memo(const gk_status_t *st, const uint8_t *name, size_t len, uint64_t hash,
+                       _Atomic uint64_t *memo);
 
 /* Create the replica (no thread, no connection yet). conf strings are copied. */
 GK_MUST_CHECK int gk_status_create(const gk_status_conf_t *conf, gk_status_t **out);
@@ -60,13 +68,13 @@ void gk_status_free(gk_status_t *st);
 /* Observable state, for logs, the heartbeat and metrics. Any thread (values may be a
  * moment old). */
 typedef struct gk_status_info {
-	size_t table_size;     /* domains in the live table */
-	uint64_t serial;       /* registry serial of the last completed feed seen */
-	char stream_id[48];    /* last change-stream entry applied */
-	bool ready;            /* a full load has completed */
-	bool connected;        /* Redis connection up */
-	uint64_t reconnects;   /* since start */
-	uint64_t full_loads;   /* since start (1 + reloads after a trimmed stream) */
+	size_t table_size;       /* domains in the live table */
+	uint64_t serial;         /* registry serial of the last completed feed seen */
+	char stream_id[48];      /* last change-stream entry applied */
+	bool ready;              /* a full load has completed */
+	bool connected;          /* Redis connection up */
+	uint64_t reconnects;     /* since start */
+	uint64_t full_loads;     /* since start (1 + reloads after a trimmed stream) */
 	int64_t last_contact_ms; /* unix ms of the last successful Redis reply */
 } gk_status_info_t;
 void gk_status_info(const gk_status_t *st, gk_status_info_t *info);

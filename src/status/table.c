@@ -303,6 +303,15 @@ static void retire(struct tab *tb, struct tbl *t, struct root *r)
 	uv_mutex_unlock(&tb->lock);
 }
 
+_Atomic uint64_t gk_tab_gen = 1;
+
+/* A change (a value, a key, a new root) is visible to readers before the generation that announces
+ * it (release). */
+static inline void gen_bump(void)
+{
+	atomic_fetch_add_explicit(&gk_tab_gen, 1, memory_order_release);
+}
+
 static int publish(struct tab *tb, struct tbl *ov, struct tbl *frozen, struct tbl *base)
 {
 	struct root *r = malloc(sizeof(*r));
@@ -314,6 +323,7 @@ static int publish(struct tab *tb, struct tbl *ov, struct tbl *frozen, struct tb
 	struct root *old = atomic_exchange_explicit(&tb->root, r, memory_order_acq_rel);
 	if (old != NULL)
 		retire(tb, NULL, old);
+	gen_bump();
 	return 0;
 }
 
@@ -473,7 +483,16 @@ bool tab_step(struct tab *tb)
 	return false;
 }
 
+static int tab_put(struct tab *tb, const uint8_t *name, size_t len, uint32_t v);
+
 int tab_set(struct tab *tb, const uint8_t *name, size_t len, uint32_t v)
+{
+	int rc = tab_put(tb, name, len, v);
+	gen_bump();
+	return rc;
+}
+
+static int tab_put(struct tab *tb, const uint8_t *name, size_t len, uint32_t v)
 {
 	if (len < 2 || len > GK_DNAME_MAX)
 		return GK_EINVAL;
@@ -503,7 +522,7 @@ int tab_set(struct tab *tb, const uint8_t *name, size_t len, uint32_t v)
 			int rc = merge_start(tb);
 			if (rc != 0)
 				return rc;
-			return tab_set(tb, name, len, v);
+			return tab_put(tb, name, len, v);
 		}
 		int rc = tbl_insert(r->ov, name, len, h, v);
 		if (rc == GK_ENOSPC) {
@@ -511,7 +530,7 @@ int tab_set(struct tab *tb, const uint8_t *name, size_t len, uint32_t v)
 				;
 			if ((rc = merge_start(tb)) != 0)
 				return rc;
-			return tab_set(tb, name, len, v);
+			return tab_put(tb, name, len, v);
 		}
 		if (rc != 0)
 			return rc;

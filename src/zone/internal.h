@@ -144,6 +144,9 @@ typedef struct gk_zone {
 	uint64_t reg_hash;
 	const char *file;
 	struct gk_zone *parent; /* enclosing served zone, or NULL */
+	/* The filing status of that registrable domain as last read, with the status table's
+	 * generation (gk_status_get_memo): the one word of a zone set that queries write. */
+	_Atomic uint64_t st_memo;
 } gk_zone_t;
 
 /* A slot of the zone set's name table: the node's full name hash beside the pointer, so a

@@ -612,6 +612,7 @@ int gk_zoneset_build_ex(const gk_zone_spec_t *specs, size_t n, const struct gk_p
 		rc = GK_ENOMEM;
 		goto fail;
 	}
+	memset(zs->zones, 0, (n ? n : 1) * sizeof(gk_zone_t)); /* st_memo 0: nothing known */
 	for (size_t i = 0; i < n; i++) {
 		const gk_zone_spec_t *s = &specs[i];
 		const char *fname = s->file ? s->file : "<text>";

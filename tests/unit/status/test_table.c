@@ -48,9 +48,8 @@ static int get(gk_status_t *st, const uint8_t *w, size_t len, uint32_t *v)
 	return gk_status_get(st, w, len, gk_dname_hash(w, len), v);
 }
 
-static int get_text(gk_status_t *st, const char *d, uint32_t *v)
+static size_t text_wire(const char *d, uint8_t *w)
 {
-	uint8_t w[256];
 	size_t o = 0, lab = 0;
 	w[o++] = 0;
 	for (const char *p = d; *p; p++) {
@@ -63,7 +62,13 @@ static int get_text(gk_status_t *st, const char *d, uint32_t *v)
 		}
 	}
 	w[o++] = 0;
-	return get(st, w, o, v);
+	return o;
+}
+
+static int get_text(gk_status_t *st, const char *d, uint32_t *v)
+{
+	uint8_t w[256];
+	return get(st, w, text_wire(d, w), v);
 }
 
 static void test_basic(void **state)
@@ -94,6 +99,55 @@ static void test_basic(void **state)
 	assert_int_equal(info.table_size, 1);
 	assert_int_equal(gk_status_put(st, "bad..name", 1), GK_EINVAL);
 	assert_int_equal(gk_status_put(st, "", 1), GK_EINVAL);
+	gk_status_free(st);
+}
+
+static int get_memo_text(gk_status_t *st, const char *d, _Atomic uint64_t *memo)
+{
+	uint8_t w[256];
+	size_t len = text_wire(d, w);
+	return gk_status_get_memo(st, w, len, gk_dname_hash(w, len), memo);
+}
+
+/* A remembered status answers until the table changes, and never after. */
+static void test_memo(void **state)
+{
+	(void)state;
+	gk_status_t *st;
+	assert_int_equal(gk_status_create(&conf, &st), 0);
+	_Atomic uint64_t memo = 0;
+	assert_int_equal(gk_status_put(st, "foo.com.cn", gk_fs_pack(GK_FS_FILED, 7)), 0);
+	assert_int_equal(get_memo_text(st, "foo.com.cn", &memo), GK_FS_STARTING);
+	assert_int_equal(memo, 0); /* nothing remembered before the first load */
+	gk_status_set_ready(st);
+	assert_int_equal(get_memo_text(st, "foo.com.cn", &memo), GK_FS_FILED);
+	assert_int_not_equal(memo, 0);
+	/* the second read comes from the memo: prove it by planting another status under the
+	 * same generation tag */
+	uint64_t m = memo;
+	memo = (m & ~(uint64_t)0xff) | GK_FS_REVOKED;
+	assert_int_equal(get_memo_text(st, "foo.com.cn", &memo), GK_FS_REVOKED);
+	memo = m;
+	/* any change moves the generation: the memo is read again */
+	assert_int_equal(gk_status_put(st, "foo.com.cn", gk_fs_pack(GK_FS_REVOKED, 7)), 0);
+	assert_int_equal(get_memo_text(st, "foo.com.cn", &memo), GK_FS_REVOKED);
+	assert_int_equal(gk_status_put(st, "other.com.cn", gk_fs_pack(GK_FS_FILED, 1)), 0);
+	assert_int_equal(get_memo_text(st, "foo.com.cn", &memo), GK_FS_REVOKED);
+	assert_int_equal(gk_status_put(st, "foo.com.cn", 0), 0);
+	assert_int_equal(get_memo_text(st, "foo.com.cn", &memo), GK_FS_UNFILED);
+	assert_int_equal(gk_status_put(st, "foo.com.cn", gk_fs_pack(GK_FS_FILED, 2)), 0);
+	assert_int_equal(get_memo_text(st, "foo.com.cn", &memo), GK_FS_FILED);
+	/* many changes (merges among them): the memo follows every one */
+	char d[64];
+	for (unsigned i = 0; i < 200000; i++) {
+		key_text(i, d, sizeof(d));
+		assert_int_equal(gk_status_put(st, d, gk_fs_pack(GK_FS_FILED, 1)), 0);
+		if (i % 50000 == 0) {
+			int want = (i / 50000) % 2 ? GK_FS_FILED : GK_FS_REVOKED;
+			assert_int_equal(gk_status_put(st, "foo.com.cn", gk_fs_pack(want, 2)), 0);
+			assert_int_equal(get_memo_text(st, "foo.com.cn", &memo), want);
+		}
+	}
 	gk_status_free(st);
 }
 
@@ -148,6 +202,7 @@ struct race {
 	gk_snapshot_t *cell;
 	volatile int stop;
 	unsigned long long reads[READERS], bad[READERS];
+	_Atomic uint64_t memo[KEYS + KEYS / 10]; /* shared by the readers, as zones' memos are */
 };
 
 struct reader_arg {
@@ -179,8 +234,16 @@ static void reader_main(void *p)
 			unsigned i = (unsigned)(x % (KEYS + KEYS / 10));
 			size_t len = key_wire(i, w);
 			uint32_t v;
-			int s = get(r->st, w, len, &v);
-			int ok = i < KEYS ? value_ok(i, s, v) : s == GK_FS_UNFILED;
+			int s, ok;
+			if (k & 1) {
+				s = gk_status_get_memo(r->st, w, len, gk_dname_hash(w, len),
+				                       &r->memo[i]);
+				ok = s == GK_FS_UNFILED ||
+				     (i < KEYS && (s == GK_FS_FILED || s == GK_FS_REVOKED));
+			} else {
+				s = get(r->st, w, len, &v);
+				ok = i < KEYS ? value_ok(i, s, v) : s == GK_FS_UNFILED;
+			}
 			if (!ok)
 				r->bad[a->id]++;
 			r->reads[a->id]++;
@@ -197,7 +260,7 @@ static void free_retired(void *p)
 static void test_concurrent(void **state)
 {
 	(void)state;
-	struct race r = {0};
+	static struct race r; /* ~1 MB of memos: not on the stack */
 	assert_int_equal(gk_status_create(&conf, &r.st), 0);
 	assert_int_equal(gk_snapshot_create(READERS, NULL, free_retired, &r.cell), 0);
 	char d[64];
@@ -247,6 +310,13 @@ static void test_concurrent(void **state)
 	       reads, bad);
 	assert_true(published >= 3); /* several merges happened during the race */
 	assert_int_equal(bad, 0);
+	/* every memo the race left behind answers as the table does now */
+	uint8_t w[64];
+	for (unsigned i = 0; i < KEYS + KEYS / 10; i++) {
+		size_t len = key_wire(i, w);
+		int s = gk_status_get_memo(r.st, w, len, gk_dname_hash(w, len), &r.memo[i]);
+		assert_int_equal(s, get(r.st, w, len, NULL));
+	}
 	gk_snapshot_destroy(r.cell);
 	gk_status_free(r.st);
 }
@@ -255,6 +325,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_basic),
+	    cmocka_unit_test(test_memo),
 	    cmocka_unit_test(test_many_and_memory),
 	    cmocka_unit_test(test_concurrent),
 	};
