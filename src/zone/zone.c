@@ -607,7 +607,7 @@ int gk_zoneset_build_ex(const gk_zone_spec_t *specs, size_t n, const struct gk_p
 	}
 	zs->arena = gk_arena_new();
 	zs->psl = psl;
-	zs->zones = gk_arena_alloc(zs->arena, (n ? n : 1) * sizeof(gk_zone_t));
+	zs->zones = zs->arena ? gk_arena_alloc(zs->arena, (n ? n : 1) * sizeof(gk_zone_t)) : NULL;
 	if (!zs->arena || !zs->zones) {
 		rc = GK_ENOMEM;
 		goto fail;
