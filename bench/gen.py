@@ -348,12 +348,13 @@ def storm_changes(manifest, n, changes, seed, probes=200):
 	return out, probe
 
 
-def write_delta(domains, path, serial, base):
+def write_delta(domains, path, serial, base, status="revoked"):
+	"""Delta feed (serial on base) setting every one of domains to status."""
 	with open(path, "w", buffering=1 << 22) as f:
 		f.write('{"kind":"delta","serial":%d,"base":%d,"count":%d,"generated":"2024-06-02T00:00:00Z"}\n'
 			% (serial, base, len(domains)))
 		for k, d in enumerate(domains):
-			f.write(_rec(d, "revoked", k))
+			f.write(_rec(d, status, k))
 
 
 def write_policy(manifest, n, out_dir, seed):

@@ -61,13 +61,15 @@ DNSPERF_TCP = ["-m", "tcp", "-c", "100", "-q", "1000", "-T", "2"]  # 100 connect
 GKLOAD_SOCKETS = "4"
 GKLOAD_TIMEOUT_MS = ["1000"]  # a query unanswered this long is lost (smoke: shorter, so drains end sooner)
 STARTED = []  # Popen objects, for cleanup
-SCENARIOS = ["udp", "tcp", "redis", "storm", "policy", "sync", "cold", "onoff"]
+SCENARIOS = ["udp", "tcp", "redis", "storm", "propagate", "policy", "sync", "cold", "onoff"]
 SCENARIO_HELP = {
 	"udp": "max UDP rate (dnsperf and gkload closed loop) and 20k qps fixed rate, 1M status set: "
 	       "gatekeeperd, NSD, dnsdist+NSD, ceiling",
 	"tcp": "TCP, 100 connections, pipelined: gatekeeperd vs NSD",
 	"redis": "Redis killed for 10 s while serving 20k qps: answers lost or wrong",
 	"storm": "100k revocations through gk-sync while serving 20k qps: time until enforced, lost",
+	"propagate": "200 one-record status changes through gk-sync, two gatekeeperd instances on the same Redis "
+	             "(the first serving 20k qps): delay until each instance enforces each change",
 	"policy": "policy push of 1M list entries (lists generated; gkctl policy push not implemented)",
 	"sync": "gk-sync at 10M: snapshot and 100k-delta apply times (registry records), Redis bytes/domain of "
 	        "the status set and of the record buckets",
@@ -798,7 +800,7 @@ def measure_pairs(env, targets, res, kind="pairs"):
 # ---- scenarios ---------------------------------------------------------------------------
 
 def scenario_1m(env, want, out):
-	"""udp, tcp, redis, storm: share one Redis with the 1M set and the servers."""
+	"""udp, tcp, redis, storm, propagate: share one Redis with the 1M set and the servers."""
 	a = env.a
 	redis = Redis(a.work, "redis-1m").start()
 	feed = env.snapshot(a.status_1m)
@@ -842,6 +844,8 @@ def scenario_1m(env, want, out):
 		out["redis"] = redis_kill(env, gk, redis)
 	if "storm" in want:
 		out["storm"] = storm(env, gk, redis)
+	if "propagate" in want:
+		out["propagate"] = propagate(env, gk, redis)
 	gk.stop()
 	redis.stop()
 
@@ -917,6 +921,164 @@ def storm(env, gk, redis):
 	log("storm: %d changes, gk-sync %.2f s; probes refused %.2f s after gk-sync returned (%.2f s from its start); "
 	    "serial 11 at %s s after gk-sync returned; lost %d" % (n_changes, sync_s, res["probes_after_sync_s"] if res["probes_after_sync_s"] is not None else -1,
 					      res["probes_from_start_s"] if res["probes_from_start_s"] is not None else -1, res["serial_after_sync_s"], r["lost"]))
+	return res
+
+
+PROPAGATE_TIMEOUT = 5.0  # s after gk-sync returned: an instance not showing a change by then never did
+
+
+def pctl(values, q):
+	"""Nearest-rank percentile q (0..100) of values; None (never seen) counts as infinite and
+	comes back as None."""
+	v = sorted(float("inf") if x is None else x for x in values)
+	if not v:
+		return None
+	x = v[max(0, min(len(v) - 1, -(-len(v) * q // 100) - 1))]
+	return None if x == float("inf") else x
+
+
+def propagate(env, gk, redis):
+	"""--propagate-changes status changes, each its own signed one-record delta applied with
+	gk-sync, enforced by two gatekeeperd instances on the same Redis: the scenario's first one
+	(under the background load) and a second one started here (same zones and config, its own
+	port and instance id, pinned to the server core like the others); stopped at the end."""
+	a = env.a
+	serial = int(redis.c.get("gk:serial"))  # 11 after storm; 10 without it
+	gk2 = gk_target("gatekeeperd-2", a.gatekeeperd, env.manifest, a.work, redis=redis, tcp_conns=1024)
+	gk2.expect_ok = lambda r: r is not None  # the first filed zone may be revoked by now (storm)
+	try:
+		t_start = time.monotonic()
+		gk2.start(a.start_timeout)
+		wait_ready(redis, gk2.instance, 120, gk2.procs[0],
+			   lambda hb: hb.get("state") == "ready" and hb.get("serial") == str(serial))
+		ready_s = time.monotonic() - t_start
+		log("%s: ready at serial %d %.1f s after start" % (gk2.label, serial, ready_s))
+		res = propagate_run(env, [gk, gk2], redis, serial)
+		res["second_ready_s"] = ready_s
+		return res
+	finally:
+		gk2.stop()
+
+
+def propagate_plan(env, targets, serial):
+	"""The zones to change and the signed deltas (serial s+1 on s from the current serial),
+	written before any timing. Revocations of distinct filed hosted zones of the set that are
+	not storm probes when there are enough of them; else (small data: smoke) each change flips
+	one of half as many hosted zones of the set as changes to the status it does not have,
+	cycling over them (so each is flipped and flipped back: revoke and re-file). A zone's
+	current status is what both instances answer for its SOA now (NOERROR or REFUSED)."""
+	a = env.a
+	n = a.status_1m
+	status = {z["name"]: z["status"] for z in env.manifest["zones"]}
+	in_set = [z["name"] for z in env.manifest["zones"] if z["status"] != "unfiled"][:n]
+	probes = set(gen.storm_changes(env.manifest, n, a.storm_changes, a.seed)[1])
+	filed = [d for d in in_set if status[d] == "filed" and d not in probes]
+	rng = random.Random(a.seed + 17)
+	k = a.propagate_changes
+	if len(filed) >= k:
+		mode, pool = "revoke", rng.sample(filed, k)
+	else:
+		mode, pool = "alternate", in_set[:max(1, (k + 1) // 2)]  # each zone flipped and flipped back
+
+	def rcode(t, d):
+		for _ in range(5):
+			r = dns_query(t.port, d, 6, timeout=0.2)
+			if r is not None:
+				return r[0]
+		return None
+	state = {}
+	for d in pool:
+		rs = [rcode(t, d) for t in targets]
+		if rs[0] in (0, 5) and len(set(rs)) == 1:
+			state[d] = rs[0]
+		elif mode == "revoke":
+			raise RuntimeError("propagate: filed zone %s answers %s before the change" % (d, rs))
+	pool = [d for d in pool if d in state]
+	if not pool:
+		raise RuntimeError("propagate: no hosted zone of the set answers NOERROR or REFUSED")
+	if mode == "revoke" and any(state[d] != 0 for d in pool):
+		raise RuntimeError("propagate: a filed zone is refused before its revocation")
+	wd = os.path.join(a.work, "propagate")
+	os.makedirs(wd, exist_ok=True)
+	for f in os.listdir(wd):
+		os.unlink(os.path.join(wd, f))
+	plan = []
+	t0 = time.monotonic()
+	for i in range(k):
+		d = pool[i % len(pool)]
+		to = "filed" if state[d] == 5 else "revoked"
+		state[d] = 0 if to == "filed" else 5
+		path = os.path.join(wd, "change-%04d.jsonl" % i)
+		gen.write_delta([d], path, serial + i + 1, serial + i, to)
+		gk_sync(a.gk_sync, ["sign", "--key", env.keys()[0], path])
+		plan.append((d, to, path))
+	log("propagate: %d deltas (%s, %d zones) written and signed in %.1f s" % (k, mode, len(pool), time.monotonic() - t0))
+	return mode, len(filed), len(pool), plan
+
+
+def propagate_run(env, targets, redis, serial):
+	a = env.a
+	mode, n_filed, n_pool, plan = propagate_plan(env, targets, serial)
+	apply_args = ["apply", "--redis", "127.0.0.1:%d" % redis.port, "--pubkey", env.keys()[1], "--no-records"]
+	lead, chunk = (0.2, 1.0) if a.smoke else (2.0, 5.0)
+	rng = random.Random(a.seed + 18)
+	quiet(env)
+	# the background load (no -x: the changes move expected rcodes) on the first instance,
+	# in chunks of gkload runs so it lasts as long as the changes do
+	loads = []
+	bg = Background(targets[0], a.gkload, env.manifest["queries"], chunk, a.rate)
+	time.sleep(lead)
+	changes = []
+	for i, (d, to, path) in enumerate(plan):
+		if time.monotonic() > bg.t0 + bg.duration - 0.3:
+			loads.append(bg.result())
+			bg = Background(targets[0], a.gkload, env.manifest["queries"], chunk, a.rate)
+			time.sleep(0.2)
+		want = 0 if to == "filed" else 5
+		time.sleep(rng.uniform(0.0, 0.02))  # changes at no fixed phase to anything periodic
+		ts = time.monotonic()
+		sync_s, _ = gk_sync(a.gk_sync, apply_args + [path], timeout=60)
+		t0 = time.monotonic()  # gk-sync returned: the change is in Redis
+		delay, polls = [None] * len(targets), [0] * len(targets)
+		pending = list(range(len(targets)))
+		while pending and time.monotonic() - t0 < PROPAGATE_TIMEOUT:
+			for j in list(pending):
+				r = dns_query(targets[j].port, d, 6, timeout=0.05)
+				polls[j] += 1
+				if r is not None and r[0] == want:
+					delay[j] = 0.0 if polls[j] == 1 else time.monotonic() - t0
+					pending.remove(j)
+		changes.append({"zone": d, "to": to, "serial": serial + i + 1, "sync_s": sync_s, "sync_wall_s": t0 - ts,
+				"delay_s": delay, "polls": polls})
+	loads.append(bg.result())
+	final = int(redis.c.get("gk:serial"))
+	worst = [None if None in c["delay_s"] else max(c["delay_s"]) for c in changes]
+	from_start = [None if w is None else w + c["sync_wall_s"] for w, c in zip(worst, changes)]
+	syncs = sorted(c["sync_s"] for c in changes)
+	res = {"changes": len(changes), "mode": mode, "filed_candidates": n_filed, "zones": n_pool,
+	       "revocations": sum(c["to"] == "revoked" for c in changes),
+	       "refilings": sum(c["to"] == "filed" for c in changes),
+	       "base_serial": serial, "final_serial": final, "labels": [t.label for t in targets],
+	       "timeout_s": PROPAGATE_TIMEOUT, "rate": a.rate, "load_on": targets[0].label,
+	       "p50_s": pctl(worst, 50), "p99_s": pctl(worst, 99), "max_s": pctl(worst, 100),
+	       "inst_p99_s": [pctl([c["delay_s"][j] for c in changes], 99) for j in range(len(targets))],
+	       "from_start_p99_s": pctl(from_start, 99),
+	       "never": sum(w is None for w in worst),
+	       "first_poll": sum(1 for c in changes for j, x in enumerate(c["delay_s"]) if x == 0.0),
+	       "sync_median_s": statistics.median(syncs), "sync_max_s": syncs[-1],
+	       "load": {"chunks": len(loads), "sent": sum(r["sent"] for r in loads),
+			"received": sum(r["received"] for r in loads), "lost": sum(r["lost"] for r in loads),
+			"p99_us_max": max((r.get("p99_us") or 0) for r in loads)},
+	       "per_change": changes}
+	if final != serial + len(changes):
+		raise RuntimeError("propagate: gk:serial %d after %d deltas on %d" % (final, len(changes), serial))
+
+	def ms(x):
+		return "%.1f ms" % (1e3 * x) if x is not None else "never"
+	log("propagate: %d changes (%s), serial %d -> %d; delay after gk-sync returned, later instance: p50 %s p99 %s "
+	    "max %s; per instance p99 %s; never %d; load lost %d of %d" % (
+		    res["changes"], mode, serial, final, ms(res["p50_s"]), ms(res["p99_s"]), ms(res["max_s"]),
+		    " / ".join(ms(x) for x in res["inst_p99_s"]), res["never"], res["load"]["lost"], res["load"]["sent"]))
 	return res
 
 
@@ -1594,6 +1756,8 @@ Generated by `bench/run.py`; see `bench/README.md` for what is measured and how 
 		S.append("| queries lost (of %d sent) | %d | 0: %s |" % (s["sent"], s["lost"], "PASS" if s["lost"] == 0 else "FAIL"))
 		S.append("| p99 / p99.9 latency during the run | %s / %s µs | |" % (fmt(s["p99_us"]), fmt(s["p999_us"])))
 		S.append("\n`%s`" % s["sync_out"])
+	if "propagate" in out:
+		S.append(propagate_markdown(out["propagate"], earlier(env, "propagate")))
 	if "sync" in out:
 		S.append(sync_markdown(out["sync"], a, earlier(env, "sync")))
 	if "policy" in out:
@@ -1620,6 +1784,46 @@ Generated by `bench/run.py`; see `bench/README.md` for what is measured and how 
 				 "CPU µs/query per slice):\n")
 			S.append(pt)
 	return "\n".join(S) + "\n"
+
+
+def propagate_markdown(p, when=""):
+	def ms(x):
+		return "%.1f ms" % (1e3 * x) if x is not None else "never (%g s)" % p["timeout_s"]
+	S = ["\n## Status change propagation: %d changes through gk-sync, two gatekeeperd instances%s\n" % (
+		p["changes"], when)]
+	S.append("| metric | value | target |\n|---|---|---|")
+	S.append("| delay per change after gk-sync returned, the later of the two instances: p50 | %s | |" % ms(p["p50_s"]))
+	S.append("| the same: p99 | %s | p99 ≤ 100 ms: %s |" % (
+		ms(p["p99_s"]), "PASS" if p["p99_s"] is not None and p["p99_s"] <= 0.1 else "FAIL"))
+	S.append("| the same: max | %s | |" % ms(p["max_s"]))
+	for lb, v in zip(p["labels"], p["inst_p99_s"]):
+		S.append("| p99 of %s alone | %s | |" % (lb, ms(v)))
+	S.append("| p99 from gk-sync start (adds gk-sync's own run: an upper bound) | %s | |" % ms(p["from_start_p99_s"]))
+	S.append("| gk-sync apply of a one-record delta (wall): median / max | %.1f / %.1f ms | |" % (
+		1e3 * p["sync_median_s"], 1e3 * p["sync_max_s"]))
+	S.append("| changes not shown by both instances within %g s | %d | |" % (p["timeout_s"], p["never"]))
+	S.append("| instance-changes already shown by the first poll (counted 0) | %d of %d | |" % (
+		p["first_poll"], p["changes"] * len(p["labels"])))
+	ld = p["load"]
+	S.append("| background load on %s (%d qps, %d gkload runs): sent / lost / worst p99 | %d / %d / %s µs | |" % (
+		p["load_on"], p["rate"], ld["chunks"], ld["sent"], ld["lost"], fmt(ld["p99_us_max"])))
+	if p["mode"] == "revoke":
+		what = ("%d revocations (filed → revoked: SOA NOERROR → REFUSED) of distinct filed hosted zones of the set "
+			"that are not storm probes" % p["changes"])
+	else:
+		what = ("the set has %d filed hosted zones that are not storm probes, fewer than %d, so each change flips "
+			"one of %d hosted zones of the set to the status it does not have (cycling): %d revocations "
+			"(SOA NOERROR → REFUSED), %d re-filings (REFUSED → NOERROR)" % (
+				p["filed_candidates"], p["changes"], p["zones"], p["revocations"], p["refilings"]))
+	S.append("\nWhat was measured: %s, each its own signed one-record delta (serial s+1 on s, %d → %d), written and "
+		 "signed before the timing, applied one after another with `gk-sync apply --redis … --pubkey … "
+		 "--no-records change-NNNN.jsonl`. From the moment gk-sync returned (the change is in Redis) both "
+		 "instances are polled in turn, one UDP `ZONE SOA` query at a time (50 ms timeout), each until it "
+		 "answers with the new rcode; a change's delay is the later instance's (0 when the first poll already "
+		 "showed it). %s serves the background load; the second instance, started for this scenario on the same "
+		 "Redis, zones and config, was ready %.1f s after its start and is stopped after it." % (
+			 what, p["base_serial"], p["final_serial"], p["load_on"], p["second_ready_s"]))
+	return "\n".join(S)
 
 
 def policy_markdown(p, a, when=""):
@@ -1800,6 +2004,10 @@ def smoke_checks(out):
 						bad.append("%s %s %s: lost %s wrong %s" % (sc, lb, k, r.get("lost"), r.get("wrong")))
 	if "storm" in out and out["storm"]["probes_from_start_s"] is None:
 		bad.append("storm: revocations never enforced")
+	if "propagate" in out and out["propagate"]["never"]:
+		p = out["propagate"]
+		bad.append("propagate: %d of %d changes not enforced by both instances within %g s" % (
+			p["never"], p["changes"], p["timeout_s"]))
 	if "redis" in out and (out["redis"]["wrong"] or out["redis"]["lost"]):
 		bad.append("redis kill: lost %d wrong %d" % (out["redis"]["lost"], out["redis"]["wrong"]))
 	if "cold" in out and out["cold"]["table_size"] != out["cold"]["n"]:
@@ -1844,9 +2052,11 @@ def main():
 	ap.add_argument("--rate", type=int, default=20000, help="fixed rate in qps")
 	ap.add_argument("--zones", type=int, default=10000)
 	ap.add_argument("--queries", type=int, default=200000)
-	ap.add_argument("--status-1m", type=int, default=1000000, help="status set size for udp/tcp/storm/redis")
+	ap.add_argument("--status-1m", type=int, default=1000000, help="status set size for udp/tcp/redis/storm/propagate")
 	ap.add_argument("--status-10m", type=int, default=10000000, help="status set size for cold/onoff")
 	ap.add_argument("--storm-changes", type=int, default=100000)
+	ap.add_argument("--propagate-changes", type=int, default=200,
+			help="propagate: status changes, each its own one-record delta (smoke: 10)")
 	ap.add_argument("--policy-n", type=int, default=1000000)
 	ap.add_argument("--dnsdist-mode", choices=["cdb", "smn"], default="smn",
 			help="dnsdist's filed-only mechanism: CDB suffix lookup, or a SuffixMatchNode of the filed domains")
@@ -1874,6 +2084,7 @@ def main():
 		a.rounds, a.fixed_rounds, a.duration, a.zones, a.queries = 1, 1, 0.5, 20, 2000
 		a.pairs, a.pair_seconds = 2, a.duration
 		a.status_1m, a.status_10m, a.storm_changes, a.policy_n = 2000, 5000, 500, 1000
+		a.propagate_changes = 10
 		a.rate = min(a.rate, 5000)
 		GKLOAD_TIMEOUT_MS[0] = "250"
 	a.start_timeout = 20 if a.smoke else 300
@@ -1887,6 +2098,8 @@ def main():
 	os.makedirs(data, exist_ok=True)
 	if a.rounds < 1 or a.rounds > 10 or a.fixed_rounds > 10 or a.duration <= 0 or a.duration > 60:
 		ap.error("--rounds and --fixed-rounds 1..10 and --duration up to 60 s keep the run bounded")
+	if a.propagate_changes < 1 or a.propagate_changes > 10000:
+		ap.error("--propagate-changes 1..10000 keeps the run bounded")
 	if a.pairs < 0 or a.pairs > 100 or a.pair_seconds <= 0 or a.pair_seconds > 10:
 		ap.error("--pairs 0..100 and --pair-seconds up to 10 s keep the run bounded")
 	for tool in ("dnsperf", "nsd", "dnsdist", "redis-server", "taskset"):
@@ -1919,7 +2132,7 @@ def main():
 	cmd = " ".join(["bench/run.py"] + [shlex.quote(x) for x in sys.argv[1:]])
 	saved = os.path.join(a.work, "results.json")
 	try:
-		if want & {"udp", "tcp", "redis", "storm"}:
+		if want & {"udp", "tcp", "redis", "storm", "propagate"}:
 			scenario_1m(env, want, out)
 		if "policy" in want:
 			out["policy"] = policy(env)
