@@ -231,6 +231,14 @@ int gk_server_check(const char *config_path, char *err, size_t errlen, char *sum
 	return rc;
 }
 
+/* Threads that answer queries, each with its own snapshot reader index, observation block,
+ * dnstap ring and discovery table: per worker its loop (TCP; index w) and one thread per
+ * UDP socket (index workers + w * n_listen + j, src/net/udp.c). */
+static unsigned query_threads(const gk_config_t *cfg)
+{
+	return cfg->workers * (1u + (unsigned)cfg->n_listen);
+}
+
 static void wake_all(gk_server_t *s)
 {
 	for (unsigned i = 0; i < s->n_workers; i++)
@@ -580,7 +588,7 @@ static int start_obs(gk_server_t *s, char *err, size_t errlen)
 			host[sizeof(host) - 1] = 0;
 			tc.identity = host;
 		}
-		if ((rc = gk_tap_create(&tc, cfg->workers, &s->tap, err, errlen)) != 0)
+		if ((rc = gk_tap_create(&tc, query_threads(cfg), &s->tap, err, errlen)) != 0)
 			return rc;
 		if ((rc = gk_tap_start(s->tap)) != 0) {
 			snprintf(err, errlen, "dnstap: cannot start thread: %s", uv_strerror(rc));
@@ -592,10 +600,11 @@ static int start_obs(gk_server_t *s, char *err, size_t errlen)
 		       cfg->dnstap.file ? cfg->dnstap.file : cfg->dnstap.unix_path,
 		       cfg->dnstap.rate, cfg->dnstap.burst);
 	}
-	if ((rc = gk_obs_create(cfg->workers, s->tap, &s->obs)) != 0) {
+	if ((rc = gk_obs_create(query_threads(cfg), s->tap, &s->obs)) != 0) {
 		snprintf(err, errlen, "out of memory");
 		return rc;
 	}
+	gk_obs_set_workers(s->obs, cfg->workers);
 	gk_obs_set_status(s->obs, s->status);
 	gk_obs_set_discovery(s->obs, s->disc);
 	gk_obs_set_net(s->obs, net_counters, s);
@@ -716,7 +725,7 @@ static int start_discovery(gk_server_t *s, char *err, size_t errlen)
 	if (!cfg->discovery.enabled || !cfg->redis.set)
 		return 0;
 	gk_disc_conf_t dc = {
-	    .workers = cfg->workers,
+	    .workers = query_threads(cfg),
 	    .table_size = cfg->discovery.table_size,
 	    .flush_ms = cfg->discovery.flush_ms,
 	    .redis_host = cfg->redis.unix_path ? NULL : cfg->redis.host,
@@ -765,15 +774,29 @@ static int start_workers(gk_server_t *s, char *err, size_t errlen)
 	    .tcp_max_pipelined = cfg->tcp_max_pipelined,
 	    .view = s->view,
 	};
+	gk_obs_worker_t **udp_obs = calloc(cfg->n_listen, sizeof(*udp_obs));
+	if (udp_obs == NULL) {
+		free(addrs);
+		snprintf(err, errlen, "out of memory");
+		return GK_ENOMEM;
+	}
+	p.udp_obs = udp_obs;
 	int rc = 0;
 	for (unsigned i = 0; i < cfg->workers && rc == 0; i++) {
 		p.id = i;
 		p.obs = gk_obs_worker(s->obs, i);
 		gk_obs_set_disc(s->obs, i, gk_disc_worker(s->disc, i));
+		p.udp_reader0 = cfg->workers + i * (unsigned)cfg->n_listen;
+		for (unsigned j = 0; j < cfg->n_listen; j++) {
+			udp_obs[j] = gk_obs_worker(s->obs, p.udp_reader0 + j);
+			gk_obs_set_disc(s->obs, p.udp_reader0 + j,
+			                gk_disc_worker(s->disc, p.udp_reader0 + j));
+		}
 		rc = gk_worker_create(&p, &s->workers[i], err, errlen);
 		if (rc == 0)
 			s->n_workers = i + 1;
 	}
+	free(udp_obs);
 	free(addrs);
 	for (unsigned i = 0; i < s->n_workers && rc == 0; i++) {
 		rc = gk_worker_start(s->workers[i]);
@@ -817,7 +840,7 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	for (size_t i = 0; i < s->boot->n_zones; i++)
 		gk_log(GK_LOG_INFO, "zone %s from %s", s->boot->zones[i].name,
 		       s->boot->zones[i].file);
-	if ((rc = gk_snapshot_create(s->boot->workers, v, view_free, &s->view)) != 0) {
+	if ((rc = gk_snapshot_create(query_threads(s->boot), v, view_free, &s->view)) != 0) {
 		view_free(v);
 		snprintf(err, errlen, "out of memory");
 		goto fail;

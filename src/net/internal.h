@@ -5,6 +5,7 @@
  * the control thread before the worker starts (handed over by thread creation).
  */
 #pragma once
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -13,7 +14,9 @@
 /* UDP: datagrams per recvmmsg/sendmmsg, largest query accepted, batches per wake-up. */
 #define UDP_BATCH  32u
 #define UDP_IN_MAX 4096u
-#define UDP_ROUNDS 8u
+/* A UDP thread waits at most this long in recvmmsg before it passes a quiescent point and
+ * looks at udp_stop. */
+#define UDP_WAIT_MS 100u
 
 /* TCP write slots: most responses fit a small one; large ones (up to 64 KiB) are rare. */
 #define TCP_SMALL_CAP   (2u + 4096u)
@@ -23,10 +26,18 @@
 
 struct gk_worker;
 
+struct udp_batch;
+
+/* A UDP socket and the thread that serves it (udp.c). */
 struct udp_sock {
-	uv_poll_t h;
 	struct gk_worker *w;
-	int fd; /* ours: uv_poll only watches it; closed after the loop */
+	int fd;               /* blocking, with a receive timeout; closed after the thread */
+	unsigned reader;      /* snapshot reader index of the thread */
+	gk_obs_worker_t *obs; /* the thread's observation block, or NULL */
+	struct udp_batch *ub; /* recvmmsg/sendmmsg vectors and buffers */
+	uv_thread_t thread;
+	bool running;
+	gk_net_counters_t ctr; /* written by the thread only */
 };
 
 struct tcp_listener {
@@ -74,8 +85,8 @@ struct gk_worker {
 	struct udp_sock *udp;
 	struct tcp_listener *tcp;
 
-	/* UDP */
-	struct udp_batch *ub; /* recvmmsg/sendmmsg vectors and buffers */
+	/* UDP: set to stop the sockets' threads (each sees it within UDP_WAIT_MS) */
+	_Atomic bool udp_stop;
 
 	/* TCP */
 	unsigned max_conns, idle_ms, max_pipelined;
@@ -102,8 +113,9 @@ int gk_net_tcp_socket(const struct sockaddr *sa, socklen_t len);
 int gk_net_probe(const struct sockaddr *sa, socklen_t len, int type);
 
 /* udp.c */
-int gk_net_udp_init(struct gk_worker *w); /* pools; 0 or GK_ENOMEM */
-int gk_net_udp_start(struct gk_worker *w, struct udp_sock *u);
+int gk_net_udp_init(struct gk_worker *w); /* buffers, socket options; 0 or an error */
+int gk_net_udp_start(struct gk_worker *w, struct udp_sock *u); /* its thread */
+void gk_net_udp_stop(struct gk_worker *w);                     /* join every thread */
 void gk_net_udp_free(struct gk_worker *w);
 
 /* tcp.c */
@@ -114,9 +126,9 @@ void gk_net_tcp_idle_tick(uv_timer_t *t);
 void gk_net_tcp_free(struct gk_worker *w);
 
 /* counters shared by both transports */
-static inline void gk_net_count(struct gk_worker *w, const gk_pkt_result_t *r)
+static inline void gk_net_count(gk_net_counters_t *c, const gk_pkt_result_t *r)
 {
-	w->ctr.rcode[r->rcode < 16 ? r->rcode : 16]++;
+	c->rcode[r->rcode < 16 ? r->rcode : 16]++;
 	if (r->tc)
-		w->ctr.tc++;
+		c->tc++;
 }

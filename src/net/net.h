@@ -45,8 +45,12 @@ typedef struct gk_net_params {
 	unsigned tcp_idle_timeout_ms;
 	unsigned tcp_max_pipelined; /* queued responses per connection before reads pause */
 	gk_snapshot_t *view;        /* publishes const gk_net_view_t *; reader index = id */
-	unsigned id;                /* worker index: 0..n-1, also the snapshot reader index */
-	gk_obs_worker_t *obs;       /* this worker's observation block (obs/obs.h), or NULL */
+	unsigned id;                /* worker index: 0..n-1, also the loop thread's reader index */
+	gk_obs_worker_t *obs;       /* the loop thread's observation block (obs/obs.h), or NULL */
+	/* Each UDP socket has a thread of its own (src/net/udp.c): socket j reads the view as
+	 * reader udp_reader0 + j and observes into udp_obs[j] (udp_obs NULL: none). */
+	unsigned udp_reader0;
+	gk_obs_worker_t *const *udp_obs;
 } gk_net_params_t;
 
 /* Per-worker counters: plain fields written only by the worker thread. Read them only

@@ -325,7 +325,7 @@ static void pump(struct conn *c)
 			return;
 		}
 		w->ctr.tcp_queries++;
-		gk_net_count(w, &res);
+		gk_net_count(&w->ctr, &res);
 		off += used;
 	}
 	if (c->closing)

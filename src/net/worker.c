@@ -5,7 +5,8 @@
  * initialise handles), so start-up errors are reported before any thread runs; the loop is
  * then handed to the worker thread, which is its only user until it ends. The quiescent
  * point for snapshots is a prepare handle: it runs once per loop iteration, outside every
- * I/O callback, just before the loop blocks.
+ * I/O callback, just before the loop blocks. Each UDP socket is served by a thread of its own
+ * (udp.c), started with the loop's thread and joined before it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,7 +107,15 @@ static int setup(struct gk_worker *w, const gk_net_params_t *p, char *err, size_
 		}
 		w->tcp[i].fd = rc;
 	}
-	if (gk_net_udp_init(w) != 0 || gk_net_tcp_init(w) != 0) {
+	for (size_t i = 0; i < p->n_addrs; i++) {
+		w->udp[i].reader = p->udp_reader0 + (unsigned)i;
+		w->udp[i].obs = p->udp_obs ? p->udp_obs[i] : NULL;
+	}
+	if ((rc = gk_net_udp_init(w)) != 0) {
+		snprintf(err, errlen, "worker %u: udp: %s", w->id, gk_strerror(rc));
+		return rc;
+	}
+	if (gk_net_tcp_init(w) != 0) {
 		snprintf(err, errlen, "worker %u: out of memory", w->id);
 		return GK_ENOMEM;
 	}
@@ -126,10 +135,6 @@ static int setup(struct gk_worker *w, const gk_net_params_t *p, char *err, size_
 	if ((rc = uv_timer_start(&w->idle_timer, gk_net_tcp_idle_tick, tick, tick)) != 0)
 		goto uverr;
 	for (size_t i = 0; i < p->n_addrs; i++) {
-		if ((rc = gk_net_udp_start(w, &w->udp[i])) != 0) {
-			snprintf(err, errlen, "udp %s: %s", p->addrs[i].text, uv_strerror(rc));
-			return rc;
-		}
 		if ((rc = gk_net_tcp_start(w, &w->tcp[i])) != 0) {
 			snprintf(err, errlen, "tcp %s: %s", p->addrs[i].text, uv_strerror(rc));
 			return rc;
@@ -188,6 +193,9 @@ int gk_worker_start(gk_worker_t *w)
 	if (rc != 0)
 		return rc;
 	w->started = true;
+	for (size_t i = 0; i < w->n_addrs; i++)
+		if ((rc = gk_net_udp_start(w, &w->udp[i])) != 0)
+			return rc; /* the caller frees the worker: gk_worker_stop joins what runs */
 	return 0;
 }
 
@@ -198,6 +206,7 @@ void gk_worker_wake(gk_worker_t *w)
 
 void gk_worker_stop(gk_worker_t *w)
 {
+	gk_net_udp_stop(w);
 	if (!w->started)
 		return;
 	uv_async_send(&w->stop_async);
@@ -217,9 +226,8 @@ void gk_worker_free(gk_worker_t *w)
 	release(w);
 }
 
-void gk_worker_counters_add(const gk_worker_t *w, gk_net_counters_t *sum)
+static void counters_add(const gk_net_counters_t *c, gk_net_counters_t *sum)
 {
-	const gk_net_counters_t *c = &w->ctr;
 	sum->udp_queries += c->udp_queries;
 	sum->tcp_queries += c->tcp_queries;
 	for (size_t i = 0; i < sizeof(c->rcode) / sizeof(c->rcode[0]); i++)
@@ -233,11 +241,25 @@ void gk_worker_counters_add(const gk_worker_t *w, gk_net_counters_t *sum)
 	sum->tcp_oversize += c->tcp_oversize;
 }
 
+void gk_worker_counters_add(const gk_worker_t *w, gk_net_counters_t *sum)
+{
+	counters_add(&w->ctr, sum);
+	for (size_t i = 0; i < w->n_addrs; i++)
+		counters_add(&w->udp[i].ctr, sum);
+}
+
+/* gk_net_counters_t is all uint64_t: read it as an array */
+static void counters_read(const gk_net_counters_t *c, gk_net_counters_t *sum)
+{
+	const uint64_t *s = (const uint64_t *)c;
+	uint64_t *d = (uint64_t *)sum;
+	for (size_t i = 0; i < sizeof(*c) / sizeof(uint64_t); i++)
+		d[i] += __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+}
+
 void gk_worker_counters_read(const gk_worker_t *w, gk_net_counters_t *sum)
 {
-	/* gk_net_counters_t is all uint64_t: read it as an array */
-	const uint64_t *s = (const uint64_t *)&w->ctr;
-	uint64_t *d = (uint64_t *)sum;
-	for (size_t i = 0; i < sizeof(w->ctr) / sizeof(uint64_t); i++)
-		d[i] += __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+	counters_read(&w->ctr, sum);
+	for (size_t i = 0; i < w->n_addrs; i++)
+		counters_read(&w->udp[i].ctr, sum);
 }

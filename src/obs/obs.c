@@ -37,7 +37,8 @@ struct gk_obs_worker {
 } __attribute__((aligned(64)));
 
 struct gk_obs {
-	unsigned n;
+	unsigned n;       /* blocks: threads that answer queries */
+	unsigned workers; /* reported as gatekeeper_workers */
 	gk_obs_worker_t *w;
 	gk_tap_t *tap;
 	const struct gk_status *status;
@@ -147,6 +148,7 @@ int gk_obs_create(unsigned n_workers, gk_tap_t *tap, gk_obs_t **out)
 	}
 	memset(o->w, 0, (size_t)n_workers * sizeof(*o->w));
 	o->n = n_workers;
+	o->workers = n_workers;
 	o->tap = tap;
 	unsigned rate = 0, burst = 0;
 	if (tap != NULL)
@@ -184,7 +186,12 @@ gk_obs_worker_t *gk_obs_worker(gk_obs_t *obs, unsigned i)
 
 unsigned gk_obs_workers(const gk_obs_t *obs)
 {
-	return obs->n;
+	return obs->workers;
+}
+
+void gk_obs_set_workers(gk_obs_t *obs, unsigned n)
+{
+	obs->workers = n;
 }
 
 uint64_t gk_obs_batch_begin(gk_obs_worker_t *ow)

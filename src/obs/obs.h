@@ -153,6 +153,9 @@ void gk_obs_sum(const gk_obs_t *obs, gk_obs_counters_t *sum);
 /* The filing-status replica whose state the metrics report (NULL: none). Main thread,
  * before the endpoint starts; st must outlive obs's use of it. */
 void gk_obs_set_status(gk_obs_t *obs, const struct gk_status *st);
+/* The worker count the metrics report (gatekeeper_workers); gk_obs_create's n by default,
+ * which counts every thread that answers queries (a worker has several). */
+void gk_obs_set_workers(gk_obs_t *obs, unsigned n);
 const struct gk_status *gk_obs_status(const gk_obs_t *obs);
 
 /* The applied policy version, read at each scrape on the main thread (get(arg)); until

@@ -221,7 +221,7 @@ def _yaml_str(s):
 
 
 def gk_config(tmp, port, zonedir=ZONEDIR, zones=ZONES, workers=2, tcp_max=64, tcp_idle_ms=10000,
-	      ipv6=True, extra="", name="gatekeeperd.yaml"):
+	      ipv6=True, extra="", name="gatekeeperd.yaml", log_level="info"):
 	"""Write a gatekeeperd YAML config; returns its path."""
 	listen = ["127.0.0.1:%d" % port]
 	if ipv6 and has_ipv6():
@@ -234,7 +234,7 @@ def gk_config(tmp, port, zonedir=ZONEDIR, zones=ZONES, workers=2, tcp_max=64, tc
 		"tcp:",
 		"  max_connections: %d" % tcp_max,
 		"  idle_timeout_ms: %d" % tcp_idle_ms,
-		"log_level: info",
+		"log_level: %s" % log_level,
 		"zones:",
 	]
 	for z, f in zones:
