@@ -180,6 +180,12 @@ int gk_net_udp_start(struct gk_worker *w, struct udp_sock *u)
 void gk_net_udp_stop(struct gk_worker *w)
 {
 	atomic_store_explicit(&w->udp_stop, true, memory_order_relaxed);
+	/* Wake a thread blocked in recvmmsg now rather than at its timeout: shutdown(SHUT_RD)
+	 * of an unconnected UDP socket fails with ENOTCONN but still marks it shut and wakes
+	 * its sleepers (Linux inet_shutdown), and recvmmsg then returns 0. */
+	for (size_t i = 0; w->udp != NULL && i < w->n_addrs; i++)
+		if (w->udp[i].running)
+			(void)shutdown(w->udp[i].fd, SHUT_RD);
 	for (size_t i = 0; w->udp != NULL && i < w->n_addrs; i++) {
 		if (w->udp[i].running)
 			uv_thread_join(&w->udp[i].thread);
