@@ -6,9 +6,11 @@
  * first line of a record is the one reported in errors.
  */
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "common/dname.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "gk/errors.h"
@@ -205,6 +207,19 @@ static int record(struct state *S, char *entry, unsigned line)
 		              "%s record with %zu of its %zu RDATA fields", t ? t : "a", got, want);
 		free(t);
 		return rc;
+	}
+	/* ldns appends $ORIGIN to a relative name without checking the result's length: an
+	 * owner or RDATA name over 255 octets (RFC 1035 3.1) would go out in answers. */
+	bool long_name = ldns_rdf_size(ldns_rr_owner(rr)) > GK_DNAME_MAX;
+	for (size_t i = 0; i < ldns_rr_rd_count(rr) && !long_name; i++) {
+		const ldns_rdf *f = ldns_rr_rdf(rr, i);
+		long_name = ldns_rdf_get_type(f) == LDNS_RDF_TYPE_DNAME &&
+		            ldns_rdf_size(f) > GK_DNAME_MAX;
+	}
+	if (long_name) {
+		ldns_rr_free(rr);
+		return fail(L, GK_ESYNTAX, S->file, line, "a name longer than %u octets",
+		            (unsigned)GK_DNAME_MAX);
 	}
 	if (push_rr(L, rr, S->file, line) < 0) {
 		ldns_rr_free(rr);

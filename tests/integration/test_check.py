@@ -26,6 +26,7 @@ BAD_ZONES = {
 	"cname-other.zone": ("cname-other.zone", {9, 8}),   # the second of the pair (NSD) or the CNAME
 	"two-soa.zone": ("two-soa.zone", {8}),
 	"missing-include.zone": ("missing-include.zone", {8}),
+	"long-name.zone": ("long-name.zone", {9}),           # a name over 255 octets with $ORIGIN
 }
 
 
