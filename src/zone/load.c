@@ -213,8 +213,8 @@ static int record(struct state *S, char *entry, unsigned line)
 	bool long_name = ldns_rdf_size(ldns_rr_owner(rr)) > GK_DNAME_MAX;
 	for (size_t i = 0; i < ldns_rr_rd_count(rr) && !long_name; i++) {
 		const ldns_rdf *f = ldns_rr_rdf(rr, i);
-		long_name = ldns_rdf_get_type(f) == LDNS_RDF_TYPE_DNAME &&
-		            ldns_rdf_size(f) > GK_DNAME_MAX;
+		long_name =
+		    ldns_rdf_get_type(f) == LDNS_RDF_TYPE_DNAME && ldns_rdf_size(f) > GK_DNAME_MAX;
 	}
 	if (long_name) {
 		ldns_rr_free(rr);
