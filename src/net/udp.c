@@ -160,6 +160,10 @@ static void run(void *arg)
 	gk_thread_name(name);
 	while (!atomic_load_explicit(&w->udp_stop, memory_order_relaxed)) {
 		int n = recvmmsg(u->fd, u->ub->rmsg, UDP_BATCH, MSG_WAITFORONE, NULL);
+		/* stopping: after shutdown(SHUT_RD) every further entry of this call reads as an
+		 * empty datagram, which must not be answered or counted */
+		if (atomic_load_explicit(&w->udp_stop, memory_order_relaxed))
+			break;
 		if (n > 0)
 			handle(u, n);
 		/* else: the timeout (EAGAIN), EINTR, or a transient error such as an ICMP
