@@ -44,6 +44,16 @@ static inline uint64_t gk_dname_mix(uint64_t h, uint64_t w)
 	return h ^ (h >> 31);
 }
 
+/* The final mix (MurmurHash3's fmix64): every input bit reaches all 64 output bits. */
+static inline uint64_t gk_dname_fmix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 33);
+}
+
 /* Hash of a lowercase wire name of length len (any byte string, in fact). Eight octets per
  * step with overlapping loads for the tail, so a typical 16-30 octet name costs three or four
  * multiplies instead of FNV-1a's one per octet (a query hashes its name and each ancestor
@@ -63,11 +73,7 @@ static inline uint64_t gk_dname_hash(const uint8_t *n, size_t len)
 		h = gk_dname_mix(h, (uint64_t)n[0] | (uint64_t)n[len / 2] << 8 |
 		                        (uint64_t)n[len - 1] << 16);
 	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	return h ^ (h >> 33);
+	return gk_dname_fmix(h);
 }
 
 /* True when name a (length alen) equals b or lies below it. Both lowercase. */

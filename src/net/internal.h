@@ -11,7 +11,7 @@
 #include <uv.h>
 #include "net/net.h"
 
-/* UDP: datagrams per recvmmsg/sendmmsg, largest query accepted, batches per wake-up. */
+/* UDP: datagrams per recvmmsg/sendmmsg, largest query accepted. */
 #define UDP_BATCH  32u
 #define UDP_IN_MAX 4096u
 /* A UDP thread waits at most this long in recvmmsg before it passes a quiescent point and
@@ -113,9 +113,9 @@ int gk_net_tcp_socket(const struct sockaddr *sa, socklen_t len);
 int gk_net_probe(const struct sockaddr *sa, socklen_t len, int type);
 
 /* udp.c */
-int gk_net_udp_init(struct gk_worker *w); /* buffers, socket options; 0 or an error */
-int gk_net_udp_start(struct gk_worker *w, struct udp_sock *u); /* its thread */
-void gk_net_udp_stop(struct gk_worker *w);                     /* join every thread */
+int gk_net_udp_init(struct gk_worker *w);  /* buffers, socket options; 0 or an error */
+int gk_net_udp_start(struct udp_sock *u);  /* its thread */
+void gk_net_udp_stop(struct gk_worker *w); /* join every thread */
 void gk_net_udp_free(struct gk_worker *w);
 
 /* tcp.c */

@@ -53,8 +53,9 @@ typedef struct gk_net_params {
 	gk_obs_worker_t *const *udp_obs;
 } gk_net_params_t;
 
-/* Per-worker counters: plain fields written only by the worker thread. Read them only
- * after gk_worker_stop() (or accept torn, stale values). */
+/* Counters: plain fields, each block written by one thread only (the worker's loop, or one
+ * of its UDP threads); gk_worker_counters_add/read sum a worker's blocks. Read them with
+ * gk_worker_counters_read while running, gk_worker_counters_add after gk_worker_stop(). */
 typedef struct gk_net_counters {
 	uint64_t udp_queries;
 	uint64_t tcp_queries;

@@ -172,9 +172,8 @@ static void run(void *arg)
 	}
 }
 
-int gk_net_udp_start(struct gk_worker *w, struct udp_sock *u)
+int gk_net_udp_start(struct udp_sock *u)
 {
-	(void)w;
 	int rc = uv_thread_create(&u->thread, run, u);
 	if (rc == 0)
 		u->running = true;

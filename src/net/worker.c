@@ -194,7 +194,7 @@ int gk_worker_start(gk_worker_t *w)
 		return rc;
 	w->started = true;
 	for (size_t i = 0; i < w->n_addrs; i++)
-		if ((rc = gk_net_udp_start(w, &w->udp[i])) != 0)
+		if ((rc = gk_net_udp_start(&w->udp[i])) != 0)
 			return rc; /* the caller frees the worker: gk_worker_stop joins what runs */
 	return 0;
 }

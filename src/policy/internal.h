@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "common/arena.h"
+#include "common/dname.h"
 #include "policy/policy.h"
 
 #define GK_POL_LISTS_MAX   1000
@@ -77,9 +78,9 @@ static inline uint64_t gk_pol_load(const uint8_t *n, size_t len, size_t p)
 {
 	uint64_t w = 0;
 	if (p + 8 <= len) {
-		memcpy(&w, n + p, 8);
+		w = gk_dname_load64(n + p);
 	} else if (len >= 8) {
-		memcpy(&w, n + len - 8, 8);
+		w = gk_dname_load64(n + len - 8);
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 		w = __builtin_bswap64(w);
 #endif
@@ -95,16 +96,6 @@ static inline uint64_t gk_pol_load(const uint8_t *n, size_t len, size_t p)
 	return w;
 }
 
-static inline uint64_t gk_pol_fmix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
-
 /* The hash of every suffix of the lowercase wire name n[0..len): h[i] for the name from
  * label i (loff[i] its offset), h[labels] for the root. A suffix's hash depends only on the
  * suffix's own octets: the state runs from the root leftwards, and label i folds in the
@@ -114,14 +105,14 @@ static inline void gk_pol_suffix_hashes(const uint8_t *n, size_t len, const uint
                                         unsigned labels, uint64_t *h)
 {
 	uint64_t s = 0x9e3779b97f4a7c15ull;
-	h[labels] = gk_pol_fmix(s);
+	h[labels] = gk_dname_fmix(s);
 	for (unsigned i = labels; i-- > 0;) {
 		size_t o = loff[i], e = o + 1u + n[o];
 		for (size_t q = o; q < e; q += 8) {
 			s = (s ^ gk_pol_load(n, len, q)) * 0x9fb21c651e98df25ull;
 			s ^= s >> 32;
 		}
-		h[i] = gk_pol_fmix(s);
+		h[i] = gk_dname_fmix(s);
 	}
 }
 

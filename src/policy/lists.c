@@ -9,7 +9,6 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -521,14 +520,7 @@ int gk_pol_read_rpz(gk_pol_builder_t *b, const gk_pol_list_ctx_t *c, const char 
 		rc = gk_pol_fail(b, GK_ECONFIG, file, 0, "bad zone name '%s'", c->zone);
 		goto finish;
 	}
-	/* ldns takes three 64 KiB scratch buffers from the top of the heap for every record and
-	 * frees them again; above the trim threshold each free gave the top back to the kernel
-	 * and the next record took it back (1M records: 258k brk calls, ~0.8 s of system time,
-	 * measured). Keep a pad at the top while the zone is read, then return to glibc's
-	 * default of 128 KiB. */
-	mallopt(M_TOP_PAD, 64 << 20);
 	rc = gk_loader_read(&z.L, file, text, len, origin);
-	mallopt(M_TOP_PAD, 128 << 10);
 	if (rc < 0) {
 		if (rc == GK_ENOMEM)
 			goto finish;

@@ -51,16 +51,14 @@ int gk_status_get_memo(const gk_status_t *st, const uint8_t *name, size_t len, u
 		return GK_FS_STARTING;
 	if (atomic_load_explicit(&st->stale, memory_order_relaxed))
 		return GK_FS_STALE;
+	/* the generation first: the lookup below then sees every change made before it */
 	uint64_t g = atomic_load_explicit(&gk_tab_gen, memory_order_acquire);
 	uint64_t m = atomic_load_explicit(memo, memory_order_relaxed);
 	if (m >> 8 == g)
 		return (int)(m & 0xff);
-	const struct root *r =
-	    atomic_load_explicit(&((gk_status_t *)st)->tab.root, memory_order_acquire);
-	const struct tslot *s = tab_get(r, name, len, hash);
-	uint32_t v = s ? atomic_load_explicit(&((struct tslot *)s)->val, memory_order_relaxed) : 0;
-	int fs = v == 0 ? GK_FS_UNFILED : (int)gk_fs_unpack_status(v);
-	atomic_store_explicit(memo, g << 8 | (uint64_t)fs, memory_order_relaxed);
+	int fs = gk_status_get(st, name, len, hash, NULL);
+	if (fs >= 0) /* not STARTING or STALE, which the flags decide, not the table */
+		atomic_store_explicit(memo, g << 8 | (uint64_t)fs, memory_order_relaxed);
 	return fs;
 }
 

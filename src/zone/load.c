@@ -6,6 +6,7 @@
  * first line of a record is the one reported in errors.
  */
 #include <ctype.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -333,6 +334,12 @@ int gk_loader_read(gk_loader_t *L, const char *file, const char *text, size_t te
 	S.origin = ldns_rdf_clone(origin);
 	if (!S.file || !S.origin)
 		return GK_ENOMEM;
+	/* ldns takes three 64 KiB scratch buffers from the top of the heap for every record and
+	 * frees them again; above the trim threshold each free gave the top back to the kernel
+	 * and the next record took it back (1M RPZ records: 258k brk calls, ~0.8 s of system
+	 * time, measured). Keep a pad at the top while the file is read, then return to glibc's
+	 * default of 128 KiB. (Process-wide: loaders running at once only lose some of it.) */
+	mallopt(M_TOP_PAD, 64 << 20);
 	int rc;
 	if (text) {
 		rc = read_text(&S, text, text_len);
@@ -347,6 +354,7 @@ int gk_loader_read(gk_loader_t *L, const char *file, const char *text, size_t te
 			free(buf);
 		}
 	}
+	mallopt(M_TOP_PAD, 128 << 10);
 	ldns_rdf_deep_free(S.origin);
 	if (S.prev)
 		ldns_rdf_deep_free(S.prev);
