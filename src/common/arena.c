@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* src/common/arena.c -- chunked bump allocator; large requests get a chunk of their own. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "common/arena.h"
 
 #define CHUNK_SIZE (256u * 1024u)
+/* A huge-page arena's chunks once it holds HUGE_AFTER bytes: small arenas (a test's zone
+ * set, a fuzz input's) stay in small chunks and never fault in 2 MiB at once. */
+#define HUGE_SIZE  ((size_t)2u << 20)
+#define HUGE_AFTER ((size_t)4u << 20)
 
 struct chunk {
 	struct chunk *next;
@@ -16,6 +22,7 @@ struct chunk {
 struct gk_arena {
 	struct chunk *head;
 	size_t bytes;
+	bool huge;
 };
 
 gk_arena_t *gk_arena_new(void)
@@ -23,11 +30,40 @@ gk_arena_t *gk_arena_new(void)
 	return calloc(1, sizeof(gk_arena_t));
 }
 
+gk_arena_t *gk_arena_new_huge(void)
+{
+	gk_arena_t *a = gk_arena_new();
+	if (a)
+		a->huge = true;
+	return a;
+}
+
+void *gk_huge_zalloc(size_t size)
+{
+	if (size < HUGE_SIZE)
+		return calloc(1, size ? size : 1);
+	size_t len = (size + HUGE_SIZE - 1) & ~(HUGE_SIZE - 1);
+	void *p = aligned_alloc(HUGE_SIZE, len);
+	if (!p)
+		return NULL;
+	/* best effort, before the first touch: with THP "madvise" (Debian's default) nothing
+	 * is huge without it */
+	(void)madvise(p, len, MADV_HUGEPAGE);
+	memset(p, 0, len);
+	return p;
+}
+
 static struct chunk *chunk_new(gk_arena_t *a, size_t cap)
 {
-	struct chunk *c = malloc(sizeof(*c) + cap);
-	if (!c)
+	struct chunk *c;
+	if (a->huge && cap == CHUNK_SIZE && a->bytes >= HUGE_AFTER) {
+		if ((c = aligned_alloc(HUGE_SIZE, HUGE_SIZE)) == NULL)
+			return NULL;
+		(void)madvise(c, HUGE_SIZE, MADV_HUGEPAGE);
+		cap = HUGE_SIZE - sizeof(*c);
+	} else if ((c = malloc(sizeof(*c) + cap)) == NULL) {
 		return NULL;
+	}
 	c->used = 0;
 	c->cap = cap;
 	a->bytes += sizeof(*c) + cap;

@@ -12,6 +12,15 @@ typedef struct gk_arena gk_arena_t;
 
 /* New empty arena; NULL on out of memory. */
 gk_arena_t *gk_arena_new(void);
+/* New empty arena for data read at random by every query (a zone set): once it has grown
+ * past a few MiB its chunks are 2 MiB blocks, 2 MiB-aligned and advised MADV_HUGEPAGE, so
+ * transparent huge pages can back them and a lookup's loads miss the TLB far less often.
+ * Measured on the bench zone set (10,000 zones, 112,317 RRs; 74 MiB of it huge), closed-loop
+ * peak against the same build without: 1.013x qps [1.004-1.032] (bench/ab.sh peak 16). */
+gk_arena_t *gk_arena_new_huge(void);
+/* size zeroed bytes, freed with free(); from size 2 MiB up, 2 MiB-aligned and advised
+ * MADV_HUGEPAGE as gk_arena_new_huge's chunks. NULL on out of memory. */
+void *gk_huge_zalloc(size_t size);
 /* size bytes aligned to 16, or NULL on out of memory. Valid until gk_arena_free. */
 void *gk_arena_alloc(gk_arena_t *a, size_t size);
 /* Copy of src[0..size) in the arena, or NULL. */

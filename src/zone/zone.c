@@ -514,7 +514,7 @@ static int merge(gk_zoneset_t *zs, gk_node_t **lists)
 		}
 	}
 	/* the final table: the same positions, each with its node's hash */
-	zs->table = calloc(t.mask + 1, sizeof(*zs->table));
+	zs->table = gk_huge_zalloc((t.mask + 1) * sizeof(*zs->table));
 	if (zs->table == NULL) {
 		rc = GK_ENOMEM;
 		goto fail;
@@ -605,7 +605,7 @@ int gk_zoneset_build_ex(const gk_zone_spec_t *specs, size_t n, const struct gk_p
 		free(lists);
 		return GK_ENOMEM;
 	}
-	zs->arena = gk_arena_new();
+	zs->arena = gk_arena_new_huge(); /* every query reads it at random */
 	zs->psl = psl;
 	zs->zones = zs->arena ? gk_arena_alloc(zs->arena, (n ? n : 1) * sizeof(gk_zone_t)) : NULL;
 	if (!zs->arena || !zs->zones) {
