@@ -104,6 +104,23 @@ void *gk_arena_alloc(gk_arena_t *a, size_t size)
 	return p;
 }
 
+void *gk_arena_alloc_aligned(gk_arena_t *a, size_t size, size_t align)
+{
+	if (align <= 16)
+		return gk_arena_alloc(a, size);
+	struct chunk *c = a->head;
+	size_t want = size ? (size + 15u) & ~(size_t)15u : 16u;
+	if (c) { /* pad the current chunk up to the alignment when the block still fits */
+		size_t pad = (size_t)(-(uintptr_t)(c->data + c->used)) & (align - 1u);
+		if (c->cap - c->used >= pad + want) {
+			c->used += pad;
+			return gk_arena_alloc(a, size);
+		}
+	}
+	uint8_t *p = gk_arena_alloc(a, size + align - 16u);
+	return p ? (void *)(((uintptr_t)p + align - 1u) & ~(uintptr_t)(align - 1u)) : NULL;
+}
+
 void *gk_arena_dup(gk_arena_t *a, const void *src, size_t size)
 {
 	void *p = gk_arena_alloc(a, size);

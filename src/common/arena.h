@@ -23,6 +23,8 @@ gk_arena_t *gk_arena_new_huge(void);
 void *gk_huge_zalloc(size_t size);
 /* size bytes aligned to 16, or NULL on out of memory. Valid until gk_arena_free. */
 void *gk_arena_alloc(gk_arena_t *a, size_t size);
+/* size bytes aligned to align (a power of two), or NULL on out of memory. */
+void *gk_arena_alloc_aligned(gk_arena_t *a, size_t size, size_t align);
 /* Copy of src[0..size) in the arena, or NULL. */
 void *gk_arena_dup(gk_arena_t *a, const void *src, size_t size);
 /* Total bytes obtained from the system (for memory reports). */

@@ -120,6 +120,7 @@ static int compile_node(struct cc *c, gk_node_t *n)
 		rc = store(c, &t[1], 0, n->len, GK_TMPL_SHIFT_WHOLE, n);
 		n->tmpls = t;
 		n->ntmpl = 1;
+		n->tkey[0] = GK_TYPE_DS;
 		n->other = &t[1];
 		return rc;
 	}
@@ -145,6 +146,8 @@ static int compile_node(struct cc *c, gk_node_t *n)
 	}
 	n->tmpls = t;
 	n->ntmpl = (uint16_t)(k - 1);
+	for (int i = 0; i < k - 1 && i < GK_NODE_TKEYS; i++)
+		n->tkey[i] = types[i];
 	n->other = &t[k - 1];
 	return 0;
 }

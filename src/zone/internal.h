@@ -110,43 +110,51 @@ struct gk_zone;
 #define GK_REG_NONE    0xff /* reg_off of a name without a registrable domain */
 #define GK_REG_UNKNOWN 0xfe /* reg_off when the set was built without a PSL */
 
+/* A name. The fields a query reads (name to tkey) fill the first cache line, and nodes
+ * are allocated 64-byte aligned (zone.c), so finding a name and its template costs one
+ * line of the node; the rest (build-time links, RRsets for queries built at run time) is
+ * in the second. */
+#define GK_NODE_TKEYS 4
 typedef struct gk_node {
 	const uint8_t *name;
 	uint8_t len;
 	uint8_t labels;
 	uint16_t flags;
-	struct gk_zone *zone;
-	struct gk_node *parent;      /* NULL at the apex */
-	struct gk_node *wild;        /* child "*" node, if any */
-	struct gk_node *cut;         /* highest zone cut at or above this node, or NULL */
-	struct gk_node *dname;       /* nearest strict ancestor holding a DNAME, or NULL */
-	struct gk_node *parent_side; /* apex only: the parent zone's node at this cut */
-	uint16_t nrrsets;
 	uint16_t ntmpl;
-	uint8_t reg_off;    /* registrable domain: name + reg_off; GK_REG_NONE if a public suffix */
-	gk_rrset_t *rrsets; /* in first-seen order */
-	gk_tmpl_t *tmpls;   /* sorted by qtype */
-	const gk_tmpl_t *other; /* any qtype not in tmpls (NODATA, referral, CNAME chain) */
-	struct gk_node *next;   /* build-time list */
+	uint8_t reg_off; /* registrable domain: name + reg_off; GK_REG_NONE if a public suffix */
+	struct gk_zone *zone;
+	struct gk_node *cut;          /* highest zone cut at or above this node, or NULL */
+	struct gk_node *dname;        /* nearest strict ancestor holding a DNAME, or NULL */
+	gk_tmpl_t *tmpls;             /* one per qtype with an answer of its own */
+	const gk_tmpl_t *other;       /* any qtype not in tmpls (NODATA, referral, CNAME chain) */
+	uint16_t tkey[GK_NODE_TKEYS]; /* qtype of tmpls[0..min(ntmpl, GK_NODE_TKEYS)) */
+	struct gk_node *wild;         /* child "*" node, if any */
+	struct gk_node *parent;       /* NULL at the apex */
+	struct gk_node *parent_side;  /* apex only: the parent zone's node at this cut */
+	uint16_t nrrsets;
+	gk_rrset_t *rrsets;   /* in first-seen order */
+	struct gk_node *next; /* build-time list */
 } gk_node_t;
 
+/* A served zone. What a query reads of it (the filing memo, the registrable domain, the
+ * negative answers) is in its first cache line; zones are 64-byte aligned. */
 typedef struct gk_zone {
-	gk_node_t *apex;
-	const gk_rrset_t *soa;
-	const gk_rrset_t *ns;
-	uint32_t neg_ttl; /* min(SOA TTL, SOA MINIMUM), RFC 2308 */
-	const gk_tmpl_t *nxdomain;
-	const gk_tmpl_t *nodata; /* NODATA for the apex name, relocatable to any name */
+	/* The filing status of that registrable domain as last read, with the status table's
+	 * generation (gk_status_get_memo): the one word of a zone set that queries write. */
+	_Alignas(64) _Atomic uint64_t st_memo;
 	/* Every name in the zone has the registrable domain formed by the last reg_len octets
 	 * of the name (reg_hash is its hash) -- the zone is at or below a registrable domain
 	 * and nothing in it is a public suffix. reg_len 0: ask the PSL per name. */
-	uint8_t reg_len;
 	uint64_t reg_hash;
+	uint8_t reg_len;
+	uint32_t neg_ttl; /* min(SOA TTL, SOA MINIMUM), RFC 2308 */
+	const gk_tmpl_t *nxdomain;
+	const gk_tmpl_t *nodata; /* NODATA for the apex name, relocatable to any name */
+	gk_node_t *apex;
+	const gk_rrset_t *soa;
+	const gk_rrset_t *ns;
 	const char *file;
 	struct gk_zone *parent; /* enclosing served zone, or NULL */
-	/* The filing status of that registrable domain as last read, with the status table's
-	 * generation (gk_status_get_memo): the one word of a zone set that queries write. */
-	_Atomic uint64_t st_memo;
 } gk_zone_t;
 
 /* A slot of the zone set's name table: the node's full name hash beside the pointer, so a

@@ -103,7 +103,11 @@ const gk_rrset_t *gk_node_rrset(const gk_node_t *n, uint16_t type)
 
 const gk_tmpl_t *gk_node_tmpl(const gk_node_t *n, uint16_t qtype)
 {
-	for (unsigned i = 0; i < n->ntmpl; i++)
+	unsigned i = 0, k = n->ntmpl < GK_NODE_TKEYS ? n->ntmpl : GK_NODE_TKEYS;
+	for (; i < k; i++) /* in the node's first line */
+		if (n->tkey[i] == qtype)
+			return &n->tmpls[i];
+	for (; i < n->ntmpl; i++)
 		if (n->tmpls[i].qtype == qtype)
 			return &n->tmpls[i];
 	return n->other;
@@ -162,7 +166,7 @@ static struct bnode *get_node(struct zbuild *B, const uint8_t *name, size_t len)
 	gk_node_t **s = ntab_slot(&B->tab, name, len);
 	if (*s)
 		return (struct bnode *)*s;
-	struct bnode *bn = gk_arena_alloc(B->zs->arena, sizeof(*bn));
+	struct bnode *bn = gk_arena_alloc_aligned(B->zs->arena, sizeof(*bn), 64);
 	if (!bn)
 		return NULL;
 	memset(bn, 0, sizeof(*bn));
@@ -607,7 +611,9 @@ int gk_zoneset_build_ex(const gk_zone_spec_t *specs, size_t n, const struct gk_p
 	}
 	zs->arena = gk_arena_new_huge(); /* every query reads it at random */
 	zs->psl = psl;
-	zs->zones = zs->arena ? gk_arena_alloc(zs->arena, (n ? n : 1) * sizeof(gk_zone_t)) : NULL;
+	zs->zones = zs->arena ? gk_arena_alloc_aligned(zs->arena, (n ? n : 1) * sizeof(gk_zone_t),
+	                                               _Alignof(gk_zone_t))
+	                      : NULL;
 	if (!zs->arena || !zs->zones) {
 		rc = GK_ENOMEM;
 		goto fail;

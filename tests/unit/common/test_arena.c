@@ -87,6 +87,29 @@ static void test_dup(void **state)
 	gk_arena_free(NULL);
 }
 
+/* Aligned blocks: aligned, not overlapping their neighbours, in a fresh arena, mid-chunk
+ * and at a chunk's end. */
+static void test_aligned(void **state)
+{
+	(void)state;
+	gk_arena_t *a = gk_arena_new();
+	enum { N = 6000 };
+	uint8_t *p[N];
+	size_t sz[N];
+	for (size_t i = 0; i < N; i++) {
+		size_t align = (size_t)16 << (i % 4); /* 16 .. 128 */
+		sz[i] = 1 + (i * 37) % 300;
+		p[i] = gk_arena_alloc_aligned(a, sz[i], align);
+		assert_non_null(p[i]);
+		assert_int_equal((uintptr_t)p[i] % align, 0);
+		memset(p[i], (int)(i & 0xff), sz[i]);
+	}
+	for (size_t i = 0; i < N; i++)
+		for (size_t k = 0; k < sz[i]; k += 7)
+			assert_int_equal(p[i][k], i & 0xff);
+	gk_arena_free(a);
+}
+
 /* A huge-page arena: small chunks first, then 2 MiB-aligned 2 MiB chunks; blocks still
  * never overlap. */
 static void test_huge_arena(void **state)
@@ -189,6 +212,7 @@ int main(void)
 	    cmocka_unit_test(test_no_overlap),
 	    cmocka_unit_test(test_big_first),
 	    cmocka_unit_test(test_dup),
+	    cmocka_unit_test(test_aligned),
 	    cmocka_unit_test(test_huge_arena),
 	    cmocka_unit_test(test_huge_zalloc),
 	};
