@@ -69,6 +69,30 @@ static bool skip_name(const uint8_t *q, size_t len, size_t *pos, bool *root)
 	return false;
 }
 
+bool gk_parse_question_hash(const uint8_t *q, size_t len, uint64_t *hash, uint16_t *qtype)
+{
+	if (len < 12 || (q[2] & 0x80))
+		return false;
+	size_t n = 0;
+	for (;;) {
+		if (12 + n >= len)
+			return false;
+		uint8_t l = q[12 + n];
+		if ((l & 0xc0) || n + l + 1u > GK_DNAME_MAX || 12 + n + l + 1u > len)
+			return false;
+		n += l + 1u;
+		if (l == 0)
+			break;
+	}
+	if (12 + n + 2 > len)
+		return false;
+	uint8_t name[GK_DNAME_MAX + 1];
+	lower_copy(name, q + 12, n);
+	*hash = gk_dname_hash(name, n);
+	*qtype = rd16(q + 12 + n);
+	return true;
+}
+
 gk_parse_t gk_parse_query(const uint8_t *q, size_t len, gk_query_t *out)
 {
 	out->qend = 0;

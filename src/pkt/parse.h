@@ -33,5 +33,10 @@ typedef struct gk_query {
 	uint8_t loff[GK_DNAME_LABELS_MAX]; /* offset of each label in qname */
 } gk_query_t;
 
+/* The gk_dname_hash of the lowercased question name of q[0..len) and the question's type,
+ * without parsing the rest (for prefetching); false when q has no question of the form
+ * gk_parse_query accepts. */
+bool gk_parse_question_hash(const uint8_t *q, size_t len, uint64_t *hash, uint16_t *qtype);
+
 /* Parse q[0..len) into out. */
 gk_parse_t gk_parse_query(const uint8_t *q, size_t len, gk_query_t *out);

@@ -308,6 +308,22 @@ static enum src put_local(uint8_t *out, size_t qend, const gk_query_t *qq, const
 	return SRC_LOCAL;
 }
 
+void gk_pkt_prefetch(const gk_zoneset_t *zs, unsigned stage, const uint8_t *q, size_t qlen,
+                     gk_pkt_hint_t *h)
+{
+	if (stage == 0) {
+		h->ok = gk_parse_question_hash(q, qlen, &h->hash, &h->qtype);
+		if (h->ok)
+			__builtin_prefetch(&zs->table[h->hash & zs->mask]);
+		return;
+	}
+	if (!h->ok)
+		return;
+	const gk_zslot_t *s = &zs->table[h->hash & zs->mask];
+	if (s->node && s->hash == h->hash)
+		__builtin_prefetch(s->node);
+}
+
 gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opts,
                                 enum gk_pkt_transport transport, const uint8_t *q, size_t qlen,
                                 uint8_t *out, gk_pkt_result_t *res)

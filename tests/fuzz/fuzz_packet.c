@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "pkt/parse.h"
 #include "pkt/process.h"
 #include "policy/policy.h"
 #include "walk.h"
@@ -188,6 +189,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > GK_PKT_OUT_MAX)
 		return 0;
+	/* the prefetch stages (udp.c runs them before gk_pkt_process) read only the input, and
+	 * the question they find is the one gk_pkt_process parses */
+	gk_pkt_hint_t h;
+	for (unsigned s = 0; s < GK_PKT_PREFETCH_STAGES; s++)
+		gk_pkt_prefetch(zs, s, data, size, &h);
+	gk_query_t qq;
+	gk_parse_t pr = gk_parse_query(data, size, &qq);
+	if (h.ok && qq.qend)
+		FUZZ_CHECK(h.hash == gk_dname_hash(qq.qname, qq.qlen) && h.qtype == qq.qtype,
+		           "prefetch hint differs from the parsed question");
+	if (!h.ok)
+		FUZZ_CHECK(pr == GK_PARSE_DROP || qq.qend == 0,
+		           "a question the prefetch hint did not find (parse %d)", (int)pr);
 	one(data, size, GK_PKT_UDP, 1232, NULL);
 	one(data, size, GK_PKT_UDP, 512, NULL);
 	one(data, size, GK_PKT_UDP, 4096, NULL);
