@@ -151,6 +151,7 @@ static void test_huge_arena(void **state)
 	free(sz);
 }
 
+#if !defined(__SANITIZE_ADDRESS__)
 /* AnonHugePages of the mapping that holds addr, or -1 when it cannot be read. */
 static long anon_huge_kb(const void *addr)
 {
@@ -173,6 +174,7 @@ static long anon_huge_kb(const void *addr)
 	fclose(f);
 	return kb;
 }
+#endif
 
 static void test_huge_zalloc(void **state)
 {
