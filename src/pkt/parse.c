@@ -69,22 +69,35 @@ static bool skip_name(const uint8_t *q, size_t len, size_t *pos, bool *root)
 	return false;
 }
 
-bool gk_parse_question_hash(const uint8_t *q, size_t len, uint64_t *hash, uint16_t *qtype)
+/* The question name at q + 12: plain labels only, at most GK_DNAME_MAX octets, inside
+ * q[0..len). Returns its wire length, or 0 when it is not one. loff (NULL: not wanted)
+ * receives each label's offset and *labels their count, the root excluded. */
+static inline size_t qname_walk(const uint8_t *q, size_t len, uint8_t *loff, unsigned *labels)
 {
-	if (len < 12 || (q[2] & 0x80))
-		return false;
 	size_t n = 0;
+	unsigned k = 0;
 	for (;;) {
 		if (12 + n >= len)
-			return false;
+			return 0;
 		uint8_t l = q[12 + n];
 		if ((l & 0xc0) || n + l + 1u > GK_DNAME_MAX || 12 + n + l + 1u > len)
-			return false;
-		n += l + 1u;
+			return 0;
 		if (l == 0)
 			break;
+		if (loff)
+			loff[k] = (uint8_t)n;
+		k++;
+		n += l + 1u;
 	}
-	if (12 + n + 2 > len)
+	*labels = k;
+	return n + 1u;
+}
+
+bool gk_parse_question_hash(const uint8_t *q, size_t len, uint64_t *hash, uint16_t *qtype)
+{
+	unsigned labels;
+	size_t n = len < 12 || (q[2] & 0x80) ? 0 : qname_walk(q, len, NULL, &labels);
+	if (n == 0 || 12 + n + 2 > len)
 		return false;
 	uint8_t name[GK_DNAME_MAX + 1];
 	lower_copy(name, q + 12, n);
@@ -108,25 +121,13 @@ gk_parse_t gk_parse_query(const uint8_t *q, size_t len, gk_query_t *out)
 	if (qd != 1)
 		return GK_PARSE_FORMERR;
 
-	/* question name: plain labels only; the walk checks the labels and records their
-	 * offsets, then the whole name is copied and lowercased eight octets at a time */
-	size_t p = 12, n = 0;
-	unsigned labels = 0;
-	for (;;) {
-		if (p + n >= len)
-			return GK_PARSE_FORMERR;
-		uint8_t l = q[p + n];
-		if (l & 0xc0)
-			return GK_PARSE_FORMERR;
-		if (n + l + 1u > GK_DNAME_MAX || p + n + l + 1u > len)
-			return GK_PARSE_FORMERR;
-		if (l == 0) {
-			n++;
-			break;
-		}
-		out->loff[labels++] = (uint8_t)n;
-		n += l + 1u;
-	}
+	/* question name: the walk checks the labels and records their offsets, then the
+	 * whole name is copied and lowercased eight octets at a time */
+	size_t p = 12;
+	unsigned labels;
+	size_t n = qname_walk(q, len, out->loff, &labels);
+	if (n == 0)
+		return GK_PARSE_FORMERR;
 	lower_copy(out->qname, q + p, n);
 	p += n;
 	if (p + 4 > len)
