@@ -12,9 +12,11 @@
  * set, a fuzz input's) stay in small chunks and never fault in 2 MiB at once. */
 #define HUGE_SIZE  ((size_t)2u << 20)
 #define HUGE_AFTER ((size_t)4u << 20)
+#define PAGE       ((size_t)4096u)
 
 struct chunk {
 	struct chunk *next;
+	bool mapped; /* a gk_map_huge chunk of HUGE_SIZE (a huge-page arena's), else malloc'd */
 	size_t used, cap;
 	_Alignas(16) unsigned char data[];
 };
@@ -38,32 +40,46 @@ gk_arena_t *gk_arena_new_huge(void)
 	return a;
 }
 
-void *gk_huge_zalloc(size_t size)
+void *gk_map_huge(size_t len)
 {
-	if (size < HUGE_SIZE)
-		return calloc(1, size ? size : 1);
-	size_t len = (size + HUGE_SIZE - 1) & ~(HUGE_SIZE - 1);
-	void *p = aligned_alloc(HUGE_SIZE, len);
-	if (!p)
+	if (len == 0)
 		return NULL;
+	len = (len + PAGE - 1) & ~(PAGE - 1);
+	/* map a huge page more than asked and trim both ends to a 2 MiB boundary: an unaligned
+	 * mapping of 2 MiB could hold no huge page at all */
+	size_t over = len + HUGE_SIZE;
+	uint8_t *p = mmap(NULL, over, PROT_READ | PROT_WRITE,
+	                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	uint8_t *a = (uint8_t *)(((uintptr_t)p + HUGE_SIZE - 1) & ~(uintptr_t)(HUGE_SIZE - 1));
+	size_t head = (size_t)(a - p), tail = over - head - len;
+	if (head)
+		munmap(p, head);
+	if (tail)
+		munmap(a + len, tail);
 	/* best effort, before the first touch: with THP "madvise" (Debian's default) nothing
 	 * is huge without it */
-	(void)madvise(p, len, MADV_HUGEPAGE);
-	memset(p, 0, len);
-	return p;
+	(void)madvise(a, len, MADV_HUGEPAGE);
+	return a;
+}
+
+void gk_unmap_huge(void *p, size_t len)
+{
+	if (p != NULL && len > 0)
+		munmap(p, (len + PAGE - 1) & ~(PAGE - 1));
 }
 
 static struct chunk *chunk_new(gk_arena_t *a, size_t cap)
 {
 	struct chunk *c;
-	if (a->huge && cap == CHUNK_SIZE && a->bytes >= HUGE_AFTER) {
-		if ((c = aligned_alloc(HUGE_SIZE, HUGE_SIZE)) == NULL)
-			return NULL;
-		(void)madvise(c, HUGE_SIZE, MADV_HUGEPAGE);
+	bool mapped = a->huge && cap == CHUNK_SIZE && a->bytes >= HUGE_AFTER;
+	if (mapped)
 		cap = HUGE_SIZE - sizeof(*c);
-	} else if ((c = malloc(sizeof(*c) + cap)) == NULL) {
+	c = mapped ? gk_map_huge(HUGE_SIZE) : malloc(sizeof(*c) + cap);
+	if (c == NULL)
 		return NULL;
-	}
+	c->mapped = mapped;
 	c->used = 0;
 	c->cap = cap;
 	a->bytes += sizeof(*c) + cap;
@@ -141,7 +157,10 @@ void gk_arena_free(gk_arena_t *a)
 	struct chunk *c = a->head;
 	while (c) {
 		struct chunk *n = c->next;
-		free(c);
+		if (c->mapped)
+			gk_unmap_huge(c, sizeof(*c) + c->cap);
+		else
+			free(c);
 		c = n;
 	}
 	free(a);

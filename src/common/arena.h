@@ -18,9 +18,12 @@ gk_arena_t *gk_arena_new(void);
  * Measured on the bench zone set (10,000 zones, 112,317 RRs; 74 MiB of it huge), closed-loop
  * peak against the same build without: 1.013x qps [1.004-1.032] (bench/ab.sh peak 16). */
 gk_arena_t *gk_arena_new_huge(void);
-/* size zeroed bytes, freed with free(); from size 2 MiB up, 2 MiB-aligned and advised
- * MADV_HUGEPAGE as gk_arena_new_huge's chunks. NULL on out of memory. */
-void *gk_huge_zalloc(size_t size);
+/* len bytes of zeroed private anonymous memory, 2 MiB-aligned and advised MADV_HUGEPAGE
+ * (the huge-page arena's chunks, the zone set's name table, the status table's arrays);
+ * pages are touched only when used. NULL on failure (or len 0). Free with gk_unmap_huge. */
+void *gk_map_huge(size_t len);
+/* Return a gk_map_huge mapping of len bytes (the len it was made with). NULL is ignored. */
+void gk_unmap_huge(void *p, size_t len);
 /* size bytes aligned to 16, or NULL on out of memory. Valid until gk_arena_free. */
 void *gk_arena_alloc(gk_arena_t *a, size_t size);
 /* size bytes aligned to align (a power of two), or NULL on out of memory. */

@@ -52,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include "common/arena.h"
 #include "common/dname.h"
 #include "common/log.h"
 #include "status/internal.h"
@@ -62,23 +63,6 @@
 #define OV_ARENA_PER_KEY 48u /* arena bytes reserved (not touched) per overlay key */
 #define FILTER_BITS      8u  /* filter bits per key (of a base, of an overlay's limit) */
 
-static void *map_big(size_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	/* best effort: with THP "madvise" (Debian's default) nothing is huge without it */
-	madvise(p, len, MADV_HUGEPAGE);
-	return p;
-}
-
-static void unmap_big(void *p, size_t len)
-{
-	if (p != NULL && len > 0)
-		munmap(p, len);
-}
-
 /* Grow a mapping to at least need bytes (doubling). */
 static int grow_map(uint8_t **p, size_t *cap, size_t need)
 {
@@ -87,7 +71,7 @@ static int grow_map(uint8_t **p, size_t *cap, size_t need)
 	size_t ncap = *cap ? *cap : (size_t)1 << 20;
 	while (ncap < need)
 		ncap *= 2;
-	void *np = *p ? mremap(*p, *cap, ncap, MREMAP_MAYMOVE) : map_big(ncap);
+	void *np = *p ? mremap(*p, *cap, ncap, MREMAP_MAYMOVE) : gk_map_huge(ncap);
 	if (np == MAP_FAILED || np == NULL)
 		return GK_ENOMEM;
 	*p = np;
@@ -124,15 +108,15 @@ static struct tbl *tbl_new(size_t cap, size_t arena_cap, size_t keys)
 		t->nb = 4;
 	t->cap = t->nb * GK_TAB_WAYS;
 	t->map_len = t->nb * sizeof(struct tbkt);
-	t->b = map_big(t->map_len);
+	t->b = gk_map_huge(t->map_len);
 	if (t->b == NULL) {
 		free(t);
 		return NULL;
 	}
 	if (arena_cap > 0) {
-		t->arena = map_big(arena_cap);
+		t->arena = gk_map_huge(arena_cap);
 		if (t->arena == NULL) {
-			unmap_big(t->b, t->map_len);
+			gk_unmap_huge(t->b, t->map_len);
 			free(t);
 			return NULL;
 		}
@@ -140,10 +124,10 @@ static struct tbl *tbl_new(size_t cap, size_t arena_cap, size_t keys)
 	}
 	if (keys > 0) {
 		t->filter_bits = (keys * FILTER_BITS + 4095) & ~(size_t)4095;
-		t->filter = map_big(filter_bytes(t));
+		t->filter = gk_map_huge(filter_bytes(t));
 		if (t->filter == NULL) {
-			unmap_big(t->b, t->map_len);
-			unmap_big(t->arena, t->arena_map);
+			gk_unmap_huge(t->b, t->map_len);
+			gk_unmap_huge(t->arena, t->arena_map);
 			free(t);
 			return NULL;
 		}
@@ -155,9 +139,9 @@ static void tbl_free(struct tbl *t)
 {
 	if (t == NULL)
 		return;
-	unmap_big(t->b, t->map_len);
-	unmap_big(t->arena, t->arena_map);
-	unmap_big(t->filter, filter_bytes(t));
+	gk_unmap_huge(t->b, t->map_len);
+	gk_unmap_huge(t->arena, t->arena_map);
+	gk_unmap_huge(t->filter, filter_bytes(t));
 	free(t);
 }
 
@@ -589,8 +573,8 @@ int stage_add(struct stage *s, const uint8_t *name, size_t len, uint32_t v)
 
 void stage_free(struct stage *s)
 {
-	unmap_big(s->arena, s->cap);
-	unmap_big(s->ents, s->ncap * sizeof(uint64_t));
+	gk_unmap_huge(s->arena, s->cap);
+	gk_unmap_huge(s->ents, s->ncap * sizeof(uint64_t));
 	memset(s, 0, sizeof(*s));
 }
 

@@ -127,7 +127,7 @@ void gk_zoneset_free(gk_zoneset_t *zs)
 {
 	if (!zs)
 		return;
-	free(zs->table);
+	gk_unmap_huge(zs->table, (zs->mask + 1) * sizeof(*zs->table));
 	gk_arena_free(zs->arena);
 	free(zs);
 }
@@ -518,18 +518,18 @@ static int merge(gk_zoneset_t *zs, gk_node_t **lists)
 		}
 	}
 	/* the final table: the same positions, each with its node's hash */
-	zs->table = gk_huge_zalloc((t.mask + 1) * sizeof(*zs->table));
+	zs->table = gk_map_huge((t.mask + 1) * sizeof(*zs->table));
 	if (zs->table == NULL) {
 		rc = GK_ENOMEM;
 		goto fail;
 	}
+	zs->mask = t.mask; /* also the table's length, for gk_zoneset_free */
 	for (size_t i = 0; i <= t.mask; i++)
 		if (t.slots[i])
 			zs->table[i] = (gk_zslot_t){
 			    gk_dname_hash(t.slots[i]->name, t.slots[i]->len), t.slots[i]};
 	free(t.slots);
 	t.slots = NULL;
-	zs->mask = t.mask;
 	/* parent zone links: the nearest enclosing served apex */
 	for (size_t zi = 0; zi < zs->nzones; zi++) {
 		gk_zone_t *z = &zs->zones[zi];
