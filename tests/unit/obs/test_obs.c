@@ -477,16 +477,25 @@ static void test_dnstap_rotation(void **state)
 	assert_int_equal(gk_obs_create(1, tap, &o), 0);
 	gk_obs_worker_t *w = gk_obs_worker(o, 0);
 	gk_pkt_result_t unf = result(1, 5, GK_FS_UNFILED, GK_ACT_REFUSE, GK_WHY_UNFILED);
-	/* each pass writes ~20 entries of ~150 bytes: past 2000 bytes, so it rotates */
+	/* each pass writes ~20 entries of ~150 bytes: past 2000 bytes, so it rotates. The next
+	 * pass starts once the log thread has written this one (waiting for the count, not for
+	 * a fixed time: on a loaded machine the thread may run late, and two passes written in
+	 * one go would rotate once). */
+	gk_tap_stats_t ts;
 	for (int round = 0; round < 4; round++) {
 		gk_obs_batch_begin(w);
 		for (int i = 0; i < 20; i++)
 			gk_obs_query(w, GK_PKT_UDP, GK_PKT_ANSWER, &unf, query, sizeof(query),
 			             response, NULL);
-		usleep(3 * GK_TAP_DRAIN_MS * 1000);
+		for (int ms = 0; ms < 10000; ms++) {
+			gk_tap_stats(tap, &ts);
+			if (ts.written == 20u * (unsigned)(round + 1))
+				break;
+			usleep(1000);
+		}
+		assert_int_equal(ts.written, 20 * (round + 1));
 	}
 	gk_tap_stop(tap);
-	gk_tap_stats_t ts;
 	gk_tap_stats(tap, &ts);
 	assert_int_equal(ts.written, 80);
 	assert_true(ts.rotations >= 3);
