@@ -450,7 +450,11 @@ def body(r, gk, sync, addr, report_argv, tmp):
 
 	# 2. gk-sync files u1.cn: handled
 	sync.apply("delta", 2, [("u1.cn", "filed", 0)], base=1)
-	wait_for("u1.cn answered", lambda: ask(port, "www.u1.cn").rcode() == dns.rcode.NOERROR)
+	# wait on the heartbeat's serial, not by asking for u1.cn: a query that arrives before
+	# the change would be refused and counted, one more than the report expects
+	wait_for("serial 2 applied",
+	         lambda: r.hget("gk:inst:disc-%d" % os.getpid(), "serial") == "2")
+	assert ask(port, "www.u1.cn").rcode() == dns.rcode.NOERROR
 	rows, j = check_report(rep, handled=True)
 	text = check_notice(rep)
 	month = time.strftime("%Y-%m", time.gmtime(time.time() + CST))
