@@ -419,7 +419,8 @@ def main():
 
 def body(r, gk, sync, addr, report_argv, tmp):
 	port = gk.port
-	wait_for("replica ready", lambda: r.hget("gk:inst:disc-%d" % os.getpid(), "state") == "ready")
+	inst = "gk:inst:disc-%d" % os.getpid()  # the instance's heartbeat (docs/STATUS.md)
+	wait_for("replica ready", lambda: r.hget(inst, "state") == "ready")
 	assert "discovery: 64 entries per worker table" in gk.log_text(), gk.log_text()
 
 	# 1. the known mix
@@ -452,8 +453,7 @@ def body(r, gk, sync, addr, report_argv, tmp):
 	sync.apply("delta", 2, [("u1.cn", "filed", 0)], base=1)
 	# wait on the heartbeat's serial, not by asking for u1.cn: a query that arrives before
 	# the change would be refused and counted, one more than the report expects
-	wait_for("serial 2 applied",
-	         lambda: r.hget("gk:inst:disc-%d" % os.getpid(), "serial") == "2")
+	wait_for("serial 2 applied", lambda: r.hget(inst, "serial") == "2")
 	assert ask(port, "www.u1.cn").rcode() == dns.rcode.NOERROR
 	rows, j = check_report(rep, handled=True)
 	text = check_notice(rep)

@@ -101,14 +101,24 @@ def total(m, name, **labels):
 	return t
 
 
-def wait_metric(port, pred, what, timeout=10.0):
+def settled(port, check, timeout=10.0):
+	"""Scrape until check(metrics) returns without an AssertionError, and return what it
+	returned with the metrics; after timeout seconds its last AssertionError is the failure."""
 	deadline = time.time() + timeout
-	while time.time() < deadline:
+	while True:
 		m, _ = scrape(port)
-		if pred(m):
-			return m
+		try:
+			return check(m), m
+		except AssertionError:
+			if time.time() > deadline:
+				raise
 		time.sleep(0.05)
-	raise AssertionError("timed out waiting for %s" % what)
+
+
+def wait_metric(port, pred, what, timeout=10.0):
+	def check(m):
+		assert pred(m), "timed out waiting for %s" % what
+	return settled(port, check, timeout)[1]
 
 
 def udp(port, name, qtype):
@@ -368,16 +378,7 @@ def main():
 			# each thread counts on its own: a scrape may run a moment ahead of the last
 			# counts. Scrape until every count of the mix is in (or 10 s have passed: then
 			# the last scrape's mismatch is the failure).
-			deadline = time.time() + 10
-			while True:
-				m1, _ = scrape(mport)
-				try:
-					refusals = check_deltas(m0, m1)
-					break
-				except AssertionError:
-					if time.time() > deadline:
-						raise
-					time.sleep(0.05)
+			refusals, _ = settled(mport, lambda m: check_deltas(m0, m))
 			# discovery (on by default with redis) reports through the same endpoint
 			md = wait_metric(mport, lambda x: val(x, "gatekeeper_discovery_queries_total",
 							      stage="written") > 0, "discovery written")

@@ -36,6 +36,15 @@ static void test_alignment_and_distinct(void **state)
 	gk_arena_free(a);
 }
 
+/* Block i of p[0..n) (sz[i] bytes) still holds the byte i & 0xff it was filled with: no
+ * later block overlapped it. Checks every step-th byte. */
+static void check_fills(uint8_t *const *p, const size_t *sz, size_t n, size_t step)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < sz[i]; k += step)
+			assert_int_equal(p[i][k], i & 0xff);
+}
+
 /* Blocks never overlap: fill each with its own pattern, then check them all. */
 static void test_no_overlap(void **state)
 {
@@ -52,9 +61,7 @@ static void test_no_overlap(void **state)
 		assert_int_equal((uintptr_t)p[i] % 16, 0);
 		memset(p[i], (int)(i & 0xff), sz[i]);
 	}
-	for (size_t i = 0; i < N; i++)
-		for (size_t k = 0; k < sz[i]; k += 97)
-			assert_int_equal(p[i][k], i & 0xff);
+	check_fills(p, sz, N, 97);
 	gk_arena_free(a);
 }
 
@@ -104,9 +111,7 @@ static void test_aligned(void **state)
 		assert_int_equal((uintptr_t)p[i] % align, 0);
 		memset(p[i], (int)(i & 0xff), sz[i]);
 	}
-	for (size_t i = 0; i < N; i++)
-		for (size_t k = 0; k < sz[i]; k += 7)
-			assert_int_equal(p[i][k], i & 0xff);
+	check_fills(p, sz, N, 7);
 	gk_arena_free(a);
 }
 
@@ -143,9 +148,7 @@ static void test_huge_arena(void **state)
 		before = now;
 	}
 	assert_true(huge_chunks >= 2);
-	for (size_t i = 0; i < N; i++)
-		for (size_t k = 0; k < sz[i]; k += 101)
-			assert_int_equal(p[i][k], i & 0xff);
+	check_fills(p, sz, N, 101);
 	gk_arena_free(a);
 	free(p);
 	free(sz);
