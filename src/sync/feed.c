@@ -685,7 +685,7 @@ int gk_feed_parse(const char *name, const char *data, size_t len, const gk_psl_t
 			goto fail;
 	}
 	for (unsigned t = 0, off = 0; t < threads; off += (unsigned)ws[t].nlines, t++)
-		ws[t].recs = f->recs + off;
+		ws[t].recs = f->recs ? f->recs + off : NULL; /* NULL: an empty feed, no lines */
 	for (unsigned t = 1; t < threads; t++)
 		started[t] = !pthread_create(&tids[t], NULL, work, &ws[t]);
 	for (unsigned t = 0; t < threads; t++)

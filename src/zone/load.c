@@ -196,16 +196,31 @@ static int record(struct state *S, char *entry, unsigned line)
 	ldns_status st = ldns_rr_new_frm_str(&rr, entry, S->ttl, S->origin, &S->prev);
 	if (st != LDNS_STATUS_OK)
 		return fail(L, GK_ESYNTAX, S->file, line, "%s", ldns_get_errorstr_by_id(st));
-	/* ldns accepts a known type with RDATA fields missing when the rest is written in the
-	 * RFC 3597 generic form ("SRV 1 \# 4 0a000001", or all of it "SRV \# 4 ..."): the
-	 * record would go out without the target name its type promises. */
+	/* ldns accepts the RFC 3597 generic form ("\# 4 0a000001") in place of the last RDATA
+	 * fields of a known type and fills the record with whatever fields it makes of it:
+	 * "SRV 1 \# 4 0a000001" (fields missing), "SRV \# 4 ..." (all of it), "SRV 10 60 5060
+	 * \# 4 0a000001" (five 16-bit fields, no target name). The record would go out without
+	 * what its type promises, so a known type's fields must all be there, no more of them
+	 * than it has, each of its own type. */
 	const ldns_rr_descriptor *d = ldns_rr_descript(ldns_rr_get_type(rr));
-	if (d != NULL && ldns_rr_rd_count(rr) < ldns_rr_descriptor_minimum(d)) {
+	size_t got = ldns_rr_rd_count(rr), bad = 0;
+	if (d != NULL) {
+		size_t max = ldns_rr_descriptor_maximum(d); /* 65535 for a variable tail */
+		for (size_t i = 0; i < got && !bad; i++)
+			if (i >= max || ldns_rdf_get_type(ldns_rr_rdf(rr, i)) !=
+			                    ldns_rr_descriptor_field_type(d, i))
+				bad = i + 1;
+	}
+	if (d != NULL && (got < ldns_rr_descriptor_minimum(d) || bad)) {
 		char *t = ldns_rr_type2str(ldns_rr_get_type(rr));
-		size_t got = ldns_rr_rd_count(rr), want = ldns_rr_descriptor_minimum(d);
+		size_t want = ldns_rr_descriptor_minimum(d);
 		ldns_rr_free(rr);
-		int rc = fail(L, GK_ESYNTAX, S->file, line,
-		              "%s record with %zu of its %zu RDATA fields", t ? t : "a", got, want);
+		int rc = bad ? fail(L, GK_ESYNTAX, S->file, line,
+		                    "%s record with RDATA field %zu not of the type %s gives it",
+		                    t ? t : "a", bad, t ? t : "its type")
+		             : fail(L, GK_ESYNTAX, S->file, line,
+		                    "%s record with %zu of its %zu RDATA fields", t ? t : "a", got,
+		                    want);
 		free(t);
 		return rc;
 	}

@@ -245,6 +245,9 @@ static void test_error_syntax(void **state)
 	expect_error(NULL, SOA_NS "_pis._tcp SRV 65280 \\# 4 0a000001\n", GK_ESYNTAX,
 	             "<text>:5:", "SRV record with 3 of its 4 RDATA fields");
 	expect_error(NULL, SOA_NS "x SRV \\# 4 0a000001\n", GK_ESYNTAX, "<text>:5:", "SRV record");
+	/* every field there, the target given as raw octets (not a name) */
+	expect_error(NULL, SOA_NS "_sip._tcp SRV 10 60 5060 \\# 4 0a000001\n", GK_ESYNTAX,
+	             "<text>:5:", "SRV record with RDATA field 4 not of the type SRV gives it");
 }
 
 static void test_error_in_include(void **state)
