@@ -15,6 +15,7 @@
  */
 #include <signal.h>
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,7 @@
 #include "obs/discovery.h"
 
 #define RECLAIM_MS 10
-#define RETIRE_MS  20
+#define RETIRE_MS  20 /* retired status memory is collected this long after it is announced */
 
 /* A zone set shared by consecutive views; counted on the main thread only. */
 struct zsref {
@@ -72,7 +73,9 @@ struct gk_server {
 	gk_status_t *status; /* NULL without redis */
 	gk_disc_t *disc;     /* discovery counting, NULL when off */
 	gk_psl_t *psl;       /* opened once when the filing check is on */
-	uv_timer_t retire;
+	uv_timer_t retire;   /* one-shot: armed when the status thread retires memory */
+	uv_async_t retire_async;
+	atomic_bool retire_ready;            /* retire_async may be sent to */
 	gk_status_retired_t *retire_pending; /* taken but not yet attached (publish failed) */
 	struct polref *pol; /* the policy in force (a reference of its own), or NULL */
 	bool pol_fleet;     /* pol came from the fleet (Redis): policy.file no longer applies */
@@ -399,7 +402,9 @@ static void reload(gk_server_t *s)
 }
 
 /* Attach the status memory retired so far to the current view and publish a copy of it:
- * the memory is freed with the old view after every worker's next quiescent point. */
+ * the memory is freed with the old view after every worker's next quiescent point. When
+ * that cannot be done now (the current view still carries an earlier batch, or no memory),
+ * try again RETIRE_MS later. */
 static void retire_cb(uv_timer_t *t)
 {
 	gk_server_t *s = t->data;
@@ -413,6 +418,7 @@ static void retire_cb(uv_timer_t *t)
 	struct view *v = cur->retired == NULL ? view_copy(cur) : NULL;
 	if (v == NULL) {
 		s->retire_pending = rt;
+		uv_timer_start(t, retire_cb, RETIRE_MS, 0);
 		return;
 	}
 	cur->retired = rt;
@@ -420,9 +426,30 @@ static void retire_cb(uv_timer_t *t)
 		cur->retired = NULL;
 		view_free(v);
 		s->retire_pending = rt;
+		uv_timer_start(t, retire_cb, RETIRE_MS, 0);
 		return;
 	}
+	gk_log(GK_LOG_DEBUG, "status: retired table memory goes with the previous view");
 	published(s);
+}
+
+/* Status thread: table memory was retired. (Before the main loop is ready nothing is sent:
+ * gk_server_create collects what was retired until then.) */
+static void on_status_retired(void *ctx)
+{
+	gk_server_t *s = ctx;
+	if (atomic_load_explicit(&s->retire_ready, memory_order_acquire))
+		uv_async_send(&s->retire_async);
+}
+
+/* Main loop: collect the retired memory RETIRE_MS from now, with whatever else a merge
+ * retires meanwhile, unless a collection is already due. Polling for it instead woke an
+ * idle server 50 times a second. */
+static void retire_async_cb(uv_async_t *a)
+{
+	gk_server_t *s = a->data;
+	if (!uv_is_active((uv_handle_t *)&s->retire))
+		uv_timer_start(&s->retire, retire_cb, RETIRE_MS, 0);
 }
 
 /* ---- fleet policy ------------------------------------------------------------------- */
@@ -657,6 +684,9 @@ static void on_signal(uv_signal_t *h, int signum)
 		gk_polsync_stop(s->polsync);
 	gk_status_stop(s->status);
 	gk_disc_stop(s->disc); /* after the workers: their last counts are written */
+	if (atomic_load_explicit(&s->retire_ready, memory_order_relaxed))
+		uv_close((uv_handle_t *)&s->retire_async, NULL);
+	atomic_store_explicit(&s->retire_ready, false, memory_order_relaxed);
 	log_discovery(s);
 	log_counters(s);
 	if (s->pol_mu_ready)
@@ -690,6 +720,8 @@ static int start_status(gk_server_t *s, char *err, size_t errlen)
 	    .reconnect_max_ms = cfg->redis.reconnect_max_ms,
 	    .max_age_ms = cfg->filing.max_age_ms,
 	    .version = GK_VERSION,
+	    .retired = on_status_retired,
+	    .retired_ctx = s,
 	};
 	if ((rc = gk_status_create(&sc, &s->status)) != 0 ||
 	    (rc = gk_status_start(s->status)) != 0) {
@@ -858,8 +890,16 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	uv_timer_init(&s->loop, &s->reclaim);
 	uv_timer_init(&s->loop, &s->retire);
 	s->sighup.data = s->sigterm.data = s->sigint.data = s->reclaim.data = s->retire.data = s;
-	if (s->status != NULL)
-		uv_timer_start(&s->retire, retire_cb, RETIRE_MS, RETIRE_MS);
+	if (s->status != NULL) {
+		if ((rc = uv_async_init(&s->loop, &s->retire_async, retire_async_cb)) != 0) {
+			snprintf(err, errlen, "libuv: %s", uv_strerror(rc));
+			goto fail;
+		}
+		s->retire_async.data = s;
+		atomic_store_explicit(&s->retire_ready, true, memory_order_release);
+		/* what the status thread retired before now */
+		uv_timer_start(&s->retire, retire_cb, RETIRE_MS, 0);
+	}
 	if ((rc = uv_signal_start(&s->sighup, on_signal, SIGHUP)) != 0 ||
 	    (rc = uv_signal_start(&s->sigterm, on_signal, SIGTERM)) != 0 ||
 	    (rc = uv_signal_start(&s->sigint, on_signal, SIGINT)) != 0) {
@@ -905,6 +945,8 @@ void gk_server_free(gk_server_t *s)
 	stop_obs(s);
 	if (s->polsync != NULL)
 		gk_polsync_stop(s->polsync); /* before pol_async closes: it sends to it */
+	gk_status_stop(s->status);           /* before retire_async closes: it sends to it */
+	atomic_store_explicit(&s->retire_ready, false, memory_order_relaxed);
 	if (s->loop_ready) {
 		uv_walk(&s->loop, close_walk_cb, NULL);
 		uv_run(&s->loop, UV_RUN_DEFAULT);
@@ -919,7 +961,6 @@ void gk_server_free(gk_server_t *s)
 		gk_policy_free(s->pol_next);
 		uv_mutex_destroy(&s->pol_mu);
 	}
-	gk_status_stop(s->status);
 	gk_disc_free(s->disc);
 	gk_status_retired_free(s->retire_pending);
 	gk_snapshot_destroy(s->view); /* workers joined: frees current and retired views */

@@ -103,6 +103,8 @@ struct tab {
 	uv_mutex_t lock;
 	struct retired *retired;
 	size_t retired_n;
+	void (*on_retire)(void *ctx); /* gk_status_conf_t retired, called after each retire */
+	void *on_retire_ctx;
 };
 
 /* Entries per bounded step (STYLE.md rule 14). */

@@ -116,6 +116,8 @@ int gk_status_create(const gk_status_conf_t *conf, gk_status_t **out)
 		uv_mutex_destroy(&st->info_lock);
 		goto nomem;
 	}
+	st->tab.on_retire = conf->retired;
+	st->tab.on_retire_ctx = conf->retired_ctx;
 	strcpy(st->info.stream_id, "0-0");
 	strcpy(st->pol_state, "off");
 	*out = st;

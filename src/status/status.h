@@ -36,6 +36,11 @@ typedef struct gk_status_conf {
 	unsigned reconnect_max_ms; /* backoff cap */
 	unsigned max_age_ms;       /* last-known-good is trusted this long without Redis */
 	const char *version;       /* reported in the heartbeat */
+	/* Called on the status thread whenever it has retired table memory, so that whoever
+	 * takes it (gk_status_retired_take) need not poll; NULL: nobody is told. It must be
+	 * cheap (say, a uv_async_send) and must not call into the replica. */
+	void (*retired)(void *ctx);
+	void *retired_ctx;
 } gk_status_conf_t;
 
 /* Status of the registrable domain name (lowercase wire name of len octets; hash is

@@ -285,6 +285,8 @@ static void retire(struct tab *tb, struct tbl *t, struct root *r)
 	tb->retired = x;
 	tb->retired_n++;
 	uv_mutex_unlock(&tb->lock);
+	if (tb->on_retire != NULL)
+		tb->on_retire(tb->on_retire_ctx);
 }
 
 _Atomic uint64_t gk_tab_gen = 1;

@@ -112,7 +112,8 @@ class Server:
 		return self.proc.poll() is None
 
 	def log_text(self):
-		self.logf.flush()
+		if not self.logf.closed:  # stop() closes it
+			self.logf.flush()
 		with open(self.logpath, "rb") as f:
 			return f.read().decode("utf-8", "replace")
 

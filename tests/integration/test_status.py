@@ -9,7 +9,8 @@
 #   applied); a change missed while disconnected and then trimmed away (XTRIM MAXLEN 0)
 #   forces a full reload; a broken bucket keeps a new instance "starting"/"failed" until
 #   fixed, for both startup modes; DNS: filed answers, unfiled REFUSED with EDE 15, a
-#   revocation (HSET + XADD) enforced within 100 ms (pkt: filing, 81290bd).
+#   revocation (HSET + XADD) enforced within 100 ms (pkt: filing, 81290bd); the table memory a
+#   full reload retires is freed, and the idle daemon's main thread does not wake up on a clock.
 # Redis is held off during a restart with requirepass, so the daemon cannot reconnect
 # before the test has made its changes. Every server is stopped by PID.
 import os
@@ -128,6 +129,25 @@ def wait_hb(r, inst, pred, what, timeout=10.0):
 	return wait_for(what, lambda: (lambda hb: hb if hb and pred(hb) else None)(heartbeat(r, inst)), timeout)
 
 
+RETIRED = "retired table memory goes with the previous view"
+
+
+def freed_after_retire(log, before):
+	"""True when status memory was retired more than before times, and a view was freed
+	after the last of them."""
+	i = log.rfind(RETIRED)
+	return log.count(RETIRED) > before and "previous zone set freed" in log[i:]
+
+
+def wakeups(pid):
+	"""Voluntary context switches of the daemon's main thread (its libuv loop) so far."""
+	with open("/proc/%d/task/%d/status" % (pid, pid)) as f:
+		for line in f:
+			if line.startswith("voluntary_ctxt_switches:"):
+				return int(line.split()[1])
+	raise RuntimeError("no voluntary_ctxt_switches for %d" % pid)
+
+
 def redis_extra(port, inst, startup="refuse", max_age=2000):
 	return ("redis:\n  address: \"127.0.0.1:%d\"\n  instance_id: %s\n  connect_timeout_ms: 300\n"
 		"  reconnect_max_ms: 400\n"
@@ -141,7 +161,7 @@ def main():
 		r = rd.start()
 		populate(r, N)
 		inst = "it-%d" % os.getpid()
-		gk = h.start_gk(binary, tmp, extra=redis_extra(rd.port, inst))
+		gk = h.start_gk(binary, tmp, extra=redis_extra(rd.port, inst), log_level="debug")
 		try:
 			# 1. full load
 			hb = wait_hb(r, inst, lambda x: x.get("state") == "ready", "first load")
@@ -243,6 +263,7 @@ def main():
 			h.log("restart: stale, resumed, %s domains" % hb["table_size"])
 
 			# 4. a change missed while disconnected and trimmed away: full reload
+			retired0 = gk.log_text().count(RETIRED)
 			r.save()
 			rd.stop()
 			time.sleep(0.5)
@@ -259,6 +280,17 @@ def main():
 			wait_hb(r, inst, lambda x: x["stream_id"] == last and int(x["table_size"]) == N + 5,
 				"tail after reload")
 			h.log("trim: full reload, %s domains" % hb["table_size"])
+
+			# 4b. what the reload retired is collected without polling: the main thread wakes
+			#     for it, frees it with the view it went with, and then sleeps while idle
+			#     (a 20 ms poll for it woke it 50 times a second)
+			wait_for("retired memory freed", lambda: freed_after_retire(gk.log_text(), retired0))
+			time.sleep(0.5)
+			w0 = wakeups(gk.proc.pid)
+			time.sleep(2)
+			woke = wakeups(gk.proc.pid) - w0
+			assert woke <= 10, woke
+			h.log("retired table memory freed; idle main thread woke %d times in 2 s" % woke)
 
 			# 5. startup modes: a broken bucket holds a new instance before its first load
 			r.set("gk:st:0001", "not a hash")
