@@ -70,7 +70,7 @@ SCENARIO_HELP = {
 	"storm": "100k revocations through gk-sync while serving 20k qps: time until enforced, lost",
 	"propagate": "200 one-record status changes through gk-sync, two gatekeeperd instances on the same Redis "
 	             "(the first serving 20k qps): delay until each instance enforces each change",
-	"policy": "policy push of 1M list entries (lists generated; gkctl policy push not implemented)",
+	"policy": "1M-entry block/allow lists: compile time (polc), UDP rate with them vs an empty policy, and `gkctl policy push` of them while serving 20k qps: time until enforced, lost",
 	"sync": "gk-sync at 10M: snapshot and 100k-delta apply times (registry records), Redis bytes/domain of "
 	        "the status set and of the record buckets",
 	"cold": "cold start with the 10M status set: time to ready, RSS over the empty baseline",
