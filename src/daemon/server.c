@@ -15,7 +15,6 @@
  */
 #include <signal.h>
 #include <stdbool.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,12 +69,11 @@ struct gk_server {
 	gk_snapshot_t *view;
 	gk_worker_t **workers;
 	unsigned n_workers;
-	gk_status_t *status; /* NULL without redis */
-	gk_disc_t *disc;     /* discovery counting, NULL when off */
-	gk_psl_t *psl;       /* opened once when the filing check is on */
-	uv_timer_t retire;   /* one-shot: armed when the status thread retires memory */
-	uv_async_t retire_async;
-	atomic_bool retire_ready;            /* retire_async may be sent to */
+	gk_status_t *status;                 /* NULL without redis */
+	gk_disc_t *disc;                     /* discovery counting, NULL when off */
+	gk_psl_t *psl;                       /* opened once when the filing check is on */
+	uv_timer_t retire;                   /* one-shot, armed through retire_async */
+	uv_async_t retire_async;             /* the status thread retired memory */
 	gk_status_retired_t *retire_pending; /* taken but not yet attached (publish failed) */
 	struct polref *pol; /* the policy in force (a reference of its own), or NULL */
 	bool pol_fleet;     /* pol came from the fleet (Redis): policy.file no longer applies */
@@ -416,30 +414,28 @@ static void retire_cb(uv_timer_t *t)
 		return;
 	struct view *cur = gk_snapshot_read(s->view);
 	struct view *v = cur->retired == NULL ? view_copy(cur) : NULL;
-	if (v == NULL) {
-		s->retire_pending = rt;
-		uv_timer_start(t, retire_cb, RETIRE_MS, 0);
-		return;
-	}
+	if (v == NULL)
+		goto later;
 	cur->retired = rt;
 	if (gk_snapshot_publish(s->view, v) != 0) {
 		cur->retired = NULL;
 		view_free(v);
-		s->retire_pending = rt;
-		uv_timer_start(t, retire_cb, RETIRE_MS, 0);
-		return;
+		goto later;
 	}
 	gk_log(GK_LOG_DEBUG, "status: retired table memory goes with the previous view");
 	published(s);
+	return;
+later:
+	s->retire_pending = rt;
+	uv_timer_start(t, retire_cb, RETIRE_MS, 0);
 }
 
-/* Status thread: table memory was retired. (Before the main loop is ready nothing is sent:
- * gk_server_create collects what was retired until then.) */
+/* Status thread: table memory was retired. (retire_async exists before the thread starts
+ * and is closed after it stopped.) */
 static void on_status_retired(void *ctx)
 {
 	gk_server_t *s = ctx;
-	if (atomic_load_explicit(&s->retire_ready, memory_order_acquire))
-		uv_async_send(&s->retire_async);
+	uv_async_send(&s->retire_async);
 }
 
 /* Main loop: collect the retired memory RETIRE_MS from now, with whatever else a merge
@@ -684,9 +680,7 @@ static void on_signal(uv_signal_t *h, int signum)
 		gk_polsync_stop(s->polsync);
 	gk_status_stop(s->status);
 	gk_disc_stop(s->disc); /* after the workers: their last counts are written */
-	if (atomic_load_explicit(&s->retire_ready, memory_order_relaxed))
-		uv_close((uv_handle_t *)&s->retire_async, NULL);
-	atomic_store_explicit(&s->retire_ready, false, memory_order_relaxed);
+	uv_close((uv_handle_t *)&s->retire_async, NULL);
 	log_discovery(s);
 	log_counters(s);
 	if (s->pol_mu_ready)
@@ -852,6 +846,23 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 		goto fail;
 	s->cur = s->boot;
 	gk_log_set_level(s->boot->log_level);
+	/* The loop and its handles come first: the status thread sends to retire_async. */
+	if ((rc = uv_loop_init(&s->loop)) != 0) {
+		snprintf(err, errlen, "libuv: %s", uv_strerror(rc));
+		goto fail;
+	}
+	s->loop_ready = true;
+	uv_signal_init(&s->loop, &s->sighup);
+	uv_signal_init(&s->loop, &s->sigterm);
+	uv_signal_init(&s->loop, &s->sigint);
+	uv_timer_init(&s->loop, &s->reclaim);
+	uv_timer_init(&s->loop, &s->retire);
+	if ((rc = uv_async_init(&s->loop, &s->retire_async, retire_async_cb)) != 0) {
+		snprintf(err, errlen, "libuv: %s", uv_strerror(rc));
+		goto fail;
+	}
+	s->sighup.data = s->sigterm.data = s->sigint.data = s->reclaim.data = s->retire.data =
+	    s->retire_async.data = s;
 	if ((rc = start_status(s, err, errlen)) != 0)
 		goto fail;
 	if ((rc = start_discovery(s, err, errlen)) != 0)
@@ -879,27 +890,6 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	}
 	/* A peer closing a TCP connection must not kill us through a write. */
 	signal(SIGPIPE, SIG_IGN);
-	if ((rc = uv_loop_init(&s->loop)) != 0) {
-		snprintf(err, errlen, "libuv: %s", uv_strerror(rc));
-		goto fail;
-	}
-	s->loop_ready = true;
-	uv_signal_init(&s->loop, &s->sighup);
-	uv_signal_init(&s->loop, &s->sigterm);
-	uv_signal_init(&s->loop, &s->sigint);
-	uv_timer_init(&s->loop, &s->reclaim);
-	uv_timer_init(&s->loop, &s->retire);
-	s->sighup.data = s->sigterm.data = s->sigint.data = s->reclaim.data = s->retire.data = s;
-	if (s->status != NULL) {
-		if ((rc = uv_async_init(&s->loop, &s->retire_async, retire_async_cb)) != 0) {
-			snprintf(err, errlen, "libuv: %s", uv_strerror(rc));
-			goto fail;
-		}
-		s->retire_async.data = s;
-		atomic_store_explicit(&s->retire_ready, true, memory_order_release);
-		/* what the status thread retired before now */
-		uv_timer_start(&s->retire, retire_cb, RETIRE_MS, 0);
-	}
 	if ((rc = uv_signal_start(&s->sighup, on_signal, SIGHUP)) != 0 ||
 	    (rc = uv_signal_start(&s->sigterm, on_signal, SIGTERM)) != 0 ||
 	    (rc = uv_signal_start(&s->sigint, on_signal, SIGINT)) != 0) {
@@ -946,7 +936,6 @@ void gk_server_free(gk_server_t *s)
 	if (s->polsync != NULL)
 		gk_polsync_stop(s->polsync); /* before pol_async closes: it sends to it */
 	gk_status_stop(s->status);           /* before retire_async closes: it sends to it */
-	atomic_store_explicit(&s->retire_ready, false, memory_order_relaxed);
 	if (s->loop_ready) {
 		uv_walk(&s->loop, close_walk_cb, NULL);
 		uv_run(&s->loop, UV_RUN_DEFAULT);

@@ -286,9 +286,9 @@ def main():
 			#     (a 20 ms poll for it woke it 50 times a second)
 			wait_for("retired memory freed", lambda: freed_after_retire(gk.log_text(), retired0))
 			time.sleep(0.5)
-			w0 = wakeups(gk.proc.pid)
+			w0 = wakeups(gk.pid)
 			time.sleep(2)
-			woke = wakeups(gk.proc.pid) - w0
+			woke = wakeups(gk.pid) - w0
 			assert woke <= 10, woke
 			h.log("retired table memory freed; idle main thread woke %d times in 2 s" % woke)
 
