@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* src/common/psl.c -- ICANN-only registrable domain: the longest public suffix plus a label. */
 #include <libpsl.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "common/psl.h"
@@ -61,6 +63,14 @@ const char *gk_psl_registrable(const gk_psl_t *psl, const char *name)
 	return starts[longest - 1];
 }
 
+/* Bytes that cannot be in a PSL rule's label stand for themselves in no rule: each becomes
+ * 0x01 in the text libpsl sees, so a label that holds one matches only wildcard rules, and a
+ * '.' byte inside a label can never split it. */
+static bool rule_byte(uint8_t c)
+{
+	return c > 0x20 && c < 0x7f && c != '.';
+}
+
 int gk_psl_registrable_wire(const gk_psl_t *psl, const unsigned char *name, size_t len)
 {
 	char buf[256];
@@ -69,22 +79,25 @@ int gk_psl_registrable_wire(const gk_psl_t *psl, const unsigned char *name, size
 	size_t o = 0;
 	if (len < 2 || len > 255)
 		return -1;
-	for (size_t p = 0; name[p]; p += name[p] + 1u) {
-		if (n == 128)
+	/* the labels, joined by '.' in buf; the text of label k starts at tstart[k] */
+	unsigned tstart[128];
+	for (size_t p = 0; p < len && name[p]; p += name[p] + 1u) {
+		if (n == 128 || p + 1u + name[p] >= len)
 			return -1;
-		starts[n++] = (int)p;
+		starts[n] = (int)p;
 		if (o)
 			buf[o++] = '.';
-		memcpy(buf + o, name + p + 1, name[p]);
-		o += name[p];
+		tstart[n++] = (unsigned)o;
+		for (unsigned i = 1; i <= name[p]; i++)
+			buf[o++] = rule_byte(name[p + i]) ? (char)name[p + i] : '\x01';
 	}
 	buf[o] = 0;
 	const char *r = gk_psl_registrable(psl, buf);
 	if (!r)
 		return -1;
-	/* map the text position back to a label start: count dots before r */
-	unsigned label = 0;
-	for (const char *c = buf; c < r; c++)
-		label += *c == '.';
-	return starts[label];
+	/* the text position back to its label: no '.' inside a label is left in buf */
+	for (unsigned k = 0; k < n; k++)
+		if (tstart[k] == (unsigned)(r - buf))
+			return starts[k];
+	return -1;
 }

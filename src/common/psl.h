@@ -26,5 +26,7 @@ void gk_psl_close(gk_psl_t *psl);
 const char *gk_psl_registrable(const gk_psl_t *psl, const char *name);
 
 /* Same for a lowercase uncompressed wire name: returns the offset of the registrable
- * domain inside name, or -1. */
+ * domain inside name, or -1. Labels are taken from the wire: a '.', '\\' or NUL byte
+ * inside a label is data, never a separator (such a label matches no rule of the list
+ * but a wildcard one). Any thread; no allocation. */
 int gk_psl_registrable_wire(const gk_psl_t *psl, const unsigned char *name, size_t len);

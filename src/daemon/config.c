@@ -513,11 +513,13 @@ static int visit_filing(struct ctx *c, const char *key, yaml_node_t *k, yaml_nod
 		a = (struct refusal_arg){"filing.revoked", &f->revoked, false};
 	else if (strcmp(key, "unknown") == 0)
 		a = (struct refusal_arg){"filing.unknown", &f->unknown, true};
+	else if (strcmp(key, "no_registrable") == 0)
+		a = (struct refusal_arg){"filing.no_registrable", &f->no_registrable, true};
 	if (a.what != NULL)
 		return walk_map(c, a.what, v, visit_refusal, &a);
 	return fail(c, line_of(k),
 	            "filing: unknown key '%s' (expected enforce, startup, max_age_ms, psl_file, "
-	            "unfiled, revoked, unknown)",
+	            "unfiled, revoked, unknown, no_registrable)",
 	            key);
 }
 
@@ -861,6 +863,7 @@ int gk_config_load(const char *path, gk_config_t **out, char *err, size_t errlen
 	refusal_default(&c.cfg->filing.unfiled, GK_ACT_REFUSE, "ICP filing required");
 	refusal_default(&c.cfg->filing.revoked, GK_ACT_NXDOMAIN, "ICP filing revoked");
 	refusal_default(&c.cfg->filing.unknown, GK_ACT_REFUSE, "ICP filing status unavailable");
+	refusal_default(&c.cfg->filing.no_registrable, GK_ACT_RESOLVE, "ICP filing required");
 
 	if (load_doc(&c, f, &doc) != 0)
 		goto finish;

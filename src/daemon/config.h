@@ -56,6 +56,7 @@ typedef struct gk_config_filing {
 	unsigned max_age_ms;
 	char *psl_file; /* or NULL: the default list */
 	gk_refusal_t unfiled, revoked, unknown;
+	gk_refusal_t no_registrable; /* names that are public suffixes; resolve by default */
 } gk_config_filing_t;
 
 /* policy: the operator policy (policy/README.md, docs/CONFIG.md). */

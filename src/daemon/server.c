@@ -162,6 +162,7 @@ void gk_server_pkt_opts(const gk_config_t *cfg, gk_status_t *status, const gk_ps
 	o->unfiled = cfg->filing.unfiled;
 	o->revoked = cfg->filing.revoked;
 	o->unknown = cfg->filing.unknown;
+	o->no_registrable = cfg->filing.no_registrable;
 	o->starting = cfg->filing.unknown;
 	if (cfg->filing.startup == GK_STARTUP_RESOLVE) {
 		memset(&o->starting, 0, sizeof(o->starting));

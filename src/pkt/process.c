@@ -101,9 +101,25 @@ struct verdict {
 static bool judge(const gk_pkt_opts_t *o, const uint8_t *reg, size_t rlen, uint64_t hash,
                   _Atomic uint64_t *memo, int *fs, struct verdict *vd)
 {
-	int s = !reg   ? GK_FS_UNFILED
-	        : memo ? gk_status_get_memo(o->status, reg, rlen, hash, memo)
-	               : gk_status_get(o->status, reg, rlen, hash, NULL);
+	if (!reg) {
+		/* a public suffix itself (a registry's apex and infrastructure): no filing to
+		 * look up, the no_registrable rule decides (resolve unless configured) */
+		*fs = GK_FS_UNFILED;
+		vd->local = NULL;
+		vd->why = GK_WHY_UNFILED;
+		if (o->policy) {
+			const gk_pol_hit_t *h = gk_policy_status(o->policy, GK_POL_NOREG);
+			if (h->verdict != GK_POL_BLOCK)
+				return false;
+			vd->r = h->action;
+			vd->local = h->local;
+			return true;
+		}
+		vd->r = &o->no_registrable;
+		return o->no_registrable.action != GK_ACT_RESOLVE;
+	}
+	int s = memo ? gk_status_get_memo(o->status, reg, rlen, hash, memo)
+	             : gk_status_get(o->status, reg, rlen, hash, NULL);
 	*fs = s;
 	const gk_refusal_t *r;
 	gk_pol_status_t ps;
@@ -126,7 +142,7 @@ static bool judge(const gk_pkt_opts_t *o, const uint8_t *reg, size_t rlen, uint6
 		vd->why = GK_WHY_UNKNOWN;
 		break;
 	default:
-		r = &o->unfiled; /* absent, and names without a registrable domain */
+		r = &o->unfiled; /* absent */
 		ps = GK_POL_UNFILED;
 		vd->why = GK_WHY_UNFILED;
 		break;
@@ -173,16 +189,12 @@ static int query_reg(const gk_pkt_opts_t *o, const gk_query_t *qq, const gk_node
 	return off;
 }
 
-/* Filter for answers built at query time: a node's data may go out when its registrable
- * domain passes the check (names without one are registry infrastructure). */
-static bool allow_node(void *ctx, const gk_node_t *n)
+/* Filter for answers built at query time (gk_asm_t.allow): a name's data may go out when
+ * its registrable domain passes the check. */
+static bool allow_reg(void *ctx, const uint8_t *reg, size_t rlen)
 {
 	const gk_pkt_opts_t *o = ctx;
-	if (n->reg_off >= GK_REG_UNKNOWN)
-		return true;
-	const uint8_t *r = n->name + n->reg_off;
-	size_t rl = n->len - n->reg_off;
-	return !refused(o, r, rl, gk_dname_hash(r, rl));
+	return !refused(o, reg, rlen, reg ? gk_dname_hash(reg, rlen) : 0);
 }
 
 /* A template that carries other registrable domains needs each of them to pass. */
@@ -191,7 +203,8 @@ static bool tmpl_clean(const gk_pkt_opts_t *o, const gk_tmpl_t *t)
 	if (t->flags & GK_TMPL_RECHECK)
 		return false;
 	for (unsigned i = 0; i < t->nregs; i++)
-		if (refused(o, t->regs[i].name, t->regs[i].len, t->regs[i].hash))
+		if (refused(o, t->regs[i].len ? t->regs[i].name : NULL, t->regs[i].len,
+		            t->regs[i].hash))
 			return false;
 	return true;
 }
@@ -346,7 +359,7 @@ gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opt
 
 	size_t qend = qq.qend;
 	uint8_t rcode = GK_RCODE_NOERROR, flags_hi = (uint8_t)(HDR_QR | (qq.flags_hi & 0x79));
-	uint8_t flags_lo = qq.flags_lo & HDR_CD;
+	uint8_t flags_lo = 0; /* CD is cleared: RFC 4035 3.1.6, as NSD and Knot */
 	uint16_t cnt[3] = {0, 0, 0};
 	size_t body = 0;
 	bool tc = false;
@@ -491,8 +504,9 @@ gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opt
 			gk_asm_t a;
 			a.wild_mode = false;
 			a.class_any = qq.qclass == GK_CLASS_ANY;
-			a.allow = filter ? allow_node : NULL;
+			a.allow = filter ? allow_reg : NULL;
 			a.allow_ctx = (void *)opts;
+			a.psl = opts->psl;
 			gk_asm_init(&a, out, GK_PKT_OUT_MAX - OPT_LEN - 6 - sizeof(refusal->text),
 			            qend, qq.qname, qq.qlen);
 			gk_resolve(zs, &a, qq.qname, qq.qlen, qq.qtype);

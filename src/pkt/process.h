@@ -63,6 +63,8 @@ typedef struct gk_pkt_opts {
 	gk_refusal_t revoked;           /* filing revoked */
 	gk_refusal_t unknown;           /* replica stale (Redis unreachable beyond max age) */
 	gk_refusal_t starting;          /* before the first full load (startup: refuse | resolve) */
+	gk_refusal_t no_registrable;    /* a name that is itself a public suffix (a registry's
+	                                   apex, e.g. cn.): GK_ACT_RESOLVE (zeroed) answers it */
 	/* Operator policy (policy/policy.h), NULL for none: its block/allow lists apply with or
 	 * without the filing check; its status rules replace unfiled/revoked/unknown above. */
 	const struct gk_policy *policy;

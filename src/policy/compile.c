@@ -479,10 +479,11 @@ static int parse_lists(struct ctx *c, yaml_node_t *v)
 /* ---- the document ----------------------------------------------------------------------- */
 
 struct top {
-	yaml_node_t *mode, *redirect, *lists, *status[3];
+	yaml_node_t *mode, *redirect, *lists, *status[GK_POL_NSTATUS];
 };
 
-static const char *const status_keys[] = {"unfiled", "revoked", "unknown"};
+static const char *const status_keys[GK_POL_NSTATUS] = {"unfiled", "revoked", "unknown",
+                                                        "no_registrable"};
 
 static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
@@ -494,14 +495,14 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	else if (strcmp(key, "lists") == 0)
 		t->lists = v;
 	else {
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < GK_POL_NSTATUS; i++)
 			if (strcmp(key, status_keys[i]) == 0) {
 				t->status[i] = v;
 				return 0;
 			}
 		return fail(c, GK_ECONFIG, line_of(k),
-		            "unknown key '%s' (expected mode, unfiled, revoked, unknown, redirect, "
-		            "lists)",
+		            "unknown key '%s' (expected mode, unfiled, revoked, unknown, "
+		            "no_registrable, redirect, lists)",
 		            key);
 	}
 	return 0;
@@ -528,13 +529,16 @@ static int walk_doc(struct ctx *c)
 	}
 	if (t.redirect && parse_redirect(c, t.redirect) != 0)
 		return c->b.rc;
-	static const char *const texts[] = {"ICP filing required", "ICP filing revoked",
-	                                    "ICP filing status unavailable"};
-	static const enum act acts[] = {A_REFUSE, A_NXDOMAIN, A_REFUSE};
-	for (int i = 0; i < 3; i++) {
+	static const char *const texts[GK_POL_NSTATUS] = {
+	    "ICP filing required", "ICP filing revoked", "ICP filing status unavailable",
+	    "ICP filing required"};
+	static const enum act acts[GK_POL_NSTATUS] = {A_REFUSE, A_NXDOMAIN, A_REFUSE, A_RESOLVE};
+	for (int i = 0; i < GK_POL_NSTATUS; i++) {
 		struct rule r;
 		rule_default(&r, acts[i], texts[i]);
-		struct rule_arg a = {.what = status_keys[i], .r = &r, .allow_resolve = i == 2};
+		struct rule_arg a = {.what = status_keys[i],
+		                     .r = &r,
+		                     .allow_resolve = i == GK_POL_UNKNOWN || i == GK_POL_NOREG};
 		if (t.status[i] && walk_map(c, status_keys[i], t.status[i], visit_rule, &a) != 0)
 			return c->b.rc;
 		if (rule_hit(c, status_keys[i], &r, 0, &c->p->status[i]) != 0)

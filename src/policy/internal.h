@@ -54,7 +54,7 @@ struct gk_policy {
 	uint32_t filter_mask;
 	uint64_t exact_depths; /* bit d: an exact entry with d labels (63: 63 or more) */
 	uint64_t below_depths; /* bit d: a below entry with d labels */
-	gk_pol_hit_t status[3];
+	gk_pol_hit_t status[GK_POL_NSTATUS];
 	gk_pol_mode_t mode;
 	const char **list_names; /* [0] unused */
 	unsigned nlists;

@@ -76,7 +76,7 @@ const gk_pol_hit_t *gk_policy_match(const gk_policy_t *p, const uint8_t *qname, 
 
 const gk_pol_hit_t *gk_policy_status(const gk_policy_t *p, gk_pol_status_t s)
 {
-	return (unsigned)s < 3 ? &p->status[s] : NULL;
+	return (unsigned)s < GK_POL_NSTATUS ? &p->status[s] : NULL;
 }
 
 gk_pol_mode_t gk_policy_mode(const gk_policy_t *p)

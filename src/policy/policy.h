@@ -48,10 +48,13 @@ typedef enum gk_pol_mode {
 
 /* The filing statuses a policy has a rule for. */
 typedef enum gk_pol_status {
-	GK_POL_UNFILED = 0, /* no filing (and names without a registrable domain) */
+	GK_POL_UNFILED = 0, /* no filing */
 	GK_POL_REVOKED = 1, /* filing revoked */
 	GK_POL_UNKNOWN = 2, /* status unknown: replica not ready or older than its bound */
+	GK_POL_NOREG = 3,   /* a name that is itself a public suffix: no registrable domain (a
+	                       registry's own apex and infrastructure); resolve by default */
 } gk_pol_status_t;
+#define GK_POL_NSTATUS 4
 
 /* One record of local data (a redirect), rdata in uncompressed wire form. The owner is the
  * query name. Names inside rdata (CNAME) keep the case they were written in. */

@@ -241,7 +241,8 @@ static int rules_diff(const gk_polstore_bundle_t *from, const gk_policy_t *cfrom
                       const gk_polstore_bundle_t *to, const gk_policy_t *cto, FILE *f, json_t *sum,
                       size_t *changes)
 {
-	static const char *const names[] = {"unfiled", "revoked", "unknown"};
+	static const char *const names[GK_POL_NSTATUS] = {"unfiled", "revoked", "unknown",
+	                                                  "no_registrable"};
 	gk_policy_t *ca = NULL, *cb = NULL; /* compiled here, freed here */
 	char err[64];
 	/* mode and status rules live in the policy YAML alone: the same YAML, the same rules
@@ -270,7 +271,7 @@ static int rules_diff(const gk_polstore_bundle_t *from, const gk_policy_t *cfrom
 		if (json_object_set_new(sum, "mode", json_string(line)))
 			rc = GK_ENOMEM;
 	}
-	for (int i = 0; i < 3 && rc == 0; i++) {
+	for (int i = 0; i < GK_POL_NSTATUS && rc == 0; i++) {
 		char ra[128], rb[128], line[300];
 		rule_text(pa, (gk_pol_status_t)i, ra, sizeof(ra));
 		rule_text(pb, (gk_pol_status_t)i, rb, sizeof(rb));

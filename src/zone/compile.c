@@ -30,6 +30,7 @@ static void begin(struct cc *c, const gk_node_t *n, bool wild)
 	c->a->wild_mode = wild;
 	c->a->class_any = false;
 	c->a->allow = NULL;
+	c->a->psl = c->zs->psl;
 	/* leave room for a longer query name (templates move) and for OPT */
 	gk_asm_init(c->a, c->buf, 65535 - 256 - 11, 12u + n->len + 4u, n->name, n->len);
 }
@@ -41,13 +42,15 @@ static int store_regs(struct cc *c, gk_tmpl_t *t, const gk_node_t *own)
 	gk_regref_t tmp[GK_ASM_REGS];
 	unsigned k = 0;
 	for (unsigned i = 0; i < a->nregs; i++) {
-		const gk_node_t *m = a->regs[i];
-		const uint8_t *r = m->name + m->reg_off;
-		uint8_t rl = (uint8_t)(m->len - m->reg_off);
-		if (own && own->reg_off < GK_REG_UNKNOWN && own->len - own->reg_off == rl &&
-		    memcmp(own->name + own->reg_off, r, rl) == 0)
+		const uint8_t *r = a->regs[i].name;
+		uint8_t rl = a->regs[i].len;
+		/* the query's own domain is checked anyway (a name without one too) */
+		if (own->reg_off < GK_REG_UNKNOWN ? own->len - own->reg_off == rl &&
+		                                        memcmp(own->name + own->reg_off, r, rl) == 0
+		                                  : own->reg_off == GK_REG_NONE && rl == 0)
 			continue;
-		tmp[k++] = (gk_regref_t){.name = r, .len = rl, .hash = gk_dname_hash(r, rl)};
+		tmp[k++] =
+		    (gk_regref_t){.name = r, .len = rl, .hash = rl ? gk_dname_hash(r, rl) : 0};
 	}
 	if (a->regs_lost)
 		t->flags |= GK_TMPL_RECHECK;

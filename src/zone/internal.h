@@ -80,7 +80,7 @@ typedef struct gk_bound {
 /* A registrable domain other than the query's whose records a template carries: the
  * filing check must pass for it too, or the answer is rebuilt without them. */
 typedef struct gk_regref {
-	const uint8_t *name; /* lowercase wire name */
+	const uint8_t *name; /* lowercase wire name; NULL (len 0): a name without one */
 	uint8_t len;
 	uint64_t hash; /* gk_dname_hash(name, len) */
 } gk_regref_t;

@@ -6,6 +6,7 @@
  * recorded, so the compiler can relocate a template to a query name of another length.
  */
 #include <string.h>
+#include "common/psl.h"
 #include "zone/resolve.h"
 
 #define MAX_HOPS 16
@@ -208,27 +209,50 @@ full:
 		a->full_req = true;
 }
 
-/* Remember n's registrable domain as one this message depends on. */
-static void note_reg(gk_asm_t *a, const gk_node_t *n)
+#define REG_NONE    (-1) /* the name is a public suffix: it has no registrable domain */
+#define REG_UNKNOWN (-2) /* no PSL to tell */
+
+/* Registrable domain of a name: offset inside name, REG_NONE or REG_UNKNOWN. n is the
+ * name's node when exact, else the node found for it (closest encloser, wildcard or cut),
+ * whose zone may fix the answer for every name in it. */
+static int reg_of(const gk_asm_t *a, const gk_node_t *n, bool exact, const uint8_t *name,
+                  size_t len)
 {
-	if (n->reg_off >= GK_REG_UNKNOWN)
-		return;
-	const uint8_t *r = n->name + n->reg_off;
-	size_t rl = n->len - n->reg_off;
-	for (unsigned i = 0; i < a->nregs; i++) {
-		const gk_node_t *m = a->regs[i];
-		if ((size_t)(m->len - m->reg_off) == rl && memcmp(m->name + m->reg_off, r, rl) == 0)
-			return;
-	}
+	if (exact)
+		return n->reg_off == GK_REG_NONE      ? REG_NONE
+		       : n->reg_off == GK_REG_UNKNOWN ? REG_UNKNOWN
+		                                      : n->reg_off;
+	if (n->zone->reg_len)
+		return (int)(len - n->zone->reg_len);
+	if (!a->psl)
+		return REG_UNKNOWN;
+	int off = gk_psl_registrable_wire(a->psl, name, len);
+	return off < 0 ? REG_NONE : off;
+}
+
+/* May the message carry data of name (registrable domain at off, see reg_of)? At query time
+ * the filter decides; at compile time the domain is remembered for the template. */
+static bool pass(gk_asm_t *a, const uint8_t *name, size_t len, int off)
+{
+	if (off == REG_UNKNOWN)
+		return true;
+	const uint8_t *r = off >= 0 ? name + off : NULL;
+	size_t rl = off >= 0 ? len - (size_t)off : 0;
+	if (a->allow)
+		return a->allow(a->allow_ctx, r, rl);
+	for (unsigned i = 0; i < a->nregs; i++)
+		if (a->regs[i].len == rl && (rl == 0 || memcmp(a->regs[i].name, r, rl) == 0))
+			return true;
 	if (a->nregs == GK_ASM_REGS)
 		a->regs_lost = true;
 	else
-		a->regs[a->nregs++] = n;
+		a->regs[a->nregs++] = (gk_asm_reg_t){.name = r, .len = (uint8_t)rl};
+	return true;
 }
 
-static bool allowed(gk_asm_t *a, const gk_node_t *n)
+static bool pass_node(gk_asm_t *a, const gk_node_t *n)
 {
-	return !a->allow || a->allow(a->allow_ctx, n);
+	return pass(a, n->name, n->len, reg_of(a, n, true, n->name, n->len));
 }
 
 static const gk_node_t *find(const gk_zoneset_t *zs, const uint8_t *name, size_t len)
@@ -273,9 +297,8 @@ static void additional(const gk_zoneset_t *zs, gk_asm_t *a, const gk_rrset_t *co
 				if (!n || n->zone != zone || n->dname || (n->cut && !cut))
 					continue;
 				const gk_rrset_t *r = gk_node_rrset(n, types[t]);
-				if (!r || was_added(a, r) || !allowed(a, n))
+				if (!r || was_added(a, r) || !pass_node(a, n))
 					continue;
-				note_reg(a, n);
 				bool req = cut && n->cut == cut;
 				put_rrset(a, n->name, n->len, r, GK_SEC_ADDITIONAL, req,
 				          UINT32_MAX);
@@ -312,10 +335,14 @@ void gk_resolve_referral(const gk_zoneset_t *zs, gk_asm_t *a, const gk_node_t *c
 
 enum look { LK_NONE, LK_EXACT, LK_REFERRAL, LK_DNAME, LK_WILD, LK_NXDOMAIN };
 
-static enum look lookup(const gk_zoneset_t *zs, const uint8_t *name, size_t len, uint16_t qtype,
-                        const gk_node_t **out)
+/* Find what answers (name, qtype): *out is the node to use; *reg (when not NULL) the
+ * registrable domain of name (reg_of). */
+static enum look lookup(const gk_asm_t *a, const gk_zoneset_t *zs, const uint8_t *name, size_t len,
+                        uint16_t qtype, const gk_node_t **out, int *reg)
 {
 	const gk_node_t *n = find(zs, name, len);
+	if (n && reg)
+		*reg = reg_of(a, n, true, name, len);
 	if (n) {
 		if (n->cut && !(qtype == GK_TYPE_DS && n->cut == n)) {
 			*out = n->cut;
@@ -342,6 +369,8 @@ static enum look lookup(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
 	}
 	if (!n)
 		return LK_NONE;
+	if (reg)
+		*reg = reg_of(a, n, false, name, len);
 	if (n->cut) {
 		*out = n->cut;
 		return LK_REFERRAL;
@@ -368,9 +397,6 @@ static const uint8_t *answer_node(const gk_zoneset_t *zs, gk_asm_t *a, const gk_
                                   const uint8_t *owner, size_t olen, uint16_t qtype)
 {
 	const gk_zone_t *z = n->zone;
-	if (!allowed(a, n))
-		return NULL; /* a refused registrable domain: its data stays out */
-	note_reg(a, n);
 	if (qtype == GK_TYPE_ANY) {
 		/* RFC 8482: one RRset suffices; NSD sends the first it holds */
 		for (unsigned i = 0; i < n->nrrsets; i++) {
@@ -417,12 +443,17 @@ void gk_resolve(const gk_zoneset_t *zs, gk_asm_t *a, const uint8_t *qname, size_
 	for (unsigned hop = 0; hop < MAX_HOPS; hop++) {
 		seen[hop] = name;
 		const gk_node_t *n = NULL;
-		enum look k = lookup(zs, name, len, qtype, &n);
+		int reg = REG_UNKNOWN;
+		enum look k = lookup(a, zs, name, len, qtype, &n, &reg);
 		if (hop == 0) {
 			a->aa = k != LK_NONE && k != LK_REFERRAL && !a->class_any;
 			if (k == LK_NONE)
 				a->rcode = GK_RCODE_REFUSED;
 		}
+		/* a refused registrable domain: nothing of it goes out, whatever is found for
+		 * the name (data, referral, DNAME, or its zone's SOA); the chain ends here */
+		if (k != LK_NONE && !pass(a, name, len, reg))
+			return;
 		const uint8_t *next = NULL;
 		switch (k) {
 		case LK_NONE:
@@ -499,7 +530,7 @@ int gk_resolve_chain_types(const gk_zoneset_t *zs, const gk_node_t *n, uint16_t 
 			break;
 		const uint8_t *t = gk_node_rrset(cur, GK_TYPE_CNAME)->rrs[0].rdata;
 		const gk_node_t *next = NULL;
-		enum look lk = lookup(zs, t, gk_dname_len(t), 0, &next);
+		enum look lk = lookup(NULL, zs, t, gk_dname_len(t), 0, &next, NULL);
 		if (lk == LK_DNAME)
 			return -1;
 		if (lk != LK_EXACT && lk != LK_WILD)

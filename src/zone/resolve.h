@@ -21,6 +21,12 @@
 #define GK_ASM_SCRATCH 8
 #define GK_ASM_REGS    16
 
+/* A registrable domain a compiled message depends on (name NULL, len 0: none). */
+typedef struct gk_asm_reg {
+	const uint8_t *name;
+	uint8_t len;
+} gk_asm_reg_t;
+
 typedef struct gk_asm {
 	uint8_t *buf;
 	size_t len, cap; /* message so far (header and question included), capacity */
@@ -33,15 +39,24 @@ typedef struct gk_asm {
 	bool fix_lost;  /* more pointers than fix[] holds: the message cannot be relocated */
 	bool wild_mode; /* the whole-qname entry may only be used for owner names */
 	bool class_any; /* QCLASS ANY: not authoritative, answer section only */
-	/* Filing filter (query time): data of a node for which allow() is false is left out:
-	 * a CNAME chain stops before it, additional records of it are skipped. */
-	bool (*allow)(void *ctx, const gk_node_t *n);
+	/* Filing filter (query time). Every name whose data the message would carry -- each
+	 * name a CNAME or DNAME chain reaches (whatever is found there: data, a referral, a
+	 * DNAME, NXDOMAIN or NODATA with its zone's SOA) and each additional-section owner --
+	 * is first passed to allow() with its registrable domain (reg, rlen octets; NULL, 0
+	 * for a name that is itself a public suffix). When allow() says no, the chain stops
+	 * before that name (the records up to it stay, the rcode is the first hop's) and an
+	 * additional record is skipped. NULL: no filter (compile time). */
+	bool (*allow)(void *ctx, const uint8_t *reg, size_t rlen);
 	void *allow_ctx;
-	/* Registrable domains of the nodes whose records went into the answer and additional
-	 * sections (compile time, to check them at query time). */
+	/* Registrable domains of names not in the zone set's tables (CNAME and DNAME targets
+	 * that do not exist, names below cuts) come from this list when their zone does not
+	 * fix them (gk_zone_t.reg_len); NULL: such names are not checked. */
+	const struct gk_psl *psl;
+	/* Without allow (compile time): the registrable domains the message depends on, to
+	 * check them at query time (rlen 0: a name without one). */
 	unsigned nregs;
 	bool regs_lost; /* more than GK_ASM_REGS */
-	const gk_node_t *regs[GK_ASM_REGS];
+	gk_asm_reg_t regs[GK_ASM_REGS];
 	unsigned nct, nfix, nbound, nadded, nscratch;
 	struct {
 		const uint8_t *name;
@@ -56,7 +71,7 @@ typedef struct gk_asm {
 
 /* Prepare a to continue a message in buf[0..qend) whose question name (lowercase copy in
  * qname, qlen octets) sits at offset 12. cap: usable size of buf. The caller's wild_mode,
- * class_any, allow and allow_ctx are kept; everything else is reset. */
+ * class_any, allow, allow_ctx and psl are kept; everything else is reset. */
 void gk_asm_init(gk_asm_t *a, uint8_t *buf, size_t cap, size_t qend, const uint8_t *qname,
                  size_t qlen);
 

@@ -580,10 +580,14 @@ static void compute_regs(gk_zoneset_t *zs)
 			continue;
 		if (!zs->psl) {
 			n->reg_off = GK_REG_UNKNOWN;
+			if (n->parent_side)
+				n->parent_side->reg_off = GK_REG_UNKNOWN;
 			continue;
 		}
 		int off = gk_psl_registrable_wire(zs->psl, n->name, n->len);
 		n->reg_off = off < 0 ? GK_REG_NONE : (uint8_t)off;
+		if (n->parent_side) /* the parent's node at this cut: the same name */
+			n->parent_side->reg_off = n->reg_off;
 		gk_zone_t *z = n->zone;
 		if (z->reg_len && (off < 0 || n->len - (unsigned)off != z->reg_len))
 			z->reg_len = 0; /* a public suffix inside the zone: ask per name */

@@ -22,16 +22,32 @@ size_t msg_name(uint8_t *out, const char *name)
 		out[0] = 0;
 		return 1;
 	}
+	/* presentation form with RFC 1035 5.1 escapes: \. and \\ are label data, \DDD a byte */
 	const char *s = name;
 	while (*s) {
-		const char *dot = strchr(s, '.');
-		size_t l = dot ? (size_t)(dot - s) : strlen(s);
-		if (l == 0 || l > 63 || n + l + 2 > 255)
+		size_t lab = n++, l = 0;
+		while (*s && *s != '.') {
+			unsigned c = (unsigned char)*s++;
+			if (c == '\\' && s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' &&
+			    s[2] >= '0' && s[2] <= '9') {
+				c = (unsigned)(s[0] - '0') * 100u + (unsigned)(s[1] - '0') * 10u +
+				    (unsigned)(s[2] - '0');
+				s += 3;
+				if (c > 255)
+					return 0;
+			} else if (c == '\\') {
+				if (!*s)
+					return 0;
+				c = (unsigned char)*s++;
+			}
+			if (l == 63 || n + 2 > 255)
+				return 0;
+			out[n++] = (uint8_t)c;
+			l++;
+		}
+		if (l == 0)
 			return 0;
-		out[n++] = (uint8_t)l;
-		memcpy(out + n, s, l);
-		n += l;
-		s += l;
+		out[lab] = (uint8_t)l;
 		if (*s == '.')
 			s++;
 	}
