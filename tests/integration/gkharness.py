@@ -433,3 +433,64 @@ def good_query_answered(port, host="127.0.0.1", timeout=1.0):
 		return r.rcode() == dns.rcode.NOERROR and len(r.answer) == 1
 	except Exception:
 		return False
+
+
+# ---- a private redis-server and the registry feed through the real gk-sync ----
+
+REDIS_SERVER = os.environ.get("GK_REDIS_SERVER", "/usr/bin/redis-server")
+
+
+def start_redis(tmp):
+	"""A redis-server on a free loopback port, no persistence. Returns the Server (its
+	port in .port); waits until it answers PING."""
+	if not os.access(REDIS_SERVER, os.X_OK):
+		raise RuntimeError("redis-server not found at %s (scripts/deps.sh installs it)" % REDIS_SERVER)
+	port = free_port()
+	argv = [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+		"--appendonly", "no", "--dir", tmp]
+	srv = Server("redis-server", argv, tmp, port, os.path.join(tmp, "redis.log"))
+	deadline = time.time() + 10
+	while True:
+		try:
+			with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+				s.sendall(b"PING\r\n")
+				if s.recv(16).startswith(b"+PONG"):
+					return srv
+		except OSError:
+			pass
+		if time.time() > deadline or not srv.alive():
+			srv.stop()
+			raise RuntimeError("redis-server did not start:\n" + srv.log_text())
+		time.sleep(0.05)
+
+
+class Feed:
+	"""Registry feeds signed and applied with the real gk-sync (keygen, sign, apply)."""
+
+	def __init__(self, gk_sync, tmp, redis_port):
+		self.bin, self.tmp, self.n = gk_sync, tmp, 0
+		self.addr = "127.0.0.1:%d" % redis_port
+		self.priv = os.path.join(tmp, "registry.key")
+		self.pub = os.path.join(tmp, "registry.pub")
+		self.run("keygen", self.priv, self.pub)
+
+	def run(self, *args):
+		r = subprocess.run([self.bin] + list(args), capture_output=True, text=True, timeout=60)
+		if r.returncode != 0:
+			raise RuntimeError("gk-sync %s: exit %d\n%s%s" % (args[0], r.returncode, r.stdout, r.stderr))
+		return r
+
+	def snapshot(self, serial, records):
+		"""records: [(domain, "filed" | "revoked")]."""
+		self.n += 1
+		lines = ['{"kind":"snapshot","serial":%d,"count":%d,"generated":"2026-01-01T00:00:00Z"}' %
+			 (serial, len(records))]
+		for i, (d, st) in enumerate(records):
+			lines.append('{"domain":"%s","status":"%s","licence":"京ICP备%08d号-1",'
+				     '"sponsor":"示例%03d有限公司","nature":"企业","provider":"示例云",'
+				     '"updated":"2026-01-01T00:00:00+08:00"}' % (d, st, 30000000 + i, i))
+		path = os.path.join(self.tmp, "feed%02d.jsonl" % self.n)
+		with open(path, "w") as f:
+			f.write("\n".join(lines) + "\n")
+		self.run("sign", "--key", self.priv, path)
+		self.run("apply", "--redis", self.addr, "--pubkey", self.pub, path)

@@ -12,24 +12,56 @@
 # Where NSD 4.6.1 departs from an RFC on purpose (or predates it), the case carries an
 # `exception` note citing the RFC and our own answer is checked against the RFC instead.
 #
-# Usage: test_differential.py GATEKEEPERD   (or "nsd" to diff NSD against itself)
+# Two modes, both against the same NSD serving every fixture zone:
+#   plain   gatekeeperd without the filing check: every answer as NSD's.
+#   filing  gatekeeperd with the filing check, its replica loaded by the real gk-sync into a
+#           private redis-server: filed, revoked and unfiled zones served side by side, a
+#           parent and a served child, a registry zone at a public suffix (gd.cn). A name
+#           whose registrable domain is refused gets the configured refusal (REFUSED with
+#           EDE 15 for unfiled, NXDOMAIN with its zone's SOA and EDE 15 for revoked); every
+#           other name gets NSD's answer with nothing of a refused domain in it: a CNAME or
+#           DNAME chain that reaches one stops before it (the records up to there stay,
+#           NOERROR, no authority or additional records), additional records of one are
+#           left out. A public suffix itself (gd.cn's apex) is answered as NSD does.
+#
+# Usage: test_differential.py GATEKEEPERD GK_SYNC   (or "nsd" to diff NSD against itself)
 #        GK_DIFF_ONLY=substring restricts the corpus; GK_DIFF_VERBOSE=1 prints every answer.
 import os
 import struct
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gkharness as h  # noqa: E402
 
 import dns.edns  # noqa: E402
+import dns.exception  # noqa: E402
 import dns.flags  # noqa: E402
 import dns.message  # noqa: E402
+import dns.name  # noqa: E402
+import dns.query  # noqa: E402
 import dns.opcode  # noqa: E402
 import dns.rcode  # noqa: E402
 import dns.rdataclass  # noqa: E402
 import dns.rdatatype  # noqa: E402
 
 NAME_TYPES = {"CNAME", "DNAME", "NS", "MX", "SRV", "PTR", "SOA"}
+
+# Zones served in both modes beside the black-box tests' four (h.ZONES).
+FILING_ZONES = [
+	("chain.com.cn", "chain.com.cn.zone"),
+	("child.chain.com.cn", "child.chain.com.cn.zone"),
+	("revoked.com.cn", "revoked.com.cn.zone"),
+	("unfiled.cn", "unfiled.cn.zone"),
+	("gd.cn", "gd.cn.zone"),
+]
+ALL_ZONES = h.ZONES + FILING_ZONES
+# The registry's status set in filing mode; every other registrable domain is unfiled.
+STATUS = {"example.cn": "filed", "other.com.cn": "filed", "dname.cn": "filed",
+	  "chain.com.cn": "filed", "foo.gd.cn": "filed", "dns.gd.cn": "filed",
+	  "deleg.gd.cn": "filed", "revoked.com.cn": "revoked"}
+# The public suffixes the fixture names meet (ICANN section of the list), as label tuples.
+SUFFIXES = {(b"cn",), (b"com", b"cn"), (b"gd", b"cn"), (b"com",)}
 LONG60 = "l" * 60  # 60-octet label: LONG60.long.dname.cn substitutes to > 255 octets
 
 
@@ -127,6 +159,28 @@ def base_cases():
 	# outside every zone
 	add(("www.notours.cn", "A"), ("cn", "SOA"), ("com.cn", "NS"), (".", "NS"),
 	    ("example.com", "A"), ("xexample.cn", "A"))
+	# the filing zones (FILING_ZONES): labels with '.', '\\' and NUL bytes, chains into
+	# refused and filed domains, a served child, a registry zone at a public suffix
+	add(("www.chain.com.cn", "A"), ("chain.com.cn", "MX"), ("chain.com.cn", "SOA"),
+	    ("dot\\.inlabel.chain.com.cn", "A"), ("back\\\\slash.chain.com.cn", "A"),
+	    ("nul\\000byte.chain.com.cn", "A"), ("dot.inlabel.chain.com.cn", "A"),
+	    ("dot\\.inlabel.chain.com.cn", "TXT"))
+	for n in ("to-revoked", "to-revoked-nx", "to-revoked-deleg", "to-revoked-dname", "to-unfiled",
+		  "to-gd", "to-gd-unfiled", "to-gd-deleg", "to-gd-baddeleg", "to-child"):
+		add((n + ".chain.com.cn", "A"), (n + ".chain.com.cn", "TXT"), (n + ".chain.com.cn", "CNAME"))
+	for n in ("www.dn-revoked", "nope.dn-revoked", "x.ns1.sub.dn-revoked", "x.d.dn-revoked",
+		  "www.dn-unfiled", "www.dn-filed", "nx.dn-filed", "back.dn-filed"):
+		add((n + ".chain.com.cn", "A"), (n + ".chain.com.cn", "MX"))
+	add(("dn-revoked.chain.com.cn", "DNAME"), ("dn-revoked.chain.com.cn", "A"),
+	    ("child.chain.com.cn", "DS"), ("child.chain.com.cn", "SOA"), ("child.chain.com.cn", "NS"),
+	    ("www.child.chain.com.cn", "A"), ("nx.child.chain.com.cn", "A"),
+	    ("www.revoked.com.cn", "A"), ("revoked.com.cn", "SOA"), ("nope.revoked.com.cn", "A"),
+	    ("www.sub.revoked.com.cn", "A"), ("x.d.revoked.com.cn", "A"), ("www.unfiled.cn", "A"),
+	    ("unfiled.cn", "SOA"), ("nope.unfiled.cn", "MX"),
+	    ("gd.cn", "SOA"), ("gd.cn", "NS"), ("gd.cn", "DNSKEY"), ("gd.cn", "A"), ("a.dns.gd.cn", "A"),
+	    ("nx.dns.gd.cn", "A"), ("www.foo.gd.cn", "A"), ("www.foo.gd.cn", "TXT"), ("foo.gd.cn", "A"),
+	    ("foo.gd.cn", "MX"), ("www.bar.gd.cn", "A"), ("www.deleg.gd.cn", "A"), ("deleg.gd.cn", "DS"),
+	    ("deleg.gd.cn", "NS"), ("www.bad.gd.cn", "A"), ("*.gd.cn", "A"))
 	# 0x20 mixed case
 	add(("wWw.ExAmPlE.cN", "A"), ("Nx.ExAmPlE.Cn", "A"), ("X.DeLeG.example.CN", "A"),
 	    ("WWW.D.DNAME.CN", "A"), ("A.Wild.Example.CN", "MX"), ("CNAME1.example.cn", "A"))
@@ -214,7 +268,9 @@ def corpus():
 	# section), so everything is compared except which RRset was picked: RFC 8482 s4.1 lets
 	# the server choose. Ours must also be minimal; a different choice is only printed.
 	for name in ("example.cn", "www.example.cn", "a.wild.example.cn", "nx.example.cn",
-		     "ent.example.cn", "cname1.example.cn", "sub.example.cn", "d.dname.cn"):
+		     "ent.example.cn", "cname1.example.cn", "sub.example.cn", "d.dname.cn",
+		     "to-revoked.chain.com.cn", "www.dn-revoked.chain.com.cn", "gd.cn",
+		     "www.foo.gd.cn", "www.unfiled.cn", "to-gd-deleg.chain.com.cn"):
 		for mode in ("udp", "udp1232", "tcp"):
 			cases.append(Case(name, "ANY", mode, compare="any", check=minimal_any))
 	# qname of the ANY case for a delegation: referral, fully comparable
@@ -358,63 +414,206 @@ def ask(srv, case, qid):
 	return wire, h.udp_raw(wire, srv.port, timeout=1.0)
 
 
+# ---- filing mode: what the filing check makes of NSD's answer ----
+
+def reg_of(name):
+	"""Registrable domain of a dns.name.Name as text (lowercase), or None for a public
+	suffix or the root. Labels as on the wire: a '.' byte in a label is data."""
+	labels = tuple(l.lower() for l in name.labels if l)
+	best = 1  # the implicit "*" rule: the TLD is a suffix
+	for k in range(1, len(labels) + 1):
+		if labels[-k:] in SUFFIXES:
+			best = k
+	if len(labels) <= best:
+		return None
+	return dns.name.Name(labels[-best - 1:] + (b"",)).to_text(omit_final_dot=True)
+
+
+def refused_reg(name):
+	"""The name's registrable domain when the filing check refuses it, else None."""
+	r = reg_of(name)
+	return r if r is not None and STATUS.get(r) != "filed" else None
+
+
+def zone_of(name):
+	"""The deepest served zone holding name, or None."""
+	best = None
+	for z, _ in ALL_ZONES:
+		zn = dns.name.from_text(z)
+		if name.is_subdomain(zn) and (best is None or len(zn) > len(best)):
+			best = zn
+	return best
+
+
+def expected_filed(nsd_wire):
+	"""NSD's answer as the filing check leaves it for a query whose own domain passes."""
+	m = parse(nsd_wire)
+	if not isinstance(m, dns.message.Message) or m.flags & dns.flags.TC:
+		return nsd_wire
+	cut = False
+	answer = []
+	for rrset in m.answer:  # in chain order: the chain stops before a refused domain
+		if refused_reg(rrset.name):
+			cut = True
+			break
+		answer.append(rrset)
+	if not cut and any(refused_reg(r.name) for r in m.authority):
+		cut = True  # the chain's last name: its zone's SOA or a referral into a refused domain
+	m.answer = answer
+	if cut:
+		m.authority, m.additional = [], []
+		m.set_rcode(dns.rcode.NOERROR)
+	else:
+		m.additional = [r for r in m.additional if not refused_reg(r.name)]
+	return m.to_wire()
+
+
+def ede_codes(m):
+	return [o.code for o in m.options if o.otype == dns.edns.EDE] if m.edns >= 0 else []
+
+
+def check_refusal(case, gw, why):
+	"""A refused name: REFUSED (unfiled) or NXDOMAIN with its zone's SOA (revoked), nothing
+	else, EDE 15 when the query had EDNS."""
+	m = parse(gw)
+	if not isinstance(m, dns.message.Message):
+		return ["no parseable answer for a refused name (%s)" % why]
+	p = []
+	want = dns.rcode.NXDOMAIN if why == "revoked" else dns.rcode.REFUSED
+	if m.rcode() != want:
+		p.append("rcode %s, want %s (%s)" % (dns.rcode.to_text(m.rcode()), dns.rcode.to_text(want), why))
+	if m.answer or m.additional:
+		p.append("records in answer/additional of a refused name")
+	zone = zone_of(m.question[0].name) if m.question else None
+	if why == "revoked":
+		if len(m.authority) != 1 or m.authority[0].rdtype != dns.rdatatype.SOA or \
+				m.authority[0].name != zone:
+			p.append("authority is not the SOA of %s" % zone)
+	elif m.authority:
+		p.append("authority records in a REFUSED answer")
+	if case.mode not in ("udp", "tcp") and ede_codes(m) != [15]:
+		p.append("EDE %s, want [15]" % ede_codes(m))
+	return p
+
+
+def filing_setup(tmp, gkbin, gksync):
+	"""redis-server with the STATUS set applied by gk-sync; gatekeeperd following it."""
+	redis = h.start_redis(tmp)
+	try:
+		feed = h.Feed(gksync, tmp, redis.port)
+		feed.snapshot(1, sorted(STATUS.items()))
+		extra = ("redis:\n  address: \"127.0.0.1:%d\"\n  instance_id: diff-%d\n"
+			 "filing:\n  startup: refuse\n" % (redis.port, os.getpid()))
+		gk = h.start_gk(gkbin, tmp, zones=ALL_ZONES, extra=extra)
+	except Exception:
+		redis.stop()
+		raise
+	# the replica is loaded once a filed name answers
+	q = dns.message.make_query("www.example.cn", "A")
+	deadline = time.monotonic() + 20
+	while True:
+		try:
+			r = dns.query.udp(q, "127.0.0.1", port=gk.port, timeout=0.5)
+			if r.rcode() == dns.rcode.NOERROR:
+				break
+		except dns.exception.Timeout:
+			pass
+		if time.monotonic() > deadline or not gk.alive():
+			gk.stop()
+			redis.stop()
+			raise RuntimeError("the filing replica did not load:\n" + gk.log_text())
+		time.sleep(0.05)
+	return redis, gk
+
+
+def run_mode(mode, nsd, ours, cases, verbose):
+	"""Send every case to both; returns (mismatches, problems, echo)."""
+	mismatches, problems, echo = [], [], []
+	for i, case in enumerate(cases):
+		qid = 0x1000 + i
+		qwire, nw = ask(nsd, case, qid)
+		_, gw = ask(ours, case, qid)
+		refused = None
+		if mode == "filing" and case.raw is None and case.qclass == "IN":
+			qn = dns.name.from_text(case.qname)
+			r = refused_reg(qn)
+			if r is not None and zone_of(qn) is not None:
+				refused = STATUS.get(r, "unfiled")
+			elif nw is not None:
+				nw = expected_filed(nw)
+		if verbose:
+			h.log("== [%s] %s\n-- NSD%s:\n%s\n-- ours:\n%s" % (
+				mode, case.label, " (as the filing check leaves it)" if mode == "filing" else "",
+				show(nw), show(gw)))
+		if refused:
+			for p in check_refusal(case, gw, refused):
+				problems.append((case, gw, "[%s] %s" % (mode, p)))
+		else:
+			a, b = norm(case, nw), norm(case, gw)
+			if a != b:
+				mismatches.append((mode, case, nw, gw, a, b))
+			elif case.compare == "any" and norm(Case("", compare="full"), nw) != \
+					norm(Case("", compare="full"), gw):
+				h.log("note: [%s] %s: NSD and ours picked different RRsets (allowed)" % (mode, case.label))
+			if case.check:
+				gm = parse(gw)
+				for p in case.check(gm if isinstance(gm, dns.message.Message) else None):
+					problems.append((case, gw, "[%s] %s" % (mode, p)))
+		# the question section must echo the query's bytes (0x20 case included)
+		qb = h.question_bytes(qwire)
+		for who, w in (("NSD", nw), ("ours", gw)):
+			if w is not None and qb is not None and h.question_bytes(w) not in (None, qb) \
+			   and header(w)[1][0] == 1:
+				echo.append((case, who, qb, h.question_bytes(w)))
+		if gw is not None and len(gw) >= 2 and gw[:2] != qwire[:2]:
+			problems.append((case, gw, "ID not echoed"))
+	if not ours.alive():
+		problems.append((Case("-", label="server"), None, "%s died during the %s run" % (ours.name, mode)))
+	return mismatches, problems, echo
+
+
 def main(argv):
-	if len(argv) != 2:
-		print(__doc__ if __doc__ else "usage: test_differential.py GATEKEEPERD|nsd")
+	if len(argv) not in (2, 3) or (argv[1] != "nsd" and len(argv) != 3):
+		print("usage: test_differential.py GATEKEEPERD GK_SYNC | nsd")
 		return 2
 	target = argv[1]
 	verbose = bool(os.environ.get("GK_DIFF_VERBOSE"))
 	cases = corpus()
 	mismatches, problems, echo = [], [], []
 	with h.TempDir("gk-diff-") as tmp:
-		ntmp = os.path.join(tmp, "nsd")
-		gtmp = os.path.join(tmp, "gk")
-		os.mkdir(ntmp)
-		os.mkdir(gtmp)
-		with h.start_nsd(ntmp) as nsd:
+		ntmp, gtmp, ftmp = (os.path.join(tmp, d) for d in ("nsd", "gk", "filing"))
+		for d in (ntmp, gtmp, ftmp):
+			os.mkdir(d)
+		with h.start_nsd(ntmp, zones=ALL_ZONES) as nsd:
 			if target == "nsd":
-				ours = h.start_nsd(gtmp)
+				ours = h.start_nsd(gtmp, zones=ALL_ZONES)
 			else:
-				ours = h.start_gk(target, gtmp)
+				ours = h.start_gk(target, gtmp, zones=ALL_ZONES)
 			with ours:
 				h.log("NSD on %d, %s on %d; %d queries" % (nsd.port, ours.name, ours.port, len(cases)))
-				for i, case in enumerate(cases):
-					qid = 0x1000 + i
-					qwire, nw = ask(nsd, case, qid)
-					_, gw = ask(ours, case, qid)
-					a, b = norm(case, nw), norm(case, gw)
-					if verbose:
-						h.log("== %s\n-- NSD:\n%s\n-- ours:\n%s" % (case.label, show(nw), show(gw)))
-					if a != b:
-						mismatches.append((case, nw, gw, a, b))
-					elif case.compare == "any" and norm(Case("", compare="full"), nw) != \
-							norm(Case("", compare="full"), gw):
-						h.log("note: %s: NSD and ours picked different RRsets (allowed)" % case.label)
-					if case.check:
-						gm = parse(gw)
-						for p in case.check(gm if isinstance(gm, dns.message.Message) else None):
-							problems.append((case, gw, p))
-					# the question section must echo the query's bytes (0x20 case included)
-					qb = h.question_bytes(qwire)
-					for who, w in (("NSD", nw), ("ours", gw)):
-						if w is not None and qb is not None and h.question_bytes(w) not in (None, qb) \
-						   and header(w)[1][0] == 1:
-							echo.append((case, who, qb, h.question_bytes(w)))
-					if gw is not None and len(gw) >= 2 and gw[:2] != qwire[:2]:
-						problems.append((case, gw, "ID not echoed"))
-				if not ours.alive():
-					problems.append((Case("-", label="server"), None, "%s died during the run" % ours.name))
-	for case, nw, gw, a, b in mismatches:
+				for acc, got in zip((mismatches, problems, echo),
+						    run_mode("plain", nsd, ours, cases, verbose)):
+					acc.extend(got)
+			if target != "nsd":
+				redis, gk = filing_setup(ftmp, target, argv[2])
+				with redis, gk:
+					h.log("filing mode: %s on %d, redis on %d; %d queries" % (
+						gk.name, gk.port, redis.port, len(cases)))
+					for acc, got in zip((mismatches, problems, echo),
+							    run_mode("filing", nsd, gk, cases, verbose)):
+						acc.extend(got)
+	for mode, case, nw, gw, a, b in mismatches:
 		keys = sorted(set(a) | set(b), key=str)
 		diff = ["%s: NSD=%r ours=%r" % (k, a.get(k), b.get(k)) for k in keys if a.get(k) != b.get(k)]
-		h.log("\nMISMATCH %s%s\n  %s\n  -- NSD answer:\n%s\n  -- our answer:\n%s" % (
-			case.label, "  [exception: %s]" % case.exception if case.exception else "",
-			"\n  ".join(diff), show(nw), show(gw)))
+		h.log("\nMISMATCH [%s] %s%s\n  %s\n  -- NSD answer%s:\n%s\n  -- our answer:\n%s" % (
+			mode, case.label, "  [exception: %s]" % case.exception if case.exception else "",
+			"\n  ".join(diff), " (as the filing check leaves it)" if mode == "filing" else "",
+			show(nw), show(gw)))
 	for case, gw, p in problems:
 		h.log("\nPROBLEM %s: %s\n  -- our answer:\n%s" % (case.label, p, show(gw)))
 	for case, who, qb, got in echo:
 		h.log("\nQUESTION ECHO %s: %s sent question %s, query had %s" % (case.label, who, got.hex(), qb.hex()))
-	h.log("\n%d queries, %d mismatches, %d RFC problems, %d question-echo errors" % (
+	h.log("\n%d queries per mode, %d mismatches, %d RFC/filing problems, %d question-echo errors" % (
 		len(cases), len(mismatches), len(problems), len(echo)))
 	return 1 if mismatches or problems or echo else 0
 
