@@ -25,6 +25,7 @@
 #include <uv.h>
 #include "common/log.h"
 #include "dnstap.pb-c.h"
+#include "obs/discovery.h"
 #include "obs/dnstap.h"
 #include "common/thread.h"
 
@@ -213,23 +214,6 @@ static void out_close(gk_tap_t *t)
 
 /* --- encoding ---------------------------------------------------------------------- */
 
-/* Presentation form of a wire name (for the extra text). */
-static size_t name_text(const uint8_t *n, size_t len, char *out, size_t cap)
-{
-	size_t o = 0, i = 0;
-	while (i < len && n[i] != 0 && o + 1 < cap) {
-		size_t l = n[i++];
-		if (o > 0)
-			out[o++] = '.';
-		for (size_t k = 0; k < l && i < len && o + 1 < cap; k++, i++) {
-			uint8_t c = n[i];
-			out[o++] = (c > 0x20 && c < 0x7f && c != '.' && c != ' ') ? (char)c : '?';
-		}
-	}
-	out[o] = 0;
-	return o;
-}
-
 static const char *status_text(int8_t f)
 {
 	switch (f) {
@@ -368,8 +352,11 @@ static unsigned take(gk_tap_t *t, struct ring *rg, unsigned *niov)
 	*niov = 0;
 	for (; tail + k != head && k < BATCH; k++) {
 		const struct entry *e = &rg->slots[(tail + k) & (GK_TAP_RING_SLOTS - 1)];
-		char dom[300], extra[400];
-		name_text(e->reg, e->reg_len, dom, sizeof(dom));
+		/* escaped as in every other place a name is shown: a '.' inside a label reads
+		 * "\." and never splits it */
+		char dom[4 * 255 + 1], extra[sizeof(dom) + 100];
+		if (e->reg_len)
+			gk_disc_name_text(e->reg, e->reg_len, dom);
 		snprintf(extra, sizeof(extra), "status=%s action=%s reason=%s%s%s%s",
 		         status_text(e->filing), action_text(e->action), why_text(e->why),
 		         e->reg_len ? " domain=" : "", e->reg_len ? dom : "",

@@ -57,7 +57,7 @@ FILING_ZONES = [
 ]
 ALL_ZONES = h.ZONES + FILING_ZONES
 # The registry's status set in filing mode; every other registrable domain is unfiled.
-STATUS = {"example.cn": "filed", "other.com.cn": "filed", "dname.cn": "filed",
+STATUS = {"example.cn": "filed", "other.com.cn": "filed", "dname.cn": "filed", "deleg2.gd.cn": "filed",
 	  "chain.com.cn": "filed", "foo.gd.cn": "filed", "dns.gd.cn": "filed",
 	  "deleg.gd.cn": "filed", "revoked.com.cn": "revoked"}
 # The public suffixes the fixture names meet (ICANN section of the list), as label tuples.
@@ -180,7 +180,8 @@ def base_cases():
 	    ("gd.cn", "SOA"), ("gd.cn", "NS"), ("gd.cn", "DNSKEY"), ("gd.cn", "A"), ("a.dns.gd.cn", "A"),
 	    ("nx.dns.gd.cn", "A"), ("www.foo.gd.cn", "A"), ("www.foo.gd.cn", "TXT"), ("foo.gd.cn", "A"),
 	    ("foo.gd.cn", "MX"), ("www.bar.gd.cn", "A"), ("www.deleg.gd.cn", "A"), ("deleg.gd.cn", "DS"),
-	    ("deleg.gd.cn", "NS"), ("www.bad.gd.cn", "A"), ("*.gd.cn", "A"))
+	    ("deleg.gd.cn", "NS"), ("www.bad.gd.cn", "A"), ("*.gd.cn", "A"),
+	    ("www.deleg2.gd.cn", "A"), ("deleg2.gd.cn", "NS"))
 	# 0x20 mixed case
 	add(("wWw.ExAmPlE.cN", "A"), ("Nx.ExAmPlE.Cn", "A"), ("X.DeLeG.example.CN", "A"),
 	    ("WWW.D.DNAME.CN", "A"), ("A.Wild.Example.CN", "MX"), ("CNAME1.example.cn", "A"))

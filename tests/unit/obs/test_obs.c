@@ -452,6 +452,39 @@ static void test_dnstap_ring_full_and_drop(void **state)
 	free(f);
 }
 
+/* A registrable domain whose label holds a '.' or '\' byte is written escaped, never split:
+ * "a\.b.cn", not "a.b.cn" (another domain). */
+static void test_dnstap_odd_label_escaped(void **state)
+{
+	(void)state;
+	static const uint8_t q2[] = {0x12, 0x34, 0x01, 0x00, 0,   1,   0, 0,   0,   0,
+	                             0,    0,    3,    'w',  'w', 'w', 4, 'a', '.', '\\',
+	                             'b',  2,    'c',  'n',  0,   0,   1, 0,   1};
+	uint8_t r2[sizeof(q2)];
+	char path[128], err[256];
+	snprintf(path, sizeof(path), "%s/odd.fstrm", tmpdir);
+	gk_tap_conf_t tc = {.file = path, .rate = 1000, .burst = 1000, .max_bytes = 1 << 30};
+	gk_tap_t *tap;
+	assert_int_equal(gk_tap_create(&tc, 1, &tap, err, sizeof(err)), 0);
+	assert_int_equal(gk_tap_start(tap), 0);
+	gk_obs_t *o;
+	assert_int_equal(gk_obs_create(1, tap, &o), 0);
+	gk_obs_worker_t *w = gk_obs_worker(o, 0);
+	gk_pkt_result_t unf = result(1, 5, GK_FS_UNFILED, GK_ACT_REFUSE, GK_WHY_UNFILED);
+	unf.len = sizeof(r2);
+	unf.reg_len = 9; /* \4a.\b\2cn\0 */
+	memcpy(r2, q2, sizeof(q2));
+	gk_obs_batch_begin(w);
+	gk_obs_query(w, GK_PKT_TCP, GK_PKT_ANSWER, &unf, q2, sizeof(q2), r2, NULL);
+	gk_tap_stop(tap);
+	gk_obs_free(o);
+	gk_tap_free(tap);
+	struct frame f[4];
+	assert_int_equal(read_frames(path, f, 4), 2);
+	assert_string_equal(f[0].extra,
+	                    "status=unfiled action=refuse reason=unfiled domain=a\\.\\\\b.cn");
+}
+
 static void test_dnstap_rotation(void **state)
 {
 	(void)state;
@@ -550,6 +583,7 @@ int main(void)
 	    cmocka_unit_test(test_render),
 	    cmocka_unit_test(test_dnstap),
 	    cmocka_unit_test(test_dnstap_ring_full_and_drop),
+	    cmocka_unit_test(test_dnstap_odd_label_escaped),
 	    cmocka_unit_test(test_dnstap_rotation),
 	    cmocka_unit_test(test_dnstap_bad_conf),
 	};
