@@ -327,6 +327,7 @@ static void test_filing_defaults(void **state)
 	assert_int_equal(cfg->filing.revoked.action, GK_ACT_NXDOMAIN);
 	assert_memory_equal(cfg->filing.revoked.text, "ICP filing revoked", 18);
 	assert_int_equal(cfg->filing.unknown.action, GK_ACT_REFUSE);
+	assert_int_equal(cfg->filing.no_registrable.action, GK_ACT_RESOLVE);
 	assert_memory_equal(cfg->filing.unknown.text, "ICP filing status unavailable", 29);
 	gk_config_free(cfg);
 }
@@ -341,7 +342,8 @@ static void test_filing_keys(void **state)
 	                 "  psl_file: psl.dat\n"
 	                 "  unfiled: { action: nodata, ede: 18, text: \"未备案\" }\n"
 	                 "  revoked: { action: drop }\n"
-	                 "  unknown: { action: resolve, ede: 17 }\n");
+	                 "  unknown: { action: resolve, ede: 17 }\n"
+	                 "  no_registrable: { action: nxdomain }\n");
 	assert_string_equal(cfg->redis.host, "::1");
 	assert_int_equal(cfg->redis.port, 6380);
 	assert_string_equal(cfg->redis.instance_id, "gk-a");
@@ -359,6 +361,8 @@ static void test_filing_keys(void **state)
 	assert_int_equal(cfg->filing.revoked.ede_code, 15);
 	assert_int_equal(cfg->filing.unknown.action, GK_ACT_RESOLVE);
 	assert_int_equal(cfg->filing.unknown.ede_code, 17);
+	assert_int_equal(cfg->filing.no_registrable.action, GK_ACT_NXDOMAIN);
+	assert_int_equal(cfg->filing.no_registrable.ede_code, 15);
 	gk_config_free(cfg);
 	cfg = load_ok(LISTEN ZONES "redis:\n  address: unix:/run/redis.sock\n"
 	                           "filing:\n  enforce: false\n");

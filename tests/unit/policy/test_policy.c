@@ -229,6 +229,13 @@ static void test_defaults(void **state)
 	assert_memory_equal(u->action->text, "ICP filing required", u->action->text_len);
 	assert_int_equal(gk_policy_status(p, GK_POL_REVOKED)->action->action, GK_ACT_NXDOMAIN);
 	assert_int_equal(gk_policy_status(p, GK_POL_UNKNOWN)->action->action, GK_ACT_REFUSE);
+	/* a public suffix itself (a registry's apex) resolves unless the policy says otherwise */
+	assert_int_equal(gk_policy_status(p, GK_POL_NOREG)->verdict, GK_POL_ALLOW);
+	gk_policy_free(p);
+	p = build("no_registrable: { action: refuse, ede: 18 }\n", NULL, 0);
+	assert_int_equal(gk_policy_status(p, GK_POL_NOREG)->verdict, GK_POL_BLOCK);
+	assert_int_equal(gk_policy_status(p, GK_POL_NOREG)->action->action, GK_ACT_REFUSE);
+	assert_int_equal(gk_policy_status(p, GK_POL_NOREG)->action->ede_code, 18);
 	assert_null(match(p, "anything.cn"));
 	assert_null(gk_policy_match(NULL, (const uint8_t *)"", 1, NULL, 0));
 	gk_pol_stats_t st;
