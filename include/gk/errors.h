@@ -23,6 +23,7 @@ enum {
 	GK_ESYNTAX = -1001, /* malformed input (file, config, packet) */
 	GK_EZONE = -1002,   /* zone content fails a semantic check */
 	GK_ECONFIG = -1003, /* config value out of range or unknown key */
+	GK_ENOTREG = -1004, /* a path that must name a regular file names a FIFO, device, ... */
 };
 
 /* Text for a GK_E* code (or -errno). Never NULL; static storage. Any thread. */

@@ -14,6 +14,8 @@ const char *gk_strerror(int code)
 		return "invalid zone content";
 	case GK_ECONFIG:
 		return "invalid configuration";
+	case GK_ENOTREG:
+		return "not a regular file";
 	default:
 		if (code < 0 && code > -1000)
 			return strerror(-code);

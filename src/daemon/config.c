@@ -276,6 +276,45 @@ static char *resolve(struct ctx *c, const char *file)
 	return p;
 }
 
+struct canon_idx {
+	char name[256];
+	size_t i;
+};
+
+static int cmp_canon(const void *a, const void *b)
+{
+	const struct canon_idx *x = a, *y = b;
+	int r = strcmp(x->name, y->name);
+	return r ? r : (x->i < y->i ? -1 : 1);
+}
+
+/* A zone configured twice is an error at the later entry's line: names sorted once, then
+ * neighbours compared (a million-zone list costs n log n, not n^2). */
+static void check_duplicates(struct ctx *c, const size_t *lines)
+{
+	size_t n = c->cfg->n_zones;
+	struct canon_idx *v = malloc((n ? n : 1) * sizeof(*v));
+	if (v == NULL) {
+		c->rc = GK_ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		canon(c->cfg->zones[i].name, v[i].name, sizeof(v[i].name));
+		v[i].i = i;
+	}
+	qsort(v, n, sizeof(*v), cmp_canon);
+	size_t dup = n, first = 0;
+	for (size_t k = 1; k < n; k++)
+		if (strcmp(v[k - 1].name, v[k].name) == 0 && v[k].i < dup) {
+			dup = v[k].i;
+			first = v[k - 1].i;
+		}
+	if (dup < n)
+		fail(c, lines[dup], "zones: duplicate zone '%s' (first at line %zu)",
+		     c->cfg->zones[dup].name, lines[first]);
+	free(v);
+}
+
 static int parse_zones(struct ctx *c, yaml_node_t *n)
 {
 	if (n->type != YAML_SEQUENCE_NODE)
@@ -303,19 +342,6 @@ static int parse_zones(struct ctx *c, yaml_node_t *n)
 			fail(c, line_of(it), "zones: entry '%s' has no 'file'", z.name);
 			break;
 		}
-		char a[256], b[256];
-		canon(z.name, a, sizeof(a));
-		for (size_t j = 0; j < i; j++) {
-			canon(c->cfg->zones[j].name, b, sizeof(b));
-			if (strcmp(a, b) == 0) {
-				fail(c, z.name_line,
-				     "zones: duplicate zone '%s' (first at line %zu)", z.name,
-				     lines[j]);
-				break;
-			}
-		}
-		if (c->rc != 0)
-			break;
 		gk_zone_spec_t *spec = &c->cfg->zones[i];
 		spec->name = strdup(z.name);
 		spec->file = resolve(c, z.file);
@@ -324,6 +350,8 @@ static int parse_zones(struct ctx *c, yaml_node_t *n)
 		if (spec->name == NULL || spec->file == NULL)
 			c->rc = GK_ENOMEM;
 	}
+	if (c->rc == 0)
+		check_duplicates(c, lines);
 	free(lines);
 	return c->rc;
 }

@@ -472,12 +472,19 @@ out:
 	return rc;
 }
 
+/* Deepest first; at one depth by name, so a zone configured twice sits next to itself;
+ * then in configuration order. */
 static int cmp_idx_depth(const void *a, const void *b, void *ctx)
 {
 	const gk_zone_t *z = ctx;
 	const gk_zone_t *x = &z[*(const size_t *)a], *y = &z[*(const size_t *)b];
 	if (x->apex->labels != y->apex->labels)
 		return (int)y->apex->labels - (int)x->apex->labels; /* deepest first */
+	if (x->apex->len != y->apex->len)
+		return x->apex->len < y->apex->len ? -1 : 1;
+	int c = memcmp(x->apex->name, y->apex->name, x->apex->len);
+	if (c)
+		return c;
 	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
 }
 
@@ -635,18 +642,6 @@ int gk_zoneset_build_ex(const gk_zone_spec_t *specs, size_t n, const struct gk_p
 			goto fail;
 		}
 		ldns_dname2canonical(origin);
-		for (size_t j = 0; j < i; j++) {
-			const gk_node_t *a = zs->zones[j].apex;
-			if (a->len == ldns_rdf_size(origin) &&
-			    memcmp(a->name, ldns_rdf_data(origin), a->len) == 0) {
-				if (errlen)
-					snprintf(err, errlen, "%s: zone %s is configured twice",
-					         fname, s->name);
-				ldns_rdf_deep_free(origin);
-				rc = GK_EINVAL;
-				goto fail;
-			}
-		}
 		gk_zone_t *z = &zs->zones[i];
 		memset(z, 0, sizeof(*z));
 		struct zbuild B = {.zs = zs, .zone = z, .err = err, .errlen = errlen};
@@ -682,6 +677,24 @@ int gk_zoneset_build_ex(const gk_zone_spec_t *specs, size_t n, const struct gk_p
 		for (size_t i = 0; i < n; i++)
 			idx[i] = i;
 		qsort_r(idx, n, sizeof(*idx), cmp_idx_depth, tmp);
+		/* a zone configured twice: neighbours after the sort (O(n log n), not n^2) */
+		size_t dup = n;
+		for (size_t i = 1; i < n; i++) {
+			const gk_node_t *a = tmp[idx[i - 1]].apex, *b = tmp[idx[i]].apex;
+			if (a->len == b->len && memcmp(a->name, b->name, a->len) == 0 &&
+			    (dup == n || idx[i] < dup))
+				dup = idx[i]; /* the later of the pair; the first such in the config */
+		}
+		if (dup < n) {
+			if (errlen)
+				snprintf(err, errlen, "%s: zone %s is configured twice",
+				         specs[dup].file ? specs[dup].file : "<text>", specs[dup].name);
+			free(heads);
+			free(tmp);
+			free(idx);
+			rc = GK_EINVAL;
+			goto fail;
+		}
 		for (size_t i = 0; i < n; i++) {
 			zs->zones[i] = tmp[idx[i]];
 			lists[i] = heads[idx[i]];

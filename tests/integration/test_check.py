@@ -133,6 +133,21 @@ def main(argv):
 		expect("missing zone file: exit 1, names absent.zone", rc == 1 and "absent.zone" in out,
 		       "rc=%d output:\n%s" % (rc, out.strip()))
 
+		# 5b. a zone file that is a FIFO, a directory or a device: rejected at once, naming it
+		# (a FIFO used to make --check wait for a writer forever)
+		fifo = os.path.join(tmp, "fifo.zone")
+		os.mkfifo(fifo)
+		for what, path in (("a FIFO", fifo), ("a directory", tmp), ("a device", "/dev/zero")):
+			conf = write_conf(tmp, "notreg.yaml", "listen: [\"127.0.0.1:%d\"]\nzones:\n"
+					  "  - name: example.cn\n    file: %s\n" % (port, path))
+			try:
+				rc, out = run_check(binary, conf, timeout=10)
+			except subprocess.TimeoutExpired:
+				rc, out = -1, "timed out"
+			expect("zone file that is %s: exit 1, 'not a regular file'" % what,
+			       rc == 1 and "not a regular file" in out and path in out,
+			       "rc=%d output:\n%s" % (rc, out.strip()))
+
 		# 6. --check must not start serving: nothing listens on the port afterwards
 		expect("--check did not leave a server behind", h._port_free(port), "port %d busy" % port)
 

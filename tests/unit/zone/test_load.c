@@ -250,6 +250,28 @@ static void test_error_syntax(void **state)
 	             "<text>:5:", "SRV record with RDATA field 4 not of the type SRV gives it");
 }
 
+/* A zone configured twice is an error naming the later spec's file, found by sorting (the
+ * check was a comparison of every zone with every earlier one). */
+static void test_error_zone_twice(void **state)
+{
+	(void)state;
+	static const char txt[] = "@ SOA ns host 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n";
+	gk_zone_spec_t specs[] = {
+	    {.name = "a.cn", .text = txt, .text_len = sizeof txt - 1, .file = "a.zone"},
+	    {.name = "b.cn", .text = txt, .text_len = sizeof txt - 1, .file = "b.zone"},
+	    {.name = "c.cn", .text = txt, .text_len = sizeof txt - 1, .file = "c.zone"},
+	    {.name = "B.cn.", .text = txt, .text_len = sizeof txt - 1, .file = "b2.zone"},
+	    {.name = "a.cn", .text = txt, .text_len = sizeof txt - 1, .file = "a2.zone"},
+	};
+	gk_zoneset_t *zs = NULL;
+	char err[256];
+	assert_int_equal(gk_zoneset_build(specs, 5, &zs, err, sizeof err), GK_EINVAL);
+	assert_null(zs);
+	assert_string_equal(err, "b2.zone: zone B.cn. is configured twice");
+	assert_int_equal(gk_zoneset_build(specs, 3, &zs, err, sizeof err), 0);
+	gk_zoneset_free(zs);
+}
+
 static void test_error_in_include(void **state)
 {
 	(void)state;
@@ -380,6 +402,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_directives_and_includes),
+	    cmocka_unit_test(test_error_zone_twice),
 	    cmocka_unit_test(test_text_multiline),
 	    cmocka_unit_test(test_include_refused_in_text),
 	    cmocka_unit_test(test_reader_errors),
