@@ -540,8 +540,6 @@ static int visit_policy(struct ctx *c, const char *key, yaml_node_t *k, yaml_nod
 		const char *s = NULL;
 		if (get_string(c, "policy.state_dir", v, &s) != 0)
 			return c->rc;
-		if (!s[0])
-			return fail(c, line_of(v), "policy.state_dir: empty path");
 		free(pl->state_dir);
 		if ((pl->state_dir = resolve(c, s)) == NULL)
 			return c->rc = GK_ENOMEM;
