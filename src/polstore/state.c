@@ -51,9 +51,11 @@ int gk_polstore_state_decode(const void *buf, size_t len, gk_polstore_version_t 
 		goto out;
 	}
 	if (json_object_size(o) != 5 || !json_is_integer(ver) || !json_is_string(b) ||
-	    !json_is_string(sig) || !json_is_string(kid) ||
-	    json_string_length(sig) != GK_POLSTORE_SIG_B64_LEN ||
-	    json_string_length(kid) != GK_POL_KEY_ID_LEN) {
+	    !json_is_string(sig) || !json_is_string(kid) || json_string_length(sig) == 0 ||
+	    json_string_length(sig) >= sizeof(out->sig) ||
+	    strlen(json_string_value(sig)) != json_string_length(sig) ||
+	    json_string_length(kid) != GK_POL_KEY_ID_LEN ||
+	    strlen(json_string_value(kid)) != GK_POL_KEY_ID_LEN) {
 		say(err, errlen, rc, "%s: needs exactly bundle, format, key_id, sig, version%s",
 		    STATE_FORMAT, "");
 		goto out;
@@ -88,7 +90,7 @@ int gk_polstore_state_decode(const void *buf, size_t len, gk_polstore_version_t 
 	out->version = (uint64_t)v;
 	out->bundle = (char *)data;
 	out->bundle_len = dlen;
-	memcpy(out->sig, json_string_value(sig), GK_POLSTORE_SIG_B64_LEN + 1);
+	memcpy(out->sig, json_string_value(sig), json_string_length(sig) + 1);
 	memcpy(out->key_id, json_string_value(kid), GK_POL_KEY_ID_LEN + 1);
 	snprintf(out->action, sizeof(out->action), "state");
 	if ((out->message = strdup("")) == NULL) {

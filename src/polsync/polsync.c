@@ -288,6 +288,13 @@ static void save_state(gk_polsync_t *ps, uint64_t v, const redisReply *b, const 
 		return;
 	char err[512];
 	gk_polstore_version_t sv = {.version = v, .bundle = b->str, .bundle_len = b->len};
+	if (sig->len >= sizeof(sv.sig) || kid->len >= sizeof(sv.key_id)) {
+		gk_log(GK_LOG_ERR,
+		       "policy: version %llu is in force but not kept on disk: its "
+		       "signature field is %zu bytes",
+		       (unsigned long long)v, sig->len);
+		return;
+	}
 	snprintf(sv.sig, sizeof(sv.sig), "%s", sig->str);
 	snprintf(sv.key_id, sizeof(sv.key_id), "%s", kid->str);
 	if (gk_polstore_state_save(ps->state_dir, &sv, err, sizeof(err)) != 0)
@@ -329,6 +336,7 @@ static void apply(gk_polsync_t *ps, uint64_t v, const redisReply *r)
 	report(ps, steady_state(ps));
 	ps->conf.on_policy(ps->conf.ctx, p, v, kid->str);
 	save_state(ps, v, b, sig, kid);
+	ps->cmd.progress_ms = ps->tail.progress_ms = now_ms(); /* an fsync may take a while */
 }
 
 static void on_version(gk_polsync_t *ps, redisReply *r, void *priv)
@@ -363,14 +371,15 @@ static void on_current(gk_polsync_t *ps, redisReply *r, void *priv)
 		check_done(ps);
 		return;
 	}
-	if (v == ps->applied && ps->cur_rejected) {
+	if (v != 0 && v == ps->applied && ps->cur_rejected) {
 		/* the pointer is back at the version in force: nothing is rejected any more */
 		ps->cur_rejected = false;
 		if (ps->conf.status)
 			gk_status_set_policy_error(ps->conf.status, 0, NULL);
+	} else if (v != 0 && v != ps->applied && v == ps->rejected) {
+		ps->cur_rejected =
+		    true; /* named again (e.g. after a bad pointer): still rejected */
 	}
-	if (v == ps->rejected && ps->cur_rejected == false && v != ps->applied)
-		ps->cur_rejected = true; /* named again after a detour: still rejected */
 	if (v == 0 || v == ps->applied || v == ps->rejected) {
 		report(ps, steady_state(ps));
 		check_done(ps);
