@@ -63,8 +63,12 @@
  *
  * Heartbeat fields (GK_KEY_INSTANCE, include/gk/filing_status.h) written for policy:
  *   policy_version  the fleet version in force ("" when none: no policy, or a policy file)
- *   policy_state    off | file | waiting | ok | rejected | disconnected
- *   policy_error    "<version>: <why>" of the newest rejected version ("" when none)
+ *   policy_state    off | file | waiting | ok | rejected | disconnected; rejected while
+ *                   gk:pol:current names a version that failed verification (or holds no
+ *                   version at all); a version kept on disk from the last run counts as
+ *                   applied (policy.state_dir, src/polstore/state.c)
+ *   policy_error    "<version>: <why>" of the newest rejected version, "0: <why>" when the
+ *                   pointer is not a version ("" when none)
  */
 #pragma once
 
