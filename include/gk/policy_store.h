@@ -9,6 +9,10 @@
  * Versions
  *   GK_KEY_POL_SEQ "gk:pol:seq"          STRING: the last version number handed out (INCR).
  *       Versions are 1, 2, 3 ... in push order; a push that fails after INCR leaves a gap.
+ *       A version is written in decimal without leading zeros and is at most
+ *       GK_POL_VERSION_MAX (2^53 - 1, exact in every JSON reader); anything else in
+ *       gk:pol:current, gk:pol:seq or a bundle is not a version (gkctl and gatekeeperd say so
+ *       and never act on it).
  *   GK_KEY_POL_VERSION "gk:pol:v:%llu"   HASH, one per version, never changed once written:
  *       bundle   the signed bytes (bundle format below)
  *       sig      base64 (88 characters) of the 64-byte Ed25519 signature over `bundle`,
@@ -59,8 +63,12 @@
  *
  * Heartbeat fields (GK_KEY_INSTANCE, include/gk/filing_status.h) written for policy:
  *   policy_version  the fleet version in force ("" when none: no policy, or a policy file)
- *   policy_state    off | file | waiting | ok | rejected | disconnected
- *   policy_error    "<version>: <why>" of the newest rejected version ("" when none)
+ *   policy_state    off | file | waiting | ok | rejected | disconnected; rejected while
+ *                   gk:pol:current names a version that failed verification (or holds no
+ *                   version at all); a version kept on disk from the last run counts as
+ *                   applied (policy.state_dir, src/polstore/state.c)
+ *   policy_error    "<version>: <why>" of the newest rejected version, "0: <why>" when the
+ *                   pointer is not a version ("" when none)
  */
 #pragma once
 
@@ -70,6 +78,8 @@
 #define GK_KEY_POL_HISTORY "gk:pol:history"
 #define GK_KEY_POL_AUDIT   "gk:pol:audit"
 
-#define GK_POL_BUNDLE_FORMAT "gk-policy/1"
-#define GK_POL_KEY_ID_LEN    16 /* hex characters */
-#define GK_POL_STREAM_KIND   "pol"
+#define GK_POL_BUNDLE_FORMAT    "gk-policy/1"
+#define GK_POL_KEY_ID_LEN       16 /* hex characters */
+#define GK_POL_STREAM_KIND      "pol"
+#define GK_POL_VERSION_MAX      9007199254740991ull /* 2^53 - 1 */
+#define GK_POL_VERSION_MAX_TEXT "9007199254740991"

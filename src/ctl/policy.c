@@ -22,12 +22,26 @@
 #include "polstore/polstore.h"
 
 /* KEYS: current, version hash, history, audit, stream.
- * ARGV: version, bundle, sig, key_id, action, from, created, message, audit, maxlen. */
+ * ARGV: version, bundle, sig, key_id, action, from, created, message, audit, maxlen, and the
+ * pointer value gkctl found corrupt and replaces ("" when it was sound): a pointer that is
+ * not a version may only be replaced if it still holds exactly that value. */
 static const char store_lua[] =
-    "local cur = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
+    "local raw = redis.call('GET', KEYS[1])\n"
+    "local cur = 0\n"
+    "if raw then\n"
+    "  if ARGV[11] ~= '' and raw == ARGV[11] then\n"
+    "    cur = 0\n"
+    "  elseif string.match(raw, '^[1-9][0-9]*$') and #raw <= 16 and\n"
+    "         tonumber(raw) <= " GK_POL_VERSION_MAX_TEXT " then\n"
+    "    cur = tonumber(raw)\n"
+    "  else\n"
+    "    return redis.error_reply('" GK_KEY_POL_CURRENT " changed to a value that is not a "
+    "version during the push')\n"
+    "  end\n"
+    "end\n"
     "if tonumber(ARGV[1]) <= cur then\n"
     "  return redis.error_reply('version ' .. ARGV[1] .. ' is not above the current version ' "
-    ".. cur)\n"
+    ".. raw)\n"
     "end\n"
     "if redis.call('EXISTS', KEYS[2]) == 1 then\n"
     "  return redis.error_reply('version ' .. ARGV[1] .. ' exists already')\n"
@@ -39,6 +53,15 @@ static const char store_lua[] =
     "redis.call('SET', KEYS[1], ARGV[1])\n"
     "return redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[10], '*', 'k', 'pol', 'v', "
     "ARGV[1], 'a', ARGV[5])\n";
+
+/* The current pointer as gkctl found it: a version (cur, 0 when none), or corrupt (not a
+ * version, or naming a version that is not stored: raw holds its value). */
+struct pointer {
+	uint64_t cur;
+	bool corrupt;
+	char *raw; /* corrupt: the value (rawlen bytes, malloc'd), else NULL */
+	size_t rawlen;
+};
 
 int64_t ctl_now_ms(void)
 {
@@ -122,10 +145,13 @@ static int load_version(void *redis, uint64_t *v, gk_polstore_version_t *ver,
 
 /* Sign b (its version set here) and store it as the next version. prev: the current version
  * before (0: none) and its bundle (may be NULL). */
+static int next_version(redisContext *c, const struct pointer *pt, uint64_t *out, FILE *errf);
+
 static int store(void *redis, const gk_ctl_opts_t *o, gk_polstore_bundle_t *b,
-                 const gk_policy_t *pb, const char *action, uint64_t from, uint64_t prev,
+                 const gk_policy_t *pb, const char *action, uint64_t from, const struct pointer *pt,
                  const gk_polstore_bundle_t *prevb, FILE *out, FILE *errf)
 {
+	uint64_t prev = pt->cur;
 	char *dtext = NULL;
 	size_t dlen = 0;
 	FILE *dmem = NULL;
@@ -140,16 +166,9 @@ static int store(void *redis, const gk_ctl_opts_t *o, gk_polstore_bundle_t *b,
 		fprintf(errf, "gkctl: %s\n", err);
 		return GK_CTL_USAGE;
 	}
-	r = redisCommand(c, "INCR %s", GK_KEY_POL_SEQ);
-	if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-		fprintf(errf, "gkctl: redis: INCR %s: %s\n", GK_KEY_POL_SEQ,
-		        r ? (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply")
-		          : c->errstr);
+	if ((ret = next_version(c, pt, &b->version, errf)) != GK_CTL_OK)
 		goto out;
-	}
-	b->version = (uint64_t)r->integer;
-	freeReplyObject(r);
-	r = NULL;
+	ret = GK_CTL_IO;
 	/* the diff once: its summary goes into the audit record, its text is printed after */
 	if (gk_polstore_bundle_encode(b, &bytes, &blen) != 0 ||
 	    !(dmem = open_memstream(&dtext, &dlen)) ||
@@ -201,10 +220,12 @@ static int store(void *redis, const gk_ctl_opts_t *o, gk_polstore_bundle_t *b,
 	                      cs,
 	                      b->message,
 	                      audit,
-	                      ml};
+	                      ml,
+	                      pt->corrupt ? pt->raw : ""};
 	size_t n = sizeof(argv) / sizeof(argv[0]), lens[sizeof(argv) / sizeof(argv[0])];
 	for (size_t i = 0; i < n; i++)
 		lens[i] = argv[i] == bytes ? blen : strlen(argv[i]);
+	lens[n - 1] = pt->corrupt ? pt->rawlen : 0;
 	r = redisCommandArgv(c, (int)n, argv, lens);
 	if (r == NULL || r->type != REDIS_REPLY_STRING) {
 		fprintf(errf, "gkctl: redis: storing version %s: %s\n", vs,
@@ -234,20 +255,73 @@ out:
 	return ret;
 }
 
-/* The current version and its bundle (NULL when none or undecodable: warned). */
-static int current_bundle(void *redis, uint64_t *cur, gk_polstore_bundle_t **b, FILE *errf)
+/* Read the current pointer. A value that is not a version, or a version that is not stored,
+ * is corrupt: said loudly here, replaced by the push (store_lua checks it is unchanged). */
+static int read_pointer(void *redis, struct pointer *pt, FILE *errf)
 {
-	char err[512];
-	*b = NULL;
-	if (gk_polstore_current(redis, cur, err, sizeof(err)) != 0) {
-		fprintf(errf, "gkctl: %s\n", err);
+	redisContext *c = redis;
+	memset(pt, 0, sizeof(*pt));
+	redisReply *r = redisCommand(c, "GET %s", GK_KEY_POL_CURRENT);
+	if (r == NULL || (r->type != REDIS_REPLY_NIL && r->type != REDIS_REPLY_STRING)) {
+		fprintf(errf, "gkctl: redis: GET %s: %s\n", GK_KEY_POL_CURRENT,
+		        r ? (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply")
+		          : c->errstr);
+		if (r)
+			freeReplyObject(r);
 		return GK_CTL_IO;
 	}
-	if (*cur == 0)
-		return GK_CTL_OK;
+	const char *why = NULL;
+	if (r->type == REDIS_REPLY_STRING) {
+		if (gk_polstore_parse_version(r->str, r->len, &pt->cur) != 0 || pt->cur == 0) {
+			why = "is not a version (1.." GK_POL_VERSION_MAX_TEXT ")";
+		} else {
+			redisReply *e = redisCommand(c, "EXISTS " GK_KEY_POL_VERSION,
+			                             (unsigned long long)pt->cur);
+			if (e == NULL || e->type != REDIS_REPLY_INTEGER) {
+				fprintf(errf, "gkctl: redis: EXISTS: %s\n",
+				        e && e->type == REDIS_REPLY_ERROR ? e->str : c->errstr);
+				if (e)
+					freeReplyObject(e);
+				freeReplyObject(r);
+				return GK_CTL_IO;
+			}
+			if (e->integer == 0)
+				why = "names a version that is not stored";
+			freeReplyObject(e);
+		}
+	}
+	if (why) {
+		pt->corrupt = true;
+		pt->cur = 0;
+		pt->rawlen = r->len;
+		if ((pt->raw = malloc(r->len + 1)) == NULL) {
+			freeReplyObject(r);
+			fprintf(errf, "gkctl: out of memory\n");
+			return GK_CTL_IO;
+		}
+		memcpy(pt->raw, r->str, r->len);
+		pt->raw[r->len] = 0;
+		fprintf(errf,
+		        "gkctl: warning: %s holds '%.40s', which %s: something other than gkctl "
+		        "wrote it (check who can write Redis). gatekeeperd instances reject it and "
+		        "keep their last verified version; this push replaces it with a version "
+		        "numbered after %s.\n",
+		        GK_KEY_POL_CURRENT, r->str, why, GK_KEY_POL_HISTORY);
+	}
+	freeReplyObject(r);
+	return GK_CTL_OK;
+}
+
+/* The current version and its bundle (NULL when none or undecodable: warned). */
+static int current_bundle(void *redis, struct pointer *pt, gk_polstore_bundle_t **b, FILE *errf)
+{
+	*b = NULL;
+	int rc = read_pointer(redis, pt, errf);
+	if (rc != GK_CTL_OK || pt->cur == 0)
+		return rc;
 	gk_polstore_version_t ver;
-	uint64_t v = *cur;
-	int rc = load_version(redis, &v, &ver, b, errf);
+	uint64_t v = pt->cur;
+	rc = load_version(redis, &v, &ver, b, errf);
 	if (rc == GK_CTL_IO)
 		return rc;
 	if (rc == GK_CTL_OK)
@@ -256,8 +330,93 @@ static int current_bundle(void *redis, uint64_t *cur, gk_polstore_bundle_t **b, 
 		fprintf(errf,
 		        "gkctl: warning: the current version %llu is unreadable; the change "
 		        "summary compares with nothing\n",
-		        (unsigned long long)*cur);
+		        (unsigned long long)pt->cur);
 	return GK_CTL_OK;
+}
+
+/* The newest version in the history that is a version and is stored (0: none). */
+static int history_top(redisContext *c, uint64_t *top, FILE *errf)
+{
+	*top = 0;
+	redisReply *r = redisCommand(c, "LRANGE %s 0 -1", GK_KEY_POL_HISTORY);
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+		fprintf(errf, "gkctl: redis: LRANGE %s: %s\n", GK_KEY_POL_HISTORY,
+		        r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
+		if (r)
+			freeReplyObject(r);
+		return GK_CTL_IO;
+	}
+	int ret = GK_CTL_OK;
+	for (size_t i = 0; i < r->elements && ret == GK_CTL_OK; i++) {
+		const redisReply *e = r->element[i];
+		uint64_t v;
+		if (e->type != REDIS_REPLY_STRING ||
+		    gk_polstore_parse_version(e->str, e->len, &v) || v <= *top)
+			continue;
+		redisReply *x =
+		    redisCommand(c, "EXISTS " GK_KEY_POL_VERSION, (unsigned long long)v);
+		if (x == NULL || x->type != REDIS_REPLY_INTEGER)
+			ret = GK_CTL_IO;
+		else if (x->integer == 1)
+			*top = v;
+		if (x)
+			freeReplyObject(x);
+	}
+	if (ret != GK_CTL_OK)
+		fprintf(errf, "gkctl: redis: %s\n", c->errstr[0] ? c->errstr : "EXISTS failed");
+	freeReplyObject(r);
+	return ret;
+}
+
+/* The next version number: INCR of the sequence, unless the sequence is not a version, is at
+ * the end of the range or not above the current version; then one more than the newest
+ * stored version of the history (and the current one), and the sequence is set to it. */
+static int next_version(redisContext *c, const struct pointer *pt, uint64_t *out, FILE *errf)
+{
+	redisReply *r = redisCommand(c, "INCR %s", GK_KEY_POL_SEQ);
+	if (r == NULL) {
+		fprintf(errf, "gkctl: redis: INCR %s: %s\n", GK_KEY_POL_SEQ, c->errstr);
+		return GK_CTL_IO;
+	}
+	uint64_t n = 0;
+	if (r->type == REDIS_REPLY_INTEGER && r->integer > 0 &&
+	    (uint64_t)r->integer <= GK_POL_VERSION_MAX && (uint64_t)r->integer > pt->cur)
+		n = (uint64_t)r->integer;
+	freeReplyObject(r);
+	if (n) {
+		*out = n;
+		return GK_CTL_OK;
+	}
+	uint64_t top;
+	int ret = history_top(c, &top, errf);
+	if (ret != GK_CTL_OK)
+		return ret;
+	if (pt->cur > top)
+		top = pt->cur;
+	if (top >= GK_POL_VERSION_MAX) {
+		fprintf(
+		    errf,
+		    "gkctl: no version number is left (the history reaches %llu, the largest is "
+		    "%llu)\n",
+		    (unsigned long long)top, (unsigned long long)GK_POL_VERSION_MAX);
+		return GK_CTL_REJECT;
+	}
+	n = top + 1;
+	fprintf(errf,
+	        "gkctl: warning: %s is not a usable version counter (not a number in "
+	        "1.." GK_POL_VERSION_MAX_TEXT
+	        ", or not above the current version); this push is numbered %llu, after %s, "
+	        "and the counter is reset to it\n",
+	        GK_KEY_POL_SEQ, (unsigned long long)n, GK_KEY_POL_HISTORY);
+	r = redisCommand(c, "SET %s %llu", GK_KEY_POL_SEQ, (unsigned long long)n);
+	if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+		fprintf(errf, "gkctl: redis: SET %s: %s\n", GK_KEY_POL_SEQ, r ? r->str : c->errstr);
+		ret = GK_CTL_IO;
+	}
+	if (r)
+		freeReplyObject(r);
+	*out = n;
+	return ret;
 }
 
 int gk_ctl_policy_push(const gk_ctl_opts_t *o, const char *path, FILE *out, FILE *errf)
@@ -266,7 +425,7 @@ int gk_ctl_policy_push(const gk_ctl_opts_t *o, const char *path, FILE *out, FILE
 	gk_polstore_bundle_t *b = NULL, *prevb = NULL;
 	gk_policy_t *pb = NULL;
 	void *redis = NULL;
-	uint64_t cur = 0;
+	struct pointer pt = {0};
 	if (!o->key && !o->dry_run) {
 		fprintf(errf, "gkctl: policy push needs --key OPERATOR_KEY (or --dry-run)\n");
 		return GK_CTL_USAGE;
@@ -279,22 +438,23 @@ int gk_ctl_policy_push(const gk_ctl_opts_t *o, const char *path, FILE *out, FILE
 	if (ret == GK_CTL_OK)
 		ret = ctl_connect(o, &redis, errf);
 	if (ret == GK_CTL_OK)
-		ret = current_bundle(redis, &cur, &prevb, errf);
+		ret = current_bundle(redis, &pt, &prevb, errf);
 	if (ret == GK_CTL_OK && o->dry_run) {
 		gk_pol_stats_t st;
 		gk_policy_stats(pb, &st);
 		fprintf(out,
 		        "dry run: %s compiles (%zu entries in %u lists, %zu files); changes from "
 		        "version %llu:\n",
-		        path, st.entries, st.lists, b->nfiles + 1, (unsigned long long)cur);
+		        path, st.entries, st.lists, b->nfiles + 1, (unsigned long long)pt.cur);
 		if (gk_polstore_diff_compiled(prevb, NULL, b, pb, out, NULL, NULL) != 0)
 			ret = GK_CTL_IO;
 		fprintf(out, "dry run: nothing pushed\n");
 	} else if (ret == GK_CTL_OK) {
-		ret = store(redis, o, b, pb, "push", cur, cur, prevb, out, errf);
+		ret = store(redis, o, b, pb, "push", pt.cur, &pt, prevb, out, errf);
 	}
 	if (ret != GK_CTL_OK && ret != GK_CTL_USAGE)
 		fprintf(errf, "gkctl: nothing pushed\n");
+	free(pt.raw);
 	gk_policy_free(pb);
 	gk_polstore_disconnect(redis);
 	gk_polstore_bundle_free(b);
@@ -309,7 +469,8 @@ int gk_ctl_policy_rollback(const gk_ctl_opts_t *o, uint64_t version, FILE *out, 
 	gk_policy_t *pold = NULL;
 	gk_polstore_version_t ver = {0};
 	void *redis = NULL;
-	uint64_t cur = 0, v = version;
+	struct pointer pt = {0};
+	uint64_t v = version;
 	if (!o->key) {
 		fprintf(errf, "gkctl: policy rollback needs --key OPERATOR_KEY\n");
 		return GK_CTL_USAGE;
@@ -323,7 +484,7 @@ int gk_ctl_policy_rollback(const gk_ctl_opts_t *o, uint64_t version, FILE *out, 
 		ret = GK_CTL_REJECT;
 	}
 	if (ret == GK_CTL_OK)
-		ret = current_bundle(redis, &cur, &prevb, errf);
+		ret = current_bundle(redis, &pt, &prevb, errf);
 	if (ret == GK_CTL_OK && !(b = gk_polstore_bundle_dup(old)))
 		ret = GK_CTL_IO;
 	if (ret == GK_CTL_OK) {
@@ -336,9 +497,10 @@ int gk_ctl_policy_rollback(const gk_ctl_opts_t *o, uint64_t version, FILE *out, 
 			ret = GK_CTL_IO;
 	}
 	if (ret == GK_CTL_OK)
-		ret = store(redis, o, b, pold, "rollback", version, cur, prevb, out, errf);
+		ret = store(redis, o, b, pold, "rollback", version, &pt, prevb, out, errf);
 	if (ret != GK_CTL_OK && ret != GK_CTL_USAGE)
 		fprintf(errf, "gkctl: nothing rolled back\n");
+	free(pt.raw);
 	gk_policy_free(pold);
 	gk_polstore_version_clear(&ver);
 	gk_polstore_disconnect(redis);

@@ -4,8 +4,9 @@
  * Every gk:inst:* hash (include/gk/filing_status.h) is a live gatekeeperd (they expire
  * after three missed beats). An instance is flagged when its registry serial is below
  * gk:serial, when it follows Redis policy and runs another version than gk:pol:current,
- * when its newest policy was rejected, when it is not ready, or when its heartbeat is older
- * than two intervals. Any flag makes the exit status GK_CTL_REJECT, so scripts can wait on
+ * when its newest policy was rejected, when it runs a policy file (or none) while a fleet
+ * version exists (policy_flag), when it is not ready, or when its heartbeat is older than
+ * two intervals. Any flag makes the exit status GK_CTL_REJECT, so scripts can wait on
  * `gkctl status` for a rollout.
  */
 #include <hiredis/hiredis.h>
@@ -120,6 +121,51 @@ static int collect(redisContext *c, struct inst **out, size_t *n)
 	return 0;
 }
 
+/* The policy flag of one instance, or false when its policy is as it should be. pol is the
+ * fleet's current version (0: none pushed, or the pointer is not a version). Distinct states:
+ *   policy-file(...)      runs its policy file (no policy.redis) while a fleet version exists:
+ *                         it will never apply a push
+ *   policy-off(...)       runs no policy at all while a fleet version exists
+ *   policy-rejected(...)  follows the fleet, and the version Redis offers failed verification
+ *                         (or the pointer is not a version): it keeps its last verified one
+ *   policy-lag            follows the fleet, not yet on the current version */
+static bool policy_flag(const struct inst *s, uint64_t pol, char *out, size_t cap)
+{
+	if (strcmp(s->pstate, "file") == 0 || strcmp(s->pstate, "off") == 0) {
+		if (!pol)
+			return false;
+		snprintf(out, cap, "policy-%s(not following fleet version %llu)", s->pstate,
+		         (unsigned long long)pol);
+		return true;
+	}
+	if (!s->pstate[0])
+		return false;
+	if (strcmp(s->pstate, "rejected") == 0 || (s->perr[0] && num(s->perr) >= num(s->pver))) {
+		snprintf(out, cap, "policy-rejected(%s)", s->perr[0] ? s->perr : "?");
+		return true;
+	}
+	if (pol && num(s->pver) != pol) {
+		snprintf(out, cap, "policy-lag");
+		return true;
+	}
+	return false;
+}
+
+/* gk:pol:current as a version; 0 when absent or not a version (*bad set). */
+static int get_pointer(redisContext *c, uint64_t *out, bool *bad)
+{
+	redisReply *r = redisCommand(c, "GET %s", GK_KEY_POL_CURRENT);
+	if (r == NULL || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
+		if (r)
+			freeReplyObject(r);
+		return GK_EIO;
+	}
+	*out = 0;
+	*bad = r->type == REDIS_REPLY_STRING && gk_polstore_parse_version(r->str, r->len, out) != 0;
+	freeReplyObject(r);
+	return 0;
+}
+
 int gk_ctl_status(const gk_ctl_opts_t *o, FILE *out, FILE *errf)
 {
 	void *redis = NULL;
@@ -128,17 +174,24 @@ int gk_ctl_status(const gk_ctl_opts_t *o, FILE *out, FILE *errf)
 		return ret;
 	redisContext *c = redis;
 	uint64_t serial = 0, pol = 0;
+	bool pol_bad = false;
 	struct inst *v = NULL;
 	size_t n = 0, lagging = 0;
-	if (get_num(c, GK_KEY_SERIAL, &serial) != 0 || get_num(c, GK_KEY_POL_CURRENT, &pol) != 0 ||
+	if (get_num(c, GK_KEY_SERIAL, &serial) != 0 || get_pointer(c, &pol, &pol_bad) != 0 ||
 	    collect(c, &v, &n) != 0) {
 		fprintf(errf, "gkctl: redis: %s\n", c->err ? c->errstr : "unexpected reply");
 		gk_polstore_disconnect(redis);
 		return GK_CTL_IO;
 	}
 	int64_t now = ctl_now_ms();
-	fprintf(out, "registry serial %llu, policy version %llu, %zu live instance%s\n",
-	        (unsigned long long)serial, (unsigned long long)pol, n, n == 1 ? "" : "s");
+	if (pol_bad)
+		fprintf(out,
+		        "registry serial %llu, policy version INVALID (%s is not a version: see "
+		        "gkctl policy push), %zu live instance%s\n",
+		        (unsigned long long)serial, GK_KEY_POL_CURRENT, n, n == 1 ? "" : "s");
+	else
+		fprintf(out, "registry serial %llu, policy version %llu, %zu live instance%s\n",
+		        (unsigned long long)serial, (unsigned long long)pol, n, n == 1 ? "" : "s");
 	fprintf(out, "%-24s %-9s %10s %8s %-12s %10s %7s  %s\n", "INSTANCE", "STATE", "SERIAL",
 	        "POLICY", "POLICY-STATE", "DOMAINS", "AGE-MS", "FLAGS");
 	for (size_t i = 0; i < n; i++) {
@@ -153,12 +206,9 @@ int gk_ctl_status(const gk_ctl_opts_t *o, FILE *out, FILE *errf)
 		if (num(s->serial) < serial)
 			FLAG("%sserial-lag(%llu)", fl ? "," : "",
 			     (unsigned long long)(serial - num(s->serial)));
-		bool follows =
-		    strcmp(s->pstate, "off") != 0 && strcmp(s->pstate, "file") != 0 && s->pstate[0];
-		if (follows && pol && num(s->pver) != pol)
-			FLAG("%spolicy-lag", fl ? "," : "");
-		if (s->perr[0] && num(s->perr) >= num(s->pver))
-			FLAG("%spolicy-rejected(%s)", fl ? "," : "", s->perr);
+		char pflag[300];
+		if (policy_flag(s, pol, pflag, sizeof(pflag)))
+			FLAG("%s%s", fl ? "," : "", pflag);
 		if (age > (int64_t)STALE_MS)
 			FLAG("%sstale-heartbeat", fl ? "," : "");
 #undef FLAG

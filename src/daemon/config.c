@@ -566,6 +566,15 @@ static int visit_policy(struct ctx *c, const char *key, yaml_node_t *k, yaml_nod
 	}
 	if (strcmp(key, "redis") == 0)
 		return get_bool(c, "policy.redis", v, &pl->redis);
+	if (strcmp(key, "state_dir") == 0) {
+		const char *s = NULL;
+		if (get_string(c, "policy.state_dir", v, &s) != 0)
+			return c->rc;
+		free(pl->state_dir);
+		if ((pl->state_dir = resolve(c, s)) == NULL)
+			return c->rc = GK_ENOMEM;
+		return 0;
+	}
 	if (strcmp(key, "operator_keys") == 0) {
 		if (v->type != YAML_SEQUENCE_NODE)
 			return fail(c, line_of(v),
@@ -594,7 +603,8 @@ static int visit_policy(struct ctx *c, const char *key, yaml_node_t *k, yaml_nod
 		}
 		return 0;
 	}
-	return fail(c, line_of(k), "policy: unknown key '%s' (expected file, redis, operator_keys)",
+	return fail(c, line_of(k),
+	            "policy: unknown key '%s' (expected file, redis, operator_keys, state_dir)",
 	            key);
 }
 
@@ -923,6 +933,11 @@ int gk_config_load(const char *path, gk_config_t **out, char *err, size_t errlen
 			fail(&c, pl->line,
 			     "policy.redis: true needs operator_keys (the keys pushes are signed "
 			     "with)");
+		else if (c.rc == 0 && pl->state_dir && !pl->redis)
+			fail(&c, pl->line, "policy.state_dir: only with policy.redis: true");
+		else if (c.rc == 0 && pl->redis && !pl->state_dir &&
+		         !(pl->state_dir = resolve(&c, "state")))
+			c.rc = GK_ENOMEM;
 	}
 	if (c.rc == 0) {
 		gk_config_discovery_t *dc = &c.cfg->discovery;
@@ -964,6 +979,7 @@ void gk_config_free(gk_config_t *cfg)
 	free(cfg->redis.instance_id);
 	free(cfg->filing.psl_file);
 	free(cfg->policy.file);
+	free(cfg->policy.state_dir);
 	for (size_t i = 0; i < cfg->policy.n_operator_keys; i++)
 		free(cfg->policy.operator_keys[i]);
 	free(cfg->policy.operator_keys);

@@ -65,7 +65,9 @@ typedef struct gk_config_policy {
 	bool redis;           /* follow the policy pushed with gkctl (needs redis) */
 	char **operator_keys; /* PEM Ed25519 public keys (resolved paths) */
 	size_t n_operator_keys;
-	size_t line; /* line of the policy section, for messages */
+	char *state_dir; /* with redis: where the last verified fleet version is kept (resolved;
+	                    default "state" beside the config file), else NULL */
+	size_t line;     /* line of the policy section, for messages */
 } gk_config_policy_t;
 
 /* discovery: refusals counted per registrable domain, written to Redis every flush_ms

@@ -509,7 +509,10 @@ static void fleet_policy_cb(uv_async_t *a)
 	log_policy(what, r, "from redis"); /* polsync reported it in the heartbeat */
 }
 
-static int start_polsync(gk_server_t *s, char *err, size_t errlen)
+/* Before the first view: the follower, and the version it kept on disk (verified again),
+ * which then takes the policy file's place. A state file that cannot be used is logged
+ * loudly; the start goes on with the policy file and whatever Redis offers. */
+static int create_polsync(gk_server_t *s, char *err, size_t errlen)
 {
 	const gk_config_t *cfg = s->boot;
 	if (!cfg->policy.redis)
@@ -537,16 +540,46 @@ static int start_polsync(gk_server_t *s, char *err, size_t errlen)
 	    .on_reject = NULL, /* polsync logs rejections and reports them in the heartbeat */
 	    .ctx = s,
 	    .status = s->status,
+	    .state_dir = cfg->policy.state_dir,
 	};
 	if ((rc = gk_polsync_create(&pc, &s->polsync, err, errlen)) != 0)
 		return rc;
-	if ((rc = gk_polsync_start(s->polsync)) != 0) {
+	gk_policy_t *p = NULL;
+	uint64_t version = 0;
+	char why[768];
+	rc = gk_polsync_load_state(s->polsync, &p, &version, why, sizeof(why));
+	if (rc == GK_ENOENT)
+		return 0;
+	if (rc != 0) {
+		gk_log(GK_LOG_ERR,
+		       "policy: the last verified fleet version cannot be used: %s; starting with "
+		       "%s until Redis offers a version that verifies",
+		       why, cfg->policy.file ? "the policy file" : "no policy");
+		return 0;
+	}
+	if ((s->pol = polref_new(p, version)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return GK_ENOMEM;
+	}
+	s->pol_fleet = true;
+	return 0;
+}
+
+static int start_polsync(gk_server_t *s, char *err, size_t errlen)
+{
+	const gk_config_t *cfg = s->boot;
+	if (s->polsync == NULL)
+		return 0;
+	int rc = gk_polsync_start(s->polsync);
+	if (rc != 0) {
 		snprintf(err, errlen, "fleet policy: %s", gk_strerror(rc));
 		return rc;
 	}
 	gk_log(GK_LOG_INFO, "fleet policy from redis %s, %zu operator keys%s", cfg->redis.address,
 	       cfg->policy.n_operator_keys,
-	       s->pol ? "; the policy file applies until a version arrives" : "");
+	       s->pol_fleet ? "; the version kept on disk applies until a newer one verifies"
+	       : s->pol     ? "; the policy file applies until a version arrives"
+	                    : "");
 	return 0;
 }
 
@@ -868,12 +901,16 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 		goto fail;
 	if ((rc = start_discovery(s, err, errlen)) != 0)
 		goto fail;
-	if ((rc = load_policy_file(s->boot, &s->pol, err, errlen)) != 0)
+	if ((rc = create_polsync(s, err, errlen)) != 0)
 		goto fail;
-	if (s->pol != NULL)
+	if (s->pol_fleet)
+		log_policy("kept fleet", s->pol, s->boot->policy.state_dir);
+	else if ((rc = load_policy_file(s->boot, &s->pol, err, errlen)) != 0)
+		goto fail;
+	else if (s->pol != NULL)
 		log_policy("loaded", s->pol, s->boot->policy.file);
 	if (s->status != NULL)
-		gk_status_set_policy(s->status, 0,
+		gk_status_set_policy(s->status, s->pol_fleet ? s->pol->version : 0,
 		                     s->boot->policy.redis ? "waiting"
 		                     : s->pol              ? "file"
 		                                           : "off");

@@ -32,6 +32,8 @@ struct ctx {
 	yaml_document_t *doc;
 	gk_pol_local_t *redirect; /* NULL without a redirect section */
 	size_t redirect_line;
+	bool allow_outside; /* allow_outside_paths: true */
+	char *realdir;      /* realpath of dir, computed at the first list (disk only) */
 };
 
 /* A refusal as written: an action (with redirect and resolve that gk_action_t lacks). */
@@ -362,6 +364,58 @@ static int read_whole(const char *path, char **out, size_t *len)
 	return gk_read_file(path, MAX_FILE_SIZE, out, len);
 }
 
+/* A list file named as written: absolute, or with a ".." component? (in memory: a bundle
+ * carries names only, so this is all that can be checked) */
+static bool escapes_lexically(const char *name)
+{
+	if (name[0] == '/')
+		return true;
+	for (const char *p = name; *p;) {
+		size_t n = strcspn(p, "/");
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return true;
+		p += n;
+		p += *p == '/';
+	}
+	return false;
+}
+
+/* Unless allow_outside_paths, a list file must be inside the policy file's directory: on
+ * disk after every symlink is resolved (realpath), in memory by its name. A file that does
+ * not exist is left to the read, which says so. */
+static int check_inside(struct ctx *c, const char *what, size_t line, const char *file,
+                        const char *path)
+{
+	if (c->allow_outside)
+		return 0;
+	const char *hint = "; list files stay in the policy's directory unless the policy says "
+	                   "allow_outside_paths: true";
+	if (c->mem) {
+		if (escapes_lexically(file))
+			return fail(c, GK_ECONFIG, line,
+			            "%s.file: '%s' is outside the policy's "
+			            "directory%s",
+			            what, file, hint);
+		return 0;
+	}
+	if (!c->realdir && !(c->realdir = realpath(c->dir[0] ? c->dir : ".", NULL)))
+		return fail(c, GK_EIO, line, "%s.file: cannot resolve the policy's directory: %s",
+		            what, strerror(errno));
+	char *real = realpath(path, NULL);
+	if (!real)
+		return errno == ENOMEM ? (c->b.rc = GK_ENOMEM) : 0;
+	size_t dl = strlen(c->realdir);
+	bool inside = strncmp(real, c->realdir, dl) == 0 &&
+	              (real[dl] == '/' || (dl == 1 && c->realdir[0] == '/'));
+	if (!inside)
+		fail(c, GK_ECONFIG, line,
+		     "%s.file: '%s' is outside the policy's directory %s (it is "
+		     "%s)%s",
+		     what, file, c->realdir, real, hint);
+	free(real);
+	return inside ? 0 : c->b.rc;
+}
+
 static int one_list(struct ctx *c, yaml_node_t *n, unsigned idx, const char **names)
 {
 	char what[32];
@@ -432,11 +486,15 @@ static int one_list(struct ctx *c, yaml_node_t *n, unsigned idx, const char **na
 			return fail(c, GK_EIO, l.file_line, "%s.file: cannot read '%s'", what,
 			            l.file);
 		snprintf(path, sizeof(path), "%s", l.file);
+		if (check_inside(c, what, l.file_line, l.file, path) != 0)
+			return c->b.rc;
 	} else {
 		if (l.file[0] == '/' || !c->dir[0])
 			snprintf(path, sizeof(path), "%s", l.file);
 		else
 			snprintf(path, sizeof(path), "%s/%s", c->dir, l.file);
+		if (check_inside(c, what, l.file_line, l.file, path) != 0)
+			return c->b.rc;
 		if (!rpz) {
 			int rc = read_whole(path, &buf, &len);
 			if (rc < 0)
@@ -479,7 +537,7 @@ static int parse_lists(struct ctx *c, yaml_node_t *v)
 /* ---- the document ----------------------------------------------------------------------- */
 
 struct top {
-	yaml_node_t *mode, *redirect, *lists, *status[GK_POL_NSTATUS];
+	yaml_node_t *mode, *redirect, *lists, *status[GK_POL_NSTATUS], *outside;
 };
 
 static const char *const status_keys[GK_POL_NSTATUS] = {"unfiled", "revoked", "unknown",
@@ -494,6 +552,8 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 		t->redirect = v;
 	else if (strcmp(key, "lists") == 0)
 		t->lists = v;
+	else if (strcmp(key, "allow_outside_paths") == 0)
+		t->outside = v;
 	else {
 		for (int i = 0; i < GK_POL_NSTATUS; i++)
 			if (strcmp(key, status_keys[i]) == 0) {
@@ -502,7 +562,7 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 			}
 		return fail(c, GK_ECONFIG, line_of(k),
 		            "unknown key '%s' (expected mode, unfiled, revoked, unknown, "
-		            "no_registrable, redirect, lists)",
+		            "no_registrable, redirect, lists, allow_outside_paths)",
 		            key);
 	}
 	return 0;
@@ -543,6 +603,15 @@ static int walk_doc(struct ctx *c)
 			return c->b.rc;
 		if (rule_hit(c, status_keys[i], &r, 0, &c->p->status[i]) != 0)
 			return c->b.rc;
+	}
+	if (t.outside) {
+		const char *s = NULL;
+		if (get_string(c, "allow_outside_paths", t.outside, &s) != 0)
+			return c->b.rc;
+		if (strcmp(s, "true") != 0 && strcmp(s, "false") != 0)
+			return fail(c, GK_ECONFIG, line_of(t.outside),
+			            "allow_outside_paths: '%s' is not one of true, false", s);
+		c->allow_outside = strcmp(s, "true") == 0;
 	}
 	if (t.lists && parse_lists(c, t.lists) != 0)
 		return c->b.rc;
@@ -621,6 +690,7 @@ int gk_policy_build(const char *path, gk_policy_t **out, char *err, size_t errle
 	else
 		c.dir[0] = 0;
 	rc = build(&c, text, len, out);
+	free(c.realdir);
 	free(c.dir);
 	free(text);
 	return rc;

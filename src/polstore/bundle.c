@@ -358,6 +358,10 @@ int gk_polstore_bundle_decode(const void *buf, size_t len, gk_polstore_bundle_t 
 		         "needs exactly created, files, format, message, policy, version");
 		goto fail;
 	}
+	if ((uint64_t)json_integer_value(ver) > GK_POL_VERSION_MAX) {
+		rc = bad(err, errlen, "version above " GK_POL_VERSION_MAX_TEXT);
+		goto fail;
+	}
 	b->version = (uint64_t)json_integer_value(ver);
 	b->created_ms = (int64_t)json_integer_value(cr);
 	if ((rc = gk_polstore_bundle_set_message(b, json_string_value(msg))) != 0 ||

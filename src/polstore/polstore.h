@@ -153,3 +153,29 @@ void gk_polstore_version_clear(gk_polstore_version_t *v);
 
 /* Parse a version number ("17"): 0 or GK_EINVAL. */
 GK_MUST_CHECK int gk_polstore_parse_version(const char *s, size_t len, uint64_t *out);
+
+/* ---- the last verified version on local disk (gatekeeperd's policy.state_dir) --------- */
+
+#define GK_POLSTORE_STATE_FILE "fleet-policy.json"
+
+/* Write v's version, bundle, sig and key_id to DIR/GK_POLSTORE_STATE_FILE, replacing the
+ * file atomically (temporary file, fsync, rename, fsync of DIR; mode 0600; a symlink in
+ * the file's place is replaced, never followed). DIR is created (0700) when missing, not
+ * its parents. Returns 0, GK_EIO / GK_ERANGE / GK_ENOMEM with err naming the path. The
+ * caller saves only versions it verified. Blocking file I/O: not on a packet path. */
+GK_MUST_CHECK int gk_polstore_state_save(const char *dir, const gk_polstore_version_t *v, char *err,
+                                         size_t errlen);
+
+/* Read DIR/GK_POLSTORE_STATE_FILE into out (version, bundle, bundle_len, sig, key_id;
+ * action "state"; free with gk_polstore_version_clear). Nothing is verified here: the
+ * caller checks the signature with its keys, decodes the bundle and compares its version,
+ * as for a version read from Redis. Returns 0, GK_ENOENT (no file), GK_ESYNTAX (not a
+ * state file) or GK_EIO / GK_ENOMEM, with err naming the path (except for GK_ENOENT).
+ * Regular files only, never through a symlink. */
+GK_MUST_CHECK int gk_polstore_state_load(const char *dir, gk_polstore_version_t *out, char *err,
+                                         size_t errlen);
+
+/* Decode state file bytes (gk_polstore_state_load after reading; fuzzing). Returns 0,
+ * GK_ESYNTAX or GK_ENOMEM with err; out is set only on success. */
+GK_MUST_CHECK int gk_polstore_state_decode(const void *buf, size_t len, gk_polstore_version_t *out,
+                                           char *err, size_t errlen);

@@ -74,7 +74,11 @@ struct gk_polsync {
 	bool tail_out;
 	bool check_out, check_again;
 	uint64_t applied, rejected;
-	unsigned gen; /* session generation: replies of an older session are dropped */
+	uint64_t from_state;  /* the version loaded from the state file (0: none) */
+	bool cur_rejected;    /* the pointer names a rejected version (or no version) */
+	char bad_pointer[48]; /* the last pointer value that was not a version (reported once) */
+	char *state_dir;      /* or NULL */
+	unsigned gen;         /* session generation: replies of an older session are dropped */
 };
 
 static uint64_t now_ms(void)
@@ -96,21 +100,40 @@ static void report(gk_polsync_t *ps, const char *state)
 		gk_status_set_policy(ps->conf.status, ps->applied, state);
 }
 
+/* "rejected" while the pointer names a version that was rejected (a newer version applied,
+ * or the pointer back at the version in force, ends it). */
 static const char *steady_state(const gk_polsync_t *ps)
 {
 	if (!(ps->cmd.up && ps->tail.up))
 		return "disconnected";
-	if (ps->rejected > ps->applied)
+	if (ps->cur_rejected)
 		return "rejected";
 	return ps->applied ? "ok" : "waiting";
 }
 
+/* What is in force, for messages: "version 17 (from the state file)", "the policy file". */
+static void in_force(const gk_polsync_t *ps, char *out, size_t cap)
+{
+	if (ps->applied)
+		snprintf(out, cap, "version %llu%s", (unsigned long long)ps->applied,
+		         ps->applied == ps->from_state ? " (from the state file)" : "");
+	else
+		snprintf(out, cap, "the policy in force (no fleet version yet)");
+}
+
+/* v: the version rejected, 0 when the pointer holds no version at all. */
 static void reject(gk_polsync_t *ps, uint64_t v, const char *why)
 {
-	gk_log(GK_LOG_ERR, "policy: version %llu rejected, keeping %s%llu: %s",
-	       (unsigned long long)v, ps->applied ? "version " : "the policy in force",
-	       (unsigned long long)ps->applied, why);
+	char keep[96];
+	in_force(ps, keep, sizeof(keep));
+	if (v)
+		gk_log(GK_LOG_ERR, "policy: version %llu rejected, keeping %s: %s",
+		       (unsigned long long)v, keep, why);
+	else
+		gk_log(GK_LOG_ERR, "policy: %s rejected, keeping %s: %s", GK_KEY_POL_CURRENT, keep,
+		       why);
 	ps->rejected = v;
+	ps->cur_rejected = true;
 	uv_mutex_lock(&ps->info_lock);
 	ps->info.rejected = v;
 	snprintf(ps->info.reject_why, sizeof(ps->info.reject_why), "%s", why);
@@ -234,6 +257,53 @@ static void check_done(gk_polsync_t *ps)
 	}
 }
 
+/* Verify, decode and compile a stored version v (from Redis or the state file): the key id
+ * must be an operator key, the signature over the exact bytes valid, the bundle must decode
+ * and claim v, and compile. 0 and *out, or non-zero with why. */
+static int verify_compile(gk_polsync_t *ps, uint64_t v, const char *b, size_t blen, const char *sig,
+                          const char *kid, gk_policy_t **out, char *why, size_t whylen)
+{
+	if (gk_polstore_verify(ps->keys, kid, b, blen, sig, why, whylen))
+		return GK_ESYNTAX;
+	gk_polstore_bundle_t *bundle = NULL;
+	if (gk_polstore_bundle_decode(b, blen, &bundle, why, whylen) != 0)
+		return GK_ESYNTAX;
+	if (bundle->version != v) {
+		snprintf(why, whylen, "the signed bundle is version %llu, not %llu (replayed?)",
+		         (unsigned long long)bundle->version, (unsigned long long)v);
+		gk_polstore_bundle_free(bundle);
+		return GK_ESYNTAX;
+	}
+	int rc = gk_polstore_bundle_compile(bundle, out, why, whylen);
+	gk_polstore_bundle_free(bundle);
+	return rc;
+}
+
+/* Keep the version just applied on disk, for the next start. A failure is logged: the
+ * version is in force all the same, but a restart would not find it. */
+static void save_state(gk_polsync_t *ps, uint64_t v, const redisReply *b, const redisReply *sig,
+                       const redisReply *kid)
+{
+	if (ps->state_dir == NULL)
+		return;
+	char err[512];
+	gk_polstore_version_t sv = {.version = v, .bundle = b->str, .bundle_len = b->len};
+	if (sig->len >= sizeof(sv.sig) || kid->len >= sizeof(sv.key_id)) {
+		gk_log(GK_LOG_ERR,
+		       "policy: version %llu is in force but not kept on disk: its "
+		       "signature field is %zu bytes",
+		       (unsigned long long)v, sig->len);
+		return;
+	}
+	snprintf(sv.sig, sizeof(sv.sig), "%s", sig->str);
+	snprintf(sv.key_id, sizeof(sv.key_id), "%s", kid->str);
+	if (gk_polstore_state_save(ps->state_dir, &sv, err, sizeof(err)) != 0)
+		gk_log(GK_LOG_ERR,
+		       "policy: version %llu is in force but cannot be kept on disk: %s; a restart "
+		       "without Redis would not find it (policy.state_dir)",
+		       (unsigned long long)v, err);
+}
+
 /* Verify, decode and compile version v from its HMGET reply [bundle, sig, key_id]. */
 static void apply(gk_polsync_t *ps, uint64_t v, const redisReply *r)
 {
@@ -247,26 +317,8 @@ static void apply(gk_polsync_t *ps, uint64_t v, const redisReply *r)
 		reject(ps, v, "no signature or key id stored with the bundle");
 		return;
 	}
-	if (gk_polstore_verify(ps->keys, kid->str, b->str, b->len, sig->str, why, sizeof(why))) {
-		reject(ps, v, why);
-		return;
-	}
-	gk_polstore_bundle_t *bundle = NULL;
 	gk_policy_t *p = NULL;
-	if (gk_polstore_bundle_decode(b->str, b->len, &bundle, why, sizeof(why)) != 0) {
-		reject(ps, v, why);
-		return;
-	}
-	if (bundle->version != v) {
-		snprintf(why, sizeof(why),
-		         "the signed bundle is version %llu, not %llu (replayed?)",
-		         (unsigned long long)bundle->version, (unsigned long long)v);
-		gk_polstore_bundle_free(bundle);
-		reject(ps, v, why);
-		return;
-	}
-	int rc = gk_polstore_bundle_compile(bundle, &p, why, sizeof(why));
-	gk_polstore_bundle_free(bundle);
+	int rc = verify_compile(ps, v, b->str, b->len, sig->str, kid->str, &p, why, sizeof(why));
 	/* a long compile must not count against the connections' timeouts */
 	ps->cmd.progress_ms = ps->tail.progress_ms = now_ms();
 	if (rc != 0) {
@@ -278,10 +330,13 @@ static void apply(gk_polsync_t *ps, uint64_t v, const redisReply *r)
 	gk_log(GK_LOG_INFO, "policy: version %llu applied (key id %s): %zu entries in %u lists",
 	       (unsigned long long)v, kid->str, st.entries, st.lists);
 	ps->applied = v;
-	if (ps->conf.status && ps->rejected && ps->rejected < v)
+	ps->cur_rejected = false;
+	if (ps->conf.status && ps->rejected)
 		gk_status_set_policy_error(ps->conf.status, 0, NULL);
 	report(ps, steady_state(ps));
 	ps->conf.on_policy(ps->conf.ctx, p, v, kid->str);
+	save_state(ps, v, b, sig, kid);
+	ps->cmd.progress_ms = ps->tail.progress_ms = now_ms(); /* an fsync may take a while */
 }
 
 static void on_version(gk_polsync_t *ps, redisReply *r, void *priv)
@@ -299,11 +354,31 @@ static void on_current(gk_polsync_t *ps, redisReply *r, void *priv)
 {
 	(void)priv;
 	uint64_t v = 0;
-	if (r->type != REDIS_REPLY_NIL &&
-	    (r->type != REDIS_REPLY_STRING || gk_polstore_parse_version(r->str, r->len, &v))) {
-		gk_log(GK_LOG_WARN, "policy: %s is not a version number", GK_KEY_POL_CURRENT);
+	if ((r->type != REDIS_REPLY_NIL && r->type != REDIS_REPLY_STRING) ||
+	    (r->type == REDIS_REPLY_STRING &&
+	     (gk_polstore_parse_version(r->str, r->len, &v) != 0 || v == 0))) {
+		char shown[48], why[200];
+		snprintf(shown, sizeof(shown), "%.40s",
+		         r->type == REDIS_REPLY_STRING ? r->str : "");
+		if (!ps->cur_rejected || ps->rejected != 0 || strcmp(shown, ps->bad_pointer) != 0) {
+			snprintf(ps->bad_pointer, sizeof(ps->bad_pointer), "%s", shown);
+			snprintf(why, sizeof(why),
+			         "%s holds '%s', not a version (1.." GK_POL_VERSION_MAX_TEXT
+			         "): written by something other than gkctl",
+			         GK_KEY_POL_CURRENT, shown);
+			reject(ps, 0, why);
+		}
 		check_done(ps);
 		return;
+	}
+	if (v != 0 && v == ps->applied && ps->cur_rejected) {
+		/* the pointer is back at the version in force: nothing is rejected any more */
+		ps->cur_rejected = false;
+		if (ps->conf.status)
+			gk_status_set_policy_error(ps->conf.status, 0, NULL);
+	} else if (v != 0 && v != ps->applied && v == ps->rejected) {
+		ps->cur_rejected =
+		    true; /* named again (e.g. after a bad pointer): still rejected */
 	}
 	if (v == 0 || v == ps->applied || v == ps->rejected) {
 		report(ps, steady_state(ps));
@@ -410,9 +485,12 @@ static void on_last(gk_polsync_t *ps, redisReply *r, void *priv)
 static void both_up(gk_polsync_t *ps)
 {
 	ps->was_up = ps->ever_up = true;
-	gk_log(GK_LOG_INFO, "policy: following %s on redis %s%s%s%u", GK_KEY_POL_CURRENT,
-	       ps->unix_path ? "unix:" : "", ps->unix_path ? ps->unix_path : ps->host,
-	       ps->unix_path ? "" : ":", ps->unix_path ? 0u : (unsigned)ps->conf.redis_port);
+	if (ps->unix_path)
+		gk_log(GK_LOG_INFO, "policy: following %s on redis unix:%s", GK_KEY_POL_CURRENT,
+		       ps->unix_path);
+	else
+		gk_log(GK_LOG_INFO, "policy: following %s on redis %s:%u", GK_KEY_POL_CURRENT,
+		       ps->host, (unsigned)ps->conf.redis_port);
 	if (cmd(&ps->cmd, on_last, NULL, "XREVRANGE %s + - COUNT 1", GK_KEY_STREAM) != 0) {
 		session_fail(ps, "cannot send XREVRANGE");
 		return;
@@ -564,17 +642,20 @@ int gk_polsync_create(const gk_polsync_conf_t *conf, gk_polsync_t **out, char *e
 	}
 	ps->host = conf->redis_host ? strdup(conf->redis_host) : NULL;
 	ps->unix_path = conf->redis_unix ? strdup(conf->redis_unix) : NULL;
+	ps->state_dir = conf->state_dir ? strdup(conf->state_dir) : NULL;
 	if ((conf->redis_host && !ps->host) || (conf->redis_unix && !ps->unix_path) ||
-	    uv_mutex_init(&ps->info_lock) != 0) {
+	    (conf->state_dir && !ps->state_dir) || uv_mutex_init(&ps->info_lock) != 0) {
 		gk_polstore_keyring_free(ps->keys);
 		free(ps->host);
 		free(ps->unix_path);
+		free(ps->state_dir);
 		free(ps);
 		snprintf(err, errlen, "out of memory");
 		return GK_ENOMEM;
 	}
 	ps->conf.redis_host = ps->host;
 	ps->conf.redis_unix = ps->unix_path;
+	ps->conf.state_dir = ps->state_dir;
 	ps->conf.operator_keys = NULL; /* read: the keyring holds them */
 	if (ps->conf.connect_timeout_ms == 0)
 		ps->conf.connect_timeout_ms = 1000;
@@ -583,6 +664,39 @@ int gk_polsync_create(const gk_polsync_conf_t *conf, gk_polsync_t **out, char *e
 	if (ps->conf.reconnect_max_ms < BACKOFF_MIN_MS)
 		ps->conf.reconnect_max_ms = BACKOFF_MIN_MS;
 	*out = ps;
+	return 0;
+}
+
+int gk_polsync_load_state(gk_polsync_t *ps, gk_policy_t **out, uint64_t *version, char *err,
+                          size_t errlen)
+{
+	if (ps->started || ps->applied)
+		return GK_EINVAL;
+	if (ps->state_dir == NULL)
+		return GK_ENOENT;
+	gk_polstore_version_t sv;
+	char why[512];
+	int rc = gk_polstore_state_load(ps->state_dir, &sv, err, errlen);
+	if (rc != 0)
+		return rc;
+	rc = verify_compile(ps, sv.version, sv.bundle, sv.bundle_len, sv.sig, sv.key_id, out, why,
+	                    sizeof(why));
+	if (rc != 0) {
+		snprintf(err, errlen, "%s/%s: version %llu: %s", ps->state_dir,
+		         GK_POLSTORE_STATE_FILE, (unsigned long long)sv.version, why);
+		gk_polstore_version_clear(&sv);
+		return rc == GK_ENOMEM ? GK_ENOMEM : GK_ESYNTAX;
+	}
+	gk_log(GK_LOG_INFO,
+	       "policy: version %llu (key id %s) from %s/%s, verified: in force until Redis "
+	       "offers a newer version that verifies",
+	       (unsigned long long)sv.version, sv.key_id, ps->state_dir, GK_POLSTORE_STATE_FILE);
+	ps->applied = ps->from_state = sv.version;
+	*version = sv.version;
+	uv_mutex_lock(&ps->info_lock);
+	ps->info.applied = sv.version;
+	uv_mutex_unlock(&ps->info_lock);
+	gk_polstore_version_clear(&sv);
 	return 0;
 }
 
@@ -603,7 +717,7 @@ int gk_polsync_start(gk_polsync_t *ps)
 	ps->backoff_ms = BACKOFF_MIN_MS;
 	snprintf(ps->last_id, sizeof(ps->last_id), "$");
 	if (ps->conf.status)
-		gk_status_set_policy(ps->conf.status, 0, "waiting");
+		gk_status_set_policy(ps->conf.status, ps->applied, "waiting");
 	uv_timer_start(&ps->tick, tick_cb, TICK_MS, TICK_MS);
 	uv_timer_start(&ps->reconnect, reconnect_cb, 0, 0);
 	if ((rc = uv_thread_create(&ps->thread, thread_main, ps)) != 0) {
@@ -636,6 +750,7 @@ void gk_polsync_free(gk_polsync_t *ps)
 	uv_mutex_destroy(&ps->info_lock);
 	free(ps->host);
 	free(ps->unix_path);
+	free(ps->state_dir);
 	free(ps);
 }
 

@@ -14,7 +14,9 @@
  *
  * Accepted versions only move forward: a version below the one in force (the pointer moved
  * back, or an old signed bundle replayed) is rejected, as is a bundle whose signed version
- * differs from the pointer's. The first version is whatever the pointer names at start.
+ * differs from the pointer's. The first version is the one kept on disk by the last run
+ * (state_dir, gk_polsync_load_state), else whatever the pointer names at start; every
+ * version applied is kept on disk for the next start.
  *
  * Threads: gk_polsync_create/_start/_stop/_free from one thread (the daemon's main thread).
  * The callbacks run on the polsync thread; on_policy takes ownership of the policy.
@@ -53,11 +55,25 @@ typedef struct gk_polsync_conf {
 	 * gk_status_set_policy_error for each rejection (cleared when a newer version applies).
 	 * Must outlive the polsync thread (stop polsync first). */
 	struct gk_status *status;
+	/* Optional (NULL: none): the directory where the last version applied is kept
+	 * (gk_polstore_state_save, after on_policy returns) for gk_polsync_load_state at the
+	 * next start. Copied. */
+	const char *state_dir;
 } gk_polsync_conf_t;
 
 /* Create (reads and checks the key files; err names the file at fault). No thread yet. */
-GK_MUST_CHECK int gk_polsync_create(const gk_polsync_conf_t *conf, gk_polsync_t **out,
-                                    char *err, size_t errlen);
+GK_MUST_CHECK int gk_polsync_create(const gk_polsync_conf_t *conf, gk_polsync_t **out, char *err,
+                                    size_t errlen);
+/* Before start: the version kept in state_dir by an earlier run, verified again with the
+ * operator keys exactly as a version read from Redis (signature, bundle version, compile).
+ * On success *out is the compiled policy (the caller owns it and puts it in force before
+ * the first query) and *version its number; it becomes the version in force, so Redis
+ * replaces it only with a newer version that verifies, and one below it is rejected
+ * (logged, heartbeat) as a pointer gone back. Returns 0, GK_ENOENT (no state_dir or no
+ * file: nothing kept yet), or another code with err naming the file (unreadable, not a
+ * state file, or it fails verification: the caller logs it and starts without it). */
+GK_MUST_CHECK int gk_polsync_load_state(gk_polsync_t *ps, gk_policy_t **out, uint64_t *version,
+                                        char *err, size_t errlen);
 /* Start the thread. Returns at once. */
 GK_MUST_CHECK int gk_polsync_start(gk_polsync_t *ps);
 /* Stop and join. */
@@ -66,9 +82,9 @@ void gk_polsync_stop(gk_polsync_t *ps);
 void gk_polsync_free(gk_polsync_t *ps);
 
 typedef struct gk_polsync_info {
-	uint64_t applied;      /* version last handed over (0: none yet) */
-	uint64_t rejected;     /* newest version rejected (0: none) */
-	char reject_why[256];  /* its reason */
+	uint64_t applied;     /* version last handed over (0: none yet) */
+	uint64_t rejected;    /* newest version rejected (0: none) */
+	char reject_why[256]; /* its reason */
 	bool connected;
 	uint64_t reconnects;
 } gk_polsync_info_t;

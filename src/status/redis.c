@@ -180,9 +180,11 @@ static void both_up(gk_status_t *st)
 	uv_mutex_lock(&st->info_lock);
 	st->info.connected = true;
 	uv_mutex_unlock(&st->info_lock);
-	gk_log(GK_LOG_INFO, "status: connected to redis %s%s%s%u", st->unix_path ? "unix:" : "",
-	       st->unix_path ? st->unix_path : st->host, st->unix_path ? "" : ":",
-	       st->unix_path ? 0u : (unsigned)st->conf.redis_port);
+	if (st->unix_path)
+		gk_log(GK_LOG_INFO, "status: connected to redis unix:%s", st->unix_path);
+	else
+		gk_log(GK_LOG_INFO, "status: connected to redis %s:%u", st->host,
+		       (unsigned)st->conf.redis_port);
 	note_contact(st);
 	st->last_heartbeat_ms = gk_status_now_ms();
 	heartbeat(st); /* at once: a failing first load must still be visible */

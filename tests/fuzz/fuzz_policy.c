@@ -9,7 +9,8 @@
  *
  * The pieces go to gk_policy_build_mem (what gatekeeperd runs on a pushed bundle). An input
  * starting with '{' is also decoded as a bundle (gk_polstore_bundle_decode) and, when it
- * decodes, compiled. A policy that builds is matched against a few names (each list file's
+ * decodes, compiled, and as a state file (gk_polstore_state_decode: the last verified version
+ * gatekeeperd keeps on disk). A policy that builds is matched against a few names (each list file's
  * first names among them), its stats and status rules are read, and it is freed, so
  * LeakSanitizer sees leaks on both the success and the error path. Every error must carry a
  * message.
@@ -137,6 +138,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			gk_polstore_bundle_free(b);
 		} else {
 			FUZZ_CHECK(err[0] != 0, "bundle error without a message");
+		}
+		gk_polstore_version_t sv;
+		err[0] = 0;
+		if (gk_polstore_state_decode(data, size, &sv, err, sizeof(err)) == 0) {
+			FUZZ_CHECK(sv.version >= 1 && sv.version <= GK_POL_VERSION_MAX, "version");
+			FUZZ_CHECK(strlen(sv.sig) > 0 && strlen(sv.sig) < sizeof(sv.sig), "sig");
+			FUZZ_CHECK(strlen(sv.key_id) == GK_POL_KEY_ID_LEN, "key id");
+			gk_polstore_version_clear(&sv);
+		} else {
+			FUZZ_CHECK(err[0] != 0, "state file error without a message");
 		}
 	}
 	return 0;

@@ -12,3 +12,13 @@ if(GK_REDIS_SERVER)
 else()
 	message(STATUS "redis-server not found: integration_fleet_policy not registered")
 endif()
+# The fleet policy across restarts: the last verified version kept on disk, versions bounded,
+# gkctl status for instances that do not follow the fleet.
+if(GK_REDIS_SERVER)
+	add_test(NAME integration_policy_restart
+		COMMAND ${GK_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_policy_restart.py
+			$<TARGET_FILE:gatekeeperd> $<TARGET_FILE:gkctl> $<TARGET_FILE:gk-sync>
+		WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
+	set_tests_properties(integration_policy_restart PROPERTIES LABELS integration TIMEOUT 120
+		ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+endif()

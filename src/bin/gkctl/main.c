@@ -32,7 +32,8 @@ static void usage(FILE *f)
 static int version_arg(const char *s, uint64_t *v)
 {
 	if (gk_polstore_parse_version(s, strlen(s), v) != 0 || *v == 0) {
-		fprintf(stderr, "gkctl: '%s' is not a version number\n", s);
+		fprintf(stderr, "gkctl: '%s' is not a version number (1..%llu)\n", s,
+		        (unsigned long long)GK_POL_VERSION_MAX);
 		return -1;
 	}
 	return 0;

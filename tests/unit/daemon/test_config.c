@@ -68,8 +68,9 @@ static void test_policy_section(void **state)
 	snprintf(keyp, sizeof(keyp), "%s/op.pub", tmpdir);
 	write_file(keyp, "not checked here: gatekeeperd reads it when it starts\n");
 	snprintf(path, sizeof(path), "%s/pol.yaml", tmpdir);
-	write_file(path, LISTEN ZONES "redis: {address: \"127.0.0.1:6379\"}\n"
-	                 "policy:\n  file: p/policy.yaml\n  redis: true\n  operator_keys: [op.pub]\n");
+	write_file(path, LISTEN ZONES
+	           "redis: {address: \"127.0.0.1:6379\"}\n"
+	           "policy:\n  file: p/policy.yaml\n  redis: true\n  operator_keys: [op.pub]\n");
 	gk_config_t *cfg = NULL;
 	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
 	char want[200];
@@ -78,8 +79,25 @@ static void test_policy_section(void **state)
 	assert_true(cfg->policy.redis);
 	assert_int_equal(cfg->policy.n_operator_keys, 1);
 	assert_string_equal(cfg->policy.operator_keys[0], keyp);
+	snprintf(want, sizeof(want), "%s/state", tmpdir); /* the default, beside the config */
+	assert_string_equal(cfg->policy.state_dir, want);
+	gk_config_free(cfg);
+	write_file(path, LISTEN ZONES
+	           "redis: {address: \"127.0.0.1:6379\"}\n"
+	           "policy:\n  redis: true\n  operator_keys: [op.pub]\n  state_dir: var/gk\n");
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	snprintf(want, sizeof(want), "%s/var/gk", tmpdir);
+	assert_string_equal(cfg->policy.state_dir, want);
+	gk_config_free(cfg);
+	write_file(path, LISTEN ZONES "policy:\n  file: p/policy.yaml\n");
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_null(cfg->policy.state_dir); /* no fleet policy: nothing kept */
 	gk_config_free(cfg);
 
+	expect_error(LISTEN ZONES "policy:\n  state_dir: /var/lib/gk\n", GK_ECONFIG, 6,
+	             "state_dir: only with policy.redis");
+	expect_error(LISTEN ZONES "policy:\n  state_dir: \"\"\n", GK_ECONFIG, 6,
+	             "state_dir: expected a non-empty string");
 	expect_error(LISTEN ZONES "policy:\n  fil: x.yaml\n", GK_ECONFIG, 6, "unknown key 'fil'");
 	expect_error(LISTEN ZONES "policy: x.yaml\n", GK_ECONFIG, 5, "expected a mapping");
 	expect_error(LISTEN ZONES "policy:\n  redis: true\n  operator_keys: [op.pub]\n", GK_ECONFIG,
@@ -105,8 +123,9 @@ static void test_discovery_section(void **state)
 	assert_int_equal(cfg->discovery.flush_ms, 1000);
 	assert_int_equal(cfg->discovery.day_max, 1000000);
 	gk_config_free(cfg);
-	write_file(path, LISTEN ZONES "redis: {address: \"127.0.0.1:6379\"}\ndiscovery:\n"
-	                 "  enabled: false\n  table_size: 16\n  flush_ms: 250\n  day_max: 500\n");
+	write_file(path, LISTEN ZONES
+	           "redis: {address: \"127.0.0.1:6379\"}\ndiscovery:\n"
+	           "  enabled: false\n  table_size: 16\n  flush_ms: 250\n  day_max: 500\n");
 	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
 	assert_false(cfg->discovery.enabled);
 	assert_int_equal(cfg->discovery.table_size, 16);
@@ -422,9 +441,8 @@ int main(void)
 	    cmocka_unit_test(test_defaults),       cmocka_unit_test(test_all_keys),
 	    cmocka_unit_test(test_relative_paths), cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_errors_top),     cmocka_unit_test(test_errors_numbers),
-	    cmocka_unit_test(test_errors_listen),
-	    cmocka_unit_test(test_policy_section),  cmocka_unit_test(test_errors_zones),
-	    cmocka_unit_test(test_discovery_section),
+	    cmocka_unit_test(test_errors_listen),  cmocka_unit_test(test_policy_section),
+	    cmocka_unit_test(test_errors_zones),   cmocka_unit_test(test_discovery_section),
 	    cmocka_unit_test(test_parse_addr),     cmocka_unit_test(test_filing_defaults),
 	    cmocka_unit_test(test_filing_keys),    cmocka_unit_test(test_filing_errors),
 	};

@@ -12,10 +12,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include "common/dname.h"
 #include "policy/internal.h"
 #include "policy/policy.h"
@@ -618,15 +621,125 @@ static void test_scale(void **state)
 	free(text);
 }
 
+/* ---- list paths stay in the policy's directory ------------------------------------------ */
+
+static void put(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Build dir/pol/policy.yaml with one list `file: name`; the error text, or "" when built. */
+static const char *build_list(const char *dir, const char *name, bool allow, char *err,
+                              size_t errlen)
+{
+	char path[512], text[512];
+	snprintf(path, sizeof(path), "%s/pol/policy.yaml", dir);
+	snprintf(text, sizeof(text), "mode: enforce\n%slists:\n  - {file: '%s', kind: block}\n",
+	         allow ? "allow_outside_paths: true\n" : "", name);
+	put(path, text);
+	gk_policy_t *p = NULL;
+	err[0] = 0;
+	if (gk_policy_build(path, &p, err, errlen) == 0) {
+		assert_int_equal(action(match(p, "www.out.cn")), GK_ACT_REFUSE);
+		gk_policy_free(p);
+		return "";
+	}
+	assert_null(p);
+	return err;
+}
+
+/* `file: ../../etc/hostname` compiled and would have been pushed: a list file must resolve
+ * (symlinks included) inside the policy's directory unless allow_outside_paths: true. */
+static void test_list_paths(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/gk-test-polpaths-XXXXXX", p[600], q[600], err[1024];
+	assert_non_null(mkdtemp(dir));
+	snprintf(p, sizeof(p), "%s/pol", dir);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/pol/sub", dir);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/outside.txt", dir);
+	put(p, ".out.cn\n");
+	snprintf(p, sizeof(p), "%s/pol/sub/in.txt", dir);
+	put(p, ".out.cn\n");
+	snprintf(p, sizeof(p), "%s/pol/link.txt", dir);
+	snprintf(q, sizeof(q), "%s/outside.txt", dir);
+	assert_int_equal(symlink(q, p), 0);
+
+	/* inside: a plain name and a subdirectory */
+	assert_string_equal(build_list(dir, "sub/in.txt", false, err, sizeof(err)), "");
+	assert_string_equal(build_list(dir, "sub/../sub/in.txt", false, err, sizeof(err)), "");
+	/* outside: "..", an absolute path, a symlink; the error names the policy file and line */
+	const char *outs[] = {"../outside.txt", "sub/../../outside.txt", q, "link.txt"};
+	for (size_t i = 0; i < sizeof(outs) / sizeof(outs[0]); i++) {
+		const char *e = build_list(dir, outs[i], false, err, sizeof(err));
+		if (!strstr(e, "/pol/policy.yaml:3: lists[0].file: ") ||
+		    !strstr(e, "is outside the policy's directory") ||
+		    !strstr(e, "allow_outside_paths: true"))
+			fail_msg("%s: '%s'", outs[i], e);
+		/* the operator allows it: built */
+		assert_string_equal(build_list(dir, outs[i], true, err, sizeof(err)), "");
+	}
+	/* a file that does not exist is still "cannot read" */
+	assert_non_null(
+	    strstr(build_list(dir, "absent.txt", false, err, sizeof(err)), "cannot read"));
+	/* a bad value for the option */
+	snprintf(p, sizeof(p), "%s/pol/policy.yaml", dir);
+	put(p, "allow_outside_paths: maybe\n");
+	gk_policy_t *pol = NULL;
+	assert_int_not_equal(gk_policy_build(p, &pol, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "policy.yaml:1: allow_outside_paths: 'maybe'"));
+
+	/* in memory (a pushed bundle carries names only): the same rule on the names */
+	static const char blk[] = ".out.cn\n";
+	gk_policy_file_t f[] = {{"../x.txt", blk, sizeof(blk) - 1},
+	                        {"/etc/x", blk, sizeof(blk) - 1},
+	                        {"a/../../x", blk, sizeof(blk) - 1}};
+	for (size_t i = 0; i < 3; i++) {
+		char y[200];
+		snprintf(y, sizeof(y), "lists:\n  - {file: '%s', kind: block}\n", f[i].name);
+		pol = NULL;
+		assert_int_not_equal(
+		    gk_policy_build_mem("m.yaml", y, strlen(y), &f[i], 1, &pol, err, sizeof(err)),
+		    0);
+		if (!strstr(err, "m.yaml:2: lists[0].file: ") || !strstr(err, "outside"))
+			fail_msg("%s: '%s'", f[i].name, err);
+		snprintf(y, sizeof(y),
+		         "allow_outside_paths: true\nlists:\n  - {file: '%s', kind: "
+		         "block}\n",
+		         f[i].name);
+		assert_int_equal(
+		    gk_policy_build_mem("m.yaml", y, strlen(y), &f[i], 1, &pol, err, sizeof(err)),
+		    0);
+		gk_policy_free(pol);
+	}
+
+	const char *rm[] = {"pol/link.txt", "pol/sub/in.txt", "pol/policy.yaml", "outside.txt"};
+	for (size_t i = 0; i < sizeof(rm) / sizeof(rm[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, rm[i]);
+		unlink(p);
+	}
+	snprintf(p, sizeof(p), "%s/pol/sub", dir);
+	rmdir(p);
+	snprintf(p, sizeof(p), "%s/pol", dir);
+	rmdir(p);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_precedence),       cmocka_unit_test(test_matrix),
-	    cmocka_unit_test(test_defaults),         cmocka_unit_test(test_redirect),
-	    cmocka_unit_test(test_rpz_actions),      cmocka_unit_test(test_rpz_zone_key),
-	    cmocka_unit_test(test_samples),          cmocka_unit_test(test_bad_corpus),
-	    cmocka_unit_test(test_bad_lists),        cmocka_unit_test(test_suffix_hash),
-	    cmocka_unit_test(test_filter_finds_all), cmocka_unit_test(test_scale),
+	    cmocka_unit_test(test_list_paths),   cmocka_unit_test(test_precedence),
+	    cmocka_unit_test(test_matrix),       cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_redirect),     cmocka_unit_test(test_rpz_actions),
+	    cmocka_unit_test(test_rpz_zone_key), cmocka_unit_test(test_samples),
+	    cmocka_unit_test(test_bad_corpus),   cmocka_unit_test(test_bad_lists),
+	    cmocka_unit_test(test_suffix_hash),  cmocka_unit_test(test_filter_finds_all),
+	    cmocka_unit_test(test_scale),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "polstore/polstore.h"
 #include "sync/sig.h"
@@ -323,9 +324,151 @@ static void test_diff(void **state)
 	rmdir(dir);
 }
 
+/* A version like 2^63-1 in gk:pol:current made every later push fail: versions are bounded
+ * (GK_POL_VERSION_MAX, 2^53-1) and canonical, in the pointer and in a bundle. */
+static void test_version_bounds(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *s;
+		int ok;
+		uint64_t v;
+	} cases[] = {
+	    {"0", 1, 0},
+	    {"1", 1, 1},
+	    {"17", 1, 17},
+	    {"9007199254740991", 1, 9007199254740991ull},
+	    {"9007199254740992", 0, 0},
+	    {"9223372036854775807", 0, 0},
+	    {"18446744073709551615", 0, 0},
+	    {"99999999999999999999", 0, 0},
+	    {"-1", 0, 0},
+	    {"007", 0, 0},
+	    {"1e3", 0, 0},
+	    {"", 0, 0},
+	    {" 1", 0, 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t v = 12345;
+		int rc = gk_polstore_parse_version(cases[i].s, strlen(cases[i].s), &v);
+		if ((rc == 0) != cases[i].ok || (rc == 0 && v != cases[i].v))
+			fail_msg("'%s': rc %d v %llu", cases[i].s, rc, (unsigned long long)v);
+	}
+	const char tmpl[] = "{\"created\":1,\"files\":[],\"format\":\"gk-policy/1\",\"message\":"
+	                    "\"\",\"policy\":{\"name\":\"p.yaml\",\"sha256\":"
+	                    "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\","
+	                    "\"text\":\"\"},\"version\":%s}";
+	char buf[512], err[256];
+	gk_polstore_bundle_t *b = NULL;
+	snprintf(buf, sizeof(buf), tmpl, "9007199254740991");
+	assert_int_equal(gk_polstore_bundle_decode(buf, strlen(buf), &b, err, sizeof(err)), 0);
+	gk_polstore_bundle_free(b);
+	b = NULL;
+	snprintf(buf, sizeof(buf), tmpl, "9223372036854775807");
+	assert_int_equal(gk_polstore_bundle_decode(buf, strlen(buf), &b, err, sizeof(err)),
+	                 GK_ESYNTAX);
+	assert_non_null(strstr(err, "version above 9007199254740991"));
+	assert_null(b);
+}
+
+/* The last verified version kept on disk: a round trip of the exact bytes, mode 0600, the
+ * write replaces a symlink instead of following it, and the reader refuses what is not a
+ * regular state file, naming the path. */
+static void test_state_file(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/gk-test-polstate-XXXXXX", sdir[300], path[400], err[512];
+	assert_non_null(mkdtemp(dir));
+	snprintf(sdir, sizeof(sdir), "%s/state", dir);
+	snprintf(path, sizeof(path), "%s/" GK_POLSTORE_STATE_FILE, sdir);
+	gk_polstore_version_t out, v = {.version = 42};
+	assert_int_equal(gk_polstore_state_load(sdir, &out, err, sizeof(err)), GK_ENOENT);
+	char bundle[] = "{\"any\":\"bytes\\u00e9\", \"x\": 1}\n";
+	v.bundle = bundle;
+	v.bundle_len = sizeof(bundle) - 1;
+	memset(v.sig, 'A', GK_POLSTORE_SIG_B64_LEN);
+	memcpy(v.key_id, "0123456789abcdef", GK_POL_KEY_ID_LEN + 1);
+	mode_t old = umask(0);
+	assert_int_equal(gk_polstore_state_save(sdir, &v, err, sizeof(err)), 0);
+	umask(old);
+	struct stat st;
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(gk_polstore_state_load(sdir, &out, err, sizeof(err)), 0);
+	assert_int_equal(out.version, 42);
+	assert_int_equal(out.bundle_len, v.bundle_len);
+	assert_memory_equal(out.bundle, bundle, v.bundle_len);
+	assert_string_equal(out.sig, v.sig);
+	assert_string_equal(out.key_id, v.key_id);
+	gk_polstore_version_clear(&out);
+
+	/* a symlink in the file's place: the reader refuses it, a save replaces it */
+	char target[400];
+	snprintf(target, sizeof(target), "%s/target", dir);
+	FILE *f = fopen(target, "w");
+	assert_non_null(f);
+	fputs("keep", f);
+	fclose(f);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(symlink(target, path), 0);
+	assert_int_equal(gk_polstore_state_load(sdir, &out, err, sizeof(err)), GK_EIO);
+	assert_non_null(strstr(err, path));
+	assert_int_equal(gk_polstore_state_save(sdir, &v, err, sizeof(err)), 0);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	char keep[8] = "";
+	f = fopen(target, "r");
+	assert_non_null(fgets(keep, sizeof(keep), f));
+	fclose(f);
+	assert_string_equal(keep, "keep");
+	/* a temporary file planted as a symlink is removed, not written through */
+	char tmp[420];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	assert_int_equal(symlink(target, tmp), 0);
+	assert_int_equal(gk_polstore_state_save(sdir, &v, err, sizeof(err)), 0);
+	f = fopen(target, "r");
+	assert_non_null(fgets(keep, sizeof(keep), f));
+	fclose(f);
+	assert_string_equal(keep, "keep");
+	assert_int_equal(lstat(tmp, &st), -1);
+
+	/* malformed files: not JSON, another format, a version out of range, bad base64 */
+	static const char *const bad[] = {
+	    "not json",
+	    "{\"format\":\"gk-policy/1\"}",
+	    "{\"bundle\":\"eA==\",\"format\":\"gk-policy-state/1\",\"key_id\":\"0123456789abcdef\","
+	    "\"sig\":"
+	    "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	    "AAAAAAAAAA\",\"version\":9223372036854775807}",
+	    "{\"bundle\":\"e!==\",\"format\":\"gk-policy-state/1\",\"key_id\":\"0123456789abcdef\","
+	    "\"sig\":"
+	    "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	    "AAAAAAAAAA\",\"version\":1}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		if (gk_polstore_state_decode(bad[i], strlen(bad[i]), &out, err, sizeof(err)) !=
+		        GK_ESYNTAX ||
+		    !err[0])
+			fail_msg("bad[%zu] accepted or no message: '%s'", i, err);
+	}
+	/* a directory in the file's place */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_not_equal(gk_polstore_state_load(sdir, &out, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, path));
+	rmdir(path);
+	unlink(target);
+	rmdir(sdir);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_version_bounds),
+	    cmocka_unit_test(test_state_file),
 	    cmocka_unit_test(test_load_encode_decode),
 	    cmocka_unit_test(test_decode_malformed),
 	    cmocka_unit_test(test_load_errors),

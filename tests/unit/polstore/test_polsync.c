@@ -286,10 +286,224 @@ static void test_follow(void **state)
 	gk_polsync_free(ps);
 }
 
+static redisReply *rcmd(redisContext *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	redisReply *r = redisvCommand(c, fmt, ap);
+	va_end(ap);
+	assert_non_null(r);
+	assert_int_not_equal(r->type, REDIS_REPLY_ERROR);
+	return r;
+}
+
+static gk_polsync_t *follower(const char *sdir, uint64_t *kept)
+{
+	static const char *keys[1];
+	keys[0] = p1;
+	gk_polsync_conf_t conf = {.redis_host = "127.0.0.1",
+	                          .redis_port = (uint16_t)redis_port,
+	                          .operator_keys = keys,
+	                          .n_operator_keys = 1,
+	                          .connect_timeout_ms = 500,
+	                          .reconnect_max_ms = 300,
+	                          .on_policy = on_policy,
+	                          .on_reject = on_reject,
+	                          .state_dir = sdir};
+	gk_polsync_t *ps = NULL;
+	char err[512];
+	assert_int_equal(gk_polsync_create(&conf, &ps, err, sizeof(err)), 0);
+	gk_policy_t *p = NULL;
+	*kept = 0;
+	int rc = gk_polsync_load_state(ps, &p, kept, err, sizeof(err));
+	assert_true(rc == 0 || rc == GK_ENOENT);
+	assert_true((rc == 0) == (p != NULL));
+	gk_policy_free(p);
+	atomic_store(&got_version, 0);
+	atomic_store(&got_reject, 999);
+	assert_int_equal(gk_polsync_start(ps), 0);
+	return ps;
+}
+
+static void done(gk_polsync_t *ps)
+{
+	gk_polsync_stop(ps);
+	gk_polsync_free(ps);
+}
+
+/* Restarts: the last verified version is kept on disk and used at start when Redis offers
+ * nothing newer that verifies (a restart with an unverifiable pointer fell back to the
+ * policy file); a pointer or counter that is not a version is reported and does not stop
+ * gkctl push; a state file that fails verification is not used. */
+static void test_state(void **state)
+{
+	(void)state;
+	char sdir[300], spath[400], err[512];
+	uint64_t kept;
+	snprintf(sdir, sizeof(sdir), "%s/state", dir);
+	snprintf(spath, sizeof(spath), "%s/" GK_POLSTORE_STATE_FILE, sdir);
+	redisContext *c = rconn();
+	redisReply *r = rcmd(c, "GET gk:pol:current");
+	uint64_t cur = strtoull(r->str, NULL, 10);
+	freeReplyObject(r);
+
+	/* the version in Redis is applied and kept */
+	gk_polsync_t *ps = follower(sdir, &kept);
+	assert_int_equal(kept, 0);
+	assert_true(wait_for(&got_version, cur, 3000));
+	done(ps);
+	assert_int_equal(access(spath, R_OK), 0);
+
+	/* an unverifiable version in Redis: cur's signature over a bundle claiming cur + 1 */
+	r = rcmd(c, "HMGET gk:pol:v:%llu bundle sig key_id", (unsigned long long)cur);
+	char *b = strndup(r->element[0]->str, r->element[0]->len), want[40], next[40];
+	snprintf(want, sizeof(want), "\"version\":%llu}", (unsigned long long)cur);
+	snprintf(next, sizeof(next), "\"version\":%llu}", (unsigned long long)cur + 1);
+	char *at = strstr(b, want);
+	assert_non_null(at);
+	assert_int_equal(strlen(want), strlen(next));
+	memcpy(at, next, strlen(next));
+	freeReplyObject(rcmd(c, "HSET gk:pol:v:%llu bundle %s sig %s key_id %s action push",
+	                     (unsigned long long)cur + 1, b, r->element[1]->str,
+	                     r->element[2]->str));
+	freeReplyObject(r);
+	free(b);
+	freeReplyObject(rcmd(c, "SET gk:pol:seq %llu", (unsigned long long)cur + 1));
+	announce(c, cur + 1);
+	ps = follower(sdir, &kept);
+	assert_int_equal(kept, cur); /* in force before the first query */
+	assert_true(wait_for(&got_reject, cur + 1, 3000));
+	assert_non_null(strstr(reject_why, "bad signature"));
+	gk_polsync_info_t info;
+	gk_polsync_info(ps, &info);
+	assert_int_equal(info.applied, cur);
+	assert_int_equal(atomic_load(&got_version), 0);
+	done(ps);
+
+	/* a pointer that is not a version (2^63-1): reported as a rejection, the kept version
+	 * stays; gkctl push replaces the pointer with the next version after the history */
+	freeReplyObject(rcmd(c, "SET gk:pol:current 9223372036854775807"));
+	announce(c, 9223372036854775807ull);
+	ps = follower(sdir, &kept);
+	assert_int_equal(kept, cur);
+	assert_true(wait_for(&got_reject, 0, 3000));
+	assert_non_null(strstr(reject_why, "not a version"));
+	write_file("policy.yaml", "lists:\n  - {file: block.txt, format: plain, kind: block}\n");
+	assert_int_equal(push(k1, "after.cn\n"), GK_CTL_OK);
+	assert_true(wait_for(&got_version, cur + 2, 3000));
+	r = rcmd(c, "GET gk:pol:current");
+	assert_int_equal(strtoull(r->str, NULL, 10), cur + 2);
+	freeReplyObject(r);
+	/* a counter that is not a version: the next number comes from the history */
+	freeReplyObject(rcmd(c, "SET gk:pol:seq 9223372036854775807"));
+	assert_int_equal(push(k1, "again.cn\n"), GK_CTL_OK);
+	assert_true(wait_for(&got_version, cur + 3, 3000));
+	r = rcmd(c, "GET gk:pol:seq");
+	assert_int_equal(strtoull(r->str, NULL, 10), cur + 3);
+	freeReplyObject(r);
+	/* a pointer naming a version that is not stored (the largest one) */
+	freeReplyObject(rcmd(c, "SET gk:pol:current 9007199254740991"));
+	assert_int_equal(push(k1, "third.cn\n"), GK_CTL_OK);
+	assert_true(wait_for(&got_version, cur + 4, 3000));
+	done(ps);
+
+	/* a state file whose signature does not verify is not used */
+	FILE *f = fopen(spath, "r+");
+	assert_non_null(f);
+	char text[65536];
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = 0;
+	char *sig = strstr(text, "\"sig\":\"");
+	assert_non_null(sig);
+	sig[8] = sig[8] == 'A' ? 'B' : 'A';
+	rewind(f);
+	assert_int_equal(fwrite(text, 1, n, f), n);
+	fclose(f);
+	static const char *keys[1];
+	keys[0] = p1;
+	gk_polsync_conf_t conf = {.redis_host = "127.0.0.1",
+	                          .redis_port = (uint16_t)redis_port,
+	                          .operator_keys = keys,
+	                          .n_operator_keys = 1,
+	                          .on_policy = on_policy,
+	                          .state_dir = sdir};
+	assert_int_equal(gk_polsync_create(&conf, &ps, err, sizeof(err)), 0);
+	gk_policy_t *p = NULL;
+	assert_int_equal(gk_polsync_load_state(ps, &p, &kept, err, sizeof(err)), GK_ESYNTAX);
+	assert_null(p);
+	assert_non_null(strstr(err, spath));
+	assert_non_null(strstr(err, "bad signature"));
+	gk_polsync_free(ps);
+	redisFree(c);
+	unlink(spath);
+	rmdir(sdir);
+}
+
+/* gkctl status: an instance on its policy file (or none) after a fleet push is flagged
+ * policy-file / policy-off, one whose Redis offers a version that fails verification
+ * policy-rejected: distinct states, exit 1; the fleet's instances on the current version
+ * are ok. */
+static void test_status_policy(void **state)
+{
+	(void)state;
+	redisContext *c = rconn();
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	unsigned long long now = (unsigned long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	freeReplyObject(rcmd(c, "SET gk:pol:current 12"));
+	freeReplyObject(rcmd(c, "SET gk:serial 0"));
+	static const struct {
+		const char *id, *ver, *pstate, *perr, *want;
+	} cases[] = {
+	    {"i-ok", "12", "ok", "", "  ok"},
+	    {"i-file", "", "file", "", "policy-file(not following fleet version 12)"},
+	    {"i-off", "", "off", "", "policy-off(not following fleet version 12)"},
+	    {"i-rej", "11", "rejected", "12: bad signature", "policy-rejected(12: bad signature)"},
+	    {"i-ptr", "11", "rejected", "0: gk:pol:current holds 'x'", "policy-rejected(0: "},
+	    {"i-lag", "11", "ok", "", "policy-lag"},
+	};
+	size_t n = sizeof(cases) / sizeof(cases[0]);
+	for (size_t i = 0; i < n; i++)
+		freeReplyObject(
+		    rcmd(c,
+		         "HSET gk:inst:%s serial 0 state ready redis connected "
+		         "policy_version %s policy_state %s policy_error %s updated %llu",
+		         cases[i].id, cases[i].ver, cases[i].pstate, cases[i].perr, now));
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	gk_ctl_opts_t o = {.redis = addr};
+	assert_int_equal(gk_ctl_status(&o, out, stderr), GK_CTL_REJECT);
+	fclose(out);
+	print_message("%s", text);
+	for (size_t i = 0; i < n; i++) {
+		char *line = strstr(text, cases[i].id);
+		assert_non_null(line);
+		char *end = strchr(line, '\n');
+		assert_non_null(end);
+		*end = 0;
+		if (!strstr(line, cases[i].want))
+			fail_msg("%s: '%s' lacks '%s'", cases[i].id, line, cases[i].want);
+		*end = '\n';
+	}
+	assert_non_null(strstr(text, "5 of 6 instances need attention"));
+	free(text);
+	/* only the instance on the current version left: ok, exit 0 */
+	for (size_t i = 1; i < n; i++)
+		freeReplyObject(rcmd(c, "DEL gk:inst:%s", cases[i].id));
+	out = fopen("/dev/null", "w");
+	assert_int_equal(gk_ctl_status(&o, out, stderr), GK_CTL_OK);
+	fclose(out);
+	freeReplyObject(rcmd(c, "DEL gk:inst:i-ok"));
+	redisFree(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_follow),
+	    cmocka_unit_test(test_state),
+	    cmocka_unit_test(test_status_policy),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
