@@ -68,8 +68,9 @@ static void test_policy_section(void **state)
 	snprintf(keyp, sizeof(keyp), "%s/op.pub", tmpdir);
 	write_file(keyp, "not checked here: gatekeeperd reads it when it starts\n");
 	snprintf(path, sizeof(path), "%s/pol.yaml", tmpdir);
-	write_file(path, LISTEN ZONES "redis: {address: \"127.0.0.1:6379\"}\n"
-	                 "policy:\n  file: p/policy.yaml\n  redis: true\n  operator_keys: [op.pub]\n");
+	write_file(path, LISTEN ZONES
+	           "redis: {address: \"127.0.0.1:6379\"}\n"
+	           "policy:\n  file: p/policy.yaml\n  redis: true\n  operator_keys: [op.pub]\n");
 	gk_config_t *cfg = NULL;
 	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
 	char want[200];
@@ -105,8 +106,9 @@ static void test_discovery_section(void **state)
 	assert_int_equal(cfg->discovery.flush_ms, 1000);
 	assert_int_equal(cfg->discovery.day_max, 1000000);
 	gk_config_free(cfg);
-	write_file(path, LISTEN ZONES "redis: {address: \"127.0.0.1:6379\"}\ndiscovery:\n"
-	                 "  enabled: false\n  table_size: 16\n  flush_ms: 250\n  day_max: 500\n");
+	write_file(path, LISTEN ZONES
+	           "redis: {address: \"127.0.0.1:6379\"}\ndiscovery:\n"
+	           "  enabled: false\n  table_size: 16\n  flush_ms: 250\n  day_max: 500\n");
 	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
 	assert_false(cfg->discovery.enabled);
 	assert_int_equal(cfg->discovery.table_size, 16);
@@ -318,7 +320,8 @@ static void test_filing_defaults(void **state)
 	assert_int_equal(cfg->redis.reconnect_max_ms, 5000);
 	assert_true(cfg->filing.enforce);
 	assert_int_equal(cfg->filing.startup, GK_STARTUP_REFUSE);
-	assert_int_equal(cfg->filing.max_age_ms, 30000);
+	assert_int_equal(cfg->filing.stale_after_ms, 30000);
+	assert_int_equal(cfg->filing.max_age_ms, 0); /* no hard bound: last-known-good stays */
 	assert_null(cfg->filing.psl_file);
 	assert_int_equal(cfg->filing.unfiled.action, GK_ACT_REFUSE);
 	assert_int_equal(cfg->filing.unfiled.ede_code, 15);
@@ -338,6 +341,7 @@ static void test_filing_keys(void **state)
 	    LISTEN ZONES "redis:\n  address: \"[::1]:6380\"\n  instance_id: gk-a\n"
 	                 "  connect_timeout_ms: 250\n  reconnect_max_ms: 2000\n"
 	                 "filing:\n  enforce: true\n  startup: resolve\n  max_age_ms: 5000\n"
+	                 "  stale_after_ms: 2000\n"
 	                 "  psl_file: psl.dat\n"
 	                 "  unfiled: { action: nodata, ede: 18, text: \"未备案\" }\n"
 	                 "  revoked: { action: drop }\n"
@@ -349,6 +353,7 @@ static void test_filing_keys(void **state)
 	assert_int_equal(cfg->redis.reconnect_max_ms, 2000);
 	assert_int_equal(cfg->filing.startup, GK_STARTUP_RESOLVE);
 	assert_int_equal(cfg->filing.max_age_ms, 5000);
+	assert_int_equal(cfg->filing.stale_after_ms, 2000);
 	char want[160];
 	snprintf(want, sizeof(want), "%s/psl.dat", tmpdir);
 	assert_string_equal(cfg->filing.psl_file, want);
@@ -361,9 +366,14 @@ static void test_filing_keys(void **state)
 	assert_int_equal(cfg->filing.unknown.ede_code, 17);
 	gk_config_free(cfg);
 	cfg = load_ok(LISTEN ZONES "redis:\n  address: unix:/run/redis.sock\n"
-	                           "filing:\n  enforce: false\n");
+	                           "filing:\n  enforce: false\n  max_age_ms: none\n");
 	assert_string_equal(cfg->redis.unix_path, "/run/redis.sock");
 	assert_false(cfg->filing.enforce);
+	assert_int_equal(cfg->filing.max_age_ms, 0);
+	gk_config_free(cfg);
+	cfg = load_ok(LISTEN ZONES "redis:\n  address: unix:/run/redis.sock\n"
+	                           "filing:\n  max_age_ms: 86400000\n");
+	assert_int_equal(cfg->filing.max_age_ms, 86400000);
 	gk_config_free(cfg);
 }
 
@@ -393,7 +403,15 @@ static void test_filing_errors(void **state)
 	             GK_ECONFIG, 7, "at most 64");
 	expect_error(LISTEN ZONES "filing:\n  unfiled: { colour: red }\n", GK_ECONFIG, 6,
 	             "unknown key 'colour'");
-	expect_error(LISTEN ZONES "filing:\n  max_age_ms: 10\n", GK_ECONFIG, 6, "out of range");
+	expect_error(LISTEN ZONES "filing:\n  max_age_ms: 10\n", GK_ECONFIG, 6,
+	             "filing.max_age_ms: 10 is out of range (none, 0 or 1500..");
+	expect_error(LISTEN ZONES "filing:\n  max_age_ms: forever\n", GK_ECONFIG, 6,
+	             "filing.max_age_ms: expected an integer");
+	expect_error(LISTEN ZONES "filing:\n  max_age_ms: 2592000001\n", GK_ECONFIG, 6,
+	             "out of range");
+	expect_error(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\nfiling:\n  startup: refuse\n"
+	                          "  stale_after_ms: 1000\n",
+	             GK_ECONFIG, 9, "filing.stale_after_ms: 1000 is out of range 1500..");
 }
 
 static void test_parse_addr(void **state)
@@ -418,9 +436,8 @@ int main(void)
 	    cmocka_unit_test(test_defaults),       cmocka_unit_test(test_all_keys),
 	    cmocka_unit_test(test_relative_paths), cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_errors_top),     cmocka_unit_test(test_errors_numbers),
-	    cmocka_unit_test(test_errors_listen),
-	    cmocka_unit_test(test_policy_section),  cmocka_unit_test(test_errors_zones),
-	    cmocka_unit_test(test_discovery_section),
+	    cmocka_unit_test(test_errors_listen),  cmocka_unit_test(test_policy_section),
+	    cmocka_unit_test(test_errors_zones),   cmocka_unit_test(test_discovery_section),
 	    cmocka_unit_test(test_parse_addr),     cmocka_unit_test(test_filing_defaults),
 	    cmocka_unit_test(test_filing_keys),    cmocka_unit_test(test_filing_errors),
 	};
