@@ -13,6 +13,13 @@
 #   full reload retires is freed, and the idle daemon's main thread does not wake up on a clock.
 # Redis is held off during a restart with requirepass, so the daemon cannot reconnect
 # before the test has made its changes. Every server is stopped by PID.
+#
+# `test_status.py GATEKEEPERD stale`: Redis frozen with SIGSTOP (by PID): stale but still
+# enforcing last-known-good, the max_age_ms hard bound giving the unknown action, and
+# reconnects to the frozen server not counted as contact. `test_status.py GATEKEEPERD
+# diverged GKCTL GKSYNC`: Redis replaced by an older store: diverged (metric, heartbeat,
+# gkctl status), the applied set kept, and the gk-sync resync. Both wait on metrics and
+# heartbeats (docs/STATUS.md "Staleness", "Divergence").
 import os
 import subprocess
 import sys
