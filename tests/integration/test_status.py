@@ -581,6 +581,20 @@ def test_diverged(binary, gkctl, gksync):
 			assert rcode_text(gk, "other.com.cn", "SOA")[0] == dns.rcode.NOERROR
 			assert status().returncode == 0
 			h.log("flush + older snapshot: diverged; snapshot 5 + delta 6 resync")
+
+			# 4. gkctl status: a stale heartbeat (as a stale instance writes it when it
+			#    reaches Redis again) is its own state and flag, distinct from diverged
+			fake = "gk:inst:stale-%d" % os.getpid()
+			r.hset(fake, mapping={"state": "stale", "serial": "6", "store_serial": "6",
+					      "table_size": "3", "policy_state": "off",
+					      "updated": str(int(time.time() * 1000))})
+			st = status()
+			line = [x for x in st.stdout.splitlines() if x.startswith("stale-")]
+			assert st.returncode == 1 and line and " stale " in line[0] and \
+				line[0].rstrip().endswith("stale") and "diverged" not in line[0], st.stdout
+			r.delete(fake)
+			assert status().returncode == 0
+			h.log("gkctl status: stale and diverged are distinct states, both exit 1")
 		except BaseException:
 			h.log("gatekeeperd log:\n" + gk.log_text()[-4000:])
 			raise
