@@ -77,9 +77,12 @@
  *
  * Instance heartbeats
  *   GK_KEY_INSTANCE "gk:inst:%s"        HASH per gatekeeperd (id = host:pid or configured):
- *       serial, stream_id, table_size, state (starting|ready|stale|failed), redis
- *       (connected|disconnected), policy_version, policy_state, policy_error (see
- *       include/gk/policy_store.h), updated (unix ms), version.
+ *       serial (applied), store_serial (gk:serial as last read), stream_id, table_size,
+ *       state (starting|failed|ready|stale|diverged: stale = no reply for
+ *       filing.stale_after_ms, still enforcing; diverged = store_serial < serial, nothing
+ *       applied until the store catches up), redis (connected|disconnected),
+ *       policy_version, policy_state, policy_error (see include/gk/policy_store.h),
+ *       updated (unix ms), version.
  *       Refreshed every GK_HEARTBEAT_MS with PEXPIRE of 3 intervals.
  */
 #pragma once

@@ -43,8 +43,9 @@ int gk_ctl_policy_rollback(const gk_ctl_opts_t *o, uint64_t version, FILE *out, 
 /* Print the key id of a PEM key file (private or public). */
 int gk_ctl_policy_keyid(const char *path, FILE *out, FILE *errf);
 
-/* Every live gatekeeperd; GK_CTL_REJECT when one lags, none is live, or a heartbeat is
- * stale. */
+/* Every live gatekeeperd; GK_CTL_REJECT when one lags, is not ready, is stale (no Redis
+ * reply for filing.stale_after_ms) or diverged (its store went below the serial it
+ * applied), none is live, or a heartbeat is old. */
 int gk_ctl_status(const gk_ctl_opts_t *o, FILE *out, FILE *errf);
 
 /* Registrable domain, filing status and record, the policy rule, and the answer

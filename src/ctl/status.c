@@ -5,9 +5,11 @@
  * after three missed beats). An instance is flagged when its registry serial is below
  * gk:serial, when it follows Redis policy and runs another version than gk:pol:current,
  * when its newest policy was rejected, when it runs a policy file (or none) while a fleet
- * version exists (policy_flag), when it is not ready, or when its heartbeat is older than
- * two intervals. Any flag makes the exit status GK_CTL_REJECT, so scripts can wait on
- * `gkctl status` for a rollout.
+ * version exists (policy_flag), when it is not ready, when its replica is stale (no Redis
+ * reply for filing.stale_after_ms) or diverged (its store held a serial below the one it
+ * applied: it enforces its last-known-good set and follows nothing until resynchronised;
+ * replica_flag), or when its heartbeat is older than two intervals. Any flag makes the exit
+ * status GK_CTL_REJECT, so scripts can wait on `gkctl status` for a rollout.
  */
 #include <hiredis/hiredis.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@
 struct inst {
 	char id[128];
 	char state[16], redis[16], serial[24], pver[24], pstate[16], size[24], perr[200];
+	char store[24]; /* store_serial: gk:serial as the instance last read it */
 	int64_t updated;
 };
 
@@ -102,6 +105,8 @@ static int collect(redisContext *c, struct inst **out, size_t *n)
 				snprintf(s->state, sizeof(s->state), "%s", field(h, "state"));
 				snprintf(s->redis, sizeof(s->redis), "%s", field(h, "redis"));
 				snprintf(s->serial, sizeof(s->serial), "%s", field(h, "serial"));
+				snprintf(s->store, sizeof(s->store), "%s",
+				         field(h, "store_serial"));
 				snprintf(s->pver, sizeof(s->pver), "%s",
 				         field(h, "policy_version"));
 				snprintf(s->pstate, sizeof(s->pstate), "%s",
@@ -166,6 +171,21 @@ static int get_pointer(redisContext *c, uint64_t *out, bool *bad)
 	return 0;
 }
 
+/* The replica's own state as a flag: "stale" (still enforcing last-known-good),
+ * "diverged(store S < applied A)", or not-ready(starting|failed|...). Nothing when ready.
+ * Returns what snprintf would have written. */
+static int replica_flag(const struct inst *s, char *buf, size_t cap, const char *sep)
+{
+	if (strcmp(s->state, "ready") == 0)
+		return 0;
+	if (strcmp(s->state, "stale") == 0)
+		return snprintf(buf, cap, "%sstale", sep);
+	if (strcmp(s->state, "diverged") == 0)
+		return snprintf(buf, cap, "%sdiverged(store %s < applied %s)", sep,
+		                s->store[0] ? s->store : "?", s->serial);
+	return snprintf(buf, cap, "%snot-ready(%s)", sep, s->state);
+}
+
 int gk_ctl_status(const gk_ctl_opts_t *o, FILE *out, FILE *errf)
 {
 	void *redis = NULL;
@@ -201,8 +221,8 @@ int gk_ctl_status(const gk_ctl_opts_t *o, FILE *out, FILE *errf)
 		int64_t age = now - s->updated;
 #define FLAG(...)                                                                                  \
 	fl += (size_t)snprintf(flags + fl, fl < sizeof(flags) ? sizeof(flags) - fl : 0, __VA_ARGS__)
-		if (strcmp(s->state, "ready") != 0)
-			FLAG("%snot-ready(%s)", fl ? "," : "", s->state);
+		fl += (size_t)replica_flag(
+		    s, flags + fl, fl < sizeof(flags) ? sizeof(flags) - fl : 0, fl ? "," : "");
 		if (num(s->serial) < serial)
 			FLAG("%sserial-lag(%llu)", fl ? "," : "",
 			     (unsigned long long)(serial - num(s->serial)));

@@ -522,9 +522,27 @@ static int visit_filing(struct ctx *c, const char *key, yaml_node_t *k, yaml_nod
 			            "filing.startup: '%s' is not one of refuse, resolve", s);
 		return 0;
 	}
-	if (strcmp(key, "max_age_ms") == 0)
-		return get_uint(c, "filing.max_age_ms", v, 100, GK_CONFIG_TIMEOUT_MAX,
-		                &f->max_age_ms);
+	if (strcmp(key, "stale_after_ms") == 0)
+		return get_uint(c, "filing.stale_after_ms", v, GK_CONFIG_FILING_AGE_MIN,
+		                GK_CONFIG_TIMEOUT_MAX, &f->stale_after_ms);
+	if (strcmp(key, "max_age_ms") == 0) {
+		/* the hard bound: "none" (or 0) keeps enforcing last-known-good without one */
+		if (v->type == YAML_SCALAR_NODE &&
+		    v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+		    strcmp(scalar(v), "none") == 0) {
+			f->max_age_ms = 0;
+			return 0;
+		}
+		if (get_uint(c, "filing.max_age_ms", v, 0, GK_CONFIG_FILING_MAX_AGE_MAX,
+		             &f->max_age_ms) != 0)
+			return c->rc;
+		if (f->max_age_ms != 0 && f->max_age_ms < GK_CONFIG_FILING_AGE_MIN)
+			return fail(c, line_of(v),
+			            "filing.max_age_ms: %u is out of range (none, 0 or %u..%u)",
+			            f->max_age_ms, GK_CONFIG_FILING_AGE_MIN,
+			            GK_CONFIG_FILING_MAX_AGE_MAX);
+		return 0;
+	}
 	if (strcmp(key, "psl_file") == 0) {
 		const char *s = NULL;
 		if (get_string(c, "filing.psl_file", v, &s) != 0)
@@ -546,8 +564,8 @@ static int visit_filing(struct ctx *c, const char *key, yaml_node_t *k, yaml_nod
 	if (a.what != NULL)
 		return walk_map(c, a.what, v, visit_refusal, &a);
 	return fail(c, line_of(k),
-	            "filing: unknown key '%s' (expected enforce, startup, max_age_ms, psl_file, "
-	            "unfiled, revoked, unknown, no_registrable)",
+	            "filing: unknown key '%s' (expected enforce, startup, stale_after_ms, "
+	            "max_age_ms, psl_file, unfiled, revoked, unknown, no_registrable)",
 	            key);
 }
 
@@ -893,6 +911,7 @@ int gk_config_load(const char *path, gk_config_t **out, char *err, size_t errlen
 	c.cfg->log_level = GK_LOG_INFO;
 	c.cfg->redis.connect_timeout_ms = GK_CONFIG_REDIS_CONNECT_DEFAULT;
 	c.cfg->redis.reconnect_max_ms = GK_CONFIG_REDIS_RECONNECT_DEFAULT;
+	c.cfg->filing.stale_after_ms = GK_CONFIG_FILING_STALE_DEFAULT;
 	c.cfg->filing.max_age_ms = GK_CONFIG_FILING_MAX_AGE_DEFAULT;
 	c.cfg->filing.startup = GK_STARTUP_REFUSE;
 	c.cfg->dnstap.rate = GK_CONFIG_DNSTAP_RATE_DEFAULT;

@@ -32,8 +32,13 @@
 
 #define GK_CONFIG_REDIS_CONNECT_DEFAULT   1000u
 #define GK_CONFIG_REDIS_RECONNECT_DEFAULT 5000u
-#define GK_CONFIG_FILING_MAX_AGE_DEFAULT  30000u
-#define GK_CONFIG_TIMEOUT_MAX             3600000u
+#define GK_CONFIG_FILING_STALE_DEFAULT    30000u      /* flagged stale, still enforcing */
+#define GK_CONFIG_FILING_MAX_AGE_DEFAULT  0u          /* no hard bound: see docs/STATUS.md */
+#define GK_CONFIG_FILING_MAX_AGE_MAX      2592000000u /* 30 days */
+/* Redis replies reach the replica about once a second (PING, heartbeat, XREAD BLOCK 1000):
+ * a shorter bound would flap */
+#define GK_CONFIG_FILING_AGE_MIN 1500u
+#define GK_CONFIG_TIMEOUT_MAX    3600000u
 
 /* redis: where the filing-status replica comes from (absent: no filing check). */
 typedef struct gk_config_redis {
@@ -53,8 +58,9 @@ enum gk_config_startup { GK_STARTUP_REFUSE = 0, GK_STARTUP_RESOLVE };
 typedef struct gk_config_filing {
 	bool enforce; /* default: true when redis is set; never true without redis */
 	enum gk_config_startup startup;
-	unsigned max_age_ms;
-	char *psl_file; /* or NULL: the default list */
+	unsigned stale_after_ms; /* no Redis reply this long: flagged stale, still enforcing */
+	unsigned max_age_ms;     /* no Redis reply this long: the unknown action; 0 = never */
+	char *psl_file;          /* or NULL: the default list */
 	gk_refusal_t unfiled, revoked, unknown;
 	gk_refusal_t no_registrable; /* names that are public suffixes; resolve by default */
 } gk_config_filing_t;

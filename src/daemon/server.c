@@ -320,9 +320,10 @@ static void report_restart_only(const gk_config_t *boot, const gk_config_t *next
 	    (ra->instance_id != NULL && strcmp(ra->instance_id, rb->instance_id) != 0) ||
 	    ra->connect_timeout_ms != rb->connect_timeout_ms ||
 	    ra->reconnect_max_ms != rb->reconnect_max_ms ||
-	    boot->filing.max_age_ms != next->filing.max_age_ms)
-		gk_log(GK_LOG_WARN, "reload: redis settings or filing.max_age_ms changed: take "
-		                    "effect after restart");
+	    boot->filing.max_age_ms != next->filing.max_age_ms ||
+	    boot->filing.stale_after_ms != next->filing.stale_after_ms)
+		gk_log(GK_LOG_WARN, "reload: redis settings, filing.stale_after_ms or "
+		                    "filing.max_age_ms changed: take effect after restart");
 	if ((boot->filing.psl_file == NULL) != (next->filing.psl_file == NULL) ||
 	    (boot->filing.psl_file != NULL &&
 	     strcmp(boot->filing.psl_file, next->filing.psl_file) != 0) ||
@@ -746,6 +747,7 @@ static int start_status(gk_server_t *s, char *err, size_t errlen)
 	    .instance_id = cfg->redis.instance_id,
 	    .connect_timeout_ms = cfg->redis.connect_timeout_ms,
 	    .reconnect_max_ms = cfg->redis.reconnect_max_ms,
+	    .stale_after_ms = cfg->filing.stale_after_ms,
 	    .max_age_ms = cfg->filing.max_age_ms,
 	    .version = GK_VERSION,
 	    .retired = on_status_retired,
@@ -756,10 +758,15 @@ static int start_status(gk_server_t *s, char *err, size_t errlen)
 		snprintf(err, errlen, "filing-status replica: %s", gk_strerror(rc));
 		return rc;
 	}
-	gk_log(GK_LOG_INFO, "filing status from redis %s; check %s, startup %s, max_age_ms %u",
+	char bound[24] = "none";
+	if (cfg->filing.max_age_ms)
+		snprintf(bound, sizeof(bound), "%u", cfg->filing.max_age_ms);
+	gk_log(GK_LOG_INFO,
+	       "filing status from redis %s; check %s, startup %s, stale_after_ms %u, "
+	       "max_age_ms %s",
 	       cfg->redis.address, cfg->filing.enforce ? "enforced" : "off",
 	       cfg->filing.startup == GK_STARTUP_RESOLVE ? "resolve" : "refuse",
-	       cfg->filing.max_age_ms);
+	       cfg->filing.stale_after_ms, bound);
 	return 0;
 }
 

@@ -169,6 +169,26 @@ static void render_net(struct buf *b, const gk_obs_t *obs)
 	    (unsigned long long)n.tcp_oversize);
 }
 
+/* Stale, expired and diverged: the states of a replica that still serves but no longer
+ * follows the registry (docs/STATUS.md "Staleness", "Divergence"). */
+static void render_status_health(struct buf *b, const gk_status_info_t *in)
+{
+	gauge1(b, "gatekeeper_status_stale",
+	       "1 while no Redis reply came for filing.stale_after_ms: the last-known-good set "
+	       "is still enforced.",
+	       in->stale ? 1 : 0);
+	gauge1(b, "gatekeeper_status_expired",
+	       "1 while no Redis reply came for filing.max_age_ms: every lookup gets the "
+	       "unknown action.",
+	       in->expired ? 1 : 0);
+	gauge1(b, "gatekeeper_status_diverged",
+	       "1 while Redis holds an older serial than the one applied: nothing from it is "
+	       "applied until it holds the applied serial again.",
+	       in->diverged ? 1 : 0);
+	gauge1(b, "gatekeeper_status_store_serial", "gk:serial last read from Redis (0: absent).",
+	       (double)in->store_serial);
+}
+
 static void render_status(struct buf *b, const gk_obs_t *obs, double now)
 {
 	const gk_status_t *st = gk_obs_status(obs);
@@ -190,10 +210,11 @@ static void render_status(struct buf *b, const gk_obs_t *obs, double now)
 		gauge1(b, "gatekeeper_status_last_contact_timestamp_seconds",
 		       "Unix time of the last successful Redis reply.", lc);
 		gauge1(b, "gatekeeper_status_age_seconds",
-		       "Seconds since the replica last heard from Redis: how old the applied "
-		       "serial may be (filing.max_age_ms bounds it).",
+		       "Seconds since the last Redis reply: how old the applied serial may be "
+		       "(stale past filing.stale_after_ms, unknown past filing.max_age_ms).",
 		       now > lc ? now - lc : 0);
 	}
+	render_status_health(b, &in);
 	counter1(b, "gatekeeper_status_full_loads_total",
 	         "Full loads of the status set (1 at start, then one per resync).", in.full_loads);
 	gauge1(b, "gatekeeper_redis_connected", "1 while the Redis connection is up.",

@@ -164,6 +164,7 @@ enum phase {
 	PH_LOADING,    /* full load: HGETALL windows in flight */
 	PH_BUILDING,   /* full load received: building the base in bounded steps */
 	PH_TAILING,    /* XREAD BLOCK on the tail connection */
+	PH_DIVERGED,   /* the store is behind what we applied: no tail, gk:serial polled */
 };
 
 struct sid {
@@ -176,8 +177,8 @@ struct gk_status {
 	unsigned command_timeout_ms;
 
 	_Atomic bool ready;
-	_Atomic bool stale;
-	struct tab tab; /* right after the flags, which every reader loads with the root */
+	_Atomic bool expired; /* past max_age_ms: readers answer GK_FS_STALE */
+	struct tab tab;       /* right after the flags, which every reader loads with the root */
 
 	/* info for other threads */
 	uv_mutex_t info_lock;
@@ -201,6 +202,12 @@ struct gk_status {
 	bool was_connected;
 	bool load_failed;
 	uint64_t connect_start_ms, last_contact_ms, last_heartbeat_ms;
+	bool ever_up; /* a session was up before: the next one is a reconnect */
+	/* freshness and divergence (redis.c); nag_ms: when the last reminder was logged */
+	bool stale, diverged;
+	uint64_t stale_nag_ms, diverged_nag_ms;
+	uint64_t stale_since_ms; /* last reply before the replica went stale */
+	uint64_t store_serial;   /* gk:serial last read */
 	uint64_t serial;
 	struct sid last;   /* last stream entry applied */
 	uint64_t consumed; /* stream entries accounted for: entries-added at load + applied */
@@ -213,14 +220,16 @@ struct gk_status {
 	uint64_t load_consumed;
 	uint64_t load_serial;
 	bool load_has_serial;
+	uint64_t load_floor; /* serial applied when the load began: the store must hold >= */
 	unsigned next_bucket, done_buckets;
 	uint64_t load_start_ms;
 	uint64_t bad_entries;
 
 	/* tail */
-	bool tail_out;     /* an XREAD is outstanding */
-	unsigned tail_gen; /* bumped on swap: replies of older XREADs are dropped */
-	bool check_out;    /* a trim check (XINFO) is outstanding */
+	bool tail_out;        /* an XREAD is outstanding */
+	unsigned tail_gen;    /* bumped on swap: replies of older XREADs are dropped */
+	bool check_out;       /* a trim check (XINFO) is outstanding */
+	uint64_t check_floor; /* serial applied when the check's GET gk:serial was sent */
 };
 
 uint64_t gk_status_now_ms(void);
@@ -240,6 +249,12 @@ void session_fail(struct gk_status *st, const char *why);
 void note_contact(struct gk_status *st);
 void work_start(struct gk_status *st);
 void status_backoff_reset(struct gk_status *st);
+/* The store holds serial store (what: where it was seen) below the serial applied here:
+ * keep the table, stop tailing, flag diverged (logged loudly once), poll until it holds
+ * >= again, then reload the whole set (need_reload). */
+void status_diverge(struct gk_status *st, uint64_t store, const char *what);
+/* A gk:serial reply: 0 and *out (0 for nil), or GK_EINVAL. */
+int serial_reply(const redisReply *r, uint64_t *out);
 /* load.c */
 struct xinfo {
 	struct sid last, maxdel;

@@ -66,6 +66,8 @@ static void on_xinfo(struct conn *c, redisReply *r, void *priv)
 	(void)priv;
 	gk_status_t *st = c->st;
 	struct xinfo x;
+	if (st->phase != PH_LOADING)
+		return;
 	if (no_such_key(r)) {
 		st->load_id = (struct sid){0, 0};
 		st->load_consumed = 0;
@@ -83,15 +85,20 @@ static void on_serial(struct conn *c, redisReply *r, void *priv)
 {
 	(void)priv;
 	gk_status_t *st = c->st;
-	if (r->type == REDIS_REPLY_NIL)
+	if (st->phase != PH_LOADING)
 		return;
-	if (r->type != REDIS_REPLY_STRING) {
+	uint64_t v;
+	if (serial_reply(r, &v) != 0) {
 		session_fail(st, r->type == REDIS_REPLY_ERROR ? r->str : "bad gk:serial");
 		return;
 	}
-	char *end;
-	st->load_serial = strtoull(r->str, &end, 10);
-	st->load_has_serial = end != r->str && *end == 0;
+	st->load_has_serial = r->type != REDIS_REPLY_NIL;
+	st->load_serial = v;
+	st->store_serial = v;
+	/* a live table never goes back to an older serial: that would un-revoke what the newer
+	 * feeds revoked (the bucket replies still in flight are ignored) */
+	if (atomic_load(&st->ready) && v < st->load_floor)
+		status_diverge(st, v, "gk:serial at a full load");
 }
 
 /* Strict decimal uint32 ("" is not a value here). */
@@ -123,6 +130,8 @@ static void on_bucket(struct conn *c, redisReply *r, void *priv)
 	gk_status_t *st = c->st;
 	unsigned b = (unsigned)(uintptr_t)priv;
 	char key[16];
+	if (st->phase != PH_LOADING)
+		return; /* the load was given up (diverged) */
 	snprintf(key, sizeof(key), GK_KEY_STATUS_BUCKET, b);
 	if (r->type != REDIS_REPLY_ARRAY) {
 		char why[256];
@@ -165,7 +174,7 @@ static void on_bucket(struct conn *c, redisReply *r, void *priv)
 	 * a partial set. Installing them would refuse filed domains: keep what we have (or
 	 * stay "starting") and retry. */
 	bool live = atomic_load(&st->ready);
-	if (!st->load_has_serial || (live && st->load_serial < st->serial)) {
+	if (!st->load_has_serial || (live && st->load_serial < st->load_floor)) {
 		gk_log(GK_LOG_ERR,
 		       "status: redis holds %s %llu%s: not installing a partial status set "
 		       "(%zu domains), %s, retrying",
@@ -200,6 +209,7 @@ void load_begin(gk_status_t *st)
 	st->load_serial = 0;
 	st->next_bucket = st->done_buckets = 0;
 	st->bad_entries = 0;
+	st->load_floor = st->serial;
 	if (conn_cmd(&st->cmd, on_xinfo, NULL, "XINFO STREAM %s", GK_KEY_STREAM) != 0 ||
 	    conn_cmd(&st->cmd, on_serial, NULL, "GET %s", GK_KEY_SERIAL) != 0) {
 		session_fail(st, "cannot send the load commands");
@@ -234,6 +244,12 @@ bool load_step(gk_status_t *st)
 		st->serial = st->load_serial;
 	st->need_reload = false;
 	st->load_failed = false;
+	if (st->diverged) {
+		gk_log(GK_LOG_WARN,
+		       "status: no longer diverged: following redis again at serial %llu",
+		       (unsigned long long)st->serial);
+		st->diverged = false;
+	}
 	atomic_store_explicit(&st->ready, true, memory_order_release);
 	uv_mutex_lock(&st->info_lock);
 	st->info.full_loads++;

@@ -13,6 +13,13 @@
  * hiredis 0.14 has no timeouts: a 100 ms tick checks the connect deadline and, per
  * connection, the time since the last reply while commands are outstanding (the tail's
  * XREAD BLOCK is allowed its block time on top).
+ *
+ * Freshness counts from the last reply, never from a connect: a frozen (SIGSTOPped) server
+ * still completes TCP handshakes from its listen backlog, and counting those kept a replica
+ * "fresh" forever. The tick sends a PING on the command connection every GK_HEARTBEAT_MS,
+ * so a live server refreshes the age even while the tail blocks. Staleness is a loud flag
+ * (warning on each transition and every NAG_MS while it lasts, metrics, heartbeat state);
+ * only the configured hard bound max_age_ms makes lookups answer "unknown".
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +34,7 @@
 #define TICK_MS        100u
 #define BACKOFF_MIN_MS 100u
 #define TAIL_BLOCK_MS  1000u
+#define NAG_MS         60000u /* reminder period while stale or diverged */
 
 static uint64_t unix_ms(void)
 {
@@ -179,21 +187,24 @@ static void both_up(gk_status_t *st)
 	st->was_connected = true;
 	uv_mutex_lock(&st->info_lock);
 	st->info.connected = true;
+	if (st->ever_up)
+		st->info.reconnects++;
 	uv_mutex_unlock(&st->info_lock);
+	st->ever_up = true;
 	if (st->unix_path)
 		gk_log(GK_LOG_INFO, "status: connected to redis unix:%s", st->unix_path);
 	else
 		gk_log(GK_LOG_INFO, "status: connected to redis %s:%u", st->host,
 		       (unsigned)st->conf.redis_port);
-	note_contact(st);
+	/* no note_contact here: a connect is not a reply (see the top of this file) */
 	st->last_heartbeat_ms = gk_status_now_ms();
 	heartbeat(st); /* at once: a failing first load must still be visible */
 	if (st->phase != PH_CONNECTING)
 		return;
-	if (!atomic_load(&st->ready) || st->need_reload)
+	if (!atomic_load(&st->ready))
 		load_begin(st);
 	else
-		resume_begin(st);
+		resume_begin(st); /* checks gk:serial first, then resumes or reloads */
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -288,7 +299,9 @@ static const char *state_name(const gk_status_t *st)
 {
 	if (!atomic_load(&st->ready))
 		return st->load_failed ? "failed" : "starting";
-	return atomic_load(&st->stale) ? "stale" : "ready";
+	if (st->diverged)
+		return "diverged";
+	return st->stale ? "stale" : "ready";
 }
 
 static void hb_reply(struct conn *c, redisReply *r, void *priv)
@@ -301,8 +314,9 @@ static void hb_reply(struct conn *c, redisReply *r, void *priv)
 
 static void heartbeat(gk_status_t *st)
 {
-	char serial[24], size[24], updated[24], sid[48], pver[24], pstate[16], perr[200];
+	char serial[24], store[24], size[24], updated[24], sid[48], pver[24], pstate[16], perr[200];
 	snprintf(serial, sizeof(serial), "%llu", (unsigned long long)st->serial);
+	snprintf(store, sizeof(store), "%llu", (unsigned long long)st->store_serial);
 	snprintf(size, sizeof(size), "%zu", tab_size(&st->tab));
 	snprintf(updated, sizeof(updated), "%llu", (unsigned long long)unix_ms());
 	sid_fmt(st->last, sid, sizeof(sid));
@@ -318,6 +332,7 @@ static void heartbeat(gk_status_t *st)
 	/* clang-format off */
 	const char *argv[] = {"HSET", st->inst_key,
 	                      "serial", serial,
+	                      "store_serial", store,
 	                      "stream_id", sid,
 	                      "table_size", size,
 	                      "state", state_name(st),
@@ -338,22 +353,132 @@ static void heartbeat(gk_status_t *st)
 		session_fail(st, "cannot send the heartbeat");
 }
 
+/* The age of the replica is the time since the last reply; see the top of this file. */
 static void check_stale(gk_status_t *st, uint64_t now)
 {
 	if (!atomic_load(&st->ready))
 		return;
-	bool stale = now - st->last_contact_ms > st->conf.max_age_ms;
-	if (stale != atomic_load(&st->stale)) {
-		atomic_store(&st->stale, stale);
-		if (stale)
-			gk_log(GK_LOG_WARN,
-			       "status: stale: no redis contact for %llu ms (max_age_ms %u); "
-			       "lookups answer 'unknown'",
-			       (unsigned long long)(now - st->last_contact_ms),
-			       st->conf.max_age_ms);
-		else
-			gk_log(GK_LOG_INFO, "status: fresh again");
+	uint64_t age = now - st->last_contact_ms;
+	bool stale = age > st->conf.stale_after_ms;
+	bool expired = st->conf.max_age_ms != 0 && age > st->conf.max_age_ms;
+	bool was_expired = atomic_load(&st->expired);
+	if (stale == st->stale && expired == was_expired) {
+		if (stale && now - st->stale_nag_ms >= NAG_MS) {
+			gk_log(GK_LOG_WARN, "status: still stale: no redis reply for %llu ms%s",
+			       (unsigned long long)age,
+			       expired ? " (expired: answering 'unknown')"
+			               : "; enforcing the last-known-good set");
+			st->stale_nag_ms = now;
+		}
+		return;
 	}
+	if (stale && !st->stale)
+		gk_log(GK_LOG_WARN,
+		       "status: stale: no redis reply for %llu ms (filing.stale_after_ms %u); "
+		       "still enforcing the last-known-good set (serial %llu, %zu domains)%s",
+		       (unsigned long long)age, st->conf.stale_after_ms,
+		       (unsigned long long)st->serial, tab_size(&st->tab),
+		       st->conf.max_age_ms ? " until filing.max_age_ms" : "");
+	if (expired && !was_expired)
+		gk_log(GK_LOG_ERR,
+		       "status: expired: no redis reply for %llu ms (filing.max_age_ms %u): every "
+		       "lookup now gets the 'unknown' action",
+		       (unsigned long long)age, st->conf.max_age_ms);
+	if (!stale)
+		gk_log(GK_LOG_INFO, "status: fresh again: a redis reply after %llu ms without one",
+		       (unsigned long long)(st->last_contact_ms - st->stale_since_ms));
+	if (stale && !st->stale)
+		st->stale_since_ms = st->last_contact_ms;
+	st->stale_nag_ms = now;
+	st->stale = stale;
+	atomic_store(&st->expired, expired);
+	status_publish_info(st);
+}
+
+/* --- divergence: the store went behind what was applied ----------------------------- */
+
+int serial_reply(const redisReply *r, uint64_t *out)
+{
+	*out = 0;
+	if (r->type == REDIS_REPLY_NIL)
+		return 0;
+	if (r->type != REDIS_REPLY_STRING)
+		return GK_EINVAL;
+	char *end;
+	*out = strtoull(r->str, &end, 10);
+	return end != r->str && *end == 0 ? 0 : GK_EINVAL;
+}
+
+void status_diverge(gk_status_t *st, uint64_t store, const char *what)
+{
+	uint64_t now = gk_status_now_ms();
+	st->store_serial = store;
+	st->need_reload = true; /* changes were skipped: only a full load can follow again */
+	if (!st->diverged) {
+		gk_log(GK_LOG_ERR,
+		       "status: DIVERGED (%s): redis is at serial %llu, behind the serial %llu "
+		       "applied here; keeping the last-known-good set (%zu domains) and applying "
+		       "nothing from this store until its %s is >= %llu (resynchronise: re-apply "
+		       "the latest snapshot with gk-sync; docs/STATUS.md)",
+		       what, (unsigned long long)store, (unsigned long long)st->serial,
+		       tab_size(&st->tab), GK_KEY_SERIAL, (unsigned long long)st->serial);
+		st->diverged = true;
+		st->diverged_nag_ms = now;
+	}
+	if (st->phase == PH_LOADING || st->phase == PH_BUILDING)
+		load_abort(st);
+	st->phase = PH_DIVERGED;
+	st->tail_gen++; /* an XREAD still outstanding is dropped when it returns */
+	status_publish_info(st);
+}
+
+static void on_poll(struct conn *c, redisReply *r, void *priv)
+{
+	(void)priv;
+	gk_status_t *st = c->st;
+	uint64_t floor = st->serial, store; /* constant while diverged: nothing is applied */
+	if (st->phase != PH_DIVERGED)
+		return;
+	if (serial_reply(r, &store) != 0) {
+		session_fail(st, r->type == REDIS_REPLY_ERROR ? r->str : "bad gk:serial");
+		return;
+	}
+	st->store_serial = store;
+	uint64_t now = gk_status_now_ms();
+	if (store < floor) {
+		if (now - st->diverged_nag_ms >= NAG_MS) {
+			gk_log(GK_LOG_ERR,
+			       "status: still diverged: redis holds %s %llu, %llu applied here",
+			       GK_KEY_SERIAL, (unsigned long long)store, (unsigned long long)floor);
+			st->diverged_nag_ms = now;
+		}
+		status_publish_info(st);
+		return;
+	}
+	gk_log(GK_LOG_WARN,
+	       "status: redis holds %s %llu again (>= %llu applied here): reloading the whole set",
+	       GK_KEY_SERIAL, (unsigned long long)store, (unsigned long long)floor);
+	load_begin(st); /* clears diverged once the set is installed */
+}
+
+/* Liveness and the divergence poll, once per heartbeat interval on the command connection:
+ * the replies are what keep the replica's age current (note_contact in on_reply). */
+static void ping_reply(struct conn *c, redisReply *r, void *priv)
+{
+	(void)c;
+	(void)r;
+	(void)priv;
+}
+
+static void liveness(gk_status_t *st)
+{
+	if (conn_cmd(&st->cmd, ping_reply, NULL, "PING") != 0) {
+		session_fail(st, "cannot send PING");
+		return;
+	}
+	if (st->phase == PH_DIVERGED &&
+	    conn_cmd(&st->cmd, on_poll, NULL, "GET %s", GK_KEY_SERIAL) != 0)
+		session_fail(st, "cannot send GET");
 }
 
 static void tick_cb(uv_timer_t *t)
@@ -381,6 +506,8 @@ static void tick_cb(uv_timer_t *t)
 		st->last_heartbeat_ms = now;
 		status_publish_info(st);
 		heartbeat(st);
+		if (st->phase != PH_DOWN)
+			liveness(st);
 		if (st->phase == PH_TAILING)
 			tail_check(st);
 	}

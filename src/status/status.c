@@ -4,9 +4,10 @@
  *
  * gk_status_get is the only function workers call: two relaxed flag loads, one acquire
  * load of the root and up to three probes (overlay, frozen overlay, base). The flags are
- * written by the status thread: ready after the first full load, stale when the last
- * successful Redis reply is older than max_age_ms (checked from a 100 ms timer, so the
- * read path needs no clock).
+ * written by the status thread: ready after the first full load, expired when the last
+ * Redis reply is older than the configured hard bound max_age_ms (checked from a 100 ms
+ * timer, so the read path needs no clock). Merely stale (past stale_after_ms) is not a
+ * reader's concern: the last-known-good table keeps answering.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +32,7 @@ int gk_status_get(const gk_status_t *st, const uint8_t *name, size_t len, uint64
 		*value = 0;
 	if (!atomic_load_explicit(&st->ready, memory_order_acquire))
 		return GK_FS_STARTING;
-	if (atomic_load_explicit(&st->stale, memory_order_relaxed))
+	if (atomic_load_explicit(&st->expired, memory_order_relaxed))
 		return GK_FS_STALE;
 	const struct root *r =
 	    atomic_load_explicit(&((gk_status_t *)st)->tab.root, memory_order_acquire);
@@ -49,7 +50,7 @@ int gk_status_get_memo(const gk_status_t *st, const uint8_t *name, size_t len, u
 {
 	if (!atomic_load_explicit(&st->ready, memory_order_acquire))
 		return GK_FS_STARTING;
-	if (atomic_load_explicit(&st->stale, memory_order_relaxed))
+	if (atomic_load_explicit(&st->expired, memory_order_relaxed))
 		return GK_FS_STALE;
 	/* the generation first: the lookup below then sees every change made before it */
 	uint64_t g = atomic_load_explicit(&gk_tab_gen, memory_order_acquire);
@@ -107,8 +108,11 @@ int gk_status_create(const gk_status_conf_t *conf, gk_status_t **out)
 		st->conf.connect_timeout_ms = 1000;
 	if (st->conf.reconnect_max_ms == 0)
 		st->conf.reconnect_max_ms = 5000;
-	if (st->conf.max_age_ms == 0)
-		st->conf.max_age_ms = 30000;
+	if (st->conf.stale_after_ms == 0)
+		st->conf.stale_after_ms = 30000;
+	/* flagged stale no later than it stops answering */
+	if (st->conf.max_age_ms != 0 && st->conf.stale_after_ms > st->conf.max_age_ms)
+		st->conf.stale_after_ms = st->conf.max_age_ms;
 	st->command_timeout_ms = 5000;
 	if (uv_mutex_init(&st->info_lock) != 0)
 		goto nomem;
@@ -156,6 +160,10 @@ void status_publish_info(gk_status_t *st)
 	sid_fmt(st->last, st->info.stream_id, sizeof(st->info.stream_id));
 	st->info.ready = atomic_load(&st->ready);
 	st->info.connected = st->cmd.up && st->tail.up;
+	st->info.stale = st->stale;
+	st->info.expired = atomic_load(&st->expired);
+	st->info.diverged = st->diverged;
+	st->info.store_serial = st->store_serial;
 	uv_mutex_unlock(&st->info_lock);
 }
 

@@ -7,6 +7,19 @@
  * applied; on reconnect it resumes from that entry; if that entry was trimmed away it
  * reloads fully beside the live table and swaps. It writes the instance heartbeat.
  *
+ * Freshness: the age of the replica counts from the last REPLY Redis sent (a connect that
+ * a frozen server's kernel accepts is not contact); a PING every GK_HEARTBEAT_MS on the
+ * command connection keeps it current while the tail blocks. Past stale_after_ms the
+ * replica is "stale": it keeps answering from the last-known-good table and says so (log,
+ * metric, heartbeat state). Only past max_age_ms, when configured, does it stop answering
+ * (GK_FS_STALE, the `unknown` action).
+ *
+ * Divergence: the replica never follows a store that went backwards. When Redis holds a
+ * gk:serial below the serial applied here (or a stream entry of an older feed appears), the
+ * replica is "diverged": it keeps the last-known-good table, applies nothing more, says so
+ * (log, metric, heartbeat state "diverged"), polls gk:serial and reloads the whole set once
+ * the store holds a serial >= the one applied (docs/STATUS.md "Divergence").
+ *
  * Threads: the status loop is the single writer. Workers read with gk_status_get(), which
  * is lock-free and wait-free and never blocks the writer; a worker must call it between two
  * of its quiescent points (common/snapshot.h), because retired table memory is freed only
@@ -25,7 +38,7 @@ typedef struct gk_status gk_status_t;
 
 /* Beyond gk_fs_status_t: the replica cannot answer. */
 #define GK_FS_STARTING (-2) /* no full load has completed yet */
-#define GK_FS_STALE    (-1) /* Redis unreachable for longer than max_age_ms */
+#define GK_FS_STALE    (-1) /* no Redis reply for longer than max_age_ms (the hard bound) */
 
 typedef struct gk_status_conf {
 	const char *redis_host; /* IPv4/IPv6 literal or host name; NULL with redis_unix */
@@ -34,8 +47,12 @@ typedef struct gk_status_conf {
 	const char *instance_id; /* heartbeat id; NULL: "hostname:pid" */
 	unsigned connect_timeout_ms;
 	unsigned reconnect_max_ms; /* backoff cap */
-	unsigned max_age_ms;       /* last-known-good is trusted this long without Redis */
-	const char *version;       /* reported in the heartbeat */
+	/* without a Redis reply for this long the replica is flagged stale (log, metric,
+	 * heartbeat) but keeps answering from last-known-good; 0: 30000 */
+	unsigned stale_after_ms;
+	/* hard bound: without a reply for this long lookups answer GK_FS_STALE; 0: none */
+	unsigned max_age_ms;
+	const char *version; /* reported in the heartbeat */
 	/* Called on the status thread whenever it has retired table memory, so that whoever
 	 * takes it (gk_status_retired_take) need not poll; NULL: nobody is told. It must be
 	 * cheap (say, a uv_async_send) and must not call into the replica. */
@@ -80,7 +97,11 @@ typedef struct gk_status_info {
 	bool connected;          /* Redis connection up */
 	uint64_t reconnects;     /* since start */
 	uint64_t full_loads;     /* since start (1 + reloads after a trimmed stream) */
-	int64_t last_contact_ms; /* unix ms of the last successful Redis reply */
+	int64_t last_contact_ms; /* unix ms of the last Redis reply (0: none yet) */
+	bool stale;              /* no reply for stale_after_ms: still answering, flagged */
+	bool expired;            /* no reply for max_age_ms: lookups answer GK_FS_STALE */
+	bool diverged;           /* the store holds an older serial than the one applied */
+	uint64_t store_serial;   /* gk:serial last read from the store (0: absent) */
 } gk_status_info_t;
 void gk_status_info(const gk_status_t *st, gk_status_info_t *info);
 

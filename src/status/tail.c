@@ -13,6 +13,12 @@
  * was loaded, plus every entry applied since), an entry we never applied is gone. Either
  * condition reloads the whole set beside the live table. A stream that vanished after we had
  * applied entries (Redis restarted without its data) also forces a reload.
+ *
+ * Divergence: every status entry carries the serial of its feed (s=), and a feed's entries
+ * come before its k=serial entry, so an entry of a feed older than the serial applied here,
+ * or a gk:serial below it (checked on resume and with every trim check), means the store
+ * went backwards (replaced, restored from an old dump, flushed and refilled). Nothing from
+ * it is applied: status_diverge keeps the table and waits for the store to catch up.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,8 +52,22 @@ static const redisReply *field(const redisReply *kv, const char *name)
 	return NULL;
 }
 
-/* One stream entry [id, [k, v, ...]]. Returns 0, or GK_EINVAL for a malformed id. */
-static int apply_entry(gk_status_t *st, const redisReply *e)
+/* The s= of an entry, if it has a decimal one. */
+static bool entry_serial(const redisReply *kv, uint64_t *out)
+{
+	const redisReply *s = field(kv, "s");
+	char *end;
+	if (s == NULL)
+		return false;
+	*out = strtoull(s->str, &end, 10);
+	return end != s->str && *end == 0;
+}
+
+#define ENTRY_OLDER 1 /* apply_entry: an entry of a feed older than the serial applied */
+
+/* One stream entry [id, [k, v, ...]]. Returns 0, ENTRY_OLDER (nothing applied, *older is
+ * its serial), or GK_EINVAL for a malformed id. */
+static int apply_entry(gk_status_t *st, const redisReply *e, uint64_t *older)
 {
 	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
 	    e->element[0]->type != REDIS_REPLY_STRING)
@@ -56,8 +76,14 @@ static int apply_entry(gk_status_t *st, const redisReply *e)
 	if (sid_parse(e->element[0]->str, e->element[0]->len, &id) != 0)
 		return GK_EINVAL;
 	const redisReply *kv = e->element[1];
+	uint64_t es;
 	if (kv->type == REDIS_REPLY_ARRAY) {
 		const redisReply *k = field(kv, "k");
+		if (k != NULL && (strcmp(k->str, "st") == 0 || strcmp(k->str, "serial") == 0) &&
+		    entry_serial(kv, &es) && es < st->serial) {
+			*older = es;
+			return ENTRY_OLDER;
+		}
 		if (k != NULL && strcmp(k->str, "st") == 0) {
 			/* one or more (d, v) pairs, in order (include/gk/filing_status.h) */
 			const redisReply *d = NULL;
@@ -86,11 +112,8 @@ static int apply_entry(gk_status_t *st, const redisReply *e)
 				gk_log(GK_LOG_WARN, "status: stream entry %s: malformed change",
 				       e->element[0]->str);
 		} else if (k != NULL && strcmp(k->str, "serial") == 0) {
-			const redisReply *s = field(kv, "s");
-			char *end;
-			unsigned long long v = s != NULL ? strtoull(s->str, &end, 10) : 0;
-			if (s != NULL && end != s->str && *end == 0)
-				st->serial = v;
+			if (entry_serial(kv, &es))
+				st->serial = es; /* not below: checked above */
 		} else if (k != NULL && strcmp(k->str, "pol") == 0) {
 			/* fleet policy (include/gk/policy_store.h) is src/polsync's: skipped here,
 			 * but counted as applied so the trim accounting stays exact */
@@ -121,10 +144,20 @@ static void on_xread(struct conn *c, redisReply *r, void *priv)
 			    sr->element[1]->type != REDIS_REPLY_ARRAY)
 				continue;
 			const redisReply *es = sr->element[1];
-			for (size_t i = 0; i < es->elements; i++)
-				if (apply_entry(st, es->element[i]) != 0)
+			for (size_t i = 0; i < es->elements && st->phase == PH_TAILING; i++) {
+				uint64_t older = 0;
+				int rc = apply_entry(st, es->element[i], &older);
+				if (rc == ENTRY_OLDER) {
+					char what[96];
+					snprintf(what, sizeof(what),
+					         "stream entry %s is of an older feed",
+					         es->element[i]->element[0]->str);
+					status_diverge(st, older, what);
+				} else if (rc != 0) {
 					gk_log(GK_LOG_WARN,
 					       "status: malformed stream entry skipped");
+				}
+			}
 		}
 		status_publish_info(st);
 		work_start(st); /* a merge may have started */
@@ -184,13 +217,42 @@ static void reload(gk_status_t *st, const char *why)
 	load_begin(st);
 }
 
+/* gk:serial on resume and with each trim check: below the serial applied when it was sent
+ * (floor; the tail may apply newer entries meanwhile), the store went backwards. */
+static void check_serial(gk_status_t *st, const redisReply *r, uint64_t floor, const char *what)
+{
+	uint64_t store;
+	if (serial_reply(r, &store) != 0) {
+		session_fail(st, r->type == REDIS_REPLY_ERROR ? r->str : "bad gk:serial");
+		return;
+	}
+	st->store_serial = store;
+	if (store < floor)
+		status_diverge(st, store, what);
+}
+
+static void on_resume_serial(struct conn *c, redisReply *r, void *priv)
+{
+	(void)priv;
+	gk_status_t *st = c->st;
+	if (st->phase == PH_RESUMING)
+		check_serial(st, r, st->serial, "gk:serial on reconnect");
+}
+
 static void on_resume(struct conn *c, redisReply *r, void *priv)
 {
 	(void)priv;
 	gk_status_t *st = c->st;
 	const char *why;
+	if (st->phase != PH_RESUMING)
+		return; /* diverged (on_resume_serial) or failed */
 	if (r->type == REDIS_REPLY_ERROR && !no_such_key(r)) {
 		session_fail(st, r->str);
+		return;
+	}
+	if (st->need_reload) {
+		gk_log(GK_LOG_INFO, "status: reloading the whole set (a reload was pending)");
+		load_begin(st);
 		return;
 	}
 	if (gap(st, r, &why)) {
@@ -207,7 +269,8 @@ static void on_resume(struct conn *c, redisReply *r, void *priv)
 void resume_begin(gk_status_t *st)
 {
 	st->phase = PH_RESUMING;
-	if (conn_cmd(&st->cmd, on_resume, NULL, "XINFO STREAM %s", GK_KEY_STREAM) != 0)
+	if (conn_cmd(&st->cmd, on_resume_serial, NULL, "GET %s", GK_KEY_SERIAL) != 0 ||
+	    conn_cmd(&st->cmd, on_resume, NULL, "XINFO STREAM %s", GK_KEY_STREAM) != 0)
 		session_fail(st, "cannot send XINFO");
 }
 
@@ -225,11 +288,21 @@ static void on_check(struct conn *c, redisReply *r, void *priv)
 		reload(st, why);
 }
 
+static void on_check_serial(struct conn *c, redisReply *r, void *priv)
+{
+	(void)priv;
+	gk_status_t *st = c->st;
+	if (st->phase == PH_TAILING)
+		check_serial(st, r, st->check_floor, "gk:serial while following");
+}
+
 void tail_check(gk_status_t *st)
 {
 	if (st->check_out)
 		return;
-	if (conn_cmd(&st->cmd, on_check, NULL, "XINFO STREAM %s", GK_KEY_STREAM) != 0) {
+	st->check_floor = st->serial;
+	if (conn_cmd(&st->cmd, on_check_serial, NULL, "GET %s", GK_KEY_SERIAL) != 0 ||
+	    conn_cmd(&st->cmd, on_check, NULL, "XINFO STREAM %s", GK_KEY_STREAM) != 0) {
 		session_fail(st, "cannot send XINFO");
 		return;
 	}

@@ -140,10 +140,22 @@ class Server:
 		if self.alive():
 			os.kill(self.pid, sig)
 
+	def freeze(self):
+		"""SIGSTOP the server (by PID): its kernel still accepts connections, nothing replies."""
+		self.frozen = True
+		self.signal(signal.SIGSTOP)
+
+	def thaw(self):
+		"""SIGCONT after freeze()."""
+		self.signal(signal.SIGCONT)
+		self.frozen = False
+
 	def stop(self, timeout=5.0):
 		"""SIGTERM, wait, then SIGKILL the process group. Returns the exit code."""
 		if self in _live:
 			_live.remove(self)
+		if getattr(self, "frozen", False):
+			self.thaw()  # a stopped process would not see SIGTERM
 		if self.alive():
 			try:
 				os.kill(self.pid, signal.SIGTERM)
@@ -317,6 +329,26 @@ def start_nsd(tmp, **cfg):
 
 
 # ---- raw wire helpers ----
+
+def metrics(port, host="127.0.0.1", timeout=2.0):
+	"""One scrape of gatekeeperd's /metrics: {'name' or 'name{labels}': float}."""
+	import http.client
+	c = http.client.HTTPConnection(host, port, timeout=timeout)
+	try:
+		c.request("GET", "/metrics")
+		r = c.getresponse()
+		body = r.read().decode()
+		if r.status != 200:
+			raise RuntimeError("GET /metrics: %d %s" % (r.status, body[:200]))
+	finally:
+		c.close()
+	out = {}
+	for line in body.splitlines():
+		if line and not line.startswith("#"):
+			k, _, v = line.rpartition(" ")
+			out[k] = float(v)
+	return out
+
 
 def udp_raw(wire, port, host="127.0.0.1", timeout=1.0, bufsize=65535):
 	"""Send one datagram, return the reply bytes or None on timeout."""

@@ -13,6 +13,13 @@
 #   full reload retires is freed, and the idle daemon's main thread does not wake up on a clock.
 # Redis is held off during a restart with requirepass, so the daemon cannot reconnect
 # before the test has made its changes. Every server is stopped by PID.
+#
+# `test_status.py GATEKEEPERD stale`: Redis frozen with SIGSTOP (by PID): stale but still
+# enforcing last-known-good, the max_age_ms hard bound giving the unknown action, and
+# reconnects to the frozen server not counted as contact. `test_status.py GATEKEEPERD
+# diverged GKCTL GKSYNC`: Redis replaced by an older store: diverged (metric, heartbeat,
+# gkctl status), the applied set kept, and the gk-sync resync. Both wait on metrics and
+# heartbeats (docs/STATUS.md "Staleness", "Divergence").
 import os
 import subprocess
 import sys
@@ -156,6 +163,11 @@ def redis_extra(port, inst, startup="refuse", max_age=2000):
 
 def main():
 	binary = sys.argv[1]
+	mode = sys.argv[2] if len(sys.argv) > 2 else "replica"
+	if mode == "stale":
+		return test_stale(binary)
+	if mode == "diverged":
+		return test_diverged(binary, sys.argv[3], sys.argv[4])
 	with h.TempDir("gk-status-") as tmp:
 		rd = Redis(tmp)
 		r = rd.start()
@@ -326,6 +338,271 @@ def main():
 			text = f.read().decode("utf-8", "replace")
 		assert "ERROR: AddressSanitizer" not in text and "runtime error" not in text, text
 	h.log("test_status: ok")
+
+
+def metric(gk, name):
+	return h.metrics(gk.mport).get(name, 0.0)
+
+
+def wait_metric(gk, name, value, timeout=20.0):
+	return wait_for("%s %s = %s" % (gk.inst, name, value),
+			lambda: metric(gk, name) == value or None, timeout=timeout)
+
+
+def rcode_text(gk, qname, rdtype="A"):
+	"""(rcode, EDE text or "") of one UDP query."""
+	q = dns.message.make_query(qname, rdtype, use_edns=0)
+	a = dns.query.udp(q, "127.0.0.1", port=gk.port, timeout=1)
+	texts = [o.text for o in a.options if o.otype == 15]
+	return a.rcode(), (texts[0] or "") if texts else ""
+
+
+def start_inst(binary, tmp, name, rport, filing):
+	"""gatekeeperd with a metrics endpoint, instance id name, and the given filing: lines."""
+	sub = os.path.join(tmp, name)
+	os.mkdir(sub)
+	mport = h.free_port()
+	extra = ("redis:\n  address: \"127.0.0.1:%d\"\n  instance_id: %s\n  connect_timeout_ms: 300\n"
+		 "  reconnect_max_ms: 400\n"
+		 "filing:\n  startup: refuse\n%s"
+		 "metrics:\n  listen: \"127.0.0.1:%d\"\n" % (rport, name, filing, mport))
+	gk = h.start_gk(binary, sub, extra=extra, log_level="debug")
+	gk.inst, gk.mport = name, mport
+	return gk
+
+
+def test_stale(binary):
+	"""Redis frozen (SIGSTOP): the age counts from the last reply, not from a connect that the
+	frozen server's kernel accepts; past stale_after_ms an instance without a hard bound keeps
+	enforcing its last-known-good set, loudly; one with max_age_ms gives the unknown action;
+	SIGCONT makes both fresh again."""
+	with h.TempDir("gk-status-stale-") as tmp:
+		rd = Redis(tmp)
+		r = rd.start()
+		populate(r, 200)
+		tag = os.getpid()
+		lkg = start_inst(binary, tmp, "lkg-%d" % tag, rd.port, "  stale_after_ms: 1500\n")
+		bound = start_inst(binary, tmp, "bound-%d" % tag, rd.port,
+				   "  stale_after_ms: 1500\n  max_age_ms: 2000\n")
+		gks = (lkg, bound)
+		try:
+			for gk in gks:
+				wait_hb(r, gk.inst, lambda x: x.get("state") == "ready", "first load")
+				wait_metric(gk, "gatekeeper_status_ready", 1)
+				assert rcode_text(gk, "www.example.cn") == (dns.rcode.NOERROR, "")
+				assert rcode_text(gk, "other.com.cn", "SOA") == (dns.rcode.REFUSED,
+										  "ICP filing required")
+				assert metric(gk, "gatekeeper_status_stale") == 0
+			assert "max_age_ms none" in lkg.log_text(), lkg.log_text()
+
+			rd.srv.freeze()
+			t0 = time.time()
+			wait_metric(lkg, "gatekeeper_status_stale", 1)
+			wait_metric(bound, "gatekeeper_status_expired", 1)
+			for gk in gks:
+				assert "status: stale: no redis reply" in gk.log_text()
+			assert "status: expired" in bound.log_text()
+			assert metric(lkg, "gatekeeper_status_expired") == 0
+			# stale, still enforcing: filed answers, unfiled gets the unfiled action
+			assert rcode_text(lkg, "www.example.cn") == (dns.rcode.NOERROR, "")
+			assert rcode_text(lkg, "other.com.cn", "SOA") == (dns.rcode.REFUSED,
+									  "ICP filing required")
+			# past the hard bound: the unknown action, for filed names too
+			assert rcode_text(bound, "www.example.cn") == (dns.rcode.REFUSED,
+								       "ICP filing status unavailable")
+			h.log("frozen: stale after %.1f s, lkg enforcing, bound answering unknown" %
+			      (time.time() - t0))
+
+			# the frozen server's kernel completes TCP handshakes: wait for two reconnects
+			# (each after a 5 s command timeout); neither may count as contact
+			contact = metric(lkg, "gatekeeper_status_last_contact_timestamp_seconds")
+			n0 = lkg.log_text().count("status: connected to redis")
+			wait_for("two reconnects to the frozen redis",
+				 lambda: lkg.log_text().count("status: connected to redis") >= n0 + 2,
+				 timeout=30)
+			m = h.metrics(lkg.mport)
+			m = {k: v for k, v in m.items() if k.startswith(("gatekeeper_status", "gatekeeper_redis"))}
+			assert m["gatekeeper_status_last_contact_timestamp_seconds"] == contact, (m, contact)
+			assert m["gatekeeper_status_stale"] == 1 and m["gatekeeper_redis_reconnects_total"] >= 2, m
+			assert m["gatekeeper_status_age_seconds"] >= time.time() - t0 - 1, m
+			assert metric(bound, "gatekeeper_status_expired") == 1
+			assert "status: fresh again" not in lkg.log_text()
+			h.log("frozen %.1f s: reconnects did not refresh the age (%.1f s)" %
+			      (time.time() - t0, m["gatekeeper_status_age_seconds"]))
+
+			rd.srv.thaw()
+			for gk in gks:
+				wait_metric(gk, "gatekeeper_status_stale", 0)
+				wait_metric(gk, "gatekeeper_status_expired", 0)
+				assert "status: fresh again" in gk.log_text()
+				wait_hb(r, gk.inst, lambda x: x.get("state") == "ready", "ready after thaw")
+			assert rcode_text(bound, "www.example.cn") == (dns.rcode.NOERROR, "")
+			last = change(r, "example.cn", pack(2, 1))
+			for gk in gks:
+				wait_hb(r, gk.inst, lambda x: x["stream_id"] == last, "change after thaw")
+				assert rcode_text(gk, "www.example.cn")[0] == dns.rcode.NXDOMAIN
+			h.log("thawed: fresh again, following the stream")
+		except BaseException:
+			for gk in gks:
+				h.log("%s log:\n%s" % (gk.inst, gk.log_text()[-3000:]))
+			raise
+		finally:
+			rcs = [gk.stop() for gk in gks]
+			rd.stop()
+		assert rcs == [0, 0], rcs
+	h.log("test_status stale: ok")
+
+
+GKSYNC = GKCTL = None
+
+
+def run(prog, *args, ok=(0,)):
+	r = subprocess.run([prog] + list(args), capture_output=True, text=True, timeout=60)
+	if r.returncode not in ok:
+		raise AssertionError("%s %s: exit %d\n%s%s" % (os.path.basename(prog), " ".join(args),
+								 r.returncode, r.stdout, r.stderr))
+	return r
+
+
+def feed(tmp, key, kind, serial, recs, base=None):
+	"""A signed registry feed: recs is [(domain, "filed"|"revoked")]. Returns its path."""
+	b = ',"base":%d' % base if base is not None else ""
+	lines = ['{"kind":"%s","serial":%d%s,"count":%d,"generated":"2026-06-01T00:00:00Z"}' % (
+		kind, serial, b, len(recs))]
+	for d, st in recs:
+		lines.append('{"domain":"%s","status":"%s","licence":"京ICP备12345678号-1","sponsor":'
+			     '"北京示例科技有限公司","nature":"企业","provider":"示例云",'
+			     '"updated":"2026-01-01T00:00:00+08:00"}' % (d, st))
+	path = os.path.join(tmp, "%s-%d.jsonl" % (kind, serial))
+	with open(path, "w") as f:
+		f.write("\n".join(lines) + "\n")
+	run(GKSYNC, "sign", "--key", key, path)
+	return path
+
+
+def test_diverged(binary, gkctl, gksync):
+	"""Redis replaced by one holding a lower serial: the instance keeps the set it applied,
+	says "diverged" (metric, heartbeat, gkctl status exit 1), applies nothing from the older
+	store, and follows again once the operator re-applies the latest snapshot (and a delta
+	revoking a domain after it); a store flushed and refilled with an older snapshot on a
+	live connection is caught the same way."""
+	global GKSYNC, GKCTL
+	GKSYNC, GKCTL = gksync, gkctl
+	with h.TempDir("gk-status-div-") as tmp:
+		key, pub = os.path.join(tmp, "reg.key"), os.path.join(tmp, "reg.pub")
+		run(GKSYNC, "keygen", key, pub)
+		port = h.free_port()
+		addr = "127.0.0.1:%d" % port
+
+		def apply(path):
+			return run(GKSYNC, "apply", "--redis", addr, "--pubkey", pub, path)
+
+		def status():
+			return run(GKCTL, "--redis", addr, "status", ok=(0, 1))
+
+		s2 = feed(tmp, key, "snapshot", 2, [("example.cn", "filed"), ("dname.cn", "filed"),
+						    ("other.com.cn", "filed")])
+		s5 = feed(tmp, key, "snapshot", 5, [("example.cn", "filed"), ("dname.cn", "revoked"),
+						    ("other.com.cn", "filed")])
+		d3 = feed(tmp, key, "delta", 3, [("example.cn", "revoked")], base=2)
+		d6 = feed(tmp, key, "delta", 6, [("example.cn", "revoked")], base=5)
+		s1 = feed(tmp, key, "snapshot", 1, [("example.cn", "filed"), ("dname.cn", "filed")])
+		dirs = {}
+		for n in ("a", "b"):
+			dirs[n] = os.path.join(tmp, "redis-" + n)
+			os.mkdir(dirs[n])
+		# store B: an older copy (serial 2, dname.cn still filed), saved to its dump
+		rb = Redis(dirs["b"], port)
+		r = rb.start()
+		apply(s2)
+		r.save()
+		rb.stop()
+		# store A: serial 5 (dname.cn revoked); the instance follows it
+		ra = Redis(dirs["a"], port)
+		r = ra.start()
+		apply(s5)
+		gk = start_inst(binary, tmp, "div-%d" % os.getpid(), port, "")
+		try:
+			wait_hb(r, gk.inst, lambda x: x.get("state") == "ready" and x["serial"] == "5",
+				"serial 5")
+			assert rcode_text(gk, "dname.cn", "SOA")[0] == dns.rcode.NXDOMAIN
+			assert rcode_text(gk, "www.example.cn")[0] == dns.rcode.NOERROR
+			assert status().returncode == 0
+
+			# 1. Redis replaced by B (same port, serial 2): diverged, set kept
+			ra.stop()
+			r = rb.start()
+			wait_metric(gk, "gatekeeper_status_diverged", 1)
+			hb = wait_hb(r, gk.inst, lambda x: x.get("state") == "diverged", "diverged heartbeat")
+			assert hb["serial"] == "5" and hb["store_serial"] == "2", hb
+			assert "status: DIVERGED" in gk.log_text()
+			st = status()
+			assert st.returncode == 1 and "diverged(store 2 < applied 5)" in st.stdout, st.stdout
+			assert rcode_text(gk, "dname.cn", "SOA")[0] == dns.rcode.NXDOMAIN  # not un-revoked
+			# a change on the older store is not followed either
+			apply(d3)
+			wait_hb(r, gk.inst, lambda x: x["store_serial"] == "3", "store serial 3 seen")
+			assert rcode_text(gk, "www.example.cn")[0] == dns.rcode.NOERROR
+			assert metric(gk, "gatekeeper_status_diverged") == 1
+			h.log("replaced by serial 2: diverged (gkctl status exit 1), serial 5 set kept")
+
+			# 2. resynchronise: re-apply the latest snapshot, then the next delta
+			loads = metric(gk, "gatekeeper_status_full_loads_total")
+			apply(s5)
+			wait_metric(gk, "gatekeeper_status_diverged", 0)
+			wait_hb(r, gk.inst, lambda x: x.get("state") == "ready" and x["serial"] == "5",
+				"following again")
+			assert metric(gk, "gatekeeper_status_full_loads_total") == loads + 1
+			assert rcode_text(gk, "www.example.cn")[0] == dns.rcode.NOERROR
+			assert rcode_text(gk, "dname.cn", "SOA")[0] == dns.rcode.NXDOMAIN
+			apply(d6)
+			wait_hb(r, gk.inst, lambda x: x["serial"] == "6", "delta 6 applied")
+			assert rcode_text(gk, "www.example.cn")[0] == dns.rcode.NXDOMAIN  # revoked
+			st = status()
+			assert st.returncode == 0, st.stdout
+			h.log("resync: snapshot 5 re-applied, followed again; delta 6 revocation enforced")
+
+			# 3. flushed and refilled with an older snapshot under a live connection
+			r.flushall()
+			apply(s1)
+			wait_metric(gk, "gatekeeper_status_diverged", 1)
+			wait_hb(r, gk.inst, lambda x: x.get("state") == "diverged", "diverged again")
+			assert rcode_text(gk, "www.example.cn")[0] == dns.rcode.NXDOMAIN  # not un-revoked
+			assert rcode_text(gk, "dname.cn", "SOA")[0] == dns.rcode.NXDOMAIN
+			# a snapshot below the applied serial is not enough; the next delta is
+			apply(s5)
+			wait_hb(r, gk.inst, lambda x: x["store_serial"] == "5", "store serial 5 seen")
+			assert metric(gk, "gatekeeper_status_diverged") == 1
+			apply(d6)
+			wait_metric(gk, "gatekeeper_status_diverged", 0)
+			wait_hb(r, gk.inst, lambda x: x.get("state") == "ready" and x["serial"] == "6",
+				"following at 6")
+			assert rcode_text(gk, "www.example.cn")[0] == dns.rcode.NXDOMAIN
+			assert rcode_text(gk, "other.com.cn", "SOA")[0] == dns.rcode.NOERROR
+			assert status().returncode == 0
+			h.log("flush + older snapshot: diverged; snapshot 5 + delta 6 resync")
+
+			# 4. gkctl status: a stale heartbeat (as a stale instance writes it when it
+			#    reaches Redis again) is its own state and flag, distinct from diverged
+			fake = "gk:inst:stale-%d" % os.getpid()
+			r.hset(fake, mapping={"state": "stale", "serial": "6", "store_serial": "6",
+					      "table_size": "3", "policy_state": "off",
+					      "updated": str(int(time.time() * 1000))})
+			st = status()
+			line = [x for x in st.stdout.splitlines() if x.startswith("stale-")]
+			assert st.returncode == 1 and line and " stale " in line[0] and \
+				line[0].rstrip().endswith("stale") and "diverged" not in line[0], st.stdout
+			r.delete(fake)
+			assert status().returncode == 0
+			h.log("gkctl status: stale and diverged are distinct states, both exit 1")
+		except BaseException:
+			h.log("gatekeeperd log:\n" + gk.log_text()[-4000:])
+			raise
+		finally:
+			rc = gk.stop()
+			rb.stop()
+		assert rc == 0, rc
+	h.log("test_status diverged: ok")
 
 
 if __name__ == "__main__":

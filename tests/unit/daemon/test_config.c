@@ -337,7 +337,8 @@ static void test_filing_defaults(void **state)
 	assert_int_equal(cfg->redis.reconnect_max_ms, 5000);
 	assert_true(cfg->filing.enforce);
 	assert_int_equal(cfg->filing.startup, GK_STARTUP_REFUSE);
-	assert_int_equal(cfg->filing.max_age_ms, 30000);
+	assert_int_equal(cfg->filing.stale_after_ms, 30000);
+	assert_int_equal(cfg->filing.max_age_ms, 0); /* no hard bound: last-known-good stays */
 	assert_null(cfg->filing.psl_file);
 	assert_int_equal(cfg->filing.unfiled.action, GK_ACT_REFUSE);
 	assert_int_equal(cfg->filing.unfiled.ede_code, 15);
@@ -358,6 +359,7 @@ static void test_filing_keys(void **state)
 	    LISTEN ZONES "redis:\n  address: \"[::1]:6380\"\n  instance_id: gk-a\n"
 	                 "  connect_timeout_ms: 250\n  reconnect_max_ms: 2000\n"
 	                 "filing:\n  enforce: true\n  startup: resolve\n  max_age_ms: 5000\n"
+	                 "  stale_after_ms: 2000\n"
 	                 "  psl_file: psl.dat\n"
 	                 "  unfiled: { action: nodata, ede: 18, text: \"未备案\" }\n"
 	                 "  revoked: { action: drop }\n"
@@ -370,6 +372,7 @@ static void test_filing_keys(void **state)
 	assert_int_equal(cfg->redis.reconnect_max_ms, 2000);
 	assert_int_equal(cfg->filing.startup, GK_STARTUP_RESOLVE);
 	assert_int_equal(cfg->filing.max_age_ms, 5000);
+	assert_int_equal(cfg->filing.stale_after_ms, 2000);
 	char want[160];
 	snprintf(want, sizeof(want), "%s/psl.dat", tmpdir);
 	assert_string_equal(cfg->filing.psl_file, want);
@@ -384,9 +387,14 @@ static void test_filing_keys(void **state)
 	assert_int_equal(cfg->filing.no_registrable.ede_code, 15);
 	gk_config_free(cfg);
 	cfg = load_ok(LISTEN ZONES "redis:\n  address: unix:/run/redis.sock\n"
-	                           "filing:\n  enforce: false\n");
+	                           "filing:\n  enforce: false\n  max_age_ms: none\n");
 	assert_string_equal(cfg->redis.unix_path, "/run/redis.sock");
 	assert_false(cfg->filing.enforce);
+	assert_int_equal(cfg->filing.max_age_ms, 0);
+	gk_config_free(cfg);
+	cfg = load_ok(LISTEN ZONES "redis:\n  address: unix:/run/redis.sock\n"
+	                           "filing:\n  max_age_ms: 86400000\n");
+	assert_int_equal(cfg->filing.max_age_ms, 86400000);
 	gk_config_free(cfg);
 }
 
@@ -416,7 +424,15 @@ static void test_filing_errors(void **state)
 	             GK_ECONFIG, 7, "at most 64");
 	expect_error(LISTEN ZONES "filing:\n  unfiled: { colour: red }\n", GK_ECONFIG, 6,
 	             "unknown key 'colour'");
-	expect_error(LISTEN ZONES "filing:\n  max_age_ms: 10\n", GK_ECONFIG, 6, "out of range");
+	expect_error(LISTEN ZONES "filing:\n  max_age_ms: 10\n", GK_ECONFIG, 6,
+	             "filing.max_age_ms: 10 is out of range (none, 0 or 1500..");
+	expect_error(LISTEN ZONES "filing:\n  max_age_ms: forever\n", GK_ECONFIG, 6,
+	             "filing.max_age_ms: expected an integer");
+	expect_error(LISTEN ZONES "filing:\n  max_age_ms: 2592000001\n", GK_ECONFIG, 6,
+	             "out of range");
+	expect_error(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\nfiling:\n  startup: refuse\n"
+	                          "  stale_after_ms: 1000\n",
+	             GK_ECONFIG, 9, "filing.stale_after_ms: 1000 is out of range 1500..");
 }
 
 static void test_parse_addr(void **state)
