@@ -638,7 +638,7 @@ class Env:
 	def keys(self):
 		priv, pub = os.path.join(self.feeds, "bench.pem"), os.path.join(self.feeds, "bench.pub")
 		if not (os.path.exists(priv) and os.path.exists(pub)):
-			gk_sync(self.a.gk_sync, ["keygen", priv, pub])
+			gk_sync(self.a.gk_sync, ["keygen", "--force", priv, pub])
 		return priv, pub
 
 	def tag(self, n):
@@ -684,7 +684,7 @@ class Env:
 		"""The operator's Ed25519 key pair for gkctl policy push (same PEM forms as gk-sync's)."""
 		priv, pub = os.path.join(self.feeds, "operator.pem"), os.path.join(self.feeds, "operator.pub")
 		if not (os.path.exists(priv) and os.path.exists(pub)):
-			gk_sync(self.a.gk_sync, ["keygen", priv, pub])
+			gk_sync(self.a.gk_sync, ["keygen", "--force", priv, pub])
 		return priv, pub
 
 	def filed_list(self, n):

@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
 	build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
 	libldns-dev libuv1-dev libyaml-dev libcmocka-dev libssl-dev
-	libhiredis-dev libpsl-dev libjansson-dev libidn2-dev
+	libhiredis-dev libpsl-dev libjansson-dev libidn2-dev libunistring-dev
 	libfstrm-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler fstrm-bin dnstap-ldns
 	redis-server nsd dnsperf dnsdist knot-dnsutils dnsutils
 	python3 python3-dnspython python3-matplotlib python3-redis

@@ -11,8 +11,8 @@
  * line here); everything else is kept off the per-line path: jansson's allocations go to a
  * per-thread bump buffer reset after each line, the record is encoded straight from the
  * parsed object into its compact stored form (src/sync/record.c) next to the domain in one
- * arena block, provider names are interned per worker, and pages of a mapped feed are dropped once
- * parsed (GK_FEED_DROP_PAGES) so the mapping does not add to the record memory.
+ * arena block, provider names are interned per worker, and pages of a large feed are dropped once
+ * parsed (GK_FEED_DROP_PAGES) so the feed's bytes do not add to the record memory.
  */
 #include <idn2.h>
 #include <jansson.h>
@@ -150,6 +150,36 @@ static int check_ldh(const char *s, size_t len, const char **why)
 	return 0;
 }
 
+/* Every "xn--" label of an LDH name must be an A-label: Punycode that decodes to a U-label
+ * valid under IDNA2008/UTS#46 and encodes back to exactly this label. Otherwise "xn--a"
+ * (U+0080), an emoji or a label decoding to plain ASCII would be stored as a domain. */
+static int check_alabels(const char *s, size_t len, const char **why)
+{
+	for (size_t i = 0; i < len;) {
+		const char *dot = memchr(s + i, '.', len - i);
+		size_t l = dot ? (size_t)(dot - (s + i)) : len - i;
+		if (l >= 4 && !memcmp(s + i, "xn--", 4)) {
+			char label[64], *u = NULL;
+			uint8_t *a = NULL;
+			memcpy(label, s + i, l); /* l <= 63: check_ldh ran first */
+			label[l] = 0;
+			int ok = idn2_to_unicode_8z8z(label, &u, 0) == IDN2_OK &&
+			         idn2_lookup_u8((const uint8_t *)u, &a,
+			                        IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL) == IDN2_OK &&
+			         !strcmp((const char *)a, label);
+			idn2_free(u);
+			idn2_free(a);
+			if (!ok) {
+				*why = "an xn-- label is not a valid A-label (IDNA2008: it must "
+				       "decode to a valid U-label that encodes back to it)";
+				return GK_EINVAL;
+			}
+		}
+		i += l + 1;
+	}
+	return 0;
+}
+
 int gk_feed_domain_normalise(const char *in, size_t len, char *out, const char **why)
 {
 	char tmp[1024];
@@ -200,7 +230,7 @@ int gk_feed_domain_normalise(const char *in, size_t len, char *out, const char *
 		*why = "name longer than 253 bytes";
 		return GK_EINVAL;
 	}
-	if (check_ldh(tmp, len, why))
+	if (check_ldh(tmp, len, why) || check_alabels(tmp, len, why))
 		return GK_EINVAL;
 	memcpy(out, tmp, len + 1);
 	return (int)len;
@@ -275,6 +305,8 @@ static int parse_record(worker_t *w, const char *line, size_t len, uint32_t lno,
 
 	if (!len)
 		FAIL("malformed JSON: empty line");
+	if (len + 1 > GK_FEED_LINE_MAX)
+		FAIL("record line is %zu bytes, over the %d-byte limit", len + 1, GK_FEED_LINE_MAX);
 	o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
 	if (!o)
 		FAIL("malformed JSON: %s (column %d)", je.text, je.column);
@@ -420,8 +452,8 @@ static void *work(void *arg)
 			break;
 		}
 		p = nl + 1;
-		/* a mapped feed: give back the pages parsed so far (they are file pages, re-read
-		 * from the page cache if anyone looks again) */
+		/* a feed in an anonymous mapping: give back the pages parsed so far (nobody reads
+		 * them again) */
 		size_t at = (size_t)(p - w->data);
 		if ((w->flags & GK_FEED_DROP_PAGES) && at - dropped >= DROP_STEP) {
 			size_t a0 = (dropped + page - 1) / page * page, a1 = at / page * page;
@@ -443,6 +475,11 @@ static int parse_header(const char *name, const char *line, size_t len, gk_feed_
                         size_t errlen)
 {
 	json_error_t je;
+	if (len + 1 > GK_FEED_LINE_MAX) {
+		seterr(err, errlen, name, 1, "header line is %zu bytes, over the %d-byte limit",
+		       len + 1, GK_FEED_LINE_MAX);
+		return GK_ESYNTAX;
+	}
 	json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
 	int rc = GK_ESYNTAX;
 	if (!o) {

@@ -52,13 +52,18 @@ typedef struct gk_feed {
 /* Call once at program start, before any thread: seeds jansson's hash function. */
 void gk_feed_global_init(void);
 
+/* The longest line (header or record) a feed may hold, its newline included. A registry
+ * record is about 300 bytes; a longer line rejects the whole feed at that line. */
+#define GK_FEED_LINE_MAX 4096
+
 /* gk_feed_parse flags */
 #define GK_FEED_NO_RECORDS 1u /* leave gk_feed_rec_t.record NULL (status-only apply) */
 #define GK_FEED_DROP_PAGES                                                                         \
-	2u /* data is a read-only private file mapping the caller will not                         \
+	2u /* data is a page-aligned anonymous mapping the caller will not                         \
 	    * read again: parsed pages are given back (MADV_DONTNEED) */
 
 /* Parse and validate data[0..len) (the exact signed bytes). name is used in messages.
+ * Lines longer than GK_FEED_LINE_MAX are rejected.
  * threads: how many threads parse records (0 or 1: the caller's only). flags: GK_FEED_*. On success
  * returns 0 and *out (free with gk_feed_free). On a bad feed returns GK_ESYNTAX with err holding
  * "name:LINE: reason"; GK_ENOMEM on allocation failure. err may be NULL. */
@@ -75,8 +80,9 @@ GK_MUST_CHECK int gk_feed_peek_header(const char *name, const char *data, size_t
 
 /* Normalise a domain name: ASCII lowercased, one trailing dot dropped, U-labels converted
  * to A-labels (libidn2, UTS#46 non-transitional), labels checked (LDH, 1..63 bytes, total
- * <= 253). out must hold 256 bytes. Returns the length, or GK_EINVAL with *why set to a
- * static explanation. Any thread. */
+ * <= 253), and every A-label ("xn--") decoded: it must decode to a valid U-label that encodes
+ * back to the same A-label ("xn--a" does not). out must hold 256 bytes. Returns the length, or
+ * GK_EINVAL with *why set to a static explanation. Any thread. */
 GK_MUST_CHECK int gk_feed_domain_normalise(const char *in, size_t len, char *out, const char **why);
 
 /* Status keyword ("filed", "revoked") to gk_fs_status_t, or -1. */

@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* src/sync/lint.c -- accuracy rules: licence, IPs, phone, contact person, sponsor, nature,
- * home page domain. Two passes over the feed: the first collects the feed's domains (the
- * home page rule needs all of them), the second runs the rules.
+ * home page domain, mixed scripts in a label (libunistring's Unicode script property). Two passes
+ * over the feed: the first collects the feed's domains (the home page rule needs all of them), the
+ * second runs the rules.
  */
 #include <arpa/inet.h>
+#include <idn2.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unictype.h>
 #include "sync/feed.h"
 #include "sync/lint.h"
 
@@ -272,6 +275,72 @@ int gk_lint_url_host(const char *url, char *host)
 	return gk_feed_domain_normalise(p, (size_t)(e - p), host, &why) < 0 ? GK_EINVAL : 0;
 }
 
+/* Scripts allowed together in one label (UTS #39 "highly restrictive"): Han with the
+ * Japanese kana, with Bopomofo, or with Hangul. */
+static int scripts_allowed(const uc_script_t *const *sc, size_t n)
+{
+	static const char *const sets[][4] = {{"Han", "Hiragana", "Katakana", NULL},
+	                                      {"Han", "Bopomofo", NULL, NULL},
+	                                      {"Han", "Hangul", NULL, NULL}};
+	if (n <= 1)
+		return 1;
+	for (size_t k = 0; k < sizeof(sets) / sizeof(*sets); k++) {
+		size_t in = 0;
+		for (size_t i = 0; i < n; i++)
+			for (size_t j = 0; j < 4 && sets[k][j]; j++)
+				in += !strcmp(sc[i]->name, sets[k][j]);
+		if (in == n)
+			return 1;
+	}
+	return 0;
+}
+
+int gk_lint_mixed_script(const char *domain, char *why, size_t whylen)
+{
+	for (const char *l = domain; *l;) {
+		const char *dot = strchr(l, '.');
+		size_t n = dot ? (size_t)(dot - l) : strlen(l);
+		char label[64], *u = NULL;
+		if (n >= 4 && n < sizeof(label) && !memcmp(l, "xn--", 4)) {
+			memcpy(label, l, n);
+			label[n] = 0;
+			if (idn2_to_unicode_8z8z(label, &u, 0) == IDN2_OK) {
+				const uc_script_t *sc[8];
+				size_t ns = 0;
+				for (const char *p = u; *p && ns < 8;) {
+					uint32_t cp;
+					p += utf8(p, &cp);
+					const uc_script_t *x = uc_script(cp);
+					if (!x || !strcmp(x->name, "Common") ||
+					    !strcmp(x->name, "Inherited"))
+						continue;
+					size_t i = 0;
+					while (i < ns && sc[i] != x)
+						i++;
+					if (i == ns)
+						sc[ns++] = x;
+				}
+				if (!scripts_allowed(sc, ns)) {
+					int o =
+					    snprintf(why, whylen, "label %s (%s) mixes ", label, u);
+					for (size_t i = 0; i < ns && o > 0 && (size_t)o < whylen;
+					     i++)
+						o += snprintf(why + o, whylen - (size_t)o, "%s%s",
+						              i == 0        ? ""
+						              : i + 1 == ns ? " and "
+						                            : ", ",
+						              sc[i]->name);
+					idn2_free(u);
+					return 1;
+				}
+			}
+			idn2_free(u);
+		}
+		l += n + (dot != NULL);
+	}
+	return 0;
+}
+
 /* --- the feed walk -------------------------------------------------------------------- */
 
 typedef struct strset {
@@ -410,6 +479,11 @@ static void lint_record(ctx_t *c, size_t line, json_t *o)
 	if (person && gk_lint_person_placeholder(person))
 		finding(c, line, "person-placeholder", "\"%s\" is not a person's full name",
 		        person);
+	const char *dom = str(o, "domain");
+	char norm[256], mix[512];
+	if (dom && gk_feed_domain_normalise(dom, strlen(dom), norm, &why) >= 0 &&
+	    gk_lint_mixed_script(norm, mix, sizeof(mix)))
+		finding(c, line, "mixed-script", "%s", mix);
 }
 
 int gk_lint_feed(const char *name, const char *data, size_t len, const gk_psl_t *psl, FILE *out,

@@ -6,7 +6,7 @@
  * one line per finding: "FILE:LINE: rule-name: detail". Rule names (docs/FEED.md):
  *   sponsor-missing, sponsor-is-domain, nature-mismatch, licence-malformed,
  *   home-url-foreign, home-url-malformed, ip-reserved, ip-malformed, phone-fake,
- *   person-placeholder
+ *   person-placeholder, mixed-script
  * Strings are UTF-8. Any thread.
  */
 #pragma once
@@ -44,6 +44,13 @@ int gk_lint_nature_mismatch(const char *sponsor, const char *nature, const char 
 /* Host of a home page URL ("http://www.foo.cn:8080/x", "www.foo.cn/x"), normalised like a
  * feed domain (lowercase, A-labels) into host[256]. Returns 0 or GK_EINVAL. */
 GK_MUST_CHECK int gk_lint_url_host(const char *url, char *host);
+
+/* 1 when a label of domain (normalised: A-labels) mixes Unicode scripts that do not go
+ * together (UTS #39 "highly restrictive": one script, or Han with Hiragana and Katakana,
+ * with Bopomofo, or with Hangul; Common and Inherited characters such as digits and '-' count
+ * for none), e.g. Cyrillic with Latin (xn--pple-43d, аpple) or Han with Latin. why gets
+ * "label A-LABEL (U-LABEL) mixes S1 and S2" for the first such label. 0 otherwise. */
+int gk_lint_mixed_script(const char *domain, char *why, size_t whylen);
 
 /* Lint a whole feed: every finding is printed to out. *findings gets their number.
  * Returns 0, or GK_ESYNTAX when a line is not valid JSON (err: "FILE:LINE: reason"),

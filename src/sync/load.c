@@ -2,7 +2,12 @@
 /* src/sync/load.c -- a feed file from disk or stdin: bytes, signature check, parse.
  *
  * The signature is checked over the exact bytes before a single line is parsed, so an
- * unsigned feed never reaches the JSON parser. Regular files are mapped, not copied.
+ * unsigned feed never reaches the JSON parser. The bytes verified and parsed are one private
+ * copy read into our own memory: a file mapping, even MAP_PRIVATE, shows later writes to the
+ * file in every page not yet copied, so a same-length edit between verification and parsing
+ * would be parsed unverified. Feeds and signatures are opened without following a symlink
+ * and without blocking (a FIFO would hang the reader), and must be regular files; a
+ * signature file is at most GK_SIG_FILE_MAX bytes.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,18 +20,24 @@
 #include "sync/sig.h"
 #include "sync/sync.h"
 
+/* feeds this large are read into an anonymous mapping, whose parsed pages the parser can
+ * give back (GK_FEED_DROP_PAGES); smaller ones into malloc'd memory */
+#define MAP_MIN (1u << 20)
+
 typedef struct bytes {
 	char *p;
 	size_t len;
-	int mapped;
+	size_t map_len; /* > 0: p is an anonymous mapping of this many bytes */
 } bytes_t;
+
+void (*gk_sync_load_hook)(const char *path);
 
 static int read_fd(int fd, bytes_t *b)
 {
 	size_t cap = 1 << 16;
 	b->p = malloc(cap);
 	b->len = 0;
-	b->mapped = 0;
+	b->map_len = 0;
 	if (!b->p)
 		return GK_ENOMEM;
 	for (;;) {
@@ -48,36 +59,137 @@ static int read_fd(int fd, bytes_t *b)
 	}
 }
 
-static int read_path(const char *path, bytes_t *b, int map)
+static const char *file_type(mode_t m)
 {
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = 0;
-	if (map && !fstat(fd, &st) && S_ISREG(st.st_mode) && st.st_size > 0) {
-		void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (p != MAP_FAILED) {
-			madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
-			b->p = p;
-			b->len = (size_t)st.st_size;
-			b->mapped = 1;
-			close(fd);
-			return 0;
+	return S_ISFIFO(m)   ? "a FIFO"
+	       : S_ISDIR(m)  ? "a directory"
+	       : S_ISCHR(m)  ? "a character device"
+	       : S_ISBLK(m)  ? "a block device"
+	       : S_ISSOCK(m) ? "a socket"
+	       : S_ISLNK(m)  ? "a symbolic link"
+	                     : "not a plain file";
+}
+
+int gk_sync_open_regular(const char *path, struct stat *st, char *why, size_t whylen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		int e = errno;
+		struct stat ls;
+		if (e == ELOOP && !lstat(path, &ls) && S_ISLNK(ls.st_mode)) {
+			snprintf(why, whylen, "%s is a symbolic link (not followed)", path);
+			return GK_ESYNTAX;
 		}
+		if (e == ENXIO && !lstat(path, &ls)) { /* a socket, or a FIFO opened for writing */
+			snprintf(why, whylen, "%s is not a regular file (%s)", path,
+			         file_type(ls.st_mode));
+			return GK_ESYNTAX;
+		}
+		snprintf(why, whylen, "cannot open %s: %s", path, strerror(e));
+		return -e;
 	}
-	rc = read_fd(fd, b);
-	close(fd);
-	return rc;
+	if (fstat(fd, st)) {
+		int e = errno;
+		snprintf(why, whylen, "cannot stat %s: %s", path, strerror(e));
+		close(fd);
+		return -e;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		snprintf(why, whylen, "%s is not a regular file (%s)", path,
+		         file_type(st->st_mode));
+		close(fd);
+		return GK_ESYNTAX;
+	}
+	/* a regular file never blocks; clear O_NONBLOCK anyway so reads mean what they say */
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		(void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	return fd;
 }
 
 static void bytes_free(bytes_t *b)
 {
-	if (b->mapped)
-		munmap(b->p, b->len);
+	if (b->map_len)
+		munmap(b->p, b->map_len);
 	else
 		free(b->p);
 	b->p = NULL;
+	b->len = b->map_len = 0;
+}
+
+/* Read the regular file at path, at most max bytes, into private memory. Returns 0;
+ * GK_ESYNTAX (not a regular file, a symlink, larger than max), a negative errno or
+ * GK_ENOMEM, with why set. A file that grows or shrinks while being read is an error
+ * (GK_EAGAIN): what is verified and parsed must be one whole version of it. */
+static int read_private(const char *path, size_t max, bytes_t *b, char *why, size_t whylen)
+{
+	struct stat st;
+	int rc = 0;
+	memset(b, 0, sizeof(*b));
+	int fd = gk_sync_open_regular(path, &st, why, whylen);
+	if (fd < 0)
+		return fd;
+	size_t size = (size_t)st.st_size;
+	if ((uint64_t)st.st_size > max) {
+		snprintf(why, whylen, "%s is larger than %zu bytes (%llu)", path, max,
+		         (unsigned long long)st.st_size);
+		rc = GK_ESYNTAX;
+		goto out;
+	}
+	if (size >= MAP_MIN) {
+		void *m =
+		    mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m != MAP_FAILED) {
+			b->p = m;
+			b->map_len = size;
+		}
+	}
+	if (!b->p && !(b->p = malloc(size ? size : 1))) {
+		snprintf(why, whylen, "%s: out of memory", path);
+		rc = GK_ENOMEM;
+		goto out;
+	}
+	while (b->len < size) {
+		ssize_t r = read(fd, b->p + b->len, size - b->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			snprintf(why, whylen, "cannot read %s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		b->len += (size_t)r;
+	}
+	char extra;
+	ssize_t r;
+	while ((r = read(fd, &extra, 1)) < 0 && errno == EINTR)
+		;
+	if (b->len != size || r != 0) {
+		snprintf(why, whylen, "%s changed while it was being read", path);
+		rc = GK_EAGAIN;
+	}
+	if (b->map_len && !rc)
+		madvise(b->p, b->map_len, MADV_SEQUENTIAL);
+out:
+	close(fd);
+	if (rc)
+		bytes_free(b);
+	return rc;
+}
+
+/* the feed: stdin, or a regular file; why gets the reason on failure */
+static int read_feed(const char *path, bytes_t *b, char *why, size_t whylen)
+{
+	if (strcmp(path, "-"))
+		return read_private(path, SIZE_MAX, b, why, whylen);
+	int rc = read_fd(0, b);
+	if (rc) {
+		snprintf(why, whylen, "<stdin>: cannot read: %s", gk_strerror(rc));
+		bytes_free(b);
+	}
+	return rc;
 }
 
 int gk_sync_load(const char *path, const char *sig_path, const char *pubkey, const gk_psl_t *psl,
@@ -97,16 +209,18 @@ int gk_sync_load(const char *path, const char *sig_path, const char *pubkey, con
 		snprintf(sp, sizeof(sp), "%s.sig", path);
 		sig_path = sp;
 	}
-	rc = is_stdin ? read_fd(0, &data) : read_path(path, &data, 1);
+	char why[512];
+	rc = read_feed(path, &data, why, sizeof(why));
 	if (rc) {
-		snprintf(err, errlen, "%s: cannot read: %s", name, gk_strerror(rc));
-		rc = rc == GK_ENOMEM ? rc : GK_EIO;
+		/* not a regular file or a symlink: the input is wrong (rejected); anything else may
+		 * pass (retry) */
+		snprintf(err, errlen, "%s", why);
+		rc = rc == GK_ESYNTAX || rc == GK_ENOMEM ? rc : GK_EIO;
 		goto out;
 	}
-	rc = read_path(sig_path, &sigb, 0);
+	rc = read_private(sig_path, GK_SIG_FILE_MAX, &sigb, why, sizeof(why));
 	if (rc) {
-		snprintf(err, errlen, "%s:1: bad signature: cannot read %s: %s", name, sig_path,
-		         gk_strerror(rc));
+		snprintf(err, errlen, "%s:1: bad signature: %s", name, why);
 		rc = GK_ESYNTAX;
 		goto out;
 	}
@@ -117,7 +231,6 @@ int gk_sync_load(const char *path, const char *sig_path, const char *pubkey, con
 		rc = GK_ESYNTAX;
 		goto out;
 	}
-	char why[512];
 	rc = gk_sig_verify(pubkey, data.p, data.len, sig, why, sizeof(why));
 	if (rc) {
 		if (rc == GK_ESYNTAX)
@@ -127,7 +240,9 @@ int gk_sync_load(const char *path, const char *sig_path, const char *pubkey, con
 			snprintf(err, errlen, "%s", why);
 		goto out;
 	}
-	if (data.mapped)
+	if (gk_sync_load_hook && !is_stdin)
+		gk_sync_load_hook(path);
+	if (data.map_len)
 		flags |= GK_FEED_DROP_PAGES;
 	rc = gk_feed_parse(name, data.p, data.len, psl, threads, flags, feed, err, errlen);
 out:
@@ -142,11 +257,9 @@ int gk_sync_sign_file(const char *key, const char *path, const char *sig_out, in
 	bytes_t data = {0};
 	uint8_t sig[GK_SIG_LEN];
 	char sp[4096];
-	int rc = read_path(path, &data, 1);
-	if (rc) {
-		snprintf(err, errlen, "%s: cannot read: %s", path, gk_strerror(rc));
-		return GK_EIO;
-	}
+	int rc = read_private(path, SIZE_MAX, &data, err, errlen);
+	if (rc)
+		return rc == GK_ENOMEM ? rc : GK_EIO;
 	rc = gk_sig_sign(key, data.p, data.len, sig, err, errlen);
 	bytes_free(&data);
 	if (rc)
@@ -155,12 +268,17 @@ int gk_sync_sign_file(const char *key, const char *path, const char *sig_out, in
 		snprintf(sp, sizeof(sp), "%s.sig", path);
 		sig_out = sp;
 	}
-	/* written under a temporary name, then renamed: a watcher never sees half a .sig */
+	/* written under a temporary name, then renamed: a watcher never sees half a .sig. The
+	 * temporary is created new (O_EXCL, no symlink followed); a stale one is removed first. */
 	char tmp[4200];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", sig_out);
-	FILE *fp = fopen(tmp, "wb");
+	(void)unlink(tmp);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	FILE *fp = fd < 0 ? NULL : fdopen(fd, "wb");
 	if (!fp) {
 		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return GK_EIO;
 	}
 	if (base64) {
@@ -183,12 +301,9 @@ int gk_sync_lint_file(const char *path, const gk_psl_t *psl, FILE *out, size_t *
 {
 	bytes_t data = {0};
 	int is_stdin = !strcmp(path, "-");
-	int rc = is_stdin ? read_fd(0, &data) : read_path(path, &data, 1);
-	if (rc) {
-		snprintf(err, errlen, "%s: cannot read: %s", path, gk_strerror(rc));
-		bytes_free(&data);
-		return GK_EIO;
-	}
+	int rc = read_feed(path, &data, err, errlen);
+	if (rc)
+		return rc == GK_ENOMEM ? rc : GK_EIO;
 	rc = gk_lint_feed(is_stdin ? "<stdin>" : path, data.p, data.len, psl, out, findings, err,
 	                  errlen);
 	bytes_free(&data);

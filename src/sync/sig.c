@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* src/sync/sig.c -- Ed25519 keygen, sign and verify with OpenSSL 3 EVP (NULL digest). */
+#include <errno.h>
 #include <fcntl.h>
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -46,36 +50,114 @@ static EVP_PKEY *load_key(const char *path, int priv, char *err, size_t errlen)
 	return k;
 }
 
-int gk_sig_keygen(const char *priv_path, const char *pub_path, char *err, size_t errlen)
+static int write_all(int fd, const char *p, size_t len)
 {
-	int rc = GK_EIO, fd = -1;
-	FILE *fp = NULL;
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Write data to a file that did not exist (O_EXCL: a file or symlink there is refused, a
+ * symlink never followed), or with force to a new temporary beside path renamed over it.
+ * The mode is set with fchmod, so the umask does not widen or narrow it. */
+static int write_key_file(const char *path, const char *data, size_t len, mode_t mode, int force,
+                          char *err, size_t errlen)
+{
+	char tmp[4200];
+	int fd;
+	if (force) {
+		if (snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path) >= (int)sizeof(tmp)) {
+			snprintf(err, errlen, "cannot write %s: name too long", path);
+			return GK_EIO;
+		}
+		fd = mkostemp(tmp, O_CLOEXEC); /* O_CREAT|O_EXCL, 0600 */
+	} else {
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	}
+	if (fd < 0) {
+		int e = errno;
+		if (e == EEXIST) {
+			snprintf(err, errlen, "%s exists (not overwritten; --force replaces it)",
+			         path);
+			return GK_EEXIST;
+		}
+		snprintf(err, errlen, "cannot create %s: %s", force ? tmp : path, strerror(e));
+		return GK_EIO;
+	}
+	const char *name = force ? tmp : path;
+	if (fchmod(fd, mode) || write_all(fd, data, len) || fsync(fd)) {
+		snprintf(err, errlen, "cannot write %s: %s", name, strerror(errno));
+		close(fd);
+		unlink(name);
+		return GK_EIO;
+	}
+	if (close(fd)) {
+		snprintf(err, errlen, "cannot write %s: %s", name, strerror(errno));
+		unlink(name);
+		return GK_EIO;
+	}
+	if (force && rename(tmp, path)) {
+		snprintf(err, errlen, "cannot replace %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return GK_EIO;
+	}
+	return 0;
+}
+
+/* PEM text of the private (priv) or public key in a malloc'd buffer */
+static char *pem_text(EVP_PKEY *k, int priv, size_t *len)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *out = NULL, *p;
+	if (!b)
+		return NULL;
+	if (priv ? PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL)
+	         : PEM_write_bio_PUBKEY(b, k)) {
+		long n = BIO_get_mem_data(b, &p);
+		if (n > 0 && (out = malloc((size_t)n))) {
+			memcpy(out, p, (size_t)n);
+			*len = (size_t)n;
+		}
+	}
+	BIO_free(b);
+	return out;
+}
+
+int gk_sig_keygen(const char *priv_path, const char *pub_path, unsigned flags, char *err,
+                  size_t errlen)
+{
+	int rc = GK_ENOMEM, force = !!(flags & GK_SIG_KEYGEN_FORCE);
+	size_t priv_len = 0, pub_len = 0;
+	char *priv = NULL, *pub = NULL;
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	if (!k) {
 		ssl_err(err, errlen, "key generation failed", "");
 		return GK_ENOMEM;
 	}
-	fd = open(priv_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0 || !(fp = fdopen(fd, "w"))) {
-		snprintf(err, errlen, "cannot write %s: %s", priv_path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	priv = pem_text(k, 1, &priv_len);
+	pub = pem_text(k, 0, &pub_len);
+	if (!priv || !pub) {
+		ssl_err(err, errlen, "cannot encode the key for", priv_path);
 		goto out;
 	}
-	if (!PEM_write_PrivateKey(fp, k, NULL, NULL, 0, NULL, NULL) || fclose(fp)) {
-		fp = NULL;
-		ssl_err(err, errlen, "cannot write", priv_path);
+	rc = write_key_file(priv_path, priv, priv_len, 0600, force, err, errlen);
+	if (rc)
 		goto out;
-	}
-	fp = fopen(pub_path, "w");
-	if (!fp || !PEM_write_PUBKEY(fp, k) || fclose(fp)) {
-		fp = NULL;
-		ssl_err(err, errlen, "cannot write", pub_path);
-		goto out;
-	}
-	fp = NULL;
-	rc = 0;
+	rc = write_key_file(pub_path, pub, pub_len, 0644, force, err, errlen);
+	if (rc && !force)
+		unlink(priv_path); /* created by us a moment ago: no half pair left behind */
 out:
+	if (priv)
+		OPENSSL_cleanse(priv, priv_len);
+	free(priv);
+	free(pub);
 	EVP_PKEY_free(k);
 	return rc;
 }

@@ -14,11 +14,21 @@
 
 #define GK_SIG_LEN     64
 #define GK_SIG_B64_LEN 88 /* base64 of 64 bytes, with padding */
+/* A signature file is at most this many bytes (the base64 form and any whitespace around it
+ * fit many times over); a larger one is refused before it is read. */
+#define GK_SIG_FILE_MAX 512
+
+#define GK_SIG_KEYGEN_FORCE 1u /* gk_sig_keygen: replace existing files */
 
 /* Generate a key pair; write the private key to priv_path (mode 0600) and the public key to
- * pub_path. Returns 0, GK_EIO (with err) or GK_ENOMEM. */
-GK_MUST_CHECK int gk_sig_keygen(const char *priv_path, const char *pub_path, char *err,
-                                size_t errlen);
+ * pub_path (mode 0644), those modes whatever the umask. A symlink at either path is never
+ * followed. Without GK_SIG_KEYGEN_FORCE each file is created new (O_CREAT|O_EXCL|O_NOFOLLOW)
+ * and an existing file or symlink at either path is refused, nothing written; with it each
+ * is written to a new temporary file in the same directory and renamed over the path (which
+ * replaces a symlink, not its target). Returns 0, GK_EEXIST (err says to use --force),
+ * GK_EIO (with err) or GK_ENOMEM. */
+GK_MUST_CHECK int gk_sig_keygen(const char *priv_path, const char *pub_path, unsigned flags,
+                                char *err, size_t errlen);
 
 /* Sign msg[0..len) with the PEM private key at key_path; sig gets 64 bytes.
  * Returns 0, or GK_EIO / GK_EINVAL (not an Ed25519 key) with err. */

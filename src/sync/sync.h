@@ -68,9 +68,27 @@ GK_MUST_CHECK int gk_sync_apply(const gk_sync_opts_t *opts, const gk_feed_t *fee
 GK_MUST_CHECK int gk_sync_read_serial(const gk_sync_opts_t *opts, uint64_t *serial, char *err,
                                       size_t errlen);
 
-/* Everything a feed file goes through before Redis: read FILE (or stdin for "-"), read its
- * signature (sig_path, or FILE.sig), verify with pubkey, parse. On success *feed is set.
- * Returns 0, GK_ESYNTAX (feed rejected: err is "FILE:LINE: reason"), GK_EIO / GK_ENOMEM. */
+struct stat;
+
+/* Open path read-only as a regular file: O_NOFOLLOW (a symlink is refused, not followed),
+ * O_NONBLOCK (a FIFO is refused at once, not waited on), then fstat into *st: anything but a
+ * regular file is refused. Returns the descriptor (O_CLOEXEC, blocking again), or GK_ESYNTAX
+ * (a symlink or not a regular file) / a negative errno, with why naming path and the reason. */
+GK_MUST_CHECK int gk_sync_open_regular(const char *path, struct stat *st, char *why, size_t whylen);
+
+/* Test hook: when set, gk_sync_load calls it with the feed's path after the signature is
+ * verified and before the first line is parsed. Tests change the file there. NULL outside
+ * tests. */
+extern void (*gk_sync_load_hook)(const char *path);
+
+/* Everything a feed file goes through before Redis: read FILE (or stdin for "-") and its
+ * signature (sig_path, or FILE.sig) into private memory, verify with pubkey, parse that same
+ * copy (the file changing afterwards changes nothing). FILE and the signature must be regular
+ * files, opened without following a symlink or waiting on a FIFO (gk_sync_open_regular);
+ * the signature file is at most GK_SIG_FILE_MAX bytes. On success *feed is set.
+ * Returns 0; GK_ESYNTAX (feed rejected: err is "FILE:LINE: reason", or "FILE is a symbolic
+ * link ..." / "FILE is not a regular file (a FIFO)"); GK_EIO (unreadable, or changed while
+ * being read: try again) / GK_ENOMEM. */
 GK_MUST_CHECK int gk_sync_load(const char *path, const char *sig_path, const char *pubkey,
                                const gk_psl_t *psl, unsigned threads, unsigned flags,
                                gk_feed_t **feed, char *err, size_t errlen);
@@ -83,11 +101,14 @@ typedef struct gk_watch_opts {
 	volatile int *stop; /* set to nonzero (e.g. from SIGTERM) to return */
 } gk_watch_opts_t;
 
-/* Poll dir for feeds (any regular file not starting with '.', not ending in .sig, .reason
- * or .tmp, with its .sig beside it), apply them lowest serial first, and move each with its
- * .sig to dir/done/ or dir/rejected/ (plus NAME.reason holding the message). A delta whose
- * base is ahead of gk:serial waits; Redis errors leave the file for the next round. Returns
- * 0 when *stop becomes nonzero, GK_EIO if the directories cannot be used. */
+/* Poll dir for feeds (any entry not starting with '.', not ending in .sig, .reason or .tmp,
+ * other than done and rejected, with a NAME.sig entry beside it), apply them lowest serial
+ * first, and move each with its .sig to dir/done/ or dir/rejected/ (plus NAME.reason holding
+ * the message). An entry that is not a regular file, or whose .sig is not one (a symlink, a
+ * FIFO, /dev/zero) or is too large, is rejected like a bad feed and the others go on. A
+ * delta whose base is ahead of gk:serial waits; Redis errors leave the file for the next
+ * round. Returns 0 when *stop becomes nonzero, GK_EIO if the directories cannot be used
+ * (done/ or rejected/ not a directory of dir's own, e.g. a symlink). */
 GK_MUST_CHECK int gk_sync_watch(const gk_sync_opts_t *opts, const gk_watch_opts_t *w,
                                 const gk_psl_t *psl);
 

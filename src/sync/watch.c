@@ -5,6 +5,10 @@
  * file system (NFS drop directories included) and needs no event bookkeeping. A producer
  * must make a feed appear whole: write it (and its .sig) under a dot-name or *.tmp, then
  * rename. A feed without its .sig is not looked at yet.
+ *
+ * Nothing in the directory is trusted: an entry that is not a regular file (a symlink, a
+ * FIFO, a directory) is never opened through, a FIFO never waited on, and a bad entry is
+ * moved to rejected/ with its reason so the feeds after it are still applied.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -44,8 +48,13 @@ static int cmp_cand(const void *a, const void *b)
 static void peek(const char *dir, cand_t *c)
 {
 	char path[4096], buf[65536];
+	struct stat st;
 	snprintf(path, sizeof(path), "%s/%s", dir, c->name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = gk_sync_open_regular(path, &st, c->reason, sizeof(c->reason));
+	if (fd == GK_ESYNTAX) { /* a symlink or not a regular file: reason set */
+		c->bad = 1;
+		return;
+	}
 	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
 	if (fd >= 0)
 		close(fd);
@@ -72,10 +81,13 @@ static void move_to(const char *dir, const char *name, const char *sub, const ch
 	}
 	if (reason) {
 		snprintf(to, sizeof(to), "%s/%s/%s.reason", dir, sub, name);
-		FILE *fp = fopen(to, "w");
+		int fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+		FILE *fp = fd < 0 ? NULL : fdopen(fd, "w");
 		if (fp) {
 			fprintf(fp, "%s\n", reason);
 			fclose(fp);
+		} else if (fd >= 0) {
+			close(fd);
 		}
 	}
 }
@@ -93,13 +105,16 @@ static size_t scan(const char *dir, cand_t **out)
 		struct stat st;
 		const char *nm = e->d_name;
 		if (nm[0] == '.' || ends_with(nm, ".sig") || ends_with(nm, ".reason") ||
-		    ends_with(nm, ".tmp") || strlen(nm) >= sizeof(c->name))
+		    ends_with(nm, ".tmp") || strlen(nm) >= sizeof(c->name) || !strcmp(nm, "done") ||
+		    !strcmp(nm, "rejected"))
+			continue;
+		/* lstat: a .sig that is a symlink or FIFO still makes NAME a candidate, so that it
+		 * is rejected with a reason instead of lying in the spool */
+		snprintf(path, sizeof(path), "%s/%s.sig", dir, nm);
+		if (lstat(path, &st))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, nm);
-		if (stat(path, &st) || !S_ISREG(st.st_mode))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s.sig", dir, nm);
-		if (stat(path, &st))
+		if (lstat(path, &st))
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -175,9 +190,14 @@ int gk_sync_watch(const gk_sync_opts_t *o, const gk_watch_opts_t *w, const gk_ps
 	const char *subs[] = {"done", "rejected"};
 	for (int i = 0; i < 2; i++) {
 		char p[4096];
+		struct stat st;
 		snprintf(p, sizeof(p), "%s/%s", w->dir, subs[i]);
 		if (mkdir(p, 0755) && errno != EEXIST) {
 			gk_log(GK_LOG_ERR, "watch: cannot create %s: %s", p, strerror(errno));
+			return GK_EIO;
+		}
+		if (lstat(p, &st) || !S_ISDIR(st.st_mode)) { /* not a symlink to elsewhere */
+			gk_log(GK_LOG_ERR, "watch: %s is not a directory", p);
 			return GK_EIO;
 		}
 	}

@@ -285,6 +285,16 @@ def body(tmp):
 	priv, pub = os.path.join(tmp, "priv.pem"), os.path.join(tmp, "pub.pem")
 	run("keygen", priv, pub)
 	F = Feed(tmp, priv)
+	expect(os.stat(priv).st_mode & 0o777 == 0o600 and os.stat(pub).st_mode & 0o777 == 0o644,
+	       "keygen: private key 0600, public key 0644")
+	before = open(priv).read()
+	r = run("keygen", priv, pub, ok=(2,))
+	expect("exists" in r.stderr and "--force" in r.stderr and open(priv).read() == before,
+	       "keygen: an existing key is not overwritten without --force")
+	kp, kq = os.path.join(tmp, "k2.pem"), os.path.join(tmp, "k2.pub")
+	run("keygen", kp, kq)
+	run("keygen", "--force", kp, kq)
+	expect(os.stat(kp).st_mode & 0o777 == 0o600, "keygen --force: replaces the key pair")
 
 	# --- openssl interop, both directions -------------------------------------------------
 	text = hdr("snapshot", 1, 1) + rec("a.cn")
@@ -503,6 +513,50 @@ def body(tmp):
 	expect(":2: unknown status" in reason, "watch: reason file: " + reason.strip())
 	expect(R.cmd("GET", "gk:serial") == b"23" and {"w1.cn", "w2.cn"} <= set(R.status()),
 	       "watch: applied in serial order")
+	# Bad entries next to a good feed: a .sig that is a FIFO (it used to hang watch and with it
+	# every later feed), a .sig linked to /dev/zero (it used to grow gk-sync without bound), a
+	# feed that is a symlink and a feed that is a FIFO. Each is reported and moved to
+	# rejected/, and the good feed behind them is applied. The bad ones sort first (same
+	# serial, names before the good one), so a hang or a stop on any of them fails the test.
+	good_target = os.path.join(tmp, "linked.jsonl")
+	with open(good_target, "w") as f:
+		f.write(hdr("delta", 24, 1, base=23) + rec("w6.cn"))
+	def drop_bad(name, sig):
+		tmpname = os.path.join(wd, "." + name)
+		with open(tmpname, "w") as f:
+			f.write(hdr("delta", 24, 1, base=23) + rec("w6.cn"))
+		sig(os.path.join(wd, name + ".sig"))
+		os.rename(tmpname, os.path.join(wd, name))
+	drop_bad("a-fifo-sig.jsonl", os.mkfifo)
+	drop_bad("b-zero-sig.jsonl", lambda p: os.symlink("/dev/zero", p))
+	run("sign", "--key", priv, "--out", os.path.join(wd, "c-link.jsonl.sig"), good_target)
+	os.symlink(good_target, os.path.join(wd, "c-link.jsonl"))
+	os.mkfifo(os.path.join(wd, "d-fifo.jsonl.sig"))
+	os.mkfifo(os.path.join(wd, "d-fifo.jsonl"))
+	drop("z-good.jsonl", hdr("delta", 24, 1, base=23) + rec("w5.cn"))
+	bad = {"a-fifo-sig.jsonl", "b-zero-sig.jsonl", "c-link.jsonl", "d-fifo.jsonl"}
+	t0 = time.monotonic()
+	while time.monotonic() - t0 < 30 and ws.poll() is None:
+		done = set(os.listdir(os.path.join(wd, "done")))
+		rej = set(os.listdir(os.path.join(wd, "rejected")))
+		if "z-good.jsonl" in done and {n + ".reason" for n in bad} <= rej:
+			break
+		time.sleep(0.1)
+	expect(ws.poll() is None, "watch: still running after bad entries")
+	expect("z-good.jsonl" in done and R.cmd("GET", "gk:serial") == b"24" and "w5.cn" in R.status()
+	       and "w6.cn" not in R.status(), "watch: the good feed behind bad entries is applied")
+	expect(bad | {n + ".reason" for n in bad} <= rej and not (bad & set(os.listdir(wd))),
+	       "watch: FIFO and /dev/zero .sig, symlinked and FIFO feeds moved to rejected/")
+	def why(n):
+		return open(os.path.join(wd, "rejected", n + ".reason")).read()
+	expect("a-fifo-sig.jsonl.sig" in why("a-fifo-sig.jsonl") and "not a regular file" in why("a-fifo-sig.jsonl"),
+	       "watch: FIFO .sig reason: " + why("a-fifo-sig.jsonl").strip())
+	expect("symbolic link" in why("b-zero-sig.jsonl"), "watch: /dev/zero .sig reason: " + why("b-zero-sig.jsonl").strip())
+	expect("symbolic link" in why("c-link.jsonl"), "watch: symlinked feed reason: " + why("c-link.jsonl").strip())
+	expect("not a regular file" in why("d-fifo.jsonl"), "watch: FIFO feed reason: " + why("d-fifo.jsonl").strip())
+	expect(os.path.islink(os.path.join(wd, "rejected", "b-zero-sig.jsonl.sig")),
+	       "watch: the moved .sig is the link itself (nothing followed)")
+	expect(open(good_target).read().startswith('{"kind":"delta","serial":24'), "watch: a link's target is not touched")
 	# a delta whose base is ahead waits in place
 	drop("d30.jsonl", hdr("delta", 30, 1, base=29) + rec("w9.cn"))
 	time.sleep(0.5)

@@ -27,7 +27,7 @@ static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: gk-sync keygen PRIV.pem PUB.pem\n"
+	    "usage: gk-sync keygen [--force] PRIV.pem PUB.pem\n"
 	    "       gk-sync sign --key PRIV.pem [--base64] [--out SIG] FEED\n"
 	    "       gk-sync verify --pubkey PUB.pem [--sig SIG] FEED|-\n"
 	    "       gk-sync apply --redis HOST:PORT --pubkey PUB.pem [--sig SIG]\n"
@@ -143,6 +143,7 @@ int main(int argc, char **argv)
 	    {"window", required_argument, NULL, 'w'},
 	    {"version", no_argument, NULL, 'V'},
 	    {"records-redis", required_argument, NULL, 'R'},
+	    {"force", no_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -163,7 +164,7 @@ int main(int argc, char **argv)
 	const char *records_redis = getenv("GK_SYNC_RECORDS_REDIS");
 	const char *sig = NULL, *key = NULL, *out = NULL, *psl_path = NULL;
 	const char *abort_after = getenv("GK_SYNC_TEST_ABORT_AFTER");
-	int base64 = 0, ch;
+	int base64 = 0, force = 0, ch;
 	unsigned threads = default_threads(), interval = 1000;
 	gk_sync_opts_t o = {.abort_after = abort_after ? atol(abort_after) : 0};
 	optind = 2;
@@ -186,6 +187,9 @@ int main(int argc, char **argv)
 			break;
 		case 'b':
 			base64 = 1;
+			break;
+		case 'f':
+			force = 1;
 			break;
 		case 'n':
 			o.no_records = 1;
@@ -219,9 +223,11 @@ int main(int argc, char **argv)
 	gk_feed_global_init();
 
 	if (!strcmp(cmd, "keygen") && nargs == 2) {
-		if (gk_sig_keygen(args[0], args[1], err, sizeof(err))) {
+		int rc = gk_sig_keygen(args[0], args[1], force ? GK_SIG_KEYGEN_FORCE : 0, err,
+		                       sizeof(err));
+		if (rc) {
 			fprintf(stderr, "gk-sync: %s\n", err);
-			return EX_IO;
+			return rc == GK_EEXIST ? EX_USAGE : EX_IO;
 		}
 		return 0;
 	}

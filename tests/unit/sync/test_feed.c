@@ -180,6 +180,89 @@ static void test_rejections(void **state)
 	       "t.jsonl:2: invalid domain");
 }
 
+/* A record line longer than GK_FEED_LINE_MAX rejects the whole feed at its line, whatever
+ * the thread count; a line of exactly the limit is accepted. (A 100 MB record was stored.) */
+static void test_record_size_cap(void **state)
+{
+	(void)state;
+	const char *head = "{\"domain\":\"big.cn\",\"status\":\"filed\",\"address\":\"";
+	const char *tail = "\"}\n";
+	size_t over = GK_FEED_LINE_MAX + 1;
+	for (int exact = 0; exact < 2; exact++) {
+		size_t line = exact ? GK_FEED_LINE_MAX : over;
+		size_t body = 40000, pad = line - strlen(head) - strlen(tail) + 1; /* + the \n */
+		char *t = malloc(body + line + 400);
+		size_t o = (size_t)sprintf(t, "{\"kind\":\"snapshot\",\"serial\":5,\"count\":%d}\n",
+		                           exact ? 1 + 400 : 2 + 400);
+		for (int i = 0; i < 400; i++) /* enough lines for two threads to split the work */
+			o += (size_t)sprintf(t + o,
+			                     "{\"domain\":\"d%d.cn\",\"status\":\"filed\"}\n", i);
+		if (!exact)
+			o +=
+			    (size_t)sprintf(t + o, "{\"domain\":\"ok.cn\",\"status\":\"filed\"}\n");
+		o += (size_t)sprintf(t + o, "%s", head);
+		memset(t + o, 'x', pad - 1);
+		o += pad - 1;
+		o += (size_t)sprintf(t + o, "%s", tail);
+		for (unsigned th = 1; th <= 2; th++) {
+			gk_feed_t *f = NULL;
+			char err[512];
+			int rc = gk_feed_parse("t.jsonl", t, o, psl, th, 0, &f, err, sizeof(err));
+			if (exact) {
+				if (rc)
+					fail_msg("a %d-byte line: %s", GK_FEED_LINE_MAX, err);
+				gk_feed_free(f);
+				continue;
+			}
+			assert_int_equal(rc, GK_ESYNTAX);
+			assert_null(f);
+			char want[128];
+			snprintf(want, sizeof(want),
+			         "t.jsonl:403: record line is %zu bytes, over the %d-byte limit",
+			         over, GK_FEED_LINE_MAX);
+			if (strcmp(err, want))
+				fail_msg("got \"%s\", want \"%s\"", err, want);
+		}
+		free(t);
+	}
+	/* the header line has the same limit */
+	char *h = malloc(GK_FEED_LINE_MAX + 200);
+	int n = sprintf(h, "{\"kind\":\"snapshot\",\"serial\":5,\"count\":0,\"x\":\"");
+	memset(h + n, 'x', GK_FEED_LINE_MAX);
+	strcpy(h + n + GK_FEED_LINE_MAX, "\"}\n");
+	reject(h, "t.jsonl:1: header line is");
+	free(h);
+}
+
+/* Every A-label must decode (libidn2) to a valid U-label and encode back to itself. */
+static void test_alabels(void **state)
+{
+	(void)state;
+	char out[256];
+	const char *why;
+	/* valid: 中国, 公司, bücher */
+	assert_int_equal(gk_feed_domain_normalise("xn--fiqs8s.xn--55qx5d.cn", 24, out, &why), 24);
+	assert_true(gk_feed_domain_normalise("XN--BCHER-KVA.de", 16, out, &why) > 0);
+	assert_string_equal(out, "xn--bcher-kva.de");
+	static const char *const bad[] = {
+	    "xn--a.cn",       /* decodes to U+0080, disallowed */
+	    "xn--zz.cn",      /* not punycode */
+	    "xn--ls8h.cn",    /* an emoji: disallowed in IDNA2008 */
+	    "xn--a-wbb.cn",   /* a leading combining mark (U+0301) */
+	    "xn--ab-m1t.cn",  /* a ZERO WIDTH JOINER out of context (CONTEXTJ) */
+	    "a.xn--a-ecp.cn", /* a⒈: disallowed */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		int r = gk_feed_domain_normalise(bad[i], strlen(bad[i]), out, &why);
+		if (r != GK_EINVAL)
+			fail_msg("%s: normalised to %s, want rejected", bad[i], r > 0 ? out : "?");
+		if (!strstr(why, "A-label"))
+			fail_msg("%s: rejected for \"%s\", want the A-label check", bad[i], why);
+	}
+	reject(HDR("snapshot", "", 2) REC("fine.cn", "filed") REC("xn--a.cn", "filed"),
+	       "t.jsonl:3: invalid domain \"xn--a.cn\"");
+}
+
 /* The first error wins whatever the thread count (the lowest line). */
 static void test_threads_same_error(void **state)
 {
@@ -319,6 +402,7 @@ int main(void)
 	    cmocka_unit_test(test_normalise),          cmocka_unit_test(test_snapshot_ok),
 	    cmocka_unit_test(test_delta_ok),           cmocka_unit_test(test_rejections),
 	    cmocka_unit_test(test_threads_same_error), cmocka_unit_test(test_record_encoding),
+	    cmocka_unit_test(test_record_size_cap),    cmocka_unit_test(test_alabels),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

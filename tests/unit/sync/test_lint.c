@@ -114,13 +114,40 @@ static void test_url_host(void **state)
 	assert_int_equal(gk_lint_url_host("http:///x", h), GK_EINVAL);
 }
 
+/* Mixed scripts within one label (UTS #39 "highly restrictive": Han may go with kana,
+ * Bopomofo or Hangul; nothing else mixes). Common and Inherited characters (digits, '-')
+ * belong to no script. */
+static void test_mixed_script(void **state)
+{
+	(void)state;
+	char why[256];
+	assert_int_equal(gk_lint_mixed_script("xn--pple-43d.cn", why, sizeof(why)), 1); /* аpple */
+	assert_non_null(strstr(why, "Cyrillic"));
+	assert_non_null(strstr(why, "Latin"));
+	assert_non_null(strstr(why, "xn--pple-43d"));
+	assert_int_equal(gk_lint_mixed_script("xn--qq-x59b.cn", why, sizeof(why)), 1); /* q䦸q */
+	assert_non_null(strstr(why, "Han"));
+	assert_int_equal(gk_lint_mixed_script("xn--80ak6aa92e.com", why, sizeof(why)),
+	                 0); /* аррӏе */
+	assert_int_equal(gk_lint_mixed_script("xn--fiq02ib9d179b.xn--fiqs8s", why, sizeof(why)), 0);
+	assert_int_equal(gk_lint_mixed_script("example.cn", why, sizeof(why)), 0);
+	assert_int_equal(gk_lint_mixed_script("xn--58-ln6co6l.cn", why, sizeof(why)),
+	                 0); /* 58同城 */
+	/* Japanese: Han + Hiragana + Katakana is one writing system */
+	char a[256];
+	const char *w;
+	const char *ja = "東京のテスト.jp";
+	assert_true(gk_feed_domain_normalise(ja, strlen(ja), a, &w) > 0);
+	assert_int_equal(gk_lint_mixed_script(a, why, sizeof(why)), 0);
+}
+
 static void test_feed_output(void **state)
 {
 	(void)state;
 	gk_psl_t *psl;
 	assert_int_equal(gk_psl_open(NULL, &psl), 0);
 	const char *t =
-	    "{\"kind\":\"snapshot\",\"serial\":1,\"count\":3}\n"
+	    "{\"kind\":\"snapshot\",\"serial\":1,\"count\":4}\n"
 	    "{\"domain\":\"a.cn\",\"status\":\"filed\",\"licence\":\"京ICP备12345678号-1\","
 	    "\"sponsor\":\"北京甲科技有限公司\",\"nature\":\"企业\",\"home_url\":\"http://www.b.cn/"
 	    "\","
@@ -129,7 +156,10 @@ static void test_feed_output(void **state)
 	    "\"sponsor\":\"b.cn\",\"nature\":\"个人\",\"phone\":\"010-00000000\",\"person\":"
 	    "\"王先生\","
 	    "\"home_url\":\"http://c.cn\"}\n"
-	    "{\"domain\":\"c.com.cn\",\"status\":\"revoked\",\"nature\":\"企业\"}\n";
+	    "{\"domain\":\"c.com.cn\",\"status\":\"revoked\",\"nature\":\"企业\"}\n"
+	    "{\"domain\":\"xn--pple-43d.cn\",\"status\":\"filed\",\"licence\":\"京ICP备12345678号-"
+	    "1\","
+	    "\"sponsor\":\"北京乙科技有限公司\",\"nature\":\"企业\"}\n";
 	char *buf = NULL, err[256];
 	size_t len = 0, n = 0;
 	FILE *out = open_memstream(&buf, &len);
@@ -145,9 +175,10 @@ static void test_feed_output(void **state)
 	    "f:3: phone-fake: \"010-00000000\" is a placeholder number\n"
 	    "f:3: person-placeholder: \"王先生\" is not a person's full name\n"
 	    "f:4: sponsor-missing: no sponsor name\n"
-	    "f:4: licence-malformed: no licence number\n";
+	    "f:4: licence-malformed: no licence number\n"
+	    "f:5: mixed-script: label xn--pple-43d (аpple) mixes Cyrillic and Latin\n";
 	assert_string_equal(buf, want);
-	assert_int_equal(n, 8);
+	assert_int_equal(n, 9);
 	free(buf);
 	/* invalid JSON is the only failure */
 	out = open_memstream(&buf, &len);
@@ -167,7 +198,7 @@ int main(void)
 	    cmocka_unit_test(test_licence),        cmocka_unit_test(test_ip),
 	    cmocka_unit_test(test_phone),          cmocka_unit_test(test_person),
 	    cmocka_unit_test(test_sponsor_nature), cmocka_unit_test(test_url_host),
-	    cmocka_unit_test(test_feed_output),
+	    cmocka_unit_test(test_mixed_script),   cmocka_unit_test(test_feed_output),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
