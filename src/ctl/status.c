@@ -4,9 +4,10 @@
  * Every gk:inst:* hash (include/gk/filing_status.h) is a live gatekeeperd (they expire
  * after three missed beats). An instance is flagged when its registry serial is below
  * gk:serial, when it follows Redis policy and runs another version than gk:pol:current,
- * when its newest policy was rejected, when it is not ready, or when its heartbeat is older
- * than two intervals. Any flag makes the exit status GK_CTL_REJECT, so scripts can wait on
- * `gkctl status` for a rollout.
+ * when a fleet policy has been pushed but it does not follow Redis policy (a policy file, or
+ * none: it will never apply the push), when its newest policy was rejected, when it is not
+ * ready, or when its heartbeat is older than two intervals. Any flag makes the exit status
+ * GK_CTL_REJECT, so scripts can wait on `gkctl status` for a rollout.
  */
 #include <hiredis/hiredis.h>
 #include <stdlib.h>
@@ -157,6 +158,11 @@ int gk_ctl_status(const gk_ctl_opts_t *o, FILE *out, FILE *errf)
 		    strcmp(s->pstate, "off") != 0 && strcmp(s->pstate, "file") != 0 && s->pstate[0];
 		if (follows && pol && num(s->pver) != pol)
 			FLAG("%spolicy-lag", fl ? "," : "");
+		/* a fleet policy exists, but this instance runs its policy file (or none) and
+		 * will never apply it: not "ok" */
+		if (!follows && pol)
+			FLAG("%snot-following(%s; fleet version %llu never applies)", fl ? "," : "",
+			     s->pstate[0] ? s->pstate : "off", (unsigned long long)pol);
 		if (s->perr[0] && num(s->perr) >= num(s->pver))
 			FLAG("%spolicy-rejected(%s)", fl ? "," : "", s->perr);
 		if (age > (int64_t)STALE_MS)

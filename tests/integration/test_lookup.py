@@ -13,7 +13,8 @@
 #     (no feed record can name it), never split into other labels;
 #   - filed, unfiled, revoked, blocked, allowed names; a CNAME into another served domain
 #     (its status is fetched too, as the daemon's answer depends on it).
-# Also: a config file that does not exist exits 3 (I/O error) and names the file.
+# Also: a config file that does not exist exits 3 (I/O error) and names the file; `gkctl
+# status` flags an instance that runs a policy file once a fleet version exists.
 # Every server is started here on free loopback ports and stopped by PID.
 import os
 import subprocess
@@ -235,6 +236,19 @@ def main():
 				assert ("\n" + a) not in out, "%s: %r must not be printed:\n%s" % (arg, a, out)
 			checked += 1
 		h.log("%d of %d cases checked in full" % (checked, len(cases)))
+
+		# gkctl status: this instance runs a policy file; once a fleet policy has been pushed
+		# it will never apply it, and status must not call it ok
+		addr = "127.0.0.1:%d" % rsrv.port
+		wait_for("the heartbeat's policy state",
+			 lambda: r.hget("gk:inst:lookup", "policy_state") == "file")
+		p = ctl("--redis", addr, "status")
+		assert p.returncode == 0 and " ok\n" in p.stdout, (p.returncode, p.stdout, p.stderr)
+		r.set("gk:pol:current", 3)
+		p = ctl("--redis", addr, "status")
+		h.log("gkctl status after a fleet push (rc %d):\n%s" % (p.returncode, p.stdout))
+		assert p.returncode == 1 and "not-following(file; fleet version 3 never applies)" in p.stdout, \
+			(p.returncode, p.stdout)
 
 		# a config file that does not exist: exit 3 (I/O), naming the file
 		p = ctl("lookup", "www.example.cn", "-c", "no-such.conf")
