@@ -107,9 +107,12 @@ static const char *steady_state(const gk_polsync_t *ps)
 
 static void reject(gk_polsync_t *ps, uint64_t v, const char *why)
 {
-	gk_log(GK_LOG_ERR, "policy: version %llu rejected, keeping %s%llu: %s",
-	       (unsigned long long)v, ps->applied ? "version " : "the policy in force",
-	       (unsigned long long)ps->applied, why);
+	if (ps->applied)
+		gk_log(GK_LOG_ERR, "policy: version %llu rejected, keeping version %llu: %s",
+		       (unsigned long long)v, (unsigned long long)ps->applied, why);
+	else
+		gk_log(GK_LOG_ERR, "policy: version %llu rejected, keeping the policy in force: %s",
+		       (unsigned long long)v, why);
 	ps->rejected = v;
 	uv_mutex_lock(&ps->info_lock);
 	ps->info.rejected = v;

@@ -286,10 +286,61 @@ static void test_follow(void **state)
 	gk_polsync_free(ps);
 }
 
+/* A rejection before any version was applied keeps "the policy in force" and names no
+ * version: the log line read "keeping the policy in force0: ...". Runs on an emptied Redis,
+ * after test_follow. */
+static void test_reject_first(void **state)
+{
+	(void)state;
+	char err[512], path[256], log[4096] = "";
+	redisContext *c = rconn();
+	freeReplyObject(redisCommand(c, "FLUSHALL"));
+	redisFree(c);
+	write_file("policy.yaml", "lists:\n  - {file: block.txt, format: plain, kind: block}\n");
+	assert_int_equal(push(k2, "one.cn\n"), GK_CTL_OK); /* version 1, a key not trusted */
+	atomic_store(&got_reject, 0);
+	atomic_store(&got_version, 0);
+	snprintf(path, sizeof(path), "%s/stderr.log", dir);
+	fflush(stderr);
+	int saved = dup(2), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(saved >= 0 && fd >= 0);
+	dup2(fd, 2);
+	close(fd);
+	const char *keys[] = {p1};
+	gk_polsync_conf_t conf = {.redis_host = "127.0.0.1",
+	                          .redis_port = (uint16_t)redis_port,
+	                          .operator_keys = keys,
+	                          .n_operator_keys = 1,
+	                          .connect_timeout_ms = 500,
+	                          .reconnect_max_ms = 300,
+	                          .on_policy = on_policy,
+	                          .on_reject = on_reject};
+	gk_polsync_t *ps = NULL;
+	int rc = gk_polsync_create(&conf, &ps, err, sizeof(err));
+	bool got = rc == 0 && gk_polsync_start(ps) == 0 && wait_for(&got_reject, 1, 3000);
+	if (ps) {
+		gk_polsync_stop(ps);
+		gk_polsync_free(ps);
+	}
+	dup2(saved, 2);
+	close(saved);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	size_t n = fread(log, 1, sizeof(log) - 1, f);
+	log[n] = 0;
+	fclose(f);
+	unlink(path);
+	fputs(log, stderr);
+	assert_true(got);
+	assert_non_null(strstr(log, "policy: version 1 rejected, keeping the policy in force: "));
+	assert_null(strstr(log, "force0"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_follow),
+	    cmocka_unit_test(test_reject_first),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
