@@ -62,6 +62,8 @@ echo "demo: try  dig @127.0.0.1 -p 5300 www.example.cn  (filed)"
 echo "           dig @127.0.0.1 -p 5300 www.newsite.cn  (unfiled: REFUSED + EDE)"
 echo "           dig @127.0.0.1 -p 5300 www.shop.com.cn (revoked: the policy redirects to a notice page + EDE)"
 echo "           dig @127.0.0.1 -p 5300 x.phish.example.cn (operator block list: NXDOMAIN + EDE)"
+echo "           dig @127.0.0.1 -p 5300 x.bad.example.cn   (the RPZ list: NXDOMAIN + EDE)"
+echo "           build/release/gkctl lookup www.newsite.cn -c build/demo/gatekeeperd.conf (why?)"
 "$BIN/gatekeeperd" -c "$DEMO/gatekeeperd.conf" &
 GK_PID=$!
 wait "$GK_PID"

@@ -67,7 +67,10 @@ char *gk_dname_to_str(const uint8_t *n, char *buf, size_t cap)
 			uint8_t c = n[i];
 			char piece[5];
 			int pl;
-			if (c == '.' || c == '\\')
+			/* as dig (BIND's dns_name_totext): the separator, the escape and the
+			 * characters special in master files get a backslash; space, controls
+			 * and non-ASCII octets are \DDD */
+			if (strchr(".\\\"();@$", c) != NULL && c != 0)
 				pl = snprintf(piece, sizeof piece, "\\%c", c);
 			else if (c <= 32 || c >= 127)
 				pl = snprintf(piece, sizeof piece, "\\%03u", c);

@@ -79,6 +79,9 @@ static inline uint64_t gk_dname_hash(const uint8_t *n, size_t len)
 /* True when name a (length alen) equals b or lies below it. Both lowercase. */
 bool gk_dname_is_subdomain(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 
-/* Presentation form of n into buf (always NUL-terminated, truncated to cap). Returns buf.
- * For logs and error messages only. */
+/* Presentation form of n into buf (always NUL-terminated, truncated to cap), with a
+ * trailing dot, escaped as dig escapes it: '.', '\\', '"', '(', ')', ';', '@' and '$' inside
+ * a label as \c; space, other controls and octets >= 127 as \DDD (decimal); so the text
+ * reads back (ldns_str2rdf_dname, a master file) as the same wire name. A cap of
+ * 4 * GK_DNAME_MAX + 2 always holds the whole name. Returns buf. */
 char *gk_dname_to_str(const uint8_t *n, char *buf, size_t cap);

@@ -85,9 +85,10 @@ int ctl_connect(const gk_ctl_opts_t *o, void **redis, FILE *errf)
 		snprintf(addr, sizeof(addr), "%s", o->redis);
 	} else if (o->config) {
 		gk_config_t *cfg;
-		if (gk_config_load(o->config, &cfg, err, sizeof(err)) != 0) {
+		int rc = gk_config_load(o->config, &cfg, err, sizeof(err));
+		if (rc != 0) {
 			fprintf(errf, "gkctl: %s\n", err);
-			return GK_CTL_USAGE;
+			return rc == GK_EIO ? GK_CTL_IO : GK_CTL_USAGE;
 		}
 		if (cfg->redis.set)
 			snprintf(addr, sizeof(addr), "%s", cfg->redis.address);

@@ -339,7 +339,8 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, gks):
 		("www.target.dname.cn", ["filing      revoked", "沪ICP备20230001号-2", "answer      NXDOMAIN", "why: revoked"]),
 		("mail.example.cn", ["rule        block by list 1 (block.txt)", "answer      REFUSED", "why: blocked, list block.txt",
 				     "ede         17 \"v-while-away\""]),
-		("www.other.com.cn", ["filing      unfiled", "rule        allow by list 2 (allow.txt)", "answer      NOERROR",
+		("www.other.com.cn", ["rule        allow by list 2 (allow.txt)", "filing      not checked: the list decided",
+				      "answer      NOERROR",
 				      "why: allowed, list allow.txt"]),
 	]
 	for name, want in cases:

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <ldns/ldns.h>
 #include <string.h>
 #include "common/dname.h"
 
@@ -101,6 +102,48 @@ static void test_to_str(void **state)
 	assert_true(strlen(gk_dname_to_str(all, buf, sizeof buf)) < sizeof buf);
 }
 
+/* As dig prints names: the characters special in master files are escaped with a backslash
+ * too, so that the text reads back as the same name (issue 14: names with odd octets go from
+ * wire to text in gkctl lookup and in error messages). */
+static void test_to_str_like_dig(void **state)
+{
+	(void)state;
+	char buf[1100];
+	assert_string_equal(gk_dname_to_str(N("\x0d"
+	                                      "a\"b(c)d;e@f$g\x02"
+	                                      "cn"),
+	                                    buf, sizeof buf),
+	                    "a\\\"b\\(c\\)d\\;e\\@f\\$g.cn.");
+	assert_string_equal(gk_dname_to_str(N("\x0b"
+	                                      "dot.inlabel\x07"
+	                                      "example\x02"
+	                                      "cn"),
+	                                    buf, sizeof buf),
+	                    "dot\\.inlabel.example.cn.");
+	assert_string_equal(gk_dname_to_str(N("\x05"
+	                                      "a\x00"
+	                                      "b\\c"),
+	                                    buf, sizeof buf),
+	                    "a\\000b\\\\c.");
+}
+
+/* Every octet, in every position of a label, reads back through ldns as itself. */
+static void test_to_str_round_trip(void **state)
+{
+	(void)state;
+	for (unsigned c = 0; c < 256; c++) {
+		uint8_t n[] = {3, 'x', (uint8_t)c, 'y', 1, (uint8_t)c, 2, 'c', 'n', 0};
+		char buf[64];
+		gk_dname_to_str(n, buf, sizeof buf);
+		ldns_rdf *d = NULL;
+		if (ldns_str2rdf_dname(&d, buf) != LDNS_STATUS_OK)
+			fail_msg("octet %u: '%s' does not parse", c, buf);
+		if (ldns_rdf_size(d) != sizeof n || memcmp(ldns_rdf_data(d), n, sizeof n) != 0)
+			fail_msg("octet %u: '%s' reads back as another name", c, buf);
+		ldns_rdf_deep_free(d);
+	}
+}
+
 /* A short buffer gives a NUL-terminated prefix of the full text. */
 static void test_to_str_truncates_to_prefix(void **state)
 {
@@ -139,9 +182,13 @@ static void test_hash_lower(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_len_labels), cmocka_unit_test(test_subdomain),
-	    cmocka_unit_test(test_to_str),     cmocka_unit_test(test_to_str_truncates_to_prefix),
+	    cmocka_unit_test(test_len_labels),
+	    cmocka_unit_test(test_subdomain),
+	    cmocka_unit_test(test_to_str),
+	    cmocka_unit_test(test_to_str_truncates_to_prefix),
 	    cmocka_unit_test(test_hash_lower),
+	    cmocka_unit_test(test_to_str_like_dig),
+	    cmocka_unit_test(test_to_str_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -390,10 +390,12 @@ static void test_samples(void **state)
 	assert_int_equal(verdict(match(p, "www.gov.cn")), GK_POL_ALLOW);
 	assert_null(match(p, "www.casino.example.com.cn"));
 	assert_int_equal(action(match(p, "casino.example.com.cn")), GK_ACT_NXDOMAIN);
-	assert_int_equal(action(match(p, "x.bad.cn")), GK_ACT_NXDOMAIN);
-	assert_int_equal(verdict(match(p, "ok.bad.cn")), GK_POL_PASSTHRU);
-	assert_int_equal(verdict(match(p, "slow.cn")), GK_POL_TCP_ONLY);
-	assert_int_equal(match(p, "notice.cn")->local->n, 3);
+	assert_int_equal(action(match(p, "x.bad.example.cn")), GK_ACT_NXDOMAIN);
+	assert_int_equal(verdict(match(p, "ok.bad.example.cn")), GK_POL_PASSTHRU);
+	assert_int_equal(verdict(match(p, "slow.example.cn")), GK_POL_TCP_ONLY);
+	assert_int_equal(action(match(p, "silent.example.cn")), GK_ACT_DROP);
+	assert_int_equal(action(match(p, "empty.example.cn")), GK_ACT_NODATA);
+	assert_int_equal(match(p, "notice.example.cn")->local->n, 3);
 	assert_non_null(gk_policy_status(p, GK_POL_REVOKED)->local);
 	gk_policy_free(p);
 }
