@@ -11,10 +11,10 @@
 #   - names given with escapes (\. \\ \000 \065): parsed into wire labels, printed back
 #     with the same escapes; a registrable domain whose label holds a '.' byte is unfiled
 #     (no feed record can name it), never split into other labels;
-#   - filed, unfiled, revoked, blocked, allowed names; a CNAME into another served domain;
-#     a DNAME into a revoked domain, DS at a served child's apex, a wildcard at a public
-#     suffix (filed and unfiled domains below it) and the registry's own apex
-#     (its status is fetched too, as the daemon's answer depends on it).
+#   - filed, unfiled, revoked, blocked, allowed names; a CNAME into another served domain
+#     (its status is fetched too, as the daemon's answer depends on it);
+#   - a DNAME into a revoked domain, DS at a served child's apex, a wildcard at a public
+#     suffix (filed and unfiled domains below it) and the registry's own apex.
 # Also: a config file that does not exist exits 3 (I/O error) and names the file; `gkctl
 # status` flags an instance that runs a policy file once a fleet version exists.
 # Every server is started here on free loopback ports and stopped by PID.
