@@ -46,6 +46,22 @@ void gk_sync_conn_close(gk_sync_conn_t *cn)
 	cn->c = NULL;
 }
 
+/* an error reply's message and code */
+static int error_of(gk_sync_conn_t *cn, const redisReply *r)
+{
+	if (!strncmp(r->str, GK_SYNC_LOCK_ERR " ", sizeof(GK_SYNC_LOCK_ERR))) {
+		gk_sync_conn_err(
+		    cn,
+		    "lost the lock %s during the apply (it expired, or another apply "
+		    "or an operator took it): stopped; nothing more was written and %s "
+		    "was not advanced",
+		    GK_KEY_SYNC_LOCK, GK_KEY_SERIAL);
+		return GK_EBUSY;
+	}
+	gk_sync_conn_err(cn, "redis: %s", r->str);
+	return GK_EIO;
+}
+
 int gk_sync_conn_reply(gk_sync_conn_t *cn, redisReply **r)
 {
 	void *p = NULL;
@@ -56,10 +72,10 @@ int gk_sync_conn_reply(gk_sync_conn_t *cn, redisReply **r)
 	}
 	*r = p;
 	if ((*r)->type == REDIS_REPLY_ERROR) {
-		gk_sync_conn_err(cn, "redis: %s", (*r)->str);
+		int rc = error_of(cn, *r);
 		freeReplyObject(*r);
 		*r = NULL;
-		return GK_EIO;
+		return rc;
 	}
 	return 0;
 }
@@ -68,21 +84,20 @@ int gk_sync_conn_drain(gk_sync_conn_t *cn)
 {
 	for (; cn->pending; cn->pending--) {
 		redisReply *r;
-		if (gk_sync_conn_reply(cn, &r))
-			return GK_EIO;
-		int bad = r->type == REDIS_REPLY_NIL;
-		if (r->type == REDIS_REPLY_ARRAY)
-			for (size_t i = 0; i < r->elements; i++)
-				if (r->element[i]->type == REDIS_REPLY_ERROR) {
-					gk_sync_conn_err(cn, "redis: %s", r->element[i]->str);
-					bad = 1;
-					break;
-				}
-		if (bad && r->type == REDIS_REPLY_NIL)
+		int rc = gk_sync_conn_reply(cn, &r);
+		if (rc)
+			return rc;
+		if (r->type == REDIS_REPLY_NIL) {
 			gk_sync_conn_err(cn, "redis: transaction aborted");
+			rc = GK_EIO;
+		}
+		if (r->type == REDIS_REPLY_ARRAY)
+			for (size_t i = 0; !rc && i < r->elements; i++)
+				if (r->element[i]->type == REDIS_REPLY_ERROR)
+					rc = error_of(cn, r->element[i]);
 		freeReplyObject(r);
-		if (bad)
-			return GK_EIO;
+		if (rc)
+			return rc;
 	}
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* src/sync/internal.h -- gk-sync's synchronous Redis connection and RESP formatting, shared
- * by the files of src/sync/ that talk to Redis (conn.c, publish.c). Not for other modules.
+/* src/sync/internal.h -- gk-sync's synchronous Redis connection, RESP formatting and the
+ * apply lock, shared by the files of src/sync/ that talk to Redis (conn.c, lock.c,
+ * publish.c). Not for other modules.
  *
  * A connection is blocking hiredis with a timeout on connect and on every reply. Writes are
  * pipelined: a caller queues commands (gk_sync_conn_send*, gk_sync_resp_send), counts the
@@ -32,12 +33,14 @@ GK_MUST_CHECK int gk_sync_conn_open(gk_sync_conn_t *cn, const char *host, int po
                                     unsigned timeout_ms);
 void gk_sync_conn_close(gk_sync_conn_t *cn);
 
-/* Read one reply. An error reply is a failure (GK_EIO, message "redis: ..."); *r is owned by
- * the caller (freeReplyObject). */
+/* Read one reply. An error reply is a failure (GK_EIO, message "redis: ..."; GK_EBUSY with
+ * its own message for the fence script's GK_SYNC_LOCK_ERR); *r is owned by the caller
+ * (freeReplyObject). */
 GK_MUST_CHECK int gk_sync_conn_reply(gk_sync_conn_t *cn, redisReply **r);
 
 /* Read cn->pending replies of writes; an EXEC reply must be an array without errors (nil:
- * "redis: transaction aborted"). Returns 0 or GK_EIO; pending is 0 afterwards on success. */
+ * "redis: transaction aborted"). Returns 0, GK_EIO or GK_EBUSY (the lock was lost); pending
+ * is 0 afterwards on success. */
 GK_MUST_CHECK int gk_sync_conn_drain(gk_sync_conn_t *cn);
 
 /* Queue one command: argv[0..argc) as NUL-terminated strings, or a list. */
@@ -74,3 +77,48 @@ void gk_sync_resp_bulk(gk_sync_resp_t *b, const char *s, size_t l);
 void gk_sync_resp_strs(gk_sync_resp_t *b, const gk_sync_strs_t *a);
 /* Queue everything formatted in b on cn as it is, then empty b. 0 or GK_ENOMEM. */
 GK_MUST_CHECK int gk_sync_resp_send(gk_sync_conn_t *cn, gk_sync_resp_t *b);
+
+/* --- the apply lock (lock.c; the key and its rules: include/gk/filing_status.h) --------- */
+
+#define GK_SYNC_LOCK_TTL_MS 30000u   /* default ttl; renewed every third of it */
+#define GK_SYNC_LOCK_ERR    "GKLOCK" /* error code of the fence script when not held */
+#define GK_SYNC_FENCE_MAX   1024u    /* most strings of one fenced command (Lua's unpack) */
+
+typedef struct gk_sync_lock {
+	gk_sync_conn_t *cn;
+	char value[256]; /* token owner since */
+	char sha[41];    /* the fence script, loaded on cn */
+	unsigned ttl_ms;
+	double renewed; /* CLOCK_MONOTONIC seconds of the last SET or renewal queued */
+	int held;
+} gk_sync_lock_t;
+
+/* A new lock value: 128 random bits (OpenSSL RAND_bytes) in hex, host:pid, the time now.
+ * Returns 0, GK_EIO (no randomness) or GK_ERANGE (cap too small). */
+GK_MUST_CHECK int gk_sync_lock_value(char *out, size_t cap);
+
+/* Take GK_KEY_SYNC_LOCK on cn with value and ttl_ms (0: GK_SYNC_LOCK_TTL_MS), polling for up
+ * to wait_ms while another holds it (logged once), then load the fence script on cn. Nothing
+ * is written before it returns 0. GK_EBUSY: still held by another, err says since when and
+ * by whom; GK_EIO. */
+GK_MUST_CHECK int gk_sync_lock_acquire(gk_sync_lock_t *l, gk_sync_conn_t *cn, const char *value,
+                                       unsigned ttl_ms, unsigned wait_ms);
+
+/* A fenced script: "EVALSHA sha 1 lock value" then nbody strings that the caller appends:
+ * per command gk_sync_lock_fence_cmd (its argument count, counted into *nbody), then its
+ * GK_SYNC_FENCE_MAX arguments at most. One reply: 1, or an error (GK_EBUSY when the lock is
+ * not held: nothing of the script was written). */
+void gk_sync_lock_fence_head(const gk_sync_lock_t *l, gk_sync_resp_t *b, size_t nbody);
+void gk_sync_lock_fence_cmd(gk_sync_resp_t *body, size_t argc, size_t *nbody);
+
+/* One fenced command, synchronously (no replies may be pending on the connection).
+ * Returns 0, GK_EBUSY (lock lost, nothing written), GK_EIO, GK_ENOMEM. */
+GK_MUST_CHECK int gk_sync_lock_run(gk_sync_lock_t *l, const gk_sync_strs_t *cmd);
+
+/* Queue a fenced PEXPIRE when a third of the ttl has passed since the last one (one more
+ * pending reply on the connection; it fails with GK_EBUSY if the lock was lost). */
+GK_MUST_CHECK int gk_sync_lock_renew(gk_sync_lock_t *l);
+
+/* Delete the lock if it still holds our value, over a connection of its own to host:port.
+ * Returns 0, GK_ENOENT (not ours any more), GK_EIO; a lock not held is 0. */
+int gk_sync_lock_release(gk_sync_lock_t *l, const char *host, int port, unsigned timeout_ms);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/log.h"
 #include "gk/filing_status.h"
 #include "sync/internal.h"
 #include "sync/record.h"
@@ -21,7 +22,9 @@ _Static_assert(GK_STREAM_MAXLEN == 200000u, "STREAM_MAXLEN_STR follows GK_STREAM
 
 typedef struct applier {
 	gk_sync_conn_t *cn;
-	gk_sync_conn_t *rcn; /* records: == cn (same instance), another connection, or NULL */
+	gk_sync_conn_t *rcn;  /* records: == cn (same instance), another connection, or NULL */
+	gk_sync_lock_t lock;  /* GK_KEY_SYNC_LOCK on cn: every write is fenced by it */
+	gk_sync_lock_t rlock; /* the same on a records connection of its own */
 	const gk_sync_opts_t *o;
 	const gk_feed_t *f;
 	gk_sync_stats_t *st;
@@ -39,6 +42,7 @@ typedef struct applier {
 	size_t rbuf_cap, rbuf_used;
 	long transactions;
 	gk_sync_resp_t out;       /* the bucket's commands, formatted */
+	gk_sync_resp_t body;      /* the commands of one fenced script */
 	gk_sync_resp_t xadd_head; /* "XADD gk:changes MAXLEN ~ N * k st s SERIAL", no header */
 } applier_t;
 
@@ -91,17 +95,11 @@ static int providers(applier_t *A)
 		if (!rc)
 			rc = gk_sync_strs_push(&set, name, strlen(name));
 	}
-	if (!rc && set.n > 2) {
-		redisReply *w = NULL;
-		rc = gk_sync_conn_send_strs(cn, &set);
-		if (!rc)
-			rc = gk_sync_conn_reply(cn, &w);
-		freeReplyObject(w);
-	}
+	if (!rc && set.n > 2)
+		rc = gk_sync_lock_run(&A->lock, &set);
 	/* a separate records instance gets the same id -> name map (records name providers by
 	 * id): every provider of the feed, so an instance that missed a run catches up */
 	if (!rc && A->rcn && A->rcn != cn && f->n_providers) {
-		redisReply *w = NULL;
 		set.n = 2;
 		for (size_t p = 0; !rc && p < f->n_providers; p++) {
 			snprintf(ids[p], sizeof(ids[p]), "%u", A->prov_ids[p + 1]);
@@ -111,10 +109,7 @@ static int providers(applier_t *A)
 				                       strlen(f->providers[p]));
 		}
 		if (!rc)
-			rc = gk_sync_conn_send_strs(A->rcn, &set);
-		if (!rc)
-			rc = gk_sync_conn_reply(A->rcn, &w);
-		freeReplyObject(w);
+			rc = gk_sync_lock_run(&A->rlock, &set);
 	}
 out:
 	gk_sync_strs_free(&set);
@@ -125,18 +120,40 @@ out:
 
 /* --- one bucket ----------------------------------------------------------------------- */
 
-/* one hash write command: cmd key then the list's strings */
-static void resp_hash(gk_sync_resp_t *b, const char *cmd, const char *key, const gk_sync_strs_t *l)
+/* hash writes into a fenced script's body: cmd key then the list's strings, split into
+ * commands of at most GK_SYNC_FENCE_MAX strings (an even number of list items: HSET pairs) */
+static void fence_hash(gk_sync_resp_t *body, size_t *nbody, const char *cmd, const char *key,
+                       const gk_sync_strs_t *l)
 {
-	gk_sync_resp_num(b, '*', 2 + l->n);
-	gk_sync_resp_bulk(b, cmd, strlen(cmd));
-	gk_sync_resp_bulk(b, key, strlen(key));
-	for (size_t i = 0; i < l->n; i++)
-		gk_sync_resp_bulk(b, l->v[i], l->l[i]);
+	const size_t step = GK_SYNC_FENCE_MAX - 2;
+	_Static_assert((GK_SYNC_FENCE_MAX - 2) % 2 == 0, "HSET pairs stay whole");
+	for (size_t i = 0; i < l->n; i += step) {
+		size_t m = l->n - i < step ? l->n - i : step;
+		gk_sync_lock_fence_cmd(body, 2 + m, nbody);
+		gk_sync_resp_bulk(body, cmd, strlen(cmd));
+		gk_sync_resp_bulk(body, key, strlen(key));
+		for (size_t j = i; j < i + m; j++)
+			gk_sync_resp_bulk(body, l->v[j], l->l[j]);
+	}
 }
 
-/* Queue MULTI, the hash writes, the bucket's status changes as XADDs of up to
- * GK_STREAM_BATCH (d, v) pairs each, EXEC. Nothing when the bucket already matches. */
+/* the body as one fenced script on lock's connection (one reply) */
+static int fence_send(applier_t *A, gk_sync_lock_t *lock, size_t nbody)
+{
+	gk_sync_lock_fence_head(lock, &A->out, nbody);
+	gk_sync_resp_raw(&A->out, A->body.p, A->body.n);
+	A->body.n = 0;
+	if (A->body.oom)
+		A->out.oom = 1;
+	int rc = gk_sync_resp_send(lock->cn, &A->out);
+	if (!rc)
+		lock->cn->pending++;
+	return rc;
+}
+
+/* Queue the bucket's writes as one fenced script (lock.c): the hash writes, then the status
+ * changes as XADDs of up to GK_STREAM_BATCH (d, v) pairs each. Nothing when the bucket
+ * already matches. */
 static int bucket_commit(applier_t *A, unsigned bucket)
 {
 	gk_sync_conn_t *cn = A->cn;
@@ -151,49 +168,37 @@ static int bucket_commit(applier_t *A, unsigned bucket)
 	         {"HDEL", rck, &d->rec_del},
 	         {"HSET", stk, &d->st_set},
 	         {"HDEL", stk, &d->st_del}};
-	gk_sync_resp_t *b = &A->out;
-	int any = 0, first = 0, rc;
+	gk_sync_resp_t *body = &A->body;
+	size_t nbody = 0;
+	int first = 0, rc;
 	if (A->rcn && A->rcn != cn) {
-		/* records on their own instance: plain writes, before the status transaction
+		/* records on their own instance, under its own lock: before the status script
 		 * (an interrupted run is re-diffed against both instances) */
 		for (int i = 0; i < 2; i++)
-			if (w[i].l->n) {
-				resp_hash(b, w[i].cmd, w[i].key, w[i].l);
-				A->rcn->pending++;
-			}
-		rc = gk_sync_resp_send(A->rcn, b);
-		if (rc)
+			fence_hash(body, &nbody, w[i].cmd, w[i].key, w[i].l);
+		if (nbody && (rc = fence_send(A, &A->rlock, nbody)))
 			return rc;
+		nbody = 0;
 		first = 2;
 	}
 	for (int i = first; i < 4; i++)
-		any |= w[i].l->n > 0;
-	if (!any)
-		return 0;
-	size_t queued = 0;
-	gk_sync_resp_raw(b, "*1\r\n$5\r\nMULTI\r\n", 15);
-	for (int i = first; i < 4; i++)
-		if (w[i].l->n) {
-			resp_hash(b, w[i].cmd, w[i].key, w[i].l);
-			queued++;
-		}
+		fence_hash(body, &nbody, w[i].cmd, w[i].key, w[i].l);
 	for (size_t i = 0; i < d->nx; i += GK_STREAM_BATCH) {
 		size_t m = d->nx - i < GK_STREAM_BATCH ? d->nx - i : GK_STREAM_BATCH;
-		gk_sync_resp_num(b, '*', 10 + 4 * m);
-		gk_sync_resp_raw(b, A->xadd_head.p, A->xadd_head.n);
+		gk_sync_lock_fence_cmd(body, 10 + 4 * m, &nbody);
+		gk_sync_resp_raw(body, A->xadd_head.p, A->xadd_head.n);
 		for (size_t j = i; j < i + m; j++) {
-			gk_sync_resp_raw(b, "$1\r\nd\r\n", 7);
-			gk_sync_resp_bulk(b, d->xs[j].dom, d->xs[j].dl);
-			gk_sync_resp_raw(b, "$1\r\nv\r\n", 7);
-			gk_sync_resp_bulk(b, d->xs[j].val, d->xs[j].vl);
+			gk_sync_resp_raw(body, "$1\r\nd\r\n", 7);
+			gk_sync_resp_bulk(body, d->xs[j].dom, d->xs[j].dl);
+			gk_sync_resp_raw(body, "$1\r\nv\r\n", 7);
+			gk_sync_resp_bulk(body, d->xs[j].val, d->xs[j].vl);
 		}
-		queued++;
 	}
-	gk_sync_resp_raw(b, "*1\r\n$4\r\nEXEC\r\n", 14);
-	rc = gk_sync_resp_send(cn, b);
+	if (!nbody)
+		return 0;
+	rc = fence_send(A, &A->lock, nbody);
 	if (rc)
 		return rc;
-	cn->pending += queued + 2; /* +OK, QUEUED x queued, the EXEC array */
 	A->st->buckets_written++;
 	A->transactions++;
 	return 0;
@@ -412,6 +417,11 @@ static int run(applier_t *A)
 			freeReplyObject(rst);
 			freeReplyObject(rrec);
 		}
+		/* keep the lock: a renewal queued behind this window's writes */
+		if (!rc)
+			rc = gk_sync_lock_renew(&A->lock);
+		if (!rc && rcn)
+			rc = gk_sync_lock_renew(&A->rlock);
 		pend[k % 2] = cn->pending;
 		cn->pending = 0;
 		if (rcn) {
@@ -463,22 +473,28 @@ static int finish(applier_t *A, uint64_t seen)
 		                 GK_KEY_SERIAL, (unsigned long long)seen, (unsigned long long)cur);
 		return GK_EIO;
 	}
+	/* MULTI keeps WATCH's check on the serial; the script inside checks the lock */
 	const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
 	const char *set[] = {"SET", GK_KEY_SERIAL, A->serial};
 	const char *xa[] = {"XADD", GK_KEY_STREAM, "MAXLEN", "~", STREAM_MAXLEN_STR,
 	                    "*",    "k",           "serial", "s", A->serial};
+	size_t nbody = 0;
+	gk_sync_lock_fence_cmd(&A->body, 3, &nbody);
+	for (int i = 0; i < 3; i++)
+		gk_sync_resp_bulk(&A->body, set[i], strlen(set[i]));
+	gk_sync_lock_fence_cmd(&A->body, 10, &nbody);
+	for (int i = 0; i < 10; i++)
+		gk_sync_resp_bulk(&A->body, xa[i], strlen(xa[i]));
 	rc = gk_sync_conn_send(cn, 1, multi);
 	if (!rc)
-		rc = gk_sync_conn_send(cn, 3, set);
-	if (!rc)
-		rc = gk_sync_conn_send(cn, 10, xa);
+		rc = fence_send(A, &A->lock, nbody);
 	if (!rc)
 		rc = gk_sync_conn_send(cn, 1, exec);
 	if (rc)
 		return rc;
-	cn->pending = 4;
+	cn->pending = 3; /* +OK, QUEUED, the EXEC array */
 	rc = gk_sync_conn_drain(cn);
-	if (rc && !strcmp(cn->err, "redis: transaction aborted"))
+	if (rc == GK_EIO && !strcmp(cn->err, "redis: transaction aborted"))
 		gk_sync_conn_err(cn, "%s changed during the apply (another gk-sync?)",
 		                 GK_KEY_SERIAL);
 	return rc;
@@ -495,9 +511,19 @@ int gk_sync_apply(const gk_sync_opts_t *o, const gk_feed_t *f, const char *name,
 	uint64_t cur = 0;
 	memset(A.st, 0, sizeof(*A.st));
 	snprintf(A.serial, sizeof(A.serial), "%llu", (unsigned long long)f->serial);
-	int rc = gk_sync_conn_open(&cn, o->host, o->port, o->timeout_ms);
+	char value[256];
+	int rc = gk_sync_lock_value(value, sizeof(value));
+	if (rc) {
+		snprintf(err, errlen, "cannot make a lock token (no randomness)");
+		return rc;
+	}
+	rc = gk_sync_conn_open(&cn, o->host, o->port, o->timeout_ms);
 	if (rc)
 		return rc;
+	/* the lock first: the serial rules are checked, and everything written, under it */
+	rc = gk_sync_lock_acquire(&A.lock, &cn, value, o->lock_ttl_ms, o->lock_wait_ms);
+	if (rc)
+		goto out;
 	const char *get[] = {"GET", GK_KEY_SERIAL};
 	rc = gk_sync_conn_command(&cn, &r, 2, get);
 	if (!rc)
@@ -521,6 +547,9 @@ int gk_sync_apply(const gk_sync_opts_t *o, const gk_feed_t *f, const char *name,
 	}
 	if (!o->no_records && o->records_host) {
 		rc = gk_sync_conn_open(&rconn, o->records_host, o->records_port, o->timeout_ms);
+		if (!rc)
+			rc = gk_sync_lock_acquire(&A.rlock, &rconn, value, o->lock_ttl_ms,
+			                          o->lock_wait_ms);
 		if (rc)
 			goto out;
 		A.rcn = &rconn;
@@ -546,12 +575,19 @@ int gk_sync_apply(const gk_sync_opts_t *o, const gk_feed_t *f, const char *name,
 		rc = finish(&A, cur);
 	if (!rc && A.rcn && A.rcn != &cn) {
 		/* the records instance notes the serial its records belong to (informational) */
-		redisReply *w = NULL;
-		const char *set[] = {"SET", GK_KEY_SERIAL, A.serial};
-		rc = gk_sync_conn_command(&rconn, &w, 3, set);
-		freeReplyObject(w);
+		rc = gk_sync_strs_start(&A.reads, "SET", GK_KEY_SERIAL);
+		if (!rc)
+			rc = gk_sync_strs_push(&A.reads, A.serial, strlen(A.serial));
+		if (!rc)
+			rc = gk_sync_lock_run(&A.rlock, &A.reads);
 	}
 out:
+	if (A.lock.held &&
+	    gk_sync_lock_release(&A.lock, o->host, o->port, o->timeout_ms) == GK_ENOENT && !rc)
+		gk_log(GK_LOG_WARN, "%s was no longer this apply's at its end", GK_KEY_SYNC_LOCK);
+	if (A.rlock.held)
+		(void)gk_sync_lock_release(&A.rlock, o->records_host, o->records_port,
+		                           o->timeout_ms);
 	A.st->seconds = now() - t0;
 	A.st->added = A.d.added;
 	A.st->changed = A.d.changed;
@@ -568,6 +604,7 @@ out:
 	free(A.crec);
 	free(A.rbuf);
 	free(A.out.p);
+	free(A.body.p);
 	free(A.xadd_head.p);
 	free(A.prov_ids);
 	gk_sync_conn_close(&cn);
