@@ -71,8 +71,9 @@
  *       Status changes:  k=st  s=<serial of the feed>  then 1 to GK_STREAM_BATCH pairs
  *                        d=<domain> v=<packed value, or "" = removed>, in order (field
  *                        names repeat). gk-sync writes each bucket's changes in the same
- *                        MULTI/EXEC as the bucket, GK_STREAM_BATCH per entry: one XADD per
- *                        change cost Redis ~2 us each, 20 s of a 10M-domain snapshot.
+ *                        atomic script as the bucket (sets, then removals),
+ *                        GK_STREAM_BATCH per entry: one XADD per change cost Redis ~2 us
+ *                        each, 20 s of a 10M-domain snapshot.
  *       One entry per policy change:  k=pol v=<policy version>
  *       One entry per completed feed: k=serial s=<serial>
  *       Every entry carries the full new value, so replaying an entry twice is harmless.

@@ -38,7 +38,6 @@ void gk_sync_strs_free(gk_sync_strs_t *s)
 void gk_sync_diff_reset(gk_sync_diff_t *d)
 {
 	d->rec_set.n = d->rec_del.n = d->st_set.n = d->st_del.n = 0;
-	d->nx = 0;
 }
 
 void gk_sync_diff_free(gk_sync_diff_t *d)
@@ -47,29 +46,11 @@ void gk_sync_diff_free(gk_sync_diff_t *d)
 	gk_sync_strs_free(&d->rec_del);
 	gk_sync_strs_free(&d->st_set);
 	gk_sync_strs_free(&d->st_del);
-	free(d->xs);
-	d->xs = NULL;
-	d->nx = d->xcap = 0;
 }
 
 static int same(gk_sync_str_t cur, const char *s, size_t l)
 {
 	return cur.p && cur.n == l && !memcmp(cur.p, s, l);
-}
-
-static int push_change(gk_sync_diff_t *d, const gk_sync_want_t *w)
-{
-	if (d->nx == d->xcap) {
-		size_t nc = d->xcap ? d->xcap * 2 : 256;
-		gk_sync_change_t *nb = realloc(d->xs, nc * sizeof(*nb));
-		if (!nb)
-			return GK_ENOMEM;
-		d->xs = nb;
-		d->xcap = nc;
-	}
-	d->xs[d->nx++] =
-	    (gk_sync_change_t){w->dom, w->dl, w->val ? w->val : "", w->val ? w->vl : 0};
-	return 0;
 }
 
 /* Compare what is wanted with what Redis holds (cur_st / cur_rec: p NULL when absent) and
@@ -104,7 +85,7 @@ static int reconcile(gk_sync_diff_t *d, const gk_sync_want_t *w, gk_sync_str_t c
 		d->removed++;
 		rc = gk_sync_strs_push(&d->st_del, w->dom, w->dl);
 	}
-	return rc ? rc : push_change(d, w);
+	return rc;
 }
 
 /* byte order, a prefix first: the order strcmp gives NUL-free names */

@@ -4,9 +4,10 @@
  * A pure function of its inputs (no Redis, no I/O): the apply driver (publish.c) reads a
  * bucket, hands its fields and the feed's wanted entries here, and turns the result into
  * the bucket's writes. A snapshot makes the bucket equal to the feed's records in it (fields
- * the feed does not name are removed); a delta touches only the domains it names. Status
- * changes (added, changed, removed) each give one stream entry; record-only changes give
- * none. Byte strings are compared byte for byte: record values are canonical (record.h).
+ * the feed does not name are removed); a delta touches only the domains it names. The status
+ * writes (added, changed, removed) are also the bucket's stream changes; record-only changes
+ * touch only the record lists. Byte strings are compared byte for byte: record values are canonical
+ * (record.h).
  *
  * Nothing is copied: every pointer in the output points into the caller's inputs and is
  * valid as long as they are. Single-threaded per gk_sync_diff_t.
@@ -49,14 +50,6 @@ typedef struct gk_sync_field {
 	gk_sync_str_t f, v;
 } gk_sync_field_t;
 
-/* One status change for the stream: val "" (vl 0) is a removal. */
-typedef struct gk_sync_change {
-	const char *dom;
-	size_t dl;
-	const char *val;
-	size_t vl;
-} gk_sync_change_t;
-
 /* The writes one bucket needs, and running totals over every bucket diffed. */
 typedef struct gk_sync_diff {
 	int records; /* set by the caller: 1 = record buckets are diffed too */
@@ -65,8 +58,6 @@ typedef struct gk_sync_diff {
 	gk_sync_strs_t rec_del; /* fields (HDEL gk:rec:B) */
 	gk_sync_strs_t st_set;  /* field, value ... (HSET gk:st:B) */
 	gk_sync_strs_t st_del;  /* fields (HDEL gk:st:B) */
-	gk_sync_change_t *xs;   /* the bucket's status changes, in write order */
-	size_t nx, xcap;
 	/* totals (never reset) */
 	uint64_t added, changed, removed; /* status fields */
 	uint64_t unchanged;               /* wanted present and already equal */
@@ -80,7 +71,7 @@ void gk_sync_diff_free(gk_sync_diff_t *d);
 
 /* Snapshot bucket: make it equal to want[0..n). st[0..nst) and rec[0..nrec) are the status
  * and record hashes' fields as they are now (rec ignored unless d->records). want, st and rec
- * are reordered (sorted by domain / field); the changes come out in domain order. Domains in
+ * are reordered (sorted by domain / field); each list comes out in domain order. Domains in
  * want must be distinct. Returns 0 or GK_ENOMEM (the bucket's lists are then partial). */
 GK_MUST_CHECK int gk_sync_diff_snapshot(gk_sync_diff_t *d, gk_sync_want_t *want, size_t n,
                                         gk_sync_field_t *st, size_t nst, gk_sync_field_t *rec,
@@ -88,6 +79,6 @@ GK_MUST_CHECK int gk_sync_diff_snapshot(gk_sync_diff_t *d, gk_sync_want_t *want,
 
 /* Delta bucket: only the domains in want[0..n). cur_st[i] / cur_rec[i] are the current status
  * and record values of want[i] (HMGET order; p NULL: absent); cur_rec is ignored unless
- * d->records. The changes come out in want order. Returns 0 or GK_ENOMEM. */
+ * d->records. Each list comes out in want order. Returns 0 or GK_ENOMEM. */
 GK_MUST_CHECK int gk_sync_diff_delta(gk_sync_diff_t *d, const gk_sync_want_t *want, size_t n,
                                      const gk_sync_str_t *cur_st, const gk_sync_str_t *cur_rec);

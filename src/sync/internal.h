@@ -86,8 +86,9 @@ GK_MUST_CHECK int gk_sync_resp_send(gk_sync_conn_t *cn, gk_sync_resp_t *b);
 
 typedef struct gk_sync_lock {
 	gk_sync_conn_t *cn;
-	char value[256]; /* token owner since */
-	char sha[41];    /* the fence script, loaded on cn */
+	char value[256];     /* token owner since */
+	char sha[41];        /* the fence script, loaded on cn */
+	char bucket_sha[41]; /* the bucket script, loaded on cn */
 	unsigned ttl_ms;
 	double renewed; /* CLOCK_MONOTONIC seconds of the last SET or renewal queued */
 	int held;
@@ -110,6 +111,14 @@ GK_MUST_CHECK int gk_sync_lock_acquire(gk_sync_lock_t *l, gk_sync_conn_t *cn, co
  * not held: nothing of the script was written). */
 void gk_sync_lock_fence_head(const gk_sync_lock_t *l, gk_sync_resp_t *b, size_t nbody);
 void gk_sync_lock_fence_cmd(gk_sync_resp_t *body, size_t argc, size_t *nbody);
+
+/* A bucket script: "EVALSHA bucket_sha 4 lock stk rck stream value serial maxlen batch n0 n1
+ * n2 n3", to be followed by the caller's n[0] record HSET strings (field, value ...), n[1]
+ * record HDEL fields, n[2] status HSET strings, n[3] status HDEL fields. The script writes
+ * them and one stream entry per GK_STREAM_BATCH status changes (sets, then removals), after
+ * checking the lock. One reply, as for gk_sync_lock_fence_head. */
+void gk_sync_lock_bucket_head(const gk_sync_lock_t *l, gk_sync_resp_t *b, const char *stk,
+                              const char *rck, const char *serial, const size_t n[4]);
 
 /* One fenced command, synchronously (no replies may be pending on the connection).
  * Returns 0, GK_EBUSY (lock lost, nothing written), GK_EIO, GK_ENOMEM. */

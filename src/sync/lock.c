@@ -4,8 +4,9 @@
  * One apply at a time writes a Redis instance: SET NX PX with a random owner token before
  * the first write, renewed while the apply runs, deleted at the end only if still ours.
  * Expiry alone would not be enough (an apply stalled past its ttl could wake up and write
- * beside the next one), so every write goes through FENCE_LUA, which checks the token and
- * performs the writes in one atomic script: an apply that lost the lock writes nothing more.
+ * beside the next one), so every write goes through a script (FENCE_LUA, or BUCKET_LUA for
+ * a bucket) that checks the token and performs the writes atomically: an apply that lost
+ * the lock writes nothing more.
  */
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -31,6 +32,48 @@ static const char FENCE_LUA[] =
     "  redis.call(unpack(ARGV, i + 1, i + c))\n"
     "  i = i + c + 1\n"
     "end\n"
+    "return 1\n";
+
+/* One bucket's writes, fenced. KEYS: the lock, the status bucket, the record bucket, the
+ * stream. ARGV: the lock value, the feed's serial, the stream's MAXLEN, changes per entry,
+ * then the lengths of four lists and the lists: record HSET pairs, record HDEL fields,
+ * status HSET pairs, status HDEL fields. The stream entries are made here from the status
+ * lists (sets, then removals as v ""), so each change crosses the wire once, not twice: the
+ * bucket costs Redis about what the same MULTI/EXEC did. */
+static const char BUCKET_LUA[] =
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then\n"
+    "  return redis.error_reply('" GK_SYNC_LOCK_ERR " ' .. KEYS[1] .. ' is not held by this "
+    "apply')\n"
+    "end\n"
+    "local i = 9\n"
+    "local function write(cmd, key, n)\n"
+    "  local j, e = i, i + n - 1\n"
+    "  while j <= e do\n"
+    "    local k = math.min(j + 999, e)\n"
+    "    redis.call(cmd, key, unpack(ARGV, j, k))\n"
+    "    j = k + 1\n"
+    "  end\n"
+    "  i = i + n\n"
+    "end\n"
+    "write('HSET', KEYS[3], tonumber(ARGV[5]))\n"
+    "write('HDEL', KEYS[3], tonumber(ARGV[6]))\n"
+    "local s, ns = i, tonumber(ARGV[7])\n"
+    "write('HSET', KEYS[2], ns)\n"
+    "local r, nr = i, tonumber(ARGV[8])\n"
+    "write('HDEL', KEYS[2], nr)\n"
+    "local batch, x, m = tonumber(ARGV[4]), nil, 0\n"
+    "local function add(d, v)\n"
+    "  if m == 0 then\n"
+    "    x = {'XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 'k', 'st', 's', ARGV[2]}\n"
+    "  end\n"
+    "  local n = #x\n"
+    "  x[n + 1] = 'd'; x[n + 2] = d; x[n + 3] = 'v'; x[n + 4] = v\n"
+    "  m = m + 1\n"
+    "  if m == batch then redis.call(unpack(x)); m = 0 end\n"
+    "end\n"
+    "for j = s, s + ns - 1, 2 do add(ARGV[j], ARGV[j + 1]) end\n"
+    "for j = r, r + nr - 1 do add(ARGV[j], '') end\n"
+    "if m > 0 then redis.call(unpack(x)) end\n"
     "return 1\n";
 
 static const char RELEASE_LUA[] = "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
@@ -82,6 +125,21 @@ static void describe(char *out, size_t cap, const char *val, long long pttl)
 		snprintf(exp, sizeof(exp), "no expiry: delete it if no apply runs");
 	snprintf(out, cap, "another apply holds the lock %s since %s, owner %s (%s)",
 	         GK_KEY_SYNC_LOCK, since, owner, exp);
+}
+
+static int load(gk_sync_conn_t *cn, const char *script, char sha[41])
+{
+	redisReply *r = NULL;
+	const char *cmd[] = {"SCRIPT", "LOAD", script};
+	int rc = gk_sync_conn_command(cn, &r, 3, cmd);
+	if (!rc && (r->type != REDIS_REPLY_STRING || r->len != 40)) {
+		gk_sync_conn_err(cn, "redis: SCRIPT LOAD: unexpected reply");
+		rc = GK_EIO;
+	}
+	if (!rc)
+		memcpy(sha, r->str, 41);
+	freeReplyObject(r);
+	return rc;
 }
 
 int gk_sync_lock_acquire(gk_sync_lock_t *l, gk_sync_conn_t *cn, const char *value, unsigned ttl_ms,
@@ -147,18 +205,9 @@ int gk_sync_lock_acquire(gk_sync_lock_t *l, gk_sync_conn_t *cn, const char *valu
 		struct timespec ts = {0, (long)((left < 0.05 ? left : 0.05) * 1e9)};
 		nanosleep(&ts, NULL);
 	}
-	/* the fence script, loaded once per connection */
-	redisReply *r = NULL;
-	const char *load[] = {"SCRIPT", "LOAD", FENCE_LUA};
-	int rc = gk_sync_conn_command(cn, &r, 3, load);
-	if (!rc && (r->type != REDIS_REPLY_STRING || r->len != 40)) {
-		gk_sync_conn_err(cn, "redis: SCRIPT LOAD: unexpected reply");
-		rc = GK_EIO;
-	}
-	if (!rc)
-		memcpy(l->sha, r->str, 41);
-	freeReplyObject(r);
-	return rc;
+	/* the scripts, loaded once per connection */
+	int rc = load(cn, FENCE_LUA, l->sha);
+	return rc ? rc : load(cn, BUCKET_LUA, l->bucket_sha);
 }
 
 void gk_sync_lock_fence_head(const gk_sync_lock_t *l, gk_sync_resp_t *b, size_t nbody)
@@ -173,6 +222,30 @@ void gk_sync_lock_fence_head(const gk_sync_lock_t *l, gk_sync_resp_t *b, size_t 
 
 /* one command of a fenced script's body: its argument count, then (by the caller) its
  * arguments; *nbody counts the body's strings */
+void gk_sync_lock_bucket_head(const gk_sync_lock_t *l, gk_sync_resp_t *b, const char *stk,
+                              const char *rck, const char *serial, const size_t n[4])
+{
+	char num[24];
+	gk_sync_resp_num(b, '*', 3 + 4 + 8 + n[0] + n[1] + n[2] + n[3]);
+	gk_sync_resp_raw(b, "$7\r\nEVALSHA\r\n", 13);
+	gk_sync_resp_bulk(b, l->bucket_sha, 40);
+	gk_sync_resp_raw(b, "$1\r\n4\r\n", 7);
+	gk_sync_resp_bulk(b, GK_KEY_SYNC_LOCK, sizeof(GK_KEY_SYNC_LOCK) - 1);
+	gk_sync_resp_bulk(b, stk, strlen(stk));
+	gk_sync_resp_bulk(b, rck, strlen(rck));
+	gk_sync_resp_bulk(b, GK_KEY_STREAM, sizeof(GK_KEY_STREAM) - 1);
+	gk_sync_resp_bulk(b, l->value, strlen(l->value));
+	gk_sync_resp_bulk(b, serial, strlen(serial));
+	snprintf(num, sizeof(num), "%u", GK_STREAM_MAXLEN);
+	gk_sync_resp_bulk(b, num, strlen(num));
+	snprintf(num, sizeof(num), "%u", GK_STREAM_BATCH);
+	gk_sync_resp_bulk(b, num, strlen(num));
+	for (int i = 0; i < 4; i++) {
+		int k = snprintf(num, sizeof(num), "%zu", n[i]);
+		gk_sync_resp_bulk(b, num, (size_t)k);
+	}
+}
+
 void gk_sync_lock_fence_cmd(gk_sync_resp_t *body, size_t argc, size_t *nbody)
 {
 	char n[24];

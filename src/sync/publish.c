@@ -41,9 +41,8 @@ typedef struct applier {
 	uint8_t *rbuf;             /* this bucket's stored records (gk_rec_finish) */
 	size_t rbuf_cap, rbuf_used;
 	long transactions;
-	gk_sync_resp_t out;       /* the bucket's commands, formatted */
-	gk_sync_resp_t body;      /* the commands of one fenced script */
-	gk_sync_resp_t xadd_head; /* "XADD gk:changes MAXLEN ~ N * k st s SERIAL", no header */
+	gk_sync_resp_t out;  /* the bucket's commands, formatted */
+	gk_sync_resp_t body; /* the commands of one fenced script */
 } applier_t;
 
 static double now(void)
@@ -151,9 +150,9 @@ static int fence_send(applier_t *A, gk_sync_lock_t *lock, size_t nbody)
 	return rc;
 }
 
-/* Queue the bucket's writes as one fenced script (lock.c): the hash writes, then the status
- * changes as XADDs of up to GK_STREAM_BATCH (d, v) pairs each. Nothing when the bucket
- * already matches. */
+/* Queue the bucket's writes as one fenced script (lock.c: BUCKET_LUA): the hash writes, and
+ * the status changes as stream entries of up to GK_STREAM_BATCH (d, v) pairs each, made by
+ * the script from the status writes. Nothing when the bucket already matches. */
 static int bucket_commit(applier_t *A, unsigned bucket)
 {
 	gk_sync_conn_t *cn = A->cn;
@@ -161,44 +160,30 @@ static int bucket_commit(applier_t *A, unsigned bucket)
 	char stk[16], rck[16];
 	snprintf(stk, sizeof(stk), GK_KEY_STATUS_BUCKET, bucket);
 	snprintf(rck, sizeof(rck), GK_KEY_RECORD_BUCKET, bucket);
-	const struct {
-		const char *cmd, *key;
-		const gk_sync_strs_t *l;
-	} w[] = {{"HSET", rck, &d->rec_set},
-	         {"HDEL", rck, &d->rec_del},
-	         {"HSET", stk, &d->st_set},
-	         {"HDEL", stk, &d->st_del}};
-	gk_sync_resp_t *body = &A->body;
-	size_t nbody = 0;
-	int first = 0, rc;
+	const gk_sync_strs_t *l[4] = {&d->rec_set, &d->rec_del, &d->st_set, &d->st_del};
+	size_t n[4] = {d->rec_set.n, d->rec_del.n, d->st_set.n, d->st_del.n};
+	int rc;
 	if (A->rcn && A->rcn != cn) {
 		/* records on their own instance, under its own lock: before the status script
 		 * (an interrupted run is re-diffed against both instances) */
-		for (int i = 0; i < 2; i++)
-			fence_hash(body, &nbody, w[i].cmd, w[i].key, w[i].l);
+		size_t nbody = 0;
+		fence_hash(&A->body, &nbody, "HSET", rck, l[0]);
+		fence_hash(&A->body, &nbody, "HDEL", rck, l[1]);
 		if (nbody && (rc = fence_send(A, &A->rlock, nbody)))
 			return rc;
-		nbody = 0;
-		first = 2;
+		n[0] = n[1] = 0;
 	}
-	for (int i = first; i < 4; i++)
-		fence_hash(body, &nbody, w[i].cmd, w[i].key, w[i].l);
-	for (size_t i = 0; i < d->nx; i += GK_STREAM_BATCH) {
-		size_t m = d->nx - i < GK_STREAM_BATCH ? d->nx - i : GK_STREAM_BATCH;
-		gk_sync_lock_fence_cmd(body, 10 + 4 * m, &nbody);
-		gk_sync_resp_raw(body, A->xadd_head.p, A->xadd_head.n);
-		for (size_t j = i; j < i + m; j++) {
-			gk_sync_resp_raw(body, "$1\r\nd\r\n", 7);
-			gk_sync_resp_bulk(body, d->xs[j].dom, d->xs[j].dl);
-			gk_sync_resp_raw(body, "$1\r\nv\r\n", 7);
-			gk_sync_resp_bulk(body, d->xs[j].val, d->xs[j].vl);
-		}
-	}
-	if (!nbody)
+	if (!n[0] && !n[1] && !n[2] && !n[3])
 		return 0;
-	rc = fence_send(A, &A->lock, nbody);
+	gk_sync_resp_t *b = &A->out;
+	gk_sync_lock_bucket_head(&A->lock, b, stk, rck, A->serial, n);
+	for (int i = 0; i < 4; i++)
+		for (size_t j = 0; j < n[i]; j++)
+			gk_sync_resp_bulk(b, l[i]->v[j], l[i]->l[j]);
+	rc = gk_sync_resp_send(cn, b);
 	if (rc)
 		return rc;
+	cn->pending++;
 	A->st->buckets_written++;
 	A->transactions++;
 	return 0;
@@ -557,16 +542,6 @@ int gk_sync_apply(const gk_sync_opts_t *o, const gk_feed_t *f, const char *name,
 		A.rcn = &cn;
 	}
 	A.d.records = A.rcn != NULL;
-	{
-		const char *h[] = {"XADD", GK_KEY_STREAM, "MAXLEN", "~", STREAM_MAXLEN_STR,
-		                   "*",    "k",           "st",     "s", A.serial};
-		for (int i = 0; i < 10; i++)
-			gk_sync_resp_bulk(&A.xadd_head, h[i], strlen(h[i]));
-		if (A.xadd_head.oom) {
-			rc = GK_ENOMEM;
-			goto out;
-		}
-	}
 	/* from here on Redis is written (sync.h: write order) */
 	rc = providers(&A);
 	if (!rc)
@@ -605,7 +580,6 @@ out:
 	free(A.rbuf);
 	free(A.out.p);
 	free(A.body.p);
-	free(A.xadd_head.p);
 	free(A.prov_ids);
 	gk_sync_conn_close(&cn);
 	gk_sync_conn_close(&rconn);
