@@ -383,6 +383,26 @@ def lock_tests(tmp, R, redis, pub, priv, apply):
 	expect(R.cmd("GET", "gk:serial") == b"33" and len(R.status()) == 60000,
 	       "after a lost lock: re-apply converges: " + out.strip())
 
+	# watch applies through the same lock: a held lock leaves the feed for the next round
+	wd = os.path.join(tmp, "watch-lock")
+	os.mkdir(wd)
+	R.cmd("SET", LOCK, OTHER)
+	ws = spawn("watch", "--redis", redis, "--pubkey", pub, "--interval", "50", wd)
+	name = "d34.jsonl"
+	with open(os.path.join(wd, "." + name), "w") as f:
+		f.write(hdr("delta", 34, 1, base=33) + rec("lockwatch.cn"))
+	run("sign", "--key", priv, "--out", os.path.join(wd, name + ".sig"), os.path.join(wd, "." + name))
+	os.rename(os.path.join(wd, "." + name), os.path.join(wd, name))
+	expect(wait_line(ws, "another apply holds the lock gk:sync:lock") and
+	       os.path.exists(os.path.join(wd, name)) and R.cmd("GET", "gk:serial") == b"33",
+	       "watch: lock held by another apply: the feed waits in place, nothing written")
+	R.cmd("DEL", LOCK)
+	wait_until(lambda: os.path.exists(os.path.join(wd, "done", name)), "watch applied d34", ws)
+	expect(R.cmd("GET", "gk:serial") == b"34" and R.cmd("EXISTS", LOCK) == 0,
+	       "watch: applied once the lock was free, and released it")
+	ws.send_signal(signal.SIGTERM)
+	ws.wait(10)
+
 
 def main():
 	tmp = tempfile.mkdtemp(prefix="gk-test-sync-")
