@@ -453,9 +453,11 @@ static int finish(applier_t *A, uint64_t seen)
 	if (rc)
 		return rc;
 	if (cur != seen) {
-		gk_sync_conn_err(cn,
-		                 "%s moved from %llu to %llu during the apply (another gk-sync?)",
-		                 GK_KEY_SERIAL, (unsigned long long)seen, (unsigned long long)cur);
+		gk_sync_conn_err(
+		    cn,
+		    "%s moved from %llu to %llu during the apply (a writer that does not take %s?)",
+		    GK_KEY_SERIAL, (unsigned long long)seen, (unsigned long long)cur,
+		    GK_KEY_SYNC_LOCK);
 		return GK_EIO;
 	}
 	/* MULTI keeps WATCH's check on the serial; the script inside checks the lock */
@@ -480,8 +482,9 @@ static int finish(applier_t *A, uint64_t seen)
 	cn->pending = 3; /* +OK, QUEUED, the EXEC array */
 	rc = gk_sync_conn_drain(cn);
 	if (rc == GK_EIO && !strcmp(cn->err, "redis: transaction aborted"))
-		gk_sync_conn_err(cn, "%s changed during the apply (another gk-sync?)",
-		                 GK_KEY_SERIAL);
+		gk_sync_conn_err(cn,
+		                 "%s changed during the apply (a writer that does not take %s?)",
+		                 GK_KEY_SERIAL, GK_KEY_SYNC_LOCK);
 	return rc;
 }
 
