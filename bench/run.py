@@ -1049,7 +1049,7 @@ def propagate_run(env, targets, redis, serial):
 		key = "gk:st:%04x" % status_bucket(d)
 		before = redis.c.hget(key, d)
 		# From gk-sync's start, one round after another: the domain's field in Redis (the
-		# change is in Redis once its bucket's MULTI/EXEC ran: HSET and XADD together), then
+		# change is in Redis once its bucket's script ran: HSET and XADD together), then
 		# one UDP query to each instance still showing the old answer.
 		ts = time.monotonic()
 		sp = subprocess.Popen(NICE + ["taskset", "-c", CLIENT_CORE, a.gk_sync] + apply_args + [path],

@@ -19,6 +19,7 @@ enum {
 	GK_EEXIST = -EEXIST,
 	GK_ENOSPC = -ENOSPC,
 	GK_EAGAIN = -EAGAIN,
+	GK_EBUSY = -EBUSY, /* held by another (gk-sync's apply lock) */
 	/* gatekeeper-specific codes live below -1000 */
 	GK_ESYNTAX = -1001, /* malformed input (file, config, packet) */
 	GK_EZONE = -1002,   /* zone content fails a semantic check */

@@ -53,6 +53,17 @@
  *   GK_KEY_SERIAL "gk:serial"           STRING: the registry serial fully applied (decimal).
  *       Advances only after every change of a feed is in the status set and the stream.
  *
+ * Apply lock
+ *   GK_KEY_SYNC_LOCK "gk:sync:lock"     STRING with an expiry (PX): held by the gk-sync apply
+ *       that writes this instance now; value "<32 hex random token> <host>:<pid> <since,
+ *       UTC ISO 8601>". Taken with SET NX PX before the first write, renewed (PEXPIRE) every
+ *       third of its ttl while the apply runs, deleted at the end only if the value is still
+ *       the apply's own. Every write of an apply (providers, buckets, stream entries,
+ *       serial) is one EVALSHA of a script that first checks the value is still its own
+ *       (fencing): an apply that lost the lock (expired while it stalled, or deleted by an
+ *       operator) writes nothing more and does not advance the serial. A records instance
+ *       (gk-sync --records-redis) holds its own lock with the same value.
+ *
  * Change stream
  *   GK_KEY_STREAM "gk:changes"          STREAM, capped with XADD MAXLEN ~ GK_STREAM_MAXLEN
  *                                       entries (at most GK_STREAM_MAXLEN * GK_STREAM_BATCH
@@ -60,8 +71,9 @@
  *       Status changes:  k=st  s=<serial of the feed>  then 1 to GK_STREAM_BATCH pairs
  *                        d=<domain> v=<packed value, or "" = removed>, in order (field
  *                        names repeat). gk-sync writes each bucket's changes in the same
- *                        MULTI/EXEC as the bucket, GK_STREAM_BATCH per entry: one XADD per
- *                        change cost Redis ~2 us each, 20 s of a 10M-domain snapshot.
+ *                        atomic script as the bucket (sets, then removals),
+ *                        GK_STREAM_BATCH per entry: one XADD per change cost Redis ~2 us
+ *                        each, 20 s of a 10M-domain snapshot.
  *       One entry per policy change:  k=pol v=<policy version>
  *       One entry per completed feed: k=serial s=<serial>
  *       Every entry carries the full new value, so replaying an entry twice is harmless.
@@ -95,6 +107,7 @@
 #define GK_KEY_PROVIDERS     "gk:providers"
 #define GK_KEY_SERIAL        "gk:serial"
 #define GK_KEY_STREAM        "gk:changes"
+#define GK_KEY_SYNC_LOCK     "gk:sync:lock"
 #define GK_KEY_INSTANCE      "gk:inst:%s"
 
 #define GK_FS_BUCKETS    65536u

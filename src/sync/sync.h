@@ -6,23 +6,28 @@
  * with synchronous hiredis, pipelined a window of buckets at a time.
  *
  * Write order (why an interrupted apply converges):
- *   1. WATCH/GET gk:serial and check the feed's serial rules. Nothing is written before
- *      this, so a rejected feed leaves Redis as it was.
+ *   0. Take the apply lock (gk:sync:lock, include/gk/filing_status.h): SET NX PX with a
+ *      random owner token, waiting up to lock_wait_ms while another apply holds it. Every
+ *      write below is a script that first checks the lock is still this apply's (fencing),
+ *      so two applies never write the same instance at once, and one that lost its lock
+ *      (expired while stalled) writes nothing more and leaves the serial where it was.
+ *   1. GET gk:serial and check the feed's serial rules. Nothing is written before this, so
+ *      a rejected feed leaves Redis as it was.
  *   2. New provider names get ids (HSET gk:providers). Ids only grow and a name keeps its id,
  *      so providers written by an interrupted run are reused, not duplicated.
- *   3. Per bucket, one MULTI/EXEC: record bucket writes, status bucket writes and one XADD
- *      per status change. A bucket's status change and its stream entry land together or
- *      not at all, so a reader tailing the stream never misses a value that is in a bucket.
- *      The diff is against what is in Redis now, so a re-run writes exactly what an
+ *   3. Per bucket, one fenced script (atomic, as MULTI/EXEC): record bucket writes, status
+ *      bucket writes and one XADD per GK_STREAM_BATCH status changes. A bucket's status change and
+ * its stream entry land together or not at all, so a reader tailing the stream never misses a value
+ * that is in a bucket. The diff is against what is in Redis now, so a re-run writes exactly what an
  *      interrupted run did not.
- *   4. MULTI: SET gk:serial, XADD k=serial, under WATCH gk:serial. Only this step makes the
- *      feed count as applied; until then the old serial stays, and the same feed (snapshot:
+ *   4. MULTI: the fenced SET gk:serial and XADD k=serial, under WATCH gk:serial. Only this step
+ * makes the feed count as applied; until then the old serial stays, and the same feed (snapshot:
  *      serial still newer; delta: base still equal) is accepted again.
  * A reader may see a mix of old and new values while a feed is being applied (as with any
  * incremental apply); the k=serial entry marks the point where the set equals the feed.
  *
- * Single-threaded; one call at a time per process. Concurrent gk-sync processes against one
- * Redis are not supported (step 4 detects a serial that moved underneath and fails).
+ * The lock is renewed every third of its ttl between windows and deleted at the end if
+ * still ours. Single-threaded; one call at a time per process.
  */
 #pragma once
 #include <stddef.h>
@@ -41,6 +46,8 @@ typedef struct gk_sync_opts {
 	unsigned window;     /* buckets per pipeline round; 0: 256 */
 	long abort_after;    /* test hook: _exit(70) after this many bucket transactions; 0: off */
 	unsigned timeout_ms; /* connect and per-reply timeout; 0: 60000 */
+	unsigned lock_wait_ms; /* wait this long for another apply's lock; 0: fail at once */
+	unsigned lock_ttl_ms;  /* the lock's expiry, renewed every third of it; 0: 30000 */
 } gk_sync_opts_t;
 
 typedef struct gk_sync_stats {
@@ -48,7 +55,7 @@ typedef struct gk_sync_stats {
 	uint64_t added, changed, removed; /* status set changes (each one stream entry) */
 	uint64_t records_written;         /* record bucket fields written or deleted */
 	uint64_t unchanged;
-	uint64_t buckets_written; /* MULTI/EXEC transactions */
+	uint64_t buckets_written; /* bucket scripts (one atomic write per changed bucket) */
 	uint64_t new_providers;
 	double seconds; /* wall time inside gk_sync_apply */
 } gk_sync_stats_t;
@@ -58,6 +65,9 @@ typedef struct gk_sync_stats {
  *   GK_ESYNTAX  rejected by the serial rules (not newer / delta base differs), nothing written;
  *   GK_EAGAIN   a delta whose base is newer than gk:serial (an earlier delta is missing),
  *               nothing written;
+ *   GK_EBUSY    another apply holds the lock (still after lock_wait_ms), nothing written;
+ *               or this apply lost its lock part-way (nothing written after that, serial
+ *               not advanced: re-apply);
  *   GK_EIO      Redis unreachable or a command failed (possibly part-way: re-apply);
  *   GK_ENOMEM.
  * err gets "name:1: reason" for the serial rules, a plain message otherwise. */

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 # tests/integration/test_sync.py -- gk-sync against its own redis-server: snapshot then deltas,
 # every rejection (Redis byte-identical before and after), an interrupted apply that converges
-# on re-apply, watch moving files to done/ and rejected/, and openssl interop both ways.
+# on re-apply, the apply lock (a held lock fails or waits before any write, concurrent applies,
+# fencing of an apply that lost its lock), watch moving files to done/ and rejected/, and
+# openssl interop both ways.
 #
 # Usage: test_sync.py GK_SYNC [--feedgen bench/feedgen.py]
 # Talks RESP itself (Debian has no python3-redis installed here); redis-server is started on a
@@ -22,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.abspath(os.path.join(HERE, "..", ".."))
 FEEDGEN = os.path.join(SRC, "bench", "feedgen.py")
 FIX = os.path.join(SRC, "tests", "fixtures", "feeds")
-DEADLINE = time.monotonic() + 240
+DEADLINE = time.monotonic() + 420
 GKSYNC = os.path.abspath(sys.argv[1])
 _procs = []
 
@@ -209,7 +211,7 @@ def start_redis(tmp):
 	d = os.path.join(tmp, "redis-%d" % port)
 	os.mkdir(d)
 	p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-	                      "--appendonly", "no", "--dir", d],
+	                      "--appendonly", "no", "--dir", d, "--enable-debug-command", "yes"],
 	                     stdout=open(os.path.join(d, "log"), "w"), stderr=subprocess.STDOUT)
 	_procs.append(p)
 	for _ in range(100):
@@ -269,6 +271,137 @@ def expect(cond, what):
 	if not cond:
 		raise SystemExit("FAIL: " + what)
 	print("ok  " + what, flush=True)
+
+
+LOCK = "gk:sync:lock"
+OTHER = "0123456789abcdef0123456789abcdef otherhost:4242 2026-12-06T00:00:00Z"
+
+
+def spawn(*args):
+	p = subprocess.Popen([GKSYNC] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+	                     text=True)
+	_procs.append(p)
+	return p
+
+
+def wait_line(p, needle):
+	"""Read p's stderr until a line holds needle (True) or p closes it (False)."""
+	for line in p.stderr:
+		if needle in line:
+			return True
+	return False
+
+
+def wait_until(cond, what, p=None):
+	"""Poll Redis state until cond() holds; fail if p exits first or the test runs out of time."""
+	while not cond():
+		check_time()
+		if p is not None and p.poll() is not None:
+			raise SystemExit("FAIL: gk-sync exited (%d) before %s" % (p.returncode, what))
+		time.sleep(0.002)
+
+
+def finish(p):
+	out, err = p.communicate(timeout=120)
+	return p.returncode, out, err
+
+
+def digest(R):
+	return R.cmd("DEBUG", "DIGEST")
+
+
+def lock_tests(tmp, R, redis, pub, priv, apply):
+	"""The apply lock: hold it from here to stand in for another apply, deterministically."""
+	def feed(n, seed, serial):
+		path = os.path.join(tmp, "lock-%d-%d.jsonl" % (seed, serial))
+		subprocess.run([sys.executable, FEEDGEN, "--n", str(n), "--seed", str(seed), "--serial",
+		                str(serial), "--out", path, "--sign", priv, "--gk-sync", GKSYNC],
+		               check=True, timeout=120)
+		return path
+
+	def apply_args(path, *extra):
+		return ("apply", "--redis", redis, "--pubkey", pub) + extra + (path,)
+
+	sa, sb = feed(20000, 3, 31), feed(20000, 4, 32)
+
+	# another apply holds the lock: fail at once, before any write, saying who and since when
+	R.cmd("SET", LOCK, OTHER, "PX", "600000")
+	before = R.snapshot()
+	r = apply(sa, ok=(4,))
+	expect("another apply holds the lock gk:sync:lock since 2026-12-06T00:00:00Z, owner "
+	       "otherhost:4242" in r.stderr and "nothing written" in r.stderr,
+	       "lock held: apply fails: " + r.stderr.strip())
+	expect(R.snapshot() == before, "lock held: Redis byte-identical (nothing written)")
+
+	# two applies of different snapshots wait for it together, then run one after the other
+	pa = spawn(*apply_args(sa, "--lock-wait", "120000"))
+	pb = spawn(*apply_args(sb, "--lock-wait", "120000"))
+	waited = [wait_line(pa, "waiting up to 120000 ms"), wait_line(pb, "waiting up to 120000 ms")]
+	expect(waited == [True, True] and R.snapshot() == before,
+	       "two applies wait for the lock (--lock-wait), nothing written meanwhile")
+	R.cmd("DEL", LOCK)
+	(ra, oa, ea), (rb, ob, eb) = finish(pa), finish(pb)
+	ser = R.cmd("GET", "gk:serial")
+	expect(rb == 0 and ra in (0, 1) and (ra == 0 or "not newer" in ea) and ser == b"32",
+	       "both ran in turn: serial %s (31: exit %d%s, 32: exit %d)" % (
+	           ser.decode(), ra, " " + ea.strip() if ra else "", rb))
+	proc2, port2, R2 = start_redis(tmp)
+	run("apply", "--redis", "127.0.0.1:%d" % port2, "--pubkey", pub, sb)
+	expect(R.named_status() == R2.named_status() and R.records() == R2.records(),
+	       "Redis holds exactly the snapshot of its serial (every domain, status and record)")
+	stop(proc2)
+	expect(R.cmd("EXISTS", LOCK) == 0, "the lock is released at the end")
+
+	# fencing: the lock is taken from a running apply; it writes nothing more and stops
+	sc = feed(60000, 5, 33)
+	xlen0 = R.cmd("XLEN", "gk:changes")
+	p = spawn(*apply_args(sc, "--window", "16"))
+	wait_until(lambda: R.cmd("XLEN", "gk:changes") > xlen0, "its first bucket", p)
+	R.cmd("SET", LOCK, OTHER)
+	d1, xlen1 = digest(R), R.cmd("XLEN", "gk:changes")
+	rc, out, err = finish(p)
+	expect(rc == 4 and "lost the lock gk:sync:lock" in err and "not advanced" in err,
+	       "lock replaced mid-apply: it stops (exit %d): %s" % (rc, err.strip()))
+	expect(digest(R) == d1 and R.cmd("GET", "gk:serial") == b"32" and xlen1 > xlen0,
+	       "  no write after the lock was replaced (dataset digest unchanged), serial 32 kept")
+	expect(R.cmd("GET", LOCK) == OTHER.encode(), "  the other's lock is left alone")
+	R.cmd("DEL", LOCK)
+
+	# the lock expires while the apply is stopped: on waking it writes nothing more
+	p = spawn(*apply_args(sc, "--window", "16", "--lock-ttl", "1000"))
+	xlen0 = R.cmd("XLEN", "gk:changes")
+	wait_until(lambda: R.cmd("XLEN", "gk:changes") > xlen0, "its first bucket", p)
+	p.send_signal(signal.SIGSTOP)
+	wait_until(lambda: R.cmd("EXISTS", LOCK) == 0, "the lock expired")
+	d1 = digest(R)
+	p.send_signal(signal.SIGCONT)
+	rc, out, err = finish(p)
+	expect(rc == 4 and "lost the lock" in err and digest(R) == d1
+	       and R.cmd("GET", "gk:serial") == b"32",
+	       "lock expired while stopped: nothing written after, serial kept (exit %d)" % rc)
+	out = apply(sc).stdout
+	expect(R.cmd("GET", "gk:serial") == b"33" and len(R.status()) == 60000,
+	       "after a lost lock: re-apply converges: " + out.strip())
+
+	# watch applies through the same lock: a held lock leaves the feed for the next round
+	wd = os.path.join(tmp, "watch-lock")
+	os.mkdir(wd)
+	R.cmd("SET", LOCK, OTHER)
+	ws = spawn("watch", "--redis", redis, "--pubkey", pub, "--interval", "50", wd)
+	name = "d34.jsonl"
+	with open(os.path.join(wd, "." + name), "w") as f:
+		f.write(hdr("delta", 34, 1, base=33) + rec("lockwatch.cn"))
+	run("sign", "--key", priv, "--out", os.path.join(wd, name + ".sig"), os.path.join(wd, "." + name))
+	os.rename(os.path.join(wd, "." + name), os.path.join(wd, name))
+	expect(wait_line(ws, "another apply holds the lock gk:sync:lock") and
+	       os.path.exists(os.path.join(wd, name)) and R.cmd("GET", "gk:serial") == b"33",
+	       "watch: lock held by another apply: the feed waits in place, nothing written")
+	R.cmd("DEL", LOCK)
+	wait_until(lambda: os.path.exists(os.path.join(wd, "done", name)), "watch applied d34", ws)
+	expect(R.cmd("GET", "gk:serial") == b"34" and R.cmd("EXISTS", LOCK) == 0,
+	       "watch: applied once the lock was free, and released it")
+	ws.send_signal(signal.SIGTERM)
+	ws.wait(10)
 
 
 def main():
@@ -417,11 +550,12 @@ def body(tmp):
 	subprocess.run([sys.executable, FEEDGEN, "--n", "20000", "--serial", "20", "--out", big,
 	                "--sign", priv, "--gk-sync", GKSYNC], check=True, timeout=120)
 	env = dict(os.environ, GK_SYNC_TEST_ABORT_AFTER="3000")
-	r = apply(big, ok=(70,), extra=("--window", "500"), env=env)
+	r = apply(big, ok=(70,), extra=("--window", "500", "--lock-ttl", "1000"), env=env)
 	part = R.status()
 	expect(R.cmd("GET", "gk:serial") == b"13" and 0 < len(part) < 20000,
 	       "interrupted apply: old serial kept, %d of 20000 domains written" % len(part))
-	out = apply(big).stdout
+	expect(R.cmd("PTTL", "gk:sync:lock") > 0, "interrupted apply: its lock stays until it expires")
+	out = apply(big, extra=("--lock-wait", "60000")).stdout
 	full = R.status()
 	expect(R.cmd("GET", "gk:serial") == b"20" and len(full) == 20000, "re-apply converges: " + out.strip())
 	# reference: the same feed applied in one go on a fresh Redis gives the same Redis content
@@ -463,7 +597,8 @@ def body(tmp):
 	big2 = os.path.join(tmp, "big2.jsonl")
 	subprocess.run([sys.executable, FEEDGEN, "--n", "60000", "--seed", "7", "--serial", "21",
 	                "--out", big2, "--sign", priv, "--gk-sync", GKSYNC], check=True, timeout=120)
-	p = subprocess.Popen([GKSYNC, "apply", "--redis", redis, "--pubkey", pub, "--window", "64", big2],
+	p = subprocess.Popen([GKSYNC, "apply", "--redis", redis, "--pubkey", pub, "--window", "64",
+	                      "--lock-ttl", "1000", big2],
 	                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 	_procs.append(p)
 	xlen0 = R.cmd("XLEN", "gk:changes")
@@ -477,7 +612,7 @@ def body(tmp):
 	ser = R.cmd("GET", "gk:serial")
 	expect(ser == (b"20" if killed else b"21"), "SIGKILL mid-apply (%s): serial %s" %
 	       ("killed" if killed else "finished first", ser.decode()))
-	apply(big2, ok=(0, 1))
+	apply(big2, ok=(0, 1), extra=("--lock-wait", "60000"))
 	expect(R.cmd("GET", "gk:serial") == b"21" and len(R.status()) == 60000, "after SIGKILL: re-apply converges")
 
 	# --- watch -------------------------------------------------------------------------------
@@ -564,6 +699,8 @@ def body(tmp):
 	ws.send_signal(signal.SIGTERM)
 	ws.wait(10)
 	expect(ws.returncode == 0, "watch: exits 0 on SIGTERM")
+
+	lock_tests(tmp, R, redis, pub, priv, apply)
 
 	# --- lint ----------------------------------------------------------------------------------
 	r = run("lint", os.path.join(FIX, "lint.jsonl"))

@@ -3,7 +3,8 @@
  *
  * Subcommands: keygen, sign, verify, apply, watch, lint (docs/FEED.md). Everything but
  * argument parsing lives in libgk (src/sync/). Exit status: 0 done; 1 feed rejected (apply,
- * verify) or invalid JSON (lint); 2 bad usage or unusable key/config; 3 Redis or I/O error.
+ * verify) or invalid JSON (lint); 2 bad usage or unusable key/config; 3 Redis or I/O error;
+ * 4 another apply holds the lock (gk:sync:lock), or this apply lost it part-way.
  * Environment: GK_SYNC_REDIS, GK_SYNC_RECORDS_REDIS and GK_SYNC_PUBKEY stand in for --redis,
  * --records-redis and --pubkey;
  * GK_SYNC_TEST_ABORT_AFTER=N makes apply exit(70) after N bucket transactions (tests only).
@@ -21,7 +22,7 @@
 #include "sync/sig.h"
 #include "sync/sync.h"
 
-enum { EX_REJECT = 1, EX_USAGE = 2, EX_IO = 3 };
+enum { EX_REJECT = 1, EX_USAGE = 2, EX_IO = 3, EX_LOCK = 4 };
 
 static void usage(FILE *f)
 {
@@ -32,12 +33,14 @@ static void usage(FILE *f)
 	    "       gk-sync verify --pubkey PUB.pem [--sig SIG] FEED|-\n"
 	    "       gk-sync apply --redis HOST:PORT --pubkey PUB.pem [--sig SIG]\n"
 	    "                     [--records-redis HOST:PORT | --no-records] [--threads N]\n"
-	    "                     [--psl FILE] FEED|-\n"
+	    "                     [--psl FILE] [--lock-wait MS] [--lock-ttl MS] FEED|-\n"
 	    "       gk-sync watch --redis HOST:PORT --pubkey PUB.pem [--records-redis HOST:PORT |\n"
-	    "                     --no-records] [--interval MS] DIR\n"
+	    "                     --no-records] [--interval MS] [--lock-wait MS] [--lock-ttl MS] "
+	    "DIR\n"
 	    "       gk-sync lint [--psl FILE] FEED|-\n"
 	    "FEED.sig beside FEED holds the Ed25519 signature (64 raw bytes or base64).\n"
-	    "Exit: 0 ok, 1 rejected, 2 usage, 3 Redis/I/O error. See docs/FEED.md.\n");
+	    "Exit: 0 ok, 1 rejected, 2 usage, 3 Redis/I/O error, 4 lock held by another apply.\n"
+	    "See docs/FEED.md.\n");
 }
 
 static volatile int stop;
@@ -110,7 +113,7 @@ static int cmd_apply_or_verify(int verify_only, const char *feed_path, const cha
 	if (rc) {
 		int rej = rc == GK_ESYNTAX || rc == GK_EAGAIN;
 		fprintf(stderr, "gk-sync: %s%s\n", rej ? "rejected: " : "", err);
-		ex = rej ? EX_REJECT : EX_IO;
+		ex = rej ? EX_REJECT : rc == GK_EBUSY ? EX_LOCK : EX_IO;
 		goto out;
 	}
 	printf("applied %s serial %llu (was %llu): %llu added, %llu changed, %llu removed, "
@@ -144,6 +147,8 @@ int main(int argc, char **argv)
 	    {"version", no_argument, NULL, 'V'},
 	    {"records-redis", required_argument, NULL, 'R'},
 	    {"force", no_argument, NULL, 'f'},
+	    {"lock-wait", required_argument, NULL, 'L'},
+	    {"lock-ttl", required_argument, NULL, 'T'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -208,6 +213,12 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			o.window = (unsigned)atoi(optarg);
+			break;
+		case 'L':
+			o.lock_wait_ms = (unsigned)atoi(optarg);
+			break;
+		case 'T':
+			o.lock_ttl_ms = (unsigned)atoi(optarg);
 			break;
 		case 'h':
 			usage(stdout);

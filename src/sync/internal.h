@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/* src/sync/internal.h -- gk-sync's synchronous Redis connection, RESP formatting and the
+ * apply lock, shared by the files of src/sync/ that talk to Redis (conn.c, lock.c,
+ * publish.c). Not for other modules.
+ *
+ * A connection is blocking hiredis with a timeout on connect and on every reply. Writes are
+ * pipelined: a caller queues commands (gk_sync_conn_send*, gk_sync_resp_send), counts the
+ * replies it expects in pending, and reads them later with gk_sync_conn_drain. Errors are
+ * written once into the connection's err buffer, which the caller passes up unchanged.
+ * Single-threaded per connection.
+ */
+#pragma once
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "sync/diff.h"
+#include "sync/sync.h"
+
+typedef struct gk_sync_conn {
+	redisContext *c;
+	size_t pending; /* write replies not read yet */
+	char *err;      /* the caller's message buffer (may be NULL) */
+	size_t errlen;
+} gk_sync_conn_t;
+
+/* Write a message into cn->err (printf format). */
+void gk_sync_conn_err(gk_sync_conn_t *cn, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Connect to host:port with o->timeout_ms (0: 60 s) on connect and every reply.
+ * Returns 0 or GK_EIO (message in err). */
+GK_MUST_CHECK int gk_sync_conn_open(gk_sync_conn_t *cn, const char *host, int port,
+                                    unsigned timeout_ms);
+void gk_sync_conn_close(gk_sync_conn_t *cn);
+
+/* Read one reply. An error reply is a failure (GK_EIO, message "redis: ..."; GK_EBUSY with
+ * its own message for the fence script's GK_SYNC_LOCK_ERR); *r is owned by the caller
+ * (freeReplyObject). */
+GK_MUST_CHECK int gk_sync_conn_reply(gk_sync_conn_t *cn, redisReply **r);
+
+/* Read cn->pending replies of writes; an EXEC reply must be an array without errors (nil:
+ * "redis: transaction aborted"). Returns 0, GK_EIO or GK_EBUSY (the lock was lost); pending
+ * is 0 afterwards on success. */
+GK_MUST_CHECK int gk_sync_conn_drain(gk_sync_conn_t *cn);
+
+/* Queue one command: argv[0..argc) as NUL-terminated strings, or a list. */
+GK_MUST_CHECK int gk_sync_conn_send(gk_sync_conn_t *cn, int argc, const char **argv);
+GK_MUST_CHECK int gk_sync_conn_send_strs(gk_sync_conn_t *cn, const gk_sync_strs_t *a);
+
+/* Queue one command and read its reply (which the caller frees). */
+GK_MUST_CHECK int gk_sync_conn_command(gk_sync_conn_t *cn, redisReply **out, int argc,
+                                       const char **argv);
+
+/* Hand Redis everything queued now rather than at the next blocking read. */
+GK_MUST_CHECK int gk_sync_conn_flush(gk_sync_conn_t *cn);
+
+/* A GET gk:serial reply to *serial (nil: 0). GK_EIO when it is not a decimal. */
+GK_MUST_CHECK int gk_sync_conn_serial(gk_sync_conn_t *cn, const redisReply *r, uint64_t *serial);
+
+/* A list that starts a command: cmd, key. */
+GK_MUST_CHECK int gk_sync_strs_start(gk_sync_strs_t *a, const char *cmd, const char *key);
+
+/* RESP text built by hand: one bucket's commands are formatted into one buffer and handed to
+ * hiredis in one redisAppendFormattedCommand (per-argument formatting in hiredis was a large
+ * share of the client's CPU with ~20 million arguments in a 10M snapshot). Out of memory is
+ * remembered (oom) and reported by gk_sync_resp_send. */
+typedef struct gk_sync_resp {
+	char *p;
+	size_t n, cap;
+	int oom;
+} gk_sync_resp_t;
+
+void gk_sync_resp_num(gk_sync_resp_t *b, char type, size_t v); /* "*3\r\n", "$5\r\n" */
+void gk_sync_resp_raw(gk_sync_resp_t *b, const char *s, size_t l);
+void gk_sync_resp_bulk(gk_sync_resp_t *b, const char *s, size_t l);
+/* one command: "*N", then each string of a as a bulk string */
+void gk_sync_resp_strs(gk_sync_resp_t *b, const gk_sync_strs_t *a);
+/* Queue everything formatted in b on cn as it is, then empty b. 0 or GK_ENOMEM. */
+GK_MUST_CHECK int gk_sync_resp_send(gk_sync_conn_t *cn, gk_sync_resp_t *b);
+
+/* --- the apply lock (lock.c; the key and its rules: include/gk/filing_status.h) --------- */
+
+#define GK_SYNC_LOCK_TTL_MS 30000u   /* default ttl; renewed every third of it */
+#define GK_SYNC_LOCK_ERR    "GKLOCK" /* error code of the fence script when not held */
+#define GK_SYNC_FENCE_MAX   1024u    /* most strings of one fenced command (Lua's unpack) */
+
+typedef struct gk_sync_lock {
+	gk_sync_conn_t *cn;
+	char value[256];     /* token owner since */
+	char sha[41];        /* the fence script, loaded on cn */
+	char bucket_sha[41]; /* the bucket script, loaded on cn */
+	unsigned ttl_ms;
+	double renewed; /* CLOCK_MONOTONIC seconds of the last SET or renewal queued */
+	int held;
+} gk_sync_lock_t;
+
+/* A new lock value: 128 random bits (OpenSSL RAND_bytes) in hex, host:pid, the time now.
+ * Returns 0, GK_EIO (no randomness) or GK_ERANGE (cap too small). */
+GK_MUST_CHECK int gk_sync_lock_value(char *out, size_t cap);
+
+/* Take GK_KEY_SYNC_LOCK on cn with value and ttl_ms (0: GK_SYNC_LOCK_TTL_MS), polling for up
+ * to wait_ms while another holds it (logged once), then load the fence script on cn. Nothing
+ * is written before it returns 0. GK_EBUSY: still held by another, err says since when and
+ * by whom; GK_EIO. */
+GK_MUST_CHECK int gk_sync_lock_acquire(gk_sync_lock_t *l, gk_sync_conn_t *cn, const char *value,
+                                       unsigned ttl_ms, unsigned wait_ms);
+
+/* A fenced script: "EVALSHA sha 1 lock value" then nbody strings that the caller appends:
+ * per command gk_sync_lock_fence_cmd (its argument count, counted into *nbody), then its
+ * GK_SYNC_FENCE_MAX arguments at most. One reply: 1, or an error (GK_EBUSY when the lock is
+ * not held: nothing of the script was written). */
+void gk_sync_lock_fence_head(const gk_sync_lock_t *l, gk_sync_resp_t *b, size_t nbody);
+void gk_sync_lock_fence_cmd(gk_sync_resp_t *body, size_t argc, size_t *nbody);
+
+/* A bucket script: "EVALSHA bucket_sha 4 lock stk rck stream value serial maxlen batch n0 n1
+ * n2 n3", to be followed by the caller's n[0] record HSET strings (field, value ...), n[1]
+ * record HDEL fields, n[2] status HSET strings, n[3] status HDEL fields. The script writes
+ * them and one stream entry per GK_STREAM_BATCH status changes (sets, then removals), after
+ * checking the lock. One reply, as for gk_sync_lock_fence_head. */
+void gk_sync_lock_bucket_head(const gk_sync_lock_t *l, gk_sync_resp_t *b, const char *stk,
+                              const char *rck, const char *serial, const size_t n[4]);
+
+/* One fenced command, synchronously (no replies may be pending on the connection).
+ * Returns 0, GK_EBUSY (lock lost, nothing written), GK_EIO, GK_ENOMEM. */
+GK_MUST_CHECK int gk_sync_lock_run(gk_sync_lock_t *l, const gk_sync_strs_t *cmd);
+
+/* Queue a fenced PEXPIRE when a third of the ttl has passed since the last one (one more
+ * pending reply on the connection; it fails with GK_EBUSY if the lock was lost). */
+GK_MUST_CHECK int gk_sync_lock_renew(gk_sync_lock_t *l);
+
+/* Delete the lock if it still holds our value, over a connection of its own to host:port.
+ * Returns 0, GK_ENOENT (not ours any more), GK_EIO; a lock not held is 0. */
+int gk_sync_lock_release(gk_sync_lock_t *l, const char *host, int port, unsigned timeout_ms);
