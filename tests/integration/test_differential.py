@@ -58,7 +58,7 @@ FILING_ZONES = [
 ALL_ZONES = h.ZONES + FILING_ZONES
 # The registry's status set in filing mode; every other registrable domain is unfiled.
 STATUS = {"example.cn": "filed", "other.com.cn": "filed", "dname.cn": "filed", "deleg2.gd.cn": "filed",
-	  "chain.com.cn": "filed", "foo.gd.cn": "filed", "dns.gd.cn": "filed",
+	  "chain.com.cn": "filed", "foo.gd.cn": "filed",
 	  "deleg.gd.cn": "filed", "revoked.com.cn": "revoked"}
 # The public suffixes the fixture names meet (ICANN section of the list), as label tuples.
 SUFFIXES = {(b"cn",), (b"com", b"cn"), (b"gd", b"cn"), (b"com",)}

@@ -498,6 +498,37 @@ static void test_wildcard_at_public_suffix(void **state)
 	assert_int_equal(m.rcode, 5);
 }
 
+/* The same with the registry's zone served alone (the shape found by hand: zone cn with
+ * "* A" only and foo.cn filed; www.foo.cn got NOERROR with nothing in it). */
+static void test_wildcard_registry_zone_alone(void **state)
+{
+	(void)state;
+	static const char cn_only[] = "$ORIGIN cn.\n$TTL 3600\n"
+	                              "@ SOA a.dns hostmaster.dns 1 7200 900 1209600 600\n"
+	                              "@ NS a.dns\na.dns A 192.0.2.100\n* IN A 192.0.2.1\n";
+	gk_zone_spec_t spec = {.name = "cn", .text = cn_only, .text_len = sizeof(cn_only) - 1};
+	gk_zoneset_t *alone;
+	char err[256];
+	assert_int_equal(gk_zoneset_build_ex(&spec, 1, psl, &alone, err, sizeof err), 0);
+	gk_zoneset_t *saved = zs;
+	zs = alone;
+	/* its nameserver's domain unfiled: the answer is rebuilt at query time without the
+	 * glue, and the wildcard's data must still go out for the filed name */
+	assert_int_equal(gk_status_put(st, "dns.cn", 0), 0);
+	assert_int_equal(ask("www.foo.cn", 1, 1232), GK_PKT_ANSWER);
+	assert_int_equal(m.rcode, 0);
+	assert_int_equal(m.an, 1);
+	assert_int_equal(m.rr[0].type, 1);
+	assert_false(has_owner("a.dns.cn."));
+	assert_int_equal(ask("foo.cn", 1, -1), GK_PKT_ANSWER);
+	assert_int_equal(m.an, 1);
+	assert_int_equal(ask("www.bar.cn", 1, 1232), GK_PKT_ANSWER);
+	assert_int_equal(m.rcode, 5);
+	assert_int_equal(gk_status_put(st, "dns.cn", gk_fs_pack(GK_FS_FILED, 0)), 0);
+	zs = saved;
+	gk_zoneset_free(alone);
+}
+
 /* issue: the apex and infrastructure of a registry's own zone are answered by default
  * (a public suffix has no registrable domain: no_registrable resolve) */
 static void test_registry_apex_answered(void **state)
@@ -562,6 +593,7 @@ int main(void)
 	    cmocka_unit_test(test_chain_into_refused_domain_stops),
 	    cmocka_unit_test(test_ds_at_child_apex),
 	    cmocka_unit_test(test_wildcard_at_public_suffix),
+	    cmocka_unit_test(test_wildcard_registry_zone_alone),
 	    cmocka_unit_test(test_registry_apex_answered),
 	    cmocka_unit_test(test_cd_cleared),
 	};
