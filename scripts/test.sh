@@ -13,18 +13,18 @@ JOBS=$(nproc)
 status=0
 
 echo "== build and test (release)"
-cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build/release -j"$JOBS"
 (cd build/release && ctest --output-on-failure -j1) || status=1
 
 echo "== build and test (ASan + UBSan)"
-cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DGK_SANITIZE=ON -DGK_BUILD_BENCH=OFF >/dev/null
+cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DGK_SANITIZE=ON -DGK_BUILD_BENCH=OFF
 cmake --build build/asan -j"$JOBS"
 (cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j1) || status=1
 
 echo "== fuzz (libFuzzer, bounded)"
-CC=clang cmake -S . -B build/fuzz -DGK_BUILD_FUZZ=ON -DGK_BUILD_TESTS=OFF -DGK_BUILD_BENCH=OFF >/dev/null
+CC=clang cmake -S . -B build/fuzz -DGK_BUILD_FUZZ=ON -DGK_BUILD_TESTS=OFF -DGK_BUILD_BENCH=OFF
 cmake --build build/fuzz -j"$JOBS"
 (cd build/fuzz && ctest --output-on-failure -j1) || status=1
 exit $status

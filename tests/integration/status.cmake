@@ -1,13 +1,8 @@
 # SPDX-License-Identifier: MIT
 # tests/integration/status.cmake -- the filing-status replica against a private redis-server.
-find_program(GK_REDIS_SERVER redis-server PATHS /usr/bin NO_DEFAULT_PATH)
-if(GK_REDIS_SERVER)
-	gk_integration_test(integration_status test_status.py 180)
-	# Redis frozen with SIGSTOP: stale but enforcing, and the max_age_ms hard bound
-	gk_integration_test(integration_status_stale test_status.py 120 stale)
-	# Redis replaced by an older store: diverged, then resynchronised with gk-sync
-	gk_integration_test(integration_status_diverged test_status.py 120 diverged
-		$<TARGET_FILE:gkctl> $<TARGET_FILE:gk-sync>)
-else()
-	message(STATUS "redis-server not found: integration_status not registered")
-endif()
+gk_integration_test(integration_status test_status.py 180)
+# Redis frozen with SIGSTOP: stale but enforcing, and the max_age_ms hard bound
+gk_integration_test(integration_status_stale test_status.py 120 stale)
+# Redis replaced by an older store: diverged, then resynchronised with gk-sync
+gk_integration_test(integration_status_diverged test_status.py 120 diverged
+	$<TARGET_FILE:gkctl> $<TARGET_FILE:gk-sync>)
