@@ -50,6 +50,11 @@ typedef struct gk_config_redis {
 	char *instance_id; /* or NULL: "hostname:pid" */
 	unsigned connect_timeout_ms;
 	unsigned reconnect_max_ms;
+	char *user;          /* ACL user (redis/gatekeeper.acl), or NULL: the default user */
+	char *password_file; /* resolved path, or NULL: GK_REDIS_PASSWORD from the environment */
+	size_t auth_line;    /* line of user/password_file, for errors */
+	/* AUTH credentials read at load (src/redis/redis.h), or NULL: no AUTH */
+	struct gk_redis_auth *auth;
 } gk_config_redis_t;
 
 enum gk_config_startup { GK_STARTUP_REFUSE = 0, GK_STARTUP_RESOLVE };

@@ -319,7 +319,8 @@ static void report_restart_only(const gk_config_t *boot, const gk_config_t *next
 	    (ra->instance_id == NULL) != (rb->instance_id == NULL) ||
 	    (ra->instance_id != NULL && strcmp(ra->instance_id, rb->instance_id) != 0) ||
 	    ra->connect_timeout_ms != rb->connect_timeout_ms ||
-	    ra->reconnect_max_ms != rb->reconnect_max_ms ||
+	    ra->reconnect_max_ms != rb->reconnect_max_ms || !same_str(ra->user, rb->user) ||
+	    !same_str(ra->password_file, rb->password_file) ||
 	    boot->filing.max_age_ms != next->filing.max_age_ms ||
 	    boot->filing.stale_after_ms != next->filing.stale_after_ms)
 		gk_log(GK_LOG_WARN, "reload: redis settings, filing.stale_after_ms or "
@@ -533,6 +534,7 @@ static int create_polsync(gk_server_t *s, char *err, size_t errlen)
 	    .redis_host = cfg->redis.unix_path ? NULL : cfg->redis.host,
 	    .redis_port = cfg->redis.port,
 	    .redis_unix = cfg->redis.unix_path,
+	    .redis_auth = cfg->redis.auth,
 	    .connect_timeout_ms = cfg->redis.connect_timeout_ms,
 	    .reconnect_max_ms = cfg->redis.reconnect_max_ms,
 	    .operator_keys = (const char *const *)cfg->policy.operator_keys,
@@ -744,6 +746,7 @@ static int start_status(gk_server_t *s, char *err, size_t errlen)
 	    .redis_host = cfg->redis.unix_path ? NULL : cfg->redis.host,
 	    .redis_port = cfg->redis.port,
 	    .redis_unix = cfg->redis.unix_path,
+	    .redis_auth = cfg->redis.auth,
 	    .instance_id = cfg->redis.instance_id,
 	    .connect_timeout_ms = cfg->redis.connect_timeout_ms,
 	    .reconnect_max_ms = cfg->redis.reconnect_max_ms,
@@ -798,6 +801,7 @@ static int start_discovery(gk_server_t *s, char *err, size_t errlen)
 	    .redis_host = cfg->redis.unix_path ? NULL : cfg->redis.host,
 	    .redis_port = cfg->redis.port,
 	    .redis_unix = cfg->redis.unix_path,
+	    .redis_auth = cfg->redis.auth,
 	    .connect_timeout_ms = cfg->redis.connect_timeout_ms,
 	    .reconnect_max_ms = cfg->redis.reconnect_max_ms,
 	    .day_max = cfg->discovery.day_max,

@@ -21,7 +21,6 @@
  * callback); reconnects back off from 100 ms to reconnect_max_ms. hiredis 0.14 has no
  * timeouts: a 100 ms tick checks them.
  */
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdarg.h>
@@ -34,6 +33,7 @@
 #include "gk/filing_status.h"
 #include "polstore/polstore.h"
 #include "polsync/polsync.h"
+#include "redis/redis.h"
 #include "status/status.h"
 #include "common/thread.h"
 
@@ -55,6 +55,8 @@ struct conn {
 struct gk_polsync {
 	gk_polsync_conf_t conf;
 	char *host, *unix_path;
+	gk_redis_addr_t addr;
+	gk_redis_auth_t auth;
 	gk_polstore_keyring_t *keys;
 
 	uv_mutex_t info_lock;
@@ -67,7 +69,7 @@ struct gk_polsync {
 	uv_async_t stop_async;
 	uv_timer_t tick, reconnect, kick;
 	bool stopping, session, was_up, ever_up;
-	unsigned backoff_ms;
+	gk_redis_backoff_t backoff;
 	uint64_t connect_start_ms;
 	struct conn cmd, tail;
 	char last_id[48]; /* stream position the XREAD resumes from */
@@ -221,9 +223,7 @@ static void teardown_cb(uv_timer_t *t)
 	conn_close(&ps->tail);
 	if (ps->stopping)
 		return;
-	unsigned delay = ps->backoff_ms;
-	ps->backoff_ms = ps->backoff_ms * 2 > ps->conf.reconnect_max_ms ? ps->conf.reconnect_max_ms
-	                                                                : ps->backoff_ms * 2;
+	unsigned delay = gk_redis_backoff_next(&ps->backoff);
 	uv_timer_start(&ps->reconnect, reconnect_cb, delay, 0);
 }
 
@@ -478,7 +478,7 @@ static void on_last(gk_polsync_t *ps, redisReply *r, void *priv)
 		snprintf(ps->last_id, sizeof(ps->last_id), "%s", r->element[0]->element[0]->str);
 	else
 		snprintf(ps->last_id, sizeof(ps->last_id), "0-0");
-	ps->backoff_ms = BACKOFF_MIN_MS;
+	gk_redis_backoff_reset(&ps->backoff);
 	send_xread(ps);
 }
 
@@ -532,25 +532,14 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 
 static int conn_open(gk_polsync_t *ps, struct conn *c)
 {
-	redisAsyncContext *ac = ps->unix_path ? redisAsyncConnectUnix(ps->unix_path)
-	                                      : redisAsyncConnect(ps->host, ps->conf.redis_port);
-	if (ac == NULL)
-		return GK_ENOMEM;
-	if (ac->err) {
-		redisAsyncFree(ac);
-		return GK_EIO;
-	}
-	ac->data = c;
+	redisAsyncContext *ac;
+	int rc = gk_redis_async_open(&ps->addr, &ps->auth, "policy", &ps->loop, c, on_connect,
+	                             on_disconnect, &ac);
+	if (rc != 0)
+		return rc;
 	c->ac = ac;
 	c->up = false;
 	c->pending = 0;
-	if (redisLibuvAttach(ac, &ps->loop) != REDIS_OK) {
-		c->ac = NULL;
-		redisAsyncFree(ac);
-		return GK_ENOMEM;
-	}
-	redisAsyncSetConnectCallback(ac, on_connect);
-	redisAsyncSetDisconnectCallback(ac, on_disconnect);
 	return 0;
 }
 
@@ -644,7 +633,10 @@ int gk_polsync_create(const gk_polsync_conf_t *conf, gk_polsync_t **out, char *e
 	ps->unix_path = conf->redis_unix ? strdup(conf->redis_unix) : NULL;
 	ps->state_dir = conf->state_dir ? strdup(conf->state_dir) : NULL;
 	if ((conf->redis_host && !ps->host) || (conf->redis_unix && !ps->unix_path) ||
-	    (conf->state_dir && !ps->state_dir) || uv_mutex_init(&ps->info_lock) != 0) {
+	    (conf->state_dir && !ps->state_dir) ||
+	    gk_redis_auth_copy(&ps->auth, conf->redis_auth) != 0 ||
+	    uv_mutex_init(&ps->info_lock) != 0) {
+		gk_redis_auth_clear(&ps->auth);
 		gk_polstore_keyring_free(ps->keys);
 		free(ps->host);
 		free(ps->unix_path);
@@ -655,6 +647,12 @@ int gk_polsync_create(const gk_polsync_conf_t *conf, gk_polsync_t **out, char *e
 	}
 	ps->conf.redis_host = ps->host;
 	ps->conf.redis_unix = ps->unix_path;
+	ps->conf.redis_auth = &ps->auth;
+	if (ps->unix_path)
+		snprintf(ps->addr.path, sizeof(ps->addr.path), "%s", ps->unix_path);
+	else
+		snprintf(ps->addr.host, sizeof(ps->addr.host), "%s", ps->host);
+	ps->addr.port = conf->redis_port;
 	ps->conf.state_dir = ps->state_dir;
 	ps->conf.operator_keys = NULL; /* read: the keyring holds them */
 	if (ps->conf.connect_timeout_ms == 0)
@@ -714,7 +712,7 @@ int gk_polsync_start(gk_polsync_t *ps)
 	ps->stop_async.data = ps->tick.data = ps->reconnect.data = ps->kick.data = ps;
 	ps->cmd = (struct conn){.ps = ps, .name = "cmd"};
 	ps->tail = (struct conn){.ps = ps, .name = "tail"};
-	ps->backoff_ms = BACKOFF_MIN_MS;
+	gk_redis_backoff_init(&ps->backoff, BACKOFF_MIN_MS, ps->conf.reconnect_max_ms);
 	snprintf(ps->last_id, sizeof(ps->last_id), "$");
 	if (ps->conf.status)
 		gk_status_set_policy(ps->conf.status, ps->applied, "waiting");
@@ -748,6 +746,7 @@ void gk_polsync_free(gk_polsync_t *ps)
 	gk_polsync_stop(ps);
 	gk_polstore_keyring_free(ps->keys);
 	uv_mutex_destroy(&ps->info_lock);
+	gk_redis_auth_clear(&ps->auth);
 	free(ps->host);
 	free(ps->unix_path);
 	free(ps->state_dir);

@@ -42,6 +42,7 @@ typedef struct gk_polsync_conf {
 	const char *redis_host; /* as gk_status_conf_t */
 	uint16_t redis_port;
 	const char *redis_unix;
+	const struct gk_redis_auth *redis_auth; /* AUTH credentials (copied); NULL: no AUTH */
 	unsigned connect_timeout_ms;
 	unsigned reconnect_max_ms;
 	const char *const *operator_keys; /* PEM public key files (Ed25519); n_operator_keys */

@@ -100,6 +100,14 @@ int gk_status_create(const gk_status_conf_t *conf, gk_status_t **out)
 	    (conf->redis_unix != NULL && st->unix_path == NULL) || st->version == NULL ||
 	    st->inst_id == NULL || st->inst_key == NULL)
 		goto nomem;
+	if (gk_redis_auth_copy(&st->auth, conf->redis_auth) != 0)
+		goto nomem;
+	st->conf.redis_auth = &st->auth;
+	if (st->unix_path)
+		snprintf(st->addr.path, sizeof(st->addr.path), "%s", st->unix_path);
+	else
+		snprintf(st->addr.host, sizeof(st->addr.host), "%s", st->host);
+	st->addr.port = conf->redis_port;
 	st->conf.redis_host = st->host;
 	st->conf.redis_unix = st->unix_path;
 	st->conf.instance_id = st->inst_id;
@@ -127,6 +135,7 @@ int gk_status_create(const gk_status_conf_t *conf, gk_status_t **out)
 	*out = st;
 	return 0;
 nomem:
+	gk_redis_auth_clear(&st->auth);
 	free(st->host);
 	free(st->unix_path);
 	free(st->version);
@@ -144,6 +153,7 @@ void gk_status_free(gk_status_t *st)
 	build_free(&st->load);
 	tab_destroy(&st->tab);
 	uv_mutex_destroy(&st->info_lock);
+	gk_redis_auth_clear(&st->auth);
 	free(st->host);
 	free(st->unix_path);
 	free(st->version);

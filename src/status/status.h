@@ -43,8 +43,9 @@ typedef struct gk_status gk_status_t;
 typedef struct gk_status_conf {
 	const char *redis_host; /* IPv4/IPv6 literal or host name; NULL with redis_unix */
 	uint16_t redis_port;
-	const char *redis_unix;  /* unix socket path, or NULL */
-	const char *instance_id; /* heartbeat id; NULL: "hostname:pid" */
+	const char *redis_unix;                 /* unix socket path, or NULL */
+	const char *instance_id;                /* heartbeat id; NULL: "hostname:pid" */
+	const struct gk_redis_auth *redis_auth; /* AUTH credentials (copied); NULL: no AUTH */
 	unsigned connect_timeout_ms;
 	unsigned reconnect_max_ms; /* backoff cap */
 	/* without a Redis reply for this long the replica is flagged stale (log, metric,
