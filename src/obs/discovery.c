@@ -370,11 +370,7 @@ int gk_disc_create(const gk_disc_conf_t *conf, gk_disc_t **out)
 	    gk_redis_auth_copy(&d->auth, conf->redis_auth) != 0)
 		goto fail;
 	d->conf.redis_auth = &d->auth;
-	if (d->unix_path)
-		snprintf(d->addr.path, sizeof(d->addr.path), "%s", d->unix_path);
-	else
-		snprintf(d->addr.host, sizeof(d->addr.host), "%s", d->host);
-	d->addr.port = conf->redis_port;
+	gk_redis_addr_set(&d->addr, d->host, conf->redis_port, d->unix_path);
 	if (posix_memalign((void **)&d->w, 64, sizeof(*d->w) * conf->workers) != 0) {
 		d->w = NULL;
 		goto fail;

@@ -648,11 +648,7 @@ int gk_polsync_create(const gk_polsync_conf_t *conf, gk_polsync_t **out, char *e
 	ps->conf.redis_host = ps->host;
 	ps->conf.redis_unix = ps->unix_path;
 	ps->conf.redis_auth = &ps->auth;
-	if (ps->unix_path)
-		snprintf(ps->addr.path, sizeof(ps->addr.path), "%s", ps->unix_path);
-	else
-		snprintf(ps->addr.host, sizeof(ps->addr.host), "%s", ps->host);
-	ps->addr.port = conf->redis_port;
+	gk_redis_addr_set(&ps->addr, ps->host, conf->redis_port, ps->unix_path);
 	ps->conf.state_dir = ps->state_dir;
 	ps->conf.operator_keys = NULL; /* read: the keyring holds them */
 	if (ps->conf.connect_timeout_ms == 0)

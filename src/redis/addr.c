@@ -14,11 +14,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "redis/redis.h"
+#include "redis/internal.h"
 
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t errlen, const char *fmt, ...)
+void gk_redis_errf(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (err == NULL || errlen == 0)
 		return;
@@ -30,10 +28,10 @@ static void errf(char *err, size_t errlen, const char *fmt, ...)
 
 static int bad_addr(const char *s, char *err, size_t errlen, const char *why)
 {
-	errf(err, errlen,
-	     "redis address '%.300s': %s (expected \"HOST:PORT\", \"[IPv6]:PORT\" or "
-	     "\"unix:/path\")",
-	     s, why);
+	gk_redis_errf(err, errlen,
+	              "redis address '%.300s': %s (expected \"HOST:PORT\", \"[IPv6]:PORT\" or "
+	              "\"unix:/path\")",
+	              s, why);
 	return GK_EINVAL;
 }
 
@@ -92,6 +90,17 @@ int gk_redis_addr_parse(const char *s, unsigned flags, gk_redis_addr_t *out, cha
 	return 0;
 }
 
+void gk_redis_addr_set(gk_redis_addr_t *a, const char *host, uint16_t port, const char *unix_path)
+{
+	memset(a, 0, sizeof(*a));
+	if (unix_path) {
+		snprintf(a->path, sizeof(a->path), "%s", unix_path);
+		return;
+	}
+	snprintf(a->host, sizeof(a->host), "%s", host ? host : "");
+	a->port = port;
+}
+
 void gk_redis_addr_fmt(const gk_redis_addr_t *a, char *buf, size_t cap)
 {
 	if (a->path[0])
@@ -118,15 +127,16 @@ void gk_redis_auth_clear(gk_redis_auth_t *a)
 static int check_user(const char *user, char *err, size_t errlen)
 {
 	if (strlen(user) >= GK_REDIS_USER_MAX) {
-		errf(err, errlen, "redis user: longer than %u bytes", GK_REDIS_USER_MAX - 1);
+		gk_redis_errf(err, errlen, "redis user: longer than %u bytes",
+		              GK_REDIS_USER_MAX - 1);
 		return GK_EINVAL;
 	}
 	for (const char *p = user; *p; p++)
 		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
-			errf(err, errlen,
-			     "redis user '%s': spaces and control characters are not "
-			     "allowed",
-			     user);
+			gk_redis_errf(err, errlen,
+			              "redis user '%s': spaces and control characters are not "
+			              "allowed",
+			              user);
 			return GK_EINVAL;
 		}
 	return 0;
@@ -136,12 +146,12 @@ static int take(gk_redis_auth_t *a, const char *user, const char *pw, size_t len
                 char *err, size_t errlen)
 {
 	if (len == 0) {
-		errf(err, errlen, "redis password from %s: empty", from);
+		gk_redis_errf(err, errlen, "redis password from %s: empty", from);
 		return GK_EINVAL;
 	}
 	if (len > GK_REDIS_PASSWORD_MAX) {
-		errf(err, errlen, "redis password from %s: longer than %u bytes", from,
-		     GK_REDIS_PASSWORD_MAX);
+		gk_redis_errf(err, errlen, "redis password from %s: longer than %u bytes", from,
+		              GK_REDIS_PASSWORD_MAX);
 		return GK_EINVAL;
 	}
 	if ((a->password = malloc(len + 1)) == NULL)
@@ -159,12 +169,12 @@ static int read_first_line(const char *path, char *buf, size_t cap, size_t *len,
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
-		errf(err, errlen, "%s: %s", path, strerror(errno));
+		gk_redis_errf(err, errlen, "%s: %s", path, strerror(errno));
 		return GK_EIO;
 	}
 	struct stat sb;
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		errf(err, errlen, "%s: not a regular file", path);
+		gk_redis_errf(err, errlen, "%s: not a regular file", path);
 		close(fd);
 		return GK_EIO;
 	}
@@ -174,7 +184,7 @@ static int read_first_line(const char *path, char *buf, size_t cap, size_t *len,
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0) {
-			errf(err, errlen, "%s: %s", path, strerror(errno));
+			gk_redis_errf(err, errlen, "%s: %s", path, strerror(errno));
 			close(fd);
 			return GK_EIO;
 		}
@@ -187,8 +197,8 @@ static int read_first_line(const char *path, char *buf, size_t cap, size_t *len,
 	if (nl)
 		n = (size_t)(nl - buf);
 	else if (n == cap - 1) {
-		errf(err, errlen, "%s: the password is longer than %u bytes", path,
-		     GK_REDIS_PASSWORD_MAX);
+		gk_redis_errf(err, errlen, "%s: the password is longer than %u bytes", path,
+		              GK_REDIS_PASSWORD_MAX);
 		return GK_EINVAL;
 	}
 	if (n && buf[n - 1] == '\r')
@@ -221,10 +231,10 @@ int gk_redis_auth_load(gk_redis_auth_t *a, const char *user, const char *passwor
 	if (env && env[0])
 		return take(a, user, env, strlen(env), GK_REDIS_PASSWORD_ENV, err, errlen);
 	if (user) {
-		errf(err, errlen,
-		     "redis user '%s' needs a password (a password file, or %s in the "
-		     "environment)",
-		     user, GK_REDIS_PASSWORD_ENV);
+		gk_redis_errf(err, errlen,
+		              "redis user '%s' needs a password (a password file, or %s in the "
+		              "environment)",
+		              user, GK_REDIS_PASSWORD_ENV);
 		return GK_EINVAL;
 	}
 	return 0;

@@ -15,19 +15,7 @@
 #include <sys/time.h>
 #include <hiredis/adapters/libuv.h>
 #include "common/log.h"
-#include "redis/redis.h"
-
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err == NULL || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#include "redis/internal.h"
 
 static struct timeval tv_of(unsigned ms)
 {
@@ -63,11 +51,11 @@ int gk_redis_connect(const gk_redis_addr_t *a, const gk_redis_auth_t *auth,
 	redisContext *c = a->path[0] ? redisConnectUnixWithTimeout(a->path, tv)
 	                             : redisConnectWithTimeout(a->host, a->port, tv);
 	if (c == NULL) {
-		errf(err, errlen, "redis %s: out of memory", name);
+		gk_redis_errf(err, errlen, "redis %s: out of memory", name);
 		return GK_ENOMEM;
 	}
 	if (c->err) {
-		errf(err, errlen, "redis %s: %s", name, c->errstr);
+		gk_redis_errf(err, errlen, "redis %s: %s", name, c->errstr);
 		redisFree(c);
 		return GK_EIO;
 	}
@@ -79,9 +67,9 @@ int gk_redis_connect(const gk_redis_addr_t *a, const gk_redis_auth_t *auth,
 		int n = auth_argv(auth, v, l);
 		redisReply *r = redisCommandArgv(c, n, v, l);
 		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-			errf(err, errlen, "redis %s: AUTH failed for user %s: %s", name,
-			     user_of(auth),
-			     r ? r->str : (c->errstr[0] ? c->errstr : "connection lost"));
+			gk_redis_errf(err, errlen, "redis %s: AUTH failed for user %s: %s", name,
+			              user_of(auth),
+			              r ? r->str : (c->errstr[0] ? c->errstr : "connection lost"));
 			if (r)
 				freeReplyObject(r);
 			redisFree(c);

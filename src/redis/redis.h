@@ -45,6 +45,9 @@ typedef struct gk_redis_addr {
  * GK_EINVAL with a message naming the address in err (errlen bytes, may be 0). Pure. */
 GK_MUST_CHECK int gk_redis_addr_parse(const char *s, unsigned flags, gk_redis_addr_t *out,
                                       char *err, size_t errlen);
+/* Fill *a from a host (or NULL) and port, or a unix socket path (or NULL), as the daemon's
+ * modules receive them; strings longer than the fields are cut (the config bounds them). */
+void gk_redis_addr_set(gk_redis_addr_t *a, const char *host, uint16_t port, const char *unix_path);
 /* The address as written back: "host:port", "[v6]:port" or "unix:/path". */
 void gk_redis_addr_fmt(const gk_redis_addr_t *a, char *buf, size_t cap);
 

@@ -103,11 +103,7 @@ int gk_status_create(const gk_status_conf_t *conf, gk_status_t **out)
 	if (gk_redis_auth_copy(&st->auth, conf->redis_auth) != 0)
 		goto nomem;
 	st->conf.redis_auth = &st->auth;
-	if (st->unix_path)
-		snprintf(st->addr.path, sizeof(st->addr.path), "%s", st->unix_path);
-	else
-		snprintf(st->addr.host, sizeof(st->addr.host), "%s", st->host);
-	st->addr.port = conf->redis_port;
+	gk_redis_addr_set(&st->addr, st->host, conf->redis_port, st->unix_path);
 	st->conf.redis_host = st->host;
 	st->conf.redis_unix = st->unix_path;
 	st->conf.instance_id = st->inst_id;

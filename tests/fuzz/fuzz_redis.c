@@ -12,15 +12,14 @@
 #include <string.h>
 #include "redis/redis.h"
 
-#define FUZZ_CHECK(cond, ...)                                                                      \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "invariant failed: %s: ", #cond);                          \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fputc('\n', stderr);                                                       \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+/* An invariant that does not hold: the input and what went wrong, then a crash. */
+static void must(int ok, const char *what, const char *input, const char *detail)
+{
+	if (ok)
+		return;
+	fprintf(stderr, "invariant failed: %s: '%s' %s\n", what, input, detail);
+	abort();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -35,19 +34,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		gk_redis_addr_t a, b;
 		char err[512] = "", back[400];
 		if (gk_redis_addr_parse(s, flags, &a, err, sizeof(err)) != 0) {
-			FUZZ_CHECK(err[0] != 0, "no message for '%s'", s);
+			must(err[0] != 0, "a failed parse says why", s, "");
 			continue;
 		}
-		if (a.path[0]) {
-			FUZZ_CHECK(a.path[0] == '/' && !a.host[0] && a.port == 0, "'%s'", s);
-		} else {
-			FUZZ_CHECK(a.host[0] && a.port >= 1, "'%s'", s);
-		}
+		if (a.path[0])
+			must(a.path[0] == '/' && !a.host[0] && a.port == 0, "unix path only", s,
+			     "");
+		else
+			must(a.host[0] && a.port >= 1, "host and port", s, "");
 		gk_redis_addr_fmt(&a, back, sizeof(back));
-		FUZZ_CHECK(gk_redis_addr_parse(back, flags, &b, err, sizeof(err)) == 0,
-		           "'%s' formats as '%s', which does not parse: %s", s, back, err);
-		FUZZ_CHECK(!strcmp(a.host, b.host) && a.port == b.port && !strcmp(a.path, b.path),
-		           "'%s' -> '%s' parses differently", s, back);
+		must(gk_redis_addr_parse(back, flags, &b, err, sizeof(err)) == 0,
+		     "the formatted address parses", s, back);
+		must(!strcmp(a.host, b.host) && a.port == b.port && !strcmp(a.path, b.path),
+		     "the formatted address parses to the same", s, back);
 	}
 	return 0;
 }
