@@ -252,6 +252,9 @@ void session_fail(struct gk_status *st, const char *why);
 void note_contact(struct gk_status *st);
 void work_start(struct gk_status *st);
 void status_backoff_reset(struct gk_status *st);
+/* The stream carried a policy entry, or a load or resume may have skipped one: tell the
+ * policy follower (conf.policy_changed). */
+void status_policy_changed(struct gk_status *st);
 /* The store holds serial store (what: where it was seen) below the serial applied here:
  * keep the table, stop tailing, flag diverged (logged loudly once), poll until it holds
  * >= again, then reload the whole set (need_reload). */

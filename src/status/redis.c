@@ -574,6 +574,12 @@ void gk_status_stop(gk_status_t *st)
 	st->started = false;
 }
 
+void status_policy_changed(gk_status_t *st)
+{
+	if (st->conf.policy_changed != NULL)
+		st->conf.policy_changed(st->conf.policy_ctx);
+}
+
 void status_backoff_reset(gk_status_t *st)
 {
 	gk_redis_backoff_reset(&st->backoff);

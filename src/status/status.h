@@ -59,6 +59,13 @@ typedef struct gk_status_conf {
 	 * cheap (say, a uv_async_send) and must not call into the replica. */
 	void (*retired)(void *ctx);
 	void *retired_ctx;
+	/* The change stream is read here only, once per daemon. Called on the status thread
+	 * for each policy entry of the stream (k=pol, include/gk/policy_store.h) and after each
+	 * full load or resume (entries may have gone by while the tail was down), so that the
+	 * policy follower re-reads gk:pol:current (gk_polsync_notify); NULL: nobody. It must
+	 * be cheap (a uv_async_send) and must not call into the replica. */
+	void (*policy_changed)(void *ctx);
+	void *policy_ctx;
 } gk_status_conf_t;
 
 /* Status of the registrable domain name (lowercase wire name of len octets; hash is
