@@ -818,7 +818,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		d->next_connect_ms = mono_ms() + gk_redis_backoff_next(&d->backoff);
 		return;
 	}
-	gk_redis_backoff_reset(&d->backoff);
+	gk_redis_backoff_reset(&d->backoff); /* on_connect runs once AUTH succeeded */
 	set_connected(d, true);
 	gk_log(GK_LOG_INFO, "discovery: connected to redis");
 }

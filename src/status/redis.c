@@ -7,8 +7,10 @@
  * as a whole: any NULL reply, error on a required command, timeout or disconnect tears both
  * down from a zero-delay timer (never inside a hiredis callback) with redisAsyncFree, which
  * runs the pending callbacks with NULL replies; they see c->ac != their context and do
- * nothing. Reconnects back off from 100 ms, doubling to reconnect_max_ms, and reset after
- * a session that loaded or resumed.
+ * nothing. Connections are opened through src/redis (AUTH first when configured: a
+ * connection counts as up only once authenticated). Reconnects back off from 100 ms,
+ * doubling to reconnect_max_ms with jitter (gk_redis_backoff), and reset after a session
+ * that loaded or resumed.
  *
  * hiredis 0.14 has no timeouts: a 100 ms tick checks the connect deadline and, per
  * connection, the time since the last reply while commands are outstanding (the tail's
