@@ -85,7 +85,8 @@ int ctl_connect(const gk_ctl_opts_t *o, void **redis, FILE *errf)
 		snprintf(addr, sizeof(addr), "%s", o->redis);
 	} else if (o->config) {
 		gk_config_t *cfg;
-		int rc = gk_config_load(o->config, &cfg, err, sizeof(err));
+		int rc =
+		    gk_config_load_flags(o->config, GK_CONFIG_NO_SECRETS, &cfg, err, sizeof(err));
 		if (rc != 0) {
 			fprintf(errf, "gkctl: %s\n", err);
 			return rc == GK_EIO ? GK_CTL_IO : GK_CTL_USAGE;

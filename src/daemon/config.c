@@ -28,7 +28,8 @@ struct ctx {
 	size_t errlen;
 	int rc;
 	gk_config_t *cfg;
-	char *dir; /* directory of the config file, "" when none */
+	char *dir;      /* directory of the config file, "" when none */
+	unsigned flags; /* GK_CONFIG_NO_SECRETS */
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct ctx *c, size_t line, const char *fmt,
@@ -446,6 +447,8 @@ static int visit_redis(struct ctx *c, const char *key, yaml_node_t *k, yaml_node
 static int load_redis_auth(struct ctx *c, size_t section_line)
 {
 	gk_config_redis_t *r = &c->cfg->redis;
+	if (c->flags & GK_CONFIG_NO_SECRETS)
+		return 0;
 	gk_redis_auth_t a;
 	char why[400];
 	int rc = gk_redis_auth_load(&a, r->user, r->password_file, why, sizeof(why));
@@ -910,7 +913,13 @@ static int load_doc(struct ctx *c, FILE *f, yaml_document_t *doc)
 
 int gk_config_load(const char *path, gk_config_t **out, char *err, size_t errlen)
 {
-	struct ctx c = {.path = path, .err = err, .errlen = errlen};
+	return gk_config_load_flags(path, 0, out, err, errlen);
+}
+
+int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out, char *err,
+                         size_t errlen)
+{
+	struct ctx c = {.path = path, .err = err, .errlen = errlen, .flags = flags};
 	if (errlen > 0)
 		err[0] = '\0';
 	FILE *f = fopen(path, "rb");

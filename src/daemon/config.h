@@ -150,6 +150,15 @@ typedef struct gk_config {
  * missing key) or GK_ENOMEM. Any thread; blocking. */
 GK_MUST_CHECK int gk_config_load(const char *path, gk_config_t **out, char *err, size_t errlen);
 
+/* gk_config_load flags */
+#define GK_CONFIG_NO_SECRETS 1u /* do not read redis.password_file (redis.auth stays NULL) */
+
+/* gk_config_load with flags: GK_CONFIG_NO_SECRETS for a tool (gkctl) that reads the daemon's
+ * config for its zones and addresses but authenticates as its own user, and may not be
+ * allowed to read gatekeeperd's password. */
+GK_MUST_CHECK int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out,
+                                       char *err, size_t errlen);
+
 /* Free a config from gk_config_load. NULL is ignored. */
 void gk_config_free(gk_config_t *cfg);
 

@@ -436,6 +436,16 @@ static void test_redis_auth(void **state)
 	             GK_ECONFIG, 7, "redis.user");
 	expect_error(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n  password_file: \"\"\n",
 	             GK_ECONFIG, 7, "redis.password_file");
+	/* gkctl reads the daemon's config without its secrets: no file needed, no auth */
+	char path[160], err[512];
+	snprintf(path, sizeof(path), "%s/nosecret.yaml", tmpdir);
+	write_file(path, LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n  user: gatekeeperd\n"
+	                              "  password_file: none.pw\n");
+	assert_int_equal(gk_config_load_flags(path, GK_CONFIG_NO_SECRETS, &cfg, err, sizeof(err)),
+	                 0);
+	assert_null(cfg->redis.auth);
+	assert_string_equal(cfg->redis.user, "gatekeeperd");
+	gk_config_free(cfg);
 	snprintf(body, sizeof(body), "%s/empty.pw", tmpdir);
 	write_file(body, "\n");
 	expect_error(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n  user: u\n"
