@@ -32,6 +32,9 @@ typedef struct gk_ctl_opts {
 	bool dry_run;        /* push: validate, show the diff to the current version, push
 	                        nothing (no key needed) */
 	unsigned timeout_ms; /* Redis connect timeout */
+	/* AUTH (the gkctl ACL user; --redis-user, --redis-password-file or GK_REDIS_PASSWORD);
+	 * NULL: none. Never the config's credentials, which are gatekeeperd's. */
+	const struct gk_redis_auth *auth;
 } gk_ctl_opts_t;
 
 int gk_ctl_policy_push(const gk_ctl_opts_t *o, const char *path, FILE *out, FILE *errf);

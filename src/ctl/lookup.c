@@ -573,7 +573,8 @@ int gk_ctl_lookup(const gk_ctl_opts_t *o, const char *qname, FILE *out, FILE *er
 		return GK_CTL_USAGE;
 	}
 	int ret = GK_CTL_OK;
-	if (o->config && (ret = gk_config_load(o->config, &l.cfg, err, sizeof(err))) != 0) {
+	if (o->config && (ret = gk_config_load_flags(o->config, GK_CONFIG_NO_SECRETS, &l.cfg, err,
+	                                             sizeof(err))) != 0) {
 		fprintf(errf, "gkctl: %s\n", err);
 		return ret == GK_EIO ? GK_CTL_IO : GK_CTL_USAGE;
 	}

@@ -85,7 +85,8 @@ int ctl_connect(const gk_ctl_opts_t *o, void **redis, FILE *errf)
 		snprintf(addr, sizeof(addr), "%s", o->redis);
 	} else if (o->config) {
 		gk_config_t *cfg;
-		int rc = gk_config_load(o->config, &cfg, err, sizeof(err));
+		int rc =
+		    gk_config_load_flags(o->config, GK_CONFIG_NO_SECRETS, &cfg, err, sizeof(err));
 		if (rc != 0) {
 			fprintf(errf, "gkctl: %s\n", err);
 			return rc == GK_EIO ? GK_CTL_IO : GK_CTL_USAGE;
@@ -94,8 +95,8 @@ int ctl_connect(const gk_ctl_opts_t *o, void **redis, FILE *errf)
 			snprintf(addr, sizeof(addr), "%s", cfg->redis.address);
 		gk_config_free(cfg);
 	}
-	int rc = gk_polstore_connect(addr, o->timeout_ms ? o->timeout_ms : 2000, redis, err,
-	                             sizeof(err));
+	int rc = gk_polstore_connect(addr, o->auth, o->timeout_ms ? o->timeout_ms : 2000, redis,
+	                             err, sizeof(err));
 	if (rc != 0) {
 		fprintf(errf, "gkctl: %s\n", err);
 		return rc == GK_EINVAL ? GK_CTL_USAGE : GK_CTL_IO;

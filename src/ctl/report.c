@@ -17,6 +17,7 @@
 #include <time.h>
 #include <hiredis/hiredis.h>
 #include "ctl/report.h"
+#include "redis/redis.h"
 #include "gk/filing_status.h"
 #include "sync/record.h"
 
@@ -151,38 +152,12 @@ static void errf(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-static redisContext *connect_addr(const char *addr, char *err, size_t errlen)
+static redisContext *connect_addr(const char *addr, const gk_redis_auth_t *auth, int *rc, char *err,
+                                  size_t errlen)
 {
-	struct timeval tv = {5, 0};
 	redisContext *c;
-	if (strncmp(addr, "unix:", 5) == 0) {
-		c = redisConnectUnixWithTimeout(addr + 5, tv);
-	} else {
-		char host[256];
-		const char *colon = strrchr(addr, ':');
-		size_t hl = colon ? (size_t)(colon - addr) : 0;
-		if (colon == NULL || hl == 0 || hl >= sizeof(host) || !colon[1]) {
-			errf(err, errlen,
-			     "redis address '%s': expected HOST:PORT, [IPv6]:PORT or "
-			     "unix:/path",
-			     addr);
-			return NULL;
-		}
-		memcpy(host, addr, hl);
-		host[hl] = 0;
-		if (host[0] == '[' && host[hl - 1] == ']') {
-			memmove(host, host + 1, hl - 2);
-			host[hl - 2] = 0;
-		}
-		c = redisConnectWithTimeout(host, atoi(colon + 1), tv);
-	}
-	if (c == NULL || c->err) {
-		errf(err, errlen, "redis %s: %s", addr, c ? c->errstr : "out of memory");
-		redisFree(c);
-		return NULL;
-	}
-	redisSetTimeout(c, (struct timeval){30, 0});
-	return c;
+	*rc = gk_redis_connect_str(addr, auth, 5000, 30000, &c, err, errlen);
+	return *rc ? NULL : c;
 }
 
 static int get_reply(redisContext *c, redisReply **r, char *err, size_t errlen)
@@ -522,8 +497,9 @@ static void dmap_free(struct dmap *m)
 	free(m->slots);
 }
 
-int gk_report_collect(const char *redis, const char *records_redis, uint32_t from, uint32_t to,
-                      int64_t now, gk_report_t **out, char *err, size_t errlen)
+int gk_report_collect(const char *redis, const char *records_redis,
+                      const struct gk_redis_auth *auth, uint32_t from, uint32_t to, int64_t now,
+                      gk_report_t **out, char *err, size_t errlen)
 {
 	if (from > to) {
 		errf(err, errlen, "--from %u is after --to %u", from, to);
@@ -551,9 +527,10 @@ int gk_report_collect(const char *redis, const char *records_redis, uint32_t fro
 	for (uint32_t d = from; d <= to; d = gk_report_next_day(d))
 		r->days[k++].day = d;
 	rc = GK_EIO;
-	if ((c = connect_addr(redis, err, errlen)) == NULL)
+	if ((c = connect_addr(redis, auth, &rc, err, errlen)) == NULL)
 		goto fail;
-	if (records_redis != NULL && (rc_ = connect_addr(records_redis, err, errlen)) == NULL)
+	if (records_redis != NULL &&
+	    (rc_ = connect_addr(records_redis, auth, &rc, err, errlen)) == NULL)
 		goto fail;
 	redisContext *recs = rc_ ? rc_ : c;
 	if ((rc = read_days(c, r, &unf, &rev, err, errlen)) != 0 ||
@@ -616,17 +593,21 @@ static void usage(FILE *err)
 	             "far\n");
 }
 
-int gk_report_main(int argc, char **argv, const char *redis_default, FILE *out, FILE *err)
+int gk_report_main(int argc, char **argv, const char *redis_default, const char *user_default,
+                   const char *pwfile_default, FILE *out, FILE *err)
 {
-	static const struct option longopts[] = {{"redis", required_argument, NULL, 'r'},
-	                                         {"records-redis", required_argument, NULL, 'R'},
-	                                         {"from", required_argument, NULL, 'f'},
-	                                         {"to", required_argument, NULL, 't'},
-	                                         {"format", required_argument, NULL, 'F'},
-	                                         {"output", required_argument, NULL, 'o'},
-	                                         {"month", required_argument, NULL, 'm'},
-	                                         {"help", no_argument, NULL, 'h'},
-	                                         {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {
+	    {"redis", required_argument, NULL, 'r'},
+	    {"redis-user", required_argument, NULL, 'u'},
+	    {"redis-password-file", required_argument, NULL, 'W'},
+	    {"records-redis", required_argument, NULL, 'R'},
+	    {"from", required_argument, NULL, 'f'},
+	    {"to", required_argument, NULL, 't'},
+	    {"format", required_argument, NULL, 'F'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"month", required_argument, NULL, 'm'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0}};
 	static const char *const fmts[] = {"table", "csv", "json", "html", "notice"};
 	const char *redis = redis_default ? redis_default : "127.0.0.1:6379";
 	const char *records = NULL, *from_s = NULL, *to_s = NULL, *month_s = NULL, *output = NULL;
@@ -641,6 +622,12 @@ int gk_report_main(int argc, char **argv, const char *redis_default, FILE *out, 
 			break;
 		case 'R':
 			records = optarg;
+			break;
+		case 'u':
+			user_default = optarg;
+			break;
+		case 'W':
+			pwfile_default = optarg;
 			break;
 		case 'f':
 			from_s = optarg;
@@ -709,7 +696,15 @@ int gk_report_main(int argc, char **argv, const char *redis_default, FILE *out, 
 	}
 	gk_report_t *r;
 	char emsg[512];
-	int rc = gk_report_collect(redis, records, from, to, now, &r, emsg, sizeof(emsg));
+	gk_redis_auth_t auth;
+	if (user_default == NULL)
+		user_default = getenv("GK_REDIS_USER");
+	if (gk_redis_auth_load(&auth, user_default, pwfile_default, emsg, sizeof(emsg)) != 0) {
+		fprintf(err, "gkctl report: %s\n", emsg);
+		return 2;
+	}
+	int rc = gk_report_collect(redis, records, &auth, from, to, now, &r, emsg, sizeof(emsg));
+	gk_redis_auth_clear(&auth);
 	if (rc != 0) {
 		fprintf(err, "gkctl report: %s\n", emsg);
 		return rc == GK_EINVAL ? 2 : 3;

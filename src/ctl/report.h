@@ -17,6 +17,8 @@
 #include "gk/discovery.h"
 #include "gk/errors.h"
 
+struct gk_redis_auth;
+
 enum gk_report_format {
 	GK_REPORT_TABLE = 0,
 	GK_REPORT_CSV,
@@ -78,11 +80,12 @@ typedef struct gk_report {
 
 /* Read the period [from, to] (YYYYMMDD) from Redis at redis ("HOST:PORT", "[v6]:PORT" or
  * "unix:/path"); records (gk:rec, gk:providers) from records_redis, or from redis when NULL.
+ * auth: AUTH on both (NULL or no password: none; src/redis/redis.h).
  * now: unix seconds for "generated". On failure err holds one line. Returns 0, GK_EIO
- * (connection, reply), GK_EINVAL (period), GK_ENOMEM. */
-GK_MUST_CHECK int gk_report_collect(const char *redis, const char *records_redis, uint32_t from,
-                                    uint32_t to, int64_t now, gk_report_t **out, char *err,
-                                    size_t errlen);
+ * (connection, AUTH, reply), GK_EINVAL (period, address), GK_ENOMEM. */
+GK_MUST_CHECK int gk_report_collect(const char *redis, const char *records_redis,
+                                    const struct gk_redis_auth *auth, uint32_t from, uint32_t to,
+                                    int64_t now, gk_report_t **out, char *err, size_t errlen);
 void gk_report_free(gk_report_t *r);
 
 /* Render r in format f to out. Returns 0 or GK_EIO (write error). */
@@ -91,11 +94,15 @@ GK_MUST_CHECK int gk_report_write(const gk_report_t *r, enum gk_report_format f,
 /* The `gkctl report` subcommand: argv[0] = "report", then
  *   [--redis ADDR] [--records-redis ADDR] [--from DATE] [--to DATE]
  *   [--format table|csv|json|html|notice] [--output FILE]
+ *   [--redis-user USER] [--redis-password-file FILE]
  * DATE: YYYY-MM-DD or YYYYMMDD (China Standard Time days); defaults: --to today, --from the
  * first day of --to's month; --redis: redis_default (gkctl's global --redis or GKCTL_REDIS),
- * else 127.0.0.1:6379. Writes to out (or FILE), messages to err. Returns gkctl's exit
- * status (src/ctl/ctl.h): 0, 2 usage, 3 Redis or I/O error. */
-int gk_report_main(int argc, char **argv, const char *redis_default, FILE *out, FILE *err);
+ * else 127.0.0.1:6379; --redis-user/--redis-password-file: user_default/pwfile_default
+ * (gkctl's global options; NULL: GK_REDIS_USER, and GK_REDIS_PASSWORD from the
+ * environment). Writes to out (or FILE), messages to err. Returns gkctl's exit status
+ * (src/ctl/ctl.h): 0, 2 usage, 3 Redis or I/O error. */
+int gk_report_main(int argc, char **argv, const char *redis_default, const char *user_default,
+                   const char *pwfile_default, FILE *out, FILE *err);
 
 /* Parse a DATE as above into YYYYMMDD; 0 or GK_EINVAL (also for impossible dates). */
 GK_MUST_CHECK int gk_report_parse_date(const char *s, uint32_t *day);

@@ -48,15 +48,26 @@ static uint64_t num(const char *s)
 	return strtoull(s, NULL, 10);
 }
 
+/* Redis's words for the last error reply (NOAUTH, NOPERM, ...), for the one error line. */
+static char reply_error[256];
+
+/* Fails (GK_EIO) for no reply or a reply not of the type wanted; frees an error reply after
+ * keeping its text. */
+static int bad_reply(redisReply *r)
+{
+	if (r && r->type == REDIS_REPLY_ERROR)
+		snprintf(reply_error, sizeof(reply_error), "%s", r->str);
+	if (r)
+		freeReplyObject(r);
+	return GK_EIO;
+}
+
 /* GET a decimal key; 0 when absent. */
 static int get_num(redisContext *c, const char *key, uint64_t *out)
 {
 	redisReply *r = redisCommand(c, "GET %s", key);
-	if (r == NULL || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
-		if (r)
-			freeReplyObject(r);
-		return GK_EIO;
-	}
+	if (r == NULL || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
+		return bad_reply(r);
 	*out = r->type == REDIS_REPLY_STRING ? num(r->str) : 0;
 	freeReplyObject(r);
 	return 0;
@@ -71,20 +82,18 @@ static int collect(redisContext *c, struct inst **out, size_t *n)
 	do {
 		redisReply *r = redisCommand(c, "SCAN %s MATCH gk:inst:* COUNT 1000", cursor);
 		if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-			if (r)
-				freeReplyObject(r);
 			free(v);
-			return GK_EIO;
+			return bad_reply(r);
 		}
 		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
 		const redisReply *keys = r->element[1];
 		for (size_t i = 0; i < keys->elements; i++) {
 			redisReply *h = redisCommand(c, "HGETALL %b", keys->element[i]->str,
 			                             keys->element[i]->len);
-			if (h == NULL) {
+			if (h == NULL || h->type == REDIS_REPLY_ERROR) {
 				freeReplyObject(r);
 				free(v);
-				return GK_EIO;
+				return bad_reply(h);
 			}
 			if (h->type == REDIS_REPLY_ARRAY && h->elements > 0) {
 				if (cnt == cap) {
@@ -160,11 +169,8 @@ static bool policy_flag(const struct inst *s, uint64_t pol, char *out, size_t ca
 static int get_pointer(redisContext *c, uint64_t *out, bool *bad)
 {
 	redisReply *r = redisCommand(c, "GET %s", GK_KEY_POL_CURRENT);
-	if (r == NULL || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
-		if (r)
-			freeReplyObject(r);
-		return GK_EIO;
-	}
+	if (r == NULL || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
+		return bad_reply(r);
 	*out = 0;
 	*bad = r->type == REDIS_REPLY_STRING && gk_polstore_parse_version(r->str, r->len, out) != 0;
 	freeReplyObject(r);
@@ -199,7 +205,10 @@ int gk_ctl_status(const gk_ctl_opts_t *o, FILE *out, FILE *errf)
 	size_t n = 0, lagging = 0;
 	if (get_num(c, GK_KEY_SERIAL, &serial) != 0 || get_pointer(c, &pol, &pol_bad) != 0 ||
 	    collect(c, &v, &n) != 0) {
-		fprintf(errf, "gkctl: redis: %s\n", c->err ? c->errstr : "unexpected reply");
+		fprintf(errf, "gkctl: redis: %s\n",
+		        c->err           ? c->errstr
+		        : reply_error[0] ? reply_error
+		                         : "unexpected reply");
 		gk_polstore_disconnect(redis);
 		return GK_CTL_IO;
 	}

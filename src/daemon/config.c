@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <yaml.h>
 #include "daemon/config.h"
+#include "redis/redis.h"
 #include "gk/discovery.h"
 
 struct ctx {
@@ -27,7 +28,8 @@ struct ctx {
 	size_t errlen;
 	int rc;
 	gk_config_t *cfg;
-	char *dir; /* directory of the config file, "" when none */
+	char *dir;      /* directory of the config file, "" when none */
+	unsigned flags; /* GK_CONFIG_NO_SECRETS */
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct ctx *c, size_t line, const char *fmt,
@@ -367,34 +369,18 @@ static int parse_redis_addr(struct ctx *c, yaml_node_t *v)
 	if (strlen(s) >= sizeof(r->address))
 		return fail(c, line_of(v), "redis.address: too long");
 	strcpy(r->address, s);
-	if (strncmp(s, "unix:", 5) == 0) {
-		if (s[5] != '/')
-			return fail(c, line_of(v),
-			            "redis.address: '%s': expected unix:/absolute/path", s);
-		free(r->unix_path);
-		if ((r->unix_path = strdup(s + 5)) == NULL)
-			return c->rc = GK_ENOMEM;
-		r->host[0] = 0;
-		r->port = 0;
-		return 0;
-	}
-	gk_config_listen_t a;
-	if (gk_config_parse_addr(s, &a) != 0)
-		return fail(c, line_of(v),
-		            "redis.address: '%s' is not \"IPv4:PORT\", \"[IPv6]:PORT\" or "
-		            "\"unix:/path\"",
-		            s);
+	/* numeric: a host name would block the status loop in getaddrinfo at each reconnect */
+	gk_redis_addr_t a;
+	char why[400] = "host too long";
+	if (gk_redis_addr_parse(s, GK_REDIS_ADDR_NUMERIC, &a, why, sizeof(why)) != 0 ||
+	    strlen(a.host) >= sizeof(r->host))
+		return fail(c, line_of(v), "redis.address: %s", why);
 	free(r->unix_path);
 	r->unix_path = NULL;
-	if (a.addr.ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)&a.addr;
-		inet_ntop(AF_INET, &in->sin_addr, r->host, sizeof(r->host));
-		r->port = ntohs(in->sin_port);
-	} else {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a.addr;
-		inet_ntop(AF_INET6, &in6->sin6_addr, r->host, sizeof(r->host));
-		r->port = ntohs(in6->sin6_port);
-	}
+	if (a.path[0] && (r->unix_path = strdup(a.path)) == NULL)
+		return c->rc = GK_ENOMEM;
+	strcpy(r->host, a.host);
+	r->port = a.port;
 	return 0;
 }
 
@@ -417,6 +403,33 @@ static int visit_redis(struct ctx *c, const char *key, yaml_node_t *k, yaml_node
 			return c->rc = GK_ENOMEM;
 		return 0;
 	}
+	if (strcmp(key, "user") == 0) {
+		const char *s = NULL;
+		if (get_string(c, "redis.user", v, &s) != 0)
+			return c->rc;
+		if (!s[0] || strlen(s) >= GK_REDIS_USER_MAX || strpbrk(s, " \t\r\n"))
+			return fail(c, line_of(v),
+			            "redis.user: '%s': expected a user name of 1..%u characters "
+			            "without spaces",
+			            s, GK_REDIS_USER_MAX - 1);
+		free(r->user);
+		if ((r->user = strdup(s)) == NULL)
+			return c->rc = GK_ENOMEM;
+		r->auth_line = line_of(v);
+		return 0;
+	}
+	if (strcmp(key, "password_file") == 0) {
+		const char *s = NULL;
+		if (get_string(c, "redis.password_file", v, &s) != 0)
+			return c->rc;
+		if (!s[0])
+			return fail(c, line_of(v), "redis.password_file: empty");
+		free(r->password_file);
+		if ((r->password_file = resolve(c, s)) == NULL)
+			return c->rc = GK_ENOMEM;
+		r->auth_line = line_of(v);
+		return 0;
+	}
 	if (strcmp(key, "connect_timeout_ms") == 0)
 		return get_uint(c, "redis.connect_timeout_ms", v, 10, GK_CONFIG_TIMEOUT_MAX,
 		                &r->connect_timeout_ms);
@@ -424,9 +437,33 @@ static int visit_redis(struct ctx *c, const char *key, yaml_node_t *k, yaml_node
 		return get_uint(c, "redis.reconnect_max_ms", v, 100, GK_CONFIG_TIMEOUT_MAX,
 		                &r->reconnect_max_ms);
 	return fail(c, line_of(k),
-	            "redis: unknown key '%s' (expected address, instance_id, connect_timeout_ms, "
-	            "reconnect_max_ms)",
+	            "redis: unknown key '%s' (expected address, instance_id, user, password_file, "
+	            "connect_timeout_ms, reconnect_max_ms)",
 	            key);
+}
+
+/* The password is read at load, so a missing or unreadable file is a config error (with
+ * its line) and a reload with a broken file keeps the running state. */
+static int load_redis_auth(struct ctx *c, size_t section_line)
+{
+	gk_config_redis_t *r = &c->cfg->redis;
+	if (c->flags & GK_CONFIG_NO_SECRETS)
+		return 0;
+	gk_redis_auth_t a;
+	char why[400];
+	int rc = gk_redis_auth_load(&a, r->user, r->password_file, why, sizeof(why));
+	if (rc == GK_ENOMEM)
+		return c->rc = rc;
+	if (rc != 0)
+		return fail(c, r->auth_line ? r->auth_line : section_line, "redis: %s", why);
+	if (a.password == NULL)
+		return 0;
+	if ((r->auth = malloc(sizeof(*r->auth))) == NULL) {
+		gk_redis_auth_clear(&a);
+		return c->rc = GK_ENOMEM;
+	}
+	*r->auth = a;
+	return 0;
 }
 
 static int get_bool(struct ctx *c, const char *key, yaml_node_t *n, bool *out)
@@ -795,7 +832,10 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	if (strcmp(key, "redis") == 0) {
 		bool have_addr = false;
 		seen->redis_node = v;
-		if (walk_map(c, "redis", v, visit_redis, &have_addr) != 0)
+		if (walk_map(c, "redis", v, visit_redis, &have_addr) == 0 && have_addr &&
+		    load_redis_auth(c, line_of(v)) != 0)
+			return c->rc;
+		if (c->rc != 0)
 			return c->rc;
 		if (!have_addr)
 			return fail(c, line_of(v), "redis: missing required key 'address'");
@@ -873,7 +913,13 @@ static int load_doc(struct ctx *c, FILE *f, yaml_document_t *doc)
 
 int gk_config_load(const char *path, gk_config_t **out, char *err, size_t errlen)
 {
-	struct ctx c = {.path = path, .err = err, .errlen = errlen};
+	return gk_config_load_flags(path, 0, out, err, errlen);
+}
+
+int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out, char *err,
+                         size_t errlen)
+{
+	struct ctx c = {.path = path, .err = err, .errlen = errlen, .flags = flags};
 	if (errlen > 0)
 		err[0] = '\0';
 	FILE *f = fopen(path, "rb");
@@ -995,6 +1041,10 @@ void gk_config_free(gk_config_t *cfg)
 	free(cfg->zones);
 	free(cfg->listen);
 	free(cfg->redis.unix_path);
+	free(cfg->redis.user);
+	free(cfg->redis.password_file);
+	gk_redis_auth_clear(cfg->redis.auth);
+	free(cfg->redis.auth);
 	free(cfg->redis.instance_id);
 	free(cfg->filing.psl_file);
 	free(cfg->policy.file);

@@ -50,6 +50,11 @@ typedef struct gk_config_redis {
 	char *instance_id; /* or NULL: "hostname:pid" */
 	unsigned connect_timeout_ms;
 	unsigned reconnect_max_ms;
+	char *user;          /* ACL user (redis/gatekeeper.acl), or NULL: the default user */
+	char *password_file; /* resolved path, or NULL: GK_REDIS_PASSWORD from the environment */
+	size_t auth_line;    /* line of user/password_file, for errors */
+	/* AUTH credentials read at load (src/redis/redis.h), or NULL: no AUTH */
+	struct gk_redis_auth *auth;
 } gk_config_redis_t;
 
 enum gk_config_startup { GK_STARTUP_REFUSE = 0, GK_STARTUP_RESOLVE };
@@ -144,6 +149,15 @@ typedef struct gk_config {
  * GK_ESYNTAX (not YAML), GK_ECONFIG (unknown key, wrong type, out of range, duplicate,
  * missing key) or GK_ENOMEM. Any thread; blocking. */
 GK_MUST_CHECK int gk_config_load(const char *path, gk_config_t **out, char *err, size_t errlen);
+
+/* gk_config_load flags */
+#define GK_CONFIG_NO_SECRETS 1u /* do not read redis.password_file (redis.auth stays NULL) */
+
+/* gk_config_load with flags: GK_CONFIG_NO_SECRETS for a tool (gkctl) that reads the daemon's
+ * config for its zones and addresses but authenticates as its own user, and may not be
+ * allowed to read gatekeeperd's password. */
+GK_MUST_CHECK int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out,
+                                       char *err, size_t errlen);
 
 /* Free a config from gk_config_load. NULL is ignored. */
 void gk_config_free(gk_config_t *cfg);

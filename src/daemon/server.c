@@ -74,6 +74,7 @@ struct gk_server {
 	gk_psl_t *psl;                       /* opened once when the filing check is on */
 	uv_timer_t retire;                   /* one-shot, armed through retire_async */
 	uv_async_t retire_async;             /* the status thread retired memory */
+	uv_async_t polnote_async;            /* the status tail saw a policy entry: tell polsync */
 	gk_status_retired_t *retire_pending; /* taken but not yet attached (publish failed) */
 	struct polref *pol; /* the policy in force (a reference of its own), or NULL */
 	bool pol_fleet;     /* pol came from the fleet (Redis): policy.file no longer applies */
@@ -319,7 +320,8 @@ static void report_restart_only(const gk_config_t *boot, const gk_config_t *next
 	    (ra->instance_id == NULL) != (rb->instance_id == NULL) ||
 	    (ra->instance_id != NULL && strcmp(ra->instance_id, rb->instance_id) != 0) ||
 	    ra->connect_timeout_ms != rb->connect_timeout_ms ||
-	    ra->reconnect_max_ms != rb->reconnect_max_ms ||
+	    ra->reconnect_max_ms != rb->reconnect_max_ms || !same_str(ra->user, rb->user) ||
+	    !same_str(ra->password_file, rb->password_file) ||
 	    boot->filing.max_age_ms != next->filing.max_age_ms ||
 	    boot->filing.stale_after_ms != next->filing.stale_after_ms)
 		gk_log(GK_LOG_WARN, "reload: redis settings, filing.stale_after_ms or "
@@ -443,6 +445,20 @@ static void on_status_retired(void *ctx)
 /* Main loop: collect the retired memory RETIRE_MS from now, with whatever else a merge
  * retires meanwhile, unless a collection is already due. Polling for it instead woke an
  * idle server 50 times a second. */
+/* Status thread: the change stream announced a policy change. The stream is read once, by
+ * the replica; the follower is told on the main loop, which owns s->polsync. */
+static void on_status_policy(void *ctx)
+{
+	gk_server_t *s = ctx;
+	uv_async_send(&s->polnote_async);
+}
+
+static void polnote_async_cb(uv_async_t *a)
+{
+	gk_server_t *s = a->data;
+	gk_polsync_notify(s->polsync); /* NULL (no policy.redis) or stopped: nothing */
+}
+
 static void retire_async_cb(uv_async_t *a)
 {
 	gk_server_t *s = a->data;
@@ -533,6 +549,7 @@ static int create_polsync(gk_server_t *s, char *err, size_t errlen)
 	    .redis_host = cfg->redis.unix_path ? NULL : cfg->redis.host,
 	    .redis_port = cfg->redis.port,
 	    .redis_unix = cfg->redis.unix_path,
+	    .redis_auth = cfg->redis.auth,
 	    .connect_timeout_ms = cfg->redis.connect_timeout_ms,
 	    .reconnect_max_ms = cfg->redis.reconnect_max_ms,
 	    .operator_keys = (const char *const *)cfg->policy.operator_keys,
@@ -716,6 +733,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	gk_status_stop(s->status);
 	gk_disc_stop(s->disc); /* after the workers: their last counts are written */
 	uv_close((uv_handle_t *)&s->retire_async, NULL);
+	uv_close((uv_handle_t *)&s->polnote_async, NULL);
 	log_discovery(s);
 	log_counters(s);
 	if (s->pol_mu_ready)
@@ -744,6 +762,7 @@ static int start_status(gk_server_t *s, char *err, size_t errlen)
 	    .redis_host = cfg->redis.unix_path ? NULL : cfg->redis.host,
 	    .redis_port = cfg->redis.port,
 	    .redis_unix = cfg->redis.unix_path,
+	    .redis_auth = cfg->redis.auth,
 	    .instance_id = cfg->redis.instance_id,
 	    .connect_timeout_ms = cfg->redis.connect_timeout_ms,
 	    .reconnect_max_ms = cfg->redis.reconnect_max_ms,
@@ -752,6 +771,8 @@ static int start_status(gk_server_t *s, char *err, size_t errlen)
 	    .version = GK_VERSION,
 	    .retired = on_status_retired,
 	    .retired_ctx = s,
+	    .policy_changed = cfg->policy.redis ? on_status_policy : NULL,
+	    .policy_ctx = s,
 	};
 	if ((rc = gk_status_create(&sc, &s->status)) != 0 ||
 	    (rc = gk_status_start(s->status)) != 0) {
@@ -798,6 +819,7 @@ static int start_discovery(gk_server_t *s, char *err, size_t errlen)
 	    .redis_host = cfg->redis.unix_path ? NULL : cfg->redis.host,
 	    .redis_port = cfg->redis.port,
 	    .redis_unix = cfg->redis.unix_path,
+	    .redis_auth = cfg->redis.auth,
 	    .connect_timeout_ms = cfg->redis.connect_timeout_ms,
 	    .reconnect_max_ms = cfg->redis.reconnect_max_ms,
 	    .day_max = cfg->discovery.day_max,
@@ -898,12 +920,13 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	uv_signal_init(&s->loop, &s->sigint);
 	uv_timer_init(&s->loop, &s->reclaim);
 	uv_timer_init(&s->loop, &s->retire);
-	if ((rc = uv_async_init(&s->loop, &s->retire_async, retire_async_cb)) != 0) {
+	if ((rc = uv_async_init(&s->loop, &s->retire_async, retire_async_cb)) != 0 ||
+	    (rc = uv_async_init(&s->loop, &s->polnote_async, polnote_async_cb)) != 0) {
 		snprintf(err, errlen, "libuv: %s", uv_strerror(rc));
 		goto fail;
 	}
 	s->sighup.data = s->sigterm.data = s->sigint.data = s->reclaim.data = s->retire.data =
-	    s->retire_async.data = s;
+	    s->retire_async.data = s->polnote_async.data = s;
 	if ((rc = start_status(s, err, errlen)) != 0)
 		goto fail;
 	if ((rc = start_discovery(s, err, errlen)) != 0)

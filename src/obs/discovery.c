@@ -18,13 +18,13 @@
 #include <stdarg.h>
 #include <time.h>
 #include <unistd.h>
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <uv.h>
 #include "common/dname.h"
 #include "common/log.h"
 #include "obs/discovery.h"
+#include "redis/redis.h"
 #include "status/status.h"
 #include "common/thread.h"
 
@@ -299,6 +299,8 @@ struct daytot {
 struct gk_disc {
 	gk_disc_conf_t conf;
 	char *host, *unix_path;
+	gk_redis_addr_t addr;
+	gk_redis_auth_t auth;
 	struct gk_disc_worker *w;
 	_Atomic uint32_t now_s; /* the workers' clock, set by the merger each tick */
 
@@ -315,7 +317,7 @@ struct gk_disc {
 	redisAsyncContext *ac;
 	bool connected, inflight;
 	uint64_t connect_start_ms, inflight_since_ms, next_connect_ms;
-	unsigned backoff_ms;
+	gk_redis_backoff_t backoff;
 	gk_disc_table_t *batch; /* the write being sent, kept until Redis confirms it */
 	struct daytot batch_days[PENDING_DAYS];
 	bool batch_ready;      /* batch holds a write not yet confirmed */
@@ -364,8 +366,11 @@ int gk_disc_create(const gk_disc_conf_t *conf, gk_disc_t **out)
 	int rc = GK_ENOMEM;
 	d->host = conf->redis_host ? strdup(conf->redis_host) : NULL;
 	d->unix_path = conf->redis_unix ? strdup(conf->redis_unix) : NULL;
-	if ((conf->redis_host && !d->host) || (conf->redis_unix && !d->unix_path))
+	if ((conf->redis_host && !d->host) || (conf->redis_unix && !d->unix_path) ||
+	    gk_redis_auth_copy(&d->auth, conf->redis_auth) != 0)
 		goto fail;
+	d->conf.redis_auth = &d->auth;
+	gk_redis_addr_set(&d->addr, d->host, conf->redis_port, d->unix_path);
 	if (posix_memalign((void **)&d->w, 64, sizeof(*d->w) * conf->workers) != 0) {
 		d->w = NULL;
 		goto fail;
@@ -400,7 +405,7 @@ int gk_disc_create(const gk_disc_conf_t *conf, gk_disc_t **out)
 	         (unsigned long)ts.tv_sec, (unsigned long)ts.tv_nsec);
 	d->stats.table_bytes = bytes;
 	atomic_init(&d->now_s, (uint32_t)time(NULL));
-	d->backoff_ms = BACKOFF_MIN_MS;
+	gk_redis_backoff_init(&d->backoff, BACKOFF_MIN_MS, conf->reconnect_max_ms);
 	*out = d;
 	return 0;
 fail:
@@ -424,6 +429,7 @@ void gk_disc_free(gk_disc_t *d)
 	gk_disc_table_free(d->pending);
 	gk_disc_table_free(d->batch);
 	free(d->order);
+	gk_redis_auth_clear(&d->auth);
 	free(d->host);
 	free(d->unix_path);
 	uv_mutex_destroy(&d->stats_lock);
@@ -809,13 +815,10 @@ static void on_connect(const redisAsyncContext *ac, int status)
 	if (status != REDIS_OK) {
 		d->ac = NULL; /* hiredis frees it after this callback */
 		gk_log(GK_LOG_DEBUG, "discovery: redis connect: %s", ac->errstr);
-		d->next_connect_ms = mono_ms() + d->backoff_ms;
-		d->backoff_ms = d->backoff_ms * 2 > d->conf.reconnect_max_ms
-		                    ? d->conf.reconnect_max_ms
-		                    : d->backoff_ms * 2;
+		d->next_connect_ms = mono_ms() + gk_redis_backoff_next(&d->backoff);
 		return;
 	}
-	d->backoff_ms = BACKOFF_MIN_MS;
+	gk_redis_backoff_reset(&d->backoff); /* on_connect runs once AUTH succeeded */
 	set_connected(d, true);
 	gk_log(GK_LOG_INFO, "discovery: connected to redis");
 }
@@ -831,25 +834,18 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 		gk_log(GK_LOG_INFO, "discovery: lost connection to redis (%s): counting in memory",
 		       ac->errstr[0] ? ac->errstr : "disconnected");
 	set_connected(d, false);
-	d->next_connect_ms = mono_ms() + d->backoff_ms;
+	d->next_connect_ms = mono_ms() + gk_redis_backoff_next(&d->backoff);
 }
 
 static void conn_open(gk_disc_t *d)
 {
-	redisAsyncContext *ac = d->unix_path ? redisAsyncConnectUnix(d->unix_path)
-	                                     : redisAsyncConnect(d->host, d->conf.redis_port);
-	d->next_connect_ms = mono_ms() + d->backoff_ms;
-	if (ac == NULL)
+	redisAsyncContext *ac;
+	d->next_connect_ms = mono_ms() + d->backoff.cur_ms; /* if it cannot even start */
+	if (gk_redis_async_open(&d->addr, &d->auth, "discovery", &d->loop, d, on_connect,
+	                        on_disconnect, &ac) != 0)
 		return;
-	if (ac->err || redisLibuvAttach(ac, &d->loop) != REDIS_OK) {
-		redisAsyncFree(ac);
-		return;
-	}
-	ac->data = d;
 	d->ac = ac;
 	d->connect_start_ms = mono_ms();
-	redisAsyncSetConnectCallback(ac, on_connect);
-	redisAsyncSetDisconnectCallback(ac, on_disconnect);
 }
 
 /* Drop the connection from a timer (never inside a hiredis callback): pending callbacks

@@ -107,7 +107,8 @@ typedef struct gk_disc_conf {
 	unsigned flush_ms;      /* merge and write interval (>= 10) */
 	const char *redis_host; /* IPv4/IPv6 literal; NULL with redis_unix */
 	uint16_t redis_port;
-	const char *redis_unix; /* or NULL */
+	const char *redis_unix;                 /* or NULL */
+	const struct gk_redis_auth *redis_auth; /* AUTH credentials (copied); NULL: no AUTH */
 	unsigned connect_timeout_ms;
 	unsigned reconnect_max_ms;
 	uint32_t day_max; /* most domains per day and reason in Redis; 0: GK_DISC_DAY_MAX */

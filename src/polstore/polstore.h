@@ -135,11 +135,13 @@ typedef struct gk_polstore_version {
 	char *message;
 } gk_polstore_version_t;
 
-/* Connect to "HOST:PORT", "[V6]:PORT" or "unix:PATH" with a timeout. *out is a
- * redisContext (hiredis, opaque here; free with gk_polstore_disconnect). Returns 0 or
- * GK_EINVAL (bad address) / GK_EIO with err. */
-GK_MUST_CHECK int gk_polstore_connect(const char *addr, unsigned timeout_ms, void **out, char *err,
-                                      size_t errlen);
+/* Connect to "HOST:PORT", "[V6]:PORT" or "unix:/PATH" with a timeout, and AUTH with auth
+ * (NULL or no password: none) through src/redis. *out is a redisContext (hiredis, opaque
+ * here; free with gk_polstore_disconnect). Returns 0 or GK_EINVAL (bad address) / GK_EIO
+ * (cannot connect, AUTH refused) with err. */
+struct gk_redis_auth;
+GK_MUST_CHECK int gk_polstore_connect(const char *addr, const struct gk_redis_auth *auth,
+                                      unsigned timeout_ms, void **out, char *err, size_t errlen);
 void gk_polstore_disconnect(void *redis);
 
 /* The current version (0: none pushed yet). Returns 0 or GK_EIO with err. */

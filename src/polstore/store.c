@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "polstore/polstore.h"
+#include "redis/redis.h"
 
 int gk_polstore_parse_version(const char *s, size_t len, uint64_t *out)
 {
@@ -22,41 +23,14 @@ int gk_polstore_parse_version(const char *s, size_t len, uint64_t *out)
 	return 0;
 }
 
-int gk_polstore_connect(const char *addr, unsigned timeout_ms, void **out, char *err, size_t errlen)
+int gk_polstore_connect(const char *addr, const struct gk_redis_auth *auth, unsigned timeout_ms,
+                        void **out, char *err, size_t errlen)
 {
-	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
-	redisContext *c;
-	if (strncmp(addr, "unix:", 5) == 0) {
-		c = redisConnectUnixWithTimeout(addr + 5, tv);
-	} else {
-		char host[256];
-		const char *colon = strrchr(addr, ':');
-		size_t hl = colon ? (size_t)(colon - addr) : 0;
-		char *end;
-		long port = colon ? strtol(colon + 1, &end, 10) : 0;
-		if (!colon || hl == 0 || hl >= sizeof(host) || *end || port < 1 || port > 65535) {
-			snprintf(err, errlen, "bad redis address '%s' (HOST:PORT or unix:PATH)",
-			         addr);
-			return GK_EINVAL;
-		}
-		if (addr[0] == '[' && hl >= 2 && addr[hl - 1] == ']') {
-			memcpy(host, addr + 1, hl - 2);
-			host[hl - 2] = 0;
-		} else {
-			memcpy(host, addr, hl);
-			host[hl] = 0;
-		}
-		c = redisConnectWithTimeout(host, (int)port, tv);
-	}
-	if (c == NULL || c->err) {
-		snprintf(err, errlen, "redis %s: %s", addr, c ? c->errstr : "out of memory");
-		redisFree(c);
-		return GK_EIO;
-	}
 	/* commands get a timeout too: a stuck primary must not hang an operator's shell */
-	tv.tv_sec = 10;
-	tv.tv_usec = 0;
-	redisSetTimeout(c, tv);
+	redisContext *c;
+	int rc = gk_redis_connect_str(addr, auth, timeout_ms, 10000, &c, err, errlen);
+	if (rc != 0)
+		return rc;
 	*out = c;
 	return 0;
 }

@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* src/polsync/polsync.c -- follow the fleet policy in Redis: announce, fetch, verify, compile.
  *
- * One thread, one libuv loop, two hiredis async connections per session: "cmd" carries
- * XREVRANGE / GET / HMGET, "tail" only XREAD BLOCK on the change stream (a blocking read
- * holds its connection). A session starts by asking, on cmd and in this order, for the
- * stream's last entry id and then for the current pointer: every push after that id is
- * seen by the XREAD that resumes from it, and every push before it is covered by the
- * pointer just read -- so nothing is missed across start-up or a reconnect. A policy entry
- * (k=pol) only triggers a re-read of the pointer; checks are coalesced (one in flight, one
- * more queued).
+ * One thread, one libuv loop, one hiredis async connection per session (GET / HMGET of the
+ * policy keys). The change stream is read once per daemon, by the status replica's tail:
+ * a policy entry (k=pol) there reaches gk_polsync_notify, which only re-reads the pointer.
+ * A push stores the version, moves the pointer and appends its entry in one script, so a
+ * pointer read after the entry was seen names that version or a newer one. Nothing is
+ * missed across start-up or a reconnect: every session starts by reading the pointer, and
+ * the replica notifies after each of its own full loads and resumes (entries it may have
+ * skipped while down). The replica does not tail before its first full load (no status set
+ * yet) nor while diverged, so the pointer is also re-read every POLL_MS (one GET): a push
+ * is followed at once through the stream, and within POLL_MS when the replica cannot tell.
+ * Checks are coalesced (one in flight, one more queued).
  *
  * A version is applied when: the pointer names it, it is above the version in force, its
  * key id is one of the operator keys and the Ed25519 signature over the stored bundle bytes
@@ -21,7 +24,6 @@
  * callback); reconnects back off from 100 ms to reconnect_max_ms. hiredis 0.14 has no
  * timeouts: a 100 ms tick checks them.
  */
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdarg.h>
@@ -34,14 +36,14 @@
 #include "gk/filing_status.h"
 #include "polstore/polstore.h"
 #include "polsync/polsync.h"
+#include "redis/redis.h"
 #include "status/status.h"
 #include "common/thread.h"
 
 #define TICK_MS        100u
 #define BACKOFF_MIN_MS 100u
-#define BLOCK_MS       5000u
 #define CMD_TIMEOUT_MS 5000u
-#define XREAD_COUNT    1000
+#define POLL_MS        5000u /* pointer re-read when no announcement came */
 
 struct conn {
 	gk_polsync_t *ps;
@@ -55,6 +57,8 @@ struct conn {
 struct gk_polsync {
 	gk_polsync_conf_t conf;
 	char *host, *unix_path;
+	gk_redis_addr_t addr;
+	gk_redis_auth_t auth;
 	gk_polstore_keyring_t *keys;
 
 	uv_mutex_t info_lock;
@@ -64,14 +68,13 @@ struct gk_polsync {
 	bool started;
 	uv_thread_t thread;
 	uv_loop_t loop;
-	uv_async_t stop_async;
+	uv_async_t stop_async, notify_async;
 	uv_timer_t tick, reconnect, kick;
 	bool stopping, session, was_up, ever_up;
-	unsigned backoff_ms;
+	gk_redis_backoff_t backoff;
 	uint64_t connect_start_ms;
-	struct conn cmd, tail;
-	char last_id[48]; /* stream position the XREAD resumes from */
-	bool tail_out;
+	uint64_t last_check_ms; /* when the pointer was last asked for */
+	struct conn cmd;
 	bool check_out, check_again;
 	uint64_t applied, rejected;
 	uint64_t from_state;  /* the version loaded from the state file (0: none) */
@@ -94,7 +97,7 @@ static void report(gk_polsync_t *ps, const char *state)
 {
 	uv_mutex_lock(&ps->info_lock);
 	ps->info.applied = ps->applied;
-	ps->info.connected = ps->cmd.up && ps->tail.up;
+	ps->info.connected = ps->cmd.up;
 	uv_mutex_unlock(&ps->info_lock);
 	if (ps->conf.status)
 		gk_status_set_policy(ps->conf.status, ps->applied, state);
@@ -104,7 +107,7 @@ static void report(gk_polsync_t *ps, const char *state)
  * or the pointer back at the version in force, ends it). */
 static const char *steady_state(const gk_polsync_t *ps)
 {
-	if (!(ps->cmd.up && ps->tail.up))
+	if (!ps->cmd.up)
 		return "disconnected";
 	if (ps->cur_rejected)
 		return "rejected";
@@ -218,12 +221,9 @@ static void teardown_cb(uv_timer_t *t)
 {
 	gk_polsync_t *ps = t->data;
 	conn_close(&ps->cmd);
-	conn_close(&ps->tail);
 	if (ps->stopping)
 		return;
-	unsigned delay = ps->backoff_ms;
-	ps->backoff_ms = ps->backoff_ms * 2 > ps->conf.reconnect_max_ms ? ps->conf.reconnect_max_ms
-	                                                                : ps->backoff_ms * 2;
+	unsigned delay = gk_redis_backoff_next(&ps->backoff);
 	uv_timer_start(&ps->reconnect, reconnect_cb, delay, 0);
 }
 
@@ -238,8 +238,8 @@ static void session_fail(gk_polsync_t *ps, const char *why)
 	else
 		gk_log(GK_LOG_DEBUG, "policy: redis: %s", why);
 	ps->was_up = false;
-	ps->tail_out = ps->check_out = ps->check_again = false;
-	ps->cmd.up = ps->tail.up = false;
+	ps->check_out = ps->check_again = false;
+	ps->cmd.up = false;
 	report(ps, "disconnected");
 	uv_timer_start(&ps->kick, teardown_cb, 0, 0);
 }
@@ -320,7 +320,7 @@ static void apply(gk_polsync_t *ps, uint64_t v, const redisReply *r)
 	gk_policy_t *p = NULL;
 	int rc = verify_compile(ps, v, b->str, b->len, sig->str, kid->str, &p, why, sizeof(why));
 	/* a long compile must not count against the connections' timeouts */
-	ps->cmd.progress_ms = ps->tail.progress_ms = now_ms();
+	ps->cmd.progress_ms = now_ms();
 	if (rc != 0) {
 		reject(ps, v, why);
 		return;
@@ -336,7 +336,7 @@ static void apply(gk_polsync_t *ps, uint64_t v, const redisReply *r)
 	report(ps, steady_state(ps));
 	ps->conf.on_policy(ps->conf.ctx, p, v, kid->str);
 	save_state(ps, v, b, sig, kid);
-	ps->cmd.progress_ms = ps->tail.progress_ms = now_ms(); /* an fsync may take a while */
+	ps->cmd.progress_ms = now_ms(); /* an fsync may take a while */
 }
 
 static void on_version(gk_polsync_t *ps, redisReply *r, void *priv)
@@ -411,75 +411,23 @@ static void check(gk_polsync_t *ps)
 		return;
 	}
 	ps->check_out = true;
+	ps->last_check_ms = now_ms();
 }
 
-/* --- the change stream ---------------------------------------------------------------- */
+/* --- announcements (the status replica's tail) ---------------------------------------- */
 
-static void send_xread(gk_polsync_t *ps);
-
-static void on_xread(gk_polsync_t *ps, redisReply *r, void *priv)
+static void notify_cb(uv_async_t *a)
 {
-	(void)priv;
-	ps->tail_out = false;
-	if (r->type == REDIS_REPLY_ERROR) {
-		session_fail(ps, r->str);
-		return;
-	}
-	bool pol = false;
-	for (size_t s = 0; r->type == REDIS_REPLY_ARRAY && s < r->elements; s++) {
-		const redisReply *sr = r->element[s];
-		if (sr->type != REDIS_REPLY_ARRAY || sr->elements != 2 ||
-		    sr->element[1]->type != REDIS_REPLY_ARRAY)
-			continue;
-		const redisReply *es = sr->element[1];
-		for (size_t i = 0; i < es->elements; i++) {
-			const redisReply *e = es->element[i];
-			if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-			    e->element[0]->type != REDIS_REPLY_STRING)
-				continue;
-			snprintf(ps->last_id, sizeof(ps->last_id), "%s", e->element[0]->str);
-			const redisReply *kv = e->element[1];
-			for (size_t k = 0; kv->type == REDIS_REPLY_ARRAY && k + 1 < kv->elements;
-			     k += 2)
-				if (kv->element[k]->type == REDIS_REPLY_STRING &&
-				    strcmp(kv->element[k]->str, "k") == 0 &&
-				    kv->element[k + 1]->type == REDIS_REPLY_STRING &&
-				    strcmp(kv->element[k + 1]->str, GK_POL_STREAM_KIND) == 0)
-					pol = true;
-		}
-	}
-	if (pol)
+	gk_polsync_t *ps = a->data;
+	if (ps->session && ps->cmd.up)
 		check(ps);
-	send_xread(ps);
+	/* not connected: the next session starts with a check */
 }
 
-static void send_xread(gk_polsync_t *ps)
+void gk_polsync_notify(gk_polsync_t *ps)
 {
-	if (ps->tail_out || !ps->session)
-		return;
-	if (cmd(&ps->tail, on_xread, NULL, "XREAD COUNT %d BLOCK %u STREAMS %s %s", XREAD_COUNT,
-	        BLOCK_MS, GK_KEY_STREAM, ps->last_id) != 0) {
-		session_fail(ps, "cannot send XREAD");
-		return;
-	}
-	ps->tail_out = true;
-}
-
-/* The stream's last id: the XREAD resumes there; the GET that follows covers the rest. */
-static void on_last(gk_polsync_t *ps, redisReply *r, void *priv)
-{
-	(void)priv;
-	if (r->type != REDIS_REPLY_ARRAY) {
-		session_fail(ps, r->type == REDIS_REPLY_ERROR ? r->str : "bad XREVRANGE reply");
-		return;
-	}
-	if (r->elements > 0 && r->element[0]->type == REDIS_REPLY_ARRAY &&
-	    r->element[0]->elements == 2 && r->element[0]->element[0]->type == REDIS_REPLY_STRING)
-		snprintf(ps->last_id, sizeof(ps->last_id), "%s", r->element[0]->element[0]->str);
-	else
-		snprintf(ps->last_id, sizeof(ps->last_id), "0-0");
-	ps->backoff_ms = BACKOFF_MIN_MS;
-	send_xread(ps);
+	if (ps != NULL && ps->started)
+		uv_async_send(&ps->notify_async);
 }
 
 static void both_up(gk_polsync_t *ps)
@@ -491,12 +439,9 @@ static void both_up(gk_polsync_t *ps)
 	else
 		gk_log(GK_LOG_INFO, "policy: following %s on redis %s:%u", GK_KEY_POL_CURRENT,
 		       ps->host, (unsigned)ps->conf.redis_port);
-	if (cmd(&ps->cmd, on_last, NULL, "XREVRANGE %s + - COUNT 1", GK_KEY_STREAM) != 0) {
-		session_fail(ps, "cannot send XREVRANGE");
-		return;
-	}
+	gk_redis_backoff_reset(&ps->backoff); /* connected and authenticated */
 	ps->check_out = false;
-	check(ps); /* pipelined after XREVRANGE on the same connection: ordered */
+	check(ps);
 	report(ps, steady_state(ps));
 }
 
@@ -515,7 +460,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		return;
 	}
 	c->up = true;
-	if (ps->session && ps->cmd.up && ps->tail.up)
+	if (ps->session)
 		both_up(ps);
 }
 
@@ -532,25 +477,14 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 
 static int conn_open(gk_polsync_t *ps, struct conn *c)
 {
-	redisAsyncContext *ac = ps->unix_path ? redisAsyncConnectUnix(ps->unix_path)
-	                                      : redisAsyncConnect(ps->host, ps->conf.redis_port);
-	if (ac == NULL)
-		return GK_ENOMEM;
-	if (ac->err) {
-		redisAsyncFree(ac);
-		return GK_EIO;
-	}
-	ac->data = c;
+	redisAsyncContext *ac;
+	int rc = gk_redis_async_open(&ps->addr, &ps->auth, "policy", &ps->loop, c, on_connect,
+	                             on_disconnect, &ac);
+	if (rc != 0)
+		return rc;
 	c->ac = ac;
 	c->up = false;
 	c->pending = 0;
-	if (redisLibuvAttach(ac, &ps->loop) != REDIS_OK) {
-		c->ac = NULL;
-		redisAsyncFree(ac);
-		return GK_ENOMEM;
-	}
-	redisAsyncSetConnectCallback(ac, on_connect);
-	redisAsyncSetDisconnectCallback(ac, on_disconnect);
 	return 0;
 }
 
@@ -564,7 +498,7 @@ static void reconnect_cb(uv_timer_t *t)
 	uv_mutex_lock(&ps->info_lock);
 	ps->info.reconnects += ps->ever_up ? 1 : 0;
 	uv_mutex_unlock(&ps->info_lock);
-	if (conn_open(ps, &ps->cmd) != 0 || conn_open(ps, &ps->tail) != 0)
+	if (conn_open(ps, &ps->cmd) != 0)
 		session_fail(ps, "cannot create a connection");
 }
 
@@ -574,15 +508,15 @@ static void tick_cb(uv_timer_t *t)
 	if (!ps->session)
 		return;
 	uint64_t now = now_ms();
-	if (!(ps->cmd.up && ps->tail.up)) {
+	if (!ps->cmd.up) {
 		if (now - ps->connect_start_ms > ps->conf.connect_timeout_ms)
 			session_fail(ps, "connect timeout");
 		return;
 	}
 	if (ps->cmd.pending && now - ps->cmd.progress_ms > CMD_TIMEOUT_MS)
 		session_fail(ps, "command timeout");
-	else if (ps->tail.pending && now - ps->tail.progress_ms > CMD_TIMEOUT_MS + BLOCK_MS)
-		session_fail(ps, "XREAD timeout");
+	else if (now - ps->last_check_ms >= POLL_MS)
+		check(ps); /* the replica does not tail before its first load, nor while diverged */
 }
 
 /* --- thread and lifecycle --------------------------------------------------------------- */
@@ -601,8 +535,8 @@ static void stop_cb(uv_async_t *a)
 	ps->session = false;
 	ps->gen++;
 	conn_close(&ps->cmd);
-	conn_close(&ps->tail);
 	uv_close((uv_handle_t *)&ps->stop_async, NULL);
+	uv_close((uv_handle_t *)&ps->notify_async, NULL);
 	uv_close((uv_handle_t *)&ps->tick, NULL);
 	uv_close((uv_handle_t *)&ps->reconnect, NULL);
 	uv_close((uv_handle_t *)&ps->kick, NULL);
@@ -644,7 +578,10 @@ int gk_polsync_create(const gk_polsync_conf_t *conf, gk_polsync_t **out, char *e
 	ps->unix_path = conf->redis_unix ? strdup(conf->redis_unix) : NULL;
 	ps->state_dir = conf->state_dir ? strdup(conf->state_dir) : NULL;
 	if ((conf->redis_host && !ps->host) || (conf->redis_unix && !ps->unix_path) ||
-	    (conf->state_dir && !ps->state_dir) || uv_mutex_init(&ps->info_lock) != 0) {
+	    (conf->state_dir && !ps->state_dir) ||
+	    gk_redis_auth_copy(&ps->auth, conf->redis_auth) != 0 ||
+	    uv_mutex_init(&ps->info_lock) != 0) {
+		gk_redis_auth_clear(&ps->auth);
 		gk_polstore_keyring_free(ps->keys);
 		free(ps->host);
 		free(ps->unix_path);
@@ -655,6 +592,8 @@ int gk_polsync_create(const gk_polsync_conf_t *conf, gk_polsync_t **out, char *e
 	}
 	ps->conf.redis_host = ps->host;
 	ps->conf.redis_unix = ps->unix_path;
+	ps->conf.redis_auth = &ps->auth;
+	gk_redis_addr_set(&ps->addr, ps->host, conf->redis_port, ps->unix_path);
 	ps->conf.state_dir = ps->state_dir;
 	ps->conf.operator_keys = NULL; /* read: the keyring holds them */
 	if (ps->conf.connect_timeout_ms == 0)
@@ -708,14 +647,14 @@ int gk_polsync_start(gk_polsync_t *ps)
 	if (rc != 0)
 		return rc;
 	uv_async_init(&ps->loop, &ps->stop_async, stop_cb);
+	uv_async_init(&ps->loop, &ps->notify_async, notify_cb);
 	uv_timer_init(&ps->loop, &ps->tick);
 	uv_timer_init(&ps->loop, &ps->reconnect);
 	uv_timer_init(&ps->loop, &ps->kick);
-	ps->stop_async.data = ps->tick.data = ps->reconnect.data = ps->kick.data = ps;
+	ps->stop_async.data = ps->notify_async.data = ps->tick.data = ps->reconnect.data =
+	    ps->kick.data = ps;
 	ps->cmd = (struct conn){.ps = ps, .name = "cmd"};
-	ps->tail = (struct conn){.ps = ps, .name = "tail"};
-	ps->backoff_ms = BACKOFF_MIN_MS;
-	snprintf(ps->last_id, sizeof(ps->last_id), "$");
+	gk_redis_backoff_init(&ps->backoff, BACKOFF_MIN_MS, ps->conf.reconnect_max_ms);
 	if (ps->conf.status)
 		gk_status_set_policy(ps->conf.status, ps->applied, "waiting");
 	uv_timer_start(&ps->tick, tick_cb, TICK_MS, TICK_MS);
@@ -748,6 +687,7 @@ void gk_polsync_free(gk_polsync_t *ps)
 	gk_polsync_stop(ps);
 	gk_polstore_keyring_free(ps->keys);
 	uv_mutex_destroy(&ps->info_lock);
+	gk_redis_auth_clear(&ps->auth);
 	free(ps->host);
 	free(ps->unix_path);
 	free(ps->state_dir);

@@ -2,8 +2,10 @@
 /* src/polsync/polsync.h -- gatekeeperd's side of fleet policy: follow the policy pushed to
  * Redis with gkctl (include/gk/policy_store.h), verify it, compile it, hand it over.
  *
- * Its own thread and libuv loop with a hiredis async connection (the libuv adapter). At
- * start, and whenever the change stream announces a policy change (push or rollback), it
+ * Its own thread and libuv loop with a hiredis async connection (the libuv adapter) that
+ * reads the policy keys only: the change stream is the status replica's to read, which
+ * calls gk_polsync_notify for each policy entry (push or rollback). At start, and on each
+ * notification, it
  * reads the current version's signed bundle, verifies the Ed25519 signature against the
  * operator public keys of the config, compiles it with gk_policy_build_mem (the same
  * compiler gkctl validates with), and passes the result to on_policy. A bundle whose
@@ -42,6 +44,7 @@ typedef struct gk_polsync_conf {
 	const char *redis_host; /* as gk_status_conf_t */
 	uint16_t redis_port;
 	const char *redis_unix;
+	const struct gk_redis_auth *redis_auth; /* AUTH credentials (copied); NULL: no AUTH */
 	unsigned connect_timeout_ms;
 	unsigned reconnect_max_ms;
 	const char *const *operator_keys; /* PEM public key files (Ed25519); n_operator_keys */
@@ -78,6 +81,11 @@ GK_MUST_CHECK int gk_polsync_load_state(gk_polsync_t *ps, gk_policy_t **out, uin
 GK_MUST_CHECK int gk_polsync_start(gk_polsync_t *ps);
 /* Stop and join. */
 void gk_polsync_stop(gk_polsync_t *ps);
+/* The change stream announced a policy change (or may have, across a gap the caller could
+ * not read): re-read gk:pol:current soon. Coalesced; cheap (uv_async_send). Any thread,
+ * between gk_polsync_start and gk_polsync_stop (ignored outside, and with ps NULL): a
+ * session not connected reads the pointer anyway when it connects. */
+void gk_polsync_notify(gk_polsync_t *ps);
 /* Free a stopped or never started instance. NULL is ignored. */
 void gk_polsync_free(gk_polsync_t *ps);
 

@@ -17,6 +17,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <uv.h>
+#include "redis/redis.h"
 #include "status/status.h"
 
 /* One table: buckets of one cache line, each holding GK_TAB_WAYS entries with a 16-bit
@@ -174,6 +175,8 @@ struct sid {
 struct gk_status {
 	gk_status_conf_t conf;
 	char *host, *unix_path, *inst_id, *version, *inst_key;
+	gk_redis_addr_t addr; /* from host/port or unix_path */
+	gk_redis_auth_t auth; /* conf.redis_auth copied; points here after create */
 	unsigned command_timeout_ms;
 
 	_Atomic bool ready;
@@ -198,7 +201,7 @@ struct gk_status {
 	bool stopping;
 	struct conn cmd, tail;
 	enum phase phase;
-	unsigned backoff_ms;
+	gk_redis_backoff_t backoff;
 	bool was_connected;
 	bool load_failed;
 	uint64_t connect_start_ms, last_contact_ms, last_heartbeat_ms;
@@ -249,6 +252,9 @@ void session_fail(struct gk_status *st, const char *why);
 void note_contact(struct gk_status *st);
 void work_start(struct gk_status *st);
 void status_backoff_reset(struct gk_status *st);
+/* The stream carried a policy entry, or a load or resume may have skipped one: tell the
+ * policy follower (conf.policy_changed). */
+void status_policy_changed(struct gk_status *st);
 /* The store holds serial store (what: where it was seen) below the serial applied here:
  * keep the table, stop tailing, flag diverged (logged loudly once), poll until it holds
  * >= again, then reload the whole set (need_reload). */

@@ -261,6 +261,7 @@ bool load_step(gk_status_t *st)
 	       (unsigned long long)(gk_status_now_ms() - st->load_start_ms),
 	       (unsigned long long)st->serial, sid);
 	status_backoff_reset(st);
+	status_policy_changed(st); /* the entries the load covered are not read */
 	st->tail_gen++;
 	tail_begin(st);
 	status_publish_info(st);

@@ -7,8 +7,10 @@
  * as a whole: any NULL reply, error on a required command, timeout or disconnect tears both
  * down from a zero-delay timer (never inside a hiredis callback) with redisAsyncFree, which
  * runs the pending callbacks with NULL replies; they see c->ac != their context and do
- * nothing. Reconnects back off from 100 ms, doubling to reconnect_max_ms, and reset after
- * a session that loaded or resumed.
+ * nothing. Connections are opened through src/redis (AUTH first when configured: a
+ * connection counts as up only once authenticated). Reconnects back off from 100 ms,
+ * doubling to reconnect_max_ms with jitter (gk_redis_backoff), and reset after a session
+ * that loaded or resumed.
  *
  * hiredis 0.14 has no timeouts: a 100 ms tick checks the connect deadline and, per
  * connection, the time since the last reply while commands are outstanding (the tail's
@@ -26,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <hiredis/adapters/libuv.h>
 #include "common/log.h"
 #include "status/internal.h"
 #include "common/thread.h"
@@ -153,9 +154,7 @@ static void teardown_cb(uv_timer_t *t)
 	conn_close(&st->tail);
 	if (st->stopping)
 		return;
-	unsigned delay = st->backoff_ms;
-	st->backoff_ms = st->backoff_ms * 2 > st->conf.reconnect_max_ms ? st->conf.reconnect_max_ms
-	                                                                : st->backoff_ms * 2;
+	unsigned delay = gk_redis_backoff_next(&st->backoff);
 	uv_timer_start(&st->reconnect, reconnect_cb, delay, 0);
 }
 
@@ -239,26 +238,14 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 
 static int conn_open(gk_status_t *st, struct conn *c)
 {
-	redisAsyncContext *ac = st->unix_path ? redisAsyncConnectUnix(st->unix_path)
-	                                      : redisAsyncConnect(st->host, st->conf.redis_port);
-	if (ac == NULL)
-		return GK_ENOMEM;
-	if (ac->err) {
-		gk_log(GK_LOG_DEBUG, "status: redis connect (%s): %s", c->name, ac->errstr);
-		redisAsyncFree(ac);
-		return GK_EIO;
-	}
-	ac->data = c;
+	redisAsyncContext *ac;
+	int rc = gk_redis_async_open(&st->addr, &st->auth, "status", &st->loop, c, on_connect,
+	                             on_disconnect, &ac);
+	if (rc != 0)
+		return rc;
 	c->ac = ac;
 	c->up = false;
 	c->pending = 0;
-	if (redisLibuvAttach(ac, &st->loop) != REDIS_OK) {
-		c->ac = NULL;
-		redisAsyncFree(ac);
-		return GK_ENOMEM;
-	}
-	redisAsyncSetConnectCallback(ac, on_connect);
-	redisAsyncSetDisconnectCallback(ac, on_disconnect);
 	return 0;
 }
 
@@ -564,7 +551,7 @@ int gk_status_start(gk_status_t *st)
 	    st;
 	st->cmd = (struct conn){.st = st, .name = "cmd"};
 	st->tail = (struct conn){.st = st, .name = "tail"};
-	st->backoff_ms = BACKOFF_MIN_MS;
+	gk_redis_backoff_init(&st->backoff, BACKOFF_MIN_MS, st->conf.reconnect_max_ms);
 	st->last_contact_ms = gk_status_now_ms();
 	uv_timer_start(&st->tick, tick_cb, TICK_MS, TICK_MS);
 	uv_timer_start(&st->reconnect, reconnect_cb, 0, 0);
@@ -589,7 +576,13 @@ void gk_status_stop(gk_status_t *st)
 	st->started = false;
 }
 
+void status_policy_changed(gk_status_t *st)
+{
+	if (st->conf.policy_changed != NULL)
+		st->conf.policy_changed(st->conf.policy_ctx);
+}
+
 void status_backoff_reset(gk_status_t *st)
 {
-	st->backoff_ms = BACKOFF_MIN_MS;
+	gk_redis_backoff_reset(&st->backoff);
 }

@@ -100,6 +100,10 @@ int gk_status_create(const gk_status_conf_t *conf, gk_status_t **out)
 	    (conf->redis_unix != NULL && st->unix_path == NULL) || st->version == NULL ||
 	    st->inst_id == NULL || st->inst_key == NULL)
 		goto nomem;
+	if (gk_redis_auth_copy(&st->auth, conf->redis_auth) != 0)
+		goto nomem;
+	st->conf.redis_auth = &st->auth;
+	gk_redis_addr_set(&st->addr, st->host, conf->redis_port, st->unix_path);
 	st->conf.redis_host = st->host;
 	st->conf.redis_unix = st->unix_path;
 	st->conf.instance_id = st->inst_id;
@@ -127,6 +131,7 @@ int gk_status_create(const gk_status_conf_t *conf, gk_status_t **out)
 	*out = st;
 	return 0;
 nomem:
+	gk_redis_auth_clear(&st->auth);
 	free(st->host);
 	free(st->unix_path);
 	free(st->version);
@@ -144,6 +149,7 @@ void gk_status_free(gk_status_t *st)
 	build_free(&st->load);
 	tab_destroy(&st->tab);
 	uv_mutex_destroy(&st->info_lock);
+	gk_redis_auth_clear(&st->auth);
 	free(st->host);
 	free(st->unix_path);
 	free(st->version);

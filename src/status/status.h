@@ -43,8 +43,9 @@ typedef struct gk_status gk_status_t;
 typedef struct gk_status_conf {
 	const char *redis_host; /* IPv4/IPv6 literal or host name; NULL with redis_unix */
 	uint16_t redis_port;
-	const char *redis_unix;  /* unix socket path, or NULL */
-	const char *instance_id; /* heartbeat id; NULL: "hostname:pid" */
+	const char *redis_unix;                 /* unix socket path, or NULL */
+	const char *instance_id;                /* heartbeat id; NULL: "hostname:pid" */
+	const struct gk_redis_auth *redis_auth; /* AUTH credentials (copied); NULL: no AUTH */
 	unsigned connect_timeout_ms;
 	unsigned reconnect_max_ms; /* backoff cap */
 	/* without a Redis reply for this long the replica is flagged stale (log, metric,
@@ -58,6 +59,13 @@ typedef struct gk_status_conf {
 	 * cheap (say, a uv_async_send) and must not call into the replica. */
 	void (*retired)(void *ctx);
 	void *retired_ctx;
+	/* The change stream is read here only, once per daemon. Called on the status thread
+	 * for each policy entry of the stream (k=pol, include/gk/policy_store.h) and after each
+	 * full load or resume (entries may have gone by while the tail was down), so that the
+	 * policy follower re-reads gk:pol:current (gk_polsync_notify); NULL: nobody. It must
+	 * be cheap (a uv_async_send) and must not call into the replica. */
+	void (*policy_changed)(void *ctx);
+	void *policy_ctx;
 } gk_status_conf_t;
 
 /* Status of the registrable domain name (lowercase wire name of len octets; hash is

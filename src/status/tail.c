@@ -115,10 +115,12 @@ static int apply_entry(gk_status_t *st, const redisReply *e, uint64_t *older)
 			if (entry_serial(kv, &es))
 				st->serial = es; /* not below: checked above */
 		} else if (k != NULL && strcmp(k->str, "pol") == 0) {
-			/* fleet policy (include/gk/policy_store.h) is src/polsync's: skipped here,
-			 * but counted as applied so the trim accounting stays exact */
-			gk_log(GK_LOG_DEBUG, "status: policy change in stream entry %s (polsync's)",
+			/* fleet policy (include/gk/policy_store.h): handed to src/polsync, which
+			 * re-reads the pointer; counted as applied so the trim accounting stays
+			 * exact */
+			gk_log(GK_LOG_DEBUG, "status: policy change in stream entry %s",
 			       e->element[0]->str);
+			status_policy_changed(st);
 		}
 	}
 	st->last = id;
@@ -263,6 +265,7 @@ static void on_resume(struct conn *c, redisReply *r, void *priv)
 	sid_fmt(st->last, sid, sizeof(sid));
 	gk_log(GK_LOG_INFO, "status: resuming the change stream after %s", sid);
 	status_backoff_reset(st);
+	status_policy_changed(st); /* while down, a policy may have been pushed */
 	tail_begin(st);
 }
 

@@ -22,21 +22,12 @@ void gk_sync_conn_err(gk_sync_conn_t *cn, const char *fmt, ...)
 	va_end(ap);
 }
 
-int gk_sync_conn_open(gk_sync_conn_t *cn, const char *host, int port, unsigned timeout_ms)
+int gk_sync_conn_open(gk_sync_conn_t *cn, const gk_redis_addr_t *a, const gk_redis_auth_t *auth,
+                      unsigned timeout_ms)
 {
 	unsigned ms = timeout_ms ? timeout_ms : 60000;
-	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-	cn->c = redisConnectWithTimeout(host, port, tv);
-	if (!cn->c || cn->c->err) {
-		gk_sync_conn_err(cn, "redis %s:%d: %s", host, port,
-		                 cn->c ? cn->c->errstr : "cannot allocate context");
-		if (cn->c)
-			redisFree(cn->c);
-		cn->c = NULL;
-		return GK_EIO;
-	}
-	redisSetTimeout(cn->c, tv);
-	return 0;
+	int rc = gk_redis_connect(a, auth, ms, ms, &cn->c, cn->err, cn->errlen);
+	return rc == GK_ENOMEM ? rc : rc ? GK_EIO : 0;
 }
 
 void gk_sync_conn_close(gk_sync_conn_t *cn)
@@ -161,7 +152,7 @@ int gk_sync_read_serial(const gk_sync_opts_t *o, uint64_t *serial, char *err, si
 {
 	gk_sync_conn_t cn = {.err = err, .errlen = errlen};
 	redisReply *r = NULL;
-	int rc = gk_sync_conn_open(&cn, o->host, o->port, o->timeout_ms);
+	int rc = gk_sync_conn_open(&cn, &o->redis, o->auth, o->timeout_ms);
 	if (rc)
 		return rc;
 	const char *get[] = {"GET", GK_KEY_SERIAL};

@@ -27,10 +27,11 @@ typedef struct gk_sync_conn {
 void gk_sync_conn_err(gk_sync_conn_t *cn, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Connect to host:port with o->timeout_ms (0: 60 s) on connect and every reply.
- * Returns 0 or GK_EIO (message in err). */
-GK_MUST_CHECK int gk_sync_conn_open(gk_sync_conn_t *cn, const char *host, int port,
-                                    unsigned timeout_ms);
+/* Connect to a with timeout_ms (0: 60 s) on connect and every reply, and AUTH with auth
+ * (NULL or no password: none) through src/redis. Returns 0 or GK_EIO (message in err:
+ * "redis ADDR: WHY", "redis ADDR: AUTH failed for user U: ..."). */
+GK_MUST_CHECK int gk_sync_conn_open(gk_sync_conn_t *cn, const gk_redis_addr_t *a,
+                                    const gk_redis_auth_t *auth, unsigned timeout_ms);
 void gk_sync_conn_close(gk_sync_conn_t *cn);
 
 /* Read one reply. An error reply is a failure (GK_EIO, message "redis: ..."; GK_EBUSY with
@@ -128,6 +129,7 @@ GK_MUST_CHECK int gk_sync_lock_run(gk_sync_lock_t *l, const gk_sync_strs_t *cmd)
  * pending reply on the connection; it fails with GK_EBUSY if the lock was lost). */
 GK_MUST_CHECK int gk_sync_lock_renew(gk_sync_lock_t *l);
 
-/* Delete the lock if it still holds our value, over a connection of its own to host:port.
+/* Delete the lock if it still holds our value, over a connection of its own to a.
  * Returns 0, GK_ENOENT (not ours any more), GK_EIO; a lock not held is 0. */
-int gk_sync_lock_release(gk_sync_lock_t *l, const char *host, int port, unsigned timeout_ms);
+int gk_sync_lock_release(gk_sync_lock_t *l, const gk_redis_addr_t *a, const gk_redis_auth_t *auth,
+                         unsigned timeout_ms);

@@ -294,7 +294,8 @@ int gk_sync_lock_renew(gk_sync_lock_t *l)
 	return 0;
 }
 
-int gk_sync_lock_release(gk_sync_lock_t *l, const char *host, int port, unsigned timeout_ms)
+int gk_sync_lock_release(gk_sync_lock_t *l, const gk_redis_addr_t *a, const gk_redis_auth_t *auth,
+                         unsigned timeout_ms)
 {
 	if (!l->held)
 		return 0;
@@ -303,7 +304,7 @@ int gk_sync_lock_release(gk_sync_lock_t *l, const char *host, int port, unsigned
 	gk_sync_conn_t cn = {0};
 	redisReply *r = NULL;
 	const char *del[] = {"EVAL", RELEASE_LUA, "1", GK_KEY_SYNC_LOCK, l->value};
-	int rc = gk_sync_conn_open(&cn, host, port, timeout_ms);
+	int rc = gk_sync_conn_open(&cn, a, auth, timeout_ms);
 	if (!rc)
 		rc = gk_sync_conn_command(&cn, &r, 5, del);
 	if (!rc)

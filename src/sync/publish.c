@@ -505,7 +505,7 @@ int gk_sync_apply(const gk_sync_opts_t *o, const gk_feed_t *f, const char *name,
 		snprintf(err, errlen, "cannot make a lock token (no randomness)");
 		return rc;
 	}
-	rc = gk_sync_conn_open(&cn, o->host, o->port, o->timeout_ms);
+	rc = gk_sync_conn_open(&cn, &o->redis, o->auth, o->timeout_ms);
 	if (rc)
 		return rc;
 	/* the lock first: the serial rules are checked, and everything written, under it */
@@ -533,8 +533,8 @@ int gk_sync_apply(const gk_sync_opts_t *o, const gk_feed_t *f, const char *name,
 		rc = f->base > cur ? GK_EAGAIN : GK_ESYNTAX;
 		goto out;
 	}
-	if (!o->no_records && o->records_host) {
-		rc = gk_sync_conn_open(&rconn, o->records_host, o->records_port, o->timeout_ms);
+	if (!o->no_records && o->has_records) {
+		rc = gk_sync_conn_open(&rconn, &o->records_redis, o->auth, o->timeout_ms);
 		if (!rc)
 			rc = gk_sync_lock_acquire(&A.rlock, &rconn, value, o->lock_ttl_ms,
 			                          o->lock_wait_ms);
@@ -561,11 +561,10 @@ int gk_sync_apply(const gk_sync_opts_t *o, const gk_feed_t *f, const char *name,
 	}
 out:
 	if (A.lock.held &&
-	    gk_sync_lock_release(&A.lock, o->host, o->port, o->timeout_ms) == GK_ENOENT && !rc)
+	    gk_sync_lock_release(&A.lock, &o->redis, o->auth, o->timeout_ms) == GK_ENOENT && !rc)
 		gk_log(GK_LOG_WARN, "%s was no longer this apply's at its end", GK_KEY_SYNC_LOCK);
 	if (A.rlock.held)
-		(void)gk_sync_lock_release(&A.rlock, o->records_host, o->records_port,
-		                           o->timeout_ms);
+		(void)gk_sync_lock_release(&A.rlock, &o->records_redis, o->auth, o->timeout_ms);
 	A.st->seconds = now() - t0;
 	A.st->added = A.d.added;
 	A.st->changed = A.d.changed;

@@ -30,20 +30,22 @@
  * still ours. Single-threaded; one call at a time per process.
  */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include "common/psl.h"
 #include "gk/errors.h"
+#include "redis/redis.h"
 #include "sync/feed.h"
 
 typedef struct gk_sync_opts {
-	const char *host; /* Redis host (IPv4/IPv6 literal or name) */
-	int port;
-	int no_records;           /* 1: leave the record buckets (gk:rec:*) alone */
-	const char *records_host; /* records on another instance (NULL: the same one) */
-	int records_port;
-	unsigned window;     /* buckets per pipeline round; 0: 256 */
+	gk_redis_addr_t redis; /* the status Redis (src/redis/redis.h) */
+	int no_records;        /* 1: leave the record buckets (gk:rec:*) alone */
+	bool has_records;      /* records on another instance: records_redis */
+	gk_redis_addr_t records_redis;
+	const gk_redis_auth_t *auth; /* AUTH on both (the gk-sync ACL user); NULL: none */
+	unsigned window;             /* buckets per pipeline round; 0: 256 */
 	long abort_after;    /* test hook: _exit(70) after this many bucket transactions; 0: off */
 	unsigned timeout_ms; /* connect and per-reply timeout; 0: 60000 */
 	unsigned lock_wait_ms; /* wait this long for another apply's lock; 0: fail at once */

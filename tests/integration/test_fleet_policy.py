@@ -203,6 +203,11 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, gks):
 	assert "push: version 1" in out, out
 	for g in gks:
 		wait_for("v1 on %d" % g.port, lambda: enforced_text(g.port) == "v1", timeout=5)
+	# the change stream is read once per instance: the replica's tail hands policy entries to
+	# the follower (which keeps only a connection for the policy keys)
+	readers = [c for c in r.client_list() if c.get("cmd") == "xread"]
+	assert len(readers) == len(gks), r.client_list()
+	log("XREAD readers of gk:changes: %d for %d instances" % (len(readers), len(gks)))
 	# a list that does not compile: file:line, exit 1, nothing pushed; a dry run pushes nothing
 	write_policy(pdir, "v-broken", block=("mail.example.cn", "www..example.cn"))
 	p = t.ctl("policy", "push", "pol/policy.yaml", "--key", "op1.key", check=False)

@@ -5,8 +5,9 @@
  * argument parsing lives in libgk (src/sync/). Exit status: 0 done; 1 feed rejected (apply,
  * verify) or invalid JSON (lint); 2 bad usage or unusable key/config; 3 Redis or I/O error;
  * 4 another apply holds the lock (gk:sync:lock), or this apply lost it part-way.
- * Environment: GK_SYNC_REDIS, GK_SYNC_RECORDS_REDIS and GK_SYNC_PUBKEY stand in for --redis,
- * --records-redis and --pubkey;
+ * Environment: GK_SYNC_REDIS, GK_SYNC_RECORDS_REDIS, GK_SYNC_PUBKEY and GK_REDIS_USER stand
+ * in for --redis, --records-redis, --pubkey and --redis-user; GK_REDIS_PASSWORD holds the
+ * Redis password when no --redis-password-file is given (never a command-line value);
  * GK_SYNC_TEST_ABORT_AFTER=N makes apply exit(70) after N bucket transactions (tests only).
  */
 #include <getopt.h>
@@ -31,13 +32,15 @@ static void usage(FILE *f)
 	    "usage: gk-sync keygen [--force] PRIV.pem PUB.pem\n"
 	    "       gk-sync sign --key PRIV.pem [--base64] [--out SIG] FEED\n"
 	    "       gk-sync verify --pubkey PUB.pem [--sig SIG] FEED|-\n"
-	    "       gk-sync apply --redis HOST:PORT --pubkey PUB.pem [--sig SIG]\n"
+	    "       gk-sync apply --redis ADDR --pubkey PUB.pem [--sig SIG]\n"
 	    "                     [--records-redis HOST:PORT | --no-records] [--threads N]\n"
 	    "                     [--psl FILE] [--lock-wait MS] [--lock-ttl MS] FEED|-\n"
-	    "       gk-sync watch --redis HOST:PORT --pubkey PUB.pem [--records-redis HOST:PORT |\n"
+	    "       gk-sync watch --redis ADDR --pubkey PUB.pem [--records-redis ADDR |\n"
 	    "                     --no-records] [--interval MS] [--lock-wait MS] [--lock-ttl MS] "
 	    "DIR\n"
 	    "       gk-sync lint [--psl FILE] FEED|-\n"
+	    "ADDR: HOST:PORT, [IPv6]:PORT or unix:/path. apply and watch also take\n"
+	    "[--redis-user USER] [--redis-password-file FILE] (else GK_REDIS_PASSWORD).\n"
 	    "FEED.sig beside FEED holds the Ed25519 signature (64 raw bytes or base64).\n"
 	    "Exit: 0 ok, 1 rejected, 2 usage, 3 Redis/I/O error, 4 lock held by another apply.\n"
 	    "See docs/FEED.md.\n");
@@ -48,31 +51,6 @@ static void on_term(int sig)
 {
 	(void)sig;
 	stop = 1;
-}
-
-static int parse_hostport(const char *s, const char **hostp, int *portp)
-{
-	static char hosts[2][256];
-	static int nh;
-	char *host = hosts[nh++ & 1];
-	const char *c = strrchr(s, ':');
-	if (!c || c == s || strlen(s) >= sizeof(hosts[0]))
-		return -1;
-	size_t hl = (size_t)(c - s);
-	if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']') {
-		memcpy(host, s + 1, hl - 2);
-		host[hl - 2] = 0;
-	} else {
-		memcpy(host, s, hl);
-		host[hl] = 0;
-	}
-	char *end;
-	long p = strtol(c + 1, &end, 10);
-	if (*end || p < 1 || p > 65535)
-		return -1;
-	*hostp = host;
-	*portp = (int)p;
-	return 0;
 }
 
 static unsigned default_threads(void)
@@ -146,6 +124,8 @@ int main(int argc, char **argv)
 	    {"window", required_argument, NULL, 'w'},
 	    {"version", no_argument, NULL, 'V'},
 	    {"records-redis", required_argument, NULL, 'R'},
+	    {"redis-user", required_argument, NULL, 'U'},
+	    {"redis-password-file", required_argument, NULL, 'W'},
 	    {"force", no_argument, NULL, 'f'},
 	    {"lock-wait", required_argument, NULL, 'L'},
 	    {"lock-ttl", required_argument, NULL, 'T'},
@@ -167,10 +147,12 @@ int main(int argc, char **argv)
 	}
 	const char *redis = getenv("GK_SYNC_REDIS"), *pubkey = getenv("GK_SYNC_PUBKEY");
 	const char *records_redis = getenv("GK_SYNC_RECORDS_REDIS");
+	const char *redis_user = getenv("GK_REDIS_USER"), *redis_pwfile = NULL;
 	const char *sig = NULL, *key = NULL, *out = NULL, *psl_path = NULL;
 	const char *abort_after = getenv("GK_SYNC_TEST_ABORT_AFTER");
 	int base64 = 0, force = 0, ch;
 	unsigned threads = default_threads(), interval = 1000;
+	static gk_redis_auth_t auth; /* wiped at exit by the OS; one per process */
 	gk_sync_opts_t o = {.abort_after = abort_after ? atol(abort_after) : 0};
 	optind = 2;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -201,6 +183,12 @@ int main(int argc, char **argv)
 			break;
 		case 'R':
 			records_redis = optarg;
+			break;
+		case 'U':
+			redis_user = optarg;
+			break;
+		case 'W':
+			redis_pwfile = optarg;
 			break;
 		case 't':
 			threads = (unsigned)atoi(optarg);
@@ -270,14 +258,30 @@ int main(int argc, char **argv)
 	if ((!strcmp(cmd, "verify") || !strcmp(cmd, "apply") || !strcmp(cmd, "watch")) &&
 	    nargs == 1 && pubkey) {
 		int verify = !strcmp(cmd, "verify");
-		if (!verify && (!redis || parse_hostport(redis, &o.host, &o.port))) {
+		if (!verify && !redis) {
 			fprintf(stderr, "gk-sync: %s needs --redis HOST:PORT\n", cmd);
 			return EX_USAGE;
 		}
-		if (!verify && records_redis && !o.no_records &&
-		    parse_hostport(records_redis, &o.records_host, &o.records_port)) {
-			fprintf(stderr, "gk-sync: --records-redis needs HOST:PORT\n");
+		if (!verify && gk_redis_addr_parse(redis, 0, &o.redis, err, sizeof(err))) {
+			fprintf(stderr, "gk-sync: --redis: %s\n", err);
 			return EX_USAGE;
+		}
+		if (!verify && records_redis && !o.no_records) {
+			if (gk_redis_addr_parse(records_redis, 0, &o.records_redis, err,
+			                        sizeof(err))) {
+				fprintf(stderr, "gk-sync: --records-redis: %s\n", err);
+				return EX_USAGE;
+			}
+			o.has_records = true;
+		}
+		if (!verify) {
+			int rc =
+			    gk_redis_auth_load(&auth, redis_user, redis_pwfile, err, sizeof(err));
+			if (rc) {
+				fprintf(stderr, "gk-sync: %s\n", err);
+				return EX_USAGE;
+			}
+			o.auth = &auth;
 		}
 		if (access(pubkey, R_OK)) {
 			fprintf(stderr, "gk-sync: cannot read public key %s\n", pubkey);

@@ -11,10 +11,13 @@
 #include "ctl/ctl.h"
 #include "ctl/report.h"
 #include "polstore/polstore.h"
+#include "redis/redis.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: gkctl [--redis HOST:PORT|unix:PATH] [-c gatekeeperd.conf] COMMAND\n"
+	fprintf(f, "usage: gkctl [--redis HOST:PORT|unix:PATH] [-c gatekeeperd.conf]\n"
+	           "             [--redis-user USER] [--redis-password-file FILE] COMMAND\n"
+	           "  (the password: that file's first line, else GK_REDIS_PASSWORD)\n"
 	           "  policy push PATH --key OPERATOR_KEY [--message TEXT] | --dry-run\n"
 	           "  policy show [VERSION] [--pubkey PUB.pem]... [--file NAME]\n"
 	           "  policy history\n"
@@ -46,10 +49,20 @@ int main(int argc, char **argv)
 		o.redis = NULL;
 	/* report parses its own options (src/ctl/report.h); --redis may come before it */
 	int ri = 1;
-	while (ri + 1 < argc && (strcmp(argv[ri], "--redis") == 0 || strcmp(argv[ri], "-r") == 0))
-		o.redis = argv[ri + 1], ri += 2;
+	const char *ruser = getenv("GK_REDIS_USER"), *rpwfile = NULL;
+	for (;;) {
+		if (ri + 1 < argc && (!strcmp(argv[ri], "--redis") || !strcmp(argv[ri], "-r")))
+			o.redis = argv[ri + 1], ri += 2;
+		else if (ri + 1 < argc && !strcmp(argv[ri], "--redis-user"))
+			ruser = argv[ri + 1], ri += 2;
+		else if (ri + 1 < argc && !strcmp(argv[ri], "--redis-password-file"))
+			rpwfile = argv[ri + 1], ri += 2;
+		else
+			break;
+	}
 	if (ri < argc && strcmp(argv[ri], "report") == 0)
-		return gk_report_main(argc - ri, argv + ri, o.redis, stdout, stderr);
+		return gk_report_main(argc - ri, argv + ri, o.redis, ruser, rpwfile, stdout,
+		                      stderr);
 	static const struct option lo[] = {{"redis", required_argument, NULL, 'r'},
 	                                   {"config", required_argument, NULL, 'c'},
 	                                   {"key", required_argument, NULL, 'k'},
@@ -61,6 +74,8 @@ int main(int argc, char **argv)
 	                                   {"dry-run", no_argument, NULL, 'n'},
 	                                   {"dry-run", no_argument, NULL, 'n'},
 	                                   {"timeout", required_argument, NULL, 'o'},
+	                                   {"redis-user", required_argument, NULL, 'u'},
+	                                   {"redis-password-file", required_argument, NULL, 'W'},
 	                                   {"help", no_argument, NULL, 'h'},
 	                                   {NULL, 0, NULL, 0}};
 	int ch;
@@ -100,6 +115,12 @@ int main(int argc, char **argv)
 		case 'o':
 			o.timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
 			break;
+		case 'u':
+			ruser = optarg;
+			break;
+		case 'W':
+			rpwfile = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -108,6 +129,13 @@ int main(int argc, char **argv)
 			return GK_CTL_USAGE;
 		}
 	}
+	static gk_redis_auth_t auth;
+	char aerr[600];
+	if (gk_redis_auth_load(&auth, ruser, rpwfile, aerr, sizeof(aerr)) != 0) {
+		fprintf(stderr, "gkctl: %s\n", aerr);
+		return GK_CTL_USAGE;
+	}
+	o.auth = &auth;
 	char **a = argv + optind;
 	int n = argc - optind;
 	uint64_t v1 = 0, v2 = 0;

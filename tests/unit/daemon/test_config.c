@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "daemon/config.h"
+#include "redis/redis.h"
 
 static char tmpdir[64];
 
@@ -398,6 +399,60 @@ static void test_filing_keys(void **state)
 	gk_config_free(cfg);
 }
 
+/* redis.user and redis.password_file: the password is read at load (first line), relative
+ * to the config; a missing file, a user without a password or a bad name fails with the
+ * line. */
+static void test_redis_auth(void **state)
+{
+	(void)state;
+	char pw[160], body[512];
+	unsetenv(GK_REDIS_PASSWORD_ENV);
+	snprintf(pw, sizeof(pw), "%s/gk.pw", tmpdir);
+	write_file(pw, "s3cret\n");
+	gk_config_t *cfg = load_ok(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n"
+	                                        "  user: gatekeeperd\n  password_file: gk.pw\n");
+	assert_string_equal(cfg->redis.user, "gatekeeperd");
+	assert_string_equal(cfg->redis.password_file, pw);
+	assert_non_null(cfg->redis.auth);
+	assert_string_equal(cfg->redis.auth->user, "gatekeeperd");
+	assert_string_equal(cfg->redis.auth->password, "s3cret");
+	gk_config_free(cfg);
+	/* no user, no password: no AUTH */
+	cfg = load_ok(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n");
+	assert_null(cfg->redis.auth);
+	gk_config_free(cfg);
+	/* the environment stands in for the file */
+	setenv(GK_REDIS_PASSWORD_ENV, "env-pw", 1);
+	cfg = load_ok(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n  user: gatekeeperd\n");
+	assert_string_equal(cfg->redis.auth->password, "env-pw");
+	gk_config_free(cfg);
+	unsetenv(GK_REDIS_PASSWORD_ENV);
+	expect_error(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n  user: gatekeeperd\n",
+	             GK_ECONFIG, 7, "needs a password");
+	expect_error(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n  user: gatekeeperd\n"
+	                          "  password_file: none.pw\n",
+	             GK_ECONFIG, 8, "none.pw");
+	expect_error(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n  user: \"a b\"\n",
+	             GK_ECONFIG, 7, "redis.user");
+	expect_error(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n  password_file: \"\"\n",
+	             GK_ECONFIG, 7, "redis.password_file");
+	/* gkctl reads the daemon's config without its secrets: no file needed, no auth */
+	char path[160], err[512];
+	snprintf(path, sizeof(path), "%s/nosecret.yaml", tmpdir);
+	write_file(path, LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n  user: gatekeeperd\n"
+	                              "  password_file: none.pw\n");
+	assert_int_equal(gk_config_load_flags(path, GK_CONFIG_NO_SECRETS, &cfg, err, sizeof(err)),
+	                 0);
+	assert_null(cfg->redis.auth);
+	assert_string_equal(cfg->redis.user, "gatekeeperd");
+	gk_config_free(cfg);
+	snprintf(body, sizeof(body), "%s/empty.pw", tmpdir);
+	write_file(body, "\n");
+	expect_error(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n  user: u\n"
+	                          "  password_file: empty.pw\n",
+	             GK_ECONFIG, 8, "empty");
+}
+
 static void test_filing_errors(void **state)
 {
 	(void)state;
@@ -461,6 +516,7 @@ int main(void)
 	    cmocka_unit_test(test_errors_zones),   cmocka_unit_test(test_discovery_section),
 	    cmocka_unit_test(test_parse_addr),     cmocka_unit_test(test_filing_defaults),
 	    cmocka_unit_test(test_filing_keys),    cmocka_unit_test(test_filing_errors),
+	    cmocka_unit_test(test_redis_auth),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }

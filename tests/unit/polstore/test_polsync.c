@@ -6,7 +6,8 @@
  * signed by a key the daemon does not trust, a signed but uncompilable bundle and a pointer
  * moved back to an older version are each rejected with their reason while the policy in
  * force stays; a rollback is a new version handed over; a version pushed before polsync
- * starts is picked up at start.
+ * starts is picked up at start. As in gatekeeperd, the change stream is read by a status
+ * replica (gk_status) whose tail tells the follower of each policy entry (gk_polsync_notify).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,6 +29,7 @@
 #include "ctl/ctl.h"
 #include "polstore/polstore.h"
 #include "polsync/polsync.h"
+#include "status/status.h"
 #include "sync/sig.h"
 
 static pid_t redis_pid;
@@ -180,6 +182,40 @@ static void announce(redisContext *c, uint64_t v)
 	freeReplyObject(r);
 }
 
+/* The daemon's wiring: the replica's tail reads the change stream and notifies ps. */
+static gk_status_t *tail_st;
+
+static void tail_notify(void *ctx)
+{
+	gk_polsync_notify(ctx);
+}
+
+static void tail_start(gk_polsync_t *ps)
+{
+	/* a replica tails once it has loaded a status set: give it one (empty, serial 1) */
+	redisContext *c = rconn();
+	freeReplyObject(redisCommand(c, "SET gk:serial 1 NX"));
+	redisFree(c);
+	gk_status_conf_t sc = {.redis_host = "127.0.0.1",
+	                       .redis_port = (uint16_t)redis_port,
+	                       .instance_id = "test-polsync",
+	                       .connect_timeout_ms = 500,
+	                       .reconnect_max_ms = 300,
+	                       .policy_changed = tail_notify,
+	                       .policy_ctx = ps};
+	assert_int_equal(gk_status_create(&sc, &tail_st), 0);
+	assert_int_equal(gk_status_start(tail_st), 0);
+}
+
+static void tail_stop(void)
+{
+	gk_status_free(tail_st); /* stops its thread first */
+	tail_st = NULL;
+	redisContext *c = rconn(); /* its heartbeat is no instance for gkctl status */
+	freeReplyObject(redisCommand(c, "DEL gk:inst:test-polsync"));
+	redisFree(c);
+}
+
 static void test_follow(void **state)
 {
 	(void)state;
@@ -199,6 +235,7 @@ static void test_follow(void **state)
 	gk_polsync_t *ps = NULL;
 	assert_int_equal(gk_polsync_create(&conf, &ps, err, sizeof(err)), 0);
 	assert_int_equal(gk_polsync_start(ps), 0);
+	tail_start(ps);
 	assert_true(wait_for(&got_version, 1, 3000));
 
 	/* a push is handed over quickly */
@@ -283,6 +320,7 @@ static void test_follow(void **state)
 	assert_true(info.connected);
 	redisFree(c);
 
+	tail_stop();
 	gk_polsync_stop(ps);
 	gk_polsync_free(ps);
 }
@@ -323,11 +361,13 @@ static gk_polsync_t *follower(const char *sdir, uint64_t *kept)
 	atomic_store(&got_version, 0);
 	atomic_store(&got_reject, 999);
 	assert_int_equal(gk_polsync_start(ps), 0);
+	tail_start(ps);
 	return ps;
 }
 
 static void done(gk_polsync_t *ps)
 {
+	tail_stop();
 	gk_polsync_stop(ps);
 	gk_polsync_free(ps);
 }

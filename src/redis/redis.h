@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/* src/redis/redis.h -- the one Redis layer: addresses, credentials, connecting (synchronous
+ * and on a libuv loop), AUTH and reconnect backoff, shared by gatekeeperd, gk-sync and gkctl.
+ *
+ * Every program reaches Redis through these verbs, so an address is parsed, a password is
+ * read and AUTH is sent in one place. The synchronous client serves the tools (gk-sync,
+ * gkctl report/status/policy); the asynchronous open serves the daemon's loops (status
+ * replica, policy follower, discovery), whose sessions keep their own state machines but
+ * connect, authenticate and back off through here.
+ *
+ * Credentials: an ACL user and its password (redis/gatekeeper.acl ships one user per
+ * program). The password comes from a file (first line) or the environment variable
+ * GK_REDIS_PASSWORD, never from a command-line value that ps shows. No password: no AUTH
+ * (the default user, as a Redis without ACLs expects).
+ *
+ * Threads: the parsing and synchronous verbs may be called from any thread on their own
+ * arguments; gk_redis_async_open runs on the thread of the loop it attaches to.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <uv.h>
+#include "gk/errors.h"
+
+/* The environment variable a password may come from (when no password file is given). */
+#define GK_REDIS_PASSWORD_ENV "GK_REDIS_PASSWORD"
+/* Longest accepted password and user name (bytes). */
+#define GK_REDIS_PASSWORD_MAX 512u
+#define GK_REDIS_USER_MAX     128u
+
+/* A parsed address: TCP host and port, or a unix socket path. */
+typedef struct gk_redis_addr {
+	char host[256]; /* without brackets; "" for a unix socket */
+	uint16_t port;  /* 0 for a unix socket */
+	char path[108]; /* unix socket path (absolute), "" for TCP */
+} gk_redis_addr_t;
+
+/* gk_redis_addr_parse flags */
+#define GK_REDIS_ADDR_NUMERIC 1u /* the host must be an IPv4 or IPv6 literal */
+
+/* Parse "HOST:PORT", "[IPv6]:PORT" or "unix:/absolute/path" into *out. Returns 0, or
+ * GK_EINVAL with a message naming the address in err (errlen bytes, may be 0). Pure. */
+GK_MUST_CHECK int gk_redis_addr_parse(const char *s, unsigned flags, gk_redis_addr_t *out,
+                                      char *err, size_t errlen);
+/* Fill *a from a host (or NULL) and port, or a unix socket path (or NULL), as the daemon's
+ * modules receive them; strings longer than the fields are cut (the config bounds them). */
+void gk_redis_addr_set(gk_redis_addr_t *a, const char *host, uint16_t port, const char *unix_path);
+/* The address as written back: "host:port", "[v6]:port" or "unix:/path". */
+void gk_redis_addr_fmt(const gk_redis_addr_t *a, char *buf, size_t cap);
+
+/* Credentials. user "" with a password: AUTH PASSWORD (the default user). password NULL:
+ * no AUTH. The password is heap memory owned here, wiped by gk_redis_auth_clear. */
+typedef struct gk_redis_auth {
+	char user[GK_REDIS_USER_MAX];
+	char *password;
+} gk_redis_auth_t;
+
+/* Fill *a from user (NULL or "": none) and a password read from password_file (its first
+ * line, without the line end; NULL: from the environment variable GK_REDIS_PASSWORD, if
+ * set and non-empty). A user without any password is an error (AUTH needs one). Returns 0;
+ * GK_EINVAL (bad user, empty or too long password, user without password), GK_EIO (the
+ * file cannot be read), GK_ENOMEM; err names the file. *a is cleared first; on failure
+ * it holds nothing. */
+GK_MUST_CHECK int gk_redis_auth_load(gk_redis_auth_t *a, const char *user,
+                                     const char *password_file, char *err, size_t errlen);
+/* Fill *a from a password given as text (tests, copies). Same rules as above. */
+GK_MUST_CHECK int gk_redis_auth_set(gk_redis_auth_t *a, const char *user, const char *password);
+/* Wipe and free the password; *a then means "no AUTH". NULL is fine. */
+void gk_redis_auth_clear(gk_redis_auth_t *a);
+/* A deep copy of src into *dst (cleared first). 0 or GK_ENOMEM. */
+GK_MUST_CHECK int gk_redis_auth_copy(gk_redis_auth_t *dst, const gk_redis_auth_t *src);
+
+/* --- synchronous client (tools) -------------------------------------------------------- */
+
+/* Connect to a within connect_timeout_ms, set command_timeout_ms as the timeout of every
+ * later read and write (redisSetTimeout; 0: none), and AUTH when auth holds a password
+ * (auth NULL: none). Returns 0 and a context the caller frees with redisFree; GK_EIO when it
+ * cannot connect (err: "redis ADDR: WHY") or the server refuses the credentials (err:
+ * "redis ADDR: AUTH failed for user U: WRONGPASS ..."); GK_ENOMEM. Nothing to free on
+ * failure. */
+GK_MUST_CHECK int gk_redis_connect(const gk_redis_addr_t *a, const gk_redis_auth_t *auth,
+                                   unsigned connect_timeout_ms, unsigned command_timeout_ms,
+                                   redisContext **out, char *err, size_t errlen);
+/* gk_redis_connect on an address string (parsed with gk_redis_addr_parse, flags 0). */
+GK_MUST_CHECK int gk_redis_connect_str(const char *addr, const gk_redis_auth_t *auth,
+                                       unsigned connect_timeout_ms, unsigned command_timeout_ms,
+                                       redisContext **out, char *err, size_t errlen);
+
+/* --- asynchronous connections (the daemon's loops) -------------------------------------- */
+
+/* Start a connection to a on loop (hiredis libuv adapter) with ac->data = data and the
+ * given callbacks. With a password in auth, AUTH is queued as the connection's first
+ * command and on_connect(ac, REDIS_OK) runs only once AUTH succeeded (a transport failure
+ * still reaches on_connect with REDIS_ERR at once), so the owner sends nothing that could
+ * meet NOAUTH. A refused AUTH is logged as an error ("WHO: redis ADDR: AUTH failed for
+ * user U: WRONGPASS ...") and closes the connection (redisAsyncDisconnect, never a free
+ * inside a callback): on_disconnect then runs, without on_connect having run, and the
+ * owner's backoff retries. who names the caller in logs (static string).
+ * Returns 0 and *out; GK_EIO (the connect failed at once: logged at debug level) or
+ * GK_ENOMEM, with nothing left to free. Loop thread only. */
+GK_MUST_CHECK int gk_redis_async_open(const gk_redis_addr_t *a, const gk_redis_auth_t *auth,
+                                      const char *who, uv_loop_t *loop, void *data,
+                                      redisConnectCallback *on_connect,
+                                      redisDisconnectCallback *on_disconnect,
+                                      redisAsyncContext **out);
+
+/* --- reconnect backoff ----------------------------------------------------------------- */
+
+/* Exponential backoff with jitter: each delay is drawn from [cur/2, cur], then cur doubles
+ * up to max_ms; a reset returns to min_ms. Plain state, one owner. */
+typedef struct gk_redis_backoff {
+	unsigned min_ms, max_ms, cur_ms;
+	uint64_t rng;
+} gk_redis_backoff_t;
+
+void gk_redis_backoff_init(gk_redis_backoff_t *b, unsigned min_ms, unsigned max_ms);
+/* The next delay (ms, at least 1 when min_ms > 0) and one doubling. */
+unsigned gk_redis_backoff_next(gk_redis_backoff_t *b);
+void gk_redis_backoff_reset(gk_redis_backoff_t *b);
