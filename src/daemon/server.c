@@ -904,6 +904,14 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	}
 	s->sighup.data = s->sigterm.data = s->sigint.data = s->reclaim.data = s->retire.data =
 	    s->retire_async.data = s;
+	/* SIGHUP is caught before anything loads: one that arrives while zones load (an
+	 * operator's or a config manager's reload) must not kill the daemon with the default
+	 * action. libuv records it; the loop runs the reload once it starts. SIGTERM and SIGINT
+	 * keep their default action until the loop can stop cleanly. */
+	if ((rc = uv_signal_start(&s->sighup, on_signal, SIGHUP)) != 0) {
+		snprintf(err, errlen, "libuv: %s", uv_strerror(rc));
+		goto fail;
+	}
 	if ((rc = start_status(s, err, errlen)) != 0)
 		goto fail;
 	if ((rc = start_discovery(s, err, errlen)) != 0)
@@ -921,6 +929,7 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 		                     s->boot->policy.redis ? "waiting"
 		                     : s->pol              ? "file"
 		                                           : "off");
+	gk_log(GK_LOG_INFO, "loading %zu zones from %s", s->boot->n_zones, config_path);
 	if ((rc = build_view(s->boot, s->status, s->psl, s->pol, &v, err, errlen)) != 0)
 		goto fail;
 	gk_log(GK_LOG_INFO, "loaded %zu zones, %zu RRs from %s", gk_zoneset_zone_count(v->v.zs),
@@ -935,8 +944,7 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	}
 	/* A peer closing a TCP connection must not kill us through a write. */
 	signal(SIGPIPE, SIG_IGN);
-	if ((rc = uv_signal_start(&s->sighup, on_signal, SIGHUP)) != 0 ||
-	    (rc = uv_signal_start(&s->sigterm, on_signal, SIGTERM)) != 0 ||
+	if ((rc = uv_signal_start(&s->sigterm, on_signal, SIGTERM)) != 0 ||
 	    (rc = uv_signal_start(&s->sigint, on_signal, SIGINT)) != 0) {
 		snprintf(err, errlen, "libuv: %s", uv_strerror(rc));
 		goto fail;
