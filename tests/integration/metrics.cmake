@@ -8,3 +8,5 @@ if(GK_REDIS_SERVER AND GK_DNSTAP_LDNS AND GK_PROTOC)
 else()
 	message(STATUS "redis-server, dnstap-ldns or protoc not found: integration_metrics not registered")
 endif()
+# half-open connections to the metrics endpoint do not lock a scraper out
+gk_integration_test(integration_metrics_halfopen test_metrics.py 60 halfopen)
