@@ -8,8 +8,8 @@
 # tempdir; starts
 #   - a primary redis-server with TLS on a loopback port (tls-auth-clients yes) and a plain
 #     port on 127.0.0.1 used only by gk-sync (in production gk-sync runs on the primary's
-#     host and reaches it over loopback or a unix socket: gk-sync has no TLS, as Debian 12's
-#     hiredis 0.14 has none);
+#     host against 127.0.0.1, the plain port kept to loopback by the firewall: gk-sync has
+#     no TLS, as Debian 12's hiredis 0.14 has none);
 #   - a replica redis-server with `replicaof` the primary's TLS port and
 #     `tls-replication yes`, no TCP port at all, and a unix socket for local readers;
 #   - gatekeeperd with `redis.address: unix:...` on the replica.
