@@ -13,6 +13,7 @@
  * publishes a copy of that view (sharing the zone set), so it is freed together with the
  * old view once every worker has passed a quiescent point. Workers need no second cell.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -882,6 +883,12 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 		return GK_ENOMEM;
 	}
 	struct view *v = NULL;
+	/* A SIGHUP from here until its handler is in place stays pending instead of killing
+	 * the daemon (default action); unblocked once libuv catches it, it becomes a reload. */
+	sigset_t hup;
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &hup, NULL);
 	int rc = gk_config_load(config_path, &s->boot, err, errlen);
 	if (rc != 0)
 		goto fail;
@@ -912,6 +919,7 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 		snprintf(err, errlen, "libuv: %s", uv_strerror(rc));
 		goto fail;
 	}
+	pthread_sigmask(SIG_UNBLOCK, &hup, NULL); /* before any thread starts: they inherit it */
 	if ((rc = start_status(s, err, errlen)) != 0)
 		goto fail;
 	if ((rc = start_discovery(s, err, errlen)) != 0)
@@ -964,6 +972,7 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	*out = s;
 	return 0;
 fail:
+	pthread_sigmask(SIG_UNBLOCK, &hup, NULL);
 	gk_server_free(s);
 	return rc;
 }
