@@ -6,12 +6,15 @@
 #   - re-applying a delta that is already applied (gk:serial == its serial) exits 0 saying
 #     "already applied" and writes nothing; an older delta is rejected (exit 1) saying it is
 #     older than gk:serial; a delta whose base is behind is still rejected as before;
+#     `gk-sync watch` moves an applied delta to done/;
 #   - a missing required option or argument is named in one line (exit 2), not the whole
 #     usage; an unknown command still shows the usage.
 # Uses a private redis-server (gkharness.start_redis), stopped by PID.
 import os
+import shutil
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gkharness as h  # noqa: E402
@@ -109,6 +112,24 @@ def main():
 			assert (R.get("gk:serial"), R.xlen("gk:changes"), R.dbsize()) == before
 			assert R.get("gk:sync:lock") is None
 			h.log("older delta and base behind: exit 1, Redis unchanged")
+			# watch: the applied delta goes to done/, not rejected/
+			spool = os.path.join(tmp, "spool")
+			os.mkdir(spool)
+			for suffix in ("", ".sig"):
+				shutil.copy(d3 + suffix, os.path.join(spool, "delta-3.jsonl" + suffix))
+			w = h.Server("gk-sync watch", [GKSYNC, "watch", "--redis", addr, "--pubkey", pub,
+						       "--interval", "100", spool], tmp, 0,
+				     os.path.join(tmp, "watch.log"))
+			done = os.path.join(spool, "done", "delta-3.jsonl")
+			deadline = time.time() + 30
+			while not os.path.exists(done) and w.alive() and time.time() < deadline:
+				time.sleep(0.05)
+			rc = w.stop()
+			assert os.path.exists(done) and rc == 0, (rc, w.log_text())
+			assert "delta-3.jsonl serial 3 was already applied: nothing written" in w.log_text()
+			assert not os.path.exists(os.path.join(spool, "rejected", "delta-3.jsonl"))
+			assert (R.get("gk:serial"), R.xlen("gk:changes"), R.dbsize()) == before
+			h.log("watch: an applied delta goes to done/")
 		finally:
 			rd.stop()
 	h.log("test_cli: ok")
