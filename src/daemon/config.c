@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <unistd.h>
 #include <yaml.h>
+#include "common/yamldepth.h"
 #include "daemon/config.h"
 #include "redis/redis.h"
 #include "gk/discovery.h"
@@ -891,6 +892,15 @@ static unsigned default_workers(void)
 
 static int load_doc(struct ctx *c, FILE *f, yaml_document_t *doc)
 {
+	size_t deep = 0;
+	int rc = gk_yaml_check_depth(NULL, 0, f, GK_YAML_MAX_DEPTH, &deep);
+	if (rc == GK_ESYNTAX) {
+		fail(c, deep, "nested deeper than %d levels", GK_YAML_MAX_DEPTH);
+		return c->rc = GK_ESYNTAX;
+	}
+	if (rc != 0)
+		return c->rc = rc;
+	rewind(f);
 	yaml_parser_t parser;
 	if (!yaml_parser_initialize(&parser))
 		return c->rc = GK_ENOMEM;

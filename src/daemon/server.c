@@ -13,6 +13,7 @@
  * publishes a copy of that view (sharing the zone set), so it is freed together with the
  * old view once every worker has passed a quiescent point. Workers need no second cell.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -904,6 +905,12 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 		return GK_ENOMEM;
 	}
 	struct view *v = NULL;
+	/* A SIGHUP from here until its handler is in place stays pending instead of killing
+	 * the daemon (default action); unblocked once libuv catches it, it becomes a reload. */
+	sigset_t hup;
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &hup, NULL);
 	int rc = gk_config_load(config_path, &s->boot, err, errlen);
 	if (rc != 0)
 		goto fail;
@@ -927,6 +934,15 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	}
 	s->sighup.data = s->sigterm.data = s->sigint.data = s->reclaim.data = s->retire.data =
 	    s->retire_async.data = s->polnote_async.data = s;
+	/* SIGHUP is caught before anything loads: one that arrives while zones load (an
+	 * operator's or a config manager's reload) must not kill the daemon with the default
+	 * action. libuv records it; the loop runs the reload once it starts. SIGTERM and SIGINT
+	 * keep their default action until the loop can stop cleanly. */
+	if ((rc = uv_signal_start(&s->sighup, on_signal, SIGHUP)) != 0) {
+		snprintf(err, errlen, "libuv: %s", uv_strerror(rc));
+		goto fail;
+	}
+	pthread_sigmask(SIG_UNBLOCK, &hup, NULL); /* before any thread starts: they inherit it */
 	if ((rc = start_status(s, err, errlen)) != 0)
 		goto fail;
 	if ((rc = start_discovery(s, err, errlen)) != 0)
@@ -944,6 +960,7 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 		                     s->boot->policy.redis ? "waiting"
 		                     : s->pol              ? "file"
 		                                           : "off");
+	gk_log(GK_LOG_INFO, "loading %zu zones from %s", s->boot->n_zones, config_path);
 	if ((rc = build_view(s->boot, s->status, s->psl, s->pol, &v, err, errlen)) != 0)
 		goto fail;
 	gk_log(GK_LOG_INFO, "loaded %zu zones, %zu RRs from %s", gk_zoneset_zone_count(v->v.zs),
@@ -958,8 +975,7 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	}
 	/* A peer closing a TCP connection must not kill us through a write. */
 	signal(SIGPIPE, SIG_IGN);
-	if ((rc = uv_signal_start(&s->sighup, on_signal, SIGHUP)) != 0 ||
-	    (rc = uv_signal_start(&s->sigterm, on_signal, SIGTERM)) != 0 ||
+	if ((rc = uv_signal_start(&s->sigterm, on_signal, SIGTERM)) != 0 ||
 	    (rc = uv_signal_start(&s->sigint, on_signal, SIGINT)) != 0) {
 		snprintf(err, errlen, "libuv: %s", uv_strerror(rc));
 		goto fail;
@@ -979,6 +995,7 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	*out = s;
 	return 0;
 fail:
+	pthread_sigmask(SIG_UNBLOCK, &hup, NULL);
 	gk_server_free(s);
 	return rc;
 }

@@ -6,9 +6,11 @@
  * zeros included, so rate() has a start; the decision matrix (status x action x reason x
  * mode, over a thousand combinations of which a handful occur) only where non-zero.
  *
- * HTTP: a request is read until its blank line (at most REQ_MAX bytes, within TIMEOUT_MS),
- * answered, and the connection closed after the write. At most MAX_CLIENTS connections are
- * open; one more is accepted and closed at once.
+ * HTTP: a request is read until its blank line (at most REQ_MAX bytes), answered, and the
+ * connection closed after the write; each connection has TIMEOUT_MS from accept for all of
+ * it. At most MAX_CLIENTS connections are open: one more evicts the oldest, so connections
+ * that never send a request (half-open, stalled) cannot lock a scraper out -- a real scrape
+ * sends its request at once and is answered in the same loop turn.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,7 +25,7 @@
 #include "status/status.h"
 
 #define REQ_MAX     4096u
-#define TIMEOUT_MS  5000u
+#define TIMEOUT_MS  2000u
 #define MAX_CLIENTS 16u
 
 /* --- rendering --------------------------------------------------------------------- */
@@ -523,7 +525,16 @@ static void on_connection(uv_stream_t *l, int status)
 	if (s->clients)
 		s->clients->prev = c;
 	s->clients = c;
-	if (uv_accept(l, (uv_stream_t *)&c->h) != 0 || s->n_clients > MAX_CLIENTS ||
+	/* at the cap, the oldest open connection (the list's tail) makes room */
+	unsigned open = 0;
+	struct client *oldest = NULL;
+	for (struct client *o = c->next; o != NULL; o = o->next) {
+		open++;
+		oldest = o;
+	}
+	if (open >= MAX_CLIENTS && oldest != NULL)
+		client_close(oldest);
+	if (uv_accept(l, (uv_stream_t *)&c->h) != 0 ||
 	    uv_read_start((uv_stream_t *)&c->h, alloc_cb, read_cb) != 0 ||
 	    uv_timer_start(&c->timer, timeout_cb, TIMEOUT_MS, 0) != 0)
 		client_close(c);

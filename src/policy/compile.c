@@ -16,6 +16,7 @@
 #include <string.h>
 #include <yaml.h>
 #include "common/file.h"
+#include "common/yamldepth.h"
 #include "policy/internal.h"
 
 #define MAX_FILE_SIZE (1u << 30)
@@ -632,7 +633,13 @@ static int build(struct ctx *c, const char *text, size_t len, gk_policy_t **out)
 	}
 	memset(c->p, 0, sizeof(*c->p));
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &doc)) {
+	size_t deep = 0;
+	int drc = gk_yaml_check_depth(text, len, NULL, GK_YAML_MAX_DEPTH, &deep);
+	if (drc == GK_ESYNTAX)
+		fail(c, GK_ESYNTAX, deep, "nested deeper than %d levels", GK_YAML_MAX_DEPTH);
+	else if (drc != 0)
+		c->b.rc = drc;
+	else if (!yaml_parser_load(&parser, &doc)) {
 		if (parser.error == YAML_MEMORY_ERROR)
 			c->b.rc = GK_ENOMEM;
 		else

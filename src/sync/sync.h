@@ -32,6 +32,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include "common/psl.h"
@@ -59,12 +60,16 @@ typedef struct gk_sync_stats {
 	uint64_t unchanged;
 	uint64_t buckets_written; /* bucket scripts (one atomic write per changed bucket) */
 	uint64_t new_providers;
-	double seconds; /* wall time inside gk_sync_apply */
+	double seconds;       /* wall time inside gk_sync_apply */
+	bool already_applied; /* a delta whose serial is gk:serial: nothing written */
 } gk_sync_stats_t;
 
 /* Apply feed (already parsed, validated and signature-checked) to Redis.
- * Returns 0 when applied (gk:serial == feed->serial afterwards);
- *   GK_ESYNTAX  rejected by the serial rules (not newer / delta base differs), nothing written;
+ * Returns 0 when applied (gk:serial == feed->serial afterwards), also for a delta whose
+ *               serial already is gk:serial (a retry of an apply that succeeded: nothing is
+ *               written and stats->already_applied is set);
+ *   GK_ESYNTAX  rejected by the serial rules (not newer / delta base differs / a delta older
+ *               than gk:serial), nothing written;
  *   GK_EAGAIN   a delta whose base is newer than gk:serial (an earlier delta is missing),
  *               nothing written;
  *   GK_EBUSY    another apply holds the lock (still after lock_wait_ms), nothing written;

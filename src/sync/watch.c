@@ -164,7 +164,12 @@ static void round_once(const gk_sync_opts_t *o, const gk_watch_opts_t *w, const 
 		gk_sync_stats_t st;
 		rc = gk_sync_apply(o, feed, path, &st, err, sizeof(err));
 		gk_feed_free(feed);
-		if (rc == 0) {
+		if (rc == 0 && st.already_applied) {
+			gk_log(GK_LOG_INFO,
+			       "watch: %s serial %llu was already applied: nothing written",
+			       c[i].name, (unsigned long long)c[i].serial);
+			move_to(w->dir, c[i].name, "done", NULL);
+		} else if (rc == 0) {
 			gk_log(GK_LOG_INFO,
 			       "watch: applied %s serial %llu: +%llu ~%llu -%llu in %.2f s",
 			       c[i].name, (unsigned long long)c[i].serial,

@@ -6,3 +6,6 @@ add_test(NAME integration_sync
 	WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
 set_tests_properties(integration_sync PROPERTIES LABELS integration TIMEOUT 300
 	ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+# what gk-sync and gkctl say: sign's output, an applied delta re-applied, missing options
+gk_integration_test(integration_cli test_cli.py 120 $<TARGET_FILE:gk-sync>
+	$<TARGET_FILE:gkctl>)

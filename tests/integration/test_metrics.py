@@ -11,6 +11,11 @@
 # rate-limited == refusals sent. After SIGTERM the dnstap file is read back twice: with
 # dnstap-ldns (an existing dnstap reader) and with our .proto compiled for Python by protoc
 # (the Frame Streams framing parsed here), and must hold exactly the queued refusals.
+#
+# `test_metrics.py GATEKEEPERD halfopen`: 40 connections to the metrics endpoint that send
+# nothing (and 8 that stop mid-request) do not lock a scraper out: a scrape right after them
+# succeeds (at most 3 tries 0.1 s apart; it failed for ~5 s when extra connections were
+# closed at once instead of evicting the oldest).
 import http.client
 import os
 import socket
@@ -440,5 +445,54 @@ def main():
 	h.log("test_metrics: ok")
 
 
+def halfopen(binary):
+	with h.TempDir("gk-metrics-halfopen-") as tmp:
+		mport = h.free_port()
+		gk = h.start_gk(binary, tmp, extra="metrics:\n  listen: \"127.0.0.1:%d\"\n" % mport)
+		idle = []
+		try:
+			assert any(k.startswith("gatekeeper_queries_total") for k in h.metrics(mport))
+			for i in range(48):
+				s = socket.create_connection(("127.0.0.1", mport), timeout=2)
+				if i >= 40:
+					s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")  # never finished
+				idle.append(s)
+			t0 = time.time()
+			for attempt in range(3):
+				try:
+					m = h.metrics(mport, timeout=1.0)
+					break
+				except (OSError, http.client.HTTPException, RuntimeError) as e:
+					h.log("scrape %d with 48 idle connections open: %r" % (attempt + 1, e))
+					if attempt == 2:
+						raise AssertionError("no scrape succeeded with 48 idle connections open")
+					time.sleep(0.1)
+			assert any(k.startswith("gatekeeper_queries_total") for k in m), sorted(m)[:5]
+			h.log("scrape with 48 idle connections open: ok after %d tries, %.0f ms" %
+			      (attempt + 1, (time.time() - t0) * 1000))
+			# the oldest idle ones were evicted: the server closed them
+			closed = 0
+			for s in idle[:8]:
+				s.settimeout(2)
+				try:
+					closed += s.recv(1) == b""
+				except ConnectionResetError:
+					closed += 1
+			assert closed == 8, closed
+			assert h.good_query_answered(gk.port)
+		except BaseException:
+			h.log("gatekeeperd log:\n" + gk.log_text()[-3000:])
+			raise
+		finally:
+			for s in idle:
+				s.close()
+			rc = gk.stop()
+		assert rc == 0, rc
+	h.log("test_metrics halfopen: ok")
+
+
 if __name__ == "__main__":
-	main()
+	if len(sys.argv) == 3 and sys.argv[2] == "halfopen":
+		halfopen(sys.argv[1])
+	else:
+		main()

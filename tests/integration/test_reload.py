@@ -12,6 +12,11 @@
 #    restores the answer.
 # 5. SIGTERM: exit status 0.
 # Usage: test_reload.py GATEKEEPERD
+#
+# `test_reload.py GATEKEEPERD startup-hup`: SIGHUP (by PID) while a large zone set is still
+# loading -- sent once the log says loading started -- does not kill the daemon (it did,
+# exit 129, when the handler was installed after the zones loaded); it comes up, runs the
+# pending reload and serves.
 import os
 import signal
 import sys
@@ -196,7 +201,62 @@ def main(argv):
 	return 1 if fails else 0
 
 
+BIG_ZONES, BIG_RRS = 40, 6000  # about 2 s of loading on the 2-core test machine
+
+
+def big_zones(zdir):
+	"""BIG_ZONES zones of BIG_RRS A records each; returns [(name, file)]."""
+	out = []
+	for z in range(BIG_ZONES):
+		name = "big%02d.cn" % z
+		path = os.path.join(zdir, name + ".zone")
+		with open(path, "w") as f:
+			f.write("$ORIGIN %s.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 900 1209600 300\n"
+				"@ IN NS ns1\nns1 IN A 192.0.2.1\n" % name)
+			for i in range(BIG_RRS):
+				f.write("h%d IN A 198.51.%d.%d\n" % (i, (i >> 8) & 255, i & 255))
+		out.append((name, name + ".zone"))
+	return out
+
+
+def startup_hup(binary):
+	with h.TempDir("gk-reload-hup-") as tmp:
+		zdir = os.path.join(tmp, "zones")
+		os.mkdir(zdir)
+		h.copy_zones(zdir)
+		zones = h.ZONES + big_zones(zdir)
+		srv = h.start_gk(binary, tmp, zonedir=zdir, zones=zones, ready=False)
+		try:
+			expect("log says loading started", wait_for(
+				lambda: "loading %d zones" % len(zones) in srv.log_text() or not srv.alive(),
+				timeout=30) and srv.alive(), srv.log_text()[-1500:])
+			loaded = "loaded %d zones" % len(zones) in srv.log_text()
+			srv.signal(signal.SIGHUP)
+			h.log("SIGHUP sent %s the zones loaded" % ("after" if loaded else "before"))
+			expect("SIGHUP sent while the zones were still loading", not loaded)
+			try:
+				srv.wait_ready(timeout=60)
+				up = True
+			except RuntimeError as e:
+				up = False
+				h.log(str(e)[-1500:])
+			expect("daemon survives a SIGHUP during start-up (rc %s)" % srv.proc.returncode, up)
+			expect("the pending SIGHUP reloads once the loop runs", wait_for(
+				lambda: "reloaded: %d zones" % len(zones) in srv.log_text(), timeout=60),
+				srv.log_text()[-1500:])
+			rc, data = lookup(srv.port, "h4097.big07.cn")
+			expect("a big zone is served", rc == dns.rcode.NOERROR and data == ["198.51.16.1"],
+			       (rc, data))
+		finally:
+			rc = srv.stop(30)
+		expect("SIGTERM: exit status 0 (got %s)" % rc, rc == 0)
+	h.log("\n%d failures" % len(fails))
+	return 1 if fails else 0
+
+
 if __name__ == "__main__":
+	if len(sys.argv) == 3 and sys.argv[2] == "startup-hup":
+		sys.exit(startup_hup(sys.argv[1]))
 	if len(sys.argv) != 2:
-		sys.exit("usage: test_reload.py GATEKEEPERD")
+		sys.exit("usage: test_reload.py GATEKEEPERD [startup-hup]")
 	sys.exit(main(sys.argv))

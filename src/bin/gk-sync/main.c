@@ -53,6 +53,37 @@ static void on_term(int sig)
 	stop = 1;
 }
 
+/* A command line no subcommand accepted: name what is missing or extra, not the whole usage. */
+static int bad_usage(const char *cmd, int nargs, const char *key, const char *pubkey)
+{
+	const struct {
+		const char *cmd, *opt, *have, *args;
+		int nargs;
+	} cmds[] = {
+	    {"keygen", NULL, NULL, "PRIV.pem PUB.pem", 2},
+	    {"sign", "--key PRIV.pem", key, "FEED", 1},
+	    {"verify", "--pubkey PUB.pem (or GK_SYNC_PUBKEY)", pubkey, "FEED", 1},
+	    {"apply", "--pubkey PUB.pem (or GK_SYNC_PUBKEY)", pubkey, "FEED", 1},
+	    {"watch", "--pubkey PUB.pem (or GK_SYNC_PUBKEY)", pubkey, "DIR", 1},
+	    {"lint", NULL, NULL, "FEED", 1},
+	};
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(cmd, cmds[i].cmd))
+			continue;
+		if (cmds[i].opt && !cmds[i].have)
+			fprintf(stderr, "gk-sync %s: missing required option %s\n", cmd,
+			        cmds[i].opt);
+		else
+			fprintf(stderr, "gk-sync %s: expected %s, got %d argument%s\n", cmd,
+			        cmds[i].args, nargs, nargs == 1 ? "" : "s");
+		fprintf(stderr, "(gk-sync --help lists every option)\n");
+		return EX_USAGE;
+	}
+	fprintf(stderr, "gk-sync: unknown command '%s'\n", cmd);
+	usage(stderr);
+	return EX_USAGE;
+}
+
 static unsigned default_threads(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -92,6 +123,12 @@ static int cmd_apply_or_verify(int verify_only, const char *feed_path, const cha
 		int rej = rc == GK_ESYNTAX || rc == GK_EAGAIN;
 		fprintf(stderr, "gk-sync: %s%s\n", rej ? "rejected: " : "", err);
 		ex = rej ? EX_REJECT : rc == GK_EBUSY ? EX_LOCK : EX_IO;
+		goto out;
+	}
+	if (st.already_applied) {
+		printf("already applied: gk:serial is %llu, the serial of this delta; nothing "
+		       "written\n",
+		       (unsigned long long)feed->serial);
 		goto out;
 	}
 	printf("applied %s serial %llu (was %llu): %llu added, %llu changed, %llu removed, "
@@ -236,6 +273,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "gk-sync: %s\n", err);
 			return rc == GK_EINVAL ? EX_USAGE : EX_IO;
 		}
+		if (out)
+			printf("signed %s: wrote %s (Ed25519, %s)\n", args[0], out,
+			       base64 ? "base64" : "64 raw bytes");
+		else
+			printf("signed %s: wrote %s.sig (Ed25519, %s)\n", args[0], args[0],
+			       base64 ? "base64" : "64 raw bytes");
 		return 0;
 	}
 	if (!strcmp(cmd, "lint") && nargs == 1) {
@@ -308,6 +351,5 @@ int main(int argc, char **argv)
 		gk_psl_close(psl);
 		return rc ? EX_IO : 0;
 	}
-	usage(stderr);
-	return EX_USAGE;
+	return bad_usage(cmd, nargs, key, pubkey);
 }

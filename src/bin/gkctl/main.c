@@ -42,6 +42,52 @@ static int version_arg(const char *s, uint64_t *v)
 	return 0;
 }
 
+/* A command line no verb accepted: name what is missing or extra, not the whole usage. */
+static int bad_usage(char **a, int n)
+{
+	static const struct {
+		const char *verb, *args; /* verb: "policy push", "status", ... */
+		int n;                   /* words including the verb */
+	} verbs[] = {
+	    {"policy push", "PATH", 3},
+	    {"policy show", "[VERSION]", 3},
+	    {"policy history", "", 2},
+	    {"policy diff", "A B (two versions)", 4},
+	    {"policy rollback", "VERSION", 3},
+	    {"policy keyid", "KEY.pem", 3},
+	    {"status", "", 1},
+	    {"lookup", "NAME", 2},
+	};
+	if (n == 0) {
+		fprintf(stderr, "gkctl: missing COMMAND (policy, status, lookup or report)\n");
+		usage(stderr);
+		return GK_CTL_USAGE;
+	}
+	char verb[64];
+	snprintf(verb, sizeof(verb), "%s%s%s", a[0], n >= 2 && !strcmp(a[0], "policy") ? " " : "",
+	         n >= 2 && !strcmp(a[0], "policy") ? a[1] : "");
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strcmp(verb, verbs[i].verb))
+			continue;
+		if (n < verbs[i].n)
+			fprintf(stderr, "gkctl %s: missing %s\n", verb, verbs[i].args);
+		else
+			fprintf(stderr, "gkctl %s: unexpected argument '%s'\n", verb,
+			        a[verbs[i].n]);
+		fprintf(stderr, "(gkctl --help lists every command and option)\n");
+		return GK_CTL_USAGE;
+	}
+	if (!strcmp(a[0], "policy"))
+		fprintf(
+		    stderr, "gkctl policy: %s '%s' (push, show, history, diff, rollback, keyid)\n",
+		    n == 1 ? "missing the verb after" : "unknown verb", n == 1 ? "policy" : a[1]);
+	else
+		fprintf(stderr, "gkctl: unknown command '%s' (policy, status, lookup or report)\n",
+		        a[0]);
+	fprintf(stderr, "(gkctl --help lists every command and option)\n");
+	return GK_CTL_USAGE;
+}
+
 int main(int argc, char **argv)
 {
 	gk_ctl_opts_t o = {.redis = getenv("GKCTL_REDIS")};
@@ -167,6 +213,5 @@ int main(int argc, char **argv)
 	} else if (n == 2 && strcmp(a[0], "lookup") == 0) {
 		return gk_ctl_lookup(&o, a[1], stdout, stderr);
 	}
-	usage(stderr);
-	return GK_CTL_USAGE;
+	return bad_usage(a, n);
 }

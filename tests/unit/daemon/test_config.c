@@ -250,6 +250,28 @@ static void test_errors_top(void **state)
 	assert_null(cfg);
 }
 
+/* Nesting is bounded (GK_YAML_MAX_DEPTH): 100,000 levels took 26 s to reject before; now the
+ * first collection too deep is named with its line. */
+static void test_errors_depth(void **state)
+{
+	(void)state;
+	enum { DEEP = 100000 };
+	char *body = malloc(2 * DEEP + 256);
+	assert_non_null(body);
+	size_t n = (size_t)sprintf(body, LISTEN "workers: 1\ntcp: ");
+	memset(body + n, '[', DEEP);
+	memset(body + n + DEEP, ']', DEEP);
+	strcpy(body + n + 2 * DEEP, "\n" ZONES);
+	expect_error(body, GK_ESYNTAX, 3, "nested deeper than 32 levels");
+	/* block style: the mapping that crosses the limit is on line 1 + 32 */
+	n = 0;
+	for (int i = 0; i < 40; i++)
+		n += (size_t)sprintf(body + n, "%*sk%d:\n", i, "", i);
+	strcpy(body + n, "x: 1\n");
+	expect_error(body, GK_ESYNTAX, 33, "nested deeper than 32 levels");
+	free(body);
+}
+
 static void test_errors_numbers(void **state)
 {
 	(void)state;
@@ -509,14 +531,14 @@ static void test_parse_addr(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),       cmocka_unit_test(test_all_keys),
-	    cmocka_unit_test(test_relative_paths), cmocka_unit_test(test_missing_file),
-	    cmocka_unit_test(test_errors_top),     cmocka_unit_test(test_errors_numbers),
-	    cmocka_unit_test(test_errors_listen),  cmocka_unit_test(test_policy_section),
-	    cmocka_unit_test(test_errors_zones),   cmocka_unit_test(test_discovery_section),
-	    cmocka_unit_test(test_parse_addr),     cmocka_unit_test(test_filing_defaults),
-	    cmocka_unit_test(test_filing_keys),    cmocka_unit_test(test_filing_errors),
-	    cmocka_unit_test(test_redis_auth),
+	    cmocka_unit_test(test_defaults),          cmocka_unit_test(test_all_keys),
+	    cmocka_unit_test(test_relative_paths),    cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_errors_top),        cmocka_unit_test(test_errors_numbers),
+	    cmocka_unit_test(test_errors_depth),      cmocka_unit_test(test_errors_listen),
+	    cmocka_unit_test(test_policy_section),    cmocka_unit_test(test_errors_zones),
+	    cmocka_unit_test(test_discovery_section), cmocka_unit_test(test_parse_addr),
+	    cmocka_unit_test(test_filing_defaults),   cmocka_unit_test(test_filing_keys),
+	    cmocka_unit_test(test_filing_errors),     cmocka_unit_test(test_redis_auth),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }

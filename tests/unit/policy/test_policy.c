@@ -490,6 +490,22 @@ static void test_bad_lists(void **state)
 	}
 }
 
+/* Nesting is bounded (GK_YAML_MAX_DEPTH), with the line of the first collection too deep:
+ * 100,000 levels are rejected at once instead of after tens of seconds. */
+static void test_depth(void **state)
+{
+	(void)state;
+	enum { DEEP = 100000 };
+	char *yaml = malloc(2 * DEEP + 64);
+	assert_non_null(yaml);
+	size_t n = (size_t)sprintf(yaml, "# deep\nlists: ");
+	memset(yaml + n, '[', DEEP);
+	memset(yaml + n + DEEP, ']', DEEP);
+	strcpy(yaml + n + 2 * DEEP, "\n");
+	expect_err(yaml, NULL, 0, "p.yaml:2: nested deeper than 32 levels");
+	free(yaml);
+}
+
 /* ---- scale: 1M entries ------------------------------------------------------------------ */
 
 static double now(void)
@@ -735,12 +751,19 @@ static void test_list_paths(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_list_paths),   cmocka_unit_test(test_precedence),
-	    cmocka_unit_test(test_matrix),       cmocka_unit_test(test_defaults),
-	    cmocka_unit_test(test_redirect),     cmocka_unit_test(test_rpz_actions),
-	    cmocka_unit_test(test_rpz_zone_key), cmocka_unit_test(test_samples),
-	    cmocka_unit_test(test_bad_corpus),   cmocka_unit_test(test_bad_lists),
-	    cmocka_unit_test(test_suffix_hash),  cmocka_unit_test(test_filter_finds_all),
+	    cmocka_unit_test(test_list_paths),
+	    cmocka_unit_test(test_precedence),
+	    cmocka_unit_test(test_matrix),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_redirect),
+	    cmocka_unit_test(test_rpz_actions),
+	    cmocka_unit_test(test_rpz_zone_key),
+	    cmocka_unit_test(test_samples),
+	    cmocka_unit_test(test_bad_corpus),
+	    cmocka_unit_test(test_bad_lists),
+	    cmocka_unit_test(test_depth),
+	    cmocka_unit_test(test_suffix_hash),
+	    cmocka_unit_test(test_filter_finds_all),
 	    cmocka_unit_test(test_scale),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
