@@ -21,6 +21,7 @@ import random
 import re
 import resource
 import shlex
+import shutil
 import signal
 import socket
 import statistics
@@ -373,6 +374,9 @@ def gk_target(label, binary, manifest, work, redis=None, tcp_conns=None, policy=
 			  log_level="info", tcp_conns=tcp_conns, policy=policy)
 	if os.path.exists(os.path.join(d, label + ".log")):
 		os.unlink(os.path.join(d, label + ".log"))
+	# the fleet policy a previous run left on disk (policy.state_dir, default state/ beside
+	# the config) would be put in force at start: every run starts from Redis alone
+	shutil.rmtree(os.path.join(d, "state"), ignore_errors=True)
 	t = Target(label, port, first_filed(manifest), [Proc(label, [binary, "-c", conf], d)])
 	t.instance, t.redis = inst, redis
 	return t
