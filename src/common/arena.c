@@ -8,6 +8,10 @@
 #include "common/arena.h"
 
 #define CHUNK_SIZE (256u * 1024u)
+/* The first chunk; each next one is as big as the arena so far, up to CHUNK_SIZE: an arena
+ * per small zone (a few KiB) must not cost a quarter MiB, and a million of them must not
+ * need a million mappings. */
+#define FIRST_SIZE (4096u - 64u)
 /* A huge-page arena's chunks once it holds HUGE_AFTER bytes: small arenas (a test's zone
  * set, a fuzz input's) stay in small chunks and never fault in 2 MiB at once. */
 #define HUGE_SIZE  ((size_t)2u << 20)
@@ -74,6 +78,7 @@ static struct chunk *chunk_new(gk_arena_t *a, size_t cap)
 {
 	struct chunk *c;
 	bool mapped = a->huge && cap == CHUNK_SIZE && a->bytes >= HUGE_AFTER;
+
 	if (mapped)
 		cap = HUGE_SIZE - sizeof(*c);
 	c = mapped ? gk_map_huge(HUGE_SIZE) : malloc(sizeof(*c) + cap);
@@ -109,7 +114,10 @@ void *gk_arena_alloc(gk_arena_t *a, size_t size)
 			}
 			return big->data;
 		}
-		c = chunk_new(a, CHUNK_SIZE);
+		size_t cap = a->bytes < FIRST_SIZE   ? FIRST_SIZE
+		             : a->bytes < CHUNK_SIZE ? a->bytes
+		                                     : CHUNK_SIZE;
+		c = chunk_new(a, cap < size ? size : cap);
 		if (!c)
 			return NULL;
 		c->next = a->head;
