@@ -167,7 +167,8 @@ struct gk_zver {
 	const char *name; /* as configured (arena string) */
 	gk_zfile_t *files;
 	size_t nfiles;
-	bool owns_memo;           /* set by the store when it retires the zone's last version */
+	bool owns_memo; /* set by the store when it retires the zone's last version */
+	uint64_t mark;  /* the gk_zoneset_sync pass that last saw the zone (writer only) */
 	const struct gk_psl *psl; /* build time only; may be NULL */
 };
 

@@ -87,7 +87,33 @@ size_t gk_zoneset_rr_count(const gk_zoneset_t *zs);
 /* Free the store and every version in it. Only once no reader runs. NULL is ignored. */
 void gk_zoneset_free(gk_zoneset_t *zs);
 
-/* ---- a whole set at once (set.c): tools, tests, --check -------------------------------- */
+/* ---- a whole set at once (set.c) ------------------------------------------------------ */
+
+/* What gk_zoneset_sync did. */
+typedef struct gk_zoneset_sync_stats {
+	size_t rebuilt;   /* configured before, a file changed: new version published */
+	size_t unchanged; /* same zone file, every file as it was: nothing done */
+	size_t added;     /* newly configured, built and published */
+	size_t removed;   /* no longer configured: retired */
+	size_t failed;    /* did not build: the previous version (if any) keeps serving */
+} gk_zoneset_sync_stats_t;
+
+/* Called for each zone that fails to build; err names the file and line. */
+typedef void (*gk_zoneset_fail_fn)(void *ctx, const gk_zone_spec_t *spec, int rc, const char *err);
+
+/* Make the store serve exactly specs[0..n): a zone whose name and file path match the
+ * version in the store and whose files (the zone file and its $INCLUDEs: device, inode,
+ * size, modification time) are unchanged is left alone; a changed one is rebuilt and
+ * replaces its version; a new one is added; a zone the store holds that specs do not name
+ * is removed. A zone that fails to build is reported through fail (may be NULL) and keeps
+ * its previous version. Costs one stat() per file of unchanged zones plus the zones that
+ * changed. Counts go to *st. Returns 0, or GK_ENOMEM (the zones done so far stay done).
+ * Writer thread; blocking (reads files). */
+GK_MUST_CHECK int gk_zoneset_sync(gk_zoneset_t *zs, const gk_zone_spec_t *specs, size_t n,
+                                  const struct gk_psl *psl, gk_zoneset_sync_stats_t *st,
+                                  gk_zoneset_fail_fn fail, void *ctx);
+
+/* Tools, tests, --check: every zone of specs[0..n) into a new store. */
 
 /* Build every zone of specs[0..n) into a new store whose retire frees at once. On failure
  * nothing is allocated and err names the file and line of the first error; a zone
