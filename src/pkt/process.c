@@ -233,6 +233,13 @@ gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opt
                                 enum gk_pkt_transport transport, const uint8_t *q, size_t qlen,
                                 uint8_t *out, gk_pkt_result_t *res)
 {
+	return gk_pkt_process_hint(zs, opts, transport, q, qlen, out, res, NULL);
+}
+
+gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t *opts,
+                                     enum gk_pkt_transport transport, const uint8_t *q, size_t qlen,
+                                     uint8_t *out, gk_pkt_result_t *res, const gk_pkt_hint_t *hint)
+{
 	gk_query_t qq;
 	gk_parse_t pr = gk_parse_query(q, qlen, &qq);
 	res->qtype = qq.qtype;
@@ -285,7 +292,7 @@ gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opt
 		if ((qq.qclass == GK_CLASS_IN || qq.qclass == GK_CLASS_ANY) &&
 		    qq.qtype != GK_TYPE_AXFR && qq.qtype != GK_TYPE_IXFR && zs) {
 			switch (gk_zone_find(zs, qq.qname, qq.qlen, qq.loff, qq.labels, qq.qtype,
-			                     &hit_z)) {
+			                     hint, &hit_z)) {
 			case GK_ZONE_TMPL:
 				s = SRC_TMPL;
 				break;

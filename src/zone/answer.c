@@ -28,7 +28,7 @@ static bool hops_hold(const gk_zoneset_t *zs, const gk_zver_t *v, const gk_tmpl_
 		size_t l = t->hops[i].len;
 		const gk_zver_t *want =
 		    gk_dname_is_subdomain(n, l, gk_zver_apex(v), v->apex_len) ? v : NULL;
-		if (gk_zoneset_zone_of(zs, n, l, NULL, 0) != want)
+		if (gk_zoneset_zone_of(zs, n, l, gk_dname_hash(n, l), NULL, 0) != want)
 			return false;
 	}
 	return true;
@@ -42,19 +42,40 @@ static bool parent_ds(const gk_zoneset_t *zs, const uint8_t *name, size_t len, c
 	if (labels == 0)
 		return false; /* the root has no parent */
 	size_t off = labels > 1 ? loff[1] : len - 1u;
-	const gk_zver_t *pv = gk_zoneset_zone_of(zs, name + off, len - off, NULL, 0);
+	const gk_zver_t *pv = gk_zoneset_zone_of(zs, name + off, len - off,
+	                                         gk_dname_hash(name + off, len - off), NULL, 0);
 	return pv && gk_zver_find(pv, name, len, gk_dname_hash(name, len));
 }
 
 gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
-                           const uint8_t *loff, unsigned labels, uint16_t qtype, gk_zone_hit_t *h)
+                           const uint8_t *loff, unsigned labels, uint16_t qtype,
+                           const gk_zone_hint_t *hint, gk_zone_hit_t *h)
 {
-	const gk_zver_t *v = gk_zoneset_zone_of(zs, name, len, loff, labels);
+	uint64_t hash;
+	const gk_zver_t *v = NULL;
+	if (hint && hint->ok && hint->probed) {
+		hash = hint->hash;
+		/* stage 1 tried the two deepest apex depths in use, deepest first: a match
+		 * (checked here by name) is the deepest zone */
+		const gk_zver_t *hv = hint->ver;
+		size_t off = hv ? hint->zoff[hint->zk] : 0;
+		if (hv && hv->apex_len == len - off &&
+		    gk_name_eq(gk_zver_apex(hv), name + off, len - off) &&
+		    (hint->zk == 0 || /* stage 1 saw one slot: the deeper suffix is no zone? */
+		     !gk_zoneset_get_h(zs, name + hint->zoff[0], len - hint->zoff[0],
+		                       hint->zhash[0])))
+			v = hv;
+		else
+			v = gk_zoneset_zone_of(zs, name, len, hash, loff, labels);
+	} else {
+		hash = gk_dname_hash(name, len);
+		v = gk_zoneset_zone_of(zs, name, len, hash, loff, labels);
+	}
 	if (!v)
 		return GK_ZONE_REFUSED;
 	h->ver = v;
 	h->t = NULL;
-	const gk_node_t *n = gk_zver_find(v, name, len, gk_dname_hash(name, len));
+	const gk_node_t *n = gk_zver_find(v, name, len, hash);
 	const gk_tmpl_t *t;
 	h->exact = n != NULL;
 	if (n) {

@@ -18,6 +18,7 @@
 struct gk_psl;
 struct gk_node;
 struct gk_tmpl;
+struct gk_zone_hint;
 
 /* Where a query's answer is. */
 typedef struct gk_zone_hit {
@@ -34,9 +35,12 @@ typedef enum gk_zone_src {
 } gk_zone_src_t;
 
 /* Find (qname, qtype): qname lowercase wire form of qlen octets, loff[0..labels) its label
- * offsets. Fills *h (ver and node unless REFUSED). Any thread. */
+ * offsets. hint (may be NULL): what the prefetch stages found for this very name since the
+ * caller's last quiescent point; it saves finding the zone again. Fills *h (ver and node
+ * unless REFUSED). Any thread. */
 gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *qname, size_t qlen,
-                           const uint8_t *loff, unsigned labels, uint16_t qtype, gk_zone_hit_t *h);
+                           const uint8_t *loff, unsigned labels, uint16_t qtype,
+                           const struct gk_zone_hint *hint, gk_zone_hit_t *h);
 
 /* The registrable domain of qname, from its zone, its node or -- for zones at or above a
  * public suffix -- psl (may be NULL). Returns its offset in qname and its hash in *hash,
@@ -85,11 +89,15 @@ void gk_zone_put_runtime(const gk_zoneset_t *zs, uint8_t *msg, size_t cap, size_
  * entry in the store's index, 1 the zone's version, 2 the name's slot in the version's
  * table, 3 its node. Hints only: every query is answered the same without them. */
 #define GK_ZONE_PREFETCH_STAGES 4
-typedef struct gk_zone_hint {
-	uint64_t hash;   /* of the whole name */
-	uint64_t zhash;  /* of the suffix most likely to be the zone's apex */
-	const void *ver; /* stage 1's find, or NULL */
-	bool ok;
+typedef struct gk_zone_hint { /* see gk_zone_prefetch_name */
+	uint64_t hash;        /* of the whole name */
+	uint64_t zhash[2];    /* of the two deepest suffixes at apex depths in use */
+	uint8_t zoff[2];      /* their offsets in the name */
+	uint8_t nz;           /* how many of them */
+	bool ok;              /* stage 0 found a question */
+	bool probed;          /* stage 1 ran: ver is its find (NULL: neither suffix is a zone) */
+	const void *ver;      /* a version whose apex hash matched zhash[zk], or NULL */
+	uint8_t zk;
 } gk_zone_hint_t;
 /* Stage 0, from the lowercase name (qlen octets, loff/labels its label offsets). */
 void gk_zone_prefetch_name(const gk_zoneset_t *zs, const uint8_t *qname, size_t qlen,

@@ -179,11 +179,34 @@ typedef struct gk_zscope {
 	const gk_zver_t *only;
 } gk_zscope_t;
 
-/* Deepest zone containing the name (len octets; loff/labels its label offsets, or NULL to
- * count them here), or NULL. Store: any thread, lock-free; the version stays valid until
- * the caller's next quiescent point. */
+/* Deepest zone containing the name (len octets, hash its gk_dname_hash; loff/labels its
+ * label offsets, or NULL to count them here), or NULL. Store: any thread, lock-free; the
+ * version stays valid until the caller's next quiescent point. */
 const gk_zver_t *gk_zoneset_zone_of(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
-                                    const uint8_t *loff, unsigned labels);
+                                    uint64_t hash, const uint8_t *loff, unsigned labels);
+
+/* gk_zoneset_get with the apex's hash already known. */
+const gk_zver_t *gk_zoneset_get_h(const gk_zoneset_t *zs, const uint8_t *apex, size_t len,
+                                  uint64_t hash);
+
+/* a[0..len) == b[0..len), eight octets at a time with an overlapping tail (names are short:
+ * cheaper than a call to memcmp). */
+static inline bool gk_name_eq(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	if (len >= 8) {
+		for (size_t i = 0; i + 8 < len; i += 8)
+			if (gk_dname_load64(a + i) != gk_dname_load64(b + i))
+				return false;
+		return gk_dname_load64(a + len - 8) == gk_dname_load64(b + len - 8);
+	}
+	if (len >= 4)
+		return gk_dname_load32(a) == gk_dname_load32(b) &&
+		       gk_dname_load32(a + len - 4) == gk_dname_load32(b + len - 4);
+	for (size_t i = 0; i < len; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
 const gk_zver_t *gk_zscope_zone(const gk_zscope_t *sc, const uint8_t *name, size_t len);
 
 /* Node for an exact lowercase wire name in one version, or NULL. Any thread. */
@@ -195,7 +218,7 @@ static inline const gk_node_t *gk_zver_find(const gk_zver_t *v, const uint8_t *n
 		const gk_zslot_t *s = &v->table[i];
 		if (!s->node)
 			return NULL;
-		if (s->hash == hash && s->node->len == len && memcmp(s->node->name, name, len) == 0)
+		if (s->hash == hash && s->node->len == len && gk_name_eq(s->node->name, name, len))
 			return s->node;
 		i = (i + 1) & v->mask;
 	}

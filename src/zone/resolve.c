@@ -259,7 +259,7 @@ static bool pass_node(gk_asm_t *a, const gk_node_t *n)
 const gk_zver_t *gk_zscope_zone(const gk_zscope_t *sc, const uint8_t *name, size_t len)
 {
 	if (sc->zs)
-		return gk_zoneset_zone_of(sc->zs, name, len, NULL, 0);
+		return gk_zoneset_zone_of(sc->zs, name, len, gk_dname_hash(name, len), NULL, 0);
 	const gk_zver_t *v = sc->only;
 	return gk_dname_is_subdomain(name, len, gk_zver_apex(v), v->apex_len) ? v : NULL;
 }

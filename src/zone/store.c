@@ -109,7 +109,7 @@ int gk_zoneset_create(gk_zoneset_retire_fn retire_fn, void *ctx, gk_zoneset_t **
 
 static bool same_apex(const gk_zver_t *v, const uint8_t *name, size_t len)
 {
-	return v->apex_len == len && memcmp(gk_zver_apex(v), name, len) == 0;
+	return v->apex_len == len && gk_name_eq(gk_zver_apex(v), name, len);
 }
 
 /* Reader probe: the version whose apex is name, or NULL. */
@@ -130,6 +130,13 @@ static const gk_zver_t *index_find(const struct zindex *ix, const uint8_t *name,
 	}
 }
 
+const gk_zver_t *gk_zoneset_get_h(const gk_zoneset_t *zs, const uint8_t *apex, size_t len,
+                                  uint64_t hash)
+{
+	const struct zindex *ix = atomic_load((_Atomic(struct zindex *) *)&zs->idx);
+	return index_find(ix, apex, len, hash);
+}
+
 const gk_zver_t *gk_zoneset_get(const gk_zoneset_t *zs, const uint8_t *apex, size_t len)
 {
 	const struct zindex *ix = atomic_load((_Atomic(struct zindex *) *)&zs->idx);
@@ -137,7 +144,7 @@ const gk_zver_t *gk_zoneset_get(const gk_zoneset_t *zs, const uint8_t *apex, siz
 }
 
 const gk_zver_t *gk_zoneset_zone_of(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
-                                    const uint8_t *loff, unsigned labels)
+                                    uint64_t hash, const uint8_t *loff, unsigned labels)
 {
 	uint8_t own[GK_DNAME_LABELS_MAX];
 	if (!loff) {
@@ -155,8 +162,8 @@ const gk_zver_t *gk_zoneset_zone_of(const gk_zoneset_t *zs, const uint8_t *name,
 		if (!((d[depth >> 6] >> (depth & 63)) & 1))
 			continue;
 		size_t off = i < labels ? loff[i] : len - 1u;
-		const gk_zver_t *v =
-		    index_find(ix, name + off, len - off, gk_dname_hash(name + off, len - off));
+		uint64_t h = i ? gk_dname_hash(name + off, len - off) : hash;
+		const gk_zver_t *v = index_find(ix, name + off, len - off, h);
 		if (v)
 			return v;
 	}
@@ -315,22 +322,27 @@ void gk_zone_prefetch_name(const gk_zoneset_t *zs, const uint8_t *name, size_t l
                            const uint8_t *loff, unsigned labels, gk_zone_hint_t *h)
 {
 	h->ver = NULL;
-	h->ok = false;
+	h->ok = h->probed = false;
 	const struct zindex *ix = atomic_load((_Atomic(struct zindex *) *)&zs->idx);
 	uint64_t d[2] = {
 	    atomic_load_explicit((_Atomic uint64_t *)&zs->depths[0], memory_order_relaxed),
 	    atomic_load_explicit((_Atomic uint64_t *)&zs->depths[1], memory_order_relaxed)};
-	for (unsigned i = 0; i <= labels; i++) { /* the deepest apex depth in use */
+	unsigned k = 0;
+	/* the two deepest apex depths in use: a name one label below a zone's apex (www) at
+	 * a depth where other zones sit is found at the second */
+	for (unsigned i = 0; i <= labels && k < 2; i++) {
 		unsigned depth = labels - i;
 		if (!((d[depth >> 6] >> (depth & 63)) & 1))
 			continue;
 		size_t off = i < labels ? loff[i] : len - 1u;
-		h->zhash = gk_dname_hash(name + off, len - off);
-		h->hash = gk_dname_hash(name, len);
-		h->ok = true;
-		__builtin_prefetch(&ix->e[h->zhash & ix->mask]);
-		return;
+		h->zhash[k] = gk_dname_hash(name + off, len - off);
+		h->zoff[k] = (uint8_t)off;
+		__builtin_prefetch(&ix->e[h->zhash[k] & ix->mask]);
+		k++;
 	}
+	h->nz = (uint8_t)k;
+	h->hash = k && h->zoff[0] == 0 ? h->zhash[0] : gk_dname_hash(name, len);
+	h->ok = true;
 }
 
 void gk_zone_prefetch(const gk_zoneset_t *zs, unsigned stage, gk_zone_hint_t *h)
@@ -339,13 +351,18 @@ void gk_zone_prefetch(const gk_zoneset_t *zs, unsigned stage, gk_zone_hint_t *h)
 		return;
 	if (stage == 1) {
 		const struct zindex *ix = atomic_load((_Atomic(struct zindex *) *)&zs->idx);
-		const struct zent *e = &ix->e[h->zhash & ix->mask];
-		const gk_zver_t *v = atomic_load((_Atomic(gk_zver_t *) *)&e->ver);
-		if (v && v != TOMB &&
-		    atomic_load_explicit((_Atomic uint64_t *)&e->hash, memory_order_relaxed) ==
-		        h->zhash) {
-			h->ver = v;
-			__builtin_prefetch(v);
+		h->probed = true;
+		for (unsigned k = 0; k < h->nz; k++) {
+			const struct zent *e = &ix->e[h->zhash[k] & ix->mask];
+			const gk_zver_t *v = atomic_load((_Atomic(gk_zver_t *) *)&e->ver);
+			if (v && v != TOMB &&
+			    atomic_load_explicit((_Atomic uint64_t *)&e->hash,
+			                         memory_order_relaxed) == h->zhash[k]) {
+				h->ver = v;
+				h->zk = (uint8_t)k;
+				__builtin_prefetch(v);
+				return;
+			}
 		}
 		return;
 	}

@@ -61,7 +61,7 @@ static const gk_zver_t *zone_of(const gk_zoneset_t *zs, const char *name)
 {
 	uint8_t w[256];
 	size_t l = wire(name, w);
-	return gk_zoneset_zone_of(zs, w, l, NULL, 0);
+	return gk_zoneset_zone_of(zs, w, l, gk_dname_hash(w, l), NULL, 0);
 }
 
 static const char *apex_of(const gk_zver_t *v)
@@ -77,7 +77,19 @@ static gk_zone_src_t find(const gk_zoneset_t *zs, const char *name, gk_zone_hit_
 	unsigned labels = 0;
 	for (size_t p = 0; w[p]; p += w[p] + 1u)
 		loff[labels++] = (uint8_t)p;
-	return gk_zone_find(zs, w, l, loff, labels, GK_TYPE_A, h);
+	gk_zone_src_t src = gk_zone_find(zs, w, l, loff, labels, GK_TYPE_A, NULL, h);
+	/* the same through the prefetch stages' hint */
+	gk_zone_hint_t hint;
+	gk_zone_prefetch_name(zs, w, l, loff, labels, &hint);
+	for (unsigned st = 1; st < GK_ZONE_PREFETCH_STAGES; st++)
+		gk_zone_prefetch(zs, st, &hint);
+	gk_zone_hit_t h2;
+	assert_int_equal(gk_zone_find(zs, w, l, loff, labels, GK_TYPE_A, &hint, &h2), src);
+	if (src != GK_ZONE_REFUSED) {
+		assert_ptr_equal(h2.ver, h->ver);
+		assert_ptr_equal(h2.node, h->node);
+	}
+	return src;
 }
 
 static void test_nested(void **state)
@@ -100,6 +112,13 @@ static void test_nested(void **state)
 	assert_int_equal(find(zs, "www.a.b.example.cn", &h), GK_ZONE_TMPL);
 	assert_ptr_equal(h.ver, zone_of(zs, "a.b.example.cn"));
 	assert_int_equal(find(zs, "example.com", &h), GK_ZONE_REFUSED);
+	static const char *const names[] = {"www.example.cn", "example.cn",     "b.example.cn",
+	                                    "x.b.example.cn", "a.b.example.cn", "q.a.b.example.cn",
+	                                    "cn",             "www.other.cn",   "a.b.c.d.e.cn"};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		assert_int_not_equal(find(zs, names[i], &h), GK_ZONE_REFUSED);
+		assert_ptr_equal(h.ver, zone_of(zs, names[i]));
+	}
 	/* remove the middle zone: its names fall back to the enclosing one */
 	uint8_t w[256];
 	size_t l = wire("example.cn", w);
