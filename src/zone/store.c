@@ -58,12 +58,28 @@ static size_t index_bytes(size_t slots)
 	return sizeof(struct zindex) + slots * sizeof(struct zent);
 }
 
+/* An index of 2 MiB or more (100,000 zones and up) is read at random by every query: huge
+ * pages, unless under AddressSanitizer, whose leak checker does not look inside mappings
+ * for the versions an index points at. */
+#if defined(__SANITIZE_ADDRESS__)
+#define INDEX_MAP_MIN SIZE_MAX
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define INDEX_MAP_MIN SIZE_MAX
+#endif
+#endif
+#ifndef INDEX_MAP_MIN
+#define INDEX_MAP_MIN ((size_t)2 << 20)
+#endif
+
 static struct zindex *index_new(size_t want)
 {
 	size_t sz = 64;
 	while (sz < want * 2)
 		sz <<= 1;
-	struct zindex *ix = gk_map_huge(index_bytes(sz)); /* zeroed: every entry NULL */
+	size_t bytes = index_bytes(sz);
+	/* zeroed: every entry NULL */
+	struct zindex *ix = bytes >= INDEX_MAP_MIN ? gk_map_huge(bytes) : calloc(1, bytes);
 	if (ix)
 		ix->mask = sz - 1;
 	return ix;
@@ -72,7 +88,11 @@ static struct zindex *index_new(size_t want)
 static void index_free(void *p)
 {
 	struct zindex *ix = p;
-	gk_unmap_huge(ix, index_bytes(ix->mask + 1));
+	size_t bytes = index_bytes(ix->mask + 1);
+	if (bytes >= INDEX_MAP_MIN)
+		gk_unmap_huge(ix, bytes);
+	else
+		free(ix);
 }
 
 static void ver_free(void *p)

@@ -90,7 +90,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	FUZZ_CHECK(gk_zoneset_zone_count(zs) == 1, "zone count");
 	unsigned asked = 0;
-	const gk_zver_t *v = gk_zoneset_get(zs, (const uint8_t *)"\x07example\x02cn", 12);
+	const gk_zver_t *v = gk_zoneset_get(zs,
+	                                    (const uint8_t *)"\x07"
+	                                                     "example\x02"
+	                                                     "cn",
+	                                    12);
 	FUZZ_CHECK(v != NULL, "zone not found by its apex");
 	for (size_t i = 0; i <= v->mask && asked < MAX_NAMES; i++) {
 		if (!v->table[i].node)
