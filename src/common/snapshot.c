@@ -21,7 +21,8 @@ struct reader_slot {
 struct retired {
 	struct retired *next;
 	void *obj;
-	uint64_t marks[]; /* one per reader: its counter at publish time */
+	gk_snapshot_free_fn free_fn; /* the cell's, or gk_snapshot_retire's */
+	uint64_t marks[];            /* one per reader: its counter at publish time */
 };
 
 struct gk_snapshot {
@@ -71,12 +72,30 @@ int gk_snapshot_publish(gk_snapshot_t *s, void *next)
 	if (r == NULL)
 		return GK_ENOMEM;
 	r->obj = atomic_exchange(&s->current, next);
+	r->free_fn = s->free_fn;
 	for (unsigned i = 0; i < s->nreaders; i++)
 		r->marks[i] = atomic_load(&s->readers[i].epoch);
 	if (r->obj == NULL) {
 		free(r);
 		return 0;
 	}
+	r->next = s->retired;
+	s->retired = r;
+	return 0;
+}
+
+int gk_snapshot_retire(gk_snapshot_t *s, void *obj, gk_snapshot_free_fn free_fn)
+{
+	struct retired *r = malloc(sizeof(*r) + sizeof(uint64_t) * s->nreaders);
+	if (r == NULL)
+		return GK_ENOMEM;
+	/* the caller unlinked obj before this call; the fence orders that store before the
+	 * counter loads, as the exchange does in gk_snapshot_publish */
+	atomic_thread_fence(memory_order_seq_cst);
+	for (unsigned i = 0; i < s->nreaders; i++)
+		r->marks[i] = atomic_load(&s->readers[i].epoch);
+	r->obj = obj;
+	r->free_fn = free_fn;
 	r->next = s->retired;
 	s->retired = r;
 	return 0;
@@ -98,7 +117,7 @@ size_t gk_snapshot_reclaim(gk_snapshot_t *s)
 		struct retired *r = *pp;
 		if (grace_over(s, r)) {
 			*pp = r->next;
-			s->free_fn(r->obj);
+			r->free_fn(r->obj);
 			free(r);
 		} else {
 			pending++;
@@ -115,7 +134,7 @@ void gk_snapshot_destroy(gk_snapshot_t *s)
 	struct retired *r = s->retired;
 	while (r != NULL) {
 		struct retired *next = r->next;
-		s->free_fn(r->obj);
+		r->free_fn(r->obj);
 		free(r);
 		r = next;
 	}

@@ -11,7 +11,7 @@
  * libuv worker: once per loop iteration, outside every callback). A reader that never reaches
  * a quiescent point (blocked in poll) delays reclamation; the writer should wake it.
  *
- * Writer contract: gk_snapshot_create, _publish, _reclaim, _pending and _destroy are called
+ * Writer contract: gk_snapshot_create, _publish, _retire, _reclaim and _destroy are called
  * by one thread only (the daemon's main loop). The writer never blocks on readers: it polls
  * gk_snapshot_reclaim() (from a timer) until it returns 0.
  */
@@ -40,6 +40,14 @@ void gk_snapshot_quiescent(gk_snapshot_t *s, unsigned reader);
  * gk_snapshot_reclaim() once every reader has been quiescent since. Returns 0 or GK_ENOMEM
  * (nothing published; next still belongs to the caller). Writer thread. */
 GK_MUST_CHECK int gk_snapshot_publish(gk_snapshot_t *s, void *next);
+
+/* Retire obj, which the caller has already made unreachable for readers that start after
+ * this call (an atomic store elsewhere: a replaced entry of a lock-free index): free_fn(obj)
+ * runs in a later gk_snapshot_reclaim() once every reader has been quiescent since, or at
+ * gk_snapshot_destroy. Lets a structure published inside the current object retire its
+ * parts one by one. Returns 0 or GK_ENOMEM (nothing retired; obj still the caller's).
+ * Writer thread. */
+GK_MUST_CHECK int gk_snapshot_retire(gk_snapshot_t *s, void *obj, gk_snapshot_free_fn free_fn);
 
 /* Free every retired object whose grace period is over. Returns how many stay retired
  * (0: nothing pending). Writer thread; never blocks. */

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* src/daemon/server.c -- start-up, reload by snapshot swap, shutdown.
  *
- * The main loop only handles signals and reclamation. A reload builds the new zone set
- * synchronously on this thread (workers keep answering from the old one), publishes a new
- * view with one atomic exchange, wakes every worker so each passes a quiescent point soon,
- * and polls gk_snapshot_reclaim() from a timer until the old view is freed. Settings that
- * shape sockets and pools (listen, workers, tcp.*) need a restart and are only reported.
+ * The main loop only handles signals and reclamation. The zone store (zone/zone.h) lives
+ * from start to exit; every view points at it. A reload re-reads the config and brings
+ * the store in line zone by zone on this thread (gk_zoneset_sync: only zones whose files
+ * changed are rebuilt, each published alone while workers keep answering), then publishes
+ * a new view (options, policy) with one atomic exchange, wakes every worker so each passes
+ * a quiescent point soon, and polls gk_snapshot_reclaim() from a timer until the old view
+ * and every replaced zone version (retired on the view cell, gk_snapshot_retire) are
+ * freed. Settings that shape sockets and pools (listen, workers, tcp.*) need a restart and
+ * are only reported.
  *
  * The filing-status replica (status/) runs on its own thread from start to SIGTERM, across
  * reloads. Its retired table memory rides on the view's grace periods: every RETIRE_MS the
@@ -39,12 +43,6 @@
 #define RECLAIM_MS 10
 #define RETIRE_MS  20 /* retired status memory is collected this long after it is announced */
 
-/* A zone set shared by consecutive views; counted on the main thread only. */
-struct zsref {
-	gk_zoneset_t *zs;
-	unsigned refs;
-};
-
 /* A policy shared by consecutive views; counted on the main thread only. */
 struct polref {
 	gk_policy_t *p;
@@ -54,8 +52,7 @@ struct polref {
 
 /* What the view cell publishes: net reads the gk_net_view_t at its start. */
 struct view {
-	gk_net_view_t v;
-	struct zsref *zs;
+	gk_net_view_t v;              /* v.zs: the server's store (borrowed) */
 	struct polref *pol;           /* or NULL: no policy */
 	gk_status_retired_t *retired; /* status memory freed with this view */
 };
@@ -68,6 +65,7 @@ struct gk_server {
 	gk_config_t *boot; /* config the sockets and pools were built from */
 	gk_config_t *cur;  /* latest config loaded successfully (may be boot) */
 	gk_snapshot_t *view;
+	gk_zoneset_t *zs; /* the zone store, shared by every view */
 	gk_worker_t **workers;
 	unsigned n_workers;
 	gk_status_t *status;                 /* NULL without redis */
@@ -144,10 +142,6 @@ static void view_free(void *p)
 	struct view *v = p;
 	gk_status_retired_free(v->retired);
 	polref_put(v->pol);
-	if (v->zs != NULL && --v->zs->refs == 0) {
-		gk_zoneset_free(v->zs->zs);
-		free(v->zs);
-	}
 	free(v);
 }
 
@@ -172,26 +166,16 @@ void gk_server_pkt_opts(const gk_config_t *cfg, gk_status_t *status, const gk_ps
 	}
 }
 
-static int build_view(const gk_config_t *cfg, gk_status_t *status, const gk_psl_t *psl,
-                      struct polref *pol, struct view **out, char *err, size_t errlen)
+static int build_view(gk_zoneset_t *zs, const gk_config_t *cfg, gk_status_t *status,
+                      const gk_psl_t *psl, struct polref *pol, struct view **out, char *err,
+                      size_t errlen)
 {
 	struct view *v = calloc(1, sizeof(*v));
-	struct zsref *z = calloc(1, sizeof(*z));
-	if (v == NULL || z == NULL) {
-		free(v);
-		free(z);
+	if (v == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return GK_ENOMEM;
 	}
-	int rc = gk_zoneset_build_ex(cfg->zones, cfg->n_zones, psl, &z->zs, err, errlen);
-	if (rc != 0) {
-		free(v);
-		free(z);
-		return rc;
-	}
-	z->refs = 1;
-	v->zs = z;
-	v->v.zs = z->zs;
+	v->v.zs = zs;
 	gk_server_pkt_opts(cfg, status, psl, pol ? pol->p : NULL, &v->v.opts);
 	if (pol != NULL) {
 		pol->refs++;
@@ -201,6 +185,35 @@ static int build_view(const gk_config_t *cfg, gk_status_t *status, const gk_psl_
 	return 0;
 }
 
+/* Store retire function: replaced and removed zone versions (and outgrown indexes) wait on
+ * the view cell for every reader's quiescent point. Before the cell exists no reader runs. */
+static void zone_retire(void *ctx, void *obj, void (*free_fn)(void *))
+{
+	gk_server_t *s = ctx;
+	if (s->view == NULL) {
+		free_fn(obj);
+		return;
+	}
+	if (gk_snapshot_retire(s->view, obj, free_fn) != 0)
+		gk_log(GK_LOG_ERR, "zones: out of memory retiring a replaced zone version; "
+		                   "its memory stays allocated");
+}
+
+struct sync_report {
+	const char *what;
+	char first[600]; /* the first error, for a failed start */
+};
+
+static void zone_failed(void *ctx, const gk_zone_spec_t *spec, int rc, const char *err)
+{
+	struct sync_report *r = ctx;
+	(void)rc;
+	if (!r->first[0])
+		snprintf(r->first, sizeof(r->first), "%s", err);
+	gk_log(GK_LOG_ERR, "%s: zone %s not loaded%s: %s", r->what, spec->name,
+	       strcmp(r->what, "reload") == 0 ? " (its previous version keeps serving)" : "", err);
+}
+
 int gk_server_check(const char *config_path, char *err, size_t errlen, char *summary,
                     size_t summarylen)
 {
@@ -208,9 +221,9 @@ int gk_server_check(const char *config_path, char *err, size_t errlen, char *sum
 	int rc = gk_config_load(config_path, &cfg, err, errlen);
 	if (rc != 0)
 		return rc;
-	struct view *v = NULL;
+	gk_zoneset_t *zs = NULL;
 	struct polref *pol = NULL;
-	rc = build_view(cfg, NULL, NULL, NULL, &v, err, errlen);
+	rc = gk_zoneset_build_ex(cfg->zones, cfg->n_zones, NULL, &zs, err, errlen);
 	if (rc == 0)
 		rc = load_policy_file(cfg, &pol, err, errlen);
 	if (rc == 0 && cfg->filing.enforce) {
@@ -225,11 +238,10 @@ int gk_server_check(const char *config_path, char *err, size_t errlen, char *sum
 	if (rc == 0 && summarylen > 0)
 		snprintf(summary, summarylen,
 		         "%s: ok: %zu zones, %zu RRs, %zu listen addresses%s%s", config_path,
-		         gk_zoneset_zone_count(v->v.zs), gk_zoneset_rr_count(v->v.zs),
-		         cfg->n_listen, cfg->filing.enforce ? ", filing check on" : "",
+		         gk_zoneset_zone_count(zs), gk_zoneset_rr_count(zs), cfg->n_listen,
+		         cfg->filing.enforce ? ", filing check on" : "",
 		         pol ? ", policy file compiled" : "");
-	if (v != NULL)
-		view_free(v);
+	gk_zoneset_free(zs);
 	polref_put(pol);
 	gk_config_free(cfg);
 	return rc;
@@ -278,7 +290,6 @@ static struct view *view_copy(const struct view *cur)
 		return NULL;
 	*v = *cur;
 	v->retired = NULL;
-	v->zs->refs++;
 	if (v->pol != NULL)
 		v->pol->refs++;
 	return v;
@@ -374,18 +385,33 @@ static void reload(gk_server_t *s)
 		}
 		pol = newpol;
 	}
-	if (build_view(cfg, s->status, s->psl, pol, &v, err, sizeof(err)) != 0) {
-		gk_log(GK_LOG_ERR, "reload failed, keeping the current zones: %s", err);
+	/* zone by zone: a zone that fails keeps its previous version, the others go on */
+	gk_zoneset_sync_stats_t st;
+	struct sync_report rep = {.what = "reload"};
+	uint64_t t0 = uv_hrtime();
+	if (gk_zoneset_sync(s->zs, cfg->zones, cfg->n_zones, s->psl, &st, zone_failed, &rep) != 0) {
+		gk_log(GK_LOG_ERR, "reload: out of memory while loading zones; the zones done so "
+		                   "far are served, the others keep their previous version");
+	}
+	gk_log(GK_LOG_INFO,
+	       "reload: zones: %zu rebuilt, %zu unchanged, %zu added, %zu removed, %zu failed "
+	       "(%.3f s)",
+	       st.rebuilt, st.unchanged, st.added, st.removed, st.failed,
+	       (double)(uv_hrtime() - t0) / 1e9);
+	if (build_view(s->zs, cfg, s->status, s->psl, pol, &v, err, sizeof(err)) != 0) {
+		gk_log(GK_LOG_ERR, "reload failed, keeping the current settings: %s", err);
 		polref_put(newpol);
 		gk_config_free(cfg);
+		published(s); /* replaced zone versions still wait for reclamation */
 		return;
 	}
-	size_t nz = gk_zoneset_zone_count(v->v.zs), nrr = gk_zoneset_rr_count(v->v.zs);
+	size_t nz = gk_zoneset_zone_count(s->zs), nrr = gk_zoneset_rr_count(s->zs);
 	if (gk_snapshot_publish(s->view, v) != 0) {
-		gk_log(GK_LOG_ERR, "reload failed, keeping the current zones: out of memory");
+		gk_log(GK_LOG_ERR, "reload failed, keeping the current settings: out of memory");
 		view_free(v);
 		polref_put(newpol);
 		gk_config_free(cfg);
+		published(s);
 		return;
 	}
 	if (!s->pol_fleet) {
@@ -961,10 +987,26 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 		                     : s->pol              ? "file"
 		                                           : "off");
 	gk_log(GK_LOG_INFO, "loading %zu zones from %s", s->boot->n_zones, config_path);
-	if ((rc = build_view(s->boot, s->status, s->psl, s->pol, &v, err, errlen)) != 0)
+	if ((rc = gk_zoneset_create(zone_retire, s, &s->zs)) != 0) {
+		snprintf(err, errlen, "out of memory");
 		goto fail;
-	gk_log(GK_LOG_INFO, "loaded %zu zones, %zu RRs from %s", gk_zoneset_zone_count(v->v.zs),
-	       gk_zoneset_rr_count(v->v.zs), config_path);
+	}
+	{
+		gk_zoneset_sync_stats_t st;
+		struct sync_report rep = {.what = "start"};
+		rc = gk_zoneset_sync(s->zs, s->boot->zones, s->boot->n_zones, s->psl, &st,
+		                     zone_failed, &rep);
+		if (rc != 0 || st.failed) {
+			snprintf(err, errlen, "%s",
+			         rc != 0 ? "out of memory while loading zones" : rep.first);
+			rc = rc != 0 ? rc : GK_EZONE;
+			goto fail;
+		}
+	}
+	if ((rc = build_view(s->zs, s->boot, s->status, s->psl, s->pol, &v, err, errlen)) != 0)
+		goto fail;
+	gk_log(GK_LOG_INFO, "loaded %zu zones, %zu RRs from %s", gk_zoneset_zone_count(s->zs),
+	       gk_zoneset_rr_count(s->zs), config_path);
 	for (size_t i = 0; i < s->boot->n_zones; i++)
 		gk_log(GK_LOG_INFO, "zone %s from %s", s->boot->zones[i].name,
 		       s->boot->zones[i].file);
@@ -1038,6 +1080,8 @@ void gk_server_free(gk_server_t *s)
 	gk_disc_free(s->disc);
 	gk_status_retired_free(s->retire_pending);
 	gk_snapshot_destroy(s->view); /* workers joined: frees current and retired views */
+	s->view = NULL;
+	gk_zoneset_free(s->zs); /* after the retired versions: the store holds the current ones */
 	gk_status_free(s->status);
 	polref_put(s->pol);
 	gk_tap_free(s->tap);

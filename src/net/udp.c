@@ -114,7 +114,8 @@ static void send_all(struct udp_sock *u, unsigned k)
 
 /* Answer datagram i of u's batch into the next free reply slot (*k). Returns 0 for a
  * datagram too large to be looked at, else 1. */
-static unsigned answer(struct udp_sock *u, const gk_net_view_t *v, int i, unsigned *k)
+static unsigned answer(struct udp_sock *u, const gk_net_view_t *v, int i, unsigned *k,
+                       const gk_pkt_hint_t *hint)
 {
 	struct udp_batch *b = u->ub;
 	u->ctr.udp_queries++;
@@ -124,8 +125,8 @@ static unsigned answer(struct udp_sock *u, const gk_net_view_t *v, int i, unsign
 	}
 	uint8_t *o = b->out + (size_t)*k * GK_PKT_OUT_MAX;
 	gk_pkt_result_t res = {0};
-	gk_pkt_outcome_t oc =
-	    gk_pkt_process(v->zs, &v->opts, GK_PKT_UDP, b->in[i], b->rmsg[i].msg_len, o, &res);
+	gk_pkt_outcome_t oc = gk_pkt_process_hint(v->zs, &v->opts, GK_PKT_UDP, b->in[i],
+	                                          b->rmsg[i].msg_len, o, &res, hint);
 	gk_obs_query(u->obs, GK_PKT_UDP, oc, &res, b->in[i], b->rmsg[i].msg_len, o,
 	             (const struct sockaddr *)&b->addr[i]);
 	if (oc != GK_PKT_ANSWER) {
@@ -163,7 +164,7 @@ static void handle(struct udp_sock *u, int n)
 	gk_pkt_hint_t h[UDP_BATCH];
 	if (n <= PF_LEAD) {
 		for (int i = 0; i < n; i++)
-			seen += answer(u, v, i, &k);
+			seen += answer(u, v, i, &k, NULL);
 	} else {
 		for (int i = 0; i < n + PF_LEAD; i++) {
 			for (int s = 0; s < GK_PKT_PREFETCH_STAGES; s++) {
@@ -173,7 +174,7 @@ static void handle(struct udp_sock *u, int n)
 					                b->rmsg[j].msg_len, &h[j]);
 			}
 			if (i >= PF_LEAD)
-				seen += answer(u, v, i - PF_LEAD, &k);
+				seen += answer(u, v, i - PF_LEAD, &k, &h[i - PF_LEAD]);
 		}
 	}
 	gk_obs_batch_end(u->obs, t0, seen);

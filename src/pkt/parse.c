@@ -106,6 +106,16 @@ bool gk_parse_question_hash(const uint8_t *q, size_t len, uint64_t *hash, uint16
 	return true;
 }
 
+size_t gk_parse_question_name(const uint8_t *q, size_t len, uint8_t *name, uint8_t *loff,
+                              unsigned *labels)
+{
+	size_t n = len < 12 || (q[2] & 0x80) ? 0 : qname_walk(q, len, loff, labels);
+	if (n == 0 || 12 + n + 2 > len)
+		return 0;
+	lower_copy(name, q + 12, n);
+	return n;
+}
+
 gk_parse_t gk_parse_query(const uint8_t *q, size_t len, gk_query_t *out)
 {
 	out->qend = 0;

@@ -38,5 +38,12 @@ typedef struct gk_query {
  * gk_parse_query accepts. */
 bool gk_parse_question_hash(const uint8_t *q, size_t len, uint64_t *hash, uint16_t *qtype);
 
+/* The lowercased question name of q[0..len) into name (GK_DNAME_MAX + 1 octets), its label
+ * offsets into loff (GK_DNAME_LABELS_MAX) and count into *labels, without parsing the
+ * rest (for prefetching). Returns the name's length, 0 when q has no question of the form
+ * gk_parse_query accepts. */
+size_t gk_parse_question_name(const uint8_t *q, size_t len, uint8_t *name, uint8_t *loff,
+                              unsigned *labels);
+
 /* Parse q[0..len) into out. */
 gk_parse_t gk_parse_query(const uint8_t *q, size_t len, gk_query_t *out);

@@ -1,18 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /* src/pkt/process.c -- query bytes to response bytes.
  *
- * Parse, find the compiled answer (one hash lookup for a name that exists, one per label
- * stripped otherwise), copy it behind the echoed question, relocate its compression
- * pointers when the query name is longer or shorter than the one it was compiled for,
- * cut it at an RRset boundary when it does not fit, append OPT. Only answers below a
- * DNAME are built at query time (zone/resolve.c), still without allocation.
+ * Parse, ask the zone store for the compiled answer (zone/answer.h: the query's zone, then
+ * one hash lookup for a name that exists, one per label stripped otherwise), decide (the
+ * filing check and the policy), have the answer copied behind the echoed question --
+ * relocated to the query name, cut at an RRset boundary when it does not fit -- and append
+ * OPT. Answers that cannot be compiled are built at query time by the store, still
+ * without allocation.
  */
 #include <string.h>
 #include "pkt/parse.h"
 #include "pkt/process.h"
-#include "zone/internal.h"
-#include "zone/resolve.h"
+#include "common/dns.h"
 #include "common/psl.h"
+#include "zone/answer.h"
 #include "status/status.h"
 #include "policy/policy.h"
 
@@ -30,12 +31,6 @@ static inline void wr16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-/* A template serves a query name of qlen octets unless it is missing or cannot move. */
-static inline bool usable(const gk_tmpl_t *t, size_t qlen)
-{
-	return t && (!(t->flags & GK_TMPL_FIXED) || t->qname_len == qlen);
-}
-
 /* Where the answer comes from. */
 enum src {
 	SRC_TMPL,    /* a compiled template */
@@ -44,47 +39,6 @@ enum src {
 	SRC_LOCAL,   /* a policy redirect's local data */
 	SRC_TC,      /* nothing, TC set (RPZ rpz-tcp-only. over UDP) */
 };
-
-/* Find the answer for the query. *node receives the node the name matched, or its closest
- * encloser (*exact false) -- the node that decides the zone for the filing check. */
-static enum src find_answer(const gk_zoneset_t *zs, const gk_query_t *qq, const gk_tmpl_t **t,
-                            const gk_node_t **node, bool *exact)
-{
-	const uint8_t *name = qq->qname;
-	size_t len = qq->qlen;
-	uint16_t qtype = qq->qtype;
-	const gk_node_t *n = gk_zoneset_find(zs, name, len, gk_dname_hash(name, len));
-	*exact = n != NULL;
-	if (n) {
-		*node = n;
-		if (n->cut)
-			*t = (n->cut == n && qtype == GK_TYPE_DS) ? &n->tmpls[0] : n->cut->other;
-		else if (n->dname)
-			return SRC_RUNTIME;
-		else
-			*t = gk_node_tmpl(n, qtype);
-		return usable(*t, len) ? SRC_TMPL : SRC_RUNTIME;
-	}
-	/* closest encloser: strip labels from the left */
-	for (unsigned i = 1; i < qq->labels + 1u; i++) {
-		size_t off = i < qq->labels ? qq->loff[i] : len - 1u;
-		const uint8_t *p = name + off;
-		size_t l = len - off;
-		n = gk_zoneset_find(zs, p, l, gk_dname_hash(p, l));
-		if (n)
-			break;
-	}
-	if (!n)
-		return SRC_REFUSED;
-	*node = n;
-	if (n->cut)
-		*t = n->cut->other;
-	else if ((n->flags & GK_NODE_DNAME) || n->dname)
-		return SRC_RUNTIME;
-	else
-		*t = n->wild ? gk_node_tmpl(n->wild, qtype) : n->zone->nxdomain;
-	return usable(*t, len) ? SRC_TMPL : SRC_RUNTIME;
-}
 
 /* ---- the decision (DESIGN.md "The decision") ----------------------------------------- */
 
@@ -167,28 +121,6 @@ static bool refused(const gk_pkt_opts_t *o, const uint8_t *reg, size_t rlen, uin
 	return judge(o, reg, rlen, hash, NULL, &fs, &vd);
 }
 
-/* Registrable domain of the query name (inside qq->qname), known from the zone, the node,
- * or -- for zones at or above a public suffix -- the PSL. Returns its offset or -1. */
-static int query_reg(const gk_pkt_opts_t *o, const gk_query_t *qq, const gk_node_t *n, bool exact,
-                     uint64_t *hash)
-{
-	const gk_zone_t *z = n->zone;
-	if (z->reg_len) {
-		*hash = z->reg_hash;
-		return qq->qlen - z->reg_len;
-	}
-	int off;
-	if (exact && n->reg_off < GK_REG_UNKNOWN)
-		off = n->reg_off;
-	else if (exact && n->reg_off == GK_REG_NONE)
-		off = -1;
-	else
-		off = o->psl ? gk_psl_registrable_wire(o->psl, qq->qname, qq->qlen) : -1;
-	if (off >= 0)
-		*hash = gk_dname_hash(qq->qname + off, qq->qlen - (size_t)off);
-	return off;
-}
-
 /* Filter for answers built at query time (gk_asm_t.allow): a name's data may go out when
  * its registrable domain passes the check. */
 static bool allow_reg(void *ctx, const uint8_t *reg, size_t rlen)
@@ -197,52 +129,13 @@ static bool allow_reg(void *ctx, const uint8_t *reg, size_t rlen)
 	return !refused(o, reg, rlen, reg ? gk_dname_hash(reg, rlen) : 0);
 }
 
-/* A template that carries other registrable domains needs each of them to pass. */
-static bool tmpl_clean(const gk_pkt_opts_t *o, const gk_tmpl_t *t)
+/* gk_zone_tmpl_clean's test: a registrable domain the template carries is refused. */
+static bool refused_reg(void *ctx, const uint8_t *reg, size_t rlen, uint64_t hash)
 {
-	if (t->flags & GK_TMPL_RECHECK)
-		return false;
-	for (unsigned i = 0; i < t->nregs; i++)
-		if (refused(o, t->regs[i].len ? t->regs[i].name : NULL, t->regs[i].len,
-		            t->regs[i].hash))
-			return false;
-	return true;
+	return refused(ctx, reg, rlen, hash);
 }
 
 /* ---- response assembly ---------------------------------------------------------------- */
-
-/* Copy a template behind the question, relocating its pointers to a qname of qlen. */
-static void put_tmpl(uint8_t *b, const gk_tmpl_t *t, size_t qlen)
-{
-	memcpy(b, t->body, t->len);
-	int delta = (int)qlen - (int)t->qname_len;
-	if (!delta)
-		return;
-	for (unsigned i = 0; i < t->nfix; i++) {
-		uint8_t *p = b + t->fix[i];
-		unsigned tgt = ((p[0] & 0x3fu) << 8) | p[1];
-		if (tgt > 12 || (tgt == 12 && (t->flags & GK_TMPL_SHIFT_WHOLE)))
-			wr16(p, (uint16_t)(0xc000 | (tgt + (unsigned)delta)));
-	}
-}
-
-/* Keep whole RRsets up to limit; TC when a required one is cut. Returns body length. */
-static size_t fit(const gk_bound_t *b, unsigned nb, size_t body, size_t room, uint16_t cnt[3],
-                  bool *tc)
-{
-	if (body <= room)
-		return body;
-	unsigned k = 0;
-	while (k < nb && b[k].end <= room)
-		k++;
-	cnt[0] = cnt[1] = cnt[2] = 0;
-	for (unsigned i = 0; i < k; i++)
-		cnt[b[i].section] += b[i].rrs;
-	for (unsigned i = k; i < nb; i++)
-		if (b[i].required)
-			*tc = true;
-	return k ? b[k - 1].end : 0;
-}
 
 /* OPT, with an Extended DNS Error (RFC 8914) when ede is not NULL. */
 static size_t put_opt(uint8_t *p, const gk_pkt_opts_t *opts, const gk_query_t *qq,
@@ -325,21 +218,27 @@ void gk_pkt_prefetch(const gk_zoneset_t *zs, unsigned stage, const uint8_t *q, s
                      gk_pkt_hint_t *h)
 {
 	if (stage == 0) {
-		h->ok = gk_parse_question_hash(q, qlen, &h->hash, &h->qtype);
-		if (h->ok)
-			__builtin_prefetch(&zs->table[h->hash & zs->mask]);
+		uint8_t name[GK_DNAME_MAX + 1], loff[GK_DNAME_LABELS_MAX];
+		unsigned labels;
+		size_t n = gk_parse_question_name(q, qlen, name, loff, &labels);
+		h->ok = false;
+		if (n)
+			gk_zone_prefetch_name(zs, name, n, loff, labels, h);
 		return;
 	}
-	if (!h->ok)
-		return;
-	const gk_zslot_t *s = &zs->table[h->hash & zs->mask];
-	if (s->node && s->hash == h->hash)
-		__builtin_prefetch(s->node);
+	gk_zone_prefetch(zs, stage, h);
 }
 
 gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opts,
                                 enum gk_pkt_transport transport, const uint8_t *q, size_t qlen,
                                 uint8_t *out, gk_pkt_result_t *res)
+{
+	return gk_pkt_process_hint(zs, opts, transport, q, qlen, out, res, NULL);
+}
+
+gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t *opts,
+                                     enum gk_pkt_transport transport, const uint8_t *q, size_t qlen,
+                                     uint8_t *out, gk_pkt_result_t *res, const gk_pkt_hint_t *hint)
 {
 	gk_query_t qq;
 	gk_parse_t pr = gk_parse_query(q, qlen, &qq);
@@ -388,13 +287,22 @@ gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opt
 		break;
 	}
 	if (pr == GK_PARSE_OK) {
-		const gk_tmpl_t *t = NULL;
-		const gk_node_t *node = NULL;
-		bool exact = false;
+		gk_zone_hit_t hit_z;
 		enum src s = SRC_REFUSED;
 		if ((qq.qclass == GK_CLASS_IN || qq.qclass == GK_CLASS_ANY) &&
 		    qq.qtype != GK_TYPE_AXFR && qq.qtype != GK_TYPE_IXFR && zs) {
-			s = find_answer(zs, &qq, &t, &node, &exact);
+			switch (gk_zone_find(zs, qq.qname, qq.qlen, qq.loff, qq.labels, qq.qtype,
+			                     hint, &hit_z)) {
+			case GK_ZONE_TMPL:
+				s = SRC_TMPL;
+				break;
+			case GK_ZONE_RUNTIME:
+				s = SRC_RUNTIME;
+				break;
+			default:
+				s = SRC_REFUSED;
+				break;
+			}
 			if (qq.qclass == GK_CLASS_ANY && s != SRC_REFUSED)
 				s = SRC_RUNTIME; /* rare: not worth templates of its own */
 		} else if (qq.qclass != GK_CLASS_IN && qq.qclass != GK_CLASS_CH) {
@@ -429,7 +337,7 @@ gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opt
 				}
 			}
 			uint64_t h = 0;
-			int off = query_reg(opts, &qq, node, exact, &h);
+			int off = gk_zone_reg(&hit_z, opts->psl, qq.qname, qq.qlen, &h);
 			if (off >= 0) {
 				res->reg_off = (uint16_t)(12 + off);
 				res->reg_len = (uint8_t)(qq.qlen - off);
@@ -437,9 +345,7 @@ gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opt
 			if (!refuse && checked && opts->status) {
 				int fs;
 				/* the zone's own registrable domain: remembered in the zone */
-				_Atomic uint64_t *memo =
-				    node->zone->reg_len ? (_Atomic uint64_t *)&node->zone->st_memo
-				                        : NULL;
+				_Atomic uint64_t *memo = gk_zone_memo(&hit_z);
 				refuse =
 				    judge(opts, off >= 0 ? qq.qname + off : NULL,
 				          off >= 0 ? qq.qlen - (size_t)off : 0, h, memo, &fs, &vd);
@@ -467,12 +373,13 @@ gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opt
 					s = SRC_REFUSED;
 				} else {
 					s = SRC_TMPL;
-					t = vd.r->action == GK_ACT_NXDOMAIN ? node->zone->nxdomain
-					                                    : node->zone->nodata;
+					gk_zone_use_negative(&hit_z,
+					                     vd.r->action == GK_ACT_NXDOMAIN);
 				}
 			} else if (checked && opts->status && !monitor) {
 				filter = true;
-				if (s == SRC_TMPL && !tmpl_clean(opts, t))
+				if (s == SRC_TMPL &&
+				    !gk_zone_tmpl_clean(&hit_z, refused_reg, (void *)opts))
 					s = SRC_RUNTIME;
 			}
 		}
@@ -480,8 +387,8 @@ gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opt
 		              (qq.edns && refusal ? 6u + refusal->text_len : 0);
 		if (s == SRC_LOCAL) {
 			s = put_local(out, qend, &qq, local, room, cnt, &body, &tc);
-			if (s == SRC_TMPL)
-				t = node->zone->nodata; /* no record of the type: NODATA */
+			if (s == SRC_TMPL) /* no record of the type: NODATA */
+				gk_zone_use_negative(&hit_z, false);
 			else
 				flags_hi |= HDR_AA;
 		}
@@ -491,32 +398,22 @@ gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opt
 			tc = true;
 		} else if (s == SRC_LOCAL) {
 			/* put_local wrote the records */
-		} else if (s == SRC_TMPL) {
-			put_tmpl(out + qend, t, qq.qlen);
-			cnt[0] = t->an;
-			cnt[1] = t->ns;
-			cnt[2] = t->ar;
-			body = fit(t->bound, t->nbound, t->len, room, cnt, &tc);
-			rcode = t->rcode;
-			if (t->flags & GK_TMPL_AA)
-				flags_hi |= HDR_AA;
 		} else {
-			gk_asm_t a;
-			a.wild_mode = false;
-			a.class_any = qq.qclass == GK_CLASS_ANY;
-			a.allow = filter ? allow_reg : NULL;
-			a.allow_ctx = (void *)opts;
-			a.psl = opts->psl;
-			gk_asm_init(&a, out, GK_PKT_OUT_MAX - OPT_LEN - 6 - sizeof(refusal->text),
-			            qend, qq.qname, qq.qlen);
-			gk_resolve(zs, &a, qq.qname, qq.qlen, qq.qtype);
-			cnt[0] = a.an;
-			cnt[1] = a.ns;
-			cnt[2] = a.ar;
-			tc = a.full_req;
-			body = fit(a.bound, a.nbound, a.len - qend, room, cnt, &tc);
-			rcode = a.rcode;
-			if (a.aa)
+			gk_zone_out_t zo;
+			if (s == SRC_TMPL)
+				gk_zone_put_tmpl(&hit_z, out + qend, qq.qlen, room, &zo);
+			else
+				gk_zone_put_runtime(
+				    zs, out, GK_PKT_OUT_MAX - OPT_LEN - 6 - sizeof(refusal->text),
+				    qend, qq.qname, qq.qlen, qq.qtype, qq.qclass == GK_CLASS_ANY,
+				    filter ? allow_reg : NULL, (void *)opts, opts->psl, room, &zo);
+			cnt[0] = zo.cnt[0];
+			cnt[1] = zo.cnt[1];
+			cnt[2] = zo.cnt[2];
+			body = zo.body;
+			tc = zo.tc;
+			rcode = zo.rcode;
+			if (zo.aa)
 				flags_hi |= HDR_AA;
 		}
 	}

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "zone/answer.h"
 #include "zone/zone.h"
 
 /* Capacity every caller must give for the response buffer (largest DNS message). */
@@ -95,19 +96,15 @@ typedef struct gk_pkt_result {
 #define GK_PKT_NOCHECK 3 /* no filing check ran (no replica, or a name we do not serve) */
 
 /* Pipelining a batch of queries. The zone data a query reads is a chain of dependent
- * loads: table slot, node, template, answer body. Stage 0 of gk_pkt_prefetch parses the
- * question name and starts loading its table slot, stage 1 the node the slot holds, each
- * without waiting; run over a batch a few queries apart, stage 0 furthest ahead and
- * gk_pkt_process last, the cache misses of several queries overlap instead of following
- * one another. (Two more stages, for the template and the answer body, measured no
- * better.) Hints only: they change nothing, and every query, even a malformed one, is
- * answered the same without them. */
-#define GK_PKT_PREFETCH_STAGES 2
-typedef struct gk_pkt_hint {
-	uint64_t hash; /* of the question name */
-	uint16_t qtype;
-	bool ok; /* stage 0 found a question */
-} gk_pkt_hint_t;
+ * loads: the zone's entry in the store's index, the zone's version, the name's table slot,
+ * the node. Stage 0 of gk_pkt_prefetch parses the question name and starts loading the
+ * index entry, each later stage the next link, each without waiting (zone/answer.h); run
+ * over a batch a few queries apart, stage 0 furthest ahead and gk_pkt_process last, the
+ * cache misses of several queries overlap instead of following one another. Hints only:
+ * they change nothing, and every query, even a malformed one, is answered the same
+ * without them. */
+#define GK_PKT_PREFETCH_STAGES GK_ZONE_PREFETCH_STAGES
+typedef gk_zone_hint_t gk_pkt_hint_t;
 void gk_pkt_prefetch(const gk_zoneset_t *zs, unsigned stage, const uint8_t *q, size_t qlen,
                      gk_pkt_hint_t *h);
 
@@ -118,3 +115,10 @@ void gk_pkt_prefetch(const gk_zoneset_t *zs, unsigned stage, const uint8_t *q, s
 gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opts,
                                 enum gk_pkt_transport transport, const uint8_t *q, size_t qlen,
                                 uint8_t *out, gk_pkt_result_t *res);
+
+/* As gk_pkt_process, with the hint every prefetch stage filled for this very packet (same
+ * q, same zs) since the calling thread's last quiescent point: the zone the stages found is
+ * not looked up again. hint NULL: gk_pkt_process. */
+gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t *opts,
+                                     enum gk_pkt_transport transport, const uint8_t *q, size_t qlen,
+                                     uint8_t *out, gk_pkt_result_t *res, const gk_pkt_hint_t *hint);

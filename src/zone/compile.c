@@ -3,9 +3,11 @@
  *
  * For each node the compiler runs the resolver once per query type that can change the
  * answer (the node's types, the types along its CNAME chain, DS at cuts and child apexes,
- * ANY) and once for "any other type"; for each zone once for NXDOMAIN; for each cut once
- * for its referral. Nodes below a DNAME, and CNAME chains that pass one, get no templates:
- * their answers depend on the query name and are built at query time.
+ * ANY) and once for "any other type"; once for the zone's NXDOMAIN; for each cut once for
+ * its referral. Nodes below a DNAME, and CNAME chains that pass one, get no templates:
+ * their answers depend on the query name and are built at query time. Only this zone's
+ * data is used: a template whose CNAME chain reaches further names records them (hops), and
+ * the packet path builds the answer at query time when another served zone holds one.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +18,8 @@
 #define MAX_TYPES 64
 
 struct cc {
-	gk_zoneset_t *zs;
+	gk_zver_t *v;
+	gk_zscope_t sc; /* this version alone */
 	gk_asm_t *a;
 	uint8_t *buf; /* 64 KiB message scratch */
 };
@@ -30,7 +33,7 @@ static void begin(struct cc *c, const gk_node_t *n, bool wild)
 	c->a->wild_mode = wild;
 	c->a->class_any = false;
 	c->a->allow = NULL;
-	c->a->psl = c->zs->psl;
+	c->a->psl = c->v->psl;
 	/* leave room for a longer query name (templates move) and for OPT */
 	gk_asm_init(c->a, c->buf, 65535 - 256 - 11, 12u + n->len + 4u, n->name, n->len);
 }
@@ -56,7 +59,7 @@ static int store_regs(struct cc *c, gk_tmpl_t *t, const gk_node_t *own)
 		t->flags |= GK_TMPL_RECHECK;
 	if (!k)
 		return 0;
-	gk_regref_t *regs = gk_arena_dup(c->zs->arena, tmp, k * sizeof(*regs));
+	gk_regref_t *regs = gk_arena_dup(c->v->arena, tmp, k * sizeof(*regs));
 	if (!regs)
 		return GK_ENOMEM;
 	t->regs = regs;
@@ -80,11 +83,21 @@ static int store(struct cc *c, gk_tmpl_t *t, uint16_t qtype, uint8_t qname_len, 
 	t->len = (uint16_t)blen;
 	t->nfix = (uint16_t)a->nfix;
 	t->nbound = (uint16_t)a->nbound;
-	uint8_t *body = gk_arena_dup(c->zs->arena, a->buf + a->qend, blen);
-	uint16_t *fix = gk_arena_alloc(c->zs->arena, (a->nfix + 1) * sizeof(uint16_t));
-	gk_bound_t *b = gk_arena_dup(c->zs->arena, a->bound, (a->nbound + 1) * sizeof(gk_bound_t));
+	uint8_t *body = gk_arena_dup(c->v->arena, a->buf + a->qend, blen);
+	uint16_t *fix = gk_arena_alloc(c->v->arena, (a->nfix + 1) * sizeof(uint16_t));
+	gk_bound_t *b = gk_arena_dup(c->v->arena, a->bound, (a->nbound + 1) * sizeof(gk_bound_t));
 	if ((!body && blen) || !fix || !b)
 		return GK_ENOMEM;
+	if (a->nhops) {
+		/* the chain's later names: where another served zone may answer at query time */
+		gk_regref_t *h = gk_arena_alloc(c->v->arena, a->nhops * sizeof(*h));
+		if (!h)
+			return GK_ENOMEM;
+		for (unsigned i = 0; i < a->nhops; i++)
+			h[i] = (gk_regref_t){.name = a->hops[i].name, .len = a->hops[i].len};
+		t->hops = h;
+		t->nhops = (uint8_t)a->nhops;
+	}
 	for (unsigned i = 0; i < a->nfix; i++)
 		fix[i] = (uint16_t)(a->fix[i] - a->qend);
 	t->body = body;
@@ -106,20 +119,20 @@ static uint16_t absent_type(const uint16_t *types, int k)
 
 static int compile_node(struct cc *c, gk_node_t *n)
 {
-	gk_zoneset_t *zs = c->zs;
+	gk_arena_t *arena = c->v->arena;
 	if (n->dname || (n->cut && n->cut != n))
 		return 0; /* runtime (below DNAME) or the cut's referral */
 	if (n->cut == n) {
-		gk_tmpl_t *t = gk_arena_alloc(zs->arena, 2 * sizeof(gk_tmpl_t));
+		gk_tmpl_t *t = gk_arena_alloc(arena, 2 * sizeof(gk_tmpl_t));
 		if (!t)
 			return GK_ENOMEM;
 		begin(c, n, false);
-		gk_resolve(zs, c->a, n->name, n->len, GK_TYPE_DS);
+		gk_resolve(&c->sc, c->a, n->name, n->len, GK_TYPE_DS);
 		int rc = store(c, &t[0], GK_TYPE_DS, n->len, 0, n);
 		if (rc < 0)
 			return rc;
 		begin(c, n, false);
-		gk_resolve_referral(zs, c->a, n);
+		gk_resolve_referral(&c->sc, c->a, n);
 		rc = store(c, &t[1], 0, n->len, GK_TMPL_SHIFT_WHOLE, n);
 		n->tmpls = t;
 		n->ntmpl = 1;
@@ -128,21 +141,19 @@ static int compile_node(struct cc *c, gk_node_t *n)
 		return rc;
 	}
 	uint16_t types[MAX_TYPES];
-	int k = gk_resolve_chain_types(zs, n, types, MAX_TYPES - 3);
+	int k = gk_resolve_chain_types(&c->sc, n, types, MAX_TYPES - 3);
 	if (k < 0)
 		return 0; /* chain through a DNAME: runtime */
-	if (n->parent_side)
-		types[k++] = GK_TYPE_DS;
 	types[k++] = GK_TYPE_ANY;
 	uint16_t other = absent_type(types, k);
 	types[k++] = other;
-	gk_tmpl_t *t = gk_arena_alloc(zs->arena, (size_t)k * sizeof(gk_tmpl_t));
+	gk_tmpl_t *t = gk_arena_alloc(arena, (size_t)k * sizeof(gk_tmpl_t));
 	if (!t)
 		return GK_ENOMEM;
 	bool wild = (n->flags & GK_NODE_WILD) != 0;
 	for (int i = 0; i < k; i++) {
 		begin(c, n, wild);
-		gk_resolve(zs, c->a, n->name, n->len, types[i]);
+		gk_resolve(&c->sc, c->a, n->name, n->len, types[i]);
 		int rc = store(c, &t[i], types[i], n->len, 0, n);
 		if (rc < 0)
 			return rc;
@@ -155,47 +166,36 @@ static int compile_node(struct cc *c, gk_node_t *n)
 	return 0;
 }
 
-int gk_zoneset_compile(gk_zoneset_t *zs, char *err, size_t errlen)
+int gk_zver_compile(gk_zver_t *v)
 {
-	(void)err;
-	(void)errlen;
-	struct cc c = {.zs = zs};
+	struct cc c = {.v = v, .sc = {.zs = NULL, .only = v}};
 	c.a = malloc(sizeof(gk_asm_t));
 	c.buf = malloc(65536);
-	int rc = 0;
-	if (!c.a || !c.buf) {
-		rc = GK_ENOMEM;
+	int rc = GK_ENOMEM;
+	gk_zone_t *z = &v->zone;
+	gk_tmpl_t *t = NULL, *nd = NULL;
+	if (!c.a || !c.buf)
 		goto out;
-	}
-	for (size_t i = 0; i < zs->nzones; i++) {
-		gk_zone_t *z = &zs->zones[i];
-		gk_tmpl_t *t = gk_arena_alloc(zs->arena, sizeof(*t));
-		if (!t) {
-			rc = GK_ENOMEM;
-			goto out;
-		}
-		begin(&c, z->apex, false);
-		gk_resolve_nxdomain(c.a, z);
-		rc = store(&c, t, 0, z->apex->len, GK_TMPL_SHIFT_WHOLE, NULL);
-		if (rc < 0)
-			goto out;
-		z->nxdomain = t;
-		/* NODATA for any name of the zone: the filing actions' "nodata" */
-		gk_tmpl_t *nd = gk_arena_alloc(zs->arena, sizeof(*nd));
-		if (!nd) {
-			rc = GK_ENOMEM;
-			goto out;
-		}
-		begin(&c, z->apex, false);
-		gk_resolve_nodata(c.a, z);
-		rc = store(&c, nd, 0, z->apex->len, GK_TMPL_SHIFT_WHOLE, NULL);
-		if (rc < 0)
-			goto out;
-		z->nodata = nd;
-	}
-	for (size_t i = 0; i <= zs->mask && rc == 0; i++)
-		if (zs->table[i].node)
-			rc = compile_node(&c, zs->table[i].node);
+	t = gk_arena_alloc(v->arena, 2 * sizeof(*t));
+	if (!t)
+		goto out;
+	begin(&c, z->apex, false);
+	gk_resolve_nxdomain(c.a, z);
+	rc = store(&c, t, 0, z->apex->len, GK_TMPL_SHIFT_WHOLE, NULL);
+	if (rc < 0)
+		goto out;
+	z->nxdomain = t;
+	/* NODATA for any name of the zone: the filing actions' "nodata" */
+	nd = t + 1;
+	begin(&c, z->apex, false);
+	gk_resolve_nodata(c.a, z);
+	rc = store(&c, nd, 0, z->apex->len, GK_TMPL_SHIFT_WHOLE, NULL);
+	if (rc < 0)
+		goto out;
+	z->nodata = nd;
+	for (size_t i = 0; i <= v->mask && rc == 0; i++)
+		if (v->table[i].node)
+			rc = compile_node(&c, v->table[i].node);
 out:
 	free(c.a);
 	free(c.buf);

@@ -1,47 +1,22 @@
 /* SPDX-License-Identifier: MIT */
-/* src/zone/internal.h -- the compiled zone set, shared by src/zone and the packet path.
+/* src/zone/internal.h -- zone versions and the store's index, shared inside src/zone only.
  *
- * Everything here is immutable once gk_zoneset_build() returns and lives in the set's arena.
- * All names are lowercase uncompressed wire names. One hash table maps every name of every
- * zone to its node; where zones nest, a name belongs to the deepest zone that contains it
- * (the parent's node at a cut we also serve as a child survives only as the child apex's
- * parent_side, to answer DS from the parent).
+ * A zone version (gk_zver_t) is one zone compiled alone: its own arena, its own table of
+ * names (lowercase uncompressed wire names) and templates built from its own data only.
+ * It is immutable once published in the store (store.c), except for nothing: what queries
+ * write about a zone (the filing-status memo) lives in a cell the store owns, which the
+ * version only points at. Where served zones nest, a name belongs to the deepest zone that
+ * contains it; what crosses zones (a CNAME chain into another served zone, DS at a child
+ * apex whose parent is served) is found through the store at query time.
  */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include "common/arena.h"
 #include "common/dname.h"
+#include "common/dns.h"
 #include "zone/zone.h"
-
-#define GK_TYPE_A     1
-#define GK_TYPE_NS    2
-#define GK_TYPE_CNAME 5
-#define GK_TYPE_SOA   6
-#define GK_TYPE_PTR   12
-#define GK_TYPE_MX    15
-#define GK_TYPE_TXT   16
-#define GK_TYPE_AAAA  28
-#define GK_TYPE_SRV   33
-#define GK_TYPE_DNAME 39
-#define GK_TYPE_OPT   41
-#define GK_TYPE_DS    43
-#define GK_TYPE_RRSIG 46
-#define GK_TYPE_NSEC  47
-#define GK_TYPE_IXFR  251
-#define GK_TYPE_AXFR  252
-#define GK_TYPE_ANY   255
-#define GK_CLASS_IN   1
-#define GK_CLASS_ANY  255
-
-#define GK_RCODE_NOERROR  0
-#define GK_RCODE_FORMERR  1
-#define GK_RCODE_SERVFAIL 2
-#define GK_RCODE_NXDOMAIN 3
-#define GK_RCODE_NOTIMP   4
-#define GK_RCODE_REFUSED  5
-#define GK_RCODE_YXDOMAIN 6
-#define GK_RCODE_BADVERS  16
 
 /* One resource record: rdata in wire form, embedded names uncompressed and lowercase. */
 typedef struct gk_rr {
@@ -92,9 +67,14 @@ typedef struct gk_tmpl {
 	uint8_t rcode;
 	uint8_t flags;
 	uint8_t qname_len;
+	uint8_t nhops; /* names a CNAME chain reached after the first (see hops) */
 	uint16_t an, ns, ar;
 	uint16_t len;
 	uint16_t nfix, nbound;
+	/* The chain's later names (hash unused): at query time each must still belong to the
+	 * zone the template was compiled in (inside its apex: no deeper served zone holds it;
+	 * outside: no served zone holds it), or the answer is built at query time. */
+	const gk_regref_t *hops;
 	const uint16_t *fix;
 	const gk_bound_t *bound;
 	const uint8_t *body;
@@ -130,18 +110,18 @@ typedef struct gk_node {
 	uint16_t tkey[GK_NODE_TKEYS]; /* qtype of tmpls[0..min(ntmpl, GK_NODE_TKEYS)) */
 	struct gk_node *wild;         /* child "*" node, if any */
 	struct gk_node *parent;       /* NULL at the apex */
-	struct gk_node *parent_side;  /* apex only: the parent zone's node at this cut */
 	uint16_t nrrsets;
 	gk_rrset_t *rrsets;   /* in first-seen order */
 	struct gk_node *next; /* build-time list */
 } gk_node_t;
 
-/* A served zone. What a query reads of it (the filing memo, the registrable domain, the
- * negative answers) is in its first cache line; zones are 64-byte aligned. */
+/* A served zone (inside its version). What a query reads of it (the memo cell, the
+ * registrable domain, the negative answers) is in one cache line. */
 typedef struct gk_zone {
 	/* The filing status of that registrable domain as last read, with the status table's
-	 * generation (gk_status_get_memo): the one word of a zone set that queries write. */
-	_Alignas(64) _Atomic uint64_t st_memo;
+	 * generation (gk_status_get_memo): a cell owned by the store, kept across versions of
+	 * the zone -- the one word queries write. NULL until the version is published. */
+	_Alignas(64) _Atomic uint64_t *memo;
 	/* Every name in the zone has the registrable domain formed by the last reg_len octets
 	 * of the name (reg_hash is its hash) -- the zone is at or below a registrable domain
 	 * and nothing in it is a public suffix. reg_len 0: ask the PSL per name. */
@@ -154,7 +134,6 @@ typedef struct gk_zone {
 	const gk_rrset_t *soa;
 	const gk_rrset_t *ns;
 	const char *file;
-	struct gk_zone *parent; /* enclosing served zone, or NULL */
 } gk_zone_t;
 
 /* A slot of the zone set's name table: the node's full name hash beside the pointer, so a
@@ -164,20 +143,92 @@ typedef struct gk_zslot {
 	gk_node_t *node; /* NULL: empty */
 } gk_zslot_t;
 
-struct gk_zoneset {
+/* A file a version was read from (the zone file and every $INCLUDE), as it was when read:
+ * a reload rebuilds the zone when any of them differs. */
+typedef struct gk_zfile {
+	const char *path; /* arena string */
+	uint64_t dev, ino;
+	int64_t size, mtime_sec, mtime_nsec;
+} gk_zfile_t;
+
+#define GK_ZVER_INLINE 46 /* apex names up to this long are compared in the first line */
+
+/* One zone version. The first cache line is what a query reads to find the zone and then
+ * the name; versions are 64-byte aligned. */
+struct gk_zver {
+	_Alignas(64) gk_zslot_t *table; /* open addressing by hash & mask, load <= 1/2 */
+	uint64_t mask;
+	uint8_t apex_len, apex_labels;
+	uint8_t apex_short[GK_ZVER_INLINE]; /* the apex name when apex_len <= GK_ZVER_INLINE */
+	gk_zone_t zone;
 	gk_arena_t *arena;
-	gk_zslot_t *table; /* open addressing by hash & mask, linear probing, load <= 1/2 */
-	size_t mask;
-	gk_zone_t *zones;
-	size_t nzones;
-	size_t nrr;
-	size_t nnodes;
-	const struct gk_psl *psl; /* used at build time only; may be NULL */
+	size_t nrr, nnodes;
+	uint64_t apex_hash;
+	const char *name; /* as configured (arena string) */
+	gk_zfile_t *files;
+	size_t nfiles;
+	bool owns_memo; /* set by the store when it retires the zone's last version */
+	uint64_t mark;  /* the gk_zoneset_sync pass that last saw the zone (writer only) */
+	const struct gk_psl *psl; /* build time only; may be NULL */
 };
 
-/* Node for an exact lowercase wire name, or NULL. Any thread. */
-const gk_node_t *gk_zoneset_find(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
-                                 uint64_t hash);
+/* Where the resolver looks names up: the store (query time), or one version alone
+ * (compile time: zs NULL, only set). */
+typedef struct gk_zscope {
+	const gk_zoneset_t *zs;
+	const gk_zver_t *only;
+} gk_zscope_t;
+
+/* Deepest zone containing the name (len octets, hash its gk_dname_hash; loff/labels its
+ * label offsets, or NULL to count them here), or NULL. Store: any thread, lock-free; the
+ * version stays valid until the caller's next quiescent point. */
+const gk_zver_t *gk_zoneset_zone_of(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
+                                    uint64_t hash, const uint8_t *loff, unsigned labels);
+
+/* gk_zoneset_get with the apex's hash already known. */
+const gk_zver_t *gk_zoneset_get_h(const gk_zoneset_t *zs, const uint8_t *apex, size_t len,
+                                  uint64_t hash);
+
+/* a[0..len) == b[0..len), eight octets at a time with an overlapping tail (names are short:
+ * cheaper than a call to memcmp). */
+static inline bool gk_name_eq(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	if (len >= 8) {
+		for (size_t i = 0; i + 8 < len; i += 8)
+			if (gk_dname_load64(a + i) != gk_dname_load64(b + i))
+				return false;
+		return gk_dname_load64(a + len - 8) == gk_dname_load64(b + len - 8);
+	}
+	if (len >= 4)
+		return gk_dname_load32(a) == gk_dname_load32(b) &&
+		       gk_dname_load32(a + len - 4) == gk_dname_load32(b + len - 4);
+	for (size_t i = 0; i < len; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+const gk_zver_t *gk_zscope_zone(const gk_zscope_t *sc, const uint8_t *name, size_t len);
+
+/* Node for an exact lowercase wire name in one version, or NULL. Any thread. */
+static inline const gk_node_t *gk_zver_find(const gk_zver_t *v, const uint8_t *name, size_t len,
+                                            uint64_t hash)
+{
+	size_t i = hash & v->mask;
+	for (;;) {
+		const gk_zslot_t *s = &v->table[i];
+		if (!s->node)
+			return NULL;
+		if (s->hash == hash && s->node->len == len && gk_name_eq(s->node->name, name, len))
+			return s->node;
+		i = (i + 1) & v->mask;
+	}
+}
+
+/* The apex name of a version. */
+static inline const uint8_t *gk_zver_apex(const gk_zver_t *v)
+{
+	return v->apex_len <= GK_ZVER_INLINE ? v->apex_short : v->zone.apex->name;
+}
 
 /* RRset of a type at a node, or NULL. */
 const gk_rrset_t *gk_node_rrset(const gk_node_t *n, uint16_t type);
@@ -185,5 +236,5 @@ const gk_rrset_t *gk_node_rrset(const gk_node_t *n, uint16_t type);
 /* Template for qtype at a node: the exact entry, else n->other. */
 const gk_tmpl_t *gk_node_tmpl(const gk_node_t *n, uint16_t qtype);
 
-/* Compile every template of a built set (compile.c). */
-int gk_zoneset_compile(gk_zoneset_t *zs, char *err, size_t errlen);
+/* Compile every template of a built version (compile.c). */
+int gk_zver_compile(gk_zver_t *v);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "common/dname.h"
 #include "common/file.h"
 #include "common/log.h"
@@ -46,8 +47,32 @@ static int fail(gk_loader_t *L, int code, const char *file, unsigned line, const
 	return code;
 }
 
-static int read_file(const char *path, char **out, size_t *len)
+/* Read a file, and record what it was (stat before the read: a change after it is seen by
+ * the next reload, at worst as a rebuild that finds the same content). */
+static int read_file(gk_loader_t *L, const char *path, char **out, size_t *len)
 {
+	struct stat st;
+	if (stat(path, &st) == 0) {
+		if (L->nfiles == L->fcap) {
+			size_t nc = L->fcap ? L->fcap * 2 : 4;
+			gk_loaded_file_t *nf = realloc(L->files, nc * sizeof(*nf));
+			if (!nf)
+				return GK_ENOMEM;
+			L->files = nf;
+			L->fcap = nc;
+		}
+		const char *copy = gk_arena_dup(L->arena, path, strlen(path) + 1);
+		if (!copy)
+			return GK_ENOMEM;
+		L->files[L->nfiles++] = (gk_loaded_file_t){
+		    .path = copy,
+		    .dev = (uint64_t)st.st_dev,
+		    .ino = (uint64_t)st.st_ino,
+		    .size = (int64_t)st.st_size,
+		    .mtime_sec = (int64_t)st.st_mtim.tv_sec,
+		    .mtime_nsec = (int64_t)st.st_mtim.tv_nsec,
+		};
+	}
 	return gk_read_file(path, MAX_FILE_SIZE, out, len);
 }
 
@@ -134,7 +159,7 @@ static int do_include(struct state *S, char *args, unsigned line)
 		return fail(L, GK_ESYNTAX, S->file, line, "bad $INCLUDE origin '%s'", oname);
 	char *buf;
 	size_t blen;
-	int rc = read_file(path, &buf, &blen);
+	int rc = read_file(L, path, &buf, &blen);
 	if (rc < 0) {
 		ldns_rdf_deep_free(sub.origin);
 		return fail(L, GK_EIO, S->file, line, "$INCLUDE %s: %s", path, gk_strerror(rc));
@@ -361,7 +386,7 @@ int gk_loader_read(gk_loader_t *L, const char *file, const char *text, size_t te
 	} else {
 		char *buf;
 		size_t blen;
-		rc = read_file(file, &buf, &blen);
+		rc = read_file(L, file, &buf, &blen);
 		if (rc < 0) {
 			rc = fail(L, GK_EIO, file, 0, "cannot read: %s", gk_strerror(rc));
 		} else {
@@ -383,4 +408,7 @@ void gk_loader_clear(gk_loader_t *L)
 	free(L->rrs);
 	L->rrs = NULL;
 	L->n = L->cap = 0;
+	free(L->files);
+	L->files = NULL;
+	L->nfiles = L->fcap = 0;
 }

@@ -7,6 +7,7 @@
  */
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
 #include <ldns/ldns.h>
 #include "common/arena.h"
 
@@ -16,10 +17,19 @@ typedef struct gk_loaded_rr {
 	unsigned line;
 } gk_loaded_rr_t;
 
+/* A file read (the zone file or an $INCLUDE), as stat() saw it just before the read. */
+typedef struct gk_loaded_file {
+	const char *path; /* arena string */
+	uint64_t dev, ino;
+	int64_t size, mtime_sec, mtime_nsec;
+} gk_loaded_file_t;
+
 typedef struct gk_loader {
 	gk_arena_t *arena; /* file names for messages */
 	gk_loaded_rr_t *rrs;
 	size_t n, cap;
+	gk_loaded_file_t *files; /* every file read, in order */
+	size_t nfiles, fcap;
 	char *err;
 	size_t errlen;
 } gk_loader_t;
@@ -30,5 +40,5 @@ typedef struct gk_loader {
 int gk_loader_read(gk_loader_t *L, const char *file, const char *text, size_t text_len,
                    const ldns_rdf *origin);
 
-/* Free the ldns records held by L (not the arena). */
+/* Free the ldns records and the file list held by L (not the arena). */
 void gk_loader_clear(gk_loader_t *L);

@@ -26,6 +26,7 @@ void gk_asm_init(gk_asm_t *a, uint8_t *buf, size_t cap, size_t qend, const uint8
 	a->nregs = 0;
 	a->regs_lost = false;
 	a->nct = a->nfix = a->nbound = a->nadded = a->nscratch = 0;
+	a->nhops = 0;
 	/* every suffix of the question name is a compression target */
 	for (size_t p = 0; qname[p] && a->nct < GK_ASM_NAMES; p += qname[p] + 1u) {
 		a->ct[a->nct].name = qname + p;
@@ -255,9 +256,22 @@ static bool pass_node(gk_asm_t *a, const gk_node_t *n)
 	return pass(a, n->name, n->len, reg_of(a, n, true, n->name, n->len));
 }
 
-static const gk_node_t *find(const gk_zoneset_t *zs, const uint8_t *name, size_t len)
+const gk_zver_t *gk_zscope_zone(const gk_zscope_t *sc, const uint8_t *name, size_t len)
 {
-	return gk_zoneset_find(zs, name, len, gk_dname_hash(name, len));
+	if (sc->zs)
+		return gk_zoneset_zone_of(sc->zs, name, len, gk_dname_hash(name, len), NULL, 0);
+	const gk_zver_t *v = sc->only;
+	return gk_dname_is_subdomain(name, len, gk_zver_apex(v), v->apex_len) ? v : NULL;
+}
+
+/* The node of name in zone z, when z is the zone that holds name (no deeper served zone). */
+static const gk_node_t *find_in(const gk_zscope_t *sc, const gk_zone_t *z, const uint8_t *name,
+                                size_t len)
+{
+	const gk_zver_t *v = gk_zscope_zone(sc, name, len);
+	if (!v || &v->zone != z)
+		return NULL;
+	return gk_zver_find(v, name, len, gk_dname_hash(name, len));
 }
 
 /* The name embedded in an RR's rdata at which additional processing looks. */
@@ -278,7 +292,7 @@ static const uint8_t *target_of(uint16_t type, const gk_rr_t *rr)
 /* Additional section: A then AAAA of every NS/MX/SRV target in the sections written so
  * far (in order), as NSD orders them, from the answering zone. cut: for a referral, the
  * cut being referred to; glue below it is required (RFC 9471 2.1). */
-static void additional(const gk_zoneset_t *zs, gk_asm_t *a, const gk_rrset_t *const *sets,
+static void additional(const gk_zscope_t *sc, gk_asm_t *a, const gk_rrset_t *const *sets,
                        unsigned nsets, const gk_zone_t *zone, const gk_node_t *cut)
 {
 	static const uint16_t types[2] = {GK_TYPE_A, GK_TYPE_AAAA};
@@ -290,11 +304,11 @@ static void additional(const gk_zoneset_t *zs, gk_asm_t *a, const gk_rrset_t *co
 				if (!tn)
 					continue;
 				size_t tl = gk_dname_len(tn);
-				const gk_node_t *n = find(zs, tn, tl);
+				const gk_node_t *n = find_in(sc, zone, tn, tl);
 				/* only the answering zone's data, as NSD does; glue (below a cut)
 				 * only in referrals, where sibling glue is welcome (RFC 9471 2.2)
 				 */
-				if (!n || n->zone != zone || n->dname || (n->cut && !cut))
+				if (!n || n->dname || (n->cut && !cut))
 					continue;
 				const gk_rrset_t *r = gk_node_rrset(n, types[t]);
 				if (!r || was_added(a, r) || !pass_node(a, n))
@@ -326,21 +340,24 @@ void gk_resolve_nodata(gk_asm_t *a, const gk_zone_t *z)
 	nodata(a, z);
 }
 
-void gk_resolve_referral(const gk_zoneset_t *zs, gk_asm_t *a, const gk_node_t *cut)
+void gk_resolve_referral(const gk_zscope_t *sc, gk_asm_t *a, const gk_node_t *cut)
 {
 	const gk_rrset_t *ns = gk_node_rrset(cut, GK_TYPE_NS);
 	put_rrset(a, cut->name, cut->len, ns, GK_SEC_AUTHORITY, true, UINT32_MAX);
-	additional(zs, a, &ns, 1, cut->zone, cut);
+	additional(sc, a, &ns, 1, cut->zone, cut);
 }
 
 enum look { LK_NONE, LK_EXACT, LK_REFERRAL, LK_DNAME, LK_WILD, LK_NXDOMAIN };
 
 /* Find what answers (name, qtype): *out is the node to use; *reg (when not NULL) the
  * registrable domain of name (reg_of). */
-static enum look lookup(const gk_asm_t *a, const gk_zoneset_t *zs, const uint8_t *name, size_t len,
+static enum look lookup(const gk_asm_t *a, const gk_zscope_t *sc, const uint8_t *name, size_t len,
                         uint16_t qtype, const gk_node_t **out, int *reg)
 {
-	const gk_node_t *n = find(zs, name, len);
+	const gk_zver_t *v = gk_zscope_zone(sc, name, len);
+	if (!v)
+		return LK_NONE;
+	const gk_node_t *n = gk_zver_find(v, name, len, gk_dname_hash(name, len));
 	if (n && reg)
 		*reg = reg_of(a, n, true, name, len);
 	if (n) {
@@ -352,20 +369,26 @@ static enum look lookup(const gk_asm_t *a, const gk_zoneset_t *zs, const uint8_t
 			*out = n->dname;
 			return LK_DNAME;
 		}
-		/* DS belongs to the parent side of a cut (RFC 4035 3.1.4.1) */
-		if (qtype == GK_TYPE_DS && n->parent_side)
-			n = n->parent_side;
+		/* DS belongs to the parent side of a cut (RFC 4035 3.1.4.1): at a zone apex,
+		 * the enclosing served zone's node of that name answers it, when there is one */
+		if (qtype == GK_TYPE_DS && (n->flags & GK_NODE_APEX) && sc->zs && len > 1) {
+			const uint8_t *up = name + name[0] + 1;
+			const gk_zver_t *pv = gk_zscope_zone(sc, up, len - name[0] - 1u);
+			const gk_node_t *pn =
+			    pv ? gk_zver_find(pv, name, len, gk_dname_hash(name, len)) : NULL;
+			if (pn)
+				n = pn;
+		}
 		*out = n;
 		return LK_EXACT;
 	}
+	/* closest encloser inside the zone: the apex exists, so the walk ends there */
 	const uint8_t *p = name;
 	size_t l = len;
-	while (l > 1) {
+	while (!n && l > v->apex_len) {
 		l -= p[0] + 1u;
 		p += p[0] + 1u;
-		n = find(zs, p, l);
-		if (n)
-			break;
+		n = gk_zver_find(v, p, l, gk_dname_hash(p, l));
 	}
 	if (!n)
 		return LK_NONE;
@@ -393,7 +416,7 @@ static enum look lookup(const gk_asm_t *a, const gk_zoneset_t *zs, const uint8_t
 
 /* Answer data at node n for the name owner. Returns the next name to follow (a CNAME
  * target) or NULL when the answer is complete. */
-static const uint8_t *answer_node(const gk_zoneset_t *zs, gk_asm_t *a, const gk_node_t *n,
+static const uint8_t *answer_node(const gk_zscope_t *sc, gk_asm_t *a, const gk_node_t *n,
                                   const uint8_t *owner, size_t olen, uint16_t qtype)
 {
 	const gk_zone_t *z = n->zone;
@@ -422,7 +445,7 @@ static const uint8_t *answer_node(const gk_zoneset_t *zs, gk_asm_t *a, const gk_
 			          UINT32_MAX);
 			nsets = 2;
 		}
-		additional(zs, a, sets, nsets, z, NULL);
+		additional(sc, a, sets, nsets, z, NULL);
 		return NULL;
 	}
 	const gk_rrset_t *cn = (n->flags & GK_NODE_CNAME) ? gk_node_rrset(n, GK_TYPE_CNAME) : NULL;
@@ -434,7 +457,7 @@ static const uint8_t *answer_node(const gk_zoneset_t *zs, gk_asm_t *a, const gk_
 	return NULL;
 }
 
-void gk_resolve(const gk_zoneset_t *zs, gk_asm_t *a, const uint8_t *qname, size_t qlen,
+void gk_resolve(const gk_zscope_t *sc, gk_asm_t *a, const uint8_t *qname, size_t qlen,
                 uint16_t qtype)
 {
 	const uint8_t *name = qname;
@@ -444,7 +467,12 @@ void gk_resolve(const gk_zoneset_t *zs, gk_asm_t *a, const uint8_t *qname, size_
 		seen[hop] = name;
 		const gk_node_t *n = NULL;
 		int reg = REG_UNKNOWN;
-		enum look k = lookup(a, zs, name, len, qtype, &n, &reg);
+		if (hop > 0) { /* a later name of the chain: see gk_tmpl_t.hops */
+			if (a->nhops < GK_ASM_HOPS)
+				a->hops[a->nhops++] =
+				    (gk_asm_reg_t){.name = name, .len = (uint8_t)len};
+		}
+		enum look k = lookup(a, sc, name, len, qtype, &n, &reg);
 		if (hop == 0) {
 			a->aa = k != LK_NONE && k != LK_REFERRAL && !a->class_any;
 			if (k == LK_NONE)
@@ -459,7 +487,7 @@ void gk_resolve(const gk_zoneset_t *zs, gk_asm_t *a, const uint8_t *qname, size_
 		case LK_NONE:
 			return;
 		case LK_REFERRAL:
-			gk_resolve_referral(zs, a, n);
+			gk_resolve_referral(sc, a, n);
 			return;
 		case LK_NXDOMAIN:
 			a->rcode = GK_RCODE_NXDOMAIN;
@@ -467,7 +495,7 @@ void gk_resolve(const gk_zoneset_t *zs, gk_asm_t *a, const uint8_t *qname, size_
 			return;
 		case LK_EXACT:
 		case LK_WILD:
-			next = answer_node(zs, a, n, name, len, qtype);
+			next = answer_node(sc, a, n, name, len, qtype);
 			break;
 		case LK_DNAME: {
 			const gk_rrset_t *d = gk_node_rrset(n, GK_TYPE_DNAME);
@@ -517,8 +545,7 @@ static bool add_type(uint16_t *types, unsigned *k, unsigned max, uint16_t t)
 	return true;
 }
 
-int gk_resolve_chain_types(const gk_zoneset_t *zs, const gk_node_t *n, uint16_t *types,
-                           unsigned max)
+int gk_resolve_chain_types(const gk_zscope_t *sc, const gk_node_t *n, uint16_t *types, unsigned max)
 {
 	unsigned k = 0;
 	const gk_node_t *cur = n;
@@ -530,7 +557,7 @@ int gk_resolve_chain_types(const gk_zoneset_t *zs, const gk_node_t *n, uint16_t 
 			break;
 		const uint8_t *t = gk_node_rrset(cur, GK_TYPE_CNAME)->rrs[0].rdata;
 		const gk_node_t *next = NULL;
-		enum look lk = lookup(NULL, zs, t, gk_dname_len(t), 0, &next, NULL);
+		enum look lk = lookup(NULL, sc, t, gk_dname_len(t), 0, &next, NULL);
 		if (lk == LK_DNAME)
 			return -1;
 		if (lk != LK_EXACT && lk != LK_WILD)

@@ -3,7 +3,10 @@
  *
  * One algorithm serves two callers: the compiler runs it at load time to produce every
  * template, and the packet path runs it at query time only for what cannot be compiled
- * (names below a DNAME, whose answer depends on the query name). It implements RFC 1034
+ * (names below a DNAME, whose answer depends on the query name; chains that reach another
+ * served zone; DS at a zone apex whose parent is served). Names are looked up in a scope:
+ * one version alone (compile time) or the whole store (query time), where a name belongs
+ * to the deepest served zone containing it. It implements RFC 1034
  * 4.3.2 with RFC 4592 wildcards, RFC 6672 DNAME, CNAME chains across served zones with a
  * loop guard, referrals with glue, RFC 2308 negative answers and RFC 8482 minimal ANY.
  * No allocation: all state is in the caller's gk_asm_t. Any thread.
@@ -20,6 +23,7 @@
 #define GK_ASM_ADDED   64
 #define GK_ASM_SCRATCH 8
 #define GK_ASM_REGS    16
+#define GK_ASM_HOPS    16 /* > the resolver's hop limit: a chain's names all fit */
 
 /* A registrable domain a compiled message depends on (name NULL, len 0: none). */
 typedef struct gk_asm_reg {
@@ -57,6 +61,10 @@ typedef struct gk_asm {
 	unsigned nregs;
 	bool regs_lost; /* more than GK_ASM_REGS */
 	gk_asm_reg_t regs[GK_ASM_REGS];
+	/* The names a CNAME chain reached after the query name (hop 1 onwards), in order;
+	 * kept in a template so the packet path can tell whether another zone now holds one. */
+	unsigned nhops;
+	gk_asm_reg_t hops[GK_ASM_HOPS];
 	unsigned nct, nfix, nbound, nadded, nscratch;
 	struct {
 		const uint8_t *name;
@@ -75,9 +83,9 @@ typedef struct gk_asm {
 void gk_asm_init(gk_asm_t *a, uint8_t *buf, size_t cap, size_t qend, const uint8_t *qname,
                  size_t qlen);
 
-/* Resolve (qname, qtype) from the zone set into a. Sets a->rcode and a->aa. REFUSED when
- * no served zone contains qname. Returns nothing: a full buffer is reported in a->full. */
-void gk_resolve(const gk_zoneset_t *zs, gk_asm_t *a, const uint8_t *qname, size_t qlen,
+/* Resolve (qname, qtype) in scope sc into a. Sets a->rcode and a->aa. REFUSED when no
+ * zone of the scope contains qname. Returns nothing: a full buffer is reported in a->full. */
+void gk_resolve(const gk_zscope_t *sc, gk_asm_t *a, const uint8_t *qname, size_t qlen,
                 uint16_t qtype);
 
 /* The NXDOMAIN answer of a zone (SOA in authority), for the zone's template. */
@@ -87,10 +95,10 @@ void gk_resolve_nxdomain(gk_asm_t *a, const gk_zone_t *z);
 void gk_resolve_nodata(gk_asm_t *a, const gk_zone_t *z);
 
 /* The referral at a cut node (NS in authority, glue in additional), for its template. */
-void gk_resolve_referral(const gk_zoneset_t *zs, gk_asm_t *a, const gk_node_t *cut);
+void gk_resolve_referral(const gk_zscope_t *sc, gk_asm_t *a, const gk_node_t *cut);
 
 /* Types that can change the answer at node n: its own RRset types and, for a CNAME, those
  * of every node its chain reaches. Returns the count, or -1 when the chain passes a DNAME
  * (such answers are built at query time). */
-int gk_resolve_chain_types(const gk_zoneset_t *zs, const gk_node_t *n, uint16_t *types,
+int gk_resolve_chain_types(const gk_zscope_t *sc, const gk_node_t *n, uint16_t *types,
                            unsigned max);

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* src/zone/zone.h -- the zone store: master files in, an immutable compiled zone set out.
+/* src/zone/zone.h -- the zone store: per-zone immutable versions behind a lock-free index.
  *
- * A zone set is built away from the packet path (at start and on SIGHUP): every zone is
- * parsed with ldns (our own line reader handles $INCLUDE and keeps file and line), checked,
- * and compiled into wire-form answers. The result is immutable: any number of threads may
- * read it concurrently without locks; it is published by pointer swap (common/snapshot.h)
- * and freed with gk_zoneset_free() once no worker can still hold it.
+ * A zone version is one zone built from its master file away from the packet path: parsed
+ * with ldns (our own line reader handles $INCLUDE and keeps file and line), checked, and
+ * compiled into wire-form answers from its own data alone (build.c). The store
+ * (gk_zoneset_t, store.c) maps each apex to the current version of its zone: any number of
+ * query threads read it without locks; one writer thread (the daemon's main loop) adds,
+ * replaces and removes one zone at a time. A replaced or removed version is handed to the
+ * store's retire function and freed once no reader can still hold it (common/snapshot.h).
+ * Nothing a writer does costs more than the zone it changes (and, rarely, a rebuilt index).
  */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "gk/errors.h"
@@ -20,28 +24,102 @@ typedef struct gk_zone_spec {
 	size_t text_len;  /* length of text */
 } gk_zone_spec_t;
 
-typedef struct gk_zoneset gk_zoneset_t;
-
-/* Build a zone set from specs[0..n). On success *out owns a new set and 0 is returned.
- * On failure nothing is allocated, and err (if errlen > 0) holds one line naming the file
- * and line ("zones/a.zone:12: CNAME and other data at www.a.") -- the first error found.
- * Returns GK_ESYNTAX (parse), GK_EZONE (semantic check), GK_EIO (file), GK_ENOMEM,
- * GK_EINVAL (duplicate or bad zone name). Any thread; blocking (reads files). */
-GK_MUST_CHECK int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, gk_zoneset_t **out,
-                                   char *err, size_t errlen);
-
+typedef struct gk_zoneset gk_zoneset_t; /* the store */
+typedef struct gk_zver gk_zver_t;       /* one version of one zone */
 struct gk_psl;
 
-/* As gk_zoneset_build, and with psl (may be NULL) record the registrable domain (Public
- * Suffix List, ICANN section) of every name, so the filing check needs no PSL lookup on
- * the packet path for names in zones at or below a registrable domain. */
+/* ---- versions (build.c) --------------------------------------------------------------- */
+
+/* Build one version of spec's zone. With psl (may be NULL) the registrable domain (Public
+ * Suffix List, ICANN section) of every name is recorded, so the filing check needs no PSL
+ * lookup on the packet path for names in zones at or below a registrable domain. On success
+ * *out owns the new version (free it with gk_zver_free unless the store took it). On
+ * failure nothing is allocated and err (if errlen > 0) holds one line naming the file and
+ * line ("zones/a.zone:12: CNAME and other data at www.a."). Returns GK_ESYNTAX (parse),
+ * GK_EZONE (semantic check), GK_EIO or GK_ENOTREG (file), GK_ENOMEM, GK_EINVAL (bad zone
+ * name). Any thread; blocking (reads files); psl must outlive the call only. */
+GK_MUST_CHECK int gk_zver_build(const gk_zone_spec_t *spec, const struct gk_psl *psl,
+                                gk_zver_t **out, char *err, size_t errlen);
+
+/* Free a version that no store holds (never published, or retired). NULL is ignored. */
+void gk_zver_free(gk_zver_t *v);
+
+/* The version's apex in lowercase wire form (len octets in *len). Valid with the version. */
+const uint8_t *gk_zver_apex_wire(const gk_zver_t *v, size_t *len);
+size_t gk_zver_rr_count(const gk_zver_t *v);
+
+/* True when every file the version was read from (the zone file and its $INCLUDEs) still
+ * has the device, inode, size and modification time it had when read. A version built
+ * from text is never current. Writer thread; one stat() per file. */
+bool gk_zver_files_current(const gk_zver_t *v);
+
+/* ---- the store (store.c) ------------------------------------------------------------- */
+
+/* Hands a replaced or removed object to the reclamation scheme: free_fn(obj) must run once
+ * every reader has passed a quiescent point (e.g. gk_snapshot_retire). */
+typedef void (*gk_zoneset_retire_fn)(void *ctx, void *obj, void (*free_fn)(void *));
+
+/* An empty store. retire NULL: objects are freed at once (only when no reader runs
+ * concurrently: tools and tests). Returns 0 or GK_ENOMEM. */
+GK_MUST_CHECK int gk_zoneset_create(gk_zoneset_retire_fn retire, void *ctx, gk_zoneset_t **out);
+
+/* Publish v as its zone's current version: added, or replacing the one with the same apex
+ * (retired). The store owns v from a 0 return; on error v still belongs to the caller.
+ * Queries see the old or the new version, never a mix. Returns 0 or GK_ENOMEM. Writer. */
+GK_MUST_CHECK int gk_zoneset_put(gk_zoneset_t *zs, gk_zver_t *v);
+
+/* Remove the zone with this apex (lowercase wire form); its version is retired.
+ * Returns 0 or GK_ENOENT. Writer thread. */
+GK_MUST_CHECK int gk_zoneset_remove(gk_zoneset_t *zs, const uint8_t *apex, size_t len);
+
+/* The current version of the zone with this apex (lowercase wire form), or NULL. Writer
+ * thread (valid until it changes the zone), or a reader (until its quiescent point). */
+const gk_zver_t *gk_zoneset_get(const gk_zoneset_t *zs, const uint8_t *apex, size_t len);
+
+/* Call fn for every current version (in no particular order). Writer thread; fn must not
+ * change the store. */
+void gk_zoneset_each(const gk_zoneset_t *zs, void (*fn)(void *ctx, const gk_zver_t *v), void *ctx);
+
+/* Number of zones and of resource records in the store (for logs and metrics). Writer. */
+size_t gk_zoneset_zone_count(const gk_zoneset_t *zs);
+size_t gk_zoneset_rr_count(const gk_zoneset_t *zs);
+
+/* Free the store and every version in it. Only once no reader runs. NULL is ignored. */
+void gk_zoneset_free(gk_zoneset_t *zs);
+
+/* ---- a whole set at once (set.c) ------------------------------------------------------ */
+
+/* What gk_zoneset_sync did. */
+typedef struct gk_zoneset_sync_stats {
+	size_t rebuilt;   /* configured before, a file changed: new version published */
+	size_t unchanged; /* same zone file, every file as it was: nothing done */
+	size_t added;     /* newly configured, built and published */
+	size_t removed;   /* no longer configured: retired */
+	size_t failed;    /* did not build: the previous version (if any) keeps serving */
+} gk_zoneset_sync_stats_t;
+
+/* Called for each zone that fails to build; err names the file and line. */
+typedef void (*gk_zoneset_fail_fn)(void *ctx, const gk_zone_spec_t *spec, int rc, const char *err);
+
+/* Make the store serve exactly specs[0..n): a zone whose name and file path match the
+ * version in the store and whose files (the zone file and its $INCLUDEs: device, inode,
+ * size, modification time) are unchanged is left alone; a changed one is rebuilt and
+ * replaces its version; a new one is added; a zone the store holds that specs do not name
+ * is removed. A zone that fails to build is reported through fail (may be NULL) and keeps
+ * its previous version. Costs one stat() per file of unchanged zones plus the zones that
+ * changed. Counts go to *st. Returns 0, or GK_ENOMEM (the zones done so far stay done).
+ * Writer thread; blocking (reads files). */
+GK_MUST_CHECK int gk_zoneset_sync(gk_zoneset_t *zs, const gk_zone_spec_t *specs, size_t n,
+                                  const struct gk_psl *psl, gk_zoneset_sync_stats_t *st,
+                                  gk_zoneset_fail_fn fail, void *ctx);
+
+/* Tools, tests, --check: every zone of specs[0..n) into a new store. */
+
+/* Build every zone of specs[0..n) into a new store whose retire frees at once. On failure
+ * nothing is allocated and err names the file and line of the first error; a zone
+ * configured twice is GK_EINVAL naming the later file. Any thread; blocking. */
+GK_MUST_CHECK int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, gk_zoneset_t **out,
+                                   char *err, size_t errlen);
 GK_MUST_CHECK int gk_zoneset_build_ex(const gk_zone_spec_t *specs, size_t n,
                                       const struct gk_psl *psl, gk_zoneset_t **out, char *err,
                                       size_t errlen);
-
-/* Free a set built by gk_zoneset_build. NULL is ignored. */
-void gk_zoneset_free(gk_zoneset_t *zs);
-
-/* Number of zones and of resource records in the set (for logs and metrics). */
-size_t gk_zoneset_zone_count(const gk_zoneset_t *zs);
-size_t gk_zoneset_rr_count(const gk_zoneset_t *zs);

@@ -90,13 +90,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	FUZZ_CHECK(gk_zoneset_zone_count(zs) == 1, "zone count");
 	unsigned asked = 0;
-	for (size_t i = 0; i <= zs->mask && asked < MAX_NAMES; i++) {
-		if (!zs->table[i].node)
+	const gk_zver_t *v = gk_zoneset_get(zs,
+	                                    (const uint8_t *)"\x07"
+	                                                     "example\x02"
+	                                                     "cn",
+	                                    12);
+	FUZZ_CHECK(v != NULL, "zone not found by its apex");
+	for (size_t i = 0; i <= v->mask && asked < MAX_NAMES; i++) {
+		if (!v->table[i].node)
 			continue;
-		ask_name(zs, zs->table[i].node);
+		ask_name(zs, v->table[i].node);
 		asked++;
 	}
-	ask(zs, (const uint8_t *)"\x04none", 5, zs->zones[0].apex->name, zs->zones[0].apex->len, 1,
+	ask(zs, (const uint8_t *)"\x04none", 5, v->zone.apex->name, v->zone.apex->len, 1,
 	    GK_PKT_UDP, 0);
 	gk_zoneset_free(zs);
 	return 0;

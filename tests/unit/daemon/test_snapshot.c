@@ -63,6 +63,37 @@ static void test_grace(void **state)
 	assert_int_equal(freed, 3);
 }
 
+static int other_freed;
+
+static void other_free(void *p)
+{
+	other_freed++;
+	free(p);
+}
+
+/* gk_snapshot_retire: an object unlinked elsewhere waits for every reader, with its own
+ * free function, and is freed at destroy when still pending. */
+static void test_retire(void **state)
+{
+	(void)state;
+	freed = other_freed = 0;
+	gk_snapshot_t *s;
+	assert_int_equal(gk_snapshot_create(2, obj_new(0), obj_free, &s), 0);
+	assert_int_equal(gk_snapshot_retire(s, malloc(16), other_free), 0);
+	assert_int_equal(gk_snapshot_reclaim(s), 1);
+	gk_snapshot_quiescent(s, 1);
+	assert_int_equal(gk_snapshot_reclaim(s), 1); /* reader 0 may still hold it */
+	assert_int_equal(other_freed, 0);
+	gk_snapshot_quiescent(s, 0);
+	assert_int_equal(gk_snapshot_reclaim(s), 0);
+	assert_int_equal(other_freed, 1);
+	assert_int_equal(freed, 0); /* the current object is untouched */
+	assert_int_equal(gk_snapshot_retire(s, malloc(16), other_free), 0);
+	gk_snapshot_destroy(s); /* pending: freed here, with the current object */
+	assert_int_equal(other_freed, 2);
+	assert_int_equal(freed, 1);
+}
+
 static void test_bad_args(void **state)
 {
 	(void)state;
@@ -122,6 +153,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_grace),
+	    cmocka_unit_test(test_retire),
 	    cmocka_unit_test(test_bad_args),
 	    cmocka_unit_test(test_stress),
 	};

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* src/zone/zone.c -- build a zone set: load every zone, check it, index every name.
+/* src/zone/build.c -- build one zone version: load the zone, check it, index every name.
  *
- * Build order: read records (load.c), group them into nodes and RRsets per zone (empty
+ * Build order: read records (load.c), group them into nodes and RRsets (empty
  * non-terminals created for every ancestor up to the apex), check the zone, link cuts,
- * DNAMEs and wildcards, merge all zones into one name table where the deepest zone owns
- * a name, then compile answers (compile.c). Any failure frees everything built so far.
+ * DNAMEs and wildcards, index the names in the version's own table, record registrable
+ * domains, then compile answers (compile.c) from this zone's data alone. Any failure
+ * frees everything built so far. Never touches a store: versions are published by the
+ * caller (store.c), so nothing here costs more than the one zone.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include "gk/errors.h"
 #include "zone/internal.h"
 #include "zone/load.h"
+#include <sys/stat.h>
 
 /* Build-time RRset: grows with realloc, copied into the arena when the zone is done. */
 struct brrset {
@@ -79,20 +82,6 @@ static int ntab_put(struct ntab *t, gk_node_t *n)
 	return 0;
 }
 
-const gk_node_t *gk_zoneset_find(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
-                                 uint64_t hash)
-{
-	size_t i = hash & zs->mask;
-	for (;;) {
-		const gk_zslot_t *s = &zs->table[i];
-		if (!s->node)
-			return NULL;
-		if (s->hash == hash && s->node->len == len && memcmp(s->node->name, name, len) == 0)
-			return s->node;
-		i = (i + 1) & zs->mask;
-	}
-}
-
 const gk_rrset_t *gk_node_rrset(const gk_node_t *n, uint16_t type)
 {
 	for (unsigned i = 0; i < n->nrrsets; i++)
@@ -113,29 +102,46 @@ const gk_tmpl_t *gk_node_tmpl(const gk_node_t *n, uint16_t qtype)
 	return n->other;
 }
 
-size_t gk_zoneset_zone_count(const gk_zoneset_t *zs)
+void gk_zver_free(gk_zver_t *v)
 {
-	return zs->nzones;
-}
-
-size_t gk_zoneset_rr_count(const gk_zoneset_t *zs)
-{
-	return zs->nrr;
-}
-
-void gk_zoneset_free(gk_zoneset_t *zs)
-{
-	if (!zs)
+	if (!v)
 		return;
-	gk_unmap_huge(zs->table, (zs->mask + 1) * sizeof(*zs->table));
-	gk_arena_free(zs->arena);
-	free(zs);
+	if (v->owns_memo)
+		free(v->zone.memo);
+	gk_arena_free(v->arena); /* v itself lives in it */
+}
+
+const uint8_t *gk_zver_apex_wire(const gk_zver_t *v, size_t *len)
+{
+	*len = v->apex_len;
+	return gk_zver_apex(v);
+}
+
+size_t gk_zver_rr_count(const gk_zver_t *v)
+{
+	return v->nrr;
+}
+
+bool gk_zver_files_current(const gk_zver_t *v)
+{
+	if (!v->nfiles)
+		return false;
+	for (size_t i = 0; i < v->nfiles; i++) {
+		const gk_zfile_t *f = &v->files[i];
+		struct stat st;
+		if (stat(f->path, &st) != 0 || (uint64_t)st.st_dev != f->dev ||
+		    (uint64_t)st.st_ino != f->ino || (int64_t)st.st_size != f->size ||
+		    (int64_t)st.st_mtim.tv_sec != f->mtime_sec ||
+		    (int64_t)st.st_mtim.tv_nsec != f->mtime_nsec)
+			return false;
+	}
+	return true;
 }
 
 /* ---- building one zone ---------------------------------------------------------------- */
 
 struct zbuild {
-	gk_zoneset_t *zs;
+	gk_zver_t *v;
 	gk_zone_t *zone;
 	struct ntab tab;
 	struct bnode *all; /* list through node.next */
@@ -166,12 +172,12 @@ static struct bnode *get_node(struct zbuild *B, const uint8_t *name, size_t len)
 	gk_node_t **s = ntab_slot(&B->tab, name, len);
 	if (*s)
 		return (struct bnode *)*s;
-	struct bnode *bn = gk_arena_alloc_aligned(B->zs->arena, sizeof(*bn), 64);
+	struct bnode *bn = gk_arena_alloc_aligned(B->v->arena, sizeof(*bn), 64);
 	if (!bn)
 		return NULL;
 	memset(bn, 0, sizeof(*bn));
 	bn->tail = &bn->sets;
-	bn->node.name = gk_arena_dup(B->zs->arena, name, len);
+	bn->node.name = gk_arena_dup(B->v->arena, name, len);
 	if (!bn->node.name)
 		return NULL;
 	bn->node.len = (uint8_t)len;
@@ -232,11 +238,11 @@ static int add_rr(struct zbuild *B, struct bnode *bn, uint16_t type, uint32_t tt
 		s->rrs = nr;
 		s->cap = nc;
 	}
-	const uint8_t *copy = gk_arena_dup(B->zs->arena, rd, rdlen);
+	const uint8_t *copy = gk_arena_dup(B->v->arena, rd, rdlen);
 	if (!copy && rdlen)
 		return GK_ENOMEM;
 	s->rrs[s->n++] = (gk_rr_t){.ttl = ttl, .rdlen = (uint16_t)rdlen, .rdata = copy};
-	B->zs->nrr++;
+	B->v->nrr++;
 	return 0;
 }
 
@@ -267,7 +273,7 @@ static int finish_node(struct zbuild *B, struct bnode *bn)
 	gk_node_t *n = &bn->node;
 	char nb[1024];
 	if (n->nrrsets) {
-		n->rrsets = gk_arena_alloc(B->zs->arena, n->nrrsets * sizeof(gk_rrset_t));
+		n->rrsets = gk_arena_alloc(B->v->arena, n->nrrsets * sizeof(gk_rrset_t));
 		if (!n->rrsets)
 			return GK_ENOMEM;
 	}
@@ -277,7 +283,7 @@ static int finish_node(struct zbuild *B, struct bnode *bn)
 		gk_rrset_t *r = &n->rrsets[i];
 		r->type = s->type;
 		r->count = (uint16_t)s->n;
-		r->rrs = gk_arena_dup(B->zs->arena, s->rrs, s->n * sizeof(gk_rr_t));
+		r->rrs = gk_arena_dup(B->v->arena, s->rrs, s->n * sizeof(gk_rr_t));
 		if (!r->rrs)
 			return GK_ENOMEM;
 		switch (s->type) {
@@ -367,10 +373,34 @@ static int link_nodes(struct zbuild *B)
 	return 0;
 }
 
+/* The version's name table: every node, with its name's hash beside the pointer so a probe
+ * that meets another name never loads that node. */
+static int index_names(struct zbuild *B)
+{
+	gk_zver_t *v = B->v;
+	size_t sz = 16;
+	while (sz < B->nnodes * 2)
+		sz <<= 1;
+	v->table = gk_arena_alloc_aligned(v->arena, sz * sizeof(*v->table), 64);
+	if (!v->table)
+		return GK_ENOMEM;
+	memset(v->table, 0, sz * sizeof(*v->table));
+	v->mask = sz - 1;
+	for (struct bnode *bn = B->all; bn; bn = (struct bnode *)bn->node.next) {
+		gk_node_t *n = &bn->node;
+		uint64_t h = gk_dname_hash(n->name, n->len);
+		size_t i = h & v->mask;
+		while (v->table[i].node)
+			i = (i + 1) & v->mask;
+		v->table[i] = (gk_zslot_t){h, n};
+	}
+	return 0;
+}
+
 static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *origin)
 {
-	gk_zoneset_t *zs = B->zs;
-	gk_loader_t L = {.arena = zs->arena, .err = B->err, .errlen = B->errlen};
+	gk_zver_t *v = B->v;
+	gk_loader_t L = {.arena = v->arena, .err = B->err, .errlen = B->errlen};
 	const char *fname = spec->file ? spec->file : "<text>";
 	int rc = gk_loader_read(&L, fname, spec->text, spec->text_len, origin);
 	if (rc < 0)
@@ -387,7 +417,7 @@ static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *or
 	}
 	B->zone->apex = &apex->node;
 	apex->node.flags |= GK_NODE_APEX;
-	B->zone->file = gk_arena_dup(zs->arena, fname, strlen(fname) + 1);
+	B->zone->file = gk_arena_dup(v->arena, fname, strlen(fname) + 1);
 
 	ldns_buffer *buf = ldns_buffer_new(65536);
 	if (!buf) {
@@ -466,262 +496,118 @@ static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *or
 	                   ((uint32_t)soa->rdata[soa->rdlen - 2] << 8) | soa->rdata[soa->rdlen - 1];
 	z->neg_ttl = soa->ttl < minimum ? soa->ttl : minimum;
 	rc = link_nodes(B);
+	if (rc == 0)
+		rc = index_names(B);
+	if (rc == 0 && L.nfiles) {
+		v->files = gk_arena_alloc(v->arena, L.nfiles * sizeof(*v->files));
+		if (!v->files) {
+			rc = GK_ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < L.nfiles; i++)
+			v->files[i] = (gk_zfile_t){.path = L.files[i].path,
+			                           .dev = L.files[i].dev,
+			                           .ino = L.files[i].ino,
+			                           .size = L.files[i].size,
+			                           .mtime_sec = L.files[i].mtime_sec,
+			                           .mtime_nsec = L.files[i].mtime_nsec};
+		v->nfiles = L.nfiles;
+	}
 out:
 	free_build_sets(B);
 	gk_loader_clear(&L);
 	return rc;
 }
 
-/* Deepest first; at one depth by name, so a zone configured twice sits next to itself;
- * then in configuration order. */
-static int cmp_idx_depth(const void *a, const void *b, void *ctx)
-{
-	const gk_zone_t *z = ctx;
-	const gk_zone_t *x = &z[*(const size_t *)a], *y = &z[*(const size_t *)b];
-	if (x->apex->labels != y->apex->labels)
-		return (int)y->apex->labels - (int)x->apex->labels; /* deepest first */
-	if (x->apex->len != y->apex->len)
-		return x->apex->len < y->apex->len ? -1 : 1;
-	int c = memcmp(x->apex->name, y->apex->name, x->apex->len);
-	if (c)
-		return c;
-	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
-}
-
-/* Merge per-zone nodes into the set's table: a name belongs to the deepest served zone
- * containing it. Parent-side nodes at or below a served child apex are dropped, except the
- * cut node itself, which the child apex keeps as parent_side for DS queries. */
-static int merge(gk_zoneset_t *zs, gk_node_t **lists)
-{
-	struct ntab t;
-	int rc = ntab_init(&t, zs->nnodes + 16);
-	if (rc < 0)
-		return rc;
-	/* zones are sorted deepest first, so children are in the table before parents */
-	for (size_t zi = 0; zi < zs->nzones; zi++) {
-		gk_zone_t *z = &zs->zones[zi];
-		for (gk_node_t *n = lists[zi]; n; n = n->next) {
-			/* deepest served zone containing n: check n and its ancestors */
-			const uint8_t *p = n->name;
-			size_t l = n->len;
-			const gk_node_t *owner = NULL;
-			while (l > z->apex->len) {
-				gk_node_t *hit = *ntab_slot(&t, p, l);
-				if (hit && (hit->flags & GK_NODE_APEX)) {
-					owner = hit;
-					break;
-				}
-				l -= p[0] + 1u;
-				p += p[0] + 1u;
-			}
-			if (owner) {
-				if (owner->len == n->len)
-					((gk_node_t *)owner)->parent_side = n;
-				continue;
-			}
-			rc = ntab_put(&t, n);
-			if (rc < 0)
-				goto fail;
-		}
-	}
-	/* the final table: the same positions, each with its node's hash */
-	zs->table = gk_map_huge((t.mask + 1) * sizeof(*zs->table));
-	if (zs->table == NULL) {
-		rc = GK_ENOMEM;
-		goto fail;
-	}
-	zs->mask = t.mask; /* also the table's length, for gk_zoneset_free */
-	for (size_t i = 0; i <= t.mask; i++)
-		if (t.slots[i])
-			zs->table[i] = (gk_zslot_t){
-			    gk_dname_hash(t.slots[i]->name, t.slots[i]->len), t.slots[i]};
-	free(t.slots);
-	t.slots = NULL;
-	/* parent zone links: the nearest enclosing served apex */
-	for (size_t zi = 0; zi < zs->nzones; zi++) {
-		gk_zone_t *z = &zs->zones[zi];
-		const uint8_t *p = z->apex->name;
-		size_t l = z->apex->len;
-		while (l > 1) {
-			l -= p[0] + 1u;
-			p += p[0] + 1u;
-			const gk_node_t *hit = gk_zoneset_find(zs, p, l, gk_dname_hash(p, l));
-			if (hit && (hit->flags & GK_NODE_APEX) && hit->len == l) {
-				z->parent = hit->zone;
-				break;
-			}
-		}
-	}
-	return 0;
-fail:
-	free(t.slots);
-	return rc;
-}
-
 /* Registrable domains (see gk_zone_t.reg_len): per node from the PSL, then per zone the
  * constant suffix when every node shares the apex's registrable domain and a probe name
  * directly below the apex is not a public suffix (catches "*.apex" rules). */
-static void compute_regs(gk_zoneset_t *zs)
+static void compute_regs(gk_zver_t *v)
 {
-	for (size_t i = 0; i < zs->nzones; i++) {
-		gk_zone_t *z = &zs->zones[i];
-		z->reg_len = 0;
-		if (!zs->psl)
-			continue;
+	gk_zone_t *z = &v->zone;
+	const struct gk_psl *psl = v->psl;
+	z->reg_len = 0;
+	if (psl) {
 		const gk_node_t *a = z->apex;
-		int off = gk_psl_registrable_wire(zs->psl, a->name, a->len);
-		if (off < 0 || a->len + 9u > GK_DNAME_MAX)
-			continue;
+		int off = gk_psl_registrable_wire(psl, a->name, a->len);
 		uint8_t probe[GK_DNAME_MAX + 1];
-		memcpy(probe, "\x08gk-probe", 9);
-		memcpy(probe + 9, a->name, a->len);
-		int poff = gk_psl_registrable_wire(zs->psl, probe, a->len + 9u);
-		if (poff < 0 || a->len + 9u - (unsigned)poff != a->len - (unsigned)off)
-			continue;
-		z->reg_len = (uint8_t)(a->len - off);
-		z->reg_hash = gk_dname_hash(a->name + off, z->reg_len);
+		if (off >= 0 && a->len + 9u <= GK_DNAME_MAX) {
+			memcpy(probe, "\x08gk-probe", 9);
+			memcpy(probe + 9, a->name, a->len);
+			int poff = gk_psl_registrable_wire(psl, probe, a->len + 9u);
+			if (poff >= 0 && a->len + 9u - (unsigned)poff == a->len - (unsigned)off) {
+				z->reg_len = (uint8_t)(a->len - off);
+				z->reg_hash = gk_dname_hash(a->name + off, z->reg_len);
+			}
+		}
 	}
-	for (size_t i = 0; i <= zs->mask; i++) {
-		gk_node_t *n = zs->table[i].node;
+	for (size_t i = 0; i <= v->mask; i++) {
+		gk_node_t *n = v->table[i].node;
 		if (!n)
 			continue;
-		if (!zs->psl) {
+		if (!psl) {
 			n->reg_off = GK_REG_UNKNOWN;
-			if (n->parent_side)
-				n->parent_side->reg_off = GK_REG_UNKNOWN;
 			continue;
 		}
-		int off = gk_psl_registrable_wire(zs->psl, n->name, n->len);
+		int off = gk_psl_registrable_wire(psl, n->name, n->len);
 		n->reg_off = off < 0 ? GK_REG_NONE : (uint8_t)off;
-		if (n->parent_side) /* the parent's node at this cut: the same name */
-			n->parent_side->reg_off = n->reg_off;
-		gk_zone_t *z = n->zone;
 		if (z->reg_len && (off < 0 || n->len - (unsigned)off != z->reg_len))
 			z->reg_len = 0; /* a public suffix inside the zone: ask per name */
 	}
 }
 
-int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, gk_zoneset_t **out, char *err,
-                     size_t errlen)
-{
-	return gk_zoneset_build_ex(specs, n, NULL, out, err, errlen);
-}
-
-int gk_zoneset_build_ex(const gk_zone_spec_t *specs, size_t n, const struct gk_psl *psl,
-                        gk_zoneset_t **out, char *err, size_t errlen)
+int gk_zver_build(const gk_zone_spec_t *spec, const struct gk_psl *psl, gk_zver_t **out, char *err,
+                  size_t errlen)
 {
 	if (errlen)
 		err[0] = 0;
-	int rc = 0;
-	gk_zoneset_t *zs = calloc(1, sizeof(*zs));
-	gk_node_t **lists = calloc(n ? n : 1, sizeof(*lists));
-	if (!zs || !lists) {
-		free(zs);
-		free(lists);
-		return GK_ENOMEM;
+	const char *fname = spec->file ? spec->file : "<text>";
+	ldns_rdf *origin = NULL;
+	if (!spec->name || ldns_str2rdf_dname(&origin, spec->name) != LDNS_STATUS_OK) {
+		if (errlen)
+			snprintf(err, errlen, "%s: bad zone name '%s'", fname,
+			         spec->name ? spec->name : "");
+		return GK_EINVAL;
 	}
-	zs->arena = gk_arena_new_huge(); /* every query reads it at random */
-	zs->psl = psl;
-	zs->zones = zs->arena ? gk_arena_alloc_aligned(zs->arena, (n ? n : 1) * sizeof(gk_zone_t),
-	                                               _Alignof(gk_zone_t))
-	                      : NULL;
-	if (!zs->arena || !zs->zones) {
-		rc = GK_ENOMEM;
-		goto fail;
-	}
-	memset(zs->zones, 0, (n ? n : 1) * sizeof(gk_zone_t)); /* st_memo 0: nothing known */
-	for (size_t i = 0; i < n; i++) {
-		const gk_zone_spec_t *s = &specs[i];
-		const char *fname = s->file ? s->file : "<text>";
-		ldns_rdf *origin = NULL;
-		if (!s->name || ldns_str2rdf_dname(&origin, s->name) != LDNS_STATUS_OK) {
-			if (errlen)
-				snprintf(err, errlen, "%s: bad zone name '%s'", fname,
-				         s->name ? s->name : "");
-			rc = GK_EINVAL;
-			goto fail;
-		}
-		ldns_dname2canonical(origin);
-		gk_zone_t *z = &zs->zones[i];
-		memset(z, 0, sizeof(*z));
-		struct zbuild B = {.zs = zs, .zone = z, .err = err, .errlen = errlen};
-		rc = build_zone(&B, s, origin);
+	ldns_dname2canonical(origin);
+	int rc = GK_ENOMEM;
+	/* the version lives in its own arena, which reaches huge pages once it is big */
+	gk_arena_t *arena = gk_arena_new_huge();
+	gk_zver_t *v =
+	    arena ? gk_arena_alloc_aligned(arena, sizeof(*v), _Alignof(gk_zver_t)) : NULL;
+	if (!v) {
+		gk_arena_free(arena);
 		ldns_rdf_deep_free(origin);
-		if (rc < 0)
-			goto fail;
-		lists[i] = B.all ? &B.all->node : NULL;
-		zs->nnodes += B.nnodes;
-		zs->nzones++;
-	}
-	/* sort zones deepest first (lists follow), then merge */
-	{
-		/* keep each zone's node list with it through the sort */
-		gk_node_t **heads = malloc((n ? n : 1) * sizeof(*heads));
-		if (!heads) {
-			rc = GK_ENOMEM;
-			goto fail;
-		}
-		for (size_t i = 0; i < n; i++)
-			heads[i] = lists[i];
-		/* pair zones and lists by sorting an index */
-		gk_zone_t *tmp = malloc((n ? n : 1) * sizeof(*tmp));
-		size_t *idx = malloc((n ? n : 1) * sizeof(*idx));
-		if (!tmp || !idx) {
-			free(heads);
-			free(tmp);
-			free(idx);
-			rc = GK_ENOMEM;
-			goto fail;
-		}
-		memcpy(tmp, zs->zones, n * sizeof(*tmp));
-		for (size_t i = 0; i < n; i++)
-			idx[i] = i;
-		qsort_r(idx, n, sizeof(*idx), cmp_idx_depth, tmp);
-		/* a zone configured twice: neighbours after the sort (O(n log n), not n^2) */
-		size_t dup = n;
-		for (size_t i = 1; i < n; i++) {
-			const gk_node_t *a = tmp[idx[i - 1]].apex, *b = tmp[idx[i]].apex;
-			if (a->len == b->len && memcmp(a->name, b->name, a->len) == 0 &&
-			    (dup == n || idx[i] < dup))
-				dup = idx[i]; /* the later of the pair; the first such in the config */
-		}
-		if (dup < n) {
-			if (errlen)
-				snprintf(err, errlen, "%s: zone %s is configured twice",
-				         specs[dup].file ? specs[dup].file : "<text>", specs[dup].name);
-			free(heads);
-			free(tmp);
-			free(idx);
-			rc = GK_EINVAL;
-			goto fail;
-		}
-		for (size_t i = 0; i < n; i++) {
-			zs->zones[i] = tmp[idx[i]];
-			lists[i] = heads[idx[i]];
-		}
-		/* nodes point at their zone: re-point after the move */
-		for (size_t i = 0; i < n; i++)
-			for (gk_node_t *nd = lists[i]; nd; nd = nd->next)
-				nd->zone = &zs->zones[i];
-		free(heads);
-		free(tmp);
-		free(idx);
-	}
-	rc = merge(zs, lists);
-	if (rc < 0)
 		goto fail;
-	zs->psl = psl;
-	compute_regs(zs);
-	rc = gk_zoneset_compile(zs, err, errlen);
+	}
+	memset(v, 0, sizeof(*v));
+	v->arena = arena;
+	v->psl = psl;
+	v->name = gk_arena_dup(arena, spec->name, strlen(spec->name) + 1);
+	struct zbuild B = {.v = v, .zone = &v->zone, .err = err, .errlen = errlen};
+	rc = v->name ? build_zone(&B, spec, origin) : GK_ENOMEM;
+	ldns_rdf_deep_free(origin);
 	if (rc < 0)
-		goto fail;
-	free(lists);
-	*out = zs;
+		goto fail_v;
+	v->nnodes = B.nnodes;
+	const gk_node_t *apex = v->zone.apex;
+	v->apex_len = apex->len;
+	v->apex_labels = apex->labels;
+	if (apex->len <= GK_ZVER_INLINE)
+		memcpy(v->apex_short, apex->name, apex->len);
+	v->apex_hash = gk_dname_hash(apex->name, apex->len);
+	compute_regs(v);
+	rc = gk_zver_compile(v);
+	if (rc < 0)
+		goto fail_v;
+	v->psl = NULL; /* build time only */
+	*out = v;
 	return 0;
+fail_v:
+	gk_zver_free(v);
 fail:
 	if (rc == GK_ENOMEM && errlen && !err[0])
-		snprintf(err, errlen, "out of memory while loading zones");
-	free(lists);
-	gk_zoneset_free(zs);
+		snprintf(err, errlen, "%s: out of memory while loading zone %s", fname,
+		         spec->name ? spec->name : "");
 	return rc;
 }

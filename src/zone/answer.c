@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: MIT */
+/* src/zone/answer.c -- the packet path's side of the store: find, check and write answers.
+ *
+ * Finding costs the store's probe for the zone (one per apex depth in use, usually one),
+ * then one hash lookup in the zone's table for a name that exists, one per label stripped
+ * otherwise. A template is used as compiled unless something outside its zone now decides
+ * the answer: a name its CNAME chain reaches belongs to another served zone, or DS is asked
+ * at an apex whose parent zone is served; those answers are built at query time.
+ */
+#include <string.h>
+#include "common/psl.h"
+#include "zone/answer.h"
+#include "zone/internal.h"
+#include "zone/resolve.h"
+
+/* A template serves a query name of qlen octets unless it is missing or cannot move. */
+static inline bool usable(const gk_tmpl_t *t, size_t qlen)
+{
+	return t && (!(t->flags & GK_TMPL_FIXED) || t->qname_len == qlen);
+}
+
+/* Every later name of the template's chain still belongs where it did at compile time: in
+ * this zone (no deeper served zone took it) or, outside the apex, in no served zone. */
+static bool hops_hold(const gk_zoneset_t *zs, const gk_zver_t *v, const gk_tmpl_t *t)
+{
+	for (unsigned i = 0; i < t->nhops; i++) {
+		const uint8_t *n = t->hops[i].name;
+		size_t l = t->hops[i].len;
+		const gk_zver_t *want =
+		    gk_dname_is_subdomain(n, l, gk_zver_apex(v), v->apex_len) ? v : NULL;
+		if (gk_zoneset_zone_of(zs, n, l, gk_dname_hash(n, l), NULL, 0) != want)
+			return false;
+	}
+	return true;
+}
+
+/* DS at the apex of a zone whose parent zone is served and has a node of that name: the
+ * parent answers it (RFC 4035 3.1.4.1), which only the resolver can combine. */
+static bool parent_ds(const gk_zoneset_t *zs, const uint8_t *name, size_t len, const uint8_t *loff,
+                      unsigned labels)
+{
+	if (labels == 0)
+		return false; /* the root has no parent */
+	size_t off = labels > 1 ? loff[1] : len - 1u;
+	const gk_zver_t *pv = gk_zoneset_zone_of(zs, name + off, len - off,
+	                                         gk_dname_hash(name + off, len - off), NULL, 0);
+	return pv && gk_zver_find(pv, name, len, gk_dname_hash(name, len));
+}
+
+gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
+                           const uint8_t *loff, unsigned labels, uint16_t qtype,
+                           const gk_zone_hint_t *hint, gk_zone_hit_t *h)
+{
+	uint64_t hash;
+	const gk_zver_t *v = NULL;
+	if (hint && hint->ok && hint->probed) {
+		hash = hint->hash;
+		/* stage 1 tried the two deepest apex depths in use, deepest first: a match
+		 * (checked here by name) is the deepest zone */
+		const gk_zver_t *hv = hint->ver;
+		size_t off = hv ? hint->zoff[hint->zk] : 0;
+		if (hv && hv->apex_len == len - off &&
+		    gk_name_eq(gk_zver_apex(hv), name + off, len - off) &&
+		    (hint->zk == 0 || /* stage 1 saw one slot: the deeper suffix is no zone? */
+		     !gk_zoneset_get_h(zs, name + hint->zoff[0], len - hint->zoff[0],
+		                       hint->zhash[0])))
+			v = hv;
+		else
+			v = gk_zoneset_zone_of(zs, name, len, hash, loff, labels);
+	} else {
+		hash = gk_dname_hash(name, len);
+		v = gk_zoneset_zone_of(zs, name, len, hash, loff, labels);
+	}
+	if (!v)
+		return GK_ZONE_REFUSED;
+	h->ver = v;
+	h->t = NULL;
+	const gk_node_t *n = gk_zver_find(v, name, len, hash);
+	const gk_tmpl_t *t;
+	h->exact = n != NULL;
+	if (n) {
+		h->node = n;
+		if (n->cut)
+			t = (n->cut == n && qtype == GK_TYPE_DS) ? &n->tmpls[0] : n->cut->other;
+		else if (n->dname)
+			return GK_ZONE_RUNTIME;
+		else if (qtype == GK_TYPE_DS && (n->flags & GK_NODE_APEX) &&
+		         parent_ds(zs, name, len, loff, labels))
+			return GK_ZONE_RUNTIME;
+		else
+			t = gk_node_tmpl(n, qtype);
+	} else {
+		/* closest encloser inside the zone: strip labels from the left; the apex ends it */
+		for (unsigned i = 1; i < labels + 1u && !n; i++) {
+			size_t off = i < labels ? loff[i] : len - 1u;
+			if (len - off < v->apex_len)
+				break;
+			n = gk_zver_find(v, name + off, len - off,
+			                 gk_dname_hash(name + off, len - off));
+		}
+		if (!n)
+			return GK_ZONE_RUNTIME; /* not reached: the apex is in the table */
+		h->node = n;
+		if (n->cut)
+			t = n->cut->other;
+		else if ((n->flags & GK_NODE_DNAME) || n->dname)
+			return GK_ZONE_RUNTIME;
+		else
+			t = n->wild ? gk_node_tmpl(n->wild, qtype) : n->zone->nxdomain;
+	}
+	h->t = t;
+	if (!usable(t, len))
+		return GK_ZONE_RUNTIME;
+	if (t->nhops && !hops_hold(zs, v, t))
+		return GK_ZONE_RUNTIME;
+	return GK_ZONE_TMPL;
+}
+
+int gk_zone_reg(const gk_zone_hit_t *h, const struct gk_psl *psl, const uint8_t *qname, size_t qlen,
+                uint64_t *hash)
+{
+	const gk_node_t *n = h->node;
+	const gk_zone_t *z = n->zone;
+	if (z->reg_len) {
+		*hash = z->reg_hash;
+		return (int)(qlen - z->reg_len);
+	}
+	int off;
+	if (h->exact && n->reg_off < GK_REG_UNKNOWN)
+		off = n->reg_off;
+	else if (h->exact && n->reg_off == GK_REG_NONE)
+		off = -1;
+	else
+		off = psl ? gk_psl_registrable_wire(psl, qname, qlen) : -1;
+	if (off >= 0)
+		*hash = gk_dname_hash(qname + off, qlen - (size_t)off);
+	return off;
+}
+
+_Atomic uint64_t *gk_zone_memo(const gk_zone_hit_t *h)
+{
+	const gk_zone_t *z = h->node->zone;
+	return z->reg_len ? z->memo : NULL;
+}
+
+bool gk_zone_tmpl_clean(const gk_zone_hit_t *h,
+                        bool (*refused)(void *ctx, const uint8_t *reg, size_t rlen, uint64_t hash),
+                        void *ctx)
+{
+	const gk_tmpl_t *t = h->t;
+	if (t->flags & GK_TMPL_RECHECK)
+		return false;
+	for (unsigned i = 0; i < t->nregs; i++)
+		if (refused(ctx, t->regs[i].len ? t->regs[i].name : NULL, t->regs[i].len,
+		            t->regs[i].hash))
+			return false;
+	return true;
+}
+
+void gk_zone_use_negative(gk_zone_hit_t *h, bool nxdomain)
+{
+	const gk_zone_t *z = h->node->zone;
+	h->t = nxdomain ? z->nxdomain : z->nodata;
+}
+
+static inline void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/* Keep whole RRsets up to room; TC when a required one is cut. Returns body length. */
+static size_t fit(const gk_bound_t *b, unsigned nb, size_t body, size_t room, uint16_t cnt[3],
+                  bool *tc)
+{
+	if (body <= room)
+		return body;
+	unsigned k = 0;
+	while (k < nb && b[k].end <= room)
+		k++;
+	cnt[0] = cnt[1] = cnt[2] = 0;
+	for (unsigned i = 0; i < k; i++)
+		cnt[b[i].section] += b[i].rrs;
+	for (unsigned i = k; i < nb; i++)
+		if (b[i].required)
+			*tc = true;
+	return k ? b[k - 1].end : 0;
+}
+
+void gk_zone_put_tmpl(const gk_zone_hit_t *h, uint8_t *b, size_t qlen, size_t room,
+                      gk_zone_out_t *o)
+{
+	const gk_tmpl_t *t = h->t;
+	memcpy(b, t->body, t->len);
+	int delta = (int)qlen - (int)t->qname_len;
+	if (delta) {
+		for (unsigned i = 0; i < t->nfix; i++) {
+			uint8_t *p = b + t->fix[i];
+			unsigned tgt = ((p[0] & 0x3fu) << 8) | p[1];
+			if (tgt > 12 || (tgt == 12 && (t->flags & GK_TMPL_SHIFT_WHOLE)))
+				wr16(p, (uint16_t)(0xc000 | (tgt + (unsigned)delta)));
+		}
+	}
+	o->cnt[0] = t->an;
+	o->cnt[1] = t->ns;
+	o->cnt[2] = t->ar;
+	o->tc = false;
+	o->body = fit(t->bound, t->nbound, t->len, room, o->cnt, &o->tc);
+	o->rcode = t->rcode;
+	o->aa = (t->flags & GK_TMPL_AA) != 0;
+}
+
+void gk_zone_put_runtime(const gk_zoneset_t *zs, uint8_t *msg, size_t cap, size_t qend,
+                         const uint8_t *qname, size_t qlen, uint16_t qtype, bool class_any,
+                         bool (*allow)(void *ctx, const uint8_t *reg, size_t rlen), void *ctx,
+                         const struct gk_psl *psl, size_t room, gk_zone_out_t *o)
+{
+	gk_asm_t a;
+	gk_zscope_t sc = {.zs = zs, .only = NULL};
+	a.wild_mode = false;
+	a.class_any = class_any;
+	a.allow = allow;
+	a.allow_ctx = ctx;
+	a.psl = psl;
+	gk_asm_init(&a, msg, cap, qend, qname, qlen);
+	gk_resolve(&sc, &a, qname, qlen, qtype);
+	o->cnt[0] = a.an;
+	o->cnt[1] = a.ns;
+	o->cnt[2] = a.ar;
+	o->tc = a.full_req;
+	o->body = fit(a.bound, a.nbound, a.len - qend, room, o->cnt, &o->tc);
+	o->rcode = a.rcode;
+	o->aa = a.aa;
+}

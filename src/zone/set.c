@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/* src/zone/set.c -- a whole store built at once from a list of zones (tools, tests, --check).
+ *
+ * Each zone is built as its own version (build.c) and put in a store (store.c) that frees
+ * retired objects at once: linear in the zones and their data (tools, tests, --check);
+ * and gk_zoneset_sync, which brings a live store in line with a configuration zone by
+ * zone (the daemon's start and SIGHUP).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ldns/ldns.h>
+#include "zone/internal.h"
+#include "zone/zone.h"
+
+int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, gk_zoneset_t **out, char *err,
+                     size_t errlen)
+{
+	return gk_zoneset_build_ex(specs, n, NULL, out, err, errlen);
+}
+
+int gk_zoneset_build_ex(const gk_zone_spec_t *specs, size_t n, const struct gk_psl *psl,
+                        gk_zoneset_t **out, char *err, size_t errlen)
+{
+	if (errlen)
+		err[0] = 0;
+	gk_zoneset_t *zs;
+	int rc = gk_zoneset_create(NULL, NULL, &zs);
+	if (rc < 0) {
+		if (errlen)
+			snprintf(err, errlen, "out of memory while loading zones");
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		gk_zver_t *v;
+		rc = gk_zver_build(&specs[i], psl, &v, err, errlen);
+		if (rc < 0)
+			goto fail;
+		if (gk_zoneset_get(zs, gk_zver_apex(v), v->apex_len)) {
+			if (errlen)
+				snprintf(err, errlen, "%s: zone %s is configured twice",
+				         specs[i].file ? specs[i].file : "<text>", specs[i].name);
+			gk_zver_free(v);
+			rc = GK_EINVAL;
+			goto fail;
+		}
+		rc = gk_zoneset_put(zs, v);
+		if (rc < 0) {
+			gk_zver_free(v);
+			if (errlen)
+				snprintf(err, errlen, "out of memory while loading zones");
+			goto fail;
+		}
+	}
+	*out = zs;
+	return 0;
+fail:
+	gk_zoneset_free(zs);
+	return rc;
+}
+
+/* The apex of a configured zone in lowercase wire form, or 0 (bad name). */
+static size_t apex_wire(const char *name, uint8_t *out)
+{
+	ldns_rdf *d = NULL;
+	if (!name || ldns_str2rdf_dname(&d, name) != LDNS_STATUS_OK)
+		return 0;
+	ldns_dname2canonical(d);
+	size_t len = ldns_rdf_size(d);
+	memcpy(out, ldns_rdf_data(d), len);
+	ldns_rdf_deep_free(d);
+	return len;
+}
+
+static bool unchanged(const gk_zver_t *v, const gk_zone_spec_t *spec)
+{
+	return spec->file && v->nfiles && strcmp(v->files[0].path, spec->file) == 0 &&
+	       gk_zver_files_current(v);
+}
+
+struct sweep {
+	uint64_t mark;
+	const gk_zver_t **gone;
+	size_t n, cap;
+	bool nomem;
+};
+
+static void collect(void *ctx, const gk_zver_t *v)
+{
+	struct sweep *w = ctx;
+	if (v->mark == w->mark)
+		return;
+	if (w->n == w->cap) {
+		size_t nc = w->cap ? w->cap * 2 : 16;
+		const gk_zver_t **ng = realloc(w->gone, nc * sizeof(*ng));
+		if (!ng) {
+			w->nomem = true;
+			return;
+		}
+		w->gone = ng;
+		w->cap = nc;
+	}
+	w->gone[w->n++] = v;
+}
+
+int gk_zoneset_sync(gk_zoneset_t *zs, const gk_zone_spec_t *specs, size_t n,
+                    const struct gk_psl *psl, gk_zoneset_sync_stats_t *st, gk_zoneset_fail_fn fail,
+                    void *ctx)
+{
+	static uint64_t passes; /* writer thread only */
+	uint64_t mark = ++passes;
+	memset(st, 0, sizeof(*st));
+	char err[512];
+	for (size_t i = 0; i < n; i++) {
+		uint8_t apex[GK_DNAME_MAX + 1];
+		size_t alen = apex_wire(specs[i].name, apex);
+		gk_zver_t *cur = alen ? (gk_zver_t *)gk_zoneset_get(zs, apex, alen) : NULL;
+		if (cur && cur->mark == mark)
+			continue; /* configured twice (the config loader refuses that): first wins
+			           */
+		if (cur && unchanged(cur, &specs[i])) {
+			cur->mark = mark;
+			st->unchanged++;
+			continue;
+		}
+		gk_zver_t *v;
+		int rc = gk_zver_build(&specs[i], psl, &v, err, sizeof(err));
+		if (rc == 0) {
+			v->mark = mark;
+			rc = gk_zoneset_put(zs, v);
+			if (rc < 0)
+				gk_zver_free(v);
+		}
+		if (rc == GK_ENOMEM)
+			return rc;
+		if (rc < 0) {
+			if (cur)
+				cur->mark = mark; /* keeps serving */
+			st->failed++;
+			if (fail)
+				fail(ctx, &specs[i], rc, err);
+			continue;
+		}
+		if (cur)
+			st->rebuilt++;
+		else
+			st->added++;
+	}
+	struct sweep w = {.mark = mark};
+	gk_zoneset_each(zs, collect, &w);
+	if (w.nomem) {
+		free(w.gone);
+		return GK_ENOMEM;
+	}
+	/* copy the names first: removing retires (and may free) the version */
+	for (size_t i = 0; i < w.n; i++) {
+		uint8_t apex[GK_DNAME_MAX + 1];
+		size_t alen = w.gone[i]->apex_len;
+		memcpy(apex, gk_zver_apex(w.gone[i]), alen);
+		if (gk_zoneset_remove(zs, apex, alen) == 0)
+			st->removed++;
+	}
+	free(w.gone);
+	return 0;
+}

@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/unit/zone/test_store.c -- the zone store: per-zone publish, replace and remove, the
+ * deepest served zone for a name, reclamation of replaced versions while readers hold them,
+ * index growth through tombstones, and gk_zoneset_sync's file-change detection.
+ */
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "common/snapshot.h"
+#include "zone/answer.h"
+#include "zone/internal.h"
+#include "zone/zone.h"
+
+static char *zone_text(const char *apex, const char *addr, unsigned serial)
+{
+	static char buf[1024];
+	snprintf(buf, sizeof buf,
+	         "$ORIGIN %s.\n@ 300 IN SOA ns1 hostmaster %u 7200 900 1209600 300\n"
+	         "@ 300 IN NS ns1\nns1 300 IN A 192.0.2.1\nwww 300 IN A %s\n",
+	         apex, serial, addr);
+	return buf;
+}
+
+static gk_zver_t *build(const char *apex, const char *addr, unsigned serial)
+{
+	const char *t = zone_text(apex, addr, serial);
+	gk_zone_spec_t spec = {.name = apex, .text = t, .text_len = strlen(t)};
+	gk_zver_t *v = NULL;
+	char err[256];
+	int rc = gk_zver_build(&spec, NULL, &v, err, sizeof err);
+	if (rc != 0)
+		fail_msg("%s: %s", apex, err);
+	return v;
+}
+
+/* Wire form of a presentation name (no escapes), lowercase. */
+static size_t wire(const char *s, uint8_t *out)
+{
+	size_t o = 0;
+	while (*s) {
+		const char *dot = strchr(s, '.');
+		size_t l = dot ? (size_t)(dot - s) : strlen(s);
+		out[o++] = (uint8_t)l;
+		memcpy(out + o, s, l);
+		o += l;
+		s += l + (dot ? 1 : 0);
+	}
+	out[o++] = 0;
+	return o;
+}
+
+static const gk_zver_t *zone_of(const gk_zoneset_t *zs, const char *name)
+{
+	uint8_t w[256];
+	size_t l = wire(name, w);
+	return gk_zoneset_zone_of(zs, w, l, gk_dname_hash(w, l), NULL, 0);
+}
+
+static const char *apex_of(const gk_zver_t *v)
+{
+	return v ? v->name : "(none)";
+}
+
+/* The A record a query for name gets through the packet path's find (template body). */
+static gk_zone_src_t find(const gk_zoneset_t *zs, const char *name, gk_zone_hit_t *h)
+{
+	uint8_t w[256], loff[127];
+	size_t l = wire(name, w);
+	unsigned labels = 0;
+	for (size_t p = 0; w[p]; p += w[p] + 1u)
+		loff[labels++] = (uint8_t)p;
+	gk_zone_src_t src = gk_zone_find(zs, w, l, loff, labels, GK_TYPE_A, NULL, h);
+	/* the same through the prefetch stages' hint */
+	gk_zone_hint_t hint;
+	gk_zone_prefetch_name(zs, w, l, loff, labels, &hint);
+	for (unsigned st = 1; st < GK_ZONE_PREFETCH_STAGES; st++)
+		gk_zone_prefetch(zs, st, &hint);
+	gk_zone_hit_t h2;
+	assert_int_equal(gk_zone_find(zs, w, l, loff, labels, GK_TYPE_A, &hint, &h2), src);
+	if (src != GK_ZONE_REFUSED) {
+		assert_ptr_equal(h2.ver, h->ver);
+		assert_ptr_equal(h2.node, h->node);
+	}
+	return src;
+}
+
+static void test_nested(void **state)
+{
+	(void)state;
+	gk_zoneset_t *zs;
+	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
+	assert_int_equal(gk_zoneset_put(zs, build("example.cn", "192.0.2.10", 1)), 0);
+	assert_int_equal(gk_zoneset_put(zs, build("a.b.example.cn", "192.0.2.20", 1)), 0);
+	assert_int_equal(gk_zoneset_put(zs, build("cn", "192.0.2.30", 1)), 0);
+	assert_int_equal(gk_zoneset_zone_count(zs), 3);
+	assert_string_equal(apex_of(zone_of(zs, "www.example.cn")), "example.cn");
+	assert_string_equal(apex_of(zone_of(zs, "b.example.cn")), "example.cn");
+	assert_string_equal(apex_of(zone_of(zs, "x.y.a.b.example.cn")), "a.b.example.cn");
+	assert_string_equal(apex_of(zone_of(zs, "a.b.example.cn")), "a.b.example.cn");
+	assert_string_equal(apex_of(zone_of(zs, "other.cn")), "cn");
+	assert_null(zone_of(zs, "example.com"));
+	assert_null(zone_of(zs, ""));
+	gk_zone_hit_t h;
+	assert_int_equal(find(zs, "www.a.b.example.cn", &h), GK_ZONE_TMPL);
+	assert_ptr_equal(h.ver, zone_of(zs, "a.b.example.cn"));
+	assert_int_equal(find(zs, "example.com", &h), GK_ZONE_REFUSED);
+	static const char *const names[] = {"www.example.cn", "example.cn",     "b.example.cn",
+	                                    "x.b.example.cn", "a.b.example.cn", "q.a.b.example.cn",
+	                                    "cn",             "www.other.cn",   "a.b.c.d.e.cn"};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		assert_int_not_equal(find(zs, names[i], &h), GK_ZONE_REFUSED);
+		assert_ptr_equal(h.ver, zone_of(zs, names[i]));
+	}
+	/* remove the middle zone: its names fall back to the enclosing one */
+	uint8_t w[256];
+	size_t l = wire("example.cn", w);
+	assert_int_equal(gk_zoneset_remove(zs, w, l), 0);
+	assert_int_equal(gk_zoneset_remove(zs, w, l), GK_ENOENT);
+	assert_string_equal(apex_of(zone_of(zs, "www.example.cn")), "cn");
+	assert_string_equal(apex_of(zone_of(zs, "www.a.b.example.cn")), "a.b.example.cn");
+	assert_int_equal(gk_zoneset_zone_count(zs), 2);
+	gk_zoneset_free(zs);
+}
+
+/* ---- reclamation: two readers on a snapshot cell -------------------------------------- */
+
+static int wrapped_freed;
+
+struct wrap {
+	void *obj;
+	void (*fn)(void *);
+};
+
+static void wrap_free(void *p)
+{
+	struct wrap *w = p;
+	wrapped_freed++;
+	w->fn(w->obj);
+	free(w);
+}
+
+static void retire_on_cell(void *ctx, void *obj, void (*fn)(void *))
+{
+	struct wrap *w = malloc(sizeof(*w));
+	assert_non_null(w);
+	*w = (struct wrap){obj, fn};
+	assert_int_equal(gk_snapshot_retire(ctx, w, wrap_free), 0);
+}
+
+static void nop_free(void *p)
+{
+	(void)p;
+}
+
+static void test_readers_hold(void **state)
+{
+	(void)state;
+	static int dummy;
+	gk_snapshot_t *cell;
+	assert_int_equal(gk_snapshot_create(2, &dummy, nop_free, &cell), 0);
+	gk_zoneset_t *zs;
+	assert_int_equal(gk_zoneset_create(retire_on_cell, cell, &zs), 0);
+	wrapped_freed = 0;
+	assert_int_equal(gk_zoneset_put(zs, build("example.cn", "192.0.2.10", 1)), 0);
+	assert_int_equal(wrapped_freed, 0);
+	/* both readers take the current version (reader 1 through the packet path's find) */
+	const gk_zver_t *r0 = zone_of(zs, "www.example.cn");
+	gk_zone_hit_t h1;
+	assert_int_equal(find(zs, "www.example.cn", &h1), GK_ZONE_TMPL);
+	assert_ptr_equal(r0, h1.ver);
+	/* replace it */
+	assert_int_equal(gk_zoneset_put(zs, build("example.cn", "192.0.2.11", 2)), 0);
+	assert_ptr_not_equal(zone_of(zs, "www.example.cn"), r0);
+	assert_int_equal(gk_snapshot_reclaim(cell), 1);
+	gk_snapshot_quiescent(cell, 0);
+	assert_int_equal(gk_snapshot_reclaim(cell), 1); /* reader 1 still holds it */
+	assert_int_equal(wrapped_freed, 0);
+	/* reader 1 still reads the old version's data (ASan: not freed) */
+	gk_zone_out_t o;
+	uint8_t body[512];
+	gk_zone_put_tmpl(&h1, body, 15, sizeof body, &o);
+	assert_int_equal(o.cnt[0], 1);
+	bool old_addr = false; /* www A 192.0.2.10, not the replacement's .11 */
+	for (size_t i = 0; i + 4 <= o.body; i++)
+		old_addr |= memcmp(body + i, "\xc0\x00\x02\x0a", 4) == 0;
+	assert_true(old_addr);
+	gk_snapshot_quiescent(cell, 1);
+	assert_int_equal(gk_snapshot_reclaim(cell), 0);
+	assert_int_equal(wrapped_freed, 1);
+	/* remove: the last version goes the same way */
+	uint8_t w[256];
+	size_t l = wire("example.cn", w);
+	assert_int_equal(gk_zoneset_remove(zs, w, l), 0);
+	assert_null(zone_of(zs, "www.example.cn"));
+	assert_int_equal(gk_snapshot_reclaim(cell), 1);
+	gk_snapshot_quiescent(cell, 0);
+	gk_snapshot_quiescent(cell, 1);
+	assert_int_equal(gk_snapshot_reclaim(cell), 0);
+	assert_int_equal(wrapped_freed, 2);
+	gk_snapshot_destroy(cell);
+	gk_zoneset_free(zs);
+}
+
+/* Growth and tombstones: many adds, most removed, re-added; every lookup stays right. */
+static void test_churn(void **state)
+{
+	(void)state;
+	gk_zoneset_t *zs;
+	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
+	char name[64];
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 600; i++) {
+			snprintf(name, sizeof name, "z%d.example", i);
+			assert_int_equal(gk_zoneset_put(zs, build(name, "192.0.2.1", 1)), 0);
+		}
+		assert_int_equal(gk_zoneset_zone_count(zs), 600);
+		for (int i = 0; i < 600; i++) {
+			snprintf(name, sizeof name, "www.z%d.example", i);
+			const gk_zver_t *v = zone_of(zs, name);
+			assert_non_null(v);
+			assert_string_equal(v->name, name + 4);
+		}
+		for (int i = 0; i < 600; i++) {
+			if (i % 10 == 0)
+				continue;
+			uint8_t w[256];
+			snprintf(name, sizeof name, "z%d.example", i);
+			assert_int_equal(gk_zoneset_remove(zs, w, wire(name, w)), 0);
+		}
+		assert_int_equal(gk_zoneset_zone_count(zs), 60);
+		for (int i = 0; i < 600; i++) {
+			snprintf(name, sizeof name, "www.z%d.example", i);
+			assert_true((zone_of(zs, name) != NULL) == (i % 10 == 0));
+		}
+	}
+	assert_int_equal(gk_zoneset_rr_count(zs), 60 * 4);
+	gk_zoneset_free(zs);
+}
+
+/* ---- gk_zoneset_sync ------------------------------------------------------------------ */
+
+static char dir[] = "/tmp/gk-test-store-XXXXXX";
+
+static void write_zone(const char *file, const char *apex, const char *addr, unsigned serial,
+                       const char *extra)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/%s", dir, file);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(zone_text(apex, addr, serial), f);
+	if (extra)
+		fputs(extra, f);
+	fclose(f);
+}
+
+static int failed_calls;
+static char failed_err[512];
+
+static void on_fail(void *ctx, const gk_zone_spec_t *spec, int rc, const char *err)
+{
+	(void)ctx;
+	(void)spec;
+	(void)rc;
+	failed_calls++;
+	snprintf(failed_err, sizeof failed_err, "%s", err);
+}
+
+static void test_sync(void **state)
+{
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	char paths[4][256];
+	gk_zone_spec_t specs[4];
+	const char *names[4] = {"a.example", "b.example", "c.example", "d.example"};
+	for (int i = 0; i < 4; i++) {
+		char f[32];
+		snprintf(f, sizeof f, "%s.zone", names[i]);
+		write_zone(f, names[i], "192.0.2.1", 1, NULL);
+		snprintf(paths[i], sizeof paths[i], "%s/%s", dir, f);
+		specs[i] = (gk_zone_spec_t){.name = names[i], .file = paths[i]};
+	}
+	gk_zoneset_t *zs;
+	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
+	gk_zoneset_sync_stats_t st;
+	assert_int_equal(gk_zoneset_sync(zs, specs, 3, NULL, &st, on_fail, NULL), 0);
+	assert_int_equal(st.added, 3);
+	/* nothing changed */
+	assert_int_equal(gk_zoneset_sync(zs, specs, 3, NULL, &st, on_fail, NULL), 0);
+	assert_int_equal(st.unchanged, 3);
+	assert_int_equal(st.rebuilt + st.added + st.removed + st.failed, 0);
+	/* one file changed (size), an $INCLUDEd file of another changed */
+	const gk_zver_t *before = zone_of(zs, "www.a.example");
+	write_zone("b.example.zone", "b.example", "192.0.2.200", 2, NULL);
+	write_zone("inc.zone", "c.example", "192.0.2.1", 1, NULL);
+	{
+		char path[256];
+		snprintf(path, sizeof path, "%s/inc.part", dir);
+		FILE *f = fopen(path, "w");
+		assert_non_null(f);
+		fputs("extra 300 IN A 192.0.2.7\n", f);
+		fclose(f);
+	}
+	write_zone("c.example.zone", "c.example", "192.0.2.1", 1, "$INCLUDE inc.part\n");
+	assert_int_equal(gk_zoneset_sync(zs, specs, 3, NULL, &st, on_fail, NULL), 0);
+	assert_int_equal(st.rebuilt, 2);
+	assert_int_equal(st.unchanged, 1);
+	assert_ptr_equal(zone_of(zs, "www.a.example"), before); /* untouched */
+	{
+		char path[256];
+		snprintf(path, sizeof path, "%s/inc.part", dir);
+		FILE *f = fopen(path, "a");
+		assert_non_null(f);
+		fputs("more 300 IN A 192.0.2.8\n", f);
+		fclose(f);
+	}
+	assert_int_equal(gk_zoneset_sync(zs, specs, 3, NULL, &st, on_fail, NULL), 0);
+	assert_int_equal(st.rebuilt, 1); /* only the include changed */
+	/* a broken file: reported with file:line, previous version kept */
+	const gk_zver_t *b = zone_of(zs, "www.b.example");
+	write_zone("b.example.zone", "b.example", "192.0.2.201", 3, "bad IN A 192.0.2.999\n");
+	failed_calls = 0;
+	assert_int_equal(gk_zoneset_sync(zs, specs, 3, NULL, &st, on_fail, NULL), 0);
+	assert_int_equal(st.failed, 1);
+	assert_int_equal(failed_calls, 1);
+	assert_non_null(strstr(failed_err, "b.example.zone:6"));
+	assert_ptr_equal(zone_of(zs, "www.b.example"), b);
+	/* one added (d), one removed (a) */
+	assert_int_equal(gk_zoneset_sync(zs, specs + 1, 3, NULL, &st, on_fail, NULL), 0);
+	assert_int_equal(st.added, 1);
+	assert_int_equal(st.removed, 1);
+	assert_int_equal(st.failed, 1); /* b is still broken */
+	assert_null(zone_of(zs, "www.a.example"));
+	assert_non_null(zone_of(zs, "www.d.example"));
+	assert_int_equal(gk_zoneset_zone_count(zs), 3);
+	gk_zoneset_free(zs);
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_nested),
+	    cmocka_unit_test(test_readers_hold),
+	    cmocka_unit_test(test_churn),
+	    cmocka_unit_test(test_sync),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
