@@ -185,6 +185,20 @@ GK_MUST_CHECK int gk_redis_sentinel_resolve(const gk_redis_sentinel_t *s,
                                             const gk_redis_auth_t *auth, unsigned timeout_ms,
                                             gk_redis_addr_t *out, char *err, size_t errlen);
 
+/* Where a program connects: a fixed address, or (sentinel.n > 0) the master the sentinels
+ * name. A plain value. */
+typedef struct gk_redis_target {
+	gk_redis_addr_t addr;
+	gk_redis_sentinel_t sentinel;
+} gk_redis_target_t;
+
+/* The address to connect to now: t->addr, or the confirmed master of t->sentinel
+ * (gk_redis_sentinel_resolve with auth and timeout_ms). 0, or the errors of
+ * gk_redis_sentinel_resolve. */
+GK_MUST_CHECK int gk_redis_target_resolve(const gk_redis_target_t *t, const gk_redis_auth_t *auth,
+                                          unsigned timeout_ms, gk_redis_addr_t *out, char *err,
+                                          size_t errlen);
+
 /* --- replicas -------------------------------------------------------------------------- */
 
 /* True when an error reply (its text) is Redis's READONLY: a write sent to a replica. */

@@ -228,3 +228,13 @@ int gk_redis_sentinel_resolve(const gk_redis_sentinel_t *s, const gk_redis_auth_
 		redisFree(c);
 	return rc;
 }
+
+int gk_redis_target_resolve(const gk_redis_target_t *t, const gk_redis_auth_t *auth,
+                            unsigned timeout_ms, gk_redis_addr_t *out, char *err, size_t errlen)
+{
+	if (t->sentinel.n == 0) {
+		*out = t->addr;
+		return 0;
+	}
+	return gk_redis_sentinel_resolve(&t->sentinel, auth, timeout_ms, out, err, errlen);
+}
