@@ -522,10 +522,12 @@ static int visit_redis(struct ctx *c, const char *key, yaml_node_t *k, yaml_node
 static int check_redis_section(struct ctx *c, const struct redis_seen *rs, size_t line)
 {
 	gk_config_redis_t *r = &c->cfg->redis;
-	if (rs->have_addr && r->sentinel)
+	bool primary_sentinel = r->primary && strcmp(r->primary_text, "sentinel") == 0;
+	if (rs->have_addr && r->sentinel && !primary_sentinel)
 		return fail(c, r->sentinel_line,
 		            "redis: address and sentinels are mutually exclusive (the sentinels "
-		            "name the server to read from)");
+		            "name the server to read from), unless primary is 'sentinel' (read "
+		            "address, write to the master the sentinels name)");
 	if (!rs->have_addr && !r->sentinel)
 		return fail(c, line,
 		            "redis: missing required key 'address' (or 'sentinels' and "
@@ -538,15 +540,19 @@ static int check_redis_section(struct ctx *c, const struct redis_seen *rs, size_
 	if (r->sentinel &&
 	    gk_redis_sentinel_set_master(r->sentinel, rs->master, why, sizeof(why)) != 0)
 		return fail(c, rs->master_line, "redis.master_name: %s", why);
-	if (r->sentinel)
-		snprintf(r->address, sizeof(r->address), "sentinel:%s", r->sentinel->master);
-	if (r->primary && strcmp(r->primary_text, "sentinel") == 0) {
+	if (primary_sentinel) {
 		if (!r->sentinel)
 			return fail(c, rs->primary_line,
 			            "redis.primary: 'sentinel' needs redis.sentinels and "
 			            "redis.master_name");
 		r->primary->sentinel = *r->sentinel;
 	}
+	if (r->sentinel && rs->have_addr) { /* the sentinels find the primary only */
+		free(r->sentinel);
+		r->sentinel = NULL;
+	}
+	if (r->sentinel)
+		snprintf(r->address, sizeof(r->address), "sentinel:%s", r->sentinel->master);
 	return 0;
 }
 

@@ -327,6 +327,7 @@ static void report_restart_only(const gk_config_t *boot, const gk_config_t *next
 	    strcmp(ra->primary_text, rb->primary_text) != 0 ||
 	    (ra->sentinel == NULL) != (rb->sentinel == NULL) ||
 	    (ra->sentinel && memcmp(ra->sentinel, rb->sentinel, sizeof(*ra->sentinel)) != 0) ||
+	    (ra->primary && memcmp(ra->primary, rb->primary, sizeof(*ra->primary)) != 0) ||
 	    boot->filing.max_age_ms != next->filing.max_age_ms ||
 	    boot->filing.stale_after_ms != next->filing.stale_after_ms)
 		gk_log(GK_LOG_WARN, "reload: redis settings, filing.stale_after_ms or "

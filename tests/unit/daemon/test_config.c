@@ -555,6 +555,16 @@ static void test_redis_sentinel(void **state)
 	assert_int_equal(cfg->redis.primary->addr.port, 6379);
 	assert_int_equal(cfg->redis.primary->sentinel.n, 0);
 	gk_config_free(cfg);
+	/* the replica read by address, the primary found through the sentinels */
+	write_file(path, LISTEN ZONES "redis:\n  address: \"127.0.0.1:6380\"\n"
+	                              "  sentinels: [\"127.0.0.1:26379\"]\n  master_name: gk\n"
+	                              "  primary: sentinel\n");
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_null(cfg->redis.sentinel);
+	assert_int_equal(cfg->redis.port, 6380);
+	assert_int_equal(cfg->redis.primary->sentinel.n, 1);
+	assert_string_equal(cfg->redis.primary->sentinel.master, "gk");
+	gk_config_free(cfg);
 	/* without primary: everything to address, as before */
 	write_file(path, LISTEN ZONES "redis: {address: \"127.0.0.1:6380\"}\n");
 	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
