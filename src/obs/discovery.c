@@ -626,7 +626,8 @@ static void exec_cb(redisAsyncContext *ac, void *r, void *priv)
 	for (size_t i = 0; i < rep->elements; i++) {
 		const redisReply *e = rep->element[i];
 		if (e->type == REDIS_REPLY_ERROR) {
-			gk_log(GK_LOG_WARN, "discovery: redis: %s", e->str);
+			if (!gk_redis_is_readonly(e->str)) /* said once, above */
+				gk_log(GK_LOG_WARN, "discovery: redis: %s", e->str);
 			continue;
 		}
 		if (e->type == REDIS_REPLY_INTEGER && e->integer < 0)

@@ -202,6 +202,19 @@ def main():
 				wait_for("heartbeat of %s on the primary" % name,
 					 lambda: pcli.hget("gk:inst:sentinel-" + name, "updated"))
 			assert "READONLY" not in gks["B"].log_text(), gks["B"].log_text()[-2000:]
+			# C reads the replica without redis.primary (the setup before it existed): its
+			# heartbeat and counters meet READONLY, said once, naming the fix
+			subc = os.path.join(tmp, "gkC")
+			os.mkdir(subc)
+			gkc = h.start_gk(binary, subc, extra=(
+				"redis:\n  address: \"127.0.0.1:%d\"\n  instance_id: sentinel-C\n"
+				"  connect_timeout_ms: 300\n  reconnect_max_ms: 400\n"
+				"discovery:\n  flush_ms: 100\nfiling:\n  startup: refuse\n" % rport))
+			servers.insert(0, gkc)
+			assert rcode(gkc.port, "www.example.cn") == dns.rcode.NOERROR
+			ro_fix = "redis.primary"
+			wait_for("READONLY reported by C's heartbeat and discovery",
+				 lambda: gkc.log_text().count(ro_fix) == 2, step=0.1)
 			ctl_status()
 
 			# steady load on both instances: a name whose status does not change
@@ -276,6 +289,12 @@ def main():
 				assert v is not None, (k, gks[k.split()[1].rstrip(":")].log_text()[-3000:])
 				times[k] = v - t_kill
 
+			# C: the READONLY warnings were said once each, and the heartbeat recovered
+			# once its replica was promoted
+			wait_for("C's heartbeat on the promoted replica",
+				 lambda: "status: heartbeat written again" in gkc.log_text())
+			assert rcli.hget("gk:inst:sentinel-C", "serial") in ("1", "2")
+			assert gkc.log_text().count(ro_fix) == 2, gkc.log_text()[-3000:]
 			for k, v in times.items():
 				h.log("after the kill: %-62s %6.0f ms" % (k, v * 1000))
 			# the load: nothing lost, every answer NOERROR (both names stay filed)
