@@ -211,7 +211,8 @@ def main():
 				"  connect_timeout_ms: 300\n  reconnect_max_ms: 400\n"
 				"discovery:\n  flush_ms: 100\nfiling:\n  startup: refuse\n" % rport))
 			servers.insert(0, gkc)
-			assert rcode(gkc.port, "www.example.cn") == dns.rcode.NOERROR
+			wait_for("C serves the status set read from the replica",
+				 lambda: rcode(gkc.port, "www.example.cn") == dns.rcode.NOERROR)
 			ro_fix = "redis.primary"
 			wait_for("READONLY reported by C's heartbeat and discovery",
 				 lambda: gkc.log_text().count(ro_fix) == 2, step=0.1)
