@@ -487,6 +487,7 @@ static int conn_open(gk_polsync_t *ps, struct conn *c)
 			gk_log(GK_LOG_WARN, "policy: %s", why);
 			return GK_EIO;
 		}
+		ps->connect_start_ms = now_ms(); /* the sentinels' time is not the connect's */
 	}
 	int rc = gk_redis_async_open(&ps->addr, &ps->auth, "policy", &ps->loop, c, on_connect,
 	                             on_disconnect, &ac);

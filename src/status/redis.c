@@ -254,7 +254,6 @@ static void reconnect_cb(uv_timer_t *t)
 	if (st->stopping)
 		return;
 	st->phase = PH_CONNECTING;
-	st->connect_start_ms = gk_status_now_ms();
 	if (st->sentinel.n) {
 		/* every (re)connect asks the sentinels again: after a failover the master moved */
 		char why[900];
@@ -265,6 +264,7 @@ static void reconnect_cb(uv_timer_t *t)
 			return;
 		}
 	}
+	st->connect_start_ms = gk_status_now_ms(); /* the sentinels' time is not the connect's */
 	if (conn_open(st, &st->cmd) != 0 || conn_open(st, &st->tail) != 0)
 		session_fail(st, "cannot create a connection");
 }
