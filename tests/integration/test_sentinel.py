@@ -277,6 +277,11 @@ def main():
 				assert rcode(gks[name].port, "other.com.cn", "SOA") == dns.rcode.NOERROR
 			ctl_status()
 			times["gkctl status through the sentinels"] = time.time() - t_kill
+			# gkctl -c with B's config: the primary found through its redis.sentinels
+			r = subprocess.run([gkctl, "-c", gks["B"].conf, "status"], capture_output=True,
+					   text=True, timeout=30)
+			assert r.returncode == 0 and "sentinel-A" in r.stdout and "serial 2" in r.stdout, \
+				(r.returncode, r.stdout, r.stderr)
 			# when each gatekeeperd followed: its own log lines naming the new primary
 			ev = {}
 			ev["gatekeeperd A: status replica reading the new primary"] = log_event(
