@@ -121,6 +121,23 @@ def main():
 		raise SystemExit("dnsperf not found at %s (scripts/deps.sh installs it)" % DNSPERF)
 	if not os.access(h.REDIS_SERVER, os.X_OK):
 		raise SystemExit("redis-server not found at %s (scripts/deps.sh installs it)" % h.REDIS_SERVER)
+	# the options: exclusive with --redis, both halves needed, bad addresses named
+	for argv, want in (
+		([gksync, "apply", "--redis", "127.0.0.1:1", "--sentinel", "127.0.0.1:2",
+		  "--master-name", "gk", "--pubkey", "x", "f"], "mutually exclusive"),
+		([gksync, "apply", "--sentinel", "127.0.0.1:2", "--pubkey", "x", "f"],
+		 "needs both --sentinel"),
+		([gksync, "apply", "--sentinel", "nope", "--master-name", "gk", "--pubkey", "x", "f"],
+		 "sentinel: redis address 'nope'"),
+		([gkctl, "--redis", "127.0.0.1:1", "--sentinel", "127.0.0.1:2", "--master-name", "gk",
+		  "status"], "mutually exclusive"),
+		([gkctl, "--master-name", "gk", "status"], "needs both --sentinel"),
+		([gkctl, "--sentinel", "127.0.0.1:2", "--master-name", "a b", "status"], "spaces")):
+		env = dict(os.environ)
+		env.pop("GK_REDIS_SENTINELS", None)
+		env.pop("GK_REDIS_MASTER", None)
+		r = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=env)
+		assert r.returncode == 2 and want in r.stderr, (argv, r.returncode, r.stderr)
 	servers = []
 	with h.TempDir("gk-sentinel-") as tmp:
 		try:
@@ -277,6 +294,12 @@ def main():
 				assert rcode(gks[name].port, "other.com.cn", "SOA") == dns.rcode.NOERROR
 			ctl_status()
 			times["gkctl status through the sentinels"] = time.time() - t_kill
+			# the same through GK_REDIS_SENTINELS / GK_REDIS_MASTER
+			env = dict(os.environ, GK_REDIS_SENTINELS=",".join("127.0.0.1:%d" % p for p in sports),
+				   GK_REDIS_MASTER="gk")
+			r = subprocess.run([gkctl, "status"], capture_output=True, text=True, timeout=30,
+					   env=env)
+			assert r.returncode == 0 and "serial 2" in r.stdout, (r.returncode, r.stdout, r.stderr)
 			# gkctl -c with B's config: the primary found through its redis.sentinels
 			r = subprocess.run([gkctl, "-c", gks["B"].conf, "status"], capture_output=True,
 					   text=True, timeout=30)
