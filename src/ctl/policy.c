@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include "ctl/internal.h"
 #include "daemon/config.h"
+#include "redis/redis.h"
 #include "gk/filing_status.h"
 #include "polstore/polstore.h"
 
@@ -91,8 +92,26 @@ int ctl_connect(const gk_ctl_opts_t *o, void **redis, FILE *errf)
 			fprintf(errf, "gkctl: %s\n", err);
 			return rc == GK_EIO ? GK_CTL_IO : GK_CTL_USAGE;
 		}
-		if (cfg->redis.set)
+		/* gkctl writes (policy): the primary, by redis.primary, else where gatekeeperd
+		 * reads (redis.address, or the master of redis.sentinels) */
+		const gk_redis_target_t *pt = cfg->redis.primary;
+		gk_redis_target_t t = {0};
+		if (pt)
+			t = *pt;
+		else if (cfg->redis.sentinel)
+			t.sentinel = *cfg->redis.sentinel;
+		if (cfg->redis.set && (pt || cfg->redis.sentinel)) {
+			gk_redis_addr_t a;
+			rc = gk_redis_target_resolve(&t, o->auth, 2000, &a, err, sizeof(err));
+			if (rc != 0) {
+				gk_config_free(cfg);
+				fprintf(errf, "gkctl: %s\n", err);
+				return GK_CTL_IO;
+			}
+			gk_redis_addr_fmt(&a, addr, sizeof(addr));
+		} else if (cfg->redis.set) {
 			snprintf(addr, sizeof(addr), "%s", cfg->redis.address);
+		}
 		gk_config_free(cfg);
 	}
 	int rc = gk_polstore_connect(addr, o->auth, o->timeout_ms ? o->timeout_ms : 2000, redis,

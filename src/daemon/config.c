@@ -385,13 +385,87 @@ static int parse_redis_addr(struct ctx *c, yaml_node_t *v)
 	return 0;
 }
 
+static struct gk_redis_sentinel *redis_sentinel(struct ctx *c)
+{
+	gk_config_redis_t *r = &c->cfg->redis;
+	if (r->sentinel == NULL && (r->sentinel = calloc(1, sizeof(*r->sentinel))) == NULL)
+		c->rc = GK_ENOMEM;
+	return r->sentinel;
+}
+
+static int parse_redis_sentinels(struct ctx *c, yaml_node_t *v)
+{
+	if (v->type != YAML_SEQUENCE_NODE)
+		return fail(c, line_of(v), "redis.sentinels: expected a list of HOST:PORT, got %s",
+		            type_name(v));
+	size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	if (cnt == 0)
+		return fail(c, line_of(v), "redis.sentinels: at least one sentinel is required");
+	gk_redis_sentinel_t *s = redis_sentinel(c);
+	if (s == NULL)
+		return c->rc;
+	c->cfg->redis.sentinel_line = line_of(v);
+	for (size_t i = 0; i < cnt; i++) {
+		yaml_node_t *it = yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
+		const char *str = NULL;
+		char why[500];
+		if (get_string(c, "redis.sentinels", it, &str) != 0)
+			return c->rc;
+		if (gk_redis_sentinel_add(s, str, GK_REDIS_ADDR_NUMERIC, why, sizeof(why)) != 0)
+			return fail(c, line_of(it), "redis.sentinels: %s", why);
+	}
+	return 0;
+}
+
+static int parse_redis_primary(struct ctx *c, yaml_node_t *v)
+{
+	gk_config_redis_t *r = &c->cfg->redis;
+	const char *s = NULL;
+	if (get_string(c, "redis.primary", v, &s) != 0)
+		return c->rc;
+	if (strlen(s) >= sizeof(r->primary_text))
+		return fail(c, line_of(v), "redis.primary: too long");
+	if (r->primary == NULL && (r->primary = calloc(1, sizeof(*r->primary))) == NULL)
+		return c->rc = GK_ENOMEM;
+	strcpy(r->primary_text, s);
+	if (strcmp(s, "sentinel") == 0)
+		return 0; /* filled from redis.sentinels once the section is read */
+	char why[400];
+	if (gk_redis_addr_parse(s, GK_REDIS_ADDR_NUMERIC, &r->primary->addr, why, sizeof(why)))
+		return fail(c, line_of(v),
+		            "redis.primary: %s (or \"sentinel\": the master "
+		            "found through redis.sentinels)",
+		            why);
+	return 0;
+}
+
+struct redis_seen {
+	bool have_addr;
+	size_t master_line, primary_line;
+	const char *master;
+};
+
 static int visit_redis(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
 	gk_config_redis_t *r = &c->cfg->redis;
-	bool *have_addr = arg;
+	struct redis_seen *seen = arg;
 	if (strcmp(key, "address") == 0) {
-		*have_addr = true;
+		seen->have_addr = true;
 		return parse_redis_addr(c, v);
+	}
+	if (strcmp(key, "sentinels") == 0)
+		return parse_redis_sentinels(c, v);
+	if (strcmp(key, "master_name") == 0) {
+		const char *s = NULL;
+		if (get_string(c, "redis.master_name", v, &s) != 0)
+			return c->rc;
+		seen->master = s;
+		seen->master_line = line_of(v);
+		return 0;
+	}
+	if (strcmp(key, "primary") == 0) {
+		seen->primary_line = line_of(v);
+		return parse_redis_primary(c, v);
 	}
 	if (strcmp(key, "instance_id") == 0) {
 		const char *s = NULL;
@@ -438,9 +512,48 @@ static int visit_redis(struct ctx *c, const char *key, yaml_node_t *k, yaml_node
 		return get_uint(c, "redis.reconnect_max_ms", v, 100, GK_CONFIG_TIMEOUT_MAX,
 		                &r->reconnect_max_ms);
 	return fail(c, line_of(k),
-	            "redis: unknown key '%s' (expected address, instance_id, user, password_file, "
-	            "connect_timeout_ms, reconnect_max_ms)",
+	            "redis: unknown key '%s' (expected address or sentinels and master_name, "
+	            "primary, instance_id, user, password_file, connect_timeout_ms, "
+	            "reconnect_max_ms)",
 	            key);
+}
+
+/* address xor sentinels + master_name; primary "sentinel" needs sentinels. */
+static int check_redis_section(struct ctx *c, const struct redis_seen *rs, size_t line)
+{
+	gk_config_redis_t *r = &c->cfg->redis;
+	bool primary_sentinel = r->primary && strcmp(r->primary_text, "sentinel") == 0;
+	if (rs->have_addr && r->sentinel && !primary_sentinel)
+		return fail(c, r->sentinel_line,
+		            "redis: address and sentinels are mutually exclusive (the sentinels "
+		            "name the server to read from), unless primary is 'sentinel' (read "
+		            "address, write to the master the sentinels name)");
+	if (!rs->have_addr && !r->sentinel)
+		return fail(c, line,
+		            "redis: missing required key 'address' (or 'sentinels' and "
+		            "'master_name')");
+	if (r->sentinel && !rs->master)
+		return fail(c, r->sentinel_line, "redis.sentinels: needs redis.master_name");
+	if (!r->sentinel && rs->master)
+		return fail(c, rs->master_line, "redis.master_name: needs redis.sentinels");
+	char why[300];
+	if (r->sentinel &&
+	    gk_redis_sentinel_set_master(r->sentinel, rs->master, why, sizeof(why)) != 0)
+		return fail(c, rs->master_line, "redis.master_name: %s", why);
+	if (primary_sentinel) {
+		if (!r->sentinel)
+			return fail(c, rs->primary_line,
+			            "redis.primary: 'sentinel' needs redis.sentinels and "
+			            "redis.master_name");
+		r->primary->sentinel = *r->sentinel;
+	}
+	if (r->sentinel && rs->have_addr) { /* the sentinels find the primary only */
+		free(r->sentinel);
+		r->sentinel = NULL;
+	}
+	if (r->sentinel)
+		snprintf(r->address, sizeof(r->address), "sentinel:%s", r->sentinel->master);
+	return 0;
 }
 
 /* The password is read at load, so a missing or unreadable file is a config error (with
@@ -831,15 +944,14 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	if (strcmp(key, "tcp") == 0)
 		return walk_map(c, "tcp", v, visit_tcp, NULL);
 	if (strcmp(key, "redis") == 0) {
-		bool have_addr = false;
+		struct redis_seen rs = {0};
 		seen->redis_node = v;
-		if (walk_map(c, "redis", v, visit_redis, &have_addr) == 0 && have_addr &&
+		if (walk_map(c, "redis", v, visit_redis, &rs) == 0 &&
+		    check_redis_section(c, &rs, line_of(v)) == 0 &&
 		    load_redis_auth(c, line_of(v)) != 0)
 			return c->rc;
 		if (c->rc != 0)
 			return c->rc;
-		if (!have_addr)
-			return fail(c, line_of(v), "redis: missing required key 'address'");
 		cfg->redis.set = true;
 		return 0;
 	}
@@ -1055,6 +1167,8 @@ void gk_config_free(gk_config_t *cfg)
 	free(cfg->redis.password_file);
 	gk_redis_auth_clear(cfg->redis.auth);
 	free(cfg->redis.auth);
+	free(cfg->redis.sentinel);
+	free(cfg->redis.primary);
 	free(cfg->redis.instance_id);
 	free(cfg->filing.psl_file);
 	free(cfg->policy.file);

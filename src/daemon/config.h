@@ -55,6 +55,13 @@ typedef struct gk_config_redis {
 	size_t auth_line;    /* line of user/password_file, for errors */
 	/* AUTH credentials read at load (src/redis/redis.h), or NULL: no AUTH */
 	struct gk_redis_auth *auth;
+	/* redis.sentinels + redis.master_name instead of address (heap), or NULL */
+	struct gk_redis_sentinel *sentinel;
+	size_t sentinel_line;
+	/* redis.primary: where heartbeats and discovery counters are written (heap; an
+	 * address, or the sentinels' master), or NULL: the reading connection, as address */
+	struct gk_redis_target *primary;
+	char primary_text[280]; /* as written, "" when not set */
 } gk_config_redis_t;
 
 enum gk_config_startup { GK_STARTUP_REFUSE = 0, GK_STARTUP_RESOLVE };

@@ -28,6 +28,7 @@
 #include "common/log.h"
 #include "common/psl.h"
 #include "common/snapshot.h"
+#include "redis/redis.h"
 #include "daemon/config.h"
 #include "daemon/server.h"
 #include "gk/version.h"
@@ -334,6 +335,10 @@ static void report_restart_only(const gk_config_t *boot, const gk_config_t *next
 	    ra->connect_timeout_ms != rb->connect_timeout_ms ||
 	    ra->reconnect_max_ms != rb->reconnect_max_ms || !same_str(ra->user, rb->user) ||
 	    !same_str(ra->password_file, rb->password_file) ||
+	    strcmp(ra->primary_text, rb->primary_text) != 0 ||
+	    (ra->sentinel == NULL) != (rb->sentinel == NULL) ||
+	    (ra->sentinel && memcmp(ra->sentinel, rb->sentinel, sizeof(*ra->sentinel)) != 0) ||
+	    (ra->primary && memcmp(ra->primary, rb->primary, sizeof(*ra->primary)) != 0) ||
 	    boot->filing.max_age_ms != next->filing.max_age_ms ||
 	    boot->filing.stale_after_ms != next->filing.stale_after_ms)
 		gk_log(GK_LOG_WARN, "reload: redis settings, filing.stale_after_ms or "
@@ -577,6 +582,7 @@ static int create_polsync(gk_server_t *s, char *err, size_t errlen)
 	    .redis_port = cfg->redis.port,
 	    .redis_unix = cfg->redis.unix_path,
 	    .redis_auth = cfg->redis.auth,
+	    .redis_sentinel = cfg->redis.sentinel,
 	    .connect_timeout_ms = cfg->redis.connect_timeout_ms,
 	    .reconnect_max_ms = cfg->redis.reconnect_max_ms,
 	    .operator_keys = (const char *const *)cfg->policy.operator_keys,
@@ -790,6 +796,8 @@ static int start_status(gk_server_t *s, char *err, size_t errlen)
 	    .redis_port = cfg->redis.port,
 	    .redis_unix = cfg->redis.unix_path,
 	    .redis_auth = cfg->redis.auth,
+	    .redis_sentinel = cfg->redis.sentinel,
+	    .heartbeat_to = cfg->redis.primary,
 	    .instance_id = cfg->redis.instance_id,
 	    .connect_timeout_ms = cfg->redis.connect_timeout_ms,
 	    .reconnect_max_ms = cfg->redis.reconnect_max_ms,
@@ -850,7 +858,15 @@ static int start_discovery(gk_server_t *s, char *err, size_t errlen)
 	    .connect_timeout_ms = cfg->redis.connect_timeout_ms,
 	    .reconnect_max_ms = cfg->redis.reconnect_max_ms,
 	    .day_max = cfg->discovery.day_max,
+	    .redis_sentinel = cfg->redis.sentinel,
 	};
+	const struct gk_redis_target *pt = cfg->redis.primary;
+	if (pt != NULL) { /* counters go to the primary (redis.primary) */
+		dc.redis_host = pt->addr.path[0] ? NULL : pt->addr.host;
+		dc.redis_port = pt->addr.port;
+		dc.redis_unix = pt->addr.path[0] ? pt->addr.path : NULL;
+		dc.redis_sentinel = pt->sentinel.n ? &pt->sentinel : NULL;
+	}
 	int rc = gk_disc_create(&dc, &s->disc);
 	if (rc == 0 && (rc = gk_disc_start(s->disc)) != 0) {
 		gk_disc_free(s->disc);

@@ -301,6 +301,8 @@ struct gk_disc {
 	char *host, *unix_path;
 	gk_redis_addr_t addr;
 	gk_redis_auth_t auth;
+	gk_redis_sentinel_t sentinel; /* conf.redis_sentinel copied (n == 0: none) */
+	bool readonly;                /* the last write met READONLY (logged once) */
 	struct gk_disc_worker *w;
 	_Atomic uint32_t now_s; /* the workers' clock, set by the merger each tick */
 
@@ -371,6 +373,9 @@ int gk_disc_create(const gk_disc_conf_t *conf, gk_disc_t **out)
 		goto fail;
 	d->conf.redis_auth = &d->auth;
 	gk_redis_addr_set(&d->addr, d->host, conf->redis_port, d->unix_path);
+	if (conf->redis_sentinel)
+		d->sentinel = *conf->redis_sentinel;
+	d->conf.redis_sentinel = NULL;
 	if (posix_memalign((void **)&d->w, 64, sizeof(*d->w) * conf->workers) != 0) {
 		d->w = NULL;
 		goto fail;
@@ -591,6 +596,19 @@ static void exec_cb(redisAsyncContext *ac, void *r, void *priv)
 		       (unsigned long long)d->seq);
 		return;
 	}
+	bool ro = rep->type == REDIS_REPLY_ERROR && gk_redis_is_readonly(rep->str);
+	for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
+		if (rep->element[i]->type == REDIS_REPLY_ERROR &&
+		    gk_redis_is_readonly(rep->element[i]->str))
+			ro = true;
+	if (ro && !d->readonly)
+		gk_log(GK_LOG_WARN,
+		       "discovery: the redis server is a read-only replica (READONLY): counters "
+		       "are lost until redis.primary is configured (an address, or 'sentinel') "
+		       "so they are written to the primary");
+	else if (!ro && d->readonly)
+		gk_log(GK_LOG_INFO, "discovery: counters written again");
+	d->readonly = ro;
 	if (rep->type != REDIS_REPLY_ARRAY) {
 		uint64_t q = days_queries(d->batch_days);
 		gk_log(GK_LOG_WARN,
@@ -608,7 +626,8 @@ static void exec_cb(redisAsyncContext *ac, void *r, void *priv)
 	for (size_t i = 0; i < rep->elements; i++) {
 		const redisReply *e = rep->element[i];
 		if (e->type == REDIS_REPLY_ERROR) {
-			gk_log(GK_LOG_WARN, "discovery: redis: %s", e->str);
+			if (!gk_redis_is_readonly(e->str)) /* said once, above */
+				gk_log(GK_LOG_WARN, "discovery: redis: %s", e->str);
 			continue;
 		}
 		if (e->type == REDIS_REPLY_INTEGER && e->integer < 0)
@@ -841,6 +860,16 @@ static void conn_open(gk_disc_t *d)
 {
 	redisAsyncContext *ac;
 	d->next_connect_ms = mono_ms() + d->backoff.cur_ms; /* if it cannot even start */
+	if (d->sentinel.n) {
+		/* every (re)connect asks the sentinels again: after a failover the master moved */
+		char why[900];
+		if (gk_redis_sentinel_resolve(&d->sentinel, &d->auth, d->conf.connect_timeout_ms,
+		                              &d->addr, why, sizeof(why)) != 0) {
+			gk_log(GK_LOG_WARN, "discovery: %s", why);
+			d->next_connect_ms = mono_ms() + gk_redis_backoff_next(&d->backoff);
+			return;
+		}
+	}
 	if (gk_redis_async_open(&d->addr, &d->auth, "discovery", &d->loop, d, on_connect,
 	                        on_disconnect, &ac) != 0)
 		return;

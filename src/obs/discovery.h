@@ -109,6 +109,9 @@ typedef struct gk_disc_conf {
 	uint16_t redis_port;
 	const char *redis_unix;                 /* or NULL */
 	const struct gk_redis_auth *redis_auth; /* AUTH credentials (copied); NULL: no AUTH */
+	/* Sentinel discovery (copied): with n > 0 every (re)connect asks the sentinels for
+	 * the master (src/redis) instead of using redis_host/redis_unix; NULL: none */
+	const struct gk_redis_sentinel *redis_sentinel;
 	unsigned connect_timeout_ms;
 	unsigned reconnect_max_ms;
 	uint32_t day_max; /* most domains per day and reason in Redis; 0: GK_DISC_DAY_MAX */

@@ -59,6 +59,7 @@ struct gk_polsync {
 	char *host, *unix_path;
 	gk_redis_addr_t addr;
 	gk_redis_auth_t auth;
+	gk_redis_sentinel_t sentinel; /* conf.redis_sentinel copied (n == 0: none) */
 	gk_polstore_keyring_t *keys;
 
 	uv_mutex_t info_lock;
@@ -478,6 +479,16 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 static int conn_open(gk_polsync_t *ps, struct conn *c)
 {
 	redisAsyncContext *ac;
+	if (ps->sentinel.n && c == &ps->cmd) {
+		/* every (re)connect asks the sentinels again: after a failover the master moved */
+		char why[900];
+		if (gk_redis_sentinel_resolve(&ps->sentinel, &ps->auth, ps->conf.connect_timeout_ms,
+		                              &ps->addr, why, sizeof(why)) != 0) {
+			gk_log(GK_LOG_WARN, "policy: %s", why);
+			return GK_EIO;
+		}
+		ps->connect_start_ms = now_ms(); /* the sentinels' time is not the connect's */
+	}
 	int rc = gk_redis_async_open(&ps->addr, &ps->auth, "policy", &ps->loop, c, on_connect,
 	                             on_disconnect, &ac);
 	if (rc != 0)
@@ -594,6 +605,9 @@ int gk_polsync_create(const gk_polsync_conf_t *conf, gk_polsync_t **out, char *e
 	ps->conf.redis_unix = ps->unix_path;
 	ps->conf.redis_auth = &ps->auth;
 	gk_redis_addr_set(&ps->addr, ps->host, conf->redis_port, ps->unix_path);
+	if (conf->redis_sentinel)
+		ps->sentinel = *conf->redis_sentinel;
+	ps->conf.redis_sentinel = NULL;
 	ps->conf.state_dir = ps->state_dir;
 	ps->conf.operator_keys = NULL; /* read: the keyring holds them */
 	if (ps->conf.connect_timeout_ms == 0)

@@ -120,3 +120,86 @@ void gk_redis_backoff_init(gk_redis_backoff_t *b, unsigned min_ms, unsigned max_
 /* The next delay (ms, at least 1 when min_ms > 0) and one doubling. */
 unsigned gk_redis_backoff_next(gk_redis_backoff_t *b);
 void gk_redis_backoff_reset(gk_redis_backoff_t *b);
+
+/* --- Sentinel discovery ---------------------------------------------------------------- */
+
+/* Most sentinels in one list, longest master name (bytes), and the default timeout of one
+ * question to one sentinel (connect and reply, ms). */
+#define GK_REDIS_SENTINELS_MAX       8u
+#define GK_REDIS_MASTER_NAME_MAX     128u
+#define GK_REDIS_SENTINEL_TIMEOUT_MS 500u
+/* The environment variables gk-sync and gkctl read when no --sentinel / --master-name is
+ * given: a comma-separated list of sentinel addresses, and the master's name. */
+#define GK_REDIS_SENTINELS_ENV "GK_REDIS_SENTINELS"
+#define GK_REDIS_MASTER_ENV    "GK_REDIS_MASTER"
+
+/* Where to ask for the primary: sentinels (TCP "HOST:PORT" or unix) and the name they
+ * monitor it under. A plain value (copied with =), empty (n == 0) when Sentinel is not
+ * used. Sentinels are asked without AUTH: they run on loopback (or a trusted network)
+ * without ACLs, as docs/REDIS.md describes; the primary itself is reached with the
+ * program's own credentials. */
+typedef struct gk_redis_sentinel {
+	size_t n;
+	gk_redis_addr_t addr[GK_REDIS_SENTINELS_MAX];
+	char master[GK_REDIS_MASTER_NAME_MAX];
+	unsigned timeout_ms; /* per sentinel and per question; 0: GK_REDIS_SENTINEL_TIMEOUT_MS */
+} gk_redis_sentinel_t;
+
+/* Append one sentinel address (gk_redis_addr_parse with flags). 0; GK_EINVAL (bad address,
+ * or more than GK_REDIS_SENTINELS_MAX) with err naming it. Pure. */
+GK_MUST_CHECK int gk_redis_sentinel_add(gk_redis_sentinel_t *s, const char *addr, unsigned flags,
+                                        char *err, size_t errlen);
+/* Append every address of a comma-separated list ("a:1,b:2"; spaces around entries are
+ * ignored; empty entries are an error). Same results as gk_redis_sentinel_add. */
+GK_MUST_CHECK int gk_redis_sentinel_add_list(gk_redis_sentinel_t *s, const char *list,
+                                             unsigned flags, char *err, size_t errlen);
+/* Set the master name: 1..GK_REDIS_MASTER_NAME_MAX-1 bytes, no spaces or control
+ * characters. 0 or GK_EINVAL with err. */
+GK_MUST_CHECK int gk_redis_sentinel_set_master(gk_redis_sentinel_t *s, const char *name, char *err,
+                                               size_t errlen);
+
+/* The reply to SENTINEL get-master-addr-by-name: an array of two strings (IP, port) into
+ * *out; 0, or GK_ENOENT (nil: the sentinel does not know the name) or GK_EINVAL (any other
+ * shape, a bad address or port) with err saying what came. Pure. */
+GK_MUST_CHECK int gk_redis_sentinel_parse_addr(const redisReply *r, gk_redis_addr_t *out, char *err,
+                                               size_t errlen);
+/* The reply to ROLE: 1 when it names a master, 0 when a replica or sentinel (err says which),
+ * GK_EINVAL for anything else. Pure. */
+GK_MUST_CHECK int gk_redis_role_is_master(const redisReply *r, char *err, size_t errlen);
+
+/* Ask each sentinel of s in turn for the primary of s->master (timeout_ms each), connect
+ * to the answer as gk_redis_connect does (auth, timeouts) and check with ROLE that it is a
+ * master; the first that is wins. Returns 0 with *out connected and *addr (may be NULL)
+ * its address; GK_EIO when no sentinel gives a reachable master (err: "sentinels (N) for
+ * master M: LAST REASON"); GK_ENOMEM. A replica's answer (a failover in progress) is not
+ * used: the caller retries after its backoff. Blocking, at most about
+ * n x 2 x timeout_ms plus connect_timeout_ms per answer. Any thread. */
+GK_MUST_CHECK int gk_redis_sentinel_connect(const gk_redis_sentinel_t *s,
+                                            const gk_redis_auth_t *auth,
+                                            unsigned connect_timeout_ms,
+                                            unsigned command_timeout_ms, redisContext **out,
+                                            gk_redis_addr_t *addr, char *err, size_t errlen);
+/* gk_redis_sentinel_connect, keeping only the address (the connection is closed): how the
+ * daemon's loops find where to open their asynchronous connection. */
+GK_MUST_CHECK int gk_redis_sentinel_resolve(const gk_redis_sentinel_t *s,
+                                            const gk_redis_auth_t *auth, unsigned timeout_ms,
+                                            gk_redis_addr_t *out, char *err, size_t errlen);
+
+/* Where a program connects: a fixed address, or (sentinel.n > 0) the master the sentinels
+ * name. A plain value. */
+typedef struct gk_redis_target {
+	gk_redis_addr_t addr;
+	gk_redis_sentinel_t sentinel;
+} gk_redis_target_t;
+
+/* The address to connect to now: t->addr, or the confirmed master of t->sentinel
+ * (gk_redis_sentinel_resolve with auth and timeout_ms). 0, or the errors of
+ * gk_redis_sentinel_resolve. */
+GK_MUST_CHECK int gk_redis_target_resolve(const gk_redis_target_t *t, const gk_redis_auth_t *auth,
+                                          unsigned timeout_ms, gk_redis_addr_t *out, char *err,
+                                          size_t errlen);
+
+/* --- replicas -------------------------------------------------------------------------- */
+
+/* True when an error reply (its text) is Redis's READONLY: a write sent to a replica. */
+bool gk_redis_is_readonly(const char *errstr);

@@ -175,8 +175,17 @@ struct sid {
 struct gk_status {
 	gk_status_conf_t conf;
 	char *host, *unix_path, *inst_id, *version, *inst_key;
-	gk_redis_addr_t addr; /* from host/port or unix_path */
-	gk_redis_auth_t auth; /* conf.redis_auth copied; points here after create */
+	gk_redis_addr_t addr;         /* from host/port or unix_path */
+	gk_redis_auth_t auth;         /* conf.redis_auth copied; points here after create */
+	gk_redis_sentinel_t sentinel; /* conf.redis_sentinel copied (n == 0: none) */
+	/* the heartbeat's own connection to the primary (conf.heartbeat_to; redis.c) */
+	bool hb_split;
+	gk_redis_target_t hb_target;
+	redisAsyncContext *hb_ac;
+	bool hb_up;
+	uint64_t hb_next_ms; /* no new connection before this (backoff) */
+	gk_redis_backoff_t hb_backoff;
+	bool hb_readonly; /* the last heartbeat met READONLY (logged once per transition) */
 	unsigned command_timeout_ms;
 
 	_Atomic bool ready;

@@ -190,11 +190,10 @@ static void both_up(gk_status_t *st)
 		st->info.reconnects++;
 	uv_mutex_unlock(&st->info_lock);
 	st->ever_up = true;
-	if (st->unix_path)
-		gk_log(GK_LOG_INFO, "status: connected to redis unix:%s", st->unix_path);
-	else
-		gk_log(GK_LOG_INFO, "status: connected to redis %s:%u", st->host,
-		       (unsigned)st->conf.redis_port);
+	char name[300];
+	gk_redis_addr_fmt(&st->addr, name, sizeof(name));
+	gk_log(GK_LOG_INFO, "status: connected to redis %s%s", name,
+	       st->sentinel.n ? " (master found through Sentinel)" : "");
 	/* no note_contact here: a connect is not a reply (see the top of this file) */
 	st->last_heartbeat_ms = gk_status_now_ms();
 	heartbeat(st); /* at once: a failing first load must still be visible */
@@ -255,7 +254,17 @@ static void reconnect_cb(uv_timer_t *t)
 	if (st->stopping)
 		return;
 	st->phase = PH_CONNECTING;
-	st->connect_start_ms = gk_status_now_ms();
+	if (st->sentinel.n) {
+		/* every (re)connect asks the sentinels again: after a failover the master moved */
+		char why[900];
+		if (gk_redis_sentinel_resolve(&st->sentinel, &st->auth, st->conf.connect_timeout_ms,
+		                              &st->addr, why, sizeof(why)) != 0) {
+			gk_log(GK_LOG_WARN, "status: %s", why);
+			session_fail(st, "no master from the sentinels");
+			return;
+		}
+	}
+	st->connect_start_ms = gk_status_now_ms(); /* the sentinels' time is not the connect's */
 	if (conn_open(st, &st->cmd) != 0 || conn_open(st, &st->tail) != 0)
 		session_fail(st, "cannot create a connection");
 }
@@ -291,12 +300,108 @@ static const char *state_name(const gk_status_t *st)
 	return st->stale ? "stale" : "ready";
 }
 
+/* A heartbeat reply, on either connection. READONLY (a replica) is logged once per
+ * transition with the fix; other errors at each heartbeat. */
+static void hb_result(gk_status_t *st, const redisReply *r)
+{
+	if (r->type != REDIS_REPLY_ERROR) {
+		if (st->hb_readonly)
+			gk_log(GK_LOG_INFO, "status: heartbeat written again");
+		st->hb_readonly = false;
+		return;
+	}
+	if (gk_redis_is_readonly(r->str)) {
+		if (!st->hb_readonly)
+			gk_log(GK_LOG_WARN,
+			       "status: heartbeat refused: the redis server is a read-only replica "
+			       "(%s); configure redis.primary (an address, or 'sentinel') so "
+			       "heartbeats and discovery counters are written to the primary",
+			       r->str);
+		st->hb_readonly = true;
+		return;
+	}
+	gk_log(GK_LOG_WARN, "status: heartbeat: %s", r->str);
+}
+
 static void hb_reply(struct conn *c, redisReply *r, void *priv)
 {
 	(void)priv;
-	if (r->type == REDIS_REPLY_ERROR)
-		gk_log(GK_LOG_WARN, "status: heartbeat: %s", r->str);
-	(void)c;
+	hb_result(c->st, r);
+}
+
+/* --- the heartbeat's connection to the primary (redis.primary) --- */
+
+static void hb_split_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	(void)privdata;
+	gk_status_t *st = ac->data;
+	if (r != NULL && st != NULL && st->hb_ac == ac)
+		hb_result(st, r);
+}
+
+static void hb_on_connect(const redisAsyncContext *ac, int status)
+{
+	gk_status_t *st = ac->data;
+	if (st == NULL || st->hb_ac != ac)
+		return;
+	if (status != REDIS_OK) {
+		st->hb_ac = NULL; /* hiredis frees it after this callback */
+		st->hb_up = false;
+		st->hb_next_ms = gk_status_now_ms() + gk_redis_backoff_next(&st->hb_backoff);
+		return;
+	}
+	st->hb_up = true;
+	gk_redis_backoff_reset(&st->hb_backoff);
+	heartbeat(st);
+}
+
+static void hb_on_disconnect(const redisAsyncContext *ac, int status)
+{
+	(void)status;
+	gk_status_t *st = ac->data;
+	if (st == NULL || st->hb_ac != ac)
+		return;
+	st->hb_ac = NULL;
+	st->hb_up = false;
+	st->hb_next_ms = gk_status_now_ms() + gk_redis_backoff_next(&st->hb_backoff);
+	gk_log(GK_LOG_WARN, "status: heartbeat connection to the primary lost: %s",
+	       ac->errstr[0] ? ac->errstr : "disconnected");
+}
+
+static void hb_close(gk_status_t *st)
+{
+	redisAsyncContext *ac = st->hb_ac;
+	st->hb_ac = NULL;
+	st->hb_up = false;
+	if (ac != NULL)
+		redisAsyncFree(ac);
+}
+
+/* Start the connection to the primary (the sentinels asked again each time). */
+static void hb_open(gk_status_t *st)
+{
+	uint64_t now = gk_status_now_ms();
+	if (st->hb_ac != NULL || now < st->hb_next_ms)
+		return;
+	gk_redis_addr_t a;
+	char why[900];
+	if (gk_redis_target_resolve(&st->hb_target, &st->auth, st->conf.connect_timeout_ms, &a, why,
+	                            sizeof(why)) != 0) {
+		gk_log(GK_LOG_WARN, "status: heartbeat: %s", why);
+		st->hb_next_ms = now + gk_redis_backoff_next(&st->hb_backoff);
+		return;
+	}
+	redisAsyncContext *ac = NULL;
+	if (gk_redis_async_open(&a, &st->auth, "status heartbeat", &st->loop, st, hb_on_connect,
+	                        hb_on_disconnect, &ac) != 0) {
+		st->hb_next_ms = now + gk_redis_backoff_next(&st->hb_backoff);
+		return;
+	}
+	st->hb_ac = ac;
+	st->hb_up = false;
+	char name[300];
+	gk_redis_addr_fmt(&a, name, sizeof(name));
+	gk_log(GK_LOG_INFO, "status: heartbeats to the primary redis %s", name);
 }
 
 static void heartbeat(gk_status_t *st)
@@ -333,6 +438,25 @@ static void heartbeat(gk_status_t *st)
 	size_t lens[sizeof(argv) / sizeof(argv[0])];
 	for (size_t i = 0; i < sizeof(argv) / sizeof(argv[0]); i++)
 		lens[i] = strlen(argv[i]);
+	if (st->hb_split) {
+		/* the server read may be a replica: the heartbeat goes to the primary, and its
+		 * failures never end the reading session */
+		if (!st->hb_up) {
+			hb_open(st);
+			return;
+		}
+		char ttl[24];
+		snprintf(ttl, sizeof(ttl), "%u", 3 * GK_HEARTBEAT_MS);
+		const char *pv[] = {"PEXPIRE", st->inst_key, ttl};
+		size_t pl[] = {7, strlen(st->inst_key), strlen(ttl)};
+		if (redisAsyncCommandArgv(st->hb_ac, hb_split_reply, NULL,
+		                          (int)(sizeof(argv) / sizeof(argv[0])), argv,
+		                          lens) != REDIS_OK ||
+		    redisAsyncCommandArgv(st->hb_ac, hb_split_reply, NULL, 3, pv, pl) != REDIS_OK)
+			redisAsyncDisconnect(
+			    st->hb_ac); /* may be inside a callback: never a free */
+		return;
+	}
 	if (conn_cmdargv(&st->cmd, hb_reply, NULL, (int)(sizeof(argv) / sizeof(argv[0])), argv,
 	                 lens) != 0 ||
 	    conn_cmd(&st->cmd, hb_reply, NULL, "PEXPIRE %s %u", st->inst_key,
@@ -518,6 +642,7 @@ static void stop_cb(uv_async_t *a)
 	st->phase = PH_DOWN;
 	conn_close(&st->cmd);
 	conn_close(&st->tail);
+	hb_close(st);
 	/* hiredis' libuv adapter closes its poll handles itself; close ours */
 	uv_close((uv_handle_t *)&st->stop_async, NULL);
 	uv_close((uv_handle_t *)&st->tick, NULL);
@@ -552,6 +677,7 @@ int gk_status_start(gk_status_t *st)
 	st->cmd = (struct conn){.st = st, .name = "cmd"};
 	st->tail = (struct conn){.st = st, .name = "tail"};
 	gk_redis_backoff_init(&st->backoff, BACKOFF_MIN_MS, st->conf.reconnect_max_ms);
+	gk_redis_backoff_init(&st->hb_backoff, BACKOFF_MIN_MS, st->conf.reconnect_max_ms);
 	st->last_contact_ms = gk_status_now_ms();
 	uv_timer_start(&st->tick, tick_cb, TICK_MS, TICK_MS);
 	uv_timer_start(&st->reconnect, reconnect_cb, 0, 0);

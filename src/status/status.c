@@ -103,6 +103,14 @@ int gk_status_create(const gk_status_conf_t *conf, gk_status_t **out)
 	if (gk_redis_auth_copy(&st->auth, conf->redis_auth) != 0)
 		goto nomem;
 	st->conf.redis_auth = &st->auth;
+	if (conf->redis_sentinel)
+		st->sentinel = *conf->redis_sentinel;
+	st->conf.redis_sentinel = NULL;
+	if (conf->heartbeat_to) {
+		st->hb_split = true;
+		st->hb_target = *conf->heartbeat_to;
+	}
+	st->conf.heartbeat_to = NULL;
 	gk_redis_addr_set(&st->addr, st->host, conf->redis_port, st->unix_path);
 	st->conf.redis_host = st->host;
 	st->conf.redis_unix = st->unix_path;

@@ -46,6 +46,12 @@ typedef struct gk_status_conf {
 	const char *redis_unix;                 /* unix socket path, or NULL */
 	const char *instance_id;                /* heartbeat id; NULL: "hostname:pid" */
 	const struct gk_redis_auth *redis_auth; /* AUTH credentials (copied); NULL: no AUTH */
+	/* Sentinel discovery of the server to read (copied): with n > 0 every (re)connect asks
+	 * the sentinels (src/redis) and redis_host/redis_unix are not used; NULL: none */
+	const struct gk_redis_sentinel *redis_sentinel;
+	/* Where the heartbeat is written (copied): the primary, when the server read is a
+	 * read-only replica (redis.primary); NULL: on the reading connection */
+	const struct gk_redis_target *heartbeat_to;
 	unsigned connect_timeout_ms;
 	unsigned reconnect_max_ms; /* backoff cap */
 	/* without a Redis reply for this long the replica is flagged stale (log, metric,

@@ -30,6 +30,18 @@ int gk_sync_conn_open(gk_sync_conn_t *cn, const gk_redis_addr_t *a, const gk_red
 	return rc == GK_ENOMEM ? rc : rc ? GK_EIO : 0;
 }
 
+int gk_sync_conn_open_status(gk_sync_conn_t *cn, const gk_sync_opts_t *o, gk_redis_addr_t *addr)
+{
+	if (o->sentinel == NULL || o->sentinel->n == 0) {
+		*addr = o->redis;
+		return gk_sync_conn_open(cn, &o->redis, o->auth, o->timeout_ms);
+	}
+	unsigned ms = o->timeout_ms ? o->timeout_ms : 60000;
+	int rc = gk_redis_sentinel_connect(o->sentinel, o->auth, ms, ms, &cn->c, addr, cn->err,
+	                                   cn->errlen);
+	return rc == GK_ENOMEM ? rc : rc ? GK_EIO : 0;
+}
+
 void gk_sync_conn_close(gk_sync_conn_t *cn)
 {
 	if (cn->c)
@@ -152,7 +164,8 @@ int gk_sync_read_serial(const gk_sync_opts_t *o, uint64_t *serial, char *err, si
 {
 	gk_sync_conn_t cn = {.err = err, .errlen = errlen};
 	redisReply *r = NULL;
-	int rc = gk_sync_conn_open(&cn, &o->redis, o->auth, o->timeout_ms);
+	gk_redis_addr_t at;
+	int rc = gk_sync_conn_open_status(&cn, o, &at);
 	if (rc)
 		return rc;
 	const char *get[] = {"GET", GK_KEY_SERIAL};

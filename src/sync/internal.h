@@ -32,6 +32,11 @@ void gk_sync_conn_err(gk_sync_conn_t *cn, const char *fmt, ...)
  * "redis ADDR: WHY", "redis ADDR: AUTH failed for user U: ..."). */
 GK_MUST_CHECK int gk_sync_conn_open(gk_sync_conn_t *cn, const gk_redis_addr_t *a,
                                     const gk_redis_auth_t *auth, unsigned timeout_ms);
+/* Connect to the status Redis of o: o->redis, or with o->sentinel the master the
+ * sentinels name now (confirmed with ROLE); *addr receives the address used. Same results
+ * as gk_sync_conn_open; a failed discovery's err names the sentinels and the last reason. */
+GK_MUST_CHECK int gk_sync_conn_open_status(gk_sync_conn_t *cn, const gk_sync_opts_t *o,
+                                           gk_redis_addr_t *addr);
 void gk_sync_conn_close(gk_sync_conn_t *cn);
 
 /* Read one reply. An error reply is a failure (GK_EIO, message "redis: ..."; GK_EBUSY with

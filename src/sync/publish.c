@@ -505,7 +505,8 @@ int gk_sync_apply(const gk_sync_opts_t *o, const gk_feed_t *f, const char *name,
 		snprintf(err, errlen, "cannot make a lock token (no randomness)");
 		return rc;
 	}
-	rc = gk_sync_conn_open(&cn, &o->redis, o->auth, o->timeout_ms);
+	gk_redis_addr_t primary; /* o->redis, or the master the sentinels name now */
+	rc = gk_sync_conn_open_status(&cn, o, &primary);
 	if (rc)
 		return rc;
 	/* the lock first: the serial rules are checked, and everything written, under it */
@@ -577,7 +578,7 @@ int gk_sync_apply(const gk_sync_opts_t *o, const gk_feed_t *f, const char *name,
 	}
 out:
 	if (A.lock.held &&
-	    gk_sync_lock_release(&A.lock, &o->redis, o->auth, o->timeout_ms) == GK_ENOENT && !rc)
+	    gk_sync_lock_release(&A.lock, &primary, o->auth, o->timeout_ms) == GK_ENOENT && !rc)
 		gk_log(GK_LOG_WARN, "%s was no longer this apply's at its end", GK_KEY_SYNC_LOCK);
 	if (A.rlock.held)
 		(void)gk_sync_lock_release(&A.rlock, &o->records_redis, o->auth, o->timeout_ms);

@@ -46,7 +46,10 @@ typedef struct gk_sync_opts {
 	bool has_records;      /* records on another instance: records_redis */
 	gk_redis_addr_t records_redis;
 	const gk_redis_auth_t *auth; /* AUTH on both (the gk-sync ACL user); NULL: none */
-	unsigned window;             /* buckets per pipeline round; 0: 256 */
+	/* Sentinel discovery of the status Redis instead of redis (NULL or n == 0: redis):
+	 * every apply asks the sentinels again and writes to the master they name */
+	const gk_redis_sentinel_t *sentinel;
+	unsigned window;     /* buckets per pipeline round; 0: 256 */
 	long abort_after;    /* test hook: _exit(70) after this many bucket transactions; 0: off */
 	unsigned timeout_ms; /* connect and per-reply timeout; 0: 60000 */
 	unsigned lock_wait_ms; /* wait this long for another apply's lock; 0: fail at once */

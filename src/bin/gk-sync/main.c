@@ -5,10 +5,11 @@
  * argument parsing lives in libgk (src/sync/). Exit status: 0 done; 1 feed rejected (apply,
  * verify) or invalid JSON (lint); 2 bad usage or unusable key/config; 3 Redis or I/O error;
  * 4 another apply holds the lock (gk:sync:lock), or this apply lost it part-way.
- * Environment: GK_SYNC_REDIS, GK_SYNC_RECORDS_REDIS, GK_SYNC_PUBKEY and GK_REDIS_USER stand
- * in for --redis, --records-redis, --pubkey and --redis-user; GK_REDIS_PASSWORD holds the
- * Redis password when no --redis-password-file is given (never a command-line value);
- * GK_SYNC_TEST_ABORT_AFTER=N makes apply exit(70) after N bucket transactions (tests only).
+ * Environment: GK_SYNC_REDIS (or GK_REDIS_SENTINELS and GK_REDIS_MASTER), GK_SYNC_RECORDS_REDIS,
+ * GK_SYNC_PUBKEY and GK_REDIS_USER stand in for --redis, --records-redis, --pubkey and
+ * --redis-user; GK_REDIS_PASSWORD holds the Redis password when no --redis-password-file is given
+ * (never a command-line value); GK_SYNC_TEST_ABORT_AFTER=N makes apply exit(70) after N bucket
+ * transactions (tests only).
  */
 #include <getopt.h>
 #include <signal.h>
@@ -39,7 +40,10 @@ static void usage(FILE *f)
 	    "                     --no-records] [--interval MS] [--lock-wait MS] [--lock-ttl MS] "
 	    "DIR\n"
 	    "       gk-sync lint [--psl FILE] FEED|-\n"
-	    "ADDR: HOST:PORT, [IPv6]:PORT or unix:/path. apply and watch also take\n"
+	    "ADDR: HOST:PORT, [IPv6]:PORT or unix:/path. Instead of --redis, apply and watch\n"
+	    "take --sentinel ADDR (repeatable) --master-name NAME (else GK_REDIS_SENTINELS,\n"
+	    "comma-separated, and GK_REDIS_MASTER): the primary is asked of the sentinels.\n"
+	    "apply and watch also take\n"
 	    "[--redis-user USER] [--redis-password-file FILE] (else GK_REDIS_PASSWORD).\n"
 	    "FEED.sig beside FEED holds the Ed25519 signature (64 raw bytes or base64).\n"
 	    "Exit: 0 ok, 1 rejected, 2 usage, 3 Redis/I/O error, 4 lock held by another apply.\n"
@@ -166,6 +170,8 @@ int main(int argc, char **argv)
 	    {"force", no_argument, NULL, 'f'},
 	    {"lock-wait", required_argument, NULL, 'L'},
 	    {"lock-ttl", required_argument, NULL, 'T'},
+	    {"sentinel", required_argument, NULL, 'S'},
+	    {"master-name", required_argument, NULL, 'M'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -188,8 +194,12 @@ int main(int argc, char **argv)
 	const char *sig = NULL, *key = NULL, *out = NULL, *psl_path = NULL;
 	const char *abort_after = getenv("GK_SYNC_TEST_ABORT_AFTER");
 	int base64 = 0, force = 0, ch;
+	char err0[600] = "";
 	unsigned threads = default_threads(), interval = 1000;
 	static gk_redis_auth_t auth; /* wiped at exit by the OS; one per process */
+	static gk_redis_sentinel_t sentinel;
+	const char *master = getenv(GK_REDIS_MASTER_ENV);
+	int sentinel_err = 0;
 	gk_sync_opts_t o = {.abort_after = abort_after ? atol(abort_after) : 0};
 	optind = 2;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -245,6 +255,14 @@ int main(int argc, char **argv)
 		case 'T':
 			o.lock_ttl_ms = (unsigned)atoi(optarg);
 			break;
+		case 'S':
+			if (!sentinel_err &&
+			    gk_redis_sentinel_add(&sentinel, optarg, 0, err0, sizeof(err0)) != 0)
+				sentinel_err = 1;
+			break;
+		case 'M':
+			master = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -252,6 +270,36 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return EX_USAGE;
 		}
+	}
+	if (sentinel_err) {
+		fprintf(stderr, "gk-sync: --sentinel: %s\n", err0);
+		return EX_USAGE;
+	}
+	const char *senv = getenv(GK_REDIS_SENTINELS_ENV);
+	if (sentinel.n == 0 && senv && senv[0] &&
+	    gk_redis_sentinel_add_list(&sentinel, senv, 0, err0, sizeof(err0)) != 0) {
+		fprintf(stderr, "gk-sync: %s: %s\n", GK_REDIS_SENTINELS_ENV, err0);
+		return EX_USAGE;
+	}
+	if (sentinel.n || (master && master[0])) {
+		if (!sentinel.n || !master || !master[0]) {
+			fprintf(stderr,
+			        "gk-sync: Sentinel needs both --sentinel HOST:PORT and "
+			        "--master-name NAME (or %s and %s)\n",
+			        GK_REDIS_SENTINELS_ENV, GK_REDIS_MASTER_ENV);
+			return EX_USAGE;
+		}
+		if (redis) {
+			fprintf(stderr,
+			        "gk-sync: --redis and --sentinel are mutually exclusive (the "
+			        "sentinels name the primary)\n");
+			return EX_USAGE;
+		}
+		if (gk_redis_sentinel_set_master(&sentinel, master, err0, sizeof(err0)) != 0) {
+			fprintf(stderr, "gk-sync: --master-name: %s\n", err0);
+			return EX_USAGE;
+		}
+		o.sentinel = &sentinel;
 	}
 	int nargs = argc - optind;
 	char **args = argv + optind;
@@ -301,11 +349,14 @@ int main(int argc, char **argv)
 	if ((!strcmp(cmd, "verify") || !strcmp(cmd, "apply") || !strcmp(cmd, "watch")) &&
 	    nargs == 1 && pubkey) {
 		int verify = !strcmp(cmd, "verify");
-		if (!verify && !redis) {
-			fprintf(stderr, "gk-sync: %s needs --redis HOST:PORT\n", cmd);
+		if (!verify && !redis && !o.sentinel) {
+			fprintf(stderr,
+			        "gk-sync: %s needs --redis HOST:PORT (or --sentinel HOST:PORT "
+			        "--master-name NAME)\n",
+			        cmd);
 			return EX_USAGE;
 		}
-		if (!verify && gk_redis_addr_parse(redis, 0, &o.redis, err, sizeof(err))) {
+		if (!verify && redis && gk_redis_addr_parse(redis, 0, &o.redis, err, sizeof(err))) {
 			fprintf(stderr, "gk-sync: --redis: %s\n", err);
 			return EX_USAGE;
 		}

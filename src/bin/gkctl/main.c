@@ -18,6 +18,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: gkctl [--redis HOST:PORT|unix:PATH] [-c gatekeeperd.conf]\n"
 	           "             [--redis-user USER] [--redis-password-file FILE] COMMAND\n"
 	           "  (the password: that file's first line, else GK_REDIS_PASSWORD)\n"
+	           "  instead of --redis: --sentinel HOST:PORT (repeatable) --master-name NAME\n"
+	           "  (else GK_REDIS_SENTINELS, comma-separated, and GK_REDIS_MASTER)\n"
 	           "  policy push PATH --key OPERATOR_KEY [--message TEXT] | --dry-run\n"
 	           "  policy show [VERSION] [--pubkey PUB.pem]... [--file NAME]\n"
 	           "  policy history\n"
@@ -88,8 +90,62 @@ static int bad_usage(char **a, int n)
 	return GK_CTL_USAGE;
 }
 
+/* --sentinel / --master-name (else GK_REDIS_SENTINELS / GK_REDIS_MASTER): ask the sentinels
+ * for the primary now and use it as --redis. Returns 0 (nothing configured, or *redis set
+ * to the primary's address), or an exit status after a message. */
+static int use_sentinels(gk_redis_sentinel_t *s, const char *master, const char *ruser,
+                         const char *rpwfile, const char **redis)
+{
+	static char addr[320];
+	char err[800];
+	const char *senv = getenv(GK_REDIS_SENTINELS_ENV);
+	if (!master)
+		master = getenv(GK_REDIS_MASTER_ENV);
+	if (s->n == 0 && senv && senv[0] &&
+	    gk_redis_sentinel_add_list(s, senv, 0, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gkctl: %s: %s\n", GK_REDIS_SENTINELS_ENV, err);
+		return GK_CTL_USAGE;
+	}
+	if (s->n == 0 && (!master || !master[0]))
+		return 0;
+	if (s->n == 0 || !master || !master[0]) {
+		fprintf(stderr,
+		        "gkctl: Sentinel needs both --sentinel HOST:PORT and --master-name NAME "
+		        "(or %s and %s)\n",
+		        GK_REDIS_SENTINELS_ENV, GK_REDIS_MASTER_ENV);
+		return GK_CTL_USAGE;
+	}
+	if (*redis) {
+		fprintf(stderr, "gkctl: --redis and --sentinel are mutually exclusive (the "
+		                "sentinels name the primary)\n");
+		return GK_CTL_USAGE;
+	}
+	if (gk_redis_sentinel_set_master(s, master, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gkctl: --master-name: %s\n", err);
+		return GK_CTL_USAGE;
+	}
+	gk_redis_auth_t auth;
+	if (gk_redis_auth_load(&auth, ruser, rpwfile, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gkctl: %s\n", err);
+		return GK_CTL_USAGE;
+	}
+	gk_redis_addr_t a;
+	int rc = gk_redis_sentinel_resolve(s, &auth, 5000, &a, err, sizeof(err));
+	gk_redis_auth_clear(&auth);
+	if (rc) {
+		fprintf(stderr, "gkctl: %s\n", err);
+		return GK_CTL_IO;
+	}
+	gk_redis_addr_fmt(&a, addr, sizeof(addr));
+	*redis = addr;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	static gk_redis_sentinel_t sentinel;
+	const char *master = NULL;
+	char serr[600];
 	gk_ctl_opts_t o = {.redis = getenv("GKCTL_REDIS")};
 	if (o.redis && !o.redis[0])
 		o.redis = NULL;
@@ -103,12 +159,26 @@ int main(int argc, char **argv)
 			ruser = argv[ri + 1], ri += 2;
 		else if (ri + 1 < argc && !strcmp(argv[ri], "--redis-password-file"))
 			rpwfile = argv[ri + 1], ri += 2;
-		else
+		else if (ri + 1 < argc && !strcmp(argv[ri], "--master-name"))
+			master = argv[ri + 1], ri += 2;
+		else if (ri + 1 < argc && !strcmp(argv[ri], "--sentinel")) {
+			if (gk_redis_sentinel_add(&sentinel, argv[ri + 1], 0, serr, sizeof(serr))) {
+				fprintf(stderr, "gkctl: --sentinel: %s\n", serr);
+				return GK_CTL_USAGE;
+			}
+			ri += 2;
+		} else
 			break;
 	}
-	if (ri < argc && strcmp(argv[ri], "report") == 0)
+	if (ri < argc && strcmp(argv[ri], "report") == 0) {
+		int src = use_sentinels(&sentinel, master, ruser, rpwfile, &o.redis);
+		if (src)
+			return src;
 		return gk_report_main(argc - ri, argv + ri, o.redis, ruser, rpwfile, stdout,
 		                      stderr);
+	}
+	sentinel = (gk_redis_sentinel_t){0}; /* the options are read again below */
+	master = NULL;
 	static const struct option lo[] = {{"redis", required_argument, NULL, 'r'},
 	                                   {"config", required_argument, NULL, 'c'},
 	                                   {"key", required_argument, NULL, 'k'},
@@ -122,6 +192,8 @@ int main(int argc, char **argv)
 	                                   {"timeout", required_argument, NULL, 'o'},
 	                                   {"redis-user", required_argument, NULL, 'u'},
 	                                   {"redis-password-file", required_argument, NULL, 'W'},
+	                                   {"sentinel", required_argument, NULL, 'S'},
+	                                   {"master-name", required_argument, NULL, 'M'},
 	                                   {"help", no_argument, NULL, 'h'},
 	                                   {NULL, 0, NULL, 0}};
 	int ch;
@@ -167,6 +239,15 @@ int main(int argc, char **argv)
 		case 'W':
 			rpwfile = optarg;
 			break;
+		case 'S':
+			if (gk_redis_sentinel_add(&sentinel, optarg, 0, serr, sizeof(serr))) {
+				fprintf(stderr, "gkctl: --sentinel: %s\n", serr);
+				return GK_CTL_USAGE;
+			}
+			break;
+		case 'M':
+			master = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -182,6 +263,9 @@ int main(int argc, char **argv)
 		return GK_CTL_USAGE;
 	}
 	o.auth = &auth;
+	int src = use_sentinels(&sentinel, master, ruser, rpwfile, &o.redis);
+	if (src)
+		return src;
 	char **a = argv + optind;
 	int n = argc - optind;
 	uint64_t v1 = 0, v2 = 0;

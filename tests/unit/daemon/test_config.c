@@ -528,6 +528,73 @@ static void test_parse_addr(void **state)
 	assert_int_equal(gk_config_parse_addr("", &l), GK_EINVAL);
 }
 
+/* redis.sentinels + master_name instead of address; redis.primary */
+static void test_redis_sentinel(void **state)
+{
+	(void)state;
+	char path[160], err[512];
+	gk_config_t *cfg = NULL;
+	snprintf(path, sizeof(path), "%s/sentinel.yaml", tmpdir);
+	write_file(path,
+	           LISTEN ZONES "redis:\n  sentinels: [\"127.0.0.1:26379\", \"[::1]:26380\"]\n"
+	                        "  master_name: gk\n  primary: sentinel\n");
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_non_null(cfg->redis.sentinel);
+	assert_int_equal(cfg->redis.sentinel->n, 2);
+	assert_int_equal(cfg->redis.sentinel->addr[1].port, 26380);
+	assert_string_equal(cfg->redis.sentinel->master, "gk");
+	assert_string_equal(cfg->redis.address, "sentinel:gk");
+	assert_non_null(cfg->redis.primary);
+	assert_int_equal(cfg->redis.primary->sentinel.n, 2);
+	gk_config_free(cfg);
+	/* a replica read, the primary written by address */
+	write_file(path, LISTEN ZONES "redis:\n  address: \"127.0.0.1:6380\"\n"
+	                              "  primary: \"127.0.0.1:6379\"\n");
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_null(cfg->redis.sentinel);
+	assert_int_equal(cfg->redis.primary->addr.port, 6379);
+	assert_int_equal(cfg->redis.primary->sentinel.n, 0);
+	gk_config_free(cfg);
+	/* the replica read by address, the primary found through the sentinels */
+	write_file(path, LISTEN ZONES "redis:\n  address: \"127.0.0.1:6380\"\n"
+	                              "  sentinels: [\"127.0.0.1:26379\"]\n  master_name: gk\n"
+	                              "  primary: sentinel\n");
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_null(cfg->redis.sentinel);
+	assert_int_equal(cfg->redis.port, 6380);
+	assert_int_equal(cfg->redis.primary->sentinel.n, 1);
+	assert_string_equal(cfg->redis.primary->sentinel.master, "gk");
+	gk_config_free(cfg);
+	/* without primary: everything to address, as before */
+	write_file(path, LISTEN ZONES "redis: {address: \"127.0.0.1:6380\"}\n");
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_null(cfg->redis.primary);
+	gk_config_free(cfg);
+	expect_error(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n  sentinels: "
+	                          "[\"127.0.0.1:2\"]\n  master_name: gk\n",
+	             GK_ECONFIG, 7, "mutually exclusive");
+	expect_error(LISTEN ZONES "redis:\n  sentinels: [\"127.0.0.1:2\"]\n", GK_ECONFIG, 6,
+	             "needs redis.master_name");
+	expect_error(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n  master_name: gk\n",
+	             GK_ECONFIG, 7, "needs redis.sentinels");
+	expect_error(LISTEN ZONES "redis:\n  sentinels: [\"127.0.0.1:2\", \"localhost:3\"]\n"
+	                          "  master_name: gk\n",
+	             GK_ECONFIG, 6, "the host must be an IP address");
+	expect_error(LISTEN ZONES "redis:\n  sentinels: []\n  master_name: gk\n", GK_ECONFIG, 6,
+	             "at least one");
+	expect_error(LISTEN ZONES "redis:\n  sentinels: \"127.0.0.1:2\"\n  master_name: gk\n",
+	             GK_ECONFIG, 6, "expected a list");
+	expect_error(LISTEN ZONES
+	             "redis:\n  sentinels: [\"127.0.0.1:2\"]\n  master_name: \"a b\"\n",
+	             GK_ECONFIG, 7, "spaces");
+	expect_error(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n  primary: sentinel\n",
+	             GK_ECONFIG, 7, "'sentinel' needs redis.sentinels");
+	expect_error(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n  primary: nowhere\n",
+	             GK_ECONFIG, 7, "redis.primary");
+	expect_error(LISTEN ZONES "redis:\n  user: gatekeeperd\n", GK_ECONFIG, 6,
+	             "missing required key 'address'");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -539,6 +606,7 @@ int main(void)
 	    cmocka_unit_test(test_discovery_section), cmocka_unit_test(test_parse_addr),
 	    cmocka_unit_test(test_filing_defaults),   cmocka_unit_test(test_filing_keys),
 	    cmocka_unit_test(test_filing_errors),     cmocka_unit_test(test_redis_auth),
+	    cmocka_unit_test(test_redis_sentinel),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }

@@ -208,6 +208,123 @@ static void test_connect_refused(void **state)
 	                 GK_EINVAL);
 }
 
+/* --- Sentinel ------------------------------------------------------------------------- */
+
+static redisReply str_reply(int type, const char *s)
+{
+	return (redisReply){.type = type, .str = (char *)s, .len = s ? strlen(s) : 0};
+}
+
+static void test_sentinel_list(void **state)
+{
+	(void)state;
+	gk_redis_sentinel_t s = {0};
+	char err[400] = "";
+	assert_int_equal(gk_redis_sentinel_add_list(&s,
+	                                            "127.0.0.1:26379, [::1]:26380,unix:/run/s.sock",
+	                                            0, err, sizeof(err)),
+	                 0);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.addr[0].host, "127.0.0.1");
+	assert_int_equal(s.addr[1].port, 26380);
+	assert_string_equal(s.addr[2].path, "/run/s.sock");
+	/* errors name the entry */
+	gk_redis_sentinel_t t = {0};
+	assert_int_equal(
+	    gk_redis_sentinel_add_list(&t, "127.0.0.1:1,,127.0.0.1:2", 0, err, sizeof(err)),
+	    GK_EINVAL);
+	assert_non_null(strstr(err, "empty entry"));
+	t = (gk_redis_sentinel_t){0};
+	assert_int_equal(
+	    gk_redis_sentinel_add_list(&t, "localhost:1", GK_REDIS_ADDR_NUMERIC, err, sizeof(err)),
+	    GK_EINVAL);
+	assert_non_null(strstr(err, "sentinel: redis address 'localhost:1'"));
+	t = (gk_redis_sentinel_t){0};
+	for (unsigned i = 0; i < GK_REDIS_SENTINELS_MAX; i++)
+		assert_int_equal(gk_redis_sentinel_add(&t, "127.0.0.1:9", 0, err, sizeof(err)), 0);
+	assert_int_equal(gk_redis_sentinel_add(&t, "127.0.0.1:9", 0, err, sizeof(err)), GK_EINVAL);
+	assert_non_null(strstr(err, "more than"));
+	/* master names */
+	assert_int_equal(gk_redis_sentinel_set_master(&s, "gk-primary", err, sizeof(err)), 0);
+	assert_string_equal(s.master, "gk-primary");
+	assert_int_equal(gk_redis_sentinel_set_master(&s, "", err, sizeof(err)), GK_EINVAL);
+	assert_int_equal(gk_redis_sentinel_set_master(&s, "a b", err, sizeof(err)), GK_EINVAL);
+	assert_non_null(strstr(err, "spaces"));
+	char longname[GK_REDIS_MASTER_NAME_MAX + 1];
+	memset(longname, 'm', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = 0;
+	assert_int_equal(gk_redis_sentinel_set_master(&s, longname, err, sizeof(err)), GK_EINVAL);
+	assert_string_equal(s.master, "gk-primary"); /* unchanged by a refused name */
+}
+
+static void test_sentinel_replies(void **state)
+{
+	(void)state;
+	gk_redis_addr_t a;
+	char err[400] = "";
+	redisReply ip = str_reply(REDIS_REPLY_STRING, "127.0.0.1");
+	redisReply port = str_reply(REDIS_REPLY_STRING, "6380");
+	redisReply *el[2] = {&ip, &port};
+	redisReply arr = {.type = REDIS_REPLY_ARRAY, .elements = 2, .element = el};
+	assert_int_equal(gk_redis_sentinel_parse_addr(&arr, &a, err, sizeof(err)), 0);
+	assert_string_equal(a.host, "127.0.0.1");
+	assert_int_equal(a.port, 6380);
+	ip = str_reply(REDIS_REPLY_STRING, "::1");
+	assert_int_equal(gk_redis_sentinel_parse_addr(&arr, &a, err, sizeof(err)), 0);
+	assert_string_equal(a.host, "::1");
+	/* nil: unknown name */
+	redisReply nil = {.type = REDIS_REPLY_NIL};
+	assert_int_equal(gk_redis_sentinel_parse_addr(&nil, &a, err, sizeof(err)), GK_ENOENT);
+	assert_non_null(strstr(err, "does not know"));
+	/* bad shapes and values */
+	port = str_reply(REDIS_REPLY_STRING, "0");
+	assert_int_equal(gk_redis_sentinel_parse_addr(&arr, &a, err, sizeof(err)), GK_EINVAL);
+	assert_non_null(strstr(err, "bad address"));
+	port = str_reply(REDIS_REPLY_STRING, "6380");
+	ip = str_reply(REDIS_REPLY_STRING, "redis.example");
+	assert_int_equal(gk_redis_sentinel_parse_addr(&arr, &a, err, sizeof(err)), GK_EINVAL);
+	arr.elements = 1;
+	assert_int_equal(gk_redis_sentinel_parse_addr(&arr, &a, err, sizeof(err)), GK_EINVAL);
+	assert_non_null(strstr(err, "unexpected"));
+	redisReply e = str_reply(REDIS_REPLY_ERROR, "ERR unknown command");
+	assert_int_equal(gk_redis_sentinel_parse_addr(&e, &a, err, sizeof(err)), GK_EINVAL);
+	assert_non_null(strstr(err, "ERR unknown"));
+	assert_int_equal(gk_redis_sentinel_parse_addr(NULL, &a, err, sizeof(err)), GK_EINVAL);
+	/* ROLE */
+	redisReply role = str_reply(REDIS_REPLY_STRING, "master");
+	redisReply *rel[1] = {&role};
+	redisReply rarr = {.type = REDIS_REPLY_ARRAY, .elements = 1, .element = rel};
+	assert_int_equal(gk_redis_role_is_master(&rarr, err, sizeof(err)), 1);
+	role = str_reply(REDIS_REPLY_STRING, "slave");
+	assert_int_equal(gk_redis_role_is_master(&rarr, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "replica"));
+	role = str_reply(REDIS_REPLY_STRING, "sentinel");
+	assert_int_equal(gk_redis_role_is_master(&rarr, err, sizeof(err)), 0);
+	role = str_reply(REDIS_REPLY_STRING, "boss");
+	assert_int_equal(gk_redis_role_is_master(&rarr, err, sizeof(err)), GK_EINVAL);
+	assert_int_equal(gk_redis_role_is_master(&e, err, sizeof(err)), GK_EINVAL);
+	rarr.elements = 0;
+	assert_int_equal(gk_redis_role_is_master(&rarr, err, sizeof(err)), GK_EINVAL);
+	/* READONLY */
+	assert_true(gk_redis_is_readonly("READONLY You can't write against a read only replica."));
+	assert_false(gk_redis_is_readonly("ERR x"));
+	assert_false(gk_redis_is_readonly(NULL));
+}
+
+static void test_sentinel_unreachable(void **state)
+{
+	(void)state;
+	gk_redis_sentinel_t s = {.timeout_ms = 200};
+	char a1[128], err[800] = "";
+	snprintf(a1, sizeof(a1), "unix:%s/s1.sock", dir);
+	assert_int_equal(gk_redis_sentinel_add(&s, a1, 0, err, sizeof(err)), 0);
+	assert_int_equal(gk_redis_sentinel_set_master(&s, "gk", err, sizeof(err)), 0);
+	gk_redis_addr_t m;
+	assert_int_equal(gk_redis_sentinel_resolve(&s, NULL, 200, &m, err, sizeof(err)), GK_EIO);
+	assert_non_null(strstr(err, "sentinels (1) for master 'gk'"));
+	assert_non_null(strstr(err, "s1.sock"));
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/gk-redis-test-XXXXXX");
@@ -219,6 +336,9 @@ int main(void)
 	    cmocka_unit_test(test_auth_env),
 	    cmocka_unit_test(test_backoff),
 	    cmocka_unit_test(test_connect_refused),
+	    cmocka_unit_test(test_sentinel_list),
+	    cmocka_unit_test(test_sentinel_replies),
+	    cmocka_unit_test(test_sentinel_unreachable),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	char cmd[128];
