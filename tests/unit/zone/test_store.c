@@ -112,9 +112,9 @@ static void test_nested(void **state)
 	assert_int_equal(find(zs, "www.a.b.example.cn", &h), GK_ZONE_TMPL);
 	assert_ptr_equal(h.ver, zone_of(zs, "a.b.example.cn"));
 	assert_int_equal(find(zs, "example.com", &h), GK_ZONE_REFUSED);
-	static const char *const names[] = {"www.example.cn", "example.cn",     "b.example.cn",
-	                                    "x.b.example.cn", "a.b.example.cn", "q.a.b.example.cn",
-	                                    "cn",             "www.other.cn",   "a.b.c.d.e.cn"};
+	static const char *const names[] = {
+	    "www.example.cn",   "example.cn", "b.example.cn", "x.b.example.cn", "a.b.example.cn",
+	    "q.a.b.example.cn", "cn",         "www.other.cn", "a.b.c.d.e.cn"};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		assert_int_not_equal(find(zs, names[i], &h), GK_ZONE_REFUSED);
 		assert_ptr_equal(h.ver, zone_of(zs, names[i]));
