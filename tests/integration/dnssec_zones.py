@@ -1,0 +1,146 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+# tests/integration/dnssec_zones.py -- signed test zones, made at test time with ldnsutils.
+#
+# make(dst) writes into dst a set of zones signed with ldns-keygen/ldns-signzone (ED25519,
+# one KSK and one ZSK per zone, signatures valid from a day ago for 30 days) and checked
+# with ldns-verify-zone; returns [(zone, file)], the trust anchors (DS lines of every KSK)
+# and the keys' directory. The zones cover what DNSSEC answers depend on:
+#
+#   signed.cn        NSEC; wildcards, empty non-terminals, a signed delegation with DS
+#                    (child.signed.cn, served too: DS at the child apex comes from the
+#                    parent), unsigned delegations with glue, CNAMEs (inside, into the next
+#                    signed zone, to a wildcard, to nothing), a DNAME, a large TXT
+#   nsec3.cn         NSEC3, 0 iterations, salt aabbccdd; the same names
+#   optout.cn        NSEC3 opt-out, 0 iterations, no salt; the same names
+#   child.signed.cn  NSEC, the signed child
+#
+# Usage as a script: dnssec_zones.py DIR  (writes the zones there and prints the list).
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+TOOLS = ("ldns-keygen", "ldns-signzone", "ldns-verify-zone")
+
+BODY = """$ORIGIN {z}.
+$TTL 3600
+@        IN SOA ns1.{z}. hostmaster.{z}. 2026120601 3600 900 604800 300
+@        NS   ns1.{z}.
+@        NS   ns2.{z}.
+@        MX   10 mail.{z}.
+@        TXT  "apex of {z}"
+ns1      A    192.0.2.1
+ns2      AAAA 2001:db8::2
+mail     A    192.0.2.3
+www      A    192.0.2.10
+www      AAAA 2001:db8::10
+txt      TXT  "hello"
+*.wild   A    192.0.2.20
+*.wild   TXT  "wild"
+exists.wild A 192.0.2.21
+host.deep.ent A 192.0.2.30
+cname    CNAME www
+tonext   CNAME www.{nxt}.
+towild   CNAME x.wild
+tonx     CNAME nope
+d        DNAME {nxt}.
+udeleg   NS   ns.udeleg
+ns.udeleg A   192.0.2.41
+udeleg2  NS   ns.outside.example.
+udeleg3  NS   ns1.{z}.
+sdeleg   NS   ns.sdeleg
+ns.sdeleg A   192.0.2.40
+sdeleg   DS   12345 15 2 {fakeds}
+zz       A    192.0.2.99
+big      TXT  {big}
+"""
+
+CHILD = """$ORIGIN child.signed.cn.
+$TTL 3600
+@        IN SOA ns1.child.signed.cn. hostmaster.signed.cn. 2026120601 3600 900 604800 300
+@        NS   ns1.child.signed.cn.
+ns1      A    192.0.2.50
+www      A    192.0.2.51
+"""
+
+# (zone, next zone for chains, signzone options)
+ZONES = [
+	("signed.cn", "nsec3.cn", []),
+	("nsec3.cn", "optout.cn", ["-n", "-t", "0", "-s", "aabbccdd"]),
+	("optout.cn", "signed.cn", ["-n", "-t", "0", "-p"]),
+]
+
+
+def missing_tools():
+	return [t for t in TOOLS if shutil.which(t) is None]
+
+
+def _run(argv, cwd):
+	r = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+	if r.returncode != 0:
+		raise RuntimeError("%s failed (%d):\n%s" % (" ".join(argv), r.returncode, r.stdout.decode()))
+	return r.stdout.decode()
+
+
+def _keys(zone, kdir):
+	"""KSK and ZSK base names for zone (ED25519)."""
+	ksk = _run(["ldns-keygen", "-a", "ED25519", "-k", zone], kdir).split()[0]
+	zsk = _run(["ldns-keygen", "-a", "ED25519", zone], kdir).split()[0]
+	return ksk, zsk
+
+
+def _sign(src, zone, opts, keys, kdir, dst):
+	now = int(time.time())
+	out = os.path.join(dst, zone + ".zone")
+	_run(["ldns-signzone", "-i", str(now - 86400), "-e", str(now + 30 * 86400), "-o", zone,
+	      "-f", out] + opts + [src] + [os.path.join(kdir, k) for k in keys], kdir)
+	_run(["ldns-verify-zone", out], kdir)
+	return out
+
+
+def make(dst):
+	"""Sign every test zone into dst. Returns (zones, anchors, keydir)."""
+	bad = missing_tools()
+	if bad:
+		raise RuntimeError("missing %s (Debian package ldnsutils)" % ", ".join(bad))
+	kdir = os.path.join(dst, "keys")
+	os.makedirs(kdir, exist_ok=True)
+	anchors = []
+	# the child first: its DS goes into the parent
+	cksk, czsk = _keys("child.signed.cn", kdir)
+	src = os.path.join(kdir, "child.signed.cn.src")
+	with open(src, "w") as f:
+		f.write(CHILD)
+	_sign(src, "child.signed.cn", [], (cksk, czsk), kdir, dst)
+	with open(os.path.join(kdir, cksk + ".ds")) as f:
+		child_ds = f.read().strip()
+	anchors.append(child_ds)
+	big = " ".join('"%s"' % ("%02d" % i * 40) for i in range(30))
+	zones = [("child.signed.cn", "child.signed.cn.zone")]
+	for z, nxt, opts in ZONES:
+		ksk, zsk = _keys(z, kdir)
+		body = BODY.format(z=z, nxt=nxt, big=big, fakeds="AB" * 32)
+		if z == "signed.cn":
+			body += "child NS ns1.child.signed.cn.\nns1.child A 192.0.2.50\n" + child_ds + "\n"
+		src = os.path.join(kdir, z + ".src")
+		with open(src, "w") as f:
+			f.write(body)
+		_sign(src, z, opts, (ksk, zsk), kdir, dst)
+		with open(os.path.join(kdir, ksk + ".ds")) as f:
+			anchors.append(f.read().strip())
+		zones.append((z, z + ".zone"))
+	return zones, anchors, kdir
+
+
+if __name__ == "__main__":
+	if len(sys.argv) != 2:
+		print("usage: dnssec_zones.py DIR")
+		sys.exit(2)
+	os.makedirs(sys.argv[1], exist_ok=True)
+	zs, an, _ = make(sys.argv[1])
+	for z, f in zs:
+		print(z, os.path.join(sys.argv[1], f))
+	for a in an:
+		print(a)

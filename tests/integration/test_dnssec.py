@@ -1,0 +1,146 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+# tests/integration/test_dnssec.py -- signed zones: gatekeeperd must answer like NSD 4.6.1.
+#
+# Signs the test zones at test time (dnssec_zones.py: NSEC, NSEC3 with a salt, NSEC3
+# opt-out, a signed child), serves them from NSD and gatekeeperd, and sends both the same
+# corpus with DO=0 and DO=1: UDP without EDNS, EDNS at 512 and 1232 octets, TCP. Answers
+# are compared with test_differential's normal form (rcode, flags, each section as a set
+# of records, RRSIGs included; truncated answers on rcode and TC). Beyond NSD's answer,
+# ours must never carry CD or AD.
+#
+# Usage: test_dnssec.py GATEKEEPERD   (or "nsd" to diff NSD against itself)
+#        GK_DIFF_ONLY=substring restricts the corpus; GK_DIFF_VERBOSE=1 prints every answer.
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gkharness as h  # noqa: E402
+import dnssec_zones  # noqa: E402
+import test_differential as td  # noqa: E402
+
+import dns.flags  # noqa: E402
+import dns.message  # noqa: E402
+import dns.rdataclass  # noqa: E402
+import dns.rdatatype  # noqa: E402
+
+ZONE_NAMES = ("signed.cn", "nsec3.cn", "optout.cn")
+
+
+class DCase(td.Case):
+	"""A Case with the DO bit (EDNS modes only) and the CD flag."""
+
+	def __init__(self, qname, qtype, mode, do=False, cd=False, **kw):
+		super().__init__(qname, qtype, mode, **kw)
+		self.do, self.cd = do, cd
+		self.label += "%s%s" % (" DO" if do else "", " +cd" if cd else "")
+
+	def wire(self, qid):
+		m = dns.message.make_query(self.qname, dns.rdatatype.from_text(self.qtype),
+					   dns.rdataclass.from_text(self.qclass), use_edns=False)
+		m.id = qid
+		m.flags = dns.flags.CD if self.cd else 0
+		ednsflags = dns.flags.DO if self.do else 0
+		if self.mode.startswith("udp") and self.mode != "udp":
+			m.use_edns(0, ednsflags, int(self.mode[3:]))
+		elif self.mode == "tcpedns":
+			m.use_edns(0, ednsflags, 4096)
+		return m.to_wire()
+
+
+def names_types(z):
+	"""(qname, qtype) pairs for one zone of dnssec_zones.BODY."""
+	c = []
+	for n, t in (("", "SOA"), ("", "NS"), ("", "MX"), ("", "DNSKEY"), ("", "A"), ("", "NSEC"),
+		     ("", "NSEC3PARAM"), ("", "RRSIG"), ("", "DS"), ("", "TXT"), ("", "CDS"),
+		     ("www", "A"), ("www", "AAAA"), ("www", "MX"), ("www", "RRSIG"), ("www", "NSEC"),
+		     ("mail", "A"), ("txt", "TXT"), ("ns1", "A"), ("zz", "A"), ("zz", "TXT"),
+		     ("nx", "A"), ("nx.www", "A"), ("a.b.c.nx", "AAAA"), ("zzz", "A"), ("0", "A"),
+		     ("ent", "A"), ("deep.ent", "TXT"), ("x.deep.ent", "A"), ("host.deep.ent", "A"),
+		     ("x.ent", "A"),
+		     ("a.wild", "A"), ("a.wild", "TXT"), ("a.wild", "MX"), ("a.b.wild", "A"),
+		     ("*.wild", "A"), ("*.wild", "MX"), ("wild", "A"), ("exists.wild", "A"),
+		     ("exists.wild", "MX"), ("x.exists.wild", "A"), ("a.wild", "RRSIG"),
+		     ("cname", "A"), ("cname", "CNAME"), ("cname", "MX"), ("tonext", "A"),
+		     ("tonext", "AAAA"), ("towild", "A"), ("tonx", "A"),
+		     ("d", "DNAME"), ("d", "A"), ("www.d", "A"), ("nx.d", "A"), ("a.b.d", "TXT"),
+		     ("udeleg", "A"), ("www.udeleg", "A"), ("udeleg", "DS"), ("udeleg", "NS"),
+		     ("udeleg2", "A"), ("udeleg2", "DS"), ("udeleg3", "A"), ("x.udeleg3", "MX"),
+		     ("sdeleg", "A"), ("www.sdeleg", "A"), ("sdeleg", "DS"), ("ns.sdeleg", "A"),
+		     ("big", "TXT"), ("big", "A")):
+		c.append(((n + "." if n else "") + z, t))
+	return c
+
+
+def corpus():
+	pairs = []
+	for z in ZONE_NAMES:
+		pairs += names_types(z)
+	pairs += [("child.signed.cn", "DS"), ("child.signed.cn", "SOA"), ("child.signed.cn", "DNSKEY"),
+		  ("www.child.signed.cn", "A"), ("nx.child.signed.cn", "A"), ("child.signed.cn", "A"),
+		  ("www.child.signed.cn", "TXT"), ("Www.Signed.CN", "A"), ("NX.nsec3.cn", "A")]
+	cases = []
+	for n, t in pairs:
+		cases.append(DCase(n, t, "udp"))
+		for mode in ("udp512", "udp1232", "tcpedns"):
+			for do in (False, True):
+				cases.append(DCase(n, t, mode, do=do))
+	for n, t in (("www.signed.cn", "A"), ("nx.nsec3.cn", "A"), ("a.wild.optout.cn", "A")):
+		cases.append(DCase(n, t, "udp1232", do=True, cd=True, check=no_ad_cd))
+	for z in ZONE_NAMES:
+		for n in (z, "www." + z, "nx." + z):
+			cases.append(DCase(n, "ANY", "udp1232", do=True, compare="any"))
+	only = os.environ.get("GK_DIFF_ONLY")
+	if only:
+		cases = [c for c in cases if only.lower() in c.label.lower()]
+	return cases
+
+
+def no_ad_cd(ours):
+	if ours is None:
+		return ["no answer"]
+	p = []
+	if ours.flags & dns.flags.AD:
+		p.append("AD set (an authoritative server never sets it)")
+	if ours.flags & dns.flags.CD:
+		p.append("CD set (RFC 4035 3.1.6: cleared in authoritative answers)")
+	return p
+
+
+def main(argv):
+	if len(argv) != 2:
+		print("usage: test_dnssec.py GATEKEEPERD | nsd")
+		return 2
+	target = argv[1]
+	verbose = bool(os.environ.get("GK_DIFF_VERBOSE"))
+	cases = corpus()
+	with h.TempDir("gk-dnssec-") as tmp:
+		zdir, ntmp, gtmp = (os.path.join(tmp, d) for d in ("zones", "nsd", "gk"))
+		for d in (zdir, ntmp, gtmp):
+			os.mkdir(d)
+		zones, _, _ = dnssec_zones.make(zdir)
+		with h.start_nsd(ntmp, zonedir=zdir, zones=zones) as nsd:
+			if target == "nsd":
+				ours = h.start_nsd(gtmp, zonedir=zdir, zones=zones)
+			else:
+				ours = h.start_gk(target, gtmp, zonedir=zdir, zones=zones)
+			with ours:
+				h.log("NSD on %d, %s on %d; %d queries" % (nsd.port, ours.name, ours.port, len(cases)))
+				mismatches, problems, echo = td.run_mode("plain", nsd, ours, cases, verbose)
+	for mode, case, nw, gw, a, b in mismatches:
+		keys = sorted(set(a) | set(b), key=str)
+		diff = ["%s: NSD=%r ours=%r" % (k, a.get(k), b.get(k)) for k in keys if a.get(k) != b.get(k)]
+		h.log("\nMISMATCH %s\n  %s\n  -- NSD answer:\n%s\n  -- our answer:\n%s" % (
+			case.label, "\n  ".join(diff), td.show(nw), td.show(gw)))
+	for case, gw, p in problems:
+		h.log("\nPROBLEM %s: %s\n  -- our answer:\n%s" % (case.label, p, td.show(gw)))
+	for case, who, qb, got in echo:
+		h.log("\nQUESTION ECHO %s: %s sent question %s, query had %s" % (case.label, who, got.hex(), qb.hex()))
+	ok = len(cases) - len(set(id(m[1]) for m in mismatches) | set(id(p[0]) for p in problems))
+	h.log("\n%d queries, %d pass, %d mismatches, %d problems, %d question-echo errors" % (
+		len(cases), ok, len(mismatches), len(problems), len(echo)))
+	return 1 if mismatches or problems or echo else 0
+
+
+if __name__ == "__main__":
+	sys.exit(main(sys.argv))
