@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/psl.h"
 #include "gk/errors.h"
+#include "zone/dnssec.h"
 #include "zone/internal.h"
 #include "zone/load.h"
 #include <sys/stat.h>
@@ -597,7 +598,9 @@ int gk_zver_build(const gk_zone_spec_t *spec, const struct gk_psl *psl, gk_zver_
 		memcpy(v->apex_short, apex->name, apex->len);
 	v->apex_hash = gk_dname_hash(apex->name, apex->len);
 	compute_regs(v);
-	rc = gk_zver_compile(v);
+	rc = gk_dnssec_prepare(v);
+	if (rc == 0)
+		rc = gk_zver_compile(v);
 	if (rc < 0)
 		goto fail_v;
 	v->psl = NULL; /* build time only */
