@@ -310,15 +310,15 @@ static void prove_nodata(gk_asm_t *a, const gk_node_t *n, uint16_t qtype)
 		deny(a, n->deny);
 		return;
 	}
-	if (qtype == GK_TYPE_DS && !(n->flags & GK_NODE_APEX)) {
-		ds_proof(a, n);
-		return;
-	}
-	if (n->flags & GK_NODE_WILD) {
+	if (n->flags & GK_NODE_WILD) { /* also for DS, as NSD */
 		if (n->parent && n3exact(n->parent))
 			deny(a, n->parent->deny);
 		if (n3exact(n))
 			deny(a, n->deny);
+		return;
+	}
+	if (qtype == GK_TYPE_DS && !(n->flags & GK_NODE_APEX)) {
+		ds_proof(a, n);
 		return;
 	}
 	const gk_node_t *o = n;

@@ -10,7 +10,8 @@
 #   signed.cn        NSEC; wildcards, empty non-terminals, a signed delegation with DS
 #                    (child.signed.cn, served too: DS at the child apex comes from the
 #                    parent), unsigned delegations with glue, CNAMEs (inside, into the next
-#                    signed zone, to a wildcard, to nothing), a DNAME, a large TXT
+#                    signed zone, to a wildcard, to nothing), a wildcard CNAME, a DNAME,
+#                    an empty non-terminal above an unsigned delegation only, a large TXT
 #   nsec3.cn         NSEC3, 0 iterations, salt aabbccdd; the same names
 #   optout.cn        NSEC3 opt-out, 0 iterations, no salt; the same names
 #   child.signed.cn  NSEC, the signed child
@@ -54,6 +55,8 @@ sdeleg   NS   ns.sdeleg
 ns.sdeleg A   192.0.2.40
 sdeleg   DS   12345 15 2 {fakeds}
 zz       A    192.0.2.99
+*.wc     CNAME www
+deleg.ent2 NS ns.outside.example.
 big      TXT  {big}
 """
 
