@@ -18,6 +18,7 @@
 #include "zone/internal.h"
 #include "zone/load.h"
 #include <sys/stat.h>
+#include <time.h>
 
 /* Build-time RRset: grows with realloc, copied into the arena when the zone is done. */
 struct brrset {
@@ -398,6 +399,22 @@ static int index_names(struct zbuild *B)
 	return 0;
 }
 
+/* gk_dnssec_where_fn: the file and first line of an RRset, from the build-time sets. */
+static const char *rrset_where(void *ctx, const gk_node_t *n, uint16_t type, unsigned *line)
+{
+	struct zbuild *B = ctx;
+	gk_node_t **s = ntab_slot(&B->tab, n->name, n->len);
+	*line = 0;
+	if (!*s)
+		return NULL;
+	for (const struct brrset *r = ((struct bnode *)*s)->sets; r; r = r->next)
+		if (r->type == type) {
+			*line = r->line;
+			return r->file;
+		}
+	return NULL;
+}
+
 static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *origin)
 {
 	gk_zver_t *v = B->v;
@@ -499,6 +516,8 @@ static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *or
 	rc = link_nodes(B);
 	if (rc == 0)
 		rc = index_names(B);
+	if (rc == 0) /* while the records' lines are known */
+		rc = gk_dnssec_prepare(v, (int64_t)time(NULL), rrset_where, B);
 	if (rc == 0 && L.nfiles) {
 		v->files = gk_arena_alloc(v->arena, L.nfiles * sizeof(*v->files));
 		if (!v->files) {
@@ -598,9 +617,7 @@ int gk_zver_build(const gk_zone_spec_t *spec, const struct gk_psl *psl, gk_zver_
 		memcpy(v->apex_short, apex->name, apex->len);
 	v->apex_hash = gk_dname_hash(apex->name, apex->len);
 	compute_regs(v);
-	rc = gk_dnssec_prepare(v);
-	if (rc == 0)
-		rc = gk_zver_compile(v);
+	rc = gk_zver_compile(v);
 	if (rc < 0)
 		goto fail_v;
 	v->psl = NULL; /* build time only */

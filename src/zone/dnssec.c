@@ -8,8 +8,11 @@
  */
 #define OPENSSL_SUPPRESS_DEPRECATED /* SHA1_Init & co: no allocation, unlike EVP_Digest */
 #include <openssl/sha.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "common/log.h"
 #include "gk/errors.h"
 #include "zone/dnssec.h"
 
@@ -61,8 +64,8 @@ const gk_node_t *gk_dnssec_nsec_cover(const gk_dnssec_t *s, const uint8_t *name,
 }
 
 /* RFC 5155 5: IH(salt, x, 0) = H(x || salt), IH(salt, x, k) = H(IH(salt, x, k-1) || salt). */
-static bool n3hash(const gk_dnssec_t *s, const uint8_t *name, size_t len,
-                   uint8_t out[GK_NSEC3_HASH])
+bool gk_dnssec_nsec3_hash(const gk_dnssec_t *s, const uint8_t *name, size_t len,
+                          uint8_t out[GK_NSEC3_HASH])
 {
 	SHA_CTX c;
 	if (!SHA1_Init(&c) || !SHA1_Update(&c, name, len) ||
@@ -99,7 +102,7 @@ const gk_node_t *gk_dnssec_nsec3_cover(const gk_dnssec_t *s, const uint8_t *name
 {
 	uint8_t h[GK_NSEC3_HASH];
 	*exact = false;
-	if (!n3hash(s, name, len, h))
+	if (!gk_dnssec_nsec3_hash(s, name, len, h))
 		return NULL;
 	return n3cover(s, h, exact);
 }
@@ -281,11 +284,177 @@ static void link_denial(gk_zver_t *v, const gk_dnssec_t *s)
 	}
 }
 
-int gk_dnssec_prepare(gk_zver_t *v)
+/* ---- zone checks (warnings) ---------------------------------------------------------- */
+
+struct chk {
+	gk_zver_t *v;
+	gk_dnssec_where_fn where;
+	void *ctx;
+	unsigned warnings;
+};
+
+static void warn(struct chk *k, const gk_node_t *n, uint16_t type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void warn(struct chk *k, const gk_node_t *n, uint16_t type, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	unsigned line = 0;
+	const char *file = k->where ? k->where(k->ctx, n, type, &line) : NULL;
+	if (!file)
+		file = k->v->zone.file ? k->v->zone.file : "<text>";
+	if (line)
+		gk_log(GK_LOG_WARN, "%s:%u: zone %s: %s", file, line, k->v->name, msg);
+	else
+		gk_log(GK_LOG_WARN, "%s: zone %s: %s", file, k->v->name, msg);
+	k->warnings++;
+}
+
+static const char *nstr(const gk_node_t *n, char *buf, size_t cap)
+{
+	return gk_dname_to_str(n->name, buf, cap);
+}
+
+/* Of two nodes' RRSIGs, the one written first in the zone file (a: NULL or earlier). */
+static const gk_node_t *first_in_file(struct chk *k, const gk_node_t *a, const gk_node_t *b)
+{
+	if (!a)
+		return b;
+	if (a == b || !k->where)
+		return a;
+	unsigned la = 0, lb = 0;
+	const char *fa = k->where(k->ctx, a, GK_TYPE_RRSIG, &la);
+	const char *fb = k->where(k->ctx, b, GK_TYPE_RRSIG, &lb);
+	return fa && fb && strcmp(fa, fb) == 0 && lb < la ? b : a;
+}
+
+/* Signatures valid at now, by serial number arithmetic (RFC 4034 3.1.5). */
+static void check_sigs(struct chk *k, int64_t now)
+{
+	gk_zver_t *v = k->v;
+	unsigned expired = 0, early = 0;
+	const gk_node_t *fe = NULL, *fn = NULL;
+	uint32_t t = (uint32_t)now;
+	for (size_t i = 0; i <= v->mask; i++) {
+		const gk_node_t *n = v->table[i].node;
+		const gk_rrset_t *sig = n ? gk_node_rrset(n, GK_TYPE_RRSIG) : NULL;
+		for (unsigned j = 0; sig && j < sig->count; j++) {
+			const uint8_t *d = sig->rrs[j].rdata;
+			if (sig->rrs[j].rdlen < 18)
+				continue;
+			if ((int32_t)(rd32(d + 8) - t) < 0) {
+				expired++;
+				fe = first_in_file(k, fe, n);
+			} else if ((int32_t)(t - rd32(d + 12)) < 0) {
+				early++;
+				fn = first_in_file(k, fn, n);
+			}
+		}
+	}
+	char nb[1024];
+	if (expired)
+		warn(k, fe, GK_TYPE_RRSIG,
+		     "%u signature%s expired (the first at %s): validating resolvers will see "
+		     "the zone as bogus",
+		     expired, expired > 1 ? "s" : "", nstr(fe, nb, sizeof nb));
+	if (early)
+		warn(k, fn, GK_TYPE_RRSIG, "%u signature%s not yet valid (the first at %s)", early,
+		     early > 1 ? "s" : "", nstr(fn, nb, sizeof nb));
+}
+
+/* len octets in base32hex (RFC 4648 7), lowercase, as NSEC3 owners spell them. */
+static void b32hex_str(const uint8_t *p, size_t len, char *out, size_t cap)
+{
+	static const char digits[] = "0123456789abcdefghijklmnopqrstuv";
+	uint64_t acc = 0;
+	unsigned bits = 0;
+	size_t o = 0;
+	for (size_t i = 0; i < len && o + 2 < cap; i++) {
+		acc = (acc << 8) | p[i];
+		bits += 8;
+		while (bits >= 5 && o + 2 < cap) {
+			bits -= 5;
+			out[o++] = digits[(acc >> bits) & 31];
+		}
+	}
+	if (bits && o + 2 < cap)
+		out[o++] = digits[(acc << (5 - bits)) & 31];
+	out[o] = 0;
+}
+
+static void check_chain(struct chk *k, const gk_dnssec_t *s)
+{
+	char a[1024], b[1024];
+	for (size_t i = 0; i < s->n; i++) {
+		const gk_node_t *n = s->chain[i], *want = s->chain[(i + 1) % s->n];
+		const gk_rr_t *r =
+		    &gk_node_rrset(n, s->nsec3 ? GK_TYPE_NSEC3 : GK_TYPE_NSEC)->rrs[0];
+		if (!s->nsec3) {
+			size_t nl = gk_dname_len(r->rdata);
+			if (nl <= r->rdlen && nl == want->len &&
+			    memcmp(r->rdata, want->name, nl) == 0)
+				continue;
+			char c[1024];
+			if (nl > r->rdlen || !gk_dname_to_str(r->rdata, c, sizeof c))
+				snprintf(c, sizeof c, "(unreadable)");
+			warn(k, n, GK_TYPE_NSEC,
+			     "NSEC chain broken at %s: its next name is %s, the next NSEC owner is "
+			     "%s",
+			     nstr(n, a, sizeof a), c, nstr(want, b, sizeof b));
+			return; /* one message per zone: the rest often follows from it */
+		}
+		size_t o = 5u + r->rdata[4];
+		if (o < r->rdlen && r->rdata[o] == GK_NSEC3_HASH &&
+		    o + 1u + GK_NSEC3_HASH <= r->rdlen &&
+		    memcmp(r->rdata + o + 1, s->hash + ((i + 1) % s->n) * GK_NSEC3_HASH,
+		           GK_NSEC3_HASH) == 0)
+			continue;
+		char c[64] = "(unreadable)";
+		if (o < r->rdlen && o + 1u + r->rdata[o] <= r->rdlen)
+			b32hex_str(r->rdata + o + 1, r->rdata[o], c, sizeof c);
+		warn(k, n, GK_TYPE_NSEC3,
+		     "NSEC3 chain broken at %s: its next hashed owner is %s, the next NSEC3 owner "
+		     "is %s",
+		     nstr(n, a, sizeof a), c, nstr(want, b, sizeof b));
+		return;
+	}
+}
+
+static void check_zone(struct chk *k, const gk_dnssec_t *s, int64_t now)
+{
+	gk_zone_t *z = &k->v->zone;
+	if (!gk_node_rrset(z->apex, GK_TYPE_DNSKEY)) {
+		const gk_node_t *first = NULL;
+		for (size_t i = 0; i <= k->v->mask && !first; i++)
+			if (k->v->table[i].node &&
+			    gk_node_rrset(k->v->table[i].node, GK_TYPE_RRSIG))
+				first = k->v->table[i].node;
+		if (first)
+			warn(k, first, GK_TYPE_RRSIG, "RRSIGs but no DNSKEY at the apex");
+	}
+	if (!s)
+		return;
+	check_sigs(k, now);
+	if (s->nsec3 && !s->n)
+		warn(k, z->apex, GK_TYPE_NSEC3PARAM,
+		     "NSEC3PARAM without an NSEC3 chain of its parameters");
+	else if (!s->n)
+		warn(k, z->apex, GK_TYPE_SOA, "signed but no NSEC or NSEC3 chain");
+	else
+		check_chain(k, s);
+}
+
+int gk_dnssec_prepare(gk_zver_t *v, int64_t now, gk_dnssec_where_fn where, void *ctx)
 {
 	gk_zone_t *z = &v->zone;
-	if (!gk_node_rrset(z->apex, GK_TYPE_RRSIG))
+	struct chk k = {.v = v, .where = where, .ctx = ctx};
+	if (!gk_node_rrset(z->apex, GK_TYPE_RRSIG)) {
+		check_zone(&k, NULL, now);
 		return 0; /* not signed: answered as before, whatever DO says */
+	}
 	gk_dnssec_t *s = gk_arena_alloc(v->arena, sizeof(*s));
 	if (!s)
 		return GK_ENOMEM;
@@ -313,6 +482,8 @@ int gk_dnssec_prepare(gk_zver_t *v)
 	if (rc < 0)
 		return rc;
 	link_denial(v, s);
+	check_zone(&k, s, now);
+	s->warnings = k.warnings;
 	z->sec = s;
 	return 0;
 }

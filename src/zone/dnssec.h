@@ -27,12 +27,25 @@ typedef struct gk_dnssec {
 	const gk_node_t **chain; /* NSEC owners in canonical order, or NSEC3 owners by hash */
 	const uint8_t *hash;     /* NSEC3: n * GK_NSEC3_HASH octets, the hash of chain[i] */
 	int64_t sig_expire_min;  /* earliest RRSIG expiration (seconds since 1970), or 0 */
+	unsigned warnings;       /* zone checks that failed (gk_dnssec_prepare) */
 } gk_dnssec_t;
+
+/* Where a record came from: the file and line of the RRset of type at n (0: unknown). */
+typedef const char *(*gk_dnssec_where_fn)(void *ctx, const gk_node_t *n, uint16_t type,
+                                          unsigned *line);
 
 /* Prepare a built version (nodes linked and indexed, before compile): RRSIGs attached to
  * their RRsets, v->zone.sec set when the apex has RRSIGs (else left NULL), chains and the
- * per-node denial pointers. Returns 0 or GK_ENOMEM. Load time only. */
-int gk_dnssec_prepare(gk_zver_t *v);
+ * per-node denial pointers. Then the zone checks, each a warning logged with the file and
+ * line (where) -- the zone is served anyway, as NSD does: RRSIGs without a DNSKEY at the
+ * apex, signatures expired or not yet valid at `now` (seconds since 1970), an NSEC or
+ * NSEC3 chain whose next field skips or misses a name, NSEC3PARAM without a chain.
+ * Returns 0 or GK_ENOMEM. Load time only. */
+int gk_dnssec_prepare(gk_zver_t *v, int64_t now, gk_dnssec_where_fn where, void *ctx);
+
+/* SHA-1 NSEC3 hash of name with the zone's salt and iterations (RFC 5155 5). */
+bool gk_dnssec_nsec3_hash(const gk_dnssec_t *s, const uint8_t *name, size_t len,
+                          uint8_t out[GK_NSEC3_HASH]);
 
 /* The NSEC owner matching or covering name (lowercase wire, len octets): the greatest in
  * canonical order not after it, or NULL (before the apex). */

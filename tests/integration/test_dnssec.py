@@ -135,6 +135,88 @@ def no_ad_cd(ours):
 	return p
 
 
+def line_of(path, owner, rtype):
+	"""1-based line of the first record of (owner, rtype) in a signed zone file."""
+	with open(path) as f:
+		for i, l in enumerate(f, 1):
+			p = l.split()
+			if len(p) >= 4 and p[0] == owner and p[3] == rtype:
+				return i
+	return None
+
+
+def zone_checks(gkbin, tmp, zdir, kdir):
+	"""--check on zones that fail the DNSSEC checks: each gets a warning naming its file and
+	line, and still loads (exit 0). Returns a list of problems."""
+	import re
+	import subprocess
+	import time
+	src = dict((z, os.path.join(zdir, z + ".zone")) for z in ZONE_NAMES)
+	cdir = os.path.join(tmp, "checks")
+	os.mkdir(cdir)
+
+	def variant(name, zone, drop):
+		with open(src[zone]) as f:
+			lines = [l for l in f if not drop(l.split())]
+		path = os.path.join(cdir, name)
+		with open(path, "w") as f:
+			f.writelines(lines)
+		return path
+
+	now = int(time.time())
+	files = {
+		"nsec": variant("nsec-broken.zone", "signed.cn",
+				lambda p: len(p) > 3 and p[0] == "www.signed.cn." and p[3] == "NSEC"),
+		"nochain": variant("nochain.zone", "nsec3.cn", lambda p: len(p) > 3 and p[3] == "NSEC3"),
+		"nokey": variant("nokey.zone", "optout.cn", lambda p: len(p) > 3 and p[3] == "DNSKEY"),
+		"expired": dnssec_zones.resign(kdir, "signed.cn", [], (now - 60 * 86400, now - 30 * 86400),
+					       os.path.join(cdir, "expired.zone")),
+		"early": dnssec_zones.resign(kdir, "nsec3.cn", ["-n", "-t", "0"],
+					     (now + 30 * 86400, now + 60 * 86400), os.path.join(cdir, "early.zone")),
+	}
+	# a broken NSEC3 chain: one hashed owner's records gone
+	with open(src["optout.cn"]) as f:
+		victim = [l.split()[0] for l in f if l.split()[3:4] == ["NSEC3"]][1]
+	files["nsec3"] = variant("nsec3-broken.zone", "optout.cn", lambda p: p[:1] == [victim])
+	zones = [("signed.cn", files["nsec"]), ("nsec3.cn", files["nochain"]), ("optout.cn", files["nokey"]),
+		 ("signed.cn", files["expired"]), ("nsec3.cn", files["early"]), ("optout.cn", files["nsec3"])]
+	problems = []
+	for z, path in zones:
+		conf = h.gk_config(cdir, h.free_port(), zonedir=cdir, zones=[(z, os.path.basename(path))],
+				   name="check.yaml")
+		r = subprocess.run([gkbin, "-c", conf, "--check"], stdout=subprocess.PIPE,
+				   stderr=subprocess.STDOUT)
+		out = r.stdout.decode()
+		base = os.path.basename(path)
+		if r.returncode != 0:
+			problems.append("%s: --check exit %d (a zone failing DNSSEC checks still loads):\n%s" %
+					(base, r.returncode, out))
+			continue
+		want = {
+			"nsec-broken.zone": (r"NSEC chain broken at (\S+): its next name is www\.signed\.cn\.", "NSEC"),
+			"nochain.zone": (r"NSEC3PARAM without an NSEC3 chain", "NSEC3PARAM"),
+			"nokey.zone": (r"RRSIGs but no DNSKEY at the apex", "RRSIG"),
+			"expired.zone": (r"\d+ signatures expired \(the first at (\S+)\)", "RRSIG"),
+			"early.zone": (r"\d+ signatures not yet valid \(the first at (\S+)\)", "RRSIG"),
+			"nsec3-broken.zone": (r"NSEC3 chain broken at (\S+): its next hashed owner is " +
+					      re.escape(victim.split(".")[0]), "NSEC3"),
+		}[base]
+		m = re.search(r"warning: (\S+):(\d+): zone %s: %s" % (re.escape(z), want[0]), out)
+		if not m:
+			problems.append("%s: no warning matching %r:\n%s" % (base, want[0], out))
+			continue
+		if m.group(1) != path:
+			problems.append("%s: the warning names %s" % (base, m.group(1)))
+		with open(path) as f:
+			rec = f.read().splitlines()[int(m.group(2)) - 1].split()
+		owner = m.group(3) if m.re.groups >= 3 else None
+		if rec[3] != want[1] or (owner and rec[0] != owner):
+			problems.append("%s: line %s is %r, not the %s record%s" % (
+				base, m.group(2), " ".join(rec[:4]), want[1], " of " + owner if owner else ""))
+		h.log("zone check ok: %s" % m.group(0))
+	return problems
+
+
 def main(argv):
 	if len(argv) != 2:
 		print("usage: test_dnssec.py GATEKEEPERD | nsd")
@@ -146,7 +228,8 @@ def main(argv):
 		zdir, ntmp, gtmp = (os.path.join(tmp, d) for d in ("zones", "nsd", "gk"))
 		for d in (zdir, ntmp, gtmp):
 			os.mkdir(d)
-		zones, _, _ = dnssec_zones.make(zdir)
+		zones, _, kdir = dnssec_zones.make(zdir)
+		check_problems = zone_checks(target, tmp, zdir, kdir) if target != "nsd" else []
 		with h.start_nsd(ntmp, zonedir=zdir, zones=zones) as nsd:
 			if target == "nsd":
 				ours = h.start_nsd(gtmp, zonedir=zdir, zones=zones)
@@ -164,10 +247,12 @@ def main(argv):
 		h.log("\nPROBLEM %s: %s\n  -- our answer:\n%s" % (case.label, p, td.show(gw)))
 	for case, who, qb, got in echo:
 		h.log("\nQUESTION ECHO %s: %s sent question %s, query had %s" % (case.label, who, got.hex(), qb.hex()))
+	for p in check_problems:
+		h.log("\nZONE CHECK %s" % p)
 	ok = len(cases) - len(set(id(m[1]) for m in mismatches) | set(id(p[0]) for p in problems))
 	h.log("\n%d queries, %d pass, %d mismatches, %d problems, %d question-echo errors" % (
 		len(cases), ok, len(mismatches), len(problems), len(echo)))
-	return 1 if mismatches or problems or echo else 0
+	return 1 if mismatches or problems or echo or check_problems else 0
 
 
 if __name__ == "__main__":
