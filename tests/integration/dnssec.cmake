@@ -6,3 +6,8 @@ add_test(NAME integration_dnssec
 	WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
 set_tests_properties(integration_dnssec PROPERTIES LABELS integration TIMEOUT 300
 	ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1;GK_NSD=${GK_NSD}")
+# the same zones behind Unbound validating them (skipped, exit 77, without unbound); GK_UNBOUND
+# comes from resolver.cmake, included before this file
+gk_integration_test(integration_dnssec_resolver test_dnssec_resolver.py 180)
+set_tests_properties(integration_dnssec_resolver PROPERTIES SKIP_RETURN_CODE 77)
+set_property(TEST integration_dnssec_resolver APPEND PROPERTY ENVIRONMENT "GK_UNBOUND=${GK_UNBOUND}")
