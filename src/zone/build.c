@@ -285,6 +285,7 @@ static int finish_node(struct zbuild *B, struct bnode *bn)
 		gk_rrset_t *r = &n->rrsets[i];
 		r->type = s->type;
 		r->count = (uint16_t)s->n;
+		r->sigs = NULL; /* gk_dnssec_prepare attaches them */
 		r->rrs = gk_arena_dup(B->v->arena, s->rrs, s->n * sizeof(gk_rr_t));
 		if (!r->rrs)
 			return GK_ENOMEM;
