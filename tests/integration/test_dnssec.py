@@ -217,6 +217,22 @@ def zone_checks(gkbin, tmp, zdir, kdir):
 	return problems
 
 
+def expiry_metrics(port, zones):
+	"""Each signed zone's earliest signature expiry (signed for 30 days from now) and no
+	DNSSEC warning, on the metrics endpoint."""
+	import time
+	m = h.metrics(port)
+	now, p = time.time(), []
+	for z in zones:
+		exp = m.get('gatekeeper_zone_signature_expiry_timestamp_seconds{zone="%s"}' % z)
+		warn = m.get('gatekeeper_zone_dnssec_warnings{zone="%s"}' % z)
+		if exp is None or not now + 29 * 86400 < exp < now + 31 * 86400:
+			p.append("%s: signature expiry metric %r, want about 30 days from now" % (z, exp))
+		if warn != 0:
+			p.append("%s: DNSSEC warnings metric %r, want 0" % (z, warn))
+	return p
+
+
 def main(argv):
 	if len(argv) != 2:
 		print("usage: test_dnssec.py GATEKEEPERD | nsd")
@@ -234,10 +250,14 @@ def main(argv):
 			if target == "nsd":
 				ours = h.start_nsd(gtmp, zonedir=zdir, zones=zones)
 			else:
-				ours = h.start_gk(target, gtmp, zonedir=zdir, zones=zones)
+				mport = h.free_port()
+				ours = h.start_gk(target, gtmp, zonedir=zdir, zones=zones,
+						  extra="metrics:\n  listen: \"127.0.0.1:%d\"\n" % mport)
 			with ours:
 				h.log("NSD on %d, %s on %d; %d queries" % (nsd.port, ours.name, ours.port, len(cases)))
 				mismatches, problems, echo = td.run_mode("plain", nsd, ours, cases, verbose)
+				if target != "nsd":
+					check_problems += expiry_metrics(mport, [z for z, _ in zones])
 	for mode, case, nw, gw, a, b in mismatches:
 		keys = sorted(set(a) | set(b), key=str)
 		diff = ["%s: NSD=%r ours=%r" % (k, a.get(k), b.get(k)) for k in keys if a.get(k) != b.get(k)]
