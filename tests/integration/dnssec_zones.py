@@ -58,6 +58,8 @@ zz       A    192.0.2.99
 *.wc     CNAME www
 deleg.ent2 NS ns.outside.example.
 big      TXT  {big}
+mid      TXT  {mid}
+mid2     TXT  {mid2}
 """
 
 CHILD = """$ORIGIN child.signed.cn.
@@ -137,7 +139,10 @@ def make(dst):
 	zones = [("child.signed.cn", "child.signed.cn.zone")]
 	for z, nxt, opts in ZONES:
 		ksk, zsk = _keys(z, kdir)
-		body = BODY.format(z=z, nxt=nxt, big=big, fakeds="AB" * 32)
+		# mid: the answer and its RRSIG fit in 512 octets, the signed NS do not; mid2:
+		# the answer fits only without its RRSIG
+		body = BODY.format(z=z, nxt=nxt, big=big, fakeds="AB" * 32, mid='"%s"' % ("m" * 250),
+				   mid2='"%s" "%s"' % ("n" * 200, "n" * 180))
 		if z == "signed.cn":
 			body += "child NS ns1.child.signed.cn.\nns1.child A 192.0.2.50\n" + child_ds + "\n"
 		src = os.path.join(kdir, z + ".src")

@@ -67,7 +67,7 @@ def names_types(z):
 		     ("udeleg", "A"), ("www.udeleg", "A"), ("udeleg", "DS"), ("udeleg", "NS"),
 		     ("udeleg2", "A"), ("udeleg2", "DS"), ("udeleg3", "A"), ("x.udeleg3", "MX"),
 		     ("sdeleg", "A"), ("www.sdeleg", "A"), ("sdeleg", "DS"), ("ns.sdeleg", "A"),
-		     ("big", "TXT"), ("big", "A"), ("a.wc", "A"), ("a.wc", "CNAME"), ("wc", "A"),
+		     ("big", "TXT"), ("big", "A"), ("mid", "TXT"), ("mid2", "TXT"), ("a.wc", "A"), ("a.wc", "CNAME"), ("wc", "A"),
 		     ("ent2", "A"), ("x.ent2", "A"), ("deleg.ent2", "A"), ("deleg.ent2", "DS"),
 		     ("www.deleg.ent2", "A"), ("ns.sdeleg", "DS"), ("ns1", "DS"), ("nx", "DS"),
 		     ("ent", "DS"), ("a.wild", "DS"), ("x.udeleg3", "DS")):
