@@ -453,6 +453,12 @@ static void check_zone(struct chk *k, const gk_dnssec_t *s, int64_t now)
 	if (!s)
 		return;
 	check_sigs(k, now);
+	if (s->nsec3 && s->iter > 0)
+		warn(k, z->apex, GK_TYPE_NSEC3PARAM,
+		     "NSEC3 with %u additional iterations: each NXDOMAIN and wildcard answer with "
+		     "DO=1 costs %u SHA-1 hashes, and validating resolvers may treat the zone as "
+		     "insecure above 100 (RFC 9276 3.1: use 0)",
+		     s->iter, s->iter + 1u);
 	if (s->nsec3 && !s->n)
 		warn(k, z->apex, GK_TYPE_NSEC3PARAM,
 		     "NSEC3PARAM without an NSEC3 chain of its parameters");

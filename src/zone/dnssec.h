@@ -39,7 +39,8 @@ typedef const char *(*gk_dnssec_where_fn)(void *ctx, const gk_node_t *n, uint16_
  * per-node denial pointers. Then the zone checks, each a warning logged with the file and
  * line (where) -- the zone is served anyway, as NSD does: RRSIGs without a DNSKEY at the
  * apex, signatures expired or not yet valid at `now` (seconds since 1970), an NSEC or
- * NSEC3 chain whose next field skips or misses a name, NSEC3PARAM without a chain.
+ * NSEC3 chain whose next field skips or misses a name, NSEC3PARAM without a chain, NSEC3
+ * iterations above 0 (RFC 9276).
  * Returns 0 or GK_ENOMEM. Load time only. */
 int gk_dnssec_prepare(gk_zver_t *v, int64_t now, gk_dnssec_where_fn where, void *ctx);
 

@@ -173,13 +173,16 @@ def zone_checks(gkbin, tmp, zdir, kdir):
 					       os.path.join(cdir, "expired.zone")),
 		"early": dnssec_zones.resign(kdir, "nsec3.cn", ["-n", "-t", "0"],
 					     (now + 30 * 86400, now + 60 * 86400), os.path.join(cdir, "early.zone")),
+		"iter": dnssec_zones.resign(kdir, "nsec3.cn", ["-n", "-t", "5", "-s", "ab"], None,
+					    os.path.join(cdir, "iter.zone")),
 	}
 	# a broken NSEC3 chain: one hashed owner's records gone
 	with open(src["optout.cn"]) as f:
 		victim = [l.split()[0] for l in f if l.split()[3:4] == ["NSEC3"]][1]
 	files["nsec3"] = variant("nsec3-broken.zone", "optout.cn", lambda p: p[:1] == [victim])
 	zones = [("signed.cn", files["nsec"]), ("nsec3.cn", files["nochain"]), ("optout.cn", files["nokey"]),
-		 ("signed.cn", files["expired"]), ("nsec3.cn", files["early"]), ("optout.cn", files["nsec3"])]
+		 ("signed.cn", files["expired"]), ("nsec3.cn", files["early"]), ("optout.cn", files["nsec3"]),
+		 ("nsec3.cn", files["iter"])]
 	problems = []
 	for z, path in zones:
 		conf = h.gk_config(cdir, h.free_port(), zonedir=cdir, zones=[(z, os.path.basename(path))],
@@ -198,6 +201,7 @@ def zone_checks(gkbin, tmp, zdir, kdir):
 			"nokey.zone": (r"RRSIGs but no DNSKEY at the apex", "RRSIG"),
 			"expired.zone": (r"\d+ signatures expired \(the first at (\S+)\)", "RRSIG"),
 			"early.zone": (r"\d+ signatures not yet valid \(the first at (\S+)\)", "RRSIG"),
+			"iter.zone": (r"NSEC3 with 5 additional iterations: each NXDOMAIN", "NSEC3PARAM"),
 			"nsec3-broken.zone": (r"NSEC3 chain broken at (\S+): its next hashed owner is " +
 					      re.escape(victim.split(".")[0]), "NSEC3"),
 		}[base]
