@@ -15,6 +15,8 @@
 #   nsec3.cn         NSEC3, 0 iterations, salt aabbccdd; the same names
 #   optout.cn        NSEC3 opt-out, 0 iterations, no salt; the same names
 #   child.signed.cn  NSEC, the signed child
+#   bind.cn          signed by BIND's dnssec-signzone instead (bind9-utils): ECDSA P-256,
+#                    NSEC3 with 3 additional iterations and salt aabb; the same names
 #
 # Usage as a script: dnssec_zones.py DIR  (writes the zones there and prints the list).
 import os
@@ -23,7 +25,8 @@ import subprocess
 import sys
 import time
 
-TOOLS = ("ldns-keygen", "ldns-signzone", "ldns-verify-zone")
+TOOLS = ("ldns-keygen", "ldns-signzone", "ldns-verify-zone", "dnssec-keygen", "dnssec-signzone",
+	 "dnssec-dsfromkey")
 
 BODY = """$ORIGIN {z}.
 $TTL 3600
@@ -122,7 +125,7 @@ def make(dst):
 	"""Sign every test zone into dst. Returns (zones, anchors, keydir)."""
 	bad = missing_tools()
 	if bad:
-		raise RuntimeError("missing %s (Debian package ldnsutils)" % ", ".join(bad))
+		raise RuntimeError("missing %s (Debian packages ldnsutils, bind9-utils)" % ", ".join(bad))
 	kdir = os.path.join(dst, "keys")
 	os.makedirs(kdir, exist_ok=True)
 	anchors = []
@@ -152,6 +155,21 @@ def make(dst):
 		with open(os.path.join(kdir, ksk + ".ds")) as f:
 			anchors.append(f.read().strip())
 		zones.append((z, z + ".zone"))
+	# the same names signed by BIND, 3 iterations: a second signer's output
+	src = os.path.join(kdir, "bind.cn.src")
+	with open(src, "w") as f:
+		f.write(BODY.format(z="bind.cn", nxt="signed.cn", big=big, fakeds="AB" * 32,
+				    mid='"%s"' % ("m" * 250), mid2='"%s" "%s"' % ("n" * 200, "n" * 180)))
+	bk = os.path.join(kdir, "bind")
+	os.makedirs(bk, exist_ok=True)
+	ksk = _run(["dnssec-keygen", "-q", "-K", bk, "-a", "ECDSAP256SHA256", "-f", "KSK", "bind.cn"], bk).split()[0]
+	_run(["dnssec-keygen", "-q", "-K", bk, "-a", "ECDSAP256SHA256", "bind.cn"], bk)
+	out = os.path.join(dst, "bind.cn.zone")
+	_run(["dnssec-signzone", "-q", "-K", bk, "-S", "-o", "bind.cn", "-f", out, "-3", "aabb", "-H", "3",
+	      "-s", "now-86400", "-e", "now+2592000", src], bk)
+	_run(["ldns-verify-zone", out], kdir)
+	anchors.append(_run(["dnssec-dsfromkey", "-2", os.path.join(bk, ksk + ".key")], bk).strip())
+	zones.append(("bind.cn", "bind.cn.zone"))
 	return zones, anchors, kdir
 
 

@@ -3,7 +3,7 @@
 # tests/integration/test_dnssec_resolver.py -- signed zones behind a validating resolver.
 #
 # The signed test zones (dnssec_zones.py) are served by gatekeeperd with the filing check:
-# signed.cn and nsec3.cn filed, optout.cn unfiled (its rule: NXDOMAIN), and a policy that
+# signed.cn, nsec3.cn and bind.cn (signed by BIND, NSEC3 with iterations) filed, optout.cn unfiled (its rule: NXDOMAIN), and a policy that
 # blocks one name of a filed zone with NXDOMAIN and redirects another. Debian's Unbound
 # validates (module-config "validator iterator", the zones' KSKs as trust anchors, a stub
 # zone per zone pointing at gatekeeperd). Asserted (policy/README.md "Signed zones"):
@@ -30,7 +30,7 @@ import dns.message  # noqa: E402
 import dns.query  # noqa: E402
 import dns.rcode  # noqa: E402
 
-FILED = {"signed.cn": 1, "nsec3.cn": 1}  # optout.cn: not in the set (unfiled)
+FILED = {"signed.cn": 1, "nsec3.cn": 1, "bind.cn": 1}  # optout.cn: not in the set (unfiled)
 POLICY = """mode: enforce
 unfiled: {action: nxdomain, ede: 15, text: "ICP filing required"}
 redirect: {a: [192.0.2.80], ttl: 300}
@@ -166,7 +166,11 @@ def run(gk, ub, expect):
 			("ent.nsec3.cn", "A", "NOERROR", None),
 			("a.wild.signed.cn", "MX", "NOERROR", None),
 			("deep.ent.signed.cn", "TXT", "NOERROR", None),
-			("nx.child.signed.cn", "A", "NXDOMAIN", None)):
+			("nx.child.signed.cn", "A", "NXDOMAIN", None),
+			("www.bind.cn", "A", "NOERROR", "192.0.2.10"),
+			("nx.bind.cn", "A", "NXDOMAIN", None),
+			("a.wild.bind.cn", "TXT", "NOERROR", '"wild"'),
+			("www.bind.cn", "TXT", "NOERROR", None)):
 		m = ask(ub.port, name, qtype)
 		h.log("%-22s %-4s unbound: %s" % (name, qtype, show(m)))
 		ok = m is not None and dns.rcode.to_text(m.rcode()) == rcode and bool(m.flags & dns.flags.AD)
