@@ -21,6 +21,7 @@
 #include "daemon/config.h"
 #include "redis/redis.h"
 #include "gk/discovery.h"
+#include "xfr/conf.h"
 
 struct ctx {
 	const char *path;
@@ -975,6 +976,11 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	}
 	if (strcmp(key, "dnstap") == 0)
 		return parse_dnstap(c, v);
+	if (strcmp(key, "secondary") == 0) {
+		int rc = gk_xfr_conf_parse(c->path, c->dir, c->doc, v, &cfg->secondary, c->err,
+		                           c->errlen);
+		return rc ? (c->rc = rc) : 0;
+	}
 	if (strcmp(key, "discovery") == 0) {
 		c->cfg->discovery.line = line_of(v);
 		return walk_map(c, "discovery", v, visit_discovery, NULL);
@@ -990,7 +996,7 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	}
 	return fail(c, line_of(k),
 	            "unknown key '%s' (expected listen, workers, edns_udp_max, tcp, zones, "
-	            "log_level, redis, filing, policy, metrics, dnstap, discovery)",
+	            "log_level, redis, filing, policy, metrics, dnstap, discovery, secondary)",
 	            key);
 }
 
@@ -1104,8 +1110,8 @@ int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out, ch
 		goto finish;
 	if (!seen.listen)
 		fail(&c, line_of(root), "missing required key 'listen'");
-	else if (!seen.zones)
-		fail(&c, line_of(root), "missing required key 'zones'");
+	else if (!seen.zones && !(c.cfg->secondary && c.cfg->secondary->n_zones > 0))
+		fail(&c, line_of(root), "missing required key 'zones' (or secondary.zones)");
 	if (c.rc == 0) {
 		gk_config_filing_t *fl = &c.cfg->filing;
 		if (!seen.filing_enforce_set)
@@ -1179,6 +1185,7 @@ void gk_config_free(gk_config_t *cfg)
 	free(cfg->dnstap.file);
 	free(cfg->dnstap.unix_path);
 	free(cfg->dnstap.identity);
+	gk_xfr_conf_free(cfg->secondary);
 	free(cfg->path);
 	free(cfg);
 }
