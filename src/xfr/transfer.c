@@ -19,6 +19,7 @@
 #include "xfr/internal.h"
 
 struct job {
+	struct job *next, **pprev; /* the loop's jobs (loop->data) */
 	uv_tcp_t tcp;
 	uv_timer_t timer;
 	uv_connect_t conn;
@@ -45,6 +46,11 @@ static int start_job(uv_loop_t *loop, const gk_xfr_request_t *req, gk_xfr_done_f
 
 static void job_free(struct job *j)
 {
+	if (j->pprev) {
+		*j->pprev = j->next;
+		if (j->next)
+			j->next->pprev = j->pprev;
+	}
 	gk_xfr_stream_free(&j->st);
 	gk_tsig_ctx_free(j->tsig);
 	free((char *)j->req.zone);
@@ -327,6 +333,11 @@ static int start_job(uv_loop_t *loop, const gk_xfr_request_t *req, gk_xfr_done_f
 	}
 	j->tcp.data = j->timer.data = j->conn.data = j;
 	j->open_handles = 2;
+	j->next = loop->data;
+	if (j->next)
+		j->next->pprev = &j->next;
+	j->pprev = (struct job **)&loop->data;
+	loop->data = j;
 	uv_timer_start(&j->timer, on_timeout, req->timeout_ms, req->timeout_ms);
 	int e = uv_tcp_connect(&j->conn, &j->tcp, j->req.addr, on_connect);
 	if (e < 0)
@@ -337,6 +348,15 @@ static int start_job(uv_loop_t *loop, const gk_xfr_request_t *req, gk_xfr_done_f
 fail:
 	job_free(j);
 	return rc;
+}
+
+void gk_xfr_cancel_all(uv_loop_t *loop)
+{
+	for (struct job *j = loop->data; j; j = j->next) {
+		j->fallback = false;
+		if (!j->finished)
+			fail(j, GK_EIO, "cancelled (shutting down)");
+	}
 }
 
 int gk_xfr_start(uv_loop_t *loop, const gk_xfr_request_t *req, gk_xfr_done_fn done, void *ctx)

@@ -62,12 +62,17 @@ typedef struct gk_xfr_result {
 
 typedef void (*gk_xfr_done_fn)(void *ctx, gk_xfr_result_t *res);
 
-/* Start one exchange on loop. req is copied (cur_text too); key and addr are copied or
- * borrowed as said above. done is called exactly once, on loop, when the exchange ends (also
- * when it fails); not at all if this returns an error. Returns 0, GK_EINVAL (bad zone name)
+/* Start one exchange on loop. The loop's data pointer is the module's (its list of
+ * exchanges): use a loop of its own for transfers. req is copied (cur_text too); key and addr are
+ * copied or borrowed as said above. done is called exactly once, on loop, when the exchange ends
+ * (also when it fails); not at all if this returns an error. Returns 0, GK_EINVAL (bad zone name)
  * or GK_ENOMEM. Loop thread. */
 GK_MUST_CHECK int gk_xfr_start(uv_loop_t *loop, const gk_xfr_request_t *req, gk_xfr_done_fn done,
                                void *ctx);
+
+/* End every exchange running on loop now: each reports GK_EIO ("cancelled") through its
+ * callback once its handles are closed (the loop must run on). Loop thread. */
+void gk_xfr_cancel_all(uv_loop_t *loop);
 
 /* RFC 1982 serial arithmetic: true when a is newer than b. */
 bool gk_xfr_serial_gt(uint32_t a, uint32_t b);

@@ -8,3 +8,5 @@ add_test(NAME integration_xfr
 	WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
 set_tests_properties(integration_xfr PROPERTIES LABELS integration TIMEOUT 180
 	ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+# gatekeeperd as a secondary of Knot and NSD: NOTIFY, IXFR, expiry, persistence, restart
+gk_integration_test(integration_secondary test_secondary.py 300)
