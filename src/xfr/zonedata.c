@@ -6,9 +6,11 @@
  * both what gk_zver_build compiles and what the persisted file holds. An IXFR re-reads that
  * text, applies the differences on a sorted array (deletions found by binary search in
  * canonical order, TTL ignored as RFC 1995 leaves it), and writes the text again. Measured
- * on this machine (docs/SECONDARY.md): a 10,000-record zone parses, applies a one-record
- * change and prints in about 25 ms; a typical registrar zone of 20 records in well under a
- * millisecond, against ~226 octets per record per zone to keep the lists in memory.
+ * (tests/unit/xfr/test_ixfr.c, this 2-core machine): one change applied to a 20-record zone
+ * in 0.05 ms, to a 10,000-record zone in about 190 ms (ldns parses and prints about 9 us a
+ * record each; the application itself is negligible). Keeping each zone's records as ldns
+ * lists instead would cost ~226 octets a record for every zone all the time (DEPS.md): 450
+ * MB for 100,000 zones of 20 records, to save well under a millisecond per change on them.
  */
 #include <stdio.h>
 #include <stdlib.h>
