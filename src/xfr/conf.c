@@ -317,6 +317,7 @@ static int parse_zone(struct pc *c, yaml_node_t *m, gk_xfr_zone_conf_t *z)
 		if (same_name(c->conf->zones[i].name, name))
 			return fail(c, m, "secondary.zones: duplicate zone '%s'", name);
 	}
+	z->line = m->start_mark.line + 1;
 	return (z->name = strdup(name)) ? 0 : (c->rc = GK_ENOMEM);
 }
 

@@ -40,6 +40,7 @@ typedef struct gk_xfr_zone_conf {
 	char *name; /* apex as written */
 	gk_xfr_primary_conf_t primaries[GK_XFR_PRIMARIES_MAX];
 	size_t n_primaries; /* >= 1 */
+	size_t line;        /* of the entry in the config file */
 } gk_xfr_zone_conf_t;
 
 typedef struct gk_xfr_conf {

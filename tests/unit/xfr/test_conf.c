@@ -156,6 +156,12 @@ static void test_errors(void **state)
 	             5, "cannot read");
 	expect_error(HEAD "secondary:\n  directory: d\n  timeout_ms: 5\n", 4, "out of range");
 	expect_error(HEAD "secondary:\n  directory: d\n", 1, "missing required key 'zones'");
+	write_file("f.zone", "@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n", 0644);
+	expect_error(HEAD "zones:\n  - {name: a.cn, file: f.zone}\n"
+	                  "secondary:\n  directory: d\n  zones:\n"
+	                  "    - {name: b.cn, primaries: [\"192.0.2.1\"]}\n"
+	                  "    - {name: A.CN., primaries: [\"192.0.2.1\"]}\n",
+	             8, "also in zones");
 }
 
 int main(void)
