@@ -294,7 +294,9 @@ def main(argv):
 		# 8. restart with every primary stopped: persisted zones served at once
 		nsd.stop()
 		knot.stop()
-		gk.stop()
+		rc = gk.stop()
+		check("gatekeeperd exits cleanly (transfer thread stopped, nothing leaked)", rc == 0,
+		      "rc %s: %s" % (rc, gk.log_text()[-3000:]))
 		gk = start_gk(binary, gtmp, port, mport, knot.port, nsd.port)
 		gk.wait_ready("k.cn")
 		check("after restart k.cn is served from disk", serial_of(port, "k.cn") == 11)
@@ -302,7 +304,8 @@ def main(argv):
 		check("the restart log says loaded from disk",
 		      "serial 11 loaded from" in gk.log_text())
 		rc = gk.stop()
-		check("gatekeeperd exits cleanly", rc == 0, rc)
+		check("gatekeeperd exits cleanly after the restart", rc == 0,
+		      "rc %s: %s" % (rc, gk.log_text()[-3000:]))
 	if failures:
 		print("FAILED: %d: %s" % (len(failures), "; ".join(failures)))
 		return 1
