@@ -9,11 +9,18 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "xfr/secondary.h"
 
 static gk_secondary_t *sec;
+static char dir[] = "/tmp/gk-fuzz-notify-XXXXXX";
+
+static void cleanup(void)
+{
+	rmdir(dir); /* empty: nothing is ever transferred */
+}
 
 static void setup(void)
 {
@@ -22,11 +29,11 @@ static void setup(void)
 	static gk_xfr_conf_t conf;
 	static gk_xfr_zone_conf_t zones[2];
 	static gk_tsig_key_t key;
-	static char dir[] = "/tmp/gk-fuzz-notify-XXXXXX";
 	char err[256];
 	if (!mkdtemp(dir) || uv_loop_init(&loop) != 0 || gk_zoneset_create(NULL, NULL, &zs) != 0 ||
 	    gk_tsig_key_init(&key, "k.", "hmac-sha256", "c2VjcmV0") != 0)
 		abort();
+	atexit(cleanup);
 	for (int i = 0; i < 2; i++) {
 		struct sockaddr_in *a = (struct sockaddr_in *)&zones[i].primaries[0].addr;
 		a->sin_family = AF_INET;
