@@ -13,7 +13,8 @@
 #   5. NSD's serial going backwards: ignored (old serial still served), logged and counted.
 #   6. AXFR and IXFR from a client: REFUSED.
 #   7. NSD stopped: the zone (expire 6 s) answers SERVFAIL after retries; NSD back: served.
-#   8. Restart with every primary stopped: the persisted zones are served at once.
+#   8. Shutdown with an SOA check in flight (Knot frozen): clean exit; restart with every
+#      primary stopped: the persisted zones are served at once.
 #
 # Usage: test_secondary.py GATEKEEPERD
 import os
@@ -292,9 +293,13 @@ def main(argv):
 		wait_for("n.cn served again once NSD is back", lambda: serial_of(port, "n.cn"), 102, 60)
 
 		# 8. restart with every primary stopped: persisted zones served at once
+		# a check in flight at shutdown (Knot frozen: it accepts, never answers) is cancelled
 		nsd.stop()
-		knot.stop()
+		knot.freeze()
+		_, r = notify(port, "k.cn")
+		check("NOTIFY accepted while Knot is frozen", r.rcode() == 0, r)
 		rc = gk.stop()
+		knot.stop()
 		check("gatekeeperd exits cleanly (transfer thread stopped, nothing leaked)", rc == 0,
 		      "rc %s: %s" % (rc, gk.log_text()[-3000:]))
 		gk = start_gk(binary, gtmp, port, mport, knot.port, nsd.port)
