@@ -378,13 +378,13 @@ static void xfr_done(void *ctx, gk_xfr_result_t *r)
 	} else if (r->uptodate) {
 		succeeded(z);
 	} else {
-		char err[512];
+		char err[512] = "no SOA record first";
 		gk_zver_t *v = NULL;
 		uint32_t serial = 0;
 		struct zone tz = *z; /* timers of the new SOA, applied on success only */
 		if (soa_of(r->text, r->text_len, &tz, &serial) != 0 ||
 		    build(z, r->text, r->text_len, false, &v, err, sizeof(err)) != 0) {
-			failed(z, "transfer from %s does not load: %s", p->text, v ? "" : err);
+			failed(z, "transfer from %s does not load: %s", p->text, err);
 		} else {
 			uint64_t now = now_ms();
 			int prc = persist(z, r->text, r->text_len, now, p->text);
@@ -714,7 +714,7 @@ static int zone_init(gk_secondary_t *s, struct zone *z, const gk_xfr_zone_conf_t
 /* Load the persisted copy (if any) and publish it. */
 static void load_persisted(struct zone *z)
 {
-	char *text = NULL, err[512];
+	char *text = NULL, err[512] = "no SOA record first";
 	size_t len = 0;
 	uint64_t refreshed = 0;
 	int rc = read_persisted(z, &text, &len, &refreshed);
@@ -726,10 +726,7 @@ static void load_persisted(struct zone *z)
 	    build(z, text, len, false, &v, err, sizeof(err)) != 0) {
 		gk_log(GK_LOG_ERR,
 		       "secondary: zone %s: %s does not load (%s): waiting for a transfer", z->name,
-		       z->path,
-		       rc  ? gk_strerror(rc)
-		       : v ? "no SOA"
-		           : err);
+		       z->path, rc ? gk_strerror(rc) : err);
 		gk_zver_free(v);
 		free(text);
 		return;

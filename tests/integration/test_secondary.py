@@ -302,8 +302,20 @@ def main(argv):
 		knot.stop()
 		check("gatekeeperd exits cleanly (transfer thread stopped, nothing leaked)", rc == 0,
 		      "rc %s: %s" % (rc, gk.log_text()[-3000:]))
+		# a persisted file that does not load: logged, the zone waits for a transfer
+		with open(os.path.join(gtmp, "secondary", "n.cn.zone"), "w") as f:
+			f.write("; gatekeeper secondary zone n.cn refreshed 1 from x\nnot a zone\n")
+		# a persisted file that does not load: logged, the zone waits for a transfer
+		with open(os.path.join(gtmp, "secondary", "n.cn.zone"), "w") as f:
+			f.write("; gatekeeper secondary zone n.cn refreshed 1 from x\nnot a zone\n")
 		gk = start_gk(binary, gtmp, port, mport, knot.port, nsd.port)
 		gk.wait_ready("k.cn")
+		check("a broken persisted file is refused at start",
+		      serial_of(port, "n.cn") == "REFUSED" and "does not load" in gk.log_text(),
+		      gk.log_text()[-2000:])
+		check("a broken persisted file is refused at start",
+		      serial_of(port, "n.cn") == "REFUSED" and "does not load" in gk.log_text(),
+		      gk.log_text()[-2000:])
 		check("after restart k.cn is served from disk", serial_of(port, "k.cn") == 11)
 		check("after restart ks.cn is served from disk", serial_of(port, "ks.cn") == 21)
 		check("the restart log says loaded from disk",
