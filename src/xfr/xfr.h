@@ -63,7 +63,8 @@ typedef struct gk_xfr_result {
 typedef void (*gk_xfr_done_fn)(void *ctx, gk_xfr_result_t *res);
 
 /* Start one exchange on loop. The loop's data pointer is the module's (its list of
- * exchanges): use a loop of its own for transfers. req is copied (cur_text too); key and addr are
+ * exchanges): use a loop of its own for transfers, with data NULL before the first call
+ * (uv_loop_init leaves data as it was). req is copied (cur_text too); key and addr are
  * copied or borrowed as said above. done is called exactly once, on loop, when the exchange ends
  * (also when it fails); not at all if this returns an error. Returns 0, GK_EINVAL (bad zone name)
  * or GK_ENOMEM. Loop thread. */

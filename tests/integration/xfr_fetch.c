@@ -101,6 +101,7 @@ int main(int argc, char **argv)
 	const char *k = argv[optind + 3];
 	req.kind = !strcmp(k, "soa") ? GK_XFR_SOA : !strcmp(k, "axfr") ? GK_XFR_AXFR : GK_XFR_IXFR;
 	uv_loop_t loop;
+	loop.data = NULL; /* uv_loop_init keeps it; transfer.c keeps its exchanges there */
 	uv_loop_init(&loop);
 	if (gk_xfr_start(&loop, &req, done, NULL) != 0)
 		return 2;
