@@ -264,6 +264,31 @@ def main(argv):
 			 lambda: metric(mport, 'gatekeeper_secondary_notify_total{result="refused"}'),
 			 before + 3)
 
+		# NOTIFY flood (4,000 queued while gatekeeperd is stopped, half from a stranger's
+		# zone): every reply is NOERROR or REFUSED as it should be, each counted once,
+		# and queries are answered afterwards
+		acc0 = sum(metric(mport, 'gatekeeper_secondary_notify_total{result="%s"}' % k) or 0
+			   for k in ("accepted", "dropped"))
+		ref0 = metric(mport, 'gatekeeper_secondary_notify_total{result="refused"}') or 0
+		wires = []
+		for i in range(4000):
+			q = dns.message.make_query("k.cn" if i < 2000 else "x.cn", "SOA")
+			q.set_opcode(dns.opcode.NOTIFY)
+			q.id = i
+			wires.append(q.to_wire())
+		got = h.udp_burst(gk, wires, timeout=3.0)
+		good = sum(1 for i, d in got.items() if (d[3] & 0x0f) == (0 if i < 2000 else 5))
+		n_ok = sum(1 for i in got if i < 2000)
+		check("NOTIFY flood: replies as expected (%d of 4000 came back)" % len(got),
+		      len(got) > 0 and good == len(got), len(got) - good)
+		wait_for("NOTIFY flood: accepted ones counted",
+			 lambda: sum(metric(mport, 'gatekeeper_secondary_notify_total{result="%s"}' % k)
+				     or 0 for k in ("accepted", "dropped")) >= acc0 + n_ok, True)
+		check("NOTIFY flood: refused ones counted",
+		      (metric(mport, 'gatekeeper_secondary_notify_total{result="refused"}') or 0) >=
+		      ref0 + len(got) - n_ok)
+		check("queries answered after the flood", serial_of(port, "k.cn") == 11)
+
 		# 6. AXFR/IXFR from clients
 		for t in ("AXFR", "IXFR"):
 			try:
