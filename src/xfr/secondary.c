@@ -35,10 +35,10 @@
 struct zone {
 	gk_secondary_t *s;
 	const gk_xfr_zone_conf_t *conf;
-	char name[256];
-	uint8_t apex[GK_DNAME_MAX];
+	const char *name; /* the config's (it outlives us) */
+	uint8_t *apex;    /* lowercase wire form, apex_len octets */
 	size_t apex_len;
-	char path[PATH_MAX];
+	char *path; /* the persisted file */
 	uv_timer_t timer;
 	/* transfer thread */
 	bool have_data, busy, again, queued;
@@ -52,7 +52,7 @@ struct zone {
 	uint64_t checks, transfers_axfr, transfers_ixfr, failures, backwards;
 	size_t last_bytes;
 	uint64_t last_xfr;
-	char last_error[320];
+	char *last_error; /* NULL while the last check succeeded */
 };
 
 static void close_cb(uv_handle_t *h)
@@ -304,7 +304,8 @@ static void succeeded(struct zone *z)
 	z->expire_at = now + (uint64_t)z->expire * 1000u;
 	bool was_expired = z->expired;
 	z->expired = false;
-	z->last_error[0] = 0;
+	free(z->last_error);
+	z->last_error = NULL;
 	uv_mutex_unlock(&z->s->mu);
 	if (was_expired) {
 		gk_log(GK_LOG_INFO, "secondary: zone %s refreshed: served again", z->name);
@@ -323,9 +324,11 @@ static void failed(struct zone *z, const char *fmt, ...)
 	va_end(ap);
 	gk_log(GK_LOG_WARN, "secondary: zone %s: %s%s", z->name, msg,
 	       z->have_data ? " (the current version keeps serving)" : "");
+	char *copy = strdup(msg);
 	uv_mutex_lock(&z->s->mu);
 	z->failures++;
-	snprintf(z->last_error, sizeof(z->last_error), "%s", msg);
+	free(z->last_error);
+	z->last_error = copy; /* NULL when out of memory: the log line above has it */
 	uv_mutex_unlock(&z->s->mu);
 	z->primary = (z->primary + 1) % (unsigned)z->conf->n_primaries;
 	schedule(z, jitter((uint64_t)(z->have_data ? z->retry : 5) * 1000u));
@@ -621,7 +624,8 @@ void gk_secondary_notify(gk_secondary_t *s, const uint8_t *msg, size_t len,
 		return;
 	uint8_t rcode = 5; /* REFUSED */
 	size_t q = 12, qend = 12;
-	struct zone key, *kp = &key, **hit = NULL;
+	uint8_t kb[GK_DNAME_MAX];
+	struct zone key = {.apex = kb}, *kp = &key, **hit = NULL;
 	/* the question: an uncompressed name, lowercased */
 	if (msg[5] == 1 && msg[4] == 0) {
 		size_t n = 0;
@@ -688,12 +692,15 @@ static int zone_init(gk_secondary_t *s, struct zone *z, const gk_xfr_zone_conf_t
 {
 	z->s = s;
 	z->conf = zc;
-	snprintf(z->name, sizeof(z->name), "%s", zc->name);
+	z->name = zc->name;
 	gk_tsig_key_t probe; /* the apex in lowercase wire form */
 	if (gk_tsig_key_init(&probe, zc->name, "hmac-sha256", "AAAA") != 0) {
 		snprintf(err, errlen, "secondary: zone %s: bad name", zc->name);
 		return GK_EINVAL;
 	}
+	z->apex = malloc(probe.name_len);
+	if (!z->apex)
+		return GK_ENOMEM;
 	memcpy(z->apex, probe.name, probe.name_len);
 	z->apex_len = probe.name_len;
 	char fn[256];
@@ -703,7 +710,10 @@ static int zone_init(gk_secondary_t *s, struct zone *z, const gk_xfr_zone_conf_t
 	if (k > 1 && fn[k - 1] == '.')
 		k--;
 	fn[k] = 0;
-	snprintf(z->path, sizeof(z->path), "%s/%s.zone", s->conf->directory, fn);
+	if (asprintf(&z->path, "%s/%s.zone", s->conf->directory, fn) < 0) {
+		z->path = NULL;
+		return GK_ENOMEM;
+	}
 	z->refresh = 3600;
 	z->retry = 600;
 	z->expire = 604800;
@@ -791,17 +801,23 @@ int gk_secondary_create(uv_loop_t *main, gk_zoneset_t *zs, const gk_xfr_conf_t *
 	if (rc == 0)
 		rc = uv_async_init(main, &s->main_async, main_async_cb);
 	s->wake.data = s->main_async.data = s;
+	if (rc != 0) {
+		snprintf(err, errlen, "secondary: cannot set up the transfer loop: %s",
+		         uv_strerror(rc));
+		gk_secondary_free(s);
+		return GK_ENOMEM;
+	}
 	for (size_t i = 0; i < s->n && rc == 0; i++) {
 		rc = zone_init(s, &s->zones[i], &conf->zones[i], err, errlen);
-		if (rc == 0)
-			rc = uv_timer_init(&s->loop, &s->zones[i].timer);
+		if (rc == 0 && uv_timer_init(&s->loop, &s->zones[i].timer) != 0)
+			rc = GK_ENOMEM;
 		s->by_apex[i] = &s->zones[i];
 	}
 	if (rc != 0) {
-		/* handles of a loop that never ran: nothing to close on main but main_async */
-		snprintf(err, errlen, "secondary: cannot set up: %s", uv_strerror(rc));
+		if (rc == GK_ENOMEM)
+			snprintf(err, errlen, "secondary: out of memory");
 		gk_secondary_free(s);
-		return GK_ENOMEM;
+		return rc;
 	}
 	qsort(s->by_apex, s->n, sizeof(*s->by_apex), cmp_apex);
 	for (size_t i = 0; i < s->n; i++)
@@ -820,11 +836,10 @@ int gk_secondary_start(gk_secondary_t *s)
 
 int gk_secondary_refresh(gk_secondary_t *s, const char *name)
 {
-	struct zone key, *kp = &key;
 	gk_tsig_key_t probe;
+	struct zone key = {.apex = probe.name}, *kp = &key;
 	if (gk_tsig_key_init(&probe, name, "hmac-sha256", "AAAA") != 0)
 		return GK_ENOENT;
-	memcpy(key.apex, probe.name, probe.name_len);
 	key.apex_len = probe.name_len;
 	struct zone **hit = bsearch(&kp, s->by_apex, s->n, sizeof(*s->by_apex), cmp_apex);
 	if (!hit)
@@ -903,8 +918,8 @@ void gk_secondary_metrics(gk_secondary_t *s, FILE *f)
 	for (size_t i = 0; i < s->n; i++) {
 		struct zone *z = &s->zones[i];
 		fprintf(f, "gatekeeper_secondary_zone_last_error{zone=\"%s\",error=\"", z->name);
-		label(f, z->last_error);
-		fprintf(f, "\"} %d\n", z->last_error[0] ? 1 : 0);
+		label(f, z->last_error ? z->last_error : "");
+		fprintf(f, "\"} %d\n", z->last_error ? 1 : 0);
 	}
 	uv_mutex_unlock(&s->mu);
 }
@@ -923,6 +938,11 @@ static void free_main(uv_handle_t *h)
 		p = n;
 	}
 	uv_mutex_destroy(&s->mu);
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->zones[i].apex);
+		free(s->zones[i].path);
+		free(s->zones[i].last_error);
+	}
 	free(s->zones);
 	free(s->by_apex);
 	free(s);
