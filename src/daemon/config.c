@@ -21,6 +21,7 @@
 #include "daemon/config.h"
 #include "redis/redis.h"
 #include "gk/discovery.h"
+#include "xfr/conf.h"
 
 struct ctx {
 	const char *path;
@@ -266,6 +267,40 @@ static void canon(const char *in, char *out, size_t outlen)
 	if (n > 1 && out[n - 1] == '.')
 		n--;
 	out[n] = '\0';
+}
+
+/* Zone names compared as the duplicate check does: case and one trailing dot aside. */
+static int cmp_zone_name(const void *pa, const void *pb)
+{
+	const char *a = *(const char *const *)pa, *b = *(const char *const *)pb;
+	size_t la = strlen(a), lb = strlen(b);
+	la -= la > 1 && a[la - 1] == '.';
+	lb -= lb > 1 && b[lb - 1] == '.';
+	size_t l = la < lb ? la : lb;
+	int r = strncasecmp(a, b, l);
+	return r != 0 ? r : (la > lb) - (la < lb);
+}
+
+/* A zone is served from a file or by transfer, not both. */
+static void check_secondary_overlap(struct ctx *c)
+{
+	const gk_xfr_conf_t *x = c->cfg->secondary;
+	size_t n = c->cfg->n_zones;
+	const char **names = calloc(n + 1, sizeof(*names));
+	if (names == NULL) {
+		c->rc = GK_ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		names[i] = c->cfg->zones[i].name;
+	qsort(names, n, sizeof(*names), cmp_zone_name);
+	for (size_t i = 0; i < x->n_zones && c->rc == 0; i++) {
+		const char *k = x->zones[i].name;
+		if (bsearch(&k, names, n, sizeof(*names), cmp_zone_name) != NULL)
+			fail(c, x->zones[i].line,
+			     "secondary.zones: '%s' is also in zones (a zone has one source)", k);
+	}
+	free(names);
 }
 
 static char *resolve(struct ctx *c, const char *file)
@@ -975,6 +1010,11 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	}
 	if (strcmp(key, "dnstap") == 0)
 		return parse_dnstap(c, v);
+	if (strcmp(key, "secondary") == 0) {
+		int rc = gk_xfr_conf_parse(c->path, c->dir, c->doc, v, &cfg->secondary, c->err,
+		                           c->errlen);
+		return rc ? (c->rc = rc) : 0;
+	}
 	if (strcmp(key, "discovery") == 0) {
 		c->cfg->discovery.line = line_of(v);
 		return walk_map(c, "discovery", v, visit_discovery, NULL);
@@ -990,7 +1030,7 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	}
 	return fail(c, line_of(k),
 	            "unknown key '%s' (expected listen, workers, edns_udp_max, tcp, zones, "
-	            "log_level, redis, filing, policy, metrics, dnstap, discovery)",
+	            "log_level, redis, filing, policy, metrics, dnstap, discovery, secondary)",
 	            key);
 }
 
@@ -1104,8 +1144,10 @@ int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out, ch
 		goto finish;
 	if (!seen.listen)
 		fail(&c, line_of(root), "missing required key 'listen'");
-	else if (!seen.zones)
-		fail(&c, line_of(root), "missing required key 'zones'");
+	else if (!seen.zones && !(c.cfg->secondary && c.cfg->secondary->n_zones > 0))
+		fail(&c, line_of(root), "missing required key 'zones' (or secondary.zones)");
+	else if (c.cfg->secondary)
+		check_secondary_overlap(&c);
 	if (c.rc == 0) {
 		gk_config_filing_t *fl = &c.cfg->filing;
 		if (!seen.filing_enforce_set)
@@ -1179,6 +1221,7 @@ void gk_config_free(gk_config_t *cfg)
 	free(cfg->dnstap.file);
 	free(cfg->dnstap.unix_path);
 	free(cfg->dnstap.identity);
+	gk_xfr_conf_free(cfg->secondary);
 	free(cfg->path);
 	free(cfg);
 }

@@ -140,7 +140,7 @@ typedef struct gk_config {
 	unsigned tcp_idle_timeout_ms;
 	unsigned tcp_max_pipelined;
 	gk_zone_spec_t *zones; /* name and file set (file resolved); strings owned here */
-	size_t n_zones;        /* >= 1 */
+	size_t n_zones;        /* >= 1, or 0 when secondary names zones */
 	enum gk_log_level log_level;
 	gk_config_redis_t redis;
 	gk_config_filing_t filing;
@@ -148,6 +148,7 @@ typedef struct gk_config {
 	gk_config_policy_t policy;
 	gk_config_metrics_t metrics;
 	gk_config_dnstap_t dnstap;
+	struct gk_xfr_conf *secondary; /* `secondary:` (src/xfr/conf.h), or NULL */
 } gk_config_t;
 
 /* Load and check path. On success *out owns a new config (free with gk_config_free) and 0 is

@@ -23,6 +23,7 @@
 #include "policy/policy.h"
 #include "polsync/polsync.h"
 #include "status/status.h"
+#include "xfr/secondary.h"
 
 /* A policy shared by consecutive views; counted on the main thread only. */
 struct gk_daemon_polref {
@@ -69,6 +70,7 @@ struct gk_server {
 	gk_policy_t *pol_next; /* under pol_mu */
 	uint64_t pol_next_version;
 	char pol_next_key[80];
+	gk_secondary_t *sec; /* secondary zones (xfr/secondary.h), or NULL */
 };
 
 struct gk_daemon_sync_report {

@@ -203,6 +203,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	gk_log(GK_LOG_INFO, "%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
 	s->stopping = true;
 	stop_workers(s);
+	gk_secondary_free(s->sec); /* after the query threads (NOTIFY), before the loop closes */
+	s->sec = NULL;
 	stop_obs(s);
 	if (s->polsync != NULL)
 		gk_polsync_stop(s->polsync);
@@ -311,6 +313,22 @@ static int start_discovery(gk_server_t *s, char *err, size_t errlen)
 	return 0;
 }
 
+static void notify_cb(void *ctx, const uint8_t *msg, size_t len, const struct sockaddr *from,
+                      uint8_t *out, size_t cap, size_t *outlen)
+{
+	gk_secondary_notify(ctx, msg, len, from, out, cap, outlen);
+}
+
+static void secondary_metrics(void *arg, FILE *f)
+{
+	gk_secondary_metrics(arg, f);
+}
+
+static void secondary_published(void *ctx)
+{
+	gk_daemon_view_published(ctx); /* replaced versions wait for every worker */
+}
+
 static int start_workers(gk_server_t *s, char *err, size_t errlen)
 {
 	const gk_config_t *cfg = s->boot;
@@ -341,6 +359,10 @@ static int start_workers(gk_server_t *s, char *err, size_t errlen)
 		return GK_ENOMEM;
 	}
 	p.udp_obs = udp_obs;
+	if (s->sec) {
+		p.notify = notify_cb;
+		p.notify_ctx = s->sec;
+	}
 	int rc = 0;
 	for (unsigned i = 0; i < cfg->workers && rc == 0; i++) {
 		p.id = i;
@@ -447,6 +469,10 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 			goto fail;
 		}
 	}
+	if (s->boot->secondary &&
+	    (rc = gk_secondary_create(&s->loop, s->zs, s->boot->secondary, s->psl,
+	                              secondary_published, s, &s->sec, err, errlen)) != 0)
+		goto fail;
 	if ((rc = gk_daemon_view_build(s->zs, s->boot, s->status, s->psl, s->pol, &v, err,
 	                               errlen)) != 0)
 		goto fail;
@@ -473,6 +499,13 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	if ((rc = start_obs(s, err, errlen)) != 0 || (rc = start_metrics(s, err, errlen)) != 0 ||
 	    (rc = start_workers(s, err, errlen)) != 0)
 		goto fail;
+	if (s->sec)
+		gk_obs_set_extra(s->obs, secondary_metrics, s->sec);
+	if (s->sec && (rc = gk_secondary_start(s->sec)) != 0) {
+		snprintf(err, errlen, "secondary: cannot start the transfer thread: %s",
+		         uv_strerror(rc));
+		goto fail;
+	}
 	for (size_t i = 0; i < s->boot->n_listen; i++)
 		gk_log(GK_LOG_INFO, "listening on %s (udp, tcp)", s->boot->listen[i].text);
 	gk_log(GK_LOG_INFO,

@@ -38,6 +38,10 @@ typedef struct gk_net_addr {
 	const char *text; /* for logs; borrowed for the duration of gk_worker_create */
 } gk_net_addr_t;
 
+typedef void (*gk_net_notify_fn)(void *ctx, const uint8_t *msg, size_t len,
+                                 const struct sockaddr *from, uint8_t *out, size_t cap,
+                                 size_t *outlen);
+
 typedef struct gk_net_params {
 	const gk_net_addr_t *addrs;
 	size_t n_addrs;
@@ -51,6 +55,11 @@ typedef struct gk_net_params {
 	 * reader udp_reader0 + j and observes into udp_obs[j] (udp_obs NULL: none). */
 	unsigned udp_reader0;
 	gk_obs_worker_t *const *udp_obs;
+	/* NOTIFY (opcode 4) requests go here instead of the packet path when set (secondary
+	 * zones, xfr/secondary.h): it writes the response to out (*outlen 0: none). Called on
+	 * the query threads; must not block. */
+	gk_net_notify_fn notify;
+	void *notify_ctx;
 } gk_net_params_t;
 
 /* Counters: plain fields, each block written by one thread only (the worker's loop, or one

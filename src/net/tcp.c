@@ -297,6 +297,24 @@ static void pump(struct conn *c)
 			conn_close(c);
 			return;
 		}
+		if (gk_net_is_notify(w, msg, mlen)) {
+			size_t ol = 0;
+			if (c->peer.ss_family == 0) { /* not asked at accept without a log */
+				int plen = sizeof(c->peer);
+				if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &plen) !=
+				    0)
+					c->peer.ss_family = 0;
+			}
+			/* family 0 (peer unknown) matches no primary: refused */
+			w->notify(w->notify_ctx, msg, mlen, (const struct sockaddr *)&c->peer,
+			          w->out, GK_PKT_OUT_MAX, &ol);
+			if (ol > 0 && send_response(c, ol) != 0) {
+				conn_close(c);
+				return;
+			}
+			off += used;
+			continue;
+		}
 		const gk_net_view_t *v = gk_snapshot_read(w->view);
 		gk_pkt_result_t res = {0};
 		/* TCP times each message alone: the write below is a syscall, not packet path */

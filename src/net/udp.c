@@ -125,15 +125,24 @@ static unsigned answer(struct udp_sock *u, const gk_net_view_t *v, int i, unsign
 	}
 	uint8_t *o = b->out + (size_t)*k * GK_PKT_OUT_MAX;
 	gk_pkt_result_t res = {0};
-	gk_pkt_outcome_t oc = gk_pkt_process_hint(v->zs, &v->opts, GK_PKT_UDP, b->in[i],
-	                                          b->rmsg[i].msg_len, o, &res, hint);
-	gk_obs_query(u->obs, GK_PKT_UDP, oc, &res, b->in[i], b->rmsg[i].msg_len, o,
-	             (const struct sockaddr *)&b->addr[i]);
-	if (oc != GK_PKT_ANSWER) {
-		u->ctr.dropped++;
-		return 1;
+	if (gk_net_is_notify(u->w, b->in[i], b->rmsg[i].msg_len)) {
+		size_t ol = 0;
+		u->w->notify(u->w->notify_ctx, b->in[i], b->rmsg[i].msg_len,
+		             (const struct sockaddr *)&b->addr[i], o, 512, &ol);
+		if (ol == 0)
+			return 1;
+		res.len = ol;
+	} else {
+		gk_pkt_outcome_t oc = gk_pkt_process_hint(v->zs, &v->opts, GK_PKT_UDP, b->in[i],
+		                                          b->rmsg[i].msg_len, o, &res, hint);
+		gk_obs_query(u->obs, GK_PKT_UDP, oc, &res, b->in[i], b->rmsg[i].msg_len, o,
+		             (const struct sockaddr *)&b->addr[i]);
+		if (oc != GK_PKT_ANSWER) {
+			u->ctr.dropped++;
+			return 1;
+		}
+		gk_net_count(&u->ctr, &res);
 	}
-	gk_net_count(&u->ctr, &res);
 	b->siov[*k] = (struct iovec){o, res.len};
 	b->smsg[*k].msg_hdr = (struct msghdr){.msg_name = &b->addr[i],
 	                                      .msg_namelen = b->rmsg[i].msg_hdr.msg_namelen,

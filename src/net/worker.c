@@ -162,6 +162,8 @@ int gk_worker_create(const gk_net_params_t *p, gk_worker_t **out, char *err, siz
 		return GK_ENOMEM;
 	w->id = p->id;
 	w->view = p->view;
+	w->notify = p->notify;
+	w->notify_ctx = p->notify_ctx;
 	w->n_addrs = p->n_addrs;
 	w->max_conns = p->tcp_max_connections;
 	w->idle_ms = p->tcp_idle_timeout_ms;

@@ -366,6 +366,19 @@ int gk_metrics_render(const gk_obs_t *obs, char **out, size_t *len)
 	render_zones(&b, obs);
 	render_tap(&b, obs, c);
 	render_discovery(&b, obs);
+	{
+		char *x = NULL;
+		size_t xl = 0;
+		FILE *f = open_memstream(&x, &xl);
+		if (f != NULL) {
+			gk_obs_extra(obs, f);
+			if (fclose(f) == 0 && x != NULL)
+				put(&b, "%s", x);
+		}
+		if (f == NULL)
+			b.oom = true;
+		free(x);
+	}
 	free(c);
 	if (b.oom) {
 		free(b.p);

@@ -47,6 +47,8 @@ struct gk_obs {
 	void *policy_arg;
 	gk_obs_net_fn net_add;
 	void *net_arg;
+	gk_obs_extra_fn extra;
+	void *extra_arg;
 	struct gk_disc *disc;
 	double start_time;
 };
@@ -329,6 +331,18 @@ void gk_obs_net(const gk_obs_t *obs, struct gk_net_counters *sum)
 {
 	if (obs->net_add != NULL)
 		obs->net_add(obs->net_arg, sum);
+}
+
+void gk_obs_set_extra(gk_obs_t *obs, gk_obs_extra_fn put, void *arg)
+{
+	obs->extra = put;
+	obs->extra_arg = arg;
+}
+
+void gk_obs_extra(const gk_obs_t *obs, FILE *f)
+{
+	if (obs->extra != NULL)
+		obs->extra(obs->extra_arg, f);
 }
 
 void gk_obs_set_disc(gk_obs_t *obs, unsigned i, struct gk_disc_worker *dw)

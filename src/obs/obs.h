@@ -29,6 +29,7 @@
  * gk_obs_sum and the getters on the main thread any time.
  */
 #pragma once
+#include <stdio.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -175,6 +176,12 @@ const struct gk_zoneset *gk_obs_zones(const gk_obs_t *obs);
 typedef void (*gk_obs_net_fn)(void *arg, struct gk_net_counters *sum);
 void gk_obs_set_net(gk_obs_t *obs, gk_obs_net_fn add, void *arg);
 void gk_obs_net(const gk_obs_t *obs, struct gk_net_counters *sum);
+
+/* More metric families written by another module (secondary zones): put(arg, f) appends
+ * exposition text to f at each scrape, on the main thread. */
+typedef void (*gk_obs_extra_fn)(void *arg, FILE *f);
+void gk_obs_set_extra(gk_obs_t *obs, gk_obs_extra_fn put, void *arg);
+void gk_obs_extra(const gk_obs_t *obs, FILE *f);
 
 /* Discovery (obs/discovery.h): worker i's counting state, which gk_obs_query feeds with
  * every query (gk_disc_record wants all of them: its per-day totals are the filing rate's

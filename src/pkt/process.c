@@ -33,11 +33,12 @@ static inline void wr16(uint8_t *p, uint16_t v)
 
 /* Where the answer comes from. */
 enum src {
-	SRC_TMPL,    /* a compiled template */
-	SRC_RUNTIME, /* built at query time (zone/resolve.c) */
-	SRC_REFUSED, /* REFUSED */
-	SRC_LOCAL,   /* a policy redirect's local data */
-	SRC_TC,      /* nothing, TC set (RPZ rpz-tcp-only. over UDP) */
+	SRC_TMPL,     /* a compiled template */
+	SRC_RUNTIME,  /* built at query time (zone/resolve.c) */
+	SRC_REFUSED,  /* REFUSED */
+	SRC_LOCAL,    /* a policy redirect's local data */
+	SRC_TC,       /* nothing, TC set (RPZ rpz-tcp-only. over UDP) */
+	SRC_SERVFAIL, /* the zone is expired (a secondary past its SOA expire) */
 };
 
 /* ---- the decision (DESIGN.md "The decision") ----------------------------------------- */
@@ -299,11 +300,14 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 			case GK_ZONE_RUNTIME:
 				s = SRC_RUNTIME;
 				break;
+			case GK_ZONE_SERVFAIL:
+				s = SRC_SERVFAIL;
+				break;
 			default:
 				s = SRC_REFUSED;
 				break;
 			}
-			if (qq.qclass == GK_CLASS_ANY && s != SRC_REFUSED)
+			if (qq.qclass == GK_CLASS_ANY && s != SRC_REFUSED && s != SRC_SERVFAIL)
 				s = SRC_RUNTIME; /* rare: not worth templates of its own */
 			/* DO=1 in a signed zone: the answer compiled with RRSIGs and proofs */
 			if (s == SRC_TMPL && qq.do_bit && gk_zone_signed(&hit_z) &&
@@ -314,7 +318,7 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 		}
 		bool filter = false;
 		const gk_pol_local_t *local = NULL;
-		if (s != SRC_REFUSED && (opts->status || opts->policy)) {
+		if (s != SRC_REFUSED && s != SRC_SERVFAIL && (opts->status || opts->policy)) {
 			struct verdict vd = {NULL, NULL, GK_WHY_NONE};
 			bool refuse = false, checked = true;
 			const gk_pol_hit_t *hit =
@@ -404,6 +408,8 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 		}
 		if (s == SRC_REFUSED) {
 			rcode = GK_RCODE_REFUSED;
+		} else if (s == SRC_SERVFAIL) {
+			rcode = GK_RCODE_SERVFAIL;
 		} else if (s == SRC_TC) {
 			tc = true;
 		} else if (s == SRC_LOCAL) {

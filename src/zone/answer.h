@@ -32,6 +32,8 @@ typedef enum gk_zone_src {
 	GK_ZONE_TMPL = 0, /* a compiled template: h->t */
 	GK_ZONE_RUNTIME,  /* to be built at query time (gk_zone_put_runtime) */
 	GK_ZONE_REFUSED,  /* no served zone contains the name */
+	GK_ZONE_SERVFAIL, /* the deepest zone containing the name is expired (h->ver set, node NULL)
+	                   */
 } gk_zone_src_t;
 
 /* Find (qname, qtype): qname lowercase wire form of qlen octets, loff[0..labels) its label

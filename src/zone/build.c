@@ -604,6 +604,8 @@ int gk_zver_build(const gk_zone_spec_t *spec, const struct gk_psl *psl, gk_zver_
 	memset(v, 0, sizeof(*v));
 	v->arena = arena;
 	v->psl = psl;
+	v->secondary = spec->secondary;
+	v->servfail = spec->servfail;
 	v->name = gk_arena_dup(arena, spec->name, strlen(spec->name) + 1);
 	struct zbuild B = {.v = v, .zone = &v->zone, .err = err, .errlen = errlen};
 	rc = v->name ? build_zone(&B, spec, origin) : GK_ENOMEM;

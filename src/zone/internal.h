@@ -178,6 +178,8 @@ struct gk_zver {
 	size_t nfiles;
 	bool owns_memo; /* set by the store when it retires the zone's last version */
 	uint64_t mark;  /* the gk_zoneset_sync pass that last saw the zone (writer only) */
+	bool secondary; /* spec->secondary: not gk_zoneset_sync's to remove */
+	bool servfail;  /* spec->servfail: every query SERVFAIL */
 	const struct gk_psl *psl; /* build time only; may be NULL */
 };
 

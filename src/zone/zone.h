@@ -22,6 +22,12 @@ typedef struct gk_zone_spec {
 	const char *file; /* master file path (relative paths are used as given) */
 	const char *text; /* or: master file contents in memory (tests, fuzzing) */
 	size_t text_len;  /* length of text */
+	/* A secondary zone (src/xfr): its versions come from transfers, published by the
+	 * secondary module on the writer thread; gk_zoneset_sync leaves them alone. */
+	bool secondary;
+	/* Every query for a name in the zone answers SERVFAIL (a secondary zone past its
+	 * SOA expire without a successful refresh, as NSD and Knot answer). */
+	bool servfail;
 } gk_zone_spec_t;
 
 typedef struct gk_zoneset gk_zoneset_t; /* the store */

@@ -347,6 +347,47 @@ static void test_sync(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+static gk_zver_t *build_flags(const char *apex, bool secondary, bool servfail)
+{
+	const char *t = zone_text(apex, "192.0.2.20", 5);
+	gk_zone_spec_t spec = {.name = apex,
+	                       .text = t,
+	                       .text_len = strlen(t),
+	                       .secondary = secondary,
+	                       .servfail = servfail};
+	gk_zver_t *v = NULL;
+	char err[256];
+	if (gk_zver_build(&spec, NULL, &v, err, sizeof err) != 0)
+		fail_msg("%s: %s", apex, err);
+	return v;
+}
+
+/* Secondary zones: gk_zoneset_sync (SIGHUP) leaves them alone; an expired one (servfail)
+ * answers SERVFAIL for its names, and a nested zone under it still answers. */
+static void test_secondary_versions(void **state)
+{
+	(void)state;
+	gk_zoneset_t *zs;
+	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
+	assert_int_equal(gk_zoneset_put(zs, build_flags("sec.cn", true, false)), 0);
+	assert_int_equal(gk_zoneset_put(zs, build("file.cn", "192.0.2.1", 1)), 0);
+	gk_zoneset_sync_stats_t st;
+	assert_int_equal(gk_zoneset_sync(zs, NULL, 0, NULL, &st, NULL, NULL), 0);
+	assert_int_equal(st.removed, 1); /* file.cn: no longer configured */
+	assert_string_equal(apex_of(zone_of(zs, "www.sec.cn")), "sec.cn");
+	gk_zone_hit_t h;
+	assert_int_equal(find(zs, "www.sec.cn", &h), GK_ZONE_TMPL);
+	assert_int_equal(gk_zoneset_put(zs, build_flags("sec.cn", true, true)), 0);
+	assert_int_equal(find(zs, "www.sec.cn", &h), GK_ZONE_SERVFAIL);
+	assert_int_equal(find(zs, "sec.cn", &h), GK_ZONE_SERVFAIL);
+	assert_int_equal(find(zs, "nothing.sec.cn", &h), GK_ZONE_SERVFAIL);
+	assert_int_equal(gk_zoneset_put(zs, build("sub.sec.cn", "192.0.2.30", 1)), 0);
+	assert_int_equal(find(zs, "www.sub.sec.cn", &h), GK_ZONE_TMPL);
+	assert_int_equal(gk_zoneset_put(zs, build_flags("sec.cn", true, false)), 0);
+	assert_int_equal(find(zs, "www.sec.cn", &h), GK_ZONE_TMPL);
+	gk_zoneset_free(zs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -354,6 +395,7 @@ int main(void)
 	    cmocka_unit_test(test_readers_hold),
 	    cmocka_unit_test(test_churn),
 	    cmocka_unit_test(test_sync),
+	    cmocka_unit_test(test_secondary_versions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
