@@ -235,6 +235,61 @@ static int visit_tcp(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	            key);
 }
 
+/* rate_limit: (docs/CONFIG.md "rate_limit"); the settings are rrl/rrl.h's. */
+static int visit_rrl(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	(void)arg;
+	gk_rrl_config_t *r = &c->cfg->rrl;
+	unsigned u;
+	if (strcmp(key, "responses_per_second") == 0)
+		return get_uint(c, "rate_limit.responses_per_second", v, 0, GK_RRL_RATE_MAX,
+		                &r->rate);
+	if (strcmp(key, "slip") == 0)
+		return get_uint(c, "rate_limit.slip", v, 0, GK_RRL_SLIP_MAX, &r->slip);
+	if (strcmp(key, "window") == 0)
+		return get_uint(c, "rate_limit.window", v, 1, GK_RRL_WINDOW_MAX, &r->window);
+	if (strcmp(key, "table_size") == 0)
+		return get_uint(c, "rate_limit.table_size", v, GK_RRL_TABLE_MIN, GK_RRL_TABLE_MAX,
+		                &r->table_size);
+	if (strcmp(key, "ipv4_prefix") == 0 || strcmp(key, "ipv6_prefix") == 0) {
+		bool v4 = key[3] == '4';
+		if (get_uint(c, v4 ? "rate_limit.ipv4_prefix" : "rate_limit.ipv6_prefix", v, 1,
+		             v4 ? 32 : 128, &u) != 0)
+			return c->rc;
+		*(v4 ? &r->v4_prefix : &r->v6_prefix) = (uint8_t)u;
+		return 0;
+	}
+	if (strcmp(key, "exempt") == 0) {
+		if (v->type != YAML_SEQUENCE_NODE)
+			return fail(c, line_of(v),
+			            "rate_limit.exempt: expected a list of prefixes, got %s",
+			            type_name(v));
+		size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+		if (n > GK_RRL_EXEMPT_MAX)
+			return fail(c, line_of(v), "rate_limit.exempt: more than %u prefixes",
+			            GK_RRL_EXEMPT_MAX);
+		for (size_t i = 0; i < n; i++) {
+			yaml_node_t *it =
+			    yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
+			const char *s = NULL;
+			if (get_string(c, "rate_limit.exempt", it, &s) != 0)
+				return c->rc;
+			if (gk_rrl_prefix_parse(s, &r->exempt[i]) != 0)
+				return fail(
+				    c, line_of(it),
+				    "rate_limit.exempt: '%s' is not ADDRESS or ADDRESS/LENGTH "
+				    "(no bits set past LENGTH)",
+				    s);
+			r->n_exempt = (unsigned)i + 1;
+		}
+		return 0;
+	}
+	return fail(c, line_of(k),
+	            "rate_limit: unknown key '%s' (expected responses_per_second, slip, window, "
+	            "ipv4_prefix, ipv6_prefix, table_size, exempt)",
+	            key);
+}
+
 struct zone_seen {
 	const char *name;
 	const char *file;
@@ -975,6 +1030,8 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	}
 	if (strcmp(key, "dnstap") == 0)
 		return parse_dnstap(c, v);
+	if (strcmp(key, "rate_limit") == 0)
+		return walk_map(c, "rate_limit", v, visit_rrl, NULL);
 	if (strcmp(key, "discovery") == 0) {
 		c->cfg->discovery.line = line_of(v);
 		return walk_map(c, "discovery", v, visit_discovery, NULL);
@@ -990,7 +1047,7 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	}
 	return fail(c, line_of(k),
 	            "unknown key '%s' (expected listen, workers, edns_udp_max, tcp, zones, "
-	            "log_level, redis, filing, policy, metrics, dnstap, discovery)",
+	            "log_level, redis, filing, policy, metrics, dnstap, discovery, rate_limit)",
 	            key);
 }
 
@@ -1085,6 +1142,7 @@ int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out, ch
 	c.cfg->dnstap.rate = GK_CONFIG_DNSTAP_RATE_DEFAULT;
 	c.cfg->dnstap.max_size_mb = GK_CONFIG_DNSTAP_SIZE_DEFAULT;
 	c.cfg->dnstap.keep = GK_CONFIG_DNSTAP_KEEP_DEFAULT;
+	gk_rrl_config_default(&c.cfg->rrl);
 	refusal_default(&c.cfg->filing.unfiled, GK_ACT_REFUSE, "ICP filing required");
 	refusal_default(&c.cfg->filing.revoked, GK_ACT_NXDOMAIN, "ICP filing revoked");
 	refusal_default(&c.cfg->filing.unknown, GK_ACT_REFUSE, "ICP filing status unavailable");

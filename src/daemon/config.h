@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include "common/log.h"
 #include "pkt/process.h"
+#include "rrl/rrl.h"
 #include "gk/errors.h"
 #include "zone/zone.h"
 
@@ -148,6 +149,7 @@ typedef struct gk_config {
 	gk_config_policy_t policy;
 	gk_config_metrics_t metrics;
 	gk_config_dnstap_t dnstap;
+	gk_rrl_config_t rrl; /* rate_limit: UDP response rate limiting (rrl/rrl.h) */
 } gk_config_t;
 
 /* Load and check path. On success *out owns a new config (free with gk_config_free) and 0 is

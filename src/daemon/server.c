@@ -177,6 +177,7 @@ static int build_view(gk_zoneset_t *zs, const gk_config_t *cfg, gk_status_t *sta
 		return GK_ENOMEM;
 	}
 	v->v.zs = zs;
+	v->v.rrl = cfg->rrl;
 	gk_server_pkt_opts(cfg, status, psl, pol ? pol->p : NULL, &v->v.opts);
 	if (pol != NULL) {
 		pol->refs++;
@@ -353,6 +354,9 @@ static void report_restart_only(const gk_config_t *boot, const gk_config_t *next
 	    boot->tcp_idle_timeout_ms != next->tcp_idle_timeout_ms ||
 	    boot->tcp_max_pipelined != next->tcp_max_pipelined)
 		gk_log(GK_LOG_WARN, "reload: tcp settings changed: take effect after restart");
+	if (boot->rrl.table_size != next->rrl.table_size)
+		gk_log(GK_LOG_WARN, "reload: rate_limit.table_size changed: takes effect after "
+		                    "restart (the other rate_limit settings apply now)");
 	const gk_config_discovery_t *da = &boot->discovery, *db = &next->discovery;
 	if (da->enabled != db->enabled || da->table_size != db->table_size ||
 	    da->flush_ms != db->flush_ms || da->day_max != db->day_max)
@@ -653,9 +657,12 @@ static void log_counters(gk_server_t *s)
 	       (unsigned long long)c.tc, (unsigned long long)c.dropped,
 	       (unsigned long long)c.send_errors);
 	gk_log(GK_LOG_INFO,
-	       "counters: tcp accepted %llu, idle-closed %llu, evicted %llu, oversize %llu",
+	       "counters: tcp accepted %llu, idle-closed %llu, evicted %llu, oversize %llu; "
+	       "rate-limited %llu (slipped %llu, dropped %llu)",
 	       (unsigned long long)c.tcp_accepted, (unsigned long long)c.tcp_idle_closed,
-	       (unsigned long long)c.tcp_evicted, (unsigned long long)c.tcp_oversize);
+	       (unsigned long long)c.tcp_evicted, (unsigned long long)c.tcp_oversize,
+	       (unsigned long long)c.rrl_limited, (unsigned long long)c.rrl_slipped,
+	       (unsigned long long)c.rrl_dropped);
 }
 
 /* --- observation: counters, metrics endpoint, decision log (obs/) ------------------- */
@@ -905,6 +912,7 @@ static int start_workers(gk_server_t *s, char *err, size_t errlen)
 	    .tcp_idle_timeout_ms = cfg->tcp_idle_timeout_ms,
 	    .tcp_max_pipelined = cfg->tcp_max_pipelined,
 	    .view = s->view,
+	    .rrl_table_size = cfg->rrl.table_size,
 	};
 	gk_obs_worker_t **udp_obs = calloc(cfg->n_listen, sizeof(*udp_obs));
 	if (udp_obs == NULL) {
@@ -1050,6 +1058,14 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	       "max_pipelined %u",
 	       s->n_workers, (unsigned)s->boot->edns_udp_max, s->boot->tcp_max_connections,
 	       s->boot->tcp_idle_timeout_ms, s->boot->tcp_max_pipelined);
+	const gk_rrl_config_t *rl = &s->boot->rrl;
+	if (rl->rate)
+		gk_log(GK_LOG_INFO,
+		       "rate_limit: %u responses/s per key and UDP thread, slip %u, window %u s, "
+		       "/%u IPv4, /%u IPv6, %u exempt prefixes",
+		       rl->rate, rl->slip, rl->window, rl->v4_prefix, rl->v6_prefix, rl->n_exempt);
+	else
+		gk_log(GK_LOG_INFO, "rate_limit: off");
 	*out = s;
 	return 0;
 fail:

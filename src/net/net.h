@@ -19,12 +19,14 @@
 #include "obs/obs.h"
 #include "gk/errors.h"
 #include "pkt/process.h"
+#include "rrl/rrl.h"
 #include "zone/zone.h"
 
 /* What workers answer from: published through gk_snapshot_t, immutable once published. */
 typedef struct gk_net_view {
 	const gk_zoneset_t *zs;
 	gk_pkt_opts_t opts;
+	gk_rrl_config_t rrl; /* UDP response rate limiting; rrl.rate 0: off */
 } gk_net_view_t;
 
 /* Largest UDP response we send (edns_udp_max is capped at this by the config). */
@@ -51,6 +53,9 @@ typedef struct gk_net_params {
 	 * reader udp_reader0 + j and observes into udp_obs[j] (udp_obs NULL: none). */
 	unsigned udp_reader0;
 	gk_obs_worker_t *const *udp_obs;
+	/* Keys of each UDP socket's rate-limiting table (rrl/rrl.h); 0: no table, so the
+	 * view's rrl settings are ignored. */
+	unsigned rrl_table_size;
 } gk_net_params_t;
 
 /* Counters: plain fields, each block written by one thread only (the worker's loop, or one
@@ -67,6 +72,9 @@ typedef struct gk_net_counters {
 	uint64_t tcp_idle_closed; /* closed by the idle timeout */
 	uint64_t tcp_evicted;     /* closed to make room at the connection cap */
 	uint64_t tcp_oversize;    /* closed: query longer than GK_NET_TCP_QUERY_MAX */
+	uint64_t rrl_limited;     /* UDP responses over the rate limit (slipped + dropped) */
+	uint64_t rrl_slipped;     /* ... sent truncated (TC) instead */
+	uint64_t rrl_dropped;     /* ... not sent */
 } gk_net_counters_t;
 
 typedef struct gk_worker gk_worker_t;

@@ -16,7 +16,9 @@
  * and to see udp_stop. Each thread has its own snapshot reader index, observation block and
  * counters, so nothing is shared with the loop thread. Nothing is allocated after
  * gk_net_udp_init. A reply the kernel will not take now (EAGAIN) is dropped and counted:
- * the client retries, as it would after any UDP loss.
+ * the client retries, as it would after any UDP loss. With rate_limit on, each response is
+ * passed once to the thread's own rate-limiting table (rrl/rrl.h) with the class and
+ * source name the packet path reported: sent, cut to a truncated slip response, or dropped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include "common/log.h"
 #include "common/thread.h"
 #include "net/internal.h"
@@ -82,6 +85,8 @@ int gk_net_udp_init(struct gk_worker *w)
 void gk_net_udp_free(struct gk_worker *w)
 {
 	for (size_t i = 0; w->udp != NULL && i < w->n_addrs; i++) {
+		gk_rrl_free(w->udp[i].rrl);
+		w->udp[i].rrl = NULL;
 		if (w->udp[i].ub)
 			free(w->udp[i].ub->out);
 		free(w->udp[i].ub);
@@ -112,10 +117,41 @@ static void send_all(struct udp_sock *u, unsigned k)
 	}
 }
 
-/* Answer datagram i of u's batch into the next free reply slot (*k). Returns 0 for a
- * datagram too large to be looked at, else 1. */
+/* Rate limiting (rrl/rrl.h) of the response o[0..res->len) to sa: true to send it (as it is,
+ * or cut to the slip response), false to drop it. */
+static bool rrl_pass(struct udp_sock *u, const gk_net_view_t *v, const struct sockaddr *sa,
+                     uint8_t *o, gk_pkt_result_t *res, uint32_t now)
+{
+	if (gk_rrl_exempt(&v->rrl, sa))
+		return true;
+	const uint8_t *name = NULL;
+	size_t nlen = 0;
+	if (res->qend > 12) {
+		nlen = (size_t)res->qend - 16u - res->rrl_off;
+		name = o + 12 + res->rrl_off;
+	}
+	switch (
+	    gk_rrl_check(u->rrl, &v->rrl, sa, (gk_rrl_class_t)res->rrl_class, name, nlen, now)) {
+	case GK_RRL_PASS:
+		return true;
+	case GK_RRL_SLIP:
+		u->ctr.rrl_limited++;
+		u->ctr.rrl_slipped++;
+		res->len = gk_rrl_truncate(o, res->len, res->qend);
+		res->tc = true;
+		return true;
+	default:
+		u->ctr.rrl_limited++;
+		u->ctr.rrl_dropped++;
+		return false;
+	}
+}
+
+/* Answer datagram i of u's batch into the next free reply slot (*k). now: seconds of the
+ * batch's monotonic clock, for rate limiting. Returns 0 for a datagram too large to be
+ * looked at, else 1. */
 static unsigned answer(struct udp_sock *u, const gk_net_view_t *v, int i, unsigned *k,
-                       const gk_pkt_hint_t *hint)
+                       const gk_pkt_hint_t *hint, uint32_t now)
 {
 	struct udp_batch *b = u->ub;
 	u->ctr.udp_queries++;
@@ -133,6 +169,9 @@ static unsigned answer(struct udp_sock *u, const gk_net_view_t *v, int i, unsign
 		u->ctr.dropped++;
 		return 1;
 	}
+	if (v->rrl.rate && u->rrl &&
+	    !rrl_pass(u, v, (const struct sockaddr *)&b->addr[i], o, &res, now))
+		return 1;
 	gk_net_count(&u->ctr, &res);
 	b->siov[*k] = (struct iovec){o, res.len};
 	b->smsg[*k].msg_hdr = (struct msghdr){.msg_name = &b->addr[i],
@@ -162,9 +201,15 @@ static void handle(struct udp_sock *u, int n)
 	uint64_t t0 = gk_obs_batch_begin(u->obs);
 	unsigned k = 0, seen = 0;
 	gk_pkt_hint_t h[UDP_BATCH];
+	uint32_t now = 0;
+	if (v->rrl.rate) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+		now = (uint32_t)ts.tv_sec;
+	}
 	if (n <= PF_LEAD) {
 		for (int i = 0; i < n; i++)
-			seen += answer(u, v, i, &k, NULL);
+			seen += answer(u, v, i, &k, NULL, now);
 	} else {
 		for (int i = 0; i < n + PF_LEAD; i++) {
 			for (int s = 0; s < GK_PKT_PREFETCH_STAGES; s++) {
@@ -174,7 +219,7 @@ static void handle(struct udp_sock *u, int n)
 					                b->rmsg[j].msg_len, &h[j]);
 			}
 			if (i >= PF_LEAD)
-				seen += answer(u, v, i - PF_LEAD, &k, &h[i - PF_LEAD]);
+				seen += answer(u, v, i - PF_LEAD, &k, &h[i - PF_LEAD], now);
 		}
 	}
 	gk_obs_batch_end(u->obs, t0, seen);
