@@ -973,7 +973,27 @@ struct top_seen {
 	bool listen, zones;
 	bool filing_enforce_set;
 	yaml_node_t *redis_node, *filing_node, *policy_node;
+	yaml_node_t *user_node, *group_node;
 };
+
+/* user: and group: (daemon/privs.h), resolved now so that a typo names its line. */
+static int check_privs(struct ctx *c, const struct top_seen *seen)
+{
+	const char *user = NULL, *group = NULL;
+	char err[160];
+	if (seen->group_node && !seen->user_node)
+		return fail(c, line_of(seen->group_node), "group: needs user:");
+	if (!seen->user_node)
+		return 0;
+	if (get_string(c, "user", seen->user_node, &user) != 0 ||
+	    (seen->group_node && get_string(c, "group", seen->group_node, &group) != 0))
+		return c->rc;
+	if (gk_privs_resolve(user, group, &c->cfg->privs, err, sizeof(err)) != 0)
+		return fail(
+		    c, line_of(group && strstr(err, "group") ? seen->group_node : seen->user_node),
+		    "%s: %s", group && strstr(err, "group") ? "group" : "user", err);
+	return 0;
+}
 
 static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
@@ -1032,6 +1052,10 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 		return parse_dnstap(c, v);
 	if (strcmp(key, "rate_limit") == 0)
 		return walk_map(c, "rate_limit", v, visit_rrl, NULL);
+	if (strcmp(key, "user") == 0 || strcmp(key, "group") == 0) {
+		*(key[0] == 'u' ? &seen->user_node : &seen->group_node) = v;
+		return 0;
+	}
 	if (strcmp(key, "discovery") == 0) {
 		c->cfg->discovery.line = line_of(v);
 		return walk_map(c, "discovery", v, visit_discovery, NULL);
@@ -1045,10 +1069,12 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 			            "log_level: '%s' is not one of error, warning, info, debug", s);
 		return 0;
 	}
-	return fail(c, line_of(k),
-	            "unknown key '%s' (expected listen, workers, edns_udp_max, tcp, zones, "
-	            "log_level, redis, filing, policy, metrics, dnstap, discovery, rate_limit)",
-	            key);
+	return fail(
+	    c, line_of(k),
+	    "unknown key '%s' (expected listen, workers, edns_udp_max, tcp, zones, "
+	    "log_level, redis, filing, policy, metrics, dnstap, discovery, rate_limit, user, "
+	    "group)",
+	    key);
 }
 
 static unsigned default_workers(void)
@@ -1159,6 +1185,8 @@ int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out, ch
 	}
 	struct top_seen seen = {0};
 	if (walk_map(&c, "configuration", root, visit_top, &seen) != 0)
+		goto finish;
+	if (check_privs(&c, &seen) != 0)
 		goto finish;
 	if (!seen.listen)
 		fail(&c, line_of(root), "missing required key 'listen'");

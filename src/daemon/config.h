@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "pkt/process.h"
 #include "rrl/rrl.h"
+#include "daemon/privs.h"
 #include "gk/errors.h"
 #include "zone/zone.h"
 
@@ -150,6 +151,7 @@ typedef struct gk_config {
 	gk_config_metrics_t metrics;
 	gk_config_dnstap_t dnstap;
 	gk_rrl_config_t rrl; /* rate_limit: UDP response rate limiting (rrl/rrl.h) */
+	gk_privs_t privs;    /* user:, group: who to become once sockets are open */
 } gk_config_t;
 
 /* Load and check path. On success *out owns a new config (free with gk_config_free) and 0 is

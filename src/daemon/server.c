@@ -31,6 +31,7 @@
 #include "redis/redis.h"
 #include "daemon/config.h"
 #include "daemon/server.h"
+#include "daemon/privs.h"
 #include "gk/version.h"
 #include "net/net.h"
 #include "policy/policy.h"
@@ -354,6 +355,9 @@ static void report_restart_only(const gk_config_t *boot, const gk_config_t *next
 	    boot->tcp_idle_timeout_ms != next->tcp_idle_timeout_ms ||
 	    boot->tcp_max_pipelined != next->tcp_max_pipelined)
 		gk_log(GK_LOG_WARN, "reload: tcp settings changed: take effect after restart");
+	if (boot->privs.set != next->privs.set || boot->privs.uid != next->privs.uid ||
+	    boot->privs.gid != next->privs.gid)
+		gk_log(GK_LOG_WARN, "reload: user or group changed: takes effect after restart");
 	if (boot->rrl.table_size != next->rrl.table_size)
 		gk_log(GK_LOG_WARN, "reload: rate_limit.table_size changed: takes effect after "
 		                    "restart (the other rate_limit settings apply now)");
@@ -1050,6 +1054,9 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 		goto fail;
 	if ((rc = start_obs(s, err, errlen)) != 0 || (rc = start_metrics(s, err, errlen)) != 0 ||
 	    (rc = start_workers(s, err, errlen)) != 0)
+		goto fail;
+	/* every socket, listener and log file is open: root is no longer needed */
+	if ((rc = gk_privs_drop(&s->boot->privs, err, errlen)) != 0)
 		goto fail;
 	for (size_t i = 0; i < s->boot->n_listen; i++)
 		gk_log(GK_LOG_INFO, "listening on %s (udp, tcp)", s->boot->listen[i].text);

@@ -152,6 +152,30 @@ static void test_rate_limit_section(void **state)
 	             "expected a list");
 }
 
+static void test_user_group(void **state)
+{
+	(void)state;
+	char path[160], err[512];
+	gk_config_t *cfg = NULL;
+	snprintf(path, sizeof(path), "%s/privs.yaml", tmpdir);
+	write_file(path, LISTEN ZONES "user: root\ngroup: root\n");
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_true(cfg->privs.set);
+	assert_int_equal(cfg->privs.uid, 0);
+	assert_int_equal(cfg->privs.gid, 0);
+	gk_config_free(cfg);
+	write_file(path, LISTEN ZONES);
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_false(cfg->privs.set);
+	gk_config_free(cfg);
+	expect_error(LISTEN ZONES "user: gk-no-such-user\n", GK_ECONFIG, 5,
+	             "user: no such user 'gk-no-such-user'");
+	expect_error(LISTEN ZONES "user: root\ngroup: gk-no-such-group\n", GK_ECONFIG, 6,
+	             "group: no such group 'gk-no-such-group'");
+	expect_error(LISTEN ZONES "group: root\n", GK_ECONFIG, 5, "group: needs user:");
+	expect_error(LISTEN ZONES "user: [a]\n", GK_ECONFIG, 5, "user: expected a string");
+}
+
 static void test_discovery_section(void **state)
 {
 	(void)state;
@@ -644,10 +668,11 @@ int main(void)
 	    cmocka_unit_test(test_errors_top),         cmocka_unit_test(test_errors_numbers),
 	    cmocka_unit_test(test_errors_depth),       cmocka_unit_test(test_errors_listen),
 	    cmocka_unit_test(test_policy_section),     cmocka_unit_test(test_errors_zones),
-	    cmocka_unit_test(test_rate_limit_section), cmocka_unit_test(test_discovery_section),
-	    cmocka_unit_test(test_parse_addr),         cmocka_unit_test(test_filing_defaults),
-	    cmocka_unit_test(test_filing_keys),        cmocka_unit_test(test_filing_errors),
-	    cmocka_unit_test(test_redis_auth),         cmocka_unit_test(test_redis_sentinel),
+	    cmocka_unit_test(test_rate_limit_section), cmocka_unit_test(test_user_group),
+	    cmocka_unit_test(test_discovery_section),  cmocka_unit_test(test_parse_addr),
+	    cmocka_unit_test(test_filing_defaults),    cmocka_unit_test(test_filing_keys),
+	    cmocka_unit_test(test_filing_errors),      cmocka_unit_test(test_redis_auth),
+	    cmocka_unit_test(test_redis_sentinel),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }
