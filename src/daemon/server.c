@@ -32,6 +32,7 @@
 #include "daemon/config.h"
 #include "daemon/server.h"
 #include "daemon/privs.h"
+#include "daemon/notify.h"
 #include "gk/version.h"
 #include "net/net.h"
 #include "policy/policy.h"
@@ -84,6 +85,7 @@ struct gk_server {
 	gk_metrics_http_t *metrics; /* Prometheus endpoint, or NULL */
 	/* fleet policy (policy.redis): the polsync thread hands versions over through here */
 	gk_polsync_t *polsync;
+	gk_notify_t *notify; /* systemd notifications (daemon/notify.h), NULL when not under it */
 	uv_async_t pol_async;
 	uv_mutex_t pol_mu;
 	bool pol_mu_ready;
@@ -765,11 +767,14 @@ static void on_signal(uv_signal_t *h, int signum)
 	if (s->stopping)
 		return;
 	if (signum == SIGHUP) {
+		gk_notify_reloading(s->notify);
 		reload(s);
+		gk_notify_reloaded(s->notify);
 		return;
 	}
 	gk_log(GK_LOG_INFO, "%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
 	s->stopping = true;
+	gk_notify_stopping(s->notify);
 	stop_workers(s);
 	stop_obs(s);
 	if (s->polsync != NULL)
@@ -951,6 +956,8 @@ static int start_workers(gk_server_t *s, char *err, size_t errlen)
 	return rc;
 }
 
+static bool notify_ready(void *ctx, char *status, size_t len);
+
 int gk_server_create(const char *config_path, gk_server_t **out, char *err, size_t errlen)
 {
 	gk_server_t *s = calloc(1, sizeof(*s));
@@ -1058,6 +1065,10 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	/* every socket, listener and log file is open: root is no longer needed */
 	if ((rc = gk_privs_drop(&s->boot->privs, err, errlen)) != 0)
 		goto fail;
+	if ((rc = gk_notify_start(&s->loop, notify_ready, s, &s->notify)) != 0) {
+		snprintf(err, errlen, "systemd notify: %s", uv_strerror(rc));
+		goto fail;
+	}
 	for (size_t i = 0; i < s->boot->n_listen; i++)
 		gk_log(GK_LOG_INFO, "listening on %s (udp, tcp)", s->boot->listen[i].text);
 	gk_log(GK_LOG_INFO,
@@ -1079,6 +1090,36 @@ fail:
 	pthread_sigmask(SIG_UNBLOCK, &hup, NULL);
 	gk_server_free(s);
 	return rc;
+}
+
+/* systemd readiness (daemon/notify.h): zones are loaded before the loop runs; the status
+ * replica's first full load and, with policy.redis, a verified fleet policy may come later. */
+static bool notify_ready(void *ctx, char *status, size_t len)
+{
+	gk_server_t *s = ctx;
+	const gk_config_t *cfg = s->cur;
+	gk_status_info_t si = {0};
+	if (s->status != NULL)
+		gk_status_info(s->status, &si);
+	bool status_ok = s->status == NULL || si.ready;
+	bool policy_ok = !s->boot->policy.redis || s->pol_fleet;
+	char pol[48] = "none";
+	if (s->pol != NULL && s->pol_fleet)
+		snprintf(pol, sizeof(pol), "fleet version %llu",
+		         (unsigned long long)s->pol->version);
+	else if (s->pol != NULL)
+		snprintf(pol, sizeof(pol), "file");
+	else if (s->boot->policy.redis)
+		snprintf(pol, sizeof(pol), "waiting for the fleet's");
+	char serial[48] = "no filing check";
+	if (s->status != NULL && si.ready)
+		snprintf(serial, sizeof(serial), "registry serial %llu",
+		         (unsigned long long)si.serial);
+	else if (s->status != NULL)
+		snprintf(serial, sizeof(serial), "loading the filing status");
+	snprintf(status, len, "%zu zones, %s, policy %s%s", gk_zoneset_zone_count(s->zs), serial,
+	         pol, cfg && cfg->rrl.rate ? "" : ", rate_limit off");
+	return status_ok && policy_ok;
 }
 
 int gk_server_run(gk_server_t *s)
@@ -1117,6 +1158,7 @@ void gk_server_free(gk_server_t *s)
 		uv_mutex_destroy(&s->pol_mu);
 	}
 	gk_disc_free(s->disc);
+	gk_notify_free(s->notify); /* its timers were closed with the loop's handles */
 	gk_status_retired_free(s->retire_pending);
 	gk_snapshot_destroy(s->view); /* workers joined: frees current and retired views */
 	s->view = NULL;
