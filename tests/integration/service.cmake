@@ -7,3 +7,4 @@ gk_integration_test(integration_privs test_privs.py 120)
 gk_integration_test(integration_systemd_verify test_systemd.py 120 $<TARGET_FILE:gk-sync>
 	${CMAKE_BINARY_DIR} verify)
 gk_integration_test(integration_systemd_notify test_systemd.py 120 $<TARGET_FILE:gk-sync> notify)
+gk_integration_test(integration_systemd_journal test_systemd.py 120 $<TARGET_FILE:gk-sync> journal)

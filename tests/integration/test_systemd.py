@@ -14,6 +14,10 @@
 # serial 7 applied with gk-sync): the messages arrive in order -- READY=1 with a STATUS=
 # naming the zones and the registry serial (so after the replica's first load), WATCHDOG=1
 # repeatedly, RELOADING=1 then READY=1 around a SIGHUP, STOPPING=1 on SIGTERM.
+#
+# `test_systemd.py GATEKEEPERD GK-SYNC journal`: with stderr as the journal's stream, each log
+# message is a journal entry with PRIORITY, GK_SUBSYSTEM and SYSLOG_IDENTIFIER (see
+# journal() for how the journal's socket is provided).
 import os
 import shutil
 import signal
@@ -130,10 +134,88 @@ def notify(binary, gksync):
 	h.log("test_systemd notify: ok")
 
 
+def journal_entries(data):
+	"""Decode one datagram of the journal's native protocol into {field: value}."""
+	out, i = {}, 0
+	while i < len(data):
+		nl = data.index(b"\n", i)
+		line = data[i:nl]
+		if b"=" in line:
+			k, _, v = line.partition(b"=")
+			out[k.decode()] = v.decode()
+			i = nl + 1
+		else:  # binary-safe form: name, newline, 64-bit little-endian length, value, newline
+			n = int.from_bytes(data[nl + 1:nl + 9], "little")
+			out[line.decode()] = data[nl + 9:nl + 9 + n].decode()
+			i = nl + 9 + n + 1
+	return out
+
+
+def journal(binary):
+	"""Under systemd (JOURNAL_STREAM naming stderr), log entries go to the journal with
+	PRIORITY, GK_SUBSYSTEM and SYSLOG_IDENTIFIER. The journal's socket is a Python datagram
+	socket, seen by gatekeeperd at /run/systemd/journal/socket in a mount namespace of its
+	own (unshare; a tmpfs over /run there), so the machine's /run is not touched."""
+	unshare = shutil.which("unshare")
+	probe = subprocess.run([unshare or "unshare", "-m", "--propagation", "private", "true"],
+			       capture_output=True, text=True) if unshare else None
+	if probe is None or probe.returncode != 0:
+		print("SKIP: cannot make a mount namespace (unshare -m: %s): journal fields not tested" %
+		      (probe.stderr.strip() if probe else "not found"))
+		return
+	with h.TempDir("gk-journal-") as tmp:
+		sock = os.path.join(tmp, "journal.sock")
+		js = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+		js.bind(sock)
+		js.settimeout(0.2)
+		js.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+		port = h.free_port()
+		conf = h.gk_config(tmp, port)
+		logpath = os.path.join(tmp, "gatekeeperd.log")
+		open(logpath, "w").close()
+		st = os.stat(logpath)
+		env = dict(os.environ, JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino))
+		script = ('mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/journal && '
+			  'ln -s "$0" /run/systemd/journal/socket && exec "$@"')
+		gk = h.Server("gatekeeperd", [unshare, "-m", "--propagation", "private", "sh", "-c", script,
+					      sock, binary, "-c", conf], tmp, port, logpath, env=env)
+		entries = []
+		try:
+			gk.wait_ready()
+			gk.signal(signal.SIGHUP)
+			deadline = time.monotonic() + 20
+			while not any(e.get("MESSAGE", "").startswith("reloaded:") for e in entries):
+				assert time.monotonic() < deadline, (entries, gk.log_text())
+				try:
+					entries.append(journal_entries(js.recv(65536)))
+				except socket.timeout:
+					pass
+			rc = gk.stop()
+		finally:
+			gk.stop()
+			js.close()
+		assert rc == 0
+		by_msg = {e["MESSAGE"]: e for e in entries}
+		for e in entries:
+			assert e["SYSLOG_IDENTIFIER"] == "gatekeeperd", e
+			assert e["PRIORITY"] in ("3", "4", "6", "7"), e
+		warn = [e for m, e in by_msg.items() if m.startswith("running as root")]
+		assert warn and warn[0]["PRIORITY"] == "4" and warn[0]["GK_SUBSYSTEM"] == "main", entries
+		rel = [e for m, e in by_msg.items() if m.startswith("reload: zones:")]
+		assert rel and rel[0]["PRIORITY"] == "6" and rel[0]["GK_SUBSYSTEM"] == "reload", entries
+		rl = [e for m, e in by_msg.items() if m.startswith("rate_limit:")]
+		assert rl and rl[0]["GK_SUBSYSTEM"] == "rate_limit", entries
+		# everything went to the journal: no line on the stream
+		assert "reload" not in gk.log_text(), gk.log_text()
+		h.log("journal: %d entries with PRIORITY, GK_SUBSYSTEM, SYSLOG_IDENTIFIER" % len(entries))
+
+
 if __name__ == "__main__":
 	binary, gksync, mode = sys.argv[1], sys.argv[2], sys.argv[-1]
 	if mode == "verify":
 		verify(sys.argv[3])
+	elif mode == "journal":
+		journal(binary)
 	else:
 		notify(binary, gksync)
 	h.log("test_systemd %s: ok" % mode)
