@@ -176,3 +176,10 @@ void gk_config_free(gk_config_t *cfg);
 /* Parse "1.2.3.4:53" or "[::1]:53" (port required, 1..65535) into *out. Returns 0 or
  * GK_EINVAL. Pure. */
 GK_MUST_CHECK int gk_config_parse_addr(const char *s, gk_config_listen_t *out);
+
+/* The packet options gatekeeperd answers with for cfg: the filing check when it is enforced
+ * and status is not NULL (psl: the opened Public Suffix List), and policy (NULL: none). The
+ * one place they are made (config_opts.c), so tools (gkctl lookup) decide exactly as the
+ * daemon does. Pure. */
+void gk_config_pkt_opts(const gk_config_t *cfg, struct gk_status *status, const struct gk_psl *psl,
+                        const struct gk_policy *policy, gk_pkt_opts_t *o);
