@@ -235,6 +235,31 @@ static int visit_tcp(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	            key);
 }
 
+/* A list of prefixes (rate_limit.exempt, proxy_protocol.from) into out[0..max). */
+static int get_prefixes(struct ctx *c, const char *key, yaml_node_t *v, gk_prefix_t *out,
+                        unsigned max, unsigned *n)
+{
+	if (v->type != YAML_SEQUENCE_NODE)
+		return fail(c, line_of(v), "%s: expected a list of prefixes, got %s", key,
+		            type_name(v));
+	size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	if (cnt > max)
+		return fail(c, line_of(v), "%s: more than %u prefixes", key, max);
+	for (size_t i = 0; i < cnt; i++) {
+		yaml_node_t *it = yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
+		const char *s = NULL;
+		if (get_string(c, key, it, &s) != 0)
+			return c->rc;
+		if (gk_prefix_parse(s, &out[i]) != 0)
+			return fail(c, line_of(it),
+			            "%s: '%s' is not ADDRESS or ADDRESS/LENGTH (no bits set past "
+			            "LENGTH)",
+			            key, s);
+		*n = (unsigned)i + 1;
+	}
+	return 0;
+}
+
 /* rate_limit: (docs/CONFIG.md "rate_limit"); the settings are rrl/rrl.h's. */
 static int visit_rrl(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
@@ -259,35 +284,24 @@ static int visit_rrl(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 		*(v4 ? &r->v4_prefix : &r->v6_prefix) = (uint8_t)u;
 		return 0;
 	}
-	if (strcmp(key, "exempt") == 0) {
-		if (v->type != YAML_SEQUENCE_NODE)
-			return fail(c, line_of(v),
-			            "rate_limit.exempt: expected a list of prefixes, got %s",
-			            type_name(v));
-		size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-		if (n > GK_RRL_EXEMPT_MAX)
-			return fail(c, line_of(v), "rate_limit.exempt: more than %u prefixes",
-			            GK_RRL_EXEMPT_MAX);
-		for (size_t i = 0; i < n; i++) {
-			yaml_node_t *it =
-			    yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
-			const char *s = NULL;
-			if (get_string(c, "rate_limit.exempt", it, &s) != 0)
-				return c->rc;
-			if (gk_rrl_prefix_parse(s, &r->exempt[i]) != 0)
-				return fail(
-				    c, line_of(it),
-				    "rate_limit.exempt: '%s' is not ADDRESS or ADDRESS/LENGTH "
-				    "(no bits set past LENGTH)",
-				    s);
-			r->n_exempt = (unsigned)i + 1;
-		}
-		return 0;
-	}
+	if (strcmp(key, "exempt") == 0)
+		return get_prefixes(c, "rate_limit.exempt", v, r->exempt, GK_RRL_EXEMPT_MAX,
+		                    &r->n_exempt);
 	return fail(c, line_of(k),
 	            "rate_limit: unknown key '%s' (expected responses_per_second, slip, window, "
 	            "ipv4_prefix, ipv6_prefix, table_size, exempt)",
 	            key);
+}
+
+static int visit_proxy(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	bool *have_from = arg;
+	if (strcmp(key, "from") == 0) {
+		*have_from = true;
+		return get_prefixes(c, "proxy_protocol.from", v, c->cfg->proxy_from,
+		                    GK_CONFIG_PROXY_MAX, &c->cfg->n_proxy_from);
+	}
+	return fail(c, line_of(k), "proxy_protocol: unknown key '%s' (expected from)", key);
 }
 
 struct zone_seen {
@@ -1052,6 +1066,16 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 		return parse_dnstap(c, v);
 	if (strcmp(key, "rate_limit") == 0)
 		return walk_map(c, "rate_limit", v, visit_rrl, NULL);
+	if (strcmp(key, "proxy_protocol") == 0) {
+		bool have_from = false;
+		if (walk_map(c, "proxy_protocol", v, visit_proxy, &have_from) != 0)
+			return c->rc;
+		if (!have_from || cfg->n_proxy_from == 0)
+			return fail(
+			    c, line_of(v),
+			    "proxy_protocol: 'from' must list the load balancers' addresses");
+		return 0;
+	}
 	if (strcmp(key, "user") == 0 || strcmp(key, "group") == 0) {
 		*(key[0] == 'u' ? &seen->user_node : &seen->group_node) = v;
 		return 0;
@@ -1073,7 +1097,7 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	    c, line_of(k),
 	    "unknown key '%s' (expected listen, workers, edns_udp_max, tcp, zones, "
 	    "log_level, redis, filing, policy, metrics, dnstap, discovery, rate_limit, user, "
-	    "group)",
+	    "group, proxy_protocol)",
 	    key);
 }
 

@@ -42,6 +42,8 @@
 #define GK_CONFIG_FILING_AGE_MIN 1500u
 #define GK_CONFIG_TIMEOUT_MAX    3600000u
 
+#define GK_CONFIG_PROXY_MAX 64u /* proxy_protocol.from entries */
+
 /* redis: where the filing-status replica comes from (absent: no filing check). */
 typedef struct gk_config_redis {
 	bool set;          /* a redis section was given */
@@ -152,6 +154,9 @@ typedef struct gk_config {
 	gk_config_dnstap_t dnstap;
 	gk_rrl_config_t rrl; /* rate_limit: UDP response rate limiting (rrl/rrl.h) */
 	gk_privs_t privs;    /* user:, group: who to become once sockets are open */
+	/* proxy_protocol.from: load balancers whose PROXY v2 headers are honoured (net/proxy.h) */
+	unsigned n_proxy_from;
+	gk_prefix_t proxy_from[GK_CONFIG_PROXY_MAX];
 } gk_config_t;
 
 /* Load and check path. On success *out owns a new config (free with gk_config_free) and 0 is

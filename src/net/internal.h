@@ -68,6 +68,7 @@ struct conn {
 	uint32_t queued;              /* responses held in write slots */
 	uint32_t rlen;                /* bytes in rbuf */
 	bool open, closing, eof, reading, waiting;
+	bool proxy_wait; /* from a configured balancer: its PROXY header comes first */
 	uint8_t rbuf[TCP_RBUF];
 };
 

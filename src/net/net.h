@@ -22,11 +22,21 @@
 #include "rrl/rrl.h"
 #include "zone/zone.h"
 
+/* PROXY protocol v2 (net/proxy.h): the load balancers whose headers are honoured. Every
+ * datagram and connection from one of them must start with a header; from anyone else a
+ * datagram that starts with one is dropped (a connection is read as plain DNS). n 0: off. */
+#define GK_NET_PROXY_MAX 64u
+typedef struct gk_net_proxy {
+	unsigned n;
+	gk_prefix_t from[GK_NET_PROXY_MAX];
+} gk_net_proxy_t;
+
 /* What workers answer from: published through gk_snapshot_t, immutable once published. */
 typedef struct gk_net_view {
 	const gk_zoneset_t *zs;
 	gk_pkt_opts_t opts;
-	gk_rrl_config_t rrl; /* UDP response rate limiting; rrl.rate 0: off */
+	gk_rrl_config_t rrl;  /* UDP response rate limiting; rrl.rate 0: off */
+	gk_net_proxy_t proxy; /* PROXY v2 from load balancers; proxy.n 0: off */
 } gk_net_view_t;
 
 /* Largest UDP response we send (edns_udp_max is capped at this by the config). */
@@ -75,6 +85,9 @@ typedef struct gk_net_counters {
 	uint64_t rrl_limited;     /* UDP responses over the rate limit (slipped + dropped) */
 	uint64_t rrl_slipped;     /* ... sent truncated (TC) instead */
 	uint64_t rrl_dropped;     /* ... not sent */
+	uint64_t proxy_accepted;  /* PROXY headers honoured (UDP datagrams, TCP connections) */
+	uint64_t proxy_malformed; /* from a balancer: missing or malformed (dropped / closed) */
+	uint64_t proxy_refused;   /* a PROXY header from an address not configured (dropped) */
 } gk_net_counters_t;
 
 typedef struct gk_worker gk_worker_t;

@@ -32,6 +32,7 @@
 #include "common/log.h"
 #include "common/thread.h"
 #include "net/internal.h"
+#include "net/proxy.h"
 
 struct udp_batch {
 	struct mmsghdr rmsg[UDP_BATCH], smsg[UDP_BATCH];
@@ -147,6 +148,36 @@ static bool rrl_pass(struct udp_sock *u, const gk_net_view_t *v, const struct so
 	}
 }
 
+/* PROXY v2 (net/proxy.h) on datagram *q (*qlen octets) from peer: from a configured balancer
+ * the header is taken off and *client becomes the client it names (in real); from anyone
+ * else a datagram that starts with one is refused. False: drop the datagram. */
+static bool proxy_take(struct udp_sock *u, const gk_net_view_t *v, const struct sockaddr *peer,
+                       const uint8_t **q, size_t *qlen, const struct sockaddr **client,
+                       struct sockaddr_storage *real)
+{
+	if (!gk_prefix_match(v->proxy.from, v->proxy.n, peer)) {
+		if (*qlen >= GK_PROXY_SIG_LEN && gk_proxy_maybe(*q, *qlen)) {
+			u->ctr.proxy_refused++;
+			return false;
+		}
+		return true;
+	}
+	gk_proxy_t px;
+	int r = gk_proxy_parse(*q, *qlen, &px);
+	if (r <= 0) { /* a datagram holds all of it or none */
+		u->ctr.proxy_malformed++;
+		return false;
+	}
+	u->ctr.proxy_accepted++;
+	*q += r;
+	*qlen -= (size_t)r;
+	if (px.has_addr) {
+		*real = px.src;
+		*client = (const struct sockaddr *)real;
+	}
+	return true;
+}
+
 /* Answer datagram i of u's batch into the next free reply slot (*k). now: seconds of the
  * batch's monotonic clock, for rate limiting. Returns 0 for a datagram too large to be
  * looked at, else 1. */
@@ -160,17 +191,23 @@ static unsigned answer(struct udp_sock *u, const gk_net_view_t *v, int i, unsign
 		return 0;
 	}
 	uint8_t *o = b->out + (size_t)*k * GK_PKT_OUT_MAX;
+	const uint8_t *q = b->in[i];
+	size_t qlen = b->rmsg[i].msg_len;
+	/* the client: the sender, or the one a balancer's PROXY header names (the reply still
+	 * goes to the sender) */
+	const struct sockaddr *client = (const struct sockaddr *)&b->addr[i];
+	struct sockaddr_storage real;
+	if (v->proxy.n && !proxy_take(u, v, client, &q, &qlen, &client, &real))
+		return 1;
 	gk_pkt_result_t res = {0};
-	gk_pkt_outcome_t oc = gk_pkt_process_hint(v->zs, &v->opts, GK_PKT_UDP, b->in[i],
-	                                          b->rmsg[i].msg_len, o, &res, hint);
-	gk_obs_query(u->obs, GK_PKT_UDP, oc, &res, b->in[i], b->rmsg[i].msg_len, o,
-	             (const struct sockaddr *)&b->addr[i]);
+	gk_pkt_outcome_t oc =
+	    gk_pkt_process_hint(v->zs, &v->opts, GK_PKT_UDP, q, qlen, o, &res, hint);
+	gk_obs_query(u->obs, GK_PKT_UDP, oc, &res, q, qlen, o, client);
 	if (oc != GK_PKT_ANSWER) {
 		u->ctr.dropped++;
 		return 1;
 	}
-	if (v->rrl.rate && u->rrl &&
-	    !rrl_pass(u, v, (const struct sockaddr *)&b->addr[i], o, &res, now))
+	if (v->rrl.rate && u->rrl && !rrl_pass(u, v, client, o, &res, now))
 		return 1;
 	gk_net_count(&u->ctr, &res);
 	b->siov[*k] = (struct iovec){o, res.len};
@@ -207,7 +244,8 @@ static void handle(struct udp_sock *u, int n)
 		clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 		now = (uint32_t)ts.tv_sec;
 	}
-	if (n <= PF_LEAD) {
+	/* with PROXY headers the prefetch stages would read the header as the question */
+	if (n <= PF_LEAD || v->proxy.n) {
 		for (int i = 0; i < n; i++)
 			seen += answer(u, v, i, &k, NULL, now);
 	} else {

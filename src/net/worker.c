@@ -246,6 +246,9 @@ static void counters_add(const gk_net_counters_t *c, gk_net_counters_t *sum)
 	sum->rrl_limited += c->rrl_limited;
 	sum->rrl_slipped += c->rrl_slipped;
 	sum->rrl_dropped += c->rrl_dropped;
+	sum->proxy_accepted += c->proxy_accepted;
+	sum->proxy_malformed += c->proxy_malformed;
+	sum->proxy_refused += c->proxy_refused;
 }
 
 void gk_worker_counters_add(const gk_worker_t *w, gk_net_counters_t *sum)

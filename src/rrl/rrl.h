@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include "common/prefix.h"
 #include "gk/errors.h"
 
 /* Response classes (the packet path's gk_pkt_result_t.rrl_class). */
@@ -39,12 +40,6 @@ typedef enum gk_rrl_class {
 } gk_rrl_class_t;
 
 #define GK_RRL_EXEMPT_MAX 64u
-
-typedef struct gk_rrl_prefix {
-	uint8_t family; /* AF_INET or AF_INET6 */
-	uint8_t len;    /* prefix length in bits */
-	uint8_t addr[16];
-} gk_rrl_prefix_t;
 
 /* Defaults: NSD 4.6's rrl-ratelimit 200 and rrl-slip 2; Knot's /56 for IPv6 (NSD: /64). */
 #define GK_RRL_RATE_DEFAULT   200u
@@ -68,15 +63,11 @@ typedef struct gk_rrl_config {
 	uint8_t v6_prefix;   /* 1..128 */
 	unsigned table_size; /* keys per table (per UDP thread); read at start only */
 	unsigned n_exempt;
-	gk_rrl_prefix_t exempt[GK_RRL_EXEMPT_MAX];
+	gk_prefix_t exempt[GK_RRL_EXEMPT_MAX];
 } gk_rrl_config_t;
 
 /* The defaults above, no exempt prefix. */
 void gk_rrl_config_default(gk_rrl_config_t *c);
-
-/* Parse "192.0.2.0/24", "2001:db8::/32" or a single address (a /32 or /128) into *out.
- * Returns 0 or GK_EINVAL (bad address, bad length, or bits set beyond the length). Pure. */
-GK_MUST_CHECK int gk_rrl_prefix_parse(const char *s, gk_rrl_prefix_t *out);
 
 typedef struct gk_rrl gk_rrl_t;
 

@@ -8,3 +8,5 @@ gk_integration_test(integration_systemd_verify test_systemd.py 120 $<TARGET_FILE
 	${CMAKE_BINARY_DIR} verify)
 gk_integration_test(integration_systemd_notify test_systemd.py 120 $<TARGET_FILE:gk-sync> notify)
 gk_integration_test(integration_systemd_journal test_systemd.py 120 $<TARGET_FILE:gk-sync> journal)
+# PROXY v2 from load balancers (UDP and TCP): allowed, refused, malformed
+gk_integration_test(integration_proxy test_proxy.py 120)

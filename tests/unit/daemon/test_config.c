@@ -152,6 +152,31 @@ static void test_rate_limit_section(void **state)
 	             "expected a list");
 }
 
+static void test_proxy_protocol(void **state)
+{
+	(void)state;
+	char path[160], err[512];
+	gk_config_t *cfg = NULL;
+	snprintf(path, sizeof(path), "%s/proxy.yaml", tmpdir);
+	write_file(path,
+	           LISTEN ZONES "proxy_protocol:\n  from: [\"10.0.0.5\", \"2001:db8::/64\"]\n");
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->n_proxy_from, 2);
+	assert_int_equal(cfg->proxy_from[0].len, 32);
+	assert_int_equal(cfg->proxy_from[1].len, 64);
+	gk_config_free(cfg);
+	write_file(path, LISTEN ZONES);
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->n_proxy_from, 0);
+	gk_config_free(cfg);
+	expect_error(LISTEN ZONES "proxy_protocol:\n  from: []\n", GK_ECONFIG, 6,
+	             "'from' must list");
+	expect_error(LISTEN ZONES "proxy_protocol:\n  form: [\"10.0.0.5\"]\n", GK_ECONFIG, 6,
+	             "unknown key 'form'");
+	expect_error(LISTEN ZONES "proxy_protocol:\n  from: [\"10.0.0.5/33\"]\n", GK_ECONFIG, 6,
+	             "proxy_protocol.from: '10.0.0.5/33' is not ADDRESS");
+}
+
 static void test_user_group(void **state)
 {
 	(void)state;
@@ -669,10 +694,10 @@ int main(void)
 	    cmocka_unit_test(test_errors_depth),       cmocka_unit_test(test_errors_listen),
 	    cmocka_unit_test(test_policy_section),     cmocka_unit_test(test_errors_zones),
 	    cmocka_unit_test(test_rate_limit_section), cmocka_unit_test(test_user_group),
-	    cmocka_unit_test(test_discovery_section),  cmocka_unit_test(test_parse_addr),
-	    cmocka_unit_test(test_filing_defaults),    cmocka_unit_test(test_filing_keys),
-	    cmocka_unit_test(test_filing_errors),      cmocka_unit_test(test_redis_auth),
-	    cmocka_unit_test(test_redis_sentinel),
+	    cmocka_unit_test(test_proxy_protocol),     cmocka_unit_test(test_discovery_section),
+	    cmocka_unit_test(test_parse_addr),         cmocka_unit_test(test_filing_defaults),
+	    cmocka_unit_test(test_filing_keys),        cmocka_unit_test(test_filing_errors),
+	    cmocka_unit_test(test_redis_auth),         cmocka_unit_test(test_redis_sentinel),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }

@@ -201,11 +201,11 @@ static void test_exempt(void **state)
 {
 	(void)state;
 	gk_rrl_config_t c = cfg(1, 0, 1);
-	assert_int_equal(gk_rrl_prefix_parse("192.0.2.0/24", &c.exempt[0]), 0);
-	assert_int_equal(gk_rrl_prefix_parse("2001:db8::/32", &c.exempt[1]), 0);
-	assert_int_equal(gk_rrl_prefix_parse("10.1.2.3", &c.exempt[2]), 0);
+	assert_int_equal(gk_prefix_parse("192.0.2.0/24", &c.exempt[0]), 0);
+	assert_int_equal(gk_prefix_parse("2001:db8::/32", &c.exempt[1]), 0);
+	assert_int_equal(gk_prefix_parse("10.1.2.3", &c.exempt[2]), 0);
 	assert_int_equal(c.exempt[2].len, 32);
-	assert_int_equal(gk_rrl_prefix_parse("172.16.0.0/12", &c.exempt[3]), 0);
+	assert_int_equal(gk_prefix_parse("172.16.0.0/12", &c.exempt[3]), 0);
 	c.n_exempt = 4;
 	struct sockaddr_storage in[] = {v4("192.0.2.77"), v6("2001:db8:ffff::1"), v4("10.1.2.3"),
 	                                v4("172.31.255.255"), v6("::ffff:192.0.2.9")};
@@ -222,7 +222,7 @@ static void test_exempt(void **state)
 static void test_prefix_parse(void **state)
 {
 	(void)state;
-	gk_rrl_prefix_t p;
+	gk_prefix_t p;
 	static const char *bad[] = {"",
 	                            "/24",
 	                            "foo",
@@ -234,10 +234,10 @@ static void test_prefix_parse(void **state)
 	                            "::/129",
 	                            "192.0.2.0/0024"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(gk_rrl_prefix_parse(bad[i], &p), GK_EINVAL);
-	assert_int_equal(gk_rrl_prefix_parse("0.0.0.0/0", &p), 0);
+		assert_int_equal(gk_prefix_parse(bad[i], &p), GK_EINVAL);
+	assert_int_equal(gk_prefix_parse("0.0.0.0/0", &p), 0);
 	assert_int_equal(p.len, 0);
-	assert_int_equal(gk_rrl_prefix_parse("::/0", &p), 0);
+	assert_int_equal(gk_prefix_parse("::/0", &p), 0);
 	assert_int_equal(p.family, AF_INET6);
 }
 
