@@ -6,7 +6,8 @@
 # (and for gkctl the report command's parser, src/ctl/report.c). `PROG --help` must exit 0
 # and name each of them (--NAME, -L). `PROG --version` must print "PROG VERSION" with the
 # project's version from CMakeLists.txt and exit 0. An option added to a program and left
-# out of its help fails here.
+# out of its help fails here; so does a configuration key of docs/CONFIG.md that
+# gatekeeperd.conf(5) (man/gatekeeperd.conf.5.scd) does not describe.
 import os
 import re
 import subprocess
@@ -38,7 +39,21 @@ def project_version():
 		return re.search(r"project\(gatekeeper VERSION ([0-9.]+)", f.read()).group(1)
 
 
+def config_keys_in_man():
+	"""Every key of docs/CONFIG.md's table is in gatekeeperd.conf(5) (as *key*, or *last part*
+	in its section's text)."""
+	with open(os.path.join(h.SRC, "docs", "CONFIG.md")) as f:
+		keys = re.findall(r"^\| `([a-z_.]+)` \|", f.read(), re.M)
+	with open(os.path.join(h.SRC, "man", "gatekeeperd.conf.5.scd")) as f:
+		man = f.read()
+	assert len(keys) > 40, keys
+	missing = [k for k in keys if "*%s*" % k not in man and "*%s*" % k.split(".")[-1] not in man]
+	assert not missing, "gatekeeperd.conf(5) does not describe %s" % ", ".join(missing)
+	h.log("gatekeeperd.conf(5): all %d keys of docs/CONFIG.md" % len(keys))
+
+
 def main(binaries):
+	config_keys_in_man()
 	version = project_version()
 	for path in binaries:
 		prog = os.path.basename(path)
