@@ -24,7 +24,8 @@ static size_t hdr(uint8_t *b, uint8_t vc, uint8_t ft, const uint8_t *body, size_
 	b[13] = ft;
 	b[14] = (uint8_t)(blen >> 8);
 	b[15] = (uint8_t)blen;
-	memcpy(b + 16, body, blen);
+	if (blen)
+		memcpy(b + 16, body, blen);
 	return 16 + blen;
 }
 
