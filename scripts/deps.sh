@@ -12,6 +12,7 @@ PKGS=(
 	python3 python3-dnspython python3-matplotlib python3-redis
 	python3-prometheus-client python3-protobuf
 	chromium
+	scdoc libsystemd-dev systemd
 )
 missing=()
 for p in "${PKGS[@]}"; do

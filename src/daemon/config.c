@@ -236,6 +236,75 @@ static int visit_tcp(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	            key);
 }
 
+/* A list of prefixes (rate_limit.exempt, proxy_protocol.from) into out[0..max). */
+static int get_prefixes(struct ctx *c, const char *key, yaml_node_t *v, gk_prefix_t *out,
+                        unsigned max, unsigned *n)
+{
+	if (v->type != YAML_SEQUENCE_NODE)
+		return fail(c, line_of(v), "%s: expected a list of prefixes, got %s", key,
+		            type_name(v));
+	size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	if (cnt > max)
+		return fail(c, line_of(v), "%s: more than %u prefixes", key, max);
+	for (size_t i = 0; i < cnt; i++) {
+		yaml_node_t *it = yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
+		const char *s = NULL;
+		if (get_string(c, key, it, &s) != 0)
+			return c->rc;
+		if (gk_prefix_parse(s, &out[i]) != 0)
+			return fail(c, line_of(it),
+			            "%s: '%s' is not ADDRESS or ADDRESS/LENGTH (no bits set past "
+			            "LENGTH)",
+			            key, s);
+		*n = (unsigned)i + 1;
+	}
+	return 0;
+}
+
+/* rate_limit: (docs/CONFIG.md "rate_limit"); the settings are rrl/rrl.h's. */
+static int visit_rrl(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	(void)arg;
+	gk_rrl_config_t *r = &c->cfg->rrl;
+	unsigned u;
+	if (strcmp(key, "responses_per_second") == 0)
+		return get_uint(c, "rate_limit.responses_per_second", v, 0, GK_RRL_RATE_MAX,
+		                &r->rate);
+	if (strcmp(key, "slip") == 0)
+		return get_uint(c, "rate_limit.slip", v, 0, GK_RRL_SLIP_MAX, &r->slip);
+	if (strcmp(key, "window") == 0)
+		return get_uint(c, "rate_limit.window", v, 1, GK_RRL_WINDOW_MAX, &r->window);
+	if (strcmp(key, "table_size") == 0)
+		return get_uint(c, "rate_limit.table_size", v, GK_RRL_TABLE_MIN, GK_RRL_TABLE_MAX,
+		                &r->table_size);
+	if (strcmp(key, "ipv4_prefix") == 0 || strcmp(key, "ipv6_prefix") == 0) {
+		bool v4 = key[3] == '4';
+		if (get_uint(c, v4 ? "rate_limit.ipv4_prefix" : "rate_limit.ipv6_prefix", v, 1,
+		             v4 ? 32 : 128, &u) != 0)
+			return c->rc;
+		*(v4 ? &r->v4_prefix : &r->v6_prefix) = (uint8_t)u;
+		return 0;
+	}
+	if (strcmp(key, "exempt") == 0)
+		return get_prefixes(c, "rate_limit.exempt", v, r->exempt, GK_RRL_EXEMPT_MAX,
+		                    &r->n_exempt);
+	return fail(c, line_of(k),
+	            "rate_limit: unknown key '%s' (expected responses_per_second, slip, window, "
+	            "ipv4_prefix, ipv6_prefix, table_size, exempt)",
+	            key);
+}
+
+static int visit_proxy(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	bool *have_from = arg;
+	if (strcmp(key, "from") == 0) {
+		*have_from = true;
+		return get_prefixes(c, "proxy_protocol.from", v, c->cfg->proxy_from,
+		                    GK_CONFIG_PROXY_MAX, &c->cfg->n_proxy_from);
+	}
+	return fail(c, line_of(k), "proxy_protocol: unknown key '%s' (expected from)", key);
+}
+
 struct zone_seen {
 	const char *name;
 	const char *file;
@@ -953,7 +1022,27 @@ struct top_seen {
 	bool listen, zones;
 	bool filing_enforce_set;
 	yaml_node_t *redis_node, *filing_node, *policy_node;
+	yaml_node_t *user_node, *group_node;
 };
+
+/* user: and group: (daemon/privs.h), resolved now so that a typo names its line. */
+static int check_privs(struct ctx *c, const struct top_seen *seen)
+{
+	const char *user = NULL, *group = NULL;
+	char err[160];
+	if (seen->group_node && !seen->user_node)
+		return fail(c, line_of(seen->group_node), "group: needs user:");
+	if (!seen->user_node)
+		return 0;
+	if (get_string(c, "user", seen->user_node, &user) != 0 ||
+	    (seen->group_node && get_string(c, "group", seen->group_node, &group) != 0))
+		return c->rc;
+	if (gk_privs_resolve(user, group, &c->cfg->privs, err, sizeof(err)) != 0)
+		return fail(
+		    c, line_of(group && strstr(err, "group") ? seen->group_node : seen->user_node),
+		    "%s: %s", group && strstr(err, "group") ? "group" : "user", err);
+	return 0;
+}
 
 static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
@@ -1015,6 +1104,22 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 		                           c->errlen);
 		return rc ? (c->rc = rc) : 0;
 	}
+	if (strcmp(key, "rate_limit") == 0)
+		return walk_map(c, "rate_limit", v, visit_rrl, NULL);
+	if (strcmp(key, "proxy_protocol") == 0) {
+		bool have_from = false;
+		if (walk_map(c, "proxy_protocol", v, visit_proxy, &have_from) != 0)
+			return c->rc;
+		if (!have_from || cfg->n_proxy_from == 0)
+			return fail(
+			    c, line_of(v),
+			    "proxy_protocol: 'from' must list the load balancers' addresses");
+		return 0;
+	}
+	if (strcmp(key, "user") == 0 || strcmp(key, "group") == 0) {
+		*(key[0] == 'u' ? &seen->user_node : &seen->group_node) = v;
+		return 0;
+	}
 	if (strcmp(key, "discovery") == 0) {
 		c->cfg->discovery.line = line_of(v);
 		return walk_map(c, "discovery", v, visit_discovery, NULL);
@@ -1030,7 +1135,8 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	}
 	return fail(c, line_of(k),
 	            "unknown key '%s' (expected listen, workers, edns_udp_max, tcp, zones, "
-	            "log_level, redis, filing, policy, metrics, dnstap, discovery, secondary)",
+	            "log_level, redis, filing, policy, metrics, dnstap, discovery, secondary, "
+	            "rate_limit, user, group, proxy_protocol)",
 	            key);
 }
 
@@ -1125,6 +1231,7 @@ int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out, ch
 	c.cfg->dnstap.rate = GK_CONFIG_DNSTAP_RATE_DEFAULT;
 	c.cfg->dnstap.max_size_mb = GK_CONFIG_DNSTAP_SIZE_DEFAULT;
 	c.cfg->dnstap.keep = GK_CONFIG_DNSTAP_KEEP_DEFAULT;
+	gk_rrl_config_default(&c.cfg->rrl);
 	refusal_default(&c.cfg->filing.unfiled, GK_ACT_REFUSE, "ICP filing required");
 	refusal_default(&c.cfg->filing.revoked, GK_ACT_NXDOMAIN, "ICP filing revoked");
 	refusal_default(&c.cfg->filing.unknown, GK_ACT_REFUSE, "ICP filing status unavailable");
@@ -1141,6 +1248,8 @@ int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out, ch
 	}
 	struct top_seen seen = {0};
 	if (walk_map(&c, "configuration", root, visit_top, &seen) != 0)
+		goto finish;
+	if (check_privs(&c, &seen) != 0)
 		goto finish;
 	if (!seen.listen)
 		fail(&c, line_of(root), "missing required key 'listen'");

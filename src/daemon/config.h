@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include "common/log.h"
 #include "pkt/process.h"
+#include "rrl/rrl.h"
+#include "daemon/privs.h"
 #include "gk/errors.h"
 #include "zone/zone.h"
 
@@ -39,6 +41,8 @@
  * a shorter bound would flap */
 #define GK_CONFIG_FILING_AGE_MIN 1500u
 #define GK_CONFIG_TIMEOUT_MAX    3600000u
+
+#define GK_CONFIG_PROXY_MAX 64u /* proxy_protocol.from entries */
 
 /* redis: where the filing-status replica comes from (absent: no filing check). */
 typedef struct gk_config_redis {
@@ -149,6 +153,11 @@ typedef struct gk_config {
 	gk_config_metrics_t metrics;
 	gk_config_dnstap_t dnstap;
 	struct gk_xfr_conf *secondary; /* `secondary:` (src/xfr/conf.h), or NULL */
+	gk_rrl_config_t rrl; /* rate_limit: UDP response rate limiting (rrl/rrl.h) */
+	gk_privs_t privs;    /* user:, group: who to become once sockets are open */
+	/* proxy_protocol.from: load balancers whose PROXY v2 headers are honoured (net/proxy.h) */
+	unsigned n_proxy_from;
+	gk_prefix_t proxy_from[GK_CONFIG_PROXY_MAX];
 } gk_config_t;
 
 /* Load and check path. On success *out owns a new config (free with gk_config_free) and 0 is

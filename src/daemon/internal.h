@@ -14,6 +14,7 @@
 #include "common/psl.h"
 #include "common/snapshot.h"
 #include "daemon/config.h"
+#include "daemon/notify.h"
 #include "daemon/server.h"
 #include "net/net.h"
 #include "obs/discovery.h"
@@ -64,6 +65,7 @@ struct gk_server {
 	gk_metrics_http_t *metrics; /* Prometheus endpoint, or NULL */
 	/* fleet policy (policy.redis): the polsync thread hands versions over through here */
 	gk_polsync_t *polsync;
+	gk_notify_t *notify; /* systemd notifications (daemon/notify.h), NULL when not under it */
 	uv_async_t pol_async;
 	uv_mutex_t pol_mu;
 	bool pol_mu_ready;
@@ -134,6 +136,13 @@ void gk_daemon_on_status_policy(void *ctx);
 /* Main loop: the callbacks of retire_async and polnote_async. */
 void gk_daemon_retire_async_cb(uv_async_t *a);
 void gk_daemon_polnote_async_cb(uv_async_t *a);
+
+/* ---- service.c --------------------------------------------------------------------- */
+
+/* Once every socket, listener and log file is open: drop root (user:/group:, daemon/
+ * privs.h), start telling systemd (daemon/notify.h), log the rate-limiting settings.
+ * Returns 0 or an error with err set. */
+GK_MUST_CHECK int gk_daemon_service_start(gk_server_t *s, char *err, size_t errlen);
 
 /* ---- reload.c ---------------------------------------------------------------------- */
 

@@ -82,6 +82,12 @@ static void report_restart_only(const gk_config_t *boot, const gk_config_t *next
 	    boot->tcp_idle_timeout_ms != next->tcp_idle_timeout_ms ||
 	    boot->tcp_max_pipelined != next->tcp_max_pipelined)
 		gk_log(GK_LOG_WARN, "reload: tcp settings changed: take effect after restart");
+	if (boot->privs.set != next->privs.set || boot->privs.uid != next->privs.uid ||
+	    boot->privs.gid != next->privs.gid)
+		gk_log(GK_LOG_WARN, "reload: user or group changed: takes effect after restart");
+	if (boot->rrl.table_size != next->rrl.table_size)
+		gk_log(GK_LOG_WARN, "reload: rate_limit.table_size changed: takes effect after "
+		                    "restart (the other rate_limit settings apply now)");
 	const gk_config_discovery_t *da = &boot->discovery, *db = &next->discovery;
 	if (da->enabled != db->enabled || da->table_size != db->table_size ||
 	    da->flush_ms != db->flush_ms || da->day_max != db->day_max)

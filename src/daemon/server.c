@@ -82,9 +82,12 @@ static void log_counters(gk_server_t *s)
 	       (unsigned long long)c.tc, (unsigned long long)c.dropped,
 	       (unsigned long long)c.send_errors);
 	gk_log(GK_LOG_INFO,
-	       "counters: tcp accepted %llu, idle-closed %llu, evicted %llu, oversize %llu",
+	       "counters: tcp accepted %llu, idle-closed %llu, evicted %llu, oversize %llu; "
+	       "rate-limited %llu (slipped %llu, dropped %llu)",
 	       (unsigned long long)c.tcp_accepted, (unsigned long long)c.tcp_idle_closed,
-	       (unsigned long long)c.tcp_evicted, (unsigned long long)c.tcp_oversize);
+	       (unsigned long long)c.tcp_evicted, (unsigned long long)c.tcp_oversize,
+	       (unsigned long long)c.rrl_limited, (unsigned long long)c.rrl_slipped,
+	       (unsigned long long)c.rrl_dropped);
 }
 
 /* --- observation: counters, metrics endpoint, decision log (obs/) ------------------- */
@@ -197,11 +200,14 @@ static void on_signal(uv_signal_t *h, int signum)
 	if (s->stopping)
 		return;
 	if (signum == SIGHUP) {
+		gk_notify_reloading(s->notify);
 		gk_daemon_reload(s);
+		gk_notify_reloaded(s->notify);
 		return;
 	}
 	gk_log(GK_LOG_INFO, "%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
 	s->stopping = true;
+	gk_notify_stopping(s->notify);
 	stop_workers(s);
 	gk_secondary_free(s->sec); /* after the query threads (NOTIFY), before the loop closes */
 	s->sec = NULL;
@@ -350,6 +356,7 @@ static int start_workers(gk_server_t *s, char *err, size_t errlen)
 	    .tcp_max_connections = (cfg->tcp_max_connections + cfg->workers - 1) / cfg->workers,
 	    .tcp_idle_timeout_ms = cfg->tcp_idle_timeout_ms,
 	    .tcp_max_pipelined = cfg->tcp_max_pipelined,
+	    .rrl_table_size = cfg->rrl.table_size,
 	    .view = s->view,
 	};
 	gk_obs_worker_t **udp_obs = calloc(cfg->n_listen, sizeof(*udp_obs));
@@ -513,6 +520,8 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	       "max_pipelined %u",
 	       s->n_workers, (unsigned)s->boot->edns_udp_max, s->boot->tcp_max_connections,
 	       s->boot->tcp_idle_timeout_ms, s->boot->tcp_max_pipelined);
+	if ((rc = gk_daemon_service_start(s, err, errlen)) != 0)
+		goto fail;
 	*out = s;
 	return 0;
 fail:
@@ -557,6 +566,7 @@ void gk_server_free(gk_server_t *s)
 		uv_mutex_destroy(&s->pol_mu);
 	}
 	gk_disc_free(s->disc);
+	gk_notify_free(s->notify); /* its timers were closed with the loop's handles */
 	gk_status_retired_free(s->retire_pending);
 	gk_snapshot_destroy(s->view); /* workers joined: frees current and retired views */
 	s->view = NULL;

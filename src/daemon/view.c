@@ -40,6 +40,10 @@ int gk_daemon_view_build(gk_zoneset_t *zs, const gk_config_t *cfg, gk_status_t *
 		return GK_ENOMEM;
 	}
 	v->v.zs = zs;
+	v->v.rrl = cfg->rrl;
+	_Static_assert(GK_CONFIG_PROXY_MAX == GK_NET_PROXY_MAX, "proxy_protocol.from sizes");
+	v->v.proxy.n = cfg->n_proxy_from;
+	memcpy(v->v.proxy.from, cfg->proxy_from, sizeof(v->v.proxy.from));
 	gk_config_pkt_opts(cfg, status, psl, pol ? pol->p : NULL, &v->v.opts);
 	if (pol != NULL) {
 		pol->refs++;

@@ -35,6 +35,7 @@ struct udp_sock {
 	unsigned reader;      /* snapshot reader index of the thread */
 	gk_obs_worker_t *obs; /* the thread's observation block, or NULL */
 	struct udp_batch *ub; /* recvmmsg/sendmmsg vectors and buffers */
+	gk_rrl_t *rrl;        /* the thread's rate-limiting table, or NULL */
 	uv_thread_t thread;
 	bool running;
 	gk_net_counters_t ctr; /* written by the thread only */
@@ -67,6 +68,7 @@ struct conn {
 	uint32_t queued;              /* responses held in write slots */
 	uint32_t rlen;                /* bytes in rbuf */
 	bool open, closing, eof, reading, waiting;
+	bool proxy_wait; /* from a configured balancer: its PROXY header comes first */
 	uint8_t rbuf[TCP_RBUF];
 };
 

@@ -170,6 +170,23 @@ static void render_net(struct buf *b, const gk_obs_t *obs)
 	    (unsigned long long)n.tcp_evicted);
 	put(b, "gatekeeper_tcp_connections_closed_total{reason=\"oversize\"} %llu\n",
 	    (unsigned long long)n.tcp_oversize);
+	counter1(b, "gatekeeper_rrl_limited_total",
+	         "UDP responses over the rate limit (rate_limit): slipped + dropped.",
+	         n.rrl_limited);
+	counter1(b, "gatekeeper_rrl_slipped_total",
+	         "Rate-limited UDP responses sent truncated (TC) so the client retries over TCP.",
+	         n.rrl_slipped);
+	counter1(b, "gatekeeper_rrl_dropped_total", "Rate-limited UDP responses not sent.",
+	         n.rrl_dropped);
+	head(b, "gatekeeper_proxy_headers_total", "counter",
+	     "PROXY v2 headers (proxy_protocol): accepted from a configured load balancer, "
+	     "malformed or missing from one, refused from any other address.");
+	put(b, "gatekeeper_proxy_headers_total{result=\"accepted\"} %llu\n",
+	    (unsigned long long)n.proxy_accepted);
+	put(b, "gatekeeper_proxy_headers_total{result=\"malformed\"} %llu\n",
+	    (unsigned long long)n.proxy_malformed);
+	put(b, "gatekeeper_proxy_headers_total{result=\"refused\"} %llu\n",
+	    (unsigned long long)n.proxy_refused);
 }
 
 /* Stale, expired and diverged: the states of a replica that still serves but no longer

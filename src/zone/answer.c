@@ -161,6 +161,16 @@ bool gk_zone_tmpl_clean(const gk_zone_hit_t *h,
 	return true;
 }
 
+void gk_zone_names(const gk_zone_hit_t *h, gk_zone_names_t *o)
+{
+	const gk_node_t *n = h->node;
+	o->apex = h->ver->apex_len;
+	o->cut = n->cut ? n->cut->len : 0;
+	o->wild = !h->exact && !n->cut && n->wild && !(n->flags & GK_NODE_DNAME) && !n->dname
+	              ? n->len
+	              : 0;
+}
+
 bool gk_zone_signed(const gk_zone_hit_t *h)
 {
 	return h->node->zone->sec != NULL;

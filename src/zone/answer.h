@@ -73,6 +73,15 @@ bool gk_zone_use_do(gk_zone_hit_t *h, size_t qlen);
  * actions). h must not be REFUSED. */
 void gk_zone_use_negative(gk_zone_hit_t *h, bool nxdomain);
 
+/* Names response rate limiting keys on (rrl/rrl.h), as lengths in octets of suffixes of
+ * the query name, 0 for none: the zone's apex; the closest encloser when the answer is
+ * synthesized from its wildcard; the zone cut at or above the name (a referral's
+ * delegation point). h must not be REFUSED. */
+typedef struct gk_zone_names {
+	uint8_t apex, wild, cut;
+} gk_zone_names_t;
+void gk_zone_names(const gk_zone_hit_t *h, gk_zone_names_t *o);
+
 /* A written answer body. */
 typedef struct gk_zone_out {
 	uint16_t cnt[3]; /* answer, authority, additional records */

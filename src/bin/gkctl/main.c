@@ -9,27 +9,32 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ctl/ctl.h"
+#include "gk/version.h"
 #include "ctl/report.h"
 #include "polstore/polstore.h"
 #include "redis/redis.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: gkctl [--redis HOST:PORT|unix:PATH] [-c gatekeeperd.conf]\n"
+	fprintf(f, "usage: gkctl [-r|--redis HOST:PORT|unix:PATH] [-c|--config gatekeeperd.conf]\n"
 	           "             [--redis-user USER] [--redis-password-file FILE] COMMAND\n"
 	           "  (the password: that file's first line, else GK_REDIS_PASSWORD)\n"
 	           "  instead of --redis: --sentinel HOST:PORT (repeatable) --master-name NAME\n"
 	           "  (else GK_REDIS_SENTINELS, comma-separated, and GK_REDIS_MASTER)\n"
-	           "  policy push PATH --key OPERATOR_KEY [--message TEXT] | --dry-run\n"
-	           "  policy show [VERSION] [--pubkey PUB.pem]... [--file NAME]\n"
+	           "  policy push PATH -k|--key OPERATOR_KEY [-m|--message TEXT] | --dry-run\n"
+	           "  policy show [VERSION] [-p|--pubkey PUB.pem]... [-f|--file NAME]\n"
 	           "  policy history\n"
 	           "  policy diff A B\n"
-	           "  policy rollback VERSION --key OPERATOR_KEY [--message TEXT]\n"
+	           "  policy rollback VERSION -k|--key OPERATOR_KEY [-m|--message TEXT]\n"
 	           "  policy keyid KEY.pem\n"
 	           "  status\n"
-	           "  lookup NAME [-t TYPE] [--tcp] [-c gatekeeperd.conf]\n"
-	           "  report [--from DATE] [--to DATE] [--format table|csv|json|html|notice]\n"
-	           "         [--output FILE] [--records-redis ADDR]   (docs/REPORT.md)\n"
+	           "  lookup NAME [-t|--type TYPE] [--tcp] [-c gatekeeperd.conf]\n"
+	           "  report [--from DATE] [--to DATE] | [--month YYYY-MM]\n"
+	           "         [--format table|csv|json|html|notice] [--output FILE]\n"
+	           "         [--records-redis ADDR]   (docs/REPORT.md)\n"
+	           "  --timeout MS       Redis connect timeout\n"
+	           "  -V, --version      print the version\n"
+	           "  -h, --help         this text\n"
 	           "Exit: 0 ok, 1 rejected or lagging, 2 usage, 3 Redis/I/O error.\n"
 	           "See policy/README.md (push, keys, history, rollback, audit) and README.md.\n");
 }
@@ -188,16 +193,16 @@ int main(int argc, char **argv)
 	                                   {"type", required_argument, NULL, 't'},
 	                                   {"tcp", no_argument, NULL, 'T'},
 	                                   {"dry-run", no_argument, NULL, 'n'},
-	                                   {"dry-run", no_argument, NULL, 'n'},
 	                                   {"timeout", required_argument, NULL, 'o'},
 	                                   {"redis-user", required_argument, NULL, 'u'},
 	                                   {"redis-password-file", required_argument, NULL, 'W'},
 	                                   {"sentinel", required_argument, NULL, 'S'},
 	                                   {"master-name", required_argument, NULL, 'M'},
 	                                   {"help", no_argument, NULL, 'h'},
+	                                   {"version", no_argument, NULL, 'V'},
 	                                   {NULL, 0, NULL, 0}};
 	int ch;
-	while ((ch = getopt_long(argc, argv, "r:c:k:m:p:f:t:h", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "r:c:k:m:p:f:t:hV", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'r':
 			o.redis = optarg;
@@ -250,6 +255,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("gkctl %s\n", GK_VERSION);
 			return 0;
 		default:
 			usage(stderr);
