@@ -196,11 +196,20 @@ static void on_signal(uv_signal_t *h, int signum)
 	if (s->stopping)
 		return;
 	if (signum == SIGHUP) {
-		gk_daemon_reload(s);
+		char err[512];
+		if (s->zone_builds > 0) { /* run when the last one is published (zones.c) */
+			gk_log(GK_LOG_INFO, "SIGHUP: reload waits for %u zone builds",
+			       s->zone_builds);
+			s->reload_wanted = true;
+			return;
+		}
+		gk_log(GK_LOG_INFO, "SIGHUP");
+		(void)gk_daemon_reload(s, err, sizeof(err));
 		return;
 	}
 	gk_log(GK_LOG_INFO, "%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
 	s->stopping = true;
+	gk_daemon_control_stop(s);
 	stop_workers(s);
 	stop_obs(s);
 	if (s->polsync != NULL)
@@ -445,15 +454,20 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 			rc = rc != 0 ? rc : GK_EZONE;
 			goto fail;
 		}
+		if ((rc = gk_daemon_zones_adopt(s, s->boot, NULL)) != 0) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
 	}
 	if ((rc = gk_daemon_view_build(s->zs, s->boot, s->status, s->psl, s->pol, &v, err,
 	                               errlen)) != 0)
 		goto fail;
 	gk_log(GK_LOG_INFO, "loaded %zu zones, %zu RRs from %s", gk_zoneset_zone_count(s->zs),
 	       gk_zoneset_rr_count(s->zs), config_path);
-	for (size_t i = 0; i < s->boot->n_zones; i++)
-		gk_log(GK_LOG_INFO, "zone %s from %s", s->boot->zones[i].name,
-		       s->boot->zones[i].file);
+	if (s->boot->n_zones <= 1000) /* a registrar's million would drown the log */
+		for (size_t i = 0; i < s->boot->n_zones; i++)
+			gk_log(GK_LOG_INFO, "zone %s from %s", s->boot->zones[i].name,
+			       s->boot->zones[i].file);
 	if ((rc = gk_snapshot_create(query_threads(s->boot), v, gk_daemon_view_free, &s->view)) !=
 	    0) {
 		gk_daemon_view_free(v);
@@ -468,6 +482,8 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 		goto fail;
 	}
 	if ((rc = gk_daemon_polsync_start(s, err, errlen)) != 0)
+		goto fail;
+	if ((rc = gk_daemon_control_start(s, err, errlen)) != 0)
 		goto fail;
 	if ((rc = start_obs(s, err, errlen)) != 0 || (rc = start_metrics(s, err, errlen)) != 0 ||
 	    (rc = start_workers(s, err, errlen)) != 0)
@@ -503,6 +519,8 @@ void gk_server_free(gk_server_t *s)
 {
 	if (s == NULL)
 		return;
+	s->stopping = true; /* a zone build finishing below publishes nothing */
+	gk_daemon_control_stop(s);
 	stop_workers(s);
 	stop_obs(s);
 	if (s->polsync != NULL)
@@ -526,6 +544,7 @@ void gk_server_free(gk_server_t *s)
 	gk_status_retired_free(s->retire_pending);
 	gk_snapshot_destroy(s->view); /* workers joined: frees current and retired views */
 	s->view = NULL;
+	gk_daemon_zones_free(s->zcat);
 	gk_zoneset_free(s->zs); /* after the retired versions: the store holds the current ones */
 	gk_status_free(s->status);
 	gk_daemon_polref_put(s->pol);

@@ -48,6 +48,9 @@ void gk_zver_free(gk_zver_t *v);
 const uint8_t *gk_zver_apex_wire(const gk_zver_t *v, size_t *len);
 size_t gk_zver_rr_count(const gk_zver_t *v);
 
+/* The serial of the version's SOA record (every served zone has one). */
+uint32_t gk_zver_serial(const gk_zver_t *v);
+
 /* True when every file the version was read from (the zone file and its $INCLUDEs) still
  * has the device, inode, size and modification time it had when read. A version built
  * from text is never current. Writer thread; one stat() per file. */
