@@ -146,6 +146,7 @@ static int start_obs(gk_server_t *s, char *err, size_t errlen)
 	gk_obs_set_discovery(s->obs, s->disc);
 	gk_obs_set_net(s->obs, net_counters, s);
 	gk_obs_set_policy_version(s->obs, policy_version, s);
+	gk_obs_set_zones(s->obs, s->zs);
 	return 0;
 }
 

@@ -22,6 +22,7 @@
 #include "obs/discovery.h"
 #include "obs/dnstap.h"
 #include "obs/metrics.h"
+#include "zone/zone.h"
 #include "status/status.h"
 
 #define REQ_MAX     4096u
@@ -225,6 +226,49 @@ static void render_status(struct buf *b, const gk_obs_t *obs, double now)
 	         in.reconnects);
 }
 
+/* Signed zones: when their first signature expires, and how many checks they failed. */
+struct zrows {
+	struct buf *b;
+	int pass;
+};
+
+static void zone_row(void *ctx, const gk_zver_t *v)
+{
+	struct zrows *z = ctx;
+	int64_t exp;
+	unsigned warn;
+	if (!gk_zver_dnssec(v, &exp, &warn))
+		return;
+	char name[512];
+	size_t o = 0;
+	for (const char *p = gk_zver_name(v); *p && o + 3 < sizeof name; p++) {
+		if (*p == '"' || *p == '\\')
+			name[o++] = '\\';
+		name[o++] = *p;
+	}
+	name[o] = 0;
+	if (z->pass == 0)
+		put(z->b, "gatekeeper_zone_signature_expiry_timestamp_seconds{zone=\"%s\"} %lld\n",
+		    name, (long long)exp);
+	else
+		put(z->b, "gatekeeper_zone_dnssec_warnings{zone=\"%s\"} %u\n", name, warn);
+}
+
+static void render_zones(struct buf *b, const gk_obs_t *obs)
+{
+	const gk_zoneset_t *zs = gk_obs_zones(obs);
+	if (!zs)
+		return;
+	struct zrows z = {.b = b, .pass = 0};
+	head(b, "gatekeeper_zone_signature_expiry_timestamp_seconds", "gauge",
+	     "Earliest RRSIG expiration of each signed zone, seconds since the Unix epoch.");
+	gk_zoneset_each(zs, zone_row, &z);
+	z.pass = 1;
+	head(b, "gatekeeper_zone_dnssec_warnings", "gauge",
+	     "DNSSEC zone checks each signed zone failed when it loaded.");
+	gk_zoneset_each(zs, zone_row, &z);
+}
+
 static void render_tap(struct buf *b, const gk_obs_t *obs, const gk_obs_counters_t *c)
 {
 	gk_tap_t *t = gk_obs_tap(obs);
@@ -319,6 +363,7 @@ int gk_metrics_render(const gk_obs_t *obs, char **out, size_t *len)
 	render_status(&b, obs, now);
 	gauge1(&b, "gatekeeper_policy_version", "Version of the operator policy applied (0: none).",
 	       (double)gk_obs_policy_version(obs));
+	render_zones(&b, obs);
 	render_tap(&b, obs, c);
 	render_discovery(&b, obs);
 	free(c);

@@ -43,6 +43,7 @@ struct gk_obs {
 	gk_tap_t *tap;
 	const struct gk_status *status;
 	gk_obs_policy_version_fn policy_get;
+	const struct gk_zoneset *zones; /* gk_obs_set_zones */
 	void *policy_arg;
 	gk_obs_net_fn net_add;
 	void *net_arg;
@@ -306,6 +307,16 @@ void gk_obs_set_policy_version(gk_obs_t *obs, gk_obs_policy_version_fn get, void
 uint64_t gk_obs_policy_version(const gk_obs_t *obs)
 {
 	return obs->policy_get != NULL ? obs->policy_get(obs->policy_arg) : 0;
+}
+
+void gk_obs_set_zones(gk_obs_t *obs, const struct gk_zoneset *zs)
+{
+	obs->zones = zs;
+}
+
+const struct gk_zoneset *gk_obs_zones(const gk_obs_t *obs)
+{
+	return obs->zones;
 }
 
 void gk_obs_set_net(gk_obs_t *obs, gk_obs_net_fn add, void *arg)

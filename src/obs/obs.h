@@ -164,6 +164,12 @@ typedef uint64_t (*gk_obs_policy_version_fn)(void *arg);
 void gk_obs_set_policy_version(gk_obs_t *obs, gk_obs_policy_version_fn get, void *arg);
 uint64_t gk_obs_policy_version(const gk_obs_t *obs);
 
+/* The zone store whose signed zones the metrics report (signature expiry, DNSSEC
+ * warnings), read at each scrape on the main thread, which also writes it. NULL: none. */
+struct gk_zoneset;
+void gk_obs_set_zones(gk_obs_t *obs, const struct gk_zoneset *zs);
+const struct gk_zoneset *gk_obs_zones(const gk_obs_t *obs);
+
 /* The network layer's own counters (sockets, TCP connections): add(arg, sum) adds them
  * into *sum at each scrape, on the main thread. Until set, they read 0. */
 typedef void (*gk_obs_net_fn)(void *arg, struct gk_net_counters *sum);

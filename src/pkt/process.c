@@ -305,6 +305,10 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 			}
 			if (qq.qclass == GK_CLASS_ANY && s != SRC_REFUSED)
 				s = SRC_RUNTIME; /* rare: not worth templates of its own */
+			/* DO=1 in a signed zone: the answer compiled with RRSIGs and proofs */
+			if (s == SRC_TMPL && qq.do_bit && gk_zone_signed(&hit_z) &&
+			    !gk_zone_use_do(&hit_z, qq.qlen))
+				s = SRC_RUNTIME;
 		} else if (qq.qclass != GK_CLASS_IN && qq.qclass != GK_CLASS_CH) {
 			qend = 0; /* other classes: REFUSED without the question, as NSD */
 		}
@@ -362,7 +366,13 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 			}
 			if (refuse && !monitor) {
 				refusal = vd.r;
-				if (vd.r == NULL) {
+				if (vd.r && vd.r->action != GK_ACT_DROP && gk_zone_signed(&hit_z)) {
+					/* a signed zone: a made-up answer would be bogus to a
+					 * validating resolver, and a proven one would confirm the
+					 * name's data; REFUSED with the EDE whatever the action
+					 * (policy/README.md "Signed zones") */
+					s = SRC_REFUSED;
+				} else if (vd.r == NULL) {
 					s = SRC_TC; /* rpz-tcp-only over UDP */
 				} else if (vd.local) {
 					s = SRC_LOCAL;
@@ -406,7 +416,8 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 				gk_zone_put_runtime(
 				    zs, out, GK_PKT_OUT_MAX - OPT_LEN - 6 - sizeof(refusal->text),
 				    qend, qq.qname, qq.qlen, qq.qtype, qq.qclass == GK_CLASS_ANY,
-				    filter ? allow_reg : NULL, (void *)opts, opts->psl, room, &zo);
+				    qq.do_bit, filter ? allow_reg : NULL, (void *)opts, opts->psl,
+				    room, &zo);
 			cnt[0] = zo.cnt[0];
 			cnt[1] = zo.cnt[1];
 			cnt[2] = zo.cnt[2];

@@ -59,6 +59,14 @@ bool gk_zone_tmpl_clean(const gk_zone_hit_t *h,
                         bool (*refused)(void *ctx, const uint8_t *reg, size_t rlen, uint64_t hash),
                         void *ctx);
 
+/* Is the zone of a hit signed (DNSKEY and RRSIGs at its apex)? */
+bool gk_zone_signed(const gk_zone_hit_t *h);
+
+/* DO=1 in a signed zone: make h's template its DNSSEC answer (RRSIGs, proofs) and return
+ * true, or return false when that answer must be built at query time (wildcard expansions,
+ * NXDOMAIN: their proofs depend on the query name). qlen: the query name's length. */
+bool gk_zone_use_do(gk_zone_hit_t *h, size_t qlen);
+
 /* Make h's template the zone's NXDOMAIN (nxdomain true) or NODATA answer (the filing
  * actions). h must not be REFUSED. */
 void gk_zone_use_negative(gk_zone_hit_t *h, bool nxdomain);
@@ -77,13 +85,14 @@ void gk_zone_put_tmpl(const gk_zone_hit_t *h, uint8_t *body, size_t qlen, size_t
                       gk_zone_out_t *o);
 
 /* Build the answer at query time behind the question in msg[0..qend) (qname at offset 12,
- * lowercase copy in qname), using at most cap octets of msg, then cut to room. allow (may
+ * lowercase copy in qname), using at most cap octets of msg, then cut to room; dnssec: the
+ * query's DO bit (RRSIGs and proofs from signed zones). allow (may
  * be NULL) filters each registrable domain the answer would carry (see zone/resolve.h);
  * psl serves names whose zone does not fix their registrable domain. */
 void gk_zone_put_runtime(const gk_zoneset_t *zs, uint8_t *msg, size_t cap, size_t qend,
                          const uint8_t *qname, size_t qlen, uint16_t qtype, bool class_any,
-                         bool (*allow)(void *ctx, const uint8_t *reg, size_t rlen), void *ctx,
-                         const struct gk_psl *psl, size_t room, gk_zone_out_t *o);
+                         bool dnssec, bool (*allow)(void *ctx, const uint8_t *reg, size_t rlen),
+                         void *ctx, const struct gk_psl *psl, size_t room, gk_zone_out_t *o);
 
 /* Prefetch hints for a batch (pkt/process.h): stage 0 starts the load of the name's zone
  * entry in the store's index, 1 the zone's version, 2 the name's slot in the version's

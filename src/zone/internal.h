@@ -29,6 +29,7 @@ typedef struct gk_rrset {
 	uint16_t type;
 	uint16_t count;
 	gk_rr_t *rrs;
+	const struct gk_rrset *sigs; /* the RRSIGs covering it at the same owner (dnssec.c) */
 } gk_rrset_t;
 
 /* Sections, as recorded in RRset boundaries of an answer. */
@@ -78,17 +79,20 @@ typedef struct gk_tmpl {
 	const uint16_t *fix;
 	const gk_bound_t *bound;
 	const uint8_t *body;
+	/* The DO=1 answer of a signed zone (RRSIGs and proofs), or NULL: built at query time. */
+	const struct gk_tmpl *sig;
 } gk_tmpl_t;
 
 struct gk_zone;
 
-#define GK_NODE_APEX   0x01
-#define GK_NODE_DELEG  0x02 /* NS at a non-apex name: a zone cut */
-#define GK_NODE_CNAME  0x04
-#define GK_NODE_DNAME  0x08
-#define GK_NODE_WILD   0x10 /* first label is "*" */
-#define GK_REG_NONE    0xff /* reg_off of a name without a registrable domain */
-#define GK_REG_UNKNOWN 0xfe /* reg_off when the set was built without a PSL */
+#define GK_NODE_APEX    0x01
+#define GK_NODE_DELEG   0x02 /* NS at a non-apex name: a zone cut */
+#define GK_NODE_CNAME   0x04
+#define GK_NODE_DNAME   0x08
+#define GK_NODE_WILD    0x10 /* first label is "*" */
+#define GK_NODE_N3EXACT 0x20 /* deny is the NSEC3 matching the name, not one covering it */
+#define GK_REG_NONE     0xff /* reg_off of a name without a registrable domain */
+#define GK_REG_UNKNOWN  0xfe /* reg_off when the set was built without a PSL */
 
 /* A name. The fields a query reads (name to tkey) fill the first cache line, and nodes
  * are allocated 64-byte aligned (zone.c), so finding a name and its template costs one
@@ -113,6 +117,10 @@ typedef struct gk_node {
 	uint16_t nrrsets;
 	gk_rrset_t *rrsets;   /* in first-seen order */
 	struct gk_node *next; /* build-time list */
+	/* Signed zones (dnssec.c): with NSEC, the owner of the NSEC matching or covering the
+	 * name (deny) and "*.name" (wdeny); with NSEC3, the NSEC3 node matching (N3EXACT) or
+	 * covering the name's hash (deny) and the one covering the hash of "*.name" (wdeny). */
+	const struct gk_node *deny, *wdeny;
 } gk_node_t;
 
 /* A served zone (inside its version). What a query reads of it (the memo cell, the
@@ -134,6 +142,7 @@ typedef struct gk_zone {
 	const gk_rrset_t *soa;
 	const gk_rrset_t *ns;
 	const char *file;
+	const struct gk_dnssec *sec; /* NULL: the zone is not signed (dnssec.h) */
 } gk_zone_t;
 
 /* A slot of the zone set's name table: the node's full name hash beside the pointer, so a

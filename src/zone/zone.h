@@ -47,6 +47,12 @@ void gk_zver_free(gk_zver_t *v);
 /* The version's apex in lowercase wire form (len octets in *len). Valid with the version. */
 const uint8_t *gk_zver_apex_wire(const gk_zver_t *v, size_t *len);
 size_t gk_zver_rr_count(const gk_zver_t *v);
+/* The zone's name as configured (valid as long as v). */
+const char *gk_zver_name(const gk_zver_t *v);
+/* DNSSEC state of a version (src/zone/dnssec.c): false for an unsigned zone; else true with
+ * *expire the earliest expiration of its RRSIGs (seconds since 1970; 0: none) and *warnings
+ * the DNSSEC zone checks it failed when it loaded. */
+bool gk_zver_dnssec(const gk_zver_t *v, int64_t *expire, unsigned *warnings);
 
 /* The serial of the version's SOA record (every served zone has one). */
 uint32_t gk_zver_serial(const gk_zver_t *v);
