@@ -218,8 +218,16 @@ void gk_config_free(gk_config_t *cfg);
 GK_MUST_CHECK int gk_config_parse_addr(const char *s, gk_config_listen_t *out);
 
 /* The packet options gatekeeperd answers with for cfg: the filing check when it is enforced
- * and status is not NULL (psl: the opened Public Suffix List), and policy (NULL: none). The
- * one place they are made (config_opts.c), so tools (gkctl lookup) decide exactly as the
- * daemon does. Pure. */
+ * and status is not NULL (psl: the opened Public Suffix List), and policy: the policy file's
+ * or the fleet's, else the default policy of gk_config_default_policy, whose status rules
+ * are the filing check's (NULL: no lists, and every status resolves). The one place they
+ * are made (config_opts.c), so tools (gkctl lookup) decide exactly as the daemon does. Pure. */
 void gk_config_pkt_opts(const gk_config_t *cfg, struct gk_status *status, const struct gk_psl *psl,
                         const struct gk_policy *policy, gk_pkt_opts_t *o);
+
+/* The config's filing.* rules (unfiled, revoked, unknown, no_registrable) compiled into a
+ * policy without lists (policy/policy.h gk_policy_from_rules): the policy a view uses when
+ * no policy file or fleet policy is set, so that the status rules have one source. *out is
+ * NULL when the filing check is not enforced (nothing to rule on). Returns 0, or GK_ENOMEM.
+ * Caller owns *out (gk_policy_free). Main thread or tools. */
+GK_MUST_CHECK int gk_config_default_policy(const gk_config_t *cfg, struct gk_policy **out);

@@ -114,7 +114,8 @@ GK_MUST_CHECK int gk_daemon_polsync_start(gk_server_t *s, char *err, size_t errl
 
 /* ---- view.c ------------------------------------------------------------------------ */
 
-/* A new view of store zs with cfg's packet options and a reference to pol (NULL: none).
+/* A new view of store zs with cfg's packet options and a reference to pol (NULL: none, and
+ * with a replica the default policy of cfg's filing.* rules, gk_config_default_policy).
  * Returns 0 or GK_ENOMEM (err set). */
 GK_MUST_CHECK int gk_daemon_view_build(gk_zoneset_t *zs, const gk_config_t *cfg,
                                        gk_status_t *status, const gk_psl_t *psl,
