@@ -4,7 +4,7 @@
 #
 # Generates the data (bench/gen.py: zones, Zipf queries with expected rcodes, signed registry
 # feeds, policy lists, the dnsdist CDB), starts redis-server, loads the feed with gk-sync,
-# starts gatekeeperd and the peers (NSD; dnsdist in front of NSD enforcing the same
+# starts gatekeeperd and the peers (NSD; Knot; dnsdist in front of NSD enforcing the same
 # filed-only rule with a CDB suffix lookup; refuser, the recvmmsg/sendmmsg ceiling probe) on
 # free 127.0.0.1 ports with every server thread pinned to core 0, and runs the scenarios
 # (see --help and bench/README.md) with clients on core 1, alternating rounds. Prints tables

@@ -23,6 +23,7 @@ from .scenarios.policy import policy
 from .scenarios.status10m import scenario_10m
 from .scenarios.status1m import scenario_1m
 from .scenarios.sync import sync_scenario
+from .scenarios.zones import zones_scenario
 
 
 def main():
@@ -49,6 +50,12 @@ def main():
 	ap.add_argument("--policy-n", type=int, default=1000000)
 	ap.add_argument("--dnsdist-mode", choices=["cdb", "smn"], default="smn",
 			help="dnsdist's filed-only mechanism: CDB suffix lookup, or a SuffixMatchNode of the filed domains")
+	ap.add_argument("--zones-n", type=int, default=1000000, help="zones: number of generated zones")
+	ap.add_argument("--zones-rounds", type=int, default=3, help="zones: alternating rounds of the query path")
+	ap.add_argument("--zones-servers", default="gatekeeperd,NSD,Knot",
+			help="zones: the servers of the load and reload measurements, in this order")
+	ap.add_argument("--control-seconds", type=float, default=60, help="zones: seconds of control-channel updates")
+	ap.add_argument("--control-rate", type=float, default=100, help="zones: control-channel updates a second")
 	ap.add_argument("--seed", type=int, default=20240101)
 	ap.add_argument("--build", default=os.path.join(ROOT, "build-bench"))
 	ap.add_argument("--clean-head", action="store_true",
@@ -74,9 +81,15 @@ def main():
 		a.pairs, a.pair_seconds = 2, a.duration
 		a.status_1m, a.status_10m, a.storm_changes, a.policy_n = 2000, 5000, 500, 1000
 		a.propagate_changes = 10
+		a.zones_n, a.zones_rounds, a.control_seconds = 300, 1, 2
 		a.rate = min(a.rate, 5000)
 		GKLOAD_TIMEOUT_MS[0] = "250"
 	a.start_timeout = 20 if a.smoke else 300
+	a.zones_servers = [x.strip() for x in a.zones_servers.split(",") if x.strip()]
+	if set(a.zones_servers) - {"gatekeeperd", "NSD", "Knot"}:
+		ap.error("--zones-servers: from gatekeeperd, NSD, Knot")
+	if a.zones_n < 1 or a.zones_rounds < 1 or a.zones_rounds > 10 or not 0 < a.control_seconds <= 600 or not 0 < a.control_rate <= 1000:
+		ap.error("--zones-n ≥ 1, --zones-rounds 1..10, --control-seconds up to 600 and --control-rate up to 1000 keep the run bounded")
 	want = set(x.strip() for x in a.scenarios.split(",") if x.strip())
 	if want - set(SCENARIOS):
 		ap.error("unknown scenario(s): %s" % ", ".join(sorted(want - set(SCENARIOS))))
@@ -91,7 +104,10 @@ def main():
 		ap.error("--propagate-changes 1..10000 keeps the run bounded")
 	if a.pairs < 0 or a.pairs > 100 or a.pair_seconds <= 0 or a.pair_seconds > 10:
 		ap.error("--pairs 0..100 and --pair-seconds up to 10 s keep the run bounded")
-	for tool in ("dnsperf", "nsd", "dnsdist", "redis-server", "taskset"):
+	tools = ["dnsperf", "nsd", "dnsdist", "redis-server", "taskset"]
+	if "zones" in want:
+		tools += ["nsd-control"] + (["knotd", "knotc"] if "Knot" in a.zones_servers else [])
+	for tool in tools:
 		if subprocess.run(["sh", "-c", "command -v " + tool], stdout=subprocess.DEVNULL).returncode:
 			sys.exit("run.py: %s not found (scripts/deps.sh installs it)" % tool)
 	if os.cpu_count() < 2:
@@ -130,6 +146,8 @@ def main():
 			out["sync"] = sync_scenario(env)
 		if want & {"cold", "onoff"}:
 			scenario_10m(env, want, out)
+		if "zones" in want:
+			out["zones"] = zones_scenario(env)
 	finally:
 		stop_all()
 		env.meta = keep_results(saved, out, a.keep, {

@@ -29,7 +29,7 @@ def boost(pid):
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 STARTED = []  # Popen objects, for cleanup
-SCENARIOS = ["udp", "tcp", "redis", "storm", "propagate", "policy", "sync", "cold", "onoff"]
+SCENARIOS = ["udp", "tcp", "redis", "storm", "propagate", "policy", "sync", "cold", "onoff", "zones"]
 SCENARIO_HELP = {
 	"udp": "max UDP rate (dnsperf and gkload closed loop) and 20k qps fixed rate, 1M status set: "
 	       "gatekeeperd, NSD, dnsdist+NSD, ceiling",
@@ -43,6 +43,10 @@ SCENARIO_HELP = {
 	        "the status set and of the record buckets",
 	"cold": "cold start with the 10M status set: time to ready, RSS over the empty baseline",
 	"onoff": "10M status set: the same gatekeeperd with filing enforcement on vs off",
+	"zones": "--zones-n generated zones (default 1M) from the same files, gatekeeperd, NSD and Knot one at a time: "
+	         "time until every zone answers, memory per record and zone, one changed zone reloaded (SIGHUP, "
+	         "nsd-control reload, knotc zone-reload); then gatekeeperd vs NSD at N zones: peak, 20k-qps CPU, "
+	         "p99 from dnsperf -v fresh and right after a peak; zone updates through the control channel",
 }
 
 

@@ -176,3 +176,31 @@ class Background:
 		r["wrong_lines"] = [x for x in out.splitlines() if x.startswith("gkload: line")]
 		account(r, self.server, self.s0, s1, children_cpu() - self.cpu0, r["received"])
 		return r
+
+
+def dnsperf_latency(server, queries, duration, rate):
+	"""dnsperf at a fixed rate with -v: percentiles of its own per-query latencies (one
+	'> RCODE NAME TYPE SECONDS' line per answered query), plus the server's CPU."""
+	argv = ["dnsperf", "-s", "127.0.0.1", "-p", str(server.port), "-d", queries, "-l", str(duration), "-e",
+		"-Q", str(rate), "-c", GKLOAD_SOCKETS, "-v"]
+	s0 = server.sample()
+	out, ccpu, rc = run_client(argv, duration + 30)
+	s1 = server.sample()
+	if rc != 0 or "Queries per second" not in out:
+		raise RuntimeError("dnsperf failed (%s):\n%s" % (rc, out[-3000:]))
+	lat = []
+	for line in out.splitlines():
+		if line.startswith("> "):
+			try:
+				lat.append(float(line.rsplit(None, 1)[1]))
+			except (ValueError, IndexError):
+				pass
+	lat.sort()
+
+	def q(p):
+		return 1e6 * lat[max(0, min(len(lat) - 1, int(-(-len(lat) * p // 100)) - 1))] if lat else None
+	r = {"sent": num(r"Queries sent:\s+(\d+)", out, int), "completed": num(r"Queries completed:\s+(\d+)", out, int),
+	     "lost": num(r"Queries lost:\s+(\d+)", out, int), "qps": num(r"Queries per second:\s+([\d.]+)", out),
+	     "n_lat": len(lat), "p50_us": q(50), "p99_us": q(99), "p999_us": q(99.9), "max_us": 1e6 * lat[-1] if lat else None}
+	account(r, server, s0, s1, ccpu, r["completed"])
+	return r

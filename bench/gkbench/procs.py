@@ -216,3 +216,80 @@ class Proc:
 				return f.read()
 		except OSError:
 			return ""
+
+
+def status_kib(pids, field):
+	"""Sum over pids of a /proc/PID/status field in KiB (VmRSS, VmHWM)."""
+	t = 0
+	for p in pids:
+		try:
+			with open("/proc/%d/status" % p) as f:
+				for line in f:
+					if line.startswith(field + ":"):
+						t += int(line.split()[1])
+		except OSError:
+			pass
+	return t
+
+
+def pss_kib(pids):
+	"""Proportional set size summed over pids (smaps_rollup): pages shared between the
+	processes of one server (NSD's forked children) counted once in total, unlike VmRSS."""
+	t = 0
+	for p in pids:
+		try:
+			with open("/proc/%d/smaps_rollup" % p) as f:
+				for line in f:
+					if line.startswith("Pss:"):
+						t += int(line.split()[1])
+						break
+		except OSError:
+			pass
+	return t
+
+
+def reset_hwm(pids):
+	"""Resets VmHWM to the current VmRSS (clear_refs 5), so a later VmHWM is the peak since."""
+	for p in pids:
+		try:
+			with open("/proc/%d/clear_refs" % p, "w") as f:
+				f.write("5")
+		except OSError:
+			pass
+
+
+def soa_serial(port, name, timeout=0.2):
+	"""The SOA serial an authoritative answer for name's SOA carries, or None."""
+	qid = random.randint(0, 65535)
+	wire = struct.pack(">HHHHHH", qid, 0, 1, 0, 0, 0)
+	for label in name.rstrip(".").split("."):
+		wire += bytes([len(label)]) + label.encode()
+	wire += b"\0" + struct.pack(">HH", 6, 1)
+	s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	s.settimeout(timeout)
+	try:
+		s.sendto(wire, ("127.0.0.1", port))
+		data = s.recv(4096)
+	except OSError:
+		return None
+	finally:
+		s.close()
+	if len(data) < 12 or struct.unpack(">H", data[:2])[0] != qid or data[3] & 15 or not data[2] & 4:
+		return None
+	if struct.unpack(">H", data[6:8])[0] < 1:
+		return None
+	i = 12
+	while data[i]:  # the question's name
+		i += data[i] + 1
+	i += 5
+	i += 2 if data[i] & 0xC0 == 0xC0 else 0  # the answer's owner: a pointer to the question
+	if i + 10 > len(data):
+		return None
+	rdlen = struct.unpack(">H", data[i + 8:i + 10])[0]
+	rd = data[i + 10:i + 10 + rdlen]
+	j = 0
+	for _ in range(2):  # MNAME, RNAME (either may end in a pointer)
+		while j < len(rd) and rd[j] and rd[j] & 0xC0 != 0xC0:
+			j += rd[j] + 1
+		j += 2 if j < len(rd) and rd[j] & 0xC0 == 0xC0 else 1
+	return struct.unpack(">I", rd[j:j + 4])[0] if j + 4 <= len(rd) else None

@@ -35,6 +35,18 @@ def smoke_checks(out):
 		bad.append("redis kill: lost %d wrong %d" % (out["redis"]["lost"], out["redis"]["wrong"]))
 	if "cold" in out and out["cold"]["table_size"] != out["cold"]["n"]:
 		bad.append("cold: table_size %d != %d" % (out["cold"]["table_size"], out["cold"]["n"]))
+	z = out.get("zones")
+	if z:
+		for k in z["servers"]:
+			if k not in z["load"]:
+				bad.append("zones: %s not measured" % k)
+		for lb, kinds in (z.get("query") or {}).items():
+			if lb.startswith("_"):
+				continue
+			for k, rs in kinds.items():
+				for r in rs:
+					if r.get("wrong") or (k != "gkload" and (r.get("lost") or 0) > max(1, (r.get("sent") or 0) // 1000)):
+						bad.append("zones %s %s: lost %s wrong %s" % (lb, k, r.get("lost"), r.get("wrong")))
 	return bad
 
 

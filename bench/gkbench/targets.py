@@ -68,18 +68,44 @@ class Target:
 			schedstat(self.pids, 0))
 
 
-def nsd_target(label, manifest, work):
+def nsd_target(label, manifest, work, control=False):
+	"""NSD serving the manifest's zones; with control, nsd-control on a unix socket in its
+	directory (t.control: the argv prefix of an nsd-control command)."""
 	d = os.path.join(work, label)
 	os.makedirs(d, exist_ok=True)
 	port = free_port()
 	conf = os.path.join(d, "nsd.conf")
-	gen.write_nsd_conf(manifest, conf, port, d)
-	for f in ("zone.list", "xfrd.state", "nsd.log", "nsd.pid"):
+	sock = os.path.join(d, "nsd.sock") if control else None
+	gen.write_nsd_conf(manifest, conf, port, d, control=sock)
+	for f in ("zone.list", "xfrd.state", "nsd.log", "nsd.pid", "nsd.sock"):
 		if os.path.exists(os.path.join(d, f)):
 			os.unlink(os.path.join(d, f))
 	p = Proc(label, ["nsd", "-d", "-c", conf], d)
 	p.port = port
-	return Target(label, port, first_filed(manifest), [p])
+	t = Target(label, port, first_filed(manifest), [p])
+	t.control = ["nsd-control", "-c", conf] if control else None
+	t.logfile = os.path.join(d, "nsd.log")
+	return t
+
+
+def knot_target(label, manifest, work):
+	"""Knot DNS (knotd) serving the manifest's zones from the same files, one UDP and one TCP
+	worker, pinned like NSD; knotc on a unix socket in its directory (t.control)."""
+	d = os.path.join(work, label)
+	os.makedirs(d, exist_ok=True)
+	port = free_port()
+	conf = os.path.join(d, "knot.conf")
+	gen.write_knot_conf(manifest, conf, port, d)
+	for f in ("knot.log", "knot.pid", "knot.sock"):
+		if os.path.exists(os.path.join(d, f)):
+			os.unlink(os.path.join(d, f))
+	shutil.rmtree(os.path.join(d, "db"), ignore_errors=True)  # timers and journal of a previous run
+	p = Proc(label, ["knotd", "-c", conf], d)
+	p.port = port
+	t = Target(label, port, first_filed(manifest), [p])
+	t.control = ["knotc", "-s", os.path.join(d, "knot.sock")]
+	t.logfile = os.path.join(d, "knot.log")
+	return t
 
 
 def first_filed(manifest):
