@@ -632,7 +632,8 @@ def zones_markdown(z, a, cmd, when=""):
 	S.append("\nOne changed zone file out of %s (its SOA serial + 1, a new file renamed over it): gatekeeperd `kill -HUP`, "
 		 "NSD `nsd-control reload ZONE`, Knot `knotc zone-reload ZONE`. Times from the signal or the command's start; "
 		 "extra memory over the VmRSS just before: the peak of the process tree's VmRSS sampled every 10 ms, and "
-		 "VmHWM (reset with `clear_refs` before).\n" % fmt(n, 0))
+		 "VmHWM (reset with `clear_refs` before; NSD reloads in newly forked processes, so only the sampled row "
+		 "covers it).\n" % fmt(n, 0))
 	S.append("| metric | " + " | ".join(kinds) + " |\n|" + "---|" * (len(kinds) + 1))
 
 	def rrow(title, f):
@@ -649,12 +650,15 @@ def zones_markdown(z, a, cmd, when=""):
 	labels = [lb for lb in ("gatekeeperd-zonesq", "NSD-zonesq") if lb in q]
 	if len(labels) == 2:
 		S.append("\n### Query path at %s zones: gatekeeperd (filing enforced, redis-server on the server's core) vs NSD\n" % fmt(n, 0))
-		S.append("%d alternating rounds; in each, per server back to back: `dnsperf -Q %d -c %s -v` for %g s (fresh: "
+		S.append((("%d alternating rounds (both servers running)" if q.get("_mode", "together") == "together" else
+			  "%d rounds per server, one server at a time (both at this N would not fit in memory beside each other "
+			  "twice over: all of gatekeeperd's rounds, then NSD's; the \"paired\" ratios pair round i of each block)") +
+			 "; in each, per server back to back: `dnsperf -Q %d -c %s -v` for %g s (fresh: "
 			 "p50/p99 from dnsperf's per-query latencies), the dnsperf peak (`-e %s`), `dnsperf -Q %d -v` again "
 			 "right after it (after peak), the gkload closed-loop peak, `gkload -Q %d` with expected rcodes "
 			 "(gatekeeperd). Status set: %s domains (the data set's filed and revoked zones, then filed domains "
 			 "hosted elsewhere), applied with gk-sync. The same gatekeeperd build and config as in the load "
-			 "table plus `redis:` and `filing:`; NSD as above without nsd-control.\n" % (
+			 "table plus `redis:` and `filing:`; NSD as above without nsd-control.\n") % (
 				 a.zones_rounds, a.rate, GKLOAD_SOCKETS, a.duration, " ".join(DNSPERF_PEAK), a.rate, a.rate,
 				 fmt(q.get("_status_n"), 0)))
 		L = {"NSD-zonesq": (1.0, False)}

@@ -267,43 +267,79 @@ def status_feed(env, m, n):
 	return path
 
 
-def query_phase(env, m):
-	"""gatekeeperd (filing enforced, redis-server on the server core) and NSD at N zones."""
+def mem_available_kib():
+	with open("/proc/meminfo") as f:
+		for line in f:
+			if line.startswith("MemAvailable:"):
+				return int(line.split()[1])
+	return 0
+
+
+def query_rounds(env, targets, q, exp, res, first, last):
+	"""Rounds [first, last) over targets (alternating order); in each, per target back to back:
+	dnsperf -v at the fixed rate (fresh), the dnsperf peak, dnsperf -v again right after it,
+	the gkload peak, gkload at the fixed rate with expected rcodes."""
 	a = env.a
-	q, rate = m["queries"], a.rate
+	for i in range(first, last):
+		for t in round_robin(targets, i):
+			quiet(env)
+			steps = [("fresh", lambda: dnsperf_latency(t, q, a.duration, a.rate)),
+				 ("dnsperf", lambda: dnsperf(t, q, a.duration)),
+				 ("after_peak", lambda: dnsperf_latency(t, q, a.duration, a.rate)),
+				 ("gkload", lambda: gkload_run(t, a.gkload, q, a.duration, GKLOAD_PEAK)),
+				 ("fixed", lambda: gkload_run(t, a.gkload, q, a.duration, ["-Q", str(a.rate), "-c", GKLOAD_SOCKETS],
+							      exp[t.label]))]
+			for name, fn in steps:
+				r = fn()
+				res.setdefault(t.label, {}).setdefault(name, []).append(r)
+				logrun(i, t.label, name, r)
+			res.setdefault("_rss", {})[t.label] = status_kib(t.pids, "VmRSS")
+
+
+def query_phase(env, m, load):
+	"""gatekeeperd (filing enforced, redis-server on the server core) and NSD at N zones: both
+	running, rounds alternating, when twice their load-phase PSS fits in MemAvailable; else one
+	server at a time (all of gatekeeperd's rounds, then NSD's)."""
+	a = env.a
+	n = len(m["zones"])
 	res = {}
+	need = sum(load[k]["pss_kib"] for k in ("gatekeeperd", "NSD") if k in load)
+	avail = mem_available_kib()
+	together = need == 0 or 2 * need < avail
+	res["_mode"] = "together" if together else "one at a time"
+	log("zones query path: servers %s (load-phase PSS %d MiB, MemAvailable %d MiB)" % (
+		"both running, rounds alternating" if together else "one at a time", need // 1024, avail // 1024))
 	redis = Redis(a.work, "redis-zones", core=SERVER_CORE).start()
-	gk = nsd = None
+	started = []
 	try:
 		n_status = max(a.status_1m, sum(1 for z in m["zones"] if z["status"] != "unfiled"))
 		env.apply(redis, status_feed(env, m, n_status))
-		gk = gk_target("gatekeeperd-zonesq", a.gatekeeperd, m, a.work, redis=redis, tcp_conns=1024)
-		gk.start(max(a.start_timeout, 600 + len(m["zones"]) // 500))
-		wait_ready(redis, gk.instance, 600, gk.procs[0])
-		redis.proc.pin()
-		nsd = nsd_target("NSD-zonesq", m, a.work).start(max(a.start_timeout, 600 + len(m["zones"]) // 500))
-		exp = {gk.label: m["expect"], nsd.label: None}
-		targets = [gk, nsd]
-		for i in range(a.zones_rounds):
-			for t in round_robin(targets, i):
-				quiet(env)
-				steps = [("fresh", lambda: dnsperf_latency(t, q, a.duration, rate)),
-					 ("dnsperf", lambda: dnsperf(t, q, a.duration)),
-					 ("after_peak", lambda: dnsperf_latency(t, q, a.duration, rate)),
-					 ("gkload", lambda: gkload_run(t, a.gkload, q, a.duration, GKLOAD_PEAK)),
-					 ("fixed", lambda: gkload_run(t, a.gkload, q, a.duration, ["-Q", str(rate), "-c", GKLOAD_SOCKETS],
-								      exp[t.label]))]
-				# fresh, peak and right after it back to back: the tail the peak leaves behind
-				for name, fn in steps:
-					r = fn()
-					res.setdefault(t.label, {}).setdefault(name, []).append(r)
-					logrun(i, t.label, name, r)
-		res["_rss"] = {t.label: status_kib(t.pids, "VmRSS") for t in targets}
 		res["_status_n"] = n_status
-	finally:
-		for t in (gk, nsd):
-			if t:
+		redis.proc.pin()
+		timeout = max(a.start_timeout, 600 + n // 500)
+
+		def start_gk():
+			gk = gk_target("gatekeeperd-zonesq", a.gatekeeperd, m, a.work, redis=redis, tcp_conns=1024)
+			started.append(gk)
+			gk.start(timeout)
+			wait_ready(redis, gk.instance, 600, gk.procs[0])
+			return gk
+
+		def start_nsd():
+			t = nsd_target("NSD-zonesq", m, a.work)
+			started.append(t)
+			return t.start(timeout)
+		exp = {"gatekeeperd-zonesq": m["expect"], "NSD-zonesq": None}
+		if together:
+			query_rounds(env, [start_gk(), start_nsd()], m["queries"], exp, res, 0, a.zones_rounds)
+		else:
+			for start in (start_gk, start_nsd):
+				t = start()
+				query_rounds(env, [t], m["queries"], exp, res, 0, a.zones_rounds)
 				t.stop()
+	finally:
+		for t in started:
+			t.stop()
 		redis.stop()
 	return res
 
@@ -412,6 +448,6 @@ def zones_scenario(env):
 	out["load"] = load_phase(env, m, names)
 	gkl = out["load"].get("gatekeeperd", {}).get("gk_loaded")
 	out["records"], out["records_from"] = count_records(m, gkl)
-	out["query"] = query_phase(env, m)
+	out["query"] = query_phase(env, m, out["load"])
 	out["control"] = control_phase(env, m)
 	return out
