@@ -685,9 +685,13 @@ def zones_markdown(z, a, cmd, when=""):
 	if c.get("status") != "measured":
 		S.append("%s.\n" % c.get("status", "not measured"))
 	else:
-		S.append("`gkctl -c CONF zone add NAME FILE`, `zone reload NAME` (its file's serial + 1), `zone remove NAME` in turn, "
-			 "%g a second for %g s while gkload sends %d qps with expected rcodes; from each command's return until "
-			 "the zone answers as changed (polled, 5 s limit).\n" % (a.control_rate, a.control_seconds, a.rate))
+		S.append("`zone add NAME FILE`, `zone reload NAME` (its file's serial + 1), `zone remove NAME` in turn on one "
+			 "connection of the control socket (docs/CONTROL.md; one `gkctl --control SOCK zone add` first: `%s`), "
+			 "%g a second for %g s while gkload sends %d qps with expected rcodes (this gatekeeperd enforces nothing: "
+			 "no Redis); from each request's answer (the "
+			 "command returning) until the zone answers as changed (polled, 5 s limit). Updates: %s.\n" % (
+				 c.get("gkctl_out", ""), a.control_rate, a.control_seconds, a.rate,
+				 ", ".join("%s %d" % kv for kv in sorted(c.get("ops", {}).items()))))
 		S.append("| metric | value | target |\n|---|---|---|")
 		S.append("| updates (achieved rate) | %d (%.1f/s) | 100/s for 60 s |" % (c["n"], c["rate"]))
 		S.append("| answered as changed after the command returned: p50 / p99 / max | %s / %s / %s ms | p99 ≤ 50 ms: %s |" % (
@@ -695,6 +699,8 @@ def zones_markdown(z, a, cmd, when=""):
 			fmt(1e3 * c["max_s"] if c["max_s"] is not None else None),
 			"PASS" if c["p99_s"] is not None and c["p99_s"] <= 0.05 else "FAIL"))
 		S.append("| updates never seen (5 s) | %d | 0 |" % c["never"])
+		S.append("| the request itself (sent to answered): p50 / p99 | %s / %s ms | |" % (
+			fmt(1e3 * c["cmd_p50_s"], 2), fmt(1e3 * c["cmd_p99_s"], 2)))
 		S.append("| queries lost / wrong (of %d) | %d / %d | 0: %s |" % (c["sent"], c["lost"], c["wrong"],
 									   "PASS" if not c["lost"] and not c["wrong"] else "FAIL"))
 	return "\n".join(S)

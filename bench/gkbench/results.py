@@ -40,6 +40,9 @@ def smoke_checks(out):
 		for k in z["servers"]:
 			if k not in z["load"]:
 				bad.append("zones: %s not measured" % k)
+		c = z.get("control") or {}
+		if c.get("status") == "measured" and (c["lost"] or c["wrong"] or c["never"]):
+			bad.append("zones control: lost %d wrong %d never answered %d" % (c["lost"], c["wrong"], c["never"]))
 		for lb, kinds in (z.get("query") or {}).items():
 			if lb.startswith("_"):
 				continue
