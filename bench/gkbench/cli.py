@@ -54,6 +54,9 @@ def main():
 	ap.add_argument("--zones-rounds", type=int, default=3, help="zones: alternating rounds of the query path")
 	ap.add_argument("--zones-servers", default="gatekeeperd,NSD,Knot",
 			help="zones: the servers of the load and reload measurements, in this order")
+	ap.add_argument("--zones-parts", default="load,query,control",
+			help="zones: which parts to run (load: start, memory, reload per server; query: the query path; "
+			"control: the control channel)")
 	ap.add_argument("--control-seconds", type=float, default=60, help="zones: seconds of control-channel updates")
 	ap.add_argument("--control-rate", type=float, default=100, help="zones: control-channel updates a second")
 	ap.add_argument("--seed", type=int, default=20240101)
@@ -86,6 +89,9 @@ def main():
 		GKLOAD_TIMEOUT_MS[0] = "250"
 	a.start_timeout = 20 if a.smoke else 300
 	a.zones_servers = [x.strip() for x in a.zones_servers.split(",") if x.strip()]
+	a.zones_parts = [x.strip() for x in a.zones_parts.split(",") if x.strip()]
+	if set(a.zones_parts) - {"load", "query", "control"}:
+		ap.error("--zones-parts: from load, query, control")
 	if set(a.zones_servers) - {"gatekeeperd", "NSD", "Knot"}:
 		ap.error("--zones-servers: from gatekeeperd, NSD, Knot")
 	if a.zones_n < 1 or a.zones_rounds < 1 or a.zones_rounds > 10 or not 0 < a.control_seconds <= 600 or not 0 < a.control_rate <= 1000:
