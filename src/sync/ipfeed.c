@@ -16,6 +16,7 @@
 #include <string.h>
 #include "common/arena.h"
 #include "sync/ipfeed.h"
+#include "sync/iptab.h"
 
 typedef struct ipfeed_priv {
 	gk_arena_t *arena;
@@ -75,125 +76,6 @@ static const char *intern(ipfeed_priv_t *p, const char *s, size_t l)
 	c[l] = 0;
 	p->n++;
 	return p->slot[k] = c;
-}
-
-static const uint8_t V4MAPPED[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-static int addr_parse(const char *s, size_t l, uint8_t out[16], int *v4)
-{
-	char buf[64];
-	while (l && s[0] == ' ')
-		s++, l--;
-	while (l && s[l - 1] == ' ')
-		l--;
-	if (!l || l >= sizeof(buf))
-		return -1;
-	memcpy(buf, s, l);
-	buf[l] = 0;
-	if (inet_pton(AF_INET, buf, out + 12) == 1) {
-		memcpy(out, V4MAPPED, 12);
-		*v4 = 1;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, buf, out) == 1) {
-		*v4 = 0;
-		return 0;
-	}
-	return -1;
-}
-
-int gk_ip_range_parse(const char *s, size_t len, uint8_t first[16], uint8_t last[16], int *v4,
-                      const char **why)
-{
-	const char *slash = memchr(s, '/', len), *dash = memchr(s, '-', len);
-	if (memchr(s, 0, len)) {
-		*why = "NUL in range";
-		return GK_EINVAL;
-	}
-	if (slash) {
-		char *end;
-		const char *pl = slash + 1;
-		size_t ll = len - (size_t)(pl - s);
-		if (!ll || ll > 3 || *pl < '0' || *pl > '9') {
-			*why = "prefix length is not a number";
-			return GK_EINVAL;
-		}
-		char num[4] = {0};
-		memcpy(num, pl, ll);
-		long plen = strtol(num, &end, 10);
-		if (*end) {
-			*why = "prefix length is not a number";
-			return GK_EINVAL;
-		}
-		if (addr_parse(s, (size_t)(slash - s), first, v4)) {
-			*why = "not an IPv4 or IPv6 address before '/'";
-			return GK_EINVAL;
-		}
-		if (plen > (*v4 ? 32 : 128)) {
-			*why = *v4 ? "IPv4 prefix length over 32" : "IPv6 prefix length over 128";
-			return GK_EINVAL;
-		}
-		int bits = (int)plen + (*v4 ? 96 : 0);
-		memcpy(last, first, 16);
-		for (int b = bits; b < 128; b++) {
-			if (first[b / 8] & (0x80 >> (b % 8))) {
-				*why = "host bits set after the prefix length (give the network "
-				       "address)";
-				return GK_EINVAL;
-			}
-			last[b / 8] |= (uint8_t)(0x80 >> (b % 8));
-		}
-		return 0;
-	}
-	if (dash) {
-		int v4b;
-		if (addr_parse(s, (size_t)(dash - s), first, v4) ||
-		    addr_parse(dash + 1, len - (size_t)(dash + 1 - s), last, &v4b)) {
-			*why = "not an address on each side of '-'";
-			return GK_EINVAL;
-		}
-		if (*v4 != v4b) {
-			*why = "first and last address of different families";
-			return GK_EINVAL;
-		}
-		if (memcmp(first, last, 16) > 0) {
-			*why = "first address after the last";
-			return GK_EINVAL;
-		}
-		return 0;
-	}
-	*why = "neither ADDR/LEN nor FIRST-LAST";
-	return GK_EINVAL;
-}
-
-/* the prefix length when [first, last] is exactly one prefix, else -1 */
-static int prefix_of(const uint8_t first[16], const uint8_t last[16])
-{
-	int b = 0;
-	while (b < 128 && ((first[b / 8] ^ last[b / 8]) & (0x80 >> (b % 8))) == 0)
-		b++;
-	for (int k = b; k < 128; k++) {
-		uint8_t m = (uint8_t)(0x80 >> (k % 8));
-		if ((first[k / 8] & m) || !(last[k / 8] & m))
-			return -1;
-	}
-	return b;
-}
-
-static size_t addr_text(const uint8_t a[16], int v4, char *out)
-{
-	inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? a + 12 : a, out, INET6_ADDRSTRLEN);
-	return strlen(out);
-}
-
-size_t gk_ip_range_format(const uint8_t first[16], const uint8_t last[16], int v4, char *out)
-{
-	size_t n = addr_text(first, v4, out);
-	int p = prefix_of(first, last);
-	if (p >= 0)
-		return n + (size_t)sprintf(out + n, "/%d", v4 ? p - 96 : p);
-	out[n++] = '-';
-	return n + addr_text(last, v4, out + n);
 }
 
 static const char *const STRS[] = {"provider", "province", "usage"};

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include "gk/errors.h"
 #include "sync/feed.h"
+#include "sync/iptab.h"
 
 typedef struct gk_ip_range {
 	uint8_t first[16], last[16];  /* network order; IPv4 as ::ffff:a.b.c.d */
@@ -35,18 +36,6 @@ typedef struct gk_ipfeed {
 	size_t n_nested; /* ranges that lie inside another range of the feed */
 	void *priv;
 } gk_ipfeed_t;
-
-/* The longest canonical range text: two IPv6 addresses and a dash. */
-#define GK_IP_RANGE_TEXT 96
-
-/* Parse "ADDR/LEN" (no host bits set) or "FIRST-LAST" (same family, FIRST <= LAST; spaces
- * around the dash allowed). Returns 0, or GK_EINVAL with *why a static explanation. */
-GK_MUST_CHECK int gk_ip_range_parse(const char *s, size_t len, uint8_t first[16], uint8_t last[16],
-                                    int *v4, const char **why);
-
-/* Canonical text of a range: "ADDR/LEN" when it is exactly one prefix, else "FIRST-LAST"
- * (inet_ntop forms). out holds GK_IP_RANGE_TEXT bytes. Returns the length. */
-size_t gk_ip_range_format(const uint8_t first[16], const uint8_t last[16], int v4, char *out);
 
 /* Parse and validate a whole IP filing feed held in data[0..len). Returns 0 with *out (free
  * with gk_ipfeed_free); GK_ESYNTAX with err "name:LINE: reason"; GK_ENOMEM. */
