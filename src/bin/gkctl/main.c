@@ -28,8 +28,9 @@ static void usage(FILE *f)
 	           "  policy keyid KEY.pem\n"
 	           "  status\n"
 	           "  lookup NAME [-t TYPE] [--tcp] [-c gatekeeperd.conf]\n"
-	           "  report [--from DATE] [--to DATE] [--format table|csv|json|html|notice]\n"
-	           "         [--output FILE] [--records-redis ADDR]   (docs/REPORT.md)\n"
+	           "  report [--from DATE] [--to DATE] | [--month YYYY-MM]\n"
+	           "         [--format table|csv|json|html|notice] [--output FILE]\n"
+	           "         [--records-redis ADDR]   (docs/REPORT.md)\n"
 	           "Exit: 0 ok, 1 rejected or lagging, 2 usage, 3 Redis/I/O error.\n"
 	           "See policy/README.md (push, keys, history, rollback, audit) and README.md.\n");
 }
