@@ -141,8 +141,10 @@ static void chart_rate(const gk_report_t *r, FILE *o)
 {
 	const double W = 900, H = 220, L = 60, B = 30, T = 10, R = 40;
 	double lo = 1.0;
+	/* a day without data (no query counted: gatekeeperd down, or the day not come yet) has
+	 * no point: its rate would only repeat the day before, or show 100% from nothing */
 	for (size_t i = 0; i < r->n_days; i++)
-		if (r->days[i].rate_through < lo)
+		if (r->days[i].queries && r->days[i].rate_through < lo)
 			lo = r->days[i].rate_through;
 	lo = (double)(int)(lo * 10.0) / 10.0; /* down to a multiple of 10% */
 	if (lo > 0.9)
@@ -160,21 +162,31 @@ static void chart_rate(const gk_report_t *r, FILE *o)
 		        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
 		        L - 6, y + 4, v * 100, L, y, L + pw, y);
 	}
-	fputs("<polyline fill=\"none\" stroke=\"#337ab7\" stroke-width=\"2\" points=\"", o);
-	for (size_t i = 0; i < r->n_days; i++)
-		fprintf(o, "%.1f,%.1f ", L + step * (double)i,
-		        T + ph - ph * (r->days[i].rate_through - lo) / (1.0 - lo));
-	fputs("\"/>\n", o);
+	/* one line per run of days with data: a gap shows as a gap */
+	for (size_t i = 0; i < r->n_days;) {
+		if (!r->days[i].queries) {
+			i++;
+			continue;
+		}
+		fputs("<polyline fill=\"none\" stroke=\"#337ab7\" stroke-width=\"2\" points=\"", o);
+		for (; i < r->n_days && r->days[i].queries; i++)
+			fprintf(o, "%.1f,%.1f ", L + step * (double)i,
+			        T + ph - ph * (r->days[i].rate_through - lo) / (1.0 - lo));
+		fputs("\"/>\n", o);
+	}
 	char a[16];
 	size_t every = r->n_days / 10 + 1;
 	for (size_t i = 0; i < r->n_days; i++) {
 		double x = L + step * (double)i,
 		       y = T + ph - ph * (r->days[i].rate_through - lo) / (1.0 - lo);
-		fprintf(o,
-		        "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#337ab7\" "
-		        "data-date=\"%s\" data-rate=\"%.6f\"><title>%s: %.2f%%</title></circle>\n",
-		        x, y, gk_report_date(r->days[i].day, a), r->days[i].rate_through, a,
-		        100 * r->days[i].rate_through);
+		gk_report_date(r->days[i].day, a);
+		if (r->days[i].queries)
+			fprintf(o,
+			        "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#337ab7\" "
+			        "data-date=\"%s\" data-rate=\"%.6f\"><title>%s: "
+			        "%.2f%%</title></circle>\n",
+			        x, y, gk_report_date(r->days[i].day, a), r->days[i].rate_through, a,
+			        100 * r->days[i].rate_through);
 		if (i % every == 0)
 			fprintf(
 			    o,

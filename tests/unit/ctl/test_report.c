@@ -211,6 +211,38 @@ static void test_notice_table_html(void **state)
 	gk_report_free(r);
 }
 
+/* a day with no query counted has no filing-rate point (it used to show 100%) */
+static void test_rate_chart_skips_empty_days(void **state)
+{
+	(void)state;
+	gk_report_t *r = synthetic();
+	gk_report_day_t *d = realloc(r->days, 3 * sizeof(*d));
+	assert_non_null(d);
+	r->days = d;
+	d[2] = d[1];
+	d[2].day = 20261130;
+	d[1] = (gk_report_day_t){.day = 20261129, .rate_through = 1.0};
+	r->n_days = 3;
+	r->to = 20261130;
+	char *s = render(r, GK_REPORT_HTML);
+	const char *chart = strstr(s, "<svg id=\"chart-rate\"");
+	assert_non_null(chart);
+	const char *end = strstr(chart, "</svg>");
+	assert_non_null(end);
+	char *c = strndup(chart, (size_t)(end - chart));
+	assert_non_null(strstr(c, "data-date=\"2026-11-28\""));
+	assert_non_null(strstr(c, "data-date=\"2026-11-30\""));
+	assert_null(strstr(c, "data-date=\"2026-11-29\""));
+	assert_null(strstr(c, "data-rate=\"1.000000\""));
+	/* two runs of days with data: two lines, none through the empty day */
+	const char *p1 = strstr(c, "<polyline");
+	assert_non_null(p1);
+	assert_non_null(strstr(p1 + 1, "<polyline"));
+	free(c);
+	free(s);
+	gk_report_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -218,6 +250,7 @@ int main(void)
 	    cmocka_unit_test(test_csv),
 	    cmocka_unit_test(test_json),
 	    cmocka_unit_test(test_notice_table_html),
+	    cmocka_unit_test(test_rate_chart_skips_empty_days),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
