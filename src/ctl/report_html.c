@@ -48,6 +48,29 @@ static void num_td(FILE *o, const char *cls, uint64_t v)
 	        (unsigned long long)v);
 }
 
+/* The smallest of 1, 2, 5 x 10^k that covers max in at most n steps (>= 1). */
+static uint64_t nice_step(uint64_t max, unsigned n)
+{
+	for (uint64_t mag = 1;; mag *= 10)
+		for (unsigned m = 0; m < 3; m++) {
+			uint64_t st = mag * (uint64_t)(m == 0 ? 1 : m == 1 ? 2 : 5);
+			if (st * n >= max)
+				return st;
+		}
+}
+
+/* A y-axis title (rotated, left of the ticks) and an x-axis title (under the labels). */
+static void axis_titles(FILE *o, double L, double T, double pw, double ph, const char *y,
+                        const char *x)
+{
+	fprintf(o,
+	        "<text class=\"axis-title\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
+	        "transform=\"rotate(-90 %.1f %.1f)\">%s</text>\n"
+	        "<text class=\"axis-title\" x=\"%.1f\" y=\"%.1f\" "
+	        "text-anchor=\"middle\">%s</text>\n",
+	        12.0, T + ph / 2, 12.0, T + ph / 2, y, L + pw / 2, T + ph + 32, x);
+}
+
 static void chart_refusals(const gk_report_t *r, FILE *o)
 {
 	const double W = 900, H = 260, L = 60, B = 40, T = 10, R = 10;
@@ -62,13 +85,19 @@ static void chart_refusals(const gk_report_t *r, FILE *o)
 	        W, H + 24, W, H + 24);
 	fprintf(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>\n", L,
 	        T + ph, L + pw, T + ph);
-	for (int k = 0; k <= 2; k++) {
-		double y = T + ph - ph * k / 2.0;
-		fprintf(o,
-		        "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" class=\"ax\">%llu</text>"
-		        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
-		        L - 6, y + 4, (unsigned long long)(max * (unsigned)k / 2), L, y, L + pw, y);
+	/* round ticks: a step of 1, 2 or 5 times a power of ten, at most 5 steps; the axis
+	 * ends at the first tick at or above the highest day */
+	uint64_t step = nice_step(max, 5), top = (max + step - 1) / step * step;
+	for (uint64_t v = 0; v <= top; v += step) {
+		double y = T + ph - ph * (double)v / (double)top;
+		fprintf(
+		    o,
+		    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" class=\"ax tick\">%llu</text>"
+		    "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
+		    L - 6, y + 4, (unsigned long long)v, L, y, L + pw, y);
 	}
+	max = top;
+	axis_titles(o, L, T, pw, ph, "refused queries per day", "date (China Standard Time)");
 	size_t every = r->n_days / 10 + 1;
 	char a[16];
 	for (size_t i = 0; i < r->n_days; i++) {
@@ -139,7 +168,7 @@ static void chart_top(const gk_report_t *r, FILE *o)
 
 static void chart_rate(const gk_report_t *r, FILE *o)
 {
-	const double W = 900, H = 220, L = 60, B = 30, T = 10, R = 40;
+	const double W = 900, H = 220, L = 60, B = 44, T = 10, R = 40;
 	double lo = 1.0;
 	/* a day without data (no query counted: gatekeeperd down, or the day not come yet) has
 	 * no point: its rate would only repeat the day before, or show 100% from nothing */
@@ -194,6 +223,7 @@ static void chart_rate(const gk_report_t *r, FILE *o)
 			    "</text>\n",
 			    x, T + ph + 18, a + 5);
 	}
+	axis_titles(o, L, T, pw, ph, "filing rate", "date (China Standard Time)");
 	fputs("</svg>\n", o);
 }
 

@@ -243,6 +243,32 @@ static void test_rate_chart_skips_empty_days(void **state)
 	gk_report_free(r);
 }
 
+/* round y ticks (0 20 40 60 for a highest day of 55, not 55 and 27) and axis titles */
+static void test_chart_axes(void **state)
+{
+	(void)state;
+	gk_report_t *r = synthetic();
+	char *s = render(r, GK_REPORT_HTML);
+	const char *chart = strstr(s, "<svg id=\"chart-refusals\"");
+	assert_non_null(chart);
+	char *c = strndup(chart, (size_t)(strstr(chart, "</svg>") - chart));
+	const char *want[] = {"class=\"ax tick\">0<", "class=\"ax tick\">20<",
+	                      "class=\"ax tick\">40<", "class=\"ax tick\">60<"};
+	for (size_t i = 0; i < 4; i++)
+		assert_non_null(strstr(c, want[i]));
+	assert_null(strstr(c, "class=\"ax tick\">80<"));
+	assert_null(strstr(c, ">27<"));
+	assert_null(strstr(c, ">55<"));
+	assert_non_null(strstr(c, ">refused queries per day</text>"));
+	assert_non_null(strstr(c, ">date (China Standard Time)</text>"));
+	free(c);
+	chart = strstr(s, "<svg id=\"chart-rate\"");
+	assert_non_null(chart);
+	assert_non_null(strstr(chart, ">filing rate</text>"));
+	free(s);
+	gk_report_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -251,6 +277,7 @@ int main(void)
 	    cmocka_unit_test(test_json),
 	    cmocka_unit_test(test_notice_table_html),
 	    cmocka_unit_test(test_rate_chart_skips_empty_days),
+	    cmocka_unit_test(test_chart_axes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
