@@ -284,6 +284,10 @@ void gk_report_write_html(const gk_report_t *r, FILE *o)
 	      ".num{text-align:right}.status.filed{color:#3c763d}.status.unfiled,.status.revoked"
 	      "{color:#a94442}\n"
 	      ".ax{font-size:11px;fill:#444}svg{display:block;margin:.5em 0}\n"
+	      ".axis-title{font-size:12px;fill:#222}\n"
+	      /* a wide table scrolls sideways; dates and times never wrap inside a cell */
+	      "table{display:block;max-width:100%;overflow-x:auto}\n"
+	      "td.first,td.last,td.date,td.licence,td.num{white-space:nowrap}\n"
 	      "</style></head><body>\n",
 	      o);
 	fprintf(o,

@@ -265,6 +265,10 @@ static void test_chart_axes(void **state)
 	chart = strstr(s, "<svg id=\"chart-rate\"");
 	assert_non_null(chart);
 	assert_non_null(strstr(chart, ">filing rate</text>"));
+	/* timestamps do not wrap in a wide table: it scrolls instead */
+	assert_non_null(
+	    strstr(s, "td.first,td.last,td.date,td.licence,td.num{white-space:nowrap}"));
+	assert_non_null(strstr(s, "table{display:block;max-width:100%;overflow-x:auto}"));
 	free(s);
 	gk_report_free(r);
 }
