@@ -355,8 +355,10 @@ void gk_report_write_html(const gk_report_t *r, FILE *o)
 		        d->rate_through, 100 * d->rate_through);
 	}
 	fputs("</tbody></table>\n", o);
-	/* the browser re-adds the tables: proof that the page rendered and agrees */
-	fputs("<p id=\"check\">Browser check: <output id=\"js-unfiled-rows\"></output> unfiled "
+	/* the browser re-adds the tables: proof that the page rendered and agrees; for tests and
+	 * tools reading the DOM, not for the reader (hidden) */
+	fputs("<p id=\"check\" hidden>Browser check: <output id=\"js-unfiled-rows\"></output> "
+	      "unfiled "
 	      "rows, <output id=\"js-unfiled-queries\"></output> queries, <output "
 	      "id=\"js-day-queries\"></output> queries by day.</p>\n"
 	      "<script>\n(function(){\n"

@@ -368,6 +368,7 @@ def check_html(rep, tmp, rows):
 	got = [(d, int(q)) for d, _, q in trs]
 	want = [(x["domain"], int(x["queries"])) for x in rows if x["list"] == "unfiled"]
 	assert got == want, (got, want)
+	assert re.search(r'<p id="check" hidden(="")?>', dom), "the browser check is visible"
 	js_rows = int(re.search(r'<output id="js-unfiled-rows">(\d+)</output>', dom).group(1))
 	js_q = int(re.search(r'<output id="js-unfiled-queries">(\d+)</output>', dom).group(1))
 	assert js_rows == len(want) and js_q == sum(q for _, q in want), (js_rows, js_q, want)

@@ -203,6 +203,8 @@ static void test_notice_table_html(void **state)
 	assert_non_null(strstr(s, "<svg id=\"chart-rate\""));
 	assert_non_null(strstr(s, "<td class=\"domain\">c&quot;d.cn</td>"));
 	assert_non_null(strstr(s, "id=\"filing-rate\" data-v=\"0.9800000000\">98.00%"));
+	/* the browser check's sums are in the DOM for tests, not shown to the reader */
+	assert_non_null(strstr(s, "<p id=\"check\" hidden>"));
 	/* self-contained: nothing fetched */
 	assert_null(strstr(s, "src=\"http"));
 	assert_null(strstr(s, "href=\"http"));
