@@ -48,8 +48,10 @@
  *
  * Derived (gkctl report, docs/REPORT.md)
  *   discovered unfiled: distinct fields of gk:disc:<day>:unfiled over the period's days.
- *   handled: discovered unfiled domains whose status in gk:st is filed at report time;
- *   unhandled: the others. filed: domains with status filed in gk:st at report time.
+ *   sites accessed: discovered unfiled, plus revoked domains still queried (fields of
+ *   gk:disc:<day>:revoked) not also discovered unfiled. handled: sites accessed whose status
+ *   in gk:st is filed at report time; unhandled: the others (one definition for every
+ *   figure and format). filed: domains with status filed in gk:st at report time.
  *   filing rate = filed / (filed + unhandled)  (a handled domain is already in filed, so it
  *   is not counted twice).
  */

@@ -455,8 +455,26 @@ static int finish(gk_report_t *r, struct dmap *unf, struct dmap *rev)
 					r->days[k].new_unhandled++;
 		}
 	}
-	for (size_t i = 0; i < r->n_revoked; i++)
-		r->revoked[i].provider_name = provider_name(r, r->revoked[i].provider);
+	/* one definition of handled/unhandled for every figure and format (docs/REPORT.md): the
+	 * sites accessed are the discovered unfiled domains plus the revoked domains still
+	 * queried that are not also among them; unhandled are those not filed now. */
+	for (size_t i = 0; i < r->n_revoked; i++) {
+		gk_report_domain_t *e = &r->revoked[i];
+		e->provider_name = provider_name(r, e->provider);
+		e->also_unfiled = false;
+		for (size_t j = 0; j < r->n_unfiled && !e->also_unfiled; j++)
+			e->also_unfiled = strcmp(r->unfiled[j].name, e->name) == 0;
+		if (e->also_unfiled)
+			continue;
+		if (e->status == GK_REPORT_FILED) {
+			r->handled++;
+		} else {
+			r->unhandled++;
+			for (size_t k = 0; k < r->n_days; k++)
+				if (r->days[k].day == e->first_day)
+					r->days[k].new_unhandled++;
+		}
+	}
 	uint64_t cum = 0;
 	for (size_t k = 0; k < r->n_days; k++) {
 		cum += r->days[k].new_unhandled;
@@ -476,10 +494,7 @@ static int finish(gk_report_t *r, struct dmap *unf, struct dmap *rev)
 		p->unhandled += r->unfiled[i].status != GK_REPORT_FILED;
 	}
 	for (size_t i = 0; i < r->n_revoked; i++) {
-		bool dup = false;
-		for (size_t j = 0; j < r->n_unfiled && !dup; j++)
-			dup = strcmp(r->unfiled[j].name, r->revoked[i].name) == 0;
-		if (dup)
+		if (r->revoked[i].also_unfiled)
 			continue;
 		gk_report_provider_t *p = prov_get(r, r->revoked[i].provider);
 		p->accessed++;

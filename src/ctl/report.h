@@ -39,6 +39,7 @@ typedef struct gk_report_domain {
 	uint32_t provider;         /* access provider id, 0 unknown */
 	const char *provider_name; /* NULL when unknown */
 	char licence[96];          /* from gk:rec, "" when none */
+	bool also_unfiled;         /* revoked list: also in the unfiled list (counted there) */
 } gk_report_domain_t;
 
 typedef struct gk_report_day {
@@ -46,7 +47,7 @@ typedef struct gk_report_day {
 	uint64_t queries, resolved, monitored, noreg;
 	uint64_t refused[GK_DISC_NREASONS], overflow[GK_DISC_NREASONS];
 	uint64_t dropped[GK_DISC_NREASONS];
-	uint64_t new_unhandled; /* unhandled domains first counted (in the period) this day */
+	uint64_t new_unhandled; /* unhandled sites first counted (in the period) this day */
 	double rate_through;    /* filed / (filed + unhandled first counted up to this day) */
 } gk_report_day_t;
 

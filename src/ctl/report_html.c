@@ -48,6 +48,29 @@ static void num_td(FILE *o, const char *cls, uint64_t v)
 	        (unsigned long long)v);
 }
 
+/* The smallest of 1, 2, 5 x 10^k that covers max in at most n steps (>= 1). */
+static uint64_t nice_step(uint64_t max, unsigned n)
+{
+	for (uint64_t mag = 1;; mag *= 10)
+		for (unsigned m = 0; m < 3; m++) {
+			uint64_t st = mag * (uint64_t)(m == 0 ? 1 : m == 1 ? 2 : 5);
+			if (st * n >= max)
+				return st;
+		}
+}
+
+/* A y-axis title (rotated, left of the ticks) and an x-axis title (under the labels). */
+static void axis_titles(FILE *o, double L, double T, double pw, double ph, const char *y,
+                        const char *x)
+{
+	fprintf(o,
+	        "<text class=\"axis-title\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
+	        "transform=\"rotate(-90 %.1f %.1f)\">%s</text>\n"
+	        "<text class=\"axis-title\" x=\"%.1f\" y=\"%.1f\" "
+	        "text-anchor=\"middle\">%s</text>\n",
+	        12.0, T + ph / 2, 12.0, T + ph / 2, y, L + pw / 2, T + ph + 32, x);
+}
+
 static void chart_refusals(const gk_report_t *r, FILE *o)
 {
 	const double W = 900, H = 260, L = 60, B = 40, T = 10, R = 10;
@@ -62,13 +85,19 @@ static void chart_refusals(const gk_report_t *r, FILE *o)
 	        W, H + 24, W, H + 24);
 	fprintf(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>\n", L,
 	        T + ph, L + pw, T + ph);
-	for (int k = 0; k <= 2; k++) {
-		double y = T + ph - ph * k / 2.0;
-		fprintf(o,
-		        "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" class=\"ax\">%llu</text>"
-		        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
-		        L - 6, y + 4, (unsigned long long)(max * (unsigned)k / 2), L, y, L + pw, y);
+	/* round ticks: a step of 1, 2 or 5 times a power of ten, at most 5 steps; the axis
+	 * ends at the first tick at or above the highest day */
+	uint64_t step = nice_step(max, 5), top = (max + step - 1) / step * step;
+	for (uint64_t v = 0; v <= top; v += step) {
+		double y = T + ph - ph * (double)v / (double)top;
+		fprintf(
+		    o,
+		    "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" class=\"ax tick\">%llu</text>"
+		    "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
+		    L - 6, y + 4, (unsigned long long)v, L, y, L + pw, y);
 	}
+	max = top;
+	axis_titles(o, L, T, pw, ph, "refused queries per day", "date (China Standard Time)");
 	size_t every = r->n_days / 10 + 1;
 	char a[16];
 	for (size_t i = 0; i < r->n_days; i++) {
@@ -139,10 +168,12 @@ static void chart_top(const gk_report_t *r, FILE *o)
 
 static void chart_rate(const gk_report_t *r, FILE *o)
 {
-	const double W = 900, H = 220, L = 60, B = 30, T = 10, R = 40;
+	const double W = 900, H = 220, L = 60, B = 44, T = 10, R = 40;
 	double lo = 1.0;
+	/* a day without data (no query counted: gatekeeperd down, or the day not come yet) has
+	 * no point: its rate would only repeat the day before, or show 100% from nothing */
 	for (size_t i = 0; i < r->n_days; i++)
-		if (r->days[i].rate_through < lo)
+		if (r->days[i].queries && r->days[i].rate_through < lo)
 			lo = r->days[i].rate_through;
 	lo = (double)(int)(lo * 10.0) / 10.0; /* down to a multiple of 10% */
 	if (lo > 0.9)
@@ -160,21 +191,31 @@ static void chart_rate(const gk_report_t *r, FILE *o)
 		        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
 		        L - 6, y + 4, v * 100, L, y, L + pw, y);
 	}
-	fputs("<polyline fill=\"none\" stroke=\"#337ab7\" stroke-width=\"2\" points=\"", o);
-	for (size_t i = 0; i < r->n_days; i++)
-		fprintf(o, "%.1f,%.1f ", L + step * (double)i,
-		        T + ph - ph * (r->days[i].rate_through - lo) / (1.0 - lo));
-	fputs("\"/>\n", o);
+	/* one line per run of days with data: a gap shows as a gap */
+	for (size_t i = 0; i < r->n_days;) {
+		if (!r->days[i].queries) {
+			i++;
+			continue;
+		}
+		fputs("<polyline fill=\"none\" stroke=\"#337ab7\" stroke-width=\"2\" points=\"", o);
+		for (; i < r->n_days && r->days[i].queries; i++)
+			fprintf(o, "%.1f,%.1f ", L + step * (double)i,
+			        T + ph - ph * (r->days[i].rate_through - lo) / (1.0 - lo));
+		fputs("\"/>\n", o);
+	}
 	char a[16];
 	size_t every = r->n_days / 10 + 1;
 	for (size_t i = 0; i < r->n_days; i++) {
 		double x = L + step * (double)i,
 		       y = T + ph - ph * (r->days[i].rate_through - lo) / (1.0 - lo);
-		fprintf(o,
-		        "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#337ab7\" "
-		        "data-date=\"%s\" data-rate=\"%.6f\"><title>%s: %.2f%%</title></circle>\n",
-		        x, y, gk_report_date(r->days[i].day, a), r->days[i].rate_through, a,
-		        100 * r->days[i].rate_through);
+		gk_report_date(r->days[i].day, a);
+		if (r->days[i].queries)
+			fprintf(o,
+			        "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#337ab7\" "
+			        "data-date=\"%s\" data-rate=\"%.6f\"><title>%s: "
+			        "%.2f%%</title></circle>\n",
+			        x, y, gk_report_date(r->days[i].day, a), r->days[i].rate_through, a,
+			        100 * r->days[i].rate_through);
 		if (i % every == 0)
 			fprintf(
 			    o,
@@ -182,6 +223,7 @@ static void chart_rate(const gk_report_t *r, FILE *o)
 			    "</text>\n",
 			    x, T + ph + 18, a + 5);
 	}
+	axis_titles(o, L, T, pw, ph, "filing rate", "date (China Standard Time)");
 	fputs("</svg>\n", o);
 }
 
@@ -242,6 +284,10 @@ void gk_report_write_html(const gk_report_t *r, FILE *o)
 	      ".num{text-align:right}.status.filed{color:#3c763d}.status.unfiled,.status.revoked"
 	      "{color:#a94442}\n"
 	      ".ax{font-size:11px;fill:#444}svg{display:block;margin:.5em 0}\n"
+	      ".axis-title{font-size:12px;fill:#222}\n"
+	      /* a wide table scrolls sideways; dates and times never wrap inside a cell */
+	      "table{display:block;max-width:100%;overflow-x:auto}\n"
+	      "td.first,td.last,td.date,td.licence,td.num{white-space:nowrap}\n"
 	      "</style></head><body>\n",
 	      o);
 	fprintf(o,
@@ -309,8 +355,10 @@ void gk_report_write_html(const gk_report_t *r, FILE *o)
 		        d->rate_through, 100 * d->rate_through);
 	}
 	fputs("</tbody></table>\n", o);
-	/* the browser re-adds the tables: proof that the page rendered and agrees */
-	fputs("<p id=\"check\">Browser check: <output id=\"js-unfiled-rows\"></output> unfiled "
+	/* the browser re-adds the tables: proof that the page rendered and agrees; for tests and
+	 * tools reading the DOM, not for the reader (hidden) */
+	fputs("<p id=\"check\" hidden>Browser check: <output id=\"js-unfiled-rows\"></output> "
+	      "unfiled "
 	      "rows, <output id=\"js-unfiled-queries\"></output> queries, <output "
 	      "id=\"js-day-queries\"></output> queries by day.</p>\n"
 	      "<script>\n(function(){\n"

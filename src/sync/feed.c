@@ -471,8 +471,8 @@ static void *work(void *arg)
 	return NULL;
 }
 
-static int parse_header(const char *name, const char *line, size_t len, gk_feed_t *f, char *err,
-                        size_t errlen)
+static int parse_header(const char *name, const char *line, size_t len, gk_feed_header_t *f,
+                        char *err, size_t errlen)
 {
 	json_error_t je;
 	if (len + 1 > GK_FEED_LINE_MAX) {
@@ -489,11 +489,20 @@ static int parse_header(const char *name, const char *line, size_t len, gk_feed_
 	}
 	json_t *k = json_object_get(o, "kind"), *s = json_object_get(o, "serial"),
 	       *b = json_object_get(o, "base"), *c = json_object_get(o, "count"),
-	       *g = json_object_get(o, "generated");
+	       *g = json_object_get(o, "generated"), *t = json_object_get(o, "feed");
 	if (!json_is_object(o) || !json_is_string(k)) {
 		seterr(err, errlen, name, 1, "malformed header: \"kind\" missing");
 		goto out;
 	}
+	f->type = GK_FEED_TYPE_DOMAIN;
+	if (t && (!json_is_string(t) ||
+	          (strcmp(json_string_value(t), "domain") && strcmp(json_string_value(t), "ip")))) {
+		seterr(err, errlen, name, 1,
+		       "malformed header: \"feed\" must be \"domain\" or \"ip\"");
+		goto out;
+	}
+	if (t && !strcmp(json_string_value(t), "ip"))
+		f->type = GK_FEED_TYPE_IP;
 	if (!strcmp(json_string_value(k), "snapshot"))
 		f->kind = GK_FEED_SNAPSHOT;
 	else if (!strcmp(json_string_value(k), "delta"))
@@ -539,10 +548,32 @@ out:
 	return rc;
 }
 
+int gk_feed_header_parse(const char *name, const char *data, size_t len, gk_feed_header_t *h,
+                         char *err, size_t errlen)
+{
+	memset(h, 0, sizeof(*h));
+	if (!len) {
+		seterr(err, errlen, name, 1, "truncated: empty feed (no header)");
+		return GK_ESYNTAX;
+	}
+	if (data[len - 1] != '\n') {
+		size_t l = 1;
+		for (const char *p = data; (p = memchr(p, '\n', len - (size_t)(p - data))); p++)
+			l++;
+		seterr(err, errlen, name, l, "truncated: no newline at end of file");
+		return GK_ESYNTAX;
+	}
+	const char *hnl = memchr(data, '\n', len);
+	int rc = parse_header(name, data, (size_t)(hnl - data), h, err, errlen);
+	if (!rc)
+		h->body = (size_t)(hnl - data) + 1;
+	return rc;
+}
+
 int gk_feed_peek_header(const char *name, const char *data, size_t len, gk_feed_kind_t *kind,
                         uint64_t *serial, uint64_t *base, char *err, size_t errlen)
 {
-	gk_feed_t f = {0};
+	gk_feed_header_t f = {0};
 	const char *nl = memchr(data, '\n', len);
 	if (!nl) {
 		seterr(err, errlen, name, 1, "truncated: no complete header line");
@@ -648,27 +679,23 @@ int gk_feed_parse(const char *name, const char *data, size_t len, const gk_psl_t
 	}
 	f->priv = priv;
 
-	if (!len) {
-		seterr(err, errlen, name, 1, "truncated: empty feed (no header)");
+	gk_feed_header_t h;
+	rc = gk_feed_header_parse(name, data, len, &h, err, errlen);
+	if (!rc && h.type != GK_FEED_TYPE_DOMAIN) {
+		seterr(err, errlen, name, 1,
+		       "an IP filing feed (\"feed\":\"ip\"): apply it with gk-sync apply-ip");
 		rc = GK_ESYNTAX;
-		threads = 0;
-		goto fail;
 	}
-	if (data[len - 1] != '\n') {
-		size_t l = 1;
-		for (const char *p = data; (p = memchr(p, '\n', len - (size_t)(p - data))); p++)
-			l++;
-		seterr(err, errlen, name, l, "truncated: no newline at end of file");
-		rc = GK_ESYNTAX;
-		threads = 0;
-		goto fail;
-	}
-	const char *hnl = memchr(data, '\n', len);
-	rc = parse_header(name, data, (size_t)(hnl - data), f, err, errlen);
 	if (rc) {
 		threads = 0;
 		goto fail;
 	}
+	f->kind = h.kind;
+	f->serial = h.serial;
+	f->base = h.base;
+	f->count = h.count;
+	memcpy(f->generated, h.generated, sizeof(f->generated));
+	const char *hnl = data + h.body - 1;
 	rc = GK_ENOMEM;
 	size_t body = (size_t)(hnl - data) + 1;
 	if (len - body < (16u << 10))

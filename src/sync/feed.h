@@ -72,6 +72,26 @@ GK_MUST_CHECK int gk_feed_parse(const char *name, const char *data, size_t len, 
                                 size_t errlen);
 void gk_feed_free(gk_feed_t *feed);
 
+/* The header line every feed starts with (docs/FEED.md), shared by the domain feed and the
+ * IP filing feed (src/sync/ipfeed.h): "feed" names which ("domain" when absent). */
+#define GK_FEED_TYPE_DOMAIN 0
+#define GK_FEED_TYPE_IP     1
+typedef struct gk_feed_header {
+	gk_feed_kind_t kind;
+	uint64_t serial;
+	uint64_t base; /* delta only */
+	uint64_t count;
+	char generated[40];
+	int type;    /* GK_FEED_TYPE_* */
+	size_t body; /* offset of the first record line */
+} gk_feed_header_t;
+
+/* Check data[0..len) ends in a newline (else "truncated" at the last line) and parse its
+ * header line (kind, serial >= 1, count >= 0, base < serial for a delta, generated, feed).
+ * Returns 0 with *h, or GK_ESYNTAX with err "name:LINE: reason". */
+GK_MUST_CHECK int gk_feed_header_parse(const char *name, const char *data, size_t len,
+                                       gk_feed_header_t *h, char *err, size_t errlen);
+
 /* Read only the header line of data (for ordering files in a watch directory).
  * Returns 0, or GK_ESYNTAX with err as for gk_feed_parse. */
 GK_MUST_CHECK int gk_feed_peek_header(const char *name, const char *data, size_t len,

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "sync/ipfeed.h"
 #include "sync/lint.h"
 #include "sync/sig.h"
 #include "sync/sync.h"
@@ -192,8 +193,13 @@ static int read_feed(const char *path, bytes_t *b, char *why, size_t whylen)
 	return rc;
 }
 
-int gk_sync_load(const char *path, const char *sig_path, const char *pubkey, const gk_psl_t *psl,
-                 unsigned threads, unsigned flags, gk_feed_t **feed, char *err, size_t errlen)
+/* What is done with the verified bytes: the domain feed's parser or the IP feed's. */
+typedef int (*parse_fn)(const char *name, const char *data, size_t len, unsigned flags, void *ctx,
+                        char *err, size_t errlen);
+
+/* Read path and its signature, verify, then hand the verified private copy to parse. */
+static int load_verified(const char *path, const char *sig_path, const char *pubkey, unsigned flags,
+                         parse_fn parse, void *ctx, char *err, size_t errlen)
 {
 	bytes_t data = {0}, sigb = {0};
 	uint8_t sig[GK_SIG_LEN];
@@ -244,11 +250,44 @@ int gk_sync_load(const char *path, const char *sig_path, const char *pubkey, con
 		gk_sync_load_hook(path);
 	if (data.map_len)
 		flags |= GK_FEED_DROP_PAGES;
-	rc = gk_feed_parse(name, data.p, data.len, psl, threads, flags, feed, err, errlen);
+	rc = parse(name, data.p, data.len, flags, ctx, err, errlen);
 out:
 	bytes_free(&data);
 	bytes_free(&sigb);
 	return rc;
+}
+
+typedef struct domain_ctx {
+	const gk_psl_t *psl;
+	unsigned threads;
+	gk_feed_t **feed;
+} domain_ctx_t;
+
+static int parse_domain(const char *name, const char *data, size_t len, unsigned flags, void *ctx,
+                        char *err, size_t errlen)
+{
+	domain_ctx_t *c = ctx;
+	return gk_feed_parse(name, data, len, c->psl, c->threads, flags, c->feed, err, errlen);
+}
+
+int gk_sync_load(const char *path, const char *sig_path, const char *pubkey, const gk_psl_t *psl,
+                 unsigned threads, unsigned flags, gk_feed_t **feed, char *err, size_t errlen)
+{
+	domain_ctx_t c = {psl, threads, feed};
+	return load_verified(path, sig_path, pubkey, flags, parse_domain, &c, err, errlen);
+}
+
+static int parse_ip(const char *name, const char *data, size_t len, unsigned flags, void *ctx,
+                    char *err, size_t errlen)
+{
+	(void)flags;
+	return gk_ipfeed_parse(name, data, len, (gk_ipfeed_t **)ctx, err, errlen);
+}
+
+int gk_sync_load_ip(const char *path, const char *sig_path, const char *pubkey, gk_ipfeed_t **feed,
+                    char *err, size_t errlen)
+{
+	return load_verified(path, sig_path, pubkey, 0, parse_ip, feed, err, errlen);
 }
 
 int gk_sync_sign_file(const char *key, const char *path, const char *sig_out, int base64, char *err,
@@ -304,8 +343,14 @@ int gk_sync_lint_file(const char *path, const gk_psl_t *psl, FILE *out, size_t *
 	int rc = read_feed(path, &data, err, errlen);
 	if (rc)
 		return rc == GK_ENOMEM ? rc : GK_EIO;
-	rc = gk_lint_feed(is_stdin ? "<stdin>" : path, data.p, data.len, psl, out, findings, err,
-	                  errlen);
+	const char *name = is_stdin ? "<stdin>" : path;
+	gk_feed_header_t h;
+	char e2[16];
+	if (!gk_feed_header_parse(name, data.p, data.len, &h, e2, sizeof(e2)) &&
+	    h.type == GK_FEED_TYPE_IP)
+		rc = gk_sync_ip_lint(name, data.p, data.len, out, findings, err, errlen);
+	else
+		rc = gk_lint_feed(name, data.p, data.len, psl, out, findings, err, errlen);
 	bytes_free(&data);
 	return rc;
 }

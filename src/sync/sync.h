@@ -39,6 +39,7 @@
 #include "gk/errors.h"
 #include "redis/redis.h"
 #include "sync/feed.h"
+#include "sync/ipfeed.h"
 
 typedef struct gk_sync_opts {
 	gk_redis_addr_t redis; /* the status Redis (src/redis/redis.h) */
@@ -141,3 +142,32 @@ GK_MUST_CHECK int gk_sync_sign_file(const char *key, const char *path, const cha
 /* gk_lint_feed over a file ("-": stdin). Returns 0, GK_ESYNTAX (invalid JSON), GK_EIO. */
 GK_MUST_CHECK int gk_sync_lint_file(const char *path, const gk_psl_t *psl, FILE *out,
                                     size_t *findings, char *err, size_t errlen);
+
+/* --- the IP filing feed (src/sync/ipapply.c; docs/FEED.md "IP filing feed") ------------ */
+
+typedef struct gk_sync_ip_stats {
+	uint64_t serial_before; /* gk:ip:serial before (0: none) */
+	uint64_t set, removed;  /* ranges written, ranges removed (delta) */
+	double seconds;         /* wall time inside gk_sync_ip_apply */
+	int already_applied;    /* a delta whose serial is gk:ip:serial: nothing written */
+} gk_sync_ip_stats_t;
+
+/* gk_sync_load for an IP filing feed: read, verify, parse (gk_ipfeed_parse). Same results. */
+GK_MUST_CHECK int gk_sync_load_ip(const char *path, const char *sig_path, const char *pubkey,
+                                  gk_ipfeed_t **feed, char *err, size_t errlen);
+
+/* Apply a validated IP filing feed to the status Redis (gk:ip:ranges, gk:ip:serial) under
+ * the apply lock. The serial rules are the domain feed's, against gk:ip:serial. A snapshot
+ * replaces the table at once (RENAME in one MULTI with the serial); a delta is checked
+ * against the stored table (a range it would leave overlapping another without nesting is
+ * GK_ESYNTAX, "stored" naming the other) and written in one MULTI. Returns as gk_sync_apply
+ * (0, GK_ESYNTAX, GK_EAGAIN, GK_EBUSY, GK_EIO, GK_ENOMEM); nothing is applied unless 0. */
+GK_MUST_CHECK int gk_sync_ip_apply(const gk_sync_opts_t *opts, const gk_ipfeed_t *feed,
+                                   const char *name, gk_sync_ip_stats_t *stats, char *err,
+                                   size_t errlen);
+
+/* gk-sync lint of an IP filing feed held in data: the parse verdict, then one warning per
+ * range nested inside another ("most specific wins"). Returns 0 (findings counted), or
+ * GK_ESYNTAX with err. */
+GK_MUST_CHECK int gk_sync_ip_lint(const char *name, const char *data, size_t len, FILE *out,
+                                  size_t *findings, char *err, size_t errlen);

@@ -86,6 +86,16 @@ def main():
 		one_line(run(GKCTL, "frob", ok=(2,)), "gkctl: unknown command 'frob'")
 		h.log("missing options and arguments named in one line")
 
+		# every option of report is in gkctl --help and gkctl report --help (--month was not)
+		top = run(GKCTL, "--help").stdout
+		rep = run(GKCTL, "report", "--help", ok=(0, 2))
+		for opt in ("--from", "--to", "--month", "--format", "--output", "--records-redis"):
+			if opt not in top:
+				raise AssertionError("gkctl --help does not name report's %s:\n%s" % (opt, top))
+			if opt not in rep.stdout + rep.stderr:
+				raise AssertionError("gkctl report --help does not name %s" % opt)
+		h.log("gkctl --help names every report option")
+
 		# re-applying an applied delta
 		rd = h.start_redis(tmp)
 		try:

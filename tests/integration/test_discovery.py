@@ -313,7 +313,9 @@ def check_report(rep, handled):
 	j = rep.json()
 	s = j["summary"]
 	filed = len(FILED) + (1 if handled else 0)
-	unh = 3 - (1 if handled else 0)
+	# unhandled: the sites accessed (3 discovered unfiled + r1.cn, revoked and still
+	# queried) not filed now: the notice table's 其中未处理数 total, the same definition
+	unh = 4 - (1 if handled else 0)
 	assert s["filed"] == filed and s["handled"] == (1 if handled else 0), s
 	assert s["unhandled"] == unh and s["discovered_unfiled"] == 3, s
 	assert s["revoked_queried"] == 1, s
@@ -336,6 +338,11 @@ def check_notice(rep):
 	assert rows == {PROVIDERS[0]: (1, 0), PROVIDERS[1]: (1, 1), "（未知）": (2, 2)}, rows
 	m = re.search(r"合计\s+(\d+)\s+(\d+)", text)
 	assert m and (int(m.group(1)), int(m.group(2))) == (4, 3), text
+	# one definition of unhandled: the notice total is the summary's unhandled in every format
+	j = rep.json()
+	assert int(m.group(2)) == j["summary"]["unhandled"], (text, j["summary"])
+	rate = re.search(r"([\d.]+)%", text.split("合计")[1])
+	assert rate and abs(float(rate.group(1)) - 100 * j["summary"]["filing_rate"]) < 0.01, text
 	return text
 
 
@@ -361,6 +368,7 @@ def check_html(rep, tmp, rows):
 	got = [(d, int(q)) for d, _, q in trs]
 	want = [(x["domain"], int(x["queries"])) for x in rows if x["list"] == "unfiled"]
 	assert got == want, (got, want)
+	assert re.search(r'<p id="check" hidden(="")?>', dom), "the browser check is visible"
 	js_rows = int(re.search(r'<output id="js-unfiled-rows">(\d+)</output>', dom).group(1))
 	js_q = int(re.search(r'<output id="js-unfiled-queries">(\d+)</output>', dom).group(1))
 	assert js_rows == len(want) and js_q == sum(q for _, q in want), (js_rows, js_q, want)

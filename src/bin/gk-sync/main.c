@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* src/bin/gk-sync/main.c -- gk-sync: apply the registry's signed feed to Redis.
  *
- * Subcommands: keygen, sign, verify, apply, watch, lint (docs/FEED.md). Everything but
- * argument parsing lives in libgk (src/sync/). Exit status: 0 done; 1 feed rejected (apply,
- * verify) or invalid JSON (lint); 2 bad usage or unusable key/config; 3 Redis or I/O error;
+ * Subcommands: keygen, sign, verify, apply, watch, lint, verify-ip, apply-ip (docs/FEED.md).
+ * Everything but argument parsing lives in libgk (src/sync/). Exit status: 0 done; 1 feed rejected
+ * (apply, verify) or invalid JSON (lint); 2 bad usage or unusable key/config; 3 Redis or I/O error;
  * 4 another apply holds the lock (gk:sync:lock), or this apply lost it part-way.
  * Environment: GK_SYNC_REDIS (or GK_REDIS_SENTINELS and GK_REDIS_MASTER), GK_SYNC_RECORDS_REDIS,
  * GK_SYNC_PUBKEY and GK_REDIS_USER stand in for --redis, --records-redis, --pubkey and
@@ -40,7 +40,11 @@ static void usage(FILE *f)
 	    "       gk-sync watch --redis ADDR --pubkey PUB.pem [--records-redis ADDR |\n"
 	    "                     --no-records] [--interval MS] [--lock-wait MS] [--lock-ttl MS] "
 	    "DIR\n"
-	    "       gk-sync lint [--psl FILE] FEED|-\n"
+	    "       gk-sync verify-ip --pubkey PUB.pem [--sig SIG] IPFEED|-\n"
+	    "       gk-sync apply-ip --redis ADDR --pubkey PUB.pem [--sig SIG] [--lock-wait MS]\n"
+	    "                     [--lock-ttl MS] IPFEED|-\n"
+	    "       gk-sync lint [--psl FILE] FEED|IPFEED|-\n"
+	    "IPFEED: the IP filing feed (header \"feed\":\"ip\"), applied to gk:ip:ranges.\n"
 	    "ADDR: HOST:PORT, [IPv6]:PORT or unix:/path. Instead of --redis, apply and watch\n"
 	    "take --sentinel ADDR (repeatable) --master-name NAME (else GK_REDIS_SENTINELS,\n"
 	    "comma-separated, and GK_REDIS_MASTER): the primary is asked of the sentinels.\n"
@@ -71,6 +75,8 @@ static int bad_usage(const char *cmd, int nargs, const char *key, const char *pu
 	    {"sign", "--key PRIV.pem", key, "FEED", 1},
 	    {"verify", "--pubkey PUB.pem (or GK_SYNC_PUBKEY)", pubkey, "FEED", 1},
 	    {"apply", "--pubkey PUB.pem (or GK_SYNC_PUBKEY)", pubkey, "FEED", 1},
+	    {"verify-ip", "--pubkey PUB.pem (or GK_SYNC_PUBKEY)", pubkey, "IPFEED", 1},
+	    {"apply-ip", "--pubkey PUB.pem (or GK_SYNC_PUBKEY)", pubkey, "IPFEED", 1},
 	    {"watch", "--pubkey PUB.pem (or GK_SYNC_PUBKEY)", pubkey, "DIR", 1},
 	    {"lint", NULL, NULL, "FEED", 1},
 	};
@@ -149,6 +155,46 @@ static int cmd_apply_or_verify(int verify_only, const char *feed_path, const cha
 out:
 	gk_feed_free(feed);
 	gk_psl_close(psl);
+	return ex;
+}
+
+static int cmd_ip(int verify_only, const char *feed_path, const char *sig, const char *pubkey,
+                  const gk_sync_opts_t *o)
+{
+	gk_ipfeed_t *feed = NULL;
+	char err[1024] = "";
+	int ex = 0;
+	int rc = gk_sync_load_ip(feed_path, sig, pubkey, &feed, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "gk-sync: %s%s\n", rc == GK_ESYNTAX ? "rejected: " : "", err);
+		return rc == GK_ESYNTAX ? EX_REJECT : rc == GK_EINVAL ? EX_USAGE : EX_IO;
+	}
+	const char *kind = feed->kind == GK_FEED_SNAPSHOT ? "snapshot" : "delta";
+	if (verify_only) {
+		printf("%s: ok: IP %s serial %llu, %zu ranges (%zu nested)\n", feed_path, kind,
+		       (unsigned long long)feed->serial, feed->n, feed->n_nested);
+		goto out;
+	}
+	gk_sync_ip_stats_t st;
+	rc = gk_sync_ip_apply(o, feed, strcmp(feed_path, "-") ? feed_path : "<stdin>", &st, err,
+	                      sizeof(err));
+	if (rc) {
+		int rej = rc == GK_ESYNTAX || rc == GK_EAGAIN;
+		fprintf(stderr, "gk-sync: %s%s\n", rej ? "rejected: " : "", err);
+		ex = rej ? EX_REJECT : rc == GK_EBUSY ? EX_LOCK : EX_IO;
+		goto out;
+	}
+	if (st.already_applied)
+		printf("already applied: gk:ip:serial is %llu, the serial of this delta; nothing "
+		       "written\n",
+		       (unsigned long long)feed->serial);
+	else
+		printf("applied IP %s serial %llu (was %llu): %llu ranges written, %llu removed, "
+		       "%.2f s\n",
+		       kind, (unsigned long long)feed->serial, (unsigned long long)st.serial_before,
+		       (unsigned long long)st.set, (unsigned long long)st.removed, st.seconds);
+out:
+	gk_ipfeed_free(feed);
 	return ex;
 }
 
@@ -349,9 +395,10 @@ int main(int argc, char **argv)
 		        findings == 1 ? "" : "s");
 		return 0;
 	}
-	if ((!strcmp(cmd, "verify") || !strcmp(cmd, "apply") || !strcmp(cmd, "watch")) &&
+	int ip = !strcmp(cmd, "verify-ip") || !strcmp(cmd, "apply-ip");
+	if ((!strcmp(cmd, "verify") || !strcmp(cmd, "apply") || !strcmp(cmd, "watch") || ip) &&
 	    nargs == 1 && pubkey) {
-		int verify = !strcmp(cmd, "verify");
+		int verify = !strcmp(cmd, "verify") || !strcmp(cmd, "verify-ip");
 		if (!verify && !redis && !o.sentinel) {
 			fprintf(stderr,
 			        "gk-sync: %s needs --redis HOST:PORT (or --sentinel HOST:PORT "
@@ -384,6 +431,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "gk-sync: cannot read public key %s\n", pubkey);
 			return EX_USAGE;
 		}
+		if (ip)
+			return cmd_ip(verify, args[0], sig, pubkey, &o);
 		if (strcmp(cmd, "watch"))
 			return cmd_apply_or_verify(verify, args[0], sig, pubkey, psl_path, threads,
 			                           &o);

@@ -203,10 +203,74 @@ static void test_notice_table_html(void **state)
 	assert_non_null(strstr(s, "<svg id=\"chart-rate\""));
 	assert_non_null(strstr(s, "<td class=\"domain\">c&quot;d.cn</td>"));
 	assert_non_null(strstr(s, "id=\"filing-rate\" data-v=\"0.9800000000\">98.00%"));
+	/* the browser check's sums are in the DOM for tests, not shown to the reader */
+	assert_non_null(strstr(s, "<p id=\"check\" hidden>"));
 	/* self-contained: nothing fetched */
 	assert_null(strstr(s, "src=\"http"));
 	assert_null(strstr(s, "href=\"http"));
 	assert_null(strstr(s, "@import"));
+	free(s);
+	gk_report_free(r);
+}
+
+/* a day with no query counted has no filing-rate point (it used to show 100%) */
+static void test_rate_chart_skips_empty_days(void **state)
+{
+	(void)state;
+	gk_report_t *r = synthetic();
+	gk_report_day_t *d = realloc(r->days, 3 * sizeof(*d));
+	assert_non_null(d);
+	r->days = d;
+	d[2] = d[1];
+	d[2].day = 20261130;
+	d[1] = (gk_report_day_t){.day = 20261129, .rate_through = 1.0};
+	r->n_days = 3;
+	r->to = 20261130;
+	char *s = render(r, GK_REPORT_HTML);
+	const char *chart = strstr(s, "<svg id=\"chart-rate\"");
+	assert_non_null(chart);
+	const char *end = strstr(chart, "</svg>");
+	assert_non_null(end);
+	char *c = strndup(chart, (size_t)(end - chart));
+	assert_non_null(strstr(c, "data-date=\"2026-11-28\""));
+	assert_non_null(strstr(c, "data-date=\"2026-11-30\""));
+	assert_null(strstr(c, "data-date=\"2026-11-29\""));
+	assert_null(strstr(c, "data-rate=\"1.000000\""));
+	/* two runs of days with data: two lines, none through the empty day */
+	const char *p1 = strstr(c, "<polyline");
+	assert_non_null(p1);
+	assert_non_null(strstr(p1 + 1, "<polyline"));
+	free(c);
+	free(s);
+	gk_report_free(r);
+}
+
+/* round y ticks (0 20 40 60 for a highest day of 55, not 55 and 27) and axis titles */
+static void test_chart_axes(void **state)
+{
+	(void)state;
+	gk_report_t *r = synthetic();
+	char *s = render(r, GK_REPORT_HTML);
+	const char *chart = strstr(s, "<svg id=\"chart-refusals\"");
+	assert_non_null(chart);
+	char *c = strndup(chart, (size_t)(strstr(chart, "</svg>") - chart));
+	const char *want[] = {"class=\"ax tick\">0<", "class=\"ax tick\">20<",
+	                      "class=\"ax tick\">40<", "class=\"ax tick\">60<"};
+	for (size_t i = 0; i < 4; i++)
+		assert_non_null(strstr(c, want[i]));
+	assert_null(strstr(c, "class=\"ax tick\">80<"));
+	assert_null(strstr(c, ">27<"));
+	assert_null(strstr(c, ">55<"));
+	assert_non_null(strstr(c, ">refused queries per day</text>"));
+	assert_non_null(strstr(c, ">date (China Standard Time)</text>"));
+	free(c);
+	chart = strstr(s, "<svg id=\"chart-rate\"");
+	assert_non_null(chart);
+	assert_non_null(strstr(chart, ">filing rate</text>"));
+	/* timestamps do not wrap in a wide table: it scrolls instead */
+	assert_non_null(
+	    strstr(s, "td.first,td.last,td.date,td.licence,td.num{white-space:nowrap}"));
+	assert_non_null(strstr(s, "table{display:block;max-width:100%;overflow-x:auto}"));
 	free(s);
 	gk_report_free(r);
 }
@@ -218,6 +282,8 @@ int main(void)
 	    cmocka_unit_test(test_csv),
 	    cmocka_unit_test(test_json),
 	    cmocka_unit_test(test_notice_table_html),
+	    cmocka_unit_test(test_rate_chart_skips_empty_days),
+	    cmocka_unit_test(test_chart_axes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
