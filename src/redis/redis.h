@@ -4,9 +4,8 @@
  *
  * Every program reaches Redis through these verbs, so an address is parsed, a password is
  * read and AUTH is sent in one place. The synchronous client serves the tools (gk-sync,
- * gkctl report/status/policy); the asynchronous open serves the daemon's loops (status
- * replica, policy follower, discovery), whose sessions keep their own state machines but
- * connect, authenticate and back off through here.
+ * gkctl) and the policy store; the daemon's loops (status replica, heartbeat, policy
+ * follower, discovery) each own a session (session.h) built on the same verbs.
  *
  * Credentials: an ACL user and its password (redis/gatekeeper.acl ships one user per
  * program). The password comes from a file (first line) or the environment variable
@@ -14,7 +13,7 @@
  * (the default user, as a Redis without ACLs expects).
  *
  * Threads: the parsing and synchronous verbs may be called from any thread on their own
- * arguments; gk_redis_async_open runs on the thread of the loop it attaches to.
+ * arguments.
  */
 #pragma once
 #include <stdbool.h>
@@ -89,23 +88,7 @@ GK_MUST_CHECK int gk_redis_connect_str(const char *addr, const gk_redis_auth_t *
                                        unsigned connect_timeout_ms, unsigned command_timeout_ms,
                                        redisContext **out, char *err, size_t errlen);
 
-/* --- asynchronous connections (the daemon's loops) -------------------------------------- */
-
-/* Start a connection to a on loop (hiredis libuv adapter) with ac->data = data and the
- * given callbacks. With a password in auth, AUTH is queued as the connection's first
- * command and on_connect(ac, REDIS_OK) runs only once AUTH succeeded (a transport failure
- * still reaches on_connect with REDIS_ERR at once), so the owner sends nothing that could
- * meet NOAUTH. A refused AUTH is logged as an error ("WHO: redis ADDR: AUTH failed for
- * user U: WRONGPASS ...") and closes the connection (redisAsyncDisconnect, never a free
- * inside a callback): on_disconnect then runs, without on_connect having run, and the
- * owner's backoff retries. who names the caller in logs (static string).
- * Returns 0 and *out; GK_EIO (the connect failed at once: logged at debug level) or
- * GK_ENOMEM, with nothing left to free. Loop thread only. */
-GK_MUST_CHECK int gk_redis_async_open(const gk_redis_addr_t *a, const gk_redis_auth_t *auth,
-                                      const char *who, uv_loop_t *loop, void *data,
-                                      redisConnectCallback *on_connect,
-                                      redisDisconnectCallback *on_disconnect,
-                                      redisAsyncContext **out);
+/* The daemon's asynchronous connections: gk_redis_session_t (src/redis/session.h). */
 
 /* --- reconnect backoff ----------------------------------------------------------------- */
 

@@ -18,6 +18,7 @@
 #include <hiredis/hiredis.h>
 #include <uv.h>
 #include "redis/redis.h"
+#include "redis/session.h"
 #include "status/status.h"
 
 /* One table: buckets of one cache line, each holding GK_TAB_WAYS entries with a 16-bit
@@ -147,20 +148,13 @@ gk_status_retired_t *tab_retired_take(struct tab *tb);
 
 struct gk_status;
 
-/* One hiredis connection. ac is NULL when closed; hiredis frees a context itself after a
- * failed connect or a dropped connection, so ac is cleared in those callbacks. */
-struct conn {
-	struct gk_status *st;
-	redisAsyncContext *ac;
-	const char *name;
-	bool up;
-	unsigned pending;     /* commands sent, replies not yet received */
-	uint64_t progress_ms; /* last reply, or when pending went from 0 to 1 */
-};
+/* The links of the status session (src/redis/session.h). */
+#define GK_STATUS_LINK_CMD  0u /* full load, trim checks, PING, heartbeats */
+#define GK_STATUS_LINK_TAIL 1u /* XREAD BLOCK only */
 
 enum phase {
-	PH_DOWN = 0,   /* no connection; a reconnect is scheduled */
-	PH_CONNECTING, /* both connections started */
+	PH_DOWN = 0,   /* no session; the session reconnects by itself */
+	PH_CONNECTING, /* the session is connecting, or ready and deciding: load or resume */
 	PH_RESUMING,   /* XINFO sent: resume or reload */
 	PH_LOADING,    /* full load: HGETALL windows in flight */
 	PH_BUILDING,   /* full load received: building the base in bounded steps */
@@ -175,17 +169,11 @@ struct sid {
 struct gk_status {
 	gk_status_conf_t conf;
 	char *host, *unix_path, *inst_id, *version, *inst_key;
-	gk_redis_addr_t addr;         /* from host/port or unix_path */
-	gk_redis_auth_t auth;         /* conf.redis_auth copied; points here after create */
-	gk_redis_sentinel_t sentinel; /* conf.redis_sentinel copied (n == 0: none) */
-	/* the heartbeat's own connection to the primary (conf.heartbeat_to; redis.c) */
+	gk_redis_target_t target; /* host/port or unix_path, or conf.redis_sentinel copied */
+	gk_redis_auth_t auth;     /* conf.redis_auth copied; points here after create */
+	/* the heartbeat's own session to the primary (conf.heartbeat_to; redis.c) */
 	bool hb_split;
 	gk_redis_target_t hb_target;
-	redisAsyncContext *hb_ac;
-	bool hb_up;
-	uint64_t hb_next_ms; /* no new connection before this (backoff) */
-	gk_redis_backoff_t hb_backoff;
-	bool hb_readonly; /* the last heartbeat met READONLY (logged once per transition) */
 	unsigned command_timeout_ms;
 
 	_Atomic bool ready;
@@ -205,16 +193,16 @@ struct gk_status {
 	uv_thread_t thread;
 	uv_loop_t loop;
 	uv_async_t stop_async;
-	uv_timer_t tick, reconnect, kick;
+	uv_timer_t tick;
 	uv_idle_t work;
 	bool stopping;
-	struct conn cmd, tail;
+	gk_redis_session_t *rs;    /* the reading session (links: GK_STATUS_LINK_*) */
+	gk_redis_session_t *hb_rs; /* the heartbeat's session (hb_split), or NULL */
+	bool connected;            /* rs is READY */
 	enum phase phase;
-	gk_redis_backoff_t backoff;
-	bool was_connected;
 	bool load_failed;
-	uint64_t connect_start_ms, last_contact_ms, last_heartbeat_ms;
-	bool ever_up; /* a session was up before: the next one is a reconnect */
+	uint64_t last_contact_ms; /* the session's last reply (monotonic), or the start */
+	uint64_t last_heartbeat_ms;
 	/* freshness and divergence (redis.c); nag_ms: when the last reminder was logged */
 	bool stale, diverged;
 	uint64_t stale_nag_ms, diverged_nag_ms;
@@ -251,14 +239,13 @@ void sid_fmt(struct sid a, char *buf, size_t cap);
 void status_publish_info(struct gk_status *st);
 
 /* redis.c */
-typedef void (*reply_fn)(struct conn *c, redisReply *reply, void *priv);
-/* Send a command on c; fn gets the reply (NULL when the connection went away: fn then
- * does nothing, the session is already failing). Returns 0 or GK_EIO. */
-int conn_cmd(struct conn *c, reply_fn fn, void *priv, const char *fmt, ...);
-int conn_cmdargv(struct conn *c, reply_fn fn, void *priv, int argc, const char **argv,
-                 const size_t *argvlen);
+/* Send a command on a link of the status session; fn gets the reply (never NULL: a lost
+ * connection drops the callback and fails the session). Returns 0 or GK_EIO/GK_ENOMEM. */
+int conn_cmd(struct gk_status *st, unsigned link, gk_redis_reply_fn *fn, void *priv,
+             const char *fmt, ...);
+int conn_cmdargv(struct gk_status *st, unsigned link, gk_redis_reply_fn *fn, void *priv, int argc,
+                 const char **argv, const size_t *argvlen);
 void session_fail(struct gk_status *st, const char *why);
-void note_contact(struct gk_status *st);
 void work_start(struct gk_status *st);
 void status_backoff_reset(struct gk_status *st);
 /* The stream carried a policy entry, or a load or resume may have skipped one: tell the

@@ -61,10 +61,10 @@ bool no_such_key(const redisReply *r)
 	return r->type == REDIS_REPLY_ERROR && strstr(r->str, "no such key") != NULL;
 }
 
-static void on_xinfo(struct conn *c, redisReply *r, void *priv)
+static void on_xinfo(gk_redis_session_t *rs, redisReply *r, void *priv)
 {
 	(void)priv;
-	gk_status_t *st = c->st;
+	gk_status_t *st = gk_redis_session_ctx(rs);
 	struct xinfo x;
 	if (st->phase != PH_LOADING)
 		return;
@@ -81,10 +81,10 @@ static void on_xinfo(struct conn *c, redisReply *r, void *priv)
 	st->load_consumed = x.added;
 }
 
-static void on_serial(struct conn *c, redisReply *r, void *priv)
+static void on_serial(gk_redis_session_t *rs, redisReply *r, void *priv)
 {
 	(void)priv;
-	gk_status_t *st = c->st;
+	gk_status_t *st = gk_redis_session_ctx(rs);
 	if (st->phase != PH_LOADING)
 		return;
 	uint64_t v;
@@ -125,9 +125,9 @@ static void bad_entry(gk_status_t *st, const char *where, const char *d, size_t 
 		       (int)(dlen > 80 ? 80 : dlen), d);
 }
 
-static void on_bucket(struct conn *c, redisReply *r, void *priv)
+static void on_bucket(gk_redis_session_t *rs, redisReply *r, void *priv)
 {
-	gk_status_t *st = c->st;
+	gk_status_t *st = gk_redis_session_ctx(rs);
 	unsigned b = (unsigned)(uintptr_t)priv;
 	char key[16];
 	if (st->phase != PH_LOADING)
@@ -195,8 +195,8 @@ static void on_bucket(struct conn *c, redisReply *r, void *priv)
 static void send_bucket(gk_status_t *st)
 {
 	unsigned b = st->next_bucket++;
-	if (conn_cmd(&st->cmd, on_bucket, (void *)(uintptr_t)b, "HGETALL " GK_KEY_STATUS_BUCKET,
-	             b) != 0)
+	if (conn_cmd(st, GK_STATUS_LINK_CMD, on_bucket, (void *)(uintptr_t)b,
+	             "HGETALL " GK_KEY_STATUS_BUCKET, b) != 0)
 		session_fail(st, "cannot send HGETALL");
 }
 
@@ -210,8 +210,9 @@ void load_begin(gk_status_t *st)
 	st->next_bucket = st->done_buckets = 0;
 	st->bad_entries = 0;
 	st->load_floor = st->serial;
-	if (conn_cmd(&st->cmd, on_xinfo, NULL, "XINFO STREAM %s", GK_KEY_STREAM) != 0 ||
-	    conn_cmd(&st->cmd, on_serial, NULL, "GET %s", GK_KEY_SERIAL) != 0) {
+	if (conn_cmd(st, GK_STATUS_LINK_CMD, on_xinfo, NULL, "XINFO STREAM %s", GK_KEY_STREAM) !=
+	        0 ||
+	    conn_cmd(st, GK_STATUS_LINK_CMD, on_serial, NULL, "GET %s", GK_KEY_SERIAL) != 0) {
 		session_fail(st, "cannot send the load commands");
 		return;
 	}

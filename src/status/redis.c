@@ -1,20 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* src/status/redis.c -- the status loop: its thread, the two hiredis connections, timeouts,
- * reconnect with backoff, staleness and the heartbeat.
+/* src/status/redis.c -- the status loop: its thread, its Redis session, staleness,
+ * divergence and the heartbeat.
  *
- * Two connections per session: "cmd" carries the full load, trim checks and heartbeats;
- * "tail" carries only XREAD BLOCK (a blocking read holds its connection). A session fails
- * as a whole: any NULL reply, error on a required command, timeout or disconnect tears both
- * down from a zero-delay timer (never inside a hiredis callback) with redisAsyncFree, which
- * runs the pending callbacks with NULL replies; they see c->ac != their context and do
- * nothing. Connections are opened through src/redis (AUTH first when configured: a
- * connection counts as up only once authenticated). Reconnects back off from 100 ms,
- * doubling to reconnect_max_ms with jitter (gk_redis_backoff), and reset after a session
- * that loaded or resumed.
- *
- * hiredis 0.14 has no timeouts: a 100 ms tick checks the connect deadline and, per
- * connection, the time since the last reply while commands are outstanding (the tail's
- * XREAD BLOCK is allowed its block time on top).
+ * One gk_redis_session (src/redis/session.h) with two links: GK_STATUS_LINK_CMD carries the
+ * full load, trim checks, PINGs and heartbeats; GK_STATUS_LINK_TAIL carries only XREAD
+ * BLOCK (a blocking read holds its connection; its reply clock allows the block time). The
+ * session does AUTH, the connect and reply timeouts, reconnects with backoff and jitter and
+ * Sentinel re-discovery; an error reply to a required command fails it here. The backoff
+ * is reset only after a session that loaded or resumed (hold_backoff). With redis.primary
+ * the heartbeat has a second session of its own to the primary.
  *
  * Freshness counts from the last reply, never from a connect: a frozen (SIGSTOPped) server
  * still completes TCP handshakes from its listen backlog, and counting those kept a replica
@@ -44,129 +38,52 @@ static uint64_t unix_ms(void)
 	return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
 }
 
-void note_contact(gk_status_t *st)
+/* The session's last reply is the replica's contact: copied once per tick (and before each
+ * staleness check), so the age never counts from a connect. */
+static void sync_contact(gk_status_t *st)
 {
-	st->last_contact_ms = gk_status_now_ms();
+	uint64_t r = st->rs ? gk_redis_session_last_reply_ms(st->rs) : 0;
+	if (r <= st->last_contact_ms)
+		return;
+	uint64_t now = gk_status_now_ms();
+	st->last_contact_ms = r;
 	uv_mutex_lock(&st->info_lock);
-	st->info.last_contact_ms = (int64_t)unix_ms();
+	st->info.last_contact_ms = (int64_t)(unix_ms() - (now - r));
 	uv_mutex_unlock(&st->info_lock);
 }
 
-struct req {
-	struct conn *c;
-	redisAsyncContext *ac;
-	reply_fn fn;
-	void *priv;
-};
-
-static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
+int conn_cmd(gk_status_t *st, unsigned link, gk_redis_reply_fn *fn, void *priv, const char *fmt,
+             ...)
 {
-	struct req *q = privdata;
-	struct conn *c = q->c;
-	if (c->ac != ac) { /* torn down by us: the session is gone */
-		free(q);
-		return;
-	}
-	if (c->pending > 0)
-		c->pending--;
-	c->progress_ms = gk_status_now_ms();
-	if (r == NULL) {
-		/* hiredis is freeing the context after an error; do not free it again */
-		c->ac = NULL;
-		c->up = false;
-		free(q);
-		session_fail(c->st, "connection lost");
-		return;
-	}
-	note_contact(c->st);
-	q->fn(c, r, q->priv);
-	free(q);
-}
-
-static struct req *req_new(struct conn *c, reply_fn fn, void *priv)
-{
-	struct req *q = malloc(sizeof(*q));
-	if (q == NULL)
-		return NULL;
-	*q = (struct req){.c = c, .ac = c->ac, .fn = fn, .priv = priv};
-	return q;
-}
-
-static void sent(struct conn *c)
-{
-	if (c->pending++ == 0)
-		c->progress_ms = gk_status_now_ms();
-}
-
-int conn_cmd(struct conn *c, reply_fn fn, void *priv, const char *fmt, ...)
-{
-	if (c->ac == NULL)
+	if (st->rs == NULL)
 		return GK_EIO;
-	struct req *q = req_new(c, fn, priv);
-	if (q == NULL)
-		return GK_ENOMEM;
 	va_list ap;
 	va_start(ap, fmt);
-	int rc = redisvAsyncCommand(c->ac, on_reply, q, fmt, ap);
+	int rc = gk_redis_session_vcmd(st->rs, link, fn, priv,
+	                               link == GK_STATUS_LINK_TAIL ? TAIL_BLOCK_MS : 0, fmt, ap);
 	va_end(ap);
-	if (rc != REDIS_OK) {
-		free(q);
-		return GK_EIO;
-	}
-	sent(c);
-	return 0;
+	return rc;
 }
 
-int conn_cmdargv(struct conn *c, reply_fn fn, void *priv, int argc, const char **argv,
-                 const size_t *argvlen)
+int conn_cmdargv(gk_status_t *st, unsigned link, gk_redis_reply_fn *fn, void *priv, int argc,
+                 const char **argv, const size_t *argvlen)
 {
-	if (c->ac == NULL)
+	if (st->rs == NULL)
 		return GK_EIO;
-	struct req *q = req_new(c, fn, priv);
-	if (q == NULL)
-		return GK_ENOMEM;
-	if (redisAsyncCommandArgv(c->ac, on_reply, q, argc, argv, argvlen) != REDIS_OK) {
-		free(q);
-		return GK_EIO;
-	}
-	sent(c);
-	return 0;
-}
-
-/* --- session lifecycle ------------------------------------------------------------- */
-
-static void conn_close(struct conn *c)
-{
-	redisAsyncContext *ac = c->ac;
-	c->ac = NULL;
-	c->up = false;
-	c->pending = 0;
-	if (ac != NULL)
-		redisAsyncFree(ac); /* pending callbacks run with NULL and see c->ac != ac */
-}
-
-static void reconnect_cb(uv_timer_t *t);
-
-static void teardown_cb(uv_timer_t *t)
-{
-	gk_status_t *st = t->data;
-	conn_close(&st->cmd);
-	conn_close(&st->tail);
-	if (st->stopping)
-		return;
-	unsigned delay = gk_redis_backoff_next(&st->backoff);
-	uv_timer_start(&st->reconnect, reconnect_cb, delay, 0);
+	return gk_redis_session_cmdargv(st->rs, link, fn, priv, 0, argc, argv, argvlen);
 }
 
 void session_fail(gk_status_t *st, const char *why)
 {
-	if (st->phase == PH_DOWN)
-		return;
-	if (st->was_connected)
-		gk_log(GK_LOG_WARN, "status: lost connection to redis: %s", why);
-	else
-		gk_log(GK_LOG_DEBUG, "status: redis: %s", why);
-	st->was_connected = false;
+	if (st->rs != NULL)
+		gk_redis_session_fail(st->rs, why);
+}
+
+static void heartbeat(gk_status_t *st);
+
+/* The session went down: what was in flight is gone. */
+static void session_down(gk_status_t *st)
+{
 	if (st->phase == PH_LOADING || st->phase == PH_BUILDING) {
 		load_abort(st);
 		st->load_failed = true;
@@ -174,99 +91,42 @@ void session_fail(gk_status_t *st, const char *why)
 	st->phase = PH_DOWN;
 	st->tail_out = false;
 	st->check_out = false;
-	st->cmd.up = st->tail.up = false;
+	st->connected = false;
 	status_publish_info(st);
-	uv_timer_start(&st->kick, teardown_cb, 0, 0);
 }
 
-static void heartbeat(gk_status_t *st);
-
-static void both_up(gk_status_t *st)
+static void session_up(gk_status_t *st)
 {
-	st->was_connected = true;
+	st->connected = true;
 	uv_mutex_lock(&st->info_lock);
 	st->info.connected = true;
-	if (st->ever_up)
-		st->info.reconnects++;
 	uv_mutex_unlock(&st->info_lock);
-	st->ever_up = true;
-	char name[300];
-	gk_redis_addr_fmt(&st->addr, name, sizeof(name));
-	gk_log(GK_LOG_INFO, "status: connected to redis %s%s", name,
-	       st->sentinel.n ? " (master found through Sentinel)" : "");
-	/* no note_contact here: a connect is not a reply (see the top of this file) */
+	/* a connect is not contact; the AUTH or PING reply that made the session ready is */
+	sync_contact(st);
 	st->last_heartbeat_ms = gk_status_now_ms();
 	heartbeat(st); /* at once: a failing first load must still be visible */
-	if (st->phase != PH_CONNECTING)
-		return;
+	st->phase = PH_CONNECTING;
 	if (!atomic_load(&st->ready))
 		load_begin(st);
 	else
 		resume_begin(st); /* checks gk:serial first, then resumes or reloads */
 }
 
-static void on_connect(const redisAsyncContext *ac, int status)
+static void on_state(gk_redis_session_t *rs, gk_redis_session_state_t state, const char *why,
+                     void *ctx)
 {
-	struct conn *c = ac->data;
-	if (c == NULL || c->ac != ac)
-		return;
-	gk_status_t *st = c->st;
-	if (status != REDIS_OK) {
-		c->ac = NULL; /* hiredis frees it after this callback */
-		char why[160];
-		snprintf(why, sizeof(why), "connect (%s): %s", c->name,
-		         ac->errstr ? ac->errstr : "error");
-		session_fail(st, why);
-		return;
+	(void)why;
+	gk_status_t *st = ctx;
+	if (state == GK_REDIS_SESSION_READY) {
+		session_up(st);
+	} else if (state == GK_REDIS_SESSION_DOWN) {
+		session_down(st);
+	} else {
+		st->phase = PH_CONNECTING;
+		uv_mutex_lock(&st->info_lock);
+		st->info.reconnects = gk_redis_session_reconnects(rs);
+		uv_mutex_unlock(&st->info_lock);
 	}
-	c->up = true;
-	if (st->phase == PH_CONNECTING && st->cmd.up && st->tail.up)
-		both_up(st);
-}
-
-static void on_disconnect(const redisAsyncContext *ac, int status)
-{
-	(void)status;
-	struct conn *c = ac->data;
-	if (c == NULL || c->ac != ac)
-		return;
-	c->ac = NULL; /* hiredis frees it after this callback */
-	c->up = false;
-	session_fail(c->st, ac->errstr && ac->errstr[0] ? ac->errstr : "disconnected");
-}
-
-static int conn_open(gk_status_t *st, struct conn *c)
-{
-	redisAsyncContext *ac;
-	int rc = gk_redis_async_open(&st->addr, &st->auth, "status", &st->loop, c, on_connect,
-	                             on_disconnect, &ac);
-	if (rc != 0)
-		return rc;
-	c->ac = ac;
-	c->up = false;
-	c->pending = 0;
-	return 0;
-}
-
-static void reconnect_cb(uv_timer_t *t)
-{
-	gk_status_t *st = t->data;
-	if (st->stopping)
-		return;
-	st->phase = PH_CONNECTING;
-	if (st->sentinel.n) {
-		/* every (re)connect asks the sentinels again: after a failover the master moved */
-		char why[900];
-		if (gk_redis_sentinel_resolve(&st->sentinel, &st->auth, st->conf.connect_timeout_ms,
-		                              &st->addr, why, sizeof(why)) != 0) {
-			gk_log(GK_LOG_WARN, "status: %s", why);
-			session_fail(st, "no master from the sentinels");
-			return;
-		}
-	}
-	st->connect_start_ms = gk_status_now_ms(); /* the sentinels' time is not the connect's */
-	if (conn_open(st, &st->cmd) != 0 || conn_open(st, &st->tail) != 0)
-		session_fail(st, "cannot create a connection");
 }
 
 /* --- work in bounded steps (merges, base builds) ----------------------------------- */
@@ -300,108 +160,45 @@ static const char *state_name(const gk_status_t *st)
 	return st->stale ? "stale" : "ready";
 }
 
-/* A heartbeat reply, on either connection. READONLY (a replica) is logged once per
- * transition with the fix; other errors at each heartbeat. */
-static void hb_result(gk_status_t *st, const redisReply *r)
+/* The READONLY hook of both sessions (only heartbeats are written through them): said once
+ * per transition, with the fix. */
+static void on_readonly(gk_redis_session_t *rs, bool ro, const char *errstr, void *ctx)
 {
-	if (r->type != REDIS_REPLY_ERROR) {
-		if (st->hb_readonly)
-			gk_log(GK_LOG_INFO, "status: heartbeat written again");
-		st->hb_readonly = false;
-		return;
-	}
-	if (gk_redis_is_readonly(r->str)) {
-		if (!st->hb_readonly)
-			gk_log(GK_LOG_WARN,
-			       "status: heartbeat refused: the redis server is a read-only replica "
-			       "(%s); configure redis.primary (an address, or 'sentinel') so "
-			       "heartbeats and discovery counters are written to the primary",
-			       r->str);
-		st->hb_readonly = true;
-		return;
-	}
-	gk_log(GK_LOG_WARN, "status: heartbeat: %s", r->str);
+	(void)rs;
+	(void)ctx;
+	if (ro)
+		gk_log(GK_LOG_WARN,
+		       "status: heartbeat refused: the redis server is a read-only replica "
+		       "(%s); configure redis.primary (an address, or 'sentinel') so "
+		       "heartbeats and discovery counters are written to the primary",
+		       errstr);
+	else
+		gk_log(GK_LOG_INFO, "status: heartbeat written again");
 }
 
-static void hb_reply(struct conn *c, redisReply *r, void *priv)
+/* A heartbeat reply, on either session; errors other than READONLY at each heartbeat. */
+static void hb_reply(gk_redis_session_t *rs, redisReply *r, void *priv)
 {
 	(void)priv;
-	hb_result(c->st, r);
+	if (!gk_redis_session_check_write(rs, r) && r->type == REDIS_REPLY_ERROR)
+		gk_log(GK_LOG_WARN, "status: heartbeat: %s", r->str);
 }
 
-/* --- the heartbeat's connection to the primary (redis.primary) --- */
+/* --- the heartbeat's own session to the primary (redis.primary) --- */
 
-static void hb_split_reply(redisAsyncContext *ac, void *r, void *privdata)
+static void hb_on_state(gk_redis_session_t *rs, gk_redis_session_state_t state, const char *why,
+                        void *ctx)
 {
-	(void)privdata;
-	gk_status_t *st = ac->data;
-	if (r != NULL && st != NULL && st->hb_ac == ac)
-		hb_result(st, r);
-}
-
-static void hb_on_connect(const redisAsyncContext *ac, int status)
-{
-	gk_status_t *st = ac->data;
-	if (st == NULL || st->hb_ac != ac)
-		return;
-	if (status != REDIS_OK) {
-		st->hb_ac = NULL; /* hiredis frees it after this callback */
-		st->hb_up = false;
-		st->hb_next_ms = gk_status_now_ms() + gk_redis_backoff_next(&st->hb_backoff);
-		return;
+	gk_status_t *st = ctx;
+	if (state == GK_REDIS_SESSION_READY) {
+		char name[300];
+		gk_redis_addr_fmt(gk_redis_session_addr(rs), name, sizeof(name));
+		gk_log(GK_LOG_INFO, "status: heartbeats to the primary redis %s", name);
+		heartbeat(st);
+	} else if (state == GK_REDIS_SESSION_DOWN && why != NULL &&
+	           strncmp(why, "no master", 9) == 0) {
+		/* the sentinels' answer was logged by the session */
 	}
-	st->hb_up = true;
-	gk_redis_backoff_reset(&st->hb_backoff);
-	heartbeat(st);
-}
-
-static void hb_on_disconnect(const redisAsyncContext *ac, int status)
-{
-	(void)status;
-	gk_status_t *st = ac->data;
-	if (st == NULL || st->hb_ac != ac)
-		return;
-	st->hb_ac = NULL;
-	st->hb_up = false;
-	st->hb_next_ms = gk_status_now_ms() + gk_redis_backoff_next(&st->hb_backoff);
-	gk_log(GK_LOG_WARN, "status: heartbeat connection to the primary lost: %s",
-	       ac->errstr[0] ? ac->errstr : "disconnected");
-}
-
-static void hb_close(gk_status_t *st)
-{
-	redisAsyncContext *ac = st->hb_ac;
-	st->hb_ac = NULL;
-	st->hb_up = false;
-	if (ac != NULL)
-		redisAsyncFree(ac);
-}
-
-/* Start the connection to the primary (the sentinels asked again each time). */
-static void hb_open(gk_status_t *st)
-{
-	uint64_t now = gk_status_now_ms();
-	if (st->hb_ac != NULL || now < st->hb_next_ms)
-		return;
-	gk_redis_addr_t a;
-	char why[900];
-	if (gk_redis_target_resolve(&st->hb_target, &st->auth, st->conf.connect_timeout_ms, &a, why,
-	                            sizeof(why)) != 0) {
-		gk_log(GK_LOG_WARN, "status: heartbeat: %s", why);
-		st->hb_next_ms = now + gk_redis_backoff_next(&st->hb_backoff);
-		return;
-	}
-	redisAsyncContext *ac = NULL;
-	if (gk_redis_async_open(&a, &st->auth, "status heartbeat", &st->loop, st, hb_on_connect,
-	                        hb_on_disconnect, &ac) != 0) {
-		st->hb_next_ms = now + gk_redis_backoff_next(&st->hb_backoff);
-		return;
-	}
-	st->hb_ac = ac;
-	st->hb_up = false;
-	char name[300];
-	gk_redis_addr_fmt(&a, name, sizeof(name));
-	gk_log(GK_LOG_INFO, "status: heartbeats to the primary redis %s", name);
 }
 
 static void heartbeat(gk_status_t *st)
@@ -438,30 +235,16 @@ static void heartbeat(gk_status_t *st)
 	size_t lens[sizeof(argv) / sizeof(argv[0])];
 	for (size_t i = 0; i < sizeof(argv) / sizeof(argv[0]); i++)
 		lens[i] = strlen(argv[i]);
-	if (st->hb_split) {
-		/* the server read may be a replica: the heartbeat goes to the primary, and its
-		 * failures never end the reading session */
-		if (!st->hb_up) {
-			hb_open(st);
-			return;
-		}
-		char ttl[24];
-		snprintf(ttl, sizeof(ttl), "%u", 3 * GK_HEARTBEAT_MS);
-		const char *pv[] = {"PEXPIRE", st->inst_key, ttl};
-		size_t pl[] = {7, strlen(st->inst_key), strlen(ttl)};
-		if (redisAsyncCommandArgv(st->hb_ac, hb_split_reply, NULL,
-		                          (int)(sizeof(argv) / sizeof(argv[0])), argv,
-		                          lens) != REDIS_OK ||
-		    redisAsyncCommandArgv(st->hb_ac, hb_split_reply, NULL, 3, pv, pl) != REDIS_OK)
-			redisAsyncDisconnect(
-			    st->hb_ac); /* may be inside a callback: never a free */
-		return;
-	}
-	if (conn_cmdargv(&st->cmd, hb_reply, NULL, (int)(sizeof(argv) / sizeof(argv[0])), argv,
-	                 lens) != 0 ||
-	    conn_cmd(&st->cmd, hb_reply, NULL, "PEXPIRE %s %u", st->inst_key,
-	             3 * GK_HEARTBEAT_MS) != 0)
-		session_fail(st, "cannot send the heartbeat");
+	/* with redis.primary the server read may be a replica: the heartbeat goes to the
+	 * primary on its own session, whose failures never end the reading session */
+	gk_redis_session_t *to = st->hb_rs ? st->hb_rs : st->rs;
+	if (to == NULL || gk_redis_session_state(to) != GK_REDIS_SESSION_READY)
+		return; /* it reconnects by itself; READY sends one at once */
+	if (gk_redis_session_cmdargv(to, GK_STATUS_LINK_CMD, hb_reply, NULL, 0,
+	                             (int)(sizeof(argv) / sizeof(argv[0])), argv, lens) != 0 ||
+	    gk_redis_session_cmd(to, GK_STATUS_LINK_CMD, hb_reply, NULL, 0, "PEXPIRE %s %u",
+	                         st->inst_key, 3 * GK_HEARTBEAT_MS) != 0)
+		gk_redis_session_fail(to, "cannot send the heartbeat");
 }
 
 /* The age of the replica is the time since the last reply; see the top of this file. */
@@ -543,10 +326,10 @@ void status_diverge(gk_status_t *st, uint64_t store, const char *what)
 	status_publish_info(st);
 }
 
-static void on_poll(struct conn *c, redisReply *r, void *priv)
+static void on_poll(gk_redis_session_t *rs, redisReply *r, void *priv)
 {
 	(void)priv;
-	gk_status_t *st = c->st;
+	gk_status_t *st = gk_redis_session_ctx(rs);
 	uint64_t floor = st->serial, store; /* constant while diverged: nothing is applied */
 	if (st->phase != PH_DIVERGED)
 		return;
@@ -573,22 +356,22 @@ static void on_poll(struct conn *c, redisReply *r, void *priv)
 }
 
 /* Liveness and the divergence poll, once per heartbeat interval on the command connection:
- * the replies are what keep the replica's age current (note_contact in on_reply). */
-static void ping_reply(struct conn *c, redisReply *r, void *priv)
+ * the replies are what keep the replica's age current (sync_contact). */
+static void ping_reply(gk_redis_session_t *rs, redisReply *r, void *priv)
 {
-	(void)c;
+	(void)rs;
 	(void)r;
 	(void)priv;
 }
 
 static void liveness(gk_status_t *st)
 {
-	if (conn_cmd(&st->cmd, ping_reply, NULL, "PING") != 0) {
+	if (conn_cmd(st, GK_STATUS_LINK_CMD, ping_reply, NULL, "PING") != 0) {
 		session_fail(st, "cannot send PING");
 		return;
 	}
 	if (st->phase == PH_DIVERGED &&
-	    conn_cmd(&st->cmd, on_poll, NULL, "GET %s", GK_KEY_SERIAL) != 0)
+	    conn_cmd(st, GK_STATUS_LINK_CMD, on_poll, NULL, "GET %s", GK_KEY_SERIAL) != 0)
 		session_fail(st, "cannot send GET");
 }
 
@@ -596,28 +379,13 @@ static void tick_cb(uv_timer_t *t)
 {
 	gk_status_t *st = t->data;
 	uint64_t now = gk_status_now_ms();
+	sync_contact(st);
 	check_stale(st, now);
-	if (st->phase == PH_CONNECTING &&
-	    now - st->connect_start_ms > st->conf.connect_timeout_ms) {
-		session_fail(st, "connect timeout");
-		return;
-	}
-	if (st->phase != PH_DOWN && st->phase != PH_CONNECTING) {
-		if (st->cmd.pending > 0 && now - st->cmd.progress_ms > st->command_timeout_ms) {
-			session_fail(st, "command timeout");
-			return;
-		}
-		if (st->tail.pending > 0 &&
-		    now - st->tail.progress_ms > st->command_timeout_ms + TAIL_BLOCK_MS) {
-			session_fail(st, "XREAD timeout");
-			return;
-		}
-	}
-	if (st->cmd.up && now - st->last_heartbeat_ms >= GK_HEARTBEAT_MS) {
+	if (now - st->last_heartbeat_ms >= GK_HEARTBEAT_MS) {
 		st->last_heartbeat_ms = now;
 		status_publish_info(st);
 		heartbeat(st);
-		if (st->phase != PH_DOWN)
+		if (st->connected && st->phase != PH_DOWN)
 			liveness(st);
 		if (st->phase == PH_TAILING)
 			tail_check(st);
@@ -640,14 +408,12 @@ static void stop_cb(uv_async_t *a)
 	if (st->phase == PH_LOADING || st->phase == PH_BUILDING)
 		load_abort(st);
 	st->phase = PH_DOWN;
-	conn_close(&st->cmd);
-	conn_close(&st->tail);
-	hb_close(st);
-	/* hiredis' libuv adapter closes its poll handles itself; close ours */
+	st->connected = false;
+	gk_redis_session_close(st->rs);
+	gk_redis_session_close(st->hb_rs);
+	st->rs = st->hb_rs = NULL;
 	uv_close((uv_handle_t *)&st->stop_async, NULL);
 	uv_close((uv_handle_t *)&st->tick, NULL);
-	uv_close((uv_handle_t *)&st->reconnect, NULL);
-	uv_close((uv_handle_t *)&st->kick, NULL);
 	uv_close((uv_handle_t *)&st->work, NULL);
 }
 
@@ -669,19 +435,43 @@ int gk_status_start(gk_status_t *st)
 		return rc;
 	uv_async_init(&st->loop, &st->stop_async, stop_cb);
 	uv_timer_init(&st->loop, &st->tick);
-	uv_timer_init(&st->loop, &st->reconnect);
-	uv_timer_init(&st->loop, &st->kick);
 	uv_idle_init(&st->loop, &st->work);
-	st->stop_async.data = st->tick.data = st->reconnect.data = st->kick.data = st->work.data =
-	    st;
-	st->cmd = (struct conn){.st = st, .name = "cmd"};
-	st->tail = (struct conn){.st = st, .name = "tail"};
-	gk_redis_backoff_init(&st->backoff, BACKOFF_MIN_MS, st->conf.reconnect_max_ms);
-	gk_redis_backoff_init(&st->hb_backoff, BACKOFF_MIN_MS, st->conf.reconnect_max_ms);
+	st->stop_async.data = st->tick.data = st->work.data = st;
+	gk_redis_session_conf_t sc = {.who = "status",
+	                              .target = &st->target,
+	                              .auth = &st->auth,
+	                              .links = 2, /* GK_STATUS_LINK_CMD, GK_STATUS_LINK_TAIL */
+	                              .connect_timeout_ms = st->conf.connect_timeout_ms,
+	                              .command_timeout_ms = st->command_timeout_ms,
+	                              .backoff_min_ms = BACKOFF_MIN_MS,
+	                              .reconnect_max_ms = st->conf.reconnect_max_ms,
+	                              /* reset after a session that loaded or resumed */
+	                              .hold_backoff = true,
+	                              .on_state = on_state,
+	                              .on_readonly = on_readonly,
+	                              .ctx = st};
+	rc = gk_redis_session_create(&st->loop, &sc, &st->rs);
+	if (rc == 0 && st->hb_split) {
+		sc.who = "status heartbeat";
+		sc.target = &st->hb_target;
+		sc.links = 1;
+		sc.hold_backoff = false;
+		sc.lost_quiet = false;
+		sc.on_state = hb_on_state;
+		rc = gk_redis_session_create(&st->loop, &sc, &st->hb_rs);
+	}
 	st->last_contact_ms = gk_status_now_ms();
 	uv_timer_start(&st->tick, tick_cb, TICK_MS, TICK_MS);
-	uv_timer_start(&st->reconnect, reconnect_cb, 0, 0);
-	if ((rc = uv_thread_create(&st->thread, thread_main, st)) != 0) {
+	if (rc == 0) {
+		gk_redis_session_start(st->rs);
+		if (st->hb_rs)
+			gk_redis_session_start(st->hb_rs);
+		rc = uv_thread_create(&st->thread, thread_main, st);
+	}
+	if (rc != 0) {
+		gk_redis_session_close(st->rs);
+		gk_redis_session_close(st->hb_rs);
+		st->rs = st->hb_rs = NULL;
 		uv_walk(&st->loop, close_walk, NULL);
 		uv_run(&st->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&st->loop);
@@ -710,5 +500,6 @@ void status_policy_changed(gk_status_t *st)
 
 void status_backoff_reset(gk_status_t *st)
 {
-	gk_redis_backoff_reset(&st->backoff);
+	if (st->rs)
+		gk_redis_session_backoff_reset(st->rs);
 }

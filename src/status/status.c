@@ -104,14 +104,14 @@ int gk_status_create(const gk_status_conf_t *conf, gk_status_t **out)
 		goto nomem;
 	st->conf.redis_auth = &st->auth;
 	if (conf->redis_sentinel)
-		st->sentinel = *conf->redis_sentinel;
+		st->target.sentinel = *conf->redis_sentinel;
 	st->conf.redis_sentinel = NULL;
 	if (conf->heartbeat_to) {
 		st->hb_split = true;
 		st->hb_target = *conf->heartbeat_to;
 	}
 	st->conf.heartbeat_to = NULL;
-	gk_redis_addr_set(&st->addr, st->host, conf->redis_port, st->unix_path);
+	gk_redis_addr_set(&st->target.addr, st->host, conf->redis_port, st->unix_path);
 	st->conf.redis_host = st->host;
 	st->conf.redis_unix = st->unix_path;
 	st->conf.instance_id = st->inst_id;
@@ -173,7 +173,7 @@ void status_publish_info(gk_status_t *st)
 	st->info.serial = st->serial;
 	sid_fmt(st->last, st->info.stream_id, sizeof(st->info.stream_id));
 	st->info.ready = atomic_load(&st->ready);
-	st->info.connected = st->cmd.up && st->tail.up;
+	st->info.connected = st->connected;
 	st->info.stale = st->stale;
 	st->info.expired = atomic_load(&st->expired);
 	st->info.diverged = st->diverged;

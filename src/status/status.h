@@ -2,7 +2,7 @@
 /* src/status/status.h -- the filing-status replica every gatekeeperd holds.
  *
  * A complete local copy of the Redis status set (include/gk/filing_status.h), kept current
- * by the status loop: its own thread and libuv loop, hiredis async with the libuv adapter.
+ * by the status loop: its own thread and libuv loop, one Redis session (src/redis/session.h).
  * At start it loads every bucket, then tails the change stream from the last entry it
  * applied; on reconnect it resumes from that entry; if that entry was trimmed away it
  * reloads fully beside the live table and swaps. It writes the instance heartbeat.

@@ -128,9 +128,9 @@ static int apply_entry(gk_status_t *st, const redisReply *e, uint64_t *older)
 	return 0;
 }
 
-static void on_xread(struct conn *c, redisReply *r, void *priv)
+static void on_xread(gk_redis_session_t *rs, redisReply *r, void *priv)
 {
-	gk_status_t *st = c->st;
+	gk_status_t *st = gk_redis_session_ctx(rs);
 	st->tail_out = false;
 	if (r->type == REDIS_REPLY_ERROR) {
 		char why[200];
@@ -174,7 +174,7 @@ static void send_xread(gk_status_t *st)
 		return;
 	char id[48];
 	sid_fmt(st->last, id, sizeof(id));
-	if (conn_cmd(&st->tail, on_xread, (void *)(uintptr_t)st->tail_gen,
+	if (conn_cmd(st, GK_STATUS_LINK_TAIL, on_xread, (void *)(uintptr_t)st->tail_gen,
 	             "XREAD COUNT %d BLOCK %d STREAMS %s %s", TAIL_COUNT, TAIL_BLOCK_MS,
 	             GK_KEY_STREAM, id) != 0) {
 		session_fail(st, "cannot send XREAD");
@@ -233,18 +233,18 @@ static void check_serial(gk_status_t *st, const redisReply *r, uint64_t floor, c
 		status_diverge(st, store, what);
 }
 
-static void on_resume_serial(struct conn *c, redisReply *r, void *priv)
+static void on_resume_serial(gk_redis_session_t *rs, redisReply *r, void *priv)
 {
 	(void)priv;
-	gk_status_t *st = c->st;
+	gk_status_t *st = gk_redis_session_ctx(rs);
 	if (st->phase == PH_RESUMING)
 		check_serial(st, r, st->serial, "gk:serial on reconnect");
 }
 
-static void on_resume(struct conn *c, redisReply *r, void *priv)
+static void on_resume(gk_redis_session_t *rs, redisReply *r, void *priv)
 {
 	(void)priv;
-	gk_status_t *st = c->st;
+	gk_status_t *st = gk_redis_session_ctx(rs);
 	const char *why;
 	if (st->phase != PH_RESUMING)
 		return; /* diverged (on_resume_serial) or failed */
@@ -272,15 +272,17 @@ static void on_resume(struct conn *c, redisReply *r, void *priv)
 void resume_begin(gk_status_t *st)
 {
 	st->phase = PH_RESUMING;
-	if (conn_cmd(&st->cmd, on_resume_serial, NULL, "GET %s", GK_KEY_SERIAL) != 0 ||
-	    conn_cmd(&st->cmd, on_resume, NULL, "XINFO STREAM %s", GK_KEY_STREAM) != 0)
+	if (conn_cmd(st, GK_STATUS_LINK_CMD, on_resume_serial, NULL, "GET %s", GK_KEY_SERIAL) !=
+	        0 ||
+	    conn_cmd(st, GK_STATUS_LINK_CMD, on_resume, NULL, "XINFO STREAM %s", GK_KEY_STREAM) !=
+	        0)
 		session_fail(st, "cannot send XINFO");
 }
 
-static void on_check(struct conn *c, redisReply *r, void *priv)
+static void on_check(gk_redis_session_t *rs, redisReply *r, void *priv)
 {
 	(void)priv;
-	gk_status_t *st = c->st;
+	gk_status_t *st = gk_redis_session_ctx(rs);
 	st->check_out = false;
 	const char *why;
 	if (r->type == REDIS_REPLY_ERROR && !no_such_key(r)) {
@@ -291,10 +293,10 @@ static void on_check(struct conn *c, redisReply *r, void *priv)
 		reload(st, why);
 }
 
-static void on_check_serial(struct conn *c, redisReply *r, void *priv)
+static void on_check_serial(gk_redis_session_t *rs, redisReply *r, void *priv)
 {
 	(void)priv;
-	gk_status_t *st = c->st;
+	gk_status_t *st = gk_redis_session_ctx(rs);
 	if (st->phase == PH_TAILING)
 		check_serial(st, r, st->check_floor, "gk:serial while following");
 }
@@ -304,8 +306,9 @@ void tail_check(gk_status_t *st)
 	if (st->check_out)
 		return;
 	st->check_floor = st->serial;
-	if (conn_cmd(&st->cmd, on_check_serial, NULL, "GET %s", GK_KEY_SERIAL) != 0 ||
-	    conn_cmd(&st->cmd, on_check, NULL, "XINFO STREAM %s", GK_KEY_STREAM) != 0) {
+	if (conn_cmd(st, GK_STATUS_LINK_CMD, on_check_serial, NULL, "GET %s", GK_KEY_SERIAL) != 0 ||
+	    conn_cmd(st, GK_STATUS_LINK_CMD, on_check, NULL, "XINFO STREAM %s", GK_KEY_STREAM) !=
+	        0) {
 		session_fail(st, "cannot send XINFO");
 		return;
 	}
