@@ -14,7 +14,7 @@
  * still completes TCP handshakes from its listen backlog, and counting those kept a replica
  * "fresh" forever. The tick sends a PING on the command connection every GK_HEARTBEAT_MS,
  * so a live server refreshes the age even while the tail blocks. Staleness is a loud flag
- * (warning on each transition and every NAG_MS while it lasts, metrics, heartbeat state);
+ * (warning on each transition and every GK_STATUS_NAG_MS while it lasts, metrics, heartbeat state);
  * only the configured hard bound max_age_ms makes lookups answer "unknown".
  */
 #include <stdarg.h>
@@ -28,8 +28,68 @@
 
 #define TICK_MS        100u
 #define BACKOFF_MIN_MS 100u
-#define TAIL_BLOCK_MS  1000u
-#define NAG_MS         60000u /* reminder period while stale or diverged */
+
+/* --- clocks, stream ids, info for other threads ---------------------------------- */
+
+uint64_t gk_status_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void gk_status_publish_info(gk_status_t *st)
+{
+	uv_mutex_lock(&st->info_lock);
+	st->info.table_size = gk_status_tab_size(&st->tab);
+	st->info.serial = st->serial;
+	gk_status_sid_fmt(st->last, st->info.stream_id, sizeof(st->info.stream_id));
+	st->info.ready = atomic_load(&st->ready);
+	st->info.connected = st->connected;
+	st->info.stale = st->stale;
+	st->info.expired = atomic_load(&st->expired);
+	st->info.diverged = st->diverged;
+	st->info.store_serial = st->store_serial;
+	uv_mutex_unlock(&st->info_lock);
+}
+
+int gk_status_sid_parse(const char *s, size_t len, struct sid *out)
+{
+	struct sid r = {0, 0};
+	size_t i = 0;
+	if (len == 0)
+		return GK_EINVAL;
+	for (; i < len && s[i] != '-'; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return GK_EINVAL;
+		r.ms = r.ms * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (i < len) {
+		if (++i == len)
+			return GK_EINVAL;
+		for (; i < len; i++) {
+			if (s[i] < '0' || s[i] > '9')
+				return GK_EINVAL;
+			r.seq = r.seq * 10 + (uint64_t)(s[i] - '0');
+		}
+	}
+	*out = r;
+	return 0;
+}
+
+int gk_status_sid_cmp(struct sid a, struct sid b)
+{
+	if (a.ms != b.ms)
+		return a.ms < b.ms ? -1 : 1;
+	if (a.seq != b.seq)
+		return a.seq < b.seq ? -1 : 1;
+	return 0;
+}
+
+void gk_status_sid_fmt(struct sid a, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%llu-%llu", (unsigned long long)a.ms, (unsigned long long)a.seq);
+}
 
 static uint64_t unix_ms(void)
 {
@@ -52,28 +112,29 @@ static void sync_contact(gk_status_t *st)
 	uv_mutex_unlock(&st->info_lock);
 }
 
-int conn_cmd(gk_status_t *st, unsigned link, gk_redis_reply_fn *fn, void *priv, const char *fmt,
-             ...)
+int gk_status_cmd(gk_status_t *st, unsigned link, gk_redis_reply_fn *fn, void *priv,
+                  const char *fmt, ...)
 {
 	if (st->rs == NULL)
 		return GK_EIO;
 	va_list ap;
 	va_start(ap, fmt);
 	int rc = gk_redis_session_vcmd(st->rs, link, fn, priv,
-	                               link == GK_STATUS_LINK_TAIL ? TAIL_BLOCK_MS : 0, fmt, ap);
+	                               link == GK_STATUS_LINK_TAIL ? GK_STATUS_TAIL_BLOCK_MS : 0,
+	                               fmt, ap);
 	va_end(ap);
 	return rc;
 }
 
-int conn_cmdargv(gk_status_t *st, unsigned link, gk_redis_reply_fn *fn, void *priv, int argc,
-                 const char **argv, const size_t *argvlen)
+int gk_status_cmdargv(gk_status_t *st, unsigned link, gk_redis_reply_fn *fn, void *priv, int argc,
+                      const char **argv, const size_t *argvlen)
 {
 	if (st->rs == NULL)
 		return GK_EIO;
 	return gk_redis_session_cmdargv(st->rs, link, fn, priv, 0, argc, argv, argvlen);
 }
 
-void session_fail(gk_status_t *st, const char *why)
+void gk_status_session_fail(gk_status_t *st, const char *why)
 {
 	if (st->rs != NULL)
 		gk_redis_session_fail(st->rs, why);
@@ -84,15 +145,9 @@ static void heartbeat(gk_status_t *st);
 /* The session went down: what was in flight is gone. */
 static void session_down(gk_status_t *st)
 {
-	if (st->phase == PH_LOADING || st->phase == PH_BUILDING) {
-		load_abort(st);
-		st->load_failed = true;
-	}
-	st->phase = PH_DOWN;
-	st->tail_out = false;
-	st->check_out = false;
 	st->connected = false;
-	status_publish_info(st);
+	st->sync->down(st, true);
+	gk_status_publish_info(st);
 }
 
 static void session_up(gk_status_t *st)
@@ -105,11 +160,7 @@ static void session_up(gk_status_t *st)
 	sync_contact(st);
 	st->last_heartbeat_ms = gk_status_now_ms();
 	heartbeat(st); /* at once: a failing first load must still be visible */
-	st->phase = PH_CONNECTING;
-	if (!atomic_load(&st->ready))
-		load_begin(st);
-	else
-		resume_begin(st); /* checks gk:serial first, then resumes or reloads */
+	st->sync->up(st);
 }
 
 static void on_state(gk_redis_session_t *rs, gk_redis_session_state_t state, const char *why,
@@ -122,7 +173,6 @@ static void on_state(gk_redis_session_t *rs, gk_redis_session_state_t state, con
 	} else if (state == GK_REDIS_SESSION_DOWN) {
 		session_down(st);
 	} else {
-		st->phase = PH_CONNECTING;
 		uv_mutex_lock(&st->info_lock);
 		st->info.reconnects = gk_redis_session_reconnects(rs);
 		uv_mutex_unlock(&st->info_lock);
@@ -135,15 +185,14 @@ static void work_cb(uv_idle_t *h)
 {
 	gk_status_t *st = h->data;
 	bool more = false;
-	if (st->phase == PH_BUILDING)
-		more = load_step(st);
-	if (tab_step(&st->tab))
+	more = st->sync->step(st);
+	if (gk_status_tab_step(&st->tab))
 		more = true;
 	if (!more)
 		uv_idle_stop(h);
 }
 
-void work_start(gk_status_t *st)
+void gk_status_work_start(gk_status_t *st)
 {
 	if (!uv_is_active((uv_handle_t *)&st->work))
 		uv_idle_start(&st->work, work_cb);
@@ -206,9 +255,9 @@ static void heartbeat(gk_status_t *st)
 	char serial[24], store[24], size[24], updated[24], sid[48], pver[24], pstate[16], perr[200];
 	snprintf(serial, sizeof(serial), "%llu", (unsigned long long)st->serial);
 	snprintf(store, sizeof(store), "%llu", (unsigned long long)st->store_serial);
-	snprintf(size, sizeof(size), "%zu", tab_size(&st->tab));
+	snprintf(size, sizeof(size), "%zu", gk_status_tab_size(&st->tab));
 	snprintf(updated, sizeof(updated), "%llu", (unsigned long long)unix_ms());
-	sid_fmt(st->last, sid, sizeof(sid));
+	gk_status_sid_fmt(st->last, sid, sizeof(sid));
 	uv_mutex_lock(&st->info_lock);
 	if (st->pol_version)
 		snprintf(pver, sizeof(pver), "%llu", (unsigned long long)st->pol_version);
@@ -257,7 +306,7 @@ static void check_stale(gk_status_t *st, uint64_t now)
 	bool expired = st->conf.max_age_ms != 0 && age > st->conf.max_age_ms;
 	bool was_expired = atomic_load(&st->expired);
 	if (stale == st->stale && expired == was_expired) {
-		if (stale && now - st->stale_nag_ms >= NAG_MS) {
+		if (stale && now - st->stale_nag_ms >= GK_STATUS_NAG_MS) {
 			gk_log(GK_LOG_WARN, "status: still stale: no redis reply for %llu ms%s",
 			       (unsigned long long)age,
 			       expired ? " (expired: answering 'unknown')"
@@ -271,7 +320,7 @@ static void check_stale(gk_status_t *st, uint64_t now)
 		       "status: stale: no redis reply for %llu ms (filing.stale_after_ms %u); "
 		       "still enforcing the last-known-good set (serial %llu, %zu domains)%s",
 		       (unsigned long long)age, st->conf.stale_after_ms,
-		       (unsigned long long)st->serial, tab_size(&st->tab),
+		       (unsigned long long)st->serial, gk_status_tab_size(&st->tab),
 		       st->conf.max_age_ms ? " until filing.max_age_ms" : "");
 	if (expired && !was_expired)
 		gk_log(GK_LOG_ERR,
@@ -286,73 +335,7 @@ static void check_stale(gk_status_t *st, uint64_t now)
 	st->stale_nag_ms = now;
 	st->stale = stale;
 	atomic_store(&st->expired, expired);
-	status_publish_info(st);
-}
-
-/* --- divergence: the store went behind what was applied ----------------------------- */
-
-int serial_reply(const redisReply *r, uint64_t *out)
-{
-	*out = 0;
-	if (r->type == REDIS_REPLY_NIL)
-		return 0;
-	if (r->type != REDIS_REPLY_STRING)
-		return GK_EINVAL;
-	char *end;
-	*out = strtoull(r->str, &end, 10);
-	return end != r->str && *end == 0 ? 0 : GK_EINVAL;
-}
-
-void status_diverge(gk_status_t *st, uint64_t store, const char *what)
-{
-	uint64_t now = gk_status_now_ms();
-	st->store_serial = store;
-	st->need_reload = true; /* changes were skipped: only a full load can follow again */
-	if (!st->diverged) {
-		gk_log(GK_LOG_ERR,
-		       "status: DIVERGED (%s): redis is at serial %llu, behind the serial %llu "
-		       "applied here; keeping the last-known-good set (%zu domains) and applying "
-		       "nothing from this store until its %s is >= %llu (resynchronise: re-apply "
-		       "the latest snapshot with gk-sync; docs/STATUS.md)",
-		       what, (unsigned long long)store, (unsigned long long)st->serial,
-		       tab_size(&st->tab), GK_KEY_SERIAL, (unsigned long long)st->serial);
-		st->diverged = true;
-		st->diverged_nag_ms = now;
-	}
-	if (st->phase == PH_LOADING || st->phase == PH_BUILDING)
-		load_abort(st);
-	st->phase = PH_DIVERGED;
-	st->tail_gen++; /* an XREAD still outstanding is dropped when it returns */
-	status_publish_info(st);
-}
-
-static void on_poll(gk_redis_session_t *rs, redisReply *r, void *priv)
-{
-	(void)priv;
-	gk_status_t *st = gk_redis_session_ctx(rs);
-	uint64_t floor = st->serial, store; /* constant while diverged: nothing is applied */
-	if (st->phase != PH_DIVERGED)
-		return;
-	if (serial_reply(r, &store) != 0) {
-		session_fail(st, r->type == REDIS_REPLY_ERROR ? r->str : "bad gk:serial");
-		return;
-	}
-	st->store_serial = store;
-	uint64_t now = gk_status_now_ms();
-	if (store < floor) {
-		if (now - st->diverged_nag_ms >= NAG_MS) {
-			gk_log(GK_LOG_ERR,
-			       "status: still diverged: redis holds %s %llu, %llu applied here",
-			       GK_KEY_SERIAL, (unsigned long long)store, (unsigned long long)floor);
-			st->diverged_nag_ms = now;
-		}
-		status_publish_info(st);
-		return;
-	}
-	gk_log(GK_LOG_WARN,
-	       "status: redis holds %s %llu again (>= %llu applied here): reloading the whole set",
-	       GK_KEY_SERIAL, (unsigned long long)store, (unsigned long long)floor);
-	load_begin(st); /* clears diverged once the set is installed */
+	gk_status_publish_info(st);
 }
 
 /* Liveness and the divergence poll, once per heartbeat interval on the command connection:
@@ -366,13 +349,10 @@ static void ping_reply(gk_redis_session_t *rs, redisReply *r, void *priv)
 
 static void liveness(gk_status_t *st)
 {
-	if (conn_cmd(st, GK_STATUS_LINK_CMD, ping_reply, NULL, "PING") != 0) {
-		session_fail(st, "cannot send PING");
+	if (gk_status_cmd(st, GK_STATUS_LINK_CMD, ping_reply, NULL, "PING") != 0) {
+		gk_status_session_fail(st, "cannot send PING");
 		return;
 	}
-	if (st->phase == PH_DIVERGED &&
-	    conn_cmd(st, GK_STATUS_LINK_CMD, on_poll, NULL, "GET %s", GK_KEY_SERIAL) != 0)
-		session_fail(st, "cannot send GET");
 }
 
 static void tick_cb(uv_timer_t *t)
@@ -383,12 +363,12 @@ static void tick_cb(uv_timer_t *t)
 	check_stale(st, now);
 	if (now - st->last_heartbeat_ms >= GK_HEARTBEAT_MS) {
 		st->last_heartbeat_ms = now;
-		status_publish_info(st);
+		gk_status_publish_info(st);
 		heartbeat(st);
-		if (st->connected && st->phase != PH_DOWN)
+		if (st->connected) {
 			liveness(st);
-		if (st->phase == PH_TAILING)
-			tail_check(st);
+			st->sync->beat(st);
+		}
 	}
 }
 
@@ -405,9 +385,7 @@ static void stop_cb(uv_async_t *a)
 {
 	gk_status_t *st = a->data;
 	st->stopping = true;
-	if (st->phase == PH_LOADING || st->phase == PH_BUILDING)
-		load_abort(st);
-	st->phase = PH_DOWN;
+	st->sync->down(st, false);
 	st->connected = false;
 	gk_redis_session_close(st->rs);
 	gk_redis_session_close(st->hb_rs);
@@ -492,13 +470,13 @@ void gk_status_stop(gk_status_t *st)
 	st->started = false;
 }
 
-void status_policy_changed(gk_status_t *st)
+void gk_status_policy_changed(gk_status_t *st)
 {
 	if (st->conf.policy_changed != NULL)
 		st->conf.policy_changed(st->conf.policy_ctx);
 }
 
-void status_backoff_reset(gk_status_t *st)
+void gk_status_backoff_reset(gk_status_t *st)
 {
 	if (st->rs)
 		gk_redis_session_backoff_reset(st->rs);
