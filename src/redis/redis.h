@@ -115,17 +115,24 @@ void gk_redis_backoff_reset(gk_redis_backoff_t *b);
  * given: a comma-separated list of sentinel addresses, and the master's name. */
 #define GK_REDIS_SENTINELS_ENV "GK_REDIS_SENTINELS"
 #define GK_REDIS_MASTER_ENV    "GK_REDIS_MASTER"
+/* The sentinels' own credentials when no --sentinel-user / --sentinel-password-file (or
+ * redis.sentinel_user / redis.sentinel_password_file) are given. */
+#define GK_REDIS_SENTINEL_USER_ENV     "GK_REDIS_SENTINEL_USER"
+#define GK_REDIS_SENTINEL_PASSWORD_ENV "GK_REDIS_SENTINEL_PASSWORD"
 
 /* Where to ask for the primary: sentinels (TCP "HOST:PORT" or unix) and the name they
  * monitor it under. A plain value (copied with =), empty (n == 0) when Sentinel is not
- * used. Sentinels are asked without AUTH: they run on loopback (or a trusted network)
- * without ACLs, as docs/REDIS.md describes; the primary itself is reached with the
- * program's own credentials. */
+ * used. The sentinels' own credentials (a sentinel's requirepass, or an ACL user defined
+ * on the sentinels: their user database is not the data server's) are sent as AUTH to
+ * each sentinel when password is set (gk_redis_sentinel_set_auth); the primary itself is
+ * reached with the program's own credentials. */
 typedef struct gk_redis_sentinel {
 	size_t n;
 	gk_redis_addr_t addr[GK_REDIS_SENTINELS_MAX];
 	char master[GK_REDIS_MASTER_NAME_MAX];
 	unsigned timeout_ms; /* per sentinel and per question; 0: GK_REDIS_SENTINEL_TIMEOUT_MS */
+	char user[GK_REDIS_USER_MAX];             /* "": AUTH with the password alone */
+	char password[GK_REDIS_PASSWORD_MAX + 1]; /* "": no AUTH to the sentinels */
 } gk_redis_sentinel_t;
 
 /* Append one sentinel address (gk_redis_addr_parse with flags). 0; GK_EINVAL (bad address,
@@ -140,6 +147,13 @@ GK_MUST_CHECK int gk_redis_sentinel_add_list(gk_redis_sentinel_t *s, const char 
  * characters. 0 or GK_EINVAL with err. */
 GK_MUST_CHECK int gk_redis_sentinel_set_master(gk_redis_sentinel_t *s, const char *name, char *err,
                                                size_t errlen);
+
+/* The sentinels' credentials: user (NULL or "": none) and the first line of password_file
+ * (NULL: the environment variable GK_REDIS_SENTINEL_PASSWORD, if set and non-empty), with
+ * the rules of gk_redis_auth_load. Nothing at all: no AUTH. 0; GK_EINVAL or GK_EIO with err
+ * naming the file; GK_ENOMEM. */
+GK_MUST_CHECK int gk_redis_sentinel_set_auth(gk_redis_sentinel_t *s, const char *user,
+                                             const char *password_file, char *err, size_t errlen);
 
 /* The reply to SENTINEL get-master-addr-by-name: an array of two strings (IP, port) into
  * *out; 0, or GK_ENOENT (nil: the sentinel does not know the name) or GK_EINVAL (any other

@@ -19,7 +19,9 @@ static void usage(FILE *f)
 	           "             [--redis-user USER] [--redis-password-file FILE] COMMAND\n"
 	           "  (the password: that file's first line, else GK_REDIS_PASSWORD)\n"
 	           "  instead of --redis: --sentinel HOST:PORT (repeatable) --master-name NAME\n"
-	           "  (else GK_REDIS_SENTINELS, comma-separated, and GK_REDIS_MASTER)\n"
+	           "  (else GK_REDIS_SENTINELS, comma-separated, and GK_REDIS_MASTER); sentinels\n"
+	           "  that want AUTH: --sentinel-user USER --sentinel-password-file FILE (else\n"
+	           "  GK_REDIS_SENTINEL_USER, GK_REDIS_SENTINEL_PASSWORD)\n"
 	           "  policy push PATH --key OPERATOR_KEY [--message TEXT] | --dry-run\n"
 	           "  policy show [VERSION] [--pubkey PUB.pem]... [--file NAME]\n"
 	           "  policy history\n"
@@ -90,6 +92,18 @@ static int bad_usage(char **a, int n)
 	return GK_CTL_USAGE;
 }
 
+/* The sentinels' credentials (--sentinel-user, --sentinel-password-file, else the
+ * environment) into s. 0, or 1 after a message. */
+static int sentinel_auth(gk_redis_sentinel_t *s, const char *user, const char *pwfile)
+{
+	char err[600];
+	if (gk_redis_sentinel_set_auth(s, user, pwfile, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gkctl: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
 /* --sentinel / --master-name (else GK_REDIS_SENTINELS / GK_REDIS_MASTER): ask the sentinels
  * for the primary now and use it as --redis. Returns 0 (nothing configured, or *redis set
  * to the primary's address), or an exit status after a message. */
@@ -152,6 +166,7 @@ int main(int argc, char **argv)
 	/* report parses its own options (src/ctl/report.h); --redis may come before it */
 	int ri = 1;
 	const char *ruser = getenv("GK_REDIS_USER"), *rpwfile = NULL;
+	const char *suser = getenv(GK_REDIS_SENTINEL_USER_ENV), *spwfile = NULL;
 	for (;;) {
 		if (ri + 1 < argc && (!strcmp(argv[ri], "--redis") || !strcmp(argv[ri], "-r")))
 			o.redis = argv[ri + 1], ri += 2;
@@ -161,6 +176,10 @@ int main(int argc, char **argv)
 			rpwfile = argv[ri + 1], ri += 2;
 		else if (ri + 1 < argc && !strcmp(argv[ri], "--master-name"))
 			master = argv[ri + 1], ri += 2;
+		else if (ri + 1 < argc && !strcmp(argv[ri], "--sentinel-user"))
+			suser = argv[ri + 1], ri += 2;
+		else if (ri + 1 < argc && !strcmp(argv[ri], "--sentinel-password-file"))
+			spwfile = argv[ri + 1], ri += 2;
 		else if (ri + 1 < argc && !strcmp(argv[ri], "--sentinel")) {
 			if (gk_redis_sentinel_add(&sentinel, argv[ri + 1], 0, serr, sizeof(serr))) {
 				fprintf(stderr, "gkctl: --sentinel: %s\n", serr);
@@ -171,6 +190,8 @@ int main(int argc, char **argv)
 			break;
 	}
 	if (ri < argc && strcmp(argv[ri], "report") == 0) {
+		if (sentinel_auth(&sentinel, suser, spwfile) != 0)
+			return GK_CTL_USAGE;
 		int src = use_sentinels(&sentinel, master, ruser, rpwfile, &o.redis);
 		if (src)
 			return src;
@@ -194,6 +215,8 @@ int main(int argc, char **argv)
 	                                   {"redis-password-file", required_argument, NULL, 'W'},
 	                                   {"sentinel", required_argument, NULL, 'S'},
 	                                   {"master-name", required_argument, NULL, 'M'},
+	                                   {"sentinel-user", required_argument, NULL, 'E'},
+	                                   {"sentinel-password-file", required_argument, NULL, 'F'},
 	                                   {"help", no_argument, NULL, 'h'},
 	                                   {NULL, 0, NULL, 0}};
 	int ch;
@@ -248,6 +271,12 @@ int main(int argc, char **argv)
 		case 'M':
 			master = optarg;
 			break;
+		case 'E':
+			suser = optarg;
+			break;
+		case 'F':
+			spwfile = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -263,6 +292,9 @@ int main(int argc, char **argv)
 		return GK_CTL_USAGE;
 	}
 	o.auth = &auth;
+	if (sentinel_auth(&sentinel, suser, spwfile) != 0)
+		return GK_CTL_USAGE;
+	o.sentinel_auth = &sentinel; /* also for the sentinels of a config (-c) */
 	int src = use_sentinels(&sentinel, master, ruser, rpwfile, &o.redis);
 	if (src)
 		return src;
