@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* src/sync/internal.h -- gk-sync's synchronous Redis connection, RESP formatting and the
+/* src/sync/internal.h -- gk-sync's synchronous Redis connection, command arguments and the
  * apply lock, shared by the files of src/sync/ that talk to Redis (conn.c, lock.c,
  * publish.c). Not for other modules.
  *
  * A connection is blocking hiredis with a timeout on connect and on every reply. Writes are
- * pipelined: a caller queues commands (gk_sync_conn_send*, gk_sync_resp_send), counts the
+ * pipelined: a caller queues commands (gk_sync_conn_send*, gk_sync_args_send), counts the
  * replies it expects in pending, and reads them later with gk_sync_conn_drain. Errors are
  * written once into the connection's err buffer, which the caller passes up unchanged.
  * Single-threaded per connection.
