@@ -1207,6 +1207,10 @@ void gk_config_free(gk_config_t *cfg)
 	free(cfg->redis.sentinel_password_file);
 	gk_redis_auth_clear(cfg->redis.auth);
 	free(cfg->redis.auth);
+	if (cfg->redis.sentinel) /* the sentinels' password */
+		explicit_bzero(cfg->redis.sentinel, sizeof(*cfg->redis.sentinel));
+	if (cfg->redis.primary)
+		explicit_bzero(cfg->redis.primary, sizeof(*cfg->redis.primary));
 	free(cfg->redis.sentinel);
 	free(cfg->redis.primary);
 	free(cfg->redis.instance_id);
