@@ -36,6 +36,9 @@ typedef struct gk_ctl_opts {
 	/* AUTH (the gkctl ACL user; --redis-user, --redis-password-file or GK_REDIS_PASSWORD);
 	 * NULL: none. Never the config's credentials, which are gatekeeperd's. */
 	const struct gk_redis_auth *auth;
+	/* the sentinels' credentials (user, password of gk_redis_sentinel_t; no list), applied
+	 * to the sentinels a config names (-c), or NULL */
+	const struct gk_redis_sentinel *sentinel_auth;
 } gk_ctl_opts_t;
 
 int gk_ctl_policy_push(const gk_ctl_opts_t *o, const char *path, FILE *out, FILE *errf);

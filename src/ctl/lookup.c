@@ -461,9 +461,11 @@ static void print_filing(struct look *l, const gk_pkt_result_t *res, bool listed
 		return;
 	}
 	int fs = res->filing;
-	if (fs == GK_FS_STARTING || fs == GK_FS_STALE) {
+	if (fs == GK_FS_STARTING || fs == GK_FS_EXPIRED) {
 		fprintf(l->out, "filing      %s\n",
-		        fs == GK_FS_STALE ? "unknown (stale)" : "starting");
+		        fs == GK_FS_EXPIRED
+		            ? "unknown (expired: no redis reply within filing.max_age_ms)"
+		            : "starting");
 		return;
 	}
 	if (fs < 0 || fs > 2) {

@@ -100,6 +100,11 @@ int ctl_connect(const gk_ctl_opts_t *o, void **redis, FILE *errf)
 			t = *pt;
 		else if (cfg->redis.sentinel)
 			t.sentinel = *cfg->redis.sentinel;
+		if (o->sentinel_auth) { /* the config's are gatekeeperd's, and not read */
+			memcpy(t.sentinel.user, o->sentinel_auth->user, sizeof(t.sentinel.user));
+			memcpy(t.sentinel.password, o->sentinel_auth->password,
+			       sizeof(t.sentinel.password));
+		}
 		if (cfg->redis.set && (pt || cfg->redis.sentinel)) {
 			gk_redis_addr_t a;
 			rc = gk_redis_target_resolve(&t, o->auth, 2000, &a, err, sizeof(err));

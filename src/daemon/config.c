@@ -567,6 +567,25 @@ static int parse_redis_primary(struct ctx *c, yaml_node_t *v)
 	return 0;
 }
 
+/* redis.sentinel_user / redis.sentinel_password_file (read in load_redis_auth). */
+static int parse_sentinel_auth(struct ctx *c, const char *key, yaml_node_t *v)
+{
+	gk_config_redis_t *r = &c->cfg->redis;
+	char name[64];
+	const char *s = NULL;
+	snprintf(name, sizeof(name), "redis.%s", key);
+	if (get_string(c, name, v, &s) != 0)
+		return c->rc;
+	if (!s[0])
+		return fail(c, line_of(v), "%s: empty", name);
+	char **dst = key[9] == 'u' ? &r->sentinel_user : &r->sentinel_password_file;
+	free(*dst);
+	if ((*dst = key[9] == 'u' ? strdup(s) : resolve(c, s)) == NULL)
+		return c->rc = GK_ENOMEM;
+	r->sentinel_auth_line = line_of(v);
+	return 0;
+}
+
 struct redis_seen {
 	bool have_addr;
 	size_t master_line, primary_line;
@@ -633,6 +652,8 @@ static int visit_redis(struct ctx *c, const char *key, yaml_node_t *k, yaml_node
 		r->auth_line = line_of(v);
 		return 0;
 	}
+	if (strcmp(key, "sentinel_user") == 0 || strcmp(key, "sentinel_password_file") == 0)
+		return parse_sentinel_auth(c, key, v);
 	if (strcmp(key, "connect_timeout_ms") == 0)
 		return get_uint(c, "redis.connect_timeout_ms", v, 10, GK_CONFIG_TIMEOUT_MAX,
 		                &r->connect_timeout_ms);
@@ -641,8 +662,8 @@ static int visit_redis(struct ctx *c, const char *key, yaml_node_t *k, yaml_node
 		                &r->reconnect_max_ms);
 	return fail(c, line_of(k),
 	            "redis: unknown key '%s' (expected address or sentinels and master_name, "
-	            "primary, instance_id, user, password_file, connect_timeout_ms, "
-	            "reconnect_max_ms)",
+	            "primary, instance_id, user, password_file, sentinel_user, "
+	            "sentinel_password_file, connect_timeout_ms, reconnect_max_ms)",
 	            key);
 }
 
@@ -693,7 +714,24 @@ static int load_redis_auth(struct ctx *c, size_t section_line)
 		return 0;
 	gk_redis_auth_t a;
 	char why[400];
-	int rc = gk_redis_auth_load(&a, r->user, r->password_file, why, sizeof(why));
+	int rc;
+	gk_redis_sentinel_t *sl[2] = {
+	    r->sentinel, r->primary && r->primary->sentinel.n ? &r->primary->sentinel : NULL};
+	if ((r->sentinel_user || r->sentinel_password_file) && !sl[0] && !sl[1])
+		return fail(c, r->sentinel_auth_line,
+		            "redis.sentinel_user/sentinel_password_file: no redis.sentinels");
+	for (int i = 0; i < 2; i++) {
+		if (sl[i] == NULL)
+			continue;
+		rc = gk_redis_sentinel_set_auth(sl[i], r->sentinel_user, r->sentinel_password_file,
+		                                why, sizeof(why));
+		if (rc == GK_ENOMEM)
+			return c->rc = rc;
+		if (rc != 0)
+			return fail(c, r->sentinel_auth_line ? r->sentinel_auth_line : section_line,
+			            "redis: %s", why);
+	}
+	rc = gk_redis_auth_load(&a, r->user, r->password_file, why, sizeof(why));
 	if (rc == GK_ENOMEM)
 		return c->rc = rc;
 	if (rc != 0)
@@ -1361,8 +1399,14 @@ void gk_config_free(gk_config_t *cfg)
 	free(cfg->redis.unix_path);
 	free(cfg->redis.user);
 	free(cfg->redis.password_file);
+	free(cfg->redis.sentinel_user);
+	free(cfg->redis.sentinel_password_file);
 	gk_redis_auth_clear(cfg->redis.auth);
 	free(cfg->redis.auth);
+	if (cfg->redis.sentinel) /* the sentinels' password */
+		explicit_bzero(cfg->redis.sentinel, sizeof(*cfg->redis.sentinel));
+	if (cfg->redis.primary)
+		explicit_bzero(cfg->redis.primary, sizeof(*cfg->redis.primary));
 	free(cfg->redis.sentinel);
 	free(cfg->redis.primary);
 	free(cfg->redis.instance_id);

@@ -62,6 +62,9 @@ typedef struct gk_config_redis {
 	/* redis.sentinels + redis.master_name instead of address (heap), or NULL */
 	struct gk_redis_sentinel *sentinel;
 	size_t sentinel_line;
+	/* the sentinels' own credentials (read at load into the sentinel lists), or NULL */
+	char *sentinel_user, *sentinel_password_file;
+	size_t sentinel_auth_line;
 	/* redis.primary: where heartbeats and discovery counters are written (heap; an
 	 * address, or the sentinels' master), or NULL: the reading connection, as address */
 	struct gk_redis_target *primary;

@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "obs/discovery.h"
 #include "redis/redis.h"
+#include "redis/session.h"
 #include "status/status.h"
 #include "common/thread.h"
 
@@ -212,7 +213,7 @@ static int reason_of(const gk_pkt_result_t *r)
 		return GK_DISC_UNFILED;
 	case GK_FS_REVOKED:
 		return GK_DISC_REVOKED;
-	case GK_FS_STALE:
+	case GK_FS_EXPIRED:
 		return GK_DISC_UNKNOWN;
 	case GK_FS_STARTING:
 		return GK_DISC_STARTING;
@@ -299,10 +300,8 @@ struct daytot {
 struct gk_disc {
 	gk_disc_conf_t conf;
 	char *host, *unix_path;
-	gk_redis_addr_t addr;
+	gk_redis_target_t target; /* an address, or conf.redis_sentinel copied */
 	gk_redis_auth_t auth;
-	gk_redis_sentinel_t sentinel; /* conf.redis_sentinel copied (n == 0: none) */
-	bool readonly;                /* the last write met READONLY (logged once) */
 	struct gk_disc_worker *w;
 	_Atomic uint32_t now_s; /* the workers' clock, set by the merger each tick */
 
@@ -315,11 +314,9 @@ struct gk_disc {
 	bool started, stopping, loop_ready;
 	gk_disc_table_t *pending;
 	struct daytot days[PENDING_DAYS];
-	uint32_t *order; /* scratch: pending entry indices sorted by (day, reason) */
-	redisAsyncContext *ac;
+	uint32_t *order;        /* scratch: pending entry indices sorted by (day, reason) */
+	gk_redis_session_t *rs; /* src/redis/session.h: AUTH, timeouts, backoff, Sentinel */
 	bool connected, inflight;
-	uint64_t connect_start_ms, inflight_since_ms, next_connect_ms;
-	gk_redis_backoff_t backoff;
 	gk_disc_table_t *batch; /* the write being sent, kept until Redis confirms it */
 	struct daytot batch_days[PENDING_DAYS];
 	bool batch_ready;      /* batch holds a write not yet confirmed */
@@ -372,9 +369,9 @@ int gk_disc_create(const gk_disc_conf_t *conf, gk_disc_t **out)
 	    gk_redis_auth_copy(&d->auth, conf->redis_auth) != 0)
 		goto fail;
 	d->conf.redis_auth = &d->auth;
-	gk_redis_addr_set(&d->addr, d->host, conf->redis_port, d->unix_path);
+	gk_redis_addr_set(&d->target.addr, d->host, conf->redis_port, d->unix_path);
 	if (conf->redis_sentinel)
-		d->sentinel = *conf->redis_sentinel;
+		d->target.sentinel = *conf->redis_sentinel;
 	d->conf.redis_sentinel = NULL;
 	if (posix_memalign((void **)&d->w, 64, sizeof(*d->w) * conf->workers) != 0) {
 		d->w = NULL;
@@ -410,7 +407,6 @@ int gk_disc_create(const gk_disc_conf_t *conf, gk_disc_t **out)
 	         (unsigned long)ts.tv_sec, (unsigned long)ts.tv_nsec);
 	d->stats.table_bytes = bytes;
 	atomic_init(&d->now_s, (uint32_t)time(NULL));
-	gk_redis_backoff_init(&d->backoff, BACKOFF_MIN_MS, conf->reconnect_max_ms);
 	*out = d;
 	return 0;
 fail:
@@ -583,32 +579,26 @@ static void batch_done(gk_disc_t *d)
 	d->batch_ready = false;
 }
 
-static void exec_cb(redisAsyncContext *ac, void *r, void *priv)
+/* The READONLY hook of the session: said once per transition. */
+static void on_readonly(gk_redis_session_t *rs, bool ro, const char *errstr, void *ctx)
 {
-	gk_disc_t *d = priv;
-	redisReply *rep = r;
-	(void)ac;
-	d->inflight = false;
-	if (rep == NULL) {
-		/* the connection went: the write may or may not have been applied; it is re-sent
-		 * with the same id, which Redis applies only if no attempt was (discovery.h) */
-		gk_log(GK_LOG_INFO, "discovery: write %llu unconfirmed: re-sent after reconnecting",
-		       (unsigned long long)d->seq);
-		return;
-	}
-	bool ro = rep->type == REDIS_REPLY_ERROR && gk_redis_is_readonly(rep->str);
-	for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
-		if (rep->element[i]->type == REDIS_REPLY_ERROR &&
-		    gk_redis_is_readonly(rep->element[i]->str))
-			ro = true;
-	if (ro && !d->readonly)
+	(void)rs;
+	(void)errstr;
+	(void)ctx;
+	if (ro)
 		gk_log(GK_LOG_WARN,
 		       "discovery: the redis server is a read-only replica (READONLY): counters "
 		       "are lost until redis.primary is configured (an address, or 'sentinel') "
 		       "so they are written to the primary");
-	else if (!ro && d->readonly)
+	else
 		gk_log(GK_LOG_INFO, "discovery: counters written again");
-	d->readonly = ro;
+}
+
+static void exec_cb(gk_redis_session_t *rs, redisReply *rep, void *priv)
+{
+	gk_disc_t *d = priv;
+	d->inflight = false;
+	gk_redis_session_check_write(rs, rep);
 	if (rep->type != REDIS_REPLY_ARRAY) {
 		uint64_t q = days_queries(d->batch_days);
 		gk_log(GK_LOG_WARN,
@@ -645,11 +635,9 @@ static void exec_cb(redisAsyncContext *ac, void *r, void *priv)
 	batch_done(d);
 }
 
-static int cmd(gk_disc_t *d, redisCallbackFn *fn, int argc, const char **argv, const size_t *lens)
+static int cmd(gk_disc_t *d, gk_redis_reply_fn *fn, int argc, const char **argv, const size_t *lens)
 {
-	return redisAsyncCommandArgv(d->ac, fn, fn ? d : NULL, argc, argv, lens) == REDIS_OK
-	           ? 0
-	           : GK_EIO;
+	return gk_redis_session_cmdargv(d->rs, 0, fn, d, 0, argc, argv, lens);
 }
 
 /* Append one argument (formatted into *p) to argv/lens. */
@@ -799,17 +787,14 @@ static void write_batch(gk_disc_t *d)
 	size_t elen[] = {4};
 	if (rc == 0)
 		rc = cmd(d, exec_cb, 1, exec, elen);
-	if (rc == 0) {
+	if (rc == 0)
 		d->inflight = true;
-		d->inflight_since_ms = mono_ms();
-	}
 done:
 	if (rc != 0) {
 		gk_log(GK_LOG_WARN, "discovery: cannot queue write %llu: %s (retried)",
 		       (unsigned long long)d->seq, gk_strerror(rc));
-		if (multi_sent)
-			conn_close(
-			    d); /* a transaction half queued: start over on a new connection */
+		if (multi_sent) /* a transaction half queued: start over on a new connection */
+			gk_redis_session_fail(d->rs, "a write could not be queued whole");
 	}
 	free(text);
 	free(argv);
@@ -826,67 +811,34 @@ static void set_connected(gk_disc_t *d, bool up)
 	uv_mutex_unlock(&d->stats_lock);
 }
 
-static void on_connect(const redisAsyncContext *ac, int status)
+static void on_state(gk_redis_session_t *rs, gk_redis_session_state_t state, const char *why,
+                     void *ctx)
 {
-	gk_disc_t *d = ac->data;
-	if (d == NULL || d->ac != ac)
-		return;
-	if (status != REDIS_OK) {
-		d->ac = NULL; /* hiredis frees it after this callback */
-		gk_log(GK_LOG_DEBUG, "discovery: redis connect: %s", ac->errstr);
-		d->next_connect_ms = mono_ms() + gk_redis_backoff_next(&d->backoff);
-		return;
+	(void)rs;
+	(void)why;
+	gk_disc_t *d = ctx;
+	if (state == GK_REDIS_SESSION_READY) {
+		set_connected(d, true);
+	} else if (state == GK_REDIS_SESSION_DOWN) {
+		if (d->inflight)
+			/* the write may or may not have been applied; it is re-sent with the same
+			 * id, which Redis applies only if no attempt was (discovery.h) */
+			gk_log(GK_LOG_INFO,
+			       "discovery: write %llu unconfirmed: re-sent after reconnecting",
+			       (unsigned long long)d->seq);
+		d->inflight = false;
+		set_connected(d, false);
 	}
-	gk_redis_backoff_reset(&d->backoff); /* on_connect runs once AUTH succeeded */
-	set_connected(d, true);
-	gk_log(GK_LOG_INFO, "discovery: connected to redis");
 }
 
-static void on_disconnect(const redisAsyncContext *ac, int status)
-{
-	(void)status;
-	gk_disc_t *d = ac->data;
-	if (d == NULL || d->ac != ac)
-		return;
-	d->ac = NULL;     /* hiredis frees it after this callback */
-	if (d->connected) /* the status loop warns about the same outage */
-		gk_log(GK_LOG_INFO, "discovery: lost connection to redis (%s): counting in memory",
-		       ac->errstr[0] ? ac->errstr : "disconnected");
-	set_connected(d, false);
-	d->next_connect_ms = mono_ms() + gk_redis_backoff_next(&d->backoff);
-}
-
-static void conn_open(gk_disc_t *d)
-{
-	redisAsyncContext *ac;
-	d->next_connect_ms = mono_ms() + d->backoff.cur_ms; /* if it cannot even start */
-	if (d->sentinel.n) {
-		/* every (re)connect asks the sentinels again: after a failover the master moved */
-		char why[900];
-		if (gk_redis_sentinel_resolve(&d->sentinel, &d->auth, d->conf.connect_timeout_ms,
-		                              &d->addr, why, sizeof(why)) != 0) {
-			gk_log(GK_LOG_WARN, "discovery: %s", why);
-			d->next_connect_ms = mono_ms() + gk_redis_backoff_next(&d->backoff);
-			return;
-		}
-	}
-	if (gk_redis_async_open(&d->addr, &d->auth, "discovery", &d->loop, d, on_connect,
-	                        on_disconnect, &ac) != 0)
-		return;
-	d->ac = ac;
-	d->connect_start_ms = mono_ms();
-}
-
-/* Drop the connection from a timer (never inside a hiredis callback): pending callbacks
- * run with NULL replies (the EXEC callback keeps its batch for a re-send). */
+/* Close the session (pending callbacks are dropped; an unconfirmed batch stays batch_ready).
+ * Only at stop: the session otherwise reconnects by itself. */
 static void conn_close(gk_disc_t *d)
 {
-	redisAsyncContext *ac = d->ac;
-	d->ac = NULL;
-	set_connected(d, false);
-	if (ac != NULL)
-		redisAsyncFree(ac);
+	gk_redis_session_close(d->rs);
+	d->rs = NULL;
 	d->inflight = false;
+	set_connected(d, false);
 }
 
 static void clock_cb(uv_timer_t *t)
@@ -901,15 +853,6 @@ static void tick_cb(uv_timer_t *t)
 	uint32_t now = (uint32_t)time(NULL);
 	atomic_store_explicit(&d->now_s, now, memory_order_relaxed);
 	collect(d, now, false);
-	uint64_t ms = mono_ms();
-	if (d->ac != NULL && !d->connected && ms - d->connect_start_ms > d->conf.connect_timeout_ms)
-		conn_close(d);
-	if (d->inflight && ms - d->inflight_since_ms > WRITE_TIMEOUT_MS) {
-		gk_log(GK_LOG_WARN, "discovery: redis write timed out");
-		conn_close(d);
-	}
-	if (d->ac == NULL && ms >= d->next_connect_ms)
-		conn_open(d);
 	if (d->connected && !d->inflight)
 		write_batch(d);
 }
@@ -931,9 +874,7 @@ static void final_cb(uv_timer_t *t)
 	uint64_t ms = mono_ms();
 	bool more = d->batch_ready || has_pending(d);
 	if ((more || d->inflight) && ms < d->stop_deadline_ms) {
-		if (d->ac == NULL && ms >= d->next_connect_ms)
-			conn_open(d);
-		if (d->connected && !d->inflight)
+		if (d->connected && !d->inflight) /* the session reconnects by itself */
 			write_batch(d);
 		return;
 	}
@@ -993,7 +934,25 @@ int gk_disc_start(gk_disc_t *d)
 	d->stop_async.data = d->tick.data = d->clock.data = d;
 	uv_timer_start(&d->tick, tick_cb, d->conf.flush_ms, d->conf.flush_ms);
 	uv_timer_start(&d->clock, clock_cb, CLOCK_MS, CLOCK_MS);
-	conn_open(d);
+	gk_redis_session_conf_t sc = {.who = "discovery",
+	                              .target = &d->target,
+	                              .auth = &d->auth,
+	                              .connect_timeout_ms = d->conf.connect_timeout_ms,
+	                              .command_timeout_ms = WRITE_TIMEOUT_MS,
+	                              .backoff_min_ms = BACKOFF_MIN_MS,
+	                              .reconnect_max_ms = d->conf.reconnect_max_ms,
+	                              .lost_quiet = true, /* the status loop warns */
+	                              .on_state = on_state,
+	                              .on_readonly = on_readonly,
+	                              .ctx = d};
+	if ((rc = gk_redis_session_create(&d->loop, &sc, &d->rs)) != 0) {
+		uv_walk(&d->loop, close_walk, NULL);
+		uv_run(&d->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&d->loop);
+		d->loop_ready = false;
+		return rc;
+	}
+	gk_redis_session_start(d->rs);
 	if ((rc = uv_thread_create(&d->thread, thread_main, d)) != 0) {
 		conn_close(d);
 		uv_walk(&d->loop, close_walk, NULL);

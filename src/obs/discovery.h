@@ -24,8 +24,8 @@
  * discovery.h). While Redis is unreachable, counts accumulate in the backlog and workers
  * never notice.
  *
- * The merger runs on its own thread with its own libuv loop and one hiredis async
- * connection (libuv adapter), reconnecting with backoff.
+ * The merger runs on its own thread with its own libuv loop and one Redis session
+ * (src/redis/session.h: AUTH, timeouts, reconnects with backoff, Sentinel).
  */
 #pragma once
 #include <stdbool.h>

@@ -19,10 +19,9 @@
  * rejected once (logged, on_reject, info, heartbeat) and the running policy stays; a
  * rejected version is not retried until the pointer moves.
  *
- * Failure handling follows src/status/redis.c: any NULL reply, error, timeout or disconnect
- * fails the session; teardown runs from a zero-delay timer (never inside a hiredis
- * callback); reconnects back off from 100 ms to reconnect_max_ms. hiredis 0.14 has no
- * timeouts: a 100 ms tick checks them.
+ * The connection is a gk_redis_session (src/redis/session.h): AUTH, the connect and reply
+ * timeouts, reconnects with backoff and jitter and Sentinel re-discovery live there; an
+ * error reply to GET or HMGET fails the session as a lost connection would.
  */
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -37,6 +36,7 @@
 #include "polstore/polstore.h"
 #include "polsync/polsync.h"
 #include "redis/redis.h"
+#include "redis/session.h"
 #include "status/status.h"
 #include "common/thread.h"
 
@@ -45,21 +45,11 @@
 #define CMD_TIMEOUT_MS 5000u
 #define POLL_MS        5000u /* pointer re-read when no announcement came */
 
-struct conn {
-	gk_polsync_t *ps;
-	redisAsyncContext *ac;
-	const char *name;
-	bool up;
-	unsigned pending;
-	uint64_t progress_ms;
-};
-
 struct gk_polsync {
 	gk_polsync_conf_t conf;
 	char *host, *unix_path;
-	gk_redis_addr_t addr;
+	gk_redis_target_t target; /* an address, or conf.redis_sentinel copied */
 	gk_redis_auth_t auth;
-	gk_redis_sentinel_t sentinel; /* conf.redis_sentinel copied (n == 0: none) */
 	gk_polstore_keyring_t *keys;
 
 	uv_mutex_t info_lock;
@@ -70,26 +60,21 @@ struct gk_polsync {
 	uv_thread_t thread;
 	uv_loop_t loop;
 	uv_async_t stop_async, notify_async;
-	uv_timer_t tick, reconnect, kick;
-	bool stopping, session, was_up, ever_up;
-	gk_redis_backoff_t backoff;
-	uint64_t connect_start_ms;
+	uv_timer_t tick;
+	bool stopping;
+	gk_redis_session_t *rs;
 	uint64_t last_check_ms; /* when the pointer was last asked for */
-	struct conn cmd;
 	bool check_out, check_again;
 	uint64_t applied, rejected;
 	uint64_t from_state;  /* the version loaded from the state file (0: none) */
 	bool cur_rejected;    /* the pointer names a rejected version (or no version) */
 	char bad_pointer[48]; /* the last pointer value that was not a version (reported once) */
 	char *state_dir;      /* or NULL */
-	unsigned gen;         /* session generation: replies of an older session are dropped */
 };
 
-static uint64_t now_ms(void)
+static bool ready(const gk_polsync_t *ps)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return ps->rs != NULL && gk_redis_session_state(ps->rs) == GK_REDIS_SESSION_READY;
 }
 
 /* --- heartbeat and info ------------------------------------------------------------ */
@@ -98,7 +83,7 @@ static void report(gk_polsync_t *ps, const char *state)
 {
 	uv_mutex_lock(&ps->info_lock);
 	ps->info.applied = ps->applied;
-	ps->info.connected = ps->cmd.up;
+	ps->info.connected = ready(ps);
 	uv_mutex_unlock(&ps->info_lock);
 	if (ps->conf.status)
 		gk_status_set_policy(ps->conf.status, ps->applied, state);
@@ -108,7 +93,7 @@ static void report(gk_polsync_t *ps, const char *state)
  * or the pointer back at the version in force, ends it). */
 static const char *steady_state(const gk_polsync_t *ps)
 {
-	if (!ps->cmd.up)
+	if (!ready(ps))
 		return "disconnected";
 	if (ps->cur_rejected)
 		return "rejected";
@@ -147,102 +132,6 @@ static void reject(gk_polsync_t *ps, uint64_t v, const char *why)
 	report(ps, steady_state(ps));
 	if (ps->conf.on_reject)
 		ps->conf.on_reject(ps->conf.ctx, v, why);
-}
-
-/* --- connections ---------------------------------------------------------------------- */
-
-typedef void (*reply_fn)(gk_polsync_t *ps, redisReply *r, void *priv);
-
-struct req {
-	struct conn *c;
-	reply_fn fn;
-	void *priv;
-	unsigned gen;
-};
-
-static void session_fail(gk_polsync_t *ps, const char *why);
-
-static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
-{
-	struct req *q = privdata;
-	struct conn *c = q->c;
-	gk_polsync_t *ps = c->ps;
-	if (c->ac != ac || q->gen != ps->gen) {
-		free(q);
-		return;
-	}
-	if (c->pending > 0)
-		c->pending--;
-	c->progress_ms = now_ms();
-	if (r == NULL) {
-		c->ac = NULL; /* hiredis frees the context itself */
-		c->up = false;
-		free(q);
-		session_fail(ps, "connection lost");
-		return;
-	}
-	q->fn(ps, r, q->priv);
-	free(q);
-}
-
-static int cmd(struct conn *c, reply_fn fn, void *priv, const char *fmt, ...)
-{
-	if (c->ac == NULL)
-		return GK_EIO;
-	struct req *q = malloc(sizeof(*q));
-	if (q == NULL)
-		return GK_ENOMEM;
-	*q = (struct req){.c = c, .fn = fn, .priv = priv, .gen = c->ps->gen};
-	va_list ap;
-	va_start(ap, fmt);
-	int rc = redisvAsyncCommand(c->ac, on_reply, q, fmt, ap);
-	va_end(ap);
-	if (rc != REDIS_OK) {
-		free(q);
-		return GK_EIO;
-	}
-	if (c->pending++ == 0)
-		c->progress_ms = now_ms();
-	return 0;
-}
-
-static void conn_close(struct conn *c)
-{
-	redisAsyncContext *ac = c->ac;
-	c->ac = NULL;
-	c->up = false;
-	c->pending = 0;
-	if (ac != NULL)
-		redisAsyncFree(ac); /* pending callbacks run with NULL and see c->ac != ac */
-}
-
-static void reconnect_cb(uv_timer_t *t);
-
-static void teardown_cb(uv_timer_t *t)
-{
-	gk_polsync_t *ps = t->data;
-	conn_close(&ps->cmd);
-	if (ps->stopping)
-		return;
-	unsigned delay = gk_redis_backoff_next(&ps->backoff);
-	uv_timer_start(&ps->reconnect, reconnect_cb, delay, 0);
-}
-
-static void session_fail(gk_polsync_t *ps, const char *why)
-{
-	if (!ps->session)
-		return;
-	ps->session = false;
-	ps->gen++;
-	if (ps->was_up)
-		gk_log(GK_LOG_WARN, "policy: lost connection to redis: %s", why);
-	else
-		gk_log(GK_LOG_DEBUG, "policy: redis: %s", why);
-	ps->was_up = false;
-	ps->check_out = ps->check_again = false;
-	ps->cmd.up = false;
-	report(ps, "disconnected");
-	uv_timer_start(&ps->kick, teardown_cb, 0, 0);
 }
 
 /* --- checking the current version ----------------------------------------------------- */
@@ -320,8 +209,8 @@ static void apply(gk_polsync_t *ps, uint64_t v, const redisReply *r)
 	}
 	gk_policy_t *p = NULL;
 	int rc = verify_compile(ps, v, b->str, b->len, sig->str, kid->str, &p, why, sizeof(why));
-	/* a long compile must not count against the connections' timeouts */
-	ps->cmd.progress_ms = now_ms();
+	/* a long compile must not count against the connection's reply timeout */
+	gk_redis_session_touch(ps->rs);
 	if (rc != 0) {
 		reject(ps, v, why);
 		return;
@@ -337,22 +226,25 @@ static void apply(gk_polsync_t *ps, uint64_t v, const redisReply *r)
 	report(ps, steady_state(ps));
 	ps->conf.on_policy(ps->conf.ctx, p, v, kid->str);
 	save_state(ps, v, b, sig, kid);
-	ps->cmd.progress_ms = now_ms(); /* an fsync may take a while */
+	gk_redis_session_touch(ps->rs); /* an fsync may take a while */
 }
 
-static void on_version(gk_polsync_t *ps, redisReply *r, void *priv)
+static void on_version(gk_redis_session_t *rs, redisReply *r, void *priv)
 {
+	gk_polsync_t *ps = gk_redis_session_ctx(rs);
 	uint64_t v = (uint64_t)(uintptr_t)priv;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
-		session_fail(ps, r->type == REDIS_REPLY_ERROR ? r->str : "bad HMGET reply");
+		gk_redis_session_fail(rs,
+		                      r->type == REDIS_REPLY_ERROR ? r->str : "bad HMGET reply");
 		return;
 	}
 	apply(ps, v, r);
 	check_done(ps);
 }
 
-static void on_current(gk_polsync_t *ps, redisReply *r, void *priv)
+static void on_current(gk_redis_session_t *rs, redisReply *r, void *priv)
 {
+	gk_polsync_t *ps = gk_redis_session_ctx(rs);
 	(void)priv;
 	uint64_t v = 0;
 	if ((r->type != REDIS_REPLY_NIL && r->type != REDIS_REPLY_STRING) ||
@@ -396,9 +288,10 @@ static void on_current(gk_polsync_t *ps, redisReply *r, void *priv)
 		check_done(ps);
 		return;
 	}
-	if (cmd(&ps->cmd, on_version, (void *)(uintptr_t)v,
-	        "HMGET " GK_KEY_POL_VERSION " bundle sig key_id", (unsigned long long)v) != 0)
-		session_fail(ps, "cannot send HMGET");
+	if (gk_redis_session_cmd(rs, 0, on_version, (void *)(uintptr_t)v, 0,
+	                         "HMGET " GK_KEY_POL_VERSION " bundle sig key_id",
+	                         (unsigned long long)v) != 0)
+		gk_redis_session_fail(rs, "cannot send HMGET");
 }
 
 static void check(gk_polsync_t *ps)
@@ -407,12 +300,13 @@ static void check(gk_polsync_t *ps)
 		ps->check_again = true;
 		return;
 	}
-	if (cmd(&ps->cmd, on_current, NULL, "GET %s", GK_KEY_POL_CURRENT) != 0) {
-		session_fail(ps, "cannot send GET");
+	if (gk_redis_session_cmd(ps->rs, 0, on_current, NULL, 0, "GET %s", GK_KEY_POL_CURRENT) !=
+	    0) {
+		gk_redis_session_fail(ps->rs, "cannot send GET");
 		return;
 	}
 	ps->check_out = true;
-	ps->last_check_ms = now_ms();
+	ps->last_check_ms = gk_redis_session_now_ms();
 }
 
 /* --- announcements (the status replica's tail) ---------------------------------------- */
@@ -420,7 +314,7 @@ static void check(gk_polsync_t *ps)
 static void notify_cb(uv_async_t *a)
 {
 	gk_polsync_t *ps = a->data;
-	if (ps->session && ps->cmd.up)
+	if (ready(ps))
 		check(ps);
 	/* not connected: the next session starts with a check */
 }
@@ -431,102 +325,31 @@ void gk_polsync_notify(gk_polsync_t *ps)
 		uv_async_send(&ps->notify_async);
 }
 
-static void both_up(gk_polsync_t *ps)
+static void on_state(gk_redis_session_t *rs, gk_redis_session_state_t state, const char *why,
+                     void *ctx)
 {
-	ps->was_up = ps->ever_up = true;
-	if (ps->unix_path)
-		gk_log(GK_LOG_INFO, "policy: following %s on redis unix:%s", GK_KEY_POL_CURRENT,
-		       ps->unix_path);
-	else
-		gk_log(GK_LOG_INFO, "policy: following %s on redis %s:%u", GK_KEY_POL_CURRENT,
-		       ps->host, (unsigned)ps->conf.redis_port);
-	gk_redis_backoff_reset(&ps->backoff); /* connected and authenticated */
-	ps->check_out = false;
-	check(ps);
-	report(ps, steady_state(ps));
-}
-
-static void on_connect(const redisAsyncContext *ac, int status)
-{
-	struct conn *c = ac->data;
-	if (c == NULL || c->ac != ac)
-		return;
-	gk_polsync_t *ps = c->ps;
-	if (status != REDIS_OK) {
-		c->ac = NULL; /* hiredis frees it after this callback */
-		char why[200];
-		snprintf(why, sizeof(why), "connect (%s): %s", c->name,
-		         ac->errstr ? ac->errstr : "error");
-		session_fail(ps, why);
-		return;
-	}
-	c->up = true;
-	if (ps->session)
-		both_up(ps);
-}
-
-static void on_disconnect(const redisAsyncContext *ac, int status)
-{
-	(void)status;
-	struct conn *c = ac->data;
-	if (c == NULL || c->ac != ac)
-		return;
-	c->ac = NULL;
-	c->up = false;
-	session_fail(c->ps, ac->errstr && ac->errstr[0] ? ac->errstr : "disconnected");
-}
-
-static int conn_open(gk_polsync_t *ps, struct conn *c)
-{
-	redisAsyncContext *ac;
-	if (ps->sentinel.n && c == &ps->cmd) {
-		/* every (re)connect asks the sentinels again: after a failover the master moved */
-		char why[900];
-		if (gk_redis_sentinel_resolve(&ps->sentinel, &ps->auth, ps->conf.connect_timeout_ms,
-		                              &ps->addr, why, sizeof(why)) != 0) {
-			gk_log(GK_LOG_WARN, "policy: %s", why);
-			return GK_EIO;
-		}
-		ps->connect_start_ms = now_ms(); /* the sentinels' time is not the connect's */
-	}
-	int rc = gk_redis_async_open(&ps->addr, &ps->auth, "policy", &ps->loop, c, on_connect,
-	                             on_disconnect, &ac);
-	if (rc != 0)
-		return rc;
-	c->ac = ac;
-	c->up = false;
-	c->pending = 0;
-	return 0;
-}
-
-static void reconnect_cb(uv_timer_t *t)
-{
-	gk_polsync_t *ps = t->data;
-	if (ps->stopping)
-		return;
-	ps->session = true;
-	ps->connect_start_ms = now_ms();
+	(void)why;
+	gk_polsync_t *ps = ctx;
 	uv_mutex_lock(&ps->info_lock);
-	ps->info.reconnects += ps->ever_up ? 1 : 0;
+	ps->info.reconnects = gk_redis_session_reconnects(rs);
 	uv_mutex_unlock(&ps->info_lock);
-	if (conn_open(ps, &ps->cmd) != 0)
-		session_fail(ps, "cannot create a connection");
+	if (state == GK_REDIS_SESSION_READY) {
+		char name[300];
+		gk_redis_addr_fmt(gk_redis_session_addr(rs), name, sizeof(name));
+		gk_log(GK_LOG_INFO, "policy: following %s on redis %s", GK_KEY_POL_CURRENT, name);
+		ps->check_out = ps->check_again = false;
+		check(ps);
+		report(ps, steady_state(ps));
+	} else if (state == GK_REDIS_SESSION_DOWN) {
+		ps->check_out = ps->check_again = false;
+		report(ps, "disconnected");
+	}
 }
 
 static void tick_cb(uv_timer_t *t)
 {
 	gk_polsync_t *ps = t->data;
-	if (!ps->session)
-		return;
-	uint64_t now = now_ms();
-	if (!ps->cmd.up) {
-		if (now - ps->connect_start_ms > ps->conf.connect_timeout_ms)
-			session_fail(ps, "connect timeout");
-		return;
-	}
-	if (ps->cmd.pending && now - ps->cmd.progress_ms > CMD_TIMEOUT_MS)
-		session_fail(ps, "command timeout");
-	else if (now - ps->last_check_ms >= POLL_MS)
+	if (ready(ps) && gk_redis_session_now_ms() - ps->last_check_ms >= POLL_MS)
 		check(ps); /* the replica does not tail before its first load, nor while diverged */
 }
 
@@ -543,14 +366,11 @@ static void stop_cb(uv_async_t *a)
 {
 	gk_polsync_t *ps = a->data;
 	ps->stopping = true;
-	ps->session = false;
-	ps->gen++;
-	conn_close(&ps->cmd);
+	gk_redis_session_close(ps->rs);
+	ps->rs = NULL;
 	uv_close((uv_handle_t *)&ps->stop_async, NULL);
 	uv_close((uv_handle_t *)&ps->notify_async, NULL);
 	uv_close((uv_handle_t *)&ps->tick, NULL);
-	uv_close((uv_handle_t *)&ps->reconnect, NULL);
-	uv_close((uv_handle_t *)&ps->kick, NULL);
 }
 
 static void thread_main(void *arg)
@@ -604,9 +424,9 @@ int gk_polsync_create(const gk_polsync_conf_t *conf, gk_polsync_t **out, char *e
 	ps->conf.redis_host = ps->host;
 	ps->conf.redis_unix = ps->unix_path;
 	ps->conf.redis_auth = &ps->auth;
-	gk_redis_addr_set(&ps->addr, ps->host, conf->redis_port, ps->unix_path);
+	gk_redis_addr_set(&ps->target.addr, ps->host, conf->redis_port, ps->unix_path);
 	if (conf->redis_sentinel)
-		ps->sentinel = *conf->redis_sentinel;
+		ps->target.sentinel = *conf->redis_sentinel;
 	ps->conf.redis_sentinel = NULL;
 	ps->conf.state_dir = ps->state_dir;
 	ps->conf.operator_keys = NULL; /* read: the keyring holds them */
@@ -663,17 +483,29 @@ int gk_polsync_start(gk_polsync_t *ps)
 	uv_async_init(&ps->loop, &ps->stop_async, stop_cb);
 	uv_async_init(&ps->loop, &ps->notify_async, notify_cb);
 	uv_timer_init(&ps->loop, &ps->tick);
-	uv_timer_init(&ps->loop, &ps->reconnect);
-	uv_timer_init(&ps->loop, &ps->kick);
-	ps->stop_async.data = ps->notify_async.data = ps->tick.data = ps->reconnect.data =
-	    ps->kick.data = ps;
-	ps->cmd = (struct conn){.ps = ps, .name = "cmd"};
-	gk_redis_backoff_init(&ps->backoff, BACKOFF_MIN_MS, ps->conf.reconnect_max_ms);
+	ps->stop_async.data = ps->notify_async.data = ps->tick.data = ps;
+	gk_redis_session_conf_t sc = {.who = "policy",
+	                              .target = &ps->target,
+	                              .auth = &ps->auth,
+	                              .connect_timeout_ms = ps->conf.connect_timeout_ms,
+	                              .command_timeout_ms = CMD_TIMEOUT_MS,
+	                              .backoff_min_ms = BACKOFF_MIN_MS,
+	                              .reconnect_max_ms = ps->conf.reconnect_max_ms,
+	                              .on_state = on_state,
+	                              .ctx = ps};
+	if ((rc = gk_redis_session_create(&ps->loop, &sc, &ps->rs)) != 0) {
+		uv_walk(&ps->loop, close_walk, NULL);
+		uv_run(&ps->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&ps->loop);
+		return rc;
+	}
 	if (ps->conf.status)
 		gk_status_set_policy(ps->conf.status, ps->applied, "waiting");
 	uv_timer_start(&ps->tick, tick_cb, TICK_MS, TICK_MS);
-	uv_timer_start(&ps->reconnect, reconnect_cb, 0, 0);
+	gk_redis_session_start(ps->rs);
 	if ((rc = uv_thread_create(&ps->thread, thread_main, ps)) != 0) {
+		gk_redis_session_close(ps->rs);
+		ps->rs = NULL;
 		uv_walk(&ps->loop, close_walk, NULL);
 		uv_run(&ps->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&ps->loop);

@@ -2,7 +2,7 @@
 /* src/polsync/polsync.h -- gatekeeperd's side of fleet policy: follow the policy pushed to
  * Redis with gkctl (include/gk/policy_store.h), verify it, compile it, hand it over.
  *
- * Its own thread and libuv loop with a hiredis async connection (the libuv adapter) that
+ * Its own thread and libuv loop with one Redis session (src/redis/session.h) that
  * reads the policy keys only: the change stream is the status replica's to read, which
  * calls gk_polsync_notify for each policy entry (push or rollback). At start, and on each
  * notification, it

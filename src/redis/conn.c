@@ -1,20 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* src/redis/conn.c -- connecting to Redis, synchronously or on a libuv loop, and AUTH.
+/* src/redis/conn.c -- synchronous connections to Redis (the tools), with AUTH and timeouts.
  *
- * AUTH is the first command on every connection that has a password: synchronously it is
- * sent and checked before the context is handed out; asynchronously it is queued before
- * the caller can queue anything, so Redis reads it first. A refusal is logged once per
- * connection with the user and Redis's own words (WRONGPASS, NOPERM, ...), then the
- * connection is closed so the owner's backoff retries: an operator who fixes the password
- * file needs no restart of the tools and sees the daemon recover on its next attempt.
+ * AUTH is the first command on every connection that has a password, sent and checked
+ * before the context is handed out; a refusal names the user and Redis's own words
+ * (WRONGPASS, NOPERM, ...). The daemon's asynchronous connections are sessions
+ * (session.c).
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-#include <hiredis/adapters/libuv.h>
-#include "common/log.h"
 #include "redis/internal.h"
 
 static struct timeval tv_of(unsigned ms)
@@ -90,91 +86,4 @@ int gk_redis_connect_str(const char *addr, const gk_redis_auth_t *auth, unsigned
 	if (rc)
 		return rc;
 	return gk_redis_connect(&a, auth, connect_timeout_ms, command_timeout_ms, out, err, errlen);
-}
-
-/* --- asynchronous ------------------------------------------------------------------------ */
-
-/* The AUTH command in flight; its reply decides when the owner hears "connected". */
-struct auth_req {
-	const char *who;
-	redisConnectCallback *on_connect; /* the owner's */
-	char user[GK_REDIS_USER_MAX];
-	char addr[300];
-};
-
-static void on_auth(redisAsyncContext *ac, void *reply, void *privdata)
-{
-	struct auth_req *q = privdata;
-	redisReply *r = reply;
-	/* NULL: the connection went away first (or its owner freed it); the owner hears of
-	 * it from its own callbacks */
-	if (r != NULL && r->type == REDIS_REPLY_ERROR) {
-		gk_log(GK_LOG_ERR, "%s: redis %s: AUTH failed for user %s: %s", q->who, q->addr,
-		       q->user, r->str);
-		/* closed after this callback; the owner's disconnect callback then runs and its
-		 * backoff retries */
-		redisAsyncDisconnect(ac);
-	} else if (r != NULL) {
-		q->on_connect(ac, REDIS_OK); /* authenticated: now the owner may send */
-	}
-	free(q);
-}
-
-/* TCP (or unix) connect of a connection with AUTH queued: a failure goes to the owner at
- * once; a success waits for AUTH's reply (on_auth). While AUTH is unanswered it heads the
- * reply list, which is where its request is found. */
-static void on_transport(const redisAsyncContext *ac, int status)
-{
-	const redisCallback *cb = ac->replies.head;
-	if (cb == NULL || cb->fn != on_auth)
-		return;
-	const struct auth_req *q = cb->privdata;
-	if (status != REDIS_OK)
-		q->on_connect(ac, status);
-}
-
-int gk_redis_async_open(const gk_redis_addr_t *a, const gk_redis_auth_t *auth, const char *who,
-                        uv_loop_t *loop, void *data, redisConnectCallback *on_connect,
-                        redisDisconnectCallback *on_disconnect, redisAsyncContext **out)
-{
-	*out = NULL;
-	redisAsyncContext *ac =
-	    a->path[0] ? redisAsyncConnectUnix(a->path) : redisAsyncConnect(a->host, a->port);
-	if (ac == NULL)
-		return GK_ENOMEM;
-	if (ac->err) {
-		gk_log(GK_LOG_DEBUG, "%s: redis connect: %s", who, ac->errstr);
-		redisAsyncFree(ac);
-		return GK_EIO;
-	}
-	ac->data = data;
-	if (redisLibuvAttach(ac, loop) != REDIS_OK) {
-		redisAsyncFree(ac);
-		return GK_ENOMEM;
-	}
-	redisAsyncSetDisconnectCallback(ac, on_disconnect);
-	if (!auth || !auth->password) {
-		redisAsyncSetConnectCallback(ac, on_connect);
-	} else {
-		redisAsyncSetConnectCallback(ac, on_transport);
-		struct auth_req *q = malloc(sizeof(*q));
-		const char *v[3];
-		size_t l[3];
-		int n = auth_argv(auth, v, l);
-		if (q != NULL) {
-			q->who = who;
-			q->on_connect = on_connect;
-			snprintf(q->user, sizeof(q->user), "%s", user_of(auth));
-			gk_redis_addr_fmt(a, q->addr, sizeof(q->addr));
-		}
-		if (q == NULL || redisAsyncCommandArgv(ac, on_auth, q, n, v, l) != REDIS_OK) {
-			free(q);
-			ac->data =
-			    NULL; /* the owner's callbacks must not see a context it never got */
-			redisAsyncFree(ac);
-			return GK_ENOMEM;
-		}
-	}
-	*out = ac;
-	return 0;
 }

@@ -4,9 +4,8 @@
  *
  * Every program reaches Redis through these verbs, so an address is parsed, a password is
  * read and AUTH is sent in one place. The synchronous client serves the tools (gk-sync,
- * gkctl report/status/policy); the asynchronous open serves the daemon's loops (status
- * replica, policy follower, discovery), whose sessions keep their own state machines but
- * connect, authenticate and back off through here.
+ * gkctl) and the policy store; the daemon's loops (status replica, heartbeat, policy
+ * follower, discovery) each own a session (session.h) built on the same verbs.
  *
  * Credentials: an ACL user and its password (redis/gatekeeper.acl ships one user per
  * program). The password comes from a file (first line) or the environment variable
@@ -14,7 +13,7 @@
  * (the default user, as a Redis without ACLs expects).
  *
  * Threads: the parsing and synchronous verbs may be called from any thread on their own
- * arguments; gk_redis_async_open runs on the thread of the loop it attaches to.
+ * arguments.
  */
 #pragma once
 #include <stdbool.h>
@@ -89,23 +88,7 @@ GK_MUST_CHECK int gk_redis_connect_str(const char *addr, const gk_redis_auth_t *
                                        unsigned connect_timeout_ms, unsigned command_timeout_ms,
                                        redisContext **out, char *err, size_t errlen);
 
-/* --- asynchronous connections (the daemon's loops) -------------------------------------- */
-
-/* Start a connection to a on loop (hiredis libuv adapter) with ac->data = data and the
- * given callbacks. With a password in auth, AUTH is queued as the connection's first
- * command and on_connect(ac, REDIS_OK) runs only once AUTH succeeded (a transport failure
- * still reaches on_connect with REDIS_ERR at once), so the owner sends nothing that could
- * meet NOAUTH. A refused AUTH is logged as an error ("WHO: redis ADDR: AUTH failed for
- * user U: WRONGPASS ...") and closes the connection (redisAsyncDisconnect, never a free
- * inside a callback): on_disconnect then runs, without on_connect having run, and the
- * owner's backoff retries. who names the caller in logs (static string).
- * Returns 0 and *out; GK_EIO (the connect failed at once: logged at debug level) or
- * GK_ENOMEM, with nothing left to free. Loop thread only. */
-GK_MUST_CHECK int gk_redis_async_open(const gk_redis_addr_t *a, const gk_redis_auth_t *auth,
-                                      const char *who, uv_loop_t *loop, void *data,
-                                      redisConnectCallback *on_connect,
-                                      redisDisconnectCallback *on_disconnect,
-                                      redisAsyncContext **out);
+/* The daemon's asynchronous connections: gk_redis_session_t (src/redis/session.h). */
 
 /* --- reconnect backoff ----------------------------------------------------------------- */
 
@@ -132,17 +115,24 @@ void gk_redis_backoff_reset(gk_redis_backoff_t *b);
  * given: a comma-separated list of sentinel addresses, and the master's name. */
 #define GK_REDIS_SENTINELS_ENV "GK_REDIS_SENTINELS"
 #define GK_REDIS_MASTER_ENV    "GK_REDIS_MASTER"
+/* The sentinels' own credentials when no --sentinel-user / --sentinel-password-file (or
+ * redis.sentinel_user / redis.sentinel_password_file) are given. */
+#define GK_REDIS_SENTINEL_USER_ENV     "GK_REDIS_SENTINEL_USER"
+#define GK_REDIS_SENTINEL_PASSWORD_ENV "GK_REDIS_SENTINEL_PASSWORD"
 
 /* Where to ask for the primary: sentinels (TCP "HOST:PORT" or unix) and the name they
  * monitor it under. A plain value (copied with =), empty (n == 0) when Sentinel is not
- * used. Sentinels are asked without AUTH: they run on loopback (or a trusted network)
- * without ACLs, as docs/REDIS.md describes; the primary itself is reached with the
- * program's own credentials. */
+ * used. The sentinels' own credentials (a sentinel's requirepass, or an ACL user defined
+ * on the sentinels: their user database is not the data server's) are sent as AUTH to
+ * each sentinel when password is set (gk_redis_sentinel_set_auth); the primary itself is
+ * reached with the program's own credentials. */
 typedef struct gk_redis_sentinel {
 	size_t n;
 	gk_redis_addr_t addr[GK_REDIS_SENTINELS_MAX];
 	char master[GK_REDIS_MASTER_NAME_MAX];
 	unsigned timeout_ms; /* per sentinel and per question; 0: GK_REDIS_SENTINEL_TIMEOUT_MS */
+	char user[GK_REDIS_USER_MAX];             /* "": AUTH with the password alone */
+	char password[GK_REDIS_PASSWORD_MAX + 1]; /* "": no AUTH to the sentinels */
 } gk_redis_sentinel_t;
 
 /* Append one sentinel address (gk_redis_addr_parse with flags). 0; GK_EINVAL (bad address,
@@ -157,6 +147,13 @@ GK_MUST_CHECK int gk_redis_sentinel_add_list(gk_redis_sentinel_t *s, const char 
  * characters. 0 or GK_EINVAL with err. */
 GK_MUST_CHECK int gk_redis_sentinel_set_master(gk_redis_sentinel_t *s, const char *name, char *err,
                                                size_t errlen);
+
+/* The sentinels' credentials: user (NULL or "": none) and the first line of password_file
+ * (NULL: the environment variable GK_REDIS_SENTINEL_PASSWORD, if set and non-empty), with
+ * the rules of gk_redis_auth_load. Nothing at all: no AUTH. 0; GK_EINVAL or GK_EIO with err
+ * naming the file; GK_ENOMEM. */
+GK_MUST_CHECK int gk_redis_sentinel_set_auth(gk_redis_sentinel_t *s, const char *user,
+                                             const char *password_file, char *err, size_t errlen);
 
 /* The reply to SENTINEL get-master-addr-by-name: an array of two strings (IP, port) into
  * *out; 0, or GK_ENOENT (nil: the sentinel does not know the name) or GK_EINVAL (any other

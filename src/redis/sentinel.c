@@ -150,16 +150,54 @@ bool gk_redis_is_readonly(const char *errstr)
 	return errstr && strncmp(errstr, "READONLY", 8) == 0;
 }
 
+int gk_redis_sentinel_set_auth(gk_redis_sentinel_t *s, const char *user, const char *password_file,
+                               char *err, size_t errlen)
+{
+	gk_redis_auth_t a;
+	int rc;
+	s->user[0] = s->password[0] = 0;
+	if (password_file) {
+		rc = gk_redis_auth_load(&a, user, password_file, err, errlen);
+	} else {
+		const char *env = getenv(GK_REDIS_SENTINEL_PASSWORD_ENV);
+		if ((user == NULL || !user[0]) && (env == NULL || !env[0]))
+			return 0;
+		if (user && user[0] && (env == NULL || !env[0])) {
+			gk_redis_errf(err, errlen,
+			              "sentinel user %s: no password (a password file, or %s)",
+			              user, GK_REDIS_SENTINEL_PASSWORD_ENV);
+			return GK_EINVAL;
+		}
+		rc = gk_redis_auth_set(&a, user, env);
+		if (rc == GK_EINVAL)
+			gk_redis_errf(err, errlen, "%s: bad sentinel user or password",
+			              GK_REDIS_SENTINEL_PASSWORD_ENV);
+	}
+	if (rc)
+		return rc;
+	if (a.password) {
+		snprintf(s->user, sizeof(s->user), "%s", a.user);
+		snprintf(s->password, sizeof(s->password), "%s", a.password);
+	}
+	gk_redis_auth_clear(&a);
+	return 0;
+}
+
 /* One sentinel's answer for s->master into *out; why on failure. */
 static int ask(const gk_redis_sentinel_t *s, const gk_redis_addr_t *sa, unsigned ms,
                gk_redis_addr_t *out, char *why, size_t whylen)
 {
 	redisContext *c = NULL;
-	int rc = gk_redis_connect(sa, NULL, ms, ms, &c, why, whylen);
-	if (rc)
+	gk_redis_auth_t a = {.password = s->password[0] ? (char *)s->password : NULL};
+	memcpy(a.user, s->user, sizeof(a.user));
+	char w[700];
+	int rc = gk_redis_connect(sa, &a, ms, ms, &c, w, sizeof(w));
+	if (rc) {
+		gk_redis_errf(why, whylen, "sentinel %s", w);
 		return rc;
+	}
 	redisReply *r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", s->master);
-	char name[300], w[400];
+	char name[300];
 	gk_redis_addr_fmt(sa, name, sizeof(name));
 	if (r == NULL) {
 		gk_redis_errf(why, whylen, "sentinel %s: %s", name,

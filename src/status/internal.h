@@ -1,13 +1,23 @@
 /* SPDX-License-Identifier: MIT */
-/* src/status/internal.h -- shared between table.c, status.c, redis.c, load.c and tail.c.
+/* src/status/internal.h -- shared between the files of the status replica.
+ *
+ * Layers, each calling only the ones below it:
+ *   status.c   the public verbs (status.h): create, lookups, info; wires the layers
+ *   load.c, tail.c   following Redis: full load, resume, tail, trim checks, divergence
+ *              (peers: a tail that finds a gap reloads, a load hands over to the tail)
+ *   session.c  the status loop: its thread, the Redis session (src/redis/session.h) with
+ *              its two links, heartbeat, staleness, info; it reaches the layer above only
+ *              through gk_status_sync (up, down, step, beat)
+ *   table.c    the layered table and name conversion (no Redis)
+ * Every function shared between files is named gk_status_<...>.
  *
  * The replica is a layered open-addressing table (see table.c for the design): an immutable
  * base built by a full load or a merge, plus insert-only overlays that the single writer
  * fills in place. Readers reach all of it through one atomically published root. Retired
  * memory is handed to whoever owns the readers' grace periods (gk_status_retired_take).
  *
- * Threads: everything named tab_* / stage_* runs on the writer (the status thread, or the
- * one thread calling gk_status_put); tab_get runs on any reader.
+ * Threads: everything named gk_status_tab_* / gk_status_stage_* runs on the writer (the status
+ * thread, or the one thread calling gk_status_put); gk_status_tab_get runs on any reader.
  */
 #pragma once
 #include <stdatomic.h>
@@ -18,6 +28,7 @@
 #include <hiredis/hiredis.h>
 #include <uv.h>
 #include "redis/redis.h"
+#include "redis/session.h"
 #include "status/status.h"
 
 /* One table: buckets of one cache line, each holding GK_TAB_WAYS entries with a 16-bit
@@ -111,56 +122,68 @@ struct tab {
 /* Entries per bounded step (STYLE.md rule 14). */
 #define GK_TAB_STEP 65536u
 
-int tab_init(struct tab *tb);
-void tab_destroy(struct tab *tb); /* frees everything, retired included: no readers left */
+int gk_status_tab_init(struct tab *tb);
+void gk_status_tab_destroy(
+    struct tab *tb); /* frees everything, retired included: no readers left */
 /* Reader: the slot for name, or NULL. */
 /* Bumped (release) after every change of any table (tab_set) and every new root (a load,
  * a merge step). A reader that loads it (acquire) and then looks a key up sees every change
  * made before that value, so a result remembered with the value stays good until the value
  * moves (gk_status_get_memo). Starts at 1; 64 bits never wrap. */
-extern _Atomic uint64_t gk_tab_gen;
-const struct tslot *tab_get(const struct root *r, const uint8_t *name, size_t len, uint64_t h);
+extern _Atomic uint64_t gk_status_tab_gen;
+const struct tslot *gk_status_tab_get(const struct root *r, const uint8_t *name, size_t len,
+                                      uint64_t h);
 /* Writer: set (v != 0) or remove (v == 0) one domain. GK_ENOMEM / GK_ENOSPC. */
-int tab_set(struct tab *tb, const uint8_t *name, size_t len, uint32_t v);
+int gk_status_tab_set(struct tab *tb, const uint8_t *name, size_t len, uint32_t v);
 /* Writer: one bounded merge step if a merge runs. Returns true while more work remains. */
-bool tab_step(struct tab *tb);
+bool gk_status_tab_step(struct tab *tb);
 /* Writer: replace everything with a built base (swap after a full load). */
-void tab_install(struct tab *tb, struct build *b);
-size_t tab_size(const struct tab *tb);
+void gk_status_tab_install(struct tab *tb, struct build *b);
+size_t gk_status_tab_size(const struct tab *tb);
 /* Resident bytes held by the current root's tables (buckets, used arena). */
-size_t tab_bytes(const struct tab *tb);
+size_t gk_status_tab_bytes(const struct tab *tb);
 
 /* Full-load staging and the bounded base build. */
-int stage_add(struct stage *s, const uint8_t *name, size_t len, uint32_t v);
-void stage_free(struct stage *s);
-int build_begin(struct build *b); /* takes over b->stage */
-bool build_step(struct build *b); /* true while more work remains */
-void build_free(struct build *b);
+int gk_status_stage_add(struct stage *s, const uint8_t *name, size_t len, uint32_t v);
+void gk_status_stage_free(struct stage *s);
+int gk_status_build_begin(struct build *b); /* takes over b->stage */
+bool gk_status_build_step(struct build *b); /* true while more work remains */
+void gk_status_build_free(struct build *b);
 
 /* Presentation "foo.com.cn" (lowercased here, no trailing dot required) to wire form in
  * out[GK_DNAME_MAX]. Returns the wire length or 0 when not a valid name. */
 size_t gk_status_name_to_wire(const char *s, size_t slen, uint8_t *out);
 
-gk_status_retired_t *tab_retired_take(struct tab *tb);
+gk_status_retired_t *gk_status_tab_retired_take(struct tab *tb);
 
-/* --- the status loop --------------------------------------------------------------- */
+/* --- session.c: the status loop --------------------------------------------------- */
 
 struct gk_status;
 
-/* One hiredis connection. ac is NULL when closed; hiredis frees a context itself after a
- * failed connect or a dropped connection, so ac is cleared in those callbacks. */
-struct conn {
-	struct gk_status *st;
-	redisAsyncContext *ac;
-	const char *name;
-	bool up;
-	unsigned pending;     /* commands sent, replies not yet received */
-	uint64_t progress_ms; /* last reply, or when pending went from 0 to 1 */
+/* What session.c calls in the layer above (tail.c defines gk_status_sync): up once the
+ * session is ready (load or resume), down when it failed (failed true) or the loop stops,
+ * step for bounded work (true while more remains), beat once per heartbeat interval while
+ * connected. Status thread. */
+struct gk_status_sync_ops {
+	void (*up)(struct gk_status *st);
+	void (*down)(struct gk_status *st, bool failed);
+	bool (*step)(struct gk_status *st);
+	void (*beat)(struct gk_status *st);
 };
+extern const struct gk_status_sync_ops gk_status_sync;
+
+/* The XREAD BLOCK time, allowed on top of the reply timeout on the tail link (ms), and the
+ * reminder period while stale or diverged. */
+#define GK_STATUS_TAIL_BLOCK_MS 1000u
+#define GK_STATUS_NAG_MS        60000u
+
+/* The links of the status session (src/redis/session.h). */
+#define GK_STATUS_LINK_CMD  0u /* full load, trim checks, PING, heartbeats */
+#define GK_STATUS_LINK_TAIL 1u /* XREAD BLOCK only */
 
 enum phase {
-	PH_DOWN = 0,   /* no connection; a reconnect is scheduled */
-	PH_CONNECTING, /* both connections started */
+	PH_DOWN = 0,   /* no session; the session reconnects by itself */
+	PH_CONNECTING, /* the session is connecting, or ready and deciding: load or resume */
 	PH_RESUMING,   /* XINFO sent: resume or reload */
 	PH_LOADING,    /* full load: HGETALL windows in flight */
 	PH_BUILDING,   /* full load received: building the base in bounded steps */
@@ -174,22 +197,17 @@ struct sid {
 
 struct gk_status {
 	gk_status_conf_t conf;
+	const struct gk_status_sync_ops *sync; /* &gk_status_sync (status.c sets it) */
 	char *host, *unix_path, *inst_id, *version, *inst_key;
-	gk_redis_addr_t addr;         /* from host/port or unix_path */
-	gk_redis_auth_t auth;         /* conf.redis_auth copied; points here after create */
-	gk_redis_sentinel_t sentinel; /* conf.redis_sentinel copied (n == 0: none) */
-	/* the heartbeat's own connection to the primary (conf.heartbeat_to; redis.c) */
+	gk_redis_target_t target; /* host/port or unix_path, or conf.redis_sentinel copied */
+	gk_redis_auth_t auth;     /* conf.redis_auth copied; points here after create */
+	/* the heartbeat's own session to the primary (conf.heartbeat_to; redis.c) */
 	bool hb_split;
 	gk_redis_target_t hb_target;
-	redisAsyncContext *hb_ac;
-	bool hb_up;
-	uint64_t hb_next_ms; /* no new connection before this (backoff) */
-	gk_redis_backoff_t hb_backoff;
-	bool hb_readonly; /* the last heartbeat met READONLY (logged once per transition) */
 	unsigned command_timeout_ms;
 
 	_Atomic bool ready;
-	_Atomic bool expired; /* past max_age_ms: readers answer GK_FS_STALE */
+	_Atomic bool expired; /* past max_age_ms: readers answer GK_FS_EXPIRED */
 	struct tab tab;       /* right after the flags, which every reader loads with the root */
 
 	/* info for other threads */
@@ -205,16 +223,16 @@ struct gk_status {
 	uv_thread_t thread;
 	uv_loop_t loop;
 	uv_async_t stop_async;
-	uv_timer_t tick, reconnect, kick;
+	uv_timer_t tick;
 	uv_idle_t work;
 	bool stopping;
-	struct conn cmd, tail;
+	gk_redis_session_t *rs;    /* the reading session (links: GK_STATUS_LINK_*) */
+	gk_redis_session_t *hb_rs; /* the heartbeat's session (hb_split), or NULL */
+	bool connected;            /* rs is READY */
 	enum phase phase;
-	gk_redis_backoff_t backoff;
-	bool was_connected;
 	bool load_failed;
-	uint64_t connect_start_ms, last_contact_ms, last_heartbeat_ms;
-	bool ever_up; /* a session was up before: the next one is a reconnect */
+	uint64_t last_contact_ms; /* the session's last reply (monotonic), or the start */
+	uint64_t last_heartbeat_ms;
 	/* freshness and divergence (redis.c); nag_ms: when the last reminder was logged */
 	bool stale, diverged;
 	uint64_t stale_nag_ms, diverged_nag_ms;
@@ -244,45 +262,70 @@ struct gk_status {
 	uint64_t check_floor; /* serial applied when the check's GET gk:serial was sent */
 };
 
+/* Monotonic ms. */
 uint64_t gk_status_now_ms(void);
-int sid_parse(const char *s, size_t len, struct sid *out);
-int sid_cmp(struct sid a, struct sid b);
-void sid_fmt(struct sid a, char *buf, size_t cap);
-void status_publish_info(struct gk_status *st);
-
-/* redis.c */
-typedef void (*reply_fn)(struct conn *c, redisReply *reply, void *priv);
-/* Send a command on c; fn gets the reply (NULL when the connection went away: fn then
- * does nothing, the session is already failing). Returns 0 or GK_EIO. */
-int conn_cmd(struct conn *c, reply_fn fn, void *priv, const char *fmt, ...);
-int conn_cmdargv(struct conn *c, reply_fn fn, void *priv, int argc, const char **argv,
-                 const size_t *argvlen);
-void session_fail(struct gk_status *st, const char *why);
-void note_contact(struct gk_status *st);
-void work_start(struct gk_status *st);
-void status_backoff_reset(struct gk_status *st);
+/* Stream ids "ms-seq": parse (0 or GK_EINVAL), compare, format. */
+int gk_status_sid_parse(const char *s, size_t len, struct sid *out);
+int gk_status_sid_cmp(struct sid a, struct sid b);
+void gk_status_sid_fmt(struct sid a, char *buf, size_t cap);
+/* Copy the loop's state into the info other threads read (gk_status_info). */
+void gk_status_publish_info(struct gk_status *st);
+/* Send a command on a link of the status session; fn gets the reply (never NULL: a lost
+ * connection drops the callback and fails the session). Returns 0 or GK_EIO/GK_ENOMEM. */
+int gk_status_cmd(struct gk_status *st, unsigned link, gk_redis_reply_fn *fn, void *priv,
+                  const char *fmt, ...);
+int gk_status_cmdargv(struct gk_status *st, unsigned link, gk_redis_reply_fn *fn, void *priv,
+                      int argc, const char **argv, const size_t *argvlen);
+/* Fail the session (it reconnects after its backoff; sync->down runs). */
+void gk_status_session_fail(struct gk_status *st, const char *why);
+/* Make sure bounded work runs (sync->step, table merges) on the loop's idle handle. */
+void gk_status_work_start(struct gk_status *st);
+/* A session that loaded or resumed: the next reconnect starts at the minimum delay. */
+void gk_status_backoff_reset(struct gk_status *st);
 /* The stream carried a policy entry, or a load or resume may have skipped one: tell the
  * policy follower (conf.policy_changed). */
-void status_policy_changed(struct gk_status *st);
-/* The store holds serial store (what: where it was seen) below the serial applied here:
+void gk_status_policy_changed(struct gk_status *st);
+
+/* --- load.c, tail.c: following Redis ------------------------------------------------- */
+
+/* tail.c: the store holds serial store (what: where it was seen) below the serial applied here:
  * keep the table, stop tailing, flag diverged (logged loudly once), poll until it holds
  * >= again, then reload the whole set (need_reload). */
-void status_diverge(struct gk_status *st, uint64_t store, const char *what);
+void gk_status_diverge(struct gk_status *st, uint64_t store, const char *what);
 /* A gk:serial reply: 0 and *out (0 for nil), or GK_EINVAL. */
-int serial_reply(const redisReply *r, uint64_t *out);
+int gk_status_serial_reply(const redisReply *r, uint64_t *out);
 /* load.c */
 struct xinfo {
 	struct sid last, maxdel;
 	uint64_t added, length;
 };
-int xinfo_ids(const redisReply *r, struct xinfo *x);
-bool no_such_key(const redisReply *r);
-int parse_value(const char *s, size_t len, uint32_t *out);
-void load_begin(struct gk_status *st);
-bool load_step(struct gk_status *st);
-void load_abort(struct gk_status *st);
+int gk_status_xinfo_parse(const redisReply *r, struct xinfo *x);
+bool gk_status_no_such_key(const redisReply *r);
+int gk_status_parse_value(const char *s, size_t len, uint32_t *out);
+void gk_status_load_begin(struct gk_status *st);
+bool gk_status_load_step(struct gk_status *st);
+void gk_status_load_abort(struct gk_status *st);
 /* tail.c */
-void resume_begin(struct gk_status *st);
-void tail_begin(struct gk_status *st);
-void tail_check(struct gk_status *st);
-int apply_change(struct gk_status *st, const char *d, size_t dlen, const char *v, size_t vlen);
+void gk_status_resume_begin(struct gk_status *st);
+void gk_status_tail_begin(struct gk_status *st);
+void gk_status_tail_check(struct gk_status *st);
+int gk_status_apply_change(struct gk_status *st, const char *d, size_t dlen, const char *v,
+                           size_t vlen);
+
+/* The names bench/stlook.c builds a base with; they go once it calls the gk_status_ ones. */
+static inline int stage_add(struct stage *s, const uint8_t *name, size_t len, uint32_t v)
+{
+	return gk_status_stage_add(s, name, len, v);
+}
+static inline int build_begin(struct build *b)
+{
+	return gk_status_build_begin(b);
+}
+static inline bool build_step(struct build *b)
+{
+	return gk_status_build_step(b);
+}
+static inline void tab_install(struct tab *tb, struct build *b)
+{
+	gk_status_tab_install(tb, b);
+}

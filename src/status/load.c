@@ -26,7 +26,7 @@ static void send_bucket(gk_status_t *st);
 
 /* last-generated-id, max-deleted-entry-id, entries-added and length from an XINFO STREAM
  * reply (Redis >= 7.0). */
-int xinfo_ids(const redisReply *r, struct xinfo *x)
+int gk_status_xinfo_parse(const redisReply *r, struct xinfo *x)
 {
 	memset(x, 0, sizeof(*x));
 	if (r->type != REDIS_REPLY_ARRAY)
@@ -47,49 +47,50 @@ int xinfo_ids(const redisReply *r, struct xinfo *x)
 		if (v->type != REDIS_REPLY_STRING && v->type != REDIS_REPLY_STATUS)
 			continue;
 		if (strcmp(k->str, "last-generated-id") == 0 &&
-		    sid_parse(v->str, v->len, &x->last) != 0)
+		    gk_status_sid_parse(v->str, v->len, &x->last) != 0)
 			return GK_EINVAL;
 		if (strcmp(k->str, "max-deleted-entry-id") == 0 &&
-		    sid_parse(v->str, v->len, &x->maxdel) != 0)
+		    gk_status_sid_parse(v->str, v->len, &x->maxdel) != 0)
 			return GK_EINVAL;
 	}
 	return have_added && x->added >= x->length ? 0 : GK_EINVAL;
 }
 
-bool no_such_key(const redisReply *r)
+bool gk_status_no_such_key(const redisReply *r)
 {
 	return r->type == REDIS_REPLY_ERROR && strstr(r->str, "no such key") != NULL;
 }
 
-static void on_xinfo(struct conn *c, redisReply *r, void *priv)
+static void on_xinfo(gk_redis_session_t *rs, redisReply *r, void *priv)
 {
 	(void)priv;
-	gk_status_t *st = c->st;
+	gk_status_t *st = gk_redis_session_ctx(rs);
 	struct xinfo x;
 	if (st->phase != PH_LOADING)
 		return;
-	if (no_such_key(r)) {
+	if (gk_status_no_such_key(r)) {
 		st->load_id = (struct sid){0, 0};
 		st->load_consumed = 0;
 		return;
 	}
-	if (xinfo_ids(r, &x) != 0) {
-		session_fail(st, r->type == REDIS_REPLY_ERROR ? r->str : "bad XINFO STREAM reply");
+	if (gk_status_xinfo_parse(r, &x) != 0) {
+		gk_status_session_fail(st, r->type == REDIS_REPLY_ERROR ? r->str
+		                                                        : "bad XINFO STREAM reply");
 		return;
 	}
 	st->load_id = x.last;
 	st->load_consumed = x.added;
 }
 
-static void on_serial(struct conn *c, redisReply *r, void *priv)
+static void on_serial(gk_redis_session_t *rs, redisReply *r, void *priv)
 {
 	(void)priv;
-	gk_status_t *st = c->st;
+	gk_status_t *st = gk_redis_session_ctx(rs);
 	if (st->phase != PH_LOADING)
 		return;
 	uint64_t v;
-	if (serial_reply(r, &v) != 0) {
-		session_fail(st, r->type == REDIS_REPLY_ERROR ? r->str : "bad gk:serial");
+	if (gk_status_serial_reply(r, &v) != 0) {
+		gk_status_session_fail(st, r->type == REDIS_REPLY_ERROR ? r->str : "bad gk:serial");
 		return;
 	}
 	st->load_has_serial = r->type != REDIS_REPLY_NIL;
@@ -98,11 +99,11 @@ static void on_serial(struct conn *c, redisReply *r, void *priv)
 	/* a live table never goes back to an older serial: that would un-revoke what the newer
 	 * feeds revoked (the bucket replies still in flight are ignored) */
 	if (atomic_load(&st->ready) && v < st->load_floor)
-		status_diverge(st, v, "gk:serial at a full load");
+		gk_status_diverge(st, v, "gk:serial at a full load");
 }
 
 /* Strict decimal uint32 ("" is not a value here). */
-int parse_value(const char *s, size_t len, uint32_t *out)
+int gk_status_parse_value(const char *s, size_t len, uint32_t *out)
 {
 	uint64_t v = 0;
 	if (len == 0 || len > 10)
@@ -125,9 +126,9 @@ static void bad_entry(gk_status_t *st, const char *where, const char *d, size_t 
 		       (int)(dlen > 80 ? 80 : dlen), d);
 }
 
-static void on_bucket(struct conn *c, redisReply *r, void *priv)
+static void on_bucket(gk_redis_session_t *rs, redisReply *r, void *priv)
 {
-	gk_status_t *st = c->st;
+	gk_status_t *st = gk_redis_session_ctx(rs);
 	unsigned b = (unsigned)(uintptr_t)priv;
 	char key[16];
 	if (st->phase != PH_LOADING)
@@ -138,7 +139,7 @@ static void on_bucket(struct conn *c, redisReply *r, void *priv)
 		snprintf(why, sizeof(why), "full load: %s: %s", key,
 		         r->type == REDIS_REPLY_ERROR ? r->str : "not a hash");
 		gk_log(GK_LOG_ERR, "status: %s", why);
-		session_fail(st, why);
+		gk_status_session_fail(st, why);
 		return;
 	}
 	uint8_t wire[GK_DNAME_MAX + 1];
@@ -148,17 +149,17 @@ static void on_bucket(struct conn *c, redisReply *r, void *priv)
 		size_t len;
 		if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
 		    (len = gk_status_name_to_wire(f->str, f->len, wire)) == 0 ||
-		    parse_value(v->str, v->len, &val) != 0) {
+		    gk_status_parse_value(v->str, v->len, &val) != 0) {
 			bad_entry(st, key, f->type == REDIS_REPLY_STRING ? f->str : "?",
 			          f->type == REDIS_REPLY_STRING ? f->len : 1);
 			continue;
 		}
 		if (val == 0)
 			continue;
-		int rc = stage_add(&st->load.stage, wire, len, val);
+		int rc = gk_status_stage_add(&st->load.stage, wire, len, val);
 		if (rc != 0) {
 			gk_log(GK_LOG_ERR, "status: full load: %s", gk_strerror(rc));
-			session_fail(st, "full load: out of memory");
+			gk_status_session_fail(st, "full load: out of memory");
 			return;
 		}
 	}
@@ -181,28 +182,28 @@ static void on_bucket(struct conn *c, redisReply *r, void *priv)
 		       GK_KEY_SERIAL, (unsigned long long)st->load_serial,
 		       st->load_has_serial ? "" : " (not set)", st->load.stage.n,
 		       live ? "keeping the live table" : "still starting");
-		session_fail(st, "incomplete status set");
+		gk_status_session_fail(st, "incomplete status set");
 		return;
 	}
-	if (build_begin(&st->load) != 0) {
-		session_fail(st, "full load: out of memory");
+	if (gk_status_build_begin(&st->load) != 0) {
+		gk_status_session_fail(st, "full load: out of memory");
 		return;
 	}
 	st->phase = PH_BUILDING;
-	work_start(st);
+	gk_status_work_start(st);
 }
 
 static void send_bucket(gk_status_t *st)
 {
 	unsigned b = st->next_bucket++;
-	if (conn_cmd(&st->cmd, on_bucket, (void *)(uintptr_t)b, "HGETALL " GK_KEY_STATUS_BUCKET,
-	             b) != 0)
-		session_fail(st, "cannot send HGETALL");
+	if (gk_status_cmd(st, GK_STATUS_LINK_CMD, on_bucket, (void *)(uintptr_t)b,
+	                  "HGETALL " GK_KEY_STATUS_BUCKET, b) != 0)
+		gk_status_session_fail(st, "cannot send HGETALL");
 }
 
-void load_begin(gk_status_t *st)
+void gk_status_load_begin(gk_status_t *st)
 {
-	load_abort(st);
+	gk_status_load_abort(st);
 	st->phase = PH_LOADING;
 	st->load_start_ms = gk_status_now_ms();
 	st->load_has_serial = false;
@@ -210,34 +211,35 @@ void load_begin(gk_status_t *st)
 	st->next_bucket = st->done_buckets = 0;
 	st->bad_entries = 0;
 	st->load_floor = st->serial;
-	if (conn_cmd(&st->cmd, on_xinfo, NULL, "XINFO STREAM %s", GK_KEY_STREAM) != 0 ||
-	    conn_cmd(&st->cmd, on_serial, NULL, "GET %s", GK_KEY_SERIAL) != 0) {
-		session_fail(st, "cannot send the load commands");
+	if (gk_status_cmd(st, GK_STATUS_LINK_CMD, on_xinfo, NULL, "XINFO STREAM %s",
+	                  GK_KEY_STREAM) != 0 ||
+	    gk_status_cmd(st, GK_STATUS_LINK_CMD, on_serial, NULL, "GET %s", GK_KEY_SERIAL) != 0) {
+		gk_status_session_fail(st, "cannot send the load commands");
 		return;
 	}
 	for (unsigned i = 0; i < LOAD_WINDOW && st->phase == PH_LOADING; i++)
 		send_bucket(st);
 }
 
-void load_abort(gk_status_t *st)
+void gk_status_load_abort(gk_status_t *st)
 {
-	build_free(&st->load);
+	gk_status_build_free(&st->load);
 	memset(&st->load, 0, sizeof(st->load));
 }
 
-bool load_step(gk_status_t *st)
+bool gk_status_load_step(gk_status_t *st)
 {
-	if (build_step(&st->load))
+	if (gk_status_build_step(&st->load))
 		return true;
 	bool first = !atomic_load(&st->ready);
 	size_t n = st->load.live;
-	tab_install(&st->tab, &st->load);
+	gk_status_tab_install(&st->tab, &st->load);
 	if (st->load.t != NULL) { /* out of memory: keep the live table, retry later */
-		load_abort(st);
-		session_fail(st, "cannot install the loaded table");
+		gk_status_load_abort(st);
+		gk_status_session_fail(st, "cannot install the loaded table");
 		return false;
 	}
-	load_abort(st);
+	gk_status_load_abort(st);
 	st->last = st->load_id;
 	st->consumed = st->load_consumed;
 	if (st->load_has_serial)
@@ -255,15 +257,15 @@ bool load_step(gk_status_t *st)
 	st->info.full_loads++;
 	uv_mutex_unlock(&st->info_lock);
 	char sid[48];
-	sid_fmt(st->last, sid, sizeof(sid));
+	gk_status_sid_fmt(st->last, sid, sizeof(sid));
 	gk_log(GK_LOG_INFO, "status: %s %zu domains in %llu ms (serial %llu, stream %s)",
 	       first ? "loaded" : "reloaded", n,
 	       (unsigned long long)(gk_status_now_ms() - st->load_start_ms),
 	       (unsigned long long)st->serial, sid);
-	status_backoff_reset(st);
-	status_policy_changed(st); /* the entries the load covered are not read */
+	gk_status_backoff_reset(st);
+	gk_status_policy_changed(st); /* the entries the load covered are not read */
 	st->tail_gen++;
-	tail_begin(st);
-	status_publish_info(st);
+	gk_status_tail_begin(st);
+	gk_status_publish_info(st);
 	return false;
 }

@@ -18,13 +18,6 @@
 #include "common/dname.h"
 #include "status/internal.h"
 
-uint64_t gk_status_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 int gk_status_get(const gk_status_t *st, const uint8_t *name, size_t len, uint64_t hash,
                   uint32_t *value)
 {
@@ -33,10 +26,10 @@ int gk_status_get(const gk_status_t *st, const uint8_t *name, size_t len, uint64
 	if (!atomic_load_explicit(&st->ready, memory_order_acquire))
 		return GK_FS_STARTING;
 	if (atomic_load_explicit(&st->expired, memory_order_relaxed))
-		return GK_FS_STALE;
+		return GK_FS_EXPIRED;
 	const struct root *r =
 	    atomic_load_explicit(&((gk_status_t *)st)->tab.root, memory_order_acquire);
-	const struct tslot *s = tab_get(r, name, len, hash);
+	const struct tslot *s = gk_status_tab_get(r, name, len, hash);
 	if (s == NULL)
 		return GK_FS_UNFILED;
 	uint32_t v = atomic_load_explicit(&((struct tslot *)s)->val, memory_order_relaxed);
@@ -51,9 +44,9 @@ int gk_status_get_memo(const gk_status_t *st, const uint8_t *name, size_t len, u
 	if (!atomic_load_explicit(&st->ready, memory_order_acquire))
 		return GK_FS_STARTING;
 	if (atomic_load_explicit(&st->expired, memory_order_relaxed))
-		return GK_FS_STALE;
+		return GK_FS_EXPIRED;
 	/* the generation first: the lookup below then sees every change made before it */
-	uint64_t g = atomic_load_explicit(&gk_tab_gen, memory_order_acquire);
+	uint64_t g = atomic_load_explicit(&gk_status_tab_gen, memory_order_acquire);
 	uint64_t m = atomic_load_explicit(memo, memory_order_relaxed);
 	if (m >> 8 == g)
 		return (int)(m & 0xff);
@@ -76,6 +69,7 @@ int gk_status_create(const gk_status_conf_t *conf, gk_status_t **out)
 	if (st == NULL)
 		return GK_ENOMEM;
 	st->conf = *conf;
+	st->sync = &gk_status_sync;
 	st->host = dup_or_null(conf->redis_host);
 	st->unix_path = dup_or_null(conf->redis_unix);
 	st->version = strdup(conf->version != NULL ? conf->version : "");
@@ -104,14 +98,14 @@ int gk_status_create(const gk_status_conf_t *conf, gk_status_t **out)
 		goto nomem;
 	st->conf.redis_auth = &st->auth;
 	if (conf->redis_sentinel)
-		st->sentinel = *conf->redis_sentinel;
+		st->target.sentinel = *conf->redis_sentinel;
 	st->conf.redis_sentinel = NULL;
 	if (conf->heartbeat_to) {
 		st->hb_split = true;
 		st->hb_target = *conf->heartbeat_to;
 	}
 	st->conf.heartbeat_to = NULL;
-	gk_redis_addr_set(&st->addr, st->host, conf->redis_port, st->unix_path);
+	gk_redis_addr_set(&st->target.addr, st->host, conf->redis_port, st->unix_path);
 	st->conf.redis_host = st->host;
 	st->conf.redis_unix = st->unix_path;
 	st->conf.instance_id = st->inst_id;
@@ -128,7 +122,7 @@ int gk_status_create(const gk_status_conf_t *conf, gk_status_t **out)
 	st->command_timeout_ms = 5000;
 	if (uv_mutex_init(&st->info_lock) != 0)
 		goto nomem;
-	if (tab_init(&st->tab) != 0) {
+	if (gk_status_tab_init(&st->tab) != 0) {
 		uv_mutex_destroy(&st->info_lock);
 		goto nomem;
 	}
@@ -154,8 +148,8 @@ void gk_status_free(gk_status_t *st)
 	if (st == NULL)
 		return;
 	gk_status_stop(st);
-	build_free(&st->load);
-	tab_destroy(&st->tab);
+	gk_status_build_free(&st->load);
+	gk_status_tab_destroy(&st->tab);
 	uv_mutex_destroy(&st->info_lock);
 	gk_redis_auth_clear(&st->auth);
 	free(st->host);
@@ -166,21 +160,6 @@ void gk_status_free(gk_status_t *st)
 	free(st);
 }
 
-void status_publish_info(gk_status_t *st)
-{
-	uv_mutex_lock(&st->info_lock);
-	st->info.table_size = tab_size(&st->tab);
-	st->info.serial = st->serial;
-	sid_fmt(st->last, st->info.stream_id, sizeof(st->info.stream_id));
-	st->info.ready = atomic_load(&st->ready);
-	st->info.connected = st->cmd.up && st->tail.up;
-	st->info.stale = st->stale;
-	st->info.expired = atomic_load(&st->expired);
-	st->info.diverged = st->diverged;
-	st->info.store_serial = st->store_serial;
-	uv_mutex_unlock(&st->info_lock);
-}
-
 void gk_status_info(const gk_status_t *st, gk_status_info_t *info)
 {
 	gk_status_t *m = (gk_status_t *)st;
@@ -189,44 +168,16 @@ void gk_status_info(const gk_status_t *st, gk_status_info_t *info)
 	uv_mutex_unlock(&m->info_lock);
 }
 
-size_t gk_status_name_to_wire(const char *s, size_t slen, uint8_t *out)
-{
-	if (slen > 0 && s[slen - 1] == '.')
-		slen--;
-	if (slen == 0 || slen > GK_DNAME_MAX - 2)
-		return 0;
-	size_t o = 0, lab = 0;
-	out[o++] = 0;
-	for (size_t i = 0; i < slen; i++) {
-		uint8_t c = (uint8_t)s[i];
-		if (c == '.') {
-			if (out[lab] == 0)
-				return 0;
-			lab = o++;
-			out[lab] = 0;
-			continue;
-		}
-		if (out[lab] == 63)
-			return 0;
-		out[lab]++;
-		out[o++] = gk_dname_lower[c];
-	}
-	if (out[lab] == 0)
-		return 0;
-	out[o++] = 0;
-	return o;
-}
-
 int gk_status_put(gk_status_t *st, const char *domain, uint32_t value)
 {
 	uint8_t wire[GK_DNAME_MAX + 1];
 	size_t len = gk_status_name_to_wire(domain, strlen(domain), wire);
 	if (len == 0)
 		return GK_EINVAL;
-	int rc = tab_set(&st->tab, wire, len, value);
-	tab_step(&st->tab); /* a running merge advances one bounded step per change */
+	int rc = gk_status_tab_set(&st->tab, wire, len, value);
+	gk_status_tab_step(&st->tab); /* a running merge advances one bounded step per change */
 	uv_mutex_lock(&st->info_lock);
-	st->info.table_size = tab_size(&st->tab);
+	st->info.table_size = gk_status_tab_size(&st->tab);
 	uv_mutex_unlock(&st->info_lock);
 	return rc;
 }
@@ -234,7 +185,7 @@ int gk_status_put(gk_status_t *st, const char *domain, uint32_t value)
 void gk_status_set_ready(gk_status_t *st)
 {
 	atomic_store_explicit(&st->ready, true, memory_order_release);
-	status_publish_info(st);
+	gk_status_publish_info(st);
 }
 
 void gk_status_set_policy(gk_status_t *st, uint64_t version, const char *state)
@@ -258,50 +209,12 @@ void gk_status_set_policy_error(gk_status_t *st, uint64_t version, const char *w
 
 gk_status_retired_t *gk_status_retired_take(gk_status_t *st)
 {
-	return tab_retired_take(&st->tab);
+	return gk_status_tab_retired_take(&st->tab);
 }
 
 size_t gk_status_table_bytes(const gk_status_t *st)
 {
-	return tab_bytes(&st->tab);
+	return gk_status_tab_bytes(&st->tab);
 }
 
 /* --- stream ids -------------------------------------------------------------------- */
-
-int sid_parse(const char *s, size_t len, struct sid *out)
-{
-	struct sid r = {0, 0};
-	size_t i = 0;
-	if (len == 0)
-		return GK_EINVAL;
-	for (; i < len && s[i] != '-'; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return GK_EINVAL;
-		r.ms = r.ms * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (i < len) {
-		if (++i == len)
-			return GK_EINVAL;
-		for (; i < len; i++) {
-			if (s[i] < '0' || s[i] > '9')
-				return GK_EINVAL;
-			r.seq = r.seq * 10 + (uint64_t)(s[i] - '0');
-		}
-	}
-	*out = r;
-	return 0;
-}
-
-int sid_cmp(struct sid a, struct sid b)
-{
-	if (a.ms != b.ms)
-		return a.ms < b.ms ? -1 : 1;
-	if (a.seq != b.seq)
-		return a.seq < b.seq ? -1 : 1;
-	return 0;
-}
-
-void sid_fmt(struct sid a, char *buf, size_t cap)
-{
-	snprintf(buf, cap, "%llu-%llu", (unsigned long long)a.ms, (unsigned long long)a.seq);
-}

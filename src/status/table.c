@@ -289,13 +289,13 @@ static void retire(struct tab *tb, struct tbl *t, struct root *r)
 		tb->on_retire(tb->on_retire_ctx);
 }
 
-_Atomic uint64_t gk_tab_gen = 1;
+_Atomic uint64_t gk_status_tab_gen = 1;
 
 /* A change (a value, a key, a new root) is visible to readers before the generation that announces
  * it (release). */
 static inline void gen_bump(void)
 {
-	atomic_fetch_add_explicit(&gk_tab_gen, 1, memory_order_release);
+	atomic_fetch_add_explicit(&gk_status_tab_gen, 1, memory_order_release);
 }
 
 static int publish(struct tab *tb, struct tbl *ov, struct tbl *frozen, struct tbl *base)
@@ -313,7 +313,7 @@ static int publish(struct tab *tb, struct tbl *ov, struct tbl *frozen, struct tb
 	return 0;
 }
 
-int tab_init(struct tab *tb)
+int gk_status_tab_init(struct tab *tb)
 {
 	memset(tb, 0, sizeof(*tb));
 	if (uv_mutex_init(&tb->lock) != 0)
@@ -340,7 +340,7 @@ static void free_retired_list(struct retired *x)
 	}
 }
 
-void tab_destroy(struct tab *tb)
+void gk_status_tab_destroy(struct tab *tb)
 {
 	struct root *r = atomic_load(&tb->root);
 	if (r != NULL) {
@@ -356,7 +356,8 @@ void tab_destroy(struct tab *tb)
 	memset(tb, 0, sizeof(*tb));
 }
 
-const struct tslot *tab_get(const struct root *r, const uint8_t *name, size_t len, uint64_t h)
+const struct tslot *gk_status_tab_get(const struct root *r, const uint8_t *name, size_t len,
+                                      uint64_t h)
 {
 	/* start the base's bucket miss first, then test the filters (meant to be cached):
 	 * a key present waits for the bucket it fetches anyway, an absent one mostly not */
@@ -380,12 +381,12 @@ const struct tslot *tab_get(const struct root *r, const uint8_t *name, size_t le
 	return s;
 }
 
-size_t tab_size(const struct tab *tb)
+size_t gk_status_tab_size(const struct tab *tb)
 {
 	return tb->live;
 }
 
-size_t tab_bytes(const struct tab *tb)
+size_t gk_status_tab_bytes(const struct tab *tb)
 {
 	const struct root *r = atomic_load(&tb->root);
 	size_t n = 0;
@@ -439,7 +440,7 @@ static void merge_copy(struct tbl *next, const struct tbl *src, size_t i, const 
 	tbl_link(next, off, h, v);
 }
 
-bool tab_step(struct tab *tb)
+bool gk_status_tab_step(struct tab *tb)
 {
 	if (!tb->merging)
 		return false;
@@ -471,7 +472,7 @@ bool tab_step(struct tab *tb)
 
 static int tab_put(struct tab *tb, const uint8_t *name, size_t len, uint32_t v);
 
-int tab_set(struct tab *tb, const uint8_t *name, size_t len, uint32_t v)
+int gk_status_tab_set(struct tab *tb, const uint8_t *name, size_t len, uint32_t v)
 {
 	int rc = tab_put(tb, name, len, v);
 	gen_bump();
@@ -503,7 +504,7 @@ static int tab_put(struct tab *tb, const uint8_t *name, size_t len, uint32_t v)
 	} else if (v != 0 || below != NULL) {
 		if (r->ov->count >= tb->ov_limit) {
 			/* overlay full: finish a running merge now, then start one */
-			while (tab_step(tb))
+			while (gk_status_tab_step(tb))
 				;
 			int rc = merge_start(tb);
 			if (rc != 0)
@@ -512,7 +513,7 @@ static int tab_put(struct tab *tb, const uint8_t *name, size_t len, uint32_t v)
 		}
 		int rc = tbl_insert(r->ov, name, len, h, v);
 		if (rc == GK_ENOSPC) {
-			while (tab_step(tb))
+			while (gk_status_tab_step(tb))
 				;
 			if ((rc = merge_start(tb)) != 0)
 				return rc;
@@ -531,7 +532,7 @@ static int tab_put(struct tab *tb, const uint8_t *name, size_t len, uint32_t v)
 	return 0;
 }
 
-void tab_install(struct tab *tb, struct build *b)
+void gk_status_tab_install(struct tab *tb, struct build *b)
 {
 	struct root *r = atomic_load_explicit(&tb->root, memory_order_relaxed);
 	size_t limit = ov_limit_for(b->live);
@@ -555,7 +556,7 @@ void tab_install(struct tab *tb, struct build *b)
 
 /* --- staging and build ------------------------------------------------------------- */
 
-int stage_add(struct stage *s, const uint8_t *name, size_t len, uint32_t v)
+int gk_status_stage_add(struct stage *s, const uint8_t *name, size_t len, uint32_t v)
 {
 	if (len < 2 || len > GK_DNAME_MAX)
 		return GK_EINVAL;
@@ -573,14 +574,14 @@ int stage_add(struct stage *s, const uint8_t *name, size_t len, uint32_t v)
 	return 0;
 }
 
-void stage_free(struct stage *s)
+void gk_status_stage_free(struct stage *s)
 {
 	gk_unmap_huge(s->arena, s->cap);
 	gk_unmap_huge(s->ents, s->ncap * sizeof(uint64_t));
 	memset(s, 0, sizeof(*s));
 }
 
-int build_begin(struct build *b)
+int gk_status_build_begin(struct build *b)
 {
 	b->t = tbl_new(base_cap(b->stage.n), 0, b->stage.n);
 	if (b->t == NULL)
@@ -602,7 +603,7 @@ int build_begin(struct build *b)
 	return 0;
 }
 
-bool build_step(struct build *b)
+bool gk_status_build_step(struct build *b)
 {
 	size_t end = b->pos + GK_TAB_STEP < b->stage.n ? b->pos + GK_TAB_STEP : b->stage.n;
 	uint8_t wire[GK_DNAME_MAX + 1];
@@ -627,13 +628,13 @@ bool build_step(struct build *b)
 	b->pos = end;
 	if (b->pos < b->stage.n)
 		return true;
-	stage_free(&b->stage);
+	gk_status_stage_free(&b->stage);
 	return false;
 }
 
-void build_free(struct build *b)
+void gk_status_build_free(struct build *b)
 {
-	stage_free(&b->stage);
+	gk_status_stage_free(&b->stage);
 	tbl_free(b->t);
 	b->t = NULL;
 }
@@ -644,7 +645,7 @@ struct gk_status_retired {
 	struct retired *list;
 };
 
-gk_status_retired_t *tab_retired_take(struct tab *tb)
+gk_status_retired_t *gk_status_tab_retired_take(struct tab *tb)
 {
 	uv_mutex_lock(&tb->lock);
 	struct retired *x = tb->retired;
@@ -675,4 +676,32 @@ void gk_status_retired_free(gk_status_retired_t *r)
 		return;
 	free_retired_list(r->list);
 	free(r);
+}
+
+size_t gk_status_name_to_wire(const char *s, size_t slen, uint8_t *out)
+{
+	if (slen > 0 && s[slen - 1] == '.')
+		slen--;
+	if (slen == 0 || slen > GK_DNAME_MAX - 2)
+		return 0;
+	size_t o = 0, lab = 0;
+	out[o++] = 0;
+	for (size_t i = 0; i < slen; i++) {
+		uint8_t c = (uint8_t)s[i];
+		if (c == '.') {
+			if (out[lab] == 0)
+				return 0;
+			lab = o++;
+			out[lab] = 0;
+			continue;
+		}
+		if (out[lab] == 63)
+			return 0;
+		out[lab]++;
+		out[o++] = gk_dname_lower[c];
+	}
+	if (out[lab] == 0)
+		return 0;
+	out[o++] = 0;
+	return o;
 }

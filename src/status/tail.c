@@ -27,19 +27,18 @@
 #include "common/log.h"
 #include "status/internal.h"
 
-#define TAIL_COUNT    1000
-#define TAIL_BLOCK_MS 1000
+#define TAIL_COUNT 1000
 
 static void send_xread(gk_status_t *st);
 
-int apply_change(gk_status_t *st, const char *d, size_t dlen, const char *v, size_t vlen)
+int gk_status_apply_change(gk_status_t *st, const char *d, size_t dlen, const char *v, size_t vlen)
 {
 	uint8_t wire[GK_DNAME_MAX + 1];
 	size_t len = gk_status_name_to_wire(d, dlen, wire);
 	uint32_t val = 0;
-	if (len == 0 || (vlen > 0 && parse_value(v, vlen, &val) != 0))
+	if (len == 0 || (vlen > 0 && gk_status_parse_value(v, vlen, &val) != 0))
 		return GK_EINVAL;
-	return tab_set(&st->tab, wire, len, val);
+	return gk_status_tab_set(&st->tab, wire, len, val);
 }
 
 static const redisReply *field(const redisReply *kv, const char *name)
@@ -73,7 +72,7 @@ static int apply_entry(gk_status_t *st, const redisReply *e, uint64_t *older)
 	    e->element[0]->type != REDIS_REPLY_STRING)
 		return GK_EINVAL;
 	struct sid id;
-	if (sid_parse(e->element[0]->str, e->element[0]->len, &id) != 0)
+	if (gk_status_sid_parse(e->element[0]->str, e->element[0]->len, &id) != 0)
 		return GK_EINVAL;
 	const redisReply *kv = e->element[1];
 	uint64_t es;
@@ -97,9 +96,9 @@ static int apply_entry(gk_status_t *st, const redisReply *e, uint64_t *older)
 					rc = d != NULL ? GK_EINVAL : 0; /* a d without its v */
 					d = x;
 				} else if (strcmp(f->str, "v") == 0) {
-					rc = d != NULL
-					         ? apply_change(st, d->str, d->len, x->str, x->len)
-					         : GK_EINVAL;
+					rc = d != NULL ? gk_status_apply_change(st, d->str, d->len,
+					                                        x->str, x->len)
+					               : GK_EINVAL;
 					if (rc != 0 && rc != GK_EINVAL)
 						gk_log(GK_LOG_ERR, "status: stream entry %s: %s",
 						       e->element[0]->str, gk_strerror(rc));
@@ -120,7 +119,7 @@ static int apply_entry(gk_status_t *st, const redisReply *e, uint64_t *older)
 			 * exact */
 			gk_log(GK_LOG_DEBUG, "status: policy change in stream entry %s",
 			       e->element[0]->str);
-			status_policy_changed(st);
+			gk_status_policy_changed(st);
 		}
 	}
 	st->last = id;
@@ -128,15 +127,15 @@ static int apply_entry(gk_status_t *st, const redisReply *e, uint64_t *older)
 	return 0;
 }
 
-static void on_xread(struct conn *c, redisReply *r, void *priv)
+static void on_xread(gk_redis_session_t *rs, redisReply *r, void *priv)
 {
-	gk_status_t *st = c->st;
+	gk_status_t *st = gk_redis_session_ctx(rs);
 	st->tail_out = false;
 	if (r->type == REDIS_REPLY_ERROR) {
 		char why[200];
 		snprintf(why, sizeof(why), "XREAD: %s", r->str);
 		gk_log(GK_LOG_ERR, "status: %s", why);
-		session_fail(st, why);
+		gk_status_session_fail(st, why);
 		return;
 	}
 	if ((unsigned)(uintptr_t)priv == st->tail_gen && r->type == REDIS_REPLY_ARRAY) {
@@ -154,15 +153,15 @@ static void on_xread(struct conn *c, redisReply *r, void *priv)
 					snprintf(what, sizeof(what),
 					         "stream entry %s is of an older feed",
 					         es->element[i]->element[0]->str);
-					status_diverge(st, older, what);
+					gk_status_diverge(st, older, what);
 				} else if (rc != 0) {
 					gk_log(GK_LOG_WARN,
 					       "status: malformed stream entry skipped");
 				}
 			}
 		}
-		status_publish_info(st);
-		work_start(st); /* a merge may have started */
+		gk_status_publish_info(st);
+		gk_status_work_start(st); /* a merge may have started */
 	}
 	if (st->phase == PH_TAILING)
 		send_xread(st);
@@ -173,17 +172,17 @@ static void send_xread(gk_status_t *st)
 	if (st->tail_out)
 		return;
 	char id[48];
-	sid_fmt(st->last, id, sizeof(id));
-	if (conn_cmd(&st->tail, on_xread, (void *)(uintptr_t)st->tail_gen,
-	             "XREAD COUNT %d BLOCK %d STREAMS %s %s", TAIL_COUNT, TAIL_BLOCK_MS,
-	             GK_KEY_STREAM, id) != 0) {
-		session_fail(st, "cannot send XREAD");
+	gk_status_sid_fmt(st->last, id, sizeof(id));
+	if (gk_status_cmd(st, GK_STATUS_LINK_TAIL, on_xread, (void *)(uintptr_t)st->tail_gen,
+	                  "XREAD COUNT %d BLOCK %d STREAMS %s %s", TAIL_COUNT,
+	                  GK_STATUS_TAIL_BLOCK_MS, GK_KEY_STREAM, id) != 0) {
+		gk_status_session_fail(st, "cannot send XREAD");
 		return;
 	}
 	st->tail_out = true;
 }
 
-void tail_begin(gk_status_t *st)
+void gk_status_tail_begin(gk_status_t *st)
 {
 	st->phase = PH_TAILING;
 	send_xread(st);
@@ -194,11 +193,11 @@ static bool gap(gk_status_t *st, const redisReply *r, const char **why)
 {
 	struct sid zero = {0, 0};
 	struct xinfo x;
-	if (no_such_key(r)) {
+	if (gk_status_no_such_key(r)) {
 		*why = "the change stream is gone";
-		return sid_cmp(st->last, zero) != 0;
+		return gk_status_sid_cmp(st->last, zero) != 0;
 	}
-	if (xinfo_ids(r, &x) != 0) {
+	if (gk_status_xinfo_parse(r, &x) != 0) {
 		*why = "bad XINFO STREAM reply";
 		return true;
 	}
@@ -207,16 +206,16 @@ static bool gap(gk_status_t *st, const redisReply *r, const char **why)
 		return true;
 	}
 	*why = "entries not yet applied were deleted from the change stream";
-	return sid_cmp(x.maxdel, st->last) > 0;
+	return gk_status_sid_cmp(x.maxdel, st->last) > 0;
 }
 
 static void reload(gk_status_t *st, const char *why)
 {
 	char sid[48];
-	sid_fmt(st->last, sid, sizeof(sid));
+	gk_status_sid_fmt(st->last, sid, sizeof(sid));
 	gk_log(GK_LOG_WARN, "status: reloading after trim: %s (last applied %s)", why, sid);
 	st->need_reload = true;
-	load_begin(st);
+	gk_status_load_begin(st);
 }
 
 /* gk:serial on resume and with each trim check: below the serial applied when it was sent
@@ -224,37 +223,37 @@ static void reload(gk_status_t *st, const char *why)
 static void check_serial(gk_status_t *st, const redisReply *r, uint64_t floor, const char *what)
 {
 	uint64_t store;
-	if (serial_reply(r, &store) != 0) {
-		session_fail(st, r->type == REDIS_REPLY_ERROR ? r->str : "bad gk:serial");
+	if (gk_status_serial_reply(r, &store) != 0) {
+		gk_status_session_fail(st, r->type == REDIS_REPLY_ERROR ? r->str : "bad gk:serial");
 		return;
 	}
 	st->store_serial = store;
 	if (store < floor)
-		status_diverge(st, store, what);
+		gk_status_diverge(st, store, what);
 }
 
-static void on_resume_serial(struct conn *c, redisReply *r, void *priv)
+static void on_resume_serial(gk_redis_session_t *rs, redisReply *r, void *priv)
 {
 	(void)priv;
-	gk_status_t *st = c->st;
+	gk_status_t *st = gk_redis_session_ctx(rs);
 	if (st->phase == PH_RESUMING)
 		check_serial(st, r, st->serial, "gk:serial on reconnect");
 }
 
-static void on_resume(struct conn *c, redisReply *r, void *priv)
+static void on_resume(gk_redis_session_t *rs, redisReply *r, void *priv)
 {
 	(void)priv;
-	gk_status_t *st = c->st;
+	gk_status_t *st = gk_redis_session_ctx(rs);
 	const char *why;
 	if (st->phase != PH_RESUMING)
 		return; /* diverged (on_resume_serial) or failed */
-	if (r->type == REDIS_REPLY_ERROR && !no_such_key(r)) {
-		session_fail(st, r->str);
+	if (r->type == REDIS_REPLY_ERROR && !gk_status_no_such_key(r)) {
+		gk_status_session_fail(st, r->str);
 		return;
 	}
 	if (st->need_reload) {
 		gk_log(GK_LOG_INFO, "status: reloading the whole set (a reload was pending)");
-		load_begin(st);
+		gk_status_load_begin(st);
 		return;
 	}
 	if (gap(st, r, &why)) {
@@ -262,28 +261,30 @@ static void on_resume(struct conn *c, redisReply *r, void *priv)
 		return;
 	}
 	char sid[48];
-	sid_fmt(st->last, sid, sizeof(sid));
+	gk_status_sid_fmt(st->last, sid, sizeof(sid));
 	gk_log(GK_LOG_INFO, "status: resuming the change stream after %s", sid);
-	status_backoff_reset(st);
-	status_policy_changed(st); /* while down, a policy may have been pushed */
-	tail_begin(st);
+	gk_status_backoff_reset(st);
+	gk_status_policy_changed(st); /* while down, a policy may have been pushed */
+	gk_status_tail_begin(st);
 }
 
-void resume_begin(gk_status_t *st)
+void gk_status_resume_begin(gk_status_t *st)
 {
 	st->phase = PH_RESUMING;
-	if (conn_cmd(&st->cmd, on_resume_serial, NULL, "GET %s", GK_KEY_SERIAL) != 0 ||
-	    conn_cmd(&st->cmd, on_resume, NULL, "XINFO STREAM %s", GK_KEY_STREAM) != 0)
-		session_fail(st, "cannot send XINFO");
+	if (gk_status_cmd(st, GK_STATUS_LINK_CMD, on_resume_serial, NULL, "GET %s",
+	                  GK_KEY_SERIAL) != 0 ||
+	    gk_status_cmd(st, GK_STATUS_LINK_CMD, on_resume, NULL, "XINFO STREAM %s",
+	                  GK_KEY_STREAM) != 0)
+		gk_status_session_fail(st, "cannot send XINFO");
 }
 
-static void on_check(struct conn *c, redisReply *r, void *priv)
+static void on_check(gk_redis_session_t *rs, redisReply *r, void *priv)
 {
 	(void)priv;
-	gk_status_t *st = c->st;
+	gk_status_t *st = gk_redis_session_ctx(rs);
 	st->check_out = false;
 	const char *why;
-	if (r->type == REDIS_REPLY_ERROR && !no_such_key(r)) {
+	if (r->type == REDIS_REPLY_ERROR && !gk_status_no_such_key(r)) {
 		gk_log(GK_LOG_WARN, "status: XINFO STREAM: %s", r->str);
 		return;
 	}
@@ -291,23 +292,134 @@ static void on_check(struct conn *c, redisReply *r, void *priv)
 		reload(st, why);
 }
 
-static void on_check_serial(struct conn *c, redisReply *r, void *priv)
+static void on_check_serial(gk_redis_session_t *rs, redisReply *r, void *priv)
 {
 	(void)priv;
-	gk_status_t *st = c->st;
+	gk_status_t *st = gk_redis_session_ctx(rs);
 	if (st->phase == PH_TAILING)
 		check_serial(st, r, st->check_floor, "gk:serial while following");
 }
 
-void tail_check(gk_status_t *st)
+void gk_status_tail_check(gk_status_t *st)
 {
 	if (st->check_out)
 		return;
 	st->check_floor = st->serial;
-	if (conn_cmd(&st->cmd, on_check_serial, NULL, "GET %s", GK_KEY_SERIAL) != 0 ||
-	    conn_cmd(&st->cmd, on_check, NULL, "XINFO STREAM %s", GK_KEY_STREAM) != 0) {
-		session_fail(st, "cannot send XINFO");
+	if (gk_status_cmd(st, GK_STATUS_LINK_CMD, on_check_serial, NULL, "GET %s", GK_KEY_SERIAL) !=
+	        0 ||
+	    gk_status_cmd(st, GK_STATUS_LINK_CMD, on_check, NULL, "XINFO STREAM %s",
+	                  GK_KEY_STREAM) != 0) {
+		gk_status_session_fail(st, "cannot send XINFO");
 		return;
 	}
 	st->check_out = true;
 }
+
+/* --- divergence: the store went behind what was applied ----------------------------- */
+
+int gk_status_serial_reply(const redisReply *r, uint64_t *out)
+{
+	*out = 0;
+	if (r->type == REDIS_REPLY_NIL)
+		return 0;
+	if (r->type != REDIS_REPLY_STRING)
+		return GK_EINVAL;
+	char *end;
+	*out = strtoull(r->str, &end, 10);
+	return end != r->str && *end == 0 ? 0 : GK_EINVAL;
+}
+
+void gk_status_diverge(gk_status_t *st, uint64_t store, const char *what)
+{
+	uint64_t now = gk_status_now_ms();
+	st->store_serial = store;
+	st->need_reload = true; /* changes were skipped: only a full load can follow again */
+	if (!st->diverged) {
+		gk_log(GK_LOG_ERR,
+		       "status: DIVERGED (%s): redis is at serial %llu, behind the serial %llu "
+		       "applied here; keeping the last-known-good set (%zu domains) and applying "
+		       "nothing from this store until its %s is >= %llu (resynchronise: re-apply "
+		       "the latest snapshot with gk-sync; docs/STATUS.md)",
+		       what, (unsigned long long)store, (unsigned long long)st->serial,
+		       gk_status_tab_size(&st->tab), GK_KEY_SERIAL, (unsigned long long)st->serial);
+		st->diverged = true;
+		st->diverged_nag_ms = now;
+	}
+	if (st->phase == PH_LOADING || st->phase == PH_BUILDING)
+		gk_status_load_abort(st);
+	st->phase = PH_DIVERGED;
+	st->tail_gen++; /* an XREAD still outstanding is dropped when it returns */
+	gk_status_publish_info(st);
+}
+
+static void on_poll(gk_redis_session_t *rs, redisReply *r, void *priv)
+{
+	(void)priv;
+	gk_status_t *st = gk_redis_session_ctx(rs);
+	uint64_t floor = st->serial, store; /* constant while diverged: nothing is applied */
+	if (st->phase != PH_DIVERGED)
+		return;
+	if (gk_status_serial_reply(r, &store) != 0) {
+		gk_status_session_fail(st, r->type == REDIS_REPLY_ERROR ? r->str : "bad gk:serial");
+		return;
+	}
+	st->store_serial = store;
+	uint64_t now = gk_status_now_ms();
+	if (store < floor) {
+		if (now - st->diverged_nag_ms >= GK_STATUS_NAG_MS) {
+			gk_log(GK_LOG_ERR,
+			       "status: still diverged: redis holds %s %llu, %llu applied here",
+			       GK_KEY_SERIAL, (unsigned long long)store, (unsigned long long)floor);
+			st->diverged_nag_ms = now;
+		}
+		gk_status_publish_info(st);
+		return;
+	}
+	gk_log(GK_LOG_WARN,
+	       "status: redis holds %s %llu again (>= %llu applied here): reloading the whole set",
+	       GK_KEY_SERIAL, (unsigned long long)store, (unsigned long long)floor);
+	gk_status_load_begin(st); /* clears diverged once the set is installed */
+}
+
+/* --- the layer as the session sees it (gk_status_sync) ------------------------------ */
+
+static void sync_up(gk_status_t *st)
+{
+	st->phase = PH_CONNECTING;
+	if (!atomic_load(&st->ready))
+		gk_status_load_begin(st);
+	else
+		gk_status_resume_begin(st); /* checks gk:serial first, then resumes or reloads */
+}
+
+static void sync_down(gk_status_t *st, bool failed)
+{
+	if (st->phase == PH_LOADING || st->phase == PH_BUILDING) {
+		gk_status_load_abort(st);
+		if (failed)
+			st->load_failed = true;
+	}
+	st->phase = PH_DOWN;
+	st->tail_out = false;
+	st->check_out = false;
+}
+
+static bool sync_step(gk_status_t *st)
+{
+	return st->phase == PH_BUILDING && gk_status_load_step(st);
+}
+
+/* Once per heartbeat interval while connected: the divergence poll, or the trim check. */
+static void sync_beat(gk_status_t *st)
+{
+	if (st->phase == PH_DIVERGED) {
+		if (gk_status_cmd(st, GK_STATUS_LINK_CMD, on_poll, NULL, "GET %s", GK_KEY_SERIAL) !=
+		    0)
+			gk_status_session_fail(st, "cannot send GET");
+	} else if (st->phase == PH_TAILING) {
+		gk_status_tail_check(st);
+	}
+}
+
+const struct gk_status_sync_ops gk_status_sync = {
+    .up = sync_up, .down = sync_down, .step = sync_step, .beat = sync_beat};

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* src/sync/conn.c -- gk-sync's synchronous Redis connection and RESP formatting (internal.h).
+/* src/sync/conn.c -- gk-sync's synchronous Redis connection and command arguments (internal.h).
  *
  * Blocking hiredis: gk-sync is a batch tool with one thing to do at a time, and pipelining
  * (queue a window of commands, read their replies later) gives the throughput an event loop
@@ -184,80 +184,105 @@ int gk_sync_strs_start(gk_sync_strs_t *a, const char *cmd, const char *key)
 	return rc ? rc : gk_sync_strs_push(a, key, strlen(key));
 }
 
-/* --- RESP formatting ------------------------------------------------------------------- */
+/* --- command arguments ------------------------------------------------------------- */
 
-static char *resp_room(gk_sync_resp_t *b, size_t need)
+static int args_room(gk_sync_args_t *b)
 {
-	if (b->cap - b->n < need) {
-		size_t nc = b->cap ? b->cap : 4096;
-		while (nc - b->n < need)
+	if (b->n < b->cap)
+		return 0;
+	size_t nc = b->cap ? b->cap * 2 : 256;
+	const char **v = realloc(b->v, nc * sizeof(*v));
+	if (v)
+		b->v = v;
+	size_t *l = realloc(b->l, nc * sizeof(*l));
+	if (l)
+		b->l = l;
+	size_t *off = realloc(b->off, nc * sizeof(*off));
+	if (off)
+		b->off = off;
+	if (!v || !l || !off) {
+		b->oom = 1;
+		return GK_ENOMEM;
+	}
+	b->cap = nc;
+	return 0;
+}
+
+void gk_sync_args_add(gk_sync_args_t *b, const char *s, size_t l)
+{
+	if (args_room(b))
+		return;
+	b->v[b->n] = s;
+	b->l[b->n++] = l;
+}
+
+void gk_sync_args_copy(gk_sync_args_t *b, const char *s, size_t l)
+{
+	if (args_room(b))
+		return;
+	if (b->own_cap - b->own_n < l) {
+		size_t nc = b->own_cap ? b->own_cap : 1024;
+		while (nc - b->own_n < l)
 			nc *= 2;
-		char *np = realloc(b->p, nc);
+		char *np = realloc(b->own, nc);
 		if (!np) {
 			b->oom = 1;
-			return NULL;
+			return;
 		}
-		b->p = np;
-		b->cap = nc;
+		b->own = np;
+		b->own_cap = nc;
 	}
-	return b->p + b->n;
+	memcpy(b->own + b->own_n, s, l);
+	b->v[b->n] = NULL; /* resolved at send: own may move */
+	b->off[b->n] = b->own_n;
+	b->l[b->n++] = l;
+	b->own_n += l;
 }
 
-void gk_sync_resp_num(gk_sync_resp_t *b, char type, size_t v)
+void gk_sync_args_num(gk_sync_args_t *b, size_t v)
 {
-	char tmp[24];
-	int k = 0;
-	do
-		tmp[k++] = (char)('0' + v % 10);
-	while ((v /= 10));
-	char *d = resp_room(b, (size_t)k + 3);
-	if (!d)
-		return;
-	*d++ = type;
-	while (k)
-		*d++ = tmp[--k];
-	*d++ = '\r';
-	*d++ = '\n';
-	b->n = (size_t)(d - b->p);
+	char t[24];
+	int k = snprintf(t, sizeof(t), "%zu", v);
+	gk_sync_args_copy(b, t, (size_t)k);
 }
 
-void gk_sync_resp_raw(gk_sync_resp_t *b, const char *s, size_t l)
+void gk_sync_args_cat(gk_sync_args_t *b, const gk_sync_args_t *src)
 {
-	char *d = resp_room(b, l);
-	if (d) {
-		memcpy(d, s, l);
-		b->n += l;
+	if (src->oom)
+		b->oom = 1;
+	for (size_t i = 0; i < src->n; i++) {
+		if (src->v[i])
+			gk_sync_args_add(b, src->v[i], src->l[i]);
+		else
+			gk_sync_args_copy(b, src->own + src->off[i], src->l[i]);
 	}
 }
 
-void gk_sync_resp_bulk(gk_sync_resp_t *b, const char *s, size_t l)
+void gk_sync_args_reset(gk_sync_args_t *b)
 {
-	gk_sync_resp_num(b, '$', l);
-	char *d = resp_room(b, l + 2);
-	if (d) {
-		memcpy(d, s, l);
-		d[l] = '\r';
-		d[l + 1] = '\n';
-		b->n += l + 2;
-	}
+	b->n = b->own_n = 0;
+	b->oom = 0;
 }
 
-void gk_sync_resp_strs(gk_sync_resp_t *b, const gk_sync_strs_t *a)
+void gk_sync_args_free(gk_sync_args_t *b)
 {
-	gk_sync_resp_num(b, '*', a->n);
-	for (size_t i = 0; i < a->n; i++)
-		gk_sync_resp_bulk(b, a->v[i], a->l[i]);
+	free(b->v);
+	free(b->l);
+	free(b->off);
+	free(b->own);
+	memset(b, 0, sizeof(*b));
 }
 
-int gk_sync_resp_send(gk_sync_conn_t *cn, gk_sync_resp_t *b)
+int gk_sync_args_send(gk_sync_conn_t *cn, gk_sync_args_t *b)
 {
-	int rc = 0;
-	if (b->oom)
-		rc = GK_ENOMEM;
-	else if (b->n && redisAppendFormattedCommand(cn->c, b->p, b->n) != REDIS_OK)
+	int rc = b->oom ? GK_ENOMEM : 0;
+	for (size_t i = 0; !rc && i < b->n; i++)
+		if (!b->v[i])
+			b->v[i] = b->own + b->off[i];
+	if (!rc && b->n && redisAppendCommandArgv(cn->c, (int)b->n, b->v, b->l) != REDIS_OK)
 		rc = GK_ENOMEM;
 	if (rc)
 		gk_sync_conn_err(cn, "redis: cannot queue a command (out of memory)");
-	b->n = 0;
+	gk_sync_args_reset(b);
 	return rc;
 }

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* src/sync/internal.h -- gk-sync's synchronous Redis connection, RESP formatting and the
+/* src/sync/internal.h -- gk-sync's synchronous Redis connection, command arguments and the
  * apply lock, shared by the files of src/sync/ that talk to Redis (conn.c, lock.c,
  * publish.c). Not for other modules.
  *
  * A connection is blocking hiredis with a timeout on connect and on every reply. Writes are
- * pipelined: a caller queues commands (gk_sync_conn_send*, gk_sync_resp_send), counts the
+ * pipelined: a caller queues commands (gk_sync_conn_send*, gk_sync_args_send), counts the
  * replies it expects in pending, and reads them later with gk_sync_conn_drain. Errors are
  * written once into the connection's err buffer, which the caller passes up unchanged.
  * Single-threaded per connection.
@@ -66,23 +66,31 @@ GK_MUST_CHECK int gk_sync_conn_serial(gk_sync_conn_t *cn, const redisReply *r, u
 /* A list that starts a command: cmd, key. */
 GK_MUST_CHECK int gk_sync_strs_start(gk_sync_strs_t *a, const char *cmd, const char *key);
 
-/* RESP text built by hand: one bucket's commands are formatted into one buffer and handed to
- * hiredis in one redisAppendFormattedCommand (per-argument formatting in hiredis was a large
- * share of the client's CPU with ~20 million arguments in a 10M snapshot). Out of memory is
- * remembered (oom) and reported by gk_sync_resp_send. */
-typedef struct gk_sync_resp {
-	char *p;
+/* One command's arguments, collected in pieces (a fenced script's head, then its body) and
+ * queued with hiredis's own formatting (redisAppendCommandArgv). An argument is borrowed
+ * (gk_sync_args_add: it must stay valid until gk_sync_args_send) or copied (..._copy,
+ * ..._num: short strings such as counts). Out of memory is remembered (oom) and reported
+ * by gk_sync_args_send. Reused across commands: send empties it and keeps its memory. */
+typedef struct gk_sync_args {
+	const char **v; /* NULL: a copy, at own + off[i] */
+	size_t *l, *off;
 	size_t n, cap;
+	char *own;
+	size_t own_n, own_cap;
 	int oom;
-} gk_sync_resp_t;
+} gk_sync_args_t;
 
-void gk_sync_resp_num(gk_sync_resp_t *b, char type, size_t v); /* "*3\r\n", "$5\r\n" */
-void gk_sync_resp_raw(gk_sync_resp_t *b, const char *s, size_t l);
-void gk_sync_resp_bulk(gk_sync_resp_t *b, const char *s, size_t l);
-/* one command: "*N", then each string of a as a bulk string */
-void gk_sync_resp_strs(gk_sync_resp_t *b, const gk_sync_strs_t *a);
-/* Queue everything formatted in b on cn as it is, then empty b. 0 or GK_ENOMEM. */
-GK_MUST_CHECK int gk_sync_resp_send(gk_sync_conn_t *cn, gk_sync_resp_t *b);
+void gk_sync_args_add(gk_sync_args_t *b, const char *s, size_t l);
+void gk_sync_args_copy(gk_sync_args_t *b, const char *s, size_t l);
+void gk_sync_args_num(gk_sync_args_t *b, size_t v); /* its decimal text, copied */
+/* Append every argument of src (copies are copied again; borrowed stay borrowed). */
+void gk_sync_args_cat(gk_sync_args_t *b, const gk_sync_args_t *src);
+/* Forget the arguments, keep the memory. */
+void gk_sync_args_reset(gk_sync_args_t *b);
+void gk_sync_args_free(gk_sync_args_t *b);
+/* Queue b as one command on cn (redisAppendCommandArgv), then empty b. 0 or GK_ENOMEM
+ * (also when an earlier add ran out of memory), with cn->err. */
+GK_MUST_CHECK int gk_sync_args_send(gk_sync_conn_t *cn, gk_sync_args_t *b);
 
 /* --- the apply lock (lock.c; the key and its rules: include/gk/filing_status.h) --------- */
 
@@ -111,19 +119,19 @@ GK_MUST_CHECK int gk_sync_lock_value(char *out, size_t cap);
 GK_MUST_CHECK int gk_sync_lock_acquire(gk_sync_lock_t *l, gk_sync_conn_t *cn, const char *value,
                                        unsigned ttl_ms, unsigned wait_ms);
 
-/* A fenced script: "EVALSHA sha 1 lock value" then nbody strings that the caller appends:
- * per command gk_sync_lock_fence_cmd (its argument count, counted into *nbody), then its
- * GK_SYNC_FENCE_MAX arguments at most. One reply: 1, or an error (GK_EBUSY when the lock is
+/* A fenced script: "EVALSHA sha 1 lock value" then the strings that the caller appends:
+ * per command gk_sync_lock_fence_cmd (its argument count), then its GK_SYNC_FENCE_MAX
+ * arguments at most. One reply: 1, or an error (GK_EBUSY when the lock is
  * not held: nothing of the script was written). */
-void gk_sync_lock_fence_head(const gk_sync_lock_t *l, gk_sync_resp_t *b, size_t nbody);
-void gk_sync_lock_fence_cmd(gk_sync_resp_t *body, size_t argc, size_t *nbody);
+void gk_sync_lock_fence_head(const gk_sync_lock_t *l, gk_sync_args_t *b);
+void gk_sync_lock_fence_cmd(gk_sync_args_t *body, size_t argc);
 
 /* A bucket script: "EVALSHA bucket_sha 4 lock stk rck stream value serial maxlen batch n0 n1
  * n2 n3", to be followed by the caller's n[0] record HSET strings (field, value ...), n[1]
  * record HDEL fields, n[2] status HSET strings, n[3] status HDEL fields. The script writes
  * them and one stream entry per GK_STREAM_BATCH status changes (sets, then removals), after
  * checking the lock. One reply, as for gk_sync_lock_fence_head. */
-void gk_sync_lock_bucket_head(const gk_sync_lock_t *l, gk_sync_resp_t *b, const char *stk,
+void gk_sync_lock_bucket_head(const gk_sync_lock_t *l, gk_sync_args_t *b, const char *stk,
                               const char *rck, const char *serial, const size_t n[4]);
 
 /* One fenced command, synchronously (no replies may be pending on the connection).

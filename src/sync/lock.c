@@ -210,66 +210,53 @@ int gk_sync_lock_acquire(gk_sync_lock_t *l, gk_sync_conn_t *cn, const char *valu
 	return rc ? rc : load(cn, BUCKET_LUA, l->bucket_sha);
 }
 
-void gk_sync_lock_fence_head(const gk_sync_lock_t *l, gk_sync_resp_t *b, size_t nbody)
+void gk_sync_lock_fence_head(const gk_sync_lock_t *l, gk_sync_args_t *b)
 {
-	gk_sync_resp_num(b, '*', 5 + nbody);
-	gk_sync_resp_raw(b, "$7\r\nEVALSHA\r\n", 13);
-	gk_sync_resp_bulk(b, l->sha, 40);
-	gk_sync_resp_raw(b, "$1\r\n1\r\n", 7);
-	gk_sync_resp_bulk(b, GK_KEY_SYNC_LOCK, sizeof(GK_KEY_SYNC_LOCK) - 1);
-	gk_sync_resp_bulk(b, l->value, strlen(l->value));
+	gk_sync_args_add(b, "EVALSHA", 7);
+	gk_sync_args_add(b, l->sha, 40);
+	gk_sync_args_add(b, "1", 1);
+	gk_sync_args_add(b, GK_KEY_SYNC_LOCK, sizeof(GK_KEY_SYNC_LOCK) - 1);
+	gk_sync_args_add(b, l->value, strlen(l->value));
 }
 
 /* one command of a fenced script's body: its argument count, then (by the caller) its
  * arguments; *nbody counts the body's strings */
-void gk_sync_lock_bucket_head(const gk_sync_lock_t *l, gk_sync_resp_t *b, const char *stk,
+void gk_sync_lock_bucket_head(const gk_sync_lock_t *l, gk_sync_args_t *b, const char *stk,
                               const char *rck, const char *serial, const size_t n[4])
 {
-	char num[24];
-	gk_sync_resp_num(b, '*', 3 + 4 + 8 + n[0] + n[1] + n[2] + n[3]);
-	gk_sync_resp_raw(b, "$7\r\nEVALSHA\r\n", 13);
-	gk_sync_resp_bulk(b, l->bucket_sha, 40);
-	gk_sync_resp_raw(b, "$1\r\n4\r\n", 7);
-	gk_sync_resp_bulk(b, GK_KEY_SYNC_LOCK, sizeof(GK_KEY_SYNC_LOCK) - 1);
-	gk_sync_resp_bulk(b, stk, strlen(stk));
-	gk_sync_resp_bulk(b, rck, strlen(rck));
-	gk_sync_resp_bulk(b, GK_KEY_STREAM, sizeof(GK_KEY_STREAM) - 1);
-	gk_sync_resp_bulk(b, l->value, strlen(l->value));
-	gk_sync_resp_bulk(b, serial, strlen(serial));
-	snprintf(num, sizeof(num), "%u", GK_STREAM_MAXLEN);
-	gk_sync_resp_bulk(b, num, strlen(num));
-	snprintf(num, sizeof(num), "%u", GK_STREAM_BATCH);
-	gk_sync_resp_bulk(b, num, strlen(num));
-	for (int i = 0; i < 4; i++) {
-		int k = snprintf(num, sizeof(num), "%zu", n[i]);
-		gk_sync_resp_bulk(b, num, (size_t)k);
-	}
+	gk_sync_args_add(b, "EVALSHA", 7);
+	gk_sync_args_add(b, l->bucket_sha, 40);
+	gk_sync_args_add(b, "4", 1);
+	gk_sync_args_add(b, GK_KEY_SYNC_LOCK, sizeof(GK_KEY_SYNC_LOCK) - 1);
+	gk_sync_args_copy(b, stk, strlen(stk));
+	gk_sync_args_copy(b, rck, strlen(rck));
+	gk_sync_args_add(b, GK_KEY_STREAM, sizeof(GK_KEY_STREAM) - 1);
+	gk_sync_args_add(b, l->value, strlen(l->value));
+	gk_sync_args_copy(b, serial, strlen(serial));
+	gk_sync_args_num(b, GK_STREAM_MAXLEN);
+	gk_sync_args_num(b, GK_STREAM_BATCH);
+	for (int i = 0; i < 4; i++)
+		gk_sync_args_num(b, n[i]);
 }
 
-void gk_sync_lock_fence_cmd(gk_sync_resp_t *body, size_t argc, size_t *nbody)
+void gk_sync_lock_fence_cmd(gk_sync_args_t *body, size_t argc)
 {
-	char n[24];
-	int l = snprintf(n, sizeof(n), "%zu", argc);
-	gk_sync_resp_bulk(body, n, (size_t)l);
-	*nbody += 1 + argc;
+	gk_sync_args_num(body, argc);
 }
 
 int gk_sync_lock_run(gk_sync_lock_t *l, const gk_sync_strs_t *cmd)
 {
-	gk_sync_resp_t body = {0}, b = {0};
-	size_t nbody = 0;
+	gk_sync_args_t b = {0};
 	redisReply *r = NULL;
-	gk_sync_lock_fence_cmd(&body, cmd->n, &nbody);
+	gk_sync_lock_fence_head(l, &b);
+	gk_sync_lock_fence_cmd(&b, cmd->n);
 	for (size_t i = 0; i < cmd->n; i++)
-		gk_sync_resp_bulk(&body, cmd->v[i], cmd->l[i]);
-	gk_sync_lock_fence_head(l, &b, nbody);
-	gk_sync_resp_raw(&b, body.p, body.n);
-	int rc = body.oom ? GK_ENOMEM : gk_sync_resp_send(l->cn, &b);
+		gk_sync_args_add(&b, cmd->v[i], cmd->l[i]);
+	int rc = gk_sync_args_send(l->cn, &b);
 	if (!rc)
 		rc = gk_sync_conn_reply(l->cn, &r);
 	freeReplyObject(r);
-	free(body.p);
-	free(b.p);
+	gk_sync_args_free(&b);
 	return rc;
 }
 
@@ -279,14 +266,15 @@ int gk_sync_lock_renew(gk_sync_lock_t *l)
 	if (!l->held || (t - l->renewed) * 1000 < l->ttl_ms / 3.0)
 		return 0;
 	char ttl[16];
-	gk_sync_resp_t b = {0};
+	gk_sync_args_t b = {0};
 	snprintf(ttl, sizeof(ttl), "%u", l->ttl_ms);
-	gk_sync_lock_fence_head(l, &b, 4);
-	gk_sync_resp_raw(&b, "$1\r\n3\r\n$7\r\nPEXPIRE\r\n", 20);
-	gk_sync_resp_bulk(&b, GK_KEY_SYNC_LOCK, sizeof(GK_KEY_SYNC_LOCK) - 1);
-	gk_sync_resp_bulk(&b, ttl, strlen(ttl));
-	int rc = gk_sync_resp_send(l->cn, &b);
-	free(b.p);
+	gk_sync_lock_fence_head(l, &b);
+	gk_sync_args_add(&b, "3", 1);
+	gk_sync_args_add(&b, "PEXPIRE", 7);
+	gk_sync_args_add(&b, GK_KEY_SYNC_LOCK, sizeof(GK_KEY_SYNC_LOCK) - 1);
+	gk_sync_args_add(&b, ttl, strlen(ttl));
+	int rc = gk_sync_args_send(l->cn, &b);
+	gk_sync_args_free(&b);
 	if (rc)
 		return rc;
 	l->cn->pending++;

@@ -41,8 +41,8 @@ typedef struct applier {
 	uint8_t *rbuf;             /* this bucket's stored records (gk_rec_finish) */
 	size_t rbuf_cap, rbuf_used;
 	long transactions;
-	gk_sync_resp_t out;  /* the bucket's commands, formatted */
-	gk_sync_resp_t body; /* the commands of one fenced script */
+	gk_sync_args_t out;  /* the bucket's commands, formatted */
+	gk_sync_args_t body; /* the commands of one fenced script */
 } applier_t;
 
 static double now(void)
@@ -121,30 +121,28 @@ out:
 
 /* hash writes into a fenced script's body: cmd key then the list's strings, split into
  * commands of at most GK_SYNC_FENCE_MAX strings (an even number of list items: HSET pairs) */
-static void fence_hash(gk_sync_resp_t *body, size_t *nbody, const char *cmd, const char *key,
+static void fence_hash(gk_sync_args_t *body, const char *cmd, const char *key,
                        const gk_sync_strs_t *l)
 {
 	const size_t step = GK_SYNC_FENCE_MAX - 2;
 	_Static_assert((GK_SYNC_FENCE_MAX - 2) % 2 == 0, "HSET pairs stay whole");
 	for (size_t i = 0; i < l->n; i += step) {
 		size_t m = l->n - i < step ? l->n - i : step;
-		gk_sync_lock_fence_cmd(body, 2 + m, nbody);
-		gk_sync_resp_bulk(body, cmd, strlen(cmd));
-		gk_sync_resp_bulk(body, key, strlen(key));
+		gk_sync_lock_fence_cmd(body, 2 + m);
+		gk_sync_args_add(body, cmd, strlen(cmd));
+		gk_sync_args_copy(body, key, strlen(key));
 		for (size_t j = i; j < i + m; j++)
-			gk_sync_resp_bulk(body, l->v[j], l->l[j]);
+			gk_sync_args_add(body, l->v[j], l->l[j]);
 	}
 }
 
 /* the body as one fenced script on lock's connection (one reply) */
-static int fence_send(applier_t *A, gk_sync_lock_t *lock, size_t nbody)
+static int fence_send(applier_t *A, gk_sync_lock_t *lock)
 {
-	gk_sync_lock_fence_head(lock, &A->out, nbody);
-	gk_sync_resp_raw(&A->out, A->body.p, A->body.n);
-	A->body.n = 0;
-	if (A->body.oom)
-		A->out.oom = 1;
-	int rc = gk_sync_resp_send(lock->cn, &A->out);
+	gk_sync_lock_fence_head(lock, &A->out);
+	gk_sync_args_cat(&A->out, &A->body);
+	gk_sync_args_reset(&A->body);
+	int rc = gk_sync_args_send(lock->cn, &A->out);
 	if (!rc)
 		lock->cn->pending++;
 	return rc;
@@ -166,21 +164,20 @@ static int bucket_commit(applier_t *A, unsigned bucket)
 	if (A->rcn && A->rcn != cn) {
 		/* records on their own instance, under its own lock: before the status script
 		 * (an interrupted run is re-diffed against both instances) */
-		size_t nbody = 0;
-		fence_hash(&A->body, &nbody, "HSET", rck, l[0]);
-		fence_hash(&A->body, &nbody, "HDEL", rck, l[1]);
-		if (nbody && (rc = fence_send(A, &A->rlock, nbody)))
+		fence_hash(&A->body, "HSET", rck, l[0]);
+		fence_hash(&A->body, "HDEL", rck, l[1]);
+		if (A->body.n && (rc = fence_send(A, &A->rlock)))
 			return rc;
 		n[0] = n[1] = 0;
 	}
 	if (!n[0] && !n[1] && !n[2] && !n[3])
 		return 0;
-	gk_sync_resp_t *b = &A->out;
+	gk_sync_args_t *b = &A->out;
 	gk_sync_lock_bucket_head(&A->lock, b, stk, rck, A->serial, n);
 	for (int i = 0; i < 4; i++)
 		for (size_t j = 0; j < n[i]; j++)
-			gk_sync_resp_bulk(b, l[i]->v[j], l[i]->l[j]);
-	rc = gk_sync_resp_send(cn, b);
+			gk_sync_args_add(b, l[i]->v[j], l[i]->l[j]);
+	rc = gk_sync_args_send(cn, b);
 	if (rc)
 		return rc;
 	cn->pending++;
@@ -465,16 +462,15 @@ static int finish(applier_t *A, uint64_t seen)
 	const char *set[] = {"SET", GK_KEY_SERIAL, A->serial};
 	const char *xa[] = {"XADD", GK_KEY_STREAM, "MAXLEN", "~", STREAM_MAXLEN_STR,
 	                    "*",    "k",           "serial", "s", A->serial};
-	size_t nbody = 0;
-	gk_sync_lock_fence_cmd(&A->body, 3, &nbody);
+	gk_sync_lock_fence_cmd(&A->body, 3);
 	for (int i = 0; i < 3; i++)
-		gk_sync_resp_bulk(&A->body, set[i], strlen(set[i]));
-	gk_sync_lock_fence_cmd(&A->body, 10, &nbody);
+		gk_sync_args_add(&A->body, set[i], strlen(set[i]));
+	gk_sync_lock_fence_cmd(&A->body, 10);
 	for (int i = 0; i < 10; i++)
-		gk_sync_resp_bulk(&A->body, xa[i], strlen(xa[i]));
+		gk_sync_args_add(&A->body, xa[i], strlen(xa[i]));
 	rc = gk_sync_conn_send(cn, 1, multi);
 	if (!rc)
-		rc = fence_send(A, &A->lock, nbody);
+		rc = fence_send(A, &A->lock);
 	if (!rc)
 		rc = gk_sync_conn_send(cn, 1, exec);
 	if (rc)
@@ -597,8 +593,8 @@ out:
 	free(A.cst);
 	free(A.crec);
 	free(A.rbuf);
-	free(A.out.p);
-	free(A.body.p);
+	gk_sync_args_free(&A.out);
+	gk_sync_args_free(&A.body);
 	free(A.prov_ids);
 	gk_sync_conn_close(&cn);
 	gk_sync_conn_close(&rconn);

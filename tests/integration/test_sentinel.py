@@ -10,6 +10,10 @@
 #     heartbeat to the master found through them (primary: sentinel);
 #   - gatekeeperd B: reads the replica by address, writes its heartbeat to the primary found
 #     through the sentinels (the replica would refuse it: READONLY).
+# The sentinels require AUTH (an ACL user of their own, default user off): every program
+# reaches them with --sentinel-user/--sentinel-password-file or redis.sentinel_user/
+# redis.sentinel_password_file; without them, or with a wrong password, discovery fails
+# naming the sentinels' answer.
 # gk-sync applies a snapshot through Sentinel discovery. Then, while dnsperf sends a steady
 # bounded load to both instances (a name whose status does not change), the primary is
 # killed (SIGKILL by PID); Sentinel promotes the replica; gk-sync applies a delta revoking
@@ -36,8 +40,15 @@ import redis  # noqa: E402  (Debian python3-redis)
 
 SENTINEL = os.environ.get("GK_REDIS_SENTINEL", "/usr/bin/redis-sentinel")
 DNSPERF = os.environ.get("GK_DNSPERF", "/usr/bin/dnsperf")
-QPS = 10000
+# the query rate while the primary is killed, over both instances (GK_SENTINEL_QPS)
+QPS = int(os.environ.get("GK_SENTINEL_QPS", "20000"))
 LOAD_SECONDS = 20
+# the sentinels want AUTH (default user off): "admin" is the sentinels' own user (between
+# sentinels: sentinel-user/sentinel-pass, and this test's clients); "gk-sentinel" is the
+# programs' user, allowed only what discovery asks (docs/REDIS.md)
+S_ADMIN, S_ADMIN_PW = "admin", "sentinel-admin-pw"
+S_USER, S_USER_PW = "gk-sentinel", "sentinel-gk-pw"
+
 
 
 def wait_for(what, fn, timeout=30.0, step=0.05):
@@ -82,10 +93,17 @@ def start_sentinel(tmp, i, port, primary_port):
 			"sentinel monitor gk 127.0.0.1 %d 2\n"
 			"sentinel down-after-milliseconds gk 1000\n"
 			"sentinel failover-timeout gk 3000\n"
-			"sentinel parallel-syncs gk 1\n" % (port, d, primary_port))
+			"sentinel parallel-syncs gk 1\n"
+			"user default off\n"
+			"user %s on >%s allcommands allkeys allchannels\n"
+			"user %s on >%s -@all +sentinel|get-master-addr-by-name +ping +auth\n"
+			"sentinel sentinel-user %s\nsentinel sentinel-pass %s\n"
+			% (port, d, primary_port, S_ADMIN, S_ADMIN_PW, S_USER, S_USER_PW, S_ADMIN,
+			   S_ADMIN_PW))
 	srv = h.Server("sentinel%d" % i, [SENTINEL, conf], d, port,
 		       os.path.join(tmp, "sentinel%d.log" % i))
-	cli = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2, decode_responses=True)
+	cli = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2, decode_responses=True,
+			  username=S_ADMIN, password=S_ADMIN_PW)
 	wait_for("sentinel %d to answer" % i, cli.ping, timeout=10)
 	return srv, cli
 
@@ -163,11 +181,18 @@ def main():
 					 lambda: len(c.execute_command("SENTINEL", "replicas", "gk")) == 1)
 				wait_for("sentinel sees the others",
 					 lambda: len(c.execute_command("SENTINEL", "sentinels", "gk")) == 2)
+			spw = os.path.join(tmp, "sentinel.pw")
+			with open(spw, "w") as f:
+				f.write(S_USER_PW + "\n")
+			os.chmod(spw, 0o600)
 			sargs = []
 			for p in sports:
 				sargs += ["--sentinel", "127.0.0.1:%d" % p]
 			sargs += ["--master-name", "gk"]
+			bare = list(sargs)  # without the sentinels' credentials
+			sargs += ["--sentinel-user", S_USER, "--sentinel-password-file", spw]
 			slist = ", ".join('"127.0.0.1:%d"' % p for p in sports)
+			sauth = "  sentinel_user: %s\n  sentinel_password_file: \"%s\"\n" % (S_USER, spw)
 
 			# the snapshot through Sentinel discovery
 			feed = h.Feed(gksync, tmp, pport)
@@ -182,6 +207,22 @@ def main():
 			with open(path, "w") as f:
 				f.write("\n".join(lines) + "\n")
 			feed.run("sign", "--key", feed.priv, path)
+			# sentinels that want AUTH: none given, or a wrong password, is a clear failure
+			badpw = os.path.join(tmp, "bad.pw")
+			with open(badpw, "w") as f:
+				f.write("wrong\n")
+			for args, env, want in (
+					(bare, {}, "NOAUTH"),
+					(bare[:-2] + ["--master-name", "gk", "--sentinel-user", S_USER,
+						      "--sentinel-password-file", badpw], {},
+					 "AUTH failed for user %s" % S_USER)):
+				for prog in ([gksync, "apply"] + args + ["--pubkey", feed.pub, path],
+					     [gkctl] + args + ["status"]):
+					r = subprocess.run(prog, capture_output=True, text=True, timeout=30,
+							   env=dict(os.environ, **env))
+					assert r.returncode == 3 and want in r.stderr and "sentinel" in \
+						r.stderr, (prog, r.returncode, r.stderr)
+			assert pcli.get("gk:serial") is None
 			feed.run("apply", *sargs, "--pubkey", feed.pub, path)
 			assert pcli.get("gk:serial") == "1"
 			wait_for("serial 1 on the replica", lambda: rcli.get("gk:serial") == "1")
@@ -206,7 +247,8 @@ def main():
 				mports[name] = h.free_port()
 				sub = os.path.join(tmp, "gk" + name)
 				os.mkdir(sub)
-				extra = ("redis:\n" + read + "  primary: sentinel\n  instance_id: sentinel-%s\n"
+				extra = ("redis:\n" + read + sauth +
+					 "  primary: sentinel\n  instance_id: sentinel-%s\n"
 					 "  connect_timeout_ms: 300\n  reconnect_max_ms: 400\n"
 					 "filing:\n  startup: refuse\n"
 					 "metrics:\n  listen: \"127.0.0.1:%d\"\n" % (name, mports[name]))
@@ -243,7 +285,7 @@ def main():
 			for name in gks:
 				perf[name] = subprocess.Popen(
 					[DNSPERF, "-s", "127.0.0.1", "-p", str(gks[name].port), "-d", qfile,
-					 "-l", str(LOAD_SECONDS), "-Q", str(QPS // 2), "-c", "4", "-t", "2"],
+					 "-l", str(LOAD_SECONDS), "-Q", str(QPS // len(gks)), "-c", "4", "-t", "2"],
 					stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 			# the load is running: queries answered before the kill
 			wait_for("load under way",
@@ -296,12 +338,14 @@ def main():
 			times["gkctl status through the sentinels"] = time.time() - t_kill
 			# the same through GK_REDIS_SENTINELS / GK_REDIS_MASTER
 			env = dict(os.environ, GK_REDIS_SENTINELS=",".join("127.0.0.1:%d" % p for p in sports),
-				   GK_REDIS_MASTER="gk")
+				   GK_REDIS_MASTER="gk", GK_REDIS_SENTINEL_USER=S_USER,
+				   GK_REDIS_SENTINEL_PASSWORD=S_USER_PW)
 			r = subprocess.run([gkctl, "status"], capture_output=True, text=True, timeout=30,
 					   env=env)
 			assert r.returncode == 0 and "serial 2" in r.stdout, (r.returncode, r.stdout, r.stderr)
 			# gkctl -c with B's config: the primary found through its redis.sentinels
-			r = subprocess.run([gkctl, "-c", gks["B"].conf, "status"], capture_output=True,
+			r = subprocess.run([gkctl, "-c", gks["B"].conf, "--sentinel-user", S_USER,
+					    "--sentinel-password-file", spw, "status"], capture_output=True,
 					   text=True, timeout=30)
 			assert r.returncode == 0 and "sentinel-A" in r.stdout and "serial 2" in r.stdout, \
 				(r.returncode, r.stdout, r.stderr)
@@ -336,8 +380,8 @@ def main():
 				assert int(lost.group(1)) == 0, "gatekeeperd %s lost queries:\n%s" % (name, out)
 				assert noerr, "gatekeeperd %s gave answers other than NOERROR:\n%s" % (name, out)
 				qps = re.search(r"Queries per second:\s+([\d.]+)", out)
-				h.log("gatekeeperd %s under load: %s queries, 0 lost, all NOERROR, %s qps" %
-				      (name, m.group(1), qps.group(1) if qps else "?"))
+				h.log("gatekeeperd %s under load (-Q %d): %s queries, 0 lost, all NOERROR, "
+				      "%s qps" % (name, QPS // len(perf), m.group(1), qps.group(1) if qps else "?"))
 		except BaseException:
 			for s in servers:
 				try:

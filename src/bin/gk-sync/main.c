@@ -47,7 +47,9 @@ static void usage(FILE *f)
 	    "IPFEED: the IP filing feed (header \"feed\":\"ip\"), applied to gk:ip:ranges.\n"
 	    "ADDR: HOST:PORT, [IPv6]:PORT or unix:/path. Instead of --redis, apply and watch\n"
 	    "take --sentinel ADDR (repeatable) --master-name NAME (else GK_REDIS_SENTINELS,\n"
-	    "comma-separated, and GK_REDIS_MASTER): the primary is asked of the sentinels.\n"
+	    "comma-separated, and GK_REDIS_MASTER): the primary is asked of the sentinels;\n"
+	    "sentinels that want AUTH: --sentinel-user USER --sentinel-password-file FILE\n"
+	    "(else GK_REDIS_SENTINEL_USER, GK_REDIS_SENTINEL_PASSWORD).\n"
 	    "apply and watch also take\n"
 	    "[--redis-user USER] [--redis-password-file FILE] (else GK_REDIS_PASSWORD).\n"
 	    "FEED.sig beside FEED holds the Ed25519 signature (64 raw bytes or base64).\n"
@@ -221,6 +223,8 @@ int main(int argc, char **argv)
 	    {"lock-ttl", required_argument, NULL, 'T'},
 	    {"sentinel", required_argument, NULL, 'S'},
 	    {"master-name", required_argument, NULL, 'M'},
+	    {"sentinel-user", required_argument, NULL, 'E'},
+	    {"sentinel-password-file", required_argument, NULL, 'F'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -248,6 +252,7 @@ int main(int argc, char **argv)
 	static gk_redis_auth_t auth; /* wiped at exit by the OS; one per process */
 	static gk_redis_sentinel_t sentinel;
 	const char *master = getenv(GK_REDIS_MASTER_ENV);
+	const char *suser = getenv(GK_REDIS_SENTINEL_USER_ENV), *spwfile = NULL;
 	int sentinel_err = 0;
 	gk_sync_opts_t o = {.abort_after = abort_after ? atol(abort_after) : 0};
 	optind = 2;
@@ -312,6 +317,12 @@ int main(int argc, char **argv)
 		case 'M':
 			master = optarg;
 			break;
+		case 'E':
+			suser = optarg;
+			break;
+		case 'F':
+			spwfile = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -346,6 +357,11 @@ int main(int argc, char **argv)
 		}
 		if (gk_redis_sentinel_set_master(&sentinel, master, err0, sizeof(err0)) != 0) {
 			fprintf(stderr, "gk-sync: --master-name: %s\n", err0);
+			return EX_USAGE;
+		}
+		if (gk_redis_sentinel_set_auth(&sentinel, suser, spwfile, err0, sizeof(err0)) !=
+		    0) {
+			fprintf(stderr, "gk-sync: %s\n", err0);
 			return EX_USAGE;
 		}
 		o.sentinel = &sentinel;

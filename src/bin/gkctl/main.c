@@ -21,7 +21,9 @@ static void usage(FILE *f)
 	       "             [--redis-user USER] [--redis-password-file FILE] COMMAND\n"
 	       "  (the password: that file's first line, else GK_REDIS_PASSWORD)\n"
 	       "  instead of --redis: --sentinel HOST:PORT (repeatable) --master-name NAME\n"
-	       "  (else GK_REDIS_SENTINELS, comma-separated, and GK_REDIS_MASTER)\n"
+	       "  (else GK_REDIS_SENTINELS, comma-separated, and GK_REDIS_MASTER); sentinels\n"
+	       "  that want AUTH: --sentinel-user USER --sentinel-password-file FILE (else\n"
+	       "  GK_REDIS_SENTINEL_USER, GK_REDIS_SENTINEL_PASSWORD)\n"
 	       "  policy push PATH -k|--key OPERATOR_KEY [-m|--message TEXT] | --dry-run\n"
 	       "  policy show [VERSION] [-p|--pubkey PUB.pem]... [-f|--file NAME]\n"
 	       "  policy history\n"
@@ -103,6 +105,18 @@ static int bad_usage(char **a, int n)
 	return GK_CTL_USAGE;
 }
 
+/* The sentinels' credentials (--sentinel-user, --sentinel-password-file, else the
+ * environment) into s. 0, or 1 after a message. */
+static int sentinel_auth(gk_redis_sentinel_t *s, const char *user, const char *pwfile)
+{
+	char err[600];
+	if (gk_redis_sentinel_set_auth(s, user, pwfile, err, sizeof(err)) != 0) {
+		fprintf(stderr, "gkctl: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
 /* --sentinel / --master-name (else GK_REDIS_SENTINELS / GK_REDIS_MASTER): ask the sentinels
  * for the primary now and use it as --redis. Returns 0 (nothing configured, or *redis set
  * to the primary's address), or an exit status after a message. */
@@ -165,6 +179,7 @@ int main(int argc, char **argv)
 	/* report parses its own options (src/ctl/report.h); --redis may come before it */
 	int ri = 1;
 	const char *ruser = getenv("GK_REDIS_USER"), *rpwfile = NULL;
+	const char *suser = getenv(GK_REDIS_SENTINEL_USER_ENV), *spwfile = NULL;
 	for (;;) {
 		if (ri + 1 < argc && (!strcmp(argv[ri], "--redis") || !strcmp(argv[ri], "-r")))
 			o.redis = argv[ri + 1], ri += 2;
@@ -174,6 +189,10 @@ int main(int argc, char **argv)
 			rpwfile = argv[ri + 1], ri += 2;
 		else if (ri + 1 < argc && !strcmp(argv[ri], "--master-name"))
 			master = argv[ri + 1], ri += 2;
+		else if (ri + 1 < argc && !strcmp(argv[ri], "--sentinel-user"))
+			suser = argv[ri + 1], ri += 2;
+		else if (ri + 1 < argc && !strcmp(argv[ri], "--sentinel-password-file"))
+			spwfile = argv[ri + 1], ri += 2;
 		else if (ri + 1 < argc && !strcmp(argv[ri], "--sentinel")) {
 			if (gk_redis_sentinel_add(&sentinel, argv[ri + 1], 0, serr, sizeof(serr))) {
 				fprintf(stderr, "gkctl: --sentinel: %s\n", serr);
@@ -184,6 +203,8 @@ int main(int argc, char **argv)
 			break;
 	}
 	if (ri < argc && strcmp(argv[ri], "report") == 0) {
+		if (sentinel_auth(&sentinel, suser, spwfile) != 0)
+			return GK_CTL_USAGE;
 		int src = use_sentinels(&sentinel, master, ruser, rpwfile, &o.redis);
 		if (src)
 			return src;
@@ -207,6 +228,8 @@ int main(int argc, char **argv)
 	                                   {"sentinel", required_argument, NULL, 'S'},
 	                                   {"master-name", required_argument, NULL, 'M'},
 	                                   {"control", required_argument, NULL, 'C'},
+	                                   {"sentinel-user", required_argument, NULL, 'E'},
+	                                   {"sentinel-password-file", required_argument, NULL, 'F'},
 	                                   {"help", no_argument, NULL, 'h'},
 	                                   {"version", no_argument, NULL, 'V'},
 	                                   {NULL, 0, NULL, 0}};
@@ -265,6 +288,12 @@ int main(int argc, char **argv)
 		case 'C':
 			o.control = optarg;
 			break;
+		case 'E':
+			suser = optarg;
+			break;
+		case 'F':
+			spwfile = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -283,6 +312,9 @@ int main(int argc, char **argv)
 		return GK_CTL_USAGE;
 	}
 	o.auth = &auth;
+	if (sentinel_auth(&sentinel, suser, spwfile) != 0)
+		return GK_CTL_USAGE;
+	o.sentinel_auth = &sentinel; /* also for the sentinels of a config (-c) */
 	int src = use_sentinels(&sentinel, master, ruser, rpwfile, &o.redis);
 	if (src)
 		return src;

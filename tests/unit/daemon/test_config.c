@@ -565,6 +565,46 @@ static void test_redis_auth(void **state)
 	             GK_ECONFIG, 8, "empty");
 }
 
+/* redis.sentinel_user and redis.sentinel_password_file: read at load into the sentinel
+ * list (and the primary's, with primary: sentinel), relative to the config; without
+ * sentinels, or with a missing file, the load fails with the line. */
+static void test_redis_sentinel_auth(void **state)
+{
+	(void)state;
+	char pw[160];
+	unsetenv(GK_REDIS_SENTINEL_PASSWORD_ENV);
+	snprintf(pw, sizeof(pw), "%s/sentinel.pw", tmpdir);
+	write_file(pw, "sentinel-s3cret\n");
+	gk_config_t *cfg = load_ok(LISTEN ZONES "redis:\n  sentinels: [\"127.0.0.1:26379\"]\n"
+	                                        "  master_name: gk\n  primary: sentinel\n"
+	                                        "  sentinel_user: gk-sentinel\n"
+	                                        "  sentinel_password_file: sentinel.pw\n");
+	assert_string_equal(cfg->redis.sentinel->user, "gk-sentinel");
+	assert_string_equal(cfg->redis.sentinel->password, "sentinel-s3cret");
+	assert_string_equal(cfg->redis.primary->sentinel.password, "sentinel-s3cret");
+	assert_null(cfg->redis.auth); /* the data user is another matter */
+	gk_config_free(cfg);
+	/* a requirepass sentinel: the password alone, from the environment */
+	setenv(GK_REDIS_SENTINEL_PASSWORD_ENV, "env-spw", 1);
+	cfg = load_ok(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n"
+	                           "  sentinels: [\"127.0.0.1:26379\"]\n  master_name: gk\n"
+	                           "  primary: sentinel\n");
+	assert_string_equal(cfg->redis.primary->sentinel.user, "");
+	assert_string_equal(cfg->redis.primary->sentinel.password, "env-spw");
+	gk_config_free(cfg);
+	unsetenv(GK_REDIS_SENTINEL_PASSWORD_ENV);
+	expect_error(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n"
+	                          "  sentinel_password_file: sentinel.pw\n",
+	             GK_ECONFIG, 7, "no redis.sentinels");
+	expect_error(LISTEN ZONES
+	             "redis:\n  sentinels: [\"127.0.0.1:2\"]\n  master_name: gk\n"
+	             "  sentinel_user: gk-sentinel\n  sentinel_password_file: none.pw\n",
+	             GK_ECONFIG, 9, "none.pw");
+	expect_error(LISTEN ZONES "redis:\n  sentinels: [\"127.0.0.1:2\"]\n  master_name: gk\n"
+	                          "  sentinel_user: gk-sentinel\n",
+	             GK_ECONFIG, 8, "no password");
+}
+
 static void test_filing_errors(void **state)
 {
 	(void)state;
@@ -697,7 +737,8 @@ int main(void)
 	    cmocka_unit_test(test_proxy_protocol),     cmocka_unit_test(test_discovery_section),
 	    cmocka_unit_test(test_parse_addr),         cmocka_unit_test(test_filing_defaults),
 	    cmocka_unit_test(test_filing_keys),        cmocka_unit_test(test_filing_errors),
-	    cmocka_unit_test(test_redis_auth),         cmocka_unit_test(test_redis_sentinel),
+	    cmocka_unit_test(test_redis_auth),         cmocka_unit_test(test_redis_sentinel_auth),
+	    cmocka_unit_test(test_redis_sentinel),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }

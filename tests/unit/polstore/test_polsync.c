@@ -205,6 +205,15 @@ static void tail_start(gk_polsync_t *ps)
 	                       .policy_ctx = ps};
 	assert_int_equal(gk_status_create(&sc, &tail_st), 0);
 	assert_int_equal(gk_status_start(tail_st), 0);
+	/* announcements come from its tail: wait until it loaded and tails (a full load of
+	 * every bucket takes a while under the sanitizers) */
+	gk_status_info_t in = {0};
+	for (uint64_t end = now_ms() + 20000; now_ms() < end; usleep(1000)) {
+		gk_status_info(tail_st, &in);
+		if (in.ready)
+			break;
+	}
+	assert_true(in.ready);
 }
 
 static void tail_stop(void)
