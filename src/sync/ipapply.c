@@ -27,7 +27,7 @@ static double now(void)
 static int hset_batches(gk_sync_conn_t *cn, gk_sync_lock_t *lock, const char *key,
                         const gk_ip_range_t *r, size_t n, int in_multi)
 {
-	gk_sync_resp_t b = {0};
+	gk_sync_args_t b = {0};
 	char field[GK_IP_RANGE_TEXT];
 	int rc = 0;
 	for (size_t i = 0; !rc && i < n;) {
@@ -38,9 +38,8 @@ static int hset_batches(gk_sync_conn_t *cn, gk_sync_lock_t *lock, const char *ke
 			i = n;
 			break;
 		}
-		gk_sync_resp_num(&b, '*', 2 + 2 * m);
-		gk_sync_resp_bulk(&b, "HSET", 4);
-		gk_sync_resp_bulk(&b, key, strlen(key));
+		gk_sync_args_add(&b, "HSET", 4);
+		gk_sync_args_add(&b, key, strlen(key));
 		size_t k = 0;
 		for (; i < n && k < m; i++) {
 			if (r[i].remove)
@@ -51,14 +50,14 @@ static int hset_batches(gk_sync_conn_t *cn, gk_sync_lock_t *lock, const char *ke
 				rc = GK_ENOMEM;
 				break;
 			}
-			gk_sync_resp_bulk(&b, field, fl);
-			gk_sync_resp_bulk(&b, v, strlen(v));
+			gk_sync_args_copy(&b, field, fl);
+			gk_sync_args_copy(&b, v, strlen(v));
 			free(v);
 			k++;
 		}
 		if (rc)
 			break;
-		rc = gk_sync_resp_send(cn, &b);
+		rc = gk_sync_args_send(cn, &b);
 		cn->pending++;
 		if (!rc && !in_multi && cn->pending >= 64) {
 			rc = gk_sync_lock_renew(lock);
@@ -66,7 +65,7 @@ static int hset_batches(gk_sync_conn_t *cn, gk_sync_lock_t *lock, const char *ke
 				rc = gk_sync_conn_drain(cn);
 		}
 	}
-	free(b.p);
+	gk_sync_args_free(&b);
 	return rc;
 }
 
@@ -247,7 +246,7 @@ int gk_sync_ip_apply(const gk_sync_opts_t *o, const gk_ipfeed_t *f, const char *
 			rc = gk_sync_conn_send(&cn, 1, exec);
 		cn.pending += 5;
 	} else {
-		gk_sync_resp_t b = {0};
+		gk_sync_args_t b = {0};
 		char field[GK_IP_RANGE_TEXT];
 		size_t nrem = 0;
 		for (size_t i = 0; i < f->n; i++)
@@ -255,19 +254,18 @@ int gk_sync_ip_apply(const gk_sync_opts_t *o, const gk_ipfeed_t *f, const char *
 		rc = gk_sync_conn_send(&cn, 1, multi);
 		cn.pending++;
 		if (!rc && nrem) {
-			gk_sync_resp_num(&b, '*', 2 + nrem);
-			gk_sync_resp_bulk(&b, "HDEL", 4);
-			gk_sync_resp_bulk(&b, GK_KEY_IP_RANGES, strlen(GK_KEY_IP_RANGES));
+			gk_sync_args_add(&b, "HDEL", 4);
+			gk_sync_args_add(&b, GK_KEY_IP_RANGES, strlen(GK_KEY_IP_RANGES));
 			for (size_t i = 0; i < f->n; i++)
 				if (f->r[i].remove) {
 					size_t fl = gk_ip_range_format(f->r[i].first, f->r[i].last,
 					                               f->r[i].v4, field);
-					gk_sync_resp_bulk(&b, field, fl);
+					gk_sync_args_copy(&b, field, fl);
 				}
-			rc = gk_sync_resp_send(&cn, &b);
+			rc = gk_sync_args_send(&cn, &b);
 			cn.pending++;
 		}
-		free(b.p);
+		gk_sync_args_free(&b);
 		if (!rc)
 			rc = hset_batches(&cn, &lock, GK_KEY_IP_RANGES, f->r, f->n, 1);
 		const char *set[] = {"SET", GK_KEY_IP_SERIAL, serial};
