@@ -72,8 +72,18 @@ struct gk_server {
 	gk_policy_t *pol_next; /* under pol_mu */
 	uint64_t pol_next_version;
 	char pol_next_key[80];
-	gk_secondary_t *sec; /* secondary zones (xfr/secondary.h), or NULL */
+	gk_secondary_t *sec;     /* secondary zones (xfr/secondary.h), or NULL */
+	struct gk_tls_ctx **tls; /* per boot->tls listener (daemon/tls.c), or NULL */
 };
+
+/* tls.c: DNS-over-TLS certificates. create reads boot->tls's certificates and keys (as
+ * root, before the privilege drop) into s->tls and fills p's tls listeners (*tls_out,
+ * freed by the caller with free()); reload re-reads next's files into the running
+ * listeners (logging, per file, what failed: the old certificate keeps serving); free
+ * after the workers stopped. */
+int gk_daemon_tls_create(gk_server_t *s, gk_net_tls_t **tls_out, char *err, size_t errlen);
+void gk_daemon_tls_reload(gk_server_t *s, const gk_config_t *next);
+void gk_daemon_tls_free(gk_server_t *s);
 
 struct gk_daemon_sync_report {
 	const char *what;

@@ -162,6 +162,7 @@ void gk_daemon_reload(gk_server_t *s)
 			gk_daemon_policy_log("reloaded", newpol, cfg->policy.file);
 	}
 	report_restart_only(s->boot, cfg);
+	gk_daemon_tls_reload(s, cfg);
 	gk_log_set_level(cfg->log_level);
 	if (s->cur != s->boot)
 		gk_config_free(s->cur);
