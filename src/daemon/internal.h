@@ -84,6 +84,9 @@ struct gk_server {
 int gk_daemon_tls_create(gk_server_t *s, gk_net_tls_t **tls_out, char *err, size_t errlen);
 void gk_daemon_tls_reload(gk_server_t *s, const gk_config_t *next);
 void gk_daemon_tls_free(gk_server_t *s);
+/* --check: every tls listener's certificate and key load and match. 0 or an error, err
+ * naming the listener and the file. */
+int gk_daemon_tls_check(const gk_config_t *cfg, char *err, size_t errlen);
 
 struct gk_daemon_sync_report {
 	const char *what;

@@ -43,6 +43,8 @@ int gk_server_check(const char *config_path, char *err, size_t errlen, char *sum
 		else
 			gk_psl_close(psl);
 	}
+	if (rc == 0)
+		rc = gk_daemon_tls_check(cfg, err, errlen);
 	if (rc == 0 && summarylen > 0)
 		snprintf(summary, summarylen,
 		         "%s: ok: %zu zones, %zu RRs, %zu listen addresses%s%s", config_path,

@@ -49,6 +49,23 @@ int gk_daemon_tls_create(gk_server_t *s, gk_net_tls_t **tls_out, char *err, size
 	return 0;
 }
 
+int gk_daemon_tls_check(const gk_config_t *cfg, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < cfg->n_tls; i++) {
+		const gk_config_tls_t *t = &cfg->tls[i];
+		gk_tls_ctx_t *ctx;
+		char why[400];
+		int rc =
+		    gk_tls_ctx_new(t->certificate, t->key, t->min_version, &ctx, why, sizeof(why));
+		if (rc != 0) {
+			snprintf(err, errlen, "%s: tls %s: %s", cfg->path, t->listen.text, why);
+			return rc;
+		}
+		gk_tls_ctx_free(ctx);
+	}
+	return 0;
+}
+
 void gk_daemon_tls_reload(gk_server_t *s, const gk_config_t *next)
 {
 	const gk_config_t *boot = s->boot;

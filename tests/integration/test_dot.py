@@ -226,6 +226,18 @@ def main(binary):
 		text = gk.log_text()
 		assert rc == 0, text
 		assert "ERROR: AddressSanitizer" not in text and "runtime error" not in text, text
+		# --check loads the certificates: the broken one is named, as is a missing key
+		r = subprocess.run([binary, "-c", gk.conf, "--check"], capture_output=True, text=True,
+				   timeout=60)
+		assert r.returncode == 1 and "%s: cannot load the certificate chain" % cert in r.stderr, r
+		shutil.copy(os.path.join(tmp, "srv1.pem"), cert)
+		os.unlink(key)
+		r = subprocess.run([binary, "-c", gk.conf, "--check"], capture_output=True, text=True,
+				   timeout=60)
+		assert r.returncode == 1 and "%s: cannot load the private key" % key in r.stderr, r
+		# and the daemon refuses to start, naming it
+		p = subprocess.run([binary, "-c", gk.conf], capture_output=True, text=True, timeout=60)
+		assert p.returncode != 0 and key in p.stderr, p
 	h.log("test_dot: ok")
 
 
