@@ -11,7 +11,9 @@
 # finishes its handshake is closed at handshake_timeout_ms (waited on the timeout counter)
 # while another client is answered meanwhile; SIGHUP with a new certificate serves its
 # serial to new connections; SIGHUP with a broken certificate keeps the old one and logs
-# the file's name. The daemon must exit 0 with nothing from the sanitizers in its log.
+# the file's name; at max_connections a new client evicts the least recently active one,
+# and idle connections are closed at idle_timeout_ms; --check names a broken certificate
+# or a missing key, and the daemon will not start without its key. The daemon must exit 0 with nothing from the sanitizers in its log.
 import os
 import shutil
 import signal
@@ -127,6 +129,53 @@ def kdig(port, tmp, name, qtype, transport):
 	return r.stdout
 
 
+def closed(s):
+	"""True once the server has closed s (the TLS layer may first deliver close_notify)."""
+	try:
+		return s.recv(100) == b""
+	except (ssl.SSLError, ConnectionError):
+		return True
+
+
+def cap_and_idle(binary, tmp, ca, cert, key):
+	"""max_connections 2 on one worker: a third client evicts the least recently active;
+	idle_timeout_ms closes the others, each counted."""
+	sub = os.path.join(tmp, "cap")
+	os.mkdir(sub)
+	mport, tport = h.free_port(), h.free_port()
+	extra = ("metrics:\n  listen: \"127.0.0.1:%d\"\n"
+		 "tls:\n  - listen: \"127.0.0.1:%d\"\n    certificate: \"%s\"\n    key: \"%s\"\n"
+		 "    max_connections: 2\n    idle_timeout_ms: 1000\n" % (mport, tport, cert, key))
+	gk = h.start_gk(binary, sub, extra=extra, workers=1)
+	ctx = client_ctx(ca)
+	q = dns.message.make_query("www.example.cn", "A")
+
+	def closes(reason):
+		m = h.metrics(mport)
+		return int(m['gatekeeper_tls_connections_closed_total{reason="%s"}' % reason])
+	try:
+		conns = []
+		for _ in range(2):
+			s = dot_connect(tport, ctx)
+			s.sendall(frame(q.to_wire()))
+			assert read_msg(s).answer
+			conns.append(s)
+		third = dot_connect(tport, ctx)  # the oldest, conns[0], makes room
+		third.sendall(frame(q.to_wire()))
+		assert read_msg(third).answer
+		assert closes("evicted") == 1 and closed(conns[0])
+		wait_for("idle connections closed", lambda: closes("idle") == 2)
+		assert closed(conns[1]) and closed(third)
+		for s in conns + [third]:
+			s.close()
+	finally:
+		rc = gk.stop()
+	text = gk.log_text()
+	assert rc == 0, text
+	assert "ERROR: AddressSanitizer" not in text and "runtime error" not in text, text
+	h.log("test_dot: cap of 2: the least recently active evicted; idle ones closed")
+
+
 def main(binary):
 	for tool in ("openssl", "kdig"):
 		if shutil.which(tool) is None:
@@ -226,6 +275,11 @@ def main(binary):
 		text = gk.log_text()
 		assert rc == 0, text
 		assert "ERROR: AddressSanitizer" not in text and "runtime error" not in text, text
+		# the connection cap and the idle timeout, on a one-worker daemon capped at 2
+		shutil.copy(os.path.join(tmp, "srv2.pem"), cert)  # the broken one is still there
+		cap_and_idle(binary, tmp, ca, cert, key)
+		with open(cert, "w") as f:
+			f.write("-----BEGIN CERTIFICATE-----\nnot a certificate\n")
 		# --check loads the certificates: the broken one is named, as is a missing key
 		r = subprocess.run([binary, "-c", gk.conf, "--check"], capture_output=True, text=True,
 				   timeout=60)
