@@ -13,7 +13,8 @@
 # serial to new connections; SIGHUP with a broken certificate keeps the old one and logs
 # the file's name; at max_connections a new client evicts the least recently active one,
 # and idle connections are closed at idle_timeout_ms; --check names a broken certificate
-# or a missing key, and the daemon will not start without its key. The daemon must exit 0 with nothing from the sanitizers in its log.
+# or a missing key, and the daemon will not start without its key; from a configured load
+# balancer a PROXY v2 header precedes the handshake (and is required). The daemon must exit 0 with nothing from the sanitizers in its log.
 import os
 import shutil
 import signal
@@ -31,6 +32,8 @@ import dns.query  # noqa: E402
 import dns.rcode  # noqa: E402
 
 NAME = "dns.test"
+LB = "127.0.0.2"  # a load balancer (proxy_protocol.from)
+SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 QUESTIONS = [("example.cn", "SOA"), ("www.example.cn", "A"), ("example.cn", "NS"),
 	     ("nonexistent.example.cn", "A"), ("www.example.cn", "TXT"),
 	     ("www.sub.example.cn", "A"), ("other.com.cn", "SOA"), ("www.not-ours.net", "A")]
@@ -186,9 +189,10 @@ def main(binary):
 		shutil.copy(os.path.join(tmp, "srv1.pem"), cert)
 		mport, tport = h.free_port(), h.free_port()
 		extra = ("metrics:\n  listen: \"127.0.0.1:%d\"\n"
+			 "proxy_protocol:\n  from: [\"%s\"]\n"
 			 "tls:\n  - listen: \"127.0.0.1:%d\"\n    certificate: cert.pem\n"
 			 "    key: srv.key\n    handshake_timeout_ms: 500\n    max_connections: 64\n"
-			 % (mport, tport))
+			 % (mport, LB, tport))
 		gk = h.start_gk(binary, tmp, extra=extra)
 		try:
 			port = gk.port
@@ -252,6 +256,34 @@ def main(binary):
 					pass
 			wait_for("failed handshake counted",
 				 lambda: counters(mport)["failed"] == before["failed"] + 1)
+			# PROXY v2 from the balancer: the header in clear, then the handshake
+			px = lambda: {r: int(h.metrics(mport)['gatekeeper_proxy_headers_total{result="%s"}' % r])
+				      for r in ("accepted", "malformed")}
+			p0 = px()
+			body = socket.inet_aton("192.0.2.10") + socket.inet_aton("127.0.0.1") + \
+				struct.pack("!HH", 40000, 853)
+			raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+			raw.bind((LB, 0))
+			raw.settimeout(5)
+			raw.connect(("127.0.0.1", tport))
+			raw.sendall(SIG + b"\x21\x11" + struct.pack("!H", len(body)) + body)
+			with ctx.wrap_socket(raw, server_hostname=NAME) as s:
+				s.sendall(frame(q.to_wire()))
+				assert read_msg(s).answer
+			assert px() == {"accepted": p0["accepted"] + 1, "malformed": p0["malformed"]}
+			# ... and without one: the TLS ClientHello is not a header, the connection closes
+			raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+			raw.bind((LB, 0))
+			raw.settimeout(5)
+			raw.connect(("127.0.0.1", tport))
+			try:
+				ctx.wrap_socket(raw, server_hostname=NAME).close()
+				raise AssertionError("handshake without a PROXY header from the balancer")
+			except (ssl.SSLError, ConnectionError):
+				pass
+			raw.close()
+			assert px() == {"accepted": p0["accepted"] + 1, "malformed": p0["malformed"] + 1}
+			h.log("test_dot: PROXY v2 before the handshake from the balancer; required from it")
 			# SIGHUP: the new certificate is served to new connections
 			shutil.copy(os.path.join(tmp, "srv2.pem"), cert)
 			gk.signal(signal.SIGHUP)
@@ -285,6 +317,11 @@ def main(binary):
 				   timeout=60)
 		assert r.returncode == 1 and "%s: cannot load the certificate chain" % cert in r.stderr, r
 		shutil.copy(os.path.join(tmp, "srv1.pem"), cert)
+		shutil.copy(os.path.join(tmp, "ca.key"), key)  # a key of another certificate
+		r = subprocess.run([binary, "-c", gk.conf, "--check"], capture_output=True, text=True,
+				   timeout=60)
+		assert r.returncode == 1 and "%s: cannot load the private key" % key in r.stderr and \
+			"key values mismatch" in r.stderr, r
 		os.unlink(key)
 		r = subprocess.run([binary, "-c", gk.conf, "--check"], capture_output=True, text=True,
 				   timeout=60)
