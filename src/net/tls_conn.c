@@ -532,11 +532,17 @@ static void tick(uv_timer_t *tm)
 	struct tls_worker *t = tm->data;
 	struct gk_worker *w = t->w;
 	uint64_t now = uv_now(&w->loop);
-	while (t->hs_head && now - t->hs_head->accepted >= t->hs_head->l->handshake_ms) {
+	/* both lists are ordered by time, not by deadline: listeners' timeouts may differ */
+	for (struct tconn *c = t->hs_head, *nx; c; c = nx) {
+		nx = c->hs_next;
+		if (now - c->accepted < c->l->handshake_ms) {
+			if (t->n == 1)
+				break;
+			continue;
+		}
 		w->ctr.tls_handshake_timeout++;
-		conn_close(t->hs_head);
+		conn_close(c);
 	}
-	/* the activity list is ordered by time, not by timeout: listeners may differ */
 	for (struct tconn *c = t->lru_head, *nx; c; c = nx) {
 		nx = c->next;
 		if (now - c->last_active < c->l->idle_ms) {
