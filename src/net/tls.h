@@ -41,6 +41,12 @@ GK_MUST_CHECK int gk_tls_ctx_reload(gk_tls_ctx_t *t, const char *cert, const cha
  * frees it with SSL_free. Any thread. */
 void *gk_tls_ctx_ssl_new(gk_tls_ctx_t *t);
 
+/* Make a new session-ticket key now: the current one becomes the previous (still accepted),
+ * the previous is forgotten (its tickets no longer resume). Ticket issuance calls it
+ * once the current key is GK_TLS_TICKET_ROTATE_S old. Returns 0 or GK_EIO (no random
+ * bytes: the keys are unchanged). Any thread. */
+GK_MUST_CHECK int gk_tls_ctx_rotate(gk_tls_ctx_t *t);
+
 /* Free t. Connections made from it may outlive it (they hold the OpenSSL context), but
  * their ticket callback uses t: free it only once workers are stopped. NULL is ignored. */
 void gk_tls_ctx_free(gk_tls_ctx_t *t);

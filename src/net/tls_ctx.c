@@ -49,18 +49,33 @@ static int new_key(struct ticket_key *k)
 	return 0;
 }
 
-/* Under mu: make a new current key when the current one is a period old. */
-static void rotate(struct gk_tls_ctx *t)
+/* Under mu: a new current key, the current one kept as the previous. */
+static int rotate_locked(struct gk_tls_ctx *t, time_t now)
 {
-	time_t now = time(NULL);
-	if (t->k[0].set && now - t->made < (time_t)GK_TLS_TICKET_ROTATE_S)
-		return;
 	struct ticket_key nk;
 	if (new_key(&nk) != 0)
-		return; /* keep the old key rather than none */
+		return GK_EIO; /* keep the old key rather than none */
 	t->k[1] = t->k[0];
 	t->k[0] = nk;
 	t->made = now;
+	OPENSSL_cleanse(&nk, sizeof(nk));
+	return 0;
+}
+
+/* Under mu: rotate when the current key is a period old (or there is none yet). */
+static void rotate_due(struct gk_tls_ctx *t)
+{
+	time_t now = time(NULL);
+	if (!t->k[0].set || now - t->made >= (time_t)GK_TLS_TICKET_ROTATE_S)
+		(void)rotate_locked(t, now);
+}
+
+int gk_tls_ctx_rotate(gk_tls_ctx_t *t)
+{
+	uv_mutex_lock(&t->mu);
+	int rc = rotate_locked(t, time(NULL));
+	uv_mutex_unlock(&t->mu);
+	return rc;
 }
 
 static int ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *cctx,
@@ -71,7 +86,7 @@ static int ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv, EVP_CIPH
 	int ret = 1;
 	uv_mutex_lock(&t->mu);
 	if (enc) {
-		rotate(t);
+		rotate_due(t);
 		k = t->k[0];
 	} else if (t->k[0].set && memcmp(name, t->k[0].name, 16) == 0) {
 		k = t->k[0];
@@ -96,10 +111,10 @@ static int ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv, EVP_CIPH
 	};
 	int ok = enc ? EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes, iv)
 	             : EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k.aes, iv);
+	if (ok == 1)
+		ok = EVP_MAC_CTX_set_params(hctx, params); /* reads k.hmac: cleanse after */
 	OPENSSL_cleanse(&k, sizeof(k));
-	if (ok != 1 || EVP_MAC_CTX_set_params(hctx, params) != 1)
-		return -1;
-	return ret;
+	return ok == 1 ? ret : -1;
 }
 
 /* The first OpenSSL error as text (the reason a file did not load). */
