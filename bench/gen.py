@@ -524,8 +524,9 @@ def write_dnsdist_conf(path, port, backend_port, cdb, check_name, mode="cdb"):
 		f.write("\n".join(lines) + "\n")
 
 
-def write_nsd_conf(manifest, path, port, workdir):
-	"""NSD config for the manifest's zones on 127.0.0.1@port; state files under workdir."""
+def write_nsd_conf(manifest, path, port, workdir, control=None):
+	"""NSD config for the manifest's zones on 127.0.0.1@port; state files under workdir; with
+	control (a path), nsd-control on that unix socket (no TLS: a local socket)."""
 	lines = [
 		"server:",
 		"\tip-address: 127.0.0.1@%d" % port,
@@ -548,10 +549,49 @@ def write_nsd_conf(manifest, path, port, workdir):
 		"\ttcp-count: 256",
 		"\ttcp-timeout: 60",
 		"remote-control:",
-		"\tcontrol-enable: no",
-	]
+	] + (["\tcontrol-enable: yes", "\tcontrol-interface: \"%s\"" % control] if control else ["\tcontrol-enable: no"])
 	for z in manifest["zones"]:
 		lines += ["zone:", "\tname: \"%s\"" % z["name"], "\tzonefile: \"%s\"" % z["file"]]
+	with open(path, "w") as f:
+		f.write("\n".join(lines) + "\n")
+
+
+def write_knot_conf(manifest, path, port, workdir):
+	"""Knot DNS (3.2) config for the manifest's zones on 127.0.0.1@port, one UDP and one TCP
+	worker (as NSD's server-count: 1 and gatekeeperd's workers: 1), zone files read as they
+	are (no journal, no write-back, no semantic checks), knotc on workdir/knot.sock. The zone
+	files all live in one directory, so each zone entry is just its name."""
+	zdirs = {os.path.dirname(z["file"]) for z in manifest["zones"]}
+	if len(zdirs) != 1 or any(os.path.basename(z["file"]) != z["name"] + ".zone" for z in manifest["zones"]):
+		raise ValueError("write_knot_conf: zone files must be DIR/NAME.zone in one directory")
+	lines = [
+		"server:",
+		"    listen: 127.0.0.1@%d" % port,
+		"    rundir: \"%s\"" % workdir,
+		"    pidfile: \"%s/knot.pid\"" % workdir,
+		"    udp-workers: 1",
+		"    tcp-workers: 1",
+		"    background-workers: 1",
+		"database:",
+		"    storage: \"%s/db\"" % workdir,
+		"control:",
+		"    listen: \"%s/knot.sock\"" % workdir,
+		"    timeout: 600",
+		"log:",
+		"  - target: \"%s/knot.log\"" % workdir,
+		"    any: info",
+		"template:",
+		"  - id: default",
+		"    storage: \"%s\"" % zdirs.pop(),
+		"    file: \"%s.zone\"",
+		"    zonefile-sync: -1",
+		"    zonefile-load: whole",
+		"    journal-content: none",
+		"    semantic-checks: off",
+		"zone:",
+	]
+	for z in manifest["zones"]:
+		lines.append("  - domain: \"%s\"" % z["name"])
 	with open(path, "w") as f:
 		f.write("\n".join(lines) + "\n")
 

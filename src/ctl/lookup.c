@@ -40,6 +40,7 @@ struct look {
 	gk_psl_t *psl;
 	void *redis;
 	gk_policy_t *policy;
+	gk_policy_t *defpol; /* no policy: the config's filing.* rules, as gatekeeperd */
 	char policy_src[300];
 	gk_zoneset_t *zs;
 	gk_status_t *st;
@@ -58,16 +59,12 @@ struct look {
 
 static const char *act_name(unsigned a)
 {
-	static const char *const n[] = {"resolve", "refuse",   "nxdomain", "nodata",
-	                                "drop",    "redirect", "tcp-only"};
-	return a < sizeof(n) / sizeof(n[0]) ? n[a] : "?";
+	return gk_decide_action_name(a);
 }
 
 static const char *why_name(unsigned w)
 {
-	static const char *const n[] = {"-",        "unfiled", "revoked", "unknown",
-	                                "starting", "blocked", "allowed", "tcp-only"};
-	return w < sizeof(n) / sizeof(n[0]) ? n[w] : "?";
+	return gk_decide_why_name(w);
 }
 
 static const char *provider_name(uint32_t id, void *ctx)
@@ -504,7 +501,11 @@ static int decide(struct look *l, const uint8_t *name, size_t len)
 		return GK_CTL_IO;
 	}
 	gk_status_set_ready(l->st);
-	gk_config_pkt_opts(cfg, l->st, l->psl, l->policy, &l->opts);
+	if (l->policy == NULL && gk_config_default_policy(cfg, &l->defpol) != 0) {
+		fprintf(l->errf, "gkctl: out of memory\n");
+		return GK_CTL_IO;
+	}
+	gk_config_pkt_opts(cfg, l->st, l->psl, l->policy ? l->policy : l->defpol, &l->opts);
 	uint16_t qt = qtype_of(l->o->qtype);
 	if (qt == 0) {
 		fprintf(l->errf, "gkctl: unknown query type '%s'\n", l->o->qtype);
@@ -612,6 +613,7 @@ out:
 	gk_status_free(l.st);
 	gk_zoneset_free(l.zs);
 	gk_policy_free(l.policy);
+	gk_policy_free(l.defpol);
 	gk_polstore_disconnect(l.redis);
 	gk_psl_close(l.psl);
 	gk_config_free(l.cfg);

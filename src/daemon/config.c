@@ -19,6 +19,8 @@
 #include <yaml.h>
 #include "common/yamldepth.h"
 #include "daemon/config.h"
+#include "daemon/config_internal.h"
+#include "zonelist/zonelist.h"
 #include "redis/redis.h"
 #include "gk/discovery.h"
 #include "xfr/conf.h"
@@ -30,8 +32,9 @@ struct ctx {
 	size_t errlen;
 	int rc;
 	gk_config_t *cfg;
-	char *dir;      /* directory of the config file, "" when none */
-	unsigned flags; /* GK_CONFIG_NO_SECRETS */
+	char *dir;         /* directory of the config file, "" when none */
+	unsigned flags;    /* GK_CONFIG_NO_SECRETS, GK_CONFIG_NO_ZONE_LISTS */
+	size_t zones_line; /* the zones key, 0 when absent */
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct ctx *c, size_t line, const char *fmt,
@@ -403,17 +406,6 @@ static int visit_zone(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_
 	return fail(c, line_of(k), "zones: unknown key '%s' (expected name, file)", key);
 }
 
-/* Lowercased name without one trailing dot, for duplicate detection. */
-static void canon(const char *in, char *out, size_t outlen)
-{
-	size_t n = 0;
-	for (; in[n] != '\0' && n + 1 < outlen; n++)
-		out[n] = (char)tolower((unsigned char)in[n]);
-	if (n > 1 && out[n - 1] == '.')
-		n--;
-	out[n] = '\0';
-}
-
 /* Zone names compared as the duplicate check does: case and one trailing dot aside. */
 static int cmp_zone_name(const void *pa, const void *pb)
 {
@@ -459,59 +451,13 @@ static char *resolve(struct ctx *c, const char *file)
 	return p;
 }
 
-struct canon_idx {
-	char name[256];
-	size_t i;
-};
-
-static int cmp_canon(const void *a, const void *b)
-{
-	const struct canon_idx *x = a, *y = b;
-	int r = strcmp(x->name, y->name);
-	return r ? r : (x->i < y->i ? -1 : 1);
-}
-
-/* A zone configured twice is an error at the later entry's line: names sorted once, then
- * neighbours compared (a million-zone list costs n log n, not n^2). */
-static void check_duplicates(struct ctx *c, const size_t *lines)
-{
-	size_t n = c->cfg->n_zones;
-	struct canon_idx *v = malloc((n ? n : 1) * sizeof(*v));
-	if (v == NULL) {
-		c->rc = GK_ENOMEM;
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		canon(c->cfg->zones[i].name, v[i].name, sizeof(v[i].name));
-		v[i].i = i;
-	}
-	qsort(v, n, sizeof(*v), cmp_canon);
-	size_t dup = n, first = 0;
-	for (size_t k = 1; k < n; k++)
-		if (strcmp(v[k - 1].name, v[k].name) == 0 && v[k].i < dup) {
-			dup = v[k].i;
-			first = v[k - 1].i;
-		}
-	if (dup < n)
-		fail(c, lines[dup], "zones: duplicate zone '%s' (first at line %zu)",
-		     c->cfg->zones[dup].name, lines[first]);
-	free(v);
-}
-
 static int parse_zones(struct ctx *c, yaml_node_t *n)
 {
 	if (n->type != YAML_SEQUENCE_NODE)
 		return fail(c, line_of(n), "zones: expected a list of {name, file}, got %s",
 		            type_name(n));
 	size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-	if (cnt == 0)
-		return fail(c, line_of(n), "zones: at least one zone is required");
-	c->cfg->zones = calloc(cnt, sizeof(*c->cfg->zones));
-	size_t *lines = calloc(cnt, sizeof(*lines));
-	if (c->cfg->zones == NULL || lines == NULL) {
-		free(lines);
-		return c->rc = GK_ENOMEM;
-	}
+	c->zones_line = line_of(n);
 	for (size_t i = 0; i < cnt && c->rc == 0; i++) {
 		yaml_node_t *it = yaml_document_get_node(c->doc, n->data.sequence.items.start[i]);
 		struct zone_seen z = {0};
@@ -525,18 +471,96 @@ static int parse_zones(struct ctx *c, yaml_node_t *n)
 			fail(c, line_of(it), "zones: entry '%s' has no 'file'", z.name);
 			break;
 		}
-		gk_zone_spec_t *spec = &c->cfg->zones[i];
-		spec->name = strdup(z.name);
-		spec->file = resolve(c, z.file);
-		c->cfg->n_zones = i + 1;
-		lines[i] = z.name_line;
-		if (spec->name == NULL || spec->file == NULL)
+		if (gk_config_zone_add(c->cfg, z.name, strlen(z.name), resolve(c, z.file),
+		                       GK_CONFIG_ZSRC_CONFIG, c->cfg->path, z.name_line) != 0)
 			c->rc = GK_ENOMEM;
 	}
-	if (c->rc == 0)
-		check_duplicates(c, lines);
-	free(lines);
 	return c->rc;
+}
+
+/* zone_list: FILE -- one "NAME FILE" per line (src/zonelist/zonelist.h). */
+static int parse_zone_list(struct ctx *c, yaml_node_t *v)
+{
+	const char *s = NULL;
+	if (get_string(c, "zone_list", v, &s) != 0)
+		return c->rc;
+	c->cfg->zone_list_line = line_of(v);
+	if ((c->cfg->zone_list = resolve(c, s)) == NULL)
+		return c->rc = GK_ENOMEM;
+	return 0;
+}
+
+struct dir_seen {
+	const char *path, *pattern;
+};
+
+static int visit_zones_dir(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v,
+                           void *arg)
+{
+	struct dir_seen *d = arg;
+	if (strcmp(key, "path") == 0)
+		return get_string(c, "zones_dir.path", v, &d->path);
+	if (strcmp(key, "pattern") == 0) {
+		if (get_string(c, "zones_dir.pattern", v, &d->pattern) != 0)
+			return c->rc;
+		if (!gk_zonelist_pattern_ok(d->pattern))
+			return fail(c, line_of(v),
+			            "zones_dir.pattern: '%s' needs exactly one %%s, no other '%%' "
+			            "and no '/'",
+			            d->pattern);
+		return 0;
+	}
+	return fail(c, line_of(k), "zones_dir: unknown key '%s' (expected path, pattern)", key);
+}
+
+/* zones_dir: {path: DIR, pattern: "%s.zone"} -- one zone per matching file. */
+static int parse_zones_dir(struct ctx *c, yaml_node_t *v)
+{
+	struct dir_seen d = {0};
+	if (walk_map(c, "zones_dir", v, visit_zones_dir, &d) != 0)
+		return c->rc;
+	if (d.path == NULL)
+		return fail(c, line_of(v), "zones_dir: missing required key 'path'");
+	c->cfg->zones_dir_line = line_of(v);
+	if ((c->cfg->zones_dir = resolve(c, d.path)) == NULL ||
+	    (c->cfg->zones_pattern = strdup(d.pattern ? d.pattern : "%s.zone")) == NULL)
+		return c->rc = GK_ENOMEM;
+	return 0;
+}
+
+struct control_seen {
+	const char *socket, *state_file;
+};
+
+static int visit_control(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct control_seen *d = arg;
+	if (strcmp(key, "socket") == 0)
+		return get_string(c, "control.socket", v, &d->socket);
+	if (strcmp(key, "state_file") == 0)
+		return get_string(c, "control.state_file", v, &d->state_file);
+	return fail(c, line_of(k), "control: unknown key '%s' (expected socket, state_file)", key);
+}
+
+/* control: {socket: PATH, state_file: PATH} (docs/CONTROL.md). */
+static int parse_control(struct ctx *c, yaml_node_t *v)
+{
+	struct control_seen d = {0};
+	if (walk_map(c, "control", v, visit_control, &d) != 0)
+		return c->rc;
+	if (d.socket == NULL)
+		return fail(c, line_of(v), "control: missing required key 'socket'");
+	if (d.state_file == NULL)
+		return fail(c, line_of(v), "control: missing required key 'state_file'");
+	gk_config_control_t *ct = &c->cfg->control;
+	ct->line = line_of(v);
+	ct->set = true;
+	if ((ct->socket = resolve(c, d.socket)) == NULL ||
+	    (ct->state_file = resolve(c, d.state_file)) == NULL)
+		return c->rc = GK_ENOMEM;
+	if (strlen(ct->socket) >= 108)
+		return fail(c, line_of(v), "control.socket: path longer than 107 bytes");
+	return 0;
 }
 
 /* --- redis and filing ------------------------------------------------------------- */
@@ -1133,6 +1157,12 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 		seen->zones = true;
 		return parse_zones(c, v);
 	}
+	if (strcmp(key, "zone_list") == 0)
+		return parse_zone_list(c, v);
+	if (strcmp(key, "zones_dir") == 0)
+		return parse_zones_dir(c, v);
+	if (strcmp(key, "control") == 0)
+		return parse_control(c, v);
 	if (strcmp(key, "workers") == 0)
 		return get_uint(c, "workers", v, 1, GK_CONFIG_WORKERS_MAX, &cfg->workers);
 	if (strcmp(key, "edns_udp_max") == 0) {
@@ -1213,8 +1243,8 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	}
 	return fail(c, line_of(k),
 	            "unknown key '%s' (expected listen, workers, edns_udp_max, tcp, zones, "
-	            "log_level, redis, filing, policy, metrics, dnstap, discovery, secondary, "
-	            "rate_limit, user, group, proxy_protocol, tls)",
+	            "zone_list, zones_dir, control, log_level, redis, filing, policy, metrics, "
+	            "dnstap, discovery, secondary, rate_limit, user, group, proxy_protocol, tls)",
 	            key);
 }
 
@@ -1329,11 +1359,20 @@ int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out, ch
 		goto finish;
 	if (check_privs(&c, &seen) != 0)
 		goto finish;
+	bool has_secondary = c.cfg->secondary && c.cfg->secondary->n_zones > 0;
 	if (!seen.listen)
 		fail(&c, line_of(root), "missing required key 'listen'");
-	else if (!seen.zones && !(c.cfg->secondary && c.cfg->secondary->n_zones > 0))
-		fail(&c, line_of(root), "missing required key 'zones' (or secondary.zones)");
-	else if (c.cfg->secondary)
+	else if (!seen.zones && !c.cfg->zone_list && !c.cfg->zones_dir && !c.cfg->control.set &&
+	         !has_secondary)
+		fail(&c, line_of(root),
+		     "missing required key 'zones' (or zone_list, zones_dir, control, "
+		     "secondary.zones)");
+	else if (c.cfg->n_zones == 0 && !c.cfg->zone_list && !c.cfg->zones_dir &&
+	         !c.cfg->control.set && !has_secondary)
+		fail(&c, c.zones_line, "zones: at least one zone is required");
+	if (c.rc == 0 && (c.rc = gk_config_zones_extra(c.cfg, flags, err, errlen)) == 0)
+		c.rc = gk_config_zones_dups(c.cfg, err, errlen);
+	if (c.rc == 0 && c.cfg->secondary)
 		check_secondary_overlap(&c);
 	if (c.rc == 0) {
 		gk_config_filing_t *fl = &c.cfg->filing;
@@ -1390,6 +1429,12 @@ void gk_config_free(gk_config_t *cfg)
 		free((char *)cfg->zones[i].file);
 	}
 	free(cfg->zones);
+	free(cfg->zone_origin);
+	free(cfg->zone_list);
+	free(cfg->zones_dir);
+	free(cfg->zones_pattern);
+	free(cfg->control.socket);
+	free(cfg->control.state_file);
 	free(cfg->listen);
 	free(cfg->redis.unix_path);
 	free(cfg->redis.user);

@@ -2,10 +2,12 @@
 /* src/daemon/config_opts.c -- the packet options a config answers with.
  *
  * The one place gk_pkt_opts_t is made from a config, so gatekeeperd and gkctl lookup decide
- * exactly alike.
+ * exactly alike; and the one place the config's filing.* rules become status rules (a
+ * default policy: decide/decide.h reads status rules from the policy alone).
  */
 #include <string.h>
 #include "daemon/config.h"
+#include "policy/policy.h"
 
 void gk_config_pkt_opts(const gk_config_t *cfg, struct gk_status *status, const struct gk_psl *psl,
                         const struct gk_policy *policy, gk_pkt_opts_t *o)
@@ -17,13 +19,22 @@ void gk_config_pkt_opts(const gk_config_t *cfg, struct gk_status *status, const 
 		return;
 	o->status = status;
 	o->psl = psl;
-	o->unfiled = cfg->filing.unfiled;
-	o->revoked = cfg->filing.revoked;
-	o->unknown = cfg->filing.unknown;
-	o->no_registrable = cfg->filing.no_registrable;
 	o->starting = cfg->filing.unknown;
 	if (cfg->filing.startup == GK_STARTUP_RESOLVE) {
 		memset(&o->starting, 0, sizeof(o->starting));
 		o->starting.action = GK_ACT_RESOLVE;
 	}
+}
+
+int gk_config_default_policy(const gk_config_t *cfg, struct gk_policy **out)
+{
+	*out = NULL;
+	if (!cfg->filing.enforce)
+		return 0;
+	gk_refusal_t rules[GK_POL_NSTATUS];
+	rules[GK_POL_UNFILED] = cfg->filing.unfiled;
+	rules[GK_POL_REVOKED] = cfg->filing.revoked;
+	rules[GK_POL_UNKNOWN] = cfg->filing.unknown;
+	rules[GK_POL_NOREG] = cfg->filing.no_registrable;
+	return gk_policy_from_rules(rules, out);
 }

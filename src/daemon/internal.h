@@ -74,6 +74,12 @@ struct gk_server {
 	char pol_next_key[80];
 	gk_secondary_t *sec;     /* secondary zones (xfr/secondary.h), or NULL */
 	struct gk_tls_ctx **tls; /* per boot->tls listener (daemon/tls.c), or NULL */
+	/* zones and the control channel (zones.c) */
+	struct gk_daemon_zcat *zcat; /* the zone catalogue, NULL only after out of memory */
+	uint64_t zcat_gen;           /* catalogue rebuilds so far */
+	struct gk_control *control;  /* or NULL: no control section */
+	unsigned zone_builds;        /* zone builds on the thread pool not yet published */
+	bool reload_wanted;          /* a SIGHUP came while zone_builds > 0 */
 };
 
 /* tls.c: DNS-over-TLS certificates. create reads boot->tls's certificates and keys (as
@@ -90,7 +96,9 @@ int gk_daemon_tls_check(const gk_config_t *cfg, char *err, size_t errlen);
 
 struct gk_daemon_sync_report {
 	const char *what;
-	char first[600]; /* the first error, for a failed start */
+	char first[600];             /* the first error, for a failed start */
+	const gk_zone_spec_t *specs; /* the specs synced, and per spec its error (strdup'ed) */
+	char **errs;                 /* or NULL */
 };
 
 /* ---- policy.c ---------------------------------------------------------------------- */
@@ -119,7 +127,8 @@ GK_MUST_CHECK int gk_daemon_polsync_start(gk_server_t *s, char *err, size_t errl
 
 /* ---- view.c ------------------------------------------------------------------------ */
 
-/* A new view of store zs with cfg's packet options and a reference to pol (NULL: none).
+/* A new view of store zs with cfg's packet options and a reference to pol (NULL: none, and
+ * with a replica the default policy of cfg's filing.* rules, gk_config_default_policy).
  * Returns 0 or GK_ENOMEM (err set). */
 GK_MUST_CHECK int gk_daemon_view_build(gk_zoneset_t *zs, const gk_config_t *cfg,
                                        gk_status_t *status, const gk_psl_t *psl,
@@ -163,6 +172,27 @@ GK_MUST_CHECK int gk_daemon_service_start(gk_server_t *s, char *err, size_t errl
  * and keeps the first error. */
 void gk_daemon_zone_failed(void *ctx, const gk_zone_spec_t *spec, int rc, const char *err);
 
-/* SIGHUP: re-read the config, the policy file and the changed zones, publish a new view.
- * On any error the running state stays as it was (a zone that fails keeps its version). */
-void gk_daemon_reload(gk_server_t *s);
+/* SIGHUP and the control channel's reload: re-read the config, the policy file and the
+ * changed zones, publish a new view. Returns 0, or an error (err: one line) after which the
+ * running state stays as it was; a zone that fails keeps its version and is reported in
+ * the log and the zone catalogue, not here. */
+int gk_daemon_reload(gk_server_t *s, char *err, size_t errlen);
+
+/* ---- zones.c ------------------------------------------------------------------------ */
+
+struct gk_daemon_zcat;
+
+/* Rebuild the zone catalogue from cfg after the store was synced with cfg's zones: errs
+ * (NULL, or cfg->n_zones entries, taken) holds each zone's build error. The catalogue
+ * borrows cfg's strings: cfg must stay until the next adopt. Returns 0 or GK_ENOMEM (the
+ * catalogue is then empty and zone commands fail until the next reload). */
+int gk_daemon_zones_adopt(gk_server_t *s, const gk_config_t *cfg, char **errs);
+
+/* Free a catalogue. NULL is ignored. */
+void gk_daemon_zones_free(struct gk_daemon_zcat *z);
+
+/* Open the control socket (control section) on the main loop; 0 when there is none. */
+GK_MUST_CHECK int gk_daemon_control_start(gk_server_t *s, char *err, size_t errlen);
+
+/* Close the control socket and its connections (answers in progress are dropped). */
+void gk_daemon_control_stop(gk_server_t *s);

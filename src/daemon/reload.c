@@ -21,6 +21,8 @@ void gk_daemon_zone_failed(void *ctx, const gk_zone_spec_t *spec, int rc, const 
 	(void)rc;
 	if (!r->first[0])
 		snprintf(r->first, sizeof(r->first), "%s", err);
+	if (r->errs != NULL)
+		r->errs[spec - r->specs] = strdup(err);
 	gk_log(GK_LOG_ERR, "%s: zone %s not loaded%s: %s", r->what, spec->name,
 	       strcmp(r->what, "reload") == 0 ? " (its previous version keeps serving)" : "", err);
 }
@@ -51,6 +53,10 @@ static bool same_dnstap(const gk_config_dnstap_t *a, const gk_config_dnstap_t *b
 
 static void report_restart_only(const gk_config_t *boot, const gk_config_t *next)
 {
+	if (boot->control.set != next->control.set ||
+	    !same_str(boot->control.socket, next->control.socket) ||
+	    !same_str(boot->control.state_file, next->control.state_file))
+		gk_log(GK_LOG_WARN, "reload: control settings changed: take effect after restart");
 	if (!same_listen(boot, next))
 		gk_log(GK_LOG_WARN, "reload: listen addresses changed: takes effect after restart");
 	if (boot->workers != next->workers)
@@ -101,14 +107,23 @@ static void report_restart_only(const gk_config_t *boot, const gk_config_t *next
 		                    "restart");
 }
 
-void gk_daemon_reload(gk_server_t *s)
+/* The store now serves cfg's zones: cfg becomes the current config (the catalogue borrows
+ * its strings), whatever happens to the rest of the reload. */
+static void adopt_zones(gk_server_t *s, gk_config_t *cfg, char **errs)
 {
-	char err[512];
+	(void)gk_daemon_zones_adopt(s, cfg, errs);
+	if (s->cur != s->boot)
+		gk_config_free(s->cur);
+	s->cur = cfg;
+}
+
+int gk_daemon_reload(gk_server_t *s, char *err, size_t errlen)
+{
 	gk_config_t *cfg;
-	gk_log(GK_LOG_INFO, "SIGHUP: reloading %s", s->boot->path);
-	if (gk_config_load(s->boot->path, &cfg, err, sizeof(err)) != 0) {
+	gk_log(GK_LOG_INFO, "reloading %s", s->boot->path);
+	if (gk_config_load(s->boot->path, &cfg, err, errlen) != 0) {
 		gk_log(GK_LOG_ERR, "reload failed, keeping the current zones: %s", err);
-		return;
+		return GK_ECONFIG;
 	}
 	struct gk_daemon_view *v;
 	/* enforcing needs the replica and the list opened at start */
@@ -117,17 +132,18 @@ void gk_daemon_reload(gk_server_t *s)
 	/* the policy file, unless the fleet's policy has taken over */
 	struct gk_daemon_polref *pol = s->pol, *newpol = NULL;
 	if (!s->pol_fleet) {
-		if (gk_daemon_policy_load_file(cfg, &newpol, err, sizeof(err)) != 0) {
+		if (gk_daemon_policy_load_file(cfg, &newpol, err, errlen) != 0) {
 			gk_log(GK_LOG_ERR,
 			       "reload failed, keeping the current zones and policy: %s", err);
 			gk_config_free(cfg);
-			return;
+			return GK_ECONFIG;
 		}
 		pol = newpol;
 	}
 	/* zone by zone: a zone that fails keeps its previous version, the others go on */
 	gk_zoneset_sync_stats_t st;
-	struct gk_daemon_sync_report rep = {.what = "reload"};
+	char **errs = calloc(cfg->n_zones + 1, sizeof(*errs));
+	struct gk_daemon_sync_report rep = {.what = "reload", .specs = cfg->zones, .errs = errs};
 	uint64_t t0 = uv_hrtime();
 	if (gk_zoneset_sync(s->zs, cfg->zones, cfg->n_zones, s->psl, &st, gk_daemon_zone_failed,
 	                    &rep) != 0) {
@@ -139,22 +155,25 @@ void gk_daemon_reload(gk_server_t *s)
 	       "(%.3f s)",
 	       st.rebuilt, st.unchanged, st.added, st.removed, st.failed,
 	       (double)(uv_hrtime() - t0) / 1e9);
-	if (gk_daemon_view_build(s->zs, cfg, s->status, s->psl, pol, &v, err, sizeof(err)) != 0) {
-		gk_log(GK_LOG_ERR, "reload failed, keeping the current settings: %s", err);
+	adopt_zones(s, cfg, errs);
+	for (size_t i = 0; errs != NULL && i < cfg->n_zones; i++)
+		free(errs[i]);
+	free(errs);
+	int rc = gk_daemon_view_build(s->zs, cfg, s->status, s->psl, pol, &v, err, errlen);
+	if (rc == 0 && (rc = gk_snapshot_publish(s->view, v)) != 0) {
+		gk_daemon_view_free(v);
+		snprintf(err, errlen, "out of memory");
+	}
+	if (rc != 0) {
+		gk_log(GK_LOG_ERR,
+		       "reload failed, keeping the current settings (the zones are "
+		       "reloaded): %s",
+		       err);
 		gk_daemon_polref_put(newpol);
-		gk_config_free(cfg);
 		gk_daemon_view_published(s); /* replaced zone versions still wait for reclamation */
-		return;
+		return rc;
 	}
 	size_t nz = gk_zoneset_zone_count(s->zs), nrr = gk_zoneset_rr_count(s->zs);
-	if (gk_snapshot_publish(s->view, v) != 0) {
-		gk_log(GK_LOG_ERR, "reload failed, keeping the current settings: out of memory");
-		gk_daemon_view_free(v);
-		gk_daemon_polref_put(newpol);
-		gk_config_free(cfg);
-		gk_daemon_view_published(s);
-		return;
-	}
 	if (!s->pol_fleet) {
 		gk_daemon_polref_put(s->pol);
 		s->pol = newpol; /* its own reference */
@@ -164,10 +183,8 @@ void gk_daemon_reload(gk_server_t *s)
 	report_restart_only(s->boot, cfg);
 	gk_daemon_tls_reload(s, cfg);
 	gk_log_set_level(cfg->log_level);
-	if (s->cur != s->boot)
-		gk_config_free(s->cur);
-	s->cur = cfg;
 	gk_daemon_view_published(s);
 	gk_log(GK_LOG_INFO, "reloaded: %zu zones, %zu RRs, edns_udp_max %u", nz, nrr,
 	       (unsigned)cfg->edns_udp_max);
+	return 0;
 }

@@ -202,14 +202,23 @@ static void on_signal(uv_signal_t *h, int signum)
 	if (s->stopping)
 		return;
 	if (signum == SIGHUP) {
+		char err[512];
+		if (s->zone_builds > 0) { /* run when the last one is published (zones.c) */
+			gk_log(GK_LOG_INFO, "SIGHUP: reload waits for %u zone builds",
+			       s->zone_builds);
+			s->reload_wanted = true;
+			return;
+		}
+		gk_log(GK_LOG_INFO, "SIGHUP");
 		gk_notify_reloading(s->notify);
-		gk_daemon_reload(s);
+		(void)gk_daemon_reload(s, err, sizeof(err));
 		gk_notify_reloaded(s->notify);
 		return;
 	}
 	gk_log(GK_LOG_INFO, "%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
 	s->stopping = true;
 	gk_notify_stopping(s->notify);
+	gk_daemon_control_stop(s);
 	stop_workers(s);
 	gk_secondary_free(s->sec); /* after the query threads (NOTIFY), before the loop closes */
 	s->sec = NULL;
@@ -487,6 +496,10 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 			rc = rc != 0 ? rc : GK_EZONE;
 			goto fail;
 		}
+		if ((rc = gk_daemon_zones_adopt(s, s->boot, NULL)) != 0) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
 	}
 	if (s->boot->secondary &&
 	    (rc = gk_secondary_create(&s->loop, s->zs, s->boot->secondary, s->psl,
@@ -497,9 +510,10 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 		goto fail;
 	gk_log(GK_LOG_INFO, "loaded %zu zones, %zu RRs from %s", gk_zoneset_zone_count(s->zs),
 	       gk_zoneset_rr_count(s->zs), config_path);
-	for (size_t i = 0; i < s->boot->n_zones; i++)
-		gk_log(GK_LOG_INFO, "zone %s from %s", s->boot->zones[i].name,
-		       s->boot->zones[i].file);
+	if (s->boot->n_zones <= 1000) /* a registrar's million would drown the log */
+		for (size_t i = 0; i < s->boot->n_zones; i++)
+			gk_log(GK_LOG_INFO, "zone %s from %s", s->boot->zones[i].name,
+			       s->boot->zones[i].file);
 	if ((rc = gk_snapshot_create(query_threads(s->boot), v, gk_daemon_view_free, &s->view)) !=
 	    0) {
 		gk_daemon_view_free(v);
@@ -514,6 +528,8 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 		goto fail;
 	}
 	if ((rc = gk_daemon_polsync_start(s, err, errlen)) != 0)
+		goto fail;
+	if ((rc = gk_daemon_control_start(s, err, errlen)) != 0)
 		goto fail;
 	if ((rc = start_obs(s, err, errlen)) != 0 || (rc = start_metrics(s, err, errlen)) != 0 ||
 	    (rc = start_workers(s, err, errlen)) != 0)
@@ -561,6 +577,8 @@ void gk_server_free(gk_server_t *s)
 {
 	if (s == NULL)
 		return;
+	s->stopping = true; /* a zone build finishing below publishes nothing */
+	gk_daemon_control_stop(s);
 	stop_workers(s);
 	stop_obs(s);
 	if (s->polsync != NULL)
@@ -586,6 +604,7 @@ void gk_server_free(gk_server_t *s)
 	gk_status_retired_free(s->retire_pending);
 	gk_snapshot_destroy(s->view); /* workers joined: frees current and retired views */
 	s->view = NULL;
+	gk_daemon_zones_free(s->zcat);
 	gk_zoneset_free(s->zs); /* after the retired versions: the store holds the current ones */
 	gk_status_free(s->status);
 	gk_daemon_polref_put(s->pol);

@@ -44,11 +44,24 @@ int gk_daemon_view_build(gk_zoneset_t *zs, const gk_config_t *cfg, gk_status_t *
 	_Static_assert(GK_CONFIG_PROXY_MAX == GK_NET_PROXY_MAX, "proxy_protocol.from sizes");
 	v->v.proxy.n = cfg->n_proxy_from;
 	memcpy(v->v.proxy.from, cfg->proxy_from, sizeof(v->v.proxy.from));
-	gk_config_pkt_opts(cfg, status, psl, pol ? pol->p : NULL, &v->v.opts);
 	if (pol != NULL) {
 		pol->refs++;
-		v->pol = pol;
+	} else if (status != NULL) {
+		/* no policy file nor fleet policy: the config's filing.* rules as the policy */
+		gk_policy_t *p = NULL;
+		int rc = gk_config_default_policy(cfg, &p);
+		if (rc == 0 && p != NULL && (pol = gk_daemon_polref_new(p, 0)) == NULL) {
+			gk_policy_free(p);
+			rc = GK_ENOMEM;
+		}
+		if (rc != 0) {
+			free(v);
+			snprintf(err, errlen, "out of memory");
+			return rc;
+		}
 	}
+	v->pol = pol;
+	gk_config_pkt_opts(cfg, status, psl, pol ? pol->p : NULL, &v->v.opts);
 	*out = v;
 	return 0;
 }

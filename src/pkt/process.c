@@ -2,10 +2,10 @@
 /* src/pkt/process.c -- query bytes to response bytes.
  *
  * Parse, ask the zone store for the compiled answer (zone/answer.h: the query's zone, then
- * one hash lookup for a name that exists, one per label stripped otherwise), decide (the
- * filing check and the policy), have the answer copied behind the echoed question --
- * relocated to the query name, cut at an RRset boundary when it does not fit -- and append
- * OPT. Answers that cannot be compiled are built at query time by the store, still
+ * one hash lookup for a name that exists, one per label stripped otherwise), decide
+ * (decide/decide.h: the lists, the filing check and the policy), have the answer copied behind the
+ * echoed question -- relocated to the query name, cut at an RRset boundary when it does not fit --
+ * and append OPT. Answers that cannot be compiled are built at query time by the store, still
  * without allocation.
  */
 #include <string.h>
@@ -15,7 +15,8 @@
 #include "common/psl.h"
 #include "zone/answer.h"
 #include "status/status.h"
-#include "policy/policy.h"
+#include "decide/inline.h"
+#include "policy/policy.h" /* gk_pol_local_t of a redirect */
 #include "rrl/rrl.h"
 
 #define OPT_LEN     11
@@ -42,99 +43,20 @@ enum src {
 	SRC_SERVFAIL, /* the zone is expired (a secondary past its SOA expire) */
 };
 
-/* ---- the decision (DESIGN.md "The decision") ----------------------------------------- */
-
-/* What to send instead of the answer. */
-struct verdict {
-	const gk_refusal_t *r;       /* action and EDE */
-	const gk_pol_local_t *local; /* redirect: local data, or NULL */
-	uint8_t why;                 /* gk_why_t */
-};
-
-/* Steps 5 and 6 for a registrable domain (reg NULL: there is none): true when it is refused,
- * with what in *vd; its status in *fs. The policy's status rules, when there is a policy,
- * replace the configured ones (the start-up rule stays the config's). */
-static bool judge(const gk_pkt_opts_t *o, const uint8_t *reg, size_t rlen, uint64_t hash,
-                  _Atomic uint64_t *memo, int *fs, struct verdict *vd)
-{
-	if (!reg) {
-		/* a public suffix itself (a registry's apex and infrastructure): no filing to
-		 * look up, the no_registrable rule decides (resolve unless configured) */
-		*fs = GK_FS_UNFILED;
-		vd->local = NULL;
-		vd->why = GK_WHY_UNFILED;
-		if (o->policy) {
-			const gk_pol_hit_t *h = gk_policy_status(o->policy, GK_POL_NOREG);
-			if (h->verdict != GK_POL_BLOCK)
-				return false;
-			vd->r = h->action;
-			vd->local = h->local;
-			return true;
-		}
-		vd->r = &o->no_registrable;
-		return o->no_registrable.action != GK_ACT_RESOLVE;
-	}
-	int s = memo ? gk_status_get_memo(o->status, reg, rlen, hash, memo)
-	             : gk_status_get(o->status, reg, rlen, hash, NULL);
-	*fs = s;
-	const gk_refusal_t *r;
-	gk_pol_status_t ps;
-	switch (s) {
-	case GK_FS_FILED:
-		return false;
-	case GK_FS_STARTING:
-		vd->r = &o->starting;
-		vd->local = NULL;
-		vd->why = GK_WHY_STARTING;
-		return o->starting.action != GK_ACT_RESOLVE;
-	case GK_FS_REVOKED:
-		r = &o->revoked;
-		ps = GK_POL_REVOKED;
-		vd->why = GK_WHY_REVOKED;
-		break;
-	case GK_FS_STALE:
-		r = &o->unknown;
-		ps = GK_POL_UNKNOWN;
-		vd->why = GK_WHY_UNKNOWN;
-		break;
-	default:
-		r = &o->unfiled; /* absent */
-		ps = GK_POL_UNFILED;
-		vd->why = GK_WHY_UNFILED;
-		break;
-	}
-	vd->local = NULL;
-	if (o->policy) {
-		const gk_pol_hit_t *h = gk_policy_status(o->policy, ps);
-		if (h->verdict != GK_POL_BLOCK)
-			return false;
-		vd->r = h->action;
-		vd->local = h->local;
-		return true;
-	}
-	vd->r = r;
-	return r->action != GK_ACT_RESOLVE;
-}
-
-static bool refused(const gk_pkt_opts_t *o, const uint8_t *reg, size_t rlen, uint64_t hash)
-{
-	int fs;
-	struct verdict vd;
-	return judge(o, reg, rlen, hash, NULL, &fs, &vd);
-}
+/* ---- the decision (decide/decide.h) ------------------------------------------------- */
 
 /* Filter for answers built at query time (gk_asm_t.allow): a name's data may go out when
  * its registrable domain passes the check. */
 static bool allow_reg(void *ctx, const uint8_t *reg, size_t rlen)
 {
 	const gk_pkt_opts_t *o = ctx;
-	return !refused(o, reg, rlen, reg ? gk_dname_hash(reg, rlen) : 0);
+	return !gk_decide_reg_refused_inline(o, reg, rlen, reg ? gk_dname_hash(reg, rlen) : 0);
 }
 
 /* gk_zone_tmpl_clean's test: a registrable domain the template carries is refused. */
 static bool refused_reg(void *ctx, const uint8_t *reg, size_t rlen, uint64_t hash)
 {
-	return refused(ctx, reg, rlen, hash);
+	return gk_decide_reg_refused_inline(ctx, reg, rlen, hash);
 }
 
 /* ---- response assembly ---------------------------------------------------------------- */
@@ -353,80 +275,57 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 		bool filter = false;
 		const gk_pol_local_t *local = NULL;
 		if (s != SRC_REFUSED && s != SRC_SERVFAIL && (opts->status || opts->policy)) {
-			struct verdict vd = {NULL, NULL, GK_WHY_NONE};
-			bool refuse = false, checked = true;
-			const gk_pol_hit_t *hit =
-			    gk_policy_match(opts->policy, qq.qname, qq.qlen, qq.loff, qq.labels);
-			if (hit) {
-				/* steps 3 and 4: the operator's lists */
-				res->list = hit->list;
-				switch (hit->verdict) {
-				case GK_POL_BLOCK:
-					vd = (struct verdict){hit->action, hit->local,
-					                      GK_WHY_BLOCKED};
-					refuse = true;
-					break;
-				case GK_POL_TCP_ONLY:
-					if (transport == GK_PKT_UDP) {
-						vd.why = GK_WHY_TCP_ONLY;
-						refuse = true;
-					}
-					break;
-				default: /* allow, passthru: resolved without the filing check */
-					res->why = GK_WHY_ALLOWED;
-					checked = false;
-					break;
-				}
-			}
 			uint64_t h = 0;
 			int off = gk_zone_reg(&hit_z, opts->psl, qq.qname, qq.qlen, &h);
 			if (off >= 0) {
 				res->reg_off = (uint16_t)(12 + off);
 				res->reg_len = (uint8_t)(qq.qlen - off);
 			}
-			if (!refuse && checked && opts->status) {
-				int fs;
-				/* the zone's own registrable domain: remembered in the zone */
-				_Atomic uint64_t *memo = gk_zone_memo(&hit_z);
-				refuse =
-				    judge(opts, off >= 0 ? qq.qname + off : NULL,
-				          off >= 0 ? qq.qlen - (size_t)off : 0, h, memo, &fs, &vd);
-				res->filing = (int8_t)fs;
-			}
-			bool monitor =
-			    opts->policy && gk_policy_mode(opts->policy) == GK_POL_MONITOR;
-			if (refuse) {
-				res->why = vd.why;
-				res->action = (uint8_t)(vd.r == NULL ? GK_ACT_TRUNCATE
-				                        : vd.local   ? GK_ACT_REDIRECT
-				                                     : vd.r->action);
-				res->monitor = monitor;
-			}
-			if (refuse && !monitor) {
-				refusal = vd.r;
+			gk_decide_query_t dq = {
+			    .qname = qq.qname,
+			    .qlen = qq.qlen,
+			    .loff = qq.loff,
+			    .labels = qq.labels,
+			    .reg = off >= 0 ? qq.qname + off : NULL,
+			    .rlen = off >= 0 ? qq.qlen - (size_t)off : 0,
+			    .hash = h,
+			    /* the zone's own registrable domain: remembered in the zone */
+			    .memo = gk_zone_memo(&hit_z),
+			    .udp = transport == GK_PKT_UDP,
+			};
+			gk_decision_t d;
+			gk_decide_inline(opts, &dq, &d);
+			res->list = d.list;
+			res->filing = d.filing;
+			res->why = d.why;
+			res->action = d.action;
+			res->monitor = d.monitor;
+			if (d.refuse && !d.monitor) {
+				refusal = d.refusal;
 				/* what goes out is the refusal, not the wildcard's data */
 				zn.wild = 0;
-				if (vd.r && vd.r->action != GK_ACT_DROP && gk_zone_signed(&hit_z)) {
+				if (d.refusal && d.refusal->action != GK_ACT_DROP &&
+				    gk_zone_signed(&hit_z)) {
 					/* a signed zone: a made-up answer would be bogus to a
 					 * validating resolver, and a proven one would confirm the
 					 * name's data; REFUSED with the EDE whatever the action
 					 * (policy/README.md "Signed zones") */
 					s = SRC_REFUSED;
-				} else if (vd.r == NULL) {
+				} else if (d.refusal == NULL) {
 					s = SRC_TC; /* rpz-tcp-only over UDP */
-				} else if (vd.local) {
+				} else if (d.local) {
 					s = SRC_LOCAL;
-					local = vd.local;
-				} else if (vd.r->action == GK_ACT_DROP) {
+					local = d.local;
+				} else if (d.refusal->action == GK_ACT_DROP) {
 					return GK_PKT_DROP;
-				} else if (vd.r->action == GK_ACT_REFUSE) {
+				} else if (d.refusal->action == GK_ACT_REFUSE) {
 					s = SRC_REFUSED;
 				} else {
 					s = SRC_TMPL;
 					gk_zone_use_negative(&hit_z,
-					                     vd.r->action == GK_ACT_NXDOMAIN);
+					                     d.refusal->action == GK_ACT_NXDOMAIN);
 				}
-			} else if (checked && opts->status && !monitor) {
+			} else if (d.filter) {
 				filter = true;
 				if (s == SRC_TMPL &&
 				    !gk_zone_tmpl_clean(&hit_z, refused_reg, (void *)opts))

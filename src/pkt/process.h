@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "decide/decide.h" /* gk_action_t, gk_why_t, gk_refusal_t */
 #include "zone/answer.h"
 #include "zone/zone.h"
 
@@ -16,39 +17,6 @@
 #define GK_PKT_OUT_MAX 65535u
 
 enum gk_pkt_transport { GK_PKT_UDP = 0, GK_PKT_TCP = 1 };
-
-/* What to do with a query whose registrable domain is not filed (DESIGN.md "The decision"). */
-typedef enum gk_action {
-	GK_ACT_RESOLVE = 0, /* answer normally */
-	GK_ACT_REFUSE,      /* REFUSED */
-	GK_ACT_NXDOMAIN,    /* NXDOMAIN with the zone's SOA */
-	GK_ACT_NODATA,      /* NOERROR, no answer, the zone's SOA */
-	GK_ACT_DROP,        /* no response */
-	/* in gk_pkt_result_t only (a policy says these with local data / an RPZ verdict): */
-	GK_ACT_REDIRECT, /* the policy's local data (A/AAAA of a notice page), else NODATA */
-	GK_ACT_TRUNCATE, /* RPZ rpz-tcp-only. over UDP: empty response with TC set */
-} gk_action_t;
-
-/* Why a query was refused (or, for GK_WHY_ALLOWED, let through without the filing check). */
-typedef enum gk_why {
-	GK_WHY_NONE = 0, /* resolved by the filing check (filed), or no check ran */
-	GK_WHY_UNFILED,  /* registrable domain not filed, or no registrable domain */
-	GK_WHY_REVOKED,  /* filing revoked */
-	GK_WHY_UNKNOWN,  /* replica older than its bound (Redis unreachable) */
-	GK_WHY_STARTING, /* before the replica's first full load */
-	GK_WHY_BLOCKED,  /* an operator block list entry (res->list) */
-	GK_WHY_ALLOWED,  /* an operator allow list entry (res->list): resolved unchecked */
-	GK_WHY_TCP_ONLY, /* an RPZ rpz-tcp-only. entry (res->list), over UDP */
-} gk_why_t;
-
-/* One refusal: the action, and the RFC 8914 Extended DNS Error sent with it (to EDNS
- * clients): INFO-CODE (15 Blocked, 16 Censored, 17 Filtered, 18 Prohibited) and EXTRA-TEXT. */
-typedef struct gk_refusal {
-	gk_action_t action;
-	uint16_t ede_code;
-	uint8_t text_len;
-	char text[64]; /* UTF-8, not NUL-terminated on the wire */
-} gk_refusal_t;
 
 struct gk_status;
 struct gk_psl;
@@ -60,14 +28,14 @@ typedef struct gk_pkt_opts {
 	const struct gk_status *status; /* the replica (status/status.h) */
 	const struct gk_psl *psl;       /* for names whose registrable domain is not known at
 	                                   load time (zones at or above a public suffix) */
-	gk_refusal_t unfiled;           /* no filing */
-	gk_refusal_t revoked;           /* filing revoked */
-	gk_refusal_t unknown;           /* replica stale (Redis unreachable beyond max age) */
-	gk_refusal_t starting;          /* before the first full load (startup: refuse | resolve) */
-	gk_refusal_t no_registrable;    /* a name that is itself a public suffix (a registry's
-	                                   apex, e.g. cn.): GK_ACT_RESOLVE (zeroed) answers it */
-	/* Operator policy (policy/policy.h), NULL for none: its block/allow lists apply with or
-	 * without the filing check; its status rules replace unfiled/revoked/unknown above. */
+	/* before the replica's first full load (filing.startup: refuse with the unknown rule's
+	 * refusal, or resolve) */
+	gk_refusal_t starting;
+	/* Operator policy (policy/policy.h): its block/allow lists apply with or without the
+	 * filing check, its status rules are the filing check's (decide/decide.h). With a
+	 * replica there is always one: the daemon and gkctl compile the config's filing.*
+	 * rules into a default policy (gk_policy_from_rules) when no policy file is set. NULL
+	 * with a replica: every status resolves. */
 	const struct gk_policy *policy;
 } gk_pkt_opts_t;
 
@@ -100,7 +68,8 @@ typedef struct gk_pkt_result {
 	uint16_t qend;
 } gk_pkt_result_t;
 
-#define GK_PKT_NOCHECK 3 /* no filing check ran (no replica, or a name we do not serve) */
+#define GK_PKT_NOCHECK                                                                             \
+	GK_DECIDE_NOCHECK /* no filing check ran (no replica, or a name we do not serve) */
 
 /* Pipelining a batch of queries. The zone data a query reads is a chain of dependent
  * loads: the zone's entry in the store's index, the zone's version, the name's table slot,

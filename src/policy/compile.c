@@ -714,3 +714,37 @@ int gk_policy_build_mem(const char *name, const char *text, size_t len,
 		err[0] = 0;
 	return build(&c, text, len, out);
 }
+
+int gk_policy_from_rules(const gk_refusal_t rules[GK_POL_NSTATUS], gk_policy_t **out)
+{
+	gk_pol_builder_t b = {0};
+	if (gk_pol_builder_init(&b) < 0)
+		return GK_ENOMEM;
+	gk_policy_t *p = gk_arena_alloc(b.arena, sizeof(*p));
+	int rc = p ? 0 : GK_ENOMEM;
+	if (p)
+		memset(p, 0, sizeof(*p));
+	for (int i = 0; rc == 0 && i < GK_POL_NSTATUS; i++) {
+		p->status[i] = (gk_pol_hit_t){.verdict = GK_POL_ALLOW};
+		if (rules[i].action == GK_ACT_RESOLVE)
+			continue;
+		gk_refusal_t *r = gk_arena_dup(b.arena, &rules[i], sizeof(rules[i]));
+		if (r == NULL) {
+			rc = GK_ENOMEM;
+			break;
+		}
+		p->status[i] = (gk_pol_hit_t){.verdict = GK_POL_BLOCK, .action = r};
+	}
+	if (rc == 0)
+		rc = gk_pol_finish(&b, p);
+	if (rc != 0) {
+		gk_pol_builder_clear(&b);
+		return rc;
+	}
+	p->mode = GK_POL_ENFORCE;
+	p->arena = b.arena;
+	b.arena = NULL;
+	gk_pol_builder_clear(&b);
+	*out = p;
+	return 0;
+}

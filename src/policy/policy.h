@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "gk/errors.h"
-#include "pkt/process.h" /* gk_refusal_t, gk_action_t */
+#include "decide/decide.h" /* gk_refusal_t, gk_action_t */
 
 typedef struct gk_policy gk_policy_t;
 
@@ -119,6 +119,12 @@ typedef struct gk_policy_file {
 GK_MUST_CHECK int gk_policy_build_mem(const char *name, const char *text, size_t len,
                                       const gk_policy_file_t *files, size_t nfiles,
                                       gk_policy_t **out, char *err, size_t errlen);
+
+/* A policy without lists whose status rules are rules[GK_POL_UNFILED..GK_POL_NOREG] (a
+ * refusal with GK_ACT_RESOLVE: GK_POL_ALLOW), mode enforce: the config's filing.* rules as
+ * the default policy, so the status rules have one source (decide/decide.h). Returns 0 with
+ * *out the new policy (caller owns it; gk_policy_free), or GK_ENOMEM. Any thread. */
+GK_MUST_CHECK int gk_policy_from_rules(const gk_refusal_t rules[GK_POL_NSTATUS], gk_policy_t **out);
 
 /* Free a policy and everything it owns. NULL is ignored. Only once no reader holds it. */
 void gk_policy_free(gk_policy_t *p);

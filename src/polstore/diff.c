@@ -200,23 +200,7 @@ static int line_diff(struct lines *a, struct lines *b, struct sink *s)
 
 static const char *act_name(gk_action_t a)
 {
-	switch (a) {
-	case GK_ACT_RESOLVE:
-		return "resolve";
-	case GK_ACT_REFUSE:
-		return "refuse";
-	case GK_ACT_NXDOMAIN:
-		return "nxdomain";
-	case GK_ACT_NODATA:
-		return "nodata";
-	case GK_ACT_DROP:
-		return "drop";
-	case GK_ACT_REDIRECT:
-		return "redirect";
-	case GK_ACT_TRUNCATE:
-		return "tcp-only";
-	}
-	return "?";
+	return gk_decide_action_name(a);
 }
 
 static void rule_text(const gk_policy_t *p, gk_pol_status_t st, char *out, size_t cap)

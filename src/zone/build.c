@@ -124,6 +124,19 @@ size_t gk_zver_rr_count(const gk_zver_t *v)
 	return v->nrr;
 }
 
+uint32_t gk_zver_serial(const gk_zver_t *v)
+{
+	const gk_rrset_t *soa = v->zone.soa;
+	if (soa == NULL || soa->count == 0)
+		return 0;
+	const uint8_t *p = soa->rrs[0].rdata, *end = p + soa->rrs[0].rdlen;
+	for (int i = 0; i < 2 && p < end; i++) /* MNAME, RNAME: uncompressed */
+		p += gk_dname_len(p);
+	if (end - p < 4)
+		return 0;
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 bool gk_zver_files_current(const gk_zver_t *v)
 {
 	if (!v->nfiles)

@@ -60,6 +60,9 @@ const char *gk_zver_name(const gk_zver_t *v);
  * the DNSSEC zone checks it failed when it loaded. */
 bool gk_zver_dnssec(const gk_zver_t *v, int64_t *expire, unsigned *warnings);
 
+/* The serial of the version's SOA record (every served zone has one). */
+uint32_t gk_zver_serial(const gk_zver_t *v);
+
 /* True when every file the version was read from (the zone file and its $INCLUDEs) still
  * has the device, inode, size and modification time it had when read. A version built
  * from text is never current. Writer thread; one stat() per file. */

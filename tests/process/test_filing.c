@@ -18,6 +18,7 @@
 #include "common/psl.h"
 #include "msg.h"
 #include "pkt/process.h"
+#include "policy/policy.h"
 #include "status/status.h"
 #include "zone/zone.h"
 
@@ -103,6 +104,22 @@ static void refusal(gk_refusal_t *r, gk_action_t a, uint16_t code, const char *t
 	memcpy(r->text, text, r->text_len);
 }
 
+/* The config's filing.* rules (unfiled, revoked, unknown, no_registrable), compiled into the
+ * default policy the packet path reads them from (gk_policy_from_rules). Every version made
+ * is kept until teardown: a test may restore older options. */
+static gk_refusal_t rules[GK_POL_NSTATUS];
+static gk_policy_t *made[32];
+static unsigned nmade;
+
+static void use_rules(void)
+{
+	gk_policy_t *p = NULL;
+	assert_true(nmade < sizeof(made) / sizeof(made[0]));
+	assert_int_equal(gk_policy_from_rules(rules, &p), 0);
+	made[nmade++] = p;
+	opts.policy = p;
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -139,9 +156,13 @@ static int setup(void **state)
 	opts.edns_udp_max = 1232;
 	opts.status = st;
 	opts.psl = psl;
-	refusal(&opts.unfiled, GK_ACT_REFUSE, 15, "ICP filing required");
-	refusal(&opts.revoked, GK_ACT_NXDOMAIN, 15, "ICP filing revoked");
-	refusal(&opts.unknown, GK_ACT_REFUSE, 15, "ICP filing status unavailable");
+	refusal(&rules[GK_POL_UNFILED], GK_ACT_REFUSE, 15, "ICP filing required");
+	refusal(&rules[GK_POL_REVOKED], GK_ACT_NXDOMAIN, 15, "ICP filing revoked");
+	refusal(&rules[GK_POL_UNKNOWN], GK_ACT_REFUSE, 15, "ICP filing status unavailable");
+	refusal(&rules[GK_POL_NOREG], GK_ACT_RESOLVE, 15, "ICP filing required");
+	if (gk_policy_from_rules(rules, &made[nmade]) != 0)
+		return -1;
+	opts.policy = made[nmade++];
 	refusal(&opts.starting, GK_ACT_REFUSE, 15, "ICP filing status unavailable");
 	return 0;
 }
@@ -149,6 +170,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
+	while (nmade > 0)
+		gk_policy_free(made[--nmade]);
 	gk_status_free(st);
 	gk_zoneset_free(zs);
 	gk_psl_close(psl);
@@ -251,20 +274,24 @@ static void test_actions(void **state)
 {
 	(void)state;
 	gk_pkt_opts_t saved = opts;
-	opts.unfiled.action = GK_ACT_NODATA;
+	rules[GK_POL_UNFILED].action = GK_ACT_NODATA;
+	use_rules();
 	assert_int_equal(ask("www.unfiled.com.cn", 1, 1232), GK_PKT_ANSWER);
 	assert_int_equal(m.rcode, 0);
 	assert_int_equal(m.an, 0);
 	assert_int_equal(m.ns, 1);
 	assert_int_equal(m.rr[0].type, 6);
 	expect_ede(15, "ICP filing required");
-	opts.unfiled.action = GK_ACT_DROP;
+	rules[GK_POL_UNFILED].action = GK_ACT_DROP;
+	use_rules();
 	assert_int_equal(ask("www.unfiled.com.cn", 1, 1232), GK_PKT_DROP);
 	assert_int_equal(res.action, GK_ACT_DROP);
-	opts.unfiled.action = GK_ACT_RESOLVE; /* monitor: answer, but the status is reported */
+	rules[GK_POL_UNFILED].action = GK_ACT_RESOLVE; /* answer, but the status is reported */
+	use_rules();
 	assert_int_equal(ask("www.unfiled.com.cn", 1, 1232), GK_PKT_ANSWER);
 	assert_int_equal(m.an, 1);
 	assert_int_equal(res.filing, GK_FS_UNFILED);
+	rules[GK_POL_UNFILED].action = GK_ACT_REFUSE;
 	opts = saved;
 }
 
@@ -551,10 +578,12 @@ static void test_registry_apex_answered(void **state)
 	assert_int_equal(m.an, 1);
 	/* the operator may refuse them instead */
 	gk_pkt_opts_t saved = opts;
-	refusal(&opts.no_registrable, GK_ACT_REFUSE, 15, "ICP filing required");
+	rules[GK_POL_NOREG].action = GK_ACT_REFUSE;
+	use_rules();
 	assert_int_equal(ask("cn", 6, 1232), GK_PKT_ANSWER);
 	assert_int_equal(m.rcode, 5);
 	expect_ede(15, "ICP filing required");
+	rules[GK_POL_NOREG].action = GK_ACT_RESOLVE;
 	opts = saved;
 }
 

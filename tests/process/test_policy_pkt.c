@@ -143,10 +143,7 @@ static int setup(void **state)
 	opts.edns_udp_max = 1232;
 	opts.status = st;
 	opts.psl = psl;
-	/* the config's rules: the policy's status rules must replace them */
-	refusal(&opts.unfiled, GK_ACT_NXDOMAIN, 16, "config unfiled");
-	refusal(&opts.revoked, GK_ACT_NXDOMAIN, 16, "config revoked");
-	refusal(&opts.unknown, GK_ACT_NXDOMAIN, 16, "config unknown");
+	/* the status rules come from the policy alone (decide/decide.h) */
 	refusal(&opts.starting, GK_ACT_REFUSE, 15, "ICP filing status unavailable");
 	opts.policy = enforce;
 	return 0;

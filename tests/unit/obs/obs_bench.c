@@ -25,6 +25,7 @@
 #include "obs/dnstap.h"
 #include "obs/obs.h"
 #include "pkt/process.h"
+#include "policy/policy.h"
 #include "status/status.h"
 
 #define NQ    64
@@ -129,9 +130,14 @@ int main(int argc, char **argv)
 	gk_pkt_opts_t opts = {.edns_udp_max = 1232, .status = st, .psl = psl};
 	gk_refusal_t r = {.action = GK_ACT_REFUSE, .ede_code = 15, .text_len = 19};
 	memcpy(r.text, "ICP filing required", 19);
-	opts.unfiled = opts.unknown = opts.starting = r;
-	opts.revoked = r;
-	opts.revoked.action = GK_ACT_NXDOMAIN;
+	opts.starting = r;
+	gk_refusal_t rules[GK_POL_NSTATUS] = {r, r, r, r};
+	rules[GK_POL_REVOKED].action = GK_ACT_NXDOMAIN;
+	rules[GK_POL_NOREG].action = GK_ACT_RESOLVE;
+	gk_policy_t *pol;
+	if (gk_policy_from_rules(rules, &pol) != 0)
+		return 1;
+	opts.policy = pol;
 	for (int i = 0; i < NQ; i++) {
 		static const char *mix[8] = {
 		    "www.example.cn", "example.cn", "mail.example.cn",  "www.sub.example.cn",

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/* src/decide/decide.h -- the decision: may this name be resolved, and if not, what is sent.
+ *
+ * One function and one vocabulary for every caller (DESIGN.md "The decision"): the packet
+ * path (pkt/process.c) for our own zones, the front end for forwarded zones, the policy's
+ * rules (policy/policy.h speaks gk_refusal_t), metrics and dnstap (gk_action_t, gk_why_t)
+ * and gkctl lookup (the names below). A leaf header: it includes nothing of the project,
+ * the packet options and the policy are only named.
+ *
+ * The steps, in order: the operator's lists (gk_policy_match: block, allow/passthru,
+ * tcp-only); then the filing status of the registrable domain, ruled by the policy's status
+ * rules (the config's filing.* rules compiled into a default policy when no policy file is
+ * set: gk_policy_from_rules); before the replica's first load, the start-up rule. A policy
+ * in monitor mode turns every refusal into a logged resolve.
+ *
+ * Pure: no allocation, no lock, no syscall; any thread, as long as the options' status
+ * replica and policy outlive the call.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What is sent for a query (DESIGN.md "The decision"). */
+typedef enum gk_action {
+	GK_ACT_RESOLVE = 0, /* answer normally (our zone data, or a backend's answer) */
+	GK_ACT_REFUSE,      /* REFUSED */
+	GK_ACT_NXDOMAIN,    /* NXDOMAIN with the zone's SOA */
+	GK_ACT_NODATA,      /* NOERROR, no answer, the zone's SOA */
+	GK_ACT_DROP,        /* no response */
+	/* in a decision only (a policy says these with local data / an RPZ verdict): */
+	GK_ACT_REDIRECT, /* the policy's local data (A/AAAA of a notice page), else NODATA */
+	GK_ACT_TRUNCATE, /* RPZ rpz-tcp-only. over UDP: empty response with TC set */
+} gk_action_t;
+#define GK_ACT_N 7
+
+/* Why a query was refused (or, for GK_WHY_ALLOWED, let through without the filing check). */
+typedef enum gk_why {
+	GK_WHY_NONE = 0, /* resolved by the filing check (filed), or no check ran */
+	GK_WHY_UNFILED,  /* registrable domain not filed, or no registrable domain */
+	GK_WHY_REVOKED,  /* filing revoked */
+	GK_WHY_UNKNOWN,  /* replica older than its bound (Redis unreachable) */
+	GK_WHY_STARTING, /* before the replica's first full load */
+	GK_WHY_BLOCKED,  /* an operator block list entry (list) */
+	GK_WHY_ALLOWED,  /* an operator allow list entry (list): resolved unchecked */
+	GK_WHY_TCP_ONLY, /* an RPZ rpz-tcp-only. entry (list), over UDP */
+} gk_why_t;
+#define GK_WHY_N 8
+
+/* One refusal: the action, and the RFC 8914 Extended DNS Error sent with it (to EDNS
+ * clients): INFO-CODE (15 Blocked, 16 Censored, 17 Filtered, 18 Prohibited) and EXTRA-TEXT. */
+typedef struct gk_refusal {
+	gk_action_t action;
+	uint16_t ede_code;
+	uint8_t text_len;
+	char text[64]; /* UTF-8, not NUL-terminated on the wire */
+} gk_refusal_t;
+
+/* filing in a decision when no filing check ran (no replica, or a name we do not serve);
+ * otherwise a GK_FS_* of status/status.h. */
+#define GK_DECIDE_NOCHECK 3
+
+struct gk_pkt_opts;
+struct gk_pol_local;
+
+/* The name a decision is about. */
+typedef struct gk_decide_query {
+	const uint8_t *qname;   /* lowercase uncompressed wire name, root label included */
+	size_t qlen;            /* its length */
+	const uint8_t *loff;    /* offset of each label in qname (gk_query_t.loff) */
+	unsigned labels;        /* labels, not counting the root */
+	const uint8_t *reg;     /* its registrable domain (a suffix of qname), NULL: none (a
+	                           public suffix itself) */
+	size_t rlen;            /* length of reg */
+	uint64_t hash;          /* gk_dname_hash(reg, rlen) */
+	_Atomic uint64_t *memo; /* the zone's memo of its own registrable domain's status
+	                           (zone/answer.h gk_zone_memo), or NULL */
+	bool udp;               /* asked over UDP (tcp-only entries refuse it with TC) */
+} gk_decide_query_t;
+
+/* The outcome. */
+typedef struct gk_decision {
+	bool refuse;    /* refused: action/why say how and why (also in monitor mode) */
+	bool monitor;   /* refused, but the policy is in monitor mode: resolve, log the refusal */
+	bool filter;    /* resolved after the filing check: other names an answer carries (CNAME
+	                   targets, additional data) go through gk_decide_reg as well */
+	uint8_t action; /* gk_action_t: GK_ACT_RESOLVE unless refuse */
+	uint8_t why;    /* gk_why_t */
+	int8_t filing;  /* GK_FS_* found, or GK_DECIDE_NOCHECK */
+	uint16_t list;  /* policy list that matched (1-based, gk_policy_list_name), 0: none */
+	/* refuse only: what to send -- action and EDE; NULL for GK_ACT_TRUNCATE */
+	const gk_refusal_t *refusal;
+	/* refuse only: a redirect's local data (policy/policy.h gk_pol_local_t), or NULL */
+	const struct gk_pol_local *local;
+} gk_decision_t;
+
+/* Decide for q under the options o (pkt/process.h gk_pkt_opts_t: the replica, the policy,
+ * the start-up rule). With neither a replica nor a policy nothing is checked: resolve,
+ * filing GK_DECIDE_NOCHECK. Always fills *d. */
+void gk_decide(const struct gk_pkt_opts *o, const gk_decide_query_t *q, gk_decision_t *d);
+
+/* The status step alone, for the other names an answer carries: true when the registrable
+ * domain reg[0..rlen) (NULL: none) would be refused. Lists are not consulted (they apply to
+ * the query name). */
+bool gk_decide_reg_refused(const struct gk_pkt_opts *o, const uint8_t *reg, size_t rlen,
+                           uint64_t hash);
+
+/* Names for logs, gkctl and metrics labels: "resolve", "refuse", "nxdomain", "nodata",
+ * "drop", "redirect", "tcp-only"; "-", "unfiled", "revoked", "unknown", "starting",
+ * "blocked", "allowed", "tcp-only". "?" when out of range. Static strings. */
+const char *gk_decide_action_name(unsigned action);
+const char *gk_decide_why_name(unsigned why);

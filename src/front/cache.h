@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/* src/front/cache.h -- the front end's packet cache: backend answers by question.
+ *
+ * One cache per worker thread (no locks: only its own loop reads and writes it), bounded in
+ * memory at creation: nslots slots of GK_FCACHE_SLOT octets in sets of GK_FCACHE_WAYS, all
+ * allocated by gk_fcache_new; put and get never allocate. A full set evicts the entry that
+ * expires first. A flood of random names therefore replaces entries, never grows the cache.
+ *
+ * Key: the query name (lowercase wire form), type, class, and the DO and CD bits. TTLs:
+ * a positive answer lives for the smallest TTL of its answer and authority records; a
+ * negative one (NXDOMAIN, or NOERROR without answer records) for min(SOA TTL, SOA MINIMUM)
+ * of the SOA in its authority section, and is not cached without one (RFC 2308 5); both
+ * capped by max_ttl. SERVFAIL, other rcodes and truncated answers are not cached. A hit
+ * comes back with every TTL decremented by the seconds spent in the cache (OPT excepted);
+ * the caller patches the ID and the question's case.
+ *
+ * The decision (decide/decide.h) runs before the cache is asked, so a revoked name is
+ * refused at the next query even while its answer is cached.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "gk/errors.h"
+
+#define GK_FCACHE_SLOT 1280u /* largest answer cached (EDNS 1232 and headroom) */
+#define GK_FCACHE_WAYS 4u
+
+typedef struct gk_fcache gk_fcache_t;
+
+/* What an answer is cached under. name: lowercase uncompressed wire name. */
+typedef struct gk_fcache_key {
+	const uint8_t *name;
+	size_t nlen;
+	uint16_t type, cls;
+	bool do_bit, cd;
+} gk_fcache_key_t;
+
+typedef struct gk_fcache_stats {
+	uint64_t hits, misses, inserts, evictions, expired;
+	uint64_t uncacheable; /* answers put but not cacheable (rcode, TC, no SOA, too large) */
+	uint64_t malformed;   /* answers put that could not be walked */
+	size_t entries, slots, bytes;
+} gk_fcache_stats_t;
+
+/* A cache of at most max_bytes (rounded down to whole sets of GK_FCACHE_WAYS slots; at
+ * least one set), TTLs capped at max_ttl seconds (0: no negative or positive caching above
+ * 0 s, i.e. nothing cached). Returns 0 with *out, GK_EINVAL (max_bytes below one set) or
+ * GK_ENOMEM. Any thread; then only the owning thread. */
+GK_MUST_CHECK int gk_fcache_new(size_t max_bytes, uint32_t max_ttl, gk_fcache_t **out);
+void gk_fcache_free(gk_fcache_t *c);
+
+/* The TTL answer msg[0..len) would be cached with, per the rules above: >= 0 seconds, or
+ * GK_ESYNTAX (malformed) or GK_ENOENT (not cacheable). Pure; the fuzz target's entry. */
+int64_t gk_fcache_ttl(const uint8_t *msg, size_t len, uint32_t max_ttl);
+
+/* Store answer msg[0..len) for key at now_ms (monotonic milliseconds). Returns 0 (stored,
+ * replacing an entry of the same key), GK_ENOENT (not cacheable, counted) or GK_ESYNTAX
+ * (malformed, counted). Never allocates. */
+int gk_fcache_put(gk_fcache_t *c, const gk_fcache_key_t *key, const uint8_t *msg, size_t len,
+                  uint64_t now_ms);
+
+/* The cached answer for key at now_ms, copied to out (cap octets, >= GK_FCACHE_SLOT) with
+ * its TTLs decremented by its age in whole seconds: its length, or 0 on a miss (absent or
+ * expired; an expired entry is dropped). Never allocates. */
+size_t gk_fcache_get(gk_fcache_t *c, const gk_fcache_key_t *key, uint64_t now_ms, uint8_t *out,
+                     size_t cap);
+
+void gk_fcache_stats(const gk_fcache_t *c, gk_fcache_stats_t *st);

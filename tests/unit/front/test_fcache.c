@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/unit/front/test_fcache.c -- the front end's packet cache (front/cache.h).
+ *
+ * Answers built by hand: key (name, type, class, DO, CD), positive TTL (smallest of answer
+ * and authority), negative TTL per RFC 2308 (min of SOA TTL and MINIMUM; none without a
+ * SOA), uncacheable rcodes and TC, TTLs decremented on a hit, expiry, the memory bound under
+ * a flood of distinct names, malformed answers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "front/cache.h"
+
+static const uint8_t qname[] = "\3www\7example\2cn"; /* + root: sizeof includes the NUL */
+
+/* A response for www.example.cn A: rcode, an A record with ttl_a (none when ttl_a < 0), an
+ * authority SOA with TTL soa_ttl and MINIMUM soa_min (none when soa_ttl < 0). */
+static size_t answer(uint8_t *m, uint8_t rcode, long ttl_a, long soa_ttl, uint32_t soa_min)
+{
+	size_t n = 12;
+	memset(m, 0, 12);
+	m[0] = 0xab;
+	m[1] = 0xcd;
+	m[2] = 0x84; /* QR AA */
+	m[3] = rcode;
+	m[5] = 1;
+	memcpy(m + n, qname, sizeof(qname));
+	n += sizeof(qname);
+	m[n++] = 0;
+	m[n++] = 1;
+	m[n++] = 0;
+	m[n++] = 1;
+	if (ttl_a >= 0) {
+		static const uint8_t rr[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4, 192, 0, 2, 1};
+		memcpy(m + n, rr, sizeof(rr));
+		m[n + 6] = (uint8_t)(ttl_a >> 24);
+		m[n + 7] = (uint8_t)(ttl_a >> 16);
+		m[n + 8] = (uint8_t)(ttl_a >> 8);
+		m[n + 9] = (uint8_t)ttl_a;
+		n += sizeof(rr);
+		m[7] = 1;
+	}
+	if (soa_ttl >= 0) {
+		/* owner: example.cn (pointer to offset 16), SOA, rdata: two root names + 5 words */
+		static const uint8_t rr[] = {0xc0, 16, 0, 6, 0, 1, 0, 0, 0, 0, 0, 22, 0, 0};
+		memcpy(m + n, rr, sizeof(rr));
+		m[n + 6] = (uint8_t)(soa_ttl >> 24);
+		m[n + 7] = (uint8_t)(soa_ttl >> 16);
+		m[n + 8] = (uint8_t)(soa_ttl >> 8);
+		m[n + 9] = (uint8_t)soa_ttl;
+		n += sizeof(rr);
+		memset(m + n, 0, 20);
+		m[n + 16] = (uint8_t)(soa_min >> 24);
+		m[n + 17] = (uint8_t)(soa_min >> 16);
+		m[n + 18] = (uint8_t)(soa_min >> 8);
+		m[n + 19] = (uint8_t)soa_min;
+		n += 20;
+		m[9] = 1;
+	}
+	return n;
+}
+
+static gk_fcache_key_t key(uint16_t type, bool do_bit, bool cd)
+{
+	return (gk_fcache_key_t){.name = qname,
+	                         .nlen = sizeof(qname),
+	                         .type = type,
+	                         .cls = 1,
+	                         .do_bit = do_bit,
+	                         .cd = cd};
+}
+
+static uint32_t ttl_at(const uint8_t *m, size_t off)
+{
+	return (uint32_t)m[off] << 24 | (uint32_t)m[off + 1] << 16 | (uint32_t)m[off + 2] << 8 |
+	       m[off + 3];
+}
+
+static void test_ttl_rules(void **state)
+{
+	(void)state;
+	uint8_t m[512];
+	size_t n = answer(m, 0, 300, 60, 3600);
+	assert_int_equal(gk_fcache_ttl(m, n, 86400), 60); /* smallest of answer and authority */
+	n = answer(m, 0, 300, -1, 0);
+	assert_int_equal(gk_fcache_ttl(m, n, 100), 100); /* capped */
+	n = answer(m, 3, -1, 900, 120);
+	assert_int_equal(gk_fcache_ttl(m, n, 86400), 120); /* NXDOMAIN: min(SOA TTL, MINIMUM) */
+	n = answer(m, 0, -1, 30, 120);
+	assert_int_equal(gk_fcache_ttl(m, n, 86400), 30); /* NODATA */
+	n = answer(m, 3, -1, -1, 0);
+	assert_int_equal(gk_fcache_ttl(m, n, 86400), GK_ENOENT); /* no SOA: not cached */
+	n = answer(m, 2, 300, -1, 0);
+	assert_int_equal(gk_fcache_ttl(m, n, 86400), GK_ENOENT); /* SERVFAIL */
+	n = answer(m, 0, 300, -1, 0);
+	m[2] |= 0x02;
+	assert_int_equal(gk_fcache_ttl(m, n, 86400), GK_ENOENT); /* TC */
+	n = answer(m, 0, 300, -1, 0);
+	assert_int_equal(gk_fcache_ttl(m, n - 1, 86400), GK_ESYNTAX); /* cut */
+	assert_int_equal(gk_fcache_ttl(m, 5, 86400), GK_ESYNTAX);     /* no header */
+	m[7] = 2;                                                     /* ANCOUNT lies */
+	assert_int_equal(gk_fcache_ttl(m, n, 86400), GK_ESYNTAX);
+}
+
+static void test_hit_decrements_ttl(void **state)
+{
+	(void)state;
+	gk_fcache_t *c;
+	assert_int_equal(gk_fcache_new(1 << 20, 86400, &c), 0);
+	uint8_t m[512], out[GK_FCACHE_SLOT];
+	size_t n = answer(m, 0, 300, -1, 0);
+	gk_fcache_key_t k = key(1, false, false);
+	assert_int_equal(gk_fcache_put(c, &k, m, n, 1000), 0);
+	assert_int_equal(gk_fcache_get(c, &k, 1500, out, sizeof(out)), n);
+	assert_int_equal(ttl_at(out, 12 + sizeof(qname) + 4 + 6), 300);
+	assert_int_equal(gk_fcache_get(c, &k, 1000 + 120 * 1000 + 999, out, sizeof(out)), n);
+	assert_int_equal(ttl_at(out, 12 + sizeof(qname) + 4 + 6), 180);
+	/* another type, DO or CD is another key */
+	gk_fcache_key_t k2 = key(28, false, false), k3 = key(1, true, false),
+	                k4 = key(1, false, true);
+	assert_int_equal(gk_fcache_get(c, &k2, 1500, out, sizeof(out)), 0);
+	assert_int_equal(gk_fcache_get(c, &k3, 1500, out, sizeof(out)), 0);
+	assert_int_equal(gk_fcache_get(c, &k4, 1500, out, sizeof(out)), 0);
+	/* expired at stored + TTL */
+	assert_int_equal(gk_fcache_get(c, &k, 1000 + 300 * 1000, out, sizeof(out)), 0);
+	gk_fcache_stats_t st;
+	gk_fcache_stats(c, &st);
+	assert_int_equal(st.hits, 2);
+	assert_int_equal(st.expired, 1);
+	assert_int_equal(st.entries, 0);
+	gk_fcache_free(c);
+}
+
+static void test_negative_and_uncacheable(void **state)
+{
+	(void)state;
+	gk_fcache_t *c;
+	assert_int_equal(gk_fcache_new(1 << 20, 86400, &c), 0);
+	uint8_t m[512], out[GK_FCACHE_SLOT];
+	gk_fcache_key_t k = key(1, false, false);
+	size_t n = answer(m, 3, -1, 900, 60);
+	assert_int_equal(gk_fcache_put(c, &k, m, n, 0), 0);
+	assert_int_equal(gk_fcache_get(c, &k, 59999, out, sizeof(out)), n);
+	assert_int_equal(gk_fcache_get(c, &k, 60000, out, sizeof(out)), 0);
+	n = answer(m, 2, 300, -1, 0);
+	assert_int_equal(gk_fcache_put(c, &k, m, n, 0), GK_ENOENT);
+	assert_int_equal(gk_fcache_put(c, &k, m, 7, 0), GK_ESYNTAX);
+	gk_fcache_stats_t st;
+	gk_fcache_stats(c, &st);
+	assert_int_equal(st.uncacheable, 1);
+	assert_int_equal(st.malformed, 1);
+	gk_fcache_free(c);
+}
+
+/* a flood of distinct names replaces entries: the cache never holds more than its slots */
+static void test_bounded(void **state)
+{
+	(void)state;
+	gk_fcache_t *c;
+	assert_int_equal(gk_fcache_new(64 * 1024, 86400, &c), 0);
+	gk_fcache_stats_t st;
+	gk_fcache_stats(c, &st);
+	size_t slots = st.slots;
+	assert_true(slots > 0 && st.bytes <= 64 * 1024);
+	uint8_t m[512];
+	size_t n = answer(m, 0, 300, -1, 0);
+	uint8_t name[32];
+	for (unsigned i = 0; i < 10000; i++) {
+		name[0] = 8;
+		for (unsigned j = 0; j < 8; j++)
+			name[1 + j] = (uint8_t)('a' + (i >> (j * 2) & 3) + (j & 1) * 4);
+		name[9] = (uint8_t)(i & 0x3f) | 0x40;
+		name[10] = 0;
+		gk_fcache_key_t k = {.name = name, .nlen = 11, .type = 1, .cls = 1};
+		assert_int_equal(gk_fcache_put(c, &k, m, n, i), 0);
+	}
+	gk_fcache_stats(c, &st);
+	assert_true(st.entries <= slots);
+	assert_true(st.evictions > 0);
+	assert_int_equal(st.bytes, slots * (st.bytes / slots));
+	gk_fcache_free(c);
+	assert_int_equal(gk_fcache_new(100, 86400, &c), GK_EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_ttl_rules),
+	    cmocka_unit_test(test_hit_decrements_ttl),
+	    cmocka_unit_test(test_negative_and_uncacheable),
+	    cmocka_unit_test(test_bounded),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
