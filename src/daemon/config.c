@@ -308,6 +308,82 @@ static int visit_proxy(struct ctx *c, const char *key, yaml_node_t *k, yaml_node
 	return fail(c, line_of(k), "proxy_protocol: unknown key '%s' (expected from)", key);
 }
 
+static char *resolve(struct ctx *c, const char *file);
+
+/* tls: a list of DNS-over-TLS listeners (docs/CONFIG.md "tls"). */
+static int visit_tls(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	gk_config_tls_t *t = arg;
+	const char *s = NULL;
+	if (strcmp(key, "listen") == 0) {
+		if (get_string(c, "tls.listen", v, &s) != 0)
+			return c->rc;
+		if (gk_config_parse_addr(s, &t->listen) != 0)
+			return fail(c, line_of(v), "tls.listen: '%s' is not ADDRESS:PORT", s);
+		return 0;
+	}
+	if (strcmp(key, "certificate") == 0 || strcmp(key, "key") == 0) {
+		char **dst = key[0] == 'c' ? &t->certificate : &t->key;
+		if (get_string(c, key[0] == 'c' ? "tls.certificate" : "tls.key", v, &s) != 0)
+			return c->rc;
+		free(*dst);
+		return (*dst = resolve(c, s)) == NULL ? (c->rc = GK_ENOMEM) : 0;
+	}
+	if (strcmp(key, "min_version") == 0) {
+		if (get_string(c, "tls.min_version", v, &s) != 0)
+			return c->rc;
+		if (strcmp(s, "1.2") != 0 && strcmp(s, "1.3") != 0)
+			return fail(c, line_of(v), "tls.min_version: '%s' is not 1.2 or 1.3", s);
+		t->min_version = s[2] == '2' ? 12 : 13;
+		return 0;
+	}
+	if (strcmp(key, "idle_timeout_ms") == 0)
+		return get_uint(c, "tls.idle_timeout_ms", v, 100, 3600000, &t->idle_timeout_ms);
+	if (strcmp(key, "handshake_timeout_ms") == 0)
+		return get_uint(c, "tls.handshake_timeout_ms", v, 100, 60000,
+		                &t->handshake_timeout_ms);
+	if (strcmp(key, "max_connections") == 0)
+		return get_uint(c, "tls.max_connections", v, 1, 1000000, &t->max_connections);
+	return fail(c, line_of(k),
+	            "tls: unknown key '%s' (expected listen, certificate, key, min_version, "
+	            "idle_timeout_ms, handshake_timeout_ms, max_connections)",
+	            key);
+}
+
+static int parse_tls(struct ctx *c, yaml_node_t *n)
+{
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail(c, line_of(n), "tls: expected a list of listeners, got %s",
+		            type_name(n));
+	size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (cnt == 0 || cnt > GK_CONFIG_TLS_MAX)
+		return fail(c, line_of(n), "tls: between 1 and %u listeners", GK_CONFIG_TLS_MAX);
+	if ((c->cfg->tls = calloc(cnt, sizeof(*c->cfg->tls))) == NULL)
+		return c->rc = GK_ENOMEM;
+	for (size_t i = 0; i < cnt; i++) {
+		yaml_node_t *it = yaml_document_get_node(c->doc, n->data.sequence.items.start[i]);
+		gk_config_tls_t *t = &c->cfg->tls[i];
+		*t = (gk_config_tls_t){.min_version = 12,
+		                       .idle_timeout_ms = GK_CONFIG_TCP_IDLE_DEFAULT,
+		                       .handshake_timeout_ms = GK_CONFIG_TLS_HANDSHAKE_MS,
+		                       .max_connections = GK_CONFIG_TCP_CONNS_DEFAULT};
+		c->cfg->n_tls = i + 1;
+		if (walk_map(c, "tls", it, visit_tls, t) != 0)
+			return c->rc;
+		const char *miss = t->listen.addrlen == 0   ? "listen"
+		                   : t->certificate == NULL ? "certificate"
+		                   : t->key == NULL         ? "key"
+		                                            : NULL;
+		if (miss != NULL)
+			return fail(c, line_of(it), "tls: listener has no '%s'", miss);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(c->cfg->tls[j].listen.text, t->listen.text) == 0)
+				return fail(c, line_of(it), "tls: '%s' listed twice",
+				            t->listen.text);
+	}
+	return 0;
+}
+
 struct zone_seen {
 	const char *name;
 	const char *file;
@@ -1184,6 +1260,8 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 			    "proxy_protocol: 'from' must list the load balancers' addresses");
 		return 0;
 	}
+	if (strcmp(key, "tls") == 0)
+		return parse_tls(c, v);
 	if (strcmp(key, "user") == 0 || strcmp(key, "group") == 0) {
 		*(key[0] == 'u' ? &seen->user_node : &seen->group_node) = v;
 		return 0;
@@ -1204,7 +1282,7 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	return fail(c, line_of(k),
 	            "unknown key '%s' (expected listen, workers, edns_udp_max, tcp, zones, "
 	            "zone_list, zones_dir, control, log_level, redis, filing, policy, metrics, "
-	            "dnstap, discovery, secondary, rate_limit, user, group, proxy_protocol)",
+	            "dnstap, discovery, secondary, rate_limit, user, group, proxy_protocol, tls)",
 	            key);
 }
 
@@ -1420,6 +1498,11 @@ void gk_config_free(gk_config_t *cfg)
 	free(cfg->dnstap.unix_path);
 	free(cfg->dnstap.identity);
 	gk_xfr_conf_free(cfg->secondary);
+	for (size_t i = 0; i < cfg->n_tls; i++) {
+		free(cfg->tls[i].certificate);
+		free(cfg->tls[i].key);
+	}
+	free(cfg->tls);
 	free(cfg->path);
 	free(cfg);
 }

@@ -137,6 +137,19 @@ typedef struct gk_config_dnstap {
 	char *identity;       /* or NULL: the host name */
 } gk_config_dnstap_t;
 
+/* tls: one DNS-over-TLS listener (docs/CONFIG.md "tls"). */
+#define GK_CONFIG_TLS_MAX          16u
+#define GK_CONFIG_TLS_HANDSHAKE_MS 5000u
+typedef struct gk_config_tls {
+	gk_config_listen_t listen;
+	char *certificate; /* PEM chain, resolved against the config's directory */
+	char *key;         /* PEM private key, resolved likewise */
+	int min_version;   /* 12 (TLS 1.2, default) or 13 */
+	unsigned idle_timeout_ms;
+	unsigned handshake_timeout_ms;
+	unsigned max_connections; /* over all workers */
+} gk_config_tls_t;
+
 /* Where a zone was configured: the config's zones list, a zone list file, the zones
  * directory, or the state file of zones added through the control channel. */
 enum gk_config_zone_src {
@@ -192,6 +205,8 @@ typedef struct gk_config {
 	/* proxy_protocol.from: load balancers whose PROXY v2 headers are honoured (net/proxy.h) */
 	unsigned n_proxy_from;
 	gk_prefix_t proxy_from[GK_CONFIG_PROXY_MAX];
+	gk_config_tls_t *tls; /* DNS-over-TLS listeners, or NULL */
+	size_t n_tls;
 } gk_config_t;
 
 /* Load and check path. On success *out owns a new config (free with gk_config_free) and 0 is

@@ -72,7 +72,8 @@ struct gk_server {
 	gk_policy_t *pol_next; /* under pol_mu */
 	uint64_t pol_next_version;
 	char pol_next_key[80];
-	gk_secondary_t *sec; /* secondary zones (xfr/secondary.h), or NULL */
+	gk_secondary_t *sec;     /* secondary zones (xfr/secondary.h), or NULL */
+	struct gk_tls_ctx **tls; /* per boot->tls listener (daemon/tls.c), or NULL */
 	/* zones and the control channel (zones.c) */
 	struct gk_daemon_zcat *zcat; /* the zone catalogue, NULL only after out of memory */
 	uint64_t zcat_gen;           /* catalogue rebuilds so far */
@@ -80,6 +81,18 @@ struct gk_server {
 	unsigned zone_builds;        /* zone builds on the thread pool not yet published */
 	bool reload_wanted;          /* a SIGHUP came while zone_builds > 0 */
 };
+
+/* tls.c: DNS-over-TLS certificates. create reads boot->tls's certificates and keys (as
+ * root, before the privilege drop) into s->tls and fills p's tls listeners (*tls_out,
+ * freed by the caller with free()); reload re-reads next's files into the running
+ * listeners (logging, per file, what failed: the old certificate keeps serving); free
+ * after the workers stopped. */
+int gk_daemon_tls_create(gk_server_t *s, gk_net_tls_t **tls_out, char *err, size_t errlen);
+void gk_daemon_tls_reload(gk_server_t *s, const gk_config_t *next);
+void gk_daemon_tls_free(gk_server_t *s);
+/* --check: every tls listener's certificate and key load and match. 0 or an error, err
+ * naming the listener and the file. */
+int gk_daemon_tls_check(const gk_config_t *cfg, char *err, size_t errlen);
 
 struct gk_daemon_sync_report {
 	const char *what;

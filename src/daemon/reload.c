@@ -181,6 +181,7 @@ int gk_daemon_reload(gk_server_t *s, char *err, size_t errlen)
 			gk_daemon_policy_log("reloaded", newpol, cfg->policy.file);
 	}
 	report_restart_only(s->boot, cfg);
+	gk_daemon_tls_reload(s, cfg);
 	gk_log_set_level(cfg->log_level);
 	gk_daemon_view_published(s);
 	gk_log(GK_LOG_INFO, "reloaded: %zu zones, %zu RRs, edns_udp_max %u", nz, nrr,

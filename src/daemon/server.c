@@ -43,6 +43,8 @@ int gk_server_check(const char *config_path, char *err, size_t errlen, char *sum
 		else
 			gk_psl_close(psl);
 	}
+	if (rc == 0)
+		rc = gk_daemon_tls_check(cfg, err, errlen);
 	if (rc == 0 && summarylen > 0)
 		snprintf(summary, summarylen,
 		         "%s: ok: %zu zones, %zu RRs, %zu listen addresses%s%s", config_path,
@@ -354,6 +356,12 @@ static int start_workers(gk_server_t *s, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return GK_ENOMEM;
 	}
+	gk_net_tls_t *tls = NULL;
+	int trc = gk_daemon_tls_create(s, &tls, err, errlen);
+	if (trc != 0) {
+		free(addrs);
+		return trc;
+	}
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		addrs[i].addr = cfg->listen[i].addr;
 		addrs[i].addrlen = cfg->listen[i].addrlen;
@@ -367,10 +375,13 @@ static int start_workers(gk_server_t *s, char *err, size_t errlen)
 	    .tcp_max_pipelined = cfg->tcp_max_pipelined,
 	    .rrl_table_size = cfg->rrl.table_size,
 	    .view = s->view,
+	    .tls = tls,
+	    .n_tls = cfg->n_tls,
 	};
 	gk_obs_worker_t **udp_obs = calloc(cfg->n_listen, sizeof(*udp_obs));
 	if (udp_obs == NULL) {
 		free(addrs);
+		free(tls);
 		snprintf(err, errlen, "out of memory");
 		return GK_ENOMEM;
 	}
@@ -396,6 +407,7 @@ static int start_workers(gk_server_t *s, char *err, size_t errlen)
 	}
 	free(udp_obs);
 	free(addrs);
+	free(tls);
 	for (unsigned i = 0; i < s->n_workers && rc == 0; i++) {
 		rc = gk_worker_start(s->workers[i]);
 		if (rc != 0)
@@ -531,6 +543,9 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	}
 	for (size_t i = 0; i < s->boot->n_listen; i++)
 		gk_log(GK_LOG_INFO, "listening on %s (udp, tcp)", s->boot->listen[i].text);
+	for (size_t i = 0; i < s->boot->n_tls; i++)
+		gk_log(GK_LOG_INFO, "listening on %s (tls, certificate %s)",
+		       s->boot->tls[i].listen.text, s->boot->tls[i].certificate);
 	gk_log(GK_LOG_INFO,
 	       "%u workers; edns_udp_max %u; tcp max_connections %u, idle_timeout_ms %u, "
 	       "max_pipelined %u",
@@ -578,6 +593,7 @@ void gk_server_free(gk_server_t *s)
 	for (unsigned i = 0; i < s->n_workers; i++)
 		gk_worker_free(s->workers[i]);
 	free(s->workers);
+	gk_daemon_tls_free(s); /* workers freed: no connection uses the ticket keys */
 	gk_polsync_free(s->polsync);
 	if (s->pol_mu_ready) {
 		gk_policy_free(s->pol_next);

@@ -106,6 +106,7 @@ struct gk_worker {
 	gk_obs_worker_t *obs;    /* counters, latency, decision log (obs/obs.h); NULL: none */
 	gk_net_notify_fn notify; /* NOTIFY handler (net.h), or NULL */
 	void *notify_ctx;
+	struct tls_worker *tls; /* DNS over TLS (tls_conn.c), or NULL: no TLS listener */
 };
 
 /* A NOTIFY request (opcode 4, QR clear) the notify handler takes. */
@@ -134,6 +135,14 @@ int gk_net_tcp_start(struct gk_worker *w, struct tcp_listener *l);
 void gk_net_tcp_close_all(struct gk_worker *w);
 void gk_net_tcp_idle_tick(uv_timer_t *t);
 void gk_net_tcp_free(struct gk_worker *w);
+
+/* tls_conn.c: DNS over TLS. start binds p->tls's sockets and listens on the worker's loop
+ * (loop initialised; 0 or an error, err set); close_all closes every connection (loop
+ * thread, or control thread before/after the loop runs); free closes what libuv never took
+ * and frees the pools (loop closed). */
+int gk_net_tls_start(struct gk_worker *w, const gk_net_params_t *p, char *err, size_t errlen);
+void gk_net_tls_close_all(struct gk_worker *w);
+void gk_net_tls_free(struct gk_worker *w);
 
 /* counters shared by both transports */
 static inline void gk_net_count(gk_net_counters_t *c, const gk_pkt_result_t *r)

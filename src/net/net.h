@@ -50,6 +50,16 @@ typedef struct gk_net_addr {
 	const char *text; /* for logs; borrowed for the duration of gk_worker_create */
 } gk_net_addr_t;
 
+/* A DNS-over-TLS listener (net/tls.h): its address, context and limits. */
+struct gk_tls_ctx;
+typedef struct gk_net_tls {
+	gk_net_addr_t addr;
+	struct gk_tls_ctx *ctx;   /* borrowed; outlives the worker */
+	unsigned max_connections; /* this worker's share (>= 1) */
+	unsigned idle_timeout_ms;
+	unsigned handshake_timeout_ms; /* from accept to the end of the handshake */
+} gk_net_tls_t;
+
 typedef void (*gk_net_notify_fn)(void *ctx, const uint8_t *msg, size_t len,
                                  const struct sockaddr *from, uint8_t *out, size_t cap,
                                  size_t *outlen);
@@ -75,6 +85,9 @@ typedef struct gk_net_params {
 	/* Keys of each UDP socket's rate-limiting table (rrl/rrl.h); 0: no table, so the
 	 * view's rrl settings are ignored. */
 	unsigned rrl_table_size;
+	/* DNS-over-TLS listeners (n_tls 0: none), answered on the worker's loop like TCP. */
+	const gk_net_tls_t *tls;
+	size_t n_tls;
 } gk_net_params_t;
 
 /* Counters: plain fields, each block written by one thread only (the worker's loop, or one
@@ -97,6 +110,14 @@ typedef struct gk_net_counters {
 	uint64_t proxy_accepted;  /* PROXY headers honoured (UDP datagrams, TCP connections) */
 	uint64_t proxy_malformed; /* from a balancer: missing or malformed (dropped / closed) */
 	uint64_t proxy_refused;   /* a PROXY header from an address not configured (dropped) */
+	uint64_t tls_queries;     /* DNS messages answered over TLS */
+	uint64_t tls_accepted;    /* TLS connections accepted */
+	uint64_t tls_handshakes;  /* handshakes completed */
+	uint64_t tls_resumed;     /* ... of which resumed a session (ticket) */
+	uint64_t tls_handshake_failed;  /* handshakes that failed (protocol, version, cipher) */
+	uint64_t tls_handshake_timeout; /* closed: no handshake within handshake_timeout_ms */
+	uint64_t tls_idle_closed;       /* closed by the idle timeout */
+	uint64_t tls_evicted;           /* closed to make room at the connection cap */
 } gk_net_counters_t;
 
 typedef struct gk_worker gk_worker_t;

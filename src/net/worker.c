@@ -39,6 +39,7 @@ static void stop_cb(uv_async_t *a)
 	struct gk_worker *w = a->data;
 	w->stopped = true;
 	gk_net_tcp_close_all(w); /* connections need their own close callback (pool) */
+	gk_net_tls_close_all(w);
 	uv_walk(&w->loop, close_walk_cb, NULL);
 }
 
@@ -58,6 +59,7 @@ static void teardown(struct gk_worker *w)
 	if (w->loop_ready) {
 		w->stopped = true;
 		gk_net_tcp_close_all(w);
+		gk_net_tls_close_all(w);
 		uv_walk(&w->loop, close_walk_cb, NULL);
 		uv_run(&w->loop, UV_RUN_DEFAULT);
 		if (uv_loop_close(&w->loop) != 0)
@@ -76,6 +78,7 @@ static void release(struct gk_worker *w)
 {
 	gk_net_udp_free(w);
 	gk_net_tcp_free(w);
+	gk_net_tls_free(w);
 	free(w->udp);
 	free(w->tcp);
 	free(w);
@@ -144,6 +147,8 @@ static int setup(struct gk_worker *w, const gk_net_params_t *p, char *err, size_
 			return rc;
 		}
 	}
+	if (p->n_tls > 0)
+		return gk_net_tls_start(w, p, err, errlen);
 	return 0;
 uverr:
 	snprintf(err, errlen, "worker %u: libuv: %s", w->id, uv_strerror(rc));
@@ -251,6 +256,14 @@ static void counters_add(const gk_net_counters_t *c, gk_net_counters_t *sum)
 	sum->proxy_accepted += c->proxy_accepted;
 	sum->proxy_malformed += c->proxy_malformed;
 	sum->proxy_refused += c->proxy_refused;
+	sum->tls_queries += c->tls_queries;
+	sum->tls_accepted += c->tls_accepted;
+	sum->tls_handshakes += c->tls_handshakes;
+	sum->tls_resumed += c->tls_resumed;
+	sum->tls_handshake_failed += c->tls_handshake_failed;
+	sum->tls_handshake_timeout += c->tls_handshake_timeout;
+	sum->tls_idle_closed += c->tls_idle_closed;
+	sum->tls_evicted += c->tls_evicted;
 }
 
 void gk_worker_counters_add(const gk_worker_t *w, gk_net_counters_t *sum)

@@ -170,6 +170,27 @@ static void render_net(struct buf *b, const gk_obs_t *obs)
 	    (unsigned long long)n.tcp_evicted);
 	put(b, "gatekeeper_tcp_connections_closed_total{reason=\"oversize\"} %llu\n",
 	    (unsigned long long)n.tcp_oversize);
+	counter1(b, "gatekeeper_tls_connections_accepted_total",
+	         "DNS-over-TLS connections accepted.", n.tls_accepted);
+	counter1(b, "gatekeeper_tls_queries_total", "DNS messages answered over TLS.",
+	         n.tls_queries);
+	head(b, "gatekeeper_tls_handshakes_total", "counter",
+	     "TLS handshakes: completed (full or resumed from a session ticket), failed, or "
+	     "not finished within tls.handshake_timeout_ms (closed).");
+	put(b, "gatekeeper_tls_handshakes_total{result=\"full\"} %llu\n",
+	    (unsigned long long)(n.tls_handshakes - n.tls_resumed));
+	put(b, "gatekeeper_tls_handshakes_total{result=\"resumed\"} %llu\n",
+	    (unsigned long long)n.tls_resumed);
+	put(b, "gatekeeper_tls_handshakes_total{result=\"failed\"} %llu\n",
+	    (unsigned long long)n.tls_handshake_failed);
+	put(b, "gatekeeper_tls_handshakes_total{result=\"timeout\"} %llu\n",
+	    (unsigned long long)n.tls_handshake_timeout);
+	head(b, "gatekeeper_tls_connections_closed_total", "counter",
+	     "DNS-over-TLS connections closed by the server, by reason.");
+	put(b, "gatekeeper_tls_connections_closed_total{reason=\"idle\"} %llu\n",
+	    (unsigned long long)n.tls_idle_closed);
+	put(b, "gatekeeper_tls_connections_closed_total{reason=\"evicted\"} %llu\n",
+	    (unsigned long long)n.tls_evicted);
 	counter1(b, "gatekeeper_rrl_limited_total",
 	         "UDP responses over the rate limit (rate_limit): slipped + dropped.",
 	         n.rrl_limited);

@@ -10,3 +10,6 @@ gk_integration_test(integration_systemd_notify test_systemd.py 120 $<TARGET_FILE
 gk_integration_test(integration_systemd_journal test_systemd.py 120 $<TARGET_FILE:gk-sync> journal)
 # PROXY v2 from load balancers (UDP and TCP): allowed, refused, malformed
 gk_integration_test(integration_proxy test_proxy.py 120)
+# DNS over TLS: answers as UDP/TCP (ssl, kdig +tls), TLS 1.2/1.3, resumption, handshake
+# deadline, pipelining, certificate reload on SIGHUP
+gk_integration_test(integration_dot test_dot.py 180)

@@ -177,6 +177,49 @@ static void test_proxy_protocol(void **state)
 	             "proxy_protocol.from: '10.0.0.5/33' is not ADDRESS");
 }
 
+static void test_tls(void **state)
+{
+	(void)state;
+	char path[160], err[512], want[200];
+	gk_config_t *cfg = NULL;
+	snprintf(path, sizeof(path), "%s/tls.yaml", tmpdir);
+	write_file(path, LISTEN ZONES "tls:\n  - listen: \"127.0.0.1:853\"\n"
+	                              "    certificate: c.pem\n    key: /etc/k.pem\n"
+	                              "    min_version: \"1.3\"\n    handshake_timeout_ms: 2000\n"
+	                              "    idle_timeout_ms: 30000\n    max_connections: 100\n"
+	                              "  - listen: \"[::1]:853\"\n    certificate: c.pem\n"
+	                              "    key: k.pem\n");
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->n_tls, 2);
+	snprintf(want, sizeof(want), "%s/c.pem", tmpdir);
+	assert_string_equal(cfg->tls[0].certificate, want);
+	assert_string_equal(cfg->tls[0].key, "/etc/k.pem");
+	assert_int_equal(cfg->tls[0].min_version, 13);
+	assert_int_equal(cfg->tls[0].handshake_timeout_ms, 2000);
+	assert_int_equal(cfg->tls[0].idle_timeout_ms, 30000);
+	assert_int_equal(cfg->tls[0].max_connections, 100);
+	/* defaults */
+	assert_int_equal(cfg->tls[1].min_version, 12);
+	assert_int_equal(cfg->tls[1].handshake_timeout_ms, 5000);
+	assert_int_equal(cfg->tls[1].idle_timeout_ms, 10000);
+	assert_int_equal(cfg->tls[1].max_connections, 1024);
+	gk_config_free(cfg);
+	expect_error(LISTEN ZONES "tls:\n  - listen: \"127.0.0.1:853\"\n    key: k.pem\n",
+	             GK_ECONFIG, 6, "tls: listener has no 'certificate'");
+	expect_error(LISTEN ZONES "tls:\n  - listen: \"127.0.0.1:853\"\n    certificate: c\n"
+	                          "    key: k\n    min_version: \"1.1\"\n",
+	             GK_ECONFIG, 9, "'1.1' is not 1.2 or 1.3");
+	expect_error(LISTEN ZONES "tls:\n  - listen: \"127.0.0.1:853\"\n    certificate: c\n"
+	                          "    key: k\n    alpn: dot\n",
+	             GK_ECONFIG, 9, "tls: unknown key 'alpn'");
+	expect_error(LISTEN ZONES "tls:\n  - listen: 853\n", GK_ECONFIG, 6,
+	             "tls.listen: '853' is not ADDRESS:PORT");
+	expect_error(LISTEN ZONES "tls:\n  - {listen: \"127.0.0.1:853\", certificate: c, key: k}\n"
+	                          "  - {listen: \"127.0.0.1:853\", certificate: c, key: k}\n",
+	             GK_ECONFIG, 7, "listed twice");
+	expect_error(LISTEN ZONES "tls: {}\n", GK_ECONFIG, 5, "expected a list");
+}
+
 static void test_user_group(void **state)
 {
 	(void)state;
@@ -728,16 +771,27 @@ static void test_redis_sentinel(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),           cmocka_unit_test(test_all_keys),
-	    cmocka_unit_test(test_relative_paths),     cmocka_unit_test(test_missing_file),
-	    cmocka_unit_test(test_errors_top),         cmocka_unit_test(test_errors_numbers),
-	    cmocka_unit_test(test_errors_depth),       cmocka_unit_test(test_errors_listen),
-	    cmocka_unit_test(test_policy_section),     cmocka_unit_test(test_errors_zones),
-	    cmocka_unit_test(test_rate_limit_section), cmocka_unit_test(test_user_group),
-	    cmocka_unit_test(test_proxy_protocol),     cmocka_unit_test(test_discovery_section),
-	    cmocka_unit_test(test_parse_addr),         cmocka_unit_test(test_filing_defaults),
-	    cmocka_unit_test(test_filing_keys),        cmocka_unit_test(test_filing_errors),
-	    cmocka_unit_test(test_redis_auth),         cmocka_unit_test(test_redis_sentinel_auth),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_all_keys),
+	    cmocka_unit_test(test_relative_paths),
+	    cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_errors_top),
+	    cmocka_unit_test(test_errors_numbers),
+	    cmocka_unit_test(test_errors_depth),
+	    cmocka_unit_test(test_errors_listen),
+	    cmocka_unit_test(test_policy_section),
+	    cmocka_unit_test(test_errors_zones),
+	    cmocka_unit_test(test_rate_limit_section),
+	    cmocka_unit_test(test_user_group),
+	    cmocka_unit_test(test_proxy_protocol),
+	    cmocka_unit_test(test_tls),
+	    cmocka_unit_test(test_discovery_section),
+	    cmocka_unit_test(test_parse_addr),
+	    cmocka_unit_test(test_filing_defaults),
+	    cmocka_unit_test(test_filing_keys),
+	    cmocka_unit_test(test_filing_errors),
+	    cmocka_unit_test(test_redis_auth),
+	    cmocka_unit_test(test_redis_sentinel_auth),
 	    cmocka_unit_test(test_redis_sentinel),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, remove_dir);

@@ -1,0 +1,651 @@
+/* SPDX-License-Identifier: MIT */
+/* src/net/tls_conn.c -- DNS over TLS (RFC 7858) connections on a worker's loop.
+ *
+ * The same framing, answers, pipelining, connection cap and idle timeout as TCP (tcp.c);
+ * OpenSSL never touches the socket: ciphertext that libuv reads is written into a memory
+ * BIO, and what OpenSSL leaves in the outgoing memory BIO is sent with uv_try_write (the
+ * remainder, rarely, with uv_write from an allocated copy). A connection whose responses
+ * are not being read (max_pipelined writes queued) stops reading until one completes.
+ *
+ * Open connections sit on two lists: by last activity (the idle timeout and eviction at
+ * the cap close from its head, as TCP) and, until their handshake ends, by accept time (a
+ * client that does not finish the handshake within handshake_timeout_ms is closed and
+ * counted, however slowly it keeps sending). A PROXY v2 header from a configured balancer
+ * precedes the TLS handshake in clear text (net/proxy.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include "common/log.h"
+#include "net/internal.h"
+#include "net/proxy.h"
+#include "net/tcp_frame.h"
+#include "net/tls.h"
+
+#define TLS_IN_MAX  (16u * 1024u + 512u) /* one read: about a TLS record */
+#define TLS_OUT_MAX (2u * 1024u + 2u * GK_PKT_OUT_MAX)
+
+struct tls_listener {
+	uv_tcp_t h;
+	struct tls_worker *tw;
+	int fd;
+	gk_tls_ctx_t *ctx;
+	unsigned idle_ms, handshake_ms;
+	bool pending; /* a connection waits in accept: the pool was full */
+	char text[64];
+};
+
+struct tls_wreq {
+	uv_write_t req;
+	struct tconn *c;
+	size_t len;
+	uint8_t data[]; /* len bytes */
+};
+
+struct tconn {
+	uv_tcp_t h;
+	struct tls_worker *tw;
+	struct tls_listener *l;
+	struct tconn *prev, *next;       /* by last activity */
+	struct tconn *hs_prev, *hs_next; /* handshaking, by accept time */
+	struct tconn *next_free;
+	uint64_t last_active, accepted;
+	SSL *ssl;
+	BIO *rbio, *wbio; /* memory BIOs: ciphertext in, ciphertext out */
+	struct sockaddr_storage peer;
+	uint32_t rlen;   /* clear text in rbuf */
+	uint32_t queued; /* uv_write requests in flight */
+	bool closing, eof, reading, handshaken, in_hs, proxy_wait, shut;
+	uint8_t rbuf[TCP_RBUF];
+};
+
+struct tls_worker {
+	struct gk_worker *w;
+	size_t n;
+	struct tls_listener *ls;
+	struct tconn *conns, *free_list;
+	struct tconn *lru_head, *lru_tail, *hs_head, *hs_tail;
+	unsigned cap, n_closing;
+	uv_timer_t timer;
+	bool timer_ready;
+	uint8_t in[TLS_IN_MAX];
+	uint8_t frame[2 + GK_PKT_OUT_MAX]; /* length prefix + gk_pkt_process output */
+	uint8_t out[TLS_OUT_MAX];
+};
+
+static void pump(struct tconn *c);
+
+/* --- lists --- */
+
+static void lru_remove(struct tls_worker *t, struct tconn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (t->lru_head == c)
+		t->lru_head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else if (t->lru_tail == c)
+		t->lru_tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void lru_append(struct tls_worker *t, struct tconn *c)
+{
+	c->prev = t->lru_tail;
+	c->next = NULL;
+	if (t->lru_tail)
+		t->lru_tail->next = c;
+	else
+		t->lru_head = c;
+	t->lru_tail = c;
+}
+
+static void hs_remove(struct tls_worker *t, struct tconn *c)
+{
+	if (!c->in_hs)
+		return;
+	if (c->hs_prev)
+		c->hs_prev->hs_next = c->hs_next;
+	else
+		t->hs_head = c->hs_next;
+	if (c->hs_next)
+		c->hs_next->hs_prev = c->hs_prev;
+	else
+		t->hs_tail = c->hs_prev;
+	c->hs_prev = c->hs_next = NULL;
+	c->in_hs = false;
+}
+
+static void hs_append(struct tls_worker *t, struct tconn *c)
+{
+	c->hs_prev = t->hs_tail;
+	c->hs_next = NULL;
+	if (t->hs_tail)
+		t->hs_tail->hs_next = c;
+	else
+		t->hs_head = c;
+	t->hs_tail = c;
+	c->in_hs = true;
+}
+
+static void touch(struct tconn *c)
+{
+	c->last_active = uv_now(&c->tw->w->loop);
+	lru_remove(c->tw, c);
+	lru_append(c->tw, c);
+}
+
+/* --- lifetime --- */
+
+static void accept_one(struct tls_listener *l);
+
+static void close_cb(uv_handle_t *h)
+{
+	struct tconn *c = h->data;
+	struct tls_worker *t = c->tw;
+	SSL_free(c->ssl); /* frees both BIOs */
+	c->ssl = NULL;
+	c->closing = false;
+	c->next_free = t->free_list;
+	t->free_list = c;
+	t->n_closing--;
+	if (t->w->stopped)
+		return;
+	for (size_t i = 0; i < t->n && t->free_list; i++) {
+		if (t->ls[i].pending) {
+			t->ls[i].pending = false;
+			accept_one(&t->ls[i]);
+		}
+	}
+}
+
+static void conn_close(struct tconn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	c->tw->n_closing++;
+	lru_remove(c->tw, c);
+	hs_remove(c->tw, c);
+	uv_close((uv_handle_t *)&c->h, close_cb);
+}
+
+static void evict_one(struct tls_worker *t)
+{
+	unsigned pending = 0;
+	for (size_t i = 0; i < t->n; i++)
+		pending += t->ls[i].pending;
+	if (t->n_closing >= pending)
+		return;
+	struct tconn *victim = t->lru_head;
+	unsigned n = 0;
+	for (struct tconn *x = t->lru_head; x && n < 64; x = x->next, n++)
+		if (x->queued == 0 && x->rlen == 0) {
+			victim = x;
+			break;
+		}
+	if (victim == NULL)
+		return;
+	t->w->ctr.tls_evicted++;
+	conn_close(victim);
+}
+
+/* --- writes --- */
+
+static void write_cb(uv_write_t *req, int status)
+{
+	struct tls_wreq *r = (struct tls_wreq *)req;
+	struct tconn *c = r->c;
+	free(r);
+	c->queued--;
+	if (c->closing)
+		return;
+	if (status < 0) {
+		conn_close(c);
+		return;
+	}
+	touch(c);
+	pump(c);
+}
+
+/* Send everything OpenSSL wrote to the outgoing BIO. Returns 0 or a libuv error (close). */
+static int flush(struct tconn *c)
+{
+	struct tls_worker *t = c->tw;
+	for (;;) {
+		int n = BIO_read(c->wbio, t->out, sizeof(t->out));
+		if (n <= 0)
+			return 0;
+		uv_buf_t b = uv_buf_init((char *)t->out, (unsigned)n);
+		int done = c->queued ? UV_EAGAIN : uv_try_write((uv_stream_t *)&c->h, &b, 1);
+		if (done < 0 && done != UV_EAGAIN)
+			return done;
+		size_t sent = done < 0 ? 0 : (size_t)done;
+		if (sent == (size_t)n)
+			continue;
+		/* the socket is full: keep order by queueing the rest */
+		struct tls_wreq *r = malloc(sizeof(*r) + (size_t)n - sent);
+		if (r == NULL)
+			return UV_ENOMEM;
+		r->c = c;
+		r->len = (size_t)n - sent;
+		memcpy(r->data, t->out + sent, r->len);
+		b = uv_buf_init((char *)r->data, (unsigned)r->len);
+		int rc = uv_write(&r->req, (uv_stream_t *)&c->h, &b, 1, write_cb);
+		if (rc != 0) {
+			free(r);
+			return rc;
+		}
+		c->queued++;
+	}
+}
+
+/* --- reads --- */
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)suggested;
+	struct tconn *c = h->data;
+	*buf = uv_buf_init((char *)c->tw->in, sizeof(c->tw->in));
+}
+
+/* A balancer's PROXY header, in clear text before the handshake. Returns the bytes of
+ * data it used, or -1 (closed). */
+static int take_proxy(struct tconn *c, const uint8_t *data, size_t len)
+{
+	struct gk_worker *w = c->tw->w;
+	size_t room = sizeof(c->rbuf) - c->rlen;
+	size_t take = len < room ? len : room;
+	memcpy(c->rbuf + c->rlen, data, take);
+	c->rlen += (uint32_t)take;
+	gk_proxy_t px;
+	int r = gk_proxy_parse(c->rbuf, c->rlen, &px);
+	if (r < 0 || (r == 0 && (c->eof || c->rlen >= GK_PROXY_HDR_MAX))) {
+		w->ctr.proxy_malformed++;
+		conn_close(c);
+		return -1;
+	}
+	if (r == 0)
+		return (int)take;
+	c->proxy_wait = false;
+	w->ctr.proxy_accepted++;
+	if (px.has_addr)
+		c->peer = px.src;
+	/* bytes past the header are the first of the handshake */
+	size_t extra = c->rlen - (size_t)r;
+	size_t used = take - extra;
+	c->rlen = 0;
+	return (int)used;
+}
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct tconn *c = s->data;
+	if (nread < 0) {
+		if (nread != UV_EOF) {
+			conn_close(c);
+			return;
+		}
+		c->eof = true;
+		pump(c);
+		return;
+	}
+	if (nread == 0)
+		return;
+	const uint8_t *p = (const uint8_t *)buf->base;
+	size_t len = (size_t)nread;
+	if (c->proxy_wait) {
+		int used = take_proxy(c, p, len);
+		if (used < 0)
+			return;
+		p += used;
+		len -= (size_t)used;
+	}
+	if (len > 0 && BIO_write(c->rbio, p, (int)len) != (int)len) {
+		conn_close(c);
+		return;
+	}
+	touch(c);
+	pump(c);
+}
+
+/* --- the exchange --- */
+
+static bool handshake(struct tconn *c)
+{
+	struct gk_worker *w = c->tw->w;
+	ERR_clear_error();
+	int r = SSL_do_handshake(c->ssl);
+	if (r == 1) {
+		c->handshaken = true;
+		hs_remove(c->tw, c);
+		w->ctr.tls_handshakes++;
+		if (SSL_session_reused(c->ssl))
+			w->ctr.tls_resumed++;
+		return true;
+	}
+	int e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ && !c->eof)
+		return false;
+	w->ctr.tls_handshake_failed++;
+	ERR_clear_error();
+	(void)flush(c); /* the alert, if the socket takes it; closed either way */
+	conn_close(c);
+	return false;
+}
+
+/* Answer one message; returns false when the connection closed. */
+static bool answer(struct tconn *c, const uint8_t *msg, size_t mlen)
+{
+	struct tls_worker *t = c->tw;
+	struct gk_worker *w = t->w;
+	const struct sockaddr *peer = c->peer.ss_family ? (const struct sockaddr *)&c->peer : NULL;
+	size_t len = 0;
+	if (gk_net_is_notify(w, msg, mlen)) {
+		w->notify(w->notify_ctx, msg, mlen, peer, t->frame + 2, GK_PKT_OUT_MAX, &len);
+	} else {
+		const gk_net_view_t *v = gk_snapshot_read(w->view);
+		gk_pkt_result_t res = {0};
+		uint64_t t0 = gk_obs_batch_begin(w->obs);
+		gk_pkt_outcome_t oc =
+		    gk_pkt_process(v->zs, &v->opts, GK_PKT_TCP, msg, mlen, t->frame + 2, &res);
+		gk_obs_query(w->obs, GK_PKT_TCP, oc, &res, msg, mlen, t->frame + 2, peer);
+		gk_obs_batch_end(w->obs, t0, 1);
+		w->ctr.tls_queries++;
+		if (oc != GK_PKT_ANSWER) {
+			w->ctr.dropped++;
+			return true;
+		}
+		gk_net_count(&w->ctr, &res);
+		len = res.len;
+	}
+	if (len == 0)
+		return true;
+	gk_tcp_frame_prefix(len, t->frame);
+	ERR_clear_error();
+	/* memory BIO: SSL_write takes all of it at once */
+	if (SSL_write(c->ssl, t->frame, (int)(2 + len)) != (int)(2 + len) || flush(c) != 0) {
+		conn_close(c);
+		return false;
+	}
+	return true;
+}
+
+static void pump(struct tconn *c)
+{
+	struct gk_worker *w = c->tw->w;
+	if (c->closing)
+		return;
+	if (c->proxy_wait && c->eof) {
+		w->ctr.proxy_malformed++;
+		conn_close(c);
+		return;
+	}
+	if (!c->proxy_wait && !c->handshaken) {
+		bool done = handshake(c);
+		if (c->closing)
+			return;
+		if (flush(c) != 0) {
+			conn_close(c);
+			return;
+		}
+		if (!done && c->eof) {
+			conn_close(c);
+			return;
+		}
+	}
+	bool closed_by_peer = false;
+	while (c->handshaken && c->queued < w->max_pipelined) {
+		size_t off = 0;
+		/* answer what is buffered before reading more clear text */
+		for (;;) {
+			const uint8_t *msg;
+			size_t mlen, used;
+			gk_tcp_frame_t f = gk_tcp_frame_next(
+			    c->rbuf + off, c->rlen - off, GK_NET_TCP_QUERY_MAX, &msg, &mlen, &used);
+			if (f == GK_TCP_FRAME_MORE)
+				break;
+			if (f == GK_TCP_FRAME_TOO_BIG) {
+				w->ctr.tcp_oversize++;
+				conn_close(c);
+				return;
+			}
+			if (!answer(c, msg, mlen))
+				return;
+			off += used;
+			if (c->queued >= w->max_pipelined)
+				break;
+		}
+		if (off > 0) {
+			memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+			c->rlen -= (uint32_t)off;
+		}
+		if (c->queued >= w->max_pipelined || c->rlen >= sizeof(c->rbuf))
+			break;
+		ERR_clear_error();
+		int n = SSL_read(c->ssl, c->rbuf + c->rlen, (int)(sizeof(c->rbuf) - c->rlen));
+		if (n > 0) {
+			c->rlen += (uint32_t)n;
+			continue;
+		}
+		int e = SSL_get_error(c->ssl, n);
+		if (e == SSL_ERROR_ZERO_RETURN) {
+			closed_by_peer = true; /* close_notify */
+		} else if (e != SSL_ERROR_WANT_READ) {
+			ERR_clear_error();
+			conn_close(c);
+			return;
+		}
+		/* SSL_read may have written (a TLS 1.3 key update's reply) */
+		if (flush(c) != 0) {
+			conn_close(c);
+			return;
+		}
+		break;
+	}
+	if (c->closing)
+		return;
+	bool want =
+	    !c->eof && !closed_by_peer && c->queued < w->max_pipelined && c->rlen < sizeof(c->rbuf);
+	if (want && !c->reading) {
+		if (uv_read_start((uv_stream_t *)&c->h, alloc_cb, read_cb) != 0) {
+			conn_close(c);
+			return;
+		}
+		c->reading = true;
+	} else if (!want && c->reading) {
+		uv_read_stop((uv_stream_t *)&c->h);
+		c->reading = false;
+	}
+	if ((c->eof || closed_by_peer) && c->queued == 0)
+		conn_close(c);
+}
+
+static void accept_one(struct tls_listener *l)
+{
+	struct tls_worker *t = l->tw;
+	struct gk_worker *w = t->w;
+	struct tconn *c = t->free_list;
+	if (c == NULL) {
+		l->pending = true;
+		evict_one(t);
+		return;
+	}
+	if (uv_tcp_init(&w->loop, &c->h) != 0)
+		return;
+	t->free_list = c->next_free;
+	memset(&c->prev, 0, sizeof(*c) - offsetof(struct tconn, prev));
+	c->h.data = c;
+	c->tw = t;
+	c->l = l;
+	c->last_active = c->accepted = uv_now(&w->loop);
+	lru_append(t, c);
+	hs_append(t, c);
+	if (uv_accept((uv_stream_t *)&l->h, (uv_stream_t *)&c->h) != 0) {
+		conn_close(c);
+		return;
+	}
+	w->ctr.tls_accepted++;
+	c->ssl = gk_tls_ctx_ssl_new(l->ctx);
+	c->rbio = BIO_new(BIO_s_mem());
+	c->wbio = BIO_new(BIO_s_mem());
+	if (c->ssl == NULL || c->rbio == NULL || c->wbio == NULL) {
+		BIO_free(c->rbio);
+		BIO_free(c->wbio);
+		c->rbio = c->wbio = NULL;
+		conn_close(c);
+		return;
+	}
+	BIO_set_mem_eof_return(c->rbio, -1); /* empty: "retry", not end of file */
+	SSL_set_bio(c->ssl, c->rbio, c->wbio);
+	SSL_set_accept_state(c->ssl);
+	const gk_net_view_t *v = gk_snapshot_read(w->view);
+	if (gk_obs_wants_peer(w->obs) || v->proxy.n) {
+		int plen = sizeof(c->peer);
+		if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &plen) != 0)
+			c->peer.ss_family = 0;
+	}
+	c->proxy_wait =
+	    v->proxy.n && c->peer.ss_family &&
+	    gk_prefix_match(v->proxy.from, v->proxy.n, (const struct sockaddr *)&c->peer);
+	uv_tcp_nodelay(&c->h, 1);
+	pump(c); /* starts reading */
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct tls_listener *l = server->data;
+	if (status < 0) {
+		gk_log(GK_LOG_DEBUG, "worker %u: tls accept: %s", l->tw->w->id,
+		       uv_strerror(status));
+		return;
+	}
+	accept_one(l);
+}
+
+/* Handshake deadlines and idle timeouts. */
+static void tick(uv_timer_t *tm)
+{
+	struct tls_worker *t = tm->data;
+	struct gk_worker *w = t->w;
+	uint64_t now = uv_now(&w->loop);
+	/* both lists are ordered by time, not by deadline: listeners' timeouts may differ */
+	for (struct tconn *c = t->hs_head, *nx; c; c = nx) {
+		nx = c->hs_next;
+		if (now - c->accepted < c->l->handshake_ms) {
+			if (t->n == 1)
+				break;
+			continue;
+		}
+		w->ctr.tls_handshake_timeout++;
+		conn_close(c);
+	}
+	for (struct tconn *c = t->lru_head, *nx; c; c = nx) {
+		nx = c->next;
+		if (now - c->last_active < c->l->idle_ms) {
+			if (t->n == 1)
+				break;
+			continue;
+		}
+		w->ctr.tls_idle_closed++;
+		conn_close(c);
+	}
+}
+
+int gk_net_tls_start(struct gk_worker *w, const gk_net_params_t *p, char *err, size_t errlen)
+{
+	struct tls_worker *t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		goto nomem;
+	w->tls = t;
+	t->w = w;
+	t->n = p->n_tls;
+	t->ls = calloc(p->n_tls, sizeof(*t->ls));
+	if (t->ls == NULL)
+		goto nomem;
+	unsigned min_ms = 1000;
+	for (size_t i = 0; i < p->n_tls; i++) {
+		t->ls[i].fd = -1;
+		t->cap += p->tls[i].max_connections;
+	}
+	t->conns = calloc(t->cap, sizeof(*t->conns));
+	if (t->conns == NULL)
+		goto nomem;
+	for (unsigned i = t->cap; i-- > 0;) {
+		t->conns[i].next_free = t->free_list;
+		t->free_list = &t->conns[i];
+	}
+	int rc;
+	for (size_t i = 0; i < p->n_tls; i++) {
+		const gk_net_tls_t *cf = &p->tls[i];
+		struct tls_listener *l = &t->ls[i];
+		const struct sockaddr *sa = (const struct sockaddr *)&cf->addr.addr;
+		snprintf(l->text, sizeof(l->text), "%s", cf->addr.text);
+		if (p->id == 0 && (rc = gk_net_probe(sa, cf->addr.addrlen, SOCK_STREAM)) != 0) {
+			snprintf(err, errlen, "tls %s: %s", l->text, gk_strerror(rc));
+			return rc;
+		}
+		rc = gk_net_tcp_socket(sa, cf->addr.addrlen);
+		if (rc < 0) {
+			snprintf(err, errlen, "tls %s: %s", l->text, gk_strerror(rc));
+			return rc;
+		}
+		l->fd = rc;
+		l->tw = t;
+		l->ctx = cf->ctx;
+		l->idle_ms = cf->idle_timeout_ms;
+		l->handshake_ms = cf->handshake_timeout_ms;
+		unsigned m = l->idle_ms < l->handshake_ms ? l->idle_ms : l->handshake_ms;
+		min_ms = m < min_ms ? m : min_ms;
+		if ((rc = uv_tcp_init(&w->loop, &l->h)) != 0)
+			goto uverr;
+		l->h.data = l;
+		if ((rc = uv_tcp_open(&l->h, l->fd)) != 0)
+			goto uverr;
+		l->fd = -1;
+		if ((rc = uv_listen((uv_stream_t *)&l->h, 1024, on_connection)) != 0)
+			goto uverr;
+	}
+	uint64_t every = min_ms / 4 < 20 ? 20 : min_ms / 4;
+	if ((rc = uv_timer_init(&w->loop, &t->timer)) != 0)
+		goto uverr;
+	t->timer.data = t;
+	t->timer_ready = true;
+	if ((rc = uv_timer_start(&t->timer, tick, every, every)) != 0)
+		goto uverr;
+	return 0;
+uverr:
+	snprintf(err, errlen, "tls: libuv: %s", uv_strerror(rc));
+	return rc;
+nomem:
+	snprintf(err, errlen, "worker %u: out of memory", w->id);
+	return GK_ENOMEM;
+}
+
+void gk_net_tls_close_all(struct gk_worker *w)
+{
+	struct tls_worker *t = w->tls;
+	if (t == NULL)
+		return;
+	while (t->lru_head)
+		conn_close(t->lru_head);
+}
+
+void gk_net_tls_free(struct gk_worker *w)
+{
+	struct tls_worker *t = w->tls;
+	if (t == NULL)
+		return;
+	for (size_t i = 0; t->ls && i < t->n; i++)
+		if (t->ls[i].fd >= 0)
+			close(t->ls[i].fd);
+	for (unsigned i = 0; t->conns && i < t->cap; i++)
+		SSL_free(t->conns[i].ssl); /* none left open once the loop ran its closes */
+	free(t->conns);
+	free(t->ls);
+	free(t);
+	w->tls = NULL;
+}
