@@ -33,11 +33,12 @@ static inline void wr16(uint8_t *p, uint16_t v)
 
 /* Where the answer comes from. */
 enum src {
-	SRC_TMPL,    /* a compiled template */
-	SRC_RUNTIME, /* built at query time (zone/resolve.c) */
-	SRC_REFUSED, /* REFUSED */
-	SRC_LOCAL,   /* a policy redirect's local data */
-	SRC_TC,      /* nothing, TC set (RPZ rpz-tcp-only. over UDP) */
+	SRC_TMPL,     /* a compiled template */
+	SRC_RUNTIME,  /* built at query time (zone/resolve.c) */
+	SRC_REFUSED,  /* REFUSED */
+	SRC_LOCAL,    /* a policy redirect's local data */
+	SRC_TC,       /* nothing, TC set (RPZ rpz-tcp-only. over UDP) */
+	SRC_SERVFAIL, /* the zone has no data (not loaded yet, failed, expired) */
 };
 
 /* ---- the decision (DESIGN.md "The decision") ----------------------------------------- */
@@ -299,18 +300,22 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 			case GK_ZONE_RUNTIME:
 				s = SRC_RUNTIME;
 				break;
+			case GK_ZONE_SERVFAIL:
+				s = SRC_SERVFAIL;
+				break;
 			default:
 				s = SRC_REFUSED;
 				break;
 			}
-			if (qq.qclass == GK_CLASS_ANY && s != SRC_REFUSED)
+			if (qq.qclass == GK_CLASS_ANY && s != SRC_REFUSED && s != SRC_SERVFAIL)
 				s = SRC_RUNTIME; /* rare: not worth templates of its own */
 		} else if (qq.qclass != GK_CLASS_IN && qq.qclass != GK_CLASS_CH) {
 			qend = 0; /* other classes: REFUSED without the question, as NSD */
 		}
 		bool filter = false;
 		const gk_pol_local_t *local = NULL;
-		if (s != SRC_REFUSED && (opts->status || opts->policy)) {
+		/* a zone without data answers nothing: no decision to make */
+		if (s != SRC_REFUSED && s != SRC_SERVFAIL && (opts->status || opts->policy)) {
 			struct verdict vd = {NULL, NULL, GK_WHY_NONE};
 			bool refuse = false, checked = true;
 			const gk_pol_hit_t *hit =
@@ -394,6 +399,8 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 		}
 		if (s == SRC_REFUSED) {
 			rcode = GK_RCODE_REFUSED;
+		} else if (s == SRC_SERVFAIL) {
+			rcode = GK_RCODE_SERVFAIL;
 		} else if (s == SRC_TC) {
 			tc = true;
 		} else if (s == SRC_LOCAL) {

@@ -75,6 +75,10 @@ gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t l
 		return GK_ZONE_REFUSED;
 	h->ver = v;
 	h->t = NULL;
+	if (gk_zver_placeholder_p(v)) {
+		h->node = NULL;
+		return GK_ZONE_SERVFAIL;
+	}
 	const gk_node_t *n = gk_zver_find(v, name, len, hash);
 	const gk_tmpl_t *t;
 	h->exact = n != NULL;

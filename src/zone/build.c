@@ -16,7 +16,6 @@
 #include "gk/errors.h"
 #include "zone/internal.h"
 #include "zone/load.h"
-#include <sys/stat.h>
 
 /* Build-time RRset: grows with realloc, copied into the arena when the zone is done. */
 struct brrset {
@@ -80,62 +79,6 @@ static int ntab_put(struct ntab *t, gk_node_t *n)
 		t->count++;
 	*s = n;
 	return 0;
-}
-
-const gk_rrset_t *gk_node_rrset(const gk_node_t *n, uint16_t type)
-{
-	for (unsigned i = 0; i < n->nrrsets; i++)
-		if (n->rrsets[i].type == type)
-			return &n->rrsets[i];
-	return NULL;
-}
-
-const gk_tmpl_t *gk_node_tmpl(const gk_node_t *n, uint16_t qtype)
-{
-	unsigned i = 0, k = n->ntmpl < GK_NODE_TKEYS ? n->ntmpl : GK_NODE_TKEYS;
-	for (; i < k; i++) /* in the node's first line */
-		if (n->tkey[i] == qtype)
-			return &n->tmpls[i];
-	for (; i < n->ntmpl; i++)
-		if (n->tmpls[i].qtype == qtype)
-			return &n->tmpls[i];
-	return n->other;
-}
-
-void gk_zver_free(gk_zver_t *v)
-{
-	if (!v)
-		return;
-	if (v->owns_memo)
-		free(v->zone.memo);
-	gk_arena_free(v->arena); /* v itself lives in it */
-}
-
-const uint8_t *gk_zver_apex_wire(const gk_zver_t *v, size_t *len)
-{
-	*len = v->apex_len;
-	return gk_zver_apex(v);
-}
-
-size_t gk_zver_rr_count(const gk_zver_t *v)
-{
-	return v->nrr;
-}
-
-bool gk_zver_files_current(const gk_zver_t *v)
-{
-	if (!v->nfiles)
-		return false;
-	for (size_t i = 0; i < v->nfiles; i++) {
-		const gk_zfile_t *f = &v->files[i];
-		struct stat st;
-		if (stat(f->path, &st) != 0 || (uint64_t)st.st_dev != f->dev ||
-		    (uint64_t)st.st_ino != f->ino || (int64_t)st.st_size != f->size ||
-		    (int64_t)st.st_mtim.tv_sec != f->mtime_sec ||
-		    (int64_t)st.st_mtim.tv_nsec != f->mtime_nsec)
-			return false;
-	}
-	return true;
 }
 
 /* ---- building one zone ---------------------------------------------------------------- */
@@ -595,6 +538,7 @@ int gk_zver_build(const gk_zone_spec_t *spec, const struct gk_psl *psl, gk_zver_
 	v->apex_labels = apex->labels;
 	if (apex->len <= GK_ZVER_INLINE)
 		memcpy(v->apex_short, apex->name, apex->len);
+	v->apex_long = apex->name;
 	v->apex_hash = gk_dname_hash(apex->name, apex->len);
 	compute_regs(v);
 	rc = gk_zver_compile(v);

@@ -164,7 +164,8 @@ struct gk_zver {
 	gk_arena_t *arena;
 	size_t nrr, nnodes;
 	uint64_t apex_hash;
-	const char *name; /* as configured (arena string) */
+	const char *name;         /* as configured (arena string) */
+	const uint8_t *apex_long; /* the apex name when apex_len > GK_ZVER_INLINE */
 	gk_zfile_t *files;
 	size_t nfiles;
 	bool owns_memo; /* set by the store when it retires the zone's last version */
@@ -227,7 +228,14 @@ static inline const gk_node_t *gk_zver_find(const gk_zver_t *v, const uint8_t *n
 /* The apex name of a version. */
 static inline const uint8_t *gk_zver_apex(const gk_zver_t *v)
 {
-	return v->apex_len <= GK_ZVER_INLINE ? v->apex_short : v->zone.apex->name;
+	return v->apex_len <= GK_ZVER_INLINE ? v->apex_short : v->apex_long;
+}
+
+/* A placeholder (gk_zver_placeholder): no names, answered SERVFAIL. Real versions have a
+ * table of at least 16 slots. */
+static inline bool gk_zver_placeholder_p(const gk_zver_t *v)
+{
+	return v->mask == 0;
 }
 
 /* RRset of a type at a node, or NULL. */

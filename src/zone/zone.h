@@ -41,6 +41,27 @@ struct gk_psl;
 GK_MUST_CHECK int gk_zver_build(const gk_zone_spec_t *spec, const struct gk_psl *psl,
                                 gk_zver_t **out, char *err, size_t errlen);
 
+/* ---- versions (zver.c) ---------------------------------------------------------------- */
+
+/* A placeholder version of the zone name (presentation form, as gk_zone_spec_t.name): no
+ * data, published like any version (gk_zoneset_put) where a configured zone has nothing to
+ * serve yet or any more -- not loaded yet at start, failed to load, expired (a secondary).
+ * Queries for names at or below its apex get SERVFAIL (as Knot answers for a zone it has
+ * not loaded), except names inside another served zone below it (the deepest zone holds a
+ * name); a CNAME chain of another zone that reaches it stops there. Its record count is 0
+ * and it is never "current" (gk_zver_files_current), so gk_zoneset_sync rebuilds it. About
+ * 300 bytes. Returns 0 (*out owned by the caller until published), GK_EINVAL (bad name)
+ * or GK_ENOMEM. Any thread. */
+GK_MUST_CHECK int gk_zver_placeholder(const char *name, gk_zver_t **out);
+
+/* True for a placeholder. */
+bool gk_zver_is_placeholder(const gk_zver_t *v);
+
+/* The zone name as configured (spec->name), and the zone file (NULL: a placeholder or a
+ * version built from text). Valid with the version. */
+const char *gk_zver_name(const gk_zver_t *v);
+const char *gk_zver_file(const gk_zver_t *v);
+
 /* Free a version that no store holds (never published, or retired). NULL is ignored. */
 void gk_zver_free(gk_zver_t *v);
 
@@ -123,3 +144,44 @@ GK_MUST_CHECK int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, gk_zon
 GK_MUST_CHECK int gk_zoneset_build_ex(const gk_zone_spec_t *specs, size_t n,
                                       const struct gk_psl *psl, gk_zoneset_t **out, char *err,
                                       size_t errlen);
+
+/* ---- parallel building (loader.c) ------------------------------------------------------ */
+
+/* Builds many zones on a pool of threads, each zone with gk_zver_build, taking them in the
+ * order given; the caller takes the versions as they are done and publishes them (the
+ * store has one writer). Used at start-up (the daemon's main loop publishes each version
+ * as it arrives, queries to the zones not loaded yet get SERVFAIL from placeholders) and
+ * by gk_zoneset_build_ex (--check). */
+typedef struct gk_zload gk_zload_t;
+
+/* The cores this process may run on (sched_getaffinity), at least 1. */
+unsigned gk_zload_cpus(void);
+
+/* Start building specs[0..n) on threads threads (0: gk_zload_cpus()). specs (and the
+ * strings they point at) and psl (may be NULL) must outlive the loader. notify (may be
+ * NULL) is called on a loader thread when a zone is done and the results before it have
+ * been taken (so at most once per gk_zload_take; uv_async_send fits). Returns 0 or
+ * GK_ENOMEM / GK_EAGAIN (no thread could start); nothing runs on error. */
+GK_MUST_CHECK int gk_zload_start(const gk_zone_spec_t *specs, size_t n, const struct gk_psl *psl,
+                                 unsigned threads, void (*notify)(void *ctx), void *ctx,
+                                 gk_zload_t **out);
+
+/* One finished zone: specs[index] built into v (the callee owns it from here), or failed
+ * with rc < 0 and err (one line naming the file and line; valid during the call). */
+typedef void (*gk_zload_fn)(void *ctx, size_t index, gk_zver_t *v, int rc, const char *err);
+
+/* Hand every zone finished since the last call to fn, in the order they finished, at most
+ * max of them (0: no limit). wait: block until at least one is there (or every zone has
+ * been handed over). Returns how many were handed over. One thread at a time. */
+size_t gk_zload_take(gk_zload_t *zl, bool wait, size_t max, gk_zload_fn fn, void *ctx);
+
+/* True once every zone has been handed over by gk_zload_take. */
+bool gk_zload_done(const gk_zload_t *zl);
+
+/* Stop taking new zones: the ones being built finish; the rest are never built (nor
+ * handed over: gk_zload_done stays false). Any thread. */
+void gk_zload_cancel(gk_zload_t *zl);
+
+/* Cancel, join the threads and free everything, versions not taken included. NULL is
+ * ignored. */
+void gk_zload_free(gk_zload_t *zl);
