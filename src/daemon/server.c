@@ -40,6 +40,7 @@
 #include "polsync/polsync.h"
 #include "status/status.h"
 #include "obs/discovery.h"
+#include "daemon/zoneload.h"
 
 #define RECLAIM_MS 10
 #define RETIRE_MS  20 /* retired status memory is collected this long after it is announced */
@@ -66,7 +67,9 @@ struct gk_server {
 	gk_config_t *boot; /* config the sockets and pools were built from */
 	gk_config_t *cur;  /* latest config loaded successfully (may be boot) */
 	gk_snapshot_t *view;
-	gk_zoneset_t *zs; /* the zone store, shared by every view */
+	gk_zoneset_t *zs;     /* the zone store, shared by every view */
+	gk_zoneload_t *zload; /* start-up loading (daemon/zoneload.h) */
+	bool reload_pending;  /* SIGHUP while zones were still loading */
 	gk_worker_t **workers;
 	unsigned n_workers;
 	gk_status_t *status;                 /* NULL without redis */
@@ -370,6 +373,11 @@ static void reload(gk_server_t *s)
 {
 	char err[512];
 	gk_config_t *cfg;
+	if (!gk_zoneload_ready(s->zload)) {
+		gk_log(GK_LOG_INFO, "SIGHUP: the reload runs once start-up loading is done");
+		s->reload_pending = true;
+		return;
+	}
 	gk_log(GK_LOG_INFO, "SIGHUP: reloading %s", s->boot->path);
 	if (gk_config_load(s->boot->path, &cfg, err, sizeof(err)) != 0) {
 		gk_log(GK_LOG_ERR, "reload failed, keeping the current zones: %s", err);
@@ -759,6 +767,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	}
 	gk_log(GK_LOG_INFO, "%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
 	s->stopping = true;
+	gk_zoneload_close(s->zload);
+	s->zload = NULL;
 	stop_workers(s);
 	stop_obs(s);
 	if (s->polsync != NULL)
@@ -939,6 +949,23 @@ static int start_workers(gk_server_t *s, char *err, size_t errlen)
 	return rc;
 }
 
+/* Start-up loading published versions: their placeholders wait for the readers. */
+static void zones_published(void *ctx)
+{
+	gk_server_t *s = ctx;
+	if (s->view != NULL)
+		published(s);
+}
+
+static void zones_ready(void *ctx)
+{
+	gk_server_t *s = ctx;
+	if (s->reload_pending) {
+		s->reload_pending = false;
+		reload(s);
+	}
+}
+
 int gk_server_create(const char *config_path, gk_server_t **out, char *err, size_t errlen)
 {
 	gk_server_t *s = calloc(1, sizeof(*s));
@@ -1002,30 +1029,17 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 		                     s->boot->policy.redis ? "waiting"
 		                     : s->pol              ? "file"
 		                                           : "off");
-	gk_log(GK_LOG_INFO, "loading %zu zones from %s", s->boot->n_zones, config_path);
 	if ((rc = gk_zoneset_create(zone_retire, s, &s->zs)) != 0) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	{
-		gk_zoneset_sync_stats_t st;
-		struct sync_report rep = {.what = "start"};
-		rc = gk_zoneset_sync(s->zs, s->boot->zones, s->boot->n_zones, s->psl, &st,
-		                     zone_failed, &rep);
-		if (rc != 0 || st.failed) {
-			snprintf(err, errlen, "%s",
-			         rc != 0 ? "out of memory while loading zones" : rep.first);
-			rc = rc != 0 ? rc : GK_EZONE;
-			goto fail;
-		}
-	}
+	/* placeholders (SERVFAIL) now, versions as the loader threads build them */
+	gk_zoneload_cbs_t zcb = {.published = zones_published, .ready = zones_ready, .ctx = s};
+	if ((rc = gk_zoneload_start(&s->loop, s->zs, s->boot->zones, s->boot->n_zones, s->psl,
+	                            config_path, &zcb, &s->zload, err, errlen)) != 0)
+		goto fail;
 	if ((rc = build_view(s->zs, s->boot, s->status, s->psl, s->pol, &v, err, errlen)) != 0)
 		goto fail;
-	gk_log(GK_LOG_INFO, "loaded %zu zones, %zu RRs from %s", gk_zoneset_zone_count(s->zs),
-	       gk_zoneset_rr_count(s->zs), config_path);
-	for (size_t i = 0; i < s->boot->n_zones; i++)
-		gk_log(GK_LOG_INFO, "zone %s from %s", s->boot->zones[i].name,
-		       s->boot->zones[i].file);
 	if ((rc = gk_snapshot_create(query_threads(s->boot), v, view_free, &s->view)) != 0) {
 		view_free(v);
 		snprintf(err, errlen, "out of memory");
@@ -1040,7 +1054,9 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	}
 	if ((rc = start_polsync(s, err, errlen)) != 0)
 		goto fail;
-	if ((rc = start_obs(s, err, errlen)) != 0 || (rc = start_metrics(s, err, errlen)) != 0 ||
+	if ((rc = start_obs(s, err, errlen)) == 0)
+		gk_obs_set_zones(s->obs, gk_zoneload_figures, s->zload);
+	if (rc != 0 || (rc = start_metrics(s, err, errlen)) != 0 ||
 	    (rc = start_workers(s, err, errlen)) != 0)
 		goto fail;
 	for (size_t i = 0; i < s->boot->n_listen; i++)
@@ -1074,6 +1090,7 @@ void gk_server_free(gk_server_t *s)
 {
 	if (s == NULL)
 		return;
+	gk_zoneload_close(s->zload); /* joins its threads, before the store and the PSL go */
 	stop_workers(s);
 	stop_obs(s);
 	if (s->polsync != NULL)

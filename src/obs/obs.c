@@ -46,6 +46,8 @@ struct gk_obs {
 	void *policy_arg;
 	gk_obs_net_fn net_add;
 	void *net_arg;
+	gk_obs_zones_fn zones_get;
+	void *zones_arg;
 	struct gk_disc *disc;
 	double start_time;
 };
@@ -318,6 +320,20 @@ void gk_obs_net(const gk_obs_t *obs, struct gk_net_counters *sum)
 {
 	if (obs->net_add != NULL)
 		obs->net_add(obs->net_arg, sum);
+}
+
+void gk_obs_set_zones(gk_obs_t *obs, gk_obs_zones_fn get, void *arg)
+{
+	obs->zones_get = get;
+	obs->zones_arg = arg;
+}
+
+bool gk_obs_zones(const gk_obs_t *obs, gk_obs_zones_t *z)
+{
+	if (obs->zones_get == NULL)
+		return false;
+	obs->zones_get(obs->zones_arg, z);
+	return true;
 }
 
 void gk_obs_set_disc(gk_obs_t *obs, unsigned i, struct gk_disc_worker *dw)

@@ -104,6 +104,8 @@ void gk_zoneset_each(const gk_zoneset_t *zs, void (*fn)(void *ctx, const gk_zver
 /* Number of zones and of resource records in the store (for logs and metrics). Writer. */
 size_t gk_zoneset_zone_count(const gk_zoneset_t *zs);
 size_t gk_zoneset_rr_count(const gk_zoneset_t *zs);
+/* Zones whose current version is a placeholder (gk_zver_placeholder). Writer. */
+size_t gk_zoneset_placeholder_count(const gk_zoneset_t *zs);
 
 /* Free the store and every version in it. Only once no reader runs. NULL is ignored. */
 void gk_zoneset_free(gk_zoneset_t *zs);

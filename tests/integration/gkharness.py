@@ -118,7 +118,9 @@ class Server:
 			return f.read().decode("utf-8", "replace")
 
 	def wait_ready(self, zone="example.cn", timeout=10.0):
-		"""Wait until an SOA query for zone is answered over UDP and TCP."""
+		"""Wait until an SOA query for zone is answered over UDP and TCP; for gatekeeperd,
+		also until its zones are loaded (until then they answer SERVFAIL): the log's
+		readiness line."""
 		deadline = time.time() + timeout
 		q = dns.message.make_query(zone, "SOA")
 		last = None
@@ -129,6 +131,8 @@ class Server:
 			try:
 				dns.query.udp(q, "127.0.0.1", port=self.port, timeout=0.3)
 				dns.query.tcp(q, "127.0.0.1", port=self.port, timeout=0.5)
+				if self.name.startswith("gatekeeperd") and "ready: loaded" not in self.log_text():
+					raise RuntimeError("zones still loading")
 				return
 			except Exception as e:  # not up yet
 				last = e
