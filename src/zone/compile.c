@@ -17,6 +17,9 @@
 
 #define MAX_TYPES 64
 
+_Static_assert(_Alignof(gk_bound_t) <= 2 && sizeof(gk_bound_t) % 2 == 0,
+               "bounds and pointer positions share one allocation");
+
 struct cc {
 	gk_zver_t *v;
 	gk_zscope_t sc; /* this version alone */
@@ -38,11 +41,10 @@ static void begin(struct cc *c, const gk_node_t *n, bool wild)
 	gk_asm_init(c->a, c->buf, 65535 - 256 - 11, 12u + n->len + 4u, n->name, n->len);
 }
 
-/* Registrable domains the message carries besides own's (the query's, checked anyway). */
-static int store_regs(struct cc *c, gk_tmpl_t *t, const gk_node_t *own)
+/* Registrable domains the message carries besides own's (the query's, checked anyway), into
+ * tmp; returns how many. */
+static unsigned other_regs(const gk_asm_t *a, const gk_node_t *own, gk_regref_t *tmp)
 {
-	gk_asm_t *a = c->a;
-	gk_regref_t tmp[GK_ASM_REGS];
 	unsigned k = 0;
 	for (unsigned i = 0; i < a->nregs; i++) {
 		const uint8_t *r = a->regs[i].name;
@@ -55,6 +57,14 @@ static int store_regs(struct cc *c, gk_tmpl_t *t, const gk_node_t *own)
 		tmp[k++] =
 		    (gk_regref_t){.name = r, .len = rl, .hash = rl ? gk_dname_hash(r, rl) : 0};
 	}
+	return k;
+}
+
+static int store_regs(struct cc *c, gk_tmpl_t *t, const gk_node_t *own)
+{
+	gk_asm_t *a = c->a;
+	gk_regref_t tmp[GK_ASM_REGS];
+	unsigned k = other_regs(a, own, tmp);
 	if (a->regs_lost)
 		t->flags |= GK_TMPL_RECHECK;
 	if (!k)
@@ -83,11 +93,16 @@ static int store(struct cc *c, gk_tmpl_t *t, uint16_t qtype, uint8_t qname_len, 
 	t->len = (uint16_t)blen;
 	t->nfix = (uint16_t)a->nfix;
 	t->nbound = (uint16_t)a->nbound;
-	uint8_t *body = gk_arena_dup(c->v->arena, a->buf + a->qend, blen);
-	uint16_t *fix = gk_arena_alloc(c->v->arena, (a->nfix + 1) * sizeof(uint16_t));
-	gk_bound_t *b = gk_arena_dup(c->v->arena, a->bound, (a->nbound + 1) * sizeof(gk_bound_t));
-	if ((!body && blen) || !fix || !b)
+	/* one allocation: bounds, pointer positions (both 2-byte aligned), then the body */
+	size_t bb = a->nbound * sizeof(gk_bound_t), fb = a->nfix * sizeof(uint16_t);
+	uint8_t *blob = gk_arena_alloc(c->v->arena, bb + fb + blen);
+	if (!blob)
 		return GK_ENOMEM;
+	gk_bound_t *b = (gk_bound_t *)blob;
+	uint16_t *fix = (uint16_t *)(blob + bb);
+	uint8_t *body = blob + bb + fb;
+	memcpy(b, a->bound, bb);
+	memcpy(body, a->buf + a->qend, blen);
 	if (a->nhops) {
 		/* the chain's later names: where another served zone may answer at query time */
 		gk_regref_t *h = gk_arena_alloc(c->v->arena, a->nhops * sizeof(*h));
@@ -100,9 +115,7 @@ static int store(struct cc *c, gk_tmpl_t *t, uint16_t qtype, uint8_t qname_len, 
 	}
 	for (unsigned i = 0; i < a->nfix; i++)
 		fix[i] = (uint16_t)(a->fix[i] - a->qend);
-	t->body = body;
-	t->fix = fix;
-	t->bound = b;
+	t->blob = blob;
 	return own ? store_regs(c, t, own) : 0;
 }
 
@@ -115,6 +128,38 @@ static uint16_t absent_type(const uint16_t *types, int k)
 		if (!used)
 			return t;
 	}
+}
+
+/* The message in c->a (n's answer to a type it has no data for) is the zone's NODATA
+ * template relocated to n's name: then n shares that template instead of a copy of its
+ * own (most names of a zone have the same "other type" answer). */
+static bool same_as_nodata(const struct cc *c, const gk_node_t *n)
+{
+	const gk_asm_t *a = c->a;
+	const gk_tmpl_t *nd = c->v->zone.nodata;
+	gk_regref_t tmp[GK_ASM_REGS];
+	size_t blen = a->len - a->qend;
+	if (a->rcode != nd->rcode || !a->aa || a->an != nd->an || a->ns != nd->ns ||
+	    a->ar != nd->ar || a->fix_lost || a->regs_lost || a->nhops || blen != nd->len ||
+	    a->nfix != nd->nfix || a->nbound != nd->nbound || other_regs(a, n, tmp) != 0 ||
+	    memcmp(a->bound, gk_tmpl_bound(nd), a->nbound * sizeof(gk_bound_t)) != 0)
+		return false;
+	const uint8_t *body = a->buf + a->qend, *ndb = gk_tmpl_body(nd);
+	const uint16_t *ndf = gk_tmpl_fix(nd);
+	int delta = (int)n->len - (int)nd->qname_len;
+	size_t at = 0;
+	for (unsigned i = 0; i < nd->nfix; i++) { /* as gk_zone_put_tmpl relocates */
+		size_t p = ndf[i];
+		if (a->fix[i] - a->qend != p || memcmp(body + at, ndb + at, p - at) != 0)
+			return false;
+		unsigned tgt = ((ndb[p] & 0x3fu) << 8) | ndb[p + 1];
+		if (tgt >= 12) /* SHIFT_WHOLE */
+			tgt = (unsigned)((int)tgt + delta);
+		if (body[p] != (uint8_t)(0xc0 | tgt >> 8) || body[p + 1] != (uint8_t)tgt)
+			return false;
+		at = p + 2;
+	}
+	return memcmp(body + at, ndb + at, blen - at) == 0;
 }
 
 static int compile_node(struct cc *c, gk_node_t *n)
@@ -147,11 +192,20 @@ static int compile_node(struct cc *c, gk_node_t *n)
 	types[k++] = GK_TYPE_ANY;
 	uint16_t other = absent_type(types, k);
 	types[k++] = other;
-	gk_tmpl_t *t = gk_arena_alloc(arena, (size_t)k * sizeof(gk_tmpl_t));
+	bool wild = (n->flags & GK_NODE_WILD) != 0;
+	/* the answer to other types first: when it is the zone's NODATA, share that */
+	const gk_tmpl_t *shared = NULL;
+	if (!wild) {
+		begin(c, n, false);
+		gk_resolve(&c->sc, c->a, n->name, n->len, other);
+		if (same_as_nodata(c, n))
+			shared = c->v->zone.nodata;
+	}
+	int own = shared ? k - 1 : k;
+	gk_tmpl_t *t = gk_arena_alloc(arena, (size_t)own * sizeof(gk_tmpl_t));
 	if (!t)
 		return GK_ENOMEM;
-	bool wild = (n->flags & GK_NODE_WILD) != 0;
-	for (int i = 0; i < k; i++) {
+	for (int i = 0; i < own; i++) {
 		begin(c, n, wild);
 		gk_resolve(&c->sc, c->a, n->name, n->len, types[i]);
 		int rc = store(c, &t[i], types[i], n->len, 0, n);
@@ -162,7 +216,7 @@ static int compile_node(struct cc *c, gk_node_t *n)
 	n->ntmpl = (uint16_t)(k - 1);
 	for (int i = 0; i < k - 1 && i < GK_NODE_TKEYS; i++)
 		n->tkey[i] = types[i];
-	n->other = &t[k - 1];
+	n->other = shared ? shared : &t[k - 1];
 	return 0;
 }
 
