@@ -25,6 +25,15 @@ struct cc {
 	gk_zscope_t sc; /* this version alone */
 	gk_asm_t *a;
 	uint8_t *buf; /* 64 KiB message scratch */
+	/* Blobs stored so far (open addressing on their hash): a template whose bounds,
+	 * pointer positions and body are byte for byte another's shares that one (a name's
+	 * ANY answer is its only RRset's answer; the same referral or NODATA bytes recur). */
+	struct blobref {
+		const uint8_t *p;
+		uint32_t len;
+		uint32_t hash;
+	} * blobs;
+	size_t bmask, bcount;
 };
 
 /* Start a message whose question is (name, qtype). */
@@ -77,6 +86,40 @@ static int store_regs(struct cc *c, gk_tmpl_t *t, const gk_node_t *own)
 	return 0;
 }
 
+/* The arena copy of blob[0..len): an earlier identical one, or a new copy. NULL: no memory. */
+static const uint8_t *intern_blob(struct cc *c, const uint8_t *blob, size_t len)
+{
+	uint32_t h = (uint32_t)gk_dname_hash(blob, len) ^ (uint32_t)len;
+	if ((c->bcount + 1) * 2 > c->bmask + 1) {
+		size_t sz = c->bmask ? (c->bmask + 1) * 2 : 64;
+		struct blobref *nb = calloc(sz, sizeof(*nb));
+		if (!nb)
+			return NULL;
+		for (size_t i = 0; c->blobs && i <= c->bmask; i++) {
+			if (!c->blobs[i].p)
+				continue;
+			size_t j = c->blobs[i].hash & (sz - 1);
+			while (nb[j].p)
+				j = (j + 1) & (sz - 1);
+			nb[j] = c->blobs[i];
+		}
+		free(c->blobs);
+		c->blobs = nb;
+		c->bmask = sz - 1;
+	}
+	size_t i = h & c->bmask;
+	for (; c->blobs[i].p; i = (i + 1) & c->bmask)
+		if (c->blobs[i].hash == h && c->blobs[i].len == len &&
+		    memcmp(c->blobs[i].p, blob, len) == 0)
+			return c->blobs[i].p;
+	uint8_t *p = gk_arena_dup(c->v->arena, blob, len);
+	if (!p)
+		return NULL;
+	c->blobs[i] = (struct blobref){.p = p, .len = (uint32_t)len, .hash = h};
+	c->bcount++;
+	return p;
+}
+
 static int store(struct cc *c, gk_tmpl_t *t, uint16_t qtype, uint8_t qname_len, uint8_t flags,
                  const gk_node_t *own)
 {
@@ -93,11 +136,10 @@ static int store(struct cc *c, gk_tmpl_t *t, uint16_t qtype, uint8_t qname_len, 
 	t->len = (uint16_t)blen;
 	t->nfix = (uint16_t)a->nfix;
 	t->nbound = (uint16_t)a->nbound;
-	/* one allocation: bounds, pointer positions (both 2-byte aligned), then the body */
+	/* one allocation: bounds, pointer positions (both 2-byte aligned), then the body;
+	 * built in the scratch after the message, then shared or copied into the arena */
 	size_t bb = a->nbound * sizeof(gk_bound_t), fb = a->nfix * sizeof(uint16_t);
-	uint8_t *blob = gk_arena_alloc(c->v->arena, bb + fb + blen);
-	if (!blob)
-		return GK_ENOMEM;
+	uint8_t *blob = c->buf + 65536;
 	gk_bound_t *b = (gk_bound_t *)blob;
 	uint16_t *fix = (uint16_t *)(blob + bb);
 	uint8_t *body = blob + bb + fb;
@@ -115,7 +157,9 @@ static int store(struct cc *c, gk_tmpl_t *t, uint16_t qtype, uint8_t qname_len, 
 	}
 	for (unsigned i = 0; i < a->nfix; i++)
 		fix[i] = (uint16_t)(a->fix[i] - a->qend);
-	t->blob = blob;
+	t->blob = intern_blob(c, blob, bb + fb + blen);
+	if (!t->blob)
+		return GK_ENOMEM;
 	return own ? store_regs(c, t, own) : 0;
 }
 
@@ -224,7 +268,8 @@ int gk_zver_compile(gk_zver_t *v)
 {
 	struct cc c = {.v = v, .sc = {.zs = NULL, .only = v}};
 	c.a = malloc(sizeof(gk_asm_t));
-	c.buf = malloc(65536);
+	c.buf = malloc(65536 + GK_ASM_BOUNDS * sizeof(gk_bound_t) + GK_ASM_FIX * sizeof(uint16_t) +
+	               65536); /* the message, then a template's blob */
 	int rc = GK_ENOMEM;
 	gk_zone_t *z = &v->zone;
 	gk_tmpl_t *t = NULL, *nd = NULL;
@@ -253,5 +298,6 @@ int gk_zver_compile(gk_zver_t *v)
 out:
 	free(c.a);
 	free(c.buf);
+	free(c.blobs);
 	return rc;
 }
