@@ -25,6 +25,37 @@ struct acc {
 	    table, files;
 };
 
+/* Blobs already counted: templates share identical ones (compile.c). */
+static const void **seen;
+static size_t seen_mask, seen_n;
+
+static bool first_time(const void *p)
+{
+	if ((seen_n + 1) * 2 > seen_mask + 1) {
+		size_t sz = seen_mask ? (seen_mask + 1) * 2 : 1024;
+		const void **ns = calloc(sz, sizeof(*ns));
+		if (!ns)
+			abort();
+		for (size_t i = 0; seen && i <= seen_mask; i++)
+			if (seen[i]) {
+				size_t j = ((uintptr_t)seen[i] >> 4) & (sz - 1);
+				while (ns[j])
+					j = (j + 1) & (sz - 1);
+				ns[j] = seen[i];
+			}
+		free(seen);
+		seen = ns;
+		seen_mask = sz - 1;
+	}
+	size_t i = ((uintptr_t)p >> 4) & seen_mask;
+	for (; seen[i]; i = (i + 1) & seen_mask)
+		if (seen[i] == p)
+			return false;
+	seen[i] = p;
+	seen_n++;
+	return true;
+}
+
 static void tmpl(struct acc *a, const gk_tmpl_t *t, bool head)
 {
 	if (!t)
@@ -32,14 +63,16 @@ static void tmpl(struct acc *a, const gk_tmpl_t *t, bool head)
 	a->tmpls++;
 	if (head)
 		a->thead += sizeof(*t);
+	a->tregs += t->nregs ? a16(t->nregs * sizeof(gk_regref_t)) : 0;
+	a->tregs += t->nhops ? a16(t->nhops * sizeof(gk_regref_t)) : 0;
+	if (!first_time(t->blob))
+		return;
 	/* one allocation: bounds, fix-ups, body (compile.c) */
 	size_t fb = t->nfix * sizeof(uint16_t), bb = t->nbound * sizeof(gk_bound_t);
 	size_t all = a16(fb + bb + t->len);
 	a->tfix += fb;
 	a->tbound += bb;
 	a->tbody += all - fb - bb;
-	a->tregs += t->nregs ? a16(t->nregs * sizeof(gk_regref_t)) : 0;
-	a->tregs += t->nhops ? a16(t->nhops * sizeof(gk_regref_t)) : 0;
 }
 
 static void each(void *ctx, const gk_zver_t *v)
