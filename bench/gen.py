@@ -566,6 +566,8 @@ def write_gk_conf(manifest, path, port, workers=1, redis_port=None, instance=Non
 		"workers: %d" % workers,
 		"edns_udp_max: 1232",
 		"log_level: %s" % log_level,
+		# the load comes from one address: measured without response rate limiting
+		"rate_limit:", "  responses_per_second: 0",
 	]
 	if tcp_conns:
 		lines += ["tcp:", "  max_connections: %d" % tcp_conns]

@@ -8,10 +8,11 @@ PKGS=(
 	libldns-dev libuv1-dev libyaml-dev libcmocka-dev libssl-dev
 	libhiredis-dev libpsl-dev libjansson-dev libidn2-dev libunistring-dev
 	libfstrm-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler fstrm-bin dnstap-ldns
-	redis-server redis-sentinel nsd unbound dnsperf dnsdist knot-dnsutils dnsutils
+	redis-server redis-sentinel nsd unbound dnsperf dnsdist knot-dnsutils dnsutils ldnsutils bind9-utils
 	python3 python3-dnspython python3-matplotlib python3-redis
 	python3-prometheus-client python3-protobuf
 	chromium
+	scdoc libsystemd-dev systemd
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* src/common/log.h -- human log lines on stderr.
+/* src/common/log.h -- human log lines on stderr, or structured entries in the journal.
  *
  * One line per call, written with a single write(2) so lines from different threads do not
- * interleave. Never called on the per-query path. Any thread.
+ * interleave. When stderr is systemd's journal stream (JOURNAL_STREAM names its device and
+ * inode, as systemd sets it for a service), each message is sent to the journal as an entry
+ * of its own with fields instead: MESSAGE, PRIORITY (3 error, 4 warning, 6 info, 7 debug),
+ * GK_SUBSYSTEM (the message's leading "word:" -- reload, status, policy, rate_limit ... --
+ * else "main") and SYSLOG_IDENTIFIER; should the journal refuse it, the line goes to stderr.
+ * Never called on the per-query path. Any thread.
  */
 #pragma once
 #include <stdarg.h>

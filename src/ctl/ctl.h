@@ -24,6 +24,7 @@ typedef struct gk_ctl_opts {
 	const char *key;     /* operator private key (push, rollback) */
 	const char *message; /* push/rollback message, or NULL */
 	const char *config;  /* gatekeeperd config (lookup; status/show take redis and keys) */
+	const char *control; /* control socket (--control); NULL: the config's control.socket */
 	const char *pubkeys[GK_CTL_PUBKEYS_MAX]; /* public keys to verify with (show) */
 	size_t n_pubkeys;
 	const char *file;    /* show: print only this file of the bundle */
@@ -54,3 +55,11 @@ int gk_ctl_status(const gk_ctl_opts_t *o, FILE *out, FILE *errf);
 /* Registrable domain, filing status and record, the policy rule, and the answer
  * gatekeeperd would give (gk_pkt_process on a synthesized query). */
 int gk_ctl_lookup(const gk_ctl_opts_t *o, const char *name, FILE *out, FILE *errf);
+
+/* A control-channel request (docs/CONTROL.md): words[0..n) as given on the command line
+ * ("zone add NAME FILE", "zone status", "reload", "stats", "loglevel info", ...), sent to
+ * o->control or the config's control.socket; a relative zone file is made absolute.
+ * Prints the answer; GK_CTL_OK, GK_CTL_REJECT (the daemon answered with an error),
+ * GK_CTL_USAGE (bad request, no socket configured) or GK_CTL_IO (cannot connect, answer
+ * cut short). */
+int gk_ctl_control(const gk_ctl_opts_t *o, char **words, int n, FILE *out, FILE *errf);

@@ -21,7 +21,6 @@
 #include "common/psl.h"
 #include "ctl/internal.h"
 #include "daemon/config.h"
-#include "daemon/server.h"
 #include "gk/filing_status.h"
 #include "pkt/process.h"
 #include "polstore/polstore.h"
@@ -505,7 +504,7 @@ static int decide(struct look *l, const uint8_t *name, size_t len)
 		return GK_CTL_IO;
 	}
 	gk_status_set_ready(l->st);
-	gk_server_pkt_opts(cfg, l->st, l->psl, l->policy, &l->opts);
+	gk_config_pkt_opts(cfg, l->st, l->psl, l->policy, &l->opts);
 	uint16_t qt = qtype_of(l->o->qtype);
 	if (qt == 0) {
 		fprintf(l->errf, "gkctl: unknown query type '%s'\n", l->o->qtype);

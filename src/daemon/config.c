@@ -19,8 +19,11 @@
 #include <yaml.h>
 #include "common/yamldepth.h"
 #include "daemon/config.h"
+#include "daemon/config_internal.h"
+#include "zonelist/zonelist.h"
 #include "redis/redis.h"
 #include "gk/discovery.h"
+#include "xfr/conf.h"
 
 struct ctx {
 	const char *path;
@@ -29,8 +32,9 @@ struct ctx {
 	size_t errlen;
 	int rc;
 	gk_config_t *cfg;
-	char *dir;      /* directory of the config file, "" when none */
-	unsigned flags; /* GK_CONFIG_NO_SECRETS */
+	char *dir;         /* directory of the config file, "" when none */
+	unsigned flags;    /* GK_CONFIG_NO_SECRETS, GK_CONFIG_NO_ZONE_LISTS */
+	size_t zones_line; /* the zones key, 0 when absent */
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct ctx *c, size_t line, const char *fmt,
@@ -235,6 +239,75 @@ static int visit_tcp(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	            key);
 }
 
+/* A list of prefixes (rate_limit.exempt, proxy_protocol.from) into out[0..max). */
+static int get_prefixes(struct ctx *c, const char *key, yaml_node_t *v, gk_prefix_t *out,
+                        unsigned max, unsigned *n)
+{
+	if (v->type != YAML_SEQUENCE_NODE)
+		return fail(c, line_of(v), "%s: expected a list of prefixes, got %s", key,
+		            type_name(v));
+	size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	if (cnt > max)
+		return fail(c, line_of(v), "%s: more than %u prefixes", key, max);
+	for (size_t i = 0; i < cnt; i++) {
+		yaml_node_t *it = yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
+		const char *s = NULL;
+		if (get_string(c, key, it, &s) != 0)
+			return c->rc;
+		if (gk_prefix_parse(s, &out[i]) != 0)
+			return fail(c, line_of(it),
+			            "%s: '%s' is not ADDRESS or ADDRESS/LENGTH (no bits set past "
+			            "LENGTH)",
+			            key, s);
+		*n = (unsigned)i + 1;
+	}
+	return 0;
+}
+
+/* rate_limit: (docs/CONFIG.md "rate_limit"); the settings are rrl/rrl.h's. */
+static int visit_rrl(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	(void)arg;
+	gk_rrl_config_t *r = &c->cfg->rrl;
+	unsigned u;
+	if (strcmp(key, "responses_per_second") == 0)
+		return get_uint(c, "rate_limit.responses_per_second", v, 0, GK_RRL_RATE_MAX,
+		                &r->rate);
+	if (strcmp(key, "slip") == 0)
+		return get_uint(c, "rate_limit.slip", v, 0, GK_RRL_SLIP_MAX, &r->slip);
+	if (strcmp(key, "window") == 0)
+		return get_uint(c, "rate_limit.window", v, 1, GK_RRL_WINDOW_MAX, &r->window);
+	if (strcmp(key, "table_size") == 0)
+		return get_uint(c, "rate_limit.table_size", v, GK_RRL_TABLE_MIN, GK_RRL_TABLE_MAX,
+		                &r->table_size);
+	if (strcmp(key, "ipv4_prefix") == 0 || strcmp(key, "ipv6_prefix") == 0) {
+		bool v4 = key[3] == '4';
+		if (get_uint(c, v4 ? "rate_limit.ipv4_prefix" : "rate_limit.ipv6_prefix", v, 1,
+		             v4 ? 32 : 128, &u) != 0)
+			return c->rc;
+		*(v4 ? &r->v4_prefix : &r->v6_prefix) = (uint8_t)u;
+		return 0;
+	}
+	if (strcmp(key, "exempt") == 0)
+		return get_prefixes(c, "rate_limit.exempt", v, r->exempt, GK_RRL_EXEMPT_MAX,
+		                    &r->n_exempt);
+	return fail(c, line_of(k),
+	            "rate_limit: unknown key '%s' (expected responses_per_second, slip, window, "
+	            "ipv4_prefix, ipv6_prefix, table_size, exempt)",
+	            key);
+}
+
+static int visit_proxy(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	bool *have_from = arg;
+	if (strcmp(key, "from") == 0) {
+		*have_from = true;
+		return get_prefixes(c, "proxy_protocol.from", v, c->cfg->proxy_from,
+		                    GK_CONFIG_PROXY_MAX, &c->cfg->n_proxy_from);
+	}
+	return fail(c, line_of(k), "proxy_protocol: unknown key '%s' (expected from)", key);
+}
+
 struct zone_seen {
 	const char *name;
 	const char *file;
@@ -257,15 +330,38 @@ static int visit_zone(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_
 	return fail(c, line_of(k), "zones: unknown key '%s' (expected name, file)", key);
 }
 
-/* Lowercased name without one trailing dot, for duplicate detection. */
-static void canon(const char *in, char *out, size_t outlen)
+/* Zone names compared as the duplicate check does: case and one trailing dot aside. */
+static int cmp_zone_name(const void *pa, const void *pb)
 {
-	size_t n = 0;
-	for (; in[n] != '\0' && n + 1 < outlen; n++)
-		out[n] = (char)tolower((unsigned char)in[n]);
-	if (n > 1 && out[n - 1] == '.')
-		n--;
-	out[n] = '\0';
+	const char *a = *(const char *const *)pa, *b = *(const char *const *)pb;
+	size_t la = strlen(a), lb = strlen(b);
+	la -= la > 1 && a[la - 1] == '.';
+	lb -= lb > 1 && b[lb - 1] == '.';
+	size_t l = la < lb ? la : lb;
+	int r = strncasecmp(a, b, l);
+	return r != 0 ? r : (la > lb) - (la < lb);
+}
+
+/* A zone is served from a file or by transfer, not both. */
+static void check_secondary_overlap(struct ctx *c)
+{
+	const gk_xfr_conf_t *x = c->cfg->secondary;
+	size_t n = c->cfg->n_zones;
+	const char **names = calloc(n + 1, sizeof(*names));
+	if (names == NULL) {
+		c->rc = GK_ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		names[i] = c->cfg->zones[i].name;
+	qsort(names, n, sizeof(*names), cmp_zone_name);
+	for (size_t i = 0; i < x->n_zones && c->rc == 0; i++) {
+		const char *k = x->zones[i].name;
+		if (bsearch(&k, names, n, sizeof(*names), cmp_zone_name) != NULL)
+			fail(c, x->zones[i].line,
+			     "secondary.zones: '%s' is also in zones (a zone has one source)", k);
+	}
+	free(names);
 }
 
 static char *resolve(struct ctx *c, const char *file)
@@ -279,59 +375,13 @@ static char *resolve(struct ctx *c, const char *file)
 	return p;
 }
 
-struct canon_idx {
-	char name[256];
-	size_t i;
-};
-
-static int cmp_canon(const void *a, const void *b)
-{
-	const struct canon_idx *x = a, *y = b;
-	int r = strcmp(x->name, y->name);
-	return r ? r : (x->i < y->i ? -1 : 1);
-}
-
-/* A zone configured twice is an error at the later entry's line: names sorted once, then
- * neighbours compared (a million-zone list costs n log n, not n^2). */
-static void check_duplicates(struct ctx *c, const size_t *lines)
-{
-	size_t n = c->cfg->n_zones;
-	struct canon_idx *v = malloc((n ? n : 1) * sizeof(*v));
-	if (v == NULL) {
-		c->rc = GK_ENOMEM;
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		canon(c->cfg->zones[i].name, v[i].name, sizeof(v[i].name));
-		v[i].i = i;
-	}
-	qsort(v, n, sizeof(*v), cmp_canon);
-	size_t dup = n, first = 0;
-	for (size_t k = 1; k < n; k++)
-		if (strcmp(v[k - 1].name, v[k].name) == 0 && v[k].i < dup) {
-			dup = v[k].i;
-			first = v[k - 1].i;
-		}
-	if (dup < n)
-		fail(c, lines[dup], "zones: duplicate zone '%s' (first at line %zu)",
-		     c->cfg->zones[dup].name, lines[first]);
-	free(v);
-}
-
 static int parse_zones(struct ctx *c, yaml_node_t *n)
 {
 	if (n->type != YAML_SEQUENCE_NODE)
 		return fail(c, line_of(n), "zones: expected a list of {name, file}, got %s",
 		            type_name(n));
 	size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-	if (cnt == 0)
-		return fail(c, line_of(n), "zones: at least one zone is required");
-	c->cfg->zones = calloc(cnt, sizeof(*c->cfg->zones));
-	size_t *lines = calloc(cnt, sizeof(*lines));
-	if (c->cfg->zones == NULL || lines == NULL) {
-		free(lines);
-		return c->rc = GK_ENOMEM;
-	}
+	c->zones_line = line_of(n);
 	for (size_t i = 0; i < cnt && c->rc == 0; i++) {
 		yaml_node_t *it = yaml_document_get_node(c->doc, n->data.sequence.items.start[i]);
 		struct zone_seen z = {0};
@@ -345,18 +395,96 @@ static int parse_zones(struct ctx *c, yaml_node_t *n)
 			fail(c, line_of(it), "zones: entry '%s' has no 'file'", z.name);
 			break;
 		}
-		gk_zone_spec_t *spec = &c->cfg->zones[i];
-		spec->name = strdup(z.name);
-		spec->file = resolve(c, z.file);
-		c->cfg->n_zones = i + 1;
-		lines[i] = z.name_line;
-		if (spec->name == NULL || spec->file == NULL)
+		if (gk_config_zone_add(c->cfg, z.name, strlen(z.name), resolve(c, z.file),
+		                       GK_CONFIG_ZSRC_CONFIG, c->cfg->path, z.name_line) != 0)
 			c->rc = GK_ENOMEM;
 	}
-	if (c->rc == 0)
-		check_duplicates(c, lines);
-	free(lines);
 	return c->rc;
+}
+
+/* zone_list: FILE -- one "NAME FILE" per line (src/zonelist/zonelist.h). */
+static int parse_zone_list(struct ctx *c, yaml_node_t *v)
+{
+	const char *s = NULL;
+	if (get_string(c, "zone_list", v, &s) != 0)
+		return c->rc;
+	c->cfg->zone_list_line = line_of(v);
+	if ((c->cfg->zone_list = resolve(c, s)) == NULL)
+		return c->rc = GK_ENOMEM;
+	return 0;
+}
+
+struct dir_seen {
+	const char *path, *pattern;
+};
+
+static int visit_zones_dir(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v,
+                           void *arg)
+{
+	struct dir_seen *d = arg;
+	if (strcmp(key, "path") == 0)
+		return get_string(c, "zones_dir.path", v, &d->path);
+	if (strcmp(key, "pattern") == 0) {
+		if (get_string(c, "zones_dir.pattern", v, &d->pattern) != 0)
+			return c->rc;
+		if (!gk_zonelist_pattern_ok(d->pattern))
+			return fail(c, line_of(v),
+			            "zones_dir.pattern: '%s' needs exactly one %%s, no other '%%' "
+			            "and no '/'",
+			            d->pattern);
+		return 0;
+	}
+	return fail(c, line_of(k), "zones_dir: unknown key '%s' (expected path, pattern)", key);
+}
+
+/* zones_dir: {path: DIR, pattern: "%s.zone"} -- one zone per matching file. */
+static int parse_zones_dir(struct ctx *c, yaml_node_t *v)
+{
+	struct dir_seen d = {0};
+	if (walk_map(c, "zones_dir", v, visit_zones_dir, &d) != 0)
+		return c->rc;
+	if (d.path == NULL)
+		return fail(c, line_of(v), "zones_dir: missing required key 'path'");
+	c->cfg->zones_dir_line = line_of(v);
+	if ((c->cfg->zones_dir = resolve(c, d.path)) == NULL ||
+	    (c->cfg->zones_pattern = strdup(d.pattern ? d.pattern : "%s.zone")) == NULL)
+		return c->rc = GK_ENOMEM;
+	return 0;
+}
+
+struct control_seen {
+	const char *socket, *state_file;
+};
+
+static int visit_control(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct control_seen *d = arg;
+	if (strcmp(key, "socket") == 0)
+		return get_string(c, "control.socket", v, &d->socket);
+	if (strcmp(key, "state_file") == 0)
+		return get_string(c, "control.state_file", v, &d->state_file);
+	return fail(c, line_of(k), "control: unknown key '%s' (expected socket, state_file)", key);
+}
+
+/* control: {socket: PATH, state_file: PATH} (docs/CONTROL.md). */
+static int parse_control(struct ctx *c, yaml_node_t *v)
+{
+	struct control_seen d = {0};
+	if (walk_map(c, "control", v, visit_control, &d) != 0)
+		return c->rc;
+	if (d.socket == NULL)
+		return fail(c, line_of(v), "control: missing required key 'socket'");
+	if (d.state_file == NULL)
+		return fail(c, line_of(v), "control: missing required key 'state_file'");
+	gk_config_control_t *ct = &c->cfg->control;
+	ct->line = line_of(v);
+	ct->set = true;
+	if ((ct->socket = resolve(c, d.socket)) == NULL ||
+	    (ct->state_file = resolve(c, d.state_file)) == NULL)
+		return c->rc = GK_ENOMEM;
+	if (strlen(ct->socket) >= 108)
+		return fail(c, line_of(v), "control.socket: path longer than 107 bytes");
+	return 0;
 }
 
 /* --- redis and filing ------------------------------------------------------------- */
@@ -918,7 +1046,27 @@ struct top_seen {
 	bool listen, zones;
 	bool filing_enforce_set;
 	yaml_node_t *redis_node, *filing_node, *policy_node;
+	yaml_node_t *user_node, *group_node;
 };
+
+/* user: and group: (daemon/privs.h), resolved now so that a typo names its line. */
+static int check_privs(struct ctx *c, const struct top_seen *seen)
+{
+	const char *user = NULL, *group = NULL;
+	char err[160];
+	if (seen->group_node && !seen->user_node)
+		return fail(c, line_of(seen->group_node), "group: needs user:");
+	if (!seen->user_node)
+		return 0;
+	if (get_string(c, "user", seen->user_node, &user) != 0 ||
+	    (seen->group_node && get_string(c, "group", seen->group_node, &group) != 0))
+		return c->rc;
+	if (gk_privs_resolve(user, group, &c->cfg->privs, err, sizeof(err)) != 0)
+		return fail(
+		    c, line_of(group && strstr(err, "group") ? seen->group_node : seen->user_node),
+		    "%s: %s", group && strstr(err, "group") ? "group" : "user", err);
+	return 0;
+}
 
 static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
@@ -933,6 +1081,12 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 		seen->zones = true;
 		return parse_zones(c, v);
 	}
+	if (strcmp(key, "zone_list") == 0)
+		return parse_zone_list(c, v);
+	if (strcmp(key, "zones_dir") == 0)
+		return parse_zones_dir(c, v);
+	if (strcmp(key, "control") == 0)
+		return parse_control(c, v);
 	if (strcmp(key, "workers") == 0)
 		return get_uint(c, "workers", v, 1, GK_CONFIG_WORKERS_MAX, &cfg->workers);
 	if (strcmp(key, "edns_udp_max") == 0) {
@@ -975,6 +1129,27 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	}
 	if (strcmp(key, "dnstap") == 0)
 		return parse_dnstap(c, v);
+	if (strcmp(key, "secondary") == 0) {
+		int rc = gk_xfr_conf_parse(c->path, c->dir, c->doc, v, &cfg->secondary, c->err,
+		                           c->errlen);
+		return rc ? (c->rc = rc) : 0;
+	}
+	if (strcmp(key, "rate_limit") == 0)
+		return walk_map(c, "rate_limit", v, visit_rrl, NULL);
+	if (strcmp(key, "proxy_protocol") == 0) {
+		bool have_from = false;
+		if (walk_map(c, "proxy_protocol", v, visit_proxy, &have_from) != 0)
+			return c->rc;
+		if (!have_from || cfg->n_proxy_from == 0)
+			return fail(
+			    c, line_of(v),
+			    "proxy_protocol: 'from' must list the load balancers' addresses");
+		return 0;
+	}
+	if (strcmp(key, "user") == 0 || strcmp(key, "group") == 0) {
+		*(key[0] == 'u' ? &seen->user_node : &seen->group_node) = v;
+		return 0;
+	}
 	if (strcmp(key, "discovery") == 0) {
 		c->cfg->discovery.line = line_of(v);
 		return walk_map(c, "discovery", v, visit_discovery, NULL);
@@ -990,7 +1165,8 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	}
 	return fail(c, line_of(k),
 	            "unknown key '%s' (expected listen, workers, edns_udp_max, tcp, zones, "
-	            "log_level, redis, filing, policy, metrics, dnstap, discovery)",
+	            "zone_list, zones_dir, control, log_level, redis, filing, policy, metrics, "
+	            "dnstap, discovery, secondary, rate_limit, user, group, proxy_protocol)",
 	            key);
 }
 
@@ -1085,6 +1261,7 @@ int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out, ch
 	c.cfg->dnstap.rate = GK_CONFIG_DNSTAP_RATE_DEFAULT;
 	c.cfg->dnstap.max_size_mb = GK_CONFIG_DNSTAP_SIZE_DEFAULT;
 	c.cfg->dnstap.keep = GK_CONFIG_DNSTAP_KEEP_DEFAULT;
+	gk_rrl_config_default(&c.cfg->rrl);
 	refusal_default(&c.cfg->filing.unfiled, GK_ACT_REFUSE, "ICP filing required");
 	refusal_default(&c.cfg->filing.revoked, GK_ACT_NXDOMAIN, "ICP filing revoked");
 	refusal_default(&c.cfg->filing.unknown, GK_ACT_REFUSE, "ICP filing status unavailable");
@@ -1102,10 +1279,23 @@ int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out, ch
 	struct top_seen seen = {0};
 	if (walk_map(&c, "configuration", root, visit_top, &seen) != 0)
 		goto finish;
+	if (check_privs(&c, &seen) != 0)
+		goto finish;
+	bool has_secondary = c.cfg->secondary && c.cfg->secondary->n_zones > 0;
 	if (!seen.listen)
 		fail(&c, line_of(root), "missing required key 'listen'");
-	else if (!seen.zones)
-		fail(&c, line_of(root), "missing required key 'zones'");
+	else if (!seen.zones && !c.cfg->zone_list && !c.cfg->zones_dir && !c.cfg->control.set &&
+	         !has_secondary)
+		fail(&c, line_of(root),
+		     "missing required key 'zones' (or zone_list, zones_dir, control, "
+		     "secondary.zones)");
+	else if (c.cfg->n_zones == 0 && !c.cfg->zone_list && !c.cfg->zones_dir &&
+	         !c.cfg->control.set && !has_secondary)
+		fail(&c, c.zones_line, "zones: at least one zone is required");
+	if (c.rc == 0 && (c.rc = gk_config_zones_extra(c.cfg, flags, err, errlen)) == 0)
+		c.rc = gk_config_zones_dups(c.cfg, err, errlen);
+	if (c.rc == 0 && c.cfg->secondary)
+		check_secondary_overlap(&c);
 	if (c.rc == 0) {
 		gk_config_filing_t *fl = &c.cfg->filing;
 		if (!seen.filing_enforce_set)
@@ -1161,6 +1351,12 @@ void gk_config_free(gk_config_t *cfg)
 		free((char *)cfg->zones[i].file);
 	}
 	free(cfg->zones);
+	free(cfg->zone_origin);
+	free(cfg->zone_list);
+	free(cfg->zones_dir);
+	free(cfg->zones_pattern);
+	free(cfg->control.socket);
+	free(cfg->control.state_file);
 	free(cfg->listen);
 	free(cfg->redis.unix_path);
 	free(cfg->redis.user);
@@ -1179,6 +1375,7 @@ void gk_config_free(gk_config_t *cfg)
 	free(cfg->dnstap.file);
 	free(cfg->dnstap.unix_path);
 	free(cfg->dnstap.identity);
+	gk_xfr_conf_free(cfg->secondary);
 	free(cfg->path);
 	free(cfg);
 }

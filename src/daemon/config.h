@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include "common/log.h"
 #include "pkt/process.h"
+#include "rrl/rrl.h"
+#include "daemon/privs.h"
 #include "gk/errors.h"
 #include "zone/zone.h"
 
@@ -39,6 +41,8 @@
  * a shorter bound would flap */
 #define GK_CONFIG_FILING_AGE_MIN 1500u
 #define GK_CONFIG_TIMEOUT_MAX    3600000u
+
+#define GK_CONFIG_PROXY_MAX 64u /* proxy_protocol.from entries */
 
 /* redis: where the filing-status replica comes from (absent: no filing check). */
 typedef struct gk_config_redis {
@@ -130,6 +134,29 @@ typedef struct gk_config_dnstap {
 	char *identity;       /* or NULL: the host name */
 } gk_config_dnstap_t;
 
+/* Where a zone was configured: the config's zones list, a zone list file, the zones
+ * directory, or the state file of zones added through the control channel. */
+enum gk_config_zone_src {
+	GK_CONFIG_ZSRC_CONFIG = 0,
+	GK_CONFIG_ZSRC_LIST,
+	GK_CONFIG_ZSRC_DIR,
+	GK_CONFIG_ZSRC_STATE,
+};
+
+typedef struct gk_config_zone_origin {
+	const char *file; /* the file that names the zone (owned by the config) */
+	size_t line;      /* 1-based, 0 for a zones directory entry */
+	enum gk_config_zone_src src;
+} gk_config_zone_origin_t;
+
+/* control: the control channel (docs/CONTROL.md). */
+typedef struct gk_config_control {
+	bool set;
+	char *socket;     /* unix socket path (resolved) */
+	char *state_file; /* zones added at run time (resolved) */
+	size_t line;
+} gk_config_control_t;
+
 typedef struct gk_config {
 	char *path; /* the file as given to gk_config_load */
 	gk_config_listen_t *listen;
@@ -139,8 +166,16 @@ typedef struct gk_config {
 	unsigned tcp_max_connections;
 	unsigned tcp_idle_timeout_ms;
 	unsigned tcp_max_pipelined;
-	gk_zone_spec_t *zones; /* name and file set (file resolved); strings owned here */
-	size_t n_zones;        /* >= 1 */
+	/* every zone of every source (zones, zone_list, zones_dir, the control state file), in
+	 * that order: name and file set (file resolved); strings owned here */
+	gk_zone_spec_t *zones;
+	gk_config_zone_origin_t *zone_origin; /* n_zones entries: where each was configured */
+	size_t n_zones, zones_cap;
+	char *zone_list; /* zone list file (resolved), or NULL */
+	size_t zone_list_line;
+	char *zones_dir, *zones_pattern; /* zones directory (resolved) and pattern, or NULL */
+	size_t zones_dir_line;
+	gk_config_control_t control;
 	enum gk_log_level log_level;
 	gk_config_redis_t redis;
 	gk_config_filing_t filing;
@@ -148,6 +183,12 @@ typedef struct gk_config {
 	gk_config_policy_t policy;
 	gk_config_metrics_t metrics;
 	gk_config_dnstap_t dnstap;
+	struct gk_xfr_conf *secondary; /* `secondary:` (src/xfr/conf.h), or NULL */
+	gk_rrl_config_t rrl;           /* rate_limit: UDP response rate limiting (rrl/rrl.h) */
+	gk_privs_t privs;              /* user:, group: who to become once sockets are open */
+	/* proxy_protocol.from: load balancers whose PROXY v2 headers are honoured (net/proxy.h) */
+	unsigned n_proxy_from;
+	gk_prefix_t proxy_from[GK_CONFIG_PROXY_MAX];
 } gk_config_t;
 
 /* Load and check path. On success *out owns a new config (free with gk_config_free) and 0 is
@@ -159,6 +200,9 @@ GK_MUST_CHECK int gk_config_load(const char *path, gk_config_t **out, char *err,
 
 /* gk_config_load flags */
 #define GK_CONFIG_NO_SECRETS 1u /* do not read redis.password_file (redis.auth stays NULL) */
+#define GK_CONFIG_NO_ZONE_LISTS                                                                    \
+	2u /* read neither zone_list, zones_dir nor the control state file (gkctl's control        \
+	      commands need only the socket path) */
 
 /* gk_config_load with flags: GK_CONFIG_NO_SECRETS for a tool (gkctl) that reads the daemon's
  * config for its zones and addresses but authenticates as its own user, and may not be
@@ -172,3 +216,10 @@ void gk_config_free(gk_config_t *cfg);
 /* Parse "1.2.3.4:53" or "[::1]:53" (port required, 1..65535) into *out. Returns 0 or
  * GK_EINVAL. Pure. */
 GK_MUST_CHECK int gk_config_parse_addr(const char *s, gk_config_listen_t *out);
+
+/* The packet options gatekeeperd answers with for cfg: the filing check when it is enforced
+ * and status is not NULL (psl: the opened Public Suffix List), and policy (NULL: none). The
+ * one place they are made (config_opts.c), so tools (gkctl lookup) decide exactly as the
+ * daemon does. Pure. */
+void gk_config_pkt_opts(const gk_config_t *cfg, struct gk_status *status, const struct gk_psl *psl,
+                        const struct gk_policy *policy, gk_pkt_opts_t *o);

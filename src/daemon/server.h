@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* src/daemon/server.h -- the daemon: owns config, zone-set snapshot, workers and signals.
+/* src/daemon/server.h -- the daemon: owns config, the zone store, workers and signals.
  *
  * gk_server_create() loads the config, builds the zone set, binds every worker's sockets and
  * starts the workers. gk_server_run() runs the main loop: SIGHUP reloads the config file
@@ -10,11 +10,7 @@
 #pragma once
 #include <stddef.h>
 #include "gk/errors.h"
-#include "common/psl.h"
 #include "daemon/config.h"
-#include "pkt/process.h"
-#include "policy/policy.h"
-#include "status/status.h"
 
 typedef struct gk_server gk_server_t;
 
@@ -35,9 +31,3 @@ void gk_server_free(gk_server_t *s);
  * with err naming file:line. On success, if summary/summarylen > 0, a one-line summary. */
 GK_MUST_CHECK int gk_server_check(const char *config_path, char *err, size_t errlen, char *summary,
                                   size_t summarylen);
-
-/* The packet options gatekeeperd answers with for cfg: the filing check when it is enforced
- * and status is not NULL (psl: the opened Public Suffix List), and policy (NULL: none). The
- * one place they are made, so tools (gkctl lookup) decide exactly as the daemon does. */
-void gk_server_pkt_opts(const gk_config_t *cfg, gk_status_t *status, const gk_psl_t *psl,
-                        const gk_policy_t *policy, gk_pkt_opts_t *o);

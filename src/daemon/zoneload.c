@@ -47,12 +47,16 @@ static void built(void *ctx, size_t i, gk_zver_t *v, int rc, const char *err)
 	}
 	if (rc == 0) {
 		L->loaded++;
+		if (L->cbs.zone)
+			L->cbs.zone(L->cbs.ctx, spec, NULL);
 		return;
 	}
 	L->failed++;
 	gk_log(GK_LOG_ERR,
 	       "start: zone %s not loaded (answers SERVFAIL until a reload loads it): %s",
 	       spec->name, err);
+	if (L->cbs.zone)
+		L->cbs.zone(L->cbs.ctx, spec, err);
 }
 
 static void finish(gk_zoneload_t *L)
@@ -79,8 +83,11 @@ static void finish(gk_zoneload_t *L)
 static void async_cb(uv_async_t *a)
 {
 	gk_zoneload_t *L = a->data;
-	if (!L->zl)
+	if (!L->zl) {
+		if (L->n == 0 && !L->t_ready)
+			finish(L); /* no zone configured (secondary zones only) */
 		return;
+	}
 	size_t k = gk_zload_take(L->zl, false, BATCH, built, L);
 	if (k && L->cbs.published)
 		L->cbs.published(L->cbs.ctx);
@@ -125,7 +132,7 @@ int gk_zoneload_start(uv_loop_t *loop, gk_zoneset_t *zs, const gk_zone_spec_t *s
 	/* every zone answers from the first moment: SERVFAIL until it is loaded */
 	for (size_t i = 0; i < n; i++) {
 		gk_zver_t *ph;
-		int rc = gk_zver_placeholder(specs[i].name, &ph);
+		int rc = gk_zver_placeholder(&specs[i], &ph);
 		if (rc == 0 && (rc = gk_zoneset_put(zs, ph)) != 0)
 			gk_zver_free(ph);
 		if (rc != 0) {
@@ -173,6 +180,10 @@ bool gk_zoneload_ready(const gk_zoneload_t *L)
 
 void gk_zoneload_figures(void *arg, gk_obs_zones_t *z)
 {
+	if (!arg) {
+		*z = (gk_obs_zones_t){0};
+		return;
+	}
 	const gk_zoneload_t *L = arg;
 	size_t ph = gk_zoneset_placeholder_count(L->zs), loading = L->n - L->loaded - L->failed;
 	z->configured = gk_zoneset_zone_count(L->zs);

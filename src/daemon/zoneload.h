@@ -31,6 +31,9 @@ typedef struct gk_zoneload gk_zoneload_t;
 typedef struct gk_zoneload_cbs {
 	void (*published)(void *ctx);
 	void (*ready)(void *ctx);
+	/* One zone is done: published (err NULL) or failed (err: one line, valid during the
+	 * call; its placeholder stays). May be NULL. */
+	void (*zone)(void *ctx, const gk_zone_spec_t *spec, const char *err);
 	void *ctx;
 } gk_zoneload_cbs_t;
 

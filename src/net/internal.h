@@ -35,6 +35,7 @@ struct udp_sock {
 	unsigned reader;      /* snapshot reader index of the thread */
 	gk_obs_worker_t *obs; /* the thread's observation block, or NULL */
 	struct udp_batch *ub; /* recvmmsg/sendmmsg vectors and buffers */
+	gk_rrl_t *rrl;        /* the thread's rate-limiting table, or NULL */
 	uv_thread_t thread;
 	bool running;
 	gk_net_counters_t ctr; /* written by the thread only */
@@ -67,6 +68,7 @@ struct conn {
 	uint32_t queued;              /* responses held in write slots */
 	uint32_t rlen;                /* bytes in rbuf */
 	bool open, closing, eof, reading, waiting;
+	bool proxy_wait; /* from a configured balancer: its PROXY header comes first */
 	uint8_t rbuf[TCP_RBUF];
 };
 
@@ -101,8 +103,16 @@ struct gk_worker {
 
 	uint8_t out[GK_PKT_OUT_MAX]; /* gk_pkt_process scratch */
 	gk_net_counters_t ctr;
-	gk_obs_worker_t *obs; /* counters, latency, decision log (obs/obs.h); NULL: none */
+	gk_obs_worker_t *obs;    /* counters, latency, decision log (obs/obs.h); NULL: none */
+	gk_net_notify_fn notify; /* NOTIFY handler (net.h), or NULL */
+	void *notify_ctx;
 };
+
+/* A NOTIFY request (opcode 4, QR clear) the notify handler takes. */
+static inline bool gk_net_is_notify(const struct gk_worker *w, const uint8_t *m, size_t len)
+{
+	return w->notify && len >= 12 && (m[2] & 0xf8) == (4 << 3);
+}
 
 /* listen.c: bound non-blocking sockets. Return an fd or -errno. */
 int gk_net_udp_socket(const struct sockaddr *sa, socklen_t len);

@@ -19,12 +19,24 @@
 #include "obs/obs.h"
 #include "gk/errors.h"
 #include "pkt/process.h"
+#include "rrl/rrl.h"
 #include "zone/zone.h"
+
+/* PROXY protocol v2 (net/proxy.h): the load balancers whose headers are honoured. Every
+ * datagram and connection from one of them must start with a header; from anyone else a
+ * datagram that starts with one is dropped (a connection is read as plain DNS). n 0: off. */
+#define GK_NET_PROXY_MAX 64u
+typedef struct gk_net_proxy {
+	unsigned n;
+	gk_prefix_t from[GK_NET_PROXY_MAX];
+} gk_net_proxy_t;
 
 /* What workers answer from: published through gk_snapshot_t, immutable once published. */
 typedef struct gk_net_view {
 	const gk_zoneset_t *zs;
 	gk_pkt_opts_t opts;
+	gk_rrl_config_t rrl;  /* UDP response rate limiting; rrl.rate 0: off */
+	gk_net_proxy_t proxy; /* PROXY v2 from load balancers; proxy.n 0: off */
 } gk_net_view_t;
 
 /* Largest UDP response we send (edns_udp_max is capped at this by the config). */
@@ -37,6 +49,10 @@ typedef struct gk_net_addr {
 	socklen_t addrlen;
 	const char *text; /* for logs; borrowed for the duration of gk_worker_create */
 } gk_net_addr_t;
+
+typedef void (*gk_net_notify_fn)(void *ctx, const uint8_t *msg, size_t len,
+                                 const struct sockaddr *from, uint8_t *out, size_t cap,
+                                 size_t *outlen);
 
 typedef struct gk_net_params {
 	const gk_net_addr_t *addrs;
@@ -51,6 +67,14 @@ typedef struct gk_net_params {
 	 * reader udp_reader0 + j and observes into udp_obs[j] (udp_obs NULL: none). */
 	unsigned udp_reader0;
 	gk_obs_worker_t *const *udp_obs;
+	/* NOTIFY (opcode 4) requests go here instead of the packet path when set (secondary
+	 * zones, xfr/secondary.h): it writes the response to out (*outlen 0: none). Called on
+	 * the query threads; must not block. */
+	gk_net_notify_fn notify;
+	void *notify_ctx;
+	/* Keys of each UDP socket's rate-limiting table (rrl/rrl.h); 0: no table, so the
+	 * view's rrl settings are ignored. */
+	unsigned rrl_table_size;
 } gk_net_params_t;
 
 /* Counters: plain fields, each block written by one thread only (the worker's loop, or one
@@ -67,6 +91,12 @@ typedef struct gk_net_counters {
 	uint64_t tcp_idle_closed; /* closed by the idle timeout */
 	uint64_t tcp_evicted;     /* closed to make room at the connection cap */
 	uint64_t tcp_oversize;    /* closed: query longer than GK_NET_TCP_QUERY_MAX */
+	uint64_t rrl_limited;     /* UDP responses over the rate limit (slipped + dropped) */
+	uint64_t rrl_slipped;     /* ... sent truncated (TC) instead */
+	uint64_t rrl_dropped;     /* ... not sent */
+	uint64_t proxy_accepted;  /* PROXY headers honoured (UDP datagrams, TCP connections) */
+	uint64_t proxy_malformed; /* from a balancer: missing or malformed (dropped / closed) */
+	uint64_t proxy_refused;   /* a PROXY header from an address not configured (dropped) */
 } gk_net_counters_t;
 
 typedef struct gk_worker gk_worker_t;

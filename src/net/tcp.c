@@ -15,6 +15,7 @@
 #include <string.h>
 #include "common/log.h"
 #include "net/internal.h"
+#include "net/proxy.h"
 #include "net/tcp_frame.h"
 
 #define EVICT_SCAN 64u
@@ -285,7 +286,24 @@ static void pump(struct conn *c)
 {
 	struct gk_worker *w = c->w;
 	size_t off = 0;
-	while (!c->closing && c->queued < w->max_pipelined) {
+	if (c->proxy_wait && !c->closing) {
+		/* a balancer's connection: its PROXY header (net/proxy.h) names the client */
+		gk_proxy_t px;
+		int r = gk_proxy_parse(c->rbuf, c->rlen, &px);
+		if (r < 0 || (r == 0 && (c->eof || c->rlen >= GK_PROXY_HDR_MAX))) {
+			w->ctr.proxy_malformed++;
+			conn_close(c);
+			return;
+		}
+		if (r > 0) {
+			off = (size_t)r;
+			c->proxy_wait = false;
+			w->ctr.proxy_accepted++;
+			if (px.has_addr)
+				c->peer = px.src;
+		}
+	}
+	while (!c->proxy_wait && !c->closing && c->queued < w->max_pipelined) {
 		const uint8_t *msg;
 		size_t mlen, used;
 		gk_tcp_frame_t f = gk_tcp_frame_next(c->rbuf + off, c->rlen - off,
@@ -296,6 +314,24 @@ static void pump(struct conn *c)
 			w->ctr.tcp_oversize++;
 			conn_close(c);
 			return;
+		}
+		if (gk_net_is_notify(w, msg, mlen)) {
+			size_t ol = 0;
+			if (c->peer.ss_family == 0) { /* not asked at accept without a log */
+				int plen = sizeof(c->peer);
+				if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &plen) !=
+				    0)
+					c->peer.ss_family = 0;
+			}
+			/* family 0 (peer unknown) matches no primary: refused */
+			w->notify(w->notify_ctx, msg, mlen, (const struct sockaddr *)&c->peer,
+			          w->out, GK_PKT_OUT_MAX, &ol);
+			if (ol > 0 && send_response(c, ol) != 0) {
+				conn_close(c);
+				return;
+			}
+			off += used;
+			continue;
 		}
 		const gk_net_view_t *v = gk_snapshot_read(w->view);
 		gk_pkt_result_t res = {0};
@@ -376,11 +412,16 @@ static void accept_one(struct tcp_listener *l)
 	}
 	w->ctr.tcp_accepted++;
 	c->peer.ss_family = 0;
-	if (gk_obs_wants_peer(w->obs)) { /* one syscall per connection, only with a log */
+	const gk_net_view_t *v = gk_snapshot_read(w->view);
+	/* one syscall per connection, only with a log or PROXY headers to accept */
+	if (gk_obs_wants_peer(w->obs) || v->proxy.n) {
 		int plen = sizeof(c->peer);
 		if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &plen) != 0)
 			c->peer.ss_family = 0;
 	}
+	c->proxy_wait =
+	    v->proxy.n && c->peer.ss_family &&
+	    gk_prefix_match(v->proxy.from, v->proxy.n, (const struct sockaddr *)&c->peer);
 	uv_tcp_nodelay(&c->h, 1);
 	pump(c); /* starts reading */
 }

@@ -16,7 +16,9 @@
  * and to see udp_stop. Each thread has its own snapshot reader index, observation block and
  * counters, so nothing is shared with the loop thread. Nothing is allocated after
  * gk_net_udp_init. A reply the kernel will not take now (EAGAIN) is dropped and counted:
- * the client retries, as it would after any UDP loss.
+ * the client retries, as it would after any UDP loss. With rate_limit on, each response is
+ * passed once to the thread's own rate-limiting table (rrl/rrl.h) with the class and
+ * source name the packet path reported: sent, cut to a truncated slip response, or dropped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,9 +28,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include "common/log.h"
 #include "common/thread.h"
 #include "net/internal.h"
+#include "net/proxy.h"
 
 struct udp_batch {
 	struct mmsghdr rmsg[UDP_BATCH], smsg[UDP_BATCH];
@@ -82,6 +86,8 @@ int gk_net_udp_init(struct gk_worker *w)
 void gk_net_udp_free(struct gk_worker *w)
 {
 	for (size_t i = 0; w->udp != NULL && i < w->n_addrs; i++) {
+		gk_rrl_free(w->udp[i].rrl);
+		w->udp[i].rrl = NULL;
 		if (w->udp[i].ub)
 			free(w->udp[i].ub->out);
 		free(w->udp[i].ub);
@@ -112,10 +118,71 @@ static void send_all(struct udp_sock *u, unsigned k)
 	}
 }
 
-/* Answer datagram i of u's batch into the next free reply slot (*k). Returns 0 for a
- * datagram too large to be looked at, else 1. */
+/* Rate limiting (rrl/rrl.h) of the response o[0..res->len) to sa: true to send it (as it is,
+ * or cut to the slip response), false to drop it. */
+static bool rrl_pass(struct udp_sock *u, const gk_net_view_t *v, const struct sockaddr *sa,
+                     uint8_t *o, gk_pkt_result_t *res, uint32_t now)
+{
+	if (gk_rrl_exempt(&v->rrl, sa))
+		return true;
+	const uint8_t *name = NULL;
+	size_t nlen = 0;
+	if (res->qend > 12) {
+		nlen = (size_t)res->qend - 16u - res->rrl_off;
+		name = o + 12 + res->rrl_off;
+	}
+	switch (
+	    gk_rrl_check(u->rrl, &v->rrl, sa, (gk_rrl_class_t)res->rrl_class, name, nlen, now)) {
+	case GK_RRL_PASS:
+		return true;
+	case GK_RRL_SLIP:
+		u->ctr.rrl_limited++;
+		u->ctr.rrl_slipped++;
+		res->len = gk_rrl_truncate(o, res->len, res->qend);
+		res->tc = true;
+		return true;
+	default:
+		u->ctr.rrl_limited++;
+		u->ctr.rrl_dropped++;
+		return false;
+	}
+}
+
+/* PROXY v2 (net/proxy.h) on datagram *q (*qlen octets) from peer: from a configured balancer
+ * the header is taken off and *client becomes the client it names (in real); from anyone
+ * else a datagram that starts with one is refused. False: drop the datagram. */
+static bool proxy_take(struct udp_sock *u, const gk_net_view_t *v, const struct sockaddr *peer,
+                       const uint8_t **q, size_t *qlen, const struct sockaddr **client,
+                       struct sockaddr_storage *real)
+{
+	if (!gk_prefix_match(v->proxy.from, v->proxy.n, peer)) {
+		if (*qlen >= GK_PROXY_SIG_LEN && gk_proxy_maybe(*q, *qlen)) {
+			u->ctr.proxy_refused++;
+			return false;
+		}
+		return true;
+	}
+	gk_proxy_t px;
+	int r = gk_proxy_parse(*q, *qlen, &px);
+	if (r <= 0) { /* a datagram holds all of it or none */
+		u->ctr.proxy_malformed++;
+		return false;
+	}
+	u->ctr.proxy_accepted++;
+	*q += r;
+	*qlen -= (size_t)r;
+	if (px.has_addr) {
+		*real = px.src;
+		*client = (const struct sockaddr *)real;
+	}
+	return true;
+}
+
+/* Answer datagram i of u's batch into the next free reply slot (*k). now: seconds of the
+ * batch's monotonic clock, for rate limiting. Returns 0 for a datagram too large to be
+ * looked at, else 1. */
 static unsigned answer(struct udp_sock *u, const gk_net_view_t *v, int i, unsigned *k,
-                       const gk_pkt_hint_t *hint)
+                       const gk_pkt_hint_t *hint, uint32_t now)
 {
 	struct udp_batch *b = u->ub;
 	u->ctr.udp_queries++;
@@ -124,16 +191,33 @@ static unsigned answer(struct udp_sock *u, const gk_net_view_t *v, int i, unsign
 		return 0;
 	}
 	uint8_t *o = b->out + (size_t)*k * GK_PKT_OUT_MAX;
-	gk_pkt_result_t res = {0};
-	gk_pkt_outcome_t oc = gk_pkt_process_hint(v->zs, &v->opts, GK_PKT_UDP, b->in[i],
-	                                          b->rmsg[i].msg_len, o, &res, hint);
-	gk_obs_query(u->obs, GK_PKT_UDP, oc, &res, b->in[i], b->rmsg[i].msg_len, o,
-	             (const struct sockaddr *)&b->addr[i]);
-	if (oc != GK_PKT_ANSWER) {
-		u->ctr.dropped++;
+	const uint8_t *q = b->in[i];
+	size_t qlen = b->rmsg[i].msg_len;
+	/* the client: the sender, or the one a balancer's PROXY header names (the reply still
+	 * goes to the sender) */
+	const struct sockaddr *client = (const struct sockaddr *)&b->addr[i];
+	struct sockaddr_storage real;
+	if (v->proxy.n && !proxy_take(u, v, client, &q, &qlen, &client, &real))
 		return 1;
+	gk_pkt_result_t res = {0};
+	if (gk_net_is_notify(u->w, q, qlen)) {
+		size_t ol = 0;
+		u->w->notify(u->w->notify_ctx, q, qlen, client, o, 512, &ol);
+		if (ol == 0)
+			return 1;
+		res.len = ol;
+	} else {
+		gk_pkt_outcome_t oc =
+		    gk_pkt_process_hint(v->zs, &v->opts, GK_PKT_UDP, q, qlen, o, &res, hint);
+		gk_obs_query(u->obs, GK_PKT_UDP, oc, &res, q, qlen, o, client);
+		if (oc != GK_PKT_ANSWER) {
+			u->ctr.dropped++;
+			return 1;
+		}
+		if (v->rrl.rate && u->rrl && !rrl_pass(u, v, client, o, &res, now))
+			return 1;
+		gk_net_count(&u->ctr, &res);
 	}
-	gk_net_count(&u->ctr, &res);
 	b->siov[*k] = (struct iovec){o, res.len};
 	b->smsg[*k].msg_hdr = (struct msghdr){.msg_name = &b->addr[i],
 	                                      .msg_namelen = b->rmsg[i].msg_hdr.msg_namelen,
@@ -162,9 +246,16 @@ static void handle(struct udp_sock *u, int n)
 	uint64_t t0 = gk_obs_batch_begin(u->obs);
 	unsigned k = 0, seen = 0;
 	gk_pkt_hint_t h[UDP_BATCH];
-	if (n <= PF_LEAD) {
+	uint32_t now = 0;
+	if (v->rrl.rate) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+		now = (uint32_t)ts.tv_sec;
+	}
+	/* with PROXY headers the prefetch stages would read the header as the question */
+	if (n <= PF_LEAD || v->proxy.n) {
 		for (int i = 0; i < n; i++)
-			seen += answer(u, v, i, &k, NULL);
+			seen += answer(u, v, i, &k, NULL, now);
 	} else {
 		for (int i = 0; i < n + PF_LEAD; i++) {
 			for (int s = 0; s < GK_PKT_PREFETCH_STAGES; s++) {
@@ -174,7 +265,7 @@ static void handle(struct udp_sock *u, int n)
 					                b->rmsg[j].msg_len, &h[j]);
 			}
 			if (i >= PF_LEAD)
-				seen += answer(u, v, i - PF_LEAD, &k, &h[i - PF_LEAD]);
+				seen += answer(u, v, i - PF_LEAD, &k, &h[i - PF_LEAD], now);
 		}
 	}
 	gk_obs_batch_end(u->obs, t0, seen);

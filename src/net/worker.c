@@ -110,6 +110,10 @@ static int setup(struct gk_worker *w, const gk_net_params_t *p, char *err, size_
 	for (size_t i = 0; i < p->n_addrs; i++) {
 		w->udp[i].reader = p->udp_reader0 + (unsigned)i;
 		w->udp[i].obs = p->udp_obs ? p->udp_obs[i] : NULL;
+		if (p->rrl_table_size && gk_rrl_new(p->rrl_table_size, &w->udp[i].rrl) != 0) {
+			snprintf(err, errlen, "worker %u: out of memory", w->id);
+			return GK_ENOMEM;
+		}
 	}
 	if ((rc = gk_net_udp_init(w)) != 0) {
 		snprintf(err, errlen, "worker %u: udp: %s", w->id, gk_strerror(rc));
@@ -162,6 +166,8 @@ int gk_worker_create(const gk_net_params_t *p, gk_worker_t **out, char *err, siz
 		return GK_ENOMEM;
 	w->id = p->id;
 	w->view = p->view;
+	w->notify = p->notify;
+	w->notify_ctx = p->notify_ctx;
 	w->n_addrs = p->n_addrs;
 	w->max_conns = p->tcp_max_connections;
 	w->idle_ms = p->tcp_idle_timeout_ms;
@@ -239,6 +245,12 @@ static void counters_add(const gk_net_counters_t *c, gk_net_counters_t *sum)
 	sum->tcp_idle_closed += c->tcp_idle_closed;
 	sum->tcp_evicted += c->tcp_evicted;
 	sum->tcp_oversize += c->tcp_oversize;
+	sum->rrl_limited += c->rrl_limited;
+	sum->rrl_slipped += c->rrl_slipped;
+	sum->rrl_dropped += c->rrl_dropped;
+	sum->proxy_accepted += c->proxy_accepted;
+	sum->proxy_malformed += c->proxy_malformed;
+	sum->proxy_refused += c->proxy_refused;
 }
 
 void gk_worker_counters_add(const gk_worker_t *w, gk_net_counters_t *sum)

@@ -22,6 +22,7 @@
 #include "obs/discovery.h"
 #include "obs/dnstap.h"
 #include "obs/metrics.h"
+#include "zone/zone.h"
 #include "status/status.h"
 
 #define REQ_MAX     4096u
@@ -169,13 +170,30 @@ static void render_net(struct buf *b, const gk_obs_t *obs)
 	    (unsigned long long)n.tcp_evicted);
 	put(b, "gatekeeper_tcp_connections_closed_total{reason=\"oversize\"} %llu\n",
 	    (unsigned long long)n.tcp_oversize);
+	counter1(b, "gatekeeper_rrl_limited_total",
+	         "UDP responses over the rate limit (rate_limit): slipped + dropped.",
+	         n.rrl_limited);
+	counter1(b, "gatekeeper_rrl_slipped_total",
+	         "Rate-limited UDP responses sent truncated (TC) so the client retries over TCP.",
+	         n.rrl_slipped);
+	counter1(b, "gatekeeper_rrl_dropped_total", "Rate-limited UDP responses not sent.",
+	         n.rrl_dropped);
+	head(b, "gatekeeper_proxy_headers_total", "counter",
+	     "PROXY v2 headers (proxy_protocol): accepted from a configured load balancer, "
+	     "malformed or missing from one, refused from any other address.");
+	put(b, "gatekeeper_proxy_headers_total{result=\"accepted\"} %llu\n",
+	    (unsigned long long)n.proxy_accepted);
+	put(b, "gatekeeper_proxy_headers_total{result=\"malformed\"} %llu\n",
+	    (unsigned long long)n.proxy_malformed);
+	put(b, "gatekeeper_proxy_headers_total{result=\"refused\"} %llu\n",
+	    (unsigned long long)n.proxy_refused);
 }
 
 /* The zone store and start-up loading (docs/METRICS.md "Zones"). */
-static void render_zones(struct buf *b, const gk_obs_t *obs)
+static void render_zone_figures(struct buf *b, const gk_obs_t *obs)
 {
 	gk_obs_zones_t z;
-	if (!gk_obs_zones(obs, &z))
+	if (!gk_obs_zone_figures(obs, &z))
 		return;
 	gauge1(b, "gatekeeper_zones_configured", "Zones configured (in the store).",
 	       (double)z.configured);
@@ -245,6 +263,49 @@ static void render_status(struct buf *b, const gk_obs_t *obs, double now)
 	       in.connected ? 1 : 0);
 	counter1(b, "gatekeeper_redis_reconnects_total", "Redis reconnections since start.",
 	         in.reconnects);
+}
+
+/* Signed zones: when their first signature expires, and how many checks they failed. */
+struct zrows {
+	struct buf *b;
+	int pass;
+};
+
+static void zone_row(void *ctx, const gk_zver_t *v)
+{
+	struct zrows *z = ctx;
+	int64_t exp;
+	unsigned warn;
+	if (!gk_zver_dnssec(v, &exp, &warn))
+		return;
+	char name[512];
+	size_t o = 0;
+	for (const char *p = gk_zver_name(v); *p && o + 3 < sizeof name; p++) {
+		if (*p == '"' || *p == '\\')
+			name[o++] = '\\';
+		name[o++] = *p;
+	}
+	name[o] = 0;
+	if (z->pass == 0)
+		put(z->b, "gatekeeper_zone_signature_expiry_timestamp_seconds{zone=\"%s\"} %lld\n",
+		    name, (long long)exp);
+	else
+		put(z->b, "gatekeeper_zone_dnssec_warnings{zone=\"%s\"} %u\n", name, warn);
+}
+
+static void render_zones(struct buf *b, const gk_obs_t *obs)
+{
+	const gk_zoneset_t *zs = gk_obs_zones(obs);
+	if (!zs)
+		return;
+	struct zrows z = {.b = b, .pass = 0};
+	head(b, "gatekeeper_zone_signature_expiry_timestamp_seconds", "gauge",
+	     "Earliest RRSIG expiration of each signed zone, seconds since the Unix epoch.");
+	gk_zoneset_each(zs, zone_row, &z);
+	z.pass = 1;
+	head(b, "gatekeeper_zone_dnssec_warnings", "gauge",
+	     "DNSSEC zone checks each signed zone failed when it loaded.");
+	gk_zoneset_each(zs, zone_row, &z);
 }
 
 static void render_tap(struct buf *b, const gk_obs_t *obs, const gk_obs_counters_t *c)
@@ -338,12 +399,26 @@ int gk_metrics_render(const gk_obs_t *obs, char **out, size_t *len)
 	render_decisions(&b, c);
 	render_latency(&b, c);
 	render_net(&b, obs);
-	render_zones(&b, obs);
+	render_zone_figures(&b, obs);
 	render_status(&b, obs, now);
 	gauge1(&b, "gatekeeper_policy_version", "Version of the operator policy applied (0: none).",
 	       (double)gk_obs_policy_version(obs));
+	render_zones(&b, obs);
 	render_tap(&b, obs, c);
 	render_discovery(&b, obs);
+	{
+		char *x = NULL;
+		size_t xl = 0;
+		FILE *f = open_memstream(&x, &xl);
+		if (f != NULL) {
+			gk_obs_extra(obs, f);
+			if (fclose(f) == 0 && x != NULL)
+				put(&b, "%s", x);
+		}
+		if (f == NULL)
+			b.oom = true;
+		free(x);
+	}
 	free(c);
 	if (b.oom) {
 		free(b.p);

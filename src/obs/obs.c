@@ -43,11 +43,14 @@ struct gk_obs {
 	gk_tap_t *tap;
 	const struct gk_status *status;
 	gk_obs_policy_version_fn policy_get;
+	const struct gk_zoneset *zones; /* gk_obs_set_zones */
 	void *policy_arg;
 	gk_obs_net_fn net_add;
 	void *net_arg;
 	gk_obs_zones_fn zones_get;
 	void *zones_arg;
+	gk_obs_extra_fn extra;
+	void *extra_arg;
 	struct gk_disc *disc;
 	double start_time;
 };
@@ -310,6 +313,16 @@ uint64_t gk_obs_policy_version(const gk_obs_t *obs)
 	return obs->policy_get != NULL ? obs->policy_get(obs->policy_arg) : 0;
 }
 
+void gk_obs_set_zones(gk_obs_t *obs, const struct gk_zoneset *zs)
+{
+	obs->zones = zs;
+}
+
+const struct gk_zoneset *gk_obs_zones(const gk_obs_t *obs)
+{
+	return obs->zones;
+}
+
 void gk_obs_set_net(gk_obs_t *obs, gk_obs_net_fn add, void *arg)
 {
 	obs->net_add = add;
@@ -322,18 +335,30 @@ void gk_obs_net(const gk_obs_t *obs, struct gk_net_counters *sum)
 		obs->net_add(obs->net_arg, sum);
 }
 
-void gk_obs_set_zones(gk_obs_t *obs, gk_obs_zones_fn get, void *arg)
+void gk_obs_set_zone_figures(gk_obs_t *obs, gk_obs_zones_fn get, void *arg)
 {
 	obs->zones_get = get;
 	obs->zones_arg = arg;
 }
 
-bool gk_obs_zones(const gk_obs_t *obs, gk_obs_zones_t *z)
+bool gk_obs_zone_figures(const gk_obs_t *obs, gk_obs_zones_t *z)
 {
 	if (obs->zones_get == NULL)
 		return false;
 	obs->zones_get(obs->zones_arg, z);
 	return true;
+}
+
+void gk_obs_set_extra(gk_obs_t *obs, gk_obs_extra_fn put, void *arg)
+{
+	obs->extra = put;
+	obs->extra_arg = arg;
+}
+
+void gk_obs_extra(const gk_obs_t *obs, FILE *f)
+{
+	if (obs->extra != NULL)
+		obs->extra(obs->extra_arg, f);
 }
 
 void gk_obs_set_disc(gk_obs_t *obs, unsigned i, struct gk_disc_worker *dw)

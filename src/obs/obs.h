@@ -29,6 +29,7 @@
  * gk_obs_sum and the getters on the main thread any time.
  */
 #pragma once
+#include <stdio.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -164,6 +165,12 @@ typedef uint64_t (*gk_obs_policy_version_fn)(void *arg);
 void gk_obs_set_policy_version(gk_obs_t *obs, gk_obs_policy_version_fn get, void *arg);
 uint64_t gk_obs_policy_version(const gk_obs_t *obs);
 
+/* The zone store whose signed zones the metrics report (signature expiry, DNSSEC
+ * warnings), read at each scrape on the main thread, which also writes it. NULL: none. */
+struct gk_zoneset;
+void gk_obs_set_zones(gk_obs_t *obs, const struct gk_zoneset *zs);
+const struct gk_zoneset *gk_obs_zones(const gk_obs_t *obs);
+
 /* The network layer's own counters (sockets, TCP connections): add(arg, sum) adds them
  * into *sum at each scrape, on the main thread. Until set, they read 0. */
 typedef void (*gk_obs_net_fn)(void *arg, struct gk_net_counters *sum);
@@ -181,9 +188,14 @@ typedef struct gk_obs_zones {
 	double load_seconds; /* how long it took (0 until ready) */
 } gk_obs_zones_t;
 typedef void (*gk_obs_zones_fn)(void *arg, gk_obs_zones_t *z);
-void gk_obs_set_zones(gk_obs_t *obs, gk_obs_zones_fn get, void *arg);
+void gk_obs_set_zone_figures(gk_obs_t *obs, gk_obs_zones_fn get, void *arg);
 /* False (and *z untouched) until set. */
-bool gk_obs_zones(const gk_obs_t *obs, gk_obs_zones_t *z);
+bool gk_obs_zone_figures(const gk_obs_t *obs, gk_obs_zones_t *z);
+/* More metric families written by another module (secondary zones): put(arg, f) appends
+ * exposition text to f at each scrape, on the main thread. */
+typedef void (*gk_obs_extra_fn)(void *arg, FILE *f);
+void gk_obs_set_extra(gk_obs_t *obs, gk_obs_extra_fn put, void *arg);
+void gk_obs_extra(const gk_obs_t *obs, FILE *f);
 
 /* Discovery (obs/discovery.h): worker i's counting state, which gk_obs_query feeds with
  * every query (gk_disc_record wants all of them: its per-day totals are the filing rate's

@@ -120,6 +120,7 @@ gk_parse_t gk_parse_query(const uint8_t *q, size_t len, gk_query_t *out)
 {
 	out->qend = 0;
 	out->edns = false;
+	out->do_bit = false; /* read by the answer (DO=1 templates), not only by OPT */
 	out->qtype = 0;
 	if (len < 12 || (q[2] & 0x80))
 		return GK_PARSE_DROP;

@@ -16,6 +16,7 @@
 #include "zone/answer.h"
 #include "status/status.h"
 #include "policy/policy.h"
+#include "rrl/rrl.h"
 
 #define OPT_LEN     11
 #define HDR_QR      0x80
@@ -137,6 +138,33 @@ static bool refused_reg(void *ctx, const uint8_t *reg, size_t rlen, uint64_t has
 }
 
 /* ---- response assembly ---------------------------------------------------------------- */
+
+/* The response's rate-limiting class and source name (process.h, rrl/rrl.h), from what the
+ * packet path already knows: the rcode and counts written, and the names of the zone hit
+ * (zn NULL: no served zone). qlen: the question name's length. */
+static void rrl_classify(gk_pkt_result_t *res, uint8_t rcode, uint8_t flags_hi,
+                         const uint16_t cnt[3], size_t qlen, const gk_zone_names_t *zn)
+{
+	size_t keep = qlen; /* octets of the name's suffix the key uses */
+	gk_rrl_class_t cls;
+	if (rcode == GK_RCODE_NXDOMAIN || rcode != GK_RCODE_NOERROR) {
+		cls = rcode == GK_RCODE_NXDOMAIN ? GK_RRL_NXDOMAIN : GK_RRL_ERROR;
+		keep = zn && zn->apex ? zn->apex : 1;
+	} else if (!(flags_hi & HDR_AA) && cnt[0] == 0 && cnt[1] > 0) {
+		cls = GK_RRL_REFERRAL;
+		if (zn && zn->cut)
+			keep = zn->cut;
+	} else if (zn && zn->wild) {
+		cls = GK_RRL_WILDCARD;
+		keep = zn->wild;
+	} else {
+		cls = cnt[0] == 0 ? GK_RRL_NODATA : GK_RRL_ANSWER;
+	}
+	if (keep == 0 || keep > qlen)
+		keep = qlen;
+	res->rrl_class = (uint8_t)cls;
+	res->rrl_off = (uint8_t)(qlen - keep);
+}
 
 /* OPT, with an Extended DNS Error (RFC 8914) when ede is not NULL. */
 static size_t put_opt(uint8_t *p, const gk_pkt_opts_t *opts, const gk_query_t *qq,
@@ -264,6 +292,8 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 	size_t body = 0;
 	bool tc = false;
 	const gk_refusal_t *refusal = NULL;
+	gk_zone_names_t zn = {0, 0, 0};
+	bool in_zone = false;
 	/* the answer may use what is left after header, question and OPT */
 	size_t limit = GK_PKT_OUT_MAX;
 	if (transport == GK_PKT_UDP) {
@@ -288,7 +318,7 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 		break;
 	}
 	if (pr == GK_PARSE_OK) {
-		gk_zone_hit_t hit_z;
+		gk_zone_hit_t hit_z = {.node = NULL};
 		enum src s = SRC_REFUSED;
 		if ((qq.qclass == GK_CLASS_IN || qq.qclass == GK_CLASS_ANY) &&
 		    qq.qtype != GK_TYPE_AXFR && qq.qtype != GK_TYPE_IXFR && zs) {
@@ -309,6 +339,14 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 			}
 			if (qq.qclass == GK_CLASS_ANY && s != SRC_REFUSED && s != SRC_SERVFAIL)
 				s = SRC_RUNTIME; /* rare: not worth templates of its own */
+			if (s != SRC_REFUSED && hit_z.node != NULL) {
+				gk_zone_names(&hit_z, &zn);
+				in_zone = true;
+			}
+			/* DO=1 in a signed zone: the answer compiled with RRSIGs and proofs */
+			if (s == SRC_TMPL && qq.do_bit && gk_zone_signed(&hit_z) &&
+			    !gk_zone_use_do(&hit_z, qq.qlen))
+				s = SRC_RUNTIME;
 		} else if (qq.qclass != GK_CLASS_IN && qq.qclass != GK_CLASS_CH) {
 			qend = 0; /* other classes: REFUSED without the question, as NSD */
 		}
@@ -367,7 +405,15 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 			}
 			if (refuse && !monitor) {
 				refusal = vd.r;
-				if (vd.r == NULL) {
+				/* what goes out is the refusal, not the wildcard's data */
+				zn.wild = 0;
+				if (vd.r && vd.r->action != GK_ACT_DROP && gk_zone_signed(&hit_z)) {
+					/* a signed zone: a made-up answer would be bogus to a
+					 * validating resolver, and a proven one would confirm the
+					 * name's data; REFUSED with the EDE whatever the action
+					 * (policy/README.md "Signed zones") */
+					s = SRC_REFUSED;
+				} else if (vd.r == NULL) {
 					s = SRC_TC; /* rpz-tcp-only over UDP */
 				} else if (vd.local) {
 					s = SRC_LOCAL;
@@ -413,7 +459,8 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 				gk_zone_put_runtime(
 				    zs, out, GK_PKT_OUT_MAX - OPT_LEN - 6 - sizeof(refusal->text),
 				    qend, qq.qname, qq.qlen, qq.qtype, qq.qclass == GK_CLASS_ANY,
-				    filter ? allow_reg : NULL, (void *)opts, opts->psl, room, &zo);
+				    qq.do_bit, filter ? allow_reg : NULL, (void *)opts, opts->psl,
+				    room, &zo);
 			cnt[0] = zo.cnt[0];
 			cnt[1] = zo.cnt[1];
 			cnt[2] = zo.cnt[2];
@@ -438,5 +485,7 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 	res->len = len;
 	res->rcode = rcode;
 	res->tc = tc;
+	res->qend = (uint16_t)(qend ? qend : 12);
+	rrl_classify(res, rcode, flags_hi, cnt, qend ? qq.qlen : 0, in_zone && qend ? &zn : NULL);
 	return GK_PKT_ANSWER;
 }

@@ -91,6 +91,13 @@ typedef struct gk_pkt_result {
 	bool monitor;     /* policy in monitor mode: the refusal in action/why was not sent, the
 	                     query was resolved */
 	uint16_t list;    /* policy list that decided (1-based, gk_policy_list_name), 0: none */
+	/* For response rate limiting (rrl/rrl.h), filled for GK_PKT_ANSWER: the response's
+	 * class (gk_rrl_class_t) and its source name, the suffix of the question name (at
+	 * out + 12) from octet rrl_off on, the root when qend is 12 or less. qend: end of the
+	 * question in out (12 when the response has none). */
+	uint8_t rrl_class;
+	uint8_t rrl_off;
+	uint16_t qend;
 } gk_pkt_result_t;
 
 #define GK_PKT_NOCHECK 3 /* no filing check ran (no replica, or a name we do not serve) */

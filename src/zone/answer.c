@@ -161,6 +161,30 @@ bool gk_zone_tmpl_clean(const gk_zone_hit_t *h,
 	return true;
 }
 
+void gk_zone_names(const gk_zone_hit_t *h, gk_zone_names_t *o)
+{
+	const gk_node_t *n = h->node;
+	o->apex = h->ver->apex_len;
+	o->cut = n->cut ? n->cut->len : 0;
+	o->wild = !h->exact && !n->cut && n->wild && !(n->flags & GK_NODE_DNAME) && !n->dname
+	              ? n->len
+	              : 0;
+}
+
+bool gk_zone_signed(const gk_zone_hit_t *h)
+{
+	return h->node->zone->sec != NULL;
+}
+
+bool gk_zone_use_do(gk_zone_hit_t *h, size_t qlen)
+{
+	const gk_tmpl_t *s = h->t ? h->t->sig : NULL;
+	if (!usable(s, qlen))
+		return false;
+	h->t = s;
+	return true;
+}
+
 void gk_zone_use_negative(gk_zone_hit_t *h, bool nxdomain)
 {
 	const gk_zone_t *z = h->node->zone;
@@ -217,12 +241,13 @@ void gk_zone_put_tmpl(const gk_zone_hit_t *h, uint8_t *b, size_t qlen, size_t ro
 
 void gk_zone_put_runtime(const gk_zoneset_t *zs, uint8_t *msg, size_t cap, size_t qend,
                          const uint8_t *qname, size_t qlen, uint16_t qtype, bool class_any,
-                         bool (*allow)(void *ctx, const uint8_t *reg, size_t rlen), void *ctx,
-                         const struct gk_psl *psl, size_t room, gk_zone_out_t *o)
+                         bool dnssec, bool (*allow)(void *ctx, const uint8_t *reg, size_t rlen),
+                         void *ctx, const struct gk_psl *psl, size_t room, gk_zone_out_t *o)
 {
 	gk_asm_t a;
 	gk_zscope_t sc = {.zs = zs, .only = NULL};
 	a.wild_mode = false;
+	a.dnssec = dnssec;
 	a.class_any = class_any;
 	a.allow = allow;
 	a.allow_ctx = ctx;

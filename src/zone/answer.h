@@ -32,8 +32,9 @@ typedef enum gk_zone_src {
 	GK_ZONE_TMPL = 0, /* a compiled template: h->t */
 	GK_ZONE_RUNTIME,  /* to be built at query time (gk_zone_put_runtime) */
 	GK_ZONE_REFUSED,  /* no served zone contains the name */
-	GK_ZONE_SERVFAIL, /* the name's zone has no data (a placeholder: not loaded yet, failed
-	                     or expired); h->ver set, h->node and h->t NULL */
+	GK_ZONE_SERVFAIL, /* the name's zone has no data (a placeholder, gk_zver_placeholder: not
+	                     loaded yet, failed, or a secondary never transferred or expired);
+	                     h->ver set, h->node and h->t NULL */
 } gk_zone_src_t;
 
 /* Find (qname, qtype): qname lowercase wire form of qlen octets, loff[0..labels) its label
@@ -61,9 +62,26 @@ bool gk_zone_tmpl_clean(const gk_zone_hit_t *h,
                         bool (*refused)(void *ctx, const uint8_t *reg, size_t rlen, uint64_t hash),
                         void *ctx);
 
+/* Is the zone of a hit signed (DNSKEY and RRSIGs at its apex)? */
+bool gk_zone_signed(const gk_zone_hit_t *h);
+
+/* DO=1 in a signed zone: make h's template its DNSSEC answer (RRSIGs, proofs) and return
+ * true, or return false when that answer must be built at query time (wildcard expansions,
+ * NXDOMAIN: their proofs depend on the query name). qlen: the query name's length. */
+bool gk_zone_use_do(gk_zone_hit_t *h, size_t qlen);
+
 /* Make h's template the zone's NXDOMAIN (nxdomain true) or NODATA answer (the filing
  * actions). h must not be REFUSED. */
 void gk_zone_use_negative(gk_zone_hit_t *h, bool nxdomain);
+
+/* Names response rate limiting keys on (rrl/rrl.h), as lengths in octets of suffixes of
+ * the query name, 0 for none: the zone's apex; the closest encloser when the answer is
+ * synthesized from its wildcard; the zone cut at or above the name (a referral's
+ * delegation point). h must not be REFUSED. */
+typedef struct gk_zone_names {
+	uint8_t apex, wild, cut;
+} gk_zone_names_t;
+void gk_zone_names(const gk_zone_hit_t *h, gk_zone_names_t *o);
 
 /* A written answer body. */
 typedef struct gk_zone_out {
@@ -79,13 +97,14 @@ void gk_zone_put_tmpl(const gk_zone_hit_t *h, uint8_t *body, size_t qlen, size_t
                       gk_zone_out_t *o);
 
 /* Build the answer at query time behind the question in msg[0..qend) (qname at offset 12,
- * lowercase copy in qname), using at most cap octets of msg, then cut to room. allow (may
+ * lowercase copy in qname), using at most cap octets of msg, then cut to room; dnssec: the
+ * query's DO bit (RRSIGs and proofs from signed zones). allow (may
  * be NULL) filters each registrable domain the answer would carry (see zone/resolve.h);
  * psl serves names whose zone does not fix their registrable domain. */
 void gk_zone_put_runtime(const gk_zoneset_t *zs, uint8_t *msg, size_t cap, size_t qend,
                          const uint8_t *qname, size_t qlen, uint16_t qtype, bool class_any,
-                         bool (*allow)(void *ctx, const uint8_t *reg, size_t rlen), void *ctx,
-                         const struct gk_psl *psl, size_t room, gk_zone_out_t *o);
+                         bool dnssec, bool (*allow)(void *ctx, const uint8_t *reg, size_t rlen),
+                         void *ctx, const struct gk_psl *psl, size_t room, gk_zone_out_t *o);
 
 /* Prefetch hints for a batch (pkt/process.h): stage 0 starts the load of the name's zone
  * entry in the store's index, 1 the zone's version, 2 the name's slot in the version's

@@ -14,8 +14,11 @@
 #include "common/log.h"
 #include "common/psl.h"
 #include "gk/errors.h"
+#include "zone/dnssec.h"
 #include "zone/internal.h"
 #include "zone/load.h"
+#include <sys/stat.h>
+#include <time.h>
 
 /* Build-time RRset: grows with realloc, copied into the arena when the zone is done. */
 struct brrset {
@@ -226,6 +229,7 @@ static int finish_node(struct zbuild *B, struct bnode *bn)
 		gk_rrset_t *r = &n->rrsets[i];
 		r->type = s->type;
 		r->count = (uint16_t)s->n;
+		r->sigs = NULL; /* gk_dnssec_prepare attaches them */
 		r->rrs = gk_arena_dup(B->v->arena, s->rrs, s->n * sizeof(gk_rr_t));
 		if (!r->rrs)
 			return GK_ENOMEM;
@@ -340,6 +344,22 @@ static int index_names(struct zbuild *B)
 	return 0;
 }
 
+/* gk_dnssec_where_fn: the file and first line of an RRset, from the build-time sets. */
+static const char *rrset_where(void *ctx, const gk_node_t *n, uint16_t type, unsigned *line)
+{
+	struct zbuild *B = ctx;
+	gk_node_t **s = ntab_slot(&B->tab, n->name, n->len);
+	*line = 0;
+	if (!*s)
+		return NULL;
+	for (const struct brrset *r = ((struct bnode *)*s)->sets; r; r = r->next)
+		if (r->type == type) {
+			*line = r->line;
+			return r->file;
+		}
+	return NULL;
+}
+
 static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *origin)
 {
 	gk_zver_t *v = B->v;
@@ -441,6 +461,8 @@ static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *or
 	rc = link_nodes(B);
 	if (rc == 0)
 		rc = index_names(B);
+	if (rc == 0) /* while the records' lines are known */
+		rc = gk_dnssec_prepare(v, (int64_t)time(NULL), rrset_where, B);
 	if (rc == 0 && L.nfiles) {
 		v->files = gk_arena_alloc(v->arena, L.nfiles * sizeof(*v->files));
 		if (!v->files) {
@@ -526,6 +548,7 @@ int gk_zver_build(const gk_zone_spec_t *spec, const struct gk_psl *psl, gk_zver_
 	memset(v, 0, sizeof(*v));
 	v->arena = arena;
 	v->psl = psl;
+	v->secondary = spec->secondary;
 	v->name = gk_arena_dup(arena, spec->name, strlen(spec->name) + 1);
 	struct zbuild B = {.v = v, .zone = &v->zone, .err = err, .errlen = errlen};
 	rc = v->name ? build_zone(&B, spec, origin) : GK_ENOMEM;

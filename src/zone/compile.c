@@ -37,12 +37,13 @@ struct cc {
 };
 
 /* Start a message whose question is (name, qtype). */
-static void begin(struct cc *c, const gk_node_t *n, bool wild)
+static void begin(struct cc *c, const gk_node_t *n, bool wild, bool dnssec)
 {
 	memset(c->buf, 0, 12);
 	memcpy(c->buf + 12, n->name, n->len);
 	memset(c->buf + 12 + n->len, 0, 4);
 	c->a->wild_mode = wild;
+	c->a->dnssec = dnssec;
 	c->a->class_any = false;
 	c->a->allow = NULL;
 	c->a->psl = c->v->psl;
@@ -163,6 +164,35 @@ static int store(struct cc *c, gk_tmpl_t *t, uint16_t qtype, uint8_t qname_len, 
 	return own ? store_regs(c, t, own) : 0;
 }
 
+/* One outcome at n (qtype, or the referral at a cut) into t and, in a signed zone, its
+ * DO=1 answer into t->sig. A wildcard's DO=1 answers prove that the query name does not
+ * exist, which depends on that name: they are built at query time. */
+static int one(struct cc *c, gk_tmpl_t *t, const gk_node_t *n, uint16_t qtype, bool referral,
+               uint8_t flags, bool wild)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		gk_tmpl_t *dst = t;
+		if (pass == 1) {
+			if (!c->v->zone.sec || wild)
+				break;
+			dst = gk_arena_alloc(c->v->arena, sizeof(*dst));
+			if (!dst)
+				return GK_ENOMEM;
+		}
+		begin(c, n, wild, pass == 1);
+		if (referral)
+			gk_resolve_referral(&c->sc, c->a, n);
+		else
+			gk_resolve(&c->sc, c->a, n->name, n->len, qtype);
+		int rc = store(c, dst, qtype, n->len, flags, n);
+		if (rc < 0)
+			return rc;
+		if (pass == 1)
+			t->sig = dst;
+	}
+	return 0;
+}
+
 static uint16_t absent_type(const uint16_t *types, int k)
 {
 	for (uint16_t t = 65280;; t++) {
@@ -215,14 +245,10 @@ static int compile_node(struct cc *c, gk_node_t *n)
 		gk_tmpl_t *t = gk_arena_alloc(arena, 2 * sizeof(gk_tmpl_t));
 		if (!t)
 			return GK_ENOMEM;
-		begin(c, n, false);
-		gk_resolve(&c->sc, c->a, n->name, n->len, GK_TYPE_DS);
-		int rc = store(c, &t[0], GK_TYPE_DS, n->len, 0, n);
+		int rc = one(c, &t[0], n, GK_TYPE_DS, false, 0, false);
 		if (rc < 0)
 			return rc;
-		begin(c, n, false);
-		gk_resolve_referral(&c->sc, c->a, n);
-		rc = store(c, &t[1], 0, n->len, GK_TMPL_SHIFT_WHOLE, n);
+		rc = one(c, &t[1], n, 0, true, GK_TMPL_SHIFT_WHOLE, false);
 		n->tmpls = t;
 		n->ntmpl = 1;
 		n->tkey[0] = GK_TYPE_DS;
@@ -239,8 +265,10 @@ static int compile_node(struct cc *c, gk_node_t *n)
 	bool wild = (n->flags & GK_NODE_WILD) != 0;
 	/* the answer to other types first: when it is the zone's NODATA, share that */
 	const gk_tmpl_t *shared = NULL;
-	if (!wild) {
-		begin(c, n, false);
+	if (!wild && !c->v->zone.sec) {
+		/* not in a signed zone: a name's DO=1 NODATA proves that name (its NSEC or NSEC3),
+		 * so each keeps its own template and twin */
+		begin(c, n, false, false);
 		gk_resolve(&c->sc, c->a, n->name, n->len, other);
 		if (same_as_nodata(c, n))
 			shared = c->v->zone.nodata;
@@ -250,9 +278,7 @@ static int compile_node(struct cc *c, gk_node_t *n)
 	if (!t)
 		return GK_ENOMEM;
 	for (int i = 0; i < own; i++) {
-		begin(c, n, wild);
-		gk_resolve(&c->sc, c->a, n->name, n->len, types[i]);
-		int rc = store(c, &t[i], types[i], n->len, 0, n);
+		int rc = one(c, &t[i], n, types[i], false, 0, wild);
 		if (rc < 0)
 			return rc;
 	}
@@ -278,7 +304,7 @@ int gk_zver_compile(gk_zver_t *v)
 	t = gk_arena_alloc(v->arena, 2 * sizeof(*t));
 	if (!t)
 		goto out;
-	begin(&c, z->apex, false);
+	begin(&c, z->apex, false, false);
 	gk_resolve_nxdomain(c.a, z);
 	rc = store(&c, t, 0, z->apex->len, GK_TMPL_SHIFT_WHOLE, NULL);
 	if (rc < 0)
@@ -286,7 +312,7 @@ int gk_zver_compile(gk_zver_t *v)
 	z->nxdomain = t;
 	/* NODATA for any name of the zone: the filing actions' "nodata" */
 	nd = t + 1;
-	begin(&c, z->apex, false);
+	begin(&c, z->apex, false, false);
 	gk_resolve_nodata(c.a, z);
 	rc = store(&c, nd, 0, z->apex->len, GK_TMPL_SHIFT_WHOLE, NULL);
 	if (rc < 0)

@@ -29,6 +29,7 @@ typedef struct gk_rrset {
 	uint16_t type;
 	uint16_t count;
 	gk_rr_t *rrs;
+	const struct gk_rrset *sigs; /* the RRSIGs covering it at the same owner (dnssec.c) */
 } gk_rrset_t;
 
 /* Sections, as recorded in RRset boundaries of an answer. */
@@ -76,12 +77,13 @@ typedef struct gk_tmpl {
 	 * outside: no served zone holds it), or the answer is built at query time. */
 	const gk_regref_t *hops;
 	/* One allocation: nbound gk_bound_t, nfix pointer positions, then len octets of body
-	 * (gk_tmpl_bound, gk_tmpl_fix, gk_tmpl_body): one pointer instead of three, 48 bytes
-	 * a template instead of 64. */
+	 * (gk_tmpl_bound, gk_tmpl_fix, gk_tmpl_body): one pointer instead of three. */
 	const uint8_t *blob;
+	/* The DO=1 answer of a signed zone (RRSIGs and proofs), or NULL: built at query time. */
+	const struct gk_tmpl *sig;
 } gk_tmpl_t;
 
-_Static_assert(sizeof(gk_tmpl_t) == 48, "a template header is 48 bytes");
+_Static_assert(sizeof(gk_tmpl_t) == 56, "a template header is 56 bytes (64 before the blob)");
 
 static inline const gk_bound_t *gk_tmpl_bound(const gk_tmpl_t *t)
 {
@@ -100,13 +102,14 @@ static inline const uint8_t *gk_tmpl_body(const gk_tmpl_t *t)
 
 struct gk_zone;
 
-#define GK_NODE_APEX   0x01
-#define GK_NODE_DELEG  0x02 /* NS at a non-apex name: a zone cut */
-#define GK_NODE_CNAME  0x04
-#define GK_NODE_DNAME  0x08
-#define GK_NODE_WILD   0x10 /* first label is "*" */
-#define GK_REG_NONE    0xff /* reg_off of a name without a registrable domain */
-#define GK_REG_UNKNOWN 0xfe /* reg_off when the set was built without a PSL */
+#define GK_NODE_APEX    0x01
+#define GK_NODE_DELEG   0x02 /* NS at a non-apex name: a zone cut */
+#define GK_NODE_CNAME   0x04
+#define GK_NODE_DNAME   0x08
+#define GK_NODE_WILD    0x10 /* first label is "*" */
+#define GK_NODE_N3EXACT 0x20 /* deny is the NSEC3 matching the name, not one covering it */
+#define GK_REG_NONE     0xff /* reg_off of a name without a registrable domain */
+#define GK_REG_UNKNOWN  0xfe /* reg_off when the set was built without a PSL */
 
 /* A name. The fields a query reads (name to tkey) fill the first cache line, and nodes
  * are allocated 64-byte aligned (zone.c), so finding a name and its template costs one
@@ -131,6 +134,10 @@ typedef struct gk_node {
 	uint16_t nrrsets;
 	gk_rrset_t *rrsets;   /* in first-seen order */
 	struct gk_node *next; /* build-time list */
+	/* Signed zones (dnssec.c): with NSEC, the owner of the NSEC matching or covering the
+	 * name (deny) and "*.name" (wdeny); with NSEC3, the NSEC3 node matching (N3EXACT) or
+	 * covering the name's hash (deny) and the one covering the hash of "*.name" (wdeny). */
+	const struct gk_node *deny, *wdeny;
 } gk_node_t;
 
 /* A served zone (inside its version). What a query reads of it (the memo cell, the
@@ -152,6 +159,7 @@ typedef struct gk_zone {
 	const gk_rrset_t *soa;
 	const gk_rrset_t *ns;
 	const char *file;
+	const struct gk_dnssec *sec; /* NULL: the zone is not signed (dnssec.h) */
 } gk_zone_t;
 
 /* A slot of the zone set's name table: the node's full name hash beside the pointer, so a
@@ -188,6 +196,7 @@ struct gk_zver {
 	size_t nfiles;
 	bool owns_memo; /* set by the store when it retires the zone's last version */
 	uint64_t mark;  /* the gk_zoneset_sync pass that last saw the zone (writer only) */
+	bool secondary; /* spec->secondary: not gk_zoneset_sync's to remove */
 	const struct gk_psl *psl; /* build time only; may be NULL */
 };
 

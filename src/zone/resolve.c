@@ -7,6 +7,7 @@
  */
 #include <string.h>
 #include "common/psl.h"
+#include "zone/dnssec.h"
 #include "zone/resolve.h"
 
 #define MAX_HOPS 16
@@ -27,6 +28,7 @@ void gk_asm_init(gk_asm_t *a, uint8_t *buf, size_t cap, size_t qend, const uint8
 	a->regs_lost = false;
 	a->nct = a->nfix = a->nbound = a->nadded = a->nscratch = 0;
 	a->nhops = 0;
+	a->npend = 0;
 	/* every suffix of the question name is a compression target */
 	for (size_t p = 0; qname[p] && a->nct < GK_ASM_NAMES; p += qname[p] + 1u) {
 		a->ct[a->nct].name = qname + p;
@@ -164,39 +166,56 @@ static bool was_added(const gk_asm_t *a, const gk_rrset_t *s)
 	return false;
 }
 
-/* Append an RRset. ttl_cap: TTLs are lowered to it (negative answers); UINT32_MAX keeps. */
-static void put_rrset(gk_asm_t *a, const uint8_t *owner, size_t olen, const gk_rrset_t *s,
-                      int section, bool required, uint32_t ttl_cap)
+static void flush_denial(gk_asm_t *a);
+
+/* Write the records of s (owner, type, class, TTL lowered to ttl_cap, rdata). */
+static bool put_rrs(gk_asm_t *a, const uint8_t *owner, size_t olen, const gk_rrset_t *s,
+                    uint32_t ttl_cap)
 {
-	if (a->full || a->nbound == GK_ASM_BOUNDS)
-		goto full;
-	size_t start = a->len;
-	unsigned nct = a->nct, nfix = a->nfix;
 	for (unsigned i = 0; i < s->count; i++) {
 		const gk_rr_t *rr = &s->rrs[i];
 		if (!put_name(a, owner, olen, true, true) || !room(a, 10))
-			goto undo;
+			return false;
 		put16(a, s->type);
 		put16(a, GK_CLASS_IN);
 		put32(a, rr->ttl < ttl_cap ? rr->ttl : ttl_cap);
 		size_t rdpos = a->len;
 		put16(a, 0);
 		if (!put_rdata(a, s->type, rr->rdata, rr->rdlen))
-			goto undo;
+			return false;
 		size_t rdl = a->len - rdpos - 2;
 		a->buf[rdpos] = (uint8_t)(rdl >> 8);
 		a->buf[rdpos + 1] = (uint8_t)rdl;
 	}
+	return true;
+}
+
+/* Append an RRset, with its RRSIGs under DO=1 (one unit: truncation never separates
+ * them, RFC 4035 3.1.1). ttl_cap: TTLs are lowered to it (negative answers); UINT32_MAX
+ * keeps. */
+static void put_rrset(gk_asm_t *a, const uint8_t *owner, size_t olen, const gk_rrset_t *s,
+                      int section, bool required, uint32_t ttl_cap)
+{
+	if (section != GK_SEC_ANSWER && a->npend)
+		flush_denial(a);
+	if (a->full || a->nbound == GK_ASM_BOUNDS)
+		goto full;
+	size_t start = a->len;
+	unsigned nct = a->nct, nfix = a->nfix;
+	const gk_rrset_t *sig = a->dnssec ? s->sigs : NULL;
+	if (!put_rrs(a, owner, olen, s, ttl_cap) || (sig && !put_rrs(a, owner, olen, sig, ttl_cap)))
+		goto undo;
+	unsigned cnt = s->count + (sig ? sig->count : 0u);
 	a->bound[a->nbound++] = (gk_bound_t){.end = (uint16_t)(a->len - a->qend),
-	                                     .rrs = s->count,
+	                                     .rrs = (uint16_t)cnt,
 	                                     .section = (uint8_t)section,
 	                                     .required = required};
 	if (section == GK_SEC_ANSWER)
-		a->an += s->count;
+		a->an += cnt;
 	else if (section == GK_SEC_AUTHORITY)
-		a->ns += s->count;
+		a->ns += cnt;
 	else
-		a->ar += s->count;
+		a->ar += cnt;
 	if (a->nadded < GK_ASM_ADDED)
 		a->added[a->nadded++] = s;
 	return;
@@ -208,6 +227,139 @@ full:
 	a->full = true;
 	if (required)
 		a->full_req = true;
+}
+
+/* ---- denial of existence (DO=1 in signed zones; dnssec.h) ------------------------------ */
+
+static void flush_denial(gk_asm_t *a)
+{
+	unsigned k = a->npend;
+	a->npend = 0;
+	for (unsigned i = 0; i < k; i++)
+		if (!was_added(a, a->pend[i].set))
+			put_rrset(a, a->pend[i].node->name, a->pend[i].node->len, a->pend[i].set,
+			          GK_SEC_AUTHORITY, true, UINT32_MAX);
+}
+
+/* Queue the NSEC or NSEC3 RRset at d for the authority section, once. */
+static void deny(gk_asm_t *a, const gk_node_t *d)
+{
+	if (!d)
+		return;
+	const gk_rrset_t *s = gk_node_rrset(d, d->zone->sec->nsec3 ? GK_TYPE_NSEC3 : GK_TYPE_NSEC);
+	if (!s || was_added(a, s))
+		return;
+	for (unsigned i = 0; i < a->npend; i++)
+		if (a->pend[i].set == s)
+			return;
+	if (a->npend < GK_ASM_PEND) {
+		a->pend[a->npend].node = d;
+		a->pend[a->npend++].set = s;
+	}
+}
+
+static bool signed_zone(const gk_asm_t *a, const gk_zone_t *z)
+{
+	return a->dnssec && z->sec;
+}
+
+static bool n3exact(const gk_node_t *n)
+{
+	return (n->flags & GK_NODE_N3EXACT) != 0;
+}
+
+/* NSEC3: no DS at n, a cut or a name of the parent side (RFC 5155 7.2.7, as NSD): the
+ * NSEC3 matching n, else the closest provable encloser's and the next closer name's. */
+static void ds_proof(gk_asm_t *a, const gk_node_t *n)
+{
+	if (n3exact(n)) {
+		deny(a, n->deny);
+		return;
+	}
+	const gk_node_t *par = n->parent, *prev = NULL;
+	while (par && !n3exact(par)) {
+		prev = par;
+		par = par->parent;
+	}
+	if (!par)
+		return;
+	deny(a, par->deny);
+	deny(a, prev ? prev->deny : n->deny);
+	deny(a, n->deny); /* the opt-out span covering n */
+}
+
+/* The NSEC3 covering the next closer name of name below the closest encloser ce. */
+static void next_closer(gk_asm_t *a, const gk_node_t *ce, const uint8_t *name, size_t len)
+{
+	unsigned nl = gk_dname_labels(name);
+	while (nl > ce->labels + 1u) {
+		len -= name[0] + 1u;
+		name += name[0] + 1u;
+		nl--;
+	}
+	bool exact;
+	deny(a, gk_dnssec_nsec3_cover(ce->zone->sec, name, len, &exact));
+}
+
+/* NODATA at node n (RFC 4035 3.1.3.1, RFC 5155 7.2.3-7.2.5). */
+static void prove_nodata(gk_asm_t *a, const gk_node_t *n, uint16_t qtype)
+{
+	if (!signed_zone(a, n->zone))
+		return;
+	if (!n->zone->sec->nsec3) {
+		deny(a, n->deny);
+		return;
+	}
+	if (n->flags & GK_NODE_WILD) { /* also for DS, as NSD */
+		if (n->parent && n3exact(n->parent))
+			deny(a, n->parent->deny);
+		if (n3exact(n))
+			deny(a, n->deny);
+		return;
+	}
+	if (qtype == GK_TYPE_DS && !(n->flags & GK_NODE_APEX)) {
+		ds_proof(a, n);
+		return;
+	}
+	const gk_node_t *o = n;
+	if (!o->deny)
+		return;
+	if (!n3exact(o))
+		while (o->parent && o->parent->deny && !n3exact(o->parent))
+			o = o->parent;
+	deny(a, o->deny);
+	if (!n3exact(o) && o->parent)
+		deny(a, o->parent->deny);
+}
+
+/* NXDOMAIN for name below its closest encloser ce (RFC 4035 3.1.3.2, RFC 5155 7.2.2). */
+static void prove_nxdomain(gk_asm_t *a, const gk_node_t *ce, const uint8_t *name, size_t len)
+{
+	const gk_zone_t *z = ce->zone;
+	if (!signed_zone(a, z))
+		return;
+	if (!z->sec->nsec3) {
+		deny(a, gk_dnssec_nsec_cover(z->sec, name, len));
+		deny(a, ce->wdeny);
+		return;
+	}
+	next_closer(a, ce, name, len);
+	if (n3exact(ce))
+		deny(a, ce->deny);
+	deny(a, ce->wdeny);
+}
+
+/* A wildcard answer from w for name: the proof that name itself does not exist
+ * (RFC 4035 3.1.3.3, RFC 5155 7.2.6). */
+static void prove_wild(gk_asm_t *a, const gk_node_t *w, const uint8_t *name, size_t len)
+{
+	const gk_zone_t *z = w->zone;
+	if (!signed_zone(a, z) || (w->len == len && memcmp(w->name, name, len) == 0))
+		return;
+	if (!z->sec->nsec3)
+		deny(a, gk_dnssec_nsec_cover(z->sec, name, len));
+	else if (w->parent)
+		next_closer(a, w->parent, name, len);
 }
 
 #define REG_NONE    (-1) /* the name is a public suffix: it has no registrable domain */
@@ -333,6 +485,13 @@ static void nodata(gk_asm_t *a, const gk_zone_t *z)
 	put_rrset(a, z->apex->name, z->apex->len, z->soa, GK_SEC_AUTHORITY, true, z->neg_ttl);
 }
 
+/* NODATA at node n for qtype: the SOA, and under DO=1 the proof. */
+static void nodata_at(gk_asm_t *a, const gk_node_t *n, uint16_t qtype)
+{
+	prove_nodata(a, n, qtype);
+	nodata(a, n->zone);
+}
+
 void gk_resolve_nodata(gk_asm_t *a, const gk_zone_t *z)
 {
 	a->rcode = GK_RCODE_NOERROR;
@@ -344,6 +503,17 @@ void gk_resolve_referral(const gk_zscope_t *sc, gk_asm_t *a, const gk_node_t *cu
 {
 	const gk_rrset_t *ns = gk_node_rrset(cut, GK_TYPE_NS);
 	put_rrset(a, cut->name, cut->len, ns, GK_SEC_AUTHORITY, true, UINT32_MAX);
+	if (signed_zone(a, cut->zone)) {
+		/* DS from the parent side, or the proof that there is none (RFC 4035 3.1.4) */
+		const gk_rrset_t *ds = gk_node_rrset(cut, GK_TYPE_DS);
+		if (ds)
+			put_rrset(a, cut->name, cut->len, ds, GK_SEC_AUTHORITY, true, UINT32_MAX);
+		else if (!cut->zone->sec->nsec3)
+			deny(a, gk_node_rrset(cut, GK_TYPE_NSEC) ? cut : NULL);
+		else
+			ds_proof(a, cut);
+		flush_denial(a);
+	}
 	additional(sc, a, &ns, 1, cut->zone, cut);
 }
 
@@ -430,15 +600,17 @@ static const uint8_t *answer_node(const gk_zscope_t *sc, gk_asm_t *a, const gk_n
 			put_rrset(a, owner, olen, &n->rrsets[i], GK_SEC_ANSWER, true, UINT32_MAX);
 			return NULL;
 		}
-		nodata(a, z);
+		nodata_at(a, n, qtype);
 		return NULL;
 	}
 	const gk_rrset_t *s = gk_node_rrset(n, qtype);
 	if (s) {
 		put_rrset(a, owner, olen, s, GK_SEC_ANSWER, true, UINT32_MAX);
 		/* no authority for DS at a cut (the parent's NS would read as a referral) nor
-		 * for QCLASS ANY, which is never authoritative (RFC 1035 6.2) */
-		if (a->class_any || (n->flags & GK_NODE_DELEG))
+		 * for QCLASS ANY, which is never authoritative (RFC 1035 6.2); none for DNSKEY
+		 * and DS either, whose RRsets are large (as NSD) */
+		if (a->class_any || (n->flags & GK_NODE_DELEG) || qtype == GK_TYPE_DNSKEY ||
+		    qtype == GK_TYPE_DS)
 			return NULL;
 		const gk_rrset_t *sets[2] = {s, z->ns};
 		unsigned nsets = 1;
@@ -455,12 +627,23 @@ static const uint8_t *answer_node(const gk_zscope_t *sc, gk_asm_t *a, const gk_n
 		put_rrset(a, owner, olen, cn, GK_SEC_ANSWER, true, UINT32_MAX);
 		return cn->rrs[0].rdata;
 	}
-	nodata(a, z);
+	nodata_at(a, n, qtype);
 	return NULL;
 }
 
+static void resolve(const gk_zscope_t *sc, gk_asm_t *a, const uint8_t *qname, size_t qlen,
+                    uint16_t qtype);
+
 void gk_resolve(const gk_zscope_t *sc, gk_asm_t *a, const uint8_t *qname, size_t qlen,
                 uint16_t qtype)
+{
+	resolve(sc, a, qname, qlen, qtype);
+	if (a->npend)
+		flush_denial(a);
+}
+
+static void resolve(const gk_zscope_t *sc, gk_asm_t *a, const uint8_t *qname, size_t qlen,
+                    uint16_t qtype)
 {
 	const uint8_t *name = qname;
 	size_t len = qlen;
@@ -499,10 +682,14 @@ void gk_resolve(const gk_zscope_t *sc, gk_asm_t *a, const uint8_t *qname, size_t
 			return;
 		case LK_NXDOMAIN:
 			a->rcode = GK_RCODE_NXDOMAIN;
+			prove_nxdomain(a, n, name, len);
 			nodata(a, n->zone);
 			return;
-		case LK_EXACT:
 		case LK_WILD:
+			prove_wild(a, n, name, len);
+			next = answer_node(sc, a, n, name, len, qtype);
+			break;
+		case LK_EXACT:
 			next = answer_node(sc, a, n, name, len, qtype);
 			break;
 		case LK_DNAME: {

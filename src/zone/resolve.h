@@ -24,6 +24,7 @@
 #define GK_ASM_SCRATCH 8
 #define GK_ASM_REGS    16
 #define GK_ASM_HOPS    16 /* > the resolver's hop limit: a chain's names all fit */
+#define GK_ASM_PEND    16 /* denial RRsets waiting for the authority section */
 
 /* A registrable domain a compiled message depends on (name NULL, len 0: none). */
 typedef struct gk_asm_reg {
@@ -43,6 +44,10 @@ typedef struct gk_asm {
 	bool fix_lost;  /* more pointers than fix[] holds: the message cannot be relocated */
 	bool wild_mode; /* the whole-qname entry may only be used for owner names */
 	bool class_any; /* QCLASS ANY: not authoritative, answer section only */
+	/* DO=1 (RFC 3225): RRSIGs with every RRset of a signed zone, denial of existence
+	 * (NSEC or NSEC3) in negative answers, wildcard answers and referrals, DS in
+	 * referrals. Kept by gk_asm_init like wild_mode. */
+	bool dnssec;
 	/* Filing filter (query time). Every name whose data the message would carry -- each
 	 * name a CNAME or DNAME chain reaches (whatever is found there: data, a referral, a
 	 * DNAME, NXDOMAIN or NODATA with its zone's SOA) and each additional-section owner --
@@ -66,6 +71,13 @@ typedef struct gk_asm {
 	unsigned nhops;
 	gk_asm_reg_t hops[GK_ASM_HOPS];
 	unsigned nct, nfix, nbound, nadded, nscratch;
+	/* denial RRsets found while the answer section is written, added to the authority
+	 * section once it starts (or when the answer ends), each once */
+	unsigned npend;
+	struct {
+		const gk_node_t *node;
+		const gk_rrset_t *set;
+	} pend[GK_ASM_PEND];
 	struct {
 		const uint8_t *name;
 		uint16_t len, off;

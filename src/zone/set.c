@@ -130,7 +130,7 @@ struct sweep {
 static void collect(void *ctx, const gk_zver_t *v)
 {
 	struct sweep *w = ctx;
-	if (v->mark == w->mark)
+	if (v->mark == w->mark || v->secondary)
 		return;
 	if (w->n == w->cap) {
 		size_t nc = w->cap ? w->cap * 2 : 16;

@@ -22,6 +22,9 @@ typedef struct gk_zone_spec {
 	const char *file; /* master file path (relative paths are used as given) */
 	const char *text; /* or: master file contents in memory (tests, fuzzing) */
 	size_t text_len;  /* length of text */
+	/* A secondary zone (src/xfr): its versions come from transfers, published by the
+	 * secondary module on the writer thread; gk_zoneset_sync leaves them alone. */
+	bool secondary;
 } gk_zone_spec_t;
 
 typedef struct gk_zoneset gk_zoneset_t; /* the store */
@@ -43,16 +46,18 @@ GK_MUST_CHECK int gk_zver_build(const gk_zone_spec_t *spec, const struct gk_psl 
 
 /* ---- versions (zver.c) ---------------------------------------------------------------- */
 
-/* A placeholder version of the zone name (presentation form, as gk_zone_spec_t.name): no
- * data, published like any version (gk_zoneset_put) where a configured zone has nothing to
- * serve yet or any more -- not loaded yet at start, failed to load, expired (a secondary).
- * Queries for names at or below its apex get SERVFAIL (as Knot answers for a zone it has
- * not loaded), except names inside another served zone below it (the deepest zone holds a
- * name); a CNAME chain of another zone that reaches it stops there. Its record count is 0
- * and it is never "current" (gk_zver_files_current), so gk_zoneset_sync rebuilds it. About
- * 300 bytes. Returns 0 (*out owned by the caller until published), GK_EINVAL (bad name)
- * or GK_ENOMEM. Any thread. */
-GK_MUST_CHECK int gk_zver_placeholder(const char *name, gk_zver_t **out);
+/* A placeholder version of spec's zone (spec->name, presentation form; spec->secondary is
+ * kept, the rest is ignored): no data, published like any version (gk_zoneset_put) where a
+ * zone has nothing to serve yet or any more -- not loaded yet at start, failed to load, a
+ * secondary zone never transferred or past its SOA expire (src/xfr). This is the one
+ * SERVFAIL mechanism of the store: queries for names at or below its apex get SERVFAIL (as
+ * NSD and Knot answer for a zone they have not loaded or that expired), except names inside
+ * another served zone below it (the deepest zone holds a name); a CNAME chain of another
+ * zone that reaches it stops there. Its record count is 0 and it is never "current"
+ * (gk_zver_files_current), so gk_zoneset_sync rebuilds a configured one; a secondary one is
+ * left alone like any secondary version. About 300 bytes. Returns 0 (*out owned by the
+ * caller until published), GK_EINVAL (bad name) or GK_ENOMEM. Any thread. */
+GK_MUST_CHECK int gk_zver_placeholder(const gk_zone_spec_t *spec, gk_zver_t **out);
 
 /* True for a placeholder. */
 bool gk_zver_is_placeholder(const gk_zver_t *v);
@@ -68,6 +73,13 @@ void gk_zver_free(gk_zver_t *v);
 /* The version's apex in lowercase wire form (len octets in *len). Valid with the version. */
 const uint8_t *gk_zver_apex_wire(const gk_zver_t *v, size_t *len);
 size_t gk_zver_rr_count(const gk_zver_t *v);
+/* DNSSEC state of a version (src/zone/dnssec.c): false for an unsigned zone; else true with
+ * *expire the earliest expiration of its RRSIGs (seconds since 1970; 0: none) and *warnings
+ * the DNSSEC zone checks it failed when it loaded. */
+bool gk_zver_dnssec(const gk_zver_t *v, int64_t *expire, unsigned *warnings);
+
+/* The serial of the version's SOA record (every served zone has one). */
+uint32_t gk_zver_serial(const gk_zver_t *v);
 
 /* True when every file the version was read from (the zone file and its $INCLUDEs) still
  * has the device, inode, size and modification time it had when read. A version built

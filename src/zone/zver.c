@@ -61,6 +61,19 @@ size_t gk_zver_rr_count(const gk_zver_t *v)
 	return v->nrr;
 }
 
+uint32_t gk_zver_serial(const gk_zver_t *v)
+{
+	const gk_rrset_t *soa = v->zone.soa; /* NULL in a placeholder */
+	if (soa == NULL || soa->count == 0)
+		return 0;
+	const uint8_t *p = soa->rrs[0].rdata, *end = p + soa->rrs[0].rdlen;
+	for (int i = 0; i < 2 && p < end; i++) /* MNAME, RNAME: uncompressed */
+		p += gk_dname_len(p);
+	if (end - p < 4)
+		return 0;
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 bool gk_zver_files_current(const gk_zver_t *v)
 {
 	if (!v->nfiles)
@@ -82,8 +95,9 @@ bool gk_zver_is_placeholder(const gk_zver_t *v)
 	return gk_zver_placeholder_p(v);
 }
 
-int gk_zver_placeholder(const char *name, gk_zver_t **out)
+int gk_zver_placeholder(const gk_zone_spec_t *spec, gk_zver_t **out)
 {
+	const char *name = spec->name;
 	ldns_rdf *d = NULL;
 	if (!name || ldns_str2rdf_dname(&d, name) != LDNS_STATUS_OK)
 		return GK_EINVAL;
@@ -102,6 +116,7 @@ int gk_zver_placeholder(const char *name, gk_zver_t **out)
 	const uint8_t *apex = ldns_rdf_data(d);
 	v->table = no_names;
 	v->mask = 0; /* gk_zver_placeholder_p */
+	v->secondary = spec->secondary;
 	v->apex_len = (uint8_t)len;
 	v->apex_labels = (uint8_t)gk_dname_labels(apex);
 	if (len <= GK_ZVER_INLINE) {

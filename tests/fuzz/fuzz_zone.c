@@ -4,7 +4,8 @@
  * The input is the in-memory text of zone example.cn. When the set builds, every name it
  * holds (up to a bound) is asked for a few types, exactly and with one and two labels
  * prepended (so wildcard, NXDOMAIN and referral templates are relocated to longer names),
- * over UDP and TCP; every response must be well-formed (walk.h). Then the set is freed, so
+ * over UDP and TCP, with and without DO (signed seeds: RRSIGs, NSEC and NSEC3 proofs);
+ * every response must be well-formed (walk.h). Then the set is freed, so
  * LeakSanitizer sees any leak on either path.
  */
 #include <stdint.h>
@@ -40,9 +41,11 @@ static void ask(const gk_zoneset_t *zs, const uint8_t *prefix, size_t plen, cons
 	q[p++] = (uint8_t)qtype;
 	q[p++] = 0;
 	q[p++] = 1;
-	if (edns) {
+	if (edns) { /* 2: with DO */
 		q[11] = 1;
 		memcpy(q + p, "\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00", 11);
+		if (edns == 2)
+			q[p + 7] = 0x80;
 		p += 11;
 	}
 	gk_pkt_opts_t opts = {.edns_udp_max = 1232};
@@ -60,13 +63,17 @@ static void ask(const gk_zoneset_t *zs, const uint8_t *prefix, size_t plen, cons
 
 static void ask_name(const gk_zoneset_t *zs, const gk_node_t *n)
 {
-	static const uint16_t types[] = {1, 2, 5, 6, 15, 16, 28, 39, 43, 255, 65000};
+	static const uint16_t types[] = {1,  2,  5,  6,  15, 16, 28,  39,
+	                                 43, 46, 47, 48, 50, 51, 255, 65000};
 	static const uint8_t p1[] = "\x01x", p2[] = "\x03www\x05"
 	                                            "Deep1";
 	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
 		ask(zs, NULL, 0, n->name, n->len, types[i], GK_PKT_UDP, 0);
 		ask(zs, p1, 2, n->name, n->len, types[i], GK_PKT_UDP, 1);
 		ask(zs, p2, 10, n->name, n->len, types[i], GK_PKT_TCP, 0);
+		ask(zs, NULL, 0, n->name, n->len, types[i], GK_PKT_UDP, 2);
+		ask(zs, p1, 2, n->name, n->len, types[i], GK_PKT_UDP, 2);
+		ask(zs, p2, 10, n->name, n->len, types[i], GK_PKT_TCP, 2);
 	}
 	for (unsigned i = 0; i < n->nrrsets; i++) {
 		ask(zs, NULL, 0, n->name, n->len, n->rrsets[i].type, GK_PKT_TCP, 0);
@@ -104,6 +111,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	ask(zs, (const uint8_t *)"\x04none", 5, v->zone.apex->name, v->zone.apex->len, 1,
 	    GK_PKT_UDP, 0);
+	ask(zs, (const uint8_t *)"\x04none", 5, v->zone.apex->name, v->zone.apex->len, 1,
+	    GK_PKT_UDP, 2);
 	gk_zoneset_free(zs);
 	return 0;
 }

@@ -238,8 +238,10 @@ def _yaml_str(s):
 
 
 def gk_config(tmp, port, zonedir=ZONEDIR, zones=ZONES, workers=2, tcp_max=64, tcp_idle_ms=10000,
-	      ipv6=True, extra="", name="gatekeeperd.yaml", log_level="info"):
-	"""Write a gatekeeperd YAML config; returns its path."""
+	      ipv6=True, extra="", name="gatekeeperd.yaml", log_level="info", rate_limit=0):
+	"""Write a gatekeeperd YAML config; returns its path. rate_limit: responses per second
+	(every test's load comes from loopback: off unless asked); None leaves the section to
+	extra."""
 	listen = ["127.0.0.1:%d" % port]
 	if ipv6 and has_ipv6():
 		listen.append("[::1]:%d" % port)
@@ -252,6 +254,10 @@ def gk_config(tmp, port, zonedir=ZONEDIR, zones=ZONES, workers=2, tcp_max=64, tc
 		"  max_connections: %d" % tcp_max,
 		"  idle_timeout_ms: %d" % tcp_idle_ms,
 		"log_level: %s" % log_level,
+	]
+	if rate_limit is not None:
+		lines += ["rate_limit:", "  responses_per_second: %d" % rate_limit]
+	lines += [
 		"zones:",
 	]
 	for z, f in zones:

@@ -16,6 +16,7 @@
 #include "msg.h"
 #include "pkt/parse.h"
 #include "pkt/process.h"
+#include "rrl/rrl.h"
 #include "zone/zone.h"
 
 #define LONG3                                                                                      \
@@ -541,6 +542,38 @@ static void test_referral(void **state)
 	}
 }
 
+/* ---- rate-limiting class and source name (rrl/rrl.h) ---------------------------------- */
+
+/* The response's class is cls and its source name, read from the echoed question, is
+ * want (presentation form, "." for the root). */
+static void expect_rrl(const char *name, uint16_t type, int cls, const char *want)
+{
+	ask(name, type);
+	assert_int_equal(res.rrl_class, cls);
+	assert_int_equal(res.qend, m.qend);
+	uint8_t w[256];
+	size_t wl = msg_name(w, want);
+	size_t nl = res.qend > 12 ? (size_t)res.qend - 16u - res.rrl_off : 1;
+	const uint8_t *n = res.qend > 12 ? out + 12 + res.rrl_off : (const uint8_t *)"";
+	if (nl != wl || strncasecmp((const char *)n, (const char *)w, wl) != 0)
+		fail_msg("%s/%u: rrl name at %u (%zu octets), want %s", name, type,
+		         (unsigned)res.rrl_off, nl, want);
+}
+
+static void test_rrl_class(void **state)
+{
+	(void)state;
+	expect_rrl("www.example.cn", 1, GK_RRL_ANSWER, "www.example.cn");
+	expect_rrl("WWW.Example.CN", 1, GK_RRL_ANSWER, "www.example.cn");
+	expect_rrl("www.example.cn", 16, GK_RRL_NODATA, "www.example.cn");
+	expect_rrl("nothing.www.example.cn", 1, GK_RRL_NXDOMAIN, "example.cn");
+	expect_rrl("a.b.wild.example.cn", 1, GK_RRL_WILDCARD, "wild.example.cn");
+	expect_rrl("x.wild.example.cn", 99, GK_RRL_WILDCARD, "wild.example.cn");
+	expect_rrl("a.b.deleg.example.cn", 1, GK_RRL_REFERRAL, "deleg.example.cn");
+	expect_rrl("deleg.example.cn", 1, GK_RRL_REFERRAL, "deleg.example.cn");
+	expect_rrl("www.example.org", 1, GK_RRL_ERROR, ".");
+}
+
 static void test_ds_at_cut(void **state)
 {
 	(void)state;
@@ -1011,6 +1044,7 @@ int main(void)
 	    cmocka_unit_test(test_dname),
 	    cmocka_unit_test(test_dname_yxdomain),
 	    cmocka_unit_test(test_referral),
+	    cmocka_unit_test(test_rrl_class),
 	    cmocka_unit_test(test_ds_at_cut),
 	    cmocka_unit_test(test_parent_and_child),
 	    cmocka_unit_test(test_tc_big_rrset),

@@ -35,7 +35,8 @@ static void usage(FILE *f)
 	    "       gk-sync verify --pubkey PUB.pem [--sig SIG] FEED|-\n"
 	    "       gk-sync apply --redis ADDR --pubkey PUB.pem [--sig SIG]\n"
 	    "                     [--records-redis HOST:PORT | --no-records] [--threads N]\n"
-	    "                     [--psl FILE] [--lock-wait MS] [--lock-ttl MS] FEED|-\n"
+	    "                     [--psl FILE] [--lock-wait MS] [--lock-ttl MS]\n"
+	    "                     [--window BUCKETS] FEED|-\n"
 	    "       gk-sync watch --redis ADDR --pubkey PUB.pem [--records-redis ADDR |\n"
 	    "                     --no-records] [--interval MS] [--lock-wait MS] [--lock-ttl MS] "
 	    "DIR\n"
@@ -46,6 +47,8 @@ static void usage(FILE *f)
 	    "apply and watch also take\n"
 	    "[--redis-user USER] [--redis-password-file FILE] (else GK_REDIS_PASSWORD).\n"
 	    "FEED.sig beside FEED holds the Ed25519 signature (64 raw bytes or base64).\n"
+	    "       gk-sync -V|--version    print the version\n"
+	    "       gk-sync -h|--help       this text\n"
 	    "Exit: 0 ok, 1 rejected, 2 usage, 3 Redis/I/O error, 4 lock held by another apply.\n"
 	    "See docs/FEED.md.\n");
 }

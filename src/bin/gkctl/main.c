@@ -9,29 +9,39 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ctl/ctl.h"
+#include "gk/version.h"
 #include "ctl/report.h"
 #include "polstore/polstore.h"
 #include "redis/redis.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: gkctl [--redis HOST:PORT|unix:PATH] [-c gatekeeperd.conf]\n"
-	           "             [--redis-user USER] [--redis-password-file FILE] COMMAND\n"
-	           "  (the password: that file's first line, else GK_REDIS_PASSWORD)\n"
-	           "  instead of --redis: --sentinel HOST:PORT (repeatable) --master-name NAME\n"
-	           "  (else GK_REDIS_SENTINELS, comma-separated, and GK_REDIS_MASTER)\n"
-	           "  policy push PATH --key OPERATOR_KEY [--message TEXT] | --dry-run\n"
-	           "  policy show [VERSION] [--pubkey PUB.pem]... [--file NAME]\n"
-	           "  policy history\n"
-	           "  policy diff A B\n"
-	           "  policy rollback VERSION --key OPERATOR_KEY [--message TEXT]\n"
-	           "  policy keyid KEY.pem\n"
-	           "  status\n"
-	           "  lookup NAME [-t TYPE] [--tcp] [-c gatekeeperd.conf]\n"
-	           "  report [--from DATE] [--to DATE] [--format table|csv|json|html|notice]\n"
-	           "         [--output FILE] [--records-redis ADDR]   (docs/REPORT.md)\n"
-	           "Exit: 0 ok, 1 rejected or lagging, 2 usage, 3 Redis/I/O error.\n"
-	           "See policy/README.md (push, keys, history, rollback, audit) and README.md.\n");
+	fprintf(
+	    f, "usage: gkctl [-r|--redis HOST:PORT|unix:PATH] [-c|--config gatekeeperd.conf]\n"
+	       "             [--redis-user USER] [--redis-password-file FILE] COMMAND\n"
+	       "  (the password: that file's first line, else GK_REDIS_PASSWORD)\n"
+	       "  instead of --redis: --sentinel HOST:PORT (repeatable) --master-name NAME\n"
+	       "  (else GK_REDIS_SENTINELS, comma-separated, and GK_REDIS_MASTER)\n"
+	       "  policy push PATH -k|--key OPERATOR_KEY [-m|--message TEXT] | --dry-run\n"
+	       "  policy show [VERSION] [-p|--pubkey PUB.pem]... [-f|--file NAME]\n"
+	       "  policy history\n"
+	       "  policy diff A B\n"
+	       "  policy rollback VERSION -k|--key OPERATOR_KEY [-m|--message TEXT]\n"
+	       "  policy keyid KEY.pem\n"
+	       "  status\n"
+	       "  lookup NAME [-t|--type TYPE] [--tcp] [-c gatekeeperd.conf]\n"
+	       "  zone add NAME FILE | zone remove NAME | zone reload [NAME] | zone status [NAME]\n"
+	       "  reload | stats | loglevel error|warning|info|debug\n"
+	       "    (control channel: --control SOCKET, else -c CONFIG's control.socket;\n"
+	       "     exit 1 when gatekeeperd answers with an error; docs/CONTROL.md)\n"
+	       "  report [--from DATE] [--to DATE] | [--month YYYY-MM]\n"
+	       "         [--format table|csv|json|html|notice] [--output FILE]\n"
+	       "         [--records-redis ADDR]   (docs/REPORT.md)\n"
+	       "  --timeout MS       Redis connect timeout\n"
+	       "  -V, --version      print the version\n"
+	       "  -h, --help         this text\n"
+	       "Exit: 0 ok, 1 rejected or lagging, 2 usage, 3 Redis/I/O error.\n"
+	       "See policy/README.md (push, keys, history, rollback, audit) and README.md.\n");
 }
 
 static int version_arg(const char *s, uint64_t *v)
@@ -61,7 +71,8 @@ static int bad_usage(char **a, int n)
 	    {"lookup", "NAME", 2},
 	};
 	if (n == 0) {
-		fprintf(stderr, "gkctl: missing COMMAND (policy, status, lookup or report)\n");
+		fprintf(stderr, "gkctl: missing COMMAND (policy, status, lookup, report, zone, "
+		                "reload, stats, loglevel)\n");
 		usage(stderr);
 		return GK_CTL_USAGE;
 	}
@@ -84,7 +95,9 @@ static int bad_usage(char **a, int n)
 		    stderr, "gkctl policy: %s '%s' (push, show, history, diff, rollback, keyid)\n",
 		    n == 1 ? "missing the verb after" : "unknown verb", n == 1 ? "policy" : a[1]);
 	else
-		fprintf(stderr, "gkctl: unknown command '%s' (policy, status, lookup or report)\n",
+		fprintf(stderr,
+		        "gkctl: unknown command '%s' (policy, status, lookup, report, zone, "
+		        "reload, stats, loglevel)\n",
 		        a[0]);
 	fprintf(stderr, "(gkctl --help lists every command and option)\n");
 	return GK_CTL_USAGE;
@@ -188,16 +201,17 @@ int main(int argc, char **argv)
 	                                   {"type", required_argument, NULL, 't'},
 	                                   {"tcp", no_argument, NULL, 'T'},
 	                                   {"dry-run", no_argument, NULL, 'n'},
-	                                   {"dry-run", no_argument, NULL, 'n'},
 	                                   {"timeout", required_argument, NULL, 'o'},
 	                                   {"redis-user", required_argument, NULL, 'u'},
 	                                   {"redis-password-file", required_argument, NULL, 'W'},
 	                                   {"sentinel", required_argument, NULL, 'S'},
 	                                   {"master-name", required_argument, NULL, 'M'},
+	                                   {"control", required_argument, NULL, 'C'},
 	                                   {"help", no_argument, NULL, 'h'},
+	                                   {"version", no_argument, NULL, 'V'},
 	                                   {NULL, 0, NULL, 0}};
 	int ch;
-	while ((ch = getopt_long(argc, argv, "r:c:k:m:p:f:t:h", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "r:c:k:m:p:f:t:hV", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'r':
 			o.redis = optarg;
@@ -248,8 +262,14 @@ int main(int argc, char **argv)
 		case 'M':
 			master = optarg;
 			break;
+		case 'C':
+			o.control = optarg;
+			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("gkctl %s\n", GK_VERSION);
 			return 0;
 		default:
 			usage(stderr);
@@ -269,6 +289,9 @@ int main(int argc, char **argv)
 	char **a = argv + optind;
 	int n = argc - optind;
 	uint64_t v1 = 0, v2 = 0;
+	if (n >= 1 && (!strcmp(a[0], "zone") || !strcmp(a[0], "reload") || !strcmp(a[0], "stats") ||
+	               !strcmp(a[0], "loglevel")))
+		return gk_ctl_control(&o, a, n, stdout, stderr);
 	if (n >= 2 && strcmp(a[0], "policy") == 0) {
 		const char *verb = a[1];
 		if (strcmp(verb, "push") == 0 && n == 3)

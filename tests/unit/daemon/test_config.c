@@ -111,6 +111,96 @@ static void test_policy_section(void **state)
 	expect_error(LISTEN ZONES "policy:\n  redis: maybe\n", GK_ECONFIG, 6, "true or false");
 }
 
+static void test_rate_limit_section(void **state)
+{
+	(void)state;
+	char path[160], err[512];
+	gk_config_t *cfg = NULL;
+	snprintf(path, sizeof(path), "%s/rrl.yaml", tmpdir);
+	write_file(path, LISTEN ZONES);
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	/* NSD 4.6's defaults: on, 200/s, slip 2; /24 and Knot's /56 */
+	assert_int_equal(cfg->rrl.rate, 200);
+	assert_int_equal(cfg->rrl.slip, 2);
+	assert_int_equal(cfg->rrl.window, 15);
+	assert_int_equal(cfg->rrl.v4_prefix, 24);
+	assert_int_equal(cfg->rrl.v6_prefix, 56);
+	assert_int_equal(cfg->rrl.n_exempt, 0);
+	gk_config_free(cfg);
+	write_file(path,
+	           LISTEN ZONES "rate_limit:\n  responses_per_second: 0\n  slip: 0\n  window: 1\n"
+	                        "  ipv4_prefix: 32\n  ipv6_prefix: 64\n  table_size: 1024\n"
+	                        "  exempt: [\"192.0.2.0/24\", \"2001:db8::1\"]\n");
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->rrl.rate, 0);
+	assert_int_equal(cfg->rrl.slip, 0);
+	assert_int_equal(cfg->rrl.window, 1);
+	assert_int_equal(cfg->rrl.v4_prefix, 32);
+	assert_int_equal(cfg->rrl.v6_prefix, 64);
+	assert_int_equal(cfg->rrl.table_size, 1024);
+	assert_int_equal(cfg->rrl.n_exempt, 2);
+	assert_int_equal(cfg->rrl.exempt[1].len, 128);
+	gk_config_free(cfg);
+	expect_error(LISTEN ZONES "rate_limit:\n  slip: 11\n", GK_ECONFIG, 6, "out of range");
+	expect_error(LISTEN ZONES "rate_limit:\n  window: 0\n", GK_ECONFIG, 6, "out of range");
+	expect_error(LISTEN ZONES "rate_limit:\n  ipv4_prefix: 33\n", GK_ECONFIG, 6,
+	             "out of range");
+	expect_error(LISTEN ZONES "rate_limit:\n  rate: 5\n", GK_ECONFIG, 6, "unknown key 'rate'");
+	expect_error(LISTEN ZONES "rate_limit:\n  exempt:\n    - 10.0.0.0/8\n    - 10.1.2.3/8\n",
+	             GK_ECONFIG, 8, "'10.1.2.3/8' is not ADDRESS");
+	expect_error(LISTEN ZONES "rate_limit:\n  exempt: 10.0.0.0/8\n", GK_ECONFIG, 6,
+	             "expected a list");
+}
+
+static void test_proxy_protocol(void **state)
+{
+	(void)state;
+	char path[160], err[512];
+	gk_config_t *cfg = NULL;
+	snprintf(path, sizeof(path), "%s/proxy.yaml", tmpdir);
+	write_file(path,
+	           LISTEN ZONES "proxy_protocol:\n  from: [\"10.0.0.5\", \"2001:db8::/64\"]\n");
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->n_proxy_from, 2);
+	assert_int_equal(cfg->proxy_from[0].len, 32);
+	assert_int_equal(cfg->proxy_from[1].len, 64);
+	gk_config_free(cfg);
+	write_file(path, LISTEN ZONES);
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->n_proxy_from, 0);
+	gk_config_free(cfg);
+	expect_error(LISTEN ZONES "proxy_protocol:\n  from: []\n", GK_ECONFIG, 6,
+	             "'from' must list");
+	expect_error(LISTEN ZONES "proxy_protocol:\n  form: [\"10.0.0.5\"]\n", GK_ECONFIG, 6,
+	             "unknown key 'form'");
+	expect_error(LISTEN ZONES "proxy_protocol:\n  from: [\"10.0.0.5/33\"]\n", GK_ECONFIG, 6,
+	             "proxy_protocol.from: '10.0.0.5/33' is not ADDRESS");
+}
+
+static void test_user_group(void **state)
+{
+	(void)state;
+	char path[160], err[512];
+	gk_config_t *cfg = NULL;
+	snprintf(path, sizeof(path), "%s/privs.yaml", tmpdir);
+	write_file(path, LISTEN ZONES "user: root\ngroup: root\n");
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_true(cfg->privs.set);
+	assert_int_equal(cfg->privs.uid, 0);
+	assert_int_equal(cfg->privs.gid, 0);
+	gk_config_free(cfg);
+	write_file(path, LISTEN ZONES);
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_false(cfg->privs.set);
+	gk_config_free(cfg);
+	expect_error(LISTEN ZONES "user: gk-no-such-user\n", GK_ECONFIG, 5,
+	             "user: no such user 'gk-no-such-user'");
+	expect_error(LISTEN ZONES "user: root\ngroup: gk-no-such-group\n", GK_ECONFIG, 6,
+	             "group: no such group 'gk-no-such-group'");
+	expect_error(LISTEN ZONES "group: root\n", GK_ECONFIG, 5, "group: needs user:");
+	expect_error(LISTEN ZONES "user: [a]\n", GK_ECONFIG, 5, "user: expected a string");
+}
+
 static void test_discovery_section(void **state)
 {
 	(void)state;
@@ -598,15 +688,16 @@ static void test_redis_sentinel(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),          cmocka_unit_test(test_all_keys),
-	    cmocka_unit_test(test_relative_paths),    cmocka_unit_test(test_missing_file),
-	    cmocka_unit_test(test_errors_top),        cmocka_unit_test(test_errors_numbers),
-	    cmocka_unit_test(test_errors_depth),      cmocka_unit_test(test_errors_listen),
-	    cmocka_unit_test(test_policy_section),    cmocka_unit_test(test_errors_zones),
-	    cmocka_unit_test(test_discovery_section), cmocka_unit_test(test_parse_addr),
-	    cmocka_unit_test(test_filing_defaults),   cmocka_unit_test(test_filing_keys),
-	    cmocka_unit_test(test_filing_errors),     cmocka_unit_test(test_redis_auth),
-	    cmocka_unit_test(test_redis_sentinel),
+	    cmocka_unit_test(test_defaults),           cmocka_unit_test(test_all_keys),
+	    cmocka_unit_test(test_relative_paths),     cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_errors_top),         cmocka_unit_test(test_errors_numbers),
+	    cmocka_unit_test(test_errors_depth),       cmocka_unit_test(test_errors_listen),
+	    cmocka_unit_test(test_policy_section),     cmocka_unit_test(test_errors_zones),
+	    cmocka_unit_test(test_rate_limit_section), cmocka_unit_test(test_user_group),
+	    cmocka_unit_test(test_proxy_protocol),     cmocka_unit_test(test_discovery_section),
+	    cmocka_unit_test(test_parse_addr),         cmocka_unit_test(test_filing_defaults),
+	    cmocka_unit_test(test_filing_keys),        cmocka_unit_test(test_filing_errors),
+	    cmocka_unit_test(test_redis_auth),         cmocka_unit_test(test_redis_sentinel),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }

@@ -370,7 +370,7 @@ static int ask(const gk_zoneset_t *zs, const char *name, unsigned *an)
 static gk_zver_t *placeholder(const char *name)
 {
 	gk_zver_t *v = NULL;
-	assert_int_equal(gk_zver_placeholder(name, &v), 0);
+	assert_int_equal(gk_zver_placeholder(&(gk_zone_spec_t){.name = name}, &v), 0);
 	assert_true(gk_zver_is_placeholder(v));
 	assert_int_equal(gk_zver_rr_count(v), 0);
 	assert_false(gk_zver_files_current(v));
@@ -431,7 +431,8 @@ static void test_placeholder(void **state)
 	assert_int_equal(ask(zs, "www.example.cn", &an), GK_RCODE_SERVFAIL);
 	assert_int_equal(gk_zoneset_rr_count(zs), 4 + 4); /* cn, a.b.example.cn */
 	gk_zver_t *bad;
-	assert_int_equal(gk_zver_placeholder("bad..name", &bad), GK_EINVAL);
+	assert_int_equal(gk_zver_placeholder(&(gk_zone_spec_t){.name = "bad..name"}, &bad),
+	                 GK_EINVAL);
 	gk_zoneset_free(zs);
 }
 
@@ -526,12 +527,65 @@ static void test_loader(void **state)
 	assert_int_equal(gk_zoneset_build(specs, NLOAD, &zs, err, sizeof err), GK_EINVAL);
 }
 
+/* A secondary zone's version: its data, or (servfail) its placeholder, as src/xfr
+ * publishes one for a zone never transferred or expired. */
+static gk_zver_t *build_flags(const char *apex, bool secondary, bool servfail)
+{
+	const char *t = zone_text(apex, "192.0.2.20", 5);
+	gk_zone_spec_t spec = {
+	    .name = apex, .text = t, .text_len = strlen(t), .secondary = secondary};
+	gk_zver_t *v = NULL;
+	char err[256];
+	if (servfail) {
+		assert_int_equal(gk_zver_placeholder(&spec, &v), 0);
+		return v;
+	}
+	if (gk_zver_build(&spec, NULL, &v, err, sizeof err) != 0)
+		fail_msg("%s: %s", apex, err);
+	return v;
+}
+
+/* Secondary zones: gk_zoneset_sync (SIGHUP) leaves them alone; an expired one (servfail)
+ * answers SERVFAIL for its names, and a nested zone under it still answers. */
+static void test_secondary_versions(void **state)
+{
+	(void)state;
+	gk_zoneset_t *zs;
+	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
+	assert_int_equal(gk_zoneset_put(zs, build_flags("sec.cn", true, false)), 0);
+	assert_int_equal(gk_zoneset_put(zs, build("file.cn", "192.0.2.1", 1)), 0);
+	gk_zoneset_sync_stats_t st;
+	assert_int_equal(gk_zoneset_sync(zs, NULL, 0, NULL, &st, NULL, NULL), 0);
+	assert_int_equal(st.removed, 1); /* file.cn: no longer configured */
+	assert_string_equal(apex_of(zone_of(zs, "www.sec.cn")), "sec.cn");
+	gk_zone_hit_t h;
+	assert_int_equal(find(zs, "www.sec.cn", &h), GK_ZONE_TMPL);
+	assert_int_equal(gk_zoneset_put(zs, build_flags("sec.cn", true, true)), 0);
+	assert_int_equal(find(zs, "www.sec.cn", &h), GK_ZONE_SERVFAIL);
+	assert_int_equal(find(zs, "sec.cn", &h), GK_ZONE_SERVFAIL);
+	assert_int_equal(find(zs, "nothing.sec.cn", &h), GK_ZONE_SERVFAIL);
+	assert_int_equal(gk_zoneset_put(zs, build("sub.sec.cn", "192.0.2.30", 1)), 0);
+	assert_int_equal(find(zs, "www.sub.sec.cn", &h), GK_ZONE_TMPL);
+	assert_int_equal(gk_zoneset_put(zs, build_flags("sec.cn", true, false)), 0);
+	assert_int_equal(find(zs, "www.sec.cn", &h), GK_ZONE_TMPL);
+	/* a placeholder of a secondary zone is not gk_zoneset_sync's either */
+	assert_int_equal(gk_zoneset_put(zs, build_flags("sec.cn", true, true)), 0);
+	assert_int_equal(gk_zoneset_sync(zs, NULL, 0, NULL, &st, NULL, NULL), 0);
+	assert_int_equal(st.removed, 1); /* sub.sec.cn, not configured */
+	assert_int_equal(find(zs, "www.sec.cn", &h), GK_ZONE_SERVFAIL);
+	gk_zoneset_free(zs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_nested),      cmocka_unit_test(test_readers_hold),
-	    cmocka_unit_test(test_churn),       cmocka_unit_test(test_sync),
-	    cmocka_unit_test(test_placeholder), cmocka_unit_test(test_loader),
+	    cmocka_unit_test(test_nested),
+	    cmocka_unit_test(test_readers_hold),
+	    cmocka_unit_test(test_churn),
+	    cmocka_unit_test(test_sync),
+	    cmocka_unit_test(test_placeholder),
+	    cmocka_unit_test(test_loader),
+	    cmocka_unit_test(test_secondary_versions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/* src/daemon/config_zones.c -- zones from zone list files, a zones directory and the state
+ * file, and the duplicate check across every source.
+ *
+ * A million entries cost one read and one pass per source, then one sort of (pointer,
+ * length, index) triples for the duplicate check: n log n, no per-entry allocation beyond
+ * the name and file strings the config keeps.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "daemon/config_internal.h"
+#include "zonelist/zonelist.h"
+
+int gk_config_zone_add(gk_config_t *cfg, const char *name, size_t nl, char *file,
+                       enum gk_config_zone_src src, const char *origin, size_t line)
+{
+	if (file == NULL)
+		return GK_ENOMEM;
+	if (cfg->n_zones == cfg->zones_cap) {
+		size_t nc = cfg->zones_cap ? cfg->zones_cap * 2 : 16;
+		gk_zone_spec_t *z = realloc(cfg->zones, nc * sizeof(*z));
+		if (z != NULL)
+			cfg->zones = z;
+		gk_config_zone_origin_t *o =
+		    z != NULL ? realloc(cfg->zone_origin, nc * sizeof(*o)) : NULL;
+		if (o == NULL) {
+			free(file);
+			return GK_ENOMEM;
+		}
+		cfg->zone_origin = o;
+		cfg->zones_cap = nc;
+	}
+	char *nm = strndup(name, nl);
+	if (nm == NULL) {
+		free(file);
+		return GK_ENOMEM;
+	}
+	cfg->zones[cfg->n_zones] = (gk_zone_spec_t){.name = nm, .file = file};
+	cfg->zone_origin[cfg->n_zones] =
+	    (gk_config_zone_origin_t){.file = origin, .line = line, .src = src};
+	cfg->n_zones++;
+	return 0;
+}
+
+struct add_ctx {
+	gk_config_t *cfg;
+	enum gk_config_zone_src src;
+	const char *origin; /* cfg-owned; NULL: each entry's own file (zones directory) */
+	const char *dir;    /* relative files resolve against this; NULL: as given */
+	size_t dirlen;
+};
+
+static int add_entry(void *arg, const char *name, size_t nl, const char *file, size_t fl,
+                     size_t line)
+{
+	struct add_ctx *a = arg;
+	char *path;
+	if (file[0] == '/' || a->dir == NULL) {
+		path = strndup(file, fl);
+	} else {
+		path = malloc(a->dirlen + 1 + fl + 1);
+		if (path != NULL) {
+			memcpy(path, a->dir, a->dirlen);
+			path[a->dirlen] = '/';
+			memcpy(path + a->dirlen + 1, file, fl);
+			path[a->dirlen + 1 + fl] = '\0';
+		}
+	}
+	int rc =
+	    gk_config_zone_add(a->cfg, name, nl, path, a->src, a->origin ? a->origin : path, line);
+	return rc;
+}
+
+/* The directory part of path, or NULL when it has none ("." semantics: relative to the
+ * working directory, as the file itself). */
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (slash == NULL)
+		return NULL;
+	return strndup(path, slash == path ? 1 : (size_t)(slash - path));
+}
+
+static int read_list(gk_config_t *cfg, const char *path, enum gk_config_zone_src src,
+                     bool missing_ok, char *err, size_t errlen)
+{
+	char *dir = dir_of(path);
+	struct add_ctx a = {
+	    .cfg = cfg, .src = src, .origin = path, .dir = dir, .dirlen = dir ? strlen(dir) : 0};
+	int rc = gk_zonelist_read(path, missing_ok, add_entry, &a, err, errlen);
+	free(dir);
+	if (rc == GK_ENOENT && missing_ok)
+		return 0;
+	if (rc == GK_ENOMEM)
+		snprintf(err, errlen, "%s: out of memory", path);
+	return rc == GK_ESYNTAX ? GK_ECONFIG : rc;
+}
+
+int gk_config_zones_extra(gk_config_t *cfg, unsigned flags, char *err, size_t errlen)
+{
+	if (flags & GK_CONFIG_NO_ZONE_LISTS)
+		return 0;
+	int rc = 0;
+	if (cfg->zone_list != NULL &&
+	    (rc = read_list(cfg, cfg->zone_list, GK_CONFIG_ZSRC_LIST, false, err, errlen)) != 0)
+		return rc;
+	if (cfg->zones_dir != NULL) {
+		struct add_ctx a = {.cfg = cfg, .src = GK_CONFIG_ZSRC_DIR};
+		rc = gk_zonelist_scan_dir(cfg->zones_dir, cfg->zones_pattern, add_entry, &a, err,
+		                          errlen);
+		if (rc == GK_ENOMEM)
+			snprintf(err, errlen, "%s: out of memory", cfg->zones_dir);
+		if (rc != 0)
+			return rc == GK_ESYNTAX || rc == GK_EINVAL ? GK_ECONFIG : rc;
+	}
+	if (cfg->control.state_file != NULL)
+		rc = read_list(cfg, cfg->control.state_file, GK_CONFIG_ZSRC_STATE, true, err,
+		               errlen);
+	return rc;
+}
+
+struct dkey {
+	const char *name;
+	uint32_t len; /* without one trailing dot */
+	uint32_t i;
+};
+
+static int cmp_dkey(const void *a, const void *b)
+{
+	const struct dkey *x = a, *y = b;
+	uint32_t n = x->len < y->len ? x->len : y->len;
+	for (uint32_t k = 0; k < n; k++) {
+		int d = tolower((unsigned char)x->name[k]) - tolower((unsigned char)y->name[k]);
+		if (d != 0)
+			return d;
+	}
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return x->i < y->i ? -1 : 1;
+}
+
+static int where(char *buf, size_t len, const gk_config_zone_origin_t *o)
+{
+	return o->line ? snprintf(buf, len, "%s:%zu", o->file, o->line)
+	               : snprintf(buf, len, "%s", o->file);
+}
+
+int gk_config_zones_dups(const gk_config_t *cfg, char *err, size_t errlen)
+{
+	size_t n = cfg->n_zones;
+	if (n < 2)
+		return 0;
+	struct dkey *v = malloc(n * sizeof(*v));
+	if (v == NULL) {
+		snprintf(err, errlen, "%s: out of memory", cfg->path);
+		return GK_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(cfg->zones[i].name);
+		if (l > 1 && cfg->zones[i].name[l - 1] == '.')
+			l--;
+		v[i] =
+		    (struct dkey){.name = cfg->zones[i].name, .len = (uint32_t)l, .i = (uint32_t)i};
+	}
+	qsort(v, n, sizeof(*v), cmp_dkey);
+	size_t dup = n, first = 0;
+	for (size_t k = 1; k < n; k++) {
+		const struct dkey *a = &v[k - 1], *b = &v[k];
+		if (a->len == b->len && strncasecmp(a->name, b->name, a->len) == 0 && b->i < dup) {
+			dup = b->i;
+			first = a->i;
+		}
+	}
+	free(v);
+	if (dup == n)
+		return 0;
+	const gk_config_zone_origin_t *d = &cfg->zone_origin[dup], *f = &cfg->zone_origin[first];
+	if (d->src == GK_CONFIG_ZSRC_CONFIG && f->src == GK_CONFIG_ZSRC_CONFIG) {
+		snprintf(err, errlen, "%s:%zu: zones: duplicate zone '%s' (first at line %zu)",
+		         d->file, d->line, cfg->zones[dup].name, f->line);
+	} else {
+		char a[512], b[512];
+		where(a, sizeof(a), d);
+		where(b, sizeof(b), f);
+		snprintf(err, errlen, "%s: zone '%s' is configured twice (first at %s)", a,
+		         cfg->zones[dup].name, b);
+	}
+	return GK_ECONFIG;
+}

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/* src/daemon/view.c -- the published view: build, copy, publish, reclamation.
+ *
+ * Workers read one view (zone store, packet options, policy) from the snapshot cell. A new
+ * view is published with one atomic exchange; every worker is woken so it passes a
+ * quiescent point soon, and a RECLAIM_MS timer polls gk_snapshot_reclaim() until the old
+ * view and every zone version retired on the cell (gk_snapshot_retire) are freed.
+ *
+ * The filing-status replica's retired table memory rides on the same grace periods: every
+ * RETIRE_MS the main loop takes what the status thread retired, attaches it to the current
+ * view and publishes a copy of that view (sharing the zone set), so it is freed together
+ * with the old view. Workers need no second cell. Main loop only, except the two
+ * gk_daemon_on_status_* functions (status thread).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+#include "common/log.h"
+#include "daemon/internal.h"
+
+#define RECLAIM_MS 10
+#define RETIRE_MS  20 /* retired status memory is collected this long after it is announced */
+
+void gk_daemon_view_free(void *p)
+{
+	struct gk_daemon_view *v = p;
+	gk_status_retired_free(v->retired);
+	gk_daemon_polref_put(v->pol);
+	free(v);
+}
+
+int gk_daemon_view_build(gk_zoneset_t *zs, const gk_config_t *cfg, gk_status_t *status,
+                         const gk_psl_t *psl, struct gk_daemon_polref *pol,
+                         struct gk_daemon_view **out, char *err, size_t errlen)
+{
+	struct gk_daemon_view *v = calloc(1, sizeof(*v));
+	if (v == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return GK_ENOMEM;
+	}
+	v->v.zs = zs;
+	v->v.rrl = cfg->rrl;
+	_Static_assert(GK_CONFIG_PROXY_MAX == GK_NET_PROXY_MAX, "proxy_protocol.from sizes");
+	v->v.proxy.n = cfg->n_proxy_from;
+	memcpy(v->v.proxy.from, cfg->proxy_from, sizeof(v->v.proxy.from));
+	gk_config_pkt_opts(cfg, status, psl, pol ? pol->p : NULL, &v->v.opts);
+	if (pol != NULL) {
+		pol->refs++;
+		v->pol = pol;
+	}
+	*out = v;
+	return 0;
+}
+
+/* A copy of cur sharing its zone set and policy (references taken), without its retired
+ * memory; NULL when out of memory. gk_daemon_view_free() undoes it. */
+struct gk_daemon_view *gk_daemon_view_copy(const struct gk_daemon_view *cur)
+{
+	struct gk_daemon_view *v = malloc(sizeof(*v));
+	if (v == NULL)
+		return NULL;
+	*v = *cur;
+	v->retired = NULL;
+	if (v->pol != NULL)
+		v->pol->refs++;
+	return v;
+}
+
+/* Store retire function: replaced and removed zone versions (and outgrown indexes) wait on
+ * the view cell for every reader's quiescent point. Before the cell exists no reader runs. */
+void gk_daemon_zone_retire(void *ctx, void *obj, void (*free_fn)(void *))
+{
+	gk_server_t *s = ctx;
+	if (s->view == NULL) {
+		free_fn(obj);
+		return;
+	}
+	if (gk_snapshot_retire(s->view, obj, free_fn) != 0)
+		gk_log(GK_LOG_ERR, "zones: out of memory retiring a replaced zone version; "
+		                   "its memory stays allocated");
+}
+
+static void wake_all(gk_server_t *s)
+{
+	for (unsigned i = 0; i < s->n_workers; i++)
+		gk_worker_wake(s->workers[i]);
+}
+
+static void reclaim_cb(uv_timer_t *t)
+{
+	gk_server_t *s = t->data;
+	if (gk_snapshot_reclaim(s->view) == 0) {
+		uv_timer_stop(t);
+		gk_log(GK_LOG_DEBUG, "reload: previous zone set freed");
+	} else {
+		wake_all(s); /* cheap; covers a worker that idled before its first wake-up */
+	}
+}
+
+/* A view was published: wake the workers so each passes a quiescent point, and free the old
+ * view once they all have. */
+void gk_daemon_view_published(gk_server_t *s)
+{
+	wake_all(s);
+	if (!uv_is_active((uv_handle_t *)&s->reclaim))
+		uv_timer_start(&s->reclaim, reclaim_cb, RECLAIM_MS, RECLAIM_MS);
+}
+
+/* Attach the status memory retired so far to the current view and publish a copy of it:
+ * the memory is freed with the old view after every worker's next quiescent point. When
+ * that cannot be done now (the current view still carries an earlier batch, or no memory),
+ * try again RETIRE_MS later. */
+static void retire_cb(uv_timer_t *t)
+{
+	gk_server_t *s = t->data;
+	gk_status_retired_t *rt = s->retire_pending;
+	s->retire_pending = NULL;
+	if (rt == NULL)
+		rt = gk_status_retired_take(s->status);
+	if (rt == NULL)
+		return;
+	struct gk_daemon_view *cur = gk_snapshot_read(s->view);
+	struct gk_daemon_view *v = cur->retired == NULL ? gk_daemon_view_copy(cur) : NULL;
+	if (v == NULL)
+		goto later;
+	cur->retired = rt;
+	if (gk_snapshot_publish(s->view, v) != 0) {
+		cur->retired = NULL;
+		gk_daemon_view_free(v);
+		goto later;
+	}
+	gk_log(GK_LOG_DEBUG, "status: retired table memory goes with the previous view");
+	gk_daemon_view_published(s);
+	return;
+later:
+	s->retire_pending = rt;
+	uv_timer_start(t, retire_cb, RETIRE_MS, 0);
+}
+
+/* Status thread: table memory was retired. (retire_async exists before the thread starts
+ * and is closed after it stopped.) */
+void gk_daemon_on_status_retired(void *ctx)
+{
+	gk_server_t *s = ctx;
+	uv_async_send(&s->retire_async);
+}
+
+/* Main loop: collect the retired memory RETIRE_MS from now, with whatever else a merge
+ * retires meanwhile, unless a collection is already due. Polling for it instead woke an
+ * idle server 50 times a second. */
+void gk_daemon_retire_async_cb(uv_async_t *a)
+{
+	gk_server_t *s = a->data;
+	if (!uv_is_active((uv_handle_t *)&s->retire))
+		uv_timer_start(&s->retire, retire_cb, RETIRE_MS, 0);
+}
+
+/* Status thread: the change stream announced a policy change. The stream is read once, by
+ * the replica; the follower is told on the main loop, which owns s->polsync. */
+void gk_daemon_on_status_policy(void *ctx)
+{
+	gk_server_t *s = ctx;
+	uv_async_send(&s->polnote_async);
+}
+
+void gk_daemon_polnote_async_cb(uv_async_t *a)
+{
+	gk_server_t *s = a->data;
+	gk_polsync_notify(s->polsync); /* NULL (no policy.redis) or stopped: nothing */
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/* src/xfr/conf.h -- the `secondary:` section of gatekeeperd's config (docs/SECONDARY.md).
+ *
+ *   secondary:
+ *     directory: /var/lib/gatekeeper/secondary   # persisted zones (required)
+ *     timeout_ms: 10000          # connect and each silence of a primary
+ *     max_transfers: 8           # simultaneous transfers
+ *     max_zone_bytes: 67108864   # one answer, octets
+ *     max_zone_records: 1000000  # one answer, records
+ *     tsig_keys:
+ *       - {name: xfr-key, algorithm: hmac-sha256, secret: "base64..."}
+ *       - {name: old-key, algorithm: hmac-sha1, secret_file: keys/old.key}  # mode 0600/0400
+ *     templates:
+ *       - {id: registrar-a, primaries: [{address: "192.0.2.1:53", key: xfr-key}]}
+ *     zones:
+ *       - {name: example.cn, template: registrar-a}
+ *       - {name: other.cn, primaries: ["[2001:db8::1]:53"]}
+ *
+ * Parsed by its own function, called by the daemon's config loader (src/daemon/config.c) for
+ * that one key; errors name the config file and line. The result is immutable. Any thread.
+ */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <yaml.h>
+
+#include "gk/errors.h"
+#include "xfr/tsig.h"
+
+#define GK_XFR_PRIMARIES_MAX 8
+
+typedef struct gk_xfr_primary_conf {
+	struct sockaddr_storage addr; /* AF_INET or AF_INET6, port set */
+	char text[64];                /* as written */
+	const gk_tsig_key_t *key;     /* into the conf's keys, or NULL */
+} gk_xfr_primary_conf_t;
+
+typedef struct gk_xfr_zone_conf {
+	char *name; /* apex as written */
+	gk_xfr_primary_conf_t primaries[GK_XFR_PRIMARIES_MAX];
+	size_t n_primaries; /* >= 1 */
+	size_t line;        /* of the entry in the config file */
+} gk_xfr_zone_conf_t;
+
+typedef struct gk_xfr_conf {
+	char *directory; /* resolved against the config file's directory */
+	unsigned timeout_ms, max_transfers;
+	size_t max_zone_bytes, max_zone_records;
+	gk_tsig_key_t *keys;
+	size_t n_keys;
+	gk_xfr_zone_conf_t *zones;
+	size_t n_zones;
+} gk_xfr_conf_t;
+
+/* Parse the mapping node of `secondary:` in doc. path names the config file (for errors),
+ * dir its directory ("" for none: relative paths as given). On success *out owns a new conf
+ * (gk_xfr_conf_free). On failure err holds "FILE:LINE: message" and GK_ECONFIG, GK_EIO
+ * (key file) or GK_ENOMEM is returned. Any thread; reads key files. */
+GK_MUST_CHECK int gk_xfr_conf_parse(const char *path, const char *dir, yaml_document_t *doc,
+                                    yaml_node_t *node, gk_xfr_conf_t **out, char *err,
+                                    size_t errlen);
+void gk_xfr_conf_free(gk_xfr_conf_t *c);

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* src/xfr/secondary.h -- secondary zones: refresh, transfer, persist and publish.
+ *
+ * One transfer thread with its own libuv loop keeps every secondary zone of the config: SOA
+ * refresh, retry and expire timers with jitter (RFC 1034 section 4.3.5), RFC 1982 serial
+ * comparison (an older serial from a primary is logged, counted and ignored), IXFR with
+ * fall-back to AXFR (xfr.h), at most max_transfers exchanges at once. A transferred zone is
+ * compiled there (gk_zver_build from its text: the same checks as a master file), saved
+ * atomically in the configured directory (temporary file, fsync, rename, directory fsync)
+ * and handed to the main loop, which publishes it with gk_zoneset_put: other zones and the
+ * query threads never wait. A zone past its expire without a successful refresh is
+ * republished answering SERVFAIL, and served again after the next successful refresh.
+ *
+ * NOTIFY (RFC 1996) arrives on the query threads: gk_secondary_notify answers it at once
+ * (NOERROR + AA echoing the question, as NSD, TSIG-signed when the primary has a key;
+ * REFUSED for an unknown zone, source or key, counted) and queues an immediate SOA check
+ * through a bounded lock-free ring and a uv_async: it never blocks.
+ *
+ * At start (gk_secondary_create, main thread, before the first refresh) each zone's
+ * persisted file is loaded and published, so a restart serves without asking any primary.
+ */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "gk/errors.h"
+#include "xfr/conf.h"
+#include "zone/zone.h"
+
+typedef struct gk_secondary gk_secondary_t;
+struct gk_psl;
+
+/* Set up the secondary zones of conf on the main loop main: load the persisted ones into zs
+ * (their versions published at once) and prepare the transfer thread. published(ctx) runs
+ * on the main loop after zone versions were put (or retired), so the caller can drive its
+ * reclamation. conf, zs and psl must outlive the object. Returns 0, or GK_EIO (the
+ * directory cannot be created) / GK_ENOMEM with err set. A persisted file that does not
+ * load is logged and the zone waits for its first transfer. Main thread. */
+GK_MUST_CHECK int gk_secondary_create(uv_loop_t *main, gk_zoneset_t *zs, const gk_xfr_conf_t *conf,
+                                      const struct gk_psl *psl, void (*published)(void *ctx),
+                                      void *ctx, gk_secondary_t **out, char *err, size_t errlen);
+
+/* Start the transfer thread: every zone gets its first SOA check (at once for a zone
+ * without data, within a jittered refresh interval otherwise). Returns 0 or a libuv error.
+ * Main thread. */
+GK_MUST_CHECK int gk_secondary_start(gk_secondary_t *s);
+
+/* Answer a NOTIFY request msg[0..len) (opcode NOTIFY, QR clear) from from: the response
+ * goes to out (cap octets), its length to *outlen (0: send nothing). Any thread, lock-free,
+ * never blocks; allocates only to check a TSIG signature. */
+void gk_secondary_notify(gk_secondary_t *s, const uint8_t *msg, size_t len,
+                         const struct sockaddr *from, uint8_t *out, size_t cap, size_t *outlen);
+
+/* Force an SOA check of zone name (presentation form) now. Returns 0 or GK_ENOENT. Main. */
+GK_MUST_CHECK int gk_secondary_refresh(gk_secondary_t *s, const char *name);
+
+/* Append the Prometheus exposition of the secondary zones (docs/METRICS.md) to f. Main. */
+void gk_secondary_metrics(gk_secondary_t *s, FILE *f);
+
+/* Stop the thread (exchanges in flight are abandoned; their results are not published)
+ * and free everything. The main loop must run afterwards so the async handle closes. NULL
+ * ignored. Main thread. */
+void gk_secondary_free(gk_secondary_t *s);

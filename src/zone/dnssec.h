@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/* src/zone/dnssec.h -- what a signed zone needs to answer with DO=1, inside src/zone only.
+ *
+ * Pre-signed zones are served as they are (the registrar holds the keys): nothing is signed
+ * here. When a version is built, gk_dnssec_prepare() attaches to every RRset the RRSIGs
+ * covering it, reads NSEC3PARAM, orders the NSEC chain canonically (or the NSEC3 chain by
+ * hash, hashes computed with OpenSSL SHA-1) and records per name the denial records its
+ * answers need (gk_node_t.deny, wdeny). At query time only what depends on the query name
+ * is looked up: the NSEC covering a name that does not exist (binary search), or the NSEC3
+ * covering the hash of its next closer name (one hash per NXDOMAIN or wildcard answer, then
+ * a binary search). Lookups are allocation-free and lock-free; any thread.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "zone/internal.h"
+
+#define GK_NSEC3_HASH 20 /* SHA-1, the only NSEC3 hash algorithm (RFC 5155 11) */
+
+typedef struct gk_dnssec {
+	bool nsec3; /* denial by NSEC3 (the apex has NSEC3PARAM), else NSEC */
+	uint8_t n3alg, saltlen;
+	uint16_t iter;
+	uint8_t salt[255];
+	size_t n;                /* chain length */
+	const gk_node_t **chain; /* NSEC owners in canonical order, or NSEC3 owners by hash */
+	const uint8_t *hash;     /* NSEC3: n * GK_NSEC3_HASH octets, the hash of chain[i] */
+	int64_t sig_expire_min;  /* earliest RRSIG expiration (seconds since 1970), or 0 */
+	unsigned warnings;       /* zone checks that failed (gk_dnssec_prepare) */
+} gk_dnssec_t;
+
+/* Where a record came from: the file and line of the RRset of type at n (0: unknown). */
+typedef const char *(*gk_dnssec_where_fn)(void *ctx, const gk_node_t *n, uint16_t type,
+                                          unsigned *line);
+
+/* Prepare a built version (nodes linked and indexed, before compile): RRSIGs attached to
+ * their RRsets, v->zone.sec set when the apex has RRSIGs (else left NULL), chains and the
+ * per-node denial pointers. Then the zone checks, each a warning logged with the file and
+ * line (where) -- the zone is served anyway, as NSD does: RRSIGs without a DNSKEY at the
+ * apex, signatures expired or not yet valid at `now` (seconds since 1970), an NSEC or
+ * NSEC3 chain whose next field skips or misses a name, NSEC3PARAM without a chain, NSEC3
+ * iterations above 0 (RFC 9276).
+ * Returns 0 or GK_ENOMEM. Load time only. */
+int gk_dnssec_prepare(gk_zver_t *v, int64_t now, gk_dnssec_where_fn where, void *ctx);
+
+/* SHA-1 NSEC3 hash of name with the zone's salt and iterations (RFC 5155 5). */
+bool gk_dnssec_nsec3_hash(const gk_dnssec_t *s, const uint8_t *name, size_t len,
+                          uint8_t out[GK_NSEC3_HASH]);
+
+/* The NSEC owner matching or covering name (lowercase wire, len octets): the greatest in
+ * canonical order not after it, or NULL (before the apex). */
+const gk_node_t *gk_dnssec_nsec_cover(const gk_dnssec_t *s, const uint8_t *name, size_t len);
+
+/* The NSEC3 node matching (*exact true) or covering the hash of name, or NULL when the
+ * chain is empty or the hash cannot be computed. */
+const gk_node_t *gk_dnssec_nsec3_cover(const gk_dnssec_t *s, const uint8_t *name, size_t len,
+                                       bool *exact);
+
+/* Canonical order of two lowercase wire names (RFC 4034 6.1): <0, 0, >0. */
+int gk_dnssec_canon_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);

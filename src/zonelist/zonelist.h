@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/* src/zonelist/zonelist.h -- zone lists at registrar scale: list files, zone directories and
+ * the daemon's state file of zones added at run time.
+ *
+ * A zone list file has one zone per line: "NAME FILE" (separated by blanks; FILE relative to
+ * the list file's directory unless absolute). '#' starts a comment (at the start of a line
+ * or after a blank); blank lines are skipped. A zones directory gives one zone per file
+ * whose name matches a pattern with exactly one "%s" (e.g. "%s.zone"): the zone name is
+ * the part of the file name that "%s" stands for. The state file is a zone list the daemon
+ * writes (atomically: temporary file, fsync, rename, fsync of the directory).
+ *
+ * Everything here is linear in the entries and pure except the file and directory reads.
+ * Any thread. Duplicates across entries are the caller's to find (the config loader does,
+ * across every source, naming both places).
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include "gk/errors.h"
+
+/* Longest zone name in presentation form (without a trailing dot) and longest file path. */
+#define GK_ZONELIST_NAME_MAX 253
+#define GK_ZONELIST_PATH_MAX 4095
+
+/* One entry: name[0..name_len) and file[0..file_len) are not NUL-terminated and valid only
+ * during the call; line is the 1-based line (0 for a directory entry). Return 0 to go on;
+ * anything else stops the walk and is returned. */
+typedef int (*gk_zonelist_fn)(void *ctx, const char *name, size_t name_len, const char *file,
+                              size_t file_len, size_t line);
+
+/* True when name[0..len) is a zone name we accept: labels of letters, digits, '-' and '_'
+ * (A-labels for IDN), 1..63 octets each, at most GK_ZONELIST_NAME_MAX characters, one
+ * optional trailing dot ("." alone is the root). Pure. */
+bool gk_zonelist_name_ok(const char *name, size_t len);
+
+/* Parse a zone list held in buf[0..len) (need not be NUL-terminated). path names the list
+ * in errors. Calls fn for each entry in order. Returns 0; GK_ESYNTAX with err holding
+ * "PATH:LINE: message" (bad name, missing or extra field, NUL byte, overlong path); or
+ * fn's return value. Pure. */
+GK_MUST_CHECK int gk_zonelist_parse(const char *buf, size_t len, const char *path,
+                                    gk_zonelist_fn fn, void *ctx, char *err, size_t errlen);
+
+/* Read the list file at path (a regular file: a FIFO or device is refused without waiting)
+ * and parse it as above. A missing file is GK_ENOENT when missing_ok, else an error.
+ * Returns 0 or an error with err naming the file (and line). Blocking. */
+GK_MUST_CHECK int gk_zonelist_read(const char *path, bool missing_ok, gk_zonelist_fn fn, void *ctx,
+                                   char *err, size_t errlen);
+
+/* True when pattern holds exactly one "%s" and no other '%' or '/'. Pure. */
+bool gk_zonelist_pattern_ok(const char *pattern);
+
+/* Every entry of directory dir whose file name matches pattern, in name order: fn gets the
+ * zone name and the file "DIR/ENTRY", line 0. Entries starting with '.' and subdirectories
+ * are skipped; a matching name that is not a valid zone name is an error naming the file.
+ * Returns 0 or an error (err naming the directory or file), or fn's return. Blocking. */
+GK_MUST_CHECK int gk_zonelist_scan_dir(const char *dir, const char *pattern, gk_zonelist_fn fn,
+                                       void *ctx, char *err, size_t errlen);
+
+/* Write n entries (names[i] FILE files[i], one per line, after a comment header) to path
+ * atomically: PATH.tmp (mode 0600) is written, fsynced and renamed over path, then the
+ * directory is fsynced. On failure path is unchanged and err names the file. Returns 0, -errno or
+ * GK_ENOMEM. Blocking. */
+GK_MUST_CHECK int gk_zonelist_write(const char *path, const char *const *names,
+                                    const char *const *files, size_t n, char *err, size_t errlen);

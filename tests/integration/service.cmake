@@ -1,0 +1,12 @@
+# SPDX-License-Identifier: MIT
+# tests/integration/service.cmake -- running on the internet and as a service: response rate
+# limiting, the privilege drop, systemd.
+gk_integration_test(integration_rrl test_rrl.py 120)
+gk_integration_test(integration_privs test_privs.py 120)
+# systemd: the units pass systemd-analyze verify; sd_notify messages in order
+gk_integration_test(integration_systemd_verify test_systemd.py 120 $<TARGET_FILE:gk-sync>
+	${CMAKE_BINARY_DIR} verify)
+gk_integration_test(integration_systemd_notify test_systemd.py 120 $<TARGET_FILE:gk-sync> notify)
+gk_integration_test(integration_systemd_journal test_systemd.py 120 $<TARGET_FILE:gk-sync> journal)
+# PROXY v2 from load balancers (UDP and TCP): allowed, refused, malformed
+gk_integration_test(integration_proxy test_proxy.py 120)

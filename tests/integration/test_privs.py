@@ -1,0 +1,126 @@
+# SPDX-License-Identifier: MIT
+# tests/integration/test_privs.py -- dropping root: user:/group:, read from /proc.
+#
+# gatekeeperd started as root with `user: nobody` and `group: nogroup` (and a metrics
+# endpoint, opened before the drop): every thread's real, effective, saved and filesystem
+# uid and gid are nobody's and nogroup's (/proc/PID/task/*/status), supplementary groups
+# empty, no capability left (CapPrm, CapEff, CapAmb 0); it answers over UDP and TCP and
+# serves /metrics. A SIGHUP while its files are unreadable to nobody (the temporary
+# directory is root's, mode 0700) fails naming the config file and keeps serving; made
+# readable, the reload succeeds; a zone file made unreadable is named in the reload error.
+# Without user: as root, the start-up log warns. user: naming no user fails --check with its
+# line. Needs root (skips, saying so, otherwise).
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gkharness as h  # noqa: E402
+import dns.message  # noqa: E402
+import dns.query  # noqa: E402
+
+
+def wait_for(what, fn, timeout=15.0, step=0.05):
+	deadline = time.time() + timeout
+	while True:
+		v = fn()
+		if v:
+			return v
+		if time.time() > deadline:
+			raise AssertionError("timed out waiting for " + what)
+		time.sleep(step)
+
+
+def status_fields(path):
+	out = {}
+	with open(path) as f:
+		for line in f:
+			k, _, v = line.partition(":")
+			out[k] = v.split()
+	return out
+
+
+def answers(port):
+	q = dns.message.make_query("www.example.cn", "A")
+	u = dns.query.udp(q, "127.0.0.1", port=port, timeout=2)
+	t = dns.query.tcp(q, "127.0.0.1", port=port, timeout=2)
+	return len(u.answer) == 1 and len(t.answer) == 1
+
+
+def main(binary):
+	if os.geteuid() != 0:
+		print("SKIP: test_privs needs root to drop privileges (running as uid %d)" % os.geteuid())
+		return
+	import pwd
+	import grp
+	nobody, nogroup = pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid
+	with h.TempDir("gk-privs-") as tmp:
+		os.chmod(tmp, 0o700)
+		zdir = os.path.join(tmp, "zones")
+		os.mkdir(zdir)
+		h.copy_zones(zdir)
+		mport = h.free_port()
+		extra = "user: nobody\ngroup: nogroup\nmetrics:\n  listen: \"127.0.0.1:%d\"\n" % mport
+		gk = h.start_gk(binary, tmp, zonedir=zdir, extra=extra)
+		try:
+			tasks = os.listdir("/proc/%d/task" % gk.pid)
+			assert len(tasks) > 3, tasks
+			for t in tasks:
+				st = status_fields("/proc/%d/task/%s/status" % (gk.pid, t))
+				assert st["Uid"] == [str(nobody)] * 4, (t, st["Uid"])
+				assert st["Gid"] == [str(nogroup)] * 4, (t, st["Gid"])
+				assert st.get("Groups", []) == [], (t, st.get("Groups"))
+				for cap in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
+					assert int(st[cap][0], 16) == 0, (t, cap, st[cap])
+			assert "running as user nobody (uid %d), group nogroup" % nobody in gk.log_text()
+			assert answers(gk.port)
+			assert "gatekeeper_rrl_limited_total" in h.metrics(mport)
+
+			# the config is unreadable to nobody: the reload fails naming it, serving goes on
+			gk.signal(signal.SIGHUP)
+			wait_for("reload error", lambda: "Permission denied" in gk.log_text())
+			text = gk.log_text()
+			assert "%s:0: cannot open: Permission denied" % gk.conf in text, text
+			assert answers(gk.port)
+			# readable: the reload works
+			os.chmod(tmp, 0o755)
+			os.chmod(zdir, 0o755)
+			gk.signal(signal.SIGHUP)
+			wait_for("reload", lambda: "reloaded:" in gk.log_text())
+			assert answers(gk.port)
+			# a zone file nobody cannot read, changed: its reload error names it
+			zf = os.path.join(zdir, "example.cn.zone")
+			with open(zf, "a") as f:
+				f.write("; changed\n")
+			os.chmod(zf, 0o600)
+			n = gk.log_text().count("reloaded:")
+			gk.signal(signal.SIGHUP)
+			wait_for("second reload", lambda: gk.log_text().count("reloaded:") > n)
+			text = gk.log_text()
+			assert zf in text and "ermission denied" in text.split("reloaded:")[-2], text
+			assert answers(gk.port)  # the previous version keeps serving
+		finally:
+			rc = gk.stop()
+		assert rc == 0, gk.log_text()
+
+	# as root without user: a warning
+	with h.TempDir("gk-privs-root-") as tmp:
+		gk = h.start_gk(binary, tmp)
+		try:
+			assert "running as root: set user:" in gk.log_text(), gk.log_text()
+			st = status_fields("/proc/%d/status" % gk.pid)
+			assert st["Uid"][1] == "0"
+		finally:
+			gk.stop()
+		# a user that does not exist: --check names the line
+		conf = h.gk_config(tmp, h.free_port(), extra="user: gk-no-such-user\n")
+		r = subprocess.run([binary, "-c", conf, "--check"], capture_output=True, text=True, timeout=30)
+		assert r.returncode == 1 and "user: no such user 'gk-no-such-user'" in r.stderr, r
+		assert r.stderr.startswith(conf + ":"), r.stderr
+	h.log("test_privs: ok")
+
+
+if __name__ == "__main__":
+	main(sys.argv[1])

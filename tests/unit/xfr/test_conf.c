@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/unit/xfr/test_conf.c -- the `secondary:` config section: keys (inline and from a
+ * file only the server may read), templates, primaries with and without port or key, IPv6,
+ * and every error naming FILE:LINE.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "daemon/config.h"
+#include "xfr/conf.h"
+
+static char tmpdir[64];
+
+static int setup_dir(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/gk-xfrconf-test-XXXXXX");
+	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+}
+
+static int remove_dir(void **state)
+{
+	(void)state;
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void write_file(const char *name, const char *body, mode_t mode)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(body, f);
+	fclose(f);
+	chmod(path, mode);
+}
+
+#define HEAD "listen: [\"127.0.0.1:5300\"]\n"
+
+static gk_config_t *load(const char *body, char *err, size_t errlen, int *rc)
+{
+	char path[128];
+	write_file("c.yaml", body, 0644);
+	snprintf(path, sizeof(path), "%s/c.yaml", tmpdir);
+	gk_config_t *cfg = NULL;
+	*rc = gk_config_load(path, &cfg, err, errlen);
+	return cfg;
+}
+
+static void expect_error(const char *body, size_t line, const char *needle)
+{
+	char err[512], want[160];
+	int rc;
+	gk_config_t *cfg = load(body, err, sizeof err, &rc);
+	snprintf(want, sizeof(want), "%s/c.yaml:%zu: ", tmpdir, line);
+	if (rc == 0 || strncmp(err, want, strlen(want)) != 0 || strstr(err, needle) == NULL)
+		fail_msg("body:\n%s\nwant '%s...%s', got rc %d '%s'", body, want, needle, rc,
+		         rc ? err : "");
+	assert_null(cfg);
+}
+
+static void test_good(void **state)
+{
+	(void)state;
+	write_file("k.secret", "b2xkLXNoYTEta2V5\n", 0600);
+	char err[512];
+	int rc;
+	gk_config_t *cfg =
+	    load(HEAD "secondary:\n"
+	              "  directory: sec\n"
+	              "  timeout_ms: 2000\n"
+	              "  max_transfers: 3\n"
+	              "  tsig_keys:\n"
+	              "    - {name: k1, algorithm: hmac-sha256, secret: c2VjcmV0}\n"
+	              "    - {name: k2., algorithm: hmac-sha1, secret_file: k.secret}\n"
+	              "  templates:\n"
+	              "    - id: reg\n"
+	              "      primaries: [{address: \"192.0.2.1:5353\", key: k1}, "
+	              "\"192.0.2.2\"]\n"
+	              "  zones:\n"
+	              "    - {name: a.cn, template: reg}\n"
+	              "    - {name: b.cn, primaries: [\"[::1]:53\", "
+	              "{address: \"2001:db8::2\", key: k2}]}\n",
+	         err, sizeof err, &rc);
+	if (!cfg)
+		fail_msg("%s", err);
+	const gk_xfr_conf_t *x = cfg->secondary;
+	assert_non_null(x);
+	assert_int_equal(cfg->n_zones, 0);
+	char want[128];
+	snprintf(want, sizeof want, "%s/sec", tmpdir);
+	assert_string_equal(x->directory, want);
+	assert_int_equal(x->timeout_ms, 2000);
+	assert_int_equal(x->max_transfers, 3);
+	assert_int_equal(x->n_keys, 2);
+	assert_int_equal(x->keys[1].alg, GK_TSIG_HMAC_SHA1);
+	assert_int_equal(x->keys[1].secret_len, 12);
+	assert_int_equal(x->n_zones, 2);
+	assert_string_equal(x->zones[0].name, "a.cn");
+	assert_int_equal(x->zones[0].n_primaries, 2);
+	const struct sockaddr_in *a = (const void *)&x->zones[0].primaries[0].addr;
+	assert_int_equal(ntohs(a->sin_port), 5353);
+	assert_ptr_equal(x->zones[0].primaries[0].key, &x->keys[0]);
+	a = (const void *)&x->zones[0].primaries[1].addr;
+	assert_int_equal(ntohs(a->sin_port), 53);
+	assert_null(x->zones[0].primaries[1].key);
+	assert_int_equal(x->zones[1].primaries[0].addr.ss_family, AF_INET6);
+	assert_ptr_equal(x->zones[1].primaries[1].key, &x->keys[1]);
+	gk_config_free(cfg);
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	expect_error(HEAD "secondary:\n  zones: [{name: a.cn, primaries: [\"192.0.2.1\"]}]\n", 3,
+	             "missing required key 'directory'");
+	expect_error(HEAD "secondary:\n  directory: d\n  bogus: 1\n", 4, "unknown key 'bogus'");
+	expect_error(HEAD "secondary:\n  directory: d\n  zones:\n    - {name: a.cn}\n", 5,
+	             "needs one of primaries, template");
+	expect_error(HEAD "secondary:\n  directory: d\n  zones:\n"
+	                  "    - {name: a.cn, primaries: [\"nowhere\"]}\n",
+	             5, "'nowhere' is not ADDRESS");
+	expect_error(HEAD "secondary:\n  directory: d\n  zones:\n"
+	                  "    - {name: a.cn, primaries: [{address: \"192.0.2.1\", key: nokey}]}\n",
+	             5, "no TSIG key 'nokey'");
+	expect_error(HEAD "secondary:\n  directory: d\n  zones:\n"
+	                  "    - {name: a.cn, template: nope}\n",
+	             5, "no template 'nope'");
+	expect_error(HEAD "secondary:\n  directory: d\n  zones:\n"
+	                  "    - {name: a.cn, primaries: [\"192.0.2.1\"]}\n"
+	                  "    - {name: A.cn., primaries: [\"192.0.2.1\"]}\n",
+	             6, "duplicate zone");
+	expect_error(HEAD "secondary:\n  directory: d\n  tsig_keys:\n"
+	                  "    - {name: k, algorithm: hmac-md5, secret: c2VjcmV0}\n",
+	             5, "unknown algorithm 'hmac-md5'");
+	expect_error(HEAD "secondary:\n  directory: d\n  tsig_keys:\n"
+	                  "    - {name: k, algorithm: hmac-sha256, secret: \"not base64!\"}\n",
+	             5, "not base64");
+	write_file("open.secret", "c2VjcmV0\n", 0644);
+	expect_error(HEAD "secondary:\n  directory: d\n  tsig_keys:\n"
+	                  "    - {name: k, algorithm: hmac-sha256, secret_file: open.secret}\n",
+	             5, "readable by group or others");
+	expect_error(HEAD "secondary:\n  directory: d\n  tsig_keys:\n"
+	                  "    - {name: k, algorithm: hmac-sha256, secret_file: missing.secret}\n",
+	             5, "cannot read");
+	expect_error(HEAD "secondary:\n  directory: d\n  timeout_ms: 5\n", 4, "out of range");
+	expect_error(HEAD "secondary:\n  directory: d\n", 1, "missing required key 'zones'");
+	write_file("f.zone", "@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n", 0644);
+	expect_error(HEAD "zones:\n  - {name: a.cn, file: f.zone}\n"
+	                  "secondary:\n  directory: d\n  zones:\n"
+	                  "    - {name: b.cn, primaries: [\"192.0.2.1\"]}\n"
+	                  "    - {name: A.CN., primaries: [\"192.0.2.1\"]}\n",
+	             8, "also in zones");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_good),
+	    cmocka_unit_test(test_errors),
+	};
+	return cmocka_run_group_tests(tests, setup_dir, remove_dir);
+}
