@@ -19,6 +19,7 @@ import os
 import random
 import re
 import signal
+import socket
 import sys
 import time
 
@@ -86,6 +87,22 @@ def zones_metrics(mport):
 		"failed": m[keys[3]], "ready": m[keys[4]]}
 
 
+def control(path, line):
+	"""One control-channel request; its answer lines without the final '.'."""
+	c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+	c.settimeout(60)
+	c.connect(path)
+	c.sendall((line + "\n").encode())
+	buf = b""
+	while not (buf.endswith(b"\n.\n") or buf == b".\n"):
+		d = c.recv(65536)
+		if not d:
+			break
+		buf += d
+	c.close()
+	return [l for l in buf.decode().split("\n") if l and l != "."]
+
+
 def main(argv):
 	binary = argv[1]
 	n = int(argv[2]) if len(argv) > 2 else 100000
@@ -111,7 +128,13 @@ def main(argv):
 		zones.insert(n // 2, (broken, broken))
 		h.log("%d zone files for %d zones written in %.1f s" % (min(n, K) + 1, n + 1, time.time() - t0))
 		mport = h.free_port()
-		extra = "metrics:\n  listen: \"127.0.0.1:%d\"\n" % mport
+		sock = os.path.join(tmp, "control.sock")
+		extra = ("metrics:\n  listen: \"127.0.0.1:%d\"\ncontrol:\n  socket: %s\n  state_file: %s\n" %
+			 (mport, sock, os.path.join(tmp, "zones.added")))
+		added = os.path.join(zdir, "added.zone")
+		with open(added, "w") as f:
+			f.write("$TTL 300\n@ IN SOA ns1 hostmaster 5 7200 900 1209600 300\n"
+				"@ IN NS ns1\nns1 IN A 192.0.2.1\nwww IN A 192.0.2.77\n")
 		srv = h.start_gk(binary, tmp, zonedir=zdir, zones=zones, ready=False, extra=extra, ipv6=False)
 		try:
 			t0 = time.time()
@@ -141,6 +164,20 @@ def main(argv):
 					       z["loaded"] + z["loading"] + z["failed"] == n + 1, z)
 			h.log("before readiness: %d answered, %d SERVFAIL (not loaded yet), %d scrapes "
 			      "while loading" % (early["right"], early["servfail"], scrapes))
+			# the control channel while loading: zone status of the last zone (loading, or
+			# loaded if loading was that quick), zone add answers at once
+			st = control(sock, "zone status " + zname(n - 1))
+			ready_now = "ready: loaded" in srv.log_text()
+			expect("zone status while loading: state=loading (or loaded once ready)",
+			       len(st) == 1 and ("state=loading" in st[0] and "serial=-" in st[0] or
+						 ready_now or "state=loaded" in st[0]), st)
+			h.log("zone status while loading: %r (ready: %s)" % (st, ready_now))
+			st = control(sock, "zone add added.startup.example " + added)
+			expect("zone add during loading", st and st[0].startswith("ok zone added.startup.example added"), st)
+			rc, data = lookup(srv.port, "www.added.startup.example")
+			expect("the added zone answers", rc == dns.rcode.NOERROR and data == ["192.0.2.77"], (rc, data))
+			st = control(sock, "zone remove added.startup.example")
+			expect("zone remove of the added zone", st and st[0].startswith("ok zone"), st)
 			# 2. readiness
 			ready = wait_for(lambda: "ready: loaded" in srv.log_text() or not srv.alive(),
 					 timeout=600)
@@ -170,6 +207,11 @@ def main(argv):
 			expect("broken zone logged with file:line",
 			       re.search(r"zone %s not loaded .*%s:7: CNAME and other data" %
 					 (re.escape(broken), re.escape(bpath)), log) is not None, log[-1500:])
+			st = control(sock, "zone status " + broken)
+			expect("zone status of the broken zone: state=failed with its error",
+			       len(st) == 1 and "state=failed" in st[0] and "CNAME and other data" in st[0], st)
+			st = control(sock, "zone status " + zname(n - 1))
+			expect("zone status after readiness: state=loaded", len(st) == 1 and "state=loaded" in st[0], st)
 			for q in ("www." + broken, broken, "x.y." + broken):
 				rc, data = lookup(srv.port, q)
 				expect("%s (failed to load): SERVFAIL" % q, rc == dns.rcode.SERVFAIL and data == [],
