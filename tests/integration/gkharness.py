@@ -103,6 +103,7 @@ class Server:
 		self.name, self.argv, self.workdir, self.port = name, argv, workdir, port
 		self.logpath = logpath
 		self.logf = open(logpath, "ab")
+		self.log_off = self.logf.tell()  # the log is appended to: this run's part starts here
 		self.proc = subprocess.Popen(argv, cwd=workdir, stdout=self.logf, stderr=subprocess.STDOUT,
 					     stdin=subprocess.DEVNULL, start_new_session=True, env=env)
 		self.pid = self.proc.pid
@@ -111,10 +112,13 @@ class Server:
 	def alive(self):
 		return self.proc.poll() is None
 
-	def log_text(self):
+	def log_text(self, since_start=False):
+		"""The log; since_start: only what this run wrote (the file is appended to)."""
 		if not self.logf.closed:  # stop() closes it
 			self.logf.flush()
 		with open(self.logpath, "rb") as f:
+			if since_start:
+				f.seek(self.log_off)
 			return f.read().decode("utf-8", "replace")
 
 	def wait_ready(self, zone="example.cn", timeout=10.0):
@@ -133,7 +137,7 @@ class Server:
 				r = dns.query.udp(q, "127.0.0.1", port=self.port, timeout=0.3)
 				dns.query.tcp(q, "127.0.0.1", port=self.port, timeout=0.5)
 				if self.name.startswith("gatekeeperd"):
-					log = self.log_text()
+					log = self.log_text(since_start=True)
 					if "ready: loaded" not in log and (log.strip() or
 									   r.rcode() == dns.rcode.SERVFAIL):
 						raise RuntimeError("zones still loading")
