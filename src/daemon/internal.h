@@ -48,7 +48,8 @@ struct gk_server {
 	gk_config_t *boot; /* config the sockets and pools were built from */
 	gk_config_t *cur;  /* latest config loaded successfully (may be boot) */
 	gk_snapshot_t *view;
-	gk_zoneset_t *zs; /* the zone store, shared by every view */
+	gk_zoneset_t *zs;          /* the zone store, shared by every view */
+	struct gk_zoneload *zload; /* start-up loading (daemon/zoneload.h) */
 	gk_worker_t **workers;
 	unsigned n_workers;
 	gk_status_t *status;                 /* NULL without redis */
@@ -78,8 +79,9 @@ struct gk_server {
 	struct gk_daemon_zcat *zcat; /* the zone catalogue, NULL only after out of memory */
 	uint64_t zcat_gen;           /* catalogue rebuilds so far */
 	struct gk_control *control;  /* or NULL: no control section */
-	unsigned zone_builds;        /* zone builds on the thread pool not yet published */
-	bool reload_wanted;          /* a SIGHUP came while zone_builds > 0 */
+	/* zone builds not yet published: on the thread pool, plus one for start-up loading */
+	unsigned zone_builds;
+	bool reload_wanted; /* a SIGHUP came while zone_builds > 0 */
 };
 
 /* tls.c: DNS-over-TLS certificates. create reads boot->tls's certificates and keys (as
@@ -190,6 +192,14 @@ int gk_daemon_zones_adopt(gk_server_t *s, const gk_config_t *cfg, char **errs);
 
 /* Free a catalogue. NULL is ignored. */
 void gk_daemon_zones_free(struct gk_daemon_zcat *z);
+
+/* Start-up loading (zoneload.h) finished zone name: published, or failed with err (kept
+ * for zone status). */
+void gk_daemon_zones_loaded(gk_server_t *s, const char *name, const char *err);
+
+/* A zone build (or start-up loading as a whole) is over: zone_builds goes down, and a
+ * SIGHUP that waited for the last one runs. */
+void gk_daemon_zones_build_done(gk_server_t *s);
 
 /* Open the control socket (control section) on the main loop; 0 when there is none. */
 GK_MUST_CHECK int gk_daemon_control_start(gk_server_t *s, char *err, size_t errlen);

@@ -12,12 +12,14 @@
 #include "common/log.h"
 #include "daemon/notify.h"
 
-#define POLL_MS   50u
-#define STATUS_MS 5000u
+#define POLL_MS     50u
+#define STATUS_MS   5000u
+#define PROGRESS_MS 1000u /* STATUS= while not ready yet (zones loading) */
 
 struct gk_notify {
 	uv_timer_t poll, dog;
 	bool dog_on, ready_sent, closed;
+	uint64_t progress_at; /* uv_now of the last STATUS= before READY=1 (0: none yet) */
 	gk_notify_ready_fn ready;
 	void *ctx;
 };
@@ -37,8 +39,14 @@ static void poll_cb(uv_timer_t *t)
 	gk_notify_t *n = t->data;
 	char status[256] = "";
 	if (!n->ready_sent) {
-		if (!n->ready(n->ctx, status, sizeof(status)))
+		if (!n->ready(n->ctx, status, sizeof(status))) {
+			uint64_t now = uv_now(t->loop);
+			if (n->progress_at == 0 || now - n->progress_at >= PROGRESS_MS) {
+				n->progress_at = now ? now : 1;
+				(void)sd_notifyf(0, "STATUS=%s", status);
+			}
 			return;
+		}
 		n->ready_sent = true;
 		int r = sd_notifyf(0, "READY=1\nSTATUS=%s", status);
 		if (r < 0)

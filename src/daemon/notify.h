@@ -21,8 +21,9 @@ typedef struct gk_notify gk_notify_t;
  * STATUS= text into status (statuslen octets). Called on the main loop. */
 typedef bool (*gk_notify_ready_fn)(void *ctx, char *status, size_t statuslen);
 
-/* Start on loop: polls ready() every 50 ms until it says yes, then sends READY=1 with its
- * STATUS= and refreshes STATUS= every 5 s; runs the watchdog timer when systemd asks for
+/* Start on loop: polls ready() every 50 ms until it says yes (sending its STATUS= once a
+ * second meanwhile: zones loading), then sends READY=1 with its STATUS= and refreshes
+ * STATUS= every 5 s; runs the watchdog timer when systemd asks for
  * one. *out is NULL (and 0 returned) without NOTIFY_SOCKET. Returns 0 or a libuv error. */
 GK_MUST_CHECK int gk_notify_start(uv_loop_t *loop, gk_notify_ready_fn ready, void *ctx,
                                   gk_notify_t **out);

@@ -19,6 +19,7 @@
 #include <uv.h>
 #include "common/log.h"
 #include "daemon/internal.h"
+#include "daemon/zoneload.h"
 #include "gk/version.h"
 #include "redis/redis.h"
 
@@ -217,6 +218,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	}
 	gk_log(GK_LOG_INFO, "%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
 	s->stopping = true;
+	gk_zoneload_close(s->zload);
+	s->zload = NULL;
 	gk_notify_stopping(s->notify);
 	gk_daemon_control_stop(s);
 	stop_workers(s);
@@ -417,6 +420,25 @@ static int start_workers(gk_server_t *s, char *err, size_t errlen)
 	return rc;
 }
 
+/* Start-up loading published versions: their placeholders wait for the readers. */
+static void zones_published(void *ctx)
+{
+	gk_server_t *s = ctx;
+	if (s->view != NULL)
+		gk_daemon_view_published(s);
+}
+
+static void zone_done(void *ctx, const gk_zone_spec_t *spec, const char *err)
+{
+	gk_daemon_zones_loaded(ctx, spec->name, err);
+}
+
+/* Every zone loaded or failed: a SIGHUP that came meanwhile runs now. */
+static void zones_ready(void *ctx)
+{
+	gk_daemon_zones_build_done(ctx);
+}
+
 int gk_server_create(const char *config_path, gk_server_t **out, char *err, size_t errlen)
 {
 	gk_server_t *s = calloc(1, sizeof(*s));
@@ -480,26 +502,21 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 		                     s->boot->policy.redis ? "waiting"
 		                     : s->pol              ? "file"
 		                                           : "off");
-	gk_log(GK_LOG_INFO, "loading %zu zones from %s", s->boot->n_zones, config_path);
 	if ((rc = gk_zoneset_create(gk_daemon_zone_retire, s, &s->zs)) != 0) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	{
-		gk_zoneset_sync_stats_t st;
-		struct gk_daemon_sync_report rep = {.what = "start"};
-		rc = gk_zoneset_sync(s->zs, s->boot->zones, s->boot->n_zones, s->psl, &st,
-		                     gk_daemon_zone_failed, &rep);
-		if (rc != 0 || st.failed) {
-			snprintf(err, errlen, "%s",
-			         rc != 0 ? "out of memory while loading zones" : rep.first);
-			rc = rc != 0 ? rc : GK_EZONE;
-			goto fail;
-		}
-		if ((rc = gk_daemon_zones_adopt(s, s->boot, NULL)) != 0) {
-			snprintf(err, errlen, "out of memory");
-			goto fail;
-		}
+	/* placeholders (SERVFAIL) now, versions as the loader threads build them; loading
+	 * counts as a zone build, so a SIGHUP or `reload` waits for it (zones.c) */
+	gk_zoneload_cbs_t zcb = {
+	    .published = zones_published, .ready = zones_ready, .zone = zone_done, .ctx = s};
+	if ((rc = gk_zoneload_start(&s->loop, s->zs, s->boot->zones, s->boot->n_zones, s->psl,
+	                            config_path, &zcb, &s->zload, err, errlen)) != 0)
+		goto fail;
+	s->zone_builds++;
+	if ((rc = gk_daemon_zones_adopt(s, s->boot, NULL)) != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
 	}
 	if (s->boot->secondary &&
 	    (rc = gk_secondary_create(&s->loop, s->zs, s->boot->secondary, s->psl,
@@ -508,8 +525,6 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	if ((rc = gk_daemon_view_build(s->zs, s->boot, s->status, s->psl, s->pol, &v, err,
 	                               errlen)) != 0)
 		goto fail;
-	gk_log(GK_LOG_INFO, "loaded %zu zones, %zu RRs from %s", gk_zoneset_zone_count(s->zs),
-	       gk_zoneset_rr_count(s->zs), config_path);
 	if (s->boot->n_zones <= 1000) /* a registrar's million would drown the log */
 		for (size_t i = 0; i < s->boot->n_zones; i++)
 			gk_log(GK_LOG_INFO, "zone %s from %s", s->boot->zones[i].name,
@@ -531,7 +546,9 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 		goto fail;
 	if ((rc = gk_daemon_control_start(s, err, errlen)) != 0)
 		goto fail;
-	if ((rc = start_obs(s, err, errlen)) != 0 || (rc = start_metrics(s, err, errlen)) != 0 ||
+	if ((rc = start_obs(s, err, errlen)) == 0)
+		gk_obs_set_zone_figures(s->obs, gk_zoneload_figures, s->zload);
+	if (rc != 0 || (rc = start_metrics(s, err, errlen)) != 0 ||
 	    (rc = start_workers(s, err, errlen)) != 0)
 		goto fail;
 	if (s->sec)
@@ -577,7 +594,9 @@ void gk_server_free(gk_server_t *s)
 {
 	if (s == NULL)
 		return;
-	s->stopping = true; /* a zone build finishing below publishes nothing */
+	s->stopping = true;          /* a zone build finishing below publishes nothing */
+	gk_zoneload_close(s->zload); /* joins its threads, before the store and the PSL go */
+	s->zload = NULL;
 	gk_daemon_control_stop(s);
 	stop_workers(s);
 	stop_obs(s);

@@ -3,14 +3,16 @@
  *
  * Called once at the end of start-up, when the sockets, the metrics listener and the dnstap
  * file are open: root is dropped (daemon/privs.h) and systemd is told (daemon/notify.h)
- * READY=1 as soon as everything configured is loaded -- the zones (before the loop runs),
- * the filing-status replica's first full load, and with policy.redis a verified fleet
- * policy -- with a STATUS= line an operator sees in `systemctl status`.
+ * READY=1 as soon as everything configured is loaded -- every zone loaded or failed
+ * (start-up loading, daemon/zoneload.h, runs on the loop: STATUS= shows its progress until
+ * then), the filing-status replica's first full load, and with policy.redis a verified
+ * fleet policy -- with a STATUS= line an operator sees in `systemctl status`.
  */
 #include <stdio.h>
 #include "common/log.h"
 #include "daemon/internal.h"
 #include "daemon/privs.h"
+#include "daemon/zoneload.h"
 
 static bool notify_ready(void *ctx, char *status, size_t len)
 {
@@ -35,9 +37,22 @@ static bool notify_ready(void *ctx, char *status, size_t len)
 		         (unsigned long long)si.serial);
 	else if (s->status != NULL)
 		snprintf(serial, sizeof(serial), "loading the filing status");
-	snprintf(status, len, "%zu zones, %s, policy %s%s", gk_zoneset_zone_count(s->zs), serial,
-	         pol, cfg && cfg->rrl.rate ? "" : ", rate_limit off");
-	return status_ok && policy_ok;
+	gk_obs_zones_t zf;
+	gk_zoneload_figures(s->zload, &zf);
+	bool zones_ok = gk_zoneload_ready(s->zload);
+	char zones[96];
+	if (!zones_ok)
+		snprintf(zones, sizeof(zones), "loading zones: %llu of %llu loaded, %llu failed",
+		         (unsigned long long)(zf.configured - zf.loading - zf.failed),
+		         (unsigned long long)zf.configured, (unsigned long long)zf.failed);
+	else if (zf.failed)
+		snprintf(zones, sizeof(zones), "%zu zones (%llu failed: SERVFAIL)",
+		         gk_zoneset_zone_count(s->zs), (unsigned long long)zf.failed);
+	else
+		snprintf(zones, sizeof(zones), "%zu zones", gk_zoneset_zone_count(s->zs));
+	snprintf(status, len, "%s, %s, policy %s%s", zones, serial, pol,
+	         cfg && cfg->rrl.rate ? "" : ", rate_limit off");
+	return zones_ok && status_ok && policy_ok;
 }
 
 int gk_daemon_service_start(gk_server_t *s, char *err, size_t errlen)

@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "control/control.h"
 #include "daemon/internal.h"
+#include "daemon/zoneload.h"
 #include "zonelist/zonelist.h"
 
 #define TOMB UINT32_MAX
@@ -39,7 +40,8 @@ struct zent {
 	int64_t loaded_at;    /* unix seconds of ver's load, 0 when never loaded */
 	char *err;            /* last error, or NULL */
 	bool own, busy, dead;
-	bool adding; /* zone add in progress: not in the state file yet */
+	bool adding;  /* zone add in progress: not in the state file yet */
+	bool loading; /* start-up loading has not built it yet (its placeholder serves) */
 };
 
 struct gk_daemon_zcat {
@@ -186,7 +188,7 @@ static void zent_update(const gk_server_t *s, struct zent *e, char *err, int64_t
 	const gk_zver_t *v = current(s, e->name);
 	if (v != e->ver) {
 		e->ver = v;
-		e->loaded_at = v ? now : 0;
+		e->loaded_at = v && !gk_zver_is_placeholder(v) ? now : 0;
 		if (v != NULL && err == NULL) {
 			free(e->err);
 			e->err = NULL;
@@ -223,6 +225,9 @@ int gk_daemon_zones_adopt(gk_server_t *s, const gk_config_t *cfg, char **errs)
 		zent_update(s, e, errs ? errs[i] : NULL, now);
 		if (errs)
 			errs[i] = NULL;
+		/* at start the catalogue is adopted while the zones load */
+		e->loading = e->ver && gk_zver_is_placeholder(e->ver) && e->err == NULL &&
+		             s->zload != NULL && !gk_zoneload_ready(s->zload);
 		slot_put(z, z->n++);
 	}
 	if (rc != 0) {
@@ -287,7 +292,17 @@ static void build_work(uv_work_t *w)
 	b->rc = gk_zver_build(&b->spec, b->s->psl, &b->v, b->err, sizeof(b->err));
 }
 
-static void builds_done(gk_server_t *s)
+void gk_daemon_zones_loaded(gk_server_t *s, const char *name, const char *err)
+{
+	long i = zcat_find(s->zcat, name);
+	if (i < 0)
+		return;
+	struct zent *e = &s->zcat->e[i];
+	e->loading = false;
+	zent_update(s, e, err ? strdup(err) : NULL, (int64_t)time(NULL));
+}
+
+void gk_daemon_zones_build_done(gk_server_t *s)
 {
 	if (--s->zone_builds == 0 && s->reload_wanted && !s->stopping) {
 		s->reload_wanted = false;
@@ -357,7 +372,7 @@ static void build_after(uv_work_t *w, int status)
 done:
 	gk_control_done(b->req);
 	free(b);
-	builds_done(s);
+	gk_daemon_zones_build_done(s);
 }
 
 static void queue_build(gk_server_t *s, gk_control_req_t *req, size_t idx, bool add)
@@ -470,6 +485,9 @@ static void zone_remove(gk_server_t *s, gk_control_req_t *req, const gk_control_
 	} else if (z->e[i].busy) {
 		gk_control_reply(req, "error zone %s: another command on it is in progress",
 		                 cmd->name);
+	} else if (z->e[i].loading) {
+		gk_control_reply(req, "error zone %s is still loading (start-up), try again",
+		                 cmd->name);
 	} else if (z->e[i].src != GK_CONFIG_ZSRC_STATE) {
 		const struct zent *e = &z->e[i];
 		char where[600];
@@ -554,7 +572,11 @@ static void status_line(gk_server_t *s, gk_control_req_t *req, const struct zent
 {
 	const gk_zver_t *v = current(s, e->name);
 	char serial[16] = "-", loaded[32] = "-", where[600];
-	if (v != NULL)
+	const char *state = v == NULL                   ? "absent"
+	                    : e->loading                ? "loading"
+	                    : gk_zver_is_placeholder(v) ? "failed"
+	                                                : "loaded";
+	if (v != NULL && !gk_zver_is_placeholder(v))
 		snprintf(serial, sizeof(serial), "%u", gk_zver_serial(v));
 	if (e->loaded_at) {
 		time_t t = (time_t)e->loaded_at;
@@ -565,10 +587,10 @@ static void status_line(gk_server_t *s, gk_control_req_t *req, const struct zent
 	snprintf(where, sizeof(where), e->line ? "%s:%s:%zu" : "%s:%s", src_name[e->src], e->origin,
 	         e->line);
 	gk_control_reply(req,
-	                 "ok zone %s source=%s file=%s serial=%s records=%zu loaded=%s%s "
+	                 "ok zone %s source=%s file=%s serial=%s records=%zu loaded=%s state=%s%s "
 	                 "last_error=%s",
 	                 e->name, where, e->file, serial, v ? gk_zver_rr_count(v) : 0, loaded,
-	                 e->busy ? " busy" : "", e->err ? e->err : "-");
+	                 state, e->busy ? " busy" : "", e->err ? e->err : "-");
 }
 
 /* Listing every zone: STATUS_CHUNK lines per write, so a million zones never sit in one
@@ -711,6 +733,9 @@ static void on_request(void *ctx, gk_control_req_t *req, const gk_control_cmd_t 
 		else if (s->zcat->e[i].busy)
 			gk_control_reply(req, "error zone %s: another command on it is in progress",
 			                 cmd->name);
+		else if (s->zcat->e[i].loading)
+			gk_control_reply(
+			    req, "error zone %s is still loading (start-up), try again", cmd->name);
 		else if (check_file(s->zcat->e[i].file, err, sizeof(err)) != 0)
 			gk_control_reply(
 			    req, "error zone %s not reloaded, its version keeps serving: %s",

@@ -210,6 +210,28 @@ static void render_net(struct buf *b, const gk_obs_t *obs)
 	    (unsigned long long)n.proxy_refused);
 }
 
+/* The zone store and start-up loading (docs/METRICS.md "Zones"). */
+static void render_zone_figures(struct buf *b, const gk_obs_t *obs)
+{
+	gk_obs_zones_t z;
+	if (!gk_obs_zone_figures(obs, &z))
+		return;
+	gauge1(b, "gatekeeper_zones_configured", "Zones configured (in the store).",
+	       (double)z.configured);
+	head(b, "gatekeeper_zones", "gauge",
+	     "Zones by state: loaded (answered from their data), loading (start-up, not built "
+	     "yet: SERVFAIL), failed (did not load: SERVFAIL).");
+	put(b, "gatekeeper_zones{state=\"loaded\"} %llu\n", (unsigned long long)z.loaded);
+	put(b, "gatekeeper_zones{state=\"loading\"} %llu\n", (unsigned long long)z.loading);
+	put(b, "gatekeeper_zones{state=\"failed\"} %llu\n", (unsigned long long)z.failed);
+	gauge1(b, "gatekeeper_zones_ready",
+	       "1 once start-up loading has finished (every zone loaded or failed).",
+	       z.ready ? 1 : 0);
+	gauge1(b, "gatekeeper_zones_load_seconds",
+	       "Seconds start-up loading took (0 until gatekeeper_zones_ready).", z.load_seconds);
+	gauge1(b, "gatekeeper_zone_records", "Resource records served.", (double)z.records);
+}
+
 /* Stale, expired and diverged: the states of a replica that still serves but no longer
  * follows the registry (docs/STATUS.md "Staleness", "Divergence"). */
 static void render_status_health(struct buf *b, const gk_status_info_t *in)
@@ -398,6 +420,7 @@ int gk_metrics_render(const gk_obs_t *obs, char **out, size_t *len)
 	render_decisions(&b, c);
 	render_latency(&b, c);
 	render_net(&b, obs);
+	render_zone_figures(&b, obs);
 	render_status(&b, obs, now);
 	gauge1(&b, "gatekeeper_policy_version", "Version of the operator policy applied (0: none).",
 	       (double)gk_obs_policy_version(obs));

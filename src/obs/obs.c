@@ -47,6 +47,8 @@ struct gk_obs {
 	void *policy_arg;
 	gk_obs_net_fn net_add;
 	void *net_arg;
+	gk_obs_zones_fn zones_get;
+	void *zones_arg;
 	gk_obs_extra_fn extra;
 	void *extra_arg;
 	struct gk_disc *disc;
@@ -331,6 +333,20 @@ void gk_obs_net(const gk_obs_t *obs, struct gk_net_counters *sum)
 {
 	if (obs->net_add != NULL)
 		obs->net_add(obs->net_arg, sum);
+}
+
+void gk_obs_set_zone_figures(gk_obs_t *obs, gk_obs_zones_fn get, void *arg)
+{
+	obs->zones_get = get;
+	obs->zones_arg = arg;
+}
+
+bool gk_obs_zone_figures(const gk_obs_t *obs, gk_obs_zones_t *z)
+{
+	if (obs->zones_get == NULL)
+		return false;
+	obs->zones_get(obs->zones_arg, z);
+	return true;
 }
 
 void gk_obs_set_extra(gk_obs_t *obs, gk_obs_extra_fn put, void *arg)

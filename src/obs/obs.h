@@ -177,6 +177,20 @@ typedef void (*gk_obs_net_fn)(void *arg, struct gk_net_counters *sum);
 void gk_obs_set_net(gk_obs_t *obs, gk_obs_net_fn add, void *arg);
 void gk_obs_net(const gk_obs_t *obs, struct gk_net_counters *sum);
 
+/* The zone store's figures (daemon/zoneload.h), read at each scrape on the main thread. */
+typedef struct gk_obs_zones {
+	uint64_t configured; /* zones in the store (placeholders included) */
+	uint64_t loaded;     /* zones with data */
+	uint64_t loading;    /* start-up: not built yet (placeholders, SERVFAIL) */
+	uint64_t failed;     /* placeholders of zones that failed to load (SERVFAIL) */
+	uint64_t records;    /* resource records served */
+	bool ready;          /* start-up loading finished (no zone loading) */
+	double load_seconds; /* how long it took (0 until ready) */
+} gk_obs_zones_t;
+typedef void (*gk_obs_zones_fn)(void *arg, gk_obs_zones_t *z);
+void gk_obs_set_zone_figures(gk_obs_t *obs, gk_obs_zones_fn get, void *arg);
+/* False (and *z untouched) until set. */
+bool gk_obs_zone_figures(const gk_obs_t *obs, gk_obs_zones_t *z);
 /* More metric families written by another module (secondary zones): put(arg, f) appends
  * exposition text to f at each scrape, on the main thread. */
 typedef void (*gk_obs_extra_fn)(void *arg, FILE *f);

@@ -40,7 +40,7 @@ enum src {
 	SRC_REFUSED,  /* REFUSED */
 	SRC_LOCAL,    /* a policy redirect's local data */
 	SRC_TC,       /* nothing, TC set (RPZ rpz-tcp-only. over UDP) */
-	SRC_SERVFAIL, /* the zone is expired (a secondary past its SOA expire) */
+	SRC_SERVFAIL, /* the zone has no data (not loaded yet, failed, expired) */
 };
 
 /* ---- the decision (decide/decide.h) ------------------------------------------------- */
@@ -274,6 +274,7 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 		}
 		bool filter = false;
 		const gk_pol_local_t *local = NULL;
+		/* a zone without data answers nothing: no decision to make */
 		if (s != SRC_REFUSED && s != SRC_SERVFAIL && (opts->status || opts->policy)) {
 			uint64_t h = 0;
 			int off = gk_zone_reg(&hit_z, opts->psl, qq.qname, qq.qlen, &h);

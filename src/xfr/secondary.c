@@ -210,15 +210,19 @@ static int read_persisted(struct zone *z, char **text, size_t *len, uint64_t *re
 	return 0;
 }
 
-static int build(struct zone *z, const char *text, size_t len, bool servfail, gk_zver_t **v,
-                 char *err, size_t errlen)
+static int build(struct zone *z, const char *text, size_t len, gk_zver_t **v, char *err,
+                 size_t errlen)
 {
-	gk_zone_spec_t spec = {.name = z->name,
-	                       .text = text,
-	                       .text_len = len,
-	                       .secondary = true,
-	                       .servfail = servfail};
+	gk_zone_spec_t spec = {.name = z->name, .text = text, .text_len = len, .secondary = true};
 	return gk_zver_build(&spec, z->s->psl, v, err, errlen);
+}
+
+/* The zone's placeholder (gk_zver_placeholder): SERVFAIL for its names, never transferred
+ * or expired. */
+static int placeholder(struct zone *z, gk_zver_t **v)
+{
+	gk_zone_spec_t spec = {.name = z->name, .secondary = true};
+	return gk_zver_placeholder(&spec, v);
 }
 
 /* ---- hand-off to the main loop -------------------------------------------------------- */
@@ -279,15 +283,22 @@ static void schedule(struct zone *z, uint64_t ms)
 	uv_timer_start(&z->timer, timer_cb, ms, 0);
 }
 
-/* Republish the zone from its persisted text: normally or, when expired, as SERVFAIL. */
+/* Republish the zone from its persisted text or, when expired, its placeholder (SERVFAIL). */
 static void republish(struct zone *z, bool servfail)
 {
 	char *text = NULL, err[512];
 	size_t len = 0;
 	uint64_t refreshed;
 	gk_zver_t *v = NULL;
+	if (servfail) {
+		if (placeholder(z, &v) != 0)
+			gk_log(GK_LOG_ERR, "secondary: zone %s: out of memory", z->name);
+		else
+			publish(z->s, v);
+		return;
+	}
 	if (read_persisted(z, &text, &len, &refreshed) != 0 ||
-	    build(z, text, len, servfail, &v, err, sizeof(err)) != 0) {
+	    build(z, text, len, &v, err, sizeof(err)) != 0) {
 		gk_log(GK_LOG_ERR, "secondary: zone %s: cannot rebuild from %s", z->name, z->path);
 		free(text);
 		return;
@@ -386,7 +397,7 @@ static void xfr_done(void *ctx, gk_xfr_result_t *r)
 		uint32_t serial = 0;
 		struct zone tz = *z; /* timers of the new SOA, applied on success only */
 		if (soa_of(r->text, r->text_len, &tz, &serial) != 0 ||
-		    build(z, r->text, r->text_len, false, &v, err, sizeof(err)) != 0) {
+		    build(z, r->text, r->text_len, &v, err, sizeof(err)) != 0) {
 			failed(z, "transfer from %s does not load: %s", p->text, err);
 		} else {
 			uint64_t now = now_ms();
@@ -721,24 +732,37 @@ static int zone_init(gk_secondary_t *s, struct zone *z, const gk_xfr_zone_conf_t
 	return 0;
 }
 
-/* Load the persisted copy (if any) and publish it. */
+/* Publish the zone's placeholder: SERVFAIL until a transfer brings data. */
+static void publish_placeholder(struct zone *z)
+{
+	gk_zver_t *v = NULL;
+	if (placeholder(z, &v) != 0 || gk_zoneset_put(z->s->zs, v) != 0) {
+		gk_log(GK_LOG_ERR, "secondary: zone %s: out of memory", z->name);
+		gk_zver_free(v);
+	}
+}
+
+/* Load the persisted copy (if any) and publish it; without one, the zone's placeholder. */
 static void load_persisted(struct zone *z)
 {
 	char *text = NULL, err[512] = "no SOA record first";
 	size_t len = 0;
 	uint64_t refreshed = 0;
 	int rc = read_persisted(z, &text, &len, &refreshed);
-	if (rc == -ENOENT)
+	if (rc == -ENOENT) {
+		publish_placeholder(z);
 		return;
+	}
 	gk_zver_t *v = NULL;
 	uint32_t serial = 0;
 	if (rc != 0 || soa_of(text, len, z, &serial) != 0 ||
-	    build(z, text, len, false, &v, err, sizeof(err)) != 0) {
+	    build(z, text, len, &v, err, sizeof(err)) != 0) {
 		gk_log(GK_LOG_ERR,
-		       "secondary: zone %s: %s does not load (%s): waiting for a transfer", z->name,
-		       z->path, rc ? gk_strerror(rc) : err);
+		       "secondary: zone %s: %s does not load (%s): SERVFAIL until a transfer",
+		       z->name, z->path, rc ? gk_strerror(rc) : err);
 		gk_zver_free(v);
 		free(text);
+		publish_placeholder(z);
 		return;
 	}
 	z->have_data = true;
@@ -749,7 +773,7 @@ static void load_persisted(struct zone *z)
 		gk_zver_free(v);
 		v = NULL;
 		z->expired = true;
-		if (build(z, text, len, true, &v, err, sizeof(err)) != 0)
+		if (placeholder(z, &v) != 0)
 			v = NULL;
 		gk_log(GK_LOG_WARN,
 		       "secondary: zone %s: persisted copy (serial %u) is past its "

@@ -75,7 +75,7 @@ gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t l
 		return GK_ZONE_REFUSED;
 	h->ver = v;
 	h->t = NULL;
-	if (v->servfail) {
+	if (gk_zver_placeholder_p(v)) {
 		h->node = NULL;
 		return GK_ZONE_SERVFAIL;
 	}
@@ -219,11 +219,12 @@ void gk_zone_put_tmpl(const gk_zone_hit_t *h, uint8_t *b, size_t qlen, size_t ro
                       gk_zone_out_t *o)
 {
 	const gk_tmpl_t *t = h->t;
-	memcpy(b, t->body, t->len);
+	memcpy(b, gk_tmpl_body(t), t->len);
 	int delta = (int)qlen - (int)t->qname_len;
 	if (delta) {
+		const uint16_t *fix = gk_tmpl_fix(t);
 		for (unsigned i = 0; i < t->nfix; i++) {
-			uint8_t *p = b + t->fix[i];
+			uint8_t *p = b + fix[i];
 			unsigned tgt = ((p[0] & 0x3fu) << 8) | p[1];
 			if (tgt > 12 || (tgt == 12 && (t->flags & GK_TMPL_SHIFT_WHOLE)))
 				wr16(p, (uint16_t)(0xc000 | (tgt + (unsigned)delta)));
@@ -233,7 +234,7 @@ void gk_zone_put_tmpl(const gk_zone_hit_t *h, uint8_t *b, size_t qlen, size_t ro
 	o->cnt[1] = t->ns;
 	o->cnt[2] = t->ar;
 	o->tc = false;
-	o->body = fit(t->bound, t->nbound, t->len, room, o->cnt, &o->tc);
+	o->body = fit(gk_tmpl_bound(t), t->nbound, t->len, room, o->cnt, &o->tc);
 	o->rcode = t->rcode;
 	o->aa = (t->flags & GK_TMPL_AA) != 0;
 }

@@ -32,14 +32,15 @@ typedef enum gk_zone_src {
 	GK_ZONE_TMPL = 0, /* a compiled template: h->t */
 	GK_ZONE_RUNTIME,  /* to be built at query time (gk_zone_put_runtime) */
 	GK_ZONE_REFUSED,  /* no served zone contains the name */
-	GK_ZONE_SERVFAIL, /* the deepest zone containing the name is expired (h->ver set, node NULL)
-	                   */
+	GK_ZONE_SERVFAIL, /* the name's zone has no data (a placeholder, gk_zver_placeholder: not
+	                     loaded yet, failed, or a secondary never transferred or expired);
+	                     h->ver set, h->node and h->t NULL */
 } gk_zone_src_t;
 
 /* Find (qname, qtype): qname lowercase wire form of qlen octets, loff[0..labels) its label
  * offsets. hint (may be NULL): what the prefetch stages found for this very name since the
  * caller's last quiescent point; it saves finding the zone again. Fills *h (ver and node
- * unless REFUSED). Any thread. */
+ * unless REFUSED; node too unless SERVFAIL). Any thread. */
 gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *qname, size_t qlen,
                            const uint8_t *loff, unsigned labels, uint16_t qtype,
                            const struct gk_zone_hint *hint, gk_zone_hit_t *h);

@@ -84,75 +84,6 @@ static int ntab_put(struct ntab *t, gk_node_t *n)
 	return 0;
 }
 
-const gk_rrset_t *gk_node_rrset(const gk_node_t *n, uint16_t type)
-{
-	for (unsigned i = 0; i < n->nrrsets; i++)
-		if (n->rrsets[i].type == type)
-			return &n->rrsets[i];
-	return NULL;
-}
-
-const gk_tmpl_t *gk_node_tmpl(const gk_node_t *n, uint16_t qtype)
-{
-	unsigned i = 0, k = n->ntmpl < GK_NODE_TKEYS ? n->ntmpl : GK_NODE_TKEYS;
-	for (; i < k; i++) /* in the node's first line */
-		if (n->tkey[i] == qtype)
-			return &n->tmpls[i];
-	for (; i < n->ntmpl; i++)
-		if (n->tmpls[i].qtype == qtype)
-			return &n->tmpls[i];
-	return n->other;
-}
-
-void gk_zver_free(gk_zver_t *v)
-{
-	if (!v)
-		return;
-	if (v->owns_memo)
-		free(v->zone.memo);
-	gk_arena_free(v->arena); /* v itself lives in it */
-}
-
-const uint8_t *gk_zver_apex_wire(const gk_zver_t *v, size_t *len)
-{
-	*len = v->apex_len;
-	return gk_zver_apex(v);
-}
-
-size_t gk_zver_rr_count(const gk_zver_t *v)
-{
-	return v->nrr;
-}
-
-uint32_t gk_zver_serial(const gk_zver_t *v)
-{
-	const gk_rrset_t *soa = v->zone.soa;
-	if (soa == NULL || soa->count == 0)
-		return 0;
-	const uint8_t *p = soa->rrs[0].rdata, *end = p + soa->rrs[0].rdlen;
-	for (int i = 0; i < 2 && p < end; i++) /* MNAME, RNAME: uncompressed */
-		p += gk_dname_len(p);
-	if (end - p < 4)
-		return 0;
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-bool gk_zver_files_current(const gk_zver_t *v)
-{
-	if (!v->nfiles)
-		return false;
-	for (size_t i = 0; i < v->nfiles; i++) {
-		const gk_zfile_t *f = &v->files[i];
-		struct stat st;
-		if (stat(f->path, &st) != 0 || (uint64_t)st.st_dev != f->dev ||
-		    (uint64_t)st.st_ino != f->ino || (int64_t)st.st_size != f->size ||
-		    (int64_t)st.st_mtim.tv_sec != f->mtime_sec ||
-		    (int64_t)st.st_mtim.tv_nsec != f->mtime_nsec)
-			return false;
-	}
-	return true;
-}
-
 /* ---- building one zone ---------------------------------------------------------------- */
 
 struct zbuild {
@@ -618,7 +549,6 @@ int gk_zver_build(const gk_zone_spec_t *spec, const struct gk_psl *psl, gk_zver_
 	v->arena = arena;
 	v->psl = psl;
 	v->secondary = spec->secondary;
-	v->servfail = spec->servfail;
 	v->name = gk_arena_dup(arena, spec->name, strlen(spec->name) + 1);
 	struct zbuild B = {.v = v, .zone = &v->zone, .err = err, .errlen = errlen};
 	rc = v->name ? build_zone(&B, spec, origin) : GK_ENOMEM;
@@ -631,6 +561,7 @@ int gk_zver_build(const gk_zone_spec_t *spec, const struct gk_psl *psl, gk_zver_
 	v->apex_labels = apex->labels;
 	if (apex->len <= GK_ZVER_INLINE)
 		memcpy(v->apex_short, apex->name, apex->len);
+	v->apex_long = apex->name;
 	v->apex_hash = gk_dname_hash(apex->name, apex->len);
 	compute_regs(v);
 	rc = gk_zver_compile(v);

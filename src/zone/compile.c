@@ -17,11 +17,23 @@
 
 #define MAX_TYPES 64
 
+_Static_assert(_Alignof(gk_bound_t) <= 2 && sizeof(gk_bound_t) % 2 == 0,
+               "bounds and pointer positions share one allocation");
+
 struct cc {
 	gk_zver_t *v;
 	gk_zscope_t sc; /* this version alone */
 	gk_asm_t *a;
 	uint8_t *buf; /* 64 KiB message scratch */
+	/* Blobs stored so far (open addressing on their hash): a template whose bounds,
+	 * pointer positions and body are byte for byte another's shares that one (a name's
+	 * ANY answer is its only RRset's answer; the same referral or NODATA bytes recur). */
+	struct blobref {
+		const uint8_t *p;
+		uint32_t len;
+		uint32_t hash;
+	} * blobs;
+	size_t bmask, bcount;
 };
 
 /* Start a message whose question is (name, qtype). */
@@ -39,11 +51,10 @@ static void begin(struct cc *c, const gk_node_t *n, bool wild, bool dnssec)
 	gk_asm_init(c->a, c->buf, 65535 - 256 - 11, 12u + n->len + 4u, n->name, n->len);
 }
 
-/* Registrable domains the message carries besides own's (the query's, checked anyway). */
-static int store_regs(struct cc *c, gk_tmpl_t *t, const gk_node_t *own)
+/* Registrable domains the message carries besides own's (the query's, checked anyway), into
+ * tmp; returns how many. */
+static unsigned other_regs(const gk_asm_t *a, const gk_node_t *own, gk_regref_t *tmp)
 {
-	gk_asm_t *a = c->a;
-	gk_regref_t tmp[GK_ASM_REGS];
 	unsigned k = 0;
 	for (unsigned i = 0; i < a->nregs; i++) {
 		const uint8_t *r = a->regs[i].name;
@@ -56,6 +67,14 @@ static int store_regs(struct cc *c, gk_tmpl_t *t, const gk_node_t *own)
 		tmp[k++] =
 		    (gk_regref_t){.name = r, .len = rl, .hash = rl ? gk_dname_hash(r, rl) : 0};
 	}
+	return k;
+}
+
+static int store_regs(struct cc *c, gk_tmpl_t *t, const gk_node_t *own)
+{
+	gk_asm_t *a = c->a;
+	gk_regref_t tmp[GK_ASM_REGS];
+	unsigned k = other_regs(a, own, tmp);
 	if (a->regs_lost)
 		t->flags |= GK_TMPL_RECHECK;
 	if (!k)
@@ -66,6 +85,40 @@ static int store_regs(struct cc *c, gk_tmpl_t *t, const gk_node_t *own)
 	t->regs = regs;
 	t->nregs = (uint8_t)k;
 	return 0;
+}
+
+/* The arena copy of blob[0..len): an earlier identical one, or a new copy. NULL: no memory. */
+static const uint8_t *intern_blob(struct cc *c, const uint8_t *blob, size_t len)
+{
+	uint32_t h = (uint32_t)gk_dname_hash(blob, len) ^ (uint32_t)len;
+	if ((c->bcount + 1) * 2 > c->bmask + 1) {
+		size_t sz = c->bmask ? (c->bmask + 1) * 2 : 64;
+		struct blobref *nb = calloc(sz, sizeof(*nb));
+		if (!nb)
+			return NULL;
+		for (size_t i = 0; c->blobs && i <= c->bmask; i++) {
+			if (!c->blobs[i].p)
+				continue;
+			size_t j = c->blobs[i].hash & (sz - 1);
+			while (nb[j].p)
+				j = (j + 1) & (sz - 1);
+			nb[j] = c->blobs[i];
+		}
+		free(c->blobs);
+		c->blobs = nb;
+		c->bmask = sz - 1;
+	}
+	size_t i = h & c->bmask;
+	for (; c->blobs[i].p; i = (i + 1) & c->bmask)
+		if (c->blobs[i].hash == h && c->blobs[i].len == len &&
+		    memcmp(c->blobs[i].p, blob, len) == 0)
+			return c->blobs[i].p;
+	uint8_t *p = gk_arena_dup(c->v->arena, blob, len);
+	if (!p)
+		return NULL;
+	c->blobs[i] = (struct blobref){.p = p, .len = (uint32_t)len, .hash = h};
+	c->bcount++;
+	return p;
 }
 
 static int store(struct cc *c, gk_tmpl_t *t, uint16_t qtype, uint8_t qname_len, uint8_t flags,
@@ -84,11 +137,15 @@ static int store(struct cc *c, gk_tmpl_t *t, uint16_t qtype, uint8_t qname_len, 
 	t->len = (uint16_t)blen;
 	t->nfix = (uint16_t)a->nfix;
 	t->nbound = (uint16_t)a->nbound;
-	uint8_t *body = gk_arena_dup(c->v->arena, a->buf + a->qend, blen);
-	uint16_t *fix = gk_arena_alloc(c->v->arena, (a->nfix + 1) * sizeof(uint16_t));
-	gk_bound_t *b = gk_arena_dup(c->v->arena, a->bound, (a->nbound + 1) * sizeof(gk_bound_t));
-	if ((!body && blen) || !fix || !b)
-		return GK_ENOMEM;
+	/* one allocation: bounds, pointer positions (both 2-byte aligned), then the body;
+	 * built in the scratch after the message, then shared or copied into the arena */
+	size_t bb = a->nbound * sizeof(gk_bound_t), fb = a->nfix * sizeof(uint16_t);
+	uint8_t *blob = c->buf + 65536;
+	gk_bound_t *b = (gk_bound_t *)blob;
+	uint16_t *fix = (uint16_t *)(blob + bb);
+	uint8_t *body = blob + bb + fb;
+	memcpy(b, a->bound, bb);
+	memcpy(body, a->buf + a->qend, blen);
 	if (a->nhops) {
 		/* the chain's later names: where another served zone may answer at query time */
 		gk_regref_t *h = gk_arena_alloc(c->v->arena, a->nhops * sizeof(*h));
@@ -101,9 +158,9 @@ static int store(struct cc *c, gk_tmpl_t *t, uint16_t qtype, uint8_t qname_len, 
 	}
 	for (unsigned i = 0; i < a->nfix; i++)
 		fix[i] = (uint16_t)(a->fix[i] - a->qend);
-	t->body = body;
-	t->fix = fix;
-	t->bound = b;
+	t->blob = intern_blob(c, blob, bb + fb + blen);
+	if (!t->blob)
+		return GK_ENOMEM;
 	return own ? store_regs(c, t, own) : 0;
 }
 
@@ -147,6 +204,38 @@ static uint16_t absent_type(const uint16_t *types, int k)
 	}
 }
 
+/* The message in c->a (n's answer to a type it has no data for) is the zone's NODATA
+ * template relocated to n's name: then n shares that template instead of a copy of its
+ * own (most names of a zone have the same "other type" answer). */
+static bool same_as_nodata(const struct cc *c, const gk_node_t *n)
+{
+	const gk_asm_t *a = c->a;
+	const gk_tmpl_t *nd = c->v->zone.nodata;
+	gk_regref_t tmp[GK_ASM_REGS];
+	size_t blen = a->len - a->qend;
+	if (a->rcode != nd->rcode || !a->aa || a->an != nd->an || a->ns != nd->ns ||
+	    a->ar != nd->ar || a->fix_lost || a->regs_lost || a->nhops || blen != nd->len ||
+	    a->nfix != nd->nfix || a->nbound != nd->nbound || other_regs(a, n, tmp) != 0 ||
+	    memcmp(a->bound, gk_tmpl_bound(nd), a->nbound * sizeof(gk_bound_t)) != 0)
+		return false;
+	const uint8_t *body = a->buf + a->qend, *ndb = gk_tmpl_body(nd);
+	const uint16_t *ndf = gk_tmpl_fix(nd);
+	int delta = (int)n->len - (int)nd->qname_len;
+	size_t at = 0;
+	for (unsigned i = 0; i < nd->nfix; i++) { /* as gk_zone_put_tmpl relocates */
+		size_t p = ndf[i];
+		if (a->fix[i] - a->qend != p || memcmp(body + at, ndb + at, p - at) != 0)
+			return false;
+		unsigned tgt = ((ndb[p] & 0x3fu) << 8) | ndb[p + 1];
+		if (tgt >= 12) /* SHIFT_WHOLE */
+			tgt = (unsigned)((int)tgt + delta);
+		if (body[p] != (uint8_t)(0xc0 | tgt >> 8) || body[p + 1] != (uint8_t)tgt)
+			return false;
+		at = p + 2;
+	}
+	return memcmp(body + at, ndb + at, blen - at) == 0;
+}
+
 static int compile_node(struct cc *c, gk_node_t *n)
 {
 	gk_arena_t *arena = c->v->arena;
@@ -173,11 +262,22 @@ static int compile_node(struct cc *c, gk_node_t *n)
 	types[k++] = GK_TYPE_ANY;
 	uint16_t other = absent_type(types, k);
 	types[k++] = other;
-	gk_tmpl_t *t = gk_arena_alloc(arena, (size_t)k * sizeof(gk_tmpl_t));
+	bool wild = (n->flags & GK_NODE_WILD) != 0;
+	/* the answer to other types first: when it is the zone's NODATA, share that */
+	const gk_tmpl_t *shared = NULL;
+	if (!wild && !c->v->zone.sec) {
+		/* not in a signed zone: a name's DO=1 NODATA proves that name (its NSEC or NSEC3),
+		 * so each keeps its own template and twin */
+		begin(c, n, false, false);
+		gk_resolve(&c->sc, c->a, n->name, n->len, other);
+		if (same_as_nodata(c, n))
+			shared = c->v->zone.nodata;
+	}
+	int own = shared ? k - 1 : k;
+	gk_tmpl_t *t = gk_arena_alloc(arena, (size_t)own * sizeof(gk_tmpl_t));
 	if (!t)
 		return GK_ENOMEM;
-	bool wild = (n->flags & GK_NODE_WILD) != 0;
-	for (int i = 0; i < k; i++) {
+	for (int i = 0; i < own; i++) {
 		int rc = one(c, &t[i], n, types[i], false, 0, wild);
 		if (rc < 0)
 			return rc;
@@ -186,7 +286,7 @@ static int compile_node(struct cc *c, gk_node_t *n)
 	n->ntmpl = (uint16_t)(k - 1);
 	for (int i = 0; i < k - 1 && i < GK_NODE_TKEYS; i++)
 		n->tkey[i] = types[i];
-	n->other = &t[k - 1];
+	n->other = shared ? shared : &t[k - 1];
 	return 0;
 }
 
@@ -194,7 +294,8 @@ int gk_zver_compile(gk_zver_t *v)
 {
 	struct cc c = {.v = v, .sc = {.zs = NULL, .only = v}};
 	c.a = malloc(sizeof(gk_asm_t));
-	c.buf = malloc(65536);
+	c.buf = malloc(65536 + GK_ASM_BOUNDS * sizeof(gk_bound_t) + GK_ASM_FIX * sizeof(uint16_t) +
+	               65536); /* the message, then a template's blob */
 	int rc = GK_ENOMEM;
 	gk_zone_t *z = &v->zone;
 	gk_tmpl_t *t = NULL, *nd = NULL;
@@ -223,5 +324,6 @@ int gk_zver_compile(gk_zver_t *v)
 out:
 	free(c.a);
 	free(c.buf);
+	free(c.blobs);
 	return rc;
 }

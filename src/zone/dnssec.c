@@ -284,11 +284,6 @@ static void link_denial(gk_zver_t *v, const gk_dnssec_t *s)
 	}
 }
 
-const char *gk_zver_name(const gk_zver_t *v)
-{
-	return v->name;
-}
-
 bool gk_zver_dnssec(const gk_zver_t *v, int64_t *expire, unsigned *warnings)
 {
 	const gk_dnssec_t *s = v->zone.sec;

@@ -64,7 +64,6 @@ typedef struct gk_regref {
 typedef struct gk_tmpl {
 	uint16_t qtype; /* key in a node's template list */
 	uint8_t nregs;  /* entries in regs */
-	const gk_regref_t *regs;
 	uint8_t rcode;
 	uint8_t flags;
 	uint8_t qname_len;
@@ -72,16 +71,34 @@ typedef struct gk_tmpl {
 	uint16_t an, ns, ar;
 	uint16_t len;
 	uint16_t nfix, nbound;
+	const gk_regref_t *regs;
 	/* The chain's later names (hash unused): at query time each must still belong to the
 	 * zone the template was compiled in (inside its apex: no deeper served zone holds it;
 	 * outside: no served zone holds it), or the answer is built at query time. */
 	const gk_regref_t *hops;
-	const uint16_t *fix;
-	const gk_bound_t *bound;
-	const uint8_t *body;
+	/* One allocation: nbound gk_bound_t, nfix pointer positions, then len octets of body
+	 * (gk_tmpl_bound, gk_tmpl_fix, gk_tmpl_body): one pointer instead of three. */
+	const uint8_t *blob;
 	/* The DO=1 answer of a signed zone (RRSIGs and proofs), or NULL: built at query time. */
 	const struct gk_tmpl *sig;
 } gk_tmpl_t;
+
+_Static_assert(sizeof(gk_tmpl_t) == 56, "a template header is 56 bytes (64 before the blob)");
+
+static inline const gk_bound_t *gk_tmpl_bound(const gk_tmpl_t *t)
+{
+	return (const gk_bound_t *)(const void *)t->blob;
+}
+
+static inline const uint16_t *gk_tmpl_fix(const gk_tmpl_t *t)
+{
+	return (const uint16_t *)(const void *)(t->blob + t->nbound * sizeof(gk_bound_t));
+}
+
+static inline const uint8_t *gk_tmpl_body(const gk_tmpl_t *t)
+{
+	return t->blob + t->nbound * sizeof(gk_bound_t) + t->nfix * sizeof(uint16_t);
+}
 
 struct gk_zone;
 
@@ -173,13 +190,13 @@ struct gk_zver {
 	gk_arena_t *arena;
 	size_t nrr, nnodes;
 	uint64_t apex_hash;
-	const char *name; /* as configured (arena string) */
+	const char *name;         /* as configured (arena string) */
+	const uint8_t *apex_long; /* the apex name when apex_len > GK_ZVER_INLINE */
 	gk_zfile_t *files;
 	size_t nfiles;
 	bool owns_memo; /* set by the store when it retires the zone's last version */
 	uint64_t mark;  /* the gk_zoneset_sync pass that last saw the zone (writer only) */
 	bool secondary; /* spec->secondary: not gk_zoneset_sync's to remove */
-	bool servfail;  /* spec->servfail: every query SERVFAIL */
 	const struct gk_psl *psl; /* build time only; may be NULL */
 };
 
@@ -238,7 +255,14 @@ static inline const gk_node_t *gk_zver_find(const gk_zver_t *v, const uint8_t *n
 /* The apex name of a version. */
 static inline const uint8_t *gk_zver_apex(const gk_zver_t *v)
 {
-	return v->apex_len <= GK_ZVER_INLINE ? v->apex_short : v->zone.apex->name;
+	return v->apex_len <= GK_ZVER_INLINE ? v->apex_short : v->apex_long;
+}
+
+/* A placeholder (gk_zver_placeholder): no names, answered SERVFAIL. Real versions have a
+ * table of at least 16 slots. */
+static inline bool gk_zver_placeholder_p(const gk_zver_t *v)
+{
+	return v->mask == 0;
 }
 
 /* RRset of a type at a node, or NULL. */

@@ -517,7 +517,7 @@ void gk_resolve_referral(const gk_zscope_t *sc, gk_asm_t *a, const gk_node_t *cu
 	additional(sc, a, &ns, 1, cut->zone, cut);
 }
 
-enum look { LK_NONE, LK_EXACT, LK_REFERRAL, LK_DNAME, LK_WILD, LK_NXDOMAIN };
+enum look { LK_NONE, LK_SERVFAIL, LK_EXACT, LK_REFERRAL, LK_DNAME, LK_WILD, LK_NXDOMAIN };
 
 /* Find what answers (name, qtype): *out is the node to use; *reg (when not NULL) the
  * registrable domain of name (reg_of). */
@@ -527,6 +527,8 @@ static enum look lookup(const gk_asm_t *a, const gk_zscope_t *sc, const uint8_t 
 	const gk_zver_t *v = gk_zscope_zone(sc, name, len);
 	if (!v)
 		return LK_NONE;
+	if (gk_zver_placeholder_p(v))
+		return LK_SERVFAIL; /* a zone without data: SERVFAIL, or a chain stops before it */
 	const gk_node_t *n = gk_zver_find(v, name, len, gk_dname_hash(name, len));
 	if (n && reg)
 		*reg = reg_of(a, n, true, name, len);
@@ -657,17 +659,23 @@ static void resolve(const gk_zscope_t *sc, gk_asm_t *a, const uint8_t *qname, si
 		}
 		enum look k = lookup(a, sc, name, len, qtype, &n, &reg);
 		if (hop == 0) {
-			a->aa = k != LK_NONE && k != LK_REFERRAL && !a->class_any;
+			a->aa =
+			    k != LK_NONE && k != LK_SERVFAIL && k != LK_REFERRAL && !a->class_any;
 			if (k == LK_NONE)
 				a->rcode = GK_RCODE_REFUSED;
+			else if (k == LK_SERVFAIL)
+				a->rcode = GK_RCODE_SERVFAIL;
 		}
+		if (k == LK_NONE || k == LK_SERVFAIL)
+			return;
 		/* a refused registrable domain: nothing of it goes out, whatever is found for
 		 * the name (data, referral, DNAME, or its zone's SOA); the chain ends here */
-		if (k != LK_NONE && !pass(a, name, len, reg))
+		if (!pass(a, name, len, reg))
 			return;
 		const uint8_t *next = NULL;
 		switch (k) {
 		case LK_NONE:
+		case LK_SERVFAIL:
 			return;
 		case LK_REFERRAL:
 			gk_resolve_referral(sc, a, n);

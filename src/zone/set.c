@@ -19,42 +19,84 @@ int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, gk_zoneset_t **out, 
 	return gk_zoneset_build_ex(specs, n, NULL, out, err, errlen);
 }
 
+struct collect_all {
+	gk_zver_t **vers;
+	size_t first_fail; /* lowest index that failed to build (n: none) */
+	int rc;
+	char *err;
+	size_t errlen;
+	gk_zload_t *zl;
+};
+
+static void built(void *ctx, size_t i, gk_zver_t *v, int rc, const char *err)
+{
+	struct collect_all *c = ctx;
+	if (rc == 0) {
+		c->vers[i] = v;
+		return;
+	}
+	if (i < c->first_fail) {
+		c->first_fail = i;
+		c->rc = rc;
+		if (c->errlen)
+			snprintf(c->err, c->errlen, "%s", err);
+	}
+	/* every zone before i was taken already and finishes: the first error is among them
+	 * or is this one */
+	gk_zload_cancel(c->zl);
+}
+
 int gk_zoneset_build_ex(const gk_zone_spec_t *specs, size_t n, const struct gk_psl *psl,
                         gk_zoneset_t **out, char *err, size_t errlen)
 {
 	if (errlen)
 		err[0] = 0;
-	gk_zoneset_t *zs;
-	int rc = gk_zoneset_create(NULL, NULL, &zs);
-	if (rc < 0) {
-		if (errlen)
-			snprintf(err, errlen, "out of memory while loading zones");
-		return rc;
-	}
-	for (size_t i = 0; i < n; i++) {
-		gk_zver_t *v;
-		rc = gk_zver_build(&specs[i], psl, &v, err, errlen);
+	gk_zoneset_t *zs = NULL;
+	struct collect_all c = {.first_fail = n, .err = err, .errlen = errlen};
+	int rc = GK_ENOMEM;
+	c.vers = calloc(n ? n : 1, sizeof(*c.vers));
+	if (!c.vers || gk_zoneset_create(NULL, NULL, &zs) < 0)
+		goto nomem;
+	if (n) {
+		rc = gk_zload_start(specs, n, psl, 0, NULL, NULL, &c.zl);
 		if (rc < 0)
+			goto nomem;
+		while (gk_zload_take(c.zl, true, 0, built, &c) > 0)
+			;
+		gk_zload_free(c.zl);
+	}
+	/* in configuration order: the first error (a build failure or a zone configured twice)
+	 * is the one reported, whatever order the threads finished in */
+	for (size_t i = 0; i < n; i++) {
+		if (i == c.first_fail) {
+			rc = c.rc;
 			goto fail;
+		}
+		gk_zver_t *v = c.vers[i];
 		if (gk_zoneset_get(zs, gk_zver_apex(v), v->apex_len)) {
 			if (errlen)
 				snprintf(err, errlen, "%s: zone %s is configured twice",
 				         specs[i].file ? specs[i].file : "<text>", specs[i].name);
-			gk_zver_free(v);
 			rc = GK_EINVAL;
 			goto fail;
 		}
 		rc = gk_zoneset_put(zs, v);
-		if (rc < 0) {
-			gk_zver_free(v);
-			if (errlen)
-				snprintf(err, errlen, "out of memory while loading zones");
-			goto fail;
-		}
+		if (rc < 0)
+			goto nomem;
+		c.vers[i] = NULL;
 	}
+	free(c.vers);
 	*out = zs;
 	return 0;
+nomem:
+	rc = GK_ENOMEM;
+	if (errlen)
+		snprintf(err, errlen, "out of memory while loading zones");
 fail:
+	if (c.vers)
+		for (size_t i = 0; i < n; i++)
+			gk_zver_free(c.vers[i]);
+	free(c.vers);
 	gk_zoneset_free(zs);
 	return rc;
 }

@@ -49,6 +49,7 @@ struct gk_zoneset {
 	_Atomic uint64_t depths[2]; /* bit d: some zone's apex has d labels */
 	uint32_t depth_n[128];      /* zones per apex depth (writer only) */
 	size_t nzones, nrr;
+	size_t nplaceholders; /* of nzones */
 	gk_zoneset_retire_fn retire;
 	void *retire_ctx;
 };
@@ -250,6 +251,8 @@ int gk_zoneset_put(gk_zoneset_t *zs, gk_zver_t *v)
 		atomic_store(&e->ver, v);
 		zs->nrr += v->nrr;
 		zs->nrr -= old->nrr;
+		zs->nplaceholders += gk_zver_placeholder_p(v);
+		zs->nplaceholders -= gk_zver_placeholder_p(old);
 		retire(zs, old, ver_free);
 		return 0;
 	}
@@ -275,6 +278,7 @@ int gk_zoneset_put(gk_zoneset_t *zs, gk_zver_t *v)
 	atomic_store(&free_at->ver, v);
 	zs->nzones++;
 	zs->nrr += v->nrr;
+	zs->nplaceholders += gk_zver_placeholder_p(v);
 	return 0;
 }
 
@@ -292,6 +296,7 @@ int gk_zoneset_remove(gk_zoneset_t *zs, const uint8_t *apex, size_t len)
 		atomic_fetch_and(&zs->depths[d >> 6], ~((uint64_t)1 << (d & 63)));
 	zs->nzones--;
 	zs->nrr -= old->nrr;
+	zs->nplaceholders -= gk_zver_placeholder_p(old);
 	old->owns_memo = true; /* the zone's last version takes its memo cell along */
 	retire(zs, old, ver_free);
 	/* many tombstones lengthen probes: start afresh (rare; the failure is harmless) */
@@ -318,6 +323,11 @@ size_t gk_zoneset_zone_count(const gk_zoneset_t *zs)
 size_t gk_zoneset_rr_count(const gk_zoneset_t *zs)
 {
 	return zs->nrr;
+}
+
+size_t gk_zoneset_placeholder_count(const gk_zoneset_t *zs)
+{
+	return zs->nplaceholders;
 }
 
 void gk_zoneset_free(gk_zoneset_t *zs)

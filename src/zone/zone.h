@@ -25,9 +25,6 @@ typedef struct gk_zone_spec {
 	/* A secondary zone (src/xfr): its versions come from transfers, published by the
 	 * secondary module on the writer thread; gk_zoneset_sync leaves them alone. */
 	bool secondary;
-	/* Every query for a name in the zone answers SERVFAIL (a secondary zone past its
-	 * SOA expire without a successful refresh, as NSD and Knot answer). */
-	bool servfail;
 } gk_zone_spec_t;
 
 typedef struct gk_zoneset gk_zoneset_t; /* the store */
@@ -47,14 +44,35 @@ struct gk_psl;
 GK_MUST_CHECK int gk_zver_build(const gk_zone_spec_t *spec, const struct gk_psl *psl,
                                 gk_zver_t **out, char *err, size_t errlen);
 
+/* ---- versions (zver.c) ---------------------------------------------------------------- */
+
+/* A placeholder version of spec's zone (spec->name, presentation form; spec->secondary is
+ * kept, the rest is ignored): no data, published like any version (gk_zoneset_put) where a
+ * zone has nothing to serve yet or any more -- not loaded yet at start, failed to load, a
+ * secondary zone never transferred or past its SOA expire (src/xfr). This is the one
+ * SERVFAIL mechanism of the store: queries for names at or below its apex get SERVFAIL (as
+ * NSD and Knot answer for a zone they have not loaded or that expired), except names inside
+ * another served zone below it (the deepest zone holds a name); a CNAME chain of another
+ * zone that reaches it stops there. Its record count is 0 and it is never "current"
+ * (gk_zver_files_current), so gk_zoneset_sync rebuilds a configured one; a secondary one is
+ * left alone like any secondary version. About 300 bytes. Returns 0 (*out owned by the
+ * caller until published), GK_EINVAL (bad name) or GK_ENOMEM. Any thread. */
+GK_MUST_CHECK int gk_zver_placeholder(const gk_zone_spec_t *spec, gk_zver_t **out);
+
+/* True for a placeholder. */
+bool gk_zver_is_placeholder(const gk_zver_t *v);
+
+/* The zone name as configured (spec->name), and the zone file (NULL: a placeholder or a
+ * version built from text). Valid with the version. */
+const char *gk_zver_name(const gk_zver_t *v);
+const char *gk_zver_file(const gk_zver_t *v);
+
 /* Free a version that no store holds (never published, or retired). NULL is ignored. */
 void gk_zver_free(gk_zver_t *v);
 
 /* The version's apex in lowercase wire form (len octets in *len). Valid with the version. */
 const uint8_t *gk_zver_apex_wire(const gk_zver_t *v, size_t *len);
 size_t gk_zver_rr_count(const gk_zver_t *v);
-/* The zone's name as configured (valid as long as v). */
-const char *gk_zver_name(const gk_zver_t *v);
 /* DNSSEC state of a version (src/zone/dnssec.c): false for an unsigned zone; else true with
  * *expire the earliest expiration of its RRSIGs (seconds since 1970; 0: none) and *warnings
  * the DNSSEC zone checks it failed when it loaded. */
@@ -98,6 +116,8 @@ void gk_zoneset_each(const gk_zoneset_t *zs, void (*fn)(void *ctx, const gk_zver
 /* Number of zones and of resource records in the store (for logs and metrics). Writer. */
 size_t gk_zoneset_zone_count(const gk_zoneset_t *zs);
 size_t gk_zoneset_rr_count(const gk_zoneset_t *zs);
+/* Zones whose current version is a placeholder (gk_zver_placeholder). Writer. */
+size_t gk_zoneset_placeholder_count(const gk_zoneset_t *zs);
 
 /* Free the store and every version in it. Only once no reader runs. NULL is ignored. */
 void gk_zoneset_free(gk_zoneset_t *zs);
@@ -138,3 +158,44 @@ GK_MUST_CHECK int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, gk_zon
 GK_MUST_CHECK int gk_zoneset_build_ex(const gk_zone_spec_t *specs, size_t n,
                                       const struct gk_psl *psl, gk_zoneset_t **out, char *err,
                                       size_t errlen);
+
+/* ---- parallel building (loader.c) ------------------------------------------------------ */
+
+/* Builds many zones on a pool of threads, each zone with gk_zver_build, taking them in the
+ * order given; the caller takes the versions as they are done and publishes them (the
+ * store has one writer). Used at start-up (the daemon's main loop publishes each version
+ * as it arrives, queries to the zones not loaded yet get SERVFAIL from placeholders) and
+ * by gk_zoneset_build_ex (--check). */
+typedef struct gk_zload gk_zload_t;
+
+/* The cores this process may run on (sched_getaffinity), at least 1. */
+unsigned gk_zload_cpus(void);
+
+/* Start building specs[0..n) on threads threads (0: gk_zload_cpus()). specs (and the
+ * strings they point at) and psl (may be NULL) must outlive the loader. notify (may be
+ * NULL) is called on a loader thread when a zone is done and the results before it have
+ * been taken (so at most once per gk_zload_take; uv_async_send fits). Returns 0 or
+ * GK_ENOMEM / GK_EAGAIN (no thread could start); nothing runs on error. */
+GK_MUST_CHECK int gk_zload_start(const gk_zone_spec_t *specs, size_t n, const struct gk_psl *psl,
+                                 unsigned threads, void (*notify)(void *ctx), void *ctx,
+                                 gk_zload_t **out);
+
+/* One finished zone: specs[index] built into v (the callee owns it from here), or failed
+ * with rc < 0 and err (one line naming the file and line; valid during the call). */
+typedef void (*gk_zload_fn)(void *ctx, size_t index, gk_zver_t *v, int rc, const char *err);
+
+/* Hand every zone finished since the last call to fn, in the order they finished, at most
+ * max of them (0: no limit). wait: block until at least one is there (or every zone has
+ * been handed over). Returns how many were handed over. One thread at a time. */
+size_t gk_zload_take(gk_zload_t *zl, bool wait, size_t max, gk_zload_fn fn, void *ctx);
+
+/* True once every zone has been handed over by gk_zload_take. */
+bool gk_zload_done(const gk_zload_t *zl);
+
+/* Stop taking new zones: the ones being built finish; the rest are never built (nor
+ * handed over: gk_zload_done stays false). Any thread. */
+void gk_zload_cancel(gk_zload_t *zl);
+
+/* Cancel, join the threads and free everything, versions not taken included. NULL is
+ * ignored. */
+void gk_zload_free(gk_zload_t *zl);

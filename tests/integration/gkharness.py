@@ -103,6 +103,7 @@ class Server:
 		self.name, self.argv, self.workdir, self.port = name, argv, workdir, port
 		self.logpath = logpath
 		self.logf = open(logpath, "ab")
+		self.log_off = self.logf.tell()  # the log is appended to: this run's part starts here
 		self.proc = subprocess.Popen(argv, cwd=workdir, stdout=self.logf, stderr=subprocess.STDOUT,
 					     stdin=subprocess.DEVNULL, start_new_session=True, env=env)
 		self.pid = self.proc.pid
@@ -111,14 +112,20 @@ class Server:
 	def alive(self):
 		return self.proc.poll() is None
 
-	def log_text(self):
+	def log_text(self, since_start=False):
+		"""The log; since_start: only what this run wrote (the file is appended to)."""
 		if not self.logf.closed:  # stop() closes it
 			self.logf.flush()
 		with open(self.logpath, "rb") as f:
+			if since_start:
+				f.seek(self.log_off)
 			return f.read().decode("utf-8", "replace")
 
 	def wait_ready(self, zone="example.cn", timeout=10.0):
-		"""Wait until an SOA query for zone is answered over UDP and TCP."""
+		"""Wait until an SOA query for zone is answered over UDP and TCP; for gatekeeperd,
+		also until its zones are loaded (until then they answer SERVFAIL): the log's
+		readiness line, or with nothing in the log (it goes to the journal) zone's answer
+		other than SERVFAIL."""
 		deadline = time.time() + timeout
 		q = dns.message.make_query(zone, "SOA")
 		last = None
@@ -127,8 +134,13 @@ class Server:
 				raise RuntimeError("%s exited early (rc %s); log:\n%s" %
 						   (self.name, self.proc.returncode, self.log_text()))
 			try:
-				dns.query.udp(q, "127.0.0.1", port=self.port, timeout=0.3)
+				r = dns.query.udp(q, "127.0.0.1", port=self.port, timeout=0.3)
 				dns.query.tcp(q, "127.0.0.1", port=self.port, timeout=0.5)
+				if self.name.startswith("gatekeeperd"):
+					log = self.log_text(since_start=True)
+					if "ready: loaded" not in log and (log.strip() or
+									   r.rcode() == dns.rcode.SERVFAIL):
+						raise RuntimeError("zones still loading")
 				return
 			except Exception as e:  # not up yet
 				last = e

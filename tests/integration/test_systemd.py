@@ -11,8 +11,10 @@
 #
 # `test_systemd.py GATEKEEPERD GK-SYNC notify`: gatekeeperd with NOTIFY_SOCKET (a Python unix
 # datagram socket) and WATCHDOG_USEC, reading a filing-status replica (redis-server, feed
-# serial 7 applied with gk-sync): the messages arrive in order -- READY=1 with a STATUS=
-# naming the zones and the registry serial (so after the replica's first load), WATCHDOG=1
+# serial 7 applied with gk-sync) and 3,000 more zones: the messages arrive in order --
+# STATUS= lines saying how the zones load, READY=1 once they all are (the log's readiness
+# line is there) with a STATUS= naming the zones and the registry serial (so after the
+# replica's first load), WATCHDOG=1
 # repeatedly, RELOADING=1 then READY=1 around a SIGHUP, STOPPING=1 on SIGTERM.
 #
 # `test_systemd.py GATEKEEPERD GK-SYNC journal`: with stderr as the journal's stream, each log
@@ -85,7 +87,14 @@ def notify(binary, gksync):
 			feed = h.Feed(gksync, tmp, redis.port)
 			feed.snapshot(7, [("example.cn", "filed")])
 			port = h.free_port()
-			conf = h.gk_config(tmp, port, extra="redis:\n  address: \"127.0.0.1:%d\"\n" % redis.port)
+			# 3,000 more zones, so that READY=1 coming before they are loaded would show
+			zf = os.path.join(tmp, "many.zone")
+			with open(zf, "w") as f:
+				f.write("$TTL 300\n@ SOA ns1.example.net. h.example.net. 1 3600 600 86400 300\n"
+					"@ NS ns1.example.net.\nwww A 192.0.2.1\n")
+			zones = list(h.ZONES) + [("m%d.example.org" % i, zf) for i in range(3000)]
+			conf = h.gk_config(tmp, port, zones=zones,
+					   extra="redis:\n  address: \"127.0.0.1:%d\"\n" % redis.port)
 			env = dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="100000")
 			env.pop("WATCHDOG_PID", None)
 			gk = h.Server("gatekeeperd", [binary, "-c", conf], tmp, port,
@@ -108,6 +117,13 @@ def notify(binary, gksync):
 				return [i for i, m in enumerate(msgs) if key in m.split("\n") and i > after]
 
 			until(lambda: has("READY=1"), "READY=1")
+			# READY=1 at readiness: every zone loaded (the log's line comes first)
+			assert "ready: loaded 3" in gk.log_text(), (msgs, gk.log_text()[-2000:])
+			early = [m for m in msgs[:has("READY=1")[0]] if m.startswith("STATUS=")]
+			# zones loading, then loaded while the filing status still loads
+			assert all(m.startswith("STATUS=loading zones: ") or
+				   m.startswith("STATUS=3004 zones, loading the filing status") for m in early), early
+			h.log("STATUS= before READY=1: %r" % early[:2])
 			ready = msgs[has("READY=1")[0]]
 			status = [l for l in ready.split("\n") if l.startswith("STATUS=")]
 			assert status and "registry serial 7" in status[0] and "zones" in status[0], ready
@@ -132,6 +148,47 @@ def notify(binary, gksync):
 			redis.stop()
 			ns.close()
 	h.log("test_systemd notify: ok")
+	notify_zones(binary)
+
+
+def notify_zones(binary):
+	"""Without a filing check READY=1 waits for the zones alone: 3,000 of them, so READY=1
+	sent before they are loaded (at the loop's first turn) would show."""
+	with h.TempDir("gk-notify-z-") as tmp:
+		path = os.path.join(tmp, "notify.sock")
+		ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+		ns.bind(path)
+		ns.settimeout(0.2)
+		zf = os.path.join(tmp, "many.zone")
+		with open(zf, "w") as f:
+			f.write("$TTL 300\n@ SOA ns1.example.net. h.example.net. 1 3600 600 86400 300\n"
+				"@ NS ns1.example.net.\nwww A 192.0.2.1\n")
+		zones = list(h.ZONES) + [("m%d.example.org" % i, zf) for i in range(3000)]
+		port = h.free_port()
+		conf = h.gk_config(tmp, port, zones=zones)
+		env = dict(os.environ, NOTIFY_SOCKET=path)
+		env.pop("WATCHDOG_USEC", None)
+		gk = h.Server("gatekeeperd", [binary, "-c", conf], tmp, port,
+			      os.path.join(tmp, "gatekeeperd.log"), env=env)
+		try:
+			msgs = []
+			deadline = time.monotonic() + 60
+			while not any(m.startswith("READY=1") for m in msgs):
+				assert gk.alive(), "gatekeeperd exited:\n" + gk.log_text()
+				assert time.monotonic() < deadline, (msgs, gk.log_text()[-2000:])
+				try:
+					msgs.append(ns.recvfrom(4096)[0].decode())
+				except socket.timeout:
+					pass
+			assert "ready: loaded %d zones" % len(zones) in gk.log_text(), \
+				(msgs, gk.log_text()[-2000:])
+			ready = [m for m in msgs if m.startswith("READY=1")][0]
+			assert "STATUS=%d zones, no filing check" % len(zones) in ready, ready
+			h.log("zones only: %r" % msgs)
+			assert gk.stop() == 0, gk.log_text()
+		finally:
+			gk.stop()
+			ns.close()
 
 
 def journal_entries(data):

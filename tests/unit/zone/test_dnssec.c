@@ -208,13 +208,44 @@ static void test_do_answers(void **state)
 	gk_zoneset_free(zs);
 }
 
+/* A signed zone's names never share the zone's NODATA template (an unsigned zone's do,
+ * compile.c): each name's DO=1 NODATA proves that name, so each keeps its own twin, and
+ * no two data names' twins share their bytes (identical bytes would be the same answer). */
+static void test_nodata_twins(void **state)
+{
+	(void)state;
+	static const char *seeds[] = {SEEDS "signed-nsec", SEEDS "signed-nsec3"};
+	for (int k = 0; k < 2; k++) {
+		gk_zoneset_t *zs = load(seeds[k]);
+		const gk_zver_t *v = ver(zs);
+		const uint8_t *seen[64];
+		size_t nseen = 0, checked = 0;
+		for (size_t i = 0; i <= v->mask; i++) {
+			const gk_node_t *n = v->table[i].node;
+			if (!n || !n->other || n->cut || n->dname || (n->flags & GK_NODE_WILD) ||
+			    !n->nrrsets || n->other->rcode != 0 || n->other->an != 0)
+				continue;
+			/* an NSEC3 owner's answers (byte for byte one another's) may share */
+			bool n3owner = gk_node_rrset(n, GK_TYPE_NSEC3) != NULL;
+			assert_ptr_not_equal(n->other, v->zone.nodata);
+			assert_non_null(n->other->sig);
+			for (size_t j = 0; !n3owner && j < nseen; j++)
+				assert_ptr_not_equal(seen[j], n->other->sig->blob);
+			if (!n3owner && nseen < 64)
+				seen[nseen++] = n->other->sig->blob;
+			checked++;
+		}
+		assert_true(checked >= 3);
+		gk_zoneset_free(zs);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_canonical_order),
-	    cmocka_unit_test(test_nsec3_hash),
-	    cmocka_unit_test(test_chains),
-	    cmocka_unit_test(test_do_answers),
+	    cmocka_unit_test(test_canonical_order), cmocka_unit_test(test_nsec3_hash),
+	    cmocka_unit_test(test_chains),          cmocka_unit_test(test_do_answers),
+	    cmocka_unit_test(test_nodata_twins),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

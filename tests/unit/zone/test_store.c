@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* tests/unit/zone/test_store.c -- the zone store: per-zone publish, replace and remove, the
  * deepest served zone for a name, reclamation of replaced versions while readers hold them,
- * index growth through tombstones, and gk_zoneset_sync's file-change detection.
+ * index growth through tombstones, gk_zoneset_sync's file-change detection, placeholders
+ * (SERVFAIL until a zone has data) and the parallel loader.
  */
 #include <setjmp.h>
 #include <stdbool.h>
@@ -18,10 +19,11 @@
 #include "zone/answer.h"
 #include "zone/internal.h"
 #include "zone/zone.h"
+#include "pkt/process.h"
 
 static char *zone_text(const char *apex, const char *addr, unsigned serial)
 {
-	static char buf[1024];
+	static char buf[4096];
 	snprintf(buf, sizeof buf,
 	         "$ORIGIN %s.\n@ 300 IN SOA ns1 hostmaster %u 7200 900 1209600 300\n"
 	         "@ 300 IN NS ns1\nns1 300 IN A 192.0.2.1\nwww 300 IN A %s\n",
@@ -347,16 +349,197 @@ static void test_sync(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* rcode and answer count of (name, A) through the packet path */
+static int ask(const gk_zoneset_t *zs, const char *name, unsigned *an)
+{
+	uint8_t q[300], out[GK_PKT_OUT_MAX];
+	memset(q, 0, sizeof q);
+	q[1] = 7;
+	q[5] = 1; /* QDCOUNT */
+	size_t l = wire(name, q + 12);
+	q[12 + l + 1] = 1; /* A */
+	q[12 + l + 3] = 1; /* IN */
+	gk_pkt_opts_t o = {.edns_udp_max = 1232};
+	gk_pkt_result_t res;
+	assert_int_equal(gk_pkt_process(zs, &o, GK_PKT_UDP, q, 12 + l + 4, out, &res),
+	                 GK_PKT_ANSWER);
+	*an = (unsigned)(out[6] << 8 | out[7]);
+	return res.rcode;
+}
+
+static gk_zver_t *placeholder(const char *name)
+{
+	gk_zver_t *v = NULL;
+	assert_int_equal(gk_zver_placeholder(&(gk_zone_spec_t){.name = name}, &v), 0);
+	assert_true(gk_zver_is_placeholder(v));
+	assert_int_equal(gk_zver_rr_count(v), 0);
+	assert_false(gk_zver_files_current(v));
+	assert_null(gk_zver_file(v));
+	return v;
+}
+
+static void test_placeholder(void **state)
+{
+	(void)state;
+	gk_zoneset_t *zs;
+	unsigned an;
+	gk_zone_hit_t h;
+	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
+	const char *cn = "$ORIGIN cn.\n@ 300 IN SOA ns1 hostmaster 1 7200 900 1209600 300\n"
+	                 "@ 300 IN NS ns1\nns1 300 IN A 192.0.2.1\n"
+	                 "alias 300 IN CNAME www.example.cn.\n";
+	gk_zone_spec_t spec = {.name = "cn", .text = cn, .text_len = strlen(cn)};
+	gk_zver_t *v;
+	char err[256];
+	assert_int_equal(gk_zver_build(&spec, NULL, &v, err, sizeof err), 0);
+	assert_int_equal(gk_zoneset_put(zs, v), 0);
+	assert_int_equal(gk_zoneset_put(zs, placeholder("example.cn")), 0);
+	assert_int_equal(gk_zoneset_put(zs, build("a.b.example.cn", "192.0.2.20", 1)), 0);
+	/* a name longer than fits inline in the version */
+	static const char *const longname =
+	    "a-rather-long-label-of-forty-characters.another-long-label-here.example.cn";
+	assert_int_equal(gk_zoneset_put(zs, placeholder(longname)), 0);
+	assert_int_equal(gk_zoneset_placeholder_count(zs), 2);
+	assert_int_equal(gk_zoneset_zone_count(zs), 4);
+	assert_string_equal(gk_zver_name(zone_of(zs, "www.example.cn")), "example.cn");
+	assert_string_equal(gk_zver_name(zone_of(zs, "x.a-rather-long-label-of-forty-characters."
+	                                             "another-long-label-here.example.cn")),
+	                    longname);
+	/* at and below the placeholder's apex: SERVFAIL; inside a loaded zone below it and in
+	 * the loaded zone above it: answers */
+	assert_int_equal(find(zs, "www.example.cn", &h), GK_ZONE_SERVFAIL);
+	assert_int_equal(find(zs, "example.cn", &h), GK_ZONE_SERVFAIL);
+	assert_int_equal(ask(zs, "www.example.cn", &an), GK_RCODE_SERVFAIL);
+	assert_int_equal(an, 0);
+	assert_int_equal(ask(zs, "nothing.here.example.cn", &an), GK_RCODE_SERVFAIL);
+	assert_int_equal(ask(zs, "www.a.b.example.cn", &an), GK_RCODE_NOERROR);
+	assert_int_equal(an, 1);
+	assert_int_equal(ask(zs, "ns1.cn", &an), GK_RCODE_NOERROR);
+	assert_int_equal(an, 1);
+	/* a CNAME chain into it stops before it (the resolver asks for the target itself) */
+	assert_int_equal(ask(zs, "alias.cn", &an), GK_RCODE_NOERROR);
+	assert_int_equal(an, 1);
+	/* the zone's data arrives: it answers */
+	assert_int_equal(gk_zoneset_put(zs, build("example.cn", "192.0.2.10", 1)), 0);
+	assert_int_equal(gk_zoneset_placeholder_count(zs), 1);
+	assert_int_equal(ask(zs, "www.example.cn", &an), GK_RCODE_NOERROR);
+	assert_int_equal(an, 1);
+	assert_int_equal(ask(zs, "alias.cn", &an), GK_RCODE_NOERROR);
+	assert_int_equal(an, 2);
+	/* and can become a placeholder again (an expired secondary) */
+	assert_int_equal(gk_zoneset_put(zs, placeholder("example.cn")), 0);
+	assert_int_equal(ask(zs, "www.example.cn", &an), GK_RCODE_SERVFAIL);
+	assert_int_equal(gk_zoneset_rr_count(zs), 4 + 4); /* cn, a.b.example.cn */
+	gk_zver_t *bad;
+	assert_int_equal(gk_zver_placeholder(&(gk_zone_spec_t){.name = "bad..name"}, &bad),
+	                 GK_EINVAL);
+	gk_zoneset_free(zs);
+}
+
+#define NLOAD 64
+static char load_text[NLOAD][4200];
+static char load_name[NLOAD][32];
+static size_t notified;
+static void on_notify(void *ctx)
+{
+	(void)ctx;
+	__atomic_fetch_add(&notified, 1, __ATOMIC_RELAXED);
+}
+
+struct took {
+	gk_zver_t *v[NLOAD];
+	int rc[NLOAD];
+	char err[NLOAD][128];
+	size_t n;
+};
+
+static void took(void *ctx, size_t i, gk_zver_t *v, int rc, const char *err)
+{
+	struct took *t = ctx;
+	assert_true(i < NLOAD);
+	assert_null(t->v[i]);
+	t->v[i] = v;
+	t->rc[i] = rc;
+	snprintf(t->err[i], sizeof t->err[i], "%s", err);
+	t->n++;
+}
+
+static void test_loader(void **state)
+{
+	(void)state;
+	gk_zone_spec_t specs[NLOAD];
+	for (int i = 0; i < NLOAD; i++) {
+		snprintf(load_name[i], sizeof load_name[i], "z%d.example", i);
+		const char *zt = zone_text(load_name[i], "192.0.2.1", 1);
+		assert_true(strlen(zt) < 4000);
+		memcpy(load_text[i], zt, strlen(zt) + 1);
+		if (i == 41) /* a broken zone: CNAME and other data */
+			strcat(load_text[i], "www 300 IN CNAME ns1\n");
+		specs[i] = (gk_zone_spec_t){
+		    .name = load_name[i], .text = load_text[i], .text_len = strlen(load_text[i])};
+	}
+	gk_zoneset_t *zs;
+	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
+	for (int i = 0; i < NLOAD; i++)
+		assert_int_equal(gk_zoneset_put(zs, placeholder(load_name[i])), 0);
+	gk_zload_t *zl;
+	struct took t = {0};
+	assert_int_equal(gk_zload_start(specs, NLOAD, NULL, 3, on_notify, NULL, &zl), 0);
+	while (gk_zload_take(zl, true, 5, took, &t) > 0) {
+		/* built or not, nothing is published until the writer puts it: SERVFAIL */
+		unsigned an;
+		assert_int_equal(ask(zs, "www.z7.example", &an), GK_RCODE_SERVFAIL);
+	}
+	assert_true(gk_zload_done(zl));
+	assert_true(notified >= 1);
+	gk_zload_free(zl);
+	assert_int_equal(t.n, NLOAD);
+	for (int i = 0; i < NLOAD; i++) {
+		if (i == 41) {
+			assert_int_equal(t.rc[i], GK_EZONE);
+			assert_non_null(strstr(t.err[i], "<text>:"));
+			continue;
+		}
+		assert_int_equal(t.rc[i], 0);
+		assert_int_equal(gk_zoneset_put(zs, t.v[i]), 0);
+	}
+	unsigned an;
+	assert_int_equal(ask(zs, "www.z7.example", &an), GK_RCODE_NOERROR);
+	assert_int_equal(ask(zs, "www.z41.example", &an), GK_RCODE_SERVFAIL);
+	assert_int_equal(gk_zoneset_placeholder_count(zs), 1);
+	gk_zoneset_free(zs);
+
+	/* cancelled: what was built is handed over or freed, never leaked */
+	assert_int_equal(gk_zload_start(specs, NLOAD, NULL, 2, NULL, NULL, &zl), 0);
+	gk_zload_cancel(zl);
+	gk_zload_free(zl);
+
+	/* gk_zoneset_build_ex: the first error in configuration order, whichever thread
+	 * finished first */
+	char err[256];
+	assert_int_equal(gk_zoneset_build(specs, NLOAD, &zs, err, sizeof err), GK_EZONE);
+	assert_non_null(strstr(err, "CNAME and other data at www.z41.example"));
+	specs[40] = specs[3]; /* configured twice, before the broken zone */
+	assert_int_equal(gk_zoneset_build(specs, NLOAD, &zs, err, sizeof err), GK_EINVAL);
+	assert_non_null(strstr(err, "zone z3.example is configured twice"));
+	specs[40] = specs[39];
+	specs[41] = specs[2]; /* only the duplicate */
+	assert_int_equal(gk_zoneset_build(specs, NLOAD, &zs, err, sizeof err), GK_EINVAL);
+}
+
+/* A secondary zone's version: its data, or (servfail) its placeholder, as src/xfr
+ * publishes one for a zone never transferred or expired. */
 static gk_zver_t *build_flags(const char *apex, bool secondary, bool servfail)
 {
 	const char *t = zone_text(apex, "192.0.2.20", 5);
-	gk_zone_spec_t spec = {.name = apex,
-	                       .text = t,
-	                       .text_len = strlen(t),
-	                       .secondary = secondary,
-	                       .servfail = servfail};
+	gk_zone_spec_t spec = {
+	    .name = apex, .text = t, .text_len = strlen(t), .secondary = secondary};
 	gk_zver_t *v = NULL;
 	char err[256];
+	if (servfail) {
+		assert_int_equal(gk_zver_placeholder(&spec, &v), 0);
+		return v;
+	}
 	if (gk_zver_build(&spec, NULL, &v, err, sizeof err) != 0)
 		fail_msg("%s: %s", apex, err);
 	return v;
@@ -385,6 +568,11 @@ static void test_secondary_versions(void **state)
 	assert_int_equal(find(zs, "www.sub.sec.cn", &h), GK_ZONE_TMPL);
 	assert_int_equal(gk_zoneset_put(zs, build_flags("sec.cn", true, false)), 0);
 	assert_int_equal(find(zs, "www.sec.cn", &h), GK_ZONE_TMPL);
+	/* a placeholder of a secondary zone is not gk_zoneset_sync's either */
+	assert_int_equal(gk_zoneset_put(zs, build_flags("sec.cn", true, true)), 0);
+	assert_int_equal(gk_zoneset_sync(zs, NULL, 0, NULL, &st, NULL, NULL), 0);
+	assert_int_equal(st.removed, 1); /* sub.sec.cn, not configured */
+	assert_int_equal(find(zs, "www.sec.cn", &h), GK_ZONE_SERVFAIL);
 	gk_zoneset_free(zs);
 }
 
@@ -395,6 +583,8 @@ int main(void)
 	    cmocka_unit_test(test_readers_hold),
 	    cmocka_unit_test(test_churn),
 	    cmocka_unit_test(test_sync),
+	    cmocka_unit_test(test_placeholder),
+	    cmocka_unit_test(test_loader),
 	    cmocka_unit_test(test_secondary_versions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/* src/zone/zver.c -- a zone version once built: read-only accessors, placeholders, free.
+ *
+ * The bottom of the zone folder's call graph: nothing here calls another file of src/zone,
+ * so the builder (build.c, compile.c), the resolver (resolve.c), the store (store.c) and
+ * the packet path's side (answer.c) all stand on it without calling each other in a
+ * circle. A placeholder is a version without data (gk_zver_placeholder): its own small
+ * allocation, an empty name table, no templates; the packet path answers SERVFAIL for it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <ldns/ldns.h>
+#include "gk/errors.h"
+#include "zone/internal.h"
+
+/* The name table of every placeholder: one empty slot (mask 0), so a lookup ends at once. */
+static gk_zslot_t no_names[1];
+
+const gk_rrset_t *gk_node_rrset(const gk_node_t *n, uint16_t type)
+{
+	for (unsigned i = 0; i < n->nrrsets; i++)
+		if (n->rrsets[i].type == type)
+			return &n->rrsets[i];
+	return NULL;
+}
+
+const gk_tmpl_t *gk_node_tmpl(const gk_node_t *n, uint16_t qtype)
+{
+	unsigned i = 0, k = n->ntmpl < GK_NODE_TKEYS ? n->ntmpl : GK_NODE_TKEYS;
+	for (; i < k; i++) /* in the node's first line */
+		if (n->tkey[i] == qtype)
+			return &n->tmpls[i];
+	for (; i < n->ntmpl; i++)
+		if (n->tmpls[i].qtype == qtype)
+			return &n->tmpls[i];
+	return n->other;
+}
+
+void gk_zver_free(gk_zver_t *v)
+{
+	if (!v)
+		return;
+	if (v->owns_memo)
+		free(v->zone.memo);
+	if (!v->arena)
+		free(v); /* a placeholder: one allocation */
+	else
+		gk_arena_free(v->arena); /* v itself lives in it */
+}
+
+const uint8_t *gk_zver_apex_wire(const gk_zver_t *v, size_t *len)
+{
+	*len = v->apex_len;
+	return gk_zver_apex(v);
+}
+
+size_t gk_zver_rr_count(const gk_zver_t *v)
+{
+	return v->nrr;
+}
+
+uint32_t gk_zver_serial(const gk_zver_t *v)
+{
+	const gk_rrset_t *soa = v->zone.soa; /* NULL in a placeholder */
+	if (soa == NULL || soa->count == 0)
+		return 0;
+	const uint8_t *p = soa->rrs[0].rdata, *end = p + soa->rrs[0].rdlen;
+	for (int i = 0; i < 2 && p < end; i++) /* MNAME, RNAME: uncompressed */
+		p += gk_dname_len(p);
+	if (end - p < 4)
+		return 0;
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+bool gk_zver_files_current(const gk_zver_t *v)
+{
+	if (!v->nfiles)
+		return false;
+	for (size_t i = 0; i < v->nfiles; i++) {
+		const gk_zfile_t *f = &v->files[i];
+		struct stat st;
+		if (stat(f->path, &st) != 0 || (uint64_t)st.st_dev != f->dev ||
+		    (uint64_t)st.st_ino != f->ino || (int64_t)st.st_size != f->size ||
+		    (int64_t)st.st_mtim.tv_sec != f->mtime_sec ||
+		    (int64_t)st.st_mtim.tv_nsec != f->mtime_nsec)
+			return false;
+	}
+	return true;
+}
+
+bool gk_zver_is_placeholder(const gk_zver_t *v)
+{
+	return gk_zver_placeholder_p(v);
+}
+
+int gk_zver_placeholder(const gk_zone_spec_t *spec, gk_zver_t **out)
+{
+	const char *name = spec->name;
+	ldns_rdf *d = NULL;
+	if (!name || ldns_str2rdf_dname(&d, name) != LDNS_STATUS_OK)
+		return GK_EINVAL;
+	ldns_dname2canonical(d);
+	size_t len = ldns_rdf_size(d), nlen = strlen(name) + 1;
+	/* the version, then the apex (when too long to sit inline) and the configured name */
+	size_t off = sizeof(gk_zver_t), size = off + (len > GK_ZVER_INLINE ? len : 0) + nlen;
+	gk_zver_t *v = aligned_alloc(_Alignof(gk_zver_t),
+	                             (size + _Alignof(gk_zver_t) - 1) & ~(_Alignof(gk_zver_t) - 1));
+	if (!v) {
+		ldns_rdf_deep_free(d);
+		return GK_ENOMEM;
+	}
+	memset(v, 0, sizeof(*v));
+	uint8_t *extra = (uint8_t *)v + off;
+	const uint8_t *apex = ldns_rdf_data(d);
+	v->table = no_names;
+	v->mask = 0; /* gk_zver_placeholder_p */
+	v->secondary = spec->secondary;
+	v->apex_len = (uint8_t)len;
+	v->apex_labels = (uint8_t)gk_dname_labels(apex);
+	if (len <= GK_ZVER_INLINE) {
+		memcpy(v->apex_short, apex, len);
+	} else {
+		memcpy(extra, apex, len);
+		v->apex_long = extra;
+		extra += len;
+	}
+	v->apex_hash = gk_dname_hash(apex, len);
+	memcpy(extra, name, nlen);
+	v->name = (const char *)extra;
+	ldns_rdf_deep_free(d);
+	*out = v;
+	return 0;
+}
+
+const char *gk_zver_name(const gk_zver_t *v)
+{
+	return v->name;
+}
+
+const char *gk_zver_file(const gk_zver_t *v)
+{
+	return v->nfiles ? v->files[0].path : NULL;
+}
