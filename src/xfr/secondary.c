@@ -52,7 +52,9 @@ struct zone {
 	uint64_t checks, transfers_axfr, transfers_ixfr, failures, backwards;
 	size_t last_bytes;
 	uint64_t last_xfr;
-	char *last_error; /* NULL while the last check succeeded */
+	enum gk_xfr_kind last_kind; /* of the last transfer (valid when last_xfr != 0) */
+	const char *asked;          /* the primary of the last check (the config's text) */
+	char *last_error;           /* NULL while the last check succeeded */
 };
 
 static void close_cb(uv_handle_t *h)
@@ -407,6 +409,7 @@ static void xfr_done(void *ctx, gk_xfr_result_t *r)
 				z->transfers_axfr++;
 			z->last_bytes = r->bytes;
 			z->last_xfr = now;
+			z->last_kind = r->kind;
 			uv_mutex_unlock(&z->s->mu);
 			z->have_data = true;
 			gk_log(GK_LOG_INFO,
@@ -515,6 +518,7 @@ static void check(struct zone *z)
 	s->active++;
 	uv_mutex_lock(&s->mu);
 	z->checks++;
+	z->asked = p->text;
 	uv_mutex_unlock(&s->mu);
 	int rc = gk_xfr_start(&s->loop, &req, soa_done, z);
 	if (rc != 0) {
@@ -836,18 +840,69 @@ int gk_secondary_start(gk_secondary_t *s)
 
 int gk_secondary_refresh(gk_secondary_t *s, const char *name)
 {
-	gk_tsig_key_t probe;
-	struct zone key = {.apex = probe.name}, *kp = &key;
-	if (gk_tsig_key_init(&probe, name, "hmac-sha256", "AAAA") != 0)
+	long i = gk_secondary_find(s, name);
+	if (i < 0)
 		return GK_ENOENT;
-	key.apex_len = probe.name_len;
-	struct zone **hit = bsearch(&kp, s->by_apex, s->n, sizeof(*s->by_apex), cmp_apex);
-	if (!hit)
-		return GK_ENOENT;
-	if (!ring_push(s, (uint32_t)(*hit - s->zones)))
+	if (!ring_push(s, (uint32_t)i))
 		return GK_EAGAIN;
 	uv_async_send(&s->wake);
 	return 0;
+}
+
+static void iso_time(char *buf, size_t cap, uint64_t ms)
+{
+	if (ms == 0) {
+		snprintf(buf, cap, "-");
+		return;
+	}
+	time_t t = (time_t)(ms / 1000u);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+size_t gk_secondary_count(const gk_secondary_t *s)
+{
+	return s ? s->n : 0;
+}
+
+const char *gk_secondary_status_at(gk_secondary_t *s, size_t i, char *buf, size_t cap)
+{
+	struct zone *z = &s->zones[i];
+	char serial[16] = "-", last[32], xfr[96] = "-", next[32], exp[32], when[32];
+	uv_mutex_lock(&s->mu);
+	bool have = z->last_ok != 0 || z->last_xfr != 0 || z->expire_at != 0;
+	if (have)
+		snprintf(serial, sizeof(serial), "%u", z->serial);
+	iso_time(last, sizeof(last), z->last_ok);
+	if (z->last_xfr) {
+		iso_time(when, sizeof(when), z->last_xfr);
+		snprintf(xfr, sizeof(xfr), "%s,%zu,%s",
+		         z->last_kind == GK_XFR_IXFR ? "ixfr" : "axfr", z->last_bytes, when);
+	}
+	iso_time(next, sizeof(next), z->next_check);
+	iso_time(exp, sizeof(exp), have ? z->expire_at : 0);
+	snprintf(buf, cap,
+	         "primary=%s serial=%s last_refresh=%s last_transfer=%s next_refresh=%s "
+	         "expire=%s%s checks=%llu failures=%llu last_error=%s",
+	         z->asked ? z->asked : z->conf->primaries[0].text, serial, last, xfr, next, exp,
+	         z->expired ? " expired" : "", (unsigned long long)z->checks,
+	         (unsigned long long)z->failures, z->last_error ? z->last_error : "-");
+	uv_mutex_unlock(&s->mu);
+	return z->name;
+}
+
+long gk_secondary_find(gk_secondary_t *s, const char *name)
+{
+	if (s == NULL)
+		return -1;
+	gk_tsig_key_t probe;
+	struct zone key = {.apex = probe.name}, *kp = &key;
+	if (gk_tsig_key_init(&probe, name, "hmac-sha256", "AAAA") != 0)
+		return -1;
+	key.apex_len = probe.name_len;
+	struct zone **hit = bsearch(&kp, s->by_apex, s->n, sizeof(*s->by_apex), cmp_apex);
+	return hit ? (long)(*hit - s->zones) : -1;
 }
 
 static void label(FILE *f, const char *s)
