@@ -15,6 +15,7 @@
 #   7. NSD stopped: the zone (expire 6 s) answers SERVFAIL after retries; NSD back: served.
 #   2b. The control channel: zone status (primary, serial, last transfer, timers, last
 #      error; every secondary in the listing) and zone refresh (an SOA check is made).
+#   2c. SIGHUP with a changed secondary section: logged as needing a restart.
 #   8. Shutdown with an SOA check in flight (Knot frozen): clean exit; restart with every
 #      primary stopped: the persisted zones are served at once.
 #
@@ -299,6 +300,19 @@ def main(argv):
 		st = control(gtmp, "zone refresh other.cn")
 		check("zone refresh of a zone that is not a secondary: error",
 		      st == ["error zone other.cn is not a secondary zone"], st)
+
+		# 2c. SIGHUP with a changed secondary section: a restart is needed, said so
+		conf_path = gk_conf(gtmp, port, mport, knot.port, nsd.port)
+		with open(conf_path) as f:
+			text = f.read()
+		with open(conf_path, "w") as f:
+			f.write(text.replace("timeout_ms: 1000", "timeout_ms: 1500"))
+		gk.signal(1)
+		wait_for("SIGHUP with a changed secondary section: restart needed, logged",
+			 lambda: "secondary settings changed: take effect after restart" in gk.log_text(),
+			 True)
+		check("k.cn still served after the reload", serial_of(port, "k.cn") == 11)
+		gk_conf(gtmp, port, mport, knot.port, nsd.port)
 
 		# 3. NSD change + NOTIFY (NSD 4.6 reloads on SIGHUP and notifies)
 		with open(os.path.join(ntmp, "nsdz", "n.cn.zone"), "w") as f:
