@@ -30,6 +30,7 @@
 #include "xfr/internal.h"
 
 #define RING         4096u /* NOTIFYs queued between two turns of the transfer loop */
+#define TSIG_SLOTS   64u   /* TSIG contexts made in advance for signed NOTIFYs */
 #define HEADER_MAGIC "; gatekeeper secondary zone "
 
 struct zone {
@@ -72,6 +73,13 @@ struct cell {
 	uint32_t zi;
 };
 
+/* A TSIG context for the query threads, claimed for one NOTIFY (busy set) and handed
+ * back after its answer is signed: no OpenSSL fetch or context allocation there. */
+struct tslot {
+	atomic_flag busy;
+	gk_tsig_ctx_t *ctx;
+};
+
 struct gk_secondary {
 	uv_loop_t *main;
 	gk_zoneset_t *zs;
@@ -98,6 +106,8 @@ struct gk_secondary {
 	_Atomic size_t tail;
 	size_t head;
 	_Atomic uint64_t notify_ok, notify_refused, notify_dropped;
+	struct tslot *tsig; /* TSIG_SLOTS of them when a key is configured, else NULL */
+	_Atomic size_t tsig_next;
 };
 
 static uint64_t now_ms(void)
@@ -620,6 +630,19 @@ static bool ring_push(gk_secondary_t *s, uint32_t zi)
 	}
 }
 
+static struct tslot *tsig_claim(gk_secondary_t *s)
+{
+	if (s->tsig == NULL)
+		return NULL;
+	size_t start = atomic_fetch_add_explicit(&s->tsig_next, 1, memory_order_relaxed);
+	for (size_t i = 0; i < TSIG_SLOTS; i++) {
+		struct tslot *t = &s->tsig[(start + i) % TSIG_SLOTS];
+		if (!atomic_flag_test_and_set_explicit(&t->busy, memory_order_acquire))
+			return t;
+	}
+	return NULL;
+}
+
 void gk_secondary_notify(gk_secondary_t *s, const uint8_t *msg, size_t len,
                          const struct sockaddr *from, uint8_t *out, size_t cap, size_t *outlen)
 {
@@ -660,10 +683,19 @@ void gk_secondary_notify(gk_secondary_t *s, const uint8_t *msg, size_t len,
 				p = &(*hit)->conf->primaries[i];
 	}
 	gk_tsig_ctx_t *tc = NULL;
+	struct tslot *slot = NULL;
 	if (p && p->key) {
+		slot = tsig_claim(s);
+		if (slot == NULL) {
+			/* as many threads as slots are verifying: no answer, the primary
+			 * sends it again */
+			atomic_fetch_add(&s->notify_dropped, 1);
+			return;
+		}
+		tc = slot->ctx;
+		gk_tsig_ctx_reset(tc, p->key);
 		/* signed with the primary's key, in time: else refused like a stranger */
-		if (gk_tsig_ctx_new(p->key, &tc) != 0 ||
-		    gk_tsig_verify(tc, msg, len, (uint64_t)time(NULL), NULL) != GK_TSIG_NOERROR)
+		if (gk_tsig_verify(tc, msg, len, (uint64_t)time(NULL), NULL) != GK_TSIG_NOERROR)
 			p = NULL;
 	}
 	if (p) {
@@ -686,7 +718,8 @@ void gk_secondary_notify(gk_secondary_t *s, const uint8_t *msg, size_t len,
 	*outlen = qend;
 	if (p && tc && gk_tsig_sign(tc, out, outlen, cap, (uint64_t)time(NULL), 0) != 0)
 		*outlen = qend;
-	gk_tsig_ctx_free(tc);
+	if (slot)
+		atomic_flag_clear_explicit(&slot->busy, memory_order_release);
 }
 
 /* ---- life cycle (main thread) --------------------------------------------------------- */
@@ -797,6 +830,26 @@ int gk_secondary_create(uv_loop_t *main, gk_zoneset_t *zs, const gk_xfr_conf_t *
 		free(s->by_apex);
 		free(s);
 		return GK_ENOMEM;
+	}
+	if (conf->n_keys > 0) {
+		s->tsig = calloc(TSIG_SLOTS, sizeof(*s->tsig));
+		for (size_t i = 0; s->tsig && i < TSIG_SLOTS; i++) {
+			atomic_flag_clear(&s->tsig[i].busy);
+			if (gk_tsig_ctx_new(&conf->keys[0], &s->tsig[i].ctx) != 0) {
+				for (size_t k = 0; k < i; k++)
+					gk_tsig_ctx_free(s->tsig[k].ctx);
+				free(s->tsig);
+				s->tsig = NULL;
+			}
+		}
+		if (s->tsig == NULL) {
+			uv_mutex_destroy(&s->mu);
+			free(s->zones);
+			free(s->by_apex);
+			free(s);
+			snprintf(err, errlen, "secondary: out of memory");
+			return GK_ENOMEM;
+		}
 	}
 	int rc = uv_loop_init(&s->loop);
 	s->loop_ready = rc == 0;
@@ -998,6 +1051,9 @@ static void free_main(uv_handle_t *h)
 		free(s->zones[i].path);
 		free(s->zones[i].last_error);
 	}
+	for (size_t i = 0; s->tsig && i < TSIG_SLOTS; i++)
+		gk_tsig_ctx_free(s->tsig[i].ctx);
+	free(s->tsig);
 	free(s->zones);
 	free(s->by_apex);
 	free(s);

@@ -49,7 +49,10 @@ GK_MUST_CHECK int gk_secondary_start(gk_secondary_t *s);
 
 /* Answer a NOTIFY request msg[0..len) (opcode NOTIFY, QR clear) from from: the response
  * goes to out (cap octets), its length to *outlen (0: send nothing). Any thread, lock-free,
- * never blocks; allocates only to check a TSIG signature. */
+ * never blocks. A signed NOTIFY is checked and its answer signed with one of 64 TSIG
+ * contexts made at creation (no OpenSSL fetch or context allocation here; OpenSSL 3.0's
+ * HMAC still allocates its digest state internally); when all 64 are in use at once the
+ * NOTIFY is dropped unanswered (counted; the primary sends it again). */
 void gk_secondary_notify(gk_secondary_t *s, const uint8_t *msg, size_t len,
                          const struct sockaddr *from, uint8_t *out, size_t cap, size_t *outlen);
 
