@@ -30,6 +30,7 @@
 # Usage: test_differential.py GATEKEEPERD GK_SYNC   (or "nsd" to diff NSD against itself)
 #        GK_DIFF_ONLY=substring restricts the corpus; GK_DIFF_VERBOSE=1 prints every answer.
 import os
+import re
 import struct
 import sys
 import time
@@ -531,19 +532,21 @@ def filing_setup(tmp, gkbin, gksync):
 	return redis, gk
 
 
-def transfer_setup(tmp, binary):
-	"""An NSD primary of every fixture zone and gatekeeperd as its secondary, started once
-	every zone is served by transfer (SOA answered with the primary's serial)."""
+def transfer_setup(tmp, binary, zonedir=h.ZONEDIR, zones=ALL_ZONES):
+	"""An NSD primary of zones (every fixture zone by default) and gatekeeperd as its
+	secondary, started once every zone is served by transfer (SOA answered with the
+	primary's serial)."""
 	ptmp, gtmp = os.path.join(tmp, "primary"), os.path.join(tmp, "secondary")
 	for d in (ptmp, gtmp):
 		os.mkdir(d)
 	for attempt in range(3):
 		pport = h.free_port()
-		conf = h.nsd_config(ptmp, pport, zones=ALL_ZONES)
+		conf = h.nsd_config(ptmp, pport, zonedir=zonedir, zones=zones)
 		with open(conf) as f:
 			text = f.read()
 		with open(conf, "w") as f:
-			f.write(text.replace('.zone"\n', '.zone"\n\tprovide-xfr: 127.0.0.1 NOKEY\n'))
+			f.write(re.sub(r'(\tzonefile: "[^"]*"\n)', r'\1\tprovide-xfr: 127.0.0.1 NOKEY\n',
+				       text))
 		primary = h.Server("nsd", [h.NSD, "-d", "-c", conf], ptmp, pport,
 				   os.path.join(ptmp, "nsd.log"))
 		try:
@@ -554,15 +557,15 @@ def transfer_setup(tmp, binary):
 			if attempt == 2:
 				raise
 	sec = ["secondary:", "  directory: %s" % os.path.join(gtmp, "zones"), "  zones:"]
-	sec += ["    - {name: %s, primaries: [\"127.0.0.1:%d\"]}" % (z, pport) for z, _ in ALL_ZONES]
+	sec += ["    - {name: %s, primaries: [\"127.0.0.1:%d\"]}" % (z, pport) for z, _ in zones]
 	gk = h.start_gk(binary, gtmp, zones=[], ready=False, extra="\n".join(sec) + "\n")
 	want = {}
-	for z, _ in ALL_ZONES:
+	for z, _ in zones:
 		r = dns.query.udp(dns.message.make_query(z, "SOA"), "127.0.0.1", port=primary.port,
 				  timeout=2.0)
 		want[z] = r.answer[0][0].serial if r.answer else None
 	deadline = time.monotonic() + 30.0  # a bound for failure only: each zone ends the wait
-	for z, _ in ALL_ZONES:
+	for z, _ in zones:
 		while True:
 			try:
 				r = dns.query.udp(dns.message.make_query(z, "SOA"), "127.0.0.1",
