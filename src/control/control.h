@@ -35,6 +35,7 @@ enum gk_control_op {
 	GK_CONTROL_RELOAD,       /* reload */
 	GK_CONTROL_STATS,        /* stats */
 	GK_CONTROL_LOGLEVEL,     /* loglevel LEVEL */
+	GK_CONTROL_ZONE_REFRESH, /* zone refresh NAME (a secondary zone) */
 };
 
 /* A parsed request. Strings are NUL-terminated copies. */

@@ -68,7 +68,7 @@ int gk_control_parse(const char *line, size_t len, gk_control_cmd_t *cmd, char *
 	}
 	if (word_is(w[0], wl[0], "zone")) {
 		if (n < 2) {
-			snprintf(err, errlen, "usage: zone add|remove|reload|status ...");
+			snprintf(err, errlen, "usage: zone add|remove|reload|status|refresh ...");
 			return GK_ESYNTAX;
 		}
 		if (word_is(w[1], wl[1], "add")) {
@@ -87,19 +87,22 @@ int gk_control_parse(const char *line, size_t len, gk_control_cmd_t *cmd, char *
 			cmd->file[wl[3]] = '\0';
 			return 0;
 		}
-		if (word_is(w[1], wl[1], "remove")) {
+		bool rm = word_is(w[1], wl[1], "remove"), rf = word_is(w[1], wl[1], "refresh");
+		if (rm || rf) {
 			if (n != 3) {
-				snprintf(err, errlen, "usage: zone remove NAME");
+				snprintf(err, errlen, "usage: zone %s NAME",
+				         rm ? "remove" : "refresh");
 				return GK_ESYNTAX;
 			}
-			cmd->op = GK_CONTROL_ZONE_REMOVE;
+			cmd->op = rm ? GK_CONTROL_ZONE_REMOVE : GK_CONTROL_ZONE_REFRESH;
 			return take_name(cmd, w[2], wl[2], err, errlen);
 		}
 		bool rl = word_is(w[1], wl[1], "reload"), st = word_is(w[1], wl[1], "status");
 		if (!rl && !st)
 			return bad(
 			    err, errlen,
-			    "unknown zone command '%s' (expected add, remove, reload, status)",
+			    "unknown zone command '%s' (expected add, remove, reload, status, "
+			    "refresh)",
 			    w[1], wl[1]);
 		if (n > 3) {
 			snprintf(err, errlen, "usage: zone %s [NAME]", rl ? "reload" : "status");

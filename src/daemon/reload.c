@@ -105,6 +105,9 @@ static void report_restart_only(const gk_config_t *boot, const gk_config_t *next
 	    !same_dnstap(&boot->dnstap, &next->dnstap))
 		gk_log(GK_LOG_WARN, "reload: metrics or dnstap settings changed: take effect after "
 		                    "restart");
+	if (!gk_xfr_conf_equal(boot->secondary, next->secondary))
+		gk_log(GK_LOG_WARN, "reload: secondary settings changed: take effect after restart "
+		                    "(the secondary zones keep the settings they started with)");
 }
 
 /* The store now serves cfg's zones: cfg becomes the current config (the catalogue borrows

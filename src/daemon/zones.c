@@ -593,13 +593,24 @@ static void status_line(gk_server_t *s, gk_control_req_t *req, const struct zent
 	                 state, e->busy ? " busy" : "", e->err ? e->err : "-");
 }
 
+/* A secondary zone (xfr/secondary.h): its transfer state after the served version's. */
+static void sec_status_line(gk_server_t *s, gk_control_req_t *req, size_t i)
+{
+	char st[1024];
+	const char *name = gk_secondary_status_at(s->sec, i, st, sizeof(st));
+	const gk_zver_t *v = current(s, name);
+	gk_control_reply(req, "ok zone %s source=secondary records=%zu %s", name,
+	                 v ? gk_zver_rr_count(v) : 0, st);
+}
+
 /* Listing every zone: STATUS_CHUNK lines per write, so a million zones never sit in one
- * buffer. The listing stops if the catalogue is rebuilt (a reload) in between. */
+ * buffer. The listing stops if the catalogue is rebuilt (a reload) in between. The
+ * secondary zones follow the catalogue's (their set is fixed while the server runs). */
 #define STATUS_CHUNK 2000
 
 struct listing {
 	gk_server_t *s;
-	size_t next;
+	size_t next, sec_next;
 	uint64_t gen;
 };
 
@@ -623,6 +634,14 @@ static void status_more(void *ctx, gk_control_req_t *req)
 		}
 		status_line(s, req, &z->e[l->next]);
 	}
+	for (size_t sent = 0; l->sec_next < gk_secondary_count(s->sec); l->sec_next++) {
+		if (sent++ == STATUS_CHUNK) {
+			if (gk_control_flush(req, status_more, l))
+				return;
+			goto end;
+		}
+		sec_status_line(s, req, l->sec_next);
+	}
 	gk_control_reply(req, "ok zones %zu served, %zu records", gk_zoneset_zone_count(s->zs),
 	                 gk_zoneset_rr_count(s->zs));
 end:
@@ -644,11 +663,26 @@ static void zone_status(gk_server_t *s, gk_control_req_t *req, const gk_control_
 		status_more(l, req);
 		return;
 	}
-	long i = zcat_find(z, cmd->name);
-	if (i < 0)
-		gk_control_reply(req, "error zone %s is not configured", cmd->name);
-	else
+	long i = zcat_find(z, cmd->name), si;
+	if (i >= 0)
 		status_line(s, req, &z->e[i]);
+	else if ((si = gk_secondary_find(s->sec, cmd->name)) >= 0)
+		sec_status_line(s, req, (size_t)si);
+	else
+		gk_control_reply(req, "error zone %s is not configured", cmd->name);
+	gk_control_done(req);
+}
+
+static void zone_refresh(gk_server_t *s, gk_control_req_t *req, const gk_control_cmd_t *cmd)
+{
+	int rc = s->sec ? gk_secondary_refresh(s->sec, cmd->name) : GK_ENOENT;
+	if (rc == 0)
+		gk_control_reply(req, "ok zone %s: SOA check queued", cmd->name);
+	else if (rc == GK_EAGAIN)
+		gk_control_reply(req, "error zone %s: the check queue is full, try again",
+		                 cmd->name);
+	else
+		gk_control_reply(req, "error zone %s is not a secondary zone", cmd->name);
 	gk_control_done(req);
 }
 
@@ -747,6 +781,9 @@ static void on_request(void *ctx, gk_control_req_t *req, const gk_control_cmd_t 
 		break;
 	case GK_CONTROL_ZONE_STATUS:
 		zone_status(s, req, cmd);
+		return;
+	case GK_CONTROL_ZONE_REFRESH:
+		zone_refresh(s, req, cmd);
 		return;
 	case GK_CONTROL_RELOAD:
 		if (s->zone_builds)

@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -429,4 +430,41 @@ void gk_xfr_conf_free(gk_xfr_conf_t *x)
 	free(x->keys);
 	free(x->directory);
 	free(x);
+}
+
+static bool same_key(const gk_tsig_key_t *a, const gk_tsig_key_t *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return a->name_len == b->name_len && !memcmp(a->name, b->name, a->name_len) &&
+	       a->alg == b->alg && a->secret_len == b->secret_len &&
+	       !memcmp(a->secret, b->secret, a->secret_len);
+}
+
+bool gk_xfr_conf_equal(const gk_xfr_conf_t *a, const gk_xfr_conf_t *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	if (strcmp(a->directory, b->directory) || a->timeout_ms != b->timeout_ms ||
+	    a->max_transfers != b->max_transfers || a->max_zone_bytes != b->max_zone_bytes ||
+	    a->max_zone_records != b->max_zone_records || a->n_keys != b->n_keys ||
+	    a->n_zones != b->n_zones)
+		return false;
+	for (size_t i = 0; i < a->n_keys; i++)
+		if (!same_key(&a->keys[i], &b->keys[i]))
+			return false;
+	for (size_t i = 0; i < a->n_zones; i++) {
+		const gk_xfr_zone_conf_t *x = &a->zones[i], *y = &b->zones[i];
+		if (strcmp(x->name, y->name) || x->n_primaries != y->n_primaries)
+			return false;
+		for (size_t k = 0; k < x->n_primaries; k++) {
+			const gk_xfr_primary_conf_t *p = &x->primaries[k], *q = &y->primaries[k];
+			size_t al = p->addr.ss_family == AF_INET ? sizeof(struct sockaddr_in)
+			                                         : sizeof(struct sockaddr_in6);
+			if (p->addr.ss_family != q->addr.ss_family ||
+			    memcmp(&p->addr, &q->addr, al) || !same_key(p->key, q->key))
+				return false;
+		}
+	}
+	return true;
 }

@@ -20,6 +20,7 @@
  * that one key; errors name the config file and line. The result is immutable. Any thread.
  */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -61,3 +62,8 @@ GK_MUST_CHECK int gk_xfr_conf_parse(const char *path, const char *dir, yaml_docu
                                     yaml_node_t *node, gk_xfr_conf_t **out, char *err,
                                     size_t errlen);
 void gk_xfr_conf_free(gk_xfr_conf_t *c);
+
+/* Whether a and b describe the same secondary zones: directory, limits, keys (name,
+ * algorithm, secret), and each zone's name and primaries (address, key) in order; the
+ * text and line numbers of the config are not compared. Two NULLs are equal. Any thread. */
+bool gk_xfr_conf_equal(const gk_xfr_conf_t *a, const gk_xfr_conf_t *b);

@@ -30,6 +30,7 @@
 #include "xfr/internal.h"
 
 #define RING         4096u /* NOTIFYs queued between two turns of the transfer loop */
+#define TSIG_SLOTS   64u   /* TSIG contexts made in advance for signed NOTIFYs */
 #define HEADER_MAGIC "; gatekeeper secondary zone "
 
 struct zone {
@@ -52,7 +53,9 @@ struct zone {
 	uint64_t checks, transfers_axfr, transfers_ixfr, failures, backwards;
 	size_t last_bytes;
 	uint64_t last_xfr;
-	char *last_error; /* NULL while the last check succeeded */
+	enum gk_xfr_kind last_kind; /* of the last transfer (valid when last_xfr != 0) */
+	const char *asked;          /* the primary of the last check (the config's text) */
+	char *last_error;           /* NULL while the last check succeeded */
 };
 
 static void close_cb(uv_handle_t *h)
@@ -68,6 +71,13 @@ struct pub {
 struct cell {
 	_Atomic size_t seq;
 	uint32_t zi;
+};
+
+/* A TSIG context for the query threads, claimed for one NOTIFY (busy set) and handed
+ * back after its answer is signed: no OpenSSL fetch or context allocation there. */
+struct tslot {
+	atomic_flag busy;
+	gk_tsig_ctx_t *ctx;
 };
 
 struct gk_secondary {
@@ -96,6 +106,8 @@ struct gk_secondary {
 	_Atomic size_t tail;
 	size_t head;
 	_Atomic uint64_t notify_ok, notify_refused, notify_dropped;
+	struct tslot *tsig; /* TSIG_SLOTS of them when a key is configured, else NULL */
+	_Atomic size_t tsig_next;
 };
 
 static uint64_t now_ms(void)
@@ -418,6 +430,7 @@ static void xfr_done(void *ctx, gk_xfr_result_t *r)
 				z->transfers_axfr++;
 			z->last_bytes = r->bytes;
 			z->last_xfr = now;
+			z->last_kind = r->kind;
 			uv_mutex_unlock(&z->s->mu);
 			z->have_data = true;
 			gk_log(GK_LOG_INFO,
@@ -526,6 +539,7 @@ static void check(struct zone *z)
 	s->active++;
 	uv_mutex_lock(&s->mu);
 	z->checks++;
+	z->asked = p->text;
 	uv_mutex_unlock(&s->mu);
 	int rc = gk_xfr_start(&s->loop, &req, soa_done, z);
 	if (rc != 0) {
@@ -627,6 +641,19 @@ static bool ring_push(gk_secondary_t *s, uint32_t zi)
 	}
 }
 
+static struct tslot *tsig_claim(gk_secondary_t *s)
+{
+	if (s->tsig == NULL)
+		return NULL;
+	size_t start = atomic_fetch_add_explicit(&s->tsig_next, 1, memory_order_relaxed);
+	for (size_t i = 0; i < TSIG_SLOTS; i++) {
+		struct tslot *t = &s->tsig[(start + i) % TSIG_SLOTS];
+		if (!atomic_flag_test_and_set_explicit(&t->busy, memory_order_acquire))
+			return t;
+	}
+	return NULL;
+}
+
 void gk_secondary_notify(gk_secondary_t *s, const uint8_t *msg, size_t len,
                          const struct sockaddr *from, uint8_t *out, size_t cap, size_t *outlen)
 {
@@ -667,10 +694,19 @@ void gk_secondary_notify(gk_secondary_t *s, const uint8_t *msg, size_t len,
 				p = &(*hit)->conf->primaries[i];
 	}
 	gk_tsig_ctx_t *tc = NULL;
+	struct tslot *slot = NULL;
 	if (p && p->key) {
+		slot = tsig_claim(s);
+		if (slot == NULL) {
+			/* as many threads as slots are verifying: no answer, the primary
+			 * sends it again */
+			atomic_fetch_add(&s->notify_dropped, 1);
+			return;
+		}
+		tc = slot->ctx;
+		gk_tsig_ctx_reset(tc, p->key);
 		/* signed with the primary's key, in time: else refused like a stranger */
-		if (gk_tsig_ctx_new(p->key, &tc) != 0 ||
-		    gk_tsig_verify(tc, msg, len, (uint64_t)time(NULL), NULL) != GK_TSIG_NOERROR)
+		if (gk_tsig_verify(tc, msg, len, (uint64_t)time(NULL), NULL) != GK_TSIG_NOERROR)
 			p = NULL;
 	}
 	if (p) {
@@ -693,7 +729,8 @@ void gk_secondary_notify(gk_secondary_t *s, const uint8_t *msg, size_t len,
 	*outlen = qend;
 	if (p && tc && gk_tsig_sign(tc, out, outlen, cap, (uint64_t)time(NULL), 0) != 0)
 		*outlen = qend;
-	gk_tsig_ctx_free(tc);
+	if (slot)
+		atomic_flag_clear_explicit(&slot->busy, memory_order_release);
 }
 
 /* ---- life cycle (main thread) --------------------------------------------------------- */
@@ -818,6 +855,26 @@ int gk_secondary_create(uv_loop_t *main, gk_zoneset_t *zs, const gk_xfr_conf_t *
 		free(s);
 		return GK_ENOMEM;
 	}
+	if (conf->n_keys > 0) {
+		s->tsig = calloc(TSIG_SLOTS, sizeof(*s->tsig));
+		for (size_t i = 0; s->tsig && i < TSIG_SLOTS; i++) {
+			atomic_flag_clear(&s->tsig[i].busy);
+			if (gk_tsig_ctx_new(&conf->keys[0], &s->tsig[i].ctx) != 0) {
+				for (size_t k = 0; k < i; k++)
+					gk_tsig_ctx_free(s->tsig[k].ctx);
+				free(s->tsig);
+				s->tsig = NULL;
+			}
+		}
+		if (s->tsig == NULL) {
+			uv_mutex_destroy(&s->mu);
+			free(s->zones);
+			free(s->by_apex);
+			free(s);
+			snprintf(err, errlen, "secondary: out of memory");
+			return GK_ENOMEM;
+		}
+	}
 	int rc = uv_loop_init(&s->loop);
 	s->loop_ready = rc == 0;
 	if (rc == 0)
@@ -860,18 +917,69 @@ int gk_secondary_start(gk_secondary_t *s)
 
 int gk_secondary_refresh(gk_secondary_t *s, const char *name)
 {
-	gk_tsig_key_t probe;
-	struct zone key = {.apex = probe.name}, *kp = &key;
-	if (gk_tsig_key_init(&probe, name, "hmac-sha256", "AAAA") != 0)
+	long i = gk_secondary_find(s, name);
+	if (i < 0)
 		return GK_ENOENT;
-	key.apex_len = probe.name_len;
-	struct zone **hit = bsearch(&kp, s->by_apex, s->n, sizeof(*s->by_apex), cmp_apex);
-	if (!hit)
-		return GK_ENOENT;
-	if (!ring_push(s, (uint32_t)(*hit - s->zones)))
+	if (!ring_push(s, (uint32_t)i))
 		return GK_EAGAIN;
 	uv_async_send(&s->wake);
 	return 0;
+}
+
+static void iso_time(char *buf, size_t cap, uint64_t ms)
+{
+	if (ms == 0) {
+		snprintf(buf, cap, "-");
+		return;
+	}
+	time_t t = (time_t)(ms / 1000u);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+size_t gk_secondary_count(const gk_secondary_t *s)
+{
+	return s ? s->n : 0;
+}
+
+const char *gk_secondary_status_at(gk_secondary_t *s, size_t i, char *buf, size_t cap)
+{
+	struct zone *z = &s->zones[i];
+	char serial[16] = "-", last[32], xfr[96] = "-", next[32], exp[32], when[32];
+	uv_mutex_lock(&s->mu);
+	bool have = z->last_ok != 0 || z->last_xfr != 0 || z->expire_at != 0;
+	if (have)
+		snprintf(serial, sizeof(serial), "%u", z->serial);
+	iso_time(last, sizeof(last), z->last_ok);
+	if (z->last_xfr) {
+		iso_time(when, sizeof(when), z->last_xfr);
+		snprintf(xfr, sizeof(xfr), "%s,%zu,%s",
+		         z->last_kind == GK_XFR_IXFR ? "ixfr" : "axfr", z->last_bytes, when);
+	}
+	iso_time(next, sizeof(next), z->next_check);
+	iso_time(exp, sizeof(exp), have ? z->expire_at : 0);
+	snprintf(buf, cap,
+	         "primary=%s serial=%s last_refresh=%s last_transfer=%s next_refresh=%s "
+	         "expire=%s%s checks=%llu failures=%llu last_error=%s",
+	         z->asked ? z->asked : z->conf->primaries[0].text, serial, last, xfr, next, exp,
+	         z->expired ? " expired" : "", (unsigned long long)z->checks,
+	         (unsigned long long)z->failures, z->last_error ? z->last_error : "-");
+	uv_mutex_unlock(&s->mu);
+	return z->name;
+}
+
+long gk_secondary_find(gk_secondary_t *s, const char *name)
+{
+	if (s == NULL)
+		return -1;
+	gk_tsig_key_t probe;
+	struct zone key = {.apex = probe.name}, *kp = &key;
+	if (gk_tsig_key_init(&probe, name, "hmac-sha256", "AAAA") != 0)
+		return -1;
+	key.apex_len = probe.name_len;
+	struct zone **hit = bsearch(&kp, s->by_apex, s->n, sizeof(*s->by_apex), cmp_apex);
+	return hit ? (long)(*hit - s->zones) : -1;
 }
 
 static void label(FILE *f, const char *s)
@@ -967,6 +1075,9 @@ static void free_main(uv_handle_t *h)
 		free(s->zones[i].path);
 		free(s->zones[i].last_error);
 	}
+	for (size_t i = 0; s->tsig && i < TSIG_SLOTS; i++)
+		gk_tsig_ctx_free(s->tsig[i].ctx);
+	free(s->tsig);
 	free(s->zones);
 	free(s->by_apex);
 	free(s);

@@ -49,12 +49,31 @@ GK_MUST_CHECK int gk_secondary_start(gk_secondary_t *s);
 
 /* Answer a NOTIFY request msg[0..len) (opcode NOTIFY, QR clear) from from: the response
  * goes to out (cap octets), its length to *outlen (0: send nothing). Any thread, lock-free,
- * never blocks; allocates only to check a TSIG signature. */
+ * never blocks. A signed NOTIFY is checked and its answer signed with one of 64 TSIG
+ * contexts made at creation (no OpenSSL fetch or context allocation here; OpenSSL 3.0's
+ * HMAC still allocates its digest state internally); when all 64 are in use at once the
+ * NOTIFY is dropped unanswered (counted; the primary sends it again). */
 void gk_secondary_notify(gk_secondary_t *s, const uint8_t *msg, size_t len,
                          const struct sockaddr *from, uint8_t *out, size_t cap, size_t *outlen);
 
-/* Force an SOA check of zone name (presentation form) now. Returns 0 or GK_ENOENT. Main. */
+/* Force an SOA check of zone name (presentation form) now: queued to the transfer thread
+ * like a NOTIFY (a check in progress is followed by another). Returns 0, GK_ENOENT (not a
+ * secondary zone) or GK_EAGAIN (the queue is full: try again). Main thread. */
 GK_MUST_CHECK int gk_secondary_refresh(gk_secondary_t *s, const char *name);
+
+/* The number of secondary zones (0 for NULL), indexed 0..n-1 for gk_secondary_status_at. */
+size_t gk_secondary_count(const gk_secondary_t *s);
+
+/* The index of secondary zone name (presentation form, any case), or -1 (also for a NULL
+ * s). Any thread. */
+long gk_secondary_find(gk_secondary_t *s, const char *name);
+
+/* Format zone i's state into buf (cap octets, truncated to fit) as blank-separated fields
+ * for `gkctl zone status` (docs/CONTROL.md): primary=ADDR (the one asked last) serial=S
+ * last_refresh=T last_transfer=KIND,OCTETS,T next_refresh=T expire=T [expired] checks=N
+ * failures=N last_error=TEXT, times in UTC ISO 8601, "-" for none; last_error is last and
+ * may hold blanks. Returns the zone's name. Main thread (reads under the state lock). */
+const char *gk_secondary_status_at(gk_secondary_t *s, size_t i, char *buf, size_t cap);
 
 /* Append the Prometheus exposition of the secondary zones (docs/METRICS.md) to f. Main. */
 void gk_secondary_metrics(gk_secondary_t *s, FILE *f);

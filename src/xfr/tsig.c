@@ -31,6 +31,7 @@ struct gk_tsig_ctx {
 	EVP_MAC *mac;
 	EVP_MAC_CTX *mctx;
 	bool open;          /* mctx initialised and fed since the last signed message */
+	int digest;         /* the gk_tsig_alg_t mctx's digest is set to, -1 none yet */
 	unsigned nmsg;      /* messages of the exchange signed or verified so far */
 	unsigned unsigned_; /* unsigned messages since the last signed one */
 	uint8_t prev[GK_TSIG_MAC_MAX];
@@ -252,6 +253,7 @@ int gk_tsig_ctx_new(const gk_tsig_key_t *key, gk_tsig_ctx_t **out)
 	if (!c)
 		return GK_ENOMEM;
 	c->key = key;
+	c->digest = -1;
 	c->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	if (c->mac)
 		c->mctx = EVP_MAC_CTX_new(c->mac);
@@ -272,6 +274,16 @@ void gk_tsig_ctx_free(gk_tsig_ctx_t *c)
 	free(c);
 }
 
+void gk_tsig_ctx_reset(gk_tsig_ctx_t *c, const gk_tsig_key_t *key)
+{
+	c->key = key;
+	c->open = false;
+	c->nmsg = 0;
+	c->unsigned_ = 0;
+	c->prev_len = 0;
+	memset(c->prev, 0, sizeof(c->prev));
+}
+
 bool gk_tsig_ctx_pending(const gk_tsig_ctx_t *c)
 {
 	return c->unsigned_ > 0;
@@ -280,12 +292,18 @@ bool gk_tsig_ctx_pending(const gk_tsig_ctx_t *c)
 /* Start the running MAC, fed with the previous MAC when the message is not a request. */
 static int mac_open(gk_tsig_ctx_t *c)
 {
+	/* the digest is named only when it changes: naming it makes the provider fetch it
+	 * again (a lookup under OpenSSL's global method store lock) */
 	OSSL_PARAM params[2];
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
 	                                             (char *)algs[c->key->alg].digest, 0);
 	params[1] = OSSL_PARAM_construct_end();
-	if (!EVP_MAC_init(c->mctx, c->key->secret, c->key->secret_len, params))
+	bool same = c->digest == (int)c->key->alg;
+	if (!EVP_MAC_init(c->mctx, c->key->secret, c->key->secret_len, same ? NULL : params)) {
+		c->digest = -1;
 		return GK_ENOMEM;
+	}
+	c->digest = (int)c->key->alg;
 	if (c->nmsg > 0 && c->prev_len > 0) {
 		uint8_t l[2] = {(uint8_t)(c->prev_len >> 8), (uint8_t)c->prev_len};
 		if (!EVP_MAC_update(c->mctx, l, 2) ||

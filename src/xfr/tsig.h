@@ -85,6 +85,13 @@ typedef struct gk_tsig_ctx gk_tsig_ctx_t;
 GK_MUST_CHECK int gk_tsig_ctx_new(const gk_tsig_key_t *key, gk_tsig_ctx_t **out);
 void gk_tsig_ctx_free(gk_tsig_ctx_t *c);
 
+/* Start a new exchange with key (borrowed) on c, keeping its OpenSSL objects: the fetch of
+ * the MAC and the allocation of its context (gk_tsig_ctx_new) are not repeated, so a
+ * context made in advance can serve a thread that must not allocate or take OpenSSL's
+ * global locks (the NOTIFY path on the query threads). Any state of the previous exchange
+ * is forgotten. */
+void gk_tsig_ctx_reset(gk_tsig_ctx_t *c, const gk_tsig_key_t *key);
+
 /* Sign msg[0..*len) in place: append a TSIG RR (time now, fudge GK_TSIG_FUDGE, error
  * field 'error', for BADTIME with the server's time as other data) and count it in ARCOUNT.
  * The first message of an exchange is signed as a request, or, after gk_tsig_verify

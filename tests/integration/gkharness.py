@@ -266,7 +266,7 @@ def gk_config(tmp, port, zonedir=ZONEDIR, zones=ZONES, workers=2, tcp_max=64, tc
 	if rate_limit is not None:
 		lines += ["rate_limit:", "  responses_per_second: %d" % rate_limit]
 	lines += [
-		"zones:",
+		"zones:" if zones else "zones: []",
 	]
 	for z, f in zones:
 		lines.append("  - name: %s" % z)

@@ -23,10 +23,14 @@
 #           DNAME chain that reaches one stops before it (the records up to there stay,
 #           NOERROR, no authority or additional records), additional records of one are
 #           left out. A public suffix itself (gd.cn's apex) is answered as NSD does.
+#   transfer gatekeeperd without the filing check, every zone taken by AXFR from a second
+#           NSD (the primary, serving the same files) instead of read from the files:
+#           every answer as the reference NSD's, as in plain mode.
 #
 # Usage: test_differential.py GATEKEEPERD GK_SYNC   (or "nsd" to diff NSD against itself)
 #        GK_DIFF_ONLY=substring restricts the corpus; GK_DIFF_VERBOSE=1 prints every answer.
 import os
+import re
 import struct
 import sys
 import time
@@ -293,8 +297,9 @@ def corpus():
 		for mode in ("udp", "udp1232", "tcp"):
 			cases.append(Case("example.cn", "SOA", mode, opcode=op, compare="noquestion"))
 	# NOTIFY: NSD implements it (RFC 1996) and REFUSEs a NOTIFY from a source outside its
-	# allow-notify ACL. gatekeeperd does not implement NOTIFY at all, so RFC 1035 s4.1.1
-	# says NOTIMP. Only ours is checked.
+	# allow-notify ACL. gatekeeperd without secondary zones does not implement NOTIFY, so
+	# RFC 1035 s4.1.1 says NOTIMP (in transfer mode the source is the zone's primary: see
+	# notify_from_primary). Only ours is checked.
 	for mode in ("udp", "udp1232", "tcp"):
 		cases.append(Case("example.cn", "SOA", mode, opcode=dns.opcode.NOTIFY, compare="none",
 				  check=want_rcode(dns.rcode.NOTIMP, dns.opcode.NOTIFY),
@@ -527,6 +532,66 @@ def filing_setup(tmp, gkbin, gksync):
 	return redis, gk
 
 
+def transfer_setup(tmp, binary, zonedir=h.ZONEDIR, zones=ALL_ZONES):
+	"""An NSD primary of zones (every fixture zone by default) and gatekeeperd as its
+	secondary, started once every zone is served by transfer (SOA answered with the
+	primary's serial)."""
+	ptmp, gtmp = os.path.join(tmp, "primary"), os.path.join(tmp, "secondary")
+	for d in (ptmp, gtmp):
+		os.mkdir(d)
+	for attempt in range(3):
+		pport = h.free_port()
+		conf = h.nsd_config(ptmp, pport, zonedir=zonedir, zones=zones)
+		with open(conf) as f:
+			text = f.read()
+		with open(conf, "w") as f:
+			f.write(re.sub(r'(\tzonefile: "[^"]*"\n)', r'\1\tprovide-xfr: 127.0.0.1 NOKEY\n',
+				       text))
+		primary = h.Server("nsd", [h.NSD, "-d", "-c", conf], ptmp, pport,
+				   os.path.join(ptmp, "nsd.log"))
+		try:
+			primary.wait_ready()
+			break
+		except RuntimeError:
+			primary.stop()
+			if attempt == 2:
+				raise
+	sec = ["secondary:", "  directory: %s" % os.path.join(gtmp, "zones"), "  zones:"]
+	sec += ["    - {name: %s, primaries: [\"127.0.0.1:%d\"]}" % (z, pport) for z, _ in zones]
+	gk = h.start_gk(binary, gtmp, zones=[], ready=False, extra="\n".join(sec) + "\n")
+	want = {}
+	for z, _ in zones:
+		r = dns.query.udp(dns.message.make_query(z, "SOA"), "127.0.0.1", port=primary.port,
+				  timeout=2.0)
+		want[z] = r.answer[0][0].serial if r.answer else None
+	deadline = time.monotonic() + 30.0  # a bound for failure only: each zone ends the wait
+	for z, _ in zones:
+		while True:
+			try:
+				r = dns.query.udp(dns.message.make_query(z, "SOA"), "127.0.0.1",
+						  port=gk.port, timeout=0.5)
+				if r.rcode() == 0 and r.answer and r.answer[0][0].serial == want[z]:
+					break
+			except (dns.exception.Timeout, OSError):
+				pass
+			if time.monotonic() > deadline or not gk.alive():
+				log = gk.log_text()
+				gk.stop()
+				primary.stop()
+				raise RuntimeError("zone %s did not arrive by transfer:\n%s" % (z, log))
+			time.sleep(0.05)
+	return primary, gk
+
+
+def notify_from_primary(ours):
+	"""Transfer mode: a NOTIFY from the primary's address for a secondary zone is answered
+	NOERROR with AA, as NSD answers one its allow-notify ACL accepts (RFC 1996 s3.7)."""
+	p = want_rcode(dns.rcode.NOERROR, dns.opcode.NOTIFY)(ours)
+	if ours is not None and not ours.flags & dns.flags.AA:
+		p.append("AA clear on a NOTIFY answer")
+	return p
+
+
 def run_mode(mode, nsd, ours, cases, verbose):
 	"""Send every case to both; returns (mismatches, problems, echo)."""
 	mismatches, problems, echo = [], [], []
@@ -556,9 +621,12 @@ def run_mode(mode, nsd, ours, cases, verbose):
 			elif case.compare == "any" and norm(Case("", compare="full"), nw) != \
 					norm(Case("", compare="full"), gw):
 				h.log("note: [%s] %s: NSD and ours picked different RRsets (allowed)" % (mode, case.label))
-			if case.check:
+			check = case.check
+			if mode == "transfer" and case.opcode == dns.opcode.NOTIFY:
+				check = notify_from_primary
+			if check:
 				gm = parse(gw)
-				for p in case.check(gm if isinstance(gm, dns.message.Message) else None):
+				for p in check(gm if isinstance(gm, dns.message.Message) else None):
 					problems.append((case, gw, "[%s] %s" % (mode, p)))
 		# the question section must echo the query's bytes (0x20 case included)
 		qb = h.question_bytes(qwire)
@@ -596,6 +664,13 @@ def main(argv):
 						    run_mode("plain", nsd, ours, cases, verbose)):
 					acc.extend(got)
 			if target != "nsd":
+				primary, gk = transfer_setup(tmp, target)
+				with primary, gk:
+					h.log("transfer mode: %s on %d, secondary of NSD on %d; %d queries" % (
+						gk.name, gk.port, primary.port, len(cases)))
+					for acc, got in zip((mismatches, problems, echo),
+							    run_mode("transfer", nsd, gk, cases, verbose)):
+						acc.extend(got)
 				redis, gk = filing_setup(ftmp, target, argv[2])
 				with redis, gk:
 					h.log("filing mode: %s on %d, redis on %d; %d queries" % (

@@ -9,6 +9,10 @@
 # of records, RRSIGs included; truncated answers on rcode and TC). Beyond NSD's answer,
 # ours must never carry CD or AD.
 #
+# Then the same zones are taken by AXFR from a second NSD (gatekeeperd as its secondary,
+# test_differential's transfer mode) and the whole corpus is compared again: a signed zone
+# that arrived by transfer is served as the primary serves it, DO=1 included.
+#
 # Usage: test_dnssec.py GATEKEEPERD   (or "nsd" to diff NSD against itself)
 #        GK_DIFF_ONLY=substring restricts the corpus; GK_DIFF_VERBOSE=1 prints every answer.
 import os
@@ -263,6 +267,14 @@ def main(argv):
 				mismatches, problems, echo = td.run_mode("plain", nsd, ours, cases, verbose)
 				if target != "nsd":
 					check_problems += expiry_metrics(mport, [z for z, _ in zones])
+			if target != "nsd":
+				primary, sec = td.transfer_setup(tmp, target, zonedir=zdir, zones=zones)
+				with primary, sec:
+					h.log("transfer: %s on %d, secondary of NSD on %d; %d queries" % (
+						sec.name, sec.port, primary.port, len(cases)))
+					for acc, got in zip((mismatches, problems, echo),
+							    td.run_mode("transfer", nsd, sec, cases, verbose)):
+						acc.extend(got)
 	for mode, case, nw, gw, a, b in mismatches:
 		keys = sorted(set(a) | set(b), key=str)
 		diff = ["%s: NSD=%r ours=%r" % (k, a.get(k), b.get(k)) for k in keys if a.get(k) != b.get(k)]

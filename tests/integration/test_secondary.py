@@ -13,6 +13,9 @@
 #   5. NSD's serial going backwards: ignored (old serial still served), logged and counted.
 #   6. AXFR and IXFR from a client: REFUSED.
 #   7. NSD stopped: the zone (expire 6 s) answers SERVFAIL after retries; NSD back: served.
+#   2b. The control channel: zone status (primary, serial, last transfer, timers, last
+#      error; every secondary in the listing) and zone refresh (an SOA check is made).
+#   2c. SIGHUP with a changed secondary section: logged as needing a restart.
 #   8. Shutdown with an SOA check in flight (Knot frozen): clean exit; restart with every
 #      primary stopped: the persisted zones are served at once.
 #
@@ -108,6 +111,31 @@ import dns.opcode  # noqa: E402
 import dns.flags  # noqa: E402
 
 
+def control(tmp, req):
+	"""One request on gatekeeperd's control channel: the answer's lines."""
+	s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+	s.settimeout(30.0)
+	s.connect(os.path.join(tmp, "control.sock"))
+	s.sendall(req.encode() + b"\n")
+	buf = b""
+	while not buf.endswith(b"\n.\n") and buf != b".\n":
+		chunk = s.recv(65536)
+		if not chunk:
+			break
+		buf += chunk
+	s.close()
+	return buf.decode().split("\n")[:-2]
+
+
+def fields(line):
+	"""The key=value fields of a zone status line (last_error takes the rest)."""
+	head, _, err = line.partition(" last_error=")
+	out = dict(w.split("=", 1) for w in head.split() if "=" in w)
+	out["last_error"] = err
+	out["expired"] = " expired" in head
+	return out
+
+
 def start_knot(tmp, gk_port, zones):
 	os.makedirs(os.path.join(tmp, "knotz"), exist_ok=True)
 	os.makedirs(os.path.join(tmp, "db"), exist_ok=True)
@@ -163,6 +191,7 @@ workers: 1
 log_level: debug
 metrics:
   listen: "127.0.0.1:%(mport)d"
+control: {socket: "%(sock)s", state_file: "%(state)s"}
 secondary:
   directory: secondary
   timeout_ms: 1000
@@ -177,7 +206,8 @@ secondary:
     - {name: ks.cn, primaries: [{address: "127.0.0.1:%(knot)d", key: "%(kname)s"}]}
     - {name: kw.cn, primaries: [{address: "127.0.0.1:%(knot)d", key: wrong-key}]}
     - {name: n.cn, primaries: ["127.0.0.1:%(nsd)d"]}
-""" % dict(port=port, mport=mport, knot=knot_port, nsd=nsd_port, kname=KEY[0], kalg=KEY[1],
+""" % dict(sock=os.path.join(tmp, "control.sock"), state=os.path.join(tmp, "zones.added"),
+	   port=port, mport=mport, knot=knot_port, nsd=nsd_port, kname=KEY[0], kalg=KEY[1],
 	   ksec=KEY[2], wrong=WRONG)
 	path = os.path.join(tmp, "gatekeeperd.yaml")
 	with open(path, "w") as f:
@@ -242,6 +272,48 @@ def main(argv):
 		subprocess.run([KNOTC, "-c", knot.conf, "zone-reload", "ks.cn"], check=True,
 			       capture_output=True)
 		wait_for("ks.cn serial 21 after Knot's signed NOTIFY", lambda: serial_of(port, "ks.cn"), 21)
+
+		# 2b. the control channel: zone status and zone refresh
+		st = control(gtmp, "zone status k.cn")
+		f = fields(st[0]) if len(st) == 1 else {}
+		check("zone status k.cn: primary, serial, last IXFR, timers, no error",
+		      st[0].startswith("ok zone k.cn source=secondary ") and
+		      f.get("primary") == "127.0.0.1:%d" % knot.port and f.get("serial") == "11" and
+		      f.get("last_transfer", "").startswith("ixfr,") and
+		      f.get("last_refresh", "-") != "-" and f.get("next_refresh", "-") != "-" and
+		      f.get("expire", "-") != "-" and f.get("last_error") == "-" and
+		      int(f.get("records", "0")) >= 55 and not f.get("expired"), st)
+		st = control(gtmp, "zone status kw.cn")
+		check("zone status kw.cn: no serial, the TSIG error",
+		      len(st) == 1 and fields(st[0]).get("serial") == "-" and
+		      ("TSIG" in st[0] or "NOTAUTH" in st[0]) and
+		      fields(st[0]).get("last_transfer") == "-", st)
+		st = control(gtmp, "zone status")
+		check("zone status lists every secondary zone, then the totals",
+		      sorted(l.split()[2] for l in st if " source=secondary " in l) ==
+		      ["k.cn", "ks.cn", "kw.cn", "n.cn"] and st[-1].startswith("ok zones "), st)
+		checks = metric(mport, 'gatekeeper_secondary_zone_checks_total{zone="n.cn"}')
+		st = control(gtmp, "zone refresh n.cn")
+		check("zone refresh n.cn: queued", st == ["ok zone n.cn: SOA check queued"], st)
+		wait_for("zone refresh n.cn: an SOA check made",
+			 lambda: (metric(mport, 'gatekeeper_secondary_zone_checks_total{zone="n.cn"}')
+				  or 0) > checks, True)
+		st = control(gtmp, "zone refresh other.cn")
+		check("zone refresh of a zone that is not a secondary: error",
+		      st == ["error zone other.cn is not a secondary zone"], st)
+
+		# 2c. SIGHUP with a changed secondary section: a restart is needed, said so
+		conf_path = gk_conf(gtmp, port, mport, knot.port, nsd.port)
+		with open(conf_path) as f:
+			text = f.read()
+		with open(conf_path, "w") as f:
+			f.write(text.replace("timeout_ms: 1000", "timeout_ms: 1500"))
+		gk.signal(1)
+		wait_for("SIGHUP with a changed secondary section: restart needed, logged",
+			 lambda: "secondary settings changed: take effect after restart" in gk.log_text(),
+			 True)
+		check("k.cn still served after the reload", serial_of(port, "k.cn") == 11)
+		gk_conf(gtmp, port, mport, knot.port, nsd.port)
 
 		# 3. NSD change + NOTIFY (NSD 4.6 reloads on SIGHUP and notifies)
 		with open(os.path.join(ntmp, "nsdz", "n.cn.zone"), "w") as f:

@@ -33,6 +33,7 @@ static void usage(FILE *f)
 	       "  status\n"
 	       "  lookup NAME [-t|--type TYPE] [--tcp] [-c gatekeeperd.conf]\n"
 	       "  zone add NAME FILE | zone remove NAME | zone reload [NAME] | zone status [NAME]\n"
+	       "  zone refresh NAME (a secondary zone: SOA check now)\n"
 	       "  reload | stats | loglevel error|warning|info|debug\n"
 	       "    (control channel: --control SOCKET, else -c CONFIG's control.socket;\n"
 	       "     exit 1 when gatekeeperd answers with an error; docs/CONTROL.md)\n"

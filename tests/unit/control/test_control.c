@@ -37,6 +37,9 @@ static void test_commands(void **state)
 	assert_int_equal(cmd.op, GK_CONTROL_ZONE_STATUS);
 	assert_int_equal(parse("zone status a.cn", err, sizeof(err)), 0);
 	assert_string_equal(cmd.name, "a.cn");
+	assert_int_equal(parse("zone refresh k.cn", err, sizeof(err)), 0);
+	assert_int_equal(cmd.op, GK_CONTROL_ZONE_REFRESH);
+	assert_string_equal(cmd.name, "k.cn");
 	assert_int_equal(parse("reload", err, sizeof(err)), 0);
 	assert_int_equal(cmd.op, GK_CONTROL_RELOAD);
 	assert_int_equal(parse("stats", err, sizeof(err)), 0);
@@ -69,6 +72,9 @@ static void test_errors(void **state)
 	expect_bad("zone reload a.cn b.cn", "usage: zone reload [NAME]");
 	expect_bad("zone status a b", "usage: zone status [NAME]");
 	expect_bad("zone purge a.cn", "unknown zone command 'purge'");
+	expect_bad("zone refresh", "usage: zone refresh NAME");
+	expect_bad("zone refresh a.cn b.cn", "usage: zone refresh NAME");
+	expect_bad("zone refresh a..cn", "not a valid zone name");
 	expect_bad("reload now", "usage: reload (no arguments)");
 	expect_bad("stats x", "usage: stats");
 	expect_bad("loglevel", "usage: loglevel");

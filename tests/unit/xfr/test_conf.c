@@ -164,11 +164,68 @@ static void test_errors(void **state)
 	             8, "also in zones");
 }
 
+/* gk_xfr_conf_equal, which the reload uses to say a restart is needed. */
+static void test_equal(void **state)
+{
+	(void)state;
+	static const char *bodies[] = {
+	    /* 0 and 1: the same settings written differently */
+	    HEAD
+	    "secondary:\n  directory: sec\n  tsig_keys:\n"
+	    "    - {name: k1, algorithm: hmac-sha256, secret: c2VjcmV0}\n"
+	    "  zones:\n    - {name: a.cn, primaries: [{address: \"192.0.2.1:53\", key: k1}]}\n",
+	    HEAD "# a comment moves the lines\nsecondary:\n  directory: sec\n  tsig_keys:\n"
+	         "    - {name: k1., algorithm: HMAC-SHA256, secret: c2VjcmV0}\n"
+	         "  templates:\n    - {id: t, primaries: [{address: \"192.0.2.1\", key: k1}]}\n"
+	         "  zones:\n    - {name: a.cn, template: t}\n",
+	    /* each differs from 0 in one setting */
+	    HEAD
+	    "secondary:\n  directory: sec\n  tsig_keys:\n"
+	    "    - {name: k1, algorithm: hmac-sha256, secret: c2VjcmV1}\n"
+	    "  zones:\n    - {name: a.cn, primaries: [{address: \"192.0.2.1:53\", key: k1}]}\n",
+	    HEAD
+	    "secondary:\n  directory: sec\n  tsig_keys:\n"
+	    "    - {name: k1, algorithm: hmac-sha256, secret: c2VjcmV0}\n"
+	    "  zones:\n    - {name: a.cn, primaries: [{address: \"192.0.2.1:54\", key: k1}]}\n",
+	    HEAD "secondary:\n  directory: sec\n  tsig_keys:\n"
+	         "    - {name: k1, algorithm: hmac-sha256, secret: c2VjcmV0}\n"
+	         "  zones:\n    - {name: a.cn, primaries: [\"192.0.2.1:53\"]}\n",
+	    HEAD "secondary:\n  directory: sec\n  tsig_keys:\n"
+	         "    - {name: k1, algorithm: hmac-sha256, secret: c2VjcmV0}\n"
+	         "  zones:\n    - {name: a.cn, primaries: [{address: \"192.0.2.1:53\", key: k1}]}\n"
+	         "    - {name: b.cn, primaries: [\"192.0.2.1:53\"]}\n",
+	    HEAD
+	    "secondary:\n  directory: sec\n  max_transfers: 2\n  tsig_keys:\n"
+	    "    - {name: k1, algorithm: hmac-sha256, secret: c2VjcmV0}\n"
+	    "  zones:\n    - {name: a.cn, primaries: [{address: \"192.0.2.1:53\", key: k1}]}\n",
+	};
+	enum { N = sizeof(bodies) / sizeof(bodies[0]) };
+	gk_config_t *cfg[N];
+	char err[512];
+	int rc;
+	for (size_t i = 0; i < N; i++) {
+		cfg[i] = load(bodies[i], err, sizeof err, &rc);
+		if (!cfg[i])
+			fail_msg("body %zu: %s", i, err);
+	}
+	assert_true(gk_xfr_conf_equal(cfg[0]->secondary, cfg[0]->secondary));
+	assert_true(gk_xfr_conf_equal(cfg[0]->secondary, cfg[1]->secondary));
+	for (size_t i = 2; i < N; i++)
+		if (gk_xfr_conf_equal(cfg[0]->secondary, cfg[i]->secondary))
+			fail_msg("body %zu compares equal to body 0", i);
+	assert_true(gk_xfr_conf_equal(NULL, NULL));
+	assert_false(gk_xfr_conf_equal(cfg[0]->secondary, NULL));
+	assert_false(gk_xfr_conf_equal(NULL, cfg[0]->secondary));
+	for (size_t i = 0; i < N; i++)
+		gk_config_free(cfg[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_good),
 	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_equal),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }
