@@ -132,15 +132,15 @@ int main(int argc, char **argv)
 	double t0 = bench_now();
 	struct build b = {0};
 	for (size_t i = 0; i < dom.n; i++)
-		if (stage_add(
+		if (gk_status_stage_add(
 		        &b.stage, dom.buf + dom.off[i], dom.len[i],
 		        gk_fs_pack(i % 7 ? GK_FS_FILED : GK_FS_REVOKED, (uint32_t)(i % 50))) != 0)
 			return 1;
-	if (build_begin(&b) != 0)
+	if (gk_status_build_begin(&b) != 0)
 		return 1;
-	while (build_step(&b))
+	while (gk_status_build_step(&b))
 		;
-	tab_install(&st->tab, &b);
+	gk_status_tab_install(&st->tab, &b);
 	double load_s = bench_now() - t0;
 	gk_status_set_ready(st);
 	size_t bytes = gk_status_table_bytes(st);

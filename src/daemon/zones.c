@@ -568,6 +568,31 @@ out:
 	gk_control_done(req);
 }
 
+/* The zone's DNSSEC state for `zone status`: "dnssec=unsigned", "dnssec=-" (no data), or
+ * "dnssec=signed sig_expire=TIME dnssec_warnings=N" (the earliest RRSIG expiration and the
+ * DNSSEC zone checks failed at load, as the metrics give them). */
+static void dnssec_field(const gk_zver_t *v, char *out, size_t len)
+{
+	int64_t exp = 0;
+	unsigned warn = 0;
+	if (v == NULL || gk_zver_is_placeholder(v)) {
+		snprintf(out, len, "dnssec=-");
+		return;
+	}
+	if (!gk_zver_dnssec(v, &exp, &warn)) {
+		snprintf(out, len, "dnssec=unsigned");
+		return;
+	}
+	char when[32] = "-";
+	if (exp > 0) {
+		time_t t = (time_t)exp;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+	snprintf(out, len, "dnssec=signed sig_expire=%s dnssec_warnings=%u", when, warn);
+}
+
 static void status_line(gk_server_t *s, gk_control_req_t *req, const struct zent *e)
 {
 	const gk_zver_t *v = current(s, e->name);
@@ -586,11 +611,13 @@ static void status_line(gk_server_t *s, gk_control_req_t *req, const struct zent
 	}
 	snprintf(where, sizeof(where), e->line ? "%s:%s:%zu" : "%s:%s", src_name[e->src], e->origin,
 	         e->line);
+	char sec[96];
+	dnssec_field(v, sec, sizeof(sec));
 	gk_control_reply(req,
 	                 "ok zone %s source=%s file=%s serial=%s records=%zu loaded=%s state=%s%s "
-	                 "last_error=%s",
+	                 "%s last_error=%s",
 	                 e->name, where, e->file, serial, v ? gk_zver_rr_count(v) : 0, loaded,
-	                 state, e->busy ? " busy" : "", e->err ? e->err : "-");
+	                 state, e->busy ? " busy" : "", sec, e->err ? e->err : "-");
 }
 
 /* A secondary zone (xfr/secondary.h): its transfer state after the served version's. */
@@ -599,8 +626,10 @@ static void sec_status_line(gk_server_t *s, gk_control_req_t *req, size_t i)
 	char st[1024];
 	const char *name = gk_secondary_status_at(s->sec, i, st, sizeof(st));
 	const gk_zver_t *v = current(s, name);
-	gk_control_reply(req, "ok zone %s source=secondary records=%zu %s", name,
-	                 v ? gk_zver_rr_count(v) : 0, st);
+	char sec[96];
+	dnssec_field(v, sec, sizeof(sec));
+	gk_control_reply(req, "ok zone %s source=secondary records=%zu %s %s", name,
+	                 v ? gk_zver_rr_count(v) : 0, sec, st);
 }
 
 /* Listing every zone: STATUS_CHUNK lines per write, so a million zones never sit in one

@@ -311,21 +311,3 @@ void gk_status_tail_begin(struct gk_status *st);
 void gk_status_tail_check(struct gk_status *st);
 int gk_status_apply_change(struct gk_status *st, const char *d, size_t dlen, const char *v,
                            size_t vlen);
-
-/* The names bench/stlook.c builds a base with; they go once it calls the gk_status_ ones. */
-static inline int stage_add(struct stage *s, const uint8_t *name, size_t len, uint32_t v)
-{
-	return gk_status_stage_add(s, name, len, v);
-}
-static inline int build_begin(struct build *b)
-{
-	return gk_status_build_begin(b);
-}
-static inline bool build_step(struct build *b)
-{
-	return gk_status_build_step(b);
-}
-static inline void tab_install(struct tab *tb, struct build *b)
-{
-	gk_status_tab_install(tb, b);
-}

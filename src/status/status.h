@@ -39,10 +39,8 @@ typedef struct gk_status gk_status_t;
 /* Beyond gk_fs_status_t: the replica cannot answer. */
 #define GK_FS_STARTING (-2) /* no full load has completed yet */
 #define GK_FS_EXPIRED  (-1) /* no Redis reply for longer than max_age_ms (the hard bound) */
-/* The former name of GK_FS_EXPIRED, kept while src/pkt/process.c still spells it so.
- * "Stale" is the soft flag (past stale_after_ms, still enforcing); "expired" the hard
+/* "Stale" is the soft flag (past stale_after_ms, still enforcing); "expired" the hard
  * bound, where lookups get the `unknown` action. */
-#define GK_FS_STALE GK_FS_EXPIRED
 
 typedef struct gk_status_conf {
 	const char *redis_host; /* IPv4/IPv6 literal or host name; NULL with redis_unix */

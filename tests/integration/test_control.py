@@ -173,7 +173,7 @@ def main(argv):
 			a = c.ask("zone status l1.test")
 			expect("zone status NAME: source list file:line, serial, records, loaded",
 			       len(a) == 1 and re.match(r"ok zone l1.test source=list:%s:2 file=\S+l1.test.zone "
-							r"serial=1 records=4 loaded=\d{4}-\d\d-\d\dT\S+Z state=loaded last_error=-$"
+							r"serial=1 records=4 loaded=\d{4}-\d\d-\d\dT\S+Z state=loaded dnssec=unsigned last_error=-$"
 							% re.escape(listf), a[0]), a)
 			a = c.ask("zone status d1.test")
 			expect("zone status of a directory zone", a and "source=dir:%s/d1.test.zone" % ddir in a[0], a)

@@ -15,7 +15,9 @@
 #
 # Usage: test_dnssec.py GATEKEEPERD   (or "nsd" to diff NSD against itself)
 #        GK_DIFF_ONLY=substring restricts the corpus; GK_DIFF_VERBOSE=1 prints every answer.
+import calendar
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -242,6 +244,38 @@ def expiry_metrics(port, zones):
 	return p
 
 
+def zone_status_dnssec(sock, zones):
+	"""`zone status NAME` through the control channel gives each signed zone's DNSSEC state
+	as the metrics do: signed, the earliest signature expiry about 30 days out, warnings."""
+	import socket
+	import time
+	p = []
+	for z in zones:
+		c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+		c.settimeout(30.0)
+		c.connect(sock)
+		c.sendall(("zone status %s\n" % z).encode())
+		buf = b""
+		while not buf.endswith(b"\n.\n"):
+			chunk = c.recv(65536)
+			if not chunk:
+				break
+			buf += chunk
+		c.close()
+		line = buf.decode().split("\n")[0]
+		m = re.search(r" dnssec=signed sig_expire=(\S+) dnssec_warnings=(\d+) ", line)
+		if not m:
+			p.append("%s: zone status has no signed DNSSEC state: %r" % (z, line))
+			continue
+		exp = calendar.timegm(time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%SZ"))
+		if not time.time() + 29 * 86400 < exp < time.time() + 31 * 86400:
+			p.append("%s: zone status sig_expire %s, want about 30 days from now" % (z, m.group(1)))
+		want = 1 if z == "bind.cn" else 0
+		if int(m.group(2)) != want:
+			p.append("%s: zone status dnssec_warnings %s, want %d" % (z, m.group(2), want))
+	return p
+
+
 def main(argv):
 	if len(argv) != 2:
 		print("usage: test_dnssec.py GATEKEEPERD | nsd")
@@ -260,13 +294,17 @@ def main(argv):
 				ours = h.start_nsd(gtmp, zonedir=zdir, zones=zones)
 			else:
 				mport = h.free_port()
+				csock = os.path.join(gtmp, "control.sock")
 				ours = h.start_gk(target, gtmp, zonedir=zdir, zones=zones,
-						  extra="metrics:\n  listen: \"127.0.0.1:%d\"\n" % mport)
+						  extra="metrics:\n  listen: \"127.0.0.1:%d\"\n"
+						  "control: {socket: %s, state_file: %s}\n" %
+						  (mport, csock, os.path.join(gtmp, "zones.state")))
 			with ours:
 				h.log("NSD on %d, %s on %d; %d queries" % (nsd.port, ours.name, ours.port, len(cases)))
 				mismatches, problems, echo = td.run_mode("plain", nsd, ours, cases, verbose)
 				if target != "nsd":
 					check_problems += expiry_metrics(mport, [z for z, _ in zones])
+					check_problems += zone_status_dnssec(csock, [z for z, _ in zones])
 			if target != "nsd":
 				primary, sec = td.transfer_setup(tmp, target, zonedir=zdir, zones=zones)
 				with primary, sec:
