@@ -24,6 +24,7 @@
 #include "redis/redis.h"
 #include "gk/discovery.h"
 #include "xfr/conf.h"
+#include "front/conf.h"
 
 struct ctx {
 	const char *path;
@@ -387,8 +388,9 @@ static int parse_tls(struct ctx *c, yaml_node_t *n)
 struct zone_seen {
 	const char *name;
 	const char *file;
+	const char *forward;
 	size_t name_line;
-	bool has_name, has_file;
+	bool has_name, has_file, has_forward;
 };
 
 static int visit_zone(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
@@ -403,7 +405,11 @@ static int visit_zone(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_
 		z->has_file = true;
 		return get_string(c, "zones.file", v, &z->file);
 	}
-	return fail(c, line_of(k), "zones: unknown key '%s' (expected name, file)", key);
+	if (strcmp(key, "forward") == 0) {
+		z->has_forward = true;
+		return get_string(c, "zones.forward", v, &z->forward);
+	}
+	return fail(c, line_of(k), "zones: unknown key '%s' (expected name, file, forward)", key);
 }
 
 /* Zone names compared as the duplicate check does: case and one trailing dot aside. */
@@ -440,6 +446,33 @@ static void check_secondary_overlap(struct ctx *c)
 	free(names);
 }
 
+/* A zone is served from a file, by transfer or forwarded: one of them. */
+static void check_forward_overlap(struct ctx *c)
+{
+	const gk_front_conf_t *fc = c->cfg->front;
+	const gk_xfr_conf_t *x = c->cfg->secondary;
+	size_t n = c->cfg->n_zones, nx = x ? x->n_zones : 0;
+	const char **names = calloc(n + nx + 1, sizeof(*names));
+	if (names == NULL) {
+		c->rc = GK_ENOMEM;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		names[i] = c->cfg->zones[i].name;
+	for (size_t i = 0; i < nx; i++)
+		names[n + i] = x->zones[i].name;
+	qsort(names, n + nx, sizeof(*names), cmp_zone_name);
+	for (size_t i = 0; i < fc->n_zones && c->rc == 0; i++) {
+		const char *k = fc->zones[i].name;
+		if (bsearch(&k, names, n + nx, sizeof(*names), cmp_zone_name) != NULL)
+			fail(c, fc->zones[i].line,
+			     "zones: '%s' is forwarded and also served from a file or by transfer "
+			     "(a zone has one source)",
+			     k);
+	}
+	free(names);
+}
+
 static char *resolve(struct ctx *c, const char *file)
 {
 	if (file[0] == '/' || c->dir[0] == '\0')
@@ -467,8 +500,19 @@ static int parse_zones(struct ctx *c, yaml_node_t *n)
 			fail(c, line_of(it), "zones: entry has no 'name'");
 			break;
 		}
+		if (z.has_file && z.has_forward) {
+			fail(c, line_of(it), "zones: entry '%s' has both 'file' and 'forward'",
+			     z.name);
+			break;
+		}
+		if (z.has_forward) {
+			if (gk_front_conf_zone_add(&c->cfg->front, z.name, z.forward, z.name_line))
+				c->rc = GK_ENOMEM;
+			continue;
+		}
 		if (!z.has_file) {
-			fail(c, line_of(it), "zones: entry '%s' has no 'file'", z.name);
+			fail(c, line_of(it), "zones: entry '%s' has no 'file' (or 'forward')",
+			     z.name);
 			break;
 		}
 		if (gk_config_zone_add(c->cfg, z.name, strlen(z.name), resolve(c, z.file),
@@ -1248,6 +1292,10 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 		                           c->errlen);
 		return rc ? (c->rc = rc) : 0;
 	}
+	if (strcmp(key, "pools") == 0) {
+		int rc = gk_front_conf_parse(c->path, c->doc, v, &cfg->front, c->err, c->errlen);
+		return rc ? (c->rc = rc) : 0;
+	}
 	if (strcmp(key, "rate_limit") == 0)
 		return walk_map(c, "rate_limit", v, visit_rrl, NULL);
 	if (strcmp(key, "proxy_protocol") == 0) {
@@ -1282,7 +1330,8 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	return fail(c, line_of(k),
 	            "unknown key '%s' (expected listen, workers, edns_udp_max, tcp, zones, "
 	            "zone_list, zones_dir, control, log_level, redis, filing, policy, metrics, "
-	            "dnstap, discovery, secondary, rate_limit, user, group, proxy_protocol, tls)",
+	            "dnstap, discovery, secondary, pools, rate_limit, user, group, "
+	            "proxy_protocol, tls)",
 	            key);
 }
 
@@ -1397,7 +1446,8 @@ int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out, ch
 		goto finish;
 	if (check_privs(&c, &seen) != 0)
 		goto finish;
-	bool has_secondary = c.cfg->secondary && c.cfg->secondary->n_zones > 0;
+	bool has_secondary = (c.cfg->secondary && c.cfg->secondary->n_zones > 0) ||
+	                     (c.cfg->front && c.cfg->front->n_zones > 0);
 	if (!seen.listen)
 		fail(&c, line_of(root), "missing required key 'listen'");
 	else if (!seen.zones && !c.cfg->zone_list && !c.cfg->zones_dir && !c.cfg->control.set &&
@@ -1412,6 +1462,9 @@ int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out, ch
 		c.rc = gk_config_zones_dups(c.cfg, err, errlen);
 	if (c.rc == 0 && c.cfg->secondary)
 		check_secondary_overlap(&c);
+	if (c.rc == 0 && c.cfg->front &&
+	    (c.rc = gk_front_conf_check(c.cfg->front, c.path, err, errlen)) == 0)
+		check_forward_overlap(&c);
 	if (c.rc == 0) {
 		gk_config_filing_t *fl = &c.cfg->filing;
 		if (!seen.filing_enforce_set)
@@ -1503,6 +1556,7 @@ void gk_config_free(gk_config_t *cfg)
 		free(cfg->tls[i].key);
 	}
 	free(cfg->tls);
+	gk_front_conf_free(cfg->front);
 	free(cfg->path);
 	free(cfg);
 }

@@ -200,6 +200,8 @@ typedef struct gk_config {
 	gk_config_metrics_t metrics;
 	gk_config_dnstap_t dnstap;
 	struct gk_xfr_conf *secondary; /* `secondary:` (src/xfr/conf.h), or NULL */
+	/* `pools:` and the zones with `forward:` (src/front/conf.h), or NULL: none */
+	struct gk_front_conf *front;
 	gk_rrl_config_t rrl;           /* rate_limit: UDP response rate limiting (rrl/rrl.h) */
 	gk_privs_t privs;              /* user:, group: who to become once sockets are open */
 	/* proxy_protocol.from: load balancers whose PROXY v2 headers are honoured (net/proxy.h) */

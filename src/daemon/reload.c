@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
+#include "front/conf.h"
 #include "common/log.h"
 #include "daemon/internal.h"
 #include "redis/redis.h"
@@ -126,6 +127,11 @@ int gk_daemon_reload(gk_server_t *s, char *err, size_t errlen)
 	gk_log(GK_LOG_INFO, "reloading %s", s->boot->path);
 	if (gk_config_load(s->boot->path, &cfg, err, errlen) != 0) {
 		gk_log(GK_LOG_ERR, "reload failed, keeping the current zones: %s", err);
+		return GK_ECONFIG;
+	}
+	if (gk_front_conf_servable(cfg->front, cfg->path, err, errlen) != 0) {
+		gk_log(GK_LOG_ERR, "reload failed, keeping the current zones: %s", err);
+		gk_config_free(cfg);
 		return GK_ECONFIG;
 	}
 	struct gk_daemon_view *v;

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <uv.h>
 #include "common/log.h"
+#include "front/conf.h"
 #include "daemon/internal.h"
 #include "daemon/zoneload.h"
 #include "gk/version.h"
@@ -28,6 +29,8 @@ int gk_server_check(const char *config_path, char *err, size_t errlen, char *sum
 {
 	gk_config_t *cfg;
 	int rc = gk_config_load(config_path, &cfg, err, errlen);
+	if (rc == 0 && (rc = gk_front_conf_servable(cfg->front, cfg->path, err, errlen)) != 0)
+		gk_config_free(cfg);
 	if (rc != 0)
 		return rc;
 	gk_zoneset_t *zs = NULL;
@@ -454,6 +457,8 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	sigaddset(&hup, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &hup, NULL);
 	int rc = gk_config_load(config_path, &s->boot, err, errlen);
+	if (rc == 0)
+		rc = gk_front_conf_servable(s->boot->front, s->boot->path, err, errlen);
 	if (rc != 0)
 		goto fail;
 	s->cur = s->boot;

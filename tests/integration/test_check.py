@@ -116,6 +116,12 @@ def main(argv):
 			 "listen: [\"127.0.0.1:%d\"]\ntcp:\n  max_connections: 10\n  idle_timout_ms: 5\n%s" % (port, zline), {4}),
 			("unknown zone key", "bad-zonekey.yaml",
 			 "listen: [\"127.0.0.1:%d\"]\nzones:\n  - name: example.cn\n    fiel: x.zone\n" % port, {4}),
+			("pool that does not exist", "bad-pool.yaml",
+			 "listen: [\"127.0.0.1:%d\"]\nzones:\n  - {name: b.cn, forward: nope}\n" % port, {3}),
+			# gatekeeperd does not relay yet: a forwarded zone is refused, not left unanswered
+			("forwarded zone", "forward.yaml",
+			 "listen: [\"127.0.0.1:%d\"]\n%s  - {name: b.cn, forward: reg}\n"
+			 "pools:\n  - {name: reg, backends: [\"127.0.0.1:53\"]}\n" % (port, zline), {5}),
 			("YAML syntax error", "bad-yaml.yaml",
 			 "listen: [\"127.0.0.1:%d\"\nworkers: 1\n%s" % (port, zline), {1, 2}),
 		]

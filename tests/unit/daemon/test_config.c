@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "daemon/config.h"
+#include "front/conf.h"
 #include "redis/redis.h"
 
 static char tmpdir[64];
@@ -476,6 +477,105 @@ static gk_config_t *load_ok(const char *body)
 	return cfg;
 }
 
+/* pools: and zones with forward: (src/front/conf.h). */
+static void test_forward_pools(void **state)
+{
+	(void)state;
+	gk_config_t *cfg = load_ok(
+	    LISTEN "zones:\n  - {name: a.cn, file: a.zone}\n  - {name: b.cn, forward: reg}\n"
+	           "  - {name: x.b.cn., forward: two}\n"
+	           "pools:\n  - name: reg\n    backends: [\"127.0.0.1:5300\", {address: "
+	           "\"[::1]:5301\", weight: 3}]\n"
+	           "  - name: two\n    backends: [\"127.0.0.2:53\"]\n    timeout_ms: 250\n"
+	           "    retries: 2\n    max_outstanding: 10\n    cache_size: 0\n    tc: pass\n"
+	           "    no_backend: servfail\n"
+	           "    check: {name: x.b.cn, interval_ms: 500, down_after: 1, up_after: 4}\n");
+	assert_int_equal(cfg->n_zones, 1);
+	const gk_front_conf_t *fc = cfg->front;
+	assert_non_null(fc);
+	assert_int_equal(fc->n_pools, 2);
+	assert_int_equal(fc->n_zones, 2);
+	const gk_front_pool_conf_t *p = &fc->pools[0];
+	assert_string_equal(p->name, "reg");
+	assert_int_equal(p->n_backends, 2);
+	assert_int_equal(p->backends[0].weight, 1);
+	assert_int_equal(p->backends[1].weight, 3);
+	assert_int_equal(p->backends[1].addr.ss_family, AF_INET6);
+	assert_string_equal(p->backends[1].name, "[::1]:5301");
+	assert_int_equal(p->timeout_ms, GK_FRONT_TIMEOUT_DEFAULT);
+	assert_int_equal(p->retries, GK_FRONT_RETRIES_DEFAULT);
+	assert_int_equal(p->cache_size, GK_FRONT_CACHE_DEFAULT);
+	assert_int_equal(p->tc, GK_FRONT_TC_RETRY_TCP);
+	assert_null(p->check_name);
+	p = &fc->pools[1];
+	assert_int_equal(p->timeout_ms, 250);
+	assert_int_equal(p->retries, 2);
+	assert_int_equal(p->health.max_outstanding, 10);
+	assert_int_equal(p->health.down_after, 1);
+	assert_int_equal(p->health.up_after, 4);
+	assert_int_equal(p->check_interval_ms, 500);
+	assert_string_equal(p->check_name, "x.b.cn");
+	assert_int_equal(p->cache_size, 0);
+	assert_int_equal(p->tc, GK_FRONT_TC_PASS);
+	assert_ptr_equal(gk_front_conf_lookup(fc, "www.B.cn"), &fc->pools[0]);
+	assert_ptr_equal(gk_front_conf_lookup(fc, "b.cn."), &fc->pools[0]);
+	assert_ptr_equal(gk_front_conf_lookup(fc, "y.x.b.cn"), &fc->pools[1]);
+	assert_ptr_equal(gk_front_conf_lookup(fc, "x.b.cn"), &fc->pools[1]);
+	assert_null(gk_front_conf_lookup(fc, "ab.cn"));
+	assert_null(gk_front_conf_lookup(fc, "a.cn"));
+	gk_config_free(cfg);
+
+	/* forwarded zones alone are enough */
+	cfg = load_ok(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n"
+	                     "pools:\n  - {name: reg, backends: [\"127.0.0.1:53\"]}\n");
+	assert_int_equal(cfg->n_zones, 0);
+	gk_config_free(cfg);
+
+#define POOL "pools:\n  - name: reg\n    backends: [\"127.0.0.1:53\"]\n"
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: nope}\n" POOL, GK_ECONFIG, 3,
+	             "no pool named 'nope'");
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg, file: b.zone}\n" POOL,
+	             GK_ECONFIG, 3, "both 'file' and 'forward'");
+	expect_error(LISTEN "zones:\n  - {name: b.cn, file: b.zone}\n  - {name: B.cn., forward: "
+	                    "reg}\n" POOL,
+	             GK_ECONFIG, 4, "also served from a file");
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n  - {name: B.cn, forward: "
+	                    "reg}\n" POOL,
+	             GK_ECONFIG, 4, "forwarded twice (first at line 3)");
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL "    tc: maybe\n",
+	             GK_ECONFIG, 7, "not one of retry-tcp, pass");
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL "    timeout_ms: 5\n",
+	             GK_ECONFIG, 7, "out of range 100..60000");
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL "    no_backend: x\n",
+	             GK_ECONFIG, 7, "not servfail");
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL "    colour: red\n",
+	             GK_ECONFIG, 7, "unknown key 'colour'");
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL
+	                    "    check: {interval_ms: 100}\n",
+	             GK_ECONFIG, 7, "missing required key 'name'");
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL
+	                    "  - name: reg\n    backends: [\"127.0.0.2:53\"]\n",
+	             GK_ECONFIG, 7, "'reg' is defined twice (first at line 5)");
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n"
+	                    "pools:\n  - name: reg\n    backends: [\"localhost:53\"]\n",
+	             GK_ECONFIG, 6, "not \"IPv4:PORT\"");
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n"
+	                    "pools:\n  - name: reg\n    backends: []\n",
+	             GK_ECONFIG, 6, "0 backends");
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n"
+	                    "pools:\n  - name: reg\n    backends: [\"127.0.0.1:53\", "
+	                    "\"127.0.0.1:53\"]\n",
+	             GK_ECONFIG, 6, "listed twice");
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n"
+	                    "pools:\n  - backends: [\"127.0.0.1:53\"]\n",
+	             GK_ECONFIG, 5, "has no 'name'");
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n"
+	                    "pools:\n  - name: reg\n    backends: [{address: \"127.0.0.1:53\", "
+	                    "weight: 0}]\n",
+	             GK_ECONFIG, 6, "out of range 1..1000");
+#undef POOL
+}
+
 static void test_filing_defaults(void **state)
 {
 	(void)state;
@@ -771,27 +871,17 @@ static void test_redis_sentinel(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),
-	    cmocka_unit_test(test_all_keys),
-	    cmocka_unit_test(test_relative_paths),
-	    cmocka_unit_test(test_missing_file),
-	    cmocka_unit_test(test_errors_top),
-	    cmocka_unit_test(test_errors_numbers),
-	    cmocka_unit_test(test_errors_depth),
-	    cmocka_unit_test(test_errors_listen),
-	    cmocka_unit_test(test_policy_section),
-	    cmocka_unit_test(test_errors_zones),
-	    cmocka_unit_test(test_rate_limit_section),
-	    cmocka_unit_test(test_user_group),
-	    cmocka_unit_test(test_proxy_protocol),
-	    cmocka_unit_test(test_tls),
-	    cmocka_unit_test(test_discovery_section),
-	    cmocka_unit_test(test_parse_addr),
-	    cmocka_unit_test(test_filing_defaults),
-	    cmocka_unit_test(test_filing_keys),
-	    cmocka_unit_test(test_filing_errors),
-	    cmocka_unit_test(test_redis_auth),
-	    cmocka_unit_test(test_redis_sentinel_auth),
+	    cmocka_unit_test(test_defaults),           cmocka_unit_test(test_all_keys),
+	    cmocka_unit_test(test_relative_paths),     cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_errors_top),         cmocka_unit_test(test_errors_numbers),
+	    cmocka_unit_test(test_errors_depth),       cmocka_unit_test(test_errors_listen),
+	    cmocka_unit_test(test_policy_section),     cmocka_unit_test(test_errors_zones),
+	    cmocka_unit_test(test_rate_limit_section), cmocka_unit_test(test_user_group),
+	    cmocka_unit_test(test_proxy_protocol),     cmocka_unit_test(test_tls),
+	    cmocka_unit_test(test_discovery_section),  cmocka_unit_test(test_parse_addr),
+	    cmocka_unit_test(test_forward_pools),      cmocka_unit_test(test_filing_defaults),
+	    cmocka_unit_test(test_filing_keys),        cmocka_unit_test(test_filing_errors),
+	    cmocka_unit_test(test_redis_auth),         cmocka_unit_test(test_redis_sentinel_auth),
 	    cmocka_unit_test(test_redis_sentinel),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, remove_dir);

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/* src/front/conf.h -- the `pools:` section of gatekeeperd's config and the forwarded zones
+ * (docs/FRONTEND.md, docs/CONFIG.md).
+ *
+ *   pools:
+ *     - name: registrar-a
+ *       backends:
+ *         - "192.0.2.1:53"                           # weight 1
+ *         - {address: "[2001:db8::1]:53", weight: 2}
+ *       timeout_ms: 1000        # one try (100..60000)
+ *       retries: 1              # tries on another backend after a timeout (0..8)
+ *       max_outstanding: 1024   # queries in flight per backend and worker (1..65535)
+ *       check: {name: example.cn, interval_ms: 1000, down_after: 3, up_after: 2}
+ *       cache_size: 65536       # packet cache entries per worker, 0: off
+ *       tc: retry-tcp           # or pass: a truncated UDP answer retried over TCP or passed on
+ *       no_backend: servfail    # no backend up: SERVFAIL at once
+ *   zones:
+ *     - {name: example.cn, forward: registrar-a}
+ *
+ * Parsed by its own functions, called by the daemon's config loader (src/daemon/config.c):
+ * gk_front_conf_parse for `pools:`, gk_front_conf_zone_add for a zones entry with `forward`,
+ * gk_front_conf_check once the whole file is read (every forwarded zone names a pool).
+ * Errors name the config file and line. The result is immutable after load. Any thread.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <yaml.h>
+
+#include "front/pool.h"
+#include "gk/errors.h"
+
+#define GK_FRONT_POOLS_MAX           64u
+#define GK_FRONT_TIMEOUT_DEFAULT     1000u
+#define GK_FRONT_RETRIES_DEFAULT     1u
+#define GK_FRONT_OUTSTANDING_DEFAULT 1024u
+#define GK_FRONT_INTERVAL_DEFAULT    1000u
+#define GK_FRONT_DOWN_AFTER_DEFAULT  3u
+#define GK_FRONT_UP_AFTER_DEFAULT    2u
+#define GK_FRONT_CACHE_DEFAULT       65536u
+
+enum gk_front_tc { GK_FRONT_TC_RETRY_TCP = 0, GK_FRONT_TC_PASS };
+enum gk_front_no_backend { GK_FRONT_NOBACKEND_SERVFAIL = 0 };
+
+typedef struct gk_front_pool_conf {
+	char *name;
+	gk_fbackend_conf_t *backends;
+	size_t n_backends;      /* 1..GK_FPOOL_BACKENDS_MAX */
+	gk_fpool_conf_t health; /* max_outstanding, down_after, up_after */
+	unsigned timeout_ms, retries;
+	char *check_name; /* the SOA query of the active check; NULL: no active check */
+	unsigned check_interval_ms;
+	unsigned cache_size; /* entries per worker; 0: no cache */
+	enum gk_front_tc tc;
+	enum gk_front_no_backend no_backend;
+	size_t line; /* of the pool entry */
+} gk_front_pool_conf_t;
+
+typedef struct gk_front_zone_conf {
+	char *name;      /* apex as written */
+	char *pool_name; /* as written */
+	size_t pool;     /* index in pools, set by gk_front_conf_check */
+	size_t line;
+} gk_front_zone_conf_t;
+
+typedef struct gk_front_conf {
+	gk_front_pool_conf_t *pools;
+	size_t n_pools;
+	gk_front_zone_conf_t *zones;
+	size_t n_zones, zones_cap;
+	size_t pools_line; /* of the pools key, 0 when absent */
+} gk_front_conf_t;
+
+/* Parse the sequence node of `pools:` in doc into *conf (allocated when NULL). path names the
+ * config file for errors. Returns 0, or GK_ECONFIG with err "FILE:LINE: message", or
+ * GK_ENOMEM. Any thread. */
+GK_MUST_CHECK int gk_front_conf_parse(const char *path, yaml_document_t *doc, yaml_node_t *node,
+                                      gk_front_conf_t **conf, char *err, size_t errlen);
+
+/* A zones entry `{name, forward: pool}` at line of the config: appended to *conf (allocated
+ * when NULL); strings copied. Returns 0 or GK_ENOMEM. */
+GK_MUST_CHECK int gk_front_conf_zone_add(gk_front_conf_t **conf, const char *name, const char *pool,
+                                         size_t line);
+
+/* Once the file is read: every forwarded zone names a pool of `pools:`; a zone forwarded
+ * twice is an error. Returns 0 or GK_ECONFIG with err naming path:line. NULL conf: 0. */
+GK_MUST_CHECK int gk_front_conf_check(gk_front_conf_t *conf, const char *path, char *err,
+                                      size_t errlen);
+
+/* The pool of the forwarded zone that holds name (the longest forwarded apex that is name or
+ * a parent of it, case-insensitive, trailing dots ignored), or NULL. Linear in zones. */
+const gk_front_pool_conf_t *gk_front_conf_lookup(const gk_front_conf_t *conf, const char *name);
+
+void gk_front_conf_free(gk_front_conf_t *conf);
+
+/* gatekeeperd does not relay to backends yet: a config with a forwarded zone is refused at
+ * start, by --check and by a reload (GK_ECONFIG, err "PATH:LINE: ..." naming the first
+ * forwarded zone) rather than leaving the zone unanswered. NULL conf or no forwarded zone: 0.
+ * Pure. */
+GK_MUST_CHECK int gk_front_conf_servable(const gk_front_conf_t *conf, const char *path, char *err,
+                                         size_t errlen);
