@@ -94,7 +94,7 @@ def gk_signal(binary):
 	"""(what, regex) of gatekeeperd's readiness line in its log."""
 	if gk_has_ready(binary):
 		return "log `ready: loaded N zones`", r"ready: loaded \d+ zones"
-	return "log `listening on`", r"listening on"
+	return "log `listening on`", r"listening on (?!/)"  # the DNS listeners, not the control socket's line
 
 
 def wait_gk_ready(t, binary, timeout):
@@ -104,7 +104,7 @@ def wait_gk_ready(t, binary, timeout):
 	what, rx = gk_signal(binary)
 	t0 = time.monotonic()
 	p = t.procs[0]
-	while not re.search(rx, p.log_text()):
+	while not re.search(rx, p.log_text(), re.M):
 		if not p.alive():
 			raise RuntimeError("%s exited before %s; see %s" % (p.label, what, p.logpath))
 		if time.monotonic() - t0 > timeout:
