@@ -275,7 +275,7 @@ def markdown(r, a, cmd, when=""):
 		 "core) started afresh for each secondary; the secondary alone on the server core: gatekeeperd with "
 		 "`secondary.zones` listing every zone with one template (catalog zones are not in gatekeeperd yet), or Knot "
 		 "3.2 (`master:` the primary, zone files written after each transfer, one UDP/TCP/background worker). "
-		 "Changes: one TXT record added to the primary's copy of a zone file with the serial + 1, `knotc zone-reload` "
+		 "Changes: one TXT record added to the primary's copy of a zone file with the serial + 1, `knotc -b zone-reload` "
 		 "(Knot keeps the difference in its journal and sends NOTIFY; the secondary takes an IXFR), one at a time; "
 		 "the time is from the reload command returning until "
 		 "the secondary answers the primary's new serial. Command: `%s`.\n" % cmd)
