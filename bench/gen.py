@@ -597,18 +597,21 @@ def write_knot_conf(manifest, path, port, workdir):
 
 
 def write_gk_conf(manifest, path, port, workers=1, redis_port=None, instance=None, log_level="warning",
-		  tcp_conns=None, policy=None):
+		  tcp_conns=None, policy=None, rate_limit=None, extra=None):
 	"""gatekeeperd config for the manifest's zones on 127.0.0.1:port; with redis_port, the
 	filing check on (unfiled and revoked refused) against that Redis; policy: the `policy:`
-	section as a dict (file, redis, operator_keys)."""
+	section as a dict (file, redis, operator_keys); rate_limit: the `rate_limit:` section as a dict
+	(default: responses_per_second 0, off); extra: more top-level lines (YAML text)."""
 	lines = [
 		"listen: [\"127.0.0.1:%d\"]" % port,
 		"workers: %d" % workers,
 		"edns_udp_max: 1232",
 		"log_level: %s" % log_level,
-		# the load comes from one address: measured without response rate limiting
-		"rate_limit:", "  responses_per_second: 0",
 	]
+	# the load comes from one address: measured without response rate limiting unless asked
+	lines.append("rate_limit:")
+	for k, v in (rate_limit or {"responses_per_second": 0}).items():
+		lines.append("  %s: %s" % (k, json.dumps(v)))
 	if tcp_conns:
 		lines += ["tcp:", "  max_connections: %d" % tcp_conns]
 	if redis_port:
@@ -618,6 +621,8 @@ def write_gk_conf(manifest, path, port, workers=1, redis_port=None, instance=Non
 		lines.append("policy:")
 		for k, v in policy.items():
 			lines.append("  %s: %s" % (k, json.dumps(v)))
+	if extra:
+		lines.append(extra.rstrip("\n"))
 	lines.append("zones:")
 	for z in manifest["zones"]:
 		lines.append("  - {name: %s, file: %s}" % (json.dumps(z["name"]), json.dumps(z["file"])))

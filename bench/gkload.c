@@ -10,9 +10,10 @@
 // -W N switches to closed loop: N queries outstanding per socket, a new one sent as each
 // answer arrives (or its predecessor times out), to find the peak rate of a server that
 // dnsperf cannot saturate. -B busy-polls instead of sleeping in ppoll (a VM's wake-up
-// latency otherwise leaves both cores partly idle and bounds the closed-loop rate). -x FILE gives the expected rcode of each line of the query file
-// (one name per line: NOERROR, NXDOMAIN, REFUSED, ...; "-" for any); answers with another
-// rcode are counted as wrong= (the first few are printed to stderr).
+// latency otherwise leaves both cores partly idle and bounds the closed-loop rate). -x FILE gives
+// the expected rcode of each line of the query file (one name per line: NOERROR, NXDOMAIN, REFUSED,
+// ...; "-" for any); answers with another rcode are counted as wrong= (the first few are printed to
+// stderr). -D sets DO=1 in the OPT record (implies -e): the queries of a DNSSEC-aware resolver.
 // Single-threaded; it is a bench tool, not part of libgk, and needs none of it.
 #include <errno.h>
 #include <getopt.h>
@@ -36,7 +37,7 @@ typedef struct {
 	uint8_t *wire;
 	uint16_t len;
 	int8_t expect; // rcode expected, -1: any
-	uint32_t line;  // line number in the query file (1-based)
+	uint32_t line; // line number in the query file (1-based)
 } query;
 
 typedef struct {
@@ -76,10 +77,13 @@ static uint64_t now_ns(void)
 
 static int qtype_code(const char *t)
 {
-	static const struct { const char *n; int c; } tab[] = {
-		{"A", 1}, {"NS", 2}, {"CNAME", 5}, {"SOA", 6}, {"PTR", 12}, {"MX", 15}, {"TXT", 16},
-		{"AAAA", 28}, {"SRV", 33}, {"DS", 43}, {"DNSKEY", 48}, {"HTTPS", 65}, {"CAA", 257},
-		{"ANY", 255},
+	static const struct {
+		const char *n;
+		int c;
+	} tab[] = {
+	    {"A", 1},       {"NS", 2},     {"CNAME", 5}, {"SOA", 6},   {"PTR", 12},
+	    {"MX", 15},     {"TXT", 16},   {"AAAA", 28}, {"SRV", 33},  {"DS", 43},
+	    {"DNSKEY", 48}, {"HTTPS", 65}, {"CAA", 257}, {"ANY", 255},
 	};
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
 		if (!strcasecmp(t, tab[i].n))
@@ -89,7 +93,7 @@ static int qtype_code(const char *t)
 	return -1;
 }
 
-// Builds the wire query (ID 0, RD=0, optional EDNS with a 1232 payload) into q.
+// Builds the wire query (ID 0, RD=0, optional EDNS with a 1232 payload; edns 2: with DO=1) into q.
 static int build(query *q, const char *name, int type, int edns)
 {
 	uint8_t b[QMAX];
@@ -116,7 +120,9 @@ static int build(query *q, const char *name, int type, int edns)
 	b[n++] = 1;
 	if (edns) {
 		b[11] = 1; // ARCOUNT
-		const uint8_t opt[11] = {0, 0, 41, 1232 >> 8, 1232 & 255, 0, 0, 0, 0, 0, 0};
+		uint8_t opt[11] = {0, 0, 41, 1232 >> 8, 1232 & 255, 0, 0, 0, 0, 0, 0};
+		if (edns == 2)
+			opt[7] = 0x80; // DO
 		memcpy(b + n, opt, sizeof(opt));
 		n += sizeof(opt);
 	}
@@ -199,7 +205,7 @@ static int load_expect(const char *path, query *qs, size_t nq)
 static void usage(void)
 {
 	fprintf(stderr, "usage: gkload -d FILE -Q QPS [-s ADDR] [-p PORT] [-l SECONDS] [-c SOCKETS]"
-			" [-t TIMEOUT_MS] [-e] [-W WINDOW] [-B] [-x EXPECTED]\n");
+	                " [-t TIMEOUT_MS] [-e] [-D] [-W WINDOW] [-B] [-x EXPECTED]\n");
 	exit(2);
 }
 
@@ -210,20 +216,46 @@ int main(int argc, char **argv)
 	double qps = 0, secs = 10;
 	int c, window = 0, busy = 0;
 	const char *xfile = NULL;
-	while ((c = getopt(argc, argv, "d:Q:s:p:l:c:t:eW:x:B")) != -1) {
+	while ((c = getopt(argc, argv, "d:Q:s:p:l:c:t:eDW:x:B")) != -1) {
 		switch (c) {
-		case 'd': file = optarg; break;
-		case 'Q': qps = atof(optarg); break;
-		case 's': addr = optarg; break;
-		case 'p': port = atoi(optarg); break;
-		case 'l': secs = atof(optarg); break;
-		case 'c': nsock = atoi(optarg); break;
-		case 't': timeout_ms = atoi(optarg); break;
-		case 'e': edns = 1; break;
-		case 'W': window = atoi(optarg); break;
-		case 'x': xfile = optarg; break;
-		case 'B': busy = 1; break;
-		default: usage();
+		case 'd':
+			file = optarg;
+			break;
+		case 'Q':
+			qps = atof(optarg);
+			break;
+		case 's':
+			addr = optarg;
+			break;
+		case 'p':
+			port = atoi(optarg);
+			break;
+		case 'l':
+			secs = atof(optarg);
+			break;
+		case 'c':
+			nsock = atoi(optarg);
+			break;
+		case 't':
+			timeout_ms = atoi(optarg);
+			break;
+		case 'e':
+			edns = edns ? edns : 1;
+			break;
+		case 'D':
+			edns = 2;
+			break;
+		case 'W':
+			window = atoi(optarg);
+			break;
+		case 'x':
+			xfile = optarg;
+			break;
+		case 'B':
+			busy = 1;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (!file || (qps <= 0 && window <= 0) || secs <= 0 || nsock < 1 || nsock > MAX_SOCKS ||
@@ -294,7 +326,8 @@ int main(int argc, char **argv)
 					s = (rr + s) % nsock;
 					want = credit[s];
 				} else {
-					uint64_t due = (uint64_t)((double)(now - t0) / interval) + 1;
+					uint64_t due =
+					    (uint64_t)((double)(now - t0) / interval) + 1;
 					if (sent >= due)
 						break;
 					s = rr;
@@ -304,34 +337,44 @@ int main(int argc, char **argv)
 				for (; k < BATCH && (uint64_t)k < want; k++) {
 					query *q = &qs[qi];
 					uint16_t id;
-					if (window) { // the next free ID (window x sockets <= NSLOTS / 2)
+					if (window) { // the next free ID (window x sockets <=
+						      // NSLOTS / 2)
 						while (slots[(uint16_t)next_id].sent_ns)
 							next_id++;
 						id = (uint16_t)next_id++;
 					} else {
 						id = (uint16_t)(sent + (uint64_t)k);
-						if (slots[id].sent_ns) { // never answered and its ID is due again
+						if (slots[id].sent_ns) { // never answered and its
+							                 // ID is due again
 							lost++;
 							inflight--;
 						}
 					}
-					slots[id] = (slot){.sent_ns = now, .qi = (uint32_t)qi, .sock = (uint16_t)s};
+					slots[id] = (slot){.sent_ns = now,
+					                   .qi = (uint32_t)qi,
+					                   .sock = (uint16_t)s};
 					qi = (qi + 1) % nq;
 					inflight++;
-					// The ID goes in its own iovec so the query templates stay shared.
+					// The ID goes in its own iovec so the query templates stay
+					// shared.
 					shdr[k][0] = (uint8_t)(id >> 8);
 					shdr[k][1] = (uint8_t)id;
-					siov[2 * k] = (struct iovec){.iov_base = shdr[k], .iov_len = 2};
-					siov[2 * k + 1] = (struct iovec){.iov_base = q->wire + 2, .iov_len = q->len - 2u};
-					sm[k] = (struct mmsghdr){.msg_hdr = {.msg_iov = &siov[2 * k], .msg_iovlen = 2}};
+					siov[2 * k] =
+					    (struct iovec){.iov_base = shdr[k], .iov_len = 2};
+					siov[2 * k + 1] = (struct iovec){.iov_base = q->wire + 2,
+					                                 .iov_len = q->len - 2u};
+					sm[k] = (struct mmsghdr){
+					    .msg_hdr = {.msg_iov = &siov[2 * k], .msg_iovlen = 2}};
 				}
 				int done = 0;
 				while (done < k) {
-					int r = sendmmsg(pfd[s].fd, sm + done, (unsigned)(k - done), 0);
+					int r =
+					    sendmmsg(pfd[s].fd, sm + done, (unsigned)(k - done), 0);
 					if (r < 0) {
 						if (errno == EINTR)
 							continue;
-						break; // ENOBUFS/EAGAIN: the rest time out and count as lost
+						break; // ENOBUFS/EAGAIN: the rest time out and
+						       // count as lost
 					}
 					done += r;
 				}
@@ -362,9 +405,13 @@ int main(int argc, char **argv)
 		for (int s = 0; s < nsock; s++) {
 			for (;;) {
 				for (int j = 0; j < BATCH; j++) {
-					riov[j] = (struct iovec){.iov_base = rbuf[j], .iov_len = sizeof(rbuf[j])};
-					rm[j].msg_hdr = (struct msghdr){.msg_iov = &riov[j], .msg_iovlen = 1,
-						.msg_control = cbuf[j], .msg_controllen = sizeof(cbuf[j])};
+					riov[j] = (struct iovec){.iov_base = rbuf[j],
+					                         .iov_len = sizeof(rbuf[j])};
+					rm[j].msg_hdr =
+					    (struct msghdr){.msg_iov = &riov[j],
+					                    .msg_iovlen = 1,
+					                    .msg_control = cbuf[j],
+					                    .msg_controllen = sizeof(cbuf[j])};
 				}
 				int r = recvmmsg(pfd[s].fd, rm, BATCH, MSG_DONTWAIT, NULL);
 				if (r <= 0)
@@ -385,10 +432,12 @@ int main(int argc, char **argv)
 					uint64_t t = tnow;
 					for (struct cmsghdr *cm = CMSG_FIRSTHDR(&rm[j].msg_hdr); cm;
 					     cm = CMSG_NXTHDR(&rm[j].msg_hdr, cm))
-						if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SO_TIMESTAMPNS) {
+						if (cm->cmsg_level == SOL_SOCKET &&
+						    cm->cmsg_type == SO_TIMESTAMPNS) {
 							struct timespec ts;
 							memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
-							t = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+							t = (uint64_t)ts.tv_sec * 1000000000ull +
+							    (uint64_t)ts.tv_nsec;
 						}
 					uint64_t lat = t > sl->sent_ns ? t - sl->sent_ns : 0;
 					sl->sent_ns = 0;
@@ -406,8 +455,11 @@ int main(int argc, char **argv)
 					const query *q = &qs[sl->qi];
 					if (q->expect >= 0 && q->expect != rc) {
 						if (wrong++ < 10)
-							fprintf(stderr, "gkload: line %u: %s, expected %s\n", q->line,
-								rn[rc] ? rn[rc] : "?", rn[q->expect] ? rn[q->expect] : "?");
+							fprintf(
+							    stderr,
+							    "gkload: line %u: %s, expected %s\n",
+							    q->line, rn[rc] ? rn[rc] : "?",
+							    rn[q->expect] ? rn[q->expect] : "?");
 					}
 					if (p[2] & 0x02)
 						tc++;
@@ -427,7 +479,8 @@ int main(int argc, char **argv)
 				int any = 0;
 				for (int s = 0; s < nsock; s++)
 					any |= credit[s] != 0;
-				wait_ns = any ? 0 : (int64_t)(next_scan > now ? next_scan - now : 0);
+				wait_ns =
+				    any ? 0 : (int64_t)(next_scan > now ? next_scan - now : 0);
 				if (wait_ns > (int64_t)(end - now))
 					wait_ns = (int64_t)(end - now);
 			} else {
@@ -440,18 +493,21 @@ int main(int argc, char **argv)
 		if (busy && now < end)
 			wait_ns = 0; // -B: poll without sleeping (the client core is ours alone)
 		if (wait_ns > 0) {
-			struct timespec ts = {.tv_sec = wait_ns / 1000000000, .tv_nsec = wait_ns % 1000000000};
+			struct timespec ts = {.tv_sec = wait_ns / 1000000000,
+			                      .tv_nsec = wait_ns % 1000000000};
 			ppoll(pfd, (nfds_t)nsock, &ts, NULL);
 		}
 	}
 	lost += inflight;
 	double dur = (double)(end - t0) / 1e9;
 
-	printf("sent=%llu\nreceived=%llu\nlost=%llu\nlate=%llu\nstray=%llu\ntruncated=%llu\nwrong=%llu\n",
+	printf("sent=%llu\nreceived=%llu\nlost=%llu\nlate=%llu\nstray=%llu\ntruncated=%llu\nwrong=%"
+	       "llu\n",
 	       (unsigned long long)sent, (unsigned long long)recvd, (unsigned long long)lost,
 	       (unsigned long long)late, (unsigned long long)stray, (unsigned long long)tc,
 	       (unsigned long long)wrong);
-	printf("duration_s=%.3f\nsend_qps=%.1f\nrecv_qps=%.1f\n", dur, (double)sent / dur, (double)recvd / dur);
+	printf("duration_s=%.3f\nsend_qps=%.1f\nrecv_qps=%.1f\n", dur, (double)sent / dur,
+	       (double)recvd / dur);
 	for (int i = 0; i < 16; i++)
 		if (rcode[i]) {
 			if (rn[i])
@@ -460,10 +516,17 @@ int main(int argc, char **argv)
 				printf("rcode_%d=%llu\n", i, (unsigned long long)rcode[i]);
 		}
 	if (recvd) {
-		static const struct { const char *k; double q; } pct[] = {
-			{"p50_us", 0.50}, {"p90_us", 0.90}, {"p99_us", 0.99}, {"p999_us", 0.999},
+		static const struct {
+			const char *k;
+			double q;
+		} pct[] = {
+		    {"p50_us", 0.50},
+		    {"p90_us", 0.90},
+		    {"p99_us", 0.99},
+		    {"p999_us", 0.999},
 		};
-		printf("mean_us=%.2f\nmax_us=%.2f\n", (double)lat_sum / (double)recvd / 1e3, (double)lat_max / 1e3);
+		printf("mean_us=%.2f\nmax_us=%.2f\n", (double)lat_sum / (double)recvd / 1e3,
+		       (double)lat_max / 1e3);
 		for (size_t k = 0; k < sizeof(pct) / sizeof(pct[0]); k++) {
 			uint64_t target = (uint64_t)(pct[k].q * (double)recvd + 0.5), acc = 0;
 			if (target < 1)

@@ -19,7 +19,10 @@ from .load import GKLOAD_TIMEOUT_MS
 from .procs import on_signal, stop_all
 from .report import chart, markdown, round_tables
 from .results import keep_results, smoke_checks
+from .scenarios.dnssec import dnssec_scenario
 from .scenarios.policy import policy
+from .scenarios.rrl import rrl_scenario
+from .scenarios.secondary import secondary_scenario
 from .scenarios.status10m import scenario_10m
 from .scenarios.status1m import scenario_1m
 from .scenarios.sync import sync_scenario
@@ -59,6 +62,11 @@ def main():
 			"control: the control channel)")
 	ap.add_argument("--control-seconds", type=float, default=60, help="zones: seconds of control-channel updates")
 	ap.add_argument("--control-rate", type=float, default=100, help="zones: control-channel updates a second")
+	ap.add_argument("--dnssec-zones", type=int, default=1000, help="dnssec: zones signed (cached under DATA)")
+	ap.add_argument("--dnssec-queries", type=int, default=100000, help="dnssec: queries of the udp mix over them")
+	ap.add_argument("--secondary-n", type=int, default=10000,
+			help="secondary: zones of the Knot primary (say 100000 for the scale run)")
+	ap.add_argument("--secondary-changes", type=int, default=100, help="secondary: one-record changes at the primary")
 	ap.add_argument("--seed", type=int, default=20240101)
 	ap.add_argument("--build", default=os.path.join(ROOT, "build-bench"))
 	ap.add_argument("--clean-head", action="store_true",
@@ -85,6 +93,8 @@ def main():
 		a.status_1m, a.status_10m, a.storm_changes, a.policy_n = 2000, 5000, 500, 1000
 		a.propagate_changes = 10
 		a.zones_n, a.zones_rounds, a.control_seconds = 300, 1, 2
+		a.dnssec_zones, a.dnssec_queries = 20, 2000
+		a.secondary_n, a.secondary_changes = 20, 5
 		a.rate = min(a.rate, 5000)
 		GKLOAD_TIMEOUT_MS[0] = "250"
 	a.start_timeout = 20 if a.smoke else 300
@@ -111,6 +121,10 @@ def main():
 	if a.pairs < 0 or a.pairs > 100 or a.pair_seconds <= 0 or a.pair_seconds > 10:
 		ap.error("--pairs 0..100 and --pair-seconds up to 10 s keep the run bounded")
 	tools = ["dnsperf", "nsd", "dnsdist", "redis-server", "taskset"]
+	if "secondary" in want:
+		tools += ["knotd", "knotc"]
+	if "dnssec" in want:
+		tools += ["ldns-keygen", "ldns-signzone"]
 	if "zones" in want:
 		tools += ["nsd-control"] + (["knotd", "knotc"] if "Knot" in a.zones_servers else [])
 	for tool in tools:
@@ -154,6 +168,12 @@ def main():
 			scenario_10m(env, want, out)
 		if "zones" in want:
 			out["zones"] = zones_scenario(env)
+		if "dnssec" in want:
+			out["dnssec"] = dnssec_scenario(env)
+		if "rrl" in want:
+			out["rrl"] = rrl_scenario(env)
+		if "secondary" in want:
+			out["secondary"] = secondary_scenario(env)
 	finally:
 		stop_all()
 		env.meta = keep_results(saved, out, a.keep, {

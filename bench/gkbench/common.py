@@ -29,7 +29,8 @@ def boost(pid):
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 STARTED = []  # Popen objects, for cleanup
-SCENARIOS = ["udp", "tcp", "redis", "storm", "propagate", "policy", "sync", "cold", "onoff", "zones"]
+SCENARIOS = ["udp", "tcp", "redis", "storm", "propagate", "policy", "sync", "cold", "onoff", "zones", "dnssec", "rrl",
+	     "secondary"]
 SCENARIO_HELP = {
 	"udp": "max UDP rate (dnsperf and gkload closed loop) and 20k qps fixed rate, 1M status set: "
 	       "gatekeeperd, NSD, dnsdist+NSD, ceiling",
@@ -47,6 +48,11 @@ SCENARIO_HELP = {
 	         "time until every zone answers, memory per record and zone, one changed zone reloaded (SIGHUP, "
 	         "nsd-control reload, knotc zone-reload); then gatekeeperd vs NSD at N zones: peak, 20k-qps CPU, "
 	         "p99 from dnsperf -v fresh and right after a peak; zone updates through the control channel",
+	"dnssec": "--dnssec-zones zones signed with NSEC3, then NSEC (ldns-signzone, cached); the udp mix with DO=1: "
+	          "gatekeeperd vs NSD peak, 20k-qps CPU, memory per signed record",
+	"rrl": "gatekeeperd with rate limiting on and the bench client exempt vs rate limiting off: peak",
+	"secondary": "Knot as the primary of --secondary-n zones: gatekeeperd vs Knot as secondaries, time until "
+	             "every zone is served, NOTIFY-to-served p99 of one-record changes, restart from persisted zones",
 }
 
 

@@ -35,6 +35,19 @@ def smoke_checks(out):
 		bad.append("redis kill: lost %d wrong %d" % (out["redis"]["lost"], out["redis"]["wrong"]))
 	if "cold" in out and out["cold"]["table_size"] != out["cold"]["n"]:
 		bad.append("cold: table_size %d != %d" % (out["cold"]["table_size"], out["cold"]["n"]))
+	res = [("rrl", (out.get("rrl") or {}).get("res") or {})]
+	res += [("dnssec " + ch, c["res"]) for ch, c in (out.get("dnssec") or {}).get("chains", {}).items()]
+	for sc, rr in res:
+		for lb, kinds in rr.items():
+			for k, rs in kinds.items():
+				for r in rs:
+					if not (r.get("completed") or r.get("received")):
+						bad.append("%s %s %s: nothing answered" % (sc, lb, k))
+					elif k == "fixed" and (r.get("lost") or 0) > max(1, (r.get("sent") or 0) // 1000):
+						bad.append("%s %s %s: lost %s" % (sc, lb, k, r.get("lost")))
+	for kind, r in ((out.get("secondary") or {}).get("runs") or {}).items():
+		if r.get("never") or r.get("all_served_s") is None:
+			bad.append("secondary %s: served %s, changes never served %s" % (kind, r.get("all_served_s"), r.get("never")))
 	z = out.get("zones")
 	if z:
 		for k in z["servers"] if "load" in z.get("parts", ["load"]) else []:

@@ -72,10 +72,52 @@ NSD_TS = (r"^\[(\d{4}-\d\d-\d\d [\d:.]+)\] ", "%Y-%m-%d %H:%M:%S.%f")
 KNOT_TS = (r"^(\d{4}-\d\d-\d\dT[\d:]+)\+0000 \w+: ", "%Y-%m-%dT%H:%M:%S")
 
 
+GK_READY = b"ready: loaded "  # gatekeeperd that loads zones after its listeners are up logs this once all are in
+_has_ready = {}
+
+
+def gk_has_ready(binary):
+	"""Whether this gatekeeperd build announces the end of zone loading (`ready: loaded N
+	zones ...`, with the gatekeeper_zones_ready metric): it loads zones in parallel after its
+	listeners are up, so `listening on` comes before the zones answer. Older builds load every
+	zone before they listen."""
+	if binary not in _has_ready:
+		try:
+			with open(binary, "rb") as f:
+				_has_ready[binary] = GK_READY in f.read()
+		except OSError:
+			_has_ready[binary] = False
+	return _has_ready[binary]
+
+
+def gk_signal(binary):
+	"""(what, regex) of gatekeeperd's readiness line in its log."""
+	if gk_has_ready(binary):
+		return "log `ready: loaded N zones`", r"ready: loaded \d+ zones"
+	return "log `listening on`", r"listening on (?!/)"  # the DNS listeners, not the control socket's line
+
+
+def wait_gk_ready(t, binary, timeout):
+	"""Waits until gatekeeperd target t has logged its readiness (gk_signal): after it, every
+	zone it will load is in, so no query meets a zone still loading (SERVFAIL). Returns
+	seconds waited."""
+	what, rx = gk_signal(binary)
+	t0 = time.monotonic()
+	p = t.procs[0]
+	while not re.search(rx, p.log_text(), re.M):
+		if not p.alive():
+			raise RuntimeError("%s exited before %s; see %s" % (p.label, what, p.logpath))
+		if time.monotonic() - t0 > timeout:
+			raise RuntimeError("%s: no %s after %d s" % (p.label, what, timeout))
+		time.sleep(0.05)
+	return time.monotonic() - t0
+
+
 def ready_signal(t):
 	"""(what, epoch seconds) of the server's own readiness signal, where it has one."""
 	if t.kind == "gatekeeperd":
-		return "log `listening on`", log_time(t.procs[0].logpath, GK_TS[0] + r"listening on", GK_TS[1])
+		what, rx = gk_signal(t.procs[0].argv[0])
+		return what, log_time(t.procs[0].logpath, GK_TS[0] + rx, GK_TS[1])
 	if t.kind == "NSD":
 		return "log `nsd started`", log_time(t.logfile, NSD_TS[0] + r".*nsd started", NSD_TS[1])
 	# Knot loads zones in the background after it starts: its last zone `loaded` line (1 s resolution)
@@ -323,6 +365,7 @@ def query_phase(env, m, load):
 			gk = gk_target("gatekeeperd-zonesq", a.gatekeeperd, m, a.work, redis=redis, tcp_conns=1024)
 			started.append(gk)
 			gk.start(timeout)
+			wait_gk_ready(gk, a.gatekeeperd, timeout)
 			wait_ready(redis, gk.instance, 600, gk.procs[0])
 			return gk
 
@@ -440,6 +483,7 @@ def control_phase(env, m):
 	names = sorted(extra)
 	try:
 		gk.start(max(a.start_timeout, 600 + len(m["zones"]) // 500))
+		wait_gk_ready(gk, a.gatekeeperd, max(a.start_timeout, 600 + len(m["zones"]) // 500))
 	except RuntimeError as e:
 		gk.stop()
 		return {"status": "not available: gatekeeperd did not start with a `control:` section (%s)" % str(e)[-300:]}
