@@ -27,8 +27,10 @@ static void lower_nodot(char *s)
 {
 	for (char *p = s; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
-	size_t l = strlen(s);
-	if (l > 0 && s[l - 1] == '.' && (l < 2 || s[l - 2] != '\\'))
+	size_t l = strlen(s), bs = 0;
+	while (bs + 1 < l && s[l - 2 - bs] == '\\')
+		bs++;
+	if (l > 0 && s[l - 1] == '.' && bs % 2 == 0) /* a final dot not escaped */
 		s[l - 1] = '\0';
 }
 

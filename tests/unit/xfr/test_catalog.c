@@ -59,6 +59,14 @@ static void test_members(void **st)
 	assert_non_null(gk_catalog_find(&c, "zone-b.example"));
 	assert_null(gk_catalog_find(&c, "zone-c.example"));
 	gk_catalog_free(&c);
+	/* escapes: a dot inside a label, a backslash ending the last label */
+	const char *e = SOA NS V2 "e1.zones.cat.example.\t0\tIN\tPTR\ta\\.b.example.\n"
+	                          "e2.zones.cat.example.\t0\tIN\tPTR\tx.b\\\\.\n";
+	assert_int_equal(interp(e, &c, err), 0);
+	assert_int_equal(c.n, 2);
+	assert_string_equal(c.m[0].zone, "a\\.b.example");
+	assert_string_equal(c.m[1].zone, "x.b\\\\");
+	gk_catalog_free(&c);
 }
 
 static void test_version(void **st)
