@@ -346,6 +346,56 @@ def check_notice(rep):
 	return text
 
 
+def check_xlsx(rep, tmp, rows, notice):
+	"""The spreadsheet read back with openpyxl: the notice sheet equals the notice text, the
+	domains sheet the CSV, the summary and daily sheets the JSON."""
+	try:
+		import openpyxl
+	except ImportError:
+		raise AssertionError("python3-openpyxl not installed (scripts/deps.sh installs it)")
+	path = os.path.join(tmp, "report.xlsx")
+	rep.run("xlsx", out=path)
+	wb = openpyxl.load_workbook(path, read_only=True)
+	assert wb.sheetnames == ["通报表", "summary", "daily", "domains"], wb.sheetnames
+	nt = [list(r) for r in wb["通报表"].iter_rows(values_only=True)]
+	assert nt[0][0] == "未备案网站接入情况通报表", nt[0]
+	assert nt[3] == ["序号", "接入服务单位", "访问的未备案网站数", "其中未处理数"], nt[3]
+	body = []
+	for r in nt[4:]:
+		if r[0] == "合计":
+			total = (r[2], r[3])
+			break
+		body.append(r)
+	want = {}
+	for line in notice.splitlines():
+		m = re.match(r"^(\d+)\s+(\S.*?)\s+(\d+)\s+(\d+)$", line)
+		if m:
+			want[m.group(2)] = (int(m.group(3)), int(m.group(4)))
+	assert {r[1]: (r[2], r[3]) for r in body} == want, (body, want)
+	assert [r[0] for r in body] == list(range(1, len(body) + 1)), body
+	m = re.search(r"合计\s+(\d+)\s+(\d+)", notice)
+	assert total == (int(m.group(1)), int(m.group(2))), (total, notice)
+	j = rep.json()
+	summ = {r[0]: r[1] for r in wb["summary"].iter_rows(values_only=True)}
+	for k in ("filed", "discovered_unfiled", "handled", "unhandled", "revoked_queried"):
+		assert summ[k] == j["summary"][k], (k, summ, j["summary"])
+	assert abs(summ["filing_rate"] - j["summary"]["filing_rate"]) < 1e-12, summ
+	assert summ["queries"] == j["totals"]["queries"], summ
+	rate_row = [r for r in nt if r[0] == "备案率"][0]
+	assert abs(rate_row[2] - j["summary"]["filing_rate"]) < 1e-12, rate_row
+	daily = list(wb["daily"].iter_rows(values_only=True))
+	assert [d[0] for d in daily[1:]] == [d["date"] for d in j["days"]], daily
+	assert [d[1] for d in daily[1:]] == [d["queries"] for d in j["days"]], daily
+	dom = list(wb["domains"].iter_rows(values_only=True))
+	head = list(dom[0])
+	assert head == list(rows[0].keys()), (head, rows[0].keys())
+	got = [{k: ("" if v is None else str(v)) for k, v in zip(head, r)} for r in dom[1:]]
+	assert got == [dict(x) for x in rows], (got, rows)
+	wb.close()
+	log("xlsx: %d bytes, sheets %s: notice, summary, daily and %d domain rows equal the other "
+	    "formats" % (os.path.getsize(path), wb.sheetnames, len(got)))
+
+
 def check_html(rep, tmp, rows):
 	chromium = shutil.which("chromium")
 	if chromium is None:
@@ -467,6 +517,7 @@ def body(r, gk, sync, addr, report_argv, tmp):
 	assert ask(port, "www.u1.cn").rcode() == dns.rcode.NOERROR
 	rows, j = check_report(rep, handled=True)
 	text = check_notice(rep)
+	check_xlsx(rep, tmp, rows, text)
 	month = time.strftime("%Y-%m", time.gmtime(time.time() + CST))
 	m = subprocess.run(list(report_argv) + ["report", "--redis", addr, "--month", month,
 	                   "--format", "notice"], capture_output=True, timeout=60)
