@@ -7,11 +7,11 @@ PKGS=(
 	build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
 	libldns-dev libuv1-dev libyaml-dev libcmocka-dev libssl-dev
 	libhiredis-dev libpsl-dev libjansson-dev libidn2-dev libunistring-dev
-	libfstrm-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler fstrm-bin dnstap-ldns
+	libxlsxwriter-dev libfstrm-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler fstrm-bin dnstap-ldns
 	redis-server redis-sentinel nsd unbound dnsperf dnsdist knot knot-dnsutils dnsutils ldnsutils bind9-utils
 	python3 python3-dnspython python3-matplotlib python3-redis
-	python3-prometheus-client python3-protobuf
-	chromium
+	python3-prometheus-client python3-protobuf python3-openpyxl
+	chromium fonts-wqy-microhei
 	scdoc libsystemd-dev systemd
 )
 missing=()

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <hiredis/hiredis.h>
 #include "ctl/report.h"
+#include "ctl/report_internal.h"
 #include "redis/redis.h"
 #include "gk/filing_status.h"
 #include "sync/record.h"
@@ -601,11 +602,14 @@ void gk_report_free(gk_report_t *r)
 
 static void usage(FILE *err)
 {
-	fprintf(err, "usage: gkctl report [--redis ADDR] [--records-redis ADDR]\n"
-	             "                    [--from DATE] [--to DATE] | [--month YYYY-MM]\n"
-	             "                    [--format table|csv|json|html|notice] [--output FILE]\n"
-	             "DATE: YYYY-MM-DD or YYYYMMDD (China Standard Time); default: this month so "
-	             "far\n");
+	fprintf(err,
+	        "usage: gkctl report [--redis ADDR] [--records-redis ADDR]\n"
+	        "                    [--from DATE] [--to DATE] | [--month YYYY-MM]\n"
+	        "                    [--format table|csv|json|html|notice|xlsx] [--output FILE]\n"
+	        "xlsx: the spreadsheet (sheets 通报表, summary, daily, domains); needs "
+	        "--output\n"
+	        "DATE: YYYY-MM-DD or YYYYMMDD (China Standard Time); default: this month so "
+	        "far\n");
 }
 
 int gk_report_main(int argc, char **argv, const char *redis_default, const char *user_default,
@@ -623,7 +627,7 @@ int gk_report_main(int argc, char **argv, const char *redis_default, const char 
 	    {"month", required_argument, NULL, 'm'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
-	static const char *const fmts[] = {"table", "csv", "json", "html", "notice"};
+	static const char *const fmts[] = {"table", "csv", "json", "html", "notice", "xlsx"};
 	const char *redis = redis_default ? redis_default : "127.0.0.1:6379";
 	const char *records = NULL, *from_s = NULL, *to_s = NULL, *month_s = NULL, *output = NULL;
 	enum gk_report_format fmt = GK_REPORT_TABLE;
@@ -663,7 +667,7 @@ int gk_report_main(int argc, char **argv, const char *redis_default, const char 
 			if (i == sizeof(fmts) / sizeof(fmts[0])) {
 				fprintf(err,
 				        "gkctl report: --format '%s': expected table, csv, json, "
-				        "html or notice\n",
+				        "html, notice or xlsx\n",
 				        optarg);
 				return 2;
 			}
@@ -683,6 +687,10 @@ int gk_report_main(int argc, char **argv, const char *redis_default, const char 
 	if (optind < argc) {
 		fprintf(err, "gkctl report: unexpected argument '%s'\n", argv[optind]);
 		usage(err);
+		return 2;
+	}
+	if (fmt == GK_REPORT_XLSX && output == NULL) {
+		fprintf(err, "gkctl report: --format xlsx writes a file: give --output FILE\n");
 		return 2;
 	}
 	int64_t now = (int64_t)time(NULL);
@@ -723,6 +731,15 @@ int gk_report_main(int argc, char **argv, const char *redis_default, const char 
 	if (rc != 0) {
 		fprintf(err, "gkctl report: %s\n", emsg);
 		return rc == GK_EINVAL ? 2 : 3;
+	}
+	if (fmt == GK_REPORT_XLSX) {
+		rc = gk_report_write_xlsx(r, output, emsg, sizeof(emsg));
+		gk_report_free(r);
+		if (rc != 0) {
+			fprintf(err, "gkctl report: %s\n", emsg);
+			return 3;
+		}
+		return 0;
 	}
 	FILE *f = out;
 	if (output != NULL && (f = fopen(output, "w")) == NULL) {

@@ -25,6 +25,7 @@ enum gk_report_format {
 	GK_REPORT_JSON,
 	GK_REPORT_HTML,
 	GK_REPORT_NOTICE,
+	GK_REPORT_XLSX, /* a file only (--output): gk_report_write refuses it */
 };
 
 /* Current status of a discovered domain, at report time. */
@@ -89,12 +90,13 @@ GK_MUST_CHECK int gk_report_collect(const char *redis, const char *records_redis
                                     int64_t now, gk_report_t **out, char *err, size_t errlen);
 void gk_report_free(gk_report_t *r);
 
-/* Render r in format f to out. Returns 0 or GK_EIO (write error). */
+/* Render r in format f to out. Returns 0, GK_EIO (write error) or GK_EINVAL (xlsx: a file
+ * only, src/ctl/report_internal.h). */
 GK_MUST_CHECK int gk_report_write(const gk_report_t *r, enum gk_report_format f, FILE *out);
 
 /* The `gkctl report` subcommand: argv[0] = "report", then
  *   [--redis ADDR] [--records-redis ADDR] [--from DATE] [--to DATE]
- *   [--format table|csv|json|html|notice] [--output FILE]
+ *   [--format table|csv|json|html|notice|xlsx] [--output FILE] (xlsx needs --output)
  *   [--redis-user USER] [--redis-password-file FILE]
  * DATE: YYYY-MM-DD or YYYYMMDD (China Standard Time days); defaults: --to today, --from the
  * first day of --to's month; --redis: redis_default (gkctl's global --redis or GKCTL_REDIS),

@@ -338,6 +338,8 @@ int gk_report_write(const gk_report_t *r, enum gk_report_format f, FILE *o)
 	case GK_REPORT_NOTICE:
 		write_notice(r, o);
 		break;
+	case GK_REPORT_XLSX:
+		return GK_EINVAL;
 	}
 	return rc != 0 ? rc : ferror(o) ? GK_EIO : 0;
 }

@@ -274,8 +274,13 @@ void gk_report_write_html(const gk_report_t *r, FILE *o)
 	        "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\n"
 	        "<title>Gatekeeper discovery report %s – %s</title>\n",
 	        a, b);
+	/* Chinese text (provider names, licences) needs a CJK font: the stack names the common
+	 * ones of macOS, Windows and Linux; Debian's fonts-wqy-microhei or fonts-noto-cjk
+	 * satisfy it (docs/REPORT.md). */
 	fputs("<style>\n"
-	      "body{font-family:sans-serif;margin:2em;color:#222;max-width:960px}\n"
+	      "body{font-family:\"PingFang SC\",\"Microsoft YaHei\",\"Noto Sans CJK SC\","
+	      "\"Source Han Sans SC\",\"WenQuanYi Micro Hei\",sans-serif;margin:2em;color:#222;"
+	      "max-width:960px}\n"
 	      "dl{display:flex;flex-wrap:wrap;gap:1em}dl div{border:1px solid #ccc;padding:.5em "
 	      "1em;border-radius:4px}\n"
 	      "dt{font-size:.8em;color:#666}dd{margin:0;font-size:1.4em;font-weight:bold}\n"

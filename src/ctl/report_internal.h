@@ -17,3 +17,6 @@ char *gk_report_date(uint32_t day, char buf[16]);
 uint64_t gk_report_refused(const gk_report_day_t *d);
 /* The single self-contained HTML page (inline SVG charts, no external resource). */
 void gk_report_write_html(const gk_report_t *r, FILE *o);
+/* The spreadsheet (--format xlsx) written to the file path: sheets 通报表, summary, daily,
+ * domains (docs/REPORT.md). Returns 0, or GK_EIO with one line in err. */
+int gk_report_write_xlsx(const gk_report_t *r, const char *path, char *err, size_t errlen);

@@ -346,6 +346,165 @@ def check_notice(rep):
 	return text
 
 
+def check_xlsx(rep, tmp, rows, notice):
+	"""The spreadsheet read back with openpyxl: the notice sheet equals the notice text, the
+	domains sheet the CSV, the summary and daily sheets the JSON."""
+	try:
+		import openpyxl
+	except ImportError:
+		raise AssertionError("python3-openpyxl not installed (scripts/deps.sh installs it)")
+	path = os.path.join(tmp, "report.xlsx")
+	rep.run("xlsx", out=path)
+	wb = openpyxl.load_workbook(path, read_only=True)
+	assert wb.sheetnames == ["通报表", "summary", "daily", "domains"], wb.sheetnames
+	nt = [list(r) for r in wb["通报表"].iter_rows(values_only=True)]
+	assert nt[0][0] == "未备案网站接入情况通报表", nt[0]
+	assert nt[3] == ["序号", "接入服务单位", "访问的未备案网站数", "其中未处理数"], nt[3]
+	body = []
+	for r in nt[4:]:
+		if r[0] == "合计":
+			total = (r[2], r[3])
+			break
+		body.append(r)
+	want = {}
+	for line in notice.splitlines():
+		m = re.match(r"^(\d+)\s+(\S.*?)\s+(\d+)\s+(\d+)$", line)
+		if m:
+			want[m.group(2)] = (int(m.group(3)), int(m.group(4)))
+	assert {r[1]: (r[2], r[3]) for r in body} == want, (body, want)
+	assert [r[0] for r in body] == list(range(1, len(body) + 1)), body
+	m = re.search(r"合计\s+(\d+)\s+(\d+)", notice)
+	assert total == (int(m.group(1)), int(m.group(2))), (total, notice)
+	j = rep.json()
+	summ = {r[0]: r[1] for r in wb["summary"].iter_rows(values_only=True)}
+	for k in ("filed", "discovered_unfiled", "handled", "unhandled", "revoked_queried"):
+		assert summ[k] == j["summary"][k], (k, summ, j["summary"])
+	assert abs(summ["filing_rate"] - j["summary"]["filing_rate"]) < 1e-12, summ
+	assert summ["queries"] == j["totals"]["queries"], summ
+	rate_row = [r for r in nt if r[0] == "备案率"][0]
+	assert abs(rate_row[2] - j["summary"]["filing_rate"]) < 1e-12, rate_row
+	daily = list(wb["daily"].iter_rows(values_only=True))
+	assert [d[0] for d in daily[1:]] == [d["date"] for d in j["days"]], daily
+	assert [d[1] for d in daily[1:]] == [d["queries"] for d in j["days"]], daily
+	dom = list(wb["domains"].iter_rows(values_only=True))
+	head = list(dom[0])
+	assert head == list(rows[0].keys()), (head, rows[0].keys())
+	got = [{k: ("" if v is None else str(v)) for k, v in zip(head, r)} for r in dom[1:]]
+	assert got == [dict(x) for x in rows], (got, rows)
+	wb.close()
+	log("xlsx: %d bytes, sheets %s: notice, summary, daily and %d domain rows equal the other "
+	    "formats" % (os.path.getsize(path), wb.sheetnames, len(got)))
+
+
+CJK_FAMILIES = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC",
+                "Microsoft YaHei")
+
+
+class DevTools:
+	"""Chromium's DevTools protocol over --remote-debugging-pipe (fd 3 in, fd 4 out, JSON
+	messages ended by NUL): no extra package, no port."""
+
+	def __init__(self, chromium, prof, url, home):
+		self.to_chrome_r, self.to_chrome_w = os.pipe()
+		self.from_chrome_r, self.from_chrome_w = os.pipe()
+		# the child's fds 3 and 4, placed by preexec_fn below
+		tr, fw = self.to_chrome_r, self.from_chrome_w
+
+		def fds():
+			os.dup2(tr, 3)
+			os.dup2(fw, 4)
+		self.proc = subprocess.Popen(
+			[chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+			 "--user-data-dir=" + prof, "--remote-debugging-pipe", url],
+			# close_fds would close 3 and 4 after preexec_fn; the parent's ends are
+			# close-on-exec (os.pipe), dup2 clears the flag on the child's
+			stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=False,
+			preexec_fn=fds, env=dict(os.environ, HOME=home))
+		os.close(tr)
+		os.close(fw)
+		self.buf, self.next_id, self.events = b"", 0, []
+
+	def _read(self):
+		while b"\0" not in self.buf:
+			chunk = os.read(self.from_chrome_r, 65536)
+			if not chunk:
+				raise AssertionError("chromium closed the DevTools pipe")
+			self.buf += chunk
+		msg, self.buf = self.buf.split(b"\0", 1)
+		return json.loads(msg)
+
+	def call(self, method, session=None, **params):
+		self.next_id += 1
+		m = {"id": self.next_id, "method": method, "params": params}
+		if session:
+			m["sessionId"] = session
+		os.write(self.to_chrome_w, json.dumps(m).encode() + b"\0")
+		while True:
+			r = self._read()
+			if r.get("id") == self.next_id:
+				if "error" in r:
+					raise AssertionError("%s: %s" % (method, r["error"]))
+				return r["result"]
+			self.events.append(r)
+
+	def wait_event(self, method):
+		for i, e in enumerate(self.events):
+			if e.get("method") == method:
+				return self.events.pop(i)
+		while True:
+			e = self._read()
+			if e.get("method") == method:
+				return e
+			self.events.append(e)
+
+	def close(self):
+		try:
+			self.call("Browser.close")
+		except AssertionError:
+			pass
+		os.close(self.to_chrome_w)
+		self.proc.wait(timeout=30)
+		os.close(self.from_chrome_r)
+
+
+def check_cjk_font(chromium, tmp, page):
+	"""The Chinese text (a provider name in the providers table) renders with a CJK font of
+	the page's stack: the fonts Chromium actually used for the node's glyphs, as reported by
+	CSS.getPlatformFontsForNode, all CJK families, none a fallback drawing tofu."""
+	dt = DevTools(chromium, os.path.join(tmp, "chromium-cdp"), "about:blank", tmp)
+	try:
+		targets = dt.call("Target.getTargets")["targetInfos"]
+		tid = [t for t in targets if t["type"] == "page"][0]["targetId"]
+		sid = dt.call("Target.attachToTarget", targetId=tid, flatten=True)["sessionId"]
+		dt.call("Page.enable", session=sid)
+		dt.call("Page.navigate", session=sid, url="file://" + page)
+		dt.wait_event("Page.loadEventFired")
+		dt.call("DOM.enable", session=sid)
+		dt.call("CSS.enable", session=sid)
+		root = dt.call("DOM.getDocument", session=sid)["root"]["nodeId"]
+		node = dt.call("DOM.querySelector", session=sid, nodeId=root,
+		               selector="#providers td.provider")["nodeId"]
+		assert node, "no provider cell in the page"
+		text = dt.call("Runtime.evaluate", session=sid,
+		               expression="document.querySelector('#providers td.provider')"
+		                          ".textContent")["result"]["value"]
+		fonts = dt.call("CSS.getPlatformFontsForNode", session=sid, nodeId=node)["fonts"]
+		stack = dt.call("Runtime.evaluate", session=sid,
+		                expression="getComputedStyle(document.querySelector("
+		                           "'#providers td.provider')).fontFamily")["result"]["value"]
+	finally:
+		dt.close()
+	han = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
+	assert han > 0, text
+	# the page names the CJK fonts itself rather than relying on the system's fallback
+	assert any(f in stack for f in CJK_FAMILIES), stack
+	used = {f["familyName"]: f["glyphCount"] for f in fonts}
+	cjk = sum(n for fam, n in used.items() if fam in CJK_FAMILIES)
+	# every glyph of the all-Chinese name from a CJK font of the stack
+	assert cjk == len(text) and len(used) >= 1, (text, fonts)
+	log("html: %r rendered with %s (CSS.getPlatformFontsForNode)" % (text, used))
+
+
 def check_html(rep, tmp, rows):
 	chromium = shutil.which("chromium")
 	if chromium is None:
@@ -381,6 +540,7 @@ def check_html(rep, tmp, rows):
 	                "file://" + page], capture_output=True, timeout=90,
 	               env=dict(os.environ, HOME=tmp))
 	assert os.path.exists(shot) and os.path.getsize(shot) > 10000, "no screenshot"
+	check_cjk_font(chromium, tmp, page)
 	log("html: %d bytes, rendered by chromium: %d unfiled rows, %d queries; screenshot %d bytes" %
 	    (len(html), js_rows, js_q, os.path.getsize(shot)))
 
@@ -467,6 +627,7 @@ def body(r, gk, sync, addr, report_argv, tmp):
 	assert ask(port, "www.u1.cn").rcode() == dns.rcode.NOERROR
 	rows, j = check_report(rep, handled=True)
 	text = check_notice(rep)
+	check_xlsx(rep, tmp, rows, text)
 	month = time.strftime("%Y-%m", time.gmtime(time.time() + CST))
 	m = subprocess.run(list(report_argv) + ["report", "--redis", addr, "--month", month,
 	                   "--format", "notice"], capture_output=True, timeout=60)

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "ctl/report.h"
+#include "ctl/report_internal.h"
 
 static void test_dates(void **state)
 {
@@ -176,6 +178,39 @@ static void test_json(void **state)
 	gk_report_free(r);
 }
 
+/* xlsx is a file only: gk_report_write refuses it; an unwritable path is an error naming it;
+ * a written workbook is a zip (Office Open XML). openpyxl reads it back in
+ * integration_discovery. */
+static void test_xlsx(void **state)
+{
+	(void)state;
+	gk_report_t *r = synthetic();
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *o = open_memstream(&buf, &len);
+	assert_non_null(o);
+	assert_int_equal(gk_report_write(r, GK_REPORT_XLSX, o), GK_EINVAL);
+	fclose(o);
+	free(buf);
+	char err[256] = "";
+	assert_int_equal(gk_report_write_xlsx(r, "/nonexistent-dir/r.xlsx", err, sizeof(err)),
+	                 GK_EIO);
+	assert_non_null(strstr(err, "/nonexistent-dir/r.xlsx"));
+	char path[] = "/tmp/gk-test-report-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(gk_report_write_xlsx(r, path, err, sizeof(err)), 0);
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	char magic[4] = {0};
+	assert_int_equal(fread(magic, 1, 4, f), 4);
+	fclose(f);
+	unlink(path);
+	assert_memory_equal(magic, "PK\x03\x04", 4);
+	gk_report_free(r);
+}
+
 static void test_notice_table_html(void **state)
 {
 	(void)state;
@@ -278,11 +313,9 @@ static void test_chart_axes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_dates),
-	    cmocka_unit_test(test_csv),
-	    cmocka_unit_test(test_json),
-	    cmocka_unit_test(test_notice_table_html),
-	    cmocka_unit_test(test_rate_chart_skips_empty_days),
+	    cmocka_unit_test(test_dates),      cmocka_unit_test(test_csv),
+	    cmocka_unit_test(test_json),       cmocka_unit_test(test_notice_table_html),
+	    cmocka_unit_test(test_xlsx),       cmocka_unit_test(test_rate_chart_skips_empty_days),
 	    cmocka_unit_test(test_chart_axes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
