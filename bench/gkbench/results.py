@@ -13,9 +13,15 @@ def smoke_checks(out):
 				sent = r.get("sent") or 0
 				if not (r.get("completed") or r.get("received")):
 					bad.append("%s %s: nothing answered" % (lb, k))
-				# closed-loop peak: a start-up burst may overflow a backend's buffer; that is a figure
+				# closed-loop peak: a start-up burst may overflow a backend's buffer; that is a figure.
+				# A peer (NSD, dnsdist) that loses queries on a loaded machine is a figure too: the
+				# smoke run checks the harness and gatekeeperd, whose losses fail it.
 				if k not in ("gkload", "pairs") and (r.get("lost") or 0) > max(1, sent // 1000):
-					bad.append("%s %s: lost %s of %s" % (lb, k, r.get("lost"), sent))
+					msg = "%s %s: lost %s of %s" % (lb, k, r.get("lost"), sent)
+					if lb.startswith("gatekeeperd"):
+						bad.append(msg)
+					else:
+						print("smoke: peer figure, not a failure: " + msg)
 				if r.get("wrong"):
 					bad.append("%s %s: %d wrong rcodes: %s" % (lb, k, r["wrong"], r.get("wrong_lines")))
 	for sc in ("tcp", "onoff", "policy"):
