@@ -15,8 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
+#include "common/chroot.h"
 #include "common/yamldepth.h"
 #include "daemon/config.h"
 #include "daemon/config_internal.h"
@@ -443,7 +445,7 @@ static void check_secondary_overlap(struct ctx *c)
 static char *resolve(struct ctx *c, const char *file)
 {
 	if (file[0] == '/' || c->dir[0] == '\0')
-		return strdup(file);
+		return strdup(gk_chroot_strip(file)); /* chrooted: DIR/x is /x (common/chroot.h) */
 	size_t len = strlen(c->dir) + 1 + strlen(file) + 1;
 	char *p = malloc(len);
 	if (p != NULL)
@@ -1182,6 +1184,29 @@ static int check_privs(struct ctx *c, const struct top_seen *seen)
 	return 0;
 }
 
+/* chroot: an absolute directory; "" or "/" is no chroot (as NSD's chroot: ""). */
+static int parse_chroot(struct ctx *c, yaml_node_t *v)
+{
+	const char *s = NULL;
+	if (get_string(c, "chroot", v, &s) != 0)
+		return c->rc;
+	if (s[0] == '\0' || strcmp(s, "/") == 0)
+		return 0;
+	if (s[0] != '/')
+		return fail(c, line_of(v), "chroot: '%s' is not an absolute path", s);
+	struct stat st;
+	if (!gk_chroot_active() && (stat(s, &st) != 0 || !S_ISDIR(st.st_mode)))
+		return fail(c, line_of(v), "chroot: %s is not a directory", s);
+	free(c->cfg->chroot);
+	if ((c->cfg->chroot = strdup(s)) == NULL)
+		return c->rc = GK_ENOMEM;
+	size_t n = strlen(c->cfg->chroot);
+	while (n > 1 && c->cfg->chroot[n - 1] == '/')
+		c->cfg->chroot[--n] = '\0';
+	c->cfg->chroot_line = line_of(v);
+	return 0;
+}
+
 static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
 	struct top_seen *seen = arg;
@@ -1266,6 +1291,8 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 		*(key[0] == 'u' ? &seen->user_node : &seen->group_node) = v;
 		return 0;
 	}
+	if (strcmp(key, "chroot") == 0)
+		return parse_chroot(c, v);
 	if (strcmp(key, "discovery") == 0) {
 		c->cfg->discovery.line = line_of(v);
 		return walk_map(c, "discovery", v, visit_discovery, NULL);
@@ -1279,11 +1306,13 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 			            "log_level: '%s' is not one of error, warning, info, debug", s);
 		return 0;
 	}
-	return fail(c, line_of(k),
-	            "unknown key '%s' (expected listen, workers, edns_udp_max, tcp, zones, "
-	            "zone_list, zones_dir, control, log_level, redis, filing, policy, metrics, "
-	            "dnstap, discovery, secondary, rate_limit, user, group, proxy_protocol, tls)",
-	            key);
+	return fail(
+	    c, line_of(k),
+	    "unknown key '%s' (expected listen, workers, edns_udp_max, tcp, zones, "
+	    "zone_list, zones_dir, control, log_level, redis, filing, policy, metrics, "
+	    "dnstap, discovery, secondary, rate_limit, user, group, chroot, proxy_protocol, "
+	    "tls)",
+	    key);
 }
 
 static unsigned default_workers(void)
@@ -1408,10 +1437,15 @@ int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out, ch
 	else if (c.cfg->n_zones == 0 && !c.cfg->zone_list && !c.cfg->zones_dir &&
 	         !c.cfg->control.set && !has_secondary)
 		fail(&c, c.zones_line, "zones: at least one zone is required");
+	bool check_root = c.rc == 0 && c.cfg->chroot && !gk_chroot_active();
+	if (check_root) /* before the lists are read: one outside the chroot is not opened */
+		c.rc = gk_config_chroot_check(c.cfg, err, errlen);
 	if (c.rc == 0 && (c.rc = gk_config_zones_extra(c.cfg, flags, err, errlen)) == 0)
 		c.rc = gk_config_zones_dups(c.cfg, err, errlen);
 	if (c.rc == 0 && c.cfg->secondary)
 		check_secondary_overlap(&c);
+	if (c.rc == 0 && check_root) /* and the zones the lists and directory name */
+		c.rc = gk_config_chroot_check(c.cfg, err, errlen);
 	if (c.rc == 0) {
 		gk_config_filing_t *fl = &c.cfg->filing;
 		if (!seen.filing_enforce_set)
@@ -1503,6 +1537,7 @@ void gk_config_free(gk_config_t *cfg)
 		free(cfg->tls[i].key);
 	}
 	free(cfg->tls);
+	free(cfg->chroot);
 	free(cfg->path);
 	free(cfg);
 }
