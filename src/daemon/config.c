@@ -1177,6 +1177,15 @@ static int check_privs(struct ctx *c, const struct top_seen *seen)
 	if (get_string(c, "user", seen->user_node, &user) != 0 ||
 	    (seen->group_node && get_string(c, "group", seen->group_node, &group) != 0))
 		return c->rc;
+	if (gk_chroot_active()) {
+		/* a reload inside the chroot: its passwd and group files are usually absent, and
+		 * user:/group: take effect only at a restart; we run as the user already */
+		gk_privs_t *p = &c->cfg->privs;
+		*p = (gk_privs_t){.set = true, .uid = getuid(), .gid = getgid()};
+		snprintf(p->user, sizeof(p->user), "%s", user);
+		snprintf(p->group, sizeof(p->group), "%s", group ? group : "");
+		return 0;
+	}
 	if (gk_privs_resolve(user, group, &c->cfg->privs, err, sizeof(err)) != 0)
 		return fail(
 		    c, line_of(group && strstr(err, "group") ? seen->group_node : seen->user_node),

@@ -9,7 +9,11 @@
 # directory is root's, mode 0700) fails naming the config file and keeps serving; made
 # readable, the reload succeeds; a zone file made unreadable is named in the reload error.
 # Without user: as root, the start-up log warns. user: naming no user fails --check with its
-# line. Needs root (skips, saying so, otherwise).
+# line. With chroot: (and user: nobody): /proc/PID/root is the chroot directory, it answers,
+# a zone changed inside the chroot (configured by its absolute path, read without the
+# prefix) is reloaded on SIGHUP; a zone outside the chroot stops the start naming the
+# config's file:line; chroot: under systemd (NOTIFY_SOCKET set) is refused.
+# Needs root (skips, saying so, otherwise).
 import os
 import signal
 import subprocess
@@ -119,7 +123,60 @@ def main(binary):
 		r = subprocess.run([binary, "-c", conf, "--check"], capture_output=True, text=True, timeout=30)
 		assert r.returncode == 1 and "user: no such user 'gk-no-such-user'" in r.stderr, r
 		assert r.stderr.startswith(conf + ":"), r.stderr
+	chroot_tests(binary)
 	h.log("test_privs: ok")
+
+
+def chroot_tests(binary):
+	for k in ("NOTIFY_SOCKET", "JOURNAL_STREAM"):  # as started by hand, not by systemd
+		os.environ.pop(k, None)
+	with h.TempDir("gk-chroot-") as tmp:
+		tmp = os.path.realpath(tmp)
+		os.chmod(tmp, 0o755)
+		zdir = os.path.join(tmp, "zones")
+		os.mkdir(zdir)
+		h.copy_zones(zdir)
+		extra = "user: nobody\ngroup: nogroup\nchroot: %s\n" % tmp
+		gk = h.start_gk(binary, tmp, zonedir=zdir, extra=extra)
+		try:
+			assert os.readlink("/proc/%d/root" % gk.pid) == tmp, os.readlink("/proc/%d/root" % gk.pid)
+			assert "chroot: %s" % tmp in gk.log_text(), gk.log_text()
+			assert answers(gk.port)
+			# a zone changed inside the chroot: the SIGHUP reload reads the config and the
+			# zone at their paths without the prefix
+			zf = os.path.join(zdir, "example.cn.zone")
+			with open(zf) as f:
+				text = f.read().replace("2026010101 ; serial", "2026010102 ; serial")
+			with open(zf, "w") as f:
+				f.write(text + "chrooted.example.cn. 300 IN A 192.0.2.77\n")
+			gk.signal(signal.SIGHUP)
+			wait_for("reload in the chroot", lambda: "reloaded:" in gk.log_text() or "reload failed" in gk.log_text())
+			assert "reloaded:" in gk.log_text(), gk.log_text()
+			q = dns.message.make_query("chrooted.example.cn", "A")
+			r = dns.query.udp(q, "127.0.0.1", port=gk.port, timeout=2)
+			assert [str(x) for rr in r.answer for x in rr] == ["192.0.2.77"], (r, gk.log_text())
+		finally:
+			rc = gk.stop()
+		assert rc == 0, gk.log_text()
+
+		# a zone file outside the chroot: the start fails naming the config's file:line
+		outside = os.path.join(h.ZONEDIR, "example.cn.zone")
+		conf = h.gk_config(tmp, h.free_port(), zonedir=zdir, extra=extra + "zone_list: z.list\n",
+				   name="outside.yaml")
+		with open(os.path.join(tmp, "z.list"), "w") as f:
+			f.write("# outside\nother.example %s\n" % outside)
+		r = subprocess.run([binary, "-c", conf], capture_output=True, text=True, timeout=30)
+		want = "%s:2: zone file %s is outside chroot %s" % (os.path.join(tmp, "z.list"), outside, tmp)
+		assert r.returncode != 0 and want in r.stderr, (want, r)
+		conf = h.gk_config(tmp, h.free_port(), zonedir=h.ZONEDIR, extra=extra, name="outside2.yaml")
+		r = subprocess.run([binary, "-c", conf], capture_output=True, text=True, timeout=30)
+		assert r.returncode != 0 and (conf + ":") in r.stderr and "is outside chroot" in r.stderr, r
+
+		# under systemd (NOTIFY_SOCKET) chroot: is refused, RootDirectory= recommended
+		conf = h.gk_config(tmp, h.free_port(), zonedir=zdir, extra=extra, name="sd.yaml")
+		env = dict(os.environ, NOTIFY_SOCKET=os.path.join(tmp, "notify.sock"))
+		r = subprocess.run([binary, "-c", conf], capture_output=True, text=True, timeout=30, env=env)
+		assert r.returncode != 0 and "RootDirectory=" in r.stderr and "NOTIFY_SOCKET" in r.stderr, r
 
 
 if __name__ == "__main__":
