@@ -2,7 +2,8 @@
 /* src/daemon/service.c -- running as a service: the privilege drop, systemd readiness.
  *
  * Called once at the end of start-up, when the sockets, the metrics listener and the dnstap
- * file are open: root is dropped (daemon/privs.h) and systemd is told (daemon/notify.h)
+ * file are open: the root changes to chroot: (NSD's semantics), root is dropped
+ * (daemon/privs.h) and systemd is told (daemon/notify.h)
  * READY=1 as soon as everything configured is loaded -- the zones (before the loop runs),
  * the filing-status replica's first full load, and with policy.redis a verified fleet
  * policy -- with a STATUS= line an operator sees in `systemctl status`.
