@@ -130,6 +130,9 @@ def main(binary):
 def chroot_tests(binary):
 	for k in ("NOTIFY_SOCKET", "JOURNAL_STREAM"):  # as started by hand, not by systemd
 		os.environ.pop(k, None)
+	# an ASan build's LeakSanitizer reads /proc/PID/task at exit, which the chroot hides
+	# (it then aborts); the same code paths are leak-checked by the runs above without it
+	os.environ["ASAN_OPTIONS"] = ":".join(x for x in (os.environ.get("ASAN_OPTIONS"), "detect_leaks=0") if x)
 	with h.TempDir("gk-chroot-") as tmp:
 		tmp = os.path.realpath(tmp)
 		os.chmod(tmp, 0o755)
