@@ -158,6 +158,17 @@ def chroot_tests(binary):
 			q = dns.message.make_query("chrooted.example.cn", "A")
 			r = dns.query.udp(q, "127.0.0.1", port=gk.port, timeout=2)
 			assert [str(x) for rr in r.answer for x in rr] == ["192.0.2.77"], (r, gk.log_text())
+			assert "user or group changed" not in gk.log_text(), gk.log_text()
+			# chroot: itself changes only at a restart: said so, serving goes on
+			with open(gk.conf) as f:
+				text = f.read().replace("chroot: %s\n" % tmp, "chroot: /\n")
+			with open(gk.conf, "w") as f:
+				f.write(text)
+			n = gk.log_text().count("reloaded:")
+			gk.signal(signal.SIGHUP)
+			wait_for("reload with chroot changed", lambda: gk.log_text().count("reloaded:") > n)
+			assert "reload: chroot changed: takes effect after restart" in gk.log_text()
+			assert answers(gk.port)
 		finally:
 			rc = gk.stop()
 		assert rc == 0, gk.log_text()
