@@ -53,7 +53,7 @@ def answers(port):
 	return len(u.answer) == 1 and len(t.answer) == 1
 
 
-def main(binary):
+def main(binary, gkctl):
 	if os.geteuid() != 0:
 		print("SKIP: test_privs needs root to drop privileges (running as uid %d)" % os.geteuid())
 		return
@@ -123,11 +123,12 @@ def main(binary):
 		r = subprocess.run([binary, "-c", conf, "--check"], capture_output=True, text=True, timeout=30)
 		assert r.returncode == 1 and "user: no such user 'gk-no-such-user'" in r.stderr, r
 		assert r.stderr.startswith(conf + ":"), r.stderr
-	chroot_tests(binary)
+	chroot_tests(binary, gkctl)
 	h.log("test_privs: ok")
 
 
-def chroot_tests(binary):
+def chroot_tests(binary, gkctl):
+	import pwd
 	for k in ("NOTIFY_SOCKET", "JOURNAL_STREAM"):  # as started by hand, not by systemd
 		os.environ.pop(k, None)
 	# an ASan build's LeakSanitizer reads /proc/PID/task at exit, which the chroot hides
@@ -139,8 +140,15 @@ def chroot_tests(binary):
 		zdir = os.path.join(tmp, "zones")
 		os.mkdir(zdir)
 		h.copy_zones(zdir)
+		sdir = os.path.join(tmp, "state")  # the state file's directory, written as nobody
+		os.mkdir(sdir)
+		os.chown(sdir, pwd.getpwnam("nobody").pw_uid, -1)
+		with open(os.path.join(zdir, "new.test.zone"), "w") as f:
+			f.write("$ORIGIN new.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 3600 600 86400 300\n"
+				"@ IN NS ns1\nns1 IN A 192.0.2.1\nwww IN A 192.0.2.41\n")
 		extra = "user: nobody\ngroup: nogroup\nchroot: %s\n" % tmp
-		gk = h.start_gk(binary, tmp, zonedir=zdir, extra=extra)
+		ctlx = "control: {socket: ctl.sock, state_file: state/zones.added}\n"
+		gk = h.start_gk(binary, tmp, zonedir=zdir, extra=extra + ctlx)
 		try:
 			assert os.readlink("/proc/%d/root" % gk.pid) == tmp, os.readlink("/proc/%d/root" % gk.pid)
 			assert "chroot: %s" % tmp in gk.log_text(), gk.log_text()
@@ -159,6 +167,21 @@ def chroot_tests(binary):
 			r = dns.query.udp(q, "127.0.0.1", port=gk.port, timeout=2)
 			assert [str(x) for rr in r.answer for x in rr] == ["192.0.2.77"], (r, gk.log_text())
 			assert "user or group changed" not in gk.log_text(), gk.log_text()
+			# zone add with the file's path outside the daemon's view (DIR/zones/...): read
+			# inside as /zones/..., kept in the state file as written
+			nz = os.path.join(zdir, "new.test.zone")
+			p = subprocess.run([gkctl, "-c", gk.conf, "zone", "add", "new.test", nz],
+					   capture_output=True, text=True, timeout=60)
+			assert p.returncode == 0, (p, gk.log_text())
+			q = dns.message.make_query("www.new.test", "A")
+			wait_for("new.test served", lambda: dns.query.udp(
+				q, "127.0.0.1", port=gk.port, timeout=2).answer)
+			with open(os.path.join(sdir, "zones.added")) as f:
+				assert "new.test %s" % nz in f.read()
+			out = os.path.join(h.ZONEDIR, "example.cn.zone")
+			p = subprocess.run([gkctl, "-c", gk.conf, "zone", "add", "out.test", out],
+					   capture_output=True, text=True, timeout=60)
+			assert p.returncode != 0 and "outside chroot" in p.stdout + p.stderr, p
 			# chroot: itself changes only at a restart: said so, serving goes on
 			with open(gk.conf) as f:
 				text = f.read().replace("chroot: %s\n" % tmp, "chroot: /\n")
@@ -194,4 +217,4 @@ def chroot_tests(binary):
 
 
 if __name__ == "__main__":
-	main(sys.argv[1])
+	main(sys.argv[1], sys.argv[2])
