@@ -15,8 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
+#include "common/chroot.h"
 #include "common/yamldepth.h"
 #include "daemon/config.h"
 #include "daemon/config_internal.h"
@@ -476,7 +478,7 @@ static void check_forward_overlap(struct ctx *c)
 static char *resolve(struct ctx *c, const char *file)
 {
 	if (file[0] == '/' || c->dir[0] == '\0')
-		return strdup(file);
+		return strdup(gk_chroot_strip(file)); /* chrooted: DIR/x is /x (common/chroot.h) */
 	size_t len = strlen(c->dir) + 1 + strlen(file) + 1;
 	char *p = malloc(len);
 	if (p != NULL)
@@ -1219,10 +1221,42 @@ static int check_privs(struct ctx *c, const struct top_seen *seen)
 	if (get_string(c, "user", seen->user_node, &user) != 0 ||
 	    (seen->group_node && get_string(c, "group", seen->group_node, &group) != 0))
 		return c->rc;
+	if (gk_chroot_active()) {
+		/* a reload inside the chroot: its passwd and group files are usually absent, and
+		 * user:/group: take effect only at a restart; we run as the user already */
+		gk_privs_t *p = &c->cfg->privs;
+		*p = (gk_privs_t){.set = true, .uid = getuid(), .gid = getgid()};
+		snprintf(p->user, sizeof(p->user), "%s", user);
+		snprintf(p->group, sizeof(p->group), "%s", group ? group : "");
+		return 0;
+	}
 	if (gk_privs_resolve(user, group, &c->cfg->privs, err, sizeof(err)) != 0)
 		return fail(
 		    c, line_of(group && strstr(err, "group") ? seen->group_node : seen->user_node),
 		    "%s: %s", group && strstr(err, "group") ? "group" : "user", err);
+	return 0;
+}
+
+/* chroot: an absolute directory; "" or "/" is no chroot (as NSD's chroot: ""). */
+static int parse_chroot(struct ctx *c, yaml_node_t *v)
+{
+	const char *s = NULL;
+	if (get_string(c, "chroot", v, &s) != 0)
+		return c->rc;
+	if (s[0] == '\0' || strcmp(s, "/") == 0)
+		return 0;
+	if (s[0] != '/')
+		return fail(c, line_of(v), "chroot: '%s' is not an absolute path", s);
+	struct stat st;
+	if (!gk_chroot_active() && (stat(s, &st) != 0 || !S_ISDIR(st.st_mode)))
+		return fail(c, line_of(v), "chroot: %s is not a directory", s);
+	free(c->cfg->chroot);
+	if ((c->cfg->chroot = strdup(s)) == NULL)
+		return c->rc = GK_ENOMEM;
+	size_t n = strlen(c->cfg->chroot);
+	while (n > 1 && c->cfg->chroot[n - 1] == '/')
+		c->cfg->chroot[--n] = '\0';
+	c->cfg->chroot_line = line_of(v);
 	return 0;
 }
 
@@ -1314,6 +1348,8 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 		*(key[0] == 'u' ? &seen->user_node : &seen->group_node) = v;
 		return 0;
 	}
+	if (strcmp(key, "chroot") == 0)
+		return parse_chroot(c, v);
 	if (strcmp(key, "discovery") == 0) {
 		c->cfg->discovery.line = line_of(v);
 		return walk_map(c, "discovery", v, visit_discovery, NULL);
@@ -1330,7 +1366,7 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	return fail(c, line_of(k),
 	            "unknown key '%s' (expected listen, workers, edns_udp_max, tcp, zones, "
 	            "zone_list, zones_dir, control, log_level, redis, filing, policy, metrics, "
-	            "dnstap, discovery, secondary, pools, rate_limit, user, group, "
+	            "dnstap, discovery, secondary, pools, rate_limit, user, group, chroot, "
 	            "proxy_protocol, tls)",
 	            key);
 }
@@ -1458,6 +1494,9 @@ int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out, ch
 	else if (c.cfg->n_zones == 0 && !c.cfg->zone_list && !c.cfg->zones_dir &&
 	         !c.cfg->control.set && !has_secondary)
 		fail(&c, c.zones_line, "zones: at least one zone is required");
+	bool check_root = c.rc == 0 && c.cfg->chroot && !gk_chroot_active();
+	if (check_root) /* before the lists are read: one outside the chroot is not opened */
+		c.rc = gk_config_chroot_check(c.cfg, err, errlen);
 	if (c.rc == 0 && (c.rc = gk_config_zones_extra(c.cfg, flags, err, errlen)) == 0)
 		c.rc = gk_config_zones_dups(c.cfg, err, errlen);
 	if (c.rc == 0 && c.cfg->secondary)
@@ -1465,6 +1504,8 @@ int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out, ch
 	if (c.rc == 0 && c.cfg->front &&
 	    (c.rc = gk_front_conf_check(c.cfg->front, c.path, err, errlen)) == 0)
 		check_forward_overlap(&c);
+	if (c.rc == 0 && check_root) /* and the zones the lists and directory name */
+		c.rc = gk_config_chroot_check(c.cfg, err, errlen);
 	if (c.rc == 0) {
 		gk_config_filing_t *fl = &c.cfg->filing;
 		if (!seen.filing_enforce_set)
@@ -1557,6 +1598,7 @@ void gk_config_free(gk_config_t *cfg)
 	}
 	free(cfg->tls);
 	gk_front_conf_free(cfg->front);
+	free(cfg->chroot);
 	free(cfg->path);
 	free(cfg);
 }

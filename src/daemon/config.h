@@ -204,6 +204,8 @@ typedef struct gk_config {
 	struct gk_front_conf *front;
 	gk_rrl_config_t rrl;           /* rate_limit: UDP response rate limiting (rrl/rrl.h) */
 	gk_privs_t privs;              /* user:, group: who to become once sockets are open */
+	char *chroot;                  /* chroot: the new root (no trailing '/'), or NULL */
+	size_t chroot_line;
 	/* proxy_protocol.from: load balancers whose PROXY v2 headers are honoured (net/proxy.h) */
 	unsigned n_proxy_from;
 	gk_prefix_t proxy_from[GK_CONFIG_PROXY_MAX];
@@ -229,6 +231,12 @@ GK_MUST_CHECK int gk_config_load(const char *path, gk_config_t **out, char *err,
  * allowed to read gatekeeperd's password. */
 GK_MUST_CHECK int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out,
                                        char *err, size_t errlen);
+
+/* After chroot(cfg->chroot) (daemon/service.c): rewrite, in place, every path cfg holds
+ * (the config's own, zone files, lists, state file and directories, TLS, dnstap, policy)
+ * as seen from inside, without the chroot directory. Pointers into cfg stay valid (the
+ * strings only shrink). Main thread. */
+void gk_config_chroot_strip(gk_config_t *cfg);
 
 /* Free a config from gk_config_load. NULL is ignored. */
 void gk_config_free(gk_config_t *cfg);

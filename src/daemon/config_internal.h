@@ -21,3 +21,8 @@ GK_MUST_CHECK int gk_config_zones_extra(gk_config_t *cfg, unsigned flags, char *
 /* A zone configured twice (names compared case-insensitively, without a trailing dot) is
  * GK_ECONFIG with err naming the later place and the first. n log n. GK_ENOMEM. */
 GK_MUST_CHECK int gk_config_zones_dups(const gk_config_t *cfg, char *err, size_t errlen);
+
+/* With chroot: set and not yet chrooted, every path cfg reads later must lie under the
+ * chroot directory. Returns 0, or GK_ECONFIG with err "FILE:LINE: KEY PATH is outside
+ * chroot DIR" (the zone's own file and line for zones, else the chroot key's line). */
+GK_MUST_CHECK int gk_config_chroot_check(const gk_config_t *cfg, char *err, size_t errlen);

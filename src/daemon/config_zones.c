@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "common/chroot.h"
 #include "daemon/config_internal.h"
 #include "zonelist/zonelist.h"
 
@@ -60,6 +61,9 @@ static int add_entry(void *arg, const char *name, size_t nl, const char *file, s
 	char *path;
 	if (file[0] == '/' || a->dir == NULL) {
 		path = strndup(file, fl);
+		const char *in = path ? gk_chroot_strip(path) : NULL; /* chrooted: DIR/x is /x */
+		if (in != path)
+			memmove(path, in, strlen(in) + 1);
 	} else {
 		path = malloc(a->dirlen + 1 + fl + 1);
 		if (path != NULL) {

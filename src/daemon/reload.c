@@ -90,8 +90,11 @@ static void report_restart_only(const gk_config_t *boot, const gk_config_t *next
 	    boot->tcp_max_pipelined != next->tcp_max_pipelined)
 		gk_log(GK_LOG_WARN, "reload: tcp settings changed: take effect after restart");
 	if (boot->privs.set != next->privs.set || boot->privs.uid != next->privs.uid ||
-	    boot->privs.gid != next->privs.gid)
+	    boot->privs.gid != next->privs.gid || strcmp(boot->privs.user, next->privs.user) != 0 ||
+	    strcmp(boot->privs.group, next->privs.group) != 0)
 		gk_log(GK_LOG_WARN, "reload: user or group changed: takes effect after restart");
+	if (!same_str(boot->chroot, next->chroot))
+		gk_log(GK_LOG_WARN, "reload: chroot changed: takes effect after restart");
 	if (boot->rrl.table_size != next->rrl.table_size)
 		gk_log(GK_LOG_WARN, "reload: rate_limit.table_size changed: takes effect after "
 		                    "restart (the other rate_limit settings apply now)");

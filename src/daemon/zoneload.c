@@ -29,6 +29,8 @@ struct gk_zoneload {
 	size_t last_loaded;    /* at the last progress line */
 	uint64_t t0, t_last, t_ready;
 	unsigned threads;
+	const struct gk_psl *psl;
+	bool running; /* the loader threads were started (gk_zoneload_run) */
 	char source[256];
 };
 
@@ -153,23 +155,33 @@ int gk_zoneload_start(uv_loop_t *loop, gk_zoneset_t *zs, const gk_zone_spec_t *s
 	}
 	uv_timer_init(loop, &L->progress);
 	L->async.data = L->progress.data = L;
-	L->t0 = L->t_last = uv_hrtime();
+	L->psl = psl;
 	L->threads = gk_zload_cpus();
-	if (n > 0 && (rc = gk_zload_start(specs, n, psl, L->threads, notify, L, &L->zl)) != 0) {
+	*out = L;
+	return 0;
+}
+
+int gk_zoneload_run(gk_zoneload_t *L, char *err, size_t errlen)
+{
+	if (L->running)
+		return 0;
+	L->running = true;
+	L->t0 = L->t_last = uv_hrtime();
+	int rc;
+	if (L->n > 0 &&
+	    (rc = gk_zload_start(L->specs, L->n, L->psl, L->threads, notify, L, &L->zl)) != 0) {
 		snprintf(err, errlen, "zone loader threads: %s", gk_strerror(rc));
 		L->zl = NULL;
-		gk_zoneload_close(L);
 		return rc;
 	}
 	gk_log(GK_LOG_INFO,
 	       "loading %zu zones from %s on %u threads; until loaded, a zone's names answer "
 	       "SERVFAIL",
-	       n, source, L->threads);
-	if (n == 0)
+	       L->n, L->source, L->threads);
+	if (L->n == 0)
 		uv_async_send(&L->async); /* ready at the loop's first turn */
 	else
 		uv_timer_start(&L->progress, progress_cb, PROGRESS_MS, PROGRESS_MS);
-	*out = L;
 	return 0;
 }
 

@@ -37,15 +37,20 @@ typedef struct gk_zoneload_cbs {
 	void *ctx;
 } gk_zoneload_cbs_t;
 
-/* Publish a placeholder for each of specs[0..n) in zs and start building them. specs, psl
- * and zs must outlive the loader (until gk_zoneload_close). source names the config for
- * the log lines (copied). Versions are published on loop's thread once it runs. Returns 0,
- * GK_EINVAL (a bad zone name; err names it) or GK_ENOMEM / GK_EAGAIN; on error nothing is
- * running (placeholders published so far stay in zs). Main thread. */
+/* Publish a placeholder for each of specs[0..n) in zs; gk_zoneload_run starts building
+ * them. specs, psl and zs must outlive the loader (until gk_zoneload_close); specs' paths
+ * may be rewritten in place until gk_zoneload_run (chroot:, daemon/service.c). source names
+ * the config for the log lines (copied). Versions are published on loop's thread once it
+ * runs. Returns 0, GK_EINVAL (a bad zone name; err names it) or GK_ENOMEM / GK_EAGAIN; on
+ * error nothing is running (placeholders published so far stay in zs). Main thread. */
 GK_MUST_CHECK int gk_zoneload_start(uv_loop_t *loop, gk_zoneset_t *zs, const gk_zone_spec_t *specs,
                                     size_t n, const struct gk_psl *psl, const char *source,
                                     const gk_zoneload_cbs_t *cbs, gk_zoneload_t **out, char *err,
                                     size_t errlen);
+
+/* Start the loader threads (once; later calls do nothing). Returns 0, or an error with err
+ * set (then no zone will load: the caller stops the start). Main thread. */
+GK_MUST_CHECK int gk_zoneload_run(gk_zoneload_t *zl, char *err, size_t errlen);
 
 /* True once no zone is left loading (every one loaded or failed). NULL: true. */
 bool gk_zoneload_ready(const gk_zoneload_t *zl);

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "common/chroot.h"
 #include "common/log.h"
 #include "control/control.h"
 #include "daemon/internal.h"
@@ -263,7 +264,22 @@ static int write_state(gk_server_t *s, long extra, long skip, char *err, size_t 
 			names[n] = e->name;
 			files[n++] = e->file;
 		}
-		rc = gk_zonelist_write(s->boot->control.state_file, names, files, n, err, errlen);
+		/* chrooted: the file as written in the config's terms (DIR/x), read at the next
+		 * start before the chroot as every other configured path */
+		const char *root = gk_chroot_active() ? s->boot->chroot : NULL;
+		size_t k = 0;
+		for (; root && k < n; k++)
+			if (files[k][0] == '/' &&
+			    asprintf((char **)&files[k], "%s%s", root, files[k]) < 0)
+				break;
+		if (root && k < n)
+			snprintf(err, errlen, "out of memory");
+		else
+			rc = gk_zonelist_write(s->boot->control.state_file, names, files, n, err,
+			                       errlen);
+		for (size_t i = 0; root && i < k; i++)
+			if (files[i][0] == '/')
+				free((char *)files[i]);
 	} else {
 		snprintf(err, errlen, "out of memory");
 	}
@@ -450,12 +466,16 @@ static void zone_add(gk_server_t *s, gk_control_req_t *req, const gk_control_cmd
 		gk_control_done(req);
 		return;
 	}
-	if (check_file(cmd->file, err, sizeof(err)) != 0) {
+	const char *cf = gk_chroot_strip(cmd->file); /* chrooted: DIR/x is /x */
+	if (gk_chroot_active() && cf == cmd->file && cf[0] == '/')
+		snprintf(err, sizeof(err), "%s is outside chroot %s", cf, s->boot->chroot);
+	if ((gk_chroot_active() && cf == cmd->file && cf[0] == '/') ||
+	    check_file(cf, err, sizeof(err)) != 0) {
 		gk_control_reply(req, "error zone %s not added: %s", cmd->name, err);
 		gk_control_done(req);
 		return;
 	}
-	char *name = strdup(cmd->name), *file = strdup(cmd->file);
+	char *name = strdup(cmd->name), *file = strdup(cf);
 	if (name == NULL || file == NULL || zcat_reserve(z) != 0) {
 		free(name);
 		free(file);

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
+#include "common/chroot.h"
 #include "common/log.h"
 #include "dnstap.pb-c.h"
 #include "obs/discovery.h"
@@ -153,14 +154,15 @@ void gk_tap_rate(const gk_tap_t *t, unsigned *rate, unsigned *burst)
 static void rotate_files(gk_tap_t *t)
 {
 	char from[4200], to[4200];
+	const char *file = gk_chroot_strip(t->file); /* chrooted: DIR/x is /x */
 	if (t->keep == 0)
 		return; /* the next open truncates in place */
 	for (unsigned i = t->keep; i >= 1; i--) {
 		if (i == 1)
-			snprintf(from, sizeof(from), "%s", t->file);
+			snprintf(from, sizeof(from), "%s", file);
 		else
-			snprintf(from, sizeof(from), "%s.%u", t->file, i - 1);
-		snprintf(to, sizeof(to), "%s.%u", t->file, i);
+			snprintf(from, sizeof(from), "%s.%u", file, i - 1);
+		snprintf(to, sizeof(to), "%s.%u", file, i);
 		if (rename(from, to) != 0 && errno != ENOENT)
 			gk_log(GK_LOG_WARN, "dnstap: rename %s -> %s: %s", from, to,
 			       strerror(errno));
@@ -178,14 +180,15 @@ static int out_open(gk_tap_t *t, bool quiet)
 	if (t->file != NULL) {
 		struct fstrm_file_options *fopt = fstrm_file_options_init();
 		if (fopt != NULL) {
-			fstrm_file_options_set_file_path(fopt, t->file);
+			fstrm_file_options_set_file_path(fopt, gk_chroot_strip(t->file));
 			w = fstrm_file_writer_init(fopt, wopt);
 			fstrm_file_options_destroy(&fopt);
 		}
 	} else {
 		struct fstrm_unix_writer_options *uopt = fstrm_unix_writer_options_init();
 		if (uopt != NULL) {
-			fstrm_unix_writer_options_set_socket_path(uopt, t->unix_path);
+			fstrm_unix_writer_options_set_socket_path(uopt,
+			                                          gk_chroot_strip(t->unix_path));
 			w = fstrm_unix_writer_init(uopt, wopt);
 			fstrm_unix_writer_options_destroy(&uopt);
 		}

@@ -5,6 +5,7 @@
  * their order in the file. A secret file must be a regular file that group and others cannot
  * read, like ssh's private keys: a secret anyone on the host can read is no secret.
  */
+#include "common/chroot.h"
 #include "xfr/conf.h"
 
 #include <ctype.h>
@@ -87,7 +88,7 @@ static int get_num(struct pc *c, const char *what, yaml_node_t *v, unsigned long
 static char *resolve(struct pc *c, const char *p)
 {
 	if (p[0] == '/' || !c->dir[0])
-		return strdup(p);
+		return strdup(gk_chroot_strip(p)); /* chrooted: DIR/x is /x (common/chroot.h) */
 	char *r = NULL;
 	return asprintf(&r, "%s/%s", c->dir, p) < 0 ? NULL : r;
 }

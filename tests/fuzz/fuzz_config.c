@@ -1,26 +1,54 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/fuzz/fuzz_config.c -- libFuzzer target: arbitrary bytes as gatekeeperd's config file.
+/* tests/fuzz/fuzz_config.c -- libFuzzer target: arbitrary bytes as gatekeeperd's YAML config.
  *
- * The input is written to a private temporary file and loaded without secrets or zone lists
- * (nothing else is read). A failure must name the file at the start of its message; a
- * success must leave every forwarded zone on an existing pool with 1..64 backends, and
- * gk_front_conf_lookup must find each forwarded apex's pool. Leaks show under ASan.
+ * Each input is written as gatekeeperd.conf in a private directory that also holds a zone
+ * list, a zones directory and a password file, so relative paths (zone_list, zones_dir,
+ * redis.password_file, control.state_file...) resolve there and reach the sections parsed
+ * in their own files. The loader reads only regular files (a FIFO or a device named by an
+ * absolute path is refused, not opened for a blocking read). A config that loads must hold
+ * consistent zones and every forwarded zone on an existing pool of 1..64 backends that
+ * gk_front_conf_lookup finds; an error must name the config or the file it read, and the
+ * loader frees everything (LeakSanitizer).
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "daemon/config.h"
 #include "front/conf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char path[64];
+static char dir[64];
+static char conf[96];
 
-static void remove_path(void)
+static void put(const char *name, const char *text)
 {
-	unlink(path);
+	char p[160];
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	FILE *f = fopen(p, "w");
+	if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0)
+		abort();
+}
+
+static void setup(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(dir, sizeof(dir), "%.40s/gkfuzzcfg.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (mkdtemp(dir) == NULL)
+		abort();
+	snprintf(conf, sizeof(conf), "%s/gatekeeperd.conf", dir);
+	char zd[96];
+	snprintf(zd, sizeof(zd), "%s/zones", dir);
+	if (mkdir(zd, 0700) != 0)
+		abort();
+	put("zones.list", "example.com example.com.zone\nexample.net /nonexistent/example.net\n");
+	put("zones/example.org.zone", "");
+	put("zones.state", "example.info example.info.zone\n");
+	put("redis.pass", "secret\n");
+	put("example.com.zone", "");
 }
 
 static void check_front(const gk_front_conf_t *fc)
@@ -41,27 +69,24 @@ static void check_front(const gk_front_conf_t *fc)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (path[0] == '\0') {
-		snprintf(path, sizeof(path), "/tmp/gk-fuzz-config-XXXXXX");
-		int fd = mkstemp(path);
-		if (fd < 0)
-			abort();
-		close(fd);
-		atexit(remove_path);
-	}
-	FILE *f = fopen(path, "w");
-	if (!f || fwrite(data, 1, size, f) != size || fclose(f) != 0)
+	if (dir[0] == '\0')
+		setup();
+	FILE *f = fopen(conf, "wb");
+	if (f == NULL || (size > 0 && fwrite(data, 1, size, f) != size) || fclose(f) != 0)
 		abort();
-	char err[512] = "";
 	gk_config_t *cfg = NULL;
-	int rc = gk_config_load_flags(path, GK_CONFIG_NO_SECRETS | GK_CONFIG_NO_ZONE_LISTS, &cfg,
-	                              err, sizeof(err));
-	if (rc != 0) {
-		if (cfg != NULL || strncmp(err, path, strlen(path)) != 0)
+	char err[1024] = "";
+	int rc = gk_config_load(conf, &cfg, err, sizeof(err));
+	if (rc == 0) {
+		if (cfg == NULL || cfg->n_listen == 0)
 			abort();
-		return 0;
+		for (size_t i = 0; i < cfg->n_zones; i++)
+			if (cfg->zones[i].name == NULL || cfg->zones[i].file == NULL)
+				abort();
+		check_front(cfg->front);
+		gk_config_free(cfg);
+	} else if (rc != GK_ENOMEM && err[0] == '\0') {
+		abort(); /* every refusal says why */
 	}
-	check_front(cfg->front);
-	gk_config_free(cfg);
 	return 0;
 }

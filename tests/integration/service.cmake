@@ -2,7 +2,7 @@
 # tests/integration/service.cmake -- running on the internet and as a service: response rate
 # limiting, the privilege drop, systemd.
 gk_integration_test(integration_rrl test_rrl.py 120)
-gk_integration_test(integration_privs test_privs.py 120)
+gk_integration_test(integration_privs test_privs.py 120 $<TARGET_FILE:gkctl>)
 # systemd: the units pass systemd-analyze verify; sd_notify messages in order
 gk_integration_test(integration_systemd_verify test_systemd.py 120 $<TARGET_FILE:gk-sync>
 	${CMAKE_BINARY_DIR} verify)

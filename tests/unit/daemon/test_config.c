@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "common/chroot.h"
 #include "daemon/config.h"
 #include "front/conf.h"
 #include "redis/redis.h"
@@ -868,6 +869,54 @@ static void test_redis_sentinel(void **state)
 	             "missing required key 'address'");
 }
 
+/* chroot: every later path must be inside (the zone's own line named); once chrooted the
+ * loader reads DIR/x as /x. Last in the list: gk_chroot_set lasts for the process. */
+static void test_chroot(void **state)
+{
+	(void)state;
+	char path[160], body[512], err[512];
+	gk_config_t *cfg = NULL;
+	snprintf(path, sizeof(path), "%s/chroot.yaml", tmpdir);
+	snprintf(body, sizeof(body), LISTEN ZONES "chroot: %s/\n", tmpdir);
+	write_file(path, body);
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg->chroot, tmpdir);
+	gk_config_free(cfg);
+	snprintf(body, sizeof(body),
+	         LISTEN "zones:\n  - name: example.cn\n    file: a.zone\n"
+	                "  - name: example.com\n    file: /etc/gk-outside.zone\nchroot: %s\n",
+	         tmpdir);
+	expect_error(body, GK_ECONFIG, 5, "zone file /etc/gk-outside.zone is outside chroot");
+	snprintf(body, sizeof(body), LISTEN ZONES "zone_list: /etc/gk.list\nchroot: %s\n", tmpdir);
+	expect_error(body, GK_ECONFIG, 6, "zone_list /etc/gk.list is outside chroot");
+	snprintf(body, sizeof(body), LISTEN ZONES "chroot: %sx\n", tmpdir); /* a sibling */
+	expect_error(body, GK_ECONFIG, 5, "is not a directory");
+	expect_error(LISTEN ZONES "chroot: var/gk\n", GK_ECONFIG, 5, "not an absolute path");
+	expect_error(LISTEN ZONES "chroot: [a]\n", GK_ECONFIG, 5, "chroot: expected a string");
+
+	/* chrooted at tmpdir: the config as found inside, its paths stripped */
+	snprintf(body, sizeof(body),
+	         LISTEN "zones:\n  - name: example.cn\n    file: %s/z/a.zone\n"
+	                "zone_list: %s/l.list\nchroot: %s\n",
+	         tmpdir, tmpdir, tmpdir);
+	write_file(path, body);
+	char lp[160];
+	snprintf(lp, sizeof(lp), "%s/l.list", tmpdir);
+	write_file(lp, "example.net n.zone\n");
+	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	gk_chroot_set(tmpdir);
+	gk_config_chroot_strip(cfg);
+	assert_string_equal(cfg->path, "/chroot.yaml");
+	assert_string_equal(cfg->zones[0].file, "/z/a.zone");
+	assert_string_equal(cfg->zone_list, "/l.list");
+	gk_config_free(cfg);
+	assert_string_equal(gk_chroot_strip(tmpdir), "/");
+	assert_string_equal(gk_chroot_strip("/etc/x"), "/etc/x");
+	/* a list entry written DIR/x is read as /x (the list itself under / is absent here) */
+	snprintf(lp, sizeof(lp), "%s/z/a.zone", tmpdir);
+	assert_string_equal(gk_chroot_strip(lp), "/z/a.zone");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -883,6 +932,7 @@ int main(void)
 	    cmocka_unit_test(test_filing_keys),        cmocka_unit_test(test_filing_errors),
 	    cmocka_unit_test(test_redis_auth),         cmocka_unit_test(test_redis_sentinel_auth),
 	    cmocka_unit_test(test_redis_sentinel),
+	    cmocka_unit_test(test_chroot), /* last: it chroots the process's paths */
 	};
 	return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }
