@@ -26,6 +26,9 @@
  *
  * The merger runs on its own thread with its own libuv loop and one Redis session
  * (src/redis/session.h: AUTH, timeouts, reconnects with backoff, Sentinel).
+ *
+ * Source: disc_table.c (the table), disc_merge.c (hand-off and merge), disc_writer.c (the
+ * Redis writer), discovery.c (the service and its thread); src/obs/internal.h joins them.
  */
 #pragma once
 #include <stdbool.h>

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "common/file.h"
 #include "polstore/polstore.h"
 
 #define STATE_FORMAT "gk-policy-state/1"
@@ -156,28 +157,13 @@ out:
 	return rc;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 int gk_polstore_state_save(const char *dir, const gk_polstore_version_t *v, char *err,
                            size_t errlen)
 {
-	char path[4096], tmp[4096], *b64 = NULL, *text = NULL;
+	char path[4096], *b64 = NULL, *text = NULL;
 	json_t *o = NULL;
-	int fd = -1, dfd = -1, rc = GK_ENOMEM;
+	int rc = GK_ENOMEM;
 	state_path(dir, GK_POLSTORE_STATE_FILE, path, sizeof(path));
-	state_path(dir, GK_POLSTORE_STATE_FILE ".tmp", tmp, sizeof(tmp));
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return say(err, errlen, GK_EIO, "%s: %s", dir, strerror(errno));
 	if (v->bundle_len > (size_t)INT32_MAX / 4 * 3)
@@ -189,40 +175,17 @@ int gk_polstore_state_save(const char *dir, const gk_polstore_version_t *v, char
 	              "key_id", v->key_id, "sig", v->sig, "bundle", b64);
 	if (o == NULL || (text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 		goto fail;
-	/* a temporary file left by a crash (or planted) is removed, never written through */
-	if (unlink(tmp) != 0 && errno != ENOENT) {
-		rc = say(err, errlen, GK_EIO, "%s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	int wr = 0;
-	if (fd < 0 || fchmod(fd, 0600) != 0 || (wr = write_all(fd, text, strlen(text))) != 0 ||
-	    fsync(fd) != 0) {
-		rc = say(err, errlen, GK_EIO, "%s: %s", tmp, strerror(wr ? -wr : errno));
-		if (fd >= 0)
-			unlink(tmp);
-		goto fail;
-	}
-	if (close(fd) != 0 || rename(tmp, path) != 0) {
-		fd = -1;
-		rc = say(err, errlen, GK_EIO, "%s: %s", path, strerror(errno));
-		unlink(tmp);
-		goto fail;
-	}
-	fd = -1;
-	/* the rename itself must survive a power loss */
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || fsync(dfd) != 0) {
-		rc = say(err, errlen, GK_EIO, "%s: %s", dir, strerror(errno));
+	/* the temporary (a crash's or a planted one removed first) is renamed over the state,
+	 * and the rename itself made to survive a power loss: common/file.h */
+	if ((rc = gk_file_create(path, text, strlen(text), 0600, GK_FILE_REPLACE, err, errlen)) !=
+	    0) {
+		rc = GK_EIO;
 		goto fail;
 	}
 	rc = 0;
 fail:
 	if (rc == GK_ENOMEM)
 		say(err, errlen, rc, "%s: %s", path, "out of memory");
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
-		close(dfd);
 	json_decref(o);
 	free(text);
 	free(b64);

@@ -378,12 +378,14 @@ static int run(applier_t *A)
 			rc = gk_sync_conn_drain(rcn);
 			rcn->pending = 0;
 		}
+#ifdef GK_TEST_HOOKS /* cmake -DGK_TEST_HOOKS=ON: test builds only */
 		if (!rc && A->o->abort_after && A->transactions >= A->o->abort_after) {
 			fprintf(stderr,
 			        "gk-sync: test hook: exiting after %ld bucket transactions\n",
 			        A->transactions);
 			_exit(70);
 		}
+#endif
 		cn->pending = 0;
 		for (size_t t = w0; !rc && t < w1; t++) {
 			unsigned b = todo[t];

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "common/file.h"
 #include "sync/sig.h"
 
 static void ssl_err(char *err, size_t errlen, const char *what, const char *path)
@@ -50,65 +51,17 @@ static EVP_PKEY *load_key(const char *path, int priv, char *err, size_t errlen)
 	return k;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Write data to a file that did not exist (O_EXCL: a file or symlink there is refused, a
- * symlink never followed), or with force to a new temporary beside path renamed over it.
- * The mode is set with fchmod, so the umask does not widen or narrow it. */
+/* A key file that did not exist, or with force one replacing it (common/file.h: exact mode,
+ * no link followed). */
 static int write_key_file(const char *path, const char *data, size_t len, mode_t mode, int force,
                           char *err, size_t errlen)
 {
-	char tmp[4200];
-	int fd;
-	if (force) {
-		if (snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path) >= (int)sizeof(tmp)) {
-			snprintf(err, errlen, "cannot write %s: name too long", path);
-			return GK_EIO;
-		}
-		fd = mkostemp(tmp, O_CLOEXEC); /* O_CREAT|O_EXCL, 0600 */
-	} else {
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	}
-	if (fd < 0) {
-		int e = errno;
-		if (e == EEXIST) {
-			snprintf(err, errlen, "%s exists (not overwritten; --force replaces it)",
-			         path);
-			return GK_EEXIST;
-		}
-		snprintf(err, errlen, "cannot create %s: %s", force ? tmp : path, strerror(e));
-		return GK_EIO;
-	}
-	const char *name = force ? tmp : path;
-	if (fchmod(fd, mode) || write_all(fd, data, len) || fsync(fd)) {
-		snprintf(err, errlen, "cannot write %s: %s", name, strerror(errno));
-		close(fd);
-		unlink(name);
-		return GK_EIO;
-	}
-	if (close(fd)) {
-		snprintf(err, errlen, "cannot write %s: %s", name, strerror(errno));
-		unlink(name);
-		return GK_EIO;
-	}
-	if (force && rename(tmp, path)) {
-		snprintf(err, errlen, "cannot replace %s: %s", path, strerror(errno));
-		unlink(tmp);
-		return GK_EIO;
-	}
-	return 0;
+	int rc = gk_file_create(path, data, len, mode, force ? GK_FILE_REPLACE : 0, err, errlen);
+	if (rc == GK_EEXIST)
+		snprintf(err, errlen, "%s exists (not overwritten; --force replaces it)", path);
+	else if (rc != 0)
+		rc = GK_EIO;
+	return rc;
 }
 
 /* PEM text of the private (priv) or public key in a malloc'd buffer */

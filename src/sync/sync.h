@@ -51,7 +51,9 @@ typedef struct gk_sync_opts {
 	 * every apply asks the sentinels again and writes to the master they name */
 	const gk_redis_sentinel_t *sentinel;
 	unsigned window;     /* buckets per pipeline round; 0: 256 */
-	long abort_after;    /* test hook: _exit(70) after this many bucket transactions; 0: off */
+#ifdef GK_TEST_HOOKS
+	long abort_after; /* test hook: _exit(70) after this many bucket transactions; 0: off */
+#endif
 	unsigned timeout_ms; /* connect and per-reply timeout; 0: 60000 */
 	unsigned lock_wait_ms; /* wait this long for another apply's lock; 0: fail at once */
 	unsigned lock_ttl_ms;  /* the lock's expiry, renewed every third of it; 0: 30000 */

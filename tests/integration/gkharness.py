@@ -490,28 +490,78 @@ def good_query_answered(port, host="127.0.0.1", timeout=1.0):
 REDIS_SERVER = os.environ.get("GK_REDIS_SERVER", "/usr/bin/redis-server")
 
 
-def start_redis(tmp):
-	"""A redis-server on a free loopback port, no persistence. Returns the Server (its
-	port in .port); waits until it answers PING."""
+class RedisStartError(RuntimeError):
+	"""redis-server exited before answering; .log holds its log."""
+
+	def __init__(self, name, log):
+		RuntimeError.__init__(self, "%s did not start:\n%s" % (name, log))
+		self.log = log
+
+
+def wait_for(what, fn, timeout=10.0, step=0.02):
+	"""Poll fn() until it returns something true, and return that. timeout only bounds a
+	failure (AssertionError naming what, with fn's last value); nothing is proved by it."""
+	deadline = time.time() + timeout
+	last = None
+	while time.time() < deadline:
+		last = fn()
+		if last:
+			return last
+		time.sleep(step)
+	raise AssertionError("timed out waiting for %s (last %r)" % (what, last))
+
+
+def _redis_pong(port):
+	with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+		s.sendall(b"PING\r\n")
+		return s.recv(16).startswith(b"+PONG")
+
+
+def start_redis(tmp, argv=None, name="redis-server", ping=None):
+	"""A redis-server without persistence; waits until it answers PING, and returns the
+	Server (its port in .port). Default: a free loopback port, its files in tmp. argv: the
+	listening arguments instead (then .port is 0 and its files go to tmp/name); ping: a
+	callable that is true once the server answers (exceptions count as not yet). Raises
+	RedisStartError when the server exits first (its log in .log)."""
 	if not os.access(REDIS_SERVER, os.X_OK):
 		raise RuntimeError("redis-server not found at %s (scripts/deps.sh installs it)" % REDIS_SERVER)
-	port = free_port()
-	argv = [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-		"--appendonly", "no", "--dir", tmp]
-	srv = Server("redis-server", argv, tmp, port, os.path.join(tmp, "redis.log"))
+	if argv is None:
+		port, d = free_port(), tmp
+		argv = ["--port", str(port), "--bind", "127.0.0.1"]
+		logpath = os.path.join(tmp, "redis.log")
+	else:
+		port, d = 0, os.path.join(tmp, name)
+		os.mkdir(d)
+		logpath = os.path.join(tmp, name + ".log")
+	if ping is None:
+		def ping():
+			return _redis_pong(port)
+	srv = Server(name, [REDIS_SERVER] + argv + ["--save", "", "--appendonly", "no", "--dir", d], d, port,
+		     logpath)
 	deadline = time.time() + 10
 	while True:
-		try:
-			with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-				s.sendall(b"PING\r\n")
-				if s.recv(16).startswith(b"+PONG"):
-					return srv
-		except OSError:
-			pass
-		if time.time() > deadline or not srv.alive():
+		if not srv.alive():
+			text = srv.log_text()
 			srv.stop()
-			raise RuntimeError("redis-server did not start:\n" + srv.log_text())
+			raise RedisStartError(name, text)
+		try:
+			if ping():
+				return srv
+		except Exception:  # noqa: BLE001 (any client's "not yet")
+			pass
+		if time.time() > deadline:
+			srv.stop()
+			raise RuntimeError("%s did not answer:\n%s" % (name, srv.log_text()))
 		time.sleep(0.05)
+
+
+def status_bucket(domain):
+	"""The status hash a domain's record lives in (GK_KEY_STATUS_BUCKET, include/gk/filing_status.h)."""
+	x = 2166136261
+	for b in domain.encode():
+		x ^= b
+		x = (x * 16777619) & 0xFFFFFFFF
+	return x & 0xFFFF
 
 
 class Feed:

@@ -25,6 +25,7 @@
 #      and the page's own script (run by the browser) re-adds the same totals.
 # Every server is stopped by PID.
 import csv
+import functools
 import io
 import json
 import os
@@ -114,31 +115,11 @@ class Sync:
 
 
 def start_redis(tmp):
-	port = h.free_port()
-	argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-	        "--appendonly", "no", "--dir", tmp]
-	srv = h.Server("redis-server", argv, tmp, port, os.path.join(tmp, "redis.log"))
-	c = redis.Redis(host="127.0.0.1", port=port, decode_responses=True, socket_timeout=5)
-	deadline = time.monotonic() + 10
-	while True:
-		try:
-			c.ping()
-			return srv, c
-		except (redis.ConnectionError, redis.BusyLoadingError):
-			if time.monotonic() > deadline or not srv.alive():
-				raise AssertionError("redis did not start:\n" + srv.log_text())
-			time.sleep(0.02)
+	srv = h.start_redis(tmp)
+	return srv, redis.Redis(host="127.0.0.1", port=srv.port, decode_responses=True, socket_timeout=5)
 
 
-def wait_for(what, fn, timeout=15.0, step=0.05):
-	deadline = time.monotonic() + timeout
-	last = None
-	while time.monotonic() < deadline:
-		last = fn()
-		if last:
-			return last
-		time.sleep(step)
-	raise AssertionError("timed out waiting for %s (last %r)" % (what, last))
+wait_for = functools.partial(h.wait_for, timeout=15.0, step=0.05)
 
 
 def ask(port, name, qtype="A", tcp=False):

@@ -29,6 +29,7 @@ import dns.flags  # noqa: E402
 import dns.message  # noqa: E402
 import dns.query  # noqa: E402
 import dns.rcode  # noqa: E402
+import redis  # noqa: E402  (Debian python3-redis)
 
 FILED = {"signed.cn": 1, "nsec3.cn": 1, "bind.cn": 1}  # optout.cn: not in the set (unfiled)
 POLICY = """mode: enforce
@@ -87,7 +88,7 @@ def start_unbound(tmp, gk_port, zones, anchors):
 		chk = subprocess.run([tr.UNBOUND + "-checkconf", conf], capture_output=True, text=True)
 		assert chk.returncode == 0, chk.stdout + chk.stderr
 		srv = h.Server("unbound", [tr.UNBOUND, "-d", "-c", conf], tmp, port, os.path.join(tmp, "unbound.log"))
-		tr.wait_for("unbound to answer", lambda: ask(port, "www.signed.cn", timeout=0.3) is not None
+		h.wait_for("unbound to answer", lambda: ask(port, "www.signed.cn", timeout=0.3) is not None
 			    or not srv.alive())
 		if srv.alive():
 			return srv
@@ -114,10 +115,11 @@ def main():
 		zdir = os.path.join(tmp, "zones")
 		os.mkdir(zdir)
 		zones, anchors, _ = dnssec_zones.make(zdir)
-		rsrv, r = tr.start_redis(tmp)
+		rsrv = h.start_redis(tmp)
+		r = redis.Redis(host="127.0.0.1", port=rsrv.port, decode_responses=True)
 		with rsrv:
 			for d, st in FILED.items():
-				r.hset("gk:st:%04x" % tr.fnv_bucket(d), d, (1 << 2) | st)
+				r.hset("gk:st:%04x" % h.status_bucket(d), d, (1 << 2) | st)
 			r.set("gk:serial", 1)
 			r.xadd("gk:changes", {"k": "serial", "s": 1})
 			with open(os.path.join(tmp, "policy.yaml"), "w") as f:
@@ -131,7 +133,7 @@ def main():
 					 rsrv.port, os.path.join(tmp, "policy.yaml")))
 			gk = h.start_gk(gk_bin, tmp, zonedir=zdir, zones=zones, extra=extra, ready=False)
 			with gk:
-				tr.wait_for("the replica's first load",
+				h.wait_for("the replica's first load",
 					    lambda: r.hget("gk:inst:dnssec-resolver", "state") == "ready")
 				ub = start_unbound(tmp, gk.port, zones, anchors)
 				with ub:

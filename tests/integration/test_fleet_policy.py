@@ -40,25 +40,6 @@ def log(*a):
 	print("[%6.2fs]" % (time.time() - T0), *a, flush=True)
 
 
-def fnv_bucket(d):
-	x = 2166136261
-	for b in d.encode():
-		x ^= b
-		x = (x * 16777619) & 0xFFFFFFFF
-	return x & 0xFFFF
-
-
-def wait_for(what, fn, timeout=10.0, step=0.02):
-	deadline = time.time() + timeout
-	last = None
-	while time.time() < deadline:
-		last = fn()
-		if last:
-			return last
-		time.sleep(step)
-	raise AssertionError("timed out waiting for %s (last %r)" % (what, last))
-
-
 class Tools:
 	def __init__(self, gkctl, gksync, redis_addr, tmp):
 		self.gkctl, self.gksync, self.addr, self.tmp = gkctl, gksync, redis_addr, tmp
@@ -99,13 +80,8 @@ def write_policy(pdir, version_text, block=("mail.example.cn",), monitor=False):
 
 
 def start_redis(tmp):
-	port = h.free_port()
-	argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", tmp]
-	srv = h.Server("redis-server", argv, tmp, port, os.path.join(tmp, "redis.log"))
-	r = redis.Redis(host="127.0.0.1", port=port)
-	wait_for("redis", lambda: _ping(r), timeout=10)
-	return srv, r
+	srv = h.start_redis(tmp)
+	return srv, redis.Redis(host="127.0.0.1", port=srv.port)
 
 
 def _ping(r):
@@ -193,7 +169,7 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, gks):
 		gks.append(h.start_gk(gkbin, sub, workers=1, ipv6=False, extra=gk_extra(rsrv.port, inst, keys)))
 	A, B = gks
 	for inst in insts:
-		hb = wait_for("heartbeat " + inst, lambda: (lambda x: x if x.get("state") == "ready" else None)(heartbeat(r, inst)))
+		hb = h.wait_for("heartbeat " + inst, lambda: (lambda x: x if x.get("state") == "ready" else None)(heartbeat(r, inst)))
 		assert hb["policy_state"] == "waiting", hb
 	log("two instances up, policy_state waiting")
 
@@ -202,7 +178,7 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, gks):
 	out = t.ctl("policy", "push", "pol/policy.yaml", "--key", "op1.key", "--message", "first").stdout
 	assert "push: version 1" in out, out
 	for g in gks:
-		wait_for("v1 on %d" % g.port, lambda: enforced_text(g.port) == "v1", timeout=5)
+		h.wait_for("v1 on %d" % g.port, lambda: enforced_text(g.port) == "v1", timeout=5)
 	# the change stream is read once per instance: the replica's tail hands policy entries to
 	# the follower (which keeps only a connection for the policy keys)
 	readers = [c for c in r.client_list() if c.get("cmd") == "xread"]
@@ -246,7 +222,7 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, gks):
 	assert pct(lat, 0.99) <= 3.0, lat  # gkctl's own work included, generous for sanitizer builds
 	cur = PUSHES + 1
 	for inst in insts:
-		wait_for("heartbeat version", lambda: heartbeat(r, inst).get("policy_version") == str(cur))
+		h.wait_for("heartbeat version", lambda: heartbeat(r, inst).get("policy_version") == str(cur))
 
 	# 2. gkctl status, history, diff, show
 	st = t.ctl("status")
@@ -266,7 +242,7 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, gks):
 	cur += 1
 	assert "rollback: version %d" % cur in out, out
 	for g in gks:
-		wait_for("rollback on %d" % g.port, lambda: enforced_text(g.port) == "v1", timeout=5)
+		h.wait_for("rollback on %d" % g.port, lambda: enforced_text(g.port) == "v1", timeout=5)
 	audit = json.loads(r.lrange("gk:pol:audit", -1, -1)[0])
 	assert audit["action"] == "rollback" and audit["from"] == 1 and audit["version"] == cur, audit
 	log("rollback to 1 as version %d enforced; audit %s" % (cur, json.dumps(audit["summary"])))
@@ -299,9 +275,9 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, gks):
 	t.ctl("policy", "push", "pol/policy.yaml", "--key", "op2.key")
 	cur += 1
 	for g in gks:
-		wait_for("good push on %d" % g.port, lambda: enforced_text(g.port) == "v-good", timeout=5)
+		h.wait_for("good push on %d" % g.port, lambda: enforced_text(g.port) == "v-good", timeout=5)
 	for inst in insts:
-		wait_for("state ok", lambda: (lambda x: x.get("policy_state") == "ok" and x.get("policy_error") == ""
+		h.wait_for("state ok", lambda: (lambda x: x.get("policy_state") == "ok" and x.get("policy_error") == ""
 					      and x.get("policy_version") == str(cur))(heartbeat(r, inst)))
 	t.ctl("status")
 	log("good push after the rejections: version %d in force, heartbeats clean" % cur)
@@ -312,14 +288,14 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, gks):
 	r.save()
 	rsrv.stop()
 	for g in gks:
-		wait_for("disconnect of %d" % g.port, lambda: "policy: lost connection" in g.log_text(), timeout=5)
+		h.wait_for("disconnect of %d" % g.port, lambda: "policy: lost connection" in g.log_text(), timeout=5)
 	sock = os.path.join(tmp, "redis.sock")
 	argv = ["redis-server", "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700", "--save", "",
 		"--appendonly", "no", "--dir", tmp]
 	rsrv2 = h.Server("redis-server", argv, tmp, rsrv.port, os.path.join(tmp, "redis2.log"))
 	gks.append(rsrv2)  # stopped at the end with the others
 	ru = redis.Redis(unix_socket_path=sock)
-	wait_for("redis on the unix socket", lambda: _ping(ru), timeout=10)
+	h.wait_for("redis on the unix socket", lambda: _ping(ru), timeout=10)
 	write_policy(pdir, "v-while-away")
 	t.ctl("policy", "push", "pol/policy.yaml", "--key", "op1.key", "--redis", "unix:" + sock)
 	cur += 1
@@ -329,11 +305,11 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, gks):
 	ru.config_set("port", rsrv.port)
 	t_back = time.time()
 	for g in gks[:2]:
-		wait_for("reconnect and apply on %d" % g.port, lambda: enforced_text(g.port) == "v-while-away", timeout=10)
+		h.wait_for("reconnect and apply on %d" % g.port, lambda: enforced_text(g.port) == "v-while-away", timeout=10)
 	log("push made while both instances were away: applied %.0f ms after Redis was back" % ((time.time() - t_back) * 1e3))
 	r = redis.Redis(host="127.0.0.1", port=rsrv.port)
 	for inst in insts:
-		wait_for("state ok after reconnect", lambda: (lambda x: x.get("policy_state") == "ok" and
+		h.wait_for("state ok after reconnect", lambda: (lambda x: x.get("policy_state") == "ok" and
 							     x.get("policy_version") == str(cur))(heartbeat(r, inst)))
 
 	# 5. gkctl lookup with instance A's config
@@ -370,14 +346,14 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, gks):
 
 def expect_reject(r, gks, insts, version, why, text, t):
 	for inst in insts:
-		hb = wait_for("rejection of %d in %s" % (version, inst),
+		hb = h.wait_for("rejection of %d in %s" % (version, inst),
 			      lambda: (lambda x: x if x.get("policy_state") == "rejected" and
 				       x.get("policy_error", "").startswith("%d: " % version) else None)(heartbeat(r, inst)),
 			      timeout=5)
 		assert why in hb["policy_error"], hb
 	for g in gks:
 		assert enforced_text(g.port) == text, g.port
-		wait_for("log of %d" % version, lambda: "version %d rejected" % version in g.log_text(), timeout=3)
+		h.wait_for("log of %d" % version, lambda: "version %d rejected" % version in g.log_text(), timeout=3)
 	st = t.ctl("status", check=False)
 	assert st.returncode == 1 and "policy-rejected(%d: " % version in st.stdout, st.stdout
 	log("version %d rejected by both (%s); running policy kept; gkctl status exit 1" % (version, hb["policy_error"][:100]))
@@ -397,7 +373,7 @@ def dnsperf_push(tmp, A, t, pdir):
 	for n in range(3):
 		write_policy(pdir, "load-%d" % n, block=("mail.example.cn", "x%d.example.cn" % n))
 		t.ctl("policy", "push", "pol/policy.yaml", "--key", "op1.key")
-		wait_for("load push %d" % n, lambda: enforced_text(A.port) == "load-%d" % n, timeout=5)
+		h.wait_for("load push %d" % n, lambda: enforced_text(A.port) == "load-%d" % n, timeout=5)
 		time.sleep(1)
 	try:
 		p.proc.wait(secs + 15)

@@ -21,7 +21,6 @@
 import os
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gkharness as h  # noqa: E402
@@ -63,41 +62,6 @@ BLOCK = ".example.org\nblocked.example.cn\n"
 ALLOW = "allowed.unfiled.cn\n"
 
 
-def fnv_bucket(d):
-	x = 2166136261
-	for b in d.encode():
-		x ^= b
-		x = (x * 16777619) & 0xFFFFFFFF
-	return x & 0xFFFF
-
-
-def wait_for(what, fn, timeout=10.0, step=0.02):
-	deadline = time.time() + timeout
-	last = None
-	while time.time() < deadline:
-		last = fn()
-		if last:
-			return last
-		time.sleep(step)
-	raise AssertionError("timed out waiting for %s (last %r)" % (what, last))
-
-
-def start_redis(tmp):
-	port = h.free_port()
-	argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", tmp]
-	srv = h.Server("redis-server", argv, tmp, port, os.path.join(tmp, "redis.log"))
-	r = redis.Redis(host="127.0.0.1", port=port, decode_responses=True)
-
-	def ping():
-		try:
-			return r.ping()
-		except redis.ConnectionError:
-			return False
-	wait_for("redis", ping)
-	return srv, r
-
-
 def ede(msg):
 	for o in msg.options:
 		if o.otype == 15:
@@ -133,9 +97,10 @@ def lookup_answer(out):
 def main():
 	gk_bin, gkctl = sys.argv[1:3]
 	with h.TempDir("gk-lookup-") as tmp:
-		rsrv, r = start_redis(tmp)
+		rsrv = h.start_redis(tmp)
+		r = redis.Redis(host="127.0.0.1", port=rsrv.port, decode_responses=True)
 		for d, st in FILED.items():
-			r.hset("gk:st:%04x" % fnv_bucket(d), d, (1 << 2) | st)
+			r.hset("gk:st:%04x" % h.status_bucket(d), d, (1 << 2) | st)
 		r.set("gk:serial", 1)
 		r.xadd("gk:changes", {"k": "serial", "s": 1})
 		zones = []
@@ -151,7 +116,7 @@ def main():
 			 "filing:\n  startup: refuse\npolicy:\n  file: %s\n" % (rsrv.port, os.path.join(tmp, "policy.yaml")))
 		gk = h.start_gk(gk_bin, tmp, zonedir=tmp, zones=zones, extra=extra, ready=False)
 		gk.wait_ready()
-		wait_for("the replica's first load",
+		h.wait_for("the replica's first load",
 			 lambda: r.hget("gk:inst:lookup", "state") == "ready")
 
 		def ctl(*args):
@@ -266,7 +231,7 @@ def main():
 		# gkctl status: this instance runs a policy file; once a fleet policy has been pushed
 		# it will never apply it, and status must not call it ok
 		addr = "127.0.0.1:%d" % rsrv.port
-		wait_for("the heartbeat's policy state",
+		h.wait_for("the heartbeat's policy state",
 			 lambda: r.hget("gk:inst:lookup", "policy_state") == "file")
 		p = ctl("--redis", addr, "status")
 		assert p.returncode == 0 and " ok\n" in p.stdout, (p.returncode, p.stdout, p.stderr)

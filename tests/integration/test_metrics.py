@@ -36,32 +36,13 @@ PROTO = os.path.join(h.SRC, "src", "obs", "dnstap.proto")
 RATE = 20  # dnstap.rate and burst per worker
 
 
-def fnv_bucket(d):
-	x = 2166136261
-	for b in d.encode():
-		x ^= b
-		x = (x * 16777619) & 0xFFFFFFFF
-	return x & 0xFFFF
-
-
 def start_redis(tmp):
-	port = h.free_port()
-	argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-		"--appendonly", "no", "--dir", tmp]
-	srv = h.Server("redis-server", argv, tmp, port, os.path.join(tmp, "redis.log"))
+	srv = h.start_redis(tmp)
+	port = srv.port
 	r = redis.Redis(host="127.0.0.1", port=port, decode_responses=True)
-	deadline = time.time() + 10
-	while True:
-		try:
-			r.ping()
-			break
-		except (redis.ConnectionError, redis.BusyLoadingError):
-			if time.time() > deadline or not srv.alive():
-				raise RuntimeError("redis did not start:\n" + srv.log_text())
-			time.sleep(0.01)
 	p = r.pipeline(transaction=False)
-	p.hset("gk:st:%04x" % fnv_bucket("example.cn"), "example.cn", (1 << 2) | 1)  # filed
-	p.hset("gk:st:%04x" % fnv_bucket("dname.cn"), "dname.cn", (1 << 2) | 2)  # revoked
+	p.hset("gk:st:%04x" % h.status_bucket("example.cn"), "example.cn", (1 << 2) | 1)  # filed
+	p.hset("gk:st:%04x" % h.status_bucket("dname.cn"), "dname.cn", (1 << 2) | 2)  # revoked
 	p.set("gk:serial", 100)
 	p.xadd("gk:changes", {"k": "serial", "s": 100})
 	p.execute()

@@ -28,7 +28,9 @@ import gkharness as h  # noqa: E402
 import dns.rcode  # noqa: E402
 import redis  # noqa: E402  (Debian python3-redis)
 from test_fleet_policy import (Tools, ask, bundle_json, edns_text, heartbeat, log,  # noqa: E402
-			       store_raw, wait_for, write_policy)
+			       store_raw, write_policy)
+
+wait_for = h.wait_for
 
 LOCAL_POLICY = ("mode: enforce\n"
 		"unfiled: {action: refuse, ede: 15, text: \"ICP filing required\"}\n"

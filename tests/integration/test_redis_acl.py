@@ -26,7 +26,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gkharness as h  # noqa: E402
 import dns.rcode  # noqa: E402
 import redis  # noqa: E402  (Debian python3-redis)
-from test_fleet_policy import ask, edns_text, log, wait_for, write_policy  # noqa: E402
+from test_fleet_policy import ask, edns_text, log, write_policy  # noqa: E402
+
+wait_for = h.wait_for
 
 ACL = os.path.join(h.SRC, "redis", "gatekeeper.acl")
 USERS = ("gatekeeperd", "gk-sync", "gkctl")

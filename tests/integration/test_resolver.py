@@ -23,7 +23,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gkharness as h  # noqa: E402
@@ -60,41 +59,6 @@ def listed(action):
 	minimisation asks them as they are)."""
 	short = {"refuse": "rf", "nxdomain": "nx", "nodata": "nd", "redirect": "rd", "drop": "dr"}
 	return ["%s%d.ok.cn" % (short[action], i) for i in (1, 2)]
-
-
-def fnv_bucket(d):
-	x = 2166136261
-	for b in d.encode():
-		x ^= b
-		x = (x * 16777619) & 0xFFFFFFFF
-	return x & 0xFFFF
-
-
-def wait_for(what, fn, timeout=10.0, step=0.02):
-	deadline = time.time() + timeout
-	last = None
-	while time.time() < deadline:
-		last = fn()
-		if last:
-			return last
-		time.sleep(step)
-	raise AssertionError("timed out waiting for %s (last %r)" % (what, last))
-
-
-def start_redis(tmp):
-	port = h.free_port()
-	argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", tmp]
-	srv = h.Server("redis-server", argv, tmp, port, os.path.join(tmp, "redis.log"))
-	r = redis.Redis(host="127.0.0.1", port=port, decode_responses=True)
-
-	def ping():
-		try:
-			return r.ping()
-		except redis.ConnectionError:
-			return False
-	wait_for("redis", ping)
-	return srv, r
 
 
 def unbound_config(tmp, port, gk_port):
@@ -135,7 +99,7 @@ def start_unbound(tmp, gk_port):
 		assert chk.returncode == 0, chk.stdout + chk.stderr
 		srv = h.Server("unbound", [UNBOUND, "-d", "-c", conf], tmp, port, os.path.join(tmp, "unbound.log"))
 		try:
-			wait_for("unbound to answer", lambda: ask(port, "www.ok.cn", timeout=0.3) is not None
+			h.wait_for("unbound to answer", lambda: ask(port, "www.ok.cn", timeout=0.3) is not None
 				 or not srv.alive())
 			if srv.alive():
 				return srv
@@ -181,9 +145,10 @@ def main():
 		sys.exit(77)
 	table = []
 	with h.TempDir("gk-resolver-") as tmp:
-		rsrv, r = start_redis(tmp)
+		rsrv = h.start_redis(tmp)
+		r = redis.Redis(host="127.0.0.1", port=rsrv.port, decode_responses=True)
 		for d, st in FILED.items():
-			r.hset("gk:st:%04x" % fnv_bucket(d), d, (1 << 2) | st)
+			r.hset("gk:st:%04x" % h.status_bucket(d), d, (1 << 2) | st)
 		r.set("gk:serial", 1)
 		r.xadd("gk:changes", {"k": "serial", "s": 1})
 		zones = []
@@ -199,7 +164,7 @@ def main():
 		extra = ("redis:\n  address: \"127.0.0.1:%d\"\n  instance_id: resolver\n"
 			 "filing:\n  startup: refuse\npolicy:\n  file: %s\n" % (rsrv.port, os.path.join(tmp, "policy.yaml")))
 		gk = h.start_gk(gk_bin, tmp, zonedir=tmp, zones=zones, extra=extra, ready=False)
-		wait_for("the replica's first load", lambda: r.hget("gk:inst:resolver", "state") == "ready")
+		h.wait_for("the replica's first load", lambda: r.hget("gk:inst:resolver", "state") == "ready")
 		ub = start_unbound(tmp, gk.port)
 
 		def both(name, qtype="A"):
@@ -251,7 +216,7 @@ def main():
 		for a in ACTIONS:
 			open(os.path.join(tmp, a + ".txt"), "w").close()
 		gk.signal(signal.SIGHUP)
-		wait_for("the unblock in force", lambda: shape(ask(gk.port, listed("nxdomain")[0], timeout=0.5))[0] == "NOERROR")
+		h.wait_for("the unblock in force", lambda: shape(ask(gk.port, listed("nxdomain")[0], timeout=0.5))[0] == "NOERROR")
 		d, u = both(listed("refuse")[0])
 		assert u[:2] == ("NOERROR", ["192.0.2.1"]), "a refusal was cached by unbound: %r" % (u,)
 		for action, rc in (("nxdomain", "NXDOMAIN"), ("nodata", "NOERROR")):

@@ -19,6 +19,7 @@
 # enforced by gatekeeperd (waits on the replica's serial, the daemon's serial metric and
 # the DNS answer, never on a fixed sleep). Exits 77 (ctest SKIP) with a message only when
 # redis-server was built without TLS.
+import functools
 import os
 import subprocess
 import sys
@@ -63,40 +64,17 @@ def make_certs(d):
 
 
 def start_redis(name, tmp, argv, ping):
-	"""A redis-server with argv; waits until ping() succeeds. Returns the Server, or None
-	when redis-server says it has no TLS."""
-	d = os.path.join(tmp, name)
-	os.mkdir(d)
-	srv = h.Server(name, [h.REDIS_SERVER] + argv + ["--save", "", "--appendonly", "no", "--dir", d],
-		       d, 0, os.path.join(tmp, name + ".log"))
-	deadline = time.time() + 10
-	while True:
-		if not srv.alive():
-			text = srv.log_text()
-			srv.stop()
-			if "TLS" in text and ("not supported" in text or "Bad directive" in text):
-				return None
-			raise RuntimeError("%s did not start:\n%s" % (name, text))
-		try:
-			if ping():
-				return srv
-		except (redis.RedisError, OSError):
-			pass
-		if time.time() > deadline:
-			srv.stop()
-			raise RuntimeError("%s did not answer:\n%s" % (name, srv.log_text()))
-		time.sleep(0.05)
+	"""gkharness.start_redis with argv; None when redis-server says it has no TLS."""
+	try:
+		return h.start_redis(tmp, argv=argv, name=name, ping=ping)
+	except h.RedisStartError as e:
+		if "TLS" in e.log and ("not supported" in e.log or "Bad directive" in e.log):
+			return None
+		raise
 
 
-def wait_for(what, fn, timeout=15.0, step=0.05):
-	deadline = time.time() + timeout
-	last = None
-	while time.time() < deadline:
-		last = fn()
-		if last:
-			return last
-		time.sleep(step)
-	raise AssertionError("timed out waiting for %s (last %r)" % (what, last))
+# replication and TLS handshakes under ASan on a loaded machine: a wider failure bound
+wait_for = functools.partial(h.wait_for, timeout=15.0, step=0.05)
 
 
 def rcode(port, qname, rdtype="A"):

@@ -8,8 +8,8 @@
  * Environment: GK_SYNC_REDIS (or GK_REDIS_SENTINELS and GK_REDIS_MASTER), GK_SYNC_RECORDS_REDIS,
  * GK_SYNC_PUBKEY and GK_REDIS_USER stand in for --redis, --records-redis, --pubkey and
  * --redis-user; GK_REDIS_PASSWORD holds the Redis password when no --redis-password-file is given
- * (never a command-line value); GK_SYNC_TEST_ABORT_AFTER=N makes apply exit(70) after N bucket
- * transactions (tests only).
+ * (never a command-line value). In test builds only (cmake -DGK_TEST_HOOKS=ON, the default
+ * with the tests), GK_SYNC_TEST_ABORT_AFTER=N makes apply exit(70) after N bucket transactions.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -245,7 +245,6 @@ int main(int argc, char **argv)
 	const char *records_redis = getenv("GK_SYNC_RECORDS_REDIS");
 	const char *redis_user = getenv("GK_REDIS_USER"), *redis_pwfile = NULL;
 	const char *sig = NULL, *key = NULL, *out = NULL, *psl_path = NULL;
-	const char *abort_after = getenv("GK_SYNC_TEST_ABORT_AFTER");
 	int base64 = 0, force = 0, ch;
 	char err0[600] = "";
 	unsigned threads = default_threads(), interval = 1000;
@@ -254,7 +253,11 @@ int main(int argc, char **argv)
 	const char *master = getenv(GK_REDIS_MASTER_ENV);
 	const char *suser = getenv(GK_REDIS_SENTINEL_USER_ENV), *spwfile = NULL;
 	int sentinel_err = 0;
-	gk_sync_opts_t o = {.abort_after = abort_after ? atol(abort_after) : 0};
+	gk_sync_opts_t o = {0};
+#ifdef GK_TEST_HOOKS
+	const char *abort_after = getenv("GK_SYNC_TEST_ABORT_AFTER");
+	o.abort_after = abort_after ? atol(abort_after) : 0;
+#endif
 	optind = 2;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (ch) {
