@@ -20,6 +20,7 @@ from .procs import on_signal, stop_all
 from .report import chart, markdown, round_tables
 from .results import keep_results, smoke_checks
 from .scenarios.dnssec import dnssec_scenario
+from .scenarios.dot import dot_scenario
 from .scenarios.policy import policy
 from .scenarios.rrl import rrl_scenario
 from .scenarios.secondary import secondary_scenario
@@ -125,6 +126,8 @@ def main():
 		tools += ["knotd", "knotc"]
 	if "dnssec" in want:
 		tools += ["ldns-keygen", "ldns-signzone"]
+	if "dot" in want:
+		tools += ["openssl"]
 	if "zones" in want:
 		tools += ["nsd-control"] + (["knotd", "knotc"] if "Knot" in a.zones_servers else [])
 	for tool in tools:
@@ -174,6 +177,8 @@ def main():
 			out["rrl"] = rrl_scenario(env)
 		if "secondary" in want:
 			out["secondary"] = secondary_scenario(env)
+		if "dot" in want:
+			out["dot"] = dot_scenario(env)
 	finally:
 		stop_all()
 		env.meta = keep_results(saved, out, a.keep, {

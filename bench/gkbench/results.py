@@ -42,6 +42,12 @@ def smoke_checks(out):
 	if "cold" in out and out["cold"]["table_size"] != out["cold"]["n"]:
 		bad.append("cold: table_size %d != %d" % (out["cold"]["table_size"], out["cold"]["n"]))
 	res = [("rrl", (out.get("rrl") or {}).get("res") or {})]
+	for lb, kinds in ((out.get("dot") or {}).get("res") or {}).items():
+		for r in kinds.get("dot", []):
+			if not r.get("completed"):
+				bad.append("dot %s: nothing answered over TLS" % lb)
+	if "dot" in out and len((out["dot"].get("res") or {})) != 2:
+		bad.append("dot: not every server measured")
 	res += [("dnssec " + ch, c["res"]) for ch, c in (out.get("dnssec") or {}).get("chains", {}).items()]
 	for sc, rr in res:
 		for lb, kinds in rr.items():
