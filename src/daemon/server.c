@@ -518,9 +518,11 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	if ((rc = gk_zoneload_start(&s->loop, s->zs, s->boot->zones, s->boot->n_zones, s->psl,
 	                            config_path, &zcb, &s->zload, err, errlen)) != 0)
 		goto fail;
-	/* With chroot: the loader threads start once the root has changed and the zone paths
-	 * lost its prefix (gk_daemon_service_start), never while that happens. */
-	if (!s->boot->chroot && (rc = gk_zoneload_run(s->zload, err, errlen)) != 0)
+	/* With user: or chroot: the loader threads start once the privileges are dropped and
+	 * the root has changed (gk_daemon_service_start): zone files are read as the user, at
+	 * start as at every reload, and never while the zone paths lose the chroot's prefix. */
+	bool defer_load = s->boot->chroot || s->boot->privs.set;
+	if (!defer_load && (rc = gk_zoneload_run(s->zload, err, errlen)) != 0)
 		goto fail;
 	s->zone_builds++;
 	if ((rc = gk_daemon_zones_adopt(s, s->boot, NULL)) != 0) {
@@ -579,9 +581,9 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	       s->boot->tcp_idle_timeout_ms, s->boot->tcp_max_pipelined);
 	if ((rc = gk_daemon_service_start(s, err, errlen)) != 0)
 		goto fail;
+	if (defer_load && (rc = gk_zoneload_run(s->zload, err, errlen)) != 0)
+		goto fail;
 	if (s->boot->chroot) { /* inside the chroot now, its prefix gone from the paths */
-		if ((rc = gk_zoneload_run(s->zload, err, errlen)) != 0)
-			goto fail;
 		if (s->sec && (rc = gk_secondary_start(s->sec)) != 0) {
 			snprintf(err, errlen, "secondary: cannot start the transfer thread: %s",
 			         uv_strerror(rc));

@@ -24,13 +24,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (len < GK_CONTROL_LINE_MAX) {
 			char err[256];
 			if (gk_control_parse(p, len, &cmd, err, sizeof(err)) == 0) {
-				if (cmd.op < GK_CONTROL_ZONE_ADD || cmd.op > GK_CONTROL_LOGLEVEL)
+				if (cmd.op < GK_CONTROL_ZONE_ADD ||
+				    cmd.op > GK_CONTROL_ZONE_REFRESH)
 					abort();
 				if (cmd.has_name &&
 				    !gk_zonelist_name_ok(cmd.name, strlen(cmd.name)))
 					abort();
 				if ((cmd.op == GK_CONTROL_ZONE_ADD ||
-				     cmd.op == GK_CONTROL_ZONE_REMOVE) &&
+				     cmd.op == GK_CONTROL_ZONE_REMOVE ||
+				     cmd.op == GK_CONTROL_ZONE_REFRESH) &&
 				    !cmd.has_name)
 					abort();
 				if (cmd.op == GK_CONTROL_ZONE_ADD &&

@@ -61,13 +61,19 @@ def main(binary, gkctl):
 	import grp
 	nobody, nogroup = pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid
 	with h.TempDir("gk-privs-") as tmp:
-		os.chmod(tmp, 0o700)
+		# zone files are read as the user (zones load once the privileges are dropped); the
+		# config is read as root at start and must be readable by the user for a reload
+		os.chmod(tmp, 0o711)
 		zdir = os.path.join(tmp, "zones")
 		os.mkdir(zdir)
 		h.copy_zones(zdir)
+		for f in os.listdir(zdir):
+			os.chmod(os.path.join(zdir, f), 0o644)
+		os.chmod(zdir, 0o755)
 		mport = h.free_port()
 		extra = "user: nobody\ngroup: nogroup\nmetrics:\n  listen: \"127.0.0.1:%d\"\n" % mport
 		gk = h.start_gk(binary, tmp, zonedir=zdir, extra=extra)
+		os.chmod(gk.conf, 0o600)
 		try:
 			tasks = os.listdir("/proc/%d/task" % gk.pid)
 			assert len(tasks) > 3, tasks
@@ -90,7 +96,7 @@ def main(binary, gkctl):
 			assert answers(gk.port)
 			# readable: the reload works
 			os.chmod(tmp, 0o755)
-			os.chmod(zdir, 0o755)
+			os.chmod(gk.conf, 0o644)
 			gk.signal(signal.SIGHUP)
 			wait_for("reload", lambda: "reloaded:" in gk.log_text())
 			assert answers(gk.port)
