@@ -203,7 +203,7 @@ int gk_zonelist_scan_dir(const char *dir, const char *pattern, gk_zonelist_fn fn
 	closedir(d);
 	if (rc == GK_ENOMEM)
 		snprintf(err, errlen, "out of memory");
-	if (rc == 0)
+	if (rc == 0 && n > 1) /* names is NULL when nothing matched */
 		qsort(names, n, sizeof(*names), cmp_str);
 	size_t dl = strlen(dir);
 	char *file = rc == 0 ? malloc(dl + 1 + 256) : NULL;
