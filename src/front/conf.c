@@ -177,8 +177,11 @@ static int visit_pool(struct pc *c, yaml_node_t *kn, yaml_node_t *vn, gk_front_p
 	const char *key = str(kn) ? str(kn) : "";
 	const char *s = NULL;
 	if (!strcmp(key, "name")) {
-		if (get_str(c, "pools.name", vn, &s) == 0 && !(pl->name = strdup(s)))
-			c->rc = GK_ENOMEM;
+		if (get_str(c, "pools.name", vn, &s) == 0) {
+			free(pl->name); /* a key given twice: the last one counts */
+			if (!(pl->name = strdup(s)))
+				c->rc = GK_ENOMEM;
+		}
 	} else if (!strcmp(key, "backends")) {
 		*have_backends = true;
 		parse_backends(c, vn, pl);
