@@ -202,9 +202,9 @@ typedef struct gk_config {
 	struct gk_xfr_conf *secondary; /* `secondary:` (src/xfr/conf.h), or NULL */
 	/* `pools:` and the zones with `forward:` (src/front/conf.h), or NULL: none */
 	struct gk_front_conf *front;
-	gk_rrl_config_t rrl;           /* rate_limit: UDP response rate limiting (rrl/rrl.h) */
-	gk_privs_t privs;              /* user:, group: who to become once sockets are open */
-	char *chroot;                  /* chroot: the new root (no trailing '/'), or NULL */
+	gk_rrl_config_t rrl; /* rate_limit: UDP response rate limiting (rrl/rrl.h) */
+	gk_privs_t privs;    /* user:, group: who to become once sockets are open */
+	char *chroot;        /* chroot: the new root (no trailing '/'), or NULL */
 	size_t chroot_line;
 	/* proxy_protocol.from: load balancers whose PROXY v2 headers are honoured (net/proxy.h) */
 	unsigned n_proxy_from;

@@ -21,8 +21,9 @@
 #include "gk/errors.h"
 
 #define GK_FPOOL_BACKENDS_MAX 64
-#define GK_FPOOL_LAT_BUCKETS  12 /* upper bounds in ms: 1 2 5 10 20 50 100 200 500 1000 2000 +Inf  \
-	                          */
+#define GK_FPOOL_LAT_BUCKETS                                                                       \
+	12 /* upper bounds in ms: 1 2 5 10 20 50 100 200 500 1000 2000 +Inf                        \
+	    */
 
 typedef struct gk_fbackend_conf {
 	char name[64];                /* "addr:port" as written, for logs and metric labels */

@@ -50,11 +50,11 @@ typedef struct gk_sync_opts {
 	/* Sentinel discovery of the status Redis instead of redis (NULL or n == 0: redis):
 	 * every apply asks the sentinels again and writes to the master they name */
 	const gk_redis_sentinel_t *sentinel;
-	unsigned window;     /* buckets per pipeline round; 0: 256 */
+	unsigned window; /* buckets per pipeline round; 0: 256 */
 #ifdef GK_TEST_HOOKS
 	long abort_after; /* test hook: _exit(70) after this many bucket transactions; 0: off */
 #endif
-	unsigned timeout_ms; /* connect and per-reply timeout; 0: 60000 */
+	unsigned timeout_ms;   /* connect and per-reply timeout; 0: 60000 */
 	unsigned lock_wait_ms; /* wait this long for another apply's lock; 0: fail at once */
 	unsigned lock_ttl_ms;  /* the lock's expiry, renewed every third of it; 0: 30000 */
 } gk_sync_opts_t;

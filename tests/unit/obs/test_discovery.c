@@ -83,9 +83,11 @@ static void test_exact_counts(void **state)
 	assert_int_equal(gk_disc_table_create(64, &t), 0);
 	struct q q;
 	/* 3 queries for newsite.cn (mixed case, subdomains), 2 for shop.com.cn revoked */
-	mkq(&q, "www.NewSite.cn", "NewSite.cn", GK_FS_UNFILED, GK_WHY_UNFILED, GK_ACT_REFUSE, false);
+	mkq(&q, "www.NewSite.cn", "NewSite.cn", GK_FS_UNFILED, GK_WHY_UNFILED, GK_ACT_REFUSE,
+	    false);
 	gk_disc_table_record(t, q.b, &q.res, 100);
-	mkq(&q, "a.b.newsite.CN", "newsite.CN", GK_FS_UNFILED, GK_WHY_UNFILED, GK_ACT_REFUSE, false);
+	mkq(&q, "a.b.newsite.CN", "newsite.CN", GK_FS_UNFILED, GK_WHY_UNFILED, GK_ACT_REFUSE,
+	    false);
 	gk_disc_table_record(t, q.b, &q.res, 90);
 	mkq(&q, "newsite.cn", "newsite.cn", GK_FS_UNFILED, GK_WHY_UNFILED, GK_ACT_NXDOMAIN, false);
 	gk_disc_table_record(t, q.b, &q.res, 120);
@@ -143,7 +145,8 @@ static void test_exact_counts(void **state)
 	gk_disc_table_reset(t);
 	assert_int_equal(gk_disc_table_size(t), 0);
 	assert_int_equal(gk_disc_table_totals(t)->queries, 0);
-	mkq(&q, "www.newsite.cn", "newsite.cn", GK_FS_UNFILED, GK_WHY_UNFILED, GK_ACT_REFUSE, false);
+	mkq(&q, "www.newsite.cn", "newsite.cn", GK_FS_UNFILED, GK_WHY_UNFILED, GK_ACT_REFUSE,
+	    false);
 	gk_disc_table_record(t, q.b, &q.res, 7);
 	assert_non_null(find(t, "newsite.cn", GK_DISC_UNFILED, &e));
 	assert_int_equal(e.count, 1);
@@ -187,10 +190,16 @@ static void test_overflow(void **state)
 	assert_int_equal(sum + tot->overflow[GK_DISC_UNFILED], tot->refused[GK_DISC_UNFILED]);
 	assert_int_equal(gk_disc_table_bytes(t), bytes);
 	/* add on a full table: ENOSPC for a new key, an existing key still counts */
-	assert_int_equal(gk_disc_table_add(t, N("\x04zzzz\x02" "cn"), 9, GK_DISC_UNFILED, 0, 1, 1, 1),
+	assert_int_equal(gk_disc_table_add(t,
+	                                   N("\x04zzzz\x02"
+	                                     "cn"),
+	                                   9, GK_DISC_UNFILED, 0, 1, 1, 1),
 	                 GK_ENOSPC);
-	assert_int_equal(gk_disc_table_add(t, N("\x04" "D000\x02" "CN"), 9, GK_DISC_UNFILED, 0, 5,
-	                                   1, 1),
+	assert_int_equal(gk_disc_table_add(t,
+	                                   N("\x04"
+	                                     "D000\x02"
+	                                     "CN"),
+	                                   9, GK_DISC_UNFILED, 0, 5, 1, 1),
 	                 0);
 	assert_non_null(find(t, "d000.cn", GK_DISC_UNFILED, &e));
 	assert_int_equal(e.count, 7);
@@ -264,9 +273,17 @@ static void test_text_and_day(void **state)
 {
 	(void)state;
 	char out[1100];
-	assert_int_equal(gk_disc_name_text(N("\x07" "example\x02" "cn"), 12, out), 10);
+	assert_int_equal(gk_disc_name_text(N("\x07"
+	                                     "example\x02"
+	                                     "cn"),
+	                                   12, out),
+	                 10);
 	assert_string_equal(out, "example.cn");
-	gk_disc_name_text(N("\x04" "a.b\\\x03" "x y\x02" "cn"), 14, out);
+	gk_disc_name_text(N("\x04"
+	                    "a.b\\\x03"
+	                    "x y\x02"
+	                    "cn"),
+	                  14, out);
 	assert_string_equal(out, "a\\.b\\\\.x\\032y.cn");
 	gk_disc_name_text(N(""), 1, out);
 	assert_string_equal(out, ".");
@@ -347,9 +364,13 @@ static double now_ns(void)
 static void test_cost(void **state)
 {
 	(void)state;
-	gk_disc_conf_t c = {.workers = 1, .table_size = 4096, .flush_ms = 60000,
-	                    .redis_host = "127.0.0.1", .redis_port = 1,
-	                    .connect_timeout_ms = 100, .reconnect_max_ms = 200};
+	gk_disc_conf_t c = {.workers = 1,
+	                    .table_size = 4096,
+	                    .flush_ms = 60000,
+	                    .redis_host = "127.0.0.1",
+	                    .redis_port = 1,
+	                    .connect_timeout_ms = 100,
+	                    .reconnect_max_ms = 200};
 	gk_disc_t *d;
 	assert_int_equal(gk_disc_create(&c, &d), 0);
 	gk_disc_worker_t *w = gk_disc_worker(d, 0);
