@@ -10,6 +10,7 @@
 #include <string.h>
 #include "common/psl.h"
 #include "zone/answer.h"
+#include "zone/dnssec.h"
 #include "zone/internal.h"
 #include "zone/resolve.h"
 
@@ -178,7 +179,7 @@ bool gk_zone_signed(const gk_zone_hit_t *h)
 
 bool gk_zone_use_do(gk_zone_hit_t *h, size_t qlen)
 {
-	const gk_tmpl_t *s = h->t ? h->t->sig : NULL;
+	const gk_tmpl_t *s = h->t ? gk_dnssec_tmpl_sig(h->ver->zone.sec, h->t) : NULL;
 	if (!usable(s, qlen))
 		return false;
 	h->t = s;

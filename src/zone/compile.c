@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "gk/errors.h"
+#include "zone/dnssec.h"
 #include "zone/internal.h"
 #include "zone/resolve.h"
 
@@ -34,6 +35,8 @@ struct cc {
 		uint32_t hash;
 	} * blobs;
 	size_t bmask, bcount;
+	const gk_tmpl_t **sigt; /* DO=1 templates so far (gk_dnssec_t.sigt) */
+	size_t nsigt, capsigt;
 };
 
 /* Start a message whose question is (name, qtype). */
@@ -187,8 +190,21 @@ static int one(struct cc *c, gk_tmpl_t *t, const gk_node_t *n, uint16_t qtype, b
 		int rc = store(c, dst, qtype, n->len, flags, n);
 		if (rc < 0)
 			return rc;
-		if (pass == 1)
-			t->sig = dst;
+		if (pass == 1) {
+			if (c->nsigt == c->capsigt) {
+				size_t nc = c->capsigt ? c->capsigt * 2 : 64;
+				const gk_tmpl_t **ns = realloc(c->sigt, nc * sizeof(*ns));
+				if (!ns || nc > UINT32_MAX) {
+					free(ns);
+					c->sigt = NULL;
+					return GK_ENOMEM;
+				}
+				c->sigt = ns;
+				c->capsigt = nc;
+			}
+			c->sigt[c->nsigt++] = dst;
+			t->sig = (uint32_t)c->nsigt;
+		}
 	}
 	return 0;
 }
@@ -321,7 +337,16 @@ int gk_zver_compile(gk_zver_t *v)
 	for (size_t i = 0; i <= v->mask && rc == 0; i++)
 		if (v->table[i].node)
 			rc = compile_node(&c, v->table[i].node);
+	if (rc == 0 && c.nsigt) {
+		/* the zone's own: sec was built for this version (gk_dnssec_prepare) */
+		gk_dnssec_t *sec = (gk_dnssec_t *)z->sec;
+		sec->sigt = gk_arena_dup(v->arena, c.sigt, c.nsigt * sizeof(*c.sigt));
+		sec->nsigt = (uint32_t)c.nsigt;
+		if (!sec->sigt)
+			rc = GK_ENOMEM;
+	}
 out:
+	free(c.sigt);
 	free(c.a);
 	free(c.buf);
 	free(c.blobs);

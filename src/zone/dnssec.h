@@ -28,7 +28,18 @@ typedef struct gk_dnssec {
 	const uint8_t *hash;     /* NSEC3: n * GK_NSEC3_HASH octets, the hash of chain[i] */
 	int64_t sig_expire_min;  /* earliest RRSIG expiration (seconds since 1970), or 0 */
 	unsigned warnings;       /* zone checks that failed (gk_dnssec_prepare) */
+	/* The DO=1 templates (gk_tmpl_t.sig - 1 indexes it; set by gk_zver_compile). Every
+	 * DNSSEC-only field of a version lives here or below, reached through gk_zone_t.sec,
+	 * so an unsigned zone carries none of them. */
+	const gk_tmpl_t **sigt;
+	uint32_t nsigt;
 } gk_dnssec_t;
+
+/* The DO=1 template of t (a template of a version whose gk_zone_t.sec is s), or NULL. */
+static inline const gk_tmpl_t *gk_dnssec_tmpl_sig(const gk_dnssec_t *s, const gk_tmpl_t *t)
+{
+	return s && t->sig && t->sig <= s->nsigt ? s->sigt[t->sig - 1] : NULL;
+}
 
 /* Where a record came from: the file and line of the RRset of type at n (0: unknown). */
 typedef const char *(*gk_dnssec_where_fn)(void *ctx, const gk_node_t *n, uint16_t type,

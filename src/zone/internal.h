@@ -28,9 +28,21 @@ typedef struct gk_rr {
 typedef struct gk_rrset {
 	uint16_t type;
 	uint16_t count;
+	/* In a signed zone, the RRSIGs covering it at the same owner are the RRset sig entries
+	 * further in the same array (dnssec.c puts them after the node's RRsets, where
+	 * gk_node_rrset does not look); 0: none. An offset in the padding, not a pointer: an
+	 * unsigned zone's RRsets are 16 bytes. */
+	uint32_t sig;
 	gk_rr_t *rrs;
-	const struct gk_rrset *sigs; /* the RRSIGs covering it at the same owner (dnssec.c) */
 } gk_rrset_t;
+
+_Static_assert(sizeof(gk_rrset_t) == 16, "an RRset is 16 bytes");
+
+/* The RRSIGs covering s (gk_rrset_t.sig), or NULL. */
+static inline const gk_rrset_t *gk_rrset_sigs(const gk_rrset_t *s)
+{
+	return s->sig ? s + s->sig : NULL;
+}
 
 /* Sections, as recorded in RRset boundaries of an answer. */
 enum { GK_SEC_ANSWER = 0, GK_SEC_AUTHORITY = 1, GK_SEC_ADDITIONAL = 2 };
@@ -71,6 +83,10 @@ typedef struct gk_tmpl {
 	uint16_t an, ns, ar;
 	uint16_t len;
 	uint16_t nfix, nbound;
+	/* The DO=1 answer of a signed zone (RRSIGs and proofs): entry sig - 1 of the zone's
+	 * gk_dnssec_t.sigt (dnssec.h, gk_dnssec_tmpl_sig); 0: built at query time. An index in
+	 * the header's padding, not a pointer: unsigned zones pay nothing for it. */
+	uint32_t sig;
 	const gk_regref_t *regs;
 	/* The chain's later names (hash unused): at query time each must still belong to the
 	 * zone the template was compiled in (inside its apex: no deeper served zone holds it;
@@ -79,11 +95,9 @@ typedef struct gk_tmpl {
 	/* One allocation: nbound gk_bound_t, nfix pointer positions, then len octets of body
 	 * (gk_tmpl_bound, gk_tmpl_fix, gk_tmpl_body): one pointer instead of three. */
 	const uint8_t *blob;
-	/* The DO=1 answer of a signed zone (RRSIGs and proofs), or NULL: built at query time. */
-	const struct gk_tmpl *sig;
 } gk_tmpl_t;
 
-_Static_assert(sizeof(gk_tmpl_t) == 56, "a template header is 56 bytes (64 before the blob)");
+_Static_assert(sizeof(gk_tmpl_t) == 48, "a template header is 48 bytes (DNSSEC's in dnssec.h)");
 
 static inline const gk_bound_t *gk_tmpl_bound(const gk_tmpl_t *t)
 {
@@ -259,7 +273,7 @@ static inline const uint8_t *gk_zver_apex(const gk_zver_t *v)
 }
 
 /* A placeholder (gk_zver_placeholder): no names, answered SERVFAIL. Real versions have a
- * table of at least 16 slots. */
+ * table of at least 8 slots. */
 static inline bool gk_zver_placeholder_p(const gk_zver_t *v)
 {
 	return v->mask == 0;

@@ -202,7 +202,7 @@ static void put_rrset(gk_asm_t *a, const uint8_t *owner, size_t olen, const gk_r
 		goto full;
 	size_t start = a->len;
 	unsigned nct = a->nct, nfix = a->nfix;
-	const gk_rrset_t *sig = a->dnssec ? s->sigs : NULL;
+	const gk_rrset_t *sig = a->dnssec ? gk_rrset_sigs(s) : NULL;
 	if (!put_rrs(a, owner, olen, s, ttl_cap) || (sig && !put_rrs(a, owner, olen, sig, ttl_cap)))
 		goto undo;
 	unsigned cnt = s->count + (sig ? sig->count : 0u);
