@@ -73,20 +73,26 @@ static unsigned other_regs(const gk_asm_t *a, const gk_node_t *own, gk_regref_t 
 	return k;
 }
 
-static int store_regs(struct cc *c, gk_tmpl_t *t, const gk_node_t *own)
+static int store_refs(struct cc *c, gk_tmpl_t *t, const gk_node_t *own)
 {
 	gk_asm_t *a = c->a;
 	gk_regref_t tmp[GK_ASM_REGS];
-	unsigned k = other_regs(a, own, tmp);
-	if (a->regs_lost)
+	unsigned k = own ? other_regs(a, own, tmp) : 0;
+	if (own && a->regs_lost)
 		t->flags |= GK_TMPL_RECHECK;
-	if (!k)
+	if (!k && !a->nhops)
 		return 0;
-	gk_regref_t *regs = gk_arena_dup(c->v->arena, tmp, k * sizeof(*regs));
-	if (!regs)
+	/* regs, then the chain's later names: where another served zone may answer at query
+	 * time */
+	gk_regref_t *refs = gk_arena_alloc(c->v->arena, (k + a->nhops) * sizeof(*refs));
+	if (!refs)
 		return GK_ENOMEM;
-	t->regs = regs;
+	memcpy(refs, tmp, k * sizeof(*refs));
+	for (unsigned i = 0; i < a->nhops; i++)
+		refs[k + i] = (gk_regref_t){.name = a->hops[i].name, .len = a->hops[i].len};
+	t->refs = refs;
 	t->nregs = (uint8_t)k;
+	t->nhops = (uint8_t)a->nhops;
 	return 0;
 }
 
@@ -149,22 +155,12 @@ static int store(struct cc *c, gk_tmpl_t *t, uint16_t qtype, uint8_t qname_len, 
 	uint8_t *body = blob + bb + fb;
 	memcpy(b, a->bound, bb);
 	memcpy(body, a->buf + a->qend, blen);
-	if (a->nhops) {
-		/* the chain's later names: where another served zone may answer at query time */
-		gk_regref_t *h = gk_arena_alloc(c->v->arena, a->nhops * sizeof(*h));
-		if (!h)
-			return GK_ENOMEM;
-		for (unsigned i = 0; i < a->nhops; i++)
-			h[i] = (gk_regref_t){.name = a->hops[i].name, .len = a->hops[i].len};
-		t->hops = h;
-		t->nhops = (uint8_t)a->nhops;
-	}
 	for (unsigned i = 0; i < a->nfix; i++)
 		fix[i] = (uint16_t)(a->fix[i] - a->qend);
 	t->blob = intern_blob(c, blob, bb + fb + blen);
 	if (!t->blob)
 		return GK_ENOMEM;
-	return own ? store_regs(c, t, own) : 0;
+	return store_refs(c, t, own);
 }
 
 /* One outcome at n (qtype, or the referral at a cut) into t and, in a signed zone, its

@@ -275,10 +275,21 @@ static int build_chain(gk_zver_t *v, gk_dnssec_t *s)
 	return 0;
 }
 
-/* Per node: the denial records its answers use (gk_node_t.deny, wdeny). */
-static void link_denial(gk_zver_t *v, const gk_dnssec_t *s)
+/* Per node: the denial records its answers use (gk_dnssec_t.deny, wdeny). */
+static int link_denial(gk_zver_t *v, gk_dnssec_t *s)
 {
 	uint8_t wc[GK_DNAME_MAX + 3];
+	uint32_t nn = 0;
+	for (size_t i = 0; i <= v->mask; i++)
+		if (v->table[i].node && v->table[i].node->idx >= nn)
+			nn = v->table[i].node->idx + 1;
+	s->deny = gk_arena_alloc(v->arena, nn * sizeof(*s->deny));
+	s->wdeny = gk_arena_alloc(v->arena, nn * sizeof(*s->wdeny));
+	if (!s->deny || !s->wdeny)
+		return GK_ENOMEM;
+	memset(s->deny, 0, nn * sizeof(*s->deny));
+	memset(s->wdeny, 0, nn * sizeof(*s->wdeny));
+	s->nnodes = nn;
 	for (size_t i = 0; i <= v->mask; i++) {
 		gk_node_t *n = v->table[i].node;
 		if (!n)
@@ -290,16 +301,17 @@ static void link_denial(gk_zver_t *v, const gk_dnssec_t *s)
 			memcpy(wc + 2, n->name, n->len);
 		}
 		if (!s->nsec3) {
-			n->deny = nsec_cover(s->chain, s->n, n->name, n->len);
-			n->wdeny = wok ? nsec_cover(s->chain, s->n, wc, n->len + 2u) : NULL;
+			s->deny[n->idx] = nsec_cover(s->chain, s->n, n->name, n->len);
+			s->wdeny[n->idx] = wok ? nsec_cover(s->chain, s->n, wc, n->len + 2u) : NULL;
 			continue;
 		}
 		bool exact;
-		n->deny = gk_dnssec_nsec3_cover(s, n->name, n->len, &exact);
+		s->deny[n->idx] = gk_dnssec_nsec3_cover(s, n->name, n->len, &exact);
 		if (exact)
 			n->flags |= GK_NODE_N3EXACT;
-		n->wdeny = wok ? gk_dnssec_nsec3_cover(s, wc, n->len + 2u, &exact) : NULL;
+		s->wdeny[n->idx] = wok ? gk_dnssec_nsec3_cover(s, wc, n->len + 2u, &exact) : NULL;
 	}
+	return 0;
 }
 
 bool gk_zver_dnssec(const gk_zver_t *v, int64_t *expire, unsigned *warnings)
@@ -517,7 +529,9 @@ int gk_dnssec_prepare(gk_zver_t *v, int64_t now, gk_dnssec_where_fn where, void 
 	int rc = build_chain(v, s);
 	if (rc < 0)
 		return rc;
-	link_denial(v, s);
+	rc = link_denial(v, s);
+	if (rc < 0)
+		return rc;
 	check_zone(&k, s, now);
 	s->warnings = k.warnings;
 	z->sec = s;
