@@ -159,6 +159,7 @@ struct gk_arena {
 	 * padding each, where its rdata now goes). */
 	unsigned char *gap;
 	size_t gaplen;
+	bool embedded; /* this header sits in the arena's first chunk (gk_arena_new_huge) */
 };
 
 gk_arena_t *gk_arena_new(void)
@@ -168,6 +169,22 @@ gk_arena_t *gk_arena_new(void)
 
 gk_arena_t *gk_arena_new_huge(void)
 {
+	if (POOL) {
+		/* the header in the first chunk: a million zone versions, a million mallocs less */
+		struct chunk *c = pool_get(grain(sizeof(*c) + FIRST_SIZE));
+		if (c == NULL)
+			return NULL;
+		gk_arena_t *a = (gk_arena_t *)(void *)c->data;
+		memset(a, 0, sizeof(*a));
+		c->next = NULL;
+		c->mapped = false;
+		c->used = (sizeof(*a) + 15u) & ~(size_t)15u;
+		a->head = c;
+		a->bytes = sizeof(*c) + c->cap;
+		a->huge = true;
+		a->embedded = true;
+		return a;
+	}
 	gk_arena_t *a = gk_arena_new();
 	if (a)
 		a->huge = true;
@@ -354,6 +371,7 @@ void gk_arena_free(gk_arena_t *a)
 {
 	if (!a)
 		return;
+	bool embedded = a->embedded; /* a is freed with its chunk */
 	struct chunk *c = a->head;
 	while (c) {
 		struct chunk *n = c->next;
@@ -365,5 +383,6 @@ void gk_arena_free(gk_arena_t *a)
 			free(c);
 		c = n;
 	}
-	free(a);
+	if (!embedded)
+		free(a);
 }
