@@ -38,6 +38,7 @@ struct gk_disc_sites {
 	struct site *inflight;
 	size_t n_inflight;
 	bool busy;
+	bool warned; /* a refusal was logged */
 };
 
 static uint64_t hash_str(const char *s, size_t n)
@@ -250,11 +251,17 @@ static void sites_cb(gk_redis_session_t *rs, redisReply *rep, void *priv)
 	s->busy = false;
 	gk_redis_session_check_write(rs, rep);
 	if (rep->type == REDIS_REPLY_ERROR) {
-		if (!gk_redis_is_readonly(rep->str))
-			gk_log(GK_LOG_WARN, "discovery: redis refused site addresses: %s (retried)",
+		if (!gk_redis_is_readonly(rep->str) && !s->warned) /* said once, until it works */
+			gk_log(GK_LOG_WARN,
+			       "discovery: redis refused site addresses: %s (retried each flush; "
+			       "redis/gatekeeper.acl allows gk:site:*)",
 			       rep->str);
+		s->warned = true;
 		requeue(s, s->inflight);
 	} else {
+		if (s->warned)
+			gk_log(GK_LOG_INFO, "discovery: site addresses written again");
+		s->warned = false;
 		uv_mutex_lock(&d->stats_lock);
 		d->stats.sites_written += s->n_inflight;
 		uv_mutex_unlock(&d->stats_lock);
