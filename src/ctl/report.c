@@ -442,7 +442,7 @@ static int count_filed(redisContext *c, uint64_t *filed, char *err, size_t errle
 	return 0;
 }
 
-/* Filed address ranges (gk:ip:ranges) into r->iptab: HSCAN, 10000 fields a step. A field or
+/* Filed address ranges (gk:ip:ranges) into r->iptab: HSCAN, 50000 fields a step. A field or
  * value that does not parse is skipped (counted out of n_ranges), never fatal. */
 static int read_ranges(redisContext *c, gk_report_t *r, char *err, size_t errlen)
 {
@@ -451,7 +451,7 @@ static int read_ranges(redisContext *c, gk_report_t *r, char *err, size_t errlen
 	char cursor[32] = "0";
 	do {
 		redisReply *rep =
-		    redisCommand(c, "HSCAN %s %s COUNT 10000", GK_KEY_IP_RANGES, cursor);
+		    redisCommand(c, "HSCAN %s %s COUNT 50000", GK_KEY_IP_RANGES, cursor);
 		if (rep == NULL) {
 			errf(err, errlen, "redis: %s", c->errstr);
 			return GK_EIO;
