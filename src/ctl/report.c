@@ -609,6 +609,14 @@ static int cmp_dom_name(const void *a, const void *b)
 
 static const char *provider_name(const gk_report_t *r, uint32_t id);
 
+/* qsort that accepts an empty (NULL) array: qsort's pointer must not be NULL even for 0
+ * elements (an empty period or no site data has no list at all). */
+static void sort(void *v, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(v, n, size, cmp);
+}
+
 /* Attribution of the discovered domains and the accuracy of the filed served ones. */
 static int attribute_all(gk_report_t *r, struct dmap *served)
 {
@@ -629,7 +637,7 @@ static int attribute_all(gk_report_t *r, struct dmap *served)
 	free(served->slots);
 	served->slots = NULL;
 	served->n = 0;
-	qsort(r->served, r->n_served, sizeof(*r->served), cmp_dom_name);
+	sort(r->served, r->n_served, sizeof(*r->served), cmp_dom_name);
 	if ((r->checks = calloc(r->n_served + 1, sizeof(*r->checks))) == NULL)
 		return GK_ENOMEM;
 	for (size_t i = 0; i < r->n_served; i++) {
@@ -734,8 +742,8 @@ static int finish(gk_report_t *r, struct dmap *unf, struct dmap *rev)
 	r->revoked = rev->v;
 	r->n_revoked = rev->n;
 	unf->v = rev->v = NULL;
-	qsort(r->unfiled, r->n_unfiled, sizeof(*r->unfiled), cmp_dom);
-	qsort(r->revoked, r->n_revoked, sizeof(*r->revoked), cmp_dom);
+	sort(r->unfiled, r->n_unfiled, sizeof(*r->unfiled), cmp_dom);
+	sort(r->revoked, r->n_revoked, sizeof(*r->revoked), cmp_dom);
 	for (size_t i = 0; i < r->n_unfiled; i++) {
 		gk_report_domain_t *e = &r->unfiled[i];
 		e->provider_name = provider_name(r, e->provider);

@@ -51,6 +51,7 @@ ZONES = {
 	"f5.cn": ("filed", ALI, ["192.168.1.5"], "@ IN A 192.168.1.5\n"),
 }
 QUERIES = {"u1.cn": 3, "u2.cn": 2, "u3.cn": 1, "u4.cn": 1, "r1.cn": 2, "f1.cn": 1}
+QUERIES_TOTAL = sum(QUERIES.values()) + 1  # and the one that waits for the status set
 
 # The worked example's figures (docs/REPORT.md), after the second IP feed.
 NOTICE = [(TEL, 1, 1), (TX_NEW, 1, 1), (ALI, 1, 1), (None, 2, 2)]
@@ -308,6 +309,10 @@ def body(tmp, rport):
 	srv = h.start_gk(GKD, tmp, zonedir=zdir, zones=zones, extra=extra, ready=False)
 	try:
 		srv.wait_ready(zone="f1.cn")
+		# the filing status loaded (before it every refusal counts as "starting")
+		h.wait_for("f1.cn answered (status set loaded)", lambda: dns.query.udp(
+			dns.message.make_query("www.f1.cn", "A"), "127.0.0.1", port=srv.port,
+			timeout=2).rcode() == 0, timeout=20)
 		wait_sites(r, len(ZONES))
 		expect(r.hget("gk:site:%04x" % h.status_bucket("f4.cn"), "f4.cn") == "47.96.4.4 47.96.4.5",
 		       "gk:site: f4.cn apex and www addresses")
@@ -315,9 +320,16 @@ def body(tmp, rport):
 			query(srv.port, d, n)
 		day = int(time.strftime("%Y%m%d", time.gmtime(time.time() + 8 * 3600)))
 		h.wait_for("discovery counters", lambda: int(
-			r.hget("gk:disc:%08d:tot" % day, "queries") or 0) >= sum(QUERIES.values()), timeout=20)
+			r.hget("gk:disc:%08d:tot" % day, "queries") or 0) >= QUERIES_TOTAL, timeout=20)
 		frm = to = "%04d-%02d-%02d" % (day // 10000, day // 100 % 100, day % 100)
 		rep = Report(addr, frm, to)
+		# a period without any discovered domain: empty lists, every format (was: qsort of
+		# NULL, undefined behaviour caught by UBSan)
+		empty = Report(addr, "2020-01-01", "2020-01-01")
+		for fmt in ("table", "csv", "json", "notice", "html"):
+			empty.run(fmt)
+		empty.run("xlsx", out=os.path.join(tmp, "empty.xlsx"))
+		expect(empty.json()["summary"]["discovered_unfiled"] == 0, "empty period: every format")
 		# before the rename: f3.cn's filing names the provider holding its address
 		j = rep.json()
 		expect([(p["provider"], p["matched"]) for p in j["accuracy"]["providers"]
