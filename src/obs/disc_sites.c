@@ -224,15 +224,6 @@ static void requeue(struct gk_disc_sites *s, struct site *list)
 	uv_mutex_unlock(&s->lock);
 }
 
-size_t gk_disc_sites_pending(gk_disc_t *d)
-{
-	struct gk_disc_sites *s = d->sites;
-	uv_mutex_lock(&s->lock);
-	size_t n = s->n;
-	uv_mutex_unlock(&s->lock);
-	return n;
-}
-
 void gk_disc_sites_lost(gk_disc_t *d)
 {
 	struct gk_disc_sites *s = d->sites;

@@ -120,8 +120,6 @@ void gk_disc_sites_free(gk_disc_t *d);
 void gk_disc_sites_write(gk_disc_t *d);
 /* The connection went down: a chunk in flight goes back to the pending map. Merger. */
 void gk_disc_sites_lost(gk_disc_t *d);
-/* Entries waiting (any thread). */
-size_t gk_disc_sites_pending(gk_disc_t *d);
 
 /* ---- the Redis writer (disc_writer.c) -------------------------------------------------- */
 
