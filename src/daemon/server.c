@@ -511,6 +511,8 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	if (s->disc != NULL) /* each published zone's site addresses, for gkctl report */
+		gk_zoneset_on_publish(s->zs, gk_disc_zone_published, s->disc);
 	/* placeholders (SERVFAIL) now, versions as the loader threads build them; loading
 	 * counts as a zone build, so a SIGHUP or `reload` waits for it (zones.c) */
 	gk_zoneload_cbs_t zcb = {

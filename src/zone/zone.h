@@ -101,6 +101,20 @@ GK_MUST_CHECK int gk_zoneset_create(gk_zoneset_retire_fn retire, void *ctx, gk_z
  * Queries see the old or the new version, never a mix. Returns 0 or GK_ENOMEM. Writer. */
 GK_MUST_CHECK int gk_zoneset_put(gk_zoneset_t *zs, gk_zver_t *v);
 
+/* Called by gk_zoneset_put on the writer thread once v is published (v valid until the
+ * writer changes that zone again). Must not change the store; keep it short (no I/O). */
+typedef void (*gk_zoneset_publish_fn)(void *ctx, const gk_zver_t *v);
+/* Set (or, fn NULL, clear) the publish hook. Writer thread. */
+void gk_zoneset_on_publish(gk_zoneset_t *zs, gk_zoneset_publish_fn fn, void *ctx);
+
+/* The addresses of the site of a zone whose apex is a registrable domain (Public Suffix
+ * List, ICANN section, as recorded at build time): the A and AAAA records of the apex and
+ * of "www" below it (a CNAME at either is not followed), at most max, duplicates removed,
+ * in addr (IPv4 as ::ffff:a.b.c.d with v4[i] set). Returns the count (0: none), or -1 when
+ * the version is a placeholder, was built without a PSL, or its apex is not a registrable
+ * domain (no site of its own). Any thread while v is valid; pure. (site.c) */
+int gk_zver_site_addrs(const gk_zver_t *v, uint8_t (*addr)[16], int *v4, size_t max);
+
 /* Remove the zone with this apex (lowercase wire form); its version is retired.
  * Returns 0 or GK_ENOENT. Writer thread. */
 GK_MUST_CHECK int gk_zoneset_remove(gk_zoneset_t *zs, const uint8_t *apex, size_t len);

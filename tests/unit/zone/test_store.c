@@ -19,6 +19,7 @@
 #include "common/snapshot.h"
 #include "zone/answer.h"
 #include "zone/internal.h"
+#include "common/psl.h"
 #include "zone/zone.h"
 #include "pkt/process.h"
 
@@ -548,6 +549,77 @@ static gk_zver_t *build_flags(const char *apex, bool secondary, bool servfail)
 
 /* Secondary zones: gk_zoneset_sync (SIGHUP) leaves them alone; an expired one (servfail)
  * answers SERVFAIL for its names, and a nested zone under it still answers. */
+/* The site addresses of a version (gk_zver_site_addrs: apex and www A/AAAA, the wildcard
+ * for a missing www, duplicates once; -1 without a site of its own) and the publish hook. */
+struct pub {
+	int calls;
+	const gk_zver_t *last;
+};
+
+static void on_pub(void *ctx, const gk_zver_t *v)
+{
+	struct pub *p = ctx;
+	p->calls++;
+	p->last = v;
+}
+
+static gk_zver_t *site_zone(const gk_psl_t *psl, const char *apex, const char *body)
+{
+	char t[2048];
+	snprintf(t, sizeof t,
+	         "$ORIGIN %s.\n$TTL 300\n@ SOA ns1 h 1 7200 900 1209600 300\n@ NS ns1\nns1 A "
+	         "192.0.2.53\n%s",
+	         apex, body);
+	gk_zone_spec_t spec = {.name = apex, .text = t, .text_len = strlen(t)};
+	gk_zver_t *v = NULL;
+	char err[256];
+	assert_int_equal(gk_zver_build(&spec, (const struct gk_psl *)psl, &v, err, sizeof err), 0);
+	return v;
+}
+
+static void test_site_addrs(void **state)
+{
+	(void)state;
+	gk_psl_t *psl;
+	assert_int_equal(gk_psl_open(NULL, &psl), 0);
+	uint8_t a[4][16];
+	int v4[4];
+	gk_zver_t *v = site_zone(
+	    psl, "site.cn", "@ A 47.96.1.1\n@ AAAA 240e::1\nwww A 47.96.1.1\nwww A 47.96.1.2\n");
+	assert_int_equal(gk_zver_site_addrs(v, a, v4, 4), 3);
+	assert_true(v4[0] && a[0][12] == 47 && a[0][15] == 1);
+	assert_true(!v4[1] && a[1][0] == 0x24 && a[1][1] == 0x0e);
+	assert_true(v4[2] && a[2][15] == 2);
+	assert_int_equal(gk_zver_site_addrs(v, a, v4, 2), 2); /* at most max */
+	gk_zver_free(v);
+	v = site_zone(psl, "wild.cn", "* A 119.28.0.9\n");
+	assert_int_equal(gk_zver_site_addrs(v, a, v4, 4), 1);
+	assert_true(v4[0] && a[0][12] == 119);
+	gk_zver_free(v);
+	v = site_zone(psl, "none.cn", "mail A 10.0.0.1\n");
+	assert_int_equal(gk_zver_site_addrs(v, a, v4, 4), 0);
+	gk_zver_free(v);
+	v = site_zone(psl, "shop.site.cn", "@ A 47.96.1.3\n"); /* below its registrable domain */
+	assert_int_equal(gk_zver_site_addrs(v, a, v4, 4), -1);
+	gk_zver_free(v);
+	v = site_zone(psl, "com.cn", "@ A 47.96.1.4\n"); /* a public suffix */
+	assert_int_equal(gk_zver_site_addrs(v, a, v4, 4), -1);
+	/* the hook sees every put, new zone or replacement */
+	gk_zoneset_t *zs;
+	struct pub p = {0};
+	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
+	gk_zoneset_on_publish(zs, on_pub, &p);
+	assert_int_equal(gk_zoneset_put(zs, v), 0);
+	assert_int_equal(p.calls, 1);
+	assert_ptr_equal(p.last, v);
+	gk_zver_t *w = site_zone(psl, "com.cn", "@ A 47.96.1.5\n");
+	assert_int_equal(gk_zoneset_put(zs, w), 0);
+	assert_int_equal(p.calls, 2);
+	assert_ptr_equal(p.last, w);
+	gk_zoneset_free(zs);
+	gk_psl_close(psl);
+}
+
 static void test_secondary_versions(void **state)
 {
 	(void)state;
@@ -620,6 +692,7 @@ int main(void)
 	    cmocka_unit_test(test_loader),
 	    cmocka_unit_test(test_secondary_versions),
 	    cmocka_unit_test(test_small_version_bytes),
+	    cmocka_unit_test(test_site_addrs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
