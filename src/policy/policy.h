@@ -126,6 +126,32 @@ GK_MUST_CHECK int gk_policy_build_mem(const char *name, const char *text, size_t
  * *out the new policy (caller owns it; gk_policy_free), or GK_ENOMEM. Any thread. */
 GK_MUST_CHECK int gk_policy_from_rules(const gk_refusal_t rules[GK_POL_NSTATUS], gk_policy_t **out);
 
+/* ---- a refusal written in YAML: action + ede + text (load time) ------------------------- */
+
+/* The actions a refusal may name, as written ("refuse" ... "resolve"). */
+typedef enum gk_pol_act {
+	GK_POL_ACT_REFUSE,
+	GK_POL_ACT_NXDOMAIN,
+	GK_POL_ACT_NODATA,
+	GK_POL_ACT_DROP,
+	GK_POL_ACT_REDIRECT, /* the policy's redirect section answers (policy files only) */
+	GK_POL_ACT_RESOLVE,  /* not a refusal: resolve unchecked */
+} gk_pol_act_t;
+
+struct gk_yaml;     /* common/yamlwalk.h */
+struct yaml_node_s; /* <yaml.h> yaml_node_t */
+
+/* One key of a refusal mapping ({action, ede, text}) named what in messages ("filing.unfiled",
+ * "policy.unfiled"), read into r: action (one of the actions allowed: redirect only with
+ * allow_redirect, resolve only with allow_resolve; sets r->action, a redirect as
+ * GK_ACT_NODATA, and *act when act is not NULL), ede (0..65535) or text (at most
+ * sizeof(r->text) bytes). Returns 0, 1 when key is none of the three (nothing read), or
+ * GK_ECONFIG recorded in y ("WHAT.KEY: ..." at v's line). The config and the policy compiler
+ * both read refusals with it. Load time; the walking thread. */
+GK_MUST_CHECK int gk_policy_refusal_key(struct gk_yaml *y, const char *what, const char *key,
+                                        struct yaml_node_s *v, bool allow_redirect,
+                                        bool allow_resolve, gk_refusal_t *r, gk_pol_act_t *act);
+
 /* Free a policy and everything it owns. NULL is ignored. Only once no reader holds it. */
 void gk_policy_free(gk_policy_t *p);
 
