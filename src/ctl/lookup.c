@@ -83,7 +83,7 @@ static const char *provider_name(uint32_t id, void *ctx)
 }
 
 /* The Redis field gk-sync writes for the registrable domain reg (lowercase wire name):
- * its labels joined by '.', which the daemon's loader (gk_status_name_to_wire) splits back
+ * its labels joined by '.', which the daemon's loader (gk_dname_from_text) splits back
  * into the same wire name. 0 when no field can name it: a label holds a '.' byte (the split
  * would make other labels; the feed's domains are host names, so such a domain is always
  * unfiled) or a NUL byte. */
@@ -249,25 +249,8 @@ static void print_ede(struct look *l, ldns_pkt *p)
  * wire[0..*len). Returns 0, or -1 when s is not a domain name. */
 static int parse_name(const char *s, uint8_t *wire, size_t *len)
 {
-	ldns_rdf *d = NULL;
-	if (ldns_str2rdf_dname(&d, s) != LDNS_STATUS_OK)
-		return -1;
-	size_t n = ldns_rdf_size(d);
-	const uint8_t *w = ldns_rdf_data(d);
-	if (n == 0 || n > GK_DNAME_MAX || w[n - 1] != 0) {
-		ldns_rdf_deep_free(d);
-		return -1;
-	}
-	/* lowercase the label octets only (length octets are < 64: never letters anyway) */
-	for (size_t p = 0; p < n && w[p]; p += w[p] + 1u) {
-		wire[p] = w[p];
-		for (size_t i = 1; i <= w[p]; i++)
-			wire[p + i] = gk_dname_lower[w[p + i]];
-	}
-	wire[n - 1] = 0;
-	*len = n;
-	ldns_rdf_deep_free(d);
-	return 0;
+	*len = gk_dname_from_text(s, strlen(s), wire, GK_DNAME_TEXT_ESCAPES);
+	return *len ? 0 : -1;
 }
 
 /* A query as a stub resolver sends it: RD off, EDNS with 1232 octets so the EDE comes back. */

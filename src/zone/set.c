@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ldns/ldns.h>
+#include "common/dname.h"
 #include "zone/internal.h"
 #include "zone/zone.h"
 
@@ -104,14 +104,7 @@ fail:
 /* The apex of a configured zone in lowercase wire form, or 0 (bad name). */
 static size_t apex_wire(const char *name, uint8_t *out)
 {
-	ldns_rdf *d = NULL;
-	if (!name || ldns_str2rdf_dname(&d, name) != LDNS_STATUS_OK)
-		return 0;
-	ldns_dname2canonical(d);
-	size_t len = ldns_rdf_size(d);
-	memcpy(out, ldns_rdf_data(d), len);
-	ldns_rdf_deep_free(d);
-	return len;
+	return name ? gk_dname_from_text(name, strlen(name), out, GK_DNAME_TEXT_ESCAPES) : 0;
 }
 
 static bool unchanged(const gk_zver_t *v, const gk_zone_spec_t *spec)
