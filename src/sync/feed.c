@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "common/arena.h"
+#include "common/strmap.h"
 #include "gk/filing_status.h"
 #include "sync/feed.h"
 #include "sync/record.h"
@@ -34,14 +35,6 @@ typedef struct feed_priv {
 	gk_arena_t *arenas[MAX_THREADS + 1];
 	unsigned n_arenas;
 } feed_priv_t;
-
-/* Per-worker provider interning: name -> local index + 1. */
-typedef struct ptab {
-	uint32_t *slot; /* local index + 1; 0 empty */
-	size_t cap;
-	const char **names;
-	size_t n, ncap;
-} ptab_t;
 
 /* One worker's share: the record lines in data[begin, end), the first of them line line0. */
 typedef struct worker {
@@ -55,7 +48,7 @@ typedef struct worker {
 	unsigned flags;
 	const gk_psl_t *psl;
 	gk_arena_t *arena;
-	ptab_t prov;
+	gk_strmap_t prov; /* provider names, interned in arena: local index */
 	int rc;
 	uint32_t err_line;
 	char err[256];
@@ -240,52 +233,11 @@ int gk_feed_domain_normalise(const char *in, size_t len, char *out, const char *
 static const char *const STRING_KEYS[] = {"licence",   "sponsor",  "nature", "provider", "updated",
                                           "site_name", "home_url", "phone",  "person",   "address"};
 
-/* Intern a provider name in the worker's table; returns local index + 1, 0 on ENOMEM. */
-static uint32_t ptab_intern(ptab_t *t, gk_arena_t *arena, const char *s, size_t l)
+/* Intern a provider name; returns its index + 1, 0 on ENOMEM. */
+static uint32_t intern(gk_strmap_t *t, const char *s, size_t l)
 {
-	if (t->n * 2 >= t->cap) {
-		size_t nc = t->cap ? t->cap * 2 : 64;
-		uint32_t *ns = calloc(nc, sizeof(*ns));
-		if (!ns)
-			return 0;
-		for (size_t i = 0; i < t->n; i++) {
-			uint32_t h = 2166136261u;
-			for (const char *q = t->names[i]; *q; q++)
-				h = (h ^ (uint8_t)*q) * 16777619u;
-			size_t p = h & (nc - 1);
-			while (ns[p])
-				p = (p + 1) & (nc - 1);
-			ns[p] = (uint32_t)i + 1;
-		}
-		free(t->slot);
-		t->slot = ns;
-		t->cap = nc;
-	}
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < l; i++)
-		h = (h ^ (uint8_t)s[i]) * 16777619u;
-	size_t p = h & (t->cap - 1);
-	for (; t->slot[p]; p = (p + 1) & (t->cap - 1)) {
-		const char *o = t->names[t->slot[p] - 1];
-		if (!strncmp(o, s, l) && !o[l])
-			return t->slot[p];
-	}
-	if (t->n == t->ncap) {
-		size_t nc = t->ncap ? t->ncap * 2 : 32;
-		const char **nn = realloc(t->names, nc * sizeof(*nn));
-		if (!nn)
-			return 0;
-		t->names = nn;
-		t->ncap = nc;
-	}
-	char *c = gk_arena_alloc(arena, l + 1);
-	if (!c)
-		return 0;
-	memcpy(c, s, l);
-	c[l] = 0;
-	t->names[t->n++] = c;
-	t->slot[p] = (uint32_t)t->n;
-	return (uint32_t)t->n;
+	uint32_t ix;
+	return gk_strmap_add(t, s, l, &ix) < 0 ? 0 : ix + 1;
 }
 
 static int parse_record(worker_t *w, const char *line, size_t len, uint32_t lno, gk_feed_rec_t *rec)
@@ -361,8 +313,7 @@ static int parse_record(worker_t *w, const char *line, size_t len, uint32_t lno,
 		}
 		json_t *jp = json_object_get(o, "provider");
 		if (jp && json_string_length(jp)) {
-			prov = ptab_intern(&w->prov, w->arena, json_string_value(jp),
-			                   json_string_length(jp));
+			prov = intern(&w->prov, json_string_value(jp), json_string_length(jp));
 			if (!prov) {
 				rc = GK_ENOMEM;
 				goto out;
@@ -466,8 +417,6 @@ static void *work(void *arg)
 	free(own);
 	free(w->enc);
 	w->enc = NULL;
-	free(w->prov.slot);
-	w->prov.slot = NULL;
 	return NULL;
 }
 
@@ -588,41 +537,25 @@ int gk_feed_peek_header(const char *name, const char *data, size_t len, gk_feed_
 	return 0;
 }
 
-/* Open-addressing set of record indices keyed by domain: the duplicate check. */
+/* The duplicate check: the records' domains in a string map, in record order. */
 static int find_duplicates(gk_feed_t *f, const char *name, char *err, size_t errlen)
 {
-	size_t cap = 16;
-	while (cap < f->n * 2)
-		cap <<= 1;
-	uint32_t *t = calloc(cap, sizeof(*t)); /* index + 1; 0 = empty */
-	if (!t)
-		return GK_ENOMEM;
+	gk_strmap_t m;
+	gk_strmap_init(&m, NULL, GK_STRMAP_BORROW);
 	int rc = 0;
-	for (size_t i = 0; i < f->n; i++) {
+	for (size_t i = 0; i < f->n && rc == 0; i++) {
 		const gk_feed_rec_t *r = &f->recs[i];
-		uint32_t h = 2166136261u;
-		for (unsigned k = 0; k < r->domain_len; k++)
-			h = (h ^ (uint8_t)r->domain[k]) * 16777619u;
-		/* the bucket uses the low 16 bits; mix so the probe sequence does not cluster */
-		size_t p = (h ^ (h >> 15)) * 0x9E3779B1u & (cap - 1);
-		for (;; p = (p + 1) & (cap - 1)) {
-			if (!t[p]) {
-				t[p] = (uint32_t)i + 1;
-				break;
-			}
-			const gk_feed_rec_t *o = &f->recs[t[p] - 1];
-			if (o->domain_len == r->domain_len &&
-			    !memcmp(o->domain, r->domain, r->domain_len)) {
-				seterr(err, errlen, name, r->line,
-				       "duplicate domain \"%s\" (first at line %u)", r->domain,
-				       o->line);
-				rc = GK_ESYNTAX;
-				goto out;
-			}
+		uint32_t first;
+		rc = gk_strmap_add(&m, r->domain, r->domain_len, &first);
+		if (rc == 0) {
+			seterr(err, errlen, name, r->line,
+			       "duplicate domain \"%s\" (first at line %u)", r->domain,
+			       f->recs[first].line);
+			rc = GK_ESYNTAX;
 		}
+		rc = rc == 1 ? 0 : rc;
 	}
-out:
-	free(t);
+	gk_strmap_free(&m);
 	return rc;
 }
 
@@ -630,19 +563,21 @@ out:
  * order; rec->provider becomes global index + 1. */
 static int merge_providers(gk_feed_t *f, worker_t *ws, unsigned threads, gk_arena_t *arena)
 {
-	ptab_t g = {0};
+	gk_strmap_t g;
+	gk_strmap_init(&g, arena, 0);
 	int rc = 0;
 	for (unsigned t = 0; !rc && t < threads; t++) {
 		worker_t *w = &ws[t];
-		uint32_t *map = malloc((w->prov.n + 1) * sizeof(*map));
+		size_t n = gk_strmap_count(&w->prov);
+		uint32_t *map = malloc((n + 1) * sizeof(*map));
 		if (!map) {
 			rc = GK_ENOMEM;
 			break;
 		}
 		map[0] = 0;
-		for (size_t i = 0; i < w->prov.n; i++) {
-			const char *nm = w->prov.names[i];
-			map[i + 1] = ptab_intern(&g, arena, nm, strlen(nm));
+		for (size_t i = 0; i < n; i++) {
+			const char *nm = gk_strmap_key(&w->prov, (uint32_t)i);
+			map[i + 1] = intern(&g, nm, strlen(nm));
 			if (!map[i + 1])
 				rc = GK_ENOMEM;
 		}
@@ -650,9 +585,7 @@ static int merge_providers(gk_feed_t *f, worker_t *ws, unsigned threads, gk_aren
 			w->recs[i].provider = map[w->recs[i].provider];
 		free(map);
 	}
-	free(g.slot);
-	f->providers = g.names;
-	f->n_providers = g.n;
+	f->providers = gk_strmap_release_keys(&g, &f->n_providers);
 	return rc;
 }
 
@@ -723,6 +656,7 @@ int gk_feed_parse(const char *name, const char *data, size_t len, const gk_psl_t
 		w->arena = priv->arenas[priv->n_arenas++] = gk_arena_new();
 		if (!w->arena)
 			goto fail;
+		gk_strmap_init(&w->prov, w->arena, 0);
 	}
 	for (unsigned t = 1; t < threads; t++)
 		started[t] = !pthread_create(&tids[t], NULL, count_lines, &ws[t]);
@@ -779,12 +713,12 @@ int gk_feed_parse(const char *name, const char *data, size_t len, const gk_psl_t
 	if (rc)
 		goto fail;
 	for (unsigned t = 0; t < threads; t++)
-		free(ws[t].prov.names);
+		gk_strmap_free(&ws[t].prov);
 	*out = f;
 	return 0;
 fail:
 	for (unsigned t = 0; t < threads; t++)
-		free(ws[t].prov.names);
+		gk_strmap_free(&ws[t].prov);
 	if (rc == GK_ENOMEM && err && errlen && !err[0])
 		snprintf(err, errlen, "%s: out of memory", name);
 	gk_feed_free(f);
