@@ -15,13 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "common/arena.h"
+#include "common/strmap.h"
 #include "sync/ipfeed.h"
 #include "sync/iptab.h"
 
 typedef struct ipfeed_priv {
 	gk_arena_t *arena;
-	const char **slot; /* interned strings, open addressing */
-	size_t cap, n;
+	gk_strmap_t names; /* interned strings, in arena */
 } ipfeed_priv_t;
 
 static void seterr(char *err, size_t errlen, const char *name, size_t line, const char *fmt, ...)
@@ -39,43 +39,10 @@ static void seterr(char *err, size_t errlen, const char *name, size_t line, cons
 	va_end(ap);
 }
 
-static uint32_t hash(const char *s, size_t l)
-{
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < l; i++)
-		h = (h ^ (uint8_t)s[i]) * 16777619u;
-	return h;
-}
-
 static const char *intern(ipfeed_priv_t *p, const char *s, size_t l)
 {
-	if (p->n * 2 >= p->cap) {
-		size_t nc = p->cap ? p->cap * 2 : 64;
-		const char **ns = calloc(nc, sizeof(*ns));
-		if (!ns)
-			return NULL;
-		for (size_t i = 0; i < p->cap; i++)
-			if (p->slot[i]) {
-				size_t k = hash(p->slot[i], strlen(p->slot[i])) & (nc - 1);
-				while (ns[k])
-					k = (k + 1) & (nc - 1);
-				ns[k] = p->slot[i];
-			}
-		free(p->slot);
-		p->slot = ns;
-		p->cap = nc;
-	}
-	size_t k = hash(s, l) & (p->cap - 1);
-	for (; p->slot[k]; k = (k + 1) & (p->cap - 1))
-		if (!strncmp(p->slot[k], s, l) && !p->slot[k][l])
-			return p->slot[k];
-	char *c = gk_arena_alloc(p->arena, l + 1);
-	if (!c)
-		return NULL;
-	memcpy(c, s, l);
-	c[l] = 0;
-	p->n++;
-	return p->slot[k] = c;
+	uint32_t ix;
+	return gk_strmap_add(&p->names, s, l, &ix) < 0 ? NULL : gk_strmap_key(&p->names, ix);
 }
 
 static const char *const STRS[] = {"provider", "province", "usage"};
@@ -281,7 +248,9 @@ int gk_ipfeed_parse(const char *name, const char *data, size_t len, gk_ipfeed_t 
 	}
 	gk_ipfeed_t *f = calloc(1, sizeof(*f));
 	ipfeed_priv_t *p = calloc(1, sizeof(*p));
-	if (!f || !p || !(p->arena = gk_arena_new())) {
+	if (p && (p->arena = gk_arena_new()))
+		gk_strmap_init(&p->names, p->arena, 0);
+	if (!f || !p || !p->arena) {
 		free(f);
 		free(p);
 		return GK_ENOMEM;
@@ -343,7 +312,7 @@ void gk_ipfeed_free(gk_ipfeed_t *f)
 	ipfeed_priv_t *p = f->priv;
 	if (p) {
 		gk_arena_free(p->arena);
-		free(p->slot);
+		gk_strmap_free(&p->names);
 		free(p);
 	}
 	free(f->r);
