@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
+#include "common/counter.h"
 #include "net/net.h"
 
 /* UDP: datagrams per recvmmsg/sendmmsg, largest query accepted. */
@@ -143,11 +144,3 @@ void gk_net_tcp_free(struct gk_worker *w);
 int gk_net_tls_start(struct gk_worker *w, const gk_net_params_t *p, char *err, size_t errlen);
 void gk_net_tls_close_all(struct gk_worker *w);
 void gk_net_tls_free(struct gk_worker *w);
-
-/* counters shared by both transports */
-static inline void gk_net_count(gk_net_counters_t *c, const gk_pkt_result_t *r)
-{
-	c->rcode[r->rcode < 16 ? r->rcode : 16]++;
-	if (r->tc)
-		c->tc++;
-}

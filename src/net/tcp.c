@@ -194,7 +194,7 @@ static void evict_one(struct gk_worker *w)
 	}
 	if (victim == NULL)
 		return;
-	w->ctr.tcp_evicted++;
+	gk_counter_inc(&w->ctr.tcp_evicted);
 	conn_close(victim);
 }
 
@@ -291,14 +291,14 @@ static void pump(struct conn *c)
 		gk_proxy_t px;
 		int r = gk_proxy_parse(c->rbuf, c->rlen, &px);
 		if (r < 0 || (r == 0 && (c->eof || c->rlen >= GK_PROXY_HDR_MAX))) {
-			w->ctr.proxy_malformed++;
+			gk_counter_inc(&w->ctr.proxy_malformed);
 			conn_close(c);
 			return;
 		}
 		if (r > 0) {
 			off = (size_t)r;
 			c->proxy_wait = false;
-			w->ctr.proxy_accepted++;
+			gk_counter_inc(&w->ctr.proxy_accepted);
 			if (px.has_addr)
 				c->peer = px.src;
 		}
@@ -311,7 +311,7 @@ static void pump(struct conn *c)
 		if (f == GK_TCP_FRAME_MORE)
 			break;
 		if (f == GK_TCP_FRAME_TOO_BIG) {
-			w->ctr.tcp_oversize++;
+			gk_counter_inc(&w->ctr.tcp_oversize);
 			conn_close(c);
 			return;
 		}
@@ -343,8 +343,6 @@ static void pump(struct conn *c)
 			gk_obs_query(w->obs, GK_PKT_TCP, oc, &res, msg, mlen, w->out,
 			             c->peer.ss_family ? (const struct sockaddr *)&c->peer : NULL);
 			gk_obs_batch_end(w->obs, t0, 1);
-			w->ctr.tcp_queries++;
-			w->ctr.dropped++;
 			off += used;
 			continue;
 		}
@@ -360,8 +358,6 @@ static void pump(struct conn *c)
 			conn_close(c);
 			return;
 		}
-		w->ctr.tcp_queries++;
-		gk_net_count(&w->ctr, &res);
 		off += used;
 	}
 	if (c->closing)
@@ -410,7 +406,7 @@ static void accept_one(struct tcp_listener *l)
 		conn_close(c);
 		return;
 	}
-	w->ctr.tcp_accepted++;
+	gk_counter_inc(&w->ctr.tcp_accepted);
 	c->peer.ss_family = 0;
 	const gk_net_view_t *v = gk_snapshot_read(w->view);
 	/* one syscall per connection, only with a log or PROXY headers to accept */
@@ -455,7 +451,7 @@ void gk_net_tcp_idle_tick(uv_timer_t *t)
 	struct gk_worker *w = t->data;
 	uint64_t now = uv_now(&w->loop);
 	while (w->lru_head != NULL && now - w->lru_head->last_active >= w->idle_ms) {
-		w->ctr.tcp_idle_closed++;
+		gk_counter_inc(&w->ctr.tcp_idle_closed);
 		conn_close(w->lru_head);
 	}
 }

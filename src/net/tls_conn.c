@@ -189,7 +189,7 @@ static void evict_one(struct tls_worker *t)
 		}
 	if (victim == NULL)
 		return;
-	t->w->ctr.tls_evicted++;
+	gk_counter_inc(&t->w->ctr.tls_evicted);
 	conn_close(victim);
 }
 
@@ -264,14 +264,14 @@ static int take_proxy(struct tconn *c, const uint8_t *data, size_t len)
 	gk_proxy_t px;
 	int r = gk_proxy_parse(c->rbuf, c->rlen, &px);
 	if (r < 0 || (r == 0 && (c->eof || c->rlen >= GK_PROXY_HDR_MAX))) {
-		w->ctr.proxy_malformed++;
+		gk_counter_inc(&w->ctr.proxy_malformed);
 		conn_close(c);
 		return -1;
 	}
 	if (r == 0)
 		return (int)take;
 	c->proxy_wait = false;
-	w->ctr.proxy_accepted++;
+	gk_counter_inc(&w->ctr.proxy_accepted);
 	if (px.has_addr)
 		c->peer = px.src;
 	/* bytes past the header are the first of the handshake */
@@ -322,15 +322,15 @@ static bool handshake(struct tconn *c)
 	if (r == 1) {
 		c->handshaken = true;
 		hs_remove(c->tw, c);
-		w->ctr.tls_handshakes++;
+		gk_counter_inc(&w->ctr.tls_handshakes);
 		if (SSL_session_reused(c->ssl))
-			w->ctr.tls_resumed++;
+			gk_counter_inc(&w->ctr.tls_resumed);
 		return true;
 	}
 	int e = SSL_get_error(c->ssl, r);
 	if (e == SSL_ERROR_WANT_READ && !c->eof)
 		return false;
-	w->ctr.tls_handshake_failed++;
+	gk_counter_inc(&w->ctr.tls_handshake_failed);
 	ERR_clear_error();
 	(void)flush(c); /* the alert, if the socket takes it; closed either way */
 	conn_close(c);
@@ -354,12 +354,9 @@ static bool answer(struct tconn *c, const uint8_t *msg, size_t mlen)
 		    gk_pkt_process(v->zs, &v->opts, GK_PKT_TCP, msg, mlen, t->frame + 2, &res);
 		gk_obs_query(w->obs, GK_PKT_TCP, oc, &res, msg, mlen, t->frame + 2, peer);
 		gk_obs_batch_end(w->obs, t0, 1);
-		w->ctr.tls_queries++;
-		if (oc != GK_PKT_ANSWER) {
-			w->ctr.dropped++;
+		gk_counter_inc(&w->ctr.tls_queries);
+		if (oc != GK_PKT_ANSWER)
 			return true;
-		}
-		gk_net_count(&w->ctr, &res);
 		len = res.len;
 	}
 	if (len == 0)
@@ -380,7 +377,7 @@ static void pump(struct tconn *c)
 	if (c->closing)
 		return;
 	if (c->proxy_wait && c->eof) {
-		w->ctr.proxy_malformed++;
+		gk_counter_inc(&w->ctr.proxy_malformed);
 		conn_close(c);
 		return;
 	}
@@ -409,7 +406,7 @@ static void pump(struct tconn *c)
 			if (f == GK_TCP_FRAME_MORE)
 				break;
 			if (f == GK_TCP_FRAME_TOO_BIG) {
-				w->ctr.tcp_oversize++;
+				gk_counter_inc(&w->ctr.tcp_oversize);
 				conn_close(c);
 				return;
 			}
@@ -488,7 +485,7 @@ static void accept_one(struct tls_listener *l)
 		conn_close(c);
 		return;
 	}
-	w->ctr.tls_accepted++;
+	gk_counter_inc(&w->ctr.tls_accepted);
 	c->ssl = gk_tls_ctx_ssl_new(l->ctx);
 	c->rbio = BIO_new(BIO_s_mem());
 	c->wbio = BIO_new(BIO_s_mem());
@@ -540,7 +537,7 @@ static void tick(uv_timer_t *tm)
 				break;
 			continue;
 		}
-		w->ctr.tls_handshake_timeout++;
+		gk_counter_inc(&w->ctr.tls_handshake_timeout);
 		conn_close(c);
 	}
 	for (struct tconn *c = t->lru_head, *nx; c; c = nx) {
@@ -550,7 +547,7 @@ static void tick(uv_timer_t *tm)
 				break;
 			continue;
 		}
-		w->ctr.tls_idle_closed++;
+		gk_counter_inc(&w->ctr.tls_idle_closed);
 		conn_close(c);
 	}
 }
