@@ -27,6 +27,7 @@
 #include "common/strmap.h"
 #include "gk/filing_status.h"
 #include "sync/feed.h"
+#include "sync/feedline.h"
 #include "sync/record.h"
 
 #define MAX_THREADS 16
@@ -98,9 +99,7 @@ int gk_feed_status_parse(const char *s)
 	return -1;
 }
 
-static void seterr(char *err, size_t errlen, const char *name, size_t line, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static void seterr(char *err, size_t errlen, const char *name, size_t line, const char *fmt, ...)
+void gk_feed_seterr(char *err, size_t errlen, const char *name, size_t line, const char *fmt, ...)
 {
 	if (!err || !errlen)
 		return;
@@ -111,6 +110,47 @@ static void seterr(char *err, size_t errlen, const char *name, size_t line, cons
 	va_start(ap, fmt);
 	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
 	va_end(ap);
+}
+
+json_t *gk_feed_line_object(const char *line, size_t len, char *msg, size_t msglen)
+{
+	json_error_t je;
+	if (!len) {
+		snprintf(msg, msglen, "malformed JSON: empty line");
+		return NULL;
+	}
+	if (len + 1 > GK_FEED_LINE_MAX) {
+		snprintf(msg, msglen, "record line is %zu bytes, over the %d-byte limit", len + 1,
+		         GK_FEED_LINE_MAX);
+		return NULL;
+	}
+	json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+	if (!o) {
+		snprintf(msg, msglen, "malformed JSON: %s (column %d)", je.text, je.column);
+		return NULL;
+	}
+	if (!json_is_object(o)) {
+		json_decref(o);
+		snprintf(msg, msglen, "malformed record: not a JSON object");
+		return NULL;
+	}
+	return o;
+}
+
+int gk_feed_line_op(json_t *o, gk_feed_kind_t kind, const char **msg)
+{
+	json_t *op = json_object_get(o, "op");
+	if (!op)
+		return 0;
+	if (!json_is_string(op) || strcmp(json_string_value(op), "remove")) {
+		*msg = "unknown op (only \"remove\" is defined)";
+		return -1;
+	}
+	if (kind != GK_FEED_DELTA) {
+		*msg = "\"op\":\"remove\" is only allowed in a delta";
+		return -1;
+	}
+	return 1;
 }
 
 static int check_ldh(const char *s, size_t len, const char **why)
@@ -242,7 +282,6 @@ static uint32_t intern(gk_strmap_t *t, const char *s, size_t l)
 
 static int parse_record(worker_t *w, const char *line, size_t len, uint32_t lno, gk_feed_rec_t *rec)
 {
-	json_error_t je;
 	char dom[256];
 	const char *why;
 	int rc = GK_ESYNTAX;
@@ -251,19 +290,13 @@ static int parse_record(worker_t *w, const char *line, size_t len, uint32_t lno,
 
 #define FAIL(...)                                                                                  \
 	do {                                                                                       \
-		seterr(w->err, sizeof(w->err), w->name, lno, __VA_ARGS__);                         \
+		gk_feed_seterr(w->err, sizeof(w->err), w->name, lno, __VA_ARGS__);                 \
 		goto out;                                                                          \
 	} while (0)
 
-	if (!len)
-		FAIL("malformed JSON: empty line");
-	if (len + 1 > GK_FEED_LINE_MAX)
-		FAIL("record line is %zu bytes, over the %d-byte limit", len + 1, GK_FEED_LINE_MAX);
-	o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
-	if (!o)
-		FAIL("malformed JSON: %s (column %d)", je.text, je.column);
-	if (!json_is_object(o))
-		FAIL("malformed record: not a JSON object");
+	char msg[GK_FEED_MSG_MAX];
+	if (!(o = gk_feed_line_object(line, len, msg, sizeof(msg))))
+		FAIL("%s", msg);
 	json_t *jd = json_object_get(o, "domain");
 	if (!json_is_string(jd))
 		FAIL("malformed record: \"domain\" missing or not a string");
@@ -281,12 +314,10 @@ static int parse_record(worker_t *w, const char *line, size_t len, uint32_t lno,
 	rec->domain_len = (uint8_t)dl;
 	rec->bucket = (uint16_t)gk_fs_bucket(dom, (size_t)dl);
 
-	json_t *op = json_object_get(o, "op");
+	int op = gk_feed_line_op(o, w->kind, &why);
+	if (op < 0)
+		FAIL("%s", why);
 	if (op) {
-		if (!json_is_string(op) || strcmp(json_string_value(op), "remove"))
-			FAIL("unknown op (only \"remove\" is defined)");
-		if (w->kind != GK_FEED_DELTA)
-			FAIL("\"op\":\"remove\" is only allowed in a delta");
 		rec->status = GK_FS_UNFILED;
 	} else {
 		json_t *js = json_object_get(o, "status");
@@ -425,29 +456,30 @@ static int parse_header(const char *name, const char *line, size_t len, gk_feed_
 {
 	json_error_t je;
 	if (len + 1 > GK_FEED_LINE_MAX) {
-		seterr(err, errlen, name, 1, "header line is %zu bytes, over the %d-byte limit",
-		       len + 1, GK_FEED_LINE_MAX);
+		gk_feed_seterr(err, errlen, name, 1,
+		               "header line is %zu bytes, over the %d-byte limit", len + 1,
+		               GK_FEED_LINE_MAX);
 		return GK_ESYNTAX;
 	}
 	json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
 	int rc = GK_ESYNTAX;
 	if (!o) {
-		seterr(err, errlen, name, 1, "malformed JSON header: %s (column %d)", je.text,
-		       je.column);
+		gk_feed_seterr(err, errlen, name, 1, "malformed JSON header: %s (column %d)",
+		               je.text, je.column);
 		return rc;
 	}
 	json_t *k = json_object_get(o, "kind"), *s = json_object_get(o, "serial"),
 	       *b = json_object_get(o, "base"), *c = json_object_get(o, "count"),
 	       *g = json_object_get(o, "generated"), *t = json_object_get(o, "feed");
 	if (!json_is_object(o) || !json_is_string(k)) {
-		seterr(err, errlen, name, 1, "malformed header: \"kind\" missing");
+		gk_feed_seterr(err, errlen, name, 1, "malformed header: \"kind\" missing");
 		goto out;
 	}
 	f->type = GK_FEED_TYPE_DOMAIN;
 	if (t && (!json_is_string(t) ||
 	          (strcmp(json_string_value(t), "domain") && strcmp(json_string_value(t), "ip")))) {
-		seterr(err, errlen, name, 1,
-		       "malformed header: \"feed\" must be \"domain\" or \"ip\"");
+		gk_feed_seterr(err, errlen, name, 1,
+		               "malformed header: \"feed\" must be \"domain\" or \"ip\"");
 		goto out;
 	}
 	if (t && !strcmp(json_string_value(t), "ip"))
@@ -457,20 +489,23 @@ static int parse_header(const char *name, const char *line, size_t len, gk_feed_
 	else if (!strcmp(json_string_value(k), "delta"))
 		f->kind = GK_FEED_DELTA;
 	else {
-		seterr(err, errlen, name, 1, "unknown feed kind \"%.40s\"", json_string_value(k));
+		gk_feed_seterr(err, errlen, name, 1, "unknown feed kind \"%.40s\"",
+		               json_string_value(k));
 		goto out;
 	}
 	if (!json_is_integer(s) || json_integer_value(s) < 1) {
-		seterr(err, errlen, name, 1,
-		       "malformed header: \"serial\" must be an integer >= 1");
+		gk_feed_seterr(err, errlen, name, 1,
+		               "malformed header: \"serial\" must be an integer >= 1");
 		goto out;
 	}
 	if (!json_is_integer(c) || json_integer_value(c) < 0) {
-		seterr(err, errlen, name, 1, "malformed header: \"count\" must be an integer >= 0");
+		gk_feed_seterr(err, errlen, name, 1,
+		               "malformed header: \"count\" must be an integer >= 0");
 		goto out;
 	}
 	if (g && !json_is_string(g)) {
-		seterr(err, errlen, name, 1, "malformed header: \"generated\" is not a string");
+		gk_feed_seterr(err, errlen, name, 1,
+		               "malformed header: \"generated\" is not a string");
 		goto out;
 	}
 	f->serial = (uint64_t)json_integer_value(s);
@@ -479,15 +514,15 @@ static int parse_header(const char *name, const char *line, size_t len, gk_feed_
 		snprintf(f->generated, sizeof(f->generated), "%s", json_string_value(g));
 	if (f->kind == GK_FEED_DELTA) {
 		if (!json_is_integer(b) || json_integer_value(b) < 0) {
-			seterr(err, errlen, name, 1,
-			       "malformed header: a delta needs \"base\", an integer >= 0");
+			gk_feed_seterr(err, errlen, name, 1,
+			               "malformed header: a delta needs \"base\", an integer >= 0");
 			goto out;
 		}
 		f->base = (uint64_t)json_integer_value(b);
 		if (f->base >= f->serial) {
-			seterr(err, errlen, name, 1,
-			       "delta base %llu is not older than its serial %llu",
-			       (unsigned long long)f->base, (unsigned long long)f->serial);
+			gk_feed_seterr(err, errlen, name, 1,
+			               "delta base %llu is not older than its serial %llu",
+			               (unsigned long long)f->base, (unsigned long long)f->serial);
 			goto out;
 		}
 	}
@@ -502,14 +537,14 @@ int gk_feed_header_parse(const char *name, const char *data, size_t len, gk_feed
 {
 	memset(h, 0, sizeof(*h));
 	if (!len) {
-		seterr(err, errlen, name, 1, "truncated: empty feed (no header)");
+		gk_feed_seterr(err, errlen, name, 1, "truncated: empty feed (no header)");
 		return GK_ESYNTAX;
 	}
 	if (data[len - 1] != '\n') {
 		size_t l = 1;
 		for (const char *p = data; (p = memchr(p, '\n', len - (size_t)(p - data))); p++)
 			l++;
-		seterr(err, errlen, name, l, "truncated: no newline at end of file");
+		gk_feed_seterr(err, errlen, name, l, "truncated: no newline at end of file");
 		return GK_ESYNTAX;
 	}
 	const char *hnl = memchr(data, '\n', len);
@@ -525,7 +560,7 @@ int gk_feed_peek_header(const char *name, const char *data, size_t len, gk_feed_
 	gk_feed_header_t f = {0};
 	const char *nl = memchr(data, '\n', len);
 	if (!nl) {
-		seterr(err, errlen, name, 1, "truncated: no complete header line");
+		gk_feed_seterr(err, errlen, name, 1, "truncated: no complete header line");
 		return GK_ESYNTAX;
 	}
 	int rc = parse_header(name, data, (size_t)(nl - data), &f, err, errlen);
@@ -548,9 +583,9 @@ static int find_duplicates(gk_feed_t *f, const char *name, char *err, size_t err
 		uint32_t first;
 		rc = gk_strmap_add(&m, r->domain, r->domain_len, &first);
 		if (rc == 0) {
-			seterr(err, errlen, name, r->line,
-			       "duplicate domain \"%s\" (first at line %u)", r->domain,
-			       f->recs[first].line);
+			gk_feed_seterr(err, errlen, name, r->line,
+			               "duplicate domain \"%s\" (first at line %u)", r->domain,
+			               f->recs[first].line);
 			rc = GK_ESYNTAX;
 		}
 		rc = rc == 1 ? 0 : rc;
@@ -615,8 +650,9 @@ int gk_feed_parse(const char *name, const char *data, size_t len, const gk_psl_t
 	gk_feed_header_t h;
 	rc = gk_feed_header_parse(name, data, len, &h, err, errlen);
 	if (!rc && h.type != GK_FEED_TYPE_DOMAIN) {
-		seterr(err, errlen, name, 1,
-		       "an IP filing feed (\"feed\":\"ip\"): apply it with gk-sync apply-ip");
+		gk_feed_seterr(
+		    err, errlen, name, 1,
+		    "an IP filing feed (\"feed\":\"ip\"): apply it with gk-sync apply-ip");
 		rc = GK_ESYNTAX;
 	}
 	if (rc) {
@@ -672,7 +708,7 @@ int gk_feed_parse(const char *name, const char *data, size_t len, const gk_psl_t
 		n += ws[t].nlines;
 	}
 	if (n > UINT32_MAX - 2) {
-		seterr(err, errlen, name, 1, "too many lines");
+		gk_feed_seterr(err, errlen, name, 1, "too many lines");
 		rc = GK_ESYNTAX;
 		goto fail;
 	}
@@ -700,9 +736,10 @@ int gk_feed_parse(const char *name, const char *data, size_t len, const gk_psl_t
 			goto fail;
 		}
 	if (f->n != f->count) {
-		seterr(err, errlen, name, f->n < f->count ? f->n + 1 : 1,
-		       "count mismatch: header says %llu records, feed has %zu%s",
-		       (unsigned long long)f->count, f->n, f->n < f->count ? " (truncated?)" : "");
+		gk_feed_seterr(err, errlen, name, f->n < f->count ? f->n + 1 : 1,
+		               "count mismatch: header says %llu records, feed has %zu%s",
+		               (unsigned long long)f->count, f->n,
+		               f->n < f->count ? " (truncated?)" : "");
 		rc = GK_ESYNTAX;
 		goto fail;
 	}
