@@ -112,6 +112,36 @@ void gk_feed_seterr(char *err, size_t errlen, const char *name, size_t line, con
 	va_end(ap);
 }
 
+int gk_feed_serial_check(const char *name, gk_feed_kind_t kind, uint64_t serial, uint64_t base,
+                         uint64_t cur, const char *key, char *err, size_t errlen)
+{
+	if (kind == GK_FEED_SNAPSHOT && serial <= cur) {
+		snprintf(err, errlen, "%s:1: serial %llu is not newer than %s %llu", name,
+		         (unsigned long long)serial, key, (unsigned long long)cur);
+		return GK_ESYNTAX;
+	}
+	if (kind != GK_FEED_DELTA)
+		return 0;
+	/* a retry of a delta that was applied (serials are the registry's, signed): the store
+	 * already holds it; success, so an operator's retry loop stops */
+	if (serial == cur)
+		return 1;
+	if (serial < cur) {
+		snprintf(err, errlen,
+		         "%s:1: delta serial %llu is older than %s %llu: already applied, or "
+		         "superseded by a later feed; nothing written",
+		         name, (unsigned long long)serial, key, (unsigned long long)cur);
+		return GK_ESYNTAX;
+	}
+	if (base != cur) {
+		snprintf(err, errlen, "%s:1: delta base %llu != %s %llu%s", name,
+		         (unsigned long long)base, key, (unsigned long long)cur,
+		         base > cur ? " (an earlier delta is missing)" : "");
+		return base > cur ? GK_EAGAIN : GK_ESYNTAX;
+	}
+	return 0;
+}
+
 json_t *gk_feed_line_object(const char *line, size_t len, char *msg, size_t msglen)
 {
 	json_error_t je;
