@@ -401,8 +401,8 @@ static bool print_rule(struct look *l, const gk_pkt_result_t *res)
 		if (l->policy)
 			fprintf(l->out,
 			        "rule        no list entry; the filing status decides (mode %s)\n",
-			        gk_policy_mode(l->policy) == GK_POL_MONITOR ? "monitor"
-			                                                    : "enforce");
+			        gk_policy_mode(l->policy) == GK_POLICY_MONITOR ? "monitor"
+			                                                       : "enforce");
 		return false;
 	}
 	switch (res->why) {

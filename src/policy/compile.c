@@ -25,20 +25,20 @@
 
 struct ctx {
 	gk_yaml_t y; /* first: the visit callbacks get &c->y; path: the policy's name in messages */
-	gk_pol_builder_t b;
+	gk_policy_builder_t b;
 	gk_policy_t *p;
 	char *dir; /* directory of the policy file ("" in memory or without one) */
 	const gk_policy_file_t *files;
 	size_t nfiles;
 	bool mem;
-	gk_pol_local_t *redirect; /* NULL without a redirect section */
+	gk_policy_local_t *redirect; /* NULL without a redirect section */
 	size_t redirect_line;
 	bool allow_outside; /* allow_outside_paths: true */
 	char *realdir;      /* realpath of dir, computed at the first list (disk only) */
 };
 
 struct rule {
-	gk_pol_act_t act;
+	gk_policy_act_t act;
 	gk_refusal_t r;
 	size_t act_line;
 };
@@ -46,7 +46,7 @@ struct rule {
 /* The walk's errors go to the builder, where the lists' errors go too (first one wins). */
 static int sink(gk_yaml_t *y, int code, size_t line, const char *msg)
 {
-	return gk_pol_fail(&((struct ctx *)y)->b, code, y->path, line, "%s", msg);
+	return gk_policy_fail(&((struct ctx *)y)->b, code, y->path, line, "%s", msg);
 }
 
 static yaml_node_t *node(struct ctx *c, int id)
@@ -84,7 +84,7 @@ static int visit_rule(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t
 	                    "%s: unknown key '%s' (expected action, ede, text)", a->what, key);
 }
 
-static void rule_default(struct rule *r, gk_pol_act_t act, const char *text)
+static void rule_default(struct rule *r, gk_policy_act_t act, const char *text)
 {
 	memset(r, 0, sizeof(*r));
 	r->act = act;
@@ -95,16 +95,16 @@ static void rule_default(struct rule *r, gk_pol_act_t act, const char *text)
 
 /* The hit for a rule (list is 0 for status rules). */
 static int rule_hit(struct ctx *c, const char *what, const struct rule *r, uint16_t list,
-                    gk_pol_hit_t *h)
+                    gk_policy_hit_t *h)
 {
 	static const gk_action_t map[] = {GK_ACT_REFUSE, GK_ACT_NXDOMAIN, GK_ACT_NODATA,
 	                                  GK_ACT_DROP,   GK_ACT_NODATA,   GK_ACT_RESOLVE};
-	*h = (gk_pol_hit_t){.verdict = GK_POL_BLOCK, .list = list};
-	if (r->act == GK_POL_ACT_RESOLVE) {
-		h->verdict = GK_POL_ALLOW;
+	*h = (gk_policy_hit_t){.verdict = GK_POLICY_BLOCK, .list = list};
+	if (r->act == GK_POLICY_ACT_RESOLVE) {
+		h->verdict = GK_POLICY_ALLOW;
 		return 0;
 	}
-	if (r->act == GK_POL_ACT_REDIRECT) {
+	if (r->act == GK_POLICY_ACT_REDIRECT) {
 		if (!c->redirect)
 			return gk_yaml_fail(&c->y, GK_ECONFIG, r->act_line,
 			                    "%s: action redirect needs a 'redirect' section", what);
@@ -174,20 +174,20 @@ static int parse_redirect(struct ctx *c, yaml_node_t *v)
 	if (rd.na + rd.naaaa == 0)
 		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
 		                    "redirect: no address (give a or aaaa)");
-	gk_pol_local_t *loc = gk_arena_alloc(c->b.arena, sizeof(*loc));
-	gk_pol_rr_t *rr = gk_arena_alloc(c->b.arena, (rd.na + rd.naaaa) * sizeof(*rr));
+	gk_policy_local_t *loc = gk_arena_alloc(c->b.arena, sizeof(*loc));
+	gk_policy_rr_t *rr = gk_arena_alloc(c->b.arena, (rd.na + rd.naaaa) * sizeof(*rr));
 	uint8_t *data = gk_arena_alloc(c->b.arena, rd.na * 4 + rd.naaaa * 16 + 1);
 	if (!loc || !rr || !data)
 		return c->b.rc = GK_ENOMEM;
 	unsigned k = 0;
 	for (unsigned i = 0; i < rd.na; i++, k++) {
 		memcpy(data, rd.a[i], 4);
-		rr[k] = (gk_pol_rr_t){.type = 1, .rdlen = 4, .ttl = rd.ttl, .rdata = data};
+		rr[k] = (gk_policy_rr_t){.type = 1, .rdlen = 4, .ttl = rd.ttl, .rdata = data};
 		data += 4;
 	}
 	for (unsigned i = 0; i < rd.naaaa; i++, k++) {
 		memcpy(data, rd.aaaa[i], 16);
-		rr[k] = (gk_pol_rr_t){.type = 28, .rdlen = 16, .ttl = rd.ttl, .rdata = data};
+		rr[k] = (gk_policy_rr_t){.type = 28, .rdlen = 16, .ttl = rd.ttl, .rdata = data};
 		data += 16;
 	}
 	loc->n = k;
@@ -301,7 +301,7 @@ static int one_list(struct ctx *c, yaml_node_t *n, unsigned idx, const char **na
 	snprintf(what, sizeof(what), "lists[%u]", idx - 1);
 	struct list_arg l = {.ra = {.what = what, .list = true}};
 	l.ra.r = &l.rule;
-	rule_default(&l.rule, GK_POL_ACT_REFUSE, "blocked by policy");
+	rule_default(&l.rule, GK_POLICY_ACT_REFUSE, "blocked by policy");
 	if (gk_yaml_walk_map(&c->y, what, n, visit_list, &l) != 0)
 		return c->b.rc;
 	if (!l.file)
@@ -341,14 +341,14 @@ static int one_list(struct ctx *c, yaml_node_t *n, unsigned idx, const char **na
 	if (!names[idx])
 		return c->b.rc = GK_ENOMEM;
 
-	gk_pol_list_ctx_t lc = {.list = (uint16_t)idx, .refusal = l.rule.r, .zone = l.zone};
+	gk_policy_list_ctx_t lc = {.list = (uint16_t)idx, .refusal = l.rule.r, .zone = l.zone};
 	if (!rpz) {
-		gk_pol_hit_t h;
+		gk_policy_hit_t h;
 		if (allow)
-			h = (gk_pol_hit_t){.verdict = GK_POL_ALLOW, .list = (uint16_t)idx};
+			h = (gk_policy_hit_t){.verdict = GK_POLICY_ALLOW, .list = (uint16_t)idx};
 		else if (rule_hit(c, what, &l.rule, (uint16_t)idx, &h) != 0)
 			return c->b.rc;
-		if (!(lc.hit = gk_pol_hit_add(&c->b, &h)))
+		if (!(lc.hit = gk_policy_hit_add(&c->b, &h)))
 			return c->b.rc = GK_ENOMEM;
 	}
 
@@ -384,8 +384,8 @@ static int one_list(struct ctx *c, yaml_node_t *n, unsigned idx, const char **na
 			text = buf;
 		}
 	}
-	int rc = rpz ? gk_pol_read_rpz(&c->b, &lc, path, text, len)
-	             : gk_pol_read_plain(&c->b, &lc, path, text, len);
+	int rc = rpz ? gk_policy_read_rpz(&c->b, &lc, path, text, len)
+	             : gk_policy_read_plain(&c->b, &lc, path, text, len);
 	free(buf);
 	if (rc < 0 && !c->b.rc)
 		c->b.rc = rc;
@@ -398,9 +398,9 @@ static int parse_lists(struct ctx *c, yaml_node_t *v)
 		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
 		                    "lists: expected a list, got %s", gk_yaml_type_name(v));
 	size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-	if (n > GK_POL_LISTS_MAX)
+	if (n > GK_POLICY_LISTS_MAX)
 		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v), "lists: more than %d lists",
-		                    GK_POL_LISTS_MAX);
+		                    GK_POLICY_LISTS_MAX);
 	const char **names = gk_arena_alloc(c->b.arena, (n + 1) * sizeof(*names));
 	if (!names)
 		return c->b.rc = GK_ENOMEM;
@@ -417,11 +417,11 @@ static int parse_lists(struct ctx *c, yaml_node_t *v)
 /* ---- the document ----------------------------------------------------------------------- */
 
 struct top {
-	yaml_node_t *mode, *redirect, *lists, *status[GK_POL_NSTATUS], *outside;
+	yaml_node_t *mode, *redirect, *lists, *status[GK_POLICY_NSTATUS], *outside;
 };
 
-static const char *const status_keys[GK_POL_NSTATUS] = {"unfiled", "revoked", "unknown",
-                                                        "no_registrable"};
+static const char *const status_keys[GK_POLICY_NSTATUS] = {"unfiled", "revoked", "unknown",
+                                                           "no_registrable"};
 
 static int visit_top(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
@@ -436,7 +436,7 @@ static int visit_top(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t 
 	else if (strcmp(key, "allow_outside_paths") == 0)
 		t->outside = v;
 	else {
-		for (int i = 0; i < GK_POL_NSTATUS; i++)
+		for (int i = 0; i < GK_POLICY_NSTATUS; i++)
 			if (strcmp(key, status_keys[i]) == 0) {
 				t->status[i] = v;
 				return 0;
@@ -461,26 +461,28 @@ static int walk_doc(struct ctx *c)
 		if (gk_yaml_string(&c->y, "mode", t.mode, &s) != 0)
 			return c->b.rc;
 		if (strcmp(s, "enforce") == 0)
-			c->p->mode = GK_POL_ENFORCE;
+			c->p->mode = GK_POLICY_ENFORCE;
 		else if (strcmp(s, "monitor") == 0)
-			c->p->mode = GK_POL_MONITOR;
+			c->p->mode = GK_POLICY_MONITOR;
 		else
 			return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(t.mode),
 			                    "mode: '%s' is not one of enforce, monitor", s);
 	}
 	if (t.redirect && parse_redirect(c, t.redirect) != 0)
 		return c->b.rc;
-	static const char *const texts[GK_POL_NSTATUS] = {
+	static const char *const texts[GK_POLICY_NSTATUS] = {
 	    "ICP filing required", "ICP filing revoked", "ICP filing status unavailable",
 	    "ICP filing required"};
-	static const gk_pol_act_t acts[GK_POL_NSTATUS] = {GK_POL_ACT_REFUSE, GK_POL_ACT_NXDOMAIN,
-	                                                  GK_POL_ACT_REFUSE, GK_POL_ACT_RESOLVE};
-	for (int i = 0; i < GK_POL_NSTATUS; i++) {
+	static const gk_policy_act_t acts[GK_POLICY_NSTATUS] = {
+	    GK_POLICY_ACT_REFUSE, GK_POLICY_ACT_NXDOMAIN, GK_POLICY_ACT_REFUSE,
+	    GK_POLICY_ACT_RESOLVE};
+	for (int i = 0; i < GK_POLICY_NSTATUS; i++) {
 		struct rule r;
 		rule_default(&r, acts[i], texts[i]);
 		struct rule_arg a = {.what = status_keys[i],
 		                     .r = &r,
-		                     .allow_resolve = i == GK_POL_UNKNOWN || i == GK_POL_NOREG};
+		                     .allow_resolve =
+		                         i == GK_POLICY_UNKNOWN || i == GK_POLICY_NOREG};
 		if (t.status[i] &&
 		    gk_yaml_walk_map(&c->y, status_keys[i], t.status[i], visit_rule, &a) != 0)
 			return c->b.rc;
@@ -507,11 +509,11 @@ static int build(struct ctx *c, const char *text, size_t len, gk_policy_t **out)
 	yaml_document_t doc;
 	bool have_doc = false;
 	yaml_parser_t parser;
-	if (gk_pol_builder_init(&c->b) < 0)
+	if (gk_policy_builder_init(&c->b) < 0)
 		return GK_ENOMEM;
 	c->p = gk_arena_alloc(c->b.arena, sizeof(*c->p));
 	if (!c->p || !yaml_parser_initialize(&parser)) {
-		gk_pol_builder_clear(&c->b);
+		gk_policy_builder_clear(&c->b);
 		return GK_ENOMEM;
 	}
 	memset(c->p, 0, sizeof(*c->p));
@@ -541,17 +543,17 @@ static int build(struct ctx *c, const char *text, size_t len, gk_policy_t **out)
 	if (have_doc)
 		yaml_document_delete(&doc);
 	if (!c->b.rc)
-		c->b.rc = gk_pol_finish(&c->b, c->p);
+		c->b.rc = gk_policy_finish(&c->b, c->p);
 	if (c->b.rc) {
 		int rc = c->b.rc;
 		if (c->b.errlen && !c->b.err[0])
 			snprintf(c->b.err, c->b.errlen, "%s: %s", c->y.path, gk_strerror(rc));
-		gk_pol_builder_clear(&c->b);
+		gk_policy_builder_clear(&c->b);
 		return rc;
 	}
 	c->p->arena = c->b.arena;
 	c->b.arena = NULL;
-	gk_pol_builder_clear(&c->b);
+	gk_policy_builder_clear(&c->b);
 	*out = c->p;
 	return 0;
 }
@@ -604,17 +606,17 @@ int gk_policy_build_mem(const char *name, const char *text, size_t len,
 	return build(&c, text, len, out);
 }
 
-int gk_policy_from_rules(const gk_refusal_t rules[GK_POL_NSTATUS], gk_policy_t **out)
+int gk_policy_from_rules(const gk_refusal_t rules[GK_POLICY_NSTATUS], gk_policy_t **out)
 {
-	gk_pol_builder_t b = {0};
-	if (gk_pol_builder_init(&b) < 0)
+	gk_policy_builder_t b = {0};
+	if (gk_policy_builder_init(&b) < 0)
 		return GK_ENOMEM;
 	gk_policy_t *p = gk_arena_alloc(b.arena, sizeof(*p));
 	int rc = p ? 0 : GK_ENOMEM;
 	if (p)
 		memset(p, 0, sizeof(*p));
-	for (int i = 0; rc == 0 && i < GK_POL_NSTATUS; i++) {
-		p->status[i] = (gk_pol_hit_t){.verdict = GK_POL_ALLOW};
+	for (int i = 0; rc == 0 && i < GK_POLICY_NSTATUS; i++) {
+		p->status[i] = (gk_policy_hit_t){.verdict = GK_POLICY_ALLOW};
 		if (rules[i].action == GK_ACT_RESOLVE)
 			continue;
 		gk_refusal_t *r = gk_arena_dup(b.arena, &rules[i], sizeof(rules[i]));
@@ -622,18 +624,18 @@ int gk_policy_from_rules(const gk_refusal_t rules[GK_POL_NSTATUS], gk_policy_t *
 			rc = GK_ENOMEM;
 			break;
 		}
-		p->status[i] = (gk_pol_hit_t){.verdict = GK_POL_BLOCK, .action = r};
+		p->status[i] = (gk_policy_hit_t){.verdict = GK_POLICY_BLOCK, .action = r};
 	}
 	if (rc == 0)
-		rc = gk_pol_finish(&b, p);
+		rc = gk_policy_finish(&b, p);
 	if (rc != 0) {
-		gk_pol_builder_clear(&b);
+		gk_policy_builder_clear(&b);
 		return rc;
 	}
-	p->mode = GK_POL_ENFORCE;
+	p->mode = GK_POLICY_ENFORCE;
 	p->arena = b.arena;
 	b.arena = NULL;
-	gk_pol_builder_clear(&b);
+	gk_policy_builder_clear(&b);
 	*out = p;
 	return 0;
 }

@@ -11,30 +11,30 @@ static const char *const act_names[] = {"refuse", "nxdomain", "nodata",
 static const gk_action_t act_action[] = {GK_ACT_REFUSE, GK_ACT_NXDOMAIN, GK_ACT_NODATA,
                                          GK_ACT_DROP,   GK_ACT_NODATA,   GK_ACT_RESOLVE};
 
-static bool allowed(gk_pol_act_t a, bool allow_redirect, bool allow_resolve)
+static bool allowed(gk_policy_act_t a, bool allow_redirect, bool allow_resolve)
 {
-	return (a != GK_POL_ACT_REDIRECT || allow_redirect) &&
-	       (a != GK_POL_ACT_RESOLVE || allow_resolve);
+	return (a != GK_POLICY_ACT_REDIRECT || allow_redirect) &&
+	       (a != GK_POLICY_ACT_RESOLVE || allow_resolve);
 }
 
 static int set_action(gk_yaml_t *y, const char *name, yaml_node_t *v, bool allow_redirect,
-                      bool allow_resolve, gk_refusal_t *r, gk_pol_act_t *act)
+                      bool allow_resolve, gk_refusal_t *r, gk_policy_act_t *act)
 {
 	const char *s = NULL;
 	int rc = gk_yaml_string(y, name, v, &s);
 	if (rc != 0)
 		return rc;
-	for (int i = 0; i <= GK_POL_ACT_RESOLVE; i++)
+	for (int i = 0; i <= GK_POLICY_ACT_RESOLVE; i++)
 		if (strcmp(s, act_names[i]) == 0 &&
-		    allowed((gk_pol_act_t)i, allow_redirect, allow_resolve)) {
+		    allowed((gk_policy_act_t)i, allow_redirect, allow_resolve)) {
 			r->action = act_action[i];
 			if (act)
-				*act = (gk_pol_act_t)i;
+				*act = (gk_policy_act_t)i;
 			return 0;
 		}
 	char list[80] = "";
-	for (int i = 0; i <= GK_POL_ACT_RESOLVE; i++)
-		if (allowed((gk_pol_act_t)i, allow_redirect, allow_resolve))
+	for (int i = 0; i <= GK_POLICY_ACT_RESOLVE; i++)
+		if (allowed((gk_policy_act_t)i, allow_redirect, allow_resolve))
 			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
 			         *list ? ", " : "", act_names[i]);
 	return gk_yaml_fail(y, GK_ECONFIG, gk_yaml_line(v), "%s: '%s' is not one of %s", name, s,
@@ -43,7 +43,7 @@ static int set_action(gk_yaml_t *y, const char *name, yaml_node_t *v, bool allow
 
 int gk_policy_refusal_key(struct gk_yaml *y, const char *what, const char *key,
                           struct yaml_node_s *v, bool allow_redirect, bool allow_resolve,
-                          gk_refusal_t *r, gk_pol_act_t *act)
+                          gk_refusal_t *r, gk_policy_act_t *act)
 {
 	char name[80];
 	snprintf(name, sizeof(name), "%s.%s", what, key);
