@@ -475,7 +475,7 @@ static int decide(struct look *l, const uint8_t *name, size_t len)
 {
 	char err[1024];
 	const gk_config_t *cfg = l->cfg;
-	int rc = gk_zoneset_build_ex(cfg->zones, cfg->n_zones, l->psl, &l->zs, err, sizeof(err));
+	int rc = gk_zoneset_build(cfg->zones, cfg->n_zones, l->psl, &l->zs, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(l->errf, "gkctl: %s\n", err);
 		return rc == GK_EIO ? GK_CTL_IO : GK_CTL_USAGE;
@@ -572,7 +572,7 @@ int gk_ctl_lookup(const gk_ctl_opts_t *o, const char *qname, FILE *out, FILE *er
 	}
 	/* a config without redis (and no --redis): no filing status, the policy file only */
 	bool no_redis = !o->redis && l.cfg && !l.cfg->redis.set;
-	if (!no_redis && (ret = ctl_connect(o, &l.redis, errf)) != GK_CTL_OK)
+	if (!no_redis && (ret = gk_ctl_connect(o, &l.redis, errf)) != GK_CTL_OK)
 		goto out;
 	print_name(out, "name", name);
 	int pr = pick_policy(&l);

@@ -64,14 +64,14 @@ struct pointer {
 	size_t rawlen;
 };
 
-int64_t ctl_now_ms(void)
+int64_t gk_ctl_now_ms(void)
 {
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-void ctl_time(int64_t ms, char *out, size_t cap)
+void gk_ctl_time(int64_t ms, char *out, size_t cap)
 {
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
@@ -79,7 +79,7 @@ void ctl_time(int64_t ms, char *out, size_t cap)
 	strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int ctl_connect(const gk_ctl_opts_t *o, void **redis, FILE *errf)
+int gk_ctl_connect(const gk_ctl_opts_t *o, void **redis, FILE *errf)
 {
 	char err[512], addr[300] = "127.0.0.1:6379";
 	if (o->redis) {
@@ -211,7 +211,7 @@ static int store(void *redis, const gk_ctl_opts_t *o, gk_polstore_bundle_t *b,
 		goto out;
 	}
 	char when[32], user[200];
-	ctl_time(b->created_ms, when, sizeof(when));
+	gk_ctl_time(b->created_ms, when, sizeof(when));
 	user_name(user, sizeof(user));
 	rec = json_pack("{sIsssIsIsssssssIsssO}", "version", (json_int_t)b->version, "action",
 	                action, "from", (json_int_t)from, "previous", (json_int_t)prev, "key_id",
@@ -462,7 +462,7 @@ int gk_ctl_policy_push(const gk_ctl_opts_t *o, const char *path, FILE *out, FILE
 	}
 	int ret = gk_polstore_bundle_set_message(b, o->message) != 0 ? GK_CTL_IO : GK_CTL_OK;
 	if (ret == GK_CTL_OK)
-		ret = ctl_connect(o, &redis, errf);
+		ret = gk_ctl_connect(o, &redis, errf);
 	if (ret == GK_CTL_OK)
 		ret = current_bundle(redis, &pt, &prevb, errf);
 	if (ret == GK_CTL_OK && o->dry_run) {
@@ -501,7 +501,7 @@ int gk_ctl_policy_rollback(const gk_ctl_opts_t *o, uint64_t version, FILE *out, 
 		fprintf(errf, "gkctl: policy rollback needs --key OPERATOR_KEY\n");
 		return GK_CTL_USAGE;
 	}
-	int ret = ctl_connect(o, &redis, errf);
+	int ret = gk_ctl_connect(o, &redis, errf);
 	if (ret == GK_CTL_OK)
 		ret = load_version(redis, &v, &ver, &old, errf);
 	if (ret == GK_CTL_OK && gk_polstore_bundle_compile(old, &pold, err, sizeof(err)) != 0) {
@@ -518,7 +518,7 @@ int gk_ctl_policy_rollback(const gk_ctl_opts_t *o, uint64_t version, FILE *out, 
 		snprintf(msg, sizeof(msg), "rollback to version %llu%s%s",
 		         (unsigned long long)version, o->message ? ": " : "",
 		         o->message ? o->message : "");
-		b->created_ms = ctl_now_ms();
+		b->created_ms = gk_ctl_now_ms();
 		if (gk_polstore_bundle_set_message(b, msg) != 0)
 			ret = GK_CTL_IO;
 	}
@@ -543,7 +543,7 @@ int gk_ctl_policy_show(const gk_ctl_opts_t *o, uint64_t version, FILE *out, FILE
 	gk_polstore_version_t ver = {0};
 	void *redis = NULL;
 	uint64_t v = version, cur = 0;
-	int ret = ctl_connect(o, &redis, errf);
+	int ret = gk_ctl_connect(o, &redis, errf);
 	if (ret == GK_CTL_OK && gk_polstore_current(redis, &cur, err, sizeof(err)) != 0) {
 		fprintf(errf, "gkctl: %s\n", err);
 		ret = GK_CTL_IO;
@@ -563,7 +563,7 @@ int gk_ctl_policy_show(const gk_ctl_opts_t *o, uint64_t version, FILE *out, FILE
 		}
 		goto out;
 	}
-	ctl_time(ver.created_ms, when, sizeof(when));
+	gk_ctl_time(ver.created_ms, when, sizeof(when));
 	fprintf(out, "version   %llu%s\n", (unsigned long long)v, v == cur ? " (current)" : "");
 	fprintf(out, "action    %s", ver.action);
 	if (strcmp(ver.action, "rollback") == 0)
@@ -656,7 +656,7 @@ int gk_ctl_policy_history(const gk_ctl_opts_t *o, FILE *out, FILE *errf)
 	void *redis = NULL;
 	char err[512];
 	uint64_t cur = 0;
-	int ret = ctl_connect(o, &redis, errf);
+	int ret = gk_ctl_connect(o, &redis, errf);
 	if (ret != GK_CTL_OK)
 		return ret;
 	redisContext *c = redis;
@@ -713,7 +713,7 @@ int gk_ctl_policy_diff(const gk_ctl_opts_t *o, uint64_t a, uint64_t b, FILE *out
 	void *redis = NULL;
 	gk_polstore_version_t va = {0}, vb = {0};
 	gk_polstore_bundle_t *ba = NULL, *bb = NULL;
-	int ret = ctl_connect(o, &redis, errf);
+	int ret = gk_ctl_connect(o, &redis, errf);
 	if (ret == GK_CTL_OK)
 		ret = load_version(redis, &a, &va, &ba, errf);
 	if (ret == GK_CTL_OK)
