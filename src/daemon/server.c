@@ -35,7 +35,7 @@ int gk_server_check(const char *config_path, char *err, size_t errlen, char *sum
 		return rc;
 	gk_zoneset_t *zs = NULL;
 	struct gk_daemon_polref *pol = NULL;
-	rc = gk_zoneset_build_ex(cfg->zones, cfg->n_zones, NULL, &zs, err, errlen);
+	rc = gk_zoneset_build(cfg->zones, cfg->n_zones, NULL, &zs, err, errlen);
 	if (rc == 0)
 		rc = gk_daemon_policy_load_file(cfg, &pol, err, errlen);
 	if (rc == 0 && cfg->filing.enforce) {

@@ -13,12 +13,6 @@
 #include "zone/internal.h"
 #include "zone/zone.h"
 
-int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, gk_zoneset_t **out, char *err,
-                     size_t errlen)
-{
-	return gk_zoneset_build_ex(specs, n, NULL, out, err, errlen);
-}
-
 struct collect_all {
 	gk_zver_t **vers;
 	size_t first_fail; /* lowest index that failed to build (n: none) */
@@ -46,8 +40,8 @@ static void built(void *ctx, size_t i, gk_zver_t *v, int rc, const char *err)
 	gk_zload_cancel(c->zl);
 }
 
-int gk_zoneset_build_ex(const gk_zone_spec_t *specs, size_t n, const struct gk_psl *psl,
-                        gk_zoneset_t **out, char *err, size_t errlen)
+int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, const struct gk_psl *psl,
+                     gk_zoneset_t **out, char *err, size_t errlen)
 {
 	if (errlen)
 		err[0] = 0;

@@ -137,7 +137,7 @@ static int setup(void **state)
 	    {.name = "cn", .text = zone_cn, .text_len = sizeof(zone_cn) - 1},
 	};
 	char err[512];
-	if (gk_zoneset_build_ex(specs, sizeof specs / sizeof specs[0], psl, &zs, err, sizeof err) !=
+	if (gk_zoneset_build(specs, sizeof specs / sizeof specs[0], psl, &zs, err, sizeof err) !=
 	    0) {
 		fprintf(stderr, "zone build failed: %s\n", err);
 		return -1;
@@ -536,7 +536,7 @@ static void test_wildcard_registry_zone_alone(void **state)
 	gk_zone_spec_t spec = {.name = "cn", .text = cn_only, .text_len = sizeof(cn_only) - 1};
 	gk_zoneset_t *alone;
 	char err[256];
-	assert_int_equal(gk_zoneset_build_ex(&spec, 1, psl, &alone, err, sizeof err), 0);
+	assert_int_equal(gk_zoneset_build(&spec, 1, psl, &alone, err, sizeof err), 0);
 	gk_zoneset_t *saved = zs;
 	zs = alone;
 	/* its nameserver's domain unfiled: the answer is rebuilt at query time without the

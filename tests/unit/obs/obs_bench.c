@@ -116,7 +116,7 @@ int main(int argc, char **argv)
 	}
 	gk_zoneset_t *zs;
 	char err[512];
-	if (gk_zoneset_build_ex(specs, 4, psl, &zs, err, sizeof(err)) != 0) {
+	if (gk_zoneset_build(specs, 4, psl, &zs, err, sizeof(err)) != 0) {
 		fprintf(stderr, "zones (run from the source root): %s\n", err);
 		return 1;
 	}
