@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 #include <hiredis/hiredis.h>
+#include "common/strmap.h"
 #include "ctl/report.h"
 #include "ctl/report_internal.h"
 #include "redis/redis.h"
@@ -79,81 +80,46 @@ int gk_report_parse_date(const char *s, uint32_t *day)
 struct dmap {
 	gk_report_domain_t *v;
 	size_t n, cap;
-	uint32_t *slots; /* index + 1 */
-	size_t nslots;
+	gk_strmap_t names; /* index of v by name (borrowed: v[i].name) */
 };
-
-static uint64_t str_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-	return h;
-}
-
-static int dmap_grow(struct dmap *m)
-{
-	size_t ns = m->nslots ? m->nslots * 2 : 1024;
-	uint32_t *sl = calloc(ns, sizeof(*sl));
-	gk_report_domain_t *v = realloc(m->v, ns / 2 * sizeof(*v));
-	if (sl == NULL || v == NULL) {
-		free(sl);
-		if (v != NULL)
-			m->v = v;
-		return GK_ENOMEM;
-	}
-	m->v = v;
-	m->cap = ns / 2;
-	for (size_t i = 0; i < m->n; i++) {
-		size_t s = str_hash(v[i].name) & (ns - 1);
-		while (sl[s])
-			s = (s + 1) & (ns - 1);
-		sl[s] = (uint32_t)i + 1;
-	}
-	free(m->slots);
-	m->slots = sl;
-	m->nslots = ns;
-	return 0;
-}
 
 /* The entry for name, created (zeroed) when absent; NULL on ENOMEM. */
 static gk_report_domain_t *dmap_get(struct dmap *m, const char *name, size_t len)
 {
-	if (m->n + 1 > m->cap && dmap_grow(m) != 0)
-		return NULL;
 	char tmp[1100];
 	if (len >= sizeof(tmp))
 		len = sizeof(tmp) - 1;
 	memcpy(tmp, name, len);
 	tmp[len] = 0;
-	size_t s = str_hash(tmp) & (m->nslots - 1);
-	while (m->slots[s]) {
-		gk_report_domain_t *e = &m->v[m->slots[s] - 1];
-		if (strcmp(e->name, tmp) == 0)
-			return e;
-		s = (s + 1) & (m->nslots - 1);
+	uint32_t at = gk_strmap_find(&m->names, tmp, len);
+	if (at != 0)
+		return &m->v[at - 1];
+	if (m->n == m->cap) {
+		size_t nc = m->cap ? m->cap * 2 : 512;
+		gk_report_domain_t *v = realloc(m->v, nc * sizeof(*v));
+		if (v == NULL)
+			return NULL;
+		m->v = v;
+		m->cap = nc;
 	}
 	gk_report_domain_t *e = &m->v[m->n];
 	memset(e, 0, sizeof(*e));
+	uint32_t ix;
 	if ((e->name = strdup(tmp)) == NULL)
 		return NULL;
-	m->slots[s] = (uint32_t)++m->n;
+	if (gk_strmap_add(&m->names, e->name, len, &ix) < 0) {
+		free(e->name);
+		return NULL;
+	}
+	m->n++;
 	return e;
 }
 
 /* The entry for name, or NULL. */
 static gk_report_domain_t *dmap_find(const struct dmap *m, const char *name)
 {
-	if (m->nslots == 0)
-		return NULL;
-	size_t s = str_hash(name) & (m->nslots - 1);
-	while (m->slots[s]) {
-		gk_report_domain_t *e = &m->v[m->slots[s] - 1];
-		if (strcmp(e->name, name) == 0)
-			return e;
-		s = (s + 1) & (m->nslots - 1);
-	}
-	return NULL;
+	uint32_t at = gk_strmap_find(&m->names, name, strlen(name));
+	return at != 0 ? &m->v[at - 1] : NULL;
 }
 
 /* ---- Redis ------------------------------------------------------------------------------ */
@@ -634,8 +600,7 @@ static int attribute_all(gk_report_t *r, struct dmap *served)
 	r->served = served->v;
 	r->n_served = served->n;
 	served->v = NULL;
-	free(served->slots);
-	served->slots = NULL;
+	gk_strmap_free(&served->names);
 	served->n = 0;
 	sort(r->served, r->n_served, sizeof(*r->served), cmp_dom_name);
 	if ((r->checks = calloc(r->n_served + 1, sizeof(*r->checks))) == NULL)
@@ -790,13 +755,13 @@ static int finish(gk_report_t *r, struct dmap *unf, struct dmap *rev)
 
 static void dmap_free(struct dmap *m)
 {
+	gk_strmap_free(&m->names);
 	for (size_t i = 0; m->v != NULL && i < m->n; i++) {
 		free(m->v[i].name);
 		free(m->v[i].addrs);
 		free(m->v[i].ips);
 	}
 	free(m->v);
-	free(m->slots);
 }
 
 int gk_report_collect(const char *redis, const char *records_redis,
@@ -809,6 +774,9 @@ int gk_report_collect(const char *redis, const char *records_redis,
 	}
 	gk_report_t *r = calloc(1, sizeof(*r));
 	struct dmap unf = {0}, rev = {0}, served = {0};
+	gk_strmap_init(&unf.names, NULL, GK_STRMAP_BORROW);
+	gk_strmap_init(&rev.names, NULL, GK_STRMAP_BORROW);
+	gk_strmap_init(&served.names, NULL, GK_STRMAP_BORROW);
 	redisContext *c = NULL, *rc_ = NULL;
 	int rc = GK_ENOMEM;
 	if (r == NULL)
@@ -848,9 +816,8 @@ int gk_report_collect(const char *redis, const char *records_redis,
 	    (rc = read_records(recs, &served, true, err, errlen)) != 0)
 		goto fail;
 	rc = finish(r, &unf, &rev);
-	free(unf.slots); /* the entries now belong to r */
-	free(rev.slots);
-	unf.slots = rev.slots = NULL;
+	gk_strmap_free(&unf.names); /* the entries now belong to r */
+	gk_strmap_free(&rev.names);
 	unf.n = rev.n = 0;
 	if (rc == 0)
 		rc = attribute_all(r, &served);

@@ -35,7 +35,7 @@ int gk_server_check(const char *config_path, char *err, size_t errlen, char *sum
 		return rc;
 	gk_zoneset_t *zs = NULL;
 	struct gk_daemon_polref *pol = NULL;
-	rc = gk_zoneset_build_ex(cfg->zones, cfg->n_zones, NULL, &zs, err, errlen);
+	rc = gk_zoneset_build(cfg->zones, cfg->n_zones, NULL, &zs, err, errlen);
 	if (rc == 0)
 		rc = gk_daemon_policy_load_file(cfg, &pol, err, errlen);
 	if (rc == 0 && cfg->filing.enforce) {
@@ -73,20 +73,32 @@ static void log_counters(gk_server_t *s)
 {
 	gk_net_counters_t c = {0};
 	for (unsigned i = 0; i < s->n_workers; i++)
-		gk_worker_counters_add(s->workers[i], &c);
+		gk_worker_counters_read(s->workers[i], &c);
+	gk_obs_counters_t *o =
+	    calloc(1, sizeof(*o)); /* the decision matrix: too big for the stack */
+	if (o == NULL)
+		return;
+	gk_obs_sum(s->obs, o);
+	uint64_t q[2] = {0, 0}, rc[GK_OBS_RCODE_N] = {0}, other = 0;
+	for (unsigned t = 0; t < 2; t++) {
+		for (unsigned k = 0; k < GK_OBS_QT_N; k++)
+			q[t] += o->queries[t][k];
+		for (unsigned k = 0; k < GK_OBS_RCODE_N; k++)
+			rc[k] += o->responses[t][k];
+	}
+	for (unsigned k = 6; k < GK_OBS_RCODE_N; k++)
+		other += rc[k];
 	gk_log(GK_LOG_INFO,
 	       "counters: udp %llu, tcp %llu queries; NOERROR %llu, SERVFAIL %llu, NXDOMAIN %llu, "
 	       "REFUSED %llu, FORMERR %llu, NOTIMP %llu, other %llu; tc %llu, dropped %llu, "
 	       "send errors %llu",
-	       (unsigned long long)c.udp_queries, (unsigned long long)c.tcp_queries,
-	       (unsigned long long)c.rcode[0], (unsigned long long)c.rcode[2],
-	       (unsigned long long)c.rcode[3], (unsigned long long)c.rcode[5],
-	       (unsigned long long)c.rcode[1], (unsigned long long)c.rcode[4],
-	       (unsigned long long)(c.rcode[16] + c.rcode[6] + c.rcode[7] + c.rcode[8] +
-	                            c.rcode[9] + c.rcode[10] + c.rcode[11] + c.rcode[12] +
-	                            c.rcode[13] + c.rcode[14] + c.rcode[15]),
-	       (unsigned long long)c.tc, (unsigned long long)c.dropped,
+	       (unsigned long long)q[0], (unsigned long long)q[1], (unsigned long long)rc[0],
+	       (unsigned long long)rc[2], (unsigned long long)rc[3], (unsigned long long)rc[5],
+	       (unsigned long long)rc[1], (unsigned long long)rc[4], (unsigned long long)other,
+	       (unsigned long long)(o->truncated[0] + o->truncated[1]),
+	       (unsigned long long)(o->unanswered[0] + o->unanswered[1] + c.udp_oversize),
 	       (unsigned long long)c.send_errors);
+	free(o);
 	gk_log(GK_LOG_INFO,
 	       "counters: tcp accepted %llu, idle-closed %llu, evicted %llu, oversize %llu; "
 	       "rate-limited %llu (slipped %llu, dropped %llu)",

@@ -16,7 +16,7 @@
  * leaves the state the next start reads.
  */
 #include <fcntl.h>
-#include <ldns/ldns.h>
+#include "common/dname.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,14 +166,7 @@ void gk_daemon_zones_free(struct gk_daemon_zcat *z)
 /* The apex of a zone name in lowercase wire form, or 0 (a name the store cannot hold). */
 static size_t apex_of(const char *name, uint8_t *out)
 {
-	ldns_rdf *d = NULL;
-	if (ldns_str2rdf_dname(&d, name) != LDNS_STATUS_OK)
-		return 0;
-	ldns_dname2canonical(d);
-	size_t len = ldns_rdf_size(d);
-	memcpy(out, ldns_rdf_data(d), len);
-	ldns_rdf_deep_free(d);
-	return len;
+	return gk_dname_from_text(name, strlen(name), out, GK_DNAME_TEXT_ESCAPES);
 }
 
 static const gk_zver_t *current(const gk_server_t *s, const char *name)

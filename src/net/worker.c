@@ -237,54 +237,12 @@ void gk_worker_free(gk_worker_t *w)
 	release(w);
 }
 
-static void counters_add(const gk_net_counters_t *c, gk_net_counters_t *sum)
-{
-	sum->udp_queries += c->udp_queries;
-	sum->tcp_queries += c->tcp_queries;
-	for (size_t i = 0; i < sizeof(c->rcode) / sizeof(c->rcode[0]); i++)
-		sum->rcode[i] += c->rcode[i];
-	sum->tc += c->tc;
-	sum->dropped += c->dropped;
-	sum->send_errors += c->send_errors;
-	sum->tcp_accepted += c->tcp_accepted;
-	sum->tcp_idle_closed += c->tcp_idle_closed;
-	sum->tcp_evicted += c->tcp_evicted;
-	sum->tcp_oversize += c->tcp_oversize;
-	sum->rrl_limited += c->rrl_limited;
-	sum->rrl_slipped += c->rrl_slipped;
-	sum->rrl_dropped += c->rrl_dropped;
-	sum->proxy_accepted += c->proxy_accepted;
-	sum->proxy_malformed += c->proxy_malformed;
-	sum->proxy_refused += c->proxy_refused;
-	sum->tls_queries += c->tls_queries;
-	sum->tls_accepted += c->tls_accepted;
-	sum->tls_handshakes += c->tls_handshakes;
-	sum->tls_resumed += c->tls_resumed;
-	sum->tls_handshake_failed += c->tls_handshake_failed;
-	sum->tls_handshake_timeout += c->tls_handshake_timeout;
-	sum->tls_idle_closed += c->tls_idle_closed;
-	sum->tls_evicted += c->tls_evicted;
-}
-
-void gk_worker_counters_add(const gk_worker_t *w, gk_net_counters_t *sum)
-{
-	counters_add(&w->ctr, sum);
-	for (size_t i = 0; i < w->n_addrs; i++)
-		counters_add(&w->udp[i].ctr, sum);
-}
-
-/* gk_net_counters_t is all uint64_t: read it as an array */
-static void counters_read(const gk_net_counters_t *c, gk_net_counters_t *sum)
-{
-	const uint64_t *s = (const uint64_t *)c;
-	uint64_t *d = (uint64_t *)sum;
-	for (size_t i = 0; i < sizeof(*c) / sizeof(uint64_t); i++)
-		d[i] += __atomic_load_n(&s[i], __ATOMIC_RELAXED);
-}
+_Static_assert(sizeof(gk_net_counters_t) % sizeof(uint64_t) == 0, "counters are uint64_t");
+#define NET_NCTR (sizeof(gk_net_counters_t) / sizeof(uint64_t))
 
 void gk_worker_counters_read(const gk_worker_t *w, gk_net_counters_t *sum)
 {
-	counters_read(&w->ctr, sum);
+	gk_counter_sum((const uint64_t *)&w->ctr, NET_NCTR, (uint64_t *)sum);
 	for (size_t i = 0; i < w->n_addrs; i++)
-		counters_read(&w->udp[i].ctr, sum);
+		gk_counter_sum((const uint64_t *)&w->udp[i].ctr, NET_NCTR, (uint64_t *)sum);
 }

@@ -16,7 +16,7 @@
 #include "zone/answer.h"
 #include "status/status.h"
 #include "decide/inline.h"
-#include "policy/policy.h" /* gk_pol_local_t of a redirect */
+#include "policy/policy.h" /* gk_policy_local_t of a redirect */
 #include "rrl/rrl.h"
 
 #define OPT_LEN     11
@@ -111,12 +111,13 @@ static size_t put_opt(uint8_t *p, const gk_pkt_opts_t *opts, const gk_query_t *q
 	return OPT_LEN + 6u + ede->text_len;
 }
 
-/* A redirect's local data (policy.h gk_pol_local_t) as the answer, owner = the query name
+/* A redirect's local data (policy.h gk_policy_local_t) as the answer, owner = the query name
  * (a pointer to the question). Returns SRC_LOCAL with the records written behind the question,
  * or SRC_TMPL when nothing answers the type (NODATA). Records that do not fit in room are
  * left out with TC set. */
-static enum src put_local(uint8_t *out, size_t qend, const gk_query_t *qq, const gk_pol_local_t *l,
-                          size_t room, uint16_t cnt[3], size_t *body, bool *tc)
+static enum src put_local(uint8_t *out, size_t qend, const gk_query_t *qq,
+                          const gk_policy_local_t *l, size_t room, uint16_t cnt[3], size_t *body,
+                          bool *tc)
 {
 	uint16_t want = qq->qtype;
 	unsigned n = 0;
@@ -136,7 +137,7 @@ static enum src put_local(uint8_t *out, size_t qend, const gk_query_t *qq, const
 	size_t len = 0;
 	uint16_t an = 0;
 	for (unsigned i = 0; i < l->n; i++) {
-		const gk_pol_rr_t *rr = &l->rr[i];
+		const gk_policy_rr_t *rr = &l->rr[i];
 		if (rr->type != want && want != GK_TYPE_ANY)
 			continue;
 		size_t need = 12u + rr->rdlen;
@@ -273,7 +274,7 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 			qend = 0; /* other classes: REFUSED without the question, as NSD */
 		}
 		bool filter = false;
-		const gk_pol_local_t *local = NULL;
+		const gk_policy_local_t *local = NULL;
 		/* a zone without data answers nothing: no decision to make */
 		if (s != SRC_REFUSED && s != SRC_SERVFAIL && (opts->status || opts->policy)) {
 			uint64_t h = 0;

@@ -174,14 +174,12 @@ GK_MUST_CHECK int gk_zoneset_sync_ex(gk_zoneset_t *zs, const gk_zone_spec_t *spe
 
 /* Tools, tests, --check: every zone of specs[0..n) into a new store. */
 
-/* Build every zone of specs[0..n) into a new store whose retire frees at once. On failure
- * nothing is allocated and err names the file and line of the first error; a zone
- * configured twice is GK_EINVAL naming the later file. Any thread; blocking. */
-GK_MUST_CHECK int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, gk_zoneset_t **out,
-                                   char *err, size_t errlen);
-GK_MUST_CHECK int gk_zoneset_build_ex(const gk_zone_spec_t *specs, size_t n,
-                                      const struct gk_psl *psl, gk_zoneset_t **out, char *err,
-                                      size_t errlen);
+/* Build every zone of specs[0..n) into a new store whose retire frees at once, with psl
+ * for the zones' registrable domains (NULL: none). On failure nothing is allocated and err
+ * names the file and line of the first error; a zone configured twice is GK_EINVAL naming
+ * the later file. Any thread; blocking. */
+GK_MUST_CHECK int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, const struct gk_psl *psl,
+                                   gk_zoneset_t **out, char *err, size_t errlen);
 
 /* ---- parallel building (loader.c) ------------------------------------------------------ */
 
@@ -189,7 +187,7 @@ GK_MUST_CHECK int gk_zoneset_build_ex(const gk_zone_spec_t *specs, size_t n,
  * order given; the caller takes the versions as they are done and publishes them (the
  * store has one writer). Used at start-up (the daemon's main loop publishes each version
  * as it arrives, queries to the zones not loaded yet get SERVFAIL from placeholders) and
- * by gk_zoneset_build_ex (--check). */
+ * by gk_zoneset_build (--check). */
 typedef struct gk_zload gk_zload_t;
 
 /* The cores this process may run on (sched_getaffinity), at least 1. */

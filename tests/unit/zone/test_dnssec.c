@@ -94,7 +94,7 @@ static gk_zoneset_t *load(const char *seed)
 	gk_zone_spec_t spec = {.name = "example.cn", .file = seed};
 	gk_zoneset_t *zs = NULL;
 	char err[256];
-	if (gk_zoneset_build(&spec, 1, &zs, err, sizeof err) != 0)
+	if (gk_zoneset_build(&spec, 1, NULL, &zs, err, sizeof err) != 0)
 		fail_msg("%s: %s", seed, err);
 	return zs;
 }

@@ -516,17 +516,17 @@ static void test_loader(void **state)
 	gk_zload_cancel(zl);
 	gk_zload_free(zl);
 
-	/* gk_zoneset_build_ex: the first error in configuration order, whichever thread
+	/* gk_zoneset_build: the first error in configuration order, whichever thread
 	 * finished first */
 	char err[256];
-	assert_int_equal(gk_zoneset_build(specs, NLOAD, &zs, err, sizeof err), GK_EZONE);
+	assert_int_equal(gk_zoneset_build(specs, NLOAD, NULL, &zs, err, sizeof err), GK_EZONE);
 	assert_non_null(strstr(err, "CNAME and other data at www.z41.example"));
 	specs[40] = specs[3]; /* configured twice, before the broken zone */
-	assert_int_equal(gk_zoneset_build(specs, NLOAD, &zs, err, sizeof err), GK_EINVAL);
+	assert_int_equal(gk_zoneset_build(specs, NLOAD, NULL, &zs, err, sizeof err), GK_EINVAL);
 	assert_non_null(strstr(err, "zone z3.example is configured twice"));
 	specs[40] = specs[39];
 	specs[41] = specs[2]; /* only the duplicate */
-	assert_int_equal(gk_zoneset_build(specs, NLOAD, &zs, err, sizeof err), GK_EINVAL);
+	assert_int_equal(gk_zoneset_build(specs, NLOAD, NULL, &zs, err, sizeof err), GK_EINVAL);
 }
 
 /* A secondary zone's version: its data, or (servfail) its placeholder, as src/xfr

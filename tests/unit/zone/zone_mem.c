@@ -130,7 +130,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	gk_zoneset_t *zs;
-	if (gk_zoneset_build(cfg->zones, cfg->n_zones, &zs, err, sizeof err) != 0) {
+	if (gk_zoneset_build(cfg->zones, cfg->n_zones, NULL, &zs, err, sizeof err) != 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
