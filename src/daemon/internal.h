@@ -38,6 +38,7 @@ struct gk_daemon_view {
 	gk_net_view_t v;              /* v.zs: the server's store (borrowed) */
 	struct gk_daemon_polref *pol; /* or NULL: no policy */
 	gk_status_retired_t *retired; /* status memory freed with this view */
+	struct gk_daemon_fzref *fz;   /* v.opts.fwd's owner (shared by copies), or NULL */
 };
 
 struct gk_server {

@@ -132,7 +132,7 @@ int gk_daemon_reload(gk_server_t *s, char *err, size_t errlen)
 		gk_log(GK_LOG_ERR, "reload failed, keeping the current zones: %s", err);
 		return GK_ECONFIG;
 	}
-	if (gk_front_conf_servable(cfg->front, cfg->path, err, errlen) != 0) {
+	if (gk_front_conf_same_pools(s->boot->front, cfg->front, cfg->path, err, errlen) != 0) {
 		gk_log(GK_LOG_ERR, "reload failed, keeping the current zones: %s", err);
 		gk_config_free(cfg);
 		return GK_ECONFIG;

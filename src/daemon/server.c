@@ -29,8 +29,6 @@ int gk_server_check(const char *config_path, char *err, size_t errlen, char *sum
 {
 	gk_config_t *cfg;
 	int rc = gk_config_load(config_path, &cfg, err, errlen);
-	if (rc == 0 && (rc = gk_front_conf_servable(cfg->front, cfg->path, err, errlen)) != 0)
-		gk_config_free(cfg);
 	if (rc != 0)
 		return rc;
 	gk_zoneset_t *zs = NULL;
@@ -383,6 +381,8 @@ static int start_workers(gk_server_t *s, char *err, size_t errlen)
 	    .view = s->view,
 	    .tls = tls,
 	    .n_tls = cfg->n_tls,
+	    .front = cfg->front && cfg->front->n_zones ? cfg->front : NULL,
+	    .edns_udp_max = cfg->edns_udp_max,
 	};
 	gk_obs_worker_t **udp_obs = calloc(cfg->n_listen, sizeof(*udp_obs));
 	if (udp_obs == NULL) {
@@ -457,8 +457,6 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	sigaddset(&hup, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &hup, NULL);
 	int rc = gk_config_load(config_path, &s->boot, err, errlen);
-	if (rc == 0)
-		rc = gk_front_conf_servable(s->boot->front, s->boot->path, err, errlen);
 	if (rc != 0)
 		goto fail;
 	s->cur = s->boot;

@@ -382,13 +382,41 @@ void gk_front_conf_free(gk_front_conf_t *fc)
 	free(fc);
 }
 
-int gk_front_conf_servable(const gk_front_conf_t *fc, const char *path, char *err, size_t errlen)
+static bool str_eq(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool pool_eq(const gk_front_pool_conf_t *a, const gk_front_pool_conf_t *b)
+{
+	if (!str_eq(a->name, b->name) || a->n_backends != b->n_backends ||
+	    a->health.max_outstanding != b->health.max_outstanding ||
+	    a->health.down_after != b->health.down_after ||
+	    a->health.up_after != b->health.up_after || a->timeout_ms != b->timeout_ms ||
+	    a->retries != b->retries || !str_eq(a->check_name, b->check_name) ||
+	    a->check_interval_ms != b->check_interval_ms || a->cache_size != b->cache_size ||
+	    a->tc != b->tc || a->no_backend != b->no_backend)
+		return false;
+	for (size_t i = 0; i < a->n_backends; i++)
+		if (strcmp(a->backends[i].name, b->backends[i].name) != 0 ||
+		    a->backends[i].weight != b->backends[i].weight)
+			return false;
+	return true;
+}
+
+int gk_front_conf_same_pools(const gk_front_conf_t *run, const gk_front_conf_t *next,
+                             const char *path, char *err, size_t errlen)
 {
 	struct pc c = {.path = path, .err = err, .errlen = errlen};
-	if (!fc || fc->n_zones == 0)
+	size_t nr = run && run->n_zones ? run->n_pools : 0;
+	size_t nn = next && next->n_zones ? next->n_pools : 0;
+	bool same = nr == nn;
+	for (size_t i = 0; same && i < nn; i++)
+		same = pool_eq(&run->pools[i], &next->pools[i]);
+	if (same)
 		return 0;
-	return fail(&c, fc->zones[0].line,
-	            "zones.forward: '%s': forwarding to backend pools is not available in this "
-	            "version of gatekeeperd (docs/FRONTEND.md)",
-	            fc->zones[0].name);
+	return fail(&c, next && next->pools_line ? next->pools_line : 1,
+	            "pools: %s since start: backend pools (and forwarding itself) change with a "
+	            "restart; the running configuration is kept",
+	            nn ? "changed" : "removed");
 }

@@ -93,9 +93,10 @@ const gk_front_pool_conf_t *gk_front_conf_lookup(const gk_front_conf_t *conf, co
 
 void gk_front_conf_free(gk_front_conf_t *conf);
 
-/* gatekeeperd does not relay to backends yet: a config with a forwarded zone is refused at
- * start, by --check and by a reload (GK_ECONFIG, err "PATH:LINE: ..." naming the first
- * forwarded zone) rather than leaving the zone unanswered. NULL conf or no forwarded zone: 0.
- * Pure. */
-GK_MUST_CHECK int gk_front_conf_servable(const gk_front_conf_t *conf, const char *path, char *err,
-                                         size_t errlen);
+/* A reload: the pools the workers run with (run: the config at start) against the new
+ * config's. Pools with forwarded zones are compared (names, backends, weights, every
+ * setting); a config without forwarded zones has none. Returns 0 when they are the same,
+ * else GK_ECONFIG with err "PATH:LINE: pools: ..." (the line of next's pools key): the
+ * workers' relays are built at start, so a change needs a restart. Pure. */
+GK_MUST_CHECK int gk_front_conf_same_pools(const gk_front_conf_t *run, const gk_front_conf_t *next,
+                                           const char *path, char *err, size_t errlen);

@@ -88,6 +88,11 @@ typedef struct gk_net_params {
 	/* DNS-over-TLS listeners (n_tls 0: none), answered on the worker's loop like TCP. */
 	const gk_net_tls_t *tls;
 	size_t n_tls;
+	/* Backend pools of the forwarded zones (front/conf.h), or NULL: no relay. Borrowed:
+	 * outlives the worker. A query the packet path hands over (GK_PKT_FORWARD) goes to the
+	 * worker's relay (front/fwd.h), which sends our EDNS limit edns_udp_max to backends. */
+	const struct gk_front_conf *front;
+	uint16_t edns_udp_max;
 } gk_net_params_t;
 
 /* Counters: plain fields, each block written by one thread only (the worker's loop, or one
@@ -146,6 +151,9 @@ void gk_worker_free(gk_worker_t *w);
 
 /* Add this worker's counters into *sum. Call after gk_worker_stop(). */
 void gk_worker_counters_add(const gk_worker_t *w, gk_net_counters_t *sum);
+
+/* The worker's relay (front/fwd.h: counters and pool figures, any thread), or NULL. */
+struct gk_fwd *gk_worker_fwd(const gk_worker_t *w);
 
 /* The same while the worker runs (metrics scrape): relaxed atomic loads, so no value is
  * torn; values may be a moment old. Control thread. */

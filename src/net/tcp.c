@@ -17,10 +17,12 @@
 #include "net/internal.h"
 #include "net/proxy.h"
 #include "net/tcp_frame.h"
+#include "front/fwd.h"
 
 #define EVICT_SCAN 64u
 
 static void pump(struct conn *c);
+static void fwd_deliver(void *ctx, void *conn, uint64_t gen, const uint8_t *msg, size_t len);
 
 static unsigned small_slots(const struct gk_worker *w)
 {
@@ -303,7 +305,7 @@ static void pump(struct conn *c)
 				c->peer = px.src;
 		}
 	}
-	while (!c->proxy_wait && !c->closing && c->queued < w->max_pipelined) {
+	while (!c->proxy_wait && !c->closing && c->queued + c->fwd_pending < w->max_pipelined) {
 		const uint8_t *msg;
 		size_t mlen, used;
 		gk_tcp_frame_t f = gk_tcp_frame_next(c->rbuf + off, c->rlen - off,
@@ -339,6 +341,16 @@ static void pump(struct conn *c)
 		uint64_t t0 = gk_obs_batch_begin(w->obs);
 		gk_pkt_outcome_t oc =
 		    gk_pkt_process(v->zs, &v->opts, GK_PKT_TCP, msg, mlen, w->out, &res);
+		if (oc == GK_PKT_FORWARD && w->fwd) {
+			gk_obs_query(w->obs, GK_PKT_TCP, oc, &res, msg, mlen, w->out,
+			             c->peer.ss_family ? (const struct sockaddr *)&c->peer : NULL);
+			gk_obs_batch_end(w->obs, t0, 1);
+			w->ctr.tcp_queries++;
+			off += used;
+			c->fwd_pending++;
+			gk_fwd_submit(w->fwd, msg, &res, fwd_deliver, w, c, c->gen);
+			continue;
+		}
 		if (oc != GK_PKT_ANSWER) {
 			gk_obs_query(w->obs, GK_PKT_TCP, oc, &res, msg, mlen, w->out,
 			             c->peer.ss_family ? (const struct sockaddr *)&c->peer : NULL);
@@ -370,7 +382,8 @@ static void pump(struct conn *c)
 		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
 		c->rlen -= (uint32_t)off;
 	}
-	bool want = !c->eof && !c->waiting && c->queued < w->max_pipelined && c->rlen < TCP_RBUF;
+	bool want = !c->eof && !c->waiting && c->queued + c->fwd_pending < w->max_pipelined &&
+	            c->rlen < TCP_RBUF;
 	if (want && !c->reading) {
 		if (uv_read_start((uv_stream_t *)&c->h, conn_alloc_cb, read_cb) != 0) {
 			conn_close(c);
@@ -382,8 +395,27 @@ static void pump(struct conn *c)
 		c->reading = false;
 	}
 	/* Client finished sending: close once everything answerable has been written. */
-	if (c->eof && c->queued == 0 && !c->waiting)
+	if (c->eof && c->queued == 0 && c->fwd_pending == 0 && !c->waiting)
 		conn_close(c);
+}
+
+/* The relay's answer (front/fwd.h) for connection conn as it was at generation gen. */
+static void fwd_deliver(void *ctx, void *conn, uint64_t gen, const uint8_t *msg, size_t len)
+{
+	struct gk_worker *w = ctx;
+	struct conn *c = conn;
+	if (!c->open || c->closing || c->gen != gen)
+		return; /* closed meanwhile (its slot may serve another client now) */
+	c->fwd_pending--;
+	memcpy(w->out, msg, len);
+	int rc = send_response(c, len);
+	if (rc == 1) {
+		w->ctr.send_errors++; /* no write slot: the client asks again */
+	} else if (rc < 0) {
+		conn_close(c);
+		return;
+	}
+	pump(c);
 }
 
 static void accept_one(struct tcp_listener *l)
@@ -401,7 +433,8 @@ static void accept_one(struct tcp_listener *l)
 	c->h.data = c;
 	c->open = true;
 	c->closing = c->eof = c->reading = c->waiting = false;
-	c->queued = c->rlen = 0;
+	c->queued = c->rlen = c->fwd_pending = 0;
+	c->gen++;
 	c->prev = c->next = c->wait_next = NULL;
 	w->n_open++;
 	c->last_active = uv_now(&w->loop);
