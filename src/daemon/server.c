@@ -47,10 +47,13 @@ int gk_server_check(const char *config_path, char *err, size_t errlen, char *sum
 	}
 	if (rc == 0)
 		rc = gk_daemon_tls_check(cfg, err, errlen);
+	char fwd[48] = "";
+	if (cfg->front && cfg->front->n_zones)
+		snprintf(fwd, sizeof(fwd), ", %zu forwarded zones", cfg->front->n_zones);
 	if (rc == 0 && summarylen > 0)
 		snprintf(summary, summarylen,
-		         "%s: ok: %zu zones, %zu RRs, %zu listen addresses%s%s", config_path,
-		         gk_zoneset_zone_count(zs), gk_zoneset_rr_count(zs), cfg->n_listen,
+		         "%s: ok: %zu zones, %zu RRs, %zu listen addresses%s%s%s", config_path,
+		         gk_zoneset_zone_count(zs), gk_zoneset_rr_count(zs), cfg->n_listen, fwd,
 		         cfg->filing.enforce ? ", filing check on" : "",
 		         pol ? ", policy file compiled" : "");
 	gk_zoneset_free(zs);

@@ -22,9 +22,9 @@
 #include "front/fzones.h"
 #include "front/relay.h"
 
-#define BSOCKS       8u   /* backend sockets per address family */
+#define BSOCKS       8u /* backend sockets per address family */
 #define RBUF         65535u
-#define RECV_BUDGET  64u  /* datagrams read per socket per readiness callback */
+#define RECV_BUDGET  64u /* datagrams read per socket per readiness callback */
 #define CACHE_TTLMAX 86400u
 
 enum slot_kind { K_FREE = 0, K_UDP, K_TCP, K_CHECK };
@@ -40,7 +40,7 @@ struct fwd_req {
 
 struct ring {
 	gk_spsc_t r;
-	struct fwd_req *e; /* GK_FWD_RING entries */
+	struct fwd_req *e;          /* GK_FWD_RING entries */
 	_Alignas(64) uint64_t full; /* producer's counter */
 };
 
@@ -349,8 +349,8 @@ static void cache_key(const struct slot *s, uint8_t *name, gk_fcache_key_t *k)
 /* A new client query: cache, else a backend, else SERVFAIL. */
 static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t pool,
                   uint16_t client_limit, bool edns, bool do_bit, int fd,
-                  const struct sockaddr_storage *client, socklen_t clen,
-                  gk_fwd_deliver_fn fn, void *ctx, void *conn, uint64_t gen)
+                  const struct sockaddr_storage *client, socklen_t clen, gk_fwd_deliver_fn fn,
+                  void *ctx, void *conn, uint64_t gen)
 {
 	f->ctr.queries++;
 	struct slot tmp, *s = f->free;
@@ -508,8 +508,8 @@ static void async_cb(uv_async_t *a)
 	}
 }
 
-bool gk_fwd_push(gk_fwd_t *f, unsigned ring, const uint8_t *q, const gk_pkt_result_t *res,
-                 int fd, const struct sockaddr *client, socklen_t clen)
+bool gk_fwd_push(gk_fwd_t *f, unsigned ring, const uint8_t *q, const gk_pkt_result_t *res, int fd,
+                 const struct sockaddr *client, socklen_t clen)
 {
 	struct ring *r = &f->rings[ring];
 	int64_t e = gk_spsc_reserve(&r->r);
@@ -536,8 +536,8 @@ void gk_fwd_kick(gk_fwd_t *f)
 	uv_async_send(&f->async);
 }
 
-void gk_fwd_submit(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res,
-                   gk_fwd_deliver_fn fn, void *ctx, void *conn, uint64_t gen)
+void gk_fwd_submit(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res, gk_fwd_deliver_fn fn,
+                   void *ctx, void *conn, uint64_t gen)
 {
 	start(f, q, res->qend, res->pool, res->client_limit, res->edns, res->do_bit, -1, NULL, 0,
 	      fn, ctx, conn, gen);
@@ -576,7 +576,8 @@ static void check_cb(uv_timer_t *t)
 		wr16(m + qend + 2, 1);
 		qend += 4;
 		s->rq.qend = (uint16_t)qend;
-		s->sent_len = (uint16_t)gk_relay_query(m, qend, s->rq.id, false, f->edns_udp_max, m);
+		s->sent_len =
+		    (uint16_t)gk_relay_query(m, qend, s->rq.id, false, f->edns_udp_max, m);
 		if (sendto(f->bs[si].fd, m, s->sent_len, MSG_DONTWAIT,
 		           (const struct sockaddr *)&bc->addr, bc->addrlen) < 0) {
 			gk_fpool_checked(fp->p, b, false);
@@ -649,9 +650,8 @@ int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, unsigned n_rings,
 		fp->conf = pc;
 		if ((rc = gk_fpool_new(&pc->health, pc->backends, pc->n_backends, &fp->p)) != 0)
 			goto fail;
-		if (pc->cache_size &&
-		    (rc = gk_fcache_new((size_t)pc->cache_size * GK_FCACHE_SLOT, CACHE_TTLMAX,
-		                        &fp->cache)) != 0)
+		if (pc->cache_size && (rc = gk_fcache_new((size_t)pc->cache_size * GK_FCACHE_SLOT,
+		                                          CACHE_TTLMAX, &fp->cache)) != 0)
 			goto fail;
 		for (size_t b = 0; b < pc->n_backends; b++) {
 			fam4 |= pc->backends[b].addr.ss_family == AF_INET;
@@ -699,8 +699,8 @@ int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, unsigned n_rings,
 			goto uverr;
 		fp->check_timer.data = fp;
 		/* the first check at once spread over a tenth of the interval */
-		if ((rc = uv_timer_start(&fp->check_timer, check_cb, arc4random_uniform(iv / 10 + 1),
-		                         iv)) != 0)
+		if ((rc = uv_timer_start(&fp->check_timer, check_cb,
+		                         arc4random_uniform(iv / 10 + 1), iv)) != 0)
 			goto uverr;
 	}
 	*out = f;

@@ -58,22 +58,22 @@ typedef void (*gk_fwd_deliver_fn)(void *ctx, void *conn, uint64_t gen, const uin
 
 /* Per-worker figures (plain counters). */
 typedef struct gk_fwd_counters {
-	uint64_t queries;       /* relayed queries received (rings and submit) */
-	uint64_t ring_full;     /* dropped: a UDP thread's ring was full */
-	uint64_t cache_hits;    /* answered from the packet cache */
-	uint64_t answers;       /* backend answers relayed to clients */
-	uint64_t servfail;      /* SERVFAIL sent: no backend up, every try timed out, table full */
-	uint64_t no_backend;    /* ... of which no backend was up (or all at their bound) */
-	uint64_t table_full;    /* ... of which the outstanding table was full */
-	uint64_t retries;       /* tries sent again to another backend after a timeout */
-	uint64_t mismatched;    /* backend datagrams dropped: no outstanding query matched */
-	uint64_t malformed;     /* backend answers that could not be relayed (bad OPT walk) */
-	uint64_t truncated;     /* truncated UDP answers from backends */
-	uint64_t tcp_retries;   /* ... asked again over TCP */
-	uint64_t tcp_queries;   /* queries sent over TCP to backends */
-	uint64_t tcp_errors;    /* backend TCP connections that failed or were reset */
-	uint64_t send_errors;   /* client answers the kernel did not take */
-	uint64_t checks;        /* active health checks sent */
+	uint64_t queries;     /* relayed queries received (rings and submit) */
+	uint64_t ring_full;   /* dropped: a UDP thread's ring was full */
+	uint64_t cache_hits;  /* answered from the packet cache */
+	uint64_t answers;     /* backend answers relayed to clients */
+	uint64_t servfail;    /* SERVFAIL sent: no backend up, every try timed out, table full */
+	uint64_t no_backend;  /* ... of which no backend was up (or all at their bound) */
+	uint64_t table_full;  /* ... of which the outstanding table was full */
+	uint64_t retries;     /* tries sent again to another backend after a timeout */
+	uint64_t mismatched;  /* backend datagrams dropped: no outstanding query matched */
+	uint64_t malformed;   /* backend answers that could not be relayed (bad OPT walk) */
+	uint64_t truncated;   /* truncated UDP answers from backends */
+	uint64_t tcp_retries; /* ... asked again over TCP */
+	uint64_t tcp_queries; /* queries sent over TCP to backends */
+	uint64_t tcp_errors;  /* backend TCP connections that failed or were reset */
+	uint64_t send_errors; /* client answers the kernel did not take */
+	uint64_t checks;      /* active health checks sent */
 } gk_fwd_counters_t;
 
 /* The relay of one worker on loop (initialised, not yet running): pools, caches and
@@ -89,8 +89,8 @@ void gk_fwd_free(gk_fwd_t *f);
 
 /* UDP thread `ring`: queue the client query q (res from gk_pkt_process: GK_PKT_FORWARD),
  * answered from socket fd to client. false when the ring is full (counted). */
-bool gk_fwd_push(gk_fwd_t *f, unsigned ring, const uint8_t *q, const gk_pkt_result_t *res,
-                 int fd, const struct sockaddr *client, socklen_t clen);
+bool gk_fwd_push(gk_fwd_t *f, unsigned ring, const uint8_t *q, const gk_pkt_result_t *res, int fd,
+                 const struct sockaddr *client, socklen_t clen);
 
 /* UDP thread: wake the loop for what was pushed (once per batch). */
 void gk_fwd_kick(gk_fwd_t *f);
@@ -98,8 +98,8 @@ void gk_fwd_kick(gk_fwd_t *f);
 /* Loop thread: relay a TCP/TLS client's query (res: GK_PKT_FORWARD); the answer, or a
  * SERVFAIL, comes through fn(ctx, conn, gen, ...), possibly before this returns (a cache
  * hit), always exactly once unless the loop stops first. */
-void gk_fwd_submit(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res,
-                   gk_fwd_deliver_fn fn, void *ctx, void *conn, uint64_t gen);
+void gk_fwd_submit(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res, gk_fwd_deliver_fn fn,
+                   void *ctx, void *conn, uint64_t gen);
 
 /* Add this worker's counters into *sum (relaxed loads). Any thread. */
 void gk_fwd_counters_read(const gk_fwd_t *f, gk_fwd_counters_t *sum);

@@ -149,9 +149,9 @@ static int setup(struct gk_worker *w, const gk_net_params_t *p, char *err, size_
 			return rc;
 		}
 	}
-	if (p->front != NULL && (rc = gk_fwd_new(&w->loop, p->front, (unsigned)p->n_addrs,
-	                                         p->edns_udp_max ? p->edns_udp_max : 1232,
-	                                         &w->fwd, err, errlen)) != 0)
+	if (p->front != NULL &&
+	    (rc = gk_fwd_new(&w->loop, p->front, (unsigned)p->n_addrs,
+	                     p->edns_udp_max ? p->edns_udp_max : 1232, &w->fwd, err, errlen)) != 0)
 		return rc;
 	if (p->n_tls > 0)
 		return gk_net_tls_start(w, p, err, errlen);

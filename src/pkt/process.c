@@ -362,7 +362,8 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 			}
 		}
 		/* a zone without data answers nothing: no decision to make */
-		if (s != SRC_REFUSED && s != SRC_SERVFAIL && (opts->status || opts->policy)) {
+		if (s != SRC_REFUSED && s != SRC_SERVFAIL && hit_z.node != NULL &&
+		    (opts->status || opts->policy)) {
 			uint64_t h = 0;
 			int off = gk_zone_reg(&hit_z, opts->psl, qq.qname, qq.qlen, &h);
 			if (off >= 0) {

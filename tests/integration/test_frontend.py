@@ -1,0 +1,322 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+# tests/integration/test_frontend.py -- front-end mode: gatekeeperd forwarding zones to
+# backend pools (docs/FRONTEND.md), against NSD and small Python backends.
+#
+# Usage: test_frontend.py GATEKEEPERD GK_SYNC
+#
+# A private redis-server holds the filing status (applied by the real gk-sync); gatekeeperd
+# (one worker, so that its packet cache is the one every query meets) forwards:
+#   example.cn -> pool "nsd": NSD serving the fixture zone (health checks every 100 ms)
+#   com.cn     -> pool "rec": a recording Python backend (answers every A query)
+#   mixed.cn   -> pool "mixed": a backend that never answers, and a recording one
+#   bad.cn     -> pool "bad": a backend answering with the wrong ID, one answering garbage
+#   tc.cn      -> pool "tc" (tc: pass): a backend whose UDP answers are truncated
+# and checks:
+#   1. answers relayed as NSD gives them, over UDP and TCP, with the client's ID and 0x20
+#      question case; OPT removed for a client without EDNS, our buffer size for one with;
+#   2. the decision comes first: unfiled and revoked names are refused with their EDE and
+#      never reach the backend (its query log), filed ones do;
+#   3. the packet cache: a second query does not reach the backend; a revocation applied
+#      with gk-sync is enforced on the cached name at the next query;
+#   4. a backend that does not answer: every query still answered, by a retry elsewhere;
+#   5. wrong-ID and garbage answers are dropped: SERVFAIL after the tries, nothing else;
+#   6. TC from a UDP backend is passed on with tc: pass;
+#   7. NSD stopped: SERVFAIL at once once its backend is down; NSD back on the same port:
+#      answers again without any action (health checks bring it back).
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gkharness as h  # noqa: E402
+from gkharness import wait_for  # noqa: E402
+
+import dns.edns  # noqa: E402
+import dns.exception  # noqa: E402
+import dns.flags  # noqa: E402
+import dns.message  # noqa: E402
+import dns.query  # noqa: E402
+import dns.rcode  # noqa: E402
+import dns.rrset  # noqa: E402
+
+fails = []
+
+
+def expect(what, ok, detail=""):
+	h.log(("ok   " if ok else "FAIL ") + what + ("" if ok else "\n     " + str(detail)))
+	if not ok:
+		fails.append(what)
+
+
+class Backend:
+	"""A UDP (and TCP) DNS backend on loopback recording every question it gets.
+	mode: ok | drop (never answers) | wrongid | garbage | tc (UDP answers truncated)."""
+
+	def __init__(self, mode="ok"):
+		self.mode, self.log, self.lock = mode, [], threading.Lock()
+		while True:  # one port for both: a free UDP port may be taken for TCP
+			self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+			self.udp.bind(("127.0.0.1", 0))
+			self.port = self.udp.getsockname()[1]
+			self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+			self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+			try:
+				self.tcp.bind(("127.0.0.1", self.port))
+				break
+			except OSError:
+				self.udp.close()
+				self.tcp.close()
+		self.tcp.listen(16)
+		self.stop = False
+		for fn in (self.serve_udp, self.serve_tcp):
+			threading.Thread(target=fn, daemon=True).start()
+
+	def names(self):
+		with self.lock:
+			return [n for n, _ in self.log]
+
+	def answer(self, q, tcp):
+		r = dns.message.make_response(q)
+		r.flags |= dns.flags.AA
+		qn, qt = q.question[0].name, q.question[0].rdtype
+		if qt == dns.rdatatype.SOA:
+			r.answer.append(dns.rrset.from_text(qn, 300, "IN", "SOA",
+							    "ns. host. 1 7200 900 1209600 300"))
+		elif qt == dns.rdatatype.A:
+			r.answer.append(dns.rrset.from_text(qn, 300, "IN", "A", "192.0.2.99"))
+		w = r.to_wire()
+		if self.mode == "tc" and not tcp:
+			r.answer = []
+			r.flags |= dns.flags.TC
+			w = r.to_wire()
+		if self.mode == "wrongid":
+			w = struct.pack("!H", (q.id + 1) & 0xffff) + w[2:]
+		if self.mode == "garbage":
+			w = w[:2] + os.urandom(40)
+		return w
+
+	def serve_udp(self):
+		while not self.stop:
+			try:
+				data, peer = self.udp.recvfrom(65535)
+				q = dns.message.from_wire(data)
+			except Exception:  # noqa: BLE001
+				continue
+			with self.lock:
+				self.log.append((q.question[0].name.to_text().lower(), "udp"))
+			if self.mode != "drop":
+				self.udp.sendto(self.answer(q, False), peer)
+
+	def serve_tcp(self):
+		while not self.stop:
+			try:
+				c, _ = self.tcp.accept()
+			except OSError:
+				return
+			threading.Thread(target=self.conn, args=(c,), daemon=True).start()
+
+	def conn(self, c):
+		with c:
+			while True:
+				hdr = h.recv_exact(c, 2)
+				if hdr is None:
+					return
+				data = h.recv_exact(c, struct.unpack("!H", hdr)[0])
+				if data is None:
+					return
+				q = dns.message.from_wire(data)
+				with self.lock:
+					self.log.append((q.question[0].name.to_text().lower(), "tcp"))
+				w = self.answer(q, True)
+				c.sendall(struct.pack("!H", len(w)) + w)
+
+	def close(self):
+		self.stop = True
+		self.udp.close()
+		self.tcp.close()
+
+
+def ask(port, name, qtype="A", tcp=False, edns=0, timeout=3.0):
+	q = dns.message.make_query(name, qtype, use_edns=edns)
+	if tcp:
+		return dns.query.tcp(q, "127.0.0.1", port=port, timeout=timeout)
+	return dns.query.udp(q, "127.0.0.1", port=port, timeout=timeout)
+
+
+def rcode_of(port, name, timeout=0.5):
+	"""The rcode of an A query, None without an answer in time."""
+	try:
+		return ask(port, name, timeout=timeout).rcode()
+	except dns.exception.Timeout:
+		return None
+
+
+def ede(r):
+	for o in r.options:
+		if o.otype == 15:
+			return o.code
+	return None
+
+
+def rdata(r):
+	return sorted((rr.name.to_text().lower(), rr.rdtype, rd.to_text()) for rr in r.answer for rd in rr)
+
+
+def config(nsd_port, be):
+	pools = [
+		("nsd", ["127.0.0.1:%d" % nsd_port],
+		 "    timeout_ms: 300\n    check: {name: example.cn, interval_ms: 100, down_after: 2, up_after: 1}\n"),
+		("rec", ["127.0.0.1:%d" % be["rec"].port], ""),
+		("mixed", ["127.0.0.1:%d" % be["drop"].port, "127.0.0.1:%d" % be["mixed"].port],
+		 "    timeout_ms: 200\n    retries: 1\n    check: {name: mixed.cn, interval_ms: 60000, down_after: 100}\n"),
+		("bad", ["127.0.0.1:%d" % be["wrongid"].port, "127.0.0.1:%d" % be["garbage"].port],
+		 "    timeout_ms: 200\n    retries: 1\n    check: {name: bad.cn, interval_ms: 60000, down_after: 100}\n"),
+		("tc", ["127.0.0.1:%d" % be["tc"].port], "    tc: pass\n"),
+	]
+	y = "pools:\n"
+	for name, backends, more in pools:
+		y += "  - name: %s\n    backends: [%s]\n%s" % (name, ", ".join('"%s"' % b for b in backends), more)
+	return y
+
+
+FORWARDED = [("example.cn", "nsd"), ("com.cn", "rec"), ("mixed.cn", "mixed"), ("bad.cn", "bad"),
+	     ("tc.cn", "tc")]
+STATUS = [("example.cn", "filed"), ("filed.com.cn", "filed"), ("revoked.com.cn", "revoked"),
+	  ("mixed.cn", "filed"), ("bad.cn", "filed"), ("tc.cn", "filed")]
+
+
+def main():
+	gkbin, gksync = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+	if not os.access(h.NSD, os.X_OK):
+		sys.exit("NSD not found at %s (scripts/deps.sh installs it)" % h.NSD)
+	be = {m: Backend(m if m in ("drop", "wrongid", "garbage", "tc") else "ok")
+	      for m in ("rec", "drop", "mixed", "wrongid", "garbage", "tc")}
+	with h.TempDir("gk-frontend-") as tmp:
+		nsd = h.start_nsd(tmp)
+		redis = h.start_redis(tmp)
+		feed = h.Feed(gksync, tmp, redis.port)
+		feed.snapshot(1, STATUS)
+		extra = ("redis:\n  address: \"127.0.0.1:%d\"\n  instance_id: fe-%d\n"
+			 "filing:\n  startup: refuse\n"
+			 "  unfiled: {action: refuse, ede: 15, text: \"ICP filing required\"}\n"
+			 "  revoked: {action: nxdomain, ede: 18, text: \"ICP filing revoked\"}\n"
+			 % (redis.port, os.getpid())) + config(nsd.port, be)
+		port = h.free_port()
+		conf = h.gk_config(tmp, port, zones=[], workers=1, extra=extra)
+		text = open(conf).read().replace("zones: []\n", "zones:\n" + "".join(
+			"  - {name: %s, forward: %s}\n" % z for z in FORWARDED))
+		open(conf, "w").write(text)
+		gk = h.Server("gatekeeperd", [gkbin, "-c", conf], tmp, port, os.path.join(tmp, "gk.log"))
+		try:
+			wait_for("the replica loaded (a filed name answered)",
+				 lambda: rcode_of(port, "www.example.cn") == dns.rcode.NOERROR, 20)
+			run(gk, port, nsd, be, feed, tmp)
+		except Exception:
+			h.log(gk.log_text()[-3000:])
+			raise
+		finally:
+			gk.stop()
+			redis.stop()
+			for b in be.values():
+				b.close()
+	h.log("\n%d failures" % len(fails))
+	return 1 if fails else 0
+
+
+def run(gk, port, nsd, be, feed, tmp):
+	# 1. relayed as NSD answers, ID and case restored, EDNS per client
+	for tcp in (False, True):
+		for name, qtype in (("www.example.cn", "A"), ("WwW.ExAmPlE.cN", "AAAA"), ("example.cn", "MX"),
+				    ("nothing.example.cn", "A")):
+			q = dns.message.make_query(name, qtype, use_edns=0)
+			fn = dns.query.tcp if tcp else dns.query.udp
+			mine = fn(q, "127.0.0.1", port=port, timeout=3)
+			theirs = fn(q, "127.0.0.1", port=nsd.port, timeout=3)
+			expect("%s %s %s: as NSD's (rcode, answer, authority, id, question case)" %
+			       ("TCP" if tcp else "UDP", name, qtype),
+			       mine.rcode() == theirs.rcode() and rdata(mine) == rdata(theirs) and
+			       mine.id == q.id and mine.question[0].name.to_text() == name + "." and
+			       len(mine.authority) == len(theirs.authority),
+			       "%s\n---\n%s" % (mine, theirs))
+	q = dns.message.make_query("www.example.cn", "A", use_edns=False)
+	r = dns.query.udp(q, "127.0.0.1", port=port, timeout=3)
+	expect("client without EDNS: no OPT in the relayed answer", r.edns < 0 and r.answer, r)
+	q = dns.message.make_query("www.example.cn", "A", use_edns=0, payload=4096)
+	r = dns.query.udp(q, "127.0.0.1", port=port, timeout=3)
+	expect("client with EDNS 4096: our buffer size (1232) in the OPT", r.payload == 1232, r.payload)
+
+	# 2. the decision before the backend
+	r = ask(port, "www.unfiled.com.cn")
+	expect("unfiled: REFUSED with EDE 15", r.rcode() == dns.rcode.REFUSED and ede(r) == 15, r)
+	r = ask(port, "www.revoked.com.cn")
+	expect("revoked: NXDOMAIN with EDE 18", r.rcode() == dns.rcode.NXDOMAIN and ede(r) == 18, r)
+	r = ask(port, "www.unfiled.com.cn", tcp=True)
+	expect("unfiled over TCP: REFUSED", r.rcode() == dns.rcode.REFUSED, r)
+	r = ask(port, "www.filed.com.cn")
+	expect("filed: answered by the backend", r.rcode() == dns.rcode.NOERROR and
+	       rdata(r) == [("www.filed.com.cn.", 1, "192.0.2.99")], r)
+	names = be["rec"].names()
+	expect("the backend saw the filed name", "www.filed.com.cn." in names, names)
+	expect("unfiled and revoked names never reached the backend",
+	       not any("unfiled" in n or "revoked" in n for n in names), names)
+
+	# 3. the cache, and a revocation on a cached name
+	n0 = be["rec"].names().count("cached.filed.com.cn.")
+	r1 = ask(port, "cached.filed.com.cn")
+	r2 = ask(port, "CACHED.filed.com.cn")
+	n1 = be["rec"].names().count("cached.filed.com.cn.")
+	expect("second query from the cache (backend asked once)", n1 - n0 == 1 and
+	       r2.rcode() == dns.rcode.NOERROR and r2.question[0].name.to_text() == "CACHED.filed.com.cn." and
+	       rdata(r1) == [("cached.filed.com.cn.", 1, "192.0.2.99")], (n0, n1, r2))
+	t0 = time.monotonic()
+	feed.snapshot(2, [s if s[0] != "filed.com.cn" else ("filed.com.cn", "revoked") for s in STATUS])
+	r = wait_for("the revocation enforced on the cached name",
+		     lambda: (lambda x: x if x.rcode() == dns.rcode.NXDOMAIN else None)(ask(port, "cached.filed.com.cn")), 10)
+	expect("revoked while cached: NXDOMAIN EDE 18 (%.0f ms after gk-sync started)" %
+	       ((time.monotonic() - t0) * 1000), ede(r) == 18, r)
+	expect("the revoked cached name did not reach the backend again",
+	       be["rec"].names().count("cached.filed.com.cn.") == n1, be["rec"].names())
+
+	# 4. a backend that never answers: retried on the other one
+	rcodes = [ask(port, "n%d.mixed.cn" % i).rcode() for i in range(8)]
+	expect("dead backend in the pool: every query answered", rcodes == [dns.rcode.NOERROR] * 8, rcodes)
+	expect("... some went to the dead one first (retried elsewhere)", len(be["drop"].names()) > 0,
+	       be["drop"].names())
+
+	# 5. wrong ID / garbage: dropped, SERVFAIL after the tries
+	r = ask(port, "x.bad.cn")
+	expect("wrong-ID and garbage answers dropped: SERVFAIL", r.rcode() == dns.rcode.SERVFAIL, r)
+	expect("... both backends were asked", be["wrongid"].names() and be["garbage"].names())
+
+	# 6. TC passed on
+	r = ask(port, "x.tc.cn")
+	expect("TC from the backend passed on (tc: pass)", r.flags & dns.flags.TC, r)
+
+	# 7. NSD stopped, then back on the same port
+	nport = nsd.port
+	nsd.stop()
+	# names never asked before: a cached one would still be answered (from the cache)
+	fresh = iter("d%d.example.cn" % i for i in range(100000))
+	wait_for("SERVFAIL once NSD is down", lambda: rcode_of(port, next(fresh), 1) == dns.rcode.SERVFAIL, 10)
+	t = time.monotonic()
+	r = ask(port, next(fresh))
+	expect("backend down: SERVFAIL at once (%.0f ms)" % ((time.monotonic() - t) * 1000),
+	       r.rcode() == dns.rcode.SERVFAIL and time.monotonic() - t < 0.25, r)
+	conf = h.nsd_config(tmp, nport)
+	nsd2 = h.Server("nsd", [h.NSD, "-d", "-c", conf], tmp, nport, os.path.join(tmp, "nsd2.log"))
+	try:
+		wait_for("answers again once NSD is back",
+			 lambda: rcode_of(port, next(fresh)) == dns.rcode.NXDOMAIN, 15)
+		expect("recovered by itself after the backend came back", True)
+	finally:
+		nsd2.stop()
+
+
+if __name__ == "__main__":
+	if len(sys.argv) != 3:
+		sys.exit("usage: test_frontend.py GATEKEEPERD GK_SYNC")
+	sys.exit(main())
