@@ -70,6 +70,7 @@ struct conn {
 	uint32_t rlen;                /* bytes in rbuf */
 	bool open, closing, eof, reading, waiting;
 	bool proxy_wait;      /* from a configured balancer: its PROXY header comes first */
+	bool pumping;         /* in pump() (tcp.c) */
 	uint32_t fwd_pending; /* queries with the relay (front/fwd.h), answers to come */
 	uint64_t gen;         /* bumped at every accept: a relayed answer for an earlier
 	                         connection in this slot is dropped */

@@ -284,7 +284,18 @@ static int send_response(struct conn *c, size_t len)
 }
 
 /* Answer every complete buffered message the limits allow, then decide about reading. */
+static void pump_(struct conn *c);
+
+/* pump_ with re-entry noted: a relayed answer delivered while pumping (a cache hit,
+ * front/fwd.h) must not pump again from inside the loop over the buffer. */
 static void pump(struct conn *c)
+{
+	c->pumping = true;
+	pump_(c);
+	c->pumping = false;
+}
+
+static void pump_(struct conn *c)
 {
 	struct gk_worker *w = c->w;
 	size_t off = 0;
@@ -415,7 +426,8 @@ static void fwd_deliver(void *ctx, void *conn, uint64_t gen, const uint8_t *msg,
 		conn_close(c);
 		return;
 	}
-	pump(c);
+	if (!c->pumping)
+		pump(c);
 }
 
 static void accept_one(struct tcp_listener *l)

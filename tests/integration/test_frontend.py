@@ -249,6 +249,26 @@ def run(gk, port, nsd, be, feed, tmp):
 	r = dns.query.udp(q, "127.0.0.1", port=port, timeout=3)
 	expect("client with EDNS 4096: our buffer size (1232) in the OPT", r.payload == 1232, r.payload)
 
+	# 1b. pipelined TCP: several queries in one write, cached and not, every ID answered
+	ids, wire = set(), b""
+	for i, name in enumerate(["www.example.cn", "www.example.cn", "p1.example.cn", "example.cn",
+				  "www.example.cn", "p2.example.cn"]):
+		q = dns.message.make_query(name, "A" if i != 3 else "MX", use_edns=0)
+		q.id = 0x4000 + i
+		ids.add(q.id)
+		w = q.to_wire()
+		wire += struct.pack("!H", len(w)) + w
+	with socket.create_connection(("127.0.0.1", port), timeout=3) as c:
+		c.sendall(wire)
+		got = set()
+		for _ in ids:
+			hdr = h.recv_exact(c, 2)
+			m = h.recv_exact(c, struct.unpack("!H", hdr)[0]) if hdr else None
+			if m is None:
+				break
+			got.add(dns.message.from_wire(m).id)
+	expect("pipelined TCP (cached and relayed): every query answered once", got == ids, (got, ids))
+
 	# 2. the decision before the backend
 	r = ask(port, "www.unfiled.com.cn")
 	expect("unfiled: REFUSED with EDE 15", r.rcode() == dns.rcode.REFUSED and ede(r) == 15, r)
