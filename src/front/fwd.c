@@ -61,6 +61,7 @@ struct slot {
 	int16_t backend;
 	int16_t sock;
 	bool edns, do_bit;
+	bool tcp; /* sent over the backend's TCP connection (client TCP, or a TC retry) */
 	uint64_t sent_us;
 	gk_relay_q_t rq;
 	uint16_t sent_len;
@@ -74,7 +75,28 @@ struct slot {
 	uint64_t gen;
 };
 
+/* A backend's TCP connection (RFC 7766: reused, pipelined): opened on first use, reopened
+ * after a close. Queries go into the pending half of a double buffer while the other half
+ * is being written, so no query's bytes need to outlive its slot. */
+#define BC_BUF (64u * 1024u)
+enum bc_state { BC_CLOSED = 0, BC_CONNECTING, BC_OPEN, BC_CLOSING };
+struct bconn {
+	uv_tcp_t h;
+	uv_connect_t creq;
+	uv_write_t wreq;
+	struct gk_fwd *f;
+	uint16_t pool, backend;
+	uint8_t state;
+	bool writing;
+	uint8_t *buf[2]; /* [cur]: being written (wlen), [!cur]: pending (plen) */
+	uint32_t wlen, plen;
+	unsigned cur;
+	uint32_t rlen;
+	uint8_t *rbuf; /* 2 + 65535 */
+};
+
 struct fpool {
+	struct bconn *bc; /* one per backend */
 	gk_fpool_t *p;
 	gk_fcache_t *cache; /* or NULL */
 	const gk_front_pool_conf_t *conf;
@@ -257,26 +279,173 @@ static int pick_sock(struct gk_fwd *f, int family)
 	return -1;
 }
 
+/* ---- TCP to backends ------------------------------------------------------------------------ */
+
+static void answer_in(struct gk_fwd *f, int si, uint8_t *a, size_t len,
+                      const struct sockaddr_storage *from);
+
+static void bc_closed_cb(uv_handle_t *h)
+{
+	struct bconn *c = h->data;
+	c->state = BC_CLOSED;
+}
+
+/* Close c: the queries sent on it time out and are retried (timeout_cb). */
+static void bc_close(struct bconn *c)
+{
+	if (c->state == BC_CLOSED || c->state == BC_CLOSING)
+		return;
+	c->state = BC_CLOSING;
+	c->writing = false;
+	c->wlen = c->plen = c->rlen = 0;
+	c->f->ctr.tcp_errors++;
+	uv_close((uv_handle_t *)&c->h, bc_closed_cb);
+}
+
+static void bc_write_cb(uv_write_t *req, int status);
+
+/* Write the pending half unless a write is under way. */
+static void bc_flush(struct bconn *c)
+{
+	if (c->state != BC_OPEN || c->writing || c->plen == 0)
+		return;
+	c->cur ^= 1u;
+	c->wlen = c->plen;
+	c->plen = 0;
+	uv_buf_t b = uv_buf_init((char *)c->buf[c->cur], c->wlen);
+	if (uv_write(&c->wreq, (uv_stream_t *)&c->h, &b, 1, bc_write_cb) != 0) {
+		bc_close(c);
+		return;
+	}
+	c->writing = true;
+}
+
+static void bc_write_cb(uv_write_t *req, int status)
+{
+	struct bconn *c = req->data;
+	if (c->state != BC_OPEN)
+		return;
+	c->writing = false;
+	c->wlen = 0;
+	if (status < 0) {
+		bc_close(c);
+		return;
+	}
+	bc_flush(c);
+}
+
+static void bc_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)suggested;
+	struct bconn *c = h->data;
+	*buf = uv_buf_init((char *)c->rbuf + c->rlen, 2u + 65535u - c->rlen);
+}
+
+static void bc_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+	(void)buf;
+	struct bconn *c = st->data;
+	if (n < 0) {
+		bc_close(c);
+		return;
+	}
+	c->rlen += (uint32_t)n;
+	const gk_fbackend_conf_t *bc = gk_fpool_backend(c->f->pools[c->pool].p, c->backend);
+	size_t off = 0;
+	while (c->rlen - off >= 2) {
+		size_t ml = rd16(c->rbuf + off);
+		if (c->rlen - off < 2 + ml)
+			break;
+		answer_in(c->f, -1 - (int)c->backend, c->rbuf + off + 2, ml, &bc->addr);
+		if (c->state != BC_OPEN)
+			return;
+		off += 2 + ml;
+	}
+	memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+	c->rlen -= (uint32_t)off;
+}
+
+static void bc_connect_cb(uv_connect_t *req, int status)
+{
+	struct bconn *c = req->data;
+	if (c->state != BC_CONNECTING)
+		return;
+	if (status < 0 || uv_read_start((uv_stream_t *)&c->h, bc_alloc_cb, bc_read_cb) != 0) {
+		c->state = BC_OPEN; /* so that bc_close closes it */
+		bc_close(c);
+		return;
+	}
+	c->state = BC_OPEN;
+	bc_flush(c);
+}
+
+/* Queue s's query (s->sent) on its backend's connection, opening it if need be. */
+static int bc_send(struct gk_fwd *f, struct bconn *c, struct slot *s)
+{
+	if (c->state == BC_CLOSING)
+		return GK_EBUSY;
+	if (c->plen + 2u + s->sent_len > BC_BUF)
+		return GK_EBUSY; /* the connection is that far behind: another backend */
+	if (c->state == BC_CLOSED) {
+		const gk_fbackend_conf_t *bc = gk_fpool_backend(f->pools[c->pool].p, c->backend);
+		if (uv_tcp_init(f->loop, &c->h) != 0)
+			return GK_EIO;
+		c->h.data = c;
+		c->creq.data = c;
+		c->wreq.data = c;
+		c->state = BC_CONNECTING;
+		(void)uv_tcp_nodelay(&c->h, 1);
+		if (uv_tcp_connect(&c->creq, &c->h, (const struct sockaddr *)&bc->addr,
+		                   bc_connect_cb) != 0) {
+			c->state = BC_CLOSING;
+			uv_close((uv_handle_t *)&c->h, bc_closed_cb);
+			f->ctr.tcp_errors++;
+			return GK_EIO;
+		}
+	}
+	uint8_t *p = c->buf[c->cur ^ 1u] + c->plen;
+	wr16(p, s->sent_len);
+	memcpy(p + 2, s->sent, s->sent_len);
+	c->plen += 2u + s->sent_len;
+	bc_flush(c);
+	return 0;
+}
+
 static void timeout_cb(uv_timer_t *t);
 
 /* Send s's query (s->sent holds header and question) to a backend of its pool other than
  * `except`. Returns 0, or GK_ENOENT / GK_EBUSY (no backend) or an error. */
+static int send_to(struct gk_fwd *f, struct slot *s, int b);
+
 static int try_send(struct gk_fwd *f, struct slot *s, int except)
 {
+	int b = gk_fpool_pick(f->pools[s->pool].p, except);
+	return b < 0 ? b : send_to(f, s, b);
+}
+
+/* Send s's query to backend b of its pool. */
+static int send_to(struct gk_fwd *f, struct slot *s, int b)
+{
 	struct fpool *fp = &f->pools[s->pool];
-	int b = gk_fpool_pick(fp->p, except);
-	if (b < 0)
-		return b;
 	const gk_fbackend_conf_t *bc = gk_fpool_backend(fp->p, (unsigned)b);
-	int si = pick_sock(f, bc->addr.ss_family);
+	int si = s->tcp ? 0 : pick_sock(f, bc->addr.ss_family);
 	if (si < 0)
 		return GK_EINVAL;
 	if (f->idmap[s->rq.id] == (uint32_t)(s - f->slots) + 1u)
 		f->idmap[s->rq.id] = 0;
 	s->rq.id = fresh_id(f);
 	wr16(s->sent, s->rq.id);
-	if (sendto(f->bs[si].fd, s->sent, s->sent_len, MSG_DONTWAIT,
-	           (const struct sockaddr *)&bc->addr, bc->addrlen) < 0) {
+	if (s->tcp) {
+		int rc = bc_send(f, &fp->bc[b], s);
+		if (rc != 0) {
+			gk_fpool_sent(fp->p, (unsigned)b);
+			gk_fpool_done(fp->p, (unsigned)b, GK_FPOOL_TIMEOUT, 0);
+			return rc;
+		}
+		f->ctr.tcp_queries++;
+		si = -1 - b;
+	} else if (sendto(f->bs[si].fd, s->sent, s->sent_len, MSG_DONTWAIT,
+	                  (const struct sockaddr *)&bc->addr, bc->addrlen) < 0) {
 		/* counts as a failed try: the backend's health sees it */
 		gk_fpool_sent(fp->p, (unsigned)b);
 		gk_fpool_done(fp->p, (unsigned)b, GK_FPOOL_TIMEOUT, 0);
@@ -357,6 +526,7 @@ static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t po
 	if (s == NULL)
 		s = &tmp; /* the table is full: a SERVFAIL is all this query gets */
 	s->kind = fn ? K_TCP : K_UDP;
+	s->tcp = fn != NULL;
 	s->pool = pool;
 	s->tries = 0;
 	s->backend = -1;
@@ -448,8 +618,18 @@ static void answer_in(struct gk_fwd *f, int si, uint8_t *a, size_t len,
 	gk_fpool_done(fp->p, (unsigned)s->backend,
 	              rcode == GK_RCODE_SERVFAIL ? GK_FPOOL_SERVFAIL : GK_FPOOL_OK,
 	              now_us() - s->sent_us);
-	if (a[2] & 0x02)
+	if ((a[2] & 0x02) && !s->tcp) {
 		f->ctr.truncated++;
+		if (fp->conf->tc == GK_FRONT_TC_RETRY_TCP) {
+			/* the whole answer from the same backend over TCP */
+			uv_timer_stop(&s->timer);
+			s->tcp = true;
+			f->ctr.tcp_retries++;
+			if (send_to(f, s, s->backend) == 0)
+				return;
+			/* its connection cannot take it now: the truncated answer goes on */
+		}
+	}
 	if (rcode == GK_RCODE_SERVFAIL && s->tries <= fp->conf->retries &&
 	    gk_fpool_size(fp->p) > 1) {
 		/* another backend may do better */
@@ -560,6 +740,7 @@ static void check_cb(uv_timer_t *t)
 			continue;
 		f->free = s->next_free;
 		s->kind = K_CHECK;
+		s->tcp = false;
 		s->pool = (uint16_t)pool;
 		s->tries = 1;
 		s->backend = (int16_t)b;
@@ -650,6 +831,19 @@ int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, unsigned n_rings,
 		fp->conf = pc;
 		if ((rc = gk_fpool_new(&pc->health, pc->backends, pc->n_backends, &fp->p)) != 0)
 			goto fail;
+		if ((fp->bc = calloc(pc->n_backends, sizeof(*fp->bc))) == NULL)
+			goto nomem;
+		for (size_t b = 0; b < pc->n_backends; b++) {
+			struct bconn *c = &fp->bc[b];
+			c->f = f;
+			c->pool = (uint16_t)i;
+			c->backend = (uint16_t)b;
+			c->buf[0] = malloc(BC_BUF);
+			c->buf[1] = malloc(BC_BUF);
+			c->rbuf = malloc(2u + 65535u);
+			if (!c->buf[0] || !c->buf[1] || !c->rbuf)
+				goto nomem;
+		}
 		if (pc->cache_size && (rc = gk_fcache_new((size_t)pc->cache_size * GK_FCACHE_SLOT,
 		                                          CACHE_TTLMAX, &fp->cache)) != 0)
 			goto fail;
@@ -725,6 +919,12 @@ void gk_fwd_free(gk_fwd_t *f)
 		if (f->bs[i].fd >= 0)
 			close(f->bs[i].fd);
 	for (size_t i = 0; f->pools && i < f->n_pools; i++) {
+		for (size_t b = 0; f->pools[i].bc && b < gk_fpool_size(f->pools[i].p); b++) {
+			free(f->pools[i].bc[b].buf[0]);
+			free(f->pools[i].bc[b].buf[1]);
+			free(f->pools[i].bc[b].rbuf);
+		}
+		free(f->pools[i].bc);
 		gk_fpool_free(f->pools[i].p);
 		gk_fcache_free(f->pools[i].cache);
 	}

@@ -72,12 +72,13 @@ class Backend:
 				self.tcp.close()
 		self.tcp.listen(16)
 		self.stop = False
+		self.accepted = 0
 		for fn in (self.serve_udp, self.serve_tcp):
 			threading.Thread(target=fn, daemon=True).start()
 
-	def names(self):
+	def names(self, transport=None):
 		with self.lock:
-			return [n for n, _ in self.log]
+			return [n for n, t in self.log if transport in (None, t)]
 
 	def answer(self, q, tcp):
 		r = dns.message.make_response(q)
@@ -117,6 +118,8 @@ class Backend:
 				c, _ = self.tcp.accept()
 			except OSError:
 				return
+			with self.lock:
+				self.accepted += 1
 			threading.Thread(target=self.conn, args=(c,), daemon=True).start()
 
 	def conn(self, c):
@@ -176,6 +179,7 @@ def config(nsd_port, be):
 		("bad", ["127.0.0.1:%d" % be["wrongid"].port, "127.0.0.1:%d" % be["garbage"].port],
 		 "    timeout_ms: 200\n    retries: 1\n    check: {name: bad.cn, interval_ms: 60000, down_after: 100}\n"),
 		("tc", ["127.0.0.1:%d" % be["tc"].port], "    tc: pass\n"),
+		("tcr", ["127.0.0.1:%d" % be["tcr"].port], ""),
 	]
 	y = "pools:\n"
 	for name, backends, more in pools:
@@ -184,17 +188,18 @@ def config(nsd_port, be):
 
 
 FORWARDED = [("example.cn", "nsd"), ("com.cn", "rec"), ("mixed.cn", "mixed"), ("bad.cn", "bad"),
-	     ("tc.cn", "tc")]
+	     ("tc.cn", "tc"), ("tcr.cn", "tcr")]
 STATUS = [("example.cn", "filed"), ("filed.com.cn", "filed"), ("revoked.com.cn", "revoked"),
-	  ("mixed.cn", "filed"), ("bad.cn", "filed"), ("tc.cn", "filed")]
+	  ("mixed.cn", "filed"), ("bad.cn", "filed"), ("tc.cn", "filed"),
+	  ("tcr.cn", "filed")]
 
 
 def main():
 	gkbin, gksync = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 	if not os.access(h.NSD, os.X_OK):
 		sys.exit("NSD not found at %s (scripts/deps.sh installs it)" % h.NSD)
-	be = {m: Backend(m if m in ("drop", "wrongid", "garbage", "tc") else "ok")
-	      for m in ("rec", "drop", "mixed", "wrongid", "garbage", "tc")}
+	be = {m: Backend(m if m in ("drop", "wrongid", "garbage", "tc") else "tc" if m == "tcr" else "ok")
+	      for m in ("rec", "drop", "mixed", "wrongid", "garbage", "tc", "tcr")}
 	with h.TempDir("gk-frontend-") as tmp:
 		nsd = h.start_nsd(tmp)
 		redis = h.start_redis(tmp)
@@ -315,6 +320,21 @@ def run(gk, port, nsd, be, feed, tmp):
 	# 6. TC passed on
 	r = ask(port, "x.tc.cn")
 	expect("TC from the backend passed on (tc: pass)", r.flags & dns.flags.TC, r)
+
+	r = ask(port, "x.tcr.cn")
+	expect("TC from the backend retried over TCP (tc: retry-tcp): the whole answer over UDP",
+	       not (r.flags & dns.flags.TC) and rdata(r) == [("x.tcr.cn.", 1, "192.0.2.99")], r)
+	expect("... the backend was asked over UDP, then over TCP",  # (tcr.cn.: the health checks)
+	       [n for n in be["tcr"].names("udp") if n != "tcr.cn."] == ["x.tcr.cn."] and
+	       be["tcr"].names("tcp") == ["x.tcr.cn."], be["tcr"].log)
+
+	# 6b. client TCP queries go over one reused TCP connection to the backend
+	acc = be["tcr"].accepted
+	rs = [ask(port, "t%d.tcr.cn" % i, tcp=True) for i in range(4)]
+	expect("client TCP queries relayed over TCP", all(rdata(x) == [("t%d.tcr.cn." % i, 1, "192.0.2.99")]
+	       for i, x in enumerate(rs)) and len(be["tcr"].names("tcp")) == 5, (rs, be["tcr"].log))
+	expect("... over the connection already open (no new one)", be["tcr"].accepted == acc == 1,
+	       (acc, be["tcr"].accepted))
 
 	# 7. NSD stopped, then back on the same port
 	nport = nsd.port
