@@ -207,3 +207,8 @@ GK_MUST_CHECK int gk_daemon_control_start(gk_server_t *s, char *err, size_t errl
 
 /* Close the control socket and its connections (answers in progress are dropped). */
 void gk_daemon_control_stop(gk_server_t *s);
+
+/* front.c: the `stats` lines of the front end (forwarded queries, each pool and backend:
+ * health, queries, timeouts); nothing without forwarded zones. Main loop. */
+struct gk_control_req;
+void gk_daemon_front_stats(gk_server_t *s, struct gk_control_req *req);

@@ -19,6 +19,7 @@
 #include <uv.h>
 #include "common/log.h"
 #include "front/conf.h"
+#include "front/fwd.h"
 #include "daemon/internal.h"
 #include "daemon/zoneload.h"
 #include "gk/version.h"
@@ -343,9 +344,22 @@ static void notify_cb(void *ctx, const uint8_t *msg, size_t len, const struct so
 	gk_secondary_notify(ctx, msg, len, from, out, cap, outlen);
 }
 
-static void secondary_metrics(void *arg, FILE *f)
+/* Metric families of other modules: secondary zones, the front end's relays. */
+static void extra_metrics(void *arg, FILE *f)
 {
-	gk_secondary_metrics(arg, f);
+	gk_server_t *s = arg;
+	if (s->sec)
+		gk_secondary_metrics(s->sec, f);
+	const gk_front_conf_t *fc = s->boot->front;
+	if (fc == NULL || fc->n_zones == 0 || s->n_workers == 0)
+		return;
+	gk_fwd_t **fw = calloc(s->n_workers, sizeof(*fw));
+	if (fw == NULL)
+		return;
+	for (unsigned i = 0; i < s->n_workers; i++)
+		fw[i] = gk_worker_fwd(s->workers[i]);
+	gk_fwd_metrics(fw, s->n_workers, fc, f);
+	free(fw);
 }
 
 static void secondary_published(void *ctx)
@@ -563,8 +577,7 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	if (rc != 0 || (rc = start_metrics(s, err, errlen)) != 0 ||
 	    (rc = start_workers(s, err, errlen)) != 0)
 		goto fail;
-	if (s->sec)
-		gk_obs_set_extra(s->obs, secondary_metrics, s->sec);
+	gk_obs_set_extra(s->obs, extra_metrics, s);
 	if (s->sec && !s->boot->chroot && (rc = gk_secondary_start(s->sec)) != 0) {
 		snprintf(err, errlen, "secondary: cannot start the transfer thread: %s",
 		         uv_strerror(rc));

@@ -588,6 +588,18 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_st
 	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 }
 
+/* A datagram that matched no outstanding query: counted on the backend it came from, if
+ * it came from one (cold path: a scan of the pools). */
+static void mismatch_from(struct gk_fwd *f, const struct sockaddr_storage *from)
+{
+	for (size_t p = 0; p < f->n_pools; p++)
+		for (unsigned b = 0; b < gk_fpool_size(f->pools[p].p); b++)
+			if (same_addr(from, &gk_fpool_backend(f->pools[p].p, b)->addr)) {
+				gk_fpool_mismatch(f->pools[p].p, b);
+				return;
+			}
+}
+
 static void answer_in(struct gk_fwd *f, int si, uint8_t *a, size_t len,
                       const struct sockaddr_storage *from)
 {
@@ -599,6 +611,7 @@ static void answer_in(struct gk_fwd *f, int si, uint8_t *a, size_t len,
 	struct slot *s = idx ? &f->slots[idx - 1] : NULL;
 	if (s == NULL || s->sock != si) {
 		f->ctr.mismatched++;
+		mismatch_from(f, from);
 		return;
 	}
 	struct fpool *fp = &f->pools[s->pool];

@@ -32,6 +32,7 @@
  */
 #pragma once
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -108,3 +109,12 @@ void gk_fwd_counters_read(const gk_fwd_t *f, gk_fwd_counters_t *sum);
 size_t gk_fwd_pools(const gk_fwd_t *f);
 size_t gk_fwd_backends(const gk_fwd_t *f, size_t pool);
 void gk_fwd_backend_stats(const gk_fwd_t *f, size_t pool, size_t b, gk_fbackend_stats_t *st);
+
+/* Backend b of pool p summed over the relays fw[0..n) (the workers'): counters added,
+ * outstanding added; *up_in: how many of them see it up. Any thread (relaxed reads). */
+void gk_fwd_backend_sum(gk_fwd_t *const *fw, size_t n, size_t pool, size_t b,
+                        gk_fbackend_stats_t *sum, unsigned *up_in);
+
+/* Prometheus exposition of the relays fw[0..n) for conf's pools (docs/METRICS.md "Front
+ * end") appended to f. Main thread, at a scrape. */
+void gk_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *conf, FILE *f);

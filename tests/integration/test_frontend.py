@@ -3,7 +3,7 @@
 # tests/integration/test_frontend.py -- front-end mode: gatekeeperd forwarding zones to
 # backend pools (docs/FRONTEND.md), against NSD and small Python backends.
 #
-# Usage: test_frontend.py GATEKEEPERD GK_SYNC
+# Usage: test_frontend.py GATEKEEPERD GK_SYNC GKCTL
 #
 # A private redis-server holds the filing status (applied by the real gk-sync); gatekeeperd
 # (one worker, so that its packet cache is the one every query meets) forwards:
@@ -24,8 +24,12 @@
 #   6. TC from a UDP backend is passed on with tc: pass;
 #   7. NSD stopped: SERVFAIL at once once its backend is down; NSD back on the same port:
 #      answers again without any action (health checks bring it back).
+# Along the way, /metrics (per-backend queries, timeouts, mismatches, latency, health) and
+# `gkctl stats` (pool state) say what happened.
 import os
+import re
 import socket
+import subprocess
 import struct
 import sys
 import threading
@@ -195,7 +199,7 @@ STATUS = [("example.cn", "filed"), ("filed.com.cn", "filed"), ("revoked.com.cn",
 
 
 def main():
-	gkbin, gksync = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+	gkbin, gksync, gkctl = (os.path.abspath(a) for a in sys.argv[1:4])
 	if not os.access(h.NSD, os.X_OK):
 		sys.exit("NSD not found at %s (scripts/deps.sh installs it)" % h.NSD)
 	be = {m: Backend(m if m in ("drop", "wrongid", "garbage", "tc") else "tc" if m == "tcr" else "ok")
@@ -210,6 +214,9 @@ def main():
 			 "  unfiled: {action: refuse, ede: 15, text: \"ICP filing required\"}\n"
 			 "  revoked: {action: nxdomain, ede: 18, text: \"ICP filing revoked\"}\n"
 			 % (redis.port, os.getpid())) + config(nsd.port, be)
+		mport = h.free_port()
+		extra += "metrics: {listen: \"127.0.0.1:%d\"}\ncontrol: {socket: %s, state_file: %s}\n" % (
+			mport, os.path.join(tmp, "gk.sock"), os.path.join(tmp, "gk.state"))
 		port = h.free_port()
 		conf = h.gk_config(tmp, port, zones=[], workers=1, extra=extra)
 		text = open(conf).read().replace("zones: []\n", "zones:\n" + "".join(
@@ -219,7 +226,7 @@ def main():
 		try:
 			wait_for("the replica loaded (a filed name answered)",
 				 lambda: rcode_of(port, "www.example.cn") == dns.rcode.NOERROR, 20)
-			run(gk, port, nsd, be, feed, tmp)
+			run(gk, port, nsd, be, feed, tmp, Obs(mport, gkctl, conf))
 		except Exception:
 			h.log(gk.log_text()[-3000:])
 			raise
@@ -232,7 +239,23 @@ def main():
 	return 1 if fails else 0
 
 
-def run(gk, port, nsd, be, feed, tmp):
+class Obs:
+	"""/metrics and `gkctl stats` of the gatekeeperd under test."""
+
+	def __init__(self, mport, gkctl, conf):
+		self.mport, self.gkctl, self.conf = mport, gkctl, conf
+
+	def m(self, name, pool=None, backend=None):
+		key = name if pool is None else '%s{pool="%s",backend="%s"}' % (name, pool, backend)
+		return h.metrics(self.mport).get(key)
+
+	def stats(self):
+		p = subprocess.run([self.gkctl, "-c", self.conf, "stats"], capture_output=True, text=True,
+				   timeout=30)
+		return p.stdout
+
+
+def run(gk, port, nsd, be, feed, tmp, obs):
 	# 1. relayed as NSD answers, ID and case restored, EDNS per client
 	for tcp in (False, True):
 		for name, qtype in (("www.example.cn", "A"), ("WwW.ExAmPlE.cN", "AAAA"), ("example.cn", "MX"),
@@ -311,11 +334,25 @@ def run(gk, port, nsd, be, feed, tmp):
 	expect("dead backend in the pool: every query answered", rcodes == [dns.rcode.NOERROR] * 8, rcodes)
 	expect("... some went to the dead one first (retried elsewhere)", len(be["drop"].names()) > 0,
 	       be["drop"].names())
+	dead = "127.0.0.1:%d" % be["drop"].port
+	t = obs.m("gatekeeper_frontend_backend_timeouts_total", "mixed", dead)
+	expect("... counted: backend timeouts in /metrics (%s), retries (%s)" % (
+	       t, obs.m("gatekeeper_frontend_retries_total")),
+	       t and t >= len([n for n in be["drop"].names() if n != "mixed.cn."]) and
+	       obs.m("gatekeeper_frontend_retries_total") >= t, t)
+	live = "127.0.0.1:%d" % be["mixed"].port
+	lat = obs.m("gatekeeper_frontend_backend_latency_seconds_count", "mixed", live)
+	expect("... latency histogram of the live backend (%s answers)" % lat, lat and lat >= 8, lat)
+	expect("cache hits counted", (obs.m("gatekeeper_frontend_cache_hits_total") or 0) >= 2,
+	       obs.m("gatekeeper_frontend_cache_hits_total"))
 
 	# 5. wrong ID / garbage: dropped, SERVFAIL after the tries
 	r = ask(port, "x.bad.cn")
 	expect("wrong-ID and garbage answers dropped: SERVFAIL", r.rcode() == dns.rcode.SERVFAIL, r)
 	expect("... both backends were asked", be["wrongid"].names() and be["garbage"].names())
+	mm = [obs.m("gatekeeper_frontend_backend_mismatched_total", "bad", "127.0.0.1:%d" % be[k].port)
+	      for k in ("wrongid", "garbage")]
+	expect("... their answers counted as mismatched, per backend (%s)" % mm, all(mm), mm)
 
 	# 6. TC passed on
 	r = ask(port, "x.tc.cn")
@@ -343,6 +380,11 @@ def run(gk, port, nsd, be, feed, tmp):
 	fresh = iter("d%d.example.cn" % i for i in range(100000))
 	wait_for("SERVFAIL once NSD is down", lambda: rcode_of(port, next(fresh), 1) == dns.rcode.SERVFAIL, 10)
 	t = time.monotonic()
+	up = obs.m("gatekeeper_frontend_backend_up", "nsd", "127.0.0.1:%d" % nport)
+	st = obs.stats()
+	expect("... down in /metrics (up %s) and in gkctl stats" % up, up == 0 and
+	       re.search(r"^pool nsd backend 127.0.0.1:%d down " % nport, st, re.M) and
+	       "pool nsd down backends_up 0/1" in st, st)
 	r = ask(port, next(fresh))
 	expect("backend down: SERVFAIL at once (%.0f ms)" % ((time.monotonic() - t) * 1000),
 	       r.rcode() == dns.rcode.SERVFAIL and time.monotonic() - t < 0.25, r)
@@ -352,11 +394,13 @@ def run(gk, port, nsd, be, feed, tmp):
 		wait_for("answers again once NSD is back",
 			 lambda: rcode_of(port, next(fresh)) == dns.rcode.NXDOMAIN, 15)
 		expect("recovered by itself after the backend came back", True)
+		st = obs.stats()
+		expect("... up again in gkctl stats", "pool nsd up backends_up 1/1" in st, st)
 	finally:
 		nsd2.stop()
 
 
 if __name__ == "__main__":
-	if len(sys.argv) != 3:
-		sys.exit("usage: test_frontend.py GATEKEEPERD GK_SYNC")
+	if len(sys.argv) != 4:
+		sys.exit("usage: test_frontend.py GATEKEEPERD GK_SYNC GKCTL")
 	sys.exit(main())
