@@ -96,7 +96,7 @@ void gk_fzones_free(gk_fzones_t *t)
 }
 
 int gk_fzones_find(const gk_fzones_t *t, const uint8_t *qname, size_t qlen, const uint8_t *loff,
-                   unsigned labels)
+                   unsigned labels, size_t *apex)
 {
 	if (t == NULL || qlen == 0)
 		return -1;
@@ -107,8 +107,11 @@ int gk_fzones_find(const gk_fzones_t *t, const uint8_t *qname, size_t qlen, cons
 		const uint8_t *n = qname + off;
 		size_t len = qlen - off;
 		const struct fz_ent *e = probe(t, n, len, gk_dname_hash(n, len));
-		if (e->len != 0)
+		if (e->len != 0) {
+			if (apex)
+				*apex = len;
 			return e->pool;
+		}
 	}
 	return -1;
 }

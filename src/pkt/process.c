@@ -331,19 +331,23 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 				gk_zone_names(&hit_z, &zn);
 				in_zone = true;
 			}
+			/* a forwarded zone below one of ours: the more specific apex wins */
+			size_t fapex = 0;
+			int pool = -1;
+			if (opts->fwd && (s == SRC_REFUSED || in_zone))
+				pool = gk_fzones_find(opts->fwd, qq.qname, qq.qlen, qq.loff,
+				                      qq.labels, &fapex);
+			if (pool >= 0 && (s == SRC_REFUSED || fapex > zn.apex)) {
+				s = SRC_FORWARD;
+				res->pool = (uint16_t)pool;
+				in_zone = false;
+				hit_z.node = NULL;
+				zn = (gk_zone_names_t){0, 0, 0};
+			}
 			/* DO=1 in a signed zone: the answer compiled with RRSIGs and proofs */
 			if (s == SRC_TMPL && qq.do_bit && gk_zone_signed(&hit_z) &&
 			    !gk_zone_use_do(&hit_z, qq.qlen))
 				s = SRC_RUNTIME;
-			/* not ours: a forwarded zone's? (zone transfers are not relayed) */
-			if (s == SRC_REFUSED && opts->fwd) {
-				int pool = gk_fzones_find(opts->fwd, qq.qname, qq.qlen, qq.loff,
-				                          qq.labels);
-				if (pool >= 0) {
-					s = SRC_FORWARD;
-					res->pool = (uint16_t)pool;
-				}
-			}
 		} else if (qq.qclass != GK_CLASS_IN && qq.qclass != GK_CLASS_CH) {
 			qend = 0; /* other classes: REFUSED without the question, as NSD */
 		}

@@ -192,10 +192,12 @@ def config(nsd_port, be):
 
 
 FORWARDED = [("example.cn", "nsd"), ("com.cn", "rec"), ("mixed.cn", "mixed"), ("bad.cn", "bad"),
-	     ("tc.cn", "tc"), ("tcr.cn", "tcr")]
+	     ("tc.cn", "tc"), ("tcr.cn", "tcr"), ("fwd.dname.cn", "rec")]
+# served from files: one below a forwarded zone (com.cn), one above one (fwd.dname.cn)
+SERVED = [("other.com.cn", "other.com.cn.zone"), ("dname.cn", "dname.cn.zone")]
 STATUS = [("example.cn", "filed"), ("filed.com.cn", "filed"), ("revoked.com.cn", "revoked"),
 	  ("mixed.cn", "filed"), ("bad.cn", "filed"), ("tc.cn", "filed"),
-	  ("tcr.cn", "filed")]
+	  ("tcr.cn", "filed"), ("other.com.cn", "filed"), ("dname.cn", "filed")]
 
 
 def main():
@@ -218,8 +220,8 @@ def main():
 		extra += "metrics: {listen: \"127.0.0.1:%d\"}\ncontrol: {socket: %s, state_file: %s}\n" % (
 			mport, os.path.join(tmp, "gk.sock"), os.path.join(tmp, "gk.state"))
 		port = h.free_port()
-		conf = h.gk_config(tmp, port, zones=[], workers=1, extra=extra)
-		text = open(conf).read().replace("zones: []\n", "zones:\n" + "".join(
+		conf = h.gk_config(tmp, port, zones=SERVED, workers=1, extra=extra)
+		text = open(conf).read().replace("zones:\n", "zones:\n" + "".join(
 			"  - {name: %s, forward: %s}\n" % z for z in FORWARDED))
 		open(conf, "w").write(text)
 		gk = h.Server("gatekeeperd", [gkbin, "-c", conf], tmp, port, os.path.join(tmp, "gk.log"))
@@ -311,6 +313,16 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 	expect("the backend saw the filed name", "www.filed.com.cn." in names, names)
 	expect("unfiled and revoked names never reached the backend",
 	       not any("unfiled" in n or "revoked" in n for n in names), names)
+
+	# 2b. nested zones: the most specific apex decides, served or forwarded
+	r = ask(port, "www.other.com.cn")
+	expect("a served zone below a forwarded one answers from its data (AA)",
+	       r.rcode() == dns.rcode.NOERROR and r.flags & dns.flags.AA and
+	       "www.other.com.cn." not in be["rec"].names(), (r, be["rec"].names()))
+	r = ask(port, "x.fwd.dname.cn")
+	expect("a forwarded zone below a served one is forwarded",
+	       rdata(r) == [("x.fwd.dname.cn.", 1, "192.0.2.99")] and "x.fwd.dname.cn." in be["rec"].names(),
+	       (r, be["rec"].names()))
 
 	# 3. the cache, and a revocation on a cached name
 	n0 = be["rec"].names().count("cached.filed.com.cn.")

@@ -23,7 +23,12 @@ static int find(const gk_fzones_t *t, const char *text)
 	unsigned labels = 0;
 	for (size_t o = 0; w[o] != 0; o += 1u + w[o])
 		loff[labels++] = (uint8_t)o;
-	return gk_fzones_find(t, w, n, loff, labels);
+	size_t apex = 0;
+	int pool = gk_fzones_find(t, w, n, loff, labels, &apex);
+	if (pool >= 0) /* the apex is a suffix of the name, at a label boundary */
+		assert_true(apex <= n &&
+		            (apex == n || apex == 1 || memchr(loff, (int)(n - apex), labels)));
+	return pool;
 }
 
 static gk_fzones_t *build(const char *const *names, size_t n)
@@ -72,7 +77,7 @@ static void test_root_and_errors(void **state)
 	gk_front_zone_conf_t z = {.name = (char *)bad[0]};
 	gk_front_conf_t c = {.zones = &z, .n_zones = 1};
 	assert_int_equal(gk_fzones_new(&c, &t), GK_EINVAL);
-	assert_int_equal(gk_fzones_find(NULL, w, 1, w, 0), -1);
+	assert_int_equal(gk_fzones_find(NULL, w, 1, w, 0, NULL), -1);
 }
 
 int main(void)
