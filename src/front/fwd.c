@@ -180,60 +180,12 @@ static void servfail(struct gk_fwd *f, const struct slot *s, const uint8_t *q, s
 	to_client(f, s, m, len);
 }
 
-/* Skip the name at m[off..len): its end, or 0 when malformed. */
-static size_t skip_name(const uint8_t *m, size_t len, size_t off)
-{
-	while (off < len) {
-		uint8_t l = m[off];
-		if (l == 0)
-			return off + 1;
-		if ((l & 0xc0) == 0xc0)
-			return off + 2 <= len ? off + 2 : 0;
-		if (l & 0xc0)
-			return 0;
-		off += 1u + l;
-	}
-	return 0;
-}
-
-/* The OPT of answer m[0..len) made the client's: removed for a client without EDNS, else
- * our buffer size. Returns the new length, 0 when the answer cannot be walked. */
-static size_t fix_opt(uint8_t *m, size_t len, size_t qend, bool edns, uint16_t udp_max)
-{
-	unsigned n = (unsigned)rd16(m + 6) + rd16(m + 8) + rd16(m + 10);
-	size_t off = qend;
-	for (unsigned i = 0; i < n; i++) {
-		size_t start = off;
-		if ((off = skip_name(m, len, off)) == 0 || off + 10 > len)
-			return 0;
-		uint16_t type = rd16(m + off);
-		size_t end = off + 10u + rd16(m + off + 8);
-		if (end > len)
-			return 0;
-		if (type == 41 && i >= n - rd16(m + 10)) {
-			if (edns) {
-				wr16(m + off + 2, udp_max);
-			} else {
-				memmove(m + start, m + end, len - end);
-				len -= end - start;
-				wr16(m + 10, (uint16_t)(rd16(m + 10) - 1));
-				n--;
-				i--;
-				off = start;
-				continue;
-			}
-		}
-		off = end;
-	}
-	return len;
-}
-
 /* Relay answer a[0..len) (the backend's, or a cache hit with its TTLs aged) to the client of
  * s, whose question bytes are q[12..qend). */
 static void relay(struct gk_fwd *f, struct slot *s, const uint8_t *q, uint8_t *a, size_t len)
 {
 	memcpy(a + 12, q + 12, s->rq.qend - 12u); /* the client's case (cache hits) */
-	size_t l = fix_opt(a, len, s->rq.qend, s->edns, f->edns_udp_max);
+	size_t l = gk_relay_fix_opt(a, len, s->rq.qend, s->edns, f->edns_udp_max);
 	if (l == 0) {
 		f->ctr.malformed++;
 		servfail(f, s, q, s->rq.qend);

@@ -54,3 +54,58 @@ size_t gk_relay_answer(const gk_relay_q_t *r, uint8_t *a, size_t len)
 	wr16(a + 10, 0);
 	return r->qend;
 }
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* The end of the name at m[off..len), or 0 when malformed. */
+static size_t skip_name(const uint8_t *m, size_t len, size_t off)
+{
+	while (off < len) {
+		uint8_t l = m[off];
+		if (l == 0)
+			return off + 1;
+		if ((l & 0xc0) == 0xc0)
+			return off + 2 <= len ? off + 2 : 0;
+		if (l & 0xc0)
+			return 0;
+		off += 1u + l;
+	}
+	return 0;
+}
+
+size_t gk_relay_fix_opt(uint8_t *m, size_t len, size_t qend, bool edns, uint16_t udp_max)
+{
+	if (len < 12 || qend < 12 || qend > len)
+		return 0;
+	unsigned ar = rd16(m + 10), n = (unsigned)rd16(m + 6) + rd16(m + 8) + ar;
+	size_t off = qend;
+	for (unsigned i = 0; i < n; i++) {
+		size_t start = off;
+		if ((off = skip_name(m, len, off)) == 0 || off + 10 > len)
+			return 0;
+		uint16_t type = rd16(m + off);
+		size_t end = off + 10u + rd16(m + off + 8);
+		if (end > len)
+			return 0;
+		if (type == 41 && i >= n - ar) {
+			if (edns) {
+				wr16(m + off + 2, udp_max);
+			} else {
+				/* removed: the records behind it move up */
+				memmove(m + start, m + end, len - end);
+				len -= end - start;
+				wr16(m + 10, (uint16_t)(rd16(m + 10) - 1));
+				n--;
+				ar--;
+				i--;
+				off = start;
+				continue;
+			}
+		}
+		off = end;
+	}
+	return len;
+}

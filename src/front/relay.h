@@ -47,3 +47,9 @@ bool gk_relay_match(const gk_relay_q_t *r, const uint8_t *sent, const uint8_t *a
  * exceeds r->client_limit, cut to header and question with TC set and the counts zeroed.
  * Returns the length to send. */
 size_t gk_relay_answer(const gk_relay_q_t *r, uint8_t *a, size_t len);
+
+/* The OPT of answer a[0..len) (header and question: a[0..qend)) made the client's, in
+ * place: removed (ARCOUNT decremented) for a client without EDNS, else carrying udp_max as
+ * our buffer size. Every record is walked (names skipped, never followed). Returns the new
+ * length, or 0 when the answer cannot be walked (the caller sends SERVFAIL). Pure. */
+size_t gk_relay_fix_opt(uint8_t *a, size_t len, size_t qend, bool edns, uint16_t udp_max);

@@ -70,10 +70,56 @@ static void test_query_and_match(void **state)
 	assert_int_equal(a[5], 1);
 }
 
+/* An answer to cq: one A record (owner a pointer to the question), then OPT (size 4096,
+ * DO) and a TSIG-like record after it in the additional section. */
+static size_t answer_with_opt(uint8_t *a)
+{
+	static const uint8_t an[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1};
+	static const uint8_t opt[] = {0, 0, 41, 0x10, 0, 0, 0, 0x80, 0, 0, 0};
+	static const uint8_t tail[] = {0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 60, 0, 2, 1, 'x'};
+	size_t n = sizeof(cq);
+	memcpy(a, cq, n);
+	a[2] = 0x85; /* QR AA RD */
+	a[7] = 1;    /* ANCOUNT */
+	a[11] = 2;   /* ARCOUNT */
+	memcpy(a + n, an, sizeof(an));
+	n += sizeof(an);
+	memcpy(a + n, opt, sizeof(opt));
+	n += sizeof(opt);
+	memcpy(a + n, tail, sizeof(tail));
+	return n + sizeof(tail);
+}
+
+static void test_fix_opt(void **state)
+{
+	(void)state;
+	uint8_t a[256];
+	size_t n = answer_with_opt(a);
+	/* a client with EDNS: our size, nothing else changes */
+	assert_int_equal(gk_relay_fix_opt(a, n, sizeof(cq), true, 1232), n);
+	size_t o = sizeof(cq) + 16;
+	assert_int_equal(a[o + 3] << 8 | a[o + 4], 1232);
+	assert_int_equal(a[o + 7], 0x80);
+	/* without EDNS: the OPT goes, the record behind it moves up */
+	n = answer_with_opt(a);
+	size_t m = gk_relay_fix_opt(a, n, sizeof(cq), false, 1232);
+	assert_int_equal(m, n - 11);
+	assert_int_equal(a[11], 1);
+	assert_int_equal(a[o + 3], 16); /* the TXT record now follows the answer */
+	/* malformed: a record running past the end, a bad label type */
+	n = answer_with_opt(a);
+	assert_int_equal(gk_relay_fix_opt(a, n - 1, sizeof(cq), false, 1232), 0);
+	n = answer_with_opt(a);
+	a[sizeof(cq)] = 0x80;
+	assert_int_equal(gk_relay_fix_opt(a, n, sizeof(cq), true, 1232), 0);
+	assert_int_equal(gk_relay_fix_opt(a, 11, 12, true, 1232), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_query_and_match),
+	    cmocka_unit_test(test_fix_opt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
