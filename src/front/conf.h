@@ -14,6 +14,7 @@
  *       cache_size: 65536       # packet cache entries per worker, 0: off
  *       tc: retry-tcp           # or pass: a truncated UDP answer retried over TCP or passed on
  *       no_backend: servfail    # no backend up: SERVFAIL at once
+ *       ecs: {ipv4: 24, ipv6: 56}  # EDNS Client Subnet to the backends (RFC 7871); absent: none
  *   zones:
  *     - {name: example.cn, forward: registrar-a}
  *
@@ -53,6 +54,10 @@ typedef struct gk_front_pool_conf {
 	unsigned cache_size; /* entries per worker; 0: no cache */
 	enum gk_front_tc tc;
 	enum gk_front_no_backend no_backend;
+	/* EDNS Client Subnet (RFC 7871) towards the backends: the client's address cut to
+	 * these prefix lengths; ecs false: none sent */
+	bool ecs;
+	unsigned ecs_v4, ecs_v6;
 	size_t line; /* of the pool entry */
 } gk_front_pool_conf_t;
 

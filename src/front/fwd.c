@@ -36,6 +36,7 @@ struct fwd_req {
 	int fd;
 	socklen_t clen;
 	struct sockaddr_storage client;
+	struct sockaddr_storage real; /* the client (a PROXY header's), family 0: as client */
 };
 
 struct ring {
@@ -65,7 +66,9 @@ struct slot {
 	uint64_t sent_us;
 	gk_relay_q_t rq;
 	uint16_t sent_len;
-	uint8_t sent[GK_FWD_QMAX + GK_RELAY_OPT_LEN];
+	uint8_t sent[GK_FWD_QMAX + GK_RELAY_OPT_LEN + GK_RELAY_ECS_MAX];
+	uint8_t ecs_key_len; /* the client subnet sent (cache key form), 0: none */
+	uint8_t ecs_key[GK_FCACHE_ECS_MAX];
 	/* the client */
 	int fd;
 	socklen_t clen;
@@ -451,8 +454,8 @@ static void timeout_cb(uv_timer_t *t)
 	slot_free(f, s);
 }
 
-/* The lowercase key of the query in s->sent. */
-static void cache_key(const struct slot *s, uint8_t *name, gk_fcache_key_t *k)
+/* The lowercase key of the query in s->sent; with subnet, for the client subnet sent. */
+static void cache_key(const struct slot *s, uint8_t *name, gk_fcache_key_t *k, bool subnet)
 {
 	size_t nlen = (size_t)s->rq.qend - 16u;
 	for (size_t i = 0; i < nlen; i++) {
@@ -464,14 +467,17 @@ static void cache_key(const struct slot *s, uint8_t *name, gk_fcache_key_t *k)
 	                       .type = rd16(s->sent + s->rq.qend - 4),
 	                       .cls = rd16(s->sent + s->rq.qend - 2),
 	                       .do_bit = s->do_bit,
-	                       .cd = (s->sent[3] & 0x10) != 0};
+	                       .cd = (s->sent[3] & 0x10) != 0,
+	                       .ecs = subnet ? s->ecs_key : NULL,
+	                       .ecs_len = subnet ? s->ecs_key_len : 0};
 }
 
 /* A new client query: cache, else a backend, else SERVFAIL. */
 static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t pool,
                   uint16_t client_limit, bool edns, bool do_bit, int fd,
-                  const struct sockaddr_storage *client, socklen_t clen, gk_fwd_deliver_fn fn,
-                  void *ctx, void *conn, uint64_t gen)
+                  const struct sockaddr_storage *client, socklen_t clen,
+                  const struct sockaddr *real, gk_fwd_deliver_fn fn, void *ctx, void *conn,
+                  uint64_t gen)
 {
 	f->ctr.queries++;
 	struct slot tmp, *s = f->free;
@@ -496,6 +502,14 @@ static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t po
 	s->rq.qend = qend;
 	s->rq.client_limit = client_limit;
 	s->sent_len = (uint16_t)gk_relay_query(q, qend, 0, do_bit, f->edns_udp_max, s->sent);
+	s->ecs_key_len = 0;
+	const gk_front_pool_conf_t *pc = f->pools[pool].conf;
+	if (pc->ecs) {
+		size_t kl = 0;
+		s->sent_len = (uint16_t)gk_relay_add_ecs(s->sent, s->sent_len, real, pc->ecs_v4,
+		                                         pc->ecs_v6, s->ecs_key, &kl);
+		s->ecs_key_len = (uint8_t)kl;
+	}
 	if (s == &tmp) {
 		f->ctr.table_full++;
 		servfail(f, s, q, qend);
@@ -505,8 +519,16 @@ static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t po
 	if (fp->cache) {
 		uint8_t name[256];
 		gk_fcache_key_t k;
-		cache_key(s, name, &k);
-		size_t n = gk_fcache_get(fp->cache, &k, uv_now(f->loop), f->obuf, sizeof(f->obuf));
+		size_t n = 0;
+		/* an answer for the client's subnet, else one for every client (ECS scope 0) */
+		if (s->ecs_key_len) {
+			cache_key(s, name, &k, true);
+			n = gk_fcache_get(fp->cache, &k, uv_now(f->loop), f->obuf, sizeof(f->obuf));
+		}
+		if (n == 0) {
+			cache_key(s, name, &k, false);
+			n = gk_fcache_get(fp->cache, &k, uv_now(f->loop), f->obuf, sizeof(f->obuf));
+		}
 		if (n > 0) {
 			f->ctr.cache_hits++;
 			wr16(f->obuf, rd16(q)); /* relay() restores ID and case */
@@ -606,7 +628,10 @@ static void answer_in(struct gk_fwd *f, int si, uint8_t *a, size_t len,
 	if (fp->cache) {
 		uint8_t name[256];
 		gk_fcache_key_t k;
-		cache_key(s, name, &k);
+		/* ECS (RFC 7871 7.3): an answer whose scope is 0, or without the option, is for
+		 * every client; any other for the client's subnet as sent (never wider) */
+		cache_key(s, name, &k,
+		          s->ecs_key_len && gk_relay_ecs_scope(a, len, s->rq.qend) > 0);
 		(void)gk_fcache_put(fp->cache, &k, a, len, uv_now(f->loop));
 	}
 	relay(f, s, s->sent, a, len);
@@ -645,7 +670,9 @@ static void async_cb(uv_async_t *a)
 		for (unsigned k = 0; k < GK_FWD_RING && (e = gk_spsc_peek(&r->r)) >= 0; k++) {
 			const struct fwd_req *q = &r->e[e];
 			start(f, q->q, q->qend, q->pool, q->client_limit, q->edns, q->do_bit, q->fd,
-			      &q->client, q->clen, NULL, NULL, NULL, 0);
+			      &q->client, q->clen,
+			      (const struct sockaddr *)(q->real.ss_family ? &q->real : &q->client),
+			      NULL, NULL, NULL, 0);
 			gk_spsc_release(&r->r);
 		}
 		if (gk_spsc_peek(&r->r) >= 0)
@@ -654,7 +681,7 @@ static void async_cb(uv_async_t *a)
 }
 
 bool gk_fwd_push(gk_fwd_t *f, unsigned ring, const uint8_t *q, const gk_pkt_result_t *res, int fd,
-                 const struct sockaddr *client, socklen_t clen)
+                 const struct sockaddr *client, socklen_t clen, const struct sockaddr *real)
 {
 	struct ring *r = &f->rings[ring];
 	int64_t e = gk_spsc_reserve(&r->r);
@@ -672,6 +699,11 @@ bool gk_fwd_push(gk_fwd_t *f, unsigned ring, const uint8_t *q, const gk_pkt_resu
 	d->fd = fd;
 	d->clen = clen;
 	memcpy(&d->client, client, clen);
+	d->real.ss_family = 0;
+	if (real && real != client)
+		memcpy(&d->real, real,
+		       real->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+		                                   : sizeof(struct sockaddr_in));
 	gk_spsc_commit(&r->r);
 	return true;
 }
@@ -681,11 +713,12 @@ void gk_fwd_kick(gk_fwd_t *f)
 	uv_async_send(&f->async);
 }
 
-void gk_fwd_submit(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res, gk_fwd_deliver_fn fn,
-                   void *ctx, void *conn, uint64_t gen)
+void gk_fwd_submit(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res,
+                   const struct sockaddr *client, gk_fwd_deliver_fn fn, void *ctx, void *conn,
+                   uint64_t gen)
 {
 	start(f, q, res->qend, res->pool, res->client_limit, res->edns, res->do_bit, -1, NULL, 0,
-	      fn, ctx, conn, gen);
+	      client, fn, ctx, conn, gen);
 }
 
 /* ---- active health checks ---------------------------------------------------------------- */

@@ -89,18 +89,22 @@ GK_MUST_CHECK int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, unsig
 void gk_fwd_free(gk_fwd_t *f);
 
 /* UDP thread `ring`: queue the client query q (res from gk_pkt_process: GK_PKT_FORWARD),
- * answered from socket fd to client. false when the ring is full (counted). */
+ * answered from socket fd to client (the sender). real: the client a load balancer's PROXY
+ * header names (for EDNS Client Subnet), or NULL / client. false when the ring is full
+ * (counted). */
 bool gk_fwd_push(gk_fwd_t *f, unsigned ring, const uint8_t *q, const gk_pkt_result_t *res, int fd,
-                 const struct sockaddr *client, socklen_t clen);
+                 const struct sockaddr *client, socklen_t clen, const struct sockaddr *real);
 
 /* UDP thread: wake the loop for what was pushed (once per batch). */
 void gk_fwd_kick(gk_fwd_t *f);
 
-/* Loop thread: relay a TCP/TLS client's query (res: GK_PKT_FORWARD); the answer, or a
- * SERVFAIL, comes through fn(ctx, conn, gen, ...), possibly before this returns (a cache
- * hit), always exactly once unless the loop stops first. */
-void gk_fwd_submit(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res, gk_fwd_deliver_fn fn,
-                   void *ctx, void *conn, uint64_t gen);
+/* Loop thread: relay a TCP/TLS client's query (res: GK_PKT_FORWARD); client: its address
+ * (for EDNS Client Subnet; NULL: unknown, none sent). The answer, or a SERVFAIL, comes
+ * through fn(ctx, conn, gen, ...), possibly before this returns (a cache hit), once unless
+ * the loop stops first. */
+void gk_fwd_submit(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res,
+                   const struct sockaddr *client, gk_fwd_deliver_fn fn, void *ctx, void *conn,
+                   uint64_t gen);
 
 /* Add this worker's counters into *sum (relaxed loads). Any thread. */
 void gk_fwd_counters_read(const gk_fwd_t *f, gk_fwd_counters_t *sum);

@@ -359,7 +359,15 @@ static void pump_(struct conn *c)
 			w->ctr.tcp_queries++;
 			off += used;
 			c->fwd_pending++;
-			gk_fwd_submit(w->fwd, msg, &res, fwd_deliver, w, c, c->gen);
+			if (c->peer.ss_family == 0) { /* the client, for EDNS Client Subnet */
+				int plen = sizeof(c->peer);
+				if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &plen) !=
+				    0)
+					c->peer.ss_family = 0;
+			}
+			gk_fwd_submit(w->fwd, msg, &res,
+			              c->peer.ss_family ? (const struct sockaddr *)&c->peer : NULL,
+			              fwd_deliver, w, c, c->gen);
 			continue;
 		}
 		if (oc != GK_PKT_ANSWER) {

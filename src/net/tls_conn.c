@@ -363,7 +363,7 @@ static bool answer(struct tconn *c, const uint8_t *msg, size_t mlen)
 		w->ctr.tls_queries++;
 		if (oc == GK_PKT_FORWARD && w->fwd) {
 			c->fwd_pending++;
-			gk_fwd_submit(w->fwd, msg, &res, fwd_deliver, t, c, c->gen);
+			gk_fwd_submit(w->fwd, msg, &res, peer, fwd_deliver, t, c, c->gen);
 			return !c->closing;
 		}
 		if (oc != GK_PKT_ANSWER) {

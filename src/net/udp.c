@@ -215,7 +215,7 @@ static unsigned answer(struct udp_sock *u, const gk_net_view_t *v, int i, unsign
 			/* the answer goes from the worker's loop to the sender */
 			if (gk_fwd_push(u->w->fwd, (unsigned)(u - u->w->udp), q, &res, u->fd,
 			                (const struct sockaddr *)&b->addr[i],
-			                b->rmsg[i].msg_hdr.msg_namelen))
+			                b->rmsg[i].msg_hdr.msg_namelen, client))
 				u->pushed = true;
 			return 1;
 		}

@@ -47,6 +47,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (m > size || m > 512 || out[0] != 0 || out[1] != 7)
 			__builtin_trap();
 	}
+	/* the ECS scope of whatever came: a prefix length or none, never a read past the end */
+	int scope = gk_relay_ecs_scope(data, size, sizeof(sent));
+	if (scope < -1 || scope > 255)
+		__builtin_trap();
 	/* the OPT made the client's: removed (no EDNS) or our size; never longer, the header
 	 * and question untouched */
 	if (size <= sizeof(out) && size >= sizeof(sent)) {

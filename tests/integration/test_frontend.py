@@ -58,7 +58,9 @@ def expect(what, ok, detail=""):
 
 class Backend:
 	"""A UDP (and TCP) DNS backend on loopback recording every question it gets.
-	mode: ok | drop (never answers) | wrongid | garbage | tc (UDP answers truncated)."""
+	mode: ok | drop (never answers) | wrongid | garbage | tc (UDP answers truncated) | ecs
+	(records the EDNS Client Subnet it gets, in self.ecs, and answers names starting with
+	"geo" with scope = the source prefix, others with scope 0)."""
 
 	def __init__(self, mode="ok"):
 		self.mode, self.log, self.lock = mode, [], threading.Lock()
@@ -77,6 +79,7 @@ class Backend:
 		self.tcp.listen(16)
 		self.stop = False
 		self.accepted = 0
+		self.ecs = []
 		for fn in (self.serve_udp, self.serve_tcp):
 			threading.Thread(target=fn, daemon=True).start()
 
@@ -93,6 +96,13 @@ class Backend:
 							    "ns. host. 1 7200 900 1209600 300"))
 		elif qt == dns.rdatatype.A:
 			r.answer.append(dns.rrset.from_text(qn, 300, "IN", "A", "192.0.2.99"))
+		if self.mode == "ecs":
+			opt = [o for o in q.options if o.otype == 8]
+			with self.lock:
+				self.ecs.append((qn.to_text().lower(), (opt[0].address, opt[0].srclen) if opt else None))
+			if opt:
+				scope = opt[0].srclen if qn.to_text().lower().startswith("geo") else 0
+				r.use_edns(0, 0, 1232, options=[dns.edns.ECSOption(opt[0].address, opt[0].srclen, scope)])
 		w = r.to_wire()
 		if self.mode == "tc" and not tcp:
 			r.answer = []
@@ -184,6 +194,7 @@ def config(nsd_port, be):
 		 "    timeout_ms: 200\n    retries: 1\n    check: {name: bad.cn, interval_ms: 60000, down_after: 100}\n"),
 		("tc", ["127.0.0.1:%d" % be["tc"].port], "    tc: pass\n"),
 		("tcr", ["127.0.0.1:%d" % be["tcr"].port], ""),
+		("ecs", ["127.0.0.1:%d" % be["ecs"].port], "    ecs: {ipv4: 24, ipv6: 48}\n"),
 	]
 	y = "pools:\n"
 	for name, backends, more in pools:
@@ -192,20 +203,21 @@ def config(nsd_port, be):
 
 
 FORWARDED = [("example.cn", "nsd"), ("com.cn", "rec"), ("mixed.cn", "mixed"), ("bad.cn", "bad"),
-	     ("tc.cn", "tc"), ("tcr.cn", "tcr"), ("fwd.dname.cn", "rec")]
+	     ("tc.cn", "tc"), ("tcr.cn", "tcr"), ("fwd.dname.cn", "rec"), ("ecs.cn", "ecs")]
 # served from files: one below a forwarded zone (com.cn), one above one (fwd.dname.cn)
 SERVED = [("other.com.cn", "other.com.cn.zone"), ("dname.cn", "dname.cn.zone")]
 STATUS = [("example.cn", "filed"), ("filed.com.cn", "filed"), ("revoked.com.cn", "revoked"),
 	  ("mixed.cn", "filed"), ("bad.cn", "filed"), ("tc.cn", "filed"),
-	  ("tcr.cn", "filed"), ("other.com.cn", "filed"), ("dname.cn", "filed")]
+	  ("tcr.cn", "filed"), ("other.com.cn", "filed"), ("dname.cn", "filed"),
+	  ("ecs.cn", "filed")]
 
 
 def main():
 	gkbin, gksync, gkctl = (os.path.abspath(a) for a in sys.argv[1:4])
 	if not os.access(h.NSD, os.X_OK):
 		sys.exit("NSD not found at %s (scripts/deps.sh installs it)" % h.NSD)
-	be = {m: Backend(m if m in ("drop", "wrongid", "garbage", "tc") else "tc" if m == "tcr" else "ok")
-	      for m in ("rec", "drop", "mixed", "wrongid", "garbage", "tc", "tcr")}
+	be = {m: Backend(m if m in ("drop", "wrongid", "garbage", "tc", "ecs") else "tc" if m == "tcr" else "ok")
+	      for m in ("rec", "drop", "mixed", "wrongid", "garbage", "tc", "tcr", "ecs")}
 	with h.TempDir("gk-frontend-") as tmp:
 		nsd = h.start_nsd(tmp)
 		redis = h.start_redis(tmp)
@@ -384,6 +396,23 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 	       for i, x in enumerate(rs)) and len(be["tcr"].names("tcp")) == 5, (rs, be["tcr"].log))
 	expect("... over the connection already open (no new one)", be["tcr"].accepted == acc == 1,
 	       (acc, be["tcr"].accepted))
+
+	# 6c. EDNS Client Subnet to the backend, and its scope in the cache
+	for name in ("geo.ecs.cn", "flat.ecs.cn", "geo.ecs.cn", "flat.ecs.cn"):
+		ask(port, name)
+	got = be["ecs"].ecs
+	expect("ECS: the client's /24 sent to the backend (127.0.0.0/24)",
+	       ("geo.ecs.cn.", ("127.0.0.0", 24)) in got, got)
+	expect("ECS: each name asked once from one subnet (cached, whatever the scope)",
+	       [n for n, _ in got if n != "ecs.cn."] == ["geo.ecs.cn.", "flat.ecs.cn."], got)
+	if h.has_ipv6():
+		for name in ("geo.ecs.cn", "flat.ecs.cn"):
+			dns.query.udp(dns.message.make_query(name, "A", use_edns=0), "::1", port=port, timeout=3)
+		got = [x for x in be["ecs"].ecs if x[0] != "ecs.cn."]
+		expect("ECS scope in the cache: another subnet (::1/48) asks the backend again for the "
+		       "scoped answer only", got[2:] == [("geo.ecs.cn.", ("::", 48))], got)
+	else:
+		h.log("SKIP ECS over IPv6: no IPv6 loopback")
 
 	# 7. NSD stopped, then back on the same port
 	nport = nsd.port

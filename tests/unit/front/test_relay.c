@@ -13,6 +13,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include "front/relay.h"
 
 /* client query: ID 0x1234, RD, AD set, www.ExAmple.cn A, no EDNS */
@@ -115,11 +117,52 @@ static void test_fix_opt(void **state)
 	assert_int_equal(gk_relay_fix_opt(a, 11, 12, true, 1232), 0);
 }
 
+static void test_ecs(void **state)
+{
+	(void)state;
+	uint8_t q[128], key[18];
+	size_t kl, n = gk_relay_query(cq, sizeof(cq), 1, false, 1232, q);
+	struct sockaddr_in v4 = {.sin_family = AF_INET};
+	inet_pton(AF_INET, "198.51.100.77", &v4.sin_addr);
+	/* 198.51.100.77/22: 3 octets, the last cut to 0b011001xx -> 100 & 0xfc = 100 */
+	size_t m = gk_relay_add_ecs(q, n, (struct sockaddr *)&v4, 22, 56, key, &kl);
+	assert_int_equal(m, n + 8 + 3);
+	assert_int_equal(q[n - 2] << 8 | q[n - 1], 11); /* OPT RDLENGTH */
+	static const uint8_t opt4[] = {0, 8, 0, 7, 0, 1, 22, 0, 198, 51, 100};
+	assert_memory_equal(q + n, opt4, sizeof(opt4));
+	static const uint8_t key4[] = {1, 22, 198, 51, 100};
+	assert_int_equal(kl, sizeof(key4));
+	assert_memory_equal(key, key4, sizeof(key4));
+	v4.sin_addr.s_addr = htonl(0xc6336747); /* 198.51.103.71/22: the same subnet */
+	uint8_t key2[18];
+	size_t kl2;
+	(void)gk_relay_add_ecs(q, n, (struct sockaddr *)&v4, 22, 56, key2, &kl2);
+	assert_memory_equal(key, key2, kl);
+	struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
+	inet_pton(AF_INET6, "2001:db8:aa:bbcc::1", &v6.sin6_addr);
+	n = gk_relay_query(cq, sizeof(cq), 1, false, 1232, q);
+	m = gk_relay_add_ecs(q, n, (struct sockaddr *)&v6, 24, 56, key, &kl);
+	assert_int_equal(m, n + 8 + 7);
+	static const uint8_t key6[] = {2, 56, 0x20, 0x01, 0x0d, 0xb8, 0, 0xaa, 0xbb};
+	assert_memory_equal(key, key6, sizeof(key6));
+	/* the scope of an answer carrying it back: the query itself as an answer */
+	q[2] |= 0x80;
+	q[n + 7] = 40; /* SCOPE */
+	assert_int_equal(gk_relay_ecs_scope(q, m, sizeof(cq)), 40);
+	assert_int_equal(gk_relay_ecs_scope(q, n, sizeof(cq)), -1); /* OPT cut: malformed */
+	n = gk_relay_query(cq, sizeof(cq), 1, false, 1232, q);
+	assert_int_equal(gk_relay_ecs_scope(q, n, sizeof(cq)), -1); /* no option */
+	/* no address: nothing appended */
+	assert_int_equal(gk_relay_add_ecs(q, n, NULL, 24, 56, key, &kl), n);
+	assert_int_equal(kl, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_query_and_match),
 	    cmocka_unit_test(test_fix_opt),
+	    cmocka_unit_test(test_ecs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
