@@ -23,7 +23,10 @@
 #   5. wrong-ID and garbage answers are dropped: SERVFAIL after the tries, nothing else;
 #   6. TC from a UDP backend is passed on with tc: pass;
 #   7. NSD stopped: SERVFAIL at once once its backend is down; NSD back on the same port:
-#      answers again without any action (health checks bring it back).
+#      answers again without any action (health checks bring it back);
+#   8. failover under load: sub.example.cn -> pool "pair" (a second NSD and Knot); the NSD
+#      is killed (SIGKILL) while four clients query: no query lost, none SERVFAIL; back on
+#      its port, it is up again and gets queries.
 # Along the way, /metrics (per-backend queries, timeouts, mismatches, latency, health) and
 # `gkctl stats` (pool state) say what happened.
 import os
@@ -37,6 +40,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gkharness as h  # noqa: E402
+import signal  # noqa: E402
 from gkharness import wait_for  # noqa: E402
 
 import dns.edns  # noqa: E402
@@ -183,8 +187,11 @@ def rdata(r):
 	return sorted((rr.name.to_text().lower(), rr.rdtype, rd.to_text()) for rr in r.answer for rd in rr)
 
 
-def config(nsd_port, be):
+def config(nsd_port, be, pair):
 	pools = [
+		("pair", ["127.0.0.1:%d" % p for p in pair],
+		 "    timeout_ms: 300\n    retries: 1\n"
+		 "    check: {name: sub.example.cn, interval_ms: 100, down_after: 2, up_after: 1}\n"),
 		("nsd", ["127.0.0.1:%d" % nsd_port],
 		 "    timeout_ms: 300\n    check: {name: example.cn, interval_ms: 100, down_after: 2, up_after: 1}\n"),
 		("rec", ["127.0.0.1:%d" % be["rec"].port], ""),
@@ -202,8 +209,34 @@ def config(nsd_port, be):
 	return y
 
 
+KNOTD = "/usr/sbin/knotd"
+
+
+def start_knot(tmp, zone, zonefile):
+	"""knotd serving one fixture zone on a free loopback port."""
+	d = os.path.join(tmp, "knot")
+	for sub in ("", "db", "z"):
+		os.makedirs(os.path.join(d, sub), exist_ok=True)
+	with open(os.path.join(h.ZONEDIR, zonefile)) as src, open(os.path.join(d, "z", zone + ".zone"), "w") as dst:
+		dst.write(src.read())
+	port = h.free_port()
+	conf = os.path.join(d, "knot.conf")
+	with open(conf, "w") as f:
+		f.write("\n".join([
+			"server:", "  rundir: %s" % d, "  listen: 127.0.0.1@%d" % port,
+			"control:", "  listen: %s" % os.path.join(d, "knot.sock"),
+			"database:", "  storage: %s" % os.path.join(d, "db"),
+			"log:", "  - target: stderr", "    any: info",
+			"template:", "  - id: default", "    storage: %s" % os.path.join(d, "z"),
+			"    zonefile-sync: -1", "    semantic-checks: off",
+			"zone:", "  - domain: %s" % zone]) + "\n")
+	srv = h.Server("knotd", [KNOTD, "-c", conf], d, port, os.path.join(d, "knot.log"))
+	srv.wait_ready(zone)
+	return srv
+
+
 FORWARDED = [("example.cn", "nsd"), ("com.cn", "rec"), ("mixed.cn", "mixed"), ("bad.cn", "bad"),
-	     ("tc.cn", "tc"), ("tcr.cn", "tcr"), ("fwd.dname.cn", "rec"), ("ecs.cn", "ecs")]
+	     ("tc.cn", "tc"), ("tcr.cn", "tcr"), ("fwd.dname.cn", "rec"), ("ecs.cn", "ecs"), ("sub.example.cn", "pair")]
 # served from files: one below a forwarded zone (com.cn), one above one (fwd.dname.cn)
 SERVED = [("other.com.cn", "other.com.cn.zone"), ("dname.cn", "dname.cn.zone")]
 STATUS = [("example.cn", "filed"), ("filed.com.cn", "filed"), ("revoked.com.cn", "revoked"),
@@ -216,10 +249,15 @@ def main():
 	gkbin, gksync, gkctl = (os.path.abspath(a) for a in sys.argv[1:4])
 	if not os.access(h.NSD, os.X_OK):
 		sys.exit("NSD not found at %s (scripts/deps.sh installs it)" % h.NSD)
+	if not os.access(KNOTD, os.X_OK):
+		sys.exit("knotd not found at %s (scripts/deps.sh installs knot)" % KNOTD)
 	be = {m: Backend(m if m in ("drop", "wrongid", "garbage", "tc", "ecs") else "tc" if m == "tcr" else "ok")
 	      for m in ("rec", "drop", "mixed", "wrongid", "garbage", "tc", "tcr", "ecs")}
 	with h.TempDir("gk-frontend-") as tmp:
 		nsd = h.start_nsd(tmp)
+		os.mkdir(os.path.join(tmp, "nsdb"))
+		nsdb = h.start_nsd(os.path.join(tmp, "nsdb"))
+		knot = start_knot(tmp, "sub.example.cn", "sub.example.cn.zone")
 		redis = h.start_redis(tmp)
 		feed = h.Feed(gksync, tmp, redis.port)
 		feed.snapshot(1, STATUS)
@@ -227,7 +265,7 @@ def main():
 			 "filing:\n  startup: refuse\n"
 			 "  unfiled: {action: refuse, ede: 15, text: \"ICP filing required\"}\n"
 			 "  revoked: {action: nxdomain, ede: 18, text: \"ICP filing revoked\"}\n"
-			 % (redis.port, os.getpid())) + config(nsd.port, be)
+			 % (redis.port, os.getpid())) + config(nsd.port, be, (nsdb.port, knot.port))
 		mport = h.free_port()
 		extra += "metrics: {listen: \"127.0.0.1:%d\"}\ncontrol: {socket: %s, state_file: %s}\n" % (
 			mport, os.path.join(tmp, "gk.sock"), os.path.join(tmp, "gk.state"))
@@ -240,13 +278,17 @@ def main():
 		try:
 			wait_for("the replica loaded (a filed name answered)",
 				 lambda: rcode_of(port, "www.example.cn") == dns.rcode.NOERROR, 20)
-			run(gk, port, nsd, be, feed, tmp, Obs(mport, gkctl, conf))
+			obs = Obs(mport, gkctl, conf)
+			run(gk, port, nsd, be, feed, tmp, obs)
+			failover(port, nsdb, knot, tmp, obs)
 		except Exception:
 			h.log(gk.log_text()[-3000:])
 			raise
 		finally:
 			gk.stop()
 			redis.stop()
+			knot.stop()
+			nsdb.stop()
 			for b in be.values():
 				b.close()
 	h.log("\n%d failures" % len(fails))
@@ -439,6 +481,55 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 		expect("... up again in gkctl stats", "pool nsd up backends_up 1/1" in st, st)
 	finally:
 		nsd2.stop()
+
+
+def failover(port, nsdb, knot, tmp, obs):
+	"""8. Four clients query names under sub.example.cn (each new: no cache hit) while the
+	pool's NSD is killed; every query must be answered (by a retry on Knot), none SERVFAIL."""
+	nb = "127.0.0.1:%d" % nsdb.port
+	results, lock, total = [], threading.Lock(), 1200
+	q0 = obs.m("gatekeeper_frontend_backend_queries_total", "pair", nb) or 0
+
+	def client(k):
+		for i in range(total // 4):
+			q = dns.message.make_query("l%d-%d.sub.example.cn" % (k, i), "A")
+			try:
+				r = dns.query.udp(q, "127.0.0.1", port=port, timeout=3)
+				out = dns.rcode.to_text(r.rcode())
+			except dns.exception.Timeout:
+				out = "timeout"
+			with lock:
+				results.append(out)
+	threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+	for t in threads:
+		t.start()
+	wait_for("a quarter of the load answered", lambda: len(results) >= total // 4, 60)
+	nport = nsdb.port
+	os.kill(nsdb.pid, signal.SIGKILL)
+	at_kill = len(results)
+	for t in threads:
+		t.join()
+	nsdb.stop()
+	bad = [r for r in results if r not in ("NOERROR", "NXDOMAIN")]  # (the zone has a wildcard)
+	expect("NSD killed under load (after %d of %d answers): every query answered, none SERVFAIL "
+	       "(%d SERVFAIL or lost)" % (at_kill, total, len(bad)), len(results) == total and not bad,
+	       sorted(set(bad)))
+	kq = obs.m("gatekeeper_frontend_backend_queries_total", "pair", "127.0.0.1:%d" % knot.port)
+	expect("... Knot took the load (%s queries)" % kq, kq and kq >= total // 2, kq)
+	expect("... the killed NSD is down", obs.m("gatekeeper_frontend_backend_up", "pair", nb) == 0)
+	conf = h.nsd_config(os.path.join(tmp, "nsdb"), nport)
+	back = h.Server("nsd", [h.NSD, "-d", "-c", conf], os.path.join(tmp, "nsdb"), nport,
+			os.path.join(tmp, "nsdb", "nsd2.log"))
+	try:
+		wait_for("the NSD up again", lambda: obs.m("gatekeeper_frontend_backend_up", "pair", nb) == 1, 15)
+		before = obs.m("gatekeeper_frontend_backend_queries_total", "pair", nb)
+		for i in range(20):
+			ask(port, "after%d.sub.example.cn" % i)
+		after = obs.m("gatekeeper_frontend_backend_queries_total", "pair", nb)
+		expect("... back on its port: up again and given queries (%s -> %s, %s before the kill)"
+		       % (before, after, q0), after > before)
+	finally:
+		back.stop()
 
 
 if __name__ == "__main__":
