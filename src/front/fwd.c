@@ -338,9 +338,9 @@ static void bc_connect_cb(uv_connect_t *req, int status)
 static int bc_send(struct gk_fwd *f, struct bconn *c, struct slot *s)
 {
 	if (c->state == BC_CLOSING)
-		return GK_EBUSY;
+		return GK_EAGAIN;
 	if (c->plen + 2u + s->sent_len > BC_BUF)
-		return GK_EBUSY; /* the connection is that far behind: another backend */
+		return GK_EAGAIN; /* the connection is that far behind: another backend */
 	if (c->state == BC_CLOSED) {
 		const gk_fbackend_conf_t *bc = gk_fpool_backend(f->pools[c->pool].p, c->backend);
 		if (uv_tcp_init(f->loop, &c->h) != 0)
@@ -393,9 +393,11 @@ static int send_to(struct gk_fwd *f, struct slot *s, int b)
 	if (s->tcp) {
 		int rc = bc_send(f, &fp->bc[b], s);
 		if (rc != 0) {
-			gk_fpool_sent(fp->p, (unsigned)b);
-			gk_fpool_done(fp->p, (unsigned)b, GK_FPOOL_TIMEOUT, 0);
-			return rc;
+			if (rc == GK_EIO) { /* could not even start a connection: a failure */
+				gk_fpool_sent(fp->p, (unsigned)b);
+				gk_fpool_done(fp->p, (unsigned)b, GK_FPOOL_TIMEOUT, 0);
+			}
+			return rc; /* GK_EAGAIN (busy or closing): another backend may take it */
 		}
 		f->ctr.tcp_queries++;
 		si = -1 - b;
@@ -745,18 +747,17 @@ static void check_cb(uv_timer_t *t)
 		s->sock = (int16_t)si;
 		s->rq.id = fresh_id(f);
 		/* SOA query: header, name, type SOA, class IN, our OPT */
-		uint8_t *m = s->sent;
-		memset(m, 0, 12);
-		wr16(m, s->rq.id);
-		wr16(m + 4, 1);
-		memcpy(m + 12, fp->check, fp->check_len);
+		uint8_t q[GK_FWD_QMAX], *m = s->sent;
+		memset(q, 0, 12);
+		wr16(q + 4, 1);
+		memcpy(q + 12, fp->check, fp->check_len);
 		size_t qend = 12 + fp->check_len;
-		wr16(m + qend, 6);
-		wr16(m + qend + 2, 1);
+		wr16(q + qend, 6);
+		wr16(q + qend + 2, 1);
 		qend += 4;
 		s->rq.qend = (uint16_t)qend;
 		s->sent_len =
-		    (uint16_t)gk_relay_query(m, qend, s->rq.id, false, f->edns_udp_max, m);
+		    (uint16_t)gk_relay_query(q, qend, s->rq.id, false, f->edns_udp_max, m);
 		if (sendto(f->bs[si].fd, m, s->sent_len, MSG_DONTWAIT,
 		           (const struct sockaddr *)&bc->addr, bc->addrlen) < 0) {
 			gk_fpool_checked(fp->p, b, false);
