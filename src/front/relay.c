@@ -95,6 +95,22 @@ size_t gk_relay_fix_opt(uint8_t *m, size_t len, size_t qend, bool edns, uint16_t
 		if (type == 41 && i >= n - ar) {
 			if (edns) {
 				wr16(m + off + 2, udp_max);
+				/* the backend's Client Subnet answers ours, not the client's
+				 * (RFC 7871 7.2.2): it goes */
+				size_t rd = off + 10, o = rd;
+				while (o + 4 <= end) {
+					size_t ol = 4u + rd16(m + o + 2);
+					if (o + ol > end)
+						return 0;
+					if (rd16(m + o) != 8) {
+						o += ol;
+						continue;
+					}
+					memmove(m + o, m + o + ol, len - (o + ol));
+					len -= ol;
+					end -= ol;
+					wr16(m + off + 8, (uint16_t)(rd16(m + off + 8) - ol));
+				}
 			} else {
 				/* removed: the records behind it move up */
 				memmove(m + start, m + end, len - end);

@@ -53,8 +53,10 @@ size_t gk_relay_answer(const gk_relay_q_t *r, uint8_t *a, size_t len);
 
 /* The OPT of answer a[0..len) (header and question: a[0..qend)) made the client's, in
  * place: removed (ARCOUNT decremented) for a client without EDNS, else carrying udp_max as
- * our buffer size. Every record is walked (names skipped, never followed). Returns the new
- * length, or 0 when the answer cannot be walked (the caller sends SERVFAIL). Pure. */
+ * our buffer size and without an EDNS Client Subnet option (the backend's answers the one
+ * we sent, RFC 7871 7.2.2); its other options (an Extended DNS Error) kept. Every record is walked
+ * (names skipped, never followed). Returns the new length, or 0 when the answer cannot be walked
+ * (the caller sends SERVFAIL). Pure. */
 size_t gk_relay_fix_opt(uint8_t *a, size_t len, size_t qend, bool edns, uint16_t udp_max);
 
 struct sockaddr;

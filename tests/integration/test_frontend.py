@@ -442,8 +442,9 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 	       (acc, be["tcr"].accepted))
 
 	# 6c. EDNS Client Subnet to the backend, and its scope in the cache
-	for name in ("geo.ecs.cn", "flat.ecs.cn", "geo.ecs.cn", "flat.ecs.cn"):
-		ask(port, name)
+	rs = [ask(port, name) for name in ("geo.ecs.cn", "flat.ecs.cn", "geo.ecs.cn", "flat.ecs.cn")]
+	expect("ECS: the backend's option is not passed to the client (RFC 7871 7.2.2)",
+	       all(r.edns == 0 and not any(o.otype == 8 for o in r.options) for r in rs), rs[0])
 	got = be["ecs"].ecs
 	expect("ECS: the client's /24 sent to the backend (127.0.0.0/24)",
 	       ("geo.ecs.cn.", ("127.0.0.0", 24)) in got, got)

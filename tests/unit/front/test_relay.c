@@ -102,6 +102,25 @@ static void test_fix_opt(void **state)
 	size_t o = sizeof(cq) + 16;
 	assert_int_equal(a[o + 3] << 8 | a[o + 4], 1232);
 	assert_int_equal(a[o + 7], 0x80);
+	/* an ECS option in the backend's OPT goes, an EDE stays */
+	{
+		uint8_t b[256];
+		size_t bn = answer_with_opt(b);
+		size_t oo = sizeof(cq) + 16; /* the OPT record */
+		static const uint8_t opts[] = {0, 8, 0, 7,  0, 1, 24, 24, 192,
+		                               0, 2, 0, 15, 0, 2, 0,  17};
+		memmove(b + oo + 11 + sizeof(opts), b + oo + 11, bn - (oo + 11));
+		memcpy(b + oo + 11, opts, sizeof(opts));
+		b[oo + 10] = sizeof(opts);
+		bn += sizeof(opts);
+		assert_int_equal(gk_relay_ecs_scope(b, bn, sizeof(cq)), 24);
+		size_t bm = gk_relay_fix_opt(b, bn, sizeof(cq), true, 1232);
+		assert_int_equal(bm, bn - 11);
+		assert_int_equal(b[oo + 10], 6); /* RDLENGTH: the EDE alone */
+		assert_int_equal(b[oo + 12], 15);
+		assert_int_equal(gk_relay_ecs_scope(b, bm, sizeof(cq)), -1);
+		assert_int_equal(b[oo + 11 + 6 + 3], 16); /* the TXT record follows */
+	}
 	/* without EDNS: the OPT goes, the record behind it moves up */
 	n = answer_with_opt(a);
 	size_t m = gk_relay_fix_opt(a, n, sizeof(cq), false, 1232);
