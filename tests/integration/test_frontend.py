@@ -287,7 +287,11 @@ def main():
 			h.log(gk.log_text()[-3000:])
 			raise
 		finally:
-			gk.stop()
+			rc = gk.stop()
+			text = gk.log_text()
+			expect("gatekeeperd stopped cleanly (exit %s, no sanitizer report)" % rc,
+			       rc == 0 and "Sanitizer" not in text and "runtime error" not in text,
+			       text[-3000:])
 			redis.stop()
 			knot.stop()
 			nsdb.stop()
