@@ -26,7 +26,9 @@
 #      answers again without any action (health checks bring it back);
 #   8. failover under load: sub.example.cn -> pool "pair" (a second NSD and Knot); the NSD
 #      is killed (SIGKILL) while four clients query: no query lost, none SERVFAIL; back on
-#      its port, it is up again and gets queries.
+#      its port, it is up again and gets queries;
+#   9. a reload that changes the pools is refused (line named, running state kept); one that
+#      drops a forwarded zone with the same pools applies.
 # Along the way, /metrics (per-backend queries, timeouts, mismatches, latency, health) and
 # `gkctl stats` (pool state) say what happened.
 import os
@@ -283,6 +285,7 @@ def main():
 			obs = Obs(mport, gkctl, conf)
 			run(gk, port, nsd, be, feed, tmp, obs)
 			failover(port, nsdb, knot, tmp, obs)
+			reload(gk, port, conf)
 		except Exception:
 			h.log(gk.log_text()[-3000:])
 			raise
@@ -488,6 +491,24 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 		expect("... up again in gkctl stats", "pool nsd up backends_up 1/1" in st, st)
 	finally:
 		nsd2.stop()
+
+
+def reload(gk, port, conf):
+	"""9. A reload may change the forwarded zones, not the pools (built at start)."""
+	text = open(conf).read()
+	n0 = gk.log_text().count("reload failed")
+	open(conf, "w").write(text.replace("tc: pass", "tc: retry-tcp"))
+	gk.signal(signal.SIGHUP)
+	wait_for("the reload refused", lambda: gk.log_text().count("reload failed") > n0, 10)
+	log = gk.log_text()
+	expect("a reload changing pools is refused, naming the line, the running config kept",
+	       re.search(r"gatekeeperd\.yaml:\d+: pools: changed since start", log) and
+	       ask(port, "x.tc.cn").flags & dns.flags.TC, log[-1500:])
+	open(conf, "w").write(text.replace("  - {name: tc.cn, forward: tc}\n", ""))
+	gk.signal(signal.SIGHUP)
+	wait_for("tc.cn no longer forwarded", lambda: ask(port, "y.tc.cn").rcode() == dns.rcode.REFUSED, 10)
+	expect("a reload dropping a forwarded zone (same pools) applies: its names REFUSED", True)
+	open(conf, "w").write(text)
 
 
 def failover(port, nsdb, knot, tmp, obs):
