@@ -38,6 +38,7 @@ struct gk_daemon_view {
 	gk_net_view_t v;              /* v.zs: the server's store (borrowed) */
 	struct gk_daemon_polref *pol; /* or NULL: no policy */
 	gk_status_retired_t *retired; /* status memory freed with this view */
+	struct gk_daemon_fzref *fz;   /* v.opts.fwd's owner (shared by copies), or NULL */
 };
 
 struct gk_server {
@@ -214,3 +215,8 @@ GK_MUST_CHECK int gk_daemon_control_start(gk_server_t *s, char *err, size_t errl
 
 /* Close the control socket and its connections (answers in progress are dropped). */
 void gk_daemon_control_stop(gk_server_t *s);
+
+/* front.c: the `stats` lines of the front end (forwarded queries, each pool and backend:
+ * health, queries, timeouts); nothing without forwarded zones. Main loop. */
+struct gk_control_req;
+void gk_daemon_front_stats(gk_server_t *s, struct gk_control_req *req);

@@ -192,7 +192,7 @@ int gk_daemon_reload(gk_server_t *s, char *err, size_t errlen)
 		gk_log(GK_LOG_ERR, "reload failed, keeping the current zones: %s", err);
 		return GK_ECONFIG;
 	}
-	if (gk_front_conf_servable(cfg->front, cfg->path, err, errlen) != 0) {
+	if (gk_front_conf_same_pools(s->boot->front, cfg->front, cfg->path, err, errlen) != 0) {
 		gk_log(GK_LOG_ERR, "reload failed, keeping the current zones: %s", err);
 		if (kept)
 			gk_config_zones_take(s->cur, cfg); /* back where they were */

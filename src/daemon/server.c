@@ -19,6 +19,7 @@
 #include <uv.h>
 #include "common/log.h"
 #include "front/conf.h"
+#include "front/fwd.h"
 #include "daemon/internal.h"
 #include "daemon/zoneload.h"
 #include "gk/version.h"
@@ -29,8 +30,6 @@ int gk_server_check(const char *config_path, char *err, size_t errlen, char *sum
 {
 	gk_config_t *cfg;
 	int rc = gk_config_load(config_path, &cfg, err, errlen);
-	if (rc == 0 && (rc = gk_front_conf_servable(cfg->front, cfg->path, err, errlen)) != 0)
-		gk_config_free(cfg);
 	if (rc != 0)
 		return rc;
 	gk_zoneset_t *zs = NULL;
@@ -49,10 +48,13 @@ int gk_server_check(const char *config_path, char *err, size_t errlen, char *sum
 	}
 	if (rc == 0)
 		rc = gk_daemon_tls_check(cfg, err, errlen);
+	char fwd[48] = "";
+	if (cfg->front && cfg->front->n_zones)
+		snprintf(fwd, sizeof(fwd), ", %zu forwarded zones", cfg->front->n_zones);
 	if (rc == 0 && summarylen > 0)
 		snprintf(summary, summarylen,
-		         "%s: ok: %zu zones, %zu RRs, %zu listen addresses%s%s", config_path,
-		         gk_zoneset_zone_count(zs), gk_zoneset_rr_count(zs), cfg->n_listen,
+		         "%s: ok: %zu zones, %zu RRs, %zu listen addresses%s%s%s", config_path,
+		         gk_zoneset_zone_count(zs), gk_zoneset_rr_count(zs), cfg->n_listen, fwd,
 		         cfg->filing.enforce ? ", filing check on" : "",
 		         pol ? ", policy file compiled" : "");
 	gk_zoneset_free(zs);
@@ -354,9 +356,22 @@ static void notify_cb(void *ctx, const uint8_t *msg, size_t len, const struct so
 	gk_secondary_notify(ctx, msg, len, from, out, cap, outlen);
 }
 
-static void secondary_metrics(void *arg, FILE *f)
+/* Metric families of other modules: secondary zones, the front end's relays. */
+static void extra_metrics(void *arg, FILE *f)
 {
-	gk_secondary_metrics(arg, f);
+	gk_server_t *s = arg;
+	if (s->sec)
+		gk_secondary_metrics(s->sec, f);
+	const gk_front_conf_t *fc = s->boot->front;
+	if (fc == NULL || fc->n_zones == 0 || s->n_workers == 0)
+		return;
+	gk_fwd_t **fw = calloc(s->n_workers, sizeof(*fw));
+	if (fw == NULL)
+		return;
+	for (unsigned i = 0; i < s->n_workers; i++)
+		fw[i] = gk_worker_fwd(s->workers[i]);
+	gk_fwd_metrics(fw, s->n_workers, fc, f);
+	free(fw);
 }
 
 static void secondary_published(void *ctx)
@@ -395,6 +410,8 @@ static int start_workers(gk_server_t *s, char *err, size_t errlen)
 	    .view = s->view,
 	    .tls = tls,
 	    .n_tls = cfg->n_tls,
+	    .front = cfg->front && cfg->front->n_zones ? cfg->front : NULL,
+	    .edns_udp_max = cfg->edns_udp_max,
 	};
 	gk_obs_worker_t **udp_obs = calloc(cfg->n_listen, sizeof(*udp_obs));
 	if (udp_obs == NULL) {
@@ -469,8 +486,6 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	sigaddset(&hup, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &hup, NULL);
 	int rc = gk_config_load(config_path, &s->boot, err, errlen);
-	if (rc == 0)
-		rc = gk_front_conf_servable(s->boot->front, s->boot->path, err, errlen);
 	if (rc != 0)
 		goto fail;
 	s->cur = s->boot;
@@ -576,8 +591,7 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	if (rc != 0 || (rc = start_metrics(s, err, errlen)) != 0 ||
 	    (rc = start_workers(s, err, errlen)) != 0)
 		goto fail;
-	if (s->sec)
-		gk_obs_set_extra(s->obs, secondary_metrics, s->sec);
+	gk_obs_set_extra(s->obs, extra_metrics, s);
 	if (s->sec && !s->boot->chroot && (rc = gk_secondary_start(s->sec)) != 0) {
 		snprintf(err, errlen, "secondary: cannot start the transfer thread: %s",
 		         uv_strerror(rc));

@@ -791,6 +791,7 @@ static void stats(gk_server_t *s, gk_control_req_t *req)
 	gk_control_reply(req, "ok zones %zu", gk_zoneset_zone_count(s->zs));
 	gk_control_reply(req, "ok records %zu", gk_zoneset_rr_count(s->zs));
 	gk_control_reply(req, "ok zone_builds %u", s->zone_builds);
+	gk_daemon_front_stats(s, req); /* forwarded zones: the pools */
 	free(c);
 	gk_control_done(req);
 }

@@ -40,6 +40,7 @@ struct udp_sock {
 	gk_rrl_t *rrl;        /* the thread's rate-limiting table, or NULL */
 	uv_thread_t thread;
 	bool running;
+	bool pushed;           /* queries handed to the relay in this batch */
 	gk_net_counters_t ctr; /* written by the thread only */
 };
 
@@ -120,7 +121,11 @@ struct conn {
 	uint32_t queued;              /* responses held in write slots */
 	uint32_t rlen;                /* bytes in rbuf */
 	bool open, closing, eof, reading, waiting;
-	bool proxy_wait; /* from a configured balancer: its PROXY header comes first */
+	bool proxy_wait;      /* from a configured balancer: its PROXY header comes first */
+	bool pumping;         /* in pump() (tcp.c) */
+	uint32_t fwd_pending; /* queries with the relay (front/fwd.h), answers to come */
+	uint64_t gen;         /* bumped at every accept: a relayed answer for an earlier
+	                         connection in this slot is dropped */
 	uint8_t rbuf[TCP_RBUF];
 };
 
@@ -159,6 +164,7 @@ struct gk_worker {
 	gk_net_notify_fn notify; /* NOTIFY handler (net.h), or NULL */
 	void *notify_ctx;
 	struct tls_worker *tls; /* DNS over TLS (tls_conn.c), or NULL: no TLS listener */
+	struct gk_fwd *fwd;     /* the relay of forwarded zones (front/fwd.h), or NULL */
 };
 
 /* A NOTIFY request (opcode 4, QR clear) the notify handler takes. */

@@ -88,6 +88,11 @@ typedef struct gk_net_params {
 	/* DNS-over-TLS listeners (n_tls 0: none), answered on the worker's loop like TCP. */
 	const gk_net_tls_t *tls;
 	size_t n_tls;
+	/* Backend pools of the forwarded zones (front/conf.h), or NULL: no relay. Borrowed:
+	 * outlives the worker. A query the packet path hands over (GK_PKT_FORWARD) goes to the
+	 * worker's relay (front/fwd.h), which sends our EDNS limit edns_udp_max to backends. */
+	const struct gk_front_conf *front;
+	uint16_t edns_udp_max;
 } gk_net_params_t;
 
 /* The front end's own counters: connections, sends, rate limiting, PROXY headers. What
@@ -141,6 +146,9 @@ void gk_worker_stop(gk_worker_t *w);
 
 /* Free a stopped (or never started) worker. NULL is ignored. */
 void gk_worker_free(gk_worker_t *w);
+
+/* The worker's relay (front/fwd.h: counters and pool figures, any thread), or NULL. */
+struct gk_fwd *gk_worker_fwd(const gk_worker_t *w);
 
 /* Add this worker's counters into *sum: relaxed atomic loads, so no value is torn; while
  * the worker runs (metrics scrape) values may be a moment old. Main thread, any time

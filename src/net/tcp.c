@@ -17,8 +17,10 @@
 #include "net/internal.h"
 #include "net/proxy.h"
 #include "net/tcp_frame.h"
+#include "front/fwd.h"
 
 static void pump(struct conn *c);
+static void fwd_deliver(void *ctx, void *conn, uint64_t gen, const uint8_t *msg, size_t len);
 
 static unsigned small_slots(const struct gk_worker *w)
 {
@@ -255,7 +257,18 @@ static int send_response(struct conn *c, size_t len)
 }
 
 /* Answer every complete buffered message the limits allow, then decide about reading. */
+static void pump_(struct conn *c);
+
+/* pump_ with re-entry noted: a relayed answer delivered while pumping (a cache hit,
+ * front/fwd.h) must not pump again from inside the loop over the buffer. */
 static void pump(struct conn *c)
+{
+	c->pumping = true;
+	pump_(c);
+	c->pumping = false;
+}
+
+static void pump_(struct conn *c)
 {
 	struct gk_worker *w = c->w;
 	size_t off = 0;
@@ -276,7 +289,7 @@ static void pump(struct conn *c)
 				c->peer = px.src;
 		}
 	}
-	while (!c->proxy_wait && !c->closing && c->queued < w->max_pipelined) {
+	while (!c->proxy_wait && !c->closing && c->queued + c->fwd_pending < w->max_pipelined) {
 		const uint8_t *msg;
 		size_t mlen, used;
 		gk_tcp_frame_t f = gk_tcp_frame_next(c->rbuf + off, c->rlen - off,
@@ -312,6 +325,23 @@ static void pump(struct conn *c)
 		uint64_t t0 = gk_obs_batch_begin(w->obs);
 		gk_pkt_outcome_t oc =
 		    gk_pkt_process(v->zs, &v->opts, GK_PKT_TCP, msg, mlen, w->out, &res);
+		if (oc == GK_PKT_FORWARD && w->fwd) {
+			gk_obs_query(w->obs, GK_PKT_TCP, oc, &res, msg, mlen, w->out,
+			             c->peer.ss_family ? (const struct sockaddr *)&c->peer : NULL);
+			gk_obs_batch_end(w->obs, t0, 1);
+			off += used;
+			c->fwd_pending++;
+			if (c->peer.ss_family == 0) { /* the client, for EDNS Client Subnet */
+				int plen = sizeof(c->peer);
+				if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &plen) !=
+				    0)
+					c->peer.ss_family = 0;
+			}
+			gk_fwd_submit(w->fwd, msg, &res,
+			              c->peer.ss_family ? (const struct sockaddr *)&c->peer : NULL,
+			              fwd_deliver, w, c, c->gen);
+			continue;
+		}
 		if (oc != GK_PKT_ANSWER) {
 			gk_obs_query(w->obs, GK_PKT_TCP, oc, &res, msg, mlen, w->out,
 			             c->peer.ss_family ? (const struct sockaddr *)&c->peer : NULL);
@@ -339,7 +369,8 @@ static void pump(struct conn *c)
 		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
 		c->rlen -= (uint32_t)off;
 	}
-	bool want = !c->eof && !c->waiting && c->queued < w->max_pipelined && c->rlen < TCP_RBUF;
+	bool want = !c->eof && !c->waiting && c->queued + c->fwd_pending < w->max_pipelined &&
+	            c->rlen < TCP_RBUF;
 	if (want && !c->reading) {
 		if (uv_read_start((uv_stream_t *)&c->h, conn_alloc_cb, read_cb) != 0) {
 			conn_close(c);
@@ -351,8 +382,28 @@ static void pump(struct conn *c)
 		c->reading = false;
 	}
 	/* Client finished sending: close once everything answerable has been written. */
-	if (c->eof && c->queued == 0 && !c->waiting)
+	if (c->eof && c->queued == 0 && c->fwd_pending == 0 && !c->waiting)
 		conn_close(c);
+}
+
+/* The relay's answer (front/fwd.h) for connection conn as it was at generation gen. */
+static void fwd_deliver(void *ctx, void *conn, uint64_t gen, const uint8_t *msg, size_t len)
+{
+	struct gk_worker *w = ctx;
+	struct conn *c = conn;
+	if (!c->open || c->closing || c->gen != gen)
+		return; /* closed meanwhile (its slot may serve another client now) */
+	c->fwd_pending--;
+	memcpy(w->out, msg, len);
+	int rc = send_response(c, len);
+	if (rc == 1) {
+		gk_counter_inc(&w->ctr.send_errors); /* no write slot: the client asks again */
+	} else if (rc < 0) {
+		conn_close(c);
+		return;
+	}
+	if (!c->pumping)
+		pump(c);
 }
 
 static void accept_one(struct tcp_listener *l)
@@ -370,7 +421,8 @@ static void accept_one(struct tcp_listener *l)
 	c->h.data = c;
 	c->open = true;
 	c->closing = c->eof = c->reading = c->waiting = false;
-	c->queued = c->rlen = 0;
+	c->queued = c->rlen = c->fwd_pending = 0;
+	c->gen++;
 	c->lru.prev = c->lru.next = NULL;
 	c->wait_next = NULL;
 	w->n_open++;

@@ -23,6 +23,7 @@
 #include "net/proxy.h"
 #include "net/tcp_frame.h"
 #include "net/tls.h"
+#include "front/fwd.h"
 
 #define TLS_IN_MAX  (16u * 1024u + 512u) /* one read: about a TLS record */
 #define TLS_OUT_MAX (2u * 1024u + 2u * GK_PKT_OUT_MAX)
@@ -48,6 +49,8 @@ struct tconn {
 	uv_tcp_t h;
 	struct tls_worker *tw;
 	struct tls_listener *l;
+	uint64_t gen;      /* bumped at every accept (kept by the reset below): a relayed answer for
+	                      an earlier connection in this slot is dropped */
 	gk_net_link_t lru; /* by last activity */
 	gk_net_link_t hs;  /* handshaking, by accept time */
 	struct tconn *next_free;
@@ -55,8 +58,10 @@ struct tconn {
 	SSL *ssl;
 	BIO *rbio, *wbio; /* memory BIOs: ciphertext in, ciphertext out */
 	struct sockaddr_storage peer;
-	uint32_t rlen;   /* clear text in rbuf */
-	uint32_t queued; /* uv_write requests in flight */
+	uint32_t rlen;        /* clear text in rbuf */
+	uint32_t queued;      /* uv_write requests in flight */
+	bool pumping;         /* in pump() */
+	uint32_t fwd_pending; /* queries with the relay (front/fwd.h), answers to come */
 	bool closing, eof, reading, handshaken, in_hs, proxy_wait, shut;
 	uint8_t rbuf[TCP_RBUF];
 };
@@ -76,6 +81,7 @@ struct tls_worker {
 };
 
 static void pump(struct tconn *c);
+static void fwd_deliver(void *ctx, void *conn, uint64_t gen, const uint8_t *msg, size_t len);
 
 /* --- lists --- */
 
@@ -317,6 +323,11 @@ static bool answer(struct tconn *c, const uint8_t *msg, size_t mlen)
 		gk_obs_query(w->obs, GK_PKT_TCP, oc, &res, msg, mlen, t->frame + 2, peer);
 		gk_obs_batch_end(w->obs, t0, 1);
 		gk_counter_inc(&w->ctr.tls_queries);
+		if (oc == GK_PKT_FORWARD && w->fwd) {
+			c->fwd_pending++;
+			gk_fwd_submit(w->fwd, msg, &res, peer, fwd_deliver, t, c, c->gen);
+			return !c->closing;
+		}
 		if (oc != GK_PKT_ANSWER)
 			return true;
 		len = res.len;
@@ -333,7 +344,18 @@ static bool answer(struct tconn *c, const uint8_t *msg, size_t mlen)
 	return true;
 }
 
+static void pump_(struct tconn *c);
+
+/* pump_ with re-entry noted: a relayed answer delivered while pumping (a cache hit,
+ * front/fwd.h) must not pump again from inside the loop over the buffer. */
 static void pump(struct tconn *c)
+{
+	c->pumping = true;
+	pump_(c);
+	c->pumping = false;
+}
+
+static void pump_(struct tconn *c)
 {
 	struct gk_worker *w = c->tw->w;
 	if (c->closing)
@@ -357,7 +379,7 @@ static void pump(struct tconn *c)
 		}
 	}
 	bool closed_by_peer = false;
-	while (c->handshaken && c->queued < w->max_pipelined) {
+	while (c->handshaken && c->queued + c->fwd_pending < w->max_pipelined) {
 		size_t off = 0;
 		/* answer what is buffered before reading more clear text */
 		for (;;) {
@@ -375,14 +397,14 @@ static void pump(struct tconn *c)
 			if (!answer(c, msg, mlen))
 				return;
 			off += used;
-			if (c->queued >= w->max_pipelined)
+			if (c->queued + c->fwd_pending >= w->max_pipelined)
 				break;
 		}
 		if (off > 0) {
 			memmove(c->rbuf, c->rbuf + off, c->rlen - off);
 			c->rlen -= (uint32_t)off;
 		}
-		if (c->queued >= w->max_pipelined || c->rlen >= sizeof(c->rbuf))
+		if (c->queued + c->fwd_pending >= w->max_pipelined || c->rlen >= sizeof(c->rbuf))
 			break;
 		ERR_clear_error();
 		int n = SSL_read(c->ssl, c->rbuf + c->rlen, (int)(sizeof(c->rbuf) - c->rlen));
@@ -407,8 +429,8 @@ static void pump(struct tconn *c)
 	}
 	if (c->closing)
 		return;
-	bool want =
-	    !c->eof && !closed_by_peer && c->queued < w->max_pipelined && c->rlen < sizeof(c->rbuf);
+	bool want = !c->eof && !closed_by_peer && c->queued + c->fwd_pending < w->max_pipelined &&
+	            c->rlen < sizeof(c->rbuf);
 	if (want && !c->reading) {
 		if (uv_read_start((uv_stream_t *)&c->h, alloc_cb, read_cb) != 0) {
 			conn_close(c);
@@ -419,8 +441,27 @@ static void pump(struct tconn *c)
 		uv_read_stop((uv_stream_t *)&c->h);
 		c->reading = false;
 	}
-	if ((c->eof || closed_by_peer) && c->queued == 0)
+	if ((c->eof || closed_by_peer) && c->queued == 0 && c->fwd_pending == 0)
 		conn_close(c);
+}
+
+/* The relay's answer (front/fwd.h) for connection conn as it was at generation gen. */
+static void fwd_deliver(void *ctx, void *conn, uint64_t gen, const uint8_t *msg, size_t len)
+{
+	struct tls_worker *t = ctx;
+	struct tconn *c = conn;
+	if (c->closing || c->gen != gen || c->ssl == NULL)
+		return; /* closed meanwhile (its slot may serve another client now) */
+	c->fwd_pending--;
+	memcpy(t->frame + 2, msg, len);
+	gk_tcp_frame_prefix(len, t->frame);
+	ERR_clear_error();
+	if (SSL_write(c->ssl, t->frame, (int)(2 + len)) != (int)(2 + len) || flush(c) != 0) {
+		conn_close(c);
+		return;
+	}
+	if (!c->pumping)
+		pump(c);
 }
 
 static void accept_one(struct tls_listener *l)
@@ -437,6 +478,7 @@ static void accept_one(struct tls_listener *l)
 		return;
 	t->free_list = c->next_free;
 	memset(&c->lru, 0, sizeof(*c) - offsetof(struct tconn, lru));
+	c->gen++;
 	c->h.data = c;
 	c->tw = t;
 	c->l = l;

@@ -33,6 +33,7 @@
 #include "common/thread.h"
 #include "net/internal.h"
 #include "net/proxy.h"
+#include "front/fwd.h"
 
 struct udp_batch {
 	struct mmsghdr rmsg[UDP_BATCH], smsg[UDP_BATCH];
@@ -209,6 +210,14 @@ static unsigned answer(struct udp_sock *u, const gk_net_view_t *v, int i, unsign
 		gk_pkt_outcome_t oc =
 		    gk_pkt_process_hint(v->zs, &v->opts, GK_PKT_UDP, q, qlen, o, &res, hint);
 		gk_obs_query(u->obs, GK_PKT_UDP, oc, &res, q, qlen, o, client);
+		if (oc == GK_PKT_FORWARD && u->w->fwd) {
+			/* the answer goes from the worker's loop to the sender */
+			if (gk_fwd_push(u->w->fwd, (unsigned)(u - u->w->udp), q, &res, u->fd,
+			                (const struct sockaddr *)&b->addr[i],
+			                b->rmsg[i].msg_hdr.msg_namelen, client))
+				u->pushed = true;
+			return 1;
+		}
 		if (oc != GK_PKT_ANSWER)
 			return 1;
 		if (v->rrl.rate && u->rrl && !rrl_pass(u, v, client, o, &res, now))
@@ -266,6 +275,10 @@ static void handle(struct udp_sock *u, int n)
 	}
 	gk_obs_batch_end(u->obs, t0, seen);
 	send_all(u, k);
+	if (u->pushed) {
+		u->pushed = false;
+		gk_fwd_kick(w->fwd);
+	}
 	for (int i = 0; i < n; i++) /* the replies are sent: the addresses are free again */
 		b->rmsg[i].msg_hdr.msg_namelen = sizeof(b->addr[i]);
 }

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "net/internal.h"
 #include "common/thread.h"
+#include "front/fwd.h"
 
 static void quiesce_cb(uv_prepare_t *p)
 {
@@ -79,6 +80,7 @@ static void release(struct gk_worker *w)
 	gk_net_udp_free(w);
 	gk_net_tcp_free(w);
 	gk_net_tls_free(w);
+	gk_fwd_free(w->fwd);
 	free(w->udp);
 	free(w->tcp);
 	free(w);
@@ -147,6 +149,10 @@ static int setup(struct gk_worker *w, const gk_net_params_t *p, char *err, size_
 			return rc;
 		}
 	}
+	if (p->front != NULL &&
+	    (rc = gk_fwd_new(&w->loop, p->front, (unsigned)p->n_addrs,
+	                     p->edns_udp_max ? p->edns_udp_max : 1232, &w->fwd, err, errlen)) != 0)
+		return rc;
 	if (p->n_tls > 0)
 		return gk_net_tls_start(w, p, err, errlen);
 	return 0;
@@ -208,6 +214,11 @@ int gk_worker_start(gk_worker_t *w)
 		if ((rc = gk_net_udp_start(&w->udp[i])) != 0)
 			return rc; /* the caller frees the worker: gk_worker_stop joins what runs */
 	return 0;
+}
+
+struct gk_fwd *gk_worker_fwd(const gk_worker_t *w)
+{
+	return w->fwd;
 }
 
 void gk_worker_wake(gk_worker_t *w)

@@ -252,7 +252,7 @@ void gk_obs_query(gk_obs_worker_t *ow, enum gk_pkt_transport transport, gk_pkt_o
 		gk_counter_add(&c->responses[t][res->rcode < 16 ? res->rcode : 16], 1);
 		if (res->tc)
 			gk_counter_add(&c->truncated[t], 1);
-	} else {
+	} else if (outcome == GK_PKT_DROP) { /* GK_PKT_FORWARD: counted by the front end */
 		gk_counter_add(&c->unanswered[t], 1);
 	}
 	int fs = (int)res->filing + 2;
