@@ -182,7 +182,13 @@ typedef struct gk_config_zsig {
 	int64_t size, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec;
 } gk_config_zsig_t;
 
-enum { GK_CONFIG_ZSIG_LIST, GK_CONFIG_ZSIG_DIR, GK_CONFIG_ZSIG_STATE, GK_CONFIG_ZSIG_N };
+enum {
+	GK_CONFIG_ZSIG_LIST,
+	GK_CONFIG_ZSIG_DIR,
+	GK_CONFIG_ZSIG_STATE,
+	GK_CONFIG_ZSIG_JOURNAL, /* the state file's journal (zonelist.h) */
+	GK_CONFIG_ZSIG_N
+};
 
 typedef struct gk_config {
 	char *path; /* the file as given to gk_config_load */
