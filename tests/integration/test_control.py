@@ -404,7 +404,29 @@ def main(argv):
 			c = Conn(sock)
 			acks = [c.ask("zone add k%d.test %s/k%d.test.zone" % (k, zdir, k)) for k in range(NKILL)]
 			a = c.ask("zone remove k0.test")
+			# the journal is folded into the state file at 256 KiB: a zone file under a
+			# 2,000-byte path, added and removed until the journal has taken 300 KiB
+			ldir = os.path.join(tmp, *(["x" * 199] * 10))
+			os.makedirs(ldir)
+			lfile = os.path.join(ldir, "kl.test.zone")
+			write(lfile, zone_text("kl.test", "192.0.2.62"))
+			jpath, total, lacks = state + ".journal", 0, []
+			while total < 300 << 10:
+				lacks.append(c.ask("zone add kl.test %s" % lfile))
+				lacks.append(c.ask("zone remove kl.test"))
+				total += len("+ kl.test %s\n- kl.test\n" % lfile)
+			lacks.append(c.ask("zone add kl.test %s" % lfile))
 			c.close()
+			expect("%d adds and removes under a long path acknowledged" % len(lacks),
+			       all(x and x[0].startswith("ok zone kl.test") for x in lacks), lacks[:2])
+			jsize = os.path.getsize(jpath) if os.path.exists(jpath) else 0
+			st = ""
+			if os.path.exists(state):  # the state file proper, without the journal
+				with open(state) as f:
+					st = f.read()
+			expect("the journal was folded into the state file (%d of %d bytes left)" % (jsize, total),
+			       jsize < 256 << 10 and "k1.test %s/k1.test.zone\n" % zdir in st
+			       and "k0.test" not in st, (jsize, st[:300]))
 			expect("%d adds and a remove acknowledged" % NKILL,
 			       all(x and x[0].startswith("ok zone k%d.test added" % k) for k, x in enumerate(acks))
 			       and a == ["ok zone k0.test removed"], (acks[:3], a))
@@ -415,9 +437,10 @@ def main(argv):
 		with srv4:
 			got = [lookup(srv4.port, "www.k%d.test" % k) for k in range(NKILL)]
 			expect("after kill -9: every acknowledged add is served, the removed zone is not",
-			       got[0][0] == dns.rcode.REFUSED and all(g == (0, ["192.0.2.61"]) for g in got[1:]),
-			       got[:3])
+			       got[0][0] == dns.rcode.REFUSED and all(g == (0, ["192.0.2.61"]) for g in got[1:])
+			       and lookup(srv4.port, "www.kl.test") == (0, ["192.0.2.62"]), got[:3])
 			c = Conn(sock)
+			c.ask("zone remove kl.test")
 			for k in range(1, NKILL):
 				c.ask("zone remove k%d.test" % k)
 			c.close()
