@@ -480,9 +480,15 @@ bool gk_xfr_conf_equal(const gk_xfr_conf_t *a, const gk_xfr_conf_t *b)
 	if (strcmp(a->directory, b->directory) || a->timeout_ms != b->timeout_ms ||
 	    a->max_transfers != b->max_transfers || a->max_zone_bytes != b->max_zone_bytes ||
 	    a->max_zone_records != b->max_zone_records || a->n_keys != b->n_keys ||
-	    a->n_zones != b->n_zones || a->n_templates != b->n_templates)
+	    a->n_zones != b->n_zones)
 		return false;
-	for (size_t i = 0; i < a->n_templates; i++)
+	/* templates matter beyond the zones that name them only to catalogs' members */
+	bool cats = false;
+	for (size_t i = 0; i < a->n_zones; i++)
+		cats = cats || a->zones[i].catalog || b->zones[i].catalog;
+	if (cats && a->n_templates != b->n_templates)
+		return false;
+	for (size_t i = 0; cats && i < a->n_templates; i++)
 		if (strcmp(a->templates[i].id, b->templates[i].id) ||
 		    !same_primaries(a->templates[i].primaries, a->templates[i].n_primaries,
 		                    b->templates[i].primaries, b->templates[i].n_primaries))
