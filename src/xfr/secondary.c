@@ -1063,10 +1063,15 @@ static void member_move(struct zone *z, struct zone *cz, const gk_catalog_member
 {
 	gk_log(GK_LOG_INFO, "secondary: zone %s moves from catalog %s to catalog %s (coo)", z->name,
 	       z->owner->name, cz->name);
+	uv_mutex_lock(&z->s->mu);
 	z->owner = cz;
+	uv_mutex_unlock(&z->s->mu);
 	member_regroup(cz, z, m);
-	if (!om || strcmp(om->id, m->id) != 0)
-		member_reset(z); /* RFC 9432 section 5.6: a new unique ID resets the zone */
+	/* RFC 9432 section 5.6: a new unique ID resets the zone. Not at start, where the
+	 * persisted catalogs are read one after the other: the data on disk was transferred
+	 * for the member's last owner. */
+	if (z->s->running && (!om || strcmp(om->id, m->id) != 0))
+		member_reset(z);
 }
 
 static struct zone *catalog_named(gk_secondary_t *s, const char *lname)
@@ -1175,8 +1180,11 @@ static void catalog_update(struct zone *cz, const char *text, size_t len)
 	}
 	struct capply a = {.cz = cz};
 	(void)gk_catalog_diff(&cz->cat, &nc, diff_cb, &a);
-	gk_catalog_free(&cz->cat);
+	gk_catalog_t old = cz->cat;
+	uv_mutex_lock(&s->mu); /* the status reads its member count */
 	cz->cat = nc;
+	uv_mutex_unlock(&s->mu);
+	gk_catalog_free(&old);
 	/* a coo property: the member moves to the named catalog if that one lists it */
 	for (size_t i = 0; i < cz->cat.n; i++) {
 		const gk_catalog_member_t *m = &cz->cat.m[i], *tm;
@@ -1546,12 +1554,17 @@ const char *gk_secondary_status_at(gk_secondary_t *s, size_t i, char *buf, size_
 	}
 	iso_time(next, sizeof(next), z->next_check);
 	iso_time(exp, sizeof(exp), have ? z->expire_at : 0);
+	char role[300] = "";
+	if (z->owner)
+		snprintf(role, sizeof(role), " catalog=%s", z->owner->name);
+	else if (z->conf && z->conf->catalog)
+		snprintf(role, sizeof(role), " members=%zu", z->cat.n);
 	snprintf(buf, cap,
 	         "primary=%s serial=%s last_refresh=%s last_transfer=%s next_refresh=%s "
-	         "expire=%s%s checks=%llu failures=%llu last_error=%s",
+	         "expire=%s%s checks=%llu failures=%llu%s last_error=%s",
 	         z->asked ? z->asked : z->prim[0].text, serial, last, xfr, next, exp,
 	         z->expired ? " expired" : "", (unsigned long long)z->checks,
-	         (unsigned long long)z->failures, z->last_error ? z->last_error : "-");
+	         (unsigned long long)z->failures, role, z->last_error ? z->last_error : "-");
 	uv_mutex_unlock(&s->mu);
 	return z->name;
 }

@@ -14,7 +14,10 @@
 #   3. A member removed at Knot (conf-unset): it answers REFUSED like any unknown zone and its
 #      persisted file is gone.
 #   4. NOTIFY for a removed member: REFUSED (the index no longer names it).
-#   5. Restart with Knot stopped: the persisted catalog's members are served before any
+#   5. Two catalogs written by hand (served by Knot as plain zones) list m9.cn: the first
+#      keeps it (zone status says catalog=cat2.example); once cat2.example gives it a coo
+#      property naming cat3.example, it moves there (new unique ID: transferred anew).
+#   6. Restart with Knot stopped: the persisted catalog's members are served before any
 #      primary answers.
 #
 # Usage: test_catalog.py GATEKEEPERD
@@ -43,8 +46,25 @@ def knotc(knot, *args):
 	check("knotc %s" % " ".join(args), r.returncode == 0, r.stdout)
 
 
-def start_knot(tmp, gk_port, members):
-	"""Knot as the primary of cat.example (generated) and of members [(name, serial, group)]."""
+def catalog_text(name, serial, entries):
+	"""A catalog zone by hand: entries are (id, member, coo or None)."""
+	lines = ["$ORIGIN %s." % name, "$TTL 0", "@ SOA invalid. invalid. %d 3600 600 2147483646 0"
+		 % serial, "@ NS invalid.", 'version TXT "2"']
+	for i, member, coo in entries:
+		lines.append("%s.zones PTR %s." % (i, member))
+		if coo:
+			lines.append("coo.%s.zones PTR %s." % (i, coo))
+	return "\n".join(lines) + "\n"
+
+
+def write_zone(tmp, name, text):
+	with open(os.path.join(tmp, "knotz", name + ".zone"), "w") as f:
+		f.write(text)
+
+
+def start_knot(tmp, gk_port, members, plain):
+	"""Knot as the primary of cat.example (generated), of members [(name, serial, group)] and
+	of plain zones [(name, text)]."""
 	os.makedirs(os.path.join(tmp, "knotz"), exist_ok=True)
 	os.makedirs(os.path.join(tmp, "db"), exist_ok=True)
 	port = h.free_port()
@@ -66,6 +86,9 @@ def start_knot(tmp, gk_port, members):
 			  "    catalog-zone: cat.example.", "    acl: %s" % ("keyed" if group else "plain")]
 		if group:
 			lines.append("    catalog-group: %s" % group)
+	for name, text in plain:
+		write_zone(tmp, name, text)
+		lines += ["  - domain: %s" % name, "    acl: plain"]
 	conf = os.path.join(tmp, "knot.conf")
 	with open(conf, "w") as f:
 		f.write("\n".join(lines) + "\n")
@@ -100,6 +123,8 @@ secondary:
       primaries: [{address: "127.0.0.1:%(knot)d", key: "%(kname)s"}]
   zones:
     - {name: cat.example, template: knot, catalog: true, member_template: knot}
+    - {name: cat2.example, template: knot, catalog: true}
+    - {name: cat3.example, template: knot, catalog: true}
 """ % dict(sock=os.path.join(tmp, "control.sock"), state=os.path.join(tmp, "zones.added"),
 	   port=port, mport=mport, knot=knot_port, kname=KEY[0], kalg=KEY[1], ksec=KEY[2])
 	path = os.path.join(tmp, "gatekeeperd.yaml")
@@ -125,7 +150,10 @@ def main(argv):
 		os.makedirs(gtmp)
 		os.makedirs(ktmp)
 		port, mport = h.free_port(), h.free_port()
-		knot = start_knot(ktmp, port, [("m1.cn", 10, None), ("m2.cn", 20, "alt")])
+		knot = start_knot(ktmp, port, [("m1.cn", 10, None), ("m2.cn", 20, "alt")],
+				  [("m9.cn", ts.zone_text("m9.cn", 90)),
+				   ("cat2.example", catalog_text("cat2.example", 1, [("a9", "m9.cn", None)])),
+				   ("cat3.example", catalog_text("cat3.example", 1, []))])
 		gk = start_gk(binary, gtmp, port, mport, knot.port)
 		gk.wait_ready("cat.example")
 		# 1. the members of the generated catalog
@@ -169,7 +197,29 @@ def main(argv):
 		check("NOTIFY for a removed member: REFUSED", r is not None and r.rcode() == 5, r)
 		_, r = ts.notify(port, "m3.cn")
 		check("NOTIFY for an added member: NOERROR", r is not None and r.rcode() == 0, r)
-		# 5. restart with the primary stopped: the persisted members answer at once
+		# 5. a member listed by two catalogs: the first keeps it; coo moves it
+		wait_for("m9.cn (catalog cat2.example) served", lambda: serial_of(port, "m9.cn"), 90)
+
+		def owner():
+			lines = control(gtmp, "zone status m9.cn")
+			return ts.fields(lines[0]).get("catalog") if lines else None
+		check("m9.cn belongs to cat2.example", owner() == "cat2.example", owner())
+		write_zone(ktmp, "cat3.example", catalog_text("cat3.example", 2, [("b9", "m9.cn", None)]))
+		knotc(knot, "zone-reload", "cat3.example")
+		wait_for("cat3.example serial 2 served", lambda: serial_of(port, "cat3.example"), 2)
+		lines = control(gtmp, "zone status cat3.example")
+		check("cat3.example read: one member listed", lines and "members=1" in lines[0], lines)
+		check("m9.cn, claimed by cat3.example too, stays with cat2.example",
+		      owner() == "cat2.example", owner())
+		write_zone(ktmp, "cat2.example",
+			   catalog_text("cat2.example", 2, [("a9", "m9.cn", "cat3.example")]))
+		knotc(knot, "zone-reload", "cat2.example")
+		wait_for("coo at cat2.example: m9.cn moves to cat3.example", owner, "cat3.example")
+		wait_for("m9.cn transferred anew after the move (new unique ID: a second AXFR)",
+			 lambda: ts.metric(mport, 'gatekeeper_secondary_zone_transfers_total'
+					   '{zone="m9.cn",kind="axfr"}'), 2)
+		wait_for("m9.cn served after the move", lambda: serial_of(port, "m9.cn"), 90)
+		# 6. restart with the primary stopped: the persisted members answer at once
 		gk.stop()
 		knot.stop()
 		gk = start_gk(binary, gtmp, port, mport, knot.port)
@@ -177,6 +227,7 @@ def main(argv):
 		check("restart, Knot stopped: m2.cn served from disk", serial_of(port, "m2.cn") == 20)
 		check("restart, Knot stopped: m3.cn served from disk", serial_of(port, "m3.cn") == 30)
 		check("restart: m1.cn (removed) still REFUSED", rcode_of(port, "m1.cn") == "REFUSED")
+		check("restart, Knot stopped: m9.cn served from disk", serial_of(port, "m9.cn") == 90)
 		gk.stop()
 		log = gk.log_text()
 		check("no sanitizer report", "ERROR: AddressSanitizer" not in log and
