@@ -39,6 +39,7 @@
 #include "common/thread.h"
 #include "xfr/catalog.h"
 #include "xfr/internal.h"
+#include "xfr/save.h"
 
 #define RING         4096u /* NOTIFYs queued between two turns of the transfer loop */
 #define TSIG_SLOTS   64u   /* TSIG contexts made in advance for signed NOTIFYs */
@@ -56,6 +57,7 @@ struct zone {
 	uint32_t slot, gen; /* handle: the slot table entry and its generation */
 	/* transfer thread */
 	bool have_data, busy, again, queued, removed;
+	bool saving;      /* its file is being saved (save.h): no exchange until it is */
 	unsigned primary; /* the one to ask next */
 	uint32_t refresh, retry, expire;
 	struct zone *next_pending, *next_dying;
@@ -138,6 +140,7 @@ struct gk_secondary {
 	uv_mutex_t mu;
 	struct pub *pubq, **pubtail;
 	struct zone **cfgz; /* the configured zones, in config order */
+	gk_xfr_saver_t *saver;
 	/* transfer thread */
 	uv_thread_t thr;
 	bool started, loop_ready;
@@ -202,48 +205,22 @@ static int soa_of(const char *text, size_t len, struct zone *z, uint32_t *serial
 	return rc;
 }
 
-/* Write the zone atomically: temporary file, fsync, rename, fsync of the directory. */
-static int persist(struct zone *z, const char *text, size_t len, uint64_t refreshed,
-                   const char *primary)
+/* The persisted file's bytes: the header line, then the zone's text; malloc'd. */
+static char *file_bytes(struct zone *z, const char *text, size_t len, uint64_t refreshed,
+                        const char *primary, size_t *out_len)
 {
-	char tmp[PATH_MAX + 16], hdr[600];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", z->path);
+	char hdr[600];
 	int n = snprintf(hdr, sizeof(hdr), HEADER_MAGIC "%s refreshed %llu from %s\n", z->name,
 	                 (unsigned long long)(refreshed / 1000), primary);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	int rc = 0;
-	const char *parts[2] = {hdr, text};
-	size_t lens[2] = {(size_t)n, len};
-	for (int i = 0; i < 2 && rc == 0; i++) {
-		for (size_t o = 0; o < lens[i];) {
-			ssize_t w = write(fd, parts[i] + o, lens[i] - o);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0) {
-				rc = -errno;
-				break;
-			}
-			o += (size_t)w;
-		}
-	}
-	if (rc == 0 && fsync(fd) != 0)
-		rc = -errno;
-	if (close(fd) != 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, z->path) != 0)
-		rc = -errno;
-	if (rc != 0) {
-		unlink(tmp);
-		return rc;
-	}
-	int dfd = open(z->s->conf->directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-	return 0;
+	if (n < 0 || (size_t)n >= sizeof(hdr))
+		return NULL;
+	char *b = malloc((size_t)n + len);
+	if (!b)
+		return NULL;
+	memcpy(b, hdr, (size_t)n);
+	memcpy(b + n, text, len);
+	*out_len = (size_t)n + len;
+	return b;
 }
 
 /* The persisted text (header line kept: it is a comment) and its refresh time. */
@@ -476,13 +453,36 @@ static void expire_now(struct zone *z)
 static void zone_reap(struct zone *z);
 static void catalog_update(struct zone *cz, const char *text, size_t len);
 
+/* A zone's file is saved (or failed to be). */
+static void saved_cb(void *ctx, void *tag, int rc, const char *path)
+{
+	(void)ctx;
+	struct zone *z = tag;
+	z->saving = false;
+	if (z->removed) {
+		unlink(path); /* renamed into place after the zone left its catalog */
+		if (!z->busy)
+			zone_reap(z);
+		return;
+	}
+	if (rc != 0)
+		gk_log(GK_LOG_ERR,
+		       "secondary: zone %s: cannot save %s: %s (served; transferred again after a "
+		       "restart)",
+		       z->name, path, gk_strerror(rc));
+	if (z->again && !z->busy) {
+		z->again = false;
+		check(z);
+	}
+}
+
 static void exchange_over(struct zone *z)
 {
 	gk_secondary_t *s = z->s;
 	z->busy = false;
 	s->active--;
 	bool gone = z->removed;
-	if (gone)
+	if (gone && !z->saving)
 		zone_reap(z); /* left its catalog while the exchange ran: z is freed */
 	while (s->pend_head && s->active < s->conf->max_transfers) {
 		struct zone *n = s->pend_head;
@@ -528,10 +528,15 @@ static void xfr_done(void *ctx, gk_xfr_result_t *r)
 			failed(z, "transfer from %s does not load: %s", p->text, err);
 		} else {
 			uint64_t now = now_ms();
-			int prc = persist(z, r->text, r->text_len, now, p->text);
-			if (prc != 0)
-				gk_log(GK_LOG_ERR, "secondary: zone %s: cannot save %s: %s",
-				       z->name, z->path, gk_strerror(prc));
+			/* saved by the saver thread with others (one flush per batch): the
+			 * zone takes no IXFR until its file is in place (z->saving) */
+			size_t flen = 0;
+			char *fb = file_bytes(z, r->text, r->text_len, now, p->text, &flen);
+			if (!fb || gk_xfr_saver_put(z->s->saver, z->path, fb, flen, z) != 0)
+				gk_log(GK_LOG_ERR, "secondary: zone %s: out of memory saving %s",
+				       z->name, z->path);
+			else
+				z->saving = true;
 			z->refresh = tz.refresh;
 			z->retry = tz.retry;
 			z->expire = tz.expire;
@@ -630,7 +635,7 @@ static void soa_done(void *ctx, gk_xfr_result_t *r)
 static void check(struct zone *z)
 {
 	gk_secondary_t *s = z->s;
-	if (z->busy) {
+	if (z->busy || z->saving) {
 		z->again = true;
 		return;
 	}
@@ -662,6 +667,12 @@ static void check(struct zone *z)
 	z->checks++;
 	z->asked = p->text;
 	uv_mutex_unlock(&s->mu);
+	if (!z->have_data) {
+		/* nothing to compare a serial with: ask for the zone at once (one exchange
+		 * instead of two, as for a new catalog member) */
+		start_transfer(z);
+		return;
+	}
 	int rc = gk_xfr_start(&s->loop, &req, soa_done, z);
 	if (rc != 0) {
 		failed(z, "cannot start an SOA query: %s", gk_strerror(rc));
@@ -685,6 +696,8 @@ static void wake_cb(uv_async_t *a)
 		/* end every exchange (their callbacks see stop) and close our handles: the
 		 * loop then runs out of work and the thread returns */
 		gk_xfr_cancel_all(&s->loop);
+		gk_xfr_saver_close(s->saver); /* the batch being written is finished */
+		s->saver = NULL;
 		for (size_t i = 0; i < s->nslot; i++)
 			if (s->slots[i])
 				uv_close((uv_handle_t *)&s->slots[i]->timer, close_cb);
@@ -872,7 +885,7 @@ static void zone_drop(struct zone *z)
 	if (unlink(z->path) != 0 && errno != ENOENT)
 		gk_log(GK_LOG_WARN, "secondary: zone %s: cannot remove %s: %s", z->name, z->path,
 		       strerror(errno));
-	if (z->busy) {
+	if (z->busy || z->saving) {
 		z->removed = true;
 		z->next_dying = s->dying;
 		s->dying = z;
@@ -1459,6 +1472,8 @@ int gk_secondary_create(uv_loop_t *main, gk_zoneset_t *zs, const gk_xfr_conf_t *
 	if (rc == 0)
 		rc = uv_async_init(main, &s->main_async, main_async_cb);
 	s->wake.data = s->main_async.data = s;
+	if (rc == 0)
+		rc = gk_xfr_saver_create(&s->loop, conf->directory, saved_cb, s, &s->saver);
 	if (rc != 0) {
 		snprintf(err, errlen, "secondary: cannot set up the transfer loop: %s",
 		         uv_strerror(rc));
@@ -1711,6 +1726,8 @@ void gk_secondary_free(gk_secondary_t *s)
 	}
 	if (!s->started && s->loop_ready) {
 		/* the thread never ran: close the handles here */
+		gk_xfr_saver_close(s->saver);
+		s->saver = NULL;
 		uv_walk(&s->loop, walk_close, NULL);
 		while (uv_run(&s->loop, UV_RUN_NOWAIT) != 0)
 			;
