@@ -57,8 +57,9 @@ struct zone {
 	uint32_t slot, gen; /* handle: the slot table entry and its generation */
 	/* transfer thread */
 	bool have_data, busy, again, queued, removed;
-	bool saving;      /* its file is being saved (save.h): no exchange until it is */
-	unsigned primary; /* the one to ask next */
+	bool saving;       /* its file is being saved (save.h): no exchange until it is */
+	bool load_pending; /* a member known at start: its file is loaded by the thread */
+	unsigned primary;  /* the one to ask next */
 	uint32_t refresh, retry, expire;
 	struct zone *next_pending, *next_dying;
 	gk_catalog_t cat;   /* a catalog's members as last read (conf->catalog) */
@@ -207,11 +208,14 @@ static int soa_of(const char *text, size_t len, struct zone *z, uint32_t *serial
 
 /* The persisted file's bytes: the header line, then the zone's text; malloc'd. */
 static char *file_bytes(struct zone *z, const char *text, size_t len, uint64_t refreshed,
-                        const char *primary, size_t *out_len)
+                        const char *primary, const struct zone *soa, uint32_t serial,
+                        size_t *out_len)
 {
 	char hdr[600];
-	int n = snprintf(hdr, sizeof(hdr), HEADER_MAGIC "%s refreshed %llu from %s\n", z->name,
-	                 (unsigned long long)(refreshed / 1000), primary);
+	int n =
+	    snprintf(hdr, sizeof(hdr), HEADER_MAGIC "%s refreshed %llu from %s soa %u %u %u %u\n",
+	             z->name, (unsigned long long)(refreshed / 1000), primary, serial, soa->refresh,
+	             soa->retry, soa->expire);
 	if (n < 0 || (size_t)n >= sizeof(hdr))
 		return NULL;
 	char *b = malloc((size_t)n + len);
@@ -223,10 +227,52 @@ static char *file_bytes(struct zone *z, const char *text, size_t len, uint64_t r
 	return b;
 }
 
+/* The file into one allocation of its size (+1 for a NUL): a small zone's file stays in
+ * the heap. (gk_read_file grows its buffer 64 KiB at a time: over malloc's mmap threshold,
+ * every zone loaded at start cost an mmap, page faults and an munmap, a third of the
+ * restart's time.) Regular files only, at most max octets. */
+static int read_exact(const char *path, size_t max, char **out, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	int rc = 0;
+	char *b = NULL;
+	if (fstat(fd, &st) != 0)
+		rc = -errno;
+	else if (!S_ISREG(st.st_mode))
+		rc = GK_ENOTREG;
+	else if ((size_t)st.st_size > max)
+		rc = GK_ERANGE;
+	else if (!(b = malloc((size_t)st.st_size + 1)))
+		rc = GK_ENOMEM;
+	size_t n = 0;
+	while (rc == 0 && n < (size_t)st.st_size) {
+		ssize_t r = read(fd, b + n, (size_t)st.st_size - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			rc = r < 0 ? -errno : GK_EIO;
+			break;
+		}
+		n += (size_t)r;
+	}
+	close(fd);
+	if (rc != 0) {
+		free(b);
+		return rc;
+	}
+	b[n] = 0;
+	*out = b;
+	*len = n;
+	return 0;
+}
+
 /* The persisted text (header line kept: it is a comment) and its refresh time. */
 static int read_persisted(struct zone *z, char **text, size_t *len, uint64_t *refreshed)
 {
-	int rc = gk_read_file(z->path, z->s->conf->max_zone_bytes * 4 + (1u << 20), text, len);
+	int rc = read_exact(z->path, z->s->conf->max_zone_bytes * 4 + (1u << 20), text, len);
 	if (rc != 0)
 		return rc;
 	*refreshed = 0;
@@ -242,6 +288,38 @@ static int read_persisted(struct zone *z, char **text, size_t *len, uint64_t *re
 		if (stat(z->path, &st) == 0)
 			*refreshed = (uint64_t)st.st_mtime * 1000u;
 	}
+	return 0;
+}
+
+/* The SOA's serial and timers from the header line (" soa SERIAL REFRESH RETRY EXPIRE", as
+ * file_bytes writes them): no record to parse. GK_ENOENT for a header without them (a file
+ * written before they were added: soa_of reads the record). */
+static int soa_of_header(const char *text, size_t len, struct zone *z, uint32_t *serial)
+{
+	size_t ml = strlen(HEADER_MAGIC);
+	const char *nl = memchr(text, '\n', len);
+	if (len <= ml || memcmp(text, HEADER_MAGIC, ml) != 0 || !nl)
+		return GK_ENOENT;
+	const char *p = text + ml;
+	const char *f = NULL;
+	for (const char *q = p; q + 5 <= nl; q++) /* the last " soa " of the line */
+		if (!memcmp(q, " soa ", 5))
+			f = q + 5;
+	unsigned v[4];
+	char *end = NULL;
+	for (int i = 0; f && i < 4; i++) {
+		unsigned long x = strtoul(f, &end, 10);
+		if (end == f || end > nl || x > UINT32_MAX)
+			return GK_ENOENT;
+		v[i] = (unsigned)x;
+		f = end;
+	}
+	if (!f || f != nl)
+		return GK_ENOENT;
+	*serial = v[0];
+	z->refresh = v[1] ? v[1] : 1;
+	z->retry = v[2] ? v[2] : 1;
+	z->expire = v[3];
 	return 0;
 }
 
@@ -451,6 +529,8 @@ static void expire_now(struct zone *z)
 }
 
 static void zone_reap(struct zone *z);
+static void load_persisted(struct zone *z);
+static void publish_placeholder(struct zone *z);
 static void catalog_update(struct zone *cz, const char *text, size_t len);
 
 /* A zone's file is saved (or failed to be). */
@@ -531,7 +611,8 @@ static void xfr_done(void *ctx, gk_xfr_result_t *r)
 			/* saved by the saver thread with others (one flush per batch): the
 			 * zone takes no IXFR until its file is in place (z->saving) */
 			size_t flen = 0;
-			char *fb = file_bytes(z, r->text, r->text_len, now, p->text, &flen);
+			char *fb =
+			    file_bytes(z, r->text, r->text_len, now, p->text, &tz, serial, &flen);
 			if (!fb || gk_xfr_saver_put(z->s->saver, z->path, fb, flen, z) != 0)
 				gk_log(GK_LOG_ERR, "secondary: zone %s: out of memory saving %s",
 				       z->name, z->path);
@@ -735,6 +816,22 @@ static void thread_main(void *arg)
 	gk_secondary_t *s = arg;
 	gk_thread_name("gk-xfr");
 	s->running = true;
+	/* the members the persisted catalogs list: their files first, published as they load
+	 * (queries meanwhile get SERVFAIL from their placeholders, as for zones from files at
+	 * start); no primary is asked before every one is loaded */
+	uint64_t t0 = uv_hrtime();
+	size_t loaded = 0;
+	for (size_t i = 0; i < s->nslot && !atomic_load(&s->stop); i++) {
+		struct zone *z = s->slots[i];
+		if (z && z->load_pending) {
+			z->load_pending = false;
+			load_persisted(z);
+			loaded++;
+		}
+	}
+	if (loaded)
+		gk_log(GK_LOG_INFO, "secondary: %zu catalog member zones loaded from %s in %.2f s",
+		       loaded, s->conf->directory, (double)(uv_hrtime() - t0) / 1e9);
 	for (size_t i = 0; i < s->nslot; i++)
 		if (s->slots[i])
 			first_check(s->slots[i]);
@@ -1022,9 +1119,15 @@ static void member_add(struct zone *cz, const gk_catalog_member_t *m)
 		gk_log(GK_LOG_ERR, "secondary: catalog %s: member %s: %s", cz->name, m->zone, err);
 		return;
 	}
+	if (!cz->s->running) {
+		/* at start: SERVFAIL until the transfer thread has loaded its file, first
+		 * thing, before any primary is asked (the listeners are up meanwhile) */
+		publish_placeholder(z);
+		z->load_pending = true;
+		return;
+	}
 	load_persisted(z);
-	if (cz->s->running)
-		first_check(z);
+	first_check(z);
 }
 
 /* Check the zone now (or right after its exchange in flight). */
@@ -1382,7 +1485,8 @@ static void load_persisted(struct zone *z)
 	}
 	gk_zver_t *v = NULL;
 	uint32_t serial = 0;
-	if (rc != 0 || soa_of(text, len, z, &serial) != 0 ||
+	if (rc != 0 ||
+	    (soa_of_header(text, len, z, &serial) != 0 && soa_of(text, len, z, &serial) != 0) ||
 	    build(z, text, len, &v, err, sizeof(err)) != 0) {
 		gk_log(GK_LOG_ERR,
 		       "secondary: zone %s: %s does not load (%s): SERVFAIL until a transfer",
@@ -1393,13 +1497,16 @@ static void load_persisted(struct zone *z)
 		return;
 	}
 	z->have_data = true;
+	uv_mutex_lock(&z->s->mu); /* the thread may run: the status reads these */
 	z->serial = serial;
 	z->last_ok = refreshed;
 	z->expire_at = refreshed + (uint64_t)z->expire * 1000u;
-	if (now_ms() >= z->expire_at) {
+	bool past = now_ms() >= z->expire_at;
+	z->expired = past;
+	uv_mutex_unlock(&z->s->mu);
+	if (past) {
 		gk_zver_free(v);
 		v = NULL;
-		z->expired = true;
 		if (placeholder(z, &v) != 0)
 			v = NULL;
 		gk_log(GK_LOG_WARN,
@@ -1408,10 +1515,9 @@ static void load_persisted(struct zone *z)
 		       z->name, serial);
 	}
 	if (v) {
-		if (!z->owner || z->s->conf->n_zones < 1000) /* not 100,000 members' lines */
-			gk_log(z->owner ? GK_LOG_DEBUG : GK_LOG_INFO,
-			       "secondary: zone %s: serial %u loaded from %s", z->name, serial,
-			       z->path);
+		/* not 100,000 members' lines at the default level */
+		gk_log(z->owner ? GK_LOG_DEBUG : GK_LOG_INFO,
+		       "secondary: zone %s: serial %u loaded from %s", z->name, serial, z->path);
 		publish(z, v);
 	}
 	if (z->conf && z->conf->catalog)
@@ -1496,9 +1602,15 @@ int gk_secondary_create(uv_loop_t *main, gk_zoneset_t *zs, const gk_xfr_conf_t *
 		return GK_ENOMEM;
 	}
 	/* the configured zones, then each catalog's members as its persisted copy lists them */
+	uint64_t t0 = uv_hrtime();
 	for (size_t i = 0; i < conf->n_zones; i++)
 		load_persisted(s->cfgz[i]);
 	drain(s, false); /* every version published before any primary is asked */
+	gk_log(GK_LOG_INFO,
+	       "secondary: %zu configured zones loaded from %s in %.2f s; %zu catalog members "
+	       "load when the transfer thread starts",
+	       conf->n_zones, conf->directory, (double)(uv_hrtime() - t0) / 1e9,
+	       s->n - conf->n_zones);
 	*out = s;
 	return 0;
 }
