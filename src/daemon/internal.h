@@ -190,6 +190,14 @@ struct gk_daemon_zcat;
  * catalogue is then empty and zone commands fail until the next reload). */
 int gk_daemon_zones_adopt(gk_server_t *s, const gk_config_t *cfg, char **errs);
 
+/* The catalogue after a reload that kept the zones (gk_config_zones_take from old into cfg):
+ * every entry's origin that named old's config, list or state file names cfg's; the
+ * entries of cfg->zones[touched[0..nt)] (rebuilt or failed) and their errs (taken) are
+ * updated; nothing else is rebuilt. Returns 0, or GK_ENOENT without a catalogue (then
+ * adopt). Loop thread. */
+int gk_daemon_zones_retake(gk_server_t *s, const gk_config_t *old, const gk_config_t *cfg,
+                           const size_t *touched, size_t nt, char **errs);
+
 /* Free a catalogue. NULL is ignored. */
 void gk_daemon_zones_free(struct gk_daemon_zcat *z);
 

@@ -243,6 +243,35 @@ int gk_daemon_zones_adopt(gk_server_t *s, const gk_config_t *cfg, char **errs)
 	return rc;
 }
 
+int gk_daemon_zones_retake(gk_server_t *s, const gk_config_t *old, const gk_config_t *cfg,
+                           const size_t *touched, size_t nt, char **errs)
+{
+	struct gk_daemon_zcat *z = s->zcat;
+	if (z == NULL)
+		return GK_ENOENT;
+	for (size_t i = 0; i < z->n; i++) {
+		const char **o = &z->e[i].origin;
+		if (*o == old->path)
+			*o = cfg->path;
+		else if (*o == old->zone_list)
+			*o = cfg->zone_list;
+		else if (*o == old->control.state_file)
+			*o = cfg->control.state_file;
+	}
+	int64_t now = (int64_t)time(NULL);
+	for (size_t k = 0; k < nt; k++) {
+		size_t i = touched[k];
+		long e = zcat_find(z, cfg->zones[i].name);
+		if (e >= 0)
+			zent_update(s, &z->e[e], errs ? errs[i] : NULL, now);
+		else if (errs)
+			free(errs[i]);
+		if (errs)
+			errs[i] = NULL;
+	}
+	return 0;
+}
+
 /* ---- the state file ----------------------------------------------------------------- */
 
 /* Write the state file with every live control-added zone, plus extra (an entry index to

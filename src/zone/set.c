@@ -149,6 +149,13 @@ int gk_zoneset_sync(gk_zoneset_t *zs, const gk_zone_spec_t *specs, size_t n,
                     const struct gk_psl *psl, gk_zoneset_sync_stats_t *st, gk_zoneset_fail_fn fail,
                     void *ctx)
 {
+	return gk_zoneset_sync_ex(zs, specs, n, psl, st, fail, NULL, ctx);
+}
+
+int gk_zoneset_sync_ex(gk_zoneset_t *zs, const gk_zone_spec_t *specs, size_t n,
+                       const struct gk_psl *psl, gk_zoneset_sync_stats_t *st,
+                       gk_zoneset_fail_fn fail, gk_zoneset_changed_fn changed, void *ctx)
+{
 	static uint64_t passes; /* writer thread only */
 	uint64_t mark = ++passes;
 	memset(st, 0, sizeof(*st));
@@ -187,6 +194,8 @@ int gk_zoneset_sync(gk_zoneset_t *zs, const gk_zone_spec_t *specs, size_t n,
 			st->rebuilt++;
 		else
 			st->added++;
+		if (changed)
+			changed(ctx, i);
 	}
 	struct sweep w = {.mark = mark};
 	gk_zoneset_each(zs, collect, &w);

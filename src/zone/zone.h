@@ -157,6 +157,16 @@ GK_MUST_CHECK int gk_zoneset_sync(gk_zoneset_t *zs, const gk_zone_spec_t *specs,
                                   const struct gk_psl *psl, gk_zoneset_sync_stats_t *st,
                                   gk_zoneset_fail_fn fail, void *ctx);
 
+/* Called for specs[i] whose zone was rebuilt or added (a new version published). */
+typedef void (*gk_zoneset_changed_fn)(void *ctx, size_t i);
+
+/* gk_zoneset_sync that also calls changed (may be NULL) for each zone it published, so a
+ * caller that keeps per-zone state (the daemon's catalogue) updates those entries alone. */
+GK_MUST_CHECK int gk_zoneset_sync_ex(gk_zoneset_t *zs, const gk_zone_spec_t *specs, size_t n,
+                                     const struct gk_psl *psl, gk_zoneset_sync_stats_t *st,
+                                     gk_zoneset_fail_fn fail, gk_zoneset_changed_fn changed,
+                                     void *ctx);
+
 /* Tools, tests, --check: every zone of specs[0..n) into a new store. */
 
 /* Build every zone of specs[0..n) into a new store whose retire frees at once. On failure
