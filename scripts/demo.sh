@@ -69,8 +69,8 @@ echo "           dig @127.0.0.1 -p 5300 x.phish.example.cn (operator block list:
 echo "           dig @127.0.0.1 -p 5300 x.bad.example.cn   (the RPZ list: NXDOMAIN + EDE)"
 echo "           build/release/gkctl lookup www.newsite.cn -c build/demo/gatekeeperd.conf (why?)"
 echo "           build/release/gkctl --redis 127.0.0.1:$PORT report --format notice"
-echo "             (unfiled sites per access provider, attributed by the address ranges in"
-echo "              samples/ip-feed.jsonl; --format table adds the filings' accuracy)"
+echo "             (unfiled sites per access provider; --format table shows each site's addresses,"
+echo "              reserved ones in the sample zones, and the filings' accuracy: samples/README.md)"
 "$BIN/gatekeeperd" -c "$DEMO/gatekeeperd.conf" &
 GK_PID=$!
 wait "$GK_PID"
