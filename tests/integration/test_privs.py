@@ -174,7 +174,7 @@ def chroot_tests(binary, gkctl):
 			assert [str(x) for rr in r.answer for x in rr] == ["192.0.2.77"], (r, gk.log_text())
 			assert "user or group changed" not in gk.log_text(), gk.log_text()
 			# zone add with the file's path outside the daemon's view (DIR/zones/...): read
-			# inside as /zones/..., kept in the state file as written
+			# inside as /zones/..., kept in the state (journal) as written
 			nz = os.path.join(zdir, "new.test.zone")
 			p = subprocess.run([gkctl, "-c", gk.conf, "zone", "add", "new.test", nz],
 					   capture_output=True, text=True, timeout=60)
@@ -182,8 +182,9 @@ def chroot_tests(binary, gkctl):
 			q = dns.message.make_query("www.new.test", "A")
 			wait_for("new.test served", lambda: dns.query.udp(
 				q, "127.0.0.1", port=gk.port, timeout=2).answer)
-			with open(os.path.join(sdir, "zones.added")) as f:
-				assert "new.test %s" % nz in f.read()
+			# kept in the state file's journal (docs/CONTROL.md)
+			with open(os.path.join(sdir, "zones.added.journal")) as f:
+				assert "+ new.test %s\n" % nz in f.read()
 			out = os.path.join(h.ZONEDIR, "example.cn.zone")
 			p = subprocess.run([gkctl, "-c", gk.conf, "zone", "add", "out.test", out],
 					   capture_output=True, text=True, timeout=60)
