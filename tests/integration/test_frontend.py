@@ -66,7 +66,9 @@ class Backend:
 	"""A UDP (and TCP) DNS backend on loopback recording every question it gets.
 	mode: ok | drop (never answers) | wrongid | garbage | tc (UDP answers truncated) | ecs
 	(records the EDNS Client Subnet it gets, in self.ecs, and answers names starting with
-	"geo" with scope = the source prefix, others with scope 0)."""
+	"geo" with scope = the source prefix, others with scope 0) | proxy (every UDP datagram and
+	every TCP connection must start with a PROXY v2 header: parsed here after the specification,
+	recorded in self.proxy as (name, transport, command, source address, source port, dgram))."""
 
 	def __init__(self, mode="ok"):
 		self.mode, self.log, self.lock = mode, [], threading.Lock()
@@ -86,6 +88,7 @@ class Backend:
 		self.stop = False
 		self.accepted = 0
 		self.ecs = []
+		self.proxy = []
 		for fn in (self.serve_udp, self.serve_tcp):
 			threading.Thread(target=fn, daemon=True).start()
 
@@ -120,13 +123,38 @@ class Backend:
 			w = w[:2] + os.urandom(40)
 		return w
 
+	@staticmethod
+	def proxy_header(data):
+		"""(length, command, source address, source port, dgram) of the PROXY v2 header at the
+		start of data (HAProxy's proxy-protocol.txt 2.2), or None when there is none."""
+		if len(data) < 16 or data[:12] != b"\r\n\r\n\x00\r\nQUIT\n" or data[12] >> 4 != 2:
+			return None
+		cmd, fam, proto = data[12] & 15, data[13] >> 4, data[13] & 15
+		n = 16 + struct.unpack("!H", data[14:16])[0]
+		if len(data) < n:
+			return None
+		if cmd == 1 and fam == 1:
+			return n, "PROXY", socket.inet_ntop(socket.AF_INET, data[16:20]), struct.unpack("!H", data[24:26])[0], proto == 2
+		if cmd == 1 and fam == 2:
+			return n, "PROXY", socket.inet_ntop(socket.AF_INET6, data[16:32]), struct.unpack("!H", data[48:50])[0], proto == 2
+		return n, "LOCAL" if cmd == 0 else "PROXY", None, None, proto == 2
+
 	def serve_udp(self):
 		while not self.stop:
 			try:
 				data, peer = self.udp.recvfrom(65535)
+				ph = None
+				if self.mode == "proxy":
+					ph = self.proxy_header(data)
+					if ph is None:
+						continue  # a datagram without the header: dropped, as a PROXY peer does
+					data = data[ph[0]:]
 				q = dns.message.from_wire(data)
 			except Exception:  # noqa: BLE001
 				continue
+			if ph:
+				with self.lock:
+					self.proxy.append((q.question[0].name.to_text().lower(), "udp") + ph[1:])
 			with self.lock:
 				self.log.append((q.question[0].name.to_text().lower(), "udp"))
 			if self.mode != "drop":
@@ -144,6 +172,15 @@ class Backend:
 
 	def conn(self, c):
 		with c:
+			ph = None
+			if self.mode == "proxy":
+				head = h.recv_exact(c, 16)
+				if head is None:
+					return
+				rest = h.recv_exact(c, struct.unpack("!H", head[14:16])[0])
+				ph = self.proxy_header(head + (rest or b""))
+				if ph is None:
+					return
 			while True:
 				hdr = h.recv_exact(c, 2)
 				if hdr is None:
@@ -154,6 +191,8 @@ class Backend:
 				q = dns.message.from_wire(data)
 				with self.lock:
 					self.log.append((q.question[0].name.to_text().lower(), "tcp"))
+					if ph:
+						self.proxy.append((q.question[0].name.to_text().lower(), "tcp") + ph[1:])
 				w = self.answer(q, True)
 				c.sendall(struct.pack("!H", len(w)) + w)
 
@@ -206,6 +245,8 @@ def config(nsd_port, be, pair):
 		("tc", ["127.0.0.1:%d" % be["tc"].port], "    tc: pass\n"),
 		("tcr", ["127.0.0.1:%d" % be["tcr"].port], ""),
 		("ecs", ["127.0.0.1:%d" % be["ecs"].port], "    ecs: {ipv4: 24, ipv6: 48}\n"),
+		("proxy", ["127.0.0.1:%d" % be["proxy"].port],
+		 "    proxy_protocol: true\n    cache_size: 0\n    check: {name: proxy.cn, interval_ms: 100}\n"),
 	]
 	y = "pools:\n"
 	for name, backends, more in pools:
@@ -240,13 +281,14 @@ def start_knot(tmp, zone, zonefile):
 
 
 FORWARDED = [("example.cn", "nsd"), ("com.cn", "rec"), ("mixed.cn", "mixed"), ("bad.cn", "bad"),
-	     ("tc.cn", "tc"), ("tcr.cn", "tcr"), ("fwd.dname.cn", "rec"), ("ecs.cn", "ecs"), ("sub.example.cn", "pair")]
+	     ("tc.cn", "tc"), ("tcr.cn", "tcr"), ("fwd.dname.cn", "rec"), ("ecs.cn", "ecs"), ("sub.example.cn", "pair"),
+	     ("proxy.cn", "proxy")]
 # served from files: one below a forwarded zone (com.cn), one above one (fwd.dname.cn)
 SERVED = [("other.com.cn", "other.com.cn.zone"), ("dname.cn", "dname.cn.zone")]
 STATUS = [("example.cn", "filed"), ("filed.com.cn", "filed"), ("revoked.com.cn", "revoked"),
 	  ("mixed.cn", "filed"), ("bad.cn", "filed"), ("tc.cn", "filed"),
 	  ("tcr.cn", "filed"), ("other.com.cn", "filed"), ("dname.cn", "filed"),
-	  ("ecs.cn", "filed")]
+	  ("ecs.cn", "filed"), ("proxy.cn", "filed")]
 
 
 def main():
@@ -255,8 +297,8 @@ def main():
 		sys.exit("NSD not found at %s (scripts/deps.sh installs it)" % h.NSD)
 	if not os.access(KNOTD, os.X_OK):
 		sys.exit("knotd not found at %s (scripts/deps.sh installs knot)" % KNOTD)
-	be = {m: Backend(m if m in ("drop", "wrongid", "garbage", "tc", "ecs") else "tc" if m == "tcr" else "ok")
-	      for m in ("rec", "drop", "mixed", "wrongid", "garbage", "tc", "tcr", "ecs")}
+	be = {m: Backend(m if m in ("drop", "wrongid", "garbage", "tc", "ecs", "proxy") else "tc" if m == "tcr" else "ok")
+	      for m in ("rec", "drop", "mixed", "wrongid", "garbage", "tc", "tcr", "ecs", "proxy")}
 	with h.TempDir("gk-frontend-") as tmp:
 		nsd = h.start_nsd(tmp)
 		os.mkdir(os.path.join(tmp, "nsdb"))
@@ -465,6 +507,31 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 		       "scoped answer only", got[2:] == [("geo.ecs.cn.", ("::", 48))], got)
 	else:
 		h.log("SKIP ECS over IPv6: no IPv6 loopback")
+
+	# 6d. PROXY v2 to the backend: the client's address before each UDP query and at the start
+	# of a TCP connection of each query's own; health checks with LOCAL
+	pb = be["proxy"]
+	wait_for("the PROXY backend's health check (a LOCAL header) arrived",
+		 lambda: any(x[0] == "proxy.cn." and x[2] == "LOCAL" for x in pb.proxy), 10)
+	s6 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	s6.bind(("127.0.0.1", 0))
+	cport = s6.getsockname()[1]
+	r = dns.query.udp(dns.message.make_query("u.proxy.cn", "A"), "127.0.0.1", port=port, timeout=3, sock=s6)
+	s6.close()
+	got = [x for x in pb.proxy if x[0] == "u.proxy.cn."]
+	expect("PROXY v2 over UDP: the answer relayed, the header names the client (127.0.0.1, its port, DGRAM)",
+	       rdata(r) == [("u.proxy.cn.", 1, "192.0.2.99")] and got == [("u.proxy.cn.", "udp", "PROXY", "127.0.0.1", cport, True)],
+	       (r, pb.proxy))
+	acc = pb.accepted
+	rs = [ask(port, "t%d.proxy.cn" % i, tcp=True) for i in range(2)]
+	got = [x for x in pb.proxy if x[0].endswith(".proxy.cn.") and x[1] == "tcp"]
+	expect("PROXY v2 over TCP: each query on a connection of its own that starts with the client's header (STREAM)",
+	       all(rdata(x) == [("t%d.proxy.cn." % i, 1, "192.0.2.99")] for i, x in enumerate(rs)) and
+	       pb.accepted == acc + 2 and [x[:4] for x in got] == [("t0.proxy.cn.", "tcp", "PROXY", "127.0.0.1"),
+								  ("t1.proxy.cn.", "tcp", "PROXY", "127.0.0.1")] and
+	       all(not x[5] for x in got), (rs, pb.proxy, pb.accepted, acc))
+	expect("no query reached the PROXY backend without the header",
+	       sorted(set(pb.names())) == sorted(set(x[0] for x in pb.proxy)), (pb.log, pb.proxy))
 
 	# 7. NSD stopped, then back on the same port
 	nport = nsd.port
