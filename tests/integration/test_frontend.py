@@ -28,7 +28,13 @@
 #      is killed (SIGKILL) while four clients query: no query lost, none SERVFAIL; back on
 #      its port, it is up again and gets queries;
 #   9. a reload that changes the pools is refused (line named, running state kept); one that
-#      drops a forwarded zone with the same pools applies.
+#      drops a forwarded zone with the same pools applies;
+#  10. PROXY v2 to a backend (proxy.cn -> pool "proxy", proxy_protocol: true): a backend that
+#      parses the header sees the client's address over UDP and TCP, LOCAL on health checks;
+#  11. a policy push under load: a second gatekeeperd following the fleet policy forwards
+#      pp.cn (cache off) while a client queries it; `gkctl policy push` blocks a name: once
+#      the instance reports the version (gatekeeper_policy_version), the next query for it is
+#      refused with the policy's EDE and it never reaches the backend again.
 # Along the way, /metrics (per-backend queries, timeouts, mismatches, latency, health) and
 # `gkctl stats` (pool state) say what happened.
 import os
@@ -288,7 +294,7 @@ SERVED = [("other.com.cn", "other.com.cn.zone"), ("dname.cn", "dname.cn.zone")]
 STATUS = [("example.cn", "filed"), ("filed.com.cn", "filed"), ("revoked.com.cn", "revoked"),
 	  ("mixed.cn", "filed"), ("bad.cn", "filed"), ("tc.cn", "filed"),
 	  ("tcr.cn", "filed"), ("other.com.cn", "filed"), ("dname.cn", "filed"),
-	  ("ecs.cn", "filed"), ("proxy.cn", "filed")]
+	  ("ecs.cn", "filed"), ("proxy.cn", "filed"), ("pp.cn", "filed")]
 
 
 def main():
@@ -328,6 +334,7 @@ def main():
 			run(gk, port, nsd, be, feed, tmp, obs)
 			failover(port, nsdb, knot, tmp, obs)
 			reload(gk, port, conf)
+			policy_push(gkbin, gksync, gkctl, tmp, redis)
 		except Exception:
 			h.log(gk.log_text()[-3000:])
 			raise
@@ -561,6 +568,85 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 		expect("... up again in gkctl stats", "pool nsd up backends_up 1/1" in st, st)
 	finally:
 		nsd2.stop()
+
+
+def policy_push(gkbin, gksync, gkctl, tmp, redis):
+	"""A policy push while a client queries a forwarded zone: the first query after the
+	instance reports the new version is refused and the name never reaches the backend."""
+	d = os.path.join(tmp, "pp")
+	os.mkdir(d)
+	subprocess.run([gksync, "keygen", os.path.join(d, "op.key"), os.path.join(d, "op.pub")], check=True,
+		       timeout=30, capture_output=True)
+	be = Backend("ok")
+	mport, port = h.free_port(), h.free_port()
+	extra = ("redis:\n  address: \"127.0.0.1:%d\"\n  instance_id: fe-pp-%d\n"
+		 "filing:\n  startup: refuse\n  unfiled: {action: refuse}\n  revoked: {action: refuse}\n"
+		 "policy:\n  redis: true\n  operator_keys: [%s]\n"
+		 "metrics: {listen: \"127.0.0.1:%d\"}\n"
+		 "pools:\n  - name: pp\n    backends: [\"127.0.0.1:%d\"]\n    cache_size: 0\n"
+		 % (redis.port, os.getpid(), os.path.join(d, "op.pub"), mport, be.port))
+	conf = h.gk_config(d, port, zones=SERVED, workers=1, extra=extra)
+	text = open(conf).read().replace("zones:\n", "zones:\n  - {name: pp.cn, forward: pp}\n")
+	open(conf, "w").write(text)
+	gk = h.Server("gatekeeperd", [gkbin, "-c", conf], d, port, os.path.join(d, "gk.log"))
+	stop = threading.Event()
+	sent = []  # (after the version was seen, rcode) of each query for the blocked name
+
+	def load():
+		seen = False
+		while not stop.is_set():
+			for name in ("www.pp.cn", "blk.pp.cn"):
+				seen = seen or version[0]
+				try:
+					rc = ask(port, name, timeout=1).rcode()
+				except Exception:  # noqa: BLE001 -- a lost query is a figure here
+					rc = None
+				if name == "blk.pp.cn":
+					sent.append((seen, rc))
+	version = [False]
+	try:
+		wait_for("pp.cn forwarded (blk.pp.cn answered by the backend)",
+			 lambda: rcode_of(port, "blk.pp.cn") == dns.rcode.NOERROR, 20)
+		th = threading.Thread(target=load, daemon=True)
+		th.start()
+		wait_for("the load reached the backend", lambda: be.names().count("blk.pp.cn.") >= 20, 20)
+		with open(os.path.join(d, "block.txt"), "w") as f:
+			f.write("blk.pp.cn\n")
+		with open(os.path.join(d, "policy.yaml"), "w") as f:
+			f.write("mode: enforce\nunfiled: {action: refuse}\nrevoked: {action: refuse}\nlists:\n"
+				"  - {file: block.txt, format: plain, kind: block, action: refuse, ede: 17, "
+				"text: \"blocked by policy\"}\n")
+		p = subprocess.run([gkctl, "--redis", "127.0.0.1:%d" % redis.port, "policy", "push", "policy.yaml",
+				    "--key", "op.key", "--message", "block blk.pp.cn"], cwd=d, capture_output=True,
+				   text=True, timeout=30)
+		expect("gkctl policy push under load (exit 0)", p.returncode == 0, p.stdout + p.stderr)
+		wait_for("the instance reports policy version 1",
+			 lambda: h.metrics(mport).get("gatekeeper_policy_version") == 1, 20)
+		version[0] = True
+		n_before = len(be.names())
+		r = ask(port, "blk.pp.cn")
+		expect("the first query after the new version is refused with the policy's EDE",
+		       r.rcode() == dns.rcode.REFUSED and ede(r) == 17, r)
+		# a marker after it: the backend has read everything gatekeeperd sent before it
+		marker = ask(port, "marker.pp.cn")
+		wait_for("the marker reached the backend", lambda: "marker.pp.cn." in be.names(), 10)
+		after = [n for n in be.names()[n_before:] if n == "blk.pp.cn."]
+		wait_for("filed names still forwarded under load after the push",
+			 lambda: "www.pp.cn." in be.names()[n_before:], 10)
+		stop.set()
+		th.join(timeout=10)
+		got = [x for x in sent if x[0]]
+		expect("the blocked name never reached the backend after the version was reported",
+		       after == [] and marker.rcode() == dns.rcode.NOERROR, be.names()[n_before:])
+		expect("every load query for it after the version was refused (%d), filed names still "
+		       "forwarded" % len(got), got and all(rc == dns.rcode.REFUSED for _, rc in got), got[:10])
+	finally:
+		stop.set()
+		rc = gk.stop()
+		text = gk.log_text()
+		expect("the policy-push gatekeeperd stopped cleanly (exit %s, no sanitizer report)" % rc,
+		       rc == 0 and "Sanitizer" not in text and "runtime error" not in text, text[-3000:])
+		be.close()
 
 
 def reload(gk, port, conf):
