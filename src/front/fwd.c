@@ -3,8 +3,9 @@
  *
  * The outstanding table is an array of GK_FWD_SLOTS slots with a free list, and a map from
  * the 16-bit backend ID to the slot that holds it, so an answer is matched with one load;
- * each slot has its timer. IDs come from arc4random (glibc's per-thread ChaCha20, no
- * syscall per call) and are redrawn while the ID is in use. Backend sockets: BSOCKS per
+ * each slot has its timer. IDs come from kernel random bytes fetched 4 KiB at a time (rnd.h:
+ * glibc 2.36's arc4random makes a getrandom call each time) and are redrawn while the ID is
+ * in use. Backend sockets: BSOCKS per
  * address family the pools use, each bound to port 0 (the kernel picks a random free
  * port), one picked at random per query.
  */
@@ -23,6 +24,7 @@
 #include "common/counter.h"
 #include "front/fzones.h"
 #include "front/relay.h"
+#include "front/rnd.h"
 #include "net/proxy.h"
 
 #define BSOCKS       8u /* backend sockets per address family */
@@ -134,6 +136,7 @@ struct gk_fwd {
 	struct bsock *bs;
 	struct slot *slots, *free;
 	uint32_t idmap[65536];  /* ID -> slot index + 1; 0: unused */
+	gk_frnd_t rnd;          /* IDs and source sockets (rnd.h: no system call per query) */
 	struct bconn *oneshots; /* open proxy_protocol connections */
 	gk_fwd_counters_t ctr;
 	uint8_t rbuf[RBUF];
@@ -230,7 +233,7 @@ static void slot_free(struct gk_fwd *f, struct slot *s)
 static uint16_t fresh_id(struct gk_fwd *f)
 {
 	for (;;) {
-		uint16_t id = (uint16_t)arc4random();
+		uint16_t id = (uint16_t)gk_frnd_u32(&f->rnd);
 		if (f->idmap[id] == 0)
 			return id;
 	}
@@ -243,7 +246,7 @@ static int pick_sock(struct gk_fwd *f, int family)
 		n += f->bs[i].family == family;
 	if (n == 0)
 		return -1;
-	k = arc4random_uniform(n);
+	k = gk_frnd_below(&f->rnd, n);
 	for (size_t i = 0; i < f->n_bs; i++)
 		if (f->bs[i].family == family && k-- == 0)
 			return (int)i;
@@ -928,6 +931,7 @@ int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, unsigned n_rings,
 		goto nomem;
 	f->loop = loop;
 	f->edns_udp_max = edns_udp_max;
+	gk_frnd_init(&f->rnd);
 	f->n_rings = n_rings;
 	f->rings = calloc(n_rings ? n_rings : 1, sizeof(*f->rings));
 	f->pools = calloc(conf->n_pools ? conf->n_pools : 1, sizeof(*f->pools));

@@ -36,8 +36,8 @@ def fe_target(label, binary, manifest, work, redis, cache_size, n_backends=1):
 		 "metrics:", "  listen: \"127.0.0.1:%d\"" % mport,
 		 "pools:", "  - name: %s" % POOL,
 		 "    backends: [%s]" % ", ".join("\"127.0.0.1:%d\"" % b.port for b in backends),
-		 "    timeout_ms: 200", "    retries: 1", "    cache_size: %d" % cache_size,
-		 "    check: {name: %s, interval_ms: 100, down_after: 2, up_after: 2}" % first_filed(manifest),
+		 "    timeout_ms: 400", "    retries: 1", "    cache_size: %d" % cache_size,
+		 "    check: {name: %s, interval_ms: 100, down_after: 3, up_after: 2}" % first_filed(manifest),
 		 "zones:"]
 	lines += ["  - {name: %s, forward: %s}" % (json.dumps(z["name"]), POOL) for z in manifest["zones"]]
 	conf = os.path.join(d, "gatekeeperd.yaml")
@@ -237,8 +237,8 @@ def markdown(r, a, cmd, when=""):
 			    v["after_exit_ms"], v["answered_before"]))
 	f = r.get("failover")
 	if f:
-		S.append("\n**Backend failover**: gatekeeperd (cache off, `timeout_ms: 200`, `retries: 1`, health checks "
-			 "every 100 ms, down after 2) with two NSD backends, gkload at %d qps for %.0f s with expected rcodes; "
+		S.append("\n**Backend failover**: gatekeeperd (cache off, `timeout_ms: 400`, `retries: 1`, health checks "
+			 "every 100 ms, down after 3) with two NSD backends, gkload at %d qps for %.0f s with expected rcodes; "
 			 "the first backend's processes (pids %s) SIGKILLed %.1f s in, with %d queries outstanding to it: "
 			 "sent %d, received %d, **lost %d** (target 0 beyond those in flight), wrong rcode %d, p99 %s µs; "
 			 "backend timeouts %d, SERVFAILs %d."
