@@ -676,7 +676,9 @@ static void sec_status_line(gk_server_t *s, gk_control_req_t *req, size_t i)
 
 /* Listing every zone: STATUS_CHUNK lines per write, so a million zones never sit in one
  * buffer. The listing stops if the catalogue is rebuilt (a reload) in between. The
- * secondary zones follow the catalogue's (their set is fixed while the server runs). */
+ * secondary zones follow the catalogue's, by position in the secondary module's current
+ * index: catalog members that come or go during the listing may be missed or shown as
+ * removed. */
 #define STATUS_CHUNK 2000
 
 struct listing {
