@@ -232,10 +232,20 @@ static int visit_pool(struct pc *c, yaml_node_t *kn, yaml_node_t *vn, gk_front_p
 			fail(c, line_of(vn), "pools.no_backend: '%s' is not servfail", s);
 	} else if (!strcmp(key, "ecs"))
 		parse_ecs(c, vn, pl);
-	else
+	else if (!strcmp(key, "proxy_protocol")) {
+		if (get_str(c, "pools.proxy_protocol", vn, &s) == 0) {
+			if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on"))
+				pl->proxy = true;
+			else if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off"))
+				pl->proxy = false;
+			else
+				fail(c, line_of(vn),
+				     "pools.proxy_protocol: '%s' is not true or false", s);
+		}
+	} else
 		fail(c, line_of(kn),
 		     "pools: unknown key '%s' (expected name, backends, timeout_ms, retries, "
-		     "max_outstanding, check, cache_size, tc, no_backend, ecs)",
+		     "max_outstanding, check, cache_size, tc, no_backend, ecs, proxy_protocol)",
 		     key);
 	return c->rc;
 }
@@ -425,7 +435,7 @@ static bool pool_eq(const gk_front_pool_conf_t *a, const gk_front_pool_conf_t *b
 	    a->retries != b->retries || !str_eq(a->check_name, b->check_name) ||
 	    a->check_interval_ms != b->check_interval_ms || a->cache_size != b->cache_size ||
 	    a->tc != b->tc || a->no_backend != b->no_backend || a->ecs != b->ecs ||
-	    a->ecs_v4 != b->ecs_v4 || a->ecs_v6 != b->ecs_v6)
+	    a->proxy != b->proxy || a->ecs_v4 != b->ecs_v4 || a->ecs_v6 != b->ecs_v6)
 		return false;
 	for (size_t i = 0; i < a->n_backends; i++)
 		if (strcmp(a->backends[i].name, b->backends[i].name) != 0 ||

@@ -15,6 +15,7 @@
  *       tc: retry-tcp           # or pass: a truncated UDP answer retried over TCP or passed on
  *       no_backend: servfail    # no backend up: SERVFAIL at once
  *       ecs: {ipv4: 24, ipv6: 56}  # EDNS Client Subnet to the backends (RFC 7871); absent: none
+ *       proxy_protocol: false   # true: a PROXY v2 header naming the client before each query
  *   zones:
  *     - {name: example.cn, forward: registrar-a}
  *
@@ -58,6 +59,11 @@ typedef struct gk_front_pool_conf {
 	 * these prefix lengths; ecs false: none sent */
 	bool ecs;
 	unsigned ecs_v4, ecs_v6;
+	/* PROXY protocol v2 towards the backends (net/proxy.h gk_proxy_write): each UDP query
+	 * prefixed with a header naming the client; each TCP query on a connection of its own
+	 * that starts with one (a header names one client, so these are not shared); health
+	 * checks with a LOCAL header */
+	bool proxy;
 	size_t line; /* of the pool entry */
 } gk_front_pool_conf_t;
 

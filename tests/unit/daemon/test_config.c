@@ -591,6 +591,17 @@ static void test_forward_pools(void **state)
 	             GK_ECONFIG, 7, "unknown key 'v4'");
 	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL "    ecs: 24\n",
 	             GK_ECONFIG, 7, "expected {ipv4, ipv6}");
+	/* PROXY v2 to the backends: off unless given */
+	cfg = load_ok(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL
+	                     "    proxy_protocol: true\n");
+	assert_true(cfg->front->pools[0].proxy);
+	gk_config_free(cfg);
+	cfg = load_ok(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL);
+	assert_false(cfg->front->pools[0].proxy);
+	gk_config_free(cfg);
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL
+	                    "    proxy_protocol: maybe\n",
+	             GK_ECONFIG, 7, "not true or false");
 	expect_error(LISTEN "zones:\n  - {name: b..cn, forward: reg}\n" POOL, GK_ECONFIG, 3,
 	             "not a domain name");
 #undef POOL
