@@ -352,9 +352,14 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 			/* put_local wrote the records */
 		} else {
 			gk_zone_out_t zo;
-			if (s == SRC_TMPL)
+			/* DO=1 wildcard answers and NXDOMAIN: the proof for this name goes in */
+			if (s == SRC_TMPL && gk_zone_slotted(&hit_z) &&
+			    !gk_zone_put_slot(&hit_z, out + qend, qq.qname, qq.qlen, qq.loff,
+			                      qq.labels, room, &zo))
+				s = SRC_RUNTIME;
+			else if (s == SRC_TMPL && !gk_zone_slotted(&hit_z))
 				gk_zone_put_tmpl(&hit_z, out + qend, qq.qlen, room, &zo);
-			else
+			if (s == SRC_RUNTIME)
 				gk_zone_put_runtime(
 				    zs, out, GK_PKT_OUT_MAX - OPT_LEN - 6 - sizeof(refusal->text),
 				    qend, qq.qname, qq.qlen, qq.qtype, qq.qclass == GK_CLASS_ANY,
