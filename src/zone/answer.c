@@ -179,17 +179,20 @@ bool gk_zone_signed(const gk_zone_hit_t *h)
 	return h->node->zone->sec != NULL;
 }
 
-bool gk_zone_use_do(gk_zone_hit_t *h, size_t qlen)
+int gk_zone_use_do(gk_zone_hit_t *h, size_t qlen)
 {
 	const gk_tmpl_t *s = h->t ? h->t->sig : NULL;
 	if (!usable(s, qlen))
-		return false;
+		return 0;
+	if (!(s->flags & GK_TMPL_SLOT)) {
+		h->t = s;
+		return 1;
+	}
 	/* a slot template answers names below its closest encloser only */
-	if ((s->flags & GK_TMPL_SLOT) &&
-	    (h->exact || ((const gk_dnssec_slot_t *)(const void *)s)->ce != h->node))
-		return false;
+	if (h->exact || ((const gk_dnssec_slot_t *)(const void *)s)->ce != h->node)
+		return 0;
 	h->t = s;
-	return true;
+	return 2;
 }
 
 bool gk_zone_slotted(const gk_zone_hit_t *h)

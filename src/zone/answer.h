@@ -66,11 +66,11 @@ bool gk_zone_tmpl_clean(const gk_zone_hit_t *h,
 bool gk_zone_signed(const gk_zone_hit_t *h);
 
 /* DO=1 in a signed zone: make h's template its DNSSEC answer (RRSIGs, proofs) and return
- * true, or return false when that answer must be built at query time (NXDOMAIN below a
- * closest encloser other than the apex, a wildcard's own name). qlen: the query name's
- * length. Wildcard answers and NXDOMAIN below the apex get a slotted template
- * (gk_zone_slotted). */
-bool gk_zone_use_do(gk_zone_hit_t *h, size_t qlen);
+ * 1, or 2 when that template is slotted (wildcard answers, NXDOMAIN below the apex: the
+ * proof for the query name goes in per query, gk_zone_put_slot), or return 0 when the
+ * answer must be built at query time (NXDOMAIN below a closest encloser other than the
+ * apex, a wildcard's own name). qlen: the query name's length. */
+int gk_zone_use_do(gk_zone_hit_t *h, size_t qlen);
 
 /* After gk_zone_use_do: is h's template one whose proof is completed per query (NXDOMAIN
  * below the apex, wildcard answers: zone/dnssec.h)? Then write it with gk_zone_put_slot. */
