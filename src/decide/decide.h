@@ -61,7 +61,7 @@ typedef struct gk_refusal {
 #define GK_DECIDE_NOCHECK 3
 
 struct gk_pkt_opts;
-struct gk_pol_local;
+struct gk_policy_local;
 
 /* The name a decision is about. */
 typedef struct gk_decide_query {
@@ -90,8 +90,8 @@ typedef struct gk_decision {
 	uint16_t list;  /* policy list that matched (1-based, gk_policy_list_name), 0: none */
 	/* refuse only: what to send -- action and EDE; NULL for GK_ACT_TRUNCATE */
 	const gk_refusal_t *refusal;
-	/* refuse only: a redirect's local data (policy/policy.h gk_pol_local_t), or NULL */
-	const struct gk_pol_local *local;
+	/* refuse only: a redirect's local data (policy/policy.h gk_policy_local_t), or NULL */
+	const struct gk_policy_local *local;
 } gk_decision_t;
 
 /* Decide for q under the options o (pkt/process.h gk_pkt_opts_t: the replica, the policy,

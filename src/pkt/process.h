@@ -21,6 +21,7 @@ enum gk_pkt_transport { GK_PKT_UDP = 0, GK_PKT_TCP = 1 };
 struct gk_status;
 struct gk_psl;
 struct gk_policy;
+struct gk_fzones;
 
 typedef struct gk_pkt_opts {
 	uint16_t edns_udp_max; /* largest UDP response we send with EDNS (>= 512); 1232 default */
@@ -37,11 +38,18 @@ typedef struct gk_pkt_opts {
 	 * rules into a default policy (gk_policy_from_rules) when no policy file is set. NULL
 	 * with a replica: every status resolves. */
 	const struct gk_policy *policy;
+	/* Forwarded zones (front/fzones.h), or NULL: a name no zone of ours holds but one of
+	 * these does is decided here and, when it may be resolved, handed to the front end
+	 * (GK_PKT_FORWARD) instead of REFUSED. */
+	const struct gk_fzones *fwd;
 } gk_pkt_opts_t;
 
 typedef enum gk_pkt_outcome {
 	GK_PKT_ANSWER = 0, /* out[0..res->len) is the response to send */
 	GK_PKT_DROP,       /* send nothing: no usable header, or QR set (a response) */
+	GK_PKT_FORWARD,    /* a name under a forwarded zone that may be resolved: nothing is
+	                      written to out; the caller relays q[0..res->qend) to pool
+	                      res->pool (front/fwd.h) */
 } gk_pkt_outcome_t;
 
 /* What happened, for counters and logs. Filled for both outcomes. */
@@ -66,6 +74,12 @@ typedef struct gk_pkt_result {
 	uint8_t rrl_class;
 	uint8_t rrl_off;
 	uint16_t qend;
+	/* GK_PKT_FORWARD only (qend is then the end of the query's question): the pool, the
+	 * largest answer the client may get (512, min(its EDNS size, edns_udp_max), 65535 over
+	 * TCP), and the client's DO bit (edns above says whether it sent OPT). */
+	uint16_t pool;
+	uint16_t client_limit;
+	bool do_bit;
 } gk_pkt_result_t;
 
 #define GK_PKT_NOCHECK                                                                             \

@@ -35,6 +35,8 @@ struct cc {
 		uint32_t hash;
 	} * blobs;
 	size_t bmask, bcount;
+	const gk_tmpl_t **sigt; /* DO=1 templates so far (gk_dnssec_t.sigt) */
+	size_t nsigt, capsigt;
 };
 
 /* Start a message whose question is (name, qtype). */
@@ -72,20 +74,26 @@ static unsigned other_regs(const gk_asm_t *a, const gk_node_t *own, gk_regref_t 
 	return k;
 }
 
-static int store_regs(struct cc *c, gk_tmpl_t *t, const gk_node_t *own)
+static int store_refs(struct cc *c, gk_tmpl_t *t, const gk_node_t *own)
 {
 	gk_asm_t *a = c->a;
 	gk_regref_t tmp[GK_ASM_REGS];
-	unsigned k = other_regs(a, own, tmp);
-	if (a->regs_lost)
+	unsigned k = own ? other_regs(a, own, tmp) : 0;
+	if (own && a->regs_lost)
 		t->flags |= GK_TMPL_RECHECK;
-	if (!k)
+	if (!k && !a->nhops)
 		return 0;
-	gk_regref_t *regs = gk_arena_dup(c->v->arena, tmp, k * sizeof(*regs));
-	if (!regs)
+	/* regs, then the chain's later names: where another served zone may answer at query
+	 * time */
+	gk_regref_t *refs = gk_arena_alloc(c->v->arena, (k + a->nhops) * sizeof(*refs));
+	if (!refs)
 		return GK_ENOMEM;
-	t->regs = regs;
+	memcpy(refs, tmp, k * sizeof(*refs));
+	for (unsigned i = 0; i < a->nhops; i++)
+		refs[k + i] = (gk_regref_t){.name = a->hops[i].name, .len = a->hops[i].len};
+	t->refs = refs;
 	t->nregs = (uint8_t)k;
+	t->nhops = (uint8_t)a->nhops;
 	return 0;
 }
 
@@ -148,32 +156,39 @@ static int store(struct cc *c, gk_tmpl_t *t, uint16_t qtype, uint8_t qname_len, 
 	uint8_t *body = blob + bb + fb;
 	memcpy(b, a->bound, bb);
 	memcpy(body, a->buf + a->qend, blen);
-	if (a->nhops) {
-		/* the chain's later names: where another served zone may answer at query time */
-		gk_regref_t *h = gk_arena_alloc(c->v->arena, a->nhops * sizeof(*h));
-		if (!h)
-			return GK_ENOMEM;
-		for (unsigned i = 0; i < a->nhops; i++)
-			h[i] = (gk_regref_t){.name = a->hops[i].name, .len = a->hops[i].len};
-		t->hops = h;
-		t->nhops = (uint8_t)a->nhops;
-	}
 	for (unsigned i = 0; i < a->nfix; i++)
 		fix[i] = (uint16_t)(a->fix[i] - a->qend);
 	t->blob = intern_blob(c, blob, bb + fb + blen);
 	if (!t->blob)
 		return GK_ENOMEM;
-	return own ? store_regs(c, t, own) : 0;
+	return store_refs(c, t, own);
+}
+
+/* Make d the DO=1 template of t: an entry of the zone's gk_dnssec_t.sigt, t->sig its index
+ * + 1. */
+static int add_sig(struct cc *c, gk_tmpl_t *t, const gk_tmpl_t *d)
+{
+	if (c->nsigt == c->capsigt) {
+		size_t nc = c->capsigt ? c->capsigt * 2 : 64;
+		const gk_tmpl_t **ns = nc > UINT32_MAX ? NULL : realloc(c->sigt, nc * sizeof(*ns));
+		if (!ns)
+			return GK_ENOMEM;
+		c->sigt = ns;
+		c->capsigt = nc;
+	}
+	c->sigt[c->nsigt++] = d;
+	t->sig = (uint32_t)c->nsigt;
+	return 0;
 }
 
 /* The message in c->a, built in slot mode for names below ce, as a slot template (dnssec.h)
- * into *out; *out NULL when the message cannot be one (the answer is built at query time:
- * a CNAME chain, no slot reached, more names or proofs than a slot records). */
+ * made the DO=1 template of t (add_sig); t->sig left 0 when the message cannot be one (the
+ * answer is built at query time: a CNAME chain, no slot reached, more names or proofs than
+ * a slot records). */
 static int store_slot(struct cc *c, const gk_node_t *ce, uint16_t qtype, uint8_t qname_len,
-                      uint8_t flags, const gk_node_t *own, const gk_tmpl_t **out)
+                      uint8_t flags, const gk_node_t *own, gk_tmpl_t *t)
 {
 	const gk_asm_t *a = c->a;
-	*out = NULL;
 	if (!a->slot_set || a->slot_lost || a->nhops || a->fix_lost || a->full || a->nbound > 250 ||
 	    a->nct + 8 > GK_ASM_NAMES || a->len > 8192)
 		return 0;
@@ -211,8 +226,7 @@ static int store_slot(struct cc *c, const gk_node_t *ce, uint16_t qtype, uint8_t
 	int rc = store(c, &sl->t, qtype, qname_len, (uint8_t)(flags | GK_TMPL_SLOT), own);
 	if (rc < 0)
 		return rc;
-	*out = &sl->t;
-	return 0;
+	return add_sig(c, t, &sl->t);
 }
 
 /* One outcome at n (qtype, or the referral at a cut) into t and, in a signed zone, its
@@ -231,9 +245,9 @@ static int one(struct cc *c, gk_tmpl_t *t, const gk_node_t *n, uint16_t qtype, b
 				c->a->slot_mode = true;
 				gk_resolve(&c->sc, c->a, n->name, n->len, qtype);
 				c->a->slot_mode = false;
-				return n->parent ? store_slot(c, n->parent, qtype, n->len, flags, n,
-				                              &t->sig)
-				                 : 0;
+				return n->parent
+				           ? store_slot(c, n->parent, qtype, n->len, flags, n, t)
+				           : 0;
 			}
 			dst = gk_arena_alloc(c->v->arena, sizeof(*dst));
 			if (!dst)
@@ -247,8 +261,8 @@ static int one(struct cc *c, gk_tmpl_t *t, const gk_node_t *n, uint16_t qtype, b
 		int rc = store(c, dst, qtype, n->len, flags, n);
 		if (rc < 0)
 			return rc;
-		if (pass == 1)
-			t->sig = dst;
+		if (pass == 1 && (rc = add_sig(c, t, dst)) < 0)
+			return rc;
 	}
 	return 0;
 }
@@ -376,7 +390,7 @@ static int compile_denial(struct cc *c, gk_tmpl_t *nx)
 	c->a->slot_mode = true;
 	gk_resolve_nxdomain_slot(c->a, apex);
 	c->a->slot_mode = false;
-	return store_slot(c, apex, 0, apex->len, GK_TMPL_SHIFT_WHOLE, NULL, &nx->sig);
+	return store_slot(c, apex, 0, apex->len, GK_TMPL_SHIFT_WHOLE, NULL, nx);
 }
 
 int gk_zver_compile(gk_zver_t *v)
@@ -415,7 +429,16 @@ int gk_zver_compile(gk_zver_t *v)
 	for (size_t i = 0; i <= v->mask && rc == 0; i++)
 		if (v->table[i].node)
 			rc = compile_node(&c, v->table[i].node);
+	if (rc == 0 && c.nsigt) {
+		/* the zone's own: sec was built for this version (gk_dnssec_prepare) */
+		gk_dnssec_t *sec = (gk_dnssec_t *)z->sec;
+		sec->sigt = gk_arena_dup(v->arena, c.sigt, c.nsigt * sizeof(*c.sigt));
+		sec->nsigt = (uint32_t)c.nsigt;
+		if (!sec->sigt)
+			rc = GK_ENOMEM;
+	}
 out:
+	free(c.sigt);
 	free(c.a);
 	free(c.buf);
 	free(c.blobs);
