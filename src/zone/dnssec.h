@@ -37,7 +37,8 @@ typedef struct gk_dnssec {
 	const uint8_t *hash;     /* NSEC3: n * GK_NSEC3_HASH octets, the hash of chain[i] */
 	int64_t sig_expire_min;  /* earliest RRSIG expiration (seconds since 1970), or 0 */
 	unsigned warnings;       /* zone checks that failed (gk_dnssec_prepare) */
-	/* The DO=1 templates (gk_tmpl_t.sig - 1 indexes it; set by gk_zver_compile). Every
+	/* The DO=1 templates (gk_tmpl_t.sig - 1 indexes it; set by gk_zver_compile), slot
+	 * templates (GK_TMPL_SLOT: a gk_dnssec_slot_t, below) among them. Every
 	 * DNSSEC-only field of a version lives here or below, reached through gk_zone_t.sec,
 	 * so an unsigned zone carries none of them. */
 	const gk_tmpl_t **sigt;
