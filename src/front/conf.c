@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "daemon/config.h"
+#include "common/sockaddr.h"
 
 struct pc {
 	const char *path;
@@ -99,8 +99,8 @@ static int parse_backend(struct pc *c, yaml_node_t *v, gk_fbackend_conf_t *b)
 		get_str(c, "pools.backends", v, &addr);
 	if (c->rc)
 		return c->rc;
-	gk_config_listen_t l;
-	if (gk_config_parse_addr(addr, &l) != 0)
+	gk_sockaddr_t l;
+	if (gk_sockaddr_parse(addr, &l) != 0)
 		return fail(c, line_of(at),
 		            "pools.backends: '%s' is not \"IPv4:PORT\" or \"[IPv6]:PORT\"", addr);
 	b->addr = l.addr;
