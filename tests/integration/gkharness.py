@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 
+import dns.exception
 import dns.flags
 import dns.message
 import dns.name
@@ -498,17 +499,41 @@ class RedisStartError(RuntimeError):
 		self.log = log
 
 
-def wait_for(what, fn, timeout=10.0, step=0.02):
-	"""Poll fn() until it returns something true, and return that. timeout only bounds a
-	failure (AssertionError naming what, with fn's last value); nothing is proved by it."""
-	deadline = time.time() + timeout
-	last = None
-	while time.time() < deadline:
-		last = fn()
+# What a wait counts as "not yet" when fn raises it: a server still starting or restarting.
+_NOT_YET = (OSError, dns.exception.Timeout)
+try:
+	import redis as _redis  # python3-redis, used by the tests that talk to Redis
+	_NOT_YET += (_redis.RedisError,)
+except ImportError:
+	pass
+
+
+def wait_for(what, fn, timeout=30.0, step=0.02, proc=None, must=True):
+	"""The one wait of the suite: poll fn() until it returns something true, and return that.
+	Wait on an event or a counter (a log line, a metric, a heartbeat, an answer), never on
+	time: timeout only bounds a failure, so nothing is proved by it; keep it generous (a
+	loaded machine under ASan is slow). fn raising OSError, a dnspython timeout or a Redis
+	error counts as "not yet" (a server still starting); other exceptions propagate.
+	proc: a Server or subprocess.Popen that must keep running: if it exits first, fail at
+	once naming it. On timeout: AssertionError naming what, with fn's last value (or error);
+	must=False returns that last (false) value instead, for tests that collect failures."""
+	deadline = time.monotonic() + timeout
+	last = err = None
+	while True:
+		try:
+			last, err = fn(), None
+		except _NOT_YET as e:
+			last, err = None, e
 		if last:
 			return last
+		if proc is not None and not (proc.alive() if hasattr(proc, "alive") else proc.poll() is None):
+			raise AssertionError("%s exited before %s" % (getattr(proc, "name", "the process"), what))
+		if time.monotonic() > deadline:
+			if not must:
+				return last
+			raise AssertionError("timed out after %.0f s waiting for %s (last %r)" %
+					     (timeout, what, err if err is not None else last))
 		time.sleep(step)
-	raise AssertionError("timed out waiting for %s (last %r)" % (what, last))
 
 
 def _redis_pong(port):

@@ -218,17 +218,6 @@ def heartbeat(r, inst):
 		return {}
 
 
-def wait_for(what, fn, timeout, step=0.05):
-	deadline = time.monotonic() + timeout
-	last = None
-	while time.monotonic() < deadline:
-		last = fn()
-		if last:
-			return last
-		time.sleep(step)
-	raise AssertionError("timed out after %.1fs waiting for %s (last %r)" % (timeout, what, last))
-
-
 # ---- gatekeeperd -----------------------------------------------------------------------------
 
 class Gk:
@@ -457,13 +446,13 @@ def empty_restart(tmp, gkbin, syncbin):
 		sync.run("sign", "--key", sync.priv, path)
 		sync.apply(path)
 		gk = Gk("E", gkbin, tmp, zdir, zones, rd.port, 60000, 2)
-		wait_for("ready", lambda: heartbeat(r, gk.inst).get("state") == "ready", 15)
+		h.wait_for("ready", lambda: heartbeat(r, gk.inst).get("state") == "ready")
 		assert not sweep(gk, "filed")
 		rd.kill9()
 		shutil.rmtree(rd.dir)
 		os.mkdir(rd.dir)
 		r = rd.start()
-		wait_for("the empty redis noticed", lambda: "not installing a partial status set" in gk.log_text(), 10)
+		h.wait_for("the empty redis noticed", lambda: "not installing a partial status set" in gk.log_text())
 		wrong, stop = [], []
 
 		def poll():
@@ -550,8 +539,8 @@ def body(tmp, gkbin, syncbin, rd, gks, dnsperfs):
 	C = Gk("C", gkbin, tmp, zdir, zones, rd.port, 3000, 1)
 	gks.append(C)
 	for g in gks:
-		hb = wait_for("%s ready" % g.name, lambda: (lambda x: x if x.get("state") == "ready" else None)(
-			heartbeat(r, g.inst)), 10)
+		hb = h.wait_for("%s ready" % g.name, lambda: (lambda x: x if x.get("state") == "ready" else None)(
+			heartbeat(r, g.inst)))
 		assert hb["serial"] == "1" and int(hb["table_size"]) == 250, hb
 		assert "loaded 250 domains" in g.log_text()
 	for g in gks:
@@ -592,8 +581,8 @@ def body(tmp, gkbin, syncbin, rd, gks, dnsperfs):
 	assert "bad signature" in rej.stderr, rej.stderr
 	assert dump_all(r) == before, "a rejected feed changed Redis"
 	for g in gks:
-		hb = wait_for("%s at serial 2" % g.name, lambda: (lambda x: x if x.get("serial") == "2" and
-		              x.get("state") == "ready" else None)(heartbeat(r, g.inst)), 3)
+		hb = h.wait_for("%s at serial 2" % g.name, lambda: (lambda x: x if x.get("serial") == "2" and
+		              x.get("state") == "ready" else None)(heartbeat(r, g.inst)))
 		assert int(hb["table_size"]) == 250 + 20 - 5, hb
 	m, codes, out = finish_dnsperf(p, secs)
 	check_dnsperf("revocation", m, codes, out, secs)
@@ -639,8 +628,8 @@ def body(tmp, gkbin, syncbin, rd, gks, dnsperfs):
 	assert t_c < 1.5, "the LKG sample on C took until %.2f s after the kill" % t_c
 	assert not bad, "C before max_age: %s" % list(bad.items())[:5]
 	for g in gks:
-		wait_for("%s notices the outage" % g.name,
-		         lambda: "status: lost connection to redis" in g.log_text(), 3)
+		h.wait_for("%s notices the outage" % g.name,
+		         lambda: "status: lost connection to redis" in g.log_text())
 	# A and B answer last-known-good through the outage; C goes "unknown" after max_age
 	sweeps = 0
 	while time.monotonic() - t_kill < 5.0:
@@ -688,9 +677,9 @@ def body(tmp, gkbin, syncbin, rd, gks, dnsperfs):
 	assert worst <= RECOVER_MAX_S, "recovery enforcement took %.3f s" % worst
 	assert p.alive(), "dnsperf ended before the restart delta was enforced"
 	for g in gks:
-		hb = wait_for("%s at serial 3" % g.name, lambda: (lambda x: x if x.get("serial") == "3" and
+		hb = h.wait_for("%s at serial 3" % g.name, lambda: (lambda x: x if x.get("serial") == "3" and
 		              x.get("state") == "ready" and x.get("redis") == "connected" else None)(
-			heartbeat(r, g.inst)), 5)
+			heartbeat(r, g.inst)))
 		assert int(hb["table_size"]) == 265 + 10 - 5, hb
 		text = g.log_text()
 		assert "resuming the change stream" in text and "reloading after trim" not in text, g.name

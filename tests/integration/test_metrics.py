@@ -87,21 +87,26 @@ def total(m, name, **labels):
 	return t
 
 
-def settled(port, check, timeout=10.0):
+def settled(port, check, timeout=30.0):
 	"""Scrape until check(metrics) returns without an AssertionError, and return what it
-	returned with the metrics; after timeout seconds its last AssertionError is the failure."""
-	deadline = time.time() + timeout
-	while True:
+	returned with the metrics; if it never does (h.wait_for's bound), its last AssertionError
+	is the failure."""
+	state = {}
+
+	def once():
 		m, _ = scrape(port)
 		try:
-			return check(m), m
-		except AssertionError:
-			if time.time() > deadline:
-				raise
-		time.sleep(0.05)
+			state["ok"] = (check(m), m)
+			return True
+		except AssertionError as e:
+			state["err"] = e
+			return False
+	if not h.wait_for("metrics to settle", once, timeout, step=0.05, must=False):
+		raise state.get("err") or AssertionError("metrics never scraped")
+	return state["ok"]
 
 
-def wait_metric(port, pred, what, timeout=10.0):
+def wait_metric(port, pred, what, timeout=30.0):
 	def check(m):
 		assert pred(m), "timed out waiting for %s" % what
 	return settled(port, check, timeout)[1]

@@ -101,17 +101,18 @@ def notify(binary, gksync):
 				      os.path.join(tmp, "gatekeeperd.log"), env=env)
 			msgs = []
 
-			def until(pred, what, timeout=20.0):
-				deadline = time.monotonic() + timeout
-				while not pred():
-					assert gk.alive(), "gatekeeperd exited:\n" + gk.log_text()
-					assert time.monotonic() < deadline, \
-						"timed out waiting for %s; got %r\n%s" % (what, msgs, gk.log_text())
+			def until(pred, what, timeout=60.0):
+				"""h.wait_for pred, reading sd_notify datagrams as they come."""
+				def once():
+					if pred():
+						return True
 					try:
 						data, _ = ns.recvfrom(4096)
 						msgs.append(data.decode())
 					except socket.timeout:
 						pass
+					return pred()
+				h.wait_for("%s (got %r)" % (what, msgs), once, timeout, step=0, proc=gk)
 
 			def has(key, after=-1):
 				return [i for i, m in enumerate(msgs) if key in m.split("\n") and i > after]
