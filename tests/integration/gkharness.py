@@ -499,6 +499,16 @@ class RedisStartError(RuntimeError):
 		self.log = log
 
 
+def need(tool, package):
+	"""The path of a program the test needs; a missing one fails the test naming its Debian
+	package (scripts/deps.sh installs every one), never a silently skipped step."""
+	path = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin")
+	if path is None:
+		raise AssertionError("%s not found: install the Debian package %s (scripts/deps.sh)" %
+				     (tool, package))
+	return path
+
+
 # What a wait counts as "not yet" when fn raises it: a server still starting or restarting.
 _NOT_YET = (OSError, dns.exception.Timeout)
 try:

@@ -216,7 +216,7 @@ def fstrm_frames(path):
 
 
 def protobuf_module(tmp):
-	subprocess.run(["protoc", "--python_out=" + tmp, "-I" + os.path.dirname(PROTO), PROTO],
+	subprocess.run([h.need("protoc", "protobuf-compiler"), "--python_out=" + tmp, "-I" + os.path.dirname(PROTO), PROTO],
 		       check=True)
 	sys.path.insert(0, tmp)
 	import dnstap_pb2  # noqa: E402
@@ -261,7 +261,7 @@ def check_dnstap(tmp, path, queued, q0, flood_names):
 	n_flood = sum(len(v) for (qn, _, k), v in by.items() if k == "q" and qn in flood_names)
 	assert n_flood == queued - q0 - 12, (n_flood, queued, q0)
 	# the same file through an existing dnstap reader
-	out = subprocess.run(["dnstap-ldns", "-r", path, "-y"], check=True, capture_output=True,
+	out = subprocess.run([h.need("dnstap-ldns", "dnstap-ldns"), "-r", path, "-y"], check=True, capture_output=True,
 			     text=True, timeout=60).stdout
 	assert out.count("type: AUTH_QUERY") == queued, out[-2000:]
 	assert out.count("type: AUTH_RESPONSE") == queued

@@ -84,7 +84,14 @@ static int setup(void **state)
 {
 	(void)state;
 	const char *bin = getenv("GK_REDIS_SERVER");
-	if (!mkdtemp(dir) || !bin || (redis_port = free_port()) < 0)
+	if (bin == NULL || access(bin, X_OK) != 0) {
+		fprintf(stderr,
+		        "GK_REDIS_SERVER (redis-server: Debian package redis-server, "
+		        "scripts/deps.sh) is not set or not executable: %s\n",
+		        bin ? bin : "(unset)");
+		return -1;
+	}
+	if (!mkdtemp(dir) || (redis_port = free_port()) < 0)
 		return -1;
 	char port[16];
 	snprintf(port, sizeof(port), "%d", redis_port);
