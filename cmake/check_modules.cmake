@@ -6,7 +6,9 @@
 #      white-box bench programs listed below. (The build refuses such an include anyway:
 #      this names every offender at once, and covers files a build configuration skips.)
 #   2. the module graph in docs/ARCHITECTURE.md is the one the build enforces
-#      (GRAPH: written by src/CMakeLists.txt from each module's DEPS).
+#      (GRAPH: written by src/CMakeLists.txt from each module's DEPS);
+#   3. tests mirror src/: every module has its tests/unit/<module>/ (pkt: tests/process/, the
+#      bytes-in/bytes-out packet tests).
 # Usage: cmake -DROOT=<source dir> -DGRAPH=<build dir>/module-graph.txt -P check_modules.cmake
 cmake_minimum_required(VERSION 3.25)
 
@@ -52,8 +54,23 @@ else()
 	endif()
 endif()
 
+# every module has its unit test directory
+file(STRINGS ${GRAPH} graph_lines)
+foreach(l ${graph_lines})
+	string(REGEX MATCH "^([a-z_]+):" m "${l}")
+	set(mod ${CMAKE_MATCH_1})
+	if(mod STREQUAL "pkt")
+		set(dir tests/process)
+	else()
+		set(dir tests/unit/${mod})
+	endif()
+	if(NOT EXISTS ${ROOT}/${dir}/CMakeLists.txt)
+		list(APPEND failures "src/${mod}/: no ${dir}/CMakeLists.txt (tests mirror src/)")
+	endif()
+endforeach()
+
 if(failures)
 	list(JOIN failures "\n" msg)
 	message(FATAL_ERROR "module boundaries:\n${msg}")
 endif()
-message(STATUS "module boundaries: no include of another module's internal header; the documented graph is the built one")
+message(STATUS "module boundaries: no include of another module's internal header; the documented graph is the built one; every module has its tests")

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/unit/polstore/test_polsync.c -- polsync and gkctl's policy verbs against a private
+/* tests/unit/polsync/test_polsync.c -- polsync and gkctl's policy verbs against a private
  * redis-server (started here on a free loopback port, stopped by its PID).
  *
  * A push is handed over (and the version reported); a bundle tampered with in Redis, a push
