@@ -121,7 +121,7 @@ def heartbeat(r, inst):
 		return {}
 
 
-def wait_hb(r, inst, pred, what, timeout=10.0):
+def wait_hb(r, inst, pred, what, timeout=30.0):
 	return h.wait_for(what, lambda: (lambda hb: hb if hb and pred(hb) else None)(heartbeat(r, inst)), timeout)
 
 
@@ -338,7 +338,7 @@ def metric(gk, name):
 	return h.metrics(gk.mport).get(name, 0.0)
 
 
-def wait_metric(gk, name, value, timeout=20.0):
+def wait_metric(gk, name, value, timeout=30.0):
 	return h.wait_for("%s %s = %s" % (gk.inst, name, value),
 			lambda: metric(gk, name) == value or None, timeout=timeout)
 
