@@ -65,8 +65,12 @@ import dns.rcode  # noqa: E402
 import dns.rdatatype  # noqa: E402
 import redis  # noqa: E402  (Debian python3-redis)
 
+# Under ASan and UBSan (tests/integration/filing_load.cmake passes GK_SANITIZE) the latency
+# figures are logged, not asserted: they are the release build's, and a sanitized build on a
+# loaded machine is several times slower. Every change must still be enforced.
+SANITIZED = os.environ.get("GK_SANITIZE") == "1"
 T_START = time.monotonic()
-DEADLINE = T_START + 110
+DEADLINE = T_START + (600 if SANITIZED else 110)
 NZONES = 300
 DNSPERF = "/usr/bin/dnsperf"
 TEXT = {"unfiled": "ICP filing required", "revoked": "ICP filing revoked",
@@ -74,6 +78,15 @@ TEXT = {"unfiled": "ICP filing required", "revoked": "ICP filing revoked",
 PROVIDERS = ["阿里云计算有限公司", "腾讯云计算（北京）有限责任公司", "华为云计算技术有限公司", ""]
 ENFORCE_MAX_S = 1.0
 RECOVER_MAX_S = 2.0
+
+
+def timing(ok, what):
+	"""A latency figure of the release build: asserted there, logged under the sanitizers."""
+	if ok:
+		return
+	if not SANITIZED:
+		raise AssertionError(what)
+	log("timing not asserted under the sanitizers: " + what)
 
 
 def check_time(what):
@@ -565,13 +578,13 @@ def body(tmp, gkbin, syncbin, rd, gks, dnsperfs):
 	t_exit = time.monotonic()
 	for d, s in delta:
 		state[d] = "unfiled" if s == "remove" else s
-	worst, per, res = wait_enforced(gks, [d for d, _ in delta], state, t_exit, 5.0)
+	worst, per, res = wait_enforced(gks, [d for d, _ in delta], state, t_exit, 60.0 if SANITIZED else 5.0)
 	log("delta serial 2 (%d changes) applied under load: gk-sync ran %.0f ms; enforced on "
 	    "every replica %.1f ms after gk-sync exited (%s; poll round <= %.1f ms)" % (
 		    len(delta), (t_exit - t_start) * 1000, worst * 1000,
 		    ", ".join("%s %.1f ms" % (k, v * 1000) for k, v in sorted(per.items())), res * 1000))
-	assert worst <= ENFORCE_MAX_S, "enforcement took %.3f s > %.1f s" % (worst, ENFORCE_MAX_S)
-	assert p.alive(), "dnsperf ended before the delta was enforced: not 'under load'"
+	timing(worst <= ENFORCE_MAX_S, "enforcement took %.3f s > %.1f s" % (worst, ENFORCE_MAX_S))
+	timing(p.alive(), "dnsperf ended before the delta was enforced: not 'under load'")
 	# a bad signature under load: rejected, Redis byte-identical, no answer changes
 	before = dump_all(r)
 	bad = sync.feed("delta", 3, [(DOMAINS[i], "revoked") for i in range(100, 110)], base=2)
@@ -600,7 +613,7 @@ def body(tmp, gkbin, syncbin, rd, gks, dnsperfs):
 	dnsperfs.append(p)
 	time.sleep(1.5)
 	t_kill = time.monotonic()
-	assert p.alive(), "dnsperf ended before the kill"
+	timing(p.alive(), "dnsperf ended before the kill")
 	rd.kill9()
 	log("redis-server (pid %d) killed with SIGKILL" % rd.srv.pid)
 	# C (max_age 3000) has had contact within ~1 s before the kill: last-known-good until at
@@ -667,15 +680,15 @@ def body(tmp, gkbin, syncbin, rd, gks, dnsperfs):
 	t_exit = time.monotonic()
 	for d, s in delta:
 		state[d] = "unfiled" if s == "remove" else s
-	worst, per, res = wait_enforced(gks, [d for d, _ in delta], state, t_exit, 5.0)
+	worst, per, res = wait_enforced(gks, [d for d, _ in delta], state, t_exit, 60.0 if SANITIZED else 5.0)
 	log("redis restarted (%.1f s outage), content intact; delta serial 3 applied %.0f ms "
 	    "after the restart, enforced on every replica %.1f ms after gk-sync exited (%s; poll "
 	    "round <= %.1f ms)" % (
 		    t_up - t_kill, (t_exit - t_up) * 1000, worst * 1000,
 		    ", ".join("%s %.1f ms" % (k, v * 1000) for k, v in sorted(per.items())), res * 1000))
 	# a replica reconnects within reconnect_max_ms (500) of the restart, then resumes
-	assert worst <= RECOVER_MAX_S, "recovery enforcement took %.3f s" % worst
-	assert p.alive(), "dnsperf ended before the restart delta was enforced"
+	timing(worst <= RECOVER_MAX_S, "recovery enforcement took %.3f s" % worst)
+	timing(p.alive(), "dnsperf ended before the restart delta was enforced")
 	for g in gks:
 		hb = h.wait_for("%s at serial 3" % g.name, lambda: (lambda x: x if x.get("serial") == "3" and
 		              x.get("state") == "ready" and x.get("redis") == "connected" else None)(
