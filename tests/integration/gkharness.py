@@ -122,15 +122,16 @@ class Server:
 				f.seek(self.log_off)
 			return f.read().decode("utf-8", "replace")
 
-	def wait_ready(self, zone="example.cn", timeout=10.0):
+	def wait_ready(self, zone="example.cn", timeout=120.0):
 		"""Wait until an SOA query for zone is answered over UDP and TCP; for gatekeeperd,
 		also until its zones are loaded (until then they answer SERVFAIL): the log's
 		readiness line, or with nothing in the log (it goes to the journal) zone's answer
-		other than SERVFAIL."""
-		deadline = time.time() + timeout
+		other than SERVFAIL. An event, waited on as wait_for does: timeout only bounds a
+		failure (RuntimeError, also at once when the process exits)."""
 		q = dns.message.make_query(zone, "SOA")
-		last = None
-		while time.time() < deadline:
+		last = []
+
+		def ready():
 			if not self.alive():
 				raise RuntimeError("%s exited early (rc %s); log:\n%s" %
 						   (self.name, self.proc.returncode, self.log_text()))
@@ -142,12 +143,16 @@ class Server:
 					if "ready: loaded" not in log and (log.strip() or
 									   r.rcode() == dns.rcode.SERVFAIL):
 						raise RuntimeError("zones still loading")
-				return
-			except Exception as e:  # not up yet
-				last = e
-				time.sleep(0.1)
-		raise RuntimeError("%s did not answer within %.0fs (%r); log:\n%s" %
-				   (self.name, timeout, last, self.log_text()))
+				return True
+			except RuntimeError as e:
+				last.append(e)
+				return False
+			except Exception as e:  # noqa: BLE001 (not up yet)
+				last.append(e)
+				return False
+		if not wait_for("%s ready" % self.name, ready, timeout, step=0.1, must=False):
+			raise RuntimeError("%s did not answer within %.0fs (%r); log:\n%s" %
+					   (self.name, timeout, last[-1] if last else None, self.log_text()))
 
 	def signal(self, sig):
 		if self.alive():

@@ -229,14 +229,14 @@ def startup_hup(binary):
 			h.log("SIGHUP sent %s the zones loaded" % ("after" if loaded else "before"))
 			expect("SIGHUP sent while the zones were still loading", not loaded)
 			try:
-				srv.wait_ready(timeout=60)
+				srv.wait_ready(timeout=600)
 				up = True
 			except RuntimeError as e:
 				up = False
 				h.log(str(e)[-1500:])
 			expect("daemon survives a SIGHUP during start-up (rc %s)" % srv.proc.returncode, up)
 			expect("the pending SIGHUP reloads once the loop runs", h.wait_for(
-				"the reload", lambda: "reloaded: %d zones" % len(zones) in srv.log_text(), timeout=60,
+				"the reload", lambda: "reloaded: %d zones" % len(zones) in srv.log_text(), timeout=600,
 				must=False),
 				srv.log_text()[-1500:])
 			rc, data = lookup(srv.port, "h4097.big07.cn")
