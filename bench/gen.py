@@ -597,11 +597,13 @@ def write_knot_conf(manifest, path, port, workdir):
 
 
 def write_gk_conf(manifest, path, port, workers=1, redis_port=None, instance=None, log_level="warning",
-		  tcp_conns=None, policy=None, rate_limit=None, extra=None):
+		  tcp_conns=None, policy=None, rate_limit=None, extra=None, zone_list=False):
 	"""gatekeeperd config for the manifest's zones on 127.0.0.1:port; with redis_port, the
 	filing check on (unfiled and revoked refused) against that Redis; policy: the `policy:`
 	section as a dict (file, redis, operator_keys); rate_limit: the `rate_limit:` section as a dict
-	(default: responses_per_second 0, off); extra: more top-level lines (YAML text)."""
+	(default: responses_per_second 0, off); extra: more top-level lines (YAML text); zone_list:
+	the zones in a zone list file (PATH.zones, one `name file` per line) as a registrar
+	configures a million, instead of the YAML `zones:` list."""
 	lines = [
 		"listen: [\"127.0.0.1:%d\"]" % port,
 		"workers: %d" % workers,
@@ -623,9 +625,17 @@ def write_gk_conf(manifest, path, port, workers=1, redis_port=None, instance=Non
 			lines.append("  %s: %s" % (k, json.dumps(v)))
 	if extra:
 		lines.append(extra.rstrip("\n"))
-	lines.append("zones:")
-	for z in manifest["zones"]:
-		lines.append("  - {name: %s, file: %s}" % (json.dumps(z["name"]), json.dumps(z["file"])))
+	if zone_list:
+		lpath = path + ".zones"
+		with open(lpath + ".tmp", "w") as f:
+			for z in manifest["zones"]:
+				f.write("%s %s\n" % (z["name"], z["file"]))
+		os.replace(lpath + ".tmp", lpath)
+		lines.append("zone_list: %s" % json.dumps(lpath))
+	else:
+		lines.append("zones:")
+		for z in manifest["zones"]:
+			lines.append("  - {name: %s, file: %s}" % (json.dumps(z["name"]), json.dumps(z["file"])))
 	with open(path, "w") as f:
 		f.write("\n".join(lines) + "\n")
 

@@ -111,7 +111,7 @@ static int match_mode(const char *policy, const char *queries, int rounds)
 		t[r] = (bench_now() - t0) * 1e9 / (double)q.count;
 	}
 	qsort(t, (size_t)rounds, sizeof(*t), bench_cmp_double);
-	gk_pol_stats_t st;
+	gk_policy_stats_t st;
 	gk_policy_stats(p, &st);
 	printf("match_best_ns=%.1f\nmatch_median_ns=%.1f\nrounds=%d\nqueries=%zu\nhits=%zu\n"
 	       "entries=%zu\narena_bytes=%zu\n",
@@ -138,7 +138,7 @@ int main(int argc, char **argv)
 	if (rounds < 1 || rounds > 20)
 		rounds = 1;
 	double t[20];
-	gk_pol_stats_t st = {0};
+	gk_policy_stats_t st = {0};
 	for (int i = 0; i < rounds; i++) {
 		char err[512];
 		gk_policy_t *p = NULL;

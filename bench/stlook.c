@@ -124,7 +124,7 @@ int main(int argc, char **argv)
 		char *q = strchr(p, '"');
 		if (q == NULL)
 			continue;
-		size_t wl = gk_status_name_to_wire(p, (size_t)(q - p), wire);
+		size_t wl = gk_dname_from_text(p, (size_t)(q - p), wire, GK_STATUS_NAME_FLAGS);
 		if (wl > 0)
 			names_add(&dom, wire, wl);
 	}
@@ -168,7 +168,8 @@ int main(int argc, char **argv)
 		char *sp = strchr(line, ' ');
 		if (sp == NULL)
 			continue;
-		size_t wl = gk_status_name_to_wire(line, (size_t)(sp - line), wire);
+		size_t wl =
+		    gk_dname_from_text(line, (size_t)(sp - line), wire, GK_STATUS_NAME_FLAGS);
 		if (wl == 0)
 			continue;
 		int off = gk_psl_registrable_wire(psl, wire, wl);

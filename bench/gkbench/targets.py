@@ -112,14 +112,16 @@ def first_filed(manifest):
 	return next(z["name"] for z in manifest["zones"] if z["status"] == "filed")
 
 
-def gk_target(label, binary, manifest, work, redis=None, tcp_conns=None, policy=None, rate_limit=None, extra=None):
+def gk_target(label, binary, manifest, work, redis=None, tcp_conns=None, policy=None, rate_limit=None, extra=None,
+	      zone_list=False):
 	d = os.path.join(work, label)
 	os.makedirs(d, exist_ok=True)
 	port = free_port()
 	conf = os.path.join(d, "gatekeeperd.yaml")
 	inst = "bench-%s-%d" % (label, os.getpid())
 	gen.write_gk_conf(manifest, conf, port, workers=1, redis_port=redis.port if redis else None, instance=inst,
-			  log_level="info", tcp_conns=tcp_conns, policy=policy, rate_limit=rate_limit, extra=extra)
+			  log_level="info", tcp_conns=tcp_conns, policy=policy, rate_limit=rate_limit, extra=extra,
+			  zone_list=zone_list)
 	if os.path.exists(os.path.join(d, label + ".log")):
 		os.unlink(os.path.join(d, label + ".log"))
 	# the fleet policy a previous run left on disk (policy.state_dir, default state/ beside

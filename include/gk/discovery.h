@@ -46,6 +46,20 @@
  *       whose reply was lost is re-sent with the same id until one attempt is confirmed,
  *       so a count is neither lost nor doubled by a lost connection.
  *
+ * Site addresses (attribution and accuracy, docs/REPORT.md)
+ *   GK_KEY_DISC_SITE "gk:site:%04x"  HASH, 65536 buckets; bucket = gk_fs_bucket(domain)
+ *       (include/gk/filing_status.h), so each stays small enough for listpack encoding.
+ *       field: a registrable domain that is the apex of a served zone (field spelling above).
+ *       value: the addresses its site resolves to in the served zone data: the A and AAAA
+ *              records of the apex and of www (or the apex's wildcard), duplicates removed,
+ *              IPv4 first then by value, canonical inet_ntop text separated by one space; ""
+ *              when the zone has none. At most 16.
+ *       Written by gatekeeperd's discovery writer (the same session and primary as the
+ *       counters) each time a zone version is published -- start, reload, zone add,
+ *       transfer -- as pipelined HSETs of up to 1024 fields, off the query path. A removed
+ *       zone keeps its last entry (a report of an earlier month still attributes its
+ *       domains). No expiry: one field per served zone.
+ *
  * Derived (gkctl report, docs/REPORT.md)
  *   discovered unfiled: distinct fields of gk:disc:<day>:unfiled over the period's days.
  *   sites accessed: discovered unfiled, plus revoked domains still queried (fields of
@@ -62,6 +76,7 @@
 #define GK_KEY_DISC_DOMAINS "gk:disc:%08u:%s"
 #define GK_KEY_DISC_TOTALS  "gk:disc:%08u:tot"
 #define GK_KEY_DISC_WRITE   "gk:disc:w:%s:%llu"
+#define GK_KEY_DISC_SITE    "gk:site:%04x"
 
 #define GK_DISC_TTL_S       (400u * 86400u) /* about 13 months: a year of monthly notices */
 #define GK_DISC_DAY_MAX     1000000u        /* default most domains per day and reason */

@@ -10,14 +10,14 @@
  *   GK_KEY_POL_SEQ "gk:pol:seq"          STRING: the last version number handed out (INCR).
  *       Versions are 1, 2, 3 ... in push order; a push that fails after INCR leaves a gap.
  *       A version is written in decimal without leading zeros and is at most
- *       GK_POL_VERSION_MAX (2^53 - 1, exact in every JSON reader); anything else in
+ *       GK_POLICY_VERSION_MAX (2^53 - 1, exact in every JSON reader); anything else in
  *       gk:pol:current, gk:pol:seq or a bundle is not a version (gkctl and gatekeeperd say so
  *       and never act on it).
  *   GK_KEY_POL_VERSION "gk:pol:v:%llu"   HASH, one per version, never changed once written:
  *       bundle   the signed bytes (bundle format below)
  *       sig      base64 (88 characters) of the 64-byte Ed25519 signature over `bundle`,
  *                exactly those bytes (no canonicalisation on the reader's side)
- *       key_id   GK_POL_KEY_ID_LEN hex characters: the first 8 bytes of SHA-256 of the
+ *       key_id   GK_POLICY_KEY_ID_LEN hex characters: the first 8 bytes of SHA-256 of the
  *                signer's raw 32-byte Ed25519 public key (`gkctl policy keyid KEY`)
  *       action   "push" | "rollback"
  *       from     rollback: the version whose content this is; push: the version that was
@@ -78,8 +78,8 @@
 #define GK_KEY_POL_HISTORY "gk:pol:history"
 #define GK_KEY_POL_AUDIT   "gk:pol:audit"
 
-#define GK_POL_BUNDLE_FORMAT    "gk-policy/1"
-#define GK_POL_KEY_ID_LEN       16 /* hex characters */
-#define GK_POL_STREAM_KIND      "pol"
-#define GK_POL_VERSION_MAX      9007199254740991ull /* 2^53 - 1 */
-#define GK_POL_VERSION_MAX_TEXT "9007199254740991"
+#define GK_POLICY_BUNDLE_FORMAT    "gk-policy/1"
+#define GK_POLICY_KEY_ID_LEN       16 /* hex characters */
+#define GK_POLICY_STREAM_KIND      "pol"
+#define GK_POLICY_VERSION_MAX      9007199254740991ull /* 2^53 - 1 */
+#define GK_POLICY_VERSION_MAX_TEXT "9007199254740991"

@@ -30,6 +30,11 @@ void *gk_arena_alloc(gk_arena_t *a, size_t size);
 void *gk_arena_alloc_aligned(gk_arena_t *a, size_t size, size_t align);
 /* Copy of src[0..size) in the arena, or NULL. */
 void *gk_arena_dup(gk_arena_t *a, const void *src, size_t size);
+/* Give back the unused end of the arena's current chunk when it can be (a huge-page arena's
+ * pooled chunk, carved last by the calling thread): call it once the arena is complete (a
+ * zone version once built). Later allocations still work (in a new chunk). Same thread as
+ * the allocations. */
+void gk_arena_trim(gk_arena_t *a);
 /* Total bytes obtained from the system (for memory reports). */
 size_t gk_arena_bytes(const gk_arena_t *a);
 /* Free every allocation and the arena. NULL is ignored. */

@@ -89,3 +89,64 @@ done:
 	buf[o] = 0;
 	return buf;
 }
+
+/* One label octet from s[*i] (an escape moves *i past it); -1 for a bad escape. */
+static int text_octet(const char *s, size_t slen, size_t *i, unsigned flags)
+{
+	uint8_t c = (uint8_t)s[*i];
+	if (c != '\\' || !(flags & GK_DNAME_TEXT_ESCAPES))
+		return c;
+	if (*i + 1 >= slen)
+		return -1;
+	uint8_t d1 = (uint8_t)s[*i + 1];
+	if (d1 < '0' || d1 > '9') {
+		*i += 1;
+		return d1;
+	}
+	if (*i + 3 >= slen)
+		return -1;
+	uint8_t d2 = (uint8_t)s[*i + 2], d3 = (uint8_t)s[*i + 3];
+	if (d2 < '0' || d2 > '9' || d3 < '0' || d3 > '9')
+		return -1;
+	unsigned v = (d1 - '0') * 100u + (d2 - '0') * 10u + (d3 - '0');
+	if (v > 255)
+		return -1;
+	*i += 3;
+	return (int)v;
+}
+
+size_t gk_dname_from_text(const char *s, size_t slen, uint8_t *out, unsigned flags)
+{
+	if (slen == 1 && s[0] == '.') {
+		if (flags & GK_DNAME_TEXT_NOROOT)
+			return 0;
+		out[0] = 0;
+		return 1;
+	}
+	if (slen == 0)
+		return 0;
+	size_t o = 1, lab = 0;
+	out[0] = 0;
+	for (size_t i = 0; i < slen; i++) {
+		if (s[i] == '.') {
+			if (out[lab] == 0)
+				return 0; /* an empty label */
+			if (i + 1 == slen)
+				break; /* the trailing dot */
+			if (o >= GK_DNAME_MAX - 1)
+				return 0;
+			lab = o++;
+			out[lab] = 0;
+			continue;
+		}
+		int c = text_octet(s, slen, &i, flags);
+		if (c < 0 || out[lab] == 63 || o >= GK_DNAME_MAX - 1)
+			return 0;
+		out[lab]++;
+		out[o++] = gk_dname_lower[c];
+	}
+	if (out[lab] == 0)
+		return 0;
+	out[o++] = 0;
+	return o;
+}

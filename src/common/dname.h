@@ -85,3 +85,15 @@ bool gk_dname_is_subdomain(const uint8_t *a, size_t alen, const uint8_t *b, size
  * reads back (ldns_str2rdf_dname, a master file) as the same wire name. A cap of
  * 4 * GK_DNAME_MAX + 2 always holds the whole name. Returns buf. */
 char *gk_dname_to_str(const uint8_t *n, char *buf, size_t cap);
+
+/* gk_dname_from_text flags. */
+#define GK_DNAME_TEXT_ESCAPES 1u /* decode \DDD (decimal) and \c as master files do */
+#define GK_DNAME_TEXT_NOROOT  2u /* "." (the root) is not a name here */
+
+/* Text s[0..slen) (labels joined by '.', a trailing dot optional; with
+ * GK_DNAME_TEXT_ESCAPES the presentation form gk_dname_to_str writes) to a lowercase wire
+ * name in out, which holds GK_DNAME_MAX octets. Without escapes every octet but '.' is
+ * label data (the form of the status keys in Redis). Returns the wire length (1 for the
+ * root "."), or 0 when s is not a name: empty, an empty label, a label over 63 octets, over
+ * GK_DNAME_MAX in wire form, a bad escape, or the root with GK_DNAME_TEXT_NOROOT. Pure. */
+size_t gk_dname_from_text(const char *s, size_t slen, uint8_t *out, unsigned flags);

@@ -83,7 +83,7 @@ static const char *provider_name(uint32_t id, void *ctx)
 }
 
 /* The Redis field gk-sync writes for the registrable domain reg (lowercase wire name):
- * its labels joined by '.', which the daemon's loader (gk_status_name_to_wire) splits back
+ * its labels joined by '.', which the daemon's loader (gk_dname_from_text) splits back
  * into the same wire name. 0 when no field can name it: a label holds a '.' byte (the split
  * would make other labels; the feed's domains are host names, so such a domain is always
  * unfiled) or a NUL byte. */
@@ -249,25 +249,8 @@ static void print_ede(struct look *l, ldns_pkt *p)
  * wire[0..*len). Returns 0, or -1 when s is not a domain name. */
 static int parse_name(const char *s, uint8_t *wire, size_t *len)
 {
-	ldns_rdf *d = NULL;
-	if (ldns_str2rdf_dname(&d, s) != LDNS_STATUS_OK)
-		return -1;
-	size_t n = ldns_rdf_size(d);
-	const uint8_t *w = ldns_rdf_data(d);
-	if (n == 0 || n > GK_DNAME_MAX || w[n - 1] != 0) {
-		ldns_rdf_deep_free(d);
-		return -1;
-	}
-	/* lowercase the label octets only (length octets are < 64: never letters anyway) */
-	for (size_t p = 0; p < n && w[p]; p += w[p] + 1u) {
-		wire[p] = w[p];
-		for (size_t i = 1; i <= w[p]; i++)
-			wire[p + i] = gk_dname_lower[w[p + i]];
-	}
-	wire[n - 1] = 0;
-	*len = n;
-	ldns_rdf_deep_free(d);
-	return 0;
+	*len = gk_dname_from_text(s, strlen(s), wire, GK_DNAME_TEXT_ESCAPES);
+	return *len ? 0 : -1;
 }
 
 /* A query as a stub resolver sends it: RD off, EDNS with 1232 octets so the EDE comes back. */
@@ -418,8 +401,8 @@ static bool print_rule(struct look *l, const gk_pkt_result_t *res)
 		if (l->policy)
 			fprintf(l->out,
 			        "rule        no list entry; the filing status decides (mode %s)\n",
-			        gk_policy_mode(l->policy) == GK_POL_MONITOR ? "monitor"
-			                                                    : "enforce");
+			        gk_policy_mode(l->policy) == GK_POLICY_MONITOR ? "monitor"
+			                                                       : "enforce");
 		return false;
 	}
 	switch (res->why) {
@@ -492,7 +475,7 @@ static int decide(struct look *l, const uint8_t *name, size_t len)
 {
 	char err[1024];
 	const gk_config_t *cfg = l->cfg;
-	int rc = gk_zoneset_build_ex(cfg->zones, cfg->n_zones, l->psl, &l->zs, err, sizeof(err));
+	int rc = gk_zoneset_build(cfg->zones, cfg->n_zones, l->psl, &l->zs, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(l->errf, "gkctl: %s\n", err);
 		return rc == GK_EIO ? GK_CTL_IO : GK_CTL_USAGE;
@@ -589,7 +572,7 @@ int gk_ctl_lookup(const gk_ctl_opts_t *o, const char *qname, FILE *out, FILE *er
 	}
 	/* a config without redis (and no --redis): no filing status, the policy file only */
 	bool no_redis = !o->redis && l.cfg && !l.cfg->redis.set;
-	if (!no_redis && (ret = ctl_connect(o, &l.redis, errf)) != GK_CTL_OK)
+	if (!no_redis && (ret = gk_ctl_connect(o, &l.redis, errf)) != GK_CTL_OK)
 		goto out;
 	print_name(out, "name", name);
 	int pr = pick_policy(&l);

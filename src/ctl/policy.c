@@ -33,7 +33,7 @@ static const char store_lua[] =
     "  if ARGV[11] ~= '' and raw == ARGV[11] then\n"
     "    cur = 0\n"
     "  elseif string.match(raw, '^[1-9][0-9]*$') and #raw <= 16 and\n"
-    "         tonumber(raw) <= " GK_POL_VERSION_MAX_TEXT " then\n"
+    "         tonumber(raw) <= " GK_POLICY_VERSION_MAX_TEXT " then\n"
     "    cur = tonumber(raw)\n"
     "  else\n"
     "    return redis.error_reply('" GK_KEY_POL_CURRENT " changed to a value that is not a "
@@ -64,14 +64,14 @@ struct pointer {
 	size_t rawlen;
 };
 
-int64_t ctl_now_ms(void)
+int64_t gk_ctl_now_ms(void)
 {
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-void ctl_time(int64_t ms, char *out, size_t cap)
+void gk_ctl_time(int64_t ms, char *out, size_t cap)
 {
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
@@ -79,7 +79,7 @@ void ctl_time(int64_t ms, char *out, size_t cap)
 	strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int ctl_connect(const gk_ctl_opts_t *o, void **redis, FILE *errf)
+int gk_ctl_connect(const gk_ctl_opts_t *o, void **redis, FILE *errf)
 {
 	char err[512], addr[300] = "127.0.0.1:6379";
 	if (o->redis) {
@@ -181,7 +181,7 @@ static int store(void *redis, const gk_ctl_opts_t *o, gk_polstore_bundle_t *b,
 	char *dtext = NULL;
 	size_t dlen = 0;
 	FILE *dmem = NULL;
-	char err[512], sig[GK_POLSTORE_SIG_B64_LEN + 1], kid[GK_POL_KEY_ID_LEN + 1];
+	char err[512], sig[GK_POLSTORE_SIG_B64_LEN + 1], kid[GK_POLICY_KEY_ID_LEN + 1];
 	redisContext *c = redis;
 	int ret = GK_CTL_IO;
 	char *bytes = NULL, *audit = NULL;
@@ -211,7 +211,7 @@ static int store(void *redis, const gk_ctl_opts_t *o, gk_polstore_bundle_t *b,
 		goto out;
 	}
 	char when[32], user[200];
-	ctl_time(b->created_ms, when, sizeof(when));
+	gk_ctl_time(b->created_ms, when, sizeof(when));
 	user_name(user, sizeof(user));
 	rec = json_pack("{sIsssIsIsssssssIsssO}", "version", (json_int_t)b->version, "action",
 	                action, "from", (json_int_t)from, "previous", (json_int_t)prev, "key_id",
@@ -299,7 +299,7 @@ static int read_pointer(void *redis, struct pointer *pt, FILE *errf)
 	const char *why = NULL;
 	if (r->type == REDIS_REPLY_STRING) {
 		if (gk_polstore_parse_version(r->str, r->len, &pt->cur) != 0 || pt->cur == 0) {
-			why = "is not a version (1.." GK_POL_VERSION_MAX_TEXT ")";
+			why = "is not a version (1.." GK_POLICY_VERSION_MAX_TEXT ")";
 		} else {
 			redisReply *e = redisCommand(c, "EXISTS " GK_KEY_POL_VERSION,
 			                             (unsigned long long)pt->cur);
@@ -406,7 +406,7 @@ static int next_version(redisContext *c, const struct pointer *pt, uint64_t *out
 	}
 	uint64_t n = 0;
 	if (r->type == REDIS_REPLY_INTEGER && r->integer > 0 &&
-	    (uint64_t)r->integer <= GK_POL_VERSION_MAX && (uint64_t)r->integer > pt->cur)
+	    (uint64_t)r->integer <= GK_POLICY_VERSION_MAX && (uint64_t)r->integer > pt->cur)
 		n = (uint64_t)r->integer;
 	freeReplyObject(r);
 	if (n) {
@@ -419,18 +419,18 @@ static int next_version(redisContext *c, const struct pointer *pt, uint64_t *out
 		return ret;
 	if (pt->cur > top)
 		top = pt->cur;
-	if (top >= GK_POL_VERSION_MAX) {
+	if (top >= GK_POLICY_VERSION_MAX) {
 		fprintf(
 		    errf,
 		    "gkctl: no version number is left (the history reaches %llu, the largest is "
 		    "%llu)\n",
-		    (unsigned long long)top, (unsigned long long)GK_POL_VERSION_MAX);
+		    (unsigned long long)top, (unsigned long long)GK_POLICY_VERSION_MAX);
 		return GK_CTL_REJECT;
 	}
 	n = top + 1;
 	fprintf(errf,
 	        "gkctl: warning: %s is not a usable version counter (not a number in "
-	        "1.." GK_POL_VERSION_MAX_TEXT
+	        "1.." GK_POLICY_VERSION_MAX_TEXT
 	        ", or not above the current version); this push is numbered %llu, after %s, "
 	        "and the counter is reset to it\n",
 	        GK_KEY_POL_SEQ, (unsigned long long)n, GK_KEY_POL_HISTORY);
@@ -462,11 +462,11 @@ int gk_ctl_policy_push(const gk_ctl_opts_t *o, const char *path, FILE *out, FILE
 	}
 	int ret = gk_polstore_bundle_set_message(b, o->message) != 0 ? GK_CTL_IO : GK_CTL_OK;
 	if (ret == GK_CTL_OK)
-		ret = ctl_connect(o, &redis, errf);
+		ret = gk_ctl_connect(o, &redis, errf);
 	if (ret == GK_CTL_OK)
 		ret = current_bundle(redis, &pt, &prevb, errf);
 	if (ret == GK_CTL_OK && o->dry_run) {
-		gk_pol_stats_t st;
+		gk_policy_stats_t st;
 		gk_policy_stats(pb, &st);
 		fprintf(out,
 		        "dry run: %s compiles (%zu entries in %u lists, %zu files); changes from "
@@ -501,7 +501,7 @@ int gk_ctl_policy_rollback(const gk_ctl_opts_t *o, uint64_t version, FILE *out, 
 		fprintf(errf, "gkctl: policy rollback needs --key OPERATOR_KEY\n");
 		return GK_CTL_USAGE;
 	}
-	int ret = ctl_connect(o, &redis, errf);
+	int ret = gk_ctl_connect(o, &redis, errf);
 	if (ret == GK_CTL_OK)
 		ret = load_version(redis, &v, &ver, &old, errf);
 	if (ret == GK_CTL_OK && gk_polstore_bundle_compile(old, &pold, err, sizeof(err)) != 0) {
@@ -518,7 +518,7 @@ int gk_ctl_policy_rollback(const gk_ctl_opts_t *o, uint64_t version, FILE *out, 
 		snprintf(msg, sizeof(msg), "rollback to version %llu%s%s",
 		         (unsigned long long)version, o->message ? ": " : "",
 		         o->message ? o->message : "");
-		b->created_ms = ctl_now_ms();
+		b->created_ms = gk_ctl_now_ms();
 		if (gk_polstore_bundle_set_message(b, msg) != 0)
 			ret = GK_CTL_IO;
 	}
@@ -543,7 +543,7 @@ int gk_ctl_policy_show(const gk_ctl_opts_t *o, uint64_t version, FILE *out, FILE
 	gk_polstore_version_t ver = {0};
 	void *redis = NULL;
 	uint64_t v = version, cur = 0;
-	int ret = ctl_connect(o, &redis, errf);
+	int ret = gk_ctl_connect(o, &redis, errf);
 	if (ret == GK_CTL_OK && gk_polstore_current(redis, &cur, err, sizeof(err)) != 0) {
 		fprintf(errf, "gkctl: %s\n", err);
 		ret = GK_CTL_IO;
@@ -563,7 +563,7 @@ int gk_ctl_policy_show(const gk_ctl_opts_t *o, uint64_t version, FILE *out, FILE
 		}
 		goto out;
 	}
-	ctl_time(ver.created_ms, when, sizeof(when));
+	gk_ctl_time(ver.created_ms, when, sizeof(when));
 	fprintf(out, "version   %llu%s\n", (unsigned long long)v, v == cur ? " (current)" : "");
 	fprintf(out, "action    %s", ver.action);
 	if (strcmp(ver.action, "rollback") == 0)
@@ -594,10 +594,10 @@ int gk_ctl_policy_show(const gk_ctl_opts_t *o, uint64_t version, FILE *out, FILE
 		fprintf(out, "compile   FAILS: %s\n", err);
 		ret = GK_CTL_REJECT;
 	} else {
-		gk_pol_stats_t st;
+		gk_policy_stats_t st;
 		gk_policy_stats(p, &st);
 		fprintf(out, "compiles  %zu entries in %u lists, mode %s\n", st.entries, st.lists,
-		        gk_policy_mode(p) == GK_POL_MONITOR ? "monitor" : "enforce");
+		        gk_policy_mode(p) == GK_POLICY_MONITOR ? "monitor" : "enforce");
 		gk_policy_free(p);
 	}
 	fprintf(out, "files\n  %-24s %9zu bytes  sha256 %.16s\n", b->policy.name, b->policy.len,
@@ -656,7 +656,7 @@ int gk_ctl_policy_history(const gk_ctl_opts_t *o, FILE *out, FILE *errf)
 	void *redis = NULL;
 	char err[512];
 	uint64_t cur = 0;
-	int ret = ctl_connect(o, &redis, errf);
+	int ret = gk_ctl_connect(o, &redis, errf);
 	if (ret != GK_CTL_OK)
 		return ret;
 	redisContext *c = redis;
@@ -713,7 +713,7 @@ int gk_ctl_policy_diff(const gk_ctl_opts_t *o, uint64_t a, uint64_t b, FILE *out
 	void *redis = NULL;
 	gk_polstore_version_t va = {0}, vb = {0};
 	gk_polstore_bundle_t *ba = NULL, *bb = NULL;
-	int ret = ctl_connect(o, &redis, errf);
+	int ret = gk_ctl_connect(o, &redis, errf);
 	if (ret == GK_CTL_OK)
 		ret = load_version(redis, &a, &va, &ba, errf);
 	if (ret == GK_CTL_OK)
@@ -734,7 +734,7 @@ int gk_ctl_policy_diff(const gk_ctl_opts_t *o, uint64_t a, uint64_t b, FILE *out
 
 int gk_ctl_policy_keyid(const char *path, FILE *out, FILE *errf)
 {
-	char id[GK_POL_KEY_ID_LEN + 1], err[512];
+	char id[GK_POLICY_KEY_ID_LEN + 1], err[512];
 	if (gk_polstore_key_id(path, id, err, sizeof(err)) != 0) {
 		fprintf(errf, "gkctl: %s\n", err);
 		return GK_CTL_USAGE;

@@ -16,10 +16,13 @@
 #include <string.h>
 #include <time.h>
 #include <hiredis/hiredis.h>
+#include "common/strmap.h"
 #include "ctl/report.h"
 #include "ctl/report_internal.h"
 #include "redis/redis.h"
 #include "gk/filing_status.h"
+#include "sync/ipfeed.h"
+#include "sync/iptab.h"
 #include "sync/record.h"
 
 #define PIPE     1024u
@@ -77,66 +80,46 @@ int gk_report_parse_date(const char *s, uint32_t *day)
 struct dmap {
 	gk_report_domain_t *v;
 	size_t n, cap;
-	uint32_t *slots; /* index + 1 */
-	size_t nslots;
+	gk_strmap_t names; /* index of v by name (borrowed: v[i].name) */
 };
-
-static uint64_t str_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
-	return h;
-}
-
-static int dmap_grow(struct dmap *m)
-{
-	size_t ns = m->nslots ? m->nslots * 2 : 1024;
-	uint32_t *sl = calloc(ns, sizeof(*sl));
-	gk_report_domain_t *v = realloc(m->v, ns / 2 * sizeof(*v));
-	if (sl == NULL || v == NULL) {
-		free(sl);
-		if (v != NULL)
-			m->v = v;
-		return GK_ENOMEM;
-	}
-	m->v = v;
-	m->cap = ns / 2;
-	for (size_t i = 0; i < m->n; i++) {
-		size_t s = str_hash(v[i].name) & (ns - 1);
-		while (sl[s])
-			s = (s + 1) & (ns - 1);
-		sl[s] = (uint32_t)i + 1;
-	}
-	free(m->slots);
-	m->slots = sl;
-	m->nslots = ns;
-	return 0;
-}
 
 /* The entry for name, created (zeroed) when absent; NULL on ENOMEM. */
 static gk_report_domain_t *dmap_get(struct dmap *m, const char *name, size_t len)
 {
-	if (m->n + 1 > m->cap && dmap_grow(m) != 0)
-		return NULL;
 	char tmp[1100];
 	if (len >= sizeof(tmp))
 		len = sizeof(tmp) - 1;
 	memcpy(tmp, name, len);
 	tmp[len] = 0;
-	size_t s = str_hash(tmp) & (m->nslots - 1);
-	while (m->slots[s]) {
-		gk_report_domain_t *e = &m->v[m->slots[s] - 1];
-		if (strcmp(e->name, tmp) == 0)
-			return e;
-		s = (s + 1) & (m->nslots - 1);
+	uint32_t at = gk_strmap_find(&m->names, tmp, len);
+	if (at != 0)
+		return &m->v[at - 1];
+	if (m->n == m->cap) {
+		size_t nc = m->cap ? m->cap * 2 : 512;
+		gk_report_domain_t *v = realloc(m->v, nc * sizeof(*v));
+		if (v == NULL)
+			return NULL;
+		m->v = v;
+		m->cap = nc;
 	}
 	gk_report_domain_t *e = &m->v[m->n];
 	memset(e, 0, sizeof(*e));
+	uint32_t ix;
 	if ((e->name = strdup(tmp)) == NULL)
 		return NULL;
-	m->slots[s] = (uint32_t)++m->n;
+	if (gk_strmap_add(&m->names, e->name, len, &ix) < 0) {
+		free(e->name);
+		return NULL;
+	}
+	m->n++;
 	return e;
+}
+
+/* The entry for name, or NULL. */
+static gk_report_domain_t *dmap_find(const struct dmap *m, const char *name)
+{
+	uint32_t at = gk_strmap_find(&m->names, name, strlen(name));
+	return at != 0 ? &m->v[at - 1] : NULL;
 }
 
 /* ---- Redis ------------------------------------------------------------------------------ */
@@ -308,8 +291,26 @@ static int read_status(redisContext *c, struct dmap *m, char *err, size_t errlen
 	return 0;
 }
 
-/* Records (gk:rec): provider and licence, where a record exists. */
-static int read_records(redisContext *c, struct dmap *m, char *err, size_t errlen)
+/* The record's ips (n NUL-terminated strings one after the other), space-separated. */
+static char *join_ips(const char *ips, size_t n)
+{
+	size_t len = 0;
+	const char *p = ips;
+	for (size_t i = 0; i < n; i++, p += strlen(p) + 1)
+		len += strlen(p) + 1;
+	char *out = malloc(len + 1), *q = out;
+	if (out == NULL)
+		return NULL;
+	*q = 0;
+	p = ips;
+	for (size_t i = 0; i < n; i++, p += strlen(p) + 1)
+		q += sprintf(q, "%s%s", i ? " " : "", p);
+	return out;
+}
+
+/* Records (gk:rec): provider and licence, where a record exists; with want_ips its ips too
+ * (served sites, for accuracy). */
+static int read_records(redisContext *c, struct dmap *m, bool want_ips, char *err, size_t errlen)
 {
 	for (size_t base = 0; base < m->n; base += PIPE) {
 		size_t end = base + PIPE < m->n ? base + PIPE : m->n;
@@ -333,6 +334,8 @@ static int read_records(redisContext *c, struct dmap *m, char *err, size_t errle
 					if (rec.field[GK_REC_LICENCE] != NULL)
 						snprintf(m->v[i].licence, sizeof(m->v[i].licence),
 						         "%s", rec.field[GK_REC_LICENCE]);
+					if (want_ips && rec.ips != NULL)
+						m->v[i].ips = join_ips(rec.ips, rec.n_ips);
 				}
 				free(buf);
 			}
@@ -405,6 +408,241 @@ static int count_filed(redisContext *c, uint64_t *filed, char *err, size_t errle
 	return 0;
 }
 
+/* Filed address ranges (gk:ip:ranges) into r->iptab: HSCAN, 50000 fields a step. A field or
+ * value that does not parse is skipped (counted out of n_ranges), never fatal. */
+static int read_ranges(redisContext *c, gk_report_t *r, char *err, size_t errlen)
+{
+	if (gk_iptab_new(&r->iptab) != 0)
+		return GK_ENOMEM;
+	char cursor[32] = "0";
+	do {
+		redisReply *rep =
+		    redisCommand(c, "HSCAN %s %s COUNT 50000", GK_KEY_IP_RANGES, cursor);
+		if (rep == NULL) {
+			errf(err, errlen, "redis: %s", c->errstr);
+			return GK_EIO;
+		}
+		if (rep->type == REDIS_REPLY_ERROR) {
+			errf(err, errlen, "redis: HSCAN %s: %s", GK_KEY_IP_RANGES, rep->str);
+			freeReplyObject(rep);
+			return GK_EIO;
+		}
+		if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+		    rep->element[0]->type != REDIS_REPLY_STRING ||
+		    rep->element[1]->type != REDIS_REPLY_ARRAY) {
+			freeReplyObject(rep);
+			break;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+		const redisReply *a = rep->element[1];
+		int rc = 0;
+		for (size_t i = 0; i + 1 < a->elements && rc == 0; i += 2) {
+			const redisReply *f = a->element[i], *v = a->element[i + 1];
+			if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+				continue;
+			rc = gk_iptab_add_stored(r->iptab, f->str, f->len, v->str, v->len);
+			if (rc == GK_EINVAL)
+				rc = 0; /* not a range of ours: skipped */
+			else if (rc == 0)
+				r->n_ranges++;
+		}
+		freeReplyObject(rep);
+		if (rc != 0)
+			return rc;
+	} while (strcmp(cursor, "0") != 0);
+	return gk_iptab_build(r->iptab);
+}
+
+/* Every served site's addresses (gk:site buckets) into m. */
+static int read_sites(redisContext *c, struct dmap *m, char *err, size_t errlen)
+{
+	for (unsigned base = 0; base < GK_FS_BUCKETS; base += PIPE) {
+		for (unsigned b = base; b < base + PIPE; b++)
+			redisAppendCommand(c, "HGETALL " GK_KEY_DISC_SITE, b);
+		for (unsigned b = base; b < base + PIPE; b++) {
+			redisReply *rep;
+			if (get_reply(c, &rep, err, errlen) != 0)
+				return GK_EIO;
+			int rc = 0;
+			for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements;
+			     i += 2) {
+				const redisReply *f = rep->element[i], *v = rep->element[i + 1];
+				if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+					continue;
+				gk_report_domain_t *e = dmap_get(m, f->str, f->len);
+				if (e == NULL ||
+				    (e->addrs == NULL && (e->addrs = strdup(v->str)) == NULL)) {
+					rc = GK_ENOMEM;
+					break;
+				}
+			}
+			freeReplyObject(rep);
+			if (rc != 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* Attribute e from e->addrs: the provider whose filed range holds the first address, in
+ * the stored order (IPv4 first, then by value), that is neither private nor reserved and
+ * that a range holds. Returns the public addresses seen. */
+static size_t attribute(const gk_iptab_t *t, gk_report_domain_t *e)
+{
+	size_t pub = 0, special = 0;
+	e->attributed = NULL;
+	e->special_only = false;
+	for (const char *p = e->addrs; p != NULL && *p;) {
+		size_t n = strcspn(p, " ");
+		uint8_t a[16];
+		int v4;
+		if (n > 0 && gk_ip_addr_parse(p, n, a, &v4) == 0) {
+			if (gk_ip_special(a, v4) != NULL) {
+				special++;
+			} else {
+				pub++;
+				if (e->attributed == NULL && t != NULL)
+					e->attributed = gk_iptab_lookup(t, a, v4);
+			}
+		}
+		p += n;
+		p += *p == ' ';
+	}
+	e->special_only = special > 0 && pub == 0;
+	return pub;
+}
+
+/* Every served address is among the record's ips (docs/REPORT.md "Accuracy"). */
+static bool ips_cover(const char *addrs, const char *ips)
+{
+	for (const char *p = addrs; *p;) {
+		size_t n = strcspn(p, " ");
+		uint8_t a[16], b[16];
+		int v4, w4;
+		bool found = false;
+		if (n > 0 && gk_ip_addr_parse(p, n, a, &v4) == 0) {
+			for (const char *q = ips; *q && !found;) {
+				size_t m = strcspn(q, " ");
+				found = m > 0 && gk_ip_addr_parse(q, m, b, &w4) == 0 && v4 == w4 &&
+				        memcmp(a, b, 16) == 0;
+				q += m;
+				q += *q == ' ';
+			}
+			if (!found)
+				return false;
+		}
+		p += n;
+		p += *p == ' ';
+	}
+	return true;
+}
+
+/* NULL-first string order (NULL: unknown / none named). */
+static int cmp_name(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return (a != NULL) - (b != NULL);
+	return strcmp(a, b);
+}
+
+static int cmp_check_prov(const void *a, const void *b)
+{
+	const gk_report_check_t *x = a, *y = b;
+	int c = cmp_name(x->d->provider_name, y->d->provider_name);
+	return c ? c : strcmp(x->d->name, y->d->name);
+}
+
+static int cmp_check_name(const void *a, const void *b)
+{
+	const gk_report_check_t *x = a, *y = b;
+	return strcmp(x->d->name, y->d->name);
+}
+
+static int cmp_acc(const void *a, const void *b)
+{
+	const gk_report_accuracy_t *x = a, *y = b;
+	if ((x->provider == NULL) != (y->provider == NULL))
+		return x->provider == NULL ? 1 : -1;
+	if (x->checked != y->checked)
+		return x->checked > y->checked ? -1 : 1;
+	return cmp_name(x->provider, y->provider);
+}
+
+static int cmp_dom_name(const void *a, const void *b)
+{
+	return strcmp(((const gk_report_domain_t *)a)->name, ((const gk_report_domain_t *)b)->name);
+}
+
+static const char *provider_name(const gk_report_t *r, uint32_t id);
+
+/* qsort that accepts an empty (NULL) array: qsort's pointer must not be NULL even for 0
+ * elements (an empty period or no site data has no list at all). */
+static void sort(void *v, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(v, n, size, cmp);
+}
+
+/* Attribution of the discovered domains and the accuracy of the filed served ones. */
+static int attribute_all(gk_report_t *r, struct dmap *served)
+{
+	gk_report_domain_t *lists[2] = {r->unfiled, r->revoked};
+	size_t ns[2] = {r->n_unfiled, r->n_revoked};
+	for (int l = 0; l < 2; l++)
+		for (size_t i = 0; i < ns[l]; i++) {
+			gk_report_domain_t *e = &lists[l][i];
+			const gk_report_domain_t *sv = dmap_find(served, e->name);
+			if (sv != NULL && (e->addrs = strdup(sv->addrs)) == NULL)
+				return GK_ENOMEM;
+			attribute(r->iptab, e);
+			e->notice = e->attributed ? e->attributed : e->provider_name;
+		}
+	r->served = served->v;
+	r->n_served = served->n;
+	served->v = NULL;
+	gk_strmap_free(&served->names);
+	served->n = 0;
+	sort(r->served, r->n_served, sizeof(*r->served), cmp_dom_name);
+	if ((r->checks = calloc(r->n_served + 1, sizeof(*r->checks))) == NULL)
+		return GK_ENOMEM;
+	for (size_t i = 0; i < r->n_served; i++) {
+		gk_report_domain_t *e = &r->served[i];
+		e->provider_name = provider_name(r, e->provider);
+		size_t pub = attribute(r->iptab, e);
+		if (e->status != GK_REPORT_FILED)
+			continue;
+		r->served_filed++;
+		if (pub == 0) {
+			r->not_checked++;
+			continue;
+		}
+		gk_report_check_t *k = &r->checks[r->n_checks++];
+		k->d = e;
+		k->provider_ok = e->attributed != NULL && e->provider_name != NULL &&
+		                 strcmp(e->attributed, e->provider_name) == 0;
+		k->ips_ok = e->ips == NULL || ips_cover(e->addrs, e->ips);
+		r->checked++;
+		r->matched += k->provider_ok;
+	}
+	/* per filed provider: the checks grouped by name, then back in name order */
+	qsort(r->checks, r->n_checks, sizeof(*r->checks), cmp_check_prov);
+	if ((r->accuracy = calloc(r->n_checks + 1, sizeof(*r->accuracy))) == NULL)
+		return GK_ENOMEM;
+	for (size_t i = 0; i < r->n_checks; i++) {
+		const gk_report_check_t *k = &r->checks[i];
+		if (r->n_accuracy == 0 ||
+		    cmp_name(r->accuracy[r->n_accuracy - 1].provider, k->d->provider_name) != 0)
+			r->accuracy[r->n_accuracy++].provider = k->d->provider_name;
+		gk_report_accuracy_t *a = &r->accuracy[r->n_accuracy - 1];
+		a->checked++;
+		a->matched += k->provider_ok;
+		a->ips_differ += !k->ips_ok;
+	}
+	qsort(r->accuracy, r->n_accuracy, sizeof(*r->accuracy), cmp_acc);
+	qsort(r->checks, r->n_checks, sizeof(*r->checks), cmp_check_name);
+	return 0;
+}
+
 /* ---- assembling ---------------------------------------------------------------------- */
 
 static int cmp_dom(const void *a, const void *b)
@@ -418,21 +656,48 @@ static int cmp_dom(const void *a, const void *b)
 static int cmp_prov(const void *a, const void *b)
 {
 	const gk_report_provider_t *x = a, *y = b;
-	if ((x->id == 0) != (y->id == 0))
-		return x->id == 0 ? 1 : -1;
+	if ((x->name == NULL) != (y->name == NULL))
+		return x->name == NULL ? 1 : -1;
 	if (x->accessed != y->accessed)
 		return x->accessed > y->accessed ? -1 : 1;
-	return x->id < y->id ? -1 : x->id > y->id;
+	return cmp_name(x->name, y->name);
 }
 
-static gk_report_provider_t *prov_get(gk_report_t *r, uint32_t id)
+static int cmp_site(const void *a, const void *b)
 {
-	for (size_t i = 0; i < r->n_providers; i++)
-		if (r->providers[i].id == id)
-			return &r->providers[i];
-	gk_report_provider_t *p = &r->providers[r->n_providers++];
-	*p = (gk_report_provider_t){.id = id, .name = provider_name(r, id)};
-	return p;
+	return cmp_name((*(const gk_report_domain_t *const *)a)->notice,
+	                (*(const gk_report_domain_t *const *)b)->notice);
+}
+
+/* The notice table: sites accessed (a site counted once, under the unfiled list when it is
+ * on both) per notice provider (attributed, else the record's). */
+static int providers(gk_report_t *r)
+{
+	size_t n = 0;
+	const gk_report_domain_t **v = calloc(r->n_unfiled + r->n_revoked + 1, sizeof(*v));
+	r->providers = calloc(r->n_unfiled + r->n_revoked + 1, sizeof(*r->providers));
+	if (v == NULL || r->providers == NULL) {
+		free(v);
+		return GK_ENOMEM;
+	}
+	for (size_t i = 0; i < r->n_unfiled; i++)
+		v[n++] = &r->unfiled[i];
+	for (size_t i = 0; i < r->n_revoked; i++)
+		if (!r->revoked[i].also_unfiled)
+			v[n++] = &r->revoked[i];
+	qsort(v, n, sizeof(*v), cmp_site);
+	for (size_t i = 0; i < n; i++) {
+		if (r->n_providers == 0 ||
+		    cmp_name(r->providers[r->n_providers - 1].name, v[i]->notice) != 0)
+			r->providers[r->n_providers++].name = v[i]->notice;
+		gk_report_provider_t *p = &r->providers[r->n_providers - 1];
+		p->accessed++;
+		p->unhandled += v[i]->status != GK_REPORT_FILED;
+		r->attributed += v[i]->attributed != NULL;
+	}
+	free(v);
+	qsort(r->providers, r->n_providers, sizeof(*r->providers), cmp_prov);
+	return 0;
 }
 
 static int finish(gk_report_t *r, struct dmap *unf, struct dmap *rev)
@@ -442,8 +707,8 @@ static int finish(gk_report_t *r, struct dmap *unf, struct dmap *rev)
 	r->revoked = rev->v;
 	r->n_revoked = rev->n;
 	unf->v = rev->v = NULL;
-	qsort(r->unfiled, r->n_unfiled, sizeof(*r->unfiled), cmp_dom);
-	qsort(r->revoked, r->n_revoked, sizeof(*r->revoked), cmp_dom);
+	sort(r->unfiled, r->n_unfiled, sizeof(*r->unfiled), cmp_dom);
+	sort(r->revoked, r->n_revoked, sizeof(*r->revoked), cmp_dom);
 	for (size_t i = 0; i < r->n_unfiled; i++) {
 		gk_report_domain_t *e = &r->unfiled[i];
 		e->provider_name = provider_name(r, e->provider);
@@ -485,32 +750,18 @@ static int finish(gk_report_t *r, struct dmap *unf, struct dmap *rev)
 	}
 	r->rate =
 	    r->filed + r->unhandled ? (double)r->filed / (double)(r->filed + r->unhandled) : 1.0;
-	/* providers: a site counted once, under the unfiled list when it is on both */
-	r->providers = calloc(r->n_unfiled + r->n_revoked + 1, sizeof(*r->providers));
-	if (r->providers == NULL)
-		return GK_ENOMEM;
-	for (size_t i = 0; i < r->n_unfiled; i++) {
-		gk_report_provider_t *p = prov_get(r, r->unfiled[i].provider);
-		p->accessed++;
-		p->unhandled += r->unfiled[i].status != GK_REPORT_FILED;
-	}
-	for (size_t i = 0; i < r->n_revoked; i++) {
-		if (r->revoked[i].also_unfiled)
-			continue;
-		gk_report_provider_t *p = prov_get(r, r->revoked[i].provider);
-		p->accessed++;
-		p->unhandled += r->revoked[i].status != GK_REPORT_FILED;
-	}
-	qsort(r->providers, r->n_providers, sizeof(*r->providers), cmp_prov);
 	return 0;
 }
 
 static void dmap_free(struct dmap *m)
 {
-	for (size_t i = 0; m->v != NULL && i < m->n; i++)
+	gk_strmap_free(&m->names);
+	for (size_t i = 0; m->v != NULL && i < m->n; i++) {
 		free(m->v[i].name);
+		free(m->v[i].addrs);
+		free(m->v[i].ips);
+	}
 	free(m->v);
-	free(m->slots);
 }
 
 int gk_report_collect(const char *redis, const char *records_redis,
@@ -522,7 +773,10 @@ int gk_report_collect(const char *redis, const char *records_redis,
 		return GK_EINVAL;
 	}
 	gk_report_t *r = calloc(1, sizeof(*r));
-	struct dmap unf = {0}, rev = {0};
+	struct dmap unf = {0}, rev = {0}, served = {0};
+	gk_strmap_init(&unf.names, NULL, GK_STRMAP_BORROW);
+	gk_strmap_init(&rev.names, NULL, GK_STRMAP_BORROW);
+	gk_strmap_init(&served.names, NULL, GK_STRMAP_BORROW);
 	redisContext *c = NULL, *rc_ = NULL;
 	int rc = GK_ENOMEM;
 	if (r == NULL)
@@ -553,15 +807,22 @@ int gk_report_collect(const char *redis, const char *records_redis,
 	    (rc = read_status(c, &unf, err, errlen)) != 0 ||
 	    (rc = read_status(c, &rev, err, errlen)) != 0 ||
 	    (rc = read_providers(recs, r, err, errlen)) != 0 ||
-	    (rc = read_records(recs, &unf, err, errlen)) != 0 ||
-	    (rc = read_records(recs, &rev, err, errlen)) != 0 ||
-	    (rc = count_filed(c, &r->filed, err, errlen)) != 0)
+	    (rc = read_records(recs, &unf, false, err, errlen)) != 0 ||
+	    (rc = read_records(recs, &rev, false, err, errlen)) != 0 ||
+	    (rc = count_filed(c, &r->filed, err, errlen)) != 0 ||
+	    (rc = read_ranges(c, r, err, errlen)) != 0 ||
+	    (rc = read_sites(c, &served, err, errlen)) != 0 ||
+	    (rc = read_status(c, &served, err, errlen)) != 0 ||
+	    (rc = read_records(recs, &served, true, err, errlen)) != 0)
 		goto fail;
 	rc = finish(r, &unf, &rev);
-	free(unf.slots); /* the entries now belong to r */
-	free(rev.slots);
-	unf.slots = rev.slots = NULL;
+	gk_strmap_free(&unf.names); /* the entries now belong to r */
+	gk_strmap_free(&rev.names);
 	unf.n = rev.n = 0;
+	if (rc == 0)
+		rc = attribute_all(r, &served);
+	if (rc == 0)
+		rc = providers(r);
 	if (rc != 0)
 		goto fail;
 	redisFree(c);
@@ -573,6 +834,7 @@ fail:
 		errf(err, errlen, "out of memory");
 	dmap_free(&unf);
 	dmap_free(&rev);
+	dmap_free(&served);
 	redisFree(c);
 	redisFree(rc_);
 	gk_report_free(r);
@@ -583,10 +845,18 @@ void gk_report_free(gk_report_t *r)
 {
 	if (r == NULL)
 		return;
-	for (size_t i = 0; i < r->n_unfiled; i++)
-		free(r->unfiled[i].name);
-	for (size_t i = 0; i < r->n_revoked; i++)
-		free(r->revoked[i].name);
+	gk_report_domain_t *lists[3] = {r->unfiled, r->revoked, r->served};
+	size_t ns[3] = {r->n_unfiled, r->n_revoked, r->n_served};
+	for (int l = 0; l < 3; l++)
+		for (size_t i = 0; i < ns[l]; i++) {
+			free(lists[l][i].name);
+			free(lists[l][i].addrs);
+			free(lists[l][i].ips);
+		}
+	free(r->served);
+	free(r->checks);
+	free(r->accuracy);
+	gk_iptab_free(r->iptab);
 	for (size_t i = 0; i < r->n_strings; i++)
 		free(r->strings[i]);
 	free(r->strings);
@@ -606,7 +876,7 @@ static void usage(FILE *err)
 	        "usage: gkctl report [--redis ADDR] [--records-redis ADDR]\n"
 	        "                    [--from DATE] [--to DATE] | [--month YYYY-MM]\n"
 	        "                    [--format table|csv|json|html|notice|xlsx] [--output FILE]\n"
-	        "xlsx: the spreadsheet (sheets 通报表, summary, daily, domains); needs "
+	        "xlsx: the spreadsheet (sheets 通报表, 准确率, summary, daily, domains); needs "
 	        "--output\n"
 	        "DATE: YYYY-MM-DD or YYYYMMDD (China Standard Time); default: this month so "
 	        "far\n");

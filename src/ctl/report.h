@@ -4,8 +4,10 @@
  *
  * gk_report_collect reads Redis once (synchronous hiredis, pipelined): the day/reason hashes
  * and day totals of the period, the current status of every discovered domain (gk:st), its
- * record (gk:rec: provider, licence) and the provider names (gk:providers), and the number
- * of filed domains (every gk:st bucket, values only). The result is an immutable value that
+ * record (gk:rec: provider, licence) and the provider names (gk:providers), the number
+ * of filed domains (every gk:st bucket, values only), the filed address ranges (gk:ip:ranges,
+ * into an iptab) and the served sites' addresses (every gk:site bucket) with the status and
+ * record of each, for attribution and accuracy. The result is an immutable value that
  * gk_report_write renders. Definitions are in docs/REPORT.md. Tool code: any one thread,
  * blocking; never in gatekeeperd.
  */
@@ -18,6 +20,7 @@
 #include "gk/errors.h"
 
 struct gk_redis_auth;
+struct gk_iptab;
 
 enum gk_report_format {
 	GK_REPORT_TABLE = 0,
@@ -41,7 +44,27 @@ typedef struct gk_report_domain {
 	const char *provider_name; /* NULL when unknown */
 	char licence[96];          /* from gk:rec, "" when none */
 	bool also_unfiled;         /* revoked list: also in the unfiled list (counted there) */
+	/* attribution (docs/REPORT.md "Attribution") */
+	char *addrs; /* its site's served addresses (gk:site), NULL: not served */
+	char *ips;   /* served filed domains: the record's ips, space-separated, or NULL */
+	const char *attributed; /* provider whose filed range holds an address; NULL: none */
+	bool special_only;      /* served addresses, every one private or reserved */
+	const char *notice;     /* the notice table's provider: attributed, else provider_name */
 } gk_report_domain_t;
+
+/* Accuracy of one filed, served domain (docs/REPORT.md "Accuracy"). */
+typedef struct gk_report_check {
+	const gk_report_domain_t *d; /* name, addrs, ips, provider_name (filed), attributed */
+	bool provider_ok;            /* the filed provider is the attributed one */
+	bool ips_ok;                 /* every served address is in the record's ips (or no ips) */
+} gk_report_check_t;
+
+typedef struct gk_report_accuracy {
+	const char *provider; /* the provider named in the filing record; NULL: none named */
+	uint64_t checked;     /* filed, served, with a public address */
+	uint64_t matched;     /* of which attributed to this provider */
+	uint64_t ips_differ;  /* of the checked, served addresses missing from the record's ips */
+} gk_report_accuracy_t;
 
 typedef struct gk_report_day {
 	uint32_t day; /* YYYYMMDD */
@@ -53,8 +76,7 @@ typedef struct gk_report_day {
 } gk_report_day_t;
 
 typedef struct gk_report_provider {
-	uint32_t id;        /* 0: unknown */
-	const char *name;   /* NULL when unknown */
+	const char *name;   /* NULL when unknown (no filed range, no record naming one) */
 	uint64_t accessed;  /* distinct unfiled sites accessed: discovered unfiled, or revoked
 	                       and still queried */
 	uint64_t unhandled; /* of which not filed now */
@@ -72,7 +94,20 @@ typedef struct gk_report {
 	size_t n_revoked;
 	gk_report_provider_t *providers; /* by accessed desc; unknown last */
 	size_t n_providers;
-	gk_report_day_t *days; /* every day from..to */
+	/* attribution and accuracy */
+	size_t n_ranges;            /* filed address ranges (gk:ip:ranges) */
+	uint64_t attributed;        /* sites accessed attributed by a filed range */
+	gk_report_domain_t *served; /* every served site (gk:site), sorted by name */
+	size_t n_served;
+	uint64_t served_filed;     /* of which filed now */
+	uint64_t not_checked;      /* filed and served, no public address: not checked */
+	gk_report_check_t *checks; /* the filed served domains checked, by name */
+	size_t n_checks;
+	uint64_t checked, matched;      /* over every provider */
+	gk_report_accuracy_t *accuracy; /* per filed provider, by checked desc; none named last */
+	size_t n_accuracy;
+	struct gk_iptab *iptab; /* owns the attributed provider names */
+	gk_report_day_t *days;  /* every day from..to */
 	size_t n_days;
 	gk_report_day_t total; /* the sum over days (day = 0) */
 	char **strings;        /* owned provider names (gk:providers) */

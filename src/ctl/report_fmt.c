@@ -42,6 +42,33 @@ uint64_t gk_report_refused(const gk_report_day_t *d)
 	return n;
 }
 
+const char *gk_report_attribution(const gk_report_domain_t *e)
+{
+	return e->addrs == NULL  ? "not served"
+	       : e->attributed   ? "range"
+	       : e->special_only ? "private"
+	                         : "unknown";
+}
+
+const char *gk_report_check_verdict(const gk_report_check_t *k)
+{
+	return k->provider_ok ? (k->ips_ok ? "match" : "ips")
+	                      : (k->ips_ok ? "provider" : "provider+ips");
+}
+
+size_t gk_report_n_mismatches(const gk_report_t *r)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < r->n_checks; i++)
+		n += !r->checks[i].provider_ok || !r->checks[i].ips_ok;
+	return n;
+}
+
+double gk_report_acc_rate(uint64_t matched, uint64_t checked)
+{
+	return checked ? (double)matched / (double)checked : -1.0;
+}
+
 static void cell(FILE *o, const char *s, size_t w, bool right);
 
 /* ---- table ------------------------------------------------------------------------------ */
@@ -53,12 +80,49 @@ static void table_domains(FILE *o, const char *title, const gk_report_domain_t *
 	if (n == 0)
 		return;
 	fprintf(o, "%-32s %10s  %-25s  %-25s  %-8s  %s\n", "domain", "queries", "first seen",
-	        "last seen", "now", "provider");
+	        "last seen", "now", "provider (filing) / attributed [addresses]");
 	for (size_t i = 0; i < n; i++)
-		fprintf(o, "%-32s %10llu  %-25s  %-25s  %-8s  %s\n", v[i].name,
+		fprintf(o, "%-32s %10llu  %-25s  %-25s  %-8s  %s / %s [%s]\n", v[i].name,
 		        (unsigned long long)v[i].queries, gk_report_time(v[i].first, a),
 		        gk_report_time(v[i].last, b), gk_report_status_name(v[i].status),
-		        v[i].provider_name ? v[i].provider_name : "-");
+		        v[i].provider_name ? v[i].provider_name : "-",
+		        v[i].attributed ? v[i].attributed : gk_report_attribution(&v[i]),
+		        v[i].addrs ? v[i].addrs : "");
+}
+
+static void write_table_accuracy(const gk_report_t *r, FILE *o)
+{
+	double rate = gk_report_acc_rate(r->matched, r->checked);
+	fprintf(o, "\nAccess-location accuracy: %llu of %llu filed served domains checked match",
+	        (unsigned long long)r->matched, (unsigned long long)r->checked);
+	if (rate >= 0)
+		fprintf(o, " (%.2f%%)", 100.0 * rate);
+	fprintf(o,
+	        "; served sites %zu, filed %llu, not checked (no public address) %llu; filed "
+	        "ranges %zu\n",
+	        r->n_served, (unsigned long long)r->served_filed,
+	        (unsigned long long)r->not_checked, r->n_ranges);
+	if (r->n_accuracy > 0)
+		fprintf(o, "%-40s %10s %10s %9s %10s\n", "provider (filing)", "checked", "matched",
+		        "accuracy", "ips differ");
+	for (size_t i = 0; i < r->n_accuracy; i++) {
+		const gk_report_accuracy_t *a = &r->accuracy[i];
+		cell(o, a->provider ? a->provider : "(none named)", 40, false);
+		fprintf(o, " %10llu %10llu %8.2f%% %10llu\n", (unsigned long long)a->checked,
+		        (unsigned long long)a->matched,
+		        100.0 * gk_report_acc_rate(a->matched, a->checked),
+		        (unsigned long long)a->ips_differ);
+	}
+	fprintf(o, "\nInaccurate filings: %zu\n", gk_report_n_mismatches(r));
+	for (size_t i = 0; i < r->n_checks; i++) {
+		const gk_report_check_t *k = &r->checks[i];
+		if (k->provider_ok && k->ips_ok)
+			continue;
+		fprintf(o, "%-32s %-12s filed %s, observed %s [%s] ips [%s]\n", k->d->name,
+		        gk_report_check_verdict(k), k->d->provider_name ? k->d->provider_name : "-",
+		        k->d->attributed ? k->d->attributed : "(unknown)", k->d->addrs,
+		        k->d->ips ? k->d->ips : "");
+	}
 }
 
 static void write_table(const gk_report_t *r, FILE *o)
@@ -95,6 +159,7 @@ static void write_table(const gk_report_t *r, FILE *o)
 		fprintf(o, " %10llu %10llu\n", (unsigned long long)r->providers[i].accessed,
 		        (unsigned long long)r->providers[i].unhandled);
 	}
+	write_table_accuracy(r, o);
 	fprintf(o, "\n%-10s %10s %10s %10s %10s %10s %9s\n", "day", "queries", "resolved",
 	        "refused", "unfiled", "revoked", "rate");
 	for (size_t i = 0; i < r->n_days; i++) {
@@ -137,20 +202,99 @@ static void csv_rows(FILE *o, const char *list, const gk_report_domain_t *v, siz
 		csv_field(o, v[i].provider_name ? v[i].provider_name : "");
 		fputc(',', o);
 		csv_field(o, v[i].licence);
-		fputc('\n', o);
+		fputc(',', o);
+		csv_field(o, v[i].addrs ? v[i].addrs : "");
+		fputc(',', o);
+		csv_field(o, v[i].attributed ? v[i].attributed : "");
+		fprintf(o, ",%s,,\n", gk_report_attribution(&v[i]));
+	}
+}
+
+/* The filed served domains checked (docs/REPORT.md "Accuracy"): provider is the filed one,
+ * attributed the observed one. */
+static void csv_checks(FILE *o, const gk_report_t *r)
+{
+	for (size_t i = 0; i < r->n_checks; i++) {
+		const gk_report_domain_t *d = r->checks[i].d;
+		fputs("checked,", o);
+		csv_field(o, d->name);
+		fprintf(o, ",,,,%s,yes,%u,", gk_report_status_name(d->status), d->provider);
+		csv_field(o, d->provider_name ? d->provider_name : "");
+		fputc(',', o);
+		csv_field(o, d->licence);
+		fputc(',', o);
+		csv_field(o, d->addrs);
+		fputc(',', o);
+		csv_field(o, d->attributed ? d->attributed : "");
+		fprintf(o, ",%s,", gk_report_attribution(d));
+		csv_field(o, d->ips ? d->ips : "");
+		fprintf(o, ",%s\n", gk_report_check_verdict(&r->checks[i]));
 	}
 }
 
 static void write_csv(const gk_report_t *r, FILE *o)
 {
 	fputs("list,domain,queries,first_seen,last_seen,status,handled,provider_id,provider,"
-	      "licence\n",
+	      "licence,addresses,attributed,attribution,ips,check\n",
 	      o);
 	csv_rows(o, "unfiled", r->unfiled, r->n_unfiled);
 	csv_rows(o, "revoked", r->revoked, r->n_revoked);
+	csv_checks(o, r);
 }
 
 /* ---- json --------------------------------------------------------------------------------- */
+
+/* Space-separated addresses as an array (null: not served). */
+static json_t *json_addrs(const char *addrs)
+{
+	if (addrs == NULL)
+		return json_null();
+	json_t *a = json_array();
+	for (const char *p = addrs; *p;) {
+		size_t n = strcspn(p, " ");
+		if (n > 0)
+			json_array_append_new(a, json_stringn(p, n));
+		p += n;
+		p += *p == ' ';
+	}
+	return a;
+}
+
+static json_t *json_rate(uint64_t matched, uint64_t checked)
+{
+	return checked ? json_real((double)matched / (double)checked) : json_null();
+}
+
+static json_t *json_accuracy(const gk_report_t *r)
+{
+	json_t *provs = json_array(), *mis = json_array();
+	for (size_t i = 0; i < r->n_accuracy; i++) {
+		const gk_report_accuracy_t *a = &r->accuracy[i];
+		json_t *o = json_pack(
+		    "{s:s?, s:I, s:I, s:o, s:I}", "provider", a->provider, "checked",
+		    (json_int_t)a->checked, "matched", (json_int_t)a->matched, "accuracy",
+		    json_rate(a->matched, a->checked), "ips_differ", (json_int_t)a->ips_differ);
+		json_array_append_new(provs, o);
+	}
+	for (size_t i = 0; i < r->n_checks; i++) {
+		const gk_report_check_t *k = &r->checks[i];
+		if (k->provider_ok && k->ips_ok)
+			continue;
+		json_t *o = json_pack(
+		    "{s:s, s:s?, s:s?, s:o, s:o, s:b, s:b, s:s}", "domain", k->d->name,
+		    "filed_provider", k->d->provider_name, "observed_provider", k->d->attributed,
+		    "addresses", json_addrs(k->d->addrs), "ips",
+		    k->d->ips ? json_addrs(k->d->ips) : json_null(), "provider_ok", k->provider_ok,
+		    "ips_ok", k->ips_ok, "check", gk_report_check_verdict(k));
+		json_array_append_new(mis, o);
+	}
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "ranges",
+	                 (json_int_t)r->n_ranges, "served", (json_int_t)r->n_served, "served_filed",
+	                 (json_int_t)r->served_filed, "not_checked", (json_int_t)r->not_checked,
+	                 "checked", (json_int_t)r->checked, "matched", (json_int_t)r->matched,
+	                 "accuracy", json_rate(r->matched, r->checked), "providers", provs,
+	                 "mismatches", mis);
+}
 
 static json_t *json_domains(const gk_report_domain_t *v, size_t n)
 {
@@ -165,6 +309,10 @@ static json_t *json_domains(const gk_report_domain_t *v, size_t n)
 		    gk_report_status_name(v[i].status), "handled", v[i].status == GK_REPORT_FILED,
 		    "provider_id", (json_int_t)v[i].provider, "provider", v[i].provider_name,
 		    "licence", v[i].licence);
+		json_object_set_new(o, "addresses", json_addrs(v[i].addrs));
+		json_object_set_new(o, "attributed",
+		                    v[i].attributed ? json_string(v[i].attributed) : json_null());
+		json_object_set_new(o, "attribution", json_string(gk_report_attribution(&v[i])));
 		json_array_append_new(arr, o);
 	}
 	return arr;
@@ -203,12 +351,10 @@ static int write_json(const gk_report_t *r, FILE *o)
 		json_array_append_new(days, json_day(&r->days[i]));
 	json_t *provs = json_array();
 	for (size_t i = 0; i < r->n_providers; i++)
-		json_array_append_new(provs,
-		                      json_pack("{s:I, s:s?, s:I, s:I}", "provider_id",
-		                                (json_int_t)r->providers[i].id, "provider",
-		                                r->providers[i].name, "accessed",
-		                                (json_int_t)r->providers[i].accessed, "unhandled",
-		                                (json_int_t)r->providers[i].unhandled));
+		json_array_append_new(
+		    provs, json_pack("{s:s?, s:I, s:I}", "provider", r->providers[i].name,
+		                     "accessed", (json_int_t)r->providers[i].accessed, "unhandled",
+		                     (json_int_t)r->providers[i].unhandled));
 	json_t *root = json_pack(
 	    "{s:{s:s, s:s, s:s}, s:{s:I, s:I, s:I, s:I, s:I, s:f}, s:o, s:o, s:o, s:o, s:o}",
 	    "period", "from", gk_report_date(r->from, a), "to", gk_report_date(r->to, b),
@@ -220,6 +366,9 @@ static int write_json(const gk_report_t *r, FILE *o)
 	    json_domains(r->revoked, r->n_revoked), "providers", provs);
 	if (root == NULL)
 		return GK_ENOMEM;
+	json_object_set_new(json_object_get(root, "summary"), "attributed",
+	                    json_integer((json_int_t)r->attributed));
+	json_object_set_new(root, "accuracy", json_accuracy(r));
 	int rc = json_dumpf(root, o, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) == 0 ? 0 : GK_EIO;
 	fputc('\n', o);
 	json_decref(root);
@@ -266,6 +415,65 @@ static void cell(FILE *o, const char *s, size_t w, bool right)
 		fprintf(o, "%*s%s", (int)pad, "", s);
 	else
 		fprintf(o, "%s%*s", s, (int)pad, "");
+}
+
+/* 接入地溯源准确率: per provider named in the filings. */
+static void notice_accuracy(const gk_report_t *r, FILE *o)
+{
+	char idx[24], n1[24], n2[24], n3[24];
+	size_t wname = width("接入服务单位");
+	for (size_t i = 0; i < r->n_accuracy; i++) {
+		const char *nm = r->accuracy[i].provider ? r->accuracy[i].provider : "（未填写）";
+		if (width(nm) > wname)
+			wname = width(nm);
+	}
+	const size_t wi = 6, wc = width("核验域名数"), wm = width("准确数"), wr = 9;
+	fputs("\n接入地溯源准确率\n\n", o);
+	cell(o, "序号", wi, false);
+	fputs("  ", o);
+	cell(o, "接入服务单位", wname, false);
+	fputs("  ", o);
+	cell(o, "核验域名数", wc, true);
+	fputs("  ", o);
+	cell(o, "准确数", wm, true);
+	fputs("  ", o);
+	cell(o, "准确率", wr, true);
+	fputc('\n', o);
+	for (size_t i = 0; i <= r->n_accuracy; i++) {
+		bool total = i == r->n_accuracy;
+		uint64_t c = total ? r->checked : r->accuracy[i].checked;
+		uint64_t m = total ? r->matched : r->accuracy[i].matched;
+		snprintf(idx, sizeof(idx), "%zu", i + 1);
+		snprintf(n1, sizeof(n1), "%llu", (unsigned long long)c);
+		snprintf(n2, sizeof(n2), "%llu", (unsigned long long)m);
+		if (c)
+			snprintf(n3, sizeof(n3), "%.2f%%", 100.0 * (double)m / (double)c);
+		else
+			snprintf(n3, sizeof(n3), "-");
+		cell(o, total ? "合计" : idx, wi, false);
+		fputs("  ", o);
+		cell(o,
+		     total                     ? ""
+		     : r->accuracy[i].provider ? r->accuracy[i].provider
+		                               : "（未填写）",
+		     wname, false);
+		fputs("  ", o);
+		cell(o, n1, wc, true);
+		fputs("  ", o);
+		cell(o, n2, wm, true);
+		fputs("  ", o);
+		cell(o, n3, wr, true);
+		fputc('\n', o);
+	}
+	fprintf(o, "\n接入信息不准确的备案：%zu\n", gk_report_n_mismatches(r));
+	for (size_t i = 0; i < r->n_checks; i++) {
+		const gk_report_check_t *k = &r->checks[i];
+		if (k->provider_ok && k->ips_ok)
+			continue;
+		fprintf(o, "%s  备案接入商：%s  实际接入商：%s  解析地址：%s\n", k->d->name,
+		        k->d->provider_name ? k->d->provider_name : "（未填写）",
+		        k->d->attributed ? k->d->attributed : "（未知）", k->d->addrs);
+	}
 }
 
 static void write_notice(const gk_report_t *r, FILE *o)
@@ -317,6 +525,7 @@ static void write_notice(const gk_report_t *r, FILE *o)
 	fprintf(o, "\n\n备案率：%.2f%%（已备案 %llu ÷（已备案 %llu ＋ 未处理的未备案 %llu））\n",
 	        100.0 * r->rate, (unsigned long long)r->filed, (unsigned long long)r->filed,
 	        (unsigned long long)r->unhandled);
+	notice_accuracy(r, o);
 }
 
 int gk_report_write(const gk_report_t *r, enum gk_report_format f, FILE *o)

@@ -232,8 +232,8 @@ static void domain_table(const char *id, const gk_report_domain_t *v, size_t n, 
 	char a[32], b[32];
 	fprintf(o,
 	        "<table id=\"%s\"><thead><tr><th>domain</th><th>queries</th><th>first seen</th>"
-	        "<th>last seen</th><th>status now</th><th>provider</th><th>licence</th></tr>"
-	        "</thead><tbody>\n",
+	        "<th>last seen</th><th>status now</th><th>provider (filing)</th><th>licence</th>"
+	        "<th>attributed provider</th><th>addresses</th></tr></thead><tbody>\n",
 	        id);
 	size_t shown = n < ROWS_MAX ? n : ROWS_MAX;
 	for (size_t i = 0; i < shown; i++) {
@@ -249,6 +249,12 @@ static void domain_table(const char *id, const gk_report_domain_t *v, size_t n, 
 		esc(o, v[i].provider_name ? v[i].provider_name : "");
 		fputs("</td><td class=\"licence\">", o);
 		esc(o, v[i].licence);
+		fprintf(o, "</td><td class=\"attributed %s\">", gk_report_attribution(&v[i]));
+		esc(o, v[i].attributed ? v[i].attributed
+		       : v[i].addrs    ? (v[i].special_only ? "(private or reserved)" : "(unknown)")
+		                       : "");
+		fputs("</td><td class=\"addresses\">", o);
+		esc(o, v[i].addrs ? v[i].addrs : "");
 		fputs("</td></tr>\n", o);
 	}
 	fputs("</tbody></table>\n", o);
@@ -257,6 +263,80 @@ static void domain_table(const char *id, const gk_report_domain_t *v, size_t n, 
 		        "<p class=\"more\">The %zu domains with the most queries of %zu; the CSV "
 		        "format lists every one.</p>\n",
 		        shown, n);
+}
+
+static void rate_td(FILE *o, uint64_t matched, uint64_t checked)
+{
+	if (checked)
+		fprintf(o, "<td class=\"rate num\" data-v=\"%.10f\">%.2f%%</td>",
+		        (double)matched / (double)checked,
+		        100.0 * (double)matched / (double)checked);
+	else
+		fputs("<td class=\"rate num\">-</td>", o);
+}
+
+/* Access-location accuracy per provider named in the filings, and the inaccurate filings. */
+static void accuracy_html(const gk_report_t *r, FILE *o)
+{
+	fprintf(o,
+	        "<h2>Access-location accuracy</h2>\n<p>Filed domains we serve whose addresses a "
+	        "filed range attributes to the provider named in their filing, of those checked "
+	        "(served sites <span id=\"served\">%zu</span>, filed <span "
+	        "id=\"served-filed\">%llu</span>, not checked for want of a public address "
+	        "<span id=\"not-checked\">%llu</span>; filed ranges <span "
+	        "id=\"ranges\">%zu</span>).</p>\n",
+	        r->n_served, (unsigned long long)r->served_filed,
+	        (unsigned long long)r->not_checked, r->n_ranges);
+	fputs("<table id=\"accuracy\"><thead><tr><th>provider (filing)</th><th>checked</th>"
+	      "<th>matched</th><th>accuracy</th><th>ips differ</th></tr></thead><tbody>\n",
+	      o);
+	for (size_t i = 0; i <= r->n_accuracy; i++) {
+		bool total = i == r->n_accuracy;
+		const gk_report_accuracy_t *a = total ? NULL : &r->accuracy[i];
+		fprintf(o, "<tr class=\"%s\"><td class=\"provider\">", total ? "acc-total" : "acc");
+		esc(o, total ? "total" : a->provider ? a->provider : "(none named)");
+		fputs("</td>", o);
+		num_td(o, "checked", total ? r->checked : a->checked);
+		num_td(o, "matched", total ? r->matched : a->matched);
+		rate_td(o, total ? r->matched : a->matched, total ? r->checked : a->checked);
+		if (total) {
+			uint64_t d = 0;
+			for (size_t k = 0; k < r->n_accuracy; k++)
+				d += r->accuracy[k].ips_differ;
+			num_td(o, "ips-differ", d);
+		} else {
+			num_td(o, "ips-differ", a->ips_differ);
+		}
+		fputs("</tr>\n", o);
+	}
+	fprintf(o,
+	        "</tbody></table>\n<h3>Inaccurate filings (%zu)</h3>\n<table "
+	        "id=\"mismatches\"><thead><tr><th>domain</th><th>filed provider</th><th>observed "
+	        "provider</th><th>addresses</th><th>ips in the filing</th><th>differs</th></tr>"
+	        "</thead><tbody>\n",
+	        gk_report_n_mismatches(r));
+	size_t shown = 0;
+	for (size_t i = 0; i < r->n_checks && shown < ROWS_MAX; i++) {
+		const gk_report_check_t *k = &r->checks[i];
+		if (k->provider_ok && k->ips_ok)
+			continue;
+		shown++;
+		fputs("<tr class=\"mis\"><td class=\"domain\">", o);
+		esc(o, k->d->name);
+		fputs("</td><td class=\"filed\">", o);
+		esc(o, k->d->provider_name ? k->d->provider_name : "");
+		fputs("</td><td class=\"observed\">", o);
+		esc(o, k->d->attributed ? k->d->attributed : "(unknown)");
+		fputs("</td><td class=\"addresses\">", o);
+		esc(o, k->d->addrs);
+		fputs("</td><td class=\"ips\">", o);
+		esc(o, k->d->ips ? k->d->ips : "");
+		fprintf(o, "</td><td class=\"check\">%s</td></tr>\n", gk_report_check_verdict(k));
+	}
+	fputs("</tbody></table>\n", o);
+	if (shown < gk_report_n_mismatches(r))
+		fprintf(o, "<p class=\"more\">The first %zu; the CSV format lists every one.</p>\n",
+		        shown);
 }
 
 static void summary_item(FILE *o, const char *id, const char *label, uint64_t v)
@@ -308,6 +388,7 @@ void gk_report_write_html(const gk_report_t *r, FILE *o)
 	summary_item(o, "handled", "handled (filed since)", r->handled);
 	summary_item(o, "unhandled", "unhandled", r->unhandled);
 	summary_item(o, "revoked-queried", "revoked, still queried", r->n_revoked);
+	summary_item(o, "attributed", "sites attributed by a filed range", r->attributed);
 	summary_item(o, "queries", "queries", r->total.queries);
 	summary_item(o, "refused", "refused", gk_report_refused(&r->total));
 	fputs("</dl>\n<p>Filing rate = filed ÷ (filed + unhandled): a discovered domain filed "
@@ -326,7 +407,9 @@ void gk_report_write_html(const gk_report_t *r, FILE *o)
 	domain_table("unfiled", r->unfiled, r->n_unfiled, o);
 	fprintf(o, "<h2>Revoked domains still queried (%zu)</h2>\n", r->n_revoked);
 	domain_table("revoked", r->revoked, r->n_revoked, o);
-	fputs("<h2>Access providers</h2>\n<table id=\"providers\"><thead><tr><th>provider</th>"
+	fputs("<h2>Access providers</h2>\n<p>Each site under the provider whose filed range "
+	      "holds its addresses, else the one its filing names.</p>\n<table "
+	      "id=\"providers\"><thead><tr><th>provider</th>"
 	      "<th>unfiled sites accessed</th><th>of which unhandled</th></tr></thead><tbody>\n",
 	      o);
 	for (size_t i = 0; i < r->n_providers; i++) {
@@ -337,7 +420,9 @@ void gk_report_write_html(const gk_report_t *r, FILE *o)
 		num_td(o, "unhandled", r->providers[i].unhandled);
 		fputs("</tr>\n", o);
 	}
-	fputs("</tbody></table>\n<h2>Per day</h2>\n<table id=\"days\"><thead><tr><th>day</th>"
+	fputs("</tbody></table>\n", o);
+	accuracy_html(r, o);
+	fputs("<h2>Per day</h2>\n<table id=\"days\"><thead><tr><th>day</th>"
 	      "<th>queries</th><th>resolved</th><th>refused</th>",
 	      o);
 	for (unsigned k = 0; k < GK_DISC_NREASONS; k++)

@@ -15,8 +15,18 @@ char *gk_report_time(uint32_t t, char buf[32]);
 char *gk_report_date(uint32_t day, char buf[16]);
 /* Refusals of a day, all reasons. */
 uint64_t gk_report_refused(const gk_report_day_t *d);
+/* How a domain was attributed: "range" (a filed range holds an address), "private" (every
+ * served address private or reserved: reported, not attributed), "unknown" (no filed range
+ * holds a public address), "not served" (no site addresses: not a zone we serve). */
+const char *gk_report_attribution(const gk_report_domain_t *e);
+/* The accuracy verdict of a check: "match", "provider", "ips" or "provider+ips". */
+const char *gk_report_check_verdict(const gk_report_check_t *k);
+/* Checks that are mismatches (provider or ips). */
+size_t gk_report_n_mismatches(const gk_report_t *r);
+/* matched / checked, or -1 when checked is 0 (no rate). */
+double gk_report_acc_rate(uint64_t matched, uint64_t checked);
 /* The single self-contained HTML page (inline SVG charts, no external resource). */
 void gk_report_write_html(const gk_report_t *r, FILE *o);
-/* The spreadsheet (--format xlsx) written to the file path: sheets 通报表, summary, daily,
- * domains (docs/REPORT.md). Returns 0, or GK_EIO with one line in err. */
+/* The spreadsheet (--format xlsx) written to the file path: sheets 通报表, 准确率, summary,
+ * daily, domains (docs/REPORT.md). Returns 0, or GK_EIO with one line in err. */
 int gk_report_write_xlsx(const gk_report_t *r, const char *path, char *err, size_t errlen);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* src/ctl/report_xlsx.c -- gkctl report --format xlsx: the regulator's layout as a real
  * spreadsheet (libxlsxwriter). Sheets: 通报表 (the monthly notification table per access
- * provider, its total row and the filing rate), summary, daily, domains (the CSV's rows).
+ * provider, its total row and the filing rate), 准确率 (access-location accuracy per
+ * provider named in the filings, its total row, the inaccurate filings), summary, daily,
+ * domains (the CSV's rows).
  * Numbers are written as numbers, so the sheet sums them; dates and times as text in China
  * Standard Time, like the other formats. Definitions are in docs/REPORT.md.
  */
@@ -129,23 +131,101 @@ static lxw_row_t domain_rows(lxw_worksheet *ws, lxw_row_t row, const char *list,
 		worksheet_write_string(ws, row, 8, v[i].provider_name ? v[i].provider_name : "",
 		                       NULL);
 		worksheet_write_string(ws, row, 9, v[i].licence, NULL);
+		worksheet_write_string(ws, row, 10, v[i].addrs ? v[i].addrs : "", NULL);
+		worksheet_write_string(ws, row, 11, v[i].attributed ? v[i].attributed : "", NULL);
+		worksheet_write_string(ws, row, 12, gk_report_attribution(&v[i]), NULL);
 	}
 	return row;
+}
+
+/* The filed served domains checked, as the CSV's "checked" rows. */
+static lxw_row_t check_rows(lxw_worksheet *ws, lxw_row_t row, const gk_report_t *r)
+{
+	for (size_t i = 0; i < r->n_checks; i++, row++) {
+		const gk_report_domain_t *d = r->checks[i].d;
+		worksheet_write_string(ws, row, 0, "checked", NULL);
+		worksheet_write_string(ws, row, 1, d->name, NULL);
+		worksheet_write_string(ws, row, 5, gk_report_status_name(d->status), NULL);
+		worksheet_write_string(ws, row, 6, "yes", NULL);
+		worksheet_write_number(ws, row, 7, (double)d->provider, NULL);
+		worksheet_write_string(ws, row, 8, d->provider_name ? d->provider_name : "", NULL);
+		worksheet_write_string(ws, row, 9, d->licence, NULL);
+		worksheet_write_string(ws, row, 10, d->addrs, NULL);
+		worksheet_write_string(ws, row, 11, d->attributed ? d->attributed : "", NULL);
+		worksheet_write_string(ws, row, 12, gk_report_attribution(d), NULL);
+		worksheet_write_string(ws, row, 13, d->ips ? d->ips : "", NULL);
+		worksheet_write_string(ws, row, 14, gk_report_check_verdict(&r->checks[i]), NULL);
+	}
+	return row;
+}
+
+/* 接入地溯源准确率 per provider named in the filings, a total row, then the inaccurate
+ * filings (docs/REPORT.md "Accuracy"). */
+static void accuracy_sheet(lxw_workbook *wb, const gk_report_t *r, lxw_format *bold)
+{
+	lxw_worksheet *ws = workbook_add_worksheet(wb, "准确率");
+	worksheet_set_column(ws, 0, 0, 6, NULL);
+	worksheet_set_column(ws, 1, 1, 36, NULL);
+	worksheet_set_column(ws, 2, 5, 16, NULL);
+	worksheet_write_string(ws, 0, 0, "接入地溯源准确率", bold);
+	static const char *const head[] = {"序号",   "接入服务单位", "核验域名数",
+	                                   "准确数", "准确率",       "IP不符数"};
+	for (lxw_col_t c = 0; c < 6; c++)
+		worksheet_write_string(ws, 2, c, head[c], bold);
+	lxw_row_t row = 3;
+	for (size_t i = 0; i < r->n_accuracy; i++, row++) {
+		const gk_report_accuracy_t *a = &r->accuracy[i];
+		worksheet_write_number(ws, row, 0, (double)(i + 1), NULL);
+		worksheet_write_string(ws, row, 1, a->provider ? a->provider : "（未填写）", NULL);
+		worksheet_write_number(ws, row, 2, (double)a->checked, NULL);
+		worksheet_write_number(ws, row, 3, (double)a->matched, NULL);
+		worksheet_write_number(ws, row, 4, gk_report_acc_rate(a->matched, a->checked),
+		                       NULL);
+		worksheet_write_number(ws, row, 5, (double)a->ips_differ, NULL);
+	}
+	worksheet_write_string(ws, row, 0, "合计", bold);
+	worksheet_write_number(ws, row, 2, (double)r->checked, bold);
+	worksheet_write_number(ws, row, 3, (double)r->matched, bold);
+	if (r->checked)
+		worksheet_write_number(ws, row, 4, gk_report_acc_rate(r->matched, r->checked),
+		                       bold);
+	row += 2;
+	worksheet_write_string(ws, row++, 0, "接入信息不准确的备案", bold);
+	static const char *const mh[] = {"域名",     "备案接入商", "实际接入商",
+	                                 "解析地址", "备案IP",     "不符项"};
+	for (lxw_col_t c = 0; c < 6; c++)
+		worksheet_write_string(ws, row, c, mh[c], bold);
+	row++;
+	for (size_t i = 0; i < r->n_checks; i++) {
+		const gk_report_check_t *k = &r->checks[i];
+		if (k->provider_ok && k->ips_ok)
+			continue;
+		worksheet_write_string(ws, row, 0, k->d->name, NULL);
+		worksheet_write_string(ws, row, 1, k->d->provider_name ? k->d->provider_name : "",
+		                       NULL);
+		worksheet_write_string(ws, row, 2, k->d->attributed ? k->d->attributed : "", NULL);
+		worksheet_write_string(ws, row, 3, k->d->addrs, NULL);
+		worksheet_write_string(ws, row, 4, k->d->ips ? k->d->ips : "", NULL);
+		worksheet_write_string(ws, row, 5, gk_report_check_verdict(k), NULL);
+		row++;
+	}
 }
 
 static void domains_sheet(lxw_workbook *wb, const gk_report_t *r, lxw_format *bold)
 {
 	lxw_worksheet *ws = workbook_add_worksheet(wb, "domains");
-	static const char *const head[] = {"list",      "domain", "queries", "first_seen",
-	                                   "last_seen", "status", "handled", "provider_id",
-	                                   "provider",  "licence"};
-	for (lxw_col_t c = 0; c < 10; c++)
+	static const char *const head[] = {"list",        "domain",  "queries",   "first_seen",
+	                                   "last_seen",   "status",  "handled",   "provider_id",
+	                                   "provider",    "licence", "addresses", "attributed",
+	                                   "attribution", "ips",     "check"};
+	for (lxw_col_t c = 0; c < 15; c++)
 		worksheet_write_string(ws, 0, c, head[c], bold);
 	worksheet_set_column(ws, 0, 0, 8, NULL);
 	worksheet_set_column(ws, 1, 1, 32, NULL);
-	worksheet_set_column(ws, 2, 9, 26, NULL);
+	worksheet_set_column(ws, 2, 14, 26, NULL);
 	lxw_row_t row = domain_rows(ws, 1, "unfiled", r->unfiled, r->n_unfiled);
-	domain_rows(ws, row, "revoked", r->revoked, r->n_revoked);
+	row = domain_rows(ws, row, "revoked", r->revoked, r->n_revoked);
+	check_rows(ws, row, r);
 }
 
 int gk_report_write_xlsx(const gk_report_t *r, const char *path, char *err, size_t errlen)
@@ -158,6 +238,7 @@ int gk_report_write_xlsx(const gk_report_t *r, const char *path, char *err, size
 	lxw_format *bold = workbook_add_format(wb);
 	format_set_bold(bold);
 	notice_sheet(wb, r, bold);
+	accuracy_sheet(wb, r, bold);
 	summary_sheet(wb, r, bold);
 	daily_sheet(wb, r, bold);
 	domains_sheet(wb, r, bold);

@@ -195,7 +195,7 @@ static int replica_flag(const struct inst *s, char *buf, size_t cap, const char 
 int gk_ctl_status(const gk_ctl_opts_t *o, FILE *out, FILE *errf)
 {
 	void *redis = NULL;
-	int ret = ctl_connect(o, &redis, errf);
+	int ret = gk_ctl_connect(o, &redis, errf);
 	if (ret != GK_CTL_OK)
 		return ret;
 	redisContext *c = redis;
@@ -212,7 +212,7 @@ int gk_ctl_status(const gk_ctl_opts_t *o, FILE *out, FILE *errf)
 		gk_polstore_disconnect(redis);
 		return GK_CTL_IO;
 	}
-	int64_t now = ctl_now_ms();
+	int64_t now = gk_ctl_now_ms();
 	if (pol_bad)
 		fprintf(out,
 		        "registry serial %llu, policy version INVALID (%s is not a version: see "

@@ -20,6 +20,7 @@
 #include <yaml.h>
 #include "common/chroot.h"
 #include "common/yamldepth.h"
+#include "common/yamlwalk.h"
 #include "daemon/config.h"
 #include "daemon/config_internal.h"
 #include "zonelist/zonelist.h"
@@ -27,170 +28,69 @@
 #include "gk/discovery.h"
 #include "xfr/conf.h"
 #include "front/conf.h"
+#include "policy/policy.h"
 
 struct ctx {
-	const char *path;
-	yaml_document_t *doc;
-	char *err;
-	size_t errlen;
-	int rc;
+	gk_yaml_t y; /* first: the visit callbacks get &c->y */
 	gk_config_t *cfg;
 	char *dir;         /* directory of the config file, "" when none */
 	unsigned flags;    /* GK_CONFIG_NO_SECRETS, GK_CONFIG_NO_ZONE_LISTS */
 	size_t zones_line; /* the zones key, 0 when absent */
 };
 
-__attribute__((format(printf, 3, 4))) static int fail(struct ctx *c, size_t line, const char *fmt,
-                                                      ...)
-{
-	if (c->rc != 0)
-		return c->rc;
-	c->rc = GK_ECONFIG;
-	if (c->errlen == 0)
-		return c->rc;
-	int n = snprintf(c->err, c->errlen, "%s:%zu: ", c->path, line);
-	if (n < 0 || (size_t)n >= c->errlen)
-		return c->rc;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-	return c->rc;
-}
-
-static size_t line_of(const yaml_node_t *n)
-{
-	return n->start_mark.line + 1;
-}
-
-static const char *scalar(const yaml_node_t *n)
-{
-	return (const char *)n->data.scalar.value;
-}
-
-static const char *type_name(const yaml_node_t *n)
-{
-	switch (n->type) {
-	case YAML_SCALAR_NODE:
-		return "a scalar";
-	case YAML_SEQUENCE_NODE:
-		return "a list";
-	case YAML_MAPPING_NODE:
-		return "a mapping";
-	default:
-		return "nothing";
-	}
-}
-
-/* A string value: any scalar, non-empty. */
-static int get_string(struct ctx *c, const char *key, yaml_node_t *n, const char **out)
-{
-	if (n->type != YAML_SCALAR_NODE)
-		return fail(c, line_of(n), "%s: expected a string, got %s", key, type_name(n));
-	if (n->data.scalar.length == 0 || strlen(scalar(n)) != n->data.scalar.length)
-		return fail(c, line_of(n), "%s: expected a non-empty string", key);
-	*out = scalar(n);
-	return 0;
-}
-
-/* An unsigned decimal integer in [min, max], written as a plain scalar. */
-static int get_uint(struct ctx *c, const char *key, yaml_node_t *n, unsigned min, unsigned max,
-                    unsigned *out)
-{
-	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return fail(c, line_of(n), "%s: expected an integer, got %s", key,
-		            n->type == YAML_SCALAR_NODE ? "a quoted string" : type_name(n));
-	const char *s = scalar(n);
-	if (*s == '\0')
-		return fail(c, line_of(n), "%s: expected an integer, got nothing", key);
-	unsigned long long v = 0;
-	for (const char *p = s; *p != '\0'; p++) {
-		if (!isdigit((unsigned char)*p))
-			return fail(c, line_of(n), "%s: expected an integer, got '%s'", key, s);
-		v = v * 10 + (unsigned)(*p - '0');
-		if (v > 0xffffffffull)
-			break;
-	}
-	if (v < min || v > max)
-		return fail(c, line_of(n), "%s: %s is out of range %u..%u", key, s, min, max);
-	*out = (unsigned)v;
-	return 0;
-}
-
-/* Check a mapping for duplicate keys and non-scalar keys; calls visit for each pair. */
-typedef int (*visit_fn)(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg);
-
-static int walk_map(struct ctx *c, const char *what, yaml_node_t *map, visit_fn visit, void *arg)
-{
-	if (map->type != YAML_MAPPING_NODE)
-		return fail(c, line_of(map), "%s: expected a mapping, got %s", what,
-		            type_name(map));
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
-		if (k->type != YAML_SCALAR_NODE)
-			return fail(c, line_of(k), "%s: keys must be scalars", what);
-		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
-			yaml_node_t *k2 = yaml_document_get_node(c->doc, q->key);
-			if (k2->type == YAML_SCALAR_NODE && strcmp(scalar(k2), scalar(k)) == 0)
-				return fail(c, line_of(k), "duplicate key '%s' (first at line %zu)",
-				            scalar(k), line_of(k2));
-		}
-		if (visit(c, scalar(k), k, v, arg) != 0)
-			return c->rc;
-	}
-	return 0;
-}
-
 static int parse_listen(struct ctx *c, yaml_node_t *n)
 {
 	if (n->type != YAML_SEQUENCE_NODE)
-		return fail(c, line_of(n), "listen: expected a list of addresses, got %s",
-		            type_name(n));
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(n),
+		                    "listen: expected a list of addresses, got %s",
+		                    gk_yaml_type_name(n));
 	size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
 	if (cnt == 0)
-		return fail(c, line_of(n), "listen: at least one address is required");
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(n),
+		                    "listen: at least one address is required");
 	c->cfg->listen = calloc(cnt, sizeof(*c->cfg->listen));
 	if (c->cfg->listen == NULL)
-		return c->rc = GK_ENOMEM;
+		return c->y.rc = GK_ENOMEM;
 	for (size_t i = 0; i < cnt; i++) {
-		yaml_node_t *it = yaml_document_get_node(c->doc, n->data.sequence.items.start[i]);
+		yaml_node_t *it = yaml_document_get_node(c->y.doc, n->data.sequence.items.start[i]);
 		const char *s = NULL;
-		if (get_string(c, "listen", it, &s) != 0)
-			return c->rc;
+		if (gk_yaml_string(&c->y, "listen", it, &s) != 0)
+			return c->y.rc;
 		gk_sockaddr_t *l = &c->cfg->listen[i];
 		if (strlen(s) >= sizeof(l->text) || gk_sockaddr_parse(s, l) != 0)
-			return fail(c, line_of(it),
-			            "listen: '%s' is not ADDRESS:PORT (IPv4 a.b.c.d:port or IPv6 "
-			            "[addr]:port, port 1..65535)",
-			            s);
+			return gk_yaml_fail(
+			    &c->y, GK_ECONFIG, gk_yaml_line(it),
+			    "listen: '%s' is not ADDRESS:PORT (IPv4 a.b.c.d:port or IPv6 "
+			    "[addr]:port, port 1..65535)",
+			    s);
 		for (size_t j = 0; j < i; j++)
 			if (c->cfg->listen[j].addrlen == l->addrlen &&
 			    memcmp(&c->cfg->listen[j].addr, &l->addr, l->addrlen) == 0)
-				return fail(c, line_of(it), "listen: duplicate address '%s'", s);
+				return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(it),
+				                    "listen: duplicate address '%s'", s);
 		c->cfg->n_listen = i + 1;
 	}
 	return 0;
 }
 
-static int visit_tcp(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+static int visit_tcp(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
+	struct ctx *c = (struct ctx *)y;
 	(void)arg;
 	gk_config_t *cfg = c->cfg;
 	if (strcmp(key, "max_connections") == 0)
-		return get_uint(c, "tcp.max_connections", v, 1, GK_CONFIG_TCP_CONNS_MAX,
-		                &cfg->tcp_max_connections);
+		return gk_yaml_uint(&c->y, "tcp.max_connections", v, 1, GK_CONFIG_TCP_CONNS_MAX,
+		                    &cfg->tcp_max_connections);
 	if (strcmp(key, "idle_timeout_ms") == 0)
-		return get_uint(c, "tcp.idle_timeout_ms", v, GK_CONFIG_TCP_IDLE_MIN,
-		                GK_CONFIG_TCP_IDLE_MAX, &cfg->tcp_idle_timeout_ms);
+		return gk_yaml_uint(&c->y, "tcp.idle_timeout_ms", v, GK_CONFIG_TCP_IDLE_MIN,
+		                    GK_CONFIG_TCP_IDLE_MAX, &cfg->tcp_idle_timeout_ms);
 	if (strcmp(key, "max_pipelined") == 0)
-		return get_uint(c, "tcp.max_pipelined", v, 1, GK_CONFIG_TCP_PIPELINE_MAX,
-		                &cfg->tcp_max_pipelined);
-	return fail(c, line_of(k),
-	            "tcp: unknown key '%s' (expected max_connections, idle_timeout_ms, "
-	            "max_pipelined)",
-	            key);
+		return gk_yaml_uint(&c->y, "tcp.max_pipelined", v, 1, GK_CONFIG_TCP_PIPELINE_MAX,
+		                    &cfg->tcp_max_pipelined);
+	return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(k),
+	                    "tcp: unknown key '%s' (expected max_connections, idle_timeout_ms, "
+	                    "max_pipelined)",
+	                    key);
 }
 
 /* A list of prefixes (rate_limit.exempt, proxy_protocol.from) into out[0..max). */
@@ -198,142 +98,160 @@ static int get_prefixes(struct ctx *c, const char *key, yaml_node_t *v, gk_prefi
                         unsigned max, unsigned *n)
 {
 	if (v->type != YAML_SEQUENCE_NODE)
-		return fail(c, line_of(v), "%s: expected a list of prefixes, got %s", key,
-		            type_name(v));
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
+		                    "%s: expected a list of prefixes, got %s", key,
+		                    gk_yaml_type_name(v));
 	size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 	if (cnt > max)
-		return fail(c, line_of(v), "%s: more than %u prefixes", key, max);
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v), "%s: more than %u prefixes",
+		                    key, max);
 	for (size_t i = 0; i < cnt; i++) {
-		yaml_node_t *it = yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
+		yaml_node_t *it = yaml_document_get_node(c->y.doc, v->data.sequence.items.start[i]);
 		const char *s = NULL;
-		if (get_string(c, key, it, &s) != 0)
-			return c->rc;
+		if (gk_yaml_string(&c->y, key, it, &s) != 0)
+			return c->y.rc;
 		if (gk_prefix_parse(s, &out[i]) != 0)
-			return fail(c, line_of(it),
-			            "%s: '%s' is not ADDRESS or ADDRESS/LENGTH (no bits set past "
-			            "LENGTH)",
-			            key, s);
+			return gk_yaml_fail(
+			    &c->y, GK_ECONFIG, gk_yaml_line(it),
+			    "%s: '%s' is not ADDRESS or ADDRESS/LENGTH (no bits set past "
+			    "LENGTH)",
+			    key, s);
 		*n = (unsigned)i + 1;
 	}
 	return 0;
 }
 
 /* rate_limit: (docs/CONFIG.md "rate_limit"); the settings are rrl/rrl.h's. */
-static int visit_rrl(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+static int visit_rrl(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
+	struct ctx *c = (struct ctx *)y;
 	(void)arg;
 	gk_rrl_config_t *r = &c->cfg->rrl;
 	unsigned u;
 	if (strcmp(key, "responses_per_second") == 0)
-		return get_uint(c, "rate_limit.responses_per_second", v, 0, GK_RRL_RATE_MAX,
-		                &r->rate);
+		return gk_yaml_uint(&c->y, "rate_limit.responses_per_second", v, 0, GK_RRL_RATE_MAX,
+		                    &r->rate);
 	if (strcmp(key, "slip") == 0)
-		return get_uint(c, "rate_limit.slip", v, 0, GK_RRL_SLIP_MAX, &r->slip);
+		return gk_yaml_uint(&c->y, "rate_limit.slip", v, 0, GK_RRL_SLIP_MAX, &r->slip);
 	if (strcmp(key, "window") == 0)
-		return get_uint(c, "rate_limit.window", v, 1, GK_RRL_WINDOW_MAX, &r->window);
+		return gk_yaml_uint(&c->y, "rate_limit.window", v, 1, GK_RRL_WINDOW_MAX,
+		                    &r->window);
 	if (strcmp(key, "table_size") == 0)
-		return get_uint(c, "rate_limit.table_size", v, GK_RRL_TABLE_MIN, GK_RRL_TABLE_MAX,
-		                &r->table_size);
+		return gk_yaml_uint(&c->y, "rate_limit.table_size", v, GK_RRL_TABLE_MIN,
+		                    GK_RRL_TABLE_MAX, &r->table_size);
 	if (strcmp(key, "ipv4_prefix") == 0 || strcmp(key, "ipv6_prefix") == 0) {
 		bool v4 = key[3] == '4';
-		if (get_uint(c, v4 ? "rate_limit.ipv4_prefix" : "rate_limit.ipv6_prefix", v, 1,
-		             v4 ? 32 : 128, &u) != 0)
-			return c->rc;
+		if (gk_yaml_uint(&c->y, v4 ? "rate_limit.ipv4_prefix" : "rate_limit.ipv6_prefix", v,
+		                 1, v4 ? 32 : 128, &u) != 0)
+			return c->y.rc;
 		*(v4 ? &r->v4_prefix : &r->v6_prefix) = (uint8_t)u;
 		return 0;
 	}
 	if (strcmp(key, "exempt") == 0)
 		return get_prefixes(c, "rate_limit.exempt", v, r->exempt, GK_RRL_EXEMPT_MAX,
 		                    &r->n_exempt);
-	return fail(c, line_of(k),
-	            "rate_limit: unknown key '%s' (expected responses_per_second, slip, window, "
-	            "ipv4_prefix, ipv6_prefix, table_size, exempt)",
-	            key);
+	return gk_yaml_fail(
+	    &c->y, GK_ECONFIG, gk_yaml_line(k),
+	    "rate_limit: unknown key '%s' (expected responses_per_second, slip, window, "
+	    "ipv4_prefix, ipv6_prefix, table_size, exempt)",
+	    key);
 }
 
-static int visit_proxy(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+static int visit_proxy(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
+	struct ctx *c = (struct ctx *)y;
 	bool *have_from = arg;
 	if (strcmp(key, "from") == 0) {
 		*have_from = true;
 		return get_prefixes(c, "proxy_protocol.from", v, c->cfg->proxy_from,
 		                    GK_CONFIG_PROXY_MAX, &c->cfg->n_proxy_from);
 	}
-	return fail(c, line_of(k), "proxy_protocol: unknown key '%s' (expected from)", key);
+	return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(k),
+	                    "proxy_protocol: unknown key '%s' (expected from)", key);
 }
 
 static char *resolve(struct ctx *c, const char *file);
 
 /* tls: a list of DNS-over-TLS listeners (docs/CONFIG.md "tls"). */
-static int visit_tls(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+static int visit_tls(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
+	struct ctx *c = (struct ctx *)y;
 	gk_config_tls_t *t = arg;
 	const char *s = NULL;
 	if (strcmp(key, "listen") == 0) {
-		if (get_string(c, "tls.listen", v, &s) != 0)
-			return c->rc;
+		if (gk_yaml_string(&c->y, "tls.listen", v, &s) != 0)
+			return c->y.rc;
 		if (gk_sockaddr_parse(s, &t->listen) != 0)
-			return fail(c, line_of(v), "tls.listen: '%s' is not ADDRESS:PORT", s);
+			return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
+			                    "tls.listen: '%s' is not ADDRESS:PORT", s);
 		return 0;
 	}
 	if (strcmp(key, "certificate") == 0 || strcmp(key, "key") == 0) {
 		char **dst = key[0] == 'c' ? &t->certificate : &t->key;
-		if (get_string(c, key[0] == 'c' ? "tls.certificate" : "tls.key", v, &s) != 0)
-			return c->rc;
+		if (gk_yaml_string(&c->y, key[0] == 'c' ? "tls.certificate" : "tls.key", v, &s) !=
+		    0)
+			return c->y.rc;
 		free(*dst);
-		return (*dst = resolve(c, s)) == NULL ? (c->rc = GK_ENOMEM) : 0;
+		return (*dst = resolve(c, s)) == NULL ? (c->y.rc = GK_ENOMEM) : 0;
 	}
 	if (strcmp(key, "min_version") == 0) {
-		if (get_string(c, "tls.min_version", v, &s) != 0)
-			return c->rc;
+		if (gk_yaml_string(&c->y, "tls.min_version", v, &s) != 0)
+			return c->y.rc;
 		if (strcmp(s, "1.2") != 0 && strcmp(s, "1.3") != 0)
-			return fail(c, line_of(v), "tls.min_version: '%s' is not 1.2 or 1.3", s);
+			return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
+			                    "tls.min_version: '%s' is not 1.2 or 1.3", s);
 		t->min_version = s[2] == '2' ? 12 : 13;
 		return 0;
 	}
 	if (strcmp(key, "idle_timeout_ms") == 0)
-		return get_uint(c, "tls.idle_timeout_ms", v, 100, 3600000, &t->idle_timeout_ms);
+		return gk_yaml_uint(&c->y, "tls.idle_timeout_ms", v, 100, 3600000,
+		                    &t->idle_timeout_ms);
 	if (strcmp(key, "handshake_timeout_ms") == 0)
-		return get_uint(c, "tls.handshake_timeout_ms", v, 100, 60000,
-		                &t->handshake_timeout_ms);
+		return gk_yaml_uint(&c->y, "tls.handshake_timeout_ms", v, 100, 60000,
+		                    &t->handshake_timeout_ms);
 	if (strcmp(key, "max_connections") == 0)
-		return get_uint(c, "tls.max_connections", v, 1, 1000000, &t->max_connections);
-	return fail(c, line_of(k),
-	            "tls: unknown key '%s' (expected listen, certificate, key, min_version, "
-	            "idle_timeout_ms, handshake_timeout_ms, max_connections)",
-	            key);
+		return gk_yaml_uint(&c->y, "tls.max_connections", v, 1, 1000000,
+		                    &t->max_connections);
+	return gk_yaml_fail(
+	    &c->y, GK_ECONFIG, gk_yaml_line(k),
+	    "tls: unknown key '%s' (expected listen, certificate, key, min_version, "
+	    "idle_timeout_ms, handshake_timeout_ms, max_connections)",
+	    key);
 }
 
 static int parse_tls(struct ctx *c, yaml_node_t *n)
 {
 	if (n->type != YAML_SEQUENCE_NODE)
-		return fail(c, line_of(n), "tls: expected a list of listeners, got %s",
-		            type_name(n));
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(n),
+		                    "tls: expected a list of listeners, got %s",
+		                    gk_yaml_type_name(n));
 	size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
 	if (cnt == 0 || cnt > GK_CONFIG_TLS_MAX)
-		return fail(c, line_of(n), "tls: between 1 and %u listeners", GK_CONFIG_TLS_MAX);
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(n),
+		                    "tls: between 1 and %u listeners", GK_CONFIG_TLS_MAX);
 	if ((c->cfg->tls = calloc(cnt, sizeof(*c->cfg->tls))) == NULL)
-		return c->rc = GK_ENOMEM;
+		return c->y.rc = GK_ENOMEM;
 	for (size_t i = 0; i < cnt; i++) {
-		yaml_node_t *it = yaml_document_get_node(c->doc, n->data.sequence.items.start[i]);
+		yaml_node_t *it = yaml_document_get_node(c->y.doc, n->data.sequence.items.start[i]);
 		gk_config_tls_t *t = &c->cfg->tls[i];
 		*t = (gk_config_tls_t){.min_version = 12,
 		                       .idle_timeout_ms = GK_CONFIG_TCP_IDLE_DEFAULT,
 		                       .handshake_timeout_ms = GK_CONFIG_TLS_HANDSHAKE_MS,
 		                       .max_connections = GK_CONFIG_TCP_CONNS_DEFAULT};
 		c->cfg->n_tls = i + 1;
-		if (walk_map(c, "tls", it, visit_tls, t) != 0)
-			return c->rc;
+		if (gk_yaml_walk_map(&c->y, "tls", it, visit_tls, t) != 0)
+			return c->y.rc;
 		const char *miss = t->listen.addrlen == 0   ? "listen"
 		                   : t->certificate == NULL ? "certificate"
 		                   : t->key == NULL         ? "key"
 		                                            : NULL;
 		if (miss != NULL)
-			return fail(c, line_of(it), "tls: listener has no '%s'", miss);
+			return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(it),
+			                    "tls: listener has no '%s'", miss);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(c->cfg->tls[j].listen.text, t->listen.text) == 0)
-				return fail(c, line_of(it), "tls: '%s' listed twice",
-				            t->listen.text);
+				return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(it),
+				                    "tls: '%s' listed twice", t->listen.text);
 	}
 	return 0;
 }
@@ -346,23 +264,25 @@ struct zone_seen {
 	bool has_name, has_file, has_forward;
 };
 
-static int visit_zone(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+static int visit_zone(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
+	struct ctx *c = (struct ctx *)y;
 	struct zone_seen *z = arg;
 	if (strcmp(key, "name") == 0) {
 		z->has_name = true;
-		z->name_line = line_of(v);
-		return get_string(c, "zones.name", v, &z->name);
+		z->name_line = gk_yaml_line(v);
+		return gk_yaml_string(&c->y, "zones.name", v, &z->name);
 	}
 	if (strcmp(key, "file") == 0) {
 		z->has_file = true;
-		return get_string(c, "zones.file", v, &z->file);
+		return gk_yaml_string(&c->y, "zones.file", v, &z->file);
 	}
 	if (strcmp(key, "forward") == 0) {
 		z->has_forward = true;
-		return get_string(c, "zones.forward", v, &z->forward);
+		return gk_yaml_string(&c->y, "zones.forward", v, &z->forward);
 	}
-	return fail(c, line_of(k), "zones: unknown key '%s' (expected name, file, forward)", key);
+	return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(k),
+	                    "zones: unknown key '%s' (expected name, file, forward)", key);
 }
 
 /* Zone names compared as the duplicate check does: case and one trailing dot aside. */
@@ -384,17 +304,18 @@ static void check_secondary_overlap(struct ctx *c)
 	size_t n = c->cfg->n_zones;
 	const char **names = calloc(n + 1, sizeof(*names));
 	if (names == NULL) {
-		c->rc = GK_ENOMEM;
+		c->y.rc = GK_ENOMEM;
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
 		names[i] = c->cfg->zones[i].name;
 	qsort(names, n, sizeof(*names), cmp_zone_name);
-	for (size_t i = 0; i < x->n_zones && c->rc == 0; i++) {
+	for (size_t i = 0; i < x->n_zones && c->y.rc == 0; i++) {
 		const char *k = x->zones[i].name;
 		if (bsearch(&k, names, n, sizeof(*names), cmp_zone_name) != NULL)
-			fail(c, x->zones[i].line,
-			     "secondary.zones: '%s' is also in zones (a zone has one source)", k);
+			gk_yaml_fail(
+			    &c->y, GK_ECONFIG, x->zones[i].line,
+			    "secondary.zones: '%s' is also in zones (a zone has one source)", k);
 	}
 	free(names);
 }
@@ -407,7 +328,7 @@ static void check_forward_overlap(struct ctx *c)
 	size_t n = c->cfg->n_zones, nx = x ? x->n_zones : 0;
 	const char **names = calloc(n + nx + 1, sizeof(*names));
 	if (names == NULL) {
-		c->rc = GK_ENOMEM;
+		c->y.rc = GK_ENOMEM;
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -415,13 +336,14 @@ static void check_forward_overlap(struct ctx *c)
 	for (size_t i = 0; i < nx; i++)
 		names[n + i] = x->zones[i].name;
 	qsort(names, n + nx, sizeof(*names), cmp_zone_name);
-	for (size_t i = 0; i < fc->n_zones && c->rc == 0; i++) {
+	for (size_t i = 0; i < fc->n_zones && c->y.rc == 0; i++) {
 		const char *k = fc->zones[i].name;
 		if (bsearch(&k, names, n + nx, sizeof(*names), cmp_zone_name) != NULL)
-			fail(c, fc->zones[i].line,
-			     "zones: '%s' is forwarded and also served from a file or by transfer "
-			     "(a zone has one source)",
-			     k);
+			gk_yaml_fail(
+			    &c->y, GK_ECONFIG, fc->zones[i].line,
+			    "zones: '%s' is forwarded and also served from a file or by transfer "
+			    "(a zone has one source)",
+			    k);
 	}
 	free(names);
 }
@@ -440,50 +362,52 @@ static char *resolve(struct ctx *c, const char *file)
 static int parse_zones(struct ctx *c, yaml_node_t *n)
 {
 	if (n->type != YAML_SEQUENCE_NODE)
-		return fail(c, line_of(n), "zones: expected a list of {name, file}, got %s",
-		            type_name(n));
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(n),
+		                    "zones: expected a list of {name, file}, got %s",
+		                    gk_yaml_type_name(n));
 	size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-	c->zones_line = line_of(n);
-	for (size_t i = 0; i < cnt && c->rc == 0; i++) {
-		yaml_node_t *it = yaml_document_get_node(c->doc, n->data.sequence.items.start[i]);
+	c->zones_line = gk_yaml_line(n);
+	for (size_t i = 0; i < cnt && c->y.rc == 0; i++) {
+		yaml_node_t *it = yaml_document_get_node(c->y.doc, n->data.sequence.items.start[i]);
 		struct zone_seen z = {0};
-		if (walk_map(c, "zones", it, visit_zone, &z) != 0)
+		if (gk_yaml_walk_map(&c->y, "zones", it, visit_zone, &z) != 0)
 			break;
 		if (!z.has_name) {
-			fail(c, line_of(it), "zones: entry has no 'name'");
+			gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(it),
+			             "zones: entry has no 'name'");
 			break;
 		}
 		if (z.has_file && z.has_forward) {
-			fail(c, line_of(it), "zones: entry '%s' has both 'file' and 'forward'",
-			     z.name);
+			gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(it),
+			             "zones: entry '%s' has both 'file' and 'forward'", z.name);
 			break;
 		}
 		if (z.has_forward) {
 			if (gk_front_conf_zone_add(&c->cfg->front, z.name, z.forward, z.name_line))
-				c->rc = GK_ENOMEM;
+				c->y.rc = GK_ENOMEM;
 			continue;
 		}
 		if (!z.has_file) {
-			fail(c, line_of(it), "zones: entry '%s' has no 'file' (or 'forward')",
-			     z.name);
+			gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(it),
+			             "zones: entry '%s' has no 'file' (or 'forward')", z.name);
 			break;
 		}
 		if (gk_config_zone_add(c->cfg, z.name, strlen(z.name), resolve(c, z.file),
 		                       GK_CONFIG_ZSRC_CONFIG, c->cfg->path, z.name_line) != 0)
-			c->rc = GK_ENOMEM;
+			c->y.rc = GK_ENOMEM;
 	}
-	return c->rc;
+	return c->y.rc;
 }
 
 /* zone_list: FILE -- one "NAME FILE" per line (src/zonelist/zonelist.h). */
 static int parse_zone_list(struct ctx *c, yaml_node_t *v)
 {
 	const char *s = NULL;
-	if (get_string(c, "zone_list", v, &s) != 0)
-		return c->rc;
-	c->cfg->zone_list_line = line_of(v);
+	if (gk_yaml_string(&c->y, "zone_list", v, &s) != 0)
+		return c->y.rc;
+	c->cfg->zone_list_line = gk_yaml_line(v);
 	if ((c->cfg->zone_list = resolve(c, s)) == NULL)
-		return c->rc = GK_ENOMEM;
+		return c->y.rc = GK_ENOMEM;
 	return 0;
 }
 
@@ -491,37 +415,40 @@ struct dir_seen {
 	const char *path, *pattern;
 };
 
-static int visit_zones_dir(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v,
-                           void *arg)
+static int visit_zones_dir(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
+	struct ctx *c = (struct ctx *)y;
 	struct dir_seen *d = arg;
 	if (strcmp(key, "path") == 0)
-		return get_string(c, "zones_dir.path", v, &d->path);
+		return gk_yaml_string(&c->y, "zones_dir.path", v, &d->path);
 	if (strcmp(key, "pattern") == 0) {
-		if (get_string(c, "zones_dir.pattern", v, &d->pattern) != 0)
-			return c->rc;
+		if (gk_yaml_string(&c->y, "zones_dir.pattern", v, &d->pattern) != 0)
+			return c->y.rc;
 		if (!gk_zonelist_pattern_ok(d->pattern))
-			return fail(c, line_of(v),
-			            "zones_dir.pattern: '%s' needs exactly one %%s, no other '%%' "
-			            "and no '/'",
-			            d->pattern);
+			return gk_yaml_fail(
+			    &c->y, GK_ECONFIG, gk_yaml_line(v),
+			    "zones_dir.pattern: '%s' needs exactly one %%s, no other '%%' "
+			    "and no '/'",
+			    d->pattern);
 		return 0;
 	}
-	return fail(c, line_of(k), "zones_dir: unknown key '%s' (expected path, pattern)", key);
+	return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(k),
+	                    "zones_dir: unknown key '%s' (expected path, pattern)", key);
 }
 
 /* zones_dir: {path: DIR, pattern: "%s.zone"} -- one zone per matching file. */
 static int parse_zones_dir(struct ctx *c, yaml_node_t *v)
 {
 	struct dir_seen d = {0};
-	if (walk_map(c, "zones_dir", v, visit_zones_dir, &d) != 0)
-		return c->rc;
+	if (gk_yaml_walk_map(&c->y, "zones_dir", v, visit_zones_dir, &d) != 0)
+		return c->y.rc;
 	if (d.path == NULL)
-		return fail(c, line_of(v), "zones_dir: missing required key 'path'");
-	c->cfg->zones_dir_line = line_of(v);
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
+		                    "zones_dir: missing required key 'path'");
+	c->cfg->zones_dir_line = gk_yaml_line(v);
 	if ((c->cfg->zones_dir = resolve(c, d.path)) == NULL ||
 	    (c->cfg->zones_pattern = strdup(d.pattern ? d.pattern : "%s.zone")) == NULL)
-		return c->rc = GK_ENOMEM;
+		return c->y.rc = GK_ENOMEM;
 	return 0;
 }
 
@@ -529,34 +456,39 @@ struct control_seen {
 	const char *socket, *state_file;
 };
 
-static int visit_control(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+static int visit_control(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
+	struct ctx *c = (struct ctx *)y;
 	struct control_seen *d = arg;
 	if (strcmp(key, "socket") == 0)
-		return get_string(c, "control.socket", v, &d->socket);
+		return gk_yaml_string(&c->y, "control.socket", v, &d->socket);
 	if (strcmp(key, "state_file") == 0)
-		return get_string(c, "control.state_file", v, &d->state_file);
-	return fail(c, line_of(k), "control: unknown key '%s' (expected socket, state_file)", key);
+		return gk_yaml_string(&c->y, "control.state_file", v, &d->state_file);
+	return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(k),
+	                    "control: unknown key '%s' (expected socket, state_file)", key);
 }
 
 /* control: {socket: PATH, state_file: PATH} (docs/CONTROL.md). */
 static int parse_control(struct ctx *c, yaml_node_t *v)
 {
 	struct control_seen d = {0};
-	if (walk_map(c, "control", v, visit_control, &d) != 0)
-		return c->rc;
+	if (gk_yaml_walk_map(&c->y, "control", v, visit_control, &d) != 0)
+		return c->y.rc;
 	if (d.socket == NULL)
-		return fail(c, line_of(v), "control: missing required key 'socket'");
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
+		                    "control: missing required key 'socket'");
 	if (d.state_file == NULL)
-		return fail(c, line_of(v), "control: missing required key 'state_file'");
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
+		                    "control: missing required key 'state_file'");
 	gk_config_control_t *ct = &c->cfg->control;
-	ct->line = line_of(v);
+	ct->line = gk_yaml_line(v);
 	ct->set = true;
 	if ((ct->socket = resolve(c, d.socket)) == NULL ||
 	    (ct->state_file = resolve(c, d.state_file)) == NULL)
-		return c->rc = GK_ENOMEM;
+		return c->y.rc = GK_ENOMEM;
 	if (strlen(ct->socket) >= 108)
-		return fail(c, line_of(v), "control.socket: path longer than 107 bytes");
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
+		                    "control.socket: path longer than 107 bytes");
 	return 0;
 }
 
@@ -566,21 +498,21 @@ static int parse_redis_addr(struct ctx *c, yaml_node_t *v)
 {
 	gk_config_redis_t *r = &c->cfg->redis;
 	const char *s = NULL;
-	if (get_string(c, "redis.address", v, &s) != 0)
-		return c->rc;
+	if (gk_yaml_string(&c->y, "redis.address", v, &s) != 0)
+		return c->y.rc;
 	if (strlen(s) >= sizeof(r->address))
-		return fail(c, line_of(v), "redis.address: too long");
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v), "redis.address: too long");
 	strcpy(r->address, s);
 	/* numeric: a host name would block the status loop in getaddrinfo at each reconnect */
 	gk_redis_addr_t a;
 	char why[400] = "host too long";
 	if (gk_redis_addr_parse(s, GK_REDIS_ADDR_NUMERIC, &a, why, sizeof(why)) != 0 ||
 	    strlen(a.host) >= sizeof(r->host))
-		return fail(c, line_of(v), "redis.address: %s", why);
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v), "redis.address: %s", why);
 	free(r->unix_path);
 	r->unix_path = NULL;
 	if (a.path[0] && (r->unix_path = strdup(a.path)) == NULL)
-		return c->rc = GK_ENOMEM;
+		return c->y.rc = GK_ENOMEM;
 	strcpy(r->host, a.host);
 	r->port = a.port;
 	return 0;
@@ -590,30 +522,33 @@ static struct gk_redis_sentinel *redis_sentinel(struct ctx *c)
 {
 	gk_config_redis_t *r = &c->cfg->redis;
 	if (r->sentinel == NULL && (r->sentinel = calloc(1, sizeof(*r->sentinel))) == NULL)
-		c->rc = GK_ENOMEM;
+		c->y.rc = GK_ENOMEM;
 	return r->sentinel;
 }
 
 static int parse_redis_sentinels(struct ctx *c, yaml_node_t *v)
 {
 	if (v->type != YAML_SEQUENCE_NODE)
-		return fail(c, line_of(v), "redis.sentinels: expected a list of HOST:PORT, got %s",
-		            type_name(v));
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
+		                    "redis.sentinels: expected a list of HOST:PORT, got %s",
+		                    gk_yaml_type_name(v));
 	size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 	if (cnt == 0)
-		return fail(c, line_of(v), "redis.sentinels: at least one sentinel is required");
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
+		                    "redis.sentinels: at least one sentinel is required");
 	gk_redis_sentinel_t *s = redis_sentinel(c);
 	if (s == NULL)
-		return c->rc;
-	c->cfg->redis.sentinel_line = line_of(v);
+		return c->y.rc;
+	c->cfg->redis.sentinel_line = gk_yaml_line(v);
 	for (size_t i = 0; i < cnt; i++) {
-		yaml_node_t *it = yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
+		yaml_node_t *it = yaml_document_get_node(c->y.doc, v->data.sequence.items.start[i]);
 		const char *str = NULL;
 		char why[500];
-		if (get_string(c, "redis.sentinels", it, &str) != 0)
-			return c->rc;
+		if (gk_yaml_string(&c->y, "redis.sentinels", it, &str) != 0)
+			return c->y.rc;
 		if (gk_redis_sentinel_add(s, str, GK_REDIS_ADDR_NUMERIC, why, sizeof(why)) != 0)
-			return fail(c, line_of(it), "redis.sentinels: %s", why);
+			return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(it),
+			                    "redis.sentinels: %s", why);
 	}
 	return 0;
 }
@@ -622,21 +557,21 @@ static int parse_redis_primary(struct ctx *c, yaml_node_t *v)
 {
 	gk_config_redis_t *r = &c->cfg->redis;
 	const char *s = NULL;
-	if (get_string(c, "redis.primary", v, &s) != 0)
-		return c->rc;
+	if (gk_yaml_string(&c->y, "redis.primary", v, &s) != 0)
+		return c->y.rc;
 	if (strlen(s) >= sizeof(r->primary_text))
-		return fail(c, line_of(v), "redis.primary: too long");
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v), "redis.primary: too long");
 	if (r->primary == NULL && (r->primary = calloc(1, sizeof(*r->primary))) == NULL)
-		return c->rc = GK_ENOMEM;
+		return c->y.rc = GK_ENOMEM;
 	strcpy(r->primary_text, s);
 	if (strcmp(s, "sentinel") == 0)
 		return 0; /* filled from redis.sentinels once the section is read */
 	char why[400];
 	if (gk_redis_addr_parse(s, GK_REDIS_ADDR_NUMERIC, &r->primary->addr, why, sizeof(why)))
-		return fail(c, line_of(v),
-		            "redis.primary: %s (or \"sentinel\": the master "
-		            "found through redis.sentinels)",
-		            why);
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
+		                    "redis.primary: %s (or \"sentinel\": the master "
+		                    "found through redis.sentinels)",
+		                    why);
 	return 0;
 }
 
@@ -647,15 +582,15 @@ static int parse_sentinel_auth(struct ctx *c, const char *key, yaml_node_t *v)
 	char name[64];
 	const char *s = NULL;
 	snprintf(name, sizeof(name), "redis.%s", key);
-	if (get_string(c, name, v, &s) != 0)
-		return c->rc;
+	if (gk_yaml_string(&c->y, name, v, &s) != 0)
+		return c->y.rc;
 	if (!s[0])
-		return fail(c, line_of(v), "%s: empty", name);
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v), "%s: empty", name);
 	char **dst = key[9] == 'u' ? &r->sentinel_user : &r->sentinel_password_file;
 	free(*dst);
 	if ((*dst = key[9] == 'u' ? strdup(s) : resolve(c, s)) == NULL)
-		return c->rc = GK_ENOMEM;
-	r->sentinel_auth_line = line_of(v);
+		return c->y.rc = GK_ENOMEM;
+	r->sentinel_auth_line = gk_yaml_line(v);
 	return 0;
 }
 
@@ -665,8 +600,9 @@ struct redis_seen {
 	const char *master;
 };
 
-static int visit_redis(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+static int visit_redis(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
+	struct ctx *c = (struct ctx *)y;
 	gk_config_redis_t *r = &c->cfg->redis;
 	struct redis_seen *seen = arg;
 	if (strcmp(key, "address") == 0) {
@@ -677,67 +613,71 @@ static int visit_redis(struct ctx *c, const char *key, yaml_node_t *k, yaml_node
 		return parse_redis_sentinels(c, v);
 	if (strcmp(key, "master_name") == 0) {
 		const char *s = NULL;
-		if (get_string(c, "redis.master_name", v, &s) != 0)
-			return c->rc;
+		if (gk_yaml_string(&c->y, "redis.master_name", v, &s) != 0)
+			return c->y.rc;
 		seen->master = s;
-		seen->master_line = line_of(v);
+		seen->master_line = gk_yaml_line(v);
 		return 0;
 	}
 	if (strcmp(key, "primary") == 0) {
-		seen->primary_line = line_of(v);
+		seen->primary_line = gk_yaml_line(v);
 		return parse_redis_primary(c, v);
 	}
 	if (strcmp(key, "instance_id") == 0) {
 		const char *s = NULL;
-		if (get_string(c, "redis.instance_id", v, &s) != 0)
-			return c->rc;
+		if (gk_yaml_string(&c->y, "redis.instance_id", v, &s) != 0)
+			return c->y.rc;
 		if (strlen(s) > 200)
-			return fail(c, line_of(v), "redis.instance_id: longer than 200 characters");
+			return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
+			                    "redis.instance_id: longer than 200 characters");
 		free(r->instance_id);
 		if ((r->instance_id = strdup(s)) == NULL)
-			return c->rc = GK_ENOMEM;
+			return c->y.rc = GK_ENOMEM;
 		return 0;
 	}
 	if (strcmp(key, "user") == 0) {
 		const char *s = NULL;
-		if (get_string(c, "redis.user", v, &s) != 0)
-			return c->rc;
+		if (gk_yaml_string(&c->y, "redis.user", v, &s) != 0)
+			return c->y.rc;
 		if (!s[0] || strlen(s) >= GK_REDIS_USER_MAX || strpbrk(s, " \t\r\n"))
-			return fail(c, line_of(v),
-			            "redis.user: '%s': expected a user name of 1..%u characters "
-			            "without spaces",
-			            s, GK_REDIS_USER_MAX - 1);
+			return gk_yaml_fail(
+			    &c->y, GK_ECONFIG, gk_yaml_line(v),
+			    "redis.user: '%s': expected a user name of 1..%u characters "
+			    "without spaces",
+			    s, GK_REDIS_USER_MAX - 1);
 		free(r->user);
 		if ((r->user = strdup(s)) == NULL)
-			return c->rc = GK_ENOMEM;
-		r->auth_line = line_of(v);
+			return c->y.rc = GK_ENOMEM;
+		r->auth_line = gk_yaml_line(v);
 		return 0;
 	}
 	if (strcmp(key, "password_file") == 0) {
 		const char *s = NULL;
-		if (get_string(c, "redis.password_file", v, &s) != 0)
-			return c->rc;
+		if (gk_yaml_string(&c->y, "redis.password_file", v, &s) != 0)
+			return c->y.rc;
 		if (!s[0])
-			return fail(c, line_of(v), "redis.password_file: empty");
+			return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
+			                    "redis.password_file: empty");
 		free(r->password_file);
 		if ((r->password_file = resolve(c, s)) == NULL)
-			return c->rc = GK_ENOMEM;
-		r->auth_line = line_of(v);
+			return c->y.rc = GK_ENOMEM;
+		r->auth_line = gk_yaml_line(v);
 		return 0;
 	}
 	if (strcmp(key, "sentinel_user") == 0 || strcmp(key, "sentinel_password_file") == 0)
 		return parse_sentinel_auth(c, key, v);
 	if (strcmp(key, "connect_timeout_ms") == 0)
-		return get_uint(c, "redis.connect_timeout_ms", v, 10, GK_CONFIG_TIMEOUT_MAX,
-		                &r->connect_timeout_ms);
+		return gk_yaml_uint(&c->y, "redis.connect_timeout_ms", v, 10, GK_CONFIG_TIMEOUT_MAX,
+		                    &r->connect_timeout_ms);
 	if (strcmp(key, "reconnect_max_ms") == 0)
-		return get_uint(c, "redis.reconnect_max_ms", v, 100, GK_CONFIG_TIMEOUT_MAX,
-		                &r->reconnect_max_ms);
-	return fail(c, line_of(k),
-	            "redis: unknown key '%s' (expected address or sentinels and master_name, "
-	            "primary, instance_id, user, password_file, sentinel_user, "
-	            "sentinel_password_file, connect_timeout_ms, reconnect_max_ms)",
-	            key);
+		return gk_yaml_uint(&c->y, "redis.reconnect_max_ms", v, 100, GK_CONFIG_TIMEOUT_MAX,
+		                    &r->reconnect_max_ms);
+	return gk_yaml_fail(
+	    &c->y, GK_ECONFIG, gk_yaml_line(k),
+	    "redis: unknown key '%s' (expected address or sentinels and master_name, "
+	    "primary, instance_id, user, password_file, sentinel_user, "
+	    "sentinel_password_file, connect_timeout_ms, reconnect_max_ms)",
+	    key);
 }
 
 /* address xor sentinels + master_name; primary "sentinel" needs sentinels. */
@@ -746,27 +686,31 @@ static int check_redis_section(struct ctx *c, const struct redis_seen *rs, size_
 	gk_config_redis_t *r = &c->cfg->redis;
 	bool primary_sentinel = r->primary && strcmp(r->primary_text, "sentinel") == 0;
 	if (rs->have_addr && r->sentinel && !primary_sentinel)
-		return fail(c, r->sentinel_line,
-		            "redis: address and sentinels are mutually exclusive (the sentinels "
-		            "name the server to read from), unless primary is 'sentinel' (read "
-		            "address, write to the master the sentinels name)");
+		return gk_yaml_fail(
+		    &c->y, GK_ECONFIG, r->sentinel_line,
+		    "redis: address and sentinels are mutually exclusive (the sentinels "
+		    "name the server to read from), unless primary is 'sentinel' (read "
+		    "address, write to the master the sentinels name)");
 	if (!rs->have_addr && !r->sentinel)
-		return fail(c, line,
-		            "redis: missing required key 'address' (or 'sentinels' and "
-		            "'master_name')");
+		return gk_yaml_fail(&c->y, GK_ECONFIG, line,
+		                    "redis: missing required key 'address' (or 'sentinels' and "
+		                    "'master_name')");
 	if (r->sentinel && !rs->master)
-		return fail(c, r->sentinel_line, "redis.sentinels: needs redis.master_name");
+		return gk_yaml_fail(&c->y, GK_ECONFIG, r->sentinel_line,
+		                    "redis.sentinels: needs redis.master_name");
 	if (!r->sentinel && rs->master)
-		return fail(c, rs->master_line, "redis.master_name: needs redis.sentinels");
+		return gk_yaml_fail(&c->y, GK_ECONFIG, rs->master_line,
+		                    "redis.master_name: needs redis.sentinels");
 	char why[300];
 	if (r->sentinel &&
 	    gk_redis_sentinel_set_master(r->sentinel, rs->master, why, sizeof(why)) != 0)
-		return fail(c, rs->master_line, "redis.master_name: %s", why);
+		return gk_yaml_fail(&c->y, GK_ECONFIG, rs->master_line, "redis.master_name: %s",
+		                    why);
 	if (primary_sentinel) {
 		if (!r->sentinel)
-			return fail(c, rs->primary_line,
-			            "redis.primary: 'sentinel' needs redis.sentinels and "
-			            "redis.master_name");
+			return gk_yaml_fail(&c->y, GK_ECONFIG, rs->primary_line,
+			                    "redis.primary: 'sentinel' needs redis.sentinels and "
+			                    "redis.master_name");
 		r->primary->sentinel = *r->sentinel;
 	}
 	if (r->sentinel && rs->have_addr) { /* the sentinels find the primary only */
@@ -791,29 +735,33 @@ static int load_redis_auth(struct ctx *c, size_t section_line)
 	gk_redis_sentinel_t *sl[2] = {
 	    r->sentinel, r->primary && r->primary->sentinel.n ? &r->primary->sentinel : NULL};
 	if ((r->sentinel_user || r->sentinel_password_file) && !sl[0] && !sl[1])
-		return fail(c, r->sentinel_auth_line,
-		            "redis.sentinel_user/sentinel_password_file: no redis.sentinels");
+		return gk_yaml_fail(
+		    &c->y, GK_ECONFIG, r->sentinel_auth_line,
+		    "redis.sentinel_user/sentinel_password_file: no redis.sentinels");
 	for (int i = 0; i < 2; i++) {
 		if (sl[i] == NULL)
 			continue;
 		rc = gk_redis_sentinel_set_auth(sl[i], r->sentinel_user, r->sentinel_password_file,
 		                                why, sizeof(why));
 		if (rc == GK_ENOMEM)
-			return c->rc = rc;
+			return c->y.rc = rc;
 		if (rc != 0)
-			return fail(c, r->sentinel_auth_line ? r->sentinel_auth_line : section_line,
-			            "redis: %s", why);
+			return gk_yaml_fail(&c->y, GK_ECONFIG,
+			                    r->sentinel_auth_line ? r->sentinel_auth_line
+			                                          : section_line,
+			                    "redis: %s", why);
 	}
 	rc = gk_redis_auth_load(&a, r->user, r->password_file, why, sizeof(why));
 	if (rc == GK_ENOMEM)
-		return c->rc = rc;
+		return c->y.rc = rc;
 	if (rc != 0)
-		return fail(c, r->auth_line ? r->auth_line : section_line, "redis: %s", why);
+		return gk_yaml_fail(&c->y, GK_ECONFIG, r->auth_line ? r->auth_line : section_line,
+		                    "redis: %s", why);
 	if (a.password == NULL)
 		return 0;
 	if ((r->auth = malloc(sizeof(*r->auth))) == NULL) {
 		gk_redis_auth_clear(&a);
-		return c->rc = GK_ENOMEM;
+		return c->y.rc = GK_ENOMEM;
 	}
 	*r->auth = a;
 	return 0;
@@ -822,7 +770,7 @@ static int load_redis_auth(struct ctx *c, size_t section_line)
 static int get_bool(struct ctx *c, const char *key, yaml_node_t *n, bool *out)
 {
 	if (n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
-		const char *s = scalar(n);
+		const char *s = gk_yaml_scalar(n);
 		if (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0 || strcmp(s, "on") == 0) {
 			*out = true;
 			return 0;
@@ -832,7 +780,7 @@ static int get_bool(struct ctx *c, const char *key, yaml_node_t *n, bool *out)
 			return 0;
 		}
 	}
-	return fail(c, line_of(n), "%s: expected true or false", key);
+	return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(n), "%s: expected true or false", key);
 }
 
 struct refusal_arg {
@@ -841,58 +789,19 @@ struct refusal_arg {
 	bool allow_resolve;
 };
 
-static int visit_refusal(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+static int visit_refusal(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
 	struct refusal_arg *a = arg;
-	char name[64];
-	snprintf(name, sizeof(name), "%s.%s", a->what, key);
-	if (strcmp(key, "action") == 0) {
-		static const struct {
-			const char *s;
-			gk_action_t a;
-		} acts[] = {{"refuse", GK_ACT_REFUSE},
-		            {"nxdomain", GK_ACT_NXDOMAIN},
-		            {"nodata", GK_ACT_NODATA},
-		            {"drop", GK_ACT_DROP},
-		            {"resolve", GK_ACT_RESOLVE}};
-		const char *s = NULL;
-		if (get_string(c, name, v, &s) != 0)
-			return c->rc;
-		for (size_t i = 0; i < sizeof(acts) / sizeof(acts[0]); i++)
-			if (strcmp(s, acts[i].s) == 0 &&
-			    (acts[i].a != GK_ACT_RESOLVE || a->allow_resolve)) {
-				a->r->action = acts[i].a;
-				return 0;
-			}
-		return fail(c, line_of(v),
-		            "%s: '%s' is not one of refuse, nxdomain, nodata, drop%s", name, s,
-		            a->allow_resolve ? ", resolve" : "");
-	}
-	if (strcmp(key, "ede") == 0) {
-		unsigned u;
-		if (get_uint(c, name, v, 0, 65535, &u) != 0)
-			return c->rc;
-		a->r->ede_code = (uint16_t)u;
-		return 0;
-	}
-	if (strcmp(key, "text") == 0) {
-		if (v->type != YAML_SCALAR_NODE)
-			return fail(c, line_of(v), "%s: expected a string, got %s", name,
-			            type_name(v));
-		size_t n = v->data.scalar.length;
-		if (n > sizeof(a->r->text))
-			return fail(c, line_of(v), "%s: %zu bytes, at most %zu", name, n,
-			            sizeof(a->r->text));
-		memcpy(a->r->text, scalar(v), n);
-		a->r->text_len = (uint8_t)n;
-		return 0;
-	}
-	return fail(c, line_of(k), "%s: unknown key '%s' (expected action, ede, text)", a->what,
-	            key);
+	int rc = gk_policy_refusal_key(y, a->what, key, v, false, a->allow_resolve, a->r, NULL);
+	if (rc <= 0)
+		return rc;
+	return gk_yaml_fail(y, GK_ECONFIG, gk_yaml_line(k),
+	                    "%s: unknown key '%s' (expected action, ede, text)", a->what, key);
 }
 
-static int visit_filing(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+static int visit_filing(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
+	struct ctx *c = (struct ctx *)y;
 	gk_config_filing_t *f = &c->cfg->filing;
 	bool *enforce_set = arg;
 	if (strcmp(key, "enforce") == 0) {
@@ -901,45 +810,46 @@ static int visit_filing(struct ctx *c, const char *key, yaml_node_t *k, yaml_nod
 	}
 	if (strcmp(key, "startup") == 0) {
 		const char *s = NULL;
-		if (get_string(c, "filing.startup", v, &s) != 0)
-			return c->rc;
+		if (gk_yaml_string(&c->y, "filing.startup", v, &s) != 0)
+			return c->y.rc;
 		if (strcmp(s, "refuse") == 0)
 			f->startup = GK_STARTUP_REFUSE;
 		else if (strcmp(s, "resolve") == 0)
 			f->startup = GK_STARTUP_RESOLVE;
 		else
-			return fail(c, line_of(v),
-			            "filing.startup: '%s' is not one of refuse, resolve", s);
+			return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
+			                    "filing.startup: '%s' is not one of refuse, resolve",
+			                    s);
 		return 0;
 	}
 	if (strcmp(key, "stale_after_ms") == 0)
-		return get_uint(c, "filing.stale_after_ms", v, GK_CONFIG_FILING_AGE_MIN,
-		                GK_CONFIG_TIMEOUT_MAX, &f->stale_after_ms);
+		return gk_yaml_uint(&c->y, "filing.stale_after_ms", v, GK_CONFIG_FILING_AGE_MIN,
+		                    GK_CONFIG_TIMEOUT_MAX, &f->stale_after_ms);
 	if (strcmp(key, "max_age_ms") == 0) {
 		/* the hard bound: "none" (or 0) keeps enforcing last-known-good without one */
 		if (v->type == YAML_SCALAR_NODE &&
 		    v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-		    strcmp(scalar(v), "none") == 0) {
+		    strcmp(gk_yaml_scalar(v), "none") == 0) {
 			f->max_age_ms = 0;
 			return 0;
 		}
-		if (get_uint(c, "filing.max_age_ms", v, 0, GK_CONFIG_FILING_MAX_AGE_MAX,
-		             &f->max_age_ms) != 0)
-			return c->rc;
+		if (gk_yaml_uint(&c->y, "filing.max_age_ms", v, 0, GK_CONFIG_FILING_MAX_AGE_MAX,
+		                 &f->max_age_ms) != 0)
+			return c->y.rc;
 		if (f->max_age_ms != 0 && f->max_age_ms < GK_CONFIG_FILING_AGE_MIN)
-			return fail(c, line_of(v),
-			            "filing.max_age_ms: %u is out of range (none, 0 or %u..%u)",
-			            f->max_age_ms, GK_CONFIG_FILING_AGE_MIN,
-			            GK_CONFIG_FILING_MAX_AGE_MAX);
+			return gk_yaml_fail(
+			    &c->y, GK_ECONFIG, gk_yaml_line(v),
+			    "filing.max_age_ms: %u is out of range (none, 0 or %u..%u)",
+			    f->max_age_ms, GK_CONFIG_FILING_AGE_MIN, GK_CONFIG_FILING_MAX_AGE_MAX);
 		return 0;
 	}
 	if (strcmp(key, "psl_file") == 0) {
 		const char *s = NULL;
-		if (get_string(c, "filing.psl_file", v, &s) != 0)
-			return c->rc;
+		if (gk_yaml_string(&c->y, "filing.psl_file", v, &s) != 0)
+			return c->y.rc;
 		free(f->psl_file);
 		if ((f->psl_file = resolve(c, s)) == NULL)
-			return c->rc = GK_ENOMEM;
+			return c->y.rc = GK_ENOMEM;
 		return 0;
 	}
 	struct refusal_arg a = {.what = NULL};
@@ -952,73 +862,76 @@ static int visit_filing(struct ctx *c, const char *key, yaml_node_t *k, yaml_nod
 	else if (strcmp(key, "no_registrable") == 0)
 		a = (struct refusal_arg){"filing.no_registrable", &f->no_registrable, true};
 	if (a.what != NULL)
-		return walk_map(c, a.what, v, visit_refusal, &a);
-	return fail(c, line_of(k),
-	            "filing: unknown key '%s' (expected enforce, startup, stale_after_ms, "
-	            "max_age_ms, psl_file, unfiled, revoked, unknown, no_registrable)",
-	            key);
+		return gk_yaml_walk_map(&c->y, a.what, v, visit_refusal, &a);
+	return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(k),
+	                    "filing: unknown key '%s' (expected enforce, startup, stale_after_ms, "
+	                    "max_age_ms, psl_file, unfiled, revoked, unknown, no_registrable)",
+	                    key);
 }
 
-static int visit_policy(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+static int visit_policy(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
+	struct ctx *c = (struct ctx *)y;
 	(void)arg;
 	gk_config_policy_t *pl = &c->cfg->policy;
 	if (strcmp(key, "file") == 0) {
 		const char *s = NULL;
-		if (get_string(c, "policy.file", v, &s) != 0)
-			return c->rc;
+		if (gk_yaml_string(&c->y, "policy.file", v, &s) != 0)
+			return c->y.rc;
 		free(pl->file);
 		if ((pl->file = resolve(c, s)) == NULL)
-			return c->rc = GK_ENOMEM;
+			return c->y.rc = GK_ENOMEM;
 		return 0;
 	}
 	if (strcmp(key, "redis") == 0)
 		return get_bool(c, "policy.redis", v, &pl->redis);
 	if (strcmp(key, "state_dir") == 0) {
 		const char *s = NULL;
-		if (get_string(c, "policy.state_dir", v, &s) != 0)
-			return c->rc;
+		if (gk_yaml_string(&c->y, "policy.state_dir", v, &s) != 0)
+			return c->y.rc;
 		free(pl->state_dir);
 		if ((pl->state_dir = resolve(c, s)) == NULL)
-			return c->rc = GK_ENOMEM;
+			return c->y.rc = GK_ENOMEM;
 		return 0;
 	}
 	if (strcmp(key, "operator_keys") == 0) {
 		if (v->type != YAML_SEQUENCE_NODE)
-			return fail(c, line_of(v),
-			            "policy.operator_keys: expected a list of key files, got %s",
-			            type_name(v));
+			return gk_yaml_fail(
+			    &c->y, GK_ECONFIG, gk_yaml_line(v),
+			    "policy.operator_keys: expected a list of key files, got %s",
+			    gk_yaml_type_name(v));
 		if (pl->operator_keys != NULL)
-			return c->rc; /* duplicate keys are caught by walk_map */
+			return c->y.rc; /* duplicate keys are caught by walk_map */
 		size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 		if (cnt == 0)
-			return fail(c, line_of(v),
-			            "policy.operator_keys: at least one key is required");
+			return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
+			                    "policy.operator_keys: at least one key is required");
 		if ((pl->operator_keys = calloc(cnt, sizeof(*pl->operator_keys))) == NULL)
-			return c->rc = GK_ENOMEM;
+			return c->y.rc = GK_ENOMEM;
 		for (size_t i = 0; i < cnt; i++) {
 			yaml_node_t *it =
-			    yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
+			    yaml_document_get_node(c->y.doc, v->data.sequence.items.start[i]);
 			const char *s = NULL;
-			if (get_string(c, "policy.operator_keys", it, &s) != 0)
-				return c->rc;
+			if (gk_yaml_string(&c->y, "policy.operator_keys", it, &s) != 0)
+				return c->y.rc;
 			if ((pl->operator_keys[i] = resolve(c, s)) == NULL)
-				return c->rc = GK_ENOMEM;
+				return c->y.rc = GK_ENOMEM;
 			pl->n_operator_keys = i + 1;
 			if (access(pl->operator_keys[i], R_OK) != 0)
-				return fail(c, line_of(it), "policy.operator_keys: %s: %s",
-				            pl->operator_keys[i], strerror(errno));
+				return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(it),
+				                    "policy.operator_keys: %s: %s",
+				                    pl->operator_keys[i], strerror(errno));
 		}
 		return 0;
 	}
-	return fail(c, line_of(k),
-	            "policy: unknown key '%s' (expected file, redis, operator_keys, state_dir)",
-	            key);
+	return gk_yaml_fail(
+	    &c->y, GK_ECONFIG, gk_yaml_line(k),
+	    "policy: unknown key '%s' (expected file, redis, operator_keys, state_dir)", key);
 }
 
-static int visit_discovery(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v,
-                           void *arg)
+static int visit_discovery(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
+	struct ctx *c = (struct ctx *)y;
 	gk_config_discovery_t *d = &c->cfg->discovery;
 	(void)arg;
 	if (strcmp(key, "enabled") == 0) {
@@ -1026,14 +939,14 @@ static int visit_discovery(struct ctx *c, const char *key, yaml_node_t *k, yaml_
 		return get_bool(c, "discovery.enabled", v, &d->enabled);
 	}
 	if (strcmp(key, "table_size") == 0)
-		return get_uint(c, "discovery.table_size", v, 16, 16777216, &d->table_size);
+		return gk_yaml_uint(&c->y, "discovery.table_size", v, 16, 16777216, &d->table_size);
 	if (strcmp(key, "flush_ms") == 0)
-		return get_uint(c, "discovery.flush_ms", v, 10, 60000, &d->flush_ms);
+		return gk_yaml_uint(&c->y, "discovery.flush_ms", v, 10, 60000, &d->flush_ms);
 	if (strcmp(key, "day_max") == 0)
-		return get_uint(c, "discovery.day_max", v, 16, 1000000000, &d->day_max);
-	return fail(c, line_of(k),
-	            "discovery: unknown key '%s' (expected enabled, table_size, flush_ms, day_max)",
-	            key);
+		return gk_yaml_uint(&c->y, "discovery.day_max", v, 16, 1000000000, &d->day_max);
+	return gk_yaml_fail(
+	    &c->y, GK_ECONFIG, gk_yaml_line(k),
+	    "discovery: unknown key '%s' (expected enabled, table_size, flush_ms, day_max)", key);
 }
 
 static void refusal_default(gk_refusal_t *r, gk_action_t a, const char *text)
@@ -1056,38 +969,42 @@ static bool is_loopback(const gk_sockaddr_t *l)
 	return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
 }
 
-static int visit_metrics(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+static int visit_metrics(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
+	struct ctx *c = (struct ctx *)y;
 	bool *have_listen = arg;
 	gk_config_metrics_t *m = &c->cfg->metrics;
 	if (strcmp(key, "listen") == 0) {
 		const char *s = NULL;
-		if (get_string(c, "metrics.listen", v, &s) != 0)
-			return c->rc;
+		if (gk_yaml_string(&c->y, "metrics.listen", v, &s) != 0)
+			return c->y.rc;
 		if (strlen(s) >= sizeof(m->listen.text) || gk_sockaddr_parse(s, &m->listen) != 0)
-			return fail(c, line_of(v),
-			            "metrics.listen: '%s' is not ADDRESS:PORT (127.0.0.1:9153 or "
-			            "[::1]:9153)",
-			            s);
+			return gk_yaml_fail(
+			    &c->y, GK_ECONFIG, gk_yaml_line(v),
+			    "metrics.listen: '%s' is not ADDRESS:PORT (127.0.0.1:9153 or "
+			    "[::1]:9153)",
+			    s);
 		if (!is_loopback(&m->listen))
-			return fail(c, line_of(v),
-			            "metrics.listen: '%s' is not a loopback address (the endpoint "
-			            "has no authentication: put a proxy in front to expose it)",
-			            s);
+			return gk_yaml_fail(
+			    &c->y, GK_ECONFIG, gk_yaml_line(v),
+			    "metrics.listen: '%s' is not a loopback address (the endpoint "
+			    "has no authentication: put a proxy in front to expose it)",
+			    s);
 		*have_listen = true;
 		return 0;
 	}
-	return fail(c, line_of(k), "metrics: unknown key '%s' (expected listen)", key);
+	return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(k),
+	                    "metrics: unknown key '%s' (expected listen)", key);
 }
 
 static int dnstap_string(struct ctx *c, const char *key, yaml_node_t *v, char **out, bool path)
 {
 	const char *s = NULL;
-	if (get_string(c, key, v, &s) != 0)
-		return c->rc;
+	if (gk_yaml_string(&c->y, key, v, &s) != 0)
+		return c->y.rc;
 	free(*out);
 	if ((*out = path ? resolve(c, s) : strdup(s)) == NULL)
-		return c->rc = GK_ENOMEM;
+		return c->y.rc = GK_ENOMEM;
 	return 0;
 }
 
@@ -1096,8 +1013,9 @@ struct dnstap_seen {
 	yaml_node_t *file, *socket;
 };
 
-static int visit_dnstap(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+static int visit_dnstap(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
+	struct ctx *c = (struct ctx *)y;
 	struct dnstap_seen *seen = arg;
 	gk_config_dnstap_t *d = &c->cfg->dnstap;
 	if (strcmp(key, "file") == 0) {
@@ -1107,46 +1025,49 @@ static int visit_dnstap(struct ctx *c, const char *key, yaml_node_t *k, yaml_nod
 	if (strcmp(key, "socket") == 0) {
 		seen->socket = v;
 		if (dnstap_string(c, "dnstap.socket", v, &d->unix_path, false) != 0)
-			return c->rc;
+			return c->y.rc;
 		if (d->unix_path[0] != '/')
-			return fail(c, line_of(v), "dnstap.socket: '%s': expected an absolute path",
-			            d->unix_path);
+			return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
+			                    "dnstap.socket: '%s': expected an absolute path",
+			                    d->unix_path);
 		return 0;
 	}
 	if (strcmp(key, "all_queries") == 0)
 		return get_bool(c, "dnstap.all_queries", v, &d->all_queries);
 	if (strcmp(key, "rate") == 0)
-		return get_uint(c, "dnstap.rate", v, 1, 1000000, &d->rate);
+		return gk_yaml_uint(&c->y, "dnstap.rate", v, 1, 1000000, &d->rate);
 	if (strcmp(key, "burst") == 0) {
 		seen->burst = true;
-		return get_uint(c, "dnstap.burst", v, 1, 1000000, &d->burst);
+		return gk_yaml_uint(&c->y, "dnstap.burst", v, 1, 1000000, &d->burst);
 	}
 	if (strcmp(key, "max_size_mb") == 0)
-		return get_uint(c, "dnstap.max_size_mb", v, 1, 1048576, &d->max_size_mb);
+		return gk_yaml_uint(&c->y, "dnstap.max_size_mb", v, 1, 1048576, &d->max_size_mb);
 	if (strcmp(key, "keep") == 0)
-		return get_uint(c, "dnstap.keep", v, 0, 1000, &d->keep);
+		return gk_yaml_uint(&c->y, "dnstap.keep", v, 0, 1000, &d->keep);
 	if (strcmp(key, "identity") == 0) {
 		if (dnstap_string(c, "dnstap.identity", v, &d->identity, false) != 0)
-			return c->rc;
+			return c->y.rc;
 		if (strlen(d->identity) > 255)
-			return fail(c, line_of(v), "dnstap.identity: longer than 255 bytes");
+			return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
+			                    "dnstap.identity: longer than 255 bytes");
 		return 0;
 	}
-	return fail(c, line_of(k),
-	            "dnstap: unknown key '%s' (expected file, socket, all_queries, rate, burst, "
-	            "max_size_mb, keep, identity)",
-	            key);
+	return gk_yaml_fail(
+	    &c->y, GK_ECONFIG, gk_yaml_line(k),
+	    "dnstap: unknown key '%s' (expected file, socket, all_queries, rate, burst, "
+	    "max_size_mb, keep, identity)",
+	    key);
 }
 
 static int parse_dnstap(struct ctx *c, yaml_node_t *v)
 {
 	struct dnstap_seen seen = {0};
 	gk_config_dnstap_t *d = &c->cfg->dnstap;
-	if (walk_map(c, "dnstap", v, visit_dnstap, &seen) != 0)
-		return c->rc;
+	if (gk_yaml_walk_map(&c->y, "dnstap", v, visit_dnstap, &seen) != 0)
+		return c->y.rc;
 	if ((seen.file == NULL) == (seen.socket == NULL))
-		return fail(c, line_of(seen.socket ? seen.socket : v),
-		            "dnstap: give exactly one of 'file' and 'socket'");
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(seen.socket ? seen.socket : v),
+		                    "dnstap: give exactly one of 'file' and 'socket'");
 	if (!seen.burst)
 		d->burst = d->rate;
 	d->set = true;
@@ -1166,12 +1087,13 @@ static int check_privs(struct ctx *c, const struct top_seen *seen)
 	const char *user = NULL, *group = NULL;
 	char err[160];
 	if (seen->group_node && !seen->user_node)
-		return fail(c, line_of(seen->group_node), "group: needs user:");
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(seen->group_node),
+		                    "group: needs user:");
 	if (!seen->user_node)
 		return 0;
-	if (get_string(c, "user", seen->user_node, &user) != 0 ||
-	    (seen->group_node && get_string(c, "group", seen->group_node, &group) != 0))
-		return c->rc;
+	if (gk_yaml_string(&c->y, "user", seen->user_node, &user) != 0 ||
+	    (seen->group_node && gk_yaml_string(&c->y, "group", seen->group_node, &group) != 0))
+		return c->y.rc;
 	if (gk_chroot_active()) {
 		/* a reload inside the chroot: its passwd and group files are usually absent, and
 		 * user:/group: take effect only at a restart; we run as the user already */
@@ -1182,9 +1104,11 @@ static int check_privs(struct ctx *c, const struct top_seen *seen)
 		return 0;
 	}
 	if (gk_privs_resolve(user, group, &c->cfg->privs, err, sizeof(err)) != 0)
-		return fail(
-		    c, line_of(group && strstr(err, "group") ? seen->group_node : seen->user_node),
-		    "%s: %s", group && strstr(err, "group") ? "group" : "user", err);
+		return gk_yaml_fail(&c->y, GK_ECONFIG,
+		                    gk_yaml_line(group && strstr(err, "group") ? seen->group_node
+		                                                               : seen->user_node),
+		                    "%s: %s", group && strstr(err, "group") ? "group" : "user",
+		                    err);
 	return 0;
 }
 
@@ -1192,27 +1116,30 @@ static int check_privs(struct ctx *c, const struct top_seen *seen)
 static int parse_chroot(struct ctx *c, yaml_node_t *v)
 {
 	const char *s = NULL;
-	if (get_string(c, "chroot", v, &s) != 0)
-		return c->rc;
+	if (gk_yaml_string(&c->y, "chroot", v, &s) != 0)
+		return c->y.rc;
 	if (s[0] == '\0' || strcmp(s, "/") == 0)
 		return 0;
 	if (s[0] != '/')
-		return fail(c, line_of(v), "chroot: '%s' is not an absolute path", s);
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
+		                    "chroot: '%s' is not an absolute path", s);
 	struct stat st;
 	if (!gk_chroot_active() && (stat(s, &st) != 0 || !S_ISDIR(st.st_mode)))
-		return fail(c, line_of(v), "chroot: %s is not a directory", s);
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
+		                    "chroot: %s is not a directory", s);
 	free(c->cfg->chroot);
 	if ((c->cfg->chroot = strdup(s)) == NULL)
-		return c->rc = GK_ENOMEM;
+		return c->y.rc = GK_ENOMEM;
 	size_t n = strlen(c->cfg->chroot);
 	while (n > 1 && c->cfg->chroot[n - 1] == '/')
 		c->cfg->chroot[--n] = '\0';
-	c->cfg->chroot_line = line_of(v);
+	c->cfg->chroot_line = gk_yaml_line(v);
 	return 0;
 }
 
-static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+static int visit_top(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
+	struct ctx *c = (struct ctx *)y;
 	struct top_seen *seen = arg;
 	gk_config_t *cfg = c->cfg;
 	unsigned u;
@@ -1231,65 +1158,69 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	if (strcmp(key, "control") == 0)
 		return parse_control(c, v);
 	if (strcmp(key, "workers") == 0)
-		return get_uint(c, "workers", v, 1, GK_CONFIG_WORKERS_MAX, &cfg->workers);
+		return gk_yaml_uint(&c->y, "workers", v, 1, GK_CONFIG_WORKERS_MAX, &cfg->workers);
 	if (strcmp(key, "edns_udp_max") == 0) {
-		if (get_uint(c, "edns_udp_max", v, GK_CONFIG_EDNS_MIN, GK_CONFIG_EDNS_MAX, &u) != 0)
-			return c->rc;
+		if (gk_yaml_uint(&c->y, "edns_udp_max", v, GK_CONFIG_EDNS_MIN, GK_CONFIG_EDNS_MAX,
+		                 &u) != 0)
+			return c->y.rc;
 		cfg->edns_udp_max = (uint16_t)u;
 		return 0;
 	}
 	if (strcmp(key, "tcp") == 0)
-		return walk_map(c, "tcp", v, visit_tcp, NULL);
+		return gk_yaml_walk_map(&c->y, "tcp", v, visit_tcp, NULL);
 	if (strcmp(key, "redis") == 0) {
 		struct redis_seen rs = {0};
 		seen->redis_node = v;
-		if (walk_map(c, "redis", v, visit_redis, &rs) == 0 &&
-		    check_redis_section(c, &rs, line_of(v)) == 0 &&
-		    load_redis_auth(c, line_of(v)) != 0)
-			return c->rc;
-		if (c->rc != 0)
-			return c->rc;
+		if (gk_yaml_walk_map(&c->y, "redis", v, visit_redis, &rs) == 0 &&
+		    check_redis_section(c, &rs, gk_yaml_line(v)) == 0 &&
+		    load_redis_auth(c, gk_yaml_line(v)) != 0)
+			return c->y.rc;
+		if (c->y.rc != 0)
+			return c->y.rc;
 		cfg->redis.set = true;
 		return 0;
 	}
 	if (strcmp(key, "filing") == 0) {
 		seen->filing_node = v;
-		return walk_map(c, "filing", v, visit_filing, &seen->filing_enforce_set);
+		return gk_yaml_walk_map(&c->y, "filing", v, visit_filing,
+		                        &seen->filing_enforce_set);
 	}
 	if (strcmp(key, "policy") == 0) {
 		seen->policy_node = v;
-		c->cfg->policy.line = line_of(v);
-		return walk_map(c, "policy", v, visit_policy, NULL);
+		c->cfg->policy.line = gk_yaml_line(v);
+		return gk_yaml_walk_map(&c->y, "policy", v, visit_policy, NULL);
 	}
 	if (strcmp(key, "metrics") == 0) {
 		bool have_listen = false;
-		if (walk_map(c, "metrics", v, visit_metrics, &have_listen) != 0)
-			return c->rc;
+		if (gk_yaml_walk_map(&c->y, "metrics", v, visit_metrics, &have_listen) != 0)
+			return c->y.rc;
 		if (!have_listen)
-			return fail(c, line_of(v), "metrics: missing required key 'listen'");
+			return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
+			                    "metrics: missing required key 'listen'");
 		cfg->metrics.set = true;
 		return 0;
 	}
 	if (strcmp(key, "dnstap") == 0)
 		return parse_dnstap(c, v);
 	if (strcmp(key, "secondary") == 0) {
-		int rc = gk_xfr_conf_parse(c->path, c->dir, c->doc, v, &cfg->secondary, c->err,
-		                           c->errlen);
-		return rc ? (c->rc = rc) : 0;
+		int rc = gk_xfr_conf_parse(c->y.path, c->dir, c->y.doc, v, &cfg->secondary,
+		                           c->y.err, c->y.errlen);
+		return rc ? (c->y.rc = rc) : 0;
 	}
 	if (strcmp(key, "pools") == 0) {
-		int rc = gk_front_conf_parse(c->path, c->doc, v, &cfg->front, c->err, c->errlen);
-		return rc ? (c->rc = rc) : 0;
+		int rc =
+		    gk_front_conf_parse(c->y.path, c->y.doc, v, &cfg->front, c->y.err, c->y.errlen);
+		return rc ? (c->y.rc = rc) : 0;
 	}
 	if (strcmp(key, "rate_limit") == 0)
-		return walk_map(c, "rate_limit", v, visit_rrl, NULL);
+		return gk_yaml_walk_map(&c->y, "rate_limit", v, visit_rrl, NULL);
 	if (strcmp(key, "proxy_protocol") == 0) {
 		bool have_from = false;
-		if (walk_map(c, "proxy_protocol", v, visit_proxy, &have_from) != 0)
-			return c->rc;
+		if (gk_yaml_walk_map(&c->y, "proxy_protocol", v, visit_proxy, &have_from) != 0)
+			return c->y.rc;
 		if (!have_from || cfg->n_proxy_from == 0)
-			return fail(
-			    c, line_of(v),
+			return gk_yaml_fail(
+			    &c->y, GK_ECONFIG, gk_yaml_line(v),
 			    "proxy_protocol: 'from' must list the load balancers' addresses");
 		return 0;
 	}
@@ -1302,24 +1233,26 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	if (strcmp(key, "chroot") == 0)
 		return parse_chroot(c, v);
 	if (strcmp(key, "discovery") == 0) {
-		c->cfg->discovery.line = line_of(v);
-		return walk_map(c, "discovery", v, visit_discovery, NULL);
+		c->cfg->discovery.line = gk_yaml_line(v);
+		return gk_yaml_walk_map(&c->y, "discovery", v, visit_discovery, NULL);
 	}
 	if (strcmp(key, "log_level") == 0) {
 		const char *s = NULL;
-		if (get_string(c, "log_level", v, &s) != 0)
-			return c->rc;
+		if (gk_yaml_string(&c->y, "log_level", v, &s) != 0)
+			return c->y.rc;
 		if (gk_log_level_parse(s, &cfg->log_level) != 0)
-			return fail(c, line_of(v),
-			            "log_level: '%s' is not one of error, warning, info, debug", s);
+			return gk_yaml_fail(
+			    &c->y, GK_ECONFIG, gk_yaml_line(v),
+			    "log_level: '%s' is not one of error, warning, info, debug", s);
 		return 0;
 	}
-	return fail(c, line_of(k),
-	            "unknown key '%s' (expected listen, workers, edns_udp_max, tcp, zones, "
-	            "zone_list, zones_dir, control, log_level, redis, filing, policy, metrics, "
-	            "dnstap, discovery, secondary, pools, rate_limit, user, group, chroot, "
-	            "proxy_protocol, tls)",
-	            key);
+	return gk_yaml_fail(
+	    &c->y, GK_ECONFIG, gk_yaml_line(k),
+	    "unknown key '%s' (expected listen, workers, edns_udp_max, tcp, zones, "
+	    "zone_list, zones_dir, control, log_level, redis, filing, policy, metrics, "
+	    "dnstap, discovery, secondary, pools, rate_limit, user, group, chroot, "
+	    "proxy_protocol, tls)",
+	    key);
 }
 
 static unsigned default_workers(void)
@@ -1335,30 +1268,32 @@ static int load_doc(struct ctx *c, FILE *f, yaml_document_t *doc)
 	size_t deep = 0;
 	int rc = gk_yaml_check_depth(NULL, 0, f, GK_YAML_MAX_DEPTH, &deep);
 	if (rc == GK_ESYNTAX) {
-		fail(c, deep, "nested deeper than %d levels", GK_YAML_MAX_DEPTH);
-		return c->rc = GK_ESYNTAX;
+		gk_yaml_fail(&c->y, GK_ECONFIG, deep, "nested deeper than %d levels",
+		             GK_YAML_MAX_DEPTH);
+		return c->y.rc = GK_ESYNTAX;
 	}
 	if (rc != 0)
-		return c->rc = rc;
+		return c->y.rc = rc;
 	rewind(f);
 	yaml_parser_t parser;
 	if (!yaml_parser_initialize(&parser))
-		return c->rc = GK_ENOMEM;
+		return c->y.rc = GK_ENOMEM;
 	yaml_parser_set_input_file(&parser, f);
 	int ok = yaml_parser_load(&parser, doc);
 	if (!ok) {
 		size_t line = parser.problem_mark.line + 1;
 		if (parser.error == YAML_MEMORY_ERROR)
-			c->rc = GK_ENOMEM;
+			c->y.rc = GK_ENOMEM;
 		else {
-			fail(c, line, "YAML syntax error: %s%s%s",
-			     parser.problem ? parser.problem : "unknown", parser.context ? " " : "",
-			     parser.context ? parser.context : "");
-			c->rc = GK_ESYNTAX;
+			gk_yaml_fail(&c->y, GK_ECONFIG, line, "YAML syntax error: %s%s%s",
+			             parser.problem ? parser.problem : "unknown",
+			             parser.context ? " " : "",
+			             parser.context ? parser.context : "");
+			c->y.rc = GK_ESYNTAX;
 		}
 	}
 	yaml_parser_delete(&parser);
-	return ok ? 0 : c->rc;
+	return ok ? 0 : c->y.rc;
 }
 
 int gk_config_load(const char *path, gk_config_t **out, char *err, size_t errlen)
@@ -1369,7 +1304,7 @@ int gk_config_load(const char *path, gk_config_t **out, char *err, size_t errlen
 int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out, char *err,
                          size_t errlen)
 {
-	struct ctx c = {.path = path, .err = err, .errlen = errlen, .flags = flags};
+	struct ctx c = {.y = {.path = path, .err = err, .errlen = errlen}, .flags = flags};
 	if (errlen > 0)
 		err[0] = '\0';
 	FILE *f = fopen(path, "rb");
@@ -1384,7 +1319,7 @@ int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out, ch
 	c.cfg = calloc(1, sizeof(*c.cfg));
 	c.dir = strdup(path);
 	if (c.cfg == NULL || c.dir == NULL) {
-		c.rc = GK_ENOMEM;
+		c.y.rc = GK_ENOMEM;
 		goto finish;
 	}
 	char *slash = strrchr(c.dir, '/');
@@ -1396,7 +1331,7 @@ int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out, ch
 		*slash = '\0';
 	c.cfg->path = strdup(path);
 	if (c.cfg->path == NULL) {
-		c.rc = GK_ENOMEM;
+		c.y.rc = GK_ENOMEM;
 		goto finish;
 	}
 	c.cfg->workers = default_workers();
@@ -1422,67 +1357,74 @@ int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out, ch
 	if (load_doc(&c, f, &doc) != 0)
 		goto finish;
 	have_doc = true;
-	c.doc = &doc;
+	c.y.doc = &doc;
 	yaml_node_t *root = yaml_document_get_root_node(&doc);
 	if (root == NULL) {
-		fail(&c, 1, "empty configuration (listen and zones are required)");
+		gk_yaml_fail(&c.y, GK_ECONFIG, 1,
+		             "empty configuration (listen and zones are required)");
 		goto finish;
 	}
 	struct top_seen seen = {0};
-	if (walk_map(&c, "configuration", root, visit_top, &seen) != 0)
+	if (gk_yaml_walk_map(&c.y, "configuration", root, visit_top, &seen) != 0)
 		goto finish;
 	if (check_privs(&c, &seen) != 0)
 		goto finish;
 	bool has_secondary = (c.cfg->secondary && c.cfg->secondary->n_zones > 0) ||
 	                     (c.cfg->front && c.cfg->front->n_zones > 0);
 	if (!seen.listen)
-		fail(&c, line_of(root), "missing required key 'listen'");
+		gk_yaml_fail(&c.y, GK_ECONFIG, gk_yaml_line(root), "missing required key 'listen'");
 	else if (!seen.zones && !c.cfg->zone_list && !c.cfg->zones_dir && !c.cfg->control.set &&
 	         !has_secondary)
-		fail(&c, line_of(root),
-		     "missing required key 'zones' (or zone_list, zones_dir, control, "
-		     "secondary.zones)");
+		gk_yaml_fail(&c.y, GK_ECONFIG, gk_yaml_line(root),
+		             "missing required key 'zones' (or zone_list, zones_dir, control, "
+		             "secondary.zones)");
 	else if (c.cfg->n_zones == 0 && !c.cfg->zone_list && !c.cfg->zones_dir &&
 	         !c.cfg->control.set && !has_secondary)
-		fail(&c, c.zones_line, "zones: at least one zone is required");
-	bool check_root = c.rc == 0 && c.cfg->chroot && !gk_chroot_active();
+		gk_yaml_fail(&c.y, GK_ECONFIG, c.zones_line,
+		             "zones: at least one zone is required");
+	bool check_root = c.y.rc == 0 && c.cfg->chroot && !gk_chroot_active();
 	if (check_root) /* before the lists are read: one outside the chroot is not opened */
-		c.rc = gk_config_chroot_check(c.cfg, err, errlen);
-	if (c.rc == 0 && (c.rc = gk_config_zones_extra(c.cfg, flags, err, errlen)) == 0)
-		c.rc = gk_config_zones_dups(c.cfg, err, errlen);
-	if (c.rc == 0 && c.cfg->secondary)
+		c.y.rc = gk_config_chroot_check(c.cfg, err, errlen);
+	if (c.y.rc == 0 && (c.y.rc = gk_config_zones_extra(c.cfg, flags, err, errlen)) == 0)
+		c.y.rc = gk_config_zones_dups(c.cfg, err, errlen);
+	if (c.y.rc == 0 && c.cfg->secondary)
 		check_secondary_overlap(&c);
-	if (c.rc == 0 && c.cfg->front &&
-	    (c.rc = gk_front_conf_check(c.cfg->front, c.path, err, errlen)) == 0)
+	if (c.y.rc == 0 && c.cfg->front &&
+	    (c.y.rc = gk_front_conf_check(c.cfg->front, c.y.path, err, errlen)) == 0)
 		check_forward_overlap(&c);
-	if (c.rc == 0 && check_root) /* and the zones the lists and directory name */
-		c.rc = gk_config_chroot_check(c.cfg, err, errlen);
-	if (c.rc == 0) {
+	if (c.y.rc == 0 && check_root) /* and the zones the lists and directory name */
+		c.y.rc = gk_config_chroot_check(c.cfg, err, errlen);
+	if (c.y.rc == 0) {
 		gk_config_filing_t *fl = &c.cfg->filing;
 		if (!seen.filing_enforce_set)
 			fl->enforce = c.cfg->redis.set;
 		else if (fl->enforce && !c.cfg->redis.set)
-			fail(&c, line_of(seen.filing_node),
-			     "filing.enforce: true needs a redis section (the status replica)");
+			gk_yaml_fail(
+			    &c.y, GK_ECONFIG, gk_yaml_line(seen.filing_node),
+			    "filing.enforce: true needs a redis section (the status replica)");
 		gk_config_policy_t *pl = &c.cfg->policy;
-		if (c.rc == 0 && pl->redis && !c.cfg->redis.set)
-			fail(&c, pl->line, "policy.redis: true needs a redis section");
-		else if (c.rc == 0 && pl->redis && pl->n_operator_keys == 0)
-			fail(&c, pl->line,
-			     "policy.redis: true needs operator_keys (the keys pushes are signed "
-			     "with)");
-		else if (c.rc == 0 && pl->state_dir && !pl->redis)
-			fail(&c, pl->line, "policy.state_dir: only with policy.redis: true");
-		else if (c.rc == 0 && pl->redis && !pl->state_dir &&
+		if (c.y.rc == 0 && pl->redis && !c.cfg->redis.set)
+			gk_yaml_fail(&c.y, GK_ECONFIG, pl->line,
+			             "policy.redis: true needs a redis section");
+		else if (c.y.rc == 0 && pl->redis && pl->n_operator_keys == 0)
+			gk_yaml_fail(
+			    &c.y, GK_ECONFIG, pl->line,
+			    "policy.redis: true needs operator_keys (the keys pushes are signed "
+			    "with)");
+		else if (c.y.rc == 0 && pl->state_dir && !pl->redis)
+			gk_yaml_fail(&c.y, GK_ECONFIG, pl->line,
+			             "policy.state_dir: only with policy.redis: true");
+		else if (c.y.rc == 0 && pl->redis && !pl->state_dir &&
 		         !(pl->state_dir = resolve(&c, "state")))
-			c.rc = GK_ENOMEM;
+			c.y.rc = GK_ENOMEM;
 	}
-	if (c.rc == 0) {
+	if (c.y.rc == 0) {
 		gk_config_discovery_t *dc = &c.cfg->discovery;
 		if (!dc->enabled_set)
 			dc->enabled = c.cfg->redis.set;
 		else if (dc->enabled && !c.cfg->redis.set)
-			fail(&c, dc->line, "discovery.enabled: true needs a redis section");
+			gk_yaml_fail(&c.y, GK_ECONFIG, dc->line,
+			             "discovery.enabled: true needs a redis section");
 		if (dc->table_size == 0)
 			dc->table_size = GK_CONFIG_DISC_TABLE_DEFAULT;
 		if (dc->flush_ms == 0)
@@ -1495,9 +1437,9 @@ finish:
 		yaml_document_delete(&doc);
 	fclose(f);
 	free(c.dir);
-	if (c.rc != 0) {
+	if (c.y.rc != 0) {
 		gk_config_free(c.cfg);
-		return c.rc;
+		return c.y.rc;
 	}
 	*out = c.cfg;
 	return 0;

@@ -168,6 +168,17 @@ typedef struct gk_config_control {
 	size_t line;
 } gk_config_control_t;
 
+/* A zone source (a zone list file, a zones directory, the state file) as it was when read:
+ * what stat() said, or missing. */
+typedef struct gk_config_zsig {
+	bool read;    /* the source is configured and was read (or found missing) */
+	bool missing; /* it did not exist (the state file may not) */
+	uint64_t dev, ino;
+	int64_t size, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec;
+} gk_config_zsig_t;
+
+enum { GK_CONFIG_ZSIG_LIST, GK_CONFIG_ZSIG_DIR, GK_CONFIG_ZSIG_STATE, GK_CONFIG_ZSIG_N };
+
 typedef struct gk_config {
 	char *path; /* the file as given to gk_config_load */
 	gk_sockaddr_t *listen;
@@ -186,6 +197,7 @@ typedef struct gk_config {
 	size_t zone_list_line;
 	char *zones_dir, *zones_pattern; /* zones directory (resolved) and pattern, or NULL */
 	size_t zones_dir_line;
+	gk_config_zsig_t zsig[GK_CONFIG_ZSIG_N]; /* the zone sources as read (zone lists) */
 	gk_config_control_t control;
 	enum gk_log_level log_level;
 	gk_config_redis_t redis;
@@ -220,6 +232,19 @@ GK_MUST_CHECK int gk_config_load(const char *path, gk_config_t **out, char *err,
 #define GK_CONFIG_NO_ZONE_LISTS                                                                    \
 	2u /* read neither zone_list, zones_dir nor the control state file (gkctl's control        \
 	      commands need only the socket path) */
+
+/* Whether next, loaded with GK_CONFIG_NO_ZONE_LISTS, has the zones cur has without reading
+ * its zone sources again: the same `zones:` entries (names, files, lines), the same zone
+ * list file, zones directory and pattern, and state file, each as cur read it (device,
+ * inode, size, modification and change times; a directory changes when an entry is added,
+ * removed or renamed). Blocking (a stat per source). */
+bool gk_config_zones_same(const gk_config_t *cur, const gk_config_t *next);
+
+/* Move cur's zones (specs, origins, strings, source records) into next, replacing next's
+ * `zones:` entries: what a reload does when gk_config_zones_same holds, so a million zones
+ * cost no allocation. Origins that named cur's config, list or state file name next's.
+ * cur is left without zones. */
+void gk_config_zones_take(gk_config_t *next, gk_config_t *cur);
 
 /* gk_config_load with flags: GK_CONFIG_NO_SECRETS for a tool (gkctl) that reads the daemon's
  * config for its zones and addresses but authenticates as its own user, and may not be

@@ -31,10 +31,10 @@ int gk_config_default_policy(const gk_config_t *cfg, struct gk_policy **out)
 	*out = NULL;
 	if (!cfg->filing.enforce)
 		return 0;
-	gk_refusal_t rules[GK_POL_NSTATUS];
-	rules[GK_POL_UNFILED] = cfg->filing.unfiled;
-	rules[GK_POL_REVOKED] = cfg->filing.revoked;
-	rules[GK_POL_UNKNOWN] = cfg->filing.unknown;
-	rules[GK_POL_NOREG] = cfg->filing.no_registrable;
+	gk_refusal_t rules[GK_POLICY_NSTATUS];
+	rules[GK_POLICY_UNFILED] = cfg->filing.unfiled;
+	rules[GK_POLICY_REVOKED] = cfg->filing.revoked;
+	rules[GK_POLICY_UNKNOWN] = cfg->filing.unknown;
+	rules[GK_POLICY_NOREG] = cfg->filing.no_registrable;
 	return gk_policy_from_rules(rules, out);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include "common/chroot.h"
 #include "daemon/config_internal.h"
 #include "zonelist/zonelist.h"
@@ -103,11 +104,103 @@ static int read_list(gk_config_t *cfg, const char *path, enum gk_config_zone_src
 	return rc == GK_ESYNTAX ? GK_ECONFIG : rc;
 }
 
+/* What stat() says of path now (before it is read: a change after it shows at the next
+ * reload). */
+static void zsig_take(gk_config_zsig_t *z, const char *path)
+{
+	struct stat st;
+	memset(z, 0, sizeof(*z));
+	z->read = true;
+	if (stat(path, &st) != 0) {
+		z->missing = true;
+		return;
+	}
+	z->dev = (uint64_t)st.st_dev;
+	z->ino = (uint64_t)st.st_ino;
+	z->size = (int64_t)st.st_size;
+	z->mtime_sec = (int64_t)st.st_mtim.tv_sec;
+	z->mtime_nsec = (int64_t)st.st_mtim.tv_nsec;
+	z->ctime_sec = (int64_t)st.st_ctim.tv_sec;
+	z->ctime_nsec = (int64_t)st.st_ctim.tv_nsec;
+}
+
+static bool zsig_current(const gk_config_zsig_t *z, const char *path)
+{
+	if (path == NULL)
+		return !z->read;
+	if (!z->read)
+		return false;
+	gk_config_zsig_t now;
+	zsig_take(&now, path);
+	return memcmp(&now, z, sizeof(now)) == 0;
+}
+
+static bool str_same(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+bool gk_config_zones_same(const gk_config_t *cur, const gk_config_t *next)
+{
+	if (!str_same(cur->zone_list, next->zone_list) ||
+	    !str_same(cur->zones_dir, next->zones_dir) ||
+	    !str_same(cur->zones_pattern, next->zones_pattern) ||
+	    !str_same(cur->control.state_file, next->control.state_file))
+		return false;
+	/* the `zones:` entries come first in cur (gk_config_t.zones) */
+	size_t k = 0;
+	while (k < cur->n_zones && cur->zone_origin[k].src == GK_CONFIG_ZSRC_CONFIG)
+		k++;
+	if (k != next->n_zones)
+		return false;
+	for (size_t i = 0; i < k; i++)
+		if (strcmp(cur->zones[i].name, next->zones[i].name) != 0 ||
+		    !str_same(cur->zones[i].file, next->zones[i].file) ||
+		    cur->zone_origin[i].line != next->zone_origin[i].line)
+			return false;
+	return zsig_current(&cur->zsig[GK_CONFIG_ZSIG_LIST], cur->zone_list) &&
+	       zsig_current(&cur->zsig[GK_CONFIG_ZSIG_DIR], cur->zones_dir) &&
+	       zsig_current(&cur->zsig[GK_CONFIG_ZSIG_STATE], cur->control.state_file);
+}
+
+void gk_config_zones_take(gk_config_t *next, gk_config_t *cur)
+{
+	for (size_t i = 0; i < next->n_zones; i++) {
+		free((char *)next->zones[i].name);
+		free((char *)next->zones[i].file);
+	}
+	free(next->zones);
+	free(next->zone_origin);
+	next->zones = cur->zones;
+	next->zone_origin = cur->zone_origin;
+	next->n_zones = cur->n_zones;
+	next->zones_cap = cur->zones_cap;
+	memcpy(next->zsig, cur->zsig, sizeof(next->zsig));
+	for (size_t i = 0; i < next->n_zones; i++) {
+		const char **o = &next->zone_origin[i].file;
+		if (*o == cur->path)
+			*o = next->path;
+		else if (*o == cur->zone_list)
+			*o = next->zone_list;
+		else if (*o == cur->control.state_file)
+			*o = next->control.state_file;
+	}
+	cur->zones = NULL;
+	cur->zone_origin = NULL;
+	cur->n_zones = cur->zones_cap = 0;
+}
+
 int gk_config_zones_extra(gk_config_t *cfg, unsigned flags, char *err, size_t errlen)
 {
 	if (flags & GK_CONFIG_NO_ZONE_LISTS)
 		return 0;
 	int rc = 0;
+	if (cfg->zone_list != NULL)
+		zsig_take(&cfg->zsig[GK_CONFIG_ZSIG_LIST], cfg->zone_list);
+	if (cfg->zones_dir != NULL)
+		zsig_take(&cfg->zsig[GK_CONFIG_ZSIG_DIR], cfg->zones_dir);
+	if (cfg->control.state_file != NULL)
+		zsig_take(&cfg->zsig[GK_CONFIG_ZSIG_STATE], cfg->control.state_file);
 	if (cfg->zone_list != NULL &&
 	    (rc = read_list(cfg, cfg->zone_list, GK_CONFIG_ZSRC_LIST, false, err, errlen)) != 0)
 		return rc;

@@ -38,6 +38,7 @@ struct gk_daemon_view {
 	gk_net_view_t v;              /* v.zs: the server's store (borrowed) */
 	struct gk_daemon_polref *pol; /* or NULL: no policy */
 	gk_status_retired_t *retired; /* status memory freed with this view */
+	struct gk_daemon_fzref *fz;   /* v.opts.fwd's owner (shared by copies), or NULL */
 };
 
 struct gk_server {
@@ -190,6 +191,14 @@ struct gk_daemon_zcat;
  * catalogue is then empty and zone commands fail until the next reload). */
 int gk_daemon_zones_adopt(gk_server_t *s, const gk_config_t *cfg, char **errs);
 
+/* The catalogue after a reload that kept the zones (gk_config_zones_take from old into cfg):
+ * every entry's origin that named old's config, list or state file names cfg's; the
+ * entries of cfg->zones[touched[0..nt)] (rebuilt or failed) and their errs (taken) are
+ * updated; nothing else is rebuilt. Returns 0, or GK_ENOENT without a catalogue (then
+ * adopt). Loop thread. */
+int gk_daemon_zones_retake(gk_server_t *s, const gk_config_t *old, const gk_config_t *cfg,
+                           const size_t *touched, size_t nt, char **errs);
+
 /* Free a catalogue. NULL is ignored. */
 void gk_daemon_zones_free(struct gk_daemon_zcat *z);
 
@@ -206,3 +215,8 @@ GK_MUST_CHECK int gk_daemon_control_start(gk_server_t *s, char *err, size_t errl
 
 /* Close the control socket and its connections (answers in progress are dropped). */
 void gk_daemon_control_stop(gk_server_t *s);
+
+/* front.c: the `stats` lines of the front end (forwarded queries, each pool and backend:
+ * health, queries, timeouts); nothing without forwarded zones. Main loop. */
+struct gk_control_req;
+void gk_daemon_front_stats(gk_server_t *s, struct gk_control_req *req);

@@ -53,12 +53,12 @@ int gk_daemon_policy_load_file(const gk_config_t *cfg, struct gk_daemon_polref *
 
 void gk_daemon_policy_log(const char *what, const struct gk_daemon_polref *r, const char *src)
 {
-	gk_pol_stats_t st;
+	gk_policy_stats_t st;
 	gk_policy_stats(r->p, &st);
 	gk_log(GK_LOG_INFO, "%s policy %s%s%.0llu: %s mode, %u lists, %zu entries, %zu bytes", what,
 	       src, r->version ? " version " : "", (unsigned long long)r->version,
-	       gk_policy_mode(r->p) == GK_POL_MONITOR ? "monitor" : "enforce", st.lists, st.entries,
-	       st.arena_bytes);
+	       gk_policy_mode(r->p) == GK_POLICY_MONITOR ? "monitor" : "enforce", st.lists,
+	       st.entries, st.arena_bytes);
 }
 
 /* polsync thread: keep the newest version (an older one not yet taken is dropped) and wake

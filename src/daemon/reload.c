@@ -14,6 +14,7 @@
 #include "front/conf.h"
 #include "common/log.h"
 #include "daemon/internal.h"
+#include "daemon/zoneload.h"
 #include "redis/redis.h"
 
 void gk_daemon_zone_failed(void *ctx, const gk_zone_spec_t *spec, int rc, const char *err)
@@ -124,16 +125,77 @@ static void adopt_zones(gk_server_t *s, gk_config_t *cfg, char **errs)
 	s->cur = cfg;
 }
 
+/* The zones a reload published or failed (gk_zoneset_sync_ex's changed callback and the
+ * failures), for gk_daemon_zones_retake. */
+struct touched {
+	struct gk_daemon_sync_report *rep;
+	size_t *i, n, cap;
+	bool nomem;
+};
+
+static void touch(struct touched *t, size_t i)
+{
+	if (t->n == t->cap) {
+		size_t nc = t->cap ? t->cap * 2 : 64;
+		size_t *ni = realloc(t->i, nc * sizeof(*ni));
+		if (ni == NULL) {
+			t->nomem = true;
+			return;
+		}
+		t->i = ni;
+		t->cap = nc;
+	}
+	t->i[t->n++] = i;
+}
+
+static void touched_changed(void *ctx, size_t i)
+{
+	touch(ctx, i);
+}
+
+static void touched_failed(void *ctx, const gk_zone_spec_t *spec, int rc, const char *err)
+{
+	struct touched *t = ctx;
+	gk_daemon_zone_failed(t->rep, spec, rc, err);
+	touch(t, (size_t)(spec - t->rep->specs));
+}
+
+/* The new config: when its zone sources are as the current config read them (the zone list
+ * file, zones directory and state file unchanged, the same `zones:` entries), it takes the
+ * current config's zones instead of reading a million entries again (*kept true); else it
+ * is loaded whole. Start-up loading still reads the boot config's zones: kept only once it
+ * is done. */
+static int load_next(gk_server_t *s, gk_config_t **out, bool *kept, char *err, size_t errlen)
+{
+	gk_config_t *cfg;
+	*kept = false;
+	bool loading = s->zload != NULL && !gk_zoneload_ready(s->zload);
+	if (!loading && s->cur != NULL &&
+	    gk_config_load_flags(s->boot->path, GK_CONFIG_NO_ZONE_LISTS, &cfg, err, errlen) == 0) {
+		if (gk_config_zones_same(s->cur, cfg)) {
+			gk_config_zones_take(cfg, s->cur);
+			*kept = true;
+			*out = cfg;
+			return 0;
+		}
+		gk_config_free(cfg);
+	}
+	return gk_config_load(s->boot->path, out, err, errlen);
+}
+
 int gk_daemon_reload(gk_server_t *s, char *err, size_t errlen)
 {
 	gk_config_t *cfg;
+	bool kept;
 	gk_log(GK_LOG_INFO, "reloading %s", s->boot->path);
-	if (gk_config_load(s->boot->path, &cfg, err, errlen) != 0) {
+	if (load_next(s, &cfg, &kept, err, errlen) != 0) {
 		gk_log(GK_LOG_ERR, "reload failed, keeping the current zones: %s", err);
 		return GK_ECONFIG;
 	}
-	if (gk_front_conf_servable(cfg->front, cfg->path, err, errlen) != 0) {
+	if (gk_front_conf_same_pools(s->boot->front, cfg->front, cfg->path, err, errlen) != 0) {
 		gk_log(GK_LOG_ERR, "reload failed, keeping the current zones: %s", err);
+		if (kept)
+			gk_config_zones_take(s->cur, cfg); /* back where they were */
 		gk_config_free(cfg);
 		return GK_ECONFIG;
 	}
@@ -147,6 +209,8 @@ int gk_daemon_reload(gk_server_t *s, char *err, size_t errlen)
 		if (gk_daemon_policy_load_file(cfg, &newpol, err, errlen) != 0) {
 			gk_log(GK_LOG_ERR,
 			       "reload failed, keeping the current zones and policy: %s", err);
+			if (kept)
+				gk_config_zones_take(s->cur, cfg);
 			gk_config_free(cfg);
 			return GK_ECONFIG;
 		}
@@ -156,9 +220,10 @@ int gk_daemon_reload(gk_server_t *s, char *err, size_t errlen)
 	gk_zoneset_sync_stats_t st;
 	char **errs = calloc(cfg->n_zones + 1, sizeof(*errs));
 	struct gk_daemon_sync_report rep = {.what = "reload", .specs = cfg->zones, .errs = errs};
+	struct touched tt = {.rep = &rep};
 	uint64_t t0 = uv_hrtime();
-	if (gk_zoneset_sync(s->zs, cfg->zones, cfg->n_zones, s->psl, &st, gk_daemon_zone_failed,
-	                    &rep) != 0) {
+	if (gk_zoneset_sync_ex(s->zs, cfg->zones, cfg->n_zones, s->psl, &st, touched_failed,
+	                       kept ? touched_changed : NULL, &tt) != 0) {
 		gk_log(GK_LOG_ERR, "reload: out of memory while loading zones; the zones done so "
 		                   "far are served, the others keep their previous version");
 	}
@@ -167,7 +232,18 @@ int gk_daemon_reload(gk_server_t *s, char *err, size_t errlen)
 	       "(%.3f s)",
 	       st.rebuilt, st.unchanged, st.added, st.removed, st.failed,
 	       (double)(uv_hrtime() - t0) / 1e9);
-	adopt_zones(s, cfg, errs);
+	if (kept && !tt.nomem && st.added == 0 && st.removed == 0 &&
+	    gk_daemon_zones_retake(s, s->cur, cfg, tt.i, tt.n, errs) == 0) {
+		/* the catalogue's entries stay; the current config gave its zones to cfg */
+		if (s->cur != s->boot)
+			gk_config_free(s->cur);
+		s->cur = cfg;
+		gk_log(GK_LOG_INFO, "reload: zone sources unchanged: %zu zones kept, %zu updated",
+		       cfg->n_zones, tt.n);
+	} else {
+		adopt_zones(s, cfg, errs);
+	}
+	free(tt.i);
 	for (size_t i = 0; errs != NULL && i < cfg->n_zones; i++)
 		free(errs[i]);
 	free(errs);

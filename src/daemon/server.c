@@ -19,6 +19,7 @@
 #include <uv.h>
 #include "common/log.h"
 #include "front/conf.h"
+#include "front/fwd.h"
 #include "daemon/internal.h"
 #include "daemon/zoneload.h"
 #include "gk/version.h"
@@ -29,13 +30,11 @@ int gk_server_check(const char *config_path, char *err, size_t errlen, char *sum
 {
 	gk_config_t *cfg;
 	int rc = gk_config_load(config_path, &cfg, err, errlen);
-	if (rc == 0 && (rc = gk_front_conf_servable(cfg->front, cfg->path, err, errlen)) != 0)
-		gk_config_free(cfg);
 	if (rc != 0)
 		return rc;
 	gk_zoneset_t *zs = NULL;
 	struct gk_daemon_polref *pol = NULL;
-	rc = gk_zoneset_build_ex(cfg->zones, cfg->n_zones, NULL, &zs, err, errlen);
+	rc = gk_zoneset_build(cfg->zones, cfg->n_zones, NULL, &zs, err, errlen);
 	if (rc == 0)
 		rc = gk_daemon_policy_load_file(cfg, &pol, err, errlen);
 	if (rc == 0 && cfg->filing.enforce) {
@@ -49,10 +48,13 @@ int gk_server_check(const char *config_path, char *err, size_t errlen, char *sum
 	}
 	if (rc == 0)
 		rc = gk_daemon_tls_check(cfg, err, errlen);
+	char fwd[48] = "";
+	if (cfg->front && cfg->front->n_zones)
+		snprintf(fwd, sizeof(fwd), ", %zu forwarded zones", cfg->front->n_zones);
 	if (rc == 0 && summarylen > 0)
 		snprintf(summary, summarylen,
-		         "%s: ok: %zu zones, %zu RRs, %zu listen addresses%s%s", config_path,
-		         gk_zoneset_zone_count(zs), gk_zoneset_rr_count(zs), cfg->n_listen,
+		         "%s: ok: %zu zones, %zu RRs, %zu listen addresses%s%s%s", config_path,
+		         gk_zoneset_zone_count(zs), gk_zoneset_rr_count(zs), cfg->n_listen, fwd,
 		         cfg->filing.enforce ? ", filing check on" : "",
 		         pol ? ", policy file compiled" : "");
 	gk_zoneset_free(zs);
@@ -73,20 +75,32 @@ static void log_counters(gk_server_t *s)
 {
 	gk_net_counters_t c = {0};
 	for (unsigned i = 0; i < s->n_workers; i++)
-		gk_worker_counters_add(s->workers[i], &c);
+		gk_worker_counters_read(s->workers[i], &c);
+	gk_obs_counters_t *o =
+	    calloc(1, sizeof(*o)); /* the decision matrix: too big for the stack */
+	if (o == NULL)
+		return;
+	gk_obs_sum(s->obs, o);
+	uint64_t q[2] = {0, 0}, rc[GK_OBS_RCODE_N] = {0}, other = 0;
+	for (unsigned t = 0; t < 2; t++) {
+		for (unsigned k = 0; k < GK_OBS_QT_N; k++)
+			q[t] += o->queries[t][k];
+		for (unsigned k = 0; k < GK_OBS_RCODE_N; k++)
+			rc[k] += o->responses[t][k];
+	}
+	for (unsigned k = 6; k < GK_OBS_RCODE_N; k++)
+		other += rc[k];
 	gk_log(GK_LOG_INFO,
 	       "counters: udp %llu, tcp %llu queries; NOERROR %llu, SERVFAIL %llu, NXDOMAIN %llu, "
 	       "REFUSED %llu, FORMERR %llu, NOTIMP %llu, other %llu; tc %llu, dropped %llu, "
 	       "send errors %llu",
-	       (unsigned long long)c.udp_queries, (unsigned long long)c.tcp_queries,
-	       (unsigned long long)c.rcode[0], (unsigned long long)c.rcode[2],
-	       (unsigned long long)c.rcode[3], (unsigned long long)c.rcode[5],
-	       (unsigned long long)c.rcode[1], (unsigned long long)c.rcode[4],
-	       (unsigned long long)(c.rcode[16] + c.rcode[6] + c.rcode[7] + c.rcode[8] +
-	                            c.rcode[9] + c.rcode[10] + c.rcode[11] + c.rcode[12] +
-	                            c.rcode[13] + c.rcode[14] + c.rcode[15]),
-	       (unsigned long long)c.tc, (unsigned long long)c.dropped,
+	       (unsigned long long)q[0], (unsigned long long)q[1], (unsigned long long)rc[0],
+	       (unsigned long long)rc[2], (unsigned long long)rc[3], (unsigned long long)rc[5],
+	       (unsigned long long)rc[1], (unsigned long long)rc[4], (unsigned long long)other,
+	       (unsigned long long)(o->truncated[0] + o->truncated[1]),
+	       (unsigned long long)(o->unanswered[0] + o->unanswered[1] + c.udp_oversize),
 	       (unsigned long long)c.send_errors);
+	free(o);
 	gk_log(GK_LOG_INFO,
 	       "counters: tcp accepted %llu, idle-closed %llu, evicted %llu, oversize %llu; "
 	       "rate-limited %llu (slipped %llu, dropped %llu)",
@@ -342,9 +356,22 @@ static void notify_cb(void *ctx, const uint8_t *msg, size_t len, const struct so
 	gk_secondary_notify(ctx, msg, len, from, out, cap, outlen);
 }
 
-static void secondary_metrics(void *arg, FILE *f)
+/* Metric families of other modules: secondary zones, the front end's relays. */
+static void extra_metrics(void *arg, FILE *f)
 {
-	gk_secondary_metrics(arg, f);
+	gk_server_t *s = arg;
+	if (s->sec)
+		gk_secondary_metrics(s->sec, f);
+	const gk_front_conf_t *fc = s->boot->front;
+	if (fc == NULL || fc->n_zones == 0 || s->n_workers == 0)
+		return;
+	gk_fwd_t **fw = calloc(s->n_workers, sizeof(*fw));
+	if (fw == NULL)
+		return;
+	for (unsigned i = 0; i < s->n_workers; i++)
+		fw[i] = gk_worker_fwd(s->workers[i]);
+	gk_fwd_metrics(fw, s->n_workers, fc, f);
+	free(fw);
 }
 
 static void secondary_published(void *ctx)
@@ -383,6 +410,8 @@ static int start_workers(gk_server_t *s, char *err, size_t errlen)
 	    .view = s->view,
 	    .tls = tls,
 	    .n_tls = cfg->n_tls,
+	    .front = cfg->front && cfg->front->n_zones ? cfg->front : NULL,
+	    .edns_udp_max = cfg->edns_udp_max,
 	};
 	gk_obs_worker_t **udp_obs = calloc(cfg->n_listen, sizeof(*udp_obs));
 	if (udp_obs == NULL) {
@@ -457,8 +486,6 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	sigaddset(&hup, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &hup, NULL);
 	int rc = gk_config_load(config_path, &s->boot, err, errlen);
-	if (rc == 0)
-		rc = gk_front_conf_servable(s->boot->front, s->boot->path, err, errlen);
 	if (rc != 0)
 		goto fail;
 	s->cur = s->boot;
@@ -511,6 +538,8 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	if (s->disc != NULL) /* each published zone's site addresses, for gkctl report */
+		gk_zoneset_on_publish(s->zs, gk_disc_zone_published, s->disc);
 	/* placeholders (SERVFAIL) now, versions as the loader threads build them; loading
 	 * counts as a zone build, so a SIGHUP or `reload` waits for it (zones.c) */
 	gk_zoneload_cbs_t zcb = {
@@ -562,8 +591,7 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	if (rc != 0 || (rc = start_metrics(s, err, errlen)) != 0 ||
 	    (rc = start_workers(s, err, errlen)) != 0)
 		goto fail;
-	if (s->sec)
-		gk_obs_set_extra(s->obs, secondary_metrics, s->sec);
+	gk_obs_set_extra(s->obs, extra_metrics, s);
 	if (s->sec && !s->boot->chroot && (rc = gk_secondary_start(s->sec)) != 0) {
 		snprintf(err, errlen, "secondary: cannot start the transfer thread: %s",
 		         uv_strerror(rc));

@@ -18,13 +18,30 @@
 #include <uv.h>
 #include "common/log.h"
 #include "daemon/internal.h"
+#include "front/conf.h"
+#include "pkt/fzones.h"
 
 #define RECLAIM_MS 10
 #define RETIRE_MS  20 /* retired status memory is collected this long after it is announced */
 
+/* The forwarded zones' table, shared by a view and its copies. */
+struct gk_daemon_fzref {
+	gk_fzones_t *t;
+	unsigned refs; /* main loop only */
+};
+
+static void fzref_put(struct gk_daemon_fzref *r)
+{
+	if (r != NULL && --r->refs == 0) {
+		gk_fzones_free(r->t);
+		free(r);
+	}
+}
+
 void gk_daemon_view_free(void *p)
 {
 	struct gk_daemon_view *v = p;
+	fzref_put(v->fz);
 	gk_status_retired_free(v->retired);
 	gk_daemon_polref_put(v->pol);
 	free(v);
@@ -62,6 +79,23 @@ int gk_daemon_view_build(gk_zoneset_t *zs, const gk_config_t *cfg, gk_status_t *
 	}
 	v->pol = pol;
 	gk_config_pkt_opts(cfg, status, psl, pol ? pol->p : NULL, &v->v.opts);
+	gk_fzones_t *fzt = NULL;
+	int frc = gk_front_conf_fzones(cfg->front, &fzt);
+	if (frc == 0 && fzt != NULL) {
+		if ((v->fz = malloc(sizeof(*v->fz))) == NULL) {
+			gk_fzones_free(fzt);
+			frc = GK_ENOMEM;
+		} else {
+			*v->fz = (struct gk_daemon_fzref){.t = fzt, .refs = 1};
+			v->v.opts.fwd = fzt;
+		}
+	}
+	if (frc != 0) {
+		gk_daemon_polref_put(v->pol);
+		free(v);
+		snprintf(err, errlen, "%s: forwarded zones: %s", cfg->path, gk_strerror(frc));
+		return frc;
+	}
 	*out = v;
 	return 0;
 }
@@ -77,6 +111,8 @@ struct gk_daemon_view *gk_daemon_view_copy(const struct gk_daemon_view *cur)
 	v->retired = NULL;
 	if (v->pol != NULL)
 		v->pol->refs++;
+	if (v->fz != NULL)
+		v->fz->refs++;
 	return v;
 }
 

@@ -16,7 +16,7 @@
  * leaves the state the next start reads.
  */
 #include <fcntl.h>
-#include <ldns/ldns.h>
+#include "common/dname.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,14 +166,7 @@ void gk_daemon_zones_free(struct gk_daemon_zcat *z)
 /* The apex of a zone name in lowercase wire form, or 0 (a name the store cannot hold). */
 static size_t apex_of(const char *name, uint8_t *out)
 {
-	ldns_rdf *d = NULL;
-	if (ldns_str2rdf_dname(&d, name) != LDNS_STATUS_OK)
-		return 0;
-	ldns_dname2canonical(d);
-	size_t len = ldns_rdf_size(d);
-	memcpy(out, ldns_rdf_data(d), len);
-	ldns_rdf_deep_free(d);
-	return len;
+	return gk_dname_from_text(name, strlen(name), out, GK_DNAME_TEXT_ESCAPES);
 }
 
 static const gk_zver_t *current(const gk_server_t *s, const char *name)
@@ -241,6 +234,35 @@ int gk_daemon_zones_adopt(gk_server_t *s, const gk_config_t *cfg, char **errs)
 	s->zcat = z;
 	s->zcat_gen++;
 	return rc;
+}
+
+int gk_daemon_zones_retake(gk_server_t *s, const gk_config_t *old, const gk_config_t *cfg,
+                           const size_t *touched, size_t nt, char **errs)
+{
+	struct gk_daemon_zcat *z = s->zcat;
+	if (z == NULL)
+		return GK_ENOENT;
+	for (size_t i = 0; i < z->n; i++) {
+		const char **o = &z->e[i].origin;
+		if (*o == old->path)
+			*o = cfg->path;
+		else if (*o == old->zone_list)
+			*o = cfg->zone_list;
+		else if (*o == old->control.state_file)
+			*o = cfg->control.state_file;
+	}
+	int64_t now = (int64_t)time(NULL);
+	for (size_t k = 0; k < nt; k++) {
+		size_t i = touched[k];
+		long e = zcat_find(z, cfg->zones[i].name);
+		if (e >= 0)
+			zent_update(s, &z->e[e], errs ? errs[i] : NULL, now);
+		else if (errs)
+			free(errs[i]);
+		if (errs)
+			errs[i] = NULL;
+	}
+	return 0;
 }
 
 /* ---- the state file ----------------------------------------------------------------- */
@@ -654,7 +676,9 @@ static void sec_status_line(gk_server_t *s, gk_control_req_t *req, size_t i)
 
 /* Listing every zone: STATUS_CHUNK lines per write, so a million zones never sit in one
  * buffer. The listing stops if the catalogue is rebuilt (a reload) in between. The
- * secondary zones follow the catalogue's (their set is fixed while the server runs). */
+ * secondary zones follow the catalogue's, by position in the secondary module's current
+ * index: catalog members that come or go during the listing may be missed or shown as
+ * removed. */
 #define STATUS_CHUNK 2000
 
 struct listing {
@@ -769,6 +793,7 @@ static void stats(gk_server_t *s, gk_control_req_t *req)
 	gk_control_reply(req, "ok zones %zu", gk_zoneset_zone_count(s->zs));
 	gk_control_reply(req, "ok records %zu", gk_zoneset_rr_count(s->zs));
 	gk_control_reply(req, "ok zone_builds %u", s->zone_builds);
+	gk_daemon_front_stats(s, req); /* forwarded zones: the pools */
 	free(c);
 	gk_control_done(req);
 }

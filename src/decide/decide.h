@@ -29,10 +29,11 @@
  * otherwise a GK_FS_* of status/status.h. */
 #define GK_DECIDE_NOCHECK 3
 
-struct gk_pol_local;
+struct gk_policy_local;
 struct gk_status;
 struct gk_psl;
 struct gk_policy;
+struct gk_fzones;
 
 /* The options a query is answered under: the packet path's (pkt/process.h), declared here
  * because the decision reads them. */
@@ -51,6 +52,10 @@ typedef struct gk_pkt_opts {
 	 * rules into a default policy (gk_policy_from_rules) when no policy file is set. NULL
 	 * with a replica: every status resolves. */
 	const struct gk_policy *policy;
+	/* Forwarded zones (pkt/fzones.h), or NULL: a name no zone of ours holds but one of
+	 * these does is decided here and, when it may be resolved, handed to the front end
+	 * (GK_PKT_FORWARD) instead of REFUSED. */
+	const struct gk_fzones *fwd;
 } gk_pkt_opts_t;
 
 /* The name a decision is about. */
@@ -80,8 +85,8 @@ typedef struct gk_decision {
 	uint16_t list;  /* policy list that matched (1-based, gk_policy_list_name), 0: none */
 	/* refuse only: what to send -- action and EDE; NULL for GK_ACT_TRUNCATE */
 	const gk_refusal_t *refusal;
-	/* refuse only: a redirect's local data (policy/policy.h gk_pol_local_t), or NULL */
-	const struct gk_pol_local *local;
+	/* refuse only: a redirect's local data (policy/policy.h gk_policy_local_t), or NULL */
+	const struct gk_policy_local *local;
 } gk_decision_t;
 
 /* Decide for q under the options o (gk_pkt_opts_t above: the replica, the policy,

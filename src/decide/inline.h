@@ -12,12 +12,13 @@
 #include "status/status.h"
 
 /* A status rule as the decision: true when it refuses. */
-static inline bool gk_decide_by_rule(const gk_pkt_opts_t *o, gk_pol_status_t ps, gk_decision_t *d)
+static inline bool gk_decide_by_rule(const gk_pkt_opts_t *o, gk_policy_status_t ps,
+                                     gk_decision_t *d)
 {
 	if (o->policy == NULL) /* a replica without any policy: nothing to refuse with */
 		return false;
-	const gk_pol_hit_t *h = gk_policy_status(o->policy, ps);
-	if (h->verdict != GK_POL_BLOCK)
+	const gk_policy_hit_t *h = gk_policy_status(o->policy, ps);
+	if (h->verdict != GK_POLICY_BLOCK)
 		return false;
 	d->refusal = h->action;
 	d->local = h->local;
@@ -34,7 +35,7 @@ static inline bool gk_decide_judge(const gk_pkt_opts_t *o, const uint8_t *reg, s
 		 * look up, the no_registrable rule decides (resolve unless configured) */
 		d->filing = GK_FS_UNFILED;
 		d->why = GK_WHY_UNFILED;
-		return gk_decide_by_rule(o, GK_POL_NOREG, d);
+		return gk_decide_by_rule(o, GK_POLICY_NOREG, d);
 	}
 	int s = memo ? gk_status_get_memo(o->status, reg, rlen, hash, memo)
 	             : gk_status_get(o->status, reg, rlen, hash, NULL);
@@ -48,13 +49,13 @@ static inline bool gk_decide_judge(const gk_pkt_opts_t *o, const uint8_t *reg, s
 		return o->starting.action != GK_ACT_RESOLVE;
 	case GK_FS_REVOKED:
 		d->why = GK_WHY_REVOKED;
-		return gk_decide_by_rule(o, GK_POL_REVOKED, d);
+		return gk_decide_by_rule(o, GK_POLICY_REVOKED, d);
 	case GK_FS_EXPIRED:
 		d->why = GK_WHY_UNKNOWN;
-		return gk_decide_by_rule(o, GK_POL_UNKNOWN, d);
+		return gk_decide_by_rule(o, GK_POLICY_UNKNOWN, d);
 	default: /* absent */
 		d->why = GK_WHY_UNFILED;
-		return gk_decide_by_rule(o, GK_POL_UNFILED, d);
+		return gk_decide_by_rule(o, GK_POLICY_UNFILED, d);
 	}
 }
 
@@ -72,18 +73,19 @@ static inline void gk_decide_inline(const gk_pkt_opts_t *o, const gk_decide_quer
 	if (o->status == NULL && o->policy == NULL)
 		return;
 	bool refuse = false, checked = true;
-	const gk_pol_hit_t *hit = gk_policy_match(o->policy, q->qname, q->qlen, q->loff, q->labels);
+	const gk_policy_hit_t *hit =
+	    gk_policy_match(o->policy, q->qname, q->qlen, q->loff, q->labels);
 	if (hit) {
 		/* the operator's lists */
 		d->list = hit->list;
 		switch (hit->verdict) {
-		case GK_POL_BLOCK:
+		case GK_POLICY_BLOCK:
 			d->refusal = hit->action;
 			d->local = hit->local;
 			d->why = GK_WHY_BLOCKED;
 			refuse = true;
 			break;
-		case GK_POL_TCP_ONLY:
+		case GK_POLICY_TCP_ONLY:
 			if (q->udp) {
 				d->why = GK_WHY_TCP_ONLY;
 				refuse = true;
@@ -104,7 +106,7 @@ static inline void gk_decide_inline(const gk_pkt_opts_t *o, const gk_decide_quer
 			d->local = NULL;
 		}
 	}
-	bool monitor = o->policy && gk_policy_mode(o->policy) == GK_POL_MONITOR;
+	bool monitor = o->policy && gk_policy_mode(o->policy) == GK_POLICY_MONITOR;
 	if (refuse) {
 		d->refuse = true;
 		d->monitor = monitor;

@@ -19,6 +19,8 @@ struct slot {
 	uint64_t stored_ms, expires_ms;
 	uint16_t type, cls, len;
 	uint8_t nlen, flags; /* flags: 1 DO, 2 CD; nlen 0: empty slot */
+	uint8_t ecs_len;
+	uint8_t ecs[GK_FCACHE_ECS_MAX];
 	uint8_t name[256];
 	uint8_t msg[GK_FCACHE_SLOT];
 };
@@ -165,6 +167,8 @@ void gk_fcache_free(gk_fcache_t *c)
 static uint64_t key_hash(const gk_fcache_key_t *k)
 {
 	uint64_t h = gk_dname_hash(k->name, k->nlen);
+	if (k->ecs_len)
+		h = gk_dname_mix(h, gk_dname_hash(k->ecs, k->ecs_len));
 	h = gk_dname_mix(h, (uint64_t)k->type << 32 | (uint64_t)k->cls << 16 |
 	                        (uint64_t)(k->do_bit ? 1 : 0) << 1 | (k->cd ? 1 : 0));
 	return gk_dname_fmix(h);
@@ -174,7 +178,8 @@ static bool same(const struct slot *s, uint64_t h, const gk_fcache_key_t *k)
 {
 	return s->nlen != 0 && s->hash == h && s->type == k->type && s->cls == k->cls &&
 	       s->flags == ((k->do_bit ? 1 : 0) | (k->cd ? 2 : 0)) && s->nlen == k->nlen &&
-	       memcmp(s->name, k->name, k->nlen) == 0;
+	       memcmp(s->name, k->name, k->nlen) == 0 && s->ecs_len == k->ecs_len &&
+	       (k->ecs_len == 0 || memcmp(s->ecs, k->ecs, k->ecs_len) == 0);
 }
 
 int gk_fcache_put(gk_fcache_t *c, const gk_fcache_key_t *key, const uint8_t *msg, size_t len,
@@ -185,7 +190,8 @@ int gk_fcache_put(gk_fcache_t *c, const gk_fcache_key_t *key, const uint8_t *msg
 		c->st.malformed++;
 		return GK_ESYNTAX;
 	}
-	if (ttl <= 0 || len > GK_FCACHE_SLOT || key->nlen == 0 || key->nlen > 255) {
+	if (ttl <= 0 || len > GK_FCACHE_SLOT || key->nlen == 0 || key->nlen > 255 ||
+	    key->ecs_len > GK_FCACHE_ECS_MAX) {
 		c->st.uncacheable++;
 		return GK_ENOENT;
 	}
@@ -213,6 +219,9 @@ int gk_fcache_put(gk_fcache_t *c, const gk_fcache_key_t *key, const uint8_t *msg
 	victim->flags = (uint8_t)((key->do_bit ? 1 : 0) | (key->cd ? 2 : 0));
 	victim->nlen = (uint8_t)key->nlen;
 	memcpy(victim->name, key->name, key->nlen);
+	victim->ecs_len = (uint8_t)key->ecs_len;
+	if (key->ecs_len)
+		memcpy(victim->ecs, key->ecs, key->ecs_len);
 	victim->stored_ms = now_ms;
 	victim->expires_ms = now_ms + (uint64_t)ttl * 1000u;
 	victim->len = (uint16_t)len;
@@ -237,7 +246,7 @@ static void age_rr(void *ctx, uint8_t *m, size_t t, unsigned section)
 size_t gk_fcache_get(gk_fcache_t *c, const gk_fcache_key_t *key, uint64_t now_ms, uint8_t *out,
                      size_t cap)
 {
-	if (key->nlen == 0 || key->nlen > 255) {
+	if (key->nlen == 0 || key->nlen > 255 || key->ecs_len > GK_FCACHE_ECS_MAX) {
 		c->st.misses++;
 		return 0;
 	}

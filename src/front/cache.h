@@ -6,7 +6,8 @@
  * allocated by gk_fcache_new; put and get never allocate. A full set evicts the entry that
  * expires first. A flood of random names therefore replaces entries, never grows the cache.
  *
- * Key: the query name (lowercase wire form), type, class, and the DO and CD bits. TTLs:
+ * Key: the query name (lowercase wire form), type, class, the DO and CD bits, and the ECS
+ * scope subnet when the answer depends on the client's (key.ecs). TTLs:
  * a positive answer lives for the smallest TTL of its answer and authority records; a
  * negative one (NXDOMAIN, or NOERROR without answer records) for min(SOA TTL, SOA MINIMUM)
  * of the SOA in its authority section, and is not cached without one (RFC 2308 5); both
@@ -28,12 +29,18 @@
 
 typedef struct gk_fcache gk_fcache_t;
 
-/* What an answer is cached under. name: lowercase uncompressed wire name. */
+#define GK_FCACHE_ECS_MAX 18u /* family (1), prefix length (1), address (up to 16) */
+
+/* What an answer is cached under. name: lowercase uncompressed wire name. ecs: the client
+ * subnet an answer is valid for (EDNS Client Subnet scope, RFC 7871 7.3: family, prefix
+ * length, the address cut to it), ecs_len 0: for every client. */
 typedef struct gk_fcache_key {
 	const uint8_t *name;
 	size_t nlen;
 	uint16_t type, cls;
 	bool do_bit, cd;
+	const uint8_t *ecs;
+	size_t ecs_len; /* 0..GK_FCACHE_ECS_MAX */
 } gk_fcache_key_t;
 
 typedef struct gk_fcache_stats {

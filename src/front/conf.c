@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* src/front/conf.c -- parse the `pools:` config section and the forwarded zones (conf.h). */
 #include "front/conf.h"
+#include "pkt/fzones.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -171,6 +172,27 @@ static int parse_check(struct pc *c, yaml_node_t *v, gk_front_pool_conf_t *pl)
 	return 0;
 }
 
+/* ecs: {ipv4: 0..32, ipv6: 0..128} */
+static int parse_ecs(struct pc *c, yaml_node_t *v, gk_front_pool_conf_t *pl)
+{
+	if (v->type != YAML_MAPPING_NODE)
+		return fail(c, line_of(v), "pools.ecs: expected {ipv4, ipv6}");
+	pl->ecs = true;
+	for (yaml_node_pair_t *p = v->data.mapping.pairs.start;
+	     p < v->data.mapping.pairs.top && c->rc == 0; p++) {
+		yaml_node_t *kn = node(c, p->key), *vn = node(c, p->value);
+		const char *key = str(kn) ? str(kn) : "";
+		if (!strcmp(key, "ipv4"))
+			get_num(c, "pools.ecs.ipv4", vn, 0, 32, &pl->ecs_v4);
+		else if (!strcmp(key, "ipv6"))
+			get_num(c, "pools.ecs.ipv6", vn, 0, 128, &pl->ecs_v6);
+		else
+			fail(c, line_of(kn), "pools.ecs: unknown key '%s' (expected ipv4, ipv6)",
+			     key);
+	}
+	return c->rc;
+}
+
 static int visit_pool(struct pc *c, yaml_node_t *kn, yaml_node_t *vn, gk_front_pool_conf_t *pl,
                       bool *have_backends)
 {
@@ -208,10 +230,12 @@ static int visit_pool(struct pc *c, yaml_node_t *kn, yaml_node_t *vn, gk_front_p
 	} else if (!strcmp(key, "no_backend")) {
 		if (get_str(c, "pools.no_backend", vn, &s) == 0 && strcmp(s, "servfail") != 0)
 			fail(c, line_of(vn), "pools.no_backend: '%s' is not servfail", s);
-	} else
+	} else if (!strcmp(key, "ecs"))
+		parse_ecs(c, vn, pl);
+	else
 		fail(c, line_of(kn),
 		     "pools: unknown key '%s' (expected name, backends, timeout_ms, retries, "
-		     "max_outstanding, check, cache_size, tc, no_backend)",
+		     "max_outstanding, check, cache_size, tc, no_backend, ecs)",
 		     key);
 	return c->rc;
 }
@@ -260,6 +284,8 @@ int gk_front_conf_parse(const char *path, yaml_document_t *doc, yaml_node_t *n,
 		    .retries = GK_FRONT_RETRIES_DEFAULT,
 		    .check_interval_ms = GK_FRONT_INTERVAL_DEFAULT,
 		    .cache_size = GK_FRONT_CACHE_DEFAULT,
+		    .ecs_v4 = 24,
+		    .ecs_v6 = 56,
 		    .line = line_of(it),
 		};
 		if (it->type != YAML_MAPPING_NODE) {
@@ -336,6 +362,9 @@ int gk_front_conf_check(gk_front_conf_t *fc, const char *path, char *err, size_t
 			fail(&c, z->line, "zones.forward: no pool named '%s' in pools",
 			     z->pool_name);
 		z->pool = p;
+		uint8_t wire[256];
+		if (c.rc == 0 && gk_fzones_wire(z->name, wire) == 0)
+			fail(&c, z->line, "zones: '%s' is not a domain name", z->name);
 		for (size_t j = 0; j < i && c.rc == 0; j++)
 			if (same_name(fc->zones[j].name, z->name))
 				fail(&c, z->line,
@@ -367,6 +396,23 @@ const gk_front_pool_conf_t *gk_front_conf_lookup(const gk_front_conf_t *fc, cons
 	return best && best->pool < fc->n_pools ? &fc->pools[best->pool] : NULL;
 }
 
+int gk_front_conf_fzones(const gk_front_conf_t *conf, gk_fzones_t **out)
+{
+	*out = NULL;
+	if (conf == NULL || conf->n_zones == 0)
+		return 0;
+	gk_fzones_t *t = NULL;
+	int rc = gk_fzones_new(conf->n_zones, &t);
+	for (size_t i = 0; i < conf->n_zones && rc == 0; i++)
+		rc = gk_fzones_add(t, conf->zones[i].name, (uint16_t)conf->zones[i].pool);
+	if (rc != 0) {
+		gk_fzones_free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
 void gk_front_conf_free(gk_front_conf_t *fc)
 {
 	if (!fc)
@@ -382,13 +428,42 @@ void gk_front_conf_free(gk_front_conf_t *fc)
 	free(fc);
 }
 
-int gk_front_conf_servable(const gk_front_conf_t *fc, const char *path, char *err, size_t errlen)
+static bool str_eq(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool pool_eq(const gk_front_pool_conf_t *a, const gk_front_pool_conf_t *b)
+{
+	if (!str_eq(a->name, b->name) || a->n_backends != b->n_backends ||
+	    a->health.max_outstanding != b->health.max_outstanding ||
+	    a->health.down_after != b->health.down_after ||
+	    a->health.up_after != b->health.up_after || a->timeout_ms != b->timeout_ms ||
+	    a->retries != b->retries || !str_eq(a->check_name, b->check_name) ||
+	    a->check_interval_ms != b->check_interval_ms || a->cache_size != b->cache_size ||
+	    a->tc != b->tc || a->no_backend != b->no_backend || a->ecs != b->ecs ||
+	    a->ecs_v4 != b->ecs_v4 || a->ecs_v6 != b->ecs_v6)
+		return false;
+	for (size_t i = 0; i < a->n_backends; i++)
+		if (strcmp(a->backends[i].name, b->backends[i].name) != 0 ||
+		    a->backends[i].weight != b->backends[i].weight)
+			return false;
+	return true;
+}
+
+int gk_front_conf_same_pools(const gk_front_conf_t *run, const gk_front_conf_t *next,
+                             const char *path, char *err, size_t errlen)
 {
 	struct pc c = {.path = path, .err = err, .errlen = errlen};
-	if (!fc || fc->n_zones == 0)
+	size_t nr = run && run->n_zones ? run->n_pools : 0;
+	size_t nn = next && next->n_zones ? next->n_pools : 0;
+	bool same = nr == nn;
+	for (size_t i = 0; same && i < nn; i++)
+		same = pool_eq(&run->pools[i], &next->pools[i]);
+	if (same)
 		return 0;
-	return fail(&c, fc->zones[0].line,
-	            "zones.forward: '%s': forwarding to backend pools is not available in this "
-	            "version of gatekeeperd (docs/FRONTEND.md)",
-	            fc->zones[0].name);
+	return fail(&c, next && next->pools_line ? next->pools_line : 1,
+	            "pools: %s since start: backend pools (and forwarding itself) change with a "
+	            "restart; the running configuration is kept",
+	            nn ? "changed" : "removed");
 }

@@ -14,6 +14,7 @@
  *       cache_size: 65536       # packet cache entries per worker, 0: off
  *       tc: retry-tcp           # or pass: a truncated UDP answer retried over TCP or passed on
  *       no_backend: servfail    # no backend up: SERVFAIL at once
+ *       ecs: {ipv4: 24, ipv6: 56}  # EDNS Client Subnet to the backends (RFC 7871); absent: none
  *   zones:
  *     - {name: example.cn, forward: registrar-a}
  *
@@ -53,6 +54,10 @@ typedef struct gk_front_pool_conf {
 	unsigned cache_size; /* entries per worker; 0: no cache */
 	enum gk_front_tc tc;
 	enum gk_front_no_backend no_backend;
+	/* EDNS Client Subnet (RFC 7871) towards the backends: the client's address cut to
+	 * these prefix lengths; ecs false: none sent */
+	bool ecs;
+	unsigned ecs_v4, ecs_v6;
 	size_t line; /* of the pool entry */
 } gk_front_pool_conf_t;
 
@@ -91,11 +96,18 @@ GK_MUST_CHECK int gk_front_conf_check(gk_front_conf_t *conf, const char *path, c
  * a parent of it, case-insensitive, trailing dots ignored), or NULL. Linear in zones. */
 const gk_front_pool_conf_t *gk_front_conf_lookup(const gk_front_conf_t *conf, const char *name);
 
+/* The packet path's table of conf's forwarded zones (pkt/fzones.h; every zone's pool checked
+ * by gk_front_conf_check). Returns 0 with *out (NULL when conf is NULL or forwards nothing),
+ * GK_EINVAL (a zone name that is not a domain name) or GK_ENOMEM. */
+struct gk_fzones;
+GK_MUST_CHECK int gk_front_conf_fzones(const gk_front_conf_t *conf, struct gk_fzones **out);
+
 void gk_front_conf_free(gk_front_conf_t *conf);
 
-/* gatekeeperd does not relay to backends yet: a config with a forwarded zone is refused at
- * start, by --check and by a reload (GK_ECONFIG, err "PATH:LINE: ..." naming the first
- * forwarded zone) rather than leaving the zone unanswered. NULL conf or no forwarded zone: 0.
- * Pure. */
-GK_MUST_CHECK int gk_front_conf_servable(const gk_front_conf_t *conf, const char *path, char *err,
-                                         size_t errlen);
+/* A reload: the pools the workers run with (run: the config at start) against the new
+ * config's. Pools with forwarded zones are compared (names, backends, weights, every
+ * setting); a config without forwarded zones has none. Returns 0 when they are the same,
+ * else GK_ECONFIG with err "PATH:LINE: pools: ..." (the line of next's pools key): the
+ * workers' relays are built at start, so a change needs a restart. Pure. */
+GK_MUST_CHECK int gk_front_conf_same_pools(const gk_front_conf_t *run, const gk_front_conf_t *next,
+                                           const char *path, char *err, size_t errlen);

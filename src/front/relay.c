@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* src/front/relay.c -- backend query and answer checks (relay.h). */
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include "front/relay.h"
 
 static void wr16(uint8_t *p, uint16_t v)
@@ -53,4 +55,145 @@ size_t gk_relay_answer(const gk_relay_q_t *r, uint8_t *a, size_t len)
 	wr16(a + 8, 0);
 	wr16(a + 10, 0);
 	return r->qend;
+}
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* The end of the name at m[off..len), or 0 when malformed. */
+static size_t skip_name(const uint8_t *m, size_t len, size_t off)
+{
+	while (off < len) {
+		uint8_t l = m[off];
+		if (l == 0)
+			return off + 1;
+		if ((l & 0xc0) == 0xc0)
+			return off + 2 <= len ? off + 2 : 0;
+		if (l & 0xc0)
+			return 0;
+		off += 1u + l;
+	}
+	return 0;
+}
+
+size_t gk_relay_fix_opt(uint8_t *m, size_t len, size_t qend, bool edns, uint16_t udp_max)
+{
+	if (len < 12 || qend < 12 || qend > len)
+		return 0;
+	unsigned ar = rd16(m + 10), n = (unsigned)rd16(m + 6) + rd16(m + 8) + ar;
+	size_t off = qend;
+	for (unsigned i = 0; i < n; i++) {
+		size_t start = off;
+		if ((off = skip_name(m, len, off)) == 0 || off + 10 > len)
+			return 0;
+		uint16_t type = rd16(m + off);
+		size_t end = off + 10u + rd16(m + off + 8);
+		if (end > len)
+			return 0;
+		if (type == 41 && i >= n - ar) {
+			if (edns) {
+				wr16(m + off + 2, udp_max);
+				/* the backend's Client Subnet answers ours, not the client's
+				 * (RFC 7871 7.2.2): it goes */
+				size_t rd = off + 10, o = rd;
+				while (o + 4 <= end) {
+					size_t ol = 4u + rd16(m + o + 2);
+					if (o + ol > end)
+						return 0;
+					if (rd16(m + o) != 8) {
+						o += ol;
+						continue;
+					}
+					memmove(m + o, m + o + ol, len - (o + ol));
+					len -= ol;
+					end -= ol;
+					wr16(m + off + 8, (uint16_t)(rd16(m + off + 8) - ol));
+				}
+			} else {
+				/* removed: the records behind it move up */
+				memmove(m + start, m + end, len - end);
+				len -= end - start;
+				wr16(m + 10, (uint16_t)(rd16(m + 10) - 1));
+				n--;
+				ar--;
+				i--;
+				off = start;
+				continue;
+			}
+		}
+		off = end;
+	}
+	return len;
+}
+
+size_t gk_relay_add_ecs(uint8_t *q, size_t len, const struct sockaddr *client, unsigned v4,
+                        unsigned v6, uint8_t *key, size_t *key_len)
+{
+	*key_len = 0;
+	const uint8_t *addr;
+	unsigned bits, family;
+	if (client == NULL || len < 12 + GK_RELAY_OPT_LEN)
+		return len;
+	if (client->sa_family == AF_INET) {
+		addr =
+		    (const uint8_t *)&((const struct sockaddr_in *)(const void *)client)->sin_addr;
+		bits = v4 > 32 ? 32 : v4;
+		family = 1;
+	} else if (client->sa_family == AF_INET6) {
+		addr = ((const struct sockaddr_in6 *)(const void *)client)->sin6_addr.s6_addr;
+		bits = v6 > 128 ? 128 : v6;
+		family = 2;
+	} else {
+		return len;
+	}
+	size_t n = (bits + 7) / 8;
+	uint8_t *o = q + len;
+	wr16(o, 8); /* OPTION-CODE: ECS */
+	wr16(o + 2, (uint16_t)(4 + n));
+	wr16(o + 4, (uint16_t)family);
+	o[6] = (uint8_t)bits;
+	o[7] = 0; /* SCOPE: 0 in queries */
+	memcpy(o + 8, addr, n);
+	if (bits % 8)
+		o[8 + n - 1] &=
+		    (uint8_t)(0xff << (8 - bits % 8)); /* the bits beyond the prefix: 0 */
+	/* our OPT is the last record: its RDLENGTH grows */
+	uint8_t *rdlen = q + len - 2;
+	wr16(rdlen, (uint16_t)(rd16(rdlen) + 8 + n));
+	key[0] = (uint8_t)family;
+	key[1] = (uint8_t)bits;
+	memcpy(key + 2, o + 8, n);
+	*key_len = 2 + n;
+	return len + 8 + n;
+}
+
+int gk_relay_ecs_scope(const uint8_t *a, size_t len, size_t qend)
+{
+	if (len < 12 || qend < 12 || qend > len)
+		return -1;
+	unsigned ar = rd16(a + 10), n = (unsigned)rd16(a + 6) + rd16(a + 8) + ar;
+	size_t off = qend;
+	for (unsigned i = 0; i < n; i++) {
+		if ((off = skip_name(a, len, off)) == 0 || off + 10 > len)
+			return -1;
+		uint16_t type = rd16(a + off);
+		size_t end = off + 10u + rd16(a + off + 8);
+		if (end > len)
+			return -1;
+		if (type == 41 && i >= n - ar) {
+			for (size_t o = off + 10; o + 4 <= end;) {
+				uint16_t code = rd16(a + o), ol = rd16(a + o + 2);
+				if (o + 4u + ol > end)
+					return -1;
+				if (code == 8 && ol >= 4)
+					return a[o + 7];
+				o += 4u + ol;
+			}
+			return -1;
+		}
+		off = end;
+	}
+	return -1;
 }

@@ -22,6 +22,9 @@
 #include <stdint.h>
 
 #define GK_RELAY_OPT_LEN 11u
+/* Largest EDNS Client Subnet option gk_relay_add_ecs appends (code, length, family, two
+ * prefix lengths, 16 address octets). */
+#define GK_RELAY_ECS_MAX 24u
 
 /* What the front end keeps of an outstanding query. */
 typedef struct gk_relay_q {
@@ -47,3 +50,26 @@ bool gk_relay_match(const gk_relay_q_t *r, const uint8_t *sent, const uint8_t *a
  * exceeds r->client_limit, cut to header and question with TC set and the counts zeroed.
  * Returns the length to send. */
 size_t gk_relay_answer(const gk_relay_q_t *r, uint8_t *a, size_t len);
+
+/* The OPT of answer a[0..len) (header and question: a[0..qend)) made the client's, in
+ * place: removed (ARCOUNT decremented) for a client without EDNS, else carrying udp_max as
+ * our buffer size and without an EDNS Client Subnet option (the backend's answers the one
+ * we sent, RFC 7871 7.2.2); its other options (an Extended DNS Error) kept. Every record is walked
+ * (names skipped, never followed). Returns the new length, or 0 when the answer cannot be walked
+ * (the caller sends SERVFAIL). Pure. */
+size_t gk_relay_fix_opt(uint8_t *a, size_t len, size_t qend, bool edns, uint16_t udp_max);
+
+struct sockaddr;
+
+/* Append an EDNS Client Subnet option (RFC 7871) for client (AF_INET or AF_INET6; others:
+ * nothing appended) to the query q[0..len) that gk_relay_query wrote (its OPT last): the
+ * address cut to v4 / v6 bits, SCOPE 0. q has room for GK_RELAY_ECS_MAX more octets. key
+ * (GK_FCACHE_ECS_MAX octets) gets the subnet as the packet cache keys it (family, prefix
+ * length, address octets cut), *key_len its length (0: nothing appended). Returns the new
+ * length. Pure. */
+size_t gk_relay_add_ecs(uint8_t *q, size_t len, const struct sockaddr *client, unsigned v4,
+                        unsigned v6, uint8_t *key, size_t *key_len);
+
+/* The SCOPE PREFIX-LENGTH of the ECS option in answer a[0..len) (question ends at qend),
+ * or -1 when it has none (or cannot be walked). Pure. */
+int gk_relay_ecs_scope(const uint8_t *a, size_t len, size_t qend);

@@ -7,8 +7,10 @@
 #pragma once
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+#include "common/counter.h"
 #include "net/net.h"
 
 /* UDP: datagrams per recvmmsg/sendmmsg, largest query accepted. */
@@ -38,8 +40,59 @@ struct udp_sock {
 	gk_rrl_t *rrl;        /* the thread's rate-limiting table, or NULL */
 	uv_thread_t thread;
 	bool running;
+	bool pushed;           /* queries handed to the relay in this batch */
 	gk_net_counters_t ctr; /* written by the thread only */
 };
+
+/* --- what TCP and TLS connections share (tcp.c, tls_conn.c) --- */
+
+/* An intrusive list of connections, oldest first: by last activity (the idle timeout and
+ * eviction at the cap close from its head), or by accept time. A link not on the list has
+ * both pointers NULL. Loop thread. */
+typedef struct gk_net_link {
+	struct gk_net_link *prev, *next;
+} gk_net_link_t;
+typedef struct gk_net_list {
+	gk_net_link_t *head, *tail;
+} gk_net_list_t;
+
+#define GK_NET_ENTRY(link, type, member) ((type *)((char *)(link)-offsetof(type, member)))
+
+/* Take x off l (nothing when it is not on it). */
+static inline void gk_net_list_remove(gk_net_list_t *l, gk_net_link_t *x)
+{
+	if (x->prev != NULL)
+		x->prev->next = x->next;
+	else if (l->head == x)
+		l->head = x->next;
+	if (x->next != NULL)
+		x->next->prev = x->prev;
+	else if (l->tail == x)
+		l->tail = x->prev;
+	x->prev = x->next = NULL;
+}
+
+/* Put x (not on l) at the tail of l. */
+static inline void gk_net_list_append(gk_net_list_t *l, gk_net_link_t *x)
+{
+	x->prev = l->tail;
+	x->next = NULL;
+	if (l->tail != NULL)
+		l->tail->next = x;
+	else
+		l->head = x;
+	l->tail = x;
+}
+
+/* The connection to close at the cap: among the first 64 on the activity list lru, the
+ * least recently active one that idle(link) says has nothing queued or buffered, else the
+ * head (NULL when lru is empty). */
+gk_net_link_t *gk_net_evict_pick(const gk_net_list_t *lru, bool (*idle)(const gk_net_link_t *));
+
+/* A new connection h of worker w: its peer address into *peer (family 0 when not needed or
+ * unknown: one getpeername only with a decision log or PROXY balancers configured), and
+ * whether a PROXY v2 header must come first (the peer is a configured balancer). */
+bool gk_net_accept_peer(struct gk_worker *w, uv_tcp_t *h, struct sockaddr_storage *peer);
 
 struct tcp_listener {
 	uv_tcp_t h;
@@ -59,7 +112,7 @@ struct wslot {
 struct conn {
 	uv_tcp_t h;
 	struct gk_worker *w;
-	struct conn *prev, *next;     /* open list by last activity (head: least recent) */
+	gk_net_link_t lru;            /* open list by last activity (head: least recent) */
 	struct conn *next_free;       /* pool free list */
 	struct conn *wait_next;       /* list of connections waiting for a write slot */
 	uint64_t last_active;         /* uv_now() of the last read or completed write */
@@ -68,7 +121,11 @@ struct conn {
 	uint32_t queued;              /* responses held in write slots */
 	uint32_t rlen;                /* bytes in rbuf */
 	bool open, closing, eof, reading, waiting;
-	bool proxy_wait; /* from a configured balancer: its PROXY header comes first */
+	bool proxy_wait;      /* from a configured balancer: its PROXY header comes first */
+	bool pumping;         /* in pump() (tcp.c) */
+	uint32_t fwd_pending; /* queries with the relay (front/fwd.h), answers to come */
+	uint64_t gen;         /* bumped at every accept: a relayed answer for an earlier
+	                         connection in this slot is dropped */
 	uint8_t rbuf[TCP_RBUF];
 };
 
@@ -94,7 +151,7 @@ struct gk_worker {
 	unsigned max_conns, idle_ms, max_pipelined;
 	struct conn *conns;
 	struct conn *conn_free;
-	struct conn *lru_head, *lru_tail;
+	gk_net_list_t lru; /* struct conn by last activity */
 	struct conn *wait_head, *wait_tail;
 	unsigned n_open, n_closing;
 	struct wslot *wslots;
@@ -107,6 +164,7 @@ struct gk_worker {
 	gk_net_notify_fn notify; /* NOTIFY handler (net.h), or NULL */
 	void *notify_ctx;
 	struct tls_worker *tls; /* DNS over TLS (tls_conn.c), or NULL: no TLS listener */
+	struct gk_fwd *fwd;     /* the relay of forwarded zones (front/fwd.h), or NULL */
 };
 
 /* A NOTIFY request (opcode 4, QR clear) the notify handler takes. */
@@ -143,11 +201,3 @@ void gk_net_tcp_free(struct gk_worker *w);
 int gk_net_tls_start(struct gk_worker *w, const gk_net_params_t *p, char *err, size_t errlen);
 void gk_net_tls_close_all(struct gk_worker *w);
 void gk_net_tls_free(struct gk_worker *w);
-
-/* counters shared by both transports */
-static inline void gk_net_count(gk_net_counters_t *c, const gk_pkt_result_t *r)
-{
-	c->rcode[r->rcode < 16 ? r->rcode : 16]++;
-	if (r->tc)
-		c->tc++;
-}

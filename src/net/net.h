@@ -88,12 +88,18 @@ typedef struct gk_net_params {
 	/* DNS-over-TLS listeners (n_tls 0: none), answered on the worker's loop like TCP. */
 	const gk_net_tls_t *tls;
 	size_t n_tls;
+	/* Backend pools of the forwarded zones (front/conf.h), or NULL: no relay. Borrowed:
+	 * outlives the worker. A query the packet path hands over (GK_PKT_FORWARD) goes to the
+	 * worker's relay (front/fwd.h), which sends our EDNS limit edns_udp_max to backends. */
+	const struct gk_front_conf *front;
+	uint16_t edns_udp_max;
 } gk_net_params_t;
 
-/* Counters: gk_net_counters_t (obs/obs.h, which exports them), one block per thread that
- * writes it (the worker's loop, or one of its UDP threads); gk_worker_counters_add/read sum
- * a worker's blocks. Read them with gk_worker_counters_read while running,
- * gk_worker_counters_add after gk_worker_stop(). */
+/* Counters: gk_net_counters_t (obs/obs.h, which exports them): the front end's own
+ * (connections, sends, rate limiting, PROXY headers); what every query counts is obs's
+ * (gk_obs_counters_t), counted once in gk_obs_query. Each block has one writer (the worker's
+ * loop, or one of its UDP threads: common/counter.h); gk_worker_counters_read sums a
+ * worker's blocks, while it runs or after gk_worker_stop(). */
 
 typedef struct gk_worker gk_worker_t;
 
@@ -119,9 +125,10 @@ void gk_worker_stop(gk_worker_t *w);
 /* Free a stopped (or never started) worker. NULL is ignored. */
 void gk_worker_free(gk_worker_t *w);
 
-/* Add this worker's counters into *sum. Call after gk_worker_stop(). */
-void gk_worker_counters_add(const gk_worker_t *w, gk_net_counters_t *sum);
+/* The worker's relay (front/fwd.h: counters and pool figures, any thread), or NULL. */
+struct gk_fwd *gk_worker_fwd(const gk_worker_t *w);
 
-/* The same while the worker runs (metrics scrape): relaxed atomic loads, so no value is
- * torn; values may be a moment old. Control thread. */
+/* Add this worker's counters into *sum: relaxed atomic loads, so no value is torn; while
+ * the worker runs (metrics scrape) values may be a moment old. Main thread, any time
+ * between gk_worker_create and gk_worker_free. */
 void gk_worker_counters_read(const gk_worker_t *w, gk_net_counters_t *sum);

@@ -17,10 +17,10 @@
 #include "net/internal.h"
 #include "net/proxy.h"
 #include "net/tcp_frame.h"
-
-#define EVICT_SCAN 64u
+#include "front/fwd.h"
 
 static void pump(struct conn *c);
+static void fwd_deliver(void *ctx, void *conn, uint64_t gen, const uint8_t *msg, size_t len);
 
 static unsigned small_slots(const struct gk_worker *w)
 {
@@ -63,35 +63,11 @@ void gk_net_tcp_free(struct gk_worker *w)
 
 /* --- activity list --- */
 
-static void lru_remove(struct gk_worker *w, struct conn *c)
-{
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else if (w->lru_head == c)
-		w->lru_head = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	else if (w->lru_tail == c)
-		w->lru_tail = c->prev;
-	c->prev = c->next = NULL;
-}
-
-static void lru_append(struct gk_worker *w, struct conn *c)
-{
-	c->prev = w->lru_tail;
-	c->next = NULL;
-	if (w->lru_tail != NULL)
-		w->lru_tail->next = c;
-	else
-		w->lru_head = c;
-	w->lru_tail = c;
-}
-
 static void touch(struct conn *c)
 {
 	c->last_active = uv_now(&c->w->loop);
-	lru_remove(c->w, c);
-	lru_append(c->w, c);
+	gk_net_list_remove(&c->w->lru, &c->lru);
+	gk_net_list_append(&c->w->lru, &c->lru);
 }
 
 /* --- waiting for a write slot --- */
@@ -170,9 +146,15 @@ static void conn_close(struct conn *c)
 		return;
 	c->closing = true;
 	c->w->n_closing++;
-	lru_remove(c->w, c);
+	gk_net_list_remove(&c->w->lru, &c->lru);
 	wait_remove(c->w, c);
 	uv_close((uv_handle_t *)&c->h, conn_close_cb);
+}
+
+static bool conn_idle(const gk_net_link_t *x)
+{
+	const struct conn *c = GK_NET_ENTRY(x, struct conn, lru);
+	return c->queued == 0 && c->rlen == 0;
 }
 
 /* At the cap: close the least recently active connection that has nothing queued (or the
@@ -184,18 +166,11 @@ static void evict_one(struct gk_worker *w)
 		pending += w->tcp[i].pending;
 	if (w->n_closing >= pending)
 		return; /* enough connections are closing already */
-	struct conn *victim = w->lru_head;
-	unsigned n = 0;
-	for (struct conn *x = w->lru_head; x != NULL && n < EVICT_SCAN; x = x->next, n++) {
-		if (x->queued == 0 && x->rlen == 0) {
-			victim = x;
-			break;
-		}
-	}
+	gk_net_link_t *victim = gk_net_evict_pick(&w->lru, conn_idle);
 	if (victim == NULL)
 		return;
-	w->ctr.tcp_evicted++;
-	conn_close(victim);
+	gk_counter_inc(&w->ctr.tcp_evicted);
+	conn_close(GK_NET_ENTRY(victim, struct conn, lru));
 }
 
 static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -282,7 +257,18 @@ static int send_response(struct conn *c, size_t len)
 }
 
 /* Answer every complete buffered message the limits allow, then decide about reading. */
+static void pump_(struct conn *c);
+
+/* pump_ with re-entry noted: a relayed answer delivered while pumping (a cache hit,
+ * front/fwd.h) must not pump again from inside the loop over the buffer. */
 static void pump(struct conn *c)
+{
+	c->pumping = true;
+	pump_(c);
+	c->pumping = false;
+}
+
+static void pump_(struct conn *c)
 {
 	struct gk_worker *w = c->w;
 	size_t off = 0;
@@ -291,19 +277,19 @@ static void pump(struct conn *c)
 		gk_proxy_t px;
 		int r = gk_proxy_parse(c->rbuf, c->rlen, &px);
 		if (r < 0 || (r == 0 && (c->eof || c->rlen >= GK_PROXY_HDR_MAX))) {
-			w->ctr.proxy_malformed++;
+			gk_counter_inc(&w->ctr.proxy_malformed);
 			conn_close(c);
 			return;
 		}
 		if (r > 0) {
 			off = (size_t)r;
 			c->proxy_wait = false;
-			w->ctr.proxy_accepted++;
+			gk_counter_inc(&w->ctr.proxy_accepted);
 			if (px.has_addr)
 				c->peer = px.src;
 		}
 	}
-	while (!c->proxy_wait && !c->closing && c->queued < w->max_pipelined) {
+	while (!c->proxy_wait && !c->closing && c->queued + c->fwd_pending < w->max_pipelined) {
 		const uint8_t *msg;
 		size_t mlen, used;
 		gk_tcp_frame_t f = gk_tcp_frame_next(c->rbuf + off, c->rlen - off,
@@ -311,7 +297,7 @@ static void pump(struct conn *c)
 		if (f == GK_TCP_FRAME_MORE)
 			break;
 		if (f == GK_TCP_FRAME_TOO_BIG) {
-			w->ctr.tcp_oversize++;
+			gk_counter_inc(&w->ctr.tcp_oversize);
 			conn_close(c);
 			return;
 		}
@@ -339,12 +325,27 @@ static void pump(struct conn *c)
 		uint64_t t0 = gk_obs_batch_begin(w->obs);
 		gk_pkt_outcome_t oc =
 		    gk_pkt_process(v->zs, &v->opts, GK_PKT_TCP, msg, mlen, w->out, &res);
+		if (oc == GK_PKT_FORWARD && w->fwd) {
+			gk_obs_query(w->obs, GK_PKT_TCP, oc, &res, msg, mlen, w->out,
+			             c->peer.ss_family ? (const struct sockaddr *)&c->peer : NULL);
+			gk_obs_batch_end(w->obs, t0, 1);
+			off += used;
+			c->fwd_pending++;
+			if (c->peer.ss_family == 0) { /* the client, for EDNS Client Subnet */
+				int plen = sizeof(c->peer);
+				if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &plen) !=
+				    0)
+					c->peer.ss_family = 0;
+			}
+			gk_fwd_submit(w->fwd, msg, &res,
+			              c->peer.ss_family ? (const struct sockaddr *)&c->peer : NULL,
+			              fwd_deliver, w, c, c->gen);
+			continue;
+		}
 		if (oc != GK_PKT_ANSWER) {
 			gk_obs_query(w->obs, GK_PKT_TCP, oc, &res, msg, mlen, w->out,
 			             c->peer.ss_family ? (const struct sockaddr *)&c->peer : NULL);
 			gk_obs_batch_end(w->obs, t0, 1);
-			w->ctr.tcp_queries++;
-			w->ctr.dropped++;
 			off += used;
 			continue;
 		}
@@ -360,8 +361,6 @@ static void pump(struct conn *c)
 			conn_close(c);
 			return;
 		}
-		w->ctr.tcp_queries++;
-		gk_net_count(&w->ctr, &res);
 		off += used;
 	}
 	if (c->closing)
@@ -370,7 +369,8 @@ static void pump(struct conn *c)
 		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
 		c->rlen -= (uint32_t)off;
 	}
-	bool want = !c->eof && !c->waiting && c->queued < w->max_pipelined && c->rlen < TCP_RBUF;
+	bool want = !c->eof && !c->waiting && c->queued + c->fwd_pending < w->max_pipelined &&
+	            c->rlen < TCP_RBUF;
 	if (want && !c->reading) {
 		if (uv_read_start((uv_stream_t *)&c->h, conn_alloc_cb, read_cb) != 0) {
 			conn_close(c);
@@ -382,8 +382,28 @@ static void pump(struct conn *c)
 		c->reading = false;
 	}
 	/* Client finished sending: close once everything answerable has been written. */
-	if (c->eof && c->queued == 0 && !c->waiting)
+	if (c->eof && c->queued == 0 && c->fwd_pending == 0 && !c->waiting)
 		conn_close(c);
+}
+
+/* The relay's answer (front/fwd.h) for connection conn as it was at generation gen. */
+static void fwd_deliver(void *ctx, void *conn, uint64_t gen, const uint8_t *msg, size_t len)
+{
+	struct gk_worker *w = ctx;
+	struct conn *c = conn;
+	if (!c->open || c->closing || c->gen != gen)
+		return; /* closed meanwhile (its slot may serve another client now) */
+	c->fwd_pending--;
+	memcpy(w->out, msg, len);
+	int rc = send_response(c, len);
+	if (rc == 1) {
+		gk_counter_inc(&w->ctr.send_errors); /* no write slot: the client asks again */
+	} else if (rc < 0) {
+		conn_close(c);
+		return;
+	}
+	if (!c->pumping)
+		pump(c);
 }
 
 static void accept_one(struct tcp_listener *l)
@@ -401,27 +421,19 @@ static void accept_one(struct tcp_listener *l)
 	c->h.data = c;
 	c->open = true;
 	c->closing = c->eof = c->reading = c->waiting = false;
-	c->queued = c->rlen = 0;
-	c->prev = c->next = c->wait_next = NULL;
+	c->queued = c->rlen = c->fwd_pending = 0;
+	c->gen++;
+	c->lru.prev = c->lru.next = NULL;
+	c->wait_next = NULL;
 	w->n_open++;
 	c->last_active = uv_now(&w->loop);
-	lru_append(w, c);
+	gk_net_list_append(&w->lru, &c->lru);
 	if (uv_accept((uv_stream_t *)&l->h, (uv_stream_t *)&c->h) != 0) {
 		conn_close(c);
 		return;
 	}
-	w->ctr.tcp_accepted++;
-	c->peer.ss_family = 0;
-	const gk_net_view_t *v = gk_snapshot_read(w->view);
-	/* one syscall per connection, only with a log or PROXY headers to accept */
-	if (gk_obs_wants_peer(w->obs) || v->proxy.n) {
-		int plen = sizeof(c->peer);
-		if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &plen) != 0)
-			c->peer.ss_family = 0;
-	}
-	c->proxy_wait =
-	    v->proxy.n && c->peer.ss_family &&
-	    gk_prefix_match(v->proxy.from, v->proxy.n, (const struct sockaddr *)&c->peer);
+	gk_counter_inc(&w->ctr.tcp_accepted);
+	c->proxy_wait = gk_net_accept_peer(w, &c->h, &c->peer);
 	uv_tcp_nodelay(&c->h, 1);
 	pump(c); /* starts reading */
 }
@@ -454,15 +466,17 @@ void gk_net_tcp_idle_tick(uv_timer_t *t)
 {
 	struct gk_worker *w = t->data;
 	uint64_t now = uv_now(&w->loop);
-	while (w->lru_head != NULL && now - w->lru_head->last_active >= w->idle_ms) {
-		w->ctr.tcp_idle_closed++;
-		conn_close(w->lru_head);
+	struct conn *c;
+	while (w->lru.head != NULL &&
+	       now - (c = GK_NET_ENTRY(w->lru.head, struct conn, lru))->last_active >= w->idle_ms) {
+		gk_counter_inc(&w->ctr.tcp_idle_closed);
+		conn_close(c);
 	}
 }
 
 void gk_net_tcp_close_all(struct gk_worker *w)
 {
-	while (w->lru_head != NULL)
-		conn_close(w->lru_head);
+	while (w->lru.head != NULL)
+		conn_close(GK_NET_ENTRY(w->lru.head, struct conn, lru));
 	w->wait_head = w->wait_tail = NULL;
 }

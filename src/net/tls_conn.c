@@ -23,6 +23,7 @@
 #include "net/proxy.h"
 #include "net/tcp_frame.h"
 #include "net/tls.h"
+#include "front/fwd.h"
 
 #define TLS_IN_MAX  (16u * 1024u + 512u) /* one read: about a TLS record */
 #define TLS_OUT_MAX (2u * 1024u + 2u * GK_PKT_OUT_MAX)
@@ -48,15 +49,19 @@ struct tconn {
 	uv_tcp_t h;
 	struct tls_worker *tw;
 	struct tls_listener *l;
-	struct tconn *prev, *next;       /* by last activity */
-	struct tconn *hs_prev, *hs_next; /* handshaking, by accept time */
+	uint64_t gen;      /* bumped at every accept (kept by the reset below): a relayed answer for
+	                      an earlier connection in this slot is dropped */
+	gk_net_link_t lru; /* by last activity */
+	gk_net_link_t hs;  /* handshaking, by accept time */
 	struct tconn *next_free;
 	uint64_t last_active, accepted;
 	SSL *ssl;
 	BIO *rbio, *wbio; /* memory BIOs: ciphertext in, ciphertext out */
 	struct sockaddr_storage peer;
-	uint32_t rlen;   /* clear text in rbuf */
-	uint32_t queued; /* uv_write requests in flight */
+	uint32_t rlen;        /* clear text in rbuf */
+	uint32_t queued;      /* uv_write requests in flight */
+	bool pumping;         /* in pump() */
+	uint32_t fwd_pending; /* queries with the relay (front/fwd.h), answers to come */
 	bool closing, eof, reading, handshaken, in_hs, proxy_wait, shut;
 	uint8_t rbuf[TCP_RBUF];
 };
@@ -66,7 +71,7 @@ struct tls_worker {
 	size_t n;
 	struct tls_listener *ls;
 	struct tconn *conns, *free_list;
-	struct tconn *lru_head, *lru_tail, *hs_head, *hs_tail;
+	gk_net_list_t lru, hs; /* struct tconn by last activity; handshaking, by accept time */
 	unsigned cap, n_closing;
 	uv_timer_t timer;
 	bool timer_ready;
@@ -76,66 +81,29 @@ struct tls_worker {
 };
 
 static void pump(struct tconn *c);
+static void fwd_deliver(void *ctx, void *conn, uint64_t gen, const uint8_t *msg, size_t len);
 
 /* --- lists --- */
-
-static void lru_remove(struct tls_worker *t, struct tconn *c)
-{
-	if (c->prev)
-		c->prev->next = c->next;
-	else if (t->lru_head == c)
-		t->lru_head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	else if (t->lru_tail == c)
-		t->lru_tail = c->prev;
-	c->prev = c->next = NULL;
-}
-
-static void lru_append(struct tls_worker *t, struct tconn *c)
-{
-	c->prev = t->lru_tail;
-	c->next = NULL;
-	if (t->lru_tail)
-		t->lru_tail->next = c;
-	else
-		t->lru_head = c;
-	t->lru_tail = c;
-}
 
 static void hs_remove(struct tls_worker *t, struct tconn *c)
 {
 	if (!c->in_hs)
 		return;
-	if (c->hs_prev)
-		c->hs_prev->hs_next = c->hs_next;
-	else
-		t->hs_head = c->hs_next;
-	if (c->hs_next)
-		c->hs_next->hs_prev = c->hs_prev;
-	else
-		t->hs_tail = c->hs_prev;
-	c->hs_prev = c->hs_next = NULL;
+	gk_net_list_remove(&t->hs, &c->hs);
 	c->in_hs = false;
 }
 
 static void hs_append(struct tls_worker *t, struct tconn *c)
 {
-	c->hs_prev = t->hs_tail;
-	c->hs_next = NULL;
-	if (t->hs_tail)
-		t->hs_tail->hs_next = c;
-	else
-		t->hs_head = c;
-	t->hs_tail = c;
+	gk_net_list_append(&t->hs, &c->hs);
 	c->in_hs = true;
 }
 
 static void touch(struct tconn *c)
 {
 	c->last_active = uv_now(&c->tw->w->loop);
-	lru_remove(c->tw, c);
-	lru_append(c->tw, c);
+	gk_net_list_remove(&c->tw->lru, &c->lru);
+	gk_net_list_append(&c->tw->lru, &c->lru);
 }
 
 /* --- lifetime --- */
@@ -168,9 +136,15 @@ static void conn_close(struct tconn *c)
 		return;
 	c->closing = true;
 	c->tw->n_closing++;
-	lru_remove(c->tw, c);
+	gk_net_list_remove(&c->tw->lru, &c->lru);
 	hs_remove(c->tw, c);
 	uv_close((uv_handle_t *)&c->h, close_cb);
+}
+
+static bool conn_idle(const gk_net_link_t *x)
+{
+	const struct tconn *c = GK_NET_ENTRY(x, struct tconn, lru);
+	return c->queued == 0 && c->rlen == 0;
 }
 
 static void evict_one(struct tls_worker *t)
@@ -180,17 +154,11 @@ static void evict_one(struct tls_worker *t)
 		pending += t->ls[i].pending;
 	if (t->n_closing >= pending)
 		return;
-	struct tconn *victim = t->lru_head;
-	unsigned n = 0;
-	for (struct tconn *x = t->lru_head; x && n < 64; x = x->next, n++)
-		if (x->queued == 0 && x->rlen == 0) {
-			victim = x;
-			break;
-		}
+	gk_net_link_t *victim = gk_net_evict_pick(&t->lru, conn_idle);
 	if (victim == NULL)
 		return;
-	t->w->ctr.tls_evicted++;
-	conn_close(victim);
+	gk_counter_inc(&t->w->ctr.tls_evicted);
+	conn_close(GK_NET_ENTRY(victim, struct tconn, lru));
 }
 
 /* --- writes --- */
@@ -264,14 +232,14 @@ static int take_proxy(struct tconn *c, const uint8_t *data, size_t len)
 	gk_proxy_t px;
 	int r = gk_proxy_parse(c->rbuf, c->rlen, &px);
 	if (r < 0 || (r == 0 && (c->eof || c->rlen >= GK_PROXY_HDR_MAX))) {
-		w->ctr.proxy_malformed++;
+		gk_counter_inc(&w->ctr.proxy_malformed);
 		conn_close(c);
 		return -1;
 	}
 	if (r == 0)
 		return (int)take;
 	c->proxy_wait = false;
-	w->ctr.proxy_accepted++;
+	gk_counter_inc(&w->ctr.proxy_accepted);
 	if (px.has_addr)
 		c->peer = px.src;
 	/* bytes past the header are the first of the handshake */
@@ -322,15 +290,15 @@ static bool handshake(struct tconn *c)
 	if (r == 1) {
 		c->handshaken = true;
 		hs_remove(c->tw, c);
-		w->ctr.tls_handshakes++;
+		gk_counter_inc(&w->ctr.tls_handshakes);
 		if (SSL_session_reused(c->ssl))
-			w->ctr.tls_resumed++;
+			gk_counter_inc(&w->ctr.tls_resumed);
 		return true;
 	}
 	int e = SSL_get_error(c->ssl, r);
 	if (e == SSL_ERROR_WANT_READ && !c->eof)
 		return false;
-	w->ctr.tls_handshake_failed++;
+	gk_counter_inc(&w->ctr.tls_handshake_failed);
 	ERR_clear_error();
 	(void)flush(c); /* the alert, if the socket takes it; closed either way */
 	conn_close(c);
@@ -354,12 +322,14 @@ static bool answer(struct tconn *c, const uint8_t *msg, size_t mlen)
 		    gk_pkt_process(v->zs, &v->opts, GK_PKT_TCP, msg, mlen, t->frame + 2, &res);
 		gk_obs_query(w->obs, GK_PKT_TCP, oc, &res, msg, mlen, t->frame + 2, peer);
 		gk_obs_batch_end(w->obs, t0, 1);
-		w->ctr.tls_queries++;
-		if (oc != GK_PKT_ANSWER) {
-			w->ctr.dropped++;
-			return true;
+		gk_counter_inc(&w->ctr.tls_queries);
+		if (oc == GK_PKT_FORWARD && w->fwd) {
+			c->fwd_pending++;
+			gk_fwd_submit(w->fwd, msg, &res, peer, fwd_deliver, t, c, c->gen);
+			return !c->closing;
 		}
-		gk_net_count(&w->ctr, &res);
+		if (oc != GK_PKT_ANSWER)
+			return true;
 		len = res.len;
 	}
 	if (len == 0)
@@ -374,13 +344,24 @@ static bool answer(struct tconn *c, const uint8_t *msg, size_t mlen)
 	return true;
 }
 
+static void pump_(struct tconn *c);
+
+/* pump_ with re-entry noted: a relayed answer delivered while pumping (a cache hit,
+ * front/fwd.h) must not pump again from inside the loop over the buffer. */
 static void pump(struct tconn *c)
+{
+	c->pumping = true;
+	pump_(c);
+	c->pumping = false;
+}
+
+static void pump_(struct tconn *c)
 {
 	struct gk_worker *w = c->tw->w;
 	if (c->closing)
 		return;
 	if (c->proxy_wait && c->eof) {
-		w->ctr.proxy_malformed++;
+		gk_counter_inc(&w->ctr.proxy_malformed);
 		conn_close(c);
 		return;
 	}
@@ -398,7 +379,7 @@ static void pump(struct tconn *c)
 		}
 	}
 	bool closed_by_peer = false;
-	while (c->handshaken && c->queued < w->max_pipelined) {
+	while (c->handshaken && c->queued + c->fwd_pending < w->max_pipelined) {
 		size_t off = 0;
 		/* answer what is buffered before reading more clear text */
 		for (;;) {
@@ -409,21 +390,21 @@ static void pump(struct tconn *c)
 			if (f == GK_TCP_FRAME_MORE)
 				break;
 			if (f == GK_TCP_FRAME_TOO_BIG) {
-				w->ctr.tcp_oversize++;
+				gk_counter_inc(&w->ctr.tcp_oversize);
 				conn_close(c);
 				return;
 			}
 			if (!answer(c, msg, mlen))
 				return;
 			off += used;
-			if (c->queued >= w->max_pipelined)
+			if (c->queued + c->fwd_pending >= w->max_pipelined)
 				break;
 		}
 		if (off > 0) {
 			memmove(c->rbuf, c->rbuf + off, c->rlen - off);
 			c->rlen -= (uint32_t)off;
 		}
-		if (c->queued >= w->max_pipelined || c->rlen >= sizeof(c->rbuf))
+		if (c->queued + c->fwd_pending >= w->max_pipelined || c->rlen >= sizeof(c->rbuf))
 			break;
 		ERR_clear_error();
 		int n = SSL_read(c->ssl, c->rbuf + c->rlen, (int)(sizeof(c->rbuf) - c->rlen));
@@ -448,8 +429,8 @@ static void pump(struct tconn *c)
 	}
 	if (c->closing)
 		return;
-	bool want =
-	    !c->eof && !closed_by_peer && c->queued < w->max_pipelined && c->rlen < sizeof(c->rbuf);
+	bool want = !c->eof && !closed_by_peer && c->queued + c->fwd_pending < w->max_pipelined &&
+	            c->rlen < sizeof(c->rbuf);
 	if (want && !c->reading) {
 		if (uv_read_start((uv_stream_t *)&c->h, alloc_cb, read_cb) != 0) {
 			conn_close(c);
@@ -460,8 +441,27 @@ static void pump(struct tconn *c)
 		uv_read_stop((uv_stream_t *)&c->h);
 		c->reading = false;
 	}
-	if ((c->eof || closed_by_peer) && c->queued == 0)
+	if ((c->eof || closed_by_peer) && c->queued == 0 && c->fwd_pending == 0)
 		conn_close(c);
+}
+
+/* The relay's answer (front/fwd.h) for connection conn as it was at generation gen. */
+static void fwd_deliver(void *ctx, void *conn, uint64_t gen, const uint8_t *msg, size_t len)
+{
+	struct tls_worker *t = ctx;
+	struct tconn *c = conn;
+	if (c->closing || c->gen != gen || c->ssl == NULL)
+		return; /* closed meanwhile (its slot may serve another client now) */
+	c->fwd_pending--;
+	memcpy(t->frame + 2, msg, len);
+	gk_tcp_frame_prefix(len, t->frame);
+	ERR_clear_error();
+	if (SSL_write(c->ssl, t->frame, (int)(2 + len)) != (int)(2 + len) || flush(c) != 0) {
+		conn_close(c);
+		return;
+	}
+	if (!c->pumping)
+		pump(c);
 }
 
 static void accept_one(struct tls_listener *l)
@@ -477,18 +477,19 @@ static void accept_one(struct tls_listener *l)
 	if (uv_tcp_init(&w->loop, &c->h) != 0)
 		return;
 	t->free_list = c->next_free;
-	memset(&c->prev, 0, sizeof(*c) - offsetof(struct tconn, prev));
+	memset(&c->lru, 0, sizeof(*c) - offsetof(struct tconn, lru));
+	c->gen++;
 	c->h.data = c;
 	c->tw = t;
 	c->l = l;
 	c->last_active = c->accepted = uv_now(&w->loop);
-	lru_append(t, c);
+	gk_net_list_append(&t->lru, &c->lru);
 	hs_append(t, c);
 	if (uv_accept((uv_stream_t *)&l->h, (uv_stream_t *)&c->h) != 0) {
 		conn_close(c);
 		return;
 	}
-	w->ctr.tls_accepted++;
+	gk_counter_inc(&w->ctr.tls_accepted);
 	c->ssl = gk_tls_ctx_ssl_new(l->ctx);
 	c->rbio = BIO_new(BIO_s_mem());
 	c->wbio = BIO_new(BIO_s_mem());
@@ -502,15 +503,7 @@ static void accept_one(struct tls_listener *l)
 	BIO_set_mem_eof_return(c->rbio, -1); /* empty: "retry", not end of file */
 	SSL_set_bio(c->ssl, c->rbio, c->wbio);
 	SSL_set_accept_state(c->ssl);
-	const gk_net_view_t *v = gk_snapshot_read(w->view);
-	if (gk_obs_wants_peer(w->obs) || v->proxy.n) {
-		int plen = sizeof(c->peer);
-		if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &plen) != 0)
-			c->peer.ss_family = 0;
-	}
-	c->proxy_wait =
-	    v->proxy.n && c->peer.ss_family &&
-	    gk_prefix_match(v->proxy.from, v->proxy.n, (const struct sockaddr *)&c->peer);
+	c->proxy_wait = gk_net_accept_peer(w, &c->h, &c->peer);
 	uv_tcp_nodelay(&c->h, 1);
 	pump(c); /* starts reading */
 }
@@ -533,24 +526,26 @@ static void tick(uv_timer_t *tm)
 	struct gk_worker *w = t->w;
 	uint64_t now = uv_now(&w->loop);
 	/* both lists are ordered by time, not by deadline: listeners' timeouts may differ */
-	for (struct tconn *c = t->hs_head, *nx; c; c = nx) {
-		nx = c->hs_next;
+	for (gk_net_link_t *x = t->hs.head, *nx; x; x = nx) {
+		struct tconn *c = GK_NET_ENTRY(x, struct tconn, hs);
+		nx = x->next;
 		if (now - c->accepted < c->l->handshake_ms) {
 			if (t->n == 1)
 				break;
 			continue;
 		}
-		w->ctr.tls_handshake_timeout++;
+		gk_counter_inc(&w->ctr.tls_handshake_timeout);
 		conn_close(c);
 	}
-	for (struct tconn *c = t->lru_head, *nx; c; c = nx) {
-		nx = c->next;
+	for (gk_net_link_t *x = t->lru.head, *nx; x; x = nx) {
+		struct tconn *c = GK_NET_ENTRY(x, struct tconn, lru);
+		nx = x->next;
 		if (now - c->last_active < c->l->idle_ms) {
 			if (t->n == 1)
 				break;
 			continue;
 		}
-		w->ctr.tls_idle_closed++;
+		gk_counter_inc(&w->ctr.tls_idle_closed);
 		conn_close(c);
 	}
 }
@@ -630,8 +625,8 @@ void gk_net_tls_close_all(struct gk_worker *w)
 	struct tls_worker *t = w->tls;
 	if (t == NULL)
 		return;
-	while (t->lru_head)
-		conn_close(t->lru_head);
+	while (t->lru.head)
+		conn_close(GK_NET_ENTRY(t->lru.head, struct tconn, lru));
 }
 
 void gk_net_tls_free(struct gk_worker *w)

@@ -33,6 +33,7 @@
 #include "common/thread.h"
 #include "net/internal.h"
 #include "net/proxy.h"
+#include "front/fwd.h"
 
 struct udp_batch {
 	struct mmsghdr rmsg[UDP_BATCH], smsg[UDP_BATCH];
@@ -110,10 +111,10 @@ static void send_all(struct udp_sock *u, unsigned k)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			u->ctr.send_errors += k - sent;
+			gk_counter_add(&u->ctr.send_errors, k - sent);
 			return;
 		}
-		u->ctr.send_errors++;
+		gk_counter_inc(&u->ctr.send_errors);
 		sent++;
 	}
 }
@@ -136,14 +137,14 @@ static bool rrl_pass(struct udp_sock *u, const gk_net_view_t *v, const struct so
 	case GK_RRL_PASS:
 		return true;
 	case GK_RRL_SLIP:
-		u->ctr.rrl_limited++;
-		u->ctr.rrl_slipped++;
+		gk_counter_inc(&u->ctr.rrl_limited);
+		gk_counter_inc(&u->ctr.rrl_slipped);
 		res->len = gk_rrl_truncate(o, res->len, res->qend);
 		res->tc = true;
 		return true;
 	default:
-		u->ctr.rrl_limited++;
-		u->ctr.rrl_dropped++;
+		gk_counter_inc(&u->ctr.rrl_limited);
+		gk_counter_inc(&u->ctr.rrl_dropped);
 		return false;
 	}
 }
@@ -157,7 +158,7 @@ static bool proxy_take(struct udp_sock *u, const gk_net_view_t *v, const struct 
 {
 	if (!gk_prefix_match(v->proxy.from, v->proxy.n, peer)) {
 		if (*qlen >= GK_PROXY_SIG_LEN && gk_proxy_maybe(*q, *qlen)) {
-			u->ctr.proxy_refused++;
+			gk_counter_inc(&u->ctr.proxy_refused);
 			return false;
 		}
 		return true;
@@ -165,10 +166,10 @@ static bool proxy_take(struct udp_sock *u, const gk_net_view_t *v, const struct 
 	gk_proxy_t px;
 	int r = gk_proxy_parse(*q, *qlen, &px);
 	if (r <= 0) { /* a datagram holds all of it or none */
-		u->ctr.proxy_malformed++;
+		gk_counter_inc(&u->ctr.proxy_malformed);
 		return false;
 	}
-	u->ctr.proxy_accepted++;
+	gk_counter_inc(&u->ctr.proxy_accepted);
 	*q += r;
 	*qlen -= (size_t)r;
 	if (px.has_addr) {
@@ -185,9 +186,8 @@ static unsigned answer(struct udp_sock *u, const gk_net_view_t *v, int i, unsign
                        const gk_pkt_hint_t *hint, uint32_t now)
 {
 	struct udp_batch *b = u->ub;
-	u->ctr.udp_queries++;
 	if (b->rmsg[i].msg_hdr.msg_flags & MSG_TRUNC) {
-		u->ctr.dropped++; /* larger than any query we accept */
+		gk_counter_inc(&u->ctr.udp_oversize); /* larger than any query we accept */
 		return 0;
 	}
 	uint8_t *o = b->out + (size_t)*k * GK_PKT_OUT_MAX;
@@ -210,13 +210,18 @@ static unsigned answer(struct udp_sock *u, const gk_net_view_t *v, int i, unsign
 		gk_pkt_outcome_t oc =
 		    gk_pkt_process_hint(v->zs, &v->opts, GK_PKT_UDP, q, qlen, o, &res, hint);
 		gk_obs_query(u->obs, GK_PKT_UDP, oc, &res, q, qlen, o, client);
-		if (oc != GK_PKT_ANSWER) {
-			u->ctr.dropped++;
+		if (oc == GK_PKT_FORWARD && u->w->fwd) {
+			/* the answer goes from the worker's loop to the sender */
+			if (gk_fwd_push(u->w->fwd, (unsigned)(u - u->w->udp), q, &res, u->fd,
+			                (const struct sockaddr *)&b->addr[i],
+			                b->rmsg[i].msg_hdr.msg_namelen, client))
+				u->pushed = true;
 			return 1;
 		}
+		if (oc != GK_PKT_ANSWER)
+			return 1;
 		if (v->rrl.rate && u->rrl && !rrl_pass(u, v, client, o, &res, now))
 			return 1;
-		gk_net_count(&u->ctr, &res);
 	}
 	b->siov[*k] = (struct iovec){o, res.len};
 	b->smsg[*k].msg_hdr = (struct msghdr){.msg_name = &b->addr[i],
@@ -270,6 +275,10 @@ static void handle(struct udp_sock *u, int n)
 	}
 	gk_obs_batch_end(u->obs, t0, seen);
 	send_all(u, k);
+	if (u->pushed) {
+		u->pushed = false;
+		gk_fwd_kick(w->fwd);
+	}
 	for (int i = 0; i < n; i++) /* the replies are sent: the addresses are free again */
 		b->rmsg[i].msg_hdr.msg_namelen = sizeof(b->addr[i]);
 }

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "net/internal.h"
 #include "common/thread.h"
+#include "front/fwd.h"
 
 static void quiesce_cb(uv_prepare_t *p)
 {
@@ -79,6 +80,7 @@ static void release(struct gk_worker *w)
 	gk_net_udp_free(w);
 	gk_net_tcp_free(w);
 	gk_net_tls_free(w);
+	gk_fwd_free(w->fwd);
 	free(w->udp);
 	free(w->tcp);
 	free(w);
@@ -147,6 +149,10 @@ static int setup(struct gk_worker *w, const gk_net_params_t *p, char *err, size_
 			return rc;
 		}
 	}
+	if (p->front != NULL &&
+	    (rc = gk_fwd_new(&w->loop, p->front, (unsigned)p->n_addrs,
+	                     p->edns_udp_max ? p->edns_udp_max : 1232, &w->fwd, err, errlen)) != 0)
+		return rc;
 	if (p->n_tls > 0)
 		return gk_net_tls_start(w, p, err, errlen);
 	return 0;
@@ -210,6 +216,11 @@ int gk_worker_start(gk_worker_t *w)
 	return 0;
 }
 
+struct gk_fwd *gk_worker_fwd(const gk_worker_t *w)
+{
+	return w->fwd;
+}
+
 void gk_worker_wake(gk_worker_t *w)
 {
 	uv_async_send(&w->wake_async);
@@ -237,54 +248,12 @@ void gk_worker_free(gk_worker_t *w)
 	release(w);
 }
 
-static void counters_add(const gk_net_counters_t *c, gk_net_counters_t *sum)
-{
-	sum->udp_queries += c->udp_queries;
-	sum->tcp_queries += c->tcp_queries;
-	for (size_t i = 0; i < sizeof(c->rcode) / sizeof(c->rcode[0]); i++)
-		sum->rcode[i] += c->rcode[i];
-	sum->tc += c->tc;
-	sum->dropped += c->dropped;
-	sum->send_errors += c->send_errors;
-	sum->tcp_accepted += c->tcp_accepted;
-	sum->tcp_idle_closed += c->tcp_idle_closed;
-	sum->tcp_evicted += c->tcp_evicted;
-	sum->tcp_oversize += c->tcp_oversize;
-	sum->rrl_limited += c->rrl_limited;
-	sum->rrl_slipped += c->rrl_slipped;
-	sum->rrl_dropped += c->rrl_dropped;
-	sum->proxy_accepted += c->proxy_accepted;
-	sum->proxy_malformed += c->proxy_malformed;
-	sum->proxy_refused += c->proxy_refused;
-	sum->tls_queries += c->tls_queries;
-	sum->tls_accepted += c->tls_accepted;
-	sum->tls_handshakes += c->tls_handshakes;
-	sum->tls_resumed += c->tls_resumed;
-	sum->tls_handshake_failed += c->tls_handshake_failed;
-	sum->tls_handshake_timeout += c->tls_handshake_timeout;
-	sum->tls_idle_closed += c->tls_idle_closed;
-	sum->tls_evicted += c->tls_evicted;
-}
-
-void gk_worker_counters_add(const gk_worker_t *w, gk_net_counters_t *sum)
-{
-	counters_add(&w->ctr, sum);
-	for (size_t i = 0; i < w->n_addrs; i++)
-		counters_add(&w->udp[i].ctr, sum);
-}
-
-/* gk_net_counters_t is all uint64_t: read it as an array */
-static void counters_read(const gk_net_counters_t *c, gk_net_counters_t *sum)
-{
-	const uint64_t *s = (const uint64_t *)c;
-	uint64_t *d = (uint64_t *)sum;
-	for (size_t i = 0; i < sizeof(*c) / sizeof(uint64_t); i++)
-		d[i] += __atomic_load_n(&s[i], __ATOMIC_RELAXED);
-}
+_Static_assert(sizeof(gk_net_counters_t) % sizeof(uint64_t) == 0, "counters are uint64_t");
+#define NET_NCTR (sizeof(gk_net_counters_t) / sizeof(uint64_t))
 
 void gk_worker_counters_read(const gk_worker_t *w, gk_net_counters_t *sum)
 {
-	counters_read(&w->ctr, sum);
+	gk_counter_sum((const uint64_t *)&w->ctr, NET_NCTR, (uint64_t *)sum);
 	for (size_t i = 0; i < w->n_addrs; i++)
-		counters_read(&w->udp[i].ctr, sum);
+		gk_counter_sum((const uint64_t *)&w->udp[i].ctr, NET_NCTR, (uint64_t *)sum);
 }

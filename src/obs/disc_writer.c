@@ -315,6 +315,7 @@ static void on_state(gk_redis_session_t *rs, gk_redis_session_state_t state, con
 			       (unsigned long long)d->seq);
 		d->inflight = false;
 		set_connected(d, false);
+		gk_disc_sites_lost(d);
 	}
 }
 
@@ -323,6 +324,7 @@ void gk_disc_writer_close(gk_disc_t *d)
 	gk_redis_session_close(d->rs);
 	d->rs = NULL;
 	d->inflight = false;
+	gk_disc_sites_lost(d);
 	set_connected(d, false);
 }
 

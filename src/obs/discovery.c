@@ -38,7 +38,7 @@ int gk_disc_create(const gk_disc_conf_t *conf, gk_disc_t **out)
 	d->host = conf->redis_host ? strdup(conf->redis_host) : NULL;
 	d->unix_path = conf->redis_unix ? strdup(conf->redis_unix) : NULL;
 	if ((conf->redis_host && !d->host) || (conf->redis_unix && !d->unix_path) ||
-	    gk_redis_auth_copy(&d->auth, conf->redis_auth) != 0)
+	    gk_redis_auth_copy(&d->auth, conf->redis_auth) != 0 || gk_disc_sites_create(d) != 0)
 		goto fail;
 	d->conf.redis_auth = &d->auth;
 	gk_redis_addr_set(&d->target.addr, d->host, conf->redis_port, d->unix_path);
@@ -101,6 +101,7 @@ void gk_disc_free(gk_disc_t *d)
 	}
 	gk_disc_table_free(d->pending);
 	gk_disc_table_free(d->batch);
+	gk_disc_sites_free(d);
 	free(d->order);
 	gk_redis_auth_clear(&d->auth);
 	free(d->host);
@@ -132,6 +133,7 @@ static void tick_cb(uv_timer_t *t)
 	gk_disc_collect(d, now, false);
 	if (d->connected && !d->inflight)
 		gk_disc_write_batch(d);
+	gk_disc_sites_write(d);
 }
 /* ---- thread ------------------------------------------------------------------------------ */
 

@@ -146,6 +146,23 @@ void gk_disc_stop(gk_disc_t *d);
 /* Free a stopped (or never started) service. NULL is ignored. */
 void gk_disc_free(gk_disc_t *d);
 
+/* ---- site addresses (attribution, docs/REPORT.md) ------------------------------------ */
+
+struct gk_zver;
+
+/* Record that the site of the registrable domain `domain` (field spelling of
+ * include/gk/discovery.h) resolves to `addrs` (canonical addresses separated by one space,
+ * "" for none): written to GK_KEY_DISC_SITE by the merger thread, off the query path. An
+ * entry not yet written is replaced by a newer one for the same domain. Any thread (a
+ * mutex; never from a query thread). d NULL: nothing. Returns 0, GK_EINVAL (too long) or
+ * GK_ENOMEM. */
+GK_MUST_CHECK int gk_disc_site(gk_disc_t *d, const char *domain, const char *addrs);
+
+/* A gk_zoneset_publish_fn (src/zone/zone.h), ctx the gk_disc_t: a published version whose
+ * apex is a registrable domain gives gk_disc_site its apex and its site's addresses
+ * (gk_zver_site_addrs: A/AAAA of the apex and www, IPv4 first, then by value). Writer. */
+void gk_disc_zone_published(void *ctx, const struct gk_zver *v);
+
 /* Observable state for logs and metrics. Any thread (a moment old). */
 typedef struct gk_disc_stats {
 	uint64_t flushes;   /* successful writes */
@@ -159,6 +176,7 @@ typedef struct gk_disc_stats {
 	                       (after STOP_WAIT: 1 s), or a write Redis rejected */
 	uint32_t pending;   /* entries waiting in the backlog */
 	size_t table_bytes; /* every table's allocation: the memory bound */
+	uint64_t sites_written; /* site addresses written (GK_KEY_DISC_SITE) */
 	bool connected;
 } gk_disc_stats_t;
 void gk_disc_stats(gk_disc_t *d, gk_disc_stats_t *out);

@@ -97,6 +97,7 @@ struct gk_disc {
 
 	uv_mutex_t stats_lock;
 	gk_disc_stats_t stats;
+	struct gk_disc_sites *sites; /* site addresses awaiting their write (disc_sites.c) */
 };
 
 /* ---- hand-off and merge (disc_merge.c) ------------------------------------------------- */
@@ -108,6 +109,17 @@ void gk_disc_merge_table(gk_disc_t *d, gk_disc_table_t *t, uint32_t now);
 /* Take every worker's table that is free of its worker and merge it (final: the workers have
  * stopped, take every table). Merger thread. */
 void gk_disc_collect(gk_disc_t *d, uint32_t now, bool final);
+
+/* ---- site addresses (disc_sites.c) ---------------------------------------------------- */
+
+/* Create / free d->sites. 0 or GK_ENOMEM. */
+GK_MUST_CHECK int gk_disc_sites_create(gk_disc_t *d);
+void gk_disc_sites_free(gk_disc_t *d);
+/* Write the next chunk of pending site addresses when connected and none is in flight.
+ * Merger thread. */
+void gk_disc_sites_write(gk_disc_t *d);
+/* The connection went down: a chunk in flight goes back to the pending map. Merger. */
+void gk_disc_sites_lost(gk_disc_t *d);
 
 /* ---- the Redis writer (disc_writer.c) -------------------------------------------------- */
 

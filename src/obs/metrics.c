@@ -71,6 +71,26 @@ static void head(struct buf *b, const char *name, const char *type, const char *
 
 static const char *const transports[2] = {"udp", "tcp"};
 
+/* One sample of a family with one label: NAME{LABEL="value"} v. */
+struct row {
+	const char *value;
+	uint64_t v;
+};
+
+/* A family with one label: its HELP and TYPE lines, then a sample per row. */
+static void family(struct buf *b, const char *name, const char *type, const char *help,
+                   const char *label, const struct row *rows, size_t n)
+{
+	head(b, name, type, help);
+	for (size_t i = 0; i < n; i++)
+		put(b, "%s{%s=\"%s\"} %llu\n", name, label, rows[i].value,
+		    (unsigned long long)rows[i].v);
+}
+
+#define FAMILY(b, name, type, help, label, ...)                                                    \
+	family(b, name, type, help, label, (const struct row[]){__VA_ARGS__},                      \
+	       sizeof((const struct row[]){__VA_ARGS__}) / sizeof(struct row))
+
 static void render_queries(struct buf *b, const gk_obs_counters_t *c)
 {
 	head(b, "gatekeeper_queries_total", "counter",
@@ -87,16 +107,12 @@ static void render_queries(struct buf *b, const gk_obs_counters_t *c)
 			put(b, "gatekeeper_responses_total{transport=\"%s\",rcode=\"%s\"} %llu\n",
 			    transports[t], gk_obs_rcode_name(r),
 			    (unsigned long long)c->responses[t][r]);
-	head(b, "gatekeeper_responses_truncated_total", "counter",
-	     "Responses sent with TC set, by transport.");
-	for (unsigned t = 0; t < 2; t++)
-		put(b, "gatekeeper_responses_truncated_total{transport=\"%s\"} %llu\n",
-		    transports[t], (unsigned long long)c->truncated[t]);
-	head(b, "gatekeeper_queries_unanswered_total", "counter",
-	     "Messages given no response: malformed, a response, or the drop action.");
-	for (unsigned t = 0; t < 2; t++)
-		put(b, "gatekeeper_queries_unanswered_total{transport=\"%s\"} %llu\n",
-		    transports[t], (unsigned long long)c->unanswered[t]);
+	FAMILY(b, "gatekeeper_responses_truncated_total", "counter",
+	       "Responses sent with TC set, by transport.", "transport",
+	       {transports[0], c->truncated[0]}, {transports[1], c->truncated[1]});
+	FAMILY(b, "gatekeeper_queries_unanswered_total", "counter",
+	       "Messages given no response: malformed, a response, or the drop action.",
+	       "transport", {transports[0], c->unanswered[0]}, {transports[1], c->unanswered[1]});
 }
 
 static void render_decisions(struct buf *b, const gk_obs_counters_t *c)
@@ -161,35 +177,22 @@ static void render_net(struct buf *b, const gk_obs_t *obs)
 	         n.send_errors);
 	counter1(b, "gatekeeper_tcp_connections_accepted_total", "TCP connections accepted.",
 	         n.tcp_accepted);
-	head(b, "gatekeeper_tcp_connections_closed_total", "counter",
-	     "TCP connections closed by the server, by reason.");
-	put(b, "gatekeeper_tcp_connections_closed_total{reason=\"idle\"} %llu\n",
-	    (unsigned long long)n.tcp_idle_closed);
-	put(b, "gatekeeper_tcp_connections_closed_total{reason=\"evicted\"} %llu\n",
-	    (unsigned long long)n.tcp_evicted);
-	put(b, "gatekeeper_tcp_connections_closed_total{reason=\"oversize\"} %llu\n",
-	    (unsigned long long)n.tcp_oversize);
+	FAMILY(b, "gatekeeper_tcp_connections_closed_total", "counter",
+	       "TCP connections closed by the server, by reason.", "reason",
+	       {"idle", n.tcp_idle_closed}, {"evicted", n.tcp_evicted},
+	       {"oversize", n.tcp_oversize});
 	counter1(b, "gatekeeper_tls_connections_accepted_total",
 	         "DNS-over-TLS connections accepted.", n.tls_accepted);
 	counter1(b, "gatekeeper_tls_queries_total", "DNS messages answered over TLS.",
 	         n.tls_queries);
-	head(b, "gatekeeper_tls_handshakes_total", "counter",
-	     "TLS handshakes: completed (full or resumed from a session ticket), failed, or "
-	     "not finished within tls.handshake_timeout_ms (closed).");
-	put(b, "gatekeeper_tls_handshakes_total{result=\"full\"} %llu\n",
-	    (unsigned long long)(n.tls_handshakes - n.tls_resumed));
-	put(b, "gatekeeper_tls_handshakes_total{result=\"resumed\"} %llu\n",
-	    (unsigned long long)n.tls_resumed);
-	put(b, "gatekeeper_tls_handshakes_total{result=\"failed\"} %llu\n",
-	    (unsigned long long)n.tls_handshake_failed);
-	put(b, "gatekeeper_tls_handshakes_total{result=\"timeout\"} %llu\n",
-	    (unsigned long long)n.tls_handshake_timeout);
-	head(b, "gatekeeper_tls_connections_closed_total", "counter",
-	     "DNS-over-TLS connections closed by the server, by reason.");
-	put(b, "gatekeeper_tls_connections_closed_total{reason=\"idle\"} %llu\n",
-	    (unsigned long long)n.tls_idle_closed);
-	put(b, "gatekeeper_tls_connections_closed_total{reason=\"evicted\"} %llu\n",
-	    (unsigned long long)n.tls_evicted);
+	FAMILY(b, "gatekeeper_tls_handshakes_total", "counter",
+	       "TLS handshakes: completed (full or resumed from a session ticket), failed, or "
+	       "not finished within tls.handshake_timeout_ms (closed).",
+	       "result", {"full", n.tls_handshakes - n.tls_resumed}, {"resumed", n.tls_resumed},
+	       {"failed", n.tls_handshake_failed}, {"timeout", n.tls_handshake_timeout});
+	FAMILY(b, "gatekeeper_tls_connections_closed_total", "counter",
+	       "DNS-over-TLS connections closed by the server, by reason.", "reason",
+	       {"idle", n.tls_idle_closed}, {"evicted", n.tls_evicted});
 	counter1(b, "gatekeeper_rrl_limited_total",
 	         "UDP responses over the rate limit (rate_limit): slipped + dropped.",
 	         n.rrl_limited);
@@ -198,15 +201,11 @@ static void render_net(struct buf *b, const gk_obs_t *obs)
 	         n.rrl_slipped);
 	counter1(b, "gatekeeper_rrl_dropped_total", "Rate-limited UDP responses not sent.",
 	         n.rrl_dropped);
-	head(b, "gatekeeper_proxy_headers_total", "counter",
-	     "PROXY v2 headers (proxy_protocol): accepted from a configured load balancer, "
-	     "malformed or missing from one, refused from any other address.");
-	put(b, "gatekeeper_proxy_headers_total{result=\"accepted\"} %llu\n",
-	    (unsigned long long)n.proxy_accepted);
-	put(b, "gatekeeper_proxy_headers_total{result=\"malformed\"} %llu\n",
-	    (unsigned long long)n.proxy_malformed);
-	put(b, "gatekeeper_proxy_headers_total{result=\"refused\"} %llu\n",
-	    (unsigned long long)n.proxy_refused);
+	FAMILY(b, "gatekeeper_proxy_headers_total", "counter",
+	       "PROXY v2 headers (proxy_protocol): accepted from a configured load balancer, "
+	       "malformed or missing from one, refused from any other address.",
+	       "result", {"accepted", n.proxy_accepted}, {"malformed", n.proxy_malformed},
+	       {"refused", n.proxy_refused});
 }
 
 /* The zone store and start-up loading (docs/METRICS.md "Zones"). */
@@ -217,12 +216,10 @@ static void render_zone_figures(struct buf *b, const gk_obs_t *obs)
 		return;
 	gauge1(b, "gatekeeper_zones_configured", "Zones configured (in the store).",
 	       (double)z.configured);
-	head(b, "gatekeeper_zones", "gauge",
-	     "Zones by state: loaded (answered from their data), loading (start-up, not built "
-	     "yet: SERVFAIL), failed (did not load: SERVFAIL).");
-	put(b, "gatekeeper_zones{state=\"loaded\"} %llu\n", (unsigned long long)z.loaded);
-	put(b, "gatekeeper_zones{state=\"loading\"} %llu\n", (unsigned long long)z.loading);
-	put(b, "gatekeeper_zones{state=\"failed\"} %llu\n", (unsigned long long)z.failed);
+	FAMILY(b, "gatekeeper_zones", "gauge",
+	       "Zones by state: loaded (answered from their data), loading (start-up, not built "
+	       "yet: SERVFAIL), failed (did not load: SERVFAIL).",
+	       "state", {"loaded", z.loaded}, {"loading", z.loading}, {"failed", z.failed});
 	gauge1(b, "gatekeeper_zones_ready",
 	       "1 once start-up loading has finished (every zone loaded or failed).",
 	       z.ready ? 1 : 0);
@@ -335,19 +332,11 @@ static void render_tap(struct buf *b, const gk_obs_t *obs, const gk_obs_counters
 		return;
 	gk_tap_stats_t s;
 	gk_tap_stats(t, &s);
-	head(b, "gatekeeper_dnstap_entries_total", "counter",
-	     "Decision log entries by fate: queued to the log thread, refused by the rate "
-	     "limit, ring full, written, lost on output (I/O error or collector away).");
-	put(b, "gatekeeper_dnstap_entries_total{result=\"queued\"} %llu\n",
-	    (unsigned long long)c->tap_queued);
-	put(b, "gatekeeper_dnstap_entries_total{result=\"ratelimited\"} %llu\n",
-	    (unsigned long long)c->tap_ratelimited);
-	put(b, "gatekeeper_dnstap_entries_total{result=\"ring_full\"} %llu\n",
-	    (unsigned long long)c->tap_ring_full);
-	put(b, "gatekeeper_dnstap_entries_total{result=\"written\"} %llu\n",
-	    (unsigned long long)s.written);
-	put(b, "gatekeeper_dnstap_entries_total{result=\"lost\"} %llu\n",
-	    (unsigned long long)s.lost);
+	FAMILY(b, "gatekeeper_dnstap_entries_total", "counter",
+	       "Decision log entries by fate: queued to the log thread, refused by the rate "
+	       "limit, ring full, written, lost on output (I/O error or collector away).",
+	       "result", {"queued", c->tap_queued}, {"ratelimited", c->tap_ratelimited},
+	       {"ring_full", c->tap_ring_full}, {"written", s.written}, {"lost", s.lost});
 	counter1(b, "gatekeeper_dnstap_written_bytes_total", "Frame Streams bytes written.",
 	         s.bytes);
 	counter1(b, "gatekeeper_dnstap_rotations_total", "Decision log file rotations.",
@@ -367,27 +356,21 @@ static void render_discovery(struct buf *b, const gk_obs_t *obs)
 	         "Discovery writes to Redis that succeeded (one pipeline each).", s.flushes);
 	counter1(b, "gatekeeper_discovery_entries_written_total",
 	         "(domain, reason, day) counts written to Redis.", s.written);
-	head(b, "gatekeeper_discovery_queries_total", "counter",
-	     "Queries collected from the workers by the discovery merger, and of those written "
-	     "to Redis.");
-	put(b, "gatekeeper_discovery_queries_total{stage=\"merged\"} %llu\n",
-	    (unsigned long long)s.merged);
-	put(b, "gatekeeper_discovery_queries_total{stage=\"written\"} %llu\n",
-	    (unsigned long long)s.queries);
-	head(b, "gatekeeper_discovery_uncounted_total", "counter",
-	     "Refusals not counted per domain: a worker table was full (worker), a day's hash "
-	     "in Redis held discovery.day_max domains (day_max), dropped by the merger (merger), "
-	     "or a write failed (write).");
-	put(b, "gatekeeper_discovery_uncounted_total{where=\"worker\"} %llu\n",
-	    (unsigned long long)s.overflow);
-	put(b, "gatekeeper_discovery_uncounted_total{where=\"day_max\"} %llu\n",
-	    (unsigned long long)s.capped);
-	put(b, "gatekeeper_discovery_uncounted_total{where=\"merger\"} %llu\n",
-	    (unsigned long long)s.dropped);
-	put(b, "gatekeeper_discovery_uncounted_total{where=\"write\"} %llu\n",
-	    (unsigned long long)s.lost);
+	FAMILY(b, "gatekeeper_discovery_queries_total", "counter",
+	       "Queries collected from the workers by the discovery merger, and of those written "
+	       "to Redis.",
+	       "stage", {"merged", s.merged}, {"written", s.queries});
+	FAMILY(b, "gatekeeper_discovery_uncounted_total", "counter",
+	       "Refusals not counted per domain: a worker table was full (worker), a day's hash "
+	       "in Redis held discovery.day_max domains (day_max), dropped by the merger (merger), "
+	       "or a write failed (write).",
+	       "where", {"worker", s.overflow}, {"day_max", s.capped}, {"merger", s.dropped},
+	       {"write", s.lost});
 	gauge1(b, "gatekeeper_discovery_backlog", "Entries waiting to be written to Redis.",
 	       (double)s.pending);
+	counter1(b, "gatekeeper_discovery_sites_written_total",
+	         "Served sites whose addresses were written to Redis (gk:site:*).",
+	         s.sites_written);
 	gauge1(b, "gatekeeper_discovery_table_bytes",
 	       "Memory of every discovery counting table (the bound).", (double)s.table_bytes);
 	gauge1(b, "gatekeeper_discovery_redis_connected",

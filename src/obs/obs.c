@@ -11,13 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "common/counter.h"
 #include "obs/discovery.h"
 #include "obs/dnstap.h"
 #include "obs/obs.h"
-
-/* Single-writer increment: see the file comment. */
-#define INC(x, n)                                                                                  \
-	__atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
 
 #define NS_PER_S 1000000000ull
 
@@ -218,9 +215,9 @@ void gk_obs_batch_end(gk_obs_worker_t *ow, uint64_t t0, unsigned n)
 	unsigned b = 0;
 	while (b < GK_OBS_LAT_N - 1 && per > gk_obs_lat_bounds_ns[b])
 		b++;
-	INC(ow->c.lat_bucket[b], n);
-	INC(ow->c.lat_count, n);
-	INC(ow->c.lat_sum_ns, dt);
+	gk_counter_add(&ow->c.lat_bucket[b], n);
+	gk_counter_add(&ow->c.lat_count, n);
+	gk_counter_add(&ow->c.lat_sum_ns, dt);
 }
 
 /* Token bucket of the decision log: true when one more entry may go now. */
@@ -249,19 +246,19 @@ void gk_obs_query(gk_obs_worker_t *ow, enum gk_pkt_transport transport, gk_pkt_o
 		return;
 	gk_obs_counters_t *c = &ow->c;
 	unsigned t = transport == GK_PKT_TCP;
-	INC(c->queries[t][gk_obs_qtype_index(res->qtype)], 1);
+	gk_counter_add(&c->queries[t][gk_obs_qtype_index(res->qtype)], 1);
 	if (outcome == GK_PKT_ANSWER) {
-		INC(c->responses[t][res->rcode < 16 ? res->rcode : 16], 1);
+		gk_counter_add(&c->responses[t][res->rcode < 16 ? res->rcode : 16], 1);
 		if (res->tc)
-			INC(c->truncated[t], 1);
-	} else {
-		INC(c->unanswered[t], 1);
+			gk_counter_add(&c->truncated[t], 1);
+	} else if (outcome == GK_PKT_DROP) { /* GK_PKT_FORWARD: counted by the front end */
+		gk_counter_add(&c->unanswered[t], 1);
 	}
 	int fs = (int)res->filing + 2;
 	unsigned st = fs >= 0 && fs < GK_OBS_STATUS_N - 1 ? (unsigned)fs : GK_OBS_STATUS_N - 1;
 	unsigned act = res->action < GK_OBS_ACTION_N - 1 ? res->action : GK_OBS_ACTION_N - 1;
 	unsigned why = res->why < GK_OBS_WHY_N - 1 ? res->why : GK_OBS_WHY_N - 1;
-	INC(c->decisions[st][act][why][res->monitor ? 1 : 0], 1);
+	gk_counter_add(&c->decisions[st][act][why][res->monitor ? 1 : 0], 1);
 
 	/* Discovery counts every query (refusals per registrable domain, and the totals),
 	 * for either outcome (obs/discovery.h; NULL: no-op). */
@@ -269,26 +266,22 @@ void gk_obs_query(gk_obs_worker_t *ow, enum gk_pkt_transport transport, gk_pkt_o
 	bool refused = res->action != GK_ACT_RESOLVE || res->monitor;
 	if (ow->tap != NULL && (refused || ow->tap_all)) {
 		if (!tap_admit(ow)) {
-			INC(c->tap_ratelimited, 1);
+			gk_counter_add(&c->tap_ratelimited, 1);
 		} else if (gk_tap_push(ow->tap, ow->id, transport, peer, q, qlen,
 		                       outcome == GK_PKT_ANSWER ? out : NULL,
 		                       outcome == GK_PKT_ANSWER ? res->len : 0, res)) {
-			INC(c->tap_queued, 1);
+			gk_counter_add(&c->tap_queued, 1);
 		} else {
-			INC(c->tap_ring_full, 1);
+			gk_counter_add(&c->tap_ring_full, 1);
 		}
 	}
 }
 
 void gk_obs_sum(const gk_obs_t *obs, gk_obs_counters_t *sum)
 {
-	uint64_t *d = (uint64_t *)sum;
-	const size_t n = sizeof(*sum) / sizeof(uint64_t);
-	for (unsigned i = 0; i < obs->n; i++) {
-		const uint64_t *s = (const uint64_t *)&obs->w[i].c;
-		for (size_t k = 0; k < n; k++)
-			d[k] += __atomic_load_n(&s[k], __ATOMIC_RELAXED);
-	}
+	for (unsigned i = 0; i < obs->n; i++)
+		gk_counter_sum((const uint64_t *)&obs->w[i].c, sizeof(*sum) / sizeof(uint64_t),
+		               (uint64_t *)sum);
 }
 
 void gk_obs_set_status(gk_obs_t *obs, const struct gk_status *st)

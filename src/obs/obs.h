@@ -170,16 +170,14 @@ struct gk_zoneset;
 void gk_obs_set_zones(gk_obs_t *obs, const struct gk_zoneset *zs);
 const struct gk_zoneset *gk_obs_zones(const gk_obs_t *obs);
 
-/* The network layer's own counters (net/net.h: sockets, TCP and TLS connections, the
- * responses it sent). Plain fields, each block written by one thread only (a worker's loop,
- * or one of its UDP threads); all uint64_t, so a block can be read as an array. Declared
- * here, below net/, because the exporter reads them. */
+/* The network layer's own counters (net/net.h): connections, sends, rate limiting, PROXY
+ * headers, TLS. What every query counts (messages, responses by rcode, truncated,
+ * unanswered) is obs's (gk_obs_counters_t), counted once in gk_obs_query. Each block has one
+ * writer (a worker's loop, or one of its UDP threads: common/counter.h); all uint64_t, so a
+ * block can be read as an array. Declared here, below net/, because the exporter reads
+ * them. */
 typedef struct gk_net_counters {
-	uint64_t udp_queries;
-	uint64_t tcp_queries;
-	uint64_t rcode[17];       /* responses by rcode 0..15, [16] = BADVERS and above */
-	uint64_t tc;              /* truncated responses */
-	uint64_t dropped;         /* no answer: GK_PKT_DROP from the packet path */
+	uint64_t udp_oversize;    /* datagrams too large to look at (dropped, not processed) */
 	uint64_t send_errors;     /* UDP send failed or no free send slot */
 	uint64_t tcp_accepted;    /* TCP connections accepted */
 	uint64_t tcp_idle_closed; /* closed by the idle timeout */

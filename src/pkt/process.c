@@ -16,7 +16,8 @@
 #include "zone/answer.h"
 #include "status/status.h"
 #include "decide/inline.h"
-#include "policy/policy.h" /* gk_pol_local_t of a redirect */
+#include "pkt/fzones.h"
+#include "policy/policy.h" /* gk_policy_local_t of a redirect */
 #include "rrl/rrl.h"
 
 #define OPT_LEN     11
@@ -41,6 +42,9 @@ enum src {
 	SRC_LOCAL,    /* a policy redirect's local data */
 	SRC_TC,       /* nothing, TC set (RPZ rpz-tcp-only. over UDP) */
 	SRC_SERVFAIL, /* the zone has no data (not loaded yet, failed, expired) */
+	SRC_FORWARD,  /* a forwarded zone's name: to a backend when it may be resolved */
+	SRC_NEG,      /* a forwarded name refused with NXDOMAIN or NODATA: no SOA to give */
+	SRC_DROP_,    /* a forwarded name refused with the drop action: no response */
 };
 
 /* ---- the decision (decide/decide.h) ------------------------------------------------- */
@@ -111,12 +115,13 @@ static size_t put_opt(uint8_t *p, const gk_pkt_opts_t *opts, const gk_query_t *q
 	return OPT_LEN + 6u + ede->text_len;
 }
 
-/* A redirect's local data (policy.h gk_pol_local_t) as the answer, owner = the query name
+/* A redirect's local data (policy.h gk_policy_local_t) as the answer, owner = the query name
  * (a pointer to the question). Returns SRC_LOCAL with the records written behind the question,
  * or SRC_TMPL when nothing answers the type (NODATA). Records that do not fit in room are
  * left out with TC set. */
-static enum src put_local(uint8_t *out, size_t qend, const gk_query_t *qq, const gk_pol_local_t *l,
-                          size_t room, uint16_t cnt[3], size_t *body, bool *tc)
+static enum src put_local(uint8_t *out, size_t qend, const gk_query_t *qq,
+                          const gk_policy_local_t *l, size_t room, uint16_t cnt[3], size_t *body,
+                          bool *tc)
 {
 	uint16_t want = qq->qtype;
 	unsigned n = 0;
@@ -136,7 +141,7 @@ static enum src put_local(uint8_t *out, size_t qend, const gk_query_t *qq, const
 	size_t len = 0;
 	uint16_t an = 0;
 	for (unsigned i = 0; i < l->n; i++) {
-		const gk_pol_rr_t *rr = &l->rr[i];
+		const gk_policy_rr_t *rr = &l->rr[i];
 		if (rr->type != want && want != GK_TYPE_ANY)
 			continue;
 		size_t need = 12u + rr->rdlen;
@@ -163,6 +168,65 @@ static enum src put_local(uint8_t *out, size_t qend, const gk_query_t *qq, const
 	cnt[1] = cnt[2] = 0;
 	*body = len;
 	return SRC_LOCAL;
+}
+
+/* The decision for a name under a forwarded zone (no zone data of ours: the registrable
+ * domain comes from the public suffix list). Returns SRC_FORWARD (may be resolved: the
+ * caller relays it), SRC_DROP_, or what to answer instead: SRC_REFUSED, SRC_NEG (*neg_nx),
+ * SRC_LOCAL (*local), SRC_TC, with *refusal the EDE to send. */
+static enum src forward_decide(const gk_pkt_opts_t *opts, const gk_query_t *qq,
+                               enum gk_pkt_transport transport, gk_pkt_result_t *res,
+                               const gk_refusal_t **refusal, const gk_policy_local_t **local,
+                               bool *neg_nx)
+{
+	if (!opts->status && !opts->policy)
+		return SRC_FORWARD;
+	uint64_t h = 0;
+	int off = opts->psl ? gk_psl_registrable_wire(opts->psl, qq->qname, qq->qlen) : -1;
+	if (off >= 0) {
+		h = gk_dname_hash(qq->qname + off, qq->qlen - (size_t)off);
+		res->reg_off = (uint16_t)(12 + off);
+		res->reg_len = (uint8_t)(qq->qlen - off);
+	}
+	gk_decide_query_t dq = {
+	    .qname = qq->qname,
+	    .qlen = qq->qlen,
+	    .loff = qq->loff,
+	    .labels = qq->labels,
+	    .reg = off >= 0 ? qq->qname + off : NULL,
+	    .rlen = off >= 0 ? qq->qlen - (size_t)off : 0,
+	    .hash = h,
+	    .memo = NULL,
+	    .udp = transport == GK_PKT_UDP,
+	};
+	gk_decision_t d;
+	gk_decide_inline(opts, &dq, &d);
+	res->list = d.list;
+	res->filing = d.filing;
+	res->why = d.why;
+	res->action = d.action;
+	res->monitor = d.monitor;
+	if (!d.refuse || d.monitor)
+		return SRC_FORWARD;
+	*refusal = d.refusal;
+	if (d.refusal == NULL)
+		return SRC_TC; /* rpz-tcp-only over UDP */
+	if (d.local) {
+		*local = d.local;
+		return SRC_LOCAL;
+	}
+	switch (d.refusal->action) {
+	case GK_ACT_DROP:
+		return SRC_DROP_;
+	case GK_ACT_NXDOMAIN:
+		*neg_nx = true;
+		return SRC_NEG;
+	case GK_ACT_NODATA:
+	case GK_ACT_REDIRECT: /* no local data: NODATA */
+		return SRC_NEG;
+	default:
+		return SRC_REFUSED;
+	}
 }
 
 void gk_pkt_prefetch(const gk_zoneset_t *zs, unsigned stage, const uint8_t *q, size_t qlen,
@@ -204,6 +268,9 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 	res->why = GK_WHY_NONE;
 	res->monitor = false;
 	res->list = 0;
+	res->pool = 0;
+	res->client_limit = 0;
+	res->do_bit = false;
 	if (pr == GK_PARSE_DROP)
 		return GK_PKT_DROP;
 
@@ -265,6 +332,19 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 				gk_zone_names(&hit_z, &zn);
 				in_zone = true;
 			}
+			/* a forwarded zone below one of ours: the more specific apex wins */
+			size_t fapex = 0;
+			int pool = -1;
+			if (opts->fwd && (s == SRC_REFUSED || in_zone))
+				pool = gk_fzones_find(opts->fwd, qq.qname, qq.qlen, qq.loff,
+				                      qq.labels, &fapex);
+			if (pool >= 0 && (s == SRC_REFUSED || fapex > zn.apex)) {
+				s = SRC_FORWARD;
+				res->pool = (uint16_t)pool;
+				in_zone = false;
+				hit_z.node = NULL;
+				zn = (gk_zone_names_t){0, 0, 0};
+			}
 			/* DO=1 in a signed zone: the answer compiled with RRSIGs and proofs */
 			if (s == SRC_TMPL && qq.do_bit && gk_zone_signed(&hit_z) &&
 			    !gk_zone_use_do(&hit_z, qq.qlen))
@@ -272,10 +352,23 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 		} else if (qq.qclass != GK_CLASS_IN && qq.qclass != GK_CLASS_CH) {
 			qend = 0; /* other classes: REFUSED without the question, as NSD */
 		}
-		bool filter = false;
-		const gk_pol_local_t *local = NULL;
+		bool filter = false, neg_nx = false;
+		const gk_policy_local_t *local = NULL;
+		if (s == SRC_FORWARD) {
+			s = forward_decide(opts, &qq, transport, res, &refusal, &local, &neg_nx);
+			if (s == SRC_DROP_)
+				return GK_PKT_DROP;
+			if (s == SRC_FORWARD) {
+				res->qend = (uint16_t)qend;
+				res->client_limit =
+				    transport == GK_PKT_UDP ? (uint16_t)limit : (uint16_t)65535;
+				res->do_bit = qq.do_bit;
+				return GK_PKT_FORWARD;
+			}
+		}
 		/* a zone without data answers nothing: no decision to make */
-		if (s != SRC_REFUSED && s != SRC_SERVFAIL && (opts->status || opts->policy)) {
+		if (s != SRC_REFUSED && s != SRC_SERVFAIL && hit_z.node != NULL &&
+		    (opts->status || opts->policy)) {
 			uint64_t h = 0;
 			int off = gk_zone_reg(&hit_z, opts->psl, qq.qname, qq.qlen, &h);
 			if (off >= 0) {
@@ -337,12 +430,17 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 		              (qq.edns && refusal ? 6u + refusal->text_len : 0);
 		if (s == SRC_LOCAL) {
 			s = put_local(out, qend, &qq, local, room, cnt, &body, &tc);
-			if (s == SRC_TMPL) /* no record of the type: NODATA */
+			if (s == SRC_TMPL && hit_z.node == NULL) /* forwarded: no SOA */
+				s = SRC_NEG;
+			else if (s == SRC_TMPL) /* no record of the type: NODATA */
 				gk_zone_use_negative(&hit_z, false);
 			else
 				flags_hi |= HDR_AA;
 		}
-		if (s == SRC_REFUSED) {
+		if (s == SRC_NEG) {
+			rcode = neg_nx ? GK_RCODE_NXDOMAIN : GK_RCODE_NOERROR;
+			flags_hi |= HDR_AA;
+		} else if (s == SRC_REFUSED) {
 			rcode = GK_RCODE_REFUSED;
 		} else if (s == SRC_SERVFAIL) {
 			rcode = GK_RCODE_SERVFAIL;

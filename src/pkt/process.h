@@ -24,6 +24,9 @@ enum gk_pkt_transport { GK_PKT_UDP = 0, GK_PKT_TCP = 1 };
 typedef enum gk_pkt_outcome {
 	GK_PKT_ANSWER = 0, /* out[0..res->len) is the response to send */
 	GK_PKT_DROP,       /* send nothing: no usable header, or QR set (a response) */
+	GK_PKT_FORWARD,    /* a name under a forwarded zone that may be resolved: nothing is
+	                      written to out; the caller relays q[0..res->qend) to pool
+	                      res->pool (front/fwd.h) */
 } gk_pkt_outcome_t;
 
 /* What happened, for counters and logs. Filled for both outcomes. */
@@ -48,6 +51,12 @@ typedef struct gk_pkt_result {
 	uint8_t rrl_class;
 	uint8_t rrl_off;
 	uint16_t qend;
+	/* GK_PKT_FORWARD only (qend is then the end of the query's question): the pool, the
+	 * largest answer the client may get (512, min(its EDNS size, edns_udp_max), 65535 over
+	 * TCP), and the client's DO bit (edns above says whether it sent OPT). */
+	uint16_t pool;
+	uint16_t client_limit;
+	bool do_bit;
 } gk_pkt_result_t;
 
 #define GK_PKT_NOCHECK                                                                             \

@@ -17,134 +17,41 @@
 #include <yaml.h>
 #include "common/file.h"
 #include "common/yamldepth.h"
+#include "common/yamlwalk.h"
 #include "policy/internal.h"
 
 #define MAX_FILE_SIZE (1u << 30)
 #define REDIRECT_MAX  16
 
 struct ctx {
-	gk_pol_builder_t b;
+	gk_yaml_t y; /* first: the visit callbacks get &c->y; path: the policy's name in messages */
+	gk_policy_builder_t b;
 	gk_policy_t *p;
-	const char *path; /* the policy's name in messages */
-	char *dir;        /* directory of the policy file ("" in memory or without one) */
+	char *dir; /* directory of the policy file ("" in memory or without one) */
 	const gk_policy_file_t *files;
 	size_t nfiles;
 	bool mem;
-	yaml_document_t *doc;
-	gk_pol_local_t *redirect; /* NULL without a redirect section */
+	gk_policy_local_t *redirect; /* NULL without a redirect section */
 	size_t redirect_line;
 	bool allow_outside; /* allow_outside_paths: true */
 	char *realdir;      /* realpath of dir, computed at the first list (disk only) */
 };
 
-/* A refusal as written: an action (with redirect and resolve that gk_action_t lacks). */
-enum act { A_REFUSE, A_NXDOMAIN, A_NODATA, A_DROP, A_REDIRECT, A_RESOLVE };
-
 struct rule {
-	enum act act;
+	gk_policy_act_t act;
 	gk_refusal_t r;
 	size_t act_line;
 };
 
-static int fail(struct ctx *c, int code, size_t line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(struct ctx *c, int code, size_t line, const char *fmt, ...)
+/* The walk's errors go to the builder, where the lists' errors go too (first one wins). */
+static int sink(gk_yaml_t *y, int code, size_t line, const char *msg)
 {
-	char msg[400];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return gk_pol_fail(&c->b, code, c->path, line, "%s", msg);
-}
-
-static size_t line_of(const yaml_node_t *n)
-{
-	return n->start_mark.line + 1;
-}
-
-static const char *scalar(const yaml_node_t *n)
-{
-	return (const char *)n->data.scalar.value;
+	return gk_policy_fail(&((struct ctx *)y)->b, code, y->path, line, "%s", msg);
 }
 
 static yaml_node_t *node(struct ctx *c, int id)
 {
-	return yaml_document_get_node(c->doc, id);
-}
-
-static const char *type_name(const yaml_node_t *n)
-{
-	switch (n->type) {
-	case YAML_SCALAR_NODE:
-		return "a scalar";
-	case YAML_SEQUENCE_NODE:
-		return "a list";
-	case YAML_MAPPING_NODE:
-		return "a mapping";
-	default:
-		return "nothing";
-	}
-}
-
-static int get_string(struct ctx *c, const char *key, yaml_node_t *n, const char **out)
-{
-	if (n->type != YAML_SCALAR_NODE)
-		return fail(c, GK_ECONFIG, line_of(n), "%s: expected a string, got %s", key,
-		            type_name(n));
-	if (n->data.scalar.length == 0 || strlen(scalar(n)) != n->data.scalar.length)
-		return fail(c, GK_ECONFIG, line_of(n), "%s: expected a non-empty string", key);
-	*out = scalar(n);
-	return 0;
-}
-
-static int get_uint(struct ctx *c, const char *key, yaml_node_t *n, unsigned max, unsigned *out)
-{
-	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return fail(c, GK_ECONFIG, line_of(n), "%s: expected an integer, got %s", key,
-		            n->type == YAML_SCALAR_NODE ? "a quoted string" : type_name(n));
-	const char *s = scalar(n);
-	unsigned long long v = 0;
-	if (!*s)
-		return fail(c, GK_ECONFIG, line_of(n), "%s: expected an integer, got nothing", key);
-	for (const char *q = s; *q; q++) {
-		if (!isdigit((unsigned char)*q))
-			return fail(c, GK_ECONFIG, line_of(n), "%s: expected an integer, got '%s'",
-			            key, s);
-		v = v * 10 + (unsigned)(*q - '0');
-		if (v > 0xffffffffull)
-			break;
-	}
-	if (v > max)
-		return fail(c, GK_ECONFIG, line_of(n), "%s: %s is out of range 0..%u", key, s, max);
-	*out = (unsigned)v;
-	return 0;
-}
-
-/* Mapping with scalar, unique keys; visit(c, key, k, v, arg) for each pair. */
-typedef int (*visit_fn)(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg);
-
-static int walk_map(struct ctx *c, const char *what, yaml_node_t *map, visit_fn visit, void *arg)
-{
-	if (map->type != YAML_MAPPING_NODE)
-		return fail(c, GK_ECONFIG, line_of(map), "%s: expected a mapping, got %s", what,
-		            type_name(map));
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
-		if (k->type != YAML_SCALAR_NODE)
-			return fail(c, GK_ECONFIG, line_of(k), "%s: keys must be scalars", what);
-		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
-			yaml_node_t *k2 = node(c, q->key);
-			if (k2->type == YAML_SCALAR_NODE && strcmp(scalar(k2), scalar(k)) == 0)
-				return fail(c, GK_ECONFIG, line_of(k),
-				            "%s: duplicate key '%s' (first at line %zu)", what,
-				            scalar(k), line_of(k2));
-		}
-		if (visit(c, scalar(k), k, v, arg) != 0)
-			return c->b.rc;
-	}
-	return 0;
+	return yaml_document_get_node(c->y.doc, id);
 }
 
 /* ---- refusals --------------------------------------------------------------------------- */
@@ -156,64 +63,28 @@ struct rule_arg {
 	bool list; /* a list entry: other keys are the list's */
 };
 
-static int set_action(struct ctx *c, const char *name, yaml_node_t *v, struct rule_arg *a)
-{
-	static const char *const names[] = {"refuse", "nxdomain", "nodata",
-	                                    "drop",   "redirect", "resolve"};
-	const char *s = NULL;
-	if (get_string(c, name, v, &s) != 0)
-		return c->b.rc;
-	for (int i = 0; i <= A_RESOLVE; i++)
-		if (strcmp(s, names[i]) == 0 && (i != A_RESOLVE || a->allow_resolve)) {
-			a->r->act = (enum act)i;
-			a->r->act_line = line_of(v);
-			return 0;
-		}
-	return fail(c, GK_ECONFIG, line_of(v),
-	            "%s: '%s' is not one of refuse, nxdomain, nodata, drop, redirect%s", name, s,
-	            a->allow_resolve ? ", resolve" : "");
-}
-
 /* action, ede, text: returns 1 when key is none of them. */
 static int rule_key(struct ctx *c, const char *key, yaml_node_t *v, struct rule_arg *a)
 {
-	char name[80];
-	snprintf(name, sizeof(name), "%s.%s", a->what, key);
-	if (strcmp(key, "action") == 0)
-		return set_action(c, name, v, a);
-	if (strcmp(key, "ede") == 0) {
-		unsigned u;
-		if (get_uint(c, name, v, 65535, &u) != 0)
-			return c->b.rc;
-		a->r->r.ede_code = (uint16_t)u;
-		return 0;
-	}
-	if (strcmp(key, "text") == 0) {
-		if (v->type != YAML_SCALAR_NODE)
-			return fail(c, GK_ECONFIG, line_of(v), "%s: expected a string, got %s",
-			            name, type_name(v));
-		size_t n = v->data.scalar.length;
-		if (n > sizeof(a->r->r.text))
-			return fail(c, GK_ECONFIG, line_of(v), "%s: %zu bytes, at most %zu", name,
-			            n, sizeof(a->r->r.text));
-		memcpy(a->r->r.text, scalar(v), n);
-		a->r->r.text_len = (uint8_t)n;
-		return 0;
-	}
-	return 1;
+	int rc = gk_policy_refusal_key(&c->y, a->what, key, v, true, a->allow_resolve, &a->r->r,
+	                               &a->r->act);
+	if (rc == 0 && strcmp(key, "action") == 0)
+		a->r->act_line = gk_yaml_line(v);
+	return rc;
 }
 
-static int visit_rule(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+static int visit_rule(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
+	struct ctx *c = (struct ctx *)y;
 	struct rule_arg *a = arg;
 	int rc = rule_key(c, key, v, a);
 	if (rc <= 0)
 		return rc;
-	return fail(c, GK_ECONFIG, line_of(k), "%s: unknown key '%s' (expected action, ede, text)",
-	            a->what, key);
+	return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(k),
+	                    "%s: unknown key '%s' (expected action, ede, text)", a->what, key);
 }
 
-static void rule_default(struct rule *r, enum act act, const char *text)
+static void rule_default(struct rule *r, gk_policy_act_t act, const char *text)
 {
 	memset(r, 0, sizeof(*r));
 	r->act = act;
@@ -224,19 +95,19 @@ static void rule_default(struct rule *r, enum act act, const char *text)
 
 /* The hit for a rule (list is 0 for status rules). */
 static int rule_hit(struct ctx *c, const char *what, const struct rule *r, uint16_t list,
-                    gk_pol_hit_t *h)
+                    gk_policy_hit_t *h)
 {
 	static const gk_action_t map[] = {GK_ACT_REFUSE, GK_ACT_NXDOMAIN, GK_ACT_NODATA,
 	                                  GK_ACT_DROP,   GK_ACT_NODATA,   GK_ACT_RESOLVE};
-	*h = (gk_pol_hit_t){.verdict = GK_POL_BLOCK, .list = list};
-	if (r->act == A_RESOLVE) {
-		h->verdict = GK_POL_ALLOW;
+	*h = (gk_policy_hit_t){.verdict = GK_POLICY_BLOCK, .list = list};
+	if (r->act == GK_POLICY_ACT_RESOLVE) {
+		h->verdict = GK_POLICY_ALLOW;
 		return 0;
 	}
-	if (r->act == A_REDIRECT) {
+	if (r->act == GK_POLICY_ACT_REDIRECT) {
 		if (!c->redirect)
-			return fail(c, GK_ECONFIG, r->act_line,
-			            "%s: action redirect needs a 'redirect' section", what);
+			return gk_yaml_fail(&c->y, GK_ECONFIG, r->act_line,
+			                    "%s: action redirect needs a 'redirect' section", what);
 		h->local = c->redirect;
 	}
 	gk_refusal_t *ref = gk_arena_dup(c->b.arena, &r->r, sizeof(r->r));
@@ -257,62 +128,66 @@ struct redir {
 static int addresses(struct ctx *c, const char *key, yaml_node_t *v, struct redir *rd, int af)
 {
 	if (v->type != YAML_SEQUENCE_NODE)
-		return fail(c, GK_ECONFIG, line_of(v), "redirect.%s: expected a list, got %s", key,
-		            type_name(v));
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
+		                    "redirect.%s: expected a list, got %s", key,
+		                    gk_yaml_type_name(v));
 	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
 	     it++) {
 		yaml_node_t *n = node(c, *it);
 		const char *s = NULL;
-		if (get_string(c, key, n, &s) != 0)
+		if (gk_yaml_string(&c->y, key, n, &s) != 0)
 			return c->b.rc;
 		unsigned *cnt = af == AF_INET ? &rd->na : &rd->naaaa;
 		if (*cnt == REDIRECT_MAX)
-			return fail(c, GK_ECONFIG, line_of(n),
-			            "redirect.%s: more than %d addresses", key, REDIRECT_MAX);
+			return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(n),
+			                    "redirect.%s: more than %d addresses", key,
+			                    REDIRECT_MAX);
 		void *dst = af == AF_INET ? (void *)rd->a[*cnt] : (void *)rd->aaaa[*cnt];
 		if (inet_pton(af, s, dst) != 1)
-			return fail(c, GK_ECONFIG, line_of(n),
-			            "redirect.%s: '%s' is not an %s address", key, s,
-			            af == AF_INET ? "IPv4" : "IPv6");
+			return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(n),
+			                    "redirect.%s: '%s' is not an %s address", key, s,
+			                    af == AF_INET ? "IPv4" : "IPv6");
 		(*cnt)++;
 	}
 	return 0;
 }
 
-static int visit_redirect(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+static int visit_redirect(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
+	struct ctx *c = (struct ctx *)y;
 	struct redir *rd = arg;
 	if (strcmp(key, "a") == 0)
 		return addresses(c, "a", v, rd, AF_INET);
 	if (strcmp(key, "aaaa") == 0)
 		return addresses(c, "aaaa", v, rd, AF_INET6);
 	if (strcmp(key, "ttl") == 0)
-		return get_uint(c, "redirect.ttl", v, 0x7fffffff, &rd->ttl);
-	return fail(c, GK_ECONFIG, line_of(k), "redirect: unknown key '%s' (expected a, aaaa, ttl)",
-	            key);
+		return gk_yaml_uint(&c->y, "redirect.ttl", v, 0, 0x7fffffff, &rd->ttl);
+	return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(k),
+	                    "redirect: unknown key '%s' (expected a, aaaa, ttl)", key);
 }
 
 static int parse_redirect(struct ctx *c, yaml_node_t *v)
 {
 	struct redir rd = {.ttl = 300};
-	if (walk_map(c, "redirect", v, visit_redirect, &rd) != 0)
+	if (gk_yaml_walk_map(&c->y, "redirect", v, visit_redirect, &rd) != 0)
 		return c->b.rc;
 	if (rd.na + rd.naaaa == 0)
-		return fail(c, GK_ECONFIG, line_of(v), "redirect: no address (give a or aaaa)");
-	gk_pol_local_t *loc = gk_arena_alloc(c->b.arena, sizeof(*loc));
-	gk_pol_rr_t *rr = gk_arena_alloc(c->b.arena, (rd.na + rd.naaaa) * sizeof(*rr));
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
+		                    "redirect: no address (give a or aaaa)");
+	gk_policy_local_t *loc = gk_arena_alloc(c->b.arena, sizeof(*loc));
+	gk_policy_rr_t *rr = gk_arena_alloc(c->b.arena, (rd.na + rd.naaaa) * sizeof(*rr));
 	uint8_t *data = gk_arena_alloc(c->b.arena, rd.na * 4 + rd.naaaa * 16 + 1);
 	if (!loc || !rr || !data)
 		return c->b.rc = GK_ENOMEM;
 	unsigned k = 0;
 	for (unsigned i = 0; i < rd.na; i++, k++) {
 		memcpy(data, rd.a[i], 4);
-		rr[k] = (gk_pol_rr_t){.type = 1, .rdlen = 4, .ttl = rd.ttl, .rdata = data};
+		rr[k] = (gk_policy_rr_t){.type = 1, .rdlen = 4, .ttl = rd.ttl, .rdata = data};
 		data += 4;
 	}
 	for (unsigned i = 0; i < rd.naaaa; i++, k++) {
 		memcpy(data, rd.aaaa[i], 16);
-		rr[k] = (gk_pol_rr_t){.type = 28, .rdlen = 16, .ttl = rd.ttl, .rdata = data};
+		rr[k] = (gk_policy_rr_t){.type = 28, .rdlen = 16, .ttl = rd.ttl, .rdata = data};
 		data += 16;
 	}
 	loc->n = k;
@@ -332,8 +207,9 @@ struct list_arg {
 	size_t rule_line;
 };
 
-static int visit_list(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+static int visit_list(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
+	struct ctx *c = (struct ctx *)y;
 	struct list_arg *l = arg;
 	struct {
 		const char *key;
@@ -345,19 +221,20 @@ static int visit_list(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_
 	            {"zone", &l->zone, &l->zone_line}};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		if (strcmp(key, strs[i].key) == 0) {
-			*strs[i].line = line_of(v);
-			return get_string(c, l->ra.what, v, strs[i].val);
+			*strs[i].line = gk_yaml_line(v);
+			return gk_yaml_string(&c->y, l->ra.what, v, strs[i].val);
 		}
 	int rc = rule_key(c, key, v, &l->ra);
 	if (rc <= 0) {
 		if (!l->has_rule_keys && strcmp(key, "action") == 0)
-			l->rule_line = line_of(k);
+			l->rule_line = gk_yaml_line(k);
 		l->has_rule_keys |= strcmp(key, "action") == 0;
 		return rc;
 	}
-	return fail(c, GK_ECONFIG, line_of(k),
-	            "%s: unknown key '%s' (expected file, format, kind, zone, action, ede, text)",
-	            l->ra.what, key);
+	return gk_yaml_fail(
+	    &c->y, GK_ECONFIG, gk_yaml_line(k),
+	    "%s: unknown key '%s' (expected file, format, kind, zone, action, ede, text)",
+	    l->ra.what, key);
 }
 
 static int read_whole(const char *path, char **out, size_t *len)
@@ -393,15 +270,16 @@ static int check_inside(struct ctx *c, const char *what, size_t line, const char
 	                   "allow_outside_paths: true";
 	if (c->mem) {
 		if (escapes_lexically(file))
-			return fail(c, GK_ECONFIG, line,
-			            "%s.file: '%s' is outside the policy's "
-			            "directory%s",
-			            what, file, hint);
+			return gk_yaml_fail(&c->y, GK_ECONFIG, line,
+			                    "%s.file: '%s' is outside the policy's "
+			                    "directory%s",
+			                    what, file, hint);
 		return 0;
 	}
 	if (!c->realdir && !(c->realdir = realpath(c->dir[0] ? c->dir : ".", NULL)))
-		return fail(c, GK_EIO, line, "%s.file: cannot resolve the policy's directory: %s",
-		            what, strerror(errno));
+		return gk_yaml_fail(&c->y, GK_EIO, line,
+		                    "%s.file: cannot resolve the policy's directory: %s", what,
+		                    strerror(errno));
 	char *real = realpath(path, NULL);
 	if (!real)
 		return errno == ENOMEM ? (c->b.rc = GK_ENOMEM) : 0;
@@ -409,10 +287,10 @@ static int check_inside(struct ctx *c, const char *what, size_t line, const char
 	bool inside = strncmp(real, c->realdir, dl) == 0 &&
 	              (real[dl] == '/' || (dl == 1 && c->realdir[0] == '/'));
 	if (!inside)
-		fail(c, GK_ECONFIG, line,
-		     "%s.file: '%s' is outside the policy's directory %s (it is "
-		     "%s)%s",
-		     what, file, c->realdir, real, hint);
+		gk_yaml_fail(&c->y, GK_ECONFIG, line,
+		             "%s.file: '%s' is outside the policy's directory %s (it is "
+		             "%s)%s",
+		             what, file, c->realdir, real, hint);
 	free(real);
 	return inside ? 0 : c->b.rc;
 }
@@ -423,53 +301,54 @@ static int one_list(struct ctx *c, yaml_node_t *n, unsigned idx, const char **na
 	snprintf(what, sizeof(what), "lists[%u]", idx - 1);
 	struct list_arg l = {.ra = {.what = what, .list = true}};
 	l.ra.r = &l.rule;
-	rule_default(&l.rule, A_REFUSE, "blocked by policy");
-	if (walk_map(c, what, n, visit_list, &l) != 0)
+	rule_default(&l.rule, GK_POLICY_ACT_REFUSE, "blocked by policy");
+	if (gk_yaml_walk_map(&c->y, what, n, visit_list, &l) != 0)
 		return c->b.rc;
 	if (!l.file)
-		return fail(c, GK_ECONFIG, line_of(n), "%s: no 'file'", what);
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(n), "%s: no 'file'", what);
 	bool rpz = false;
 	if (l.format && strcmp(l.format, "rpz") == 0)
 		rpz = true;
 	else if (l.format && strcmp(l.format, "plain") != 0)
-		return fail(c, GK_ECONFIG, l.format_line,
-		            "%s.format: '%s' is not one of plain, rpz", what, l.format);
+		return gk_yaml_fail(&c->y, GK_ECONFIG, l.format_line,
+		                    "%s.format: '%s' is not one of plain, rpz", what, l.format);
 	bool allow = false;
 	if (rpz) {
 		if (l.kind)
-			return fail(c, GK_ECONFIG, l.kind_line,
-			            "%s.kind: an RPZ zone carries its own actions", what);
+			return gk_yaml_fail(&c->y, GK_ECONFIG, l.kind_line,
+			                    "%s.kind: an RPZ zone carries its own actions", what);
 		if (l.has_rule_keys)
-			return fail(c, GK_ECONFIG, l.rule_line,
-			            "%s.action: an RPZ zone carries its own actions", what);
+			return gk_yaml_fail(&c->y, GK_ECONFIG, l.rule_line,
+			                    "%s.action: an RPZ zone carries its own actions", what);
 	} else {
 		if (!l.kind)
-			return fail(c, GK_ECONFIG, line_of(n), "%s: no 'kind' (block or allow)",
-			            what);
+			return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(n),
+			                    "%s: no 'kind' (block or allow)", what);
 		if (strcmp(l.kind, "allow") == 0)
 			allow = true;
 		else if (strcmp(l.kind, "block") != 0)
-			return fail(c, GK_ECONFIG, l.kind_line,
-			            "%s.kind: '%s' is not one of block, allow", what, l.kind);
+			return gk_yaml_fail(&c->y, GK_ECONFIG, l.kind_line,
+			                    "%s.kind: '%s' is not one of block, allow", what,
+			                    l.kind);
 		if (allow && l.has_rule_keys)
-			return fail(c, GK_ECONFIG, l.rule_line,
-			            "%s.action: an allow list has no action", what);
+			return gk_yaml_fail(&c->y, GK_ECONFIG, l.rule_line,
+			                    "%s.action: an allow list has no action", what);
 		if (l.zone)
-			return fail(c, GK_ECONFIG, l.zone_line, "%s.zone: only for format rpz",
-			            what);
+			return gk_yaml_fail(&c->y, GK_ECONFIG, l.zone_line,
+			                    "%s.zone: only for format rpz", what);
 	}
 	names[idx] = gk_arena_dup(c->b.arena, l.file, strlen(l.file) + 1);
 	if (!names[idx])
 		return c->b.rc = GK_ENOMEM;
 
-	gk_pol_list_ctx_t lc = {.list = (uint16_t)idx, .refusal = l.rule.r, .zone = l.zone};
+	gk_policy_list_ctx_t lc = {.list = (uint16_t)idx, .refusal = l.rule.r, .zone = l.zone};
 	if (!rpz) {
-		gk_pol_hit_t h;
+		gk_policy_hit_t h;
 		if (allow)
-			h = (gk_pol_hit_t){.verdict = GK_POL_ALLOW, .list = (uint16_t)idx};
+			h = (gk_policy_hit_t){.verdict = GK_POLICY_ALLOW, .list = (uint16_t)idx};
 		else if (rule_hit(c, what, &l.rule, (uint16_t)idx, &h) != 0)
 			return c->b.rc;
-		if (!(lc.hit = gk_pol_hit_add(&c->b, &h)))
+		if (!(lc.hit = gk_policy_hit_add(&c->b, &h)))
 			return c->b.rc = GK_ENOMEM;
 	}
 
@@ -484,8 +363,8 @@ static int one_list(struct ctx *c, yaml_node_t *n, unsigned idx, const char **na
 				len = c->files[i].len;
 			}
 		if (!text)
-			return fail(c, GK_EIO, l.file_line, "%s.file: cannot read '%s'", what,
-			            l.file);
+			return gk_yaml_fail(&c->y, GK_EIO, l.file_line, "%s.file: cannot read '%s'",
+			                    what, l.file);
 		snprintf(path, sizeof(path), "%s", l.file);
 		if (check_inside(c, what, l.file_line, l.file, path) != 0)
 			return c->b.rc;
@@ -499,14 +378,14 @@ static int one_list(struct ctx *c, yaml_node_t *n, unsigned idx, const char **na
 		if (!rpz) {
 			int rc = read_whole(path, &buf, &len);
 			if (rc < 0)
-				return fail(c, rc == GK_ENOMEM ? GK_ENOMEM : GK_EIO, l.file_line,
-				            "%s.file: cannot read '%s': %s", what, path,
-				            gk_strerror(rc));
+				return gk_yaml_fail(&c->y, rc == GK_ENOMEM ? GK_ENOMEM : GK_EIO,
+				                    l.file_line, "%s.file: cannot read '%s': %s",
+				                    what, path, gk_strerror(rc));
 			text = buf;
 		}
 	}
-	int rc = rpz ? gk_pol_read_rpz(&c->b, &lc, path, text, len)
-	             : gk_pol_read_plain(&c->b, &lc, path, text, len);
+	int rc = rpz ? gk_policy_read_rpz(&c->b, &lc, path, text, len)
+	             : gk_policy_read_plain(&c->b, &lc, path, text, len);
 	free(buf);
 	if (rc < 0 && !c->b.rc)
 		c->b.rc = rc;
@@ -516,12 +395,12 @@ static int one_list(struct ctx *c, yaml_node_t *n, unsigned idx, const char **na
 static int parse_lists(struct ctx *c, yaml_node_t *v)
 {
 	if (v->type != YAML_SEQUENCE_NODE)
-		return fail(c, GK_ECONFIG, line_of(v), "lists: expected a list, got %s",
-		            type_name(v));
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
+		                    "lists: expected a list, got %s", gk_yaml_type_name(v));
 	size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-	if (n > GK_POL_LISTS_MAX)
-		return fail(c, GK_ECONFIG, line_of(v), "lists: more than %d lists",
-		            GK_POL_LISTS_MAX);
+	if (n > GK_POLICY_LISTS_MAX)
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v), "lists: more than %d lists",
+		                    GK_POLICY_LISTS_MAX);
 	const char **names = gk_arena_alloc(c->b.arena, (n + 1) * sizeof(*names));
 	if (!names)
 		return c->b.rc = GK_ENOMEM;
@@ -538,14 +417,15 @@ static int parse_lists(struct ctx *c, yaml_node_t *v)
 /* ---- the document ----------------------------------------------------------------------- */
 
 struct top {
-	yaml_node_t *mode, *redirect, *lists, *status[GK_POL_NSTATUS], *outside;
+	yaml_node_t *mode, *redirect, *lists, *status[GK_POLICY_NSTATUS], *outside;
 };
 
-static const char *const status_keys[GK_POL_NSTATUS] = {"unfiled", "revoked", "unknown",
-                                                        "no_registrable"};
+static const char *const status_keys[GK_POLICY_NSTATUS] = {"unfiled", "revoked", "unknown",
+                                                           "no_registrable"};
 
-static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+static int visit_top(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
+	struct ctx *c = (struct ctx *)y;
 	struct top *t = arg;
 	if (strcmp(key, "mode") == 0)
 		t->mode = v;
@@ -556,62 +436,67 @@ static int visit_top(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 	else if (strcmp(key, "allow_outside_paths") == 0)
 		t->outside = v;
 	else {
-		for (int i = 0; i < GK_POL_NSTATUS; i++)
+		for (int i = 0; i < GK_POLICY_NSTATUS; i++)
 			if (strcmp(key, status_keys[i]) == 0) {
 				t->status[i] = v;
 				return 0;
 			}
-		return fail(c, GK_ECONFIG, line_of(k),
-		            "unknown key '%s' (expected mode, unfiled, revoked, unknown, "
-		            "no_registrable, redirect, lists, allow_outside_paths)",
-		            key);
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(k),
+		                    "unknown key '%s' (expected mode, unfiled, revoked, unknown, "
+		                    "no_registrable, redirect, lists, allow_outside_paths)",
+		                    key);
 	}
 	return 0;
 }
 
 static int walk_doc(struct ctx *c)
 {
-	yaml_node_t *root = yaml_document_get_root_node(c->doc);
+	yaml_node_t *root = yaml_document_get_root_node(c->y.doc);
 	struct top t = {0};
 	/* an empty document takes every default */
-	if (root && walk_map(c, "policy", root, visit_top, &t) != 0)
+	if (root && gk_yaml_walk_map(&c->y, "policy", root, visit_top, &t) != 0)
 		return c->b.rc;
 	if (t.mode) {
 		const char *s = NULL;
-		if (get_string(c, "mode", t.mode, &s) != 0)
+		if (gk_yaml_string(&c->y, "mode", t.mode, &s) != 0)
 			return c->b.rc;
 		if (strcmp(s, "enforce") == 0)
-			c->p->mode = GK_POL_ENFORCE;
+			c->p->mode = GK_POLICY_ENFORCE;
 		else if (strcmp(s, "monitor") == 0)
-			c->p->mode = GK_POL_MONITOR;
+			c->p->mode = GK_POLICY_MONITOR;
 		else
-			return fail(c, GK_ECONFIG, line_of(t.mode),
-			            "mode: '%s' is not one of enforce, monitor", s);
+			return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(t.mode),
+			                    "mode: '%s' is not one of enforce, monitor", s);
 	}
 	if (t.redirect && parse_redirect(c, t.redirect) != 0)
 		return c->b.rc;
-	static const char *const texts[GK_POL_NSTATUS] = {
+	static const char *const texts[GK_POLICY_NSTATUS] = {
 	    "ICP filing required", "ICP filing revoked", "ICP filing status unavailable",
 	    "ICP filing required"};
-	static const enum act acts[GK_POL_NSTATUS] = {A_REFUSE, A_NXDOMAIN, A_REFUSE, A_RESOLVE};
-	for (int i = 0; i < GK_POL_NSTATUS; i++) {
+	static const gk_policy_act_t acts[GK_POLICY_NSTATUS] = {
+	    GK_POLICY_ACT_REFUSE, GK_POLICY_ACT_NXDOMAIN, GK_POLICY_ACT_REFUSE,
+	    GK_POLICY_ACT_RESOLVE};
+	for (int i = 0; i < GK_POLICY_NSTATUS; i++) {
 		struct rule r;
 		rule_default(&r, acts[i], texts[i]);
 		struct rule_arg a = {.what = status_keys[i],
 		                     .r = &r,
-		                     .allow_resolve = i == GK_POL_UNKNOWN || i == GK_POL_NOREG};
-		if (t.status[i] && walk_map(c, status_keys[i], t.status[i], visit_rule, &a) != 0)
+		                     .allow_resolve =
+		                         i == GK_POLICY_UNKNOWN || i == GK_POLICY_NOREG};
+		if (t.status[i] &&
+		    gk_yaml_walk_map(&c->y, status_keys[i], t.status[i], visit_rule, &a) != 0)
 			return c->b.rc;
 		if (rule_hit(c, status_keys[i], &r, 0, &c->p->status[i]) != 0)
 			return c->b.rc;
 	}
 	if (t.outside) {
 		const char *s = NULL;
-		if (get_string(c, "allow_outside_paths", t.outside, &s) != 0)
+		if (gk_yaml_string(&c->y, "allow_outside_paths", t.outside, &s) != 0)
 			return c->b.rc;
 		if (strcmp(s, "true") != 0 && strcmp(s, "false") != 0)
-			return fail(c, GK_ECONFIG, line_of(t.outside),
-			            "allow_outside_paths: '%s' is not one of true, false", s);
+			return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(t.outside),
+			                    "allow_outside_paths: '%s' is not one of true, false",
+			                    s);
 		c->allow_outside = strcmp(s, "true") == 0;
 	}
 	if (t.lists && parse_lists(c, t.lists) != 0)
@@ -624,11 +509,11 @@ static int build(struct ctx *c, const char *text, size_t len, gk_policy_t **out)
 	yaml_document_t doc;
 	bool have_doc = false;
 	yaml_parser_t parser;
-	if (gk_pol_builder_init(&c->b) < 0)
+	if (gk_policy_builder_init(&c->b) < 0)
 		return GK_ENOMEM;
 	c->p = gk_arena_alloc(c->b.arena, sizeof(*c->p));
 	if (!c->p || !yaml_parser_initialize(&parser)) {
-		gk_pol_builder_clear(&c->b);
+		gk_policy_builder_clear(&c->b);
 		return GK_ENOMEM;
 	}
 	memset(c->p, 0, sizeof(*c->p));
@@ -636,44 +521,46 @@ static int build(struct ctx *c, const char *text, size_t len, gk_policy_t **out)
 	size_t deep = 0;
 	int drc = gk_yaml_check_depth(text, len, NULL, GK_YAML_MAX_DEPTH, &deep);
 	if (drc == GK_ESYNTAX)
-		fail(c, GK_ESYNTAX, deep, "nested deeper than %d levels", GK_YAML_MAX_DEPTH);
+		gk_yaml_fail(&c->y, GK_ESYNTAX, deep, "nested deeper than %d levels",
+		             GK_YAML_MAX_DEPTH);
 	else if (drc != 0)
 		c->b.rc = drc;
 	else if (!yaml_parser_load(&parser, &doc)) {
 		if (parser.error == YAML_MEMORY_ERROR)
 			c->b.rc = GK_ENOMEM;
 		else
-			fail(c, GK_ESYNTAX, parser.problem_mark.line + 1,
-			     "YAML syntax error: %s%s%s",
-			     parser.problem ? parser.problem : "unknown", parser.context ? " " : "",
-			     parser.context ? parser.context : "");
+			gk_yaml_fail(&c->y, GK_ESYNTAX, parser.problem_mark.line + 1,
+			             "YAML syntax error: %s%s%s",
+			             parser.problem ? parser.problem : "unknown",
+			             parser.context ? " " : "",
+			             parser.context ? parser.context : "");
 	} else {
 		have_doc = true;
-		c->doc = &doc;
+		c->y.doc = &doc;
 		walk_doc(c);
 	}
 	yaml_parser_delete(&parser);
 	if (have_doc)
 		yaml_document_delete(&doc);
 	if (!c->b.rc)
-		c->b.rc = gk_pol_finish(&c->b, c->p);
+		c->b.rc = gk_policy_finish(&c->b, c->p);
 	if (c->b.rc) {
 		int rc = c->b.rc;
 		if (c->b.errlen && !c->b.err[0])
-			snprintf(c->b.err, c->b.errlen, "%s: %s", c->path, gk_strerror(rc));
-		gk_pol_builder_clear(&c->b);
+			snprintf(c->b.err, c->b.errlen, "%s: %s", c->y.path, gk_strerror(rc));
+		gk_policy_builder_clear(&c->b);
 		return rc;
 	}
 	c->p->arena = c->b.arena;
 	c->b.arena = NULL;
-	gk_pol_builder_clear(&c->b);
+	gk_policy_builder_clear(&c->b);
 	*out = c->p;
 	return 0;
 }
 
 int gk_policy_build(const char *path, gk_policy_t **out, char *err, size_t errlen)
 {
-	struct ctx c = {.path = path};
+	struct ctx c = {.y = {.path = path, .sink = sink}};
 	c.b.err = err;
 	c.b.errlen = errlen;
 	if (errlen)
@@ -707,7 +594,11 @@ int gk_policy_build_mem(const char *name, const char *text, size_t len,
                         const gk_policy_file_t *files, size_t nfiles, gk_policy_t **out, char *err,
                         size_t errlen)
 {
-	struct ctx c = {.path = name, .files = files, .nfiles = nfiles, .mem = true, .dir = ""};
+	struct ctx c = {.y = {.path = name, .sink = sink},
+	                .files = files,
+	                .nfiles = nfiles,
+	                .mem = true,
+	                .dir = ""};
 	c.b.err = err;
 	c.b.errlen = errlen;
 	if (errlen)
@@ -715,17 +606,17 @@ int gk_policy_build_mem(const char *name, const char *text, size_t len,
 	return build(&c, text, len, out);
 }
 
-int gk_policy_from_rules(const gk_refusal_t rules[GK_POL_NSTATUS], gk_policy_t **out)
+int gk_policy_from_rules(const gk_refusal_t rules[GK_POLICY_NSTATUS], gk_policy_t **out)
 {
-	gk_pol_builder_t b = {0};
-	if (gk_pol_builder_init(&b) < 0)
+	gk_policy_builder_t b = {0};
+	if (gk_policy_builder_init(&b) < 0)
 		return GK_ENOMEM;
 	gk_policy_t *p = gk_arena_alloc(b.arena, sizeof(*p));
 	int rc = p ? 0 : GK_ENOMEM;
 	if (p)
 		memset(p, 0, sizeof(*p));
-	for (int i = 0; rc == 0 && i < GK_POL_NSTATUS; i++) {
-		p->status[i] = (gk_pol_hit_t){.verdict = GK_POL_ALLOW};
+	for (int i = 0; rc == 0 && i < GK_POLICY_NSTATUS; i++) {
+		p->status[i] = (gk_policy_hit_t){.verdict = GK_POLICY_ALLOW};
 		if (rules[i].action == GK_ACT_RESOLVE)
 			continue;
 		gk_refusal_t *r = gk_arena_dup(b.arena, &rules[i], sizeof(rules[i]));
@@ -733,18 +624,18 @@ int gk_policy_from_rules(const gk_refusal_t rules[GK_POL_NSTATUS], gk_policy_t *
 			rc = GK_ENOMEM;
 			break;
 		}
-		p->status[i] = (gk_pol_hit_t){.verdict = GK_POL_BLOCK, .action = r};
+		p->status[i] = (gk_policy_hit_t){.verdict = GK_POLICY_BLOCK, .action = r};
 	}
 	if (rc == 0)
-		rc = gk_pol_finish(&b, p);
+		rc = gk_policy_finish(&b, p);
 	if (rc != 0) {
-		gk_pol_builder_clear(&b);
+		gk_policy_builder_clear(&b);
 		return rc;
 	}
-	p->mode = GK_POL_ENFORCE;
+	p->mode = GK_POLICY_ENFORCE;
 	p->arena = b.arena;
 	b.arena = NULL;
-	gk_pol_builder_clear(&b);
+	gk_policy_builder_clear(&b);
 	*out = p;
 	return 0;
 }

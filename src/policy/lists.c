@@ -16,8 +16,8 @@
 #include "policy/internal.h"
 #include "zone/load.h"
 
-size_t gk_pol_name_wire(const char *s, size_t slen, uint8_t *out, unsigned *labels,
-                        const char **why)
+size_t gk_policy_name_wire(const char *s, size_t slen, uint8_t *out, unsigned *labels,
+                           const char **why)
 {
 	if (slen && s[slen - 1] == '.')
 		slen--;
@@ -66,16 +66,16 @@ size_t gk_pol_name_wire(const char *s, size_t slen, uint8_t *out, unsigned *labe
 
 /* ---- plain lists ------------------------------------------------------------------------ */
 
-int gk_pol_read_plain(gk_pol_builder_t *b, const gk_pol_list_ctx_t *c, const char *file,
-                      const char *text, size_t len)
+int gk_policy_read_plain(gk_policy_builder_t *b, const gk_policy_list_ctx_t *c, const char *file,
+                         const char *text, size_t len)
 {
 	uint8_t wire[GK_DNAME_MAX + 1];
 	size_t line = 0, lines = 0;
 	const char *p = text, *end = text + len;
 	for (const char *q = p; q < end && (q = memchr(q, '\n', (size_t)(end - q))); q++)
 		lines++;
-	if (gk_pol_reserve(b, lines + 1) < 0)
-		return gk_pol_fail(b, GK_ENOMEM, file, 0, "out of memory");
+	if (gk_policy_reserve(b, lines + 1) < 0)
+		return gk_policy_fail(b, GK_ENOMEM, file, 0, "out of memory");
 	while (p < end) {
 		line++;
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
@@ -94,30 +94,30 @@ int gk_pol_read_plain(gk_pol_builder_t *b, const gk_pol_list_ctx_t *c, const cha
 		while (q < eol && (*q == ' ' || *q == '\t' || *q == '\r'))
 			q++;
 		if (q < eol && *q != '#')
-			return gk_pol_fail(b, GK_ESYNTAX, file, line,
-			                   "one name per line (text after '%.*s')", (int)(wend - w),
-			                   w);
+			return gk_policy_fail(b, GK_ESYNTAX, file, line,
+			                      "one name per line (text after '%.*s')",
+			                      (int)(wend - w), w);
 		if (memchr(w, 0, (size_t)(wend - w)))
-			return gk_pol_fail(b, GK_ESYNTAX, file, line, "NUL byte");
+			return gk_policy_fail(b, GK_ESYNTAX, file, line, "NUL byte");
 		b->lines++;
-		unsigned scopes = GK_POL_EXACT;
+		unsigned scopes = GK_POLICY_EXACT;
 		if (w[0] == '.' && wend - w > 1) {
-			scopes |= GK_POL_BELOW;
+			scopes |= GK_POLICY_BELOW;
 			w++;
 		}
 		if (memchr(w, '*', (size_t)(wend - w)))
-			return gk_pol_fail(b, GK_ESYNTAX, file, line,
-			                   "'*' in a plain list: write '.name' for a name and "
-			                   "everything below it");
+			return gk_policy_fail(b, GK_ESYNTAX, file, line,
+			                      "'*' in a plain list: write '.name' for a name and "
+			                      "everything below it");
 		const char *why = NULL;
 		unsigned labels;
-		size_t wl = gk_pol_name_wire(w, (size_t)(wend - w), wire, &labels, &why);
+		size_t wl = gk_policy_name_wire(w, (size_t)(wend - w), wire, &labels, &why);
 		if (!wl)
-			return gk_pol_fail(b, GK_ESYNTAX, file, line, "'%.*s': %s",
-			                   (int)(wend - w > 80 ? 80 : wend - w), w, why);
-		int rc = gk_pol_insert(b, wire, wl, labels, scopes, c->hit);
+			return gk_policy_fail(b, GK_ESYNTAX, file, line, "'%.*s': %s",
+			                      (int)(wend - w > 80 ? 80 : wend - w), w, why);
+		int rc = gk_policy_insert(b, wire, wl, labels, scopes, c->hit);
 		if (rc < 0)
-			return gk_pol_fail(b, rc, file, line, "%s", gk_strerror(rc));
+			return gk_policy_fail(b, rc, file, line, "%s", gk_strerror(rc));
 	}
 	return 0;
 }
@@ -140,7 +140,7 @@ enum cname_kind {
 
 /* One trigger record: its name relative to the apex, scope, and where it came from. */
 struct trig {
-	uint64_t key; /* gk_pol_hash of the name, xor the scope: groups records, and sorted by
+	uint64_t key; /* gk_policy_hash of the name, xor the scope: groups records, and sorted by
 	                 it the names go into the table in the table's order */
 	uint32_t rr;  /* index into the loader's records (file order) */
 	uint32_t name;
@@ -150,8 +150,8 @@ struct trig {
 };
 
 struct rpz {
-	gk_pol_builder_t *b;
-	const gk_pol_list_ctx_t *c;
+	gk_policy_builder_t *b;
+	const gk_policy_list_ctx_t *c;
 	gk_loader_t L;
 	const uint8_t *apex;
 	size_t alen;
@@ -226,30 +226,31 @@ static bool label_is(const uint8_t *l, const char *s)
 /* Find the apex: the zone's SOA owner (checked against zone: when given). */
 static int find_apex(struct rpz *z, const char *file, uint8_t *apex)
 {
-	gk_pol_builder_t *b = z->b;
+	gk_policy_builder_t *b = z->b;
 	size_t soa = SIZE_MAX;
 	for (size_t i = 0; i < z->L.n; i++) {
 		if (ldns_rr_get_type(z->L.rrs[i].rr) != LDNS_RR_TYPE_SOA)
 			continue;
 		if (soa != SIZE_MAX)
-			return gk_pol_fail(b, GK_ESYNTAX, rrfile(z, i), rrline(z, i),
-			                   "second SOA record (first at line %zu)", rrline(z, soa));
+			return gk_policy_fail(b, GK_ESYNTAX, rrfile(z, i), rrline(z, i),
+			                      "second SOA record (first at line %zu)",
+			                      rrline(z, soa));
 		soa = i;
 	}
 	if (soa == SIZE_MAX)
-		return gk_pol_fail(b, GK_ESYNTAX, file, z->L.n ? rrline(z, 0) : 1,
-		                   "no SOA record: an RPZ zone starts with its SOA");
+		return gk_policy_fail(b, GK_ESYNTAX, file, z->L.n ? rrline(z, 0) : 1,
+		                      "no SOA record: an RPZ zone starts with its SOA");
 	z->alen = lower_dname(ldns_rr_owner(z->L.rrs[soa].rr), apex);
 	z->apex = apex;
 	if (z->c->zone) {
 		uint8_t want[GK_DNAME_MAX + 1];
 		unsigned nl;
 		const char *why;
-		size_t wl = gk_pol_name_wire(z->c->zone, strlen(z->c->zone), want, &nl, &why);
+		size_t wl = gk_policy_name_wire(z->c->zone, strlen(z->c->zone), want, &nl, &why);
 		if (wl != z->alen || memcmp(want, apex, wl) != 0)
-			return gk_pol_fail(b, GK_ESYNTAX, rrfile(z, soa), rrline(z, soa),
-			                   "SOA owner is not the zone '%s' named in the policy",
-			                   z->c->zone);
+			return gk_policy_fail(b, GK_ESYNTAX, rrfile(z, soa), rrline(z, soa),
+			                      "SOA owner is not the zone '%s' named in the policy",
+			                      z->c->zone);
 	}
 	return 0;
 }
@@ -273,7 +274,7 @@ static uint8_t cname_kind(const ldns_rr *rr, const struct trig *t, const uint8_t
 		return CN_TCP_ONLY;
 	if (tgt[0] == 1 && tgt[1] == '*')
 		return CN_WILD;
-	if (t->scope == GK_POL_EXACT && tl == t->len && memcmp(tgt, name, tl) == 0)
+	if (t->scope == GK_POLICY_EXACT && tl == t->len && memcmp(tgt, name, tl) == 0)
 		return CN_PASSTHRU; /* old form */
 	return CN_LOCAL;
 }
@@ -299,7 +300,7 @@ static int push_trig(struct rpz *z, const struct trig *t, const uint8_t *name)
 /* Sort every record into a trigger (or skip it). */
 static int collect(struct rpz *z)
 {
-	gk_pol_builder_t *b = z->b;
+	gk_policy_builder_t *b = z->b;
 	z->tr = malloc((z->L.n ? z->L.n : 1) * sizeof(*z->tr));
 	if (!z->tr)
 		return GK_ENOMEM;
@@ -311,17 +312,17 @@ static int collect(struct rpz *z)
 		b->lines++;
 		if (olen < z->alen || memcmp(own + olen - z->alen, z->apex, z->alen) != 0 ||
 		    (olen > z->alen && own[olen - z->alen - 1] == 0))
-			return gk_pol_fail(b, GK_ESYNTAX, rrfile(z, i), rrline(z, i),
-			                   "owner is outside the RPZ zone");
+			return gk_policy_fail(b, GK_ESYNTAX, rrfile(z, i), rrline(z, i),
+			                      "owner is outside the RPZ zone");
 		if (olen == z->alen) {
 			if (type == LDNS_RR_TYPE_SOA || type == LDNS_RR_TYPE_NS)
 				continue;
-			return gk_pol_fail(b, GK_ESYNTAX, rrfile(z, i), rrline(z, i),
-			                   "a record at the RPZ apex is not a trigger");
+			return gk_policy_fail(b, GK_ESYNTAX, rrfile(z, i), rrline(z, i),
+			                      "a record at the RPZ apex is not a trigger");
 		}
 		if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN)
-			return gk_pol_fail(b, GK_ESYNTAX, rrfile(z, i), rrline(z, i),
-			                   "class other than IN");
+			return gk_policy_fail(b, GK_ESYNTAX, rrfile(z, i), rrline(z, i),
+			                      "class other than IN");
 		/* relative name: own[0..rl) + root; the label next to the apex names the
 		 * trigger kind for non-QNAME triggers */
 		size_t rl = olen - z->alen;
@@ -341,12 +342,13 @@ static int collect(struct rpz *z)
 			continue;
 		}
 		if (wild_inside)
-			return gk_pol_fail(b, GK_ESYNTAX, rrfile(z, i), rrline(z, i),
-			                   "'*' is only allowed as the first label");
-		struct trig t = {.rr = (uint32_t)i, .type = (uint16_t)type, .scope = GK_POL_EXACT};
+			return gk_policy_fail(b, GK_ESYNTAX, rrfile(z, i), rrline(z, i),
+			                      "'*' is only allowed as the first label");
+		struct trig t = {
+		    .rr = (uint32_t)i, .type = (uint16_t)type, .scope = GK_POLICY_EXACT};
 		const uint8_t *n = own;
 		if (own[0] == 1 && own[1] == '*') {
-			t.scope = GK_POL_BELOW;
+			t.scope = GK_POLICY_BELOW;
 			n += 2;
 			rl -= 2;
 			labels--;
@@ -355,7 +357,7 @@ static int collect(struct rpz *z)
 		name[rl] = 0;
 		t.len = (uint8_t)(rl + 1);
 		t.labels = (uint8_t)labels;
-		t.key = gk_pol_hash(name, t.len) ^ t.scope;
+		t.key = gk_policy_hash(name, t.len) ^ t.scope;
 		if (type == LDNS_RR_TYPE_CNAME)
 			t.cname = cname_kind(rr, &t, name);
 		if (push_trig(z, &t, name) < 0)
@@ -368,15 +370,15 @@ static uint32_t hit_of(struct rpz *z, uint32_t *slot, uint8_t verdict, gk_action
 {
 	if (*slot)
 		return *slot;
-	gk_pol_hit_t h = {.verdict = verdict, .list = z->c->list};
-	if (verdict == GK_POL_BLOCK) {
+	gk_policy_hit_t h = {.verdict = verdict, .list = z->c->list};
+	if (verdict == GK_POLICY_BLOCK) {
 		gk_refusal_t *r = gk_arena_dup(z->b->arena, &z->c->refusal, sizeof(*r));
 		if (!r)
 			return 0;
 		r->action = act;
 		h.action = r;
 	}
-	return *slot = gk_pol_hit_add(z->b, &h);
+	return *slot = gk_policy_hit_add(z->b, &h);
 }
 
 static bool local_type_ok(ldns_rr_type t)
@@ -398,10 +400,10 @@ static bool local_type_ok(ldns_rr_type t)
 /* Local data: records [g, e) of the sorted triggers, at most one of them a CNAME. */
 static uint32_t local_hit(struct rpz *z, size_t g, size_t e, ldns_buffer *buf)
 {
-	gk_pol_builder_t *b = z->b;
+	gk_policy_builder_t *b = z->b;
 	size_t n = e - g;
-	gk_pol_local_t *loc = gk_arena_alloc(b->arena, sizeof(*loc));
-	gk_pol_rr_t *rrs = gk_arena_alloc(b->arena, n * sizeof(*rrs));
+	gk_policy_local_t *loc = gk_arena_alloc(b->arena, sizeof(*loc));
+	gk_policy_rr_t *rrs = gk_arena_alloc(b->arena, n * sizeof(*rrs));
 	if (!loc || !rrs)
 		return 0;
 	size_t k = 0;
@@ -425,10 +427,10 @@ static uint32_t local_hit(struct rpz *z, size_t g, size_t e, ldns_buffer *buf)
 			uint8_t *rd = gk_arena_dup(b->arena, ldns_buffer_begin(buf), rdlen);
 			if (!rd)
 				return 0;
-			rrs[k++] = (gk_pol_rr_t){.type = (uint16_t)t,
-			                         .rdlen = (uint16_t)rdlen,
-			                         .ttl = ldns_rr_ttl(rr),
-			                         .rdata = rd};
+			rrs[k++] = (gk_policy_rr_t){.type = (uint16_t)t,
+			                            .rdlen = (uint16_t)rdlen,
+			                            .ttl = ldns_rr_ttl(rr),
+			                            .rdata = rd};
 		}
 	}
 	loc->n = (unsigned)k;
@@ -437,14 +439,15 @@ static uint32_t local_hit(struct rpz *z, size_t g, size_t e, ldns_buffer *buf)
 	if (!r)
 		return 0;
 	r->action = GK_ACT_NODATA;
-	gk_pol_hit_t h = {.verdict = GK_POL_BLOCK, .list = z->c->list, .action = r, .local = loc};
-	return gk_pol_hit_add(b, &h);
+	gk_policy_hit_t h = {
+	    .verdict = GK_POLICY_BLOCK, .list = z->c->list, .action = r, .local = loc};
+	return gk_policy_hit_add(b, &h);
 }
 
 /* The hit for a group of records with one name and scope: [g, e). */
 static int group_hit(struct rpz *z, size_t g, size_t e, ldns_buffer *buf, uint32_t *hit)
 {
-	gk_pol_builder_t *b = z->b;
+	gk_policy_builder_t *b = z->b;
 	size_t cname = SIZE_MAX;
 	for (size_t i = g; i < e; i++) {
 		size_t r = z->tr[i].rr;
@@ -456,16 +459,18 @@ static int group_hit(struct rpz *z, size_t g, size_t e, ldns_buffer *buf, uint32
 			}
 		} else if (cname == SIZE_MAX) {
 			if (!local_type_ok(t))
-				return gk_pol_fail(b, GK_ESYNTAX, rrfile(z, r), rrline(z, r),
-				                   "RPZ local data of type %u is not supported "
-				                   "(A, AAAA, TXT, MX, PTR, SRV, CAA, CNAME are)",
-				                   (unsigned)t);
+				return gk_policy_fail(
+				    b, GK_ESYNTAX, rrfile(z, r), rrline(z, r),
+				    "RPZ local data of type %u is not supported "
+				    "(A, AAAA, TXT, MX, PTR, SRV, CAA, CNAME are)",
+				    (unsigned)t);
 			continue;
 		}
 		size_t first = z->tr[g].rr;
-		return gk_pol_fail(b, GK_ESYNTAX, rrfile(z, r), rrline(z, r),
-		                   "CNAME and other data at one trigger (first record at line %zu)",
-		                   rrline(z, first));
+		return gk_policy_fail(
+		    b, GK_ESYNTAX, rrfile(z, r), rrline(z, r),
+		    "CNAME and other data at one trigger (first record at line %zu)",
+		    rrline(z, first));
 	}
 	if (cname == SIZE_MAX) {
 		*hit = local_hit(z, g, e, buf);
@@ -474,34 +479,35 @@ static int group_hit(struct rpz *z, size_t g, size_t e, ldns_buffer *buf, uint32
 	size_t r = z->tr[cname].rr;
 	switch (z->tr[cname].cname) {
 	case CN_NXDOMAIN:
-		*hit = hit_of(z, &z->hit_nx, GK_POL_BLOCK, GK_ACT_NXDOMAIN);
+		*hit = hit_of(z, &z->hit_nx, GK_POLICY_BLOCK, GK_ACT_NXDOMAIN);
 		break;
 	case CN_NODATA:
-		*hit = hit_of(z, &z->hit_nodata, GK_POL_BLOCK, GK_ACT_NODATA);
+		*hit = hit_of(z, &z->hit_nodata, GK_POLICY_BLOCK, GK_ACT_NODATA);
 		break;
 	case CN_PASSTHRU:
-		*hit = hit_of(z, &z->hit_pass, GK_POL_PASSTHRU, GK_ACT_RESOLVE);
+		*hit = hit_of(z, &z->hit_pass, GK_POLICY_PASSTHRU, GK_ACT_RESOLVE);
 		break;
 	case CN_DROP:
-		*hit = hit_of(z, &z->hit_drop, GK_POL_BLOCK, GK_ACT_DROP);
+		*hit = hit_of(z, &z->hit_drop, GK_POLICY_BLOCK, GK_ACT_DROP);
 		break;
 	case CN_TCP_ONLY:
-		*hit = hit_of(z, &z->hit_tcp, GK_POL_TCP_ONLY, GK_ACT_RESOLVE);
+		*hit = hit_of(z, &z->hit_tcp, GK_POLICY_TCP_ONLY, GK_ACT_RESOLVE);
 		break;
 	case CN_WILD:
-		return gk_pol_fail(b, GK_ESYNTAX, rrfile(z, r), rrline(z, r),
-		                   "CNAME *.name (rewrite below another name) is not supported");
+		return gk_policy_fail(b, GK_ESYNTAX, rrfile(z, r), rrline(z, r),
+		                      "CNAME *.name (rewrite below another name) is not supported");
 	case CN_LOCAL:
 		*hit = local_hit(z, g, e, buf);
 		break;
 	default:
-		return gk_pol_fail(b, GK_ESYNTAX, rrfile(z, r), rrline(z, r), "bad CNAME target");
+		return gk_policy_fail(b, GK_ESYNTAX, rrfile(z, r), rrline(z, r),
+		                      "bad CNAME target");
 	}
 	return *hit ? 0 : GK_ENOMEM;
 }
 
-int gk_pol_read_rpz(gk_pol_builder_t *b, const gk_pol_list_ctx_t *c, const char *file,
-                    const char *text, size_t len)
+int gk_policy_read_rpz(gk_policy_builder_t *b, const gk_policy_list_ctx_t *c, const char *file,
+                       const char *text, size_t len)
 {
 	char lerr[512] = "";
 	struct rpz z = {.b = b, .c = c};
@@ -517,7 +523,7 @@ int gk_pol_read_rpz(gk_pol_builder_t *b, const gk_pol_list_ctx_t *c, const char 
 		goto finish;
 	}
 	if (!origin) {
-		rc = gk_pol_fail(b, GK_ECONFIG, file, 0, "bad zone name '%s'", c->zone);
+		rc = gk_policy_fail(b, GK_ECONFIG, file, 0, "bad zone name '%s'", c->zone);
 		goto finish;
 	}
 	rc = gk_loader_read(&z.L, file, text, len, origin);
@@ -533,8 +539,8 @@ int gk_pol_read_rpz(gk_pol_builder_t *b, const gk_pol_list_ctx_t *c, const char 
 	}
 	if ((rc = find_apex(&z, file, apex)) < 0 || (rc = collect(&z)) < 0)
 		goto finish;
-	/* triggers come sorted by hash: room first, see gk_pol_reserve */
-	if ((rc = gk_pol_reserve(b, z.ntr)) < 0)
+	/* triggers come sorted by hash: room first, see gk_policy_reserve */
+	if ((rc = gk_policy_reserve(b, z.ntr)) < 0)
 		goto finish;
 	for (size_t g = 0; g < z.ntr;) {
 		size_t e = g + 1;
@@ -550,11 +556,11 @@ int gk_pol_read_rpz(gk_pol_builder_t *b, const gk_pol_list_ctx_t *c, const char 
 		uint32_t hit = 0;
 		if ((rc = group_hit(&z, g, e, buf, &hit)) < 0)
 			goto finish;
-		rc = gk_pol_insert_hashed(b, t0->key ^ t0->scope, z.names + t0->name, t0->len,
-		                          t0->labels, t0->scope, hit);
+		rc = gk_policy_insert_hashed(b, t0->key ^ t0->scope, z.names + t0->name, t0->len,
+		                             t0->labels, t0->scope, hit);
 		if (rc < 0) {
-			gk_pol_fail(b, rc, rrfile(&z, t0->rr), rrline(&z, t0->rr), "%s",
-			            gk_strerror(rc));
+			gk_policy_fail(b, rc, rrfile(&z, t0->rr), rrline(&z, t0->rr), "%s",
+			               gk_strerror(rc));
 			goto finish;
 		}
 		g = e;

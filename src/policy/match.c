@@ -2,7 +2,7 @@
 /* src/policy/match.c -- the packet path's lookup and the read-only accessors.
  *
  * gk_policy_match hashes the query name once, right to left, which yields the hash of every
- * ancestor too (gk_pol_suffix_hashes). Each candidate -- the query name for exact entries,
+ * ancestor too (gk_policy_suffix_hashes). Each candidate -- the query name for exact entries,
  * each ancestor from the nearest up to the root for below entries -- must pass the depth
  * masks (label counts some entry has) and the filter before the table is probed; the first
  * hit is the most specific one, because the compiler already kept one winner per name and
@@ -15,17 +15,17 @@
 
 static inline bool filter_has(const gk_policy_t *p, uint64_t h)
 {
-	uint64_t bits = gk_pol_filter_bits(h);
+	uint64_t bits = gk_policy_filter_bits(h);
 	return (p->filter[h & p->filter_mask] & bits) == bits;
 }
 
-static inline const gk_pol_slot_t *find(const gk_policy_t *p, uint64_t h, const uint8_t *n,
-                                        size_t len)
+static inline const gk_policy_slot_t *find(const gk_policy_t *p, uint64_t h, const uint8_t *n,
+                                           size_t len)
 {
 	uint32_t tag = (uint32_t)(h >> 32);
-	uint32_t i = gk_pol_pos(tag, p->nslots);
+	uint32_t i = gk_policy_pos(tag, p->nslots);
 	for (;;) {
-		const gk_pol_slot_t *s = &p->table[i];
+		const gk_policy_slot_t *s = &p->table[i];
 		if (!s->name)
 			return NULL;
 		if (s->tag == tag) {
@@ -39,24 +39,24 @@ static inline const gk_pol_slot_t *find(const gk_policy_t *p, uint64_t h, const 
 }
 
 /* Out of line so that an empty policy does not pay for this frame (the hash array). */
-__attribute__((noinline)) static const gk_pol_hit_t *match(const gk_policy_t *p,
-                                                           const uint8_t *qname, size_t len,
-                                                           const uint8_t *label_offsets,
-                                                           unsigned labels)
+__attribute__((noinline)) static const gk_policy_hit_t *match(const gk_policy_t *p,
+                                                              const uint8_t *qname, size_t len,
+                                                              const uint8_t *label_offsets,
+                                                              unsigned labels)
 {
 	uint64_t h[GK_DNAME_LABELS_MAX + 1];
 	if (labels > GK_DNAME_LABELS_MAX)
 		return NULL; /* not a wire name */
-	gk_pol_suffix_hashes(qname, len, label_offsets, labels, h);
-	const gk_pol_slot_t *s;
-	if ((p->exact_depths & gk_pol_depth_bit(labels)) && filter_has(p, h[0])) {
+	gk_policy_suffix_hashes(qname, len, label_offsets, labels, h);
+	const gk_policy_slot_t *s;
+	if ((p->exact_depths & gk_policy_depth_bit(labels)) && filter_has(p, h[0])) {
 		s = find(p, h[0], qname, len);
 		if (s && s->exact)
 			return &p->hits[s->exact];
 	}
 	/* ancestors, nearest first; i == labels is the root */
 	for (unsigned i = 1; i <= labels; i++) {
-		if (!(p->below_depths & gk_pol_depth_bit(labels - i)) || !filter_has(p, h[i]))
+		if (!(p->below_depths & gk_policy_depth_bit(labels - i)) || !filter_has(p, h[i]))
 			continue;
 		size_t off = i < labels ? label_offsets[i] : len - 1;
 		s = find(p, h[i], qname + off, len - off);
@@ -66,20 +66,20 @@ __attribute__((noinline)) static const gk_pol_hit_t *match(const gk_policy_t *p,
 	return NULL;
 }
 
-const gk_pol_hit_t *gk_policy_match(const gk_policy_t *p, const uint8_t *qname, size_t len,
-                                    const uint8_t *label_offsets, unsigned labels)
+const gk_policy_hit_t *gk_policy_match(const gk_policy_t *p, const uint8_t *qname, size_t len,
+                                       const uint8_t *label_offsets, unsigned labels)
 {
 	if (!p || !p->entries)
 		return NULL;
 	return match(p, qname, len, label_offsets, labels);
 }
 
-const gk_pol_hit_t *gk_policy_status(const gk_policy_t *p, gk_pol_status_t s)
+const gk_policy_hit_t *gk_policy_status(const gk_policy_t *p, gk_policy_status_t s)
 {
-	return (unsigned)s < GK_POL_NSTATUS ? &p->status[s] : NULL;
+	return (unsigned)s < GK_POLICY_NSTATUS ? &p->status[s] : NULL;
 }
 
-gk_pol_mode_t gk_policy_mode(const gk_policy_t *p)
+gk_policy_mode_t gk_policy_mode(const gk_policy_t *p)
 {
 	return p->mode;
 }
@@ -89,10 +89,10 @@ const char *gk_policy_list_name(const gk_policy_t *p, unsigned i)
 	return i >= 1 && i <= p->nlists ? p->list_names[i] : NULL;
 }
 
-void gk_policy_stats(const gk_policy_t *p, gk_pol_stats_t *st)
+void gk_policy_stats(const gk_policy_t *p, gk_policy_stats_t *st)
 {
 	st->entries = p->entries;
-	st->table_bytes = (size_t)p->nslots * sizeof(gk_pol_slot_t);
+	st->table_bytes = (size_t)p->nslots * sizeof(gk_policy_slot_t);
 	st->name_bytes = p->names_len;
 	st->arena_bytes = gk_arena_bytes(p->arena);
 	st->lines = p->lines;

@@ -2,7 +2,7 @@
 /* src/policy/table.c -- the builder's growing table and its move into the snapshot arena.
  *
  * While lists are read, the table lives in malloc'd memory at a load of at most 3/4 and
- * doubles when full; names go to a growing blob. gk_pol_finish then lays the final table
+ * doubles when full; names go to a growing blob. gk_policy_finish then lays the final table
  * out in the arena at exactly ceil(n * 4 / 3) slots (positions come from the tag alone, so
  * nothing is rehashed), copies the names and hits behind it, and fills the filter (the one
  * place a name is hashed again, in blob order: the slot keeps only 32 bits of its hash).
@@ -14,7 +14,8 @@
 #include "common/dname.h"
 #include "policy/internal.h"
 
-int gk_pol_fail(gk_pol_builder_t *b, int code, const char *file, size_t line, const char *fmt, ...)
+int gk_policy_fail(gk_policy_builder_t *b, int code, const char *file, size_t line, const char *fmt,
+                   ...)
 {
 	if (b->rc)
 		return b->rc;
@@ -31,18 +32,18 @@ int gk_pol_fail(gk_pol_builder_t *b, int code, const char *file, size_t line, co
 	return code;
 }
 
-uint64_t gk_pol_hash(const uint8_t *n, size_t len)
+uint64_t gk_policy_hash(const uint8_t *n, size_t len)
 {
 	uint8_t loff[GK_DNAME_LABELS_MAX];
 	uint64_t h[GK_DNAME_LABELS_MAX + 1];
 	unsigned labels = 0;
 	for (size_t o = 0; o < len && n[o] && labels < GK_DNAME_LABELS_MAX; o += n[o] + 1u)
 		loff[labels++] = (uint8_t)o;
-	gk_pol_suffix_hashes(n, len, loff, labels, h);
+	gk_policy_suffix_hashes(n, len, loff, labels, h);
 	return h[0];
 }
 
-int gk_pol_builder_init(gk_pol_builder_t *b)
+int gk_policy_builder_init(gk_policy_builder_t *b)
 {
 	char *err = b->err;
 	size_t errlen = b->errlen;
@@ -57,7 +58,7 @@ int gk_pol_builder_init(gk_pol_builder_t *b)
 	b->hcap = 16;
 	b->hits = calloc(b->hcap, sizeof(*b->hits));
 	if (!b->arena || !b->t || !b->names || !b->hits) {
-		gk_pol_builder_clear(b);
+		gk_policy_builder_clear(b);
 		return GK_ENOMEM;
 	}
 	b->names[0] = 0; /* offset 0 marks an empty slot */
@@ -66,7 +67,7 @@ int gk_pol_builder_init(gk_pol_builder_t *b)
 	return 0;
 }
 
-void gk_pol_builder_clear(gk_pol_builder_t *b)
+void gk_policy_builder_clear(gk_policy_builder_t *b)
 {
 	free(b->t);
 	free(b->names);
@@ -78,12 +79,12 @@ void gk_pol_builder_clear(gk_pol_builder_t *b)
 	b->arena = NULL;
 }
 
-uint32_t gk_pol_hit_add(gk_pol_builder_t *b, const gk_pol_hit_t *h)
+uint32_t gk_policy_hit_add(gk_policy_builder_t *b, const gk_policy_hit_t *h)
 {
 	if (b->nhits == b->hcap) {
-		if (b->hcap >= GK_POL_ENTRIES_MAX)
+		if (b->hcap >= GK_POLICY_ENTRIES_MAX)
 			return 0;
-		gk_pol_hit_t *nh = realloc(b->hits, 2 * b->hcap * sizeof(*nh));
+		gk_policy_hit_t *nh = realloc(b->hits, 2 * b->hcap * sizeof(*nh));
 		if (!nh)
 			return 0;
 		b->hits = nh;
@@ -94,12 +95,12 @@ uint32_t gk_pol_hit_add(gk_pol_builder_t *b, const gk_pol_hit_t *h)
 }
 
 /* Place every used slot of from[0..fcap) into to[0..tcap) (zeroed), by tag. */
-static void place(gk_pol_slot_t *to, uint32_t tcap, const gk_pol_slot_t *from, uint32_t fcap)
+static void place(gk_policy_slot_t *to, uint32_t tcap, const gk_policy_slot_t *from, uint32_t fcap)
 {
 	for (uint32_t k = 0; k < fcap; k++) {
 		if (!from[k].name)
 			continue;
-		uint32_t i = gk_pol_pos(from[k].tag, tcap);
+		uint32_t i = gk_policy_pos(from[k].tag, tcap);
 		while (to[i].name)
 			if (++i == tcap)
 				i = 0;
@@ -107,9 +108,9 @@ static void place(gk_pol_slot_t *to, uint32_t tcap, const gk_pol_slot_t *from, u
 	}
 }
 
-static int resize(gk_pol_builder_t *b, uint32_t nc)
+static int resize(gk_policy_builder_t *b, uint32_t nc)
 {
-	gk_pol_slot_t *nt = calloc(nc, sizeof(*nt));
+	gk_policy_slot_t *nt = calloc(nc, sizeof(*nt));
 	if (!nt)
 		return GK_ENOMEM;
 	place(nt, nc, b->t, b->cap);
@@ -119,14 +120,14 @@ static int resize(gk_pol_builder_t *b, uint32_t nc)
 	return 0;
 }
 
-static int grow(gk_pol_builder_t *b)
+static int grow(gk_policy_builder_t *b)
 {
 	if (b->cap >= (1u << 31))
 		return GK_ENOMEM;
 	return resize(b, b->cap * 2);
 }
 
-int gk_pol_reserve(gk_pol_builder_t *b, size_t more)
+int gk_policy_reserve(gk_policy_builder_t *b, size_t more)
 {
 	uint64_t want = ((uint64_t)b->n + more) * 4 / 3 + 1;
 	if (want <= b->cap)
@@ -139,33 +140,34 @@ int gk_pol_reserve(gk_pol_builder_t *b, size_t more)
 	return resize(b, nc);
 }
 
-static bool is_block(const gk_pol_builder_t *b, uint32_t hit)
+static bool is_block(const gk_policy_builder_t *b, uint32_t hit)
 {
 	uint8_t v = b->hits[hit].verdict;
-	return v == GK_POL_BLOCK || v == GK_POL_TCP_ONLY;
+	return v == GK_POLICY_BLOCK || v == GK_POLICY_TCP_ONLY;
 }
 
 /* Keep one winner per name and scope: a block beats an allow, else the first stays. */
-static void merge(const gk_pol_builder_t *b, uint32_t *cur, uint32_t hit)
+static void merge(const gk_policy_builder_t *b, uint32_t *cur, uint32_t hit)
 {
 	if (!*cur || (!is_block(b, *cur) && is_block(b, hit)))
 		*cur = hit;
 }
 
-int gk_pol_insert(gk_pol_builder_t *b, const uint8_t *name, size_t len, unsigned labels,
-                  unsigned scopes, uint32_t hit)
+int gk_policy_insert(gk_policy_builder_t *b, const uint8_t *name, size_t len, unsigned labels,
+                     unsigned scopes, uint32_t hit)
 {
-	return gk_pol_insert_hashed(b, gk_pol_hash(name, len), name, len, labels, scopes, hit);
+	return gk_policy_insert_hashed(b, gk_policy_hash(name, len), name, len, labels, scopes,
+	                               hit);
 }
 
-int gk_pol_insert_hashed(gk_pol_builder_t *b, uint64_t h, const uint8_t *name, size_t len,
-                         unsigned labels, unsigned scopes, uint32_t hit)
+int gk_policy_insert_hashed(gk_policy_builder_t *b, uint64_t h, const uint8_t *name, size_t len,
+                            unsigned labels, unsigned scopes, uint32_t hit)
 {
 	if ((b->n + 1) * 4 > (size_t)b->cap * 3 && grow(b) < 0)
 		return GK_ENOMEM;
 	uint32_t tag = (uint32_t)(h >> 32);
-	uint32_t i = gk_pol_pos(tag, b->cap);
-	gk_pol_slot_t *s;
+	uint32_t i = gk_policy_pos(tag, b->cap);
+	gk_policy_slot_t *s;
 	for (;;) {
 		s = &b->t[i];
 		if (!s->name)
@@ -178,7 +180,7 @@ int gk_pol_insert_hashed(gk_pol_builder_t *b, uint64_t h, const uint8_t *name, s
 		if (++i == b->cap)
 			i = 0;
 	}
-	if (b->n >= GK_POL_ENTRIES_MAX)
+	if (b->n >= GK_POLICY_ENTRIES_MAX)
 		return GK_ERANGE;
 	if (b->ncap - b->nlen < len + 1) {
 		size_t nc = b->ncap * 2;
@@ -197,29 +199,29 @@ int gk_pol_insert_hashed(gk_pol_builder_t *b, uint64_t h, const uint8_t *name, s
 	b->nlen += len + 1;
 	b->n++;
 found:
-	if (scopes & GK_POL_EXACT) {
+	if (scopes & GK_POLICY_EXACT) {
 		merge(b, &s->exact, hit);
-		b->exact_depths |= gk_pol_depth_bit(labels);
+		b->exact_depths |= gk_policy_depth_bit(labels);
 	}
-	if (scopes & GK_POL_BELOW) {
+	if (scopes & GK_POLICY_BELOW) {
 		merge(b, &s->below, hit);
-		b->below_depths |= gk_pol_depth_bit(labels);
+		b->below_depths |= gk_policy_depth_bit(labels);
 	}
 	return 0;
 }
 
-int gk_pol_finish(gk_pol_builder_t *b, gk_policy_t *p)
+int gk_policy_finish(gk_policy_builder_t *b, gk_policy_t *p)
 {
 	uint64_t want = ((uint64_t)b->n * 4 + 2) / 3 + 1;
 	if (want < 8)
 		want = 8;
-	/* GK_POL_FILTER_BITS per name, in a power of two of 64-bit words */
+	/* GK_POLICY_FILTER_BITS per name, in a power of two of 64-bit words */
 	uint64_t fwords = 1;
-	while (fwords * 64 < (uint64_t)b->n * GK_POL_FILTER_BITS)
+	while (fwords * 64 < (uint64_t)b->n * GK_POLICY_FILTER_BITS)
 		fwords *= 2;
-	gk_pol_slot_t *t = gk_arena_alloc(b->arena, want * sizeof(*t));
+	gk_policy_slot_t *t = gk_arena_alloc(b->arena, want * sizeof(*t));
 	uint8_t *names = gk_arena_dup(b->arena, b->names, b->nlen);
-	gk_pol_hit_t *hits = gk_arena_dup(b->arena, b->hits, b->nhits * sizeof(*hits));
+	gk_policy_hit_t *hits = gk_arena_dup(b->arena, b->hits, b->nhits * sizeof(*hits));
 	uint64_t *filter = gk_arena_alloc(b->arena, fwords * sizeof(*filter));
 	if (!t || !names || !hits || !filter)
 		return GK_ENOMEM;
@@ -228,8 +230,8 @@ int gk_pol_finish(gk_pol_builder_t *b, gk_policy_t *p)
 	/* the blob holds each distinct name once: walk it in order, not the slots at random */
 	memset(filter, 0, fwords * sizeof(*filter));
 	for (size_t o = 1; o < b->nlen; o += 1u + b->names[o]) {
-		uint64_t h = gk_pol_hash(b->names + o + 1, b->names[o]);
-		filter[h & (fwords - 1)] |= gk_pol_filter_bits(h);
+		uint64_t h = gk_policy_hash(b->names + o + 1, b->names[o]);
+		filter[h & (fwords - 1)] |= gk_policy_filter_bits(h);
 	}
 	p->table = t;
 	p->nslots = (uint32_t)want;

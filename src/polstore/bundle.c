@@ -95,7 +95,7 @@ int gk_polstore_bundle_load(const char *path, gk_polstore_bundle_t **out, gk_pol
 	int rc = gk_policy_build(path, &p, err, errlen);
 	if (rc != 0)
 		return rc;
-	gk_pol_stats_t st;
+	gk_policy_stats_t st;
 	gk_policy_stats(p, &st);
 	gk_polstore_bundle_t *b = bundle_new();
 	char *dir = strdup(path);
@@ -261,7 +261,7 @@ int gk_polstore_bundle_encode(const gk_polstore_bundle_t *b, char **out, size_t 
 		goto out;
 	}
 	if (json_object_set_new(o, "files", files) ||
-	    json_object_set_new(o, "format", json_string(GK_POL_BUNDLE_FORMAT)) ||
+	    json_object_set_new(o, "format", json_string(GK_POLICY_BUNDLE_FORMAT)) ||
 	    json_object_set_new(o, "created", json_integer(b->created_ms)) ||
 	    json_object_set_new(o, "message", json_string(b->message ? b->message : "")) ||
 	    json_object_set_new(o, "version", json_integer((json_int_t)b->version)) ||
@@ -348,8 +348,8 @@ int gk_polstore_bundle_decode(const void *buf, size_t len, gk_polstore_bundle_t 
 	             *cr = json_object_get(o, "created"), *msg = json_object_get(o, "message"),
 	             *pol = json_object_get(o, "policy"), *files = json_object_get(o, "files");
 	if (!json_is_object(o) || !json_is_string(fmt) ||
-	    strcmp(json_string_value(fmt), GK_POL_BUNDLE_FORMAT) != 0) {
-		rc = bad(err, errlen, "not a " GK_POL_BUNDLE_FORMAT " bundle");
+	    strcmp(json_string_value(fmt), GK_POLICY_BUNDLE_FORMAT) != 0) {
+		rc = bad(err, errlen, "not a " GK_POLICY_BUNDLE_FORMAT " bundle");
 		goto fail;
 	}
 	if (!json_is_integer(ver) || json_integer_value(ver) < 0 || !json_is_integer(cr) ||
@@ -358,8 +358,8 @@ int gk_polstore_bundle_decode(const void *buf, size_t len, gk_polstore_bundle_t 
 		         "needs exactly created, files, format, message, policy, version");
 		goto fail;
 	}
-	if ((uint64_t)json_integer_value(ver) > GK_POL_VERSION_MAX) {
-		rc = bad(err, errlen, "version above " GK_POL_VERSION_MAX_TEXT);
+	if ((uint64_t)json_integer_value(ver) > GK_POLICY_VERSION_MAX) {
+		rc = bad(err, errlen, "version above " GK_POLICY_VERSION_MAX_TEXT);
 		goto fail;
 	}
 	b->version = (uint64_t)json_integer_value(ver);

@@ -204,12 +204,12 @@ static const char *act_name(gk_action_t a)
 	return gk_decide_action_name(a);
 }
 
-static void rule_text(const gk_policy_t *p, gk_pol_status_t st, char *out, size_t cap)
+static void rule_text(const gk_policy_t *p, gk_policy_status_t st, char *out, size_t cap)
 {
-	const gk_pol_hit_t *h = p ? gk_policy_status(p, st) : NULL;
+	const gk_policy_hit_t *h = p ? gk_policy_status(p, st) : NULL;
 	if (h == NULL)
 		snprintf(out, cap, "(none)");
-	else if (h->verdict != GK_POL_BLOCK || h->action == NULL)
+	else if (h->verdict != GK_POLICY_BLOCK || h->action == NULL)
 		snprintf(out, cap, "resolve");
 	else
 		snprintf(out, cap, "%s (ede %u \"%.*s\")",
@@ -226,8 +226,8 @@ static int rules_diff(const gk_polstore_bundle_t *from, const gk_policy_t *cfrom
                       const gk_polstore_bundle_t *to, const gk_policy_t *cto, FILE *f, json_t *sum,
                       size_t *changes)
 {
-	static const char *const names[GK_POL_NSTATUS] = {"unfiled", "revoked", "unknown",
-	                                                  "no_registrable"};
+	static const char *const names[GK_POLICY_NSTATUS] = {"unfiled", "revoked", "unknown",
+	                                                     "no_registrable"};
 	gk_policy_t *ca = NULL, *cb = NULL; /* compiled here, freed here */
 	char err[64];
 	/* mode and status rules live in the policy YAML alone: the same YAML, the same rules
@@ -244,9 +244,9 @@ static int rules_diff(const gk_polstore_bundle_t *from, const gk_policy_t *cfrom
 	if (rc == 0 && json_object_set_new(sum, "rules", rules))
 		rc = GK_ENOMEM;
 	const char *ma =
-	    pa ? (gk_policy_mode(pa) == GK_POL_MONITOR ? "monitor" : "enforce") : "(none)";
+	    pa ? (gk_policy_mode(pa) == GK_POLICY_MONITOR ? "monitor" : "enforce") : "(none)";
 	const char *mb =
-	    pb ? (gk_policy_mode(pb) == GK_POL_MONITOR ? "monitor" : "enforce") : "(none)";
+	    pb ? (gk_policy_mode(pb) == GK_POLICY_MONITOR ? "monitor" : "enforce") : "(none)";
 	if (rc == 0 && strcmp(ma, mb) != 0) {
 		char line[64];
 		snprintf(line, sizeof(line), "%s -> %s", ma, mb);
@@ -256,10 +256,10 @@ static int rules_diff(const gk_polstore_bundle_t *from, const gk_policy_t *cfrom
 		if (json_object_set_new(sum, "mode", json_string(line)))
 			rc = GK_ENOMEM;
 	}
-	for (int i = 0; i < GK_POL_NSTATUS && rc == 0; i++) {
+	for (int i = 0; i < GK_POLICY_NSTATUS && rc == 0; i++) {
 		char ra[128], rb[128], line[300];
-		rule_text(pa, (gk_pol_status_t)i, ra, sizeof(ra));
-		rule_text(pb, (gk_pol_status_t)i, rb, sizeof(rb));
+		rule_text(pa, (gk_policy_status_t)i, ra, sizeof(ra));
+		rule_text(pb, (gk_policy_status_t)i, rb, sizeof(rb));
 		if (strcmp(ra, rb) == 0)
 			continue;
 		snprintf(line, sizeof(line), "%s: %s -> %s", names[i], ra, rb);

@@ -73,12 +73,12 @@ const gk_polstore_file_t *gk_polstore_bundle_file(const gk_polstore_bundle_t *b,
 /* ---- keys and signatures (Ed25519, PEM files as written by `gk-sync keygen`) ---------- */
 
 /* The key id of a PEM key file (private PKCS#8 or public SubjectPublicKeyInfo): hex of the
- * first 8 bytes of SHA-256 of the raw public key; out gets GK_POL_KEY_ID_LEN + 1 bytes.
+ * first 8 bytes of SHA-256 of the raw public key; out gets GK_POLICY_KEY_ID_LEN + 1 bytes.
  * Returns 0, or GK_EINVAL / GK_EIO with err. */
 GK_MUST_CHECK int gk_polstore_key_id(const char *pem_path, char *out, char *err, size_t errlen);
 
 /* Sign msg with the private key at priv_path: sig_b64 gets GK_POLSTORE_SIG_B64_LEN + 1
- * bytes (base64, NUL-terminated), key_id GK_POL_KEY_ID_LEN + 1. Returns 0 or GK_EINVAL /
+ * bytes (base64, NUL-terminated), key_id GK_POLICY_KEY_ID_LEN + 1. Returns 0 or GK_EINVAL /
  * GK_EIO with err. */
 GK_MUST_CHECK int gk_polstore_sign(const char *priv_path, const void *msg, size_t len,
                                    char *sig_b64, char *key_id, char *err, size_t errlen);
@@ -128,7 +128,7 @@ typedef struct gk_polstore_version {
 	char *bundle; /* the signed bytes (NUL after them) */
 	size_t bundle_len;
 	char sig[GK_POLSTORE_SIG_B64_LEN + 8];
-	char key_id[GK_POL_KEY_ID_LEN + 8];
+	char key_id[GK_POLICY_KEY_ID_LEN + 8];
 	char action[16];
 	uint64_t from;
 	int64_t created_ms;

@@ -15,7 +15,7 @@
 #include "sync/sig.h"
 
 struct key {
-	char id[GK_POL_KEY_ID_LEN + 1];
+	char id[GK_POLICY_KEY_ID_LEN + 1];
 	char *path;
 	EVP_PKEY *pkey;
 };
@@ -63,7 +63,7 @@ static int pkey_id(EVP_PKEY *k, char *out)
 		ERR_clear_error();
 		return GK_EINVAL;
 	}
-	for (int i = 0; i < GK_POL_KEY_ID_LEN / 2; i++)
+	for (int i = 0; i < GK_POLICY_KEY_ID_LEN / 2; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 	return 0;
 }

@@ -55,16 +55,16 @@ int gk_polstore_state_decode(const void *buf, size_t len, gk_polstore_version_t 
 	    !json_is_string(sig) || !json_is_string(kid) || json_string_length(sig) == 0 ||
 	    json_string_length(sig) >= sizeof(out->sig) ||
 	    strlen(json_string_value(sig)) != json_string_length(sig) ||
-	    json_string_length(kid) != GK_POL_KEY_ID_LEN ||
-	    strlen(json_string_value(kid)) != GK_POL_KEY_ID_LEN) {
+	    json_string_length(kid) != GK_POLICY_KEY_ID_LEN ||
+	    strlen(json_string_value(kid)) != GK_POLICY_KEY_ID_LEN) {
 		say(err, errlen, rc, "%s: needs exactly bundle, format, key_id, sig, version%s",
 		    STATE_FORMAT, "");
 		goto out;
 	}
 	json_int_t v = json_integer_value(ver);
-	if (v < 1 || (uint64_t)v > GK_POL_VERSION_MAX) {
+	if (v < 1 || (uint64_t)v > GK_POLICY_VERSION_MAX) {
 		say(err, errlen, rc, "%s: version out of range (1..%s)", STATE_FORMAT,
-		    GK_POL_VERSION_MAX_TEXT);
+		    GK_POLICY_VERSION_MAX_TEXT);
 		goto out;
 	}
 	size_t blen = json_string_length(b);
@@ -92,7 +92,7 @@ int gk_polstore_state_decode(const void *buf, size_t len, gk_polstore_version_t 
 	out->bundle = (char *)data;
 	out->bundle_len = dlen;
 	memcpy(out->sig, json_string_value(sig), json_string_length(sig) + 1);
-	memcpy(out->key_id, json_string_value(kid), GK_POL_KEY_ID_LEN + 1);
+	memcpy(out->key_id, json_string_value(kid), GK_POLICY_KEY_ID_LEN + 1);
 	snprintf(out->action, sizeof(out->action), "state");
 	if ((out->message = strdup("")) == NULL) {
 		gk_polstore_version_clear(out);

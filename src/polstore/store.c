@@ -9,7 +9,7 @@
 int gk_polstore_parse_version(const char *s, size_t len, uint64_t *out)
 {
 	uint64_t v = 0;
-	/* 16 digits hold GK_POL_VERSION_MAX; a leading zero is not canonical ("0" is) */
+	/* 16 digits hold GK_POLICY_VERSION_MAX; a leading zero is not canonical ("0" is) */
 	if (len == 0 || len > 16 || (len > 1 && s[0] == '0'))
 		return GK_EINVAL;
 	for (size_t i = 0; i < len; i++) {
@@ -17,7 +17,7 @@ int gk_polstore_parse_version(const char *s, size_t len, uint64_t *out)
 			return GK_EINVAL;
 		v = v * 10 + (uint64_t)(s[i] - '0');
 	}
-	if (v > GK_POL_VERSION_MAX)
+	if (v > GK_POLICY_VERSION_MAX)
 		return GK_EINVAL;
 	*out = v;
 	return 0;
@@ -63,7 +63,7 @@ int gk_polstore_current(void *redis, uint64_t *out, char *err, size_t errlen)
 	int rc = 0;
 	if (r->type == REDIS_REPLY_STRING && gk_polstore_parse_version(r->str, r->len, out) != 0) {
 		snprintf(err, errlen, "%s holds '%.40s', not a version (1..%llu)",
-		         GK_KEY_POL_CURRENT, r->str, (unsigned long long)GK_POL_VERSION_MAX);
+		         GK_KEY_POL_CURRENT, r->str, (unsigned long long)GK_POLICY_VERSION_MAX);
 		rc = GK_ESYNTAX;
 	}
 	freeReplyObject(r);

@@ -215,7 +215,7 @@ static void apply(gk_polsync_t *ps, uint64_t v, const redisReply *r)
 		reject(ps, v, why);
 		return;
 	}
-	gk_pol_stats_t st;
+	gk_policy_stats_t st;
 	gk_policy_stats(p, &st);
 	gk_log(GK_LOG_INFO, "policy: version %llu applied (key id %s): %zu entries in %u lists",
 	       (unsigned long long)v, kid->str, st.entries, st.lists);
@@ -256,7 +256,7 @@ static void on_current(gk_redis_session_t *rs, redisReply *r, void *priv)
 		if (!ps->cur_rejected || ps->rejected != 0 || strcmp(shown, ps->bad_pointer) != 0) {
 			snprintf(ps->bad_pointer, sizeof(ps->bad_pointer), "%s", shown);
 			snprintf(why, sizeof(why),
-			         "%s holds '%s', not a version (1.." GK_POL_VERSION_MAX_TEXT
+			         "%s holds '%s', not a version (1.." GK_POLICY_VERSION_MAX_TEXT
 			         "): written by something other than gkctl",
 			         GK_KEY_POL_CURRENT, shown);
 			reject(ps, 0, why);

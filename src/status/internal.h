@@ -150,9 +150,9 @@ int gk_status_build_begin(struct build *b); /* takes over b->stage */
 bool gk_status_build_step(struct build *b); /* true while more work remains */
 void gk_status_build_free(struct build *b);
 
-/* Presentation "foo.com.cn" (lowercased here, no trailing dot required) to wire form in
- * out[GK_DNAME_MAX]. Returns the wire length or 0 when not a valid name. */
-size_t gk_status_name_to_wire(const char *s, size_t slen, uint8_t *out);
+/* A status key's domain ("foo.com.cn": labels joined by '.', no escapes, lowercased on the
+ * way) to wire form in out[GK_DNAME_MAX]: the wire length, or 0 when not a name. */
+#define GK_STATUS_NAME_FLAGS GK_DNAME_TEXT_NOROOT
 
 gk_status_retired_t *gk_status_tab_retired_take(struct tab *tb);
 

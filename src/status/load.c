@@ -148,7 +148,7 @@ static void on_bucket(gk_redis_session_t *rs, redisReply *r, void *priv)
 		uint32_t val;
 		size_t len;
 		if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
-		    (len = gk_status_name_to_wire(f->str, f->len, wire)) == 0 ||
+		    (len = gk_dname_from_text(f->str, f->len, wire, GK_STATUS_NAME_FLAGS)) == 0 ||
 		    gk_status_parse_value(v->str, v->len, &val) != 0) {
 			bad_entry(st, key, f->type == REDIS_REPLY_STRING ? f->str : "?",
 			          f->type == REDIS_REPLY_STRING ? f->len : 1);

@@ -171,7 +171,7 @@ void gk_status_info(const gk_status_t *st, gk_status_info_t *info)
 int gk_status_put(gk_status_t *st, const char *domain, uint32_t value)
 {
 	uint8_t wire[GK_DNAME_MAX + 1];
-	size_t len = gk_status_name_to_wire(domain, strlen(domain), wire);
+	size_t len = gk_dname_from_text(domain, strlen(domain), wire, GK_STATUS_NAME_FLAGS);
 	if (len == 0)
 		return GK_EINVAL;
 	int rc = gk_status_tab_set(&st->tab, wire, len, value);

@@ -677,31 +677,3 @@ void gk_status_retired_free(gk_status_retired_t *r)
 	free_retired_list(r->list);
 	free(r);
 }
-
-size_t gk_status_name_to_wire(const char *s, size_t slen, uint8_t *out)
-{
-	if (slen > 0 && s[slen - 1] == '.')
-		slen--;
-	if (slen == 0 || slen > GK_DNAME_MAX - 2)
-		return 0;
-	size_t o = 0, lab = 0;
-	out[o++] = 0;
-	for (size_t i = 0; i < slen; i++) {
-		uint8_t c = (uint8_t)s[i];
-		if (c == '.') {
-			if (out[lab] == 0)
-				return 0;
-			lab = o++;
-			out[lab] = 0;
-			continue;
-		}
-		if (out[lab] == 63)
-			return 0;
-		out[lab]++;
-		out[o++] = gk_dname_lower[c];
-	}
-	if (out[lab] == 0)
-		return 0;
-	out[o++] = 0;
-	return o;
-}

@@ -34,7 +34,7 @@ static void send_xread(gk_status_t *st);
 int gk_status_apply_change(gk_status_t *st, const char *d, size_t dlen, const char *v, size_t vlen)
 {
 	uint8_t wire[GK_DNAME_MAX + 1];
-	size_t len = gk_status_name_to_wire(d, dlen, wire);
+	size_t len = gk_dname_from_text(d, dlen, wire, GK_STATUS_NAME_FLAGS);
 	uint32_t val = 0;
 	if (len == 0 || (vlen > 0 && gk_status_parse_value(v, vlen, &val) != 0))
 		return GK_EINVAL;

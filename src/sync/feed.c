@@ -24,8 +24,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "common/arena.h"
+#include "common/strmap.h"
 #include "gk/filing_status.h"
 #include "sync/feed.h"
+#include "sync/feedline.h"
 #include "sync/record.h"
 
 #define MAX_THREADS 16
@@ -34,14 +36,6 @@ typedef struct feed_priv {
 	gk_arena_t *arenas[MAX_THREADS + 1];
 	unsigned n_arenas;
 } feed_priv_t;
-
-/* Per-worker provider interning: name -> local index + 1. */
-typedef struct ptab {
-	uint32_t *slot; /* local index + 1; 0 empty */
-	size_t cap;
-	const char **names;
-	size_t n, ncap;
-} ptab_t;
 
 /* One worker's share: the record lines in data[begin, end), the first of them line line0. */
 typedef struct worker {
@@ -55,7 +49,7 @@ typedef struct worker {
 	unsigned flags;
 	const gk_psl_t *psl;
 	gk_arena_t *arena;
-	ptab_t prov;
+	gk_strmap_t prov; /* provider names, interned in arena: local index */
 	int rc;
 	uint32_t err_line;
 	char err[256];
@@ -105,9 +99,7 @@ int gk_feed_status_parse(const char *s)
 	return -1;
 }
 
-static void seterr(char *err, size_t errlen, const char *name, size_t line, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static void seterr(char *err, size_t errlen, const char *name, size_t line, const char *fmt, ...)
+void gk_feed_seterr(char *err, size_t errlen, const char *name, size_t line, const char *fmt, ...)
 {
 	if (!err || !errlen)
 		return;
@@ -118,6 +110,77 @@ static void seterr(char *err, size_t errlen, const char *name, size_t line, cons
 	va_start(ap, fmt);
 	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
 	va_end(ap);
+}
+
+int gk_feed_serial_check(const char *name, gk_feed_kind_t kind, uint64_t serial, uint64_t base,
+                         uint64_t cur, const char *key, char *err, size_t errlen)
+{
+	if (kind == GK_FEED_SNAPSHOT && serial <= cur) {
+		snprintf(err, errlen, "%s:1: serial %llu is not newer than %s %llu", name,
+		         (unsigned long long)serial, key, (unsigned long long)cur);
+		return GK_ESYNTAX;
+	}
+	if (kind != GK_FEED_DELTA)
+		return 0;
+	/* a retry of a delta that was applied (serials are the registry's, signed): the store
+	 * already holds it; success, so an operator's retry loop stops */
+	if (serial == cur)
+		return 1;
+	if (serial < cur) {
+		snprintf(err, errlen,
+		         "%s:1: delta serial %llu is older than %s %llu: already applied, or "
+		         "superseded by a later feed; nothing written",
+		         name, (unsigned long long)serial, key, (unsigned long long)cur);
+		return GK_ESYNTAX;
+	}
+	if (base != cur) {
+		snprintf(err, errlen, "%s:1: delta base %llu != %s %llu%s", name,
+		         (unsigned long long)base, key, (unsigned long long)cur,
+		         base > cur ? " (an earlier delta is missing)" : "");
+		return base > cur ? GK_EAGAIN : GK_ESYNTAX;
+	}
+	return 0;
+}
+
+json_t *gk_feed_line_object(const char *line, size_t len, char *msg, size_t msglen)
+{
+	json_error_t je;
+	if (!len) {
+		snprintf(msg, msglen, "malformed JSON: empty line");
+		return NULL;
+	}
+	if (len + 1 > GK_FEED_LINE_MAX) {
+		snprintf(msg, msglen, "record line is %zu bytes, over the %d-byte limit", len + 1,
+		         GK_FEED_LINE_MAX);
+		return NULL;
+	}
+	json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+	if (!o) {
+		snprintf(msg, msglen, "malformed JSON: %s (column %d)", je.text, je.column);
+		return NULL;
+	}
+	if (!json_is_object(o)) {
+		json_decref(o);
+		snprintf(msg, msglen, "malformed record: not a JSON object");
+		return NULL;
+	}
+	return o;
+}
+
+int gk_feed_line_op(json_t *o, gk_feed_kind_t kind, const char **msg)
+{
+	json_t *op = json_object_get(o, "op");
+	if (!op)
+		return 0;
+	if (!json_is_string(op) || strcmp(json_string_value(op), "remove")) {
+		*msg = "unknown op (only \"remove\" is defined)";
+		return -1;
+	}
+	if (kind != GK_FEED_DELTA) {
+		*msg = "\"op\":\"remove\" is only allowed in a delta";
+		return -1;
+	}
+	return 1;
 }
 
 static int check_ldh(const char *s, size_t len, const char **why)
@@ -240,57 +303,15 @@ int gk_feed_domain_normalise(const char *in, size_t len, char *out, const char *
 static const char *const STRING_KEYS[] = {"licence",   "sponsor",  "nature", "provider", "updated",
                                           "site_name", "home_url", "phone",  "person",   "address"};
 
-/* Intern a provider name in the worker's table; returns local index + 1, 0 on ENOMEM. */
-static uint32_t ptab_intern(ptab_t *t, gk_arena_t *arena, const char *s, size_t l)
+/* Intern a provider name; returns its index + 1, 0 on ENOMEM. */
+static uint32_t intern(gk_strmap_t *t, const char *s, size_t l)
 {
-	if (t->n * 2 >= t->cap) {
-		size_t nc = t->cap ? t->cap * 2 : 64;
-		uint32_t *ns = calloc(nc, sizeof(*ns));
-		if (!ns)
-			return 0;
-		for (size_t i = 0; i < t->n; i++) {
-			uint32_t h = 2166136261u;
-			for (const char *q = t->names[i]; *q; q++)
-				h = (h ^ (uint8_t)*q) * 16777619u;
-			size_t p = h & (nc - 1);
-			while (ns[p])
-				p = (p + 1) & (nc - 1);
-			ns[p] = (uint32_t)i + 1;
-		}
-		free(t->slot);
-		t->slot = ns;
-		t->cap = nc;
-	}
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < l; i++)
-		h = (h ^ (uint8_t)s[i]) * 16777619u;
-	size_t p = h & (t->cap - 1);
-	for (; t->slot[p]; p = (p + 1) & (t->cap - 1)) {
-		const char *o = t->names[t->slot[p] - 1];
-		if (!strncmp(o, s, l) && !o[l])
-			return t->slot[p];
-	}
-	if (t->n == t->ncap) {
-		size_t nc = t->ncap ? t->ncap * 2 : 32;
-		const char **nn = realloc(t->names, nc * sizeof(*nn));
-		if (!nn)
-			return 0;
-		t->names = nn;
-		t->ncap = nc;
-	}
-	char *c = gk_arena_alloc(arena, l + 1);
-	if (!c)
-		return 0;
-	memcpy(c, s, l);
-	c[l] = 0;
-	t->names[t->n++] = c;
-	t->slot[p] = (uint32_t)t->n;
-	return (uint32_t)t->n;
+	uint32_t ix;
+	return gk_strmap_add(t, s, l, &ix) < 0 ? 0 : ix + 1;
 }
 
 static int parse_record(worker_t *w, const char *line, size_t len, uint32_t lno, gk_feed_rec_t *rec)
 {
-	json_error_t je;
 	char dom[256];
 	const char *why;
 	int rc = GK_ESYNTAX;
@@ -299,19 +320,13 @@ static int parse_record(worker_t *w, const char *line, size_t len, uint32_t lno,
 
 #define FAIL(...)                                                                                  \
 	do {                                                                                       \
-		seterr(w->err, sizeof(w->err), w->name, lno, __VA_ARGS__);                         \
+		gk_feed_seterr(w->err, sizeof(w->err), w->name, lno, __VA_ARGS__);                 \
 		goto out;                                                                          \
 	} while (0)
 
-	if (!len)
-		FAIL("malformed JSON: empty line");
-	if (len + 1 > GK_FEED_LINE_MAX)
-		FAIL("record line is %zu bytes, over the %d-byte limit", len + 1, GK_FEED_LINE_MAX);
-	o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
-	if (!o)
-		FAIL("malformed JSON: %s (column %d)", je.text, je.column);
-	if (!json_is_object(o))
-		FAIL("malformed record: not a JSON object");
+	char msg[GK_FEED_MSG_MAX];
+	if (!(o = gk_feed_line_object(line, len, msg, sizeof(msg))))
+		FAIL("%s", msg);
 	json_t *jd = json_object_get(o, "domain");
 	if (!json_is_string(jd))
 		FAIL("malformed record: \"domain\" missing or not a string");
@@ -329,12 +344,10 @@ static int parse_record(worker_t *w, const char *line, size_t len, uint32_t lno,
 	rec->domain_len = (uint8_t)dl;
 	rec->bucket = (uint16_t)gk_fs_bucket(dom, (size_t)dl);
 
-	json_t *op = json_object_get(o, "op");
+	int op = gk_feed_line_op(o, w->kind, &why);
+	if (op < 0)
+		FAIL("%s", why);
 	if (op) {
-		if (!json_is_string(op) || strcmp(json_string_value(op), "remove"))
-			FAIL("unknown op (only \"remove\" is defined)");
-		if (w->kind != GK_FEED_DELTA)
-			FAIL("\"op\":\"remove\" is only allowed in a delta");
 		rec->status = GK_FS_UNFILED;
 	} else {
 		json_t *js = json_object_get(o, "status");
@@ -361,8 +374,7 @@ static int parse_record(worker_t *w, const char *line, size_t len, uint32_t lno,
 		}
 		json_t *jp = json_object_get(o, "provider");
 		if (jp && json_string_length(jp)) {
-			prov = ptab_intern(&w->prov, w->arena, json_string_value(jp),
-			                   json_string_length(jp));
+			prov = intern(&w->prov, json_string_value(jp), json_string_length(jp));
 			if (!prov) {
 				rc = GK_ENOMEM;
 				goto out;
@@ -466,8 +478,6 @@ static void *work(void *arg)
 	free(own);
 	free(w->enc);
 	w->enc = NULL;
-	free(w->prov.slot);
-	w->prov.slot = NULL;
 	return NULL;
 }
 
@@ -476,29 +486,30 @@ static int parse_header(const char *name, const char *line, size_t len, gk_feed_
 {
 	json_error_t je;
 	if (len + 1 > GK_FEED_LINE_MAX) {
-		seterr(err, errlen, name, 1, "header line is %zu bytes, over the %d-byte limit",
-		       len + 1, GK_FEED_LINE_MAX);
+		gk_feed_seterr(err, errlen, name, 1,
+		               "header line is %zu bytes, over the %d-byte limit", len + 1,
+		               GK_FEED_LINE_MAX);
 		return GK_ESYNTAX;
 	}
 	json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
 	int rc = GK_ESYNTAX;
 	if (!o) {
-		seterr(err, errlen, name, 1, "malformed JSON header: %s (column %d)", je.text,
-		       je.column);
+		gk_feed_seterr(err, errlen, name, 1, "malformed JSON header: %s (column %d)",
+		               je.text, je.column);
 		return rc;
 	}
 	json_t *k = json_object_get(o, "kind"), *s = json_object_get(o, "serial"),
 	       *b = json_object_get(o, "base"), *c = json_object_get(o, "count"),
 	       *g = json_object_get(o, "generated"), *t = json_object_get(o, "feed");
 	if (!json_is_object(o) || !json_is_string(k)) {
-		seterr(err, errlen, name, 1, "malformed header: \"kind\" missing");
+		gk_feed_seterr(err, errlen, name, 1, "malformed header: \"kind\" missing");
 		goto out;
 	}
 	f->type = GK_FEED_TYPE_DOMAIN;
 	if (t && (!json_is_string(t) ||
 	          (strcmp(json_string_value(t), "domain") && strcmp(json_string_value(t), "ip")))) {
-		seterr(err, errlen, name, 1,
-		       "malformed header: \"feed\" must be \"domain\" or \"ip\"");
+		gk_feed_seterr(err, errlen, name, 1,
+		               "malformed header: \"feed\" must be \"domain\" or \"ip\"");
 		goto out;
 	}
 	if (t && !strcmp(json_string_value(t), "ip"))
@@ -508,20 +519,23 @@ static int parse_header(const char *name, const char *line, size_t len, gk_feed_
 	else if (!strcmp(json_string_value(k), "delta"))
 		f->kind = GK_FEED_DELTA;
 	else {
-		seterr(err, errlen, name, 1, "unknown feed kind \"%.40s\"", json_string_value(k));
+		gk_feed_seterr(err, errlen, name, 1, "unknown feed kind \"%.40s\"",
+		               json_string_value(k));
 		goto out;
 	}
 	if (!json_is_integer(s) || json_integer_value(s) < 1) {
-		seterr(err, errlen, name, 1,
-		       "malformed header: \"serial\" must be an integer >= 1");
+		gk_feed_seterr(err, errlen, name, 1,
+		               "malformed header: \"serial\" must be an integer >= 1");
 		goto out;
 	}
 	if (!json_is_integer(c) || json_integer_value(c) < 0) {
-		seterr(err, errlen, name, 1, "malformed header: \"count\" must be an integer >= 0");
+		gk_feed_seterr(err, errlen, name, 1,
+		               "malformed header: \"count\" must be an integer >= 0");
 		goto out;
 	}
 	if (g && !json_is_string(g)) {
-		seterr(err, errlen, name, 1, "malformed header: \"generated\" is not a string");
+		gk_feed_seterr(err, errlen, name, 1,
+		               "malformed header: \"generated\" is not a string");
 		goto out;
 	}
 	f->serial = (uint64_t)json_integer_value(s);
@@ -530,15 +544,15 @@ static int parse_header(const char *name, const char *line, size_t len, gk_feed_
 		snprintf(f->generated, sizeof(f->generated), "%s", json_string_value(g));
 	if (f->kind == GK_FEED_DELTA) {
 		if (!json_is_integer(b) || json_integer_value(b) < 0) {
-			seterr(err, errlen, name, 1,
-			       "malformed header: a delta needs \"base\", an integer >= 0");
+			gk_feed_seterr(err, errlen, name, 1,
+			               "malformed header: a delta needs \"base\", an integer >= 0");
 			goto out;
 		}
 		f->base = (uint64_t)json_integer_value(b);
 		if (f->base >= f->serial) {
-			seterr(err, errlen, name, 1,
-			       "delta base %llu is not older than its serial %llu",
-			       (unsigned long long)f->base, (unsigned long long)f->serial);
+			gk_feed_seterr(err, errlen, name, 1,
+			               "delta base %llu is not older than its serial %llu",
+			               (unsigned long long)f->base, (unsigned long long)f->serial);
 			goto out;
 		}
 	}
@@ -553,14 +567,14 @@ int gk_feed_header_parse(const char *name, const char *data, size_t len, gk_feed
 {
 	memset(h, 0, sizeof(*h));
 	if (!len) {
-		seterr(err, errlen, name, 1, "truncated: empty feed (no header)");
+		gk_feed_seterr(err, errlen, name, 1, "truncated: empty feed (no header)");
 		return GK_ESYNTAX;
 	}
 	if (data[len - 1] != '\n') {
 		size_t l = 1;
 		for (const char *p = data; (p = memchr(p, '\n', len - (size_t)(p - data))); p++)
 			l++;
-		seterr(err, errlen, name, l, "truncated: no newline at end of file");
+		gk_feed_seterr(err, errlen, name, l, "truncated: no newline at end of file");
 		return GK_ESYNTAX;
 	}
 	const char *hnl = memchr(data, '\n', len);
@@ -576,7 +590,7 @@ int gk_feed_peek_header(const char *name, const char *data, size_t len, gk_feed_
 	gk_feed_header_t f = {0};
 	const char *nl = memchr(data, '\n', len);
 	if (!nl) {
-		seterr(err, errlen, name, 1, "truncated: no complete header line");
+		gk_feed_seterr(err, errlen, name, 1, "truncated: no complete header line");
 		return GK_ESYNTAX;
 	}
 	int rc = parse_header(name, data, (size_t)(nl - data), &f, err, errlen);
@@ -588,41 +602,25 @@ int gk_feed_peek_header(const char *name, const char *data, size_t len, gk_feed_
 	return 0;
 }
 
-/* Open-addressing set of record indices keyed by domain: the duplicate check. */
+/* The duplicate check: the records' domains in a string map, in record order. */
 static int find_duplicates(gk_feed_t *f, const char *name, char *err, size_t errlen)
 {
-	size_t cap = 16;
-	while (cap < f->n * 2)
-		cap <<= 1;
-	uint32_t *t = calloc(cap, sizeof(*t)); /* index + 1; 0 = empty */
-	if (!t)
-		return GK_ENOMEM;
+	gk_strmap_t m;
+	gk_strmap_init(&m, NULL, GK_STRMAP_BORROW);
 	int rc = 0;
-	for (size_t i = 0; i < f->n; i++) {
+	for (size_t i = 0; i < f->n && rc == 0; i++) {
 		const gk_feed_rec_t *r = &f->recs[i];
-		uint32_t h = 2166136261u;
-		for (unsigned k = 0; k < r->domain_len; k++)
-			h = (h ^ (uint8_t)r->domain[k]) * 16777619u;
-		/* the bucket uses the low 16 bits; mix so the probe sequence does not cluster */
-		size_t p = (h ^ (h >> 15)) * 0x9E3779B1u & (cap - 1);
-		for (;; p = (p + 1) & (cap - 1)) {
-			if (!t[p]) {
-				t[p] = (uint32_t)i + 1;
-				break;
-			}
-			const gk_feed_rec_t *o = &f->recs[t[p] - 1];
-			if (o->domain_len == r->domain_len &&
-			    !memcmp(o->domain, r->domain, r->domain_len)) {
-				seterr(err, errlen, name, r->line,
-				       "duplicate domain \"%s\" (first at line %u)", r->domain,
-				       o->line);
-				rc = GK_ESYNTAX;
-				goto out;
-			}
+		uint32_t first;
+		rc = gk_strmap_add(&m, r->domain, r->domain_len, &first);
+		if (rc == 0) {
+			gk_feed_seterr(err, errlen, name, r->line,
+			               "duplicate domain \"%s\" (first at line %u)", r->domain,
+			               f->recs[first].line);
+			rc = GK_ESYNTAX;
 		}
+		rc = rc == 1 ? 0 : rc;
 	}
-out:
-	free(t);
+	gk_strmap_free(&m);
 	return rc;
 }
 
@@ -630,19 +628,21 @@ out:
  * order; rec->provider becomes global index + 1. */
 static int merge_providers(gk_feed_t *f, worker_t *ws, unsigned threads, gk_arena_t *arena)
 {
-	ptab_t g = {0};
+	gk_strmap_t g;
+	gk_strmap_init(&g, arena, 0);
 	int rc = 0;
 	for (unsigned t = 0; !rc && t < threads; t++) {
 		worker_t *w = &ws[t];
-		uint32_t *map = malloc((w->prov.n + 1) * sizeof(*map));
+		size_t n = gk_strmap_count(&w->prov);
+		uint32_t *map = malloc((n + 1) * sizeof(*map));
 		if (!map) {
 			rc = GK_ENOMEM;
 			break;
 		}
 		map[0] = 0;
-		for (size_t i = 0; i < w->prov.n; i++) {
-			const char *nm = w->prov.names[i];
-			map[i + 1] = ptab_intern(&g, arena, nm, strlen(nm));
+		for (size_t i = 0; i < n; i++) {
+			const char *nm = gk_strmap_key(&w->prov, (uint32_t)i);
+			map[i + 1] = intern(&g, nm, strlen(nm));
 			if (!map[i + 1])
 				rc = GK_ENOMEM;
 		}
@@ -650,9 +650,7 @@ static int merge_providers(gk_feed_t *f, worker_t *ws, unsigned threads, gk_aren
 			w->recs[i].provider = map[w->recs[i].provider];
 		free(map);
 	}
-	free(g.slot);
-	f->providers = g.names;
-	f->n_providers = g.n;
+	f->providers = gk_strmap_release_keys(&g, &f->n_providers);
 	return rc;
 }
 
@@ -682,8 +680,9 @@ int gk_feed_parse(const char *name, const char *data, size_t len, const gk_psl_t
 	gk_feed_header_t h;
 	rc = gk_feed_header_parse(name, data, len, &h, err, errlen);
 	if (!rc && h.type != GK_FEED_TYPE_DOMAIN) {
-		seterr(err, errlen, name, 1,
-		       "an IP filing feed (\"feed\":\"ip\"): apply it with gk-sync apply-ip");
+		gk_feed_seterr(
+		    err, errlen, name, 1,
+		    "an IP filing feed (\"feed\":\"ip\"): apply it with gk-sync apply-ip");
 		rc = GK_ESYNTAX;
 	}
 	if (rc) {
@@ -723,6 +722,7 @@ int gk_feed_parse(const char *name, const char *data, size_t len, const gk_psl_t
 		w->arena = priv->arenas[priv->n_arenas++] = gk_arena_new();
 		if (!w->arena)
 			goto fail;
+		gk_strmap_init(&w->prov, w->arena, 0);
 	}
 	for (unsigned t = 1; t < threads; t++)
 		started[t] = !pthread_create(&tids[t], NULL, count_lines, &ws[t]);
@@ -738,7 +738,7 @@ int gk_feed_parse(const char *name, const char *data, size_t len, const gk_psl_t
 		n += ws[t].nlines;
 	}
 	if (n > UINT32_MAX - 2) {
-		seterr(err, errlen, name, 1, "too many lines");
+		gk_feed_seterr(err, errlen, name, 1, "too many lines");
 		rc = GK_ESYNTAX;
 		goto fail;
 	}
@@ -766,9 +766,10 @@ int gk_feed_parse(const char *name, const char *data, size_t len, const gk_psl_t
 			goto fail;
 		}
 	if (f->n != f->count) {
-		seterr(err, errlen, name, f->n < f->count ? f->n + 1 : 1,
-		       "count mismatch: header says %llu records, feed has %zu%s",
-		       (unsigned long long)f->count, f->n, f->n < f->count ? " (truncated?)" : "");
+		gk_feed_seterr(err, errlen, name, f->n < f->count ? f->n + 1 : 1,
+		               "count mismatch: header says %llu records, feed has %zu%s",
+		               (unsigned long long)f->count, f->n,
+		               f->n < f->count ? " (truncated?)" : "");
 		rc = GK_ESYNTAX;
 		goto fail;
 	}
@@ -779,12 +780,12 @@ int gk_feed_parse(const char *name, const char *data, size_t len, const gk_psl_t
 	if (rc)
 		goto fail;
 	for (unsigned t = 0; t < threads; t++)
-		free(ws[t].prov.names);
+		gk_strmap_free(&ws[t].prov);
 	*out = f;
 	return 0;
 fail:
 	for (unsigned t = 0; t < threads; t++)
-		free(ws[t].prov.names);
+		gk_strmap_free(&ws[t].prov);
 	if (rc == GK_ENOMEM && err && errlen && !err[0])
 		snprintf(err, errlen, "%s: out of memory", name);
 	gk_feed_free(f);

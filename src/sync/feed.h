@@ -86,6 +86,15 @@ typedef struct gk_feed_header {
 	size_t body; /* offset of the first record line */
 } gk_feed_header_t;
 
+/* Whether a feed of kind with serial (and a delta's base) applies on top of the store's
+ * serial cur (key: the serial's Redis key, named in messages). Returns 0 (apply), 1 (a
+ * delta whose serial is cur: applied already, nothing to do), GK_ESYNTAX (a snapshot not
+ * newer, a delta older than cur or on another base below cur) or GK_EAGAIN (a delta whose
+ * base is above cur: an earlier delta is missing), with err "NAME:1: ...". Pure. */
+GK_MUST_CHECK int gk_feed_serial_check(const char *name, gk_feed_kind_t kind, uint64_t serial,
+                                       uint64_t base, uint64_t cur, const char *key, char *err,
+                                       size_t errlen);
+
 /* Check data[0..len) ends in a newline (else "truncated" at the last line) and parse its
  * header line (kind, serial >= 1, count >= 0, base < serial for a delta, generated, feed).
  * Returns 0 with *h, or GK_ESYNTAX with err "name:LINE: reason". */

@@ -15,67 +15,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include "common/arena.h"
+#include "common/strmap.h"
+#include "sync/feedline.h"
 #include "sync/ipfeed.h"
 #include "sync/iptab.h"
 
 typedef struct ipfeed_priv {
 	gk_arena_t *arena;
-	const char **slot; /* interned strings, open addressing */
-	size_t cap, n;
+	gk_strmap_t names; /* interned strings, in arena */
 } ipfeed_priv_t;
-
-static void seterr(char *err, size_t errlen, const char *name, size_t line, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static void seterr(char *err, size_t errlen, const char *name, size_t line, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	int n = snprintf(err, errlen, "%s:%zu: ", name, line);
-	if (n < 0 || (size_t)n >= errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-}
-
-static uint32_t hash(const char *s, size_t l)
-{
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < l; i++)
-		h = (h ^ (uint8_t)s[i]) * 16777619u;
-	return h;
-}
 
 static const char *intern(ipfeed_priv_t *p, const char *s, size_t l)
 {
-	if (p->n * 2 >= p->cap) {
-		size_t nc = p->cap ? p->cap * 2 : 64;
-		const char **ns = calloc(nc, sizeof(*ns));
-		if (!ns)
-			return NULL;
-		for (size_t i = 0; i < p->cap; i++)
-			if (p->slot[i]) {
-				size_t k = hash(p->slot[i], strlen(p->slot[i])) & (nc - 1);
-				while (ns[k])
-					k = (k + 1) & (nc - 1);
-				ns[k] = p->slot[i];
-			}
-		free(p->slot);
-		p->slot = ns;
-		p->cap = nc;
-	}
-	size_t k = hash(s, l) & (p->cap - 1);
-	for (; p->slot[k]; k = (k + 1) & (p->cap - 1))
-		if (!strncmp(p->slot[k], s, l) && !p->slot[k][l])
-			return p->slot[k];
-	char *c = gk_arena_alloc(p->arena, l + 1);
-	if (!c)
-		return NULL;
-	memcpy(c, s, l);
-	c[l] = 0;
-	p->n++;
-	return p->slot[k] = c;
+	uint32_t ix;
+	return gk_strmap_add(&p->names, s, l, &ix) < 0 ? NULL : gk_strmap_key(&p->names, ix);
 }
 
 static const char *const STRS[] = {"provider", "province", "usage"};
@@ -83,24 +36,17 @@ static const char *const STRS[] = {"provider", "province", "usage"};
 static int parse_record(const char *name, ipfeed_priv_t *p, gk_feed_kind_t kind, const char *line,
                         size_t len, uint32_t lno, gk_ip_range_t *r, char *err, size_t errlen)
 {
-	json_error_t je;
 	int rc = GK_ESYNTAX, v4 = 0;
 	const char *why;
 	json_t *o = NULL;
 #define FAIL(...)                                                                                  \
 	do {                                                                                       \
-		seterr(err, errlen, name, lno, __VA_ARGS__);                                       \
+		gk_feed_seterr(err, errlen, name, lno, __VA_ARGS__);                               \
 		goto out;                                                                          \
 	} while (0)
-	if (!len)
-		FAIL("malformed JSON: empty line");
-	if (len + 1 > GK_FEED_LINE_MAX)
-		FAIL("record line is %zu bytes, over the %d-byte limit", len + 1, GK_FEED_LINE_MAX);
-	o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
-	if (!o)
-		FAIL("malformed JSON: %s (column %d)", je.text, je.column);
-	if (!json_is_object(o))
-		FAIL("malformed record: not a JSON object");
+	char msg[GK_FEED_MSG_MAX];
+	if (!(o = gk_feed_line_object(line, len, msg, sizeof(msg))))
+		FAIL("%s", msg);
 	json_t *jr = json_object_get(o, "range");
 	if (!json_is_string(jr))
 		FAIL("malformed record: \"range\" missing or not a string");
@@ -109,12 +55,10 @@ static int parse_record(const char *name, ipfeed_priv_t *p, gk_feed_kind_t kind,
 		FAIL("invalid range \"%.100s\": %s", json_string_value(jr), why);
 	r->v4 = (uint8_t)v4;
 	r->line = lno;
-	json_t *op = json_object_get(o, "op");
+	int op = gk_feed_line_op(o, kind, &why);
+	if (op < 0)
+		FAIL("%s", why);
 	if (op) {
-		if (!json_is_string(op) || strcmp(json_string_value(op), "remove"))
-			FAIL("unknown op (only \"remove\" is defined)");
-		if (kind != GK_FEED_DELTA)
-			FAIL("\"op\":\"remove\" is only allowed in a delta");
 		r->remove = 1;
 		rc = 0;
 		goto out;
@@ -187,11 +131,11 @@ int gk_ipfeed_check(const char *name, const gk_ip_range_t *r, size_t n, size_t *
 			gk_ip_range_format(o->first, o->last, o->v4, b);
 			if (!memcmp(o->first, x->first, 16) && !memcmp(o->last, x->last, 16)) {
 				if (!strcmp(o->provider, x->provider))
-					seterr(err, errlen, name, late->line,
-					       "duplicate range %s (first at line %u)", a,
-					       early->line);
+					gk_feed_seterr(err, errlen, name, late->line,
+					               "duplicate range %s (first at line %u)", a,
+					               early->line);
 				else
-					seterr(
+					gk_feed_seterr(
 					    err, errlen, name, late->line,
 					    "range %s filed by two providers: \"%s\" (line %u) and "
 					    "\"%s\" (line %u)",
@@ -205,9 +149,10 @@ int gk_ipfeed_check(const char *name, const gk_ip_range_t *r, size_t n, size_t *
 				char ew[24] = "stored";
 				if (early->line)
 					snprintf(ew, sizeof(ew), "line %u", early->line);
-				seterr(err, errlen, name, late->line,
-				       "range %s overlaps %s (%s) without one holding the other",
-				       x == late ? a : b, x == late ? b : a, ew);
+				gk_feed_seterr(
+				    err, errlen, name, late->line,
+				    "range %s overlaps %s (%s) without one holding the other",
+				    x == late ? a : b, x == late ? b : a, ew);
 				rc = GK_ESYNTAX;
 				break;
 			}
@@ -255,8 +200,8 @@ static int named_twice(const char *name, const gk_ipfeed_t *f, char *err, size_t
 		const gk_ip_range_t *r = &f->r[worst - 2];
 		char a[GK_IP_RANGE_TEXT];
 		gk_ip_range_format(r->first, r->last, r->v4, a);
-		seterr(err, errlen, name, worst,
-		       "range %s named twice in a delta (first at line %u)", a, first);
+		gk_feed_seterr(err, errlen, name, worst,
+		               "range %s named twice in a delta (first at line %u)", a, first);
 		rc = GK_ESYNTAX;
 	}
 	free(v);
@@ -274,14 +219,17 @@ int gk_ipfeed_parse(const char *name, const char *data, size_t len, gk_ipfeed_t 
 	if (rc)
 		return rc;
 	if (h.type != GK_FEED_TYPE_IP) {
-		seterr(err, errlen, name, 1,
-		       "not an IP filing feed (the header needs \"feed\":\"ip\"; a domain feed is "
-		       "applied with gk-sync apply)");
+		gk_feed_seterr(
+		    err, errlen, name, 1,
+		    "not an IP filing feed (the header needs \"feed\":\"ip\"; a domain feed is "
+		    "applied with gk-sync apply)");
 		return GK_ESYNTAX;
 	}
 	gk_ipfeed_t *f = calloc(1, sizeof(*f));
 	ipfeed_priv_t *p = calloc(1, sizeof(*p));
-	if (!f || !p || !(p->arena = gk_arena_new())) {
+	if (p && (p->arena = gk_arena_new()))
+		gk_strmap_init(&p->names, p->arena, 0);
+	if (!f || !p || !p->arena) {
 		free(f);
 		free(p);
 		return GK_ENOMEM;
@@ -296,7 +244,7 @@ int gk_ipfeed_parse(const char *name, const char *data, size_t len, gk_ipfeed_t 
 	for (const char *q = data + h.body; (q = memchr(q, '\n', len - (size_t)(q - data))); q++)
 		lines++;
 	if (lines > UINT32_MAX - 2) {
-		seterr(err, errlen, name, 1, "too many lines");
+		gk_feed_seterr(err, errlen, name, 1, "too many lines");
 		rc = GK_ESYNTAX;
 		goto fail;
 	}
@@ -315,9 +263,10 @@ int gk_ipfeed_parse(const char *name, const char *data, size_t len, gk_ipfeed_t 
 	f->n = lines;
 	rc = 0;
 	if (f->n != f->count) {
-		seterr(err, errlen, name, f->n < f->count ? f->n + 2 : 1,
-		       "count mismatch: header says %llu records, feed has %zu%s",
-		       (unsigned long long)f->count, f->n, f->n < f->count ? " (truncated?)" : "");
+		gk_feed_seterr(err, errlen, name, f->n < f->count ? f->n + 2 : 1,
+		               "count mismatch: header says %llu records, feed has %zu%s",
+		               (unsigned long long)f->count, f->n,
+		               f->n < f->count ? " (truncated?)" : "");
 		rc = GK_ESYNTAX;
 		goto fail;
 	}
@@ -343,7 +292,7 @@ void gk_ipfeed_free(gk_ipfeed_t *f)
 	ipfeed_priv_t *p = f->priv;
 	if (p) {
 		gk_arena_free(p->arena);
-		free(p->slot);
+		gk_strmap_free(&p->names);
 		free(p);
 	}
 	free(f->r);

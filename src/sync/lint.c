@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unictype.h>
+#include "common/strmap.h"
 #include "sync/feed.h"
 #include "sync/lint.h"
 
@@ -343,64 +344,6 @@ int gk_lint_mixed_script(const char *domain, char *why, size_t whylen)
 
 /* --- the feed walk -------------------------------------------------------------------- */
 
-typedef struct strset {
-	char **v;
-	size_t cap, n;
-} strset_t;
-
-static uint32_t fnv(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
-}
-
-static int set_add(strset_t *s, const char *k)
-{
-	if ((s->n + 1) * 2 > s->cap) {
-		size_t nc = s->cap ? s->cap * 2 : 1024;
-		char **nv = calloc(nc, sizeof(*nv));
-		if (!nv)
-			return GK_ENOMEM;
-		for (size_t i = 0; i < s->cap; i++)
-			if (s->v[i]) {
-				size_t p = fnv(s->v[i]) & (nc - 1);
-				while (nv[p])
-					p = (p + 1) & (nc - 1);
-				nv[p] = s->v[i];
-			}
-		free(s->v);
-		s->v = nv;
-		s->cap = nc;
-	}
-	size_t p = fnv(k) & (s->cap - 1);
-	for (; s->v[p]; p = (p + 1) & (s->cap - 1))
-		if (!strcmp(s->v[p], k))
-			return 0;
-	if (!(s->v[p] = strdup(k)))
-		return GK_ENOMEM;
-	s->n++;
-	return 0;
-}
-
-static int set_has(const strset_t *s, const char *k)
-{
-	if (!s->cap)
-		return 0;
-	for (size_t p = fnv(k) & (s->cap - 1); s->v[p]; p = (p + 1) & (s->cap - 1))
-		if (!strcmp(s->v[p], k))
-			return 1;
-	return 0;
-}
-
-static void set_free(strset_t *s)
-{
-	for (size_t i = 0; i < s->cap; i++)
-		free(s->v[i]);
-	free(s->v);
-}
-
 static const char *str(json_t *o, const char *k)
 {
 	json_t *v = json_object_get(o, k);
@@ -411,7 +354,7 @@ typedef struct ctx {
 	const char *name;
 	FILE *out;
 	size_t *findings;
-	const strset_t *domains;
+	const gk_strmap_t *domains;
 	const gk_psl_t *psl;
 } ctx_t;
 
@@ -452,7 +395,8 @@ static void lint_record(ctx_t *c, size_t line, json_t *o)
 			        "cannot take a host name from \"%s\"", url);
 		else {
 			const char *reg = gk_psl_registrable(c->psl, host);
-			if (!set_has(c->domains, host) && !(reg && set_has(c->domains, reg)))
+			if (!gk_strmap_find(c->domains, host, strlen(host)) &&
+			    !(reg && gk_strmap_find(c->domains, reg, strlen(reg))))
 				finding(
 				    c, line, "home-url-foreign",
 				    "home page %s is on %s, which is not in the feed's domain list",
@@ -489,7 +433,8 @@ static void lint_record(ctx_t *c, size_t line, json_t *o)
 int gk_lint_feed(const char *name, const char *data, size_t len, const gk_psl_t *psl, FILE *out,
                  size_t *findings, char *err, size_t errlen)
 {
-	strset_t domains = {0};
+	gk_strmap_t domains;
+	gk_strmap_init(&domains, NULL, 0);
 	ctx_t c = {name, out, findings, &domains, psl};
 	int rc = 0;
 	*findings = 0;
@@ -511,16 +456,20 @@ int gk_lint_feed(const char *name, const char *data, size_t len, const gk_psl_t 
 			if (line > 1 && json_is_object(o) && !json_object_get(o, "op")) {
 				const char *d = str(o, "domain"), *why;
 				char norm[256];
+				int dl;
 				if (pass == 0 && d &&
-				    gk_feed_domain_normalise(d, strlen(d), norm, &why) >= 0)
-					rc = set_add(&domains, norm);
-				else if (pass == 1)
+				    (dl = gk_feed_domain_normalise(d, strlen(d), norm, &why)) >=
+				        0) {
+					uint32_t ix;
+					int arc = gk_strmap_add(&domains, norm, (size_t)dl, &ix);
+					rc = arc < 0 ? arc : 0;
+				} else if (pass == 1)
 					lint_record(&c, line, o);
 			}
 			json_decref(o);
 		}
 	}
-	set_free(&domains);
+	gk_strmap_free(&domains);
 	if (rc == GK_ENOMEM)
 		snprintf(err, errlen, "%s: out of memory", name);
 	return rc;

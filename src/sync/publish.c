@@ -519,33 +519,12 @@ int gk_sync_apply(const gk_sync_opts_t *o, const gk_feed_t *f, const char *name,
 	if (rc)
 		goto out;
 	A.st->serial_before = cur;
-	if (f->kind == GK_FEED_SNAPSHOT && f->serial <= cur) {
-		snprintf(err, errlen, "%s:1: serial %llu is not newer than %s %llu", name,
-		         (unsigned long long)f->serial, GK_KEY_SERIAL, (unsigned long long)cur);
-		rc = GK_ESYNTAX;
-		goto out;
-	}
-	if (f->kind == GK_FEED_DELTA && f->serial == cur) {
-		/* a retry of a delta that was applied (serials are the registry's, signed): the
-		 * store already holds it; success, so an operator's retry loop stops */
+	rc = gk_feed_serial_check(name, f->kind, f->serial, f->base, cur, GK_KEY_SERIAL, err,
+	                          errlen);
+	if (rc == 1)
 		A.st->already_applied = true;
-		rc = 0;
-		goto out;
-	}
-	if (f->kind == GK_FEED_DELTA && f->serial < cur) {
-		snprintf(err, errlen,
-		         "%s:1: delta serial %llu is older than %s %llu: already applied, or "
-		         "superseded by a later feed; nothing written",
-		         name, (unsigned long long)f->serial, GK_KEY_SERIAL,
-		         (unsigned long long)cur);
-		rc = GK_ESYNTAX;
-		goto out;
-	}
-	if (f->kind == GK_FEED_DELTA && f->base != cur) {
-		snprintf(err, errlen, "%s:1: delta base %llu != %s %llu%s", name,
-		         (unsigned long long)f->base, GK_KEY_SERIAL, (unsigned long long)cur,
-		         f->base > cur ? " (an earlier delta is missing)" : "");
-		rc = f->base > cur ? GK_EAGAIN : GK_ESYNTAX;
+	if (rc != 0) {
+		rc = rc == 1 ? 0 : rc;
 		goto out;
 	}
 	if (!o->no_records && o->has_records) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include "common/psl.h"
 #include "zone/answer.h"
+#include "zone/dnssec.h"
 #include "zone/internal.h"
 #include "zone/resolve.h"
 
@@ -24,8 +25,8 @@ static inline bool usable(const gk_tmpl_t *t, size_t qlen)
 static bool hops_hold(const gk_zoneset_t *zs, const gk_zver_t *v, const gk_tmpl_t *t)
 {
 	for (unsigned i = 0; i < t->nhops; i++) {
-		const uint8_t *n = t->hops[i].name;
-		size_t l = t->hops[i].len;
+		const uint8_t *n = gk_tmpl_hops(t)[i].name;
+		size_t l = gk_tmpl_hops(t)[i].len;
 		const gk_zver_t *want =
 		    gk_dname_is_subdomain(n, l, gk_zver_apex(v), v->apex_len) ? v : NULL;
 		if (gk_zoneset_zone_of(zs, n, l, gk_dname_hash(n, l), NULL, 0) != want)
@@ -154,9 +155,9 @@ bool gk_zone_tmpl_clean(const gk_zone_hit_t *h,
 	const gk_tmpl_t *t = h->t;
 	if (t->flags & GK_TMPL_RECHECK)
 		return false;
+	const gk_regref_t *r = gk_tmpl_regs(t);
 	for (unsigned i = 0; i < t->nregs; i++)
-		if (refused(ctx, t->regs[i].len ? t->regs[i].name : NULL, t->regs[i].len,
-		            t->regs[i].hash))
+		if (refused(ctx, r[i].len ? r[i].name : NULL, r[i].len, r[i].hash))
 			return false;
 	return true;
 }
@@ -178,7 +179,7 @@ bool gk_zone_signed(const gk_zone_hit_t *h)
 
 bool gk_zone_use_do(gk_zone_hit_t *h, size_t qlen)
 {
-	const gk_tmpl_t *s = h->t ? h->t->sig : NULL;
+	const gk_tmpl_t *s = h->t ? gk_dnssec_tmpl_sig(h->ver->zone.sec, h->t) : NULL;
 	if (!usable(s, qlen))
 		return false;
 	h->t = s;

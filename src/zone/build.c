@@ -30,22 +30,25 @@ struct brrset {
 	struct brrset *next;
 };
 
+/* Build-time state of a node (malloc'd, freed with the build): the node itself is in the
+ * version's arena and carries nothing the build alone needs. */
 struct bnode {
-	gk_node_t node;
+	gk_node_t *np;
 	struct brrset *sets, **tail;
+	struct bnode *next; /* zbuild.all */
 };
 
 /* Open-addressing table of nodes by name (build time per zone, and the final set). */
 struct ntab {
-	gk_node_t **slots;
+	struct bnode **slots;
 	size_t mask, count;
 };
 
-static gk_node_t **ntab_slot(struct ntab *t, const uint8_t *name, size_t len)
+static struct bnode **ntab_slot(struct ntab *t, const uint8_t *name, size_t len)
 {
 	size_t i = gk_dname_hash(name, len) & t->mask;
 	for (;;) {
-		gk_node_t *n = t->slots[i];
+		gk_node_t *n = t->slots[i] ? t->slots[i]->np : NULL;
 		if (!n || (n->len == len && memcmp(n->name, name, len) == 0))
 			return &t->slots[i];
 		i = (i + 1) & t->mask;
@@ -63,7 +66,7 @@ static int ntab_init(struct ntab *t, size_t want)
 	return t->slots ? 0 : GK_ENOMEM;
 }
 
-static int ntab_put(struct ntab *t, gk_node_t *n)
+static int ntab_put(struct ntab *t, struct bnode *n)
 {
 	if ((t->count + 1) * 2 > t->mask + 1) {
 		struct ntab bigger;
@@ -71,13 +74,13 @@ static int ntab_put(struct ntab *t, gk_node_t *n)
 			return GK_ENOMEM;
 		for (size_t i = 0; i <= t->mask; i++)
 			if (t->slots[i])
-				*ntab_slot(&bigger, t->slots[i]->name, t->slots[i]->len) =
+				*ntab_slot(&bigger, t->slots[i]->np->name, t->slots[i]->np->len) =
 				    t->slots[i];
 		bigger.count = t->count;
 		free(t->slots);
 		*t = bigger;
 	}
-	gk_node_t **s = ntab_slot(t, n->name, n->len);
+	struct bnode **s = ntab_slot(t, n->np->name, n->np->len);
 	if (!*s)
 		t->count++;
 	*s = n;
@@ -90,7 +93,7 @@ struct zbuild {
 	gk_zver_t *v;
 	gk_zone_t *zone;
 	struct ntab tab;
-	struct bnode *all; /* list through node.next */
+	struct bnode *all; /* list through next, newest first */
 	size_t nnodes;
 	char *err;
 	size_t errlen;
@@ -115,24 +118,31 @@ static int errf(struct zbuild *B, int code, const char *file, unsigned line, con
 
 static struct bnode *get_node(struct zbuild *B, const uint8_t *name, size_t len)
 {
-	gk_node_t **s = ntab_slot(&B->tab, name, len);
+	struct bnode **s = ntab_slot(&B->tab, name, len);
 	if (*s)
-		return (struct bnode *)*s;
-	struct bnode *bn = gk_arena_alloc_aligned(B->v->arena, sizeof(*bn), 64);
+		return *s;
+	struct bnode *bn = calloc(1, sizeof(*bn));
 	if (!bn)
 		return NULL;
-	memset(bn, 0, sizeof(*bn));
 	bn->tail = &bn->sets;
-	bn->node.name = gk_arena_dup(B->v->arena, name, len);
-	if (!bn->node.name)
+	bn->next = B->all;
+	B->all = bn; /* freed with the build whatever happens next */
+	/* 64-aligned: what a query reads of it is one cache line (internal.h); the name
+	 * allocated next fills the rest of the node's second line */
+	gk_node_t *n = gk_arena_alloc_aligned(B->v->arena, sizeof(*n), 64);
+	if (!n)
 		return NULL;
-	bn->node.len = (uint8_t)len;
-	bn->node.labels = (uint8_t)gk_dname_labels(name);
-	bn->node.zone = B->zone;
-	if (ntab_put(&B->tab, &bn->node) < 0)
+	memset(n, 0, sizeof(*n));
+	bn->np = n;
+	n->name = gk_arena_dup(B->v->arena, name, len);
+	if (!n->name)
 		return NULL;
-	bn->node.next = B->all ? &B->all->node : NULL;
-	B->all = bn;
+	n->len = (uint8_t)len;
+	n->labels = (uint8_t)gk_dname_labels(name);
+	n->zone = B->zone;
+	n->idx = (uint32_t)B->nnodes;
+	if (ntab_put(&B->tab, bn) < 0)
+		return NULL;
 	B->nnodes++;
 	/* every ancestor up to the apex exists (empty non-terminals) */
 	const gk_node_t *apex = B->zone->apex;
@@ -140,7 +150,7 @@ static struct bnode *get_node(struct zbuild *B, const uint8_t *name, size_t len)
 		struct bnode *p = get_node(B, name + name[0] + 1, len - name[0] - 1u);
 		if (!p)
 			return NULL;
-		bn->node.parent = &p->node;
+		bn->np->parent = p->np;
 	}
 	return bn;
 }
@@ -161,7 +171,7 @@ static int add_rr(struct zbuild *B, struct bnode *bn, uint16_t type, uint32_t tt
 		s->line = line;
 		*bn->tail = s;
 		bn->tail = &s->next;
-		bn->node.nrrsets++;
+		bn->np->nrrsets++;
 	}
 	for (size_t i = 0; i < s->n; i++)
 		if (s->rrs[i].rdlen == rdlen && memcmp(s->rrs[i].rdata, rd, rdlen) == 0)
@@ -174,7 +184,7 @@ static int add_rr(struct zbuild *B, struct bnode *bn, uint16_t type, uint32_t tt
 		            type == GK_TYPE_SOA     ? "SOA"
 		            : type == GK_TYPE_CNAME ? "CNAME"
 		                                    : "DNAME",
-		            gk_dname_to_str(bn->node.name, nb, sizeof nb));
+		            gk_dname_to_str(bn->np->name, nb, sizeof nb));
 	}
 	if (s->n == s->cap) {
 		size_t nc = s->cap ? s->cap * 2 : 4;
@@ -194,7 +204,7 @@ static int add_rr(struct zbuild *B, struct bnode *bn, uint16_t type, uint32_t tt
 
 static void free_build_sets(struct zbuild *B)
 {
-	for (struct bnode *bn = B->all; bn; bn = (struct bnode *)bn->node.next) {
+	for (struct bnode *bn = B->all, *nb; bn; bn = nb) {
 		struct brrset *s = bn->sets;
 		while (s) {
 			struct brrset *nx = s->next;
@@ -202,8 +212,10 @@ static void free_build_sets(struct zbuild *B)
 			free(s);
 			s = nx;
 		}
-		bn->sets = NULL;
+		nb = bn->next;
+		free(bn);
 	}
+	B->all = NULL;
 	free(B->tab.slots);
 	B->tab.slots = NULL;
 }
@@ -216,7 +228,7 @@ static char *name_str(const uint8_t *n, char *buf, size_t cap)
 /* Per-node content checks and the move of RRsets into the arena. */
 static int finish_node(struct zbuild *B, struct bnode *bn)
 {
-	gk_node_t *n = &bn->node;
+	gk_node_t *n = bn->np;
 	char nb[1024];
 	if (n->nrrsets) {
 		n->rrsets = gk_arena_alloc(B->v->arena, n->nrrsets * sizeof(gk_rrset_t));
@@ -229,7 +241,7 @@ static int finish_node(struct zbuild *B, struct bnode *bn)
 		gk_rrset_t *r = &n->rrsets[i];
 		r->type = s->type;
 		r->count = (uint16_t)s->n;
-		r->sigs = NULL; /* gk_dnssec_prepare attaches them */
+		r->sig = 0; /* gk_dnssec_prepare attaches them */
 		r->rrs = gk_arena_dup(B->v->arena, s->rrs, s->n * sizeof(gk_rr_t));
 		if (!r->rrs)
 			return GK_ENOMEM;
@@ -302,8 +314,8 @@ static int link_nodes(struct zbuild *B)
 	if (!v)
 		return GK_ENOMEM;
 	size_t k = 0;
-	for (struct bnode *bn = B->all; bn; bn = (struct bnode *)bn->node.next)
-		v[k++] = &bn->node;
+	for (struct bnode *bn = B->all; bn; bn = bn->next)
+		v[k++] = bn->np;
 	qsort(v, k, sizeof(*v), cmp_labels);
 	for (size_t i = 0; i < k; i++) {
 		gk_node_t *n = v[i], *p = n->parent;
@@ -325,16 +337,18 @@ static int link_nodes(struct zbuild *B)
 static int index_names(struct zbuild *B)
 {
 	gk_zver_t *v = B->v;
-	size_t sz = 16;
-	while (sz < B->nnodes * 2)
+	/* load at most 3/4: a small zone's five names take 8 slots, not 16 (128 B less per
+	 * zone; a miss probes ~2.5 slots, one line of the table) */
+	size_t sz = 8;
+	while (sz * 3 < B->nnodes * 4)
 		sz <<= 1;
 	v->table = gk_arena_alloc_aligned(v->arena, sz * sizeof(*v->table), 64);
 	if (!v->table)
 		return GK_ENOMEM;
 	memset(v->table, 0, sz * sizeof(*v->table));
 	v->mask = sz - 1;
-	for (struct bnode *bn = B->all; bn; bn = (struct bnode *)bn->node.next) {
-		gk_node_t *n = &bn->node;
+	for (struct bnode *bn = B->all; bn; bn = bn->next) {
+		gk_node_t *n = bn->np;
 		uint64_t h = gk_dname_hash(n->name, n->len);
 		size_t i = h & v->mask;
 		while (v->table[i].node)
@@ -348,11 +362,11 @@ static int index_names(struct zbuild *B)
 static const char *rrset_where(void *ctx, const gk_node_t *n, uint16_t type, unsigned *line)
 {
 	struct zbuild *B = ctx;
-	gk_node_t **s = ntab_slot(&B->tab, n->name, n->len);
+	struct bnode **s = ntab_slot(&B->tab, n->name, n->len);
 	*line = 0;
 	if (!*s)
 		return NULL;
-	for (const struct brrset *r = ((struct bnode *)*s)->sets; r; r = r->next)
+	for (const struct brrset *r = (*s)->sets; r; r = r->next)
 		if (r->type == type) {
 			*line = r->line;
 			return r->file;
@@ -378,8 +392,8 @@ static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *or
 		rc = GK_ENOMEM;
 		goto out;
 	}
-	B->zone->apex = &apex->node;
-	apex->node.flags |= GK_NODE_APEX;
+	B->zone->apex = apex->np;
+	apex->np->flags |= GK_NODE_APEX;
 	B->zone->file = gk_arena_dup(v->arena, fname, strlen(fname) + 1);
 
 	ldns_buffer *buf = ldns_buffer_new(65536);
@@ -435,7 +449,7 @@ static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *or
 	ldns_buffer_free(buf);
 	if (rc < 0)
 		goto out;
-	for (struct bnode *bn = B->all; bn && rc == 0; bn = (struct bnode *)bn->node.next)
+	for (struct bnode *bn = B->all; bn && rc == 0; bn = bn->next)
 		rc = finish_node(B, bn);
 	if (rc < 0)
 		goto out;
@@ -567,7 +581,8 @@ int gk_zver_build(const gk_zone_spec_t *spec, const struct gk_psl *psl, gk_zver_
 	rc = gk_zver_compile(v);
 	if (rc < 0)
 		goto fail_v;
-	v->psl = NULL; /* build time only */
+	v->psl = NULL;        /* build time only */
+	gk_arena_trim(arena); /* a small zone costs what it uses, not its last chunk */
 	*out = v;
 	return 0;
 fail_v:

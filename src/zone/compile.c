@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "gk/errors.h"
+#include "zone/dnssec.h"
 #include "zone/internal.h"
 #include "zone/resolve.h"
 
@@ -34,6 +35,8 @@ struct cc {
 		uint32_t hash;
 	} * blobs;
 	size_t bmask, bcount;
+	const gk_tmpl_t **sigt; /* DO=1 templates so far (gk_dnssec_t.sigt) */
+	size_t nsigt, capsigt;
 };
 
 /* Start a message whose question is (name, qtype). */
@@ -70,20 +73,26 @@ static unsigned other_regs(const gk_asm_t *a, const gk_node_t *own, gk_regref_t 
 	return k;
 }
 
-static int store_regs(struct cc *c, gk_tmpl_t *t, const gk_node_t *own)
+static int store_refs(struct cc *c, gk_tmpl_t *t, const gk_node_t *own)
 {
 	gk_asm_t *a = c->a;
 	gk_regref_t tmp[GK_ASM_REGS];
-	unsigned k = other_regs(a, own, tmp);
-	if (a->regs_lost)
+	unsigned k = own ? other_regs(a, own, tmp) : 0;
+	if (own && a->regs_lost)
 		t->flags |= GK_TMPL_RECHECK;
-	if (!k)
+	if (!k && !a->nhops)
 		return 0;
-	gk_regref_t *regs = gk_arena_dup(c->v->arena, tmp, k * sizeof(*regs));
-	if (!regs)
+	/* regs, then the chain's later names: where another served zone may answer at query
+	 * time */
+	gk_regref_t *refs = gk_arena_alloc(c->v->arena, (k + a->nhops) * sizeof(*refs));
+	if (!refs)
 		return GK_ENOMEM;
-	t->regs = regs;
+	memcpy(refs, tmp, k * sizeof(*refs));
+	for (unsigned i = 0; i < a->nhops; i++)
+		refs[k + i] = (gk_regref_t){.name = a->hops[i].name, .len = a->hops[i].len};
+	t->refs = refs;
 	t->nregs = (uint8_t)k;
+	t->nhops = (uint8_t)a->nhops;
 	return 0;
 }
 
@@ -146,22 +155,12 @@ static int store(struct cc *c, gk_tmpl_t *t, uint16_t qtype, uint8_t qname_len, 
 	uint8_t *body = blob + bb + fb;
 	memcpy(b, a->bound, bb);
 	memcpy(body, a->buf + a->qend, blen);
-	if (a->nhops) {
-		/* the chain's later names: where another served zone may answer at query time */
-		gk_regref_t *h = gk_arena_alloc(c->v->arena, a->nhops * sizeof(*h));
-		if (!h)
-			return GK_ENOMEM;
-		for (unsigned i = 0; i < a->nhops; i++)
-			h[i] = (gk_regref_t){.name = a->hops[i].name, .len = a->hops[i].len};
-		t->hops = h;
-		t->nhops = (uint8_t)a->nhops;
-	}
 	for (unsigned i = 0; i < a->nfix; i++)
 		fix[i] = (uint16_t)(a->fix[i] - a->qend);
 	t->blob = intern_blob(c, blob, bb + fb + blen);
 	if (!t->blob)
 		return GK_ENOMEM;
-	return own ? store_regs(c, t, own) : 0;
+	return store_refs(c, t, own);
 }
 
 /* One outcome at n (qtype, or the referral at a cut) into t and, in a signed zone, its
@@ -187,8 +186,21 @@ static int one(struct cc *c, gk_tmpl_t *t, const gk_node_t *n, uint16_t qtype, b
 		int rc = store(c, dst, qtype, n->len, flags, n);
 		if (rc < 0)
 			return rc;
-		if (pass == 1)
-			t->sig = dst;
+		if (pass == 1) {
+			if (c->nsigt == c->capsigt) {
+				size_t nc = c->capsigt ? c->capsigt * 2 : 64;
+				const gk_tmpl_t **ns = realloc(c->sigt, nc * sizeof(*ns));
+				if (!ns || nc > UINT32_MAX) {
+					free(ns);
+					c->sigt = NULL;
+					return GK_ENOMEM;
+				}
+				c->sigt = ns;
+				c->capsigt = nc;
+			}
+			c->sigt[c->nsigt++] = dst;
+			t->sig = (uint32_t)c->nsigt;
+		}
 	}
 	return 0;
 }
@@ -321,7 +333,16 @@ int gk_zver_compile(gk_zver_t *v)
 	for (size_t i = 0; i <= v->mask && rc == 0; i++)
 		if (v->table[i].node)
 			rc = compile_node(&c, v->table[i].node);
+	if (rc == 0 && c.nsigt) {
+		/* the zone's own: sec was built for this version (gk_dnssec_prepare) */
+		gk_dnssec_t *sec = (gk_dnssec_t *)z->sec;
+		sec->sigt = gk_arena_dup(v->arena, c.sigt, c.nsigt * sizeof(*c.sigt));
+		sec->nsigt = (uint32_t)c.nsigt;
+		if (!sec->sigt)
+			rc = GK_ENOMEM;
+	}
 out:
+	free(c.sigt);
 	free(c.a);
 	free(c.buf);
 	free(c.blobs);

@@ -114,7 +114,19 @@ static uint32_t rd32(const uint8_t *p)
 	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
-/* RRSIGs at n split by type covered onto the RRsets they cover. */
+/* Covering RRSIGs of type at n: how many. */
+static unsigned covering(const gk_rrset_t *sig, uint16_t type)
+{
+	unsigned c = 0;
+	for (unsigned i = 0; i < sig->count; i++)
+		c += sig->rrs[i].rdlen >= 2 &&
+		     ((sig->rrs[i].rdata[0] << 8) | sig->rrs[i].rdata[1]) == type;
+	return c;
+}
+
+/* RRSIGs at n split by type covered onto the RRsets they cover: n's RRset array is copied
+ * into one with room for the split sets after n->nrrsets (gk_rrset_t.sig, gk_rrset_sigs).
+ * The zone's soa and ns pointers are taken again from the new array by the caller. */
 static int attach_sigs(gk_arena_t *arena, gk_node_t *n, gk_dnssec_t *s)
 {
 	const gk_rrset_t *sig = gk_node_rrset(n, GK_TYPE_RRSIG);
@@ -128,28 +140,34 @@ static int attach_sigs(gk_arena_t *arena, gk_node_t *n, gk_dnssec_t *s)
 				s->sig_expire_min = exp;
 		}
 	}
+	unsigned m = 0;
+	for (unsigned k = 0; k < n->nrrsets; k++)
+		m += n->rrsets[k].type != GK_TYPE_RRSIG && covering(sig, n->rrsets[k].type) > 0;
+	if (!m)
+		return 0;
+	gk_rrset_t *sets = gk_arena_alloc(arena, (n->nrrsets + m) * sizeof(*sets));
+	if (!sets)
+		return GK_ENOMEM;
+	memcpy(sets, n->rrsets, n->nrrsets * sizeof(*sets));
+	unsigned next = n->nrrsets;
 	for (unsigned k = 0; k < n->nrrsets; k++) {
-		gk_rrset_t *set = &n->rrsets[k];
-		if (set->type == GK_TYPE_RRSIG)
-			continue;
-		unsigned c = 0;
-		for (unsigned i = 0; i < sig->count; i++)
-			c += sig->rrs[i].rdlen >= 2 &&
-			     ((sig->rrs[i].rdata[0] << 8) | sig->rrs[i].rdata[1]) == set->type;
+		gk_rrset_t *set = &sets[k];
+		unsigned c = set->type == GK_TYPE_RRSIG ? 0 : covering(sig, set->type);
 		if (!c)
 			continue;
-		gk_rrset_t *ss = gk_arena_alloc(arena, sizeof(*ss));
 		gk_rr_t *rrs = gk_arena_alloc(arena, c * sizeof(*rrs));
-		if (!ss || !rrs)
+		if (!rrs)
 			return GK_ENOMEM;
 		c = 0;
 		for (unsigned i = 0; i < sig->count; i++)
 			if (sig->rrs[i].rdlen >= 2 &&
 			    ((sig->rrs[i].rdata[0] << 8) | sig->rrs[i].rdata[1]) == set->type)
 				rrs[c++] = sig->rrs[i];
-		*ss = (gk_rrset_t){.type = GK_TYPE_RRSIG, .count = (uint16_t)c, .rrs = rrs};
-		set->sigs = ss;
+		sets[next] = (gk_rrset_t){.type = GK_TYPE_RRSIG, .count = (uint16_t)c, .rrs = rrs};
+		set->sig = next - k;
+		next++;
 	}
+	n->rrsets = sets;
 	return 0;
 }
 
@@ -257,10 +275,21 @@ static int build_chain(gk_zver_t *v, gk_dnssec_t *s)
 	return 0;
 }
 
-/* Per node: the denial records its answers use (gk_node_t.deny, wdeny). */
-static void link_denial(gk_zver_t *v, const gk_dnssec_t *s)
+/* Per node: the denial records its answers use (gk_dnssec_t.deny, wdeny). */
+static int link_denial(gk_zver_t *v, gk_dnssec_t *s)
 {
 	uint8_t wc[GK_DNAME_MAX + 3];
+	uint32_t nn = 0;
+	for (size_t i = 0; i <= v->mask; i++)
+		if (v->table[i].node && v->table[i].node->idx >= nn)
+			nn = v->table[i].node->idx + 1;
+	s->deny = gk_arena_alloc(v->arena, nn * sizeof(*s->deny));
+	s->wdeny = gk_arena_alloc(v->arena, nn * sizeof(*s->wdeny));
+	if (!s->deny || !s->wdeny)
+		return GK_ENOMEM;
+	memset(s->deny, 0, nn * sizeof(*s->deny));
+	memset(s->wdeny, 0, nn * sizeof(*s->wdeny));
+	s->nnodes = nn;
 	for (size_t i = 0; i <= v->mask; i++) {
 		gk_node_t *n = v->table[i].node;
 		if (!n)
@@ -272,16 +301,17 @@ static void link_denial(gk_zver_t *v, const gk_dnssec_t *s)
 			memcpy(wc + 2, n->name, n->len);
 		}
 		if (!s->nsec3) {
-			n->deny = nsec_cover(s->chain, s->n, n->name, n->len);
-			n->wdeny = wok ? nsec_cover(s->chain, s->n, wc, n->len + 2u) : NULL;
+			s->deny[n->idx] = nsec_cover(s->chain, s->n, n->name, n->len);
+			s->wdeny[n->idx] = wok ? nsec_cover(s->chain, s->n, wc, n->len + 2u) : NULL;
 			continue;
 		}
 		bool exact;
-		n->deny = gk_dnssec_nsec3_cover(s, n->name, n->len, &exact);
+		s->deny[n->idx] = gk_dnssec_nsec3_cover(s, n->name, n->len, &exact);
 		if (exact)
 			n->flags |= GK_NODE_N3EXACT;
-		n->wdeny = wok ? gk_dnssec_nsec3_cover(s, wc, n->len + 2u, &exact) : NULL;
+		s->wdeny[n->idx] = wok ? gk_dnssec_nsec3_cover(s, wc, n->len + 2u, &exact) : NULL;
 	}
+	return 0;
 }
 
 bool gk_zver_dnssec(const gk_zver_t *v, int64_t *expire, unsigned *warnings)
@@ -481,6 +511,8 @@ int gk_dnssec_prepare(gk_zver_t *v, int64_t now, gk_dnssec_where_fn where, void 
 			if (rc < 0)
 				return rc;
 		}
+	z->soa = gk_node_rrset(z->apex, GK_TYPE_SOA); /* into the apex's new array */
+	z->ns = gk_node_rrset(z->apex, GK_TYPE_NS);
 	const gk_rrset_t *p = gk_node_rrset(z->apex, GK_TYPE_NSEC3PARAM);
 	for (unsigned i = 0; p && i < p->count; i++) {
 		const gk_rr_t *r = &p->rrs[i];
@@ -497,7 +529,9 @@ int gk_dnssec_prepare(gk_zver_t *v, int64_t now, gk_dnssec_where_fn where, void 
 	int rc = build_chain(v, s);
 	if (rc < 0)
 		return rc;
-	link_denial(v, s);
+	rc = link_denial(v, s);
+	if (rc < 0)
+		return rc;
 	check_zone(&k, s, now);
 	s->warnings = k.warnings;
 	z->sec = s;

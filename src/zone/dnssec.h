@@ -5,7 +5,7 @@
  * here. When a version is built, gk_dnssec_prepare() attaches to every RRset the RRSIGs
  * covering it, reads NSEC3PARAM, orders the NSEC chain canonically (or the NSEC3 chain by
  * hash, hashes computed with OpenSSL SHA-1) and records per name the denial records its
- * answers need (gk_node_t.deny, wdeny). At query time only what depends on the query name
+ * answers need (gk_dnssec_t.deny, wdeny). At query time only what depends on the query name
  * is looked up: the NSEC covering a name that does not exist (binary search), or the NSEC3
  * covering the hash of its next closer name (one hash per NXDOMAIN or wildcard answer, then
  * a binary search). Lookups are allocation-free and lock-free; any thread.
@@ -28,7 +28,36 @@ typedef struct gk_dnssec {
 	const uint8_t *hash;     /* NSEC3: n * GK_NSEC3_HASH octets, the hash of chain[i] */
 	int64_t sig_expire_min;  /* earliest RRSIG expiration (seconds since 1970), or 0 */
 	unsigned warnings;       /* zone checks that failed (gk_dnssec_prepare) */
+	/* The DO=1 templates (gk_tmpl_t.sig - 1 indexes it; set by gk_zver_compile). Every
+	 * DNSSEC-only field of a version lives here or below, reached through gk_zone_t.sec,
+	 * so an unsigned zone carries none of them. */
+	const gk_tmpl_t **sigt;
+	uint32_t nsigt;
+	/* Per node (gk_node_t.idx): with NSEC, the owner of the NSEC matching or covering the
+	 * name (deny) and "*.name" (wdeny); with NSEC3, the NSEC3 node matching (N3EXACT) or
+	 * covering the name's hash (deny) and the one covering the hash of "*.name" (wdeny). */
+	const gk_node_t **deny, **wdeny;
+	uint32_t nnodes; /* entries in deny and wdeny */
 } gk_dnssec_t;
+
+/* The denial records of a name of a signed zone (gk_dnssec_t.deny), or NULL. */
+static inline const gk_node_t *gk_node_deny(const gk_node_t *n)
+{
+	const gk_dnssec_t *s = n->zone->sec;
+	return s && n->idx < s->nnodes ? s->deny[n->idx] : NULL;
+}
+
+static inline const gk_node_t *gk_node_wdeny(const gk_node_t *n)
+{
+	const gk_dnssec_t *s = n->zone->sec;
+	return s && n->idx < s->nnodes ? s->wdeny[n->idx] : NULL;
+}
+
+/* The DO=1 template of t (a template of a version whose gk_zone_t.sec is s), or NULL. */
+static inline const gk_tmpl_t *gk_dnssec_tmpl_sig(const gk_dnssec_t *s, const gk_tmpl_t *t)
+{
+	return s && t->sig && t->sig <= s->nsigt ? s->sigt[t->sig - 1] : NULL;
+}
 
 /* Where a record came from: the file and line of the RRset of type at n (0: unknown). */
 typedef const char *(*gk_dnssec_where_fn)(void *ctx, const gk_node_t *n, uint16_t type,

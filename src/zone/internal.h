@@ -28,9 +28,21 @@ typedef struct gk_rr {
 typedef struct gk_rrset {
 	uint16_t type;
 	uint16_t count;
+	/* In a signed zone, the RRSIGs covering it at the same owner are the RRset sig entries
+	 * further in the same array (dnssec.c puts them after the node's RRsets, where
+	 * gk_node_rrset does not look); 0: none. An offset in the padding, not a pointer: an
+	 * unsigned zone's RRsets are 16 bytes. */
+	uint32_t sig;
 	gk_rr_t *rrs;
-	const struct gk_rrset *sigs; /* the RRSIGs covering it at the same owner (dnssec.c) */
 } gk_rrset_t;
+
+_Static_assert(sizeof(gk_rrset_t) == 16, "an RRset is 16 bytes");
+
+/* The RRSIGs covering s (gk_rrset_t.sig), or NULL. */
+static inline const gk_rrset_t *gk_rrset_sigs(const gk_rrset_t *s)
+{
+	return s->sig ? s + s->sig : NULL;
+}
 
 /* Sections, as recorded in RRset boundaries of an answer. */
 enum { GK_SEC_ANSWER = 0, GK_SEC_AUTHORITY = 1, GK_SEC_ADDITIONAL = 2 };
@@ -71,19 +83,32 @@ typedef struct gk_tmpl {
 	uint16_t an, ns, ar;
 	uint16_t len;
 	uint16_t nfix, nbound;
-	const gk_regref_t *regs;
-	/* The chain's later names (hash unused): at query time each must still belong to the
-	 * zone the template was compiled in (inside its apex: no deeper served zone holds it;
-	 * outside: no served zone holds it), or the answer is built at query time. */
-	const gk_regref_t *hops;
+	/* The DO=1 answer of a signed zone (RRSIGs and proofs): entry sig - 1 of the zone's
+	 * gk_dnssec_t.sigt (dnssec.h, gk_dnssec_tmpl_sig); 0: built at query time. An index in
+	 * the header's padding, not a pointer: unsigned zones pay nothing for it. */
+	uint32_t sig;
+	/* nregs registrable domains other than the query's whose records the template
+	 * carries, then nhops later names of its CNAME chain (hash unused): at query time each
+	 * must still belong to the zone the template was compiled in (inside its apex: no
+	 * deeper served zone holds it; outside: no served zone holds it), or the answer is
+	 * built at query time. One array: gk_tmpl_regs, gk_tmpl_hops. */
+	const gk_regref_t *refs;
 	/* One allocation: nbound gk_bound_t, nfix pointer positions, then len octets of body
 	 * (gk_tmpl_bound, gk_tmpl_fix, gk_tmpl_body): one pointer instead of three. */
 	const uint8_t *blob;
-	/* The DO=1 answer of a signed zone (RRSIGs and proofs), or NULL: built at query time. */
-	const struct gk_tmpl *sig;
 } gk_tmpl_t;
 
-_Static_assert(sizeof(gk_tmpl_t) == 56, "a template header is 56 bytes (64 before the blob)");
+_Static_assert(sizeof(gk_tmpl_t) == 40, "a template header is 40 bytes (DNSSEC's in dnssec.h)");
+
+static inline const gk_regref_t *gk_tmpl_regs(const gk_tmpl_t *t)
+{
+	return t->refs;
+}
+
+static inline const gk_regref_t *gk_tmpl_hops(const gk_tmpl_t *t)
+{
+	return t->refs + t->nregs;
+}
 
 static inline const gk_bound_t *gk_tmpl_bound(const gk_tmpl_t *t)
 {
@@ -131,14 +156,15 @@ typedef struct gk_node {
 	uint16_t tkey[GK_NODE_TKEYS]; /* qtype of tmpls[0..min(ntmpl, GK_NODE_TKEYS)) */
 	struct gk_node *wild;         /* child "*" node, if any */
 	struct gk_node *parent;       /* NULL at the apex */
+	gk_rrset_t *rrsets;           /* in first-seen order */
 	uint16_t nrrsets;
-	gk_rrset_t *rrsets;   /* in first-seen order */
-	struct gk_node *next; /* build-time list */
-	/* Signed zones (dnssec.c): with NSEC, the owner of the NSEC matching or covering the
-	 * name (deny) and "*.name" (wdeny); with NSEC3, the NSEC3 node matching (N3EXACT) or
-	 * covering the name's hash (deny) and the one covering the hash of "*.name" (wdeny). */
-	const struct gk_node *deny, *wdeny;
+	/* The node's number in its version (0 .. nnodes-1): what a signed zone's side
+	 * structure indexes its per-name data by (dnssec.h: gk_node_deny, gk_node_wdeny). */
+	uint32_t idx;
 } gk_node_t;
+
+_Static_assert(sizeof(gk_node_t) == 96, "a node is 96 bytes: one line a query reads, half "
+                                        "a line for the rest");
 
 /* A served zone (inside its version). What a query reads of it (the memo cell, the
  * registrable domain, the negative answers) is in one cache line. */
@@ -259,7 +285,7 @@ static inline const uint8_t *gk_zver_apex(const gk_zver_t *v)
 }
 
 /* A placeholder (gk_zver_placeholder): no names, answered SERVFAIL. Real versions have a
- * table of at least 16 slots. */
+ * table of at least 8 slots. */
 static inline bool gk_zver_placeholder_p(const gk_zver_t *v)
 {
 	return v->mask == 0;

@@ -202,7 +202,7 @@ static void put_rrset(gk_asm_t *a, const uint8_t *owner, size_t olen, const gk_r
 		goto full;
 	size_t start = a->len;
 	unsigned nct = a->nct, nfix = a->nfix;
-	const gk_rrset_t *sig = a->dnssec ? s->sigs : NULL;
+	const gk_rrset_t *sig = a->dnssec ? gk_rrset_sigs(s) : NULL;
 	if (!put_rrs(a, owner, olen, s, ttl_cap) || (sig && !put_rrs(a, owner, olen, sig, ttl_cap)))
 		goto undo;
 	unsigned cnt = s->count + (sig ? sig->count : 0u);
@@ -273,7 +273,7 @@ static bool n3exact(const gk_node_t *n)
 static void ds_proof(gk_asm_t *a, const gk_node_t *n)
 {
 	if (n3exact(n)) {
-		deny(a, n->deny);
+		deny(a, gk_node_deny(n));
 		return;
 	}
 	const gk_node_t *par = n->parent, *prev = NULL;
@@ -283,9 +283,9 @@ static void ds_proof(gk_asm_t *a, const gk_node_t *n)
 	}
 	if (!par)
 		return;
-	deny(a, par->deny);
-	deny(a, prev ? prev->deny : n->deny);
-	deny(a, n->deny); /* the opt-out span covering n */
+	deny(a, gk_node_deny(par));
+	deny(a, prev ? gk_node_deny(prev) : gk_node_deny(n));
+	deny(a, gk_node_deny(n)); /* the opt-out span covering n */
 }
 
 /* The NSEC3 covering the next closer name of name below the closest encloser ce. */
@@ -307,14 +307,14 @@ static void prove_nodata(gk_asm_t *a, const gk_node_t *n, uint16_t qtype)
 	if (!signed_zone(a, n->zone))
 		return;
 	if (!n->zone->sec->nsec3) {
-		deny(a, n->deny);
+		deny(a, gk_node_deny(n));
 		return;
 	}
 	if (n->flags & GK_NODE_WILD) { /* also for DS, as NSD */
 		if (n->parent && n3exact(n->parent))
-			deny(a, n->parent->deny);
+			deny(a, gk_node_deny(n->parent));
 		if (n3exact(n))
-			deny(a, n->deny);
+			deny(a, gk_node_deny(n));
 		return;
 	}
 	if (qtype == GK_TYPE_DS && !(n->flags & GK_NODE_APEX)) {
@@ -322,14 +322,14 @@ static void prove_nodata(gk_asm_t *a, const gk_node_t *n, uint16_t qtype)
 		return;
 	}
 	const gk_node_t *o = n;
-	if (!o->deny)
+	if (!gk_node_deny(o))
 		return;
 	if (!n3exact(o))
-		while (o->parent && o->parent->deny && !n3exact(o->parent))
+		while (o->parent && gk_node_deny(o->parent) && !n3exact(o->parent))
 			o = o->parent;
-	deny(a, o->deny);
+	deny(a, gk_node_deny(o));
 	if (!n3exact(o) && o->parent)
-		deny(a, o->parent->deny);
+		deny(a, gk_node_deny(o->parent));
 }
 
 /* NXDOMAIN for name below its closest encloser ce (RFC 4035 3.1.3.2, RFC 5155 7.2.2). */
@@ -340,13 +340,13 @@ static void prove_nxdomain(gk_asm_t *a, const gk_node_t *ce, const uint8_t *name
 		return;
 	if (!z->sec->nsec3) {
 		deny(a, gk_dnssec_nsec_cover(z->sec, name, len));
-		deny(a, ce->wdeny);
+		deny(a, gk_node_wdeny(ce));
 		return;
 	}
 	next_closer(a, ce, name, len);
 	if (n3exact(ce))
-		deny(a, ce->deny);
-	deny(a, ce->wdeny);
+		deny(a, gk_node_deny(ce));
+	deny(a, gk_node_wdeny(ce));
 }
 
 /* A wildcard answer from w for name: the proof that name itself does not exist

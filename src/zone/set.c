@@ -9,15 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ldns/ldns.h>
+#include "common/dname.h"
 #include "zone/internal.h"
 #include "zone/zone.h"
-
-int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, gk_zoneset_t **out, char *err,
-                     size_t errlen)
-{
-	return gk_zoneset_build_ex(specs, n, NULL, out, err, errlen);
-}
 
 struct collect_all {
 	gk_zver_t **vers;
@@ -46,8 +40,8 @@ static void built(void *ctx, size_t i, gk_zver_t *v, int rc, const char *err)
 	gk_zload_cancel(c->zl);
 }
 
-int gk_zoneset_build_ex(const gk_zone_spec_t *specs, size_t n, const struct gk_psl *psl,
-                        gk_zoneset_t **out, char *err, size_t errlen)
+int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, const struct gk_psl *psl,
+                     gk_zoneset_t **out, char *err, size_t errlen)
 {
 	if (errlen)
 		err[0] = 0;
@@ -104,14 +98,7 @@ fail:
 /* The apex of a configured zone in lowercase wire form, or 0 (bad name). */
 static size_t apex_wire(const char *name, uint8_t *out)
 {
-	ldns_rdf *d = NULL;
-	if (!name || ldns_str2rdf_dname(&d, name) != LDNS_STATUS_OK)
-		return 0;
-	ldns_dname2canonical(d);
-	size_t len = ldns_rdf_size(d);
-	memcpy(out, ldns_rdf_data(d), len);
-	ldns_rdf_deep_free(d);
-	return len;
+	return name ? gk_dname_from_text(name, strlen(name), out, GK_DNAME_TEXT_ESCAPES) : 0;
 }
 
 static bool unchanged(const gk_zver_t *v, const gk_zone_spec_t *spec)
@@ -148,6 +135,13 @@ static void collect(void *ctx, const gk_zver_t *v)
 int gk_zoneset_sync(gk_zoneset_t *zs, const gk_zone_spec_t *specs, size_t n,
                     const struct gk_psl *psl, gk_zoneset_sync_stats_t *st, gk_zoneset_fail_fn fail,
                     void *ctx)
+{
+	return gk_zoneset_sync_ex(zs, specs, n, psl, st, fail, NULL, ctx);
+}
+
+int gk_zoneset_sync_ex(gk_zoneset_t *zs, const gk_zone_spec_t *specs, size_t n,
+                       const struct gk_psl *psl, gk_zoneset_sync_stats_t *st,
+                       gk_zoneset_fail_fn fail, gk_zoneset_changed_fn changed, void *ctx)
 {
 	static uint64_t passes; /* writer thread only */
 	uint64_t mark = ++passes;
@@ -187,6 +181,8 @@ int gk_zoneset_sync(gk_zoneset_t *zs, const gk_zone_spec_t *specs, size_t n,
 			st->rebuilt++;
 		else
 			st->added++;
+		if (changed)
+			changed(ctx, i);
 	}
 	struct sweep w = {.mark = mark};
 	gk_zoneset_each(zs, collect, &w);

@@ -52,6 +52,8 @@ struct gk_zoneset {
 	size_t nplaceholders; /* of nzones */
 	gk_zoneset_retire_fn retire;
 	void *retire_ctx;
+	gk_zoneset_publish_fn published; /* gk_zoneset_on_publish */
+	void *published_ctx;
 };
 
 static size_t index_bytes(size_t slots)
@@ -107,6 +109,11 @@ static void retire(gk_zoneset_t *zs, void *obj, void (*fn)(void *))
 		zs->retire(zs->retire_ctx, obj, fn);
 	else
 		fn(obj);
+}
+
+void gk_zoneset_retire(gk_zoneset_t *zs, void *obj, void (*free_fn)(void *))
+{
+	retire(zs, obj, free_fn);
 }
 
 int gk_zoneset_create(gk_zoneset_retire_fn retire_fn, void *ctx, gk_zoneset_t **out)
@@ -254,6 +261,8 @@ int gk_zoneset_put(gk_zoneset_t *zs, gk_zver_t *v)
 		zs->nplaceholders += gk_zver_placeholder_p(v);
 		zs->nplaceholders -= gk_zver_placeholder_p(old);
 		retire(zs, old, ver_free);
+		if (zs->published)
+			zs->published(zs->published_ctx, v);
 		return 0;
 	}
 	_Atomic uint64_t *memo = malloc(sizeof(*memo));
@@ -279,7 +288,15 @@ int gk_zoneset_put(gk_zoneset_t *zs, gk_zver_t *v)
 	zs->nzones++;
 	zs->nrr += v->nrr;
 	zs->nplaceholders += gk_zver_placeholder_p(v);
+	if (zs->published)
+		zs->published(zs->published_ctx, v);
 	return 0;
+}
+
+void gk_zoneset_on_publish(gk_zoneset_t *zs, gk_zoneset_publish_fn fn, void *ctx)
+{
+	zs->published = fn;
+	zs->published_ctx = ctx;
 }
 
 int gk_zoneset_remove(gk_zoneset_t *zs, const uint8_t *apex, size_t len)

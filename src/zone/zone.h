@@ -101,6 +101,20 @@ GK_MUST_CHECK int gk_zoneset_create(gk_zoneset_retire_fn retire, void *ctx, gk_z
  * Queries see the old or the new version, never a mix. Returns 0 or GK_ENOMEM. Writer. */
 GK_MUST_CHECK int gk_zoneset_put(gk_zoneset_t *zs, gk_zver_t *v);
 
+/* Called by gk_zoneset_put on the writer thread once v is published (v valid until the
+ * writer changes that zone again). Must not change the store; keep it short (no I/O). */
+typedef void (*gk_zoneset_publish_fn)(void *ctx, const gk_zver_t *v);
+/* Set (or, fn NULL, clear) the publish hook. Writer thread. */
+void gk_zoneset_on_publish(gk_zoneset_t *zs, gk_zoneset_publish_fn fn, void *ctx);
+
+/* The addresses of the site of a zone whose apex is a registrable domain (Public Suffix
+ * List, ICANN section, as recorded at build time): the A and AAAA records of the apex and
+ * of "www" below it (a CNAME at either is not followed), at most max, duplicates removed,
+ * in addr (IPv4 as ::ffff:a.b.c.d with v4[i] set). Returns the count (0: none), or -1 when
+ * the version is a placeholder, was built without a PSL, or its apex is not a registrable
+ * domain (no site of its own). Any thread while v is valid; pure. (site.c) */
+int gk_zver_site_addrs(const gk_zver_t *v, uint8_t (*addr)[16], int *v4, size_t max);
+
 /* Remove the zone with this apex (lowercase wire form); its version is retired.
  * Returns 0 or GK_ENOENT. Writer thread. */
 GK_MUST_CHECK int gk_zoneset_remove(gk_zoneset_t *zs, const uint8_t *apex, size_t len);
@@ -112,6 +126,15 @@ const gk_zver_t *gk_zoneset_get(const gk_zoneset_t *zs, const uint8_t *apex, siz
 /* Call fn for every current version (in no particular order). Writer thread; fn must not
  * change the store. */
 void gk_zoneset_each(const gk_zoneset_t *zs, void (*fn)(void *ctx, const gk_zver_t *v), void *ctx);
+
+/* Hand obj, which the caller made unreachable for readers starting after this call, to the
+ * store's retire function: free_fn(obj) runs once no reader can hold it (at once without a
+ * retire function). Lets a module publish its own read-mostly tables beside the store's
+ * versions with the same grace periods (the secondary's NOTIFY index). Writer thread. */
+void gk_zoneset_retire(gk_zoneset_t *zs, void *obj, void (*free_fn)(void *));
+
+/* True for a version of a secondary zone (spec->secondary). */
+bool gk_zver_is_secondary(const gk_zver_t *v);
 
 /* Number of zones and of resource records in the store (for logs and metrics). Writer. */
 size_t gk_zoneset_zone_count(const gk_zoneset_t *zs);
@@ -148,16 +171,24 @@ GK_MUST_CHECK int gk_zoneset_sync(gk_zoneset_t *zs, const gk_zone_spec_t *specs,
                                   const struct gk_psl *psl, gk_zoneset_sync_stats_t *st,
                                   gk_zoneset_fail_fn fail, void *ctx);
 
+/* Called for specs[i] whose zone was rebuilt or added (a new version published). */
+typedef void (*gk_zoneset_changed_fn)(void *ctx, size_t i);
+
+/* gk_zoneset_sync that also calls changed (may be NULL) for each zone it published, so a
+ * caller that keeps per-zone state (the daemon's catalogue) updates those entries alone. */
+GK_MUST_CHECK int gk_zoneset_sync_ex(gk_zoneset_t *zs, const gk_zone_spec_t *specs, size_t n,
+                                     const struct gk_psl *psl, gk_zoneset_sync_stats_t *st,
+                                     gk_zoneset_fail_fn fail, gk_zoneset_changed_fn changed,
+                                     void *ctx);
+
 /* Tools, tests, --check: every zone of specs[0..n) into a new store. */
 
-/* Build every zone of specs[0..n) into a new store whose retire frees at once. On failure
- * nothing is allocated and err names the file and line of the first error; a zone
- * configured twice is GK_EINVAL naming the later file. Any thread; blocking. */
-GK_MUST_CHECK int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, gk_zoneset_t **out,
-                                   char *err, size_t errlen);
-GK_MUST_CHECK int gk_zoneset_build_ex(const gk_zone_spec_t *specs, size_t n,
-                                      const struct gk_psl *psl, gk_zoneset_t **out, char *err,
-                                      size_t errlen);
+/* Build every zone of specs[0..n) into a new store whose retire frees at once, with psl
+ * for the zones' registrable domains (NULL: none). On failure nothing is allocated and err
+ * names the file and line of the first error; a zone configured twice is GK_EINVAL naming
+ * the later file. Any thread; blocking. */
+GK_MUST_CHECK int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, const struct gk_psl *psl,
+                                   gk_zoneset_t **out, char *err, size_t errlen);
 
 /* ---- parallel building (loader.c) ------------------------------------------------------ */
 
@@ -165,7 +196,7 @@ GK_MUST_CHECK int gk_zoneset_build_ex(const gk_zone_spec_t *specs, size_t n,
  * order given; the caller takes the versions as they are done and publishes them (the
  * store has one writer). Used at start-up (the daemon's main loop publishes each version
  * as it arrives, queries to the zones not loaded yet get SERVFAIL from placeholders) and
- * by gk_zoneset_build_ex (--check). */
+ * by gk_zoneset_build (--check). */
 typedef struct gk_zload gk_zload_t;
 
 /* The cores this process may run on (sched_getaffinity), at least 1. */

@@ -3,7 +3,8 @@
  *
  * Whatever a backend sends is checked against the outstanding query (front/relay.h), then
  * walked by the cache (front/cache.h): the TTL rules, the put and, on a hit, the TTL
- * decrement; then relayed (the client's ID, TC when too large for the client). Invariants: nothing
+ * decrement; then relayed (the client's ID, TC when too large for the client), and its OPT
+ * made the client's (removed, or our buffer size). Invariants: nothing
  * is read or written out of bounds; a put that succeeds comes back on the next get of the same key
  * with the same length and header; an answer the walk rejects is never stored.
  */
@@ -45,6 +46,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t m = gk_relay_answer(&r, out, size);
 		if (m > size || m > 512 || out[0] != 0 || out[1] != 7)
 			__builtin_trap();
+	}
+	/* the ECS scope of whatever came: a prefix length or none, never a read past the end */
+	int scope = gk_relay_ecs_scope(data, size, sizeof(sent));
+	if (scope < -1 || scope > 255)
+		__builtin_trap();
+	/* the OPT made the client's: removed (no EDNS) or our size without ECS; never longer,
+	 * the header and question untouched */
+	if (size <= sizeof(out) && size >= sizeof(sent)) {
+		for (int edns = 0; edns < 2; edns++) {
+			memcpy(out, data, size);
+			size_t m = gk_relay_fix_opt(out, size, sizeof(sent), edns, 1232);
+			if (m > size ||
+			    (m && memcmp(out + 12, data + 12, sizeof(sent) - 12) != 0) ||
+			    (m && gk_relay_ecs_scope(out, m, sizeof(sent)) >= 0))
+				__builtin_trap();
+		}
 	}
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "common/dname.h"
 #include "control/control.h"
 #include "zonelist/zonelist.h"
 
@@ -15,12 +16,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static gk_control_cmd_t cmd;
 
+static void name_round_trip(const char *p, size_t len, unsigned flags)
+{
+	uint8_t w[GK_DNAME_MAX], w2[GK_DNAME_MAX];
+	char text[4 * GK_DNAME_MAX + 2];
+	size_t n = gk_dname_from_text(p, len, w, flags);
+	if (n == 0)
+		return;
+	if (n > GK_DNAME_MAX || gk_dname_len(w) != n)
+		abort();
+	gk_dname_to_str(w, text, sizeof(text));
+	size_t n2 = gk_dname_from_text(text, strlen(text), w2, GK_DNAME_TEXT_ESCAPES);
+	if (n2 != n || memcmp(w, w2, n) != 0)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data, *end = p + size;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		name_round_trip(p, len, GK_DNAME_TEXT_ESCAPES);
+		name_round_trip(p, len, 0);
 		if (len < GK_CONTROL_LINE_MAX) {
 			char err[256];
 			if (gk_control_parse(p, len, &cmd, err, sizeof(err)) == 0) {

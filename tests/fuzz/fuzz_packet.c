@@ -119,7 +119,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	    {.name = "other.cn", .text = zone_other, .text_len = sizeof zone_other - 1},
 	};
 	char err[512];
-	if (gk_zoneset_build(specs, 3, &zs, err, sizeof err) != 0) {
+	if (gk_zoneset_build(specs, 3, NULL, &zs, err, sizeof err) != 0) {
 		fprintf(stderr, "fuzz_packet: zone set: %s\n", err);
 		abort();
 	}

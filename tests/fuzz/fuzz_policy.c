@@ -58,22 +58,22 @@ static void probe(const gk_policy_t *p, const char *name, size_t len)
 		i = j + 1;
 	}
 	wire[o++] = 0;
-	const gk_pol_hit_t *h = gk_policy_match(p, wire, o, loff, labels);
+	const gk_policy_hit_t *h = gk_policy_match(p, wire, o, loff, labels);
 	if (h != NULL) {
-		FUZZ_CHECK(h->verdict >= GK_POL_BLOCK && h->verdict <= GK_POL_TCP_ONLY,
+		FUZZ_CHECK(h->verdict >= GK_POLICY_BLOCK && h->verdict <= GK_POLICY_TCP_ONLY,
 		           "verdict %u", h->verdict);
 		FUZZ_CHECK(h->list >= 1 && gk_policy_list_name(p, h->list) != NULL, "list %u",
 		           h->list);
-		FUZZ_CHECK((h->verdict == GK_POL_BLOCK) == (h->action != NULL), "action");
+		FUZZ_CHECK((h->verdict == GK_POLICY_BLOCK) == (h->action != NULL), "action");
 	}
 }
 
 static void check_policy(const gk_policy_t *p, const gk_policy_file_t *files, size_t n)
 {
-	gk_pol_stats_t st;
+	gk_policy_stats_t st;
 	gk_policy_stats(p, &st);
 	for (int s = 0; s < 3; s++)
-		FUZZ_CHECK(gk_policy_status(p, (gk_pol_status_t)s) != NULL, "status rule %d", s);
+		FUZZ_CHECK(gk_policy_status(p, (gk_policy_status_t)s) != NULL, "status rule %d", s);
 	probe(p, "www.example.cn", 14);
 	probe(p, "a.b.c.d.e.f.g.cn", 16);
 	for (size_t i = 0; i < n; i++) {
@@ -142,9 +142,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		gk_polstore_version_t sv;
 		err[0] = 0;
 		if (gk_polstore_state_decode(data, size, &sv, err, sizeof(err)) == 0) {
-			FUZZ_CHECK(sv.version >= 1 && sv.version <= GK_POL_VERSION_MAX, "version");
+			FUZZ_CHECK(sv.version >= 1 && sv.version <= GK_POLICY_VERSION_MAX,
+			           "version");
 			FUZZ_CHECK(strlen(sv.sig) > 0 && strlen(sv.sig) < sizeof(sv.sig), "sig");
-			FUZZ_CHECK(strlen(sv.key_id) == GK_POL_KEY_ID_LEN, "key id");
+			FUZZ_CHECK(strlen(sv.key_id) == GK_POLICY_KEY_ID_LEN, "key id");
 			gk_polstore_version_clear(&sv);
 		} else {
 			FUZZ_CHECK(err[0] != 0, "state file error without a message");

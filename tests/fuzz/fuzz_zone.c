@@ -88,7 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	gk_zone_spec_t spec = {.name = "example.cn", .text = (const char *)data, .text_len = size};
 	gk_zoneset_t *zs = NULL;
 	char err[256];
-	int rc = gk_zoneset_build(&spec, 1, &zs, err, sizeof err);
+	int rc = gk_zoneset_build(&spec, 1, NULL, &zs, err, sizeof err);
 	if (rc != 0) {
 		FUZZ_CHECK(zs == NULL, "failed build returned a set");
 		FUZZ_CHECK(rc < 0 && err[0] != 0 && memchr(err, 0, sizeof err), "rc %d, no message",

@@ -120,9 +120,8 @@ def main(argv):
 			 "listen: [\"127.0.0.1:%d\"]\nzones:\n  - name: example.cn\n    fiel: x.zone\n" % port, {4}),
 			("pool that does not exist", "bad-pool.yaml",
 			 "listen: [\"127.0.0.1:%d\"]\nzones:\n  - {name: b.cn, forward: nope}\n" % port, {3}),
-			# gatekeeperd does not relay yet: a forwarded zone is refused, not left unanswered
-			("forwarded zone", "forward.yaml",
-			 "listen: [\"127.0.0.1:%d\"]\n%s  - {name: b.cn, forward: reg}\n"
+			("forwarded zone name that is no domain name", "forward-name.yaml",
+			 "listen: [\"127.0.0.1:%d\"]\n%s  - {name: b..cn, forward: reg}\n"
 			 "pools:\n  - {name: reg, backends: [\"127.0.0.1:53\"]}\n" % (port, zline), {5}),
 			("YAML syntax error", "bad-yaml.yaml",
 			 "listen: [\"127.0.0.1:%d\"\nworkers: 1\n%s" % (port, zline), {1, 2}),
@@ -133,6 +132,13 @@ def main(argv):
 			want = " or ".join("%s:%d" % (fn, l) for l in sorted(lines))
 			expect("bad config (%s): exit 1, names %s" % (desc, want),
 			       rc == 1 and names_line(out, fn, lines), "rc=%d output:\n%s" % (rc, out.strip()))
+
+		# 4b. a forwarded zone (front-end mode) is a valid config: counted in the summary
+		conf = write_conf(tmp, "forward.yaml", "listen: [\"127.0.0.1:%d\"]\n%s  - {name: b.cn, forward: reg}\n"
+				  "pools:\n  - {name: reg, backends: [\"127.0.0.1:53\"]}\n" % (port, zline))
+		rc, out = run_check(binary, conf)
+		expect("forwarded zone: exit 0, 1 forwarded", rc == 0 and "1 forwarded zones" in out,
+		       "rc=%d output:\n%s" % (rc, out.strip()))
 
 		# 5. a zone file that does not exist: exit 1, names the config line or the file
 		conf = write_conf(tmp, "nofile.yaml", "listen: [\"127.0.0.1:%d\"]\nzones:\n"

@@ -337,7 +337,7 @@ def check_xlsx(rep, tmp, rows, notice):
 	path = os.path.join(tmp, "report.xlsx")
 	rep.run("xlsx", out=path)
 	wb = openpyxl.load_workbook(path, read_only=True)
-	assert wb.sheetnames == ["通报表", "summary", "daily", "domains"], wb.sheetnames
+	assert wb.sheetnames == ["通报表", "准确率", "summary", "daily", "domains"], wb.sheetnames
 	nt = [list(r) for r in wb["通报表"].iter_rows(values_only=True)]
 	assert nt[0][0] == "未备案网站接入情况通报表", nt[0]
 	assert nt[3] == ["序号", "接入服务单位", "访问的未备案网站数", "其中未处理数"], nt[3]

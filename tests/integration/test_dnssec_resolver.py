@@ -16,18 +16,15 @@
 #     any section; the same zone's filed names keep validating.
 # Exits 77 (skipped) when unbound is not installed.
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gkharness as h  # noqa: E402
 import dnssec_zones  # noqa: E402
 import test_resolver as tr  # noqa: E402
+import unboundstub as us  # noqa: E402
 
-import dns.exception  # noqa: E402
 import dns.flags  # noqa: E402
-import dns.message  # noqa: E402
-import dns.query  # noqa: E402
 import dns.rcode  # noqa: E402
 import redis  # noqa: E402  (Debian python3-redis)
 
@@ -41,68 +38,16 @@ lists:
 """
 
 
-def unbound_config(tmp, port, gk_port, zones, anchors):
-	lines = [
-		"server:",
-		"  interface: 127.0.0.1",
-		"  port: %d" % port,
-		"  do-ip6: no",
-		"  do-not-query-localhost: no",
-		'  module-config: "validator iterator"',
-		'  chroot: ""',
-		'  username: ""',
-		'  directory: "%s"' % tmp,
-		'  pidfile: "%s"' % os.path.join(tmp, "unbound.pid"),
-		"  use-syslog: no",
-		'  logfile: ""',
-		"  verbosity: 1",
-		"  num-threads: 1",
-		"  so-reuseport: no",
-		"  access-control: 127.0.0.0/8 allow",
-		"  ede: yes",
-		"  val-log-level: 2",
-	]
-	lines += ['  trust-anchor: "%s"' % a for a in anchors if not a.startswith("child.")]
-	lines += ["remote-control:", "  control-enable: no"]
-	for z, _ in zones:
-		lines += ["stub-zone:", '  name: "%s"' % z, "  stub-addr: 127.0.0.1@%d" % gk_port]
-	path = os.path.join(tmp, "unbound.conf")
-	with open(path, "w") as f:
-		f.write("\n".join(lines) + "\n")
-	return path
-
-
-def ask(port, name, qtype="A", timeout=tr.STUB_TIMEOUT):
+def ask(port, name, qtype="A", timeout=us.STUB_TIMEOUT):
 	"""A validating stub's query: RD, EDNS 1232, DO."""
-	q = dns.message.make_query(name, qtype, use_edns=0, payload=1232, want_dnssec=True)
-	try:
-		return dns.query.udp(q, "127.0.0.1", port=port, timeout=timeout)
-	except dns.exception.Timeout:
-		return None
-
-
-def start_unbound(tmp, gk_port, zones, anchors):
-	for attempt in range(3):
-		port = h.free_port()
-		conf = unbound_config(tmp, port, gk_port, zones, anchors)
-		chk = subprocess.run([tr.UNBOUND + "-checkconf", conf], capture_output=True, text=True)
-		assert chk.returncode == 0, chk.stdout + chk.stderr
-		srv = h.Server("unbound", [tr.UNBOUND, "-d", "-c", conf], tmp, port, os.path.join(tmp, "unbound.log"))
-		h.wait_for("unbound to answer", lambda: ask(port, "www.signed.cn", timeout=0.3) is not None
-			    or not srv.alive())
-		if srv.alive():
-			return srv
-		srv.stop()
-		if attempt == 2:
-			raise RuntimeError("unbound did not start:\n" + srv.log_text())
-	raise RuntimeError("unreachable")
+	return us.ask(port, name, qtype, timeout, dnssec=True)
 
 
 def main():
 	gk_bin = sys.argv[1]
-	if not os.access(tr.UNBOUND, os.X_OK):
+	if not us.installed():
 		print("SKIP: %s is not installed (Debian package unbound; scripts/deps.sh installs it): "
-		      "the DNSSEC resolver test did not run" % tr.UNBOUND, flush=True)
+		      "the DNSSEC resolver test did not run" % us.UNBOUND, flush=True)
 		sys.exit(77)
 	failures = []
 
@@ -135,7 +80,8 @@ def main():
 			with gk:
 				h.wait_for("the replica's first load",
 					    lambda: r.hget("gk:inst:dnssec-resolver", "state") == "ready")
-				ub = start_unbound(tmp, gk.port, zones, anchors)
+				ub = us.start(tmp, gk.port, [z for z, _ in zones], "www.signed.cn",
+					      [a for a in anchors if not a.startswith("child.")])
 				with ub:
 					run(gk, ub, expect)
 				if failures:

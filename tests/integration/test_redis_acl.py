@@ -206,7 +206,11 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, pw, procs):
 				return True
 		return False
 	wait_for("discovery counts", lambda: disc_has("other.com.cn"))
-	log("gatekeeperd as gatekeeperd: heartbeat, status set (serial 4), discovery written")
+	# the served sites' addresses (gk:site:*, attribution in gkctl report)
+	wait_for("site addresses", lambda: any(admin.hget(k, "example.cn") is not None
+	                                       for k in admin.scan_iter(match="gk:site:*")))
+	log("gatekeeperd as gatekeeperd: heartbeat, status set (serial 4), discovery and site "
+	    "addresses written")
 	f5 = feed(tmp, gksync, 5, "revoked")
 	assert sync(f5, "gk-sync", files["gk-sync"]).returncode == 0
 	wait_for("serial 5 in the heartbeat", lambda: hb().get("serial") == "5")

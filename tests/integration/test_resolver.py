@@ -21,11 +21,11 @@
 # installs it. Every server is started here on free loopback ports and stopped by PID.
 import os
 import signal
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gkharness as h  # noqa: E402
+import unboundstub as us  # noqa: E402
 import dns.exception  # noqa: E402
 import dns.message  # noqa: E402
 import dns.query  # noqa: E402
@@ -33,8 +33,6 @@ import dns.rcode  # noqa: E402
 import dns.rdatatype  # noqa: E402
 import redis  # noqa: E402  (Debian python3-redis)
 
-UNBOUND = os.environ.get("GK_UNBOUND", "/usr/sbin/unbound")
-STUB_TIMEOUT = 3.0  # what a stub resolver waits for one try (glibc: 5 s; dig: 5 s)
 
 # SOA TTL 600, MINIMUM 300: a negative answer is cached for 300 s (RFC 2308)
 SOA = "@ 600 SOA ns1.nic.example. hostmaster.nic.example. 1 3600 600 86400 300\n@ NS ns1.nic.example.\n"
@@ -61,63 +59,9 @@ def listed(action):
 	return ["%s%d.ok.cn" % (short[action], i) for i in (1, 2)]
 
 
-def unbound_config(tmp, port, gk_port):
-	lines = [
-		"server:",
-		"  interface: 127.0.0.1",
-		"  port: %d" % port,
-		"  do-ip6: no",
-		"  do-not-query-localhost: no",
-		'  module-config: "iterator"',  # no validator, no trust anchor
-		'  chroot: ""',
-		'  username: ""',
-		'  directory: "%s"' % tmp,
-		'  pidfile: "%s"' % os.path.join(tmp, "unbound.pid"),
-		"  use-syslog: no",
-		'  logfile: ""',
-		"  verbosity: 1",
-		"  num-threads: 1",
-		"  so-reuseport: no",
-		"  access-control: 127.0.0.0/8 allow",
-		"  ede: yes",
-		"remote-control:",
-		"  control-enable: no",
-	]
-	for z in ZONES:
-		lines += ["stub-zone:", '  name: "%s"' % z, "  stub-addr: 127.0.0.1@%d" % gk_port]
-	path = os.path.join(tmp, "unbound.conf")
-	with open(path, "w") as f:
-		f.write("\n".join(lines) + "\n")
-	return path
-
-
-def start_unbound(tmp, gk_port):
-	for attempt in range(3):
-		port = h.free_port()
-		conf = unbound_config(tmp, port, gk_port)
-		chk = subprocess.run([UNBOUND + "-checkconf", conf], capture_output=True, text=True)
-		assert chk.returncode == 0, chk.stdout + chk.stderr
-		srv = h.Server("unbound", [UNBOUND, "-d", "-c", conf], tmp, port, os.path.join(tmp, "unbound.log"))
-		try:
-			h.wait_for("unbound to answer", lambda: ask(port, "www.ok.cn", timeout=0.3) is not None
-				 or not srv.alive())
-			if srv.alive():
-				return srv
-		except AssertionError:
-			pass
-		srv.stop()
-		if attempt == 2:
-			raise RuntimeError("unbound did not start:\n" + srv.log_text())
-	raise RuntimeError("unreachable")
-
-
-def ask(port, name, qtype="A", timeout=STUB_TIMEOUT):
+def ask(port, name, qtype="A", timeout=us.STUB_TIMEOUT):
 	"""A stub resolver's query (RD set, EDNS 1232): the response, or None on timeout."""
-	q = dns.message.make_query(name, qtype, use_edns=0, payload=1232)
-	try:
-		return dns.query.udp(q, "127.0.0.1", port=port, timeout=timeout)
-	except dns.exception.Timeout:
-		return None
+	return us.ask(port, name, qtype, timeout)
 
 
 def ede(msg):
@@ -139,9 +83,9 @@ def shape(m):
 
 def main():
 	gk_bin = sys.argv[1]
-	if not os.access(UNBOUND, os.X_OK):
+	if not us.installed():
 		print("SKIP: %s is not installed (Debian package unbound; scripts/deps.sh installs it): "
-		      "the resolver test did not run" % UNBOUND, flush=True)
+		      "the resolver test did not run" % us.UNBOUND, flush=True)
 		sys.exit(77)
 	table = []
 	with h.TempDir("gk-resolver-") as tmp:
@@ -165,7 +109,7 @@ def main():
 			 "filing:\n  startup: refuse\npolicy:\n  file: %s\n" % (rsrv.port, os.path.join(tmp, "policy.yaml")))
 		gk = h.start_gk(gk_bin, tmp, zonedir=tmp, zones=zones, extra=extra, ready=False)
 		h.wait_for("the replica's first load", lambda: r.hget("gk:inst:resolver", "state") == "ready")
-		ub = start_unbound(tmp, gk.port)
+		ub = us.start(tmp, gk.port, ZONES, "www.ok.cn")
 
 		def both(name, qtype="A"):
 			d, u = shape(ask(gk.port, name, qtype)), shape(ask(ub.port, name, qtype))

@@ -11,7 +11,12 @@
 #    REFUSED, the added one answers; the chain into a removed zone ends at the CNAME;
 # 4. a broken zone file: 1 failed, logged with file:line, its previous version keeps serving;
 # 5. queries to the other zones during repeated reloads of one zone: every one answered
-#    correctly (counted, zero lost).
+#    correctly (counted, zero lost);
+# 6. the zones in a zone list file: a reload whose config, list and zone files are unchanged
+#    but for one zone file keeps every other zone's entry (log "zone sources unchanged: N
+#    zones kept, 1 updated") and serves the change; a line added to the list is read (1
+#    added), as is a config edit (steps 1-5: kept while the config is unchanged, read again
+#    after step 3's edit).
 # Usage: test_zone_reload.py GATEKEEPERD
 import os
 import re
@@ -138,6 +143,9 @@ def main(argv):
 			       lookup(port, "www.z7.example") == (0, ["203.0.113.7"]), lookup(port, "www.z7.example"))
 			expect("one changed zone: another zone unchanged",
 			       lookup(port, "www.z8.example") == (0, ["198.51.100.8"]))
+			expect("one changed zone: the config's zones kept, one entry updated",
+			       "zone sources unchanged: %d zones kept, 1 updated" % total in srv.log_text(),
+			       srv.log_text()[-800:])
 
 			# 2. the target zone of a chain changes alone
 			write(os.path.join(zdir, "b.example.zone"), zone_text("b.example", "192.0.2.21", 2))
@@ -151,7 +159,12 @@ def main(argv):
 			write(os.path.join(zdir, "new.example.zone"), zone_text("new.example", "192.0.2.30"))
 			zones2 = [z for z in zones if z[0] != "b.example"] + [("new.example", "new.example.zone")]
 			h.gk_config(tmp, port, zonedir=zdir, zones=zones2, log_level="debug")
-			c = reload_line(len(srv.log_text()))
+			mark = len(srv.log_text())
+			c = reload_line(mark)
+			expect("config edited: its zones read again (not kept)",
+			       h.wait_for("the reload's log line", lambda: "reloaded:" in srv.log_text()[mark:],
+					  must=False)
+			       and "zone sources unchanged" not in srv.log_text()[mark:], srv.log_text()[mark:][-800:])
 			expect("config: 0 rebuilt, 1 added, 1 removed",
 			       c == {"rebuilt": 0, "unchanged": total - 1, "added": 1, "removed": 1, "failed": 0}, c)
 			expect("config: removed zone REFUSED",
@@ -199,6 +212,39 @@ def main(argv):
 			freed = last >= 0 and h.wait_for(
 				"previous versions freed", lambda: "previous zone set freed" in srv.log_text()[last:], must=False)
 			expect("replaced versions freed", freed)
+
+			# 6. the same zones from a zone list file
+			listf = os.path.join(tmp, "zones.list")
+			write(listf, "".join("%s zones/%s\n" % z for z in zones2))
+			h.gk_config(tmp, port, zonedir=zdir, zones=[], log_level="debug",
+				    extra="zone_list: zones.list\n")
+			write(os.path.join(zdir, "z3.example.zone"), zone_text("z3.example", "203.0.113.3", 4))
+			c = reload_line(len(srv.log_text()))
+			expect("to a zone list: the repaired zone rebuilt, nothing added or removed",
+			       c is not None and c["rebuilt"] == 1 and c["added"] == 0 and c["removed"] == 0
+			       and c["failed"] == 0, c)
+			write(os.path.join(zdir, "z9.example.zone"), zone_text("z9.example", "203.0.113.9", 5))
+			mark = len(srv.log_text())
+			c = reload_line(mark)
+			expect("list unchanged, one zone file changed: 1 rebuilt",
+			       c is not None and c["rebuilt"] == 1 and c["added"] == 0, c)
+			expect("list unchanged: every other zone's entry kept",
+			       h.wait_for("zone sources unchanged",
+					  lambda: "zone sources unchanged: %d zones kept, 1 updated" % len(zones2)
+					  in srv.log_text()[mark:], must=False), srv.log_text()[mark:][-800:])
+			expect("list unchanged: the changed zone's new data served",
+			       lookup(port, "www.z9.example") == (0, ["203.0.113.9"]), lookup(port, "www.z9.example"))
+			write(os.path.join(zdir, "late.example.zone"), zone_text("late.example", "192.0.2.40"))
+			with open(listf, "a") as f:
+				f.write("late.example zones/late.example.zone\n")
+			mark = len(srv.log_text())
+			c = reload_line(mark)
+			expect("a line added to the list: read again, 1 added",
+			       c is not None and c["added"] == 1 and c["removed"] == 0, c)
+			expect("a line added to the list: the new zone answers",
+			       lookup(port, "www.late.example") == (0, ["192.0.2.40"]), lookup(port, "www.late.example"))
+			expect("a line added to the list: not kept",
+			       "zone sources unchanged" not in srv.log_text()[mark:], srv.log_text()[mark:][-800:])
 	h.log("\n%d failures" % len(fails))
 	return 1 if fails else 0
 

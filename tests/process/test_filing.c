@@ -107,7 +107,7 @@ static void refusal(gk_refusal_t *r, gk_action_t a, uint16_t code, const char *t
 /* The config's filing.* rules (unfiled, revoked, unknown, no_registrable), compiled into the
  * default policy the packet path reads them from (gk_policy_from_rules). Every version made
  * is kept until teardown: a test may restore older options. */
-static gk_refusal_t rules[GK_POL_NSTATUS];
+static gk_refusal_t rules[GK_POLICY_NSTATUS];
 static gk_policy_t *made[32];
 static unsigned nmade;
 
@@ -137,7 +137,7 @@ static int setup(void **state)
 	    {.name = "cn", .text = zone_cn, .text_len = sizeof(zone_cn) - 1},
 	};
 	char err[512];
-	if (gk_zoneset_build_ex(specs, sizeof specs / sizeof specs[0], psl, &zs, err, sizeof err) !=
+	if (gk_zoneset_build(specs, sizeof specs / sizeof specs[0], psl, &zs, err, sizeof err) !=
 	    0) {
 		fprintf(stderr, "zone build failed: %s\n", err);
 		return -1;
@@ -156,10 +156,10 @@ static int setup(void **state)
 	opts.edns_udp_max = 1232;
 	opts.status = st;
 	opts.psl = psl;
-	refusal(&rules[GK_POL_UNFILED], GK_ACT_REFUSE, 15, "ICP filing required");
-	refusal(&rules[GK_POL_REVOKED], GK_ACT_NXDOMAIN, 15, "ICP filing revoked");
-	refusal(&rules[GK_POL_UNKNOWN], GK_ACT_REFUSE, 15, "ICP filing status unavailable");
-	refusal(&rules[GK_POL_NOREG], GK_ACT_RESOLVE, 15, "ICP filing required");
+	refusal(&rules[GK_POLICY_UNFILED], GK_ACT_REFUSE, 15, "ICP filing required");
+	refusal(&rules[GK_POLICY_REVOKED], GK_ACT_NXDOMAIN, 15, "ICP filing revoked");
+	refusal(&rules[GK_POLICY_UNKNOWN], GK_ACT_REFUSE, 15, "ICP filing status unavailable");
+	refusal(&rules[GK_POLICY_NOREG], GK_ACT_RESOLVE, 15, "ICP filing required");
 	if (gk_policy_from_rules(rules, &made[nmade]) != 0)
 		return -1;
 	opts.policy = made[nmade++];
@@ -274,7 +274,7 @@ static void test_actions(void **state)
 {
 	(void)state;
 	gk_pkt_opts_t saved = opts;
-	rules[GK_POL_UNFILED].action = GK_ACT_NODATA;
+	rules[GK_POLICY_UNFILED].action = GK_ACT_NODATA;
 	use_rules();
 	assert_int_equal(ask("www.unfiled.com.cn", 1, 1232), GK_PKT_ANSWER);
 	assert_int_equal(m.rcode, 0);
@@ -282,16 +282,16 @@ static void test_actions(void **state)
 	assert_int_equal(m.ns, 1);
 	assert_int_equal(m.rr[0].type, 6);
 	expect_ede(15, "ICP filing required");
-	rules[GK_POL_UNFILED].action = GK_ACT_DROP;
+	rules[GK_POLICY_UNFILED].action = GK_ACT_DROP;
 	use_rules();
 	assert_int_equal(ask("www.unfiled.com.cn", 1, 1232), GK_PKT_DROP);
 	assert_int_equal(res.action, GK_ACT_DROP);
-	rules[GK_POL_UNFILED].action = GK_ACT_RESOLVE; /* answer, but the status is reported */
+	rules[GK_POLICY_UNFILED].action = GK_ACT_RESOLVE; /* answer, but the status is reported */
 	use_rules();
 	assert_int_equal(ask("www.unfiled.com.cn", 1, 1232), GK_PKT_ANSWER);
 	assert_int_equal(m.an, 1);
 	assert_int_equal(res.filing, GK_FS_UNFILED);
-	rules[GK_POL_UNFILED].action = GK_ACT_REFUSE;
+	rules[GK_POLICY_UNFILED].action = GK_ACT_REFUSE;
 	opts = saved;
 }
 
@@ -536,7 +536,7 @@ static void test_wildcard_registry_zone_alone(void **state)
 	gk_zone_spec_t spec = {.name = "cn", .text = cn_only, .text_len = sizeof(cn_only) - 1};
 	gk_zoneset_t *alone;
 	char err[256];
-	assert_int_equal(gk_zoneset_build_ex(&spec, 1, psl, &alone, err, sizeof err), 0);
+	assert_int_equal(gk_zoneset_build(&spec, 1, psl, &alone, err, sizeof err), 0);
 	gk_zoneset_t *saved = zs;
 	zs = alone;
 	/* its nameserver's domain unfiled: the answer is rebuilt at query time without the
@@ -578,12 +578,12 @@ static void test_registry_apex_answered(void **state)
 	assert_int_equal(m.an, 1);
 	/* the operator may refuse them instead */
 	gk_pkt_opts_t saved = opts;
-	rules[GK_POL_NOREG].action = GK_ACT_REFUSE;
+	rules[GK_POLICY_NOREG].action = GK_ACT_REFUSE;
 	use_rules();
 	assert_int_equal(ask("cn", 6, 1232), GK_PKT_ANSWER);
 	assert_int_equal(m.rcode, 5);
 	expect_ede(15, "ICP filing required");
-	rules[GK_POL_NOREG].action = GK_ACT_RESOLVE;
+	rules[GK_POLICY_NOREG].action = GK_ACT_RESOLVE;
 	opts = saved;
 }
 

@@ -127,7 +127,7 @@ static int setup(void **state)
 	    {.name = "other.cn", .text = zone_other, .text_len = sizeof(zone_other) - 1},
 	};
 	char err[512];
-	if (gk_zoneset_build_ex(specs, 4, psl, &zs, err, sizeof err) != 0) {
+	if (gk_zoneset_build(specs, 4, psl, &zs, err, sizeof err) != 0) {
 		fprintf(stderr, "zone build failed: %s\n", err);
 		return -1;
 	}

@@ -120,7 +120,7 @@ static int setup(void **state)
 	    {.name = "other.cn", .text = zone_other, .text_len = sizeof(zone_other) - 1},
 	};
 	char err[512];
-	int rc = gk_zoneset_build(specs, 3, &zs, err, sizeof err);
+	int rc = gk_zoneset_build(specs, 3, NULL, &zs, err, sizeof err);
 	if (rc != 0)
 		fprintf(stderr, "zone build failed: %s\n", err);
 	main_zs = zs;
@@ -919,7 +919,7 @@ static gk_zoneset_t *build_text(const char *origin, const char *text)
 	gk_zone_spec_t spec = {.name = origin, .text = text, .text_len = strlen(text)};
 	gk_zoneset_t *set = NULL;
 	char err[512];
-	int rc = gk_zoneset_build(&spec, 1, &set, err, sizeof err);
+	int rc = gk_zoneset_build(&spec, 1, NULL, &set, err, sizeof err);
 	if (rc != 0)
 		fail_msg("build: %s", err);
 	return set;
@@ -970,7 +970,7 @@ static void test_ds_child_apex_no_parent_ds(void **state)
 	    {.name = "p.cn", .text = parent, .text_len = sizeof parent - 1},
 	};
 	char err[256];
-	assert_int_equal(gk_zoneset_build(specs, 2, &zs, err, sizeof err), 0);
+	assert_int_equal(gk_zoneset_build(specs, 2, NULL, &zs, err, sizeof err), 0);
 	ask("kid.p.cn", 43);
 	assert_int_equal(m.rcode, 0);
 	assert_true(AA(m));
@@ -1009,7 +1009,7 @@ static void test_cut_below_dname(void **state)
 	                           "ns1 A 192.0.2.1\nd DNAME other.cn.\nsub.d NS ns.example.net.\n";
 	gk_zone_spec_t spec = {.name = "dd.cn", .text = text, .text_len = sizeof text - 1};
 	char err[256];
-	if (gk_zoneset_build(&spec, 1, &zs, err, sizeof err) != 0) {
+	if (gk_zoneset_build(&spec, 1, NULL, &zs, err, sizeof err) != 0) {
 		zs = main_zs;
 		return; /* refused at load time: fine */
 	}

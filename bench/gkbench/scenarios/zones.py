@@ -266,7 +266,7 @@ def load_phase(env, m, names):
 	zone = m["zones"][n // 2]
 	for kind in a.zones_servers:
 		if kind == "gatekeeperd":
-			t = gk_target("gatekeeperd-zones", a.gatekeeperd, m, a.work)
+			t = gk_target("gatekeeperd-zones", a.gatekeeperd, m, a.work, zone_list=True)
 		elif kind == "NSD":
 			t = nsd_target("NSD-zones", m, a.work, control=True)
 		else:
@@ -362,7 +362,8 @@ def query_phase(env, m, load):
 		timeout = max(a.start_timeout, 600 + n // 500)
 
 		def start_gk():
-			gk = gk_target("gatekeeperd-zonesq", a.gatekeeperd, m, a.work, redis=redis, tcp_conns=1024)
+			gk = gk_target("gatekeeperd-zonesq", a.gatekeeperd, m, a.work, redis=redis, tcp_conns=1024,
+				       zone_list=True)
 			started.append(gk)
 			gk.start(timeout)
 			wait_gk_ready(gk, a.gatekeeperd, timeout)
@@ -468,7 +469,7 @@ def control_phase(env, m):
 	for f in (sock, state):
 		if os.path.exists(f):
 			os.unlink(f)
-	gk = gk_target("gatekeeperd-control", a.gatekeeperd, m, a.work)
+	gk = gk_target("gatekeeperd-control", a.gatekeeperd, m, a.work, zone_list=True)
 	with open(gk.procs[0].argv[-1], "a") as f:
 		f.write("control:\n  socket: %s\n  state_file: %s\n" % (sock, state))
 	# zones to add: names outside the data set, zone files in the work dir

@@ -51,7 +51,7 @@ static int version_arg(const char *s, uint64_t *v)
 {
 	if (gk_polstore_parse_version(s, strlen(s), v) != 0 || *v == 0) {
 		fprintf(stderr, "gkctl: '%s' is not a version number (1..%llu)\n", s,
-		        (unsigned long long)GK_POL_VERSION_MAX);
+		        (unsigned long long)GK_POLICY_VERSION_MAX);
 		return -1;
 	}
 	return 0;

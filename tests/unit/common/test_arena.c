@@ -205,6 +205,107 @@ static void test_map_huge(void **state)
 	gk_unmap_huge(b, n);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define POOLED 0 /* chunks are malloc'd under AddressSanitizer (arena.c) */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOLED 0
+#endif
+#endif
+#ifndef POOLED
+#define POOLED 1
+#endif
+
+/* A small huge-page arena (a zone version) grows its chunk in place and, once trimmed,
+ * holds what it used rounded to 64 plus the chunk header, not a power of two. */
+static void test_grow_and_trim(void **state)
+{
+	(void)state;
+	enum { N = 300 };
+	gk_arena_t *a = gk_arena_new_huge();
+	assert_non_null(a);
+	uint8_t *p[N];
+	size_t sz[N], used = 0;
+	for (size_t i = 0; i < N; i++) {
+		sz[i] = 16 + (i * 13) % 33; /* 16..48: 16 or 32 or 48 after rounding */
+		p[i] = gk_arena_alloc(a, sz[i]);
+		assert_non_null(p[i]);
+		memset(p[i], (int)(i & 0xff), sz[i]);
+		used += (sz[i] + 15) & ~(size_t)15;
+	}
+	gk_arena_trim(a);
+	check_fills(p, sz, N, 1);
+	if (POOLED)
+		assert_true(gk_arena_bytes(a) <= used + 64 + 64);
+	/* what the trim gave back serves the next arena; nothing overlaps */
+	gk_arena_t *b = gk_arena_new_huge();
+	assert_non_null(b);
+	for (size_t i = 0; i < 100; i++) {
+		uint8_t *q = gk_arena_alloc(b, 48);
+		assert_non_null(q);
+		memset(q, 0xee, 48);
+	}
+	check_fills(p, sz, N, 1);
+	gk_arena_free(a);
+	/* allocations after a trim still work, in a new chunk */
+	assert_non_null(gk_arena_alloc(b, 4000));
+	gk_arena_trim(b);
+	assert_non_null(gk_arena_alloc(b, 16));
+	gk_arena_free(b);
+}
+
+/* The pad before a 64-aligned block serves later small requests. */
+static void test_gap_filled(void **state)
+{
+	(void)state;
+	gk_arena_t *a = gk_arena_new_huge();
+	assert_non_null(a);
+	uint8_t *x = gk_arena_alloc(a, 16);
+	uint8_t *blk = gk_arena_alloc_aligned(a, 96, 64);
+	assert_non_null(x);
+	assert_non_null(blk);
+	assert_int_equal((uintptr_t)blk % 64, 0);
+	memset(blk, 0x5a, 96);
+	if ((size_t)(blk - x) > 16) { /* a pad was left between them */
+		uint8_t *y = gk_arena_alloc(a, 16);
+		assert_true(y > x && y + 16 <= blk);
+		memset(y, 0, 16);
+		for (size_t i = 0; i < 96; i++)
+			assert_int_equal(blk[i], 0x5a);
+	}
+	gk_arena_free(a);
+}
+
+/* Many arenas freed and made again (zone replacements) reuse the pool: the bytes the
+ * arenas hold stay those of the live ones, and nothing overlaps. */
+static void test_churn(void **state)
+{
+	(void)state;
+	enum { LIVE = 64 };
+	gk_arena_t *live[LIVE] = {0};
+	uint8_t *first[LIVE] = {0};
+	for (size_t round = 0; round < 4000; round++) {
+		size_t k = (round * 37) % LIVE;
+		gk_arena_free(live[k]);
+		live[k] = gk_arena_new_huge();
+		assert_non_null(live[k]);
+		size_t n = 1 + (round * 7) % 200;
+		for (size_t i = 0; i < n; i++) {
+			uint8_t *q = gk_arena_alloc(live[k], 32);
+			assert_non_null(q);
+			memset(q, (int)(k & 0xff), 32);
+			if (i == 0)
+				first[k] = q;
+		}
+		gk_arena_trim(live[k]);
+		for (size_t j = 0; j < LIVE; j++)
+			if (live[j])
+				assert_int_equal(first[j][0], (int)(j & 0xff));
+	}
+	for (size_t j = 0; j < LIVE; j++)
+		gk_arena_free(live[j]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -215,6 +316,9 @@ int main(void)
 	    cmocka_unit_test(test_aligned),
 	    cmocka_unit_test(test_huge_arena),
 	    cmocka_unit_test(test_map_huge),
+	    cmocka_unit_test(test_grow_and_trim),
+	    cmocka_unit_test(test_gap_filled),
+	    cmocka_unit_test(test_churn),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -179,6 +180,55 @@ static void test_hash_lower(void **state)
 	}
 }
 
+/* Text to wire with escapes reads names as ldns (and so a master file) does, lowercased. */
+static void test_from_text_like_ldns(void **state)
+{
+	(void)state;
+	char l63[64], l64[65], long253[254], long254[255];
+	memset(l63, 'a', 63), l63[63] = 0;
+	memset(l64, 'a', 64), l64[64] = 0;
+	/* 4 labels of 63 = 255 octets of wire with the root (63*4 + 3 dots = 255 chars: too
+	 * long); 3 of 63 + one of 61 = 253 octets of wire */
+	memset(long253, 'b', 253), long253[253] = 0;
+	for (int i = 63; i < 253; i += 64)
+		long253[i] = '.';
+	memcpy(long254, long253, 253), long254[253] = 'c', long254[254] = 0;
+	const char *in[] = {"example.com",  "Example.COM.", ".",      "a\\.b.cn", "a\\065b.cn",
+	                    "x\\255y",      "a\\\\b",       "a b.cn", l63,        long253,
+	                    "a..b",         ".a",           "a.b..",  l64,        long254,
+	                    "a\\2",         "a\\256",       "a\\",    "\\..",     "a\\.",
+	                    "a\\046b\\.c.", "A\\065"};
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		uint8_t w[GK_DNAME_MAX];
+		size_t n = gk_dname_from_text(in[i], strlen(in[i]), w, GK_DNAME_TEXT_ESCAPES);
+		ldns_rdf *d = NULL;
+		bool ok = ldns_str2rdf_dname(&d, in[i]) == LDNS_STATUS_OK;
+		if (!ok) {
+			assert_int_equal(n, 0);
+			continue;
+		}
+		ldns_dname2canonical(d);
+		assert_int_equal(n, ldns_rdf_size(d));
+		assert_memory_equal(w, ldns_rdf_data(d), n);
+		ldns_rdf_deep_free(d);
+	}
+}
+
+/* Without escapes (status keys): a backslash is data; the root is refused with NOROOT. */
+static void test_from_text_plain(void **state)
+{
+	(void)state;
+	uint8_t w[GK_DNAME_MAX];
+	assert_int_equal(gk_dname_from_text("Foo.COM.cn", 10, w, GK_DNAME_TEXT_NOROOT), 12);
+	assert_memory_equal(w, "\3foo\3com\2cn", 12);
+	assert_int_equal(gk_dname_from_text("a\\.b", 4, w, 0), 6);
+	assert_memory_equal(w, "\2a\\\1b", 6);
+	assert_int_equal(gk_dname_from_text(".", 1, w, GK_DNAME_TEXT_NOROOT), 0);
+	assert_int_equal(gk_dname_from_text(".", 1, w, 0), 1);
+	assert_int_equal(gk_dname_from_text("", 0, w, 0), 0);
+	assert_int_equal(gk_dname_from_text("a.b", 1, w, 0), 3); /* only slen octets read */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -189,6 +239,8 @@ int main(void)
 	    cmocka_unit_test(test_hash_lower),
 	    cmocka_unit_test(test_to_str_like_dig),
 	    cmocka_unit_test(test_to_str_round_trip),
+	    cmocka_unit_test(test_from_text_like_ldns),
+	    cmocka_unit_test(test_from_text_plain),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -121,9 +121,9 @@ static gk_report_t *synthetic(void)
 	    .queries = 110, .resolved = 54, .refused = {51, 5}, .new_unhandled = 2};
 	r->n_providers = 3;
 	r->providers = calloc(3, sizeof(*r->providers));
-	r->providers[0] = (gk_report_provider_t){1, r->strings[0], 1, 0};
-	r->providers[1] = (gk_report_provider_t){2, r->strings[1], 1, 1};
-	r->providers[2] = (gk_report_provider_t){0, NULL, 2, 2};
+	r->providers[0] = (gk_report_provider_t){r->strings[0], 1, 0};
+	r->providers[1] = (gk_report_provider_t){r->strings[1], 1, 1};
+	r->providers[2] = (gk_report_provider_t){NULL, 2, 2};
 	return r;
 }
 
@@ -134,14 +134,16 @@ static void test_csv(void **state)
 	char *s = render(r, GK_REPORT_CSV);
 	assert_string_equal(
 	    s,
-	    "list,domain,queries,first_seen,last_seen,status,handled,provider_id,provider,licence\n"
-	    "unfiled,b.cn,30,2026-11-28T01:20:00+08:00,2026-11-29T05:06:40+08:00,unfiled,no,0,,\n"
+	    "list,domain,queries,first_seen,last_seen,status,handled,provider_id,provider,licence,"
+	    "addresses,attributed,attribution,ips,check\n"
+	    "unfiled,b.cn,30,2026-11-28T01:20:00+08:00,2026-11-29T05:06:40+08:00,unfiled,no,0,,,,,"
+	    "not served,,\n"
 	    "unfiled,a.cn,20,2026-11-28T01:20:00+08:00,2026-11-28T01:21:40+08:00,filed,yes,1,"
-	    "示例云计算有限公司,京ICP备12345678号-1\n"
+	    "示例云计算有限公司,京ICP备12345678号-1,,,not served,,\n"
 	    "unfiled,\"c\"\"d.cn\",1,2026-11-29T05:06:40+08:00,2026-11-29T05:06:40+08:00,"
-	    "unfiled,no,0,,\n"
+	    "unfiled,no,0,,,,,not served,,\n"
 	    "revoked,r.cn,5,2026-11-28T01:20:00+08:00,2026-11-28T01:20:00+08:00,revoked,no,2,"
-	    "\"Other, Inc.\",\n");
+	    "\"Other, Inc.\",,,,not served,,\n");
 	free(s);
 	gk_report_free(r);
 }

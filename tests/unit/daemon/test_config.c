@@ -574,6 +574,25 @@ static void test_forward_pools(void **state)
 	                    "pools:\n  - name: reg\n    backends: [{address: \"127.0.0.1:53\", "
 	                    "weight: 0}]\n",
 	             GK_ECONFIG, 6, "out of range 1..1000");
+	/* EDNS Client Subnet: off unless given; prefix lengths in range */
+	cfg =
+	    load_ok(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL "    ecs: {ipv4: 20}\n");
+	assert_true(cfg->front->pools[0].ecs);
+	assert_int_equal(cfg->front->pools[0].ecs_v4, 20);
+	assert_int_equal(cfg->front->pools[0].ecs_v6, 56);
+	gk_config_free(cfg);
+	cfg = load_ok(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL);
+	assert_false(cfg->front->pools[0].ecs);
+	gk_config_free(cfg);
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL
+	                    "    ecs: {ipv6: 129}\n",
+	             GK_ECONFIG, 7, "out of range 0..128");
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL "    ecs: {v4: 1}\n",
+	             GK_ECONFIG, 7, "unknown key 'v4'");
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL "    ecs: 24\n",
+	             GK_ECONFIG, 7, "expected {ipv4, ipv6}");
+	expect_error(LISTEN "zones:\n  - {name: b..cn, forward: reg}\n" POOL, GK_ECONFIG, 3,
+	             "not a domain name");
 #undef POOL
 }
 

@@ -70,11 +70,11 @@ static int setup(void **state)
 	    gk_status_put(st, "revoked.cn", gk_fs_pack(GK_FS_REVOKED, 0)) != 0)
 		return -1;
 	gk_status_set_ready(st);
-	gk_refusal_t r[GK_POL_NSTATUS];
-	rule(&r[GK_POL_UNFILED], GK_ACT_REFUSE, "config unfiled");
-	rule(&r[GK_POL_REVOKED], GK_ACT_NXDOMAIN, "config revoked");
-	rule(&r[GK_POL_UNKNOWN], GK_ACT_REFUSE, "config unknown");
-	rule(&r[GK_POL_NOREG], GK_ACT_RESOLVE, "config noreg");
+	gk_refusal_t r[GK_POLICY_NSTATUS];
+	rule(&r[GK_POLICY_UNFILED], GK_ACT_REFUSE, "config unfiled");
+	rule(&r[GK_POLICY_REVOKED], GK_ACT_NXDOMAIN, "config revoked");
+	rule(&r[GK_POLICY_UNKNOWN], GK_ACT_REFUSE, "config unknown");
+	rule(&r[GK_POLICY_NOREG], GK_ACT_RESOLVE, "config noreg");
 	if (gk_policy_from_rules(r, &defpol) != 0 || (lists = build("enforce")) == NULL)
 		return -1;
 	opts.status = st;

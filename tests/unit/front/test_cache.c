@@ -125,13 +125,32 @@ static void test_hit_decrements_ttl(void **state)
 	assert_int_equal(gk_fcache_get(c, &k2, 1500, out, sizeof(out)), 0);
 	assert_int_equal(gk_fcache_get(c, &k3, 1500, out, sizeof(out)), 0);
 	assert_int_equal(gk_fcache_get(c, &k4, 1500, out, sizeof(out)), 0);
+	/* an ECS subnet is another key: an answer scoped to one subnet is not another's, nor
+	 * the answer for every client */
+	static const uint8_t net_a[] = {1, 24, 192, 0, 2}, net_b[] = {1, 24, 192, 0, 3};
+	gk_fcache_key_t ka = k, kb = k;
+	ka.ecs = net_a;
+	ka.ecs_len = sizeof(net_a);
+	kb.ecs = net_b;
+	kb.ecs_len = sizeof(net_b);
+	assert_int_equal(gk_fcache_get(c, &ka, 1500, out, sizeof(out)), 0);
+	m[3] = 0; /* (rcode kept NOERROR; the ID marks which answer comes back) */
+	m[0] = 0xaa;
+	assert_int_equal(gk_fcache_put(c, &ka, m, n, 1000), 0);
+	assert_int_equal(gk_fcache_get(c, &ka, 1500, out, sizeof(out)), n);
+	assert_int_equal(out[0], 0xaa);
+	assert_int_equal(gk_fcache_get(c, &kb, 1500, out, sizeof(out)), 0);
+	assert_int_equal(gk_fcache_get(c, &k, 1500, out, sizeof(out)), n);
+	assert_int_not_equal(out[0], 0xaa);
+	ka.ecs_len = GK_FCACHE_ECS_MAX + 1;
+	assert_int_equal(gk_fcache_put(c, &ka, m, n, 1000), GK_ENOENT);
 	/* expired at stored + TTL */
 	assert_int_equal(gk_fcache_get(c, &k, 1000 + 300 * 1000, out, sizeof(out)), 0);
 	gk_fcache_stats_t st;
 	gk_fcache_stats(c, &st);
-	assert_int_equal(st.hits, 2);
+	assert_int_equal(st.hits, 4);
 	assert_int_equal(st.expired, 1);
-	assert_int_equal(st.entries, 0);
+	assert_int_equal(st.entries, 1); /* the subnet's */
 	gk_fcache_free(c);
 }
 

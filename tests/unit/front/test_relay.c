@@ -13,6 +13,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include "front/relay.h"
 
 /* client query: ID 0x1234, RD, AD set, www.ExAmple.cn A, no EDNS */
@@ -70,10 +72,116 @@ static void test_query_and_match(void **state)
 	assert_int_equal(a[5], 1);
 }
 
+/* An answer to cq: one A record (owner a pointer to the question), then OPT (size 4096,
+ * DO) and a TSIG-like record after it in the additional section. */
+static size_t answer_with_opt(uint8_t *a)
+{
+	static const uint8_t an[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1};
+	static const uint8_t opt[] = {0, 0, 41, 0x10, 0, 0, 0, 0x80, 0, 0, 0};
+	static const uint8_t tail[] = {0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 60, 0, 2, 1, 'x'};
+	size_t n = sizeof(cq);
+	memcpy(a, cq, n);
+	a[2] = 0x85; /* QR AA RD */
+	a[7] = 1;    /* ANCOUNT */
+	a[11] = 2;   /* ARCOUNT */
+	memcpy(a + n, an, sizeof(an));
+	n += sizeof(an);
+	memcpy(a + n, opt, sizeof(opt));
+	n += sizeof(opt);
+	memcpy(a + n, tail, sizeof(tail));
+	return n + sizeof(tail);
+}
+
+static void test_fix_opt(void **state)
+{
+	(void)state;
+	uint8_t a[256];
+	size_t n = answer_with_opt(a);
+	/* a client with EDNS: our size, nothing else changes */
+	assert_int_equal(gk_relay_fix_opt(a, n, sizeof(cq), true, 1232), n);
+	size_t o = sizeof(cq) + 16;
+	assert_int_equal(a[o + 3] << 8 | a[o + 4], 1232);
+	assert_int_equal(a[o + 7], 0x80);
+	/* an ECS option in the backend's OPT goes, an EDE stays */
+	{
+		uint8_t b[256];
+		size_t bn = answer_with_opt(b);
+		size_t oo = sizeof(cq) + 16; /* the OPT record */
+		static const uint8_t opts[] = {0, 8, 0, 7,  0, 1, 24, 24, 192,
+		                               0, 2, 0, 15, 0, 2, 0,  17};
+		memmove(b + oo + 11 + sizeof(opts), b + oo + 11, bn - (oo + 11));
+		memcpy(b + oo + 11, opts, sizeof(opts));
+		b[oo + 10] = sizeof(opts);
+		bn += sizeof(opts);
+		assert_int_equal(gk_relay_ecs_scope(b, bn, sizeof(cq)), 24);
+		size_t bm = gk_relay_fix_opt(b, bn, sizeof(cq), true, 1232);
+		assert_int_equal(bm, bn - 11);
+		assert_int_equal(b[oo + 10], 6); /* RDLENGTH: the EDE alone */
+		assert_int_equal(b[oo + 12], 15);
+		assert_int_equal(gk_relay_ecs_scope(b, bm, sizeof(cq)), -1);
+		assert_int_equal(b[oo + 11 + 6 + 3], 16); /* the TXT record follows */
+	}
+	/* without EDNS: the OPT goes, the record behind it moves up */
+	n = answer_with_opt(a);
+	size_t m = gk_relay_fix_opt(a, n, sizeof(cq), false, 1232);
+	assert_int_equal(m, n - 11);
+	assert_int_equal(a[11], 1);
+	assert_int_equal(a[o + 3], 16); /* the TXT record now follows the answer */
+	/* malformed: a record running past the end, a bad label type */
+	n = answer_with_opt(a);
+	assert_int_equal(gk_relay_fix_opt(a, n - 1, sizeof(cq), false, 1232), 0);
+	n = answer_with_opt(a);
+	a[sizeof(cq)] = 0x80;
+	assert_int_equal(gk_relay_fix_opt(a, n, sizeof(cq), true, 1232), 0);
+	assert_int_equal(gk_relay_fix_opt(a, 11, 12, true, 1232), 0);
+}
+
+static void test_ecs(void **state)
+{
+	(void)state;
+	uint8_t q[128], key[18];
+	size_t kl, n = gk_relay_query(cq, sizeof(cq), 1, false, 1232, q);
+	struct sockaddr_in v4 = {.sin_family = AF_INET};
+	inet_pton(AF_INET, "198.51.100.77", &v4.sin_addr);
+	/* 198.51.100.77/22: 3 octets, the last cut to 0b011001xx -> 100 & 0xfc = 100 */
+	size_t m = gk_relay_add_ecs(q, n, (struct sockaddr *)&v4, 22, 56, key, &kl);
+	assert_int_equal(m, n + 8 + 3);
+	assert_int_equal(q[n - 2] << 8 | q[n - 1], 11); /* OPT RDLENGTH */
+	static const uint8_t opt4[] = {0, 8, 0, 7, 0, 1, 22, 0, 198, 51, 100};
+	assert_memory_equal(q + n, opt4, sizeof(opt4));
+	static const uint8_t key4[] = {1, 22, 198, 51, 100};
+	assert_int_equal(kl, sizeof(key4));
+	assert_memory_equal(key, key4, sizeof(key4));
+	v4.sin_addr.s_addr = htonl(0xc6336747); /* 198.51.103.71/22: the same subnet */
+	uint8_t key2[18];
+	size_t kl2;
+	(void)gk_relay_add_ecs(q, n, (struct sockaddr *)&v4, 22, 56, key2, &kl2);
+	assert_memory_equal(key, key2, kl);
+	struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
+	inet_pton(AF_INET6, "2001:db8:aa:bbcc::1", &v6.sin6_addr);
+	n = gk_relay_query(cq, sizeof(cq), 1, false, 1232, q);
+	m = gk_relay_add_ecs(q, n, (struct sockaddr *)&v6, 24, 56, key, &kl);
+	assert_int_equal(m, n + 8 + 7);
+	static const uint8_t key6[] = {2, 56, 0x20, 0x01, 0x0d, 0xb8, 0, 0xaa, 0xbb};
+	assert_memory_equal(key, key6, sizeof(key6));
+	/* the scope of an answer carrying it back: the query itself as an answer */
+	q[2] |= 0x80;
+	q[n + 7] = 40; /* SCOPE */
+	assert_int_equal(gk_relay_ecs_scope(q, m, sizeof(cq)), 40);
+	assert_int_equal(gk_relay_ecs_scope(q, n, sizeof(cq)), -1); /* OPT cut: malformed */
+	n = gk_relay_query(cq, sizeof(cq), 1, false, 1232, q);
+	assert_int_equal(gk_relay_ecs_scope(q, n, sizeof(cq)), -1); /* no option */
+	/* no address: nothing appended */
+	assert_int_equal(gk_relay_add_ecs(q, n, NULL, 24, 56, key, &kl), n);
+	assert_int_equal(kl, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_query_and_match),
+	    cmocka_unit_test(test_fix_opt),
+	    cmocka_unit_test(test_ecs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -116,7 +116,7 @@ int main(int argc, char **argv)
 	}
 	gk_zoneset_t *zs;
 	char err[512];
-	if (gk_zoneset_build_ex(specs, 4, psl, &zs, err, sizeof(err)) != 0) {
+	if (gk_zoneset_build(specs, 4, psl, &zs, err, sizeof(err)) != 0) {
 		fprintf(stderr, "zones (run from the source root): %s\n", err);
 		return 1;
 	}
@@ -131,9 +131,9 @@ int main(int argc, char **argv)
 	gk_refusal_t r = {.action = GK_ACT_REFUSE, .ede_code = 15, .text_len = 19};
 	memcpy(r.text, "ICP filing required", 19);
 	opts.starting = r;
-	gk_refusal_t rules[GK_POL_NSTATUS] = {r, r, r, r};
-	rules[GK_POL_REVOKED].action = GK_ACT_NXDOMAIN;
-	rules[GK_POL_NOREG].action = GK_ACT_RESOLVE;
+	gk_refusal_t rules[GK_POLICY_NSTATUS] = {r, r, r, r};
+	rules[GK_POLICY_REVOKED].action = GK_ACT_NXDOMAIN;
+	rules[GK_POLICY_NOREG].action = GK_ACT_RESOLVE;
 	gk_policy_t *pol;
 	if (gk_policy_from_rules(rules, &pol) != 0)
 		return 1;

@@ -70,7 +70,7 @@ static void run(const char *dir, const char *which, size_t n)
 		fprintf(stderr, "%s\n", err);
 		exit(1);
 	}
-	gk_pol_stats_t st;
+	gk_policy_stats_t st;
 	gk_policy_stats(p, &st);
 
 	/* queries: 1024 names, a third hits, a third one label below an entry, a third misses */
@@ -89,7 +89,7 @@ static void run(const char *dir, const char *which, size_t n)
 		else
 			snprintf(s, sizeof s, "www.miss%zu.cn", k);
 		const char *why;
-		ql[k] = gk_pol_name_wire(s, strlen(s), q[k], &lab[k], &why);
+		ql[k] = gk_policy_name_wire(s, strlen(s), q[k], &lab[k], &why);
 		for (size_t o = 0, j = 0; q[k][o]; o += q[k][o] + 1u)
 			loff[k][j++] = (uint8_t)o;
 	}
@@ -101,11 +101,12 @@ static void run(const char *dir, const char *which, size_t n)
 		hits += gk_policy_match(p, q[k], ql[k], loff[k], lab[k]) != NULL;
 	}
 	double t3 = now();
-	printf("%-5s %zu entries (%zu lines): compile %.3f s; %.1f B/entry (arena %zu B: table %zu, "
-	       "names %zu); match %.1f ns/lookup (%.0f%% hits)\n",
-	       which, st.entries, st.lines, t1 - t0, (double)st.arena_bytes / (double)st.entries,
-	       st.arena_bytes, st.table_bytes, st.name_bytes, (t3 - t2) * 1e9 / (double)iters,
-	       100.0 * (double)hits / (double)iters);
+	printf(
+	    "%-5s %zu entries (%zu lines): compile %.3f s; %.1f B/entry (arena %zu B: table %zu, "
+	    "names %zu); match %.1f ns/lookup (%.0f%% hits)\n",
+	    which, st.entries, st.lines, t1 - t0, (double)st.arena_bytes / (double)st.entries,
+	    st.arena_bytes, st.table_bytes, st.name_bytes, (t3 - t2) * 1e9 / (double)iters,
+	    100.0 * (double)hits / (double)iters);
 	gk_policy_free(p);
 }
 

@@ -28,7 +28,7 @@
 /* ---- helpers ---------------------------------------------------------------------------- */
 
 /* Match a presentation name. */
-static const gk_pol_hit_t *match(const gk_policy_t *p, const char *name)
+static const gk_policy_hit_t *match(const gk_policy_t *p, const char *name)
 {
 	uint8_t wire[GK_DNAME_MAX + 1], loff[GK_DNAME_LABELS_MAX];
 	unsigned labels = 0;
@@ -38,7 +38,7 @@ static const gk_pol_hit_t *match(const gk_policy_t *p, const char *name)
 		wire[0] = 0;
 		len = 1;
 	} else {
-		len = gk_pol_name_wire(name, strlen(name), wire, &labels, &why);
+		len = gk_policy_name_wire(name, strlen(name), wire, &labels, &why);
 		assert_true(len > 0);
 	}
 	for (size_t o = 0, i = 0; wire[o]; o += wire[o] + 1u)
@@ -74,12 +74,12 @@ static void expect_err(const char *yaml, const gk_policy_file_t *files, size_t n
 		n, t, sizeof(t) - 1                                                                \
 	}
 
-static int verdict(const gk_pol_hit_t *h)
+static int verdict(const gk_policy_hit_t *h)
 {
 	return h ? h->verdict : 0;
 }
 
-static int action(const gk_pol_hit_t *h)
+static int action(const gk_policy_hit_t *h)
 {
 	return h && h->action ? (int)h->action->action : -1;
 }
@@ -116,30 +116,30 @@ static void test_precedence(void **state)
 		int verdict, action;
 	} cases[] = {
 	    /* `.bad.cn` blocks the name and everything below it */
-	    {"bad.cn", GK_POL_BLOCK, GK_ACT_NXDOMAIN},
-	    {"www.bad.cn", GK_POL_BLOCK, GK_ACT_NXDOMAIN},
-	    {"a.b.c.bad.cn", GK_POL_BLOCK, GK_ACT_NXDOMAIN},
+	    {"bad.cn", GK_POLICY_BLOCK, GK_ACT_NXDOMAIN},
+	    {"www.bad.cn", GK_POLICY_BLOCK, GK_ACT_NXDOMAIN},
+	    {"a.b.c.bad.cn", GK_POLICY_BLOCK, GK_ACT_NXDOMAIN},
 	    /* most specific wins: `.ok.bad.cn` allow under `.bad.cn` block */
-	    {"ok.bad.cn", GK_POL_ALLOW, -1},
-	    {"w.ok.bad.cn", GK_POL_ALLOW, -1},
+	    {"ok.bad.cn", GK_POLICY_ALLOW, -1},
+	    {"w.ok.bad.cn", GK_POLICY_ALLOW, -1},
 	    /* ... and an exact block below that allow wins again */
-	    {"deep.ok.bad.cn", GK_POL_BLOCK, GK_ACT_NXDOMAIN},
-	    {"x.deep.ok.bad.cn", GK_POL_ALLOW, -1},
+	    {"deep.ok.bad.cn", GK_POLICY_BLOCK, GK_ACT_NXDOMAIN},
+	    {"x.deep.ok.bad.cn", GK_POLICY_ALLOW, -1},
 	    /* exact only: `only.cn` blocked, below it `.only.cn` allow (exact block beats
 	     * the allow at the same name; first list's action among blocks) */
-	    {"only.cn", GK_POL_BLOCK, GK_ACT_NXDOMAIN},
-	    {"www.only.cn", GK_POL_ALLOW, -1},
+	    {"only.cn", GK_POLICY_BLOCK, GK_ACT_NXDOMAIN},
+	    {"www.only.cn", GK_POLICY_ALLOW, -1},
 	    /* block beats allow at the same name, whatever the list order */
-	    {"both.cn", GK_POL_BLOCK, GK_ACT_NXDOMAIN},
-	    {"tree.cn", GK_POL_BLOCK, GK_ACT_NXDOMAIN},
-	    {"a.tree.cn", GK_POL_BLOCK, GK_ACT_NXDOMAIN},
-	    {"new.cn", GK_POL_BLOCK, GK_ACT_DROP},
+	    {"both.cn", GK_POLICY_BLOCK, GK_ACT_NXDOMAIN},
+	    {"tree.cn", GK_POLICY_BLOCK, GK_ACT_NXDOMAIN},
+	    {"a.tree.cn", GK_POLICY_BLOCK, GK_ACT_NXDOMAIN},
+	    {"new.cn", GK_POLICY_BLOCK, GK_ACT_DROP},
 	    {"a.new.cn", 0, -1},
 	    /* nearest ancestor decides: .x.y.z.cn block is below .y.z.cn allow */
-	    {"x.y.z.cn", GK_POL_BLOCK, GK_ACT_NXDOMAIN},
-	    {"q.x.y.z.cn", GK_POL_BLOCK, GK_ACT_NXDOMAIN},
-	    {"y.z.cn", GK_POL_ALLOW, -1},
-	    {"q.y.z.cn", GK_POL_ALLOW, -1},
+	    {"x.y.z.cn", GK_POLICY_BLOCK, GK_ACT_NXDOMAIN},
+	    {"q.x.y.z.cn", GK_POLICY_BLOCK, GK_ACT_NXDOMAIN},
+	    {"y.z.cn", GK_POLICY_ALLOW, -1},
+	    {"q.y.z.cn", GK_POLICY_ALLOW, -1},
 	    {"z.cn", 0, -1},
 	    {"cn", 0, -1},
 	    {".", 0, -1},
@@ -147,7 +147,7 @@ static void test_precedence(void **state)
 	    {"bad.cn.example", 0, -1},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		const gk_pol_hit_t *h = match(p, cases[i].q);
+		const gk_policy_hit_t *h = match(p, cases[i].q);
 		if (verdict(h) != cases[i].verdict || action(h) != cases[i].action)
 			fail_msg("%s: verdict %d action %d, want %d %d", cases[i].q, verdict(h),
 			         action(h), cases[i].verdict, cases[i].action);
@@ -163,21 +163,21 @@ static void test_precedence(void **state)
  * status x (block entry?) x (allow entry?) x mode -> (outcome, what is logged). */
 enum outcome { RESOLVE, REFUSE_BLOCK, REFUSE_STATUS };
 
-static enum outcome decide(const gk_policy_t *p, const char *q, gk_pol_status_t st, bool filed,
+static enum outcome decide(const gk_policy_t *p, const char *q, gk_policy_status_t st, bool filed,
                            bool *logged)
 {
-	const gk_pol_hit_t *h = match(p, q);
+	const gk_policy_hit_t *h = match(p, q);
 	enum outcome o;
-	if (h && h->verdict == GK_POL_BLOCK)
+	if (h && h->verdict == GK_POLICY_BLOCK)
 		o = REFUSE_BLOCK;
 	else if (h)
 		o = RESOLVE;
 	else if (filed)
 		o = RESOLVE;
 	else
-		o = gk_policy_status(p, st)->verdict == GK_POL_BLOCK ? REFUSE_STATUS : RESOLVE;
+		o = gk_policy_status(p, st)->verdict == GK_POLICY_BLOCK ? REFUSE_STATUS : RESOLVE;
 	*logged = o != RESOLVE;
-	if (gk_policy_mode(p) == GK_POL_MONITOR)
+	if (gk_policy_mode(p) == GK_POLICY_MONITOR)
 		return RESOLVE; /* logged as would-be refusal */
 	return o;
 }
@@ -194,14 +194,14 @@ static void test_matrix(void **state)
 		         "lists:\n  - {file: b, kind: block}\n  - {file: a, kind: allow}\n",
 		         mon ? "monitor" : "enforce");
 		gk_policy_t *p = build(yaml, f, 2);
-		assert_int_equal(gk_policy_mode(p), mon ? GK_POL_MONITOR : GK_POL_ENFORCE);
+		assert_int_equal(gk_policy_mode(p), mon ? GK_POLICY_MONITOR : GK_POLICY_ENFORCE);
 		/* name: none, block only, allow only, both */
 		static const char *names[] = {"n.cn", "b.cn", "a.cn", "ba.cn"};
 		for (int s = 0; s < 4; s++) { /* filed, unfiled, revoked, unknown */
 			for (int n = 0; n < 4; n++) {
 				bool logged;
-				gk_pol_status_t st =
-				    s == 0 ? GK_POL_UNFILED : (gk_pol_status_t)(s - 1);
+				gk_policy_status_t st =
+				    s == 0 ? GK_POLICY_UNFILED : (gk_policy_status_t)(s - 1);
 				enum outcome o = decide(p, names[n], st, s == 0, &logged);
 				enum outcome want;
 				bool blocked = n == 1 || n == 3; /* block beats allow */
@@ -224,24 +224,24 @@ static void test_defaults(void **state)
 {
 	(void)state;
 	gk_policy_t *p = build("", NULL, 0);
-	assert_int_equal(gk_policy_mode(p), GK_POL_ENFORCE);
-	const gk_pol_hit_t *u = gk_policy_status(p, GK_POL_UNFILED);
-	assert_int_equal(u->verdict, GK_POL_BLOCK);
+	assert_int_equal(gk_policy_mode(p), GK_POLICY_ENFORCE);
+	const gk_policy_hit_t *u = gk_policy_status(p, GK_POLICY_UNFILED);
+	assert_int_equal(u->verdict, GK_POLICY_BLOCK);
 	assert_int_equal(u->action->action, GK_ACT_REFUSE);
 	assert_int_equal(u->action->ede_code, 15);
 	assert_memory_equal(u->action->text, "ICP filing required", u->action->text_len);
-	assert_int_equal(gk_policy_status(p, GK_POL_REVOKED)->action->action, GK_ACT_NXDOMAIN);
-	assert_int_equal(gk_policy_status(p, GK_POL_UNKNOWN)->action->action, GK_ACT_REFUSE);
+	assert_int_equal(gk_policy_status(p, GK_POLICY_REVOKED)->action->action, GK_ACT_NXDOMAIN);
+	assert_int_equal(gk_policy_status(p, GK_POLICY_UNKNOWN)->action->action, GK_ACT_REFUSE);
 	/* a public suffix itself (a registry's apex) resolves unless the policy says otherwise */
-	assert_int_equal(gk_policy_status(p, GK_POL_NOREG)->verdict, GK_POL_ALLOW);
+	assert_int_equal(gk_policy_status(p, GK_POLICY_NOREG)->verdict, GK_POLICY_ALLOW);
 	gk_policy_free(p);
 	p = build("no_registrable: { action: refuse, ede: 18 }\n", NULL, 0);
-	assert_int_equal(gk_policy_status(p, GK_POL_NOREG)->verdict, GK_POL_BLOCK);
-	assert_int_equal(gk_policy_status(p, GK_POL_NOREG)->action->action, GK_ACT_REFUSE);
-	assert_int_equal(gk_policy_status(p, GK_POL_NOREG)->action->ede_code, 18);
+	assert_int_equal(gk_policy_status(p, GK_POLICY_NOREG)->verdict, GK_POLICY_BLOCK);
+	assert_int_equal(gk_policy_status(p, GK_POLICY_NOREG)->action->action, GK_ACT_REFUSE);
+	assert_int_equal(gk_policy_status(p, GK_POLICY_NOREG)->action->ede_code, 18);
 	assert_null(match(p, "anything.cn"));
 	assert_null(gk_policy_match(NULL, (const uint8_t *)"", 1, NULL, 0));
-	gk_pol_stats_t st;
+	gk_policy_stats_t st;
 	gk_policy_stats(p, &st);
 	assert_int_equal(st.entries, 0);
 	gk_policy_free(p);
@@ -257,8 +257,8 @@ static void test_redirect(void **state)
 	static const char blk[] = ".r.cn\n";
 	gk_policy_file_t f[] = {FILE_OF("b", blk)};
 	gk_policy_t *p = build(yaml, f, 1);
-	const gk_pol_hit_t *h = gk_policy_status(p, GK_POL_REVOKED);
-	assert_int_equal(h->verdict, GK_POL_BLOCK);
+	const gk_policy_hit_t *h = gk_policy_status(p, GK_POLICY_REVOKED);
+	assert_int_equal(h->verdict, GK_POLICY_BLOCK);
 	assert_int_equal(h->action->action, GK_ACT_NODATA);
 	assert_int_equal(h->action->ede_code, 18);
 	assert_non_null(h->local);
@@ -269,7 +269,7 @@ static void test_redirect(void **state)
 	assert_int_equal(h->local->rr[2].type, 28);
 	assert_int_equal(h->local->rr[2].rdlen, 16);
 	h = match(p, "www.r.cn");
-	assert_ptr_equal(h->local, gk_policy_status(p, GK_POL_REVOKED)->local);
+	assert_ptr_equal(h->local, gk_policy_status(p, GK_POLICY_REVOKED)->local);
 	gk_policy_free(p);
 }
 
@@ -301,26 +301,26 @@ static void test_rpz_actions(void **state)
 	static const char yaml[] = "lists: [{file: z.rpz, format: rpz, ede: 17, text: rpz}]\n";
 	gk_policy_file_t f[] = {FILE_OF("z.rpz", rpz_zone)};
 	gk_policy_t *p = build(yaml, f, 1);
-	const gk_pol_hit_t *h;
+	const gk_policy_hit_t *h;
 
 	h = match(p, "nx.cn");
-	assert_int_equal(verdict(h), GK_POL_BLOCK);
+	assert_int_equal(verdict(h), GK_POLICY_BLOCK);
 	assert_int_equal(action(h), GK_ACT_NXDOMAIN);
 	assert_int_equal(h->action->ede_code, 17);
 	assert_int_equal(action(match(p, "a.b.nx.cn")), GK_ACT_NXDOMAIN);
-	assert_int_equal(verdict(match(p, "pass.nx.cn")), GK_POL_PASSTHRU);
+	assert_int_equal(verdict(match(p, "pass.nx.cn")), GK_POLICY_PASSTHRU);
 	assert_null(match(p, "pass.nx.cn")->action);
 	/* `pass.nx.cn` is exact: names below it fall back to *.nx.cn */
 	assert_int_equal(action(match(p, "x.pass.nx.cn")), GK_ACT_NXDOMAIN);
 	assert_int_equal(action(match(p, "nodata.cn")), GK_ACT_NODATA);
 	assert_null(match(p, "x.nodata.cn"));
 	assert_int_equal(action(match(p, "drop.cn")), GK_ACT_DROP);
-	assert_int_equal(verdict(match(p, "tcp.cn")), GK_POL_TCP_ONLY);
-	assert_int_equal(verdict(match(p, "old.cn")), GK_POL_PASSTHRU);
+	assert_int_equal(verdict(match(p, "tcp.cn")), GK_POLICY_TCP_ONLY);
+	assert_int_equal(verdict(match(p, "old.cn")), GK_POLICY_PASSTHRU);
 	assert_int_equal(action(match(p, "upper.cn")), GK_ACT_NXDOMAIN);
 
 	h = match(p, "local.cn");
-	assert_int_equal(verdict(h), GK_POL_BLOCK);
+	assert_int_equal(verdict(h), GK_POLICY_BLOCK);
 	assert_int_equal(action(h), GK_ACT_NODATA);
 	assert_non_null(h->local);
 	assert_int_equal(h->local->n, 3);
@@ -344,7 +344,7 @@ static void test_rpz_actions(void **state)
 	                    "example\x03net",
 	                    20);
 
-	gk_pol_stats_t st;
+	gk_policy_stats_t st;
 	gk_policy_stats(p, &st);
 	assert_int_equal(st.rpz_skipped, 2);
 	gk_policy_free(p);
@@ -386,17 +386,17 @@ static void test_samples(void **state)
 		fail_msg("%s", err);
 	assert_int_equal(action(match(p, "www.phish.example.cn")), GK_ACT_NXDOMAIN);
 	assert_int_equal(match(p, "www.phish.example.cn")->action->ede_code, 17);
-	assert_int_equal(verdict(match(p, "help.phish.example.cn")), GK_POL_ALLOW);
-	assert_int_equal(verdict(match(p, "www.gov.cn")), GK_POL_ALLOW);
+	assert_int_equal(verdict(match(p, "help.phish.example.cn")), GK_POLICY_ALLOW);
+	assert_int_equal(verdict(match(p, "www.gov.cn")), GK_POLICY_ALLOW);
 	assert_null(match(p, "www.casino.example.com.cn"));
 	assert_int_equal(action(match(p, "casino.example.com.cn")), GK_ACT_NXDOMAIN);
 	assert_int_equal(action(match(p, "x.bad.example.cn")), GK_ACT_NXDOMAIN);
-	assert_int_equal(verdict(match(p, "ok.bad.example.cn")), GK_POL_PASSTHRU);
-	assert_int_equal(verdict(match(p, "slow.example.cn")), GK_POL_TCP_ONLY);
+	assert_int_equal(verdict(match(p, "ok.bad.example.cn")), GK_POLICY_PASSTHRU);
+	assert_int_equal(verdict(match(p, "slow.example.cn")), GK_POLICY_TCP_ONLY);
 	assert_int_equal(action(match(p, "silent.example.cn")), GK_ACT_DROP);
 	assert_int_equal(action(match(p, "empty.example.cn")), GK_ACT_NODATA);
 	assert_int_equal(match(p, "notice.example.cn")->local->n, 3);
-	assert_non_null(gk_policy_status(p, GK_POL_REVOKED)->local);
+	assert_non_null(gk_policy_status(p, GK_POLICY_REVOKED)->local);
 	gk_policy_free(p);
 }
 
@@ -518,7 +518,7 @@ static double now(void)
 /* ---- the suffix hash and the filter ------------------------------------------------------ */
 
 /* Every suffix's hash, as the query path computes it, equals the hash of the suffix alone
- * (gk_pol_hash at load time): short names (under 8 octets, where the words are assembled
+ * (gk_policy_hash at load time): short names (under 8 octets, where the words are assembled
  * octet by octet), labels longer than a word, and the 8-octet window at the name's end. */
 static void test_suffix_hash(void **state)
 {
@@ -534,19 +534,19 @@ static void test_suffix_hash(void **state)
 	                       "xn--fiqs8s.xn--55qx5d.cn",
 	                       "0123456789012345678901234567890123456789012345678901234567890"
 	                       "12.example.com"};
-	uint64_t root = gk_pol_hash((const uint8_t *)"", 1);
+	uint64_t root = gk_policy_hash((const uint8_t *)"", 1);
 	for (size_t k = 0; k < sizeof(names) / sizeof(*names); k++) {
 		uint8_t wire[GK_DNAME_MAX + 1], loff[GK_DNAME_LABELS_MAX];
 		uint64_t h[GK_DNAME_LABELS_MAX + 1];
 		unsigned labels;
 		const char *why;
-		size_t len = gk_pol_name_wire(names[k], strlen(names[k]), wire, &labels, &why);
+		size_t len = gk_policy_name_wire(names[k], strlen(names[k]), wire, &labels, &why);
 		assert_true(len > 0);
 		for (size_t o = 0, i = 0; wire[o]; o += wire[o] + 1u)
 			loff[i++] = (uint8_t)o;
-		gk_pol_suffix_hashes(wire, len, loff, labels, h);
+		gk_policy_suffix_hashes(wire, len, loff, labels, h);
 		for (unsigned i = 0; i < labels; i++)
-			assert_true(h[i] == gk_pol_hash(wire + loff[i], len - loff[i]));
+			assert_true(h[i] == gk_policy_hash(wire + loff[i], len - loff[i]));
 		assert_true(h[labels] == root);
 		for (unsigned i = 0; i + 1 <= labels; i++)
 			assert_true(h[i] != h[i + 1]);
@@ -602,7 +602,7 @@ static void test_scale(void **state)
 	double t0 = now();
 	gk_policy_t *p = build("lists: [{file: big, kind: block}]\n", &f, 1);
 	double t1 = now();
-	gk_pol_stats_t st;
+	gk_policy_stats_t st;
 	gk_policy_stats(p, &st);
 	assert_int_equal(st.entries, n);
 	/* every entry found; a miss below an exact entry misses */
@@ -617,7 +617,7 @@ static void test_scale(void **state)
 	                    "a.b.miss.example.cn"};
 	for (int k = 0; k < 4; k++) {
 		const char *why;
-		ql[k] = gk_pol_name_wire(qs[k], strlen(qs[k]), q[k], &lab[k], &why);
+		ql[k] = gk_policy_name_wire(qs[k], strlen(qs[k]), q[k], &lab[k], &why);
 		for (size_t o = 0, i = 0; q[k][o]; o += q[k][o] + 1u)
 			loff[k][i++] = (uint8_t)o;
 	}

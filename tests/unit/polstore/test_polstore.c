@@ -79,7 +79,7 @@ static void test_load_encode_decode(void **state)
 	/* it compiles from memory, and a copy is equal */
 	gk_policy_t *p = NULL;
 	assert_int_equal(gk_polstore_bundle_compile(d, &p, err, sizeof(err)), 0);
-	gk_pol_stats_t st;
+	gk_policy_stats_t st;
 	gk_policy_stats(p, &st);
 	assert_int_equal(st.lists, 4);
 	gk_policy_free(p);
@@ -174,17 +174,18 @@ static void test_sign_verify(void **state)
 	snprintf(p2, sizeof(p2), "%s/op2.pub", dir);
 	assert_int_equal(gk_sig_keygen(k1, p1, 0, err, sizeof(err)), 0);
 	assert_int_equal(gk_sig_keygen(k2, p2, 0, err, sizeof(err)), 0);
-	char id1[GK_POL_KEY_ID_LEN + 1], id1p[GK_POL_KEY_ID_LEN + 1], id2[GK_POL_KEY_ID_LEN + 1];
+	char id1[GK_POLICY_KEY_ID_LEN + 1], id1p[GK_POLICY_KEY_ID_LEN + 1],
+	    id2[GK_POLICY_KEY_ID_LEN + 1];
 	assert_int_equal(gk_polstore_key_id(k1, id1, err, sizeof(err)), 0);
 	assert_int_equal(gk_polstore_key_id(p1, id1p, err, sizeof(err)), 0);
 	assert_int_equal(gk_polstore_key_id(p2, id2, err, sizeof(err)), 0);
 	assert_string_equal(id1, id1p); /* the same id from either half */
-	assert_int_equal(strlen(id1), GK_POL_KEY_ID_LEN);
+	assert_int_equal(strlen(id1), GK_POLICY_KEY_ID_LEN);
 	assert_string_not_equal(id1, id2);
 	assert_int_not_equal(gk_polstore_key_id("/nonexistent", id2, err, sizeof(err)), 0);
 
 	const char msg[] = "{\"format\":\"gk-policy/1\"}";
-	char sig[GK_POLSTORE_SIG_B64_LEN + 1], kid[GK_POL_KEY_ID_LEN + 1];
+	char sig[GK_POLSTORE_SIG_B64_LEN + 1], kid[GK_POLICY_KEY_ID_LEN + 1];
 	assert_int_equal(gk_polstore_sign(k1, msg, sizeof(msg) - 1, sig, kid, err, sizeof(err)), 0);
 	assert_string_equal(kid, id1);
 	assert_int_equal(strlen(sig), GK_POLSTORE_SIG_B64_LEN);
@@ -325,7 +326,7 @@ static void test_diff(void **state)
 }
 
 /* A version like 2^63-1 in gk:pol:current made every later push fail: versions are bounded
- * (GK_POL_VERSION_MAX, 2^53-1) and canonical, in the pointer and in a bundle. */
+ * (GK_POLICY_VERSION_MAX, 2^53-1) and canonical, in the pointer and in a bundle. */
 static void test_version_bounds(void **state)
 {
 	(void)state;
@@ -387,7 +388,7 @@ static void test_state_file(void **state)
 	v.bundle = bundle;
 	v.bundle_len = sizeof(bundle) - 1;
 	memset(v.sig, 'A', GK_POLSTORE_SIG_B64_LEN);
-	memcpy(v.key_id, "0123456789abcdef", GK_POL_KEY_ID_LEN + 1);
+	memcpy(v.key_id, "0123456789abcdef", GK_POLICY_KEY_ID_LEN + 1);
 	mode_t old = umask(0);
 	assert_int_equal(gk_polstore_state_save(sdir, &v, err, sizeof(err)), 0);
 	umask(old);

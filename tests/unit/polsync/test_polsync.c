@@ -308,7 +308,7 @@ static void test_follow(void **state)
 	gk_polstore_bundle_free(bad);
 	char *enc = strdup(enc_c);
 	size_t len = strlen(enc);
-	char sig[GK_POLSTORE_SIG_B64_LEN + 1], kid[GK_POL_KEY_ID_LEN + 1];
+	char sig[GK_POLSTORE_SIG_B64_LEN + 1], kid[GK_POLICY_KEY_ID_LEN + 1];
 	assert_int_equal(gk_polstore_sign(k1, enc, len, sig, kid, err, sizeof(err)), 0);
 	w = redisCommand(c, "HSET gk:pol:v:5 bundle %b sig %s key_id %s action push", enc, len, sig,
 	                 kid);

@@ -396,6 +396,27 @@ static void test_record_encoding(void **state)
 	assert_int_equal(gk_rec_decode("", 0, "a.cn", &r, buf, sizeof(buf)), GK_ESYNTAX);
 }
 
+/* The serial rules the domain and the IP feed share when applied on top of the store's. */
+static void test_serial_check(void **state)
+{
+	(void)state;
+	char err[256];
+	assert_int_equal(gk_feed_serial_check("f", GK_FEED_SNAPSHOT, 5, 0, 4, "k", err, 256), 0);
+	assert_int_equal(gk_feed_serial_check("f", GK_FEED_SNAPSHOT, 4, 0, 4, "k", err, 256),
+	                 GK_ESYNTAX);
+	assert_string_equal(err, "f:1: serial 4 is not newer than k 4");
+	assert_int_equal(gk_feed_serial_check("f", GK_FEED_DELTA, 5, 4, 4, "k", err, 256), 0);
+	assert_int_equal(gk_feed_serial_check("f", GK_FEED_DELTA, 5, 4, 5, "k", err, 256), 1);
+	assert_int_equal(gk_feed_serial_check("f", GK_FEED_DELTA, 5, 4, 6, "k", err, 256),
+	                 GK_ESYNTAX);
+	assert_non_null(strstr(err, "f:1: delta serial 5 is older than k 6"));
+	assert_int_equal(gk_feed_serial_check("f", GK_FEED_DELTA, 9, 7, 6, "k", err, 256),
+	                 GK_EAGAIN);
+	assert_string_equal(err, "f:1: delta base 7 != k 6 (an earlier delta is missing)");
+	assert_int_equal(gk_feed_serial_check("f", GK_FEED_DELTA, 9, 5, 6, "k", err, 256),
+	                 GK_ESYNTAX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -403,6 +424,7 @@ int main(void)
 	    cmocka_unit_test(test_delta_ok),           cmocka_unit_test(test_rejections),
 	    cmocka_unit_test(test_threads_same_error), cmocka_unit_test(test_record_encoding),
 	    cmocka_unit_test(test_record_size_cap),    cmocka_unit_test(test_alabels),
+	    cmocka_unit_test(test_serial_check),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

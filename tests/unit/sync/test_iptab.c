@@ -90,8 +90,20 @@ static void test_stored_and_special(void **state)
 	assert_int_equal(gk_iptab_add_stored(t, "8.8.8.0/24", 10, v, strlen(v)), 0);
 	assert_int_equal(gk_iptab_add_stored(t, "8.8.9.0/24", 10, "{}", 2), GK_EINVAL);
 	assert_int_equal(gk_iptab_add_stored(t, "8.8.9.0", 7, v, strlen(v)), GK_EINVAL);
+	/* a name with an escape goes through jansson; the pattern inside another string is
+	 * escaped and never taken for the key; an empty or non-string provider is refused */
+	const char *esc = "{\"provider\":\"A\\\"B\",\"usage\":\"x\"}";
+	assert_int_equal(gk_iptab_add_stored(t, "8.8.10.0/24", 11, esc, strlen(esc)), 0);
+	const char *inner = "{\"province\":\"\\\"provider\\\":\\\"X\",\"provider\":\"Y\"}";
+	assert_int_equal(gk_iptab_add_stored(t, "8.8.11.0/24", 11, inner, strlen(inner)), 0);
+	assert_int_equal(gk_iptab_add_stored(t, "8.8.12.0/24", 11, "{\"provider\":\"\"}", 15),
+	                 GK_EINVAL);
+	assert_int_equal(gk_iptab_add_stored(t, "8.8.12.0/24", 11, "{\"provider\":7}", 14),
+	                 GK_EINVAL);
 	assert_int_equal(gk_iptab_build(t), 0);
 	WHO(t, "8.8.8.8", "阿里云");
+	WHO(t, "8.8.10.1", "A\"B");
+	WHO(t, "8.8.11.1", "Y");
 	gk_iptab_free(t);
 	uint8_t a[16];
 	int v4;

@@ -85,7 +85,7 @@ static int build(const char *name, const char *file, const char *text, char *err
 	gk_zone_spec_t spec = {
 	    .name = name, .file = file, .text = text, .text_len = text ? strlen(text) : 0};
 	gk_zoneset_t *zs = NULL;
-	int rc = gk_zoneset_build(&spec, 1, &zs, err, errlen);
+	int rc = gk_zoneset_build(&spec, 1, NULL, &zs, err, errlen);
 	if (rc == 0)
 		gk_zoneset_free(zs);
 	else
@@ -265,10 +265,10 @@ static void test_error_zone_twice(void **state)
 	};
 	gk_zoneset_t *zs = NULL;
 	char err[256];
-	assert_int_equal(gk_zoneset_build(specs, 5, &zs, err, sizeof err), GK_EINVAL);
+	assert_int_equal(gk_zoneset_build(specs, 5, NULL, &zs, err, sizeof err), GK_EINVAL);
 	assert_null(zs);
 	assert_string_equal(err, "b2.zone: zone B.cn. is configured twice");
-	assert_int_equal(gk_zoneset_build(specs, 3, &zs, err, sizeof err), 0);
+	assert_int_equal(gk_zoneset_build(specs, 3, NULL, &zs, err, sizeof err), 0);
 	gk_zoneset_free(zs);
 }
 
@@ -364,11 +364,11 @@ static void test_error_duplicate_zone(void **state)
 	};
 	gk_zoneset_t *zs = NULL;
 	char err[512];
-	assert_int_equal(gk_zoneset_build(specs, 2, &zs, err, sizeof err), GK_EINVAL);
+	assert_int_equal(gk_zoneset_build(specs, 2, NULL, &zs, err, sizeof err), GK_EINVAL);
 	assert_null(zs);
 	assert_non_null(strstr(err, "twice"));
 	specs[1].name = "bad..name";
-	assert_int_equal(gk_zoneset_build(specs, 2, &zs, err, sizeof err), GK_EINVAL);
+	assert_int_equal(gk_zoneset_build(specs, 2, NULL, &zs, err, sizeof err), GK_EINVAL);
 	assert_null(zs);
 }
 
@@ -391,7 +391,7 @@ static void test_counts(void **state)
 	gk_zone_spec_t spec = {.name = "example.cn", .text = t, .text_len = strlen(t)};
 	gk_zoneset_t *zs = NULL;
 	char err[256];
-	assert_int_equal(gk_zoneset_build(&spec, 1, &zs, err, sizeof err), 0);
+	assert_int_equal(gk_zoneset_build(&spec, 1, NULL, &zs, err, sizeof err), 0);
 	assert_int_equal(gk_zoneset_zone_count(zs), 1);
 	assert_int_equal(gk_zoneset_rr_count(zs), 5); /* the duplicate A counts once */
 	gk_zoneset_free(zs);

@@ -63,8 +63,7 @@ static void tmpl(struct acc *a, const gk_tmpl_t *t, bool head)
 	a->tmpls++;
 	if (head)
 		a->thead += sizeof(*t);
-	a->tregs += t->nregs ? a16(t->nregs * sizeof(gk_regref_t)) : 0;
-	a->tregs += t->nhops ? a16(t->nhops * sizeof(gk_regref_t)) : 0;
+	a->tregs += t->nregs + t->nhops ? a16((t->nregs + t->nhops) * sizeof(gk_regref_t)) : 0;
 	if (!first_time(t->blob))
 		return;
 	/* one allocation: bounds, fix-ups, body (compile.c) */
@@ -93,7 +92,7 @@ static void each(void *ctx, const gk_zver_t *v)
 		if (!n)
 			continue;
 		a->nodes++;
-		a->node += 128; /* struct bnode, 64-aligned */
+		a->node += sizeof(*n); /* 64-aligned: the pad is in the slack row */
 		a->name += a16(n->len);
 		a->rrset += n->nrrsets ? a16(n->nrrsets * sizeof(gk_rrset_t)) : 0;
 		for (unsigned r = 0; r < n->nrrsets; r++) {
@@ -131,7 +130,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	gk_zoneset_t *zs;
-	if (gk_zoneset_build(cfg->zones, cfg->n_zones, &zs, err, sizeof err) != 0) {
+	if (gk_zoneset_build(cfg->zones, cfg->n_zones, NULL, &zs, err, sizeof err) != 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
@@ -140,7 +139,7 @@ int main(int argc, char **argv)
 	printf("%zu zones, %zu RRs, %zu names, %zu templates\n", a.zones, a.rrs, a.nodes, a.tmpls);
 	row("arena bytes (from system)", a.arena, &a);
 	row("  version (gk_zver_t)", a.version, &a);
-	row("  nodes (128 B each)", a.node, &a);
+	row("  nodes (96 B each)", a.node, &a);
 	row("  owner names", a.name, &a);
 	row("  RRset arrays", a.rrset, &a);
 	row("  RR arrays", a.rr, &a);

@@ -1,0 +1,964 @@
+/* SPDX-License-Identifier: MIT */
+/* src/front/fwd.c -- the relay on a worker's loop (fwd.h).
+ *
+ * The outstanding table is an array of GK_FWD_SLOTS slots with a free list, and a map from
+ * the 16-bit backend ID to the slot that holds it, so an answer is matched with one load;
+ * each slot has its timer. IDs come from arc4random (glibc's per-thread ChaCha20, no
+ * syscall per call) and are redrawn while the ID is in use. Backend sockets: BSOCKS per
+ * address family the pools use, each bound to port 0 (the kernel picks a random free
+ * port), one picked at random per query.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include "common/counter.h"
+#include "common/dns.h"
+#include "common/spsc.h"
+#include "front/cache.h"
+#include "front/fwd.h"
+#include "common/counter.h"
+#include "pkt/fzones.h"
+#include "front/relay.h"
+
+#define BSOCKS       8u /* backend sockets per address family */
+#define RBUF         65535u
+#define RECV_BUDGET  64u /* datagrams read per socket per readiness callback */
+#define CACHE_TTLMAX 86400u
+
+enum slot_kind { K_FREE = 0, K_UDP, K_TCP, K_CHECK };
+
+struct fwd_req {
+	uint8_t q[GK_FWD_QMAX];
+	uint16_t qend, client_limit, pool;
+	bool edns, do_bit;
+	int fd;
+	socklen_t clen;
+	struct sockaddr_storage client;
+	struct sockaddr_storage real; /* the client (a PROXY header's), family 0: as client */
+};
+
+struct ring {
+	gk_spsc_t r;
+	struct fwd_req *e;          /* GK_FWD_RING entries */
+	_Alignas(64) uint64_t full; /* producer's counter */
+};
+
+struct bsock {
+	uv_poll_t h;
+	struct gk_fwd *f;
+	int fd;
+	int family;
+};
+
+struct slot {
+	uv_timer_t timer;
+	struct gk_fwd *f;
+	struct slot *next_free;
+	uint8_t kind;
+	uint8_t tries;
+	uint16_t pool;
+	int16_t backend;
+	int16_t sock;
+	bool edns, do_bit;
+	bool tcp; /* sent over the backend's TCP connection (client TCP, or a TC retry) */
+	uint64_t sent_us;
+	gk_relay_q_t rq;
+	uint16_t sent_len;
+	uint8_t sent[GK_FWD_QMAX + GK_RELAY_OPT_LEN + GK_RELAY_ECS_MAX];
+	uint8_t ecs_key_len; /* the client subnet sent (cache key form), 0: none */
+	uint8_t ecs_key[GK_FCACHE_ECS_MAX];
+	/* the client */
+	int fd;
+	socklen_t clen;
+	struct sockaddr_storage client;
+	gk_fwd_deliver_fn deliver;
+	void *ctx, *conn;
+	uint64_t gen;
+};
+
+/* A backend's TCP connection (RFC 7766: reused, pipelined): opened on first use, reopened
+ * after a close. Queries go into the pending half of a double buffer while the other half
+ * is being written, so no query's bytes need to outlive its slot. */
+#define BC_BUF (64u * 1024u)
+enum bc_state { BC_CLOSED = 0, BC_CONNECTING, BC_OPEN, BC_CLOSING };
+struct bconn {
+	uv_tcp_t h;
+	uv_connect_t creq;
+	uv_write_t wreq;
+	struct gk_fwd *f;
+	uint16_t pool, backend;
+	uint8_t state;
+	bool writing;
+	uint8_t *buf[2]; /* [cur]: being written (wlen), [!cur]: pending (plen) */
+	uint32_t wlen, plen;
+	unsigned cur;
+	uint32_t rlen;
+	uint8_t *rbuf; /* 2 + 65535 */
+};
+
+struct fpool {
+	struct bconn *bc; /* one per backend */
+	gk_fpool_t *p;
+	gk_fcache_t *cache; /* or NULL */
+	const gk_front_pool_conf_t *conf;
+	uint8_t check[256]; /* the check's name, wire; len 0: none */
+	size_t check_len;
+	uv_timer_t check_timer;
+	struct gk_fwd *f;
+};
+
+struct gk_fwd {
+	uv_loop_t *loop;
+	uv_async_t async;
+	bool async_ready;
+	uint16_t edns_udp_max;
+	unsigned n_rings;
+	struct ring *rings;
+	size_t n_pools;
+	struct fpool *pools;
+	size_t n_bs;
+	struct bsock *bs;
+	struct slot *slots, *free;
+	uint32_t idmap[65536]; /* ID -> slot index + 1; 0: unused */
+	gk_fwd_counters_t ctr;
+	uint8_t rbuf[RBUF];
+	uint8_t obuf[RBUF];
+};
+
+static inline void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint64_t now_us(void)
+{
+	return uv_hrtime() / 1000u;
+}
+
+/* ---- answers to clients ----------------------------------------------------------------- */
+
+static void to_client(struct gk_fwd *f, const struct slot *s, const uint8_t *m, size_t len)
+{
+	if (s->kind == K_TCP) {
+		s->deliver(s->ctx, s->conn, s->gen, m, len);
+		return;
+	}
+	if (sendto(s->fd, m, len, MSG_DONTWAIT, (const struct sockaddr *)&s->client, s->clen) < 0)
+		gk_counter_inc(&f->ctr.send_errors);
+}
+
+/* SERVFAIL to the client of s (header and question of its query, our OPT for EDNS). */
+static void servfail(struct gk_fwd *f, const struct slot *s, const uint8_t *q, size_t qend)
+{
+	uint8_t m[GK_FWD_QMAX + GK_RELAY_OPT_LEN];
+	memcpy(m, q, qend);
+	wr16(m, s->rq.client_id);
+	m[2] = (uint8_t)(0x80 | (q[2] & 0x79));
+	m[3] = (uint8_t)(0x80 | GK_RCODE_SERVFAIL); /* RA: we stand for recursion as well */
+	wr16(m + 4, 1);
+	wr16(m + 6, 0);
+	wr16(m + 8, 0);
+	wr16(m + 10, s->edns ? 1 : 0);
+	size_t len = qend;
+	if (s->edns) {
+		uint8_t *o = m + len;
+		o[0] = 0;
+		wr16(o + 1, 41);
+		wr16(o + 3, f->edns_udp_max);
+		o[5] = o[6] = 0;
+		o[7] = s->do_bit ? 0x80 : 0;
+		o[8] = 0;
+		wr16(o + 9, 0);
+		len += GK_RELAY_OPT_LEN;
+	}
+	gk_counter_inc(&f->ctr.servfail);
+	to_client(f, s, m, len);
+}
+
+/* Relay answer a[0..len) (the backend's, or a cache hit with its TTLs aged) to the client of
+ * s, whose question bytes are q[12..qend). */
+static void relay(struct gk_fwd *f, struct slot *s, const uint8_t *q, uint8_t *a, size_t len)
+{
+	memcpy(a + 12, q + 12, s->rq.qend - 12u); /* the client's case (cache hits) */
+	size_t l = gk_relay_fix_opt(a, len, s->rq.qend, s->edns, f->edns_udp_max);
+	if (l == 0) {
+		gk_counter_inc(&f->ctr.malformed);
+		servfail(f, s, q, s->rq.qend);
+		return;
+	}
+	l = gk_relay_answer(&s->rq, a, l);
+	gk_counter_inc(&f->ctr.answers);
+	to_client(f, s, a, l);
+}
+
+/* ---- the outstanding table ------------------------------------------------------------- */
+
+static void slot_free(struct gk_fwd *f, struct slot *s)
+{
+	if (f->idmap[s->rq.id] == (uint32_t)(s - f->slots) + 1u)
+		f->idmap[s->rq.id] = 0;
+	uv_timer_stop(&s->timer);
+	s->kind = K_FREE;
+	s->next_free = f->free;
+	f->free = s;
+}
+
+static uint16_t fresh_id(struct gk_fwd *f)
+{
+	for (;;) {
+		uint16_t id = (uint16_t)arc4random();
+		if (f->idmap[id] == 0)
+			return id;
+	}
+}
+
+static int pick_sock(struct gk_fwd *f, int family)
+{
+	unsigned n = 0, k;
+	for (size_t i = 0; i < f->n_bs; i++)
+		n += f->bs[i].family == family;
+	if (n == 0)
+		return -1;
+	k = arc4random_uniform(n);
+	for (size_t i = 0; i < f->n_bs; i++)
+		if (f->bs[i].family == family && k-- == 0)
+			return (int)i;
+	return -1;
+}
+
+/* ---- TCP to backends ------------------------------------------------------------------------ */
+
+static void answer_in(struct gk_fwd *f, int si, uint8_t *a, size_t len,
+                      const struct sockaddr_storage *from);
+
+static void bc_closed_cb(uv_handle_t *h)
+{
+	struct bconn *c = h->data;
+	c->state = BC_CLOSED;
+}
+
+/* Close c: the queries sent on it time out and are retried (timeout_cb). */
+static void bc_close(struct bconn *c)
+{
+	if (c->state == BC_CLOSED || c->state == BC_CLOSING)
+		return;
+	c->state = BC_CLOSING;
+	c->writing = false;
+	c->wlen = c->plen = c->rlen = 0;
+	gk_counter_inc(&c->f->ctr.tcp_errors);
+	uv_close((uv_handle_t *)&c->h, bc_closed_cb);
+}
+
+static void bc_write_cb(uv_write_t *req, int status);
+
+/* Write the pending half unless a write is under way. */
+static void bc_flush(struct bconn *c)
+{
+	if (c->state != BC_OPEN || c->writing || c->plen == 0)
+		return;
+	c->cur ^= 1u;
+	c->wlen = c->plen;
+	c->plen = 0;
+	uv_buf_t b = uv_buf_init((char *)c->buf[c->cur], c->wlen);
+	if (uv_write(&c->wreq, (uv_stream_t *)&c->h, &b, 1, bc_write_cb) != 0) {
+		bc_close(c);
+		return;
+	}
+	c->writing = true;
+}
+
+static void bc_write_cb(uv_write_t *req, int status)
+{
+	struct bconn *c = req->data;
+	if (c->state != BC_OPEN)
+		return;
+	c->writing = false;
+	c->wlen = 0;
+	if (status < 0) {
+		bc_close(c);
+		return;
+	}
+	bc_flush(c);
+}
+
+static void bc_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)suggested;
+	struct bconn *c = h->data;
+	*buf = uv_buf_init((char *)c->rbuf + c->rlen, 2u + 65535u - c->rlen);
+}
+
+static void bc_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+	(void)buf;
+	struct bconn *c = st->data;
+	if (n < 0) {
+		bc_close(c);
+		return;
+	}
+	c->rlen += (uint32_t)n;
+	const gk_fbackend_conf_t *bc = gk_fpool_backend(c->f->pools[c->pool].p, c->backend);
+	size_t off = 0;
+	while (c->rlen - off >= 2) {
+		size_t ml = rd16(c->rbuf + off);
+		if (c->rlen - off < 2 + ml)
+			break;
+		answer_in(c->f, -1 - (int)c->backend, c->rbuf + off + 2, ml, &bc->addr);
+		if (c->state != BC_OPEN)
+			return;
+		off += 2 + ml;
+	}
+	memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+	c->rlen -= (uint32_t)off;
+}
+
+static void bc_connect_cb(uv_connect_t *req, int status)
+{
+	struct bconn *c = req->data;
+	if (c->state != BC_CONNECTING)
+		return;
+	if (status < 0 || uv_read_start((uv_stream_t *)&c->h, bc_alloc_cb, bc_read_cb) != 0) {
+		c->state = BC_OPEN; /* so that bc_close closes it */
+		bc_close(c);
+		return;
+	}
+	c->state = BC_OPEN;
+	bc_flush(c);
+}
+
+/* Queue s's query (s->sent) on its backend's connection, opening it if need be. */
+static int bc_send(struct gk_fwd *f, struct bconn *c, struct slot *s)
+{
+	if (c->state == BC_CLOSING)
+		return GK_EAGAIN;
+	if (c->plen + 2u + s->sent_len > BC_BUF)
+		return GK_EAGAIN; /* the connection is that far behind: another backend */
+	if (c->state == BC_CLOSED) {
+		const gk_fbackend_conf_t *bc = gk_fpool_backend(f->pools[c->pool].p, c->backend);
+		if (uv_tcp_init(f->loop, &c->h) != 0)
+			return GK_EIO;
+		c->h.data = c;
+		c->creq.data = c;
+		c->wreq.data = c;
+		c->state = BC_CONNECTING;
+		(void)uv_tcp_nodelay(&c->h, 1);
+		if (uv_tcp_connect(&c->creq, &c->h, (const struct sockaddr *)&bc->addr,
+		                   bc_connect_cb) != 0) {
+			c->state = BC_CLOSING;
+			uv_close((uv_handle_t *)&c->h, bc_closed_cb);
+			gk_counter_inc(&f->ctr.tcp_errors);
+			return GK_EIO;
+		}
+	}
+	uint8_t *p = c->buf[c->cur ^ 1u] + c->plen;
+	wr16(p, s->sent_len);
+	memcpy(p + 2, s->sent, s->sent_len);
+	c->plen += 2u + s->sent_len;
+	bc_flush(c);
+	return 0;
+}
+
+static void timeout_cb(uv_timer_t *t);
+
+/* Send s's query (s->sent holds header and question) to a backend of its pool other than
+ * `except`. Returns 0, or GK_ENOENT / GK_EBUSY (no backend) or an error. */
+static int send_to(struct gk_fwd *f, struct slot *s, int b);
+
+static int try_send(struct gk_fwd *f, struct slot *s, int except)
+{
+	int b = gk_fpool_pick(f->pools[s->pool].p, except);
+	return b < 0 ? b : send_to(f, s, b);
+}
+
+/* Send s's query to backend b of its pool. */
+static int send_to(struct gk_fwd *f, struct slot *s, int b)
+{
+	struct fpool *fp = &f->pools[s->pool];
+	const gk_fbackend_conf_t *bc = gk_fpool_backend(fp->p, (unsigned)b);
+	int si = s->tcp ? 0 : pick_sock(f, bc->addr.ss_family);
+	if (si < 0)
+		return GK_EINVAL;
+	if (f->idmap[s->rq.id] == (uint32_t)(s - f->slots) + 1u)
+		f->idmap[s->rq.id] = 0;
+	s->rq.id = fresh_id(f);
+	wr16(s->sent, s->rq.id);
+	if (s->tcp) {
+		int rc = bc_send(f, &fp->bc[b], s);
+		if (rc != 0) {
+			if (rc == GK_EIO) { /* could not even start a connection: a failure */
+				gk_fpool_sent(fp->p, (unsigned)b);
+				gk_fpool_done(fp->p, (unsigned)b, GK_FPOOL_TIMEOUT, 0);
+			}
+			return rc; /* GK_EAGAIN (busy or closing): another backend may take it */
+		}
+		gk_counter_inc(&f->ctr.tcp_queries);
+		si = -1 - b;
+	} else if (sendto(f->bs[si].fd, s->sent, s->sent_len, MSG_DONTWAIT,
+	                  (const struct sockaddr *)&bc->addr, bc->addrlen) < 0) {
+		/* counts as a failed try: the backend's health sees it */
+		gk_fpool_sent(fp->p, (unsigned)b);
+		gk_fpool_done(fp->p, (unsigned)b, GK_FPOOL_TIMEOUT, 0);
+		return -errno;
+	}
+	f->idmap[s->rq.id] = (uint32_t)(s - f->slots) + 1u;
+	gk_fpool_sent(fp->p, (unsigned)b);
+	s->backend = (int16_t)b;
+	s->sock = (int16_t)si;
+	s->sent_us = now_us();
+	s->tries++;
+	uv_timer_start(&s->timer, timeout_cb, fp->conf->timeout_ms, 0);
+	return 0;
+}
+
+/* Send, retrying on other backends while sends fail; false when nothing could be sent. */
+static bool send_some(struct gk_fwd *f, struct slot *s, int except)
+{
+	const struct fpool *fp = &f->pools[s->pool];
+	for (size_t k = 0; k <= gk_fpool_size(fp->p); k++) {
+		int rc = try_send(f, s, except);
+		if (rc == 0)
+			return true;
+		if (rc == GK_ENOENT || rc == GK_EBUSY)
+			return false;
+	}
+	return false;
+}
+
+static void timeout_cb(uv_timer_t *t)
+{
+	struct slot *s = t->data;
+	struct gk_fwd *f = s->f;
+	struct fpool *fp = &f->pools[s->pool];
+	int prev = s->backend;
+	if (s->kind == K_CHECK) { /* checks are not queries: only their own count */
+		gk_fpool_checked(fp->p, (unsigned)prev, false);
+		slot_free(f, s);
+		return;
+	}
+	gk_fpool_done(fp->p, (unsigned)prev, GK_FPOOL_TIMEOUT, 0);
+	if (s->tries <= fp->conf->retries) {
+		gk_counter_inc(&f->ctr.retries);
+		if (send_some(f, s, prev))
+			return;
+		/* no other backend: the same one again rather than nothing */
+		if (send_some(f, s, -1))
+			return;
+	}
+	servfail(f, s, s->sent, s->rq.qend);
+	slot_free(f, s);
+}
+
+/* The lowercase key of the query in s->sent; with subnet, for the client subnet sent. */
+static void cache_key(const struct slot *s, uint8_t *name, gk_fcache_key_t *k, bool subnet)
+{
+	size_t nlen = (size_t)s->rq.qend - 16u;
+	for (size_t i = 0; i < nlen; i++) {
+		uint8_t c = s->sent[12 + i];
+		name[i] = c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+	}
+	*k = (gk_fcache_key_t){.name = name,
+	                       .nlen = nlen,
+	                       .type = rd16(s->sent + s->rq.qend - 4),
+	                       .cls = rd16(s->sent + s->rq.qend - 2),
+	                       .do_bit = s->do_bit,
+	                       .cd = (s->sent[3] & 0x10) != 0,
+	                       .ecs = subnet ? s->ecs_key : NULL,
+	                       .ecs_len = subnet ? s->ecs_key_len : 0};
+}
+
+/* A new client query: cache, else a backend, else SERVFAIL. */
+static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t pool,
+                  uint16_t client_limit, bool edns, bool do_bit, int fd,
+                  const struct sockaddr_storage *client, socklen_t clen,
+                  const struct sockaddr *real, gk_fwd_deliver_fn fn, void *ctx, void *conn,
+                  uint64_t gen)
+{
+	gk_counter_inc(&f->ctr.queries);
+	struct slot tmp, *s = f->free;
+	if (s == NULL)
+		s = &tmp; /* the table is full: a SERVFAIL is all this query gets */
+	s->kind = fn ? K_TCP : K_UDP;
+	s->tcp = fn != NULL;
+	s->pool = pool;
+	s->tries = 0;
+	s->backend = -1;
+	s->edns = edns;
+	s->do_bit = do_bit;
+	s->fd = fd;
+	s->deliver = fn;
+	s->ctx = ctx;
+	s->conn = conn;
+	s->gen = gen;
+	s->clen = clen;
+	if (client)
+		memcpy(&s->client, client, clen);
+	s->rq.client_id = rd16(q);
+	s->rq.qend = qend;
+	s->rq.client_limit = client_limit;
+	s->sent_len = (uint16_t)gk_relay_query(q, qend, 0, do_bit, f->edns_udp_max, s->sent);
+	s->ecs_key_len = 0;
+	const gk_front_pool_conf_t *pc = f->pools[pool].conf;
+	if (pc->ecs) {
+		size_t kl = 0;
+		s->sent_len = (uint16_t)gk_relay_add_ecs(s->sent, s->sent_len, real, pc->ecs_v4,
+		                                         pc->ecs_v6, s->ecs_key, &kl);
+		s->ecs_key_len = (uint8_t)kl;
+	}
+	if (s == &tmp) {
+		gk_counter_inc(&f->ctr.table_full);
+		servfail(f, s, q, qend);
+		return;
+	}
+	struct fpool *fp = &f->pools[pool];
+	if (fp->cache) {
+		uint8_t name[256];
+		gk_fcache_key_t k;
+		size_t n = 0;
+		/* an answer for the client's subnet, else one for every client (ECS scope 0) */
+		if (s->ecs_key_len) {
+			cache_key(s, name, &k, true);
+			n = gk_fcache_get(fp->cache, &k, uv_now(f->loop), f->obuf, sizeof(f->obuf));
+		}
+		if (n == 0) {
+			cache_key(s, name, &k, false);
+			n = gk_fcache_get(fp->cache, &k, uv_now(f->loop), f->obuf, sizeof(f->obuf));
+		}
+		if (n > 0) {
+			gk_counter_inc(&f->ctr.cache_hits);
+			wr16(f->obuf, rd16(q)); /* relay() restores ID and case */
+			relay(f, s, q, f->obuf, n);
+			return;
+		}
+	}
+	f->free = s->next_free;
+	s->rq.id = 0;
+	if (!send_some(f, s, -1)) {
+		gk_counter_inc(&f->ctr.no_backend);
+		servfail(f, s, q, qend);
+		s->kind = K_FREE;
+		s->next_free = f->free;
+		f->free = s;
+	}
+}
+
+/* ---- backend answers --------------------------------------------------------------------- */
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+	return x->sin6_port == y->sin6_port &&
+	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+}
+
+/* A datagram that matched no outstanding query: counted on the backend it came from, if
+ * it came from one (cold path: a scan of the pools). */
+static void mismatch_from(struct gk_fwd *f, const struct sockaddr_storage *from)
+{
+	for (size_t p = 0; p < f->n_pools; p++)
+		for (unsigned b = 0; b < gk_fpool_size(f->pools[p].p); b++)
+			if (same_addr(from, &gk_fpool_backend(f->pools[p].p, b)->addr)) {
+				gk_fpool_mismatch(f->pools[p].p, b);
+				return;
+			}
+}
+
+static void answer_in(struct gk_fwd *f, int si, uint8_t *a, size_t len,
+                      const struct sockaddr_storage *from)
+{
+	if (len < 12) {
+		gk_counter_inc(&f->ctr.mismatched);
+		return;
+	}
+	uint32_t idx = f->idmap[rd16(a)];
+	struct slot *s = idx ? &f->slots[idx - 1] : NULL;
+	if (s == NULL || s->sock != si) {
+		gk_counter_inc(&f->ctr.mismatched);
+		mismatch_from(f, from);
+		return;
+	}
+	struct fpool *fp = &f->pools[s->pool];
+	const gk_fbackend_conf_t *bc = gk_fpool_backend(fp->p, (unsigned)s->backend);
+	if (!same_addr(from, &bc->addr) || !gk_relay_match(&s->rq, s->sent, a, len)) {
+		gk_fpool_mismatch(fp->p, (unsigned)s->backend);
+		gk_counter_inc(&f->ctr.mismatched);
+		return;
+	}
+	uint8_t rcode = a[3] & 0x0f;
+	if (s->kind == K_CHECK) {
+		gk_fpool_checked(fp->p, (unsigned)s->backend,
+		                 rcode == GK_RCODE_NOERROR || rcode == GK_RCODE_NXDOMAIN);
+		slot_free(f, s);
+		return;
+	}
+	gk_fpool_done(fp->p, (unsigned)s->backend,
+	              rcode == GK_RCODE_SERVFAIL ? GK_FPOOL_SERVFAIL : GK_FPOOL_OK,
+	              now_us() - s->sent_us);
+	if ((a[2] & 0x02) && !s->tcp) {
+		gk_counter_inc(&f->ctr.truncated);
+		if (fp->conf->tc == GK_FRONT_TC_RETRY_TCP) {
+			/* the whole answer from the same backend over TCP */
+			uv_timer_stop(&s->timer);
+			s->tcp = true;
+			gk_counter_inc(&f->ctr.tcp_retries);
+			if (send_to(f, s, s->backend) == 0)
+				return;
+			/* its connection cannot take it now: the truncated answer goes on */
+		}
+	}
+	if (rcode == GK_RCODE_SERVFAIL && s->tries <= fp->conf->retries &&
+	    gk_fpool_size(fp->p) > 1) {
+		/* another backend may do better */
+		uv_timer_stop(&s->timer);
+		gk_counter_inc(&f->ctr.retries);
+		if (send_some(f, s, s->backend))
+			return;
+	}
+	if (fp->cache) {
+		uint8_t name[256];
+		gk_fcache_key_t k;
+		/* ECS (RFC 7871 7.3): an answer whose scope is 0, or without the option, is for
+		 * every client; any other for the client's subnet as sent (never wider) */
+		cache_key(s, name, &k,
+		          s->ecs_key_len && gk_relay_ecs_scope(a, len, s->rq.qend) > 0);
+		(void)gk_fcache_put(fp->cache, &k, a, len, uv_now(f->loop));
+	}
+	relay(f, s, s->sent, a, len);
+	slot_free(f, s);
+}
+
+static void bsock_cb(uv_poll_t *h, int status, int events)
+{
+	struct bsock *b = h->data;
+	struct gk_fwd *f = b->f;
+	if (status < 0 || !(events & UV_READABLE))
+		return;
+	for (unsigned k = 0; k < RECV_BUDGET; k++) {
+		struct sockaddr_storage from;
+		socklen_t fl = sizeof(from);
+		ssize_t n = recvfrom(b->fd, f->rbuf, sizeof(f->rbuf), MSG_DONTWAIT,
+		                     (struct sockaddr *)&from, &fl);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			continue; /* an ICMP error from a dead backend: its timeout tells */
+		}
+		answer_in(f, (int)(b - f->bs), f->rbuf, (size_t)n, &from);
+	}
+}
+
+/* ---- rings from the UDP threads ----------------------------------------------------------- */
+
+static void async_cb(uv_async_t *a)
+{
+	struct gk_fwd *f = a->data;
+	for (unsigned i = 0; i < f->n_rings; i++) {
+		struct ring *r = &f->rings[i];
+		int64_t e;
+		/* at most one ring's worth per ring per turn: timers and answers get their turn */
+		for (unsigned k = 0; k < GK_FWD_RING && (e = gk_spsc_peek(&r->r)) >= 0; k++) {
+			const struct fwd_req *q = &r->e[e];
+			start(f, q->q, q->qend, q->pool, q->client_limit, q->edns, q->do_bit, q->fd,
+			      &q->client, q->clen,
+			      (const struct sockaddr *)(q->real.ss_family ? &q->real : &q->client),
+			      NULL, NULL, NULL, 0);
+			gk_spsc_release(&r->r);
+		}
+		if (gk_spsc_peek(&r->r) >= 0)
+			uv_async_send(&f->async); /* more came meanwhile */
+	}
+}
+
+bool gk_fwd_push(gk_fwd_t *f, unsigned ring, const uint8_t *q, const gk_pkt_result_t *res, int fd,
+                 const struct sockaddr *client, socklen_t clen, const struct sockaddr *real)
+{
+	struct ring *r = &f->rings[ring];
+	int64_t e = gk_spsc_reserve(&r->r);
+	if (e < 0 || res->qend > GK_FWD_QMAX || clen > sizeof(struct sockaddr_storage)) {
+		__atomic_store_n(&r->full, r->full + 1, __ATOMIC_RELAXED);
+		return false;
+	}
+	struct fwd_req *d = &r->e[e];
+	memcpy(d->q, q, res->qend);
+	d->qend = res->qend;
+	d->client_limit = res->client_limit;
+	d->pool = res->pool;
+	d->edns = res->edns;
+	d->do_bit = res->do_bit;
+	d->fd = fd;
+	d->clen = clen;
+	memcpy(&d->client, client, clen);
+	d->real.ss_family = 0;
+	if (real && real != client)
+		memcpy(&d->real, real,
+		       real->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+		                                   : sizeof(struct sockaddr_in));
+	gk_spsc_commit(&r->r);
+	return true;
+}
+
+void gk_fwd_kick(gk_fwd_t *f)
+{
+	uv_async_send(&f->async);
+}
+
+void gk_fwd_submit(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res,
+                   const struct sockaddr *client, gk_fwd_deliver_fn fn, void *ctx, void *conn,
+                   uint64_t gen)
+{
+	start(f, q, res->qend, res->pool, res->client_limit, res->edns, res->do_bit, -1, NULL, 0,
+	      client, fn, ctx, conn, gen);
+}
+
+/* ---- active health checks ---------------------------------------------------------------- */
+
+static void check_cb(uv_timer_t *t)
+{
+	struct fpool *fp = t->data;
+	struct gk_fwd *f = fp->f;
+	unsigned pool = (unsigned)(fp - f->pools);
+	for (unsigned b = 0; b < gk_fpool_size(fp->p); b++) {
+		struct slot *s = f->free;
+		if (s == NULL)
+			return;
+		const gk_fbackend_conf_t *bc = gk_fpool_backend(fp->p, b);
+		int si = pick_sock(f, bc->addr.ss_family);
+		if (si < 0)
+			continue;
+		f->free = s->next_free;
+		s->kind = K_CHECK;
+		s->tcp = false;
+		s->pool = (uint16_t)pool;
+		s->tries = 1;
+		s->backend = (int16_t)b;
+		s->sock = (int16_t)si;
+		s->rq.id = fresh_id(f);
+		/* SOA query: header, name, type SOA, class IN, our OPT */
+		uint8_t q[GK_FWD_QMAX], *m = s->sent;
+		memset(q, 0, 12);
+		wr16(q + 4, 1);
+		memcpy(q + 12, fp->check, fp->check_len);
+		size_t qend = 12 + fp->check_len;
+		wr16(q + qend, 6);
+		wr16(q + qend + 2, 1);
+		qend += 4;
+		s->rq.qend = (uint16_t)qend;
+		s->sent_len =
+		    (uint16_t)gk_relay_query(q, qend, s->rq.id, false, f->edns_udp_max, m);
+		if (sendto(f->bs[si].fd, m, s->sent_len, MSG_DONTWAIT,
+		           (const struct sockaddr *)&bc->addr, bc->addrlen) < 0) {
+			gk_fpool_checked(fp->p, b, false);
+			s->kind = K_FREE;
+			s->next_free = f->free;
+			f->free = s;
+			continue;
+		}
+		gk_counter_inc(&f->ctr.checks);
+		f->idmap[s->rq.id] = (uint32_t)(s - f->slots) + 1u;
+		s->sent_us = now_us();
+		uv_timer_start(&s->timer, timeout_cb, fp->conf->timeout_ms, 0);
+	}
+}
+
+/* ---- life cycle ----------------------------------------------------------------------------- */
+
+static int open_bsock(struct gk_fwd *f, int family, struct bsock *b)
+{
+	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	struct sockaddr_storage any = {.ss_family = (sa_family_t)family};
+	socklen_t al = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	if (bind(fd, (struct sockaddr *)&any, al) != 0) {
+		int e = -errno;
+		close(fd);
+		return e;
+	}
+	b->fd = fd;
+	b->family = family;
+	b->f = f;
+	int rc = uv_poll_init(f->loop, &b->h, fd);
+	if (rc == 0) {
+		b->h.data = b;
+		rc = uv_poll_start(&b->h, UV_READABLE, bsock_cb);
+	}
+	return rc;
+}
+
+int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, unsigned n_rings,
+               uint16_t edns_udp_max, gk_fwd_t **out, char *err, size_t errlen)
+{
+	int rc = GK_ENOMEM;
+	struct gk_fwd *f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		goto nomem;
+	f->loop = loop;
+	f->edns_udp_max = edns_udp_max;
+	f->n_rings = n_rings;
+	f->rings = calloc(n_rings ? n_rings : 1, sizeof(*f->rings));
+	f->pools = calloc(conf->n_pools ? conf->n_pools : 1, sizeof(*f->pools));
+	f->slots = calloc(GK_FWD_SLOTS, sizeof(*f->slots));
+	f->bs = calloc(2 * BSOCKS, sizeof(*f->bs));
+	if (!f->rings || !f->pools || !f->slots || !f->bs)
+		goto nomem;
+	for (unsigned i = 0; i < n_rings; i++) {
+		gk_spsc_init(&f->rings[i].r, GK_FWD_RING);
+		if ((f->rings[i].e = calloc(GK_FWD_RING, sizeof(struct fwd_req))) == NULL)
+			goto nomem;
+	}
+	for (size_t i = 0; i < 2 * BSOCKS; i++)
+		f->bs[i].fd = -1;
+	f->n_pools = conf->n_pools;
+	bool fam4 = false, fam6 = false;
+	for (size_t i = 0; i < conf->n_pools; i++) {
+		const gk_front_pool_conf_t *pc = &conf->pools[i];
+		struct fpool *fp = &f->pools[i];
+		fp->f = f;
+		fp->conf = pc;
+		if ((rc = gk_fpool_new(&pc->health, pc->backends, pc->n_backends, &fp->p)) != 0)
+			goto fail;
+		if ((fp->bc = calloc(pc->n_backends, sizeof(*fp->bc))) == NULL)
+			goto nomem;
+		for (size_t b = 0; b < pc->n_backends; b++) {
+			struct bconn *c = &fp->bc[b];
+			c->f = f;
+			c->pool = (uint16_t)i;
+			c->backend = (uint16_t)b;
+			c->buf[0] = malloc(BC_BUF);
+			c->buf[1] = malloc(BC_BUF);
+			c->rbuf = malloc(2u + 65535u);
+			if (!c->buf[0] || !c->buf[1] || !c->rbuf)
+				goto nomem;
+		}
+		if (pc->cache_size && (rc = gk_fcache_new((size_t)pc->cache_size * GK_FCACHE_SLOT,
+		                                          CACHE_TTLMAX, &fp->cache)) != 0)
+			goto fail;
+		for (size_t b = 0; b < pc->n_backends; b++) {
+			fam4 |= pc->backends[b].addr.ss_family == AF_INET;
+			fam6 |= pc->backends[b].addr.ss_family == AF_INET6;
+		}
+		const char *cn = pc->check_name;
+		for (size_t z = 0; cn == NULL && z < conf->n_zones; z++)
+			if (conf->zones[z].pool == i)
+				cn = conf->zones[z].name;
+		fp->check_len = cn ? gk_fzones_wire(cn, fp->check) : 0;
+	}
+	for (size_t i = 0; i < GK_FWD_SLOTS; i++) {
+		struct slot *s = &f->slots[i];
+		s->f = f;
+		if ((rc = uv_timer_init(loop, &s->timer)) != 0)
+			goto uverr;
+		s->timer.data = s;
+		s->next_free = f->free;
+		f->free = s;
+	}
+	for (int fam = 0; fam < 2; fam++) {
+		if (!(fam ? fam6 : fam4))
+			continue;
+		for (unsigned k = 0; k < BSOCKS; k++) {
+			rc = open_bsock(f, fam ? AF_INET6 : AF_INET, &f->bs[f->n_bs]);
+			if (f->bs[f->n_bs].fd >= 0)
+				f->n_bs++;
+			if (rc != 0) {
+				snprintf(err, errlen, "front end: backend socket: %s",
+				         rc > -1000 ? strerror(-rc) : uv_strerror(rc));
+				goto fail_quiet;
+			}
+		}
+	}
+	if ((rc = uv_async_init(loop, &f->async, async_cb)) != 0)
+		goto uverr;
+	f->async.data = f;
+	f->async_ready = true;
+	for (size_t i = 0; i < f->n_pools; i++) {
+		struct fpool *fp = &f->pools[i];
+		if (fp->check_len == 0)
+			continue;
+		unsigned iv = fp->conf->check_interval_ms;
+		if ((rc = uv_timer_init(loop, &fp->check_timer)) != 0)
+			goto uverr;
+		fp->check_timer.data = fp;
+		/* the first check at once spread over a tenth of the interval */
+		if ((rc = uv_timer_start(&fp->check_timer, check_cb,
+		                         arc4random_uniform(iv / 10 + 1), iv)) != 0)
+			goto uverr;
+	}
+	*out = f;
+	return 0;
+uverr:
+	snprintf(err, errlen, "front end: libuv: %s", uv_strerror(rc));
+	goto fail_quiet;
+nomem:
+	rc = GK_ENOMEM;
+fail:
+	snprintf(err, errlen, "front end: %s", gk_strerror(rc));
+fail_quiet:
+	*out = f; /* handles are on the loop: the caller closes them, then gk_fwd_free */
+	return rc;
+}
+
+void gk_fwd_free(gk_fwd_t *f)
+{
+	if (f == NULL)
+		return;
+	for (size_t i = 0; f->bs && i < 2 * BSOCKS; i++)
+		if (f->bs[i].fd >= 0)
+			close(f->bs[i].fd);
+	for (size_t i = 0; f->pools && i < f->n_pools; i++) {
+		for (size_t b = 0; f->pools[i].bc && b < gk_fpool_size(f->pools[i].p); b++) {
+			free(f->pools[i].bc[b].buf[0]);
+			free(f->pools[i].bc[b].buf[1]);
+			free(f->pools[i].bc[b].rbuf);
+		}
+		free(f->pools[i].bc);
+		gk_fpool_free(f->pools[i].p);
+		gk_fcache_free(f->pools[i].cache);
+	}
+	for (unsigned i = 0; f->rings && i < f->n_rings; i++)
+		free(f->rings[i].e);
+	free(f->rings);
+	free(f->pools);
+	free(f->slots);
+	free(f->bs);
+	free(f);
+}
+
+void gk_fwd_counters_read(const gk_fwd_t *f, gk_fwd_counters_t *sum)
+{
+	const uint64_t *s = (const uint64_t *)&f->ctr;
+	uint64_t *d = (uint64_t *)sum;
+	for (size_t i = 0; i < sizeof(f->ctr) / sizeof(uint64_t); i++)
+		d[i] += __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+	for (unsigned i = 0; i < f->n_rings; i++)
+		sum->ring_full += __atomic_load_n(&f->rings[i].full, __ATOMIC_RELAXED);
+}
+
+size_t gk_fwd_pools(const gk_fwd_t *f)
+{
+	return f->n_pools;
+}
+
+size_t gk_fwd_backends(const gk_fwd_t *f, size_t pool)
+{
+	return pool < f->n_pools ? gk_fpool_size(f->pools[pool].p) : 0;
+}
+
+void gk_fwd_backend_stats(const gk_fwd_t *f, size_t pool, size_t b, gk_fbackend_stats_t *st)
+{
+	gk_fpool_stats(f->pools[pool].p, (unsigned)b, st);
+}

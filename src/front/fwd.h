@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/* src/front/fwd.h -- the relay of one worker: forwarded queries to backends and back.
+ *
+ * The packet path decides (decide/decide.h) and says GK_PKT_FORWARD for a name under a
+ * forwarded zone that may be resolved; the query then comes here:
+ *   - from a UDP thread through a ring of its own (gk_fwd_push, then gk_fwd_kick once per
+ *     batch: a single-producer ring and a uv_async, no lock; a full ring drops the query
+ *     and counts it);
+ *   - from the worker's loop itself (client TCP and TLS queries, gk_fwd_submit).
+ * On the worker's loop the relay looks in the pool's packet cache (cache.h), else picks a
+ * backend (pool.h: least outstanding by weight, healthy, under its bound) and sends the
+ * client's question under a random ID (arc4random) from one of its backend sockets, each
+ * bound to a port the kernel picks at random (RFC 5452). An answer is matched against the
+ * outstanding query by socket, source address, ID and question bytes (relay.h); the others
+ * are dropped and counted. A query that times out is sent again to another backend, up to
+ * the pool's retries; with none left, or no backend up, the client gets SERVFAIL at once.
+ * The answer goes back with the client's ID and question bytes, its OPT removed for a
+ * client without EDNS or carrying our buffer size, cut to header and question with TC when
+ * larger than the client may receive over UDP. A truncated UDP answer is passed on
+ * (tc: pass) or asked again over TCP (tc: retry-tcp, a connection per backend kept open
+ * and pipelined). Client TCP queries are sent over the same TCP connections.
+ *
+ * Health: every backend gets an SOA query for the pool's check name (the first forwarded
+ * zone of the pool when check.name is not set) every check interval; timeouts and
+ * SERVFAILs of client queries count as failures too (pool.h).
+ *
+ * Memory: everything (outstanding table, rings, caches, sockets) is allocated by
+ * gk_fwd_new; the hot path allocates nothing. Threading: gk_fwd_push/kick on the ring's
+ * one producer thread; gk_fwd_new/free on the control thread while the loop does not run;
+ * everything else on the worker's loop. gk_fwd_stats reads plain counters (relaxed) from
+ * any thread.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+#include "front/conf.h"
+#include "front/pool.h"
+#include "gk/errors.h"
+#include "pkt/process.h"
+
+/* Largest header and question relayed (12 + 255 + 4). */
+#define GK_FWD_QMAX 272u
+/* Queries waiting in each UDP thread's ring. */
+#define GK_FWD_RING 1024u
+/* Queries in flight per worker (all pools): the outstanding table's bound. */
+#define GK_FWD_SLOTS 4096u
+
+typedef struct gk_fwd gk_fwd_t;
+
+/* A TCP or TLS client's answer (loop thread): msg[0..len) for the connection conn of
+ * generation gen (the caller's own check that the connection is still the one that
+ * asked). msg valid until the callback returns. */
+typedef void (*gk_fwd_deliver_fn)(void *ctx, void *conn, uint64_t gen, const uint8_t *msg,
+                                  size_t len);
+
+/* Per-worker figures (plain counters). */
+typedef struct gk_fwd_counters {
+	uint64_t queries;     /* relayed queries received (rings and submit) */
+	uint64_t ring_full;   /* dropped: a UDP thread's ring was full */
+	uint64_t cache_hits;  /* answered from the packet cache */
+	uint64_t answers;     /* backend answers relayed to clients */
+	uint64_t servfail;    /* SERVFAIL sent: no backend up, every try timed out, table full */
+	uint64_t no_backend;  /* ... of which no backend was up (or all at their bound) */
+	uint64_t table_full;  /* ... of which the outstanding table was full */
+	uint64_t retries;     /* tries sent again to another backend after a timeout */
+	uint64_t mismatched;  /* backend datagrams dropped: no outstanding query matched */
+	uint64_t malformed;   /* backend answers that could not be relayed (bad OPT walk) */
+	uint64_t truncated;   /* truncated UDP answers from backends */
+	uint64_t tcp_retries; /* ... asked again over TCP */
+	uint64_t tcp_queries; /* queries sent over TCP to backends */
+	uint64_t tcp_errors;  /* backend TCP connections that failed or were reset */
+	uint64_t send_errors; /* client answers the kernel did not take */
+	uint64_t checks;      /* active health checks sent */
+} gk_fwd_counters_t;
+
+/* The relay of one worker on loop (initialised, not yet running): pools, caches and
+ * sockets per conf (not NULL, checked), n_rings rings for as many UDP threads, edns_udp_max
+ * our own EDNS limit. Returns 0 with *out, GK_ENOMEM, or an error from socket() or libuv;
+ * err names the cause. On failure *out is still set: its handles are on the loop, so the
+ * caller closes the loop's handles and then calls gk_fwd_free. */
+GK_MUST_CHECK int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, unsigned n_rings,
+                             uint16_t edns_udp_max, gk_fwd_t **out, char *err, size_t errlen);
+
+/* Free after the loop closed every handle (uv_walk + uv_run) or never ran. NULL: no-op. */
+void gk_fwd_free(gk_fwd_t *f);
+
+/* UDP thread `ring`: queue the client query q (res from gk_pkt_process: GK_PKT_FORWARD),
+ * answered from socket fd to client (the sender). real: the client a load balancer's PROXY
+ * header names (for EDNS Client Subnet), or NULL / client. false when the ring is full
+ * (counted). */
+bool gk_fwd_push(gk_fwd_t *f, unsigned ring, const uint8_t *q, const gk_pkt_result_t *res, int fd,
+                 const struct sockaddr *client, socklen_t clen, const struct sockaddr *real);
+
+/* UDP thread: wake the loop for what was pushed (once per batch). */
+void gk_fwd_kick(gk_fwd_t *f);
+
+/* Loop thread: relay a TCP/TLS client's query (res: GK_PKT_FORWARD); client: its address
+ * (for EDNS Client Subnet; NULL: unknown, none sent). The answer, or a SERVFAIL, comes
+ * through fn(ctx, conn, gen, ...), possibly before this returns (a cache hit), once unless
+ * the loop stops first. */
+void gk_fwd_submit(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res,
+                   const struct sockaddr *client, gk_fwd_deliver_fn fn, void *ctx, void *conn,
+                   uint64_t gen);
+
+/* Add this worker's counters into *sum (relaxed loads). Any thread. */
+void gk_fwd_counters_read(const gk_fwd_t *f, gk_fwd_counters_t *sum);
+
+/* Pools in the relay, and backend b of pool p's figures (relaxed copy; any thread). */
+size_t gk_fwd_pools(const gk_fwd_t *f);
+size_t gk_fwd_backends(const gk_fwd_t *f, size_t pool);
+void gk_fwd_backend_stats(const gk_fwd_t *f, size_t pool, size_t b, gk_fbackend_stats_t *st);
+
+/* Backend b of pool p summed over the relays fw[0..n) (the workers'): counters added,
+ * outstanding added; *up_in: how many of them see it up. Any thread (relaxed reads). */
+void gk_fwd_backend_sum(gk_fwd_t *const *fw, size_t n, size_t pool, size_t b,
+                        gk_fbackend_stats_t *sum, unsigned *up_in);
+
+/* Prometheus exposition of the relays fw[0..n) for conf's pools (docs/METRICS.md "Front
+ * end") appended to f. Main thread, at a scrape. */
+void gk_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *conf, FILE *f);

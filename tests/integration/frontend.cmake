@@ -1,0 +1,8 @@
+# SPDX-License-Identifier: MIT
+# tests/integration/frontend.cmake -- front-end mode: forwarded zones relayed to NSD and to
+# small Python backends (slow, wrong ID, garbage, truncating), the decision before the
+# backend, the packet cache and a revocation on a cached name, failover and recovery.
+gk_integration_test(integration_frontend test_frontend.py 180 $<TARGET_FILE:gk-sync>
+	$<TARGET_FILE:gkctl>)
+set_tests_properties(integration_frontend PROPERTIES
+	ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1;GK_NSD=${GK_NSD}")

@@ -1,0 +1,570 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+# tests/integration/test_frontend.py -- front-end mode: gatekeeperd forwarding zones to
+# backend pools (docs/FRONTEND.md), against NSD and small Python backends.
+#
+# Usage: test_frontend.py GATEKEEPERD GK_SYNC GKCTL
+#
+# A private redis-server holds the filing status (applied by the real gk-sync); gatekeeperd
+# (one worker, so that its packet cache is the one every query meets) forwards:
+#   example.cn -> pool "nsd": NSD serving the fixture zone (health checks every 100 ms)
+#   com.cn     -> pool "rec": a recording Python backend (answers every A query)
+#   mixed.cn   -> pool "mixed": a backend that never answers, and a recording one
+#   bad.cn     -> pool "bad": a backend answering with the wrong ID, one answering garbage
+#   tc.cn      -> pool "tc" (tc: pass): a backend whose UDP answers are truncated
+# and checks:
+#   1. answers relayed as NSD gives them, over UDP and TCP, with the client's ID and 0x20
+#      question case; OPT removed for a client without EDNS, our buffer size for one with;
+#   2. the decision comes first: unfiled and revoked names are refused with their EDE and
+#      never reach the backend (its query log), filed ones do;
+#   3. the packet cache: a second query does not reach the backend; a revocation applied
+#      with gk-sync is enforced on the cached name at the next query;
+#   4. a backend that does not answer: every query still answered, by a retry elsewhere;
+#   5. wrong-ID and garbage answers are dropped: SERVFAIL after the tries, nothing else;
+#   6. TC from a UDP backend is passed on with tc: pass;
+#   7. NSD stopped: SERVFAIL at once once its backend is down; NSD back on the same port:
+#      answers again without any action (health checks bring it back);
+#   8. failover under load: sub.example.cn -> pool "pair" (a second NSD and Knot); the NSD
+#      is killed (SIGKILL) while four clients query: no query lost, none SERVFAIL; back on
+#      its port, it is up again and gets queries;
+#   9. a reload that changes the pools is refused (line named, running state kept); one that
+#      drops a forwarded zone with the same pools applies.
+# Along the way, /metrics (per-backend queries, timeouts, mismatches, latency, health) and
+# `gkctl stats` (pool state) say what happened.
+import os
+import re
+import socket
+import subprocess
+import struct
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gkharness as h  # noqa: E402
+import signal  # noqa: E402
+from gkharness import wait_for  # noqa: E402
+
+import dns.edns  # noqa: E402
+import dns.exception  # noqa: E402
+import dns.flags  # noqa: E402
+import dns.message  # noqa: E402
+import dns.query  # noqa: E402
+import dns.rcode  # noqa: E402
+import dns.rrset  # noqa: E402
+
+fails = []
+
+
+def expect(what, ok, detail=""):
+	h.log(("ok   " if ok else "FAIL ") + what + ("" if ok else "\n     " + str(detail)))
+	if not ok:
+		fails.append(what)
+
+
+class Backend:
+	"""A UDP (and TCP) DNS backend on loopback recording every question it gets.
+	mode: ok | drop (never answers) | wrongid | garbage | tc (UDP answers truncated) | ecs
+	(records the EDNS Client Subnet it gets, in self.ecs, and answers names starting with
+	"geo" with scope = the source prefix, others with scope 0)."""
+
+	def __init__(self, mode="ok"):
+		self.mode, self.log, self.lock = mode, [], threading.Lock()
+		while True:  # one port for both: a free UDP port may be taken for TCP
+			self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+			self.udp.bind(("127.0.0.1", 0))
+			self.port = self.udp.getsockname()[1]
+			self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+			self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+			try:
+				self.tcp.bind(("127.0.0.1", self.port))
+				break
+			except OSError:
+				self.udp.close()
+				self.tcp.close()
+		self.tcp.listen(16)
+		self.stop = False
+		self.accepted = 0
+		self.ecs = []
+		for fn in (self.serve_udp, self.serve_tcp):
+			threading.Thread(target=fn, daemon=True).start()
+
+	def names(self, transport=None):
+		with self.lock:
+			return [n for n, t in self.log if transport in (None, t)]
+
+	def answer(self, q, tcp):
+		r = dns.message.make_response(q)
+		r.flags |= dns.flags.AA
+		qn, qt = q.question[0].name, q.question[0].rdtype
+		if qt == dns.rdatatype.SOA:
+			r.answer.append(dns.rrset.from_text(qn, 300, "IN", "SOA",
+							    "ns. host. 1 7200 900 1209600 300"))
+		elif qt == dns.rdatatype.A:
+			r.answer.append(dns.rrset.from_text(qn, 300, "IN", "A", "192.0.2.99"))
+		if self.mode == "ecs":
+			opt = [o for o in q.options if o.otype == 8]
+			with self.lock:
+				self.ecs.append((qn.to_text().lower(), (opt[0].address, opt[0].srclen) if opt else None))
+			if opt:
+				scope = opt[0].srclen if qn.to_text().lower().startswith("geo") else 0
+				r.use_edns(0, 0, 1232, options=[dns.edns.ECSOption(opt[0].address, opt[0].srclen, scope)])
+		w = r.to_wire()
+		if self.mode == "tc" and not tcp:
+			r.answer = []
+			r.flags |= dns.flags.TC
+			w = r.to_wire()
+		if self.mode == "wrongid":
+			w = struct.pack("!H", (q.id + 1) & 0xffff) + w[2:]
+		if self.mode == "garbage":
+			w = w[:2] + os.urandom(40)
+		return w
+
+	def serve_udp(self):
+		while not self.stop:
+			try:
+				data, peer = self.udp.recvfrom(65535)
+				q = dns.message.from_wire(data)
+			except Exception:  # noqa: BLE001
+				continue
+			with self.lock:
+				self.log.append((q.question[0].name.to_text().lower(), "udp"))
+			if self.mode != "drop":
+				self.udp.sendto(self.answer(q, False), peer)
+
+	def serve_tcp(self):
+		while not self.stop:
+			try:
+				c, _ = self.tcp.accept()
+			except OSError:
+				return
+			with self.lock:
+				self.accepted += 1
+			threading.Thread(target=self.conn, args=(c,), daemon=True).start()
+
+	def conn(self, c):
+		with c:
+			while True:
+				hdr = h.recv_exact(c, 2)
+				if hdr is None:
+					return
+				data = h.recv_exact(c, struct.unpack("!H", hdr)[0])
+				if data is None:
+					return
+				q = dns.message.from_wire(data)
+				with self.lock:
+					self.log.append((q.question[0].name.to_text().lower(), "tcp"))
+				w = self.answer(q, True)
+				c.sendall(struct.pack("!H", len(w)) + w)
+
+	def close(self):
+		self.stop = True
+		self.udp.close()
+		self.tcp.close()
+
+
+def ask(port, name, qtype="A", tcp=False, edns=0, timeout=3.0):
+	q = dns.message.make_query(name, qtype, use_edns=edns)
+	if tcp:
+		return dns.query.tcp(q, "127.0.0.1", port=port, timeout=timeout)
+	return dns.query.udp(q, "127.0.0.1", port=port, timeout=timeout)
+
+
+def rcode_of(port, name, timeout=0.5):
+	"""The rcode of an A query, None without an answer in time."""
+	try:
+		return ask(port, name, timeout=timeout).rcode()
+	except dns.exception.Timeout:
+		return None
+
+
+def ede(r):
+	for o in r.options:
+		if o.otype == 15:
+			return o.code
+	return None
+
+
+def rdata(r):
+	return sorted((rr.name.to_text().lower(), rr.rdtype, rd.to_text()) for rr in r.answer for rd in rr)
+
+
+def config(nsd_port, be, pair):
+	pools = [
+		# a try's timeout well below the clients' 3 s: one on the killed NSD and one on
+		# Knot fit even on a loaded machine
+		("pair", ["127.0.0.1:%d" % p for p in pair],
+		 "    timeout_ms: 1000\n    retries: 1\n"
+		 "    check: {name: sub.example.cn, interval_ms: 100, down_after: 2, up_after: 1}\n"),
+		("nsd", ["127.0.0.1:%d" % nsd_port],
+		 "    timeout_ms: 300\n    check: {name: example.cn, interval_ms: 100, down_after: 2, up_after: 1}\n"),
+		("rec", ["127.0.0.1:%d" % be["rec"].port], ""),
+		("mixed", ["127.0.0.1:%d" % be["drop"].port, "127.0.0.1:%d" % be["mixed"].port],
+		 "    timeout_ms: 200\n    retries: 1\n    check: {name: mixed.cn, interval_ms: 60000, down_after: 100}\n"),
+		("bad", ["127.0.0.1:%d" % be["wrongid"].port, "127.0.0.1:%d" % be["garbage"].port],
+		 "    timeout_ms: 200\n    retries: 1\n    check: {name: bad.cn, interval_ms: 60000, down_after: 100}\n"),
+		("tc", ["127.0.0.1:%d" % be["tc"].port], "    tc: pass\n"),
+		("tcr", ["127.0.0.1:%d" % be["tcr"].port], ""),
+		("ecs", ["127.0.0.1:%d" % be["ecs"].port], "    ecs: {ipv4: 24, ipv6: 48}\n"),
+	]
+	y = "pools:\n"
+	for name, backends, more in pools:
+		y += "  - name: %s\n    backends: [%s]\n%s" % (name, ", ".join('"%s"' % b for b in backends), more)
+	return y
+
+
+KNOTD = "/usr/sbin/knotd"
+
+
+def start_knot(tmp, zone, zonefile):
+	"""knotd serving one fixture zone on a free loopback port."""
+	d = os.path.join(tmp, "knot")
+	for sub in ("", "db", "z"):
+		os.makedirs(os.path.join(d, sub), exist_ok=True)
+	with open(os.path.join(h.ZONEDIR, zonefile)) as src, open(os.path.join(d, "z", zone + ".zone"), "w") as dst:
+		dst.write(src.read())
+	port = h.free_port()
+	conf = os.path.join(d, "knot.conf")
+	with open(conf, "w") as f:
+		f.write("\n".join([
+			"server:", "  rundir: %s" % d, "  listen: 127.0.0.1@%d" % port,
+			"control:", "  listen: %s" % os.path.join(d, "knot.sock"),
+			"database:", "  storage: %s" % os.path.join(d, "db"),
+			"log:", "  - target: stderr", "    any: info",
+			"template:", "  - id: default", "    storage: %s" % os.path.join(d, "z"),
+			"    zonefile-sync: -1", "    semantic-checks: off",
+			"zone:", "  - domain: %s" % zone]) + "\n")
+	srv = h.Server("knotd", [KNOTD, "-c", conf], d, port, os.path.join(d, "knot.log"))
+	srv.wait_ready(zone)
+	return srv
+
+
+FORWARDED = [("example.cn", "nsd"), ("com.cn", "rec"), ("mixed.cn", "mixed"), ("bad.cn", "bad"),
+	     ("tc.cn", "tc"), ("tcr.cn", "tcr"), ("fwd.dname.cn", "rec"), ("ecs.cn", "ecs"), ("sub.example.cn", "pair")]
+# served from files: one below a forwarded zone (com.cn), one above one (fwd.dname.cn)
+SERVED = [("other.com.cn", "other.com.cn.zone"), ("dname.cn", "dname.cn.zone")]
+STATUS = [("example.cn", "filed"), ("filed.com.cn", "filed"), ("revoked.com.cn", "revoked"),
+	  ("mixed.cn", "filed"), ("bad.cn", "filed"), ("tc.cn", "filed"),
+	  ("tcr.cn", "filed"), ("other.com.cn", "filed"), ("dname.cn", "filed"),
+	  ("ecs.cn", "filed")]
+
+
+def main():
+	gkbin, gksync, gkctl = (os.path.abspath(a) for a in sys.argv[1:4])
+	if not os.access(h.NSD, os.X_OK):
+		sys.exit("NSD not found at %s (scripts/deps.sh installs it)" % h.NSD)
+	if not os.access(KNOTD, os.X_OK):
+		sys.exit("knotd not found at %s (scripts/deps.sh installs knot)" % KNOTD)
+	be = {m: Backend(m if m in ("drop", "wrongid", "garbage", "tc", "ecs") else "tc" if m == "tcr" else "ok")
+	      for m in ("rec", "drop", "mixed", "wrongid", "garbage", "tc", "tcr", "ecs")}
+	with h.TempDir("gk-frontend-") as tmp:
+		nsd = h.start_nsd(tmp)
+		os.mkdir(os.path.join(tmp, "nsdb"))
+		nsdb = h.start_nsd(os.path.join(tmp, "nsdb"))
+		knot = start_knot(tmp, "sub.example.cn", "sub.example.cn.zone")
+		redis = h.start_redis(tmp)
+		feed = h.Feed(gksync, tmp, redis.port)
+		feed.snapshot(1, STATUS)
+		extra = ("redis:\n  address: \"127.0.0.1:%d\"\n  instance_id: fe-%d\n"
+			 "filing:\n  startup: refuse\n"
+			 "  unfiled: {action: refuse, ede: 15, text: \"ICP filing required\"}\n"
+			 "  revoked: {action: nxdomain, ede: 18, text: \"ICP filing revoked\"}\n"
+			 % (redis.port, os.getpid())) + config(nsd.port, be, (nsdb.port, knot.port))
+		mport = h.free_port()
+		extra += "metrics: {listen: \"127.0.0.1:%d\"}\ncontrol: {socket: %s, state_file: %s}\n" % (
+			mport, os.path.join(tmp, "gk.sock"), os.path.join(tmp, "gk.state"))
+		port = h.free_port()
+		conf = h.gk_config(tmp, port, zones=SERVED, workers=1, extra=extra)
+		text = open(conf).read().replace("zones:\n", "zones:\n" + "".join(
+			"  - {name: %s, forward: %s}\n" % z for z in FORWARDED))
+		open(conf, "w").write(text)
+		gk = h.Server("gatekeeperd", [gkbin, "-c", conf], tmp, port, os.path.join(tmp, "gk.log"))
+		try:
+			wait_for("the replica loaded (a filed name answered)",
+				 lambda: rcode_of(port, "www.example.cn") == dns.rcode.NOERROR)
+			obs = Obs(mport, gkctl, conf)
+			run(gk, port, nsd, be, feed, tmp, obs)
+			failover(port, nsdb, knot, tmp, obs)
+			reload(gk, port, conf)
+		except Exception:
+			h.log(gk.log_text()[-3000:])
+			raise
+		finally:
+			rc = gk.stop()
+			text = gk.log_text()
+			expect("gatekeeperd stopped cleanly (exit %s, no sanitizer report)" % rc,
+			       rc == 0 and "Sanitizer" not in text and "runtime error" not in text,
+			       text[-3000:])
+			redis.stop()
+			knot.stop()
+			nsdb.stop()
+			for b in be.values():
+				b.close()
+	h.log("\n%d failures" % len(fails))
+	return 1 if fails else 0
+
+
+class Obs:
+	"""/metrics and `gkctl stats` of the gatekeeperd under test."""
+
+	def __init__(self, mport, gkctl, conf):
+		self.mport, self.gkctl, self.conf = mport, gkctl, conf
+
+	def m(self, name, pool=None, backend=None):
+		key = name if pool is None else '%s{pool="%s",backend="%s"}' % (name, pool, backend)
+		return h.metrics(self.mport).get(key)
+
+	def stats(self):
+		p = subprocess.run([self.gkctl, "-c", self.conf, "stats"], capture_output=True, text=True,
+				   timeout=30)
+		return p.stdout
+
+
+def run(gk, port, nsd, be, feed, tmp, obs):
+	# 1. relayed as NSD answers, ID and case restored, EDNS per client
+	for tcp in (False, True):
+		for name, qtype in (("www.example.cn", "A"), ("WwW.ExAmPlE.cN", "AAAA"), ("example.cn", "MX"),
+				    ("nothing.example.cn", "A")):
+			q = dns.message.make_query(name, qtype, use_edns=0)
+			fn = dns.query.tcp if tcp else dns.query.udp
+			mine = fn(q, "127.0.0.1", port=port, timeout=3)
+			theirs = fn(q, "127.0.0.1", port=nsd.port, timeout=3)
+			expect("%s %s %s: as NSD's (rcode, answer, authority, id, question case)" %
+			       ("TCP" if tcp else "UDP", name, qtype),
+			       mine.rcode() == theirs.rcode() and rdata(mine) == rdata(theirs) and
+			       mine.id == q.id and mine.question[0].name.to_text() == name + "." and
+			       len(mine.authority) == len(theirs.authority),
+			       "%s\n---\n%s" % (mine, theirs))
+	q = dns.message.make_query("www.example.cn", "A", use_edns=False)
+	r = dns.query.udp(q, "127.0.0.1", port=port, timeout=3)
+	expect("client without EDNS: no OPT in the relayed answer", r.edns < 0 and r.answer, r)
+	q = dns.message.make_query("www.example.cn", "A", use_edns=0, payload=4096)
+	r = dns.query.udp(q, "127.0.0.1", port=port, timeout=3)
+	expect("client with EDNS 4096: our buffer size (1232) in the OPT", r.payload == 1232, r.payload)
+
+	# 1b. pipelined TCP: several queries in one write, cached and not, every ID answered
+	ids, wire = set(), b""
+	for i, name in enumerate(["www.example.cn", "www.example.cn", "p1.example.cn", "example.cn",
+				  "www.example.cn", "p2.example.cn"]):
+		q = dns.message.make_query(name, "A" if i != 3 else "MX", use_edns=0)
+		q.id = 0x4000 + i
+		ids.add(q.id)
+		w = q.to_wire()
+		wire += struct.pack("!H", len(w)) + w
+	with socket.create_connection(("127.0.0.1", port), timeout=3) as c:
+		c.sendall(wire)
+		got = set()
+		for _ in ids:
+			hdr = h.recv_exact(c, 2)
+			m = h.recv_exact(c, struct.unpack("!H", hdr)[0]) if hdr else None
+			if m is None:
+				break
+			got.add(dns.message.from_wire(m).id)
+	expect("pipelined TCP (cached and relayed): every query answered once", got == ids, (got, ids))
+
+	# 2. the decision before the backend
+	r = ask(port, "www.unfiled.com.cn")
+	expect("unfiled: REFUSED with EDE 15", r.rcode() == dns.rcode.REFUSED and ede(r) == 15, r)
+	r = ask(port, "www.revoked.com.cn")
+	expect("revoked: NXDOMAIN with EDE 18", r.rcode() == dns.rcode.NXDOMAIN and ede(r) == 18, r)
+	r = ask(port, "www.unfiled.com.cn", tcp=True)
+	expect("unfiled over TCP: REFUSED", r.rcode() == dns.rcode.REFUSED, r)
+	r = ask(port, "www.filed.com.cn")
+	expect("filed: answered by the backend", r.rcode() == dns.rcode.NOERROR and
+	       rdata(r) == [("www.filed.com.cn.", 1, "192.0.2.99")], r)
+	names = be["rec"].names()
+	expect("the backend saw the filed name", "www.filed.com.cn." in names, names)
+	expect("unfiled and revoked names never reached the backend",
+	       not any("unfiled" in n or "revoked" in n for n in names), names)
+
+	# 2b. nested zones: the most specific apex decides, served or forwarded
+	r = ask(port, "www.other.com.cn")
+	expect("a served zone below a forwarded one answers from its data (AA)",
+	       r.rcode() == dns.rcode.NOERROR and r.flags & dns.flags.AA and
+	       "www.other.com.cn." not in be["rec"].names(), (r, be["rec"].names()))
+	r = ask(port, "x.fwd.dname.cn")
+	expect("a forwarded zone below a served one is forwarded",
+	       rdata(r) == [("x.fwd.dname.cn.", 1, "192.0.2.99")] and "x.fwd.dname.cn." in be["rec"].names(),
+	       (r, be["rec"].names()))
+
+	# 3. the cache, and a revocation on a cached name
+	n0 = be["rec"].names().count("cached.filed.com.cn.")
+	r1 = ask(port, "cached.filed.com.cn")
+	r2 = ask(port, "CACHED.filed.com.cn")
+	n1 = be["rec"].names().count("cached.filed.com.cn.")
+	expect("second query from the cache (backend asked once)", n1 - n0 == 1 and
+	       r2.rcode() == dns.rcode.NOERROR and r2.question[0].name.to_text() == "CACHED.filed.com.cn." and
+	       rdata(r1) == [("cached.filed.com.cn.", 1, "192.0.2.99")], (n0, n1, r2))
+	t0 = time.monotonic()
+	feed.snapshot(2, [s if s[0] != "filed.com.cn" else ("filed.com.cn", "revoked") for s in STATUS])
+	r = wait_for("the revocation enforced on the cached name",
+		     lambda: (lambda x: x if x.rcode() == dns.rcode.NXDOMAIN else None)(ask(port, "cached.filed.com.cn")))
+	expect("revoked while cached: NXDOMAIN EDE 18 (%.0f ms after gk-sync started)" %
+	       ((time.monotonic() - t0) * 1000), ede(r) == 18, r)
+	expect("the revoked cached name did not reach the backend again",
+	       be["rec"].names().count("cached.filed.com.cn.") == n1, be["rec"].names())
+
+	# 4. a backend that never answers: retried on the other one
+	rcodes = [ask(port, "n%d.mixed.cn" % i).rcode() for i in range(8)]
+	expect("dead backend in the pool: every query answered", rcodes == [dns.rcode.NOERROR] * 8, rcodes)
+	expect("... some went to the dead one first (retried elsewhere)", len(be["drop"].names()) > 0,
+	       be["drop"].names())
+	dead = "127.0.0.1:%d" % be["drop"].port
+	t = obs.m("gatekeeper_frontend_backend_timeouts_total", "mixed", dead)
+	expect("... counted: backend timeouts in /metrics (%s), retries (%s)" % (
+	       t, obs.m("gatekeeper_frontend_retries_total")),
+	       t and t >= len([n for n in be["drop"].names() if n != "mixed.cn."]) and
+	       obs.m("gatekeeper_frontend_retries_total") >= t, t)
+	live = "127.0.0.1:%d" % be["mixed"].port
+	lat = obs.m("gatekeeper_frontend_backend_latency_seconds_count", "mixed", live)
+	expect("... latency histogram of the live backend (%s answers)" % lat, lat and lat >= 8, lat)
+	expect("cache hits counted", (obs.m("gatekeeper_frontend_cache_hits_total") or 0) >= 2,
+	       obs.m("gatekeeper_frontend_cache_hits_total"))
+
+	# 5. wrong ID / garbage: dropped, SERVFAIL after the tries
+	r = ask(port, "x.bad.cn")
+	expect("wrong-ID and garbage answers dropped: SERVFAIL", r.rcode() == dns.rcode.SERVFAIL, r)
+	expect("... both backends were asked", be["wrongid"].names() and be["garbage"].names())
+	mm = [obs.m("gatekeeper_frontend_backend_mismatched_total", "bad", "127.0.0.1:%d" % be[k].port)
+	      for k in ("wrongid", "garbage")]
+	expect("... their answers counted as mismatched, per backend (%s)" % mm, all(mm), mm)
+
+	# 6. TC passed on
+	r = ask(port, "x.tc.cn")
+	expect("TC from the backend passed on (tc: pass)", r.flags & dns.flags.TC, r)
+
+	r = ask(port, "x.tcr.cn")
+	expect("TC from the backend retried over TCP (tc: retry-tcp): the whole answer over UDP",
+	       not (r.flags & dns.flags.TC) and rdata(r) == [("x.tcr.cn.", 1, "192.0.2.99")], r)
+	expect("... the backend was asked over UDP, then over TCP",  # (tcr.cn.: the health checks)
+	       [n for n in be["tcr"].names("udp") if n != "tcr.cn."] == ["x.tcr.cn."] and
+	       be["tcr"].names("tcp") == ["x.tcr.cn."], be["tcr"].log)
+
+	# 6b. client TCP queries go over one reused TCP connection to the backend
+	acc = be["tcr"].accepted
+	rs = [ask(port, "t%d.tcr.cn" % i, tcp=True) for i in range(4)]
+	expect("client TCP queries relayed over TCP", all(rdata(x) == [("t%d.tcr.cn." % i, 1, "192.0.2.99")]
+	       for i, x in enumerate(rs)) and len(be["tcr"].names("tcp")) == 5, (rs, be["tcr"].log))
+	expect("... over the connection already open (no new one)", be["tcr"].accepted == acc == 1,
+	       (acc, be["tcr"].accepted))
+
+	# 6c. EDNS Client Subnet to the backend, and its scope in the cache
+	rs = [ask(port, name) for name in ("geo.ecs.cn", "flat.ecs.cn", "geo.ecs.cn", "flat.ecs.cn")]
+	expect("ECS: the backend's option is not passed to the client (RFC 7871 7.2.2)",
+	       all(r.edns == 0 and not any(o.otype == 8 for o in r.options) for r in rs), rs[0])
+	got = be["ecs"].ecs
+	expect("ECS: the client's /24 sent to the backend (127.0.0.0/24)",
+	       ("geo.ecs.cn.", ("127.0.0.0", 24)) in got, got)
+	expect("ECS: each name asked once from one subnet (cached, whatever the scope)",
+	       [n for n, _ in got if n != "ecs.cn."] == ["geo.ecs.cn.", "flat.ecs.cn."], got)
+	if h.has_ipv6():
+		for name in ("geo.ecs.cn", "flat.ecs.cn"):
+			dns.query.udp(dns.message.make_query(name, "A", use_edns=0), "::1", port=port, timeout=3)
+		got = [x for x in be["ecs"].ecs if x[0] != "ecs.cn."]
+		expect("ECS scope in the cache: another subnet (::1/48) asks the backend again for the "
+		       "scoped answer only", got[2:] == [("geo.ecs.cn.", ("::", 48))], got)
+	else:
+		h.log("SKIP ECS over IPv6: no IPv6 loopback")
+
+	# 7. NSD stopped, then back on the same port
+	nport = nsd.port
+	nsd.stop()
+	# names never asked before: a cached one would still be answered (from the cache)
+	fresh = iter("d%d.example.cn" % i for i in range(100000))
+	nb = "127.0.0.1:%d" % nport
+	wait_for("NSD seen down (health checks)",
+		 lambda: obs.m("gatekeeper_frontend_backend_up", "nsd", nb) == 0)
+	st = obs.stats()
+	expect("... down in /metrics and in gkctl stats",
+	       re.search(r"^pool nsd backend 127.0.0.1:%d down " % nport, st, re.M) and
+	       "pool nsd down backends_up 0/1" in st, st)
+	key = 'gatekeeper_frontend_servfail_total{reason="no_backend"}'
+	n0, q0 = h.metrics(obs.mport).get(key, 0), obs.m("gatekeeper_frontend_backend_queries_total", "nsd", nb)
+	r = ask(port, next(fresh))
+	n1, q1 = h.metrics(obs.mport).get(key, 0), obs.m("gatekeeper_frontend_backend_queries_total", "nsd", nb)
+	expect("backend down: SERVFAIL at once (no backend asked, counted as no_backend)",
+	       r.rcode() == dns.rcode.SERVFAIL and n1 == n0 + 1 and q1 == q0, (r, n0, n1, q0, q1))
+	conf = h.nsd_config(tmp, nport)
+	nsd2 = h.Server("nsd", [h.NSD, "-d", "-c", conf], tmp, nport, os.path.join(tmp, "nsd2.log"))
+	try:
+		wait_for("answers again once NSD is back",
+			 lambda: rcode_of(port, next(fresh)) == dns.rcode.NXDOMAIN)
+		expect("recovered by itself after the backend came back", True)
+		st = obs.stats()
+		expect("... up again in gkctl stats", "pool nsd up backends_up 1/1" in st, st)
+	finally:
+		nsd2.stop()
+
+
+def reload(gk, port, conf):
+	"""9. A reload may change the forwarded zones, not the pools (built at start)."""
+	text = open(conf).read()
+	n0 = gk.log_text().count("reload failed")
+	open(conf, "w").write(text.replace("tc: pass", "tc: retry-tcp"))
+	gk.signal(signal.SIGHUP)
+	wait_for("the reload refused", lambda: gk.log_text().count("reload failed") > n0)
+	log = gk.log_text()
+	expect("a reload changing pools is refused, naming the line, the running config kept",
+	       re.search(r"gatekeeperd\.yaml:\d+: pools: changed since start", log) and
+	       ask(port, "x.tc.cn").flags & dns.flags.TC, log[-1500:])
+	open(conf, "w").write(text.replace("  - {name: tc.cn, forward: tc}\n", ""))
+	gk.signal(signal.SIGHUP)
+	wait_for("tc.cn no longer forwarded", lambda: ask(port, "y.tc.cn").rcode() == dns.rcode.REFUSED)
+	expect("a reload dropping a forwarded zone (same pools) applies: its names REFUSED", True)
+	open(conf, "w").write(text)
+
+
+def failover(port, nsdb, knot, tmp, obs):
+	"""8. Four clients query names under sub.example.cn (each new: no cache hit) while the
+	pool's NSD is killed; every query must be answered (by a retry on Knot), none SERVFAIL."""
+	nb = "127.0.0.1:%d" % nsdb.port
+	results, lock, total = [], threading.Lock(), 1200
+	q0 = obs.m("gatekeeper_frontend_backend_queries_total", "pair", nb) or 0
+
+	def client(k):
+		for i in range(total // 4):
+			q = dns.message.make_query("l%d-%d.sub.example.cn" % (k, i), "A")
+			try:
+				r = dns.query.udp(q, "127.0.0.1", port=port, timeout=3)
+				out = dns.rcode.to_text(r.rcode())
+			except dns.exception.Timeout:
+				out = "timeout"
+			with lock:
+				results.append(out)
+	threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+	for t in threads:
+		t.start()
+	wait_for("a quarter of the load answered", lambda: len(results) >= total // 4, 60)
+	nport = nsdb.port
+	os.kill(nsdb.pid, signal.SIGKILL)
+	at_kill = len(results)
+	for t in threads:
+		t.join()
+	nsdb.stop()
+	bad = [r for r in results if r not in ("NOERROR", "NXDOMAIN")]  # (the zone has a wildcard)
+	expect("NSD killed under load (after %d of %d answers): every query answered, none SERVFAIL "
+	       "(%d SERVFAIL or lost)" % (at_kill, total, len(bad)), len(results) == total and not bad,
+	       (sorted(set(bad)), {k: v for k, v in h.metrics(obs.mport).items()
+				   if "servfail_total" in k or "timeouts" in k or "retries" in k}))
+	kq = obs.m("gatekeeper_frontend_backend_queries_total", "pair", "127.0.0.1:%d" % knot.port)
+	expect("... Knot took the load (%s queries)" % kq, kq and kq >= total // 2, kq)
+	expect("... the killed NSD is down", obs.m("gatekeeper_frontend_backend_up", "pair", nb) == 0)
+	conf = h.nsd_config(os.path.join(tmp, "nsdb"), nport)
+	back = h.Server("nsd", [h.NSD, "-d", "-c", conf], os.path.join(tmp, "nsdb"), nport,
+			os.path.join(tmp, "nsdb", "nsd2.log"))
+	try:
+		wait_for("the NSD up again", lambda: obs.m("gatekeeper_frontend_backend_up", "pair", nb) == 1)
+		before = obs.m("gatekeeper_frontend_backend_queries_total", "pair", nb)
+		for i in range(20):
+			ask(port, "after%d.sub.example.cn" % i)
+		after = obs.m("gatekeeper_frontend_backend_queries_total", "pair", nb)
+		expect("... back on its port: up again and given queries (%s -> %s, %s before the kill)"
+		       % (before, after, q0), after > before)
+	finally:
+		back.stop()
+
+
+if __name__ == "__main__":
+	if len(sys.argv) != 4:
+		sys.exit("usage: test_frontend.py GATEKEEPERD GK_SYNC GKCTL")
+	sys.exit(main())

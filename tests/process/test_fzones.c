@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/process/test_fzones.c -- the forwarded zones' table (pkt/fzones.h), built from the
+ * front end's config (front/conf.h gk_front_conf_fzones) or name by name.
+ *
+ * The longest forwarded apex above a name wins; a name outside every forwarded zone, or a
+ * parent of an apex, finds none; the root forwards everything; names that are not domain
+ * names are refused when the table is built.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "front/conf.h"
+#include "pkt/fzones.h"
+
+static int find(const gk_fzones_t *t, const char *text)
+{
+	uint8_t w[256], loff[128];
+	size_t n = gk_fzones_wire(text, w);
+	assert_true(n > 0);
+	unsigned labels = 0;
+	for (size_t o = 0; w[o] != 0; o += 1u + w[o])
+		loff[labels++] = (uint8_t)o;
+	size_t apex = 0;
+	int pool = gk_fzones_find(t, w, n, loff, labels, &apex);
+	if (pool >= 0) /* the apex is a suffix of the name, at a label boundary */
+		assert_true(apex <= n &&
+		            (apex == n || apex == 1 || memchr(loff, (int)(n - apex), labels)));
+	return pool;
+}
+
+static gk_fzones_t *build(const char *const *names, size_t n)
+{
+	gk_front_zone_conf_t z[8];
+	gk_front_conf_t c = {.zones = z, .n_zones = n};
+	for (size_t i = 0; i < n; i++)
+		z[i] = (gk_front_zone_conf_t){.name = (char *)names[i], .pool = i};
+	gk_fzones_t *t = NULL;
+	assert_int_equal(gk_front_conf_fzones(&c, &t), 0);
+	return t;
+}
+
+static void test_longest(void **state)
+{
+	(void)state;
+	static const char *const names[] = {"example.cn", "Shop.Example.CN.", "com.cn"};
+	gk_fzones_t *t = build(names, 3);
+	assert_int_equal(gk_fzones_count(t), 3);
+	assert_int_equal(find(t, "example.cn"), 0);
+	assert_int_equal(find(t, "www.example.cn"), 0);
+	assert_int_equal(find(t, "shop.example.cn"), 1);
+	assert_int_equal(find(t, "a.b.shop.example.cn"), 1);
+	assert_int_equal(find(t, "x.com.cn"), 2);
+	assert_int_equal(find(t, "cn"), -1);          /* a parent of an apex */
+	assert_int_equal(find(t, "example.net"), -1); /* elsewhere */
+	assert_int_equal(find(t, "xexample.cn"), -1); /* label boundaries */
+	gk_fzones_free(t);
+}
+
+static void test_root_and_errors(void **state)
+{
+	(void)state;
+	static const char *const root[] = {"."};
+	gk_fzones_t *t = build(root, 1);
+	assert_int_equal(find(t, "anything.example"), 0);
+	gk_fzones_free(t);
+	uint8_t w[256];
+	assert_int_equal(gk_fzones_wire("a..b", w), 0);
+	assert_int_equal(gk_fzones_wire(".a", w), 0);
+	char longlabel[80];
+	memset(longlabel, 'x', 64);
+	longlabel[64] = '\0';
+	assert_int_equal(gk_fzones_wire(longlabel, w), 0);
+	static const char *const bad[] = {"a..cn"};
+	gk_front_zone_conf_t z = {.name = (char *)bad[0]};
+	gk_front_conf_t c = {.zones = &z, .n_zones = 1};
+	assert_int_equal(gk_front_conf_fzones(&c, &t), GK_EINVAL);
+	assert_int_equal(gk_fzones_find(NULL, w, 1, w, 0, NULL), -1);
+	/* name by name: room for the names given to gk_fzones_new, a name again is no new one */
+	assert_int_equal(gk_fzones_new(1, &t), 0);
+	assert_int_equal(gk_fzones_add(t, "example.cn", 0), 0);
+	assert_int_equal(gk_fzones_add(t, "EXAMPLE.cn.", 1), 0);
+	assert_int_equal(gk_fzones_add(t, "other.cn", 2), GK_ENOSPC);
+	assert_int_equal(gk_fzones_add(t, "a..cn", 2), GK_EINVAL);
+	assert_int_equal(gk_fzones_count(t), 1);
+	assert_int_equal(find(t, "www.example.cn"), 1);
+	assert_int_equal(find(t, "other.cn"), -1);
+	gk_fzones_free(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_longest),
+	    cmocka_unit_test(test_root_and_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
