@@ -102,6 +102,12 @@ GK_MUST_CHECK int gk_front_conf_check(gk_front_conf_t *conf, const char *path, c
  * a parent of it, case-insensitive, trailing dots ignored), or NULL. Linear in zones. */
 const gk_front_pool_conf_t *gk_front_conf_lookup(const gk_front_conf_t *conf, const char *name);
 
+/* The packet path's table of conf's forwarded zones (pkt/fzones.h; every zone's pool checked
+ * by gk_front_conf_check). Returns 0 with *out (NULL when conf is NULL or forwards nothing),
+ * GK_EINVAL (a zone name that is not a domain name) or GK_ENOMEM. */
+struct gk_fzones;
+GK_MUST_CHECK int gk_front_conf_fzones(const gk_front_conf_t *conf, struct gk_fzones **out);
+
 void gk_front_conf_free(gk_front_conf_t *conf);
 
 /* A reload: the pools the workers run with (run: the config at start) against the new

@@ -22,10 +22,10 @@
 #include "front/cache.h"
 #include "front/fwd.h"
 #include "common/counter.h"
-#include "front/fzones.h"
+#include "pkt/fzones.h"
 #include "front/relay.h"
 #include "front/rnd.h"
-#include "net/proxy.h"
+#include "common/proxy.h"
 
 #define BSOCKS       8u /* backend sockets per address family */
 #define RBUF         65535u

@@ -16,7 +16,7 @@
 #include "zone/answer.h"
 #include "status/status.h"
 #include "decide/inline.h"
-#include "front/fzones.h"
+#include "pkt/fzones.h"
 #include "policy/policy.h" /* gk_policy_local_t of a redirect */
 #include "rrl/rrl.h"
 

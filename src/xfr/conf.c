@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 
 #include "common/file.h"
-#include "daemon/config.h"
+#include "common/sockaddr.h"
 
 struct pc {
 	const char *path, *dir;
@@ -175,15 +175,15 @@ static const gk_tsig_key_t *find_key(struct pc *c, const char *name)
 
 static int parse_addr(const char *s, gk_xfr_primary_conf_t *p)
 {
-	gk_config_listen_t l;
+	gk_sockaddr_t l;
 	char buf[80];
-	if (gk_config_parse_addr(s, &l) != 0) {
+	if (gk_sockaddr_parse(s, &l) != 0) {
 		/* no port: 53 */
 		if (strchr(s, ':') && s[0] != '[')
 			snprintf(buf, sizeof(buf), "[%s]:53", s);
 		else
 			snprintf(buf, sizeof(buf), "%s:53", s);
-		if (gk_config_parse_addr(buf, &l) != 0)
+		if (gk_sockaddr_parse(buf, &l) != 0)
 			return GK_EINVAL;
 	}
 	memcpy(&p->addr, &l.addr, sizeof(p->addr));

@@ -30,7 +30,7 @@ import dns.rcode
 import test_secondary as ts
 
 KNOTD, KNOTC, KEY = ts.KNOTD, ts.KNOTC, ts.KEY
-check, wait_for, serial_of, ask, control = ts.check, ts.wait_for, ts.serial_of, ts.ask, ts.control
+check, wait_equal, serial_of, ask, control = ts.check, ts.wait_equal, ts.serial_of, ts.ask, ts.control
 
 
 def rcode_of(port, zone):
@@ -157,10 +157,10 @@ def main(argv):
 		gk = start_gk(binary, gtmp, port, mport, knot.port)
 		gk.wait_ready("cat.example")
 		# 1. the members of the generated catalog
-		wait_for("catalog cat.example served", lambda: isinstance(serial_of(port, "cat.example"),
+		wait_equal("catalog cat.example served", lambda: isinstance(serial_of(port, "cat.example"),
 									   int), True)
-		wait_for("m1.cn (catalog member) served", lambda: serial_of(port, "m1.cn"), 10)
-		wait_for("m2.cn (group alt: keyed template) served", lambda: serial_of(port, "m2.cn"), 20)
+		wait_equal("m1.cn (catalog member) served", lambda: serial_of(port, "m1.cn"), 10)
+		wait_equal("m2.cn (group alt: keyed template) served", lambda: serial_of(port, "m2.cn"), 20)
 		r = ask(port, "www.m1.cn", "A")
 		check("www.m1.cn answered", r.rcode() == 0 and r.answer and
 		      r.answer[0][0].address == "192.0.2.10", r)
@@ -180,14 +180,14 @@ def main(argv):
 		knotc(knot, "conf-set", "zone[m3.cn].catalog-zone", "cat.example.")
 		knotc(knot, "conf-set", "zone[m3.cn].acl", "plain")
 		knotc(knot, "conf-commit")
-		wait_for("m3.cn added at Knot: served", lambda: serial_of(port, "m3.cn"), 30)
+		wait_equal("m3.cn added at Knot: served", lambda: serial_of(port, "m3.cn"), 30)
 		# 3. a member removed at Knot
 		persisted = os.path.join(gtmp, "secondary", "m1.cn.zone")
 		check("m1.cn persisted", os.path.exists(persisted))
 		knotc(knot, "conf-begin")
 		knotc(knot, "conf-unset", "zone[m1.cn]")
 		knotc(knot, "conf-commit")
-		wait_for("m1.cn removed at Knot: REFUSED", lambda: rcode_of(port, "m1.cn"), "REFUSED")
+		wait_equal("m1.cn removed at Knot: REFUSED", lambda: rcode_of(port, "m1.cn"), "REFUSED")
 		check("m1.cn's persisted file removed", not os.path.exists(persisted))
 		check("m2.cn still served", serial_of(port, "m2.cn") == 20)
 		lines = control(gtmp, "zone status m1.cn")
@@ -198,7 +198,7 @@ def main(argv):
 		_, r = ts.notify(port, "m3.cn")
 		check("NOTIFY for an added member: NOERROR", r is not None and r.rcode() == 0, r)
 		# 5. a member listed by two catalogs: the first keeps it; coo moves it
-		wait_for("m9.cn (catalog cat2.example) served", lambda: serial_of(port, "m9.cn"), 90)
+		wait_equal("m9.cn (catalog cat2.example) served", lambda: serial_of(port, "m9.cn"), 90)
 
 		def owner():
 			lines = control(gtmp, "zone status m9.cn")
@@ -206,7 +206,7 @@ def main(argv):
 		check("m9.cn belongs to cat2.example", owner() == "cat2.example", owner())
 		write_zone(ktmp, "cat3.example", catalog_text("cat3.example", 2, [("b9", "m9.cn", None)]))
 		knotc(knot, "zone-reload", "cat3.example")
-		wait_for("cat3.example serial 2 served", lambda: serial_of(port, "cat3.example"), 2)
+		wait_equal("cat3.example serial 2 served", lambda: serial_of(port, "cat3.example"), 2)
 		lines = control(gtmp, "zone status cat3.example")
 		check("cat3.example read: one member listed", lines and "members=1" in lines[0], lines)
 		check("m9.cn, claimed by cat3.example too, stays with cat2.example",
@@ -214,11 +214,11 @@ def main(argv):
 		write_zone(ktmp, "cat2.example",
 			   catalog_text("cat2.example", 2, [("a9", "m9.cn", "cat3.example")]))
 		knotc(knot, "zone-reload", "cat2.example")
-		wait_for("coo at cat2.example: m9.cn moves to cat3.example", owner, "cat3.example")
-		wait_for("m9.cn transferred anew after the move (new unique ID: a second AXFR)",
+		wait_equal("coo at cat2.example: m9.cn moves to cat3.example", owner, "cat3.example")
+		wait_equal("m9.cn transferred anew after the move (new unique ID: a second AXFR)",
 			 lambda: ts.metric(mport, 'gatekeeper_secondary_zone_transfers_total'
 					   '{zone="m9.cn",kind="axfr"}'), 2)
-		wait_for("m9.cn served after the move", lambda: serial_of(port, "m9.cn"), 90)
+		wait_equal("m9.cn served after the move", lambda: serial_of(port, "m9.cn"), 90)
 		# 6. restart with the primary stopped: the persisted members answer at once
 		gk.stop()
 		knot.stop()
@@ -226,10 +226,10 @@ def main(argv):
 		gk.wait_ready("cat.example")
 		# members answer SERVFAIL until the transfer thread has loaded their files, first
 		# thing after start
-		wait_for("restart, Knot stopped: m2.cn served from disk", lambda: serial_of(port, "m2.cn"), 20)
-		wait_for("restart, Knot stopped: m3.cn served from disk", lambda: serial_of(port, "m3.cn"), 30)
+		wait_equal("restart, Knot stopped: m2.cn served from disk", lambda: serial_of(port, "m2.cn"), 20)
+		wait_equal("restart, Knot stopped: m3.cn served from disk", lambda: serial_of(port, "m3.cn"), 30)
 		check("restart: m1.cn (removed) still REFUSED", rcode_of(port, "m1.cn") == "REFUSED")
-		wait_for("restart, Knot stopped: m9.cn served from disk", lambda: serial_of(port, "m9.cn"), 90)
+		wait_equal("restart, Knot stopped: m9.cn served from disk", lambda: serial_of(port, "m9.cn"), 90)
 		gk.stop()
 		log = gk.log_text()
 		check("no sanitizer report", "ERROR: AddressSanitizer" not in log and

@@ -17,7 +17,6 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gkharness as h  # noqa: E402
@@ -275,16 +274,14 @@ def main(argv):
 				k.close()
 			# the server sees those closes on its next loop turns: wait until a new
 			# connection is below the cap again (each refused one is itself closed)
-			c4 = None
-			deadline = time.time() + 60
-			while c4 is None and time.time() < deadline:
+			def below_cap():
 				k = Conn(sock)
 				a = k.ask("stats")
 				if a and a[0].startswith("ok queries"):
-					c4 = k
-				else:
-					k.close()
-					time.sleep(0.01)
+					return k
+				k.close()
+				return None
+			c4 = h.wait_for("a connection below the cap again", below_cap, step=0.01, must=False)
 			expect("closed connections leave room below the cap", c4 is not None)
 			# pipelined requests in one write: answered in order, one answer each
 			c4.send(b"stats\n" * 300 + b"zone status y1.test\n")

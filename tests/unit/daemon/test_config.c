@@ -816,22 +816,6 @@ static void test_filing_errors(void **state)
 	             GK_ECONFIG, 9, "filing.stale_after_ms: 1000 is out of range 1500..");
 }
 
-static void test_parse_addr(void **state)
-{
-	(void)state;
-	gk_config_listen_t l;
-	assert_int_equal(gk_config_parse_addr("10.1.2.3:65535", &l), 0);
-	assert_int_equal(l.addrlen, sizeof(struct sockaddr_in));
-	assert_int_equal(gk_config_parse_addr("[2001:db8::1]:53", &l), 0);
-	assert_int_equal(l.addrlen, sizeof(struct sockaddr_in6));
-	assert_int_equal(gk_config_parse_addr("[2001:db8::1]53", &l), GK_EINVAL);
-	assert_int_equal(gk_config_parse_addr("10.1.2.3:", &l), GK_EINVAL);
-	assert_int_equal(gk_config_parse_addr("10.1.2.3:65536", &l), GK_EINVAL);
-	assert_int_equal(gk_config_parse_addr("10.1.2.3:+53", &l), GK_EINVAL);
-	assert_int_equal(gk_config_parse_addr("host:53", &l), GK_EINVAL);
-	assert_int_equal(gk_config_parse_addr("", &l), GK_EINVAL);
-}
-
 /* redis.sentinels + master_name instead of address; redis.primary */
 static void test_redis_sentinel(void **state)
 {
@@ -965,7 +949,6 @@ int main(void)
 	    cmocka_unit_test(test_proxy_protocol),
 	    cmocka_unit_test(test_tls),
 	    cmocka_unit_test(test_discovery_section),
-	    cmocka_unit_test(test_parse_addr),
 	    cmocka_unit_test(test_forward_pools),
 	    cmocka_unit_test(test_filing_defaults),
 	    cmocka_unit_test(test_filing_keys),

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/unit/front/test_frnd.c -- the front end's random numbers: one getrandom call per
+/* tests/unit/front/test_rnd.c -- the front end's random numbers: one getrandom call per
  * 1024 numbers (not one per number, as glibc 2.36's arc4random makes), every value reachable,
  * bounded draws in range and spread.
  */

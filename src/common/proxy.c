@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* src/net/proxy.c -- PROXY v2 headers: parsing (fixed offsets, one length check per field) and
+/* src/common/proxy.c -- PROXY v2 headers: parsing (fixed offsets, one length check per field) and
  * writing (the front end's backends). */
 #include <netinet/in.h>
 #include <string.h>
-#include "net/proxy.h"
+#include "common/proxy.h"
 
 static const uint8_t SIG[GK_PROXY_SIG_LEN] = {0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
                                               0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a};

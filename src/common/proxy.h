@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* src/net/proxy.h -- the PROXY protocol version 2 header (HAProxy's proxy-protocol.txt 2.2).
+/* src/common/proxy.h -- the PROXY protocol version 2 header (HAProxy's proxy-protocol.txt 2.2).
  *
  * A load balancer in front of gatekeeperd (dnsdist, HAProxy, a cloud NLB) prepends to each
  * UDP datagram, and sends first on each TCP connection, a binary header naming the client it
