@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <netinet/in.h>
+#include <linux/errqueue.h>
 #include "common/counter.h"
 #include "common/dns.h"
 #include "common/spsc.h"
@@ -460,7 +461,12 @@ static ssize_t send_dgram(int fd, const struct slot *s, const gk_fbackend_conf_t
 	                    .msg_namelen = bc->addrlen,
 	                    .msg_iov = s->phdr_len ? iov : iov + 1,
 	                    .msg_iovlen = s->phdr_len ? 2 : 1};
-	return sendmsg(fd, &mh, MSG_DONTWAIT);
+	ssize_t n = sendmsg(fd, &mh, MSG_DONTWAIT);
+	/* IP_RECVERR: a port unreachable for an earlier datagram of this socket (another
+	 * backend's, maybe) is reported once by the next call, and this datagram was not sent */
+	if (n < 0 && (errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH))
+		n = sendmsg(fd, &mh, MSG_DONTWAIT);
+	return n;
 }
 
 /* Send s's query (s->sent holds header and question) to a backend of its pool other than
@@ -547,7 +553,7 @@ static void timeout_cb(uv_timer_t *t)
 	struct fpool *fp = &f->pools[s->pool];
 	int prev = s->backend;
 	if (s->kind == K_CHECK) { /* checks are not queries: only their own count */
-		gk_fpool_checked(fp->p, (unsigned)prev, false);
+		gk_fpool_checked(fp->p, (unsigned)prev, false, GK_FPOOL_TIMEOUT);
 		slot_free(f, s);
 		return;
 	}
@@ -556,8 +562,9 @@ static void timeout_cb(uv_timer_t *t)
 		gk_counter_inc(&f->ctr.retries);
 		if (send_some(f, s, prev))
 			return;
-		/* no other backend: the same one again rather than nothing */
-		if (send_some(f, s, -1))
+		/* no other backend can take it: the same one again (if still up) rather than
+		 * nothing */
+		if (gk_fpool_is_up(fp->p, (unsigned)prev) && send_to(f, s, prev) == 0)
 			return;
 	}
 	servfail(f, s, s->sent, s->rq.qend);
@@ -720,7 +727,8 @@ static void answer_in(struct gk_fwd *f, int si, uint8_t *a, size_t len,
 	uint8_t rcode = a[3] & 0x0f;
 	if (s->kind == K_CHECK) {
 		gk_fpool_checked(fp->p, (unsigned)s->backend,
-		                 rcode == GK_RCODE_NOERROR || rcode == GK_RCODE_NXDOMAIN);
+		                 rcode == GK_RCODE_NOERROR || rcode == GK_RCODE_NXDOMAIN,
+		                 GK_FPOOL_SERVFAIL);
 		slot_free(f, s);
 		return;
 	}
@@ -760,11 +768,84 @@ static void answer_in(struct gk_fwd *f, int si, uint8_t *a, size_t len,
 	slot_free(f, s);
 }
 
+/* The kernel says port unreachable for backend address to (IP_RECVERR): every backend at
+ * that address goes down at once, and the queries outstanding to it over UDP are sent
+ * again to another backend of their pool now rather than at their timeout (SERVFAIL when
+ * none is up). Cold path: a scan of the table. */
+static void unreachable(struct gk_fwd *f, const struct sockaddr_storage *to)
+{
+	for (size_t p = 0; p < f->n_pools; p++) {
+		struct fpool *fp = &f->pools[p];
+		for (unsigned b = 0; b < gk_fpool_size(fp->p); b++) {
+			if (!same_addr(to, &gk_fpool_backend(fp->p, b)->addr))
+				continue;
+			gk_fpool_unreachable(fp->p, b);
+			for (size_t i = 0; i < GK_FWD_SLOTS; i++) {
+				struct slot *s = &f->slots[i];
+				if (s->kind == K_FREE || s->pool != p || s->backend != (int16_t)b ||
+				    s->sock < 0)
+					continue;
+				if (s->kind == K_CHECK) {
+					gk_fpool_checked(fp->p, b, false, GK_FPOOL_REFUSED);
+					slot_free(f, s);
+					continue;
+				}
+				uv_timer_stop(&s->timer);
+				gk_fpool_done(fp->p, b, GK_FPOOL_REFUSED, 0);
+				gk_counter_inc(&f->ctr.retries);
+				if (!send_some(f, s, (int)b)) {
+					gk_counter_inc(&f->ctr.no_backend);
+					servfail(f, s, s->sent, s->rq.qend);
+					slot_free(f, s);
+				}
+			}
+		}
+	}
+}
+
+/* Read b's error queue (IP_RECVERR / IPV6_RECVERR): port unreachable from backends. */
+static void errqueue(struct gk_fwd *f, struct bsock *b)
+{
+	for (unsigned k = 0; k < RECV_BUDGET; k++) {
+		struct sockaddr_storage to;
+		uint8_t data[64];
+		union {
+			struct cmsghdr align;
+			uint8_t b[256];
+		} ctl;
+		struct iovec iov = {data, sizeof(data)};
+		struct msghdr mh = {.msg_name = &to,
+		                    .msg_namelen = sizeof(to),
+		                    .msg_iov = &iov,
+		                    .msg_iovlen = 1,
+		                    .msg_control = ctl.b,
+		                    .msg_controllen = sizeof(ctl.b)};
+		memset(&to, 0, sizeof(to));
+		if (recvmsg(b->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			return;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (!((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+			      (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)))
+				continue;
+			struct sock_extended_err ee;
+			memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+			if (ee.ee_errno == ECONNREFUSED && mh.msg_namelen > 0)
+				unreachable(f, &to);
+		}
+	}
+}
+
 static void bsock_cb(uv_poll_t *h, int status, int events)
 {
 	struct bsock *b = h->data;
 	struct gk_fwd *f = b->f;
-	if (status < 0 || !(events & UV_READABLE))
+	if (status < 0) {
+		/* POLLERR (an ICMP error queued): libuv stopped the handle */
+		errqueue(f, b);
+		(void)uv_poll_start(&b->h, UV_READABLE, bsock_cb);
+		events = UV_READABLE;
+	}
+	if (!(events & UV_READABLE))
 		return;
 	for (unsigned k = 0; k < RECV_BUDGET; k++) {
 		struct sockaddr_storage from;
@@ -774,7 +855,7 @@ static void bsock_cb(uv_poll_t *h, int status, int events)
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
-			continue; /* an ICMP error from a dead backend: its timeout tells */
+			continue; /* an ICMP error (IP_RECVERR): errqueue() reads it */
 		}
 		answer_in(f, (int)(b - f->bs), f->rbuf, (size_t)n, &from);
 	}
@@ -884,7 +965,9 @@ static void check_cb(uv_timer_t *t)
 			s->phdr_len =
 			    (uint8_t)gk_proxy_write(s->phdr, sizeof(s->phdr), NULL, NULL, true);
 		if (send_dgram(f->bs[si].fd, s, bc) < 0) {
-			gk_fpool_checked(fp->p, b, false);
+			gk_fpool_checked(fp->p, b, false,
+			                 errno == ECONNREFUSED ? GK_FPOOL_REFUSED
+			                                       : GK_FPOOL_TIMEOUT);
 			s->kind = K_FREE;
 			s->next_free = f->free;
 			f->free = s;
@@ -911,6 +994,13 @@ static int open_bsock(struct gk_fwd *f, int family, struct bsock *b)
 		close(fd);
 		return e;
 	}
+	/* ICMP errors (port unreachable from a dead backend) on the error queue, with the
+	 * backend's address: errqueue() */
+	int on = 1;
+	if (family == AF_INET)
+		(void)setsockopt(fd, SOL_IP, IP_RECVERR, &on, sizeof(on));
+	else
+		(void)setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &on, sizeof(on));
 	b->fd = fd;
 	b->family = family;
 	b->f = f;
@@ -953,7 +1043,8 @@ int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, unsigned n_rings,
 		struct fpool *fp = &f->pools[i];
 		fp->f = f;
 		fp->conf = pc;
-		if ((rc = gk_fpool_new(&pc->health, pc->backends, pc->n_backends, &fp->p)) != 0)
+		if ((rc = gk_fpool_new(&pc->health, pc->name, pc->backends, pc->n_backends,
+		                       &fp->p)) != 0)
 			goto fail;
 		if ((fp->bc = calloc(pc->n_backends, sizeof(*fp->bc))) == NULL)
 			goto nomem;
