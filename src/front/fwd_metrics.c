@@ -126,8 +126,8 @@ void gk_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *conf, 
 	            "backend: down at once, its queries sent to another backend.",
 	            g_unreachable);
 	fam(f, "gatekeeper_frontend_backend_transitions_total", "counter",
-	    "Health transitions of the backend (to=\"down\" or \"up\"; summed over the "
-	    "workers, each of which keeps its own health state); each is logged with its reason.");
+	    "Health transitions of the backend (to=\"down\" or \"up\"; summed over the relays, each "
+	    "of which keeps its own health state); each is logged with its reason.");
 	for (size_t p = 0; p < conf->n_pools; p++)
 		for (size_t b = 0; b < conf->pools[p].n_backends; b++) {
 			gk_fbackend_stats_t st;
@@ -143,7 +143,8 @@ void gk_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *conf, 
 	per_backend(f, fw, n, conf, "gatekeeper_frontend_backend_outstanding", "gauge",
 	            "Queries in flight to the backend.", g_outstanding);
 	per_backend(f, fw, n, conf, "gatekeeper_frontend_backend_up", "gauge",
-	            "Health: the share of workers that see the backend up (1: all, 0: down).",
+	            "Health: the share of relays (a worker loop and its UDP threads each have one) "
+	            "that see the backend up (1: all, 0: down).",
 	            g_up);
 	fam(f, "gatekeeper_frontend_backend_latency_seconds", "histogram",
 	    "Time from sending a query to the backend's answer.");
@@ -188,9 +189,6 @@ void gk_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *conf, 
 	     offsetof(gk_fwd_counters_t, cache_hits)},
 	    {"gatekeeper_frontend_answers_total", "Backend or cached answers relayed to clients.",
 	     offsetof(gk_fwd_counters_t, answers)},
-	    {"gatekeeper_frontend_ring_full_total",
-	     "Queries dropped: the UDP thread's hand-off ring to its worker was full.",
-	     offsetof(gk_fwd_counters_t, ring_full)},
 	    {"gatekeeper_frontend_retries_total",
 	     "Tries sent again to another backend (timeout or SERVFAIL).",
 	     offsetof(gk_fwd_counters_t, retries)},

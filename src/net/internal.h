@@ -40,8 +40,16 @@ struct udp_sock {
 	gk_rrl_t *rrl;        /* the thread's rate-limiting table, or NULL */
 	uv_thread_t thread;
 	bool running;
-	bool pushed;           /* queries handed to the relay in this batch */
+	bool forwarded;        /* queries given to the relay in this batch */
 	gk_net_counters_t ctr; /* written by the thread only */
+	/* front end (forwarded zones): the thread runs a libuv loop of its own, with the socket
+	 * non-blocking under a poll handle and a relay of its own (front/fwd.h), so a
+	 * forwarded query is relayed by the thread that read it (gk_net_udp_front) */
+	uv_loop_t *loop; /* or NULL: the blocking recvmmsg loop */
+	struct gk_fwd *fwd;
+	uv_poll_t poll;
+	uv_timer_t tick; /* every UDP_WAIT_MS: a quiescent point, udp_stop seen */
+	uv_async_t stop;
 };
 
 /* --- what TCP and TLS connections share (tcp.c, tls_conn.c) --- */
@@ -186,6 +194,12 @@ int gk_net_udp_init(struct gk_worker *w);  /* buffers, socket options; 0 or an e
 int gk_net_udp_start(struct udp_sock *u);  /* its thread */
 void gk_net_udp_stop(struct gk_worker *w); /* join every thread */
 void gk_net_udp_free(struct gk_worker *w);
+/* Front end (conf not NULL): a loop and a relay per UDP socket, after gk_net_udp_init.
+ * 0, or an error with err set. */
+int gk_net_udp_front(struct gk_worker *w, const struct gk_front_conf *conf, uint16_t edns_udp_max,
+                     char *err, size_t errlen);
+/* Close the UDP threads' loops (threads joined or never started); before the fds close. */
+void gk_net_udp_close_loops(struct gk_worker *w);
 
 /* tcp.c */
 int gk_net_tcp_init(struct gk_worker *w); /* pools; 0 or GK_ENOMEM */

@@ -173,7 +173,8 @@ def frontend_scenario(env):
 				k: metric_sum(s, k) for k in ("gatekeeper_frontend_cache_hits_total",
 							      "gatekeeper_frontend_backend_queries_total",
 							      "gatekeeper_frontend_backend_timeouts_total",
-							      "gatekeeper_frontend_ring_full_total")}
+							      "gatekeeper_frontend_retries_total",
+							      "gatekeeper_frontend_servfail_total")}
 		if a.perf:
 			for t in (gk_off, gk_on):
 				out.setdefault("perf", {})[t.label] = profile(t, lambda: gkload_run(t, a.gkload, q, a.duration,
