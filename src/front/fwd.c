@@ -31,15 +31,27 @@
 #define BSOCKS       8u /* backend sockets per address family */
 #define RBUF         65535u
 #define RECV_BUDGET  64u /* datagrams read per socket per readiness callback */
+#define RB           16u /* datagrams per recvmmsg */
+#define RMAX         4096u
 #define CACHE_TTLMAX 86400u
 
 enum slot_kind { K_FREE = 0, K_UDP, K_TCP, K_CHECK };
+
+/* Datagrams to backends queued per socket during a loop turn, sent with one sendmmsg by
+ * gk_fwd_flush (or when the queue is full). Each is a copy: the slot may be sent again
+ * before the flush. */
+#define BQ    32u
+#define BQMAX (GK_PROXY_WRITE_MAX + GK_FWD_QMAX + GK_RELAY_OPT_LEN + GK_RELAY_ECS_MAX)
 
 struct bsock {
 	uv_poll_t h;
 	struct gk_fwd *f;
 	int fd;
 	int family;
+	unsigned qn;
+	struct mmsghdr qm[BQ];
+	struct iovec qiov[BQ];
+	uint8_t q[BQ][BQMAX];
 };
 
 struct slot {
@@ -131,6 +143,7 @@ struct gk_fwd {
 	gk_frnd_t rnd;          /* IDs and source sockets (rnd.h: no system call per query) */
 	struct bconn *oneshots; /* open proxy_protocol connections */
 	gk_fwd_counters_t ctr;
+	bool queued; /* datagrams to backends wait in a socket's queue */
 	/* client answers waiting for gk_fwd_flush: all for client socket ofd */
 	int ofd;
 	unsigned on;
@@ -138,6 +151,13 @@ struct gk_fwd {
 	struct iovec oiov[OBATCH];
 	struct sockaddr_storage oaddr[OBATCH];
 	uint8_t obatch[OBATCH][OMAX];
+	/* backend answers read with one recvmmsg (edns_udp_max <= RMAX: we advertise it to the
+	 * backends, so a larger answer is not theirs to send; else one recvfrom at a time
+	 * into rbuf) */
+	struct mmsghdr rmsg[RB];
+	struct iovec riov[RB];
+	struct sockaddr_storage raddr[RB];
+	uint8_t rb[RB][RMAX];
 	uint8_t rbuf[RBUF];
 	uint8_t obuf[RBUF];
 };
@@ -185,8 +205,37 @@ static void to_client(struct gk_fwd *f, const struct slot *s, const uint8_t *m, 
 	                                     .msg_iovlen = 1};
 }
 
+/* Send b's queued datagrams to backends. One the kernel does not take now is dropped and
+ * counted (send_errors): its query times out and is retried elsewhere. */
+static void bsock_flush(struct gk_fwd *f, struct bsock *b)
+{
+	unsigned done = 0;
+	bool again = true;
+	while (done < b->qn) {
+		int n = sendmmsg(b->fd, b->qm + done, b->qn - done, MSG_DONTWAIT);
+		if (n < 0 && again &&
+		    (errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH)) {
+			again = false; /* IP_RECVERR: an earlier datagram's error, reported once */
+			continue;
+		}
+		if (n <= 0) {
+			gk_counter_inc(&f->ctr.send_errors);
+			done++;
+			continue;
+		}
+		done += (unsigned)n;
+	}
+	b->qn = 0;
+}
+
 void gk_fwd_flush(gk_fwd_t *f)
 {
+	if (f->queued) {
+		f->queued = false;
+		for (size_t i = 0; i < f->n_bs; i++)
+			if (f->bs[i].qn)
+				bsock_flush(f, &f->bs[i]);
+	}
 	unsigned done = 0;
 	while (done < f->on) {
 		int n = sendmmsg(f->ofd, f->omsg + done, f->on - done, MSG_DONTWAIT);
@@ -552,6 +601,23 @@ static ssize_t send_dgram(int fd, const struct slot *s, const gk_fbackend_conf_t
 	return n;
 }
 
+/* Queue s's datagram (its PROXY header, if any, and s->sent) on socket b for backend bc. */
+static void queue_dgram(struct gk_fwd *f, struct bsock *b, const struct slot *s,
+                        const gk_fbackend_conf_t *bc)
+{
+	if (b->qn == BQ)
+		bsock_flush(f, b);
+	unsigned k = b->qn++;
+	memcpy(b->q[k], s->phdr, s->phdr_len);
+	memcpy(b->q[k] + s->phdr_len, s->sent, s->sent_len);
+	b->qiov[k] = (struct iovec){b->q[k], (size_t)s->phdr_len + s->sent_len};
+	b->qm[k].msg_hdr = (struct msghdr){.msg_name = (void *)&bc->addr,
+	                                   .msg_namelen = bc->addrlen,
+	                                   .msg_iov = &b->qiov[k],
+	                                   .msg_iovlen = 1};
+	f->queued = true;
+}
+
 /* Send s's query (s->sent holds header and question) to a backend of its pool other than
  * `except`. Returns 0, or GK_ENOENT / GK_EBUSY (no backend) or an error. */
 static int send_to(struct gk_fwd *f, struct slot *s, int b);
@@ -599,11 +665,8 @@ static int send_to(struct gk_fwd *f, struct slot *s, int b)
 		}
 		gk_counter_inc(&f->ctr.tcp_queries);
 		si = -1 - b;
-	} else if (send_dgram(f->bs[si].fd, s, bc) < 0) {
-		/* counts as a failed try: the backend's health sees it */
-		gk_fpool_sent(fp->p, (unsigned)b);
-		gk_fpool_done(fp->p, (unsigned)b, GK_FPOOL_TIMEOUT, 0);
-		return -errno;
+	} else {
+		queue_dgram(f, &f->bs[si], s, bc);
 	}
 	f->idmap[s->rq.id] = (uint32_t)(s - f->slots) + 1u;
 	gk_fpool_sent(fp->p, (unsigned)b);
@@ -954,17 +1017,45 @@ static void bsock_cb(uv_poll_t *h, int status, int events)
 	}
 	if (!(events & UV_READABLE))
 		return;
-	for (unsigned k = 0; k < RECV_BUDGET; k++) {
-		struct sockaddr_storage from;
-		socklen_t fl = sizeof(from);
-		ssize_t n = recvfrom(b->fd, f->rbuf, sizeof(f->rbuf), MSG_DONTWAIT,
-		                     (struct sockaddr *)&from, &fl);
+	if (f->edns_udp_max > RMAX) {
+		for (unsigned k = 0; k < RECV_BUDGET; k++) {
+			struct sockaddr_storage from;
+			socklen_t fl = sizeof(from);
+			ssize_t n = recvfrom(b->fd, f->rbuf, sizeof(f->rbuf), MSG_DONTWAIT,
+			                     (struct sockaddr *)&from, &fl);
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					break;
+				continue; /* an ICMP error (IP_RECVERR): errqueue() reads it */
+			}
+			answer_in(f, (int)(b - f->bs), f->rbuf, (size_t)n, &from);
+		}
+		gk_fwd_flush(f);
+		return;
+	}
+	for (unsigned k = 0; k < RECV_BUDGET; k += RB) {
+		for (unsigned i = 0; i < RB; i++) {
+			f->riov[i] = (struct iovec){f->rb[i], RMAX};
+			f->rmsg[i].msg_hdr = (struct msghdr){.msg_name = &f->raddr[i],
+			                                     .msg_namelen = sizeof(f->raddr[i]),
+			                                     .msg_iov = &f->riov[i],
+			                                     .msg_iovlen = 1};
+		}
+		int n = recvmmsg(b->fd, f->rmsg, RB, MSG_DONTWAIT, NULL);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
 			continue; /* an ICMP error (IP_RECVERR): errqueue() reads it */
 		}
-		answer_in(f, (int)(b - f->bs), f->rbuf, (size_t)n, &from);
+		for (int i = 0; i < n; i++) {
+			if (f->rmsg[i].msg_hdr.msg_flags & MSG_TRUNC) {
+				gk_counter_inc(&f->ctr.malformed); /* larger than we advertised */
+				continue;
+			}
+			answer_in(f, (int)(b - f->bs), f->rb[i], f->rmsg[i].msg_len, &f->raddr[i]);
+		}
+		if ((unsigned)n < RB)
+			break;
 	}
 	gk_fwd_flush(f);
 }
@@ -987,6 +1078,7 @@ void gk_fwd_submit(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res,
 {
 	start(f, q, res->qend, res->pool, res->client_limit, res->edns, res->do_bit, -1, NULL, 0,
 	      client, fn, ctx, conn, gen);
+	gk_fwd_flush(f);
 }
 
 /* ---- active health checks ---------------------------------------------------------------- */
