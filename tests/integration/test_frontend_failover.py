@@ -4,6 +4,8 @@
 # backends in one pool, one SIGKILLed by PID in the middle of a bounded dnsperf burst.
 #
 # Usage: test_frontend_failover.py GATEKEEPERD GK_SYNC
+# (FO_TOTAL, FO_RATE and FO_TMO in the environment override the burst's size, its rate and
+# the pool's timeout_ms, for a heavier run by hand.)
 #
 # gatekeeperd (one worker) forwards example.cn to pool "pair" (two NSDs, health checks every
 # 100 ms, a try's timeout of 3 s, one retry). dnsperf (its own timeout 2 s, so a query that
@@ -12,8 +14,8 @@
 # backends (the per-backend query counters), the first NSD's process is killed with
 # SIGKILL. Checks:
 #   1. no query lost and none answered SERVFAIL beyond those the daemon had outstanding to the
-#      killed NSD at the kill (gatekeeper_frontend_backend_outstanding read just before: the
-#      NSD took them and died, so only their timeout can tell): the queries sent to it after
+#      killed NSD at the kill (gatekeeper_frontend_backend_outstanding read just before and
+#      just after: the NSD took them and died, so only their timeout can tell): the queries sent to it after
 #      the kill meet the kernel's port unreachable, which takes it down at once and sends them
 #      to the other NSD (without it they waited for the timeout and were lost);
 #   2. the killed NSD is marked down (gatekeeper_frontend_backend_up 0, a down transition in
@@ -114,6 +116,10 @@ def run(gk, port, mport, nsd, backends, tmp, dnsperf):
 			for b in backends) - q0 >= TOTAL // 3, 60)
 		inflight = int(bm(mport, "gatekeeper_frontend_backend_outstanding", backends[0]) or 0)
 		os.kill(nsd[0].pid, signal.SIGKILL)
+		# and just after: those it had taken when it died (the ones sent since meet the
+		# port unreachable and leave the count at once)
+		inflight = max(inflight, int(bm(mport, "gatekeeper_frontend_backend_outstanding",
+						backends[0]) or 0))
 		out, _ = perf.communicate(timeout=120)
 	finally:
 		if perf.poll() is None:
