@@ -126,8 +126,8 @@ void gk_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *conf, 
 	            "backend: down at once, its queries sent to another backend.",
 	            g_unreachable);
 	fam(f, "gatekeeper_frontend_backend_transitions_total", "counter",
-	    "Health transitions of the backend (to=\"down\" or \"up\"; summed over the relays, each "
-	    "of which keeps its own health state); each is logged with its reason.");
+	    "Health transitions of the backend (to=\"down\" or \"up\"; summed over the relays, "
+	    "each of which keeps its own health state); each is logged with its reason.");
 	for (size_t p = 0; p < conf->n_pools; p++)
 		for (size_t b = 0; b < conf->pools[p].n_backends; b++) {
 			gk_fbackend_stats_t st;
