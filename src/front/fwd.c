@@ -22,6 +22,7 @@
 #include "front/cache.h"
 #include "front/fwd.h"
 #include "common/counter.h"
+#include "common/dname.h"
 #include "pkt/fzones.h"
 #include "front/relay.h"
 #include "front/rnd.h"
@@ -980,7 +981,10 @@ int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, unsigned n_rings,
 		for (size_t z = 0; cn == NULL && z < conf->n_zones; z++)
 			if (conf->zones[z].pool == i)
 				cn = conf->zones[z].name;
-		fp->check_len = cn ? gk_fzones_wire(cn, fp->check) : 0;
+		/* a zone named "" is the root, as in gk_fzones_add */
+		fp->check_len = cn == NULL ? 0
+		                : *cn      ? gk_dname_from_text(cn, strlen(cn), fp->check, 0)
+		                           : gk_dname_from_text(".", 1, fp->check, 0);
 	}
 	for (size_t i = 0; i < GK_FWD_SLOTS; i++) {
 		struct slot *s = &f->slots[i];
