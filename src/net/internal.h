@@ -205,6 +205,7 @@ struct gk_worker {
 
 	/* UDP: set to stop the sockets' threads (each sees it within UDP_WAIT_MS) */
 	_Atomic bool udp_stop;
+	unsigned udp_linger_us; /* wake-up coalescing (udp.c); 0: off */
 
 	/* TCP */
 	unsigned max_conns, idle_ms, max_pipelined;

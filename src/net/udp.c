@@ -26,6 +26,19 @@
  * udp_stop, and a relay of its own (front/fwd.h) on that loop: a forwarded query goes to
  * the cache or a backend from the thread that read it, and the backends' answers come back
  * on it. The epoll turn is the price of having the relay's sockets and timers there.
+ *
+ * Wake-ups are coalesced in the authoritative loop (not the front end's), as a NIC's
+ * interrupt moderation does: after a wake-up that brought fewer than UDP_LINGER_BELOW
+ * datagrams the thread sleeps udp_linger_us (config, default 100; 0: off) before it reads
+ * again, so what arrives meanwhile is read in one call instead of costing a wake-up each.
+ * On the bench VM a wake-up (the switch in and out of a halted or busy CPU) costs about
+ * 10 us of the server's CPU, more than answering a DO=1 query: at 20,000 qps (bench dnssec,
+ * NSEC3) a thread answering each datagram as it came spent ~18 us a query, one woken for
+ * ten or more 7.5-9. The linger adds at most udp_linger_us to the wait of a datagram that
+ * arrives during it; a thread that reads half a batch or more (near its peak) never
+ * lingers. Measured against the same build without it, six interleaved pairs of 4 s at
+ * 20,000 DO=1 qps on a loaded machine: CPU per query 0.75x [0.68-1.05], context switches
+ * 0.67x.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -250,6 +264,11 @@ static unsigned answer(struct udp_sock *u, const gk_net_view_t *v, int i, unsign
 #define PF_GAP  4
 #define PF_LEAD (GK_PKT_PREFETCH_STAGES * PF_GAP)
 
+/* Wake-up coalescing (above): a wake-up that read fewer datagrams than this is followed by
+ * a sleep of the worker's udp_linger_us microseconds (timer slack UDP_LINGER_SLACK_NS). */
+#define UDP_LINGER_BELOW    (UDP_BATCH / 2u)
+#define UDP_LINGER_SLACK_NS 10000ul
+
 /* Answer the n datagrams recvmmsg put in u's batch. */
 static void handle(struct udp_sock *u, int n)
 {
@@ -404,14 +423,20 @@ static void run(void *arg)
 		uv_run(u->loop, UV_RUN_DEFAULT);
 		return;
 	}
+	/* the default slack (50 us) would stretch each linger by half again */
+	(void)prctl(PR_SET_TIMERSLACK, UDP_LINGER_SLACK_NS, 0, 0, 0);
+	const struct timespec linger = {0, (long)w->udp_linger_us * 1000};
 	while (!atomic_load_explicit(&w->udp_stop, memory_order_relaxed)) {
 		int n = recvmmsg(u->fd, u->ub->rmsg, UDP_BATCH, MSG_WAITFORONE, NULL);
 		/* stopping: after shutdown(SHUT_RD) every further entry of this call reads as an
 		 * empty datagram, which must not be answered or counted */
 		if (atomic_load_explicit(&w->udp_stop, memory_order_relaxed))
 			break;
-		if (n > 0)
+		if (n > 0) {
 			handle(u, n);
+			if (w->udp_linger_us != 0 && (unsigned)n < UDP_LINGER_BELOW)
+				(void)nanosleep(&linger, NULL);
+		}
 		/* else: the timeout (EAGAIN), EINTR, or a transient error such as an ICMP
 		 * report on the socket: nothing to do but go on */
 		gk_snapshot_quiescent(w->view, u->reader);

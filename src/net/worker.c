@@ -185,6 +185,7 @@ int gk_worker_create(const gk_net_params_t *p, gk_worker_t **out, char *err, siz
 	w->max_conns = p->tcp_max_connections;
 	w->idle_ms = p->tcp_idle_timeout_ms;
 	w->max_pipelined = p->tcp_max_pipelined;
+	w->udp_linger_us = p->udp_linger_us;
 	w->obs = p->obs;
 	w->udp = calloc(p->n_addrs, sizeof(*w->udp));
 	w->tcp = calloc(p->n_addrs, sizeof(*w->tcp));
