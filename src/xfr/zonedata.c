@@ -77,6 +77,55 @@ int gk_xfr_zone_text(const ldns_rr_list *zone, const char *header, char **out, s
 	return 0;
 }
 
+int gk_xfr_zone_wire(const ldns_rr_list *zone, uint8_t **out, size_t *len)
+{
+	ldns_buffer *b = ldns_buffer_new(4096);
+	if (!b)
+		return GK_ENOMEM;
+	for (size_t i = 0; i < ldns_rr_list_rr_count(zone); i++)
+		if (ldns_rr2buffer_wire(b, ldns_rr_list_rr(zone, i), LDNS_SECTION_ANSWER) !=
+		    LDNS_STATUS_OK) {
+			ldns_buffer_free(b);
+			return GK_ENOMEM;
+		}
+	*len = ldns_buffer_position(b);
+	*out = ldns_buffer_export(b); /* the buffer's data, now the caller's */
+	ldns_buffer_free(b);
+	return *out ? 0 : GK_ENOMEM;
+}
+
+int gk_xfr_wire_parse(const uint8_t *w, size_t len, size_t count, ldns_rr_list **out, char *err,
+                      size_t errlen)
+{
+	ldns_rr_list *l = ldns_rr_list_new();
+	if (!l)
+		return GK_ENOMEM;
+	size_t pos = 0;
+	for (size_t i = 0; i < count; i++) {
+		ldns_rr *rr = NULL;
+		ldns_status st = pos < len ? ldns_wire2rr(&rr, w, len, &pos, LDNS_SECTION_ANSWER)
+		                           : LDNS_STATUS_PACKET_OVERFLOW;
+		if (st != LDNS_STATUS_OK || !ldns_rr_list_push_rr(l, rr)) {
+			ldns_rr_free(rr);
+			ldns_rr_list_deep_free(l);
+			snprintf(err, errlen, "record %zu: %s", i + 1,
+			         st == LDNS_STATUS_OK ? "out of memory"
+			                              : ldns_get_errorstr_by_id(st));
+			return st == LDNS_STATUS_MEM_ERR || st == LDNS_STATUS_OK ? GK_ENOMEM
+			                                                         : GK_ESYNTAX;
+		}
+	}
+	if (pos != len || count == 0 ||
+	    ldns_rr_get_type(ldns_rr_list_rr(l, 0)) != LDNS_RR_TYPE_SOA) {
+		ldns_rr_list_deep_free(l);
+		snprintf(err, errlen,
+		         pos != len ? "octets after the last record" : "no SOA record first");
+		return GK_ESYNTAX;
+	}
+	*out = l;
+	return 0;
+}
+
 static int cmp_rr(const void *a, const void *b)
 {
 	return ldns_rr_compare(*(ldns_rr *const *)a, *(ldns_rr *const *)b);
