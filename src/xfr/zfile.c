@@ -241,6 +241,10 @@ int gk_xfr_zfile_decode(const uint8_t *buf, size_t len, const char *zone, gk_xfr
 	    .rrs = buf + GK_XFR_ZFILE_HEADER + nl + pl,
 	    .rrs_len = (size_t)rl,
 	};
+	if (z.count > z.rrs_len / 11) { /* a record is 11 octets at least */
+		snprintf(err, errlen, "%u records cannot fit in %zu octets", z.count, z.rrs_len);
+		return GK_ESYNTAX;
+	}
 	if (get32(buf + 12) != 0) {
 		snprintf(err, errlen, "unknown flags %08x", get32(buf + 12));
 		return GK_ESYNTAX;

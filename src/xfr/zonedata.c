@@ -79,19 +79,46 @@ int gk_xfr_zone_text(const ldns_rr_list *zone, const char *header, char **out, s
 
 int gk_xfr_zone_wire(const ldns_rr_list *zone, uint8_t **out, size_t *len)
 {
-	ldns_buffer *b = ldns_buffer_new(4096);
-	if (!b)
-		return GK_ENOMEM;
-	for (size_t i = 0; i < ldns_rr_list_rr_count(zone); i++)
+	/* each record through a scratch buffer of its own: ldns keeps the RDLENGTH's position
+	 * in a uint16_t, so past 64 KiB of one buffer it writes the length over an earlier
+	 * record */
+	ldns_buffer *b = ldns_buffer_new(1024);
+	uint8_t *w = NULL;
+	size_t n = 0, cap = 0;
+	int rc = b ? 0 : GK_ENOMEM;
+	for (size_t i = 0; rc == 0 && i < ldns_rr_list_rr_count(zone); i++) {
+		ldns_buffer_clear(b);
 		if (ldns_rr2buffer_wire(b, ldns_rr_list_rr(zone, i), LDNS_SECTION_ANSWER) !=
 		    LDNS_STATUS_OK) {
-			ldns_buffer_free(b);
-			return GK_ENOMEM;
+			rc = GK_ENOMEM;
+			break;
 		}
-	*len = ldns_buffer_position(b);
-	*out = ldns_buffer_export(b); /* the buffer's data, now the caller's */
+		size_t l = ldns_buffer_position(b);
+		if (n + l > cap) {
+			size_t nc = cap ? cap * 2 : 4096;
+			while (nc < n + l)
+				nc *= 2;
+			uint8_t *nw = realloc(w, nc);
+			if (!nw) {
+				rc = GK_ENOMEM;
+				break;
+			}
+			w = nw;
+			cap = nc;
+		}
+		memcpy(w + n, ldns_buffer_begin(b), l);
+		n += l;
+	}
 	ldns_buffer_free(b);
-	return *out ? 0 : GK_ENOMEM;
+	if (rc == 0 && !w)
+		w = malloc(1); /* an empty list: a valid pointer all the same */
+	if (rc != 0 || !w) {
+		free(w);
+		return GK_ENOMEM;
+	}
+	*out = w;
+	*len = n;
+	return 0;
 }
 
 int gk_xfr_wire_parse(const uint8_t *w, size_t len, size_t count, ldns_rr_list **out, char *err,
