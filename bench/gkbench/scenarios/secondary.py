@@ -129,6 +129,33 @@ def sweep_until_served(port, names, t0, timeout, alive, batch=256, wait=0.02):
 	return time.monotonic() - t0
 
 
+def port_below_ephemeral():
+	"""A port free for UDP and TCP below the kernel's ephemeral range: the secondary's port is
+	chosen before the primary starts and loads (seconds of SOA sweeps from ephemeral ports,
+	the primary's own connections), and one from the ephemeral range was taken meanwhile
+	twice ("address already in use")."""
+	try:
+		with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+			lo = int(f.read().split()[0])
+	except (OSError, ValueError, IndexError):
+		lo = 32768
+	rng = random.Random()
+	for _ in range(200):
+		port = rng.randint(min(10000, lo - 1000), lo - 1)
+		ok = True
+		for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+			sk = socket.socket(socket.AF_INET, kind)
+			try:
+				sk.bind(("127.0.0.1", port))
+			except OSError:
+				ok = False
+			finally:
+				sk.close()
+		if ok:
+			return port
+	return free_port()
+
+
 def update_msg(qid, zone, owner, text):
 	"""A DNS UPDATE (RFC 2136) adding one TXT record owner (in zone) with text."""
 	def name(n):
@@ -333,7 +360,7 @@ def secondary_run(env, m, kind):
 	d = os.path.join(a.work, "secondary-%s" % kind)
 	shutil.rmtree(d, ignore_errors=True)
 	os.makedirs(d)
-	port = free_port()
+	port = port_below_ephemeral()
 	p = knot_primary(a, m, a.work, port)
 	res = {}
 	try:
