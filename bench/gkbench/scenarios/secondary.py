@@ -14,6 +14,7 @@
 # an IXFR) for --secondary-load-seconds while gkload sends --rate queries a second with
 # expected rcodes, against the same load without changes: queries lost or wrong, and the CPU
 # per answered query of the query threads (gk-worker-*, gk-udp-*) and of the whole process.
+import collections
 import os
 import random
 import shutil
@@ -89,18 +90,22 @@ def soa_query(qid, name):
 
 def sweep_until_served(port, names, t0, timeout, alive, batch=256, wait=0.02):
 	"""Polls the SOA of every name (batches of queries on one socket) until each has answered
-	authoritatively with NOERROR once; returns seconds from t0 (monotonic) when the last did."""
-	pending = list(names)
+	authoritatively with NOERROR once; returns seconds from t0 (monotonic) when the last did.
+	The names go round: a batch's unanswered names go to the back, so the sweep never waits on
+	the first names while later ones are served already (servers load zones in their own
+	order), and each batch costs its own size, not the number of names left."""
+	pending = collections.deque(names)
 	s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 	s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
 	s.settimeout(wait)
+	since_progress = 0
 	try:
 		while pending:
 			if not alive():
 				raise RuntimeError("server exited while zones were polled")
 			if time.monotonic() - t0 > timeout:
 				raise RuntimeError("%d of %d zones not served after %d s" % (len(pending), len(names), timeout))
-			chunk = pending[:batch]
+			chunk = [pending.popleft() for _ in range(min(batch, len(pending)))]
 			ids = {}
 			for i, n in enumerate(chunk):
 				qid = random.randint(0, 65535)
@@ -120,10 +125,11 @@ def sweep_until_served(port, names, t0, timeout, alive, batch=256, wait=0.02):
 					qid = struct.unpack(">H", data[:2])[0]
 					if qid in ids and data[3] & 15 == 0 and data[2] & 4 and struct.unpack(">H", data[6:8])[0] > 0:
 						got.add(ids[qid])
-			if got:
-				pending = [n for n in pending if n not in got]
-			elif len(chunk) == len(pending):
-				time.sleep(0.01)  # nothing new served yet
+			pending.extend(n for n in chunk if n not in got)
+			since_progress = 0 if got else since_progress + len(chunk)
+			if pending and since_progress >= len(pending):
+				time.sleep(0.01)  # a whole round without a new zone served
+				since_progress = 0
 	finally:
 		s.close()
 	return time.monotonic() - t0
