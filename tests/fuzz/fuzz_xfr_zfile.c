@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/fuzz/fuzz_zfile.c -- libFuzzer target for the secondary's persisted zone files
+/* tests/fuzz/fuzz_xfr_zfile.c -- libFuzzer target for the secondary's persisted zone files
  * (src/xfr/zfile.h) and the zone built from their records (gk_zone_spec_t.wire).
  *
  * Input: one control octet, then a persisted file. Bit 0 of the control octet: the file's
