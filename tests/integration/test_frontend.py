@@ -494,8 +494,10 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 	rs = [ask(port, "t%d.tcr.cn" % i, tcp=True) for i in range(4)]
 	expect("client TCP queries relayed over TCP", all(rdata(x) == [("t%d.tcr.cn." % i, 1, "192.0.2.99")]
 	       for i, x in enumerate(rs)) and len(be["tcr"].names("tcp")) == 5, (rs, be["tcr"].log))
-	expect("... over the connection already open (no new one)", be["tcr"].accepted == acc == 1,
-	       (acc, be["tcr"].accepted))
+	# (the TC retry above came from the UDP thread's relay; the TCP clients' queries go from
+	# the worker loop's, which keeps a connection of its own)
+	expect("... the four over one connection, reused (%s -> %s accepted)" % (acc, be["tcr"].accepted),
+	       acc == 1 and be["tcr"].accepted <= acc + 1, (acc, be["tcr"].accepted))
 
 	# 6c. EDNS Client Subnet to the backend, and its scope in the cache
 	rs = [ask(port, name) for name in ("geo.ecs.cn", "flat.ecs.cn", "geo.ecs.cn", "flat.ecs.cn")]
