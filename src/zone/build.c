@@ -379,7 +379,9 @@ static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *or
 	gk_zver_t *v = B->v;
 	gk_loader_t L = {.arena = v->arena, .err = B->err, .errlen = B->errlen};
 	const char *fname = spec->file ? spec->file : "<text>";
-	int rc = gk_loader_read(&L, fname, spec->text, spec->text_len, origin);
+	int rc = spec->wire
+	             ? gk_loader_read_wire(&L, fname, spec->wire, spec->wire_len, spec->wire_count)
+	             : gk_loader_read(&L, fname, spec->text, spec->text_len, origin);
 	if (rc < 0)
 		goto out;
 	rc = ntab_init(&B->tab, L.n + 16);

@@ -401,6 +401,33 @@ int gk_loader_read(gk_loader_t *L, const char *file, const char *text, size_t te
 	return rc;
 }
 
+int gk_loader_read_wire(gk_loader_t *L, const char *file, const uint8_t *wire, size_t len,
+                        size_t count)
+{
+	const char *f = gk_arena_dup(L->arena, file, strlen(file) + 1);
+	if (!f)
+		return GK_ENOMEM;
+	size_t pos = 0;
+	for (size_t i = 0; i < count; i++) {
+		ldns_rr *rr = NULL;
+		if (pos >= len)
+			return fail(L, GK_ESYNTAX, f, (unsigned)(i + 1), "%zu records of %zu", i,
+			            count);
+		ldns_status st = ldns_wire2rr(&rr, wire, len, &pos, LDNS_SECTION_ANSWER);
+		if (st != LDNS_STATUS_OK)
+			return fail(L, st == LDNS_STATUS_MEM_ERR ? GK_ENOMEM : GK_ESYNTAX, f,
+			            (unsigned)(i + 1), "record does not parse: %s",
+			            ldns_get_errorstr_by_id(st));
+		int rc = push_rr(L, rr, f, (unsigned)(i + 1));
+		if (rc < 0)
+			return rc;
+	}
+	if (pos != len)
+		return fail(L, GK_ESYNTAX, f, (unsigned)count, "%zu octets after the last record",
+		            len - pos);
+	return 0;
+}
+
 void gk_loader_clear(gk_loader_t *L)
 {
 	for (size_t i = 0; i < L->n; i++)

@@ -40,5 +40,12 @@ typedef struct gk_loader {
 int gk_loader_read(gk_loader_t *L, const char *file, const char *text, size_t text_len,
                    const ldns_rdf *origin);
 
+/* Read count records in uncompressed wire form (gk_zone_spec_t.wire) from wire[0..len):
+ * each record is checked by ldns as a message's would be (names, RDATA by type), and its
+ * index (1-based) is its line in messages. Returns 0, or GK_ESYNTAX (a record that does not
+ * parse, trailing octets, fewer records) / GK_ENOMEM with L->err set. */
+int gk_loader_read_wire(gk_loader_t *L, const char *file, const uint8_t *wire, size_t len,
+                        size_t count);
+
 /* Free the ldns records and the file list held by L (not the arena). */
 void gk_loader_clear(gk_loader_t *L);

@@ -22,6 +22,12 @@ typedef struct gk_zone_spec {
 	const char *file; /* master file path (relative paths are used as given) */
 	const char *text; /* or: master file contents in memory (tests, fuzzing) */
 	size_t text_len;  /* length of text */
+	/* or: wire_count records in uncompressed wire form (owner, type, class, TTL, RDLENGTH,
+	 * RDATA, as in a message's answer section), wire_len octets -- a persisted secondary
+	 * zone (src/xfr), read without text parsing; messages name file (or the zone) and the
+	 * record's index as the line */
+	const uint8_t *wire;
+	size_t wire_len, wire_count;
 	/* A secondary zone (src/xfr): its versions come from transfers, published by the
 	 * secondary module on the writer thread; gk_zoneset_sync leaves them alone. */
 	bool secondary;
