@@ -2,10 +2,10 @@
 /* src/zone/compile.c -- precompute the answer for every (name, qtype) outcome.
  *
  * For each node the compiler runs the resolver once per query type that can change the
- * answer (the node's types, the types along its CNAME chain, DS at cuts and child apexes,
- * ANY) and once for "any other type"; once for the zone's NXDOMAIN; for each cut once for
- * its referral. Nodes below a DNAME, and CNAME chains that pass one, get no templates:
- * their answers depend on the query name and are built at query time. Only this zone's
+ * answer (the node's types, the types along its CNAME chain, DS at cuts and child apexes)
+ * and once for "any other type" (ANY is answered at query time); once for the zone's NXDOMAIN; for
+ * each cut once for its referral. Nodes below a DNAME, and CNAME chains that pass one, get no
+ * templates: their answers depend on the query name and are built at query time. Only this zone's
  * data is used: a template whose CNAME chain reaches further names records them (hops), and
  * the packet path builds the answer at query time when another served zone holds one.
  */
@@ -333,7 +333,8 @@ static int compile_node(struct cc *c, gk_node_t *n)
 	int k = gk_resolve_chain_types(&c->sc, n, types, MAX_TYPES - 3);
 	if (k < 0)
 		return 0; /* chain through a DNAME: runtime */
-	types[k++] = GK_TYPE_ANY;
+	/* no ANY: RFC 8482's one RRset is rare in traffic and built at query time
+	 * (gk_node_tmpl); its template cost about 400 bytes a zone */
 	uint16_t other = absent_type(types, k);
 	types[k++] = other;
 	bool wild = (n->flags & GK_NODE_WILD) != 0;

@@ -295,7 +295,8 @@ static inline bool gk_zver_placeholder_p(const gk_zver_t *v)
 /* RRset of a type at a node, or NULL. */
 const gk_rrset_t *gk_node_rrset(const gk_node_t *n, uint16_t type);
 
-/* Template for qtype at a node: the exact entry, else n->other. */
+/* Template for qtype at a node: the exact entry, else n->other; NULL for ANY (built at query
+ * time: compile.c). */
 const gk_tmpl_t *gk_node_tmpl(const gk_node_t *n, uint16_t qtype);
 
 /* Compile every template of a built version (compile.c). */

@@ -35,7 +35,8 @@ const gk_tmpl_t *gk_node_tmpl(const gk_node_t *n, uint16_t qtype)
 	for (; i < n->ntmpl; i++)
 		if (n->tmpls[i].qtype == qtype)
 			return &n->tmpls[i];
-	return n->other;
+	/* ANY has no template (compile.c): built at query time */
+	return qtype == GK_TYPE_ANY ? NULL : n->other;
 }
 
 void gk_zver_free(gk_zver_t *v)
