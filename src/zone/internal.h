@@ -88,28 +88,18 @@ typedef struct gk_tmpl {
 	 * gk_dnssec_t.sigt (dnssec.h, gk_dnssec_tmpl_sig); 0: built at query time. An index in
 	 * the header's padding, not a pointer: unsigned zones pay nothing for it. */
 	uint32_t sig;
-	/* nregs registrable domains other than the query's whose records the template
-	 * carries, then nhops later names of its CNAME chain (hash unused): at query time each
-	 * must still belong to the zone the template was compiled in (inside its apex: no
-	 * deeper served zone holds it; outside: no served zone holds it), or the answer is
-	 * built at query time. One array: gk_tmpl_regs, gk_tmpl_hops. */
-	const gk_regref_t *refs;
-	/* One allocation: nbound gk_bound_t, nfix pointer positions, then len octets of body
-	 * (gk_tmpl_bound, gk_tmpl_fix, gk_tmpl_body): one pointer instead of three. */
+	/* One allocation: nbound gk_bound_t, nfix pointer positions, len octets of body
+	 * (gk_tmpl_bound, gk_tmpl_fix, gk_tmpl_body), then, at the next multiple of 8, nregs
+	 * registrable domains other than the query's whose records the template carries and
+	 * nhops later names of its CNAME chain (hash unused): at query time each must still
+	 * belong to the zone the template was compiled in (inside its apex: no deeper served
+	 * zone holds it; outside: no served zone holds it), or the answer is built at query
+	 * time (gk_tmpl_regs, gk_tmpl_hops). One pointer instead of four: what a query reads
+	 * first stays at the blob's start, and the header is 32 bytes. */
 	const uint8_t *blob;
 } gk_tmpl_t;
 
-_Static_assert(sizeof(gk_tmpl_t) == 40, "a template header is 40 bytes (DNSSEC's in dnssec.h)");
-
-static inline const gk_regref_t *gk_tmpl_regs(const gk_tmpl_t *t)
-{
-	return t->refs;
-}
-
-static inline const gk_regref_t *gk_tmpl_hops(const gk_tmpl_t *t)
-{
-	return t->refs + t->nregs;
-}
+_Static_assert(sizeof(gk_tmpl_t) == 32, "a template header is 32 bytes (DNSSEC's in dnssec.h)");
 
 static inline const gk_bound_t *gk_tmpl_bound(const gk_tmpl_t *t)
 {
@@ -124,6 +114,23 @@ static inline const uint16_t *gk_tmpl_fix(const gk_tmpl_t *t)
 static inline const uint8_t *gk_tmpl_body(const gk_tmpl_t *t)
 {
 	return t->blob + t->nbound * sizeof(gk_bound_t) + t->nfix * sizeof(uint16_t);
+}
+
+/* Offset of the references in a blob of nbound bounds, nfix positions and len octets. */
+static inline size_t gk_tmpl_refs_off(size_t nbound, size_t nfix, size_t len)
+{
+	return (nbound * sizeof(gk_bound_t) + nfix * sizeof(uint16_t) + len + 7u) & ~(size_t)7u;
+}
+
+static inline const gk_regref_t *gk_tmpl_regs(const gk_tmpl_t *t)
+{
+	return (const gk_regref_t *)(const void *)(t->blob +
+	                                           gk_tmpl_refs_off(t->nbound, t->nfix, t->len));
+}
+
+static inline const gk_regref_t *gk_tmpl_hops(const gk_tmpl_t *t)
+{
+	return gk_tmpl_regs(t) + t->nregs;
 }
 
 struct gk_zone;
