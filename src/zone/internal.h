@@ -232,6 +232,9 @@ struct gk_zver {
 	uint64_t mark;  /* the gk_zoneset_sync pass that last saw the zone (writer only) */
 	bool secondary; /* spec->secondary: not gk_zoneset_sync's to remove */
 	const struct gk_psl *psl; /* build time only; may be NULL */
+	/* A placeholder made with others in one block (gk_zver_placeholders): the block, freed
+	 * with its last placeholder; NULL: its own allocation (or not a placeholder). */
+	struct gk_zver_block *block;
 };
 
 /* Where the resolver looks names up: the store (query time), or one version alone
