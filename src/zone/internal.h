@@ -11,6 +11,7 @@
  */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include "common/arena.h"
@@ -175,12 +176,13 @@ _Static_assert(sizeof(gk_node_t) == 96, "a node is 96 bytes: one line a query re
                                         "a line for the rest");
 
 /* A served zone (inside its version). What a query reads of it (the memo cell, the
- * registrable domain, the negative answers) is in one cache line. */
+ * registrable domain, the negative answers, whether it is signed) is in one cache line:
+ * the version's second (gk_zver_t.zone). */
 typedef struct gk_zone {
 	/* The filing status of that registrable domain as last read, with the status table's
 	 * generation (gk_status_get_memo): a cell owned by the store, kept across versions of
 	 * the zone -- the one word queries write. NULL until the version is published. */
-	_Alignas(64) _Atomic uint64_t *memo;
+	_Atomic uint64_t *memo;
 	/* Every name in the zone has the registrable domain formed by the last reg_len octets
 	 * of the name (reg_hash is its hash) -- the zone is at or below a registrable domain
 	 * and nothing in it is a public suffix. reg_len 0: ask the PSL per name. */
@@ -190,10 +192,11 @@ typedef struct gk_zone {
 	const gk_tmpl_t *nxdomain;
 	const gk_tmpl_t *nodata; /* NODATA for the apex name, relocatable to any name */
 	gk_node_t *apex;
+	const struct gk_dnssec *sec; /* NULL: the zone is not signed (dnssec.h) */
+	/* the next line: read when an answer is built at query time */
 	const gk_rrset_t *soa;
 	const gk_rrset_t *ns;
 	const char *file;
-	const struct gk_dnssec *sec; /* NULL: the zone is not signed (dnssec.h) */
 } gk_zone_t;
 
 /* A slot of the zone set's name table: the node's full name hash beside the pointer, so a
@@ -220,7 +223,7 @@ struct gk_zver {
 	uint64_t mask;
 	uint8_t apex_len, apex_labels;
 	uint8_t apex_short[GK_ZVER_INLINE]; /* the apex name when apex_len <= GK_ZVER_INLINE */
-	gk_zone_t zone;
+	gk_zone_t zone;                     /* the second line (offsetof asserted below) */
 	gk_arena_t *arena;
 	size_t nrr, nnodes;
 	uint64_t apex_hash;
@@ -228,14 +231,17 @@ struct gk_zver {
 	const uint8_t *apex_long; /* the apex name when apex_len > GK_ZVER_INLINE */
 	gk_zfile_t *files;
 	size_t nfiles;
-	bool owns_memo; /* set by the store when it retires the zone's last version */
-	uint64_t mark;  /* the gk_zoneset_sync pass that last saw the zone (writer only) */
-	bool secondary; /* spec->secondary: not gk_zoneset_sync's to remove */
+	uint64_t mark; /* the gk_zoneset_sync pass that last saw the zone (writer only) */
 	const struct gk_psl *psl; /* build time only; may be NULL */
 	/* A placeholder made with others in one block (gk_zver_placeholders): the block, freed
 	 * with its last placeholder; NULL: its own allocation (or not a placeholder). */
 	struct gk_zver_block *block;
+	bool owns_memo; /* set by the store when it retires the zone's last version */
+	bool secondary; /* spec->secondary: not gk_zoneset_sync's to remove */
 };
+
+_Static_assert(offsetof(gk_zver_t, zone) == 64, "a version's zone is its second line");
+_Static_assert(sizeof(gk_zver_t) == 256, "a version is four lines");
 
 /* Where the resolver looks names up: the store (query time), or one version alone
  * (compile time: zs NULL, only set). */
