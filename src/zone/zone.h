@@ -65,6 +65,14 @@ GK_MUST_CHECK int gk_zver_build(const gk_zone_spec_t *spec, const struct gk_psl 
  * caller until published), GK_EINVAL (bad name) or GK_ENOMEM. Any thread. */
 GK_MUST_CHECK int gk_zver_placeholder(const gk_zone_spec_t *spec, gk_zver_t **out);
 
+/* n placeholders at once, of specs[0..n) into out[0..n), as gk_zver_placeholder makes them
+ * but in one allocation, given back when the last of them is freed (gk_zver_free): the
+ * start-up's placeholders all go once the zones are loaded, and nothing allocated meanwhile
+ * (a zone's memo cell) holds their pages. Returns 0, GK_ENOMEM, or GK_EINVAL with *bad the
+ * index of the first bad name; on error nothing is allocated. n 0: nothing. Any thread. */
+GK_MUST_CHECK int gk_zver_placeholders(const gk_zone_spec_t *specs, size_t n, gk_zver_t **out,
+                                       size_t *bad);
+
 /* True for a placeholder. */
 bool gk_zver_is_placeholder(const gk_zver_t *v);
 

@@ -438,6 +438,72 @@ static void test_placeholder(void **state)
 	gk_zoneset_free(zs);
 }
 
+/* The start-up's placeholders in one block: each answers SERVFAIL, each replaced in turn,
+ * the block freed with the last (ASan: once, and not before); a bad name allocates
+ * nothing and names its index. */
+static void test_placeholder_block(void **state)
+{
+	(void)state;
+	gk_zoneset_t *zs;
+	unsigned an;
+	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
+	const char *names[3] = {"example.cn",
+	                        "a-name-longer-than-fits-inline-in-the-version.example.com",
+	                        "example.net."};
+	gk_zone_spec_t specs[3] = {{.name = names[0]}, {.name = names[1]}, {.name = names[2]}};
+	gk_zver_t *ph[3];
+	size_t bad = 99;
+	specs[1].name = "bad..name";
+	assert_int_equal(gk_zver_placeholders(specs, 3, ph, &bad), GK_EINVAL);
+	assert_int_equal(bad, 1);
+	specs[1].name = names[1];
+	assert_int_equal(gk_zver_placeholders(specs, 3, ph, &bad), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_true(gk_zver_is_placeholder(ph[i]));
+		assert_string_equal(gk_zver_name(ph[i]), names[i]);
+		assert_int_equal(gk_zoneset_put(zs, ph[i]), 0);
+	}
+	assert_int_equal(gk_zoneset_placeholder_count(zs), 3);
+	char www[128];
+	for (int i = 0; i < 3; i++) {
+		snprintf(www, sizeof www, "www.%s", names[i]);
+		assert_int_equal(ask(zs, www, &an), GK_RCODE_SERVFAIL);
+	}
+	/* replaced one by one: the block outlives the first two */
+	const char *apex[3] = {"example.cn", names[1], "example.net"};
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(gk_zoneset_put(zs, build(apex[i], "192.0.2.10", 1)), 0);
+		for (int j = i + 1; j < 3; j++) {
+			snprintf(www, sizeof www, "www.%s", apex[j]);
+			assert_int_equal(ask(zs, www, &an), GK_RCODE_SERVFAIL);
+		}
+	}
+	assert_int_equal(gk_zoneset_placeholder_count(zs), 0);
+	gk_zoneset_free(zs);
+}
+
+/* ANY has no compiled answer (RFC 8482's one RRset is built at query time); the other
+ * types of the name keep theirs. */
+static void test_any_runtime(void **state)
+{
+	(void)state;
+	gk_zoneset_t *zs;
+	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
+	assert_int_equal(gk_zoneset_put(zs, build("example.cn", "192.0.2.10", 1)), 0);
+	uint8_t w[256], loff[127];
+	size_t l = wire("www.example.cn", w);
+	unsigned labels = 0;
+	for (size_t p = 0; w[p]; p += w[p] + 1u)
+		loff[labels++] = (uint8_t)p;
+	gk_zone_hit_t h;
+	assert_int_equal(gk_zone_find(zs, w, l, loff, labels, GK_TYPE_A, NULL, &h), GK_ZONE_TMPL);
+	assert_int_equal(gk_zone_find(zs, w, l, loff, labels, GK_TYPE_AAAA, NULL, &h),
+	                 GK_ZONE_TMPL);
+	assert_int_equal(gk_zone_find(zs, w, l, loff, labels, GK_TYPE_ANY, NULL, &h),
+	                 GK_ZONE_RUNTIME);
+	gk_zoneset_free(zs);
+}
+
 #define NLOAD 64
 static char load_text[NLOAD][4200];
 static char load_name[NLOAD][32];
@@ -693,6 +759,8 @@ int main(void)
 	    cmocka_unit_test(test_secondary_versions),
 	    cmocka_unit_test(test_small_version_bytes),
 	    cmocka_unit_test(test_site_addrs),
+	    cmocka_unit_test(test_placeholder_block),
+	    cmocka_unit_test(test_any_runtime),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,15 +63,19 @@ static void tmpl(struct acc *a, const gk_tmpl_t *t, bool head)
 	a->tmpls++;
 	if (head)
 		a->thead += sizeof(*t);
-	a->tregs += t->nregs + t->nhops ? a16((t->nregs + t->nhops) * sizeof(gk_regref_t)) : 0;
 	if (!first_time(t->blob))
 		return;
-	/* one allocation: bounds, fix-ups, body (compile.c) */
+	/* one allocation: bounds, fix-ups, body, references (compile.c) */
 	size_t fb = t->nfix * sizeof(uint16_t), bb = t->nbound * sizeof(gk_bound_t);
-	size_t all = a16(fb + bb + t->len);
+	size_t nrefs = (size_t)t->nregs + t->nhops;
+	size_t rb = nrefs ? gk_tmpl_refs_off(t->nbound, t->nfix, t->len) - fb - bb - t->len +
+	                        nrefs * sizeof(gk_regref_t)
+	                  : 0;
+	size_t all = a16(fb + bb + t->len + rb);
 	a->tfix += fb;
 	a->tbound += bb;
-	a->tbody += all - fb - bb;
+	a->tregs += rb;
+	a->tbody += all - fb - bb - rb;
 }
 
 static void each(void *ctx, const gk_zver_t *v)
