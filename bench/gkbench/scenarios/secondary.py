@@ -531,7 +531,9 @@ def markdown(r, a, cmd, when=""):
 		 "Changes: one TXT record added to the primary's copy of a zone file with the serial + 1, `knotc -b zone-reload` "
 		 "(Knot keeps the difference in its journal and sends NOTIFY; the secondary takes an IXFR), one at a time; "
 		 "the time is from the reload command returning until "
-		 "the secondary answers the primary's new serial. Command: `%s`.\n" % (CATALOG, CATALOG, cmd))
+		 "the secondary answers the primary's new serial. Restart and master files: the SOA of every zone still "
+		 "unserved sent in passes (pipelined, one shuffled order for both, the served dropped), the time is the last "
+		 "zone's first served answer, whatever order the server loads them in. Command: `%s`.\n" % (CATALOG, CATALOG, cmd))
 	S.append("| metric | gatekeeperd | Knot (secondary) | target |\n|---|---|---|---|")
 	S.append("| start until every zone is served (SOA, AA) | %s | %s | ≤ Knot: %s |" % (
 		sec(g.get("all_served_s")), sec(k.get("all_served_s")), le(g.get("all_served_s"), k.get("all_served_s"))))
