@@ -339,11 +339,7 @@ def main():
 			h.log(gk.log_text()[-3000:])
 			raise
 		finally:
-			rc = gk.stop()
-			text = gk.log_text()
-			expect("gatekeeperd stopped cleanly (exit %s, no sanitizer report)" % rc,
-			       rc == 0 and "Sanitizer" not in text and "runtime error" not in text,
-			       text[-3000:])
+			gk.stop_clean("gatekeeperd")
 			redis.stop()
 			knot.stop()
 			nsdb.stop()
@@ -644,10 +640,7 @@ def policy_push(gkbin, gksync, gkctl, tmp, redis):
 		       "forwarded" % len(got), got and all(rc == dns.rcode.REFUSED for _, rc in got), got[:10])
 	finally:
 		stop.set()
-		rc = gk.stop()
-		text = gk.log_text()
-		expect("the policy-push gatekeeperd stopped cleanly (exit %s, no sanitizer report)" % rc,
-		       rc == 0 and "Sanitizer" not in text and "runtime error" not in text, text[-3000:])
+		gk.stop_clean("the policy-push gatekeeperd")
 		be.close()
 
 
