@@ -14,7 +14,6 @@
 # an IXFR) for --secondary-load-seconds while gkload sends --rate queries a second with
 # expected rcodes, against the same load without changes: queries lost or wrong, and the CPU
 # per answered query of the query threads (gk-worker-*, gk-udp-*) and of the whole process.
-import collections
 import datetime
 import os
 import random
@@ -87,53 +86,6 @@ def soa_query(qid, name):
 	for label in name.rstrip(".").split("."):
 		wire += bytes([len(label)]) + label.encode()
 	return wire + b"\0" + struct.pack(">HH", 6, 1)
-
-
-def sweep_until_served(port, names, t0, timeout, alive, batch=256, wait=0.02):
-	"""Polls the SOA of every name (batches of queries on one socket) until each has answered
-	authoritatively with NOERROR once; returns seconds from t0 (monotonic) when the last did.
-	The names go round: a batch's unanswered names go to the back, so the sweep never waits on
-	the first names while later ones are served already (servers load zones in their own
-	order), and each batch costs its own size, not the number of names left."""
-	pending = collections.deque(names)
-	s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-	s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-	s.settimeout(wait)
-	since_progress = 0
-	try:
-		while pending:
-			if not alive():
-				raise RuntimeError("server exited while zones were polled")
-			if time.monotonic() - t0 > timeout:
-				raise RuntimeError("%d of %d zones not served after %d s" % (len(pending), len(names), timeout))
-			chunk = [pending.popleft() for _ in range(min(batch, len(pending)))]
-			ids = {}
-			for i, n in enumerate(chunk):
-				qid = random.randint(0, 65535)
-				ids[qid] = n
-				try:
-					s.sendto(soa_query(qid, n), ("127.0.0.1", port))
-				except OSError:
-					pass
-			got = set()
-			end = time.monotonic() + wait
-			while time.monotonic() < end and len(got) < len(chunk):
-				try:
-					data = s.recv(4096)
-				except OSError:
-					break
-				if len(data) >= 12:
-					qid = struct.unpack(">H", data[:2])[0]
-					if qid in ids and data[3] & 15 == 0 and data[2] & 4 and struct.unpack(">H", data[6:8])[0] > 0:
-						got.add(ids[qid])
-			pending.extend(n for n in chunk if n not in got)
-			since_progress = 0 if got else since_progress + len(chunk)
-			if pending and since_progress >= len(pending):
-				time.sleep(0.01)  # a whole round without a new zone served
-				since_progress = 0
-	finally:
-		s.close()
-	return time.monotonic() - t0
 
 
 def qname_of(data):
@@ -255,33 +207,6 @@ def last_member_axfr_s(kind, text):
 		if hit:
 			last = log_time(line) or last
 	return round(last - t0, 3) if t0 is not None and last is not None else None
-
-
-def port_below_ephemeral():
-	"""A port free for UDP and TCP below the kernel's ephemeral range: the secondary's port is
-	chosen before the primary starts and loads (seconds of SOA sweeps from ephemeral ports,
-	the primary's own connections), and one from the ephemeral range was taken meanwhile
-	twice ("address already in use")."""
-	try:
-		with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-			lo = int(f.read().split()[0])
-	except (OSError, ValueError, IndexError):
-		lo = 32768
-	rng = random.Random()
-	for _ in range(200):
-		port = rng.randint(min(10000, lo - 1000), lo - 1)
-		ok = True
-		for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-			sk = socket.socket(socket.AF_INET, kind)
-			try:
-				sk.bind(("127.0.0.1", port))
-			except OSError:
-				ok = False
-			finally:
-				sk.close()
-		if ok:
-			return port
-	return free_port()
 
 
 def update_msg(qid, zone, owner, text):
@@ -440,7 +365,7 @@ def knot_primary(a, m, work, notify_port):
 	p.knotc = ["knotc", "-s", os.path.join(d, "knot.sock")]
 	p.zdir = p_zdir
 	# the primary is ready when its last zone is (it loads them in the background)
-	sweep_until_served(port, [z["name"] for z in m["zones"]], p.t0, max(a.start_timeout, 600), p.alive)
+	sweep_passes(port, [z["name"] for z in m["zones"]], p.t0, max(a.start_timeout, 600), p.alive)
 	log("secondary: Knot primary of %d zones on 127.0.0.1:%d ready after %.1f s" % (len(m["zones"]), port,
 											 time.monotonic() - p.t0))
 	return p
@@ -488,7 +413,7 @@ def secondary_run(env, m, kind):
 	d = os.path.join(a.work, "secondary-%s" % kind)
 	shutil.rmtree(d, ignore_errors=True)
 	os.makedirs(d)
-	port = port_below_ephemeral()
+	port = free_port()
 	p = knot_primary(a, m, a.work, port)
 	res = {}
 	try:
