@@ -88,7 +88,8 @@ static void each(void *ctx, const gk_zver_t *v)
 	a->table += (v->mask + 1) * sizeof(gk_zslot_t);
 	a->files += v->nfiles * sizeof(gk_zfile_t) + a16(strlen(v->name) + 1);
 	for (size_t i = 0; i < v->nfiles; i++)
-		a->files += a16(strlen(v->files[i].path) + 1);
+		if (v->files[i].path)
+			a->files += a16(strlen(v->files[i].path) + 1);
 	tmpl(a, v->zone.nxdomain, true);
 	tmpl(a, v->zone.nodata, true);
 	for (size_t i = 0; i <= v->mask; i++) {
