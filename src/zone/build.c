@@ -487,12 +487,13 @@ static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *or
 			goto out;
 		}
 		for (size_t i = 0; i < L.nfiles; i++)
-			v->files[i] = (gk_zfile_t){.path = L.files[i].path,
-			                           .dev = L.files[i].dev,
-			                           .ino = L.files[i].ino,
-			                           .size = L.files[i].size,
-			                           .mtime_sec = L.files[i].mtime_sec,
-			                           .mtime_nsec = L.files[i].mtime_nsec};
+			v->files[i] =
+			    (gk_zfile_t){.path = L.files[i].path,
+			                 .dev = L.files[i].dev,
+			                 .ino = L.files[i].ino,
+			                 .size = L.files[i].size,
+			                 .mtime_ns = gk_zfile_mtime(L.files[i].mtime_sec,
+			                                            L.files[i].mtime_nsec)};
 		v->nfiles = L.nfiles;
 		v->file_hash = spec->file ? gk_zfile_hash(spec->file) : 0;
 	}

@@ -212,8 +212,17 @@ typedef struct gk_zslot {
 typedef struct gk_zfile {
 	const char *path; /* an $INCLUDE's (arena string); NULL: the zone file */
 	uint64_t dev, ino;
-	int64_t size, mtime_sec, mtime_nsec;
+	int64_t size;
+	uint64_t mtime_ns; /* gk_zfile_mtime of the modification time (40 bytes a record) */
 } gk_zfile_t;
+
+_Static_assert(sizeof(gk_zfile_t) == 40, "a file record is 40 bytes");
+
+/* A modification time as one number: nanoseconds, wrapping past 2262 (compared only). */
+static inline uint64_t gk_zfile_mtime(int64_t sec, int64_t nsec)
+{
+	return (uint64_t)sec * 1000000000u + (uint64_t)nsec;
+}
 
 #define GK_ZVER_INLINE 46 /* apex names up to this long are compared in the first line */
 

@@ -94,8 +94,8 @@ bool gk_zver_files_current(const gk_zver_t *v, const char *file)
 		struct stat st;
 		if (stat(f->path ? f->path : file, &st) != 0 || (uint64_t)st.st_dev != f->dev ||
 		    (uint64_t)st.st_ino != f->ino || (int64_t)st.st_size != f->size ||
-		    (int64_t)st.st_mtim.tv_sec != f->mtime_sec ||
-		    (int64_t)st.st_mtim.tv_nsec != f->mtime_nsec)
+		    gk_zfile_mtime((int64_t)st.st_mtim.tv_sec, (int64_t)st.st_mtim.tv_nsec) !=
+		        f->mtime_ns)
 			return false;
 	}
 	return true;
