@@ -1453,10 +1453,8 @@ void gk_config_free(gk_config_t *cfg)
 {
 	if (cfg == NULL)
 		return;
-	for (size_t i = 0; i < cfg->n_zones; i++) {
-		free((char *)cfg->zones[i].name);
-		free((char *)cfg->zones[i].file);
-	}
+	for (size_t i = 0; i < cfg->n_zones; i++)
+		gk_config_zone_strings_free(&cfg->zones[i], &cfg->zone_origin[i]);
 	free(cfg->zones);
 	free(cfg->zone_origin);
 	free(cfg->zone_list);

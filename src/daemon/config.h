@@ -160,6 +160,7 @@ typedef struct gk_config_zone_origin {
 	const char *file; /* the file that names the zone (owned by the config) */
 	size_t line;      /* 1-based, 0 for a zones directory entry */
 	enum gk_config_zone_src src;
+	bool joint; /* the zone's name is in its file string's allocation (zone lists) */
 } gk_config_zone_origin_t;
 
 /* control: the control channel (docs/CONTROL.md). */

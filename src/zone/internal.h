@@ -196,7 +196,6 @@ typedef struct gk_zone {
 	/* the next line: read when an answer is built at query time */
 	const gk_rrset_t *soa;
 	const gk_rrset_t *ns;
-	const char *file;
 } gk_zone_t;
 
 /* A slot of the zone set's name table: the node's full name hash beside the pointer, so a
@@ -207,12 +206,23 @@ typedef struct gk_zslot {
 } gk_zslot_t;
 
 /* A file a version was read from (the zone file and every $INCLUDE), as it was when read:
- * a reload rebuilds the zone when any of them differs. */
+ * a reload rebuilds the zone when any of them differs. The zone file's path is not kept
+ * (NULL): it is the spec's (gk_zver_files_current), and gk_zver_t.file_hash tells it is the
+ * same path. */
 typedef struct gk_zfile {
-	const char *path; /* arena string */
+	const char *path; /* an $INCLUDE's (arena string); NULL: the zone file */
 	uint64_t dev, ino;
-	int64_t size, mtime_sec, mtime_nsec;
+	int64_t size;
+	uint64_t mtime_ns; /* gk_zfile_mtime of the modification time (40 bytes a record) */
 } gk_zfile_t;
+
+_Static_assert(sizeof(gk_zfile_t) == 40, "a file record is 40 bytes");
+
+/* A modification time as one number: nanoseconds, wrapping past 2262 (compared only). */
+static inline uint64_t gk_zfile_mtime(int64_t sec, int64_t nsec)
+{
+	return (uint64_t)sec * 1000000000u + (uint64_t)nsec;
+}
 
 #define GK_ZVER_INLINE 46 /* apex names up to this long are compared in the first line */
 
@@ -236,12 +246,22 @@ struct gk_zver {
 	/* A placeholder made with others in one block (gk_zver_placeholders): the block, freed
 	 * with its last placeholder; NULL: its own allocation (or not a placeholder). */
 	struct gk_zver_block *block;
-	bool owns_memo; /* set by the store when it retires the zone's last version */
-	bool secondary; /* spec->secondary: not gk_zoneset_sync's to remove */
+	uint64_t file_hash; /* gk_zfile_hash of the zone file's path (spec->file); 0: none */
+	bool owns_memo;     /* set by the store when it retires the zone's last version */
+	bool secondary;     /* spec->secondary: not gk_zoneset_sync's to remove */
 };
 
 _Static_assert(offsetof(gk_zver_t, zone) == 64, "a version's zone is its second line");
 _Static_assert(sizeof(gk_zver_t) == 256, "a version is four lines");
+
+/* The hash of a zone file's path kept in a version (gk_zver_t.file_hash; FNV-1a, never 0). */
+static inline uint64_t gk_zfile_hash(const char *path)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	return h ? h : 1;
+}
 
 /* Where the resolver looks names up: the store (query time), or one version alone
  * (compile time: zs NULL, only set). */

@@ -76,10 +76,9 @@ GK_MUST_CHECK int gk_zver_placeholders(const gk_zone_spec_t *specs, size_t n, gk
 /* True for a placeholder. */
 bool gk_zver_is_placeholder(const gk_zver_t *v);
 
-/* The zone name as configured (spec->name), and the zone file (NULL: a placeholder or a
- * version built from text). Valid with the version. */
+/* The zone name as configured (spec->name). Valid with the version. (The zone file's path is
+ * not kept in the version: the spec holds it.) */
 const char *gk_zver_name(const gk_zver_t *v);
-const char *gk_zver_file(const gk_zver_t *v);
 
 /* Free a version that no store holds (never published, or retired). NULL is ignored. */
 void gk_zver_free(gk_zver_t *v);
@@ -95,10 +94,11 @@ bool gk_zver_dnssec(const gk_zver_t *v, int64_t *expire, unsigned *warnings);
 /* The serial of the version's SOA record (every served zone has one). */
 uint32_t gk_zver_serial(const gk_zver_t *v);
 
-/* True when every file the version was read from (the zone file and its $INCLUDEs) still
- * has the device, inode, size and modification time it had when read. A version built
- * from text is never current. Writer thread; one stat() per file. */
-bool gk_zver_files_current(const gk_zver_t *v);
+/* True when the version was read from the zone file named file (the spec's, the same path)
+ * and every file it was read from (that file and its $INCLUDEs) still has the device,
+ * inode, size and modification time it had when read. A version built from text, or with
+ * file NULL, is never current. Writer thread; one stat() per file. */
+bool gk_zver_files_current(const gk_zver_t *v, const char *file);
 
 /* ---- the store (store.c) ------------------------------------------------------------- */
 

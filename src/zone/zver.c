@@ -85,17 +85,17 @@ uint32_t gk_zver_serial(const gk_zver_t *v)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-bool gk_zver_files_current(const gk_zver_t *v)
+bool gk_zver_files_current(const gk_zver_t *v, const char *file)
 {
-	if (!v->nfiles)
+	if (!v->nfiles || !file || v->file_hash != gk_zfile_hash(file))
 		return false;
 	for (size_t i = 0; i < v->nfiles; i++) {
 		const gk_zfile_t *f = &v->files[i];
 		struct stat st;
-		if (stat(f->path, &st) != 0 || (uint64_t)st.st_dev != f->dev ||
+		if (stat(f->path ? f->path : file, &st) != 0 || (uint64_t)st.st_dev != f->dev ||
 		    (uint64_t)st.st_ino != f->ino || (int64_t)st.st_size != f->size ||
-		    (int64_t)st.st_mtim.tv_sec != f->mtime_sec ||
-		    (int64_t)st.st_mtim.tv_nsec != f->mtime_nsec)
+		    gk_zfile_mtime((int64_t)st.st_mtim.tv_sec, (int64_t)st.st_mtim.tv_nsec) !=
+		        f->mtime_ns)
 			return false;
 	}
 	return true;
@@ -204,9 +204,4 @@ int gk_zver_placeholders(const gk_zone_spec_t *specs, size_t n, gk_zver_t **out,
 const char *gk_zver_name(const gk_zver_t *v)
 {
 	return v->name;
-}
-
-const char *gk_zver_file(const gk_zver_t *v)
-{
-	return v->nfiles ? v->files[0].path : NULL;
 }

@@ -920,8 +920,14 @@ static void test_chroot(void **state)
 	snprintf(lp, sizeof(lp), "%s/l.list", tmpdir);
 	write_file(lp, "example.net n.zone\n");
 	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	/* a list entry's name sits behind its file path in one allocation (16 bytes a zone) */
+	assert_int_equal(cfg->n_zones, 2);
+	assert_ptr_equal(cfg->zones[1].name,
+	                 cfg->zones[1].file + strlen(cfg->zones[1].file) + 1);
 	gk_chroot_set(tmpdir);
 	gk_config_chroot_strip(cfg);
+	assert_string_equal(cfg->zones[1].name, "example.net");
+	assert_string_equal(cfg->zones[1].file, "/n.zone");
 	assert_string_equal(cfg->path, "/chroot.yaml");
 	assert_string_equal(cfg->zones[0].file, "/z/a.zone");
 	assert_string_equal(cfg->zone_list, "/l.list");
