@@ -11,7 +11,7 @@
  *       retries: 1              # tries on another backend after a timeout (0..8)
  *       max_outstanding: 1024   # queries in flight per backend and worker (1..65535)
  *       check: {name: example.cn, interval_ms: 1000, down_after: 3, up_after: 2}
- *       cache_size: 65536       # packet cache entries per worker, 0: off
+ *       cache_size: 65536       # packet cache entries (process), 0: off
  *       tc: retry-tcp           # or pass: a truncated UDP answer retried over TCP or passed on
  *       no_backend: servfail    # no backend up: SERVFAIL at once
  *       ecs: {ipv4: 24, ipv6: 56}  # EDNS Client Subnet to the backends (RFC 7871); absent: none
@@ -52,7 +52,7 @@ typedef struct gk_front_pool_conf {
 	unsigned timeout_ms, retries;
 	char *check_name; /* the SOA query of the active check; NULL: no active check */
 	unsigned check_interval_ms;
-	unsigned cache_size; /* entries per worker; 0: no cache */
+	unsigned cache_size; /* entries for the process, divided among its relays; 0: no cache */
 	enum gk_front_tc tc;
 	enum gk_front_no_backend no_backend;
 	/* EDNS Client Subnet (RFC 7871) towards the backends: the client's address cut to

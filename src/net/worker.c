@@ -152,8 +152,9 @@ static int setup(struct gk_worker *w, const gk_net_params_t *p, char *err, size_
 	}
 	uint16_t eum = p->edns_udp_max ? p->edns_udp_max : 1232;
 	if (p->front != NULL &&
-	    ((rc = gk_fwd_new(&w->loop, p->front, eum, NULL, &w->fwd, err, errlen)) != 0 ||
-	     (rc = gk_net_udp_front(w, p->front, eum, err, errlen)) != 0))
+	    ((rc = gk_fwd_new(&w->loop, p->front, eum, p->front_relays, &w->fwd, err, errlen)) !=
+	         0 ||
+	     (rc = gk_net_udp_front(w, p->front, eum, p->front_relays, err, errlen)) != 0))
 		return rc;
 	if (p->n_tls > 0)
 		return gk_net_tls_start(w, p, err, errlen);
