@@ -338,12 +338,16 @@ static void check_forward_overlap(struct ctx *c)
 	qsort(names, n + nx, sizeof(*names), cmp_zone_name);
 	for (size_t i = 0; i < fc->n_zones && c->y.rc == 0; i++) {
 		const char *k = fc->zones[i].name;
-		if (bsearch(&k, names, n + nx, sizeof(*names), cmp_zone_name) != NULL)
+		if (bsearch(&k, names, n + nx, sizeof(*names), cmp_zone_name) != NULL) {
+			const char *path = c->y.path; /* the zone list's line, if that names it */
+			c->y.path = gk_front_zone_file(&fc->zones[i], path);
 			gk_yaml_fail(
 			    &c->y, GK_ECONFIG, fc->zones[i].line,
 			    "zones: '%s' is forwarded and also served from a file or by transfer "
 			    "(a zone has one source)",
 			    k);
+			c->y.path = path;
+		}
 	}
 	free(names);
 }

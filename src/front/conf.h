@@ -72,6 +72,9 @@ typedef struct gk_front_zone_conf {
 	char *pool_name; /* as written */
 	size_t pool;     /* index in pools, set by gk_front_conf_check */
 	size_t line;
+	/* where it is named: a zone list file (`NAME forward=POOL`; borrowed from the config,
+	 * which outlives this), or NULL: the config file itself */
+	const char *file;
 } gk_front_zone_conf_t;
 
 typedef struct gk_front_conf {
@@ -92,9 +95,18 @@ GK_MUST_CHECK int gk_front_conf_parse(const char *path, yaml_document_t *doc, ya
  * when NULL); strings copied. Returns 0 or GK_ENOMEM. */
 GK_MUST_CHECK int gk_front_conf_zone_add(gk_front_conf_t **conf, const char *name, const char *pool,
                                          size_t line);
+/* The same for a zone named elsewhere: name[0..nl) forwarded to pool[0..pl) at line of
+ * file (a zone list; borrowed, must outlive conf; NULL: the config file). Returns 0 or
+ * GK_ENOMEM. */
+GK_MUST_CHECK int gk_front_conf_zone_add_from(gk_front_conf_t **conf, const char *name, size_t nl,
+                                              const char *pool, size_t pl, const char *file,
+                                              size_t line);
+/* The file a forwarded zone is named in: its zone list, else path (the config's). */
+const char *gk_front_zone_file(const gk_front_zone_conf_t *z, const char *path);
 
-/* Once the file is read: every forwarded zone names a pool of `pools:`; a zone forwarded
- * twice is an error. Returns 0 or GK_ECONFIG with err naming path:line. NULL conf: 0. */
+/* Once the file (and its zone list) is read: every forwarded zone names a pool of `pools:`;
+ * a zone forwarded twice is an error (n log n). Returns 0 or GK_ECONFIG with err naming
+ * FILE:LINE (the zone's zone list, else path). NULL conf: 0. */
 GK_MUST_CHECK int gk_front_conf_check(gk_front_conf_t *conf, const char *path, char *err,
                                       size_t errlen);
 
