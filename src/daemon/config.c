@@ -1038,6 +1038,8 @@ static int visit_dnstap(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node
 	}
 	if (strcmp(key, "all_queries") == 0)
 		return get_bool(c, "dnstap.all_queries", v, &d->all_queries);
+	if (strcmp(key, "forwarded") == 0)
+		return get_bool(c, "dnstap.forwarded", v, &d->forwarded);
 	if (strcmp(key, "rate") == 0)
 		return gk_yaml_uint(&c->y, "dnstap.rate", v, 1, 1000000, &d->rate);
 	if (strcmp(key, "burst") == 0) {
@@ -1058,8 +1060,8 @@ static int visit_dnstap(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node
 	}
 	return gk_yaml_fail(
 	    &c->y, GK_ECONFIG, gk_yaml_line(k),
-	    "dnstap: unknown key '%s' (expected file, socket, all_queries, rate, burst, "
-	    "max_size_mb, keep, identity)",
+	    "dnstap: unknown key '%s' (expected file, socket, all_queries, forwarded, rate, "
+	    "burst, max_size_mb, keep, identity)",
 	    key);
 }
 

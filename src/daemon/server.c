@@ -136,6 +136,7 @@ static int start_obs(gk_server_t *s, char *err, size_t errlen)
 		    .file = cfg->dnstap.file,
 		    .unix_path = cfg->dnstap.unix_path,
 		    .all_queries = cfg->dnstap.all_queries,
+		    .forwarded = cfg->dnstap.forwarded,
 		    .rate = cfg->dnstap.rate,
 		    .burst = cfg->dnstap.burst,
 		    .max_bytes = (uint64_t)cfg->dnstap.max_size_mb << 20,

@@ -141,6 +141,10 @@ struct gk_fwd {
 	gk_frnd_t rnd;          /* IDs and source sockets (rnd.h: no system call per query) */
 	struct bconn *oneshots; /* open proxy_protocol connections */
 	gk_fwd_counters_t ctr;
+	/* dnstap of backend traffic (gk_fwd_set_tap), tap_fn NULL: none */
+	gk_fwd_tap_fn tap_fn;
+	void *tap;
+	unsigned tap_ring;
 	bool queued; /* datagrams to backends wait in a socket's queue */
 	/* client answers waiting for gk_fwd_flush: all for client socket ofd */
 	int ofd;
@@ -626,6 +630,16 @@ static int try_send(struct gk_fwd *f, struct slot *s, int except)
 	return b < 0 ? b : send_to(f, s, b);
 }
 
+/* dnstap: s's query sent to backend addr (response false) or its answer (rtt_us after). */
+static void tap(struct gk_fwd *f, const struct slot *s, bool response,
+                const struct sockaddr_storage *addr, const uint8_t *m, size_t len, uint64_t rtt_us)
+{
+	const char *pool = f->pools[s->pool].conf->name;
+	if (!f->tap_fn(f->tap, f->tap_ring, response, s->tcp, (const struct sockaddr *)addr, m, len,
+	               rtt_us, pool, strlen(pool)))
+		gk_counter_inc(&f->ctr.tap_dropped);
+}
+
 /* Send s's query to backend b of its pool. */
 static int send_to(struct gk_fwd *f, struct slot *s, int b)
 {
@@ -666,6 +680,8 @@ static int send_to(struct gk_fwd *f, struct slot *s, int b)
 	} else {
 		queue_dgram(f, &f->bs[si], s, bc);
 	}
+	if (f->tap_fn && s->kind != K_CHECK)
+		tap(f, s, false, &bc->addr, s->sent, s->sent_len, 0);
 	f->idmap[s->rq.id] = (uint32_t)(s - f->slots) + 1u;
 	gk_fpool_sent(fp->p, (unsigned)b);
 	s->backend = (int16_t)b;
@@ -889,6 +905,8 @@ static void answer_in(struct gk_fwd *f, int si, uint8_t *a, size_t len,
 		return;
 	}
 	uint8_t rcode = a[3] & 0x0f;
+	if (f->tap_fn && s->kind != K_CHECK)
+		tap(f, s, true, &bc->addr, a, len, now_us() - s->sent_us);
 	if (s->kind == K_CHECK) {
 		gk_fpool_checked(fp->p, (unsigned)s->backend,
 		                 rcode == GK_RCODE_NOERROR || rcode == GK_RCODE_NXDOMAIN,
@@ -1161,6 +1179,13 @@ static int open_bsock(struct gk_fwd *f, int family, struct bsock *b)
 		rc = uv_poll_start(&b->h, UV_READABLE, bsock_cb);
 	}
 	return rc;
+}
+
+void gk_fwd_set_tap(gk_fwd_t *f, gk_fwd_tap_fn fn, void *tap, unsigned ring)
+{
+	f->tap_fn = tap ? fn : NULL;
+	f->tap = tap;
+	f->tap_ring = ring;
 }
 
 size_t gk_fwd_cache_share(unsigned cache_size, unsigned relays)

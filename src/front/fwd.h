@@ -83,6 +83,7 @@ typedef struct gk_fwd_counters {
 	uint64_t tcp_errors;  /* backend TCP connections that failed or were reset */
 	uint64_t send_errors; /* client answers the kernel did not take */
 	uint64_t checks;      /* active health checks sent */
+	uint64_t tap_dropped; /* dnstap messages of backend traffic not queued: ring full */
 } gk_fwd_counters_t;
 
 /* A relay on loop (initialised, not yet running): pools, caches and sockets per conf (not
@@ -104,6 +105,17 @@ size_t gk_fwd_cache_share(unsigned cache_size, unsigned relays);
 /* This relay's packet cache figures for pool (zeros: cache off or no such pool). The
  * relay's loop thread, or any thread while the loop does not run. */
 void gk_fwd_cache_stats(const gk_fwd_t *f, size_t pool, gk_fcache_stats_t *st);
+
+/* dnstap of backend traffic: fn(tap, ring, ...) is called on the loop's thread for each
+ * client query sent to a backend (response false, the query as sent) and each answer
+ * matched to one (response true, rtt_us after its query), not for health checks; it
+ * returns false when the message could not be queued (counted in tap_dropped). The caller
+ * passes the thread's own dnstap ring (obs/dnstap.h gk_tap_push_fwd has this signature but
+ * for the log's type). tap NULL: none (the default). Before the loop runs. */
+typedef bool (*gk_fwd_tap_fn)(void *tap, unsigned ring, bool response, bool tcp,
+                              const struct sockaddr *backend, const uint8_t *msg, size_t len,
+                              uint64_t rtt_us, const char *pool, size_t pool_len);
+void gk_fwd_set_tap(gk_fwd_t *f, gk_fwd_tap_fn fn, void *tap, unsigned ring);
 
 /* Free after the loop closed every handle (uv_walk + uv_run) or never ran. NULL: no-op. */
 void gk_fwd_free(gk_fwd_t *f);

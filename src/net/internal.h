@@ -248,6 +248,10 @@ void gk_net_udp_free(struct gk_worker *w);
  * relays: the process's relay count (gk_fwd_new). 0, or an error with err set. */
 int gk_net_udp_front(struct gk_worker *w, const struct gk_front_conf *conf, uint16_t edns_udp_max,
                      unsigned relays, char *err, size_t errlen);
+/* worker.c: the relay fwd logs its backend traffic to the dnstap ring of the thread whose
+ * observation block is obs, when the log has `forwarded` (else nothing). */
+struct gk_fwd;
+void gk_net_fwd_tap_set(struct gk_fwd *fwd, gk_obs_worker_t *obs);
 /* Close the UDP threads' loops (threads joined or never started); before the fds close. */
 void gk_net_udp_close_loops(struct gk_worker *w);
 

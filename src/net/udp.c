@@ -389,6 +389,7 @@ int gk_net_udp_front(struct gk_worker *w, const struct gk_front_conf *conf, uint
 		if ((rc = gk_fwd_new(u->loop, conf, edns_udp_max, relays, &u->fwd, err, errlen)) !=
 		    0)
 			return rc;
+		gk_net_fwd_tap_set(u->fwd, u->obs);
 		continue;
 	uverr:
 		snprintf(err, errlen, "worker %u: udp: libuv: %s", w->id, uv_strerror(rc));
