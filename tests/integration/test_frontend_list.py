@@ -14,9 +14,14 @@
 #      counter and the relay's query counter do not move;
 #   3. a reload with a list line naming an unknown pool fails naming the list and its line,
 #      and the running zones stay (example.cn still forwarded);
-#   4. a reload whose list no longer forwards example.cn applies: its names are REFUSED.
+#   4. a reload whose list no longer forwards example.cn applies: its names are REFUSED;
+#   5. dnstap with `forwarded: true`: read back with dnstap-ldns after the stop, every query
+#      sent to NSD is a FORWARDER_QUERY and every answer a FORWARDER_RESPONSE (NSD's address
+#      and port as the response address, "pool=nsd" in extra), none for unfiled.cn (whose
+#      refusals are AUTH_QUERY / AUTH_RESPONSE), and none dropped.
 import os
 import signal
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -75,13 +80,15 @@ def main():
 			 "pools:\n  - name: nsd\n    backends: [\"127.0.0.1:%d\"]\n"
 			 "    check: {name: example.cn, interval_ms: 60000}\n"
 			 "zone_list: %s\nmetrics: {listen: \"127.0.0.1:%d\"}\n"
-			 % (redis.port, os.getpid(), nsd.port, lst, mport))
+			 "dnstap: {file: %s, forwarded: true}\n"
+			 % (redis.port, os.getpid(), nsd.port, lst, mport, os.path.join(tmp, "gk.tap")))
 		port = h.free_port()
 		conf = h.gk_config(tmp, port, zones=[("dname.cn", "dname.cn.zone")], workers=1,
 				   extra=extra)
 		gk = h.Server("gatekeeperd", [gkbin, "-c", conf], tmp, port, os.path.join(tmp, "gk.log"))
 		try:
 			run(gk, port, nsd, mport, lst)
+			m = h.metrics(mport)
 		except Exception:
 			h.log(gk.log_text()[-3000:])
 			raise
@@ -89,6 +96,7 @@ def main():
 			gk.stop_clean("gatekeeperd")
 			redis.stop()
 			nsd.stop()
+		tap(os.path.join(tmp, "gk.tap"), nsd.port, m)
 	h.log("\n%d failures" % len(fails))
 	return 1 if fails else 0
 
@@ -147,6 +155,33 @@ def run(gk, port, nsd, mport, lst):
 	r = ask(port, "www.target.dname.cn")
 	expect("a reload dropping a list-forwarded zone applies; the served zone still answers",
 	       r.rcode() == dns.rcode.NOERROR, r)
+
+
+def tap(path, nsd_port, m):
+	"""5. The dnstap file (complete after the stop) through an existing reader."""
+	out = subprocess.run([h.need("dnstap-ldns", "dnstap-ldns"), "-r", path, "-y"], check=True,
+			     capture_output=True, text=True, timeout=60).stdout
+	msgs = [b for b in out.split("---") if "type: " in b]
+	fq = [b for b in msgs if "type: FORWARDER_QUERY" in b]
+	fr = [b for b in msgs if "type: FORWARDER_RESPONSE" in b]
+	auth = [b for b in msgs if "type: AUTH_" in b]
+	expect("dnstap: forwarded queries and answers logged (%d FORWARDER_QUERY, %d FORWARDER_RESPONSE)"
+	       % (len(fq), len(fr)), len(fq) >= 4 and len(fr) == len(fq), out[-2000:])
+	expect("dnstap: each names NSD as the response address and port",
+	       all('response_address: "127.0.0.1"' in b and "response_port: %d" % nsd_port in b
+		   for b in fq + fr), (fq + fr)[:2])
+	raw = open(path, "rb").read()  # dnstap-ldns does not print the extra field
+	expect("dnstap: \"pool=nsd\" in the extra field of each",
+	       raw.count(b"pool=nsd") == len(fq) + len(fr), raw.count(b"pool=nsd"))
+	expect("dnstap: the filed name went to NSD and came back",
+	       any("www.example.cn." in b for b in fq) and any("www.example.cn." in b for b in fr),
+	       fq[:2])
+	expect("dnstap: nothing of unfiled.cn was forwarded (its refusals are AUTH messages)",
+	       not any("unfiled.cn" in b for b in fq + fr) and any("www.unfiled.cn." in b for b in auth),
+	       [b for b in fq + fr if "unfiled.cn" in b][:2])
+	expect("dnstap: no backend message dropped (gatekeeper_frontend_dnstap_dropped_total 0)",
+	       m.get("gatekeeper_frontend_dnstap_dropped_total") == 0,
+	       m.get("gatekeeper_frontend_dnstap_dropped_total"))
 
 
 if __name__ == "__main__":
