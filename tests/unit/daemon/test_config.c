@@ -653,6 +653,14 @@ static void test_forward_pools(void **state)
 	                    "pools:\n  - name: reg\n    backends: [{address: \"127.0.0.1:53\", "
 	                    "weight: 0}]\n",
 	             GK_ECONFIG, 6, "out of range 1..1000");
+	/* the pools section is walked as the rest of the config: a key twice, a quoted number */
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n"
+	                    "pools:\n  - name: reg\n    name: other\n"
+	                    "    backends: [\"127.0.0.1:53\"]\n",
+	             GK_ECONFIG, 6, "pools: duplicate key 'name' (first at line 5)");
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL
+	                    "    retries: \"2\"\n",
+	             GK_ECONFIG, 7, "pools.retries: expected an integer, got a quoted string");
 	/* EDNS Client Subnet: off unless given; prefix lengths in range */
 	cfg =
 	    load_ok(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL "    ecs: {ipv4: 20}\n");
