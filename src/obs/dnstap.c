@@ -297,6 +297,31 @@ static const char *why_text(uint8_t w)
 	return w < sizeof(n) / sizeof(n[0]) ? n[w] : "other";
 }
 
+/* Frame message m in d with the writer's identity, version and extra, packed into out.
+ * Returns its length (0: more than cap). */
+static size_t pack(const gk_tap_t *t, Dnstap__Dnstap *d, Dnstap__Message *m, const char *extra,
+                   uint8_t *out, size_t cap)
+{
+	d->type = DNSTAP__DNSTAP__TYPE__MESSAGE;
+	d->message = m;
+	if (t->identity != NULL) {
+		d->has_identity = 1;
+		d->identity.data = (uint8_t *)t->identity;
+		d->identity.len = strlen(t->identity);
+	}
+	if (t->version != NULL) {
+		d->has_version = 1;
+		d->version.data = (uint8_t *)t->version;
+		d->version.len = strlen(t->version);
+	}
+	d->has_extra = 1;
+	d->extra.data = (uint8_t *)extra;
+	d->extra.len = strlen(extra);
+	if (dnstap__dnstap__get_packed_size(d) > cap)
+		return 0;
+	return dnstap__dnstap__pack(d, out);
+}
+
 /* Encode one dnstap frame; returns its length (0 if it does not fit). */
 static size_t encode(gk_tap_t *t, const struct entry *e, bool response, const char *extra,
                      uint8_t *out, size_t cap)
@@ -373,25 +398,7 @@ static size_t encode(gk_tap_t *t, const struct entry *e, bool response, const ch
 		}
 		m.policy = &p;
 	}
-	d.type = DNSTAP__DNSTAP__TYPE__MESSAGE;
-	d.message = &m;
-	if (t->identity != NULL) {
-		d.has_identity = 1;
-		d.identity.data = (uint8_t *)t->identity;
-		d.identity.len = strlen(t->identity);
-	}
-	if (t->version != NULL) {
-		d.has_version = 1;
-		d.version.data = (uint8_t *)t->version;
-		d.version.len = strlen(t->version);
-	}
-	d.has_extra = 1;
-	d.extra.data = (uint8_t *)extra;
-	d.extra.len = strlen(extra);
-	size_t need = dnstap__dnstap__get_packed_size(&d);
-	if (need > cap)
-		return 0;
-	return dnstap__dnstap__pack(&d, out);
+	return pack(t, &d, &m, extra, out, cap);
 }
 
 /* Encode one backend message (KIND_FWD_*): FORWARDER_QUERY with the query sent, or
@@ -442,24 +449,7 @@ static size_t encode_fwd(gk_tap_t *t, const struct entry *e, const char *extra, 
 			m.query_message.len = e->qlen;
 		}
 	}
-	d.type = DNSTAP__DNSTAP__TYPE__MESSAGE;
-	d.message = &m;
-	if (t->identity != NULL) {
-		d.has_identity = 1;
-		d.identity.data = (uint8_t *)t->identity;
-		d.identity.len = strlen(t->identity);
-	}
-	if (t->version != NULL) {
-		d.has_version = 1;
-		d.version.data = (uint8_t *)t->version;
-		d.version.len = strlen(t->version);
-	}
-	d.has_extra = 1;
-	d.extra.data = (uint8_t *)extra;
-	d.extra.len = strlen(extra);
-	if (dnstap__dnstap__get_packed_size(&d) > cap)
-		return 0;
-	return dnstap__dnstap__pack(&d, out);
+	return pack(t, &d, &m, extra, out, cap);
 }
 
 /* Encode up to BATCH entries of ring rg into t->frames/iov; returns the entries taken. */
