@@ -381,11 +381,13 @@ static void drain(gk_secondary_t *s, bool notify)
 			const gk_zver_t *cur = gk_zoneset_get(s->zs, apex, al);
 			if (p->member && cur && !gk_zver_is_secondary(cur)) {
 				/* a zone from files holds the name: it keeps it */
-				if (gk_zver_is_placeholder(p->v))
+				if (gk_zver_is_placeholder(p->v)) {
+					char zn[GK_ZVER_NAME_MAX];
 					gk_log(GK_LOG_WARN,
 					       "secondary: catalog member %s is also a zone from "
 					       "files: the file zone is served",
-					       gk_zver_name(p->v));
+					       gk_zver_name(p->v, zn, sizeof zn));
+				}
 				gk_zver_free(p->v);
 			} else if (gk_zoneset_put(s->zs, p->v) != 0) {
 				gk_log(GK_LOG_ERR,

@@ -494,7 +494,7 @@ static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *or
 			                 .size = L.files[i].size,
 			                 .mtime_ns = gk_zfile_mtime(L.files[i].mtime_sec,
 			                                            L.files[i].mtime_nsec)};
-		v->nfiles = L.nfiles;
+		v->nfiles = (uint32_t)L.nfiles;
 		v->file_hash = spec->file ? gk_zfile_hash(spec->file) : 0;
 	}
 out:
@@ -506,10 +506,9 @@ out:
 /* Registrable domains (see gk_zone_t.reg_len): per node from the PSL, then per zone the
  * constant suffix when every node shares the apex's registrable domain and a probe name
  * directly below the apex is not a public suffix (catches "*.apex" rules). */
-static void compute_regs(gk_zver_t *v)
+static void compute_regs(gk_zver_t *v, const struct gk_psl *psl)
 {
 	gk_zone_t *z = &v->zone;
-	const struct gk_psl *psl = v->psl;
 	z->reg_len = 0;
 	if (psl) {
 		const gk_node_t *a = z->apex;
@@ -566,27 +565,25 @@ int gk_zver_build(const gk_zone_spec_t *spec, const struct gk_psl *psl, gk_zver_
 	}
 	memset(v, 0, sizeof(*v));
 	v->arena = arena;
-	v->psl = psl;
 	v->secondary = spec->secondary;
-	v->name = gk_arena_dup(arena, spec->name, strlen(spec->name) + 1);
 	struct zbuild B = {.v = v, .zone = &v->zone, .err = err, .errlen = errlen};
-	rc = v->name ? build_zone(&B, spec, origin) : GK_ENOMEM;
+	rc = build_zone(&B, spec, origin);
 	ldns_rdf_deep_free(origin);
 	if (rc < 0)
 		goto fail_v;
-	v->nnodes = B.nnodes;
+	v->nnodes = (uint32_t)B.nnodes;
 	const gk_node_t *apex = v->zone.apex;
 	v->apex_len = apex->len;
 	v->apex_labels = apex->labels;
 	if (apex->len <= GK_ZVER_INLINE)
 		memcpy(v->apex_short, apex->name, apex->len);
-	v->apex_long = apex->name;
+	else
+		memcpy(v->apex_short + GK_ZVER_LONG_AT, &apex->name, sizeof(apex->name));
 	v->apex_hash = gk_dname_hash(apex->name, apex->len);
-	compute_regs(v);
-	rc = gk_zver_compile(v);
+	compute_regs(v, psl);
+	rc = gk_zver_compile(v, psl);
 	if (rc < 0)
 		goto fail_v;
-	v->psl = NULL;        /* build time only */
 	gk_arena_trim(arena); /* a small zone costs what it uses, not its last chunk */
 	*out = v;
 	return 0;

@@ -225,34 +225,44 @@ static inline uint64_t gk_zfile_mtime(int64_t sec, int64_t nsec)
 }
 
 #define GK_ZVER_INLINE 46 /* apex names up to this long are compared in the first line */
+/* A longer apex: its pointer sits in apex_short at this offset (8-aligned in the version). */
+#define GK_ZVER_LONG_AT 6
 
 /* One zone version. The first cache line is what a query reads to find the zone and then
- * the name; versions are 64-byte aligned. */
+ * the name; versions are 64-byte aligned. Three lines (192 bytes): the third holds what the
+ * writer, the loader and the status read; the configured spelling of the name is not kept
+ * (gk_zver_name writes the apex), the PSL is the builder's argument, not a field. */
 struct gk_zver {
-	_Alignas(64) gk_zslot_t *table; /* open addressing by hash & mask, load <= 1/2 */
-	uint64_t mask;
+	_Alignas(64) gk_zslot_t *table; /* open addressing by hash & mask, load <= 3/4 */
+	uint32_t mask;
+	uint32_t nnodes;
 	uint8_t apex_len, apex_labels;
-	uint8_t apex_short[GK_ZVER_INLINE]; /* the apex name when apex_len <= GK_ZVER_INLINE */
-	gk_zone_t zone;                     /* the second line (offsetof asserted below) */
-	gk_arena_t *arena;
-	size_t nrr, nnodes;
+	/* the apex name when apex_len <= GK_ZVER_INLINE; else a pointer to it at
+	 * GK_ZVER_LONG_AT (gk_zver_apex) */
+	uint8_t apex_short[GK_ZVER_INLINE];
+	gk_zone_t zone; /* the second line (offsetof asserted below) */
+	/* A real version's arena, or NULL for a placeholder of its own allocation; a
+	 * placeholder made with others in one block (in_block, gk_zver_placeholders): the
+	 * block, freed with its last placeholder. */
+	union {
+		gk_arena_t *arena;
+		struct gk_zver_block *block;
+	};
 	uint64_t apex_hash;
-	const char *name;         /* as configured (arena string) */
-	const uint8_t *apex_long; /* the apex name when apex_len > GK_ZVER_INLINE */
 	gk_zfile_t *files;
-	size_t nfiles;
-	uint64_t mark; /* the gk_zoneset_sync pass that last saw the zone (writer only) */
-	const struct gk_psl *psl; /* build time only; may be NULL */
-	/* A placeholder made with others in one block (gk_zver_placeholders): the block, freed
-	 * with its last placeholder; NULL: its own allocation (or not a placeholder). */
-	struct gk_zver_block *block;
 	uint64_t file_hash; /* gk_zfile_hash of the zone file's path (spec->file); 0: none */
-	bool owns_memo;     /* set by the store when it retires the zone's last version */
-	bool secondary;     /* spec->secondary: not gk_zoneset_sync's to remove */
+	uint32_t nrr;
+	uint32_t mark; /* the gk_zoneset_sync pass that last saw the zone (writer only) */
+	uint32_t nfiles;
+	bool owns_memo; /* set by the store when it retires the zone's last version */
+	bool secondary; /* spec->secondary: not gk_zoneset_sync's to remove */
+	bool in_block;  /* a placeholder of gk_zver_placeholders' block (block, not arena) */
 };
 
 _Static_assert(offsetof(gk_zver_t, zone) == 64, "a version's zone is its second line");
-_Static_assert(sizeof(gk_zver_t) == 256, "a version is four lines");
+_Static_assert(offsetof(gk_zver_t, apex_short) + GK_ZVER_LONG_AT == 24,
+               "a long apex's pointer is 8-aligned in apex_short");
+_Static_assert(sizeof(gk_zver_t) == 192, "a version is three lines");
 
 /* The hash of a zone file's path kept in a version (gk_zver_t.file_hash; FNV-1a, never 0). */
 static inline uint64_t gk_zfile_hash(const char *path)
@@ -318,7 +328,11 @@ static inline const gk_node_t *gk_zver_find(const gk_zver_t *v, const uint8_t *n
 /* The apex name of a version. */
 static inline const uint8_t *gk_zver_apex(const gk_zver_t *v)
 {
-	return v->apex_len <= GK_ZVER_INLINE ? v->apex_short : v->apex_long;
+	if (v->apex_len <= GK_ZVER_INLINE)
+		return v->apex_short;
+	const uint8_t *p;
+	memcpy(&p, v->apex_short + GK_ZVER_LONG_AT, sizeof(p));
+	return p;
 }
 
 /* A placeholder (gk_zver_placeholder): no names, answered SERVFAIL. Real versions have a
@@ -328,6 +342,9 @@ static inline bool gk_zver_placeholder_p(const gk_zver_t *v)
 	return v->mask == 0;
 }
 
+/* gk_zver_name of the apex name apex (a lowercase wire name). */
+char *gk_zver_name_of(const uint8_t *apex, char *buf, size_t cap);
+
 /* RRset of a type at a node, or NULL. */
 const gk_rrset_t *gk_node_rrset(const gk_node_t *n, uint16_t type);
 
@@ -335,5 +352,6 @@ const gk_rrset_t *gk_node_rrset(const gk_node_t *n, uint16_t type);
  * time: compile.c). */
 const gk_tmpl_t *gk_node_tmpl(const gk_node_t *n, uint16_t qtype);
 
-/* Compile every template of a built version (compile.c). */
-int gk_zver_compile(gk_zver_t *v);
+/* Compile every template of a built version (compile.c); psl (may be NULL) as in
+ * gk_zver_build. */
+int gk_zver_compile(gk_zver_t *v, const struct gk_psl *psl);

@@ -76,9 +76,12 @@ GK_MUST_CHECK int gk_zver_placeholders(const gk_zone_spec_t *specs, size_t n, gk
 /* True for a placeholder. */
 bool gk_zver_is_placeholder(const gk_zver_t *v);
 
-/* The zone name as configured (spec->name). Valid with the version. (The zone file's path is
- * not kept in the version: the spec holds it.) */
-const char *gk_zver_name(const gk_zver_t *v);
+/* The zone's name into buf (cap bytes; GK_ZVER_NAME_MAX hold any name): its apex in
+ * presentation form (gk_dname_to_str's escapes), lowercase, without the trailing dot ("."
+ * for the root). Returns buf. The version keeps no copy of the name as configured, nor of
+ * the zone file's path: the spec holds both. */
+#define GK_ZVER_NAME_MAX 1024
+const char *gk_zver_name(const gk_zver_t *v, char *buf, size_t cap);
 
 /* Free a version that no store holds (never published, or retired). NULL is ignored. */
 void gk_zver_free(gk_zver_t *v);

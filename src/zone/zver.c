@@ -51,7 +51,7 @@ void gk_zver_free(gk_zver_t *v)
 		return;
 	if (v->owns_memo)
 		free(v->zone.memo);
-	if (v->block) { /* a placeholder of a block: the block goes with the last of them */
+	if (v->in_block) { /* a placeholder of a block: the block goes with the last of them */
 		if (atomic_fetch_sub_explicit(&v->block->live, 1, memory_order_acq_rel) == 1)
 			free(v->block);
 	} else if (!v->arena) {
@@ -111,12 +111,12 @@ bool gk_zver_is_secondary(const gk_zver_t *v)
 	return v->secondary;
 }
 
-/* The bytes a placeholder of the zone name (presentation form) needs at most: the version,
- * the apex when too long to sit inline, the configured name; a multiple of the alignment. */
+/* The bytes a placeholder of the zone name (presentation form) needs at most: the version
+ * and the apex when too long to sit inline; a multiple of the alignment. */
 static size_t placeholder_size(const char *name)
 {
-	size_t nlen = strlen(name) + 1, wire = nlen + 1; /* a wire name is at most one longer */
-	size_t size = sizeof(gk_zver_t) + (wire > GK_ZVER_INLINE ? wire : 0) + nlen;
+	size_t wire = strlen(name) + 2; /* a wire name is at most one longer than the text */
+	size_t size = sizeof(gk_zver_t) + (wire > GK_ZVER_INLINE ? wire : 0);
 	return (size + _Alignof(gk_zver_t) - 1) & ~(_Alignof(gk_zver_t) - 1);
 }
 
@@ -128,9 +128,9 @@ static int placeholder_fill(const gk_zone_spec_t *spec, gk_zver_t *v)
 	if (!name || ldns_str2rdf_dname(&d, name) != LDNS_STATUS_OK)
 		return GK_EINVAL;
 	ldns_dname2canonical(d);
-	size_t len = ldns_rdf_size(d), nlen = strlen(name) + 1;
+	size_t len = ldns_rdf_size(d);
 	memset(v, 0, sizeof(*v));
-	/* the version, then the apex (when too long to sit inline) and the configured name */
+	/* the version, then the apex when too long to sit inline */
 	uint8_t *extra = (uint8_t *)v + sizeof(gk_zver_t);
 	const uint8_t *apex = ldns_rdf_data(d);
 	v->table = no_names;
@@ -142,12 +142,9 @@ static int placeholder_fill(const gk_zone_spec_t *spec, gk_zver_t *v)
 		memcpy(v->apex_short, apex, len);
 	} else {
 		memcpy(extra, apex, len);
-		v->apex_long = extra;
-		extra += len;
+		memcpy(v->apex_short + GK_ZVER_LONG_AT, &extra, sizeof(extra));
 	}
 	v->apex_hash = gk_dname_hash(apex, len);
-	memcpy(extra, name, nlen);
-	v->name = (const char *)extra;
 	ldns_rdf_deep_free(d);
 	return 0;
 }
@@ -195,13 +192,23 @@ int gk_zver_placeholders(const gk_zone_spec_t *specs, size_t n, gk_zver_t **out,
 			return GK_EINVAL;
 		}
 		v->block = b;
+		v->in_block = true;
 		out[i] = v;
 		p += placeholder_size(specs[i].name);
 	}
 	return 0;
 }
 
-const char *gk_zver_name(const gk_zver_t *v)
+char *gk_zver_name_of(const uint8_t *apex, char *buf, size_t cap)
 {
-	return v->name;
+	gk_dname_to_str(apex, buf, cap);
+	size_t l = strlen(buf);
+	if (l > 1 && buf[l - 1] == '.')
+		buf[l - 1] = 0; /* "." stays: the root */
+	return buf;
+}
+
+const char *gk_zver_name(const gk_zver_t *v, char *buf, size_t cap)
+{
+	return gk_zver_name_of(gk_zver_apex(v), buf, cap);
 }

@@ -70,7 +70,8 @@ static const gk_zver_t *zone_of(const gk_zoneset_t *zs, const char *name)
 
 static const char *apex_of(const gk_zver_t *v)
 {
-	return v ? v->name : "(none)";
+	static char buf[GK_ZVER_NAME_MAX];
+	return v ? gk_zver_name(v, buf, sizeof buf) : "(none)";
 }
 
 /* The A record a query for name gets through the packet path's find (template body). */
@@ -230,7 +231,7 @@ static void test_churn(void **state)
 			snprintf(name, sizeof name, "www.z%d.example", i);
 			const gk_zver_t *v = zone_of(zs, name);
 			assert_non_null(v);
-			assert_string_equal(v->name, name + 4);
+			assert_string_equal(apex_of(v), name + 4);
 		}
 		for (int i = 0; i < 600; i++) {
 			if (i % 10 == 0)
@@ -402,9 +403,9 @@ static void test_placeholder(void **state)
 	assert_int_equal(gk_zoneset_put(zs, placeholder(longname)), 0);
 	assert_int_equal(gk_zoneset_placeholder_count(zs), 2);
 	assert_int_equal(gk_zoneset_zone_count(zs), 4);
-	assert_string_equal(gk_zver_name(zone_of(zs, "www.example.cn")), "example.cn");
-	assert_string_equal(gk_zver_name(zone_of(zs, "x.a-rather-long-label-of-forty-characters."
-	                                             "another-long-label-here.example.cn")),
+	assert_string_equal(apex_of(zone_of(zs, "www.example.cn")), "example.cn");
+	assert_string_equal(apex_of(zone_of(zs, "x.a-rather-long-label-of-forty-characters."
+	                                        "another-long-label-here.example.cn")),
 	                    longname);
 	/* at and below the placeholder's apex: SERVFAIL; inside a loaded zone below it and in
 	 * the loaded zone above it: answers */
@@ -459,7 +460,8 @@ static void test_placeholder_block(void **state)
 	assert_int_equal(gk_zver_placeholders(specs, 3, ph, &bad), 0);
 	for (int i = 0; i < 3; i++) {
 		assert_true(gk_zver_is_placeholder(ph[i]));
-		assert_string_equal(gk_zver_name(ph[i]), names[i]);
+		/* the name from the apex: lowercase, no trailing dot */
+		assert_string_equal(apex_of(ph[i]), i == 2 ? "example.net" : names[i]);
 		assert_int_equal(gk_zoneset_put(zs, ph[i]), 0);
 	}
 	assert_int_equal(gk_zoneset_placeholder_count(zs), 3);
@@ -746,6 +748,45 @@ static void test_small_version_bytes(void **state)
 	}
 }
 
+/* A version is three lines and keeps no name string: an apex too long to sit inline is
+ * reached through the pointer in apex_short (built and placeholder alike), and the name
+ * is written from the apex, lowercase and without the trailing dot. */
+static void test_version_layout(void **state)
+{
+	(void)state;
+	static const char *const names[] = {
+	    "Example.CN", "a-rather-long-label-of-forty-characters.another-long-label.example.cn",
+	    "b-rather-long-label-of-forty-characters.another-long-label.example.cn"};
+	gk_zoneset_t *zs;
+	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
+	assert_int_equal(sizeof(gk_zver_t), 192);
+	gk_zver_t *v[3] = {build(names[0], "192.0.2.1", 1), build(names[1], "192.0.2.2", 1)};
+	gk_zone_spec_t ps = {.name = names[2]};
+	assert_int_equal(gk_zver_placeholder(&ps, &v[2]), 0);
+	for (int i = 0; i < 3; i++) {
+		uint8_t w[256];
+		char buf[GK_ZVER_NAME_MAX];
+		size_t l = wire(i ? names[i] : "example.cn", w), al;
+		const uint8_t *apex = gk_zver_apex_wire(v[i], &al);
+		assert_int_equal(al, l);
+		assert_memory_equal(apex, w, l);
+		assert_true((l > GK_ZVER_INLINE) == (apex != v[i]->apex_short));
+		assert_string_equal(gk_zver_name(v[i], buf, sizeof buf),
+		                    i ? names[i] : "example.cn");
+		assert_int_equal(gk_zoneset_put(zs, v[i]), 0);
+	}
+	assert_ptr_equal(zone_of(zs, "www.example.cn"), v[0]);
+	assert_ptr_equal(zone_of(zs, "www.a-rather-long-label-of-forty-characters.another-long-"
+	                             "label.example.cn"),
+	                 v[1]);
+	assert_ptr_equal(zone_of(zs, "www.b-rather-long-label-of-forty-characters.another-long-"
+	                             "label.example.cn"),
+	                 v[2]);
+	char buf[8];
+	assert_string_equal(gk_zver_name_of((const uint8_t *)"", buf, sizeof buf), ".");
+	gk_zoneset_free(zs);
+}
+
 /* A version keeps no copy of its zone file's path (the loader, the build and the file
  * records held three, ~100 bytes each at the bench's paths): the same zone read from a
  * 200-character path holds the bytes it holds from a short one. The version stays current
@@ -805,6 +846,7 @@ int main(void)
 	    cmocka_unit_test(test_secondary_versions),
 	    cmocka_unit_test(test_small_version_bytes),
 	    cmocka_unit_test(test_version_keeps_no_path),
+	    cmocka_unit_test(test_version_layout),
 	    cmocka_unit_test(test_site_addrs),
 	    cmocka_unit_test(test_placeholder_block),
 	    cmocka_unit_test(test_any_runtime),
