@@ -342,6 +342,14 @@ static inline bool gk_zver_placeholder_p(const gk_zver_t *v)
 	return v->mask == 0;
 }
 
+/* A zone's memo cell (gk_zone_t.memo), 0 (nothing known), or NULL (no memory): 8 bytes
+ * from a shared pool instead of a 32-byte malloc chunk; freed with gk_zver_memo_free (a
+ * version that owns_memo does it). Any thread. */
+_Atomic uint64_t *gk_zver_memo_new(void);
+void gk_zver_memo_free(_Atomic uint64_t *cell);
+/* Cells in use and bytes the pool holds (its blocks). */
+void gk_zver_memo_stats(size_t *live, size_t *bytes);
+
 /* gk_zver_name of the apex name apex (a lowercase wire name). */
 char *gk_zver_name_of(const uint8_t *apex, char *buf, size_t cap);
 

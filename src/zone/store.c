@@ -265,13 +265,12 @@ int gk_zoneset_put(gk_zoneset_t *zs, gk_zver_t *v)
 			zs->published(zs->published_ctx, v);
 		return 0;
 	}
-	_Atomic uint64_t *memo = malloc(sizeof(*memo));
+	_Atomic uint64_t *memo = gk_zver_memo_new(); /* 0: nothing known */
 	if (!memo)
 		return GK_ENOMEM;
-	atomic_init(memo, 0); /* nothing known */
 	if ((ix->used + 1) * 2 > ix->mask + 1) {
 		if (index_rebuild(zs, zs->nzones + 1) < 0) {
-			free(memo);
+			gk_zver_memo_free(memo);
 			return GK_ENOMEM;
 		}
 		ix = atomic_load_explicit(&zs->idx, memory_order_relaxed);

@@ -45,12 +45,87 @@ struct gk_zver_block {
 	_Atomic size_t live; /* placeholders not freed yet */
 };
 
+/* Memo cells: a malloc of 8 bytes takes a 32-byte chunk; cells are carved from blocks
+ * instead and a freed one is kept for the next zone (the free list runs through the cells).
+ * Blocks are never handed back: cells are freed only with a zone, whose next add takes it
+ * again. The writer allocates, whichever thread frees a retired version frees: a spin lock
+ * around a few instructions. */
+#define MEMO_BLOCK 4096
+typedef _Atomic uint64_t memo_t;
+static struct {
+	atomic_flag lock;
+	memo_t *free;  /* a freed cell: it holds the next one's address (or 0) */
+	memo_t *block; /* the block being carved; its first cell links the one before */
+	size_t used;   /* cells of block handed out */
+	size_t nblocks, live;
+} memo = {.lock = ATOMIC_FLAG_INIT, .used = MEMO_BLOCK};
+
+static void memo_lock(void)
+{
+	while (atomic_flag_test_and_set_explicit(&memo.lock, memory_order_acquire))
+		;
+}
+
+static void memo_unlock(void)
+{
+	atomic_flag_clear_explicit(&memo.lock, memory_order_release);
+}
+
+_Atomic uint64_t *gk_zver_memo_new(void)
+{
+	memo_t *c = NULL;
+	memo_lock();
+	if (memo.free) {
+		c = memo.free;
+		memo.free = (memo_t *)(uintptr_t)atomic_load_explicit(c, memory_order_relaxed);
+	} else {
+		if (memo.used == MEMO_BLOCK) {
+			memo_t *b = malloc(MEMO_BLOCK * sizeof(*b));
+			if (b) {
+				/* blocks chained through their first cells: reachable for a leak
+				 * checker */
+				atomic_init(&b[0], (uint64_t)(uintptr_t)memo.block);
+				memo.block = b;
+				memo.used = 1;
+				memo.nblocks++;
+			}
+		}
+		if (memo.used < MEMO_BLOCK)
+			c = memo.block + memo.used++;
+	}
+	if (c) {
+		memo.live++;
+		atomic_store_explicit(c, 0, memory_order_relaxed); /* nothing known */
+	}
+	memo_unlock();
+	return c;
+}
+
+void gk_zver_memo_free(_Atomic uint64_t *c)
+{
+	if (!c)
+		return;
+	memo_lock();
+	atomic_store_explicit(c, (uint64_t)(uintptr_t)memo.free, memory_order_relaxed);
+	memo.free = c;
+	memo.live--;
+	memo_unlock();
+}
+
+void gk_zver_memo_stats(size_t *live, size_t *bytes)
+{
+	memo_lock();
+	*live = memo.live;
+	*bytes = memo.nblocks * MEMO_BLOCK * sizeof(memo_t);
+	memo_unlock();
+}
+
 void gk_zver_free(gk_zver_t *v)
 {
 	if (!v)
 		return;
 	if (v->owns_memo)
-		free(v->zone.memo);
+		gk_zver_memo_free(v->zone.memo);
 	if (v->in_block) { /* a placeholder of a block: the block goes with the last of them */
 		if (atomic_fetch_sub_explicit(&v->block->live, 1, memory_order_acq_rel) == 1)
 			free(v->block);

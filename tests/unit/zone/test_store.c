@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -748,6 +749,45 @@ static void test_small_version_bytes(void **state)
 	}
 }
 
+/* Memo cells come from a pool: a removed zone's cell goes back, the next zone added gets it
+ * cleared (a memo left over would be another zone's filing status), and the pool counts
+ * the cells in use. */
+static void test_memo_pool(void **state)
+{
+	(void)state;
+	gk_zoneset_t *zs;
+	size_t live0, live, bytes;
+	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
+	gk_zver_memo_stats(&live0, &bytes);
+	gk_zver_t *a = build("a.example", "192.0.2.1", 1), *b = build("b.example", "192.0.2.2", 1);
+	assert_int_equal(gk_zoneset_put(zs, a), 0);
+	assert_int_equal(gk_zoneset_put(zs, b), 0);
+	gk_zver_memo_stats(&live, &bytes);
+	assert_int_equal(live, live0 + 2);
+	assert_true(bytes >= 2 * sizeof(uint64_t));
+	_Atomic uint64_t *ma = a->zone.memo;
+	assert_non_null(ma);
+	assert_ptr_not_equal(ma, b->zone.memo);
+	/* a new version of a zone keeps its cell */
+	atomic_store(ma, 12345);
+	gk_zver_t *a2 = build("a.example", "192.0.2.3", 2);
+	assert_int_equal(gk_zoneset_put(zs, a2), 0);
+	assert_ptr_equal(a2->zone.memo, ma);
+	assert_int_equal(atomic_load(ma), 12345);
+	uint8_t w[64];
+	size_t l = wire("a.example", w);
+	assert_int_equal(gk_zoneset_remove(zs, w, l), 0); /* no retire hook: freed now */
+	gk_zver_memo_stats(&live, &bytes);
+	assert_int_equal(live, live0 + 1);
+	gk_zver_t *c = build("c.example", "192.0.2.4", 1);
+	assert_int_equal(gk_zoneset_put(zs, c), 0);
+	assert_ptr_equal(c->zone.memo, ma); /* the freed cell, cleared */
+	assert_int_equal(atomic_load(c->zone.memo), 0);
+	gk_zoneset_free(zs);
+	gk_zver_memo_stats(&live, &bytes);
+	assert_int_equal(live, live0);
+}
+
 /* A version is three lines and keeps no name string: an apex too long to sit inline is
  * reached through the pointer in apex_short (built and placeholder alike), and the name
  * is written from the apex, lowercase and without the trailing dot. */
@@ -847,6 +887,7 @@ int main(void)
 	    cmocka_unit_test(test_small_version_bytes),
 	    cmocka_unit_test(test_version_keeps_no_path),
 	    cmocka_unit_test(test_version_layout),
+	    cmocka_unit_test(test_memo_pool),
 	    cmocka_unit_test(test_site_addrs),
 	    cmocka_unit_test(test_placeholder_block),
 	    cmocka_unit_test(test_any_runtime),
