@@ -205,12 +205,12 @@ typedef struct gk_zslot {
 	gk_node_t *node; /* NULL: empty */
 } gk_zslot_t;
 
-/* A file a version was read from (the zone file and every $INCLUDE), as it was when read:
- * a reload rebuilds the zone when any of them differs. The zone file's path is not kept
- * (NULL): it is the spec's (gk_zver_files_current), and gk_zver_t.file_hash tells it is the
- * same path. */
+/* A file a version was read from besides its zone file (an $INCLUDE), as it was when read:
+ * a reload rebuilds the zone when any of them differs. The zone file itself has no record:
+ * its path is the spec's, and the version keeps one number for both (gk_zver_t.file_stamp,
+ * gk_zfile_stamp). */
 typedef struct gk_zfile {
-	const char *path; /* an $INCLUDE's (arena string); NULL: the zone file */
+	const char *path; /* the $INCLUDE's (arena string) */
 	uint64_t dev, ino;
 	int64_t size;
 	uint64_t mtime_ns; /* gk_zfile_mtime of the modification time (40 bytes a record) */
@@ -222,6 +222,26 @@ _Static_assert(sizeof(gk_zfile_t) == 40, "a file record is 40 bytes");
 static inline uint64_t gk_zfile_mtime(int64_t sec, int64_t nsec)
 {
 	return (uint64_t)sec * 1000000000u + (uint64_t)nsec;
+}
+
+/* The zone file as a version keeps it (gk_zver_t.file_stamp): its path and what stat()
+ * said of it (device, inode, size, modification time) hashed into 64 bits, never 0. Two
+ * different states give the same number with a chance of about 2^-64 (the zone would then
+ * not be rebuilt on a reload), where a 40-byte record cost every zone 40 bytes. */
+static inline uint64_t gk_zfile_stamp(const char *path, uint64_t dev, uint64_t ino, int64_t size,
+                                      uint64_t mtime_ns)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a over the path */
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	const uint64_t f[4] = {dev, ino, (uint64_t)size, mtime_ns};
+	for (int i = 0; i < 4; i++) { /* each field through a full 64-bit mix (splitmix64) */
+		h ^= f[i] + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+		h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+		h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+		h ^= h >> 31;
+	}
+	return h ? h : 1;
 }
 
 #define GK_ZVER_INLINE 46 /* apex names up to this long are compared in the first line */
@@ -248,9 +268,8 @@ struct gk_zver {
 		gk_arena_t *arena;
 		struct gk_zver_block *block;
 	};
-	uint64_t apex_hash;
-	gk_zfile_t *files;
-	uint64_t file_hash; /* gk_zfile_hash of the zone file's path (spec->file); 0: none */
+	gk_zfile_t *files;   /* the $INCLUDEs read (nfiles of them) */
+	uint64_t file_stamp; /* gk_zfile_stamp of the zone file (spec->file) as read; 0: none */
 	uint32_t nrr;
 	uint32_t mark; /* the gk_zoneset_sync pass that last saw the zone (writer only) */
 	uint32_t nfiles;
@@ -263,15 +282,6 @@ _Static_assert(offsetof(gk_zver_t, zone) == 64, "a version's zone is its second 
 _Static_assert(offsetof(gk_zver_t, apex_short) + GK_ZVER_LONG_AT == 24,
                "a long apex's pointer is 8-aligned in apex_short");
 _Static_assert(sizeof(gk_zver_t) == 192, "a version is three lines");
-
-/* The hash of a zone file's path kept in a version (gk_zver_t.file_hash; FNV-1a, never 0). */
-static inline uint64_t gk_zfile_hash(const char *path)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
-		h = (h ^ *p) * 1099511628211ull;
-	return h ? h : 1;
-}
 
 /* Where the resolver looks names up: the store (query time), or one version alone
  * (compile time: zs NULL, only set). */

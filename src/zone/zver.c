@@ -162,12 +162,15 @@ uint32_t gk_zver_serial(const gk_zver_t *v)
 
 bool gk_zver_files_current(const gk_zver_t *v, const char *file)
 {
-	if (!v->nfiles || !file || v->file_hash != gk_zfile_hash(file))
+	struct stat st;
+	if (!v->file_stamp || !file || stat(file, &st) != 0 ||
+	    gk_zfile_stamp(file, (uint64_t)st.st_dev, (uint64_t)st.st_ino, (int64_t)st.st_size,
+	                   gk_zfile_mtime((int64_t)st.st_mtim.tv_sec,
+	                                  (int64_t)st.st_mtim.tv_nsec)) != v->file_stamp)
 		return false;
 	for (size_t i = 0; i < v->nfiles; i++) {
 		const gk_zfile_t *f = &v->files[i];
-		struct stat st;
-		if (stat(f->path ? f->path : file, &st) != 0 || (uint64_t)st.st_dev != f->dev ||
+		if (stat(f->path, &st) != 0 || (uint64_t)st.st_dev != f->dev ||
 		    (uint64_t)st.st_ino != f->ino || (int64_t)st.st_size != f->size ||
 		    gk_zfile_mtime((int64_t)st.st_mtim.tv_sec, (int64_t)st.st_mtim.tv_nsec) !=
 		        f->mtime_ns)
@@ -219,7 +222,6 @@ static int placeholder_fill(const gk_zone_spec_t *spec, gk_zver_t *v)
 		memcpy(extra, apex, len);
 		memcpy(v->apex_short + GK_ZVER_LONG_AT, &extra, sizeof(extra));
 	}
-	v->apex_hash = gk_dname_hash(apex, len);
 	ldns_rdf_deep_free(d);
 	return 0;
 }

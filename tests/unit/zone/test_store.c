@@ -749,6 +749,70 @@ static void test_small_version_bytes(void **state)
 	}
 }
 
+/* The zone file is kept as one stamp (path and stat hashed), its $INCLUDEs as records: a
+ * change to either, or another path, makes the version not current; the zone file has no
+ * record of its own. */
+static void test_file_stamp(void **state)
+{
+	(void)state;
+	char d[] = "/tmp/gk-zstamp-XXXXXX";
+	assert_non_null(mkdtemp(d));
+	char zf[256], inc[256], other[256];
+	snprintf(zf, sizeof zf, "%s/s.zone", d);
+	snprintf(inc, sizeof inc, "%s/inc.zone", d);
+	snprintf(other, sizeof other, "%s/./s.zone", d);
+	FILE *f = fopen(inc, "w");
+	assert_non_null(f);
+	fputs("mail 300 IN A 192.0.2.9\n", f);
+	fclose(f);
+	f = fopen(zf, "w");
+	assert_non_null(f);
+	fprintf(f, "%s$INCLUDE %s\n", zone_text("s.example", "192.0.2.1", 1), inc);
+	fclose(f);
+	gk_zone_spec_t spec = {.name = "s.example", .file = zf};
+	gk_zver_t *v = NULL;
+	char err[256];
+	assert_int_equal(gk_zver_build(&spec, NULL, &v, err, sizeof err), 0);
+	assert_int_equal(v->nfiles, 1); /* the $INCLUDE only */
+	assert_string_equal(v->files[0].path, inc);
+	assert_true(v->file_stamp != 0);
+	assert_true(gk_zver_files_current(v, zf));
+	assert_false(gk_zver_files_current(v, other)); /* the same file named otherwise */
+	/* the $INCLUDE changes */
+	f = fopen(inc, "a");
+	assert_non_null(f);
+	fputs("ftp 300 IN A 192.0.2.10\n", f);
+	fclose(f);
+	assert_false(gk_zver_files_current(v, zf));
+	gk_zver_free(v);
+	assert_int_equal(gk_zver_build(&spec, NULL, &v, err, sizeof err), 0);
+	assert_true(gk_zver_files_current(v, zf));
+	/* the zone file changes */
+	f = fopen(zf, "a");
+	assert_non_null(f);
+	fputs("ftp2 300 IN A 192.0.2.11\n", f);
+	fclose(f);
+	assert_false(gk_zver_files_current(v, zf));
+	gk_zver_free(v);
+	/* a zone from text has no stamp: never current */
+	const char *t = zone_text("t.example", "192.0.2.1", 1);
+	gk_zone_spec_t ts = {.name = "t.example", .text = t, .text_len = strlen(t)};
+	assert_int_equal(gk_zver_build(&ts, NULL, &v, err, sizeof err), 0);
+	assert_int_equal(v->file_stamp, 0);
+	assert_false(gk_zver_files_current(v, zf));
+	gk_zver_free(v);
+	/* the stamp takes every field */
+	uint64_t s0 = gk_zfile_stamp("a", 1, 2, 3, 4);
+	assert_true(s0 != gk_zfile_stamp("b", 1, 2, 3, 4));
+	assert_true(s0 != gk_zfile_stamp("a", 9, 2, 3, 4));
+	assert_true(s0 != gk_zfile_stamp("a", 1, 9, 3, 4));
+	assert_true(s0 != gk_zfile_stamp("a", 1, 2, 9, 4));
+	assert_true(s0 != gk_zfile_stamp("a", 1, 2, 3, 9));
+	unlink(zf);
+	unlink(inc);
+	rmdir(d);
+}
+
 /* Memo cells come from a pool: a removed zone's cell goes back, the next zone added gets it
  * cleared (a memo left over would be another zone's filing status), and the pool counts
  * the cells in use. */
@@ -888,6 +952,7 @@ int main(void)
 	    cmocka_unit_test(test_version_keeps_no_path),
 	    cmocka_unit_test(test_version_layout),
 	    cmocka_unit_test(test_memo_pool),
+	    cmocka_unit_test(test_file_stamp),
 	    cmocka_unit_test(test_site_addrs),
 	    cmocka_unit_test(test_placeholder_block),
 	    cmocka_unit_test(test_any_runtime),
