@@ -291,8 +291,11 @@ static int read_persisted(struct zone *z, uint8_t **buf, gk_xfr_zfile_t *zf, cha
 static int build(struct zone *z, const uint8_t *w, size_t len, size_t count, gk_zver_t **v,
                  char *err, size_t errlen)
 {
-	gk_zone_spec_t spec = {
-	    .name = z->name, .wire = w, .wire_len = len, .wire_count = count, .secondary = true};
+	gk_zone_spec_t spec = {.name = z->name,
+	                       .wire = w,
+	                       .wire_len = len,
+	                       .wire_count = (uint32_t)count,
+	                       .secondary = true};
 	return gk_zver_build(&spec, z->s->psl, v, err, errlen);
 }
 

@@ -27,7 +27,8 @@ typedef struct gk_zone_spec {
 	 * zone (src/xfr), read without text parsing; messages name file (or the zone) and the
 	 * record's index as the line */
 	const uint8_t *wire;
-	size_t wire_len, wire_count;
+	size_t wire_len;
+	uint32_t wire_count; /* 32 bits: a config holds a spec per zone (56 bytes, not 64) */
 	/* A secondary zone (src/xfr): its versions come from transfers, published by the
 	 * secondary module on the writer thread; gk_zoneset_sync leaves them alone. */
 	bool secondary;

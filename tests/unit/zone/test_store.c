@@ -864,6 +864,7 @@ static void test_version_layout(void **state)
 	gk_zoneset_t *zs;
 	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
 	assert_int_equal(sizeof(gk_zver_t), 192);
+	assert_int_equal(sizeof(gk_zone_spec_t), 56); /* one per configured zone */
 	gk_zver_t *v[3] = {build(names[0], "192.0.2.1", 1), build(names[1], "192.0.2.2", 1)};
 	gk_zone_spec_t ps = {.name = names[2]};
 	assert_int_equal(gk_zver_placeholder(&ps, &v[2]), 0);
