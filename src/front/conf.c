@@ -324,6 +324,18 @@ int gk_front_conf_parse(const char *path, yaml_document_t *doc, yaml_node_t *n,
 
 int gk_front_conf_zone_add(gk_front_conf_t **conf, const char *name, const char *pool, size_t line)
 {
+	return gk_front_conf_zone_add_from(conf, name, strlen(name), pool, strlen(pool), NULL,
+	                                   line);
+}
+
+const char *gk_front_zone_file(const gk_front_zone_conf_t *z, const char *path)
+{
+	return z->file ? z->file : path;
+}
+
+int gk_front_conf_zone_add_from(gk_front_conf_t **conf, const char *name, size_t nl,
+                                const char *pool, size_t pl, const char *file, size_t line)
+{
 	gk_front_conf_t *fc = conf_get(conf);
 	if (!fc)
 		return GK_ENOMEM;
@@ -336,7 +348,8 @@ int gk_front_conf_zone_add(gk_front_conf_t **conf, const char *name, const char 
 		fc->zones_cap = cap;
 	}
 	gk_front_zone_conf_t *z = &fc->zones[fc->n_zones];
-	*z = (gk_front_zone_conf_t){.name = strdup(name), .pool_name = strdup(pool), .line = line};
+	*z = (gk_front_zone_conf_t){
+	    .name = strndup(name, nl), .pool_name = strndup(pool, pl), .line = line, .file = file};
 	if (!z->name || !z->pool_name) {
 		free(z->name);
 		free(z->pool_name);
@@ -359,6 +372,18 @@ static bool same_name(const char *a, const char *b)
 	return la == lb && strncasecmp(a, b, la) == 0;
 }
 
+static int cmp_zone_at(const void *a, const void *b, void *arg)
+{
+	const gk_front_zone_conf_t *z = arg;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	const char *x = z[i].name, *y = z[j].name;
+	size_t lx = bare_len(x), ly = bare_len(y);
+	int r = strncasecmp(x, y, lx < ly ? lx : ly);
+	if (r == 0)
+		r = lx < ly ? -1 : lx > ly;
+	return r ? r : i < j ? -1 : i > j; /* equal names: the first named first */
+}
+
 int gk_front_conf_check(gk_front_conf_t *fc, const char *path, char *err, size_t errlen)
 {
 	struct pc c = {.path = path, .err = err, .errlen = errlen};
@@ -366,6 +391,7 @@ int gk_front_conf_check(gk_front_conf_t *fc, const char *path, char *err, size_t
 		return 0;
 	for (size_t i = 0; i < fc->n_zones && c.rc == 0; i++) {
 		gk_front_zone_conf_t *z = &fc->zones[i];
+		c.path = gk_front_zone_file(z, path);
 		size_t p = 0;
 		while (p < fc->n_pools && strcmp(fc->pools[p].name, z->pool_name) != 0)
 			p++;
@@ -378,12 +404,40 @@ int gk_front_conf_check(gk_front_conf_t *fc, const char *path, char *err, size_t
 		if (c.rc == 0 && *z->name != '\0' &&
 		    gk_dname_from_text(z->name, strlen(z->name), wire, 0) == 0)
 			fail(&c, z->line, "zones: '%s' is not a domain name", z->name);
-		for (size_t j = 0; j < i && c.rc == 0; j++)
-			if (same_name(fc->zones[j].name, z->name))
-				fail(&c, z->line,
-				     "zones: '%s' is forwarded twice (first at line %zu)", z->name,
-				     fc->zones[j].line);
 	}
+	c.path = path;
+	if (c.rc != 0 || fc->n_zones < 2)
+		return c.rc;
+	/* forwarded twice: sorted by name, then by order named */
+	size_t *ix = malloc(fc->n_zones * sizeof(*ix));
+	if (ix == NULL)
+		return GK_ENOMEM;
+	for (size_t i = 0; i < fc->n_zones; i++)
+		ix[i] = i;
+	qsort_r(ix, fc->n_zones, sizeof(*ix), cmp_zone_at, fc->zones);
+	size_t dup = 0, first = 0; /* dup 0: none (a second naming is never the first zone) */
+	for (size_t k = 1; k < fc->n_zones; k++)
+		if (same_name(fc->zones[ix[k - 1]].name, fc->zones[ix[k]].name) &&
+		    (dup == 0 || ix[k] < dup))
+			dup = ix[k]; /* the earliest second naming, as a scan in order finds it */
+	if (dup != 0) {
+		/* the first time the name was named */
+		for (size_t i = 0; i < dup; i++)
+			if (same_name(fc->zones[i].name, fc->zones[dup].name)) {
+				first = i;
+				break;
+			}
+		const gk_front_zone_conf_t *z = &fc->zones[dup], *f = &fc->zones[first];
+		const char *zf = gk_front_zone_file(z, path), *ff = gk_front_zone_file(f, path);
+		c.path = zf;
+		if (zf == ff || strcmp(zf, ff) == 0)
+			fail(&c, z->line, "zones: '%s' is forwarded twice (first at line %zu)",
+			     z->name, f->line);
+		else
+			fail(&c, z->line, "zones: '%s' is forwarded twice (first at %s:%zu)",
+			     z->name, ff, f->line);
+	}
+	free(ix);
 	return c.rc;
 }
 
