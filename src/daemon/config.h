@@ -157,11 +157,12 @@ enum gk_config_zone_src {
 	GK_CONFIG_ZSRC_STATE,
 };
 
+/* 16 bytes: a config holds one per zone. */
 typedef struct gk_config_zone_origin {
 	const char *file; /* the file that names the zone (owned by the config) */
-	size_t line;      /* 1-based, 0 for a zones directory entry */
-	enum gk_config_zone_src src;
-	bool joint; /* the zone's name is in its file string's allocation (zone lists) */
+	uint32_t line;    /* 1-based, 0 for a zones directory entry; UINT32_MAX: at or past it */
+	uint8_t src;      /* enum gk_config_zone_src */
+	bool joint;       /* the zone's name is in its file string's allocation (zone lists) */
 } gk_config_zone_origin_t;
 
 /* control: the control channel (docs/CONTROL.md). */

@@ -40,7 +40,10 @@ static int zone_append(gk_config_t *cfg, char *nm, char *file, bool joint,
 	}
 	cfg->zones[cfg->n_zones] = (gk_zone_spec_t){.name = nm, .file = file};
 	cfg->zone_origin[cfg->n_zones] =
-	    (gk_config_zone_origin_t){.file = origin, .line = line, .src = src, .joint = joint};
+	    (gk_config_zone_origin_t){.file = origin,
+	                              .line = line < UINT32_MAX ? (uint32_t)line : UINT32_MAX,
+	                              .src = (uint8_t)src,
+	                              .joint = joint};
 	cfg->n_zones++;
 	return 0;
 }
@@ -292,7 +295,7 @@ static int cmp_dkey(const void *a, const void *b)
 
 static int where(char *buf, size_t len, const gk_config_zone_origin_t *o)
 {
-	return o->line ? snprintf(buf, len, "%s:%zu", o->file, o->line)
+	return o->line ? snprintf(buf, len, "%s:%u", o->file, (unsigned)o->line)
 	               : snprintf(buf, len, "%s", o->file);
 }
 
@@ -327,8 +330,8 @@ int gk_config_zones_dups(const gk_config_t *cfg, char *err, size_t errlen)
 		return 0;
 	const gk_config_zone_origin_t *d = &cfg->zone_origin[dup], *f = &cfg->zone_origin[first];
 	if (d->src == GK_CONFIG_ZSRC_CONFIG && f->src == GK_CONFIG_ZSRC_CONFIG) {
-		snprintf(err, errlen, "%s:%zu: zones: duplicate zone '%s' (first at line %zu)",
-		         d->file, d->line, cfg->zones[dup].name, f->line);
+		snprintf(err, errlen, "%s:%u: zones: duplicate zone '%s' (first at line %u)",
+		         d->file, (unsigned)d->line, cfg->zones[dup].name, (unsigned)f->line);
 	} else {
 		char a[512], b[512];
 		where(a, sizeof(a), d);

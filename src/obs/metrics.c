@@ -295,9 +295,9 @@ static void zone_row(void *ctx, const gk_zver_t *v)
 	unsigned warn;
 	if (!gk_zver_dnssec(v, &exp, &warn))
 		return;
-	char name[512];
+	char name[512], zn[GK_ZVER_NAME_MAX];
 	size_t o = 0;
-	for (const char *p = gk_zver_name(v); *p && o + 3 < sizeof name; p++) {
+	for (const char *p = gk_zver_name(v, zn, sizeof zn); *p && o + 3 < sizeof name; p++) {
 		if (*p == '"' || *p == '\\')
 			name[o++] = '\\';
 		name[o++] = *p;

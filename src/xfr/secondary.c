@@ -291,8 +291,11 @@ static int read_persisted(struct zone *z, uint8_t **buf, gk_xfr_zfile_t *zf, cha
 static int build(struct zone *z, const uint8_t *w, size_t len, size_t count, gk_zver_t **v,
                  char *err, size_t errlen)
 {
-	gk_zone_spec_t spec = {
-	    .name = z->name, .wire = w, .wire_len = len, .wire_count = count, .secondary = true};
+	gk_zone_spec_t spec = {.name = z->name,
+	                       .wire = w,
+	                       .wire_len = len,
+	                       .wire_count = (uint32_t)count,
+	                       .secondary = true};
 	return gk_zver_build(&spec, z->s->psl, v, err, errlen);
 }
 
@@ -381,11 +384,13 @@ static void drain(gk_secondary_t *s, bool notify)
 			const gk_zver_t *cur = gk_zoneset_get(s->zs, apex, al);
 			if (p->member && cur && !gk_zver_is_secondary(cur)) {
 				/* a zone from files holds the name: it keeps it */
-				if (gk_zver_is_placeholder(p->v))
+				if (gk_zver_is_placeholder(p->v)) {
+					char zn[GK_ZVER_NAME_MAX];
 					gk_log(GK_LOG_WARN,
 					       "secondary: catalog member %s is also a zone from "
 					       "files: the file zone is served",
-					       gk_zver_name(p->v));
+					       gk_zver_name(p->v, zn, sizeof zn));
+				}
 				gk_zver_free(p->v);
 			} else if (gk_zoneset_put(s->zs, p->v) != 0) {
 				gk_log(GK_LOG_ERR,

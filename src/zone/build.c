@@ -480,22 +480,31 @@ static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *or
 		rc = index_names(B);
 	if (rc == 0) /* while the records' lines are known */
 		rc = gk_dnssec_prepare(v, (int64_t)time(NULL), rrset_where, B);
-	if (rc == 0 && L.nfiles) {
-		v->files = gk_arena_alloc(v->arena, L.nfiles * sizeof(*v->files));
+	/* the zone file (no path: the spec's) as one stamp, the $INCLUDEs as records */
+	size_t nincl = 0;
+	for (size_t i = 0; rc == 0 && i < L.nfiles; i++) {
+		const gk_loaded_file_t *f = &L.files[i];
+		if (f->path)
+			nincl++;
+		else if (spec->file)
+			v->file_stamp = gk_zfile_stamp(spec->file, f->dev, f->ino, f->size,
+			                               gk_zfile_mtime(f->mtime_sec, f->mtime_nsec));
+	}
+	if (rc == 0 && nincl) {
+		v->files = gk_arena_alloc(v->arena, nincl * sizeof(*v->files));
 		if (!v->files) {
 			rc = GK_ENOMEM;
 			goto out;
 		}
 		for (size_t i = 0; i < L.nfiles; i++)
-			v->files[i] =
-			    (gk_zfile_t){.path = L.files[i].path,
-			                 .dev = L.files[i].dev,
-			                 .ino = L.files[i].ino,
-			                 .size = L.files[i].size,
-			                 .mtime_ns = gk_zfile_mtime(L.files[i].mtime_sec,
-			                                            L.files[i].mtime_nsec)};
-		v->nfiles = L.nfiles;
-		v->file_hash = spec->file ? gk_zfile_hash(spec->file) : 0;
+			if (L.files[i].path)
+				v->files[v->nfiles++] =
+				    (gk_zfile_t){.path = L.files[i].path,
+				                 .dev = L.files[i].dev,
+				                 .ino = L.files[i].ino,
+				                 .size = L.files[i].size,
+				                 .mtime_ns = gk_zfile_mtime(L.files[i].mtime_sec,
+				                                            L.files[i].mtime_nsec)};
 	}
 out:
 	free_build_sets(B);
@@ -506,10 +515,9 @@ out:
 /* Registrable domains (see gk_zone_t.reg_len): per node from the PSL, then per zone the
  * constant suffix when every node shares the apex's registrable domain and a probe name
  * directly below the apex is not a public suffix (catches "*.apex" rules). */
-static void compute_regs(gk_zver_t *v)
+static void compute_regs(gk_zver_t *v, const struct gk_psl *psl)
 {
 	gk_zone_t *z = &v->zone;
-	const struct gk_psl *psl = v->psl;
 	z->reg_len = 0;
 	if (psl) {
 		const gk_node_t *a = z->apex;
@@ -566,27 +574,24 @@ int gk_zver_build(const gk_zone_spec_t *spec, const struct gk_psl *psl, gk_zver_
 	}
 	memset(v, 0, sizeof(*v));
 	v->arena = arena;
-	v->psl = psl;
 	v->secondary = spec->secondary;
-	v->name = gk_arena_dup(arena, spec->name, strlen(spec->name) + 1);
 	struct zbuild B = {.v = v, .zone = &v->zone, .err = err, .errlen = errlen};
-	rc = v->name ? build_zone(&B, spec, origin) : GK_ENOMEM;
+	rc = build_zone(&B, spec, origin);
 	ldns_rdf_deep_free(origin);
 	if (rc < 0)
 		goto fail_v;
-	v->nnodes = B.nnodes;
+	v->nnodes = (uint32_t)B.nnodes;
 	const gk_node_t *apex = v->zone.apex;
 	v->apex_len = apex->len;
 	v->apex_labels = apex->labels;
 	if (apex->len <= GK_ZVER_INLINE)
 		memcpy(v->apex_short, apex->name, apex->len);
-	v->apex_long = apex->name;
-	v->apex_hash = gk_dname_hash(apex->name, apex->len);
-	compute_regs(v);
-	rc = gk_zver_compile(v);
+	else
+		memcpy(v->apex_short + GK_ZVER_LONG_AT, &apex->name, sizeof(apex->name));
+	compute_regs(v, psl);
+	rc = gk_zver_compile(v, psl);
 	if (rc < 0)
 		goto fail_v;
-	v->psl = NULL;        /* build time only */
 	gk_arena_trim(arena); /* a small zone costs what it uses, not its last chunk */
 	*out = v;
 	return 0;

@@ -23,7 +23,8 @@ _Static_assert(_Alignof(gk_bound_t) <= 2 && sizeof(gk_bound_t) % 2 == 0,
 
 struct cc {
 	gk_zver_t *v;
-	gk_zscope_t sc; /* this version alone */
+	const struct gk_psl *psl; /* may be NULL */
+	gk_zscope_t sc;           /* this version alone */
 	gk_asm_t *a;
 	uint8_t *buf; /* 64 KiB message scratch */
 	/* Blobs stored so far (open addressing on their hash): a template whose bounds,
@@ -50,7 +51,7 @@ static void begin(struct cc *c, const gk_node_t *n, bool wild, bool dnssec)
 	c->a->slot_mode = false;
 	c->a->class_any = false;
 	c->a->allow = NULL;
-	c->a->psl = c->v->psl;
+	c->a->psl = c->psl;
 	/* leave room for a longer query name (templates move) and for OPT */
 	gk_asm_init(c->a, c->buf, 65535 - 256 - 11, 12u + n->len + 4u, n->name, n->len);
 }
@@ -390,9 +391,9 @@ static int compile_denial(struct cc *c, gk_tmpl_t *nx)
 	return store_slot(c, apex, 0, apex->len, GK_TMPL_SHIFT_WHOLE, NULL, nx);
 }
 
-int gk_zver_compile(gk_zver_t *v)
+int gk_zver_compile(gk_zver_t *v, const struct gk_psl *psl)
 {
-	struct cc c = {.v = v, .sc = {.zs = NULL, .only = v}};
+	struct cc c = {.v = v, .psl = psl, .sc = {.zs = NULL, .only = v}};
 	c.a = malloc(sizeof(gk_asm_t));
 	c.buf = malloc(65536 + GK_ASM_BOUNDS * sizeof(gk_bound_t) + GK_ASM_FIX * sizeof(uint16_t) +
 	               65536 + 8 + (GK_ASM_REGS + GK_ASM_HOPS) * sizeof(gk_regref_t));

@@ -429,10 +429,12 @@ static void warn(struct chk *k, const gk_node_t *n, uint16_t type, const char *f
 	const char *file = k->where ? k->where(k->ctx, n, type, &line) : NULL;
 	if (!file)
 		file = "<text>"; /* the build's where() names the zone file */
+	char zn[GK_ZVER_NAME_MAX];
+	gk_zver_name_of(k->v->zone.apex->name, zn, sizeof zn);
 	if (line)
-		gk_log(GK_LOG_WARN, "%s:%u: zone %s: %s", file, line, k->v->name, msg);
+		gk_log(GK_LOG_WARN, "%s:%u: zone %s: %s", file, line, zn, msg);
 	else
-		gk_log(GK_LOG_WARN, "%s: zone %s: %s", file, k->v->name, msg);
+		gk_log(GK_LOG_WARN, "%s: zone %s: %s", file, zn, msg);
 	k->warnings++;
 }
 

@@ -205,12 +205,12 @@ typedef struct gk_zslot {
 	gk_node_t *node; /* NULL: empty */
 } gk_zslot_t;
 
-/* A file a version was read from (the zone file and every $INCLUDE), as it was when read:
- * a reload rebuilds the zone when any of them differs. The zone file's path is not kept
- * (NULL): it is the spec's (gk_zver_files_current), and gk_zver_t.file_hash tells it is the
- * same path. */
+/* A file a version was read from besides its zone file (an $INCLUDE), as it was when read:
+ * a reload rebuilds the zone when any of them differs. The zone file itself has no record:
+ * its path is the spec's, and the version keeps one number for both (gk_zver_t.file_stamp,
+ * gk_zfile_stamp). */
 typedef struct gk_zfile {
-	const char *path; /* an $INCLUDE's (arena string); NULL: the zone file */
+	const char *path; /* the $INCLUDE's (arena string) */
 	uint64_t dev, ino;
 	int64_t size;
 	uint64_t mtime_ns; /* gk_zfile_mtime of the modification time (40 bytes a record) */
@@ -224,44 +224,64 @@ static inline uint64_t gk_zfile_mtime(int64_t sec, int64_t nsec)
 	return (uint64_t)sec * 1000000000u + (uint64_t)nsec;
 }
 
+/* The zone file as a version keeps it (gk_zver_t.file_stamp): its path and what stat()
+ * said of it (device, inode, size, modification time) hashed into 64 bits, never 0. Two
+ * different states give the same number with a chance of about 2^-64 (the zone would then
+ * not be rebuilt on a reload), where a 40-byte record cost every zone 40 bytes. */
+static inline uint64_t gk_zfile_stamp(const char *path, uint64_t dev, uint64_t ino, int64_t size,
+                                      uint64_t mtime_ns)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a over the path */
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	const uint64_t f[4] = {dev, ino, (uint64_t)size, mtime_ns};
+	for (int i = 0; i < 4; i++) { /* each field through a full 64-bit mix (splitmix64) */
+		h ^= f[i] + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+		h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+		h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+		h ^= h >> 31;
+	}
+	return h ? h : 1;
+}
+
 #define GK_ZVER_INLINE 46 /* apex names up to this long are compared in the first line */
+/* A longer apex: its pointer sits in apex_short at this offset (8-aligned in the version). */
+#define GK_ZVER_LONG_AT 6
 
 /* One zone version. The first cache line is what a query reads to find the zone and then
- * the name; versions are 64-byte aligned. */
+ * the name; versions are 64-byte aligned. Three lines (192 bytes): the third holds what the
+ * writer, the loader and the status read; the configured spelling of the name is not kept
+ * (gk_zver_name writes the apex), the PSL is the builder's argument, not a field. */
 struct gk_zver {
-	_Alignas(64) gk_zslot_t *table; /* open addressing by hash & mask, load <= 1/2 */
-	uint64_t mask;
+	_Alignas(64) gk_zslot_t *table; /* open addressing by hash & mask, load <= 3/4 */
+	uint32_t mask;
+	uint32_t nnodes;
 	uint8_t apex_len, apex_labels;
-	uint8_t apex_short[GK_ZVER_INLINE]; /* the apex name when apex_len <= GK_ZVER_INLINE */
-	gk_zone_t zone;                     /* the second line (offsetof asserted below) */
-	gk_arena_t *arena;
-	size_t nrr, nnodes;
-	uint64_t apex_hash;
-	const char *name;         /* as configured (arena string) */
-	const uint8_t *apex_long; /* the apex name when apex_len > GK_ZVER_INLINE */
-	gk_zfile_t *files;
-	size_t nfiles;
-	uint64_t mark; /* the gk_zoneset_sync pass that last saw the zone (writer only) */
-	const struct gk_psl *psl; /* build time only; may be NULL */
-	/* A placeholder made with others in one block (gk_zver_placeholders): the block, freed
-	 * with its last placeholder; NULL: its own allocation (or not a placeholder). */
-	struct gk_zver_block *block;
-	uint64_t file_hash; /* gk_zfile_hash of the zone file's path (spec->file); 0: none */
-	bool owns_memo;     /* set by the store when it retires the zone's last version */
-	bool secondary;     /* spec->secondary: not gk_zoneset_sync's to remove */
+	/* the apex name when apex_len <= GK_ZVER_INLINE; else a pointer to it at
+	 * GK_ZVER_LONG_AT (gk_zver_apex) */
+	uint8_t apex_short[GK_ZVER_INLINE];
+	gk_zone_t zone; /* the second line (offsetof asserted below) */
+	/* A real version's arena, or NULL for a placeholder of its own allocation; a
+	 * placeholder made with others in one block (in_block, gk_zver_placeholders): the
+	 * block, freed with its last placeholder. */
+	union {
+		gk_arena_t *arena;
+		struct gk_zver_block *block;
+	};
+	gk_zfile_t *files;   /* the $INCLUDEs read (nfiles of them) */
+	uint64_t file_stamp; /* gk_zfile_stamp of the zone file (spec->file) as read; 0: none */
+	uint32_t nrr;
+	uint32_t mark; /* the gk_zoneset_sync pass that last saw the zone (writer only) */
+	uint32_t nfiles;
+	bool owns_memo; /* set by the store when it retires the zone's last version */
+	bool secondary; /* spec->secondary: not gk_zoneset_sync's to remove */
+	bool in_block;  /* a placeholder of gk_zver_placeholders' block (block, not arena) */
 };
 
 _Static_assert(offsetof(gk_zver_t, zone) == 64, "a version's zone is its second line");
-_Static_assert(sizeof(gk_zver_t) == 256, "a version is four lines");
-
-/* The hash of a zone file's path kept in a version (gk_zver_t.file_hash; FNV-1a, never 0). */
-static inline uint64_t gk_zfile_hash(const char *path)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
-		h = (h ^ *p) * 1099511628211ull;
-	return h ? h : 1;
-}
+_Static_assert(offsetof(gk_zver_t, apex_short) + GK_ZVER_LONG_AT == 24,
+               "a long apex's pointer is 8-aligned in apex_short");
+_Static_assert(sizeof(gk_zver_t) == 192, "a version is three lines");
 
 /* Where the resolver looks names up: the store (query time), or one version alone
  * (compile time: zs NULL, only set). */
@@ -318,7 +338,11 @@ static inline const gk_node_t *gk_zver_find(const gk_zver_t *v, const uint8_t *n
 /* The apex name of a version. */
 static inline const uint8_t *gk_zver_apex(const gk_zver_t *v)
 {
-	return v->apex_len <= GK_ZVER_INLINE ? v->apex_short : v->apex_long;
+	if (v->apex_len <= GK_ZVER_INLINE)
+		return v->apex_short;
+	const uint8_t *p;
+	memcpy(&p, v->apex_short + GK_ZVER_LONG_AT, sizeof(p));
+	return p;
 }
 
 /* A placeholder (gk_zver_placeholder): no names, answered SERVFAIL. Real versions have a
@@ -328,6 +352,17 @@ static inline bool gk_zver_placeholder_p(const gk_zver_t *v)
 	return v->mask == 0;
 }
 
+/* A zone's memo cell (gk_zone_t.memo), 0 (nothing known), or NULL (no memory): 8 bytes
+ * from a shared pool instead of a 32-byte malloc chunk; freed with gk_zver_memo_free (a
+ * version that owns_memo does it). Any thread. */
+_Atomic uint64_t *gk_zver_memo_new(void);
+void gk_zver_memo_free(_Atomic uint64_t *cell);
+/* Cells in use and bytes the pool holds (its blocks). */
+void gk_zver_memo_stats(size_t *live, size_t *bytes);
+
+/* gk_zver_name of the apex name apex (a lowercase wire name). */
+char *gk_zver_name_of(const uint8_t *apex, char *buf, size_t cap);
+
 /* RRset of a type at a node, or NULL. */
 const gk_rrset_t *gk_node_rrset(const gk_node_t *n, uint16_t type);
 
@@ -335,5 +370,6 @@ const gk_rrset_t *gk_node_rrset(const gk_node_t *n, uint16_t type);
  * time: compile.c). */
 const gk_tmpl_t *gk_node_tmpl(const gk_node_t *n, uint16_t qtype);
 
-/* Compile every template of a built version (compile.c). */
-int gk_zver_compile(gk_zver_t *v);
+/* Compile every template of a built version (compile.c); psl (may be NULL) as in
+ * gk_zver_build. */
+int gk_zver_compile(gk_zver_t *v, const struct gk_psl *psl);

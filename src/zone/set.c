@@ -107,7 +107,7 @@ static bool unchanged(const gk_zver_t *v, const gk_zone_spec_t *spec)
 }
 
 struct sweep {
-	uint64_t mark;
+	uint32_t mark;
 	const gk_zver_t **gone;
 	size_t n, cap;
 	bool nomem;
@@ -142,8 +142,10 @@ int gk_zoneset_sync_ex(gk_zoneset_t *zs, const gk_zone_spec_t *specs, size_t n,
                        const struct gk_psl *psl, gk_zoneset_sync_stats_t *st,
                        gk_zoneset_fail_fn fail, gk_zoneset_changed_fn changed, void *ctx)
 {
-	static uint64_t passes; /* writer thread only */
-	uint64_t mark = ++passes;
+	static uint32_t passes; /* writer thread only */
+	if (++passes == 0)
+		passes = 1; /* a new version's mark is 0: never a pass */
+	uint32_t mark = passes;
 	memset(st, 0, sizeof(*st));
 	char err[512];
 	for (size_t i = 0; i < n; i++) {

@@ -216,7 +216,8 @@ static struct zent *index_slot(struct zindex *ix, const uint8_t *name, size_t le
 		if (v == TOMB) {
 			if (!*free_at)
 				*free_at = e;
-		} else if (v->apex_hash == h && same_apex(v, name, len)) {
+		} else if (atomic_load_explicit(&e->hash, memory_order_relaxed) == h &&
+		           same_apex(v, name, len)) {
 			return e;
 		}
 		i = (i + 1) & ix->mask;
@@ -234,10 +235,11 @@ static int index_rebuild(gk_zoneset_t *zs, size_t want)
 		gk_zver_t *v = atomic_load_explicit(&old->e[i].ver, memory_order_relaxed);
 		if (!v || v == TOMB)
 			continue;
-		size_t j = v->apex_hash & ix->mask;
+		uint64_t h = atomic_load_explicit(&old->e[i].hash, memory_order_relaxed);
+		size_t j = h & ix->mask;
 		while (atomic_load_explicit(&ix->e[j].ver, memory_order_relaxed))
 			j = (j + 1) & ix->mask;
-		atomic_store_explicit(&ix->e[j].hash, v->apex_hash, memory_order_relaxed);
+		atomic_store_explicit(&ix->e[j].hash, h, memory_order_relaxed);
 		atomic_store_explicit(&ix->e[j].ver, v, memory_order_relaxed);
 		ix->used++;
 	}
@@ -250,8 +252,9 @@ int gk_zoneset_put(gk_zoneset_t *zs, gk_zver_t *v)
 {
 	struct zindex *ix = atomic_load_explicit(&zs->idx, memory_order_relaxed);
 	const uint8_t *apex = gk_zver_apex(v);
+	uint64_t h = gk_dname_hash(apex, v->apex_len); /* the version keeps none: writer only */
 	struct zent *free_at;
-	struct zent *e = index_slot(ix, apex, v->apex_len, v->apex_hash, &free_at);
+	struct zent *e = index_slot(ix, apex, v->apex_len, h, &free_at);
 	if (e) { /* replace: same entry, same memo cell */
 		gk_zver_t *old = atomic_load_explicit(&e->ver, memory_order_relaxed);
 		v->zone.memo = old->zone.memo;
@@ -265,17 +268,16 @@ int gk_zoneset_put(gk_zoneset_t *zs, gk_zver_t *v)
 			zs->published(zs->published_ctx, v);
 		return 0;
 	}
-	_Atomic uint64_t *memo = malloc(sizeof(*memo));
+	_Atomic uint64_t *memo = gk_zver_memo_new(); /* 0: nothing known */
 	if (!memo)
 		return GK_ENOMEM;
-	atomic_init(memo, 0); /* nothing known */
 	if ((ix->used + 1) * 2 > ix->mask + 1) {
 		if (index_rebuild(zs, zs->nzones + 1) < 0) {
-			free(memo);
+			gk_zver_memo_free(memo);
 			return GK_ENOMEM;
 		}
 		ix = atomic_load_explicit(&zs->idx, memory_order_relaxed);
-		index_slot(ix, apex, v->apex_len, v->apex_hash, &free_at);
+		index_slot(ix, apex, v->apex_len, h, &free_at);
 	}
 	v->zone.memo = memo;
 	unsigned d = v->apex_labels;
@@ -283,7 +285,7 @@ int gk_zoneset_put(gk_zoneset_t *zs, gk_zver_t *v)
 		atomic_fetch_or(&zs->depths[d >> 6], (uint64_t)1 << (d & 63));
 	if (!atomic_load_explicit(&free_at->ver, memory_order_relaxed))
 		ix->used++;
-	atomic_store_explicit(&free_at->hash, v->apex_hash, memory_order_relaxed);
+	atomic_store_explicit(&free_at->hash, h, memory_order_relaxed);
 	atomic_store(&free_at->ver, v);
 	zs->nzones++;
 	zs->nrr += v->nrr;

@@ -27,7 +27,8 @@ typedef struct gk_zone_spec {
 	 * zone (src/xfr), read without text parsing; messages name file (or the zone) and the
 	 * record's index as the line */
 	const uint8_t *wire;
-	size_t wire_len, wire_count;
+	size_t wire_len;
+	uint32_t wire_count; /* 32 bits: a config holds a spec per zone (56 bytes, not 64) */
 	/* A secondary zone (src/xfr): its versions come from transfers, published by the
 	 * secondary module on the writer thread; gk_zoneset_sync leaves them alone. */
 	bool secondary;
@@ -76,9 +77,12 @@ GK_MUST_CHECK int gk_zver_placeholders(const gk_zone_spec_t *specs, size_t n, gk
 /* True for a placeholder. */
 bool gk_zver_is_placeholder(const gk_zver_t *v);
 
-/* The zone name as configured (spec->name). Valid with the version. (The zone file's path is
- * not kept in the version: the spec holds it.) */
-const char *gk_zver_name(const gk_zver_t *v);
+/* The zone's name into buf (cap bytes; GK_ZVER_NAME_MAX hold any name): its apex in
+ * presentation form (gk_dname_to_str's escapes), lowercase, without the trailing dot ("."
+ * for the root). Returns buf. The version keeps no copy of the name as configured, nor of
+ * the zone file's path: the spec holds both. */
+#define GK_ZVER_NAME_MAX 1024
+const char *gk_zver_name(const gk_zver_t *v, char *buf, size_t cap);
 
 /* Free a version that no store holds (never published, or retired). NULL is ignored. */
 void gk_zver_free(gk_zver_t *v);

@@ -45,13 +45,88 @@ struct gk_zver_block {
 	_Atomic size_t live; /* placeholders not freed yet */
 };
 
+/* Memo cells: a malloc of 8 bytes takes a 32-byte chunk; cells are carved from blocks
+ * instead and a freed one is kept for the next zone (the free list runs through the cells).
+ * Blocks are never handed back: cells are freed only with a zone, whose next add takes it
+ * again. The writer allocates, whichever thread frees a retired version frees: a spin lock
+ * around a few instructions. */
+#define MEMO_BLOCK 4096
+typedef _Atomic uint64_t memo_t;
+static struct {
+	atomic_flag lock;
+	memo_t *free;  /* a freed cell: it holds the next one's address (or 0) */
+	memo_t *block; /* the block being carved; its first cell links the one before */
+	size_t used;   /* cells of block handed out */
+	size_t nblocks, live;
+} memo = {.lock = ATOMIC_FLAG_INIT, .used = MEMO_BLOCK};
+
+static void memo_lock(void)
+{
+	while (atomic_flag_test_and_set_explicit(&memo.lock, memory_order_acquire))
+		;
+}
+
+static void memo_unlock(void)
+{
+	atomic_flag_clear_explicit(&memo.lock, memory_order_release);
+}
+
+_Atomic uint64_t *gk_zver_memo_new(void)
+{
+	memo_t *c = NULL;
+	memo_lock();
+	if (memo.free) {
+		c = memo.free;
+		memo.free = (memo_t *)(uintptr_t)atomic_load_explicit(c, memory_order_relaxed);
+	} else {
+		if (memo.used == MEMO_BLOCK) {
+			memo_t *b = malloc(MEMO_BLOCK * sizeof(*b));
+			if (b) {
+				/* blocks chained through their first cells: reachable for a leak
+				 * checker */
+				atomic_init(&b[0], (uint64_t)(uintptr_t)memo.block);
+				memo.block = b;
+				memo.used = 1;
+				memo.nblocks++;
+			}
+		}
+		if (memo.used < MEMO_BLOCK)
+			c = memo.block + memo.used++;
+	}
+	if (c) {
+		memo.live++;
+		atomic_store_explicit(c, 0, memory_order_relaxed); /* nothing known */
+	}
+	memo_unlock();
+	return c;
+}
+
+void gk_zver_memo_free(_Atomic uint64_t *c)
+{
+	if (!c)
+		return;
+	memo_lock();
+	atomic_store_explicit(c, (uint64_t)(uintptr_t)memo.free, memory_order_relaxed);
+	memo.free = c;
+	memo.live--;
+	memo_unlock();
+}
+
+void gk_zver_memo_stats(size_t *live, size_t *bytes)
+{
+	memo_lock();
+	*live = memo.live;
+	*bytes = memo.nblocks * MEMO_BLOCK * sizeof(memo_t);
+	memo_unlock();
+}
+
 void gk_zver_free(gk_zver_t *v)
 {
 	if (!v)
 		return;
 	if (v->owns_memo)
-		free(v->zone.memo);
-	if (v->block) { /* a placeholder of a block: the block goes with the last of them */
+		gk_zver_memo_free(v->zone.memo);
+	if (v->in_block) { /* a placeholder of a block: the block goes with the last of them */
 		if (atomic_fetch_sub_explicit(&v->block->live, 1, memory_order_acq_rel) == 1)
 			free(v->block);
 	} else if (!v->arena) {
@@ -87,12 +162,15 @@ uint32_t gk_zver_serial(const gk_zver_t *v)
 
 bool gk_zver_files_current(const gk_zver_t *v, const char *file)
 {
-	if (!v->nfiles || !file || v->file_hash != gk_zfile_hash(file))
+	struct stat st;
+	if (!v->file_stamp || !file || stat(file, &st) != 0 ||
+	    gk_zfile_stamp(file, (uint64_t)st.st_dev, (uint64_t)st.st_ino, (int64_t)st.st_size,
+	                   gk_zfile_mtime((int64_t)st.st_mtim.tv_sec,
+	                                  (int64_t)st.st_mtim.tv_nsec)) != v->file_stamp)
 		return false;
 	for (size_t i = 0; i < v->nfiles; i++) {
 		const gk_zfile_t *f = &v->files[i];
-		struct stat st;
-		if (stat(f->path ? f->path : file, &st) != 0 || (uint64_t)st.st_dev != f->dev ||
+		if (stat(f->path, &st) != 0 || (uint64_t)st.st_dev != f->dev ||
 		    (uint64_t)st.st_ino != f->ino || (int64_t)st.st_size != f->size ||
 		    gk_zfile_mtime((int64_t)st.st_mtim.tv_sec, (int64_t)st.st_mtim.tv_nsec) !=
 		        f->mtime_ns)
@@ -111,12 +189,12 @@ bool gk_zver_is_secondary(const gk_zver_t *v)
 	return v->secondary;
 }
 
-/* The bytes a placeholder of the zone name (presentation form) needs at most: the version,
- * the apex when too long to sit inline, the configured name; a multiple of the alignment. */
+/* The bytes a placeholder of the zone name (presentation form) needs at most: the version
+ * and the apex when too long to sit inline; a multiple of the alignment. */
 static size_t placeholder_size(const char *name)
 {
-	size_t nlen = strlen(name) + 1, wire = nlen + 1; /* a wire name is at most one longer */
-	size_t size = sizeof(gk_zver_t) + (wire > GK_ZVER_INLINE ? wire : 0) + nlen;
+	size_t wire = strlen(name) + 2; /* a wire name is at most one longer than the text */
+	size_t size = sizeof(gk_zver_t) + (wire > GK_ZVER_INLINE ? wire : 0);
 	return (size + _Alignof(gk_zver_t) - 1) & ~(_Alignof(gk_zver_t) - 1);
 }
 
@@ -128,9 +206,9 @@ static int placeholder_fill(const gk_zone_spec_t *spec, gk_zver_t *v)
 	if (!name || ldns_str2rdf_dname(&d, name) != LDNS_STATUS_OK)
 		return GK_EINVAL;
 	ldns_dname2canonical(d);
-	size_t len = ldns_rdf_size(d), nlen = strlen(name) + 1;
+	size_t len = ldns_rdf_size(d);
 	memset(v, 0, sizeof(*v));
-	/* the version, then the apex (when too long to sit inline) and the configured name */
+	/* the version, then the apex when too long to sit inline */
 	uint8_t *extra = (uint8_t *)v + sizeof(gk_zver_t);
 	const uint8_t *apex = ldns_rdf_data(d);
 	v->table = no_names;
@@ -142,12 +220,8 @@ static int placeholder_fill(const gk_zone_spec_t *spec, gk_zver_t *v)
 		memcpy(v->apex_short, apex, len);
 	} else {
 		memcpy(extra, apex, len);
-		v->apex_long = extra;
-		extra += len;
+		memcpy(v->apex_short + GK_ZVER_LONG_AT, &extra, sizeof(extra));
 	}
-	v->apex_hash = gk_dname_hash(apex, len);
-	memcpy(extra, name, nlen);
-	v->name = (const char *)extra;
 	ldns_rdf_deep_free(d);
 	return 0;
 }
@@ -195,13 +269,23 @@ int gk_zver_placeholders(const gk_zone_spec_t *specs, size_t n, gk_zver_t **out,
 			return GK_EINVAL;
 		}
 		v->block = b;
+		v->in_block = true;
 		out[i] = v;
 		p += placeholder_size(specs[i].name);
 	}
 	return 0;
 }
 
-const char *gk_zver_name(const gk_zver_t *v)
+char *gk_zver_name_of(const uint8_t *apex, char *buf, size_t cap)
 {
-	return v->name;
+	gk_dname_to_str(apex, buf, cap);
+	size_t l = strlen(buf);
+	if (l > 1 && buf[l - 1] == '.')
+		buf[l - 1] = 0; /* "." stays: the root */
+	return buf;
+}
+
+const char *gk_zver_name(const gk_zver_t *v, char *buf, size_t cap)
+{
+	return gk_zver_name_of(gk_zver_apex(v), buf, cap);
 }

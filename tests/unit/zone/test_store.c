@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +71,8 @@ static const gk_zver_t *zone_of(const gk_zoneset_t *zs, const char *name)
 
 static const char *apex_of(const gk_zver_t *v)
 {
-	return v ? v->name : "(none)";
+	static char buf[GK_ZVER_NAME_MAX];
+	return v ? gk_zver_name(v, buf, sizeof buf) : "(none)";
 }
 
 /* The A record a query for name gets through the packet path's find (template body). */
@@ -230,7 +232,7 @@ static void test_churn(void **state)
 			snprintf(name, sizeof name, "www.z%d.example", i);
 			const gk_zver_t *v = zone_of(zs, name);
 			assert_non_null(v);
-			assert_string_equal(v->name, name + 4);
+			assert_string_equal(apex_of(v), name + 4);
 		}
 		for (int i = 0; i < 600; i++) {
 			if (i % 10 == 0)
@@ -402,9 +404,9 @@ static void test_placeholder(void **state)
 	assert_int_equal(gk_zoneset_put(zs, placeholder(longname)), 0);
 	assert_int_equal(gk_zoneset_placeholder_count(zs), 2);
 	assert_int_equal(gk_zoneset_zone_count(zs), 4);
-	assert_string_equal(gk_zver_name(zone_of(zs, "www.example.cn")), "example.cn");
-	assert_string_equal(gk_zver_name(zone_of(zs, "x.a-rather-long-label-of-forty-characters."
-	                                             "another-long-label-here.example.cn")),
+	assert_string_equal(apex_of(zone_of(zs, "www.example.cn")), "example.cn");
+	assert_string_equal(apex_of(zone_of(zs, "x.a-rather-long-label-of-forty-characters."
+	                                        "another-long-label-here.example.cn")),
 	                    longname);
 	/* at and below the placeholder's apex: SERVFAIL; inside a loaded zone below it and in
 	 * the loaded zone above it: answers */
@@ -459,7 +461,8 @@ static void test_placeholder_block(void **state)
 	assert_int_equal(gk_zver_placeholders(specs, 3, ph, &bad), 0);
 	for (int i = 0; i < 3; i++) {
 		assert_true(gk_zver_is_placeholder(ph[i]));
-		assert_string_equal(gk_zver_name(ph[i]), names[i]);
+		/* the name from the apex: lowercase, no trailing dot */
+		assert_string_equal(apex_of(ph[i]), i == 2 ? "example.net" : names[i]);
 		assert_int_equal(gk_zoneset_put(zs, ph[i]), 0);
 	}
 	assert_int_equal(gk_zoneset_placeholder_count(zs), 3);
@@ -746,6 +749,149 @@ static void test_small_version_bytes(void **state)
 	}
 }
 
+/* The zone file is kept as one stamp (path and stat hashed), its $INCLUDEs as records: a
+ * change to either, or another path, makes the version not current; the zone file has no
+ * record of its own. */
+static void test_file_stamp(void **state)
+{
+	(void)state;
+	char d[] = "/tmp/gk-zstamp-XXXXXX";
+	assert_non_null(mkdtemp(d));
+	char zf[256], inc[256], other[256];
+	snprintf(zf, sizeof zf, "%s/s.zone", d);
+	snprintf(inc, sizeof inc, "%s/inc.zone", d);
+	snprintf(other, sizeof other, "%s/./s.zone", d);
+	FILE *f = fopen(inc, "w");
+	assert_non_null(f);
+	fputs("mail 300 IN A 192.0.2.9\n", f);
+	fclose(f);
+	f = fopen(zf, "w");
+	assert_non_null(f);
+	fprintf(f, "%s$INCLUDE %s\n", zone_text("s.example", "192.0.2.1", 1), inc);
+	fclose(f);
+	gk_zone_spec_t spec = {.name = "s.example", .file = zf};
+	gk_zver_t *v = NULL;
+	char err[256];
+	assert_int_equal(gk_zver_build(&spec, NULL, &v, err, sizeof err), 0);
+	assert_int_equal(v->nfiles, 1); /* the $INCLUDE only */
+	assert_string_equal(v->files[0].path, inc);
+	assert_true(v->file_stamp != 0);
+	assert_true(gk_zver_files_current(v, zf));
+	assert_false(gk_zver_files_current(v, other)); /* the same file named otherwise */
+	/* the $INCLUDE changes */
+	f = fopen(inc, "a");
+	assert_non_null(f);
+	fputs("ftp 300 IN A 192.0.2.10\n", f);
+	fclose(f);
+	assert_false(gk_zver_files_current(v, zf));
+	gk_zver_free(v);
+	assert_int_equal(gk_zver_build(&spec, NULL, &v, err, sizeof err), 0);
+	assert_true(gk_zver_files_current(v, zf));
+	/* the zone file changes */
+	f = fopen(zf, "a");
+	assert_non_null(f);
+	fputs("ftp2 300 IN A 192.0.2.11\n", f);
+	fclose(f);
+	assert_false(gk_zver_files_current(v, zf));
+	gk_zver_free(v);
+	/* a zone from text has no stamp: never current */
+	const char *t = zone_text("t.example", "192.0.2.1", 1);
+	gk_zone_spec_t ts = {.name = "t.example", .text = t, .text_len = strlen(t)};
+	assert_int_equal(gk_zver_build(&ts, NULL, &v, err, sizeof err), 0);
+	assert_int_equal(v->file_stamp, 0);
+	assert_false(gk_zver_files_current(v, zf));
+	gk_zver_free(v);
+	/* the stamp takes every field */
+	uint64_t s0 = gk_zfile_stamp("a", 1, 2, 3, 4);
+	assert_true(s0 != gk_zfile_stamp("b", 1, 2, 3, 4));
+	assert_true(s0 != gk_zfile_stamp("a", 9, 2, 3, 4));
+	assert_true(s0 != gk_zfile_stamp("a", 1, 9, 3, 4));
+	assert_true(s0 != gk_zfile_stamp("a", 1, 2, 9, 4));
+	assert_true(s0 != gk_zfile_stamp("a", 1, 2, 3, 9));
+	unlink(zf);
+	unlink(inc);
+	rmdir(d);
+}
+
+/* Memo cells come from a pool: a removed zone's cell goes back, the next zone added gets it
+ * cleared (a memo left over would be another zone's filing status), and the pool counts
+ * the cells in use. */
+static void test_memo_pool(void **state)
+{
+	(void)state;
+	gk_zoneset_t *zs;
+	size_t live0, live, bytes;
+	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
+	gk_zver_memo_stats(&live0, &bytes);
+	gk_zver_t *a = build("a.example", "192.0.2.1", 1), *b = build("b.example", "192.0.2.2", 1);
+	assert_int_equal(gk_zoneset_put(zs, a), 0);
+	assert_int_equal(gk_zoneset_put(zs, b), 0);
+	gk_zver_memo_stats(&live, &bytes);
+	assert_int_equal(live, live0 + 2);
+	assert_true(bytes >= 2 * sizeof(uint64_t));
+	_Atomic uint64_t *ma = a->zone.memo;
+	assert_non_null(ma);
+	assert_ptr_not_equal(ma, b->zone.memo);
+	/* a new version of a zone keeps its cell */
+	atomic_store(ma, 12345);
+	gk_zver_t *a2 = build("a.example", "192.0.2.3", 2);
+	assert_int_equal(gk_zoneset_put(zs, a2), 0);
+	assert_ptr_equal(a2->zone.memo, ma);
+	assert_int_equal(atomic_load(ma), 12345);
+	uint8_t w[64];
+	size_t l = wire("a.example", w);
+	assert_int_equal(gk_zoneset_remove(zs, w, l), 0); /* no retire hook: freed now */
+	gk_zver_memo_stats(&live, &bytes);
+	assert_int_equal(live, live0 + 1);
+	gk_zver_t *c = build("c.example", "192.0.2.4", 1);
+	assert_int_equal(gk_zoneset_put(zs, c), 0);
+	assert_ptr_equal(c->zone.memo, ma); /* the freed cell, cleared */
+	assert_int_equal(atomic_load(c->zone.memo), 0);
+	gk_zoneset_free(zs);
+	gk_zver_memo_stats(&live, &bytes);
+	assert_int_equal(live, live0);
+}
+
+/* A version is three lines and keeps no name string: an apex too long to sit inline is
+ * reached through the pointer in apex_short (built and placeholder alike), and the name
+ * is written from the apex, lowercase and without the trailing dot. */
+static void test_version_layout(void **state)
+{
+	(void)state;
+	static const char *const names[] = {
+	    "Example.CN", "a-rather-long-label-of-forty-characters.another-long-label.example.cn",
+	    "b-rather-long-label-of-forty-characters.another-long-label.example.cn"};
+	gk_zoneset_t *zs;
+	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
+	assert_int_equal(sizeof(gk_zver_t), 192);
+	assert_int_equal(sizeof(gk_zone_spec_t), 56); /* one per configured zone */
+	gk_zver_t *v[3] = {build(names[0], "192.0.2.1", 1), build(names[1], "192.0.2.2", 1)};
+	gk_zone_spec_t ps = {.name = names[2]};
+	assert_int_equal(gk_zver_placeholder(&ps, &v[2]), 0);
+	for (int i = 0; i < 3; i++) {
+		uint8_t w[256];
+		char buf[GK_ZVER_NAME_MAX];
+		size_t l = wire(i ? names[i] : "example.cn", w), al;
+		const uint8_t *apex = gk_zver_apex_wire(v[i], &al);
+		assert_int_equal(al, l);
+		assert_memory_equal(apex, w, l);
+		assert_true((l > GK_ZVER_INLINE) == (apex != v[i]->apex_short));
+		assert_string_equal(gk_zver_name(v[i], buf, sizeof buf),
+		                    i ? names[i] : "example.cn");
+		assert_int_equal(gk_zoneset_put(zs, v[i]), 0);
+	}
+	assert_ptr_equal(zone_of(zs, "www.example.cn"), v[0]);
+	assert_ptr_equal(zone_of(zs, "www.a-rather-long-label-of-forty-characters.another-long-"
+	                             "label.example.cn"),
+	                 v[1]);
+	assert_ptr_equal(zone_of(zs, "www.b-rather-long-label-of-forty-characters.another-long-"
+	                             "label.example.cn"),
+	                 v[2]);
+	char buf[8];
+	assert_string_equal(gk_zver_name_of((const uint8_t *)"", buf, sizeof buf), ".");
+	gk_zoneset_free(zs);
+}
+
 /* A version keeps no copy of its zone file's path (the loader, the build and the file
  * records held three, ~100 bytes each at the bench's paths): the same zone read from a
  * 200-character path holds the bytes it holds from a short one. The version stays current
@@ -805,6 +951,9 @@ int main(void)
 	    cmocka_unit_test(test_secondary_versions),
 	    cmocka_unit_test(test_small_version_bytes),
 	    cmocka_unit_test(test_version_keeps_no_path),
+	    cmocka_unit_test(test_version_layout),
+	    cmocka_unit_test(test_memo_pool),
+	    cmocka_unit_test(test_file_stamp),
 	    cmocka_unit_test(test_site_addrs),
 	    cmocka_unit_test(test_placeholder_block),
 	    cmocka_unit_test(test_any_runtime),

@@ -86,7 +86,7 @@ static void each(void *ctx, const gk_zver_t *v)
 	a->arena += gk_arena_bytes(v->arena);
 	a->version += sizeof(*v);
 	a->table += (v->mask + 1) * sizeof(gk_zslot_t);
-	a->files += v->nfiles * sizeof(gk_zfile_t) + a8(strlen(v->name) + 1);
+	a->files += v->nfiles * sizeof(gk_zfile_t);
 	for (size_t i = 0; i < v->nfiles; i++)
 		if (v->files[i].path)
 			a->files += a8(strlen(v->files[i].path) + 1);
@@ -155,7 +155,7 @@ int main(int argc, char **argv)
 	row("  template bounds", a.tbound, &a);
 	row("  template regs/hops", a.tregs, &a);
 	row("  name table", a.table, &a);
-	row("  files, names", a.files, &a);
+	row("  file records", a.files, &a);
 	size_t sum = a.version + a.node + a.name + a.rrset + a.rr + a.rdata + a.thead + a.tbody +
 	             a.tfix + a.tbound + a.tregs + a.table + a.files;
 	row("  slack (chunk ends, align)", a.arena - sum, &a);

@@ -332,6 +332,9 @@ static void test_config_sources(void **state)
 	assert_string_equal(cfg->zones[1].file, f);
 	assert_string_equal(cfg->zones[2].file, "/abs/l2.zone");
 	assert_int_equal(cfg->zone_origin[1].line, 2);
+	/* per zone: a 16-byte origin and a 56-byte spec */
+	assert_int_equal(sizeof(cfg->zone_origin[0]), 16);
+	assert_int_equal(sizeof(cfg->zones[0]), 56);
 	snprintf(f, sizeof(f), "%s/ctl.sock", tmpdir);
 	assert_string_equal(cfg->control.socket, f);
 	gk_config_free(cfg);
