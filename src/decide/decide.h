@@ -72,7 +72,7 @@ typedef struct gk_decide_query {
 	const uint8_t *reg;     /* its registrable domain (a suffix of qname), NULL: none (a
 	                           public suffix itself) */
 	size_t rlen;            /* length of reg */
-	uint64_t hash;          /* gk_dname_hash(reg, rlen) */
+	uint64_t hash;          /* gk_namehash(reg, rlen) */
 	_Atomic uint64_t *memo; /* the zone's memo of its own registrable domain's status
 	                           (zone/answer.h gk_zone_memo), or NULL */
 	bool udp;               /* asked over UDP (tcp-only entries refuse it with TC) */

@@ -101,7 +101,7 @@ bool gk_parse_question_hash(const uint8_t *q, size_t len, uint64_t *hash, uint16
 		return false;
 	uint8_t name[GK_DNAME_MAX + 1];
 	lower_copy(name, q + 12, n);
-	*hash = gk_dname_hash(name, n);
+	*hash = gk_namehash(name, n);
 	*qtype = rd16(q + 12 + n);
 	return true;
 }

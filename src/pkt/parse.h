@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "common/dname.h"
+#include "common/namehash.h"
 
 typedef enum gk_parse {
 	GK_PARSE_OK = 0,
@@ -33,7 +34,7 @@ typedef struct gk_query {
 	uint8_t loff[GK_DNAME_LABELS_MAX]; /* offset of each label in qname */
 } gk_query_t;
 
-/* The gk_dname_hash of the lowercased question name of q[0..len) and the question's type,
+/* The gk_namehash of the lowercased question name of q[0..len) and the question's type,
  * without parsing the rest (for prefetching); false when q has no question of the form
  * gk_parse_query accepts. */
 bool gk_parse_question_hash(const uint8_t *q, size_t len, uint64_t *hash, uint16_t *qtype);

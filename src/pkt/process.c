@@ -54,7 +54,7 @@ enum src {
 static bool allow_reg(void *ctx, const uint8_t *reg, size_t rlen)
 {
 	const gk_pkt_opts_t *o = ctx;
-	return !gk_decide_reg_refused_inline(o, reg, rlen, reg ? gk_dname_hash(reg, rlen) : 0);
+	return !gk_decide_reg_refused_inline(o, reg, rlen, reg ? gk_namehash(reg, rlen) : 0);
 }
 
 /* gk_zone_tmpl_clean's test: a registrable domain the template carries is refused. */
@@ -184,7 +184,7 @@ static enum src forward_decide(const gk_pkt_opts_t *opts, const gk_query_t *qq,
 	uint64_t h = 0;
 	int off = opts->psl ? gk_psl_registrable_wire(opts->psl, qq->qname, qq->qlen) : -1;
 	if (off >= 0) {
-		h = gk_dname_hash(qq->qname + off, qq->qlen - (size_t)off);
+		h = gk_namehash(qq->qname + off, qq->qlen - (size_t)off);
 		res->reg_off = (uint16_t)(12 + off);
 		res->reg_len = (uint8_t)(qq->qlen - off);
 	}

@@ -2,7 +2,7 @@
 /* src/policy/match.c -- the packet path's lookup and the read-only accessors.
  *
  * gk_policy_match hashes the query name once, right to left, which yields the hash of every
- * ancestor too (gk_policy_suffix_hashes). Each candidate -- the query name for exact entries,
+ * ancestor too (gk_namehash_suffixes). Each candidate -- the query name for exact entries,
  * each ancestor from the nearest up to the root for below entries -- must pass the depth
  * masks (label counts some entry has) and the filter before the table is probed; the first
  * hit is the most specific one, because the compiler already kept one winner per name and
@@ -47,7 +47,7 @@ __attribute__((noinline)) static const gk_policy_hit_t *match(const gk_policy_t 
 	uint64_t h[GK_DNAME_LABELS_MAX + 1];
 	if (labels > GK_DNAME_LABELS_MAX)
 		return NULL; /* not a wire name */
-	gk_policy_suffix_hashes(qname, len, label_offsets, labels, h);
+	gk_namehash_suffixes(qname, len, label_offsets, labels, h);
 	const gk_policy_slot_t *s;
 	if ((p->exact_depths & gk_policy_depth_bit(labels)) && filter_has(p, h[0])) {
 		s = find(p, h[0], qname, len);

@@ -29,7 +29,7 @@ static bool hops_hold(const gk_zoneset_t *zs, const gk_zver_t *v, const gk_tmpl_
 		size_t l = gk_tmpl_hops(t)[i].len;
 		const gk_zver_t *want =
 		    gk_dname_is_subdomain(n, l, gk_zver_apex(v), v->apex_len) ? v : NULL;
-		if (gk_zoneset_zone_of(zs, n, l, gk_dname_hash(n, l), NULL, 0) != want)
+		if (gk_zoneset_zone_of(zs, n, l, gk_namehash(n, l), NULL, 0) != want)
 			return false;
 	}
 	return true;
@@ -44,8 +44,8 @@ static bool parent_ds(const gk_zoneset_t *zs, const uint8_t *name, size_t len, c
 		return false; /* the root has no parent */
 	size_t off = labels > 1 ? loff[1] : len - 1u;
 	const gk_zver_t *pv = gk_zoneset_zone_of(zs, name + off, len - off,
-	                                         gk_dname_hash(name + off, len - off), NULL, 0);
-	return pv && gk_zver_find(pv, name, len, gk_dname_hash(name, len));
+	                                         gk_namehash(name + off, len - off), NULL, 0);
+	return pv && gk_zver_find(pv, name, len, gk_namehash(name, len));
 }
 
 gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
@@ -69,7 +69,7 @@ gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t l
 		else
 			v = gk_zoneset_zone_of(zs, name, len, hash, loff, labels);
 	} else {
-		hash = gk_dname_hash(name, len);
+		hash = gk_namehash(name, len);
 		v = gk_zoneset_zone_of(zs, name, len, hash, loff, labels);
 	}
 	if (!v)
@@ -101,7 +101,7 @@ gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t l
 			if (len - off < v->apex_len)
 				break;
 			n = gk_zver_find(v, name + off, len - off,
-			                 gk_dname_hash(name + off, len - off));
+			                 gk_namehash(name + off, len - off));
 		}
 		if (!n)
 			return GK_ZONE_RUNTIME; /* not reached: the apex is in the table */
@@ -138,7 +138,7 @@ int gk_zone_reg(const gk_zone_hit_t *h, const struct gk_psl *psl, const uint8_t 
 	else
 		off = psl ? gk_psl_registrable_wire(psl, qname, qlen) : -1;
 	if (off >= 0)
-		*hash = gk_dname_hash(qname + off, qlen - (size_t)off);
+		*hash = gk_namehash(qname + off, qlen - (size_t)off);
 	return off;
 }
 

@@ -411,7 +411,7 @@ static bool pass_node(gk_asm_t *a, const gk_node_t *n)
 const gk_zver_t *gk_zscope_zone(const gk_zscope_t *sc, const uint8_t *name, size_t len)
 {
 	if (sc->zs)
-		return gk_zoneset_zone_of(sc->zs, name, len, gk_dname_hash(name, len), NULL, 0);
+		return gk_zoneset_zone_of(sc->zs, name, len, gk_namehash(name, len), NULL, 0);
 	const gk_zver_t *v = sc->only;
 	return gk_dname_is_subdomain(name, len, gk_zver_apex(v), v->apex_len) ? v : NULL;
 }
@@ -423,7 +423,7 @@ static const gk_node_t *find_in(const gk_zscope_t *sc, const gk_zone_t *z, const
 	const gk_zver_t *v = gk_zscope_zone(sc, name, len);
 	if (!v || &v->zone != z)
 		return NULL;
-	return gk_zver_find(v, name, len, gk_dname_hash(name, len));
+	return gk_zver_find(v, name, len, gk_namehash(name, len));
 }
 
 /* The name embedded in an RR's rdata at which additional processing looks. */
@@ -529,7 +529,7 @@ static enum look lookup(const gk_asm_t *a, const gk_zscope_t *sc, const uint8_t 
 		return LK_NONE;
 	if (gk_zver_placeholder_p(v))
 		return LK_SERVFAIL; /* a zone without data: SERVFAIL, or a chain stops before it */
-	const gk_node_t *n = gk_zver_find(v, name, len, gk_dname_hash(name, len));
+	const gk_node_t *n = gk_zver_find(v, name, len, gk_namehash(name, len));
 	if (n && reg)
 		*reg = reg_of(a, n, true, name, len);
 	if (n) {
@@ -547,7 +547,7 @@ static enum look lookup(const gk_asm_t *a, const gk_zscope_t *sc, const uint8_t 
 			const uint8_t *up = name + name[0] + 1;
 			const gk_zver_t *pv = gk_zscope_zone(sc, up, len - name[0] - 1u);
 			const gk_node_t *pn =
-			    pv ? gk_zver_find(pv, name, len, gk_dname_hash(name, len)) : NULL;
+			    pv ? gk_zver_find(pv, name, len, gk_namehash(name, len)) : NULL;
 			if (pn)
 				n = pn;
 		}
@@ -560,7 +560,7 @@ static enum look lookup(const gk_asm_t *a, const gk_zscope_t *sc, const uint8_t 
 	while (!n && l > v->apex_len) {
 		l -= p[0] + 1u;
 		p += p[0] + 1u;
-		n = gk_zver_find(v, p, l, gk_dname_hash(p, l));
+		n = gk_zver_find(v, p, l, gk_namehash(p, l));
 	}
 	if (!n)
 		return LK_NONE;

@@ -163,7 +163,7 @@ const gk_zver_t *gk_zoneset_get_h(const gk_zoneset_t *zs, const uint8_t *apex, s
 const gk_zver_t *gk_zoneset_get(const gk_zoneset_t *zs, const uint8_t *apex, size_t len)
 {
 	const struct zindex *ix = atomic_load((_Atomic(struct zindex *) *)&zs->idx);
-	return index_find(ix, apex, len, gk_dname_hash(apex, len));
+	return index_find(ix, apex, len, gk_namehash(apex, len));
 }
 
 const gk_zver_t *gk_zoneset_zone_of(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
@@ -180,12 +180,14 @@ const gk_zver_t *gk_zoneset_zone_of(const gk_zoneset_t *zs, const uint8_t *name,
 	uint64_t d[2] = {
 	    atomic_load_explicit((_Atomic uint64_t *)&zs->depths[0], memory_order_relaxed),
 	    atomic_load_explicit((_Atomic uint64_t *)&zs->depths[1], memory_order_relaxed)};
+	uint64_t st[GK_DNAME_LABELS_MAX + 1]; /* every ancestor's hash state in one pass */
+	gk_namehash_states(name, len, loff, labels, st);
 	for (unsigned i = 0; i <= labels; i++) {
 		unsigned depth = labels - i; /* labels of the suffix starting at label i */
 		if (!((d[depth >> 6] >> (depth & 63)) & 1))
 			continue;
 		size_t off = i < labels ? loff[i] : len - 1u;
-		uint64_t h = i ? gk_dname_hash(name + off, len - off) : hash;
+		uint64_t h = i ? gk_namehash_fin(st[i]) : hash;
 		const gk_zver_t *v = index_find(ix, name + off, len - off, h);
 		if (v)
 			return v;
@@ -298,7 +300,7 @@ int gk_zoneset_remove(gk_zoneset_t *zs, const uint8_t *apex, size_t len)
 {
 	struct zindex *ix = atomic_load_explicit(&zs->idx, memory_order_relaxed);
 	struct zent *free_at;
-	struct zent *e = index_slot(ix, apex, len, gk_dname_hash(apex, len), &free_at);
+	struct zent *e = index_slot(ix, apex, len, gk_namehash(apex, len), &free_at);
 	if (!e)
 		return GK_ENOENT;
 	gk_zver_t *old = atomic_load_explicit(&e->ver, memory_order_relaxed);
@@ -370,6 +372,8 @@ void gk_zone_prefetch_name(const gk_zoneset_t *zs, const uint8_t *name, size_t l
 	    atomic_load_explicit((_Atomic uint64_t *)&zs->depths[0], memory_order_relaxed),
 	    atomic_load_explicit((_Atomic uint64_t *)&zs->depths[1], memory_order_relaxed)};
 	unsigned k = 0;
+	uint64_t st[GK_DNAME_LABELS_MAX + 1]; /* every ancestor's hash state in one pass */
+	gk_namehash_states(name, len, loff, labels, st);
 	/* the two deepest apex depths in use: a name one label below a zone's apex (www) at
 	 * a depth where other zones sit is found at the second */
 	for (unsigned i = 0; i <= labels && k < 2; i++) {
@@ -377,13 +381,13 @@ void gk_zone_prefetch_name(const gk_zoneset_t *zs, const uint8_t *name, size_t l
 		if (!((d[depth >> 6] >> (depth & 63)) & 1))
 			continue;
 		size_t off = i < labels ? loff[i] : len - 1u;
-		h->zhash[k] = gk_dname_hash(name + off, len - off);
+		h->zhash[k] = gk_namehash_fin(st[i]);
 		h->zoff[k] = (uint8_t)off;
 		__builtin_prefetch(&ix->e[h->zhash[k] & ix->mask]);
 		k++;
 	}
 	h->nz = (uint8_t)k;
-	h->hash = k && h->zoff[0] == 0 ? h->zhash[0] : gk_dname_hash(name, len);
+	h->hash = k && h->zoff[0] == 0 ? h->zhash[0] : gk_namehash_fin(st[0]);
 	h->ok = true;
 }
 

@@ -126,7 +126,7 @@ int gk_zver_placeholder(const gk_zone_spec_t *spec, gk_zver_t **out)
 		v->apex_long = extra;
 		extra += len;
 	}
-	v->apex_hash = gk_dname_hash(apex, len);
+	v->apex_hash = gk_namehash(apex, len);
 	memcpy(extra, name, nlen);
 	v->name = (const char *)extra;
 	ldns_rdf_deep_free(d);

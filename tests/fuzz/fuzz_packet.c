@@ -197,7 +197,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	gk_query_t qq;
 	gk_parse_t pr = gk_parse_query(data, size, &qq);
 	if (h.ok && qq.qend)
-		FUZZ_CHECK(h.hash == gk_dname_hash(qq.qname, qq.qlen),
+		FUZZ_CHECK(h.hash == gk_namehash(qq.qname, qq.qlen),
 		           "prefetch hint differs from the parsed question");
 	/* the answer built with the hint (udp.c's batches) is the one built without it */
 	{

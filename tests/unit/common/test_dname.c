@@ -9,8 +9,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <ldns/ldns.h>
+#include <stdio.h>
 #include <string.h>
 #include "common/dname.h"
+#include "common/namehash.h"
 
 #define N(s) ((const uint8_t *)(s))
 
@@ -163,6 +165,81 @@ static void test_to_str_truncates_to_prefix(void **state)
 	}
 }
 
+/* The name hash is suffix-decomposable: one right-to-left pass over a name gives, for every
+ * label i, the same hash as gk_namehash of the suffix from label i on its own (names with
+ * short labels, labels over eight octets, and a long name whose words cross labels). */
+static void test_namehash_suffixes(void **state)
+{
+	(void)state;
+	static const char *const names[] = {
+	    "cn",
+	    "a.b",
+	    "www.example.com.cn",
+	    "x.verylonglabel-over-eight.example.org",
+	    "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z",
+	    "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0.example"};
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		uint8_t wire[GK_DNAME_MAX];
+		size_t len = gk_dname_from_text(names[k], strlen(names[k]), wire, 0);
+		assert_true(len > 0);
+		uint8_t loff[GK_DNAME_LABELS_MAX];
+		unsigned labels = 0;
+		for (size_t o = 0; wire[o]; o += wire[o] + 1u)
+			loff[labels++] = (uint8_t)o;
+		uint64_t h[GK_DNAME_LABELS_MAX + 1], st[GK_DNAME_LABELS_MAX + 1];
+		gk_namehash_suffixes(wire, len, loff, labels, h);
+		gk_namehash_states(wire, len, loff, labels, st);
+		for (unsigned i = 0; i < labels; i++) {
+			assert_true(h[i] == gk_namehash(wire + loff[i], len - loff[i]));
+			assert_true(h[i] == gk_namehash_fin(st[i]));
+		}
+		assert_true(h[labels] == gk_namehash((const uint8_t *)"", 1));
+		/* one changed octet changes the hash of every suffix holding it, and no other */
+		uint8_t alt[GK_DNAME_MAX];
+		memcpy(alt, wire, len);
+		alt[1] ^= 1;
+		uint64_t h2[GK_DNAME_LABELS_MAX + 1];
+		gk_namehash_suffixes(alt, len, loff, labels, h2);
+		assert_true(h2[0] != h[0]);
+		for (unsigned i = 1; i <= labels; i++)
+			assert_true(h2[i] == h[i]);
+	}
+}
+
+/* The hash depends on the per-process seed: a set of names colliding in one process's table
+ * (same low bits) is spread by another seed. */
+static void test_namehash_seed(void **state)
+{
+	(void)state;
+	const uint8_t *a = N("\x03www\x07"
+	                     "example\x02"
+	                     "cn");
+	uint64_t seed = gk_namehash_seed;
+	uint64_t h1 = gk_namehash(a, 16);
+	gk_namehash_seed = seed ^ 0x5555aaaa5555aaaaull;
+	uint64_t h2 = gk_namehash(a, 16);
+	/* 64 names that share h1's low 16 bits under one seed do not all share them under another
+	 */
+	uint8_t w[GK_DNAME_MAX];
+	char txt[32];
+	unsigned found = 0, still = 0;
+	gk_namehash_seed = seed;
+	for (unsigned i = 0; found < 64 && i < 50000000u; i++) {
+		size_t len =
+		    gk_dname_from_text(txt, (size_t)snprintf(txt, sizeof(txt), "n%u.cn", i), w, 0);
+		if ((gk_namehash(w, len) & 0xffff) != (h1 & 0xffff))
+			continue;
+		found++;
+		gk_namehash_seed = seed ^ 0x5555aaaa5555aaaaull;
+		if ((gk_namehash(w, len) & 0xffff) == (h2 & 0xffff))
+			still++;
+		gk_namehash_seed = seed;
+	}
+	assert_true(h1 != h2);
+	assert_int_equal(found, 64);
+	assert_true(still < 4);
+}
+
 static void test_hash_lower(void **state)
 {
 	(void)state;
@@ -237,6 +314,8 @@ int main(void)
 	    cmocka_unit_test(test_to_str),
 	    cmocka_unit_test(test_to_str_truncates_to_prefix),
 	    cmocka_unit_test(test_hash_lower),
+	    cmocka_unit_test(test_namehash_suffixes),
+	    cmocka_unit_test(test_namehash_seed),
 	    cmocka_unit_test(test_to_str_like_dig),
 	    cmocka_unit_test(test_to_str_round_trip),
 	    cmocka_unit_test(test_from_text_like_ldns),

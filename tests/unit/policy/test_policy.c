@@ -518,7 +518,7 @@ static double now(void)
 /* ---- the suffix hash and the filter ------------------------------------------------------ */
 
 /* Every suffix's hash, as the query path computes it, equals the hash of the suffix alone
- * (gk_policy_hash at load time): short names (under 8 octets, where the words are assembled
+ * (gk_namehash at load time): short names (under 8 octets, where the words are assembled
  * octet by octet), labels longer than a word, and the 8-octet window at the name's end. */
 static void test_suffix_hash(void **state)
 {
@@ -534,7 +534,7 @@ static void test_suffix_hash(void **state)
 	                       "xn--fiqs8s.xn--55qx5d.cn",
 	                       "0123456789012345678901234567890123456789012345678901234567890"
 	                       "12.example.com"};
-	uint64_t root = gk_policy_hash((const uint8_t *)"", 1);
+	uint64_t root = gk_namehash((const uint8_t *)"", 1);
 	for (size_t k = 0; k < sizeof(names) / sizeof(*names); k++) {
 		uint8_t wire[GK_DNAME_MAX + 1], loff[GK_DNAME_LABELS_MAX];
 		uint64_t h[GK_DNAME_LABELS_MAX + 1];
@@ -544,9 +544,9 @@ static void test_suffix_hash(void **state)
 		assert_true(len > 0);
 		for (size_t o = 0, i = 0; wire[o]; o += wire[o] + 1u)
 			loff[i++] = (uint8_t)o;
-		gk_policy_suffix_hashes(wire, len, loff, labels, h);
+		gk_namehash_suffixes(wire, len, loff, labels, h);
 		for (unsigned i = 0; i < labels; i++)
-			assert_true(h[i] == gk_policy_hash(wire + loff[i], len - loff[i]));
+			assert_true(h[i] == gk_namehash(wire + loff[i], len - loff[i]));
 		assert_true(h[labels] == root);
 		for (unsigned i = 0; i + 1 <= labels; i++)
 			assert_true(h[i] != h[i + 1]);

@@ -65,7 +65,7 @@ static const gk_zver_t *zone_of(const gk_zoneset_t *zs, const char *name)
 {
 	uint8_t w[256];
 	size_t l = wire(name, w);
-	return gk_zoneset_zone_of(zs, w, l, gk_dname_hash(w, l), NULL, 0);
+	return gk_zoneset_zone_of(zs, w, l, gk_namehash(w, l), NULL, 0);
 }
 
 static const char *apex_of(const gk_zver_t *v)
