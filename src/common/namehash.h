@@ -59,6 +59,10 @@ static inline uint64_t gk_namehash_root(void)
 static inline uint64_t gk_namehash_step(uint64_t s, const uint8_t *n, size_t len, size_t o)
 {
 	size_t e = o + 1u + n[o];
+	if (__builtin_expect(e <= o + 8 && o + 8 <= len, 1)) { /* the label in one word */
+		s = (s ^ gk_namehash_load(n, len, o)) * 0x9fb21c651e98df25ull;
+		return s ^ (s >> 32);
+	}
 	for (size_t q = o; q < e; q += 8) {
 		s = (s ^ gk_namehash_load(n, len, q)) * 0x9fb21c651e98df25ull;
 		s ^= s >> 32;

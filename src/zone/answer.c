@@ -52,7 +52,8 @@ gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t l
                            const uint8_t *loff, unsigned labels, uint16_t qtype,
                            const gk_zone_hint_t *hint, gk_zone_hit_t *h)
 {
-	uint64_t hash;
+	uint64_t hash, st[GK_DNAME_LABELS_MAX + 1];
+	bool have_st = false;
 	const gk_zver_t *v = NULL;
 	if (hint && hint->ok && hint->probed) {
 		hash = hint->hash;
@@ -69,8 +70,11 @@ gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t l
 		else
 			v = gk_zoneset_zone_of(zs, name, len, hash, loff, labels);
 	} else {
-		hash = gk_namehash(name, len);
-		v = gk_zoneset_zone_of(zs, name, len, hash, loff, labels);
+		/* one right-to-left pass: the name's and every ancestor's hash */
+		gk_namehash_states(name, len, loff, labels, st);
+		have_st = true;
+		hash = gk_namehash_fin(st[0]);
+		v = gk_zoneset_zone_of_st(zs, name, len, loff, labels, st);
 	}
 	if (!v)
 		return GK_ZONE_REFUSED;
@@ -96,12 +100,13 @@ gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t l
 			t = gk_node_tmpl(n, qtype);
 	} else {
 		/* closest encloser inside the zone: strip labels from the left; the apex ends it */
+		if (!have_st)
+			gk_namehash_states(name, len, loff, labels, st);
 		for (unsigned i = 1; i < labels + 1u && !n; i++) {
 			size_t off = i < labels ? loff[i] : len - 1u;
 			if (len - off < v->apex_len)
 				break;
-			n = gk_zver_find(v, name + off, len - off,
-			                 gk_namehash(name + off, len - off));
+			n = gk_zver_find(v, name + off, len - off, gk_namehash_fin(st[i]));
 		}
 		if (!n)
 			return GK_ZONE_RUNTIME; /* not reached: the apex is in the table */

@@ -240,6 +240,10 @@ typedef struct gk_zscope {
 const gk_zver_t *gk_zoneset_zone_of(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
                                     uint64_t hash, const uint8_t *loff, unsigned labels);
 
+/* The same with st[0..labels] the name's gk_namehash_states (loff and labels required). */
+const gk_zver_t *gk_zoneset_zone_of_st(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
+                                       const uint8_t *loff, unsigned labels, const uint64_t *st);
+
 /* gk_zoneset_get with the apex's hash already known. */
 const gk_zver_t *gk_zoneset_get_h(const gk_zoneset_t *zs, const uint8_t *apex, size_t len,
                                   uint64_t hash);

@@ -524,12 +524,26 @@ enum look { LK_NONE, LK_SERVFAIL, LK_EXACT, LK_REFERRAL, LK_DNAME, LK_WILD, LK_N
 static enum look lookup(const gk_asm_t *a, const gk_zscope_t *sc, const uint8_t *name, size_t len,
                         uint16_t qtype, const gk_node_t **out, int *reg)
 {
-	const gk_zver_t *v = gk_zscope_zone(sc, name, len);
+	/* one right-to-left pass: the hash of the name and of every ancestor */
+	uint8_t loff[GK_DNAME_LABELS_MAX];
+	unsigned labels = 0;
+	for (size_t o = 0; name[o] && labels < GK_DNAME_LABELS_MAX; o += name[o] + 1u)
+		loff[labels++] = (uint8_t)o;
+	uint64_t st[GK_DNAME_LABELS_MAX + 1];
+	gk_namehash_states(name, len, loff, labels, st);
+	uint64_t h0 = gk_namehash_fin(st[0]);
+	const gk_zver_t *v;
+	if (sc->zs)
+		v = gk_zoneset_zone_of_st(sc->zs, name, len, loff, labels, st);
+	else
+		v = gk_dname_is_subdomain(name, len, gk_zver_apex(sc->only), sc->only->apex_len)
+		        ? sc->only
+		        : NULL;
 	if (!v)
 		return LK_NONE;
 	if (gk_zver_placeholder_p(v))
 		return LK_SERVFAIL; /* a zone without data: SERVFAIL, or a chain stops before it */
-	const gk_node_t *n = gk_zver_find(v, name, len, gk_namehash(name, len));
+	const gk_node_t *n = gk_zver_find(v, name, len, h0);
 	if (n && reg)
 		*reg = reg_of(a, n, true, name, len);
 	if (n) {
@@ -546,8 +560,7 @@ static enum look lookup(const gk_asm_t *a, const gk_zscope_t *sc, const uint8_t 
 		if (qtype == GK_TYPE_DS && (n->flags & GK_NODE_APEX) && sc->zs && len > 1) {
 			const uint8_t *up = name + name[0] + 1;
 			const gk_zver_t *pv = gk_zscope_zone(sc, up, len - name[0] - 1u);
-			const gk_node_t *pn =
-			    pv ? gk_zver_find(pv, name, len, gk_namehash(name, len)) : NULL;
+			const gk_node_t *pn = pv ? gk_zver_find(pv, name, len, h0) : NULL;
 			if (pn)
 				n = pn;
 		}
@@ -557,10 +570,10 @@ static enum look lookup(const gk_asm_t *a, const gk_zscope_t *sc, const uint8_t 
 	/* closest encloser inside the zone: the apex exists, so the walk ends there */
 	const uint8_t *p = name;
 	size_t l = len;
-	while (!n && l > v->apex_len) {
+	for (unsigned i = 0; !n && l > v->apex_len;) {
 		l -= p[0] + 1u;
 		p += p[0] + 1u;
-		n = gk_zver_find(v, p, l, gk_namehash(p, l));
+		n = gk_zver_find(v, p, l, gk_namehash_fin(st[++i]));
 	}
 	if (!n)
 		return LK_NONE;

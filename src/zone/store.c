@@ -166,6 +166,40 @@ const gk_zver_t *gk_zoneset_get(const gk_zoneset_t *zs, const uint8_t *apex, siz
 	return index_find(ix, apex, len, gk_namehash(apex, len));
 }
 
+static const gk_zver_t *zone_of(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
+                                uint64_t hash, const uint8_t *loff, unsigned labels,
+                                const uint64_t *given)
+{
+	const struct zindex *ix = atomic_load((_Atomic(struct zindex *) *)&zs->idx);
+	uint64_t d[2] = {
+	    atomic_load_explicit((_Atomic uint64_t *)&zs->depths[0], memory_order_relaxed),
+	    atomic_load_explicit((_Atomic uint64_t *)&zs->depths[1], memory_order_relaxed)};
+	/* the deepest apex depth in use (i0): every candidate's hash state comes from one pass,
+	 * from the root up to i0, unless the caller has them */
+	unsigned i0 = 0;
+	while (i0 < labels && !((d[(labels - i0) >> 6] >> ((labels - i0) & 63)) & 1))
+		i0++;
+	uint64_t own[GK_DNAME_LABELS_MAX + 1];
+	const uint64_t *st = given;
+	if (!st) {
+		own[labels] = gk_namehash_root();
+		for (unsigned i = labels; i-- > i0;)
+			own[i] = gk_namehash_step(own[i + 1], name, len, loff[i]);
+		st = own;
+	}
+	for (unsigned i = i0; i <= labels; i++) {
+		unsigned depth = labels - i; /* labels of the suffix starting at label i */
+		if (!((d[depth >> 6] >> (depth & 63)) & 1))
+			continue;
+		size_t off = i < labels ? loff[i] : len - 1u;
+		uint64_t h = i || given ? gk_namehash_fin(st[i]) : hash;
+		const gk_zver_t *v = index_find(ix, name + off, len - off, h);
+		if (v)
+			return v;
+	}
+	return NULL;
+}
+
 const gk_zver_t *gk_zoneset_zone_of(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
                                     uint64_t hash, const uint8_t *loff, unsigned labels)
 {
@@ -176,23 +210,13 @@ const gk_zver_t *gk_zoneset_zone_of(const gk_zoneset_t *zs, const uint8_t *name,
 			own[labels++] = (uint8_t)p;
 		loff = own;
 	}
-	const struct zindex *ix = atomic_load((_Atomic(struct zindex *) *)&zs->idx);
-	uint64_t d[2] = {
-	    atomic_load_explicit((_Atomic uint64_t *)&zs->depths[0], memory_order_relaxed),
-	    atomic_load_explicit((_Atomic uint64_t *)&zs->depths[1], memory_order_relaxed)};
-	uint64_t st[GK_DNAME_LABELS_MAX + 1]; /* every ancestor's hash state in one pass */
-	gk_namehash_states(name, len, loff, labels, st);
-	for (unsigned i = 0; i <= labels; i++) {
-		unsigned depth = labels - i; /* labels of the suffix starting at label i */
-		if (!((d[depth >> 6] >> (depth & 63)) & 1))
-			continue;
-		size_t off = i < labels ? loff[i] : len - 1u;
-		uint64_t h = i ? gk_namehash_fin(st[i]) : hash;
-		const gk_zver_t *v = index_find(ix, name + off, len - off, h);
-		if (v)
-			return v;
-	}
-	return NULL;
+	return zone_of(zs, name, len, hash, loff, labels, NULL);
+}
+
+const gk_zver_t *gk_zoneset_zone_of_st(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
+                                       const uint8_t *loff, unsigned labels, const uint64_t *st)
+{
+	return zone_of(zs, name, len, 0, loff, labels, st);
 }
 
 /* Writer: the entry holding apex, or NULL; *free_at: the first tombstone or empty entry on
