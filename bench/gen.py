@@ -501,8 +501,9 @@ def write_filed_list(manifest, n, path, seed):
 	os.replace(path + ".tmp", path)
 
 
-def write_dnsdist_conf(path, port, backend_port, cdb, check_name, mode="cdb"):
-	"""dnsdist in front of NSD enforcing filed-only. mode "cdb": a suffix lookup of the query
+def write_dnsdist_conf(path, port, backend_port, cdb, check_name, mode="cdb", cache=0):
+	"""dnsdist in front of NSD enforcing filed-only; cache > 0: a packet cache of that many
+	entries on the default pool. mode "cdb": a suffix lookup of the query
 	name in the CDB status set sets tag fs to the value, anything not filed ("1") is REFUSED.
 	mode "smn": the filed domains (cdb is then their list, one a line) in a SuffixMatchNode,
 	anything not below one is REFUSED."""
@@ -520,6 +521,8 @@ def write_dnsdist_conf(path, port, backend_port, cdb, check_name, mode="cdb"):
 		"setACL({'127.0.0.0/8'})",
 		"newServer({address='127.0.0.1:%d', checkInterval=1, checkName='%s.'})" % (backend_port, check_name),
 	] + rule
+	if cache:
+		lines += ["pc = newPacketCache(%d)" % cache, "getPool(''):setCache(pc)"]
 	with open(path, "w") as f:
 		f.write("\n".join(lines) + "\n")
 

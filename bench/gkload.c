@@ -14,7 +14,7 @@
 // the expected rcode of each line of the query file (one name per line: NOERROR, NXDOMAIN, REFUSED,
 // ...; "-" for any); answers with another rcode are counted as wrong= (the first few are printed to
 // stderr). -D sets DO=1 in the OPT record (implies -e): the queries of a DNSSEC-aware resolver.
-// Single-threaded; it is a bench tool, not part of libgk, and needs none of it.
+// Single-threaded; it is a bench tool and links none of the modules.
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>

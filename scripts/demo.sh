@@ -41,6 +41,10 @@ done
 cp samples/registry-feed.jsonl "$DEMO/feed.jsonl"
 "$BIN/gk-sync" sign --key "$DEMO/registry.key" "$DEMO/feed.jsonl"
 "$BIN/gk-sync" apply --redis "127.0.0.1:$PORT" --pubkey "$DEMO/registry.pub" "$DEMO/feed.jsonl"
+# the access providers' filed address ranges (IP filing feed), for attribution in reports
+cp samples/ip-feed.jsonl "$DEMO/ip-feed.jsonl"
+"$BIN/gk-sync" sign --key "$DEMO/registry.key" "$DEMO/ip-feed.jsonl"
+"$BIN/gk-sync" apply-ip --redis "127.0.0.1:$PORT" --pubkey "$DEMO/registry.pub" "$DEMO/ip-feed.jsonl"
 
 # the example config, with absolute zone paths and the redis section filled in
 sed "s|file: zones/|file: $ROOT/zones/|" gatekeeperd.conf.example >"$DEMO/gatekeeperd.conf"
@@ -64,6 +68,9 @@ echo "           dig @127.0.0.1 -p 5300 www.shop.com.cn (revoked: the policy red
 echo "           dig @127.0.0.1 -p 5300 x.phish.example.cn (operator block list: NXDOMAIN + EDE)"
 echo "           dig @127.0.0.1 -p 5300 x.bad.example.cn   (the RPZ list: NXDOMAIN + EDE)"
 echo "           build/release/gkctl lookup www.newsite.cn -c build/demo/gatekeeperd.conf (why?)"
+echo "           build/release/gkctl --redis 127.0.0.1:$PORT report --format notice"
+echo "             (unfiled sites per access provider; --format table shows each site's addresses,"
+echo "              reserved ones in the sample zones, and the filings' accuracy: samples/README.md)"
 "$BIN/gatekeeperd" -c "$DEMO/gatekeeperd.conf" &
 GK_PID=$!
 wait "$GK_PID"

@@ -21,6 +21,7 @@ from .report import chart, markdown, round_tables
 from .results import keep_results, smoke_checks
 from .scenarios.dnssec import dnssec_scenario
 from .scenarios.dot import dot_scenario
+from .scenarios.frontend import frontend_scenario
 from .scenarios.policy import policy
 from .scenarios.rrl import rrl_scenario
 from .scenarios.secondary import secondary_scenario
@@ -179,6 +180,8 @@ def main():
 			out["secondary"] = secondary_scenario(env)
 		if "dot" in want:
 			out["dot"] = dot_scenario(env)
+		if "frontend" in want:
+			out["frontend"] = frontend_scenario(env)
 	finally:
 		stop_all()
 		env.meta = keep_results(saved, out, a.keep, {

@@ -30,7 +30,7 @@ def boost(pid):
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 STARTED = []  # Popen objects, for cleanup
 SCENARIOS = ["udp", "tcp", "redis", "storm", "propagate", "policy", "sync", "cold", "onoff", "zones", "dnssec", "rrl",
-	     "secondary", "dot"]
+	     "secondary", "dot", "frontend"]
 SCENARIO_HELP = {
 	"udp": "max UDP rate (dnsperf and gkload closed loop) and 20k qps fixed rate, 1M status set: "
 	       "gatekeeperd, NSD, dnsdist+NSD, ceiling",
@@ -53,6 +53,9 @@ SCENARIO_HELP = {
 	"rrl": "gatekeeperd with rate limiting on and the bench client exempt vs rate limiting off: peak",
 	"dot": "DNS over TLS (dnsperf -m dot -c 8 -q 64): gatekeeperd vs NSD 4.6 (tls-port), same zones and certificate: "
 	       "qps and server CPU per query",
+	"frontend": "gatekeeperd forwarding every zone to NSD vs dnsdist in front of NSD, 1M status set, packet cache "
+	            "off and on: peaks, 20k-qps CPU per query and dnsperf -v p99, a revocation of a cached name, a "
+	            "backend killed under load",
 	"secondary": "Knot as the primary of --secondary-n zones: gatekeeperd vs Knot as secondaries, time until "
 	             "every zone is served, NOTIFY-to-served p99 of one-record changes, restart from persisted zones",
 }

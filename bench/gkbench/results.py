@@ -31,6 +31,11 @@ def smoke_checks(out):
 					lost = (r.get("lost") or 0) if k != "pairs" else 0  # closed loop: as in udp
 					if r.get("wrong") or lost > max(1, (r.get("sent") or 0) // 1000):
 						bad.append("%s %s %s: lost %s wrong %s" % (sc, lb, k, r.get("lost"), r.get("wrong")))
+	fe = out.get("frontend", {})
+	if fe and not fe.get("revocation", {}).get("refused"):
+		bad.append("frontend: the revoked cached name was never refused")
+	if fe and fe.get("failover", {}).get("wrong"):
+		bad.append("frontend failover: %d wrong rcodes" % fe["failover"]["wrong"])
 	if "storm" in out and out["storm"]["probes_from_start_s"] is None:
 		bad.append("storm: revocations never enforced")
 	if "propagate" in out and out["propagate"]["never"]:

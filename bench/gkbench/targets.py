@@ -132,13 +132,13 @@ def gk_target(label, binary, manifest, work, redis=None, tcp_conns=None, policy=
 	return t
 
 
-def dnsdist_target(label, manifest, work, cdb, mode="cdb"):
+def dnsdist_target(label, manifest, work, cdb, mode="cdb", cache=0):
 	d = os.path.join(work, label)
 	backend = nsd_target(label + "-backend", manifest, work)
 	port = free_port()
 	conf = os.path.join(d, "dnsdist.conf")
 	os.makedirs(d, exist_ok=True)
-	gen.write_dnsdist_conf(conf, port, backend.port, cdb, first_filed(manifest), mode)
+	gen.write_dnsdist_conf(conf, port, backend.port, cdb, first_filed(manifest), mode, cache)
 	dd = Proc(label, ["dnsdist", "--supervised", "--disable-syslog", "-C", conf], d)
 	# dnsdist marks NSD up after its first health check; wait for a forwarded answer.
 	return Target(label, port, first_filed(manifest), backend.procs + [dd])

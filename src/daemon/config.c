@@ -38,55 +38,6 @@ struct ctx {
 	size_t zones_line; /* the zones key, 0 when absent */
 };
 
-int gk_config_parse_addr(const char *s, gk_config_listen_t *out)
-{
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *port;
-	memset(out, 0, sizeof(*out));
-	if (s[0] == '[') {
-		const char *end = strchr(s, ']');
-		if (end == NULL || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(host))
-			return GK_EINVAL;
-		memcpy(host, s + 1, (size_t)(end - s - 1));
-		host[end - s - 1] = '\0';
-		port = end + 2;
-	} else {
-		const char *colon = strrchr(s, ':');
-		if (colon == NULL || (size_t)(colon - s) >= sizeof(host))
-			return GK_EINVAL;
-		memcpy(host, s, (size_t)(colon - s));
-		host[colon - s] = '\0';
-		port = colon + 1;
-	}
-	unsigned long p = 0;
-	if (*port == '\0' || strlen(port) > 5)
-		return GK_EINVAL;
-	for (const char *q = port; *q != '\0'; q++) {
-		if (!isdigit((unsigned char)*q))
-			return GK_EINVAL;
-		p = p * 10 + (unsigned)(*q - '0');
-	}
-	if (p == 0 || p > 65535)
-		return GK_EINVAL;
-	if (s[0] == '[') {
-		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&out->addr;
-		if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
-			return GK_EINVAL;
-		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons((uint16_t)p);
-		out->addrlen = sizeof(*a6);
-	} else {
-		struct sockaddr_in *a4 = (struct sockaddr_in *)&out->addr;
-		if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
-			return GK_EINVAL;
-		a4->sin_family = AF_INET;
-		a4->sin_port = htons((uint16_t)p);
-		out->addrlen = sizeof(*a4);
-	}
-	snprintf(out->text, sizeof(out->text), "%s", s);
-	return 0;
-}
-
 static int parse_listen(struct ctx *c, yaml_node_t *n)
 {
 	if (n->type != YAML_SEQUENCE_NODE)
@@ -105,8 +56,8 @@ static int parse_listen(struct ctx *c, yaml_node_t *n)
 		const char *s = NULL;
 		if (gk_yaml_string(&c->y, "listen", it, &s) != 0)
 			return c->y.rc;
-		gk_config_listen_t *l = &c->cfg->listen[i];
-		if (strlen(s) >= sizeof(l->text) || gk_config_parse_addr(s, l) != 0)
+		gk_sockaddr_t *l = &c->cfg->listen[i];
+		if (strlen(s) >= sizeof(l->text) || gk_sockaddr_parse(s, l) != 0)
 			return gk_yaml_fail(
 			    &c->y, GK_ECONFIG, gk_yaml_line(it),
 			    "listen: '%s' is not ADDRESS:PORT (IPv4 a.b.c.d:port or IPv6 "
@@ -230,7 +181,7 @@ static int visit_tls(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t 
 	if (strcmp(key, "listen") == 0) {
 		if (gk_yaml_string(&c->y, "tls.listen", v, &s) != 0)
 			return c->y.rc;
-		if (gk_config_parse_addr(s, &t->listen) != 0)
+		if (gk_sockaddr_parse(s, &t->listen) != 0)
 			return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
 			                    "tls.listen: '%s' is not ADDRESS:PORT", s);
 		return 0;
@@ -1008,7 +959,7 @@ static void refusal_default(gk_refusal_t *r, gk_action_t a, const char *text)
 
 /* --- metrics and dnstap ------------------------------------------------------------- */
 
-static bool is_loopback(const gk_config_listen_t *l)
+static bool is_loopback(const gk_sockaddr_t *l)
 {
 	if (l->addr.ss_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)&l->addr;
@@ -1027,7 +978,7 @@ static int visit_metrics(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_nod
 		const char *s = NULL;
 		if (gk_yaml_string(&c->y, "metrics.listen", v, &s) != 0)
 			return c->y.rc;
-		if (strlen(s) >= sizeof(m->listen.text) || gk_config_parse_addr(s, &m->listen) != 0)
+		if (strlen(s) >= sizeof(m->listen.text) || gk_sockaddr_parse(s, &m->listen) != 0)
 			return gk_yaml_fail(
 			    &c->y, GK_ECONFIG, gk_yaml_line(v),
 			    "metrics.listen: '%s' is not ADDRESS:PORT (127.0.0.1:9153 or "

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <stdbool.h>
 #include "common/log.h"
+#include "common/sockaddr.h" /* gk_sockaddr_t: listen, metrics, control addresses */
 #include "pkt/process.h"
 #include "rrl/rrl.h"
 #include "daemon/privs.h"
@@ -108,16 +109,10 @@ typedef struct gk_config_discovery {
 	size_t line;         /* of the discovery key, for errors found after the walk */
 } gk_config_discovery_t;
 
-typedef struct gk_config_listen {
-	struct sockaddr_storage addr; /* AF_INET or AF_INET6 with port */
-	socklen_t addrlen;
-	char text[64]; /* as written in the file, e.g. "[::1]:5353" */
-} gk_config_listen_t;
-
 /* metrics: the Prometheus endpoint (docs/CONFIG.md); absent: none. */
 typedef struct gk_config_metrics {
 	bool set;
-	gk_config_listen_t listen; /* a loopback address (127.0.0.0/8 or ::1) */
+	gk_sockaddr_t listen; /* a loopback address (127.0.0.0/8 or ::1) */
 } gk_config_metrics_t;
 
 #define GK_CONFIG_DNSTAP_RATE_DEFAULT 1000u
@@ -141,7 +136,7 @@ typedef struct gk_config_dnstap {
 #define GK_CONFIG_TLS_MAX          16u
 #define GK_CONFIG_TLS_HANDSHAKE_MS 5000u
 typedef struct gk_config_tls {
-	gk_config_listen_t listen;
+	gk_sockaddr_t listen;
 	char *certificate; /* PEM chain, resolved against the config's directory */
 	char *key;         /* PEM private key, resolved likewise */
 	int min_version;   /* 12 (TLS 1.2, default) or 13 */
@@ -182,11 +177,17 @@ typedef struct gk_config_zsig {
 	int64_t size, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec;
 } gk_config_zsig_t;
 
-enum { GK_CONFIG_ZSIG_LIST, GK_CONFIG_ZSIG_DIR, GK_CONFIG_ZSIG_STATE, GK_CONFIG_ZSIG_N };
+enum {
+	GK_CONFIG_ZSIG_LIST,
+	GK_CONFIG_ZSIG_DIR,
+	GK_CONFIG_ZSIG_STATE,
+	GK_CONFIG_ZSIG_JOURNAL, /* the state file's journal (zonelist.h) */
+	GK_CONFIG_ZSIG_N
+};
 
 typedef struct gk_config {
 	char *path; /* the file as given to gk_config_load */
-	gk_config_listen_t *listen;
+	gk_sockaddr_t *listen;
 	size_t n_listen;       /* >= 1 */
 	unsigned workers;      /* 1..GK_CONFIG_WORKERS_MAX; default: online cores */
 	uint16_t edns_udp_max; /* 512..4096 */
@@ -265,10 +266,6 @@ void gk_config_chroot_strip(gk_config_t *cfg);
 
 /* Free a config from gk_config_load. NULL is ignored. */
 void gk_config_free(gk_config_t *cfg);
-
-/* Parse "1.2.3.4:53" or "[::1]:53" (port required, 1..65535) into *out. Returns 0 or
- * GK_EINVAL. Pure. */
-GK_MUST_CHECK int gk_config_parse_addr(const char *s, gk_config_listen_t *out);
 
 /* The packet options gatekeeperd answers with for cfg: the filing check when it is enforced
  * and status is not NULL (psl: the opened Public Suffix List), and policy: the policy file's

@@ -95,7 +95,9 @@ static int read_list(gk_config_t *cfg, const char *path, enum gk_config_zone_src
 	char *dir = dir_of(path);
 	struct add_ctx a = {
 	    .cfg = cfg, .src = src, .origin = path, .dir = dir, .dirlen = dir ? strlen(dir) : 0};
-	int rc = gk_zonelist_read(path, missing_ok, add_entry, &a, err, errlen);
+	int rc = src == GK_CONFIG_ZSRC_STATE
+	             ? gk_zonelist_read_state(path, add_entry, &a, err, errlen)
+	             : gk_zonelist_read(path, missing_ok, add_entry, &a, err, errlen);
 	free(dir);
 	if (rc == GK_ENOENT && missing_ok)
 		return 0;
@@ -135,6 +137,22 @@ static bool zsig_current(const gk_config_zsig_t *z, const char *path)
 	return memcmp(&now, z, sizeof(now)) == 0;
 }
 
+static void journal_take(gk_config_t *cfg)
+{
+	char jp[GK_ZONELIST_PATH_MAX + 16];
+	if (gk_zonelist_journal_path(cfg->control.state_file, jp, sizeof(jp)) == 0)
+		zsig_take(&cfg->zsig[GK_CONFIG_ZSIG_JOURNAL], jp);
+}
+
+static bool journal_current(const gk_config_t *cur)
+{
+	char jp[GK_ZONELIST_PATH_MAX + 16];
+	if (cur->control.state_file == NULL)
+		return zsig_current(&cur->zsig[GK_CONFIG_ZSIG_JOURNAL], NULL);
+	return gk_zonelist_journal_path(cur->control.state_file, jp, sizeof(jp)) == 0 &&
+	       zsig_current(&cur->zsig[GK_CONFIG_ZSIG_JOURNAL], jp);
+}
+
 static bool str_same(const char *a, const char *b)
 {
 	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
@@ -160,7 +178,8 @@ bool gk_config_zones_same(const gk_config_t *cur, const gk_config_t *next)
 			return false;
 	return zsig_current(&cur->zsig[GK_CONFIG_ZSIG_LIST], cur->zone_list) &&
 	       zsig_current(&cur->zsig[GK_CONFIG_ZSIG_DIR], cur->zones_dir) &&
-	       zsig_current(&cur->zsig[GK_CONFIG_ZSIG_STATE], cur->control.state_file);
+	       zsig_current(&cur->zsig[GK_CONFIG_ZSIG_STATE], cur->control.state_file) &&
+	       journal_current(cur);
 }
 
 void gk_config_zones_take(gk_config_t *next, gk_config_t *cur)
@@ -199,8 +218,10 @@ int gk_config_zones_extra(gk_config_t *cfg, unsigned flags, char *err, size_t er
 		zsig_take(&cfg->zsig[GK_CONFIG_ZSIG_LIST], cfg->zone_list);
 	if (cfg->zones_dir != NULL)
 		zsig_take(&cfg->zsig[GK_CONFIG_ZSIG_DIR], cfg->zones_dir);
-	if (cfg->control.state_file != NULL)
+	if (cfg->control.state_file != NULL) {
 		zsig_take(&cfg->zsig[GK_CONFIG_ZSIG_STATE], cfg->control.state_file);
+		journal_take(cfg);
+	}
 	if (cfg->zone_list != NULL &&
 	    (rc = read_list(cfg, cfg->zone_list, GK_CONFIG_ZSRC_LIST, false, err, errlen)) != 0)
 		return rc;

@@ -19,7 +19,7 @@
 #include "common/log.h"
 #include "daemon/internal.h"
 #include "front/conf.h"
-#include "front/fzones.h"
+#include "pkt/fzones.h"
 
 #define RECLAIM_MS 10
 #define RETIRE_MS  20 /* retired status memory is collected this long after it is announced */
@@ -80,7 +80,7 @@ int gk_daemon_view_build(gk_zoneset_t *zs, const gk_config_t *cfg, gk_status_t *
 	v->pol = pol;
 	gk_config_pkt_opts(cfg, status, psl, pol ? pol->p : NULL, &v->v.opts);
 	gk_fzones_t *fzt = NULL;
-	int frc = gk_fzones_new(cfg->front, &fzt);
+	int frc = gk_front_conf_fzones(cfg->front, &fzt);
 	if (frc == 0 && fzt != NULL) {
 		if ((v->fz = malloc(sizeof(*v->fz))) == NULL) {
 			gk_fzones_free(fzt);

@@ -265,6 +265,10 @@ int gk_daemon_zones_retake(gk_server_t *s, const gk_config_t *old, const gk_conf
 	return 0;
 }
 
+/* The journal is folded into the state file when it reaches this size or 8 bytes per zone
+ * in the catalogue, whichever is larger. */
+#define JOURNAL_MIN ((size_t)256 << 10)
+
 /* ---- the state file ----------------------------------------------------------------- */
 
 /* Write the state file with every live control-added zone, plus extra (an entry index to
@@ -308,6 +312,38 @@ static int write_state(gk_server_t *s, long extra, long skip, char *err, size_t 
 	free(names);
 	free(files);
 	return rc;
+}
+
+/* One change to the state: appended to the state file's journal (durable on return); the
+ * journal is folded into the state file once it outgrows a share of the catalogue, so a
+ * change costs one short write and the whole file is rewritten once per many changes. */
+static int journal_state(gk_server_t *s, size_t idx, bool add, char *err, size_t errlen)
+{
+	const struct zent *e = &s->zcat->e[idx];
+	char *file = NULL;
+	const char *root = gk_chroot_active() ? s->boot->chroot : NULL;
+	if (add && root && e->file[0] == '/' && asprintf(&file, "%s%s", root, e->file) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return GK_ENOMEM;
+	}
+	size_t jsize = 0;
+	int rc = gk_zonelist_journal_append(s->boot->control.state_file, add, e->name,
+	                                    file ? file : e->file, &jsize, err, errlen);
+	free(file);
+	if (rc != 0)
+		return rc;
+	size_t limit = s->zcat->n * 8;
+	if (jsize >= (limit > JOURNAL_MIN ? limit : JOURNAL_MIN)) {
+		char cerr[600];
+		/* the entry being added is live from here; a removed one is skipped */
+		if (write_state(s, add ? (long)idx : -1, add ? -1 : (long)idx, cerr,
+		                sizeof(cerr)) != 0)
+			gk_log(GK_LOG_WARN,
+			       "control: folding the journal into the state file: %s "
+			       "(the journal keeps every change)",
+			       cerr);
+	}
+	return 0;
 }
 
 /* ---- commands ------------------------------------------------------------------------ */
@@ -379,7 +415,7 @@ static void build_after(uv_work_t *w, int status)
 		}
 		goto done;
 	}
-	if (b->add && write_state(s, (long)b->idx, -1, err, sizeof(err)) != 0) {
+	if (b->add && journal_state(s, b->idx, true, err, sizeof(err)) != 0) {
 		gk_zver_free(b->v);
 		gk_control_reply(b->req, "error zone %s not added: %s", e->name, err);
 		zcat_delete(s->zcat, b->idx);
@@ -389,7 +425,7 @@ static void build_after(uv_work_t *w, int status)
 		gk_zver_free(b->v);
 		gk_control_reply(b->req, "error zone %s: out of memory, nothing changed", e->name);
 		if (b->add) {
-			if (write_state(s, -1, (long)b->idx, err, sizeof(err)) != 0)
+			if (journal_state(s, b->idx, false, err, sizeof(err)) != 0)
 				gk_log(GK_LOG_ERR, "control: %s", err);
 			zcat_delete(s->zcat, b->idx);
 		}
@@ -505,7 +541,7 @@ static void zone_add(gk_server_t *s, gk_control_req_t *req, const gk_control_cmd
 		gk_control_done(req);
 		return;
 	}
-	/* until published it is not in the state file: write_state adds it as the extra */
+	/* until published it is not in the state: journal_state adds it */
 	z->e[z->n] = (struct zent){.name = name,
 	                           .file = file,
 	                           .own = true,
@@ -538,7 +574,7 @@ static void zone_remove(gk_server_t *s, gk_control_req_t *req, const gk_control_
 		                 "error zone %s is configured in %s (%s): remove it there and "
 		                 "reload",
 		                 cmd->name, where, src_name[e->src]);
-	} else if (write_state(s, -1, i, err, sizeof(err)) != 0) {
+	} else if (journal_state(s, (size_t)i, false, err, sizeof(err)) != 0) {
 		gk_control_reply(req, "error zone %s not removed: %s", cmd->name, err);
 	} else {
 		uint8_t apex[256];
@@ -676,7 +712,9 @@ static void sec_status_line(gk_server_t *s, gk_control_req_t *req, size_t i)
 
 /* Listing every zone: STATUS_CHUNK lines per write, so a million zones never sit in one
  * buffer. The listing stops if the catalogue is rebuilt (a reload) in between. The
- * secondary zones follow the catalogue's (their set is fixed while the server runs). */
+ * secondary zones follow the catalogue's, by position in the secondary module's current
+ * index: catalog members that come or go during the listing may be missed or shown as
+ * removed. */
 #define STATUS_CHUNK 2000
 
 struct listing {

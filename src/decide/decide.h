@@ -4,8 +4,8 @@
  * One function and one vocabulary for every caller (DESIGN.md "The decision"): the packet
  * path (pkt/process.c) for our own zones, the front end for forwarded zones, the policy's
  * rules (policy/policy.h speaks gk_refusal_t), metrics and dnstap (gk_action_t, gk_why_t)
- * and gkctl lookup (the names below). A leaf header: it includes nothing of the project,
- * the packet options and the policy are only named.
+ * and gkctl lookup (the names below). A leaf header: it includes nothing of the project
+ * but the vocabulary (gk/decision.h); the status replica and the policy are only named.
  *
  * The steps, in order: the operator's lists (gk_policy_match: block, allow/passthru,
  * tcp-only); then the filing status of the registrable domain, ruled by the policy's status
@@ -20,48 +20,43 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "gk/decision.h"
 
-/* What is sent for a query (DESIGN.md "The decision"). */
-typedef enum gk_action {
-	GK_ACT_RESOLVE = 0, /* answer normally (our zone data, or a backend's answer) */
-	GK_ACT_REFUSE,      /* REFUSED */
-	GK_ACT_NXDOMAIN,    /* NXDOMAIN with the zone's SOA */
-	GK_ACT_NODATA,      /* NOERROR, no answer, the zone's SOA */
-	GK_ACT_DROP,        /* no response */
-	/* in a decision only (a policy says these with local data / an RPZ verdict): */
-	GK_ACT_REDIRECT, /* the policy's local data (A/AAAA of a notice page), else NODATA */
-	GK_ACT_TRUNCATE, /* RPZ rpz-tcp-only. over UDP: empty response with TC set */
-} gk_action_t;
-#define GK_ACT_N 7
-
-/* Why a query was refused (or, for GK_WHY_ALLOWED, let through without the filing check). */
-typedef enum gk_why {
-	GK_WHY_NONE = 0, /* resolved by the filing check (filed), or no check ran */
-	GK_WHY_UNFILED,  /* registrable domain not filed, or no registrable domain */
-	GK_WHY_REVOKED,  /* filing revoked */
-	GK_WHY_UNKNOWN,  /* replica older than its bound (Redis unreachable) */
-	GK_WHY_STARTING, /* before the replica's first full load */
-	GK_WHY_BLOCKED,  /* an operator block list entry (list) */
-	GK_WHY_ALLOWED,  /* an operator allow list entry (list): resolved unchecked */
-	GK_WHY_TCP_ONLY, /* an RPZ rpz-tcp-only. entry (list), over UDP */
-} gk_why_t;
-#define GK_WHY_N 8
-
-/* One refusal: the action, and the RFC 8914 Extended DNS Error sent with it (to EDNS
- * clients): INFO-CODE (15 Blocked, 16 Censored, 17 Filtered, 18 Prohibited) and EXTRA-TEXT. */
-typedef struct gk_refusal {
-	gk_action_t action;
-	uint16_t ede_code;
-	uint8_t text_len;
-	char text[64]; /* UTF-8, not NUL-terminated on the wire */
-} gk_refusal_t;
+/* gk_action_t, gk_why_t and gk_refusal_t: the vocabulary, in gk/decision.h (the policy
+ * speaks it too, and it is below the policy). */
 
 /* filing in a decision when no filing check ran (no replica, or a name we do not serve);
  * otherwise a GK_FS_* of status/status.h. */
 #define GK_DECIDE_NOCHECK 3
 
-struct gk_pkt_opts;
 struct gk_policy_local;
+struct gk_status;
+struct gk_psl;
+struct gk_policy;
+struct gk_fzones;
+
+/* The options a query is answered under: the packet path's (pkt/process.h), declared here
+ * because the decision reads them. */
+typedef struct gk_pkt_opts {
+	uint16_t edns_udp_max; /* largest UDP response we send with EDNS (>= 512); 1232 default */
+	/* Filing check: off when status is NULL. */
+	const struct gk_status *status; /* the replica (status/status.h) */
+	const struct gk_psl *psl;       /* for names whose registrable domain is not known at
+	                                   load time (zones at or above a public suffix) */
+	/* before the replica's first full load (filing.startup: refuse with the unknown rule's
+	 * refusal, or resolve) */
+	gk_refusal_t starting;
+	/* Operator policy (policy/policy.h): its block/allow lists apply with or without the
+	 * filing check, its status rules are the filing check's (decide/decide.h). With a
+	 * replica there is always one: the daemon and gkctl compile the config's filing.*
+	 * rules into a default policy (gk_policy_from_rules) when no policy file is set. NULL
+	 * with a replica: every status resolves. */
+	const struct gk_policy *policy;
+	/* Forwarded zones (pkt/fzones.h), or NULL: a name no zone of ours holds but one of
+	 * these does is decided here and, when it may be resolved, handed to the front end
+	 * (GK_PKT_FORWARD) instead of REFUSED. */
+	const struct gk_fzones *fwd;
+} gk_pkt_opts_t;
 
 /* The name a decision is about. */
 typedef struct gk_decide_query {
@@ -94,7 +89,7 @@ typedef struct gk_decision {
 	const struct gk_policy_local *local;
 } gk_decision_t;
 
-/* Decide for q under the options o (pkt/process.h gk_pkt_opts_t: the replica, the policy,
+/* Decide for q under the options o (gk_pkt_opts_t above: the replica, the policy,
  * the start-up rule). With neither a replica nor a policy nothing is checked: resolve,
  * filing GK_DECIDE_NOCHECK. Always fills *d. */
 void gk_decide(const struct gk_pkt_opts *o, const gk_decide_query_t *q, gk_decision_t *d);

@@ -8,7 +8,6 @@
  */
 #pragma once
 #include "decide/decide.h"
-#include "pkt/process.h"
 #include "policy/policy.h"
 #include "status/status.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* src/front/conf.c -- parse the `pools:` config section and the forwarded zones (conf.h). */
 #include "front/conf.h"
-#include "front/fzones.h"
+#include "pkt/fzones.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "daemon/config.h"
+#include "common/sockaddr.h"
 
 struct pc {
 	const char *path;
@@ -100,8 +100,8 @@ static int parse_backend(struct pc *c, yaml_node_t *v, gk_fbackend_conf_t *b)
 		get_str(c, "pools.backends", v, &addr);
 	if (c->rc)
 		return c->rc;
-	gk_config_listen_t l;
-	if (gk_config_parse_addr(addr, &l) != 0)
+	gk_sockaddr_t l;
+	if (gk_sockaddr_parse(addr, &l) != 0)
 		return fail(c, line_of(at),
 		            "pools.backends: '%s' is not \"IPv4:PORT\" or \"[IPv6]:PORT\"", addr);
 	b->addr = l.addr;
@@ -232,10 +232,20 @@ static int visit_pool(struct pc *c, yaml_node_t *kn, yaml_node_t *vn, gk_front_p
 			fail(c, line_of(vn), "pools.no_backend: '%s' is not servfail", s);
 	} else if (!strcmp(key, "ecs"))
 		parse_ecs(c, vn, pl);
-	else
+	else if (!strcmp(key, "proxy_protocol")) {
+		if (get_str(c, "pools.proxy_protocol", vn, &s) == 0) {
+			if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on"))
+				pl->proxy = true;
+			else if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off"))
+				pl->proxy = false;
+			else
+				fail(c, line_of(vn),
+				     "pools.proxy_protocol: '%s' is not true or false", s);
+		}
+	} else
 		fail(c, line_of(kn),
 		     "pools: unknown key '%s' (expected name, backends, timeout_ms, retries, "
-		     "max_outstanding, check, cache_size, tc, no_backend, ecs)",
+		     "max_outstanding, check, cache_size, tc, no_backend, ecs, proxy_protocol)",
 		     key);
 	return c->rc;
 }
@@ -396,6 +406,23 @@ const gk_front_pool_conf_t *gk_front_conf_lookup(const gk_front_conf_t *fc, cons
 	return best && best->pool < fc->n_pools ? &fc->pools[best->pool] : NULL;
 }
 
+int gk_front_conf_fzones(const gk_front_conf_t *conf, gk_fzones_t **out)
+{
+	*out = NULL;
+	if (conf == NULL || conf->n_zones == 0)
+		return 0;
+	gk_fzones_t *t = NULL;
+	int rc = gk_fzones_new(conf->n_zones, &t);
+	for (size_t i = 0; i < conf->n_zones && rc == 0; i++)
+		rc = gk_fzones_add(t, conf->zones[i].name, (uint16_t)conf->zones[i].pool);
+	if (rc != 0) {
+		gk_fzones_free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
 void gk_front_conf_free(gk_front_conf_t *fc)
 {
 	if (!fc)
@@ -425,7 +452,7 @@ static bool pool_eq(const gk_front_pool_conf_t *a, const gk_front_pool_conf_t *b
 	    a->retries != b->retries || !str_eq(a->check_name, b->check_name) ||
 	    a->check_interval_ms != b->check_interval_ms || a->cache_size != b->cache_size ||
 	    a->tc != b->tc || a->no_backend != b->no_backend || a->ecs != b->ecs ||
-	    a->ecs_v4 != b->ecs_v4 || a->ecs_v6 != b->ecs_v6)
+	    a->proxy != b->proxy || a->ecs_v4 != b->ecs_v4 || a->ecs_v6 != b->ecs_v6)
 		return false;
 	for (size_t i = 0; i < a->n_backends; i++)
 		if (strcmp(a->backends[i].name, b->backends[i].name) != 0 ||

@@ -15,6 +15,7 @@
  *       tc: retry-tcp           # or pass: a truncated UDP answer retried over TCP or passed on
  *       no_backend: servfail    # no backend up: SERVFAIL at once
  *       ecs: {ipv4: 24, ipv6: 56}  # EDNS Client Subnet to the backends (RFC 7871); absent: none
+ *       proxy_protocol: false   # true: a PROXY v2 header naming the client before each query
  *   zones:
  *     - {name: example.cn, forward: registrar-a}
  *
@@ -58,6 +59,11 @@ typedef struct gk_front_pool_conf {
 	 * these prefix lengths; ecs false: none sent */
 	bool ecs;
 	unsigned ecs_v4, ecs_v6;
+	/* PROXY protocol v2 towards the backends (net/proxy.h gk_proxy_write): each UDP query
+	 * prefixed with a header naming the client; each TCP query on a connection of its own
+	 * that starts with one (a header names one client, so these are not shared); health
+	 * checks with a LOCAL header */
+	bool proxy;
 	size_t line; /* of the pool entry */
 } gk_front_pool_conf_t;
 
@@ -95,6 +101,12 @@ GK_MUST_CHECK int gk_front_conf_check(gk_front_conf_t *conf, const char *path, c
 /* The pool of the forwarded zone that holds name (the longest forwarded apex that is name or
  * a parent of it, case-insensitive, trailing dots ignored), or NULL. Linear in zones. */
 const gk_front_pool_conf_t *gk_front_conf_lookup(const gk_front_conf_t *conf, const char *name);
+
+/* The packet path's table of conf's forwarded zones (pkt/fzones.h; every zone's pool checked
+ * by gk_front_conf_check). Returns 0 with *out (NULL when conf is NULL or forwards nothing),
+ * GK_EINVAL (a zone name that is not a domain name) or GK_ENOMEM. */
+struct gk_fzones;
+GK_MUST_CHECK int gk_front_conf_fzones(const gk_front_conf_t *conf, struct gk_fzones **out);
 
 void gk_front_conf_free(gk_front_conf_t *conf);
 

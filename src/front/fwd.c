@@ -3,8 +3,9 @@
  *
  * The outstanding table is an array of GK_FWD_SLOTS slots with a free list, and a map from
  * the 16-bit backend ID to the slot that holds it, so an answer is matched with one load;
- * each slot has its timer. IDs come from arc4random (glibc's per-thread ChaCha20, no
- * syscall per call) and are redrawn while the ID is in use. Backend sockets: BSOCKS per
+ * each slot has its timer. IDs come from kernel random bytes fetched 4 KiB at a time (rnd.h:
+ * glibc 2.36's arc4random makes a getrandom call each time) and are redrawn while the ID is
+ * in use. Backend sockets: BSOCKS per
  * address family the pools use, each bound to port 0 (the kernel picks a random free
  * port), one picked at random per query.
  */
@@ -21,8 +22,10 @@
 #include "front/cache.h"
 #include "front/fwd.h"
 #include "common/counter.h"
-#include "front/fzones.h"
+#include "pkt/fzones.h"
 #include "front/relay.h"
+#include "front/rnd.h"
+#include "common/proxy.h"
 
 #define BSOCKS       8u /* backend sockets per address family */
 #define RBUF         65535u
@@ -69,6 +72,9 @@ struct slot {
 	gk_relay_q_t rq;
 	uint16_t sent_len;
 	uint8_t sent[GK_FWD_QMAX + GK_RELAY_OPT_LEN + GK_RELAY_ECS_MAX];
+	uint8_t phdr_len; /* PROXY v2 header for the backends (pool proxy_protocol), 0: none */
+	uint8_t phdr[GK_PROXY_WRITE_MAX];
+	struct bconn *oc;    /* proxy_protocol over TCP: this query's own connection, or NULL */
 	uint8_t ecs_key_len; /* the client subnet sent (cache key form), 0: none */
 	uint8_t ecs_key[GK_FCACHE_ECS_MAX];
 	/* the client */
@@ -98,6 +104,12 @@ struct bconn {
 	unsigned cur;
 	uint32_t rlen;
 	uint8_t *rbuf; /* 2 + 65535 */
+	uint32_t cap;  /* of each buf */
+	/* proxy_protocol: a connection of one query (its PROXY header names one client), owned
+	 * by that slot, closed after its answer or with the slot, freed once closed */
+	bool oneshot;
+	struct slot *slot;
+	struct bconn *prev, *next; /* f->oneshots */
 };
 
 struct fpool {
@@ -123,7 +135,9 @@ struct gk_fwd {
 	size_t n_bs;
 	struct bsock *bs;
 	struct slot *slots, *free;
-	uint32_t idmap[65536]; /* ID -> slot index + 1; 0: unused */
+	uint32_t idmap[65536];  /* ID -> slot index + 1; 0: unused */
+	gk_frnd_t rnd;          /* IDs and source sockets (rnd.h: no system call per query) */
+	struct bconn *oneshots; /* open proxy_protocol connections */
 	gk_fwd_counters_t ctr;
 	uint8_t rbuf[RBUF];
 	uint8_t obuf[RBUF];
@@ -203,11 +217,14 @@ static void relay(struct gk_fwd *f, struct slot *s, const uint8_t *q, uint8_t *a
 
 /* ---- the outstanding table ------------------------------------------------------------- */
 
+static void oneshot_drop(struct slot *s);
+
 static void slot_free(struct gk_fwd *f, struct slot *s)
 {
 	if (f->idmap[s->rq.id] == (uint32_t)(s - f->slots) + 1u)
 		f->idmap[s->rq.id] = 0;
 	uv_timer_stop(&s->timer);
+	oneshot_drop(s);
 	s->kind = K_FREE;
 	s->next_free = f->free;
 	f->free = s;
@@ -216,7 +233,7 @@ static void slot_free(struct gk_fwd *f, struct slot *s)
 static uint16_t fresh_id(struct gk_fwd *f)
 {
 	for (;;) {
-		uint16_t id = (uint16_t)arc4random();
+		uint16_t id = (uint16_t)gk_frnd_u32(&f->rnd);
 		if (f->idmap[id] == 0)
 			return id;
 	}
@@ -229,7 +246,7 @@ static int pick_sock(struct gk_fwd *f, int family)
 		n += f->bs[i].family == family;
 	if (n == 0)
 		return -1;
-	k = arc4random_uniform(n);
+	k = gk_frnd_below(&f->rnd, n);
 	for (size_t i = 0; i < f->n_bs; i++)
 		if (f->bs[i].family == family && k-- == 0)
 			return (int)i;
@@ -241,10 +258,69 @@ static int pick_sock(struct gk_fwd *f, int family)
 static void answer_in(struct gk_fwd *f, int si, uint8_t *a, size_t len,
                       const struct sockaddr_storage *from);
 
+static void oneshot_free(struct bconn *c)
+{
+	struct gk_fwd *f = c->f;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		f->oneshots = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c->buf[0]);
+	free(c->buf[1]);
+	free(c->rbuf);
+	free(c);
+}
+
 static void bc_closed_cb(uv_handle_t *h)
 {
 	struct bconn *c = h->data;
 	c->state = BC_CLOSED;
+	if (c->oneshot)
+		oneshot_free(c);
+}
+
+/* A query's own connection (proxy_protocol) for backend b of pool, in f->oneshots. */
+static struct bconn *oneshot_new(struct gk_fwd *f, uint16_t pool, uint16_t b, struct slot *s)
+{
+	struct bconn *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->cap = 2u + GK_PROXY_WRITE_MAX + sizeof(s->sent);
+	c->buf[0] = malloc(c->cap);
+	c->buf[1] = malloc(c->cap);
+	c->rbuf = malloc(2u + 65535u);
+	c->f = f;
+	c->pool = pool;
+	c->backend = b;
+	c->oneshot = true;
+	c->slot = s;
+	c->next = f->oneshots;
+	if (c->next)
+		c->next->prev = c;
+	f->oneshots = c;
+	if (!c->buf[0] || !c->buf[1] || !c->rbuf) {
+		oneshot_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Let go of s's own connection: closed (freed once closed), or freed now if never opened. */
+static void oneshot_drop(struct slot *s)
+{
+	struct bconn *c = s->oc;
+	if (c == NULL)
+		return;
+	s->oc = NULL;
+	c->slot = NULL;
+	if (c->state == BC_CLOSED) {
+		oneshot_free(c);
+	} else if (c->state != BC_CLOSING) {
+		c->state = BC_CLOSING;
+		uv_close((uv_handle_t *)&c->h, bc_closed_cb);
+	}
 }
 
 /* Close c: the queries sent on it time out and are retried (timeout_cb). */
@@ -255,6 +331,10 @@ static void bc_close(struct bconn *c)
 	c->state = BC_CLOSING;
 	c->writing = false;
 	c->wlen = c->plen = c->rlen = 0;
+	if (c->oneshot && c->slot) {
+		c->slot->oc = NULL; /* its query times out and is retried */
+		c->slot = NULL;
+	}
 	gk_counter_inc(&c->f->ctr.tcp_errors);
 	uv_close((uv_handle_t *)&c->h, bc_closed_cb);
 }
@@ -313,6 +393,8 @@ static void bc_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 		size_t ml = rd16(c->rbuf + off);
 		if (c->rlen - off < 2 + ml)
 			break;
+		if (c->oneshot && c->slot == NULL)
+			return; /* its query is gone: oneshot_drop closed it */
 		answer_in(c->f, -1 - (int)c->backend, c->rbuf + off + 2, ml, &bc->addr);
 		if (c->state != BC_OPEN)
 			return;
@@ -341,7 +423,7 @@ static int bc_send(struct gk_fwd *f, struct bconn *c, struct slot *s)
 {
 	if (c->state == BC_CLOSING)
 		return GK_EAGAIN;
-	if (c->plen + 2u + s->sent_len > BC_BUF)
+	if (c->plen + 2u + s->sent_len > c->cap)
 		return GK_EAGAIN; /* the connection is that far behind: another backend */
 	if (c->state == BC_CLOSED) {
 		const gk_fbackend_conf_t *bc = gk_fpool_backend(f->pools[c->pool].p, c->backend);
@@ -370,6 +452,17 @@ static int bc_send(struct gk_fwd *f, struct bconn *c, struct slot *s)
 
 static void timeout_cb(uv_timer_t *t);
 
+/* One datagram to backend bc: s->sent, after s's PROXY header if it has one. */
+static ssize_t send_dgram(int fd, const struct slot *s, const gk_fbackend_conf_t *bc)
+{
+	struct iovec iov[2] = {{(void *)s->phdr, s->phdr_len}, {(void *)s->sent, s->sent_len}};
+	struct msghdr mh = {.msg_name = (void *)&bc->addr,
+	                    .msg_namelen = bc->addrlen,
+	                    .msg_iov = s->phdr_len ? iov : iov + 1,
+	                    .msg_iovlen = s->phdr_len ? 2 : 1};
+	return sendmsg(fd, &mh, MSG_DONTWAIT);
+}
+
 /* Send s's query (s->sent holds header and question) to a backend of its pool other than
  * `except`. Returns 0, or GK_ENOENT / GK_EBUSY (no backend) or an error. */
 static int send_to(struct gk_fwd *f, struct slot *s, int b);
@@ -393,7 +486,21 @@ static int send_to(struct gk_fwd *f, struct slot *s, int b)
 	s->rq.id = fresh_id(f);
 	wr16(s->sent, s->rq.id);
 	if (s->tcp) {
-		int rc = bc_send(f, &fp->bc[b], s);
+		struct bconn *c = &fp->bc[b];
+		if (s->phdr_len) {
+			/* the header names one client: a connection of this query's own */
+			oneshot_drop(s);
+			if ((c = oneshot_new(f, s->pool, (uint16_t)b, s)) == NULL)
+				return GK_ENOMEM;
+			s->oc = c;
+			memcpy(c->buf[1], s->phdr, s->phdr_len);
+			if (c->buf[1][12] == 0x21) /* PROXY: the transport is a stream here */
+				c->buf[1][13] = (uint8_t)((c->buf[1][13] & 0xf0) | 0x01);
+			c->plen = s->phdr_len;
+		}
+		int rc = bc_send(f, c, s);
+		if (rc != 0 && s->oc)
+			oneshot_drop(s);
 		if (rc != 0) {
 			if (rc == GK_EIO) { /* could not even start a connection: a failure */
 				gk_fpool_sent(fp->p, (unsigned)b);
@@ -403,8 +510,7 @@ static int send_to(struct gk_fwd *f, struct slot *s, int b)
 		}
 		gk_counter_inc(&f->ctr.tcp_queries);
 		si = -1 - b;
-	} else if (sendto(f->bs[si].fd, s->sent, s->sent_len, MSG_DONTWAIT,
-	                  (const struct sockaddr *)&bc->addr, bc->addrlen) < 0) {
+	} else if (send_dgram(f->bs[si].fd, s, bc) < 0) {
 		/* counts as a failed try: the backend's health sees it */
 		gk_fpool_sent(fp->p, (unsigned)b);
 		gk_fpool_done(fp->p, (unsigned)b, GK_FPOOL_TIMEOUT, 0);
@@ -508,6 +614,18 @@ static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t po
 	s->sent_len = (uint16_t)gk_relay_query(q, qend, 0, do_bit, f->edns_udp_max, s->sent);
 	s->ecs_key_len = 0;
 	const gk_front_pool_conf_t *pc = f->pools[pool].conf;
+	s->phdr_len = 0;
+	s->oc = NULL;
+	if (pc->proxy) {
+		/* the client as the listener saw it (a load balancer's PROXY header, if any, named
+		 * it), and the address it spoke to when the socket is ours (UDP) */
+		struct sockaddr_storage local;
+		socklen_t ll = sizeof(local);
+		bool have = fd >= 0 && getsockname(fd, (struct sockaddr *)&local, &ll) == 0;
+		int n = gk_proxy_write(s->phdr, sizeof(s->phdr), real,
+		                       have ? (struct sockaddr *)&local : NULL, fn == NULL);
+		s->phdr_len = n > 0 ? (uint8_t)n : 0;
+	}
 	if (pc->ecs) {
 		size_t kl = 0;
 		s->sent_len = (uint16_t)gk_relay_add_ecs(s->sent, s->sent_len, real, pc->ecs_v4,
@@ -760,8 +878,12 @@ static void check_cb(uv_timer_t *t)
 		s->rq.qend = (uint16_t)qend;
 		s->sent_len =
 		    (uint16_t)gk_relay_query(q, qend, s->rq.id, false, f->edns_udp_max, m);
-		if (sendto(f->bs[si].fd, m, s->sent_len, MSG_DONTWAIT,
-		           (const struct sockaddr *)&bc->addr, bc->addrlen) < 0) {
+		s->oc = NULL;
+		s->phdr_len = 0;
+		if (fp->conf->proxy) /* the check speaks for us: LOCAL */
+			s->phdr_len =
+			    (uint8_t)gk_proxy_write(s->phdr, sizeof(s->phdr), NULL, NULL, true);
+		if (send_dgram(f->bs[si].fd, s, bc) < 0) {
 			gk_fpool_checked(fp->p, b, false);
 			s->kind = K_FREE;
 			s->next_free = f->free;
@@ -809,6 +931,7 @@ int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, unsigned n_rings,
 		goto nomem;
 	f->loop = loop;
 	f->edns_udp_max = edns_udp_max;
+	gk_frnd_init(&f->rnd);
 	f->n_rings = n_rings;
 	f->rings = calloc(n_rings ? n_rings : 1, sizeof(*f->rings));
 	f->pools = calloc(conf->n_pools ? conf->n_pools : 1, sizeof(*f->pools));
@@ -842,6 +965,7 @@ int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, unsigned n_rings,
 			c->buf[0] = malloc(BC_BUF);
 			c->buf[1] = malloc(BC_BUF);
 			c->rbuf = malloc(2u + 65535u);
+			c->cap = BC_BUF;
 			if (!c->buf[0] || !c->buf[1] || !c->rbuf)
 				goto nomem;
 		}
@@ -861,6 +985,7 @@ int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, unsigned n_rings,
 	for (size_t i = 0; i < GK_FWD_SLOTS; i++) {
 		struct slot *s = &f->slots[i];
 		s->f = f;
+		s->oc = NULL;
 		if ((rc = uv_timer_init(loop, &s->timer)) != 0)
 			goto uverr;
 		s->timer.data = s;
@@ -919,6 +1044,9 @@ void gk_fwd_free(gk_fwd_t *f)
 	for (size_t i = 0; f->bs && i < 2 * BSOCKS; i++)
 		if (f->bs[i].fd >= 0)
 			close(f->bs[i].fd);
+	/* connections of single queries still open when the loop's handles were closed */
+	while (f->oneshots)
+		oneshot_free(f->oneshots);
 	for (size_t i = 0; f->pools && i < f->n_pools; i++) {
 		for (size_t b = 0; f->pools[i].bc && b < gk_fpool_size(f->pools[i].p); b++) {
 			free(f->pools[i].bc[b].buf[0]);

@@ -9,7 +9,7 @@
  *   - from the worker's loop itself (client TCP and TLS queries, gk_fwd_submit).
  * On the worker's loop the relay looks in the pool's packet cache (cache.h), else picks a
  * backend (pool.h: least outstanding by weight, healthy, under its bound) and sends the
- * client's question under a random ID (arc4random) from one of its backend sockets, each
+ * client's question under a random ID (rnd.h) from one of its backend sockets, each
  * bound to a port the kernel picks at random (RFC 5452). An answer is matched against the
  * outstanding query by socket, source address, ID and question bytes (relay.h); the others
  * are dropped and counted. A query that times out is sent again to another backend, up to

@@ -95,33 +95,11 @@ typedef struct gk_net_params {
 	uint16_t edns_udp_max;
 } gk_net_params_t;
 
-/* The front end's own counters: connections, sends, rate limiting, PROXY headers. What
- * every query counts (messages, responses by rcode, truncated, unanswered) is obs's
- * (obs/obs.h gk_obs_counters_t), counted once in gk_obs_query. Each block has one writer
- * (the worker's loop, or one of its UDP threads: common/counter.h); gk_worker_counters_read
- * sums a worker's blocks, while it runs or after gk_worker_stop(). All uint64_t. */
-typedef struct gk_net_counters {
-	uint64_t udp_oversize;    /* datagrams too large to look at (dropped, not processed) */
-	uint64_t send_errors;     /* UDP send failed or no free send slot */
-	uint64_t tcp_accepted;    /* TCP connections accepted */
-	uint64_t tcp_idle_closed; /* closed by the idle timeout */
-	uint64_t tcp_evicted;     /* closed to make room at the connection cap */
-	uint64_t tcp_oversize;    /* closed: query longer than GK_NET_TCP_QUERY_MAX */
-	uint64_t rrl_limited;     /* UDP responses over the rate limit (slipped + dropped) */
-	uint64_t rrl_slipped;     /* ... sent truncated (TC) instead */
-	uint64_t rrl_dropped;     /* ... not sent */
-	uint64_t proxy_accepted;  /* PROXY headers honoured (UDP datagrams, TCP connections) */
-	uint64_t proxy_malformed; /* from a balancer: missing or malformed (dropped / closed) */
-	uint64_t proxy_refused;   /* a PROXY header from an address not configured (dropped) */
-	uint64_t tls_queries;     /* DNS messages answered over TLS */
-	uint64_t tls_accepted;    /* TLS connections accepted */
-	uint64_t tls_handshakes;  /* handshakes completed */
-	uint64_t tls_resumed;     /* ... of which resumed a session (ticket) */
-	uint64_t tls_handshake_failed;  /* handshakes that failed (protocol, version, cipher) */
-	uint64_t tls_handshake_timeout; /* closed: no handshake within handshake_timeout_ms */
-	uint64_t tls_idle_closed;       /* closed by the idle timeout */
-	uint64_t tls_evicted;           /* closed to make room at the connection cap */
-} gk_net_counters_t;
+/* Counters: gk_net_counters_t (obs/obs.h, which exports them): the front end's own
+ * (connections, sends, rate limiting, PROXY headers); what every query counts is obs's
+ * (gk_obs_counters_t), counted once in gk_obs_query. Each block has one writer (the worker's
+ * loop, or one of its UDP threads: common/counter.h); gk_worker_counters_read sums a
+ * worker's blocks, while it runs or after gk_worker_stop(). */
 
 typedef struct gk_worker gk_worker_t;
 

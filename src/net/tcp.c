@@ -15,7 +15,7 @@
 #include <string.h>
 #include "common/log.h"
 #include "net/internal.h"
-#include "net/proxy.h"
+#include "common/proxy.h"
 #include "net/tcp_frame.h"
 #include "front/fwd.h"
 

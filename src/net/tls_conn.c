@@ -20,7 +20,7 @@
 #include <openssl/ssl.h>
 #include "common/log.h"
 #include "net/internal.h"
-#include "net/proxy.h"
+#include "common/proxy.h"
 #include "net/tcp_frame.h"
 #include "net/tls.h"
 #include "front/fwd.h"

@@ -32,7 +32,7 @@
 #include "common/log.h"
 #include "common/thread.h"
 #include "net/internal.h"
-#include "net/proxy.h"
+#include "common/proxy.h"
 #include "front/fwd.h"
 
 struct udp_batch {

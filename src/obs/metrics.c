@@ -18,7 +18,6 @@
 #include <string.h>
 #include <time.h>
 #include "gk/version.h"
-#include "net/net.h"
 #include "obs/discovery.h"
 #include "obs/dnstap.h"
 #include "obs/metrics.h"

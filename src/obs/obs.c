@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "net/net.h"
 #include "common/counter.h"
 #include "obs/discovery.h"
 #include "obs/dnstap.h"

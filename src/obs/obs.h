@@ -38,7 +38,6 @@
 #include "pkt/process.h"
 
 struct gk_status;
-struct gk_net_counters;
 struct gk_tap;
 
 /* --- label sets ------------------------------------------------------------------- */
@@ -171,8 +170,37 @@ struct gk_zoneset;
 void gk_obs_set_zones(gk_obs_t *obs, const struct gk_zoneset *zs);
 const struct gk_zoneset *gk_obs_zones(const gk_obs_t *obs);
 
-/* The network layer's own counters (sockets, TCP connections): add(arg, sum) adds them
- * into *sum at each scrape, on the main thread. Until set, they read 0. */
+/* The network layer's own counters (net/net.h): connections, sends, rate limiting, PROXY
+ * headers, TLS. What every query counts (messages, responses by rcode, truncated,
+ * unanswered) is obs's (gk_obs_counters_t), counted once in gk_obs_query. Each block has one
+ * writer (a worker's loop, or one of its UDP threads: common/counter.h); all uint64_t, so a
+ * block can be read as an array. Declared here, below net/, because the exporter reads
+ * them. */
+typedef struct gk_net_counters {
+	uint64_t udp_oversize;    /* datagrams too large to look at (dropped, not processed) */
+	uint64_t send_errors;     /* UDP send failed or no free send slot */
+	uint64_t tcp_accepted;    /* TCP connections accepted */
+	uint64_t tcp_idle_closed; /* closed by the idle timeout */
+	uint64_t tcp_evicted;     /* closed to make room at the connection cap */
+	uint64_t tcp_oversize;    /* closed: query longer than net/net.h GK_NET_TCP_QUERY_MAX */
+	uint64_t rrl_limited;     /* UDP responses over the rate limit (slipped + dropped) */
+	uint64_t rrl_slipped;     /* ... sent truncated (TC) instead */
+	uint64_t rrl_dropped;     /* ... not sent */
+	uint64_t proxy_accepted;  /* PROXY headers honoured (UDP datagrams, TCP connections) */
+	uint64_t proxy_malformed; /* from a balancer: missing or malformed (dropped / closed) */
+	uint64_t proxy_refused;   /* a PROXY header from an address not configured (dropped) */
+	uint64_t tls_queries;     /* DNS messages answered over TLS */
+	uint64_t tls_accepted;    /* TLS connections accepted */
+	uint64_t tls_handshakes;  /* handshakes completed */
+	uint64_t tls_resumed;     /* ... of which resumed a session (ticket) */
+	uint64_t tls_handshake_failed;  /* handshakes that failed (protocol, version, cipher) */
+	uint64_t tls_handshake_timeout; /* closed: no handshake within handshake_timeout_ms */
+	uint64_t tls_idle_closed;       /* closed by the idle timeout */
+	uint64_t tls_evicted;           /* closed to make room at the connection cap */
+} gk_net_counters_t;
+
+/* add(arg, sum) adds the network layer's counters into *sum at each scrape, on the main
+ * thread. Until set, they read 0. */
 typedef void (*gk_obs_net_fn)(void *arg, struct gk_net_counters *sum);
 void gk_obs_set_net(gk_obs_t *obs, gk_obs_net_fn add, void *arg);
 void gk_obs_net(const gk_obs_t *obs, struct gk_net_counters *sum);

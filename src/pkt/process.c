@@ -16,7 +16,7 @@
 #include "zone/answer.h"
 #include "status/status.h"
 #include "decide/inline.h"
-#include "front/fzones.h"
+#include "pkt/fzones.h"
 #include "policy/policy.h" /* gk_policy_local_t of a redirect */
 #include "rrl/rrl.h"
 
@@ -309,6 +309,7 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 	if (pr == GK_PARSE_OK) {
 		gk_zone_hit_t hit_z = {.node = NULL};
 		enum src s = SRC_REFUSED;
+		bool slotted = false; /* gk_zone_use_do gave a slotted template */
 		if ((qq.qclass == GK_CLASS_IN || qq.qclass == GK_CLASS_ANY) &&
 		    qq.qtype != GK_TYPE_AXFR && qq.qtype != GK_TYPE_IXFR && zs) {
 			switch (gk_zone_find(zs, qq.qname, qq.qlen, qq.loff, qq.labels, qq.qtype,
@@ -346,9 +347,12 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 				zn = (gk_zone_names_t){0, 0, 0};
 			}
 			/* DO=1 in a signed zone: the answer compiled with RRSIGs and proofs */
-			if (s == SRC_TMPL && qq.do_bit && gk_zone_signed(&hit_z) &&
-			    !gk_zone_use_do(&hit_z, qq.qlen))
-				s = SRC_RUNTIME;
+			if (s == SRC_TMPL && qq.do_bit && gk_zone_signed(&hit_z)) {
+				int u = gk_zone_use_do(&hit_z, qq.qlen);
+				if (u == 0)
+					s = SRC_RUNTIME;
+				slotted = u == 2;
+			}
 		} else if (qq.qclass != GK_CLASS_IN && qq.qclass != GK_CLASS_CH) {
 			qend = 0; /* other classes: REFUSED without the question, as NSD */
 		}
@@ -450,9 +454,15 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 			/* put_local wrote the records */
 		} else {
 			gk_zone_out_t zo;
-			if (s == SRC_TMPL)
+			/* DO=1 wildcard answers and NXDOMAIN: the proof for this name goes in */
+			/* (unless the filing check put a negative answer in its place) */
+			slotted = slotted && s == SRC_TMPL && gk_zone_slotted(&hit_z);
+			if (slotted && !gk_zone_put_slot(&hit_z, out + qend, qq.qname, qq.qlen,
+			                                 qq.loff, qq.labels, room, &zo))
+				s = SRC_RUNTIME;
+			else if (s == SRC_TMPL && !slotted)
 				gk_zone_put_tmpl(&hit_z, out + qend, qq.qlen, room, &zo);
-			else
+			if (s == SRC_RUNTIME)
 				gk_zone_put_runtime(
 				    zs, out, GK_PKT_OUT_MAX - OPT_LEN - 6 - sizeof(refusal->text),
 				    qend, qq.qname, qq.qlen, qq.qtype, qq.qclass == GK_CLASS_ANY,

@@ -18,31 +18,8 @@
 
 enum gk_pkt_transport { GK_PKT_UDP = 0, GK_PKT_TCP = 1 };
 
-struct gk_status;
-struct gk_psl;
-struct gk_policy;
-struct gk_fzones;
-
-typedef struct gk_pkt_opts {
-	uint16_t edns_udp_max; /* largest UDP response we send with EDNS (>= 512); 1232 default */
-	/* Filing check: off when status is NULL. */
-	const struct gk_status *status; /* the replica (status/status.h) */
-	const struct gk_psl *psl;       /* for names whose registrable domain is not known at
-	                                   load time (zones at or above a public suffix) */
-	/* before the replica's first full load (filing.startup: refuse with the unknown rule's
-	 * refusal, or resolve) */
-	gk_refusal_t starting;
-	/* Operator policy (policy/policy.h): its block/allow lists apply with or without the
-	 * filing check, its status rules are the filing check's (decide/decide.h). With a
-	 * replica there is always one: the daemon and gkctl compile the config's filing.*
-	 * rules into a default policy (gk_policy_from_rules) when no policy file is set. NULL
-	 * with a replica: every status resolves. */
-	const struct gk_policy *policy;
-	/* Forwarded zones (front/fzones.h), or NULL: a name no zone of ours holds but one of
-	 * these does is decided here and, when it may be resolved, handed to the front end
-	 * (GK_PKT_FORWARD) instead of REFUSED. */
-	const struct gk_fzones *fwd;
-} gk_pkt_opts_t;
+/* gk_pkt_opts_t, the options a query is answered under, is declared in decide/decide.h
+ * (the decision reads them). */
 
 typedef enum gk_pkt_outcome {
 	GK_PKT_ANSWER = 0, /* out[0..res->len) is the response to send */

@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "gk/errors.h"
-#include "decide/decide.h" /* gk_refusal_t, gk_action_t */
+#include "gk/decision.h" /* gk_refusal_t, gk_action_t */
 
 typedef struct gk_policy gk_policy_t;
 

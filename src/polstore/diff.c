@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include "decide/decide.h" /* gk_decide_action_name */
 #include "polstore/polstore.h"
 
 #define SHOW_MAX  200        /* entries printed per file and direction */

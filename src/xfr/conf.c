@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 
 #include "common/file.h"
-#include "daemon/config.h"
+#include "common/sockaddr.h"
 
 struct pc {
 	const char *path, *dir;
@@ -29,11 +29,6 @@ struct pc {
 	size_t errlen;
 	int rc;
 	gk_xfr_conf_t *conf;
-	struct tmpl {
-		const char *id;
-		gk_xfr_zone_conf_t z; /* name unused */
-	} * tmpl;
-	size_t n_tmpl;
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct pc *c, const yaml_node_t *n,
@@ -180,15 +175,15 @@ static const gk_tsig_key_t *find_key(struct pc *c, const char *name)
 
 static int parse_addr(const char *s, gk_xfr_primary_conf_t *p)
 {
-	gk_config_listen_t l;
+	gk_sockaddr_t l;
 	char buf[80];
-	if (gk_config_parse_addr(s, &l) != 0) {
+	if (gk_sockaddr_parse(s, &l) != 0) {
 		/* no port: 53 */
 		if (strchr(s, ':') && s[0] != '[')
 			snprintf(buf, sizeof(buf), "[%s]:53", s);
 		else
 			snprintf(buf, sizeof(buf), "%s:53", s);
-		if (gk_config_parse_addr(buf, &l) != 0)
+		if (gk_sockaddr_parse(buf, &l) != 0)
 			return GK_EINVAL;
 	}
 	memcpy(&p->addr, &l.addr, sizeof(p->addr));
@@ -196,7 +191,7 @@ static int parse_addr(const char *s, gk_xfr_primary_conf_t *p)
 	return 0;
 }
 
-static int parse_primaries(struct pc *c, const char *what, yaml_node_t *v, gk_xfr_zone_conf_t *z)
+static int parse_primaries(struct pc *c, const char *what, yaml_node_t *v, gk_xfr_template_t *z)
 {
 	if (v->type != YAML_SEQUENCE_NODE ||
 	    v->data.sequence.items.top == v->data.sequence.items.start)
@@ -238,19 +233,20 @@ static int parse_primaries(struct pc *c, const char *what, yaml_node_t *v, gk_xf
 	return 0;
 }
 
-static int parse_template(struct pc *c, yaml_node_t *m, struct tmpl *t)
+static int parse_template(struct pc *c, yaml_node_t *m, gk_xfr_template_t *t)
 {
 	if (m->type != YAML_MAPPING_NODE)
 		return fail(c, m, "secondary.templates: expected {id, primaries}");
 	bool have = false;
+	const char *id = NULL;
 	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
 	     p++) {
 		yaml_node_t *kn = node(c, p->key), *v = node(c, p->value);
 		const char *key = str(kn) ? str(kn) : "";
 		if (!strcmp(key, "id"))
-			get_str(c, "secondary.templates.id", v, &t->id);
+			get_str(c, "secondary.templates.id", v, &id);
 		else if (!strcmp(key, "primaries"))
-			have = parse_primaries(c, "secondary.templates", v, &t->z) == 0;
+			have = parse_primaries(c, "secondary.templates", v, t) == 0;
 		else
 			return fail(
 			    c, kn, "secondary.templates: unknown key '%s' (expected id, primaries)",
@@ -258,12 +254,20 @@ static int parse_template(struct pc *c, yaml_node_t *m, struct tmpl *t)
 		if (c->rc)
 			return c->rc;
 	}
-	if (!t->id || !have)
+	if (!id || !have)
 		return fail(c, m, "secondary.templates: needs id and primaries");
-	for (size_t i = 0; i + 1 < c->n_tmpl; i++)
-		if (!strcmp(c->tmpl[i].id, t->id))
-			return fail(c, m, "secondary.templates: duplicate id '%s'", t->id);
-	return 0;
+	for (size_t i = 0; i + 1 < c->conf->n_templates; i++)
+		if (!strcmp(c->conf->templates[i].id, id))
+			return fail(c, m, "secondary.templates: duplicate id '%s'", id);
+	return (t->id = strdup(id)) ? 0 : (c->rc = GK_ENOMEM);
+}
+
+const gk_xfr_template_t *gk_xfr_conf_template(const gk_xfr_conf_t *c, const char *id)
+{
+	for (size_t i = 0; c && id && i < c->n_templates; i++)
+		if (c->templates[i].id && !strcmp(c->templates[i].id, id))
+			return &c->templates[i];
+	return NULL;
 }
 
 /* Same domain name, case and a trailing dot aside. */
@@ -279,8 +283,9 @@ static int parse_zone(struct pc *c, yaml_node_t *m, gk_xfr_zone_conf_t *z)
 {
 	if (m->type != YAML_MAPPING_NODE)
 		return fail(c, m, "secondary.zones: expected {name, primaries or template}");
-	const char *name = NULL, *tid = NULL;
+	const char *name = NULL, *tid = NULL, *mtid = NULL, *cat = NULL;
 	bool have = false;
+	gk_xfr_template_t own = {0};
 	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
 	     p++) {
 		yaml_node_t *kn = node(c, p->key), *v = node(c, p->value);
@@ -289,12 +294,18 @@ static int parse_zone(struct pc *c, yaml_node_t *m, gk_xfr_zone_conf_t *z)
 			get_str(c, "secondary.zones.name", v, &name);
 		else if (!strcmp(key, "template"))
 			get_str(c, "secondary.zones.template", v, &tid);
-		else if (!strcmp(key, "primaries"))
-			have = parse_primaries(c, "secondary.zones", v, z) == 0;
+		else if (!strcmp(key, "member_template"))
+			get_str(c, "secondary.zones.member_template", v, &mtid);
+		else if (!strcmp(key, "catalog")) {
+			if (get_str(c, "secondary.zones.catalog", v, &cat) == 0 &&
+			    strcmp(cat, "true") && strcmp(cat, "false"))
+				fail(c, v, "secondary.zones.catalog: expected true or false");
+		} else if (!strcmp(key, "primaries"))
+			have = parse_primaries(c, "secondary.zones", v, &own) == 0;
 		else
 			return fail(c, kn,
 			            "secondary.zones: unknown key '%s' (expected name, primaries, "
-			            "template)",
+			            "template, catalog, member_template)",
 			            key);
 		if (c->rc)
 			return c->rc;
@@ -303,15 +314,17 @@ static int parse_zone(struct pc *c, yaml_node_t *m, gk_xfr_zone_conf_t *z)
 		return fail(c, m, "secondary.zones: entry has no 'name'");
 	if (have == (tid != NULL))
 		return fail(c, m, "secondary.zones: '%s' needs one of primaries, template", name);
-	if (tid) {
-		size_t i = 0;
-		while (i < c->n_tmpl && strcmp(c->tmpl[i].id, tid) != 0)
-			i++;
-		if (i == c->n_tmpl)
-			return fail(c, m, "secondary.zones: '%s': no template '%s'", name, tid);
-		memcpy(z->primaries, c->tmpl[i].z.primaries, sizeof(z->primaries));
-		z->n_primaries = c->tmpl[i].z.n_primaries;
-	}
+	z->catalog = cat && !strcmp(cat, "true");
+	if (mtid && !z->catalog)
+		return fail(c, m, "secondary.zones: '%s': member_template without catalog: true",
+		            name);
+	if (mtid && !(z->member_template = gk_xfr_conf_template(c->conf, mtid)))
+		return fail(c, m, "secondary.zones: '%s': no template '%s'", name, mtid);
+	const gk_xfr_template_t *t = tid ? gk_xfr_conf_template(c->conf, tid) : &own;
+	if (!t)
+		return fail(c, m, "secondary.zones: '%s': no template '%s'", name, tid);
+	memcpy(z->primaries, t->primaries, sizeof(z->primaries));
+	z->n_primaries = t->n_primaries;
 	gk_tsig_key_t probe; /* the name must be a domain name */
 	if (gk_tsig_key_init(&probe, name, "hmac-sha256", "AAAA") != 0)
 		return fail(c, m, "secondary.zones: '%s' is not a domain name", name);
@@ -392,8 +405,8 @@ int gk_xfr_conf_parse(const char *path, const char *dir, yaml_document_t *doc, y
 	}
 	x->keys = calloc(nk + 1, sizeof(*x->keys));
 	x->zones = calloc(nz + 1, sizeof(*x->zones));
-	c.tmpl = calloc(nt + 1, sizeof(*c.tmpl));
-	if (!(x->directory = resolve(&c, directory)) || !x->keys || !x->zones || !c.tmpl) {
+	x->templates = calloc(nt + 1, sizeof(*x->templates));
+	if (!(x->directory = resolve(&c, directory)) || !x->keys || !x->zones || !x->templates) {
 		c.rc = GK_ENOMEM;
 		goto done;
 	}
@@ -402,15 +415,14 @@ int gk_xfr_conf_parse(const char *path, const char *dir, yaml_document_t *doc, y
 		parse_key(&c, node(&c, keys->data.sequence.items.start[i]), &x->keys[i]);
 	}
 	for (size_t i = 0; i < nt && !c.rc; i++) {
-		c.n_tmpl++;
-		parse_template(&c, node(&c, tmpls->data.sequence.items.start[i]), &c.tmpl[i]);
+		x->n_templates++;
+		parse_template(&c, node(&c, tmpls->data.sequence.items.start[i]), &x->templates[i]);
 	}
 	for (size_t i = 0; i < nz && !c.rc; i++) {
 		x->n_zones++;
 		parse_zone(&c, node(&c, zones->data.sequence.items.start[i]), &x->zones[i]);
 	}
 done:
-	free(c.tmpl);
 	if (c.rc) {
 		gk_xfr_conf_free(x);
 		return c.rc;
@@ -426,6 +438,9 @@ void gk_xfr_conf_free(gk_xfr_conf_t *x)
 	for (size_t i = 0; i < x->n_zones; i++)
 		free(x->zones[i].name);
 	free(x->zones);
+	for (size_t i = 0; i < x->n_templates; i++)
+		free(x->templates[i].id);
+	free(x->templates);
 	if (x->keys)
 		memset(x->keys, 0, x->n_keys * sizeof(*x->keys));
 	free(x->keys);
@@ -442,6 +457,22 @@ static bool same_key(const gk_tsig_key_t *a, const gk_tsig_key_t *b)
 	       !memcmp(a->secret, b->secret, a->secret_len);
 }
 
+static bool same_primaries(const gk_xfr_primary_conf_t *a, size_t na,
+                           const gk_xfr_primary_conf_t *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t k = 0; k < na; k++) {
+		const gk_xfr_primary_conf_t *p = &a[k], *q = &b[k];
+		size_t al = p->addr.ss_family == AF_INET ? sizeof(struct sockaddr_in)
+		                                         : sizeof(struct sockaddr_in6);
+		if (p->addr.ss_family != q->addr.ss_family || memcmp(&p->addr, &q->addr, al) ||
+		    !same_key(p->key, q->key))
+			return false;
+	}
+	return true;
+}
+
 bool gk_xfr_conf_equal(const gk_xfr_conf_t *a, const gk_xfr_conf_t *b)
 {
 	if (a == NULL || b == NULL)
@@ -451,21 +482,27 @@ bool gk_xfr_conf_equal(const gk_xfr_conf_t *a, const gk_xfr_conf_t *b)
 	    a->max_zone_records != b->max_zone_records || a->n_keys != b->n_keys ||
 	    a->n_zones != b->n_zones)
 		return false;
+	/* templates matter beyond the zones that name them only to catalogs' members */
+	bool cats = false;
+	for (size_t i = 0; i < a->n_zones; i++)
+		cats = cats || a->zones[i].catalog || b->zones[i].catalog;
+	if (cats && a->n_templates != b->n_templates)
+		return false;
+	for (size_t i = 0; cats && i < a->n_templates; i++)
+		if (strcmp(a->templates[i].id, b->templates[i].id) ||
+		    !same_primaries(a->templates[i].primaries, a->templates[i].n_primaries,
+		                    b->templates[i].primaries, b->templates[i].n_primaries))
+			return false;
 	for (size_t i = 0; i < a->n_keys; i++)
 		if (!same_key(&a->keys[i], &b->keys[i]))
 			return false;
 	for (size_t i = 0; i < a->n_zones; i++) {
 		const gk_xfr_zone_conf_t *x = &a->zones[i], *y = &b->zones[i];
-		if (strcmp(x->name, y->name) || x->n_primaries != y->n_primaries)
+		const char *xm = x->member_template ? x->member_template->id : "";
+		const char *ym = y->member_template ? y->member_template->id : "";
+		if (strcmp(x->name, y->name) || x->catalog != y->catalog || strcmp(xm, ym) ||
+		    !same_primaries(x->primaries, x->n_primaries, y->primaries, y->n_primaries))
 			return false;
-		for (size_t k = 0; k < x->n_primaries; k++) {
-			const gk_xfr_primary_conf_t *p = &x->primaries[k], *q = &y->primaries[k];
-			size_t al = p->addr.ss_family == AF_INET ? sizeof(struct sockaddr_in)
-			                                         : sizeof(struct sockaddr_in6);
-			if (p->addr.ss_family != q->addr.ss_family ||
-			    memcmp(&p->addr, &q->addr, al) || !same_key(p->key, q->key))
-				return false;
-		}
 	}
 	return true;
 }

@@ -15,6 +15,8 @@
  *     zones:
  *       - {name: example.cn, template: registrar-a}
  *       - {name: other.cn, primaries: ["[2001:db8::1]:53"]}
+ *       - {name: catalog.example, template: registrar-a, catalog: true,
+ *          member_template: registrar-a}   # RFC 9432 catalog: its members are zones too
  *
  * Parsed by its own function, called by the daemon's config loader (src/daemon/config.c) for
  * that one key; errors name the config file and line. The result is immutable. Any thread.
@@ -37,11 +39,22 @@ typedef struct gk_xfr_primary_conf {
 	const gk_tsig_key_t *key;     /* into the conf's keys, or NULL */
 } gk_xfr_primary_conf_t;
 
+typedef struct gk_xfr_template {
+	char *id;
+	gk_xfr_primary_conf_t primaries[GK_XFR_PRIMARIES_MAX];
+	size_t n_primaries; /* >= 1 */
+} gk_xfr_template_t;
+
 typedef struct gk_xfr_zone_conf {
 	char *name; /* apex as written */
 	gk_xfr_primary_conf_t primaries[GK_XFR_PRIMARIES_MAX];
 	size_t n_primaries; /* >= 1 */
 	size_t line;        /* of the entry in the config file */
+	/* A catalog zone (RFC 9432 version 2): its members are secondary zones of their own,
+	 * with the primaries of the template their group property names (a template id),
+	 * else of member_template, else the catalog's own primaries. */
+	bool catalog;
+	const gk_xfr_template_t *member_template; /* into the conf's templates, or NULL */
 } gk_xfr_zone_conf_t;
 
 typedef struct gk_xfr_conf {
@@ -50,9 +63,14 @@ typedef struct gk_xfr_conf {
 	size_t max_zone_bytes, max_zone_records;
 	gk_tsig_key_t *keys;
 	size_t n_keys;
+	gk_xfr_template_t *templates; /* kept: a catalog member's group names one */
+	size_t n_templates;
 	gk_xfr_zone_conf_t *zones;
 	size_t n_zones;
 } gk_xfr_conf_t;
+
+/* The template with this id, or NULL. Any thread. */
+const gk_xfr_template_t *gk_xfr_conf_template(const gk_xfr_conf_t *c, const char *id);
 
 /* Parse the mapping node of `secondary:` in doc. path names the config file (for errors),
  * dir its directory ("" for none: relative paths as given). On success *out owns a new conf
@@ -64,6 +82,7 @@ GK_MUST_CHECK int gk_xfr_conf_parse(const char *path, const char *dir, yaml_docu
 void gk_xfr_conf_free(gk_xfr_conf_t *c);
 
 /* Whether a and b describe the same secondary zones: directory, limits, keys (name,
- * algorithm, secret), and each zone's name and primaries (address, key) in order; the
+ * algorithm, secret), templates (id, primaries), and each zone's name, primaries (address,
+ * key), catalog flag and member template in order; the
  * text and line numbers of the config are not compared. Two NULLs are equal. Any thread. */
 bool gk_xfr_conf_equal(const gk_xfr_conf_t *a, const gk_xfr_conf_t *b);

@@ -6,8 +6,18 @@
  * threads only call gk_secondary_notify, which reads immutable fields and pushes onto a
  * bounded multi-producer ring (Vyukov's array queue: one CAS per push, never a lock), read
  * by the transfer thread alone. Zone state is the transfer thread's; the few figures the
- * metrics show are copied under s->mu, which guards nothing else than them and the queue of
- * versions waiting for the main loop (neither thread is a query thread).
+ * metrics show are copied under s->mu, which guards nothing else than them, the slot table
+ * and the queue of operations waiting for the main loop (neither thread is a query thread).
+ *
+ * The set of zones changes while running (catalog members come and go): each zone is its own
+ * allocation in a slot of the slot table, named by a handle (slot, generation). The NOTIFY
+ * ring and `gkctl zone refresh` carry handles, and the transfer thread drops one whose slot
+ * has moved on to another generation, so a NOTIFY never reaches a freed zone. The query
+ * threads find a zone by apex in an immutable sorted index (apex, primaries, handle: no
+ * pointer into a zone) that the transfer thread builds after each change and the main loop
+ * publishes with one atomic store, retiring the old one through the zone store's retire
+ * function (gk_zoneset_retire): it is freed once every query thread has passed a quiescent
+ * point, as replaced zone versions are.
  */
 #include "xfr/secondary.h"
 
@@ -27,7 +37,9 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/thread.h"
+#include "xfr/catalog.h"
 #include "xfr/internal.h"
+#include "xfr/save.h"
 
 #define RING         4096u /* NOTIFYs queued between two turns of the transfer loop */
 #define TSIG_SLOTS   64u   /* TSIG contexts made in advance for signed NOTIFYs */
@@ -35,18 +47,26 @@
 
 struct zone {
 	gk_secondary_t *s;
-	const gk_xfr_zone_conf_t *conf;
-	const char *name; /* the config's (it outlives us) */
-	uint8_t *apex;    /* lowercase wire form, apex_len octets */
+	const gk_xfr_zone_conf_t *conf; /* a configured zone or catalog; NULL for a member */
+	char *name;                     /* as configured; a member's: lowercase, no final dot */
+	char *lname;                    /* lowercase, no final dot (catalog.h's form) */
+	uint8_t *apex;                  /* lowercase wire form, apex_len octets */
 	size_t apex_len;
 	char *path; /* the persisted file */
 	uv_timer_t timer;
+	uint32_t slot, gen; /* handle: the slot table entry and its generation */
 	/* transfer thread */
-	bool have_data, busy, again, queued;
-	unsigned primary; /* the one to ask next */
+	bool have_data, busy, again, queued, removed;
+	bool saving;       /* its file is being saved (save.h): no exchange until it is */
+	bool load_pending; /* a member known at start: its file is loaded by the thread */
+	unsigned primary;  /* the one to ask next */
 	uint32_t refresh, retry, expire;
-	struct zone *next_pending;
+	struct zone *next_pending, *next_dying;
+	gk_catalog_t cat;   /* a catalog's members as last read (conf->catalog) */
+	struct zone *owner; /* a member's catalog */
 	/* under s->mu (written by the transfer thread, or main before the thread starts) */
+	const gk_xfr_primary_conf_t *prim; /* into the conf: the zone's, a template's */
+	size_t n_prim;
 	uint32_t serial;
 	bool expired;
 	uint64_t last_ok, next_check, expire_at; /* ms since the epoch */
@@ -58,19 +78,40 @@ struct zone {
 	char *last_error;           /* NULL while the last check succeeded */
 };
 
+/* The NOTIFY index: every zone's apex, primaries and handle, sorted by apex. Immutable once
+ * published; one allocation. */
+struct ient {
+	const uint8_t *apex;
+	size_t apex_len;
+	const char *name;
+	const gk_xfr_primary_conf_t *prim;
+	size_t n_prim;
+	uint32_t slot, gen;
+};
+struct idx {
+	size_t n;
+	struct ient e[];
+};
+
 static void close_cb(uv_handle_t *h)
 {
 	(void)h; /* the handles live in the object, freed on the main thread */
 }
 
+/* An operation for the main loop, in order: publish a version, remove a zone, publish an
+ * index. */
 struct pub {
-	gk_zver_t *v;
+	gk_zver_t *v;  /* PUT */
+	uint8_t *apex; /* REMOVE (malloc'd) */
+	size_t apex_len;
+	struct idx *idx; /* INDEX */
+	bool member;     /* PUT of a catalog member: never over a zone from files */
 	struct pub *next;
 };
 
 struct cell {
 	_Atomic size_t seq;
-	uint32_t zi;
+	uint32_t slot, gen;
 };
 
 /* A TSIG context for the query threads, claimed for one NOTIFY (busy set) and handed
@@ -87,15 +128,24 @@ struct gk_secondary {
 	const struct gk_psl *psl;
 	void (*published)(void *);
 	void *ctx;
-	struct zone *zones;
-	size_t n;
-	struct zone **by_apex; /* sorted: NOTIFY lookup */
+	/* the slot table (changed by the transfer thread, or main before it starts, under mu) */
+	struct zone **slots;
+	uint32_t *gens;
+	size_t nslot, capslot, n;
+	uint32_t *freel;
+	size_t nfree;
+	struct zone *dying;        /* removed while an exchange ran: freed when it ends */
+	_Atomic(struct idx *) idx; /* published (main) */
+	struct idx *tidx;          /* the newest built (transfer thread's name lookups) */
 	uv_async_t main_async;
 	uv_mutex_t mu;
 	struct pub *pubq, **pubtail;
+	struct zone **cfgz; /* the configured zones, in config order */
+	gk_xfr_saver_t *saver;
 	/* transfer thread */
 	uv_thread_t thr;
 	bool started, loop_ready;
+	bool running; /* the thread runs (set by it; main before: false) */
 	uv_loop_t loop;
 	uv_async_t wake;
 	atomic_bool stop;
@@ -156,54 +206,73 @@ static int soa_of(const char *text, size_t len, struct zone *z, uint32_t *serial
 	return rc;
 }
 
-/* Write the zone atomically: temporary file, fsync, rename, fsync of the directory. */
-static int persist(struct zone *z, const char *text, size_t len, uint64_t refreshed,
-                   const char *primary)
+/* The persisted file's bytes: the header line, then the zone's text; malloc'd. */
+static char *file_bytes(struct zone *z, const char *text, size_t len, uint64_t refreshed,
+                        const char *primary, const struct zone *soa, uint32_t serial,
+                        size_t *out_len)
 {
-	char tmp[PATH_MAX + 16], hdr[600];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", z->path);
-	int n = snprintf(hdr, sizeof(hdr), HEADER_MAGIC "%s refreshed %llu from %s\n", z->name,
-	                 (unsigned long long)(refreshed / 1000), primary);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	char hdr[600];
+	int n =
+	    snprintf(hdr, sizeof(hdr), HEADER_MAGIC "%s refreshed %llu from %s soa %u %u %u %u\n",
+	             z->name, (unsigned long long)(refreshed / 1000), primary, serial, soa->refresh,
+	             soa->retry, soa->expire);
+	if (n < 0 || (size_t)n >= sizeof(hdr))
+		return NULL;
+	char *b = malloc((size_t)n + len);
+	if (!b)
+		return NULL;
+	memcpy(b, hdr, (size_t)n);
+	memcpy(b + n, text, len);
+	*out_len = (size_t)n + len;
+	return b;
+}
+
+/* The file into one allocation of its size (+1 for a NUL): a small zone's file stays in
+ * the heap. (gk_read_file grows its buffer 64 KiB at a time: over malloc's mmap threshold,
+ * every zone loaded at start cost an mmap, page faults and an munmap, a third of the
+ * restart's time.) Regular files only, at most max octets. */
+static int read_exact(const char *path, size_t max, char **out, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
+	struct stat st;
 	int rc = 0;
-	const char *parts[2] = {hdr, text};
-	size_t lens[2] = {(size_t)n, len};
-	for (int i = 0; i < 2 && rc == 0; i++) {
-		for (size_t o = 0; o < lens[i];) {
-			ssize_t w = write(fd, parts[i] + o, lens[i] - o);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0) {
-				rc = -errno;
-				break;
-			}
-			o += (size_t)w;
+	char *b = NULL;
+	if (fstat(fd, &st) != 0)
+		rc = -errno;
+	else if (!S_ISREG(st.st_mode))
+		rc = GK_ENOTREG;
+	else if ((size_t)st.st_size > max)
+		rc = GK_ERANGE;
+	else if (!(b = malloc((size_t)st.st_size + 1)))
+		rc = GK_ENOMEM;
+	size_t n = 0;
+	while (rc == 0 && n < (size_t)st.st_size) {
+		ssize_t r = read(fd, b + n, (size_t)st.st_size - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			rc = r < 0 ? -errno : GK_EIO;
+			break;
 		}
+		n += (size_t)r;
 	}
-	if (rc == 0 && fsync(fd) != 0)
-		rc = -errno;
-	if (close(fd) != 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, z->path) != 0)
-		rc = -errno;
+	close(fd);
 	if (rc != 0) {
-		unlink(tmp);
+		free(b);
 		return rc;
 	}
-	int dfd = open(z->s->conf->directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
+	b[n] = 0;
+	*out = b;
+	*len = n;
 	return 0;
 }
 
 /* The persisted text (header line kept: it is a comment) and its refresh time. */
 static int read_persisted(struct zone *z, char **text, size_t *len, uint64_t *refreshed)
 {
-	int rc = gk_read_file(z->path, z->s->conf->max_zone_bytes * 4 + (1u << 20), text, len);
+	int rc = read_exact(z->path, z->s->conf->max_zone_bytes * 4 + (1u << 20), text, len);
 	if (rc != 0)
 		return rc;
 	*refreshed = 0;
@@ -219,6 +288,38 @@ static int read_persisted(struct zone *z, char **text, size_t *len, uint64_t *re
 		if (stat(z->path, &st) == 0)
 			*refreshed = (uint64_t)st.st_mtime * 1000u;
 	}
+	return 0;
+}
+
+/* The SOA's serial and timers from the header line (" soa SERIAL REFRESH RETRY EXPIRE", as
+ * file_bytes writes them): no record to parse. GK_ENOENT for a header without them (a file
+ * written before they were added: soa_of reads the record). */
+static int soa_of_header(const char *text, size_t len, struct zone *z, uint32_t *serial)
+{
+	size_t ml = strlen(HEADER_MAGIC);
+	const char *nl = memchr(text, '\n', len);
+	if (len <= ml || memcmp(text, HEADER_MAGIC, ml) != 0 || !nl)
+		return GK_ENOENT;
+	const char *p = text + ml;
+	const char *f = NULL;
+	for (const char *q = p; q + 5 <= nl; q++) /* the last " soa " of the line */
+		if (!memcmp(q, " soa ", 5))
+			f = q + 5;
+	unsigned v[4];
+	char *end = NULL;
+	for (int i = 0; f && i < 4; i++) {
+		unsigned long x = strtoul(f, &end, 10);
+		if (end == f || end > nl || x > UINT32_MAX)
+			return GK_ENOENT;
+		v[i] = (unsigned)x;
+		f = end;
+	}
+	if (!f || f != nl)
+		return GK_ENOENT;
+	*serial = v[0];
+	z->refresh = v[1] ? v[1] : 1;
+	z->retry = v[2] ? v[2] : 1;
+	z->expire = v[3];
 	return 0;
 }
 
@@ -239,26 +340,56 @@ static int placeholder(struct zone *z, gk_zver_t **v)
 
 /* ---- hand-off to the main loop -------------------------------------------------------- */
 
-static void publish(gk_secondary_t *s, gk_zver_t *v)
+static void push_op(gk_secondary_t *s, struct pub *p)
 {
-	struct pub *p = malloc(sizeof(*p));
+	p->next = NULL;
+	uv_mutex_lock(&s->mu);
+	*s->pubtail = p;
+	s->pubtail = &p->next;
+	uv_mutex_unlock(&s->mu);
+	if (s->main_async.loop)
+		uv_async_send(&s->main_async);
+}
+
+static void publish(struct zone *z, gk_zver_t *v)
+{
+	struct pub *p = calloc(1, sizeof(*p));
 	if (!p) {
 		gk_log(GK_LOG_ERR, "secondary: out of memory publishing a zone version");
 		gk_zver_free(v);
 		return;
 	}
 	p->v = v;
-	p->next = NULL;
-	uv_mutex_lock(&s->mu);
-	*s->pubtail = p;
-	s->pubtail = &p->next;
-	uv_mutex_unlock(&s->mu);
-	uv_async_send(&s->main_async);
+	p->member = z->owner != NULL;
+	push_op(z->s, p);
 }
 
-static void main_async_cb(uv_async_t *a)
+/* Take the zone out of the store (a member that left its catalog). */
+static void unpublish(struct zone *z)
 {
-	gk_secondary_t *s = a->data;
+	struct pub *p = calloc(1, sizeof(*p));
+	uint8_t *a = malloc(z->apex_len);
+	if (!p || !a) {
+		gk_log(GK_LOG_ERR, "secondary: zone %s: out of memory removing it", z->name);
+		free(p);
+		free(a);
+		return;
+	}
+	memcpy(a, z->apex, z->apex_len);
+	p->apex = a;
+	p->apex_len = z->apex_len;
+	push_op(z->s, p);
+}
+
+static void idx_free(void *p)
+{
+	free(p);
+}
+
+/* Carry out the operations queued so far, in order; notify: tell the caller (published). Main
+ * thread. */
+static void drain(gk_secondary_t *s, bool notify)
+{
 	uv_mutex_lock(&s->mu);
 	struct pub *p = s->pubq;
 	s->pubq = NULL;
@@ -268,15 +399,44 @@ static void main_async_cb(uv_async_t *a)
 		return;
 	while (p) {
 		struct pub *next = p->next;
-		if (gk_zoneset_put(s->zs, p->v) != 0) {
-			gk_log(GK_LOG_ERR, "secondary: out of memory publishing a zone version");
-			gk_zver_free(p->v);
+		if (p->idx) {
+			struct idx *old = atomic_exchange(&s->idx, p->idx);
+			if (old)
+				gk_zoneset_retire(s->zs, old, idx_free);
+		} else if (p->apex) {
+			const gk_zver_t *cur = gk_zoneset_get(s->zs, p->apex, p->apex_len);
+			if (cur && gk_zver_is_secondary(cur) &&
+			    gk_zoneset_remove(s->zs, p->apex, p->apex_len) != 0)
+				gk_log(GK_LOG_ERR, "secondary: cannot remove a zone");
+			free(p->apex);
+		} else {
+			size_t al;
+			const uint8_t *apex = gk_zver_apex_wire(p->v, &al);
+			const gk_zver_t *cur = gk_zoneset_get(s->zs, apex, al);
+			if (p->member && cur && !gk_zver_is_secondary(cur)) {
+				/* a zone from files holds the name: it keeps it */
+				if (gk_zver_is_placeholder(p->v))
+					gk_log(GK_LOG_WARN,
+					       "secondary: catalog member %s is also a zone from "
+					       "files: the file zone is served",
+					       gk_zver_name(p->v));
+				gk_zver_free(p->v);
+			} else if (gk_zoneset_put(s->zs, p->v) != 0) {
+				gk_log(GK_LOG_ERR,
+				       "secondary: out of memory publishing a zone version");
+				gk_zver_free(p->v);
+			}
 		}
 		free(p);
 		p = next;
 	}
-	if (s->published)
+	if (notify && s->published)
 		s->published(s->ctx);
+}
+
+static void main_async_cb(uv_async_t *a)
+{
+	drain(a->data, true);
 }
 
 /* ---- the refresh cycle (transfer thread) ---------------------------------------------- */
@@ -306,7 +466,7 @@ static void republish(struct zone *z, bool servfail)
 		if (placeholder(z, &v) != 0)
 			gk_log(GK_LOG_ERR, "secondary: zone %s: out of memory", z->name);
 		else
-			publish(z->s, v);
+			publish(z, v);
 		return;
 	}
 	if (read_persisted(z, &text, &len, &refreshed) != 0 ||
@@ -316,7 +476,7 @@ static void republish(struct zone *z, bool servfail)
 		return;
 	}
 	free(text);
-	publish(z->s, v);
+	publish(z, v);
 }
 
 static void succeeded(struct zone *z)
@@ -353,7 +513,7 @@ static void failed(struct zone *z, const char *fmt, ...)
 	free(z->last_error);
 	z->last_error = copy; /* NULL when out of memory: the log line above has it */
 	uv_mutex_unlock(&z->s->mu);
-	z->primary = (z->primary + 1) % (unsigned)z->conf->n_primaries;
+	z->primary = (z->primary + 1) % (unsigned)z->n_prim;
 	schedule(z, jitter((uint64_t)(z->have_data ? z->retry : 5) * 1000u));
 }
 
@@ -368,11 +528,42 @@ static void expire_now(struct zone *z)
 	republish(z, true);
 }
 
+static void zone_reap(struct zone *z);
+static void load_persisted(struct zone *z);
+static void publish_placeholder(struct zone *z);
+static void catalog_update(struct zone *cz, const char *text, size_t len);
+
+/* A zone's file is saved (or failed to be). */
+static void saved_cb(void *ctx, void *tag, int rc, const char *path)
+{
+	(void)ctx;
+	struct zone *z = tag;
+	z->saving = false;
+	if (z->removed) {
+		unlink(path); /* renamed into place after the zone left its catalog */
+		if (!z->busy)
+			zone_reap(z);
+		return;
+	}
+	if (rc != 0)
+		gk_log(GK_LOG_ERR,
+		       "secondary: zone %s: cannot save %s: %s (served; transferred again after a "
+		       "restart)",
+		       z->name, path, gk_strerror(rc));
+	if (z->again && !z->busy) {
+		z->again = false;
+		check(z);
+	}
+}
+
 static void exchange_over(struct zone *z)
 {
 	gk_secondary_t *s = z->s;
 	z->busy = false;
 	s->active--;
+	bool gone = z->removed;
+	if (gone && !z->saving)
+		zone_reap(z); /* left its catalog while the exchange ran: z is freed */
 	while (s->pend_head && s->active < s->conf->max_transfers) {
 		struct zone *n = s->pend_head;
 		s->pend_head = n->next_pending;
@@ -381,7 +572,7 @@ static void exchange_over(struct zone *z)
 		n->queued = false;
 		check(n);
 	}
-	if (z->again) {
+	if (!gone && z->again) {
 		z->again = false;
 		check(z);
 	}
@@ -389,7 +580,7 @@ static void exchange_over(struct zone *z)
 
 static const gk_xfr_primary_conf_t *primary_of(struct zone *z)
 {
-	return &z->conf->primaries[z->primary % z->conf->n_primaries];
+	return &z->prim[z->primary % z->n_prim];
 }
 
 static void xfr_done(void *ctx, gk_xfr_result_t *r)
@@ -398,6 +589,10 @@ static void xfr_done(void *ctx, gk_xfr_result_t *r)
 	const gk_xfr_primary_conf_t *p = primary_of(z);
 	if (atomic_load(&z->s->stop))
 		return;
+	if (z->removed) {
+		exchange_over(z);
+		return;
+	}
 	if (r->rc != 0) {
 		failed(z, "%s from %s: %s", r->kind == GK_XFR_IXFR ? "IXFR" : "AXFR", p->text,
 		       r->err);
@@ -413,10 +608,16 @@ static void xfr_done(void *ctx, gk_xfr_result_t *r)
 			failed(z, "transfer from %s does not load: %s", p->text, err);
 		} else {
 			uint64_t now = now_ms();
-			int prc = persist(z, r->text, r->text_len, now, p->text);
-			if (prc != 0)
-				gk_log(GK_LOG_ERR, "secondary: zone %s: cannot save %s: %s",
-				       z->name, z->path, gk_strerror(prc));
+			/* saved by the saver thread with others (one flush per batch): the
+			 * zone takes no IXFR until its file is in place (z->saving) */
+			size_t flen = 0;
+			char *fb =
+			    file_bytes(z, r->text, r->text_len, now, p->text, &tz, serial, &flen);
+			if (!fb || gk_xfr_saver_put(z->s->saver, z->path, fb, flen, z) != 0)
+				gk_log(GK_LOG_ERR, "secondary: zone %s: out of memory saving %s",
+				       z->name, z->path);
+			else
+				z->saving = true;
 			z->refresh = tz.refresh;
 			z->retry = tz.retry;
 			z->expire = tz.expire;
@@ -439,10 +640,12 @@ static void xfr_done(void *ctx, gk_xfr_result_t *r)
 			       z->name, r->kind == GK_XFR_IXFR ? "IXFR" : "AXFR", p->text,
 			       r->fell_back ? " (IXFR fell back)" : "", serial, r->rrs, r->bytes,
 			       was_expired ? ": served again" : "");
-			publish(z->s, v);
+			publish(z, v);
 			/* already republished: succeeded() must not rebuild it */
 			z->expired = false;
 			succeeded(z);
+			if (z->conf && z->conf->catalog)
+				catalog_update(z, r->text, r->text_len);
 		}
 	}
 	exchange_over(z);
@@ -484,6 +687,10 @@ static void soa_done(void *ctx, gk_xfr_result_t *r)
 	const gk_xfr_primary_conf_t *p = primary_of(z);
 	if (atomic_load(&z->s->stop))
 		return;
+	if (z->removed) {
+		exchange_over(z);
+		return;
+	}
 	if (r->rc != 0) {
 		failed(z, "SOA query to %s: %s", p->text, r->err);
 		exchange_over(z);
@@ -509,7 +716,7 @@ static void soa_done(void *ctx, gk_xfr_result_t *r)
 static void check(struct zone *z)
 {
 	gk_secondary_t *s = z->s;
-	if (z->busy) {
+	if (z->busy || z->saving) {
 		z->again = true;
 		return;
 	}
@@ -541,6 +748,12 @@ static void check(struct zone *z)
 	z->checks++;
 	z->asked = p->text;
 	uv_mutex_unlock(&s->mu);
+	if (!z->have_data) {
+		/* nothing to compare a serial with: ask for the zone at once (one exchange
+		 * instead of two, as for a new catalog member) */
+		start_transfer(z);
+		return;
+	}
 	int rc = gk_xfr_start(&s->loop, &req, soa_done, z);
 	if (rc != 0) {
 		failed(z, "cannot start an SOA query: %s", gk_strerror(rc));
@@ -564,8 +777,13 @@ static void wake_cb(uv_async_t *a)
 		/* end every exchange (their callbacks see stop) and close our handles: the
 		 * loop then runs out of work and the thread returns */
 		gk_xfr_cancel_all(&s->loop);
-		for (size_t i = 0; i < s->n; i++)
-			uv_close((uv_handle_t *)&s->zones[i].timer, close_cb);
+		gk_xfr_saver_close(s->saver); /* the batch being written is finished */
+		s->saver = NULL;
+		for (size_t i = 0; i < s->nslot; i++)
+			if (s->slots[i])
+				uv_close((uv_handle_t *)&s->slots[i]->timer, close_cb);
+		for (struct zone *z = s->dying; z; z = z->next_dying)
+			uv_close((uv_handle_t *)&z->timer, close_cb);
 		uv_close((uv_handle_t *)&s->wake, close_cb);
 		return;
 	}
@@ -574,34 +792,536 @@ static void wake_cb(uv_async_t *a)
 		size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
 		if (seq != s->head + 1)
 			break;
-		uint32_t zi = c->zi;
+		uint32_t slot = c->slot, gen = c->gen;
 		atomic_store_explicit(&c->seq, s->head + RING, memory_order_release);
 		s->head++;
-		if (zi < s->n)
-			check(&s->zones[zi]);
+		/* a handle whose zone has gone (or whose slot holds another zone) is dropped */
+		if (slot < s->nslot && s->gens[slot] == gen && s->slots[slot])
+			check(s->slots[slot]);
 	}
+}
+
+/* The zone's first check: at once for a zone without data, when its refresh is due for a
+ * persisted one. */
+static void first_check(struct zone *z)
+{
+	uint64_t now = now_ms();
+	uint64_t due = z->have_data ? z->last_ok + (uint64_t)z->refresh * 1000u : 0;
+	uint64_t ms = due > now ? due - now : jitter(z->have_data ? 1000 : 200);
+	schedule(z, ms);
 }
 
 static void thread_main(void *arg)
 {
 	gk_secondary_t *s = arg;
 	gk_thread_name("gk-xfr");
-	uint64_t now = now_ms();
-	for (size_t i = 0; i < s->n; i++) {
-		struct zone *z = &s->zones[i];
-		/* a zone without data at once; a persisted one when its refresh is due */
-		uint64_t due = z->have_data ? z->last_ok + (uint64_t)z->refresh * 1000u : 0;
-		uint64_t ms = due > now ? due - now : jitter(z->have_data ? 1000 : 200);
-		schedule(z, ms);
+	s->running = true;
+	/* the members the persisted catalogs list: their files first, published as they load
+	 * (queries meanwhile get SERVFAIL from their placeholders, as for zones from files at
+	 * start); no primary is asked before every one is loaded */
+	uint64_t t0 = uv_hrtime();
+	size_t loaded = 0;
+	for (size_t i = 0; i < s->nslot && !atomic_load(&s->stop); i++) {
+		struct zone *z = s->slots[i];
+		if (z && z->load_pending) {
+			z->load_pending = false;
+			load_persisted(z);
+			loaded++;
+		}
 	}
+	if (loaded)
+		gk_log(GK_LOG_INFO, "secondary: %zu catalog member zones loaded from %s in %.2f s",
+		       loaded, s->conf->directory, (double)(uv_hrtime() - t0) / 1e9);
+	for (size_t i = 0; i < s->nslot; i++)
+		if (s->slots[i])
+			first_check(s->slots[i]);
 	uv_run(&s->loop, UV_RUN_DEFAULT);
+}
+
+/* ---- the set of zones: slots, handles, the index -------------------------------------- */
+
+static void zone_free_mem(struct zone *z)
+{
+	free(z->name);
+	free(z->lname);
+	free(z->apex);
+	free(z->path);
+	free(z->last_error);
+	gk_catalog_free(&z->cat);
+	free(z);
+}
+
+static void zone_close_cb(uv_handle_t *h)
+{
+	zone_free_mem(h->data);
+}
+
+/* A new zone in a free slot, its timer on the transfer loop (transfer thread, or main
+ * before the thread starts). owner: a member's catalog. NULL when out of memory or for a
+ * bad name (err set). */
+static struct zone *zone_new(gk_secondary_t *s, const char *name, const gk_xfr_zone_conf_t *zc,
+                             const gk_xfr_primary_conf_t *prim, size_t n_prim, struct zone *owner,
+                             char *err, size_t errlen)
+{
+	gk_tsig_key_t probe; /* the apex in lowercase wire form */
+	if (gk_tsig_key_init(&probe, name, "hmac-sha256", "AAAA") != 0) {
+		snprintf(err, errlen, "secondary: zone %s: bad name", name);
+		return NULL;
+	}
+	struct zone *z = calloc(1, sizeof(*z));
+	if (!z)
+		goto oom;
+	z->s = s;
+	z->conf = zc;
+	z->owner = owner;
+	z->prim = prim;
+	z->n_prim = n_prim;
+	z->name = strdup(name);
+	z->lname = strdup(name);
+	z->apex = malloc(probe.name_len);
+	if (!z->name || !z->lname || !z->apex)
+		goto oom;
+	size_t k = 0;
+	for (const char *c = name; *c; c++)
+		z->lname[k++] = (char)gk_dname_lower[(uint8_t)*c];
+	if (k > 1 && z->lname[k - 1] == '.')
+		k--;
+	z->lname[k] = 0;
+	memcpy(z->apex, probe.name, probe.name_len);
+	z->apex_len = probe.name_len;
+	char fn[256];
+	k = 0;
+	for (const char *c = z->lname; *c && k + 1 < sizeof(fn); c++)
+		fn[k++] = *c == '/' ? '_' : *c;
+	fn[k] = 0;
+	if (asprintf(&z->path, "%s/%s.zone", s->conf->directory, fn) < 0) {
+		z->path = NULL;
+		goto oom;
+	}
+	z->refresh = 3600;
+	z->retry = 600;
+	z->expire = 604800;
+	z->timer.data = z;
+	uv_mutex_lock(&s->mu);
+	if (s->nfree == 0 && s->nslot == s->capslot) {
+		size_t cap = s->capslot ? s->capslot * 2 : 64;
+		struct zone **sl = realloc(s->slots, cap * sizeof(*sl));
+		if (sl)
+			s->slots = sl;
+		uint32_t *g = sl ? realloc(s->gens, cap * sizeof(*g)) : NULL;
+		if (g)
+			s->gens = g;
+		uint32_t *f = g ? realloc(s->freel, cap * sizeof(*f)) : NULL;
+		if (!f) {
+			uv_mutex_unlock(&s->mu);
+			goto oom;
+		}
+		s->freel = f;
+		s->capslot = cap;
+	}
+	if (s->nfree > 0) {
+		z->slot = s->freel[--s->nfree];
+	} else {
+		z->slot = (uint32_t)s->nslot++;
+		s->gens[z->slot] = 0;
+	}
+	z->gen = s->gens[z->slot];
+	s->slots[z->slot] = z;
+	s->n++;
+	uv_mutex_unlock(&s->mu);
+	if (uv_timer_init(&s->loop, &z->timer) != 0) {
+		/* cannot fail on Linux; the slot stays empty */
+		uv_mutex_lock(&s->mu);
+		s->slots[z->slot] = NULL;
+		s->gens[z->slot]++;
+		s->freel[s->nfree++] = z->slot;
+		s->n--;
+		uv_mutex_unlock(&s->mu);
+		goto oom;
+	}
+	return z;
+oom:
+	snprintf(err, errlen, "secondary: out of memory");
+	if (z) {
+		free(z->name);
+		free(z->lname);
+		free(z->apex);
+		free(z->path);
+		free(z);
+	}
+	return NULL;
+}
+
+/* Remove the zone from the set (a member that left its catalog): out of the slot table (its
+ * handles go stale), the store and the directory; freed now, or when its exchange ends.
+ * Transfer thread. */
+static void zone_drop(struct zone *z)
+{
+	gk_secondary_t *s = z->s;
+	uv_mutex_lock(&s->mu);
+	s->slots[z->slot] = NULL;
+	s->gens[z->slot]++;
+	s->freel[s->nfree++] = z->slot;
+	s->n--;
+	uv_mutex_unlock(&s->mu);
+	if (z->queued) {
+		struct zone **pp = &s->pend_head, *prev = NULL;
+		while (*pp && *pp != z) {
+			prev = *pp;
+			pp = &(*pp)->next_pending;
+		}
+		if (*pp) {
+			*pp = z->next_pending;
+			if (s->pend_tail == z)
+				s->pend_tail = prev;
+		}
+		z->queued = false;
+	}
+	uv_timer_stop(&z->timer);
+	unpublish(z);
+	if (unlink(z->path) != 0 && errno != ENOENT)
+		gk_log(GK_LOG_WARN, "secondary: zone %s: cannot remove %s: %s", z->name, z->path,
+		       strerror(errno));
+	if (z->busy || z->saving) {
+		z->removed = true;
+		z->next_dying = s->dying;
+		s->dying = z;
+	} else {
+		uv_close((uv_handle_t *)&z->timer, zone_close_cb);
+	}
+}
+
+/* A removed zone's exchange has ended: free it. Transfer thread. */
+static void zone_reap(struct zone *z)
+{
+	struct zone **pp = &z->s->dying;
+	while (*pp && *pp != z)
+		pp = &(*pp)->next_dying;
+	if (*pp)
+		*pp = z->next_dying;
+	uv_close((uv_handle_t *)&z->timer, zone_close_cb);
+}
+
+static int cmp_apex(const void *a, const void *b);
+
+/* A new index of every zone in the slot table; NULL when out of memory. */
+static struct idx *idx_build(gk_secondary_t *s)
+{
+	size_t n = 0, extra = 0;
+	for (size_t i = 0; i < s->nslot; i++) {
+		struct zone *z = s->slots[i];
+		if (z) {
+			n++;
+			extra += z->apex_len + strlen(z->name) + 1;
+		}
+	}
+	struct idx *ix = malloc(sizeof(*ix) + n * sizeof(ix->e[0]) + extra);
+	if (!ix)
+		return NULL;
+	char *blob = (char *)&ix->e[n];
+	ix->n = n;
+	size_t k = 0;
+	uv_mutex_lock(&s->mu); /* prim changes under it */
+	for (size_t i = 0; i < s->nslot; i++) {
+		struct zone *z = s->slots[i];
+		if (!z)
+			continue;
+		struct ient *e = &ix->e[k++];
+		memcpy(blob, z->apex, z->apex_len);
+		e->apex = (const uint8_t *)blob;
+		e->apex_len = z->apex_len;
+		blob += z->apex_len;
+		size_t nl = strlen(z->name) + 1;
+		memcpy(blob, z->name, nl);
+		e->name = blob;
+		blob += nl;
+		e->prim = z->prim;
+		e->n_prim = z->n_prim;
+		e->slot = z->slot;
+		e->gen = z->gen;
+	}
+	uv_mutex_unlock(&s->mu);
+	qsort(ix->e, n, sizeof(ix->e[0]), cmp_apex);
+	return ix;
+}
+
+/* After a change of the set: build the index and have the main loop publish it (at once
+ * before the thread runs: no query thread reads it yet). */
+static void idx_update(gk_secondary_t *s)
+{
+	struct idx *ix = idx_build(s);
+	if (!ix) {
+		gk_log(GK_LOG_ERR, "secondary: out of memory: NOTIFY and `zone refresh` do not "
+		                   "see the latest catalog changes");
+		return;
+	}
+	s->tidx = ix;
+	if (!s->running) {
+		free(atomic_exchange(&s->idx, ix));
+		return;
+	}
+	struct pub *p = calloc(1, sizeof(*p));
+	if (!p) {
+		gk_log(GK_LOG_ERR, "secondary: out of memory publishing the zone index");
+		s->tidx = NULL;
+		free(ix);
+		return;
+	}
+	p->idx = ix;
+	push_op(s, p);
+}
+
+/* The zone of this name (any case, final dot optional) in the index ix, or NULL. */
+static struct zone *idx_zone(gk_secondary_t *s, const struct idx *ix, const char *name,
+                             const struct ient **ent)
+{
+	gk_tsig_key_t probe;
+	if (!ix || gk_tsig_key_init(&probe, name, "hmac-sha256", "AAAA") != 0)
+		return NULL;
+	struct ient key = {.apex = probe.name, .apex_len = probe.name_len};
+	const struct ient *e = bsearch(&key, ix->e, ix->n, sizeof(ix->e[0]), cmp_apex);
+	if (ent)
+		*ent = e;
+	if (!e || e->slot >= s->nslot || s->gens[e->slot] != e->gen)
+		return NULL;
+	return s->slots[e->slot];
+}
+
+/* ---- catalogs (transfer thread, or main before it starts) ------------------------------ */
+
+static void load_persisted(struct zone *z);
+
+/* The primaries of a member: its group's template, else the catalog's member template, else
+ * the catalog's own primaries. */
+static void member_prim(struct zone *cz, const gk_catalog_member_t *m,
+                        const gk_xfr_primary_conf_t **prim, size_t *n)
+{
+	const gk_xfr_template_t *t = NULL;
+	if (m->group && !(t = gk_xfr_conf_template(cz->s->conf, m->group)))
+		gk_log(GK_LOG_WARN,
+		       "secondary: catalog %s: member %s: group '%s' names no template: the "
+		       "catalog's default",
+		       cz->name, m->zone, m->group);
+	if (!t)
+		t = cz->conf->member_template;
+	*prim = t ? t->primaries : cz->conf->primaries;
+	*n = t ? t->n_primaries : cz->conf->n_primaries;
+}
+
+static void member_add(struct zone *cz, const gk_catalog_member_t *m)
+{
+	const gk_xfr_primary_conf_t *prim;
+	size_t n;
+	char err[256];
+	member_prim(cz, m, &prim, &n);
+	struct zone *z = zone_new(cz->s, m->zone, NULL, prim, n, cz, err, sizeof(err));
+	if (!z) {
+		gk_log(GK_LOG_ERR, "secondary: catalog %s: member %s: %s", cz->name, m->zone, err);
+		return;
+	}
+	if (!cz->s->running) {
+		/* at start: SERVFAIL until the transfer thread has loaded its file, first
+		 * thing, before any primary is asked (the listeners are up meanwhile) */
+		publish_placeholder(z);
+		z->load_pending = true;
+		return;
+	}
+	load_persisted(z);
+	first_check(z);
+}
+
+/* Check the zone now (or right after its exchange in flight). */
+static void check_soon(struct zone *z)
+{
+	if (!z->s->running)
+		return;
+	if (z->busy)
+		z->again = true;
+	else
+		schedule(z, 0);
+}
+
+/* Drop a member's data (its unique ID changed): SERVFAIL until transferred anew. */
+static void member_reset(struct zone *z)
+{
+	gk_log(GK_LOG_INFO, "secondary: zone %s: catalog entry reset: transferred anew", z->name);
+	if (unlink(z->path) != 0 && errno != ENOENT)
+		gk_log(GK_LOG_WARN, "secondary: zone %s: cannot remove %s: %s", z->name, z->path,
+		       strerror(errno));
+	gk_zver_t *v = NULL;
+	if (placeholder(z, &v) == 0)
+		publish(z, v);
+	z->have_data = false;
+	uv_mutex_lock(&z->s->mu);
+	z->serial = 0;
+	z->expired = false;
+	z->last_ok = z->expire_at = 0;
+	uv_mutex_unlock(&z->s->mu);
+	check_soon(z);
+}
+
+static void member_regroup(struct zone *cz, struct zone *z, const gk_catalog_member_t *m)
+{
+	const gk_xfr_primary_conf_t *prim;
+	size_t n;
+	member_prim(cz, m, &prim, &n);
+	uv_mutex_lock(&z->s->mu);
+	z->prim = prim;
+	z->n_prim = n;
+	uv_mutex_unlock(&z->s->mu);
+	z->primary = 0;
+	check_soon(z);
+}
+
+/* Hand z to catalog cz (listed there as m; om: its entry in the catalog that held it). */
+static void member_move(struct zone *z, struct zone *cz, const gk_catalog_member_t *m,
+                        const gk_catalog_member_t *om)
+{
+	gk_log(GK_LOG_INFO, "secondary: zone %s moves from catalog %s to catalog %s (coo)", z->name,
+	       z->owner->name, cz->name);
+	uv_mutex_lock(&z->s->mu);
+	z->owner = cz;
+	uv_mutex_unlock(&z->s->mu);
+	member_regroup(cz, z, m);
+	/* RFC 9432 section 5.6: a new unique ID resets the zone. Not at start, where the
+	 * persisted catalogs are read one after the other: the data on disk was transferred
+	 * for the member's last owner. */
+	if (z->s->running && (!om || strcmp(om->id, m->id) != 0))
+		member_reset(z);
+}
+
+static struct zone *catalog_named(gk_secondary_t *s, const char *lname)
+{
+	for (size_t i = 0; i < s->conf->n_zones; i++)
+		if (s->cfgz[i] && s->cfgz[i]->conf->catalog && !strcmp(s->cfgz[i]->lname, lname))
+			return s->cfgz[i];
+	return NULL;
+}
+
+struct capply {
+	struct zone *cz;
+	size_t added, removed, kept_elsewhere;
+};
+
+/* zone left catalog cz: another catalog that lists it takes it (first in config order). */
+static void adopt_elsewhere(struct zone *cz, const char *zone)
+{
+	gk_secondary_t *s = cz->s;
+	for (size_t i = 0; i < s->conf->n_zones; i++) {
+		struct zone *c2 = s->cfgz[i];
+		const gk_catalog_member_t *m;
+		if (c2 && c2 != cz && c2->conf->catalog && (m = gk_catalog_find(&c2->cat, zone))) {
+			gk_log(GK_LOG_INFO,
+			       "secondary: zone %s left catalog %s: catalog %s takes it", zone,
+			       cz->name, c2->name);
+			member_add(c2, m);
+			return;
+		}
+	}
+}
+
+static int diff_cb(void *ctx, gk_catalog_change_t ch, const gk_catalog_member_t *o,
+                   const gk_catalog_member_t *n)
+{
+	struct capply *a = ctx;
+	struct zone *cz = a->cz;
+	gk_secondary_t *s = cz->s;
+	const char *name = n ? n->zone : o->zone;
+	struct zone *ex = idx_zone(s, s->tidx, name, NULL);
+	if (ch == GK_CATALOG_REMOVED) {
+		if (ex && ex->owner == cz) {
+			gk_log(GK_LOG_DEBUG, "secondary: zone %s left catalog %s: removed", name,
+			       cz->name);
+			zone_drop(ex);
+			a->removed++;
+			adopt_elsewhere(cz, name);
+		}
+		return 0;
+	}
+	if (!ex) {
+		member_add(cz, n);
+		a->added++;
+	} else if (ex->owner == cz) {
+		if (ch == GK_CATALOG_RESET)
+			member_reset(ex);
+		else if (ch == GK_CATALOG_REGROUP)
+			member_regroup(cz, ex, n);
+	} else if (ex->owner == NULL) {
+		if (ch == GK_CATALOG_ADDED)
+			gk_log(GK_LOG_WARN,
+			       "secondary: catalog %s lists %s, a configured secondary zone: "
+			       "ignored",
+			       cz->name, name);
+	} else {
+		const gk_catalog_member_t *om = gk_catalog_find(&ex->owner->cat, name);
+		if (gk_catalog_may_claim(cz->lname, ex->owner->lname, om ? om->coo : NULL)) {
+			member_move(ex, cz, n, om);
+		} else {
+			a->kept_elsewhere++;
+			if (ch == GK_CATALOG_ADDED)
+				gk_log(GK_LOG_WARN,
+				       "secondary: catalog %s lists %s, a member of catalog %s: "
+				       "it stays there (RFC 9432: no coo names %s)",
+				       cz->name, name, ex->owner->name, cz->name);
+		}
+	}
+	return 0;
+}
+
+static void catalog_warn(void *ctx, const char *msg)
+{
+	gk_log(GK_LOG_WARN, "secondary: catalog %s: %s", ((struct zone *)ctx)->name, msg);
+}
+
+/* Read the catalog's new data and bring its members in line: added, removed, reset,
+ * regrouped, moved by coo. Text that is no version 2 catalog leaves them as they were. */
+static void catalog_update(struct zone *cz, const char *text, size_t len)
+{
+	gk_secondary_t *s = cz->s;
+	gk_catalog_t nc = {0};
+	char err[320];
+	int rc =
+	    gk_catalog_interpret(cz->lname, text, len, &nc, catalog_warn, cz, err, sizeof(err));
+	if (rc != 0) {
+		gk_log(GK_LOG_ERR, "secondary: catalog %s: %s: its members stay as they were",
+		       cz->name, rc == GK_ENOMEM ? "out of memory" : err);
+		char *copy = NULL;
+		if (asprintf(&copy, "catalog: %s", rc == GK_ENOMEM ? "out of memory" : err) < 0)
+			copy = NULL;
+		uv_mutex_lock(&s->mu);
+		free(cz->last_error);
+		cz->last_error = copy;
+		uv_mutex_unlock(&s->mu);
+		return;
+	}
+	struct capply a = {.cz = cz};
+	(void)gk_catalog_diff(&cz->cat, &nc, diff_cb, &a);
+	gk_catalog_t old = cz->cat;
+	uv_mutex_lock(&s->mu); /* the status reads its member count */
+	cz->cat = nc;
+	uv_mutex_unlock(&s->mu);
+	gk_catalog_free(&old);
+	/* a coo property: the member moves to the named catalog if that one lists it */
+	for (size_t i = 0; i < cz->cat.n; i++) {
+		const gk_catalog_member_t *m = &cz->cat.m[i], *tm;
+		struct zone *tc, *z;
+		if (m->coo && (tc = catalog_named(s, m->coo)) && tc != cz &&
+		    (tm = gk_catalog_find(&tc->cat, m->zone)) &&
+		    (z = idx_zone(s, s->tidx, m->zone, NULL)) && z->owner == cz)
+			member_move(z, tc, tm, m);
+	}
+	gk_log(GK_LOG_INFO,
+	       "secondary: catalog %s: %zu members (%zu added, %zu removed, %zu held by "
+	       "another catalog, %zu entries skipped)",
+	       cz->name, cz->cat.n, a.added, a.removed, a.kept_elsewhere, cz->cat.skipped);
+	idx_update(s);
 }
 
 /* ---- NOTIFY (query threads) ----------------------------------------------------------- */
 
 static int cmp_apex(const void *a, const void *b)
 {
-	const struct zone *x = *(struct zone *const *)a, *y = *(struct zone *const *)b;
+	const struct ient *x = a, *y = b;
 	size_t l = x->apex_len < y->apex_len ? x->apex_len : y->apex_len;
 	int c = memcmp(x->apex, y->apex, l);
 	return c ? c : (int)x->apex_len - (int)y->apex_len;
@@ -618,7 +1338,7 @@ static bool same_host(const struct sockaddr_storage *a, const struct sockaddr *b
 	               &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
 }
 
-static bool ring_push(gk_secondary_t *s, uint32_t zi)
+static bool ring_push(gk_secondary_t *s, uint32_t slot, uint32_t gen)
 {
 	size_t pos = atomic_load_explicit(&s->tail, memory_order_relaxed);
 	for (;;) {
@@ -629,7 +1349,8 @@ static bool ring_push(gk_secondary_t *s, uint32_t zi)
 			if (atomic_compare_exchange_weak_explicit(&s->tail, &pos, pos + 1,
 			                                          memory_order_relaxed,
 			                                          memory_order_relaxed)) {
-				c->zi = zi;
+				c->slot = slot;
+				c->gen = gen;
 				atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
 				return true;
 			}
@@ -663,7 +1384,10 @@ void gk_secondary_notify(gk_secondary_t *s, const uint8_t *msg, size_t len,
 	uint8_t rcode = 5; /* REFUSED */
 	size_t q = 12, qend = 12;
 	uint8_t kb[GK_DNAME_MAX];
-	struct zone key = {.apex = kb}, *kp = &key, **hit = NULL;
+	struct ient key = {.apex = kb};
+	const struct ient *hit = NULL;
+	/* valid until this thread's next quiescent point (after this call) */
+	const struct idx *ix = atomic_load_explicit(&s->idx, memory_order_acquire);
 	/* the question: an uncompressed name, lowercased */
 	if (msg[5] == 1 && msg[4] == 0) {
 		size_t n = 0;
@@ -671,16 +1395,17 @@ void gk_secondary_notify(gk_secondary_t *s, const uint8_t *msg, size_t len,
 			size_t l = msg[q];
 			if (q + 1 + l > len)
 				break;
-			key.apex[n++] = (uint8_t)l;
+			kb[n++] = (uint8_t)l;
 			for (size_t i = 0; i < l; i++)
-				key.apex[n++] = gk_dname_lower[msg[q + 1 + i]];
+				kb[n++] = gk_dname_lower[msg[q + 1 + i]];
 			q += l + 1;
 		}
 		if (q < len && msg[q] == 0 && q + 5 <= len) {
-			key.apex[n++] = 0;
+			kb[n++] = 0;
 			key.apex_len = n;
 			qend = q + 5;
-			hit = bsearch(&kp, s->by_apex, s->n, sizeof(*s->by_apex), cmp_apex);
+			if (ix)
+				hit = bsearch(&key, ix->e, ix->n, sizeof(ix->e[0]), cmp_apex);
 		} else {
 			rcode = 1; /* FORMERR */
 		}
@@ -689,9 +1414,9 @@ void gk_secondary_notify(gk_secondary_t *s, const uint8_t *msg, size_t len,
 	}
 	const gk_xfr_primary_conf_t *p = NULL;
 	if (hit) {
-		for (size_t i = 0; i < (*hit)->conf->n_primaries && !p; i++)
-			if (same_host(&(*hit)->conf->primaries[i].addr, from))
-				p = &(*hit)->conf->primaries[i];
+		for (size_t i = 0; i < hit->n_prim && !p; i++)
+			if (same_host(&hit->prim[i].addr, from))
+				p = &hit->prim[i];
 	}
 	gk_tsig_ctx_t *tc = NULL;
 	struct tslot *slot = NULL;
@@ -711,7 +1436,7 @@ void gk_secondary_notify(gk_secondary_t *s, const uint8_t *msg, size_t len,
 	}
 	if (p) {
 		rcode = 0;
-		if (ring_push(s, (uint32_t)(*hit - s->zones)))
+		if (ring_push(s, hit->slot, hit->gen))
 			atomic_fetch_add(&s->notify_ok, 1);
 		else
 			atomic_fetch_add(&s->notify_dropped, 1); /* a check is queued already */
@@ -734,52 +1459,20 @@ void gk_secondary_notify(gk_secondary_t *s, const uint8_t *msg, size_t len,
 }
 
 /* ---- life cycle (main thread) --------------------------------------------------------- */
-
-static int zone_init(gk_secondary_t *s, struct zone *z, const gk_xfr_zone_conf_t *zc, char *err,
-                     size_t errlen)
-{
-	z->s = s;
-	z->conf = zc;
-	z->name = zc->name;
-	gk_tsig_key_t probe; /* the apex in lowercase wire form */
-	if (gk_tsig_key_init(&probe, zc->name, "hmac-sha256", "AAAA") != 0) {
-		snprintf(err, errlen, "secondary: zone %s: bad name", zc->name);
-		return GK_EINVAL;
-	}
-	z->apex = malloc(probe.name_len);
-	if (!z->apex)
-		return GK_ENOMEM;
-	memcpy(z->apex, probe.name, probe.name_len);
-	z->apex_len = probe.name_len;
-	char fn[256];
-	size_t k = 0;
-	for (const char *c = zc->name; *c && k + 1 < sizeof(fn); c++)
-		fn[k++] = *c == '/' ? '_' : (char)gk_dname_lower[(uint8_t)*c];
-	if (k > 1 && fn[k - 1] == '.')
-		k--;
-	fn[k] = 0;
-	if (asprintf(&z->path, "%s/%s.zone", s->conf->directory, fn) < 0) {
-		z->path = NULL;
-		return GK_ENOMEM;
-	}
-	z->refresh = 3600;
-	z->retry = 600;
-	z->expire = 604800;
-	z->timer.data = z;
-	return 0;
-}
+/* ---- life cycle (main thread) --------------------------------------------------------- */
 
 /* Publish the zone's placeholder: SERVFAIL until a transfer brings data. */
 static void publish_placeholder(struct zone *z)
 {
 	gk_zver_t *v = NULL;
-	if (placeholder(z, &v) != 0 || gk_zoneset_put(z->s->zs, v) != 0) {
+	if (placeholder(z, &v) != 0)
 		gk_log(GK_LOG_ERR, "secondary: zone %s: out of memory", z->name);
-		gk_zver_free(v);
-	}
+	else
+		publish(z, v);
 }
 
-/* Load the persisted copy (if any) and publish it; without one, the zone's placeholder. */
+/* Load the persisted copy (if any) and publish it; without one, the zone's placeholder.
+ * A catalog's members follow (catalog_update). */
 static void load_persisted(struct zone *z)
 {
 	char *text = NULL, err[512] = "no SOA record first";
@@ -792,7 +1485,8 @@ static void load_persisted(struct zone *z)
 	}
 	gk_zver_t *v = NULL;
 	uint32_t serial = 0;
-	if (rc != 0 || soa_of(text, len, z, &serial) != 0 ||
+	if (rc != 0 ||
+	    (soa_of_header(text, len, z, &serial) != 0 && soa_of(text, len, z, &serial) != 0) ||
 	    build(z, text, len, &v, err, sizeof(err)) != 0) {
 		gk_log(GK_LOG_ERR,
 		       "secondary: zone %s: %s does not load (%s): SERVFAIL until a transfer",
@@ -803,13 +1497,16 @@ static void load_persisted(struct zone *z)
 		return;
 	}
 	z->have_data = true;
+	uv_mutex_lock(&z->s->mu); /* the thread may run: the status reads these */
 	z->serial = serial;
 	z->last_ok = refreshed;
 	z->expire_at = refreshed + (uint64_t)z->expire * 1000u;
-	if (now_ms() >= z->expire_at) {
+	bool past = now_ms() >= z->expire_at;
+	z->expired = past;
+	uv_mutex_unlock(&z->s->mu);
+	if (past) {
 		gk_zver_free(v);
 		v = NULL;
-		z->expired = true;
 		if (placeholder(z, &v) != 0)
 			v = NULL;
 		gk_log(GK_LOG_WARN,
@@ -817,12 +1514,15 @@ static void load_persisted(struct zone *z)
 		       "expire: SERVFAIL until refreshed",
 		       z->name, serial);
 	}
+	if (v) {
+		/* not 100,000 members' lines at the default level */
+		gk_log(z->owner ? GK_LOG_DEBUG : GK_LOG_INFO,
+		       "secondary: zone %s: serial %u loaded from %s", z->name, serial, z->path);
+		publish(z, v);
+	}
+	if (z->conf && z->conf->catalog)
+		catalog_update(z, text, len);
 	free(text);
-	if (v && gk_zoneset_put(z->s->zs, v) != 0)
-		gk_zver_free(v);
-	else if (v)
-		gk_log(GK_LOG_INFO, "secondary: zone %s: serial %u loaded from %s", z->name, serial,
-		       z->path);
 }
 
 int gk_secondary_create(uv_loop_t *main, gk_zoneset_t *zs, const gk_xfr_conf_t *conf,
@@ -846,12 +1546,9 @@ int gk_secondary_create(uv_loop_t *main, gk_zoneset_t *zs, const gk_xfr_conf_t *
 	s->pubtail = &s->pubq;
 	for (size_t i = 0; i < RING; i++)
 		atomic_init(&s->ring[i].seq, i);
-	s->n = conf->n_zones;
-	s->zones = calloc(s->n + 1, sizeof(*s->zones));
-	s->by_apex = calloc(s->n + 1, sizeof(*s->by_apex));
-	if (!s->zones || !s->by_apex || uv_mutex_init(&s->mu) != 0) {
-		free(s->zones);
-		free(s->by_apex);
+	s->cfgz = calloc(conf->n_zones + 1, sizeof(*s->cfgz));
+	if (!s->cfgz || uv_mutex_init(&s->mu) != 0) {
+		free(s->cfgz);
 		free(s);
 		return GK_ENOMEM;
 	}
@@ -868,8 +1565,7 @@ int gk_secondary_create(uv_loop_t *main, gk_zoneset_t *zs, const gk_xfr_conf_t *
 		}
 		if (s->tsig == NULL) {
 			uv_mutex_destroy(&s->mu);
-			free(s->zones);
-			free(s->by_apex);
+			free(s->cfgz);
 			free(s);
 			snprintf(err, errlen, "secondary: out of memory");
 			return GK_ENOMEM;
@@ -882,27 +1578,39 @@ int gk_secondary_create(uv_loop_t *main, gk_zoneset_t *zs, const gk_xfr_conf_t *
 	if (rc == 0)
 		rc = uv_async_init(main, &s->main_async, main_async_cb);
 	s->wake.data = s->main_async.data = s;
+	if (rc == 0)
+		rc = gk_xfr_saver_create(&s->loop, conf->directory, saved_cb, s, &s->saver);
 	if (rc != 0) {
 		snprintf(err, errlen, "secondary: cannot set up the transfer loop: %s",
 		         uv_strerror(rc));
 		gk_secondary_free(s);
 		return GK_ENOMEM;
 	}
-	for (size_t i = 0; i < s->n && rc == 0; i++) {
-		rc = zone_init(s, &s->zones[i], &conf->zones[i], err, errlen);
-		if (rc == 0 && uv_timer_init(&s->loop, &s->zones[i].timer) != 0)
-			rc = GK_ENOMEM;
-		s->by_apex[i] = &s->zones[i];
+	for (size_t i = 0; i < conf->n_zones; i++) {
+		const gk_xfr_zone_conf_t *zc = &conf->zones[i];
+		s->cfgz[i] =
+		    zone_new(s, zc->name, zc, zc->primaries, zc->n_primaries, NULL, err, errlen);
+		if (!s->cfgz[i]) {
+			gk_secondary_free(s);
+			return GK_ENOMEM;
+		}
 	}
-	if (rc != 0) {
-		if (rc == GK_ENOMEM)
-			snprintf(err, errlen, "secondary: out of memory");
+	idx_update(s);
+	if (!s->tidx) {
+		snprintf(err, errlen, "secondary: out of memory");
 		gk_secondary_free(s);
-		return rc;
+		return GK_ENOMEM;
 	}
-	qsort(s->by_apex, s->n, sizeof(*s->by_apex), cmp_apex);
-	for (size_t i = 0; i < s->n; i++)
-		load_persisted(&s->zones[i]);
+	/* the configured zones, then each catalog's members as its persisted copy lists them */
+	uint64_t t0 = uv_hrtime();
+	for (size_t i = 0; i < conf->n_zones; i++)
+		load_persisted(s->cfgz[i]);
+	drain(s, false); /* every version published before any primary is asked */
+	gk_log(GK_LOG_INFO,
+	       "secondary: %zu configured zones loaded from %s in %.2f s; %zu catalog members "
+	       "load when the transfer thread starts",
+	       conf->n_zones, conf->directory, (double)(uv_hrtime() - t0) / 1e9,
+	       s->n - conf->n_zones);
 	*out = s;
 	return 0;
 }
@@ -917,10 +1625,16 @@ int gk_secondary_start(gk_secondary_t *s)
 
 int gk_secondary_refresh(gk_secondary_t *s, const char *name)
 {
-	long i = gk_secondary_find(s, name);
-	if (i < 0)
+	const struct ient *e = NULL;
+	const struct idx *ix = s ? atomic_load(&s->idx) : NULL;
+	gk_tsig_key_t probe;
+	if (!ix || gk_tsig_key_init(&probe, name, "hmac-sha256", "AAAA") != 0)
 		return GK_ENOENT;
-	if (!ring_push(s, (uint32_t)i))
+	struct ient key = {.apex = probe.name, .apex_len = probe.name_len};
+	e = bsearch(&key, ix->e, ix->n, sizeof(ix->e[0]), cmp_apex);
+	if (!e)
+		return GK_ENOENT;
+	if (!ring_push(s, e->slot, e->gen))
 		return GK_EAGAIN;
 	uv_async_send(&s->wake);
 	return 0;
@@ -940,14 +1654,22 @@ static void iso_time(char *buf, size_t cap, uint64_t ms)
 
 size_t gk_secondary_count(const gk_secondary_t *s)
 {
-	return s ? s->n : 0;
+	const struct idx *ix = s ? atomic_load(&s->idx) : NULL;
+	return ix ? ix->n : 0;
 }
 
 const char *gk_secondary_status_at(gk_secondary_t *s, size_t i, char *buf, size_t cap)
 {
-	struct zone *z = &s->zones[i];
+	const struct ient *e = &atomic_load(&s->idx)->e[i];
 	char serial[16] = "-", last[32], xfr[96] = "-", next[32], exp[32], when[32];
 	uv_mutex_lock(&s->mu);
+	struct zone *z =
+	    e->slot < s->nslot && s->gens[e->slot] == e->gen ? s->slots[e->slot] : NULL;
+	if (!z) { /* gone since the index was published */
+		uv_mutex_unlock(&s->mu);
+		snprintf(buf, cap, "removed");
+		return e->name;
+	}
 	bool have = z->last_ok != 0 || z->last_xfr != 0 || z->expire_at != 0;
 	if (have)
 		snprintf(serial, sizeof(serial), "%u", z->serial);
@@ -959,27 +1681,30 @@ const char *gk_secondary_status_at(gk_secondary_t *s, size_t i, char *buf, size_
 	}
 	iso_time(next, sizeof(next), z->next_check);
 	iso_time(exp, sizeof(exp), have ? z->expire_at : 0);
+	char role[300] = "";
+	if (z->owner)
+		snprintf(role, sizeof(role), " catalog=%s", z->owner->name);
+	else if (z->conf && z->conf->catalog)
+		snprintf(role, sizeof(role), " members=%zu", z->cat.n);
 	snprintf(buf, cap,
 	         "primary=%s serial=%s last_refresh=%s last_transfer=%s next_refresh=%s "
-	         "expire=%s%s checks=%llu failures=%llu last_error=%s",
-	         z->asked ? z->asked : z->conf->primaries[0].text, serial, last, xfr, next, exp,
+	         "expire=%s%s checks=%llu failures=%llu%s last_error=%s",
+	         z->asked ? z->asked : z->prim[0].text, serial, last, xfr, next, exp,
 	         z->expired ? " expired" : "", (unsigned long long)z->checks,
-	         (unsigned long long)z->failures, z->last_error ? z->last_error : "-");
+	         (unsigned long long)z->failures, role, z->last_error ? z->last_error : "-");
 	uv_mutex_unlock(&s->mu);
 	return z->name;
 }
 
 long gk_secondary_find(gk_secondary_t *s, const char *name)
 {
-	if (s == NULL)
-		return -1;
+	const struct idx *ix = s ? atomic_load(&s->idx) : NULL;
 	gk_tsig_key_t probe;
-	struct zone key = {.apex = probe.name}, *kp = &key;
-	if (gk_tsig_key_init(&probe, name, "hmac-sha256", "AAAA") != 0)
+	if (!ix || gk_tsig_key_init(&probe, name, "hmac-sha256", "AAAA") != 0)
 		return -1;
-	key.apex_len = probe.name_len;
-	struct zone **hit = bsearch(&kp, s->by_apex, s->n, sizeof(*s->by_apex), cmp_apex);
-	return hit ? (long)(*hit - s->zones) : -1;
+	struct ient key = {.apex = probe.name, .apex_len = probe.name_len};
+	const struct ient *e = bsearch(&key, ix->e, ix->n, sizeof(ix->e[0]), cmp_apex);
+	return e ? (long)(e - ix->e) : -1;
 }
 
 static void label(FILE *f, const char *s)
@@ -1017,8 +1742,10 @@ void gk_secondary_metrics(gk_secondary_t *s, FILE *f)
 	for (size_t fi = 0; fi < sizeof(fams) / sizeof(fams[0]); fi++) {
 		fprintf(f, "# TYPE gatekeeper_secondary_zone_%s %s\n", fams[fi],
 		        strstr(fams[fi], "_total") ? "counter" : "gauge");
-		for (size_t i = 0; i < s->n; i++) {
-			struct zone *z = &s->zones[i];
+		for (size_t i = 0; i < s->nslot; i++) {
+			struct zone *z = s->slots[i];
+			if (!z)
+				continue;
 			const char *n = fams[fi];
 			if (!strcmp(n, "transfers_total")) {
 				fprintf(f,
@@ -1047,8 +1774,10 @@ void gk_secondary_metrics(gk_secondary_t *s, FILE *f)
 		}
 	}
 	fprintf(f, "# TYPE gatekeeper_secondary_zone_last_error gauge\n");
-	for (size_t i = 0; i < s->n; i++) {
-		struct zone *z = &s->zones[i];
+	for (size_t i = 0; i < s->nslot; i++) {
+		struct zone *z = s->slots[i];
+		if (!z)
+			continue;
 		fprintf(f, "gatekeeper_secondary_zone_last_error{zone=\"%s\",error=\"", z->name);
 		label(f, z->last_error ? z->last_error : "");
 		fprintf(f, "\"} %d\n", z->last_error ? 1 : 0);
@@ -1066,20 +1795,28 @@ static void free_main(uv_handle_t *h)
 	while (p) {
 		struct pub *n = p->next;
 		gk_zver_free(p->v);
+		free(p->apex);
+		free(p->idx);
 		free(p);
 		p = n;
 	}
 	uv_mutex_destroy(&s->mu);
-	for (size_t i = 0; i < s->n; i++) {
-		free(s->zones[i].apex);
-		free(s->zones[i].path);
-		free(s->zones[i].last_error);
+	free(atomic_load(&s->idx));
+	for (size_t i = 0; i < s->nslot; i++)
+		if (s->slots[i])
+			zone_free_mem(s->slots[i]);
+	while (s->dying) {
+		struct zone *z = s->dying;
+		s->dying = z->next_dying;
+		zone_free_mem(z);
 	}
 	for (size_t i = 0; s->tsig && i < TSIG_SLOTS; i++)
 		gk_tsig_ctx_free(s->tsig[i].ctx);
 	free(s->tsig);
-	free(s->zones);
-	free(s->by_apex);
+	free(s->slots);
+	free(s->gens);
+	free(s->freel);
+	free(s->cfgz);
 	free(s);
 }
 
@@ -1101,6 +1838,8 @@ void gk_secondary_free(gk_secondary_t *s)
 	}
 	if (!s->started && s->loop_ready) {
 		/* the thread never ran: close the handles here */
+		gk_xfr_saver_close(s->saver);
+		s->saver = NULL;
 		uv_walk(&s->loop, walk_close, NULL);
 		while (uv_run(&s->loop, UV_RUN_NOWAIT) != 0)
 			;

@@ -14,6 +14,8 @@
 #include "zone/internal.h"
 #include "zone/resolve.h"
 
+#define GK_SLOT_BOUNDS 256
+
 /* A template serves a query name of qlen octets unless it is missing or cannot move. */
 static inline bool usable(const gk_tmpl_t *t, size_t qlen)
 {
@@ -182,13 +184,25 @@ bool gk_zone_signed(const gk_zone_hit_t *h)
 	return h->node->zone->sec != NULL;
 }
 
-bool gk_zone_use_do(gk_zone_hit_t *h, size_t qlen)
+int gk_zone_use_do(gk_zone_hit_t *h, size_t qlen)
 {
 	const gk_tmpl_t *s = h->t ? gk_dnssec_tmpl_sig(h->ver->zone.sec, h->t) : NULL;
 	if (!usable(s, qlen))
-		return false;
+		return 0;
+	if (!(s->flags & GK_TMPL_SLOT)) {
+		h->t = s;
+		return 1;
+	}
+	/* a slot template answers names below its closest encloser only */
+	if (h->exact || ((const gk_dnssec_slot_t *)(const void *)s)->ce != h->node)
+		return 0;
 	h->t = s;
-	return true;
+	return 2;
+}
+
+bool gk_zone_slotted(const gk_zone_hit_t *h)
+{
+	return (h->t->flags & GK_TMPL_SLOT) != 0;
 }
 
 void gk_zone_use_negative(gk_zone_hit_t *h, bool nxdomain)
@@ -245,6 +259,109 @@ void gk_zone_put_tmpl(const gk_zone_hit_t *h, uint8_t *b, size_t qlen, size_t ro
 	o->aa = (t->flags & GK_TMPL_AA) != 0;
 }
 
+/* Pointer targets stay below this (as the resolver's compression table does). */
+#define SLOT_MAX_OFF (0x3fff - 256)
+
+static inline unsigned rd_ptr(const uint8_t *p)
+{
+	return ((p[0] & 0x3fu) << 8) | p[1];
+}
+
+bool gk_zone_put_slot(const gk_zone_hit_t *h, uint8_t *b, const uint8_t *qname, size_t qlen,
+                      const uint8_t *loff, unsigned labels, size_t room, gk_zone_out_t *o)
+{
+	const gk_dnssec_slot_t *sl = (const gk_dnssec_slot_t *)(const void *)h->t;
+	const gk_tmpl_t *t = &sl->t, *p;
+	const gk_zone_t *z = sl->ce->zone;
+	int dup;
+	if (!gk_dnssec_slot_piece(z->sec, sl, qname, qlen, loff, labels, &p, &dup))
+		return false;
+	const gk_bound_t *tb = gk_tmpl_bound(t);
+	const uint8_t *tbody = gk_tmpl_body(t);
+	size_t off = sl->off, plen = p ? p->len : 0;
+	/* [rs, re): the RRset that moves into the slot */
+	size_t rs = t->len, re = t->len;
+	unsigned rb = ~0u;
+	if (dup >= 0) {
+		rb = sl->dup_bound[dup];
+		rs = rb ? tb[rb - 1].end : 0;
+		re = tb[rb].end;
+	}
+	size_t total = t->len + plen - (re - rs), qend = 12 + qlen + 4;
+	if (qend + total >= SLOT_MAX_OFF || t->nbound + 1u > GK_SLOT_BOUNDS)
+		return false;
+	memcpy(b, tbody, off);
+	if (p)
+		memcpy(b + off, gk_tmpl_body(p), plen);
+	memcpy(b + off + plen, tbody + off, rs - off);
+	memcpy(b + rs + plen, tbody + re, t->len - re);
+	/* template offsets to answer offsets: the slot opens, [rs, re) closes */
+	size_t qend_t = 12u + t->qname_len + 4u;
+	int delta = (int)qlen - (int)t->qname_len;
+	const uint16_t *fx = gk_tmpl_fix(t);
+	for (unsigned i = 0; i < t->nfix; i++) {
+		size_t f = fx[i];
+		if (f >= rs && f < re)
+			continue;
+		size_t nf = f < off ? f : f < rs ? f + plen : f + plen - (re - rs);
+		unsigned tgt = rd_ptr(tbody + f);
+		if (tgt >= qend_t) {
+			size_t bo = tgt - qend_t;
+			if (bo >= rs && bo < re)
+				return false; /* a name of the moving RRset: not worth it */
+			tgt = (unsigned)(qend + (bo < off  ? bo
+			                         : bo < rs ? bo + plen
+			                                   : bo + plen - (re - rs)));
+		} else if (tgt > 12 || (tgt == 12 && (t->flags & GK_TMPL_SHIFT_WHOLE))) {
+			tgt = (unsigned)((int)tgt + delta);
+		}
+		wr16(b + nf, (uint16_t)(0xc000 | tgt));
+	}
+	if (p) { /* compiled with the apex as the question, alone */
+		const uint16_t *pf = gk_tmpl_fix(p);
+		const uint8_t *pb = gk_tmpl_body(p);
+		size_t qend_p = 12u + p->qname_len + 4u;
+		for (unsigned i = 0; i < p->nfix; i++) {
+			unsigned tgt = rd_ptr(pb + pf[i]);
+			tgt = tgt >= qend_p ? (unsigned)(qend + off + (tgt - qend_p))
+			                    : (unsigned)(tgt + qlen - p->qname_len);
+			wr16(b + off + pf[i], (uint16_t)(0xc000 | tgt));
+		}
+	}
+	gk_bound_t nb[GK_SLOT_BOUNDS];
+	unsigned k = 0;
+	uint16_t rrs = 0;
+	for (unsigned i = 0; i < t->nbound; i++) {
+		if (i == sl->bound && p)
+			nb[k++] = (gk_bound_t){.end = (uint16_t)(off + plen),
+			                       .rrs = p->ns,
+			                       .section = GK_SEC_AUTHORITY,
+			                       .required = 1};
+		if (i == rb) {
+			rrs = tb[i].rrs;
+			continue;
+		}
+		nb[k] = tb[i];
+		if (i >= sl->bound)
+			nb[k].end = (uint16_t)(tb[i].end <= rs ? tb[i].end + plen
+			                                       : tb[i].end + plen - (re - rs));
+		k++;
+	}
+	if (p && sl->bound == t->nbound)
+		nb[k++] = (gk_bound_t){.end = (uint16_t)(off + plen),
+		                       .rrs = p->ns,
+		                       .section = GK_SEC_AUTHORITY,
+		                       .required = 1};
+	o->cnt[0] = t->an;
+	o->cnt[1] = (uint16_t)(t->ns + (p ? p->ns : 0) - rrs);
+	o->cnt[2] = t->ar;
+	o->tc = false;
+	o->body = fit(nb, k, total, room, o->cnt, &o->tc);
+	o->rcode = t->rcode;
+	o->aa = (t->flags & GK_TMPL_AA) != 0;
+	return true;
+}
+
 void gk_zone_put_runtime(const gk_zoneset_t *zs, uint8_t *msg, size_t cap, size_t qend,
                          const uint8_t *qname, size_t qlen, uint16_t qtype, bool class_any,
                          bool dnssec, bool (*allow)(void *ctx, const uint8_t *reg, size_t rlen),
@@ -254,6 +371,7 @@ void gk_zone_put_runtime(const gk_zoneset_t *zs, uint8_t *msg, size_t cap, size_
 	gk_zscope_t sc = {.zs = zs, .only = NULL};
 	a.wild_mode = false;
 	a.dnssec = dnssec;
+	a.slot_mode = false;
 	a.class_any = class_any;
 	a.allow = allow;
 	a.allow_ctx = ctx;

@@ -66,9 +66,15 @@ bool gk_zone_tmpl_clean(const gk_zone_hit_t *h,
 bool gk_zone_signed(const gk_zone_hit_t *h);
 
 /* DO=1 in a signed zone: make h's template its DNSSEC answer (RRSIGs, proofs) and return
- * true, or return false when that answer must be built at query time (wildcard expansions,
- * NXDOMAIN: their proofs depend on the query name). qlen: the query name's length. */
-bool gk_zone_use_do(gk_zone_hit_t *h, size_t qlen);
+ * 1, or 2 when that template is slotted (wildcard answers, NXDOMAIN below the apex: the
+ * proof for the query name goes in per query, gk_zone_put_slot), or return 0 when the
+ * answer must be built at query time (NXDOMAIN below a closest encloser other than the
+ * apex, a wildcard's own name). qlen: the query name's length. */
+int gk_zone_use_do(gk_zone_hit_t *h, size_t qlen);
+
+/* After gk_zone_use_do: is h's template one whose proof is completed per query (NXDOMAIN
+ * below the apex, wildcard answers: zone/dnssec.h)? Then write it with gk_zone_put_slot. */
+bool gk_zone_slotted(const gk_zone_hit_t *h);
 
 /* Make h's template the zone's NXDOMAIN (nxdomain true) or NODATA answer (the filing
  * actions). h must not be REFUSED. */
@@ -95,6 +101,14 @@ typedef struct gk_zone_out {
  * of qlen octets, cut at an RRset boundary to fit room (TC when a required RRset is cut). */
 void gk_zone_put_tmpl(const gk_zone_hit_t *h, uint8_t *body, size_t qlen, size_t room,
                       gk_zone_out_t *o);
+
+/* Write a slotted template (as gk_zone_put_tmpl) for the query name qname (lowercase wire,
+ * qlen octets, loff[0..labels) its label offsets): the template with the NSEC or NSEC3
+ * proof for that name in its place -- the bytes gk_zone_put_runtime would write. False
+ * (nothing usable written): build the answer with gk_zone_put_runtime. No allocation; for
+ * NSEC3 one SHA-1 hash of the next closer name. */
+bool gk_zone_put_slot(const gk_zone_hit_t *h, uint8_t *body, const uint8_t *qname, size_t qlen,
+                      const uint8_t *loff, unsigned labels, size_t room, gk_zone_out_t *o);
 
 /* Build the answer at query time behind the question in msg[0..qend) (qname at offset 12,
  * lowercase copy in qname), using at most cap octets of msg, then cut to room; dnssec: the

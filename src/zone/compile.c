@@ -47,6 +47,7 @@ static void begin(struct cc *c, const gk_node_t *n, bool wild, bool dnssec)
 	memset(c->buf + 12 + n->len, 0, 4);
 	c->a->wild_mode = wild;
 	c->a->dnssec = dnssec;
+	c->a->slot_mode = false;
 	c->a->class_any = false;
 	c->a->allow = NULL;
 	c->a->psl = c->v->psl;
@@ -162,17 +163,91 @@ static int store(struct cc *c, gk_tmpl_t *t, uint16_t qtype, uint8_t qname_len, 
 	return store_refs(c, t, own);
 }
 
+/* Make d the DO=1 template of t: an entry of the zone's gk_dnssec_t.sigt, t->sig its index
+ * + 1. */
+static int add_sig(struct cc *c, gk_tmpl_t *t, const gk_tmpl_t *d)
+{
+	if (c->nsigt == c->capsigt) {
+		size_t nc = c->capsigt ? c->capsigt * 2 : 64;
+		const gk_tmpl_t **ns = nc > UINT32_MAX ? NULL : realloc(c->sigt, nc * sizeof(*ns));
+		if (!ns)
+			return GK_ENOMEM;
+		c->sigt = ns;
+		c->capsigt = nc;
+	}
+	c->sigt[c->nsigt++] = d;
+	t->sig = (uint32_t)c->nsigt;
+	return 0;
+}
+
+/* The message in c->a, built in slot mode for names below ce, as a slot template (dnssec.h)
+ * made the DO=1 template of t (add_sig); t->sig left 0 when the message cannot be one (the
+ * answer is built at query time: a CNAME chain, no slot reached, more names or proofs than
+ * a slot records). */
+static int store_slot(struct cc *c, const gk_node_t *ce, uint16_t qtype, uint8_t qname_len,
+                      uint8_t flags, const gk_node_t *own, gk_tmpl_t *t)
+{
+	const gk_asm_t *a = c->a;
+	if (!a->slot_set || a->slot_lost || a->nhops || a->fix_lost || a->full || a->nbound > 250 ||
+	    a->nct + 8 > GK_ASM_NAMES || a->len > 8192)
+		return 0;
+	const uint8_t *apex = gk_zver_apex(c->v);
+	size_t alen = c->v->apex_len;
+	gk_dnssec_slot_t *sl = gk_arena_alloc(c->v->arena, sizeof(*sl));
+	if (!sl)
+		return GK_ENOMEM;
+	memset(sl, 0, sizeof(*sl));
+	for (unsigned i = 0; i < a->nsnames; i++) {
+		const uint8_t *nm = a->snames[i].name;
+		uint8_t nl = a->snames[i].len;
+		if (nl <= alen || !gk_dname_is_subdomain(nm, nl, apex, alen))
+			continue; /* not below the apex: no piece's owner can share a suffix */
+		bool seen = false;
+		for (unsigned k = 0; k < sl->nnames && !seen; k++)
+			seen = sl->name_len[k] == nl && sl->name_bound[k] == a->snames[i].bound &&
+			       memcmp(sl->name[k], nm, nl) == 0;
+		if (seen)
+			continue;
+		if (sl->nnames == GK_SLOT_NAMES || a->snames[i].bound > 255)
+			return 0;
+		sl->name[sl->nnames] = nm;
+		sl->name_bound[sl->nnames] = (uint8_t)a->snames[i].bound;
+		sl->name_len[sl->nnames++] = nl;
+	}
+	for (unsigned i = 0; i < a->nsdup; i++) {
+		sl->dup[i] = a->sdup[i].node;
+		sl->dup_bound[i] = (uint8_t)a->sdup[i].bound;
+	}
+	sl->ndup = (uint8_t)a->nsdup;
+	sl->ce = ce;
+	sl->off = a->slot_off;
+	sl->bound = (uint8_t)a->slot_bound;
+	int rc = store(c, &sl->t, qtype, qname_len, (uint8_t)(flags | GK_TMPL_SLOT), own);
+	if (rc < 0)
+		return rc;
+	return add_sig(c, t, &sl->t);
+}
+
 /* One outcome at n (qtype, or the referral at a cut) into t and, in a signed zone, its
  * DO=1 answer into t->sig. A wildcard's DO=1 answers prove that the query name does not
- * exist, which depends on that name: they are built at query time. */
+ * exist, which depends on that name: they are slot templates (or built at query time). */
 static int one(struct cc *c, gk_tmpl_t *t, const gk_node_t *n, uint16_t qtype, bool referral,
                uint8_t flags, bool wild)
 {
 	for (int pass = 0; pass < 2; pass++) {
 		gk_tmpl_t *dst = t;
 		if (pass == 1) {
-			if (!c->v->zone.sec || wild)
+			if (!c->v->zone.sec)
 				break;
+			if (wild) {
+				begin(c, n, wild, true);
+				c->a->slot_mode = true;
+				gk_resolve(&c->sc, c->a, n->name, n->len, qtype);
+				c->a->slot_mode = false;
+				return n->parent
+				           ? store_slot(c, n->parent, qtype, n->len, flags, n, t)
+				           : 0;
+			}
 			dst = gk_arena_alloc(c->v->arena, sizeof(*dst));
 			if (!dst)
 				return GK_ENOMEM;
@@ -185,21 +260,8 @@ static int one(struct cc *c, gk_tmpl_t *t, const gk_node_t *n, uint16_t qtype, b
 		int rc = store(c, dst, qtype, n->len, flags, n);
 		if (rc < 0)
 			return rc;
-		if (pass == 1) {
-			if (c->nsigt == c->capsigt) {
-				size_t nc = c->capsigt ? c->capsigt * 2 : 64;
-				const gk_tmpl_t **ns = realloc(c->sigt, nc * sizeof(*ns));
-				if (!ns || nc > UINT32_MAX) {
-					free(ns);
-					c->sigt = NULL;
-					return GK_ENOMEM;
-				}
-				c->sigt = ns;
-				c->capsigt = nc;
-			}
-			c->sigt[c->nsigt++] = dst;
-			t->sig = (uint32_t)c->nsigt;
-		}
+		if (pass == 1 && (rc = add_sig(c, t, dst)) < 0)
+			return rc;
 	}
 	return 0;
 }
@@ -301,6 +363,35 @@ static int compile_node(struct cc *c, gk_node_t *n)
 	return 0;
 }
 
+/* A signed zone: the pieces of its NSEC or NSEC3 chain and the DO=1 NXDOMAIN for names
+ * below the apex (a slot template, the twin of the zone's NXDOMAIN nx). */
+static int compile_denial(struct cc *c, gk_tmpl_t *nx)
+{
+	gk_zver_t *v = c->v;
+	gk_dnssec_t *s = (gk_dnssec_t *)v->zone.sec;
+	const gk_node_t *apex = v->zone.apex;
+	gk_tmpl_t *pc = gk_arena_alloc(v->arena, (s->n + 1) * sizeof(*pc));
+	uint8_t *pcl = gk_arena_alloc(v->arena, s->n + 1);
+	if (!pc || !pcl)
+		return GK_ENOMEM;
+	for (size_t i = 0; i < s->n; i++) {
+		const gk_node_t *d = s->chain[i];
+		begin(c, apex, false, true);
+		gk_resolve_denial(c->a, d);
+		int rc = store(c, &pc[i], 0, apex->len, GK_TMPL_SHIFT_WHOLE, NULL);
+		if (rc < 0)
+			return rc;
+		pcl[i] = (uint8_t)gk_dnssec_child_len(d->name, d->len, apex->len);
+	}
+	s->piece = pc;
+	s->pclen = pcl;
+	begin(c, apex, false, true);
+	c->a->slot_mode = true;
+	gk_resolve_nxdomain_slot(c->a, apex);
+	c->a->slot_mode = false;
+	return store_slot(c, apex, 0, apex->len, GK_TMPL_SHIFT_WHOLE, NULL, nx);
+}
+
 int gk_zver_compile(gk_zver_t *v)
 {
 	struct cc c = {.v = v, .sc = {.zs = NULL, .only = v}};
@@ -329,6 +420,11 @@ int gk_zver_compile(gk_zver_t *v)
 	if (rc < 0)
 		goto out;
 	z->nodata = nd;
+	if (z->sec) {
+		rc = compile_denial(&c, t);
+		if (rc < 0)
+			goto out;
+	}
 	for (size_t i = 0; i <= v->mask && rc == 0; i++)
 		if (v->table[i].node)
 			rc = compile_node(&c, v->table[i].node);

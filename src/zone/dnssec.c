@@ -78,11 +78,9 @@ bool gk_dnssec_nsec3_hash(const gk_dnssec_t *s, const uint8_t *name, size_t len,
 	return true;
 }
 
-static const gk_node_t *n3cover(const gk_dnssec_t *s, const uint8_t h[GK_NSEC3_HASH], bool *exact)
+/* Index in the chain of the NSEC3 matching or covering h (the chain is not empty). */
+static size_t n3index(const gk_dnssec_t *s, const uint8_t h[GK_NSEC3_HASH], bool *exact)
 {
-	*exact = false;
-	if (!s->n)
-		return NULL;
 	size_t lo = 0, hi = s->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -94,7 +92,92 @@ static const gk_node_t *n3cover(const gk_dnssec_t *s, const uint8_t h[GK_NSEC3_H
 	/* before the first hash: the last NSEC3 covers it (the chain wraps) */
 	size_t i = lo ? lo - 1 : s->n - 1;
 	*exact = lo && memcmp(s->hash + i * GK_NSEC3_HASH, h, GK_NSEC3_HASH) == 0;
-	return s->chain[i];
+	return i;
+}
+
+static const gk_node_t *n3cover(const gk_dnssec_t *s, const uint8_t h[GK_NSEC3_HASH], bool *exact)
+{
+	*exact = false;
+	if (!s->n)
+		return NULL;
+	return s->chain[n3index(s, h, exact)];
+}
+
+size_t gk_dnssec_child_len(const uint8_t *name, size_t len, size_t apex_len)
+{
+	if (len <= apex_len)
+		return 0;
+	size_t p = 0;
+	while (len - p - name[p] - 1u > apex_len)
+		p += name[p] + 1u;
+	return len - p;
+}
+
+static bool ends_with(const uint8_t *n, size_t nl, const uint8_t *sfx, size_t sl)
+{
+	return nl >= sl && memcmp(n + nl - sl, sfx, sl) == 0;
+}
+
+bool gk_dnssec_slot_piece(const gk_dnssec_t *s, const gk_dnssec_slot_t *sl, const uint8_t *qname,
+                          size_t qlen, const uint8_t *loff, unsigned labels,
+                          const gk_tmpl_t **piece, int *dup)
+{
+	const gk_node_t *ce = sl->ce;
+	*piece = NULL;
+	*dup = -1;
+	if (labels <= ce->labels)
+		return false;
+	/* the next closer name: one label below the closest encloser */
+	size_t ncoff = loff[labels - ce->labels - 1u];
+	const uint8_t *nc = qname + ncoff;
+	size_t nclen = qlen - ncoff;
+	size_t i;
+	if (s->nsec3) {
+		uint8_t h[GK_NSEC3_HASH];
+		bool exact;
+		if (!s->n || !gk_dnssec_nsec3_hash(s, nc, nclen, h))
+			return false;
+		i = n3index(s, h, &exact);
+	} else {
+		size_t lo = 0, hi = s->n;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			const gk_node_t *m = s->chain[mid];
+			if (gk_dnssec_canon_cmp(m->name, m->len, qname, qlen) <= 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (!lo)
+			i = SIZE_MAX; /* before the apex: nothing covers it */
+		else
+			i = lo - 1;
+	}
+	/* the resolver compresses a name against the longest suffix already written: the
+	 * template holds only if no name of it ends in the next closer name (a name below the
+	 * encloser that does not exist) and the piece's owner shares no label below the apex
+	 * with the query name or a name of the template */
+	const uint8_t *pc = NULL;
+	size_t pcl = 0;
+	if (i != SIZE_MAX) {
+		const gk_node_t *d = s->chain[i];
+		pcl = s->pclen[i];
+		pc = d->name + d->len - pcl;
+		if (pcl && ends_with(qname, qlen, pc, pcl))
+			return false;
+		*piece = &s->piece[i];
+		for (unsigned k = 0; k < sl->ndup; k++)
+			if (sl->dup[k] == d)
+				*dup = (int)k;
+	}
+	for (unsigned k = 0; k < sl->nnames; k++) {
+		if (*dup >= 0 && sl->name_bound[k] == sl->dup_bound[*dup])
+			continue; /* that RRset moves into the slot */
+		if (ends_with(sl->name[k], sl->name_len[k], nc, nclen) ||
+		    (pcl && ends_with(sl->name[k], sl->name_len[k], pc, pcl)))
+			return false;
+	}
+	return true;
 }
 
 const gk_node_t *gk_dnssec_nsec3_cover(const gk_dnssec_t *s, const uint8_t *name, size_t len,

@@ -9,6 +9,15 @@
  * is looked up: the NSEC covering a name that does not exist (binary search), or the NSEC3
  * covering the hash of its next closer name (one hash per NXDOMAIN or wildcard answer, then
  * a binary search). Lookups are allocation-free and lock-free; any thread.
+ *
+ * The DO=1 answers whose proof depends on the query name -- NXDOMAIN below the apex and
+ * wildcard answers -- are compiled too, as slot templates (gk_dnssec_slot_t): everything
+ * but that one record, with the place it goes. Every NSEC or NSEC3 RRset of the chain is
+ * compiled once with its RRSIGs as a piece; per query gk_dnssec_slot_piece() finds the
+ * piece (for NSEC3 after hashing the next closer name, as NSD does) and the packet path
+ * copies template and piece (answer.c). The bytes are those the resolver would write;
+ * where compression could differ (a name of the answer sharing a label below the apex with
+ * the piece's owner, or ending in the next closer name) the answer is built at query time.
  */
 #pragma once
 #include <stdbool.h>
@@ -28,7 +37,8 @@ typedef struct gk_dnssec {
 	const uint8_t *hash;     /* NSEC3: n * GK_NSEC3_HASH octets, the hash of chain[i] */
 	int64_t sig_expire_min;  /* earliest RRSIG expiration (seconds since 1970), or 0 */
 	unsigned warnings;       /* zone checks that failed (gk_dnssec_prepare) */
-	/* The DO=1 templates (gk_tmpl_t.sig - 1 indexes it; set by gk_zver_compile). Every
+	/* The DO=1 templates (gk_tmpl_t.sig - 1 indexes it; set by gk_zver_compile), slot
+	 * templates (GK_TMPL_SLOT: a gk_dnssec_slot_t, below) among them. Every
 	 * DNSSEC-only field of a version lives here or below, reached through gk_zone_t.sec,
 	 * so an unsigned zone carries none of them. */
 	const gk_tmpl_t **sigt;
@@ -38,6 +48,11 @@ typedef struct gk_dnssec {
 	 * covering the name's hash (deny) and the one covering the hash of "*.name" (wdeny). */
 	const gk_node_t **deny, **wdeny;
 	uint32_t nnodes; /* entries in deny and wdeny */
+	/* Per chain entry (compile.c): its NSEC or NSEC3 RRset with RRSIGs alone in the
+	 * authority section, compiled with the apex as the question (GK_TMPL_SHIFT_WHOLE),
+	 * and the length of its owner's suffix from the label below the apex (0: the apex). */
+	const gk_tmpl_t *piece;
+	const uint8_t *pclen;
 } gk_dnssec_t;
 
 /* The denial records of a name of a signed zone (gk_dnssec_t.deny), or NULL. */
@@ -58,6 +73,41 @@ static inline const gk_tmpl_t *gk_dnssec_tmpl_sig(const gk_dnssec_t *s, const gk
 {
 	return s && t->sig && t->sig <= s->nsigt ? s->sigt[t->sig - 1] : NULL;
 }
+
+/* A DO=1 template with a slot (zone/resolve.h slot mode): the wildcard answers of a signed
+ * zone (one per wildcard template) and its NXDOMAIN for names whose closest encloser is the
+ * apex (gk_zone_t.nxdomain->sig). In the slot goes the piece of the NSEC covering the query
+ * name, or of the NSEC3 covering the hash of its next closer name; when that RRset is also
+ * written after the slot (dup), it moves into the slot instead, as the resolver writes it
+ * once, first. Flags GK_TMPL_SLOT; t first, so a gk_tmpl_t pointer converts. */
+#define GK_SLOT_NAMES 12
+typedef struct gk_dnssec_slot {
+	gk_tmpl_t t;
+	const gk_node_t *ce; /* the closest encloser of the names it answers */
+	uint16_t off;        /* body offset of the slot */
+	uint8_t bound;       /* RRset bounds before it */
+	uint8_t ndup, nnames;
+	uint8_t dup_bound[4];
+	const gk_node_t *dup[4];
+	/* names below the apex written with compression (lowercase wire), with the index of
+	 * the RRset bound each is written in */
+	uint8_t name_len[GK_SLOT_NAMES];
+	uint8_t name_bound[GK_SLOT_NAMES];
+	const uint8_t *name[GK_SLOT_NAMES];
+} gk_dnssec_slot_t;
+
+/* The piece for a query at slot sl (qname lowercase wire of qlen octets, loff[0..labels)
+ * its label offsets; the name is below sl->ce, not at it): *piece (NULL: none to insert)
+ * and *dup, the index in sl->dup of the same RRset (-1: none). False: the answer must be
+ * built at query time (a compression the template cannot show, a hash that failed). Any
+ * thread; no allocation; one SHA-1 hash (NSEC3) or a binary search (NSEC). */
+bool gk_dnssec_slot_piece(const gk_dnssec_t *s, const gk_dnssec_slot_t *sl, const uint8_t *qname,
+                          size_t qlen, const uint8_t *loff, unsigned labels,
+                          const gk_tmpl_t **piece, int *dup);
+
+/* Length of the suffix of name (len octets, strictly below an apex of apex_len octets)
+ * from the label just below the apex; 0 when name is not strictly below it. */
+size_t gk_dnssec_child_len(const uint8_t *name, size_t len, size_t apex_len);
 
 /* Where a record came from: the file and line of the RRset of type at n (0: unknown). */
 typedef const char *(*gk_dnssec_where_fn)(void *ctx, const gk_node_t *n, uint16_t type,

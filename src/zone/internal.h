@@ -61,6 +61,7 @@ typedef struct gk_bound {
 #define GK_TMPL_SHIFT_WHOLE 0x02 /* the template's qname is a suffix of the real qname */
 #define GK_TMPL_FIXED       0x04 /* too many pointers to relocate: valid for its own qname only */
 #define GK_TMPL_RECHECK     0x08 /* regs[] incomplete: with a filing check, build at query time */
+#define GK_TMPL_SLOT        0x10 /* a gk_dnssec_slot_t: a proof per query goes in (dnssec.h) */
 
 /* A compiled answer: everything after the question, for one (name, qtype) outcome.
  * The body was built with a question name of qname_len octets at offset 12; at query time

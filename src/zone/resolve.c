@@ -29,6 +29,9 @@ void gk_asm_init(gk_asm_t *a, uint8_t *buf, size_t cap, size_t qend, const uint8
 	a->nct = a->nfix = a->nbound = a->nadded = a->nscratch = 0;
 	a->nhops = 0;
 	a->npend = 0;
+	a->slot_set = a->slot_lost = a->in_denial = false;
+	a->slot_off = a->slot_bound = 0;
+	a->nsnames = a->nsdup = 0;
 	/* every suffix of the question name is a compression target */
 	for (size_t p = 0; qname[p] && a->nct < GK_ASM_NAMES; p += qname[p] + 1u) {
 		a->ct[a->nct].name = qname + p;
@@ -67,7 +70,7 @@ static bool put_name(gk_asm_t *a, const uint8_t *name, size_t len, bool compress
 			size_t sl = len - p;
 			for (unsigned i = 0; i < a->nct; i++) {
 				if (a->ct[i].len != sl ||
-				    (a->ct[i].owner_only && !(owner && p == 0)))
+				    (a->ct[i].owner_only && !(owner && p == 0 && !a->in_denial)))
 					continue;
 				if (memcmp(a->ct[i].name, name + p, sl) == 0) {
 					hit = (int)i;
@@ -82,6 +85,16 @@ static bool put_name(gk_asm_t *a, const uint8_t *name, size_t len, bool compress
 	}
 	if (!room(a, p + (hit >= 0 ? 2 : 1)))
 		return false;
+	if (a->slot_mode && compress &&
+	    !(owner && !a->in_denial && len == a->ct[0].len &&
+	      memcmp(name, a->ct[0].name, len) == 0)) {
+		if (a->nsnames < GK_ASM_SNAMES) {
+			a->snames[a->nsnames].name = name;
+			a->snames[a->nsnames].bound = (uint16_t)a->nbound;
+			a->snames[a->nsnames++].len = (uint8_t)len;
+		} else
+			a->slot_lost = true;
+	}
 	/* new suffixes become targets, if compression is in use for this name */
 	for (size_t q = 0; compress && q < p && a->nct < GK_ASM_NAMES; q += name[q] + 1u) {
 		size_t off = a->len + q;
@@ -235,10 +248,43 @@ static void flush_denial(gk_asm_t *a)
 {
 	unsigned k = a->npend;
 	a->npend = 0;
-	for (unsigned i = 0; i < k; i++)
-		if (!was_added(a, a->pend[i].set))
-			put_rrset(a, a->pend[i].node->name, a->pend[i].node->len, a->pend[i].set,
-			          GK_SEC_AUTHORITY, true, UINT32_MAX);
+	for (unsigned i = 0; i < k; i++) {
+		if (!a->pend[i].set) { /* the slot (slot mode) */
+			a->slot_set = true;
+			a->slot_off = (uint16_t)(a->len - a->qend);
+			a->slot_bound = (uint16_t)a->nbound;
+			continue;
+		}
+		if (was_added(a, a->pend[i].set))
+			continue;
+		if (a->slot_set) { /* the query's own proof may be this one: then it moves */
+			if (a->nsdup < GK_ASM_SDUPS) {
+				a->sdup[a->nsdup].node = a->pend[i].node;
+				a->sdup[a->nsdup++].bound = (uint16_t)a->nbound;
+			} else
+				a->slot_lost = true;
+		}
+		/* a wildcard's own NSEC is not the answer's owner (wild_mode) */
+		a->in_denial = true;
+		put_rrset(a, a->pend[i].node->name, a->pend[i].node->len, a->pend[i].set,
+		          GK_SEC_AUTHORITY, true, UINT32_MAX);
+		a->in_denial = false;
+	}
+}
+
+/* Slot mode: queue the slot, once, first among the denial RRsets as the query's own proof
+ * would be. */
+static void deny_slot(gk_asm_t *a)
+{
+	for (unsigned i = 0; i < a->npend; i++)
+		if (!a->pend[i].set)
+			return;
+	if (a->slot_set || a->npend == GK_ASM_PEND) {
+		a->slot_lost = true;
+		return;
+	}
+	a->pend[a->npend].node = NULL;
+	a->pend[a->npend++].set = NULL;
 }
 
 /* Queue the NSEC or NSEC3 RRset at d for the authority section, once. */
@@ -252,6 +298,8 @@ static void deny(gk_asm_t *a, const gk_node_t *d)
 	for (unsigned i = 0; i < a->npend; i++)
 		if (a->pend[i].set == s)
 			return;
+	if (a->slot_mode && a->npend == GK_ASM_PEND)
+		a->slot_lost = true;
 	if (a->npend < GK_ASM_PEND) {
 		a->pend[a->npend].node = d;
 		a->pend[a->npend++].set = s;
@@ -292,6 +340,10 @@ static void ds_proof(gk_asm_t *a, const gk_node_t *n)
 static void next_closer(gk_asm_t *a, const gk_node_t *ce, const uint8_t *name, size_t len)
 {
 	unsigned nl = gk_dname_labels(name);
+	if (a->slot_mode) {
+		deny_slot(a);
+		return;
+	}
 	while (nl > ce->labels + 1u) {
 		len -= name[0] + 1u;
 		name += name[0] + 1u;
@@ -339,7 +391,10 @@ static void prove_nxdomain(gk_asm_t *a, const gk_node_t *ce, const uint8_t *name
 	if (!signed_zone(a, z))
 		return;
 	if (!z->sec->nsec3) {
-		deny(a, gk_dnssec_nsec_cover(z->sec, name, len));
+		if (a->slot_mode)
+			deny_slot(a);
+		else
+			deny(a, gk_dnssec_nsec_cover(z->sec, name, len));
 		deny(a, gk_node_wdeny(ce));
 		return;
 	}
@@ -490,6 +545,22 @@ static void nodata_at(gk_asm_t *a, const gk_node_t *n, uint16_t qtype)
 {
 	prove_nodata(a, n, qtype);
 	nodata(a, n->zone);
+}
+
+void gk_resolve_nxdomain_slot(gk_asm_t *a, const gk_node_t *ce)
+{
+	a->rcode = GK_RCODE_NXDOMAIN;
+	a->aa = true;
+	prove_nxdomain(a, ce, ce->name, ce->len);
+	nodata(a, ce->zone);
+	if (a->npend)
+		flush_denial(a);
+}
+
+void gk_resolve_denial(gk_asm_t *a, const gk_node_t *d)
+{
+	deny(a, d);
+	flush_denial(a);
 }
 
 void gk_resolve_nodata(gk_asm_t *a, const gk_zone_t *z)
@@ -703,6 +774,11 @@ static void resolve(const gk_zscope_t *sc, gk_asm_t *a, const uint8_t *qname, si
 			next = answer_node(sc, a, n, name, len, qtype);
 			break;
 		case LK_EXACT:
+			/* slot mode at a wildcard's own name: where the proof for the name it
+			 * answers goes (prove_wild) */
+			if (a->slot_mode && hop == 0 && (n->flags & GK_NODE_WILD) &&
+			    signed_zone(a, n->zone))
+				deny_slot(a);
 			next = answer_node(sc, a, n, name, len, qtype);
 			break;
 		case LK_DNAME: {

@@ -25,6 +25,8 @@
 #define GK_ASM_REGS    16
 #define GK_ASM_HOPS    16 /* > the resolver's hop limit: a chain's names all fit */
 #define GK_ASM_PEND    16 /* denial RRsets waiting for the authority section */
+#define GK_ASM_SNAMES  24 /* slot mode: names written with compression */
+#define GK_ASM_SDUPS   4  /* slot mode: denial RRsets written after the slot */
 
 /* A registrable domain a compiled message depends on (name NULL, len 0: none). */
 typedef struct gk_asm_reg {
@@ -83,6 +85,27 @@ typedef struct gk_asm {
 		uint16_t len, off;
 		bool owner_only;
 	} ct[GK_ASM_NAMES];
+	/* Slot mode (compile time, DO=1 answers whose proof depends on the query name: NXDOMAIN
+	 * and wildcard answers of signed zones): the NSEC or NSEC3 that covers the query name
+	 * (or its next closer name) is not written; where it would go is the slot, filled per
+	 * query from precompiled pieces (gk_dnssec_slot_t). Set by the caller like dnssec;
+	 * the rest is reset by gk_asm_init. */
+	bool slot_mode;
+	bool slot_set;       /* the slot was reached: slot_off, slot_bound hold */
+	bool slot_lost;      /* more names or denial RRsets than recorded below */
+	bool in_denial;      /* writing a denial RRset: the question's entry owns none of it */
+	uint16_t slot_off;   /* body offset (after the question) of the slot */
+	uint16_t slot_bound; /* bounds before it */
+	unsigned nsnames, nsdup;
+	struct {
+		const uint8_t *name;
+		uint8_t len;
+		uint16_t bound;  /* index of the RRset it is written in */
+	} snames[GK_ASM_SNAMES]; /* names written with compression (the question's excepted) */
+	struct {
+		const gk_node_t *node;
+		uint16_t bound;
+	} sdup[GK_ASM_SDUPS];     /* denial RRsets written after the slot: their bound index */
 	uint16_t fix[GK_ASM_FIX]; /* positions of compression pointers */
 	gk_bound_t bound[GK_ASM_BOUNDS];
 	const gk_rrset_t *added[GK_ASM_ADDED];
@@ -102,6 +125,14 @@ void gk_resolve(const gk_zscope_t *sc, gk_asm_t *a, const uint8_t *qname, size_t
 
 /* The NXDOMAIN answer of a zone (SOA in authority), for the zone's template. */
 void gk_resolve_nxdomain(gk_asm_t *a, const gk_zone_t *z);
+
+/* Slot mode: the DO=1 NXDOMAIN answer for names whose closest encloser is ce, with the
+ * slot where the NSEC covering the name or the NSEC3 covering its next closer name goes. */
+void gk_resolve_nxdomain_slot(gk_asm_t *a, const gk_node_t *ce);
+
+/* The NSEC or NSEC3 RRset at chain node d with its RRSIGs, alone in the authority section
+ * (a piece of a slot, dnssec.h). */
+void gk_resolve_denial(gk_asm_t *a, const gk_node_t *d);
 
 /* A NODATA answer in zone z (AA, SOA in authority), for the zone's template. */
 void gk_resolve_nodata(gk_asm_t *a, const gk_zone_t *z);

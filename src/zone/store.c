@@ -111,6 +111,11 @@ static void retire(gk_zoneset_t *zs, void *obj, void (*fn)(void *))
 		fn(obj);
 }
 
+void gk_zoneset_retire(gk_zoneset_t *zs, void *obj, void (*free_fn)(void *))
+{
+	retire(zs, obj, free_fn);
+}
+
 int gk_zoneset_create(gk_zoneset_retire_fn retire_fn, void *ctx, gk_zoneset_t **out)
 {
 	gk_zoneset_t *zs = calloc(1, sizeof(*zs));

@@ -127,6 +127,15 @@ const gk_zver_t *gk_zoneset_get(const gk_zoneset_t *zs, const uint8_t *apex, siz
  * change the store. */
 void gk_zoneset_each(const gk_zoneset_t *zs, void (*fn)(void *ctx, const gk_zver_t *v), void *ctx);
 
+/* Hand obj, which the caller made unreachable for readers starting after this call, to the
+ * store's retire function: free_fn(obj) runs once no reader can hold it (at once without a
+ * retire function). Lets a module publish its own read-mostly tables beside the store's
+ * versions with the same grace periods (the secondary's NOTIFY index). Writer thread. */
+void gk_zoneset_retire(gk_zoneset_t *zs, void *obj, void (*free_fn)(void *));
+
+/* True for a version of a secondary zone (spec->secondary). */
+bool gk_zver_is_secondary(const gk_zver_t *v);
+
 /* Number of zones and of resource records in the store (for logs and metrics). Writer. */
 size_t gk_zoneset_zone_count(const gk_zoneset_t *zs);
 size_t gk_zoneset_rr_count(const gk_zoneset_t *zs);

@@ -95,6 +95,11 @@ bool gk_zver_is_placeholder(const gk_zver_t *v)
 	return gk_zver_placeholder_p(v);
 }
 
+bool gk_zver_is_secondary(const gk_zver_t *v)
+{
+	return v->secondary;
+}
+
 int gk_zver_placeholder(const gk_zone_spec_t *spec, gk_zver_t **out)
 {
 	const char *name = spec->name;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "common/file.h"
@@ -282,12 +283,252 @@ int gk_zonelist_write(const char *path, const char *const *names, const char *co
 		rc = -errno;
 	if (rc == 0 && rename(tmp, path) != 0)
 		rc = -errno;
-	if (rc == 0)
+	if (rc == 0) {
+		/* the journal is folded in: remove it (a crash before that replays it onto the
+		 * new file, which changes nothing) */
+		char jp[GK_ZONELIST_PATH_MAX + 16];
+		if (gk_zonelist_journal_path(path, jp, sizeof(jp)) == 0 && unlink(jp) != 0 &&
+		    errno != ENOENT)
+			rc = -errno;
 		(void)fsync_dir(path); /* best effort: the rename is done */
+	}
 	if (rc != 0) {
 		snprintf(err, errlen, "%s: cannot write: %s", path, gk_strerror(rc));
-		unlink(tmp);
+		(void)unlink(tmp);
 	}
 	free(tmp);
+	return rc;
+}
+
+/* ---- the journal ---------------------------------------------------------------------- */
+
+int gk_zonelist_journal_path(const char *path, char *buf, size_t buflen)
+{
+	int n = snprintf(buf, buflen, "%s.journal", path);
+	return n < 0 || (size_t)n >= buflen ? GK_EINVAL : 0;
+}
+
+int gk_zonelist_journal_append(const char *path, bool add, const char *name, const char *file,
+                               size_t *jsize, char *err, size_t errlen)
+{
+	char jp[GK_ZONELIST_PATH_MAX + 16];
+	if (gk_zonelist_journal_path(path, jp, sizeof(jp)) != 0) {
+		snprintf(err, errlen, "%s: path too long for its journal", path);
+		return GK_EINVAL;
+	}
+	size_t nl = strlen(name), fl = add ? strlen(file) : 0;
+	if (!gk_zonelist_name_ok(name, nl) ||
+	    (add && (fl == 0 || fl > GK_ZONELIST_PATH_MAX || strpbrk(file, " \t\r\n") != NULL))) {
+		snprintf(err, errlen, "%s: cannot journal '%s': bad name or file", jp, name);
+		return GK_EINVAL;
+	}
+	char line[GK_ZONELIST_NAME_MAX + GK_ZONELIST_PATH_MAX + 8];
+	int ll = add ? snprintf(line, sizeof(line), "+ %s %s\n", name, file)
+	             : snprintf(line, sizeof(line), "- %s\n", name);
+	bool created = access(jp, F_OK) != 0;
+	int fd = open(jp, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		int e = errno;
+		snprintf(err, errlen, "%s: cannot append: %s", jp, strerror(e));
+		return -e;
+	}
+	int rc = 0;
+	ssize_t w = write(fd, line, (size_t)ll);
+	if (w != ll)
+		rc = w < 0 ? -errno : GK_EIO;
+	off_t end = rc == 0 ? lseek(fd, 0, SEEK_CUR) : 0;
+	if (jsize != NULL)
+		*jsize = end > 0 ? (size_t)end : 0;
+	if (rc == 0 && fdatasync(fd) != 0)
+		rc = -errno;
+	if (close(fd) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && created)
+		rc = fsync_dir(jp);
+	if (rc != 0)
+		snprintf(err, errlen, "%s: cannot append: %s", jp, gk_strerror(rc));
+	return rc;
+}
+
+int gk_zonelist_journal_parse(const char *buf, size_t len, const char *path, gk_zonelist_jfn fn,
+                              void *ctx, char *err, size_t errlen)
+{
+	size_t line = 0, pos = 0;
+	while (pos < len) {
+		line++;
+		const char *s = buf + pos;
+		const char *nl = memchr(s, '\n', len - pos);
+		if (nl == NULL)
+			break; /* an append cut short: never acknowledged */
+		size_t n = (size_t)(nl - s);
+		pos += n + 1;
+		if (memchr(s, '\0', n) != NULL) {
+			snprintf(err, errlen, "%s:%zu: NUL byte in the line", path, line);
+			return GK_ESYNTAX;
+		}
+		const char *f[4];
+		size_t fl[4], nf = 0, i = 0;
+		while (i < n && nf < 4) {
+			while (i < n && blank(s[i]))
+				i++;
+			if (i == n)
+				break;
+			size_t b = i;
+			while (i < n && !blank(s[i]))
+				i++;
+			f[nf] = s + b;
+			fl[nf++] = i - b;
+		}
+		if (nf == 0)
+			continue;
+		bool add = fl[0] == 1 && f[0][0] == '+';
+		if (!add && !(fl[0] == 1 && f[0][0] == '-')) {
+			snprintf(err, errlen, "%s:%zu: expected '+ NAME FILE' or '- NAME'", path,
+			         line);
+			return GK_ESYNTAX;
+		}
+		if (nf != (add ? 3u : 2u)) {
+			snprintf(err, errlen, "%s:%zu: expected '%s'", path, line,
+			         add ? "+ NAME FILE" : "- NAME");
+			return GK_ESYNTAX;
+		}
+		if (!gk_zonelist_name_ok(f[1], fl[1])) {
+			snprintf(err, errlen, "%s:%zu: '%.*s' is not a valid zone name", path, line,
+			         (int)(fl[1] > 255 ? 255 : fl[1]), f[1]);
+			return GK_ESYNTAX;
+		}
+		if (add && fl[2] > GK_ZONELIST_PATH_MAX) {
+			snprintf(err, errlen, "%s:%zu: file name longer than %d bytes", path, line,
+			         GK_ZONELIST_PATH_MAX);
+			return GK_ESYNTAX;
+		}
+		int rc = fn(ctx, add, f[1], fl[1], add ? f[2] : NULL, add ? fl[2] : 0, line);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+struct sent {
+	const char *name, *file;
+	size_t nl, fl, line;
+	bool add;
+};
+
+struct sacc {
+	struct sent *e;
+	size_t n, cap;
+};
+
+static int sacc_push(struct sacc *a, bool add, const char *name, size_t nl, const char *file,
+                     size_t fl, size_t line)
+{
+	if (a->n == a->cap) {
+		size_t nc = a->cap ? a->cap * 2 : 256;
+		struct sent *ne = realloc(a->e, nc * sizeof(*ne));
+		if (ne == NULL)
+			return GK_ENOMEM;
+		a->e = ne;
+		a->cap = nc;
+	}
+	if (nl > 1 && name[nl - 1] == '.')
+		nl--; /* "a.test." and "a.test" are one zone */
+	a->e[a->n++] = (struct sent){name, file, nl, fl, line, add};
+	return 0;
+}
+
+static int sacc_list(void *ctx, const char *name, size_t nl, const char *file, size_t fl,
+                     size_t line)
+{
+	return sacc_push(ctx, true, name, nl, file, fl, line);
+}
+
+static int sacc_journal(void *ctx, bool add, const char *name, size_t nl, const char *file,
+                        size_t fl, size_t line)
+{
+	return sacc_push(ctx, add, name, nl, file, fl, line);
+}
+
+static const struct sent *sort_base;
+
+static int cmp_sent(const void *a, const void *b)
+{
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	const struct sent *x = &sort_base[i], *y = &sort_base[j];
+	size_t l = x->nl < y->nl ? x->nl : y->nl;
+	int c = strncasecmp(x->name, y->name, l);
+	if (c == 0 && x->nl != y->nl)
+		c = x->nl < y->nl ? -1 : 1;
+	if (c == 0)
+		c = i < j ? -1 : i > j;
+	return c;
+}
+
+int gk_zonelist_read_state(const char *path, gk_zonelist_fn fn, void *ctx, char *err, size_t errlen)
+{
+	char jp[GK_ZONELIST_PATH_MAX + 16];
+	if (gk_zonelist_journal_path(path, jp, sizeof(jp)) != 0) {
+		snprintf(err, errlen, "%s: path too long for its journal", path);
+		return GK_EINVAL;
+	}
+	char *jbuf = NULL;
+	size_t jlen = 0;
+	int jrc = gk_read_file(jp, LIST_MAX, &jbuf, &jlen);
+	if (jrc != 0 && jrc != -ENOENT) {
+		snprintf(err, errlen, "%s: cannot read the state journal: %s", jp,
+		         jrc == GK_ENOTREG ? "not a regular file" : gk_strerror(jrc));
+		return jrc;
+	}
+	if (jrc == -ENOENT) /* the common case: the state file alone, read as it streams */
+		return gk_zonelist_read(path, true, fn, ctx, err, errlen);
+	char *buf = NULL;
+	size_t len = 0;
+	int rc = gk_read_file(path, LIST_MAX, &buf, &len);
+	if (rc == -ENOENT) {
+		rc = 0;
+	} else if (rc != 0) {
+		snprintf(err, errlen, "%s: cannot read zone list: %s", path,
+		         rc == GK_ENOTREG ? "not a regular file" : gk_strerror(rc));
+		free(jbuf);
+		return rc;
+	}
+	struct sacc a = {0};
+	size_t *ix = NULL;
+	bool *keep = NULL;
+	if (buf != NULL)
+		rc = gk_zonelist_parse(buf, len, path, sacc_list, &a, err, errlen);
+	if (rc == 0)
+		rc = gk_zonelist_journal_parse(jbuf, jlen, jp, sacc_journal, &a, err, errlen);
+	if (rc == 0 && a.n > 0) {
+		ix = malloc(a.n * sizeof(*ix));
+		keep = calloc(a.n, sizeof(*keep));
+		if (ix == NULL || keep == NULL)
+			rc = GK_ENOMEM;
+	}
+	if (rc == 0 && a.n > 0) {
+		/* one sort by (name, position): the last line of each name decides */
+		for (size_t i = 0; i < a.n; i++)
+			ix[i] = i;
+		sort_base = a.e;
+		qsort(ix, a.n, sizeof(*ix), cmp_sent);
+		for (size_t k = 0; k < a.n; k++) {
+			const struct sent *x = &a.e[ix[k]],
+			                  *y = k + 1 < a.n ? &a.e[ix[k + 1]] : NULL;
+			bool last =
+			    y == NULL || x->nl != y->nl || strncasecmp(x->name, y->name, x->nl);
+			keep[ix[k]] = last && x->add;
+		}
+		for (size_t i = 0; i < a.n && rc == 0; i++)
+			if (keep[i])
+				rc = fn(ctx, a.e[i].name, a.e[i].nl, a.e[i].file, a.e[i].fl,
+				        a.e[i].line);
+	}
+	if (rc == GK_ENOMEM)
+		snprintf(err, errlen, "%s: out of memory", path);
+	free(ix);
+	free(keep);
+	free(a.e);
+	free(buf);
+	free(jbuf);
 	return rc;
 }

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/fuzz/fuzz_zonelist.c -- libFuzzer target: arbitrary bytes as a zone list file.
+/* tests/fuzz/fuzz_zonelist.c -- libFuzzer target: arbitrary bytes as a zone list file and
+ * as a state journal.
  *
  * Every entry gk_zonelist_parse reports must have a valid zone name, a non-empty file
  * without blanks, and increasing line numbers within the input's line count; an error
- * must name the list and a line.
+ * must name the list and a line. The same holds for every change gk_zonelist_journal_parse
+ * reports (an add has a file, a remove none), which never include an unterminated last line.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -14,7 +16,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct state {
-	size_t last, lines;
+	size_t last, lines, full; /* full: lines ended by a newline */
 };
 
 static int check(void *ctx, const char *name, size_t nl, const char *file, size_t fl, size_t line)
@@ -28,6 +30,17 @@ static int check(void *ctx, const char *name, size_t nl, const char *file, size_
 	return 0;
 }
 
+static int check_j(void *ctx, bool add, const char *name, size_t nl, const char *file, size_t fl,
+                   size_t line)
+{
+	struct state *s = ctx;
+	if (add != (file != NULL) || (!add && fl != 0) || line > s->full)
+		abort();
+	return add ? check(ctx, name, nl, file, fl, line)
+	           : (gk_zonelist_name_ok(name, nl) && line > s->last ? (s->last = line, 0)
+	                                                              : (abort(), 0));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct state s = {0};
@@ -38,6 +51,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc =
 	    gk_zonelist_parse((const char *)data, size, "fuzz.list", check, &s, err, sizeof(err));
 	if (rc != 0 && (rc != GK_ESYNTAX || strncmp(err, "fuzz.list:", 10) != 0))
+		abort();
+	struct state j = {.lines = s.lines, .full = s.lines - 1};
+	rc = gk_zonelist_journal_parse((const char *)data, size, "fuzz.journal", check_j, &j, err,
+	                               sizeof(err));
+	if (rc != 0 && (rc != GK_ESYNTAX || strncmp(err, "fuzz.journal:", 13) != 0))
 		abort();
 	return 0;
 }

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 
+import dns.exception
 import dns.flags
 import dns.message
 import dns.name
@@ -121,15 +122,16 @@ class Server:
 				f.seek(self.log_off)
 			return f.read().decode("utf-8", "replace")
 
-	def wait_ready(self, zone="example.cn", timeout=10.0):
+	def wait_ready(self, zone="example.cn", timeout=120.0):
 		"""Wait until an SOA query for zone is answered over UDP and TCP; for gatekeeperd,
 		also until its zones are loaded (until then they answer SERVFAIL): the log's
 		readiness line, or with nothing in the log (it goes to the journal) zone's answer
-		other than SERVFAIL."""
-		deadline = time.time() + timeout
+		other than SERVFAIL. An event, waited on as wait_for does: timeout only bounds a
+		failure (RuntimeError, also at once when the process exits)."""
 		q = dns.message.make_query(zone, "SOA")
-		last = None
-		while time.time() < deadline:
+		last = []
+
+		def ready():
 			if not self.alive():
 				raise RuntimeError("%s exited early (rc %s); log:\n%s" %
 						   (self.name, self.proc.returncode, self.log_text()))
@@ -141,12 +143,16 @@ class Server:
 					if "ready: loaded" not in log and (log.strip() or
 									   r.rcode() == dns.rcode.SERVFAIL):
 						raise RuntimeError("zones still loading")
-				return
-			except Exception as e:  # not up yet
-				last = e
-				time.sleep(0.1)
-		raise RuntimeError("%s did not answer within %.0fs (%r); log:\n%s" %
-				   (self.name, timeout, last, self.log_text()))
+				return True
+			except RuntimeError as e:
+				last.append(e)
+				return False
+			except Exception as e:  # noqa: BLE001 (not up yet)
+				last.append(e)
+				return False
+		if not wait_for("%s ready" % self.name, ready, timeout, step=0.1, must=False):
+			raise RuntimeError("%s did not answer within %.0fs (%r); log:\n%s" %
+					   (self.name, timeout, last[-1] if last else None, self.log_text()))
 
 	def signal(self, sig):
 		if self.alive():
@@ -498,17 +504,51 @@ class RedisStartError(RuntimeError):
 		self.log = log
 
 
-def wait_for(what, fn, timeout=10.0, step=0.02):
-	"""Poll fn() until it returns something true, and return that. timeout only bounds a
-	failure (AssertionError naming what, with fn's last value); nothing is proved by it."""
-	deadline = time.time() + timeout
-	last = None
-	while time.time() < deadline:
-		last = fn()
+def need(tool, package):
+	"""The path of a program the test needs; a missing one fails the test naming its Debian
+	package (scripts/deps.sh installs every one), never a silently skipped step."""
+	path = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin")
+	if path is None:
+		raise AssertionError("%s not found: install the Debian package %s (scripts/deps.sh)" %
+				     (tool, package))
+	return path
+
+
+# What a wait counts as "not yet" when fn raises it: a server still starting or restarting.
+_NOT_YET = (OSError, dns.exception.Timeout)
+try:
+	import redis as _redis  # python3-redis, used by the tests that talk to Redis
+	_NOT_YET += (_redis.RedisError,)
+except ImportError:
+	pass
+
+
+def wait_for(what, fn, timeout=30.0, step=0.02, proc=None, must=True):
+	"""The one wait of the suite: poll fn() until it returns something true, and return that.
+	Wait on an event or a counter (a log line, a metric, a heartbeat, an answer), never on
+	time: timeout only bounds a failure, so nothing is proved by it; keep it generous (a
+	loaded machine under ASan is slow). fn raising OSError, a dnspython timeout or a Redis
+	error counts as "not yet" (a server still starting); other exceptions propagate.
+	proc: a Server or subprocess.Popen that must keep running: if it exits first, fail at
+	once naming it. On timeout: AssertionError naming what, with fn's last value (or error);
+	must=False returns that last (false) value instead, for tests that collect failures."""
+	deadline = time.monotonic() + timeout
+	last = err = None
+	while True:
+		try:
+			last, err = fn(), None
+		except _NOT_YET as e:
+			last, err = None, e
 		if last:
 			return last
+		if proc is not None and not (proc.alive() if hasattr(proc, "alive") else proc.poll() is None):
+			raise AssertionError("%s exited before %s" % (getattr(proc, "name", "the process"), what))
+		if time.monotonic() > deadline:
+			if not must:
+				return last
+			raise AssertionError("timed out after %.0f s waiting for %s (last %r)" %
+					     (timeout, what, err if err is not None else last))
 		time.sleep(step)
-	raise AssertionError("timed out waiting for %s (last %r)" % (what, last))
 
 
 def _redis_pong(port):

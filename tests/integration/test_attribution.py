@@ -287,7 +287,7 @@ def check_xlsx(rep, tmp, notice, acc):
 
 def wait_sites(r, n):
 	h.wait_for("%d site entries in gk:site:*" % n,
-	           lambda: sum(r.hlen(k) for k in r.scan_iter("gk:site:*")) >= n, timeout=20)
+	           lambda: sum(r.hlen(k) for k in r.scan_iter("gk:site:*")) >= n)
 
 
 def query(port, name, n):
@@ -312,7 +312,7 @@ def body(tmp, rport):
 		# the filing status loaded (before it every refusal counts as "starting")
 		h.wait_for("f1.cn answered (status set loaded)", lambda: dns.query.udp(
 			dns.message.make_query("www.f1.cn", "A"), "127.0.0.1", port=srv.port,
-			timeout=2).rcode() == 0, timeout=20)
+			timeout=2).rcode() == 0)
 		wait_sites(r, len(ZONES))
 		expect(r.hget("gk:site:%04x" % h.status_bucket("f4.cn"), "f4.cn") == "47.96.4.4 47.96.4.5",
 		       "gk:site: f4.cn apex and www addresses")
@@ -320,7 +320,7 @@ def body(tmp, rport):
 			query(srv.port, d, n)
 		day = int(time.strftime("%Y%m%d", time.gmtime(time.time() + 8 * 3600)))
 		h.wait_for("discovery counters", lambda: int(
-			r.hget("gk:disc:%08d:tot" % day, "queries") or 0) >= QUERIES_TOTAL, timeout=20)
+			r.hget("gk:disc:%08d:tot" % day, "queries") or 0) >= QUERIES_TOTAL)
 		frm = to = "%04d-%02d-%02d" % (day // 10000, day // 100 % 100, day % 100)
 		rep = Report(addr, frm, to)
 		# a period without any discovered domain: empty lists, every format (was: qsort of

@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gkharness as h  # noqa: E402
@@ -131,9 +130,8 @@ def main():
 						       "--interval", "100", spool], tmp, 0,
 				     os.path.join(tmp, "watch.log"))
 			done = os.path.join(spool, "done", "delta-3.jsonl")
-			deadline = time.time() + 30
-			while not os.path.exists(done) and w.alive() and time.time() < deadline:
-				time.sleep(0.05)
+			h.wait_for("watch moved delta-3 to done/", lambda: os.path.exists(done), step=0.05, proc=w,
+				   must=False)
 			rc = w.stop()
 			assert os.path.exists(done) and rc == 0, (rc, w.log_text())
 			assert "delta-3.jsonl serial 3 was already applied: nothing written" in w.log_text()

@@ -9,7 +9,7 @@
 # a request, too many connections) gets an error, and each time the test checks that
 # nothing changed: the zones still answer (dnspython), the state file is as it was, and
 # `zone status` is the same. Then persistence: a zone added at run time is served again
-# after a restart. Last, the daemon refuses a socket path that is a regular file or a live
+# after a restart, and every acknowledged add is served after kill -9 (the state journal). Last, the daemon refuses a socket path that is a regular file or a live
 # socket. Usage: test_control.py GATEKEEPERD GKCTL
 import os
 import re
@@ -17,7 +17,6 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gkharness as h  # noqa: E402
@@ -150,11 +149,31 @@ def main(argv):
 				("y1.test", "l1.test", "l2.test", "d1.test", "new.test", "mid.test")}
 
 		def state_text():
+			"""The persisted state as NAME FILE lines: the state file with its journal
+			applied (the last line for a name wins), None when neither exists."""
+			zs, seen = {}, False
 			try:
 				with open(state) as f:
-					return f.read()
+					seen = True
+					for ln in f:
+						w = ln.split()
+						if len(w) == 2 and not w[0].startswith("#"):
+							zs[w[0].rstrip(".").lower()] = (w[0], w[1])
 			except FileNotFoundError:
-				return None
+				pass
+			try:
+				with open(state + ".journal") as f:
+					seen = True
+					for ln in f.read().split("\n")[:-1]:  # an unterminated line: cut short
+						w = ln.split()
+						if w and w[0] == "+":
+							zs.pop(w[1].rstrip(".").lower(), None)
+							zs[w[1].rstrip(".").lower()] = (w[1], w[2])
+						elif w and w[0] == "-":
+							zs.pop(w[1].rstrip(".").lower(), None)
+			except FileNotFoundError:
+				pass
+			return "".join("%s %s\n" % v for v in zs.values()) if seen else None
 
 		def snapshot(c):
 			return (served(), state_text(), c.ask("zone status"))
@@ -255,16 +274,14 @@ def main(argv):
 				k.close()
 			# the server sees those closes on its next loop turns: wait until a new
 			# connection is below the cap again (each refused one is itself closed)
-			c4 = None
-			deadline = time.time() + 60
-			while c4 is None and time.time() < deadline:
+			def below_cap():
 				k = Conn(sock)
 				a = k.ask("stats")
 				if a and a[0].startswith("ok queries"):
-					c4 = k
-				else:
-					k.close()
-					time.sleep(0.01)
+					return k
+				k.close()
+				return None
+			c4 = h.wait_for("a connection below the cap again", below_cap, step=0.01, must=False)
 			expect("closed connections leave room below the cap", c4 is not None)
 			# pipelined requests in one write: answered in order, one answer each
 			c4.send(b"stats\n" * 300 + b"zone status y1.test\n")
@@ -374,6 +391,58 @@ def main(argv):
 			rc, out, err = ctl("stats")
 			expect("... and the first still answers on it", rc == 0, (rc, out, err))
 		expect("stopped: the socket file is removed", not os.path.exists(sock))
+
+		# --- durability: every acknowledged add survives kill -9 (the journal) ----------------
+		NKILL = 40
+		for k in range(NKILL):
+			write(os.path.join(zdir, "k%d.test.zone" % k), zone_text("k%d.test" % k, "192.0.2.61"))
+		srv3 = h.start_gk(binary, tmp, zonedir=zdir, zones=zones, extra=extra)
+		with srv3:
+			c = Conn(sock)
+			acks = [c.ask("zone add k%d.test %s/k%d.test.zone" % (k, zdir, k)) for k in range(NKILL)]
+			a = c.ask("zone remove k0.test")
+			# the journal is folded into the state file at 256 KiB: a zone file under a
+			# 2,000-byte path, added and removed until the journal has taken 300 KiB
+			ldir = os.path.join(tmp, *(["x" * 199] * 10))
+			os.makedirs(ldir)
+			lfile = os.path.join(ldir, "kl.test.zone")
+			write(lfile, zone_text("kl.test", "192.0.2.62"))
+			jpath, total, lacks = state + ".journal", 0, []
+			while total < 300 << 10:
+				lacks.append(c.ask("zone add kl.test %s" % lfile))
+				lacks.append(c.ask("zone remove kl.test"))
+				total += len("+ kl.test %s\n- kl.test\n" % lfile)
+			lacks.append(c.ask("zone add kl.test %s" % lfile))
+			c.close()
+			expect("%d adds and removes under a long path acknowledged" % len(lacks),
+			       all(x and x[0].startswith("ok zone kl.test") for x in lacks), lacks[:2])
+			jsize = os.path.getsize(jpath) if os.path.exists(jpath) else 0
+			st = ""
+			if os.path.exists(state):  # the state file proper, without the journal
+				with open(state) as f:
+					st = f.read()
+			expect("the journal was folded into the state file (%d of %d bytes left)" % (jsize, total),
+			       jsize < 256 << 10 and "k1.test %s/k1.test.zone\n" % zdir in st
+			       and "k0.test" not in st, (jsize, st[:300]))
+			expect("%d adds and a remove acknowledged" % NKILL,
+			       all(x and x[0].startswith("ok zone k%d.test added" % k) for k, x in enumerate(acks))
+			       and a == ["ok zone k0.test removed"], (acks[:3], a))
+			srv3.signal(9)
+			srv3.proc.wait(30)
+		os.unlink(sock)  # left behind by kill -9
+		srv4 = h.start_gk(binary, tmp, zonedir=zdir, zones=zones, extra=extra)
+		with srv4:
+			got = [lookup(srv4.port, "www.k%d.test" % k) for k in range(NKILL)]
+			expect("after kill -9: every acknowledged add is served, the removed zone is not",
+			       got[0][0] == dns.rcode.REFUSED and all(g == (0, ["192.0.2.61"]) for g in got[1:])
+			       and lookup(srv4.port, "www.kl.test") == (0, ["192.0.2.62"]), got[:3])
+			c = Conn(sock)
+			c.ask("zone remove kl.test")
+			for k in range(1, NKILL):
+				c.ask("zone remove k%d.test" % k)
+			c.close()
+			st = state_text() or ""
+			expect("... and removes through the journal leave none of them", "k1.test" not in st, st)
 		# a socket path that is a regular file: refused, the file untouched
 		write(sock, "precious\n")
 		p = subprocess.run([binary, "-c", srv2.conf], capture_output=True, text=True, timeout=60)

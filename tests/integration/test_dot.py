@@ -112,14 +112,6 @@ def counters(mport):
 	return hs
 
 
-def wait_for(what, cond, limit=30.0):
-	"""Poll cond() (a counter or a log line) until it holds; the limit only stops a hung run."""
-	end = time.monotonic() + limit
-	while not cond():
-		assert time.monotonic() < end, "never happened: " + what
-		time.sleep(0.05)
-
-
 def kdig(port, tmp, name, qtype, transport):
 	args = ["kdig", "@127.0.0.1", "-p", str(port), name, qtype, "+noall", "+answer",
 		"+authority", "+additional", "+norecurse"]
@@ -167,7 +159,7 @@ def cap_and_idle(binary, tmp, ca, cert, key):
 		third.sendall(frame(q.to_wire()))
 		assert read_msg(third).answer
 		assert closes("evicted") == 1 and closed(conns[0])
-		wait_for("idle connections closed", lambda: closes("idle") == 2)
+		h.wait_for("idle connections closed", lambda: closes("idle") == 2)
 		assert closed(conns[1]) and closed(third)
 		for s in conns + [third]:
 			s.close()
@@ -244,7 +236,7 @@ def main(binary):
 			stall = socket.create_connection(("127.0.0.1", tport), timeout=30)
 			stall.sendall(b"\x16\x03\x01\x00\xff\x01")
 			assert same(dot_query(tport, ctx, q), dns.query.udp(q, "127.0.0.1", port=port, timeout=2))
-			wait_for("handshake timeout counted",
+			h.wait_for("handshake timeout counted",
 				 lambda: counters(mport)["timeout"] == before["timeout"] + 1)
 			assert stall.recv(100) == b""  # closed by the server
 			stall.close()
@@ -254,7 +246,7 @@ def main(binary):
 				s.sendall(frame(q.to_wire()))
 				while s.recv(100):  # at most an alert, then closed
 					pass
-			wait_for("failed handshake counted",
+			h.wait_for("failed handshake counted",
 				 lambda: counters(mport)["failed"] == before["failed"] + 1)
 			# PROXY v2 from the balancer: the header in clear, then the handshake
 			px = lambda: {r: int(h.metrics(mport)['gatekeeper_proxy_headers_total{result="%s"}' % r])
@@ -287,7 +279,7 @@ def main(binary):
 			# SIGHUP: the new certificate is served to new connections
 			shutil.copy(os.path.join(tmp, "srv2.pem"), cert)
 			gk.signal(signal.SIGHUP)
-			wait_for("certificate reloaded",
+			h.wait_for("certificate reloaded",
 				 lambda: gk.log_text().count("certificate %s reloaded" % cert) == 1)
 			with dot_connect(tport, ctx) as s:
 				assert s.getpeercert()["serialNumber"] == "1002", s.getpeercert()
@@ -295,7 +287,7 @@ def main(binary):
 			with open(cert, "w") as f:
 				f.write("-----BEGIN CERTIFICATE-----\nnot a certificate\n")
 			gk.signal(signal.SIGHUP)
-			wait_for("bad certificate logged",
+			h.wait_for("bad certificate logged",
 				 lambda: "%s: cannot load the certificate chain" % cert in gk.log_text())
 			with dot_connect(tport, ctx) as s:
 				assert s.getpeercert()["serialNumber"] == "1002", s.getpeercert()

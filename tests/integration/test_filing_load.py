@@ -65,8 +65,12 @@ import dns.rcode  # noqa: E402
 import dns.rdatatype  # noqa: E402
 import redis  # noqa: E402  (Debian python3-redis)
 
+# Under ASan and UBSan (tests/integration/filing_load.cmake passes GK_SANITIZE) the latency
+# figures are logged, not asserted: they are the release build's, and a sanitized build on a
+# loaded machine is several times slower. Every change must still be enforced.
+SANITIZED = os.environ.get("GK_SANITIZE") == "1"
 T_START = time.monotonic()
-DEADLINE = T_START + 110
+DEADLINE = T_START + (600 if SANITIZED else 110)
 NZONES = 300
 DNSPERF = "/usr/bin/dnsperf"
 TEXT = {"unfiled": "ICP filing required", "revoked": "ICP filing revoked",
@@ -74,6 +78,15 @@ TEXT = {"unfiled": "ICP filing required", "revoked": "ICP filing revoked",
 PROVIDERS = ["阿里云计算有限公司", "腾讯云计算（北京）有限责任公司", "华为云计算技术有限公司", ""]
 ENFORCE_MAX_S = 1.0
 RECOVER_MAX_S = 2.0
+
+
+def timing(ok, what):
+	"""A latency figure of the release build: asserted there, logged under the sanitizers."""
+	if ok:
+		return
+	if not SANITIZED:
+		raise AssertionError(what)
+	log("timing not asserted under the sanitizers: " + what)
 
 
 def check_time(what):
@@ -216,17 +229,6 @@ def heartbeat(r, inst):
 		return r.hgetall("gk:inst:" + inst)
 	except redis.RedisError:
 		return {}
-
-
-def wait_for(what, fn, timeout, step=0.05):
-	deadline = time.monotonic() + timeout
-	last = None
-	while time.monotonic() < deadline:
-		last = fn()
-		if last:
-			return last
-		time.sleep(step)
-	raise AssertionError("timed out after %.1fs waiting for %s (last %r)" % (timeout, what, last))
 
 
 # ---- gatekeeperd -----------------------------------------------------------------------------
@@ -457,13 +459,13 @@ def empty_restart(tmp, gkbin, syncbin):
 		sync.run("sign", "--key", sync.priv, path)
 		sync.apply(path)
 		gk = Gk("E", gkbin, tmp, zdir, zones, rd.port, 60000, 2)
-		wait_for("ready", lambda: heartbeat(r, gk.inst).get("state") == "ready", 15)
+		h.wait_for("ready", lambda: heartbeat(r, gk.inst).get("state") == "ready")
 		assert not sweep(gk, "filed")
 		rd.kill9()
 		shutil.rmtree(rd.dir)
 		os.mkdir(rd.dir)
 		r = rd.start()
-		wait_for("the empty redis noticed", lambda: "not installing a partial status set" in gk.log_text(), 10)
+		h.wait_for("the empty redis noticed", lambda: "not installing a partial status set" in gk.log_text())
 		wrong, stop = [], []
 
 		def poll():
@@ -550,8 +552,8 @@ def body(tmp, gkbin, syncbin, rd, gks, dnsperfs):
 	C = Gk("C", gkbin, tmp, zdir, zones, rd.port, 3000, 1)
 	gks.append(C)
 	for g in gks:
-		hb = wait_for("%s ready" % g.name, lambda: (lambda x: x if x.get("state") == "ready" else None)(
-			heartbeat(r, g.inst)), 10)
+		hb = h.wait_for("%s ready" % g.name, lambda: (lambda x: x if x.get("state") == "ready" else None)(
+			heartbeat(r, g.inst)))
 		assert hb["serial"] == "1" and int(hb["table_size"]) == 250, hb
 		assert "loaded 250 domains" in g.log_text()
 	for g in gks:
@@ -576,13 +578,13 @@ def body(tmp, gkbin, syncbin, rd, gks, dnsperfs):
 	t_exit = time.monotonic()
 	for d, s in delta:
 		state[d] = "unfiled" if s == "remove" else s
-	worst, per, res = wait_enforced(gks, [d for d, _ in delta], state, t_exit, 5.0)
+	worst, per, res = wait_enforced(gks, [d for d, _ in delta], state, t_exit, 60.0 if SANITIZED else 5.0)
 	log("delta serial 2 (%d changes) applied under load: gk-sync ran %.0f ms; enforced on "
 	    "every replica %.1f ms after gk-sync exited (%s; poll round <= %.1f ms)" % (
 		    len(delta), (t_exit - t_start) * 1000, worst * 1000,
 		    ", ".join("%s %.1f ms" % (k, v * 1000) for k, v in sorted(per.items())), res * 1000))
-	assert worst <= ENFORCE_MAX_S, "enforcement took %.3f s > %.1f s" % (worst, ENFORCE_MAX_S)
-	assert p.alive(), "dnsperf ended before the delta was enforced: not 'under load'"
+	timing(worst <= ENFORCE_MAX_S, "enforcement took %.3f s > %.1f s" % (worst, ENFORCE_MAX_S))
+	timing(p.alive(), "dnsperf ended before the delta was enforced: not 'under load'")
 	# a bad signature under load: rejected, Redis byte-identical, no answer changes
 	before = dump_all(r)
 	bad = sync.feed("delta", 3, [(DOMAINS[i], "revoked") for i in range(100, 110)], base=2)
@@ -592,8 +594,8 @@ def body(tmp, gkbin, syncbin, rd, gks, dnsperfs):
 	assert "bad signature" in rej.stderr, rej.stderr
 	assert dump_all(r) == before, "a rejected feed changed Redis"
 	for g in gks:
-		hb = wait_for("%s at serial 2" % g.name, lambda: (lambda x: x if x.get("serial") == "2" and
-		              x.get("state") == "ready" else None)(heartbeat(r, g.inst)), 3)
+		hb = h.wait_for("%s at serial 2" % g.name, lambda: (lambda x: x if x.get("serial") == "2" and
+		              x.get("state") == "ready" else None)(heartbeat(r, g.inst)))
 		assert int(hb["table_size"]) == 250 + 20 - 5, hb
 	m, codes, out = finish_dnsperf(p, secs)
 	check_dnsperf("revocation", m, codes, out, secs)
@@ -611,7 +613,7 @@ def body(tmp, gkbin, syncbin, rd, gks, dnsperfs):
 	dnsperfs.append(p)
 	time.sleep(1.5)
 	t_kill = time.monotonic()
-	assert p.alive(), "dnsperf ended before the kill"
+	timing(p.alive(), "dnsperf ended before the kill")
 	rd.kill9()
 	log("redis-server (pid %d) killed with SIGKILL" % rd.srv.pid)
 	# C (max_age 3000) has had contact within ~1 s before the kill: last-known-good until at
@@ -639,8 +641,8 @@ def body(tmp, gkbin, syncbin, rd, gks, dnsperfs):
 	assert t_c < 1.5, "the LKG sample on C took until %.2f s after the kill" % t_c
 	assert not bad, "C before max_age: %s" % list(bad.items())[:5]
 	for g in gks:
-		wait_for("%s notices the outage" % g.name,
-		         lambda: "status: lost connection to redis" in g.log_text(), 3)
+		h.wait_for("%s notices the outage" % g.name,
+		         lambda: "status: lost connection to redis" in g.log_text())
 	# A and B answer last-known-good through the outage; C goes "unknown" after max_age
 	sweeps = 0
 	while time.monotonic() - t_kill < 5.0:
@@ -678,19 +680,19 @@ def body(tmp, gkbin, syncbin, rd, gks, dnsperfs):
 	t_exit = time.monotonic()
 	for d, s in delta:
 		state[d] = "unfiled" if s == "remove" else s
-	worst, per, res = wait_enforced(gks, [d for d, _ in delta], state, t_exit, 5.0)
+	worst, per, res = wait_enforced(gks, [d for d, _ in delta], state, t_exit, 60.0 if SANITIZED else 5.0)
 	log("redis restarted (%.1f s outage), content intact; delta serial 3 applied %.0f ms "
 	    "after the restart, enforced on every replica %.1f ms after gk-sync exited (%s; poll "
 	    "round <= %.1f ms)" % (
 		    t_up - t_kill, (t_exit - t_up) * 1000, worst * 1000,
 		    ", ".join("%s %.1f ms" % (k, v * 1000) for k, v in sorted(per.items())), res * 1000))
 	# a replica reconnects within reconnect_max_ms (500) of the restart, then resumes
-	assert worst <= RECOVER_MAX_S, "recovery enforcement took %.3f s" % worst
-	assert p.alive(), "dnsperf ended before the restart delta was enforced"
+	timing(worst <= RECOVER_MAX_S, "recovery enforcement took %.3f s" % worst)
+	timing(p.alive(), "dnsperf ended before the restart delta was enforced")
 	for g in gks:
-		hb = wait_for("%s at serial 3" % g.name, lambda: (lambda x: x if x.get("serial") == "3" and
+		hb = h.wait_for("%s at serial 3" % g.name, lambda: (lambda x: x if x.get("serial") == "3" and
 		              x.get("state") == "ready" and x.get("redis") == "connected" else None)(
-			heartbeat(r, g.inst)), 5)
+			heartbeat(r, g.inst)))
 		assert int(hb["table_size"]) == 265 + 10 - 5, hb
 		text = g.log_text()
 		assert "resuming the change stream" in text and "reloading after trim" not in text, g.name

@@ -178,7 +178,7 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, gks):
 	out = t.ctl("policy", "push", "pol/policy.yaml", "--key", "op1.key", "--message", "first").stdout
 	assert "push: version 1" in out, out
 	for g in gks:
-		h.wait_for("v1 on %d" % g.port, lambda: enforced_text(g.port) == "v1", timeout=5)
+		h.wait_for("v1 on %d" % g.port, lambda: enforced_text(g.port) == "v1")
 	# the change stream is read once per instance: the replica's tail hands policy entries to
 	# the follower (which keeps only a connection for the policy keys)
 	readers = [c for c in r.client_list() if c.get("cmd") == "xread"]
@@ -242,7 +242,7 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, gks):
 	cur += 1
 	assert "rollback: version %d" % cur in out, out
 	for g in gks:
-		h.wait_for("rollback on %d" % g.port, lambda: enforced_text(g.port) == "v1", timeout=5)
+		h.wait_for("rollback on %d" % g.port, lambda: enforced_text(g.port) == "v1")
 	audit = json.loads(r.lrange("gk:pol:audit", -1, -1)[0])
 	assert audit["action"] == "rollback" and audit["from"] == 1 and audit["version"] == cur, audit
 	log("rollback to 1 as version %d enforced; audit %s" % (cur, json.dumps(audit["summary"])))
@@ -275,7 +275,7 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, gks):
 	t.ctl("policy", "push", "pol/policy.yaml", "--key", "op2.key")
 	cur += 1
 	for g in gks:
-		h.wait_for("good push on %d" % g.port, lambda: enforced_text(g.port) == "v-good", timeout=5)
+		h.wait_for("good push on %d" % g.port, lambda: enforced_text(g.port) == "v-good")
 	for inst in insts:
 		h.wait_for("state ok", lambda: (lambda x: x.get("policy_state") == "ok" and x.get("policy_error") == ""
 					      and x.get("policy_version") == str(cur))(heartbeat(r, inst)))
@@ -288,14 +288,14 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, gks):
 	r.save()
 	rsrv.stop()
 	for g in gks:
-		h.wait_for("disconnect of %d" % g.port, lambda: "policy: lost connection" in g.log_text(), timeout=5)
+		h.wait_for("disconnect of %d" % g.port, lambda: "policy: lost connection" in g.log_text())
 	sock = os.path.join(tmp, "redis.sock")
 	argv = ["redis-server", "--port", "0", "--unixsocket", sock, "--unixsocketperm", "700", "--save", "",
 		"--appendonly", "no", "--dir", tmp]
 	rsrv2 = h.Server("redis-server", argv, tmp, rsrv.port, os.path.join(tmp, "redis2.log"))
 	gks.append(rsrv2)  # stopped at the end with the others
 	ru = redis.Redis(unix_socket_path=sock)
-	h.wait_for("redis on the unix socket", lambda: _ping(ru), timeout=10)
+	h.wait_for("redis on the unix socket", lambda: _ping(ru))
 	write_policy(pdir, "v-while-away")
 	t.ctl("policy", "push", "pol/policy.yaml", "--key", "op1.key", "--redis", "unix:" + sock)
 	cur += 1
@@ -305,7 +305,7 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, gks):
 	ru.config_set("port", rsrv.port)
 	t_back = time.time()
 	for g in gks[:2]:
-		h.wait_for("reconnect and apply on %d" % g.port, lambda: enforced_text(g.port) == "v-while-away", timeout=10)
+		h.wait_for("reconnect and apply on %d" % g.port, lambda: enforced_text(g.port) == "v-while-away")
 	log("push made while both instances were away: applied %.0f ms after Redis was back" % ((time.time() - t_back) * 1e3))
 	r = redis.Redis(host="127.0.0.1", port=rsrv.port)
 	for inst in insts:
@@ -334,10 +334,8 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, gks):
 	assert a.rcode() == dns.rcode.REFUSED and edns_text(a) == (17, "v-while-away"), a
 
 	# 6. pushes during a dnsperf run: nothing lost
-	if os.path.exists(DNSPERF):
-		dnsperf_push(tmp, A, t, pdir)
-	else:
-		log("dnsperf not installed: load step skipped")
+	h.need(DNSPERF, "dnsperf")  # the load step runs always
+	dnsperf_push(tmp, A, t, pdir)
 	for g in gks[:2]:
 		assert g.alive()
 		assert "ERROR: AddressSanitizer" not in g.log_text()
@@ -353,7 +351,7 @@ def expect_reject(r, gks, insts, version, why, text, t):
 		assert why in hb["policy_error"], hb
 	for g in gks:
 		assert enforced_text(g.port) == text, g.port
-		h.wait_for("log of %d" % version, lambda: "version %d rejected" % version in g.log_text(), timeout=3)
+		h.wait_for("log of %d" % version, lambda: "version %d rejected" % version in g.log_text())
 	st = t.ctl("status", check=False)
 	assert st.returncode == 1 and "policy-rejected(%d: " % version in st.stdout, st.stdout
 	log("version %d rejected by both (%s); running policy kept; gkctl status exit 1" % (version, hb["policy_error"][:100]))
@@ -373,7 +371,7 @@ def dnsperf_push(tmp, A, t, pdir):
 	for n in range(3):
 		write_policy(pdir, "load-%d" % n, block=("mail.example.cn", "x%d.example.cn" % n))
 		t.ctl("policy", "push", "pol/policy.yaml", "--key", "op1.key")
-		h.wait_for("load push %d" % n, lambda: enforced_text(A.port) == "load-%d" % n, timeout=5)
+		h.wait_for("load push %d" % n, lambda: enforced_text(A.port) == "load-%d" % n)
 		time.sleep(1)
 	try:
 		p.proc.wait(secs + 15)

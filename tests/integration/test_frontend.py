@@ -28,7 +28,13 @@
 #      is killed (SIGKILL) while four clients query: no query lost, none SERVFAIL; back on
 #      its port, it is up again and gets queries;
 #   9. a reload that changes the pools is refused (line named, running state kept); one that
-#      drops a forwarded zone with the same pools applies.
+#      drops a forwarded zone with the same pools applies;
+#  10. PROXY v2 to a backend (proxy.cn -> pool "proxy", proxy_protocol: true): a backend that
+#      parses the header sees the client's address over UDP and TCP, LOCAL on health checks;
+#  11. a policy push under load: a second gatekeeperd following the fleet policy forwards
+#      pp.cn (cache off) while a client queries it; `gkctl policy push` blocks a name: once
+#      the instance reports the version (gatekeeper_policy_version), the next query for it is
+#      refused with the policy's EDE and it never reaches the backend again.
 # Along the way, /metrics (per-backend queries, timeouts, mismatches, latency, health) and
 # `gkctl stats` (pool state) say what happened.
 import os
@@ -66,7 +72,9 @@ class Backend:
 	"""A UDP (and TCP) DNS backend on loopback recording every question it gets.
 	mode: ok | drop (never answers) | wrongid | garbage | tc (UDP answers truncated) | ecs
 	(records the EDNS Client Subnet it gets, in self.ecs, and answers names starting with
-	"geo" with scope = the source prefix, others with scope 0)."""
+	"geo" with scope = the source prefix, others with scope 0) | proxy (every UDP datagram and
+	every TCP connection must start with a PROXY v2 header: parsed here after the specification,
+	recorded in self.proxy as (name, transport, command, source address, source port, dgram))."""
 
 	def __init__(self, mode="ok"):
 		self.mode, self.log, self.lock = mode, [], threading.Lock()
@@ -86,6 +94,7 @@ class Backend:
 		self.stop = False
 		self.accepted = 0
 		self.ecs = []
+		self.proxy = []
 		for fn in (self.serve_udp, self.serve_tcp):
 			threading.Thread(target=fn, daemon=True).start()
 
@@ -120,13 +129,38 @@ class Backend:
 			w = w[:2] + os.urandom(40)
 		return w
 
+	@staticmethod
+	def proxy_header(data):
+		"""(length, command, source address, source port, dgram) of the PROXY v2 header at the
+		start of data (HAProxy's proxy-protocol.txt 2.2), or None when there is none."""
+		if len(data) < 16 or data[:12] != b"\r\n\r\n\x00\r\nQUIT\n" or data[12] >> 4 != 2:
+			return None
+		cmd, fam, proto = data[12] & 15, data[13] >> 4, data[13] & 15
+		n = 16 + struct.unpack("!H", data[14:16])[0]
+		if len(data) < n:
+			return None
+		if cmd == 1 and fam == 1:
+			return n, "PROXY", socket.inet_ntop(socket.AF_INET, data[16:20]), struct.unpack("!H", data[24:26])[0], proto == 2
+		if cmd == 1 and fam == 2:
+			return n, "PROXY", socket.inet_ntop(socket.AF_INET6, data[16:32]), struct.unpack("!H", data[48:50])[0], proto == 2
+		return n, "LOCAL" if cmd == 0 else "PROXY", None, None, proto == 2
+
 	def serve_udp(self):
 		while not self.stop:
 			try:
 				data, peer = self.udp.recvfrom(65535)
+				ph = None
+				if self.mode == "proxy":
+					ph = self.proxy_header(data)
+					if ph is None:
+						continue  # a datagram without the header: dropped, as a PROXY peer does
+					data = data[ph[0]:]
 				q = dns.message.from_wire(data)
 			except Exception:  # noqa: BLE001
 				continue
+			if ph:
+				with self.lock:
+					self.proxy.append((q.question[0].name.to_text().lower(), "udp") + ph[1:])
 			with self.lock:
 				self.log.append((q.question[0].name.to_text().lower(), "udp"))
 			if self.mode != "drop":
@@ -144,6 +178,15 @@ class Backend:
 
 	def conn(self, c):
 		with c:
+			ph = None
+			if self.mode == "proxy":
+				head = h.recv_exact(c, 16)
+				if head is None:
+					return
+				rest = h.recv_exact(c, struct.unpack("!H", head[14:16])[0])
+				ph = self.proxy_header(head + (rest or b""))
+				if ph is None:
+					return
 			while True:
 				hdr = h.recv_exact(c, 2)
 				if hdr is None:
@@ -154,6 +197,8 @@ class Backend:
 				q = dns.message.from_wire(data)
 				with self.lock:
 					self.log.append((q.question[0].name.to_text().lower(), "tcp"))
+					if ph:
+						self.proxy.append((q.question[0].name.to_text().lower(), "tcp") + ph[1:])
 				w = self.answer(q, True)
 				c.sendall(struct.pack("!H", len(w)) + w)
 
@@ -206,6 +251,8 @@ def config(nsd_port, be, pair):
 		("tc", ["127.0.0.1:%d" % be["tc"].port], "    tc: pass\n"),
 		("tcr", ["127.0.0.1:%d" % be["tcr"].port], ""),
 		("ecs", ["127.0.0.1:%d" % be["ecs"].port], "    ecs: {ipv4: 24, ipv6: 48}\n"),
+		("proxy", ["127.0.0.1:%d" % be["proxy"].port],
+		 "    proxy_protocol: true\n    cache_size: 0\n    check: {name: proxy.cn, interval_ms: 100}\n"),
 	]
 	y = "pools:\n"
 	for name, backends, more in pools:
@@ -240,13 +287,14 @@ def start_knot(tmp, zone, zonefile):
 
 
 FORWARDED = [("example.cn", "nsd"), ("com.cn", "rec"), ("mixed.cn", "mixed"), ("bad.cn", "bad"),
-	     ("tc.cn", "tc"), ("tcr.cn", "tcr"), ("fwd.dname.cn", "rec"), ("ecs.cn", "ecs"), ("sub.example.cn", "pair")]
+	     ("tc.cn", "tc"), ("tcr.cn", "tcr"), ("fwd.dname.cn", "rec"), ("ecs.cn", "ecs"), ("sub.example.cn", "pair"),
+	     ("proxy.cn", "proxy")]
 # served from files: one below a forwarded zone (com.cn), one above one (fwd.dname.cn)
 SERVED = [("other.com.cn", "other.com.cn.zone"), ("dname.cn", "dname.cn.zone")]
 STATUS = [("example.cn", "filed"), ("filed.com.cn", "filed"), ("revoked.com.cn", "revoked"),
 	  ("mixed.cn", "filed"), ("bad.cn", "filed"), ("tc.cn", "filed"),
 	  ("tcr.cn", "filed"), ("other.com.cn", "filed"), ("dname.cn", "filed"),
-	  ("ecs.cn", "filed")]
+	  ("ecs.cn", "filed"), ("proxy.cn", "filed"), ("pp.cn", "filed")]
 
 
 def main():
@@ -255,8 +303,8 @@ def main():
 		sys.exit("NSD not found at %s (scripts/deps.sh installs it)" % h.NSD)
 	if not os.access(KNOTD, os.X_OK):
 		sys.exit("knotd not found at %s (scripts/deps.sh installs knot)" % KNOTD)
-	be = {m: Backend(m if m in ("drop", "wrongid", "garbage", "tc", "ecs") else "tc" if m == "tcr" else "ok")
-	      for m in ("rec", "drop", "mixed", "wrongid", "garbage", "tc", "tcr", "ecs")}
+	be = {m: Backend(m if m in ("drop", "wrongid", "garbage", "tc", "ecs", "proxy") else "tc" if m == "tcr" else "ok")
+	      for m in ("rec", "drop", "mixed", "wrongid", "garbage", "tc", "tcr", "ecs", "proxy")}
 	with h.TempDir("gk-frontend-") as tmp:
 		nsd = h.start_nsd(tmp)
 		os.mkdir(os.path.join(tmp, "nsdb"))
@@ -281,11 +329,12 @@ def main():
 		gk = h.Server("gatekeeperd", [gkbin, "-c", conf], tmp, port, os.path.join(tmp, "gk.log"))
 		try:
 			wait_for("the replica loaded (a filed name answered)",
-				 lambda: rcode_of(port, "www.example.cn") == dns.rcode.NOERROR, 20)
+				 lambda: rcode_of(port, "www.example.cn") == dns.rcode.NOERROR)
 			obs = Obs(mport, gkctl, conf)
 			run(gk, port, nsd, be, feed, tmp, obs)
 			failover(port, nsdb, knot, tmp, obs)
 			reload(gk, port, conf)
+			policy_push(gkbin, gksync, gkctl, tmp, redis)
 		except Exception:
 			h.log(gk.log_text()[-3000:])
 			raise
@@ -398,7 +447,7 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 	t0 = time.monotonic()
 	feed.snapshot(2, [s if s[0] != "filed.com.cn" else ("filed.com.cn", "revoked") for s in STATUS])
 	r = wait_for("the revocation enforced on the cached name",
-		     lambda: (lambda x: x if x.rcode() == dns.rcode.NXDOMAIN else None)(ask(port, "cached.filed.com.cn")), 10)
+		     lambda: (lambda x: x if x.rcode() == dns.rcode.NXDOMAIN else None)(ask(port, "cached.filed.com.cn")))
 	expect("revoked while cached: NXDOMAIN EDE 18 (%.0f ms after gk-sync started)" %
 	       ((time.monotonic() - t0) * 1000), ede(r) == 18, r)
 	expect("the revoked cached name did not reach the backend again",
@@ -466,6 +515,31 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 	else:
 		h.log("SKIP ECS over IPv6: no IPv6 loopback")
 
+	# 6d. PROXY v2 to the backend: the client's address before each UDP query and at the start
+	# of a TCP connection of each query's own; health checks with LOCAL
+	pb = be["proxy"]
+	wait_for("the PROXY backend's health check (a LOCAL header) arrived",
+		 lambda: any(x[0] == "proxy.cn." and x[2] == "LOCAL" for x in pb.proxy), 10)
+	s6 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	s6.bind(("127.0.0.1", 0))
+	cport = s6.getsockname()[1]
+	r = dns.query.udp(dns.message.make_query("u.proxy.cn", "A"), "127.0.0.1", port=port, timeout=3, sock=s6)
+	s6.close()
+	got = [x for x in pb.proxy if x[0] == "u.proxy.cn."]
+	expect("PROXY v2 over UDP: the answer relayed, the header names the client (127.0.0.1, its port, DGRAM)",
+	       rdata(r) == [("u.proxy.cn.", 1, "192.0.2.99")] and got == [("u.proxy.cn.", "udp", "PROXY", "127.0.0.1", cport, True)],
+	       (r, pb.proxy))
+	acc = pb.accepted
+	rs = [ask(port, "t%d.proxy.cn" % i, tcp=True) for i in range(2)]
+	got = [x for x in pb.proxy if x[0].endswith(".proxy.cn.") and x[1] == "tcp"]
+	expect("PROXY v2 over TCP: each query on a connection of its own that starts with the client's header (STREAM)",
+	       all(rdata(x) == [("t%d.proxy.cn." % i, 1, "192.0.2.99")] for i, x in enumerate(rs)) and
+	       pb.accepted == acc + 2 and [x[:4] for x in got] == [("t0.proxy.cn.", "tcp", "PROXY", "127.0.0.1"),
+								  ("t1.proxy.cn.", "tcp", "PROXY", "127.0.0.1")] and
+	       all(not x[5] for x in got), (rs, pb.proxy, pb.accepted, acc))
+	expect("no query reached the PROXY backend without the header",
+	       sorted(set(pb.names())) == sorted(set(x[0] for x in pb.proxy)), (pb.log, pb.proxy))
+
 	# 7. NSD stopped, then back on the same port
 	nport = nsd.port
 	nsd.stop()
@@ -473,7 +547,7 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 	fresh = iter("d%d.example.cn" % i for i in range(100000))
 	nb = "127.0.0.1:%d" % nport
 	wait_for("NSD seen down (health checks)",
-		 lambda: obs.m("gatekeeper_frontend_backend_up", "nsd", nb) == 0, 15)
+		 lambda: obs.m("gatekeeper_frontend_backend_up", "nsd", nb) == 0)
 	st = obs.stats()
 	expect("... down in /metrics and in gkctl stats",
 	       re.search(r"^pool nsd backend 127.0.0.1:%d down " % nport, st, re.M) and
@@ -488,12 +562,91 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 	nsd2 = h.Server("nsd", [h.NSD, "-d", "-c", conf], tmp, nport, os.path.join(tmp, "nsd2.log"))
 	try:
 		wait_for("answers again once NSD is back",
-			 lambda: rcode_of(port, next(fresh)) == dns.rcode.NXDOMAIN, 15)
+			 lambda: rcode_of(port, next(fresh)) == dns.rcode.NXDOMAIN)
 		expect("recovered by itself after the backend came back", True)
 		st = obs.stats()
 		expect("... up again in gkctl stats", "pool nsd up backends_up 1/1" in st, st)
 	finally:
 		nsd2.stop()
+
+
+def policy_push(gkbin, gksync, gkctl, tmp, redis):
+	"""A policy push while a client queries a forwarded zone: the first query after the
+	instance reports the new version is refused and the name never reaches the backend."""
+	d = os.path.join(tmp, "pp")
+	os.mkdir(d)
+	subprocess.run([gksync, "keygen", os.path.join(d, "op.key"), os.path.join(d, "op.pub")], check=True,
+		       timeout=30, capture_output=True)
+	be = Backend("ok")
+	mport, port = h.free_port(), h.free_port()
+	extra = ("redis:\n  address: \"127.0.0.1:%d\"\n  instance_id: fe-pp-%d\n"
+		 "filing:\n  startup: refuse\n  unfiled: {action: refuse}\n  revoked: {action: refuse}\n"
+		 "policy:\n  redis: true\n  operator_keys: [%s]\n"
+		 "metrics: {listen: \"127.0.0.1:%d\"}\n"
+		 "pools:\n  - name: pp\n    backends: [\"127.0.0.1:%d\"]\n    cache_size: 0\n"
+		 % (redis.port, os.getpid(), os.path.join(d, "op.pub"), mport, be.port))
+	conf = h.gk_config(d, port, zones=SERVED, workers=1, extra=extra)
+	text = open(conf).read().replace("zones:\n", "zones:\n  - {name: pp.cn, forward: pp}\n")
+	open(conf, "w").write(text)
+	gk = h.Server("gatekeeperd", [gkbin, "-c", conf], d, port, os.path.join(d, "gk.log"))
+	stop = threading.Event()
+	sent = []  # (after the version was seen, rcode) of each query for the blocked name
+
+	def load():
+		seen = False
+		while not stop.is_set():
+			for name in ("www.pp.cn", "blk.pp.cn"):
+				seen = seen or version[0]
+				try:
+					rc = ask(port, name, timeout=1).rcode()
+				except Exception:  # noqa: BLE001 -- a lost query is a figure here
+					rc = None
+				if name == "blk.pp.cn":
+					sent.append((seen, rc))
+	version = [False]
+	try:
+		wait_for("pp.cn forwarded (blk.pp.cn answered by the backend)",
+			 lambda: rcode_of(port, "blk.pp.cn") == dns.rcode.NOERROR, 20)
+		th = threading.Thread(target=load, daemon=True)
+		th.start()
+		wait_for("the load reached the backend", lambda: be.names().count("blk.pp.cn.") >= 20, 20)
+		with open(os.path.join(d, "block.txt"), "w") as f:
+			f.write("blk.pp.cn\n")
+		with open(os.path.join(d, "policy.yaml"), "w") as f:
+			f.write("mode: enforce\nunfiled: {action: refuse}\nrevoked: {action: refuse}\nlists:\n"
+				"  - {file: block.txt, format: plain, kind: block, action: refuse, ede: 17, "
+				"text: \"blocked by policy\"}\n")
+		p = subprocess.run([gkctl, "--redis", "127.0.0.1:%d" % redis.port, "policy", "push", "policy.yaml",
+				    "--key", "op.key", "--message", "block blk.pp.cn"], cwd=d, capture_output=True,
+				   text=True, timeout=30)
+		expect("gkctl policy push under load (exit 0)", p.returncode == 0, p.stdout + p.stderr)
+		wait_for("the instance reports policy version 1",
+			 lambda: h.metrics(mport).get("gatekeeper_policy_version") == 1, 20)
+		version[0] = True
+		n_before = len(be.names())
+		r = ask(port, "blk.pp.cn")
+		expect("the first query after the new version is refused with the policy's EDE",
+		       r.rcode() == dns.rcode.REFUSED and ede(r) == 17, r)
+		# a marker after it: the backend has read everything gatekeeperd sent before it
+		marker = ask(port, "marker.pp.cn")
+		wait_for("the marker reached the backend", lambda: "marker.pp.cn." in be.names(), 10)
+		after = [n for n in be.names()[n_before:] if n == "blk.pp.cn."]
+		wait_for("filed names still forwarded under load after the push",
+			 lambda: "www.pp.cn." in be.names()[n_before:], 10)
+		stop.set()
+		th.join(timeout=10)
+		got = [x for x in sent if x[0]]
+		expect("the blocked name never reached the backend after the version was reported",
+		       after == [] and marker.rcode() == dns.rcode.NOERROR, be.names()[n_before:])
+		expect("every load query for it after the version was refused (%d), filed names still "
+		       "forwarded" % len(got), got and all(rc == dns.rcode.REFUSED for _, rc in got), got[:10])
+	finally:
+		stop.set()
+		rc = gk.stop()
+		text = gk.log_text()
+		expect("the policy-push gatekeeperd stopped cleanly (exit %s, no sanitizer report)" % rc,
+		       rc == 0 and "Sanitizer" not in text and "runtime error" not in text, text[-3000:])
+		be.close()
 
 
 def reload(gk, port, conf):
@@ -502,14 +655,14 @@ def reload(gk, port, conf):
 	n0 = gk.log_text().count("reload failed")
 	open(conf, "w").write(text.replace("tc: pass", "tc: retry-tcp"))
 	gk.signal(signal.SIGHUP)
-	wait_for("the reload refused", lambda: gk.log_text().count("reload failed") > n0, 10)
+	wait_for("the reload refused", lambda: gk.log_text().count("reload failed") > n0)
 	log = gk.log_text()
 	expect("a reload changing pools is refused, naming the line, the running config kept",
 	       re.search(r"gatekeeperd\.yaml:\d+: pools: changed since start", log) and
 	       ask(port, "x.tc.cn").flags & dns.flags.TC, log[-1500:])
 	open(conf, "w").write(text.replace("  - {name: tc.cn, forward: tc}\n", ""))
 	gk.signal(signal.SIGHUP)
-	wait_for("tc.cn no longer forwarded", lambda: ask(port, "y.tc.cn").rcode() == dns.rcode.REFUSED, 10)
+	wait_for("tc.cn no longer forwarded", lambda: ask(port, "y.tc.cn").rcode() == dns.rcode.REFUSED)
 	expect("a reload dropping a forwarded zone (same pools) applies: its names REFUSED", True)
 	open(conf, "w").write(text)
 
@@ -553,7 +706,7 @@ def failover(port, nsdb, knot, tmp, obs):
 	back = h.Server("nsd", [h.NSD, "-d", "-c", conf], os.path.join(tmp, "nsdb"), nport,
 			os.path.join(tmp, "nsdb", "nsd2.log"))
 	try:
-		wait_for("the NSD up again", lambda: obs.m("gatekeeper_frontend_backend_up", "pair", nb) == 1, 15)
+		wait_for("the NSD up again", lambda: obs.m("gatekeeper_frontend_backend_up", "pair", nb) == 1)
 		before = obs.m("gatekeeper_frontend_backend_queries_total", "pair", nb)
 		for i in range(20):
 			ask(port, "after%d.sub.example.cn" % i)

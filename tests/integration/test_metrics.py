@@ -87,21 +87,26 @@ def total(m, name, **labels):
 	return t
 
 
-def settled(port, check, timeout=10.0):
+def settled(port, check, timeout=30.0):
 	"""Scrape until check(metrics) returns without an AssertionError, and return what it
-	returned with the metrics; after timeout seconds its last AssertionError is the failure."""
-	deadline = time.time() + timeout
-	while True:
+	returned with the metrics; if it never does (h.wait_for's bound), its last AssertionError
+	is the failure."""
+	state = {}
+
+	def once():
 		m, _ = scrape(port)
 		try:
-			return check(m), m
-		except AssertionError:
-			if time.time() > deadline:
-				raise
-		time.sleep(0.05)
+			state["ok"] = (check(m), m)
+			return True
+		except AssertionError as e:
+			state["err"] = e
+			return False
+	if not h.wait_for("metrics to settle", once, timeout, step=0.05, must=False):
+		raise state.get("err") or AssertionError("metrics never scraped")
+	return state["ok"]
 
 
-def wait_metric(port, pred, what, timeout=10.0):
+def wait_metric(port, pred, what, timeout=30.0):
 	def check(m):
 		assert pred(m), "timed out waiting for %s" % what
 	return settled(port, check, timeout)[1]
@@ -211,7 +216,7 @@ def fstrm_frames(path):
 
 
 def protobuf_module(tmp):
-	subprocess.run(["protoc", "--python_out=" + tmp, "-I" + os.path.dirname(PROTO), PROTO],
+	subprocess.run([h.need("protoc", "protobuf-compiler"), "--python_out=" + tmp, "-I" + os.path.dirname(PROTO), PROTO],
 		       check=True)
 	sys.path.insert(0, tmp)
 	import dnstap_pb2  # noqa: E402
@@ -256,7 +261,7 @@ def check_dnstap(tmp, path, queued, q0, flood_names):
 	n_flood = sum(len(v) for (qn, _, k), v in by.items() if k == "q" and qn in flood_names)
 	assert n_flood == queued - q0 - 12, (n_flood, queued, q0)
 	# the same file through an existing dnstap reader
-	out = subprocess.run(["dnstap-ldns", "-r", path, "-y"], check=True, capture_output=True,
+	out = subprocess.run([h.need("dnstap-ldns", "dnstap-ldns"), "-r", path, "-y"], check=True, capture_output=True,
 			     text=True, timeout=60).stdout
 	assert out.count("type: AUTH_QUERY") == queued, out[-2000:]
 	assert out.count("type: AUTH_RESPONSE") == queued

@@ -43,7 +43,7 @@ def start_redis(tmp, sock):
 		"--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", tmp]
 	srv = h.Server("redis-server", argv, tmp, port, os.path.join(tmp, "redis.log"))
 	r = redis.Redis(host="127.0.0.1", port=port)
-	wait_for("redis", lambda: _ping(r), timeout=10)
+	wait_for("redis", lambda: _ping(r))
 	return srv, r
 
 
@@ -131,7 +131,7 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, sock, procs):
 
 	# 1. an unverifiable version before any fleet version: what is kept is named
 	store_raw(r, 1, bundle_json(1, "mode: enforce\n"), "A" * 86 + "==", "0123456789abcdef")
-	wait_for("rejection of 1", lambda: "version 1 rejected" in A.log_text(), timeout=5)
+	wait_for("rejection of 1", lambda: "version 1 rejected" in A.log_text())
 	line = [l for l in A.log_text().splitlines() if "version 1 rejected" in l][0]
 	assert "keeping the policy in force (no fleet version yet): " in line and "force0" not in line, line
 	log("before any fleet version: " + line.split("error: ")[-1][:120])
@@ -140,8 +140,8 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, sock, procs):
 	write_policy(pdir, "fleet-2")
 	out = t.ctl("policy", "push", "pol/policy.yaml", "--key", "op1.key", "--message", "block mail").stdout
 	assert "push: version 2" in out, out
-	wait_for("v2 enforced", lambda: blocked_text(A.port) == "fleet-2", timeout=5)
-	wait_for("state file", lambda: os.path.exists(state), timeout=5)
+	wait_for("v2 enforced", lambda: blocked_text(A.port) == "fleet-2")
+	wait_for("state file", lambda: os.path.exists(state))
 	st = os.lstat(state)
 	assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
 	assert blocked_text(A.port) == "fleet-2"
@@ -174,7 +174,7 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, sock, procs):
 	write_policy(pdir, "fleet-4")
 	out = t.ctl("policy", "push", "pol/policy.yaml", "--key", "op1.key").stdout
 	assert "push: version 4" in out, out
-	wait_for("v4 enforced", lambda: blocked_text(A.port) == "fleet-4", timeout=5)
+	wait_for("v4 enforced", lambda: blocked_text(A.port) == "fleet-4")
 	wait_for("heartbeat ok", lambda: heartbeat(r, inst).get("policy_state") == "ok")
 	A.stop()
 	procs.remove(A)
@@ -187,8 +187,8 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, sock, procs):
 	rsrv = h.Server("redis-server", rsrv.argv, tmp, rsrv.port, os.path.join(tmp, "redis2.log"))
 	procs.append(rsrv)
 	r = redis.Redis(host="127.0.0.1", port=rsrv.port)
-	wait_for("redis back", lambda: _ping(r), timeout=10)
-	wait_for("heartbeat after redis is back", lambda: heartbeat(r, inst).get("policy_state") == "ok", timeout=10)
+	wait_for("redis back", lambda: _ping(r))
+	wait_for("heartbeat after redis is back", lambda: heartbeat(r, inst).get("policy_state") == "ok")
 
 	# 5. a pointer that is not a version: rejected loudly; gkctl push still works
 	r.set("gk:pol:current", "9223372036854775807")
@@ -200,8 +200,8 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, sock, procs):
 	write_policy(pdir, "fleet-5")
 	p = t.ctl("policy", "push", "pol/policy.yaml", "--key", "op1.key")
 	assert "push: version 5" in p.stdout and "holds '9223372036854775807', which is not a version" in p.stderr, p
-	wait_for("v5 enforced", lambda: blocked_text(A.port) == "fleet-5", timeout=5)
-	wait_for("heartbeat ok after v5", lambda: heartbeat(r, inst).get("policy_state") == "ok", timeout=5)
+	wait_for("v5 enforced", lambda: blocked_text(A.port) == "fleet-5")
+	wait_for("heartbeat ok after v5", lambda: heartbeat(r, inst).get("policy_state") == "ok")
 	log("gk:pol:current = 2^63-1: rejected by the instance; gkctl push replaced it: " +
 	    re.sub(r"\s+", " ", p.stderr.strip())[:100])
 

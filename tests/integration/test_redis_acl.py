@@ -122,7 +122,7 @@ def main():
 def body(tmp, gkbin, gkctl, gksync, rsrv, pw, procs):
 	addr = "127.0.0.1:%d" % rsrv.port
 	admin = client(rsrv.port, "gkctl", pw["gkctl"])  # reads for the checks below
-	wait_for("redis", lambda: ping(admin), timeout=10)
+	wait_for("redis", lambda: ping(admin))
 	files = {}
 	for u in USERS:
 		files[u] = os.path.join(tmp, u + ".pw")
@@ -194,7 +194,7 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, pw, procs):
 	A = h.start_gk(gkbin, adir, workers=1, ipv6=False, extra=extra)
 	procs.append(A)
 	hb = lambda: {k.decode(): v.decode() for k, v in admin.hgetall("gk:inst:" + inst).items()}
-	wait_for("heartbeat ready", lambda: hb().get("state") == "ready", timeout=10)
+	wait_for("heartbeat ready", lambda: hb().get("state") == "ready")
 	assert hb()["serial"] == "4", hb()
 	assert ask(A.port, "www.example.cn").rcode() == dns.rcode.NOERROR
 	assert ask(A.port, "www.other.com.cn").rcode() == dns.rcode.REFUSED
@@ -205,15 +205,15 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, pw, procs):
 			if admin.hget(k, name) is not None:
 				return True
 		return False
-	wait_for("discovery counts", lambda: disc_has("other.com.cn"), timeout=10)
+	wait_for("discovery counts", lambda: disc_has("other.com.cn"))
 	# the served sites' addresses (gk:site:*, attribution in gkctl report)
 	wait_for("site addresses", lambda: any(admin.hget(k, "example.cn") is not None
-	                                       for k in admin.scan_iter(match="gk:site:*")), timeout=10)
+	                                       for k in admin.scan_iter(match="gk:site:*")))
 	log("gatekeeperd as gatekeeperd: heartbeat, status set (serial 4), discovery and site "
 	    "addresses written")
 	f5 = feed(tmp, gksync, 5, "revoked")
 	assert sync(f5, "gk-sync", files["gk-sync"]).returncode == 0
-	wait_for("serial 5 in the heartbeat", lambda: hb().get("serial") == "5", timeout=10)
+	wait_for("serial 5 in the heartbeat", lambda: hb().get("serial") == "5")
 	rc = ask(A.port, "www.example.cn").rcode()
 	assert rc != dns.rcode.NOERROR, dns.rcode.to_text(rc)  # revoked: the tail was followed
 
@@ -227,7 +227,7 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, pw, procs):
 	log("gkctl push as gatekeeperd: " + p.stderr.strip())
 	out = ctl("policy", "push", "pol/policy.yaml", "--key", "op1.key").stdout
 	assert "push: version 1" in out, out
-	wait_for("policy followed", lambda: hb().get("policy_version") == "1", timeout=10)
+	wait_for("policy followed", lambda: hb().get("policy_version") == "1")
 	wait_for("fleet policy enforced",
 		 lambda: edns_text(ask(A.port, "mail.example.cn"))[1] == "fleet-1", timeout=10)
 	st = ctl("status", check=False)

@@ -70,18 +70,12 @@ def serial_of(port, zone):
 	return r.answer[0][0].serial
 
 
-def wait_for(what, fn, want, timeout=30):
-	deadline = time.time() + timeout
-	got = None
-	while time.time() < deadline:
-		got = fn()
-		if got == want:
-			check(what, True)
-			return True
-		time.sleep(0.05)
-	check(what, False, "last %r, want %r" % (got, want))
-	return False
-
+def wait_equal(what, fn, want, timeout=60):
+	"""h.wait_for until fn() == want, reported through check (True or False)."""
+	got = []
+	ok = h.wait_for(what, lambda: got.append(fn()) or got[-1] == want, timeout, step=0.05, must=False)
+	check(what, bool(ok), "" if ok else "last %r, want %r" % (got[-1:], want))
+	return bool(ok)
 
 def metric(gk_port_metrics, name):
 	try:
@@ -241,15 +235,15 @@ def main(argv):
 		nsd = start_nsd(ntmp, port, [("n.cn", zone_text("n.cn", 100, "2 1 6 300"))], nsd_port)
 		gk = start_gk(binary, gtmp, port, mport, knot.port, nsd.port)
 		gk.wait_ready("k.cn")
-		wait_for("k.cn served from Knot (AXFR)", lambda: serial_of(port, "k.cn"), 10)
-		wait_for("ks.cn served from Knot with TSIG", lambda: serial_of(port, "ks.cn"), 20)
-		wait_for("n.cn served from NSD", lambda: serial_of(port, "n.cn"), 100)
+		wait_equal("k.cn served from Knot (AXFR)", lambda: serial_of(port, "k.cn"), 10)
+		wait_equal("ks.cn served from Knot with TSIG", lambda: serial_of(port, "ks.cn"), 20)
+		wait_equal("n.cn served from NSD", lambda: serial_of(port, "n.cn"), 100)
 		r = ask(port, "www.k.cn", "A")
 		check("www.k.cn answered with AA", r.rcode() == 0 and (r.flags & dns.flags.AA) and
 		      r.answer and r.answer[0][0].address == "192.0.2.10", r)
 		check("kw.cn (wrong key) never loaded: SERVFAIL (its placeholder)",
 		      serial_of(port, "kw.cn") == "SERVFAIL")
-		wait_for("kw.cn says TSIG in its last error",
+		wait_equal("kw.cn says TSIG in its last error",
 			 lambda: any("TSIG" in k or "NOTAUTH" in k for k, v in (h.metrics(mport) or {}).items()
 				     if k.startswith("gatekeeper_secondary_zone_last_error{zone=\"kw.cn\"")
 				     and v == 1), True)
@@ -260,7 +254,7 @@ def main(argv):
 		subprocess.run([KNOTC, "-c", knot.conf, "zone-reload", "k.cn"], check=True,
 			       capture_output=True)
 		t0 = time.time()
-		if wait_for("k.cn serial 11 after Knot's NOTIFY", lambda: serial_of(port, "k.cn"), 11):
+		if wait_equal("k.cn serial 11 after Knot's NOTIFY", lambda: serial_of(port, "k.cn"), 11):
 			h.log("served %.3f s after the reload" % (time.time() - t0))
 		check("the change came by IXFR",
 		      metric(mport, 'gatekeeper_secondary_zone_transfers_total{zone="k.cn",kind="ixfr"}') == 1,
@@ -271,7 +265,7 @@ def main(argv):
 			f.write(zone_text("ks.cn", 21))
 		subprocess.run([KNOTC, "-c", knot.conf, "zone-reload", "ks.cn"], check=True,
 			       capture_output=True)
-		wait_for("ks.cn serial 21 after Knot's signed NOTIFY", lambda: serial_of(port, "ks.cn"), 21)
+		wait_equal("ks.cn serial 21 after Knot's signed NOTIFY", lambda: serial_of(port, "ks.cn"), 21)
 
 		# 2b. the control channel: zone status and zone refresh
 		st = control(gtmp, "zone status k.cn")
@@ -295,7 +289,7 @@ def main(argv):
 		checks = metric(mport, 'gatekeeper_secondary_zone_checks_total{zone="n.cn"}')
 		st = control(gtmp, "zone refresh n.cn")
 		check("zone refresh n.cn: queued", st == ["ok zone n.cn: SOA check queued"], st)
-		wait_for("zone refresh n.cn: an SOA check made",
+		wait_equal("zone refresh n.cn: an SOA check made",
 			 lambda: (metric(mport, 'gatekeeper_secondary_zone_checks_total{zone="n.cn"}')
 				  or 0) > checks, True)
 		st = control(gtmp, "zone refresh other.cn")
@@ -309,7 +303,7 @@ def main(argv):
 		with open(conf_path, "w") as f:
 			f.write(text.replace("timeout_ms: 1000", "timeout_ms: 1500"))
 		gk.signal(1)
-		wait_for("SIGHUP with a changed secondary section: restart needed, logged",
+		wait_equal("SIGHUP with a changed secondary section: restart needed, logged",
 			 lambda: "secondary settings changed: take effect after restart" in gk.log_text(),
 			 True)
 		check("k.cn still served after the reload", serial_of(port, "k.cn") == 11)
@@ -319,7 +313,7 @@ def main(argv):
 		with open(os.path.join(ntmp, "nsdz", "n.cn.zone"), "w") as f:
 			f.write(zone_text("n.cn", 101, "2 1 6 300"))
 		nsd.signal(1)
-		wait_for("n.cn serial 101 after NSD's change", lambda: serial_of(port, "n.cn"), 101)
+		wait_equal("n.cn serial 101 after NSD's change", lambda: serial_of(port, "n.cn"), 101)
 
 		# 4. NOTIFYs that must be refused
 		before = metric(mport, 'gatekeeper_secondary_notify_total{result="refused"}') or 0
@@ -333,7 +327,7 @@ def main(argv):
 		check("NOTIFY from the primary's address: NOERROR, AA, question echoed",
 		      r.rcode() == 0 and (r.flags & dns.flags.AA) and r.opcode() == dns.opcode.NOTIFY and
 		      r.question and r.question[0].name.to_text() == "k.cn.", r)
-		wait_for("three refusals counted",
+		wait_equal("three refusals counted",
 			 lambda: metric(mport, 'gatekeeper_secondary_notify_total{result="refused"}'),
 			 before + 3)
 
@@ -354,7 +348,7 @@ def main(argv):
 		n_ok = sum(1 for i in got if i < 2000)
 		check("NOTIFY flood: replies as expected (%d of 4000 came back)" % len(got),
 		      len(got) > 0 and good == len(got), len(got) - good)
-		wait_for("NOTIFY flood: accepted ones counted",
+		wait_equal("NOTIFY flood: accepted ones counted",
 			 lambda: sum(metric(mport, 'gatekeeper_secondary_notify_total{result="%s"}' % k)
 				     or 0 for k in ("accepted", "dropped")) >= acc0 + n_ok, True)
 		check("NOTIFY flood: refused ones counted",
@@ -374,8 +368,8 @@ def main(argv):
 		with open(os.path.join(ntmp, "nsdz", "n.cn.zone"), "w") as f:
 			f.write(zone_text("n.cn", 90, "2 1 6 300", extra="back A 192.0.2.99\n"))
 		nsd.signal(1)
-		wait_for("NSD serves serial 90", lambda: serial_of(nsd.port, "n.cn"), 90)
-		wait_for("the older serial is counted",
+		wait_equal("NSD serves serial 90", lambda: serial_of(nsd.port, "n.cn"), 90)
+		wait_equal("the older serial is counted",
 			 lambda: (metric(mport, 'gatekeeper_secondary_zone_serial_backwards_total{zone="n.cn"}')
 				  or 0) >= 1, True)
 		check("serial 101 still served", serial_of(port, "n.cn") == 101)
@@ -383,12 +377,12 @@ def main(argv):
 
 		# 7. NSD stopped: retry, expire, SERVFAIL; NSD back: served
 		nsd.stop()
-		wait_for("n.cn expires: SERVFAIL", lambda: serial_of(port, "n.cn"), "SERVFAIL", 60)
+		wait_equal("n.cn expires: SERVFAIL", lambda: serial_of(port, "n.cn"), "SERVFAIL", 60)
 		check("k.cn still served meanwhile", serial_of(port, "k.cn") == 11)
 		check("expired metric set",
 		      metric(mport, 'gatekeeper_secondary_zone_expired{zone="n.cn"}') == 1)
 		nsd = start_nsd(ntmp, port, [("n.cn", zone_text("n.cn", 102, "2 1 6 300"))], nsd_port)
-		wait_for("n.cn served again once NSD is back", lambda: serial_of(port, "n.cn"), 102, 60)
+		wait_equal("n.cn served again once NSD is back", lambda: serial_of(port, "n.cn"), 102, 60)
 
 		# 8. restart with every primary stopped: persisted zones served at once
 		# a check in flight at shutdown (Knot frozen: it accepts, never answers) is cancelled

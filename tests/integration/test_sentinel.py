@@ -51,23 +51,6 @@ S_USER, S_USER_PW = "gk-sentinel", "sentinel-gk-pw"
 
 
 
-def wait_for(what, fn, timeout=30.0, step=0.05):
-	deadline = time.time() + timeout
-	last = None
-	while time.time() < deadline:
-		try:
-			last = fn()
-		except (redis.RedisError, OSError) as e:
-			last = e
-			last_ok = None
-		else:
-			last_ok = last
-		if last_ok:
-			return last_ok
-		time.sleep(step)
-	raise AssertionError("timed out after %.0fs waiting for %s (last %r)" % (timeout, what, last))
-
-
 def rcode(port, qname, rdtype="A"):
 	q = dns.message.make_query(qname, rdtype, use_edns=0)
 	return dns.query.udp(q, "127.0.0.1", port=port, timeout=1).rcode()
@@ -80,7 +63,7 @@ def start_redis_at(name, tmp, port, extra):
 			      "--appendonly", "no", "--dir", d] + extra, d, port,
 		       os.path.join(tmp, name + ".log"))
 	cli = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2, decode_responses=True)
-	wait_for("%s to answer" % name, cli.ping, timeout=10)
+	h.wait_for("%s to answer" % name, cli.ping)
 	return srv, cli
 
 
@@ -104,7 +87,7 @@ def start_sentinel(tmp, i, port, primary_port):
 		       os.path.join(tmp, "sentinel%d.log" % i))
 	cli = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2, decode_responses=True,
 			  username=S_ADMIN, password=S_ADMIN_PW)
-	wait_for("sentinel %d to answer" % i, cli.ping, timeout=10)
+	h.wait_for("sentinel %d to answer" % i, cli.ping)
 	return srv, cli
 
 
@@ -165,7 +148,7 @@ def main():
 			replica, rcli = start_redis_at("replica", tmp, rport,
 						       ["--replicaof", "127.0.0.1", str(pport)])
 			servers.append(replica)
-			wait_for("replication link up",
+			h.wait_for("replication link up",
 				 lambda: rcli.info("replication").get("master_link_status") == "up")
 			sports = []
 			sclis = []
@@ -177,9 +160,9 @@ def main():
 				sclis.append(c)
 			# every sentinel knows the replica and the two other sentinels (quorum)
 			for c in sclis:
-				wait_for("sentinel sees the replica",
+				h.wait_for("sentinel sees the replica",
 					 lambda: len(c.execute_command("SENTINEL", "replicas", "gk")) == 1)
-				wait_for("sentinel sees the others",
+				h.wait_for("sentinel sees the others",
 					 lambda: len(c.execute_command("SENTINEL", "sentinels", "gk")) == 2)
 			spw = os.path.join(tmp, "sentinel.pw")
 			with open(spw, "w") as f:
@@ -225,7 +208,7 @@ def main():
 			assert pcli.get("gk:serial") is None
 			feed.run("apply", *sargs, "--pubkey", feed.pub, path)
 			assert pcli.get("gk:serial") == "1"
-			wait_for("serial 1 on the replica", lambda: rcli.get("gk:serial") == "1")
+			h.wait_for("serial 1 on the replica", lambda: rcli.get("gk:serial") == "1")
 
 			# A reads through the sentinels; B reads the replica by address; both write
 			# heartbeats (and discovery counters) to the master the sentinels name
@@ -237,7 +220,7 @@ def main():
 					ctl_status.last = (r.returncode, r.stdout, r.stderr)
 					return (r.returncode == 0 and "sentinel-A" in r.stdout and
 						"sentinel-B" in r.stdout)
-				wait_for("gkctl status: both instances ok", once, step=0.2)
+				h.wait_for("gkctl status: both instances ok", once, step=0.2)
 				h.log("gkctl status:\n" + ctl_status.last[1])
 
 			gks, mports = {}, {}
@@ -255,10 +238,10 @@ def main():
 				gks[name] = h.start_gk(binary, sub, extra=extra, log_level="debug")
 				servers.insert(0, gks[name])
 			for name in gks:
-				wait_for("serial 1 in gatekeeperd " + name,
+				h.wait_for("serial 1 in gatekeeperd " + name,
 					 lambda: h.metrics(mports[name]).get("gatekeeper_status_serial") == 1)
 				assert rcode(gks[name].port, "www.example.cn") == dns.rcode.NOERROR
-				wait_for("heartbeat of %s on the primary" % name,
+				h.wait_for("heartbeat of %s on the primary" % name,
 					 lambda: pcli.hget("gk:inst:sentinel-" + name, "updated"))
 			assert "READONLY" not in gks["B"].log_text(), gks["B"].log_text()[-2000:]
 			# C reads the replica without redis.primary (the setup before it existed): its
@@ -270,10 +253,10 @@ def main():
 				"  connect_timeout_ms: 300\n  reconnect_max_ms: 400\n"
 				"discovery:\n  flush_ms: 100\nfiling:\n  startup: refuse\n" % rport))
 			servers.insert(0, gkc)
-			wait_for("C serves the status set read from the replica",
+			h.wait_for("C serves the status set read from the replica",
 				 lambda: rcode(gkc.port, "www.example.cn") == dns.rcode.NOERROR)
 			ro_fix = "redis.primary"
-			wait_for("READONLY reported by C's heartbeat and discovery",
+			h.wait_for("READONLY reported by C's heartbeat and discovery",
 				 lambda: gkc.log_text().count(ro_fix) == 2, step=0.1)
 			ctl_status()
 
@@ -288,7 +271,7 @@ def main():
 					 "-l", str(LOAD_SECONDS), "-Q", str(QPS // len(gks)), "-c", "4", "-t", "2"],
 					stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 			# the load is running: queries answered before the kill
-			wait_for("load under way",
+			h.wait_for("load under way",
 				 lambda: all(queries(mports[n]) > 1000 for n in gks))
 
 			t_kill = time.time()
@@ -296,10 +279,10 @@ def main():
 			primary.proc.wait(10)
 			h.log("primary (pid %d, port %d) killed" % (primary.pid, pport))
 			times = {}
-			wait_for("the sentinels to promote the replica",
+			h.wait_for("the sentinels to promote the replica",
 				 lambda: all(master_port(c) == rport for c in sclis), timeout=60)
 			times["sentinels name the new primary"] = time.time() - t_kill
-			wait_for("the replica to be a master",
+			h.wait_for("the replica to be a master",
 				 lambda: rcli.execute_command("ROLE")[0] == "master", timeout=30)
 
 			# the revocation through Sentinel discovery reaches the new primary
@@ -321,13 +304,13 @@ def main():
 			h.log("gk-sync apply through Sentinel discovery took %.0f ms" %
 			      ((time.time() - t_apply) * 1000))
 			for name in gks:
-				wait_for("gatekeeperd %s enforces the revocation" % name,
+				h.wait_for("gatekeeperd %s enforces the revocation" % name,
 					 lambda: rcode(gks[name].port, "www.example.cn") == dns.rcode.NXDOMAIN)
 				times["gatekeeperd %s enforces the revocation" % name] = time.time() - t_kill
 				h.log("gatekeeperd %s enforced the revocation %.0f ms after gk-sync started" %
 				      (name, (time.time() - t_apply) * 1000))
 			for name in gks:
-				wait_for("heartbeat of %s on the new primary" % name,
+				h.wait_for("heartbeat of %s on the new primary" % name,
 					 lambda: int(rcli.hget("gk:inst:sentinel-" + name, "updated") or 0)
 					 > t_kill * 1000 and
 					 rcli.hget("gk:inst:sentinel-" + name, "serial") == "2")
@@ -364,7 +347,7 @@ def main():
 
 			# C: the READONLY warnings were said once each, and the heartbeat recovered
 			# once its replica was promoted
-			wait_for("C's heartbeat on the promoted replica",
+			h.wait_for("C's heartbeat on the promoted replica",
 				 lambda: "status: heartbeat written again" in gkc.log_text())
 			assert rcli.hget("gk:inst:sentinel-C", "serial") in ("1", "2")
 			assert gkc.log_text().count(ro_fix) == 2, gkc.log_text()[-3000:]

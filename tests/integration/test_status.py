@@ -121,19 +121,8 @@ def heartbeat(r, inst):
 		return {}
 
 
-def wait_for(what, fn, timeout=10.0, step=0.05):
-	deadline = time.time() + timeout
-	last = None
-	while time.time() < deadline:
-		last = fn()
-		if last:
-			return last
-		time.sleep(step)
-	raise AssertionError("timed out waiting for %s (last %r)" % (what, last))
-
-
-def wait_hb(r, inst, pred, what, timeout=10.0):
-	return wait_for(what, lambda: (lambda hb: hb if hb and pred(hb) else None)(heartbeat(r, inst)), timeout)
+def wait_hb(r, inst, pred, what, timeout=30.0):
+	return h.wait_for(what, lambda: (lambda hb: hb if hb and pred(hb) else None)(heartbeat(r, inst)), timeout)
 
 
 RETIRED = "retired table memory goes with the previous view"
@@ -239,7 +228,7 @@ def main():
 			# 2d. queries queued at once (answered in full receive batches) get what they get
 			#     alone: filed, unfiled and revoked
 			change(r, "dname.cn", pack(2, 1))
-			wait_for("dname.cn revoked", lambda: dns.query.udp(
+			h.wait_for("dname.cn revoked", lambda: dns.query.udp(
 				dns.message.make_query("dname.cn", "SOA"), "127.0.0.1", port=gk.port,
 				timeout=1).rcode() == dns.rcode.NXDOMAIN)
 			wires = h.burst_wires(64, [".example.cn", ".other.com.cn", ".dname.cn",
@@ -258,7 +247,7 @@ def main():
 			#    while the daemon was away are applied after it reconnects.
 			r.save()
 			rd.stop()
-			wait_for("stale", lambda: "status: stale" in gk.log_text(), timeout=8)
+			h.wait_for("stale", lambda: "status: stale" in gk.log_text())
 			assert gk.alive()
 			assert gk.proc.poll() is None
 			r = rd.start(password=PW)
@@ -269,7 +258,7 @@ def main():
 			hb = wait_hb(r, inst, lambda x: x["stream_id"] == last and x["state"] == "ready",
 				     "resume after restart")
 			assert int(hb["table_size"]) == N + 3, hb
-			wait_for("fresh", lambda: "status: fresh again" in gk.log_text())
+			h.wait_for("fresh", lambda: "status: fresh again" in gk.log_text())
 			assert "resuming the change stream" in gk.log_text()
 			assert "reloading after trim" not in gk.log_text()
 			h.log("restart: stale, resumed, %s domains" % hb["table_size"])
@@ -277,14 +266,16 @@ def main():
 			# 4. a change missed while disconnected and trimmed away: full reload
 			retired0 = gk.log_text().count(RETIRED)
 			r.save()
+			lost = gk.log_text().count("status: lost connection to redis")
 			rd.stop()
-			time.sleep(0.5)
+			h.wait_for("the disconnect noticed",
+				   lambda: gk.log_text().count("status: lost connection to redis") > lost)
 			r = rd.start(password=PW)
 			change(r, "missed.com.cn", pack(1, 1))
 			r.xtrim("gk:changes", maxlen=0)
 			r.config_set("requirepass", "")
 			r = redis.Redis(host="127.0.0.1", port=rd.port, decode_responses=True)
-			wait_for("reload", lambda: "reloading after trim" in gk.log_text())
+			h.wait_for("reload", lambda: "reloading after trim" in gk.log_text())
 			hb = wait_hb(r, inst, lambda x: int(x["table_size"]) == N + 4 and x["state"] == "ready",
 				     "reloaded table")
 			assert "reloaded %d domains" % (N + 4) in gk.log_text(), gk.log_text()
@@ -296,7 +287,7 @@ def main():
 			# 4b. what the reload retired is collected without polling: the main thread wakes
 			#     for it, frees it with the view it went with, and then sleeps while idle
 			#     (a 20 ms poll for it woke it 50 times a second)
-			wait_for("retired memory freed", lambda: freed_after_retire(gk.log_text(), retired0))
+			h.wait_for("retired memory freed", lambda: freed_after_retire(gk.log_text(), retired0))
 			time.sleep(0.5)
 			w0 = wakeups(gk.pid)
 			time.sleep(2)
@@ -316,8 +307,11 @@ def main():
 					hb = wait_hb(r, inst2, lambda x: x["state"] in ("starting", "failed"),
 						     "not ready (%s)" % mode)
 					assert int(hb["table_size"]) == 0
-					time.sleep(0.5)
-					assert heartbeat(r, inst2)["state"] != "ready"
+					# two heartbeats later (their "updated" changes), still not ready
+					for _ in range(2):
+						u = heartbeat(r, inst2).get("updated")
+						hb = wait_hb(r, inst2, lambda x: x.get("updated") != u, "a heartbeat (%s)" % mode)
+						assert hb["state"] != "ready", hb
 					r.delete("gk:st:0001")
 					hb = wait_hb(r, inst2, lambda x: x["state"] == "ready", "ready (%s)" % mode)
 					assert int(hb["table_size"]) == N + 5, hb
@@ -344,8 +338,8 @@ def metric(gk, name):
 	return h.metrics(gk.mport).get(name, 0.0)
 
 
-def wait_metric(gk, name, value, timeout=20.0):
-	return wait_for("%s %s = %s" % (gk.inst, name, value),
+def wait_metric(gk, name, value, timeout=30.0):
+	return h.wait_for("%s %s = %s" % (gk.inst, name, value),
 			lambda: metric(gk, name) == value or None, timeout=timeout)
 
 
@@ -419,7 +413,7 @@ def test_stale(binary):
 			contact = metric(lkg, "gatekeeper_status_last_contact_timestamp_seconds")
 			n0 = lkg.log_text().count("status: connected to redis")
 			r0 = metric(lkg, "gatekeeper_redis_reconnects_total")
-			wait_for("two reconnect attempts to the frozen redis",
+			h.wait_for("two reconnect attempts to the frozen redis",
 				 lambda: metric(lkg, "gatekeeper_redis_reconnects_total") >= r0 + 2,
 				 timeout=30)
 			assert lkg.log_text().count("status: connected to redis") == n0, lkg.log_text()

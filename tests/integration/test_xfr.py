@@ -172,16 +172,9 @@ def soa_serial(port, zone):
 	return r.answer[0][0].serial if r.answer else None
 
 
-def wait_serial(port, zone, serial, timeout=20):
-	deadline = time.time() + timeout
-	while time.time() < deadline:
-		try:
-			if soa_serial(port, zone) == serial:
-				return True
-		except Exception:
-			pass
-		time.sleep(0.05)
-	return False
+def wait_serial(port, zone, serial, timeout=60):
+	return bool(h.wait_for("%s serial %d" % (zone, serial), lambda: soa_serial(port, zone) == serial, timeout,
+			       step=0.05, must=False))
 
 
 # ---- a fake primary ----

@@ -10,3 +10,5 @@ set_tests_properties(integration_xfr PROPERTIES LABELS integration TIMEOUT 180
 	ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
 # gatekeeperd as a secondary of Knot and NSD: NOTIFY, IXFR, expiry, persistence, restart
 gk_integration_test(integration_secondary test_secondary.py 300)
+# catalog zones at run time: Knot generates the catalog, members added, removed, persisted
+gk_integration_test(integration_catalog test_catalog.py 300)

@@ -5,9 +5,10 @@
 # (a record added to its copy of the zone file, serial + 1, `knotc zone-reload`: Knot keeps the
 # difference in its journal, sends NOTIFY and answers IXFR) until the secondary
 # serves the new serial; gatekeeperd restarted with the primary stopped (the persisted zones
-# alone) against the same zones loaded from master files. Until gatekeeperd follows a catalog
-# zone, its secondary zones are configured by list (docs/SECONDARY.md: secondary.zones with a
-# template); the primary's zone list is the same.
+# alone) against the same zones loaded from master files. The primary lists its zones in a
+# catalog zone it generates (RFC 9432, `catalog-role: generate`); each secondary is configured
+# with the catalog alone (gatekeeperd: `catalog: true`, docs/SECONDARY.md; Knot:
+# `catalog-role: interpret` with a member template) and takes the members it lists.
 import os
 import random
 import shutil
@@ -23,6 +24,7 @@ from ..targets import gk_target
 from .zones import bump_serial, zones_data
 
 KNOTC_TIMEOUT = 60
+CATALOG = "catalog.bench"
 
 
 def knot_conf(path, d, port, zones, zdir=None, notify_port=None, primary_port=None):
@@ -37,30 +39,34 @@ def knot_conf(path, d, port, zones, zdir=None, notify_port=None, primary_port=No
 		 "control:", "    listen: \"%s/knot.sock\"" % d, "    timeout: 600",
 		 "log:", "  - target: \"%s/knot.log\"" % d, "    any: info"]
 	if primary_port:
+		member = ["    storage: \"%s/zones\"" % d, "    file: \"%s.zone\"", "    master: primary",
+			  "    acl: notify", "    zonefile-sync: 0", "    journal-content: changes", "    semantic-checks: off"]
 		lines += ["remote:", "  - id: primary", "    address: 127.0.0.1@%d" % primary_port,
 			  "acl:", "  - id: notify", "    address: 127.0.0.1", "    action: notify",
-			  "template:", "  - id: default", "    storage: \"%s/zones\"" % d, "    file: \"%s.zone\"",
-			  "    master: primary", "    acl: notify", "    zonefile-sync: 0", "    journal-content: changes",
-			  "    semantic-checks: off"]
+			  "template:", "  - id: default"] + member + ["  - id: member"] + member
+		lines += ["zone:", "  - domain: \"%s.\"" % CATALOG, "    catalog-role: interpret",
+			  "    catalog-template: member"]
 	else:
 		lines += ["remote:", "  - id: secondary", "    address: 127.0.0.1@%d" % notify_port,
 			  "acl:", "  - id: xfr", "    address: 127.0.0.1", "    action: transfer",
 			  "template:", "  - id: default", "    storage: \"%s\"" % zdir, "    file: \"%s.zone\"",
 			  "    notify: secondary", "    acl: xfr", "    zonefile-sync: -1", "    zonefile-load: difference",
 			  "    journal-content: changes", "    semantic-checks: off"]
-	lines.append("zone:")
-	lines += ["  - domain: \"%s\"" % z for z in zones]
+		lines += ["zone:", "  - domain: \"%s.\"" % CATALOG, "    catalog-role: generate"]
+		for z in zones:
+			lines += ["  - domain: \"%s\"" % z, "    catalog-role: member", "    catalog-zone: \"%s.\"" % CATALOG]
 	with open(path, "w") as f:
 		f.write("\n".join(lines) + "\n")
 
 
-def gk_conf(path, port, sdir, zones, primary_port):
-	"""gatekeeperd as a secondary of the zones by list (secondary.zones with a template)."""
+def gk_conf(path, port, sdir, primary_port):
+	"""gatekeeperd as a secondary of the primary's catalog (its members take the catalog's
+	primaries)."""
 	lines = ["listen: [\"127.0.0.1:%d\"]" % port, "workers: 1", "edns_udp_max: 1232", "log_level: info",
 		 "rate_limit:", "  responses_per_second: 0",
 		 "secondary:", "  directory: \"%s\"" % sdir, "  templates:", "    - id: primary",
-		 "      primaries: [\"127.0.0.1:%d\"]" % primary_port, "  zones:"]
-	lines += ["    - {name: \"%s\", template: primary}" % z for z in zones]
+		 "      primaries: [\"127.0.0.1:%d\"]" % primary_port, "  zones:",
+		 "    - {name: \"%s\", template: primary, catalog: true}" % CATALOG]
 	with open(path, "w") as f:
 		f.write("\n".join(lines) + "\n")
 
@@ -203,7 +209,7 @@ def secondary_run(env, m, kind):
 	try:
 		if kind == "gatekeeperd":
 			conf = os.path.join(d, "gatekeeperd.yaml")
-			gk_conf(conf, port, os.path.join(d, "secondary"), names, p.port)
+			gk_conf(conf, port, os.path.join(d, "secondary"), p.port)
 			argv = [a.gatekeeperd, "-c", conf]
 		else:
 			conf = os.path.join(d, "knot.conf")
@@ -272,13 +278,15 @@ def markdown(r, a, cmd, when=""):
 		return "PASS" if x is not None and y is not None and x <= y else "FAIL"
 	S = ["\n## Secondary zones: Knot 3.2 primary of %s zones, gatekeeperd vs Knot as secondaries%s\n" % (fmt(r["n"], 0), when)]
 	S.append("Knot 3.2 primary (the zones scenario's files, journal of changes, NOTIFY to the secondary; on the client "
-		 "core) started afresh for each secondary; the secondary alone on the server core: gatekeeperd with "
-		 "`secondary.zones` listing every zone with one template (catalog zones are not in gatekeeperd yet), or Knot "
-		 "3.2 (`master:` the primary, zone files written after each transfer, one UDP/TCP/background worker). "
+		 "core; every zone a member of the catalog zone `%s` it generates, `catalog-role: generate`) started afresh "
+		 "for each secondary; the secondary alone on the server core, configured with the catalog alone: gatekeeperd "
+		 "(`secondary.zones: [{name: %s, catalog: true, template: primary}]`), or Knot 3.2 (`catalog-role: interpret`, "
+		 "a `catalog-template` with `master:` the primary, zone files written after each transfer, one "
+		 "UDP/TCP/background worker). "
 		 "Changes: one TXT record added to the primary's copy of a zone file with the serial + 1, `knotc -b zone-reload` "
 		 "(Knot keeps the difference in its journal and sends NOTIFY; the secondary takes an IXFR), one at a time; "
 		 "the time is from the reload command returning until "
-		 "the secondary answers the primary's new serial. Command: `%s`.\n" % cmd)
+		 "the secondary answers the primary's new serial. Command: `%s`.\n" % (CATALOG, CATALOG, cmd))
 	S.append("| metric | gatekeeperd | Knot (secondary) | target |\n|---|---|---|---|")
 	S.append("| start until every zone is served (SOA, AA) | %s | %s | ≤ Knot: %s |" % (
 		sec(g.get("all_served_s")), sec(k.get("all_served_s")), le(g.get("all_served_s"), k.get("all_served_s"))))

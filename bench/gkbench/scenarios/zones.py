@@ -466,7 +466,7 @@ def control_phase(env, m):
 	d = os.path.join(a.work, "control-zones")
 	os.makedirs(d, exist_ok=True)
 	sock, state = os.path.join(d, "control.sock"), os.path.join(d, "zones.added")
-	for f in (sock, state):
+	for f in (sock, state, state + ".journal"):  # a previous run's added zones
 		if os.path.exists(f):
 			os.unlink(f)
 	gk = gk_target("gatekeeperd-control", a.gatekeeperd, m, a.work, zone_list=True)

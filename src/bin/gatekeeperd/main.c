@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* src/bin/gatekeeperd/main.c -- gatekeeperd: parse arguments, then check or run the server.
  *
- * Everything else lives in libgk (src/daemon/). Exit status: 0 on a clean stop or a
- * passing --check, 1 on a config or zone error, 2 on bad usage.
+ * Everything else lives in the modules (gk_daemon, src/daemon/). Exit status: 0 on a clean
+ * stop or a passing --check, 1 on a config or zone error, 2 on bad usage.
  */
 #include <getopt.h>
 #include <stdio.h>

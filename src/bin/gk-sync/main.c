@@ -2,9 +2,9 @@
 /* src/bin/gk-sync/main.c -- gk-sync: apply the registry's signed feed to Redis.
  *
  * Subcommands: keygen, sign, verify, apply, watch, lint, verify-ip, apply-ip (docs/FEED.md).
- * Everything but argument parsing lives in libgk (src/sync/). Exit status: 0 done; 1 feed rejected
- * (apply, verify) or invalid JSON (lint); 2 bad usage or unusable key/config; 3 Redis or I/O error;
- * 4 another apply holds the lock (gk:sync:lock), or this apply lost it part-way.
+ * Everything but argument parsing lives in the modules (gk_sync, src/sync/). Exit status: 0 done; 1
+ * feed rejected (apply, verify) or invalid JSON (lint); 2 bad usage or unusable key/config; 3 Redis
+ * or I/O error; 4 another apply holds the lock (gk:sync:lock), or this apply lost it part-way.
  * Environment: GK_SYNC_REDIS (or GK_REDIS_SENTINELS and GK_REDIS_MASTER), GK_SYNC_RECORDS_REDIS,
  * GK_SYNC_PUBKEY and GK_REDIS_USER stand in for --redis, --records-redis, --pubkey and
  * --redis-user; GK_REDIS_PASSWORD holds the Redis password when no --redis-password-file is given

@@ -591,6 +591,17 @@ static void test_forward_pools(void **state)
 	             GK_ECONFIG, 7, "unknown key 'v4'");
 	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL "    ecs: 24\n",
 	             GK_ECONFIG, 7, "expected {ipv4, ipv6}");
+	/* PROXY v2 to the backends: off unless given */
+	cfg = load_ok(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL
+	                     "    proxy_protocol: true\n");
+	assert_true(cfg->front->pools[0].proxy);
+	gk_config_free(cfg);
+	cfg = load_ok(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL);
+	assert_false(cfg->front->pools[0].proxy);
+	gk_config_free(cfg);
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL
+	                    "    proxy_protocol: maybe\n",
+	             GK_ECONFIG, 7, "not true or false");
 	expect_error(LISTEN "zones:\n  - {name: b..cn, forward: reg}\n" POOL, GK_ECONFIG, 3,
 	             "not a domain name");
 #undef POOL
@@ -805,22 +816,6 @@ static void test_filing_errors(void **state)
 	             GK_ECONFIG, 9, "filing.stale_after_ms: 1000 is out of range 1500..");
 }
 
-static void test_parse_addr(void **state)
-{
-	(void)state;
-	gk_config_listen_t l;
-	assert_int_equal(gk_config_parse_addr("10.1.2.3:65535", &l), 0);
-	assert_int_equal(l.addrlen, sizeof(struct sockaddr_in));
-	assert_int_equal(gk_config_parse_addr("[2001:db8::1]:53", &l), 0);
-	assert_int_equal(l.addrlen, sizeof(struct sockaddr_in6));
-	assert_int_equal(gk_config_parse_addr("[2001:db8::1]53", &l), GK_EINVAL);
-	assert_int_equal(gk_config_parse_addr("10.1.2.3:", &l), GK_EINVAL);
-	assert_int_equal(gk_config_parse_addr("10.1.2.3:65536", &l), GK_EINVAL);
-	assert_int_equal(gk_config_parse_addr("10.1.2.3:+53", &l), GK_EINVAL);
-	assert_int_equal(gk_config_parse_addr("host:53", &l), GK_EINVAL);
-	assert_int_equal(gk_config_parse_addr("", &l), GK_EINVAL);
-}
-
 /* redis.sentinels + master_name instead of address; redis.primary */
 static void test_redis_sentinel(void **state)
 {
@@ -954,7 +949,6 @@ int main(void)
 	    cmocka_unit_test(test_proxy_protocol),
 	    cmocka_unit_test(test_tls),
 	    cmocka_unit_test(test_discovery_section),
-	    cmocka_unit_test(test_parse_addr),
 	    cmocka_unit_test(test_forward_pools),
 	    cmocka_unit_test(test_filing_defaults),
 	    cmocka_unit_test(test_filing_keys),

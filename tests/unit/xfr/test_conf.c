@@ -117,6 +117,24 @@ static void test_good(void **state)
 	assert_null(x->zones[0].primaries[1].key);
 	assert_int_equal(x->zones[1].primaries[0].addr.ss_family, AF_INET6);
 	assert_ptr_equal(x->zones[1].primaries[1].key, &x->keys[1]);
+	assert_false(x->zones[0].catalog);
+	gk_config_free(cfg);
+	/* a catalog: its members take member_template's primaries unless a group says */
+	cfg = load(HEAD "secondary:\n  directory: sec\n  templates:\n"
+	                "    - {id: t1, primaries: [\"192.0.2.1\"]}\n"
+	                "    - {id: t2, primaries: [\"192.0.2.2\"]}\n"
+	                "  zones:\n"
+	                "    - {name: cat.example, template: t1, catalog: true, "
+	                "member_template: t2}\n",
+	           err, sizeof err, &rc);
+	if (!cfg)
+		fail_msg("%s", err);
+	x = cfg->secondary;
+	assert_true(x->zones[0].catalog);
+	assert_non_null(x->zones[0].member_template);
+	assert_string_equal(x->zones[0].member_template->id, "t2");
+	assert_ptr_equal(gk_xfr_conf_template(x, "t1"), &x->templates[0]);
+	assert_null(gk_xfr_conf_template(x, "t3"));
 	gk_config_free(cfg);
 }
 
@@ -162,6 +180,17 @@ static void test_errors(void **state)
 	                  "    - {name: b.cn, primaries: [\"192.0.2.1\"]}\n"
 	                  "    - {name: A.CN., primaries: [\"192.0.2.1\"]}\n",
 	             8, "also in zones");
+	expect_error(HEAD "secondary:\n  directory: d\n  zones:\n"
+	                  "    - {name: a.cn, primaries: [\"192.0.2.1\"], catalog: yes}\n",
+	             5, "catalog: expected true or false");
+	expect_error(HEAD "secondary:\n  directory: d\n  templates:\n"
+	                  "    - {id: t, primaries: [\"192.0.2.1\"]}\n  zones:\n"
+	                  "    - {name: a.cn, primaries: [\"192.0.2.1\"], member_template: t}\n",
+	             7, "member_template without catalog: true");
+	expect_error(HEAD "secondary:\n  directory: d\n  zones:\n"
+	                  "    - {name: a.cn, primaries: [\"192.0.2.1\"], catalog: true, "
+	                  "member_template: nope}\n",
+	             5, "no template 'nope'");
 }
 
 /* gk_xfr_conf_equal, which the reload uses to say a restart is needed. */
@@ -194,6 +223,10 @@ static void test_equal(void **state)
 	         "    - {name: k1, algorithm: hmac-sha256, secret: c2VjcmV0}\n"
 	         "  zones:\n    - {name: a.cn, primaries: [{address: \"192.0.2.1:53\", key: k1}]}\n"
 	         "    - {name: b.cn, primaries: [\"192.0.2.1:53\"]}\n",
+	    HEAD "secondary:\n  directory: sec\n  tsig_keys:\n"
+	         "    - {name: k1, algorithm: hmac-sha256, secret: c2VjcmV0}\n"
+	         "  zones:\n    - {name: a.cn, primaries: [{address: \"192.0.2.1:53\", key: k1}], "
+	         "catalog: true}\n",
 	    HEAD
 	    "secondary:\n  directory: sec\n  max_transfers: 2\n  tsig_keys:\n"
 	    "    - {name: k1, algorithm: hmac-sha256, secret: c2VjcmV0}\n"

@@ -2,6 +2,9 @@
 /* tests/unit/zone/test_dnssec.c -- signed zones in the store: canonical order, NSEC3 hashes,
  * the chains and denial pointers built at load, and DO=1 answers through the packet path.
  *
+ * Slot templates (DO=1 wildcard answers and NXDOMAIN below the apex, zone/dnssec.h) are
+ * checked byte for byte against the answer the resolver builds at query time.
+ *
  * Runs from the repository root (ctest WORKING_DIRECTORY). The signed zones are the fuzz
  * seeds tests/fuzz/corpus/fuzz_zone/signed-* (ED25519, valid until 2037).
  */
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "pkt/process.h"
+#include "zone/answer.h"
 #include "zone/dnssec.h"
 #include "zone/internal.h"
 #include "zone/zone.h"
@@ -241,12 +245,102 @@ static void test_nodata_twins(void **state)
 	}
 }
 
+/* When a slot template answers (name, qtype) with DO=1: the packet path's answer against
+ * the resolver's at query time, same rcode, counts and bytes; returns true. False: no slot
+ * template answers it. */
+static bool same_as_runtime(const gk_zoneset_t *zs, const uint8_t *name, size_t nlen,
+                            uint16_t qtype)
+{
+	static uint8_t q[512], out[GK_PKT_OUT_MAX], ref[GK_PKT_OUT_MAX];
+	memcpy(q, "\x12\x34\x00\x00\x00\x01\x00\x00\x00\x00\x00\x01", 12);
+	memcpy(q + 12, name, nlen);
+	size_t p = 12 + nlen;
+	q[p++] = (uint8_t)(qtype >> 8);
+	q[p++] = (uint8_t)qtype;
+	q[p++] = 0;
+	q[p++] = 1;
+	size_t qend = p;
+	memcpy(q + p, "\x00\x00\x29\xff\xff\x00\x00\x80\x00\x00\x00", 11);
+	p += 11;
+	gk_pkt_opts_t opts = {.edns_udp_max = 65535};
+	gk_pkt_result_t res;
+	assert_int_equal(gk_pkt_process(zs, &opts, GK_PKT_TCP, q, p, out, &res), GK_PKT_ANSWER);
+	memcpy(ref, q, qend);
+	gk_zone_out_t o;
+	gk_zone_put_runtime(zs, ref, sizeof ref - 64, qend, name, nlen, qtype, false, true, NULL,
+	                    NULL, NULL, sizeof ref - 64 - qend, &o);
+	/* only slot templates are new: the other templates are what they were (a referral's
+	 * template, say, compresses glue as compiled, not against the query name) */
+	uint8_t loff[GK_DNAME_LABELS_MAX];
+	unsigned labels = 0;
+	for (size_t i = 0; name[i]; i += name[i] + 1u)
+		loff[labels++] = (uint8_t)i;
+	gk_zone_hit_t h;
+	if (gk_zone_find(zs, name, nlen, loff, labels, qtype, NULL, &h) != GK_ZONE_TMPL ||
+	    !gk_zone_use_do(&h, nlen) || !gk_zone_slotted(&h))
+		return false;
+	char txt[300];
+	gk_dname_to_str(name, txt, sizeof txt);
+	if ((out[3] & 15) != o.rcode || (size_t)(out[6] << 8 | out[7]) != o.cnt[0] ||
+	    (size_t)(out[8] << 8 | out[9]) != o.cnt[1] ||
+	    (size_t)((out[10] << 8 | out[11]) - 1) != o.cnt[2] || res.len - 11 - qend != o.body ||
+	    memcmp(out + qend, ref + qend, o.body) != 0)
+		fail_msg("%s type %u: the packet path's DO=1 answer differs from the resolver's",
+		         txt, qtype);
+	return true;
+}
+
+/* Names below every name of the signed zones (NXDOMAIN, wildcard answers and NODATA, some
+ * two labels down, some sharing a label with the SOA's names or an NSEC owner), DO=1: the
+ * slot templates write what the resolver writes, and they do answer the common cases. */
+static void test_slot_answers(void **state)
+{
+	(void)state;
+	/* the fixtures: a wildcard at the apex beside names sharing labels with the SOA's
+	 * (ldns-signzone, ED25519, NSEC and NSEC3 with a salt, valid until 2037) */
+	static const char *seeds[] = {
+	    SEEDS "signed-nsec", SEEDS "signed-nsec3", SEEDS "signed-nsec3-optout",
+	    "tests/unit/zone/fixtures/slot-nsec", "tests/unit/zone/fixtures/slot-nsec3"};
+	static const char *labels[] = {"nx",   "a",   "zz", "ns1",   "ns",         "mail",
+	                               "www",  "w",   "0",  "-",     "hostmaster", "a.b",
+	                               "x.nx", "*.q", "s",  "zzzz.y"};
+	static const uint16_t types[] = {1, 16, 28, 15, 255, 43, 2};
+	for (int k = 0; k < 5; k++) {
+		gk_zoneset_t *zs = load(seeds[k]);
+		const gk_zver_t *v = ver(zs);
+		unsigned slotted = 0, total = 0, nx_apex = 0;
+		for (size_t i = 0; i <= v->mask; i++) {
+			const gk_node_t *n = v->table[i].node;
+			if (!n)
+				continue;
+			for (size_t l = 0; l < sizeof labels / sizeof labels[0]; l++) {
+				uint8_t name[GK_DNAME_MAX + 1];
+				size_t pl = wire(labels[l], name) - 1; /* without the root */
+				if (pl + n->len > GK_DNAME_MAX)
+					continue;
+				memcpy(name + pl, n->name, n->len);
+				for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+					bool sl = same_as_runtime(zs, name, pl + n->len, types[t]);
+					slotted += sl;
+					nx_apex += sl && (n->flags & GK_NODE_APEX) && !n->wild;
+					total++;
+				}
+			}
+		}
+		assert_true(total > 1000);
+		assert_true(slotted > total / 20);
+		if (!v->zone.apex->wild)
+			assert_true(nx_apex > 0);
+		gk_zoneset_free(zs);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_canonical_order), cmocka_unit_test(test_nsec3_hash),
 	    cmocka_unit_test(test_chains),          cmocka_unit_test(test_do_answers),
-	    cmocka_unit_test(test_nodata_twins),
+	    cmocka_unit_test(test_nodata_twins),    cmocka_unit_test(test_slot_answers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

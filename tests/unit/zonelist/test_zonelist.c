@@ -194,6 +194,108 @@ static void test_state_write(void **state)
 	assert_non_null(strstr(err, "not a regular file"));
 }
 
+static int collect_j(void *ctx, bool add, const char *name, size_t nl, const char *file, size_t fl,
+                     size_t line)
+{
+	struct got *g = ctx;
+	size_t used = strlen(g->text);
+	snprintf(g->text + used, sizeof(g->text) - used, "%zu:%c%.*s=%.*s;", line, add ? '+' : '-',
+	         (int)nl, name, (int)fl, file ? file : "");
+	g->n++;
+	return 0;
+}
+
+/* The journal: one durable line per change, applied over the state file (the last line for
+ * a name wins), folded in and removed by a write of the state file. */
+static void test_state_journal(void **state)
+{
+	(void)state;
+	char path[128], jp[160], err[512];
+	snprintf(path, sizeof(path), "%s/j.state", tmpdir);
+	assert_int_equal(gk_zonelist_journal_path(path, jp, sizeof(jp)), 0);
+	struct got g = {0};
+	/* neither file: GK_ENOENT */
+	assert_int_equal(gk_zonelist_read_state(path, collect, &g, err, sizeof(err)), GK_ENOENT);
+	const char *names[] = {"a.cn", "b.cn"}, *files[] = {"/z/a.zone", "/z/b.zone"};
+	assert_int_equal(gk_zonelist_write(path, names, files, 2, err, sizeof(err)), 0);
+	size_t js = 0;
+	assert_int_equal(
+	    gk_zonelist_journal_append(path, true, "c.cn", "/z/c.zone", &js, err, sizeof(err)), 0);
+	assert_int_equal(js, strlen("+ c.cn /z/c.zone\n"));
+	assert_int_equal(
+	    gk_zonelist_journal_append(path, false, "A.cn.", NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(
+	    gk_zonelist_journal_append(path, true, "d.cn", "/z/d.zone", NULL, err, sizeof(err)), 0);
+	assert_int_equal(
+	    gk_zonelist_journal_append(path, false, "d.cn", NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(
+	    gk_zonelist_journal_append(path, true, "b.cn", "/z/b2.zone", NULL, err, sizeof(err)),
+	    0);
+	/* a bad file (a blank would make a third field) is refused, nothing appended */
+	assert_int_equal(
+	    gk_zonelist_journal_append(path, true, "e.cn", "/z/e f", NULL, err, sizeof(err)),
+	    GK_EINVAL);
+	struct stat st;
+	assert_int_equal(stat(jp, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* an append cut short (no newline) is ignored */
+	FILE *f = fopen(jp, "a");
+	assert_non_null(f);
+	fputs("+ torn.cn /z/to", f);
+	fclose(f);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(gk_zonelist_read_state(path, collect, &g, err, sizeof(err)), 0);
+	assert_string_equal(g.text, "1:c.cn=/z/c.zone;5:b.cn=/z/b2.zone;");
+	/* replaying the journal over a state that already has it changes nothing */
+	const char *n2[] = {"c.cn", "b.cn"}, *f2[] = {"/z/c.zone", "/z/b2.zone"};
+	char keep[4096];
+	FILE *jf = fopen(jp, "r");
+	assert_non_null(jf);
+	size_t kl = fread(keep, 1, sizeof(keep), jf);
+	fclose(jf);
+	assert_int_equal(gk_zonelist_write(path, n2, f2, 2, err, sizeof(err)), 0);
+	assert_int_not_equal(access(jp, F_OK), 0); /* folded in: removed */
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(gk_zonelist_read_state(path, collect, &g, err, sizeof(err)), 0);
+	assert_string_equal(g.text, "2:c.cn=/z/c.zone;3:b.cn=/z/b2.zone;");
+	jf = fopen(jp, "w"); /* a crash between the rename and the journal's removal */
+	assert_non_null(jf);
+	fwrite(keep, 1, kl, jf);
+	fclose(jf);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(gk_zonelist_read_state(path, collect, &g, err, sizeof(err)), 0);
+	assert_string_equal(g.text, "1:c.cn=/z/c.zone;5:b.cn=/z/b2.zone;");
+	/* a journal alone (no state file yet) */
+	snprintf(path, sizeof(path), "%s/j2.state", tmpdir);
+	assert_int_equal(
+	    gk_zonelist_journal_append(path, true, "x.cn", "x.zone", NULL, err, sizeof(err)), 0);
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(gk_zonelist_read_state(path, collect, &g, err, sizeof(err)), 0);
+	assert_string_equal(g.text, "1:x.cn=x.zone;");
+	/* the parser: every complete line, errors name the journal and line */
+	const char *ok = "+ a.cn /a\n\n- b.cn\n+ c.cn /c";
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(
+	    gk_zonelist_journal_parse(ok, strlen(ok), "j", collect_j, &g, err, sizeof(err)), 0);
+	assert_string_equal(g.text, "1:+a.cn=/a;3:-b.cn=;");
+	const char *bad[][2] = {{"* a.cn /a\n", "j:1: expected '+ NAME FILE' or '- NAME'"},
+	                        {"- a.cn /a\n", "j:1: expected '- NAME'"},
+	                        {"- a.cn\n+ a.cn\n", "j:2: expected '+ NAME FILE'"},
+	                        {"+ a..cn /a\n", "j:1: 'a..cn' is not a valid zone name"}};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(gk_zonelist_journal_parse(bad[i][0], strlen(bad[i][0]), "j",
+		                                           collect_j, &g, err, sizeof(err)),
+		                 GK_ESYNTAX);
+		assert_string_equal(err, bad[i][1]);
+	}
+	/* a broken journal: reading the state fails naming it */
+	snprintf(path, sizeof(path), "%s/j3.state", tmpdir);
+	write_file("j3.state.journal", "+ a.cn /a\n? b.cn\n");
+	assert_int_equal(gk_zonelist_read_state(path, collect, &g, err, sizeof(err)), GK_ESYNTAX);
+	assert_non_null(strstr(err, "j3.state.journal:2: "));
+}
+
 /* The config combines every source; a zone configured twice names both places. */
 static void test_config_sources(void **state)
 {
@@ -325,7 +427,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_ok),    cmocka_unit_test(test_parse_errors),
 	    cmocka_unit_test(test_names),       cmocka_unit_test(test_scan_dir),
 	    cmocka_unit_test(test_state_write), cmocka_unit_test(test_config_sources),
-	    cmocka_unit_test(test_million),
+	    cmocka_unit_test(test_million),     cmocka_unit_test(test_state_journal),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }

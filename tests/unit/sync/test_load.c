@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/unit/sync/test_sync_load.c -- gk_sync_load's file handling: the bytes verified are the
+/* tests/unit/sync/test_load.c -- gk_sync_load's file handling: the bytes verified are the
  * bytes parsed (a change to the file after verification is not seen), feeds and signatures
  * must be regular files opened without following a symlink, and a signature file is bounded.
  * Every refusal must come back at once (a FIFO must not block) and name the file.

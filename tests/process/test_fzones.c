@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/unit/front/test_fzones.c -- the forwarded zones' table (front/fzones.h).
+/* tests/process/test_fzones.c -- the forwarded zones' table (pkt/fzones.h), built from the
+ * front end's config (front/conf.h gk_front_conf_fzones) or name by name.
  *
  * The longest forwarded apex above a name wins; a name outside every forwarded zone, or a
  * parent of an apex, finds none; the root forwards everything; names that are not domain
@@ -13,7 +14,7 @@
 #include <cmocka.h>
 
 #include "front/conf.h"
-#include "front/fzones.h"
+#include "pkt/fzones.h"
 
 static int find(const gk_fzones_t *t, const char *text)
 {
@@ -38,7 +39,7 @@ static gk_fzones_t *build(const char *const *names, size_t n)
 	for (size_t i = 0; i < n; i++)
 		z[i] = (gk_front_zone_conf_t){.name = (char *)names[i], .pool = i};
 	gk_fzones_t *t = NULL;
-	assert_int_equal(gk_fzones_new(&c, &t), 0);
+	assert_int_equal(gk_front_conf_fzones(&c, &t), 0);
 	return t;
 }
 
@@ -76,8 +77,18 @@ static void test_root_and_errors(void **state)
 	static const char *const bad[] = {"a..cn"};
 	gk_front_zone_conf_t z = {.name = (char *)bad[0]};
 	gk_front_conf_t c = {.zones = &z, .n_zones = 1};
-	assert_int_equal(gk_fzones_new(&c, &t), GK_EINVAL);
+	assert_int_equal(gk_front_conf_fzones(&c, &t), GK_EINVAL);
 	assert_int_equal(gk_fzones_find(NULL, w, 1, w, 0, NULL), -1);
+	/* name by name: room for the names given to gk_fzones_new, a name again is no new one */
+	assert_int_equal(gk_fzones_new(1, &t), 0);
+	assert_int_equal(gk_fzones_add(t, "example.cn", 0), 0);
+	assert_int_equal(gk_fzones_add(t, "EXAMPLE.cn.", 1), 0);
+	assert_int_equal(gk_fzones_add(t, "other.cn", 2), GK_ENOSPC);
+	assert_int_equal(gk_fzones_add(t, "a..cn", 2), GK_EINVAL);
+	assert_int_equal(gk_fzones_count(t), 1);
+	assert_int_equal(find(t, "www.example.cn"), 1);
+	assert_int_equal(find(t, "other.cn"), -1);
+	gk_fzones_free(t);
 }
 
 int main(void)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/unit/front/test_fpool.c -- backend selection and health (front/pool.h).
+/* tests/unit/front/test_pool.c -- backend selection and health (front/pool.h).
  *
  * Least-outstanding by weight, turns among equals, the per-backend bound, a retry never on
  * the backend it comes from, down after consecutive timeouts or SERVFAILs, no healthy

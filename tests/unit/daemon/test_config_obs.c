@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/unit/obs/test_obs_config.c -- the metrics: and dnstap: config sections: values,
+/* tests/unit/daemon/test_config_obs.c -- the metrics: and dnstap: config sections: values,
  * defaults, and every error naming FILE:LINE.
  */
 #include <setjmp.h>

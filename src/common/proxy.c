@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* src/net/proxy.c -- PROXY v2 header parsing: fixed offsets, one length check per field. */
+/* src/common/proxy.c -- PROXY v2 headers: parsing (fixed offsets, one length check per field) and
+ * writing (the front end's backends). */
 #include <netinet/in.h>
 #include <string.h>
-#include "net/proxy.h"
+#include "common/proxy.h"
 
 static const uint8_t SIG[GK_PROXY_SIG_LEN] = {0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d,
                                               0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a};
@@ -68,4 +69,52 @@ int gk_proxy_parse(const uint8_t *buf, size_t len, gk_proxy_t *out)
 		p += 3 + tl;
 	}
 	return (int)total;
+}
+
+int gk_proxy_write(uint8_t *out, size_t cap, const struct sockaddr *src, const struct sockaddr *dst,
+                   bool dgram)
+{
+	int fam = src ? src->sa_family : AF_UNSPEC;
+	size_t body = fam == AF_INET ? 12u : fam == AF_INET6 ? 36u : 0u;
+	if (cap < GK_PROXY_HDR_MIN + body)
+		return -1;
+	memcpy(out, SIG, GK_PROXY_SIG_LEN);
+	if (body == 0) {
+		out[12] = 0x20; /* version 2, LOCAL */
+		out[13] = 0x00; /* UNSPEC */
+		out[14] = out[15] = 0;
+		return (int)GK_PROXY_HDR_MIN;
+	}
+	bool same = dst != NULL && dst->sa_family == fam;
+	out[12] = 0x21; /* version 2, PROXY */
+	out[13] = (uint8_t)((fam == AF_INET ? 0x10 : 0x20) | (dgram ? 0x02 : 0x01));
+	out[14] = 0;
+	out[15] = (uint8_t)body;
+	uint8_t *a = out + GK_PROXY_HDR_MIN;
+	if (fam == AF_INET) {
+		const struct sockaddr_in *s = (const struct sockaddr_in *)src;
+		const struct sockaddr_in *d = (const struct sockaddr_in *)dst;
+		memcpy(a, &s->sin_addr, 4);
+		memcpy(a + 8, &s->sin_port, 2);
+		if (same) {
+			memcpy(a + 4, &d->sin_addr, 4);
+			memcpy(a + 10, &d->sin_port, 2);
+		} else {
+			memset(a + 4, 0, 4);
+			memset(a + 10, 0, 2);
+		}
+	} else {
+		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)src;
+		const struct sockaddr_in6 *d = (const struct sockaddr_in6 *)dst;
+		memcpy(a, &s->sin6_addr, 16);
+		memcpy(a + 32, &s->sin6_port, 2);
+		if (same) {
+			memcpy(a + 16, &d->sin6_addr, 16);
+			memcpy(a + 34, &d->sin6_port, 2);
+		} else {
+			memset(a + 16, 0, 16);
+			memset(a + 34, 0, 2);
+		}
+	}
+	return (int)(GK_PROXY_HDR_MIN + body);
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* src/front/fzones.h -- the forwarded zones as the packet path looks them up.
+/* src/pkt/fzones.h -- the forwarded zones as the packet path looks them up.
  *
- * An immutable hash table of the forwarded apexes (lowercase wire names) to the index of
- * their pool in gk_front_conf_t.pools, built from the config on the main loop and published
+ * A hash table of the forwarded apexes (lowercase wire names) to the index of their pool
+ * in the front end's config (front/conf.h gk_front_conf_t.pools), built from the config on
+ * the main loop (gk_front_conf_fzones) and then immutable, published
  * with the view (net/net.h gk_net_view_t). The packet path asks it for names that no zone
  * of ours holds, and for names in one of ours when a forwarded zone may sit below it (the
  * more specific apex wins, as between our own zones): gk_fzones_find walks the name's suffixes from
@@ -14,13 +15,15 @@
 #include <stdint.h>
 #include "gk/errors.h"
 
-struct gk_front_conf;
 typedef struct gk_fzones gk_fzones_t;
 
-/* The table of conf's forwarded zones (every zone's pool checked by gk_front_conf_check).
- * Returns 0 with *out (NULL when conf is NULL or forwards nothing), GK_EINVAL (a zone name
- * that is not a domain name) or GK_ENOMEM. */
-GK_MUST_CHECK int gk_fzones_new(const struct gk_front_conf *conf, gk_fzones_t **out);
+/* An empty table with room for n forwarded apexes (n > 0). Returns 0 with *out, or
+ * GK_ENOMEM. Built by one thread; published (read by any) once complete. */
+GK_MUST_CHECK int gk_fzones_new(size_t n, gk_fzones_t **out);
+/* Forward the zone named text (as gk_fzones_wire takes it) to pool index pool; a name
+ * added again takes the later pool. Returns 0, GK_EINVAL (not a domain name) or GK_ENOSPC
+ * (more names than gk_fzones_new made room for). */
+GK_MUST_CHECK int gk_fzones_add(gk_fzones_t *t, const char *text, uint16_t pool);
 void gk_fzones_free(gk_fzones_t *t);
 
 /* The pool index of the longest forwarded apex that is qname[0..qlen) or a parent of it, or

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* src/net/proxy.h -- the PROXY protocol version 2 header (HAProxy's proxy-protocol.txt 2.2).
+/* src/common/proxy.h -- the PROXY protocol version 2 header (HAProxy's proxy-protocol.txt 2.2).
  *
  * A load balancer in front of gatekeeperd (dnsdist, HAProxy, a cloud NLB) prepends to each
  * UDP datagram, and sends first on each TCP connection, a binary header naming the client it
@@ -43,3 +43,16 @@ bool gk_proxy_maybe(const uint8_t *buf, size_t len);
  * (has_addr false), as the specification asks of a receiver; so is LOCAL with any family and
  * length (the block is discarded). */
 int gk_proxy_parse(const uint8_t *buf, size_t len, gk_proxy_t *out);
+
+/* Largest header gk_proxy_write produces: the fixed part and two IPv6 addresses with ports. */
+#define GK_PROXY_WRITE_MAX 52u
+
+/* Write a PROXY v2 header naming src as the client and dst as the address it spoke to, for
+ * a datagram (dgram) or a stream, into out[0..cap): command PROXY, family INET or INET6 after
+ * src, no TLVs (28 octets for IPv4, 52 for IPv6). A dst of another family than src, or NULL,
+ * is sent as the unspecified address of src's family with port 0. A src that is neither INET
+ * nor INET6 (or NULL) gives a LOCAL header with family UNSPEC (16 octets): the receiver keeps
+ * the connection's own addresses. What gk_proxy_parse reads back. Returns the length, or -1
+ * when cap is smaller than it. Pure; any thread. */
+int gk_proxy_write(uint8_t *out, size_t cap, const struct sockaddr *src, const struct sockaddr *dst,
+                   bool dgram);

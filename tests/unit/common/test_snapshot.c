@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/unit/daemon/test_snapshot.c -- publish/retire: grace periods, and a threaded stress
+/* tests/unit/common/test_snapshot.c -- publish/retire: grace periods, and a threaded stress
  * run where readers check every object they see is still alive (ASan catches a early free).
  */
 #include <setjmp.h>

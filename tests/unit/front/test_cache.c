@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/unit/front/test_fcache.c -- the front end's packet cache (front/cache.h).
+/* tests/unit/front/test_cache.c -- the front end's packet cache (front/cache.h).
  *
  * Answers built by hand: key (name, type, class, DO, CD), positive TTL (smallest of answer
  * and authority), negative TTL per RFC 2308 (min of SOA TTL and MINIMUM; none without a

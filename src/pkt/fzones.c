@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* src/front/fzones.c -- forwarded apexes by hash (fzones.h). */
+/* src/pkt/fzones.c -- forwarded apexes by hash (fzones.h). */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include "common/dname.h"
-#include "front/conf.h"
-#include "front/fzones.h"
+#include "pkt/fzones.h"
 
 struct fz_ent {
 	uint64_t hash;
@@ -15,7 +14,7 @@ struct fz_ent {
 };
 
 struct gk_fzones {
-	size_t n, mask;
+	size_t n, room, mask;
 	struct fz_ent *e;
 };
 
@@ -53,37 +52,40 @@ static struct fz_ent *probe(const gk_fzones_t *t, const uint8_t *n, size_t len, 
 	}
 }
 
-int gk_fzones_new(const gk_front_conf_t *conf, gk_fzones_t **out)
+int gk_fzones_new(size_t n, gk_fzones_t **out)
 {
 	*out = NULL;
-	if (conf == NULL || conf->n_zones == 0)
-		return 0;
 	gk_fzones_t *t = calloc(1, sizeof(*t));
 	size_t cap = 4;
-	while (cap < conf->n_zones * 2)
+	while (cap < n * 2)
 		cap *= 2;
 	if (t == NULL || (t->e = calloc(cap, sizeof(*t->e))) == NULL) {
 		free(t);
 		return GK_ENOMEM;
 	}
 	t->mask = cap - 1;
-	for (size_t i = 0; i < conf->n_zones; i++) {
-		uint8_t w[256];
-		size_t len = gk_fzones_wire(conf->zones[i].name, w);
-		if (len == 0) {
-			gk_fzones_free(t);
-			return GK_EINVAL;
-		}
-		uint64_t h = gk_dname_hash(w, len);
-		struct fz_ent *e = probe(t, w, len, h);
-		if (e->len == 0)
-			t->n++;
-		e->hash = h;
-		e->len = (uint8_t)len;
-		e->pool = (uint16_t)conf->zones[i].pool;
-		memcpy(e->name, w, len);
-	}
+	t->room = n;
 	*out = t;
+	return 0;
+}
+
+int gk_fzones_add(gk_fzones_t *t, const char *text, uint16_t pool)
+{
+	uint8_t w[256];
+	size_t len = gk_fzones_wire(text, w);
+	if (len == 0)
+		return GK_EINVAL;
+	uint64_t h = gk_dname_hash(w, len);
+	struct fz_ent *e = probe(t, w, len, h);
+	if (e->len == 0) {
+		if (t->n == t->room)
+			return GK_ENOSPC;
+		t->n++;
+	}
+	e->hash = h;
+	e->len = (uint8_t)len;
+	e->pool = pool;
+	memcpy(e->name, w, len);
 	return 0;
 }
 
