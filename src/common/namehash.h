@@ -70,6 +70,50 @@ static inline uint64_t gk_namehash_step(uint64_t s, const uint8_t *n, size_t len
 	return s;
 }
 
+/* Octets a padded name carries after its end: gk_namehash_pstep and gk_namehash_pstates
+ * read whole eight-octet words and need them readable and zero. */
+#define GK_NAMEHASH_PAD 8
+
+/* gk_namehash_step for a name followed by GK_NAMEHASH_PAD zero octets: whole words, no
+ * test of the name's end (the zeros are what gk_namehash_load gives past it), so the same
+ * state. */
+static inline uint64_t gk_namehash_pstep(uint64_t s, const uint8_t *n, size_t o)
+{
+	size_t e = o + 1u + n[o];
+	size_t q = o;
+	do {
+		uint64_t w = gk_dname_load64(n + q);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		w = __builtin_bswap64(w);
+#endif
+		s = (s ^ w) * 0x9fb21c651e98df25ull;
+		s ^= s >> 32;
+		q += 8;
+	} while (q < e);
+	return s;
+}
+
+/* gk_namehash_states for a name followed by GK_NAMEHASH_PAD zero octets. */
+static inline void gk_namehash_pstates(const uint8_t *n, const uint8_t *loff, unsigned labels,
+                                       uint64_t *s)
+{
+	uint64_t st = gk_namehash_root();
+	s[labels] = st;
+	for (unsigned i = labels; i-- > 0;)
+		s[i] = st = gk_namehash_pstep(st, n, loff[i]);
+}
+
+/* The state st[i] of the suffix at offset off of a name whose label offsets are
+ * loff[0..labels) (off one of them, or the root's, len - 1). */
+static inline uint64_t gk_namehash_state_at(const uint64_t *st, const uint8_t *loff,
+                                            unsigned labels, size_t off)
+{
+	unsigned i = labels;
+	while (i > 0 && loff[i - 1] >= off)
+		i--;
+	return st[i];
+}
+
 /* The hash of a state. */
 static inline uint64_t gk_namehash_fin(uint64_t s)
 {
@@ -78,15 +122,10 @@ static inline uint64_t gk_namehash_fin(uint64_t s)
 
 /* The states of every suffix of the lowercase wire name n[0..len) in one pass: s[i] for
  * the name from label i (loff[i] its offset, labels <= GK_DNAME_LABELS_MAX), s[labels] for
- * the root; gk_namehash_fin(s[i]) == gk_namehash(n + loff[i], len - loff[i]). */
-static inline void gk_namehash_states(const uint8_t *n, size_t len, const uint8_t *loff,
-                                      unsigned labels, uint64_t *s)
-{
-	uint64_t st = gk_namehash_root();
-	s[labels] = st;
-	for (unsigned i = labels; i-- > 0;)
-		s[i] = st = gk_namehash_step(st, n, len, loff[i]);
-}
+ * the root; gk_namehash_fin(s[i]) == gk_namehash(n + loff[i], len - loff[i]). Copies the
+ * name into a padded buffer and folds whole words (gk_namehash_pstates). */
+void gk_namehash_states(const uint8_t *n, size_t len, const uint8_t *loff, unsigned labels,
+                        uint64_t *s);
 
 /* The hashes of every suffix (gk_namehash_states, each through gk_namehash_fin). */
 static inline void gk_namehash_suffixes(const uint8_t *n, size_t len, const uint8_t *loff,
@@ -98,14 +137,4 @@ static inline void gk_namehash_suffixes(const uint8_t *n, size_t len, const uint
 }
 
 /* The hash of the lowercase wire name n[0..len) (well formed, ending with the root label). */
-static inline uint64_t gk_namehash(const uint8_t *n, size_t len)
-{
-	uint8_t loff[GK_DNAME_LABELS_MAX];
-	unsigned labels = 0;
-	for (size_t o = 0; o < len && n[o] && labels < GK_DNAME_LABELS_MAX; o += n[o] + 1u)
-		loff[labels++] = (uint8_t)o;
-	uint64_t st = gk_namehash_root();
-	while (labels-- > 0)
-		st = gk_namehash_step(st, n, len, loff[labels]);
-	return gk_namehash_fin(st);
-}
+uint64_t gk_namehash(const uint8_t *n, size_t len);

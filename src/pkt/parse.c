@@ -140,6 +140,7 @@ gk_parse_t gk_parse_query(const uint8_t *q, size_t len, gk_query_t *out)
 	if (n == 0)
 		return GK_PARSE_FORMERR;
 	lower_copy(out->qname, q + p, n);
+	memset(out->qname + n, 0, GK_NAMEHASH_PAD);
 	p += n;
 	if (p + 4 > len)
 		return GK_PARSE_FORMERR;

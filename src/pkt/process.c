@@ -184,7 +184,8 @@ static enum src forward_decide(const gk_pkt_opts_t *opts, const gk_query_t *qq,
 	uint64_t h = 0;
 	int off = opts->psl ? gk_psl_registrable_wire(opts->psl, qq->qname, qq->qlen) : -1;
 	if (off >= 0) {
-		h = gk_namehash(qq->qname + off, qq->qlen - (size_t)off);
+		h = gk_namehash_fin(
+		    gk_namehash_state_at(qq->st, qq->loff, qq->labels, (size_t)off));
 		res->reg_off = (uint16_t)(12 + off);
 		res->reg_len = (uint8_t)(qq->qlen - off);
 	}
@@ -312,8 +313,11 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 		bool slotted = false; /* gk_zone_use_do gave a slotted template */
 		if ((qq.qclass == GK_CLASS_IN || qq.qclass == GK_CLASS_ANY) &&
 		    qq.qtype != GK_TYPE_AXFR && qq.qtype != GK_TYPE_IXFR && zs) {
-			switch (gk_zone_find(zs, qq.qname, qq.qlen, qq.loff, qq.labels, qq.qtype,
-			                     hint, &hit_z)) {
+			/* every suffix's hash state, once: the zone, its nodes, the registrable
+			 * domain and the decision take theirs from here */
+			gk_namehash_pstates(qq.qname, qq.loff, qq.labels, qq.st);
+			switch (gk_zone_find(zs, qq.qname, qq.qlen, qq.loff, qq.labels, qq.st,
+			                     qq.qtype, hint, &hit_z)) {
 			case GK_ZONE_TMPL:
 				s = SRC_TMPL;
 				break;
@@ -374,7 +378,8 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 		if (s != SRC_REFUSED && s != SRC_SERVFAIL && hit_z.node != NULL &&
 		    (opts->status || opts->policy)) {
 			uint64_t h = 0;
-			int off = gk_zone_reg(&hit_z, opts->psl, qq.qname, qq.qlen, &h);
+			int off = gk_zone_reg(&hit_z, opts->psl, qq.qname, qq.qlen, qq.loff,
+			                      qq.labels, qq.st, &h);
 			if (off >= 0) {
 				res->reg_off = (uint16_t)(12 + off);
 				res->reg_len = (uint8_t)(qq.qlen - off);

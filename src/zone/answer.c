@@ -31,7 +31,14 @@ static bool hops_hold(const gk_zoneset_t *zs, const gk_zver_t *v, const gk_tmpl_
 		size_t l = gk_tmpl_hops(t)[i].len;
 		const gk_zver_t *want =
 		    gk_dname_is_subdomain(n, l, gk_zver_apex(v), v->apex_len) ? v : NULL;
-		if (gk_zoneset_zone_of(zs, n, l, gk_namehash(n, l), NULL, 0) != want)
+		/* the hop's label offsets and every suffix's hash state, once */
+		uint8_t loff[GK_DNAME_LABELS_MAX];
+		unsigned labels = 0;
+		for (size_t o = 0; o < l && n[o] && labels < GK_DNAME_LABELS_MAX; o += n[o] + 1u)
+			loff[labels++] = (uint8_t)o;
+		uint64_t st[GK_DNAME_LABELS_MAX + 1];
+		gk_namehash_states(n, l, loff, labels, st);
+		if (gk_zoneset_zone_of_st(zs, n, l, loff, labels, st) != want)
 			return false;
 	}
 	return true;
@@ -51,11 +58,11 @@ static bool parent_ds(const gk_zoneset_t *zs, const uint8_t *name, size_t len, c
 }
 
 gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
-                           const uint8_t *loff, unsigned labels, uint16_t qtype,
-                           const gk_zone_hint_t *hint, gk_zone_hit_t *h)
+                           const uint8_t *loff, unsigned labels, const uint64_t *given,
+                           uint16_t qtype, const gk_zone_hint_t *hint, gk_zone_hit_t *h)
 {
-	uint64_t hash, st[GK_DNAME_LABELS_MAX + 1];
-	bool have_st = false;
+	uint64_t hash, own[GK_DNAME_LABELS_MAX + 1];
+	const uint64_t *st = given;
 	const gk_zver_t *v = NULL;
 	if (hint && hint->ok && hint->probed) {
 		hash = hint->hash;
@@ -73,8 +80,10 @@ gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t l
 			v = gk_zoneset_zone_of(zs, name, len, hash, loff, labels);
 	} else {
 		/* one right-to-left pass: the name's and every ancestor's hash */
-		gk_namehash_states(name, len, loff, labels, st);
-		have_st = true;
+		if (!st) {
+			gk_namehash_states(name, len, loff, labels, own);
+			st = own;
+		}
 		hash = gk_namehash_fin(st[0]);
 		v = gk_zoneset_zone_of_st(zs, name, len, loff, labels, st);
 	}
@@ -102,8 +111,10 @@ gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t l
 			t = gk_node_tmpl(n, qtype);
 	} else {
 		/* closest encloser inside the zone: strip labels from the left; the apex ends it */
-		if (!have_st)
-			gk_namehash_states(name, len, loff, labels, st);
+		if (!st) {
+			gk_namehash_states(name, len, loff, labels, own);
+			st = own;
+		}
 		for (unsigned i = 1; i < labels + 1u && !n; i++) {
 			size_t off = i < labels ? loff[i] : len - 1u;
 			if (len - off < v->apex_len)
@@ -129,7 +140,7 @@ gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t l
 }
 
 int gk_zone_reg(const gk_zone_hit_t *h, const struct gk_psl *psl, const uint8_t *qname, size_t qlen,
-                uint64_t *hash)
+                const uint8_t *loff, unsigned labels, const uint64_t *st, uint64_t *hash)
 {
 	const gk_node_t *n = h->node;
 	const gk_zone_t *z = n->zone;
@@ -145,7 +156,8 @@ int gk_zone_reg(const gk_zone_hit_t *h, const struct gk_psl *psl, const uint8_t 
 	else
 		off = psl ? gk_psl_registrable_wire(psl, qname, qlen) : -1;
 	if (off >= 0)
-		*hash = gk_namehash(qname + off, qlen - (size_t)off);
+		*hash = st ? gk_namehash_fin(gk_namehash_state_at(st, loff, labels, (size_t)off))
+		           : gk_namehash(qname + off, qlen - (size_t)off);
 	return off;
 }
 

@@ -38,18 +38,21 @@ typedef enum gk_zone_src {
 } gk_zone_src_t;
 
 /* Find (qname, qtype): qname lowercase wire form of qlen octets, loff[0..labels) its label
- * offsets. hint (may be NULL): what the prefetch stages found for this very name since the
+ * offsets, st[0..labels] its gk_namehash_states (NULL: computed here; the packet path
+ * computes them once per query for the zone, the registrable domain and the decision).
+ * hint (may be NULL): what the prefetch stages found for this very name since the
  * caller's last quiescent point; it saves finding the zone again. Fills *h (ver and node
  * unless REFUSED; node too unless SERVFAIL). Any thread. */
 gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *qname, size_t qlen,
-                           const uint8_t *loff, unsigned labels, uint16_t qtype,
+                           const uint8_t *loff, unsigned labels, const uint64_t *st, uint16_t qtype,
                            const struct gk_zone_hint *hint, gk_zone_hit_t *h);
 
 /* The registrable domain of qname, from its zone, its node or -- for zones at or above a
  * public suffix -- psl (may be NULL). Returns its offset in qname and its hash in *hash,
- * or -1 when there is none (or no PSL to tell). */
+ * or -1 when there is none (or no PSL to tell). loff[0..labels) and st[0..labels]: qname's
+ * label offsets and gk_namehash_states, the hash's source (st NULL: hashed here). */
 int gk_zone_reg(const gk_zone_hit_t *h, const struct gk_psl *psl, const uint8_t *qname, size_t qlen,
-                uint64_t *hash);
+                const uint8_t *loff, unsigned labels, const uint64_t *st, uint64_t *hash);
 
 /* The zone's filing-status memo cell (status/status.h gk_status_get_memo) when every name of
  * the zone has the zone's registrable domain, else NULL. The cell is the store's: it

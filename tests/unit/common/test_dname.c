@@ -206,6 +206,50 @@ static void test_namehash_suffixes(void **state)
 	}
 }
 
+/* The three ways to fold a name give one state per suffix: in place, word by word up to
+ * the name's end (gk_namehash_step, which the zone store's apex search uses), over a copy
+ * followed by GK_NAMEHASH_PAD zeros (gk_namehash_pstates, the packet path's qname), and
+ * gk_namehash_states; gk_namehash_state_at finds a suffix's state by its offset. Lengths
+ * around multiples of eight, where the last word ends at or past the name's end. */
+static void test_namehash_padded(void **state)
+{
+	(void)state;
+	static const char *const names[] = {"cn",
+	                                    "com.cn",
+	                                    "abcd.cn",
+	                                    "abcde.cn",
+	                                    "filed.com.cn",
+	                                    "www.filed.com.cn",
+	                                    "www.unfiled.com.cn",
+	                                    "to-unfiled.filed.com.cn",
+	                                    "abcdefgh.ijklmnopq.rs",
+	                                    "x.verylonglabel-over-eight.example.org"};
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		uint8_t wire[GK_DNAME_MAX + 1 + GK_NAMEHASH_PAD];
+		size_t len = gk_dname_from_text(names[k], strlen(names[k]), wire, 0);
+		assert_true(len > 0);
+		memset(wire + len, 0, GK_NAMEHASH_PAD);
+		uint8_t loff[GK_DNAME_LABELS_MAX];
+		unsigned labels = 0;
+		for (size_t o = 0; wire[o]; o += wire[o] + 1u)
+			loff[labels++] = (uint8_t)o;
+		uint64_t a[GK_DNAME_LABELS_MAX + 1], b[GK_DNAME_LABELS_MAX + 1];
+		uint64_t c[GK_DNAME_LABELS_MAX + 1];
+		c[labels] = gk_namehash_root();
+		for (unsigned i = labels; i-- > 0;)
+			c[i] = gk_namehash_step(c[i + 1], wire, len, loff[i]);
+		gk_namehash_pstates(wire, loff, labels, a);
+		gk_namehash_states(wire, len, loff, labels, b);
+		for (unsigned i = 0; i <= labels; i++) {
+			if (a[i] != c[i] || b[i] != c[i])
+				fail_msg("%s: the folds differ at label %u", names[k], i);
+			size_t off = i < labels ? loff[i] : len - 1u;
+			assert_true(gk_namehash_state_at(a, loff, labels, off) == a[i]);
+			assert_true(gk_namehash_fin(a[i]) == gk_namehash(wire + off, len - off));
+		}
+	}
+}
+
 /* The hash depends on the per-process seed: a set of names colliding in one process's table
  * (same low bits) is spread by another seed. */
 static void test_namehash_seed(void **state)
@@ -315,6 +359,7 @@ int main(void)
 	    cmocka_unit_test(test_to_str_truncates_to_prefix),
 	    cmocka_unit_test(test_hash_lower),
 	    cmocka_unit_test(test_namehash_suffixes),
+	    cmocka_unit_test(test_namehash_padded),
 	    cmocka_unit_test(test_namehash_seed),
 	    cmocka_unit_test(test_to_str_like_dig),
 	    cmocka_unit_test(test_to_str_round_trip),

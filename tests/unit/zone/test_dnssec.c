@@ -276,7 +276,7 @@ static bool same_as_runtime(const gk_zoneset_t *zs, const uint8_t *name, size_t 
 	for (size_t i = 0; name[i]; i += name[i] + 1u)
 		loff[labels++] = (uint8_t)i;
 	gk_zone_hit_t h;
-	if (gk_zone_find(zs, name, nlen, loff, labels, qtype, NULL, &h) != GK_ZONE_TMPL ||
+	if (gk_zone_find(zs, name, nlen, loff, labels, NULL, qtype, NULL, &h) != GK_ZONE_TMPL ||
 	    !gk_zone_use_do(&h, nlen) || !gk_zone_slotted(&h))
 		return false;
 	char txt[300];

@@ -81,14 +81,14 @@ static gk_zone_src_t find(const gk_zoneset_t *zs, const char *name, gk_zone_hit_
 	unsigned labels = 0;
 	for (size_t p = 0; w[p]; p += w[p] + 1u)
 		loff[labels++] = (uint8_t)p;
-	gk_zone_src_t src = gk_zone_find(zs, w, l, loff, labels, GK_TYPE_A, NULL, h);
+	gk_zone_src_t src = gk_zone_find(zs, w, l, loff, labels, NULL, GK_TYPE_A, NULL, h);
 	/* the same through the prefetch stages' hint */
 	gk_zone_hint_t hint;
 	gk_zone_prefetch_name(zs, w, l, loff, labels, &hint);
 	for (unsigned st = 1; st < GK_ZONE_PREFETCH_STAGES; st++)
 		gk_zone_prefetch(zs, st, &hint);
 	gk_zone_hit_t h2;
-	assert_int_equal(gk_zone_find(zs, w, l, loff, labels, GK_TYPE_A, &hint, &h2), src);
+	assert_int_equal(gk_zone_find(zs, w, l, loff, labels, NULL, GK_TYPE_A, &hint, &h2), src);
 	if (src != GK_ZONE_REFUSED) {
 		assert_ptr_equal(h2.ver, h->ver);
 		assert_ptr_equal(h2.node, h->node);
