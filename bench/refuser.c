@@ -82,8 +82,10 @@ int main(int argc, char **argv)
 	while (!stop) {
 		for (int j = 0; j < BATCH; j++) {
 			riov[j] = (struct iovec){.iov_base = bufs[j], .iov_len = BUF};
-			rm[j].msg_hdr = (struct msghdr){.msg_name = &peers[j], .msg_namelen = sizeof(peers[j]),
-							.msg_iov = &riov[j], .msg_iovlen = 1};
+			rm[j].msg_hdr = (struct msghdr){.msg_name = &peers[j],
+			                                .msg_namelen = sizeof(peers[j]),
+			                                .msg_iov = &riov[j],
+			                                .msg_iovlen = 1};
 		}
 		// Blocks for the first datagram, then takes whatever else is queued.
 		int r = recvmmsg(fd, rm, BATCH, MSG_WAITFORONE, NULL);
@@ -104,11 +106,13 @@ int main(int argc, char **argv)
 				continue;
 			}
 			p[2] = (uint8_t)(0x80 | (p[2] & 0x79)); // QR, keep opcode and RD
-			p[3] = 5;                                // REFUSED, RA/Z/AD/CD clear
+			p[3] = 5;                               // REFUSED, RA/Z/AD/CD clear
 			p[6] = p[7] = p[8] = p[9] = p[10] = p[11] = 0;
 			siov[k] = (struct iovec){.iov_base = p, .iov_len = e};
-			sm[k].msg_hdr = (struct msghdr){.msg_name = &peers[j], .msg_namelen = rm[j].msg_hdr.msg_namelen,
-							.msg_iov = &siov[k], .msg_iovlen = 1};
+			sm[k].msg_hdr = (struct msghdr){.msg_name = &peers[j],
+			                                .msg_namelen = rm[j].msg_hdr.msg_namelen,
+			                                .msg_iov = &siov[k],
+			                                .msg_iovlen = 1};
 			k++;
 		}
 		for (int done = 0; done < k;) {
@@ -122,7 +126,7 @@ int main(int argc, char **argv)
 			out += (unsigned long long)w;
 		}
 	}
-	fprintf(stderr, "refuser: %llu in, %llu answered, %llu dropped, %llu recvmmsg calls\n", in, out,
-		dropped, calls);
+	fprintf(stderr, "refuser: %llu in, %llu answered, %llu dropped, %llu recvmmsg calls\n", in,
+	        out, dropped, calls);
 	return 0;
 }

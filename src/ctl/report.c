@@ -558,14 +558,20 @@ static int cmp_check_name(const void *a, const void *b)
 	return strcmp(x->d->name, y->d->name);
 }
 
+/* Provider rows: named before "unknown" (NULL), then the larger count, then by name. */
+static int cmp_provider_row(const char *xn, uint64_t xc, const char *yn, uint64_t yc)
+{
+	if ((xn == NULL) != (yn == NULL))
+		return xn == NULL ? 1 : -1;
+	if (xc != yc)
+		return xc > yc ? -1 : 1;
+	return cmp_name(xn, yn);
+}
+
 static int cmp_acc(const void *a, const void *b)
 {
 	const gk_report_accuracy_t *x = a, *y = b;
-	if ((x->provider == NULL) != (y->provider == NULL))
-		return x->provider == NULL ? 1 : -1;
-	if (x->checked != y->checked)
-		return x->checked > y->checked ? -1 : 1;
-	return cmp_name(x->provider, y->provider);
+	return cmp_provider_row(x->provider, x->checked, y->provider, y->checked);
 }
 
 static int cmp_dom_name(const void *a, const void *b)
@@ -656,11 +662,7 @@ static int cmp_dom(const void *a, const void *b)
 static int cmp_prov(const void *a, const void *b)
 {
 	const gk_report_provider_t *x = a, *y = b;
-	if ((x->name == NULL) != (y->name == NULL))
-		return x->name == NULL ? 1 : -1;
-	if (x->accessed != y->accessed)
-		return x->accessed > y->accessed ? -1 : 1;
-	return cmp_name(x->name, y->name);
+	return cmp_provider_row(x->name, x->accessed, y->name, y->accessed);
 }
 
 static int cmp_site(const void *a, const void *b)

@@ -165,17 +165,17 @@ void gk_disc_zone_published(void *ctx, const struct gk_zver *v);
 
 /* Observable state for logs and metrics. Any thread (a moment old). */
 typedef struct gk_disc_stats {
-	uint64_t flushes;   /* successful writes */
-	uint64_t written;   /* (domain, reason, day) entries written */
-	uint64_t merged;    /* queries collected from the workers so far */
-	uint64_t queries;   /* of those, written to Redis */
-	uint64_t overflow;  /* refusals not counted per domain (all reasons): worker tables */
-	uint64_t capped;    /* ... and Redis: a day's hash already held day_max domains */
-	uint64_t dropped;   /* per-domain counts dropped by the merger */
-	uint64_t lost;      /* queries counted but never written: Redis unreachable at stop
-	                       (after STOP_WAIT: 1 s), or a write Redis rejected */
-	uint32_t pending;   /* entries waiting in the backlog */
-	size_t table_bytes; /* every table's allocation: the memory bound */
+	uint64_t flushes;       /* successful writes */
+	uint64_t written;       /* (domain, reason, day) entries written */
+	uint64_t merged;        /* queries collected from the workers so far */
+	uint64_t queries;       /* of those, written to Redis */
+	uint64_t overflow;      /* refusals not counted per domain (all reasons): worker tables */
+	uint64_t capped;        /* ... and Redis: a day's hash already held day_max domains */
+	uint64_t dropped;       /* per-domain counts dropped by the merger */
+	uint64_t lost;          /* queries counted but never written: Redis unreachable at stop
+	                           (after STOP_WAIT: 1 s), or a write Redis rejected */
+	uint32_t pending;       /* entries waiting in the backlog */
+	size_t table_bytes;     /* every table's allocation: the memory bound */
 	uint64_t sites_written; /* site addresses written (GK_KEY_DISC_SITE) */
 	bool connected;
 } gk_disc_stats_t;

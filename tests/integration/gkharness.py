@@ -47,6 +47,20 @@ def log(*a):
 	print(*a, flush=True)
 
 
+# The failed checks of this test process, in order (expect appends; main returns 1 if any).
+fails = []
+
+
+def expect(desc, ok, detail=""):
+	"""Log one check as `ok` or `FAIL` (with detail indented below) and keep the failures."""
+	log("%s %s" % ("ok  " if ok else "FAIL", desc))
+	if not ok:
+		if detail:
+			log("     " + str(detail).replace("\n", "\n     "))
+		fails.append(desc)
+	return ok
+
+
 def _port_free(port):
 	"""True when port is free for UDP and TCP on 127.0.0.1 (and ::1 when it exists)."""
 	fams = [(socket.AF_INET, "127.0.0.1")]

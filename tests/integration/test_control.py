@@ -25,17 +25,11 @@ import dns.message  # noqa: E402
 import dns.query  # noqa: E402
 import dns.rcode  # noqa: E402
 
-fails = []
+fails = h.fails  # the checks that failed (h.expect keeps them)
 NDIR = 2500  # more directory zones than one write of a `zone status` listing holds
 
 
-def expect(desc, ok, detail=""):
-	h.log("%s %s" % ("ok  " if ok else "FAIL", desc))
-	if not ok:
-		if detail:
-			h.log("     " + str(detail).replace("\n", "\n     "))
-		fails.append(desc)
-	return ok
+expect = h.expect
 
 
 def lookup(port, name, qtype="A"):

@@ -19,22 +19,20 @@
 #include "daemon/config.h"
 #include "front/conf.h"
 #include "redis/redis.h"
+#include "tmpdir.h" /* tests/unit/tmpdir.h */
 
 static char tmpdir[64];
 
 static int setup_dir(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/gk-config-test-XXXXXX");
-	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+	return gk_test_tmpdir_make(tmpdir, sizeof(tmpdir), "config");
 }
 
 static int remove_dir(void **state)
 {
 	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return gk_test_tmpdir_remove(tmpdir);
 }
 
 static void write_file(const char *path, const char *body)

@@ -25,22 +25,20 @@
 #include "obs/metrics.h"
 #include "obs/obs.h"
 #include "status/status.h"
+#include "tmpdir.h" /* tests/unit/tmpdir.h */
 
 static char tmpdir[64];
 
 static int setup_dir(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/gk-obs-test-XXXXXX");
-	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+	return gk_test_tmpdir_make(tmpdir, sizeof(tmpdir), "obs");
 }
 
 static int remove_dir(void **state)
 {
 	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return gk_test_tmpdir_remove(tmpdir);
 }
 
 /* A query for www.foo.cn (registrable domain foo.cn at offset 16) and a result. */

@@ -16,22 +16,20 @@
 #include <unistd.h>
 #include "daemon/config.h"
 #include "zonelist/zonelist.h"
+#include "tmpdir.h" /* tests/unit/tmpdir.h */
 
 static char tmpdir[64];
 
 static int setup_dir(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/gk-zonelist-test-XXXXXX");
-	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+	return gk_test_tmpdir_make(tmpdir, sizeof(tmpdir), "zonelist");
 }
 
 static int remove_dir(void **state)
 {
 	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return gk_test_tmpdir_remove(tmpdir);
 }
 
 static void write_file(const char *name, const char *body)
