@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* src/common/namehash.c -- the name hash's per-process seed (common/namehash.h). */
+/* src/common/namehash.c -- the name hash's per-process seed and its one-pass form for a name
+ * without label offsets (common/namehash.h). */
 #include <stdint.h>
 #include <sys/random.h>
-#include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include "common/namehash.h"
@@ -23,57 +23,30 @@ __attribute__((constructor)) static void namehash_seed_init(void)
 	gk_namehash_seed = s;
 }
 
-/* n[0..len) into b, followed by at least GK_NAMEHASH_PAD zero octets (b holds len rounded
- * up to eight, plus sixteen), a word at a time: never reads past n's end. */
-static void pad_copy(uint8_t *b, const uint8_t *n, size_t len)
-{
-	size_t i = 0;
-	for (; i + 8 <= len; i += 8) {
-		uint64_t w = gk_dname_load64(n + i);
-		memcpy(b + i, &w, 8);
-	}
-	/* the tail: gk_namehash_load's word (zeros past len) in memory order */
-	uint64_t t = i < len ? gk_namehash_load(n, len, i) : 0;
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	t = __builtin_bswap64(t);
-#endif
-	memcpy(b + i, &t, 8);
-	memset(b + i + 8, 0, 8);
-}
-
-/* Longest name the padded copy takes; longer input (not a wire name) is hashed in place. */
-#define PAD_MAX (GK_DNAME_MAX + 1u)
-
-void gk_namehash_states(const uint8_t *n, size_t len, const uint8_t *loff, unsigned labels,
-                        uint64_t *s)
-{
-	if (len > PAD_MAX) {
-		uint64_t st = gk_namehash_root();
-		s[labels] = st;
-		for (unsigned i = labels; i-- > 0;)
-			s[i] = st = gk_namehash_step(st, n, len, loff[i]);
-		return;
-	}
-	uint8_t b[PAD_MAX + 16] __attribute__((aligned(8)));
-	pad_copy(b, n, len);
-	gk_namehash_pstates(b, loff, labels, s);
-}
-
 uint64_t gk_namehash(const uint8_t *n, size_t len)
 {
-	uint8_t loff[GK_DNAME_LABELS_MAX];
-	unsigned labels = 0;
-	for (size_t o = 0; o < len && n[o] && labels < GK_DNAME_LABELS_MAX; o += n[o] + 1u)
-		loff[labels++] = (uint8_t)o;
-	uint64_t st = gk_namehash_root();
-	if (len > PAD_MAX) {
-		while (labels-- > 0)
-			st = gk_namehash_step(st, n, len, loff[labels]);
-		return gk_namehash_fin(st);
+	uint64_t h = 0, p = 1;
+	size_t o = 0;
+	if (len >= 8) {
+		/* every label's first word is readable in place or from the name's last eight */
+		for (; o < len && n[o]; o += n[o] + 1u) {
+			uint64_t g;
+			if (__builtin_expect(n[o] < 8, 1)) {
+				uint64_t w = o + 8 <= len ? gk_namehash_le64(n + o)
+				                          : gk_namehash_le64(n + len - 8) >>
+				                                (8 * (o + 8 - len));
+				g = gk_namehash_word(gk_namehash_seed, w);
+			} else {
+				g = gk_namehash_label(n, len, o);
+			}
+			h += p * g;
+			p *= GK_NAMEHASH_M;
+		}
+	} else {
+		for (; o < len && n[o]; o += n[o] + 1u) {
+			h += p * gk_namehash_label(n, len, o);
+			p *= GK_NAMEHASH_M;
+		}
 	}
-	uint8_t b[PAD_MAX + 16] __attribute__((aligned(8)));
-	pad_copy(b, n, len);
-	while (labels-- > 0)
-		st = gk_namehash_pstep(st, b, loff[labels]);
-	return gk_namehash_fin(st);
+	return gk_namehash_fin(h + p * gk_namehash_root());
 }

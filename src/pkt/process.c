@@ -51,10 +51,10 @@ enum src {
 
 /* Filter for answers built at query time (gk_asm_t.allow): a name's data may go out when
  * its registrable domain passes the check. */
-static bool allow_reg(void *ctx, const uint8_t *reg, size_t rlen)
+static bool allow_reg(void *ctx, const uint8_t *reg, size_t rlen, uint64_t hash)
 {
 	const gk_pkt_opts_t *o = ctx;
-	return !gk_decide_reg_refused_inline(o, reg, rlen, reg ? gk_namehash(reg, rlen) : 0);
+	return !gk_decide_reg_refused_inline(o, reg, rlen, hash);
 }
 
 /* gk_zone_tmpl_clean's test: a registrable domain the template carries is refused. */
@@ -470,9 +470,9 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 			if (s == SRC_RUNTIME)
 				gk_zone_put_runtime(
 				    zs, out, GK_PKT_OUT_MAX - OPT_LEN - 6 - sizeof(refusal->text),
-				    qend, qq.qname, qq.qlen, qq.qtype, qq.qclass == GK_CLASS_ANY,
-				    qq.do_bit, filter ? allow_reg : NULL, (void *)opts, opts->psl,
-				    room, &zo);
+				    qend, qq.qname, qq.qlen, qq.loff, qq.labels, qq.st, qq.qtype,
+				    qq.qclass == GK_CLASS_ANY, qq.do_bit, filter ? allow_reg : NULL,
+				    (void *)opts, opts->psl, room, &zo);
 			cnt[0] = zo.cnt[0];
 			cnt[1] = zo.cnt[1];
 			cnt[2] = zo.cnt[2];

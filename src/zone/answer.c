@@ -375,8 +375,9 @@ bool gk_zone_put_slot(const gk_zone_hit_t *h, uint8_t *b, const uint8_t *qname, 
 }
 
 void gk_zone_put_runtime(const gk_zoneset_t *zs, uint8_t *msg, size_t cap, size_t qend,
-                         const uint8_t *qname, size_t qlen, uint16_t qtype, bool class_any,
-                         bool dnssec, bool (*allow)(void *ctx, const uint8_t *reg, size_t rlen),
+                         const uint8_t *qname, size_t qlen, const uint8_t *loff, unsigned labels,
+                         const uint64_t *st, uint16_t qtype, bool class_any, bool dnssec,
+                         bool (*allow)(void *ctx, const uint8_t *reg, size_t rlen, uint64_t hash),
                          void *ctx, const struct gk_psl *psl, size_t room, gk_zone_out_t *o)
 {
 	gk_asm_t a;
@@ -389,6 +390,12 @@ void gk_zone_put_runtime(const gk_zoneset_t *zs, uint8_t *msg, size_t cap, size_
 	a.allow_ctx = ctx;
 	a.psl = psl;
 	gk_asm_init(&a, msg, cap, qend, qname, qlen);
+	if (st) {
+		a.qh_name = qname;
+		a.qh_loff = loff;
+		a.qh_labels = labels;
+		a.qh_st = st;
+	}
 	gk_resolve(&sc, &a, qname, qlen, qtype);
 	o->cnt[0] = a.an;
 	o->cnt[1] = a.ns;

@@ -114,13 +114,15 @@ bool gk_zone_put_slot(const gk_zone_hit_t *h, uint8_t *body, const uint8_t *qnam
                       const uint8_t *loff, unsigned labels, size_t room, gk_zone_out_t *o);
 
 /* Build the answer at query time behind the question in msg[0..qend) (qname at offset 12,
- * lowercase copy in qname), using at most cap octets of msg, then cut to room; dnssec: the
- * query's DO bit (RRSIGs and proofs from signed zones). allow (may
+ * lowercase copy in qname; loff[0..labels) its label offsets and st[0..labels] its
+ * gk_namehash_states, st NULL: computed when needed), using at most cap octets of msg, then
+ * cut to room; dnssec: the query's DO bit (RRSIGs and proofs from signed zones). allow (may
  * be NULL) filters each registrable domain the answer would carry (see zone/resolve.h);
  * psl serves names whose zone does not fix their registrable domain. */
 void gk_zone_put_runtime(const gk_zoneset_t *zs, uint8_t *msg, size_t cap, size_t qend,
-                         const uint8_t *qname, size_t qlen, uint16_t qtype, bool class_any,
-                         bool dnssec, bool (*allow)(void *ctx, const uint8_t *reg, size_t rlen),
+                         const uint8_t *qname, size_t qlen, const uint8_t *loff, unsigned labels,
+                         const uint64_t *st, uint16_t qtype, bool class_any, bool dnssec,
+                         bool (*allow)(void *ctx, const uint8_t *reg, size_t rlen, uint64_t hash),
                          void *ctx, const struct gk_psl *psl, size_t room, gk_zone_out_t *o);
 
 /* Prefetch hints for a batch (pkt/process.h): stage 0 starts the load of the name's zone

@@ -32,6 +32,10 @@ void gk_asm_init(gk_asm_t *a, uint8_t *buf, size_t cap, size_t qend, const uint8
 	a->slot_set = a->slot_lost = a->in_denial = false;
 	a->slot_off = a->slot_bound = 0;
 	a->nsnames = a->nsdup = 0;
+	a->qh_name = NULL;
+	a->qh_loff = NULL;
+	a->qh_st = NULL;
+	a->qh_labels = 0;
 	/* every suffix of the question name is a compression target */
 	for (size_t p = 0; qname[p] && a->nct < GK_ASM_NAMES; p += qname[p] + 1u) {
 		a->ct[a->nct].name = qname + p;
@@ -440,14 +444,47 @@ static int reg_of(const gk_asm_t *a, const gk_node_t *n, bool exact, const uint8
 
 /* May the message carry data of name (registrable domain at off, see reg_of)? At query time
  * the filter decides; at compile time the domain is remembered for the template. */
-static bool pass(gk_asm_t *a, const uint8_t *name, size_t len, int off)
+/* A name's label offsets and the hash state of every suffix (common/namehash.h): its own,
+ * or the question's (gk_asm_t.qh_*). */
+typedef struct nstates {
+	const uint8_t *loff;
+	const uint64_t *st;
+	unsigned labels;
+	uint8_t own_loff[GK_DNAME_LABELS_MAX];
+	uint64_t own_st[GK_DNAME_LABELS_MAX + 1];
+} nstates_t;
+
+static void nstates_of(const gk_asm_t *a, const uint8_t *name, size_t len, nstates_t *s)
+{
+	if (a && a->qh_st && name == a->qh_name) {
+		s->loff = a->qh_loff;
+		s->st = a->qh_st;
+		s->labels = a->qh_labels;
+		return;
+	}
+	unsigned labels = 0;
+	for (size_t o = 0; name[o] && labels < GK_DNAME_LABELS_MAX; o += name[o] + 1u)
+		s->own_loff[labels++] = (uint8_t)o;
+	gk_namehash_states(name, len, s->own_loff, labels, s->own_st);
+	s->loff = s->own_loff;
+	s->st = s->own_st;
+	s->labels = labels;
+}
+
+/* ns (NULL: none): name's states, the source of the registrable domain's hash. */
+static bool pass(gk_asm_t *a, const uint8_t *name, size_t len, int off, const nstates_t *ns)
 {
 	if (off == REG_UNKNOWN)
 		return true;
 	const uint8_t *r = off >= 0 ? name + off : NULL;
 	size_t rl = off >= 0 ? len - (size_t)off : 0;
-	if (a->allow)
-		return a->allow(a->allow_ctx, r, rl);
+	if (a->allow) {
+		uint64_t h = !r   ? 0
+		             : ns ? gk_namehash_fin(gk_namehash_state_at(ns->st, ns->loff,
+		                                                         ns->labels, (size_t)off))
+		                  : gk_namehash(r, rl);
+		return a->allow(a->allow_ctx, r, rl, h);
+	}
 	for (unsigned i = 0; i < a->nregs; i++)
 		if (a->regs[i].len == rl && (rl == 0 || memcmp(a->regs[i].name, r, rl) == 0))
 			return true;
@@ -460,7 +497,7 @@ static bool pass(gk_asm_t *a, const uint8_t *name, size_t len, int off)
 
 static bool pass_node(gk_asm_t *a, const gk_node_t *n)
 {
-	return pass(a, n->name, n->len, reg_of(a, n, true, n->name, n->len));
+	return pass(a, n->name, n->len, reg_of(a, n, true, n->name, n->len), NULL);
 }
 
 const gk_zver_t *gk_zscope_zone(const gk_zscope_t *sc, const uint8_t *name, size_t len)
@@ -593,15 +630,12 @@ enum look { LK_NONE, LK_SERVFAIL, LK_EXACT, LK_REFERRAL, LK_DNAME, LK_WILD, LK_N
 /* Find what answers (name, qtype): *out is the node to use; *reg (when not NULL) the
  * registrable domain of name (reg_of). */
 static enum look lookup(const gk_asm_t *a, const gk_zscope_t *sc, const uint8_t *name, size_t len,
-                        uint16_t qtype, const gk_node_t **out, int *reg)
+                        const nstates_t *ns, uint16_t qtype, const gk_node_t **out, int *reg)
 {
-	/* one right-to-left pass: the hash of the name and of every ancestor */
-	uint8_t loff[GK_DNAME_LABELS_MAX];
-	unsigned labels = 0;
-	for (size_t o = 0; name[o] && labels < GK_DNAME_LABELS_MAX; o += name[o] + 1u)
-		loff[labels++] = (uint8_t)o;
-	uint64_t st[GK_DNAME_LABELS_MAX + 1];
-	gk_namehash_states(name, len, loff, labels, st);
+	/* ns: one right-to-left pass, the hash of the name and of every ancestor */
+	const uint8_t *loff = ns->loff;
+	unsigned labels = ns->labels;
+	const uint64_t *st = ns->st;
 	uint64_t h0 = gk_namehash_fin(st[0]);
 	const gk_zver_t *v;
 	if (sc->zs)
@@ -741,7 +775,9 @@ static void resolve(const gk_zscope_t *sc, gk_asm_t *a, const uint8_t *qname, si
 				a->hops[a->nhops++] =
 				    (gk_asm_reg_t){.name = name, .len = (uint8_t)len};
 		}
-		enum look k = lookup(a, sc, name, len, qtype, &n, &reg);
+		nstates_t ns;
+		nstates_of(a, name, len, &ns);
+		enum look k = lookup(a, sc, name, len, &ns, qtype, &n, &reg);
 		if (hop == 0) {
 			a->aa =
 			    k != LK_NONE && k != LK_SERVFAIL && k != LK_REFERRAL && !a->class_any;
@@ -754,7 +790,7 @@ static void resolve(const gk_zscope_t *sc, gk_asm_t *a, const uint8_t *qname, si
 			return;
 		/* a refused registrable domain: nothing of it goes out, whatever is found for
 		 * the name (data, referral, DNAME, or its zone's SOA); the chain ends here */
-		if (!pass(a, name, len, reg))
+		if (!pass(a, name, len, reg, &ns))
 			return;
 		const uint8_t *next = NULL;
 		switch (k) {
@@ -841,7 +877,10 @@ int gk_resolve_chain_types(const gk_zscope_t *sc, const gk_node_t *n, uint16_t *
 			break;
 		const uint8_t *t = gk_node_rrset(cur, GK_TYPE_CNAME)->rrs[0].rdata;
 		const gk_node_t *next = NULL;
-		enum look lk = lookup(NULL, sc, t, gk_dname_len(t), 0, &next, NULL);
+		size_t tl = gk_dname_len(t);
+		nstates_t ns;
+		nstates_of(NULL, t, tl, &ns);
+		enum look lk = lookup(NULL, sc, t, tl, &ns, 0, &next, NULL);
 		if (lk == LK_DNAME)
 			return -1;
 		if (lk != LK_EXACT && lk != LK_WILD)

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <ldns/ldns.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "common/dname.h"
 #include "common/namehash.h"
@@ -206,11 +207,11 @@ static void test_namehash_suffixes(void **state)
 	}
 }
 
-/* The three ways to fold a name give one state per suffix: in place, word by word up to
+/* The three ways to fold a name give one state per suffix: in place, label by label up to
  * the name's end (gk_namehash_step, which the zone store's apex search uses), over a copy
  * followed by GK_NAMEHASH_PAD zeros (gk_namehash_pstates, the packet path's qname), and
- * gk_namehash_states; gk_namehash_state_at finds a suffix's state by its offset. Lengths
- * around multiples of eight, where the last word ends at or past the name's end. */
+ * gk_namehash_states; gk_namehash_state_at finds a suffix's state by its offset. Lengths around
+ * multiples of eight, where the last word ends at or past the name's end. */
 static void test_namehash_padded(void **state)
 {
 	(void)state;
@@ -247,6 +248,128 @@ static void test_namehash_padded(void **state)
 			assert_true(gk_namehash_state_at(a, loff, labels, off) == a[i]);
 			assert_true(gk_namehash_fin(a[i]) == gk_namehash(wire + off, len - off));
 		}
+	}
+}
+
+/* The hash as namehash.h defines it, octet by octet: g(label) folds into the seed the
+ * words of the suffix n[0..len) that start inside the label (length octet first, zeros past
+ * the name's end); a suffix's state is its parent's times M plus g; the hash is fmix64 of
+ * the state. */
+static uint64_t ref_label(const uint8_t *n, size_t len)
+{
+	size_t b = (size_t)n[0] + 1u;
+	uint64_t g = gk_namehash_seed;
+	for (size_t q = 0; q < b; q += 8) {
+		uint64_t w = 0;
+		for (size_t k = 0; k < 8 && q + k < len; k++)
+			w |= (uint64_t)n[q + k] << (8 * k);
+		g = (g ^ w) * GK_NAMEHASH_C;
+		g ^= g >> 32;
+	}
+	return g;
+}
+
+static uint64_t ref_hash(const uint8_t *n, size_t len)
+{
+	if (!n[0])
+		return gk_namehash_seed ^ 0x9e3779b97f4a7c15ull;
+	size_t b = (size_t)n[0] + 1u;
+	return ref_hash(n + b, len - b) * GK_NAMEHASH_M + ref_label(n, len);
+}
+
+/* Every label length from 1 to 63 (each way a label's last word can end), alone and with a
+ * parent, at the start of a buffer and at its end (no octet readable past the name: the
+ * in-place loads must not need any): the one-pass hash, the states of every suffix and the
+ * padded fold all equal the definition, and each suffix's state equals the suffix hashed on
+ * its own. */
+static void test_namehash_label_lengths(void **state)
+{
+	(void)state;
+	for (size_t l = 1; l <= 63; l++) {
+		for (unsigned shape = 0; shape < 4; shape++) {
+			uint8_t tmp[GK_DNAME_MAX];
+			size_t len = 0;
+			if (shape & 1) { /* a short first label */
+				tmp[len++] = 1;
+				tmp[len++] = 'x';
+			}
+			tmp[len++] = (uint8_t)l;
+			for (size_t k = 0; k < l; k++)
+				tmp[len++] = (uint8_t)('a' + (k * 7 + l) % 26);
+			if (shape & 2) { /* a parent of two octets */
+				memcpy(tmp + len,
+				       "\x02"
+				       "cn",
+				       3);
+				len += 3;
+			}
+			tmp[len++] = 0;
+			/* the name at the very end of a heap block: ASan sees any read past it */
+			uint8_t *n = malloc(len);
+			assert_non_null(n);
+			memcpy(n, tmp, len);
+			uint8_t loff[GK_DNAME_LABELS_MAX];
+			unsigned labels = 0;
+			for (size_t o = 0; n[o]; o += n[o] + 1u)
+				loff[labels++] = (uint8_t)o;
+			uint64_t st[GK_DNAME_LABELS_MAX + 1], pst[GK_DNAME_LABELS_MAX + 1];
+			gk_namehash_states(n, len, loff, labels, st);
+			uint8_t pad[GK_DNAME_MAX + 1 + GK_NAMEHASH_PAD];
+			memcpy(pad, n, len);
+			memset(pad + len, 0, GK_NAMEHASH_PAD);
+			gk_namehash_pstates(pad, loff, labels, pst);
+			for (unsigned i = 0; i <= labels; i++) {
+				size_t off = i < labels ? loff[i] : len - 1u;
+				uint64_t want = ref_hash(n + off, len - off);
+				if (st[i] != want || pst[i] != want)
+					fail_msg("label length %zu, shape %u: state %u differs", l,
+					         shape, i);
+				if (gk_namehash(n + off, len - off) != gk_namehash_fin(want))
+					fail_msg("label length %zu, shape %u: suffix %u on its own "
+					         "differs",
+					         l, shape, i);
+			}
+			free(n);
+		}
+	}
+}
+
+/* Case: the hash is of the octets given, so names that differ only in case hash apart, and
+ * lowercasing them (gk_dname_lower: the query name when parsed, table names when loaded)
+ * makes them hash alike, suffix by suffix. */
+static void test_namehash_case(void **state)
+{
+	(void)state;
+	static const char *const names[][2] = {
+	    {"WWW.Example.CN", "www.example.cn"},
+	    {"A.VeryLongLabel-Over-Eight.Example.ORG", "a.verylonglabel-over-eight.example.org"},
+	    {"x.COM.cn", "x.com.cn"}};
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		uint8_t mixed[GK_DNAME_MAX], lower[GK_DNAME_MAX];
+		/* gk_dname_from_text lowercases; put the upper case back octet by octet */
+		size_t len = gk_dname_from_text(names[k][1], strlen(names[k][1]), lower, 0);
+		assert_true(len > 0);
+		memcpy(mixed, lower, len);
+		for (size_t o = 0, t = 0; mixed[o]; o += mixed[o] + 1u, t++) {
+			for (size_t j = 0; j < mixed[o]; j++)
+				mixed[o + 1 + j] = (uint8_t)names[k][0][t + j];
+			t += mixed[o];
+		}
+		assert_memory_not_equal(mixed, lower, len);
+		assert_true(gk_namehash(mixed, len) != gk_namehash(lower, len));
+		uint8_t folded[GK_DNAME_MAX];
+		for (size_t o = 0; o < len; o++)
+			folded[o] = gk_dname_lower[mixed[o]];
+		assert_memory_equal(folded, lower, len);
+		uint8_t loff[GK_DNAME_LABELS_MAX];
+		unsigned labels = 0;
+		for (size_t o = 0; lower[o]; o += lower[o] + 1u)
+			loff[labels++] = (uint8_t)o;
+		uint64_t a[GK_DNAME_LABELS_MAX + 1], b[GK_DNAME_LABELS_MAX + 1];
+		gk_namehash_suffixes(folded, len, loff, labels, a);
+		gk_namehash_suffixes(lower, len, loff, labels, b);
+		for (unsigned i = 0; i <= labels; i++)
+			assert_true(a[i] == b[i]);
 	}
 }
 
@@ -359,6 +482,8 @@ int main(void)
 	    cmocka_unit_test(test_to_str_truncates_to_prefix),
 	    cmocka_unit_test(test_hash_lower),
 	    cmocka_unit_test(test_namehash_suffixes),
+	    cmocka_unit_test(test_namehash_label_lengths),
+	    cmocka_unit_test(test_namehash_case),
 	    cmocka_unit_test(test_namehash_padded),
 	    cmocka_unit_test(test_namehash_seed),
 	    cmocka_unit_test(test_to_str_like_dig),
