@@ -139,15 +139,14 @@ gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t l
 	return GK_ZONE_TMPL;
 }
 
-int gk_zone_reg(const gk_zone_hit_t *h, const struct gk_psl *psl, const uint8_t *qname, size_t qlen,
-                const uint8_t *loff, unsigned labels, const uint64_t *st, uint64_t *hash)
+/* gk_zone_reg for a zone that does not fix the registrable domain (out of line: the common
+ * case stays a few instructions). */
+static __attribute__((noinline)) int reg_of_name(const gk_zone_hit_t *h, const struct gk_psl *psl,
+                                                 const uint8_t *qname, size_t qlen,
+                                                 const uint8_t *loff, unsigned labels,
+                                                 const uint64_t *st, uint64_t *hash)
 {
 	const gk_node_t *n = h->node;
-	const gk_zone_t *z = n->zone;
-	if (z->reg_len) {
-		*hash = z->reg_hash;
-		return (int)(qlen - z->reg_len);
-	}
 	int off;
 	if (h->exact && n->reg_off < GK_REG_UNKNOWN)
 		off = n->reg_off;
@@ -159,6 +158,17 @@ int gk_zone_reg(const gk_zone_hit_t *h, const struct gk_psl *psl, const uint8_t 
 		*hash = st ? gk_namehash_fin(gk_namehash_state_at(st, loff, labels, (size_t)off))
 		           : gk_namehash(qname + off, qlen - (size_t)off);
 	return off;
+}
+
+int gk_zone_reg(const gk_zone_hit_t *h, const struct gk_psl *psl, const uint8_t *qname, size_t qlen,
+                const uint8_t *loff, unsigned labels, const uint64_t *st, uint64_t *hash)
+{
+	const gk_zone_t *z = h->node->zone;
+	if (z->reg_len) {
+		*hash = z->reg_hash;
+		return (int)(qlen - z->reg_len);
+	}
+	return reg_of_name(h, psl, qname, qlen, loff, labels, st, hash);
 }
 
 _Atomic uint64_t *gk_zone_memo(const gk_zone_hit_t *h)

@@ -171,9 +171,9 @@ const gk_zver_t *gk_zoneset_get(const gk_zoneset_t *zs, const uint8_t *apex, siz
 	return index_find(ix, apex, len, gk_namehash(apex, len));
 }
 
-static const gk_zver_t *zone_of(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
-                                uint64_t hash, const uint8_t *loff, unsigned labels,
-                                const uint64_t *given)
+static inline __attribute__((always_inline)) const gk_zver_t *
+zone_of(const gk_zoneset_t *zs, const uint8_t *name, size_t len, uint64_t hash, const uint8_t *loff,
+        unsigned labels, const uint64_t *given)
 {
 	const struct zindex *ix = atomic_load((_Atomic(struct zindex *) *)&zs->idx);
 	uint64_t d[2] = {
