@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "common/dname.h"
 #include "zone/zone.h"
 
 struct gk_psl;
@@ -138,6 +139,11 @@ typedef struct gk_zone_hint { /* see gk_zone_prefetch_name */
 	bool probed;          /* stage 1 ran: ver is its find (NULL: neither suffix is a zone) */
 	const void *ver;      /* a version whose apex hash matched zhash[zk], or NULL */
 	uint8_t zk;
+	uint8_t labels; /* of the name stage 0 saw */
+	uint8_t qlen;   /* its length in octets */
+	/* gk_namehash_states of that name, st[0..labels]: the question's one pass, which the
+	 * query's processing takes from here (pkt/process.h) */
+	uint64_t st[GK_DNAME_LABELS_MAX + 1];
 } gk_zone_hint_t;
 /* Stage 0, from the lowercase name (qlen octets, loff/labels its label offsets). */
 void gk_zone_prefetch_name(const gk_zoneset_t *zs, const uint8_t *qname, size_t qlen,

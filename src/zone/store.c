@@ -401,8 +401,10 @@ void gk_zone_prefetch_name(const gk_zoneset_t *zs, const uint8_t *name, size_t l
 	    atomic_load_explicit((_Atomic uint64_t *)&zs->depths[0], memory_order_relaxed),
 	    atomic_load_explicit((_Atomic uint64_t *)&zs->depths[1], memory_order_relaxed)};
 	unsigned k = 0;
-	uint64_t st[GK_DNAME_LABELS_MAX + 1]; /* every ancestor's hash state in one pass */
+	uint64_t *st = h->st; /* every ancestor's hash state in one pass */
 	gk_namehash_states(name, len, loff, labels, st);
+	h->labels = (uint8_t)labels;
+	h->qlen = (uint8_t)len;
 	/* the two deepest apex depths in use: a name one label below a zone's apex (www) at
 	 * a depth where other zones sit is found at the second */
 	for (unsigned i = 0; i <= labels && k < 2; i++) {

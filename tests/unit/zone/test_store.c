@@ -85,6 +85,12 @@ static gk_zone_src_t find(const gk_zoneset_t *zs, const char *name, gk_zone_hit_
 	/* the same through the prefetch stages' hint */
 	gk_zone_hint_t hint;
 	gk_zone_prefetch_name(zs, w, l, loff, labels, &hint);
+	/* stage 0's pass over the name is the query's (pkt/process.c takes the states) */
+	uint64_t want[128];
+	gk_namehash_states(w, l, loff, labels, want);
+	assert_int_equal(hint.labels, labels);
+	assert_int_equal(hint.qlen, l);
+	assert_memory_equal(hint.st, want, (labels + 1u) * sizeof want[0]);
 	for (unsigned st = 1; st < GK_ZONE_PREFETCH_STAGES; st++)
 		gk_zone_prefetch(zs, st, &hint);
 	gk_zone_hit_t h2;
