@@ -69,6 +69,10 @@ def main():
 	ap.add_argument("--secondary-n", type=int, default=10000,
 			help="secondary: zones of the Knot primary (say 100000 for the scale run)")
 	ap.add_argument("--secondary-changes", type=int, default=100, help="secondary: one-record changes at the primary")
+	ap.add_argument("--secondary-load-seconds", type=float, default=60,
+			help="secondary: seconds of --rate queries without, then with zone changes (0: not run)")
+	ap.add_argument("--secondary-change-rate", type=float, default=100,
+			help="secondary: zone changes a second at the primary during the load")
 	ap.add_argument("--seed", type=int, default=20240101)
 	ap.add_argument("--build", default=os.path.join(ROOT, "build-bench"))
 	ap.add_argument("--clean-head", action="store_true",
@@ -96,7 +100,7 @@ def main():
 		a.propagate_changes = 10
 		a.zones_n, a.zones_rounds, a.control_seconds = 300, 1, 2
 		a.dnssec_zones, a.dnssec_queries = 20, 2000
-		a.secondary_n, a.secondary_changes = 20, 5
+		a.secondary_n, a.secondary_changes, a.secondary_load_seconds = 20, 5, 2
 		a.rate = min(a.rate, 5000)
 		GKLOAD_TIMEOUT_MS[0] = "250"
 	a.start_timeout = 20 if a.smoke else 300

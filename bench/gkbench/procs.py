@@ -136,9 +136,17 @@ def on_signal(sig, _frame):
 
 
 def free_port():
-	"""A port free on 127.0.0.1 for both UDP and TCP (checked by binding both)."""
-	for _ in range(100):
-		port = random.randint(20000, 60000)
+	"""A port free on 127.0.0.1 for both UDP and TCP (checked by binding both), below the
+	kernel's ephemeral range: a server's port is often chosen before other servers start and
+	load, and one from the ephemeral range could be taken meanwhile by their outgoing sockets
+	("address already in use", seen twice in the secondary scenario)."""
+	try:
+		with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+			lo = int(f.read().split()[0])
+	except (OSError, ValueError, IndexError):
+		lo = 32768
+	for _ in range(200):
+		port = random.randint(min(10000, lo - 1000), lo - 1)
 		ok = True
 		for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
 			s = socket.socket(socket.AF_INET, kind)

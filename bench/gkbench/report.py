@@ -99,8 +99,8 @@ def rounds_title(res, label, what="peak qps, gkload closed loop"):
 def multi_table(res, labels, rows, refs):
 	"""rows: (title, kind, key, digits, {ref label: (target, higher)}); refs: labels to ratio against.
 	Cells: median (min–max). Ratio columns: first label / ref (ratio of the medians), with the
-	target verdict if any, then the median of the per-round ratios ("paired"); for kind "pairs"
-	(measure_pairs) the median of the per-pair ratios with the interquartile range instead."""
+	target verdict if any, then the median of the per-round ratios ("paired"); for a kind ending
+	in "pairs" (measure_pairs) the median of the per-pair ratios with the interquartile range instead."""
 	head = ["metric (median of rounds, min–max)"] + labels + ["%s / %s" % (labels[0], r) for r in refs]
 	lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 	for title, kind, key, nd, targets in rows:
@@ -110,7 +110,7 @@ def multi_table(res, labels, rows, refs):
 			meds[lb] = m[0]
 			cells.append(cell(m, nd))
 		for r in refs:
-			if kind == "pairs":
+			if kind.endswith("pairs"):
 				cells.append(pair_cell(pair_ratios(res.get(labels[0], {}).get(kind, []), res.get(r, {}).get(kind, []),
 								   key), targets.get(r)))
 				continue

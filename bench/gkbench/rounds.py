@@ -66,23 +66,27 @@ def pair_order(targets, j):
 	return order if j % 2 == 0 else order[::-1]
 
 
-def measure_pairs(env, targets, res, kind="pairs", extra=(), queries=None):
+def measure_pairs(env, targets, res, kind="pairs", extra=(), queries=None, rate=None, slice_s=None):
 	"""The closed-loop peak (gkload GKLOAD_PEAK) as --pairs interleaved pairs of
 	--pair-seconds slices: for each j, one slice per target back to back (pair_order), with no
 	wait for a quiet machine between them; res[label][kind][j] is target label's slice of pair
 	j; extra: more gkload options (say -D), queries: another query file. This VM's two speed
 	modes last seconds, so a pair's slices mostly share one; the report
 	takes the median of the per-pair ratios. The quiet wait runs before the block, and
-	between pairs only when the last pair saw the rest of the machine busy."""
+	between pairs only when the last pair saw the rest of the machine busy. rate: the open
+	loop at that many qps (gkload -Q, GKLOAD_SOCKETS sockets) instead of the closed loop, in
+	slices of slice_s seconds (default --pair-seconds)."""
 	a, q = env.a, queries or env.manifest["queries"]
 	if a.pairs < 1:
 		return
+	load = ["-Q", str(rate), "-c", GKLOAD_SOCKETS] if rate else GKLOAD_PEAK
+	secs = slice_s or a.pair_seconds
 	quiet(env)
 	for j in range(a.pairs):
 		busy = 0.0
 		for pos, t in enumerate(pair_order(targets, j)):
-			r = gkload_run(t, a.gkload, q, a.pair_seconds, GKLOAD_PEAK + list(extra))
-			r.update(pair=j, pos=pos, slice_s=a.pair_seconds)
+			r = gkload_run(t, a.gkload, q, secs, load + list(extra))
+			r.update(pair=j, pos=pos, slice_s=secs)
 			res.setdefault(t.label, {}).setdefault(kind, []).append(r)
 			busy = max(busy, r["other_pct"])
 			log("pair %d/%d %d %-22s %9.0f qps  lost %d  server %5.1f%%  %.2f µs/q  client %5.1f%%  other %.1f%%" % (

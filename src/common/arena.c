@@ -264,9 +264,9 @@ static bool grow(gk_arena_t *a, struct chunk *c, size_t size)
 
 void *gk_arena_alloc(gk_arena_t *a, size_t size)
 {
-	size = (size + 15u) & ~(size_t)15u;
+	size = (size + 7u) & ~(size_t)7u;
 	if (size == 0)
-		size = 16;
+		size = 8;
 	if (size <= a->gaplen) {
 		void *p = a->gap;
 		a->gap += size;
@@ -317,10 +317,10 @@ void *gk_arena_alloc(gk_arena_t *a, size_t size)
 
 void *gk_arena_alloc_aligned(gk_arena_t *a, size_t size, size_t align)
 {
-	if (align <= 16)
+	if (align <= 8)
 		return gk_arena_alloc(a, size);
 	struct chunk *c = a->head;
-	size_t want = size ? (size + 15u) & ~(size_t)15u : 16u;
+	size_t want = size ? (size + 7u) & ~(size_t)7u : 8u;
 	if (c) { /* pad the current chunk up to the alignment when the block still fits */
 		size_t pad = (size_t)(-(uintptr_t)(c->data + c->used)) & (align - 1u);
 		if (c->cap - c->used < pad + want)
@@ -335,7 +335,7 @@ void *gk_arena_alloc_aligned(gk_arena_t *a, size_t size, size_t align)
 			return p;
 		}
 	}
-	uint8_t *p = gk_arena_alloc(a, size + align - 16u);
+	uint8_t *p = gk_arena_alloc(a, size + align - 8u);
 	return p ? (void *)(((uintptr_t)p + align - 1u) & ~(uintptr_t)(align - 1u)) : NULL;
 }
 

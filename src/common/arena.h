@@ -24,7 +24,8 @@ gk_arena_t *gk_arena_new_huge(void);
 void *gk_map_huge(size_t len);
 /* Return a gk_map_huge mapping of len bytes (the len it was made with). NULL is ignored. */
 void gk_unmap_huge(void *p, size_t len);
-/* size bytes aligned to 16, or NULL on out of memory. Valid until gk_arena_free. */
+/* size bytes (rounded up to 8) aligned to 8, or NULL on out of memory. Valid until
+ * gk_arena_free. */
 void *gk_arena_alloc(gk_arena_t *a, size_t size);
 /* size bytes aligned to align (a power of two), or NULL on out of memory. */
 void *gk_arena_alloc_aligned(gk_arena_t *a, size_t size, size_t align);

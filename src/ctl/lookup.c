@@ -444,9 +444,9 @@ static void print_filing(struct look *l, const gk_pkt_result_t *res, bool listed
 		return;
 	}
 	int fs = res->filing;
-	if (fs == GK_FS_STARTING || fs == GK_FS_EXPIRED) {
+	if (fs == GK_FS_STARTING || fs == GK_FS_UNKNOWN) {
 		fprintf(l->out, "filing      %s\n",
-		        fs == GK_FS_EXPIRED
+		        fs == GK_FS_UNKNOWN
 		            ? "unknown (expired: no redis reply within filing.max_age_ms)"
 		            : "starting");
 		return;

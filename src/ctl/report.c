@@ -702,6 +702,23 @@ static int providers(gk_report_t *r)
 	return 0;
 }
 
+int gk_report_mark_also_unfiled(const gk_report_domain_t *unfiled, size_t n_unfiled,
+                                gk_report_domain_t *revoked, size_t n_revoked)
+{
+	gk_strmap_t names;
+	gk_strmap_init(&names, NULL, GK_STRMAP_BORROW);
+	int rc = 0;
+	for (size_t i = 0; i < n_unfiled && rc >= 0; i++) {
+		uint32_t idx;
+		rc = gk_strmap_add(&names, unfiled[i].name, strlen(unfiled[i].name), &idx);
+	}
+	for (size_t i = 0; i < n_revoked && rc >= 0; i++)
+		revoked[i].also_unfiled =
+		    gk_strmap_find(&names, revoked[i].name, strlen(revoked[i].name)) != 0;
+	gk_strmap_free(&names);
+	return rc < 0 ? rc : 0;
+}
+
 static int finish(gk_report_t *r, struct dmap *unf, struct dmap *rev)
 {
 	r->unfiled = unf->v;
@@ -726,12 +743,12 @@ static int finish(gk_report_t *r, struct dmap *unf, struct dmap *rev)
 	/* one definition of handled/unhandled for every figure and format (docs/REPORT.md): the
 	 * sites accessed are the discovered unfiled domains plus the revoked domains still
 	 * queried that are not also among them; unhandled are those not filed now. */
+	int rc = gk_report_mark_also_unfiled(r->unfiled, r->n_unfiled, r->revoked, r->n_revoked);
+	if (rc != 0)
+		return rc;
 	for (size_t i = 0; i < r->n_revoked; i++) {
 		gk_report_domain_t *e = &r->revoked[i];
 		e->provider_name = provider_name(r, e->provider);
-		e->also_unfiled = false;
-		for (size_t j = 0; j < r->n_unfiled && !e->also_unfiled; j++)
-			e->also_unfiled = strcmp(r->unfiled[j].name, e->name) == 0;
 		if (e->also_unfiled)
 			continue;
 		if (e->status == GK_REPORT_FILED) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* src/ctl/report_internal.h -- helpers shared by the report renderers (report_fmt.c,
- * report_html.c). Pure; any thread.
+/* src/ctl/report_internal.h -- helpers shared by the report collector (report.c) and its
+ * renderers (report_fmt.c, report_html.c). Pure; any thread.
  */
 #pragma once
 #include <stdint.h>
@@ -25,6 +25,12 @@ const char *gk_report_check_verdict(const gk_report_check_t *k);
 size_t gk_report_n_mismatches(const gk_report_t *r);
 /* matched / checked, or -1 when checked is 0 (no rate). */
 double gk_report_acc_rate(uint64_t matched, uint64_t checked);
+/* Set also_unfiled on each of revoked[0..n_revoked): true when an entry of
+ * unfiled[0..n_unfiled) has the same name (that domain is counted in the unfiled list).
+ * One string map over the unfiled names: linear in n_unfiled + n_revoked. Returns 0 or
+ * GK_ENOMEM (then the flags are not all set). */
+int gk_report_mark_also_unfiled(const gk_report_domain_t *unfiled, size_t n_unfiled,
+                                gk_report_domain_t *revoked, size_t n_revoked);
 /* The single self-contained HTML page (inline SVG charts, no external resource). */
 void gk_report_write_html(const gk_report_t *r, FILE *o);
 /* The spreadsheet (--format xlsx) written to the file path: sheets 通报表, 准确率, summary,

@@ -1166,6 +1166,9 @@ static int visit_top(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t 
 		cfg->edns_udp_max = (uint16_t)u;
 		return 0;
 	}
+	if (strcmp(key, "udp_linger_us") == 0)
+		return gk_yaml_uint(&c->y, "udp_linger_us", v, 0, GK_CONFIG_LINGER_MAX,
+		                    &cfg->udp_linger_us);
 	if (strcmp(key, "tcp") == 0)
 		return gk_yaml_walk_map(&c->y, "tcp", v, visit_tcp, NULL);
 	if (strcmp(key, "redis") == 0) {
@@ -1248,7 +1251,7 @@ static int visit_top(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t 
 	}
 	return gk_yaml_fail(
 	    &c->y, GK_ECONFIG, gk_yaml_line(k),
-	    "unknown key '%s' (expected listen, workers, edns_udp_max, tcp, zones, "
+	    "unknown key '%s' (expected listen, workers, edns_udp_max, udp_linger_us, tcp, zones, "
 	    "zone_list, zones_dir, control, log_level, redis, filing, policy, metrics, "
 	    "dnstap, discovery, secondary, pools, rate_limit, user, group, chroot, "
 	    "proxy_protocol, tls)",
@@ -1336,6 +1339,7 @@ int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out, ch
 	}
 	c.cfg->workers = default_workers();
 	c.cfg->edns_udp_max = GK_CONFIG_EDNS_DEFAULT;
+	c.cfg->udp_linger_us = GK_CONFIG_LINGER_DEFAULT;
 	c.cfg->tcp_max_connections = GK_CONFIG_TCP_CONNS_DEFAULT;
 	c.cfg->tcp_idle_timeout_ms = GK_CONFIG_TCP_IDLE_DEFAULT;
 	c.cfg->tcp_max_pipelined = GK_CONFIG_TCP_PIPELINE_DEFAULT;
@@ -1449,10 +1453,8 @@ void gk_config_free(gk_config_t *cfg)
 {
 	if (cfg == NULL)
 		return;
-	for (size_t i = 0; i < cfg->n_zones; i++) {
-		free((char *)cfg->zones[i].name);
-		free((char *)cfg->zones[i].file);
-	}
+	for (size_t i = 0; i < cfg->n_zones; i++)
+		gk_config_zone_strings_free(&cfg->zones[i], &cfg->zone_origin[i]);
 	free(cfg->zones);
 	free(cfg->zone_origin);
 	free(cfg->zone_list);

@@ -25,6 +25,8 @@
 #define GK_CONFIG_EDNS_MIN             512u
 #define GK_CONFIG_EDNS_MAX             4096u
 #define GK_CONFIG_EDNS_DEFAULT         1232u
+#define GK_CONFIG_LINGER_DEFAULT       100u /* udp_linger_us */
+#define GK_CONFIG_LINGER_MAX           1000u
 #define GK_CONFIG_TCP_CONNS_DEFAULT    1024u
 #define GK_CONFIG_TCP_CONNS_MAX        1048576u
 #define GK_CONFIG_TCP_IDLE_DEFAULT     10000u
@@ -158,6 +160,7 @@ typedef struct gk_config_zone_origin {
 	const char *file; /* the file that names the zone (owned by the config) */
 	size_t line;      /* 1-based, 0 for a zones directory entry */
 	enum gk_config_zone_src src;
+	bool joint; /* the zone's name is in its file string's allocation (zone lists) */
 } gk_config_zone_origin_t;
 
 /* control: the control channel (docs/CONTROL.md). */
@@ -188,9 +191,10 @@ enum {
 typedef struct gk_config {
 	char *path; /* the file as given to gk_config_load */
 	gk_sockaddr_t *listen;
-	size_t n_listen;       /* >= 1 */
-	unsigned workers;      /* 1..GK_CONFIG_WORKERS_MAX; default: online cores */
-	uint16_t edns_udp_max; /* 512..4096 */
+	size_t n_listen;        /* >= 1 */
+	unsigned workers;       /* 1..GK_CONFIG_WORKERS_MAX; default: online cores */
+	uint16_t edns_udp_max;  /* 512..4096 */
+	unsigned udp_linger_us; /* 0..GK_CONFIG_LINGER_MAX; 0: no wake-up coalescing */
 	unsigned tcp_max_connections;
 	unsigned tcp_idle_timeout_ms;
 	unsigned tcp_max_pipelined;

@@ -13,6 +13,9 @@
 GK_MUST_CHECK int gk_config_zone_add(gk_config_t *cfg, const char *name, size_t nl, char *file,
                                      enum gk_config_zone_src src, const char *origin, size_t line);
 
+/* Free a zone's name and file strings (one allocation when o->joint). */
+void gk_config_zone_strings_free(gk_zone_spec_t *z, const gk_config_zone_origin_t *o);
+
 /* Append the zones of cfg->zone_list, cfg->zones_dir and cfg->control.state_file (a state
  * file that does not exist yet holds no zones), unless flags has GK_CONFIG_NO_ZONE_LISTS.
  * Returns 0 or an error with err naming the file (and line). */

@@ -220,3 +220,6 @@ void gk_daemon_control_stop(gk_server_t *s);
  * health, queries, timeouts); nothing without forwarded zones. Main loop. */
 struct gk_control_req;
 void gk_daemon_front_stats(gk_server_t *s, struct gk_control_req *req);
+/* Every relay of the workers (front/fwd.h), allocated (the caller frees), *n of them; NULL
+ * when out of memory. Main thread. */
+struct gk_fwd **gk_daemon_fwds(gk_server_t *s, size_t *n);

@@ -365,12 +365,11 @@ static void extra_metrics(void *arg, FILE *f)
 	const gk_front_conf_t *fc = s->boot->front;
 	if (fc == NULL || fc->n_zones == 0 || s->n_workers == 0)
 		return;
-	gk_fwd_t **fw = calloc(s->n_workers, sizeof(*fw));
+	size_t n = 0;
+	gk_fwd_t **fw = gk_daemon_fwds(s, &n);
 	if (fw == NULL)
 		return;
-	for (unsigned i = 0; i < s->n_workers; i++)
-		fw[i] = gk_worker_fwd(s->workers[i]);
-	gk_fwd_metrics(fw, s->n_workers, fc, f);
+	gk_fwd_metrics(fw, n, fc, f);
 	free(fw);
 }
 
@@ -412,6 +411,7 @@ static int start_workers(gk_server_t *s, char *err, size_t errlen)
 	    .n_tls = cfg->n_tls,
 	    .front = cfg->front && cfg->front->n_zones ? cfg->front : NULL,
 	    .edns_udp_max = cfg->edns_udp_max,
+	    .udp_linger_us = cfg->udp_linger_us,
 	};
 	gk_obs_worker_t **udp_obs = calloc(cfg->n_listen, sizeof(*udp_obs));
 	if (udp_obs == NULL) {

@@ -131,21 +131,24 @@ int gk_zoneload_start(uv_loop_t *loop, gk_zoneset_t *zs, const gk_zone_spec_t *s
 	L->n = n;
 	L->cbs = *cbs;
 	snprintf(L->source, sizeof(L->source), "%s", source);
-	/* every zone answers from the first moment: SERVFAIL until it is loaded */
-	for (size_t i = 0; i < n; i++) {
-		gk_zver_t *ph;
-		int rc = gk_zver_placeholder(&specs[i], &ph);
-		if (rc == 0 && (rc = gk_zoneset_put(zs, ph)) != 0)
-			gk_zver_free(ph);
-		if (rc != 0) {
-			if (rc == GK_EINVAL)
-				snprintf(err, errlen, "%s: bad zone name '%s'",
-				         specs[i].file ? specs[i].file : source, specs[i].name);
-			else
-				snprintf(err, errlen, "out of memory while loading zones");
-			free(L);
-			return rc;
-		}
+	/* every zone answers from the first moment: SERVFAIL until it is loaded; the
+	 * placeholders in one block, gone once every zone is loaded (gk_zver_placeholders) */
+	gk_zver_t **ph = n ? malloc(n * sizeof(*ph)) : NULL;
+	size_t bad = 0;
+	int prc = n && !ph ? GK_ENOMEM : gk_zver_placeholders(specs, n, ph, &bad);
+	for (size_t i = 0; prc == 0 && i < n; i++)
+		if ((prc = gk_zoneset_put(zs, ph[i])) != 0)
+			for (size_t j = i; j < n; j++)
+				gk_zver_free(ph[j]);
+	free(ph);
+	if (prc != 0) {
+		if (prc == GK_EINVAL)
+			snprintf(err, errlen, "%s: bad zone name '%s'",
+			         specs[bad].file ? specs[bad].file : source, specs[bad].name);
+		else
+			snprintf(err, errlen, "out of memory while loading zones");
+		free(L);
+		return prc;
 	}
 	int rc = uv_async_init(loop, &L->async, async_cb);
 	if (rc != 0) {

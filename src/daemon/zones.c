@@ -32,18 +32,21 @@
 
 #define TOMB UINT32_MAX
 
+/* 48 bytes: a million zones hold one of these each (the file that names the zone follows
+ * from src: zent_origin). */
 struct zent {
 	const char *name, *file; /* borrowed from s->cur, or owned (own) */
-	const char *origin;      /* file that names the zone (cfg- or boot-owned) */
-	size_t line;
-	enum gk_config_zone_src src;
-	const gk_zver_t *ver; /* the version this entry last saw published, or NULL */
-	int64_t loaded_at;    /* unix seconds of ver's load, 0 when never loaded */
-	char *err;            /* last error, or NULL */
-	bool own, busy, dead;
-	bool adding;  /* zone add in progress: not in the state file yet */
-	bool loading; /* start-up loading has not built it yet (its placeholder serves) */
+	const gk_zver_t *ver;    /* the version this entry last saw published, or NULL */
+	char *err;               /* last error, or NULL */
+	int64_t loaded_at;       /* unix seconds of ver's load, 0 when never loaded */
+	uint32_t line;           /* in the naming file; 0 none; UINT32_MAX: at or past it */
+	uint8_t src;             /* enum gk_config_zone_src */
+	bool own : 1, busy : 1, dead : 1;
+	bool adding : 1;  /* zone add in progress: not in the state file yet */
+	bool loading : 1; /* start-up loading has not built it yet (its placeholder serves) */
 };
+
+_Static_assert(sizeof(struct zent) == 48, "a catalogue entry is 48 bytes");
 
 struct gk_daemon_zcat {
 	struct zent *e;
@@ -101,20 +104,25 @@ static void slot_put(struct gk_daemon_zcat *z, size_t idx)
 	z->slot[i] = (uint32_t)idx + 1;
 }
 
-/* Room for one more entry (and its slot, at most half full). */
-static int zcat_reserve(struct gk_daemon_zcat *z)
+/* Room for more entries (the entries array grown to exactly that when it must grow by more
+ * than doubling: the catalogue built from a config of n zones holds n) and their slots: the
+ * table at most 3/4 full, rebuilt at least twice the entries' size (8-9 bytes an entry at a
+ * million, where four times cost 16-17). */
+static int zcat_reserve(struct gk_daemon_zcat *z, size_t more)
 {
-	if (z->n == z->cap) {
+	if (z->n + more > z->cap) {
 		size_t nc = z->cap ? z->cap * 2 : 64;
+		if (nc < z->n + more)
+			nc = z->n + more;
 		struct zent *e = realloc(z->e, nc * sizeof(*e));
 		if (e == NULL)
 			return GK_ENOMEM;
 		z->e = e;
 		z->cap = nc;
 	}
-	if ((z->used + 1) * 2 > z->mask + 1 || z->slot == NULL) {
+	if ((z->used + more) * 4 > (z->mask + 1) * 3 || z->slot == NULL) {
 		size_t ns = 128;
-		while (ns < (z->n + 1) * 4)
+		while (ns < (z->n + more) * 2)
 			ns *= 2;
 		uint32_t *s = calloc(ns, sizeof(*s));
 		if (s == NULL)
@@ -169,6 +177,22 @@ static size_t apex_of(const char *name, uint8_t *out)
 	return gk_dname_from_text(name, strlen(name), out, GK_DNAME_TEXT_ESCAPES);
 }
 
+/* The file that names e's zone: the config, its zone list, the zone file itself (zones
+ * directory), the state file. */
+static const char *zent_origin(const gk_server_t *s, const struct zent *e)
+{
+	switch (e->src) {
+	case GK_CONFIG_ZSRC_CONFIG:
+		return s->cur->path;
+	case GK_CONFIG_ZSRC_LIST:
+		return s->cur->zone_list ? s->cur->zone_list : "-";
+	case GK_CONFIG_ZSRC_DIR:
+		return e->file;
+	default:
+		return s->boot->control.state_file ? s->boot->control.state_file : "-";
+	}
+}
+
 static const gk_zver_t *current(const gk_server_t *s, const char *name)
 {
 	uint8_t apex[256];
@@ -198,16 +222,14 @@ int gk_daemon_zones_adopt(gk_server_t *s, const gk_config_t *cfg, char **errs)
 {
 	struct gk_daemon_zcat *old = s->zcat, *z = calloc(1, sizeof(*z));
 	int64_t now = (int64_t)time(NULL);
-	int rc = z ? 0 : GK_ENOMEM;
+	int rc = z ? zcat_reserve(z, cfg->n_zones) : GK_ENOMEM;
 	for (size_t i = 0; i < cfg->n_zones && rc == 0; i++) {
-		if ((rc = zcat_reserve(z)) != 0)
-			break;
 		struct zent *e = &z->e[z->n];
+		size_t line = cfg->zone_origin[i].line;
 		*e = (struct zent){.name = cfg->zones[i].name,
 		                   .file = cfg->zones[i].file,
-		                   .origin = cfg->zone_origin[i].file,
-		                   .line = cfg->zone_origin[i].line,
-		                   .src = cfg->zone_origin[i].src};
+		                   .line = line < UINT32_MAX ? (uint32_t)line : UINT32_MAX,
+		                   .src = (uint8_t)cfg->zone_origin[i].src};
 		long o = zcat_find(old, e->name);
 		if (o >= 0) {
 			struct zent *p = &old->e[o];
@@ -240,17 +262,9 @@ int gk_daemon_zones_retake(gk_server_t *s, const gk_config_t *old, const gk_conf
                            const size_t *touched, size_t nt, char **errs)
 {
 	struct gk_daemon_zcat *z = s->zcat;
+	(void)old; /* entries name no string of it but their zones' (given to cfg) */
 	if (z == NULL)
 		return GK_ENOENT;
-	for (size_t i = 0; i < z->n; i++) {
-		const char **o = &z->e[i].origin;
-		if (*o == old->path)
-			*o = cfg->path;
-		else if (*o == old->zone_list)
-			*o = cfg->zone_list;
-		else if (*o == old->control.state_file)
-			*o = cfg->control.state_file;
-	}
 	int64_t now = (int64_t)time(NULL);
 	for (size_t k = 0; k < nt; k++) {
 		size_t i = touched[k];
@@ -511,10 +525,11 @@ static void zone_add(gk_server_t *s, gk_control_req_t *req, const gk_control_cmd
 			                 cmd->name);
 		else if (e->line)
 			gk_control_reply(req, "error zone %s is already configured (%s %s:%zu)",
-			                 cmd->name, src_name[e->src], e->origin, e->line);
+			                 cmd->name, src_name[e->src], zent_origin(s, e),
+			                 (size_t)e->line);
 		else
 			gk_control_reply(req, "error zone %s is already configured (%s %s)",
-			                 cmd->name, src_name[e->src], e->origin);
+			                 cmd->name, src_name[e->src], zent_origin(s, e));
 		gk_control_done(req);
 		return;
 	}
@@ -534,7 +549,7 @@ static void zone_add(gk_server_t *s, gk_control_req_t *req, const gk_control_cmd
 		return;
 	}
 	char *name = strdup(cmd->name), *file = strdup(cf);
-	if (name == NULL || file == NULL || zcat_reserve(z) != 0) {
+	if (name == NULL || file == NULL || zcat_reserve(z, 1) != 0) {
 		free(name);
 		free(file);
 		gk_control_reply(req, "error out of memory");
@@ -542,12 +557,8 @@ static void zone_add(gk_server_t *s, gk_control_req_t *req, const gk_control_cmd
 		return;
 	}
 	/* until published it is not in the state: journal_state adds it */
-	z->e[z->n] = (struct zent){.name = name,
-	                           .file = file,
-	                           .own = true,
-	                           .adding = true,
-	                           .origin = s->boot->control.state_file,
-	                           .src = GK_CONFIG_ZSRC_STATE};
+	z->e[z->n] = (struct zent){
+	    .name = name, .file = file, .own = true, .adding = true, .src = GK_CONFIG_ZSRC_STATE};
 	size_t idx = z->n++;
 	slot_put(z, idx);
 	queue_build(s, req, idx, true);
@@ -569,7 +580,8 @@ static void zone_remove(gk_server_t *s, gk_control_req_t *req, const gk_control_
 	} else if (z->e[i].src != GK_CONFIG_ZSRC_STATE) {
 		const struct zent *e = &z->e[i];
 		char where[600];
-		snprintf(where, sizeof(where), e->line ? "%s:%zu" : "%s", e->origin, e->line);
+		snprintf(where, sizeof(where), e->line ? "%s:%zu" : "%s", zent_origin(s, e),
+		         (size_t)e->line);
 		gk_control_reply(req,
 		                 "error zone %s is configured in %s (%s): remove it there and "
 		                 "reload",
@@ -687,8 +699,8 @@ static void status_line(gk_server_t *s, gk_control_req_t *req, const struct zent
 		gmtime_r(&t, &tm);
 		strftime(loaded, sizeof(loaded), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	}
-	snprintf(where, sizeof(where), e->line ? "%s:%s:%zu" : "%s:%s", src_name[e->src], e->origin,
-	         e->line);
+	snprintf(where, sizeof(where), e->line ? "%s:%s:%zu" : "%s:%s", src_name[e->src],
+	         zent_origin(s, e), (size_t)e->line);
 	char sec[96];
 	dnssec_field(v, sec, sizeof(sec));
 	gk_control_reply(req,

@@ -50,7 +50,7 @@ static inline bool gk_decide_judge(const gk_pkt_opts_t *o, const uint8_t *reg, s
 	case GK_FS_REVOKED:
 		d->why = GK_WHY_REVOKED;
 		return gk_decide_by_rule(o, GK_POLICY_REVOKED, d);
-	case GK_FS_EXPIRED:
+	case GK_FS_UNKNOWN:
 		d->why = GK_WHY_UNKNOWN;
 		return gk_decide_by_rule(o, GK_POLICY_UNKNOWN, d);
 	default: /* absent */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* src/front/conf.c -- parse the `pools:` config section and the forwarded zones (conf.h). */
 #include "front/conf.h"
+#include "common/dname.h"
 #include "pkt/fzones.h"
 
 #include <ctype.h>
@@ -372,8 +373,10 @@ int gk_front_conf_check(gk_front_conf_t *fc, const char *path, char *err, size_t
 			fail(&c, z->line, "zones.forward: no pool named '%s' in pools",
 			     z->pool_name);
 		z->pool = p;
-		uint8_t wire[256];
-		if (c.rc == 0 && gk_fzones_wire(z->name, wire) == 0)
+		uint8_t wire[GK_DNAME_MAX];
+		/* "" is the root, as "." is (gk_fzones_add) */
+		if (c.rc == 0 && *z->name != '\0' &&
+		    gk_dname_from_text(z->name, strlen(z->name), wire, 0) == 0)
 			fail(&c, z->line, "zones: '%s' is not a domain name", z->name);
 		for (size_t j = 0; j < i && c.rc == 0; j++)
 			if (same_name(fc->zones[j].name, z->name))

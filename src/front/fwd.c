@@ -10,18 +10,20 @@
  * port), one picked at random per query.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <netinet/in.h>
+#include <linux/errqueue.h>
 #include "common/counter.h"
 #include "common/dns.h"
-#include "common/spsc.h"
 #include "front/cache.h"
 #include "front/fwd.h"
 #include "common/counter.h"
+#include "common/dname.h"
 #include "pkt/fzones.h"
 #include "front/relay.h"
 #include "front/rnd.h"
@@ -30,35 +32,33 @@
 #define BSOCKS       8u /* backend sockets per address family */
 #define RBUF         65535u
 #define RECV_BUDGET  64u /* datagrams read per socket per readiness callback */
+#define RB           16u /* datagrams per recvmmsg */
+#define RMAX         4096u
 #define CACHE_TTLMAX 86400u
 
 enum slot_kind { K_FREE = 0, K_UDP, K_TCP, K_CHECK };
 
-struct fwd_req {
-	uint8_t q[GK_FWD_QMAX];
-	uint16_t qend, client_limit, pool;
-	bool edns, do_bit;
-	int fd;
-	socklen_t clen;
-	struct sockaddr_storage client;
-	struct sockaddr_storage real; /* the client (a PROXY header's), family 0: as client */
-};
-
-struct ring {
-	gk_spsc_t r;
-	struct fwd_req *e;          /* GK_FWD_RING entries */
-	_Alignas(64) uint64_t full; /* producer's counter */
-};
+/* Datagrams to backends queued per socket during a loop turn, sent with one sendmmsg by
+ * gk_fwd_flush (or when the queue is full). Each is a copy: the slot may be sent again
+ * before the flush. */
+#define BQ    32u
+#define BQMAX (GK_PROXY_WRITE_MAX + GK_FWD_QMAX + GK_RELAY_OPT_LEN + GK_RELAY_ECS_MAX)
 
 struct bsock {
 	uv_poll_t h;
 	struct gk_fwd *f;
 	int fd;
 	int family;
+	unsigned qn;
+	struct mmsghdr qm[BQ];
+	struct iovec qiov[BQ];
+	uint8_t q[BQ][BQMAX];
 };
 
 struct slot {
-	uv_timer_t timer;
+	struct slot *tprev, *tnext; /* the pool's deadline list (timed: on it) */
+	uint64_t deadline;          /* loop time (ms) its try times out */
+	bool timed;
 	struct gk_fwd *f;
 	struct slot *next_free;
 	uint8_t kind;
@@ -115,21 +115,26 @@ struct bconn {
 struct fpool {
 	struct bconn *bc; /* one per backend */
 	gk_fpool_t *p;
-	gk_fcache_t *cache; /* or NULL */
+	gk_fcache_t *cache;          /* or NULL; shared by a worker's relays (the owner's) */
+	pthread_mutex_t *cache_lock; /* taken around every use of cache */
+	bool cache_owned;
 	const gk_front_pool_conf_t *conf;
 	uint8_t check[256]; /* the check's name, wire; len 0: none */
 	size_t check_len;
 	uv_timer_t check_timer;
+	struct slot *thead, *ttail; /* tries in flight, deadline order (one timeout per pool) */
 	struct gk_fwd *f;
 };
 
+/* Client answers of one loop turn, sent with one sendmmsg per client socket. */
+#define OBATCH 64u
+#define OMAX   4096u
+
 struct gk_fwd {
 	uv_loop_t *loop;
-	uv_async_t async;
-	bool async_ready;
+	uv_timer_t timer; /* the earliest deadline of the pools' lists */
+	uint64_t armed;   /* when it fires (loop time, ms); 0: not armed */
 	uint16_t edns_udp_max;
-	unsigned n_rings;
-	struct ring *rings;
 	size_t n_pools;
 	struct fpool *pools;
 	size_t n_bs;
@@ -139,6 +144,21 @@ struct gk_fwd {
 	gk_frnd_t rnd;          /* IDs and source sockets (rnd.h: no system call per query) */
 	struct bconn *oneshots; /* open proxy_protocol connections */
 	gk_fwd_counters_t ctr;
+	bool queued; /* datagrams to backends wait in a socket's queue */
+	/* client answers waiting for gk_fwd_flush: all for client socket ofd */
+	int ofd;
+	unsigned on;
+	struct mmsghdr omsg[OBATCH];
+	struct iovec oiov[OBATCH];
+	struct sockaddr_storage oaddr[OBATCH];
+	uint8_t obatch[OBATCH][OMAX];
+	/* backend answers read with one recvmmsg (edns_udp_max <= RMAX: we advertise it to the
+	 * backends, so a larger answer is not theirs to send; else one recvfrom at a time
+	 * into rbuf) */
+	struct mmsghdr rmsg[RB];
+	struct iovec riov[RB];
+	struct sockaddr_storage raddr[RB];
+	uint8_t rb[RB][RMAX];
 	uint8_t rbuf[RBUF];
 	uint8_t obuf[RBUF];
 };
@@ -167,8 +187,67 @@ static void to_client(struct gk_fwd *f, const struct slot *s, const uint8_t *m, 
 		s->deliver(s->ctx, s->conn, s->gen, m, len);
 		return;
 	}
-	if (sendto(s->fd, m, len, MSG_DONTWAIT, (const struct sockaddr *)&s->client, s->clen) < 0)
-		gk_counter_inc(&f->ctr.send_errors);
+	if (len > OMAX) { /* larger than a batch entry (a large edns_udp_max): on its own */
+		if (sendto(s->fd, m, len, MSG_DONTWAIT, (const struct sockaddr *)&s->client,
+		           s->clen) < 0)
+			gk_counter_inc(&f->ctr.send_errors);
+		return;
+	}
+	if (f->on == OBATCH || (f->on > 0 && f->ofd != s->fd))
+		gk_fwd_flush(f);
+	unsigned k = f->on++;
+	f->ofd = s->fd;
+	memcpy(f->obatch[k], m, len);
+	memcpy(&f->oaddr[k], &s->client, s->clen);
+	f->oiov[k] = (struct iovec){f->obatch[k], len};
+	f->omsg[k].msg_hdr = (struct msghdr){.msg_name = &f->oaddr[k],
+	                                     .msg_namelen = s->clen,
+	                                     .msg_iov = &f->oiov[k],
+	                                     .msg_iovlen = 1};
+}
+
+/* Send b's queued datagrams to backends. One the kernel does not take now is dropped and
+ * counted (send_errors): its query times out and is retried elsewhere. */
+static void bsock_flush(struct gk_fwd *f, struct bsock *b)
+{
+	unsigned done = 0;
+	bool again = true;
+	while (done < b->qn) {
+		int n = sendmmsg(b->fd, b->qm + done, b->qn - done, MSG_DONTWAIT);
+		if (n < 0 && again &&
+		    (errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH)) {
+			again = false; /* IP_RECVERR: an earlier datagram's error, reported once */
+			continue;
+		}
+		if (n <= 0) {
+			gk_counter_inc(&f->ctr.send_errors);
+			done++;
+			continue;
+		}
+		done += (unsigned)n;
+	}
+	b->qn = 0;
+}
+
+void gk_fwd_flush(gk_fwd_t *f)
+{
+	if (f->queued) {
+		f->queued = false;
+		for (size_t i = 0; i < f->n_bs; i++)
+			if (f->bs[i].qn)
+				bsock_flush(f, &f->bs[i]);
+	}
+	unsigned done = 0;
+	while (done < f->on) {
+		int n = sendmmsg(f->ofd, f->omsg + done, f->on - done, MSG_DONTWAIT);
+		if (n <= 0) { /* the kernel will not take this one now: dropped, counted */
+			gk_counter_inc(&f->ctr.send_errors);
+			done++;
+			continue;
+		}
+		done += (unsigned)n;
+	}
+	f->on = 0;
 }
 
 /* SERVFAIL to the client of s (header and question of its query, our OPT for EDNS). */
@@ -217,13 +296,61 @@ static void relay(struct gk_fwd *f, struct slot *s, const uint8_t *q, uint8_t *a
 
 /* ---- the outstanding table ------------------------------------------------------------- */
 
+static void wheel_cb(uv_timer_t *t);
+
+/* Take s off its pool's deadline list (the timer may then fire for nothing: it re-arms). */
+static void disarm(struct gk_fwd *f, struct slot *s)
+{
+	if (!s->timed)
+		return;
+	struct fpool *fp = &f->pools[s->pool];
+	if (s->tprev)
+		s->tprev->tnext = s->tnext;
+	else
+		fp->thead = s->tnext;
+	if (s->tnext)
+		s->tnext->tprev = s->tprev;
+	else
+		fp->ttail = s->tprev;
+	s->tprev = s->tnext = NULL;
+	s->timed = false;
+}
+
+/* Arm the relay's one timer for deadline d unless it fires earlier already. */
+static void arm_timer(struct gk_fwd *f, uint64_t d)
+{
+	if (f->armed != 0 && f->armed <= d)
+		return;
+	uint64_t now = uv_now(f->loop);
+	f->armed = d;
+	(void)uv_timer_start(&f->timer, wheel_cb, d > now ? d - now : 0, 0);
+}
+
+/* s's try times out in its pool's timeout_ms: at the tail of the pool's list, which stays in
+ * deadline order because every try of a pool has the same timeout. */
+static void arm(struct gk_fwd *f, struct slot *s)
+{
+	struct fpool *fp = &f->pools[s->pool];
+	disarm(f, s);
+	s->deadline = uv_now(f->loop) + fp->conf->timeout_ms;
+	s->timed = true;
+	s->tnext = NULL;
+	s->tprev = fp->ttail;
+	if (fp->ttail)
+		fp->ttail->tnext = s;
+	else
+		fp->thead = s;
+	fp->ttail = s;
+	arm_timer(f, s->deadline);
+}
+
 static void oneshot_drop(struct slot *s);
 
 static void slot_free(struct gk_fwd *f, struct slot *s)
 {
 	if (f->idmap[s->rq.id] == (uint32_t)(s - f->slots) + 1u)
 		f->idmap[s->rq.id] = 0;
-	uv_timer_stop(&s->timer);
+	disarm(f, s);
 	oneshot_drop(s);
 	s->kind = K_FREE;
 	s->next_free = f->free;
@@ -323,7 +450,7 @@ static void oneshot_drop(struct slot *s)
 	}
 }
 
-/* Close c: the queries sent on it time out and are retried (timeout_cb). */
+/* Close c: the queries sent on it time out and are retried (timeout_one). */
 static void bc_close(struct bconn *c)
 {
 	if (c->state == BC_CLOSED || c->state == BC_CLOSING)
@@ -378,10 +505,8 @@ static void bc_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init((char *)c->rbuf + c->rlen, 2u + 65535u - c->rlen);
 }
 
-static void bc_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+static void bc_read(struct bconn *c, ssize_t n)
 {
-	(void)buf;
-	struct bconn *c = st->data;
 	if (n < 0) {
 		bc_close(c);
 		return;
@@ -402,6 +527,15 @@ static void bc_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	}
 	memmove(c->rbuf, c->rbuf + off, c->rlen - off);
 	c->rlen -= (uint32_t)off;
+}
+
+static void bc_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+	(void)buf;
+	struct bconn *c = st->data;
+	struct gk_fwd *f = c->f; /* c may be closing after this: its memory lasts till closed */
+	bc_read(c, n);
+	gk_fwd_flush(f); /* answers of UDP clients asked again over TCP */
 }
 
 static void bc_connect_cb(uv_connect_t *req, int status)
@@ -450,7 +584,7 @@ static int bc_send(struct gk_fwd *f, struct bconn *c, struct slot *s)
 	return 0;
 }
 
-static void timeout_cb(uv_timer_t *t);
+static void timeout_one(struct gk_fwd *f, struct slot *s);
 
 /* One datagram to backend bc: s->sent, after s's PROXY header if it has one. */
 static ssize_t send_dgram(int fd, const struct slot *s, const gk_fbackend_conf_t *bc)
@@ -460,7 +594,29 @@ static ssize_t send_dgram(int fd, const struct slot *s, const gk_fbackend_conf_t
 	                    .msg_namelen = bc->addrlen,
 	                    .msg_iov = s->phdr_len ? iov : iov + 1,
 	                    .msg_iovlen = s->phdr_len ? 2 : 1};
-	return sendmsg(fd, &mh, MSG_DONTWAIT);
+	ssize_t n = sendmsg(fd, &mh, MSG_DONTWAIT);
+	/* IP_RECVERR: a port unreachable for an earlier datagram of this socket (another
+	 * backend's, maybe) is reported once by the next call, and this datagram was not sent */
+	if (n < 0 && (errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH))
+		n = sendmsg(fd, &mh, MSG_DONTWAIT);
+	return n;
+}
+
+/* Queue s's datagram (its PROXY header, if any, and s->sent) on socket b for backend bc. */
+static void queue_dgram(struct gk_fwd *f, struct bsock *b, const struct slot *s,
+                        const gk_fbackend_conf_t *bc)
+{
+	if (b->qn == BQ)
+		bsock_flush(f, b);
+	unsigned k = b->qn++;
+	memcpy(b->q[k], s->phdr, s->phdr_len);
+	memcpy(b->q[k] + s->phdr_len, s->sent, s->sent_len);
+	b->qiov[k] = (struct iovec){b->q[k], (size_t)s->phdr_len + s->sent_len};
+	b->qm[k].msg_hdr = (struct msghdr){.msg_name = (void *)&bc->addr,
+	                                   .msg_namelen = bc->addrlen,
+	                                   .msg_iov = &b->qiov[k],
+	                                   .msg_iovlen = 1};
+	f->queued = true;
 }
 
 /* Send s's query (s->sent holds header and question) to a backend of its pool other than
@@ -510,11 +666,8 @@ static int send_to(struct gk_fwd *f, struct slot *s, int b)
 		}
 		gk_counter_inc(&f->ctr.tcp_queries);
 		si = -1 - b;
-	} else if (send_dgram(f->bs[si].fd, s, bc) < 0) {
-		/* counts as a failed try: the backend's health sees it */
-		gk_fpool_sent(fp->p, (unsigned)b);
-		gk_fpool_done(fp->p, (unsigned)b, GK_FPOOL_TIMEOUT, 0);
-		return -errno;
+	} else {
+		queue_dgram(f, &f->bs[si], s, bc);
 	}
 	f->idmap[s->rq.id] = (uint32_t)(s - f->slots) + 1u;
 	gk_fpool_sent(fp->p, (unsigned)b);
@@ -522,7 +675,7 @@ static int send_to(struct gk_fwd *f, struct slot *s, int b)
 	s->sock = (int16_t)si;
 	s->sent_us = now_us();
 	s->tries++;
-	uv_timer_start(&s->timer, timeout_cb, fp->conf->timeout_ms, 0);
+	arm(f, s);
 	return 0;
 }
 
@@ -540,14 +693,12 @@ static bool send_some(struct gk_fwd *f, struct slot *s, int except)
 	return false;
 }
 
-static void timeout_cb(uv_timer_t *t)
+static void timeout_one(struct gk_fwd *f, struct slot *s)
 {
-	struct slot *s = t->data;
-	struct gk_fwd *f = s->f;
 	struct fpool *fp = &f->pools[s->pool];
 	int prev = s->backend;
 	if (s->kind == K_CHECK) { /* checks are not queries: only their own count */
-		gk_fpool_checked(fp->p, (unsigned)prev, false);
+		gk_fpool_checked(fp->p, (unsigned)prev, false, GK_FPOOL_TIMEOUT);
 		slot_free(f, s);
 		return;
 	}
@@ -556,12 +707,35 @@ static void timeout_cb(uv_timer_t *t)
 		gk_counter_inc(&f->ctr.retries);
 		if (send_some(f, s, prev))
 			return;
-		/* no other backend: the same one again rather than nothing */
-		if (send_some(f, s, -1))
+		/* no other backend can take it: the same one again (if still up) rather than
+		 * nothing */
+		if (gk_fpool_is_up(fp->p, (unsigned)prev) && send_to(f, s, prev) == 0)
 			return;
 	}
 	servfail(f, s, s->sent, s->rq.qend);
 	slot_free(f, s);
+}
+
+/* The relay's timer: every try whose deadline passed times out, in deadline order; then
+ * the timer is armed for the earliest deadline left. */
+static void wheel_cb(uv_timer_t *t)
+{
+	struct gk_fwd *f = t->data;
+	uint64_t now = uv_now(f->loop), next = 0;
+	f->armed = 0;
+	for (size_t p = 0; p < f->n_pools; p++) {
+		struct fpool *fp = &f->pools[p];
+		struct slot *s;
+		while ((s = fp->thead) != NULL && s->deadline <= now) {
+			disarm(f, s);
+			timeout_one(f, s); /* a retry goes to the tail, a later deadline */
+		}
+		if (fp->thead && (next == 0 || fp->thead->deadline < next))
+			next = fp->thead->deadline;
+	}
+	if (next)
+		arm_timer(f, next);
+	gk_fwd_flush(f);
 }
 
 /* The lowercase key of the query in s->sent; with subnet, for the client subnet sent. */
@@ -643,6 +817,7 @@ static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t po
 		gk_fcache_key_t k;
 		size_t n = 0;
 		/* an answer for the client's subnet, else one for every client (ECS scope 0) */
+		pthread_mutex_lock(fp->cache_lock);
 		if (s->ecs_key_len) {
 			cache_key(s, name, &k, true);
 			n = gk_fcache_get(fp->cache, &k, uv_now(f->loop), f->obuf, sizeof(f->obuf));
@@ -651,6 +826,7 @@ static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t po
 			cache_key(s, name, &k, false);
 			n = gk_fcache_get(fp->cache, &k, uv_now(f->loop), f->obuf, sizeof(f->obuf));
 		}
+		pthread_mutex_unlock(fp->cache_lock);
 		if (n > 0) {
 			gk_counter_inc(&f->ctr.cache_hits);
 			wr16(f->obuf, rd16(q)); /* relay() restores ID and case */
@@ -720,7 +896,8 @@ static void answer_in(struct gk_fwd *f, int si, uint8_t *a, size_t len,
 	uint8_t rcode = a[3] & 0x0f;
 	if (s->kind == K_CHECK) {
 		gk_fpool_checked(fp->p, (unsigned)s->backend,
-		                 rcode == GK_RCODE_NOERROR || rcode == GK_RCODE_NXDOMAIN);
+		                 rcode == GK_RCODE_NOERROR || rcode == GK_RCODE_NXDOMAIN,
+		                 GK_FPOOL_SERVFAIL);
 		slot_free(f, s);
 		return;
 	}
@@ -731,7 +908,7 @@ static void answer_in(struct gk_fwd *f, int si, uint8_t *a, size_t len,
 		gk_counter_inc(&f->ctr.truncated);
 		if (fp->conf->tc == GK_FRONT_TC_RETRY_TCP) {
 			/* the whole answer from the same backend over TCP */
-			uv_timer_stop(&s->timer);
+			disarm(f, s);
 			s->tcp = true;
 			gk_counter_inc(&f->ctr.tcp_retries);
 			if (send_to(f, s, s->backend) == 0)
@@ -742,7 +919,7 @@ static void answer_in(struct gk_fwd *f, int si, uint8_t *a, size_t len,
 	if (rcode == GK_RCODE_SERVFAIL && s->tries <= fp->conf->retries &&
 	    gk_fpool_size(fp->p) > 1) {
 		/* another backend may do better */
-		uv_timer_stop(&s->timer);
+		disarm(f, s);
 		gk_counter_inc(&f->ctr.retries);
 		if (send_some(f, s, s->backend))
 			return;
@@ -754,85 +931,146 @@ static void answer_in(struct gk_fwd *f, int si, uint8_t *a, size_t len,
 		 * every client; any other for the client's subnet as sent (never wider) */
 		cache_key(s, name, &k,
 		          s->ecs_key_len && gk_relay_ecs_scope(a, len, s->rq.qend) > 0);
+		pthread_mutex_lock(fp->cache_lock);
 		(void)gk_fcache_put(fp->cache, &k, a, len, uv_now(f->loop));
+		pthread_mutex_unlock(fp->cache_lock);
 	}
 	relay(f, s, s->sent, a, len);
 	slot_free(f, s);
+}
+
+/* The kernel says port unreachable for backend address to (IP_RECVERR): every backend at
+ * that address goes down at once, and the queries outstanding to it over UDP are sent
+ * again to another backend of their pool now rather than at their timeout (SERVFAIL when
+ * none is up). Cold path: a scan of the table. */
+static void unreachable(struct gk_fwd *f, const struct sockaddr_storage *to)
+{
+	for (size_t p = 0; p < f->n_pools; p++) {
+		struct fpool *fp = &f->pools[p];
+		for (unsigned b = 0; b < gk_fpool_size(fp->p); b++) {
+			if (!same_addr(to, &gk_fpool_backend(fp->p, b)->addr))
+				continue;
+			gk_fpool_unreachable(fp->p, b);
+			for (size_t i = 0; i < GK_FWD_SLOTS; i++) {
+				struct slot *s = &f->slots[i];
+				if (s->kind == K_FREE || s->pool != p || s->backend != (int16_t)b ||
+				    s->sock < 0)
+					continue;
+				if (s->kind == K_CHECK) {
+					gk_fpool_checked(fp->p, b, false, GK_FPOOL_REFUSED);
+					slot_free(f, s);
+					continue;
+				}
+				disarm(f, s);
+				gk_fpool_done(fp->p, b, GK_FPOOL_REFUSED, 0);
+				gk_counter_inc(&f->ctr.retries);
+				if (!send_some(f, s, (int)b)) {
+					gk_counter_inc(&f->ctr.no_backend);
+					servfail(f, s, s->sent, s->rq.qend);
+					slot_free(f, s);
+				}
+			}
+		}
+	}
+}
+
+/* Read b's error queue (IP_RECVERR / IPV6_RECVERR): port unreachable from backends. */
+static void errqueue(struct gk_fwd *f, struct bsock *b)
+{
+	for (unsigned k = 0; k < RECV_BUDGET; k++) {
+		struct sockaddr_storage to;
+		uint8_t data[64];
+		union {
+			struct cmsghdr align;
+			uint8_t b[256];
+		} ctl;
+		struct iovec iov = {data, sizeof(data)};
+		struct msghdr mh = {.msg_name = &to,
+		                    .msg_namelen = sizeof(to),
+		                    .msg_iov = &iov,
+		                    .msg_iovlen = 1,
+		                    .msg_control = ctl.b,
+		                    .msg_controllen = sizeof(ctl.b)};
+		memset(&to, 0, sizeof(to));
+		if (recvmsg(b->fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			return;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (!((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+			      (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)))
+				continue;
+			struct sock_extended_err ee;
+			memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+			if (ee.ee_errno == ECONNREFUSED && mh.msg_namelen > 0)
+				unreachable(f, &to);
+		}
+	}
 }
 
 static void bsock_cb(uv_poll_t *h, int status, int events)
 {
 	struct bsock *b = h->data;
 	struct gk_fwd *f = b->f;
-	if (status < 0 || !(events & UV_READABLE))
+	if (status < 0) {
+		/* POLLERR (an ICMP error queued): libuv stopped the handle */
+		errqueue(f, b);
+		(void)uv_poll_start(&b->h, UV_READABLE, bsock_cb);
+		events = UV_READABLE;
+	}
+	if (!(events & UV_READABLE))
 		return;
-	for (unsigned k = 0; k < RECV_BUDGET; k++) {
-		struct sockaddr_storage from;
-		socklen_t fl = sizeof(from);
-		ssize_t n = recvfrom(b->fd, f->rbuf, sizeof(f->rbuf), MSG_DONTWAIT,
-		                     (struct sockaddr *)&from, &fl);
+	if (f->edns_udp_max > RMAX) {
+		for (unsigned k = 0; k < RECV_BUDGET; k++) {
+			struct sockaddr_storage from;
+			socklen_t fl = sizeof(from);
+			ssize_t n = recvfrom(b->fd, f->rbuf, sizeof(f->rbuf), MSG_DONTWAIT,
+			                     (struct sockaddr *)&from, &fl);
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					break;
+				continue; /* an ICMP error (IP_RECVERR): errqueue() reads it */
+			}
+			answer_in(f, (int)(b - f->bs), f->rbuf, (size_t)n, &from);
+		}
+		gk_fwd_flush(f);
+		return;
+	}
+	for (unsigned k = 0; k < RECV_BUDGET; k += RB) {
+		for (unsigned i = 0; i < RB; i++) {
+			f->riov[i] = (struct iovec){f->rb[i], RMAX};
+			f->rmsg[i].msg_hdr = (struct msghdr){.msg_name = &f->raddr[i],
+			                                     .msg_namelen = sizeof(f->raddr[i]),
+			                                     .msg_iov = &f->riov[i],
+			                                     .msg_iovlen = 1};
+		}
+		int n = recvmmsg(b->fd, f->rmsg, RB, MSG_DONTWAIT, NULL);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return;
-			continue; /* an ICMP error from a dead backend: its timeout tells */
+				break;
+			continue; /* an ICMP error (IP_RECVERR): errqueue() reads it */
 		}
-		answer_in(f, (int)(b - f->bs), f->rbuf, (size_t)n, &from);
-	}
-}
-
-/* ---- rings from the UDP threads ----------------------------------------------------------- */
-
-static void async_cb(uv_async_t *a)
-{
-	struct gk_fwd *f = a->data;
-	for (unsigned i = 0; i < f->n_rings; i++) {
-		struct ring *r = &f->rings[i];
-		int64_t e;
-		/* at most one ring's worth per ring per turn: timers and answers get their turn */
-		for (unsigned k = 0; k < GK_FWD_RING && (e = gk_spsc_peek(&r->r)) >= 0; k++) {
-			const struct fwd_req *q = &r->e[e];
-			start(f, q->q, q->qend, q->pool, q->client_limit, q->edns, q->do_bit, q->fd,
-			      &q->client, q->clen,
-			      (const struct sockaddr *)(q->real.ss_family ? &q->real : &q->client),
-			      NULL, NULL, NULL, 0);
-			gk_spsc_release(&r->r);
+		for (int i = 0; i < n; i++) {
+			if (f->rmsg[i].msg_hdr.msg_flags & MSG_TRUNC) {
+				gk_counter_inc(&f->ctr.malformed); /* larger than we advertised */
+				continue;
+			}
+			answer_in(f, (int)(b - f->bs), f->rb[i], f->rmsg[i].msg_len, &f->raddr[i]);
 		}
-		if (gk_spsc_peek(&r->r) >= 0)
-			uv_async_send(&f->async); /* more came meanwhile */
+		if ((unsigned)n < RB)
+			break;
 	}
+	gk_fwd_flush(f);
 }
 
-bool gk_fwd_push(gk_fwd_t *f, unsigned ring, const uint8_t *q, const gk_pkt_result_t *res, int fd,
-                 const struct sockaddr *client, socklen_t clen, const struct sockaddr *real)
-{
-	struct ring *r = &f->rings[ring];
-	int64_t e = gk_spsc_reserve(&r->r);
-	if (e < 0 || res->qend > GK_FWD_QMAX || clen > sizeof(struct sockaddr_storage)) {
-		__atomic_store_n(&r->full, r->full + 1, __ATOMIC_RELAXED);
-		return false;
-	}
-	struct fwd_req *d = &r->e[e];
-	memcpy(d->q, q, res->qend);
-	d->qend = res->qend;
-	d->client_limit = res->client_limit;
-	d->pool = res->pool;
-	d->edns = res->edns;
-	d->do_bit = res->do_bit;
-	d->fd = fd;
-	d->clen = clen;
-	memcpy(&d->client, client, clen);
-	d->real.ss_family = 0;
-	if (real && real != client)
-		memcpy(&d->real, real,
-		       real->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-		                                   : sizeof(struct sockaddr_in));
-	gk_spsc_commit(&r->r);
-	return true;
-}
+/* ---- entry points -------------------------------------------------------------------------- */
 
-void gk_fwd_kick(gk_fwd_t *f)
+void gk_fwd_udp(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res, int fd,
+                const struct sockaddr *client, socklen_t clen, const struct sockaddr *real)
 {
-	uv_async_send(&f->async);
+	if (res->qend > GK_FWD_QMAX || clen > sizeof(struct sockaddr_storage))
+		return;
+	start(f, q, res->qend, res->pool, res->client_limit, res->edns, res->do_bit, fd,
+	      (const struct sockaddr_storage *)client, clen, real ? real : client, NULL, NULL, NULL,
+	      0);
 }
 
 void gk_fwd_submit(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res,
@@ -841,6 +1079,7 @@ void gk_fwd_submit(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res,
 {
 	start(f, q, res->qend, res->pool, res->client_limit, res->edns, res->do_bit, -1, NULL, 0,
 	      client, fn, ctx, conn, gen);
+	gk_fwd_flush(f);
 }
 
 /* ---- active health checks ---------------------------------------------------------------- */
@@ -884,7 +1123,9 @@ static void check_cb(uv_timer_t *t)
 			s->phdr_len =
 			    (uint8_t)gk_proxy_write(s->phdr, sizeof(s->phdr), NULL, NULL, true);
 		if (send_dgram(f->bs[si].fd, s, bc) < 0) {
-			gk_fpool_checked(fp->p, b, false);
+			gk_fpool_checked(fp->p, b, false,
+			                 errno == ECONNREFUSED ? GK_FPOOL_REFUSED
+			                                       : GK_FPOOL_TIMEOUT);
 			s->kind = K_FREE;
 			s->next_free = f->free;
 			f->free = s;
@@ -893,7 +1134,7 @@ static void check_cb(uv_timer_t *t)
 		gk_counter_inc(&f->ctr.checks);
 		f->idmap[s->rq.id] = (uint32_t)(s - f->slots) + 1u;
 		s->sent_us = now_us();
-		uv_timer_start(&s->timer, timeout_cb, fp->conf->timeout_ms, 0);
+		arm(f, s);
 	}
 }
 
@@ -911,6 +1152,13 @@ static int open_bsock(struct gk_fwd *f, int family, struct bsock *b)
 		close(fd);
 		return e;
 	}
+	/* ICMP errors (port unreachable from a dead backend) on the error queue, with the
+	 * backend's address: errqueue() */
+	int on = 1;
+	if (family == AF_INET)
+		(void)setsockopt(fd, SOL_IP, IP_RECVERR, &on, sizeof(on));
+	else
+		(void)setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &on, sizeof(on));
 	b->fd = fd;
 	b->family = family;
 	b->f = f;
@@ -922,8 +1170,8 @@ static int open_bsock(struct gk_fwd *f, int family, struct bsock *b)
 	return rc;
 }
 
-int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, unsigned n_rings,
-               uint16_t edns_udp_max, gk_fwd_t **out, char *err, size_t errlen)
+int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, uint16_t edns_udp_max, gk_fwd_t *share,
+               gk_fwd_t **out, char *err, size_t errlen)
 {
 	int rc = GK_ENOMEM;
 	struct gk_fwd *f = calloc(1, sizeof(*f));
@@ -932,18 +1180,11 @@ int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, unsigned n_rings,
 	f->loop = loop;
 	f->edns_udp_max = edns_udp_max;
 	gk_frnd_init(&f->rnd);
-	f->n_rings = n_rings;
-	f->rings = calloc(n_rings ? n_rings : 1, sizeof(*f->rings));
 	f->pools = calloc(conf->n_pools ? conf->n_pools : 1, sizeof(*f->pools));
 	f->slots = calloc(GK_FWD_SLOTS, sizeof(*f->slots));
 	f->bs = calloc(2 * BSOCKS, sizeof(*f->bs));
-	if (!f->rings || !f->pools || !f->slots || !f->bs)
+	if (!f->pools || !f->slots || !f->bs)
 		goto nomem;
-	for (unsigned i = 0; i < n_rings; i++) {
-		gk_spsc_init(&f->rings[i].r, GK_FWD_RING);
-		if ((f->rings[i].e = calloc(GK_FWD_RING, sizeof(struct fwd_req))) == NULL)
-			goto nomem;
-	}
 	for (size_t i = 0; i < 2 * BSOCKS; i++)
 		f->bs[i].fd = -1;
 	f->n_pools = conf->n_pools;
@@ -953,7 +1194,8 @@ int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, unsigned n_rings,
 		struct fpool *fp = &f->pools[i];
 		fp->f = f;
 		fp->conf = pc;
-		if ((rc = gk_fpool_new(&pc->health, pc->backends, pc->n_backends, &fp->p)) != 0)
+		if ((rc = gk_fpool_new(&pc->health, pc->name, pc->backends, pc->n_backends,
+		                       &fp->p)) != 0)
 			goto fail;
 		if ((fp->bc = calloc(pc->n_backends, sizeof(*fp->bc))) == NULL)
 			goto nomem;
@@ -969,9 +1211,18 @@ int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, unsigned n_rings,
 			if (!c->buf[0] || !c->buf[1] || !c->rbuf)
 				goto nomem;
 		}
-		if (pc->cache_size && (rc = gk_fcache_new((size_t)pc->cache_size * GK_FCACHE_SLOT,
-		                                          CACHE_TTLMAX, &fp->cache)) != 0)
-			goto fail;
+		if (share != NULL) {
+			fp->cache = share->pools[i].cache;
+			fp->cache_lock = share->pools[i].cache_lock;
+		} else if (pc->cache_size) {
+			if ((rc = gk_fcache_new((size_t)pc->cache_size * GK_FCACHE_SLOT,
+			                        CACHE_TTLMAX, &fp->cache)) != 0)
+				goto fail;
+			fp->cache_owned = true;
+			if ((fp->cache_lock = malloc(sizeof(*fp->cache_lock))) == NULL)
+				goto nomem;
+			pthread_mutex_init(fp->cache_lock, NULL);
+		}
 		for (size_t b = 0; b < pc->n_backends; b++) {
 			fam4 |= pc->backends[b].addr.ss_family == AF_INET;
 			fam6 |= pc->backends[b].addr.ss_family == AF_INET6;
@@ -980,15 +1231,15 @@ int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, unsigned n_rings,
 		for (size_t z = 0; cn == NULL && z < conf->n_zones; z++)
 			if (conf->zones[z].pool == i)
 				cn = conf->zones[z].name;
-		fp->check_len = cn ? gk_fzones_wire(cn, fp->check) : 0;
+		/* a zone named "" is the root, as in gk_fzones_add */
+		fp->check_len = cn == NULL ? 0
+		                : *cn      ? gk_dname_from_text(cn, strlen(cn), fp->check, 0)
+		                           : gk_dname_from_text(".", 1, fp->check, 0);
 	}
 	for (size_t i = 0; i < GK_FWD_SLOTS; i++) {
 		struct slot *s = &f->slots[i];
 		s->f = f;
 		s->oc = NULL;
-		if ((rc = uv_timer_init(loop, &s->timer)) != 0)
-			goto uverr;
-		s->timer.data = s;
 		s->next_free = f->free;
 		f->free = s;
 	}
@@ -1006,10 +1257,9 @@ int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, unsigned n_rings,
 			}
 		}
 	}
-	if ((rc = uv_async_init(loop, &f->async, async_cb)) != 0)
+	if ((rc = uv_timer_init(loop, &f->timer)) != 0)
 		goto uverr;
-	f->async.data = f;
-	f->async_ready = true;
+	f->timer.data = f;
 	for (size_t i = 0; i < f->n_pools; i++) {
 		struct fpool *fp = &f->pools[i];
 		if (fp->check_len == 0)
@@ -1055,11 +1305,14 @@ void gk_fwd_free(gk_fwd_t *f)
 		}
 		free(f->pools[i].bc);
 		gk_fpool_free(f->pools[i].p);
-		gk_fcache_free(f->pools[i].cache);
+		if (f->pools[i].cache_owned) {
+			gk_fcache_free(f->pools[i].cache);
+			if (f->pools[i].cache_lock) {
+				pthread_mutex_destroy(f->pools[i].cache_lock);
+				free(f->pools[i].cache_lock);
+			}
+		}
 	}
-	for (unsigned i = 0; f->rings && i < f->n_rings; i++)
-		free(f->rings[i].e);
-	free(f->rings);
 	free(f->pools);
 	free(f->slots);
 	free(f->bs);
@@ -1072,8 +1325,6 @@ void gk_fwd_counters_read(const gk_fwd_t *f, gk_fwd_counters_t *sum)
 	uint64_t *d = (uint64_t *)sum;
 	for (size_t i = 0; i < sizeof(f->ctr) / sizeof(uint64_t); i++)
 		d[i] += __atomic_load_n(&s[i], __ATOMIC_RELAXED);
-	for (unsigned i = 0; i < f->n_rings; i++)
-		sum->ring_full += __atomic_load_n(&f->rings[i].full, __ATOMIC_RELAXED);
 }
 
 size_t gk_fwd_pools(const gk_fwd_t *f)

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* src/front/fwd.h -- the relay of one worker: forwarded queries to backends and back.
+/* src/front/fwd.h -- a relay: forwarded queries to backends and back, on one libuv loop.
  *
  * The packet path decides (decide/decide.h) and says GK_PKT_FORWARD for a name under a
- * forwarded zone that may be resolved; the query then comes here:
- *   - from a UDP thread through a ring of its own (gk_fwd_push, then gk_fwd_kick once per
- *     batch: a single-producer ring and a uv_async, no lock; a full ring drops the query
- *     and counts it);
- *   - from the worker's loop itself (client TCP and TLS queries, gk_fwd_submit).
- * On the worker's loop the relay looks in the pool's packet cache (cache.h), else picks a
+ * forwarded zone that may be resolved; the query then comes to the relay of the thread
+ * that read it, with no hand-off to another thread:
+ *   - a UDP thread runs a relay of its own on a loop of its own (gk_fwd_udp, then
+ *     gk_fwd_flush once per receive batch);
+ *   - the worker's loop has one for client TCP and TLS queries (gk_fwd_submit).
+ * The relay looks in the pool's packet cache (cache.h), else picks a
  * backend (pool.h: least outstanding by weight, healthy, under its bound) and sends the
  * client's question under a random ID (rnd.h) from one of its backend sockets, each
  * bound to a port the kernel picks at random (RFC 5452). An answer is matched against the
@@ -24,11 +24,19 @@
  * zone of the pool when check.name is not set) every check interval; timeouts and
  * SERVFAILs of client queries count as failures too (pool.h).
  *
- * Memory: everything (outstanding table, rings, caches, sockets) is allocated by
- * gk_fwd_new; the hot path allocates nothing. Threading: gk_fwd_push/kick on the ring's
- * one producer thread; gk_fwd_new/free on the control thread while the loop does not run;
- * everything else on the worker's loop. gk_fwd_stats reads plain counters (relaxed) from
- * any thread.
+ * Timeouts: one libuv timer per relay; each pool keeps its tries in flight on a list in
+ * deadline order (every try of a pool has the pool's timeout, so the tail is the latest),
+ * and the timer is armed for the earliest head. Client answers over UDP are gathered per
+ * loop turn and sent with one sendmmsg (gk_fwd_flush).
+ *
+ * Each relay has its own outstanding table, sockets, backend TCP connections and health
+ * state (its own checks): a worker with n UDP sockets has n + 1 relays. The packet caches
+ * are the worker's, shared by its relays under a mutex per cache.
+ *
+ * Memory: everything (outstanding table, caches, sockets, the answer batch) is allocated by
+ * gk_fwd_new; the hot path allocates nothing. Threading: gk_fwd_new/free on the control
+ * thread while the loop does not run; everything else on the relay's loop's thread.
+ * gk_fwd_counters_read and the stats read plain counters (relaxed) from any thread.
  */
 #pragma once
 #include <stdbool.h>
@@ -44,9 +52,7 @@
 
 /* Largest header and question relayed (12 + 255 + 4). */
 #define GK_FWD_QMAX 272u
-/* Queries waiting in each UDP thread's ring. */
-#define GK_FWD_RING 1024u
-/* Queries in flight per worker (all pools): the outstanding table's bound. */
+/* Queries in flight per relay (all pools): the outstanding table's bound. */
 #define GK_FWD_SLOTS 4096u
 
 typedef struct gk_fwd gk_fwd_t;
@@ -59,8 +65,7 @@ typedef void (*gk_fwd_deliver_fn)(void *ctx, void *conn, uint64_t gen, const uin
 
 /* Per-worker figures (plain counters). */
 typedef struct gk_fwd_counters {
-	uint64_t queries;     /* relayed queries received (rings and submit) */
-	uint64_t ring_full;   /* dropped: a UDP thread's ring was full */
+	uint64_t queries;     /* relayed queries received */
 	uint64_t cache_hits;  /* answered from the packet cache */
 	uint64_t answers;     /* backend answers relayed to clients */
 	uint64_t servfail;    /* SERVFAIL sent: no backend up, every try timed out, table full */
@@ -77,27 +82,30 @@ typedef struct gk_fwd_counters {
 	uint64_t checks;      /* active health checks sent */
 } gk_fwd_counters_t;
 
-/* The relay of one worker on loop (initialised, not yet running): pools, caches and
- * sockets per conf (not NULL, checked), n_rings rings for as many UDP threads, edns_udp_max
- * our own EDNS limit. Returns 0 with *out, GK_ENOMEM, or an error from socket() or libuv;
- * err names the cause. On failure *out is still set: its handles are on the loop, so the
- * caller closes the loop's handles and then calls gk_fwd_free. */
-GK_MUST_CHECK int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, unsigned n_rings,
-                             uint16_t edns_udp_max, gk_fwd_t **out, char *err, size_t errlen);
+/* A relay on loop (initialised, not yet running): pools, caches and sockets per conf (not
+ * NULL, checked), edns_udp_max our own EDNS limit. share: NULL, or a relay of the same conf
+ * whose packet caches this one uses too (under their lock: a worker's relays share its
+ * caches, so every query of a worker meets one cache); share outlives this one. Returns 0 with
+ * *out, GK_ENOMEM, or an error from socket() or libuv; err names the cause. On failure *out is
+ * still set: its handles are on the loop, so the caller closes the loop's handles and then calls
+ * gk_fwd_free. */
+GK_MUST_CHECK int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, uint16_t edns_udp_max,
+                             gk_fwd_t *share, gk_fwd_t **out, char *err, size_t errlen);
 
 /* Free after the loop closed every handle (uv_walk + uv_run) or never ran. NULL: no-op. */
 void gk_fwd_free(gk_fwd_t *f);
 
-/* UDP thread `ring`: queue the client query q (res from gk_pkt_process: GK_PKT_FORWARD),
- * answered from socket fd to client (the sender). real: the client a load balancer's PROXY
- * header names (for EDNS Client Subnet), or NULL / client. false when the ring is full
- * (counted). */
-bool gk_fwd_push(gk_fwd_t *f, unsigned ring, const uint8_t *q, const gk_pkt_result_t *res, int fd,
-                 const struct sockaddr *client, socklen_t clen, const struct sockaddr *real);
-
-/* UDP thread: wake the loop for what was pushed (once per batch). */
-void gk_fwd_kick(gk_fwd_t *f);
-
+/* Loop thread (a UDP thread running the relay's loop): relay the client query q (res from
+ * gk_pkt_process: GK_PKT_FORWARD) read from socket fd, its answer to be sent from fd to
+ * client (the sender). real: the client a load balancer's PROXY header names (for EDNS
+ * Client Subnet and PROXY v2), or NULL. The answer (a cache hit now, a backend's later) is
+ * queued: gk_fwd_flush sends what is queued; the relay flushes by itself at the end of
+ * each of its own callbacks. */
+void gk_fwd_udp(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res, int fd,
+                const struct sockaddr *client, socklen_t clen, const struct sockaddr *real);
+/* Loop thread: send the queued client answers (one sendmmsg per client socket; those the
+ * kernel does not take now are dropped and counted). */
+void gk_fwd_flush(gk_fwd_t *f);
 /* Loop thread: relay a TCP/TLS client's query (res: GK_PKT_FORWARD); client: its address
  * (for EDNS Client Subnet; NULL: unknown, none sent). The answer, or a SERVFAIL, comes
  * through fn(ctx, conn, gen, ...), possibly before this returns (a cache hit), once unless

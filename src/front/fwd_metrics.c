@@ -26,6 +26,9 @@ void gk_fwd_backend_sum(gk_fwd_t *const *fw, size_t n, size_t pool, size_t b,
 		sum->servfails += st.servfails;
 		sum->timeouts += st.timeouts;
 		sum->mismatches += st.mismatches;
+		sum->unreachable += st.unreachable;
+		sum->downs += st.downs;
+		sum->ups += st.ups;
 		for (size_t k = 0; k < GK_FPOOL_LAT_BUCKETS; k++)
 			sum->lat[k] += st.lat[k];
 		sum->lat_sum_us += st.lat_sum_us;
@@ -81,6 +84,13 @@ static double g_mismatches(const gk_fbackend_stats_t *s, unsigned u, size_t n)
 	(void)u, (void)n;
 	return (double)s->mismatches;
 }
+static double g_unreachable(const gk_fbackend_stats_t *s, unsigned u, size_t n)
+{
+	(void)u;
+	(void)n;
+	return (double)s->unreachable;
+}
+
 static double g_outstanding(const gk_fbackend_stats_t *s, unsigned u, size_t n)
 {
 	(void)u, (void)n;
@@ -111,10 +121,30 @@ void gk_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *conf, 
 	            "Datagrams from the backend's address that matched no outstanding query "
 	            "(wrong ID or question, RFC 5452): dropped.",
 	            g_mismatches);
+	per_backend(f, fw, n, conf, "gatekeeper_frontend_backend_unreachable_total", "counter",
+	            "Port unreachable from the kernel (ICMP) for a query or a check sent to the "
+	            "backend: down at once, its queries sent to another backend.",
+	            g_unreachable);
+	fam(f, "gatekeeper_frontend_backend_transitions_total", "counter",
+	    "Health transitions of the backend (to=\"down\" or \"up\"; summed over the relays, "
+	    "each of which keeps its own health state); each is logged with its reason.");
+	for (size_t p = 0; p < conf->n_pools; p++)
+		for (size_t b = 0; b < conf->pools[p].n_backends; b++) {
+			gk_fbackend_stats_t st;
+			unsigned up;
+			gk_fwd_backend_sum(fw, n, p, b, &st, &up);
+			for (int k = 0; k < 2; k++)
+				fprintf(f,
+				        "gatekeeper_frontend_backend_transitions_total{pool=\"%s\","
+				        "backend=\"%s\",to=\"%s\"} %" PRIu64 "\n",
+				        conf->pools[p].name, conf->pools[p].backends[b].name,
+				        k ? "up" : "down", k ? st.ups : st.downs);
+		}
 	per_backend(f, fw, n, conf, "gatekeeper_frontend_backend_outstanding", "gauge",
 	            "Queries in flight to the backend.", g_outstanding);
 	per_backend(f, fw, n, conf, "gatekeeper_frontend_backend_up", "gauge",
-	            "Health: the share of workers that see the backend up (1: all, 0: down).",
+	            "Health: the share of relays (a worker loop and its UDP threads each have one) "
+	            "that see the backend up (1: all, 0: down).",
 	            g_up);
 	fam(f, "gatekeeper_frontend_backend_latency_seconds", "histogram",
 	    "Time from sending a query to the backend's answer.");
@@ -159,9 +189,6 @@ void gk_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *conf, 
 	     offsetof(gk_fwd_counters_t, cache_hits)},
 	    {"gatekeeper_frontend_answers_total", "Backend or cached answers relayed to clients.",
 	     offsetof(gk_fwd_counters_t, answers)},
-	    {"gatekeeper_frontend_ring_full_total",
-	     "Queries dropped: the UDP thread's hand-off ring to its worker was full.",
-	     offsetof(gk_fwd_counters_t, ring_full)},
 	    {"gatekeeper_frontend_retries_total",
 	     "Tries sent again to another backend (timeout or SERVFAIL).",
 	     offsetof(gk_fwd_counters_t, retries)},

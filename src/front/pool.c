@@ -5,8 +5,10 @@
  * division and no rounding; the scan starts one past the last pick, so equal backends take
  * turns instead of the first one taking every query of a quiet pool.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "common/log.h"
 #include "front/pool.h"
 
 struct backend {
@@ -17,13 +19,14 @@ struct backend {
 
 struct gk_fpool {
 	gk_fpool_conf_t conf;
+	char name[64];
 	size_t n;
 	unsigned next, up;
 	struct backend b[];
 };
 
-int gk_fpool_new(const gk_fpool_conf_t *conf, const gk_fbackend_conf_t *b, size_t n,
-                 gk_fpool_t **out)
+int gk_fpool_new(const gk_fpool_conf_t *conf, const char *name, const gk_fbackend_conf_t *b,
+                 size_t n, gk_fpool_t **out)
 {
 	if (n == 0 || n > GK_FPOOL_BACKENDS_MAX || conf->max_outstanding == 0 ||
 	    conf->down_after == 0 || conf->up_after == 0)
@@ -35,6 +38,7 @@ int gk_fpool_new(const gk_fpool_conf_t *conf, const gk_fbackend_conf_t *b, size_
 	if (p == NULL)
 		return GK_ENOMEM;
 	p->conf = *conf;
+	snprintf(p->name, sizeof(p->name), "%s", name ? name : "");
 	p->n = n;
 	p->up = (unsigned)n;
 	for (size_t i = 0; i < n; i++) {
@@ -84,22 +88,55 @@ void gk_fpool_sent(gk_fpool_t *p, unsigned i)
 	p->b[i].st.outstanding++;
 }
 
-static void set_up(gk_fpool_t *p, struct backend *b, bool up)
+static const char *outcome_name(gk_fpool_outcome_t o)
+{
+	switch (o) {
+	case GK_FPOOL_SERVFAIL:
+		return "SERVFAIL";
+	case GK_FPOOL_TIMEOUT:
+		return "timeout";
+	case GK_FPOOL_REFUSED:
+		return "port unreachable";
+	default:
+		return "answer";
+	}
+}
+
+static void set_up(gk_fpool_t *p, struct backend *b, bool up, const char *why, unsigned n)
 {
 	if (b->st.up == up)
 		return;
 	b->st.up = up;
-	if (up)
+	if (up) {
 		p->up++;
-	else
+		b->st.ups++;
+		gk_log(GK_LOG_INFO, "front end: backend %s of pool %s up (%u check%s answered)",
+		       b->conf.name, p->name, n, n == 1 ? "" : "s");
+	} else {
 		p->up--;
+		b->st.downs++;
+		gk_log(GK_LOG_WARN, "front end: backend %s of pool %s down (%s, %u in a row)%s",
+		       b->conf.name, p->name, why, n,
+		       p->up == 0 ? ": no backend of the pool up, its queries get SERVFAIL" : "");
+	}
 }
 
-static void failed(gk_fpool_t *p, struct backend *b)
+/* A failure of backend b; active: of a health check (or the kernel's port unreachable),
+ * which may take down the last backend up, where a client query's may not (pool.h). */
+static void failed(gk_fpool_t *p, struct backend *b, gk_fpool_outcome_t o, bool active)
 {
 	b->oks = 0;
-	if (++b->fails >= p->conf.down_after)
-		set_up(p, b, false);
+	if (o == GK_FPOOL_REFUSED) {
+		b->st.unreachable++;
+		b->fails = b->fails < p->conf.down_after ? p->conf.down_after : b->fails + 1;
+	} else {
+		b->fails++;
+	}
+	if (b->fails < p->conf.down_after || !b->st.up)
+		return;
+	if (!active && o != GK_FPOOL_REFUSED && p->up <= 1)
+		return;
+	set_up(p, b, false, outcome_name(o), o == GK_FPOOL_REFUSED ? 1 : b->fails);
 }
 
 void gk_fpool_done(gk_fpool_t *p, unsigned i, gk_fpool_outcome_t o, uint64_t latency_us)
@@ -109,9 +146,10 @@ void gk_fpool_done(gk_fpool_t *p, unsigned i, gk_fpool_outcome_t o, uint64_t lat
 	struct backend *b = &p->b[i];
 	if (b->st.outstanding > 0)
 		b->st.outstanding--;
-	if (o == GK_FPOOL_TIMEOUT) {
-		b->st.timeouts++;
-		failed(p, b);
+	if (o == GK_FPOOL_TIMEOUT || o == GK_FPOOL_REFUSED) {
+		if (o == GK_FPOOL_TIMEOUT)
+			b->st.timeouts++;
+		failed(p, b, o, false);
 		return;
 	}
 	b->st.answers++;
@@ -122,7 +160,7 @@ void gk_fpool_done(gk_fpool_t *p, unsigned i, gk_fpool_outcome_t o, uint64_t lat
 	b->st.lat[k]++;
 	if (o == GK_FPOOL_SERVFAIL) {
 		b->st.servfails++;
-		failed(p, b);
+		failed(p, b, o, false);
 	} else {
 		b->fails = 0; /* an answer: a down backend still waits for its checks */
 	}
@@ -133,16 +171,26 @@ void gk_fpool_mismatch(gk_fpool_t *p, unsigned i)
 	p->b[i].st.mismatches++;
 }
 
-void gk_fpool_checked(gk_fpool_t *p, unsigned i, bool ok)
+void gk_fpool_checked(gk_fpool_t *p, unsigned i, bool ok, gk_fpool_outcome_t o)
 {
 	struct backend *b = &p->b[i];
 	if (!ok) {
-		failed(p, b);
+		failed(p, b, o == GK_FPOOL_OK ? GK_FPOOL_TIMEOUT : o, true);
 		return;
 	}
 	b->fails = 0;
 	if (++b->oks >= p->conf.up_after)
-		set_up(p, b, true);
+		set_up(p, b, true, NULL, b->oks);
+}
+
+void gk_fpool_unreachable(gk_fpool_t *p, unsigned i)
+{
+	failed(p, &p->b[i], GK_FPOOL_REFUSED, true);
+}
+
+bool gk_fpool_is_up(const gk_fpool_t *p, unsigned i)
+{
+	return i < p->n && p->b[i].st.up;
 }
 
 size_t gk_fpool_size(const gk_fpool_t *p)

@@ -7,8 +7,12 @@
  * Health has two sources: active checks (an SOA query at an interval: gk_fpool_checked)
  * and passive ones (a query that timed out or got SERVFAIL: gk_fpool_done). A backend goes
  * down after down_after failures in a row and comes back after up_after successful checks
- * in a row; a pool without a healthy backend picks none (the caller answers SERVFAIL at
- * once), and recovers by itself when a check succeeds again.
+ * in a row; a port unreachable from the kernel (GK_FPOOL_REFUSED) takes it down at once.
+ * Timeouts and SERVFAILs of client queries never take down the last backend up in a pool
+ * (the load itself may be what slows it: SERVFAIL for every query would only make it
+ * worse); its active checks still can. A pool without a healthy backend picks none (the
+ * caller answers SERVFAIL at once), and recovers by itself when a check succeeds again.
+ * Every transition is logged (one line: pool, backend, reason) and counted.
  *
  * One pool state per worker thread: no locks; only its own loop calls these. Counters are
  * plain fields the metrics read from the main loop between quiescent points (STYLE.md 10).
@@ -43,22 +47,26 @@ typedef enum gk_fpool_outcome {
 	GK_FPOOL_OK = 0,   /* an answer (any rcode but SERVFAIL) */
 	GK_FPOOL_SERVFAIL, /* SERVFAIL: relayed, and counts as a failure for health */
 	GK_FPOOL_TIMEOUT,  /* no answer in time */
+	GK_FPOOL_REFUSED,  /* the kernel said port unreachable (ICMP): down at once */
 } gk_fpool_outcome_t;
 
 typedef struct gk_fbackend_stats {
 	uint64_t queries, answers, servfails, timeouts, mismatches;
 	uint64_t lat[GK_FPOOL_LAT_BUCKETS]; /* answers by latency bucket (not cumulative) */
 	uint64_t lat_sum_us;
+	uint64_t unreachable; /* ICMP port unreachable (ECONNREFUSED) for queries or checks */
+	uint64_t downs, ups;  /* health transitions */
 	unsigned outstanding;
 	bool up;
 } gk_fbackend_stats_t;
 
 typedef struct gk_fpool gk_fpool_t;
 
-/* A pool of the n backends b[0..n) (1..GK_FPOOL_BACKENDS_MAX), every one up at the start.
- * Returns 0 with *out, GK_EINVAL (n or a bound out of range, a weight of 0) or GK_ENOMEM. */
-GK_MUST_CHECK int gk_fpool_new(const gk_fpool_conf_t *conf, const gk_fbackend_conf_t *b, size_t n,
-                               gk_fpool_t **out);
+/* A pool named name (kept, for the log lines) of the n backends b[0..n) (1..GK_FPOOL_BACKENDS_MAX),
+ * every one up at the start. Returns 0 with *out, GK_EINVAL (n or a bound out of range, a weight of
+ * 0) or GK_ENOMEM. */
+GK_MUST_CHECK int gk_fpool_new(const gk_fpool_conf_t *conf, const char *name,
+                               const gk_fbackend_conf_t *b, size_t n, gk_fpool_t **out);
 void gk_fpool_free(gk_fpool_t *p);
 
 /* The backend for a new query (an index), not `except` (-1: any): GK_ENOENT when no backend
@@ -69,14 +77,21 @@ int gk_fpool_pick(gk_fpool_t *p, int except);
 /* A query went to backend i. */
 void gk_fpool_sent(gk_fpool_t *p, unsigned i);
 
-/* The query sent to backend i ended after latency_us (ignored for a timeout). */
+/* The query sent to backend i ended after latency_us (ignored for a timeout or a port
+ * unreachable). */
 void gk_fpool_done(gk_fpool_t *p, unsigned i, gk_fpool_outcome_t o, uint64_t latency_us);
 
 /* An answer from backend i that matched no outstanding query (RFC 5452): dropped, counted. */
 void gk_fpool_mismatch(gk_fpool_t *p, unsigned i);
 
-/* An active check of backend i ended: ok (an answer to the SOA query) or not. */
-void gk_fpool_checked(gk_fpool_t *p, unsigned i, bool ok);
+/* An active check of backend i ended: ok (an answer to the SOA query) or not (o: how,
+ * GK_FPOOL_TIMEOUT, GK_FPOOL_SERVFAIL or GK_FPOOL_REFUSED; ignored when ok). */
+void gk_fpool_checked(gk_fpool_t *p, unsigned i, bool ok, gk_fpool_outcome_t o);
+/* The kernel reported port unreachable for backend i (not tied to one query): down at once
+ * (counted, logged). */
+void gk_fpool_unreachable(gk_fpool_t *p, unsigned i);
+/* Whether backend i is up. */
+bool gk_fpool_is_up(const gk_fpool_t *p, unsigned i);
 
 size_t gk_fpool_size(const gk_fpool_t *p);
 const gk_fbackend_conf_t *gk_fpool_backend(const gk_fpool_t *p, unsigned i);

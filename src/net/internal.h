@@ -40,8 +40,16 @@ struct udp_sock {
 	gk_rrl_t *rrl;        /* the thread's rate-limiting table, or NULL */
 	uv_thread_t thread;
 	bool running;
-	bool pushed;           /* queries handed to the relay in this batch */
+	bool forwarded;        /* queries given to the relay in this batch */
 	gk_net_counters_t ctr; /* written by the thread only */
+	/* front end (forwarded zones): the thread runs a libuv loop of its own, with the socket
+	 * non-blocking under a poll handle and a relay of its own (front/fwd.h), so a
+	 * forwarded query is relayed by the thread that read it (gk_net_udp_front) */
+	uv_loop_t *loop; /* or NULL: the blocking recvmmsg loop */
+	struct gk_fwd *fwd;
+	uv_poll_t poll;
+	uv_timer_t tick; /* every UDP_WAIT_MS: a quiescent point, udp_stop seen */
+	uv_async_t stop;
 };
 
 /* --- what TCP and TLS connections share (tcp.c, tls_conn.c) --- */
@@ -84,22 +92,81 @@ static inline void gk_net_list_append(gk_net_list_t *l, gk_net_link_t *x)
 	l->tail = x;
 }
 
-/* The connection to close at the cap: among the first 64 on the activity list lru, the
- * least recently active one that idle(link) says has nothing queued or buffered, else the
- * head (NULL when lru is empty). */
-gk_net_link_t *gk_net_evict_pick(const gk_net_list_t *lru, bool (*idle)(const gk_net_link_t *));
+/* The connection core (conn.c): a pool of connections of one kind (TCP in tcp.c, TLS in
+ * tls_conn.c) on a worker's loop with its listeners: accept (a full pool evicts one and
+ * accepts in that one's close callback), the activity list, close, eviction at the cap.
+ * The kind embeds gk_net_conn_t first in its connection and gk_net_listener_t first in its
+ * listener, and says through gk_net_pool_ops_t what is its own. Loop thread. */
+struct gk_net_pool;
+
+typedef struct gk_net_conn {
+	uv_tcp_t h; /* h.data: the connection (this, the kind's struct at the same address) */
+	struct gk_net_pool *pool;
+	gk_net_link_t lru;             /* open list by last activity (head: least recent) */
+	struct gk_net_conn *next_free; /* the pool's free list */
+	uint64_t last_active;          /* uv_now() at accept and at gk_net_conn_touch */
+	uint64_t gen;                  /* bumped at every accept: a relayed answer for an earlier
+	                                  connection in this slot is dropped */
+	struct sockaddr_storage peer;  /* client address, for the decision log (family 0: not
+	                                  asked: no log configured) */
+	bool closing;                  /* uv_close under way */
+	bool proxy_wait;               /* from a configured balancer: its PROXY header first */
+} gk_net_conn_t;
+
+typedef struct gk_net_listener {
+	uv_tcp_t h;
+	struct gk_net_pool *pool;
+	struct gk_net_listener *next; /* the pool's listeners */
+	int fd;                       /* until gk_net_listener_start takes it; then -1 */
+	bool pending;                 /* a connection waits in accept: the pool was full */
+} gk_net_listener_t;
+
+typedef struct gk_net_pool_ops {
+	/* c was accepted on l: on the activity list, counted, peer and proxy_wait set. Reset
+	 * the kind's own state and start reading; may close c. */
+	void (*accepted)(gk_net_conn_t *c, gk_net_listener_t *l);
+	/* c starts closing (once): take it off the kind's own lists. */
+	void (*closing)(gk_net_conn_t *c);
+	/* c's handle is closed, before c returns to the free list: free what the kind holds. */
+	void (*closed)(gk_net_conn_t *c);
+	/* nothing queued or buffered: eviction at the cap prefers such a connection */
+	bool (*idle)(const gk_net_conn_t *c);
+} gk_net_pool_ops_t;
+
+typedef struct gk_net_pool {
+	struct gk_worker *w;
+	const gk_net_pool_ops_t *ops;
+	const char *what;             /* "tcp" or "tls", for the log */
+	gk_net_list_t lru;            /* open connections by last activity */
+	gk_net_conn_t *free;          /* closed connections */
+	gk_net_listener_t *listeners; /* started listeners */
+	unsigned n_open, n_closing;   /* accepted and not yet closed; of those, closing */
+	uint64_t *accepted, *evicted; /* counters (the worker's) */
+} gk_net_pool_t;
+
+/* An empty pool of worker w (no connection, no listener). */
+void gk_net_pool_init(gk_net_pool_t *p, struct gk_worker *w, const gk_net_pool_ops_t *ops,
+                      const char *what, uint64_t *accepted, uint64_t *evicted);
+/* Put connection c (zeroed, or closed) on p's free list. */
+void gk_net_pool_add(gk_net_pool_t *p, gk_net_conn_t *c);
+/* Listen on l->fd (taken: -1 after) on p's worker loop; l joins p's listeners. Returns 0 or
+ * a libuv error (l->fd then kept for the caller to close when libuv never took it). */
+int gk_net_listener_start(gk_net_pool_t *p, gk_net_listener_t *l);
+/* Activity on c: now, and to the tail of the activity list. */
+void gk_net_conn_touch(gk_net_conn_t *c);
+/* Close c (nothing when it is closing already): off the activity list and the kind's
+ * lists, uv_close; back on the free list in the close callback, which then completes a
+ * waiting accept. At the cap an accept evicts: among the first 64 on the activity list the
+ * least recently active idle connection, else the least recently active one, unless enough
+ * closes are under way already. */
+void gk_net_conn_close(gk_net_conn_t *c);
+/* Close every open connection. */
+void gk_net_pool_close_all(gk_net_pool_t *p);
 
 /* A new connection h of worker w: its peer address into *peer (family 0 when not needed or
  * unknown: one getpeername only with a decision log or PROXY balancers configured), and
  * whether a PROXY v2 header must come first (the peer is a configured balancer). */
 bool gk_net_accept_peer(struct gk_worker *w, uv_tcp_t *h, struct sockaddr_storage *peer);
-
-struct tcp_listener {
-	uv_tcp_t h;
-	struct gk_worker *w;
-	int fd;
-	bool pending; /* a connection waits in accept: the pool was full */
-};
 
 struct wslot {
 	uv_write_t req;
@@ -110,22 +177,14 @@ struct wslot {
 };
 
 struct conn {
-	uv_tcp_t h;
+	gk_net_conn_t nc; /* first: the core's part (last_active: last read or completed write) */
 	struct gk_worker *w;
-	gk_net_link_t lru;            /* open list by last activity (head: least recent) */
-	struct conn *next_free;       /* pool free list */
-	struct conn *wait_next;       /* list of connections waiting for a write slot */
-	uint64_t last_active;         /* uv_now() of the last read or completed write */
-	struct sockaddr_storage peer; /* client address, for the decision log (family 0:
-	                                 not asked: no log configured) */
-	uint32_t queued;              /* responses held in write slots */
-	uint32_t rlen;                /* bytes in rbuf */
-	bool open, closing, eof, reading, waiting;
-	bool proxy_wait;      /* from a configured balancer: its PROXY header comes first */
+	struct conn *wait_next; /* list of connections waiting for a write slot */
+	uint32_t queued;        /* responses held in write slots */
+	uint32_t rlen;          /* bytes in rbuf */
+	bool open, eof, reading, waiting;
 	bool pumping;         /* in pump() (tcp.c) */
 	uint32_t fwd_pending; /* queries with the relay (front/fwd.h), answers to come */
-	uint64_t gen;         /* bumped at every accept: a relayed answer for an earlier
-	                         connection in this slot is dropped */
 	uint8_t rbuf[TCP_RBUF];
 };
 
@@ -142,18 +201,17 @@ struct gk_worker {
 
 	size_t n_addrs;
 	struct udp_sock *udp;
-	struct tcp_listener *tcp;
+	gk_net_listener_t *tcp; /* TCP listeners, one an address */
 
 	/* UDP: set to stop the sockets' threads (each sees it within UDP_WAIT_MS) */
 	_Atomic bool udp_stop;
+	unsigned udp_linger_us; /* wake-up coalescing (udp.c); 0: off */
 
 	/* TCP */
 	unsigned max_conns, idle_ms, max_pipelined;
 	struct conn *conns;
-	struct conn *conn_free;
-	gk_net_list_t lru; /* struct conn by last activity */
+	gk_net_pool_t pool; /* struct conn: free, open by last activity, listeners */
 	struct conn *wait_head, *wait_tail;
-	unsigned n_open, n_closing;
 	struct wslot *wslots;
 	uint8_t *wmem;
 	struct wslot *small_free, *large_free;
@@ -186,10 +244,16 @@ int gk_net_udp_init(struct gk_worker *w);  /* buffers, socket options; 0 or an e
 int gk_net_udp_start(struct udp_sock *u);  /* its thread */
 void gk_net_udp_stop(struct gk_worker *w); /* join every thread */
 void gk_net_udp_free(struct gk_worker *w);
+/* Front end (conf not NULL): a loop and a relay per UDP socket, after gk_net_udp_init.
+ * 0, or an error with err set. */
+int gk_net_udp_front(struct gk_worker *w, const struct gk_front_conf *conf, uint16_t edns_udp_max,
+                     char *err, size_t errlen);
+/* Close the UDP threads' loops (threads joined or never started); before the fds close. */
+void gk_net_udp_close_loops(struct gk_worker *w);
 
 /* tcp.c */
 int gk_net_tcp_init(struct gk_worker *w); /* pools; 0 or GK_ENOMEM */
-int gk_net_tcp_start(struct gk_worker *w, struct tcp_listener *l);
+int gk_net_tcp_start(struct gk_worker *w, gk_net_listener_t *l);
 void gk_net_tcp_close_all(struct gk_worker *w);
 void gk_net_tcp_idle_tick(uv_timer_t *t);
 void gk_net_tcp_free(struct gk_worker *w);

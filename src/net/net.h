@@ -93,6 +93,9 @@ typedef struct gk_net_params {
 	 * worker's relay (front/fwd.h), which sends our EDNS limit edns_udp_max to backends. */
 	const struct gk_front_conf *front;
 	uint16_t edns_udp_max;
+	/* Wake-up coalescing of the UDP threads (udp.c): after a wake-up that read under half a
+	 * batch, sleep this many microseconds before reading again; 0: never. */
+	unsigned udp_linger_us;
 } gk_net_params_t;
 
 /* Counters: gk_net_counters_t (obs/obs.h, which exports them): the front end's own
@@ -125,8 +128,11 @@ void gk_worker_stop(gk_worker_t *w);
 /* Free a stopped (or never started) worker. NULL is ignored. */
 void gk_worker_free(gk_worker_t *w);
 
-/* The worker's relay (front/fwd.h: counters and pool figures, any thread), or NULL. */
-struct gk_fwd *gk_worker_fwd(const gk_worker_t *w);
+/* The worker's relays (front/fwd.h: counters and pool figures, any thread) into out[0..max):
+ * its loop's (TCP and TLS clients) and one per UDP socket's thread. Returns how many (0: no
+ * front end). */
+struct gk_fwd;
+size_t gk_worker_fwds(const gk_worker_t *w, struct gk_fwd **out, size_t max);
 
 /* Add this worker's counters into *sum: relaxed atomic loads, so no value is torn; while
  * the worker runs (metrics scrape) values may be a moment old. Main thread, any time

@@ -20,6 +20,7 @@
 #include "front/fwd.h"
 
 static void pump(struct conn *c);
+static const gk_net_pool_ops_t tcp_ops;
 static void fwd_deliver(void *ctx, void *conn, uint64_t gen, const uint8_t *msg, size_t len);
 
 static unsigned small_slots(const struct gk_worker *w)
@@ -36,10 +37,10 @@ int gk_net_tcp_init(struct gk_worker *w)
 	w->wmem = malloc((size_t)ns * TCP_SMALL_CAP + (size_t)nl * TCP_LARGE_CAP);
 	if (w->conns == NULL || w->wslots == NULL || w->wmem == NULL)
 		return GK_ENOMEM;
+	gk_net_pool_init(&w->pool, w, &tcp_ops, "tcp", &w->ctr.tcp_accepted, &w->ctr.tcp_evicted);
 	for (unsigned i = w->max_conns; i-- > 0;) {
 		w->conns[i].w = w;
-		w->conns[i].next_free = w->conn_free;
-		w->conn_free = &w->conns[i];
+		gk_net_pool_add(&w->pool, &w->conns[i].nc);
 	}
 	uint8_t *p = w->wmem;
 	for (unsigned i = 0; i < ns + nl; i++) {
@@ -59,15 +60,6 @@ void gk_net_tcp_free(struct gk_worker *w)
 	free(w->conns);
 	free(w->wslots);
 	free(w->wmem);
-}
-
-/* --- activity list --- */
-
-static void touch(struct conn *c)
-{
-	c->last_active = uv_now(&c->w->loop);
-	gk_net_list_remove(&c->w->lru, &c->lru);
-	gk_net_list_append(&c->w->lru, &c->lru);
 }
 
 /* --- waiting for a write slot --- */
@@ -112,66 +104,43 @@ static void resume_waiters(struct gk_worker *w)
 		struct conn *c = list;
 		list = c->wait_next;
 		c->waiting = false;
-		if (!c->closing)
+		if (!c->nc.closing)
 			pump(c); /* may queue itself again */
 	}
 }
 
-/* --- connection lifetime --- */
+/* --- connection lifetime (the core in conn.c; what is TCP's own here) --- */
 
-static void accept_one(struct tcp_listener *l);
-
-static void conn_close_cb(uv_handle_t *h)
+static void tcp_closing(gk_net_conn_t *nc)
 {
-	struct conn *c = h->data;
-	struct gk_worker *w = c->w;
-	c->open = c->closing = false;
-	c->next_free = w->conn_free;
-	w->conn_free = c;
-	w->n_open--;
-	w->n_closing--;
-	if (w->stopped)
-		return;
-	for (size_t i = 0; i < w->n_addrs && w->conn_free != NULL; i++) {
-		if (w->tcp[i].pending) {
-			w->tcp[i].pending = false;
-			accept_one(&w->tcp[i]);
-		}
-	}
-}
-
-static void conn_close(struct conn *c)
-{
-	if (c->closing)
-		return;
-	c->closing = true;
-	c->w->n_closing++;
-	gk_net_list_remove(&c->w->lru, &c->lru);
+	struct conn *c = (struct conn *)nc;
 	wait_remove(c->w, c);
-	uv_close((uv_handle_t *)&c->h, conn_close_cb);
 }
 
-static bool conn_idle(const gk_net_link_t *x)
+static void tcp_closed(gk_net_conn_t *nc)
 {
-	const struct conn *c = GK_NET_ENTRY(x, struct conn, lru);
+	((struct conn *)nc)->open = false;
+}
+
+static bool tcp_idle(const gk_net_conn_t *nc)
+{
+	const struct conn *c = (const struct conn *)nc;
 	return c->queued == 0 && c->rlen == 0;
 }
 
-/* At the cap: close the least recently active connection that has nothing queued (or the
- * least recently active one) unless enough closes are already under way. */
-static void evict_one(struct gk_worker *w)
+static void tcp_accepted(gk_net_conn_t *nc, gk_net_listener_t *l)
 {
-	unsigned pending = 0;
-	for (size_t i = 0; i < w->n_addrs; i++)
-		pending += w->tcp[i].pending;
-	if (w->n_closing >= pending)
-		return; /* enough connections are closing already */
-	gk_net_link_t *victim = gk_net_evict_pick(&w->lru, conn_idle);
-	if (victim == NULL)
-		return;
-	gk_counter_inc(&w->ctr.tcp_evicted);
-	conn_close(GK_NET_ENTRY(victim, struct conn, lru));
+	(void)l;
+	struct conn *c = (struct conn *)nc;
+	c->open = true;
+	c->eof = c->reading = c->waiting = false;
+	c->queued = c->rlen = c->fwd_pending = 0;
+	c->wait_next = NULL;
+	pump(c); /* starts reading */
 }
+
+static const gk_net_pool_ops_t tcp_ops = {
+    .accepted = tcp_accepted, .closing = tcp_closing, .closed = tcp_closed, .idle = tcp_idle};
 
 static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
@@ -186,13 +155,13 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	struct conn *c = s->data;
 	if (nread > 0) {
 		c->rlen += (uint32_t)nread;
-		touch(c);
+		gk_net_conn_touch(&c->nc);
 		pump(c);
 	} else if (nread == UV_EOF) {
 		c->eof = true;
 		pump(c);
 	} else if (nread < 0) {
-		conn_close(c);
+		gk_net_conn_close(&c->nc);
 	}
 }
 
@@ -205,11 +174,11 @@ static void write_cb(uv_write_t *req, int status)
 	s->next_free = *fl;
 	*fl = s;
 	c->queued--;
-	if (!c->closing) {
+	if (!c->nc.closing) {
 		if (status < 0) {
-			conn_close(c);
+			gk_net_conn_close(&c->nc);
 		} else {
-			touch(c);
+			gk_net_conn_touch(&c->nc);
 			pump(c);
 		}
 	}
@@ -229,7 +198,7 @@ static int send_response(struct conn *c, size_t len)
 	uint8_t prefix[2];
 	gk_tcp_frame_prefix(len, prefix);
 	uv_buf_t bufs[2] = {uv_buf_init((char *)prefix, 2), uv_buf_init((char *)w->out, len)};
-	int n = uv_try_write((uv_stream_t *)&c->h, bufs, 2);
+	int n = uv_try_write((uv_stream_t *)&c->nc.h, bufs, 2);
 	if (n < 0 && n != UV_EAGAIN)
 		return n;
 	size_t done = n < 0 ? 0 : (size_t)n;
@@ -246,7 +215,7 @@ static int send_response(struct conn *c, size_t len)
 	}
 	memcpy(s->data + off, w->out + (done - 2), total - done);
 	uv_buf_t b = uv_buf_init((char *)s->data, (unsigned)(off + total - done));
-	int rc = uv_write(&s->req, (uv_stream_t *)&c->h, &b, 1, write_cb);
+	int rc = uv_write(&s->req, (uv_stream_t *)&c->nc.h, &b, 1, write_cb);
 	if (rc != 0) {
 		s->next_free = *fl;
 		*fl = s;
@@ -272,24 +241,25 @@ static void pump_(struct conn *c)
 {
 	struct gk_worker *w = c->w;
 	size_t off = 0;
-	if (c->proxy_wait && !c->closing) {
+	if (c->nc.proxy_wait && !c->nc.closing) {
 		/* a balancer's connection: its PROXY header (net/proxy.h) names the client */
 		gk_proxy_t px;
 		int r = gk_proxy_parse(c->rbuf, c->rlen, &px);
 		if (r < 0 || (r == 0 && (c->eof || c->rlen >= GK_PROXY_HDR_MAX))) {
 			gk_counter_inc(&w->ctr.proxy_malformed);
-			conn_close(c);
+			gk_net_conn_close(&c->nc);
 			return;
 		}
 		if (r > 0) {
 			off = (size_t)r;
-			c->proxy_wait = false;
+			c->nc.proxy_wait = false;
 			gk_counter_inc(&w->ctr.proxy_accepted);
 			if (px.has_addr)
-				c->peer = px.src;
+				c->nc.peer = px.src;
 		}
 	}
-	while (!c->proxy_wait && !c->closing && c->queued + c->fwd_pending < w->max_pipelined) {
+	while (!c->nc.proxy_wait && !c->nc.closing &&
+	       c->queued + c->fwd_pending < w->max_pipelined) {
 		const uint8_t *msg;
 		size_t mlen, used;
 		gk_tcp_frame_t f = gk_tcp_frame_next(c->rbuf + off, c->rlen - off,
@@ -298,22 +268,22 @@ static void pump_(struct conn *c)
 			break;
 		if (f == GK_TCP_FRAME_TOO_BIG) {
 			gk_counter_inc(&w->ctr.tcp_oversize);
-			conn_close(c);
+			gk_net_conn_close(&c->nc);
 			return;
 		}
 		if (gk_net_is_notify(w, msg, mlen)) {
 			size_t ol = 0;
-			if (c->peer.ss_family == 0) { /* not asked at accept without a log */
-				int plen = sizeof(c->peer);
-				if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &plen) !=
-				    0)
-					c->peer.ss_family = 0;
+			if (c->nc.peer.ss_family == 0) { /* not asked at accept without a log */
+				int plen = sizeof(c->nc.peer);
+				if (uv_tcp_getpeername(&c->nc.h, (struct sockaddr *)&c->nc.peer,
+				                       &plen) != 0)
+					c->nc.peer.ss_family = 0;
 			}
 			/* family 0 (peer unknown) matches no primary: refused */
-			w->notify(w->notify_ctx, msg, mlen, (const struct sockaddr *)&c->peer,
+			w->notify(w->notify_ctx, msg, mlen, (const struct sockaddr *)&c->nc.peer,
 			          w->out, GK_PKT_OUT_MAX, &ol);
 			if (ol > 0 && send_response(c, ol) != 0) {
-				conn_close(c);
+				gk_net_conn_close(&c->nc);
 				return;
 			}
 			off += used;
@@ -327,24 +297,27 @@ static void pump_(struct conn *c)
 		    gk_pkt_process(v->zs, &v->opts, GK_PKT_TCP, msg, mlen, w->out, &res);
 		if (oc == GK_PKT_FORWARD && w->fwd) {
 			gk_obs_query(w->obs, GK_PKT_TCP, oc, &res, msg, mlen, w->out,
-			             c->peer.ss_family ? (const struct sockaddr *)&c->peer : NULL);
+			             c->nc.peer.ss_family ? (const struct sockaddr *)&c->nc.peer
+			                                  : NULL);
 			gk_obs_batch_end(w->obs, t0, 1);
 			off += used;
 			c->fwd_pending++;
-			if (c->peer.ss_family == 0) { /* the client, for EDNS Client Subnet */
-				int plen = sizeof(c->peer);
-				if (uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &plen) !=
-				    0)
-					c->peer.ss_family = 0;
+			if (c->nc.peer.ss_family == 0) { /* the client, for EDNS Client Subnet */
+				int plen = sizeof(c->nc.peer);
+				if (uv_tcp_getpeername(&c->nc.h, (struct sockaddr *)&c->nc.peer,
+				                       &plen) != 0)
+					c->nc.peer.ss_family = 0;
 			}
 			gk_fwd_submit(w->fwd, msg, &res,
-			              c->peer.ss_family ? (const struct sockaddr *)&c->peer : NULL,
-			              fwd_deliver, w, c, c->gen);
+			              c->nc.peer.ss_family ? (const struct sockaddr *)&c->nc.peer
+			                                   : NULL,
+			              fwd_deliver, w, c, c->nc.gen);
 			continue;
 		}
 		if (oc != GK_PKT_ANSWER) {
 			gk_obs_query(w->obs, GK_PKT_TCP, oc, &res, msg, mlen, w->out,
-			             c->peer.ss_family ? (const struct sockaddr *)&c->peer : NULL);
+			             c->nc.peer.ss_family ? (const struct sockaddr *)&c->nc.peer
+			                                  : NULL);
 			gk_obs_batch_end(w->obs, t0, 1);
 			off += used;
 			continue;
@@ -355,15 +328,15 @@ static void pump_(struct conn *c)
 			break;
 		}
 		gk_obs_query(w->obs, GK_PKT_TCP, oc, &res, msg, mlen, w->out,
-		             c->peer.ss_family ? (const struct sockaddr *)&c->peer : NULL);
+		             c->nc.peer.ss_family ? (const struct sockaddr *)&c->nc.peer : NULL);
 		gk_obs_batch_end(w->obs, t0, 1);
 		if (rc < 0) {
-			conn_close(c);
+			gk_net_conn_close(&c->nc);
 			return;
 		}
 		off += used;
 	}
-	if (c->closing)
+	if (c->nc.closing)
 		return;
 	if (off > 0) {
 		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
@@ -372,18 +345,18 @@ static void pump_(struct conn *c)
 	bool want = !c->eof && !c->waiting && c->queued + c->fwd_pending < w->max_pipelined &&
 	            c->rlen < TCP_RBUF;
 	if (want && !c->reading) {
-		if (uv_read_start((uv_stream_t *)&c->h, conn_alloc_cb, read_cb) != 0) {
-			conn_close(c);
+		if (uv_read_start((uv_stream_t *)&c->nc.h, conn_alloc_cb, read_cb) != 0) {
+			gk_net_conn_close(&c->nc);
 			return;
 		}
 		c->reading = true;
 	} else if (!want && c->reading) {
-		uv_read_stop((uv_stream_t *)&c->h);
+		uv_read_stop((uv_stream_t *)&c->nc.h);
 		c->reading = false;
 	}
 	/* Client finished sending: close once everything answerable has been written. */
 	if (c->eof && c->queued == 0 && c->fwd_pending == 0 && !c->waiting)
-		conn_close(c);
+		gk_net_conn_close(&c->nc);
 }
 
 /* The relay's answer (front/fwd.h) for connection conn as it was at generation gen. */
@@ -391,7 +364,7 @@ static void fwd_deliver(void *ctx, void *conn, uint64_t gen, const uint8_t *msg,
 {
 	struct gk_worker *w = ctx;
 	struct conn *c = conn;
-	if (!c->open || c->closing || c->gen != gen)
+	if (!c->open || c->nc.closing || c->nc.gen != gen)
 		return; /* closed meanwhile (its slot may serve another client now) */
 	c->fwd_pending--;
 	memcpy(w->out, msg, len);
@@ -399,67 +372,16 @@ static void fwd_deliver(void *ctx, void *conn, uint64_t gen, const uint8_t *msg,
 	if (rc == 1) {
 		gk_counter_inc(&w->ctr.send_errors); /* no write slot: the client asks again */
 	} else if (rc < 0) {
-		conn_close(c);
+		gk_net_conn_close(&c->nc);
 		return;
 	}
 	if (!c->pumping)
 		pump(c);
 }
 
-static void accept_one(struct tcp_listener *l)
+int gk_net_tcp_start(struct gk_worker *w, gk_net_listener_t *l)
 {
-	struct gk_worker *w = l->w;
-	struct conn *c = w->conn_free;
-	if (c == NULL) {
-		l->pending = true;
-		evict_one(w);
-		return;
-	}
-	if (uv_tcp_init(&w->loop, &c->h) != 0)
-		return;
-	w->conn_free = c->next_free;
-	c->h.data = c;
-	c->open = true;
-	c->closing = c->eof = c->reading = c->waiting = false;
-	c->queued = c->rlen = c->fwd_pending = 0;
-	c->gen++;
-	c->lru.prev = c->lru.next = NULL;
-	c->wait_next = NULL;
-	w->n_open++;
-	c->last_active = uv_now(&w->loop);
-	gk_net_list_append(&w->lru, &c->lru);
-	if (uv_accept((uv_stream_t *)&l->h, (uv_stream_t *)&c->h) != 0) {
-		conn_close(c);
-		return;
-	}
-	gk_counter_inc(&w->ctr.tcp_accepted);
-	c->proxy_wait = gk_net_accept_peer(w, &c->h, &c->peer);
-	uv_tcp_nodelay(&c->h, 1);
-	pump(c); /* starts reading */
-}
-
-static void on_connection(uv_stream_t *server, int status)
-{
-	struct tcp_listener *l = server->data;
-	if (status < 0) {
-		gk_log(GK_LOG_DEBUG, "worker %u: accept: %s", l->w->id, uv_strerror(status));
-		return;
-	}
-	accept_one(l);
-}
-
-int gk_net_tcp_start(struct gk_worker *w, struct tcp_listener *l)
-{
-	l->w = w;
-	int rc = uv_tcp_init(&w->loop, &l->h);
-	if (rc != 0)
-		return rc;
-	l->h.data = l;
-	rc = uv_tcp_open(&l->h, l->fd);
-	if (rc != 0)
-		return rc;
-	l->fd = -1;
-	return uv_listen((uv_stream_t *)&l->h, 1024, on_connection);
+	return gk_net_listener_start(&w->pool, l);
 }
 
 void gk_net_tcp_idle_tick(uv_timer_t *t)
@@ -467,16 +389,16 @@ void gk_net_tcp_idle_tick(uv_timer_t *t)
 	struct gk_worker *w = t->data;
 	uint64_t now = uv_now(&w->loop);
 	struct conn *c;
-	while (w->lru.head != NULL &&
-	       now - (c = GK_NET_ENTRY(w->lru.head, struct conn, lru))->last_active >= w->idle_ms) {
+	while (w->pool.lru.head != NULL &&
+	       now - (c = GK_NET_ENTRY(w->pool.lru.head, struct conn, nc.lru))->nc.last_active >=
+	           w->idle_ms) {
 		gk_counter_inc(&w->ctr.tcp_idle_closed);
-		conn_close(c);
+		gk_net_conn_close(&c->nc);
 	}
 }
 
 void gk_net_tcp_close_all(struct gk_worker *w)
 {
-	while (w->lru.head != NULL)
-		conn_close(GK_NET_ENTRY(w->lru.head, struct conn, lru));
+	gk_net_pool_close_all(&w->pool);
 	w->wait_head = w->wait_tail = NULL;
 }

@@ -29,12 +29,10 @@
 #define TLS_OUT_MAX (2u * 1024u + 2u * GK_PKT_OUT_MAX)
 
 struct tls_listener {
-	uv_tcp_t h;
+	gk_net_listener_t nl; /* first: the core's part */
 	struct tls_worker *tw;
-	int fd;
 	gk_tls_ctx_t *ctx;
 	unsigned idle_ms, handshake_ms;
-	bool pending; /* a connection waits in accept: the pool was full */
 	char text[64];
 };
 
@@ -46,23 +44,19 @@ struct tls_wreq {
 };
 
 struct tconn {
-	uv_tcp_t h;
+	gk_net_conn_t nc; /* first: the core's part (activity list, generation, peer) */
 	struct tls_worker *tw;
 	struct tls_listener *l;
-	uint64_t gen;      /* bumped at every accept (kept by the reset below): a relayed answer for
-	                      an earlier connection in this slot is dropped */
-	gk_net_link_t lru; /* by last activity */
-	gk_net_link_t hs;  /* handshaking, by accept time */
-	struct tconn *next_free;
-	uint64_t last_active, accepted;
+	/* from here on reset at every accept */
+	gk_net_link_t hs; /* handshaking, by accept time */
+	uint64_t accepted;
 	SSL *ssl;
-	BIO *rbio, *wbio; /* memory BIOs: ciphertext in, ciphertext out */
-	struct sockaddr_storage peer;
+	BIO *rbio, *wbio;     /* memory BIOs: ciphertext in, ciphertext out */
 	uint32_t rlen;        /* clear text in rbuf */
 	uint32_t queued;      /* uv_write requests in flight */
 	bool pumping;         /* in pump() */
 	uint32_t fwd_pending; /* queries with the relay (front/fwd.h), answers to come */
-	bool closing, eof, reading, handshaken, in_hs, proxy_wait, shut;
+	bool eof, reading, handshaken, in_hs, shut;
 	uint8_t rbuf[TCP_RBUF];
 };
 
@@ -70,9 +64,10 @@ struct tls_worker {
 	struct gk_worker *w;
 	size_t n;
 	struct tls_listener *ls;
-	struct tconn *conns, *free_list;
-	gk_net_list_t lru, hs; /* struct tconn by last activity; handshaking, by accept time */
-	unsigned cap, n_closing;
+	struct tconn *conns;
+	gk_net_pool_t pool; /* struct tconn: free, open by last activity, listeners */
+	gk_net_list_t hs;   /* handshaking, by accept time */
+	unsigned cap;
 	uv_timer_t timer;
 	bool timer_ready;
 	uint8_t in[TLS_IN_MAX];
@@ -81,6 +76,7 @@ struct tls_worker {
 };
 
 static void pump(struct tconn *c);
+static const gk_net_pool_ops_t tls_ops;
 static void fwd_deliver(void *ctx, void *conn, uint64_t gen, const uint8_t *msg, size_t len);
 
 /* --- lists --- */
@@ -99,67 +95,55 @@ static void hs_append(struct tls_worker *t, struct tconn *c)
 	c->in_hs = true;
 }
 
-static void touch(struct tconn *c)
+/* --- lifetime (the core in conn.c; what is TLS's own here) --- */
+
+static void tls_closing(gk_net_conn_t *nc)
 {
-	c->last_active = uv_now(&c->tw->w->loop);
-	gk_net_list_remove(&c->tw->lru, &c->lru);
-	gk_net_list_append(&c->tw->lru, &c->lru);
+	struct tconn *c = (struct tconn *)nc;
+	hs_remove(c->tw, c);
 }
 
-/* --- lifetime --- */
-
-static void accept_one(struct tls_listener *l);
-
-static void close_cb(uv_handle_t *h)
+static void tls_closed(gk_net_conn_t *nc)
 {
-	struct tconn *c = h->data;
-	struct tls_worker *t = c->tw;
+	struct tconn *c = (struct tconn *)nc;
 	SSL_free(c->ssl); /* frees both BIOs */
 	c->ssl = NULL;
-	c->closing = false;
-	c->next_free = t->free_list;
-	t->free_list = c;
-	t->n_closing--;
-	if (t->w->stopped)
-		return;
-	for (size_t i = 0; i < t->n && t->free_list; i++) {
-		if (t->ls[i].pending) {
-			t->ls[i].pending = false;
-			accept_one(&t->ls[i]);
-		}
-	}
 }
 
-static void conn_close(struct tconn *c)
+static bool tls_idle(const gk_net_conn_t *nc)
 {
-	if (c->closing)
-		return;
-	c->closing = true;
-	c->tw->n_closing++;
-	gk_net_list_remove(&c->tw->lru, &c->lru);
-	hs_remove(c->tw, c);
-	uv_close((uv_handle_t *)&c->h, close_cb);
-}
-
-static bool conn_idle(const gk_net_link_t *x)
-{
-	const struct tconn *c = GK_NET_ENTRY(x, struct tconn, lru);
+	const struct tconn *c = (const struct tconn *)nc;
 	return c->queued == 0 && c->rlen == 0;
 }
 
-static void evict_one(struct tls_worker *t)
+static void tls_accepted(gk_net_conn_t *nc, gk_net_listener_t *nl)
 {
-	unsigned pending = 0;
-	for (size_t i = 0; i < t->n; i++)
-		pending += t->ls[i].pending;
-	if (t->n_closing >= pending)
+	struct tconn *c = (struct tconn *)nc;
+	struct tls_listener *l = (struct tls_listener *)nl;
+	struct tls_worker *t = l->tw;
+	memset(&c->hs, 0, sizeof(*c) - offsetof(struct tconn, hs));
+	c->tw = t;
+	c->l = l;
+	c->accepted = c->nc.last_active;
+	hs_append(t, c);
+	c->ssl = gk_tls_ctx_ssl_new(l->ctx);
+	c->rbio = BIO_new(BIO_s_mem());
+	c->wbio = BIO_new(BIO_s_mem());
+	if (c->ssl == NULL || c->rbio == NULL || c->wbio == NULL) {
+		BIO_free(c->rbio);
+		BIO_free(c->wbio);
+		c->rbio = c->wbio = NULL;
+		gk_net_conn_close(&c->nc);
 		return;
-	gk_net_link_t *victim = gk_net_evict_pick(&t->lru, conn_idle);
-	if (victim == NULL)
-		return;
-	gk_counter_inc(&t->w->ctr.tls_evicted);
-	conn_close(GK_NET_ENTRY(victim, struct tconn, lru));
+	}
+	BIO_set_mem_eof_return(c->rbio, -1); /* empty: "retry", not end of file */
+	SSL_set_bio(c->ssl, c->rbio, c->wbio);
+	SSL_set_accept_state(c->ssl);
+	pump(c); /* starts reading */
 }
+
+static const gk_net_pool_ops_t tls_ops = {
+    .accepted = tls_accepted, .closing = tls_closing, .closed = tls_closed, .idle = tls_idle};
 
 /* --- writes --- */
 
@@ -169,13 +153,13 @@ static void write_cb(uv_write_t *req, int status)
 	struct tconn *c = r->c;
 	free(r);
 	c->queued--;
-	if (c->closing)
+	if (c->nc.closing)
 		return;
 	if (status < 0) {
-		conn_close(c);
+		gk_net_conn_close(&c->nc);
 		return;
 	}
-	touch(c);
+	gk_net_conn_touch(&c->nc);
 	pump(c);
 }
 
@@ -188,7 +172,7 @@ static int flush(struct tconn *c)
 		if (n <= 0)
 			return 0;
 		uv_buf_t b = uv_buf_init((char *)t->out, (unsigned)n);
-		int done = c->queued ? UV_EAGAIN : uv_try_write((uv_stream_t *)&c->h, &b, 1);
+		int done = c->queued ? UV_EAGAIN : uv_try_write((uv_stream_t *)&c->nc.h, &b, 1);
 		if (done < 0 && done != UV_EAGAIN)
 			return done;
 		size_t sent = done < 0 ? 0 : (size_t)done;
@@ -202,7 +186,7 @@ static int flush(struct tconn *c)
 		r->len = (size_t)n - sent;
 		memcpy(r->data, t->out + sent, r->len);
 		b = uv_buf_init((char *)r->data, (unsigned)r->len);
-		int rc = uv_write(&r->req, (uv_stream_t *)&c->h, &b, 1, write_cb);
+		int rc = uv_write(&r->req, (uv_stream_t *)&c->nc.h, &b, 1, write_cb);
 		if (rc != 0) {
 			free(r);
 			return rc;
@@ -233,15 +217,15 @@ static int take_proxy(struct tconn *c, const uint8_t *data, size_t len)
 	int r = gk_proxy_parse(c->rbuf, c->rlen, &px);
 	if (r < 0 || (r == 0 && (c->eof || c->rlen >= GK_PROXY_HDR_MAX))) {
 		gk_counter_inc(&w->ctr.proxy_malformed);
-		conn_close(c);
+		gk_net_conn_close(&c->nc);
 		return -1;
 	}
 	if (r == 0)
 		return (int)take;
-	c->proxy_wait = false;
+	c->nc.proxy_wait = false;
 	gk_counter_inc(&w->ctr.proxy_accepted);
 	if (px.has_addr)
-		c->peer = px.src;
+		c->nc.peer = px.src;
 	/* bytes past the header are the first of the handshake */
 	size_t extra = c->rlen - (size_t)r;
 	size_t used = take - extra;
@@ -254,7 +238,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	struct tconn *c = s->data;
 	if (nread < 0) {
 		if (nread != UV_EOF) {
-			conn_close(c);
+			gk_net_conn_close(&c->nc);
 			return;
 		}
 		c->eof = true;
@@ -265,7 +249,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	const uint8_t *p = (const uint8_t *)buf->base;
 	size_t len = (size_t)nread;
-	if (c->proxy_wait) {
+	if (c->nc.proxy_wait) {
 		int used = take_proxy(c, p, len);
 		if (used < 0)
 			return;
@@ -273,10 +257,10 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		len -= (size_t)used;
 	}
 	if (len > 0 && BIO_write(c->rbio, p, (int)len) != (int)len) {
-		conn_close(c);
+		gk_net_conn_close(&c->nc);
 		return;
 	}
-	touch(c);
+	gk_net_conn_touch(&c->nc);
 	pump(c);
 }
 
@@ -301,7 +285,7 @@ static bool handshake(struct tconn *c)
 	gk_counter_inc(&w->ctr.tls_handshake_failed);
 	ERR_clear_error();
 	(void)flush(c); /* the alert, if the socket takes it; closed either way */
-	conn_close(c);
+	gk_net_conn_close(&c->nc);
 	return false;
 }
 
@@ -310,7 +294,8 @@ static bool answer(struct tconn *c, const uint8_t *msg, size_t mlen)
 {
 	struct tls_worker *t = c->tw;
 	struct gk_worker *w = t->w;
-	const struct sockaddr *peer = c->peer.ss_family ? (const struct sockaddr *)&c->peer : NULL;
+	const struct sockaddr *peer =
+	    c->nc.peer.ss_family ? (const struct sockaddr *)&c->nc.peer : NULL;
 	size_t len = 0;
 	if (gk_net_is_notify(w, msg, mlen)) {
 		w->notify(w->notify_ctx, msg, mlen, peer, t->frame + 2, GK_PKT_OUT_MAX, &len);
@@ -325,8 +310,8 @@ static bool answer(struct tconn *c, const uint8_t *msg, size_t mlen)
 		gk_counter_inc(&w->ctr.tls_queries);
 		if (oc == GK_PKT_FORWARD && w->fwd) {
 			c->fwd_pending++;
-			gk_fwd_submit(w->fwd, msg, &res, peer, fwd_deliver, t, c, c->gen);
-			return !c->closing;
+			gk_fwd_submit(w->fwd, msg, &res, peer, fwd_deliver, t, c, c->nc.gen);
+			return !c->nc.closing;
 		}
 		if (oc != GK_PKT_ANSWER)
 			return true;
@@ -338,7 +323,7 @@ static bool answer(struct tconn *c, const uint8_t *msg, size_t mlen)
 	ERR_clear_error();
 	/* memory BIO: SSL_write takes all of it at once */
 	if (SSL_write(c->ssl, t->frame, (int)(2 + len)) != (int)(2 + len) || flush(c) != 0) {
-		conn_close(c);
+		gk_net_conn_close(&c->nc);
 		return false;
 	}
 	return true;
@@ -358,23 +343,23 @@ static void pump(struct tconn *c)
 static void pump_(struct tconn *c)
 {
 	struct gk_worker *w = c->tw->w;
-	if (c->closing)
+	if (c->nc.closing)
 		return;
-	if (c->proxy_wait && c->eof) {
+	if (c->nc.proxy_wait && c->eof) {
 		gk_counter_inc(&w->ctr.proxy_malformed);
-		conn_close(c);
+		gk_net_conn_close(&c->nc);
 		return;
 	}
-	if (!c->proxy_wait && !c->handshaken) {
+	if (!c->nc.proxy_wait && !c->handshaken) {
 		bool done = handshake(c);
-		if (c->closing)
+		if (c->nc.closing)
 			return;
 		if (flush(c) != 0) {
-			conn_close(c);
+			gk_net_conn_close(&c->nc);
 			return;
 		}
 		if (!done && c->eof) {
-			conn_close(c);
+			gk_net_conn_close(&c->nc);
 			return;
 		}
 	}
@@ -391,7 +376,7 @@ static void pump_(struct tconn *c)
 				break;
 			if (f == GK_TCP_FRAME_TOO_BIG) {
 				gk_counter_inc(&w->ctr.tcp_oversize);
-				conn_close(c);
+				gk_net_conn_close(&c->nc);
 				return;
 			}
 			if (!answer(c, msg, mlen))
@@ -417,32 +402,32 @@ static void pump_(struct tconn *c)
 			closed_by_peer = true; /* close_notify */
 		} else if (e != SSL_ERROR_WANT_READ) {
 			ERR_clear_error();
-			conn_close(c);
+			gk_net_conn_close(&c->nc);
 			return;
 		}
 		/* SSL_read may have written (a TLS 1.3 key update's reply) */
 		if (flush(c) != 0) {
-			conn_close(c);
+			gk_net_conn_close(&c->nc);
 			return;
 		}
 		break;
 	}
-	if (c->closing)
+	if (c->nc.closing)
 		return;
 	bool want = !c->eof && !closed_by_peer && c->queued + c->fwd_pending < w->max_pipelined &&
 	            c->rlen < sizeof(c->rbuf);
 	if (want && !c->reading) {
-		if (uv_read_start((uv_stream_t *)&c->h, alloc_cb, read_cb) != 0) {
-			conn_close(c);
+		if (uv_read_start((uv_stream_t *)&c->nc.h, alloc_cb, read_cb) != 0) {
+			gk_net_conn_close(&c->nc);
 			return;
 		}
 		c->reading = true;
 	} else if (!want && c->reading) {
-		uv_read_stop((uv_stream_t *)&c->h);
+		uv_read_stop((uv_stream_t *)&c->nc.h);
 		c->reading = false;
 	}
 	if ((c->eof || closed_by_peer) && c->queued == 0 && c->fwd_pending == 0)
-		conn_close(c);
+		gk_net_conn_close(&c->nc);
 }
 
 /* The relay's answer (front/fwd.h) for connection conn as it was at generation gen. */
@@ -450,73 +435,18 @@ static void fwd_deliver(void *ctx, void *conn, uint64_t gen, const uint8_t *msg,
 {
 	struct tls_worker *t = ctx;
 	struct tconn *c = conn;
-	if (c->closing || c->gen != gen || c->ssl == NULL)
+	if (c->nc.closing || c->nc.gen != gen || c->ssl == NULL)
 		return; /* closed meanwhile (its slot may serve another client now) */
 	c->fwd_pending--;
 	memcpy(t->frame + 2, msg, len);
 	gk_tcp_frame_prefix(len, t->frame);
 	ERR_clear_error();
 	if (SSL_write(c->ssl, t->frame, (int)(2 + len)) != (int)(2 + len) || flush(c) != 0) {
-		conn_close(c);
+		gk_net_conn_close(&c->nc);
 		return;
 	}
 	if (!c->pumping)
 		pump(c);
-}
-
-static void accept_one(struct tls_listener *l)
-{
-	struct tls_worker *t = l->tw;
-	struct gk_worker *w = t->w;
-	struct tconn *c = t->free_list;
-	if (c == NULL) {
-		l->pending = true;
-		evict_one(t);
-		return;
-	}
-	if (uv_tcp_init(&w->loop, &c->h) != 0)
-		return;
-	t->free_list = c->next_free;
-	memset(&c->lru, 0, sizeof(*c) - offsetof(struct tconn, lru));
-	c->gen++;
-	c->h.data = c;
-	c->tw = t;
-	c->l = l;
-	c->last_active = c->accepted = uv_now(&w->loop);
-	gk_net_list_append(&t->lru, &c->lru);
-	hs_append(t, c);
-	if (uv_accept((uv_stream_t *)&l->h, (uv_stream_t *)&c->h) != 0) {
-		conn_close(c);
-		return;
-	}
-	gk_counter_inc(&w->ctr.tls_accepted);
-	c->ssl = gk_tls_ctx_ssl_new(l->ctx);
-	c->rbio = BIO_new(BIO_s_mem());
-	c->wbio = BIO_new(BIO_s_mem());
-	if (c->ssl == NULL || c->rbio == NULL || c->wbio == NULL) {
-		BIO_free(c->rbio);
-		BIO_free(c->wbio);
-		c->rbio = c->wbio = NULL;
-		conn_close(c);
-		return;
-	}
-	BIO_set_mem_eof_return(c->rbio, -1); /* empty: "retry", not end of file */
-	SSL_set_bio(c->ssl, c->rbio, c->wbio);
-	SSL_set_accept_state(c->ssl);
-	c->proxy_wait = gk_net_accept_peer(w, &c->h, &c->peer);
-	uv_tcp_nodelay(&c->h, 1);
-	pump(c); /* starts reading */
-}
-
-static void on_connection(uv_stream_t *server, int status)
-{
-	struct tls_listener *l = server->data;
-	if (status < 0) {
-		gk_log(GK_LOG_DEBUG, "worker %u: tls accept: %s", l->tw->w->id,
-		       uv_strerror(status));
-		return;
-	}
-	accept_one(l);
 }
 
 /* Handshake deadlines and idle timeouts. */
@@ -535,18 +465,18 @@ static void tick(uv_timer_t *tm)
 			continue;
 		}
 		gk_counter_inc(&w->ctr.tls_handshake_timeout);
-		conn_close(c);
+		gk_net_conn_close(&c->nc);
 	}
-	for (gk_net_link_t *x = t->lru.head, *nx; x; x = nx) {
-		struct tconn *c = GK_NET_ENTRY(x, struct tconn, lru);
+	for (gk_net_link_t *x = t->pool.lru.head, *nx; x; x = nx) {
+		struct tconn *c = GK_NET_ENTRY(x, struct tconn, nc.lru);
 		nx = x->next;
-		if (now - c->last_active < c->l->idle_ms) {
+		if (now - c->nc.last_active < c->l->idle_ms) {
 			if (t->n == 1)
 				break;
 			continue;
 		}
 		gk_counter_inc(&w->ctr.tls_idle_closed);
-		conn_close(c);
+		gk_net_conn_close(&c->nc);
 	}
 }
 
@@ -563,15 +493,16 @@ int gk_net_tls_start(struct gk_worker *w, const gk_net_params_t *p, char *err, s
 		goto nomem;
 	unsigned min_ms = 1000;
 	for (size_t i = 0; i < p->n_tls; i++) {
-		t->ls[i].fd = -1;
+		t->ls[i].nl.fd = -1;
 		t->cap += p->tls[i].max_connections;
 	}
 	t->conns = calloc(t->cap, sizeof(*t->conns));
 	if (t->conns == NULL)
 		goto nomem;
+	gk_net_pool_init(&t->pool, w, &tls_ops, "tls", &w->ctr.tls_accepted, &w->ctr.tls_evicted);
 	for (unsigned i = t->cap; i-- > 0;) {
-		t->conns[i].next_free = t->free_list;
-		t->free_list = &t->conns[i];
+		t->conns[i].tw = t;
+		gk_net_pool_add(&t->pool, &t->conns[i].nc);
 	}
 	int rc;
 	for (size_t i = 0; i < p->n_tls; i++) {
@@ -588,20 +519,14 @@ int gk_net_tls_start(struct gk_worker *w, const gk_net_params_t *p, char *err, s
 			snprintf(err, errlen, "tls %s: %s", l->text, gk_strerror(rc));
 			return rc;
 		}
-		l->fd = rc;
+		l->nl.fd = rc;
 		l->tw = t;
 		l->ctx = cf->ctx;
 		l->idle_ms = cf->idle_timeout_ms;
 		l->handshake_ms = cf->handshake_timeout_ms;
 		unsigned m = l->idle_ms < l->handshake_ms ? l->idle_ms : l->handshake_ms;
 		min_ms = m < min_ms ? m : min_ms;
-		if ((rc = uv_tcp_init(&w->loop, &l->h)) != 0)
-			goto uverr;
-		l->h.data = l;
-		if ((rc = uv_tcp_open(&l->h, l->fd)) != 0)
-			goto uverr;
-		l->fd = -1;
-		if ((rc = uv_listen((uv_stream_t *)&l->h, 1024, on_connection)) != 0)
+		if ((rc = gk_net_listener_start(&t->pool, &l->nl)) != 0)
 			goto uverr;
 	}
 	uint64_t every = min_ms / 4 < 20 ? 20 : min_ms / 4;
@@ -625,8 +550,7 @@ void gk_net_tls_close_all(struct gk_worker *w)
 	struct tls_worker *t = w->tls;
 	if (t == NULL)
 		return;
-	while (t->lru.head)
-		conn_close(GK_NET_ENTRY(t->lru.head, struct tconn, lru));
+	gk_net_pool_close_all(&t->pool);
 }
 
 void gk_net_tls_free(struct gk_worker *w)
@@ -635,8 +559,8 @@ void gk_net_tls_free(struct gk_worker *w)
 	if (t == NULL)
 		return;
 	for (size_t i = 0; t->ls && i < t->n; i++)
-		if (t->ls[i].fd >= 0)
-			close(t->ls[i].fd);
+		if (t->ls[i].nl.fd >= 0)
+			close(t->ls[i].nl.fd);
 	for (unsigned i = 0; t->conns && i < t->cap; i++)
 		SSL_free(t->conns[i].ssl); /* none left open once the loop ran its closes */
 	free(t->conns);

@@ -19,6 +19,26 @@
  * the client retries, as it would after any UDP loss. With rate_limit on, each response is
  * passed once to the thread's own rate-limiting table (rrl/rrl.h) with the class and
  * source name the packet path reported: sent, cut to a truncated slip response, or dropped.
+ *
+ * Front end (forwarded zones configured): the thread runs a libuv loop of its own instead,
+ * with the socket non-blocking under a poll handle (recvmmsg per readiness, the same
+ * handle() and sendmmsg), a tick timer of UDP_WAIT_MS for the quiescent point and
+ * udp_stop, and a relay of its own (front/fwd.h) on that loop: a forwarded query goes to
+ * the cache or a backend from the thread that read it, and the backends' answers come back
+ * on it. The epoll turn is the price of having the relay's sockets and timers there.
+ *
+ * Wake-ups are coalesced in the authoritative loop (not the front end's), as a NIC's
+ * interrupt moderation does: after a wake-up that brought fewer than UDP_LINGER_BELOW
+ * datagrams the thread sleeps udp_linger_us (config, default 100; 0: off) before it reads
+ * again, so what arrives meanwhile is read in one call instead of costing a wake-up each.
+ * On the bench VM a wake-up (the switch in and out of a halted or busy CPU) costs about
+ * 10 us of the server's CPU, more than answering a DO=1 query: at 20,000 qps (bench dnssec,
+ * NSEC3) a thread answering each datagram as it came spent ~18 us a query, one woken for
+ * ten or more 7.5-9. The linger adds at most udp_linger_us to the wait of a datagram that
+ * arrives during it; a thread that reads half a batch or more (near its peak) never
+ * lingers. Measured against the same build without it, six interleaved pairs of 4 s at
+ * 20,000 DO=1 qps on a loaded machine: CPU per query 0.75x [0.68-1.05], context switches
+ * 0.67x.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -87,6 +108,8 @@ int gk_net_udp_init(struct gk_worker *w)
 void gk_net_udp_free(struct gk_worker *w)
 {
 	for (size_t i = 0; w->udp != NULL && i < w->n_addrs; i++) {
+		gk_fwd_free(w->udp[i].fwd); /* its handles were closed with the loop */
+		w->udp[i].fwd = NULL;
 		gk_rrl_free(w->udp[i].rrl);
 		w->udp[i].rrl = NULL;
 		if (w->udp[i].ub)
@@ -210,12 +233,11 @@ static unsigned answer(struct udp_sock *u, const gk_net_view_t *v, int i, unsign
 		gk_pkt_outcome_t oc =
 		    gk_pkt_process_hint(v->zs, &v->opts, GK_PKT_UDP, q, qlen, o, &res, hint);
 		gk_obs_query(u->obs, GK_PKT_UDP, oc, &res, q, qlen, o, client);
-		if (oc == GK_PKT_FORWARD && u->w->fwd) {
-			/* the answer goes from the worker's loop to the sender */
-			if (gk_fwd_push(u->w->fwd, (unsigned)(u - u->w->udp), q, &res, u->fd,
-			                (const struct sockaddr *)&b->addr[i],
-			                b->rmsg[i].msg_hdr.msg_namelen, client))
-				u->pushed = true;
+		if (oc == GK_PKT_FORWARD && u->fwd) {
+			/* this thread's relay: the answer goes to the sender */
+			gk_fwd_udp(u->fwd, q, &res, u->fd, (const struct sockaddr *)&b->addr[i],
+			           b->rmsg[i].msg_hdr.msg_namelen, client);
+			u->forwarded = true;
 			return 1;
 		}
 		if (oc != GK_PKT_ANSWER)
@@ -241,6 +263,11 @@ static unsigned answer(struct udp_sock *u, const gk_net_view_t *v, int i, unsign
  * stages would run back to back, and is answered without it. */
 #define PF_GAP  4
 #define PF_LEAD (GK_PKT_PREFETCH_STAGES * PF_GAP)
+
+/* Wake-up coalescing (above): a wake-up that read fewer datagrams than this is followed by
+ * a sleep of the worker's udp_linger_us microseconds (timer slack UDP_LINGER_SLACK_NS). */
+#define UDP_LINGER_BELOW    (UDP_BATCH / 2u)
+#define UDP_LINGER_SLACK_NS 10000ul
 
 /* Answer the n datagrams recvmmsg put in u's batch. */
 static void handle(struct udp_sock *u, int n)
@@ -275,12 +302,114 @@ static void handle(struct udp_sock *u, int n)
 	}
 	gk_obs_batch_end(u->obs, t0, seen);
 	send_all(u, k);
-	if (u->pushed) {
-		u->pushed = false;
-		gk_fwd_kick(w->fwd);
+	if (u->forwarded) {
+		u->forwarded = false;
+		gk_fwd_flush(u->fwd); /* cache hits and SERVFAILs of this batch */
 	}
 	for (int i = 0; i < n; i++) /* the replies are sent: the addresses are free again */
 		b->rmsg[i].msg_hdr.msg_namelen = sizeof(b->addr[i]);
+}
+
+/* ---- front end: the thread's own loop ------------------------------------------------ */
+
+/* Datagrams read per readiness callback, in batches of UDP_BATCH: then the relay's
+ * callbacks (backend answers, timeouts) get their turn. */
+#define LOOP_BUDGET 8u
+
+static void loop_read_cb(uv_poll_t *h, int status, int events)
+{
+	struct udp_sock *u = h->data;
+	struct gk_worker *w = u->w;
+	if (atomic_load_explicit(&w->udp_stop, memory_order_relaxed)) {
+		uv_stop(u->loop);
+		return;
+	}
+	if (status < 0) /* POLLERR: libuv stopped the handle */
+		(void)uv_poll_start(&u->poll, UV_READABLE, loop_read_cb);
+	(void)events;
+	for (unsigned k = 0; k < LOOP_BUDGET; k++) {
+		int n = recvmmsg(u->fd, u->ub->rmsg, UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			break;
+		handle(u, n);
+		if ((unsigned)n < UDP_BATCH)
+			break; /* drained (level-triggered: more wakes us again) */
+	}
+	gk_snapshot_quiescent(w->view, u->reader);
+}
+
+static void loop_tick_cb(uv_timer_t *t)
+{
+	struct udp_sock *u = t->data;
+	if (atomic_load_explicit(&u->w->udp_stop, memory_order_relaxed))
+		uv_stop(u->loop);
+	gk_snapshot_quiescent(u->w->view, u->reader);
+}
+
+static void loop_stop_cb(uv_async_t *a)
+{
+	struct udp_sock *u = a->data;
+	uv_stop(u->loop);
+}
+
+static void loop_close_cb(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+int gk_net_udp_front(struct gk_worker *w, const struct gk_front_conf *conf, uint16_t edns_udp_max,
+                     char *err, size_t errlen)
+{
+	for (size_t i = 0; i < w->n_addrs; i++) {
+		struct udp_sock *u = &w->udp[i];
+		int rc;
+		if ((u->loop = calloc(1, sizeof(*u->loop))) == NULL) {
+			snprintf(err, errlen, "worker %u: out of memory", w->id);
+			return GK_ENOMEM;
+		}
+		if ((rc = uv_loop_init(u->loop)) != 0) {
+			free(u->loop);
+			u->loop = NULL;
+			goto uverr;
+		}
+		int fl = fcntl(u->fd, F_GETFL);
+		if (fl < 0 || fcntl(u->fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+			snprintf(err, errlen, "worker %u: udp: %s", w->id, strerror(errno));
+			return -errno;
+		}
+		u->poll.data = u->tick.data = u->stop.data = u;
+		if ((rc = uv_poll_init(u->loop, &u->poll, u->fd)) != 0 ||
+		    (rc = uv_poll_start(&u->poll, UV_READABLE, loop_read_cb)) != 0 ||
+		    (rc = uv_timer_init(u->loop, &u->tick)) != 0 ||
+		    (rc = uv_timer_start(&u->tick, loop_tick_cb, UDP_WAIT_MS, UDP_WAIT_MS)) != 0 ||
+		    (rc = uv_async_init(u->loop, &u->stop, loop_stop_cb)) != 0)
+			goto uverr;
+		if ((rc = gk_fwd_new(u->loop, conf, edns_udp_max, w->fwd, &u->fwd, err, errlen)) !=
+		    0)
+			return rc;
+		continue;
+	uverr:
+		snprintf(err, errlen, "worker %u: udp: libuv: %s", w->id, uv_strerror(rc));
+		return rc;
+	}
+	return 0;
+}
+
+void gk_net_udp_close_loops(struct gk_worker *w)
+{
+	for (size_t i = 0; w->udp != NULL && i < w->n_addrs; i++) {
+		struct udp_sock *u = &w->udp[i];
+		if (u->loop == NULL)
+			continue;
+		uv_walk(u->loop, loop_close_cb, NULL);
+		uv_run(u->loop, UV_RUN_DEFAULT);
+		if (uv_loop_close(u->loop) != 0)
+			gk_log(GK_LOG_ERR, "worker %u: udp loop still busy at close", w->id);
+		free(u->loop);
+		u->loop = NULL;
+	}
 }
 
 static void run(void *arg)
@@ -290,14 +419,24 @@ static void run(void *arg)
 	char name[16];
 	snprintf(name, sizeof(name), "gk-udp-%u-%u", w->id, (unsigned)(u - w->udp));
 	gk_thread_name(name);
+	if (u->loop != NULL) {
+		uv_run(u->loop, UV_RUN_DEFAULT);
+		return;
+	}
+	/* the default slack (50 us) would stretch each linger by half again */
+	(void)prctl(PR_SET_TIMERSLACK, UDP_LINGER_SLACK_NS, 0, 0, 0);
+	const struct timespec linger = {0, (long)w->udp_linger_us * 1000};
 	while (!atomic_load_explicit(&w->udp_stop, memory_order_relaxed)) {
 		int n = recvmmsg(u->fd, u->ub->rmsg, UDP_BATCH, MSG_WAITFORONE, NULL);
 		/* stopping: after shutdown(SHUT_RD) every further entry of this call reads as an
 		 * empty datagram, which must not be answered or counted */
 		if (atomic_load_explicit(&w->udp_stop, memory_order_relaxed))
 			break;
-		if (n > 0)
+		if (n > 0) {
 			handle(u, n);
+			if (w->udp_linger_us != 0 && (unsigned)n < UDP_LINGER_BELOW)
+				(void)nanosleep(&linger, NULL);
+		}
 		/* else: the timeout (EAGAIN), EINTR, or a transient error such as an ICMP
 		 * report on the socket: nothing to do but go on */
 		gk_snapshot_quiescent(w->view, u->reader);
@@ -318,9 +457,12 @@ void gk_net_udp_stop(struct gk_worker *w)
 	/* Wake a thread blocked in recvmmsg now rather than at its timeout: shutdown(SHUT_RD)
 	 * of an unconnected UDP socket fails with ENOTCONN but still marks it shut and wakes
 	 * its sleepers (Linux inet_shutdown), and recvmmsg then returns 0. */
-	for (size_t i = 0; w->udp != NULL && i < w->n_addrs; i++)
-		if (w->udp[i].running)
+	for (size_t i = 0; w->udp != NULL && i < w->n_addrs; i++) {
+		if (w->udp[i].running && w->udp[i].loop != NULL)
+			uv_async_send(&w->udp[i].stop);
+		else if (w->udp[i].running)
 			(void)shutdown(w->udp[i].fd, SHUT_RD);
+	}
 	for (size_t i = 0; w->udp != NULL && i < w->n_addrs; i++) {
 		if (w->udp[i].running)
 			uv_thread_join(&w->udp[i].thread);

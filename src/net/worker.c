@@ -67,6 +67,7 @@ static void teardown(struct gk_worker *w)
 			gk_log(GK_LOG_ERR, "worker %u: loop still busy at close", w->id);
 		w->loop_ready = false;
 	}
+	gk_net_udp_close_loops(w);
 	for (size_t i = 0; i < w->n_addrs; i++) {
 		if (w->udp != NULL && w->udp[i].fd >= 0)
 			close(w->udp[i].fd);
@@ -149,9 +150,10 @@ static int setup(struct gk_worker *w, const gk_net_params_t *p, char *err, size_
 			return rc;
 		}
 	}
+	uint16_t eum = p->edns_udp_max ? p->edns_udp_max : 1232;
 	if (p->front != NULL &&
-	    (rc = gk_fwd_new(&w->loop, p->front, (unsigned)p->n_addrs,
-	                     p->edns_udp_max ? p->edns_udp_max : 1232, &w->fwd, err, errlen)) != 0)
+	    ((rc = gk_fwd_new(&w->loop, p->front, eum, NULL, &w->fwd, err, errlen)) != 0 ||
+	     (rc = gk_net_udp_front(w, p->front, eum, err, errlen)) != 0))
 		return rc;
 	if (p->n_tls > 0)
 		return gk_net_tls_start(w, p, err, errlen);
@@ -183,6 +185,7 @@ int gk_worker_create(const gk_net_params_t *p, gk_worker_t **out, char *err, siz
 	w->max_conns = p->tcp_max_connections;
 	w->idle_ms = p->tcp_idle_timeout_ms;
 	w->max_pipelined = p->tcp_max_pipelined;
+	w->udp_linger_us = p->udp_linger_us;
 	w->obs = p->obs;
 	w->udp = calloc(p->n_addrs, sizeof(*w->udp));
 	w->tcp = calloc(p->n_addrs, sizeof(*w->tcp));
@@ -216,9 +219,15 @@ int gk_worker_start(gk_worker_t *w)
 	return 0;
 }
 
-struct gk_fwd *gk_worker_fwd(const gk_worker_t *w)
+size_t gk_worker_fwds(const gk_worker_t *w, struct gk_fwd **out, size_t max)
 {
-	return w->fwd;
+	size_t n = 0;
+	if (w->fwd != NULL && n < max)
+		out[n++] = w->fwd;
+	for (size_t i = 0; i < w->n_addrs; i++)
+		if (w->udp[i].fwd != NULL && n < max)
+			out[n++] = w->udp[i].fwd;
+	return n;
 }
 
 void gk_worker_wake(gk_worker_t *w)

@@ -173,7 +173,7 @@ static int reason_of(const gk_pkt_result_t *r)
 		return GK_DISC_UNFILED;
 	case GK_FS_REVOKED:
 		return GK_DISC_REVOKED;
-	case GK_FS_EXPIRED:
+	case GK_FS_UNKNOWN:
 		return GK_DISC_UNKNOWN;
 	case GK_FS_STARTING:
 		return GK_DISC_STARTING;

@@ -274,8 +274,12 @@ void gk_disc_write_batch(gk_disc_t *d)
 	size_t elen[] = {4};
 	if (rc == 0)
 		rc = cmd(d, exec_cb, 1, exec, elen);
-	if (rc == 0)
+	if (rc == 0) {
 		d->inflight = true;
+		uv_mutex_lock(&d->stats_lock);
+		d->stats.sent++;
+		uv_mutex_unlock(&d->stats_lock);
+	}
 done:
 	if (rc != 0) {
 		gk_log(GK_LOG_WARN, "discovery: cannot queue write %llu: %s (retried)",

@@ -166,6 +166,8 @@ void gk_disc_zone_published(void *ctx, const struct gk_zver *v);
 /* Observable state for logs and metrics. Any thread (a moment old). */
 typedef struct gk_disc_stats {
 	uint64_t flushes;       /* successful writes */
+	uint64_t sent;          /* writes sent (re-sends after a lost connection included):
+	                           sent - flushes - rejected ones were not confirmed */
 	uint64_t written;       /* (domain, reason, day) entries written */
 	uint64_t merged;        /* queries collected from the workers so far */
 	uint64_t queries;       /* of those, written to Redis */

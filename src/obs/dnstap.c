@@ -222,7 +222,7 @@ static const char *status_text(int8_t f)
 	switch (f) {
 	case -2:
 		return "starting";
-	case -1:
+	case -1: /* GK_FS_UNKNOWN: the label the decisions metric uses (docs/DNSTAP.md) */
 		return "stale";
 	case 0:
 		return "unfiled";

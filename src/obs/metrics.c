@@ -354,6 +354,9 @@ static void render_discovery(struct buf *b, const gk_obs_t *obs)
 	gk_disc_stats(d, &s);
 	counter1(b, "gatekeeper_discovery_flushes_total",
 	         "Discovery writes to Redis that succeeded (one pipeline each).", s.flushes);
+	counter1(b, "gatekeeper_discovery_writes_sent_total",
+	         "Discovery writes sent to Redis, re-sends after a lost connection included.",
+	         s.sent);
 	counter1(b, "gatekeeper_discovery_entries_written_total",
 	         "(domain, reason, day) counts written to Redis.", s.written);
 	FAMILY(b, "gatekeeper_discovery_queries_total", "counter",

@@ -105,6 +105,8 @@ const char *gk_obs_rcode_name(unsigned rcode)
 
 const char *gk_obs_status_name(unsigned idx)
 {
+	/* [1] is GK_FS_UNKNOWN: the label has said "stale" since the first release, and
+	 * dashboards select on it */
 	static const char *const names[GK_OBS_STATUS_N] = {
 	    "starting", "stale", "unfiled", "filed", "revoked", "none", "other",
 	};

@@ -70,8 +70,8 @@ enum gk_obs_qtype {
 };
 #define GK_OBS_RCODE_N 17 /* 0..15, 16: BADVERS and above (gk_pkt_result_t.rcode) */
 #define GK_OBS_STATUS_N                                                                            \
-	7 /* res.filing + 2: starting, stale, unfiled, filed, revoked,                             \
-	     none (no check), other */
+	7 /* res.filing + 2: starting, unknown (label "stale", kept for dashboards), unfiled,      \
+	     filed, revoked, none (no check), other */
 #define GK_OBS_ACTION_N (GK_ACT_N + 1) /* gk_action_t (decide/decide.h), then other */
 #define GK_OBS_WHY_N    (GK_WHY_N + 1) /* gk_why_t (decide/decide.h), then other */
 #define GK_OBS_LAT_N    14             /* histogram buckets, the last one +Inf */

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* src/pkt/fzones.c -- forwarded apexes by hash (fzones.h). */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include "common/dname.h"
@@ -17,31 +16,6 @@ struct gk_fzones {
 	size_t n, room, mask;
 	struct fz_ent *e;
 };
-
-size_t gk_fzones_wire(const char *text, uint8_t *out)
-{
-	size_t tl = strlen(text);
-	if (tl > 0 && text[tl - 1] == '.')
-		tl--;
-	if (tl == 0) {
-		out[0] = 0;
-		return 1;
-	}
-	size_t o = 0, start = 0;
-	for (size_t i = 0; i <= tl; i++) {
-		if (i < tl && text[i] != '.')
-			continue;
-		size_t ll = i - start;
-		if (ll == 0 || ll > 63 || o + 1 + ll + 1 > 255)
-			return 0;
-		out[o++] = (uint8_t)ll;
-		for (size_t k = start; k < i; k++)
-			out[o++] = (uint8_t)tolower((unsigned char)text[k]);
-		start = i + 1;
-	}
-	out[o++] = 0;
-	return o;
-}
 
 static struct fz_ent *probe(const gk_fzones_t *t, const uint8_t *n, size_t len, uint64_t h)
 {
@@ -71,8 +45,10 @@ int gk_fzones_new(size_t n, gk_fzones_t **out)
 
 int gk_fzones_add(gk_fzones_t *t, const char *text, uint16_t pool)
 {
-	uint8_t w[256];
-	size_t len = gk_fzones_wire(text, w);
+	uint8_t w[GK_DNAME_MAX];
+	/* "" is the root here, as "." is (the front end's config has always read it so) */
+	size_t len =
+	    *text ? gk_dname_from_text(text, strlen(text), w, 0) : gk_dname_from_text(".", 1, w, 0);
 	if (len == 0)
 		return GK_EINVAL;
 	uint64_t h = gk_dname_hash(w, len);

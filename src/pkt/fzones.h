@@ -20,7 +20,8 @@ typedef struct gk_fzones gk_fzones_t;
 /* An empty table with room for n forwarded apexes (n > 0). Returns 0 with *out, or
  * GK_ENOMEM. Built by one thread; published (read by any) once complete. */
 GK_MUST_CHECK int gk_fzones_new(size_t n, gk_fzones_t **out);
-/* Forward the zone named text (as gk_fzones_wire takes it) to pool index pool; a name
+/* Forward the zone named text (as gk_dname_from_text takes it without flags: trailing dot
+ * optional, "." the root; "" is the root too) to pool index pool; a name
  * added again takes the later pool. Returns 0, GK_EINVAL (not a domain name) or GK_ENOSPC
  * (more names than gk_fzones_new made room for). */
 GK_MUST_CHECK int gk_fzones_add(gk_fzones_t *t, const char *text, uint16_t pool);
@@ -34,7 +35,3 @@ int gk_fzones_find(const gk_fzones_t *t, const uint8_t *qname, size_t qlen, cons
 
 /* Forwarded zones in the table. */
 size_t gk_fzones_count(const gk_fzones_t *t);
-
-/* Text name ("shop.example.cn", trailing dot optional, "." the root) to lowercase wire
- * form in out (256 octets). Returns the length, or 0 when it is not a domain name. */
-size_t gk_fzones_wire(const char *text, uint8_t *out);

@@ -207,7 +207,7 @@ struct gk_status {
 	unsigned command_timeout_ms;
 
 	_Atomic bool ready;
-	_Atomic bool expired; /* past max_age_ms: readers answer GK_FS_EXPIRED */
+	_Atomic bool expired; /* past max_age_ms: readers answer GK_FS_UNKNOWN */
 	struct tab tab;       /* right after the flags, which every reader loads with the root */
 
 	/* info for other threads */

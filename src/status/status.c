@@ -26,7 +26,7 @@ int gk_status_get(const gk_status_t *st, const uint8_t *name, size_t len, uint64
 	if (!atomic_load_explicit(&st->ready, memory_order_acquire))
 		return GK_FS_STARTING;
 	if (atomic_load_explicit(&st->expired, memory_order_relaxed))
-		return GK_FS_EXPIRED;
+		return GK_FS_UNKNOWN;
 	const struct root *r =
 	    atomic_load_explicit(&((gk_status_t *)st)->tab.root, memory_order_acquire);
 	const struct tslot *s = gk_status_tab_get(r, name, len, hash);
@@ -44,7 +44,7 @@ int gk_status_get_memo(const gk_status_t *st, const uint8_t *name, size_t len, u
 	if (!atomic_load_explicit(&st->ready, memory_order_acquire))
 		return GK_FS_STARTING;
 	if (atomic_load_explicit(&st->expired, memory_order_relaxed))
-		return GK_FS_EXPIRED;
+		return GK_FS_UNKNOWN;
 	/* the generation first: the lookup below then sees every change made before it */
 	uint64_t g = atomic_load_explicit(&gk_status_tab_gen, memory_order_acquire);
 	uint64_t m = atomic_load_explicit(memo, memory_order_relaxed);

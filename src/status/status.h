@@ -12,7 +12,7 @@
  * command connection keeps it current while the tail blocks. Past stale_after_ms the
  * replica is "stale": it keeps answering from the last-known-good table and says so (log,
  * metric, heartbeat state). Only past max_age_ms, when configured, does it stop answering
- * (GK_FS_EXPIRED, the `unknown` action).
+ * (GK_FS_UNKNOWN, the `unknown` action).
  *
  * Divergence: the replica never follows a store that went backwards. When Redis holds a
  * gk:serial below the serial applied here (or a stream entry of an older feed appears), the
@@ -38,9 +38,12 @@ typedef struct gk_status gk_status_t;
 
 /* Beyond gk_fs_status_t: the replica cannot answer. */
 #define GK_FS_STARTING (-2) /* no full load has completed yet */
-#define GK_FS_EXPIRED  (-1) /* no Redis reply for longer than max_age_ms (the hard bound) */
-/* "Stale" is the soft flag (past stale_after_ms, still enforcing); "expired" the hard
- * bound, where lookups get the `unknown` action. */
+#define GK_FS_UNKNOWN  (-1) /* no Redis reply for longer than max_age_ms (the hard bound) */
+/* One name a state: "stale" is the replica's soft flag (past stale_after_ms, still
+ * enforcing); "expired" the replica past the hard bound (gatekeeper_status_expired), where
+ * every lookup's filing status is "unknown" (GK_FS_UNKNOWN: the policy's and config's
+ * `unknown` action, the decision reason and discovery reason `unknown`). The decisions
+ * metric and dnstap keep their older label for that status, `stale` (dashboards). */
 
 typedef struct gk_status_conf {
 	const char *redis_host; /* IPv4/IPv6 literal or host name; NULL with redis_unix */
@@ -59,7 +62,7 @@ typedef struct gk_status_conf {
 	/* without a Redis reply for this long the replica is flagged stale (log, metric,
 	 * heartbeat) but keeps answering from last-known-good; 0: 30000 */
 	unsigned stale_after_ms;
-	/* hard bound: without a reply for this long lookups answer GK_FS_EXPIRED; 0: none */
+	/* hard bound: without a reply for this long lookups answer GK_FS_UNKNOWN; 0: none */
 	unsigned max_age_ms;
 	const char *version; /* reported in the heartbeat */
 	/* Called on the status thread whenever it has retired table memory, so that whoever
@@ -78,7 +81,7 @@ typedef struct gk_status_conf {
 
 /* Status of the registrable domain name (lowercase wire name of len octets; hash is
  * gk_namehash(name, len)): GK_FS_FILED, GK_FS_REVOKED, GK_FS_UNFILED, or GK_FS_STARTING /
- * GK_FS_EXPIRED. If value is not NULL it receives the stored packed value (0 if absent).
+ * GK_FS_UNKNOWN. If value is not NULL it receives the stored packed value (0 if absent).
  * Any worker thread; no lock, no allocation, no syscall. */
 int gk_status_get(const gk_status_t *st, const uint8_t *name, size_t len, uint64_t hash,
                   uint32_t *value);
@@ -115,7 +118,7 @@ typedef struct gk_status_info {
 	uint64_t full_loads;     /* since start (1 + reloads after a trimmed stream) */
 	int64_t last_contact_ms; /* unix ms of the last Redis reply (0: none yet) */
 	bool stale;              /* no reply for stale_after_ms: still answering, flagged */
-	bool expired;            /* no reply for max_age_ms: lookups answer GK_FS_EXPIRED */
+	bool expired;            /* no reply for max_age_ms: lookups answer GK_FS_UNKNOWN */
 	bool diverged;           /* the store holds an older serial than the one applied */
 	uint64_t store_serial;   /* gk:serial last read from the store (0: absent) */
 } gk_status_info_t;

@@ -76,6 +76,15 @@ GK_MUST_CHECK int gk_xfr_zone_parse(const char *text, size_t len, ldns_rr_list *
 GK_MUST_CHECK int gk_xfr_zone_text(const ldns_rr_list *zone, const char *header, char **out,
                                    size_t *len);
 
+/* The zone's records in uncompressed wire form, one after the other (gk_zone_spec_t.wire,
+ * the persisted file's records): *out malloc'd, *len octets. Returns 0 or GK_ENOMEM. */
+GK_MUST_CHECK int gk_xfr_zone_wire(const ldns_rr_list *zone, uint8_t **out, size_t *len);
+
+/* The count records of w[0..len) (as gk_xfr_zone_wire writes them) into a new list (owned by
+ * the caller), SOA first. Returns 0, GK_ESYNTAX (err names the record) or GK_ENOMEM. */
+GK_MUST_CHECK int gk_xfr_wire_parse(const uint8_t *w, size_t len, size_t count, ldns_rr_list **out,
+                                    char *err, size_t errlen);
+
 /* Apply the IXFR differences to zone (SOA first, as gk_xfr_zone_parse makes it), in order.
  * A deletion of a record the zone lacks, or a first sequence not starting at the zone's
  * serial, fails with GK_EZONE (err says which): the caller falls back to AXFR. On success

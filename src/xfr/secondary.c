@@ -40,10 +40,10 @@
 #include "xfr/catalog.h"
 #include "xfr/internal.h"
 #include "xfr/save.h"
+#include "xfr/zfile.h"
 
-#define RING         4096u /* NOTIFYs queued between two turns of the transfer loop */
-#define TSIG_SLOTS   64u   /* TSIG contexts made in advance for signed NOTIFYs */
-#define HEADER_MAGIC "; gatekeeper secondary zone "
+#define RING       4096u /* NOTIFYs queued between two turns of the transfer loop */
+#define TSIG_SLOTS 64u   /* TSIG contexts made in advance for signed NOTIFYs */
 
 struct zone {
 	gk_secondary_t *s;
@@ -178,53 +178,50 @@ static uint64_t jitter(uint64_t ms)
 
 /* ---- zone text, SOA timers and the persisted file ------------------------------------ */
 
-/* The SOA's serial and timers from a zone's text (its first record is the SOA). */
-static int soa_of(const char *text, size_t len, struct zone *z, uint32_t *serial)
+/* The SOA's serial and timers from a zone's records (the first is the SOA). */
+static int soa_of(const uint8_t *w, size_t len, struct zone *z, uint32_t *serial)
 {
-	const char *p = text, *end = text + len;
-	while (p < end && (*p == ';' || *p == '\n')) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		p = nl ? nl + 1 : end;
-	}
-	const char *nl = memchr(p, '\n', (size_t)(end - p));
-	char *line = strndup(p, nl ? (size_t)(nl - p) : (size_t)(end - p));
 	ldns_rr *rr = NULL;
+	size_t pos = 0;
 	int rc = GK_ESYNTAX;
-	if (line && ldns_rr_new_frm_str(&rr, line, 0, NULL, NULL) == LDNS_STATUS_OK &&
+	if (ldns_wire2rr(&rr, w, len, &pos, LDNS_SECTION_ANSWER) == LDNS_STATUS_OK &&
 	    ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA && ldns_rr_rd_count(rr) == 7) {
 		*serial = ldns_rdf2native_int32(ldns_rr_rdf(rr, 2));
 		z->refresh = ldns_rdf2native_int32(ldns_rr_rdf(rr, 3));
 		z->retry = ldns_rdf2native_int32(ldns_rr_rdf(rr, 4));
 		z->expire = ldns_rdf2native_int32(ldns_rr_rdf(rr, 5));
-		/* a zero timer would spin */
-		z->refresh = z->refresh ? z->refresh : 1;
-		z->retry = z->retry ? z->retry : 1;
 		rc = 0;
 	}
 	ldns_rr_free(rr);
-	free(line);
 	return rc;
 }
 
-/* The persisted file's bytes: the header line, then the zone's text; malloc'd. */
-static char *file_bytes(struct zone *z, const char *text, size_t len, uint64_t refreshed,
-                        const char *primary, const struct zone *soa, uint32_t serial,
-                        size_t *out_len)
+/* A zero timer would spin. */
+static void timers_fix(struct zone *z)
 {
-	char hdr[600];
-	int n =
-	    snprintf(hdr, sizeof(hdr), HEADER_MAGIC "%s refreshed %llu from %s soa %u %u %u %u\n",
-	             z->name, (unsigned long long)(refreshed / 1000), primary, serial, soa->refresh,
-	             soa->retry, soa->expire);
-	if (n < 0 || (size_t)n >= sizeof(hdr))
-		return NULL;
-	char *b = malloc((size_t)n + len);
-	if (!b)
-		return NULL;
-	memcpy(b, hdr, (size_t)n);
-	memcpy(b + n, text, len);
-	*out_len = (size_t)n + len;
-	return b;
+	z->refresh = z->refresh ? z->refresh : 1;
+	z->retry = z->retry ? z->retry : 1;
+}
+
+/* The persisted file's bytes (zfile.h); malloc'd. */
+static uint8_t *file_bytes(struct zone *z, const gk_xfr_result_t *r, uint64_t refreshed,
+                           const char *primary, const struct zone *soa, uint32_t serial,
+                           size_t *out_len)
+{
+	gk_xfr_zfile_t zf = {
+	    .refreshed = refreshed / 1000,
+	    .serial = serial,
+	    .refresh = soa->refresh,
+	    .retry = soa->retry,
+	    .expire = soa->expire,
+	    .name = z->lname,
+	    .primary = primary,
+	    .rrs = r->wire,
+	    .rrs_len = r->wire_len,
+	    .count = (uint32_t)r->count,
+	};
+	uint8_t *b = NULL;
+	return gk_xfr_zfile_encode(&zf, &b, out_len) == 0 ? b : NULL;
 }
 
 /* The file into one allocation of its size (+1 for a NUL): a small zone's file stays in
@@ -269,64 +266,33 @@ static int read_exact(const char *path, size_t max, char **out, size_t *len)
 	return 0;
 }
 
-/* The persisted text (header line kept: it is a comment) and its refresh time. */
-static int read_persisted(struct zone *z, char **text, size_t *len, uint64_t *refreshed)
+/* The persisted file read and checked (zfile.h): *buf (free it) holds what *zf points
+ * into. Returns 0, -ENOENT (no file), a read error, or GK_ESYNTAX / GK_ERANGE from the
+ * check with err saying why. */
+static int read_persisted(struct zone *z, uint8_t **buf, gk_xfr_zfile_t *zf, char *err,
+                          size_t errlen)
 {
-	int rc = read_exact(z->path, z->s->conf->max_zone_bytes * 4 + (1u << 20), text, len);
-	if (rc != 0)
+	char *b = NULL;
+	size_t len = 0;
+	int rc = read_exact(z->path, z->s->conf->max_zone_bytes * 4 + (1u << 20), &b, &len);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s", gk_strerror(rc));
 		return rc;
-	*refreshed = 0;
-	size_t ml = strlen(HEADER_MAGIC);
-	if (*len > ml && memcmp(*text, HEADER_MAGIC, ml) == 0) {
-		const char *r = strstr(*text, " refreshed ");
-		const char *nl = memchr(*text, '\n', *len);
-		if (r && nl && r < nl)
-			*refreshed = strtoull(r + 11, NULL, 10) * 1000u;
 	}
-	if (*refreshed == 0) {
-		struct stat st;
-		if (stat(z->path, &st) == 0)
-			*refreshed = (uint64_t)st.st_mtime * 1000u;
+	rc = gk_xfr_zfile_decode((const uint8_t *)b, len, z->name, zf, err, errlen);
+	if (rc != 0) {
+		free(b);
+		return rc;
 	}
+	*buf = (uint8_t *)b;
 	return 0;
 }
 
-/* The SOA's serial and timers from the header line (" soa SERIAL REFRESH RETRY EXPIRE", as
- * file_bytes writes them): no record to parse. GK_ENOENT for a header without them (a file
- * written before they were added: soa_of reads the record). */
-static int soa_of_header(const char *text, size_t len, struct zone *z, uint32_t *serial)
+static int build(struct zone *z, const uint8_t *w, size_t len, size_t count, gk_zver_t **v,
+                 char *err, size_t errlen)
 {
-	size_t ml = strlen(HEADER_MAGIC);
-	const char *nl = memchr(text, '\n', len);
-	if (len <= ml || memcmp(text, HEADER_MAGIC, ml) != 0 || !nl)
-		return GK_ENOENT;
-	const char *p = text + ml;
-	const char *f = NULL;
-	for (const char *q = p; q + 5 <= nl; q++) /* the last " soa " of the line */
-		if (!memcmp(q, " soa ", 5))
-			f = q + 5;
-	unsigned v[4];
-	char *end = NULL;
-	for (int i = 0; f && i < 4; i++) {
-		unsigned long x = strtoul(f, &end, 10);
-		if (end == f || end > nl || x > UINT32_MAX)
-			return GK_ENOENT;
-		v[i] = (unsigned)x;
-		f = end;
-	}
-	if (!f || f != nl)
-		return GK_ENOENT;
-	*serial = v[0];
-	z->refresh = v[1] ? v[1] : 1;
-	z->retry = v[2] ? v[2] : 1;
-	z->expire = v[3];
-	return 0;
-}
-
-static int build(struct zone *z, const char *text, size_t len, gk_zver_t **v, char *err,
-                 size_t errlen)
-{
-	gk_zone_spec_t spec = {.name = z->name, .text = text, .text_len = len, .secondary = true};
+	gk_zone_spec_t spec = {
+	    .name = z->name, .wire = w, .wire_len = len, .wire_count = count, .secondary = true};
 	return gk_zver_build(&spec, z->s->psl, v, err, errlen);
 }
 
@@ -458,9 +424,9 @@ static void schedule(struct zone *z, uint64_t ms)
 /* Republish the zone from its persisted text or, when expired, its placeholder (SERVFAIL). */
 static void republish(struct zone *z, bool servfail)
 {
-	char *text = NULL, err[512];
-	size_t len = 0;
-	uint64_t refreshed;
+	char err[512];
+	uint8_t *buf = NULL;
+	gk_xfr_zfile_t zf;
 	gk_zver_t *v = NULL;
 	if (servfail) {
 		if (placeholder(z, &v) != 0)
@@ -469,13 +435,14 @@ static void republish(struct zone *z, bool servfail)
 			publish(z, v);
 		return;
 	}
-	if (read_persisted(z, &text, &len, &refreshed) != 0 ||
-	    build(z, text, len, &v, err, sizeof(err)) != 0) {
-		gk_log(GK_LOG_ERR, "secondary: zone %s: cannot rebuild from %s", z->name, z->path);
-		free(text);
+	if (read_persisted(z, &buf, &zf, err, sizeof(err)) != 0 ||
+	    build(z, zf.rrs, zf.rrs_len, zf.count, &v, err, sizeof(err)) != 0) {
+		gk_log(GK_LOG_ERR, "secondary: zone %s: cannot rebuild from %s: %s", z->name,
+		       z->path, err);
+		free(buf);
 		return;
 	}
-	free(text);
+	free(buf);
 	publish(z, v);
 }
 
@@ -531,7 +498,9 @@ static void expire_now(struct zone *z)
 static void zone_reap(struct zone *z);
 static void load_persisted(struct zone *z);
 static void publish_placeholder(struct zone *z);
+static size_t load_many(struct zone **zs, size_t n);
 static void catalog_update(struct zone *cz, const char *text, size_t len);
+static void catalog_update_wire(struct zone *cz, const uint8_t *w, size_t len, size_t count);
 
 /* A zone's file is saved (or failed to be). */
 static void saved_cb(void *ctx, void *tag, int rc, const char *path)
@@ -603,21 +572,22 @@ static void xfr_done(void *ctx, gk_xfr_result_t *r)
 		gk_zver_t *v = NULL;
 		uint32_t serial = 0;
 		struct zone tz = *z; /* timers of the new SOA, applied on success only */
-		if (soa_of(r->text, r->text_len, &tz, &serial) != 0 ||
-		    build(z, r->text, r->text_len, &v, err, sizeof(err)) != 0) {
+		if (soa_of(r->wire, r->wire_len, &tz, &serial) != 0 ||
+		    build(z, r->wire, r->wire_len, r->count, &v, err, sizeof(err)) != 0) {
 			failed(z, "transfer from %s does not load: %s", p->text, err);
 		} else {
 			uint64_t now = now_ms();
 			/* saved by the saver thread with others (one flush per batch): the
 			 * zone takes no IXFR until its file is in place (z->saving) */
 			size_t flen = 0;
-			char *fb =
-			    file_bytes(z, r->text, r->text_len, now, p->text, &tz, serial, &flen);
-			if (!fb || gk_xfr_saver_put(z->s->saver, z->path, fb, flen, z) != 0)
+			/* the header holds the SOA's timers as they are (zfile.h checks) */
+			uint8_t *fb = file_bytes(z, r, now, p->text, &tz, serial, &flen);
+			if (!fb || gk_xfr_saver_put(z->s->saver, z->path, (char *)fb, flen, z) != 0)
 				gk_log(GK_LOG_ERR, "secondary: zone %s: out of memory saving %s",
 				       z->name, z->path);
 			else
 				z->saving = true;
+			timers_fix(&tz);
 			z->refresh = tz.refresh;
 			z->retry = tz.retry;
 			z->expire = tz.expire;
@@ -645,7 +615,7 @@ static void xfr_done(void *ctx, gk_xfr_result_t *r)
 			z->expired = false;
 			succeeded(z);
 			if (z->conf && z->conf->catalog)
-				catalog_update(z, r->text, r->text_len);
+				catalog_update_wire(z, r->wire, r->wire_len, r->count);
 		}
 	}
 	exchange_over(z);
@@ -664,17 +634,22 @@ static void start_transfer(struct zone *z)
 	            .max_rrs = z->s->conf->max_zone_records},
 	    .timeout_ms = z->s->conf->timeout_ms,
 	};
-	char *text = NULL;
-	uint64_t refreshed;
+	uint8_t *buf = NULL;
+	gk_xfr_zfile_t zf;
+	char err[320];
 	if (req.kind == GK_XFR_IXFR) {
-		if (read_persisted(z, &text, &req.cur_len, &refreshed) == 0) {
-			req.cur_text = text;
+		if (read_persisted(z, &buf, &zf, err, sizeof(err)) == 0) {
+			req.cur = zf.rrs;
+			req.cur_len = zf.rrs_len;
+			req.cur_count = zf.count;
 		} else {
+			gk_log(GK_LOG_WARN, "secondary: zone %s: %s: %s: AXFR instead of IXFR",
+			       z->name, z->path, err);
 			req.kind = GK_XFR_AXFR;
 		}
 	}
 	int rc = gk_xfr_start(&z->s->loop, &req, xfr_done, z);
-	free(text);
+	free(buf);
 	if (rc != 0) {
 		failed(z, "cannot start a transfer: %s", gk_strerror(rc));
 		exchange_over(z);
@@ -820,18 +795,25 @@ static void thread_main(void *arg)
 	 * (queries meanwhile get SERVFAIL from their placeholders, as for zones from files at
 	 * start); no primary is asked before every one is loaded */
 	uint64_t t0 = uv_hrtime();
-	size_t loaded = 0;
-	for (size_t i = 0; i < s->nslot && !atomic_load(&s->stop); i++) {
+	size_t npend = 0, loaded = 0;
+	struct zone **pend = malloc((s->nslot + 1) * sizeof(*pend));
+	for (size_t i = 0; i < s->nslot; i++) {
 		struct zone *z = s->slots[i];
 		if (z && z->load_pending) {
 			z->load_pending = false;
-			load_persisted(z);
-			loaded++;
+			if (pend)
+				pend[npend++] = z;
+			else
+				load_persisted(z); /* out of memory for the list: one by one */
 		}
 	}
-	if (loaded)
-		gk_log(GK_LOG_INFO, "secondary: %zu catalog member zones loaded from %s in %.2f s",
-		       loaded, s->conf->directory, (double)(uv_hrtime() - t0) / 1e9);
+	if (npend)
+		loaded = load_many(pend, npend);
+	free(pend);
+	if (npend)
+		gk_log(GK_LOG_INFO,
+		       "secondary: %zu catalog member zones loaded from %s (%zu files) in %.2f s",
+		       npend, s->conf->directory, loaded, (double)(uv_hrtime() - t0) / 1e9);
 	for (size_t i = 0; i < s->nslot; i++)
 		if (s->slots[i])
 			first_check(s->slots[i]);
@@ -1317,6 +1299,26 @@ static void catalog_update(struct zone *cz, const char *text, size_t len)
 	idx_update(s);
 }
 
+/* catalog_update from the catalog's records (a transfer's, a persisted file's): the catalog
+ * reader takes text. */
+static void catalog_update_wire(struct zone *cz, const uint8_t *w, size_t len, size_t count)
+{
+	ldns_rr_list *l = NULL;
+	char *text = NULL, err[320];
+	size_t tl = 0;
+	int rc = gk_xfr_wire_parse(w, len, count, &l, err, sizeof(err));
+	if (rc == 0)
+		rc = gk_xfr_zone_text(l, NULL, &text, &tl);
+	ldns_rr_list_deep_free(l);
+	if (rc != 0) {
+		gk_log(GK_LOG_ERR, "secondary: catalog %s: %s: its members stay as they were",
+		       cz->name, rc == GK_ENOMEM ? "out of memory" : err);
+		return;
+	}
+	catalog_update(cz, text, tl);
+	free(text);
+}
+
 /* ---- NOTIFY (query threads) ----------------------------------------------------------- */
 
 static int cmp_apex(const void *a, const void *b)
@@ -1471,34 +1473,52 @@ static void publish_placeholder(struct zone *z)
 		publish(z, v);
 }
 
-/* Load the persisted copy (if any) and publish it; without one, the zone's placeholder.
- * A catalog's members follow (catalog_update). */
-static void load_persisted(struct zone *z)
+/* The persisted copy read and checked for loading: 1 (*buf and *zf set), or 0 when there is
+ * none or it is refused (reported, naming the file; the zone's placeholder is published:
+ * SERVFAIL until a transfer). */
+static int load_read(struct zone *z, uint8_t **buf, gk_xfr_zfile_t *zf)
 {
-	char *text = NULL, err[512] = "no SOA record first";
-	size_t len = 0;
-	uint64_t refreshed = 0;
-	int rc = read_persisted(z, &text, &len, &refreshed);
+	char err[400];
+	int rc = read_persisted(z, buf, zf, err, sizeof(err));
 	if (rc == -ENOENT) {
 		publish_placeholder(z);
-		return;
+		return 0;
 	}
-	gk_zver_t *v = NULL;
-	uint32_t serial = 0;
-	if (rc != 0 ||
-	    (soa_of_header(text, len, z, &serial) != 0 && soa_of(text, len, z, &serial) != 0) ||
-	    build(z, text, len, &v, err, sizeof(err)) != 0) {
+	if (rc != 0) {
 		gk_log(GK_LOG_ERR,
-		       "secondary: zone %s: %s does not load (%s): SERVFAIL until a transfer",
-		       z->name, z->path, rc ? gk_strerror(rc) : err);
+		       "secondary: zone %s: %s is not loaded (%s): SERVFAIL until it is "
+		       "transferred afresh",
+		       z->name, z->path, err);
+		publish_placeholder(z);
+		return 0;
+	}
+	return 1;
+}
+
+/* The persisted copy zf built into v (build rc, err): publish it and take its SOA, or report
+ * the failure and publish the placeholder. A catalog's members follow (catalog_update).
+ * Frees buf. */
+static void load_finish(struct zone *z, uint8_t *buf, const gk_xfr_zfile_t *zf, gk_zver_t *v,
+                        int rc, const char *err)
+{
+	if (rc != 0) {
+		gk_log(GK_LOG_ERR,
+		       "secondary: zone %s: %s does not load (%s): SERVFAIL until it is "
+		       "transferred afresh",
+		       z->name, z->path, err);
 		gk_zver_free(v);
-		free(text);
+		free(buf);
 		publish_placeholder(z);
 		return;
 	}
+	uint64_t refreshed = zf->refreshed * 1000u;
 	z->have_data = true;
+	z->refresh = zf->refresh;
+	z->retry = zf->retry;
+	z->expire = zf->expire;
+	timers_fix(z);
 	uv_mutex_lock(&z->s->mu); /* the thread may run: the status reads these */
-	z->serial = serial;
+	z->serial = zf->serial;
 	z->last_ok = refreshed;
 	z->expire_at = refreshed + (uint64_t)z->expire * 1000u;
 	bool past = now_ms() >= z->expire_at;
@@ -1512,17 +1532,103 @@ static void load_persisted(struct zone *z)
 		gk_log(GK_LOG_WARN,
 		       "secondary: zone %s: persisted copy (serial %u) is past its "
 		       "expire: SERVFAIL until refreshed",
-		       z->name, serial);
+		       z->name, zf->serial);
 	}
 	if (v) {
 		/* not 100,000 members' lines at the default level */
 		gk_log(z->owner ? GK_LOG_DEBUG : GK_LOG_INFO,
-		       "secondary: zone %s: serial %u loaded from %s", z->name, serial, z->path);
+		       "secondary: zone %s: serial %u loaded from %s", z->name, zf->serial,
+		       z->path);
 		publish(z, v);
 	}
 	if (z->conf && z->conf->catalog)
-		catalog_update(z, text, len);
-	free(text);
+		catalog_update_wire(z, zf->rrs, zf->rrs_len, zf->count);
+	free(buf);
+}
+
+/* Load the persisted copy (if any) and publish it; without one, the zone's placeholder. */
+static void load_persisted(struct zone *z)
+{
+	uint8_t *buf = NULL;
+	gk_xfr_zfile_t zf;
+	if (!load_read(z, &buf, &zf))
+		return;
+	char err[512] = "";
+	gk_zver_t *v = NULL;
+	int rc = build(z, zf.rrs, zf.rrs_len, zf.count, &v, err, sizeof(err));
+	load_finish(z, buf, &zf, v, rc, err);
+}
+
+/* Many zones' persisted copies loaded as master files are: read and checked here, built on
+ * a pool of threads (gk_zload, one per core), each published as it is done. At most
+ * LOAD_BATCH files are held in memory at once. Transfer thread, before any primary is
+ * asked. */
+#define LOAD_BATCH 8192u
+struct lbatch {
+	struct zone **z;
+	uint8_t **buf;
+	gk_xfr_zfile_t *zf;
+	gk_zone_spec_t *spec;
+};
+
+static void lbatch_done(void *ctx, size_t i, gk_zver_t *v, int rc, const char *err)
+{
+	struct lbatch *b = ctx;
+	load_finish(b->z[i], b->buf[i], &b->zf[i], v, rc, err ? err : "");
+	b->buf[i] = NULL;
+}
+
+static size_t load_many(struct zone **zs, size_t n)
+{
+	struct lbatch b = {
+	    .z = calloc(LOAD_BATCH, sizeof(*b.z)),
+	    .buf = calloc(LOAD_BATCH, sizeof(*b.buf)),
+	    .zf = calloc(LOAD_BATCH, sizeof(*b.zf)),
+	    .spec = calloc(LOAD_BATCH, sizeof(*b.spec)),
+	};
+	size_t loaded = 0;
+	for (size_t o = 0; o < n;) {
+		size_t k = 0;
+		gk_secondary_t *s = zs[o]->s;
+		for (; o < n && k < LOAD_BATCH && !atomic_load(&s->stop); o++) {
+			struct zone *z = zs[o];
+			if (!b.spec) { /* out of memory for the batch: one at a time */
+				load_persisted(z);
+				continue;
+			}
+			if (!load_read(z, &b.buf[k], &b.zf[k]))
+				continue;
+			b.z[k] = z;
+			b.spec[k] = (gk_zone_spec_t){.name = z->name,
+			                             .wire = b.zf[k].rrs,
+			                             .wire_len = b.zf[k].rrs_len,
+			                             .wire_count = b.zf[k].count,
+			                             .secondary = true};
+			k++;
+		}
+		if (k == 0)
+			continue;
+		gk_zload_t *zl = NULL;
+		if (gk_zload_start(b.spec, k, s->psl, 0, NULL, NULL, &zl) == 0) {
+			while (!gk_zload_done(zl))
+				(void)gk_zload_take(zl, true, 0, lbatch_done, &b);
+			gk_zload_free(zl);
+		} else {
+			for (size_t i = 0; i < k; i++) {
+				char err[512] = "";
+				gk_zver_t *v = NULL;
+				int rc = build(b.z[i], b.zf[i].rrs, b.zf[i].rrs_len, b.zf[i].count,
+				               &v, err, sizeof(err));
+				lbatch_done(&b, i, v, rc, err);
+			}
+		}
+		loaded += k;
+	}
+	free(b.z);
+	free(b.buf);
+	free(b.zf);
+	free(b.spec);
+	return loaded;
 }
 
 int gk_secondary_create(uv_loop_t *main, gk_zoneset_t *zs, const gk_xfr_conf_t *conf,

@@ -54,8 +54,8 @@ static void job_free(struct job *j)
 	gk_xfr_stream_free(&j->st);
 	gk_tsig_ctx_free(j->tsig);
 	free((char *)j->req.zone);
-	free((char *)j->req.cur_text);
-	free(j->res.text);
+	free((uint8_t *)j->req.cur);
+	free(j->res.wire);
 	free(j->rbuf);
 	free(j);
 }
@@ -69,8 +69,8 @@ static void on_closed(uv_handle_t *h)
 		gk_xfr_request_t r = j->req;
 		r.kind = GK_XFR_AXFR;
 		r.addr = (const struct sockaddr *)&j->addr;
-		r.cur_text = NULL;
-		r.cur_len = 0;
+		r.cur = NULL;
+		r.cur_len = r.cur_count = 0;
 		struct job *k = NULL;
 		if (start_job(j->tcp.loop, &r, j->done, j->ctx, &k) == 0) {
 			k->fell_back = true;
@@ -118,7 +118,7 @@ static void on_timeout(uv_timer_t *t)
 	fail(j, GK_EIO, "no answer within %u ms", j->req.timeout_ms);
 }
 
-/* The transfer is complete: make the new zone's text. */
+/* The transfer is complete: make the new zone's records. */
 static void complete(struct job *j)
 {
 	gk_xfr_stream_t *s = &j->st;
@@ -132,7 +132,8 @@ static void complete(struct job *j)
 	j->res.kind = GK_XFR_AXFR;
 	if (s->incremental) {
 		char err[256];
-		int rc = gk_xfr_zone_parse(j->req.cur_text, j->req.cur_len, &cur, err, sizeof(err));
+		int rc = gk_xfr_wire_parse(j->req.cur, j->req.cur_len, j->req.cur_count, &cur, err,
+		                           sizeof(err));
 		if (rc == 0)
 			rc = gk_xfr_apply(cur, s, err, sizeof(err));
 		if (rc != 0) {
@@ -146,7 +147,8 @@ static void complete(struct job *j)
 		zone = cur;
 		j->res.kind = GK_XFR_IXFR;
 	}
-	if (gk_xfr_zone_text(zone, NULL, &j->res.text, &j->res.text_len) != 0) {
+	j->res.count = ldns_rr_list_rr_count(zone);
+	if (gk_xfr_zone_wire(zone, &j->res.wire, &j->res.wire_len) != 0) {
 		ldns_rr_list_deep_free(cur);
 		fail(j, GK_ENOMEM, "out of memory");
 		return;
@@ -295,18 +297,18 @@ static int start_job(uv_loop_t *loop, const gk_xfr_request_t *req, gk_xfr_done_f
 		return GK_ENOMEM;
 	j->req = *req;
 	j->req.zone = strdup(req->zone);
-	j->req.cur_text = NULL;
+	j->req.cur = NULL;
 	j->rbuf = malloc(2 + 65535);
 	int rc = GK_ENOMEM;
 	if (!j->req.zone || !j->rbuf)
 		goto fail;
 	if (req->kind == GK_XFR_IXFR) {
-		char *t = malloc(req->cur_len + 1);
+		uint8_t *t = malloc(req->cur_len + 1);
 		if (!t)
 			goto fail;
-		memcpy(t, req->cur_text, req->cur_len);
-		t[req->cur_len] = 0;
-		j->req.cur_text = t;
+		if (req->cur_len)
+			memcpy(t, req->cur, req->cur_len);
+		j->req.cur = t;
 	}
 	memcpy(&j->addr, req->addr,
 	       req->addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)

@@ -8,9 +8,10 @@
  * and report once through the callback. An IXFR the primary refuses (NOTIMP, REFUSED,
  * FORMERR), answers with a diff that does not apply to our data, is retried as AXFR on a
  * new connection; one answered with the full zone is taken as such. The result of a
- * transfer is the whole new zone as master-file text (SOA first, one absolute record per
- * line), ready for gk_zver_build and for the persisted file: the module keeps no zone data
- * of its own between transfers (an IXFR is applied to the text the caller hands in).
+ * transfer is the whole new zone as records in uncompressed wire form (SOA first), ready for
+ * gk_zver_build (gk_zone_spec_t.wire) and for the persisted file (zfile.h): the module keeps
+ * no zone data of its own between transfers (an IXFR is applied to the records the caller
+ * hands in).
  */
 #pragma once
 #include <stdbool.h>
@@ -35,11 +36,11 @@ typedef struct gk_xfr_limits {
 } gk_xfr_limits_t;
 
 typedef struct gk_xfr_request {
-	const char *zone;     /* apex, presentation form */
-	gk_xfr_kind_t kind;   /* what to ask */
-	uint32_t serial;      /* IXFR: the serial we hold */
-	const char *cur_text; /* IXFR: our zone's text (as a result's text), cur_len octets */
-	size_t cur_len;
+	const char *zone;   /* apex, presentation form */
+	gk_xfr_kind_t kind; /* what to ask */
+	uint32_t serial;    /* IXFR: the serial we hold */
+	const uint8_t *cur; /* IXFR: our zone's records (as a result's wire), cur_len octets, */
+	size_t cur_len, cur_count;   /* cur_count of them */
 	const struct sockaddr *addr; /* the primary (IPv4 or IPv6, port set) */
 	const gk_tsig_key_t *key;    /* NULL: unsigned; else must outlive the exchange */
 	gk_xfr_limits_t lim;
@@ -54,9 +55,10 @@ typedef struct gk_xfr_result {
 	bool uptodate;      /* IXFR: the primary has nothing newer */
 	bool fell_back;     /* an IXFR was asked, an AXFR was done */
 	uint32_t serial;    /* the primary's serial (SOA) or the new zone's */
-	char *text;         /* AXFR/IXFR: the whole new zone; malloc'd, the callback may take it
-	                       (set to NULL), else freed after the callback returns */
-	size_t text_len;
+	uint8_t *wire;      /* AXFR/IXFR: the whole new zone's records (SOA first, uncompressed
+	                       wire form); malloc'd, the callback may take it (set to NULL),
+	                       else freed after the callback returns */
+	size_t wire_len, count;  /* octets, records */
 	size_t bytes, rrs, msgs; /* of the answer (the last exchange, when it fell back) */
 } gk_xfr_result_t;
 

@@ -77,6 +77,82 @@ int gk_xfr_zone_text(const ldns_rr_list *zone, const char *header, char **out, s
 	return 0;
 }
 
+int gk_xfr_zone_wire(const ldns_rr_list *zone, uint8_t **out, size_t *len)
+{
+	/* each record through a scratch buffer of its own: ldns keeps the RDLENGTH's position
+	 * in a uint16_t, so past 64 KiB of one buffer it writes the length over an earlier
+	 * record */
+	ldns_buffer *b = ldns_buffer_new(1024);
+	uint8_t *w = NULL;
+	size_t n = 0, cap = 0;
+	int rc = b ? 0 : GK_ENOMEM;
+	for (size_t i = 0; rc == 0 && i < ldns_rr_list_rr_count(zone); i++) {
+		ldns_buffer_clear(b);
+		if (ldns_rr2buffer_wire(b, ldns_rr_list_rr(zone, i), LDNS_SECTION_ANSWER) !=
+		    LDNS_STATUS_OK) {
+			rc = GK_ENOMEM;
+			break;
+		}
+		size_t l = ldns_buffer_position(b);
+		if (n + l > cap) {
+			size_t nc = cap ? cap * 2 : 4096;
+			while (nc < n + l)
+				nc *= 2;
+			uint8_t *nw = realloc(w, nc);
+			if (!nw) {
+				rc = GK_ENOMEM;
+				break;
+			}
+			w = nw;
+			cap = nc;
+		}
+		memcpy(w + n, ldns_buffer_begin(b), l);
+		n += l;
+	}
+	ldns_buffer_free(b);
+	if (rc == 0 && !w)
+		w = malloc(1); /* an empty list: a valid pointer all the same */
+	if (rc != 0 || !w) {
+		free(w);
+		return GK_ENOMEM;
+	}
+	*out = w;
+	*len = n;
+	return 0;
+}
+
+int gk_xfr_wire_parse(const uint8_t *w, size_t len, size_t count, ldns_rr_list **out, char *err,
+                      size_t errlen)
+{
+	ldns_rr_list *l = ldns_rr_list_new();
+	if (!l)
+		return GK_ENOMEM;
+	size_t pos = 0;
+	for (size_t i = 0; i < count; i++) {
+		ldns_rr *rr = NULL;
+		ldns_status st = pos < len ? ldns_wire2rr(&rr, w, len, &pos, LDNS_SECTION_ANSWER)
+		                           : LDNS_STATUS_PACKET_OVERFLOW;
+		if (st != LDNS_STATUS_OK || !ldns_rr_list_push_rr(l, rr)) {
+			ldns_rr_free(rr);
+			ldns_rr_list_deep_free(l);
+			snprintf(err, errlen, "record %zu: %s", i + 1,
+			         st == LDNS_STATUS_OK ? "out of memory"
+			                              : ldns_get_errorstr_by_id(st));
+			return st == LDNS_STATUS_MEM_ERR || st == LDNS_STATUS_OK ? GK_ENOMEM
+			                                                         : GK_ESYNTAX;
+		}
+	}
+	if (pos != len || count == 0 ||
+	    ldns_rr_get_type(ldns_rr_list_rr(l, 0)) != LDNS_RR_TYPE_SOA) {
+		ldns_rr_list_deep_free(l);
+		snprintf(err, errlen,
+		         pos != len ? "octets after the last record" : "no SOA record first");
+		return GK_ESYNTAX;
+	}
+	*out = l;
+	return 0;
+}
+
 static int cmp_rr(const void *a, const void *b)
 {
 	return ldns_rr_compare(*(ldns_rr *const *)a, *(ldns_rr *const *)b);

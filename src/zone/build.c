@@ -97,6 +97,7 @@ struct zbuild {
 	size_t nnodes;
 	char *err;
 	size_t errlen;
+	const char *fname; /* the zone file (spec->file) or "<text>": the caller's string */
 };
 
 static int errf(struct zbuild *B, int code, const char *file, unsigned line, const char *fmt, ...)
@@ -371,7 +372,7 @@ static const char *rrset_where(void *ctx, const gk_node_t *n, uint16_t type, uns
 			*line = r->line;
 			return r->file;
 		}
-	return NULL;
+	return B->fname;
 }
 
 static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *origin)
@@ -379,7 +380,10 @@ static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *or
 	gk_zver_t *v = B->v;
 	gk_loader_t L = {.arena = v->arena, .err = B->err, .errlen = B->errlen};
 	const char *fname = spec->file ? spec->file : "<text>";
-	int rc = gk_loader_read(&L, fname, spec->text, spec->text_len, origin);
+	B->fname = fname;
+	int rc = spec->wire
+	             ? gk_loader_read_wire(&L, fname, spec->wire, spec->wire_len, spec->wire_count)
+	             : gk_loader_read(&L, fname, spec->text, spec->text_len, origin);
 	if (rc < 0)
 		goto out;
 	rc = ntab_init(&B->tab, L.n + 16);
@@ -394,7 +398,6 @@ static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *or
 	}
 	B->zone->apex = apex->np;
 	apex->np->flags |= GK_NODE_APEX;
-	B->zone->file = gk_arena_dup(v->arena, fname, strlen(fname) + 1);
 
 	ldns_buffer *buf = ldns_buffer_new(65536);
 	if (!buf) {
@@ -484,13 +487,15 @@ static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *or
 			goto out;
 		}
 		for (size_t i = 0; i < L.nfiles; i++)
-			v->files[i] = (gk_zfile_t){.path = L.files[i].path,
-			                           .dev = L.files[i].dev,
-			                           .ino = L.files[i].ino,
-			                           .size = L.files[i].size,
-			                           .mtime_sec = L.files[i].mtime_sec,
-			                           .mtime_nsec = L.files[i].mtime_nsec};
+			v->files[i] =
+			    (gk_zfile_t){.path = L.files[i].path,
+			                 .dev = L.files[i].dev,
+			                 .ino = L.files[i].ino,
+			                 .size = L.files[i].size,
+			                 .mtime_ns = gk_zfile_mtime(L.files[i].mtime_sec,
+			                                            L.files[i].mtime_nsec)};
 		v->nfiles = L.nfiles;
+		v->file_hash = spec->file ? gk_zfile_hash(spec->file) : 0;
 	}
 out:
 	free_build_sets(B);

@@ -2,10 +2,10 @@
 /* src/zone/compile.c -- precompute the answer for every (name, qtype) outcome.
  *
  * For each node the compiler runs the resolver once per query type that can change the
- * answer (the node's types, the types along its CNAME chain, DS at cuts and child apexes,
- * ANY) and once for "any other type"; once for the zone's NXDOMAIN; for each cut once for
- * its referral. Nodes below a DNAME, and CNAME chains that pass one, get no templates:
- * their answers depend on the query name and are built at query time. Only this zone's
+ * answer (the node's types, the types along its CNAME chain, DS at cuts and child apexes)
+ * and once for "any other type" (ANY is answered at query time); once for the zone's NXDOMAIN; for
+ * each cut once for its referral. Nodes below a DNAME, and CNAME chains that pass one, get no
+ * templates: their answers depend on the query name and are built at query time. Only this zone's
  * data is used: a template whose CNAME chain reaches further names records them (hops), and
  * the packet path builds the answer at query time when another served zone holds one.
  */
@@ -73,27 +73,21 @@ static unsigned other_regs(const gk_asm_t *a, const gk_node_t *own, gk_regref_t 
 	return k;
 }
 
-static int store_refs(struct cc *c, gk_tmpl_t *t, const gk_node_t *own)
+/* The template's references (gk_tmpl_regs, gk_tmpl_hops) into the blob being built at
+ * refs; returns how many. */
+static unsigned put_refs(struct cc *c, gk_tmpl_t *t, const gk_node_t *own, gk_regref_t *refs)
 {
 	gk_asm_t *a = c->a;
-	gk_regref_t tmp[GK_ASM_REGS];
-	unsigned k = own ? other_regs(a, own, tmp) : 0;
+	unsigned k = own ? other_regs(a, own, refs) : 0;
 	if (own && a->regs_lost)
 		t->flags |= GK_TMPL_RECHECK;
-	if (!k && !a->nhops)
-		return 0;
 	/* regs, then the chain's later names: where another served zone may answer at query
 	 * time */
-	gk_regref_t *refs = gk_arena_alloc(c->v->arena, (k + a->nhops) * sizeof(*refs));
-	if (!refs)
-		return GK_ENOMEM;
-	memcpy(refs, tmp, k * sizeof(*refs));
 	for (unsigned i = 0; i < a->nhops; i++)
 		refs[k + i] = (gk_regref_t){.name = a->hops[i].name, .len = a->hops[i].len};
-	t->refs = refs;
 	t->nregs = (uint8_t)k;
 	t->nhops = (uint8_t)a->nhops;
-	return 0;
+	return k + a->nhops;
 }
 
 /* The arena copy of blob[0..len): an earlier identical one, or a new copy. NULL: no memory. */
@@ -146,8 +140,9 @@ static int store(struct cc *c, gk_tmpl_t *t, uint16_t qtype, uint8_t qname_len, 
 	t->len = (uint16_t)blen;
 	t->nfix = (uint16_t)a->nfix;
 	t->nbound = (uint16_t)a->nbound;
-	/* one allocation: bounds, pointer positions (both 2-byte aligned), then the body;
-	 * built in the scratch after the message, then shared or copied into the arena */
+	/* one allocation: bounds, pointer positions (both 2-byte aligned), the body, then the
+	 * references 8-aligned; built in the scratch after the message, then shared or copied
+	 * into the arena */
 	size_t bb = a->nbound * sizeof(gk_bound_t), fb = a->nfix * sizeof(uint16_t);
 	uint8_t *blob = c->buf + 65536;
 	gk_bound_t *b = (gk_bound_t *)blob;
@@ -157,10 +152,11 @@ static int store(struct cc *c, gk_tmpl_t *t, uint16_t qtype, uint8_t qname_len, 
 	memcpy(body, a->buf + a->qend, blen);
 	for (unsigned i = 0; i < a->nfix; i++)
 		fix[i] = (uint16_t)(a->fix[i] - a->qend);
-	t->blob = intern_blob(c, blob, bb + fb + blen);
-	if (!t->blob)
-		return GK_ENOMEM;
-	return store_refs(c, t, own);
+	size_t ro = gk_tmpl_refs_off(a->nbound, a->nfix, blen);
+	memset(blob + bb + fb + blen, 0, ro - (bb + fb + blen));
+	unsigned nrefs = put_refs(c, t, own, (gk_regref_t *)(void *)(blob + ro));
+	t->blob = intern_blob(c, blob, nrefs ? ro + nrefs * sizeof(gk_regref_t) : bb + fb + blen);
+	return t->blob ? 0 : GK_ENOMEM;
 }
 
 /* Make d the DO=1 template of t: an entry of the zone's gk_dnssec_t.sigt, t->sig its index
@@ -332,7 +328,8 @@ static int compile_node(struct cc *c, gk_node_t *n)
 	int k = gk_resolve_chain_types(&c->sc, n, types, MAX_TYPES - 3);
 	if (k < 0)
 		return 0; /* chain through a DNAME: runtime */
-	types[k++] = GK_TYPE_ANY;
+	/* no ANY: RFC 8482's one RRset is rare in traffic and built at query time
+	 * (gk_node_tmpl); its template cost about 400 bytes a zone */
 	uint16_t other = absent_type(types, k);
 	types[k++] = other;
 	bool wild = (n->flags & GK_NODE_WILD) != 0;
@@ -397,7 +394,8 @@ int gk_zver_compile(gk_zver_t *v)
 	struct cc c = {.v = v, .sc = {.zs = NULL, .only = v}};
 	c.a = malloc(sizeof(gk_asm_t));
 	c.buf = malloc(65536 + GK_ASM_BOUNDS * sizeof(gk_bound_t) + GK_ASM_FIX * sizeof(uint16_t) +
-	               65536); /* the message, then a template's blob */
+	               65536 + 8 + (GK_ASM_REGS + GK_ASM_HOPS) * sizeof(gk_regref_t));
+	/* the message, then a template's blob */
 	int rc = GK_ENOMEM;
 	gk_zone_t *z = &v->zone;
 	gk_tmpl_t *t = NULL, *nd = NULL;

@@ -428,7 +428,7 @@ static void warn(struct chk *k, const gk_node_t *n, uint16_t type, const char *f
 	unsigned line = 0;
 	const char *file = k->where ? k->where(k->ctx, n, type, &line) : NULL;
 	if (!file)
-		file = k->v->zone.file ? k->v->zone.file : "<text>";
+		file = "<text>"; /* the build's where() names the zone file */
 	if (line)
 		gk_log(GK_LOG_WARN, "%s:%u: zone %s: %s", file, line, k->v->name, msg);
 	else

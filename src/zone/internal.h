@@ -11,6 +11,7 @@
  */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include "common/arena.h"
@@ -89,28 +90,18 @@ typedef struct gk_tmpl {
 	 * gk_dnssec_t.sigt (dnssec.h, gk_dnssec_tmpl_sig); 0: built at query time. An index in
 	 * the header's padding, not a pointer: unsigned zones pay nothing for it. */
 	uint32_t sig;
-	/* nregs registrable domains other than the query's whose records the template
-	 * carries, then nhops later names of its CNAME chain (hash unused): at query time each
-	 * must still belong to the zone the template was compiled in (inside its apex: no
-	 * deeper served zone holds it; outside: no served zone holds it), or the answer is
-	 * built at query time. One array: gk_tmpl_regs, gk_tmpl_hops. */
-	const gk_regref_t *refs;
-	/* One allocation: nbound gk_bound_t, nfix pointer positions, then len octets of body
-	 * (gk_tmpl_bound, gk_tmpl_fix, gk_tmpl_body): one pointer instead of three. */
+	/* One allocation: nbound gk_bound_t, nfix pointer positions, len octets of body
+	 * (gk_tmpl_bound, gk_tmpl_fix, gk_tmpl_body), then, at the next multiple of 8, nregs
+	 * registrable domains other than the query's whose records the template carries and
+	 * nhops later names of its CNAME chain (hash unused): at query time each must still
+	 * belong to the zone the template was compiled in (inside its apex: no deeper served
+	 * zone holds it; outside: no served zone holds it), or the answer is built at query
+	 * time (gk_tmpl_regs, gk_tmpl_hops). One pointer instead of four: what a query reads
+	 * first stays at the blob's start, and the header is 32 bytes. */
 	const uint8_t *blob;
 } gk_tmpl_t;
 
-_Static_assert(sizeof(gk_tmpl_t) == 40, "a template header is 40 bytes (DNSSEC's in dnssec.h)");
-
-static inline const gk_regref_t *gk_tmpl_regs(const gk_tmpl_t *t)
-{
-	return t->refs;
-}
-
-static inline const gk_regref_t *gk_tmpl_hops(const gk_tmpl_t *t)
-{
-	return t->refs + t->nregs;
-}
+_Static_assert(sizeof(gk_tmpl_t) == 32, "a template header is 32 bytes (DNSSEC's in dnssec.h)");
 
 static inline const gk_bound_t *gk_tmpl_bound(const gk_tmpl_t *t)
 {
@@ -125,6 +116,23 @@ static inline const uint16_t *gk_tmpl_fix(const gk_tmpl_t *t)
 static inline const uint8_t *gk_tmpl_body(const gk_tmpl_t *t)
 {
 	return t->blob + t->nbound * sizeof(gk_bound_t) + t->nfix * sizeof(uint16_t);
+}
+
+/* Offset of the references in a blob of nbound bounds, nfix positions and len octets. */
+static inline size_t gk_tmpl_refs_off(size_t nbound, size_t nfix, size_t len)
+{
+	return (nbound * sizeof(gk_bound_t) + nfix * sizeof(uint16_t) + len + 7u) & ~(size_t)7u;
+}
+
+static inline const gk_regref_t *gk_tmpl_regs(const gk_tmpl_t *t)
+{
+	return (const gk_regref_t *)(const void *)(t->blob +
+	                                           gk_tmpl_refs_off(t->nbound, t->nfix, t->len));
+}
+
+static inline const gk_regref_t *gk_tmpl_hops(const gk_tmpl_t *t)
+{
+	return gk_tmpl_regs(t) + t->nregs;
 }
 
 struct gk_zone;
@@ -169,12 +177,13 @@ _Static_assert(sizeof(gk_node_t) == 96, "a node is 96 bytes: one line a query re
                                         "a line for the rest");
 
 /* A served zone (inside its version). What a query reads of it (the memo cell, the
- * registrable domain, the negative answers) is in one cache line. */
+ * registrable domain, the negative answers, whether it is signed) is in one cache line:
+ * the version's second (gk_zver_t.zone). */
 typedef struct gk_zone {
 	/* The filing status of that registrable domain as last read, with the status table's
 	 * generation (gk_status_get_memo): a cell owned by the store, kept across versions of
 	 * the zone -- the one word queries write. NULL until the version is published. */
-	_Alignas(64) _Atomic uint64_t *memo;
+	_Atomic uint64_t *memo;
 	/* Every name in the zone has the registrable domain formed by the last reg_len octets
 	 * of the name (reg_hash is its hash) -- the zone is at or below a registrable domain
 	 * and nothing in it is a public suffix. reg_len 0: ask the PSL per name. */
@@ -184,10 +193,10 @@ typedef struct gk_zone {
 	const gk_tmpl_t *nxdomain;
 	const gk_tmpl_t *nodata; /* NODATA for the apex name, relocatable to any name */
 	gk_node_t *apex;
+	const struct gk_dnssec *sec; /* NULL: the zone is not signed (dnssec.h) */
+	/* the next line: read when an answer is built at query time */
 	const gk_rrset_t *soa;
 	const gk_rrset_t *ns;
-	const char *file;
-	const struct gk_dnssec *sec; /* NULL: the zone is not signed (dnssec.h) */
 } gk_zone_t;
 
 /* A slot of the zone set's name table: the node's full name hash beside the pointer, so a
@@ -198,12 +207,23 @@ typedef struct gk_zslot {
 } gk_zslot_t;
 
 /* A file a version was read from (the zone file and every $INCLUDE), as it was when read:
- * a reload rebuilds the zone when any of them differs. */
+ * a reload rebuilds the zone when any of them differs. The zone file's path is not kept
+ * (NULL): it is the spec's (gk_zver_files_current), and gk_zver_t.file_hash tells it is the
+ * same path. */
 typedef struct gk_zfile {
-	const char *path; /* arena string */
+	const char *path; /* an $INCLUDE's (arena string); NULL: the zone file */
 	uint64_t dev, ino;
-	int64_t size, mtime_sec, mtime_nsec;
+	int64_t size;
+	uint64_t mtime_ns; /* gk_zfile_mtime of the modification time (40 bytes a record) */
 } gk_zfile_t;
+
+_Static_assert(sizeof(gk_zfile_t) == 40, "a file record is 40 bytes");
+
+/* A modification time as one number: nanoseconds, wrapping past 2262 (compared only). */
+static inline uint64_t gk_zfile_mtime(int64_t sec, int64_t nsec)
+{
+	return (uint64_t)sec * 1000000000u + (uint64_t)nsec;
+}
 
 #define GK_ZVER_INLINE 46 /* apex names up to this long are compared in the first line */
 
@@ -214,7 +234,7 @@ struct gk_zver {
 	uint64_t mask;
 	uint8_t apex_len, apex_labels;
 	uint8_t apex_short[GK_ZVER_INLINE]; /* the apex name when apex_len <= GK_ZVER_INLINE */
-	gk_zone_t zone;
+	gk_zone_t zone;                     /* the second line (offsetof asserted below) */
 	gk_arena_t *arena;
 	size_t nrr, nnodes;
 	uint64_t apex_hash;
@@ -222,11 +242,27 @@ struct gk_zver {
 	const uint8_t *apex_long; /* the apex name when apex_len > GK_ZVER_INLINE */
 	gk_zfile_t *files;
 	size_t nfiles;
-	bool owns_memo; /* set by the store when it retires the zone's last version */
-	uint64_t mark;  /* the gk_zoneset_sync pass that last saw the zone (writer only) */
-	bool secondary; /* spec->secondary: not gk_zoneset_sync's to remove */
+	uint64_t mark; /* the gk_zoneset_sync pass that last saw the zone (writer only) */
 	const struct gk_psl *psl; /* build time only; may be NULL */
+	/* A placeholder made with others in one block (gk_zver_placeholders): the block, freed
+	 * with its last placeholder; NULL: its own allocation (or not a placeholder). */
+	struct gk_zver_block *block;
+	uint64_t file_hash; /* gk_zfile_hash of the zone file's path (spec->file); 0: none */
+	bool owns_memo;     /* set by the store when it retires the zone's last version */
+	bool secondary;     /* spec->secondary: not gk_zoneset_sync's to remove */
 };
+
+_Static_assert(offsetof(gk_zver_t, zone) == 64, "a version's zone is its second line");
+_Static_assert(sizeof(gk_zver_t) == 256, "a version is four lines");
+
+/* The hash of a zone file's path kept in a version (gk_zver_t.file_hash; FNV-1a, never 0). */
+static inline uint64_t gk_zfile_hash(const char *path)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	return h ? h : 1;
+}
 
 /* Where the resolver looks names up: the store (query time), or one version alone
  * (compile time: zs NULL, only set). */
@@ -300,7 +336,8 @@ static inline bool gk_zver_placeholder_p(const gk_zver_t *v)
 /* RRset of a type at a node, or NULL. */
 const gk_rrset_t *gk_node_rrset(const gk_node_t *n, uint16_t type);
 
-/* Template for qtype at a node: the exact entry, else n->other. */
+/* Template for qtype at a node: the exact entry, else n->other; NULL for ANY (built at query
+ * time: compile.c). */
 const gk_tmpl_t *gk_node_tmpl(const gk_node_t *n, uint16_t qtype);
 
 /* Compile every template of a built version (compile.c). */

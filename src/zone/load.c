@@ -48,8 +48,9 @@ static int fail(gk_loader_t *L, int code, const char *file, unsigned line, const
 }
 
 /* Read a file, and record what it was (stat before the read: a change after it is seen by
- * the next reload, at worst as a rebuild that finds the same content). */
-static int read_file(gk_loader_t *L, const char *path, char **out, size_t *len)
+ * the next reload, at worst as a rebuild that finds the same content) under rec: an $INCLUDE's
+ * arena string, or NULL for the zone file itself (its path is the caller's: no copy). */
+static int read_file(gk_loader_t *L, const char *path, const char *rec, char **out, size_t *len)
 {
 	struct stat st;
 	if (stat(path, &st) == 0) {
@@ -61,11 +62,8 @@ static int read_file(gk_loader_t *L, const char *path, char **out, size_t *len)
 			L->files = nf;
 			L->fcap = nc;
 		}
-		const char *copy = gk_arena_dup(L->arena, path, strlen(path) + 1);
-		if (!copy)
-			return GK_ENOMEM;
 		L->files[L->nfiles++] = (gk_loaded_file_t){
-		    .path = copy,
+		    .path = rec,
 		    .dev = (uint64_t)st.st_dev,
 		    .ino = (uint64_t)st.st_ino,
 		    .size = (int64_t)st.st_size,
@@ -159,7 +157,7 @@ static int do_include(struct state *S, char *args, unsigned line)
 		return fail(L, GK_ESYNTAX, S->file, line, "bad $INCLUDE origin '%s'", oname);
 	char *buf;
 	size_t blen;
-	int rc = read_file(L, path, &buf, &blen);
+	int rc = read_file(L, path, sub.file, &buf, &blen);
 	if (rc < 0) {
 		ldns_rdf_deep_free(sub.origin);
 		return fail(L, GK_EIO, S->file, line, "$INCLUDE %s: %s", path, gk_strerror(rc));
@@ -370,9 +368,9 @@ int gk_loader_read(gk_loader_t *L, const char *file, const char *text, size_t te
                    const ldns_rdf *origin)
 {
 	struct state S = {.L = L, .ttl = 3600, .depth = text ? -1 : 0};
-	S.file = gk_arena_dup(L->arena, file, strlen(file) + 1);
+	S.file = file; /* the caller's: valid while L is (load.h) */
 	S.origin = ldns_rdf_clone(origin);
-	if (!S.file || !S.origin)
+	if (!S.origin)
 		return GK_ENOMEM;
 	/* ldns takes three 64 KiB scratch buffers from the top of the heap for every record and
 	 * frees them again; above the trim threshold each free gave the top back to the kernel
@@ -386,7 +384,7 @@ int gk_loader_read(gk_loader_t *L, const char *file, const char *text, size_t te
 	} else {
 		char *buf;
 		size_t blen;
-		rc = read_file(L, file, &buf, &blen);
+		rc = read_file(L, file, NULL, &buf, &blen);
 		if (rc < 0) {
 			rc = fail(L, GK_EIO, file, 0, "cannot read: %s", gk_strerror(rc));
 		} else {
@@ -399,6 +397,31 @@ int gk_loader_read(gk_loader_t *L, const char *file, const char *text, size_t te
 	if (S.prev)
 		ldns_rdf_deep_free(S.prev);
 	return rc;
+}
+
+int gk_loader_read_wire(gk_loader_t *L, const char *file, const uint8_t *wire, size_t len,
+                        size_t count)
+{
+	const char *f = file; /* the caller's: valid while L is (load.h) */
+	size_t pos = 0;
+	for (size_t i = 0; i < count; i++) {
+		ldns_rr *rr = NULL;
+		if (pos >= len)
+			return fail(L, GK_ESYNTAX, f, (unsigned)(i + 1), "%zu records of %zu", i,
+			            count);
+		ldns_status st = ldns_wire2rr(&rr, wire, len, &pos, LDNS_SECTION_ANSWER);
+		if (st != LDNS_STATUS_OK)
+			return fail(L, st == LDNS_STATUS_MEM_ERR ? GK_ENOMEM : GK_ESYNTAX, f,
+			            (unsigned)(i + 1), "record does not parse: %s",
+			            ldns_get_errorstr_by_id(st));
+		int rc = push_rr(L, rr, f, (unsigned)(i + 1));
+		if (rc < 0)
+			return rc;
+	}
+	if (pos != len)
+		return fail(L, GK_ESYNTAX, f, (unsigned)count, "%zu octets after the last record",
+		            len - pos);
+	return 0;
 }
 
 void gk_loader_clear(gk_loader_t *L)

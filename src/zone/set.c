@@ -103,8 +103,7 @@ static size_t apex_wire(const char *name, uint8_t *out)
 
 static bool unchanged(const gk_zver_t *v, const gk_zone_spec_t *spec)
 {
-	return spec->file && v->nfiles && strcmp(v->files[0].path, spec->file) == 0 &&
-	       gk_zver_files_current(v);
+	return spec->file && gk_zver_files_current(v, spec->file);
 }
 
 struct sweep {

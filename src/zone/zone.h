@@ -22,6 +22,12 @@ typedef struct gk_zone_spec {
 	const char *file; /* master file path (relative paths are used as given) */
 	const char *text; /* or: master file contents in memory (tests, fuzzing) */
 	size_t text_len;  /* length of text */
+	/* or: wire_count records in uncompressed wire form (owner, type, class, TTL, RDLENGTH,
+	 * RDATA, as in a message's answer section), wire_len octets -- a persisted secondary
+	 * zone (src/xfr), read without text parsing; messages name file (or the zone) and the
+	 * record's index as the line */
+	const uint8_t *wire;
+	size_t wire_len, wire_count;
 	/* A secondary zone (src/xfr): its versions come from transfers, published by the
 	 * secondary module on the writer thread; gk_zoneset_sync leaves them alone. */
 	bool secondary;
@@ -59,13 +65,20 @@ GK_MUST_CHECK int gk_zver_build(const gk_zone_spec_t *spec, const struct gk_psl 
  * caller until published), GK_EINVAL (bad name) or GK_ENOMEM. Any thread. */
 GK_MUST_CHECK int gk_zver_placeholder(const gk_zone_spec_t *spec, gk_zver_t **out);
 
+/* n placeholders at once, of specs[0..n) into out[0..n), as gk_zver_placeholder makes them
+ * but in one allocation, given back when the last of them is freed (gk_zver_free): the
+ * start-up's placeholders all go once the zones are loaded, and nothing allocated meanwhile
+ * (a zone's memo cell) holds their pages. Returns 0, GK_ENOMEM, or GK_EINVAL with *bad the
+ * index of the first bad name; on error nothing is allocated. n 0: nothing. Any thread. */
+GK_MUST_CHECK int gk_zver_placeholders(const gk_zone_spec_t *specs, size_t n, gk_zver_t **out,
+                                       size_t *bad);
+
 /* True for a placeholder. */
 bool gk_zver_is_placeholder(const gk_zver_t *v);
 
-/* The zone name as configured (spec->name), and the zone file (NULL: a placeholder or a
- * version built from text). Valid with the version. */
+/* The zone name as configured (spec->name). Valid with the version. (The zone file's path is
+ * not kept in the version: the spec holds it.) */
 const char *gk_zver_name(const gk_zver_t *v);
-const char *gk_zver_file(const gk_zver_t *v);
 
 /* Free a version that no store holds (never published, or retired). NULL is ignored. */
 void gk_zver_free(gk_zver_t *v);
@@ -81,10 +94,11 @@ bool gk_zver_dnssec(const gk_zver_t *v, int64_t *expire, unsigned *warnings);
 /* The serial of the version's SOA record (every served zone has one). */
 uint32_t gk_zver_serial(const gk_zver_t *v);
 
-/* True when every file the version was read from (the zone file and its $INCLUDEs) still
- * has the device, inode, size and modification time it had when read. A version built
- * from text is never current. Writer thread; one stat() per file. */
-bool gk_zver_files_current(const gk_zver_t *v);
+/* True when the version was read from the zone file named file (the spec's, the same path)
+ * and every file it was read from (that file and its $INCLUDEs) still has the device,
+ * inode, size and modification time it had when read. A version built from text, or with
+ * file NULL, is never current. Writer thread; one stat() per file. */
+bool gk_zver_files_current(const gk_zver_t *v, const char *file);
 
 /* ---- the store (store.c) ------------------------------------------------------------- */
 

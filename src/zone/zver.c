@@ -5,8 +5,10 @@
  * so the builder (build.c, compile.c), the resolver (resolve.c), the store (store.c) and
  * the packet path's side (answer.c) all stand on it without calling each other in a
  * circle. A placeholder is a version without data (gk_zver_placeholder): its own small
- * allocation, an empty name table, no templates; the packet path answers SERVFAIL for it.
+ * allocation (or a share of one block: gk_zver_placeholders), an empty name table, no
+ * templates; the packet path answers SERVFAIL for it.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +37,13 @@ const gk_tmpl_t *gk_node_tmpl(const gk_node_t *n, uint16_t qtype)
 	for (; i < n->ntmpl; i++)
 		if (n->tmpls[i].qtype == qtype)
 			return &n->tmpls[i];
-	return n->other;
+	/* ANY has no template (compile.c): built at query time */
+	return qtype == GK_TYPE_ANY ? NULL : n->other;
 }
+
+struct gk_zver_block {
+	_Atomic size_t live; /* placeholders not freed yet */
+};
 
 void gk_zver_free(gk_zver_t *v)
 {
@@ -44,10 +51,14 @@ void gk_zver_free(gk_zver_t *v)
 		return;
 	if (v->owns_memo)
 		free(v->zone.memo);
-	if (!v->arena)
+	if (v->block) { /* a placeholder of a block: the block goes with the last of them */
+		if (atomic_fetch_sub_explicit(&v->block->live, 1, memory_order_acq_rel) == 1)
+			free(v->block);
+	} else if (!v->arena) {
 		free(v); /* a placeholder: one allocation */
-	else
+	} else {
 		gk_arena_free(v->arena); /* v itself lives in it */
+	}
 }
 
 const uint8_t *gk_zver_apex_wire(const gk_zver_t *v, size_t *len)
@@ -74,17 +85,17 @@ uint32_t gk_zver_serial(const gk_zver_t *v)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-bool gk_zver_files_current(const gk_zver_t *v)
+bool gk_zver_files_current(const gk_zver_t *v, const char *file)
 {
-	if (!v->nfiles)
+	if (!v->nfiles || !file || v->file_hash != gk_zfile_hash(file))
 		return false;
 	for (size_t i = 0; i < v->nfiles; i++) {
 		const gk_zfile_t *f = &v->files[i];
 		struct stat st;
-		if (stat(f->path, &st) != 0 || (uint64_t)st.st_dev != f->dev ||
+		if (stat(f->path ? f->path : file, &st) != 0 || (uint64_t)st.st_dev != f->dev ||
 		    (uint64_t)st.st_ino != f->ino || (int64_t)st.st_size != f->size ||
-		    (int64_t)st.st_mtim.tv_sec != f->mtime_sec ||
-		    (int64_t)st.st_mtim.tv_nsec != f->mtime_nsec)
+		    gk_zfile_mtime((int64_t)st.st_mtim.tv_sec, (int64_t)st.st_mtim.tv_nsec) !=
+		        f->mtime_ns)
 			return false;
 	}
 	return true;
@@ -100,7 +111,17 @@ bool gk_zver_is_secondary(const gk_zver_t *v)
 	return v->secondary;
 }
 
-int gk_zver_placeholder(const gk_zone_spec_t *spec, gk_zver_t **out)
+/* The bytes a placeholder of the zone name (presentation form) needs at most: the version,
+ * the apex when too long to sit inline, the configured name; a multiple of the alignment. */
+static size_t placeholder_size(const char *name)
+{
+	size_t nlen = strlen(name) + 1, wire = nlen + 1; /* a wire name is at most one longer */
+	size_t size = sizeof(gk_zver_t) + (wire > GK_ZVER_INLINE ? wire : 0) + nlen;
+	return (size + _Alignof(gk_zver_t) - 1) & ~(_Alignof(gk_zver_t) - 1);
+}
+
+/* Fill the placeholder v (placeholder_size(spec->name) bytes). */
+static int placeholder_fill(const gk_zone_spec_t *spec, gk_zver_t *v)
 {
 	const char *name = spec->name;
 	ldns_rdf *d = NULL;
@@ -108,16 +129,9 @@ int gk_zver_placeholder(const gk_zone_spec_t *spec, gk_zver_t **out)
 		return GK_EINVAL;
 	ldns_dname2canonical(d);
 	size_t len = ldns_rdf_size(d), nlen = strlen(name) + 1;
-	/* the version, then the apex (when too long to sit inline) and the configured name */
-	size_t off = sizeof(gk_zver_t), size = off + (len > GK_ZVER_INLINE ? len : 0) + nlen;
-	gk_zver_t *v = aligned_alloc(_Alignof(gk_zver_t),
-	                             (size + _Alignof(gk_zver_t) - 1) & ~(_Alignof(gk_zver_t) - 1));
-	if (!v) {
-		ldns_rdf_deep_free(d);
-		return GK_ENOMEM;
-	}
 	memset(v, 0, sizeof(*v));
-	uint8_t *extra = (uint8_t *)v + off;
+	/* the version, then the apex (when too long to sit inline) and the configured name */
+	uint8_t *extra = (uint8_t *)v + sizeof(gk_zver_t);
 	const uint8_t *apex = ldns_rdf_data(d);
 	v->table = no_names;
 	v->mask = 0; /* gk_zver_placeholder_p */
@@ -135,16 +149,59 @@ int gk_zver_placeholder(const gk_zone_spec_t *spec, gk_zver_t **out)
 	memcpy(extra, name, nlen);
 	v->name = (const char *)extra;
 	ldns_rdf_deep_free(d);
+	return 0;
+}
+
+int gk_zver_placeholder(const gk_zone_spec_t *spec, gk_zver_t **out)
+{
+	if (!spec->name)
+		return GK_EINVAL;
+	gk_zver_t *v = aligned_alloc(_Alignof(gk_zver_t), placeholder_size(spec->name));
+	if (!v)
+		return GK_ENOMEM;
+	int rc = placeholder_fill(spec, v);
+	if (rc < 0) {
+		free(v);
+		return rc;
+	}
 	*out = v;
+	return 0;
+}
+
+int gk_zver_placeholders(const gk_zone_spec_t *specs, size_t n, gk_zver_t **out, size_t *bad)
+{
+	if (n == 0)
+		return 0;
+	size_t head =
+	    (sizeof(struct gk_zver_block) + _Alignof(gk_zver_t) - 1) & ~(_Alignof(gk_zver_t) - 1);
+	size_t total = head;
+	for (size_t i = 0; i < n; i++) {
+		if (!specs[i].name) {
+			*bad = i;
+			return GK_EINVAL;
+		}
+		total += placeholder_size(specs[i].name);
+	}
+	struct gk_zver_block *b = aligned_alloc(_Alignof(gk_zver_t), total);
+	if (!b)
+		return GK_ENOMEM;
+	atomic_init(&b->live, n);
+	uint8_t *p = (uint8_t *)b + head;
+	for (size_t i = 0; i < n; i++) {
+		gk_zver_t *v = (gk_zver_t *)(void *)p;
+		if (placeholder_fill(&specs[i], v) < 0) {
+			free(b);
+			*bad = i;
+			return GK_EINVAL;
+		}
+		v->block = b;
+		out[i] = v;
+		p += placeholder_size(specs[i].name);
+	}
 	return 0;
 }
 
 const char *gk_zver_name(const gk_zver_t *v)
 {
 	return v->name;
-}
-
-const char *gk_zver_file(const gk_zver_t *v)
-{
-	return v->nfiles ? v->files[0].path : NULL;
 }

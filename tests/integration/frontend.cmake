@@ -6,3 +6,8 @@ gk_integration_test(integration_frontend test_frontend.py 180 $<TARGET_FILE:gk-s
 	$<TARGET_FILE:gkctl>)
 set_tests_properties(integration_frontend PROPERTIES
 	ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1;GK_NSD=${GK_NSD}")
+# failover under a dnsperf burst: two NSD backends, one SIGKILLed (no query lost or SERVFAIL)
+gk_integration_test(integration_frontend_failover test_frontend_failover.py 180
+	$<TARGET_FILE:gk-sync>)
+set_tests_properties(integration_frontend_failover PROPERTIES
+	ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1;GK_NSD=${GK_NSD}")

@@ -211,6 +211,13 @@ class Server:
 		self.logf.close()
 		return self.proc.returncode
 
+	def stop_clean(self, what=None):
+		"""stop(), then expect exit code 0 and no sanitizer report in this run's log."""
+		rc = self.stop()
+		text = self.log_text()
+		expect("%s stopped cleanly (exit %s, no sanitizer report)" % (what or self.name, rc),
+		       rc == 0 and "Sanitizer" not in text and "runtime error" not in text, text[-3000:])
+
 	def __enter__(self):
 		return self
 

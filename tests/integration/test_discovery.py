@@ -539,14 +539,16 @@ def main():
 			sync.apply("snapshot", 1, [(d, "filed", 0) for d in FILED] + [("r1.cn", "revoked", 1)])
 			zones = write_zones(os.path.join(tmp, "zones"))
 			inst = "disc-%d" % os.getpid()
+			mport = h.free_port()
 			extra = ("redis:\n  address: \"%s\"\n  instance_id: %s\n  connect_timeout_ms: 300\n"
 			         "  reconnect_max_ms: 500\nfiling:\n  startup: refuse\n"
 			         "  no_registrable: { action: refuse }\n"
 			         "discovery:\n  enabled: true\n  table_size: %d\n  flush_ms: 200\n"
-			         "  day_max: %d\n" % (addr, inst, TABLE, DAY_MAX))
+			         "  day_max: %d\nmetrics:\n  listen: \"127.0.0.1:%d\"\n" %
+			         (addr, inst, TABLE, DAY_MAX, mport))
 			gk = h.start_gk(gkbin, tmp, zonedir=os.path.join(tmp, "zones"), zones=zones,
 			                workers=2, ipv6=False, extra=extra)
-			gk.argv0, gk.extra, gk.zones = gkbin, extra, zones
+			gk.argv0, gk.extra, gk.zones, gk.mport = gkbin, extra, zones, mport
 			body(r, gk, sync, addr, report_argv, tmp)
 			rc = gk.stop()
 			text = open(gk.logpath, encoding="utf-8", errors="replace").read()
@@ -565,6 +567,34 @@ def main():
 		finally:
 			rsrv.stop()
 	log("test_discovery: ok")
+
+
+def disc_metrics(mport):
+	"""Discovery's own counters (docs/METRICS.md): queries merged from the workers, of those
+	written to Redis, entries in the backlog, writes sent and confirmed."""
+	m = h.metrics(mport)
+	return {"merged": int(m['gatekeeper_discovery_queries_total{stage="merged"}']),
+	        "written": int(m['gatekeeper_discovery_queries_total{stage="written"}']),
+	        "backlog": int(m["gatekeeper_discovery_backlog"]),
+	        "sent": int(m["gatekeeper_discovery_writes_sent_total"]),
+	        "flushes": int(m["gatekeeper_discovery_flushes_total"])}
+
+
+def settled(mport, want):
+	"""Wait until discovery has collected exactly want queries from the workers (every
+	worker handed its table over) and written all of them ("N counted, N written", nothing
+	in the backlog): then Redis holds every count there is, and the caller's exact
+	assertions prove that nothing else arrives. More than want also fails (naming it)."""
+	last = []
+
+	def done():
+		m = disc_metrics(mport)
+		last[:] = [m]
+		assert m["merged"] <= want, "discovery counted %d queries, %d expected" % (m["merged"], want)
+		return m if m["merged"] == m["written"] == want and m["backlog"] == 0 else None
+	if not wait_for("%d queries counted and written" % want, done, timeout=30.0, must=False):
+		raise AssertionError("discovery did not settle at %d queries: %r" % (want, last))
+	return last[0]
 
 
 def body(r, gk, sync, addr, report_argv, tmp):
@@ -592,8 +622,9 @@ def body(r, gk, sync, addr, report_argv, tmp):
 	assert ask(port, "www.example.org").rcode() == dns.rcode.REFUSED  # not ours: not counted
 	t1 = time.time()
 	days = sorted({day_of(t0 - 86400), day_of(t0), day_of(t1)})
-	wait_for("totals in redis", lambda: totals(r, days).get("queries", 0) >= 28)
-	time.sleep(0.5)  # one more flush: nothing else may arrive
+	counted = 28  # the queries above to zones we serve (discovery counts every one)
+	settled(gk.mport, counted)
+	assert totals(r, days)["queries"] == counted, totals(r, days)
 	check_mix(r, days, t0, t1)
 	rep = Report(report_argv, addr, days)
 	log(rep.run("table"))
@@ -606,6 +637,7 @@ def body(r, gk, sync, addr, report_argv, tmp):
 	# the change would be refused and counted, one more than the report expects
 	wait_for("serial 2 applied", lambda: r.hget(inst, "serial") == "2")
 	assert ask(port, "www.u1.cn").rcode() == dns.rcode.NOERROR
+	counted += 1
 	rows, j = check_report(rep, handled=True)
 	text = check_notice(rep)
 	check_xlsx(rep, tmp, rows, text)
@@ -622,6 +654,7 @@ def body(r, gk, sync, addr, report_argv, tmp):
 	# the backlog and arrive exactly once when Redis writes again. The pause outlasts the
 	# queries with room to spare (they must take < 2 s), so "nothing written yet" holds on
 	# a loaded machine too.
+	m0 = settled(gk.mport, counted)
 	q3 = disc(r, days, "unfiled")["u3.com.cn"][0]
 	r.execute_command("CLIENT", "PAUSE", "5000", "WRITE")
 	tp = time.monotonic()
@@ -631,10 +664,12 @@ def body(r, gk, sync, addr, report_argv, tmp):
 		assert ask(port, "p%d.u3.com.cn" % i).rcode() == dns.rcode.REFUSED
 		slow = max(slow, time.monotonic() - t)
 	assert time.monotonic() - tp < 2.0 and slow < 0.5, (time.monotonic() - tp, slow)
-	assert disc(r, days, "unfiled")["u3.com.cn"][0] == q3  # nothing written yet
-	wait_for("counts after the pause",
-	         lambda: disc(r, days, "unfiled")["u3.com.cn"][0] >= q3 + 50, timeout=15)
-	time.sleep(0.5)
+	# all 50 collected, their write sent and held: nothing of them written yet
+	held = wait_for("a write held by the pause", lambda: (lambda m: m if m["merged"] == counted + 50 and
+	                m["sent"] - m["flushes"] > m0["sent"] - m0["flushes"] else None)(disc_metrics(gk.mport)))
+	assert held["written"] == counted and disc(r, days, "unfiled")["u3.com.cn"][0] == q3, held
+	counted += 50
+	settled(gk.mport, counted)
 	assert disc(r, days, "unfiled")["u3.com.cn"][0] == q3 + 50
 	log("redis paused 5 s: 50 refusals answered (slowest %.1f ms), written once after" %
 	    (slow * 1000))
@@ -643,29 +678,35 @@ def body(r, gk, sync, addr, report_argv, tmp):
 	# arrive: discovery reconnects and re-sends an unconfirmed write under the same id, so
 	# every count arrives exactly once
 	q3 = disc(r, days, "unfiled")["u3.com.cn"][0]
+	sent = disc_metrics(gk.mport)["sent"]
 	for i in range(200):
 		if i % 20 == 10:
+			# each kill after a write went out since the last one (sent counts re-sends)
+			wait_for("a write after kill %d" % (i // 20),
+			         lambda: disc_metrics(gk.mport)["sent"] > sent, timeout=20)
+			sent = disc_metrics(gk.mport)["sent"]
 			r.client_kill_filter(_type="normal", skipme=True)
 		assert ask(port, "k%d.u3.com.cn" % i).rcode() == dns.rcode.REFUSED
-		time.sleep(0.005)
-	wait_for("counts after the kills",
-	         lambda: disc(r, days, "unfiled")["u3.com.cn"][0] >= q3 + 200, timeout=20)
-	time.sleep(1.0)
+	counted += 200
+	settled(gk.mport, counted)
 	assert disc(r, days, "unfiled")["u3.com.cn"][0] == q3 + 200, (q3, disc(r, days, "unfiled"))
 	nids = len(list(r.scan_iter(match="gk:disc:w:*", count=1000)))
 	log("connections killed 10 times: 200 refusals counted exactly once (%d write ids)" % nids)
 	# a write held by CLIENT PAUSE and then cut off by CLIENT KILL: re-sent, applied once
 	q3 = disc(r, days, "unfiled")["u3.com.cn"][0]
-	r.execute_command("CLIENT", "PAUSE", "4000", "WRITE")
-	tp = time.monotonic()
+	before = counted
+	m0 = disc_metrics(gk.mport)
+	r.execute_command("CLIENT", "PAUSE", "6000", "WRITE")
 	for i in range(30):
 		assert ask(port, "h%d.u3.com.cn" % i).rcode() == dns.rcode.REFUSED
-	time.sleep(1.0)  # a flush (every 200 ms) has sent its write, held by the pause
-	assert time.monotonic() - tp < 3.5, time.monotonic() - tp  # the pause still holds it
+	counted += 30
+	# every one of them collected and a write of them sent, which the pause holds: nothing
+	# of them written yet (were the pause over, written would have moved and this fails)
+	held = wait_for("a write held by the pause", lambda: (lambda m: m if m["merged"] == counted and
+	                m["sent"] - m["flushes"] > m0["sent"] - m0["flushes"] else None)(disc_metrics(gk.mport)))
+	assert held["written"] == before, held
 	r.client_kill_filter(_type="normal", skipme=True)
-	wait_for("counts after pause + kill",
-	         lambda: disc(r, days, "unfiled")["u3.com.cn"][0] >= q3 + 30, timeout=20)
-	time.sleep(0.5)
+	settled(gk.mport, counted)
 	assert disc(r, days, "unfiled")["u3.com.cn"][0] == q3 + 30
 	assert "unconfirmed: re-sent after reconnecting" in gk.log_text(), gk.log_text()[-2000:]
 	log("a held write cut off by CLIENT KILL: re-sent, 30 refusals counted once")
@@ -673,19 +714,22 @@ def body(r, gk, sync, addr, report_argv, tmp):
 	# 2d. a second gatekeeperd on the same Redis: the fleet's counts add up, first/last
 	# seen are the minimum and maximum over both
 	os.mkdir(os.path.join(tmp, "gk2"))
+	mport2 = h.free_port()
 	gk2 = h.start_gk(gk.argv0, os.path.join(tmp, "gk2"), zonedir=os.path.join(tmp, "zones"),
 	                 zones=gk.zones, workers=1, ipv6=False,
-	                 extra=gk.extra.replace("instance_id: disc-", "instance_id: disc2-"))
+	                 extra=gk.extra.replace("instance_id: disc-", "instance_id: disc2-")
+	                 .replace("127.0.0.1:%d" % gk.mport, "127.0.0.1:%d" % mport2))
 	try:
-		wait_for("gk2 ready", lambda: ask(gk2.port, "www.f1.cn").rcode() == dns.rcode.NOERROR)
+		# its heartbeat, not a query: gk2 counts exactly the 7 queries below
+		wait_for("gk2 ready", lambda: r.hget(inst.replace(":disc-", ":disc2-"), "state") == "ready")
 		before = disc(r, days, "unfiled")["u3.com.cn"]
 		for i in range(4):
 			assert ask(port, "a%d.u3.com.cn" % i).rcode() == dns.rcode.REFUSED
 		for i in range(7):
 			assert ask(gk2.port, "b%d.u3.com.cn" % i).rcode() == dns.rcode.REFUSED
-		wait_for("both instances counted",
-		         lambda: disc(r, days, "unfiled")["u3.com.cn"][0] >= before[0] + 11)
-		time.sleep(0.5)
+		counted += 4
+		settled(gk.mport, counted)
+		settled(mport2, 7)
 		after = disc(r, days, "unfiled")["u3.com.cn"]
 		assert after[0] == before[0] + 11 and after[1] == before[1] and after[2] >= before[2], \
 			(before, after)
@@ -702,16 +746,15 @@ def body(r, gk, sync, addr, report_argv, tmp):
 	rss0 = rss_kb(gk.pid)
 	names = ["%08x.u2.cn" % random.getrandbits(32) for _ in range(3000)]
 	got = blast(port, names)
-	wait_for("flood counted", lambda: disc(r, days, "unfiled")["u2.cn"][0] >= q0 + got)
-	time.sleep(0.5)
+	counted += got
+	settled(gk.mport, counted)
 	u = disc(r, days, "unfiled")
 	assert u["u2.cn"][0] == q0 + got and len(u) == 3, (u, got)
 	# 3b. random registrable domains under gd.cn: overflow, exact accounting
 	names = ["%010x.gd.cn" % random.getrandbits(40) for _ in range(6000)]
 	got2 = blast(port, names)
-	t = wait_for("refusals written", lambda: (lambda t: t if t.get("refused:unfiled", 0) >=
-	                                            17 + 50 + 230 + 11 + got + got2 else None)(totals(r, days)))
-	time.sleep(0.5)
+	counted += got2
+	settled(gk.mport, counted)
 	t = totals(r, days)
 	u = disc(r, days, "unfiled")
 	flood = sum(v[0] for k, v in u.items() if k.endswith(".gd.cn"))

@@ -179,15 +179,8 @@ class RedisServer:
 		self.srv = h.Server("redis-server", argv, self.dir, self.port,
 		                    os.path.join(self.dir, "redis.log"))
 		c = redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True, socket_timeout=5)
-		deadline = time.monotonic() + 10
-		while True:
-			try:
-				c.ping()
-				return c
-			except (redis.ConnectionError, redis.BusyLoadingError):
-				if time.monotonic() > deadline or not self.srv.alive():
-					raise AssertionError("redis did not start:\n" + self.srv.log_text())
-				time.sleep(0.02)
+		h.wait_for("redis-server answering PING", c.ping, timeout=10, proc=self.srv)
+		return c
 
 	def kill9(self):
 		os.kill(self.srv.pid, signal.SIGKILL)
@@ -239,10 +232,12 @@ class Gk:
 		self.inst = "fl-%s-%d" % (name, os.getpid())
 		self.dir = os.path.join(tmp, "gk-" + name)
 		os.mkdir(self.dir)
-		extra = ("redis:\n  address: \"127.0.0.1:%d\"\n  instance_id: %s\n"
-		         "  connect_timeout_ms: 300\n  reconnect_max_ms: 500\n"
-		         "filing:\n  startup: refuse\n  max_age_ms: %d\n" % (rport, self.inst, max_age))
 		for attempt in range(3):
+			self.mport = h.free_port()
+			extra = ("redis:\n  address: \"127.0.0.1:%d\"\n  instance_id: %s\n"
+			         "  connect_timeout_ms: 300\n  reconnect_max_ms: 500\n"
+			         "filing:\n  startup: refuse\n  max_age_ms: %d\n"
+			         "metrics:\n  listen: \"127.0.0.1:%d\"\n" % (rport, self.inst, max_age, self.mport))
 			self.port = h.free_port()
 			conf = h.gk_config(self.dir, self.port, zonedir=zdir, zones=zones, workers=workers,
 			                   ipv6=False, extra=extra)
@@ -258,6 +253,17 @@ class Gk:
 
 	def log_text(self):
 		return read_log(self.srv)
+
+	def queries(self):
+		"""DNS messages taken so far (its own counter, gatekeeper_queries_total)."""
+		return sum(v for k, v in h.metrics(self.mport).items()
+		           if k.startswith("gatekeeper_queries_total"))
+
+	def more_queries(self, n):
+		"""Wait until n more queries than now have arrived (the load is on, counted here)."""
+		q0 = self.queries()
+		h.wait_for("%d more queries on %s" % (n, self.name), lambda: self.queries() >= q0 + n,
+		           timeout=30, proc=self.srv)
 
 
 def read_log(srv):
@@ -466,19 +472,26 @@ def empty_restart(tmp, gkbin, syncbin):
 		os.mkdir(rd.dir)
 		r = rd.start()
 		h.wait_for("the empty redis noticed", lambda: "not installing a partial status set" in gk.log_text())
-		wrong, stop = [], []
+		wrong, stop, rounds = [], [], [0]
 
 		def poll():
 			while not stop:
 				for d, c in poll_round(gk, DOMAINS).items():
 					if c != "filed":
 						wrong.append((time.monotonic(), d, c))
+				rounds[0] += 1
 		th = threading.Thread(target=poll, daemon=True)
 		th.start()
 		t0 = time.monotonic()
 		sync.apply(path)
 		t1 = time.monotonic()
-		time.sleep(1.5)
+		# polled until the replica's heartbeat shows the whole re-applied set (serial 5 read
+		# from the store and applied), and one whole round after
+		h.wait_for("the re-applied set in force", lambda: (lambda x: x.get("store_serial") == "5" and
+		           x.get("serial") == "5" and x.get("state") == "ready" and
+		           x.get("table_size") == str(nfill + NZONES))(heartbeat(r, gk.inst)), proc=gk.srv)
+		r0 = rounds[0]
+		h.wait_for("a poll round after the reload", lambda: rounds[0] >= r0 + 2 or not th.is_alive())
 		stop.append(1)
 		th.join(5)
 		final = sweep(gk, "filed")
@@ -567,7 +580,7 @@ def body(tmp, gkbin, syncbin, rd, gks, dnsperfs):
 	p = start_dnsperf(tmp, "revocation", A.port, secs, qfile)
 	dnsperfs.append(p)
 	sent = 0
-	time.sleep(2)
+	A.more_queries(2000)  # the load is on
 	delta = ([(DOMAINS[i], "revoked") for i in range(0, 20)] +      # filed -> revoked
 	         [(DOMAINS[i], "filed") for i in range(250, 270)] +     # unfiled -> filed
 	         [(DOMAINS[i], "remove") for i in range(20, 25)] +      # filed -> unfiled
@@ -611,7 +624,7 @@ def body(tmp, gkbin, syncbin, rd, gks, dnsperfs):
 	secs = 14
 	p = start_dnsperf(tmp, "outage", A.port, secs, qfile)
 	dnsperfs.append(p)
-	time.sleep(1.5)
+	A.more_queries(2000)  # the load is on
 	t_kill = time.monotonic()
 	timing(p.alive(), "dnsperf ended before the kill")
 	rd.kill9()

@@ -91,11 +91,29 @@ def _ping(r):
 		return False
 
 
-def gk_extra(rport, inst, keys):
+def gk_extra(rport, inst, keys, mport):
 	return ("redis:\n  address: \"127.0.0.1:%d\"\n  instance_id: %s\n  connect_timeout_ms: 500\n"
 		"  reconnect_max_ms: 500\n"
 		"filing:\n  startup: refuse\n"
-		"policy:\n  redis: true\n  operator_keys: [%s]\n" % (rport, inst, ", ".join(keys)))
+		"policy:\n  redis: true\n  operator_keys: [%s]\n"
+		"metrics:\n  listen: \"127.0.0.1:%d\"\n" % (rport, inst, ", ".join(keys), mport))
+
+
+def queries(g):
+	"""DNS messages g has taken so far (its own counter, gatekeeper_queries_total)."""
+	return sum(v for k, v in h.metrics(g.mport).items() if k.startswith("gatekeeper_queries_total"))
+
+
+def more_queries(g, n):
+	"""Wait until g has taken n more queries than now (load arriving, counted by g)."""
+	q0 = queries(g)
+	h.wait_for("%d more queries on %d" % (n, g.port), lambda: queries(g) >= q0 + n, timeout=30)
+
+
+def failed_connects(g, port):
+	"""Connection attempts of g's policy follower to the Redis on port that failed so far
+	(its debug log line, one an attempt)."""
+	return g.log_text().count("policy: redis 127.0.0.1:%d: " % port)
 
 
 def heartbeat(r, inst):
@@ -166,7 +184,10 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, gks):
 	for i, inst in enumerate(insts):
 		sub = os.path.join(tmp, inst)
 		os.mkdir(sub)
-		gks.append(h.start_gk(gkbin, sub, workers=1, ipv6=False, extra=gk_extra(rsrv.port, inst, keys)))
+		mport = h.free_port()
+		gks.append(h.start_gk(gkbin, sub, workers=1, ipv6=False, log_level="debug",
+				      extra=gk_extra(rsrv.port, inst, keys, mport)))
+		gks[-1].mport = mport
 	A, B = gks
 	for inst in insts:
 		hb = h.wait_for("heartbeat " + inst, lambda: (lambda x: x if x.get("state") == "ready" else None)(heartbeat(r, inst)))
@@ -297,9 +318,12 @@ def body(tmp, gkbin, gkctl, gksync, rsrv, r, gks):
 	ru = redis.Redis(unix_socket_path=sock)
 	h.wait_for("redis on the unix socket", lambda: _ping(ru))
 	write_policy(pdir, "v-while-away")
+	tried = [failed_connects(g, rsrv.port) for g in gks[:2]]
 	t.ctl("policy", "push", "pol/policy.yaml", "--key", "op1.key", "--redis", "unix:" + sock)
 	cur += 1
-	time.sleep(0.3)
+	# each instance has tried its Redis again since the push, and failed: still the old policy
+	for g, n in zip(gks[:2], tried):
+		h.wait_for("a failed reconnect of %d" % g.port, lambda: failed_connects(g, rsrv.port) > n)
 	for g in gks[:2]:
 		assert enforced_text(g.port) == "v-good", g.port
 	ru.config_set("port", rsrv.port)
@@ -367,12 +391,12 @@ def dnsperf_push(tmp, A, t, pdir):
 	argv = [DNSPERF, "-s", "127.0.0.1", "-p", str(A.port), "-d", qfile, "-l", str(secs),
 		"-Q", "5000", "-c", "4", "-q", "100", "-t", "3"]
 	p = h.Server("dnsperf", argv, tmp, A.port, os.path.join(tmp, "dnsperf.log"))
-	time.sleep(1)
+	more_queries(A, 1000)  # under load (dnsperf: 5000 a second for 6 s)
 	for n in range(3):
 		write_policy(pdir, "load-%d" % n, block=("mail.example.cn", "x%d.example.cn" % n))
 		t.ctl("policy", "push", "pol/policy.yaml", "--key", "op1.key")
 		h.wait_for("load push %d" % n, lambda: enforced_text(A.port) == "load-%d" % n)
-		time.sleep(1)
+		more_queries(A, 1000)  # the load goes on between pushes
 	try:
 		p.proc.wait(secs + 15)
 	except subprocess.TimeoutExpired:

@@ -339,11 +339,7 @@ def main():
 			h.log(gk.log_text()[-3000:])
 			raise
 		finally:
-			rc = gk.stop()
-			text = gk.log_text()
-			expect("gatekeeperd stopped cleanly (exit %s, no sanitizer report)" % rc,
-			       rc == 0 and "Sanitizer" not in text and "runtime error" not in text,
-			       text[-3000:])
+			gk.stop_clean("gatekeeperd")
 			redis.stop()
 			knot.stop()
 			nsdb.stop()
@@ -494,8 +490,10 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 	rs = [ask(port, "t%d.tcr.cn" % i, tcp=True) for i in range(4)]
 	expect("client TCP queries relayed over TCP", all(rdata(x) == [("t%d.tcr.cn." % i, 1, "192.0.2.99")]
 	       for i, x in enumerate(rs)) and len(be["tcr"].names("tcp")) == 5, (rs, be["tcr"].log))
-	expect("... over the connection already open (no new one)", be["tcr"].accepted == acc == 1,
-	       (acc, be["tcr"].accepted))
+	# (the TC retry above came from the UDP thread's relay; the TCP clients' queries go from
+	# the worker loop's, which keeps a connection of its own)
+	expect("... the four over one connection, reused (%s -> %s accepted)" % (acc, be["tcr"].accepted),
+	       acc == 1 and be["tcr"].accepted <= acc + 1, (acc, be["tcr"].accepted))
 
 	# 6c. EDNS Client Subnet to the backend, and its scope in the cache
 	rs = [ask(port, name) for name in ("geo.ecs.cn", "flat.ecs.cn", "geo.ecs.cn", "flat.ecs.cn")]
@@ -642,10 +640,7 @@ def policy_push(gkbin, gksync, gkctl, tmp, redis):
 		       "forwarded" % len(got), got and all(rc == dns.rcode.REFUSED for _, rc in got), got[:10])
 	finally:
 		stop.set()
-		rc = gk.stop()
-		text = gk.log_text()
-		expect("the policy-push gatekeeperd stopped cleanly (exit %s, no sanitizer report)" % rc,
-		       rc == 0 and "Sanitizer" not in text and "runtime error" not in text, text[-3000:])
+		gk.stop_clean("the policy-push gatekeeperd")
 		be.close()
 
 

@@ -394,20 +394,20 @@ def main(argv):
 		knot.stop()
 		check("gatekeeperd exits cleanly (transfer thread stopped, nothing leaked)", rc == 0,
 		      "rc %s: %s" % (rc, gk.log_text()[-3000:]))
-		# a persisted file that does not load: logged, the zone waits for a transfer
-		with open(os.path.join(gtmp, "secondary", "n.cn.zone"), "w") as f:
-			f.write("; gatekeeper secondary zone n.cn refreshed 1 from x\nnot a zone\n")
-		# a persisted file that does not load: logged, the zone waits for a transfer
-		with open(os.path.join(gtmp, "secondary", "n.cn.zone"), "w") as f:
-			f.write("; gatekeeper secondary zone n.cn refreshed 1 from x\nnot a zone\n")
+		# a persisted file cut short (a disk that lost its tail): refused, the file named,
+		# never served; the zone waits for a transfer
+		npath = os.path.join(gtmp, "secondary", "n.cn.zone")
+		with open(npath, "rb") as f:
+			data = f.read()
+		check("the persisted file is the binary form", data[:8] == b"\x89GKZONE\n", data[:16])
+		with open(npath, "wb") as f:
+			f.write(data[:len(data) - 7])
 		gk = start_gk(binary, gtmp, port, mport, knot.port, nsd.port)
 		gk.wait_ready("k.cn")
-		check("a broken persisted file: SERVFAIL at start (a placeholder) until a transfer",
-		      serial_of(port, "n.cn") == "SERVFAIL" and "does not load" in gk.log_text(),
-		      gk.log_text()[-2000:])
-		check("a broken persisted file: SERVFAIL at start (a placeholder) until a transfer",
-		      serial_of(port, "n.cn") == "SERVFAIL" and "does not load" in gk.log_text(),
-		      gk.log_text()[-2000:])
+		check("a truncated persisted file: SERVFAIL at start (a placeholder) until a transfer",
+		      serial_of(port, "n.cn") == "SERVFAIL", gk.log_text()[-2000:])
+		check("a truncated persisted file is reported with its name",
+		      "%s is not loaded (truncated" % npath in gk.log_text(), gk.log_text()[-2000:])
 		check("after restart k.cn is served from disk", serial_of(port, "k.cn") == 11)
 		check("after restart ks.cn is served from disk", serial_of(port, "ks.cn") == 21)
 		check("the restart log says loaded from disk",

@@ -64,15 +64,8 @@ class Redis:
 			argv += ["--requirepass", password]
 		self.srv = h.Server("redis-server", argv, self.tmp, self.port, os.path.join(self.tmp, "redis.log"))
 		c = redis.Redis(host="127.0.0.1", port=self.port, password=password, decode_responses=True)
-		deadline = time.time() + 10
-		while True:
-			try:
-				c.ping()
-				return c
-			except (redis.ConnectionError, redis.BusyLoadingError):
-				if time.time() > deadline or not self.srv.alive():
-					raise RuntimeError("redis did not start:\n" + self.srv.log_text())
-				time.sleep(0.01)
+		h.wait_for("redis-server answering PING", c.ping, timeout=10, step=0.01, proc=self.srv)
+		return c
 
 	def stop(self):
 		self.srv.stop()
@@ -123,6 +116,11 @@ def heartbeat(r, inst):
 
 def wait_hb(r, inst, pred, what, timeout=30.0):
 	return h.wait_for(what, lambda: (lambda hb: hb if hb and pred(hb) else None)(heartbeat(r, inst)), timeout)
+
+
+def next_hb(r, inst, updated):
+	"""The heartbeat after the one written at updated (unix ms; every GK_HEARTBEAT_MS)."""
+	return wait_hb(r, inst, lambda x: x.get("updated") not in (None, updated), "the next heartbeat")
 
 
 RETIRED = "retired table memory goes with the previous view"
@@ -199,11 +197,9 @@ def main():
 			t0 = time.time()
 			change(r, "example.cn", pack(2, 1))
 			q = dns.message.make_query("www.example.cn", "A", use_edns=0)
-			while True:
-				a = dns.query.udp(q, "127.0.0.1", port=gk.port, timeout=1)
-				if a.rcode() != dns.rcode.NOERROR or time.time() - t0 > 30:
-					break
-				time.sleep(0.002)
+			a = h.wait_for("the revocation enforced", lambda: (lambda a: a if a.rcode() !=
+				       dns.rcode.NOERROR else None)(dns.query.udp(q, "127.0.0.1", port=gk.port, timeout=1)),
+				       step=0.002)
 			took = time.time() - t0
 			assert a.rcode() == dns.rcode.NXDOMAIN, a
 			h.log("DNS: filed answers, unfiled REFUSED+EDE, revocation enforced in %.1f ms" % (took * 1000))
@@ -288,12 +284,14 @@ def main():
 			#     for it, frees it with the view it went with, and then sleeps while idle
 			#     (a 20 ms poll for it woke it 50 times a second)
 			h.wait_for("retired memory freed", lambda: freed_after_retire(gk.log_text(), retired0))
-			time.sleep(0.5)
+			# measured over heartbeats (the status thread's, one a second), not over a sleep:
+			# start at one, count the main thread's wake-ups until two more have come
+			hb = next_hb(r, inst, heartbeat(r, inst)["updated"])
 			w0 = wakeups(gk.pid)
-			time.sleep(2)
+			hb = next_hb(r, inst, next_hb(r, inst, hb["updated"])["updated"])
 			woke = wakeups(gk.pid) - w0
 			assert woke <= 10, woke
-			h.log("retired table memory freed; idle main thread woke %d times in 2 s" % woke)
+			h.log("retired table memory freed; idle main thread woke %d times in 2 heartbeats" % woke)
 
 			# 5. startup modes: a broken bucket holds a new instance before its first load
 			r.set("gk:st:0001", "not a hash")

@@ -2,7 +2,7 @@
 # tests/integration/xfr.cmake -- zone transfers from NSD 4.6 and Knot 3.2 on loopback
 # (test_xfr.py): the transfer client through xfr_fetch.
 add_executable(xfr_fetch xfr_fetch.c)
-target_link_libraries(xfr_fetch PRIVATE gk)
+target_link_libraries(xfr_fetch PRIVATE gk gk_xfr_internal)
 add_test(NAME integration_xfr
 	COMMAND ${GK_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/test_xfr.py $<TARGET_FILE:xfr_fetch>
 	WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})

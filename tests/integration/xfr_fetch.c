@@ -5,7 +5,9 @@
  * xfr_fetch ADDR PORT ZONE soa|axfr|ixfr [-s SERIAL -c CURRENT_FILE] [-k NAME:ALG:SECRET]
  *           [-t TIMEOUT_MS] [-r MAX_RRS] [-b MAX_BYTES] [-o OUT_FILE]
  * prints "rc=.. kind=.. serial=.. uptodate=.. fell_back=.. msgs=.. rrs=.. bytes=.. err=.."
- * on stdout and writes the new zone's text to OUT_FILE. Exit 0 when rc is 0.
+ * on stdout and writes the new zone's text to OUT_FILE (CURRENT_FILE is text too: both are
+ * turned into and from the records in wire form the module takes and gives). Exit 0 when rc
+ * is 0.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -14,7 +16,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "xfr/xfr.h"
+#include "xfr/internal.h"
 
 static const char *out_file;
 static int exit_rc = 2;
@@ -27,12 +29,24 @@ static void done(void *ctx, gk_xfr_result_t *r)
 	    "rc=%d kind=%s serial=%u uptodate=%d fell_back=%d msgs=%zu rrs=%zu bytes=%zu err=%s\n",
 	    r->rc, kinds[r->kind], r->serial, r->uptodate, r->fell_back, r->msgs, r->rrs, r->bytes,
 	    r->rc ? r->err : (r->err[0] ? r->err : "-"));
-	if (r->text && out_file) {
-		FILE *f = fopen(out_file, "w");
-		if (!f || fwrite(r->text, 1, r->text_len, f) != r->text_len || fclose(f) != 0) {
-			perror(out_file);
+	if (r->wire && out_file) {
+		ldns_rr_list *l = NULL;
+		char *text = NULL, err[256];
+		size_t len = 0;
+		if (gk_xfr_wire_parse(r->wire, r->wire_len, r->count, &l, err, sizeof err) != 0 ||
+		    gk_xfr_zone_text(l, NULL, &text, &len) != 0) {
+			fprintf(stderr, "result: %s\n", err);
+			ldns_rr_list_deep_free(l);
 			return;
 		}
+		ldns_rr_list_deep_free(l);
+		FILE *f = fopen(out_file, "w");
+		if (!f || fwrite(text, 1, len, f) != len || fclose(f) != 0) {
+			perror(out_file);
+			free(text);
+			return;
+		}
+		free(text);
 	}
 	exit_rc = r->rc == 0 ? 0 : 1;
 }
@@ -42,7 +56,7 @@ int main(int argc, char **argv)
 	gk_xfr_request_t req = {.lim = {.max_bytes = 256u << 20, .max_rrs = 10000000},
 	                        .timeout_ms = 5000};
 	gk_tsig_key_t key;
-	char *cur = NULL;
+	uint8_t *curw = NULL;
 	int opt;
 	while ((opt = getopt(argc, argv, "s:c:k:t:r:b:o:")) != -1) {
 		switch (opt) {
@@ -55,10 +69,22 @@ int main(int argc, char **argv)
 				perror(optarg);
 				return 2;
 			}
-			cur = malloc(1 << 26);
-			req.cur_len = fread(cur, 1, 1 << 26, f);
-			req.cur_text = cur;
+			/* a master file ($ORIGIN, relative names): ldns's zone reader */
+			ldns_zone *zn = NULL;
+			ldns_status st = ldns_zone_new_frm_fp(&zn, f, NULL, 0, LDNS_RR_CLASS_IN);
 			fclose(f);
+			ldns_rr_list *l = ldns_rr_list_new();
+			if (st != LDNS_STATUS_OK || !l || !ldns_zone_soa(zn) ||
+			    !ldns_rr_list_push_rr(l, ldns_zone_soa(zn)) ||
+			    !ldns_rr_list_push_rr_list(l, ldns_zone_rrs(zn)) ||
+			    gk_xfr_zone_wire(l, &curw, &req.cur_len) != 0) {
+				fprintf(stderr, "%s: %s\n", optarg, ldns_get_errorstr_by_id(st));
+				return 2;
+			}
+			req.cur_count = ldns_rr_list_rr_count(l);
+			req.cur = curw;
+			ldns_rr_list_free(l); /* the records are the zone's */
+			ldns_zone_deep_free(zn);
 			break;
 		}
 		case 'k': {
@@ -107,6 +133,6 @@ int main(int argc, char **argv)
 		return 2;
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
-	free(cur);
+	free(curw);
 	return exit_rc;
 }

@@ -101,6 +101,9 @@ def failover(env, label):
 		       "inflight_at_kill": inflight, "wrong_lines": r["wrong_lines"][:5], "killed_pids": pids, "p99_us": r.get("p99_us"),
 		       "timeouts": metric_sum(m2, "gatekeeper_frontend_backend_timeouts_total"),
 		       "servfails": metric_sum(m2, "gatekeeper_frontend_backend_servfails_total"),
+		       "our_servfails": {k.partition("reason=")[2].strip('"}'): v for k, v in m2.items()
+					 if k.startswith("gatekeeper_frontend_servfail_total{")},
+		       "unreachable": metric_sum(m2, "gatekeeper_frontend_backend_unreachable_total"),
 		       "up_after": {k: v for k, v in m2.items() if k.startswith("gatekeeper_frontend_backend_up")},
 		       "kill_after_s": t_kill - bg.t0, "total_s": total}
 		log("frontend failover: sent %d received %d lost %d wrong %s, %d outstanding to the killed backend "
@@ -173,7 +176,8 @@ def frontend_scenario(env):
 				k: metric_sum(s, k) for k in ("gatekeeper_frontend_cache_hits_total",
 							      "gatekeeper_frontend_backend_queries_total",
 							      "gatekeeper_frontend_backend_timeouts_total",
-							      "gatekeeper_frontend_ring_full_total")}
+							      "gatekeeper_frontend_retries_total",
+							      "gatekeeper_frontend_servfail_total")}
 		if a.perf:
 			for t in (gk_off, gk_on):
 				out.setdefault("perf", {})[t.label] = profile(t, lambda: gkload_run(t, a.gkload, q, a.duration,
@@ -245,6 +249,10 @@ def markdown(r, a, cmd, when=""):
 			 % (a.rate, f["total_s"], " ".join(map(str, f["killed_pids"])), f["kill_after_s"], f["inflight_at_kill"],
 			    f["sent"], f["received"], f["lost"], f["wrong"], "%.0f" % f["p99_us"] if f.get("p99_us") else "-",
 			    f["timeouts"], f["servfails"]))
+		if f.get("our_servfails") is not None:
+			S.append("SERVFAILs of gatekeeperd by reason: %s; port unreachable seen %d times."
+				 % (", ".join("%s %d" % (k, v) for k, v in sorted(f["our_servfails"].items())) or "-",
+				    f.get("unreachable", 0)))
 		if f.get("wrong_lines"):
 			S.append("First wrong answers: " + "; ".join(f["wrong_lines"]))
 	return "\n".join(S)

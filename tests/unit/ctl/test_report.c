@@ -2,7 +2,8 @@
 /* tests/unit/ctl/test_report.c -- gkctl report without Redis: date parsing and day
  * arithmetic (China Standard Time), and every renderer on a synthetic report: exact CSV,
  * JSON that parses back with the same figures, the notice table's rows and total, and an
- * HTML page with no external resource whose tables carry the same numbers.
+ * HTML page with no external resource whose tables carry the same numbers; the
+ * revoked-and-also-unfiled check.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -312,13 +313,51 @@ static void test_chart_axes(void **state)
 	gk_report_free(r);
 }
 
+/* also_unfiled: a revoked domain also in the unfiled list (by exact name) is marked, every
+ * other one is not; a flag left over from before is reset. 20,000 of each (half shared)
+ * checks the string-map path past its growth, with the answer known for each entry. */
+static void test_also_unfiled(void **state)
+{
+	(void)state;
+	enum { N = 20000 };
+	gk_report_domain_t *unf = calloc(N, sizeof(*unf)), *rev = calloc(N + 2, sizeof(*rev));
+	assert_non_null(unf);
+	assert_non_null(rev);
+	char buf[32];
+	for (size_t i = 0; i < N; i++) {
+		snprintf(buf, sizeof(buf), "u%zu.cn", i);
+		unf[i].name = strdup(buf);
+		/* revoked: the even ones are unfiled too (u<i>.cn), the odd ones are not */
+		snprintf(buf, sizeof(buf), i % 2 ? "r%zu.cn" : "u%zu.cn", i);
+		rev[i].name = strdup(buf);
+		rev[i].also_unfiled = i % 2; /* stale: must be reset */
+	}
+	rev[N].name = strdup("U0.cn"); /* names compare exactly (already lower-cased) */
+	rev[N + 1].name = strdup("u0.cn.");
+	assert_int_equal(gk_report_mark_also_unfiled(unf, N, rev, N + 2), 0);
+	for (size_t i = 0; i < N; i++)
+		assert_int_equal(rev[i].also_unfiled, i % 2 == 0);
+	assert_false(rev[N].also_unfiled);
+	assert_false(rev[N + 1].also_unfiled);
+	/* no unfiled list: nothing is marked */
+	assert_int_equal(gk_report_mark_also_unfiled(NULL, 0, rev, N + 2), 0);
+	for (size_t i = 0; i < N + 2; i++)
+		assert_false(rev[i].also_unfiled);
+	for (size_t i = 0; i < N; i++)
+		free(unf[i].name);
+	for (size_t i = 0; i < N + 2; i++)
+		free(rev[i].name);
+	free(unf);
+	free(rev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_dates),      cmocka_unit_test(test_csv),
 	    cmocka_unit_test(test_json),       cmocka_unit_test(test_notice_table_html),
 	    cmocka_unit_test(test_xlsx),       cmocka_unit_test(test_rate_chart_skips_empty_days),
-	    cmocka_unit_test(test_chart_axes),
+	    cmocka_unit_test(test_chart_axes), cmocka_unit_test(test_also_unfiled),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

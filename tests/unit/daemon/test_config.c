@@ -291,6 +291,7 @@ static void test_defaults(void **state)
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	assert_int_equal(cfg->workers, cores < 1 ? 1 : cores);
 	assert_int_equal(cfg->edns_udp_max, 1232);
+	assert_int_equal(cfg->udp_linger_us, 100);
 	assert_int_equal(cfg->tcp_max_connections, 1024);
 	assert_int_equal(cfg->tcp_idle_timeout_ms, 10000);
 	assert_int_equal(cfg->tcp_max_pipelined, 64);
@@ -315,6 +316,7 @@ static void test_all_keys(void **state)
 	    gk_config_load("tests/unit/daemon/fixtures/good.yaml", &cfg, err, sizeof(err)), 0);
 	assert_int_equal(cfg->workers, 3);
 	assert_int_equal(cfg->edns_udp_max, 1400);
+	assert_int_equal(cfg->udp_linger_us, 0);
 	assert_int_equal(cfg->tcp_max_connections, 200);
 	assert_int_equal(cfg->tcp_idle_timeout_ms, 5000);
 	assert_int_equal(cfg->tcp_max_pipelined, 16);
@@ -417,6 +419,8 @@ static void test_errors_numbers(void **state)
 	expect_error(LISTEN "edns_udp_max: 4097\n" ZONES, GK_ECONFIG, 2, "out of range");
 	expect_error(LISTEN "edns_udp_max: 99999999999999999999\n" ZONES, GK_ECONFIG, 2,
 	             "out of range");
+	expect_error(LISTEN "udp_linger_us: 1001\n" ZONES, GK_ECONFIG, 2, "out of range 0..1000");
+	expect_error(LISTEN "udp_linger_us: -5\n" ZONES, GK_ECONFIG, 2, "expected an integer");
 	expect_error(LISTEN "tcp: 5\n" ZONES, GK_ECONFIG, 2, "expected a mapping");
 	expect_error(LISTEN "tcp:\n  max_connections: 10\n  idle_timout_ms: 5\n" ZONES, GK_ECONFIG,
 	             4, "idle_timout_ms");
@@ -916,8 +920,14 @@ static void test_chroot(void **state)
 	snprintf(lp, sizeof(lp), "%s/l.list", tmpdir);
 	write_file(lp, "example.net n.zone\n");
 	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	/* a list entry's name sits behind its file path in one allocation (16 bytes a zone) */
+	assert_int_equal(cfg->n_zones, 2);
+	assert_ptr_equal(cfg->zones[1].name,
+	                 cfg->zones[1].file + strlen(cfg->zones[1].file) + 1);
 	gk_chroot_set(tmpdir);
 	gk_config_chroot_strip(cfg);
+	assert_string_equal(cfg->zones[1].name, "example.net");
+	assert_string_equal(cfg->zones[1].file, "/n.zone");
 	assert_string_equal(cfg->path, "/chroot.yaml");
 	assert_string_equal(cfg->zones[0].file, "/z/a.zone");
 	assert_string_equal(cfg->zone_list, "/l.list");

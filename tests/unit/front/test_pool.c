@@ -26,7 +26,7 @@ static gk_fpool_t *make(unsigned n, const unsigned *weights, unsigned max_out)
 	}
 	gk_fpool_conf_t c = {.max_outstanding = max_out, .down_after = 3, .up_after = 2};
 	gk_fpool_t *p = NULL;
-	assert_int_equal(gk_fpool_new(&c, b, n, &p), 0);
+	assert_int_equal(gk_fpool_new(&c, "t", b, n, &p), 0);
 	return p;
 }
 
@@ -110,13 +110,13 @@ static void test_health(void **state)
 		assert_int_equal(gk_fpool_pick(p, -1), 1);
 	/* backend 1 fails its checks: no healthy backend */
 	for (int k = 0; k < 3; k++)
-		gk_fpool_checked(p, 1, false);
+		gk_fpool_checked(p, 1, false, GK_FPOOL_TIMEOUT);
 	assert_int_equal(gk_fpool_up(p), 0);
 	assert_int_equal(gk_fpool_pick(p, -1), GK_ENOENT);
 	/* recovery: two good checks in a row */
-	gk_fpool_checked(p, 0, true);
+	gk_fpool_checked(p, 0, true, GK_FPOOL_OK);
 	assert_int_equal(gk_fpool_pick(p, -1), GK_ENOENT);
-	gk_fpool_checked(p, 0, true);
+	gk_fpool_checked(p, 0, true, GK_FPOOL_OK);
 	assert_int_equal(gk_fpool_pick(p, -1), 0);
 	gk_fbackend_stats_t st;
 	gk_fpool_stats(p, 0, &st);
@@ -131,17 +131,61 @@ static void test_health(void **state)
 	gk_fpool_free(p);
 }
 
+/* Failover: a port unreachable takes a backend down at once; timeouts of client queries
+ * never take down the last backend up (its checks can); transitions are counted. */
+static void test_failover(void **state)
+{
+	(void)state;
+	gk_fpool_t *p = make(2, NULL, 100);
+	gk_fpool_sent(p, 0);
+	gk_fpool_done(p, 0, GK_FPOOL_REFUSED, 0);
+	assert_int_equal(gk_fpool_up(p), 1);
+	assert_false(gk_fpool_is_up(p, 0));
+	assert_true(gk_fpool_is_up(p, 1));
+	for (int k = 0; k < 10; k++)
+		assert_int_equal(gk_fpool_pick(p, -1), 1);
+	/* the last backend up times out (an overload): still picked */
+	for (int k = 0; k < 10; k++) {
+		gk_fpool_sent(p, 1);
+		gk_fpool_done(p, 1, GK_FPOOL_TIMEOUT, 0);
+	}
+	assert_int_equal(gk_fpool_up(p), 1);
+	assert_int_equal(gk_fpool_pick(p, -1), 1);
+	/* backend 0 is back: up after two good checks, then the other may go down */
+	gk_fpool_checked(p, 0, true, GK_FPOOL_OK);
+	gk_fpool_checked(p, 0, true, GK_FPOOL_OK);
+	assert_int_equal(gk_fpool_up(p), 2);
+	gk_fpool_sent(p, 1);
+	gk_fpool_done(p, 1, GK_FPOOL_TIMEOUT, 0);
+	assert_int_equal(gk_fpool_up(p), 1);
+	assert_false(gk_fpool_is_up(p, 1));
+	/* the last one's checks fail: the pool is down */
+	gk_fpool_unreachable(p, 0);
+	assert_int_equal(gk_fpool_up(p), 0);
+	assert_int_equal(gk_fpool_pick(p, -1), GK_ENOENT);
+	gk_fbackend_stats_t st;
+	gk_fpool_stats(p, 0, &st);
+	assert_int_equal(st.downs, 2);
+	assert_int_equal(st.ups, 1);
+	assert_int_equal(st.unreachable, 2);
+	assert_int_equal(st.timeouts, 0);
+	gk_fpool_stats(p, 1, &st);
+	assert_int_equal(st.downs, 1);
+	assert_int_equal(st.timeouts, 11);
+	gk_fpool_free(p);
+}
+
 static void test_bad_conf(void **state)
 {
 	(void)state;
 	gk_fbackend_conf_t b = {.weight = 0};
 	gk_fpool_conf_t c = {.max_outstanding = 1, .down_after = 1, .up_after = 1};
 	gk_fpool_t *p;
-	assert_int_equal(gk_fpool_new(&c, &b, 1, &p), GK_EINVAL);
+	assert_int_equal(gk_fpool_new(&c, "t", &b, 1, &p), GK_EINVAL);
 	b.weight = 1;
-	assert_int_equal(gk_fpool_new(&c, &b, 0, &p), GK_EINVAL);
+	assert_int_equal(gk_fpool_new(&c, "t", &b, 0, &p), GK_EINVAL);
 	c.max_outstanding = 0;
-	assert_int_equal(gk_fpool_new(&c, &b, 1, &p), GK_EINVAL);
+	assert_int_equal(gk_fpool_new(&c, "t", &b, 1, &p), GK_EINVAL);
 }
 
 int main(void)
@@ -149,7 +193,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_least_outstanding), cmocka_unit_test(test_weights),
 	    cmocka_unit_test(test_bound_and_retry),   cmocka_unit_test(test_health),
-	    cmocka_unit_test(test_bad_conf),
+	    cmocka_unit_test(test_failover),          cmocka_unit_test(test_bad_conf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -111,7 +111,7 @@ static void test_exact_counts(void **state)
 	mkq(&q, "www.example.org", NULL, GK_PKT_NOCHECK, GK_WHY_NONE, GK_ACT_RESOLVE, false);
 	gk_disc_table_record(t, q.b, &q.res, 100);
 	/* an older result without why: the filing status gives the reason */
-	mkq(&q, "old.cn", "old.cn", GK_FS_EXPIRED, GK_WHY_NONE, GK_ACT_REFUSE, false);
+	mkq(&q, "old.cn", "old.cn", GK_FS_UNKNOWN, GK_WHY_NONE, GK_ACT_REFUSE, false);
 	gk_disc_table_record(t, q.b, &q.res, 100);
 
 	assert_int_equal(gk_disc_table_size(t), 5);

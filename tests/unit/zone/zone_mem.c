@@ -13,10 +13,10 @@
 #include "daemon/config.h"
 #include "zone/internal.h"
 
-/* An arena allocation of n bytes costs n rounded up to 16 (common/arena.c). */
-static size_t a16(size_t n)
+/* An arena allocation of n bytes costs n rounded up to 8 (common/arena.c). */
+static size_t a8(size_t n)
 {
-	return n ? (n + 15) & ~(size_t)15 : 16;
+	return n ? (n + 7) & ~(size_t)7 : 8;
 }
 
 struct acc {
@@ -63,15 +63,19 @@ static void tmpl(struct acc *a, const gk_tmpl_t *t, bool head)
 	a->tmpls++;
 	if (head)
 		a->thead += sizeof(*t);
-	a->tregs += t->nregs + t->nhops ? a16((t->nregs + t->nhops) * sizeof(gk_regref_t)) : 0;
 	if (!first_time(t->blob))
 		return;
-	/* one allocation: bounds, fix-ups, body (compile.c) */
+	/* one allocation: bounds, fix-ups, body, references (compile.c) */
 	size_t fb = t->nfix * sizeof(uint16_t), bb = t->nbound * sizeof(gk_bound_t);
-	size_t all = a16(fb + bb + t->len);
+	size_t nrefs = (size_t)t->nregs + t->nhops;
+	size_t rb = nrefs ? gk_tmpl_refs_off(t->nbound, t->nfix, t->len) - fb - bb - t->len +
+	                        nrefs * sizeof(gk_regref_t)
+	                  : 0;
+	size_t all = a8(fb + bb + t->len + rb);
 	a->tfix += fb;
 	a->tbound += bb;
-	a->tbody += all - fb - bb;
+	a->tregs += rb;
+	a->tbody += all - fb - bb - rb;
 }
 
 static void each(void *ctx, const gk_zver_t *v)
@@ -82,9 +86,10 @@ static void each(void *ctx, const gk_zver_t *v)
 	a->arena += gk_arena_bytes(v->arena);
 	a->version += sizeof(*v);
 	a->table += (v->mask + 1) * sizeof(gk_zslot_t);
-	a->files += v->nfiles * sizeof(gk_zfile_t) + a16(strlen(v->name) + 1);
+	a->files += v->nfiles * sizeof(gk_zfile_t) + a8(strlen(v->name) + 1);
 	for (size_t i = 0; i < v->nfiles; i++)
-		a->files += a16(strlen(v->files[i].path) + 1);
+		if (v->files[i].path)
+			a->files += a8(strlen(v->files[i].path) + 1);
 	tmpl(a, v->zone.nxdomain, true);
 	tmpl(a, v->zone.nodata, true);
 	for (size_t i = 0; i <= v->mask; i++) {
@@ -93,12 +98,12 @@ static void each(void *ctx, const gk_zver_t *v)
 			continue;
 		a->nodes++;
 		a->node += sizeof(*n); /* 64-aligned: the pad is in the slack row */
-		a->name += a16(n->len);
-		a->rrset += n->nrrsets ? a16(n->nrrsets * sizeof(gk_rrset_t)) : 0;
+		a->name += a8(n->len);
+		a->rrset += n->nrrsets ? a8(n->nrrsets * sizeof(gk_rrset_t)) : 0;
 		for (unsigned r = 0; r < n->nrrsets; r++) {
-			a->rr += a16(n->rrsets[r].count * sizeof(gk_rr_t));
+			a->rr += a8(n->rrsets[r].count * sizeof(gk_rr_t));
 			for (unsigned k = 0; k < n->rrsets[r].count; k++)
-				a->rdata += a16(n->rrsets[r].rrs[k].rdlen);
+				a->rdata += a8(n->rrsets[r].rrs[k].rdlen);
 		}
 		for (unsigned k = 0; k < n->ntmpl; k++)
 			tmpl(a, &n->tmpls[k], true);
