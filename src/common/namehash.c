@@ -25,28 +25,12 @@ __attribute__((constructor)) static void namehash_seed_init(void)
 
 uint64_t gk_namehash(const uint8_t *n, size_t len)
 {
-	uint64_t h = 0, p = 1;
-	size_t o = 0;
-	if (len >= 8) {
-		/* every label's first word is readable in place or from the name's last eight */
-		for (; o < len && n[o]; o += n[o] + 1u) {
-			uint64_t g;
-			if (__builtin_expect(n[o] < 8, 1)) {
-				uint64_t w = o + 8 <= len ? gk_namehash_le64(n + o)
-				                          : gk_namehash_le64(n + len - 8) >>
-				                                (8 * (o + 8 - len));
-				g = gk_namehash_word(gk_namehash_seed, w);
-			} else {
-				g = gk_namehash_label(n, len, o);
-			}
-			h += p * g;
-			p *= GK_NAMEHASH_M;
-		}
-	} else {
-		for (; o < len && n[o]; o += n[o] + 1u) {
-			h += p * gk_namehash_label(n, len, o);
-			p *= GK_NAMEHASH_M;
-		}
-	}
-	return gk_namehash_fin(h + p * gk_namehash_root());
+	uint8_t loff[GK_DNAME_LABELS_MAX];
+	unsigned labels = 0;
+	for (size_t o = 0; o < len && n[o] && labels < GK_DNAME_LABELS_MAX; o += n[o] + 1u)
+		loff[labels++] = (uint8_t)o;
+	uint64_t s = gk_namehash_root();
+	for (unsigned i = labels; i-- > 0;)
+		s = gk_namehash_step(s, n, len, loff[i]);
+	return s;
 }

@@ -64,6 +64,7 @@ typedef struct gk_decide_query {
 	size_t qlen;            /* its length */
 	const uint8_t *loff;    /* offset of each label in qname (gk_query_t.loff) */
 	unsigned labels;        /* labels, not counting the root */
+	const uint64_t *st;     /* qname's gk_namehash_states (gk_query_t.st), or NULL */
 	const uint8_t *reg;     /* its registrable domain (a suffix of qname), NULL: none (a
 	                           public suffix itself) */
 	size_t rlen;            /* length of reg */

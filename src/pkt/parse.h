@@ -33,6 +33,7 @@ typedef struct gk_query {
 	/* lowercase, followed by GK_NAMEHASH_PAD zero octets (gk_namehash_pstates) */
 	uint8_t qname[GK_DNAME_MAX + 1 + GK_NAMEHASH_PAD];
 	uint8_t loff[GK_DNAME_LABELS_MAX]; /* offset of each label in qname */
+	uint8_t lens_or;                   /* the bitwise or of the label lengths */
 	/* qname's gk_namehash_states: not set by gk_parse_query; the packet path fills
 	 * st[0..labels] once (gk_namehash_pstates) for every table the query looks in */
 	uint64_t st[GK_DNAME_LABELS_MAX + 1];

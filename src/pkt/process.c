@@ -194,6 +194,7 @@ static enum src forward_decide(const gk_pkt_opts_t *opts, const gk_query_t *qq, 
 	    .qlen = qq->qlen,
 	    .loff = qq->loff,
 	    .labels = qq->labels,
+	    .st = st,
 	    .reg = off >= 0 ? qq->qname + off : NULL,
 	    .rlen = off >= 0 ? qq->qlen - (size_t)off : 0,
 	    .hash = h,
@@ -320,7 +321,8 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 			if (hint && hint->ok && hint->labels == qq.labels && hint->qlen == qq.qlen)
 				st = hint->st;
 			else
-				gk_namehash_pstates(qq.qname, qq.loff, qq.labels, qq.st);
+				gk_namehash_pstates(qq.qname, qq.loff, qq.labels, qq.lens_or,
+				                    qq.st);
 			switch (gk_zone_find(zs, qq.qname, qq.qlen, qq.loff, qq.labels, st,
 			                     qq.qtype, hint, &hit_z)) {
 			case GK_ZONE_TMPL:
@@ -395,6 +397,7 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 			    .qlen = qq.qlen,
 			    .loff = qq.loff,
 			    .labels = qq.labels,
+			    .st = st,
 			    .reg = off >= 0 ? qq.qname + off : NULL,
 			    .rlen = off >= 0 ? qq.qlen - (size_t)off : 0,
 			    .hash = h,

@@ -442,8 +442,6 @@ static int reg_of(const gk_asm_t *a, const gk_node_t *n, bool exact, const uint8
 	return off < 0 ? REG_NONE : off;
 }
 
-/* May the message carry data of name (registrable domain at off, see reg_of)? At query time
- * the filter decides; at compile time the domain is remembered for the template. */
 /* A name's label offsets and the hash state of every suffix (common/namehash.h): its own,
  * or the question's (gk_asm_t.qh_*). */
 typedef struct nstates {
@@ -471,7 +469,9 @@ static void nstates_of(const gk_asm_t *a, const uint8_t *name, size_t len, nstat
 	s->labels = labels;
 }
 
-/* ns (NULL: none): name's states, the source of the registrable domain's hash. */
+/* May the message carry data of name (registrable domain at off, see reg_of)? At query time
+ * the filter decides; at compile time the domain is remembered for the template. ns (NULL:
+ * none): name's states, the source of the registrable domain's hash. */
 static bool pass(gk_asm_t *a, const uint8_t *name, size_t len, int off, const nstates_t *ns)
 {
 	if (off == REG_UNKNOWN)

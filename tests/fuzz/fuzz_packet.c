@@ -200,7 +200,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(h.hash == gk_namehash(qq.qname, qq.qlen),
 		           "prefetch hint differs from the parsed question");
 		/* the suffix states gk_pkt_process_hint takes from the hint */
-		gk_namehash_pstates(qq.qname, qq.loff, qq.labels, qq.st);
+		gk_namehash_pstates(qq.qname, qq.loff, qq.labels, qq.lens_or, qq.st);
 		FUZZ_CHECK(h.labels == qq.labels && h.qlen == qq.qlen &&
 		               memcmp(h.st, qq.st, (qq.labels + 1u) * sizeof qq.st[0]) == 0,
 		           "prefetch hint's suffix states differ from the parsed question's");

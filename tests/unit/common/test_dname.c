@@ -235,14 +235,19 @@ static void test_namehash_padded(void **state)
 		for (size_t o = 0; wire[o]; o += wire[o] + 1u)
 			loff[labels++] = (uint8_t)o;
 		uint64_t a[GK_DNAME_LABELS_MAX + 1], b[GK_DNAME_LABELS_MAX + 1];
-		uint64_t c[GK_DNAME_LABELS_MAX + 1];
+		uint64_t c[GK_DNAME_LABELS_MAX + 1], d[GK_DNAME_LABELS_MAX + 1];
+		unsigned lens_or = 0;
+		for (unsigned i = 0; i < labels; i++)
+			lens_or |= wire[loff[i]];
 		c[labels] = gk_namehash_root();
 		for (unsigned i = labels; i-- > 0;)
 			c[i] = gk_namehash_step(c[i + 1], wire, len, loff[i]);
-		gk_namehash_pstates(wire, loff, labels, a);
+		gk_namehash_pstates(wire, loff, labels, 255, a);
 		gk_namehash_states(wire, len, loff, labels, b);
+		/* with the labels' lengths or-ed (the parser's, below 8: one word a label) */
+		gk_namehash_pstates(wire, loff, labels, lens_or, d);
 		for (unsigned i = 0; i <= labels; i++) {
-			if (a[i] != c[i] || b[i] != c[i])
+			if (a[i] != c[i] || b[i] != c[i] || d[i] != c[i])
 				fail_msg("%s: the folds differ at label %u", names[k], i);
 			size_t off = i < labels ? loff[i] : len - 1u;
 			assert_true(gk_namehash_state_at(a, loff, labels, off) == a[i]);
@@ -251,22 +256,19 @@ static void test_namehash_padded(void **state)
 	}
 }
 
-/* The hash as namehash.h defines it, octet by octet: g(label) folds into the seed the
- * words of the suffix n[0..len) that start inside the label (length octet first, zeros past
- * the name's end); a suffix's state is its parent's times M plus g; the hash is fmix64 of
- * the state. */
-static uint64_t ref_label(const uint8_t *n, size_t len)
+/* The hash as namehash.h defines it, octet by octet: a suffix's state is its parent's with
+ * the words of the suffix n[0..len) that start inside its first label (length octet first,
+ * zeros past the name's end) folded in, each as lo ^ hi of the 128-bit product
+ * (s ^ word) * K, computed here from 32-bit halves; the root's state comes from the seed; the
+ * hash is the state. */
+static uint64_t ref_mum(uint64_t a, uint64_t b)
 {
-	size_t b = (size_t)n[0] + 1u;
-	uint64_t g = gk_namehash_seed;
-	for (size_t q = 0; q < b; q += 8) {
-		uint64_t w = 0;
-		for (size_t k = 0; k < 8 && q + k < len; k++)
-			w |= (uint64_t)n[q + k] << (8 * k);
-		g = (g ^ w) * GK_NAMEHASH_C;
-		g ^= g >> 32;
-	}
-	return g;
+	uint64_t al = a & 0xffffffffu, ah = a >> 32, bl = b & 0xffffffffu, bh = b >> 32;
+	uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+	uint64_t mid = (ll >> 32) + (lh & 0xffffffffu) + (hl & 0xffffffffu);
+	uint64_t lo = (ll & 0xffffffffu) | (mid << 32);
+	uint64_t hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+	return lo ^ hi;
 }
 
 static uint64_t ref_hash(const uint8_t *n, size_t len)
@@ -274,7 +276,14 @@ static uint64_t ref_hash(const uint8_t *n, size_t len)
 	if (!n[0])
 		return gk_namehash_seed ^ 0x9e3779b97f4a7c15ull;
 	size_t b = (size_t)n[0] + 1u;
-	return ref_hash(n + b, len - b) * GK_NAMEHASH_M + ref_label(n, len);
+	uint64_t s = ref_hash(n + b, len - b);
+	for (size_t q = 0; q < b; q += 8) {
+		uint64_t w = 0;
+		for (size_t k = 0; k < 8 && q + k < len; k++)
+			w |= (uint64_t)n[q + k] << (8 * k);
+		s = ref_mum(s ^ w, GK_NAMEHASH_K);
+	}
+	return s;
 }
 
 /* Every label length from 1 to 63 (each way a label's last word can end), alone and with a
@@ -317,7 +326,7 @@ static void test_namehash_label_lengths(void **state)
 			uint8_t pad[GK_DNAME_MAX + 1 + GK_NAMEHASH_PAD];
 			memcpy(pad, n, len);
 			memset(pad + len, 0, GK_NAMEHASH_PAD);
-			gk_namehash_pstates(pad, loff, labels, pst);
+			gk_namehash_pstates(pad, loff, labels, 255, pst);
 			for (unsigned i = 0; i <= labels; i++) {
 				size_t off = i < labels ? loff[i] : len - 1u;
 				uint64_t want = ref_hash(n + off, len - off);
