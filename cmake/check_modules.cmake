@@ -7,8 +7,7 @@
 #      this names every offender at once, and covers files a build configuration skips.)
 #   2. the module graph in docs/ARCHITECTURE.md is the one the build enforces
 #      (GRAPH: written by src/CMakeLists.txt from each module's DEPS);
-#   3. tests mirror src/: every module has its tests/unit/<module>/ (pkt: tests/process/, the
-#      bytes-in/bytes-out packet tests).
+#   3. tests mirror src/: every module has its tests/unit/<module>/.
 # Usage: cmake -DROOT=<source dir> -DGRAPH=<build dir>/module-graph.txt -P check_modules.cmake
 cmake_minimum_required(VERSION 3.25)
 
@@ -60,11 +59,7 @@ file(STRINGS ${GRAPH} graph_lines)
 foreach(l ${graph_lines})
 	string(REGEX MATCH "^([a-z_]+):" m "${l}")
 	set(mod ${CMAKE_MATCH_1})
-	if(mod STREQUAL "pkt")
-		set(dir tests/process)
-	else()
-		set(dir tests/unit/${mod})
-	endif()
+	set(dir tests/unit/${mod})
 	if(NOT EXISTS ${ROOT}/${dir}/CMakeLists.txt)
 		list(APPEND failures "src/${mod}/: no ${dir}/CMakeLists.txt (tests mirror src/)")
 	endif()

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* src/common/yamlwalk.c -- walking a libyaml document with errors that name file and line. */
 #include <ctype.h>
+#include <inttypes.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -57,8 +59,8 @@ int gk_yaml_string(gk_yaml_t *y, const char *key, yaml_node_t *n, const char **o
 	return 0;
 }
 
-int gk_yaml_uint(gk_yaml_t *y, const char *key, yaml_node_t *n, unsigned min, unsigned max,
-                 unsigned *out)
+int gk_yaml_u64(gk_yaml_t *y, const char *key, yaml_node_t *n, uint64_t min, uint64_t max,
+                uint64_t *out)
 {
 	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
 		return gk_yaml_fail(
@@ -68,20 +70,32 @@ int gk_yaml_uint(gk_yaml_t *y, const char *key, yaml_node_t *n, unsigned min, un
 	if (*s == '\0')
 		return gk_yaml_fail(y, GK_ECONFIG, gk_yaml_line(n),
 		                    "%s: expected an integer, got nothing", key);
-	unsigned long long v = 0;
+	uint64_t v = 0;
+	bool over = false;
 	for (const char *p = s; *p != '\0'; p++) {
 		if (!isdigit((unsigned char)*p))
 			return gk_yaml_fail(y, GK_ECONFIG, gk_yaml_line(n),
 			                    "%s: expected an integer, got '%s'", key, s);
-		v = v * 10 + (unsigned)(*p - '0');
-		if (v > 0xffffffffull)
-			break;
+		unsigned d = (unsigned)(*p - '0');
+		over = over || v > (UINT64_MAX - d) / 10;
+		v = over ? UINT64_MAX : v * 10 + d;
 	}
-	if (v < min || v > max)
-		return gk_yaml_fail(y, GK_ECONFIG, gk_yaml_line(n), "%s: %s is out of range %u..%u",
-		                    key, s, min, max);
-	*out = (unsigned)v;
+	if (over || v < min || v > max)
+		return gk_yaml_fail(y, GK_ECONFIG, gk_yaml_line(n),
+		                    "%s: %s is out of range %" PRIu64 "..%" PRIu64, key, s, min,
+		                    max);
+	*out = v;
 	return 0;
+}
+
+int gk_yaml_uint(gk_yaml_t *y, const char *key, yaml_node_t *n, unsigned min, unsigned max,
+                 unsigned *out)
+{
+	uint64_t v;
+	int rc = gk_yaml_u64(y, key, n, min, max, &v);
+	if (rc == 0)
+		*out = (unsigned)v;
+	return rc;
 }
 
 int gk_yaml_walk_map(gk_yaml_t *y, const char *what, yaml_node_t *map, gk_yaml_visit_fn visit,

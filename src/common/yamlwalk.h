@@ -9,6 +9,7 @@
  */
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
 #include <yaml.h>
 #include "gk/errors.h"
 
@@ -56,6 +57,9 @@ GK_MUST_CHECK int gk_yaml_string(gk_yaml_t *y, const char *key, yaml_node_t *n, 
 GK_MUST_CHECK int gk_yaml_uint(gk_yaml_t *y, const char *key, yaml_node_t *n, unsigned min,
                                unsigned max, unsigned *out);
 
+/* The same for a 64-bit value in [min, max]. */
+GK_MUST_CHECK int gk_yaml_u64(gk_yaml_t *y, const char *key, yaml_node_t *n, uint64_t min,
+                              uint64_t max, uint64_t *out);
 /* Called for each pair of a mapping; returns 0 to go on, else the error to stop with. */
 typedef int (*gk_yaml_visit_fn)(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t *v,
                                 void *arg);

@@ -338,12 +338,16 @@ static void check_forward_overlap(struct ctx *c)
 	qsort(names, n + nx, sizeof(*names), cmp_zone_name);
 	for (size_t i = 0; i < fc->n_zones && c->y.rc == 0; i++) {
 		const char *k = fc->zones[i].name;
-		if (bsearch(&k, names, n + nx, sizeof(*names), cmp_zone_name) != NULL)
+		if (bsearch(&k, names, n + nx, sizeof(*names), cmp_zone_name) != NULL) {
+			const char *path = c->y.path; /* the zone list's line, if that names it */
+			c->y.path = gk_front_zone_file(&fc->zones[i], path);
 			gk_yaml_fail(
 			    &c->y, GK_ECONFIG, fc->zones[i].line,
 			    "zones: '%s' is forwarded and also served from a file or by transfer "
 			    "(a zone has one source)",
 			    k);
+			c->y.path = path;
+		}
 	}
 	free(names);
 }
@@ -1034,6 +1038,8 @@ static int visit_dnstap(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node
 	}
 	if (strcmp(key, "all_queries") == 0)
 		return get_bool(c, "dnstap.all_queries", v, &d->all_queries);
+	if (strcmp(key, "forwarded") == 0)
+		return get_bool(c, "dnstap.forwarded", v, &d->forwarded);
 	if (strcmp(key, "rate") == 0)
 		return gk_yaml_uint(&c->y, "dnstap.rate", v, 1, 1000000, &d->rate);
 	if (strcmp(key, "burst") == 0) {
@@ -1054,8 +1060,8 @@ static int visit_dnstap(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node
 	}
 	return gk_yaml_fail(
 	    &c->y, GK_ECONFIG, gk_yaml_line(k),
-	    "dnstap: unknown key '%s' (expected file, socket, all_queries, rate, burst, "
-	    "max_size_mb, keep, identity)",
+	    "dnstap: unknown key '%s' (expected file, socket, all_queries, forwarded, rate, "
+	    "burst, max_size_mb, keep, identity)",
 	    key);
 }
 

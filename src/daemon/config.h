@@ -127,6 +127,7 @@ typedef struct gk_config_dnstap {
 	char *file;           /* resolved against the config's directory, or NULL */
 	char *unix_path;      /* or NULL; exactly one of file and unix_path */
 	bool all_queries;     /* every query, not only refusals */
+	bool forwarded;       /* the front end's backend queries and answers too */
 	unsigned rate;        /* entries per second per worker */
 	unsigned burst;       /* default: rate */
 	unsigned max_size_mb; /* file: rotate beyond this size */

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include "common/chroot.h"
 #include "daemon/config_internal.h"
+#include "front/conf.h"
 #include "zonelist/zonelist.h"
 
 /* Append zone nm with file (both taken: freed on failure; nm inside file's allocation when
@@ -78,6 +79,11 @@ static int add_entry(void *arg, const char *name, size_t nl, const char *file, s
                      size_t line)
 {
 	struct add_ctx *a = arg;
+	const char *pool;
+	size_t pol;
+	if (a->src == GK_CONFIG_ZSRC_LIST && gk_zonelist_forward(file, fl, &pool, &pol))
+		return gk_front_conf_zone_add_from(&a->cfg->front, name, nl, pool, pol, a->origin,
+		                                   line); /* checked with the config's forwards */
 	bool rel = file[0] != '/' && a->dir != NULL;
 	size_t pl = rel ? a->dirlen + 1 + fl : fl;
 	char *path = malloc(pl + 1 + nl + 1);
@@ -182,6 +188,10 @@ static bool str_same(const char *a, const char *b)
 
 bool gk_config_zones_same(const gk_config_t *cur, const gk_config_t *next)
 {
+	/* zones a zone list forwards are in cur->front: read the list again */
+	for (size_t i = 0; cur->front && i < cur->front->n_zones; i++)
+		if (cur->front->zones[i].file != NULL)
+			return false;
 	if (!str_same(cur->zone_list, next->zone_list) ||
 	    !str_same(cur->zones_dir, next->zones_dir) ||
 	    !str_same(cur->zones_pattern, next->zones_pattern) ||

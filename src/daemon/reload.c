@@ -49,8 +49,9 @@ static bool same_dnstap(const gk_config_dnstap_t *a, const gk_config_dnstap_t *b
 {
 	return a->set == b->set && same_str(a->file, b->file) &&
 	       same_str(a->unix_path, b->unix_path) && same_str(a->identity, b->identity) &&
-	       a->all_queries == b->all_queries && a->rate == b->rate && a->burst == b->burst &&
-	       a->max_size_mb == b->max_size_mb && a->keep == b->keep;
+	       a->all_queries == b->all_queries && a->forwarded == b->forwarded &&
+	       a->rate == b->rate && a->burst == b->burst && a->max_size_mb == b->max_size_mb &&
+	       a->keep == b->keep;
 }
 
 static void report_restart_only(const gk_config_t *boot, const gk_config_t *next)

@@ -136,6 +136,7 @@ static int start_obs(gk_server_t *s, char *err, size_t errlen)
 		    .file = cfg->dnstap.file,
 		    .unix_path = cfg->dnstap.unix_path,
 		    .all_queries = cfg->dnstap.all_queries,
+		    .forwarded = cfg->dnstap.forwarded,
 		    .rate = cfg->dnstap.rate,
 		    .burst = cfg->dnstap.burst,
 		    .max_bytes = (uint64_t)cfg->dnstap.max_size_mb << 20,
@@ -411,6 +412,7 @@ static int start_workers(gk_server_t *s, char *err, size_t errlen)
 	    .n_tls = cfg->n_tls,
 	    .front = cfg->front && cfg->front->n_zones ? cfg->front : NULL,
 	    .edns_udp_max = cfg->edns_udp_max,
+	    .front_relays = cfg->workers * ((unsigned)cfg->n_listen + 1u),
 	    .udp_linger_us = cfg->udp_linger_us,
 	};
 	gk_obs_worker_t **udp_obs = calloc(cfg->n_listen, sizeof(*udp_obs));

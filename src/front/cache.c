@@ -156,6 +156,11 @@ int gk_fcache_new(size_t max_bytes, uint32_t max_ttl, gk_fcache_t **out)
 	return 0;
 }
 
+size_t gk_fcache_entry_bytes(void)
+{
+	return sizeof(struct slot);
+}
+
 void gk_fcache_free(gk_fcache_t *c)
 {
 	if (c == NULL)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* src/front/cache.h -- the front end's packet cache: backend answers by question.
  *
- * One cache per worker thread (no locks: only its own loop reads and writes it), bounded in
+ * One cache per relay thread (fwd.h; no locks: only its own loop reads and writes it), bounded in
  * memory at creation: nslots slots of GK_FCACHE_SLOT octets in sets of GK_FCACHE_WAYS, all
  * allocated by gk_fcache_new; put and get never allocate. A full set evicts the entry that
  * expires first. A flood of random names therefore replaces entries, never grows the cache.
@@ -56,6 +56,11 @@ typedef struct gk_fcache_stats {
  * GK_ENOMEM. Any thread; then only the owning thread. */
 GK_MUST_CHECK int gk_fcache_new(size_t max_bytes, uint32_t max_ttl, gk_fcache_t **out);
 void gk_fcache_free(gk_fcache_t *c);
+
+/* The memory of one entry (its slot: key, times and up to GK_FCACHE_SLOT octets of answer):
+ * gk_fcache_new(n * gk_fcache_entry_bytes(), ...) holds exactly n entries when n is a
+ * multiple of GK_FCACHE_WAYS. Pure. */
+size_t gk_fcache_entry_bytes(void);
 
 /* The TTL answer msg[0..len) would be cached with, per the rules above: >= 0 seconds, or
  * GK_ESYNTAX (malformed) or GK_ENOENT (not cacheable). Pure; the fuzz target's entry. */

@@ -12,243 +12,222 @@
 #include <strings.h>
 
 #include "common/sockaddr.h"
+#include "common/yamlwalk.h"
 
 struct pc {
-	const char *path;
-	yaml_document_t *doc;
-	char *err;
-	size_t errlen;
-	int rc;
+	gk_yaml_t y; /* the document, the file named in messages, the first error */
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct pc *c, size_t line, const char *fmt,
                                                       ...)
 {
-	if (c->rc != 0)
-		return c->rc;
-	c->rc = GK_ECONFIG;
-	int k = snprintf(c->err, c->errlen, "%s:%zu: ", c->path, line);
-	if (k < 0 || (size_t)k >= c->errlen)
-		return c->rc;
+	char msg[400];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(c->err + k, c->errlen - (size_t)k, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return c->rc;
-}
-
-static size_t line_of(const yaml_node_t *n)
-{
-	return n ? n->start_mark.line + 1 : 0;
-}
-
-static const char *str(const yaml_node_t *n)
-{
-	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+	return gk_yaml_fail(&c->y, GK_ECONFIG, line, "%s", msg);
 }
 
 static yaml_node_t *node(struct pc *c, int i)
 {
-	return yaml_document_get_node(c->doc, i);
+	return yaml_document_get_node(c->y.doc, i);
 }
 
-static int get_str(struct pc *c, const char *what, yaml_node_t *v, const char **out)
+/* The walk's visitors get the gk_yaml_t; struct pc is it and nothing more. */
+static struct pc *pc_of(gk_yaml_t *y)
 {
-	const char *s = str(v);
-	if (!s || !*s)
-		return fail(c, line_of(v), "%s: expected a non-empty string", what);
-	*out = s;
-	return 0;
+	return (struct pc *)y;
 }
 
-static int get_num(struct pc *c, const char *what, yaml_node_t *v, unsigned min, unsigned max,
-                   unsigned *out)
+struct backend_in {
+	gk_fbackend_conf_t *b;
+	const char *addr;
+	yaml_node_t *at;
+};
+
+static int visit_backend(gk_yaml_t *y, const char *key, yaml_node_t *kn, yaml_node_t *v, void *arg)
 {
-	const char *s = str(v);
-	char *end = NULL;
-	if (!s || !isdigit((unsigned char)*s))
-		return fail(c, line_of(v), "%s: expected an integer", what);
-	unsigned long long x = strtoull(s, &end, 10);
-	if (*end || x < min || x > max)
-		return fail(c, line_of(v), "%s: '%s' is out of range %u..%u", what, s, min, max);
-	*out = (unsigned)x;
-	return 0;
+	struct backend_in *in = arg;
+	if (!strcmp(key, "address")) {
+		in->at = v;
+		return gk_yaml_string(y, "pools.backends.address", v, &in->addr);
+	}
+	if (!strcmp(key, "weight"))
+		return gk_yaml_uint(y, "pools.backends.weight", v, 1, 1000, &in->b->weight);
+	return fail(pc_of(y), gk_yaml_line(kn),
+	            "pools.backends: unknown key '%s' (expected address, weight)", key);
 }
 
 static int parse_backend(struct pc *c, yaml_node_t *v, gk_fbackend_conf_t *b)
 {
-	const char *addr = NULL;
-	yaml_node_t *at = v;
+	struct backend_in in = {.b = b, .at = v};
 	b->weight = 1;
 	if (v->type == YAML_MAPPING_NODE) {
-		for (yaml_node_pair_t *p = v->data.mapping.pairs.start;
-		     p < v->data.mapping.pairs.top && c->rc == 0; p++) {
-			yaml_node_t *kn = node(c, p->key), *vn = node(c, p->value);
-			const char *key = str(kn) ? str(kn) : "";
-			if (!strcmp(key, "address")) {
-				at = vn;
-				get_str(c, "pools.backends.address", vn, &addr);
-			} else if (!strcmp(key, "weight"))
-				get_num(c, "pools.backends.weight", vn, 1, 1000, &b->weight);
-			else
-				fail(c, line_of(kn),
-				     "pools.backends: unknown key '%s' (expected address, weight)",
-				     key);
-		}
-		if (c->rc == 0 && !addr)
-			fail(c, line_of(v), "pools.backends: entry has no 'address'");
-	} else
-		get_str(c, "pools.backends", v, &addr);
-	if (c->rc)
-		return c->rc;
+		if (gk_yaml_walk_map(&c->y, "pools.backends", v, visit_backend, &in) != 0)
+			return c->y.rc;
+		if (!in.addr)
+			return fail(c, gk_yaml_line(v), "pools.backends: entry has no 'address'");
+	} else if (gk_yaml_string(&c->y, "pools.backends", v, &in.addr) != 0)
+		return c->y.rc;
 	gk_sockaddr_t l;
-	if (gk_sockaddr_parse(addr, &l) != 0)
-		return fail(c, line_of(at),
-		            "pools.backends: '%s' is not \"IPv4:PORT\" or \"[IPv6]:PORT\"", addr);
+	if (gk_sockaddr_parse(in.addr, &l) != 0)
+		return fail(c, gk_yaml_line(in.at),
+		            "pools.backends: '%s' is not \"IPv4:PORT\" or \"[IPv6]:PORT\"",
+		            in.addr);
 	b->addr = l.addr;
 	b->addrlen = l.addrlen;
-	snprintf(b->name, sizeof(b->name), "%s", addr);
+	snprintf(b->name, sizeof(b->name), "%s", in.addr);
 	return 0;
 }
 
 static int parse_backends(struct pc *c, yaml_node_t *v, gk_front_pool_conf_t *pl)
 {
 	if (v->type != YAML_SEQUENCE_NODE)
-		return fail(c, line_of(v), "pools.backends: expected a list of addresses");
+		return fail(c, gk_yaml_line(v), "pools.backends: expected a list of addresses");
 	size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 	if (n == 0 || n > GK_FPOOL_BACKENDS_MAX)
-		return fail(c, line_of(v), "pools.backends: %zu backends, expected 1..%u", n,
+		return fail(c, gk_yaml_line(v), "pools.backends: %zu backends, expected 1..%u", n,
 		            GK_FPOOL_BACKENDS_MAX);
 	free(pl->backends);
 	pl->backends = calloc(n, sizeof(*pl->backends));
 	if (!pl->backends)
-		return c->rc = GK_ENOMEM;
+		return c->y.rc = GK_ENOMEM;
 	pl->n_backends = n;
-	for (size_t i = 0; i < n && c->rc == 0; i++)
+	for (size_t i = 0; i < n && c->y.rc == 0; i++)
 		parse_backend(c, node(c, v->data.sequence.items.start[i]), &pl->backends[i]);
-	for (size_t i = 0; i < n && c->rc == 0; i++)
+	for (size_t i = 0; i < n && c->y.rc == 0; i++)
 		for (size_t j = 0; j < i; j++)
 			if (pl->backends[i].addrlen == pl->backends[j].addrlen &&
 			    !memcmp(&pl->backends[i].addr, &pl->backends[j].addr,
 			            pl->backends[i].addrlen))
-				return fail(c, line_of(node(c, v->data.sequence.items.start[i])),
-				            "pools.backends: '%s' is listed twice",
-				            pl->backends[i].name);
-	return c->rc;
+				return fail(
+				    c, gk_yaml_line(node(c, v->data.sequence.items.start[i])),
+				    "pools.backends: '%s' is listed twice", pl->backends[i].name);
+	return c->y.rc;
+}
+
+struct check_in {
+	gk_front_pool_conf_t *pl;
+	const char *name;
+};
+
+static int visit_check(gk_yaml_t *y, const char *key, yaml_node_t *kn, yaml_node_t *v, void *arg)
+{
+	struct check_in *in = arg;
+	gk_front_pool_conf_t *pl = in->pl;
+	if (!strcmp(key, "name"))
+		return gk_yaml_string(y, "pools.check.name", v, &in->name);
+	if (!strcmp(key, "interval_ms"))
+		return gk_yaml_uint(y, "pools.check.interval_ms", v, 100, 3600000,
+		                    &pl->check_interval_ms);
+	if (!strcmp(key, "down_after"))
+		return gk_yaml_uint(y, "pools.check.down_after", v, 1, 100, &pl->health.down_after);
+	if (!strcmp(key, "up_after"))
+		return gk_yaml_uint(y, "pools.check.up_after", v, 1, 100, &pl->health.up_after);
+	return fail(pc_of(y), gk_yaml_line(kn),
+	            "pools.check: unknown key '%s' (expected name, interval_ms, down_after, "
+	            "up_after)",
+	            key);
 }
 
 static int parse_check(struct pc *c, yaml_node_t *v, gk_front_pool_conf_t *pl)
 {
 	if (v->type != YAML_MAPPING_NODE)
-		return fail(c, line_of(v),
+		return fail(c, gk_yaml_line(v),
 		            "pools.check: expected {name, interval_ms, down_after, up_after}");
-	const char *name = NULL;
-	for (yaml_node_pair_t *p = v->data.mapping.pairs.start;
-	     p < v->data.mapping.pairs.top && c->rc == 0; p++) {
-		yaml_node_t *kn = node(c, p->key), *vn = node(c, p->value);
-		const char *key = str(kn) ? str(kn) : "";
-		if (!strcmp(key, "name"))
-			get_str(c, "pools.check.name", vn, &name);
-		else if (!strcmp(key, "interval_ms"))
-			get_num(c, "pools.check.interval_ms", vn, 100, 3600000,
-			        &pl->check_interval_ms);
-		else if (!strcmp(key, "down_after"))
-			get_num(c, "pools.check.down_after", vn, 1, 100, &pl->health.down_after);
-		else if (!strcmp(key, "up_after"))
-			get_num(c, "pools.check.up_after", vn, 1, 100, &pl->health.up_after);
-		else
-			fail(c, line_of(kn),
-			     "pools.check: unknown key '%s' (expected name, interval_ms, "
-			     "down_after, up_after)",
-			     key);
-	}
-	if (c->rc)
-		return c->rc;
-	if (!name)
-		return fail(c, line_of(v), "pools.check: missing required key 'name'");
-	if (strlen(name) > 253)
-		return fail(c, line_of(v), "pools.check.name: longer than 253 octets");
-	if (!(pl->check_name = strdup(name)))
-		return c->rc = GK_ENOMEM;
+	struct check_in in = {.pl = pl};
+	if (gk_yaml_walk_map(&c->y, "pools.check", v, visit_check, &in) != 0)
+		return c->y.rc;
+	if (!in.name)
+		return fail(c, gk_yaml_line(v), "pools.check: missing required key 'name'");
+	if (strlen(in.name) > 253)
+		return fail(c, gk_yaml_line(v), "pools.check.name: longer than 253 octets");
+	if (!(pl->check_name = strdup(in.name)))
+		return c->y.rc = GK_ENOMEM;
 	return 0;
 }
 
 /* ecs: {ipv4: 0..32, ipv6: 0..128} */
+static int visit_ecs(gk_yaml_t *y, const char *key, yaml_node_t *kn, yaml_node_t *v, void *arg)
+{
+	gk_front_pool_conf_t *pl = arg;
+	if (!strcmp(key, "ipv4"))
+		return gk_yaml_uint(y, "pools.ecs.ipv4", v, 0, 32, &pl->ecs_v4);
+	if (!strcmp(key, "ipv6"))
+		return gk_yaml_uint(y, "pools.ecs.ipv6", v, 0, 128, &pl->ecs_v6);
+	return fail(pc_of(y), gk_yaml_line(kn), "pools.ecs: unknown key '%s' (expected ipv4, ipv6)",
+	            key);
+}
+
 static int parse_ecs(struct pc *c, yaml_node_t *v, gk_front_pool_conf_t *pl)
 {
 	if (v->type != YAML_MAPPING_NODE)
-		return fail(c, line_of(v), "pools.ecs: expected {ipv4, ipv6}");
+		return fail(c, gk_yaml_line(v), "pools.ecs: expected {ipv4, ipv6}");
 	pl->ecs = true;
-	for (yaml_node_pair_t *p = v->data.mapping.pairs.start;
-	     p < v->data.mapping.pairs.top && c->rc == 0; p++) {
-		yaml_node_t *kn = node(c, p->key), *vn = node(c, p->value);
-		const char *key = str(kn) ? str(kn) : "";
-		if (!strcmp(key, "ipv4"))
-			get_num(c, "pools.ecs.ipv4", vn, 0, 32, &pl->ecs_v4);
-		else if (!strcmp(key, "ipv6"))
-			get_num(c, "pools.ecs.ipv6", vn, 0, 128, &pl->ecs_v6);
-		else
-			fail(c, line_of(kn), "pools.ecs: unknown key '%s' (expected ipv4, ipv6)",
-			     key);
-	}
-	return c->rc;
+	return gk_yaml_walk_map(&c->y, "pools.ecs", v, visit_ecs, pl);
 }
 
-static int visit_pool(struct pc *c, yaml_node_t *kn, yaml_node_t *vn, gk_front_pool_conf_t *pl,
-                      bool *have_backends)
+struct pool_in {
+	gk_front_pool_conf_t *pl;
+	bool have_backends;
+};
+
+static int visit_pool(gk_yaml_t *y, const char *key, yaml_node_t *kn, yaml_node_t *vn, void *arg)
 {
-	const char *key = str(kn) ? str(kn) : "";
+	struct pool_in *in = arg;
+	struct pc *c = pc_of(y);
+	gk_front_pool_conf_t *pl = in->pl;
 	const char *s = NULL;
 	if (!strcmp(key, "name")) {
-		if (get_str(c, "pools.name", vn, &s) == 0) {
-			free(pl->name); /* a key given twice: the last one counts */
-			if (!(pl->name = strdup(s)))
-				c->rc = GK_ENOMEM;
-		}
+		if (gk_yaml_string(y, "pools.name", vn, &s) == 0 && !(pl->name = strdup(s)))
+			c->y.rc = GK_ENOMEM;
 	} else if (!strcmp(key, "backends")) {
-		*have_backends = true;
+		in->have_backends = true;
 		parse_backends(c, vn, pl);
 	} else if (!strcmp(key, "timeout_ms"))
-		get_num(c, "pools.timeout_ms", vn, 100, 60000, &pl->timeout_ms);
+		return gk_yaml_uint(y, "pools.timeout_ms", vn, 100, 60000, &pl->timeout_ms);
 	else if (!strcmp(key, "retries"))
-		get_num(c, "pools.retries", vn, 0, 8, &pl->retries);
+		return gk_yaml_uint(y, "pools.retries", vn, 0, 8, &pl->retries);
 	else if (!strcmp(key, "max_outstanding"))
-		get_num(c, "pools.max_outstanding", vn, 1, 65535, &pl->health.max_outstanding);
+		return gk_yaml_uint(y, "pools.max_outstanding", vn, 1, 65535,
+		                    &pl->health.max_outstanding);
 	else if (!strcmp(key, "check"))
 		parse_check(c, vn, pl);
 	else if (!strcmp(key, "cache_size"))
-		get_num(c, "pools.cache_size", vn, 0, 16777216, &pl->cache_size);
+		return gk_yaml_uint(y, "pools.cache_size", vn, 0, 16777216, &pl->cache_size);
 	else if (!strcmp(key, "tc")) {
-		if (get_str(c, "pools.tc", vn, &s) == 0) {
+		if (gk_yaml_string(y, "pools.tc", vn, &s) == 0) {
 			if (!strcmp(s, "retry-tcp"))
 				pl->tc = GK_FRONT_TC_RETRY_TCP;
 			else if (!strcmp(s, "pass"))
 				pl->tc = GK_FRONT_TC_PASS;
 			else
-				fail(c, line_of(vn), "pools.tc: '%s' is not one of retry-tcp, pass",
-				     s);
+				fail(c, gk_yaml_line(vn),
+				     "pools.tc: '%s' is not one of retry-tcp, pass", s);
 		}
 	} else if (!strcmp(key, "no_backend")) {
-		if (get_str(c, "pools.no_backend", vn, &s) == 0 && strcmp(s, "servfail") != 0)
-			fail(c, line_of(vn), "pools.no_backend: '%s' is not servfail", s);
+		if (gk_yaml_string(y, "pools.no_backend", vn, &s) == 0 &&
+		    strcmp(s, "servfail") != 0)
+			fail(c, gk_yaml_line(vn), "pools.no_backend: '%s' is not servfail", s);
 	} else if (!strcmp(key, "ecs"))
 		parse_ecs(c, vn, pl);
 	else if (!strcmp(key, "proxy_protocol")) {
-		if (get_str(c, "pools.proxy_protocol", vn, &s) == 0) {
+		if (gk_yaml_string(y, "pools.proxy_protocol", vn, &s) == 0) {
 			if (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on"))
 				pl->proxy = true;
 			else if (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off"))
 				pl->proxy = false;
 			else
-				fail(c, line_of(vn),
+				fail(c, gk_yaml_line(vn),
 				     "pools.proxy_protocol: '%s' is not true or false", s);
 		}
 	} else
-		fail(c, line_of(kn),
+		fail(c, gk_yaml_line(kn),
 		     "pools: unknown key '%s' (expected name, backends, timeout_ms, retries, "
 		     "max_outstanding, check, cache_size, tc, no_backend, ecs, proxy_protocol)",
 		     key);
-	return c->rc;
+	return c->y.rc;
 }
 
 static void pool_free(gk_front_pool_conf_t *pl)
@@ -268,23 +247,23 @@ static gk_front_conf_t *conf_get(gk_front_conf_t **conf)
 int gk_front_conf_parse(const char *path, yaml_document_t *doc, yaml_node_t *n,
                         gk_front_conf_t **conf, char *err, size_t errlen)
 {
-	struct pc c = {.path = path, .doc = doc, .err = err, .errlen = errlen};
+	struct pc c = {.y = {.doc = doc, .path = path, .err = err, .errlen = errlen}};
 	gk_front_conf_t *fc = conf_get(conf);
 	if (!fc)
 		return GK_ENOMEM;
-	fc->pools_line = line_of(n);
+	fc->pools_line = gk_yaml_line(n);
 	if (n->type != YAML_SEQUENCE_NODE)
-		return fail(&c, line_of(n), "pools: expected a list of {name, backends, ...}");
+		return fail(&c, gk_yaml_line(n), "pools: expected a list of {name, backends, ...}");
 	size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
 	if (cnt > GK_FRONT_POOLS_MAX)
-		return fail(&c, line_of(n), "pools: %zu pools, at most %u", cnt,
+		return fail(&c, gk_yaml_line(n), "pools: %zu pools, at most %u", cnt,
 		            GK_FRONT_POOLS_MAX);
 	if (fc->n_pools)
-		return fail(&c, line_of(n), "pools: given twice");
+		return fail(&c, gk_yaml_line(n), "pools: given twice");
 	fc->pools = calloc(cnt ? cnt : 1, sizeof(*fc->pools));
 	if (!fc->pools)
 		return GK_ENOMEM;
-	for (size_t i = 0; i < cnt && c.rc == 0; i++) {
+	for (size_t i = 0; i < cnt && c.y.rc == 0; i++) {
 		yaml_node_t *it = node(&c, n->data.sequence.items.start[i]);
 		gk_front_pool_conf_t *pl = &fc->pools[fc->n_pools++];
 		*pl = (gk_front_pool_conf_t){
@@ -297,32 +276,41 @@ int gk_front_conf_parse(const char *path, yaml_document_t *doc, yaml_node_t *n,
 		    .cache_size = GK_FRONT_CACHE_DEFAULT,
 		    .ecs_v4 = 24,
 		    .ecs_v6 = 56,
-		    .line = line_of(it),
+		    .line = gk_yaml_line(it),
 		};
 		if (it->type != YAML_MAPPING_NODE) {
-			fail(&c, line_of(it), "pools: expected {name, backends, ...}");
+			fail(&c, gk_yaml_line(it), "pools: expected {name, backends, ...}");
 			break;
 		}
-		bool have_backends = false;
-		for (yaml_node_pair_t *p = it->data.mapping.pairs.start;
-		     p < it->data.mapping.pairs.top && c.rc == 0; p++)
-			visit_pool(&c, node(&c, p->key), node(&c, p->value), pl, &have_backends);
-		if (c.rc)
+		struct pool_in in = {.pl = pl};
+		if (gk_yaml_walk_map(&c.y, "pools", it, visit_pool, &in) != 0)
 			break;
 		if (!pl->name)
 			fail(&c, pl->line, "pools: entry has no 'name'");
-		else if (!have_backends)
+		else if (!in.have_backends)
 			fail(&c, pl->line, "pools: '%s' has no 'backends'", pl->name);
-		for (size_t j = 0; j + 1 < fc->n_pools && c.rc == 0; j++)
+		for (size_t j = 0; j + 1 < fc->n_pools && c.y.rc == 0; j++)
 			if (!strcmp(fc->pools[j].name, pl->name))
 				fail(&c, pl->line,
 				     "pools: '%s' is defined twice (first at line %zu)", pl->name,
 				     fc->pools[j].line);
 	}
-	return c.rc;
+	return c.y.rc;
 }
 
 int gk_front_conf_zone_add(gk_front_conf_t **conf, const char *name, const char *pool, size_t line)
+{
+	return gk_front_conf_zone_add_from(conf, name, strlen(name), pool, strlen(pool), NULL,
+	                                   line);
+}
+
+const char *gk_front_zone_file(const gk_front_zone_conf_t *z, const char *path)
+{
+	return z->file ? z->file : path;
+}
+
+int gk_front_conf_zone_add_from(gk_front_conf_t **conf, const char *name, size_t nl,
+                                const char *pool, size_t pl, const char *file, size_t line)
 {
 	gk_front_conf_t *fc = conf_get(conf);
 	if (!fc)
@@ -336,7 +324,8 @@ int gk_front_conf_zone_add(gk_front_conf_t **conf, const char *name, const char 
 		fc->zones_cap = cap;
 	}
 	gk_front_zone_conf_t *z = &fc->zones[fc->n_zones];
-	*z = (gk_front_zone_conf_t){.name = strdup(name), .pool_name = strdup(pool), .line = line};
+	*z = (gk_front_zone_conf_t){
+	    .name = strndup(name, nl), .pool_name = strndup(pool, pl), .line = line, .file = file};
 	if (!z->name || !z->pool_name) {
 		free(z->name);
 		free(z->pool_name);
@@ -359,13 +348,26 @@ static bool same_name(const char *a, const char *b)
 	return la == lb && strncasecmp(a, b, la) == 0;
 }
 
+static int cmp_zone_at(const void *a, const void *b, void *arg)
+{
+	const gk_front_zone_conf_t *z = arg;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	const char *x = z[i].name, *y = z[j].name;
+	size_t lx = bare_len(x), ly = bare_len(y);
+	int r = strncasecmp(x, y, lx < ly ? lx : ly);
+	if (r == 0)
+		r = lx < ly ? -1 : lx > ly;
+	return r ? r : i < j ? -1 : i > j; /* equal names: the first named first */
+}
+
 int gk_front_conf_check(gk_front_conf_t *fc, const char *path, char *err, size_t errlen)
 {
-	struct pc c = {.path = path, .err = err, .errlen = errlen};
+	struct pc c = {.y = {.path = path, .err = err, .errlen = errlen}};
 	if (!fc)
 		return 0;
-	for (size_t i = 0; i < fc->n_zones && c.rc == 0; i++) {
+	for (size_t i = 0; i < fc->n_zones && c.y.rc == 0; i++) {
 		gk_front_zone_conf_t *z = &fc->zones[i];
+		c.y.path = gk_front_zone_file(z, path);
 		size_t p = 0;
 		while (p < fc->n_pools && strcmp(fc->pools[p].name, z->pool_name) != 0)
 			p++;
@@ -375,16 +377,44 @@ int gk_front_conf_check(gk_front_conf_t *fc, const char *path, char *err, size_t
 		z->pool = p;
 		uint8_t wire[GK_DNAME_MAX];
 		/* "" is the root, as "." is (gk_fzones_add) */
-		if (c.rc == 0 && *z->name != '\0' &&
+		if (c.y.rc == 0 && *z->name != '\0' &&
 		    gk_dname_from_text(z->name, strlen(z->name), wire, 0) == 0)
 			fail(&c, z->line, "zones: '%s' is not a domain name", z->name);
-		for (size_t j = 0; j < i && c.rc == 0; j++)
-			if (same_name(fc->zones[j].name, z->name))
-				fail(&c, z->line,
-				     "zones: '%s' is forwarded twice (first at line %zu)", z->name,
-				     fc->zones[j].line);
 	}
-	return c.rc;
+	c.y.path = path;
+	if (c.y.rc != 0 || fc->n_zones < 2)
+		return c.y.rc;
+	/* forwarded twice: sorted by name, then by order named */
+	size_t *ix = malloc(fc->n_zones * sizeof(*ix));
+	if (ix == NULL)
+		return GK_ENOMEM;
+	for (size_t i = 0; i < fc->n_zones; i++)
+		ix[i] = i;
+	qsort_r(ix, fc->n_zones, sizeof(*ix), cmp_zone_at, fc->zones);
+	size_t dup = 0, first = 0; /* dup 0: none (a second naming is never the first zone) */
+	for (size_t k = 1; k < fc->n_zones; k++)
+		if (same_name(fc->zones[ix[k - 1]].name, fc->zones[ix[k]].name) &&
+		    (dup == 0 || ix[k] < dup))
+			dup = ix[k]; /* the earliest second naming, as a scan in order finds it */
+	if (dup != 0) {
+		/* the first time the name was named */
+		for (size_t i = 0; i < dup; i++)
+			if (same_name(fc->zones[i].name, fc->zones[dup].name)) {
+				first = i;
+				break;
+			}
+		const gk_front_zone_conf_t *z = &fc->zones[dup], *f = &fc->zones[first];
+		const char *zf = gk_front_zone_file(z, path), *ff = gk_front_zone_file(f, path);
+		c.y.path = zf;
+		if (zf == ff || strcmp(zf, ff) == 0)
+			fail(&c, z->line, "zones: '%s' is forwarded twice (first at line %zu)",
+			     z->name, f->line);
+		else
+			fail(&c, z->line, "zones: '%s' is forwarded twice (first at %s:%zu)",
+			     z->name, ff, f->line);
+	}
+	free(ix);
+	return c.y.rc;
 }
 
 const gk_front_pool_conf_t *gk_front_conf_lookup(const gk_front_conf_t *fc, const char *name)
@@ -467,7 +497,7 @@ static bool pool_eq(const gk_front_pool_conf_t *a, const gk_front_pool_conf_t *b
 int gk_front_conf_same_pools(const gk_front_conf_t *run, const gk_front_conf_t *next,
                              const char *path, char *err, size_t errlen)
 {
-	struct pc c = {.path = path, .err = err, .errlen = errlen};
+	struct pc c = {.y = {.path = path, .err = err, .errlen = errlen}};
 	size_t nr = run && run->n_zones ? run->n_pools : 0;
 	size_t nn = next && next->n_zones ? next->n_pools : 0;
 	bool same = nr == nn;

@@ -11,7 +11,7 @@
  *       retries: 1              # tries on another backend after a timeout (0..8)
  *       max_outstanding: 1024   # queries in flight per backend and worker (1..65535)
  *       check: {name: example.cn, interval_ms: 1000, down_after: 3, up_after: 2}
- *       cache_size: 65536       # packet cache entries per worker, 0: off
+ *       cache_size: 65536       # packet cache entries (process), 0: off
  *       tc: retry-tcp           # or pass: a truncated UDP answer retried over TCP or passed on
  *       no_backend: servfail    # no backend up: SERVFAIL at once
  *       ecs: {ipv4: 24, ipv6: 56}  # EDNS Client Subnet to the backends (RFC 7871); absent: none
@@ -52,7 +52,7 @@ typedef struct gk_front_pool_conf {
 	unsigned timeout_ms, retries;
 	char *check_name; /* the SOA query of the active check; NULL: no active check */
 	unsigned check_interval_ms;
-	unsigned cache_size; /* entries per worker; 0: no cache */
+	unsigned cache_size; /* entries for the process, divided among its relays; 0: no cache */
 	enum gk_front_tc tc;
 	enum gk_front_no_backend no_backend;
 	/* EDNS Client Subnet (RFC 7871) towards the backends: the client's address cut to
@@ -72,6 +72,9 @@ typedef struct gk_front_zone_conf {
 	char *pool_name; /* as written */
 	size_t pool;     /* index in pools, set by gk_front_conf_check */
 	size_t line;
+	/* where it is named: a zone list file (`NAME forward=POOL`; borrowed from the config,
+	 * which outlives this), or NULL: the config file itself */
+	const char *file;
 } gk_front_zone_conf_t;
 
 typedef struct gk_front_conf {
@@ -92,9 +95,18 @@ GK_MUST_CHECK int gk_front_conf_parse(const char *path, yaml_document_t *doc, ya
  * when NULL); strings copied. Returns 0 or GK_ENOMEM. */
 GK_MUST_CHECK int gk_front_conf_zone_add(gk_front_conf_t **conf, const char *name, const char *pool,
                                          size_t line);
+/* The same for a zone named elsewhere: name[0..nl) forwarded to pool[0..pl) at line of
+ * file (a zone list; borrowed, must outlive conf; NULL: the config file). Returns 0 or
+ * GK_ENOMEM. */
+GK_MUST_CHECK int gk_front_conf_zone_add_from(gk_front_conf_t **conf, const char *name, size_t nl,
+                                              const char *pool, size_t pl, const char *file,
+                                              size_t line);
+/* The file a forwarded zone is named in: its zone list, else path (the config's). */
+const char *gk_front_zone_file(const gk_front_zone_conf_t *z, const char *path);
 
-/* Once the file is read: every forwarded zone names a pool of `pools:`; a zone forwarded
- * twice is an error. Returns 0 or GK_ECONFIG with err naming path:line. NULL conf: 0. */
+/* Once the file (and its zone list) is read: every forwarded zone names a pool of `pools:`;
+ * a zone forwarded twice is an error (n log n). Returns 0 or GK_ECONFIG with err naming
+ * FILE:LINE (the zone's zone list, else path). NULL conf: 0. */
 GK_MUST_CHECK int gk_front_conf_check(gk_front_conf_t *conf, const char *path, char *err,
                                       size_t errlen);
 

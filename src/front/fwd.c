@@ -10,7 +10,6 @@
  * port), one picked at random per query.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,9 +114,7 @@ struct bconn {
 struct fpool {
 	struct bconn *bc; /* one per backend */
 	gk_fpool_t *p;
-	gk_fcache_t *cache;          /* or NULL; shared by a worker's relays (the owner's) */
-	pthread_mutex_t *cache_lock; /* taken around every use of cache */
-	bool cache_owned;
+	gk_fcache_t *cache; /* this relay's own, or NULL (cache off): no lock, one thread */
 	const gk_front_pool_conf_t *conf;
 	uint8_t check[256]; /* the check's name, wire; len 0: none */
 	size_t check_len;
@@ -144,6 +141,10 @@ struct gk_fwd {
 	gk_frnd_t rnd;          /* IDs and source sockets (rnd.h: no system call per query) */
 	struct bconn *oneshots; /* open proxy_protocol connections */
 	gk_fwd_counters_t ctr;
+	/* dnstap of backend traffic (gk_fwd_set_tap), tap_fn NULL: none */
+	gk_fwd_tap_fn tap_fn;
+	void *tap;
+	unsigned tap_ring;
 	bool queued; /* datagrams to backends wait in a socket's queue */
 	/* client answers waiting for gk_fwd_flush: all for client socket ofd */
 	int ofd;
@@ -629,6 +630,16 @@ static int try_send(struct gk_fwd *f, struct slot *s, int except)
 	return b < 0 ? b : send_to(f, s, b);
 }
 
+/* dnstap: s's query sent to backend addr (response false) or its answer (rtt_us after). */
+static void tap(struct gk_fwd *f, const struct slot *s, bool response,
+                const struct sockaddr_storage *addr, const uint8_t *m, size_t len, uint64_t rtt_us)
+{
+	const char *pool = f->pools[s->pool].conf->name;
+	if (!f->tap_fn(f->tap, f->tap_ring, response, s->tcp, (const struct sockaddr *)addr, m, len,
+	               rtt_us, pool, strlen(pool)))
+		gk_counter_inc(&f->ctr.tap_dropped);
+}
+
 /* Send s's query to backend b of its pool. */
 static int send_to(struct gk_fwd *f, struct slot *s, int b)
 {
@@ -669,6 +680,8 @@ static int send_to(struct gk_fwd *f, struct slot *s, int b)
 	} else {
 		queue_dgram(f, &f->bs[si], s, bc);
 	}
+	if (f->tap_fn && s->kind != K_CHECK)
+		tap(f, s, false, &bc->addr, s->sent, s->sent_len, 0);
 	f->idmap[s->rq.id] = (uint32_t)(s - f->slots) + 1u;
 	gk_fpool_sent(fp->p, (unsigned)b);
 	s->backend = (int16_t)b;
@@ -817,7 +830,6 @@ static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t po
 		gk_fcache_key_t k;
 		size_t n = 0;
 		/* an answer for the client's subnet, else one for every client (ECS scope 0) */
-		pthread_mutex_lock(fp->cache_lock);
 		if (s->ecs_key_len) {
 			cache_key(s, name, &k, true);
 			n = gk_fcache_get(fp->cache, &k, uv_now(f->loop), f->obuf, sizeof(f->obuf));
@@ -826,7 +838,6 @@ static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t po
 			cache_key(s, name, &k, false);
 			n = gk_fcache_get(fp->cache, &k, uv_now(f->loop), f->obuf, sizeof(f->obuf));
 		}
-		pthread_mutex_unlock(fp->cache_lock);
 		if (n > 0) {
 			gk_counter_inc(&f->ctr.cache_hits);
 			wr16(f->obuf, rd16(q)); /* relay() restores ID and case */
@@ -894,6 +905,8 @@ static void answer_in(struct gk_fwd *f, int si, uint8_t *a, size_t len,
 		return;
 	}
 	uint8_t rcode = a[3] & 0x0f;
+	if (f->tap_fn && s->kind != K_CHECK)
+		tap(f, s, true, &bc->addr, a, len, now_us() - s->sent_us);
 	if (s->kind == K_CHECK) {
 		gk_fpool_checked(fp->p, (unsigned)s->backend,
 		                 rcode == GK_RCODE_NOERROR || rcode == GK_RCODE_NXDOMAIN,
@@ -931,9 +944,7 @@ static void answer_in(struct gk_fwd *f, int si, uint8_t *a, size_t len,
 		 * every client; any other for the client's subnet as sent (never wider) */
 		cache_key(s, name, &k,
 		          s->ecs_key_len && gk_relay_ecs_scope(a, len, s->rq.qend) > 0);
-		pthread_mutex_lock(fp->cache_lock);
 		(void)gk_fcache_put(fp->cache, &k, a, len, uv_now(f->loop));
-		pthread_mutex_unlock(fp->cache_lock);
 	}
 	relay(f, s, s->sent, a, len);
 	slot_free(f, s);
@@ -1170,7 +1181,28 @@ static int open_bsock(struct gk_fwd *f, int family, struct bsock *b)
 	return rc;
 }
 
-int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, uint16_t edns_udp_max, gk_fwd_t *share,
+void gk_fwd_set_tap(gk_fwd_t *f, gk_fwd_tap_fn fn, void *tap, unsigned ring)
+{
+	f->tap_fn = tap ? fn : NULL;
+	f->tap = tap;
+	f->tap_ring = ring;
+}
+
+size_t gk_fwd_cache_share(unsigned cache_size, unsigned relays)
+{
+	size_t n = relays ? (size_t)cache_size / relays : cache_size;
+	n -= n % GK_FCACHE_WAYS;
+	return cache_size == 0 ? 0 : n < GK_FCACHE_WAYS ? GK_FCACHE_WAYS : n;
+}
+
+void gk_fwd_cache_stats(const gk_fwd_t *f, size_t pool, gk_fcache_stats_t *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (pool < f->n_pools && f->pools[pool].cache)
+		gk_fcache_stats(f->pools[pool].cache, st);
+}
+
+int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, uint16_t edns_udp_max, unsigned relays,
                gk_fwd_t **out, char *err, size_t errlen)
 {
 	int rc = GK_ENOMEM;
@@ -1211,17 +1243,11 @@ int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, uint16_t edns_udp_m
 			if (!c->buf[0] || !c->buf[1] || !c->rbuf)
 				goto nomem;
 		}
-		if (share != NULL) {
-			fp->cache = share->pools[i].cache;
-			fp->cache_lock = share->pools[i].cache_lock;
-		} else if (pc->cache_size) {
-			if ((rc = gk_fcache_new((size_t)pc->cache_size * GK_FCACHE_SLOT,
-			                        CACHE_TTLMAX, &fp->cache)) != 0)
+		if (pc->cache_size) {
+			size_t entries = gk_fwd_cache_share(pc->cache_size, relays);
+			if ((rc = gk_fcache_new(entries * gk_fcache_entry_bytes(), CACHE_TTLMAX,
+			                        &fp->cache)) != 0)
 				goto fail;
-			fp->cache_owned = true;
-			if ((fp->cache_lock = malloc(sizeof(*fp->cache_lock))) == NULL)
-				goto nomem;
-			pthread_mutex_init(fp->cache_lock, NULL);
 		}
 		for (size_t b = 0; b < pc->n_backends; b++) {
 			fam4 |= pc->backends[b].addr.ss_family == AF_INET;
@@ -1305,13 +1331,7 @@ void gk_fwd_free(gk_fwd_t *f)
 		}
 		free(f->pools[i].bc);
 		gk_fpool_free(f->pools[i].p);
-		if (f->pools[i].cache_owned) {
-			gk_fcache_free(f->pools[i].cache);
-			if (f->pools[i].cache_lock) {
-				pthread_mutex_destroy(f->pools[i].cache_lock);
-				free(f->pools[i].cache_lock);
-			}
-		}
+		gk_fcache_free(f->pools[i].cache);
 	}
 	free(f->pools);
 	free(f->slots);

@@ -29,9 +29,11 @@
  * and the timer is armed for the earliest head. Client answers over UDP are gathered per
  * loop turn and sent with one sendmmsg (gk_fwd_flush).
  *
- * Each relay has its own outstanding table, sockets, backend TCP connections and health
- * state (its own checks): a worker with n UDP sockets has n + 1 relays. The packet caches
- * are the worker's, shared by its relays under a mutex per cache.
+ * Each relay has its own outstanding table, sockets, backend TCP connections, health
+ * state (its own checks) and packet cache per pool: a worker with n UDP sockets has n + 1
+ * relays. Nothing on the query path is shared between threads, so no query takes a lock:
+ * a pool's cache_size (entries for the whole process) is divided among the process's
+ * relays (gk_fwd_cache_share), and a relay's cache is read and written by its loop only.
  *
  * Memory: everything (outstanding table, caches, sockets, the answer batch) is allocated by
  * gk_fwd_new; the hot path allocates nothing. Threading: gk_fwd_new/free on the control
@@ -45,6 +47,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <uv.h>
+#include "front/cache.h"
 #include "front/conf.h"
 #include "front/pool.h"
 #include "gk/errors.h"
@@ -80,17 +83,39 @@ typedef struct gk_fwd_counters {
 	uint64_t tcp_errors;  /* backend TCP connections that failed or were reset */
 	uint64_t send_errors; /* client answers the kernel did not take */
 	uint64_t checks;      /* active health checks sent */
+	uint64_t tap_dropped; /* dnstap messages of backend traffic not queued: ring full */
 } gk_fwd_counters_t;
 
 /* A relay on loop (initialised, not yet running): pools, caches and sockets per conf (not
- * NULL, checked), edns_udp_max our own EDNS limit. share: NULL, or a relay of the same conf
- * whose packet caches this one uses too (under their lock: a worker's relays share its
- * caches, so every query of a worker meets one cache); share outlives this one. Returns 0 with
- * *out, GK_ENOMEM, or an error from socket() or libuv; err names the cause. On failure *out is
- * still set: its handles are on the loop, so the caller closes the loop's handles and then calls
- * gk_fwd_free. */
+ * NULL, checked), edns_udp_max our own EDNS limit. relays: how many relays the process
+ * runs for conf (workers x (UDP sockets + 1)); each pool's packet cache of this relay holds
+ * gk_fwd_cache_share(cache_size, relays) entries, its own, used by this relay's loop only.
+ * Returns 0 with *out, GK_ENOMEM, or an error from socket() or libuv; err names the cause.
+ * On failure *out is still set: its handles are on the loop, so the caller closes the loop's
+ * handles and then calls gk_fwd_free. */
 GK_MUST_CHECK int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, uint16_t edns_udp_max,
-                             gk_fwd_t *share, gk_fwd_t **out, char *err, size_t errlen);
+                             unsigned relays, gk_fwd_t **out, char *err, size_t errlen);
+
+/* Entries of one relay's cache for a pool of cache_size entries in a process of relays
+ * relays (0 taken as 1): cache_size / relays rounded down to whole sets of GK_FCACHE_WAYS,
+ * so that the relays together hold at most cache_size, but at least one set (so the total
+ * is at most max(cache_size, relays x GK_FCACHE_WAYS)); 0 when cache_size is 0. Pure. */
+size_t gk_fwd_cache_share(unsigned cache_size, unsigned relays);
+
+/* This relay's packet cache figures for pool (zeros: cache off or no such pool). The
+ * relay's loop thread, or any thread while the loop does not run. */
+void gk_fwd_cache_stats(const gk_fwd_t *f, size_t pool, gk_fcache_stats_t *st);
+
+/* dnstap of backend traffic: fn(tap, ring, ...) is called on the loop's thread for each
+ * client query sent to a backend (response false, the query as sent) and each answer
+ * matched to one (response true, rtt_us after its query), not for health checks; it
+ * returns false when the message could not be queued (counted in tap_dropped). The caller
+ * passes the thread's own dnstap ring (obs/dnstap.h gk_tap_push_fwd has this signature but
+ * for the log's type). tap NULL: none (the default). Before the loop runs. */
+typedef bool (*gk_fwd_tap_fn)(void *tap, unsigned ring, bool response, bool tcp,
+                              const struct sockaddr *backend, const uint8_t *msg, size_t len,
+                              uint64_t rtt_us, const char *pool, size_t pool_len);
+void gk_fwd_set_tap(gk_fwd_t *f, gk_fwd_tap_fn fn, void *tap, unsigned ring);
 
 /* Free after the loop closed every handle (uv_walk + uv_run) or never ran. NULL: no-op. */
 void gk_fwd_free(gk_fwd_t *f);

@@ -212,6 +212,9 @@ void gk_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *conf, 
 	     offsetof(gk_fwd_counters_t, send_errors)},
 	    {"gatekeeper_frontend_checks_total", "Active health checks sent (SOA queries).",
 	     offsetof(gk_fwd_counters_t, checks)},
+	    {"gatekeeper_frontend_dnstap_dropped_total",
+	     "dnstap messages of backend traffic not queued (the log's ring was full).",
+	     offsetof(gk_fwd_counters_t, tap_dropped)},
 	};
 	for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++) {
 		uint64_t v;

@@ -244,10 +244,14 @@ int gk_net_udp_init(struct gk_worker *w);  /* buffers, socket options; 0 or an e
 int gk_net_udp_start(struct udp_sock *u);  /* its thread */
 void gk_net_udp_stop(struct gk_worker *w); /* join every thread */
 void gk_net_udp_free(struct gk_worker *w);
-/* Front end (conf not NULL): a loop and a relay per UDP socket, after gk_net_udp_init.
- * 0, or an error with err set. */
+/* Front end (conf not NULL): a loop and a relay per UDP socket, after gk_net_udp_init;
+ * relays: the process's relay count (gk_fwd_new). 0, or an error with err set. */
 int gk_net_udp_front(struct gk_worker *w, const struct gk_front_conf *conf, uint16_t edns_udp_max,
-                     char *err, size_t errlen);
+                     unsigned relays, char *err, size_t errlen);
+/* worker.c: the relay fwd logs its backend traffic to the dnstap ring of the thread whose
+ * observation block is obs, when the log has `forwarded` (else nothing). */
+struct gk_fwd;
+void gk_net_fwd_tap_set(struct gk_fwd *fwd, gk_obs_worker_t *obs);
 /* Close the UDP threads' loops (threads joined or never started); before the fds close. */
 void gk_net_udp_close_loops(struct gk_worker *w);
 

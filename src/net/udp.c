@@ -360,7 +360,7 @@ static void loop_close_cb(uv_handle_t *h, void *arg)
 }
 
 int gk_net_udp_front(struct gk_worker *w, const struct gk_front_conf *conf, uint16_t edns_udp_max,
-                     char *err, size_t errlen)
+                     unsigned relays, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < w->n_addrs; i++) {
 		struct udp_sock *u = &w->udp[i];
@@ -386,9 +386,10 @@ int gk_net_udp_front(struct gk_worker *w, const struct gk_front_conf *conf, uint
 		    (rc = uv_timer_start(&u->tick, loop_tick_cb, UDP_WAIT_MS, UDP_WAIT_MS)) != 0 ||
 		    (rc = uv_async_init(u->loop, &u->stop, loop_stop_cb)) != 0)
 			goto uverr;
-		if ((rc = gk_fwd_new(u->loop, conf, edns_udp_max, w->fwd, &u->fwd, err, errlen)) !=
+		if ((rc = gk_fwd_new(u->loop, conf, edns_udp_max, relays, &u->fwd, err, errlen)) !=
 		    0)
 			return rc;
+		gk_net_fwd_tap_set(u->fwd, u->obs);
 		continue;
 	uverr:
 		snprintf(err, errlen, "worker %u: udp: libuv: %s", w->id, uv_strerror(rc));

@@ -16,6 +16,8 @@
 #include "net/internal.h"
 #include "common/thread.h"
 #include "front/fwd.h"
+#include "obs/dnstap.h"
+#include "obs/obs.h"
 
 static void quiesce_cb(uv_prepare_t *p)
 {
@@ -151,16 +153,35 @@ static int setup(struct gk_worker *w, const gk_net_params_t *p, char *err, size_
 		}
 	}
 	uint16_t eum = p->edns_udp_max ? p->edns_udp_max : 1232;
-	if (p->front != NULL &&
-	    ((rc = gk_fwd_new(&w->loop, p->front, eum, NULL, &w->fwd, err, errlen)) != 0 ||
-	     (rc = gk_net_udp_front(w, p->front, eum, err, errlen)) != 0))
-		return rc;
+	if (p->front != NULL) {
+		if ((rc = gk_fwd_new(&w->loop, p->front, eum, p->front_relays, &w->fwd, err,
+		                     errlen)) != 0)
+			return rc;
+		gk_net_fwd_tap_set(w->fwd, p->obs);
+		if ((rc = gk_net_udp_front(w, p->front, eum, p->front_relays, err, errlen)) != 0)
+			return rc;
+	}
 	if (p->n_tls > 0)
 		return gk_net_tls_start(w, p, err, errlen);
 	return 0;
 uverr:
 	snprintf(err, errlen, "worker %u: libuv: %s", w->id, uv_strerror(rc));
 	return rc;
+}
+
+static bool fwd_tap(void *tap, unsigned ring, bool response, bool tcp,
+                    const struct sockaddr *backend, const uint8_t *msg, size_t len, uint64_t rtt_us,
+                    const char *pool, size_t pool_len)
+{
+	return gk_tap_push_fwd(tap, ring, response, tcp, backend, msg, len, rtt_us, pool, pool_len);
+}
+
+void gk_net_fwd_tap_set(struct gk_fwd *fwd, gk_obs_worker_t *obs)
+{
+	unsigned ring = 0;
+	gk_tap_t *tap = gk_obs_worker_tap(obs, &ring);
+	if (fwd != NULL && tap != NULL && gk_tap_forwarded(tap))
+		gk_fwd_set_tap(fwd, fwd_tap, tap, ring);
 }
 
 int gk_worker_create(const gk_net_params_t *p, gk_worker_t **out, char *err, size_t errlen)

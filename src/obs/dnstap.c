@@ -44,8 +44,10 @@ struct entry {
 	uint8_t transport;
 	uint16_t port;
 	uint8_t addr[16];
+	uint8_t kind; /* KIND_AUTH: a query and its response; KIND_FWD_*: one backend message */
 	int8_t filing;
 	uint8_t action, why;
+	uint32_t rtt_us; /* KIND_FWD_RESPONSE: since its query was sent */
 	bool monitor, has_resp;
 	uint16_t qlen, rlen; /* bytes kept (0 when the message was longer than MSG_MAX) */
 	uint8_t reg_len;
@@ -53,6 +55,8 @@ struct entry {
 	uint8_t q[GK_TAP_MSG_MAX];
 	uint8_t r[GK_TAP_MSG_MAX];
 };
+
+enum { KIND_AUTH = 0, KIND_FWD_QUERY, KIND_FWD_RESPONSE };
 
 struct ring {
 	_Alignas(64) _Atomic uint32_t head; /* written by the worker */
@@ -63,7 +67,7 @@ struct ring {
 struct gk_tap {
 	/* settings (fixed after create) */
 	char *file, *unix_path, *identity, *version;
-	bool all;
+	bool all, forwarded;
 	unsigned rate, burst, keep;
 	uint64_t max_bytes;
 	unsigned n;
@@ -91,6 +95,61 @@ static uint64_t mono_ns(void)
 
 /* --- worker side ------------------------------------------------------------------- */
 
+static void set_addr(struct entry *e, const struct sockaddr *peer)
+{
+	e->family = 0;
+	e->port = 0;
+	if (peer != NULL && peer->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)peer;
+		e->family = 4;
+		memcpy(e->addr, &in->sin_addr, 4);
+		e->port = ntohs(in->sin_port);
+	} else if (peer != NULL && peer->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)peer;
+		e->family = 6;
+		memcpy(e->addr, &in6->sin6_addr, 16);
+		e->port = ntohs(in6->sin6_port);
+	}
+}
+
+bool gk_tap_push_fwd(gk_tap_t *t, unsigned ring, bool response, bool tcp,
+                     const struct sockaddr *backend, const uint8_t *msg, size_t len,
+                     uint64_t rtt_us, const char *pool, size_t pool_len)
+{
+	struct ring *rg = &t->rings[ring];
+	uint32_t head = atomic_load_explicit(&rg->head, memory_order_relaxed);
+	uint32_t tail = atomic_load_explicit(&rg->tail, memory_order_acquire);
+	if (head - tail >= GK_TAP_RING_SLOTS)
+		return false;
+	struct entry *e = &rg->slots[head & (GK_TAP_RING_SLOTS - 1)];
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	e->sec = (uint64_t)ts.tv_sec;
+	e->nsec = (uint32_t)ts.tv_nsec;
+	e->kind = response ? KIND_FWD_RESPONSE : KIND_FWD_QUERY;
+	e->transport = tcp ? GK_PKT_TCP : GK_PKT_UDP;
+	set_addr(e, backend);
+	e->rtt_us = rtt_us > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt_us;
+	e->filing = 0;
+	e->action = GK_ACT_RESOLVE;
+	e->why = GK_WHY_NONE;
+	e->monitor = false;
+	e->reg_len = pool_len < sizeof(e->reg) ? (uint8_t)pool_len : (uint8_t)(sizeof(e->reg) - 1);
+	memcpy(e->reg, pool, e->reg_len);
+	uint16_t kept = len <= GK_TAP_MSG_MAX ? (uint16_t)len : 0;
+	e->has_resp = response;
+	e->qlen = response ? 0 : kept;
+	e->rlen = response ? kept : 0;
+	memcpy(response ? e->r : e->q, msg, kept);
+	atomic_store_explicit(&rg->head, head + 1, memory_order_release);
+	return true;
+}
+
+bool gk_tap_forwarded(const gk_tap_t *t)
+{
+	return t->forwarded;
+}
+
 bool gk_tap_push(gk_tap_t *t, unsigned worker, enum gk_pkt_transport transport,
                  const struct sockaddr *peer, const uint8_t *q, size_t qlen, const uint8_t *r,
                  size_t rlen, const gk_pkt_result_t *res)
@@ -105,20 +164,9 @@ bool gk_tap_push(gk_tap_t *t, unsigned worker, enum gk_pkt_transport transport,
 	clock_gettime(CLOCK_REALTIME, &ts);
 	e->sec = (uint64_t)ts.tv_sec;
 	e->nsec = (uint32_t)ts.tv_nsec;
+	e->kind = KIND_AUTH;
 	e->transport = (uint8_t)transport;
-	e->family = 0;
-	e->port = 0;
-	if (peer != NULL && peer->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)peer;
-		e->family = 4;
-		memcpy(e->addr, &in->sin_addr, 4);
-		e->port = ntohs(in->sin_port);
-	} else if (peer != NULL && peer->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)peer;
-		e->family = 6;
-		memcpy(e->addr, &in6->sin6_addr, 16);
-		e->port = ntohs(in6->sin6_port);
-	}
+	set_addr(e, peer);
 	e->filing = res->filing;
 	e->action = res->action;
 	e->why = res->why;
@@ -249,6 +297,31 @@ static const char *why_text(uint8_t w)
 	return w < sizeof(n) / sizeof(n[0]) ? n[w] : "other";
 }
 
+/* Frame message m in d with the writer's identity, version and extra, packed into out.
+ * Returns its length (0: more than cap). */
+static size_t pack(const gk_tap_t *t, Dnstap__Dnstap *d, Dnstap__Message *m, const char *extra,
+                   uint8_t *out, size_t cap)
+{
+	d->type = DNSTAP__DNSTAP__TYPE__MESSAGE;
+	d->message = m;
+	if (t->identity != NULL) {
+		d->has_identity = 1;
+		d->identity.data = (uint8_t *)t->identity;
+		d->identity.len = strlen(t->identity);
+	}
+	if (t->version != NULL) {
+		d->has_version = 1;
+		d->version.data = (uint8_t *)t->version;
+		d->version.len = strlen(t->version);
+	}
+	d->has_extra = 1;
+	d->extra.data = (uint8_t *)extra;
+	d->extra.len = strlen(extra);
+	if (dnstap__dnstap__get_packed_size(d) > cap)
+		return 0;
+	return dnstap__dnstap__pack(d, out);
+}
+
 /* Encode one dnstap frame; returns its length (0 if it does not fit). */
 static size_t encode(gk_tap_t *t, const struct entry *e, bool response, const char *extra,
                      uint8_t *out, size_t cap)
@@ -325,25 +398,58 @@ static size_t encode(gk_tap_t *t, const struct entry *e, bool response, const ch
 		}
 		m.policy = &p;
 	}
-	d.type = DNSTAP__DNSTAP__TYPE__MESSAGE;
-	d.message = &m;
-	if (t->identity != NULL) {
-		d.has_identity = 1;
-		d.identity.data = (uint8_t *)t->identity;
-		d.identity.len = strlen(t->identity);
+	return pack(t, &d, &m, extra, out, cap);
+}
+
+/* Encode one backend message (KIND_FWD_*): FORWARDER_QUERY with the query sent, or
+ * FORWARDER_RESPONSE with the answer; the backend is the response address (the server the
+ * message went to or came from); extra "pool=NAME". Returns its length (0: does not fit). */
+static size_t encode_fwd(gk_tap_t *t, const struct entry *e, const char *extra, uint8_t *out,
+                         size_t cap)
+{
+	Dnstap__Message m = DNSTAP__MESSAGE__INIT;
+	Dnstap__Dnstap d = DNSTAP__DNSTAP__INIT;
+	bool response = e->kind == KIND_FWD_RESPONSE;
+	m.type = response ? DNSTAP__MESSAGE__TYPE__FORWARDER_RESPONSE
+	                  : DNSTAP__MESSAGE__TYPE__FORWARDER_QUERY;
+	m.has_socket_protocol = 1;
+	m.socket_protocol = e->transport == GK_PKT_TCP ? DNSTAP__SOCKET_PROTOCOL__TCP
+	                                               : DNSTAP__SOCKET_PROTOCOL__UDP;
+	if (e->family != 0) {
+		m.has_socket_family = 1;
+		m.socket_family =
+		    e->family == 4 ? DNSTAP__SOCKET_FAMILY__INET : DNSTAP__SOCKET_FAMILY__INET6;
+		m.has_response_address = 1;
+		m.response_address.data = (uint8_t *)e->addr;
+		m.response_address.len = e->family == 4 ? 4 : 16;
+		m.has_response_port = 1;
+		m.response_port = e->port;
 	}
-	if (t->version != NULL) {
-		d.has_version = 1;
-		d.version.data = (uint8_t *)t->version;
-		d.version.len = strlen(t->version);
+	uint64_t t_ns = e->sec * 1000000000ull + e->nsec;
+	if (response) {
+		uint64_t q_ns = t_ns - (uint64_t)e->rtt_us * 1000ull;
+		m.has_query_time_sec = m.has_query_time_nsec = 1;
+		m.query_time_sec = q_ns / 1000000000ull;
+		m.query_time_nsec = (uint32_t)(q_ns % 1000000000ull);
+		m.has_response_time_sec = m.has_response_time_nsec = 1;
+		m.response_time_sec = e->sec;
+		m.response_time_nsec = e->nsec;
+		if (e->rlen > 0) {
+			m.has_response_message = 1;
+			m.response_message.data = (uint8_t *)e->r;
+			m.response_message.len = e->rlen;
+		}
+	} else {
+		m.has_query_time_sec = m.has_query_time_nsec = 1;
+		m.query_time_sec = e->sec;
+		m.query_time_nsec = e->nsec;
+		if (e->qlen > 0) {
+			m.has_query_message = 1;
+			m.query_message.data = (uint8_t *)e->q;
+			m.query_message.len = e->qlen;
+		}
 	}
-	d.has_extra = 1;
-	d.extra.data = (uint8_t *)extra;
-	d.extra.len = strlen(extra);
-	size_t need = dnstap__dnstap__get_packed_size(&d);
-	if (need > cap)
-		return 0;
-	return dnstap__dnstap__pack(&d, out);
+	return pack(t, &d, &m, extra, out, cap);
 }
 
 /* Encode up to BATCH entries of ring rg into t->frames/iov; returns the entries taken. */
@@ -358,6 +464,15 @@ static unsigned take(gk_tap_t *t, struct ring *rg, unsigned *niov)
 		/* escaped as in every other place a name is shown: a '.' inside a label reads
 		 * "\." and never splits it */
 		char dom[4 * 255 + 1], extra[sizeof(dom) + 100];
+		if (e->kind != KIND_AUTH) {
+			uint8_t *f = t->frames + (size_t)(*niov) * FRAME_MAX;
+			snprintf(extra, sizeof(extra), "pool=%.*s", (int)e->reg_len,
+			         (const char *)e->reg);
+			size_t len = encode_fwd(t, e, extra, f, FRAME_MAX);
+			if (len > 0)
+				t->iov[(*niov)++] = (struct iovec){f, len};
+			continue;
+		}
 		if (e->reg_len)
 			gk_disc_name_text(e->reg, e->reg_len, dom);
 		snprintf(extra, sizeof(extra), "status=%s action=%s reason=%s%s%s%s",
@@ -481,6 +596,7 @@ int gk_tap_create(const gk_tap_conf_t *conf, unsigned n_workers, gk_tap_t **out,
 	t->identity = dup_or_null(conf->identity, &oom);
 	t->version = dup_or_null(conf->version, &oom);
 	t->all = conf->all_queries;
+	t->forwarded = conf->forwarded;
 	t->rate = conf->rate;
 	t->burst = conf->burst;
 	t->keep = conf->keep;

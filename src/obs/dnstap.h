@@ -2,9 +2,11 @@
 /* src/obs/dnstap.h -- the decision log: refusals (or every query) as dnstap, off the packet path.
  *
  * Each logged query becomes two dnstap messages, AUTH_QUERY (the query as received) and
- * AUTH_RESPONSE (the response sent; absent for the drop action), framed with Frame Streams
- * (content type "protobuf:dnstap.Dnstap") into a file or onto a unix socket, so dnstap-ldns,
- * fstrm_capture, dnstap-read and other dnstap tools read it. The Dnstap "extra" field
+ * AUTH_RESPONSE (the response sent; absent for the drop action); with conf.forwarded, the
+ * front end's relays add a FORWARDER_QUERY for each query sent to a backend and a
+ * FORWARDER_RESPONSE for each answer matched (gk_tap_push_fwd), on the same rings, framed with
+ * Frame Streams (content type "protobuf:dnstap.Dnstap") into a file or onto a unix socket, so
+ * dnstap-ldns, fstrm_capture, dnstap-read and other dnstap tools read it. The Dnstap "extra" field
  * carries the decision as text: "status=unfiled action=refuse reason=unfiled
  * domain=foo.cn" (monitor mode adds "monitor=1").
  *
@@ -41,6 +43,7 @@ typedef struct gk_tap_conf {
 	const char *file;      /* write to this file (rotated), or */
 	const char *unix_path; /* to this unix socket (a dnstap collector); exactly one set */
 	bool all_queries;      /* log every query, not only refusals (and monitor-mode ones) */
+	bool forwarded;        /* also what the front end's relays send to and get from backends */
 	unsigned rate;         /* token bucket: entries per second per worker (>= 1) */
 	unsigned burst;        /* bucket depth (>= 1) */
 	uint64_t max_bytes;    /* file: rotate beyond this size (>= 64 KiB) */
@@ -90,6 +93,19 @@ void gk_tap_rate(const gk_tap_t *t, unsigned *rate, unsigned *burst);
 bool gk_tap_push(gk_tap_t *t, unsigned worker, enum gk_pkt_transport transport,
                  const struct sockaddr *peer, const uint8_t *q, size_t qlen, const uint8_t *r,
                  size_t rlen, const gk_pkt_result_t *res);
+
+/* Whether the relays log their backend traffic (conf.forwarded). */
+bool gk_tap_forwarded(const gk_tap_t *t);
+
+/* A relay on the thread that owns ring `ring` queues one message to or from a backend: a
+ * FORWARDER_QUERY (response false: msg the query sent) or a FORWARDER_RESPONSE (msg the
+ * backend's answer; rtt_us since the query was sent gives its query time), backend the
+ * backend's address, tcp its transport, pool[0..pool_len) the pool's name (in the Dnstap
+ * extra field as "pool=NAME", cut at 255). Not rate-limited: conf.forwarded logs every
+ * one. Same contract as gk_tap_push (copies; false when the ring is full). */
+bool gk_tap_push_fwd(gk_tap_t *t, unsigned ring, bool response, bool tcp,
+                     const struct sockaddr *backend, const uint8_t *msg, size_t len,
+                     uint64_t rtt_us, const char *pool, size_t pool_len);
 
 /* Figures of the log thread (a moment old). Any thread. */
 void gk_tap_stats(const gk_tap_t *t, gk_tap_stats_t *out);

@@ -371,6 +371,14 @@ struct gk_disc *gk_obs_discovery(const gk_obs_t *obs)
 	return obs->disc;
 }
 
+struct gk_tap *gk_obs_worker_tap(const gk_obs_worker_t *ow, unsigned *ring)
+{
+	if (ow == NULL)
+		return NULL;
+	*ring = ow->id;
+	return ow->tap;
+}
+
 gk_tap_t *gk_obs_tap(const gk_obs_t *obs)
 {
 	return obs->tap;

@@ -240,6 +240,9 @@ struct gk_disc *gk_obs_discovery(const gk_obs_t *obs);
 
 /* The decision log given at create (NULL: none). */
 struct gk_tap *gk_obs_tap(const gk_obs_t *obs);
+/* The decision log of a thread's block (NULL ow or none: NULL), and with it the ring that
+ * thread alone pushes to (*ring): for the front end's relay on that thread. */
+struct gk_tap *gk_obs_worker_tap(const gk_obs_worker_t *ow, unsigned *ring);
 
 /* Unix time (seconds, with fraction) at which obs was created: the process start. */
 double gk_obs_start_time(const gk_obs_t *obs);

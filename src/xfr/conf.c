@@ -21,66 +21,31 @@
 
 #include "common/file.h"
 #include "common/sockaddr.h"
+#include "common/yamlwalk.h"
 
 struct pc {
-	const char *path, *dir;
-	yaml_document_t *doc;
-	char *err;
-	size_t errlen;
-	int rc;
+	gk_yaml_t y; /* the document, the file named in messages, the first error */
+	const char *dir;
 	gk_xfr_conf_t *conf;
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct pc *c, const yaml_node_t *n,
                                                       const char *fmt, ...)
 {
-	if (c->rc != 0)
-		return c->rc;
-	c->rc = GK_ECONFIG;
-	int k = snprintf(c->err, c->errlen, "%s:%zu: ", c->path, n ? n->start_mark.line + 1 : 0);
-	if (k < 0 || (size_t)k >= c->errlen)
-		return c->rc;
+	char msg[400];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(c->err + k, c->errlen - (size_t)k, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return c->rc;
-}
-
-static const char *str(yaml_node_t *n)
-{
-	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+	return gk_yaml_fail(&c->y, GK_ECONFIG, n ? gk_yaml_line(n) : 0, "%s", msg);
 }
 
 static yaml_node_t *node(struct pc *c, int i)
 {
-	return yaml_document_get_node(c->doc, i);
+	return yaml_document_get_node(c->y.doc, i);
 }
 
-static int get_str(struct pc *c, const char *what, yaml_node_t *v, const char **out)
-{
-	const char *s = str(v);
-	if (!s || !*s)
-		return fail(c, v, "%s: expected a non-empty string", what);
-	*out = s;
-	return 0;
-}
-
-static int get_num(struct pc *c, const char *what, yaml_node_t *v, unsigned long long min,
-                   unsigned long long max, unsigned long long *out)
-{
-	const char *s = str(v);
-	char *end = NULL;
-	if (!s || !isdigit((unsigned char)*s))
-		return fail(c, v, "%s: expected an integer", what);
-	unsigned long long x = strtoull(s, &end, 10);
-	if (*end || x < min || x > max)
-		return fail(c, v, "%s: '%s' is out of range %llu..%llu", what, s, min, max);
-	*out = x;
-	return 0;
-}
-
-static char *resolve(struct pc *c, const char *p)
+static char *resolve(const struct pc *c, const char *p)
 {
 	if (p[0] == '/' || !c->dir[0])
 		return strdup(gk_chroot_strip(p)); /* chrooted: DIR/x is /x (common/chroot.h) */
@@ -88,32 +53,36 @@ static char *resolve(struct pc *c, const char *p)
 	return asprintf(&r, "%s/%s", c->dir, p) < 0 ? NULL : r;
 }
 
+struct key_in {
+	struct pc *c;
+	const char *name, *alg, *secret, *file;
+};
+
+static int visit_key(gk_yaml_t *y, const char *key, yaml_node_t *kn, yaml_node_t *v, void *arg)
+{
+	struct key_in *k = arg;
+	if (!strcmp(key, "name"))
+		return gk_yaml_string(y, "secondary.tsig_keys.name", v, &k->name);
+	if (!strcmp(key, "algorithm"))
+		return gk_yaml_string(y, "secondary.tsig_keys.algorithm", v, &k->alg);
+	if (!strcmp(key, "secret"))
+		return gk_yaml_string(y, "secondary.tsig_keys.secret", v, &k->secret);
+	if (!strcmp(key, "secret_file"))
+		return gk_yaml_string(y, "secondary.tsig_keys.secret_file", v, &k->file);
+	return fail(k->c, kn,
+	            "secondary.tsig_keys: unknown key '%s' (expected name, algorithm, secret, "
+	            "secret_file)",
+	            key);
+}
+
 static int parse_key(struct pc *c, yaml_node_t *m, gk_tsig_key_t *k)
 {
-	const char *name = NULL, *alg = NULL, *secret = NULL, *file = NULL;
+	struct key_in in = {.c = c};
 	if (m->type != YAML_MAPPING_NODE)
 		return fail(c, m, "secondary.tsig_keys: expected {name, algorithm, secret}");
-	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *kn = node(c, p->key), *v = node(c, p->value);
-		const char *key = str(kn) ? str(kn) : "";
-		if (!strcmp(key, "name"))
-			get_str(c, "secondary.tsig_keys.name", v, &name);
-		else if (!strcmp(key, "algorithm"))
-			get_str(c, "secondary.tsig_keys.algorithm", v, &alg);
-		else if (!strcmp(key, "secret"))
-			get_str(c, "secondary.tsig_keys.secret", v, &secret);
-		else if (!strcmp(key, "secret_file"))
-			get_str(c, "secondary.tsig_keys.secret_file", v, &file);
-		else
-			return fail(
-			    c, kn,
-			    "secondary.tsig_keys: unknown key '%s' (expected name, algorithm, "
-			    "secret, secret_file)",
-			    key);
-		if (c->rc)
-			return c->rc;
-	}
+	if (gk_yaml_walk_map(&c->y, "secondary.tsig_keys", m, visit_key, &in) != 0)
+		return c->y.rc;
+	const char *name = in.name, *alg = in.alg, *secret = in.secret, *file = in.file;
 	if (!name || !alg || (!secret == !file))
 		return fail(c, m,
 		            "secondary.tsig_keys: needs name, algorithm and one of secret, "
@@ -124,12 +93,14 @@ static int parse_key(struct pc *c, yaml_node_t *m, gk_tsig_key_t *k)
 		struct stat st;
 		size_t len = 0;
 		if (!fp)
-			return c->rc = GK_ENOMEM;
+			return c->y.rc = GK_ENOMEM;
 		int e = stat(fp, &st) != 0 ? -errno : gk_read_file(fp, 1 << 20, &buf, &len);
 		if (e != 0) {
-			fail(c, m, "secondary.tsig_keys: %s: cannot read (%s)", fp, gk_strerror(e));
+			gk_yaml_fail(&c->y, GK_EIO, gk_yaml_line(m),
+			             "secondary.tsig_keys: %s: cannot read (%s)", fp,
+			             gk_strerror(e));
 			free(fp);
-			return c->rc = GK_EIO;
+			return c->y.rc;
 		}
 		if (st.st_mode & 077) {
 			fail(c, m,
@@ -137,7 +108,7 @@ static int parse_key(struct pc *c, yaml_node_t *m, gk_tsig_key_t *k)
 			     fp);
 			free(fp);
 			free(buf);
-			return c->rc;
+			return c->y.rc;
 		}
 		free(fp);
 		while (len > 0 && isspace((unsigned char)buf[len - 1]))
@@ -191,6 +162,24 @@ static int parse_addr(const char *s, gk_xfr_primary_conf_t *p)
 	return 0;
 }
 
+struct primary_in {
+	struct pc *c;
+	const char *what, *addr, *key;
+};
+
+static int visit_primary(gk_yaml_t *y, const char *key, yaml_node_t *kn, yaml_node_t *v, void *arg)
+{
+	struct primary_in *p = arg;
+	char what[64];
+	snprintf(what, sizeof(what), "%s.primaries.%s", p->what, key);
+	if (!strcmp(key, "address"))
+		return gk_yaml_string(y, what, v, &p->addr);
+	if (!strcmp(key, "key"))
+		return gk_yaml_string(y, what, v, &p->key);
+	return fail(p->c, kn, "%s.primaries: unknown key '%s' (expected address, key)", p->what,
+	            key);
+}
+
 static int parse_primaries(struct pc *c, const char *what, yaml_node_t *v, gk_xfr_template_t *z)
 {
 	if (v->type != YAML_SEQUENCE_NODE ||
@@ -204,62 +193,58 @@ static int parse_primaries(struct pc *c, const char *what, yaml_node_t *v, gk_xf
 			return fail(c, e, "%s.primaries: at most %d", what, GK_XFR_PRIMARIES_MAX);
 		gk_xfr_primary_conf_t *p = &z->primaries[z->n_primaries];
 		memset(p, 0, sizeof(*p));
-		const char *addr = str(e), *key = NULL;
+		struct primary_in in = {.c = c, .what = what};
 		if (e->type == YAML_MAPPING_NODE) {
-			for (yaml_node_pair_t *q = e->data.mapping.pairs.start;
-			     q < e->data.mapping.pairs.top; q++) {
-				const char *k = str(node(c, q->key));
-				k = k ? k : "";
-				if (!strcmp(k, "address"))
-					addr = str(node(c, q->value));
-				else if (!strcmp(k, "key"))
-					key = str(node(c, q->value));
-				else
-					return fail(
-					    c, node(c, q->key),
-					    "%s.primaries: unknown key '%s' (expected address, "
-					    "key)",
-					    what, k);
-			}
+			if (gk_yaml_walk_map(&c->y, what, e, visit_primary, &in) != 0)
+				return c->y.rc;
+		} else if (e->type == YAML_SCALAR_NODE) {
+			in.addr = gk_yaml_scalar(e);
 		}
-		if (!addr || parse_addr(addr, p) != 0)
+		if (!in.addr || parse_addr(in.addr, p) != 0)
 			return fail(c, e, "%s.primaries: '%s' is not ADDRESS[:PORT] ([IPv6]:PORT)",
-			            what, addr ? addr : "");
-		if (key && !(p->key = find_key(c, key)))
+			            what, in.addr ? in.addr : "");
+		if (in.key && !(p->key = find_key(c, in.key)))
 			return fail(c, e, "%s.primaries: no TSIG key '%s' in secondary.tsig_keys",
-			            what, key);
+			            what, in.key);
 		z->n_primaries++;
 	}
 	return 0;
+}
+
+struct tmpl_in {
+	struct pc *c;
+	gk_xfr_template_t *t;
+	const char *id;
+	bool have;
+};
+
+static int visit_template(gk_yaml_t *y, const char *key, yaml_node_t *kn, yaml_node_t *v, void *arg)
+{
+	struct tmpl_in *in = arg;
+	if (!strcmp(key, "id"))
+		return gk_yaml_string(y, "secondary.templates.id", v, &in->id);
+	if (!strcmp(key, "primaries")) {
+		int rc = parse_primaries(in->c, "secondary.templates", v, in->t);
+		in->have = rc == 0;
+		return rc;
+	}
+	return fail(in->c, kn, "secondary.templates: unknown key '%s' (expected id, primaries)",
+	            key);
 }
 
 static int parse_template(struct pc *c, yaml_node_t *m, gk_xfr_template_t *t)
 {
 	if (m->type != YAML_MAPPING_NODE)
 		return fail(c, m, "secondary.templates: expected {id, primaries}");
-	bool have = false;
-	const char *id = NULL;
-	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *kn = node(c, p->key), *v = node(c, p->value);
-		const char *key = str(kn) ? str(kn) : "";
-		if (!strcmp(key, "id"))
-			get_str(c, "secondary.templates.id", v, &id);
-		else if (!strcmp(key, "primaries"))
-			have = parse_primaries(c, "secondary.templates", v, t) == 0;
-		else
-			return fail(
-			    c, kn, "secondary.templates: unknown key '%s' (expected id, primaries)",
-			    key);
-		if (c->rc)
-			return c->rc;
-	}
-	if (!id || !have)
+	struct tmpl_in in = {.c = c, .t = t};
+	if (gk_yaml_walk_map(&c->y, "secondary.templates", m, visit_template, &in) != 0)
+		return c->y.rc;
+	if (!in.id || !in.have)
 		return fail(c, m, "secondary.templates: needs id and primaries");
 	for (size_t i = 0; i + 1 < c->conf->n_templates; i++)
-		if (!strcmp(c->conf->templates[i].id, id))
-			return fail(c, m, "secondary.templates: duplicate id '%s'", id);
-	return (t->id = strdup(id)) ? 0 : (c->rc = GK_ENOMEM);
+		if (!strcmp(c->conf->templates[i].id, in.id))
+			return fail(c, m, "secondary.templates: duplicate id '%s'", in.id);
+	return (t->id = strdup(in.id)) ? 0 : (c->y.rc = GK_ENOMEM);
 }
 
 const gk_xfr_template_t *gk_xfr_conf_template(const gk_xfr_conf_t *c, const char *id)
@@ -279,48 +264,58 @@ static bool same_name(const char *a, const char *b)
 	return la == lb && strncasecmp(a, b, la) == 0;
 }
 
+struct zone_in {
+	struct pc *c;
+	const char *name, *tid, *mtid, *cat;
+	bool have;
+	gk_xfr_template_t own;
+};
+
+static int visit_zone(gk_yaml_t *y, const char *key, yaml_node_t *kn, yaml_node_t *v, void *arg)
+{
+	struct zone_in *in = arg;
+	if (!strcmp(key, "name"))
+		return gk_yaml_string(y, "secondary.zones.name", v, &in->name);
+	if (!strcmp(key, "template"))
+		return gk_yaml_string(y, "secondary.zones.template", v, &in->tid);
+	if (!strcmp(key, "member_template"))
+		return gk_yaml_string(y, "secondary.zones.member_template", v, &in->mtid);
+	if (!strcmp(key, "catalog")) {
+		int rc = gk_yaml_string(y, "secondary.zones.catalog", v, &in->cat);
+		if (rc == 0 && strcmp(in->cat, "true") && strcmp(in->cat, "false"))
+			rc = fail(in->c, v, "secondary.zones.catalog: expected true or false");
+		return rc;
+	}
+	if (!strcmp(key, "primaries")) {
+		int rc = parse_primaries(in->c, "secondary.zones", v, &in->own);
+		in->have = rc == 0;
+		return rc;
+	}
+	return fail(in->c, kn,
+	            "secondary.zones: unknown key '%s' (expected name, primaries, template, "
+	            "catalog, member_template)",
+	            key);
+}
+
 static int parse_zone(struct pc *c, yaml_node_t *m, gk_xfr_zone_conf_t *z)
 {
 	if (m->type != YAML_MAPPING_NODE)
 		return fail(c, m, "secondary.zones: expected {name, primaries or template}");
-	const char *name = NULL, *tid = NULL, *mtid = NULL, *cat = NULL;
-	bool have = false;
-	gk_xfr_template_t own = {0};
-	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
-	     p++) {
-		yaml_node_t *kn = node(c, p->key), *v = node(c, p->value);
-		const char *key = str(kn) ? str(kn) : "";
-		if (!strcmp(key, "name"))
-			get_str(c, "secondary.zones.name", v, &name);
-		else if (!strcmp(key, "template"))
-			get_str(c, "secondary.zones.template", v, &tid);
-		else if (!strcmp(key, "member_template"))
-			get_str(c, "secondary.zones.member_template", v, &mtid);
-		else if (!strcmp(key, "catalog")) {
-			if (get_str(c, "secondary.zones.catalog", v, &cat) == 0 &&
-			    strcmp(cat, "true") && strcmp(cat, "false"))
-				fail(c, v, "secondary.zones.catalog: expected true or false");
-		} else if (!strcmp(key, "primaries"))
-			have = parse_primaries(c, "secondary.zones", v, &own) == 0;
-		else
-			return fail(c, kn,
-			            "secondary.zones: unknown key '%s' (expected name, primaries, "
-			            "template, catalog, member_template)",
-			            key);
-		if (c->rc)
-			return c->rc;
-	}
+	struct zone_in in = {.c = c};
+	if (gk_yaml_walk_map(&c->y, "secondary.zones", m, visit_zone, &in) != 0)
+		return c->y.rc;
+	const char *name = in.name, *tid = in.tid, *mtid = in.mtid;
 	if (!name)
 		return fail(c, m, "secondary.zones: entry has no 'name'");
-	if (have == (tid != NULL))
+	if (in.have == (tid != NULL))
 		return fail(c, m, "secondary.zones: '%s' needs one of primaries, template", name);
-	z->catalog = cat && !strcmp(cat, "true");
+	z->catalog = in.cat && !strcmp(in.cat, "true");
 	if (mtid && !z->catalog)
 		return fail(c, m, "secondary.zones: '%s': member_template without catalog: true",
 		            name);
 	if (mtid && !(z->member_template = gk_xfr_conf_template(c->conf, mtid)))
 		return fail(c, m, "secondary.zones: '%s': no template '%s'", name, mtid);
-	const gk_xfr_template_t *t = tid ? gk_xfr_conf_template(c->conf, tid) : &own;
+	const gk_xfr_template_t *t = tid ? gk_xfr_conf_template(c->conf, tid) : &in.own;
 	if (!t)
 		return fail(c, m, "secondary.zones: '%s': no template '%s'", name, tid);
 	memcpy(z->primaries, t->primaries, sizeof(z->primaries));
@@ -332,28 +327,75 @@ static int parse_zone(struct pc *c, yaml_node_t *m, gk_xfr_zone_conf_t *z)
 		if (same_name(c->conf->zones[i].name, name))
 			return fail(c, m, "secondary.zones: duplicate zone '%s'", name);
 	}
-	z->line = m->start_mark.line + 1;
-	return (z->name = strdup(name)) ? 0 : (c->rc = GK_ENOMEM);
+	z->line = gk_yaml_line(m);
+	return (z->name = strdup(name)) ? 0 : (c->y.rc = GK_ENOMEM);
 }
 
-static yaml_node_t *seq(struct pc *c, yaml_node_t *v, const char *what, size_t *n)
+/* The top level's keys; the lists are parsed after it, keys before templates before zones. */
+struct top_in {
+	struct pc *c;
+	const char *directory;
+	yaml_node_t *keys, *tmpls, *zones;
+};
+
+static int list(struct pc *c, yaml_node_t *v, const char *what, yaml_node_t **out)
 {
-	if (v->type != YAML_SEQUENCE_NODE) {
-		fail(c, v, "secondary.%s: expected a list", what);
-		return NULL;
+	if (v->type != YAML_SEQUENCE_NODE)
+		return fail(c, v, "secondary.%s: expected a list", what);
+	*out = v;
+	return 0;
+}
+
+static size_t items(const yaml_node_t *v)
+{
+	return v ? (size_t)(v->data.sequence.items.top - v->data.sequence.items.start) : 0;
+}
+
+static int visit_top(gk_yaml_t *y, const char *key, yaml_node_t *kn, yaml_node_t *v, void *arg)
+{
+	struct top_in *in = arg;
+	gk_xfr_conf_t *x = in->c->conf;
+	uint64_t u;
+	int rc;
+	if (!strcmp(key, "directory"))
+		return gk_yaml_string(y, "secondary.directory", v, &in->directory);
+	if (!strcmp(key, "timeout_ms")) {
+		if ((rc = gk_yaml_u64(y, "secondary.timeout_ms", v, 100, 600000, &u)) == 0)
+			x->timeout_ms = (unsigned)u;
+		return rc;
 	}
-	*n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-	return v;
+	if (!strcmp(key, "max_transfers")) {
+		if ((rc = gk_yaml_u64(y, "secondary.max_transfers", v, 1, 1024, &u)) == 0)
+			x->max_transfers = (unsigned)u;
+		return rc;
+	}
+	if (!strcmp(key, "max_zone_bytes")) {
+		if ((rc = gk_yaml_u64(y, "secondary.max_zone_bytes", v, 1024, 1ull << 34, &u)) == 0)
+			x->max_zone_bytes = (size_t)u;
+		return rc;
+	}
+	if (!strcmp(key, "max_zone_records")) {
+		if ((rc = gk_yaml_u64(y, "secondary.max_zone_records", v, 2, 100000000, &u)) == 0)
+			x->max_zone_records = (size_t)u;
+		return rc;
+	}
+	if (!strcmp(key, "tsig_keys"))
+		return list(in->c, v, "tsig_keys", &in->keys);
+	if (!strcmp(key, "templates"))
+		return list(in->c, v, "templates", &in->tmpls);
+	if (!strcmp(key, "zones"))
+		return list(in->c, v, "zones", &in->zones);
+	return fail(in->c, kn,
+	            "secondary: unknown key '%s' (expected directory, timeout_ms, max_transfers, "
+	            "max_zone_bytes, max_zone_records, tsig_keys, templates, zones)",
+	            key);
 }
 
 int gk_xfr_conf_parse(const char *path, const char *dir, yaml_document_t *doc, yaml_node_t *nd,
                       gk_xfr_conf_t **out, char *err, size_t errlen)
 {
-	struct pc c = {.path = path, .dir = dir, .doc = doc, .err = err, .errlen = errlen};
-	yaml_node_t *keys = NULL, *tmpls = NULL, *zones = NULL;
-	const char *directory = NULL;
-	unsigned long long u;
-	size_t nk = 0, nz = 0, nt = 0;
+	struct pc c = {.y = {.doc = doc, .path = path, .err = err, .errlen = errlen}, .dir = dir};
+	struct top_in in = {.c = &c};
 	if (!(c.conf = calloc(1, sizeof(*c.conf))))
 		return GK_ENOMEM;
 	gk_xfr_conf_t *x = c.conf;
@@ -361,71 +403,37 @@ int gk_xfr_conf_parse(const char *path, const char *dir, yaml_document_t *doc, y
 	x->max_transfers = 8;
 	x->max_zone_bytes = 64u << 20;
 	x->max_zone_records = 1000000;
-	if (nd->type != YAML_MAPPING_NODE) {
-		fail(&c, nd, "secondary: expected a mapping");
+	if (gk_yaml_walk_map(&c.y, "secondary", nd, visit_top, &in) != 0)
 		goto done;
-	}
-	for (yaml_node_pair_t *p = nd->data.mapping.pairs.start;
-	     p < nd->data.mapping.pairs.top && !c.rc; p++) {
-		yaml_node_t *kn = node(&c, p->key), *v = node(&c, p->value);
-		const char *key = str(kn) ? str(kn) : "";
-		if (!strcmp(key, "directory"))
-			get_str(&c, "secondary.directory", v, &directory);
-		else if (!strcmp(key, "timeout_ms")) {
-			if (get_num(&c, "secondary.timeout_ms", v, 100, 600000, &u) == 0)
-				x->timeout_ms = (unsigned)u;
-		} else if (!strcmp(key, "max_transfers")) {
-			if (get_num(&c, "secondary.max_transfers", v, 1, 1024, &u) == 0)
-				x->max_transfers = (unsigned)u;
-		} else if (!strcmp(key, "max_zone_bytes")) {
-			if (get_num(&c, "secondary.max_zone_bytes", v, 1024, 1ull << 34, &u) == 0)
-				x->max_zone_bytes = (size_t)u;
-		} else if (!strcmp(key, "max_zone_records")) {
-			if (get_num(&c, "secondary.max_zone_records", v, 2, 100000000, &u) == 0)
-				x->max_zone_records = (size_t)u;
-		} else if (!strcmp(key, "tsig_keys"))
-			keys = seq(&c, v, "tsig_keys", &nk);
-		else if (!strcmp(key, "templates"))
-			tmpls = seq(&c, v, "templates", &nt);
-		else if (!strcmp(key, "zones"))
-			zones = seq(&c, v, "zones", &nz);
-		else
-			fail(&c, kn,
-			     "secondary: unknown key '%s' (expected directory, timeout_ms, "
-			     "max_transfers, max_zone_bytes, max_zone_records, tsig_keys, "
-			     "templates, "
-			     "zones)",
-			     key);
-	}
-	if (c.rc)
-		goto done;
-	if (!directory) {
+	if (!in.directory) {
 		fail(&c, nd, "secondary: missing required key 'directory' (where zones are kept)");
 		goto done;
 	}
+	size_t nk = items(in.keys), nt = items(in.tmpls), nz = items(in.zones);
 	x->keys = calloc(nk + 1, sizeof(*x->keys));
 	x->zones = calloc(nz + 1, sizeof(*x->zones));
 	x->templates = calloc(nt + 1, sizeof(*x->templates));
-	if (!(x->directory = resolve(&c, directory)) || !x->keys || !x->zones || !x->templates) {
-		c.rc = GK_ENOMEM;
+	if (!(x->directory = resolve(&c, in.directory)) || !x->keys || !x->zones || !x->templates) {
+		c.y.rc = GK_ENOMEM;
 		goto done;
 	}
-	for (size_t i = 0; i < nk && !c.rc; i++) {
+	for (size_t i = 0; i < nk && !c.y.rc; i++) {
 		x->n_keys++;
-		parse_key(&c, node(&c, keys->data.sequence.items.start[i]), &x->keys[i]);
+		parse_key(&c, node(&c, in.keys->data.sequence.items.start[i]), &x->keys[i]);
 	}
-	for (size_t i = 0; i < nt && !c.rc; i++) {
+	for (size_t i = 0; i < nt && !c.y.rc; i++) {
 		x->n_templates++;
-		parse_template(&c, node(&c, tmpls->data.sequence.items.start[i]), &x->templates[i]);
+		parse_template(&c, node(&c, in.tmpls->data.sequence.items.start[i]),
+		               &x->templates[i]);
 	}
-	for (size_t i = 0; i < nz && !c.rc; i++) {
+	for (size_t i = 0; i < nz && !c.y.rc; i++) {
 		x->n_zones++;
-		parse_zone(&c, node(&c, zones->data.sequence.items.start[i]), &x->zones[i]);
+		parse_zone(&c, node(&c, in.zones->data.sequence.items.start[i]), &x->zones[i]);
 	}
 done:
-	if (c.rc) {
+	if (c.y.rc) {
 		gk_xfr_conf_free(x);
-		return c.rc;
+		return c.y.rc;
 	}
 	*out = x;
 	return 0;

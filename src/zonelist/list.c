@@ -131,6 +131,16 @@ int gk_zonelist_read(const char *path, bool missing_ok, gk_zonelist_fn fn, void 
 	return rc;
 }
 
+bool gk_zonelist_forward(const char *file, size_t file_len, const char **pool, size_t *pool_len)
+{
+	size_t k = sizeof(GK_ZONELIST_FORWARD) - 1;
+	if (file_len <= k || memcmp(file, GK_ZONELIST_FORWARD, k) != 0)
+		return false;
+	*pool = file + k;
+	*pool_len = file_len - k;
+	return true;
+}
+
 bool gk_zonelist_pattern_ok(const char *pattern)
 {
 	const char *p = strstr(pattern, "%s");

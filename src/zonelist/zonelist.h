@@ -51,6 +51,14 @@ GK_MUST_CHECK int gk_zonelist_parse(const char *buf, size_t len, const char *pat
 GK_MUST_CHECK int gk_zonelist_read(const char *path, bool missing_ok, gk_zonelist_fn fn, void *ctx,
                                    char *err, size_t errlen);
 
+/* In a zone list, an entry whose FILE field is "forward=POOL" names a backend pool instead
+ * of a file (front end, docs/FRONTEND.md): true with *pool, *pool_len set to POOL (not
+ * empty) inside file[0..file_len). A file of that name is written "./forward=...". Pure.
+ * The config loader reads entries so in a zone list file only (not a zones directory or
+ * the state file). */
+#define GK_ZONELIST_FORWARD "forward="
+bool gk_zonelist_forward(const char *file, size_t file_len, const char **pool, size_t *pool_len);
+
 /* True when pattern holds exactly one "%s" and no other '%' or '/'. Pure. */
 bool gk_zonelist_pattern_ok(const char *pattern);
 

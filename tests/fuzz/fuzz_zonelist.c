@@ -3,10 +3,13 @@
  * as a state journal.
  *
  * Every entry gk_zonelist_parse reports must have a valid zone name, a non-empty file
- * without blanks, and increasing line numbers within the input's line count; an error
+ * without blanks, and increasing line numbers within the input's line count; a file field
+ * read as "forward=POOL" (gk_zonelist_forward) must give a non-empty pool inside it, and
+ * every file starting with "forward=" and longer must read so; an error
  * must name the list and a line. The same holds for every change gk_zonelist_journal_parse
  * reports (an add has a file, a remove none), which never include an unterminated last line.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,12 @@ static int check(void *ctx, const char *name, size_t nl, const char *file, size_
 	if (!gk_zonelist_name_ok(name, nl) || fl == 0 || fl > GK_ZONELIST_PATH_MAX ||
 	    memchr(file, ' ', fl) || memchr(file, '\t', fl) || memchr(file, '\n', fl) ||
 	    line <= s->last || line > s->lines)
+		abort();
+	const char *pool = NULL;
+	size_t pl = 0, k = strlen(GK_ZONELIST_FORWARD);
+	bool fwd = gk_zonelist_forward(file, fl, &pool, &pl);
+	if (fwd != (fl > k && memcmp(file, GK_ZONELIST_FORWARD, k) == 0) ||
+	    (fwd && (pl == 0 || pool != file + k || pool + pl != file + fl)))
 		abort();
 	s->last = line;
 	return 0;

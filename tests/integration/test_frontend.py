@@ -6,7 +6,8 @@
 # Usage: test_frontend.py GATEKEEPERD GK_SYNC GKCTL
 #
 # A private redis-server holds the filing status (applied by the real gk-sync); gatekeeperd
-# (one worker, so that its packet cache is the one every query meets) forwards:
+# (one worker; each of its relays -- a listener's UDP thread, the worker's TCP loop -- has a
+# packet cache of its own, so the cache checks ask over UDP to 127.0.0.1) forwards:
 #   example.cn -> pool "nsd": NSD serving the fixture zone (health checks every 100 ms)
 #   com.cn     -> pool "rec": a recording Python backend (answers every A query)
 #   mixed.cn   -> pool "mixed": a backend that never answers, and a recording one
@@ -504,12 +505,20 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 	       ("geo.ecs.cn.", ("127.0.0.0", 24)) in got, got)
 	expect("ECS: each name asked once from one subnet (cached, whatever the scope)",
 	       [n for n, _ in got if n != "ecs.cn."] == ["geo.ecs.cn.", "flat.ecs.cn."], got)
+	# a client of another /24 (127.0.1.1, to the same listener, so the same relay's cache)
+	for name in ("geo.ecs.cn", "flat.ecs.cn"):
+		dns.query.udp(dns.message.make_query(name, "A", use_edns=0), "127.0.0.1", port=port,
+			      timeout=3, source="127.0.1.1")
+	got = [x for x in be["ecs"].ecs if x[0] != "ecs.cn."]
+	expect("ECS scope in the cache: another subnet (127.0.1.0/24) asks the backend again for "
+	       "the scoped answer only", got[2:] == [("geo.ecs.cn.", ("127.0.1.0", 24))], got)
 	if h.has_ipv6():
+		# the ::1 listener's thread has a cache of its own: both asked, for the client's /48
 		for name in ("geo.ecs.cn", "flat.ecs.cn"):
 			dns.query.udp(dns.message.make_query(name, "A", use_edns=0), "::1", port=port, timeout=3)
 		got = [x for x in be["ecs"].ecs if x[0] != "ecs.cn."]
-		expect("ECS scope in the cache: another subnet (::1/48) asks the backend again for the "
-		       "scoped answer only", got[2:] == [("geo.ecs.cn.", ("::", 48))], got)
+		expect("ECS over IPv6: the client's /48 sent (::/48)",
+		       got[3:] == [("geo.ecs.cn.", ("::", 48)), ("flat.ecs.cn.", ("::", 48))], got)
 	else:
 		h.log("SKIP ECS over IPv6: no IPv6 loopback")
 

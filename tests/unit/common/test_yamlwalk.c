@@ -96,6 +96,39 @@ static void test_scalars(void **state)
 	yaml_document_delete(&doc);
 }
 
+/* 64-bit values: above 2^32, at the top of the range, and past UINT64_MAX (no wrap-around). */
+static void test_u64(void **state)
+{
+	(void)state;
+	char err[200] = "";
+	gk_yaml_t y = {.path = "f", .err = err, .errlen = sizeof(err), .doc = &doc};
+	yaml_node_t *root = load("a: 17179869184\nb: 18446744073709551615\n"
+	                         "c: 18446744073709551616\nd: 4294967296\n");
+	yaml_node_pair_t *p = root->data.mapping.pairs.start;
+	uint64_t v = 0;
+	unsigned u = 7;
+	assert_int_equal(
+	    gk_yaml_u64(&y, "a", yaml_document_get_node(&doc, p[0].value), 1024, 1ull << 34, &v),
+	    0);
+	assert_true(v == 1ull << 34);
+	assert_int_equal(
+	    gk_yaml_u64(&y, "b", yaml_document_get_node(&doc, p[1].value), 0, UINT64_MAX, &v), 0);
+	assert_true(v == UINT64_MAX);
+	assert_int_equal(
+	    gk_yaml_u64(&y, "c", yaml_document_get_node(&doc, p[2].value), 0, UINT64_MAX, &v),
+	    GK_ECONFIG);
+	assert_string_equal(err,
+	                    "f:3: c: 18446744073709551616 is out of range 0..18446744073709551615");
+	y.rc = 0;
+	/* the 32-bit form: 2^32 is out of its range, not 0 */
+	assert_int_equal(
+	    gk_yaml_uint(&y, "d", yaml_document_get_node(&doc, p[3].value), 0, 0xffffffffu, &u),
+	    GK_ECONFIG);
+	assert_string_equal(err, "f:4: d: 4294967296 is out of range 0..4294967295");
+	assert_int_equal(u, 7);
+	yaml_document_delete(&doc);
+}
+
 static int sunk;
 static int sink(gk_yaml_t *y, int code, size_t line, const char *msg)
 {
@@ -123,6 +156,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_walk),
 	    cmocka_unit_test(test_scalars),
+	    cmocka_unit_test(test_u64),
 	    cmocka_unit_test(test_sink),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -480,6 +480,83 @@ static gk_config_t *load_ok(const char *body)
 	return cfg;
 }
 
+/* Load body (the config) beside list (tmpdir/fwd.list); expect failure naming FILE:LINE. */
+static void expect_list_error(const char *body, const char *list, const char *file, size_t line,
+                              const char *needle)
+{
+	char path[128], lp[128], err[512], want[200];
+	snprintf(path, sizeof(path), "%s/fwd.yaml", tmpdir);
+	snprintf(lp, sizeof(lp), "%s/fwd.list", tmpdir);
+	write_file(path, body);
+	write_file(lp, list);
+	gk_config_t *cfg = NULL;
+	int rc = gk_config_load(path, &cfg, err, sizeof(err));
+	snprintf(want, sizeof(want), "%s/%s:%zu: ", tmpdir, file, line);
+	if (rc != GK_ECONFIG || strncmp(err, want, strlen(want)) != 0 ||
+	    strstr(err, needle) == NULL)
+		fail_msg("want '%s...%s', got rc %d '%s'", want, needle, rc, err);
+	assert_null(cfg);
+}
+
+/* A zone list line "NAME forward=POOL" forwards the zone (docs/FRONTEND.md). */
+static void test_forward_zone_list(void **state)
+{
+	(void)state;
+	char lp[128], yp[128], err[512], body[512];
+	snprintf(lp, sizeof(lp), "%s/fwd.list", tmpdir);
+	snprintf(yp, sizeof(yp), "%s/fwd.yaml", tmpdir);
+	write_file(lp,
+	           "# forwarded and filed\nb.cn forward=reg\na.cn a.zone\nX.b.cn. forward=two\n");
+#define FPOOLS                                                                                     \
+	"pools:\n  - {name: reg, backends: [\"127.0.0.1:53\"]}\n"                                  \
+	"  - {name: two, backends: [\"127.0.0.2:53\"]}\n"
+	snprintf(body, sizeof(body), LISTEN "zone_list: fwd.list\n" FPOOLS);
+	write_file(yp, body);
+	gk_config_t *cfg = NULL;
+	assert_int_equal(gk_config_load(yp, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->n_zones, 1); /* a.cn only is served from a file */
+	assert_string_equal(cfg->zones[0].name, "a.cn");
+	const gk_front_conf_t *fc = cfg->front;
+	assert_non_null(fc);
+	assert_int_equal(fc->n_zones, 2);
+	assert_string_equal(fc->zones[0].name, "b.cn");
+	assert_string_equal(fc->zones[0].file, cfg->zone_list);
+	assert_int_equal(fc->zones[0].line, 2);
+	assert_string_equal(fc->zones[1].name, "X.b.cn.");
+	assert_int_equal(fc->zones[1].line, 4);
+	assert_ptr_equal(gk_front_conf_lookup(fc, "www.b.cn"), &fc->pools[0]);
+	assert_ptr_equal(gk_front_conf_lookup(fc, "y.x.b.cn"), &fc->pools[1]);
+	gk_config_t *same = NULL; /* a reload reads a list that forwards again */
+	assert_int_equal(gk_config_load_flags(yp, GK_CONFIG_NO_ZONE_LISTS, &same, err, sizeof(err)),
+	                 0);
+	assert_false(gk_config_zones_same(cfg, same));
+	gk_config_free(same);
+	gk_config_free(cfg);
+
+	/* a file named forward=... is written ./forward=... */
+	write_file(lp, "c.cn ./forward=x\n");
+	assert_int_equal(gk_config_load(yp, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->n_zones, 1);
+	assert_null(cfg->front->zones);
+	gk_config_free(cfg);
+
+	/* errors name the list and its line */
+	expect_list_error(body, "a.cn a.zone\nb.cn forward=nope\n", "fwd.list", 2,
+	                  "no pool named 'nope'");
+	expect_list_error(body, "b.cn forward=reg\nx.cn x.zone\nB.cn. b.zone\n", "fwd.list", 1,
+	                  "also served from a file");
+	expect_list_error(body, "b.cn forward=reg\nc.cn forward=reg\nB.CN forward=two\n",
+	                  "fwd.list", 3, "forwarded twice (first at line 1)");
+	snprintf(body, sizeof(body),
+	         LISTEN "zones:\n  - {name: b.cn, forward: reg}\nzone_list: fwd.list\n" FPOOLS);
+	char want[200];
+	snprintf(want, sizeof(want), "forwarded twice (first at %s/fwd.yaml:3)", tmpdir);
+	expect_list_error(body, "a.cn a.zone\nb.cn forward=two\n", "fwd.list", 2, want);
+	snprintf(body, sizeof(body), LISTEN "zone_list: fwd.list\n");
+	expect_list_error(body, "b.cn forward=reg\n", "fwd.list", 1, "no pool named 'reg'");
+#undef FPOOLS
+}
+
 /* pools: and zones with forward: (src/front/conf.h). */
 static void test_forward_pools(void **state)
 {
@@ -576,6 +653,14 @@ static void test_forward_pools(void **state)
 	                    "pools:\n  - name: reg\n    backends: [{address: \"127.0.0.1:53\", "
 	                    "weight: 0}]\n",
 	             GK_ECONFIG, 6, "out of range 1..1000");
+	/* the pools section is walked as the rest of the config: a key twice, a quoted number */
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n"
+	                    "pools:\n  - name: reg\n    name: other\n"
+	                    "    backends: [\"127.0.0.1:53\"]\n",
+	             GK_ECONFIG, 6, "pools: duplicate key 'name' (first at line 5)");
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL
+	                    "    retries: \"2\"\n",
+	             GK_ECONFIG, 7, "pools.retries: expected an integer, got a quoted string");
 	/* EDNS Client Subnet: off unless given; prefix lengths in range */
 	cfg =
 	    load_ok(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL "    ecs: {ipv4: 20}\n");
@@ -922,8 +1007,7 @@ static void test_chroot(void **state)
 	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
 	/* a list entry's name sits behind its file path in one allocation (16 bytes a zone) */
 	assert_int_equal(cfg->n_zones, 2);
-	assert_ptr_equal(cfg->zones[1].name,
-	                 cfg->zones[1].file + strlen(cfg->zones[1].file) + 1);
+	assert_ptr_equal(cfg->zones[1].name, cfg->zones[1].file + strlen(cfg->zones[1].file) + 1);
 	gk_chroot_set(tmpdir);
 	gk_config_chroot_strip(cfg);
 	assert_string_equal(cfg->zones[1].name, "example.net");
@@ -958,6 +1042,7 @@ int main(void)
 	    cmocka_unit_test(test_tls),
 	    cmocka_unit_test(test_discovery_section),
 	    cmocka_unit_test(test_forward_pools),
+	    cmocka_unit_test(test_forward_zone_list),
 	    cmocka_unit_test(test_filing_defaults),
 	    cmocka_unit_test(test_filing_keys),
 	    cmocka_unit_test(test_filing_errors),

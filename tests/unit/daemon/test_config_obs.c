@@ -82,6 +82,7 @@ static void test_values(void **state)
 	assert_string_equal(cfg->dnstap.file, want); /* relative to the config file */
 	assert_null(cfg->dnstap.unix_path);
 	assert_false(cfg->dnstap.all_queries);
+	assert_false(cfg->dnstap.forwarded); /* backend traffic: off unless asked */
 	assert_int_equal(cfg->dnstap.rate, 50);
 	assert_int_equal(cfg->dnstap.burst, 50); /* default: the rate */
 	assert_int_equal(cfg->dnstap.max_size_mb, GK_CONFIG_DNSTAP_SIZE_DEFAULT);
@@ -91,12 +92,14 @@ static void test_values(void **state)
 
 	cfg = load(BASE "metrics:\n  listen: 127.0.0.2:9000\n"
 	                "dnstap:\n  socket: /run/dnstap.sock\n  all_queries: true\n  burst: 7\n"
+	                "  forwarded: true\n"
 	                "  max_size_mb: 5\n  identity: gk-bj-1\n",
 	           &rc, err, sizeof(err), path, sizeof(path));
 	assert_int_equal(rc, 0);
 	assert_string_equal(cfg->dnstap.unix_path, "/run/dnstap.sock");
 	assert_null(cfg->dnstap.file);
 	assert_true(cfg->dnstap.all_queries);
+	assert_true(cfg->dnstap.forwarded);
 	assert_int_equal(cfg->dnstap.rate, GK_CONFIG_DNSTAP_RATE_DEFAULT);
 	assert_int_equal(cfg->dnstap.burst, 7);
 	assert_int_equal(cfg->dnstap.max_size_mb, 5);

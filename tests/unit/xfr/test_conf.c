@@ -171,6 +171,18 @@ static void test_errors(void **state)
 	                  "    - {name: k, algorithm: hmac-sha256, secret_file: missing.secret}\n",
 	             5, "cannot read");
 	expect_error(HEAD "secondary:\n  directory: d\n  timeout_ms: 5\n", 4, "out of range");
+	expect_error(HEAD "secondary:\n  directory: d\n  timeout_ms: \"500\"\n", 4,
+	             "secondary.timeout_ms: expected an integer, got a quoted string");
+	expect_error(HEAD "secondary:\n  directory: d\n  max_zone_bytes: 17179869185\n", 4,
+	             "17179869185 is out of range 1024..17179869184");
+	expect_error(HEAD "secondary:\n  directory: d\n  directory: e\n", 4,
+	             "secondary: duplicate key 'directory' (first at line 3)");
+	expect_error(HEAD "secondary:\n  directory: d\n  zones:\n"
+	                  "    - {name: a.cn, name: b.cn, primaries: [\"192.0.2.1\"]}\n",
+	             5, "secondary.zones: duplicate key 'name'");
+	expect_error(HEAD "secondary:\n  directory: d\n  zones:\n"
+	                  "    - {name: a.cn, primaries: [{address: 192.0.2.1, port: 53}]}\n",
+	             5, "unknown key 'port' (expected address, key)");
 	expect_error(HEAD "secondary:\n  directory: d\n", 1, "missing required key 'zones'");
 	write_file("f.zone", "@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n", 0644);
 	expect_error(HEAD "zones:\n  - {name: a.cn, file: f.zone}\n"

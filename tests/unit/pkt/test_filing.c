@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/process/test_filing.c -- the filing check on the packet path, bytes in, bytes out.
+/* tests/unit/pkt/test_filing.c -- the filing check on the packet path, bytes in, bytes out.
  *
  * A real status replica (status/status.h) filled with gk_status_put, real zones, a real
  * Public Suffix List: filed domains answer, unfiled and revoked ones get the configured

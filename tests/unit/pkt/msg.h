@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/process/msg.h -- hand-built DNS queries and a strict response decoder for tests.
+/* tests/unit/pkt/msg.h -- hand-built DNS queries and a strict response decoder for tests.
  *
  * The encoder writes one question (name given in presentation form, case kept as given,
  * so 0x20 mixed case survives) and an optional OPT record. The decoder checks a response

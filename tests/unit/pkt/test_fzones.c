@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/process/test_fzones.c -- the forwarded zones' table (pkt/fzones.h), built from the
+/* tests/unit/pkt/test_fzones.c -- the forwarded zones' table (pkt/fzones.h), built from the
  * front end's config (front/conf.h gk_front_conf_fzones) or name by name.
  *
  * The longest forwarded apex above a name wins; a name outside every forwarded zone, or a

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/process/test_process.c -- bytes in, bytes out: gk_pkt_process on hand-built queries.
+/* tests/unit/pkt/test_process.c -- bytes in, bytes out: gk_pkt_process on hand-built queries.
  *
  * Three served zones built from in-memory text (example.cn, its child sub.example.cn, and
  * other.cn). Every response is decoded with the strict checker in msg.c before any

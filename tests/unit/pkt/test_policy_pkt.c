@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/process/test_policy_pkt.c -- the operator policy on the packet path, bytes in, bytes out.
+/* tests/unit/pkt/test_policy_pkt.c -- the operator policy on the packet path, bytes in, bytes out.
  *
  * A real policy compiled from YAML, a plain list and an RPZ zone (policy/policy.h), a real
  * status replica and real zones: DESIGN.md's decision order (block list, allow list, filing

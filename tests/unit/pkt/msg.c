@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/process/msg.c -- query encoder and strict response decoder (see msg.h). */
+/* tests/unit/pkt/msg.c -- query encoder and strict response decoder (see msg.h). */
 #include <stdio.h>
 #include <string.h>
 #include "msg.h"

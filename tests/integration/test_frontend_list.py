@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+# tests/integration/test_frontend_list.py -- zones forwarded from a zone list file
+# (`NAME forward=POOL` lines, docs/FRONTEND.md) to a real NSD.
+#
+# Usage: test_frontend_list.py GATEKEEPERD GK_SYNC
+#
+# A private redis-server holds the filing status (applied by the real gk-sync: example.cn
+# filed, unfiled.cn not); NSD serves both zones; gatekeeperd's zone list forwards both to a
+# pool of that NSD, and serves dname.cn from its file. Checks:
+#   1. a name under the list-forwarded example.cn is answered as NSD answers it;
+#   2. a name under the list-forwarded unfiled.cn (which NSD would answer) is REFUSED with
+#      EDE 15 over UDP and TCP and never reaches the backend: the pool's backend query
+#      counter and the relay's query counter do not move;
+#   3. a reload with a list line naming an unknown pool fails naming the list and its line,
+#      and the running zones stay (example.cn still forwarded);
+#   4. a reload whose list no longer forwards example.cn applies: its names are REFUSED;
+#   5. dnstap with `forwarded: true`: read back with dnstap-ldns after the stop, every query
+#      sent to NSD is a FORWARDER_QUERY and every answer a FORWARDER_RESPONSE (NSD's address
+#      and port as the response address, "pool=nsd" in extra), none for unfiled.cn (whose
+#      refusals are AUTH_QUERY / AUTH_RESPONSE), and none dropped.
+import os
+import signal
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gkharness as h  # noqa: E402
+from gkharness import wait_for  # noqa: E402
+
+import dns.message  # noqa: E402
+import dns.query  # noqa: E402
+import dns.rcode  # noqa: E402
+
+fails = []
+
+
+def expect(what, ok, detail=""):
+	h.log(("ok   " if ok else "FAIL ") + what + ("" if ok else "\n     " + str(detail)))
+	if not ok:
+		fails.append(what)
+
+
+def ask(port, name, tcp=False):
+	q = dns.message.make_query(name, "A", use_edns=0)
+	fn = dns.query.tcp if tcp else dns.query.udp
+	return fn(q, "127.0.0.1", port=port, timeout=3)
+
+
+def ede(r):
+	for o in r.options:
+		if o.otype == 15:
+			return o.code
+	return None
+
+
+def rdata(r):
+	return sorted((rr.name.to_text().lower(), rr.rdtype, rd.to_text()) for rr in r.answer for rd in rr)
+
+
+LIST = "# zones forwarded to the registrar's nameserver\nexample.cn forward=nsd\nunfiled.cn forward=nsd\n"
+
+
+def main():
+	gkbin, gksync = (os.path.abspath(a) for a in sys.argv[1:3])
+	if not os.access(h.NSD, os.X_OK):
+		sys.exit("NSD not found at %s (scripts/deps.sh installs it)" % h.NSD)
+	with h.TempDir("gk-frontend-list-") as tmp:
+		nsd = h.start_nsd(tmp, zones=h.ZONES + [("unfiled.cn", "unfiled.cn.zone")])
+		redis = h.start_redis(tmp)
+		feed = h.Feed(gksync, tmp, redis.port)
+		feed.snapshot(1, [("example.cn", "filed"), ("dname.cn", "filed")])
+		lst = os.path.join(tmp, "forward.list")
+		with open(lst, "w") as f:
+			f.write(LIST)
+		mport = h.free_port()
+		extra = ("redis:\n  address: \"127.0.0.1:%d\"\n  instance_id: fel-%d\n"
+			 "filing:\n  startup: refuse\n"
+			 "  unfiled: {action: refuse, ede: 15, text: \"ICP filing required\"}\n"
+			 "pools:\n  - name: nsd\n    backends: [\"127.0.0.1:%d\"]\n"
+			 "    check: {name: example.cn, interval_ms: 60000}\n"
+			 "zone_list: %s\nmetrics: {listen: \"127.0.0.1:%d\"}\n"
+			 "dnstap: {file: %s, forwarded: true}\n"
+			 % (redis.port, os.getpid(), nsd.port, lst, mport, os.path.join(tmp, "gk.tap")))
+		port = h.free_port()
+		conf = h.gk_config(tmp, port, zones=[("dname.cn", "dname.cn.zone")], workers=1,
+				   extra=extra)
+		gk = h.Server("gatekeeperd", [gkbin, "-c", conf], tmp, port, os.path.join(tmp, "gk.log"))
+		try:
+			run(gk, port, nsd, mport, lst)
+			m = h.metrics(mport)
+		except Exception:
+			h.log(gk.log_text()[-3000:])
+			raise
+		finally:
+			gk.stop_clean("gatekeeperd")
+			redis.stop()
+			nsd.stop()
+		tap(os.path.join(tmp, "gk.tap"), nsd.port, m)
+	h.log("\n%d failures" % len(fails))
+	return 1 if fails else 0
+
+
+def run(gk, port, nsd, mport, lst):
+	wait_for("the replica loaded (a filed name answered)",
+		 lambda: ask(port, "www.example.cn").rcode() == dns.rcode.NOERROR)
+	# 1. forwarded from the list, answered as NSD answers
+	mine, theirs = ask(port, "www.example.cn"), ask(nsd.port, "www.example.cn")
+	expect("list-forwarded example.cn: answered as NSD's", mine.rcode() == theirs.rcode() and
+	       rdata(mine) == rdata(theirs) and mine.answer, (mine, theirs))
+	mine = ask(port, "www.example.cn", tcp=True)
+	expect("... and over TCP", rdata(mine) == rdata(theirs), mine)
+
+	# 2. the decision first: the unfiled zone's names never reach NSD
+	key = 'gatekeeper_frontend_backend_queries_total{pool="nsd",backend="127.0.0.1:%d"}' % nsd.port
+	m0 = h.metrics(mport)
+	direct = ask(nsd.port, "www.unfiled.cn")
+	expect("NSD itself answers www.unfiled.cn", direct.rcode() == dns.rcode.NOERROR and direct.answer,
+	       direct)
+	for tcp in (False, True):
+		r = ask(port, "www.unfiled.cn", tcp=tcp)
+		expect("list-forwarded unfiled.cn over %s: REFUSED with EDE 15" % ("TCP" if tcp else "UDP"),
+		       r.rcode() == dns.rcode.REFUSED and ede(r) == 15, r)
+	# a filed query after them: once it is counted, the unfiled ones would have been too
+	n0 = m0.get(key, 0)
+	ask(port, "www2.example.cn")
+	m1 = wait_for("the filed query counted at the backend",
+		      lambda: (lambda m: m if m.get(key, 0) >= n0 + 1 else None)(h.metrics(mport)))
+	expect("the unfiled names never reached the backend (one backend query: the filed one)",
+	       m1.get(key, 0) == n0 + 1 and
+	       m1.get("gatekeeper_frontend_queries_total", 0) ==
+	       m0.get("gatekeeper_frontend_queries_total", 0) + 1,
+	       (m0.get(key), m1.get(key), m0.get("gatekeeper_frontend_queries_total"),
+		m1.get("gatekeeper_frontend_queries_total")))
+
+	# 3. a bad list at a reload: named with its line, the running zones kept
+	n_failed = gk.log_text().count("reload failed")
+	with open(lst, "w") as f:
+		f.write(LIST + "other.cn forward=nope\n")
+	gk.signal(signal.SIGHUP)
+	wait_for("the reload refused", lambda: gk.log_text().count("reload failed") > n_failed)
+	log = gk.log_text()
+	expect("a list line naming an unknown pool: the reload fails naming the list and line 4",
+	       "%s:4: zones.forward: no pool named 'nope'" % lst in log, log[-1500:])
+	r, theirs = ask(port, "www3.example.cn"), ask(nsd.port, "www3.example.cn")
+	expect("... and example.cn is still forwarded (NSD's NXDOMAIN relayed)",
+	       r.rcode() == theirs.rcode() == dns.rcode.NXDOMAIN and r.authority == theirs.authority, r)
+
+	# 4. the list no longer forwards example.cn: after the reload its names are REFUSED
+	with open(lst, "w") as f:
+		f.write("unfiled.cn forward=nsd\n")
+	gk.signal(signal.SIGHUP)
+	wait_for("example.cn no longer forwarded",
+		 lambda: ask(port, "www4.example.cn").rcode() == dns.rcode.REFUSED)
+	r = ask(port, "www.target.dname.cn")
+	expect("a reload dropping a list-forwarded zone applies; the served zone still answers",
+	       r.rcode() == dns.rcode.NOERROR, r)
+
+
+def tap(path, nsd_port, m):
+	"""5. The dnstap file (complete after the stop) through an existing reader."""
+	out = subprocess.run([h.need("dnstap-ldns", "dnstap-ldns"), "-r", path, "-y"], check=True,
+			     capture_output=True, text=True, timeout=60).stdout
+	msgs = [b for b in out.split("---") if "type: " in b]
+	fq = [b for b in msgs if "type: FORWARDER_QUERY" in b]
+	fr = [b for b in msgs if "type: FORWARDER_RESPONSE" in b]
+	auth = [b for b in msgs if "type: AUTH_" in b]
+	expect("dnstap: forwarded queries and answers logged (%d FORWARDER_QUERY, %d FORWARDER_RESPONSE)"
+	       % (len(fq), len(fr)), len(fq) >= 4 and len(fr) == len(fq), out[-2000:])
+	expect("dnstap: each names NSD as the response address and port",
+	       all('response_address: "127.0.0.1"' in b and "response_port: %d" % nsd_port in b
+		   for b in fq + fr), (fq + fr)[:2])
+	raw = open(path, "rb").read()  # dnstap-ldns does not print the extra field
+	expect("dnstap: \"pool=nsd\" in the extra field of each",
+	       raw.count(b"pool=nsd") == len(fq) + len(fr), raw.count(b"pool=nsd"))
+	expect("dnstap: the filed name went to NSD and came back",
+	       any("www.example.cn." in b for b in fq) and any("www.example.cn." in b for b in fr),
+	       fq[:2])
+	expect("dnstap: nothing of unfiled.cn was forwarded (its refusals are AUTH messages)",
+	       not any("unfiled.cn" in b for b in fq + fr) and any("www.unfiled.cn." in b for b in auth),
+	       [b for b in fq + fr if "unfiled.cn" in b][:2])
+	expect("dnstap: no backend message dropped (gatekeeper_frontend_dnstap_dropped_total 0)",
+	       m.get("gatekeeper_frontend_dnstap_dropped_total") == 0,
+	       m.get("gatekeeper_frontend_dnstap_dropped_total"))
+
+
+if __name__ == "__main__":
+	sys.exit(main())
