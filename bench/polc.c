@@ -107,7 +107,7 @@ static int match_mode(const char *policy, const char *queries, int rounds)
 		hits = 0;
 		double t0 = bench_now();
 		for (const uint8_t *d = q.b; d < q.b + q.n; d += 2 + d[1] + d[0])
-			hits += gk_policy_match(p, d + 2 + d[1], d[0], d + 2, d[1]) != NULL;
+			hits += gk_policy_match(p, d + 2 + d[1], d[0], d + 2, d[1], NULL) != NULL;
 		t[r] = (bench_now() - t0) * 1e9 / (double)q.count;
 	}
 	qsort(t, (size_t)rounds, sizeof(*t), bench_cmp_double);

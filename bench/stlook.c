@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 #include "common/dname.h"
+#include "common/namehash.h"
 #include "common/psl.h"
 #include "status/internal.h"
 #include "timing.h"
@@ -51,7 +52,7 @@ static void names_add(struct names *s, const uint8_t *w, size_t len)
 	memcpy(s->buf + s->used, w, len);
 	s->off[s->n] = s->used;
 	s->len[s->n] = (uint8_t)len;
-	s->hash[s->n] = gk_dname_hash(w, len);
+	s->hash[s->n] = gk_namehash(w, len);
 	s->used += len;
 	s->n++;
 }

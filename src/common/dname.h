@@ -54,11 +54,11 @@ static inline uint64_t gk_dname_fmix(uint64_t h)
 	return h ^ (h >> 33);
 }
 
-/* Hash of a lowercase wire name of length len (any byte string, in fact). Eight octets per
- * step with overlapping loads for the tail, so a typical 16-30 octet name costs three or four
- * multiplies instead of FNV-1a's one per octet (a query hashes its name and each ancestor
- * several times: zone, registrable domain, status, policy). The final mix spreads every
- * input bit over all 64 bits: tables index by the low bits, the high bits, or both. */
+/* Hash of a byte string of length len (compiled answer blobs, the front end's cache keys).
+ * Name tables use common/namehash.h instead, whose hash of a name yields every ancestor's in
+ * the same pass. Eight octets per step with overlapping loads for the tail; the final mix
+ * spreads every input bit over all 64 bits: tables index by the low bits, the high bits, or
+ * both. */
 static inline uint64_t gk_dname_hash(const uint8_t *n, size_t len)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ull ^ ((uint64_t)len * 0xff51afd7ed558ccdull);

@@ -64,10 +64,11 @@ typedef struct gk_decide_query {
 	size_t qlen;            /* its length */
 	const uint8_t *loff;    /* offset of each label in qname (gk_query_t.loff) */
 	unsigned labels;        /* labels, not counting the root */
+	const uint64_t *st;     /* qname's gk_namehash_states (gk_query_t.st), or NULL */
 	const uint8_t *reg;     /* its registrable domain (a suffix of qname), NULL: none (a
 	                           public suffix itself) */
 	size_t rlen;            /* length of reg */
-	uint64_t hash;          /* gk_dname_hash(reg, rlen) */
+	uint64_t hash;          /* gk_namehash(reg, rlen) */
 	_Atomic uint64_t *memo; /* the zone's memo of its own registrable domain's status
 	                           (zone/answer.h gk_zone_memo), or NULL */
 	bool udp;               /* asked over UDP (tcp-only entries refuse it with TC) */

@@ -74,7 +74,7 @@ static inline void gk_decide_inline(const gk_pkt_opts_t *o, const gk_decide_quer
 		return;
 	bool refuse = false, checked = true;
 	const gk_policy_hit_t *hit =
-	    gk_policy_match(o->policy, q->qname, q->qlen, q->loff, q->labels);
+	    gk_policy_match(o->policy, q->qname, q->qlen, q->loff, q->labels, q->st);
 	if (hit) {
 		/* the operator's lists */
 		d->list = hit->list;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "common/dname.h"
+#include "common/namehash.h"
 #include "obs/internal.h"
 #include "status/status.h"
 
@@ -97,7 +98,7 @@ gk_disc_totals_t *gk_disc_table_totals(gk_disc_table_t *t)
 int gk_disc_table_add_lower(gk_disc_table_t *t, const uint8_t *name, size_t len, unsigned reason,
                             uint32_t day, uint32_t count, uint32_t first, uint32_t last)
 {
-	uint64_t h = gk_dname_hash(name, len) ^ ((uint64_t)reason << 56) ^
+	uint64_t h = gk_namehash(name, len) ^ ((uint64_t)reason << 56) ^
 	             ((uint64_t)day * 0x9e3779b97f4a7c15ull);
 	h ^= h >> 31;
 	uint32_t s = (uint32_t)h & t->mask;

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "common/dname.h"
 #include "pkt/fzones.h"
+#include "common/namehash.h"
 
 struct fz_ent {
 	uint64_t hash;
@@ -51,7 +52,7 @@ int gk_fzones_add(gk_fzones_t *t, const char *text, uint16_t pool)
 	    *text ? gk_dname_from_text(text, strlen(text), w, 0) : gk_dname_from_text(".", 1, w, 0);
 	if (len == 0)
 		return GK_EINVAL;
-	uint64_t h = gk_dname_hash(w, len);
+	uint64_t h = gk_namehash(w, len);
 	struct fz_ent *e = probe(t, w, len, h);
 	if (e->len == 0) {
 		if (t->n == t->room)
@@ -76,15 +77,17 @@ void gk_fzones_free(gk_fzones_t *t)
 int gk_fzones_find(const gk_fzones_t *t, const uint8_t *qname, size_t qlen, const uint8_t *loff,
                    unsigned labels, size_t *apex)
 {
-	if (t == NULL || qlen == 0)
+	if (t == NULL || qlen == 0 || labels > GK_DNAME_LABELS_MAX)
 		return -1;
+	uint64_t st[GK_DNAME_LABELS_MAX + 1]; /* every suffix's hash from one pass */
+	gk_namehash_states(qname, qlen, loff, labels, st);
 	for (unsigned i = 0; i <= labels; i++) {
 		size_t off = i < labels ? loff[i] : qlen - 1;
 		if (off >= qlen)
 			return -1;
 		const uint8_t *n = qname + off;
 		size_t len = qlen - off;
-		const struct fz_ent *e = probe(t, n, len, gk_dname_hash(n, len));
+		const struct fz_ent *e = probe(t, n, len, gk_namehash_fin(st[i]));
 		if (e->len != 0) {
 			if (apex)
 				*apex = len;

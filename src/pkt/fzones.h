@@ -7,8 +7,8 @@
  * with the view (net/net.h gk_net_view_t). The packet path asks it for names that no zone
  * of ours holds, and for names in one of ours when a forwarded zone may sit below it (the
  * more specific apex wins, as between our own zones): gk_fzones_find walks the name's suffixes from
- * the longest, one hash probe each, so the most specific forwarded apex wins. Reads are pure; any
- * thread.
+ * the longest, one hash probe each (every suffix's hash from one pass, common/namehash.h), so the
+ * most specific forwarded apex wins. Reads are pure; any thread.
  */
 #pragma once
 #include <stddef.h>

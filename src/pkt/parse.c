@@ -71,11 +71,13 @@ static bool skip_name(const uint8_t *q, size_t len, size_t *pos, bool *root)
 
 /* The question name at q + 12: plain labels only, at most GK_DNAME_MAX octets, inside
  * q[0..len). Returns its wire length, or 0 when it is not one. loff (NULL: not wanted)
- * receives each label's offset and *labels their count, the root excluded. */
-static inline size_t qname_walk(const uint8_t *q, size_t len, uint8_t *loff, unsigned *labels)
+ * receives each label's offset, *labels their count, the root excluded, and *lens_or the
+ * bitwise or of their lengths (gk_namehash_pstates). */
+static inline size_t qname_walk(const uint8_t *q, size_t len, uint8_t *loff, unsigned *labels,
+                                unsigned *lens_or)
 {
 	size_t n = 0;
-	unsigned k = 0;
+	unsigned k = 0, o = 0;
 	for (;;) {
 		if (12 + n >= len)
 			return 0;
@@ -87,21 +89,23 @@ static inline size_t qname_walk(const uint8_t *q, size_t len, uint8_t *loff, uns
 		if (loff)
 			loff[k] = (uint8_t)n;
 		k++;
+		o |= l;
 		n += l + 1u;
 	}
 	*labels = k;
+	*lens_or = o;
 	return n + 1u;
 }
 
 bool gk_parse_question_hash(const uint8_t *q, size_t len, uint64_t *hash, uint16_t *qtype)
 {
-	unsigned labels;
-	size_t n = len < 12 || (q[2] & 0x80) ? 0 : qname_walk(q, len, NULL, &labels);
+	unsigned labels, lor;
+	size_t n = len < 12 || (q[2] & 0x80) ? 0 : qname_walk(q, len, NULL, &labels, &lor);
 	if (n == 0 || 12 + n + 2 > len)
 		return false;
 	uint8_t name[GK_DNAME_MAX + 1];
 	lower_copy(name, q + 12, n);
-	*hash = gk_dname_hash(name, n);
+	*hash = gk_namehash(name, n);
 	*qtype = rd16(q + 12 + n);
 	return true;
 }
@@ -109,7 +113,8 @@ bool gk_parse_question_hash(const uint8_t *q, size_t len, uint64_t *hash, uint16
 size_t gk_parse_question_name(const uint8_t *q, size_t len, uint8_t *name, uint8_t *loff,
                               unsigned *labels)
 {
-	size_t n = len < 12 || (q[2] & 0x80) ? 0 : qname_walk(q, len, loff, labels);
+	unsigned lor;
+	size_t n = len < 12 || (q[2] & 0x80) ? 0 : qname_walk(q, len, loff, labels, &lor);
 	if (n == 0 || 12 + n + 2 > len)
 		return 0;
 	lower_copy(name, q + 12, n);
@@ -136,15 +141,18 @@ gk_parse_t gk_parse_query(const uint8_t *q, size_t len, gk_query_t *out)
 	 * whole name is copied and lowercased eight octets at a time */
 	size_t p = 12;
 	unsigned labels;
-	size_t n = qname_walk(q, len, out->loff, &labels);
+	unsigned lor;
+	size_t n = qname_walk(q, len, out->loff, &labels, &lor);
 	if (n == 0)
 		return GK_PARSE_FORMERR;
 	lower_copy(out->qname, q + p, n);
+	memset(out->qname + n, 0, GK_NAMEHASH_PAD);
 	p += n;
 	if (p + 4 > len)
 		return GK_PARSE_FORMERR;
 	out->qlen = (uint8_t)n;
 	out->labels = (uint8_t)labels;
+	out->lens_or = (uint8_t)lor;
 	out->qtype = rd16(q + p);
 	out->qclass = rd16(q + p + 2);
 	p += 4;

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "common/dname.h"
+#include "common/namehash.h"
 
 typedef enum gk_parse {
 	GK_PARSE_OK = 0,
@@ -29,11 +30,16 @@ typedef struct gk_query {
 	bool edns, do_bit;
 	uint16_t edns_size;
 	uint8_t edns_version;
-	uint8_t qname[GK_DNAME_MAX + 1];   /* lowercase */
+	/* lowercase, followed by GK_NAMEHASH_PAD zero octets (gk_namehash_pstates) */
+	uint8_t qname[GK_DNAME_MAX + 1 + GK_NAMEHASH_PAD];
 	uint8_t loff[GK_DNAME_LABELS_MAX]; /* offset of each label in qname */
+	uint8_t lens_or;                   /* the bitwise or of the label lengths */
+	/* qname's gk_namehash_states: not set by gk_parse_query; the packet path fills
+	 * st[0..labels] once (gk_namehash_pstates) for every table the query looks in */
+	uint64_t st[GK_DNAME_LABELS_MAX + 1];
 } gk_query_t;
 
-/* The gk_dname_hash of the lowercased question name of q[0..len) and the question's type,
+/* The gk_namehash of the lowercased question name of q[0..len) and the question's type,
  * without parsing the rest (for prefetching); false when q has no question of the form
  * gk_parse_query accepts. */
 bool gk_parse_question_hash(const uint8_t *q, size_t len, uint64_t *hash, uint16_t *qtype);

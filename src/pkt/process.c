@@ -51,10 +51,10 @@ enum src {
 
 /* Filter for answers built at query time (gk_asm_t.allow): a name's data may go out when
  * its registrable domain passes the check. */
-static bool allow_reg(void *ctx, const uint8_t *reg, size_t rlen)
+static bool allow_reg(void *ctx, const uint8_t *reg, size_t rlen, uint64_t hash)
 {
 	const gk_pkt_opts_t *o = ctx;
-	return !gk_decide_reg_refused_inline(o, reg, rlen, reg ? gk_dname_hash(reg, rlen) : 0);
+	return !gk_decide_reg_refused_inline(o, reg, rlen, hash);
 }
 
 /* gk_zone_tmpl_clean's test: a registrable domain the template carries is refused. */
@@ -173,8 +173,9 @@ static enum src put_local(uint8_t *out, size_t qend, const gk_query_t *qq,
 /* The decision for a name under a forwarded zone (no zone data of ours: the registrable
  * domain comes from the public suffix list). Returns SRC_FORWARD (may be resolved: the
  * caller relays it), SRC_DROP_, or what to answer instead: SRC_REFUSED, SRC_NEG (*neg_nx),
- * SRC_LOCAL (*local), SRC_TC, with *refusal the EDE to send. */
-static enum src forward_decide(const gk_pkt_opts_t *opts, const gk_query_t *qq,
+ * SRC_LOCAL (*local), SRC_TC, with *refusal the EDE to send. st: the question's suffix
+ * states (gk_namehash_states). */
+static enum src forward_decide(const gk_pkt_opts_t *opts, const gk_query_t *qq, const uint64_t *st,
                                enum gk_pkt_transport transport, gk_pkt_result_t *res,
                                const gk_refusal_t **refusal, const gk_policy_local_t **local,
                                bool *neg_nx)
@@ -184,7 +185,7 @@ static enum src forward_decide(const gk_pkt_opts_t *opts, const gk_query_t *qq,
 	uint64_t h = 0;
 	int off = opts->psl ? gk_psl_registrable_wire(opts->psl, qq->qname, qq->qlen) : -1;
 	if (off >= 0) {
-		h = gk_dname_hash(qq->qname + off, qq->qlen - (size_t)off);
+		h = gk_namehash_fin(gk_namehash_state_at(st, qq->loff, qq->labels, (size_t)off));
 		res->reg_off = (uint16_t)(12 + off);
 		res->reg_len = (uint8_t)(qq->qlen - off);
 	}
@@ -193,6 +194,7 @@ static enum src forward_decide(const gk_pkt_opts_t *opts, const gk_query_t *qq,
 	    .qlen = qq->qlen,
 	    .loff = qq->loff,
 	    .labels = qq->labels,
+	    .st = st,
 	    .reg = off >= 0 ? qq->qname + off : NULL,
 	    .rlen = off >= 0 ? qq->qlen - (size_t)off : 0,
 	    .hash = h,
@@ -308,12 +310,21 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 	}
 	if (pr == GK_PARSE_OK) {
 		gk_zone_hit_t hit_z = {.node = NULL};
+		const uint64_t *st = qq.st; /* the question's states (gk_query_t.st) */
 		enum src s = SRC_REFUSED;
 		bool slotted = false; /* gk_zone_use_do gave a slotted template */
 		if ((qq.qclass == GK_CLASS_IN || qq.qclass == GK_CLASS_ANY) &&
 		    qq.qtype != GK_TYPE_AXFR && qq.qtype != GK_TYPE_IXFR && zs) {
-			switch (gk_zone_find(zs, qq.qname, qq.qlen, qq.loff, qq.labels, qq.qtype,
-			                     hint, &hit_z)) {
+			/* every suffix's hash state, once: the zone, its nodes, the registrable
+			 * domain and the decision take theirs from here; a batch's prefetch
+			 * (stage 0) has made that pass already */
+			if (hint && hint->ok && hint->labels == qq.labels && hint->qlen == qq.qlen)
+				st = hint->st;
+			else
+				gk_namehash_pstates(qq.qname, qq.loff, qq.labels, qq.lens_or,
+				                    qq.st);
+			switch (gk_zone_find(zs, qq.qname, qq.qlen, qq.loff, qq.labels, st,
+			                     qq.qtype, hint, &hit_z)) {
 			case GK_ZONE_TMPL:
 				s = SRC_TMPL;
 				break;
@@ -359,7 +370,8 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 		bool filter = false, neg_nx = false;
 		const gk_policy_local_t *local = NULL;
 		if (s == SRC_FORWARD) {
-			s = forward_decide(opts, &qq, transport, res, &refusal, &local, &neg_nx);
+			s = forward_decide(opts, &qq, st, transport, res, &refusal, &local,
+			                   &neg_nx);
 			if (s == SRC_DROP_)
 				return GK_PKT_DROP;
 			if (s == SRC_FORWARD) {
@@ -374,7 +386,8 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 		if (s != SRC_REFUSED && s != SRC_SERVFAIL && hit_z.node != NULL &&
 		    (opts->status || opts->policy)) {
 			uint64_t h = 0;
-			int off = gk_zone_reg(&hit_z, opts->psl, qq.qname, qq.qlen, &h);
+			int off = gk_zone_reg(&hit_z, opts->psl, qq.qname, qq.qlen, qq.loff,
+			                      qq.labels, st, &h);
 			if (off >= 0) {
 				res->reg_off = (uint16_t)(12 + off);
 				res->reg_len = (uint8_t)(qq.qlen - off);
@@ -384,6 +397,7 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 			    .qlen = qq.qlen,
 			    .loff = qq.loff,
 			    .labels = qq.labels,
+			    .st = st,
 			    .reg = off >= 0 ? qq.qname + off : NULL,
 			    .rlen = off >= 0 ? qq.qlen - (size_t)off : 0,
 			    .hash = h,
@@ -465,9 +479,9 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 			if (s == SRC_RUNTIME)
 				gk_zone_put_runtime(
 				    zs, out, GK_PKT_OUT_MAX - OPT_LEN - 6 - sizeof(refusal->text),
-				    qend, qq.qname, qq.qlen, qq.qtype, qq.qclass == GK_CLASS_ANY,
-				    qq.do_bit, filter ? allow_reg : NULL, (void *)opts, opts->psl,
-				    room, &zo);
+				    qend, qq.qname, qq.qlen, qq.loff, qq.labels, st, qq.qtype,
+				    qq.qclass == GK_CLASS_ANY, qq.do_bit, filter ? allow_reg : NULL,
+				    (void *)opts, opts->psl, room, &zo);
 			cnt[0] = zo.cnt[0];
 			cnt[1] = zo.cnt[1];
 			cnt[2] = zo.cnt[2];

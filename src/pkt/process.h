@@ -85,7 +85,8 @@ gk_pkt_outcome_t gk_pkt_process(const gk_zoneset_t *zs, const gk_pkt_opts_t *opt
 
 /* As gk_pkt_process, with the hint every prefetch stage filled for this very packet (same
  * q, same zs) since the calling thread's last quiescent point: the zone the stages found is
- * not looked up again. hint NULL: gk_pkt_process. */
+ * not looked up again, and the question's suffix hash states come from stage 0 (one pass
+ * over the name per query, batched or not). hint NULL: gk_pkt_process. */
 gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t *opts,
                                      enum gk_pkt_transport transport, const uint8_t *q, size_t qlen,
                                      uint8_t *out, gk_pkt_result_t *res, const gk_pkt_hint_t *hint);

@@ -12,7 +12,7 @@
  * Why the filter and the suffix hash: a query looks up its own name and every ancestor, and
  * at a million entries every depth has entries, so each lookup was a hash pass and a random
  * probe into a table far larger than the caches. The hash is defined label by label from
- * the right (gk_policy_suffix_hashes), so one pass over the query name yields the hash of every
+ * the right (common/namehash.h), so one pass over the query name yields the hash of every
  * ancestor; the filter (about 2 bytes per entry: it stays in L2/L3) then rejects almost every
  * absent name without touching the table.
  */
@@ -23,6 +23,7 @@
 #include <string.h>
 #include "common/arena.h"
 #include "common/dname.h"
+#include "common/namehash.h"
 #include "policy/policy.h"
 
 #define GK_POLICY_LISTS_MAX   1000
@@ -34,7 +35,7 @@
 #define GK_POLICY_BELOW 2u
 
 typedef struct gk_policy_slot {
-	uint32_t tag;   /* upper 32 bits of gk_policy_hash: the position, and a quick compare */
+	uint32_t tag;   /* upper 32 bits of gk_namehash: the position, and a quick compare */
 	uint32_t name;  /* offset of [len][wire] in names; 0: empty slot */
 	uint32_t exact; /* hit index for the name itself; 0: none */
 	uint32_t below; /* hit index for names below it; 0: none */
@@ -71,53 +72,8 @@ static inline uint64_t gk_policy_depth_bit(unsigned labels)
 	return 1ull << (labels < 63 ? labels : 63);
 }
 
-/* ---- the suffix hash -------------------------------------------------------------------- */
-
-/* Eight octets of n[0..len) from p (p < len) as a little-endian word, zeros past len. */
-static inline uint64_t gk_policy_load(const uint8_t *n, size_t len, size_t p)
-{
-	uint64_t w = 0;
-	if (p + 8 <= len) {
-		w = gk_dname_load64(n + p);
-	} else if (len >= 8) {
-		w = gk_dname_load64(n + len - 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-		w = __builtin_bswap64(w);
-#endif
-		return w >> (8 * (p + 8 - len));
-	} else {
-		for (size_t k = p; k < len; k++)
-			w |= (uint64_t)n[k] << (8 * (k - p));
-		return w;
-	}
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	w = __builtin_bswap64(w);
-#endif
-	return w;
-}
-
-/* The hash of every suffix of the lowercase wire name n[0..len): h[i] for the name from
- * label i (loff[i] its offset), h[labels] for the root. A suffix's hash depends only on the
- * suffix's own octets: the state runs from the root leftwards, and label i folds in the
- * words starting inside it (which may reach into the labels to its right, never past len),
- * so gk_policy_hash of a name equals the h[i] any name below it computes for it. */
-static inline void gk_policy_suffix_hashes(const uint8_t *n, size_t len, const uint8_t *loff,
-                                           unsigned labels, uint64_t *h)
-{
-	uint64_t s = 0x9e3779b97f4a7c15ull;
-	h[labels] = gk_dname_fmix(s);
-	for (unsigned i = labels; i-- > 0;) {
-		size_t o = loff[i], e = o + 1u + n[o];
-		for (size_t q = o; q < e; q += 8) {
-			s = (s ^ gk_policy_load(n, len, q)) * 0x9fb21c651e98df25ull;
-			s ^= s >> 32;
-		}
-		h[i] = gk_dname_fmix(s);
-	}
-}
-
-/* The hash of one name (load time). */
-uint64_t gk_policy_hash(const uint8_t *n, size_t len);
+/* The name hash is common/namehash.h's: suffix-decomposable, so gk_namehash_suffixes over
+ * a query name gives every ancestor's gk_namehash in one pass. */
 
 /* The filter: one 64-bit word per key, three bits in it. */
 static inline uint64_t gk_policy_filter_bits(uint64_t h)
@@ -159,7 +115,7 @@ uint32_t gk_policy_hit_add(gk_policy_builder_t *b, const gk_policy_hit_t *h);
 int gk_policy_insert(gk_policy_builder_t *b, const uint8_t *name, size_t len, unsigned labels,
                      unsigned scopes, uint32_t hit);
 
-/* The same with h = gk_policy_hash(name, len) already known. Inserting in the order of h walks
+/* The same with h = gk_namehash(name, len) already known. Inserting in the order of h walks
  * the table from one end to the other (after gk_policy_reserve): no random probes. */
 int gk_policy_insert_hashed(gk_policy_builder_t *b, uint64_t h, const uint8_t *name, size_t len,
                             unsigned labels, unsigned scopes, uint32_t hit);

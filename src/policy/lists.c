@@ -140,7 +140,7 @@ enum cname_kind {
 
 /* One trigger record: its name relative to the apex, scope, and where it came from. */
 struct trig {
-	uint64_t key; /* gk_policy_hash of the name, xor the scope: groups records, and sorted by
+	uint64_t key; /* gk_namehash of the name, xor the scope: groups records, and sorted by
 	                 it the names go into the table in the table's order */
 	uint32_t rr;  /* index into the loader's records (file order) */
 	uint32_t name;
@@ -357,7 +357,7 @@ static int collect(struct rpz *z)
 		name[rl] = 0;
 		t.len = (uint8_t)(rl + 1);
 		t.labels = (uint8_t)labels;
-		t.key = gk_policy_hash(name, t.len) ^ t.scope;
+		t.key = gk_namehash(name, t.len) ^ t.scope;
 		if (type == LDNS_RR_TYPE_CNAME)
 			t.cname = cname_kind(rr, &t, name);
 		if (push_trig(z, &t, name) < 0)

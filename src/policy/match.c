@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* src/policy/match.c -- the packet path's lookup and the read-only accessors.
  *
- * gk_policy_match hashes the query name once, right to left, which yields the hash of every
- * ancestor too (gk_policy_suffix_hashes). Each candidate -- the query name for exact entries,
+ * gk_policy_match takes the query name's hash states from the packet path's one pass (or
+ * makes that pass, right to left, itself), which hold the hash of every ancestor too
+ * (gk_namehash_states). Each candidate -- the query name for exact entries,
  * each ancestor from the nearest up to the root for below entries -- must pass the depth
  * masks (label counts some entry has) and the filter before the table is probed; the first
  * hit is the most specific one, because the compiler already kept one winner per name and
@@ -39,27 +40,32 @@ static inline const gk_policy_slot_t *find(const gk_policy_t *p, uint64_t h, con
 }
 
 /* Out of line so that an empty policy does not pay for this frame (the hash array). */
-__attribute__((noinline)) static const gk_policy_hit_t *match(const gk_policy_t *p,
-                                                              const uint8_t *qname, size_t len,
-                                                              const uint8_t *label_offsets,
-                                                              unsigned labels)
+__attribute__((noinline)) static const gk_policy_hit_t *
+match(const gk_policy_t *p, const uint8_t *qname, size_t len, const uint8_t *label_offsets,
+      unsigned labels, const uint64_t *states)
 {
-	uint64_t h[GK_DNAME_LABELS_MAX + 1];
+	uint64_t own[GK_DNAME_LABELS_MAX + 1];
 	if (labels > GK_DNAME_LABELS_MAX)
 		return NULL; /* not a wire name */
-	gk_policy_suffix_hashes(qname, len, label_offsets, labels, h);
+	const uint64_t *st = states;
+	if (!st) {
+		gk_namehash_states(qname, len, label_offsets, labels, own);
+		st = own;
+	}
+	uint64_t h0 = gk_namehash_fin(st[0]);
 	const gk_policy_slot_t *s;
-	if ((p->exact_depths & gk_policy_depth_bit(labels)) && filter_has(p, h[0])) {
-		s = find(p, h[0], qname, len);
+	if ((p->exact_depths & gk_policy_depth_bit(labels)) && filter_has(p, h0)) {
+		s = find(p, h0, qname, len);
 		if (s && s->exact)
 			return &p->hits[s->exact];
 	}
 	/* ancestors, nearest first; i == labels is the root */
 	for (unsigned i = 1; i <= labels; i++) {
-		if (!(p->below_depths & gk_policy_depth_bit(labels - i)) || !filter_has(p, h[i]))
+		uint64_t h = gk_namehash_fin(st[i]);
+		if (!(p->below_depths & gk_policy_depth_bit(labels - i)) || !filter_has(p, h))
 			continue;
 		size_t off = i < labels ? label_offsets[i] : len - 1;
-		s = find(p, h[i], qname + off, len - off);
+		s = find(p, h, qname + off, len - off);
 		if (s && s->below)
 			return &p->hits[s->below];
 	}
@@ -67,11 +73,12 @@ __attribute__((noinline)) static const gk_policy_hit_t *match(const gk_policy_t 
 }
 
 const gk_policy_hit_t *gk_policy_match(const gk_policy_t *p, const uint8_t *qname, size_t len,
-                                       const uint8_t *label_offsets, unsigned labels)
+                                       const uint8_t *label_offsets, unsigned labels,
+                                       const uint64_t *states)
 {
 	if (!p || !p->entries)
 		return NULL;
-	return match(p, qname, len, label_offsets, labels);
+	return match(p, qname, len, label_offsets, labels, states);
 }
 
 const gk_policy_hit_t *gk_policy_status(const gk_policy_t *p, gk_policy_status_t s)

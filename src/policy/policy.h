@@ -159,10 +159,12 @@ void gk_policy_free(gk_policy_t *p);
 /* The list entry that decides for qname, or NULL when none applies.
  * qname/len: the query name in lowercase uncompressed wire form (root label included);
  * label_offsets[0..labels): the offset of each label in qname (gk_query_t.loff), labels
- * not counting the root. Pure: no allocation, no lock, no syscall; any thread. The hit is
- * valid until gk_policy_free. p may be NULL (no policy: NULL). */
+ * not counting the root; states: qname's gk_namehash_states (the packet path's one pass,
+ * gk_query_t.st), or NULL to make that pass here. Pure: no allocation, no lock, no syscall; any
+ * thread. The hit is valid until gk_policy_free. p may be NULL (no policy: NULL). */
 const gk_policy_hit_t *gk_policy_match(const gk_policy_t *p, const uint8_t *qname, size_t len,
-                                       const uint8_t *label_offsets, unsigned labels);
+                                       const uint8_t *label_offsets, unsigned labels,
+                                       const uint64_t *states);
 
 /* The rule for a filing status: verdict GK_POLICY_BLOCK with its action (and local data for a
  * redirect), or GK_POLICY_ALLOW (action NULL) for `unknown: {action: resolve}`. Never NULL for

@@ -32,17 +32,6 @@ int gk_policy_fail(gk_policy_builder_t *b, int code, const char *file, size_t li
 	return code;
 }
 
-uint64_t gk_policy_hash(const uint8_t *n, size_t len)
-{
-	uint8_t loff[GK_DNAME_LABELS_MAX];
-	uint64_t h[GK_DNAME_LABELS_MAX + 1];
-	unsigned labels = 0;
-	for (size_t o = 0; o < len && n[o] && labels < GK_DNAME_LABELS_MAX; o += n[o] + 1u)
-		loff[labels++] = (uint8_t)o;
-	gk_policy_suffix_hashes(n, len, loff, labels, h);
-	return h[0];
-}
-
 int gk_policy_builder_init(gk_policy_builder_t *b)
 {
 	char *err = b->err;
@@ -156,8 +145,7 @@ static void merge(const gk_policy_builder_t *b, uint32_t *cur, uint32_t hit)
 int gk_policy_insert(gk_policy_builder_t *b, const uint8_t *name, size_t len, unsigned labels,
                      unsigned scopes, uint32_t hit)
 {
-	return gk_policy_insert_hashed(b, gk_policy_hash(name, len), name, len, labels, scopes,
-	                               hit);
+	return gk_policy_insert_hashed(b, gk_namehash(name, len), name, len, labels, scopes, hit);
 }
 
 int gk_policy_insert_hashed(gk_policy_builder_t *b, uint64_t h, const uint8_t *name, size_t len,
@@ -230,7 +218,7 @@ int gk_policy_finish(gk_policy_builder_t *b, gk_policy_t *p)
 	/* the blob holds each distinct name once: walk it in order, not the slots at random */
 	memset(filter, 0, fwords * sizeof(*filter));
 	for (size_t o = 1; o < b->nlen; o += 1u + b->names[o]) {
-		uint64_t h = gk_policy_hash(b->names + o + 1, b->names[o]);
+		uint64_t h = gk_namehash(b->names + o + 1, b->names[o]);
 		filter[h & (fwords - 1)] |= gk_policy_filter_bits(h);
 	}
 	p->table = t;

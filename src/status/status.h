@@ -80,7 +80,7 @@ typedef struct gk_status_conf {
 } gk_status_conf_t;
 
 /* Status of the registrable domain name (lowercase wire name of len octets; hash is
- * gk_dname_hash(name, len)): GK_FS_FILED, GK_FS_REVOKED, GK_FS_UNFILED, or GK_FS_STARTING /
+ * gk_namehash(name, len)): GK_FS_FILED, GK_FS_REVOKED, GK_FS_UNFILED, or GK_FS_STARTING /
  * GK_FS_UNKNOWN. If value is not NULL it receives the stored packed value (0 if absent).
  * Any worker thread; no lock, no allocation, no syscall. */
 int gk_status_get(const gk_status_t *st, const uint8_t *name, size_t len, uint64_t hash,

@@ -54,6 +54,7 @@
 #include <sys/mman.h>
 #include "common/arena.h"
 #include "common/dname.h"
+#include "common/namehash.h"
 #include "common/log.h"
 #include "status/internal.h"
 
@@ -431,7 +432,7 @@ static void merge_copy(struct tbl *next, const struct tbl *src, size_t i, const 
 	uint8_t wire[GK_DNAME_MAX + 1];
 	memcpy(wire, e + 1, len - 1);
 	wire[len - 1] = 0;
-	uint64_t h = gk_dname_hash(wire, len);
+	uint64_t h = gk_namehash(wire, len);
 	if (shadow != NULL && filter_has(shadow, h) && tbl_find(shadow, wire, len, h) != NULL)
 		return;
 	uint32_t off = (uint32_t)next->arena_used;
@@ -483,7 +484,7 @@ static int tab_put(struct tab *tb, const uint8_t *name, size_t len, uint32_t v)
 {
 	if (len < 2 || len > GK_DNAME_MAX)
 		return GK_EINVAL;
-	uint64_t h = gk_dname_hash(name, len);
+	uint64_t h = gk_namehash(name, len);
 	struct root *r = atomic_load_explicit(&tb->root, memory_order_relaxed);
 	struct tslot *s = tbl_find(r->ov, name, len, h);
 	struct tslot *below = NULL;
@@ -614,7 +615,7 @@ bool gk_status_build_step(struct build *b)
 		size_t len = (size_t)e[0] + 1;
 		memcpy(wire, e + 1, len - 1);
 		wire[len - 1] = 0;
-		uint64_t h = gk_dname_hash(wire, len);
+		uint64_t h = gk_namehash(wire, len);
 		/* the filter rules out almost every key as a duplicate without a bucket miss */
 		struct tslot *s = filter_has(b->t, h) ? tbl_find(b->t, wire, len, h) : NULL;
 		if (s != NULL) { /* the same domain twice in the load: the later wins */

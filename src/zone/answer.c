@@ -31,7 +31,14 @@ static bool hops_hold(const gk_zoneset_t *zs, const gk_zver_t *v, const gk_tmpl_
 		size_t l = gk_tmpl_hops(t)[i].len;
 		const gk_zver_t *want =
 		    gk_dname_is_subdomain(n, l, gk_zver_apex(v), v->apex_len) ? v : NULL;
-		if (gk_zoneset_zone_of(zs, n, l, gk_dname_hash(n, l), NULL, 0) != want)
+		/* the hop's label offsets and every suffix's hash state, once */
+		uint8_t loff[GK_DNAME_LABELS_MAX];
+		unsigned labels = 0;
+		for (size_t o = 0; o < l && n[o] && labels < GK_DNAME_LABELS_MAX; o += n[o] + 1u)
+			loff[labels++] = (uint8_t)o;
+		uint64_t st[GK_DNAME_LABELS_MAX + 1];
+		gk_namehash_states(n, l, loff, labels, st);
+		if (gk_zoneset_zone_of_st(zs, n, l, loff, labels, st) != want)
 			return false;
 	}
 	return true;
@@ -46,15 +53,16 @@ static bool parent_ds(const gk_zoneset_t *zs, const uint8_t *name, size_t len, c
 		return false; /* the root has no parent */
 	size_t off = labels > 1 ? loff[1] : len - 1u;
 	const gk_zver_t *pv = gk_zoneset_zone_of(zs, name + off, len - off,
-	                                         gk_dname_hash(name + off, len - off), NULL, 0);
-	return pv && gk_zver_find(pv, name, len, gk_dname_hash(name, len));
+	                                         gk_namehash(name + off, len - off), NULL, 0);
+	return pv && gk_zver_find(pv, name, len, gk_namehash(name, len));
 }
 
 gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
-                           const uint8_t *loff, unsigned labels, uint16_t qtype,
-                           const gk_zone_hint_t *hint, gk_zone_hit_t *h)
+                           const uint8_t *loff, unsigned labels, const uint64_t *given,
+                           uint16_t qtype, const gk_zone_hint_t *hint, gk_zone_hit_t *h)
 {
-	uint64_t hash;
+	uint64_t hash, own[GK_DNAME_LABELS_MAX + 1];
+	const uint64_t *st = given;
 	const gk_zver_t *v = NULL;
 	if (hint && hint->ok && hint->probed) {
 		hash = hint->hash;
@@ -71,8 +79,13 @@ gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t l
 		else
 			v = gk_zoneset_zone_of(zs, name, len, hash, loff, labels);
 	} else {
-		hash = gk_dname_hash(name, len);
-		v = gk_zoneset_zone_of(zs, name, len, hash, loff, labels);
+		/* one right-to-left pass: the name's and every ancestor's hash */
+		if (!st) {
+			gk_namehash_states(name, len, loff, labels, own);
+			st = own;
+		}
+		hash = gk_namehash_fin(st[0]);
+		v = gk_zoneset_zone_of_st(zs, name, len, loff, labels, st);
 	}
 	if (!v)
 		return GK_ZONE_REFUSED;
@@ -98,12 +111,15 @@ gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t l
 			t = gk_node_tmpl(n, qtype);
 	} else {
 		/* closest encloser inside the zone: strip labels from the left; the apex ends it */
+		if (!st) {
+			gk_namehash_states(name, len, loff, labels, own);
+			st = own;
+		}
 		for (unsigned i = 1; i < labels + 1u && !n; i++) {
 			size_t off = i < labels ? loff[i] : len - 1u;
 			if (len - off < v->apex_len)
 				break;
-			n = gk_zver_find(v, name + off, len - off,
-			                 gk_dname_hash(name + off, len - off));
+			n = gk_zver_find(v, name + off, len - off, gk_namehash_fin(st[i]));
 		}
 		if (!n)
 			return GK_ZONE_RUNTIME; /* not reached: the apex is in the table */
@@ -123,15 +139,14 @@ gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t l
 	return GK_ZONE_TMPL;
 }
 
-int gk_zone_reg(const gk_zone_hit_t *h, const struct gk_psl *psl, const uint8_t *qname, size_t qlen,
-                uint64_t *hash)
+/* gk_zone_reg for a zone that does not fix the registrable domain (out of line: the common
+ * case stays a few instructions). */
+static __attribute__((noinline)) int reg_of_name(const gk_zone_hit_t *h, const struct gk_psl *psl,
+                                                 const uint8_t *qname, size_t qlen,
+                                                 const uint8_t *loff, unsigned labels,
+                                                 const uint64_t *st, uint64_t *hash)
 {
 	const gk_node_t *n = h->node;
-	const gk_zone_t *z = n->zone;
-	if (z->reg_len) {
-		*hash = z->reg_hash;
-		return (int)(qlen - z->reg_len);
-	}
 	int off;
 	if (h->exact && n->reg_off < GK_REG_UNKNOWN)
 		off = n->reg_off;
@@ -140,8 +155,20 @@ int gk_zone_reg(const gk_zone_hit_t *h, const struct gk_psl *psl, const uint8_t 
 	else
 		off = psl ? gk_psl_registrable_wire(psl, qname, qlen) : -1;
 	if (off >= 0)
-		*hash = gk_dname_hash(qname + off, qlen - (size_t)off);
+		*hash = st ? gk_namehash_fin(gk_namehash_state_at(st, loff, labels, (size_t)off))
+		           : gk_namehash(qname + off, qlen - (size_t)off);
 	return off;
+}
+
+int gk_zone_reg(const gk_zone_hit_t *h, const struct gk_psl *psl, const uint8_t *qname, size_t qlen,
+                const uint8_t *loff, unsigned labels, const uint64_t *st, uint64_t *hash)
+{
+	const gk_zone_t *z = h->node->zone;
+	if (z->reg_len) {
+		*hash = z->reg_hash;
+		return (int)(qlen - z->reg_len);
+	}
+	return reg_of_name(h, psl, qname, qlen, loff, labels, st, hash);
 }
 
 _Atomic uint64_t *gk_zone_memo(const gk_zone_hit_t *h)
@@ -358,8 +385,9 @@ bool gk_zone_put_slot(const gk_zone_hit_t *h, uint8_t *b, const uint8_t *qname, 
 }
 
 void gk_zone_put_runtime(const gk_zoneset_t *zs, uint8_t *msg, size_t cap, size_t qend,
-                         const uint8_t *qname, size_t qlen, uint16_t qtype, bool class_any,
-                         bool dnssec, bool (*allow)(void *ctx, const uint8_t *reg, size_t rlen),
+                         const uint8_t *qname, size_t qlen, const uint8_t *loff, unsigned labels,
+                         const uint64_t *st, uint16_t qtype, bool class_any, bool dnssec,
+                         bool (*allow)(void *ctx, const uint8_t *reg, size_t rlen, uint64_t hash),
                          void *ctx, const struct gk_psl *psl, size_t room, gk_zone_out_t *o)
 {
 	gk_asm_t a;
@@ -372,6 +400,12 @@ void gk_zone_put_runtime(const gk_zoneset_t *zs, uint8_t *msg, size_t cap, size_
 	a.allow_ctx = ctx;
 	a.psl = psl;
 	gk_asm_init(&a, msg, cap, qend, qname, qlen);
+	if (st) {
+		a.qh_name = qname;
+		a.qh_loff = loff;
+		a.qh_labels = labels;
+		a.qh_st = st;
+	}
 	gk_resolve(&sc, &a, qname, qlen, qtype);
 	o->cnt[0] = a.an;
 	o->cnt[1] = a.ns;

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "common/dname.h"
 #include "zone/zone.h"
 
 struct gk_psl;
@@ -38,18 +39,21 @@ typedef enum gk_zone_src {
 } gk_zone_src_t;
 
 /* Find (qname, qtype): qname lowercase wire form of qlen octets, loff[0..labels) its label
- * offsets. hint (may be NULL): what the prefetch stages found for this very name since the
+ * offsets, st[0..labels] its gk_namehash_states (NULL: computed here; the packet path
+ * computes them once per query for the zone, the registrable domain and the decision).
+ * hint (may be NULL): what the prefetch stages found for this very name since the
  * caller's last quiescent point; it saves finding the zone again. Fills *h (ver and node
  * unless REFUSED; node too unless SERVFAIL). Any thread. */
 gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *qname, size_t qlen,
-                           const uint8_t *loff, unsigned labels, uint16_t qtype,
+                           const uint8_t *loff, unsigned labels, const uint64_t *st, uint16_t qtype,
                            const struct gk_zone_hint *hint, gk_zone_hit_t *h);
 
 /* The registrable domain of qname, from its zone, its node or -- for zones at or above a
  * public suffix -- psl (may be NULL). Returns its offset in qname and its hash in *hash,
- * or -1 when there is none (or no PSL to tell). */
+ * or -1 when there is none (or no PSL to tell). loff[0..labels) and st[0..labels]: qname's
+ * label offsets and gk_namehash_states, the hash's source (st NULL: hashed here). */
 int gk_zone_reg(const gk_zone_hit_t *h, const struct gk_psl *psl, const uint8_t *qname, size_t qlen,
-                uint64_t *hash);
+                const uint8_t *loff, unsigned labels, const uint64_t *st, uint64_t *hash);
 
 /* The zone's filing-status memo cell (status/status.h gk_status_get_memo) when every name of
  * the zone has the zone's registrable domain, else NULL. The cell is the store's: it
@@ -111,13 +115,15 @@ bool gk_zone_put_slot(const gk_zone_hit_t *h, uint8_t *body, const uint8_t *qnam
                       const uint8_t *loff, unsigned labels, size_t room, gk_zone_out_t *o);
 
 /* Build the answer at query time behind the question in msg[0..qend) (qname at offset 12,
- * lowercase copy in qname), using at most cap octets of msg, then cut to room; dnssec: the
- * query's DO bit (RRSIGs and proofs from signed zones). allow (may
+ * lowercase copy in qname; loff[0..labels) its label offsets and st[0..labels] its
+ * gk_namehash_states, st NULL: computed when needed), using at most cap octets of msg, then
+ * cut to room; dnssec: the query's DO bit (RRSIGs and proofs from signed zones). allow (may
  * be NULL) filters each registrable domain the answer would carry (see zone/resolve.h);
  * psl serves names whose zone does not fix their registrable domain. */
 void gk_zone_put_runtime(const gk_zoneset_t *zs, uint8_t *msg, size_t cap, size_t qend,
-                         const uint8_t *qname, size_t qlen, uint16_t qtype, bool class_any,
-                         bool dnssec, bool (*allow)(void *ctx, const uint8_t *reg, size_t rlen),
+                         const uint8_t *qname, size_t qlen, const uint8_t *loff, unsigned labels,
+                         const uint64_t *st, uint16_t qtype, bool class_any, bool dnssec,
+                         bool (*allow)(void *ctx, const uint8_t *reg, size_t rlen, uint64_t hash),
                          void *ctx, const struct gk_psl *psl, size_t room, gk_zone_out_t *o);
 
 /* Prefetch hints for a batch (pkt/process.h): stage 0 starts the load of the name's zone
@@ -133,6 +139,11 @@ typedef struct gk_zone_hint { /* see gk_zone_prefetch_name */
 	bool probed;          /* stage 1 ran: ver is its find (NULL: neither suffix is a zone) */
 	const void *ver;      /* a version whose apex hash matched zhash[zk], or NULL */
 	uint8_t zk;
+	uint8_t labels; /* of the name stage 0 saw */
+	uint8_t qlen;   /* its length in octets */
+	/* gk_namehash_states of that name, st[0..labels]: the question's one pass, which the
+	 * query's processing takes from here (pkt/process.h) */
+	uint64_t st[GK_DNAME_LABELS_MAX + 1];
 } gk_zone_hint_t;
 /* Stage 0, from the lowercase name (qlen octets, loff/labels its label offsets). */
 void gk_zone_prefetch_name(const gk_zoneset_t *zs, const uint8_t *qname, size_t qlen,

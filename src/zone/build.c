@@ -46,7 +46,7 @@ struct ntab {
 
 static struct bnode **ntab_slot(struct ntab *t, const uint8_t *name, size_t len)
 {
-	size_t i = gk_dname_hash(name, len) & t->mask;
+	size_t i = gk_namehash(name, len) & t->mask;
 	for (;;) {
 		gk_node_t *n = t->slots[i] ? t->slots[i]->np : NULL;
 		if (!n || (n->len == len && memcmp(n->name, name, len) == 0))
@@ -350,7 +350,7 @@ static int index_names(struct zbuild *B)
 	v->mask = sz - 1;
 	for (struct bnode *bn = B->all; bn; bn = bn->next) {
 		gk_node_t *n = bn->np;
-		uint64_t h = gk_dname_hash(n->name, n->len);
+		uint64_t h = gk_namehash(n->name, n->len);
 		size_t i = h & v->mask;
 		while (v->table[i].node)
 			i = (i + 1) & v->mask;
@@ -529,7 +529,7 @@ static void compute_regs(gk_zver_t *v, const struct gk_psl *psl)
 			int poff = gk_psl_registrable_wire(psl, probe, a->len + 9u);
 			if (poff >= 0 && a->len + 9u - (unsigned)poff == a->len - (unsigned)off) {
 				z->reg_len = (uint8_t)(a->len - off);
-				z->reg_hash = gk_dname_hash(a->name + off, z->reg_len);
+				z->reg_hash = gk_namehash(a->name + off, z->reg_len);
 			}
 		}
 	}

@@ -69,8 +69,7 @@ static unsigned other_regs(const gk_asm_t *a, const gk_node_t *own, gk_regref_t 
 		                                        memcmp(own->name + own->reg_off, r, rl) == 0
 		                                  : own->reg_off == GK_REG_NONE && rl == 0)
 			continue;
-		tmp[k++] =
-		    (gk_regref_t){.name = r, .len = rl, .hash = rl ? gk_dname_hash(r, rl) : 0};
+		tmp[k++] = (gk_regref_t){.name = r, .len = rl, .hash = rl ? gk_namehash(r, rl) : 0};
 	}
 	return k;
 }

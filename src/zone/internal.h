@@ -16,6 +16,7 @@
 #include <string.h>
 #include "common/arena.h"
 #include "common/dname.h"
+#include "common/namehash.h"
 #include "common/dns.h"
 #include "zone/zone.h"
 
@@ -72,7 +73,7 @@ typedef struct gk_bound {
 typedef struct gk_regref {
 	const uint8_t *name; /* lowercase wire name; NULL (len 0): a name without one */
 	uint8_t len;
-	uint64_t hash; /* gk_dname_hash(name, len) */
+	uint64_t hash; /* gk_namehash(name, len) */
 } gk_regref_t;
 
 typedef struct gk_tmpl {
@@ -290,11 +291,15 @@ typedef struct gk_zscope {
 	const gk_zver_t *only;
 } gk_zscope_t;
 
-/* Deepest zone containing the name (len octets, hash its gk_dname_hash; loff/labels its
+/* Deepest zone containing the name (len octets, hash its gk_namehash; loff/labels its
  * label offsets, or NULL to count them here), or NULL. Store: any thread, lock-free; the
  * version stays valid until the caller's next quiescent point. */
 const gk_zver_t *gk_zoneset_zone_of(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
                                     uint64_t hash, const uint8_t *loff, unsigned labels);
+
+/* The same with st[0..labels] the name's gk_namehash_states (loff and labels required). */
+const gk_zver_t *gk_zoneset_zone_of_st(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
+                                       const uint8_t *loff, unsigned labels, const uint64_t *st);
 
 /* gk_zoneset_get with the apex's hash already known. */
 const gk_zver_t *gk_zoneset_get_h(const gk_zoneset_t *zs, const uint8_t *apex, size_t len,

@@ -32,6 +32,10 @@ void gk_asm_init(gk_asm_t *a, uint8_t *buf, size_t cap, size_t qend, const uint8
 	a->slot_set = a->slot_lost = a->in_denial = false;
 	a->slot_off = a->slot_bound = 0;
 	a->nsnames = a->nsdup = 0;
+	a->qh_name = NULL;
+	a->qh_loff = NULL;
+	a->qh_st = NULL;
+	a->qh_labels = 0;
 	/* every suffix of the question name is a compression target */
 	for (size_t p = 0; qname[p] && a->nct < GK_ASM_NAMES; p += qname[p] + 1u) {
 		a->ct[a->nct].name = qname + p;
@@ -438,16 +442,49 @@ static int reg_of(const gk_asm_t *a, const gk_node_t *n, bool exact, const uint8
 	return off < 0 ? REG_NONE : off;
 }
 
+/* A name's label offsets and the hash state of every suffix (common/namehash.h): its own,
+ * or the question's (gk_asm_t.qh_*). */
+typedef struct nstates {
+	const uint8_t *loff;
+	const uint64_t *st;
+	unsigned labels;
+	uint8_t own_loff[GK_DNAME_LABELS_MAX];
+	uint64_t own_st[GK_DNAME_LABELS_MAX + 1];
+} nstates_t;
+
+static void nstates_of(const gk_asm_t *a, const uint8_t *name, size_t len, nstates_t *s)
+{
+	if (a && a->qh_st && name == a->qh_name) {
+		s->loff = a->qh_loff;
+		s->st = a->qh_st;
+		s->labels = a->qh_labels;
+		return;
+	}
+	unsigned labels = 0;
+	for (size_t o = 0; name[o] && labels < GK_DNAME_LABELS_MAX; o += name[o] + 1u)
+		s->own_loff[labels++] = (uint8_t)o;
+	gk_namehash_states(name, len, s->own_loff, labels, s->own_st);
+	s->loff = s->own_loff;
+	s->st = s->own_st;
+	s->labels = labels;
+}
+
 /* May the message carry data of name (registrable domain at off, see reg_of)? At query time
- * the filter decides; at compile time the domain is remembered for the template. */
-static bool pass(gk_asm_t *a, const uint8_t *name, size_t len, int off)
+ * the filter decides; at compile time the domain is remembered for the template. ns (NULL:
+ * none): name's states, the source of the registrable domain's hash. */
+static bool pass(gk_asm_t *a, const uint8_t *name, size_t len, int off, const nstates_t *ns)
 {
 	if (off == REG_UNKNOWN)
 		return true;
 	const uint8_t *r = off >= 0 ? name + off : NULL;
 	size_t rl = off >= 0 ? len - (size_t)off : 0;
-	if (a->allow)
-		return a->allow(a->allow_ctx, r, rl);
+	if (a->allow) {
+		uint64_t h = !r   ? 0
+		             : ns ? gk_namehash_fin(gk_namehash_state_at(ns->st, ns->loff,
+		                                                         ns->labels, (size_t)off))
+		                  : gk_namehash(r, rl);
+		return a->allow(a->allow_ctx, r, rl, h);
+	}
 	for (unsigned i = 0; i < a->nregs; i++)
 		if (a->regs[i].len == rl && (rl == 0 || memcmp(a->regs[i].name, r, rl) == 0))
 			return true;
@@ -460,13 +497,13 @@ static bool pass(gk_asm_t *a, const uint8_t *name, size_t len, int off)
 
 static bool pass_node(gk_asm_t *a, const gk_node_t *n)
 {
-	return pass(a, n->name, n->len, reg_of(a, n, true, n->name, n->len));
+	return pass(a, n->name, n->len, reg_of(a, n, true, n->name, n->len), NULL);
 }
 
 const gk_zver_t *gk_zscope_zone(const gk_zscope_t *sc, const uint8_t *name, size_t len)
 {
 	if (sc->zs)
-		return gk_zoneset_zone_of(sc->zs, name, len, gk_dname_hash(name, len), NULL, 0);
+		return gk_zoneset_zone_of(sc->zs, name, len, gk_namehash(name, len), NULL, 0);
 	const gk_zver_t *v = sc->only;
 	return gk_dname_is_subdomain(name, len, gk_zver_apex(v), v->apex_len) ? v : NULL;
 }
@@ -478,7 +515,7 @@ static const gk_node_t *find_in(const gk_zscope_t *sc, const gk_zone_t *z, const
 	const gk_zver_t *v = gk_zscope_zone(sc, name, len);
 	if (!v || &v->zone != z)
 		return NULL;
-	return gk_zver_find(v, name, len, gk_dname_hash(name, len));
+	return gk_zver_find(v, name, len, gk_namehash(name, len));
 }
 
 /* The name embedded in an RR's rdata at which additional processing looks. */
@@ -593,14 +630,25 @@ enum look { LK_NONE, LK_SERVFAIL, LK_EXACT, LK_REFERRAL, LK_DNAME, LK_WILD, LK_N
 /* Find what answers (name, qtype): *out is the node to use; *reg (when not NULL) the
  * registrable domain of name (reg_of). */
 static enum look lookup(const gk_asm_t *a, const gk_zscope_t *sc, const uint8_t *name, size_t len,
-                        uint16_t qtype, const gk_node_t **out, int *reg)
+                        const nstates_t *ns, uint16_t qtype, const gk_node_t **out, int *reg)
 {
-	const gk_zver_t *v = gk_zscope_zone(sc, name, len);
+	/* ns: one right-to-left pass, the hash of the name and of every ancestor */
+	const uint8_t *loff = ns->loff;
+	unsigned labels = ns->labels;
+	const uint64_t *st = ns->st;
+	uint64_t h0 = gk_namehash_fin(st[0]);
+	const gk_zver_t *v;
+	if (sc->zs)
+		v = gk_zoneset_zone_of_st(sc->zs, name, len, loff, labels, st);
+	else
+		v = gk_dname_is_subdomain(name, len, gk_zver_apex(sc->only), sc->only->apex_len)
+		        ? sc->only
+		        : NULL;
 	if (!v)
 		return LK_NONE;
 	if (gk_zver_placeholder_p(v))
 		return LK_SERVFAIL; /* a zone without data: SERVFAIL, or a chain stops before it */
-	const gk_node_t *n = gk_zver_find(v, name, len, gk_dname_hash(name, len));
+	const gk_node_t *n = gk_zver_find(v, name, len, h0);
 	if (n && reg)
 		*reg = reg_of(a, n, true, name, len);
 	if (n) {
@@ -617,8 +665,7 @@ static enum look lookup(const gk_asm_t *a, const gk_zscope_t *sc, const uint8_t 
 		if (qtype == GK_TYPE_DS && (n->flags & GK_NODE_APEX) && sc->zs && len > 1) {
 			const uint8_t *up = name + name[0] + 1;
 			const gk_zver_t *pv = gk_zscope_zone(sc, up, len - name[0] - 1u);
-			const gk_node_t *pn =
-			    pv ? gk_zver_find(pv, name, len, gk_dname_hash(name, len)) : NULL;
+			const gk_node_t *pn = pv ? gk_zver_find(pv, name, len, h0) : NULL;
 			if (pn)
 				n = pn;
 		}
@@ -628,10 +675,10 @@ static enum look lookup(const gk_asm_t *a, const gk_zscope_t *sc, const uint8_t 
 	/* closest encloser inside the zone: the apex exists, so the walk ends there */
 	const uint8_t *p = name;
 	size_t l = len;
-	while (!n && l > v->apex_len) {
+	for (unsigned i = 0; !n && l > v->apex_len;) {
 		l -= p[0] + 1u;
 		p += p[0] + 1u;
-		n = gk_zver_find(v, p, l, gk_dname_hash(p, l));
+		n = gk_zver_find(v, p, l, gk_namehash_fin(st[++i]));
 	}
 	if (!n)
 		return LK_NONE;
@@ -728,7 +775,9 @@ static void resolve(const gk_zscope_t *sc, gk_asm_t *a, const uint8_t *qname, si
 				a->hops[a->nhops++] =
 				    (gk_asm_reg_t){.name = name, .len = (uint8_t)len};
 		}
-		enum look k = lookup(a, sc, name, len, qtype, &n, &reg);
+		nstates_t ns;
+		nstates_of(a, name, len, &ns);
+		enum look k = lookup(a, sc, name, len, &ns, qtype, &n, &reg);
 		if (hop == 0) {
 			a->aa =
 			    k != LK_NONE && k != LK_SERVFAIL && k != LK_REFERRAL && !a->class_any;
@@ -741,7 +790,7 @@ static void resolve(const gk_zscope_t *sc, gk_asm_t *a, const uint8_t *qname, si
 			return;
 		/* a refused registrable domain: nothing of it goes out, whatever is found for
 		 * the name (data, referral, DNAME, or its zone's SOA); the chain ends here */
-		if (!pass(a, name, len, reg))
+		if (!pass(a, name, len, reg, &ns))
 			return;
 		const uint8_t *next = NULL;
 		switch (k) {
@@ -828,7 +877,10 @@ int gk_resolve_chain_types(const gk_zscope_t *sc, const gk_node_t *n, uint16_t *
 			break;
 		const uint8_t *t = gk_node_rrset(cur, GK_TYPE_CNAME)->rrs[0].rdata;
 		const gk_node_t *next = NULL;
-		enum look lk = lookup(NULL, sc, t, gk_dname_len(t), 0, &next, NULL);
+		size_t tl = gk_dname_len(t);
+		nstates_t ns;
+		nstates_of(NULL, t, tl, &ns);
+		enum look lk = lookup(NULL, sc, t, tl, &ns, 0, &next, NULL);
 		if (lk == LK_DNAME)
 			return -1;
 		if (lk != LK_EXACT && lk != LK_WILD)

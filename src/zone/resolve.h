@@ -54,11 +54,19 @@ typedef struct gk_asm {
 	 * name a CNAME or DNAME chain reaches (whatever is found there: data, a referral, a
 	 * DNAME, NXDOMAIN or NODATA with its zone's SOA) and each additional-section owner --
 	 * is first passed to allow() with its registrable domain (reg, rlen octets; NULL, 0
-	 * for a name that is itself a public suffix). When allow() says no, the chain stops
+	 * for a name that is itself a public suffix) and that domain's gk_namehash (0 for
+	 * NULL). When allow() says no, the chain stops
 	 * before that name (the records up to it stay, the rcode is the first hop's) and an
 	 * additional record is skipped. NULL: no filter (compile time). */
-	bool (*allow)(void *ctx, const uint8_t *reg, size_t rlen);
+	bool (*allow)(void *ctx, const uint8_t *reg, size_t rlen, uint64_t hash);
 	void *allow_ctx;
+	/* The question name's label offsets and gk_namehash_states: a lookup of that very name
+	 * (qh_name, the pointer) takes its hashes from here. Cleared by gk_asm_init (qh_st
+	 * NULL: not known); the caller may set them after it. */
+	const uint8_t *qh_name;
+	const uint8_t *qh_loff;
+	const uint64_t *qh_st;
+	unsigned qh_labels;
 	/* Registrable domains of names not in the zone set's tables (CNAME and DNAME targets
 	 * that do not exist, names below cuts) come from this list when their zone does not
 	 * fix them (gk_zone_t.reg_len); NULL: such names are not checked. */

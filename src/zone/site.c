@@ -45,7 +45,7 @@ int gk_zver_site_addrs(const gk_zver_t *v, uint8_t (*addr)[16], int *v4, size_t 
 		memcpy(www, "\x03www", 4);
 		memcpy(www + 4, apex->name, apex->len);
 		size_t len = apex->len + 4u;
-		const gk_node_t *w = gk_zver_find(v, www, len, gk_dname_hash(www, len));
+		const gk_node_t *w = gk_zver_find(v, www, len, gk_namehash(www, len));
 		if (w == NULL)
 			w = apex->wild; /* "*.apex" answers for www */
 		if (w != NULL && !(w->flags & GK_NODE_DELEG)) {

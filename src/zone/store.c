@@ -168,7 +168,41 @@ const gk_zver_t *gk_zoneset_get_h(const gk_zoneset_t *zs, const uint8_t *apex, s
 const gk_zver_t *gk_zoneset_get(const gk_zoneset_t *zs, const uint8_t *apex, size_t len)
 {
 	const struct zindex *ix = atomic_load((_Atomic(struct zindex *) *)&zs->idx);
-	return index_find(ix, apex, len, gk_dname_hash(apex, len));
+	return index_find(ix, apex, len, gk_namehash(apex, len));
+}
+
+static inline __attribute__((always_inline)) const gk_zver_t *
+zone_of(const gk_zoneset_t *zs, const uint8_t *name, size_t len, uint64_t hash, const uint8_t *loff,
+        unsigned labels, const uint64_t *given)
+{
+	const struct zindex *ix = atomic_load((_Atomic(struct zindex *) *)&zs->idx);
+	uint64_t d[2] = {
+	    atomic_load_explicit((_Atomic uint64_t *)&zs->depths[0], memory_order_relaxed),
+	    atomic_load_explicit((_Atomic uint64_t *)&zs->depths[1], memory_order_relaxed)};
+	/* the deepest apex depth in use (i0): every candidate's hash state comes from one pass,
+	 * from the root up to i0, unless the caller has them */
+	unsigned i0 = 0;
+	while (i0 < labels && !((d[(labels - i0) >> 6] >> ((labels - i0) & 63)) & 1))
+		i0++;
+	uint64_t own[GK_DNAME_LABELS_MAX + 1];
+	const uint64_t *st = given;
+	if (!st) {
+		own[labels] = gk_namehash_root();
+		for (unsigned i = labels; i-- > i0;)
+			own[i] = gk_namehash_step(own[i + 1], name, len, loff[i]);
+		st = own;
+	}
+	for (unsigned i = i0; i <= labels; i++) {
+		unsigned depth = labels - i; /* labels of the suffix starting at label i */
+		if (!((d[depth >> 6] >> (depth & 63)) & 1))
+			continue;
+		size_t off = i < labels ? loff[i] : len - 1u;
+		uint64_t h = i || given ? gk_namehash_fin(st[i]) : hash;
+		const gk_zver_t *v = index_find(ix, name + off, len - off, h);
+		if (v)
+			return v;
+	}
+	return NULL;
 }
 
 const gk_zver_t *gk_zoneset_zone_of(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
@@ -181,21 +215,13 @@ const gk_zver_t *gk_zoneset_zone_of(const gk_zoneset_t *zs, const uint8_t *name,
 			own[labels++] = (uint8_t)p;
 		loff = own;
 	}
-	const struct zindex *ix = atomic_load((_Atomic(struct zindex *) *)&zs->idx);
-	uint64_t d[2] = {
-	    atomic_load_explicit((_Atomic uint64_t *)&zs->depths[0], memory_order_relaxed),
-	    atomic_load_explicit((_Atomic uint64_t *)&zs->depths[1], memory_order_relaxed)};
-	for (unsigned i = 0; i <= labels; i++) {
-		unsigned depth = labels - i; /* labels of the suffix starting at label i */
-		if (!((d[depth >> 6] >> (depth & 63)) & 1))
-			continue;
-		size_t off = i < labels ? loff[i] : len - 1u;
-		uint64_t h = i ? gk_dname_hash(name + off, len - off) : hash;
-		const gk_zver_t *v = index_find(ix, name + off, len - off, h);
-		if (v)
-			return v;
-	}
-	return NULL;
+	return zone_of(zs, name, len, hash, loff, labels, NULL);
+}
+
+const gk_zver_t *gk_zoneset_zone_of_st(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
+                                       const uint8_t *loff, unsigned labels, const uint64_t *st)
+{
+	return zone_of(zs, name, len, 0, loff, labels, st);
 }
 
 /* Writer: the entry holding apex, or NULL; *free_at: the first tombstone or empty entry on
@@ -252,7 +278,7 @@ int gk_zoneset_put(gk_zoneset_t *zs, gk_zver_t *v)
 {
 	struct zindex *ix = atomic_load_explicit(&zs->idx, memory_order_relaxed);
 	const uint8_t *apex = gk_zver_apex(v);
-	uint64_t h = gk_dname_hash(apex, v->apex_len); /* the version keeps none: writer only */
+	uint64_t h = gk_namehash(apex, v->apex_len); /* the version keeps none: writer only */
 	struct zent *free_at;
 	struct zent *e = index_slot(ix, apex, v->apex_len, h, &free_at);
 	if (e) { /* replace: same entry, same memo cell */
@@ -305,7 +331,7 @@ int gk_zoneset_remove(gk_zoneset_t *zs, const uint8_t *apex, size_t len)
 {
 	struct zindex *ix = atomic_load_explicit(&zs->idx, memory_order_relaxed);
 	struct zent *free_at;
-	struct zent *e = index_slot(ix, apex, len, gk_dname_hash(apex, len), &free_at);
+	struct zent *e = index_slot(ix, apex, len, gk_namehash(apex, len), &free_at);
 	if (!e)
 		return GK_ENOENT;
 	gk_zver_t *old = atomic_load_explicit(&e->ver, memory_order_relaxed);
@@ -377,6 +403,10 @@ void gk_zone_prefetch_name(const gk_zoneset_t *zs, const uint8_t *name, size_t l
 	    atomic_load_explicit((_Atomic uint64_t *)&zs->depths[0], memory_order_relaxed),
 	    atomic_load_explicit((_Atomic uint64_t *)&zs->depths[1], memory_order_relaxed)};
 	unsigned k = 0;
+	uint64_t *st = h->st; /* every ancestor's hash state in one pass */
+	gk_namehash_states(name, len, loff, labels, st);
+	h->labels = (uint8_t)labels;
+	h->qlen = (uint8_t)len;
 	/* the two deepest apex depths in use: a name one label below a zone's apex (www) at
 	 * a depth where other zones sit is found at the second */
 	for (unsigned i = 0; i <= labels && k < 2; i++) {
@@ -384,13 +414,13 @@ void gk_zone_prefetch_name(const gk_zoneset_t *zs, const uint8_t *name, size_t l
 		if (!((d[depth >> 6] >> (depth & 63)) & 1))
 			continue;
 		size_t off = i < labels ? loff[i] : len - 1u;
-		h->zhash[k] = gk_dname_hash(name + off, len - off);
+		h->zhash[k] = gk_namehash_fin(st[i]);
 		h->zoff[k] = (uint8_t)off;
 		__builtin_prefetch(&ix->e[h->zhash[k] & ix->mask]);
 		k++;
 	}
 	h->nz = (uint8_t)k;
-	h->hash = k && h->zoff[0] == 0 ? h->zhash[0] : gk_dname_hash(name, len);
+	h->hash = k && h->zoff[0] == 0 ? h->zhash[0] : gk_namehash_fin(st[0]);
 	h->ok = true;
 }
 

@@ -196,9 +196,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		gk_pkt_prefetch(zs, s, data, size, &h);
 	gk_query_t qq;
 	gk_parse_t pr = gk_parse_query(data, size, &qq);
-	if (h.ok && qq.qend)
-		FUZZ_CHECK(h.hash == gk_dname_hash(qq.qname, qq.qlen),
+	if (h.ok && qq.qend) {
+		FUZZ_CHECK(h.hash == gk_namehash(qq.qname, qq.qlen),
 		           "prefetch hint differs from the parsed question");
+		/* the suffix states gk_pkt_process_hint takes from the hint */
+		gk_namehash_pstates(qq.qname, qq.loff, qq.labels, qq.lens_or, qq.st);
+		FUZZ_CHECK(h.labels == qq.labels && h.qlen == qq.qlen &&
+		               memcmp(h.st, qq.st, (qq.labels + 1u) * sizeof qq.st[0]) == 0,
+		           "prefetch hint's suffix states differ from the parsed question's");
+	}
 	/* the answer built with the hint (udp.c's batches) is the one built without it */
 	{
 		static uint8_t out2[GK_PKT_OUT_MAX];

@@ -58,7 +58,7 @@ static void probe(const gk_policy_t *p, const char *name, size_t len)
 		i = j + 1;
 	}
 	wire[o++] = 0;
-	const gk_policy_hit_t *h = gk_policy_match(p, wire, o, loff, labels);
+	const gk_policy_hit_t *h = gk_policy_match(p, wire, o, loff, labels, NULL);
 	if (h != NULL) {
 		FUZZ_CHECK(h->verdict >= GK_POLICY_BLOCK && h->verdict <= GK_POLICY_TCP_ONLY,
 		           "verdict %u", h->verdict);

@@ -9,8 +9,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <ldns/ldns.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "common/dname.h"
+#include "common/namehash.h"
 
 #define N(s) ((const uint8_t *)(s))
 
@@ -163,6 +166,256 @@ static void test_to_str_truncates_to_prefix(void **state)
 	}
 }
 
+/* The name hash is suffix-decomposable: one right-to-left pass over a name gives, for every
+ * label i, the same hash as gk_namehash of the suffix from label i on its own (names with
+ * short labels, labels over eight octets, and a long name whose words cross labels). */
+static void test_namehash_suffixes(void **state)
+{
+	(void)state;
+	static const char *const names[] = {
+	    "cn",
+	    "a.b",
+	    "www.example.com.cn",
+	    "x.verylonglabel-over-eight.example.org",
+	    "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s.t.u.v.w.x.y.z",
+	    "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0.example"};
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		uint8_t wire[GK_DNAME_MAX];
+		size_t len = gk_dname_from_text(names[k], strlen(names[k]), wire, 0);
+		assert_true(len > 0);
+		uint8_t loff[GK_DNAME_LABELS_MAX];
+		unsigned labels = 0;
+		for (size_t o = 0; wire[o]; o += wire[o] + 1u)
+			loff[labels++] = (uint8_t)o;
+		uint64_t h[GK_DNAME_LABELS_MAX + 1], st[GK_DNAME_LABELS_MAX + 1];
+		gk_namehash_suffixes(wire, len, loff, labels, h);
+		gk_namehash_states(wire, len, loff, labels, st);
+		for (unsigned i = 0; i < labels; i++) {
+			assert_true(h[i] == gk_namehash(wire + loff[i], len - loff[i]));
+			assert_true(h[i] == gk_namehash_fin(st[i]));
+		}
+		assert_true(h[labels] == gk_namehash((const uint8_t *)"", 1));
+		/* one changed octet changes the hash of every suffix holding it, and no other */
+		uint8_t alt[GK_DNAME_MAX];
+		memcpy(alt, wire, len);
+		alt[1] ^= 1;
+		uint64_t h2[GK_DNAME_LABELS_MAX + 1];
+		gk_namehash_suffixes(alt, len, loff, labels, h2);
+		assert_true(h2[0] != h[0]);
+		for (unsigned i = 1; i <= labels; i++)
+			assert_true(h2[i] == h[i]);
+	}
+}
+
+/* The three ways to fold a name give one state per suffix: in place, label by label up to
+ * the name's end (gk_namehash_step, which the zone store's apex search uses), over a copy
+ * followed by GK_NAMEHASH_PAD zeros (gk_namehash_pstates, the packet path's qname), and
+ * gk_namehash_states; gk_namehash_state_at finds a suffix's state by its offset. Lengths around
+ * multiples of eight, where the last word ends at or past the name's end. */
+static void test_namehash_padded(void **state)
+{
+	(void)state;
+	static const char *const names[] = {"cn",
+	                                    "com.cn",
+	                                    "abcd.cn",
+	                                    "abcde.cn",
+	                                    "filed.com.cn",
+	                                    "www.filed.com.cn",
+	                                    "www.unfiled.com.cn",
+	                                    "to-unfiled.filed.com.cn",
+	                                    "abcdefgh.ijklmnopq.rs",
+	                                    "x.verylonglabel-over-eight.example.org"};
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		uint8_t wire[GK_DNAME_MAX + 1 + GK_NAMEHASH_PAD];
+		size_t len = gk_dname_from_text(names[k], strlen(names[k]), wire, 0);
+		assert_true(len > 0);
+		memset(wire + len, 0, GK_NAMEHASH_PAD);
+		uint8_t loff[GK_DNAME_LABELS_MAX];
+		unsigned labels = 0;
+		for (size_t o = 0; wire[o]; o += wire[o] + 1u)
+			loff[labels++] = (uint8_t)o;
+		uint64_t a[GK_DNAME_LABELS_MAX + 1], b[GK_DNAME_LABELS_MAX + 1];
+		uint64_t c[GK_DNAME_LABELS_MAX + 1], d[GK_DNAME_LABELS_MAX + 1];
+		unsigned lens_or = 0;
+		for (unsigned i = 0; i < labels; i++)
+			lens_or |= wire[loff[i]];
+		c[labels] = gk_namehash_root();
+		for (unsigned i = labels; i-- > 0;)
+			c[i] = gk_namehash_step(c[i + 1], wire, len, loff[i]);
+		gk_namehash_pstates(wire, loff, labels, 255, a);
+		gk_namehash_states(wire, len, loff, labels, b);
+		/* with the labels' lengths or-ed (the parser's, below 8: one word a label) */
+		gk_namehash_pstates(wire, loff, labels, lens_or, d);
+		for (unsigned i = 0; i <= labels; i++) {
+			if (a[i] != c[i] || b[i] != c[i] || d[i] != c[i])
+				fail_msg("%s: the folds differ at label %u", names[k], i);
+			size_t off = i < labels ? loff[i] : len - 1u;
+			assert_true(gk_namehash_state_at(a, loff, labels, off) == a[i]);
+			assert_true(gk_namehash_fin(a[i]) == gk_namehash(wire + off, len - off));
+		}
+	}
+}
+
+/* The hash as namehash.h defines it, octet by octet: a suffix's state is its parent's with
+ * the words of the suffix n[0..len) that start inside its first label (length octet first,
+ * zeros past the name's end) folded in, each as lo ^ hi of the 128-bit product
+ * (s ^ word) * K, computed here from 32-bit halves; the root's state comes from the seed; the
+ * hash is the state. */
+static uint64_t ref_mum(uint64_t a, uint64_t b)
+{
+	uint64_t al = a & 0xffffffffu, ah = a >> 32, bl = b & 0xffffffffu, bh = b >> 32;
+	uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+	uint64_t mid = (ll >> 32) + (lh & 0xffffffffu) + (hl & 0xffffffffu);
+	uint64_t lo = (ll & 0xffffffffu) | (mid << 32);
+	uint64_t hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+	return lo ^ hi;
+}
+
+static uint64_t ref_hash(const uint8_t *n, size_t len)
+{
+	if (!n[0])
+		return gk_namehash_seed ^ 0x9e3779b97f4a7c15ull;
+	size_t b = (size_t)n[0] + 1u;
+	uint64_t s = ref_hash(n + b, len - b);
+	for (size_t q = 0; q < b; q += 8) {
+		uint64_t w = 0;
+		for (size_t k = 0; k < 8 && q + k < len; k++)
+			w |= (uint64_t)n[q + k] << (8 * k);
+		s = ref_mum(s ^ w, GK_NAMEHASH_K);
+	}
+	return s;
+}
+
+/* Every label length from 1 to 63 (each way a label's last word can end), alone and with a
+ * parent, at the start of a buffer and at its end (no octet readable past the name: the
+ * in-place loads must not need any): the one-pass hash, the states of every suffix and the
+ * padded fold all equal the definition, and each suffix's state equals the suffix hashed on
+ * its own. */
+static void test_namehash_label_lengths(void **state)
+{
+	(void)state;
+	for (size_t l = 1; l <= 63; l++) {
+		for (unsigned shape = 0; shape < 4; shape++) {
+			uint8_t tmp[GK_DNAME_MAX];
+			size_t len = 0;
+			if (shape & 1) { /* a short first label */
+				tmp[len++] = 1;
+				tmp[len++] = 'x';
+			}
+			tmp[len++] = (uint8_t)l;
+			for (size_t k = 0; k < l; k++)
+				tmp[len++] = (uint8_t)('a' + (k * 7 + l) % 26);
+			if (shape & 2) { /* a parent of two octets */
+				memcpy(tmp + len,
+				       "\x02"
+				       "cn",
+				       3);
+				len += 3;
+			}
+			tmp[len++] = 0;
+			/* the name at the very end of a heap block: ASan sees any read past it */
+			uint8_t *n = malloc(len);
+			assert_non_null(n);
+			memcpy(n, tmp, len);
+			uint8_t loff[GK_DNAME_LABELS_MAX];
+			unsigned labels = 0;
+			for (size_t o = 0; n[o]; o += n[o] + 1u)
+				loff[labels++] = (uint8_t)o;
+			uint64_t st[GK_DNAME_LABELS_MAX + 1], pst[GK_DNAME_LABELS_MAX + 1];
+			gk_namehash_states(n, len, loff, labels, st);
+			uint8_t pad[GK_DNAME_MAX + 1 + GK_NAMEHASH_PAD];
+			memcpy(pad, n, len);
+			memset(pad + len, 0, GK_NAMEHASH_PAD);
+			gk_namehash_pstates(pad, loff, labels, 255, pst);
+			for (unsigned i = 0; i <= labels; i++) {
+				size_t off = i < labels ? loff[i] : len - 1u;
+				uint64_t want = ref_hash(n + off, len - off);
+				if (st[i] != want || pst[i] != want)
+					fail_msg("label length %zu, shape %u: state %u differs", l,
+					         shape, i);
+				if (gk_namehash(n + off, len - off) != gk_namehash_fin(want))
+					fail_msg("label length %zu, shape %u: suffix %u on its own "
+					         "differs",
+					         l, shape, i);
+			}
+			free(n);
+		}
+	}
+}
+
+/* Case: the hash is of the octets given, so names that differ only in case hash apart, and
+ * lowercasing them (gk_dname_lower: the query name when parsed, table names when loaded)
+ * makes them hash alike, suffix by suffix. */
+static void test_namehash_case(void **state)
+{
+	(void)state;
+	static const char *const names[][2] = {
+	    {"WWW.Example.CN", "www.example.cn"},
+	    {"A.VeryLongLabel-Over-Eight.Example.ORG", "a.verylonglabel-over-eight.example.org"},
+	    {"x.COM.cn", "x.com.cn"}};
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		uint8_t mixed[GK_DNAME_MAX], lower[GK_DNAME_MAX];
+		/* gk_dname_from_text lowercases; put the upper case back octet by octet */
+		size_t len = gk_dname_from_text(names[k][1], strlen(names[k][1]), lower, 0);
+		assert_true(len > 0);
+		memcpy(mixed, lower, len);
+		for (size_t o = 0, t = 0; mixed[o]; o += mixed[o] + 1u, t++) {
+			for (size_t j = 0; j < mixed[o]; j++)
+				mixed[o + 1 + j] = (uint8_t)names[k][0][t + j];
+			t += mixed[o];
+		}
+		assert_memory_not_equal(mixed, lower, len);
+		assert_true(gk_namehash(mixed, len) != gk_namehash(lower, len));
+		uint8_t folded[GK_DNAME_MAX];
+		for (size_t o = 0; o < len; o++)
+			folded[o] = gk_dname_lower[mixed[o]];
+		assert_memory_equal(folded, lower, len);
+		uint8_t loff[GK_DNAME_LABELS_MAX];
+		unsigned labels = 0;
+		for (size_t o = 0; lower[o]; o += lower[o] + 1u)
+			loff[labels++] = (uint8_t)o;
+		uint64_t a[GK_DNAME_LABELS_MAX + 1], b[GK_DNAME_LABELS_MAX + 1];
+		gk_namehash_suffixes(folded, len, loff, labels, a);
+		gk_namehash_suffixes(lower, len, loff, labels, b);
+		for (unsigned i = 0; i <= labels; i++)
+			assert_true(a[i] == b[i]);
+	}
+}
+
+/* The hash depends on the per-process seed: a set of names colliding in one process's table
+ * (same low bits) is spread by another seed. */
+static void test_namehash_seed(void **state)
+{
+	(void)state;
+	const uint8_t *a = N("\x03www\x07"
+	                     "example\x02"
+	                     "cn");
+	uint64_t seed = gk_namehash_seed;
+	uint64_t h1 = gk_namehash(a, 16);
+	gk_namehash_seed = seed ^ 0x5555aaaa5555aaaaull;
+	uint64_t h2 = gk_namehash(a, 16);
+	/* 64 names that share h1's low 16 bits under one seed do not all share them under another
+	 */
+	uint8_t w[GK_DNAME_MAX];
+	char txt[32];
+	unsigned found = 0, still = 0;
+	gk_namehash_seed = seed;
+	for (unsigned i = 0; found < 64 && i < 50000000u; i++) {
+		size_t len =
+		    gk_dname_from_text(txt, (size_t)snprintf(txt, sizeof(txt), "n%u.cn", i), w, 0);
+		if ((gk_namehash(w, len) & 0xffff) != (h1 & 0xffff))
+			continue;
+		found++;
+		gk_namehash_seed = seed ^ 0x5555aaaa5555aaaaull;
+		if ((gk_namehash(w, len) & 0xffff) == (h2 & 0xffff))
+			still++;
+		gk_namehash_seed = seed;
+	}
+	assert_true(h1 != h2);
+	assert_int_equal(found, 64);
+	assert_true(still < 4);
+}
+
 static void test_hash_lower(void **state)
 {
 	(void)state;
@@ -237,6 +490,11 @@ int main(void)
 	    cmocka_unit_test(test_to_str),
 	    cmocka_unit_test(test_to_str_truncates_to_prefix),
 	    cmocka_unit_test(test_hash_lower),
+	    cmocka_unit_test(test_namehash_suffixes),
+	    cmocka_unit_test(test_namehash_label_lengths),
+	    cmocka_unit_test(test_namehash_case),
+	    cmocka_unit_test(test_namehash_padded),
+	    cmocka_unit_test(test_namehash_seed),
 	    cmocka_unit_test(test_to_str_like_dig),
 	    cmocka_unit_test(test_to_str_round_trip),
 	    cmocka_unit_test(test_from_text_like_ldns),

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "common/dname.h"
+#include "common/namehash.h"
 #include "decide/decide.h"
 #include "pkt/process.h"
 #include "policy/policy.h"
@@ -114,7 +115,7 @@ static gk_decision_t decide(const char *name, bool udp, bool noreg)
 	                       .labels = labels,
 	                       .reg = noreg ? NULL : wire + roff,
 	                       .rlen = noreg ? 0 : n - roff,
-	                       .hash = noreg ? 0 : gk_dname_hash(wire + roff, n - roff),
+	                       .hash = noreg ? 0 : gk_namehash(wire + roff, n - roff),
 	                       .udp = udp};
 	gk_decision_t d;
 	gk_decide(&opts, &q, &d);

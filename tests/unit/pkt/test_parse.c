@@ -255,7 +255,7 @@ static void test_prefetch_agrees(void **state)
 	assert_int_equal(labels, q.labels);
 	assert_true(gk_parse_question_hash(b, n, &h, &t));
 	assert_int_equal(t, 15);
-	assert_true(h == gk_dname_hash(q.qname, q.qlen));
+	assert_true(h == gk_namehash(q.qname, q.qlen));
 	/* case does not change the hash */
 	b[13] = 'w';
 	uint64_t h2;

@@ -277,6 +277,18 @@ static void test_parse_lowercase(void **state)
 			assert_int_equal(qq.qlen, n);
 			for (size_t i = 0; i < n; i++)
 				assert_int_equal(qq.qname[i], gk_dname_lower[name[i]]);
+			/* the zero pad, and the or of the label lengths: the packet path's one
+			 * pass over the name gives the hash of every suffix on its own */
+			unsigned lens_or = 0;
+			for (unsigned i = 0; i < qq.labels; i++)
+				lens_or |= name[qq.loff[i]];
+			assert_int_equal(qq.lens_or, lens_or);
+			for (size_t i = 0; i < GK_NAMEHASH_PAD; i++)
+				assert_int_equal(qq.qname[n + i], 0);
+			gk_namehash_pstates(qq.qname, qq.loff, qq.labels, qq.lens_or, qq.st);
+			for (unsigned i = 0; i < qq.labels; i++)
+				assert_true(gk_namehash_fin(qq.st[i]) ==
+				            gk_namehash(qq.qname + qq.loff[i], n - qq.loff[i]));
 		}
 	}
 }

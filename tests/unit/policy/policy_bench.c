@@ -98,7 +98,7 @@ static void run(const char *dir, const char *which, size_t n)
 	double t2 = now();
 	for (size_t i = 0; i < iters; i++) {
 		size_t k = i & (Q - 1);
-		hits += gk_policy_match(p, q[k], ql[k], loff[k], lab[k]) != NULL;
+		hits += gk_policy_match(p, q[k], ql[k], loff[k], lab[k], NULL) != NULL;
 	}
 	double t3 = now();
 	printf(

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <hiredis/hiredis.h>
 #include "common/dname.h"
+#include "common/namehash.h"
 #include "status/status.h"
 
 static const char *tlds[] = {"com.cn", "cn",         "com", "net.cn",
@@ -157,7 +158,7 @@ static int load(const char *host, int port, int changes)
 		for (int i = 0; i < changes; i++) {
 			snprintf(d, sizeof(d), "latency%d-%ld.com.cn", i, (long)getpid());
 			size_t len = wire_of(d, w);
-			uint64_t h = gk_dname_hash(w, len);
+			uint64_t h = gk_namehash(w, len);
 			snprintf(key, sizeof(key), GK_KEY_STATUS_BUCKET,
 			         gk_fs_bucket(d, strlen(d)));
 			double s = now_s();

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 #include <uv.h>
 #include "common/dname.h"
+#include "common/namehash.h"
 #include "common/snapshot.h"
 #include "status/status.h"
 
@@ -45,7 +46,7 @@ static void key_text(unsigned i, char *buf, size_t cap)
 
 static int get(gk_status_t *st, const uint8_t *w, size_t len, uint32_t *v)
 {
-	return gk_status_get(st, w, len, gk_dname_hash(w, len), v);
+	return gk_status_get(st, w, len, gk_namehash(w, len), v);
 }
 
 static size_t text_wire(const char *d, uint8_t *w)
@@ -106,7 +107,7 @@ static int get_memo_text(gk_status_t *st, const char *d, _Atomic uint64_t *memo)
 {
 	uint8_t w[256];
 	size_t len = text_wire(d, w);
-	return gk_status_get_memo(st, w, len, gk_dname_hash(w, len), memo);
+	return gk_status_get_memo(st, w, len, gk_namehash(w, len), memo);
 }
 
 /* A remembered status answers until the table changes, and never after. */
@@ -236,7 +237,7 @@ static void reader_main(void *p)
 			uint32_t v;
 			int s, ok;
 			if (k & 1) {
-				s = gk_status_get_memo(r->st, w, len, gk_dname_hash(w, len),
+				s = gk_status_get_memo(r->st, w, len, gk_namehash(w, len),
 				                       &r->memo[i]);
 				ok = s == GK_FS_UNFILED ||
 				     (i < KEYS && (s == GK_FS_FILED || s == GK_FS_REVOKED));
@@ -314,7 +315,7 @@ static void test_concurrent(void **state)
 	uint8_t w[64];
 	for (unsigned i = 0; i < KEYS + KEYS / 10; i++) {
 		size_t len = key_wire(i, w);
-		int s = gk_status_get_memo(r.st, w, len, gk_dname_hash(w, len), &r.memo[i]);
+		int s = gk_status_get_memo(r.st, w, len, gk_namehash(w, len), &r.memo[i]);
 		assert_int_equal(s, get(r.st, w, len, NULL));
 	}
 	gk_snapshot_destroy(r.cell);

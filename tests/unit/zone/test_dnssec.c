@@ -267,8 +267,8 @@ static bool same_as_runtime(const gk_zoneset_t *zs, const uint8_t *name, size_t 
 	assert_int_equal(gk_pkt_process(zs, &opts, GK_PKT_TCP, q, p, out, &res), GK_PKT_ANSWER);
 	memcpy(ref, q, qend);
 	gk_zone_out_t o;
-	gk_zone_put_runtime(zs, ref, sizeof ref - 64, qend, name, nlen, qtype, false, true, NULL,
-	                    NULL, NULL, sizeof ref - 64 - qend, &o);
+	gk_zone_put_runtime(zs, ref, sizeof ref - 64, qend, name, nlen, NULL, 0, NULL, qtype, false,
+	                    true, NULL, NULL, NULL, sizeof ref - 64 - qend, &o);
 	/* only slot templates are new: the other templates are what they were (a referral's
 	 * template, say, compresses glue as compiled, not against the query name) */
 	uint8_t loff[GK_DNAME_LABELS_MAX];
@@ -276,7 +276,7 @@ static bool same_as_runtime(const gk_zoneset_t *zs, const uint8_t *name, size_t 
 	for (size_t i = 0; name[i]; i += name[i] + 1u)
 		loff[labels++] = (uint8_t)i;
 	gk_zone_hit_t h;
-	if (gk_zone_find(zs, name, nlen, loff, labels, qtype, NULL, &h) != GK_ZONE_TMPL ||
+	if (gk_zone_find(zs, name, nlen, loff, labels, NULL, qtype, NULL, &h) != GK_ZONE_TMPL ||
 	    !gk_zone_use_do(&h, nlen) || !gk_zone_slotted(&h))
 		return false;
 	char txt[300];
