@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 	}
 	gk_zoneset_t *zs;
 	char err[512];
-	if (gk_zoneset_build(specs, nz, NULL, &zs, err, sizeof(err)) != 0) {
+	if (gk_zone_store_build(specs, nz, NULL, &zs, err, sizeof(err)) != 0) {
 		fprintf(stderr, "dnsloop: %s\n", err);
 		return 1;
 	}

@@ -85,7 +85,7 @@ int main(int argc, char **argv)
 	    {.name = "revoked.cn", .text = z_revoked, .text_len = sizeof(z_revoked) - 1},
 	    {.name = "cn", .text = z_cn, .text_len = sizeof(z_cn) - 1},
 	};
-	if (gk_zoneset_build(specs, 4, psl, &zs, err, sizeof(err)) != 0) {
+	if (gk_zone_store_build(specs, 4, psl, &zs, err, sizeof(err)) != 0) {
 		fprintf(stderr, "pktloop: %s\n", err);
 		return 1;
 	}

@@ -18,7 +18,7 @@
  *       may live on another instance (gk-sync --records-redis; production: a records instance
  *       on the primary side, so site replicas replicate only the status set), which then also
  *       holds gk:providers (same ids) and gk:serial (the serial its records belong to).
- *       Decode with gk_rec_decode / gk_rec_to_json (src/sync/record.h).
+ *       Decode with gk_sync_rec_decode / gk_sync_rec_to_json (src/sync/record.h).
  *   GK_KEY_PROVIDERS "gk:providers"     HASH: provider id (decimal) -> provider name.
  *
  * Record encoding v1 (binary string, usually 45-60 bytes: under hash-max-listpack-value 64)

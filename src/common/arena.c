@@ -21,7 +21,7 @@
 
 struct chunk {
 	struct chunk *next;
-	bool mapped; /* a gk_map_huge chunk of HUGE_SIZE (a huge-page arena's) */
+	bool mapped; /* a gk_arena_map_huge chunk of HUGE_SIZE (a huge-page arena's) */
 	bool pooled; /* else: from the pool (below), or false: malloc'd */
 	size_t used, cap;
 	_Alignas(16) unsigned char data[];
@@ -119,7 +119,7 @@ static struct chunk *pool_get(size_t total)
 			pool.free[k] = c->next;
 		}
 	if (!c) {
-		uint8_t *b = gk_map_huge(HUGE_SIZE);
+		uint8_t *b = gk_arena_map_huge(HUGE_SIZE);
 		if (b) {
 			/* the rest of the old block goes to the free lists */
 			if (tl.left >= POOL_GRAIN)
@@ -191,7 +191,7 @@ gk_arena_t *gk_arena_new_huge(void)
 	return a;
 }
 
-void *gk_map_huge(size_t len)
+void *gk_arena_map_huge(size_t len)
 {
 	if (len == 0)
 		return NULL;
@@ -215,7 +215,7 @@ void *gk_map_huge(size_t len)
 	return a;
 }
 
-void gk_unmap_huge(void *p, size_t len)
+void gk_arena_unmap_huge(void *p, size_t len)
 {
 	if (p != NULL && len > 0)
 		munmap(p, (len + PAGE - 1) & ~(PAGE - 1));
@@ -229,7 +229,7 @@ static struct chunk *chunk_new(gk_arena_t *a, size_t cap)
 
 	if (mapped) {
 		cap = HUGE_SIZE - sizeof(*c);
-		c = gk_map_huge(HUGE_SIZE);
+		c = gk_arena_map_huge(HUGE_SIZE);
 	} else if (pooled) {
 		c = pool_get(grain(sizeof(*c) + cap));
 	} else {
@@ -376,7 +376,7 @@ void gk_arena_free(gk_arena_t *a)
 	while (c) {
 		struct chunk *n = c->next;
 		if (c->mapped)
-			gk_unmap_huge(c, sizeof(*c) + c->cap);
+			gk_arena_unmap_huge(c, sizeof(*c) + c->cap);
 		else if (c->pooled)
 			pool_put(c);
 		else

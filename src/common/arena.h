@@ -20,10 +20,10 @@ gk_arena_t *gk_arena_new(void);
 gk_arena_t *gk_arena_new_huge(void);
 /* len bytes of zeroed private anonymous memory, 2 MiB-aligned and advised MADV_HUGEPAGE
  * (the huge-page arena's chunks, the zone set's name table, the status table's arrays);
- * pages are touched only when used. NULL on failure (or len 0). Free with gk_unmap_huge. */
-void *gk_map_huge(size_t len);
-/* Return a gk_map_huge mapping of len bytes (the len it was made with). NULL is ignored. */
-void gk_unmap_huge(void *p, size_t len);
+ * pages are touched only when used. NULL on failure (or len 0). Free with gk_arena_unmap_huge. */
+void *gk_arena_map_huge(size_t len);
+/* Return a gk_arena_map_huge mapping of len bytes (the len it was made with). NULL is ignored. */
+void gk_arena_unmap_huge(void *p, size_t len);
 /* size bytes (rounded up to 8) aligned to 8, or NULL on out of memory. Valid until
  * gk_arena_free. */
 void *gk_arena_alloc(gk_arena_t *a, size_t size);

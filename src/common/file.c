@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include "common/file.h"
 
-int gk_read_file(const char *path, size_t max, char **out, size_t *len)
+int gk_file_read(const char *path, size_t max, char **out, size_t *len)
 {
 	/* O_NONBLOCK: opening a FIFO must not wait for a writer; only regular files are read
 	 * (a FIFO or a device would hang or never end) */

@@ -11,7 +11,7 @@
  * opened, GK_ENOTREG for a FIFO, device, directory or socket (never waits on one),
  * GK_ERANGE beyond max bytes, GK_ENOMEM or GK_EIO (a read error); *out is untouched on
  * failure. Blocking: never on the packet path. */
-GK_MUST_CHECK int gk_read_file(const char *path, size_t max, char **out, size_t *len);
+GK_MUST_CHECK int gk_file_read(const char *path, size_t max, char **out, size_t *len);
 
 /* Create path holding data[0, len) with exactly mode (set with fchmod: the umask neither
  * widens nor narrows it); the data is fsync'd, and the directory after a rename.

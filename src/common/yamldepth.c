@@ -3,7 +3,7 @@
 #include <yaml.h>
 #include "common/yamldepth.h"
 
-int gk_yaml_check_depth(const char *text, size_t len, FILE *f, unsigned max_depth, size_t *line)
+int gk_yamldepth_check(const char *text, size_t len, FILE *f, unsigned max_depth, size_t *line)
 {
 	yaml_parser_t p;
 	if (!yaml_parser_initialize(&p))

@@ -20,5 +20,5 @@
  * deeper than max_depth -- also when the YAML is malformed, which the loader then reports --
  * GK_ESYNTAX with *line (1-based) set to the line of the first collection too deep, or
  * GK_ENOMEM. Any thread; blocking only on f. */
-GK_MUST_CHECK int gk_yaml_check_depth(const char *text, size_t len, FILE *f, unsigned max_depth,
-                                      size_t *line);
+GK_MUST_CHECK int gk_yamldepth_check(const char *text, size_t len, FILE *f, unsigned max_depth,
+                                     size_t *line);

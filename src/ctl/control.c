@@ -67,15 +67,16 @@ int gk_ctl_control(const gk_ctl_opts_t *o, char **words, int n, FILE *out, FILE 
 			        words[0]);
 			return GK_CTL_USAGE;
 		}
-		if (gk_config_load_flags(o->config, GK_CONFIG_NO_SECRETS | GK_CONFIG_NO_ZONE_LISTS,
-		                         &cfg, err, sizeof(err)) != 0) {
+		if (gk_daemon_config_load_flags(o->config,
+		                                GK_CONFIG_NO_SECRETS | GK_CONFIG_NO_ZONE_LISTS,
+		                                &cfg, err, sizeof(err)) != 0) {
 			fprintf(errf, "gkctl: %s\n", err);
 			return GK_CTL_USAGE;
 		}
 		if (!cfg->control.set) {
 			fprintf(errf, "gkctl: %s has no control section (control.socket)\n",
 			        o->config);
-			gk_config_free(cfg);
+			gk_daemon_config_free(cfg);
 			return GK_CTL_USAGE;
 		}
 		path = cfg->control.socket;
@@ -168,6 +169,6 @@ int gk_ctl_control(const gk_ctl_opts_t *o, char **words, int n, FILE *out, FILE 
 		ret = GK_CTL_IO;
 	}
 out:
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	return ret;
 }

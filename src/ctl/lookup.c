@@ -141,7 +141,7 @@ static int fetch(struct look *l, const uint8_t *reg, size_t len, bool own)
 	l->value = value;
 	r = redisCommand(c, "HGET " GK_KEY_RECORD_BUCKET " %b", bucket, field, fl);
 	if (r && r->type == REDIS_REPLY_STRING) {
-		json_t *j = gk_rec_to_json(r->str, r->len, field, provider_name, c);
+		json_t *j = gk_sync_rec_to_json(r->str, r->len, field, provider_name, c);
 		l->record = j ? json_dumps(j, JSON_COMPACT) : NULL;
 		if (l->record == NULL)
 			l->record = strdup("(undecodable)");
@@ -475,7 +475,7 @@ static int decide(struct look *l, const uint8_t *name, size_t len)
 {
 	char err[1024];
 	const gk_config_t *cfg = l->cfg;
-	int rc = gk_zoneset_build(cfg->zones, cfg->n_zones, l->psl, &l->zs, err, sizeof(err));
+	int rc = gk_zone_store_build(cfg->zones, cfg->n_zones, l->psl, &l->zs, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(l->errf, "gkctl: %s\n", err);
 		return rc == GK_EIO ? GK_CTL_IO : GK_CTL_USAGE;
@@ -486,11 +486,11 @@ static int decide(struct look *l, const uint8_t *name, size_t len)
 		return GK_CTL_IO;
 	}
 	gk_status_set_ready(l->st);
-	if (l->policy == NULL && gk_config_default_policy(cfg, &l->defpol) != 0) {
+	if (l->policy == NULL && gk_daemon_config_default_policy(cfg, &l->defpol) != 0) {
 		fprintf(l->errf, "gkctl: out of memory\n");
 		return GK_CTL_IO;
 	}
-	gk_config_pkt_opts(cfg, l->st, l->psl, l->policy ? l->policy : l->defpol, &l->opts);
+	gk_daemon_config_pkt_opts(cfg, l->st, l->psl, l->policy ? l->policy : l->defpol, &l->opts);
 	uint16_t qt = qtype_of(l->o->qtype);
 	if (qt == 0) {
 		fprintf(l->errf, "gkctl: unknown query type '%s'\n", l->o->qtype);
@@ -558,8 +558,8 @@ int gk_ctl_lookup(const gk_ctl_opts_t *o, const char *qname, FILE *out, FILE *er
 		return GK_CTL_USAGE;
 	}
 	int ret = GK_CTL_OK;
-	if (o->config && (ret = gk_config_load_flags(o->config, GK_CONFIG_NO_SECRETS, &l.cfg, err,
-	                                             sizeof(err))) != 0) {
+	if (o->config && (ret = gk_daemon_config_load_flags(o->config, GK_CONFIG_NO_SECRETS, &l.cfg,
+	                                                    err, sizeof(err))) != 0) {
 		fprintf(errf, "gkctl: %s\n", err);
 		return ret == GK_EIO ? GK_CTL_IO : GK_CTL_USAGE;
 	}
@@ -596,11 +596,11 @@ int gk_ctl_lookup(const gk_ctl_opts_t *o, const char *qname, FILE *out, FILE *er
 out:
 	free(l.record);
 	gk_status_free(l.st);
-	gk_zoneset_free(l.zs);
+	gk_zone_store_free(l.zs);
 	gk_policy_free(l.policy);
 	gk_policy_free(l.defpol);
 	gk_polstore_disconnect(l.redis);
 	gk_psl_close(l.psl);
-	gk_config_free(l.cfg);
+	gk_daemon_config_free(l.cfg);
 	return ret;
 }

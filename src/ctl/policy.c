@@ -86,8 +86,8 @@ int gk_ctl_connect(const gk_ctl_opts_t *o, void **redis, FILE *errf)
 		snprintf(addr, sizeof(addr), "%s", o->redis);
 	} else if (o->config) {
 		gk_config_t *cfg;
-		int rc =
-		    gk_config_load_flags(o->config, GK_CONFIG_NO_SECRETS, &cfg, err, sizeof(err));
+		int rc = gk_daemon_config_load_flags(o->config, GK_CONFIG_NO_SECRETS, &cfg, err,
+		                                     sizeof(err));
 		if (rc != 0) {
 			fprintf(errf, "gkctl: %s\n", err);
 			return rc == GK_EIO ? GK_CTL_IO : GK_CTL_USAGE;
@@ -109,7 +109,7 @@ int gk_ctl_connect(const gk_ctl_opts_t *o, void **redis, FILE *errf)
 			gk_redis_addr_t a;
 			rc = gk_redis_target_resolve(&t, o->auth, 2000, &a, err, sizeof(err));
 			if (rc != 0) {
-				gk_config_free(cfg);
+				gk_daemon_config_free(cfg);
 				fprintf(errf, "gkctl: %s\n", err);
 				return GK_CTL_IO;
 			}
@@ -117,7 +117,7 @@ int gk_ctl_connect(const gk_ctl_opts_t *o, void **redis, FILE *errf)
 		} else if (cfg->redis.set) {
 			snprintf(addr, sizeof(addr), "%s", cfg->redis.address);
 		}
-		gk_config_free(cfg);
+		gk_daemon_config_free(cfg);
 	}
 	int rc = gk_polstore_connect(addr, o->auth, o->timeout_ms ? o->timeout_ms : 2000, redis,
 	                             err, sizeof(err));

@@ -42,18 +42,18 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 	return era * 146097 + (int64_t)doe - 719468;
 }
 
-int64_t gk_report_day_start(uint32_t day)
+int64_t gk_ctl_report_day_start(uint32_t day)
 {
 	return days_from_civil(day / 10000, day / 100 % 100, day % 100) * 86400 -
 	       GK_DISC_TZ_OFFSET_S;
 }
 
-uint32_t gk_report_next_day(uint32_t day)
+uint32_t gk_ctl_report_next_day(uint32_t day)
 {
-	return gk_disc_day(gk_report_day_start(day) + 86400 + 3600);
+	return gk_disc_day(gk_ctl_report_day_start(day) + 86400 + 3600);
 }
 
-int gk_report_parse_date(const char *s, uint32_t *day)
+int gk_ctl_report_parse_date(const char *s, uint32_t *day)
 {
 	unsigned y, m, d;
 	char tail;
@@ -69,7 +69,7 @@ int gk_report_parse_date(const char *s, uint32_t *day)
 	if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 || d > 31)
 		return GK_EINVAL;
 	uint32_t v = y * 10000 + m * 100 + d;
-	if (gk_disc_day(gk_report_day_start(v)) != v) /* 2026-02-30 and the like */
+	if (gk_disc_day(gk_ctl_report_day_start(v)) != v) /* 2026-02-30 and the like */
 		return GK_EINVAL;
 	*day = v;
 	return 0;
@@ -327,8 +327,9 @@ static int read_records(redisContext *c, struct dmap *m, bool want_ips, char *er
 				gk_rec_t rec;
 				size_t cap = 4 * rep->len + 512;
 				char *buf = malloc(cap);
-				if (buf != NULL && gk_rec_decode(rep->str, rep->len, m->v[i].name,
-				                                 &rec, buf, cap) == 0) {
+				if (buf != NULL &&
+				    gk_sync_rec_decode(rep->str, rep->len, m->v[i].name, &rec, buf,
+				                       cap) == 0) {
 					if (rec.has_provider && rec.provider_id != 0)
 						m->v[i].provider = rec.provider_id;
 					if (rec.field[GK_REC_LICENCE] != NULL)
@@ -412,7 +413,7 @@ static int count_filed(redisContext *c, uint64_t *filed, char *err, size_t errle
  * value that does not parse is skipped (counted out of n_ranges), never fatal. */
 static int read_ranges(redisContext *c, gk_report_t *r, char *err, size_t errlen)
 {
-	if (gk_iptab_new(&r->iptab) != 0)
+	if (gk_sync_iptab_new(&r->iptab) != 0)
 		return GK_ENOMEM;
 	char cursor[32] = "0";
 	do {
@@ -440,7 +441,7 @@ static int read_ranges(redisContext *c, gk_report_t *r, char *err, size_t errlen
 			const redisReply *f = a->element[i], *v = a->element[i + 1];
 			if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
 				continue;
-			rc = gk_iptab_add_stored(r->iptab, f->str, f->len, v->str, v->len);
+			rc = gk_sync_iptab_add_stored(r->iptab, f->str, f->len, v->str, v->len);
 			if (rc == GK_EINVAL)
 				rc = 0; /* not a range of ours: skipped */
 			else if (rc == 0)
@@ -450,7 +451,7 @@ static int read_ranges(redisContext *c, gk_report_t *r, char *err, size_t errlen
 		if (rc != 0)
 			return rc;
 	} while (strcmp(cursor, "0") != 0);
-	return gk_iptab_build(r->iptab);
+	return gk_sync_iptab_build(r->iptab);
 }
 
 /* Every served site's addresses (gk:site buckets) into m. */
@@ -496,13 +497,13 @@ static size_t attribute(const gk_iptab_t *t, gk_report_domain_t *e)
 		size_t n = strcspn(p, " ");
 		uint8_t a[16];
 		int v4;
-		if (n > 0 && gk_ip_addr_parse(p, n, a, &v4) == 0) {
-			if (gk_ip_special(a, v4) != NULL) {
+		if (n > 0 && gk_sync_ip_addr_parse(p, n, a, &v4) == 0) {
+			if (gk_sync_ip_special(a, v4) != NULL) {
 				special++;
 			} else {
 				pub++;
 				if (e->attributed == NULL && t != NULL)
-					e->attributed = gk_iptab_lookup(t, a, v4);
+					e->attributed = gk_sync_iptab_lookup(t, a, v4);
 			}
 		}
 		p += n;
@@ -520,11 +521,11 @@ static bool ips_cover(const char *addrs, const char *ips)
 		uint8_t a[16], b[16];
 		int v4, w4;
 		bool found = false;
-		if (n > 0 && gk_ip_addr_parse(p, n, a, &v4) == 0) {
+		if (n > 0 && gk_sync_ip_addr_parse(p, n, a, &v4) == 0) {
 			for (const char *q = ips; *q && !found;) {
 				size_t m = strcspn(q, " ");
-				found = m > 0 && gk_ip_addr_parse(q, m, b, &w4) == 0 && v4 == w4 &&
-				        memcmp(a, b, 16) == 0;
+				found = m > 0 && gk_sync_ip_addr_parse(q, m, b, &w4) == 0 &&
+				        v4 == w4 && memcmp(a, b, 16) == 0;
 				q += m;
 				q += *q == ' ';
 			}
@@ -702,8 +703,8 @@ static int providers(gk_report_t *r)
 	return 0;
 }
 
-int gk_report_mark_also_unfiled(const gk_report_domain_t *unfiled, size_t n_unfiled,
-                                gk_report_domain_t *revoked, size_t n_revoked)
+int gk_ctl_report_mark_also_unfiled(const gk_report_domain_t *unfiled, size_t n_unfiled,
+                                    gk_report_domain_t *revoked, size_t n_revoked)
 {
 	gk_strmap_t names;
 	gk_strmap_init(&names, NULL, GK_STRMAP_BORROW);
@@ -743,7 +744,8 @@ static int finish(gk_report_t *r, struct dmap *unf, struct dmap *rev)
 	/* one definition of handled/unhandled for every figure and format (docs/REPORT.md): the
 	 * sites accessed are the discovered unfiled domains plus the revoked domains still
 	 * queried that are not also among them; unhandled are those not filed now. */
-	int rc = gk_report_mark_also_unfiled(r->unfiled, r->n_unfiled, r->revoked, r->n_revoked);
+	int rc =
+	    gk_ctl_report_mark_also_unfiled(r->unfiled, r->n_unfiled, r->revoked, r->n_revoked);
 	if (rc != 0)
 		return rc;
 	for (size_t i = 0; i < r->n_revoked; i++) {
@@ -783,9 +785,9 @@ static void dmap_free(struct dmap *m)
 	free(m->v);
 }
 
-int gk_report_collect(const char *redis, const char *records_redis,
-                      const struct gk_redis_auth *auth, uint32_t from, uint32_t to, int64_t now,
-                      gk_report_t **out, char *err, size_t errlen)
+int gk_ctl_report_collect(const char *redis, const char *records_redis,
+                          const struct gk_redis_auth *auth, uint32_t from, uint32_t to, int64_t now,
+                          gk_report_t **out, char *err, size_t errlen)
 {
 	if (from > to) {
 		errf(err, errlen, "--from %u is after --to %u", from, to);
@@ -803,7 +805,7 @@ int gk_report_collect(const char *redis, const char *records_redis,
 	r->from = from;
 	r->to = to;
 	r->generated = now;
-	for (uint32_t d = from; d <= to; d = gk_report_next_day(d))
+	for (uint32_t d = from; d <= to; d = gk_ctl_report_next_day(d))
 		r->n_days++;
 	if (r->n_days > MAX_DAYS) {
 		errf(err, errlen, "period of %zu days: at most %u", r->n_days, MAX_DAYS);
@@ -813,7 +815,7 @@ int gk_report_collect(const char *redis, const char *records_redis,
 	if ((r->days = calloc(r->n_days, sizeof(*r->days))) == NULL)
 		goto fail;
 	size_t k = 0;
-	for (uint32_t d = from; d <= to; d = gk_report_next_day(d))
+	for (uint32_t d = from; d <= to; d = gk_ctl_report_next_day(d))
 		r->days[k++].day = d;
 	rc = GK_EIO;
 	if ((c = connect_addr(redis, auth, &rc, err, errlen)) == NULL)
@@ -856,11 +858,11 @@ fail:
 	dmap_free(&served);
 	redisFree(c);
 	redisFree(rc_);
-	gk_report_free(r);
+	gk_ctl_report_free(r);
 	return rc;
 }
 
-void gk_report_free(gk_report_t *r)
+void gk_ctl_report_free(gk_report_t *r)
 {
 	if (r == NULL)
 		return;
@@ -875,7 +877,7 @@ void gk_report_free(gk_report_t *r)
 	free(r->served);
 	free(r->checks);
 	free(r->accuracy);
-	gk_iptab_free(r->iptab);
+	gk_sync_iptab_free(r->iptab);
 	for (size_t i = 0; i < r->n_strings; i++)
 		free(r->strings[i]);
 	free(r->strings);
@@ -901,8 +903,8 @@ static void usage(FILE *err)
 	        "far\n");
 }
 
-int gk_report_main(int argc, char **argv, const char *redis_default, const char *user_default,
-                   const char *pwfile_default, FILE *out, FILE *err)
+int gk_ctl_report_main(int argc, char **argv, const char *redis_default, const char *user_default,
+                       const char *pwfile_default, FILE *out, FILE *err)
 {
 	static const struct option longopts[] = {
 	    {"redis", required_argument, NULL, 'r'},
@@ -984,27 +986,27 @@ int gk_report_main(int argc, char **argv, const char *redis_default, const char 
 	}
 	int64_t now = (int64_t)time(NULL);
 	uint32_t to = gk_disc_day(now), from;
-	if (to_s != NULL && gk_report_parse_date(to_s, &to) != 0) {
+	if (to_s != NULL && gk_ctl_report_parse_date(to_s, &to) != 0) {
 		fprintf(err, "gkctl report: --to '%s': expected YYYY-MM-DD\n", to_s);
 		return 2;
 	}
 	from = to / 100 * 100 + 1;
-	if (from_s != NULL && gk_report_parse_date(from_s, &from) != 0) {
+	if (from_s != NULL && gk_ctl_report_parse_date(from_s, &from) != 0) {
 		fprintf(err, "gkctl report: --from '%s': expected YYYY-MM-DD\n", from_s);
 		return 2;
 	}
 	if (month_s != NULL) { /* the regulator's monthly period: the whole calendar month */
 		char day[16];
 		snprintf(day, sizeof(day), "%s%s", month_s, strchr(month_s, '-') ? "-01" : "01");
-		if (from_s != NULL || to_s != NULL || gk_report_parse_date(day, &from) != 0) {
+		if (from_s != NULL || to_s != NULL || gk_ctl_report_parse_date(day, &from) != 0) {
 			fprintf(err,
 			        "gkctl report: --month '%s': expected YYYY-MM (without --from/--to)"
 			        "\n",
 			        month_s);
 			return 2;
 		}
-		for (to = from; gk_report_next_day(to) / 100 == from / 100;)
-			to = gk_report_next_day(to);
+		for (to = from; gk_ctl_report_next_day(to) / 100 == from / 100;)
+			to = gk_ctl_report_next_day(to);
 	}
 	gk_report_t *r;
 	char emsg[512];
@@ -1015,15 +1017,16 @@ int gk_report_main(int argc, char **argv, const char *redis_default, const char 
 		fprintf(err, "gkctl report: %s\n", emsg);
 		return 2;
 	}
-	int rc = gk_report_collect(redis, records, &auth, from, to, now, &r, emsg, sizeof(emsg));
+	int rc =
+	    gk_ctl_report_collect(redis, records, &auth, from, to, now, &r, emsg, sizeof(emsg));
 	gk_redis_auth_clear(&auth);
 	if (rc != 0) {
 		fprintf(err, "gkctl report: %s\n", emsg);
 		return rc == GK_EINVAL ? 2 : 3;
 	}
 	if (fmt == GK_REPORT_XLSX) {
-		rc = gk_report_write_xlsx(r, output, emsg, sizeof(emsg));
-		gk_report_free(r);
+		rc = gk_ctl_report_write_xlsx(r, output, emsg, sizeof(emsg));
+		gk_ctl_report_free(r);
 		if (rc != 0) {
 			fprintf(err, "gkctl report: %s\n", emsg);
 			return 3;
@@ -1033,15 +1036,15 @@ int gk_report_main(int argc, char **argv, const char *redis_default, const char 
 	FILE *f = out;
 	if (output != NULL && (f = fopen(output, "w")) == NULL) {
 		fprintf(err, "gkctl report: %s: %s\n", output, strerror(errno));
-		gk_report_free(r);
+		gk_ctl_report_free(r);
 		return 3;
 	}
-	rc = gk_report_write(r, fmt, f);
+	rc = gk_ctl_report_write(r, fmt, f);
 	if (f != out && fclose(f) != 0)
 		rc = GK_EIO;
 	else if (f == out && fflush(f) != 0)
 		rc = GK_EIO;
-	gk_report_free(r);
+	gk_ctl_report_free(r);
 	if (rc != 0) {
 		fprintf(err, "gkctl report: write error\n");
 		return 3;

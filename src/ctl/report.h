@@ -2,13 +2,13 @@
 /* src/ctl/report.h -- gkctl report: discovery counters (include/gk/discovery.h) joined with
  * the status set and the feed records (include/gk/filing_status.h), in six formats.
  *
- * gk_report_collect reads Redis once (synchronous hiredis, pipelined): the day/reason hashes
+ * gk_ctl_report_collect reads Redis once (synchronous hiredis, pipelined): the day/reason hashes
  * and day totals of the period, the current status of every discovered domain (gk:st), its
  * record (gk:rec: provider, licence) and the provider names (gk:providers), the number
  * of filed domains (every gk:st bucket, values only), the filed address ranges (gk:ip:ranges,
  * into an iptab) and the served sites' addresses (every gk:site bucket) with the status and
  * record of each, for attribution and accuracy. The result is an immutable value that
- * gk_report_write renders. Definitions are in docs/REPORT.md. Tool code: any one thread,
+ * gk_ctl_report_write renders. Definitions are in docs/REPORT.md. Tool code: any one thread,
  * blocking; never in gatekeeperd.
  */
 #pragma once
@@ -28,7 +28,7 @@ enum gk_report_format {
 	GK_REPORT_JSON,
 	GK_REPORT_HTML,
 	GK_REPORT_NOTICE,
-	GK_REPORT_XLSX, /* a file only (--output): gk_report_write refuses it */
+	GK_REPORT_XLSX, /* a file only (--output): gk_ctl_report_write refuses it */
 };
 
 /* Current status of a discovered domain, at report time. */
@@ -120,14 +120,15 @@ typedef struct gk_report {
  * auth: AUTH on both (NULL or no password: none; src/redis/redis.h).
  * now: unix seconds for "generated". On failure err holds one line. Returns 0, GK_EIO
  * (connection, AUTH, reply), GK_EINVAL (period, address), GK_ENOMEM. */
-GK_MUST_CHECK int gk_report_collect(const char *redis, const char *records_redis,
-                                    const struct gk_redis_auth *auth, uint32_t from, uint32_t to,
-                                    int64_t now, gk_report_t **out, char *err, size_t errlen);
-void gk_report_free(gk_report_t *r);
+GK_MUST_CHECK int gk_ctl_report_collect(const char *redis, const char *records_redis,
+                                        const struct gk_redis_auth *auth, uint32_t from,
+                                        uint32_t to, int64_t now, gk_report_t **out, char *err,
+                                        size_t errlen);
+void gk_ctl_report_free(gk_report_t *r);
 
 /* Render r in format f to out. Returns 0, GK_EIO (write error) or GK_EINVAL (xlsx: a file
  * only, src/ctl/report_internal.h). */
-GK_MUST_CHECK int gk_report_write(const gk_report_t *r, enum gk_report_format f, FILE *out);
+GK_MUST_CHECK int gk_ctl_report_write(const gk_report_t *r, enum gk_report_format f, FILE *out);
 
 /* The `gkctl report` subcommand: argv[0] = "report", then
  *   [--redis ADDR] [--records-redis ADDR] [--from DATE] [--to DATE]
@@ -139,11 +140,11 @@ GK_MUST_CHECK int gk_report_write(const gk_report_t *r, enum gk_report_format f,
  * (gkctl's global options; NULL: GK_REDIS_USER, and GK_REDIS_PASSWORD from the
  * environment). Writes to out (or FILE), messages to err. Returns gkctl's exit status
  * (src/ctl/ctl.h): 0, 2 usage, 3 Redis or I/O error. */
-int gk_report_main(int argc, char **argv, const char *redis_default, const char *user_default,
-                   const char *pwfile_default, FILE *out, FILE *err);
+int gk_ctl_report_main(int argc, char **argv, const char *redis_default, const char *user_default,
+                       const char *pwfile_default, FILE *out, FILE *err);
 
 /* Parse a DATE as above into YYYYMMDD; 0 or GK_EINVAL (also for impossible dates). */
-GK_MUST_CHECK int gk_report_parse_date(const char *s, uint32_t *day);
+GK_MUST_CHECK int gk_ctl_report_parse_date(const char *s, uint32_t *day);
 /* The day after / unix seconds of 00:00 CST of a YYYYMMDD. Pure. */
-uint32_t gk_report_next_day(uint32_t day);
-int64_t gk_report_day_start(uint32_t day);
+uint32_t gk_ctl_report_next_day(uint32_t day);
+int64_t gk_ctl_report_day_start(uint32_t day);

@@ -12,14 +12,14 @@
 
 static const char *const reason_names[GK_DISC_NREASONS] = GK_DISC_REASON_NAMES;
 
-const char *gk_report_status_name(int status)
+const char *gk_ctl_report_status_name(int status)
 {
 	return status == GK_REPORT_FILED     ? "filed"
 	       : status == GK_REPORT_REVOKED ? "revoked"
 	                                     : "unfiled";
 }
 
-char *gk_report_time(uint32_t t, char buf[32])
+char *gk_ctl_report_time(uint32_t t, char buf[32])
 {
 	time_t x = (time_t)t + GK_DISC_TZ_OFFSET_S;
 	struct tm tm;
@@ -28,13 +28,13 @@ char *gk_report_time(uint32_t t, char buf[32])
 	return buf;
 }
 
-char *gk_report_date(uint32_t day, char buf[16])
+char *gk_ctl_report_date(uint32_t day, char buf[16])
 {
 	snprintf(buf, 16, "%04u-%02u-%02u", day / 10000, day / 100 % 100, day % 100);
 	return buf;
 }
 
-uint64_t gk_report_refused(const gk_report_day_t *d)
+uint64_t gk_ctl_report_refused(const gk_report_day_t *d)
 {
 	uint64_t n = 0;
 	for (unsigned k = 0; k < GK_DISC_NREASONS; k++)
@@ -42,7 +42,7 @@ uint64_t gk_report_refused(const gk_report_day_t *d)
 	return n;
 }
 
-const char *gk_report_attribution(const gk_report_domain_t *e)
+const char *gk_ctl_report_attribution(const gk_report_domain_t *e)
 {
 	return e->addrs == NULL  ? "not served"
 	       : e->attributed   ? "range"
@@ -50,13 +50,13 @@ const char *gk_report_attribution(const gk_report_domain_t *e)
 	                         : "unknown";
 }
 
-const char *gk_report_check_verdict(const gk_report_check_t *k)
+const char *gk_ctl_report_check_verdict(const gk_report_check_t *k)
 {
 	return k->provider_ok ? (k->ips_ok ? "match" : "ips")
 	                      : (k->ips_ok ? "provider" : "provider+ips");
 }
 
-size_t gk_report_n_mismatches(const gk_report_t *r)
+size_t gk_ctl_report_n_mismatches(const gk_report_t *r)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < r->n_checks; i++)
@@ -64,7 +64,7 @@ size_t gk_report_n_mismatches(const gk_report_t *r)
 	return n;
 }
 
-double gk_report_acc_rate(uint64_t matched, uint64_t checked)
+double gk_ctl_report_acc_rate(uint64_t matched, uint64_t checked)
 {
 	return checked ? (double)matched / (double)checked : -1.0;
 }
@@ -83,16 +83,16 @@ static void table_domains(FILE *o, const char *title, const gk_report_domain_t *
 	        "last seen", "now", "provider (filing) / attributed [addresses]");
 	for (size_t i = 0; i < n; i++)
 		fprintf(o, "%-32s %10llu  %-25s  %-25s  %-8s  %s / %s [%s]\n", v[i].name,
-		        (unsigned long long)v[i].queries, gk_report_time(v[i].first, a),
-		        gk_report_time(v[i].last, b), gk_report_status_name(v[i].status),
+		        (unsigned long long)v[i].queries, gk_ctl_report_time(v[i].first, a),
+		        gk_ctl_report_time(v[i].last, b), gk_ctl_report_status_name(v[i].status),
 		        v[i].provider_name ? v[i].provider_name : "-",
-		        v[i].attributed ? v[i].attributed : gk_report_attribution(&v[i]),
+		        v[i].attributed ? v[i].attributed : gk_ctl_report_attribution(&v[i]),
 		        v[i].addrs ? v[i].addrs : "");
 }
 
 static void write_table_accuracy(const gk_report_t *r, FILE *o)
 {
-	double rate = gk_report_acc_rate(r->matched, r->checked);
+	double rate = gk_ctl_report_acc_rate(r->matched, r->checked);
 	fprintf(o, "\nAccess-location accuracy: %llu of %llu filed served domains checked match",
 	        (unsigned long long)r->matched, (unsigned long long)r->checked);
 	if (rate >= 0)
@@ -110,16 +110,17 @@ static void write_table_accuracy(const gk_report_t *r, FILE *o)
 		cell(o, a->provider ? a->provider : "(none named)", 40, false);
 		fprintf(o, " %10llu %10llu %8.2f%% %10llu\n", (unsigned long long)a->checked,
 		        (unsigned long long)a->matched,
-		        100.0 * gk_report_acc_rate(a->matched, a->checked),
+		        100.0 * gk_ctl_report_acc_rate(a->matched, a->checked),
 		        (unsigned long long)a->ips_differ);
 	}
-	fprintf(o, "\nInaccurate filings: %zu\n", gk_report_n_mismatches(r));
+	fprintf(o, "\nInaccurate filings: %zu\n", gk_ctl_report_n_mismatches(r));
 	for (size_t i = 0; i < r->n_checks; i++) {
 		const gk_report_check_t *k = &r->checks[i];
 		if (k->provider_ok && k->ips_ok)
 			continue;
 		fprintf(o, "%-32s %-12s filed %s, observed %s [%s] ips [%s]\n", k->d->name,
-		        gk_report_check_verdict(k), k->d->provider_name ? k->d->provider_name : "-",
+		        gk_ctl_report_check_verdict(k),
+		        k->d->provider_name ? k->d->provider_name : "-",
 		        k->d->attributed ? k->d->attributed : "(unknown)", k->d->addrs,
 		        k->d->ips ? k->d->ips : "");
 	}
@@ -129,8 +130,8 @@ static void write_table(const gk_report_t *r, FILE *o)
 {
 	char a[16], b[16];
 	const gk_report_day_t *t = &r->total;
-	fprintf(o, "Discovery report %s .. %s (China Standard Time)\n", gk_report_date(r->from, a),
-	        gk_report_date(r->to, b));
+	fprintf(o, "Discovery report %s .. %s (China Standard Time)\n",
+	        gk_ctl_report_date(r->from, a), gk_ctl_report_date(r->to, b));
 	fprintf(o, "filing rate %.2f%% = filed %llu / (filed %llu + unhandled %llu)\n",
 	        100.0 * r->rate, (unsigned long long)r->filed, (unsigned long long)r->filed,
 	        (unsigned long long)r->unhandled);
@@ -143,7 +144,7 @@ static void write_table(const gk_report_t *r, FILE *o)
 	        (unsigned long long)r->handled, (unsigned long long)r->unhandled);
 	fprintf(o, "revoked domains still queried %zu\n", r->n_revoked);
 	fprintf(o, "queries %llu: resolved %llu, refused %llu (", (unsigned long long)t->queries,
-	        (unsigned long long)t->resolved, (unsigned long long)gk_report_refused(t));
+	        (unsigned long long)t->resolved, (unsigned long long)gk_ctl_report_refused(t));
 	for (unsigned k = 0; k < GK_DISC_NREASONS; k++)
 		fprintf(o, "%s%s %llu", k ? ", " : "", reason_names[k],
 		        (unsigned long long)t->refused[k]);
@@ -170,8 +171,9 @@ static void write_table(const gk_report_t *r, FILE *o)
 	for (size_t i = 0; i < r->n_days; i++) {
 		const gk_report_day_t *d = &r->days[i];
 		fprintf(o, "%-10s %10llu %10llu %10llu %10llu %10llu %8.2f%%\n",
-		        gk_report_date(d->day, a), (unsigned long long)d->queries,
-		        (unsigned long long)d->resolved, (unsigned long long)gk_report_refused(d),
+		        gk_ctl_report_date(d->day, a), (unsigned long long)d->queries,
+		        (unsigned long long)d->resolved,
+		        (unsigned long long)gk_ctl_report_refused(d),
 		        (unsigned long long)d->refused[GK_DISC_UNFILED],
 		        (unsigned long long)d->refused[GK_DISC_REVOKED], 100.0 * d->rate_through);
 	}
@@ -201,8 +203,8 @@ static void csv_rows(FILE *o, const char *list, const gk_report_domain_t *v, siz
 		fprintf(o, "%s,", list);
 		csv_field(o, v[i].name);
 		fprintf(o, ",%llu,%s,%s,%s,%s,%u,", (unsigned long long)v[i].queries,
-		        gk_report_time(v[i].first, a), gk_report_time(v[i].last, b),
-		        gk_report_status_name(v[i].status),
+		        gk_ctl_report_time(v[i].first, a), gk_ctl_report_time(v[i].last, b),
+		        gk_ctl_report_status_name(v[i].status),
 		        v[i].status == GK_REPORT_FILED ? "yes" : "no", v[i].provider);
 		csv_field(o, v[i].provider_name ? v[i].provider_name : "");
 		fputc(',', o);
@@ -211,7 +213,7 @@ static void csv_rows(FILE *o, const char *list, const gk_report_domain_t *v, siz
 		csv_field(o, v[i].addrs ? v[i].addrs : "");
 		fputc(',', o);
 		csv_field(o, v[i].attributed ? v[i].attributed : "");
-		fprintf(o, ",%s,,\n", gk_report_attribution(&v[i]));
+		fprintf(o, ",%s,,\n", gk_ctl_report_attribution(&v[i]));
 	}
 }
 
@@ -223,7 +225,7 @@ static void csv_checks(FILE *o, const gk_report_t *r)
 		const gk_report_domain_t *d = r->checks[i].d;
 		fputs("checked,", o);
 		csv_field(o, d->name);
-		fprintf(o, ",,,,%s,yes,%u,", gk_report_status_name(d->status), d->provider);
+		fprintf(o, ",,,,%s,yes,%u,", gk_ctl_report_status_name(d->status), d->provider);
 		csv_field(o, d->provider_name ? d->provider_name : "");
 		fputc(',', o);
 		csv_field(o, d->licence);
@@ -231,9 +233,9 @@ static void csv_checks(FILE *o, const gk_report_t *r)
 		csv_field(o, d->addrs);
 		fputc(',', o);
 		csv_field(o, d->attributed ? d->attributed : "");
-		fprintf(o, ",%s,", gk_report_attribution(d));
+		fprintf(o, ",%s,", gk_ctl_report_attribution(d));
 		csv_field(o, d->ips ? d->ips : "");
-		fprintf(o, ",%s\n", gk_report_check_verdict(&r->checks[i]));
+		fprintf(o, ",%s\n", gk_ctl_report_check_verdict(&r->checks[i]));
 	}
 }
 
@@ -290,7 +292,7 @@ static json_t *json_accuracy(const gk_report_t *r)
 		    "filed_provider", k->d->provider_name, "observed_provider", k->d->attributed,
 		    "addresses", json_addrs(k->d->addrs), "ips",
 		    k->d->ips ? json_addrs(k->d->ips) : json_null(), "provider_ok", k->provider_ok,
-		    "ips_ok", k->ips_ok, "check", gk_report_check_verdict(k));
+		    "ips_ok", k->ips_ok, "check", gk_ctl_report_check_verdict(k));
 		json_array_append_new(mis, o);
 	}
 	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "ranges",
@@ -306,18 +308,20 @@ static json_t *json_domains(const gk_report_domain_t *v, size_t n)
 	char a[32], b[32], c[16];
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++) {
-		json_t *o = json_pack(
-		    "{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:I, s:s?, s:s}", "domain", v[i].name,
-		    "queries", (json_int_t)v[i].queries, "first_seen",
-		    gk_report_time(v[i].first, a), "last_seen", gk_report_time(v[i].last, b),
-		    "first_day", gk_report_date(v[i].first_day, c), "status",
-		    gk_report_status_name(v[i].status), "handled", v[i].status == GK_REPORT_FILED,
-		    "provider_id", (json_int_t)v[i].provider, "provider", v[i].provider_name,
-		    "licence", v[i].licence);
+		json_t *o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:b, s:I, s:s?, s:s}",
+		                      "domain", v[i].name, "queries", (json_int_t)v[i].queries,
+		                      "first_seen", gk_ctl_report_time(v[i].first, a), "last_seen",
+		                      gk_ctl_report_time(v[i].last, b), "first_day",
+		                      gk_ctl_report_date(v[i].first_day, c), "status",
+		                      gk_ctl_report_status_name(v[i].status), "handled",
+		                      v[i].status == GK_REPORT_FILED, "provider_id",
+		                      (json_int_t)v[i].provider, "provider", v[i].provider_name,
+		                      "licence", v[i].licence);
 		json_object_set_new(o, "addresses", json_addrs(v[i].addrs));
 		json_object_set_new(o, "attributed",
 		                    v[i].attributed ? json_string(v[i].attributed) : json_null());
-		json_object_set_new(o, "attribution", json_string(gk_report_attribution(&v[i])));
+		json_object_set_new(o, "attribution",
+		                    json_string(gk_ctl_report_attribution(&v[i])));
 		json_array_append_new(arr, o);
 	}
 	return arr;
@@ -337,11 +341,11 @@ static json_t *json_day(const gk_report_day_t *d)
 	json_t *o =
 	    json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "queries", (json_int_t)d->queries,
 	              "resolved", (json_int_t)d->resolved, "refused_total",
-	              (json_int_t)gk_report_refused(d), "monitored", (json_int_t)d->monitored,
+	              (json_int_t)gk_ctl_report_refused(d), "monitored", (json_int_t)d->monitored,
 	              "noreg", (json_int_t)d->noreg, "refused", json_counts(d->refused), "overflow",
 	              json_counts(d->overflow), "dropped", json_counts(d->dropped));
 	if (d->day != 0) {
-		json_object_set_new(o, "date", json_string(gk_report_date(d->day, a)));
+		json_object_set_new(o, "date", json_string(gk_ctl_report_date(d->day, a)));
 		json_object_set_new(o, "new_unhandled", json_integer((json_int_t)d->new_unhandled));
 		json_object_set_new(o, "filing_rate_through", json_real(d->rate_through));
 	}
@@ -362,8 +366,8 @@ static int write_json(const gk_report_t *r, FILE *o)
 		                     (json_int_t)r->providers[i].unhandled));
 	json_t *root = json_pack(
 	    "{s:{s:s, s:s, s:s}, s:{s:I, s:I, s:I, s:I, s:I, s:f}, s:o, s:o, s:o, s:o, s:o}",
-	    "period", "from", gk_report_date(r->from, a), "to", gk_report_date(r->to, b),
-	    "generated", gk_report_time((uint32_t)r->generated, g), "summary", "filed",
+	    "period", "from", gk_ctl_report_date(r->from, a), "to", gk_ctl_report_date(r->to, b),
+	    "generated", gk_ctl_report_time((uint32_t)r->generated, g), "summary", "filed",
 	    (json_int_t)r->filed, "discovered_unfiled", (json_int_t)r->n_unfiled, "handled",
 	    (json_int_t)r->handled, "unhandled", (json_int_t)r->unhandled, "revoked_queried",
 	    (json_int_t)r->n_revoked, "filing_rate", r->rate, "totals", json_day(&r->total), "days",
@@ -470,7 +474,7 @@ static void notice_accuracy(const gk_report_t *r, FILE *o)
 		cell(o, n3, wr, true);
 		fputc('\n', o);
 	}
-	fprintf(o, "\n接入信息不准确的备案：%zu\n", gk_report_n_mismatches(r));
+	fprintf(o, "\n接入信息不准确的备案：%zu\n", gk_ctl_report_n_mismatches(r));
 	for (size_t i = 0; i < r->n_checks; i++) {
 		const gk_report_check_t *k = &r->checks[i];
 		if (k->provider_ok && k->ips_ok)
@@ -492,7 +496,7 @@ static void write_notice(const gk_report_t *r, FILE *o)
 	}
 	const size_t wi = 6, wa = width("访问的未备案网站数"), wu = width("其中未处理数");
 	fprintf(o, "未备案网站接入情况通报表\n统计期间：%s 至 %s（北京时间）\n\n",
-	        gk_report_date(r->from, a), gk_report_date(r->to, b));
+	        gk_ctl_report_date(r->from, a), gk_ctl_report_date(r->to, b));
 	cell(o, "序号", wi, false);
 	fputs("  ", o);
 	cell(o, "接入服务单位", wname, false);
@@ -533,7 +537,7 @@ static void write_notice(const gk_report_t *r, FILE *o)
 	notice_accuracy(r, o);
 }
 
-int gk_report_write(const gk_report_t *r, enum gk_report_format f, FILE *o)
+int gk_ctl_report_write(const gk_report_t *r, enum gk_report_format f, FILE *o)
 {
 	int rc = 0;
 	switch (f) {
@@ -547,7 +551,7 @@ int gk_report_write(const gk_report_t *r, enum gk_report_format f, FILE *o)
 		rc = write_json(r, o);
 		break;
 	case GK_REPORT_HTML:
-		gk_report_write_html(r, o);
+		gk_ctl_report_write_html(r, o);
 		break;
 	case GK_REPORT_NOTICE:
 		write_notice(r, o);

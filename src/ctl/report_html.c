@@ -76,8 +76,8 @@ static void chart_refusals(const gk_report_t *r, FILE *o)
 	const double W = 900, H = 260, L = 60, B = 40, T = 10, R = 10;
 	uint64_t max = 1;
 	for (size_t i = 0; i < r->n_days; i++)
-		if (gk_report_refused(&r->days[i]) > max)
-			max = gk_report_refused(&r->days[i]);
+		if (gk_ctl_report_refused(&r->days[i]) > max)
+			max = gk_ctl_report_refused(&r->days[i]);
 	double pw = W - L - R, ph = H - T - B, bw = pw / (double)r->n_days;
 	fprintf(o,
 	        "<svg id=\"chart-refusals\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
@@ -106,8 +106,8 @@ static void chart_refusals(const gk_report_t *r, FILE *o)
 		fprintf(o,
 		        "<g class=\"day\" data-date=\"%s\" data-refused=\"%llu\"><title>%s: %llu "
 		        "refused</title>",
-		        gk_report_date(d->day, a), (unsigned long long)gk_report_refused(d), a,
-		        (unsigned long long)gk_report_refused(d));
+		        gk_ctl_report_date(d->day, a), (unsigned long long)gk_ctl_report_refused(d),
+		        a, (unsigned long long)gk_ctl_report_refused(d));
 		for (unsigned k = 0; k < GK_DISC_NREASONS; k++) {
 			if (d->refused[k] == 0)
 				continue;
@@ -208,14 +208,14 @@ static void chart_rate(const gk_report_t *r, FILE *o)
 	for (size_t i = 0; i < r->n_days; i++) {
 		double x = L + step * (double)i,
 		       y = T + ph - ph * (r->days[i].rate_through - lo) / (1.0 - lo);
-		gk_report_date(r->days[i].day, a);
+		gk_ctl_report_date(r->days[i].day, a);
 		if (r->days[i].queries)
 			fprintf(o,
 			        "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#337ab7\" "
 			        "data-date=\"%s\" data-rate=\"%.6f\"><title>%s: "
 			        "%.2f%%</title></circle>\n",
-			        x, y, gk_report_date(r->days[i].day, a), r->days[i].rate_through, a,
-			        100 * r->days[i].rate_through);
+			        x, y, gk_ctl_report_date(r->days[i].day, a),
+			        r->days[i].rate_through, a, 100 * r->days[i].rate_through);
 		if (i % every == 0)
 			fprintf(
 			    o,
@@ -244,12 +244,13 @@ static void domain_table(const char *id, const gk_report_domain_t *v, size_t n, 
 		fprintf(o,
 		        "<td class=\"first\">%s</td><td class=\"last\">%s</td>"
 		        "<td class=\"status %s\">%s</td><td class=\"provider\">",
-		        gk_report_time(v[i].first, a), gk_report_time(v[i].last, b),
-		        gk_report_status_name(v[i].status), gk_report_status_name(v[i].status));
+		        gk_ctl_report_time(v[i].first, a), gk_ctl_report_time(v[i].last, b),
+		        gk_ctl_report_status_name(v[i].status),
+		        gk_ctl_report_status_name(v[i].status));
 		esc(o, v[i].provider_name ? v[i].provider_name : "");
 		fputs("</td><td class=\"licence\">", o);
 		esc(o, v[i].licence);
-		fprintf(o, "</td><td class=\"attributed %s\">", gk_report_attribution(&v[i]));
+		fprintf(o, "</td><td class=\"attributed %s\">", gk_ctl_report_attribution(&v[i]));
 		esc(o, v[i].attributed ? v[i].attributed
 		       : v[i].addrs    ? (v[i].special_only ? "(private or reserved)" : "(unknown)")
 		                       : "");
@@ -314,7 +315,7 @@ static void accuracy_html(const gk_report_t *r, FILE *o)
 	        "id=\"mismatches\"><thead><tr><th>domain</th><th>filed provider</th><th>observed "
 	        "provider</th><th>addresses</th><th>ips in the filing</th><th>differs</th></tr>"
 	        "</thead><tbody>\n",
-	        gk_report_n_mismatches(r));
+	        gk_ctl_report_n_mismatches(r));
 	size_t shown = 0;
 	for (size_t i = 0; i < r->n_checks && shown < ROWS_MAX; i++) {
 		const gk_report_check_t *k = &r->checks[i];
@@ -331,10 +332,11 @@ static void accuracy_html(const gk_report_t *r, FILE *o)
 		esc(o, k->d->addrs);
 		fputs("</td><td class=\"ips\">", o);
 		esc(o, k->d->ips ? k->d->ips : "");
-		fprintf(o, "</td><td class=\"check\">%s</td></tr>\n", gk_report_check_verdict(k));
+		fprintf(o, "</td><td class=\"check\">%s</td></tr>\n",
+		        gk_ctl_report_check_verdict(k));
 	}
 	fputs("</tbody></table>\n", o);
-	if (shown < gk_report_n_mismatches(r))
+	if (shown < gk_ctl_report_n_mismatches(r))
 		fprintf(o, "<p class=\"more\">The first %zu; the CSV format lists every one.</p>\n",
 		        shown);
 }
@@ -345,11 +347,11 @@ static void summary_item(FILE *o, const char *id, const char *label, uint64_t v)
 	        (unsigned long long)v, (unsigned long long)v);
 }
 
-void gk_report_write_html(const gk_report_t *r, FILE *o)
+void gk_ctl_report_write_html(const gk_report_t *r, FILE *o)
 {
 	char a[16], b[16], g[32];
-	gk_report_date(r->from, a);
-	gk_report_date(r->to, b);
+	gk_ctl_report_date(r->from, a);
+	gk_ctl_report_date(r->to, b);
 	fprintf(o,
 	        "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\n"
 	        "<title>Gatekeeper discovery report %s – %s</title>\n",
@@ -378,7 +380,7 @@ void gk_report_write_html(const gk_report_t *r, FILE *o)
 	fprintf(o,
 	        "<h1>Discovery report</h1>\n<p>Period <time id=\"from\">%s</time> to "
 	        "<time id=\"to\">%s</time> (China Standard Time), generated %s.</p>\n",
-	        a, b, gk_report_time((uint32_t)r->generated, g));
+	        a, b, gk_ctl_report_time((uint32_t)r->generated, g));
 	fprintf(o,
 	        "<dl id=\"summary\">\n<div><dt>filing rate</dt><dd id=\"filing-rate\" "
 	        "data-v=\"%.10f\">%.2f%%</dd></div>\n",
@@ -390,7 +392,7 @@ void gk_report_write_html(const gk_report_t *r, FILE *o)
 	summary_item(o, "revoked-queried", "revoked, still queried", r->n_revoked);
 	summary_item(o, "attributed", "sites attributed by a filed range", r->attributed);
 	summary_item(o, "queries", "queries", r->total.queries);
-	summary_item(o, "refused", "refused", gk_report_refused(&r->total));
+	summary_item(o, "refused", "refused", gk_ctl_report_refused(&r->total));
 	fputs("</dl>\n<p>Filing rate = filed ÷ (filed + unhandled): a discovered domain filed "
 	      "since is already among the filed.</p>\n",
 	      o);
@@ -434,10 +436,10 @@ void gk_report_write_html(const gk_report_t *r, FILE *o)
 		for (unsigned k = 0; k < GK_DISC_NREASONS; k++)
 			ov += d->overflow[k];
 		fprintf(o, "<tr class=\"day\"><td class=\"date\">%s</td>",
-		        gk_report_date(d->day, a));
+		        gk_ctl_report_date(d->day, a));
 		num_td(o, "queries", d->queries);
 		num_td(o, "resolved", d->resolved);
-		num_td(o, "refused", gk_report_refused(d));
+		num_td(o, "refused", gk_ctl_report_refused(d));
 		for (unsigned k = 0; k < GK_DISC_NREASONS; k++)
 			num_td(o, reason_names[k], d->refused[k]);
 		num_td(o, "overflow", ov);

@@ -23,7 +23,7 @@ static void notice_sheet(lxw_workbook *wb, const gk_report_t *r, lxw_format *bol
 	worksheet_set_column(ws, 2, 3, 20, NULL);
 	worksheet_write_string(ws, 0, 0, "未备案网站接入情况通报表", bold);
 	snprintf(period, sizeof(period), "统计期间：%s 至 %s（北京时间）",
-	         gk_report_date(r->from, a), gk_report_date(r->to, b));
+	         gk_ctl_report_date(r->from, a), gk_ctl_report_date(r->to, b));
 	worksheet_write_string(ws, 1, 0, period, NULL);
 	static const char *const head[] = {"序号", "接入服务单位", "访问的未备案网站数",
 	                                   "其中未处理数"};
@@ -66,11 +66,11 @@ static void summary_sheet(lxw_workbook *wb, const gk_report_t *r, lxw_format *bo
 	worksheet_set_column(ws, 0, 0, 28, NULL);
 	worksheet_set_column(ws, 1, 1, 28, NULL);
 	worksheet_write_string(ws, 0, 0, "from", bold);
-	worksheet_write_string(ws, 0, 1, gk_report_date(r->from, a), NULL);
+	worksheet_write_string(ws, 0, 1, gk_ctl_report_date(r->from, a), NULL);
 	worksheet_write_string(ws, 1, 0, "to", bold);
-	worksheet_write_string(ws, 1, 1, gk_report_date(r->to, b), NULL);
+	worksheet_write_string(ws, 1, 1, gk_ctl_report_date(r->to, b), NULL);
 	worksheet_write_string(ws, 2, 0, "generated", bold);
-	worksheet_write_string(ws, 2, 1, gk_report_time((uint32_t)r->generated, g), NULL);
+	worksheet_write_string(ws, 2, 1, gk_ctl_report_time((uint32_t)r->generated, g), NULL);
 	lxw_row_t row = 3;
 	kv(ws, row++, "filed", (double)r->filed);
 	kv(ws, row++, "discovered_unfiled", (double)r->n_unfiled);
@@ -81,7 +81,7 @@ static void summary_sheet(lxw_workbook *wb, const gk_report_t *r, lxw_format *bo
 	const gk_report_day_t *t = &r->total;
 	kv(ws, row++, "queries", (double)t->queries);
 	kv(ws, row++, "resolved", (double)t->resolved);
-	kv(ws, row++, "refused_total", (double)gk_report_refused(t));
+	kv(ws, row++, "refused_total", (double)gk_ctl_report_refused(t));
 	for (unsigned k = 0; k < GK_DISC_NREASONS; k++) {
 		snprintf(key, sizeof(key), "refused:%s", reason_names[k]);
 		kv(ws, row++, key, (double)t->refused[k]);
@@ -103,10 +103,10 @@ static void daily_sheet(lxw_workbook *wb, const gk_report_t *r, lxw_format *bold
 	for (size_t i = 0; i < r->n_days; i++) {
 		const gk_report_day_t *d = &r->days[i];
 		lxw_row_t row = (lxw_row_t)(i + 1);
-		worksheet_write_string(ws, row, 0, gk_report_date(d->day, a), NULL);
+		worksheet_write_string(ws, row, 0, gk_ctl_report_date(d->day, a), NULL);
 		worksheet_write_number(ws, row, 1, (double)d->queries, NULL);
 		worksheet_write_number(ws, row, 2, (double)d->resolved, NULL);
-		worksheet_write_number(ws, row, 3, (double)gk_report_refused(d), NULL);
+		worksheet_write_number(ws, row, 3, (double)gk_ctl_report_refused(d), NULL);
 		worksheet_write_number(ws, row, 4, (double)d->refused[GK_DISC_UNFILED], NULL);
 		worksheet_write_number(ws, row, 5, (double)d->refused[GK_DISC_REVOKED], NULL);
 		worksheet_write_number(ws, row, 6, (double)d->new_unhandled, NULL);
@@ -122,9 +122,9 @@ static lxw_row_t domain_rows(lxw_worksheet *ws, lxw_row_t row, const char *list,
 		worksheet_write_string(ws, row, 0, list, NULL);
 		worksheet_write_string(ws, row, 1, v[i].name, NULL);
 		worksheet_write_number(ws, row, 2, (double)v[i].queries, NULL);
-		worksheet_write_string(ws, row, 3, gk_report_time(v[i].first, a), NULL);
-		worksheet_write_string(ws, row, 4, gk_report_time(v[i].last, b), NULL);
-		worksheet_write_string(ws, row, 5, gk_report_status_name(v[i].status), NULL);
+		worksheet_write_string(ws, row, 3, gk_ctl_report_time(v[i].first, a), NULL);
+		worksheet_write_string(ws, row, 4, gk_ctl_report_time(v[i].last, b), NULL);
+		worksheet_write_string(ws, row, 5, gk_ctl_report_status_name(v[i].status), NULL);
 		worksheet_write_string(ws, row, 6, v[i].status == GK_REPORT_FILED ? "yes" : "no",
 		                       NULL);
 		worksheet_write_number(ws, row, 7, (double)v[i].provider, NULL);
@@ -133,7 +133,7 @@ static lxw_row_t domain_rows(lxw_worksheet *ws, lxw_row_t row, const char *list,
 		worksheet_write_string(ws, row, 9, v[i].licence, NULL);
 		worksheet_write_string(ws, row, 10, v[i].addrs ? v[i].addrs : "", NULL);
 		worksheet_write_string(ws, row, 11, v[i].attributed ? v[i].attributed : "", NULL);
-		worksheet_write_string(ws, row, 12, gk_report_attribution(&v[i]), NULL);
+		worksheet_write_string(ws, row, 12, gk_ctl_report_attribution(&v[i]), NULL);
 	}
 	return row;
 }
@@ -145,16 +145,17 @@ static lxw_row_t check_rows(lxw_worksheet *ws, lxw_row_t row, const gk_report_t 
 		const gk_report_domain_t *d = r->checks[i].d;
 		worksheet_write_string(ws, row, 0, "checked", NULL);
 		worksheet_write_string(ws, row, 1, d->name, NULL);
-		worksheet_write_string(ws, row, 5, gk_report_status_name(d->status), NULL);
+		worksheet_write_string(ws, row, 5, gk_ctl_report_status_name(d->status), NULL);
 		worksheet_write_string(ws, row, 6, "yes", NULL);
 		worksheet_write_number(ws, row, 7, (double)d->provider, NULL);
 		worksheet_write_string(ws, row, 8, d->provider_name ? d->provider_name : "", NULL);
 		worksheet_write_string(ws, row, 9, d->licence, NULL);
 		worksheet_write_string(ws, row, 10, d->addrs, NULL);
 		worksheet_write_string(ws, row, 11, d->attributed ? d->attributed : "", NULL);
-		worksheet_write_string(ws, row, 12, gk_report_attribution(d), NULL);
+		worksheet_write_string(ws, row, 12, gk_ctl_report_attribution(d), NULL);
 		worksheet_write_string(ws, row, 13, d->ips ? d->ips : "", NULL);
-		worksheet_write_string(ws, row, 14, gk_report_check_verdict(&r->checks[i]), NULL);
+		worksheet_write_string(ws, row, 14, gk_ctl_report_check_verdict(&r->checks[i]),
+		                       NULL);
 	}
 	return row;
 }
@@ -179,7 +180,7 @@ static void accuracy_sheet(lxw_workbook *wb, const gk_report_t *r, lxw_format *b
 		worksheet_write_string(ws, row, 1, a->provider ? a->provider : "（未填写）", NULL);
 		worksheet_write_number(ws, row, 2, (double)a->checked, NULL);
 		worksheet_write_number(ws, row, 3, (double)a->matched, NULL);
-		worksheet_write_number(ws, row, 4, gk_report_acc_rate(a->matched, a->checked),
+		worksheet_write_number(ws, row, 4, gk_ctl_report_acc_rate(a->matched, a->checked),
 		                       NULL);
 		worksheet_write_number(ws, row, 5, (double)a->ips_differ, NULL);
 	}
@@ -187,7 +188,7 @@ static void accuracy_sheet(lxw_workbook *wb, const gk_report_t *r, lxw_format *b
 	worksheet_write_number(ws, row, 2, (double)r->checked, bold);
 	worksheet_write_number(ws, row, 3, (double)r->matched, bold);
 	if (r->checked)
-		worksheet_write_number(ws, row, 4, gk_report_acc_rate(r->matched, r->checked),
+		worksheet_write_number(ws, row, 4, gk_ctl_report_acc_rate(r->matched, r->checked),
 		                       bold);
 	row += 2;
 	worksheet_write_string(ws, row++, 0, "接入信息不准确的备案", bold);
@@ -206,7 +207,7 @@ static void accuracy_sheet(lxw_workbook *wb, const gk_report_t *r, lxw_format *b
 		worksheet_write_string(ws, row, 2, k->d->attributed ? k->d->attributed : "", NULL);
 		worksheet_write_string(ws, row, 3, k->d->addrs, NULL);
 		worksheet_write_string(ws, row, 4, k->d->ips ? k->d->ips : "", NULL);
-		worksheet_write_string(ws, row, 5, gk_report_check_verdict(k), NULL);
+		worksheet_write_string(ws, row, 5, gk_ctl_report_check_verdict(k), NULL);
 		row++;
 	}
 }
@@ -228,7 +229,7 @@ static void domains_sheet(lxw_workbook *wb, const gk_report_t *r, lxw_format *bo
 	check_rows(ws, row, r);
 }
 
-int gk_report_write_xlsx(const gk_report_t *r, const char *path, char *err, size_t errlen)
+int gk_ctl_report_write_xlsx(const gk_report_t *r, const char *path, char *err, size_t errlen)
 {
 	lxw_workbook *wb = workbook_new(path);
 	if (wb == NULL) {

@@ -396,8 +396,9 @@ static int parse_zones(struct ctx *c, yaml_node_t *n)
 			             "zones: entry '%s' has no 'file' (or 'forward')", z.name);
 			break;
 		}
-		if (gk_config_zone_add(c->cfg, z.name, strlen(z.name), resolve(c, z.file),
-		                       GK_CONFIG_ZSRC_CONFIG, c->cfg->path, z.name_line) != 0)
+		if (gk_daemon_config_zone_add(c->cfg, z.name, strlen(z.name), resolve(c, z.file),
+		                              GK_CONFIG_ZSRC_CONFIG, c->cfg->path,
+		                              z.name_line) != 0)
 			c->y.rc = GK_ENOMEM;
 	}
 	return c->y.rc;
@@ -1109,7 +1110,7 @@ static int check_privs(struct ctx *c, const struct top_seen *seen)
 		snprintf(p->group, sizeof(p->group), "%s", group ? group : "");
 		return 0;
 	}
-	if (gk_privs_resolve(user, group, &c->cfg->privs, err, sizeof(err)) != 0)
+	if (gk_daemon_privs_resolve(user, group, &c->cfg->privs, err, sizeof(err)) != 0)
 		return gk_yaml_fail(&c->y, GK_ECONFIG,
 		                    gk_yaml_line(group && strstr(err, "group") ? seen->group_node
 		                                                               : seen->user_node),
@@ -1275,7 +1276,7 @@ static unsigned default_workers(void)
 static int load_doc(struct ctx *c, FILE *f, yaml_document_t *doc)
 {
 	size_t deep = 0;
-	int rc = gk_yaml_check_depth(NULL, 0, f, GK_YAML_MAX_DEPTH, &deep);
+	int rc = gk_yamldepth_check(NULL, 0, f, GK_YAML_MAX_DEPTH, &deep);
 	if (rc == GK_ESYNTAX) {
 		gk_yaml_fail(&c->y, GK_ECONFIG, deep, "nested deeper than %d levels",
 		             GK_YAML_MAX_DEPTH);
@@ -1305,13 +1306,13 @@ static int load_doc(struct ctx *c, FILE *f, yaml_document_t *doc)
 	return ok ? 0 : c->y.rc;
 }
 
-int gk_config_load(const char *path, gk_config_t **out, char *err, size_t errlen)
+int gk_daemon_config_load(const char *path, gk_config_t **out, char *err, size_t errlen)
 {
-	return gk_config_load_flags(path, 0, out, err, errlen);
+	return gk_daemon_config_load_flags(path, 0, out, err, errlen);
 }
 
-int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out, char *err,
-                         size_t errlen)
+int gk_daemon_config_load_flags(const char *path, unsigned flags, gk_config_t **out, char *err,
+                                size_t errlen)
 {
 	struct ctx c = {.y = {.path = path, .err = err, .errlen = errlen}, .flags = flags};
 	if (errlen > 0)
@@ -1394,16 +1395,16 @@ int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out, ch
 		             "zones: at least one zone is required");
 	bool check_root = c.y.rc == 0 && c.cfg->chroot && !gk_chroot_active();
 	if (check_root) /* before the lists are read: one outside the chroot is not opened */
-		c.y.rc = gk_config_chroot_check(c.cfg, err, errlen);
-	if (c.y.rc == 0 && (c.y.rc = gk_config_zones_extra(c.cfg, flags, err, errlen)) == 0)
-		c.y.rc = gk_config_zones_dups(c.cfg, err, errlen);
+		c.y.rc = gk_daemon_config_chroot_check(c.cfg, err, errlen);
+	if (c.y.rc == 0 && (c.y.rc = gk_daemon_config_zones_extra(c.cfg, flags, err, errlen)) == 0)
+		c.y.rc = gk_daemon_config_zones_dups(c.cfg, err, errlen);
 	if (c.y.rc == 0 && c.cfg->secondary)
 		check_secondary_overlap(&c);
 	if (c.y.rc == 0 && c.cfg->front &&
 	    (c.y.rc = gk_front_conf_check(c.cfg->front, c.y.path, err, errlen)) == 0)
 		check_forward_overlap(&c);
 	if (c.y.rc == 0 && check_root) /* and the zones the lists and directory name */
-		c.y.rc = gk_config_chroot_check(c.cfg, err, errlen);
+		c.y.rc = gk_daemon_config_chroot_check(c.cfg, err, errlen);
 	if (c.y.rc == 0) {
 		gk_config_filing_t *fl = &c.cfg->filing;
 		if (!seen.filing_enforce_set)
@@ -1448,19 +1449,19 @@ finish:
 	fclose(f);
 	free(c.dir);
 	if (c.y.rc != 0) {
-		gk_config_free(c.cfg);
+		gk_daemon_config_free(c.cfg);
 		return c.y.rc;
 	}
 	*out = c.cfg;
 	return 0;
 }
 
-void gk_config_free(gk_config_t *cfg)
+void gk_daemon_config_free(gk_config_t *cfg)
 {
 	if (cfg == NULL)
 		return;
 	for (size_t i = 0; i < cfg->n_zones; i++)
-		gk_config_zone_strings_free(&cfg->zones[i], &cfg->zone_origin[i]);
+		gk_daemon_config_zone_strings_free(&cfg->zones[i], &cfg->zone_origin[i]);
 	free(cfg->zones);
 	free(cfg->zone_origin);
 	free(cfg->zone_list);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* src/daemon/config.h -- the daemon's configuration: one YAML file in, an immutable struct out.
  *
- * gk_config_load() parses the file with libyaml, checks every key, type and range, applies
+ * gk_daemon_config_load() parses the file with libyaml, checks every key, type and range, applies
  * defaults and resolves relative zone paths against the config file's directory. Every error
  * names the file and the line ("gatekeeperd.conf:7: edns_udp_max: 9000 is out of range
  * 512..4096"). The result is never modified after load; the daemon replaces it as a whole on
@@ -191,7 +191,7 @@ enum {
 };
 
 typedef struct gk_config {
-	char *path; /* the file as given to gk_config_load */
+	char *path; /* the file as given to gk_daemon_config_load */
 	gk_sockaddr_t *listen;
 	size_t n_listen;        /* >= 1 */
 	unsigned workers;       /* 1..GK_CONFIG_WORKERS_MAX; default: online cores */
@@ -232,14 +232,15 @@ typedef struct gk_config {
 	size_t n_tls;
 } gk_config_t;
 
-/* Load and check path. On success *out owns a new config (free with gk_config_free) and 0 is
+/* Load and check path. On success *out owns a new config (free with gk_daemon_config_free) and 0 is
  * returned. On failure *out is untouched, nothing is allocated and err (if errlen > 0) holds
  * one line "FILE:LINE: message" for the first problem found. Returns GK_EIO (cannot read),
  * GK_ESYNTAX (not YAML), GK_ECONFIG (unknown key, wrong type, out of range, duplicate,
  * missing key) or GK_ENOMEM. Any thread; blocking. */
-GK_MUST_CHECK int gk_config_load(const char *path, gk_config_t **out, char *err, size_t errlen);
+GK_MUST_CHECK int gk_daemon_config_load(const char *path, gk_config_t **out, char *err,
+                                        size_t errlen);
 
-/* gk_config_load flags */
+/* gk_daemon_config_load flags */
 #define GK_CONFIG_NO_SECRETS 1u /* do not read redis.password_file (redis.auth stays NULL) */
 #define GK_CONFIG_NO_ZONE_LISTS                                                                    \
 	2u /* read neither zone_list, zones_dir nor the control state file (gkctl's control        \
@@ -250,40 +251,41 @@ GK_MUST_CHECK int gk_config_load(const char *path, gk_config_t **out, char *err,
  * list file, zones directory and pattern, and state file, each as cur read it (device,
  * inode, size, modification and change times; a directory changes when an entry is added,
  * removed or renamed). Blocking (a stat per source). */
-bool gk_config_zones_same(const gk_config_t *cur, const gk_config_t *next);
+bool gk_daemon_config_zones_same(const gk_config_t *cur, const gk_config_t *next);
 
 /* Move cur's zones (specs, origins, strings, source records) into next, replacing next's
- * `zones:` entries: what a reload does when gk_config_zones_same holds, so a million zones
+ * `zones:` entries: what a reload does when gk_daemon_config_zones_same holds, so a million zones
  * cost no allocation. Origins that named cur's config, list or state file name next's.
  * cur is left without zones. */
-void gk_config_zones_take(gk_config_t *next, gk_config_t *cur);
+void gk_daemon_config_zones_take(gk_config_t *next, gk_config_t *cur);
 
-/* gk_config_load with flags: GK_CONFIG_NO_SECRETS for a tool (gkctl) that reads the daemon's
+/* gk_daemon_config_load with flags: GK_CONFIG_NO_SECRETS for a tool (gkctl) that reads the daemon's
  * config for its zones and addresses but authenticates as its own user, and may not be
  * allowed to read gatekeeperd's password. */
-GK_MUST_CHECK int gk_config_load_flags(const char *path, unsigned flags, gk_config_t **out,
-                                       char *err, size_t errlen);
+GK_MUST_CHECK int gk_daemon_config_load_flags(const char *path, unsigned flags, gk_config_t **out,
+                                              char *err, size_t errlen);
 
 /* After chroot(cfg->chroot) (daemon/service.c): rewrite, in place, every path cfg holds
  * (the config's own, zone files, lists, state file and directories, TLS, dnstap, policy)
  * as seen from inside, without the chroot directory. Pointers into cfg stay valid (the
  * strings only shrink). Main thread. */
-void gk_config_chroot_strip(gk_config_t *cfg);
+void gk_daemon_config_chroot_strip(gk_config_t *cfg);
 
-/* Free a config from gk_config_load. NULL is ignored. */
-void gk_config_free(gk_config_t *cfg);
+/* Free a config from gk_daemon_config_load. NULL is ignored. */
+void gk_daemon_config_free(gk_config_t *cfg);
 
 /* The packet options gatekeeperd answers with for cfg: the filing check when it is enforced
  * and status is not NULL (psl: the opened Public Suffix List), and policy: the policy file's
- * or the fleet's, else the default policy of gk_config_default_policy, whose status rules
+ * or the fleet's, else the default policy of gk_daemon_config_default_policy, whose status rules
  * are the filing check's (NULL: no lists, and every status resolves). The one place they
  * are made (config_opts.c), so tools (gkctl lookup) decide exactly as the daemon does. Pure. */
-void gk_config_pkt_opts(const gk_config_t *cfg, struct gk_status *status, const struct gk_psl *psl,
-                        const struct gk_policy *policy, gk_pkt_opts_t *o);
+void gk_daemon_config_pkt_opts(const gk_config_t *cfg, struct gk_status *status,
+                               const struct gk_psl *psl, const struct gk_policy *policy,
+                               gk_pkt_opts_t *o);
 
 /* The config's filing.* rules (unfiled, revoked, unknown, no_registrable) compiled into a
  * policy without lists (policy/policy.h gk_policy_from_rules): the policy a view uses when
  * no policy file or fleet policy is set, so that the status rules have one source. *out is
  * NULL when the filing check is not enforced (nothing to rule on). Returns 0, or GK_ENOMEM.
  * Caller owns *out (gk_policy_free). Main thread or tools. */
-GK_MUST_CHECK int gk_config_default_policy(const gk_config_t *cfg, struct gk_policy **out);
+GK_MUST_CHECK int gk_daemon_config_default_policy(const gk_config_t *cfg, struct gk_policy **out);

@@ -70,7 +70,7 @@ static int check_one(void *ctx, const char *key, char *path, const char *file, s
 	return GK_ECONFIG;
 }
 
-int gk_config_chroot_check(const gk_config_t *cfg, char *err, size_t errlen)
+int gk_daemon_config_chroot_check(const gk_config_t *cfg, char *err, size_t errlen)
 {
 	struct check c = {.dir = cfg->chroot, .err = err, .errlen = errlen};
 	if (cfg->chroot == NULL)
@@ -87,7 +87,7 @@ static int strip_one(void *ctx, const char *key, char *path, const char *file, s
 	return 0;
 }
 
-void gk_config_chroot_strip(gk_config_t *cfg)
+void gk_daemon_config_chroot_strip(gk_config_t *cfg)
 {
 	if (cfg != NULL)
 		(void)each_path(cfg, strip_one, NULL);

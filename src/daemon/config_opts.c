@@ -9,8 +9,9 @@
 #include "daemon/config.h"
 #include "policy/policy.h"
 
-void gk_config_pkt_opts(const gk_config_t *cfg, struct gk_status *status, const struct gk_psl *psl,
-                        const struct gk_policy *policy, gk_pkt_opts_t *o)
+void gk_daemon_config_pkt_opts(const gk_config_t *cfg, struct gk_status *status,
+                               const struct gk_psl *psl, const struct gk_policy *policy,
+                               gk_pkt_opts_t *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->edns_udp_max = cfg->edns_udp_max;
@@ -26,7 +27,7 @@ void gk_config_pkt_opts(const gk_config_t *cfg, struct gk_status *status, const 
 	}
 }
 
-int gk_config_default_policy(const gk_config_t *cfg, struct gk_policy **out)
+int gk_daemon_config_default_policy(const gk_config_t *cfg, struct gk_policy **out)
 {
 	*out = NULL;
 	if (!cfg->filing.enforce)

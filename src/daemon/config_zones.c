@@ -48,8 +48,8 @@ static int zone_append(gk_config_t *cfg, char *nm, char *file, bool joint,
 	return 0;
 }
 
-int gk_config_zone_add(gk_config_t *cfg, const char *name, size_t nl, char *file,
-                       enum gk_config_zone_src src, const char *origin, size_t line)
+int gk_daemon_config_zone_add(gk_config_t *cfg, const char *name, size_t nl, char *file,
+                              enum gk_config_zone_src src, const char *origin, size_t line)
 {
 	if (file == NULL)
 		return GK_ENOMEM;
@@ -61,7 +61,7 @@ int gk_config_zone_add(gk_config_t *cfg, const char *name, size_t nl, char *file
 	return zone_append(cfg, nm, file, false, src, origin, line);
 }
 
-void gk_config_zone_strings_free(gk_zone_spec_t *z, const gk_config_zone_origin_t *o)
+void gk_daemon_config_zone_strings_free(gk_zone_spec_t *z, const gk_config_zone_origin_t *o)
 {
 	if (!o->joint)
 		free((char *)z->name);
@@ -189,7 +189,7 @@ static bool str_same(const char *a, const char *b)
 	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
 }
 
-bool gk_config_zones_same(const gk_config_t *cur, const gk_config_t *next)
+bool gk_daemon_config_zones_same(const gk_config_t *cur, const gk_config_t *next)
 {
 	/* zones a zone list forwards are in cur->front: read the list again */
 	for (size_t i = 0; cur->front && i < cur->front->n_zones; i++)
@@ -217,10 +217,10 @@ bool gk_config_zones_same(const gk_config_t *cur, const gk_config_t *next)
 	       journal_current(cur);
 }
 
-void gk_config_zones_take(gk_config_t *next, gk_config_t *cur)
+void gk_daemon_config_zones_take(gk_config_t *next, gk_config_t *cur)
 {
 	for (size_t i = 0; i < next->n_zones; i++)
-		gk_config_zone_strings_free(&next->zones[i], &next->zone_origin[i]);
+		gk_daemon_config_zone_strings_free(&next->zones[i], &next->zone_origin[i]);
 	free(next->zones);
 	free(next->zone_origin);
 	next->zones = cur->zones;
@@ -242,7 +242,7 @@ void gk_config_zones_take(gk_config_t *next, gk_config_t *cur)
 	cur->n_zones = cur->zones_cap = 0;
 }
 
-int gk_config_zones_extra(gk_config_t *cfg, unsigned flags, char *err, size_t errlen)
+int gk_daemon_config_zones_extra(gk_config_t *cfg, unsigned flags, char *err, size_t errlen)
 {
 	if (flags & GK_CONFIG_NO_ZONE_LISTS)
 		return 0;
@@ -299,7 +299,7 @@ static int where(char *buf, size_t len, const gk_config_zone_origin_t *o)
 	               : snprintf(buf, len, "%s", o->file);
 }
 
-int gk_config_zones_dups(const gk_config_t *cfg, char *err, size_t errlen)
+int gk_daemon_config_zones_dups(const gk_config_t *cfg, char *err, size_t errlen)
 {
 	size_t n = cfg->n_zones;
 	if (n < 2)

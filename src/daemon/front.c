@@ -18,7 +18,7 @@ gk_fwd_t **gk_daemon_fwds(gk_server_t *s, size_t *n)
 	if (fw == NULL)
 		return NULL;
 	for (unsigned i = 0; i < s->n_workers; i++)
-		k += gk_worker_fwds(s->workers[i], fw + k, max - k);
+		k += gk_net_worker_fwds(s->workers[i], fw + k, max - k);
 	*n = k;
 	return fw;
 }
@@ -34,7 +34,7 @@ void gk_daemon_front_stats(gk_server_t *s, gk_control_req_t *req)
 		return;
 	gk_fwd_counters_t c = {0};
 	for (size_t i = 0; i < n; i++)
-		gk_fwd_counters_read(fw[i], &c);
+		gk_front_fwd_counters_read(fw[i], &c);
 	gk_control_reply(req, "ok forwarded_queries %llu", (unsigned long long)c.queries);
 	gk_control_reply(req, "ok forwarded_cache_hits %llu", (unsigned long long)c.cache_hits);
 	gk_control_reply(req, "ok forwarded_servfail %llu", (unsigned long long)c.servfail);
@@ -44,7 +44,7 @@ void gk_daemon_front_stats(gk_server_t *s, gk_control_req_t *req)
 		for (size_t b = 0; b < pc->n_backends; b++) {
 			gk_fbackend_stats_t st;
 			unsigned in;
-			gk_fwd_backend_sum(fw, n, p, b, &st, &in);
+			gk_front_fwd_backend_sum(fw, n, p, b, &st, &in);
 			up += in == n;
 			gk_control_reply(
 			    req,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* src/daemon/internal.h -- the server's state and what its source files share.
  *
- * server.c starts and stops the daemon (gk_server_create/run/free, start_* / stop_*);
+ * server.c starts and stops the daemon (gk_daemon_server_create/run/free, start_* / stop_*);
  * view.c owns the published view (build, copy, publish, reclamation of old views, zone
  * versions and status memory); policy.c the policy references and the fleet-policy
  * hand-off; reload.c SIGHUP (config, policy, zones) and the report of settings that need a
@@ -131,7 +131,7 @@ GK_MUST_CHECK int gk_daemon_polsync_start(gk_server_t *s, char *err, size_t errl
 /* ---- view.c ------------------------------------------------------------------------ */
 
 /* A new view of store zs with cfg's packet options and a reference to pol (NULL: none, and
- * with a replica the default policy of cfg's filing.* rules, gk_config_default_policy).
+ * with a replica the default policy of cfg's filing.* rules, gk_daemon_config_default_policy).
  * Returns 0 or GK_ENOMEM (err set). */
 GK_MUST_CHECK int gk_daemon_view_build(gk_zoneset_t *zs, const gk_config_t *cfg,
                                        gk_status_t *status, const gk_psl_t *psl,
@@ -171,7 +171,7 @@ GK_MUST_CHECK int gk_daemon_service_start(gk_server_t *s, char *err, size_t errl
 
 /* ---- reload.c ---------------------------------------------------------------------- */
 
-/* gk_zoneset_sync's failure callback (ctx: a struct gk_daemon_sync_report): logs the zone
+/* gk_zone_store_sync's failure callback (ctx: a struct gk_daemon_sync_report): logs the zone
  * and keeps the first error. */
 void gk_daemon_zone_failed(void *ctx, const gk_zone_spec_t *spec, int rc, const char *err);
 
@@ -191,7 +191,7 @@ struct gk_daemon_zcat;
  * catalogue is then empty and zone commands fail until the next reload). */
 int gk_daemon_zones_adopt(gk_server_t *s, const gk_config_t *cfg, char **errs);
 
-/* The catalogue after a reload that kept the zones (gk_config_zones_take from old into cfg):
+/* The catalogue after a reload that kept the zones (gk_daemon_config_zones_take from old into cfg):
  * every entry's origin that named old's config, list or state file names cfg's; the
  * entries of cfg->zones[touched[0..nt)] (rebuilt or failed) and their errs (taken) are
  * updated; nothing else is rebuilt. Returns 0, or GK_ENOENT without a catalogue (then

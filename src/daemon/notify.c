@@ -65,7 +65,7 @@ static void dog_cb(uv_timer_t *t)
 	(void)sd_notify(0, "WATCHDOG=1");
 }
 
-int gk_notify_start(uv_loop_t *loop, gk_notify_ready_fn ready, void *ctx, gk_notify_t **out)
+int gk_daemon_notify_start(uv_loop_t *loop, gk_notify_ready_fn ready, void *ctx, gk_notify_t **out)
 {
 	*out = NULL;
 	const char *sock = getenv("NOTIFY_SOCKET");
@@ -93,7 +93,7 @@ int gk_notify_start(uv_loop_t *loop, gk_notify_ready_fn ready, void *ctx, gk_not
 	return rc;
 }
 
-void gk_notify_reloading(gk_notify_t *n)
+void gk_daemon_notify_reloading(gk_notify_t *n)
 {
 	if (n == NULL || n->closed)
 		return;
@@ -102,14 +102,14 @@ void gk_notify_reloading(gk_notify_t *n)
 	                 (unsigned long long)mono);
 }
 
-void gk_notify_reloaded(gk_notify_t *n)
+void gk_daemon_notify_reloaded(gk_notify_t *n)
 {
 	if (n == NULL || n->closed)
 		return;
 	send_status(n, n->ready_sent ? "READY=1\n" : "");
 }
 
-void gk_notify_stopping(gk_notify_t *n)
+void gk_daemon_notify_stopping(gk_notify_t *n)
 {
 	if (n == NULL || n->closed)
 		return;
@@ -119,7 +119,7 @@ void gk_notify_stopping(gk_notify_t *n)
 	uv_close((uv_handle_t *)&n->dog, NULL);
 }
 
-void gk_notify_free(gk_notify_t *n)
+void gk_daemon_notify_free(gk_notify_t *n)
 {
 	free(n);
 }

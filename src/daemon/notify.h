@@ -25,17 +25,17 @@ typedef bool (*gk_notify_ready_fn)(void *ctx, char *status, size_t statuslen);
  * second meanwhile: zones loading), then sends READY=1 with its STATUS= and refreshes
  * STATUS= every 5 s; runs the watchdog timer when systemd asks for
  * one. *out is NULL (and 0 returned) without NOTIFY_SOCKET. Returns 0 or a libuv error. */
-GK_MUST_CHECK int gk_notify_start(uv_loop_t *loop, gk_notify_ready_fn ready, void *ctx,
-                                  gk_notify_t **out);
+GK_MUST_CHECK int gk_daemon_notify_start(uv_loop_t *loop, gk_notify_ready_fn ready, void *ctx,
+                                         gk_notify_t **out);
 
 /* RELOADING=1 before a reload; READY=1 and the STATUS= after it (only once READY=1 was
  * sent at start). NULL: nothing. */
-void gk_notify_reloading(gk_notify_t *n);
-void gk_notify_reloaded(gk_notify_t *n);
+void gk_daemon_notify_reloading(gk_notify_t *n);
+void gk_daemon_notify_reloaded(gk_notify_t *n);
 
 /* STOPPING=1 and close the timers (the loop can then end). NULL: nothing. */
-void gk_notify_stopping(gk_notify_t *n);
+void gk_daemon_notify_stopping(gk_notify_t *n);
 
-/* Free after the loop has closed every handle (gk_notify_stopping, or a uv_walk closing
+/* Free after the loop has closed every handle (gk_daemon_notify_stopping, or a uv_walk closing
  * them all). NULL is ignored. */
-void gk_notify_free(gk_notify_t *n);
+void gk_daemon_notify_free(gk_notify_t *n);

@@ -18,7 +18,8 @@
 #include "common/log.h"
 #include "daemon/privs.h"
 
-int gk_privs_resolve(const char *user, const char *group, gk_privs_t *out, char *err, size_t errlen)
+int gk_daemon_privs_resolve(const char *user, const char *group, gk_privs_t *out, char *err,
+                            size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
 	if (strlen(user) >= sizeof(out->user) || (group && strlen(group) >= sizeof(out->group))) {
@@ -58,7 +59,7 @@ static int clear_caps(void)
 	return 0;
 }
 
-int gk_privs_drop(const gk_privs_t *p, char *err, size_t errlen)
+int gk_daemon_privs_drop(const gk_privs_t *p, char *err, size_t errlen)
 {
 	int rc;
 	if (!p->set) {

@@ -26,11 +26,11 @@ typedef struct gk_privs {
 /* Resolve user (and group, NULL or "" for the user's primary group) into *out. Returns 0,
  * GK_ENOENT (no such user or group; err names which) or GK_EINVAL (name too long). Blocking
  * (NSS); main thread. */
-GK_MUST_CHECK int gk_privs_resolve(const char *user, const char *group, gk_privs_t *out, char *err,
-                                   size_t errlen);
+GK_MUST_CHECK int gk_daemon_privs_resolve(const char *user, const char *group, gk_privs_t *out,
+                                          char *err, size_t errlen);
 
 /* Become p's user (p->set), or stay who we are; then clear every capability. As root
  * without p->set: logs a warning that the daemon runs as root. Not root with p->set: fine
  * when already that user and group, else an error. Returns 0, or -errno of the call that
  * failed (err says which), or GK_EIO when root could be regained after the drop. */
-GK_MUST_CHECK int gk_privs_drop(const gk_privs_t *p, char *err, size_t errlen);
+GK_MUST_CHECK int gk_daemon_privs_drop(const gk_privs_t *p, char *err, size_t errlen);

@@ -2,7 +2,7 @@
 /* src/daemon/reload.c -- SIGHUP: the config, the policy file and the changed zones.
  *
  * A reload re-reads the config and brings the zone store in line zone by zone on the main
- * thread (gk_zoneset_sync: only zones whose files changed are rebuilt, each published alone
+ * thread (gk_zone_store_sync: only zones whose files changed are rebuilt, each published alone
  * while workers keep answering), then publishes a new view (options, policy). Settings that
  * shape sockets, pools and threads (listen, workers, tcp.*, redis, discovery, metrics,
  * dnstap) need a restart and are only reported. On any error the running state is kept.
@@ -126,11 +126,11 @@ static void adopt_zones(gk_server_t *s, gk_config_t *cfg, char **errs)
 {
 	(void)gk_daemon_zones_adopt(s, cfg, errs);
 	if (s->cur != s->boot)
-		gk_config_free(s->cur);
+		gk_daemon_config_free(s->cur);
 	s->cur = cfg;
 }
 
-/* The zones a reload published or failed (gk_zoneset_sync_ex's changed callback and the
+/* The zones a reload published or failed (gk_zone_store_sync_changed's changed callback and the
  * failures), for gk_daemon_zones_retake. */
 struct touched {
 	struct gk_daemon_sync_report *rep;
@@ -174,18 +174,19 @@ static int load_next(gk_server_t *s, gk_config_t **out, bool *kept, char *err, s
 {
 	gk_config_t *cfg;
 	*kept = false;
-	bool loading = s->zload != NULL && !gk_zoneload_ready(s->zload);
+	bool loading = s->zload != NULL && !gk_daemon_zoneload_ready(s->zload);
 	if (!loading && s->cur != NULL &&
-	    gk_config_load_flags(s->boot->path, GK_CONFIG_NO_ZONE_LISTS, &cfg, err, errlen) == 0) {
-		if (gk_config_zones_same(s->cur, cfg)) {
-			gk_config_zones_take(cfg, s->cur);
+	    gk_daemon_config_load_flags(s->boot->path, GK_CONFIG_NO_ZONE_LISTS, &cfg, err,
+	                                errlen) == 0) {
+		if (gk_daemon_config_zones_same(s->cur, cfg)) {
+			gk_daemon_config_zones_take(cfg, s->cur);
 			*kept = true;
 			*out = cfg;
 			return 0;
 		}
-		gk_config_free(cfg);
+		gk_daemon_config_free(cfg);
 	}
-	return gk_config_load(s->boot->path, out, err, errlen);
+	return gk_daemon_config_load(s->boot->path, out, err, errlen);
 }
 
 int gk_daemon_reload(gk_server_t *s, char *err, size_t errlen)
@@ -200,8 +201,8 @@ int gk_daemon_reload(gk_server_t *s, char *err, size_t errlen)
 	if (gk_front_conf_same_pools(s->boot->front, cfg->front, cfg->path, err, errlen) != 0) {
 		gk_log(GK_LOG_ERR, "reload failed, keeping the current zones: %s", err);
 		if (kept)
-			gk_config_zones_take(s->cur, cfg); /* back where they were */
-		gk_config_free(cfg);
+			gk_daemon_config_zones_take(s->cur, cfg); /* back where they were */
+		gk_daemon_config_free(cfg);
 		return GK_ECONFIG;
 	}
 	struct gk_daemon_view *v;
@@ -215,8 +216,8 @@ int gk_daemon_reload(gk_server_t *s, char *err, size_t errlen)
 			gk_log(GK_LOG_ERR,
 			       "reload failed, keeping the current zones and policy: %s", err);
 			if (kept)
-				gk_config_zones_take(s->cur, cfg);
-			gk_config_free(cfg);
+				gk_daemon_config_zones_take(s->cur, cfg);
+			gk_daemon_config_free(cfg);
 			return GK_ECONFIG;
 		}
 		pol = newpol;
@@ -227,8 +228,8 @@ int gk_daemon_reload(gk_server_t *s, char *err, size_t errlen)
 	struct gk_daemon_sync_report rep = {.what = "reload", .specs = cfg->zones, .errs = errs};
 	struct touched tt = {.rep = &rep};
 	uint64_t t0 = uv_hrtime();
-	if (gk_zoneset_sync_ex(s->zs, cfg->zones, cfg->n_zones, s->psl, &st, touched_failed,
-	                       kept ? touched_changed : NULL, &tt) != 0) {
+	if (gk_zone_store_sync_changed(s->zs, cfg->zones, cfg->n_zones, s->psl, &st, touched_failed,
+	                               kept ? touched_changed : NULL, &tt) != 0) {
 		gk_log(GK_LOG_ERR, "reload: out of memory while loading zones; the zones done so "
 		                   "far are served, the others keep their previous version");
 	}
@@ -241,7 +242,7 @@ int gk_daemon_reload(gk_server_t *s, char *err, size_t errlen)
 	    gk_daemon_zones_retake(s, s->cur, cfg, tt.i, tt.n, errs) == 0) {
 		/* the catalogue's entries stay; the current config gave its zones to cfg */
 		if (s->cur != s->boot)
-			gk_config_free(s->cur);
+			gk_daemon_config_free(s->cur);
 		s->cur = cfg;
 		gk_log(GK_LOG_INFO, "reload: zone sources unchanged: %zu zones kept, %zu updated",
 		       cfg->n_zones, tt.n);
@@ -266,7 +267,7 @@ int gk_daemon_reload(gk_server_t *s, char *err, size_t errlen)
 		gk_daemon_view_published(s); /* replaced zone versions still wait for reclamation */
 		return rc;
 	}
-	size_t nz = gk_zoneset_zone_count(s->zs), nrr = gk_zoneset_rr_count(s->zs);
+	size_t nz = gk_zone_store_zone_count(s->zs), nrr = gk_zone_store_rr_count(s->zs);
 	if (!s->pol_fleet) {
 		gk_daemon_polref_put(s->pol);
 		s->pol = newpol; /* its own reference */

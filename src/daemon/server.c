@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* src/daemon/server.c -- start-up, the main loop's signals, shutdown.
  *
- * gk_server_create() starts, in order: the main loop and its signal handlers (SIGHUP first,
+ * gk_daemon_server_create() starts, in order: the main loop and its signal handlers (SIGHUP first,
  * so a reload during start-up is kept for later), the filing-status replica, discovery, the
  * fleet-policy follower, the policy, the zone store, the first view (view.c), observation
  * and the workers. The main loop then handles signals (SIGHUP: reload.c) and reclamation
@@ -25,16 +25,16 @@
 #include "gk/version.h"
 #include "redis/redis.h"
 
-int gk_server_check(const char *config_path, char *err, size_t errlen, char *summary,
-                    size_t summarylen)
+int gk_daemon_server_check(const char *config_path, char *err, size_t errlen, char *summary,
+                           size_t summarylen)
 {
 	gk_config_t *cfg;
-	int rc = gk_config_load(config_path, &cfg, err, errlen);
+	int rc = gk_daemon_config_load(config_path, &cfg, err, errlen);
 	if (rc != 0)
 		return rc;
 	gk_zoneset_t *zs = NULL;
 	struct gk_daemon_polref *pol = NULL;
-	rc = gk_zoneset_build(cfg->zones, cfg->n_zones, NULL, &zs, err, errlen);
+	rc = gk_zone_store_build(cfg->zones, cfg->n_zones, NULL, &zs, err, errlen);
 	if (rc == 0)
 		rc = gk_daemon_policy_load_file(cfg, &pol, err, errlen);
 	if (rc == 0 && cfg->filing.enforce) {
@@ -54,12 +54,12 @@ int gk_server_check(const char *config_path, char *err, size_t errlen, char *sum
 	if (rc == 0 && summarylen > 0)
 		snprintf(summary, summarylen,
 		         "%s: ok: %zu zones, %zu RRs, %zu listen addresses%s%s%s", config_path,
-		         gk_zoneset_zone_count(zs), gk_zoneset_rr_count(zs), cfg->n_listen, fwd,
-		         cfg->filing.enforce ? ", filing check on" : "",
+		         gk_zone_store_zone_count(zs), gk_zone_store_rr_count(zs), cfg->n_listen,
+		         fwd, cfg->filing.enforce ? ", filing check on" : "",
 		         pol ? ", policy file compiled" : "");
-	gk_zoneset_free(zs);
+	gk_zone_store_free(zs);
 	gk_daemon_polref_put(pol);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	return rc;
 }
 
@@ -75,7 +75,7 @@ static void log_counters(gk_server_t *s)
 {
 	gk_net_counters_t c = {0};
 	for (unsigned i = 0; i < s->n_workers; i++)
-		gk_worker_counters_read(s->workers[i], &c);
+		gk_net_worker_counters_read(s->workers[i], &c);
 	gk_obs_counters_t *o =
 	    calloc(1, sizeof(*o)); /* the decision matrix: too big for the stack */
 	if (o == NULL)
@@ -116,7 +116,7 @@ static void net_counters(void *arg, gk_net_counters_t *sum)
 {
 	gk_server_t *s = arg;
 	for (unsigned i = 0; i < s->n_workers; i++)
-		gk_worker_counters_read(s->workers[i], sum);
+		gk_net_worker_counters_read(s->workers[i], sum);
 }
 
 /* The fleet version of the policy in force (0: a policy file, or none). Main loop. */
@@ -149,9 +149,9 @@ static int start_obs(gk_server_t *s, char *err, size_t errlen)
 			host[sizeof(host) - 1] = 0;
 			tc.identity = host;
 		}
-		if ((rc = gk_tap_create(&tc, query_threads(cfg), &s->tap, err, errlen)) != 0)
+		if ((rc = gk_obs_tap_create(&tc, query_threads(cfg), &s->tap, err, errlen)) != 0)
 			return rc;
-		if ((rc = gk_tap_start(s->tap)) != 0) {
+		if ((rc = gk_obs_tap_start(s->tap)) != 0) {
 			snprintf(err, errlen, "dnstap: cannot start thread: %s", uv_strerror(rc));
 			return rc;
 		}
@@ -180,8 +180,9 @@ static int start_metrics(gk_server_t *s, char *err, size_t errlen)
 	const gk_config_t *cfg = s->boot;
 	if (!cfg->metrics.set)
 		return 0;
-	int rc = gk_metrics_http_start(&s->loop, (const struct sockaddr *)&cfg->metrics.listen.addr,
-	                               s->obs, &s->metrics, err, errlen);
+	int rc =
+	    gk_obs_metrics_http_start(&s->loop, (const struct sockaddr *)&cfg->metrics.listen.addr,
+	                              s->obs, &s->metrics, err, errlen);
 	if (rc == 0)
 		gk_log(GK_LOG_INFO, "metrics on http://%s/metrics", cfg->metrics.listen.text);
 	return rc;
@@ -189,15 +190,15 @@ static int start_metrics(gk_server_t *s, char *err, size_t errlen)
 
 static void stop_obs(gk_server_t *s)
 {
-	gk_metrics_http_close(s->metrics);
+	gk_obs_metrics_http_close(s->metrics);
 	s->metrics = NULL;
-	gk_tap_stop(s->tap); /* after the workers: drains what they queued */
+	gk_obs_tap_stop(s->tap); /* after the workers: drains what they queued */
 }
 
 static void stop_workers(gk_server_t *s)
 {
 	for (unsigned i = 0; i < s->n_workers; i++)
-		gk_worker_stop(s->workers[i]);
+		gk_net_worker_stop(s->workers[i]);
 }
 
 static void log_discovery(gk_server_t *s)
@@ -205,7 +206,7 @@ static void log_discovery(gk_server_t *s)
 	if (s->disc == NULL)
 		return;
 	gk_disc_stats_t st;
-	gk_disc_stats(s->disc, &st);
+	gk_obs_disc_stats(s->disc, &st);
 	gk_log(GK_LOG_INFO,
 	       "discovery: %llu queries counted, %llu written in %llu writes (%llu entries); "
 	       "overflow %llu, day_max %llu, dropped %llu, lost %llu, %u pending",
@@ -229,25 +230,26 @@ static void on_signal(uv_signal_t *h, int signum)
 			return;
 		}
 		gk_log(GK_LOG_INFO, "SIGHUP");
-		gk_notify_reloading(s->notify);
+		gk_daemon_notify_reloading(s->notify);
 		(void)gk_daemon_reload(s, err, sizeof(err));
-		gk_notify_reloaded(s->notify);
+		gk_daemon_notify_reloaded(s->notify);
 		return;
 	}
 	gk_log(GK_LOG_INFO, "%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
 	s->stopping = true;
-	gk_zoneload_close(s->zload);
+	gk_daemon_zoneload_close(s->zload);
 	s->zload = NULL;
-	gk_notify_stopping(s->notify);
+	gk_daemon_notify_stopping(s->notify);
 	gk_daemon_control_stop(s);
 	stop_workers(s);
-	gk_secondary_free(s->sec); /* after the query threads (NOTIFY), before the loop closes */
+	gk_xfr_secondary_free(
+	    s->sec); /* after the query threads (NOTIFY), before the loop closes */
 	s->sec = NULL;
 	stop_obs(s);
 	if (s->polsync != NULL)
 		gk_polsync_stop(s->polsync);
 	gk_status_stop(s->status);
-	gk_disc_stop(s->disc); /* after the workers: their last counts are written */
+	gk_obs_disc_stop(s->disc); /* after the workers: their last counts are written */
 	uv_close((uv_handle_t *)&s->retire_async, NULL);
 	uv_close((uv_handle_t *)&s->polnote_async, NULL);
 	log_discovery(s);
@@ -335,9 +337,9 @@ static int start_discovery(gk_server_t *s, char *err, size_t errlen)
 		dc.redis_unix = pt->addr.path[0] ? pt->addr.path : NULL;
 		dc.redis_sentinel = pt->sentinel.n ? &pt->sentinel : NULL;
 	}
-	int rc = gk_disc_create(&dc, &s->disc);
-	if (rc == 0 && (rc = gk_disc_start(s->disc)) != 0) {
-		gk_disc_free(s->disc);
+	int rc = gk_obs_disc_create(&dc, &s->disc);
+	if (rc == 0 && (rc = gk_obs_disc_start(s->disc)) != 0) {
+		gk_obs_disc_free(s->disc);
 		s->disc = NULL;
 	}
 	if (rc != 0) {
@@ -345,7 +347,7 @@ static int start_discovery(gk_server_t *s, char *err, size_t errlen)
 		return rc;
 	}
 	gk_disc_stats_t st;
-	gk_disc_stats(s->disc, &st);
+	gk_obs_disc_stats(s->disc, &st);
 	gk_log(GK_LOG_INFO, "discovery: %u entries per worker table, flush every %u ms, %zu bytes",
 	       cfg->discovery.table_size, cfg->discovery.flush_ms, st.table_bytes);
 	return 0;
@@ -354,7 +356,7 @@ static int start_discovery(gk_server_t *s, char *err, size_t errlen)
 static void notify_cb(void *ctx, const uint8_t *msg, size_t len, const struct sockaddr *from,
                       uint8_t *out, size_t cap, size_t *outlen)
 {
-	gk_secondary_notify(ctx, msg, len, from, out, cap, outlen);
+	gk_xfr_secondary_notify(ctx, msg, len, from, out, cap, outlen);
 }
 
 /* Metric families of other modules: secondary zones, the front end's relays. */
@@ -362,7 +364,7 @@ static void extra_metrics(void *arg, FILE *f)
 {
 	gk_server_t *s = arg;
 	if (s->sec)
-		gk_secondary_metrics(s->sec, f);
+		gk_xfr_secondary_metrics(s->sec, f);
 	const gk_front_conf_t *fc = s->boot->front;
 	if (fc == NULL || fc->n_zones == 0 || s->n_workers == 0)
 		return;
@@ -370,7 +372,7 @@ static void extra_metrics(void *arg, FILE *f)
 	gk_fwd_t **fw = gk_daemon_fwds(s, &n);
 	if (fw == NULL)
 		return;
-	gk_fwd_metrics(fw, n, fc, f);
+	gk_front_fwd_metrics(fw, n, fc, f);
 	free(fw);
 }
 
@@ -431,14 +433,14 @@ static int start_workers(gk_server_t *s, char *err, size_t errlen)
 	for (unsigned i = 0; i < cfg->workers && rc == 0; i++) {
 		p.id = i;
 		p.obs = gk_obs_worker(s->obs, i);
-		gk_obs_set_disc(s->obs, i, gk_disc_worker(s->disc, i));
+		gk_obs_set_disc(s->obs, i, gk_obs_disc_worker(s->disc, i));
 		p.udp_reader0 = cfg->workers + i * (unsigned)cfg->n_listen;
 		for (unsigned j = 0; j < cfg->n_listen; j++) {
 			udp_obs[j] = gk_obs_worker(s->obs, p.udp_reader0 + j);
 			gk_obs_set_disc(s->obs, p.udp_reader0 + j,
-			                gk_disc_worker(s->disc, p.udp_reader0 + j));
+			                gk_obs_disc_worker(s->disc, p.udp_reader0 + j));
 		}
-		rc = gk_worker_create(&p, &s->workers[i], err, errlen);
+		rc = gk_net_worker_create(&p, &s->workers[i], err, errlen);
 		if (rc == 0)
 			s->n_workers = i + 1;
 	}
@@ -446,7 +448,7 @@ static int start_workers(gk_server_t *s, char *err, size_t errlen)
 	free(addrs);
 	free(tls);
 	for (unsigned i = 0; i < s->n_workers && rc == 0; i++) {
-		rc = gk_worker_start(s->workers[i]);
+		rc = gk_net_worker_start(s->workers[i]);
 		if (rc != 0)
 			snprintf(err, errlen, "worker %u: cannot start thread: %s", i,
 			         uv_strerror(rc));
@@ -473,7 +475,7 @@ static void zones_ready(void *ctx)
 	gk_daemon_zones_build_done(ctx);
 }
 
-int gk_server_create(const char *config_path, gk_server_t **out, char *err, size_t errlen)
+int gk_daemon_server_create(const char *config_path, gk_server_t **out, char *err, size_t errlen)
 {
 	gk_server_t *s = calloc(1, sizeof(*s));
 	if (s == NULL) {
@@ -487,7 +489,7 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	sigemptyset(&hup);
 	sigaddset(&hup, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &hup, NULL);
-	int rc = gk_config_load(config_path, &s->boot, err, errlen);
+	int rc = gk_daemon_config_load(config_path, &s->boot, err, errlen);
 	if (rc != 0)
 		goto fail;
 	s->cur = s->boot;
@@ -536,24 +538,24 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 		                     s->boot->policy.redis ? "waiting"
 		                     : s->pol              ? "file"
 		                                           : "off");
-	if ((rc = gk_zoneset_create(gk_daemon_zone_retire, s, &s->zs)) != 0) {
+	if ((rc = gk_zone_store_create(gk_daemon_zone_retire, s, &s->zs)) != 0) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	if (s->disc != NULL) /* each published zone's site addresses, for gkctl report */
-		gk_zoneset_on_publish(s->zs, gk_disc_zone_published, s->disc);
+		gk_zone_store_on_publish(s->zs, gk_obs_disc_zone_published, s->disc);
 	/* placeholders (SERVFAIL) now, versions as the loader threads build them; loading
 	 * counts as a zone build, so a SIGHUP or `reload` waits for it (zones.c) */
 	gk_zoneload_cbs_t zcb = {
 	    .published = zones_published, .ready = zones_ready, .zone = zone_done, .ctx = s};
-	if ((rc = gk_zoneload_start(&s->loop, s->zs, s->boot->zones, s->boot->n_zones, s->psl,
-	                            config_path, &zcb, &s->zload, err, errlen)) != 0)
+	if ((rc = gk_daemon_zoneload_start(&s->loop, s->zs, s->boot->zones, s->boot->n_zones,
+	                                   s->psl, config_path, &zcb, &s->zload, err, errlen)) != 0)
 		goto fail;
 	/* With user: or chroot: the loader threads start once the privileges are dropped and
 	 * the root has changed (gk_daemon_service_start): zone files are read as the user, at
 	 * start as at every reload, and never while the zone paths lose the chroot's prefix. */
 	bool defer_load = s->boot->chroot || s->boot->privs.set;
-	if (!defer_load && (rc = gk_zoneload_run(s->zload, err, errlen)) != 0)
+	if (!defer_load && (rc = gk_daemon_zoneload_run(s->zload, err, errlen)) != 0)
 		goto fail;
 	s->zone_builds++;
 	if ((rc = gk_daemon_zones_adopt(s, s->boot, NULL)) != 0) {
@@ -561,8 +563,8 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 		goto fail;
 	}
 	if (s->boot->secondary &&
-	    (rc = gk_secondary_create(&s->loop, s->zs, s->boot->secondary, s->psl,
-	                              secondary_published, s, &s->sec, err, errlen)) != 0)
+	    (rc = gk_xfr_secondary_create(&s->loop, s->zs, s->boot->secondary, s->psl,
+	                                  secondary_published, s, &s->sec, err, errlen)) != 0)
 		goto fail;
 	if ((rc = gk_daemon_view_build(s->zs, s->boot, s->status, s->psl, s->pol, &v, err,
 	                               errlen)) != 0)
@@ -589,12 +591,12 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	if ((rc = gk_daemon_control_start(s, err, errlen)) != 0)
 		goto fail;
 	if ((rc = start_obs(s, err, errlen)) == 0)
-		gk_obs_set_zone_figures(s->obs, gk_zoneload_figures, s->zload);
+		gk_obs_set_zone_figures(s->obs, gk_daemon_zoneload_figures, s->zload);
 	if (rc != 0 || (rc = start_metrics(s, err, errlen)) != 0 ||
 	    (rc = start_workers(s, err, errlen)) != 0)
 		goto fail;
 	gk_obs_set_extra(s->obs, extra_metrics, s);
-	if (s->sec && !s->boot->chroot && (rc = gk_secondary_start(s->sec)) != 0) {
+	if (s->sec && !s->boot->chroot && (rc = gk_xfr_secondary_start(s->sec)) != 0) {
 		snprintf(err, errlen, "secondary: cannot start the transfer thread: %s",
 		         uv_strerror(rc));
 		goto fail;
@@ -611,10 +613,10 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	       s->boot->tcp_idle_timeout_ms, s->boot->tcp_max_pipelined);
 	if ((rc = gk_daemon_service_start(s, err, errlen)) != 0)
 		goto fail;
-	if (defer_load && (rc = gk_zoneload_run(s->zload, err, errlen)) != 0)
+	if (defer_load && (rc = gk_daemon_zoneload_run(s->zload, err, errlen)) != 0)
 		goto fail;
 	if (s->boot->chroot) { /* inside the chroot now, its prefix gone from the paths */
-		if (s->sec && (rc = gk_secondary_start(s->sec)) != 0) {
+		if (s->sec && (rc = gk_xfr_secondary_start(s->sec)) != 0) {
 			snprintf(err, errlen, "secondary: cannot start the transfer thread: %s",
 			         uv_strerror(rc));
 			goto fail;
@@ -624,11 +626,11 @@ int gk_server_create(const char *config_path, gk_server_t **out, char *err, size
 	return 0;
 fail:
 	pthread_sigmask(SIG_UNBLOCK, &hup, NULL);
-	gk_server_free(s);
+	gk_daemon_server_free(s);
 	return rc;
 }
 
-int gk_server_run(gk_server_t *s)
+int gk_daemon_server_run(gk_server_t *s)
 {
 	return uv_run(&s->loop, UV_RUN_DEFAULT);
 }
@@ -640,12 +642,12 @@ static void close_walk_cb(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
-void gk_server_free(gk_server_t *s)
+void gk_daemon_server_free(gk_server_t *s)
 {
 	if (s == NULL)
 		return;
-	s->stopping = true;          /* a zone build finishing below publishes nothing */
-	gk_zoneload_close(s->zload); /* joins its threads, before the store and the PSL go */
+	s->stopping = true;                 /* a zone build finishing below publishes nothing */
+	gk_daemon_zoneload_close(s->zload); /* joins its threads, before the store and the PSL go */
 	s->zload = NULL;
 	gk_daemon_control_stop(s);
 	stop_workers(s);
@@ -660,7 +662,7 @@ void gk_server_free(gk_server_t *s)
 			gk_log(GK_LOG_ERR, "main loop still busy at close");
 	}
 	for (unsigned i = 0; i < s->n_workers; i++)
-		gk_worker_free(s->workers[i]);
+		gk_net_worker_free(s->workers[i]);
 	free(s->workers);
 	gk_daemon_tls_free(s); /* workers freed: no connection uses the ticket keys */
 	gk_polsync_free(s->polsync);
@@ -668,20 +670,21 @@ void gk_server_free(gk_server_t *s)
 		gk_policy_free(s->pol_next);
 		uv_mutex_destroy(&s->pol_mu);
 	}
-	gk_disc_free(s->disc);
-	gk_notify_free(s->notify); /* its timers were closed with the loop's handles */
+	gk_obs_disc_free(s->disc);
+	gk_daemon_notify_free(s->notify); /* its timers were closed with the loop's handles */
 	gk_status_retired_free(s->retire_pending);
 	gk_snapshot_destroy(s->view); /* workers joined: frees current and retired views */
 	s->view = NULL;
 	gk_daemon_zones_free(s->zcat);
-	gk_zoneset_free(s->zs); /* after the retired versions: the store holds the current ones */
+	gk_zone_store_free(
+	    s->zs); /* after the retired versions: the store holds the current ones */
 	gk_status_free(s->status);
 	gk_daemon_polref_put(s->pol);
-	gk_tap_free(s->tap);
+	gk_obs_tap_free(s->tap);
 	gk_obs_free(s->obs);
 	gk_psl_close(s->psl);
 	if (s->cur != s->boot)
-		gk_config_free(s->cur);
-	gk_config_free(s->boot);
+		gk_daemon_config_free(s->cur);
+	gk_daemon_config_free(s->boot);
 	free(s);
 }

@@ -44,8 +44,8 @@ static bool notify_ready(void *ctx, char *status, size_t len)
 	else if (s->status != NULL)
 		snprintf(serial, sizeof(serial), "loading the filing status");
 	gk_obs_zones_t zf;
-	gk_zoneload_figures(s->zload, &zf);
-	bool zones_ok = gk_zoneload_ready(s->zload);
+	gk_daemon_zoneload_figures(s->zload, &zf);
+	bool zones_ok = gk_daemon_zoneload_ready(s->zload);
 	char zones[96];
 	if (!zones_ok)
 		snprintf(zones, sizeof(zones), "loading zones: %llu of %llu loaded, %llu failed",
@@ -53,9 +53,9 @@ static bool notify_ready(void *ctx, char *status, size_t len)
 		         (unsigned long long)zf.configured, (unsigned long long)zf.failed);
 	else if (zf.failed)
 		snprintf(zones, sizeof(zones), "%zu zones (%llu failed: SERVFAIL)",
-		         gk_zoneset_zone_count(s->zs), (unsigned long long)zf.failed);
+		         gk_zone_store_zone_count(s->zs), (unsigned long long)zf.failed);
 	else
-		snprintf(zones, sizeof(zones), "%zu zones", gk_zoneset_zone_count(s->zs));
+		snprintf(zones, sizeof(zones), "%zu zones", gk_zone_store_zone_count(s->zs));
 	snprintf(status, len, "%s, %s, policy %s%s", zones, serial, pol,
 	         cfg && cfg->rrl.rate ? "" : ", rate_limit off");
 	return zones_ok && status_ok && policy_ok;
@@ -93,9 +93,9 @@ static int enter_chroot(gk_server_t *s, char *err, size_t errlen)
 	}
 	gk_chroot_set(dir);
 	gk_log(GK_LOG_INFO, "chroot: %s (configured paths under it are read without it)", dir);
-	gk_config_chroot_strip(s->boot);
+	gk_daemon_config_chroot_strip(s->boot);
 	if (s->cur != s->boot)
-		gk_config_chroot_strip(s->cur);
+		gk_daemon_config_chroot_strip(s->cur);
 	return 0;
 }
 
@@ -112,10 +112,10 @@ int gk_daemon_service_start(gk_server_t *s, char *err, size_t errlen)
 	int rc = enter_chroot(s, err, errlen);
 	if (rc != 0)
 		return rc;
-	rc = gk_privs_drop(&s->boot->privs, err, errlen);
+	rc = gk_daemon_privs_drop(&s->boot->privs, err, errlen);
 	if (rc != 0)
 		return rc;
-	if ((rc = gk_notify_start(&s->loop, notify_ready, s, &s->notify)) != 0) {
+	if ((rc = gk_daemon_notify_start(&s->loop, notify_ready, s, &s->notify)) != 0) {
 		snprintf(err, errlen, "systemd notify: %s", uv_strerror(rc));
 		return rc;
 	}

@@ -30,8 +30,8 @@ int gk_daemon_tls_create(gk_server_t *s, gk_net_tls_t **tls_out, char *err, size
 	for (size_t i = 0; i < cfg->n_tls; i++) {
 		const gk_config_tls_t *t = &cfg->tls[i];
 		char why[400];
-		int rc = gk_tls_ctx_new(t->certificate, t->key, t->min_version, &s->tls[i], why,
-		                        sizeof(why));
+		int rc = gk_net_tls_ctx_new(t->certificate, t->key, t->min_version, &s->tls[i], why,
+		                            sizeof(why));
 		if (rc != 0) {
 			snprintf(err, errlen, "tls %s: %s", t->listen.text, why);
 			free(nt);
@@ -55,13 +55,13 @@ int gk_daemon_tls_check(const gk_config_t *cfg, char *err, size_t errlen)
 		const gk_config_tls_t *t = &cfg->tls[i];
 		gk_tls_ctx_t *ctx;
 		char why[400];
-		int rc =
-		    gk_tls_ctx_new(t->certificate, t->key, t->min_version, &ctx, why, sizeof(why));
+		int rc = gk_net_tls_ctx_new(t->certificate, t->key, t->min_version, &ctx, why,
+		                            sizeof(why));
 		if (rc != 0) {
 			snprintf(err, errlen, "%s: tls %s: %s", cfg->path, t->listen.text, why);
 			return rc;
 		}
-		gk_tls_ctx_free(ctx);
+		gk_net_tls_ctx_free(ctx);
 	}
 	return 0;
 }
@@ -88,7 +88,7 @@ void gk_daemon_tls_reload(gk_server_t *s, const gk_config_t *next)
 		if (t == NULL)
 			continue;
 		char why[400];
-		if (gk_tls_ctx_reload(s->tls[i], t->certificate, t->key, why, sizeof(why)) != 0)
+		if (gk_net_tls_ctx_reload(s->tls[i], t->certificate, t->key, why, sizeof(why)) != 0)
 			gk_log(GK_LOG_ERR,
 			       "reload: tls %s: %s (the certificate loaded before keeps serving)",
 			       t->listen.text, why);
@@ -103,7 +103,7 @@ void gk_daemon_tls_free(gk_server_t *s)
 	if (s->tls == NULL)
 		return;
 	for (size_t i = 0; i < s->boot->n_tls; i++)
-		gk_tls_ctx_free(s->tls[i]);
+		gk_net_tls_ctx_free(s->tls[i]);
 	free(s->tls);
 	s->tls = NULL;
 }

@@ -33,7 +33,7 @@ struct gk_daemon_fzref {
 static void fzref_put(struct gk_daemon_fzref *r)
 {
 	if (r != NULL && --r->refs == 0) {
-		gk_fzones_free(r->t);
+		gk_pkt_fzones_free(r->t);
 		free(r);
 	}
 }
@@ -66,7 +66,7 @@ int gk_daemon_view_build(gk_zoneset_t *zs, const gk_config_t *cfg, gk_status_t *
 	} else if (status != NULL) {
 		/* no policy file nor fleet policy: the config's filing.* rules as the policy */
 		gk_policy_t *p = NULL;
-		int rc = gk_config_default_policy(cfg, &p);
+		int rc = gk_daemon_config_default_policy(cfg, &p);
 		if (rc == 0 && p != NULL && (pol = gk_daemon_polref_new(p, 0)) == NULL) {
 			gk_policy_free(p);
 			rc = GK_ENOMEM;
@@ -78,12 +78,12 @@ int gk_daemon_view_build(gk_zoneset_t *zs, const gk_config_t *cfg, gk_status_t *
 		}
 	}
 	v->pol = pol;
-	gk_config_pkt_opts(cfg, status, psl, pol ? pol->p : NULL, &v->v.opts);
+	gk_daemon_config_pkt_opts(cfg, status, psl, pol ? pol->p : NULL, &v->v.opts);
 	gk_fzones_t *fzt = NULL;
 	int frc = gk_front_conf_fzones(cfg->front, &fzt);
 	if (frc == 0 && fzt != NULL) {
 		if ((v->fz = malloc(sizeof(*v->fz))) == NULL) {
-			gk_fzones_free(fzt);
+			gk_pkt_fzones_free(fzt);
 			frc = GK_ENOMEM;
 		} else {
 			*v->fz = (struct gk_daemon_fzref){.t = fzt, .refs = 1};
@@ -133,7 +133,7 @@ void gk_daemon_zone_retire(void *ctx, void *obj, void (*free_fn)(void *))
 static void wake_all(gk_server_t *s)
 {
 	for (unsigned i = 0; i < s->n_workers; i++)
-		gk_worker_wake(s->workers[i]);
+		gk_net_worker_wake(s->workers[i]);
 }
 
 static void reclaim_cb(uv_timer_t *t)

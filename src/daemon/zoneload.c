@@ -30,7 +30,7 @@ struct gk_zoneload {
 	uint64_t t0, t_last, t_ready;
 	unsigned threads;
 	const struct gk_psl *psl;
-	bool running; /* the loader threads were started (gk_zoneload_run) */
+	bool running; /* the loader threads were started (gk_daemon_zoneload_run) */
 	char source[256];
 };
 
@@ -43,8 +43,8 @@ static void built(void *ctx, size_t i, gk_zver_t *v, int rc, const char *err)
 {
 	gk_zoneload_t *L = ctx;
 	const gk_zone_spec_t *spec = &L->specs[i];
-	if (rc == 0 && (rc = gk_zoneset_put(L->zs, v)) != 0) {
-		gk_zver_free(v);
+	if (rc == 0 && (rc = gk_zone_store_put(L->zs, v)) != 0) {
+		gk_zone_ver_free(v);
 		err = "out of memory while publishing the zone";
 	}
 	if (rc == 0) {
@@ -65,7 +65,7 @@ static void finish(gk_zoneload_t *L)
 {
 	uint64_t now = uv_hrtime();
 	L->t_ready = now;
-	gk_zload_free(L->zl);
+	gk_zone_build_free(L->zl);
 	L->zl = NULL;
 	uv_timer_stop(&L->progress);
 	/* what building left free in the heap (ldns records, build tables: a third of the
@@ -75,7 +75,7 @@ static void finish(gk_zoneload_t *L)
 	gk_log(GK_LOG_INFO,
 	       "ready: loaded %zu zones, %zu RRs from %s in %.2f s (%.0f zones/s on %u threads), "
 	       "%zu failed%s",
-	       L->loaded, gk_zoneset_rr_count(L->zs), L->source, dt,
+	       L->loaded, gk_zone_store_rr_count(L->zs), L->source, dt,
 	       dt > 0 ? (double)(L->loaded + L->failed) / dt : 0.0, L->threads, L->failed,
 	       L->failed ? " (answering SERVFAIL)" : "");
 	if (L->cbs.ready)
@@ -90,7 +90,7 @@ static void async_cb(uv_async_t *a)
 			finish(L); /* no zone configured (secondary zones only) */
 		return;
 	}
-	size_t k = gk_zload_take(L->zl, false, BATCH, built, L);
+	size_t k = gk_zone_build_take(L->zl, false, BATCH, built, L);
 	if (k && L->cbs.published)
 		L->cbs.published(L->cbs.ctx);
 	if (L->loaded + L->failed == L->n)
@@ -117,9 +117,10 @@ static void notify(void *ctx)
 	uv_async_send(&L->async);
 }
 
-int gk_zoneload_start(uv_loop_t *loop, gk_zoneset_t *zs, const gk_zone_spec_t *specs, size_t n,
-                      const struct gk_psl *psl, const char *source, const gk_zoneload_cbs_t *cbs,
-                      gk_zoneload_t **out, char *err, size_t errlen)
+int gk_daemon_zoneload_start(uv_loop_t *loop, gk_zoneset_t *zs, const gk_zone_spec_t *specs,
+                             size_t n, const struct gk_psl *psl, const char *source,
+                             const gk_zoneload_cbs_t *cbs, gk_zoneload_t **out, char *err,
+                             size_t errlen)
 {
 	gk_zoneload_t *L = calloc(1, sizeof(*L));
 	if (!L) {
@@ -132,14 +133,14 @@ int gk_zoneload_start(uv_loop_t *loop, gk_zoneset_t *zs, const gk_zone_spec_t *s
 	L->cbs = *cbs;
 	snprintf(L->source, sizeof(L->source), "%s", source);
 	/* every zone answers from the first moment: SERVFAIL until it is loaded; the
-	 * placeholders in one block, gone once every zone is loaded (gk_zver_placeholders) */
+	 * placeholders in one block, gone once every zone is loaded (gk_zone_ver_placeholders) */
 	gk_zver_t **ph = n ? malloc(n * sizeof(*ph)) : NULL;
 	size_t bad = 0;
-	int prc = n && !ph ? GK_ENOMEM : gk_zver_placeholders(specs, n, ph, &bad);
+	int prc = n && !ph ? GK_ENOMEM : gk_zone_ver_placeholders(specs, n, ph, &bad);
 	for (size_t i = 0; prc == 0 && i < n; i++)
-		if ((prc = gk_zoneset_put(zs, ph[i])) != 0)
+		if ((prc = gk_zone_store_put(zs, ph[i])) != 0)
 			for (size_t j = i; j < n; j++)
-				gk_zver_free(ph[j]);
+				gk_zone_ver_free(ph[j]);
 	free(ph);
 	if (prc != 0) {
 		if (prc == GK_EINVAL)
@@ -159,20 +160,20 @@ int gk_zoneload_start(uv_loop_t *loop, gk_zoneset_t *zs, const gk_zone_spec_t *s
 	uv_timer_init(loop, &L->progress);
 	L->async.data = L->progress.data = L;
 	L->psl = psl;
-	L->threads = gk_zload_cpus();
+	L->threads = gk_zone_build_cpus();
 	*out = L;
 	return 0;
 }
 
-int gk_zoneload_run(gk_zoneload_t *L, char *err, size_t errlen)
+int gk_daemon_zoneload_run(gk_zoneload_t *L, char *err, size_t errlen)
 {
 	if (L->running)
 		return 0;
 	L->running = true;
 	L->t0 = L->t_last = uv_hrtime();
 	int rc;
-	if (L->n > 0 &&
-	    (rc = gk_zload_start(L->specs, L->n, L->psl, L->threads, notify, L, &L->zl)) != 0) {
+	if (L->n > 0 && (rc = gk_zone_build_start(L->specs, L->n, L->psl, L->threads, notify, L,
+	                                          &L->zl)) != 0) {
 		snprintf(err, errlen, "zone loader threads: %s", gk_strerror(rc));
 		L->zl = NULL;
 		return rc;
@@ -188,24 +189,24 @@ int gk_zoneload_run(gk_zoneload_t *L, char *err, size_t errlen)
 	return 0;
 }
 
-bool gk_zoneload_ready(const gk_zoneload_t *L)
+bool gk_daemon_zoneload_ready(const gk_zoneload_t *L)
 {
 	return L == NULL || L->t_ready != 0;
 }
 
-void gk_zoneload_figures(void *arg, gk_obs_zones_t *z)
+void gk_daemon_zoneload_figures(void *arg, gk_obs_zones_t *z)
 {
 	if (!arg) {
 		*z = (gk_obs_zones_t){0};
 		return;
 	}
 	const gk_zoneload_t *L = arg;
-	size_t ph = gk_zoneset_placeholder_count(L->zs), loading = L->n - L->loaded - L->failed;
-	z->configured = gk_zoneset_zone_count(L->zs);
+	size_t ph = gk_zone_store_placeholder_count(L->zs), loading = L->n - L->loaded - L->failed;
+	z->configured = gk_zone_store_zone_count(L->zs);
 	z->loaded = z->configured - ph;
 	z->loading = loading;
 	z->failed = ph > loading ? ph - loading : 0;
-	z->records = gk_zoneset_rr_count(L->zs);
+	z->records = gk_zone_store_rr_count(L->zs);
 	z->ready = L->t_ready != 0;
 	z->load_seconds = L->t_ready ? secs(L->t_ready - L->t0) : 0;
 }
@@ -217,11 +218,11 @@ static void closed_cb(uv_handle_t *h)
 		free(L);
 }
 
-void gk_zoneload_close(gk_zoneload_t *L)
+void gk_daemon_zoneload_close(gk_zoneload_t *L)
 {
 	if (!L)
 		return;
-	gk_zload_free(L->zl); /* joins the threads: nothing sends to the async any more */
+	gk_zone_build_free(L->zl); /* joins the threads: nothing sends to the async any more */
 	L->zl = NULL;
 	L->closing = 2;
 	uv_close((uv_handle_t *)&L->async, closed_cb);

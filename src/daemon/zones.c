@@ -197,7 +197,7 @@ static const gk_zver_t *current(const gk_server_t *s, const char *name)
 {
 	uint8_t apex[256];
 	size_t len = apex_of(name, apex);
-	return len ? gk_zoneset_get(s->zs, apex, len) : NULL;
+	return len ? gk_zone_store_get(s->zs, apex, len) : NULL;
 }
 
 /* After a sync: what the store now holds for e, and err (taken) when its build failed. */
@@ -206,7 +206,7 @@ static void zent_update(const gk_server_t *s, struct zent *e, char *err, int64_t
 	const gk_zver_t *v = current(s, e->name);
 	if (v != e->ver) {
 		e->ver = v;
-		e->loaded_at = v && !gk_zver_is_placeholder(v) ? now : 0;
+		e->loaded_at = v && !gk_zone_ver_is_placeholder(v) ? now : 0;
 		if (v != NULL && err == NULL) {
 			free(e->err);
 			e->err = NULL;
@@ -242,8 +242,8 @@ int gk_daemon_zones_adopt(gk_server_t *s, const gk_config_t *cfg, char **errs)
 		if (errs)
 			errs[i] = NULL;
 		/* at start the catalogue is adopted while the zones load */
-		e->loading = e->ver && gk_zver_is_placeholder(e->ver) && e->err == NULL &&
-		             s->zload != NULL && !gk_zoneload_ready(s->zload);
+		e->loading = e->ver && gk_zone_ver_is_placeholder(e->ver) && e->err == NULL &&
+		             s->zload != NULL && !gk_daemon_zoneload_ready(s->zload);
 		slot_put(z, z->n++);
 	}
 	if (rc != 0) {
@@ -377,7 +377,7 @@ struct zbuild {
 static void build_work(uv_work_t *w)
 {
 	struct zbuild *b = w->data;
-	b->rc = gk_zver_build(&b->spec, b->s->psl, &b->v, b->err, sizeof(b->err));
+	b->rc = gk_zone_ver_build(&b->spec, b->s->psl, &b->v, b->err, sizeof(b->err));
 }
 
 void gk_daemon_zones_loaded(gk_server_t *s, const char *name, const char *err)
@@ -410,7 +410,7 @@ static void build_after(uv_work_t *w, int status)
 		snprintf(b->err, sizeof(b->err), "%s", uv_strerror(status));
 	}
 	if (s->stopping || e == NULL) {
-		gk_zver_free(b->v);
+		gk_zone_ver_free(b->v);
 		gk_control_reply(b->req, "error the server is stopping");
 		goto done;
 	}
@@ -430,13 +430,13 @@ static void build_after(uv_work_t *w, int status)
 		goto done;
 	}
 	if (b->add && journal_state(s, b->idx, true, err, sizeof(err)) != 0) {
-		gk_zver_free(b->v);
+		gk_zone_ver_free(b->v);
 		gk_control_reply(b->req, "error zone %s not added: %s", e->name, err);
 		zcat_delete(s->zcat, b->idx);
 		goto done;
 	}
-	if (gk_zoneset_put(s->zs, b->v) != 0) {
-		gk_zver_free(b->v);
+	if (gk_zone_store_put(s->zs, b->v) != 0) {
+		gk_zone_ver_free(b->v);
 		gk_control_reply(b->req, "error zone %s: out of memory, nothing changed", e->name);
 		if (b->add) {
 			if (journal_state(s, b->idx, false, err, sizeof(err)) != 0)
@@ -452,11 +452,11 @@ static void build_after(uv_work_t *w, int status)
 	e->err = NULL;
 	gk_daemon_view_published(s); /* the replaced version (or grown index) is reclaimed */
 	gk_log(GK_LOG_INFO, "control: zone %s %s from %s: serial %u, %zu RRs", e->name,
-	       b->add ? "added" : "reloaded", e->file, gk_zver_serial(b->v),
-	       gk_zver_rr_count(b->v));
+	       b->add ? "added" : "reloaded", e->file, gk_zone_ver_serial(b->v),
+	       gk_zone_ver_rr_count(b->v));
 	gk_control_reply(b->req, "ok zone %s %s (serial %u, %zu records)", e->name,
-	                 b->add ? "added" : "reloaded", gk_zver_serial(b->v),
-	                 gk_zver_rr_count(b->v));
+	                 b->add ? "added" : "reloaded", gk_zone_ver_serial(b->v),
+	                 gk_zone_ver_rr_count(b->v));
 done:
 	gk_control_done(b->req);
 	free(b);
@@ -591,7 +591,7 @@ static void zone_remove(gk_server_t *s, gk_control_req_t *req, const gk_control_
 	} else {
 		uint8_t apex[256];
 		size_t len = apex_of(z->e[i].name, apex);
-		if (len && gk_zoneset_remove(s->zs, apex, len) == 0)
+		if (len && gk_zone_store_remove(s->zs, apex, len) == 0)
 			gk_daemon_view_published(s);
 		gk_log(GK_LOG_INFO, "control: zone %s removed", cmd->name);
 		zcat_delete(z, (size_t)i);
@@ -631,7 +631,7 @@ static void zone_reload_all(gk_server_t *s, gk_control_req_t *req)
 		}
 	void *ctx[2] = {errs, specs};
 	gk_zoneset_sync_stats_t st;
-	int rc = gk_zoneset_sync(s->zs, specs, n, s->psl, &st, sync_failed, ctx);
+	int rc = gk_zone_store_sync(s->zs, specs, n, s->psl, &st, sync_failed, ctx);
 	int64_t now = (int64_t)time(NULL);
 	for (size_t k = 0; k < n; k++) {
 		zent_update(s, &z->e[of[k]], errs[k], now);
@@ -665,11 +665,11 @@ static void dnssec_field(const gk_zver_t *v, char *out, size_t len)
 {
 	int64_t exp = 0;
 	unsigned warn = 0;
-	if (v == NULL || gk_zver_is_placeholder(v)) {
+	if (v == NULL || gk_zone_ver_is_placeholder(v)) {
 		snprintf(out, len, "dnssec=-");
 		return;
 	}
-	if (!gk_zver_dnssec(v, &exp, &warn)) {
+	if (!gk_zone_ver_dnssec(v, &exp, &warn)) {
 		snprintf(out, len, "dnssec=unsigned");
 		return;
 	}
@@ -687,12 +687,12 @@ static void status_line(gk_server_t *s, gk_control_req_t *req, const struct zent
 {
 	const gk_zver_t *v = current(s, e->name);
 	char serial[16] = "-", loaded[32] = "-", where[600];
-	const char *state = v == NULL                   ? "absent"
-	                    : e->loading                ? "loading"
-	                    : gk_zver_is_placeholder(v) ? "failed"
-	                                                : "loaded";
-	if (v != NULL && !gk_zver_is_placeholder(v))
-		snprintf(serial, sizeof(serial), "%u", gk_zver_serial(v));
+	const char *state = v == NULL                       ? "absent"
+	                    : e->loading                    ? "loading"
+	                    : gk_zone_ver_is_placeholder(v) ? "failed"
+	                                                    : "loaded";
+	if (v != NULL && !gk_zone_ver_is_placeholder(v))
+		snprintf(serial, sizeof(serial), "%u", gk_zone_ver_serial(v));
 	if (e->loaded_at) {
 		time_t t = (time_t)e->loaded_at;
 		struct tm tm;
@@ -706,7 +706,7 @@ static void status_line(gk_server_t *s, gk_control_req_t *req, const struct zent
 	gk_control_reply(req,
 	                 "ok zone %s source=%s file=%s serial=%s records=%zu loaded=%s state=%s%s "
 	                 "%s last_error=%s",
-	                 e->name, where, e->file, serial, v ? gk_zver_rr_count(v) : 0, loaded,
+	                 e->name, where, e->file, serial, v ? gk_zone_ver_rr_count(v) : 0, loaded,
 	                 state, e->busy ? " busy" : "", sec, e->err ? e->err : "-");
 }
 
@@ -714,12 +714,12 @@ static void status_line(gk_server_t *s, gk_control_req_t *req, const struct zent
 static void sec_status_line(gk_server_t *s, gk_control_req_t *req, size_t i)
 {
 	char st[1024];
-	const char *name = gk_secondary_status_at(s->sec, i, st, sizeof(st));
+	const char *name = gk_xfr_secondary_status_at(s->sec, i, st, sizeof(st));
 	const gk_zver_t *v = current(s, name);
 	char sec[96];
 	dnssec_field(v, sec, sizeof(sec));
 	gk_control_reply(req, "ok zone %s source=secondary records=%zu %s %s", name,
-	                 v ? gk_zver_rr_count(v) : 0, sec, st);
+	                 v ? gk_zone_ver_rr_count(v) : 0, sec, st);
 }
 
 /* Listing every zone: STATUS_CHUNK lines per write, so a million zones never sit in one
@@ -755,7 +755,7 @@ static void status_more(void *ctx, gk_control_req_t *req)
 		}
 		status_line(s, req, &z->e[l->next]);
 	}
-	for (size_t sent = 0; l->sec_next < gk_secondary_count(s->sec); l->sec_next++) {
+	for (size_t sent = 0; l->sec_next < gk_xfr_secondary_count(s->sec); l->sec_next++) {
 		if (sent++ == STATUS_CHUNK) {
 			if (gk_control_flush(req, status_more, l))
 				return;
@@ -763,8 +763,8 @@ static void status_more(void *ctx, gk_control_req_t *req)
 		}
 		sec_status_line(s, req, l->sec_next);
 	}
-	gk_control_reply(req, "ok zones %zu served, %zu records", gk_zoneset_zone_count(s->zs),
-	                 gk_zoneset_rr_count(s->zs));
+	gk_control_reply(req, "ok zones %zu served, %zu records", gk_zone_store_zone_count(s->zs),
+	                 gk_zone_store_rr_count(s->zs));
 end:
 	free(l);
 	gk_control_done(req);
@@ -787,7 +787,7 @@ static void zone_status(gk_server_t *s, gk_control_req_t *req, const gk_control_
 	long i = zcat_find(z, cmd->name), si;
 	if (i >= 0)
 		status_line(s, req, &z->e[i]);
-	else if ((si = gk_secondary_find(s->sec, cmd->name)) >= 0)
+	else if ((si = gk_xfr_secondary_find(s->sec, cmd->name)) >= 0)
 		sec_status_line(s, req, (size_t)si);
 	else
 		gk_control_reply(req, "error zone %s is not configured", cmd->name);
@@ -796,7 +796,7 @@ static void zone_status(gk_server_t *s, gk_control_req_t *req, const gk_control_
 
 static void zone_refresh(gk_server_t *s, gk_control_req_t *req, const gk_control_cmd_t *cmd)
 {
-	int rc = s->sec ? gk_secondary_refresh(s->sec, cmd->name) : GK_ENOENT;
+	int rc = s->sec ? gk_xfr_secondary_refresh(s->sec, cmd->name) : GK_ENOENT;
 	if (rc == 0)
 		gk_control_reply(req, "ok zone %s: SOA check queued", cmd->name);
 	else if (rc == GK_EAGAIN)
@@ -838,8 +838,8 @@ static void stats(gk_server_t *s, gk_control_req_t *req)
 	                 (unsigned long long)(c->unanswered[0] + c->unanswered[1]));
 	gk_control_reply(req, "ok truncated %llu",
 	                 (unsigned long long)(c->truncated[0] + c->truncated[1]));
-	gk_control_reply(req, "ok zones %zu", gk_zoneset_zone_count(s->zs));
-	gk_control_reply(req, "ok records %zu", gk_zoneset_rr_count(s->zs));
+	gk_control_reply(req, "ok zones %zu", gk_zone_store_zone_count(s->zs));
+	gk_control_reply(req, "ok records %zu", gk_zone_store_rr_count(s->zs));
 	gk_control_reply(req, "ok zone_builds %u", s->zone_builds);
 	gk_daemon_front_stats(s, req); /* forwarded zones: the pools */
 	free(c);
@@ -915,8 +915,8 @@ static void on_request(void *ctx, gk_control_req_t *req, const gk_control_cmd_t 
 			gk_control_reply(req, "error %s", err);
 		else
 			gk_control_reply(req, "ok reloaded %s: %zu zones, %zu records",
-			                 s->boot->path, gk_zoneset_zone_count(s->zs),
-			                 gk_zoneset_rr_count(s->zs));
+			                 s->boot->path, gk_zone_store_zone_count(s->zs),
+			                 gk_zone_store_rr_count(s->zs));
 		break;
 	case GK_CONTROL_STATS:
 		stats(s, req);

@@ -114,7 +114,7 @@ static void ttl_rr(void *ctx, uint8_t *m, size_t t, unsigned section)
 	}
 }
 
-int64_t gk_fcache_ttl(const uint8_t *msg, size_t len, uint32_t max_ttl)
+int64_t gk_front_cache_ttl(const uint8_t *msg, size_t len, uint32_t max_ttl)
 {
 	struct ttl_ctx c = {0};
 	if (len < 12 || !walk((uint8_t *)msg, len, ttl_rr, &c))
@@ -135,7 +135,7 @@ int64_t gk_fcache_ttl(const uint8_t *msg, size_t len, uint32_t max_ttl)
 	return ttl < max_ttl ? ttl : max_ttl;
 }
 
-int gk_fcache_new(size_t max_bytes, uint32_t max_ttl, gk_fcache_t **out)
+int gk_front_cache_new(size_t max_bytes, uint32_t max_ttl, gk_fcache_t **out)
 {
 	size_t nsets = max_bytes / (sizeof(struct slot) * GK_FCACHE_WAYS);
 	if (nsets == 0)
@@ -161,7 +161,7 @@ size_t gk_fcache_entry_bytes(void)
 	return sizeof(struct slot);
 }
 
-void gk_fcache_free(gk_fcache_t *c)
+void gk_front_cache_free(gk_fcache_t *c)
 {
 	if (c == NULL)
 		return;
@@ -187,10 +187,10 @@ static bool same(const struct slot *s, uint64_t h, const gk_fcache_key_t *k)
 	       (k->ecs_len == 0 || memcmp(s->ecs, k->ecs, k->ecs_len) == 0);
 }
 
-int gk_fcache_put(gk_fcache_t *c, const gk_fcache_key_t *key, const uint8_t *msg, size_t len,
-                  uint64_t now_ms)
+int gk_front_cache_put(gk_fcache_t *c, const gk_fcache_key_t *key, const uint8_t *msg, size_t len,
+                       uint64_t now_ms)
 {
-	int64_t ttl = gk_fcache_ttl(msg, len, c->max_ttl);
+	int64_t ttl = gk_front_cache_ttl(msg, len, c->max_ttl);
 	if (ttl == GK_ESYNTAX) {
 		c->st.malformed++;
 		return GK_ESYNTAX;
@@ -248,8 +248,8 @@ static void age_rr(void *ctx, uint8_t *m, size_t t, unsigned section)
 	m[t + 7] = (uint8_t)ttl;
 }
 
-size_t gk_fcache_get(gk_fcache_t *c, const gk_fcache_key_t *key, uint64_t now_ms, uint8_t *out,
-                     size_t cap)
+size_t gk_front_cache_get(gk_fcache_t *c, const gk_fcache_key_t *key, uint64_t now_ms, uint8_t *out,
+                          size_t cap)
 {
 	if (key->nlen == 0 || key->nlen > 255 || key->ecs_len > GK_FCACHE_ECS_MAX) {
 		c->st.misses++;
@@ -280,7 +280,7 @@ size_t gk_fcache_get(gk_fcache_t *c, const gk_fcache_key_t *key, uint64_t now_ms
 	return 0;
 }
 
-void gk_fcache_stats(const gk_fcache_t *c, gk_fcache_stats_t *st)
+void gk_front_cache_stats(const gk_fcache_t *c, gk_fcache_stats_t *st)
 {
 	*st = c->st;
 }

@@ -3,7 +3,7 @@
  *
  * One cache per relay thread (fwd.h; no locks: only its own loop reads and writes it), bounded in
  * memory at creation: nslots slots of GK_FCACHE_SLOT octets in sets of GK_FCACHE_WAYS, all
- * allocated by gk_fcache_new; put and get never allocate. A full set evicts the entry that
+ * allocated by gk_front_cache_new; put and get never allocate. A full set evicts the entry that
  * expires first. A flood of random names therefore replaces entries, never grows the cache.
  *
  * Key: the query name (lowercase wire form), type, class, the DO and CD bits, and the ECS
@@ -43,7 +43,7 @@ typedef struct gk_fcache_key {
 	size_t ecs_len; /* 0..GK_FCACHE_ECS_MAX */
 } gk_fcache_key_t;
 
-typedef struct gk_fcache_stats {
+typedef struct gk_front_cache_stats {
 	uint64_t hits, misses, inserts, evictions, expired;
 	uint64_t uncacheable; /* answers put but not cacheable (rcode, TC, no SOA, too large) */
 	uint64_t malformed;   /* answers put that could not be walked */
@@ -54,28 +54,28 @@ typedef struct gk_fcache_stats {
  * least one set), TTLs capped at max_ttl seconds (0: no negative or positive caching above
  * 0 s, i.e. nothing cached). Returns 0 with *out, GK_EINVAL (max_bytes below one set) or
  * GK_ENOMEM. Any thread; then only the owning thread. */
-GK_MUST_CHECK int gk_fcache_new(size_t max_bytes, uint32_t max_ttl, gk_fcache_t **out);
-void gk_fcache_free(gk_fcache_t *c);
+GK_MUST_CHECK int gk_front_cache_new(size_t max_bytes, uint32_t max_ttl, gk_fcache_t **out);
+void gk_front_cache_free(gk_fcache_t *c);
 
 /* The memory of one entry (its slot: key, times and up to GK_FCACHE_SLOT octets of answer):
- * gk_fcache_new(n * gk_fcache_entry_bytes(), ...) holds exactly n entries when n is a
+ * gk_front_cache_new(n * gk_fcache_entry_bytes(), ...) holds exactly n entries when n is a
  * multiple of GK_FCACHE_WAYS. Pure. */
 size_t gk_fcache_entry_bytes(void);
 
 /* The TTL answer msg[0..len) would be cached with, per the rules above: >= 0 seconds, or
  * GK_ESYNTAX (malformed) or GK_ENOENT (not cacheable). Pure; the fuzz target's entry. */
-int64_t gk_fcache_ttl(const uint8_t *msg, size_t len, uint32_t max_ttl);
+int64_t gk_front_cache_ttl(const uint8_t *msg, size_t len, uint32_t max_ttl);
 
 /* Store answer msg[0..len) for key at now_ms (monotonic milliseconds). Returns 0 (stored,
  * replacing an entry of the same key), GK_ENOENT (not cacheable, counted) or GK_ESYNTAX
  * (malformed, counted). Never allocates. */
-int gk_fcache_put(gk_fcache_t *c, const gk_fcache_key_t *key, const uint8_t *msg, size_t len,
-                  uint64_t now_ms);
+int gk_front_cache_put(gk_fcache_t *c, const gk_fcache_key_t *key, const uint8_t *msg, size_t len,
+                       uint64_t now_ms);
 
 /* The cached answer for key at now_ms, copied to out (cap octets, >= GK_FCACHE_SLOT) with
  * its TTLs decremented by its age in whole seconds: its length, or 0 on a miss (absent or
  * expired; an expired entry is dropped). Never allocates. */
-size_t gk_fcache_get(gk_fcache_t *c, const gk_fcache_key_t *key, uint64_t now_ms, uint8_t *out,
-                     size_t cap);
+size_t gk_front_cache_get(gk_fcache_t *c, const gk_fcache_key_t *key, uint64_t now_ms, uint8_t *out,
+                          size_t cap);
 
-void gk_fcache_stats(const gk_fcache_t *c, gk_fcache_stats_t *st);
+void gk_front_cache_stats(const gk_fcache_t *c, gk_fcache_stats_t *st);

@@ -376,7 +376,7 @@ int gk_front_conf_check(gk_front_conf_t *fc, const char *path, char *err, size_t
 			     z->pool_name);
 		z->pool = p;
 		uint8_t wire[GK_DNAME_MAX];
-		/* "" is the root, as "." is (gk_fzones_add) */
+		/* "" is the root, as "." is (gk_pkt_fzones_add) */
 		if (c.y.rc == 0 && *z->name != '\0' &&
 		    gk_dname_from_text(z->name, strlen(z->name), wire, 0) == 0)
 			fail(&c, z->line, "zones: '%s' is not a domain name", z->name);
@@ -445,11 +445,11 @@ int gk_front_conf_fzones(const gk_front_conf_t *conf, gk_fzones_t **out)
 	if (conf == NULL || conf->n_zones == 0)
 		return 0;
 	gk_fzones_t *t = NULL;
-	int rc = gk_fzones_new(conf->n_zones, &t);
+	int rc = gk_pkt_fzones_new(conf->n_zones, &t);
 	for (size_t i = 0; i < conf->n_zones && rc == 0; i++)
-		rc = gk_fzones_add(t, conf->zones[i].name, (uint16_t)conf->zones[i].pool);
+		rc = gk_pkt_fzones_add(t, conf->zones[i].name, (uint16_t)conf->zones[i].pool);
 	if (rc != 0) {
-		gk_fzones_free(t);
+		gk_pkt_fzones_free(t);
 		return rc;
 	}
 	*out = t;

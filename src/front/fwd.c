@@ -38,7 +38,7 @@
 enum slot_kind { K_FREE = 0, K_UDP, K_TCP, K_CHECK };
 
 /* Datagrams to backends queued per socket during a loop turn, sent with one sendmmsg by
- * gk_fwd_flush (or when the queue is full). Each is a copy: the slot may be sent again
+ * gk_front_fwd_flush (or when the queue is full). Each is a copy: the slot may be sent again
  * before the flush. */
 #define BQ    32u
 #define BQMAX (GK_PROXY_WRITE_MAX + GK_FWD_QMAX + GK_RELAY_OPT_LEN + GK_RELAY_ECS_MAX)
@@ -146,7 +146,7 @@ struct gk_fwd {
 	void *tap;
 	unsigned tap_ring;
 	bool queued; /* datagrams to backends wait in a socket's queue */
-	/* client answers waiting for gk_fwd_flush: all for client socket ofd */
+	/* client answers waiting for gk_front_fwd_flush: all for client socket ofd */
 	int ofd;
 	unsigned on;
 	struct mmsghdr omsg[OBATCH];
@@ -195,7 +195,7 @@ static void to_client(struct gk_fwd *f, const struct slot *s, const uint8_t *m, 
 		return;
 	}
 	if (f->on == OBATCH || (f->on > 0 && f->ofd != s->fd))
-		gk_fwd_flush(f);
+		gk_front_fwd_flush(f);
 	unsigned k = f->on++;
 	f->ofd = s->fd;
 	memcpy(f->obatch[k], m, len);
@@ -230,7 +230,7 @@ static void bsock_flush(struct gk_fwd *f, struct bsock *b)
 	b->qn = 0;
 }
 
-void gk_fwd_flush(gk_fwd_t *f)
+void gk_front_fwd_flush(gk_fwd_t *f)
 {
 	if (f->queued) {
 		f->queued = false;
@@ -284,13 +284,13 @@ static void servfail(struct gk_fwd *f, const struct slot *s, const uint8_t *q, s
 static void relay(struct gk_fwd *f, struct slot *s, const uint8_t *q, uint8_t *a, size_t len)
 {
 	memcpy(a + 12, q + 12, s->rq.qend - 12u); /* the client's case (cache hits) */
-	size_t l = gk_relay_fix_opt(a, len, s->rq.qend, s->edns, f->edns_udp_max);
+	size_t l = gk_front_relay_fix_opt(a, len, s->rq.qend, s->edns, f->edns_udp_max);
 	if (l == 0) {
 		gk_counter_inc(&f->ctr.malformed);
 		servfail(f, s, q, s->rq.qend);
 		return;
 	}
-	l = gk_relay_answer(&s->rq, a, l);
+	l = gk_front_relay_answer(&s->rq, a, l);
 	gk_counter_inc(&f->ctr.answers);
 	to_client(f, s, a, l);
 }
@@ -361,7 +361,7 @@ static void slot_free(struct gk_fwd *f, struct slot *s)
 static uint16_t fresh_id(struct gk_fwd *f)
 {
 	for (;;) {
-		uint16_t id = (uint16_t)gk_frnd_u32(&f->rnd);
+		uint16_t id = (uint16_t)gk_front_rnd_u32(&f->rnd);
 		if (f->idmap[id] == 0)
 			return id;
 	}
@@ -374,7 +374,7 @@ static int pick_sock(struct gk_fwd *f, int family)
 		n += f->bs[i].family == family;
 	if (n == 0)
 		return -1;
-	k = gk_frnd_below(&f->rnd, n);
+	k = gk_front_rnd_below(&f->rnd, n);
 	for (size_t i = 0; i < f->n_bs; i++)
 		if (f->bs[i].family == family && k-- == 0)
 			return (int)i;
@@ -513,7 +513,7 @@ static void bc_read(struct bconn *c, ssize_t n)
 		return;
 	}
 	c->rlen += (uint32_t)n;
-	const gk_fbackend_conf_t *bc = gk_fpool_backend(c->f->pools[c->pool].p, c->backend);
+	const gk_fbackend_conf_t *bc = gk_front_pool_backend(c->f->pools[c->pool].p, c->backend);
 	size_t off = 0;
 	while (c->rlen - off >= 2) {
 		size_t ml = rd16(c->rbuf + off);
@@ -536,7 +536,7 @@ static void bc_read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	struct bconn *c = st->data;
 	struct gk_fwd *f = c->f; /* c may be closing after this: its memory lasts till closed */
 	bc_read(c, n);
-	gk_fwd_flush(f); /* answers of UDP clients asked again over TCP */
+	gk_front_fwd_flush(f); /* answers of UDP clients asked again over TCP */
 }
 
 static void bc_connect_cb(uv_connect_t *req, int status)
@@ -561,7 +561,8 @@ static int bc_send(struct gk_fwd *f, struct bconn *c, struct slot *s)
 	if (c->plen + 2u + s->sent_len > c->cap)
 		return GK_EAGAIN; /* the connection is that far behind: another backend */
 	if (c->state == BC_CLOSED) {
-		const gk_fbackend_conf_t *bc = gk_fpool_backend(f->pools[c->pool].p, c->backend);
+		const gk_fbackend_conf_t *bc =
+		    gk_front_pool_backend(f->pools[c->pool].p, c->backend);
 		if (uv_tcp_init(f->loop, &c->h) != 0)
 			return GK_EIO;
 		c->h.data = c;
@@ -626,7 +627,7 @@ static int send_to(struct gk_fwd *f, struct slot *s, int b);
 
 static int try_send(struct gk_fwd *f, struct slot *s, int except)
 {
-	int b = gk_fpool_pick(f->pools[s->pool].p, except);
+	int b = gk_front_pool_pick(f->pools[s->pool].p, except);
 	return b < 0 ? b : send_to(f, s, b);
 }
 
@@ -644,7 +645,7 @@ static void tap(struct gk_fwd *f, const struct slot *s, bool response,
 static int send_to(struct gk_fwd *f, struct slot *s, int b)
 {
 	struct fpool *fp = &f->pools[s->pool];
-	const gk_fbackend_conf_t *bc = gk_fpool_backend(fp->p, (unsigned)b);
+	const gk_fbackend_conf_t *bc = gk_front_pool_backend(fp->p, (unsigned)b);
 	int si = s->tcp ? 0 : pick_sock(f, bc->addr.ss_family);
 	if (si < 0)
 		return GK_EINVAL;
@@ -670,8 +671,8 @@ static int send_to(struct gk_fwd *f, struct slot *s, int b)
 			oneshot_drop(s);
 		if (rc != 0) {
 			if (rc == GK_EIO) { /* could not even start a connection: a failure */
-				gk_fpool_sent(fp->p, (unsigned)b);
-				gk_fpool_done(fp->p, (unsigned)b, GK_FPOOL_TIMEOUT, 0);
+				gk_front_pool_sent(fp->p, (unsigned)b);
+				gk_front_pool_done(fp->p, (unsigned)b, GK_FPOOL_TIMEOUT, 0);
 			}
 			return rc; /* GK_EAGAIN (busy or closing): another backend may take it */
 		}
@@ -683,7 +684,7 @@ static int send_to(struct gk_fwd *f, struct slot *s, int b)
 	if (f->tap_fn && s->kind != K_CHECK)
 		tap(f, s, false, &bc->addr, s->sent, s->sent_len, 0);
 	f->idmap[s->rq.id] = (uint32_t)(s - f->slots) + 1u;
-	gk_fpool_sent(fp->p, (unsigned)b);
+	gk_front_pool_sent(fp->p, (unsigned)b);
 	s->backend = (int16_t)b;
 	s->sock = (int16_t)si;
 	s->sent_us = now_us();
@@ -696,7 +697,7 @@ static int send_to(struct gk_fwd *f, struct slot *s, int b)
 static bool send_some(struct gk_fwd *f, struct slot *s, int except)
 {
 	const struct fpool *fp = &f->pools[s->pool];
-	for (size_t k = 0; k <= gk_fpool_size(fp->p); k++) {
+	for (size_t k = 0; k <= gk_front_pool_size(fp->p); k++) {
 		int rc = try_send(f, s, except);
 		if (rc == 0)
 			return true;
@@ -711,18 +712,18 @@ static void timeout_one(struct gk_fwd *f, struct slot *s)
 	struct fpool *fp = &f->pools[s->pool];
 	int prev = s->backend;
 	if (s->kind == K_CHECK) { /* checks are not queries: only their own count */
-		gk_fpool_checked(fp->p, (unsigned)prev, false, GK_FPOOL_TIMEOUT);
+		gk_front_pool_checked(fp->p, (unsigned)prev, false, GK_FPOOL_TIMEOUT);
 		slot_free(f, s);
 		return;
 	}
-	gk_fpool_done(fp->p, (unsigned)prev, GK_FPOOL_TIMEOUT, 0);
+	gk_front_pool_done(fp->p, (unsigned)prev, GK_FPOOL_TIMEOUT, 0);
 	if (s->tries <= fp->conf->retries) {
 		gk_counter_inc(&f->ctr.retries);
 		if (send_some(f, s, prev))
 			return;
 		/* no other backend can take it: the same one again (if still up) rather than
 		 * nothing */
-		if (gk_fpool_is_up(fp->p, (unsigned)prev) && send_to(f, s, prev) == 0)
+		if (gk_front_pool_is_up(fp->p, (unsigned)prev) && send_to(f, s, prev) == 0)
 			return;
 	}
 	servfail(f, s, s->sent, s->rq.qend);
@@ -748,7 +749,7 @@ static void wheel_cb(uv_timer_t *t)
 	}
 	if (next)
 		arm_timer(f, next);
-	gk_fwd_flush(f);
+	gk_front_fwd_flush(f);
 }
 
 /* The lowercase key of the query in s->sent; with subnet, for the client subnet sent. */
@@ -798,7 +799,7 @@ static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t po
 	s->rq.client_id = rd16(q);
 	s->rq.qend = qend;
 	s->rq.client_limit = client_limit;
-	s->sent_len = (uint16_t)gk_relay_query(q, qend, 0, do_bit, f->edns_udp_max, s->sent);
+	s->sent_len = (uint16_t)gk_front_relay_query(q, qend, 0, do_bit, f->edns_udp_max, s->sent);
 	s->ecs_key_len = 0;
 	const gk_front_pool_conf_t *pc = f->pools[pool].conf;
 	s->phdr_len = 0;
@@ -815,8 +816,8 @@ static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t po
 	}
 	if (pc->ecs) {
 		size_t kl = 0;
-		s->sent_len = (uint16_t)gk_relay_add_ecs(s->sent, s->sent_len, real, pc->ecs_v4,
-		                                         pc->ecs_v6, s->ecs_key, &kl);
+		s->sent_len = (uint16_t)gk_front_relay_add_ecs(
+		    s->sent, s->sent_len, real, pc->ecs_v4, pc->ecs_v6, s->ecs_key, &kl);
 		s->ecs_key_len = (uint8_t)kl;
 	}
 	if (s == &tmp) {
@@ -832,11 +833,13 @@ static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t po
 		/* an answer for the client's subnet, else one for every client (ECS scope 0) */
 		if (s->ecs_key_len) {
 			cache_key(s, name, &k, true);
-			n = gk_fcache_get(fp->cache, &k, uv_now(f->loop), f->obuf, sizeof(f->obuf));
+			n = gk_front_cache_get(fp->cache, &k, uv_now(f->loop), f->obuf,
+			                       sizeof(f->obuf));
 		}
 		if (n == 0) {
 			cache_key(s, name, &k, false);
-			n = gk_fcache_get(fp->cache, &k, uv_now(f->loop), f->obuf, sizeof(f->obuf));
+			n = gk_front_cache_get(fp->cache, &k, uv_now(f->loop), f->obuf,
+			                       sizeof(f->obuf));
 		}
 		if (n > 0) {
 			gk_counter_inc(&f->ctr.cache_hits);
@@ -876,9 +879,9 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_st
 static void mismatch_from(struct gk_fwd *f, const struct sockaddr_storage *from)
 {
 	for (size_t p = 0; p < f->n_pools; p++)
-		for (unsigned b = 0; b < gk_fpool_size(f->pools[p].p); b++)
-			if (same_addr(from, &gk_fpool_backend(f->pools[p].p, b)->addr)) {
-				gk_fpool_mismatch(f->pools[p].p, b);
+		for (unsigned b = 0; b < gk_front_pool_size(f->pools[p].p); b++)
+			if (same_addr(from, &gk_front_pool_backend(f->pools[p].p, b)->addr)) {
+				gk_front_pool_mismatch(f->pools[p].p, b);
 				return;
 			}
 }
@@ -898,9 +901,9 @@ static void answer_in(struct gk_fwd *f, int si, uint8_t *a, size_t len,
 		return;
 	}
 	struct fpool *fp = &f->pools[s->pool];
-	const gk_fbackend_conf_t *bc = gk_fpool_backend(fp->p, (unsigned)s->backend);
-	if (!same_addr(from, &bc->addr) || !gk_relay_match(&s->rq, s->sent, a, len)) {
-		gk_fpool_mismatch(fp->p, (unsigned)s->backend);
+	const gk_fbackend_conf_t *bc = gk_front_pool_backend(fp->p, (unsigned)s->backend);
+	if (!same_addr(from, &bc->addr) || !gk_front_relay_match(&s->rq, s->sent, a, len)) {
+		gk_front_pool_mismatch(fp->p, (unsigned)s->backend);
 		gk_counter_inc(&f->ctr.mismatched);
 		return;
 	}
@@ -908,15 +911,15 @@ static void answer_in(struct gk_fwd *f, int si, uint8_t *a, size_t len,
 	if (f->tap_fn && s->kind != K_CHECK)
 		tap(f, s, true, &bc->addr, a, len, now_us() - s->sent_us);
 	if (s->kind == K_CHECK) {
-		gk_fpool_checked(fp->p, (unsigned)s->backend,
-		                 rcode == GK_RCODE_NOERROR || rcode == GK_RCODE_NXDOMAIN,
-		                 GK_FPOOL_SERVFAIL);
+		gk_front_pool_checked(fp->p, (unsigned)s->backend,
+		                      rcode == GK_RCODE_NOERROR || rcode == GK_RCODE_NXDOMAIN,
+		                      GK_FPOOL_SERVFAIL);
 		slot_free(f, s);
 		return;
 	}
-	gk_fpool_done(fp->p, (unsigned)s->backend,
-	              rcode == GK_RCODE_SERVFAIL ? GK_FPOOL_SERVFAIL : GK_FPOOL_OK,
-	              now_us() - s->sent_us);
+	gk_front_pool_done(fp->p, (unsigned)s->backend,
+	                   rcode == GK_RCODE_SERVFAIL ? GK_FPOOL_SERVFAIL : GK_FPOOL_OK,
+	                   now_us() - s->sent_us);
 	if ((a[2] & 0x02) && !s->tcp) {
 		gk_counter_inc(&f->ctr.truncated);
 		if (fp->conf->tc == GK_FRONT_TC_RETRY_TCP) {
@@ -930,7 +933,7 @@ static void answer_in(struct gk_fwd *f, int si, uint8_t *a, size_t len,
 		}
 	}
 	if (rcode == GK_RCODE_SERVFAIL && s->tries <= fp->conf->retries &&
-	    gk_fpool_size(fp->p) > 1) {
+	    gk_front_pool_size(fp->p) > 1) {
 		/* another backend may do better */
 		disarm(f, s);
 		gk_counter_inc(&f->ctr.retries);
@@ -943,8 +946,8 @@ static void answer_in(struct gk_fwd *f, int si, uint8_t *a, size_t len,
 		/* ECS (RFC 7871 7.3): an answer whose scope is 0, or without the option, is for
 		 * every client; any other for the client's subnet as sent (never wider) */
 		cache_key(s, name, &k,
-		          s->ecs_key_len && gk_relay_ecs_scope(a, len, s->rq.qend) > 0);
-		(void)gk_fcache_put(fp->cache, &k, a, len, uv_now(f->loop));
+		          s->ecs_key_len && gk_front_relay_ecs_scope(a, len, s->rq.qend) > 0);
+		(void)gk_front_cache_put(fp->cache, &k, a, len, uv_now(f->loop));
 	}
 	relay(f, s, s->sent, a, len);
 	slot_free(f, s);
@@ -958,22 +961,22 @@ static void unreachable(struct gk_fwd *f, const struct sockaddr_storage *to)
 {
 	for (size_t p = 0; p < f->n_pools; p++) {
 		struct fpool *fp = &f->pools[p];
-		for (unsigned b = 0; b < gk_fpool_size(fp->p); b++) {
-			if (!same_addr(to, &gk_fpool_backend(fp->p, b)->addr))
+		for (unsigned b = 0; b < gk_front_pool_size(fp->p); b++) {
+			if (!same_addr(to, &gk_front_pool_backend(fp->p, b)->addr))
 				continue;
-			gk_fpool_unreachable(fp->p, b);
+			gk_front_pool_unreachable(fp->p, b);
 			for (size_t i = 0; i < GK_FWD_SLOTS; i++) {
 				struct slot *s = &f->slots[i];
 				if (s->kind == K_FREE || s->pool != p || s->backend != (int16_t)b ||
 				    s->sock < 0)
 					continue;
 				if (s->kind == K_CHECK) {
-					gk_fpool_checked(fp->p, b, false, GK_FPOOL_REFUSED);
+					gk_front_pool_checked(fp->p, b, false, GK_FPOOL_REFUSED);
 					slot_free(f, s);
 					continue;
 				}
 				disarm(f, s);
-				gk_fpool_done(fp->p, b, GK_FPOOL_REFUSED, 0);
+				gk_front_pool_done(fp->p, b, GK_FPOOL_REFUSED, 0);
 				gk_counter_inc(&f->ctr.retries);
 				if (!send_some(f, s, (int)b)) {
 					gk_counter_inc(&f->ctr.no_backend);
@@ -1042,7 +1045,7 @@ static void bsock_cb(uv_poll_t *h, int status, int events)
 			}
 			answer_in(f, (int)(b - f->bs), f->rbuf, (size_t)n, &from);
 		}
-		gk_fwd_flush(f);
+		gk_front_fwd_flush(f);
 		return;
 	}
 	for (unsigned k = 0; k < RECV_BUDGET; k += RB) {
@@ -1069,13 +1072,13 @@ static void bsock_cb(uv_poll_t *h, int status, int events)
 		if ((unsigned)n < RB)
 			break;
 	}
-	gk_fwd_flush(f);
+	gk_front_fwd_flush(f);
 }
 
 /* ---- entry points -------------------------------------------------------------------------- */
 
-void gk_fwd_udp(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res, int fd,
-                const struct sockaddr *client, socklen_t clen, const struct sockaddr *real)
+void gk_front_fwd_udp(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res, int fd,
+                      const struct sockaddr *client, socklen_t clen, const struct sockaddr *real)
 {
 	if (res->qend > GK_FWD_QMAX || clen > sizeof(struct sockaddr_storage))
 		return;
@@ -1084,13 +1087,13 @@ void gk_fwd_udp(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res, int f
 	      0);
 }
 
-void gk_fwd_submit(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res,
-                   const struct sockaddr *client, gk_fwd_deliver_fn fn, void *ctx, void *conn,
-                   uint64_t gen)
+void gk_front_fwd_submit(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res,
+                         const struct sockaddr *client, gk_fwd_deliver_fn fn, void *ctx, void *conn,
+                         uint64_t gen)
 {
 	start(f, q, res->qend, res->pool, res->client_limit, res->edns, res->do_bit, -1, NULL, 0,
 	      client, fn, ctx, conn, gen);
-	gk_fwd_flush(f);
+	gk_front_fwd_flush(f);
 }
 
 /* ---- active health checks ---------------------------------------------------------------- */
@@ -1100,11 +1103,11 @@ static void check_cb(uv_timer_t *t)
 	struct fpool *fp = t->data;
 	struct gk_fwd *f = fp->f;
 	unsigned pool = (unsigned)(fp - f->pools);
-	for (unsigned b = 0; b < gk_fpool_size(fp->p); b++) {
+	for (unsigned b = 0; b < gk_front_pool_size(fp->p); b++) {
 		struct slot *s = f->free;
 		if (s == NULL)
 			return;
-		const gk_fbackend_conf_t *bc = gk_fpool_backend(fp->p, b);
+		const gk_fbackend_conf_t *bc = gk_front_pool_backend(fp->p, b);
 		int si = pick_sock(f, bc->addr.ss_family);
 		if (si < 0)
 			continue;
@@ -1127,16 +1130,16 @@ static void check_cb(uv_timer_t *t)
 		qend += 4;
 		s->rq.qend = (uint16_t)qend;
 		s->sent_len =
-		    (uint16_t)gk_relay_query(q, qend, s->rq.id, false, f->edns_udp_max, m);
+		    (uint16_t)gk_front_relay_query(q, qend, s->rq.id, false, f->edns_udp_max, m);
 		s->oc = NULL;
 		s->phdr_len = 0;
 		if (fp->conf->proxy) /* the check speaks for us: LOCAL */
 			s->phdr_len =
 			    (uint8_t)gk_proxy_write(s->phdr, sizeof(s->phdr), NULL, NULL, true);
 		if (send_dgram(f->bs[si].fd, s, bc) < 0) {
-			gk_fpool_checked(fp->p, b, false,
-			                 errno == ECONNREFUSED ? GK_FPOOL_REFUSED
-			                                       : GK_FPOOL_TIMEOUT);
+			gk_front_pool_checked(fp->p, b, false,
+			                      errno == ECONNREFUSED ? GK_FPOOL_REFUSED
+			                                            : GK_FPOOL_TIMEOUT);
 			s->kind = K_FREE;
 			s->next_free = f->free;
 			f->free = s;
@@ -1199,11 +1202,11 @@ void gk_fwd_cache_stats(const gk_fwd_t *f, size_t pool, gk_fcache_stats_t *st)
 {
 	memset(st, 0, sizeof(*st));
 	if (pool < f->n_pools && f->pools[pool].cache)
-		gk_fcache_stats(f->pools[pool].cache, st);
+		gk_front_cache_stats(f->pools[pool].cache, st);
 }
 
-int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, uint16_t edns_udp_max, unsigned relays,
-               gk_fwd_t **out, char *err, size_t errlen)
+int gk_front_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, uint16_t edns_udp_max,
+                     unsigned relays, gk_fwd_t **out, char *err, size_t errlen)
 {
 	int rc = GK_ENOMEM;
 	struct gk_fwd *f = calloc(1, sizeof(*f));
@@ -1211,7 +1214,7 @@ int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, uint16_t edns_udp_m
 		goto nomem;
 	f->loop = loop;
 	f->edns_udp_max = edns_udp_max;
-	gk_frnd_init(&f->rnd);
+	gk_front_rnd_init(&f->rnd);
 	f->pools = calloc(conf->n_pools ? conf->n_pools : 1, sizeof(*f->pools));
 	f->slots = calloc(GK_FWD_SLOTS, sizeof(*f->slots));
 	f->bs = calloc(2 * BSOCKS, sizeof(*f->bs));
@@ -1226,8 +1229,8 @@ int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, uint16_t edns_udp_m
 		struct fpool *fp = &f->pools[i];
 		fp->f = f;
 		fp->conf = pc;
-		if ((rc = gk_fpool_new(&pc->health, pc->name, pc->backends, pc->n_backends,
-		                       &fp->p)) != 0)
+		if ((rc = gk_front_pool_new(&pc->health, pc->name, pc->backends, pc->n_backends,
+		                            &fp->p)) != 0)
 			goto fail;
 		if ((fp->bc = calloc(pc->n_backends, sizeof(*fp->bc))) == NULL)
 			goto nomem;
@@ -1245,8 +1248,8 @@ int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, uint16_t edns_udp_m
 		}
 		if (pc->cache_size) {
 			size_t entries = gk_fwd_cache_share(pc->cache_size, relays);
-			if ((rc = gk_fcache_new(entries * gk_fcache_entry_bytes(), CACHE_TTLMAX,
-			                        &fp->cache)) != 0)
+			if ((rc = gk_front_cache_new(entries * gk_fcache_entry_bytes(),
+			                             CACHE_TTLMAX, &fp->cache)) != 0)
 				goto fail;
 		}
 		for (size_t b = 0; b < pc->n_backends; b++) {
@@ -1257,7 +1260,7 @@ int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, uint16_t edns_udp_m
 		for (size_t z = 0; cn == NULL && z < conf->n_zones; z++)
 			if (conf->zones[z].pool == i)
 				cn = conf->zones[z].name;
-		/* a zone named "" is the root, as in gk_fzones_add */
+		/* a zone named "" is the root, as in gk_pkt_fzones_add */
 		fp->check_len = cn == NULL ? 0
 		                : *cn      ? gk_dname_from_text(cn, strlen(cn), fp->check, 0)
 		                           : gk_dname_from_text(".", 1, fp->check, 0);
@@ -1309,11 +1312,11 @@ nomem:
 fail:
 	snprintf(err, errlen, "front end: %s", gk_strerror(rc));
 fail_quiet:
-	*out = f; /* handles are on the loop: the caller closes them, then gk_fwd_free */
+	*out = f; /* handles are on the loop: the caller closes them, then gk_front_fwd_free */
 	return rc;
 }
 
-void gk_fwd_free(gk_fwd_t *f)
+void gk_front_fwd_free(gk_fwd_t *f)
 {
 	if (f == NULL)
 		return;
@@ -1324,14 +1327,14 @@ void gk_fwd_free(gk_fwd_t *f)
 	while (f->oneshots)
 		oneshot_free(f->oneshots);
 	for (size_t i = 0; f->pools && i < f->n_pools; i++) {
-		for (size_t b = 0; f->pools[i].bc && b < gk_fpool_size(f->pools[i].p); b++) {
+		for (size_t b = 0; f->pools[i].bc && b < gk_front_pool_size(f->pools[i].p); b++) {
 			free(f->pools[i].bc[b].buf[0]);
 			free(f->pools[i].bc[b].buf[1]);
 			free(f->pools[i].bc[b].rbuf);
 		}
 		free(f->pools[i].bc);
-		gk_fpool_free(f->pools[i].p);
-		gk_fcache_free(f->pools[i].cache);
+		gk_front_pool_free(f->pools[i].p);
+		gk_front_cache_free(f->pools[i].cache);
 	}
 	free(f->pools);
 	free(f->slots);
@@ -1339,7 +1342,7 @@ void gk_fwd_free(gk_fwd_t *f)
 	free(f);
 }
 
-void gk_fwd_counters_read(const gk_fwd_t *f, gk_fwd_counters_t *sum)
+void gk_front_fwd_counters_read(const gk_fwd_t *f, gk_fwd_counters_t *sum)
 {
 	const uint64_t *s = (const uint64_t *)&f->ctr;
 	uint64_t *d = (uint64_t *)sum;
@@ -1347,17 +1350,17 @@ void gk_fwd_counters_read(const gk_fwd_t *f, gk_fwd_counters_t *sum)
 		d[i] += __atomic_load_n(&s[i], __ATOMIC_RELAXED);
 }
 
-size_t gk_fwd_pools(const gk_fwd_t *f)
+size_t gk_front_fwd_pools(const gk_fwd_t *f)
 {
 	return f->n_pools;
 }
 
-size_t gk_fwd_backends(const gk_fwd_t *f, size_t pool)
+size_t gk_front_fwd_backends(const gk_fwd_t *f, size_t pool)
 {
-	return pool < f->n_pools ? gk_fpool_size(f->pools[pool].p) : 0;
+	return pool < f->n_pools ? gk_front_pool_size(f->pools[pool].p) : 0;
 }
 
-void gk_fwd_backend_stats(const gk_fwd_t *f, size_t pool, size_t b, gk_fbackend_stats_t *st)
+void gk_front_fwd_backend_stats(const gk_fwd_t *f, size_t pool, size_t b, gk_fbackend_stats_t *st)
 {
-	gk_fpool_stats(f->pools[pool].p, (unsigned)b, st);
+	gk_front_pool_stats(f->pools[pool].p, (unsigned)b, st);
 }

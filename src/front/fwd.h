@@ -4,9 +4,9 @@
  * The packet path decides (decide/decide.h) and says GK_PKT_FORWARD for a name under a
  * forwarded zone that may be resolved; the query then comes to the relay of the thread
  * that read it, with no hand-off to another thread:
- *   - a UDP thread runs a relay of its own on a loop of its own (gk_fwd_udp, then
- *     gk_fwd_flush once per receive batch);
- *   - the worker's loop has one for client TCP and TLS queries (gk_fwd_submit).
+ *   - a UDP thread runs a relay of its own on a loop of its own (gk_front_fwd_udp, then
+ *     gk_front_fwd_flush once per receive batch);
+ *   - the worker's loop has one for client TCP and TLS queries (gk_front_fwd_submit).
  * The relay looks in the pool's packet cache (cache.h), else picks a
  * backend (pool.h: least outstanding by weight, healthy, under its bound) and sends the
  * client's question under a random ID (rnd.h) from one of its backend sockets, each
@@ -27,7 +27,7 @@
  * Timeouts: one libuv timer per relay; each pool keeps its tries in flight on a list in
  * deadline order (every try of a pool has the pool's timeout, so the tail is the latest),
  * and the timer is armed for the earliest head. Client answers over UDP are gathered per
- * loop turn and sent with one sendmmsg (gk_fwd_flush).
+ * loop turn and sent with one sendmmsg (gk_front_fwd_flush).
  *
  * Each relay has its own outstanding table, sockets, backend TCP connections, health
  * state (its own checks) and packet cache per pool: a worker with n UDP sockets has n + 1
@@ -36,9 +36,9 @@
  * relays (gk_fwd_cache_share), and a relay's cache is read and written by its loop only.
  *
  * Memory: everything (outstanding table, caches, sockets, the answer batch) is allocated by
- * gk_fwd_new; the hot path allocates nothing. Threading: gk_fwd_new/free on the control
+ * gk_front_fwd_new; the hot path allocates nothing. Threading: gk_front_fwd_new/free on the control
  * thread while the loop does not run; everything else on the relay's loop's thread.
- * gk_fwd_counters_read and the stats read plain counters (relaxed) from any thread.
+ * gk_front_fwd_counters_read and the stats read plain counters (relaxed) from any thread.
  */
 #pragma once
 #include <stdbool.h>
@@ -92,9 +92,10 @@ typedef struct gk_fwd_counters {
  * gk_fwd_cache_share(cache_size, relays) entries, its own, used by this relay's loop only.
  * Returns 0 with *out, GK_ENOMEM, or an error from socket() or libuv; err names the cause.
  * On failure *out is still set: its handles are on the loop, so the caller closes the loop's
- * handles and then calls gk_fwd_free. */
-GK_MUST_CHECK int gk_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, uint16_t edns_udp_max,
-                             unsigned relays, gk_fwd_t **out, char *err, size_t errlen);
+ * handles and then calls gk_front_fwd_free. */
+GK_MUST_CHECK int gk_front_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf,
+                                   uint16_t edns_udp_max, unsigned relays, gk_fwd_t **out,
+                                   char *err, size_t errlen);
 
 /* Entries of one relay's cache for a pool of cache_size entries in a process of relays
  * relays (0 taken as 1): cache_size / relays rounded down to whole sets of GK_FCACHE_WAYS,
@@ -118,40 +119,40 @@ typedef bool (*gk_fwd_tap_fn)(void *tap, unsigned ring, bool response, bool tcp,
 void gk_fwd_set_tap(gk_fwd_t *f, gk_fwd_tap_fn fn, void *tap, unsigned ring);
 
 /* Free after the loop closed every handle (uv_walk + uv_run) or never ran. NULL: no-op. */
-void gk_fwd_free(gk_fwd_t *f);
+void gk_front_fwd_free(gk_fwd_t *f);
 
 /* Loop thread (a UDP thread running the relay's loop): relay the client query q (res from
  * gk_pkt_process: GK_PKT_FORWARD) read from socket fd, its answer to be sent from fd to
  * client (the sender). real: the client a load balancer's PROXY header names (for EDNS
  * Client Subnet and PROXY v2), or NULL. The answer (a cache hit now, a backend's later) is
- * queued: gk_fwd_flush sends what is queued; the relay flushes by itself at the end of
+ * queued: gk_front_fwd_flush sends what is queued; the relay flushes by itself at the end of
  * each of its own callbacks. */
-void gk_fwd_udp(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res, int fd,
-                const struct sockaddr *client, socklen_t clen, const struct sockaddr *real);
+void gk_front_fwd_udp(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res, int fd,
+                      const struct sockaddr *client, socklen_t clen, const struct sockaddr *real);
 /* Loop thread: send the queued client answers (one sendmmsg per client socket; those the
  * kernel does not take now are dropped and counted). */
-void gk_fwd_flush(gk_fwd_t *f);
+void gk_front_fwd_flush(gk_fwd_t *f);
 /* Loop thread: relay a TCP/TLS client's query (res: GK_PKT_FORWARD); client: its address
  * (for EDNS Client Subnet; NULL: unknown, none sent). The answer, or a SERVFAIL, comes
  * through fn(ctx, conn, gen, ...), possibly before this returns (a cache hit), once unless
  * the loop stops first. */
-void gk_fwd_submit(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res,
-                   const struct sockaddr *client, gk_fwd_deliver_fn fn, void *ctx, void *conn,
-                   uint64_t gen);
+void gk_front_fwd_submit(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res,
+                         const struct sockaddr *client, gk_fwd_deliver_fn fn, void *ctx, void *conn,
+                         uint64_t gen);
 
 /* Add this worker's counters into *sum (relaxed loads). Any thread. */
-void gk_fwd_counters_read(const gk_fwd_t *f, gk_fwd_counters_t *sum);
+void gk_front_fwd_counters_read(const gk_fwd_t *f, gk_fwd_counters_t *sum);
 
 /* Pools in the relay, and backend b of pool p's figures (relaxed copy; any thread). */
-size_t gk_fwd_pools(const gk_fwd_t *f);
-size_t gk_fwd_backends(const gk_fwd_t *f, size_t pool);
-void gk_fwd_backend_stats(const gk_fwd_t *f, size_t pool, size_t b, gk_fbackend_stats_t *st);
+size_t gk_front_fwd_pools(const gk_fwd_t *f);
+size_t gk_front_fwd_backends(const gk_fwd_t *f, size_t pool);
+void gk_front_fwd_backend_stats(const gk_fwd_t *f, size_t pool, size_t b, gk_fbackend_stats_t *st);
 
 /* Backend b of pool p summed over the relays fw[0..n) (the workers'): counters added,
  * outstanding added; *up_in: how many of them see it up. Any thread (relaxed reads). */
-void gk_fwd_backend_sum(gk_fwd_t *const *fw, size_t n, size_t pool, size_t b,
-                        gk_fbackend_stats_t *sum, unsigned *up_in);
+void gk_front_fwd_backend_sum(gk_fwd_t *const *fw, size_t n, size_t pool, size_t b,
+                              gk_fbackend_stats_t *sum, unsigned *up_in);
 
 /* Prometheus exposition of the relays fw[0..n) for conf's pools (docs/METRICS.md "Front
  * end") appended to f. Main thread, at a scrape. */
-void gk_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *conf, FILE *f);
+void gk_front_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *conf, FILE *f);

@@ -10,17 +10,17 @@
 #include <string.h>
 #include "front/fwd.h"
 
-void gk_fwd_backend_sum(gk_fwd_t *const *fw, size_t n, size_t pool, size_t b,
-                        gk_fbackend_stats_t *sum, unsigned *up_in)
+void gk_front_fwd_backend_sum(gk_fwd_t *const *fw, size_t n, size_t pool, size_t b,
+                              gk_fbackend_stats_t *sum, unsigned *up_in)
 {
 	memset(sum, 0, sizeof(*sum));
 	*up_in = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (fw[i] == NULL || pool >= gk_fwd_pools(fw[i]) ||
-		    b >= gk_fwd_backends(fw[i], pool))
+		if (fw[i] == NULL || pool >= gk_front_fwd_pools(fw[i]) ||
+		    b >= gk_front_fwd_backends(fw[i], pool))
 			continue;
 		gk_fbackend_stats_t st;
-		gk_fwd_backend_stats(fw[i], pool, b, &st);
+		gk_front_fwd_backend_stats(fw[i], pool, b, &st);
 		sum->queries += st.queries;
 		sum->answers += st.answers;
 		sum->servfails += st.servfails;
@@ -52,7 +52,7 @@ static void per_backend(FILE *f, gk_fwd_t *const *fw, size_t n, const gk_front_c
 		for (size_t b = 0; b < conf->pools[p].n_backends; b++) {
 			gk_fbackend_stats_t st;
 			unsigned up;
-			gk_fwd_backend_sum(fw, n, p, b, &st, &up);
+			gk_front_fwd_backend_sum(fw, n, p, b, &st, &up);
 			fprintf(f, "%s{pool=\"%s\",backend=\"%s\"} %.17g\n", name,
 			        conf->pools[p].name, conf->pools[p].backends[b].name,
 			        get(&st, up, n));
@@ -102,7 +102,7 @@ static double g_up(const gk_fbackend_stats_t *s, unsigned u, size_t n)
 	return n ? (double)u / (double)n : 0;
 }
 
-void gk_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *conf, FILE *f)
+void gk_front_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *conf, FILE *f)
 {
 	static const char *const le[GK_FPOOL_LAT_BUCKETS - 1] = {
 	    "0.001", "0.002", "0.005", "0.01", "0.02", "0.05", "0.1", "0.2", "0.5", "1", "2"};
@@ -132,7 +132,7 @@ void gk_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *conf, 
 		for (size_t b = 0; b < conf->pools[p].n_backends; b++) {
 			gk_fbackend_stats_t st;
 			unsigned up;
-			gk_fwd_backend_sum(fw, n, p, b, &st, &up);
+			gk_front_fwd_backend_sum(fw, n, p, b, &st, &up);
 			for (int k = 0; k < 2; k++)
 				fprintf(f,
 				        "gatekeeper_frontend_backend_transitions_total{pool=\"%s\","
@@ -152,7 +152,7 @@ void gk_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *conf, 
 		for (size_t b = 0; b < conf->pools[p].n_backends; b++) {
 			gk_fbackend_stats_t st;
 			unsigned up;
-			gk_fwd_backend_sum(fw, n, p, b, &st, &up);
+			gk_front_fwd_backend_sum(fw, n, p, b, &st, &up);
 			const char *pn = conf->pools[p].name, *bn = conf->pools[p].backends[b].name;
 			uint64_t cum = 0;
 			for (size_t k = 0; k < GK_FPOOL_LAT_BUCKETS; k++) {
@@ -177,7 +177,7 @@ void gk_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *conf, 
 	memset(&c, 0, sizeof(c));
 	for (size_t i = 0; i < n; i++)
 		if (fw[i])
-			gk_fwd_counters_read(fw[i], &c);
+			gk_front_fwd_counters_read(fw[i], &c);
 	static const struct {
 		const char *name, *help;
 		size_t off;

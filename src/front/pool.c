@@ -25,8 +25,8 @@ struct gk_fpool {
 	struct backend b[];
 };
 
-int gk_fpool_new(const gk_fpool_conf_t *conf, const char *name, const gk_fbackend_conf_t *b,
-                 size_t n, gk_fpool_t **out)
+int gk_front_pool_new(const gk_fpool_conf_t *conf, const char *name, const gk_fbackend_conf_t *b,
+                      size_t n, gk_fpool_t **out)
 {
 	if (n == 0 || n > GK_FPOOL_BACKENDS_MAX || conf->max_outstanding == 0 ||
 	    conf->down_after == 0 || conf->up_after == 0)
@@ -49,12 +49,12 @@ int gk_fpool_new(const gk_fpool_conf_t *conf, const char *name, const gk_fbacken
 	return 0;
 }
 
-void gk_fpool_free(gk_fpool_t *p)
+void gk_front_pool_free(gk_fpool_t *p)
 {
 	free(p);
 }
 
-int gk_fpool_pick(gk_fpool_t *p, int except)
+int gk_front_pool_pick(gk_fpool_t *p, int except)
 {
 	int best = -1;
 	bool any_up = false;
@@ -82,7 +82,7 @@ int gk_fpool_pick(gk_fpool_t *p, int except)
 	return best;
 }
 
-void gk_fpool_sent(gk_fpool_t *p, unsigned i)
+void gk_front_pool_sent(gk_fpool_t *p, unsigned i)
 {
 	p->b[i].st.queries++;
 	p->b[i].st.outstanding++;
@@ -139,7 +139,7 @@ static void failed(gk_fpool_t *p, struct backend *b, gk_fpool_outcome_t o, bool 
 	set_up(p, b, false, outcome_name(o), o == GK_FPOOL_REFUSED ? 1 : b->fails);
 }
 
-void gk_fpool_done(gk_fpool_t *p, unsigned i, gk_fpool_outcome_t o, uint64_t latency_us)
+void gk_front_pool_done(gk_fpool_t *p, unsigned i, gk_fpool_outcome_t o, uint64_t latency_us)
 {
 	static const uint64_t bound_ms[GK_FPOOL_LAT_BUCKETS - 1] = {1,   2,   5,   10,   20,  50,
 	                                                            100, 200, 500, 1000, 2000};
@@ -166,12 +166,12 @@ void gk_fpool_done(gk_fpool_t *p, unsigned i, gk_fpool_outcome_t o, uint64_t lat
 	}
 }
 
-void gk_fpool_mismatch(gk_fpool_t *p, unsigned i)
+void gk_front_pool_mismatch(gk_fpool_t *p, unsigned i)
 {
 	p->b[i].st.mismatches++;
 }
 
-void gk_fpool_checked(gk_fpool_t *p, unsigned i, bool ok, gk_fpool_outcome_t o)
+void gk_front_pool_checked(gk_fpool_t *p, unsigned i, bool ok, gk_fpool_outcome_t o)
 {
 	struct backend *b = &p->b[i];
 	if (!ok) {
@@ -183,32 +183,32 @@ void gk_fpool_checked(gk_fpool_t *p, unsigned i, bool ok, gk_fpool_outcome_t o)
 		set_up(p, b, true, NULL, b->oks);
 }
 
-void gk_fpool_unreachable(gk_fpool_t *p, unsigned i)
+void gk_front_pool_unreachable(gk_fpool_t *p, unsigned i)
 {
 	failed(p, &p->b[i], GK_FPOOL_REFUSED, true);
 }
 
-bool gk_fpool_is_up(const gk_fpool_t *p, unsigned i)
+bool gk_front_pool_is_up(const gk_fpool_t *p, unsigned i)
 {
 	return i < p->n && p->b[i].st.up;
 }
 
-size_t gk_fpool_size(const gk_fpool_t *p)
+size_t gk_front_pool_size(const gk_fpool_t *p)
 {
 	return p->n;
 }
 
-const gk_fbackend_conf_t *gk_fpool_backend(const gk_fpool_t *p, unsigned i)
+const gk_fbackend_conf_t *gk_front_pool_backend(const gk_fpool_t *p, unsigned i)
 {
 	return i < p->n ? &p->b[i].conf : NULL;
 }
 
-void gk_fpool_stats(const gk_fpool_t *p, unsigned i, gk_fbackend_stats_t *st)
+void gk_front_pool_stats(const gk_fpool_t *p, unsigned i, gk_fbackend_stats_t *st)
 {
 	*st = p->b[i].st;
 }
 
-unsigned gk_fpool_up(const gk_fpool_t *p)
+unsigned gk_front_pool_up(const gk_fpool_t *p)
 {
 	return p->up;
 }

@@ -11,8 +11,8 @@ static void wr16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-size_t gk_relay_query(const uint8_t *q, size_t qend, uint16_t id, bool do_bit, uint16_t udp_max,
-                      uint8_t *out)
+size_t gk_front_relay_query(const uint8_t *q, size_t qend, uint16_t id, bool do_bit,
+                            uint16_t udp_max, uint8_t *out)
 {
 	memcpy(out, q, qend);
 	wr16(out, id);
@@ -34,7 +34,7 @@ size_t gk_relay_query(const uint8_t *q, size_t qend, uint16_t id, bool do_bit, u
 	return qend + GK_RELAY_OPT_LEN;
 }
 
-bool gk_relay_match(const gk_relay_q_t *r, const uint8_t *sent, const uint8_t *a, size_t len)
+bool gk_front_relay_match(const gk_relay_q_t *r, const uint8_t *sent, const uint8_t *a, size_t len)
 {
 	if (len < r->qend || r->qend < 12)
 		return false;
@@ -45,7 +45,7 @@ bool gk_relay_match(const gk_relay_q_t *r, const uint8_t *sent, const uint8_t *a
 	return memcmp(a + 12, sent + 12, r->qend - 12u) == 0;
 }
 
-size_t gk_relay_answer(const gk_relay_q_t *r, uint8_t *a, size_t len)
+size_t gk_front_relay_answer(const gk_relay_q_t *r, uint8_t *a, size_t len)
 {
 	wr16(a, r->client_id);
 	if (len <= r->client_limit)
@@ -78,7 +78,7 @@ static size_t skip_name(const uint8_t *m, size_t len, size_t off)
 	return 0;
 }
 
-size_t gk_relay_fix_opt(uint8_t *m, size_t len, size_t qend, bool edns, uint16_t udp_max)
+size_t gk_front_relay_fix_opt(uint8_t *m, size_t len, size_t qend, bool edns, uint16_t udp_max)
 {
 	if (len < 12 || qend < 12 || qend > len)
 		return 0;
@@ -128,8 +128,8 @@ size_t gk_relay_fix_opt(uint8_t *m, size_t len, size_t qend, bool edns, uint16_t
 	return len;
 }
 
-size_t gk_relay_add_ecs(uint8_t *q, size_t len, const struct sockaddr *client, unsigned v4,
-                        unsigned v6, uint8_t *key, size_t *key_len)
+size_t gk_front_relay_add_ecs(uint8_t *q, size_t len, const struct sockaddr *client, unsigned v4,
+                              unsigned v6, uint8_t *key, size_t *key_len)
 {
 	*key_len = 0;
 	const uint8_t *addr;
@@ -169,7 +169,7 @@ size_t gk_relay_add_ecs(uint8_t *q, size_t len, const struct sockaddr *client, u
 	return len + 8 + n;
 }
 
-int gk_relay_ecs_scope(const uint8_t *a, size_t len, size_t qend)
+int gk_front_relay_ecs_scope(const uint8_t *a, size_t len, size_t qend)
 {
 	if (len < 12 || qend < 12 || qend > len)
 		return -1;

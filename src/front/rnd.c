@@ -5,13 +5,13 @@
 #include <sys/random.h>
 #include "front/rnd.h"
 
-void gk_frnd_init(gk_frnd_t *r)
+void gk_front_rnd_init(gk_frnd_t *r)
 {
 	r->pos = GK_FRND_BUF;
 	r->refills = 0;
 }
 
-void gk_frnd_refill(gk_frnd_t *r)
+void gk_front_rnd_refill(gk_frnd_t *r)
 {
 	size_t got = 0;
 	while (got < GK_FRND_BUF) {

@@ -21,16 +21,16 @@ typedef struct gk_frnd {
 } gk_frnd_t;
 
 /* Empty: the first number refills. */
-void gk_frnd_init(gk_frnd_t *r);
+void gk_front_rnd_init(gk_frnd_t *r);
 
 /* Refill buf from getrandom(2) (arc4random_buf if that fails); pos 0. */
-void gk_frnd_refill(gk_frnd_t *r);
+void gk_front_rnd_refill(gk_frnd_t *r);
 
 /* A uniformly random 32-bit number. */
-static inline uint32_t gk_frnd_u32(gk_frnd_t *r)
+static inline uint32_t gk_front_rnd_u32(gk_frnd_t *r)
 {
 	if (r->pos > GK_FRND_BUF - 4u)
-		gk_frnd_refill(r);
+		gk_front_rnd_refill(r);
 	uint32_t v;
 	memcpy(&v, r->buf + r->pos, 4);
 	r->pos += 4u;
@@ -38,11 +38,11 @@ static inline uint32_t gk_frnd_u32(gk_frnd_t *r)
 }
 
 /* A random number below n (n > 0), without modulo bias (rejection of the top remainder). */
-static inline uint32_t gk_frnd_below(gk_frnd_t *r, uint32_t n)
+static inline uint32_t gk_front_rnd_below(gk_frnd_t *r, uint32_t n)
 {
 	uint32_t lim = (uint32_t)(-n) % n; /* 2^32 mod n */
 	for (;;) {
-		uint32_t v = gk_frnd_u32(r);
+		uint32_t v = gk_front_rnd_u32(r);
 		if (v >= lim)
 			return v % n;
 	}

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* src/net/internal.h -- worker, UDP slot and TCP connection layouts shared by the src/net sources.
  *
- * Everything here belongs to one worker thread, except what gk_worker_create() sets up on
+ * Everything here belongs to one worker thread, except what gk_net_worker_create() sets up on
  * the control thread before the worker starts (handed over by thread creation).
  */
 #pragma once
@@ -245,7 +245,7 @@ int gk_net_udp_start(struct udp_sock *u);  /* its thread */
 void gk_net_udp_stop(struct gk_worker *w); /* join every thread */
 void gk_net_udp_free(struct gk_worker *w);
 /* Front end (conf not NULL): a loop and a relay per UDP socket, after gk_net_udp_init;
- * relays: the process's relay count (gk_fwd_new). 0, or an error with err set. */
+ * relays: the process's relay count (gk_front_fwd_new). 0, or an error with err set. */
 int gk_net_udp_front(struct gk_worker *w, const struct gk_front_conf *conf, uint16_t edns_udp_max,
                      unsigned relays, char *err, size_t errlen);
 /* worker.c: the relay fwd logs its backend traffic to the dnstap ring of the thread whose

@@ -6,9 +6,9 @@
  * gk_pkt_process() against the view currently published in a gk_snapshot_t (the daemon
  * swaps it on reload); a worker reads the view once per datagram / TCP message and is
  * quiescent once per loop iteration. The hot path never allocates: query slots, TCP
- * connections and buffers are preallocated at gk_worker_create().
+ * connections and buffers are preallocated at gk_net_worker_create().
  *
- * Threading: gk_worker_create/start/wake/stop/free and gk_worker_counters are called by one
+ * Threading: gk_net_worker_create/start/wake/stop/free and gk_worker_counters are called by one
  * control thread (the daemon's main loop). Everything else runs on the worker's own thread.
  */
 #pragma once
@@ -47,7 +47,7 @@ typedef struct gk_net_view {
 typedef struct gk_net_addr {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
-	const char *text; /* for logs; borrowed for the duration of gk_worker_create */
+	const char *text; /* for logs; borrowed for the duration of gk_net_worker_create */
 } gk_net_addr_t;
 
 /* A DNS-over-TLS listener (net/tls.h): its address, context and limits. */
@@ -104,40 +104,40 @@ typedef struct gk_net_params {
 /* Counters: gk_net_counters_t (obs/obs.h, which exports them): the front end's own
  * (connections, sends, rate limiting, PROXY headers); what every query counts is obs's
  * (gk_obs_counters_t), counted once in gk_obs_query. Each block has one writer (the worker's
- * loop, or one of its UDP threads: common/counter.h); gk_worker_counters_read sums a
- * worker's blocks, while it runs or after gk_worker_stop(). */
+ * loop, or one of its UDP threads: common/counter.h); gk_net_worker_counters_read sums a
+ * worker's blocks, while it runs or after gk_net_worker_stop(). */
 
 typedef struct gk_worker gk_worker_t;
 
 /* Create worker p->id: binds its sockets (SO_REUSEPORT; worker 0 first checks that no other
  * socket holds an address, so a second daemon on the same port fails with -EADDRINUSE),
- * preallocates slots and connections, and prepares its loop. Nothing runs until gk_worker_start().
- * On failure nothing is left open or allocated, and err holds one line naming the address. Returns
- * 0, GK_ENOMEM or -errno from socket/bind/listen (e.g. -EADDRINUSE). */
-GK_MUST_CHECK int gk_worker_create(const gk_net_params_t *p, gk_worker_t **out, char *err,
-                                   size_t errlen);
+ * preallocates slots and connections, and prepares its loop. Nothing runs until
+ * gk_net_worker_start(). On failure nothing is left open or allocated, and err holds one line
+ * naming the address. Returns 0, GK_ENOMEM or -errno from socket/bind/listen (e.g. -EADDRINUSE). */
+GK_MUST_CHECK int gk_net_worker_create(const gk_net_params_t *p, gk_worker_t **out, char *err,
+                                       size_t errlen);
 
 /* Start the worker's thread. Returns 0 or -errno. */
-GK_MUST_CHECK int gk_worker_start(gk_worker_t *w);
+GK_MUST_CHECK int gk_net_worker_start(gk_worker_t *w);
 
 /* Make the worker run one loop iteration soon (so it passes a quiescent point). Any thread
  * after start; async-signal-unsafe. */
-void gk_worker_wake(gk_worker_t *w);
+void gk_net_worker_wake(gk_worker_t *w);
 
 /* Ask the worker to close every handle and wait for its thread to end. Idempotent; a worker
  * never started is fine. */
-void gk_worker_stop(gk_worker_t *w);
+void gk_net_worker_stop(gk_worker_t *w);
 
 /* Free a stopped (or never started) worker. NULL is ignored. */
-void gk_worker_free(gk_worker_t *w);
+void gk_net_worker_free(gk_worker_t *w);
 
 /* The worker's relays (front/fwd.h: counters and pool figures, any thread) into out[0..max):
  * its loop's (TCP and TLS clients) and one per UDP socket's thread. Returns how many (0: no
  * front end). */
 struct gk_fwd;
-size_t gk_worker_fwds(const gk_worker_t *w, struct gk_fwd **out, size_t max);
+size_t gk_net_worker_fwds(const gk_worker_t *w, struct gk_fwd **out, size_t max);
 
 /* Add this worker's counters into *sum: relaxed atomic loads, so no value is torn; while
  * the worker runs (metrics scrape) values may be a moment old. Main thread, any time
- * between gk_worker_create and gk_worker_free. */
-void gk_worker_counters_read(const gk_worker_t *w, gk_net_counters_t *sum);
+ * between gk_net_worker_create and gk_net_worker_free. */
+void gk_net_worker_counters_read(const gk_worker_t *w, gk_net_counters_t *sum);

@@ -196,7 +196,7 @@ static int send_response(struct conn *c, size_t len)
 	if (*fl == NULL)
 		return 1;
 	uint8_t prefix[2];
-	gk_tcp_frame_prefix(len, prefix);
+	gk_net_tcp_frame_prefix(len, prefix);
 	uv_buf_t bufs[2] = {uv_buf_init((char *)prefix, 2), uv_buf_init((char *)w->out, len)};
 	int n = uv_try_write((uv_stream_t *)&c->nc.h, bufs, 2);
 	if (n < 0 && n != UV_EAGAIN)
@@ -262,8 +262,8 @@ static void pump_(struct conn *c)
 	       c->queued + c->fwd_pending < w->max_pipelined) {
 		const uint8_t *msg;
 		size_t mlen, used;
-		gk_tcp_frame_t f = gk_tcp_frame_next(c->rbuf + off, c->rlen - off,
-		                                     GK_NET_TCP_QUERY_MAX, &msg, &mlen, &used);
+		gk_tcp_frame_t f = gk_net_tcp_frame_next(c->rbuf + off, c->rlen - off,
+		                                         GK_NET_TCP_QUERY_MAX, &msg, &mlen, &used);
 		if (f == GK_TCP_FRAME_MORE)
 			break;
 		if (f == GK_TCP_FRAME_TOO_BIG) {
@@ -308,10 +308,10 @@ static void pump_(struct conn *c)
 				                       &plen) != 0)
 					c->nc.peer.ss_family = 0;
 			}
-			gk_fwd_submit(w->fwd, msg, &res,
-			              c->nc.peer.ss_family ? (const struct sockaddr *)&c->nc.peer
-			                                   : NULL,
-			              fwd_deliver, w, c, c->nc.gen);
+			gk_front_fwd_submit(
+			    w->fwd, msg, &res,
+			    c->nc.peer.ss_family ? (const struct sockaddr *)&c->nc.peer : NULL,
+			    fwd_deliver, w, c, c->nc.gen);
 			continue;
 		}
 		if (oc != GK_PKT_ANSWER) {

@@ -126,7 +126,7 @@ static void tls_accepted(gk_net_conn_t *nc, gk_net_listener_t *nl)
 	c->l = l;
 	c->accepted = c->nc.last_active;
 	hs_append(t, c);
-	c->ssl = gk_tls_ctx_ssl_new(l->ctx);
+	c->ssl = gk_net_tls_ctx_ssl_new(l->ctx);
 	c->rbio = BIO_new(BIO_s_mem());
 	c->wbio = BIO_new(BIO_s_mem());
 	if (c->ssl == NULL || c->rbio == NULL || c->wbio == NULL) {
@@ -310,7 +310,7 @@ static bool answer(struct tconn *c, const uint8_t *msg, size_t mlen)
 		gk_counter_inc(&w->ctr.tls_queries);
 		if (oc == GK_PKT_FORWARD && w->fwd) {
 			c->fwd_pending++;
-			gk_fwd_submit(w->fwd, msg, &res, peer, fwd_deliver, t, c, c->nc.gen);
+			gk_front_fwd_submit(w->fwd, msg, &res, peer, fwd_deliver, t, c, c->nc.gen);
 			return !c->nc.closing;
 		}
 		if (oc != GK_PKT_ANSWER)
@@ -319,7 +319,7 @@ static bool answer(struct tconn *c, const uint8_t *msg, size_t mlen)
 	}
 	if (len == 0)
 		return true;
-	gk_tcp_frame_prefix(len, t->frame);
+	gk_net_tcp_frame_prefix(len, t->frame);
 	ERR_clear_error();
 	/* memory BIO: SSL_write takes all of it at once */
 	if (SSL_write(c->ssl, t->frame, (int)(2 + len)) != (int)(2 + len) || flush(c) != 0) {
@@ -370,7 +370,7 @@ static void pump_(struct tconn *c)
 		for (;;) {
 			const uint8_t *msg;
 			size_t mlen, used;
-			gk_tcp_frame_t f = gk_tcp_frame_next(
+			gk_tcp_frame_t f = gk_net_tcp_frame_next(
 			    c->rbuf + off, c->rlen - off, GK_NET_TCP_QUERY_MAX, &msg, &mlen, &used);
 			if (f == GK_TCP_FRAME_MORE)
 				break;
@@ -439,7 +439,7 @@ static void fwd_deliver(void *ctx, void *conn, uint64_t gen, const uint8_t *msg,
 		return; /* closed meanwhile (its slot may serve another client now) */
 	c->fwd_pending--;
 	memcpy(t->frame + 2, msg, len);
-	gk_tcp_frame_prefix(len, t->frame);
+	gk_net_tcp_frame_prefix(len, t->frame);
 	ERR_clear_error();
 	if (SSL_write(c->ssl, t->frame, (int)(2 + len)) != (int)(2 + len) || flush(c) != 0) {
 		gk_net_conn_close(&c->nc);

@@ -70,7 +70,7 @@ static void rotate_due(struct gk_tls_ctx *t)
 		(void)rotate_locked(t, now);
 }
 
-int gk_tls_ctx_rotate(gk_tls_ctx_t *t)
+int gk_net_tls_ctx_rotate(gk_tls_ctx_t *t)
 {
 	uv_mutex_lock(&t->mu);
 	int rc = rotate_locked(t, time(NULL));
@@ -174,8 +174,8 @@ fail:
 	return NULL;
 }
 
-int gk_tls_ctx_new(const char *cert, const char *key, int min_version, gk_tls_ctx_t **out,
-                   char *err, size_t errlen)
+int gk_net_tls_ctx_new(const char *cert, const char *key, int min_version, gk_tls_ctx_t **out,
+                       char *err, size_t errlen)
 {
 	if (min_version != 12 && min_version != 13) {
 		snprintf(err, errlen, "TLS: minimum version must be 1.2 or 1.3");
@@ -200,7 +200,8 @@ int gk_tls_ctx_new(const char *cert, const char *key, int min_version, gk_tls_ct
 	return 0;
 }
 
-int gk_tls_ctx_reload(gk_tls_ctx_t *t, const char *cert, const char *key, char *err, size_t errlen)
+int gk_net_tls_ctx_reload(gk_tls_ctx_t *t, const char *cert, const char *key, char *err,
+                          size_t errlen)
 {
 	int rc;
 	SSL_CTX *ctx = make_ctx(t, cert, key, err, errlen, &rc);
@@ -214,7 +215,7 @@ int gk_tls_ctx_reload(gk_tls_ctx_t *t, const char *cert, const char *key, char *
 	return 0;
 }
 
-void *gk_tls_ctx_ssl_new(gk_tls_ctx_t *t)
+void *gk_net_tls_ctx_ssl_new(gk_tls_ctx_t *t)
 {
 	uv_mutex_lock(&t->mu);
 	SSL *s = SSL_new(t->ctx);
@@ -222,7 +223,7 @@ void *gk_tls_ctx_ssl_new(gk_tls_ctx_t *t)
 	return s;
 }
 
-void gk_tls_ctx_free(gk_tls_ctx_t *t)
+void gk_net_tls_ctx_free(gk_tls_ctx_t *t)
 {
 	if (t == NULL)
 		return;

@@ -108,7 +108,7 @@ int gk_net_udp_init(struct gk_worker *w)
 void gk_net_udp_free(struct gk_worker *w)
 {
 	for (size_t i = 0; w->udp != NULL && i < w->n_addrs; i++) {
-		gk_fwd_free(w->udp[i].fwd); /* its handles were closed with the loop */
+		gk_front_fwd_free(w->udp[i].fwd); /* its handles were closed with the loop */
 		w->udp[i].fwd = NULL;
 		gk_rrl_free(w->udp[i].rrl);
 		w->udp[i].rrl = NULL;
@@ -235,8 +235,9 @@ static unsigned answer(struct udp_sock *u, const gk_net_view_t *v, int i, unsign
 		gk_obs_query(u->obs, GK_PKT_UDP, oc, &res, q, qlen, o, client);
 		if (oc == GK_PKT_FORWARD && u->fwd) {
 			/* this thread's relay: the answer goes to the sender */
-			gk_fwd_udp(u->fwd, q, &res, u->fd, (const struct sockaddr *)&b->addr[i],
-			           b->rmsg[i].msg_hdr.msg_namelen, client);
+			gk_front_fwd_udp(u->fwd, q, &res, u->fd,
+			                 (const struct sockaddr *)&b->addr[i],
+			                 b->rmsg[i].msg_hdr.msg_namelen, client);
 			u->forwarded = true;
 			return 1;
 		}
@@ -304,7 +305,7 @@ static void handle(struct udp_sock *u, int n)
 	send_all(u, k);
 	if (u->forwarded) {
 		u->forwarded = false;
-		gk_fwd_flush(u->fwd); /* cache hits and SERVFAILs of this batch */
+		gk_front_fwd_flush(u->fwd); /* cache hits and SERVFAILs of this batch */
 	}
 	for (int i = 0; i < n; i++) /* the replies are sent: the addresses are free again */
 		b->rmsg[i].msg_hdr.msg_namelen = sizeof(b->addr[i]);
@@ -386,8 +387,8 @@ int gk_net_udp_front(struct gk_worker *w, const struct gk_front_conf *conf, uint
 		    (rc = uv_timer_start(&u->tick, loop_tick_cb, UDP_WAIT_MS, UDP_WAIT_MS)) != 0 ||
 		    (rc = uv_async_init(u->loop, &u->stop, loop_stop_cb)) != 0)
 			goto uverr;
-		if ((rc = gk_fwd_new(u->loop, conf, edns_udp_max, relays, &u->fwd, err, errlen)) !=
-		    0)
+		if ((rc = gk_front_fwd_new(u->loop, conf, edns_udp_max, relays, &u->fwd, err,
+		                           errlen)) != 0)
 			return rc;
 		gk_net_fwd_tap_set(u->fwd, u->obs);
 		continue;

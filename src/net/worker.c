@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* src/net/worker.c -- a worker: one thread, one libuv loop, its own sockets and pools.
  *
- * gk_worker_create() does everything that can fail on the control thread (bind, allocate,
+ * gk_net_worker_create() does everything that can fail on the control thread (bind, allocate,
  * initialise handles), so start-up errors are reported before any thread runs; the loop is
  * then handed to the worker thread, which is its only user until it ends. The quiescent
  * point for snapshots is a prepare handle: it runs once per loop iteration, outside every
@@ -83,7 +83,7 @@ static void release(struct gk_worker *w)
 	gk_net_udp_free(w);
 	gk_net_tcp_free(w);
 	gk_net_tls_free(w);
-	gk_fwd_free(w->fwd);
+	gk_front_fwd_free(w->fwd);
 	free(w->udp);
 	free(w->tcp);
 	free(w);
@@ -154,8 +154,8 @@ static int setup(struct gk_worker *w, const gk_net_params_t *p, char *err, size_
 	}
 	uint16_t eum = p->edns_udp_max ? p->edns_udp_max : 1232;
 	if (p->front != NULL) {
-		if ((rc = gk_fwd_new(&w->loop, p->front, eum, p->front_relays, &w->fwd, err,
-		                     errlen)) != 0)
+		if ((rc = gk_front_fwd_new(&w->loop, p->front, eum, p->front_relays, &w->fwd, err,
+		                           errlen)) != 0)
 			return rc;
 		gk_net_fwd_tap_set(w->fwd, p->obs);
 		if ((rc = gk_net_udp_front(w, p->front, eum, p->front_relays, err, errlen)) != 0)
@@ -184,7 +184,7 @@ void gk_net_fwd_tap_set(struct gk_fwd *fwd, gk_obs_worker_t *obs)
 		gk_fwd_set_tap(fwd, fwd_tap, tap, ring);
 }
 
-int gk_worker_create(const gk_net_params_t *p, gk_worker_t **out, char *err, size_t errlen)
+int gk_net_worker_create(const gk_net_params_t *p, gk_worker_t **out, char *err, size_t errlen)
 {
 	char dummy[1];
 	if (errlen == 0) {
@@ -228,7 +228,7 @@ int gk_worker_create(const gk_net_params_t *p, gk_worker_t **out, char *err, siz
 	return 0;
 }
 
-int gk_worker_start(gk_worker_t *w)
+int gk_net_worker_start(gk_worker_t *w)
 {
 	int rc = uv_thread_create(&w->thread, run, w);
 	if (rc != 0)
@@ -236,11 +236,12 @@ int gk_worker_start(gk_worker_t *w)
 	w->started = true;
 	for (size_t i = 0; i < w->n_addrs; i++)
 		if ((rc = gk_net_udp_start(&w->udp[i])) != 0)
-			return rc; /* the caller frees the worker: gk_worker_stop joins what runs */
+			return rc; /* the caller frees the worker: gk_net_worker_stop joins what
+			              runs */
 	return 0;
 }
 
-size_t gk_worker_fwds(const gk_worker_t *w, struct gk_fwd **out, size_t max)
+size_t gk_net_worker_fwds(const gk_worker_t *w, struct gk_fwd **out, size_t max)
 {
 	size_t n = 0;
 	if (w->fwd != NULL && n < max)
@@ -251,12 +252,12 @@ size_t gk_worker_fwds(const gk_worker_t *w, struct gk_fwd **out, size_t max)
 	return n;
 }
 
-void gk_worker_wake(gk_worker_t *w)
+void gk_net_worker_wake(gk_worker_t *w)
 {
 	uv_async_send(&w->wake_async);
 }
 
-void gk_worker_stop(gk_worker_t *w)
+void gk_net_worker_stop(gk_worker_t *w)
 {
 	gk_net_udp_stop(w);
 	if (!w->started)
@@ -269,11 +270,11 @@ void gk_worker_stop(gk_worker_t *w)
 	w->loop_ready = false;
 }
 
-void gk_worker_free(gk_worker_t *w)
+void gk_net_worker_free(gk_worker_t *w)
 {
 	if (w == NULL)
 		return;
-	gk_worker_stop(w);
+	gk_net_worker_stop(w);
 	teardown(w);
 	release(w);
 }
@@ -281,7 +282,7 @@ void gk_worker_free(gk_worker_t *w)
 _Static_assert(sizeof(gk_net_counters_t) % sizeof(uint64_t) == 0, "counters are uint64_t");
 #define NET_NCTR (sizeof(gk_net_counters_t) / sizeof(uint64_t))
 
-void gk_worker_counters_read(const gk_worker_t *w, gk_net_counters_t *sum)
+void gk_net_worker_counters_read(const gk_worker_t *w, gk_net_counters_t *sum)
 {
 	gk_counter_sum((const uint64_t *)&w->ctr, NET_NCTR, (uint64_t *)sum);
 	for (size_t i = 0; i < w->n_addrs; i++)

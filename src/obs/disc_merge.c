@@ -10,18 +10,18 @@
 #include <sched.h>
 #include "obs/internal.h"
 
-gk_disc_worker_t *gk_disc_worker(gk_disc_t *d, unsigned i)
+gk_disc_worker_t *gk_obs_disc_worker(gk_disc_t *d, unsigned i)
 {
 	return d != NULL && i < d->conf.workers ? &d->w[i] : NULL;
 }
 
-void gk_disc_record(gk_disc_worker_t *w, const uint8_t *q, const gk_pkt_result_t *res)
+void gk_obs_disc_record(gk_disc_worker_t *w, const uint8_t *q, const gk_pkt_result_t *res)
 {
 	if (w == NULL || (res->filing == GK_PKT_NOCHECK && res->why == GK_WHY_NONE))
 		return;
 	atomic_store(&w->busy, 1); /* seq_cst: ordered before the pointer load below */
 	gk_disc_table_t *t = atomic_load(&w->active);
-	gk_disc_table_record(t, q, res, atomic_load_explicit(w->now_s, memory_order_relaxed));
+	gk_obs_disc_table_record(t, q, res, atomic_load_explicit(w->now_s, memory_order_relaxed));
 	atomic_store_explicit(&w->busy, 0, memory_order_release);
 }
 
@@ -62,7 +62,7 @@ static void totals_add(gk_disc_totals_t *a, const gk_disc_totals_t *b)
 }
 
 /* Fold a worker's table into the backlog; its totals go to the day of now. */
-void gk_disc_merge_table(gk_disc_t *d, gk_disc_table_t *t, uint32_t now)
+void gk_obs_disc_merge_table(gk_disc_t *d, gk_disc_table_t *t, uint32_t now)
 {
 	gk_disc_totals_t *dt = day_totals(d, gk_disc_day(now));
 	totals_add(dt, &t->tot);
@@ -73,8 +73,8 @@ void gk_disc_merge_table(gk_disc_t *d, gk_disc_table_t *t, uint32_t now)
 	for (uint32_t i = 0; i < t->n; i++) {
 		const struct gk_disc_ent *e = &t->ents[i];
 		uint32_t day = gk_disc_day(e->first);
-		if (gk_disc_table_add_lower(d->pending, t->names + e->off, e->len, e->reason, day,
-		                            e->count, e->first, e->last) != 0) {
+		if (gk_obs_disc_table_add_lower(d->pending, t->names + e->off, e->len, e->reason,
+		                                day, e->count, e->first, e->last) != 0) {
 			day_totals(d, day)->dropped[e->reason] += e->count;
 			dropped += e->count;
 		}
@@ -89,10 +89,10 @@ void gk_disc_merge_table(gk_disc_t *d, gk_disc_table_t *t, uint32_t now)
 
 /* Take every worker's table that is free of its worker; see discovery.h for why seeing the
  * busy flag down once after the exchange is enough. */
-void gk_disc_collect(gk_disc_t *d, uint32_t now, bool final)
+void gk_obs_disc_collect(gk_disc_t *d, uint32_t now, bool final)
 {
 	for (unsigned i = 0; i < d->conf.workers; i++) {
-		struct gk_disc_worker *w = &d->w[i];
+		struct gk_obs_disc_worker *w = &d->w[i];
 		if (w->collect == NULL) {
 			w->collect = atomic_exchange(&w->active, w->spare);
 			w->spare = NULL;
@@ -106,8 +106,8 @@ void gk_disc_collect(gk_disc_t *d, uint32_t now, bool final)
 		}
 		if (!free_now && !final)
 			continue; /* the worker is inside a count (preempted?): next tick */
-		gk_disc_merge_table(d, w->collect, now);
-		gk_disc_table_reset(w->collect);
+		gk_obs_disc_merge_table(d, w->collect, now);
+		gk_obs_disc_table_reset(w->collect);
 		w->spare = w->collect;
 		w->collect = NULL;
 	}

@@ -49,7 +49,7 @@ static uint64_t hash_str(const char *s, size_t n)
 	return h;
 }
 
-int gk_disc_sites_create(gk_disc_t *d)
+int gk_obs_disc_sites_create(gk_disc_t *d)
 {
 	struct gk_disc_sites *s = calloc(1, sizeof(*s));
 	if (s == NULL || (s->b = calloc(1024, sizeof(*s->b))) == NULL) {
@@ -71,7 +71,7 @@ static void list_free(struct site *e)
 	}
 }
 
-void gk_disc_sites_free(gk_disc_t *d)
+void gk_obs_disc_sites_free(gk_disc_t *d)
 {
 	struct gk_disc_sites *s = d->sites;
 	if (s == NULL)
@@ -127,7 +127,7 @@ static void put_locked(struct gk_disc_sites *s, struct site *e, bool newer)
 		grow(s);
 }
 
-int gk_disc_site(gk_disc_t *d, const char *domain, const char *addrs)
+int gk_obs_disc_site(gk_disc_t *d, const char *domain, const char *addrs)
 {
 	if (d == NULL || d->sites == NULL)
 		return 0;
@@ -155,12 +155,12 @@ static int cmp_addr(const void *a, const void *b)
 	return memcmp(x, y, 17);
 }
 
-void gk_disc_zone_published(void *ctx, const gk_zver_t *v)
+void gk_obs_disc_zone_published(void *ctx, const gk_zver_t *v)
 {
 	gk_disc_t *d = ctx;
 	uint8_t addr[SITE_ADDR][16];
 	int v4[SITE_ADDR];
-	int n = gk_zver_site_addrs(v, addr, v4, SITE_ADDR);
+	int n = gk_zone_ver_site_addrs(v, addr, v4, SITE_ADDR);
 	if (n < 0)
 		return; /* no site of its own (or nothing loaded yet) */
 	/* address order: IPv4 first (family byte 0), then by value */
@@ -182,10 +182,10 @@ void gk_disc_zone_published(void *ctx, const gk_zver_t *v)
 		p += strlen(p);
 	}
 	size_t alen;
-	const uint8_t *apex = gk_zver_apex_wire(v, &alen);
+	const uint8_t *apex = gk_zone_ver_apex_wire(v, &alen);
 	char name[4 * 255 + 1];
-	gk_disc_name_text(apex, alen, name);
-	if (gk_disc_site(d, name, text) != 0)
+	gk_obs_disc_name_text(apex, alen, name);
+	if (gk_obs_disc_site(d, name, text) != 0)
 		gk_log(GK_LOG_WARN, "discovery: %s: site addresses not recorded (out of memory)",
 		       name);
 }
@@ -224,7 +224,7 @@ static void requeue(struct gk_disc_sites *s, struct site *list)
 	uv_mutex_unlock(&s->lock);
 }
 
-void gk_disc_sites_lost(gk_disc_t *d)
+void gk_obs_disc_sites_lost(gk_disc_t *d)
 {
 	struct gk_disc_sites *s = d->sites;
 	if (s == NULL || !s->busy)
@@ -259,14 +259,14 @@ static void sites_cb(gk_redis_session_t *rs, redisReply *rep, void *priv)
 		list_free(s->inflight);
 		s->inflight = NULL;
 		s->n_inflight = 0;
-		gk_disc_sites_write(d); /* the next chunk at once */
+		gk_obs_disc_sites_write(d); /* the next chunk at once */
 		return;
 	}
 	s->inflight = NULL;
 	s->n_inflight = 0;
 }
 
-void gk_disc_sites_write(gk_disc_t *d)
+void gk_obs_disc_sites_write(gk_disc_t *d)
 {
 	struct gk_disc_sites *s = d->sites;
 	if (s == NULL || s->busy || !d->connected || d->rs == NULL)

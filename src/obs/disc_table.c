@@ -12,7 +12,7 @@
 #include "obs/internal.h"
 #include "status/status.h"
 
-int gk_disc_table_create(uint32_t max_entries, gk_disc_table_t **out)
+int gk_obs_disc_table_create(uint32_t max_entries, gk_disc_table_t **out)
 {
 	if (max_entries < GK_DISC_TABLE_MIN || max_entries > GK_DISC_TABLE_MAX || out == NULL)
 		return GK_EINVAL;
@@ -29,7 +29,7 @@ int gk_disc_table_create(uint32_t max_entries, gk_disc_table_t **out)
 	t->ents = calloc(max_entries, sizeof(*t->ents));
 	t->names = malloc(t->names_cap);
 	if (t->slots == NULL || t->ents == NULL || t->names == NULL) {
-		gk_disc_table_free(t);
+		gk_obs_disc_table_free(t);
 		return GK_ENOMEM;
 	}
 	t->bytes = sizeof(*t) + (size_t)nslots * sizeof(*t->slots) +
@@ -38,7 +38,7 @@ int gk_disc_table_create(uint32_t max_entries, gk_disc_table_t **out)
 	return 0;
 }
 
-void gk_disc_table_free(gk_disc_table_t *t)
+void gk_obs_disc_table_free(gk_disc_table_t *t)
 {
 	if (t == NULL)
 		return;
@@ -48,7 +48,7 @@ void gk_disc_table_free(gk_disc_table_t *t)
 	free(t);
 }
 
-void gk_disc_table_reset(gk_disc_table_t *t)
+void gk_obs_disc_table_reset(gk_disc_table_t *t)
 {
 	if (t->n > t->max / 8) {
 		memset(t->slots, 0, ((size_t)t->mask + 1) * sizeof(*t->slots));
@@ -67,17 +67,17 @@ void gk_disc_table_reset(gk_disc_table_t *t)
 	memset(&t->tot, 0, sizeof(t->tot));
 }
 
-size_t gk_disc_table_bytes(const gk_disc_table_t *t)
+size_t gk_obs_disc_table_bytes(const gk_disc_table_t *t)
 {
 	return t->bytes;
 }
 
-uint32_t gk_disc_table_size(const gk_disc_table_t *t)
+uint32_t gk_obs_disc_table_size(const gk_disc_table_t *t)
 {
 	return t->n;
 }
 
-void gk_disc_table_entry(const gk_disc_table_t *t, uint32_t i, gk_disc_entry_t *out)
+void gk_obs_disc_table_entry(const gk_disc_table_t *t, uint32_t i, gk_disc_entry_t *out)
 {
 	const struct gk_disc_ent *e = &t->ents[i];
 	*out = (gk_disc_entry_t){.name = t->names + e->off,
@@ -89,14 +89,15 @@ void gk_disc_table_entry(const gk_disc_table_t *t, uint32_t i, gk_disc_entry_t *
 	                         .last = e->last};
 }
 
-gk_disc_totals_t *gk_disc_table_totals(gk_disc_table_t *t)
+gk_disc_totals_t *gk_obs_disc_table_totals(gk_disc_table_t *t)
 {
 	return &t->tot;
 }
 
 /* Insert or find; name must already be lowercase. */
-int gk_disc_table_add_lower(gk_disc_table_t *t, const uint8_t *name, size_t len, unsigned reason,
-                            uint32_t day, uint32_t count, uint32_t first, uint32_t last)
+int gk_obs_disc_table_add_lower(gk_disc_table_t *t, const uint8_t *name, size_t len,
+                                unsigned reason, uint32_t day, uint32_t count, uint32_t first,
+                                uint32_t last)
 {
 	uint64_t h = gk_namehash(name, len) ^ ((uint64_t)reason << 56) ^
 	             ((uint64_t)day * 0x9e3779b97f4a7c15ull);
@@ -135,15 +136,15 @@ int gk_disc_table_add_lower(gk_disc_table_t *t, const uint8_t *name, size_t len,
 	return 0;
 }
 
-int gk_disc_table_add(gk_disc_table_t *t, const uint8_t *name, size_t len, unsigned reason,
-                      uint32_t day, uint32_t count, uint32_t first, uint32_t last)
+int gk_obs_disc_table_add(gk_disc_table_t *t, const uint8_t *name, size_t len, unsigned reason,
+                          uint32_t day, uint32_t count, uint32_t first, uint32_t last)
 {
 	if (len == 0 || len > GK_DNAME_MAX || reason >= GK_DISC_NREASONS)
 		return GK_EINVAL;
 	uint8_t low[GK_DNAME_MAX];
 	for (size_t i = 0; i < len; i++)
 		low[i] = gk_dname_lower[name[i]];
-	return gk_disc_table_add_lower(t, low, len, reason, day, count, first, last);
+	return gk_obs_disc_table_add_lower(t, low, len, reason, day, count, first, last);
 }
 
 /* The reason of a refusal, or -1 when the query was not refused. */
@@ -182,8 +183,8 @@ static int reason_of(const gk_pkt_result_t *r)
 	}
 }
 
-void gk_disc_table_record(gk_disc_table_t *t, const uint8_t *q, const gk_pkt_result_t *res,
-                          uint32_t now)
+void gk_obs_disc_table_record(gk_disc_table_t *t, const uint8_t *q, const gk_pkt_result_t *res,
+                              uint32_t now)
 {
 	if (res->filing == GK_PKT_NOCHECK && res->why == GK_WHY_NONE)
 		return; /* a name we do not serve, or no check configured */
@@ -200,11 +201,12 @@ void gk_disc_table_record(gk_disc_table_t *t, const uint8_t *q, const gk_pkt_res
 		t->tot.noreg++;
 		return;
 	}
-	if (gk_disc_table_add(t, q + res->reg_off, res->reg_len, (unsigned)r, 0, 1, now, now) != 0)
+	if (gk_obs_disc_table_add(t, q + res->reg_off, res->reg_len, (unsigned)r, 0, 1, now, now) !=
+	    0)
 		t->tot.overflow[r]++;
 }
 
-size_t gk_disc_name_text(const uint8_t *name, size_t len, char *out)
+size_t gk_obs_disc_name_text(const uint8_t *name, size_t len, char *out)
 {
 	size_t o = 0, i = 0;
 	while (i < len && name[i] != 0) {

@@ -41,7 +41,7 @@ static bool totals_empty(const gk_disc_totals_t *t)
 	return memcmp(t, &zero, sizeof(zero)) == 0;
 }
 
-bool gk_disc_has_pending(const gk_disc_t *d)
+bool gk_obs_disc_has_pending(const gk_disc_t *d)
 {
 	if (d->pending->n > 0)
 		return true;
@@ -51,7 +51,7 @@ bool gk_disc_has_pending(const gk_disc_t *d)
 	return false;
 }
 
-uint64_t gk_disc_days_queries(const struct gk_disc_daytot *days)
+uint64_t gk_obs_disc_days_queries(const struct gk_disc_daytot *days)
 {
 	uint64_t q = 0;
 	for (unsigned i = 0; i < GK_DISC_PENDING_DAYS; i++)
@@ -61,7 +61,7 @@ uint64_t gk_disc_days_queries(const struct gk_disc_daytot *days)
 
 static void batch_done(gk_disc_t *d)
 {
-	gk_disc_table_reset(d->batch);
+	gk_obs_disc_table_reset(d->batch);
 	memset(d->batch_days, 0, sizeof(d->batch_days));
 	d->batch_ready = false;
 }
@@ -87,7 +87,7 @@ static void exec_cb(gk_redis_session_t *rs, redisReply *rep, void *priv)
 	d->inflight = false;
 	gk_redis_session_check_write(rs, rep);
 	if (rep->type != REDIS_REPLY_ARRAY) {
-		uint64_t q = gk_disc_days_queries(d->batch_days);
+		uint64_t q = gk_obs_disc_days_queries(d->batch_days);
 		gk_log(GK_LOG_WARN,
 		       "discovery: redis rejected write %llu (%s): %llu queries dropped",
 		       (unsigned long long)d->seq, rep->type == REDIS_REPLY_ERROR ? rep->str : "?",
@@ -115,7 +115,7 @@ static void exec_cb(gk_redis_session_t *rs, redisReply *rep, void *priv)
 	uv_mutex_lock(&d->stats_lock);
 	d->stats.flushes++;
 	d->stats.written += d->batch->n;
-	d->stats.queries += gk_disc_days_queries(d->batch_days);
+	d->stats.queries += gk_obs_disc_days_queries(d->batch_days);
 	if (!dup)
 		d->stats.capped += capped;
 	uv_mutex_unlock(&d->stats_lock);
@@ -209,7 +209,7 @@ static int write_chunk(gk_disc_t *d, uint32_t from, uint32_t to, const char *id,
 	for (uint32_t i = from; i < to; i++) {
 		const struct gk_disc_ent *e = &bt->ents[d->order[i]];
 		argv[argc] = p;
-		lens[argc++] = gk_disc_name_text(bt->names + e->off, e->len, p);
+		lens[argc++] = gk_obs_disc_name_text(bt->names + e->off, e->len, p);
 		p += lens[argc - 1] + 1;
 		arg(argv, lens, &argc, &p, "%u", e->count);
 		arg(argv, lens, &argc, &p, "%u", e->first);
@@ -220,10 +220,10 @@ static int write_chunk(gk_disc_t *d, uint32_t from, uint32_t to, const char *id,
 
 /* Send the batch awaiting confirmation, or make the backlog the next batch and send it: one
  * MULTI/EXEC pipeline. The batch is kept until Redis confirms it (exec_cb). */
-void gk_disc_write_batch(gk_disc_t *d)
+void gk_obs_disc_write_batch(gk_disc_t *d)
 {
 	if (!d->batch_ready) {
-		if (!gk_disc_has_pending(d))
+		if (!gk_obs_disc_has_pending(d))
 			return;
 		gk_disc_table_t *t = d->batch;
 		d->batch = d->pending;
@@ -319,20 +319,20 @@ static void on_state(gk_redis_session_t *rs, gk_redis_session_state_t state, con
 			       (unsigned long long)d->seq);
 		d->inflight = false;
 		set_connected(d, false);
-		gk_disc_sites_lost(d);
+		gk_obs_disc_sites_lost(d);
 	}
 }
 
-void gk_disc_writer_close(gk_disc_t *d)
+void gk_obs_disc_writer_close(gk_disc_t *d)
 {
 	gk_redis_session_close(d->rs);
 	d->rs = NULL;
 	d->inflight = false;
-	gk_disc_sites_lost(d);
+	gk_obs_disc_sites_lost(d);
 	set_connected(d, false);
 }
 
-int gk_disc_writer_open(gk_disc_t *d)
+int gk_obs_disc_writer_open(gk_disc_t *d)
 {
 	gk_redis_session_conf_t sc = {.who = "discovery",
 	                              .target = &d->target,

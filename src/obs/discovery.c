@@ -23,7 +23,7 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-int gk_disc_create(const gk_disc_conf_t *conf, gk_disc_t **out)
+int gk_obs_disc_create(const gk_disc_conf_t *conf, gk_disc_t **out)
 {
 	if (conf == NULL || out == NULL || conf->workers == 0 ||
 	    conf->table_size < GK_DISC_TABLE_MIN || conf->table_size > GK_DISC_TABLE_MAX ||
@@ -38,7 +38,7 @@ int gk_disc_create(const gk_disc_conf_t *conf, gk_disc_t **out)
 	d->host = conf->redis_host ? strdup(conf->redis_host) : NULL;
 	d->unix_path = conf->redis_unix ? strdup(conf->redis_unix) : NULL;
 	if ((conf->redis_host && !d->host) || (conf->redis_unix && !d->unix_path) ||
-	    gk_redis_auth_copy(&d->auth, conf->redis_auth) != 0 || gk_disc_sites_create(d) != 0)
+	    gk_redis_auth_copy(&d->auth, conf->redis_auth) != 0 || gk_obs_disc_sites_create(d) != 0)
 		goto fail;
 	d->conf.redis_auth = &d->auth;
 	gk_redis_addr_set(&d->target.addr, d->host, conf->redis_port, d->unix_path);
@@ -53,25 +53,25 @@ int gk_disc_create(const gk_disc_conf_t *conf, gk_disc_t **out)
 	size_t bytes = 0;
 	for (unsigned i = 0; i < conf->workers; i++) {
 		gk_disc_table_t *a;
-		if ((rc = gk_disc_table_create(conf->table_size, &a)) != 0)
+		if ((rc = gk_obs_disc_table_create(conf->table_size, &a)) != 0)
 			goto fail;
 		atomic_init(&d->w[i].active, a);
 		atomic_init(&d->w[i].busy, 0);
 		d->w[i].now_s = &d->now_s;
-		if ((rc = gk_disc_table_create(conf->table_size, &d->w[i].spare)) != 0)
+		if ((rc = gk_obs_disc_table_create(conf->table_size, &d->w[i].spare)) != 0)
 			goto fail;
-		bytes += gk_disc_table_bytes(a) + gk_disc_table_bytes(d->w[i].spare);
+		bytes += gk_obs_disc_table_bytes(a) + gk_obs_disc_table_bytes(d->w[i].spare);
 	}
 	uint64_t pmax = (uint64_t)conf->table_size * GK_DISC_PENDING_FACTOR;
 	if (pmax > GK_DISC_TABLE_MAX)
 		pmax = GK_DISC_TABLE_MAX;
-	if ((rc = gk_disc_table_create((uint32_t)pmax, &d->pending)) != 0 ||
-	    (rc = gk_disc_table_create((uint32_t)pmax, &d->batch)) != 0)
+	if ((rc = gk_obs_disc_table_create((uint32_t)pmax, &d->pending)) != 0 ||
+	    (rc = gk_obs_disc_table_create((uint32_t)pmax, &d->batch)) != 0)
 		goto fail;
 	rc = GK_ENOMEM;
 	if ((d->order = malloc(pmax * sizeof(*d->order))) == NULL)
 		goto fail;
-	bytes += gk_disc_table_bytes(d->pending) + gk_disc_table_bytes(d->batch) +
+	bytes += gk_obs_disc_table_bytes(d->pending) + gk_obs_disc_table_bytes(d->batch) +
 	         pmax * sizeof(*d->order);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -82,26 +82,26 @@ int gk_disc_create(const gk_disc_conf_t *conf, gk_disc_t **out)
 	*out = d;
 	return 0;
 fail:
-	gk_disc_free(d);
+	gk_obs_disc_free(d);
 	return rc;
 }
 
-void gk_disc_free(gk_disc_t *d)
+void gk_obs_disc_free(gk_disc_t *d)
 {
 	if (d == NULL)
 		return;
-	gk_disc_stop(d);
+	gk_obs_disc_stop(d);
 	if (d->w != NULL) {
 		for (unsigned i = 0; i < d->conf.workers; i++) {
-			gk_disc_table_free(atomic_load(&d->w[i].active));
-			gk_disc_table_free(d->w[i].spare);
-			gk_disc_table_free(d->w[i].collect);
+			gk_obs_disc_table_free(atomic_load(&d->w[i].active));
+			gk_obs_disc_table_free(d->w[i].spare);
+			gk_obs_disc_table_free(d->w[i].collect);
 		}
 		free(d->w);
 	}
-	gk_disc_table_free(d->pending);
-	gk_disc_table_free(d->batch);
-	gk_disc_sites_free(d);
+	gk_obs_disc_table_free(d->pending);
+	gk_obs_disc_table_free(d->batch);
+	gk_obs_disc_sites_free(d);
 	free(d->order);
 	gk_redis_auth_clear(&d->auth);
 	free(d->host);
@@ -110,7 +110,7 @@ void gk_disc_free(gk_disc_t *d)
 	free(d);
 }
 
-void gk_disc_stats(gk_disc_t *d, gk_disc_stats_t *out)
+void gk_obs_disc_stats(gk_disc_t *d, gk_disc_stats_t *out)
 {
 	uv_mutex_lock(&d->stats_lock);
 	*out = d->stats;
@@ -130,10 +130,10 @@ static void tick_cb(uv_timer_t *t)
 	gk_disc_t *d = t->data;
 	uint32_t now = (uint32_t)time(NULL);
 	atomic_store_explicit(&d->now_s, now, memory_order_relaxed);
-	gk_disc_collect(d, now, false);
+	gk_obs_disc_collect(d, now, false);
 	if (d->connected && !d->inflight)
-		gk_disc_write_batch(d);
-	gk_disc_sites_write(d);
+		gk_obs_disc_write_batch(d);
+	gk_obs_disc_sites_write(d);
 }
 /* ---- thread ------------------------------------------------------------------------------ */
 
@@ -150,15 +150,15 @@ static void final_cb(uv_timer_t *t)
 {
 	gk_disc_t *d = t->data;
 	uint64_t ms = mono_ms();
-	bool more = d->batch_ready || gk_disc_has_pending(d);
+	bool more = d->batch_ready || gk_obs_disc_has_pending(d);
 	if ((more || d->inflight) && ms < d->stop_deadline_ms) {
 		if (d->connected && !d->inflight) /* the session reconnects by itself */
-			gk_disc_write_batch(d);
+			gk_obs_disc_write_batch(d);
 		return;
 	}
-	gk_disc_writer_close(d); /* an unconfirmed batch stays batch_ready */
-	uint64_t q = (d->batch_ready ? gk_disc_days_queries(d->batch_days) : 0) +
-	             gk_disc_days_queries(d->days);
+	gk_obs_disc_writer_close(d); /* an unconfirmed batch stays batch_ready */
+	uint64_t q = (d->batch_ready ? gk_obs_disc_days_queries(d->batch_days) : 0) +
+	             gk_obs_disc_days_queries(d->days);
 	if (q > 0) {
 		gk_log(GK_LOG_WARN,
 		       "discovery: redis unreachable at stop: %llu queries not written",
@@ -178,11 +178,11 @@ static void stop_cb(uv_async_t *a)
 	uv_close((uv_handle_t *)&d->clock, NULL);
 	/* the workers have stopped: their tables are ours */
 	uint32_t now = (uint32_t)time(NULL);
-	gk_disc_collect(d, now, true);
+	gk_obs_disc_collect(d, now, true);
 	for (unsigned i = 0; i < d->conf.workers; i++) {
 		gk_disc_table_t *t = atomic_load(&d->w[i].active);
-		gk_disc_merge_table(d, t, now);
-		gk_disc_table_reset(t);
+		gk_obs_disc_merge_table(d, t, now);
+		gk_obs_disc_table_reset(t);
 	}
 	d->stop_deadline_ms = mono_ms() + STOP_WAIT_MS;
 	uv_timer_stop(&d->tick);
@@ -194,12 +194,12 @@ static void thread_main(void *arg)
 	gk_disc_t *d = arg;
 	gk_thread_name("gk-discovery");
 	uv_run(&d->loop, UV_RUN_DEFAULT);
-	gk_disc_writer_close(d);
+	gk_obs_disc_writer_close(d);
 	uv_walk(&d->loop, close_walk, NULL);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 }
 
-int gk_disc_start(gk_disc_t *d)
+int gk_obs_disc_start(gk_disc_t *d)
 {
 	if (d->started)
 		return GK_EINVAL;
@@ -213,7 +213,7 @@ int gk_disc_start(gk_disc_t *d)
 	d->stop_async.data = d->tick.data = d->clock.data = d;
 	uv_timer_start(&d->tick, tick_cb, d->conf.flush_ms, d->conf.flush_ms);
 	uv_timer_start(&d->clock, clock_cb, CLOCK_MS, CLOCK_MS);
-	if ((rc = gk_disc_writer_open(d)) != 0) {
+	if ((rc = gk_obs_disc_writer_open(d)) != 0) {
 		uv_walk(&d->loop, close_walk, NULL);
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&d->loop);
@@ -221,7 +221,7 @@ int gk_disc_start(gk_disc_t *d)
 		return rc;
 	}
 	if ((rc = uv_thread_create(&d->thread, thread_main, d)) != 0) {
-		gk_disc_writer_close(d);
+		gk_obs_disc_writer_close(d);
 		uv_walk(&d->loop, close_walk, NULL);
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&d->loop);
@@ -232,7 +232,7 @@ int gk_disc_start(gk_disc_t *d)
 	return 0;
 }
 
-void gk_disc_stop(gk_disc_t *d)
+void gk_obs_disc_stop(gk_disc_t *d)
 {
 	if (d == NULL || !d->started)
 		return;

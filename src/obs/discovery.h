@@ -66,46 +66,46 @@ typedef struct gk_disc_entry {
 
 /* A table for at most max_entries distinct (domain, reason, day) keys (16..2^24) whose
  * names take at most max_entries * GK_DISC_NAME_AVG octets together. Every byte is
- * allocated here; gk_disc_table_bytes() is the whole footprint. 0, GK_EINVAL, GK_ENOMEM. */
+ * allocated here; gk_obs_disc_table_bytes() is the whole footprint. 0, GK_EINVAL, GK_ENOMEM. */
 #define GK_DISC_NAME_AVG  32u
 #define GK_DISC_TABLE_MIN 16u
 #define GK_DISC_TABLE_MAX (1u << 24)
-GK_MUST_CHECK int gk_disc_table_create(uint32_t max_entries, gk_disc_table_t **out);
-void gk_disc_table_free(gk_disc_table_t *t);
+GK_MUST_CHECK int gk_obs_disc_table_create(uint32_t max_entries, gk_disc_table_t **out);
+void gk_obs_disc_table_free(gk_disc_table_t *t);
 /* Empty the table and zero its totals. */
-void gk_disc_table_reset(gk_disc_table_t *t);
+void gk_obs_disc_table_reset(gk_disc_table_t *t);
 /* Bytes allocated for the table (fixed at create). */
-size_t gk_disc_table_bytes(const gk_disc_table_t *t);
+size_t gk_obs_disc_table_bytes(const gk_disc_table_t *t);
 /* Distinct keys held. */
-uint32_t gk_disc_table_size(const gk_disc_table_t *t);
+uint32_t gk_obs_disc_table_size(const gk_disc_table_t *t);
 /* Entry i (0 <= i < size), in insertion order. */
-void gk_disc_table_entry(const gk_disc_table_t *t, uint32_t i, gk_disc_entry_t *out);
-gk_disc_totals_t *gk_disc_table_totals(gk_disc_table_t *t);
+void gk_obs_disc_table_entry(const gk_disc_table_t *t, uint32_t i, gk_disc_entry_t *out);
+gk_disc_totals_t *gk_obs_disc_table_totals(gk_disc_table_t *t);
 
 /* Add count queries of (name, reason, day) seen from first to last. name: a wire name of
  * len octets (root label included, any case: stored lowercase). Returns 0, or GK_ENOSPC
  * when the key is new and no entry or name room is left (nothing changes). Totals are not
  * touched. One thread at a time per table. */
-GK_MUST_CHECK int gk_disc_table_add(gk_disc_table_t *t, const uint8_t *name, size_t len,
-                                    unsigned reason, uint32_t day, uint32_t count, uint32_t first,
-                                    uint32_t last);
+GK_MUST_CHECK int gk_obs_disc_table_add(gk_disc_table_t *t, const uint8_t *name, size_t len,
+                                        unsigned reason, uint32_t day, uint32_t count,
+                                        uint32_t first, uint32_t last);
 
 /* Count one processed query (q: its bytes; res: gk_pkt_process's result, for either
  * outcome) seen at unix second now: totals, and the registrable domain of a refusal.
  * A table full for a new domain counts the refusal as overflow. No allocation. */
-void gk_disc_table_record(gk_disc_table_t *t, const uint8_t *q, const gk_pkt_result_t *res,
-                          uint32_t now);
+void gk_obs_disc_table_record(gk_disc_table_t *t, const uint8_t *q, const gk_pkt_result_t *res,
+                              uint32_t now);
 
 /* Presentation form of a lowercase wire name (include/gk/discovery.h field spelling) into
  * out (at least 4 * 255 + 1 bytes). Returns its length. Pure. */
-size_t gk_disc_name_text(const uint8_t *name, size_t len, char *out);
+size_t gk_obs_disc_name_text(const uint8_t *name, size_t len, char *out);
 
 /* ---- the discovery service ---------------------------------------------------------- */
 
 typedef struct gk_disc gk_disc_t;
 
 typedef struct gk_disc_conf {
-	unsigned workers;       /* >= 1: gk_disc_worker(d, 0..workers-1) */
+	unsigned workers;       /* >= 1: gk_obs_disc_worker(d, 0..workers-1) */
 	uint32_t table_size;    /* entries per worker table (GK_DISC_TABLE_MIN..MAX) */
 	unsigned flush_ms;      /* merge and write interval (>= 10) */
 	const char *redis_host; /* IPv4/IPv6 literal; NULL with redis_unix */
@@ -122,29 +122,29 @@ typedef struct gk_disc_conf {
 
 /* Create (allocates every table: 2 per worker, the merger's backlog). No thread yet.
  * Returns 0, GK_EINVAL or GK_ENOMEM. */
-GK_MUST_CHECK int gk_disc_create(const gk_disc_conf_t *conf, gk_disc_t **out);
+GK_MUST_CHECK int gk_obs_disc_create(const gk_disc_conf_t *conf, gk_disc_t **out);
 
 /* Start the merger thread (connects to Redis on its own). 0 or -errno / GK_ENOMEM. */
-GK_MUST_CHECK int gk_disc_start(gk_disc_t *d);
+GK_MUST_CHECK int gk_obs_disc_start(gk_disc_t *d);
 
 /* Worker i's handle (0 <= i < conf.workers), valid as long as d. Any thread. */
-typedef struct gk_disc_worker gk_disc_worker_t;
-gk_disc_worker_t *gk_disc_worker(gk_disc_t *d, unsigned i);
+typedef struct gk_obs_disc_worker gk_disc_worker_t;
+gk_disc_worker_t *gk_obs_disc_worker(gk_disc_t *d, unsigned i);
 
 /* Count one query given to gk_pkt_process (q: its bytes; res: the result, for either
  * outcome). Call it for EVERY query, not only refusals: the per-day totals (queries,
  * resolved) are the filing rate's denominator; it returns at once for names we do not
  * serve. The worker's own thread only. Wait-free: one fence, no lock, no allocation, no
  * syscall. dw may be NULL (no-op). */
-void gk_disc_record(gk_disc_worker_t *dw, const uint8_t *q, const gk_pkt_result_t *res);
+void gk_obs_disc_record(gk_disc_worker_t *dw, const uint8_t *q, const gk_pkt_result_t *res);
 
 /* Stop the merger: collect every worker's table (the workers must be stopped first, or
  * their last counts are left behind), try one last write (bounded: 1 s), join the thread.
  * Idempotent; NULL ignored. */
-void gk_disc_stop(gk_disc_t *d);
+void gk_obs_disc_stop(gk_disc_t *d);
 
 /* Free a stopped (or never started) service. NULL is ignored. */
-void gk_disc_free(gk_disc_t *d);
+void gk_obs_disc_free(gk_disc_t *d);
 
 /* ---- site addresses (attribution, docs/REPORT.md) ------------------------------------ */
 
@@ -156,15 +156,15 @@ struct gk_zver;
  * entry not yet written is replaced by a newer one for the same domain. Any thread (a
  * mutex; never from a query thread). d NULL: nothing. Returns 0, GK_EINVAL (too long) or
  * GK_ENOMEM. */
-GK_MUST_CHECK int gk_disc_site(gk_disc_t *d, const char *domain, const char *addrs);
+GK_MUST_CHECK int gk_obs_disc_site(gk_disc_t *d, const char *domain, const char *addrs);
 
 /* A gk_zoneset_publish_fn (src/zone/zone.h), ctx the gk_disc_t: a published version whose
- * apex is a registrable domain gives gk_disc_site its apex and its site's addresses
- * (gk_zver_site_addrs: A/AAAA of the apex and www, IPv4 first, then by value). Writer. */
-void gk_disc_zone_published(void *ctx, const struct gk_zver *v);
+ * apex is a registrable domain gives gk_obs_disc_site its apex and its site's addresses
+ * (gk_zone_ver_site_addrs: A/AAAA of the apex and www, IPv4 first, then by value). Writer. */
+void gk_obs_disc_zone_published(void *ctx, const struct gk_zver *v);
 
 /* Observable state for logs and metrics. Any thread (a moment old). */
-typedef struct gk_disc_stats {
+typedef struct gk_obs_disc_stats {
 	uint64_t flushes;       /* successful writes */
 	uint64_t sent;          /* writes sent (re-sends after a lost connection included):
 	                           sent - flushes - rejected ones were not confirmed */
@@ -181,4 +181,4 @@ typedef struct gk_disc_stats {
 	uint64_t sites_written; /* site addresses written (GK_KEY_DISC_SITE) */
 	bool connected;
 } gk_disc_stats_t;
-void gk_disc_stats(gk_disc_t *d, gk_disc_stats_t *out);
+void gk_obs_disc_stats(gk_disc_t *d, gk_disc_stats_t *out);

@@ -150,9 +150,9 @@ bool gk_tap_forwarded(const gk_tap_t *t)
 	return t->forwarded;
 }
 
-bool gk_tap_push(gk_tap_t *t, unsigned worker, enum gk_pkt_transport transport,
-                 const struct sockaddr *peer, const uint8_t *q, size_t qlen, const uint8_t *r,
-                 size_t rlen, const gk_pkt_result_t *res)
+bool gk_obs_tap_push(gk_tap_t *t, unsigned worker, enum gk_pkt_transport transport,
+                     const struct sockaddr *peer, const uint8_t *q, size_t qlen, const uint8_t *r,
+                     size_t rlen, const gk_pkt_result_t *res)
 {
 	struct ring *rg = &t->rings[worker];
 	uint32_t head = atomic_load_explicit(&rg->head, memory_order_relaxed);
@@ -186,12 +186,12 @@ bool gk_tap_push(gk_tap_t *t, unsigned worker, enum gk_pkt_transport transport,
 	return true;
 }
 
-bool gk_tap_all_queries(const gk_tap_t *t)
+bool gk_obs_tap_all_queries(const gk_tap_t *t)
 {
 	return t->all;
 }
 
-void gk_tap_rate(const gk_tap_t *t, unsigned *rate, unsigned *burst)
+void gk_obs_tap_rate(const gk_tap_t *t, unsigned *rate, unsigned *burst)
 {
 	*rate = t->rate;
 	*burst = t->burst;
@@ -474,7 +474,7 @@ static unsigned take(gk_tap_t *t, struct ring *rg, unsigned *niov)
 			continue;
 		}
 		if (e->reg_len)
-			gk_disc_name_text(e->reg, e->reg_len, dom);
+			gk_obs_disc_name_text(e->reg, e->reg_len, dom);
 		snprintf(extra, sizeof(extra), "status=%s action=%s reason=%s%s%s%s",
 		         status_text(e->filing), action_text(e->action), why_text(e->why),
 		         e->reg_len ? " domain=" : "", e->reg_len ? dom : "",
@@ -561,11 +561,11 @@ static char *dup_or_null(const char *s, bool *oom)
 	return d;
 }
 
-void gk_tap_free(gk_tap_t *t)
+void gk_obs_tap_free(gk_tap_t *t)
 {
 	if (t == NULL)
 		return;
-	gk_tap_stop(t);
+	gk_obs_tap_stop(t);
 	out_close(t);
 	if (t->rings != NULL)
 		for (unsigned i = 0; i < t->n; i++)
@@ -579,8 +579,8 @@ void gk_tap_free(gk_tap_t *t)
 	free(t);
 }
 
-int gk_tap_create(const gk_tap_conf_t *conf, unsigned n_workers, gk_tap_t **out, char *err,
-                  size_t errlen)
+int gk_obs_tap_create(const gk_tap_conf_t *conf, unsigned n_workers, gk_tap_t **out, char *err,
+                      size_t errlen)
 {
 	if (n_workers == 0 || (conf->file == NULL) == (conf->unix_path == NULL) ||
 	    conf->rate == 0 || conf->burst == 0) {
@@ -621,7 +621,7 @@ int gk_tap_create(const gk_tap_conf_t *conf, unsigned n_workers, gk_tap_t **out,
 		if (out_open(t, true) != 0) {
 			snprintf(err, errlen, "dnstap: cannot open %s for writing: %s", t->file,
 			         strerror(errno));
-			gk_tap_free(t);
+			gk_obs_tap_free(t);
 			return GK_EIO;
 		}
 	} else if (out_open(t, true) != 0) {
@@ -632,12 +632,12 @@ int gk_tap_create(const gk_tap_conf_t *conf, unsigned n_workers, gk_tap_t **out,
 	*out = t;
 	return 0;
 oom:
-	gk_tap_free(t);
+	gk_obs_tap_free(t);
 	snprintf(err, errlen, "dnstap: out of memory");
 	return GK_ENOMEM;
 }
 
-int gk_tap_start(gk_tap_t *t)
+int gk_obs_tap_start(gk_tap_t *t)
 {
 	int rc = uv_thread_create(&t->thread, run, t);
 	if (rc != 0)
@@ -646,7 +646,7 @@ int gk_tap_start(gk_tap_t *t)
 	return 0;
 }
 
-void gk_tap_stop(gk_tap_t *t)
+void gk_obs_tap_stop(gk_tap_t *t)
 {
 	if (t == NULL || !t->started)
 		return;
@@ -656,7 +656,7 @@ void gk_tap_stop(gk_tap_t *t)
 	out_close(t);
 }
 
-void gk_tap_stats(const gk_tap_t *t, gk_tap_stats_t *out)
+void gk_obs_tap_stats(const gk_tap_t *t, gk_tap_stats_t *out)
 {
 	gk_tap_t *m = (gk_tap_t *)t;
 	out->written = atomic_load(&m->written);

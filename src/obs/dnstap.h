@@ -21,7 +21,7 @@
  * goes away is retried every second; entries meanwhile are counted as lost, never queued
  * without bound.
  *
- * Threads: create/start/stop/free and gk_tap_stats on the main thread; gk_tap_push from
+ * Threads: create/start/stop/free and gk_obs_tap_stats on the main thread; gk_obs_tap_push from
  * worker i on ring i only; everything else on the log thread.
  */
 #pragma once
@@ -55,7 +55,7 @@ typedef struct gk_tap_conf {
 typedef struct gk_tap gk_tap_t;
 
 /* The log thread's own figures. */
-typedef struct gk_tap_stats {
+typedef struct gk_obs_tap_stats {
 	uint64_t written;   /* entries written (each as its dnstap messages) */
 	uint64_t lost;      /* entries taken from a ring but not written (I/O error,
 	                       socket not connected) */
@@ -68,31 +68,31 @@ typedef struct gk_tap_stats {
  * (a file that cannot be created is an error; an absent unix socket is not: it is retried),
  * so configuration mistakes show at start. On failure err holds one line. Returns 0,
  * GK_EINVAL, GK_ENOMEM or GK_EIO. Main thread. */
-GK_MUST_CHECK int gk_tap_create(const gk_tap_conf_t *conf, unsigned n_workers, gk_tap_t **out,
-                                char *err, size_t errlen);
+GK_MUST_CHECK int gk_obs_tap_create(const gk_tap_conf_t *conf, unsigned n_workers, gk_tap_t **out,
+                                    char *err, size_t errlen);
 
 /* Start the log thread. Returns 0 or -errno. */
-GK_MUST_CHECK int gk_tap_start(gk_tap_t *t);
+GK_MUST_CHECK int gk_obs_tap_start(gk_tap_t *t);
 
 /* Stop the thread after a last drain (workers must have stopped first for nothing to be
  * left behind), close the output. Idempotent. */
-void gk_tap_stop(gk_tap_t *t);
+void gk_obs_tap_stop(gk_tap_t *t);
 
 /* Free a stopped (or never started) log. NULL is ignored. */
-void gk_tap_free(gk_tap_t *t);
+void gk_obs_tap_free(gk_tap_t *t);
 
 /* Read-only settings for the workers' side (fixed after create). */
-bool gk_tap_all_queries(const gk_tap_t *t);
-void gk_tap_rate(const gk_tap_t *t, unsigned *rate, unsigned *burst);
+bool gk_obs_tap_all_queries(const gk_tap_t *t);
+void gk_obs_tap_rate(const gk_tap_t *t, unsigned *rate, unsigned *burst);
 
 /* Worker `worker` queues one entry: the query q/qlen, the response r/rlen (r NULL: none
  * sent), the client address peer (NULL: unknown), the transport and what the packet path
  * decided (res). Copies everything. Returns true, or false when the ring is full (the
  * caller counts it). Worker thread `worker` only; no allocation, lock or syscall except a
  * vDSO clock read for the timestamp. */
-bool gk_tap_push(gk_tap_t *t, unsigned worker, enum gk_pkt_transport transport,
-                 const struct sockaddr *peer, const uint8_t *q, size_t qlen, const uint8_t *r,
-                 size_t rlen, const gk_pkt_result_t *res);
+bool gk_obs_tap_push(gk_tap_t *t, unsigned worker, enum gk_pkt_transport transport,
+                     const struct sockaddr *peer, const uint8_t *q, size_t qlen, const uint8_t *r,
+                     size_t rlen, const gk_pkt_result_t *res);
 
 /* Whether the relays log their backend traffic (conf.forwarded). */
 bool gk_tap_forwarded(const gk_tap_t *t);
@@ -102,10 +102,10 @@ bool gk_tap_forwarded(const gk_tap_t *t);
  * backend's answer; rtt_us since the query was sent gives its query time), backend the
  * backend's address, tcp its transport, pool[0..pool_len) the pool's name (in the Dnstap
  * extra field as "pool=NAME", cut at 255). Not rate-limited: conf.forwarded logs every
- * one. Same contract as gk_tap_push (copies; false when the ring is full). */
+ * one. Same contract as gk_obs_tap_push (copies; false when the ring is full). */
 bool gk_tap_push_fwd(gk_tap_t *t, unsigned ring, bool response, bool tcp,
                      const struct sockaddr *backend, const uint8_t *msg, size_t len,
                      uint64_t rtt_us, const char *pool, size_t pool_len);
 
 /* Figures of the log thread (a moment old). Any thread. */
-void gk_tap_stats(const gk_tap_t *t, gk_tap_stats_t *out);
+void gk_obs_tap_stats(const gk_tap_t *t, gk_tap_stats_t *out);

@@ -4,11 +4,11 @@
  *
  * The service is four files, each calling only the ones listed after it:
  *   discovery.c   the service: create/free, stats, the merger thread and its timers
- *   disc_merge.c  the per-worker hand-off (gk_disc_record) and the merge into the backlog
+ *   disc_merge.c  the per-worker hand-off (gk_obs_disc_record) and the merge into the backlog
  *   disc_writer.c the Redis writer: its session (src/redis/session.h) and the batch write
  *   disc_table.c  the bounded counting table
  * The merger thread owns every field of gk_disc_t below "merger thread"; the workers touch
- * only their gk_disc_worker's active, busy and now_s.
+ * only their gk_obs_disc_worker's active, busy and now_s.
  */
 #pragma once
 #include <stdatomic.h>
@@ -45,14 +45,14 @@ struct gk_disc_table {
 	gk_disc_totals_t tot;
 };
 
-/* gk_disc_table_add for a name already lowercase (the merger's copy between tables). */
-GK_MUST_CHECK int gk_disc_table_add_lower(gk_disc_table_t *t, const uint8_t *name, size_t len,
-                                          unsigned reason, uint32_t day, uint32_t count,
-                                          uint32_t first, uint32_t last);
+/* gk_obs_disc_table_add for a name already lowercase (the merger's copy between tables). */
+GK_MUST_CHECK int gk_obs_disc_table_add_lower(gk_disc_table_t *t, const uint8_t *name, size_t len,
+                                              unsigned reason, uint32_t day, uint32_t count,
+                                              uint32_t first, uint32_t last);
 
 /* ---- the service (discovery.c) --------------------------------------------------------- */
 
-struct gk_disc_worker {
+struct gk_obs_disc_worker {
 	_Atomic(gk_disc_table_t *) active;
 	_Atomic int busy;
 	_Atomic uint32_t *now_s; /* the service's clock */
@@ -72,7 +72,7 @@ struct gk_disc {
 	char *host, *unix_path;
 	gk_redis_target_t target; /* an address, or conf.redis_sentinel copied */
 	gk_redis_auth_t auth;
-	struct gk_disc_worker *w;
+	struct gk_obs_disc_worker *w;
 	_Atomic uint32_t now_s; /* the workers' clock, set by the merger each tick */
 
 	/* merger thread */
@@ -104,39 +104,39 @@ struct gk_disc {
 
 /* Fold a worker's table into the backlog (d->pending, d->days); its totals go to the day of
  * now. Merger thread. */
-void gk_disc_merge_table(gk_disc_t *d, gk_disc_table_t *t, uint32_t now);
+void gk_obs_disc_merge_table(gk_disc_t *d, gk_disc_table_t *t, uint32_t now);
 
 /* Take every worker's table that is free of its worker and merge it (final: the workers have
  * stopped, take every table). Merger thread. */
-void gk_disc_collect(gk_disc_t *d, uint32_t now, bool final);
+void gk_obs_disc_collect(gk_disc_t *d, uint32_t now, bool final);
 
 /* ---- site addresses (disc_sites.c) ---------------------------------------------------- */
 
 /* Create / free d->sites. 0 or GK_ENOMEM. */
-GK_MUST_CHECK int gk_disc_sites_create(gk_disc_t *d);
-void gk_disc_sites_free(gk_disc_t *d);
+GK_MUST_CHECK int gk_obs_disc_sites_create(gk_disc_t *d);
+void gk_obs_disc_sites_free(gk_disc_t *d);
 /* Write the next chunk of pending site addresses when connected and none is in flight.
  * Merger thread. */
-void gk_disc_sites_write(gk_disc_t *d);
+void gk_obs_disc_sites_write(gk_disc_t *d);
 /* The connection went down: a chunk in flight goes back to the pending map. Merger. */
-void gk_disc_sites_lost(gk_disc_t *d);
+void gk_obs_disc_sites_lost(gk_disc_t *d);
 
 /* ---- the Redis writer (disc_writer.c) -------------------------------------------------- */
 
 /* Create and start the writer's session on d->loop (before the merger thread runs).
  * 0 or a negative error. */
-GK_MUST_CHECK int gk_disc_writer_open(gk_disc_t *d);
+GK_MUST_CHECK int gk_obs_disc_writer_open(gk_disc_t *d);
 
 /* Close the session (pending callbacks are dropped; an unconfirmed batch stays batch_ready).
  * Only at stop: the session otherwise reconnects by itself. NULL session ignored. */
-void gk_disc_writer_close(gk_disc_t *d);
+void gk_obs_disc_writer_close(gk_disc_t *d);
 
 /* Send the batch awaiting confirmation, or make the backlog the next batch and send it: one
  * MULTI/EXEC pipeline. Only when d->connected and no write is in flight. */
-void gk_disc_write_batch(gk_disc_t *d);
+void gk_obs_disc_write_batch(gk_disc_t *d);
 
 /* True when the backlog holds entries or non-empty totals. */
-bool gk_disc_has_pending(const gk_disc_t *d);
+bool gk_obs_disc_has_pending(const gk_disc_t *d);
 
 /* Queries counted in a set of day totals (GK_DISC_PENDING_DAYS of them). */
-uint64_t gk_disc_days_queries(const struct gk_disc_daytot *days);
+uint64_t gk_obs_disc_days_queries(const struct gk_disc_daytot *days);

@@ -293,11 +293,11 @@ static void zone_row(void *ctx, const gk_zver_t *v)
 	struct zrows *z = ctx;
 	int64_t exp;
 	unsigned warn;
-	if (!gk_zver_dnssec(v, &exp, &warn))
+	if (!gk_zone_ver_dnssec(v, &exp, &warn))
 		return;
 	char name[512], zn[GK_ZVER_NAME_MAX];
 	size_t o = 0;
-	for (const char *p = gk_zver_name(v, zn, sizeof zn); *p && o + 3 < sizeof name; p++) {
+	for (const char *p = gk_zone_ver_name(v, zn, sizeof zn); *p && o + 3 < sizeof name; p++) {
 		if (*p == '"' || *p == '\\')
 			name[o++] = '\\';
 		name[o++] = *p;
@@ -318,11 +318,11 @@ static void render_zones(struct buf *b, const gk_obs_t *obs)
 	struct zrows z = {.b = b, .pass = 0};
 	head(b, "gatekeeper_zone_signature_expiry_timestamp_seconds", "gauge",
 	     "Earliest RRSIG expiration of each signed zone, seconds since the Unix epoch.");
-	gk_zoneset_each(zs, zone_row, &z);
+	gk_zone_store_each(zs, zone_row, &z);
 	z.pass = 1;
 	head(b, "gatekeeper_zone_dnssec_warnings", "gauge",
 	     "DNSSEC zone checks each signed zone failed when it loaded.");
-	gk_zoneset_each(zs, zone_row, &z);
+	gk_zone_store_each(zs, zone_row, &z);
 }
 
 static void render_tap(struct buf *b, const gk_obs_t *obs, const gk_obs_counters_t *c)
@@ -331,7 +331,7 @@ static void render_tap(struct buf *b, const gk_obs_t *obs, const gk_obs_counters
 	if (t == NULL)
 		return;
 	gk_tap_stats_t s;
-	gk_tap_stats(t, &s);
+	gk_obs_tap_stats(t, &s);
 	FAMILY(b, "gatekeeper_dnstap_entries_total", "counter",
 	       "Decision log entries by fate: queued to the log thread, refused by the rate "
 	       "limit, ring full, written, lost on output (I/O error or collector away).",
@@ -351,7 +351,7 @@ static void render_discovery(struct buf *b, const gk_obs_t *obs)
 	if (d == NULL)
 		return;
 	gk_disc_stats_t s;
-	gk_disc_stats(d, &s);
+	gk_obs_disc_stats(d, &s);
 	counter1(b, "gatekeeper_discovery_flushes_total",
 	         "Discovery writes to Redis that succeeded (one pipeline each).", s.flushes);
 	counter1(b, "gatekeeper_discovery_writes_sent_total",
@@ -380,7 +380,7 @@ static void render_discovery(struct buf *b, const gk_obs_t *obs)
 	       "1 while discovery's Redis connection is up.", s.connected ? 1 : 0);
 }
 
-int gk_metrics_render(const gk_obs_t *obs, char **out, size_t *len)
+int gk_obs_metrics_render(const gk_obs_t *obs, char **out, size_t *len)
 {
 	struct buf b = {.cap = 16384};
 	if ((b.p = malloc(b.cap)) == NULL)
@@ -562,7 +562,7 @@ static void handle(struct client *c)
 	}
 	char *body;
 	size_t blen;
-	if (gk_metrics_render(c->srv->obs, &body, &blen) != 0) {
+	if (gk_obs_metrics_render(c->srv->obs, &body, &blen) != 0) {
 		respond_text(c, "500 Internal Server Error", "out of memory\n", headm, "");
 		return;
 	}
@@ -651,8 +651,8 @@ static void listener_closed(uv_handle_t *h)
 	maybe_free_srv(s);
 }
 
-int gk_metrics_http_start(uv_loop_t *loop, const struct sockaddr *addr, const gk_obs_t *obs,
-                          gk_metrics_http_t **out, char *err, size_t errlen)
+int gk_obs_metrics_http_start(uv_loop_t *loop, const struct sockaddr *addr, const gk_obs_t *obs,
+                              gk_metrics_http_t **out, char *err, size_t errlen)
 {
 	gk_metrics_http_t *s = calloc(1, sizeof(*s));
 	if (s == NULL) {
@@ -678,7 +678,7 @@ int gk_metrics_http_start(uv_loop_t *loop, const struct sockaddr *addr, const gk
 	return 0;
 }
 
-int gk_metrics_http_port(const gk_metrics_http_t *h)
+int gk_obs_metrics_http_port(const gk_metrics_http_t *h)
 {
 	struct sockaddr_storage ss;
 	int len = sizeof(ss);
@@ -689,7 +689,7 @@ int gk_metrics_http_port(const gk_metrics_http_t *h)
 	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
-void gk_metrics_http_close(gk_metrics_http_t *h)
+void gk_obs_metrics_http_close(gk_metrics_http_t *h)
 {
 	if (h == NULL || h->closing)
 		return;

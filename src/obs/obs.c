@@ -24,12 +24,12 @@ struct gk_obs_worker {
 	gk_tap_t *tap;
 	unsigned id;
 	bool tap_all;
-	uint64_t now_ns;             /* start of the current batch */
-	uint64_t tb_rate;            /* decision log token bucket: tokens per second */
-	uint64_t tb_cap;             /* depth in token-nanoseconds (burst * 1e9) */
-	uint64_t tb_level;           /* tokens held, in token-nanoseconds */
-	uint64_t tb_last_ns;         /* last refill */
-	struct gk_disc_worker *disc; /* discovery's per-worker state (obs/discovery.h) */
+	uint64_t now_ns;                 /* start of the current batch */
+	uint64_t tb_rate;                /* decision log token bucket: tokens per second */
+	uint64_t tb_cap;                 /* depth in token-nanoseconds (burst * 1e9) */
+	uint64_t tb_level;               /* tokens held, in token-nanoseconds */
+	uint64_t tb_last_ns;             /* last refill */
+	struct gk_obs_disc_worker *disc; /* discovery's per-worker state (obs/discovery.h) */
 } __attribute__((aligned(64)));
 
 struct gk_obs {
@@ -155,13 +155,13 @@ int gk_obs_create(unsigned n_workers, gk_tap_t *tap, gk_obs_t **out)
 	o->tap = tap;
 	unsigned rate = 0, burst = 0;
 	if (tap != NULL)
-		gk_tap_rate(tap, &rate, &burst);
+		gk_obs_tap_rate(tap, &rate, &burst);
 	uint64_t now = gk_obs_now_ns();
 	for (unsigned i = 0; i < n_workers; i++) {
 		gk_obs_worker_t *w = &o->w[i];
 		w->id = i;
 		w->tap = tap;
-		w->tap_all = tap != NULL && gk_tap_all_queries(tap);
+		w->tap_all = tap != NULL && gk_obs_tap_all_queries(tap);
 		w->tb_rate = rate;
 		w->tb_cap = (uint64_t)burst * NS_PER_S;
 		w->tb_level = w->tb_cap;
@@ -264,14 +264,14 @@ void gk_obs_query(gk_obs_worker_t *ow, enum gk_pkt_transport transport, gk_pkt_o
 
 	/* Discovery counts every query (refusals per registrable domain, and the totals),
 	 * for either outcome (obs/discovery.h; NULL: no-op). */
-	gk_disc_record(ow->disc, q, res);
+	gk_obs_disc_record(ow->disc, q, res);
 	bool refused = res->action != GK_ACT_RESOLVE || res->monitor;
 	if (ow->tap != NULL && (refused || ow->tap_all)) {
 		if (!tap_admit(ow)) {
 			gk_counter_add(&c->tap_ratelimited, 1);
-		} else if (gk_tap_push(ow->tap, ow->id, transport, peer, q, qlen,
-		                       outcome == GK_PKT_ANSWER ? out : NULL,
-		                       outcome == GK_PKT_ANSWER ? res->len : 0, res)) {
+		} else if (gk_obs_tap_push(ow->tap, ow->id, transport, peer, q, qlen,
+		                           outcome == GK_PKT_ANSWER ? out : NULL,
+		                           outcome == GK_PKT_ANSWER ? res->len : 0, res)) {
 			gk_counter_add(&c->tap_queued, 1);
 		} else {
 			gk_counter_add(&c->tap_ring_full, 1);
@@ -355,7 +355,7 @@ void gk_obs_extra(const gk_obs_t *obs, FILE *f)
 		obs->extra(obs->extra_arg, f);
 }
 
-void gk_obs_set_disc(gk_obs_t *obs, unsigned i, struct gk_disc_worker *dw)
+void gk_obs_set_disc(gk_obs_t *obs, unsigned i, struct gk_obs_disc_worker *dw)
 {
 	if (i < obs->n)
 		obs->w[i].disc = dw;

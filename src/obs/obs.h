@@ -226,11 +226,11 @@ void gk_obs_set_extra(gk_obs_t *obs, gk_obs_extra_fn put, void *arg);
 void gk_obs_extra(const gk_obs_t *obs, FILE *f);
 
 /* Discovery (obs/discovery.h): worker i's counting state, which gk_obs_query feeds with
- * every query (gk_disc_record wants all of them: its per-day totals are the filing rate's
+ * every query (gk_obs_disc_record wants all of them: its per-day totals are the filing rate's
  * denominator). Main thread, before the workers start; dw must outlive obs's use of it.
  * The workers call nothing of discovery themselves: gk_obs_query is their one hook. */
-struct gk_disc_worker;
-void gk_obs_set_disc(gk_obs_t *obs, unsigned i, struct gk_disc_worker *dw);
+struct gk_obs_disc_worker;
+void gk_obs_set_disc(gk_obs_t *obs, unsigned i, struct gk_obs_disc_worker *dw);
 
 /* Discovery's service (obs/discovery.h), whose figures the metrics report (NULL: none).
  * Main thread, before the endpoint starts; d must outlive obs's use of it. */

@@ -27,7 +27,7 @@ static struct fz_ent *probe(const gk_fzones_t *t, const uint8_t *n, size_t len, 
 	}
 }
 
-int gk_fzones_new(size_t n, gk_fzones_t **out)
+int gk_pkt_fzones_new(size_t n, gk_fzones_t **out)
 {
 	*out = NULL;
 	gk_fzones_t *t = calloc(1, sizeof(*t));
@@ -44,7 +44,7 @@ int gk_fzones_new(size_t n, gk_fzones_t **out)
 	return 0;
 }
 
-int gk_fzones_add(gk_fzones_t *t, const char *text, uint16_t pool)
+int gk_pkt_fzones_add(gk_fzones_t *t, const char *text, uint16_t pool)
 {
 	uint8_t w[GK_DNAME_MAX];
 	/* "" is the root here, as "." is (the front end's config has always read it so) */
@@ -66,7 +66,7 @@ int gk_fzones_add(gk_fzones_t *t, const char *text, uint16_t pool)
 	return 0;
 }
 
-void gk_fzones_free(gk_fzones_t *t)
+void gk_pkt_fzones_free(gk_fzones_t *t)
 {
 	if (t == NULL)
 		return;
@@ -74,8 +74,8 @@ void gk_fzones_free(gk_fzones_t *t)
 	free(t);
 }
 
-int gk_fzones_find(const gk_fzones_t *t, const uint8_t *qname, size_t qlen, const uint8_t *loff,
-                   unsigned labels, size_t *apex)
+int gk_pkt_fzones_find(const gk_fzones_t *t, const uint8_t *qname, size_t qlen, const uint8_t *loff,
+                       unsigned labels, size_t *apex)
 {
 	if (t == NULL || qlen == 0 || labels > GK_DNAME_LABELS_MAX)
 		return -1;
@@ -97,7 +97,7 @@ int gk_fzones_find(const gk_fzones_t *t, const uint8_t *qname, size_t qlen, cons
 	return -1;
 }
 
-size_t gk_fzones_count(const gk_fzones_t *t)
+size_t gk_pkt_fzones_count(const gk_fzones_t *t)
 {
 	return t ? t->n : 0;
 }

@@ -97,7 +97,7 @@ static inline size_t qname_walk(const uint8_t *q, size_t len, uint8_t *loff, uns
 	return n + 1u;
 }
 
-bool gk_parse_question_hash(const uint8_t *q, size_t len, uint64_t *hash, uint16_t *qtype)
+bool gk_pkt_parse_question_hash(const uint8_t *q, size_t len, uint64_t *hash, uint16_t *qtype)
 {
 	unsigned labels, lor;
 	size_t n = len < 12 || (q[2] & 0x80) ? 0 : qname_walk(q, len, NULL, &labels, &lor);
@@ -110,8 +110,8 @@ bool gk_parse_question_hash(const uint8_t *q, size_t len, uint64_t *hash, uint16
 	return true;
 }
 
-size_t gk_parse_question_name(const uint8_t *q, size_t len, uint8_t *name, uint8_t *loff,
-                              unsigned *labels)
+size_t gk_pkt_parse_question_name(const uint8_t *q, size_t len, uint8_t *name, uint8_t *loff,
+                                  unsigned *labels)
 {
 	unsigned lor;
 	size_t n = len < 12 || (q[2] & 0x80) ? 0 : qname_walk(q, len, loff, labels, &lor);
@@ -121,7 +121,7 @@ size_t gk_parse_question_name(const uint8_t *q, size_t len, uint8_t *name, uint8
 	return n;
 }
 
-gk_parse_t gk_parse_query(const uint8_t *q, size_t len, gk_query_t *out)
+gk_parse_t gk_pkt_parse_query(const uint8_t *q, size_t len, gk_query_t *out)
 {
 	out->qend = 0;
 	out->edns = false;

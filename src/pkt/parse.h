@@ -34,22 +34,22 @@ typedef struct gk_query {
 	uint8_t qname[GK_DNAME_MAX + 1 + GK_NAMEHASH_PAD];
 	uint8_t loff[GK_DNAME_LABELS_MAX]; /* offset of each label in qname */
 	uint8_t lens_or;                   /* the bitwise or of the label lengths */
-	/* qname's gk_namehash_states: not set by gk_parse_query; the packet path fills
+	/* qname's gk_namehash_states: not set by gk_pkt_parse_query; the packet path fills
 	 * st[0..labels] once (gk_namehash_pstates) for every table the query looks in */
 	uint64_t st[GK_DNAME_LABELS_MAX + 1];
 } gk_query_t;
 
 /* The gk_namehash of the lowercased question name of q[0..len) and the question's type,
  * without parsing the rest (for prefetching); false when q has no question of the form
- * gk_parse_query accepts. */
-bool gk_parse_question_hash(const uint8_t *q, size_t len, uint64_t *hash, uint16_t *qtype);
+ * gk_pkt_parse_query accepts. */
+bool gk_pkt_parse_question_hash(const uint8_t *q, size_t len, uint64_t *hash, uint16_t *qtype);
 
 /* The lowercased question name of q[0..len) into name (GK_DNAME_MAX + 1 octets), its label
  * offsets into loff (GK_DNAME_LABELS_MAX) and count into *labels, without parsing the
  * rest (for prefetching). Returns the name's length, 0 when q has no question of the form
- * gk_parse_query accepts. */
-size_t gk_parse_question_name(const uint8_t *q, size_t len, uint8_t *name, uint8_t *loff,
-                              unsigned *labels);
+ * gk_pkt_parse_query accepts. */
+size_t gk_pkt_parse_question_name(const uint8_t *q, size_t len, uint8_t *name, uint8_t *loff,
+                                  unsigned *labels);
 
 /* Parse q[0..len) into out. */
-gk_parse_t gk_parse_query(const uint8_t *q, size_t len, gk_query_t *out);
+gk_parse_t gk_pkt_parse_query(const uint8_t *q, size_t len, gk_query_t *out);

@@ -237,7 +237,7 @@ void gk_pkt_prefetch(const gk_zoneset_t *zs, unsigned stage, const uint8_t *q, s
 	if (stage == 0) {
 		uint8_t name[GK_DNAME_MAX + 1], loff[GK_DNAME_LABELS_MAX];
 		unsigned labels;
-		size_t n = gk_parse_question_name(q, qlen, name, loff, &labels);
+		size_t n = gk_pkt_parse_question_name(q, qlen, name, loff, &labels);
 		h->ok = false;
 		if (n)
 			gk_zone_prefetch_name(zs, name, n, loff, labels, h);
@@ -258,7 +258,7 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
                                      uint8_t *out, gk_pkt_result_t *res, const gk_pkt_hint_t *hint)
 {
 	gk_query_t qq;
-	gk_parse_t pr = gk_parse_query(q, qlen, &qq);
+	gk_parse_t pr = gk_pkt_parse_query(q, qlen, &qq);
 	res->qtype = qq.qtype;
 	res->edns = qq.edns;
 	res->tc = false;
@@ -348,8 +348,8 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 			size_t fapex = 0;
 			int pool = -1;
 			if (opts->fwd && (s == SRC_REFUSED || in_zone))
-				pool = gk_fzones_find(opts->fwd, qq.qname, qq.qlen, qq.loff,
-				                      qq.labels, &fapex);
+				pool = gk_pkt_fzones_find(opts->fwd, qq.qname, qq.qlen, qq.loff,
+				                          qq.labels, &fapex);
 			if (pool >= 0 && (s == SRC_REFUSED || fapex > zn.apex)) {
 				s = SRC_FORWARD;
 				res->pool = (uint16_t)pool;

@@ -239,7 +239,7 @@ static int visit_list(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t
 
 static int read_whole(const char *path, char **out, size_t *len)
 {
-	return gk_read_file(path, MAX_FILE_SIZE, out, len);
+	return gk_file_read(path, MAX_FILE_SIZE, out, len);
 }
 
 /* A list file named as written: absolute, or with a ".." component? (in memory: a bundle
@@ -519,7 +519,7 @@ static int build(struct ctx *c, const char *text, size_t len, gk_policy_t **out)
 	memset(c->p, 0, sizeof(*c->p));
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	size_t deep = 0;
-	int drc = gk_yaml_check_depth(text, len, NULL, GK_YAML_MAX_DEPTH, &deep);
+	int drc = gk_yamldepth_check(text, len, NULL, GK_YAML_MAX_DEPTH, &deep);
 	if (drc == GK_ESYNTAX)
 		gk_yaml_fail(&c->y, GK_ESYNTAX, deep, "nested deeper than %d levels",
 		             GK_YAML_MAX_DEPTH);

@@ -526,7 +526,7 @@ int gk_policy_read_rpz(gk_policy_builder_t *b, const gk_policy_list_ctx_t *c, co
 		rc = gk_policy_fail(b, GK_ECONFIG, file, 0, "bad zone name '%s'", c->zone);
 		goto finish;
 	}
-	rc = gk_loader_read(&z.L, file, text, len, origin);
+	rc = gk_zone_loader_read(&z.L, file, text, len, origin);
 	if (rc < 0) {
 		if (rc == GK_ENOMEM)
 			goto finish;
@@ -570,7 +570,7 @@ finish:
 		ldns_buffer_free(buf);
 	if (origin)
 		ldns_rdf_deep_free(origin);
-	gk_loader_clear(&z.L);
+	gk_zone_loader_clear(&z.L);
 	gk_arena_free(z.L.arena);
 	free(z.tr);
 	free(z.names);

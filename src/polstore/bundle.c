@@ -70,7 +70,7 @@ static int file_set(gk_polstore_file_t *f, const char *name, const void *data, s
 
 static int read_file(const char *path, uint8_t **out, size_t *len)
 {
-	return gk_read_file(path, MAX_FILE, (char **)out, len);
+	return gk_file_read(path, MAX_FILE, (char **)out, len);
 }
 
 static int cmp_file(const void *a, const void *b)

@@ -86,9 +86,9 @@ int gk_polstore_sign(const char *priv_path, const void *msg, size_t len, char *s
 	uint8_t sig[GK_SIG_LEN];
 	int rc = gk_polstore_key_id(priv_path, key_id, err, errlen);
 	if (rc == 0)
-		rc = gk_sig_sign(priv_path, msg, len, sig, err, errlen);
+		rc = gk_sync_sig_sign(priv_path, msg, len, sig, err, errlen);
 	if (rc == 0)
-		gk_sig_encode_base64(sig, sig_b64);
+		gk_sync_sig_encode_base64(sig, sig_b64);
 	return rc;
 }
 
@@ -160,7 +160,7 @@ int gk_polstore_verify(const gk_polstore_keyring_t *kr, const char *key_id, cons
 		snprintf(err, errlen, "signed by an unknown key (key id %.20s)", key_id);
 		return GK_ENOENT;
 	}
-	if (gk_sig_decode(sig_b64, strlen(sig_b64), sig) != 0) {
+	if (gk_sync_sig_decode(sig_b64, strlen(sig_b64), sig) != 0) {
 		snprintf(err, errlen, "malformed signature");
 		return GK_ESYNTAX;
 	}

@@ -72,7 +72,7 @@ static int grow_map(uint8_t **p, size_t *cap, size_t need)
 	size_t ncap = *cap ? *cap : (size_t)1 << 20;
 	while (ncap < need)
 		ncap *= 2;
-	void *np = *p ? mremap(*p, *cap, ncap, MREMAP_MAYMOVE) : gk_map_huge(ncap);
+	void *np = *p ? mremap(*p, *cap, ncap, MREMAP_MAYMOVE) : gk_arena_map_huge(ncap);
 	if (np == MAP_FAILED || np == NULL)
 		return GK_ENOMEM;
 	*p = np;
@@ -109,15 +109,15 @@ static struct tbl *tbl_new(size_t cap, size_t arena_cap, size_t keys)
 		t->nb = 4;
 	t->cap = t->nb * GK_TAB_WAYS;
 	t->map_len = t->nb * sizeof(struct tbkt);
-	t->b = gk_map_huge(t->map_len);
+	t->b = gk_arena_map_huge(t->map_len);
 	if (t->b == NULL) {
 		free(t);
 		return NULL;
 	}
 	if (arena_cap > 0) {
-		t->arena = gk_map_huge(arena_cap);
+		t->arena = gk_arena_map_huge(arena_cap);
 		if (t->arena == NULL) {
-			gk_unmap_huge(t->b, t->map_len);
+			gk_arena_unmap_huge(t->b, t->map_len);
 			free(t);
 			return NULL;
 		}
@@ -125,10 +125,10 @@ static struct tbl *tbl_new(size_t cap, size_t arena_cap, size_t keys)
 	}
 	if (keys > 0) {
 		t->filter_bits = (keys * FILTER_BITS + 4095) & ~(size_t)4095;
-		t->filter = gk_map_huge(filter_bytes(t));
+		t->filter = gk_arena_map_huge(filter_bytes(t));
 		if (t->filter == NULL) {
-			gk_unmap_huge(t->b, t->map_len);
-			gk_unmap_huge(t->arena, t->arena_map);
+			gk_arena_unmap_huge(t->b, t->map_len);
+			gk_arena_unmap_huge(t->arena, t->arena_map);
 			free(t);
 			return NULL;
 		}
@@ -140,9 +140,9 @@ static void tbl_free(struct tbl *t)
 {
 	if (t == NULL)
 		return;
-	gk_unmap_huge(t->b, t->map_len);
-	gk_unmap_huge(t->arena, t->arena_map);
-	gk_unmap_huge(t->filter, filter_bytes(t));
+	gk_arena_unmap_huge(t->b, t->map_len);
+	gk_arena_unmap_huge(t->arena, t->arena_map);
+	gk_arena_unmap_huge(t->filter, filter_bytes(t));
 	free(t);
 }
 
@@ -577,8 +577,8 @@ int gk_status_stage_add(struct stage *s, const uint8_t *name, size_t len, uint32
 
 void gk_status_stage_free(struct stage *s)
 {
-	gk_unmap_huge(s->arena, s->cap);
-	gk_unmap_huge(s->ents, s->ncap * sizeof(uint64_t));
+	gk_arena_unmap_huge(s->arena, s->cap);
+	gk_arena_unmap_huge(s->ents, s->ncap * sizeof(uint64_t));
 	memset(s, 0, sizeof(*s));
 }
 

@@ -41,7 +41,7 @@ typedef struct gk_sync_want {
 	size_t dl;
 	const char *val; /* the status value (decimal gk_fs_pack) */
 	size_t vl;
-	const char *rec; /* the stored record (gk_rec_finish) */
+	const char *rec; /* the stored record (gk_sync_rec_finish) */
 	size_t rl;
 } gk_sync_want_t;
 

@@ -84,13 +84,13 @@ static void jfree(void *p)
 	free(p);
 }
 
-void gk_feed_global_init(void)
+void gk_sync_feed_global_init(void)
 {
 	json_set_alloc_funcs(jalloc, jfree);
 	json_object_seed(0);
 }
 
-int gk_feed_status_parse(const char *s)
+int gk_sync_feed_status_parse(const char *s)
 {
 	if (!strcmp(s, "filed"))
 		return GK_FS_FILED;
@@ -99,7 +99,8 @@ int gk_feed_status_parse(const char *s)
 	return -1;
 }
 
-void gk_feed_seterr(char *err, size_t errlen, const char *name, size_t line, const char *fmt, ...)
+void gk_sync_feed_seterr(char *err, size_t errlen, const char *name, size_t line, const char *fmt,
+                         ...)
 {
 	if (!err || !errlen)
 		return;
@@ -112,8 +113,8 @@ void gk_feed_seterr(char *err, size_t errlen, const char *name, size_t line, con
 	va_end(ap);
 }
 
-int gk_feed_serial_check(const char *name, gk_feed_kind_t kind, uint64_t serial, uint64_t base,
-                         uint64_t cur, const char *key, char *err, size_t errlen)
+int gk_sync_feed_serial_check(const char *name, gk_feed_kind_t kind, uint64_t serial, uint64_t base,
+                              uint64_t cur, const char *key, char *err, size_t errlen)
 {
 	if (kind == GK_FEED_SNAPSHOT && serial <= cur) {
 		snprintf(err, errlen, "%s:1: serial %llu is not newer than %s %llu", name,
@@ -142,7 +143,7 @@ int gk_feed_serial_check(const char *name, gk_feed_kind_t kind, uint64_t serial,
 	return 0;
 }
 
-json_t *gk_feed_line_object(const char *line, size_t len, char *msg, size_t msglen)
+json_t *gk_sync_feed_line_object(const char *line, size_t len, char *msg, size_t msglen)
 {
 	json_error_t je;
 	if (!len) {
@@ -167,7 +168,7 @@ json_t *gk_feed_line_object(const char *line, size_t len, char *msg, size_t msgl
 	return o;
 }
 
-int gk_feed_line_op(json_t *o, gk_feed_kind_t kind, const char **msg)
+int gk_sync_feed_line_op(json_t *o, gk_feed_kind_t kind, const char **msg)
 {
 	json_t *op = json_object_get(o, "op");
 	if (!op)
@@ -243,7 +244,7 @@ static int check_alabels(const char *s, size_t len, const char **why)
 	return 0;
 }
 
-int gk_feed_domain_normalise(const char *in, size_t len, char *out, const char **why)
+int gk_sync_feed_domain_normalise(const char *in, size_t len, char *out, const char **why)
 {
 	char tmp[1024];
 	int ascii = 1;
@@ -320,17 +321,18 @@ static int parse_record(worker_t *w, const char *line, size_t len, uint32_t lno,
 
 #define FAIL(...)                                                                                  \
 	do {                                                                                       \
-		gk_feed_seterr(w->err, sizeof(w->err), w->name, lno, __VA_ARGS__);                 \
+		gk_sync_feed_seterr(w->err, sizeof(w->err), w->name, lno, __VA_ARGS__);            \
 		goto out;                                                                          \
 	} while (0)
 
 	char msg[GK_FEED_MSG_MAX];
-	if (!(o = gk_feed_line_object(line, len, msg, sizeof(msg))))
+	if (!(o = gk_sync_feed_line_object(line, len, msg, sizeof(msg))))
 		FAIL("%s", msg);
 	json_t *jd = json_object_get(o, "domain");
 	if (!json_is_string(jd))
 		FAIL("malformed record: \"domain\" missing or not a string");
-	int dl = gk_feed_domain_normalise(json_string_value(jd), json_string_length(jd), dom, &why);
+	int dl =
+	    gk_sync_feed_domain_normalise(json_string_value(jd), json_string_length(jd), dom, &why);
 	if (dl < 0)
 		FAIL("invalid domain \"%.100s\": %s", json_string_value(jd), why);
 	const char *reg = gk_psl_registrable(w->psl, dom);
@@ -344,7 +346,7 @@ static int parse_record(worker_t *w, const char *line, size_t len, uint32_t lno,
 	rec->domain_len = (uint8_t)dl;
 	rec->bucket = (uint16_t)gk_fs_bucket(dom, (size_t)dl);
 
-	int op = gk_feed_line_op(o, w->kind, &why);
+	int op = gk_sync_feed_line_op(o, w->kind, &why);
 	if (op < 0)
 		FAIL("%s", why);
 	if (op) {
@@ -353,7 +355,7 @@ static int parse_record(worker_t *w, const char *line, size_t len, uint32_t lno,
 		json_t *js = json_object_get(o, "status");
 		if (!json_is_string(js))
 			FAIL("malformed record: \"status\" missing or not a string");
-		int st = gk_feed_status_parse(json_string_value(js));
+		int st = gk_sync_feed_status_parse(json_string_value(js));
 		if (st < 0)
 			FAIL("unknown status \"%.40s\" (expected filed or revoked)",
 			     json_string_value(js));
@@ -396,7 +398,7 @@ static int parse_record(worker_t *w, const char *line, size_t len, uint32_t lno,
 				w->enc = nb;
 				w->enc_cap = nc;
 			}
-			el = gk_rec_encode(o, dom, rec->status, w->enc, w->enc_cap);
+			el = gk_sync_rec_encode(o, dom, rec->status, w->enc, w->enc_cap);
 			if (el != GK_ENOSPC)
 				break;
 			len = w->enc_cap; /* grow and retry */
@@ -486,30 +488,30 @@ static int parse_header(const char *name, const char *line, size_t len, gk_feed_
 {
 	json_error_t je;
 	if (len + 1 > GK_FEED_LINE_MAX) {
-		gk_feed_seterr(err, errlen, name, 1,
-		               "header line is %zu bytes, over the %d-byte limit", len + 1,
-		               GK_FEED_LINE_MAX);
+		gk_sync_feed_seterr(err, errlen, name, 1,
+		                    "header line is %zu bytes, over the %d-byte limit", len + 1,
+		                    GK_FEED_LINE_MAX);
 		return GK_ESYNTAX;
 	}
 	json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
 	int rc = GK_ESYNTAX;
 	if (!o) {
-		gk_feed_seterr(err, errlen, name, 1, "malformed JSON header: %s (column %d)",
-		               je.text, je.column);
+		gk_sync_feed_seterr(err, errlen, name, 1, "malformed JSON header: %s (column %d)",
+		                    je.text, je.column);
 		return rc;
 	}
 	json_t *k = json_object_get(o, "kind"), *s = json_object_get(o, "serial"),
 	       *b = json_object_get(o, "base"), *c = json_object_get(o, "count"),
 	       *g = json_object_get(o, "generated"), *t = json_object_get(o, "feed");
 	if (!json_is_object(o) || !json_is_string(k)) {
-		gk_feed_seterr(err, errlen, name, 1, "malformed header: \"kind\" missing");
+		gk_sync_feed_seterr(err, errlen, name, 1, "malformed header: \"kind\" missing");
 		goto out;
 	}
 	f->type = GK_FEED_TYPE_DOMAIN;
 	if (t && (!json_is_string(t) ||
 	          (strcmp(json_string_value(t), "domain") && strcmp(json_string_value(t), "ip")))) {
-		gk_feed_seterr(err, errlen, name, 1,
-		               "malformed header: \"feed\" must be \"domain\" or \"ip\"");
+		gk_sync_feed_seterr(err, errlen, name, 1,
+		                    "malformed header: \"feed\" must be \"domain\" or \"ip\"");
 		goto out;
 	}
 	if (t && !strcmp(json_string_value(t), "ip"))
@@ -519,23 +521,23 @@ static int parse_header(const char *name, const char *line, size_t len, gk_feed_
 	else if (!strcmp(json_string_value(k), "delta"))
 		f->kind = GK_FEED_DELTA;
 	else {
-		gk_feed_seterr(err, errlen, name, 1, "unknown feed kind \"%.40s\"",
-		               json_string_value(k));
+		gk_sync_feed_seterr(err, errlen, name, 1, "unknown feed kind \"%.40s\"",
+		                    json_string_value(k));
 		goto out;
 	}
 	if (!json_is_integer(s) || json_integer_value(s) < 1) {
-		gk_feed_seterr(err, errlen, name, 1,
-		               "malformed header: \"serial\" must be an integer >= 1");
+		gk_sync_feed_seterr(err, errlen, name, 1,
+		                    "malformed header: \"serial\" must be an integer >= 1");
 		goto out;
 	}
 	if (!json_is_integer(c) || json_integer_value(c) < 0) {
-		gk_feed_seterr(err, errlen, name, 1,
-		               "malformed header: \"count\" must be an integer >= 0");
+		gk_sync_feed_seterr(err, errlen, name, 1,
+		                    "malformed header: \"count\" must be an integer >= 0");
 		goto out;
 	}
 	if (g && !json_is_string(g)) {
-		gk_feed_seterr(err, errlen, name, 1,
-		               "malformed header: \"generated\" is not a string");
+		gk_sync_feed_seterr(err, errlen, name, 1,
+		                    "malformed header: \"generated\" is not a string");
 		goto out;
 	}
 	f->serial = (uint64_t)json_integer_value(s);
@@ -544,15 +546,17 @@ static int parse_header(const char *name, const char *line, size_t len, gk_feed_
 		snprintf(f->generated, sizeof(f->generated), "%s", json_string_value(g));
 	if (f->kind == GK_FEED_DELTA) {
 		if (!json_is_integer(b) || json_integer_value(b) < 0) {
-			gk_feed_seterr(err, errlen, name, 1,
-			               "malformed header: a delta needs \"base\", an integer >= 0");
+			gk_sync_feed_seterr(
+			    err, errlen, name, 1,
+			    "malformed header: a delta needs \"base\", an integer >= 0");
 			goto out;
 		}
 		f->base = (uint64_t)json_integer_value(b);
 		if (f->base >= f->serial) {
-			gk_feed_seterr(err, errlen, name, 1,
-			               "delta base %llu is not older than its serial %llu",
-			               (unsigned long long)f->base, (unsigned long long)f->serial);
+			gk_sync_feed_seterr(err, errlen, name, 1,
+			                    "delta base %llu is not older than its serial %llu",
+			                    (unsigned long long)f->base,
+			                    (unsigned long long)f->serial);
 			goto out;
 		}
 	}
@@ -562,19 +566,19 @@ out:
 	return rc;
 }
 
-int gk_feed_header_parse(const char *name, const char *data, size_t len, gk_feed_header_t *h,
-                         char *err, size_t errlen)
+int gk_sync_feed_header_parse(const char *name, const char *data, size_t len, gk_feed_header_t *h,
+                              char *err, size_t errlen)
 {
 	memset(h, 0, sizeof(*h));
 	if (!len) {
-		gk_feed_seterr(err, errlen, name, 1, "truncated: empty feed (no header)");
+		gk_sync_feed_seterr(err, errlen, name, 1, "truncated: empty feed (no header)");
 		return GK_ESYNTAX;
 	}
 	if (data[len - 1] != '\n') {
 		size_t l = 1;
 		for (const char *p = data; (p = memchr(p, '\n', len - (size_t)(p - data))); p++)
 			l++;
-		gk_feed_seterr(err, errlen, name, l, "truncated: no newline at end of file");
+		gk_sync_feed_seterr(err, errlen, name, l, "truncated: no newline at end of file");
 		return GK_ESYNTAX;
 	}
 	const char *hnl = memchr(data, '\n', len);
@@ -584,13 +588,13 @@ int gk_feed_header_parse(const char *name, const char *data, size_t len, gk_feed
 	return rc;
 }
 
-int gk_feed_peek_header(const char *name, const char *data, size_t len, gk_feed_kind_t *kind,
-                        uint64_t *serial, uint64_t *base, char *err, size_t errlen)
+int gk_sync_feed_peek_header(const char *name, const char *data, size_t len, gk_feed_kind_t *kind,
+                             uint64_t *serial, uint64_t *base, char *err, size_t errlen)
 {
 	gk_feed_header_t f = {0};
 	const char *nl = memchr(data, '\n', len);
 	if (!nl) {
-		gk_feed_seterr(err, errlen, name, 1, "truncated: no complete header line");
+		gk_sync_feed_seterr(err, errlen, name, 1, "truncated: no complete header line");
 		return GK_ESYNTAX;
 	}
 	int rc = parse_header(name, data, (size_t)(nl - data), &f, err, errlen);
@@ -613,9 +617,9 @@ static int find_duplicates(gk_feed_t *f, const char *name, char *err, size_t err
 		uint32_t first;
 		rc = gk_strmap_add(&m, r->domain, r->domain_len, &first);
 		if (rc == 0) {
-			gk_feed_seterr(err, errlen, name, r->line,
-			               "duplicate domain \"%s\" (first at line %u)", r->domain,
-			               f->recs[first].line);
+			gk_sync_feed_seterr(err, errlen, name, r->line,
+			                    "duplicate domain \"%s\" (first at line %u)", r->domain,
+			                    f->recs[first].line);
 			rc = GK_ESYNTAX;
 		}
 		rc = rc == 1 ? 0 : rc;
@@ -654,8 +658,8 @@ static int merge_providers(gk_feed_t *f, worker_t *ws, unsigned threads, gk_aren
 	return rc;
 }
 
-int gk_feed_parse(const char *name, const char *data, size_t len, const gk_psl_t *psl,
-                  unsigned threads, unsigned flags, gk_feed_t **out, char *err, size_t errlen)
+int gk_sync_feed_parse(const char *name, const char *data, size_t len, const gk_psl_t *psl,
+                       unsigned threads, unsigned flags, gk_feed_t **out, char *err, size_t errlen)
 {
 	worker_t ws[MAX_THREADS];
 	pthread_t tids[MAX_THREADS];
@@ -678,9 +682,9 @@ int gk_feed_parse(const char *name, const char *data, size_t len, const gk_psl_t
 	f->priv = priv;
 
 	gk_feed_header_t h;
-	rc = gk_feed_header_parse(name, data, len, &h, err, errlen);
+	rc = gk_sync_feed_header_parse(name, data, len, &h, err, errlen);
 	if (!rc && h.type != GK_FEED_TYPE_DOMAIN) {
-		gk_feed_seterr(
+		gk_sync_feed_seterr(
 		    err, errlen, name, 1,
 		    "an IP filing feed (\"feed\":\"ip\"): apply it with gk-sync apply-ip");
 		rc = GK_ESYNTAX;
@@ -738,7 +742,7 @@ int gk_feed_parse(const char *name, const char *data, size_t len, const gk_psl_t
 		n += ws[t].nlines;
 	}
 	if (n > UINT32_MAX - 2) {
-		gk_feed_seterr(err, errlen, name, 1, "too many lines");
+		gk_sync_feed_seterr(err, errlen, name, 1, "too many lines");
 		rc = GK_ESYNTAX;
 		goto fail;
 	}
@@ -766,10 +770,10 @@ int gk_feed_parse(const char *name, const char *data, size_t len, const gk_psl_t
 			goto fail;
 		}
 	if (f->n != f->count) {
-		gk_feed_seterr(err, errlen, name, f->n < f->count ? f->n + 1 : 1,
-		               "count mismatch: header says %llu records, feed has %zu%s",
-		               (unsigned long long)f->count, f->n,
-		               f->n < f->count ? " (truncated?)" : "");
+		gk_sync_feed_seterr(err, errlen, name, f->n < f->count ? f->n + 1 : 1,
+		                    "count mismatch: header says %llu records, feed has %zu%s",
+		                    (unsigned long long)f->count, f->n,
+		                    f->n < f->count ? " (truncated?)" : "");
 		rc = GK_ESYNTAX;
 		goto fail;
 	}
@@ -788,11 +792,11 @@ fail:
 		gk_strmap_free(&ws[t].prov);
 	if (rc == GK_ENOMEM && err && errlen && !err[0])
 		snprintf(err, errlen, "%s: out of memory", name);
-	gk_feed_free(f);
+	gk_sync_feed_free(f);
 	return rc;
 }
 
-void gk_feed_free(gk_feed_t *f)
+void gk_sync_feed_free(gk_feed_t *f)
 {
 	if (!f)
 		return;

@@ -44,8 +44,8 @@ static int hset_batches(gk_sync_conn_t *cn, gk_sync_lock_t *lock, const char *ke
 		for (; i < n && k < m; i++) {
 			if (r[i].remove)
 				continue;
-			size_t fl = gk_ip_range_format(r[i].first, r[i].last, r[i].v4, field);
-			char *v = gk_ipfeed_value(&r[i]);
+			size_t fl = gk_sync_ip_range_format(r[i].first, r[i].last, r[i].v4, field);
+			char *v = gk_sync_ipfeed_value(&r[i]);
 			if (!v) {
 				rc = GK_ENOMEM;
 				break;
@@ -90,8 +90,8 @@ static int read_stored(gk_sync_conn_t *cn, gk_ip_range_t **out, size_t *n, redis
 		gk_ip_range_t *x = &(*out)[*n];
 		int v4;
 		const char *why;
-		if (gk_ip_range_parse(r->element[i]->str, r->element[i]->len, x->first, x->last,
-		                      &v4, &why))
+		if (gk_sync_ip_range_parse(r->element[i]->str, r->element[i]->len, x->first,
+		                           x->last, &v4, &why))
 			continue; /* not ours: left alone */
 		x->v4 = (uint8_t)v4;
 		/* the provider: the value's "provider" member, kept as the raw value (compared
@@ -133,7 +133,7 @@ static int delta_check(const char *name, const gk_ipfeed_t *f, gk_ip_range_t *st
 			all[m].provider = f->r[i].provider;
 			m++;
 		}
-	rc = gk_ipfeed_check(name, all, m, NULL, NULL, NULL, err, errlen);
+	rc = gk_sync_ipfeed_check(name, all, m, NULL, NULL, NULL, err, errlen);
 out:
 	free(sorted);
 	free(all);
@@ -182,8 +182,8 @@ int gk_sync_ip_apply(const gk_sync_opts_t *o, const gk_ipfeed_t *f, const char *
 	if (rc)
 		goto out;
 	st->serial_before = cur;
-	rc = gk_feed_serial_check(name, f->kind, f->serial, f->base, cur, GK_KEY_IP_SERIAL, err,
-	                          errlen);
+	rc = gk_sync_feed_serial_check(name, f->kind, f->serial, f->base, cur, GK_KEY_IP_SERIAL,
+	                               err, errlen);
 	if (rc == 1)
 		st->already_applied = 1;
 	if (rc != 0) {
@@ -240,8 +240,8 @@ int gk_sync_ip_apply(const gk_sync_opts_t *o, const gk_ipfeed_t *f, const char *
 			gk_sync_args_add(&b, GK_KEY_IP_RANGES, strlen(GK_KEY_IP_RANGES));
 			for (size_t i = 0; i < f->n; i++)
 				if (f->r[i].remove) {
-					size_t fl = gk_ip_range_format(f->r[i].first, f->r[i].last,
-					                               f->r[i].v4, field);
+					size_t fl = gk_sync_ip_range_format(
+					    f->r[i].first, f->r[i].last, f->r[i].v4, field);
 					gk_sync_args_copy(&b, field, fl);
 				}
 			rc = gk_sync_args_send(&cn, &b);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* src/sync/ipfeed.c -- IP filing feed parser: ranges, the shared header, the overlap rules.
  *
- * The header and the truncation check are the domain feed's (gk_feed_header_parse). Each
+ * The header and the truncation check are the domain feed's (gk_sync_feed_header_parse). Each
  * record line is parsed with jansson; provider, province and usage strings are interned (a
  * feed names a few hundred providers over a million ranges). The overlap rules sort the
  * ranges by (family, first, last descending) and sweep them with a stack of the ranges that
@@ -41,21 +41,21 @@ static int parse_record(const char *name, ipfeed_priv_t *p, gk_feed_kind_t kind,
 	json_t *o = NULL;
 #define FAIL(...)                                                                                  \
 	do {                                                                                       \
-		gk_feed_seterr(err, errlen, name, lno, __VA_ARGS__);                               \
+		gk_sync_feed_seterr(err, errlen, name, lno, __VA_ARGS__);                          \
 		goto out;                                                                          \
 	} while (0)
 	char msg[GK_FEED_MSG_MAX];
-	if (!(o = gk_feed_line_object(line, len, msg, sizeof(msg))))
+	if (!(o = gk_sync_feed_line_object(line, len, msg, sizeof(msg))))
 		FAIL("%s", msg);
 	json_t *jr = json_object_get(o, "range");
 	if (!json_is_string(jr))
 		FAIL("malformed record: \"range\" missing or not a string");
-	if (gk_ip_range_parse(json_string_value(jr), json_string_length(jr), r->first, r->last, &v4,
-	                      &why))
+	if (gk_sync_ip_range_parse(json_string_value(jr), json_string_length(jr), r->first, r->last,
+	                           &v4, &why))
 		FAIL("invalid range \"%.100s\": %s", json_string_value(jr), why);
 	r->v4 = (uint8_t)v4;
 	r->line = lno;
-	int op = gk_feed_line_op(o, kind, &why);
+	int op = gk_sync_feed_line_op(o, kind, &why);
 	if (op < 0)
 		FAIL("%s", why);
 	if (op) {
@@ -99,9 +99,9 @@ static int cmp_range(const void *a, const void *b)
 	return x->line < y->line ? -1 : x->line > y->line;
 }
 
-int gk_ipfeed_check(const char *name, const gk_ip_range_t *r, size_t n, size_t *n_nested,
-                    void (*nested)(const gk_ip_range_t *, const gk_ip_range_t *, void *), void *ctx,
-                    char *err, size_t errlen)
+int gk_sync_ipfeed_check(const char *name, const gk_ip_range_t *r, size_t n, size_t *n_nested,
+                         void (*nested)(const gk_ip_range_t *, const gk_ip_range_t *, void *),
+                         void *ctx, char *err, size_t errlen)
 {
 	const gk_ip_range_t **v = malloc((n ? n : 1) * sizeof(*v)),
 	                    **st = malloc((n ? n : 1) * sizeof(*st));
@@ -127,15 +127,15 @@ int gk_ipfeed_check(const char *name, const gk_ip_range_t *r, size_t n, size_t *
 			/* report at the later line of the two */
 			const gk_ip_range_t *late = o->line > x->line ? o : x,
 			                    *early = o->line > x->line ? x : o;
-			gk_ip_range_format(x->first, x->last, x->v4, a);
-			gk_ip_range_format(o->first, o->last, o->v4, b);
+			gk_sync_ip_range_format(x->first, x->last, x->v4, a);
+			gk_sync_ip_range_format(o->first, o->last, o->v4, b);
 			if (!memcmp(o->first, x->first, 16) && !memcmp(o->last, x->last, 16)) {
 				if (!strcmp(o->provider, x->provider))
-					gk_feed_seterr(err, errlen, name, late->line,
-					               "duplicate range %s (first at line %u)", a,
-					               early->line);
+					gk_sync_feed_seterr(err, errlen, name, late->line,
+					                    "duplicate range %s (first at line %u)",
+					                    a, early->line);
 				else
-					gk_feed_seterr(
+					gk_sync_feed_seterr(
 					    err, errlen, name, late->line,
 					    "range %s filed by two providers: \"%s\" (line %u) and "
 					    "\"%s\" (line %u)",
@@ -149,7 +149,7 @@ int gk_ipfeed_check(const char *name, const gk_ip_range_t *r, size_t n, size_t *
 				char ew[24] = "stored";
 				if (early->line)
 					snprintf(ew, sizeof(ew), "line %u", early->line);
-				gk_feed_seterr(
+				gk_sync_feed_seterr(
 				    err, errlen, name, late->line,
 				    "range %s overlaps %s (%s) without one holding the other",
 				    x == late ? a : b, x == late ? b : a, ew);
@@ -199,27 +199,27 @@ static int named_twice(const char *name, const gk_ipfeed_t *f, char *err, size_t
 	if (worst) {
 		const gk_ip_range_t *r = &f->r[worst - 2];
 		char a[GK_IP_RANGE_TEXT];
-		gk_ip_range_format(r->first, r->last, r->v4, a);
-		gk_feed_seterr(err, errlen, name, worst,
-		               "range %s named twice in a delta (first at line %u)", a, first);
+		gk_sync_ip_range_format(r->first, r->last, r->v4, a);
+		gk_sync_feed_seterr(err, errlen, name, worst,
+		                    "range %s named twice in a delta (first at line %u)", a, first);
 		rc = GK_ESYNTAX;
 	}
 	free(v);
 	return rc;
 }
 
-int gk_ipfeed_parse(const char *name, const char *data, size_t len, gk_ipfeed_t **out, char *err,
-                    size_t errlen)
+int gk_sync_ipfeed_parse(const char *name, const char *data, size_t len, gk_ipfeed_t **out,
+                         char *err, size_t errlen)
 {
 	gk_feed_header_t h;
 	*out = NULL;
 	if (err && errlen)
 		err[0] = 0;
-	int rc = gk_feed_header_parse(name, data, len, &h, err, errlen);
+	int rc = gk_sync_feed_header_parse(name, data, len, &h, err, errlen);
 	if (rc)
 		return rc;
 	if (h.type != GK_FEED_TYPE_IP) {
-		gk_feed_seterr(
+		gk_sync_feed_seterr(
 		    err, errlen, name, 1,
 		    "not an IP filing feed (the header needs \"feed\":\"ip\"; a domain feed is "
 		    "applied with gk-sync apply)");
@@ -244,7 +244,7 @@ int gk_ipfeed_parse(const char *name, const char *data, size_t len, gk_ipfeed_t 
 	for (const char *q = data + h.body; (q = memchr(q, '\n', len - (size_t)(q - data))); q++)
 		lines++;
 	if (lines > UINT32_MAX - 2) {
-		gk_feed_seterr(err, errlen, name, 1, "too many lines");
+		gk_sync_feed_seterr(err, errlen, name, 1, "too many lines");
 		rc = GK_ESYNTAX;
 		goto fail;
 	}
@@ -263,17 +263,17 @@ int gk_ipfeed_parse(const char *name, const char *data, size_t len, gk_ipfeed_t 
 	f->n = lines;
 	rc = 0;
 	if (f->n != f->count) {
-		gk_feed_seterr(err, errlen, name, f->n < f->count ? f->n + 2 : 1,
-		               "count mismatch: header says %llu records, feed has %zu%s",
-		               (unsigned long long)f->count, f->n,
-		               f->n < f->count ? " (truncated?)" : "");
+		gk_sync_feed_seterr(err, errlen, name, f->n < f->count ? f->n + 2 : 1,
+		                    "count mismatch: header says %llu records, feed has %zu%s",
+		                    (unsigned long long)f->count, f->n,
+		                    f->n < f->count ? " (truncated?)" : "");
 		rc = GK_ESYNTAX;
 		goto fail;
 	}
 	if (f->kind == GK_FEED_DELTA)
 		rc = named_twice(name, f, err, errlen);
 	if (!rc)
-		rc = gk_ipfeed_check(name, f->r, f->n, &f->n_nested, NULL, NULL, err, errlen);
+		rc = gk_sync_ipfeed_check(name, f->r, f->n, &f->n_nested, NULL, NULL, err, errlen);
 	if (rc)
 		goto fail;
 	*out = f;
@@ -281,11 +281,11 @@ int gk_ipfeed_parse(const char *name, const char *data, size_t len, gk_ipfeed_t 
 fail:
 	if (rc == GK_ENOMEM && err && errlen && !err[0])
 		snprintf(err, errlen, "%s: out of memory", name);
-	gk_ipfeed_free(f);
+	gk_sync_ipfeed_free(f);
 	return rc;
 }
 
-void gk_ipfeed_free(gk_ipfeed_t *f)
+void gk_sync_ipfeed_free(gk_ipfeed_t *f)
 {
 	if (!f)
 		return;
@@ -321,7 +321,7 @@ static char *put_str(char *d, const char *s)
 	return d;
 }
 
-char *gk_ipfeed_value(const gk_ip_range_t *r)
+char *gk_sync_ipfeed_value(const gk_ip_range_t *r)
 {
 	const char *pv = r->provider ? r->provider : "";
 	size_t need = 64 + 6 * (strlen(pv) + (r->province ? strlen(r->province) : 0) +

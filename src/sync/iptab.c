@@ -39,8 +39,8 @@ static int addr_parse(const char *s, size_t l, uint8_t out[16], int *v4)
 	return -1;
 }
 
-int gk_ip_range_parse(const char *s, size_t len, uint8_t first[16], uint8_t last[16], int *v4,
-                      const char **why)
+int gk_sync_ip_range_parse(const char *s, size_t len, uint8_t first[16], uint8_t last[16], int *v4,
+                           const char **why)
 {
 	const char *slash = memchr(s, '/', len), *dash = memchr(s, '-', len);
 	if (memchr(s, 0, len)) {
@@ -123,7 +123,7 @@ static size_t addr_text(const uint8_t a[16], int v4, char *out)
 	return strlen(out);
 }
 
-size_t gk_ip_range_format(const uint8_t first[16], const uint8_t last[16], int v4, char *out)
+size_t gk_sync_ip_range_format(const uint8_t first[16], const uint8_t last[16], int v4, char *out)
 {
 	size_t n = addr_text(first, v4, out);
 	int p = prefix_of(first, last);
@@ -157,13 +157,13 @@ static const char *intern(gk_iptab_t *t, const char *s)
 	return gk_strmap_key(&t->names, ix);
 }
 
-int gk_iptab_new(gk_iptab_t **out)
+int gk_sync_iptab_new(gk_iptab_t **out)
 {
 	*out = calloc(1, sizeof(**out));
 	return *out ? 0 : GK_ENOMEM;
 }
 
-void gk_iptab_free(gk_iptab_t *t)
+void gk_sync_iptab_free(gk_iptab_t *t)
 {
 	if (!t)
 		return;
@@ -173,7 +173,7 @@ void gk_iptab_free(gk_iptab_t *t)
 	free(t);
 }
 
-size_t gk_iptab_size(const gk_iptab_t *t)
+size_t gk_sync_iptab_size(const gk_iptab_t *t)
 {
 	return t->added;
 }
@@ -195,8 +195,8 @@ static int push(fam_t *f, const uint8_t first[16], const uint8_t last[16], const
 	return 0;
 }
 
-int gk_iptab_add(gk_iptab_t *t, const uint8_t first[16], const uint8_t last[16], int v4,
-                 const char *provider)
+int gk_sync_iptab_add(gk_iptab_t *t, const uint8_t first[16], const uint8_t last[16], int v4,
+                      const char *provider)
 {
 	const char *p = intern(t, provider);
 	if (!p)
@@ -207,13 +207,13 @@ int gk_iptab_add(gk_iptab_t *t, const uint8_t first[16], const uint8_t last[16],
 	return rc;
 }
 
-int gk_iptab_add_stored(gk_iptab_t *t, const char *range, size_t range_len, const char *value,
-                        size_t value_len)
+int gk_sync_iptab_add_stored(gk_iptab_t *t, const char *range, size_t range_len, const char *value,
+                             size_t value_len)
 {
 	uint8_t a[16], b[16];
 	int v4;
 	const char *why;
-	if (gk_ip_range_parse(range, range_len, a, b, &v4, &why))
+	if (gk_sync_ip_range_parse(range, range_len, a, b, &v4, &why))
 		return GK_EINVAL;
 	/* gk-sync stores canonical compact JSON: find "provider":"..." without a parser when the
 	 * name has no escape (a quote inside any JSON string is escaped, so the pattern cannot
@@ -230,14 +230,14 @@ int gk_iptab_add_stored(gk_iptab_t *t, const char *range, size_t range_len, cons
 			char name[1024];
 			memcpy(name, v, (size_t)(q - v));
 			name[q - v] = 0;
-			return gk_iptab_add(t, a, b, v4, name);
+			return gk_sync_iptab_add(t, a, b, v4, name);
 		}
 	}
 	json_error_t je;
 	json_t *o = json_loadb(value, value_len, 0, &je);
 	json_t *p = o ? json_object_get(o, "provider") : NULL;
 	int rc = json_is_string(p) && json_string_length(p)
-	             ? gk_iptab_add(t, a, b, v4, json_string_value(p))
+	             ? gk_sync_iptab_add(t, a, b, v4, json_string_value(p))
 	             : GK_EINVAL;
 	json_decref(o);
 	return rc;
@@ -312,13 +312,13 @@ static int flatten(fam_t *f)
 	return 0;
 }
 
-int gk_iptab_build(gk_iptab_t *t)
+int gk_sync_iptab_build(gk_iptab_t *t)
 {
 	int rc = flatten(&t->fam[0]);
 	return rc ? rc : flatten(&t->fam[1]);
 }
 
-const char *gk_iptab_lookup(const gk_iptab_t *t, const uint8_t addr[16], int v4)
+const char *gk_sync_iptab_lookup(const gk_iptab_t *t, const uint8_t addr[16], int v4)
 {
 	const fam_t *f = &t->fam[v4 ? 1 : 0];
 	size_t lo = 0, hi = f->n; /* first segment with first > addr */
@@ -334,7 +334,7 @@ const char *gk_iptab_lookup(const gk_iptab_t *t, const uint8_t addr[16], int v4)
 	return f->r[lo - 1].provider;
 }
 
-int gk_ip_addr_parse(const char *s, size_t len, uint8_t addr[16], int *v4)
+int gk_sync_ip_addr_parse(const char *s, size_t len, uint8_t addr[16], int *v4)
 {
 	char buf[64];
 	if (!len || len >= sizeof(buf) || memchr(s, 0, len))
@@ -394,7 +394,7 @@ static int in_block(const uint8_t *a, const uint8_t *net, int bits)
 	return 1;
 }
 
-const char *gk_ip_special(const uint8_t addr[16], int v4)
+const char *gk_sync_ip_special(const uint8_t addr[16], int v4)
 {
 	uint8_t n[16];
 	if (v4) {

@@ -35,7 +35,7 @@ static int starts(const char **p, const char *lit)
 	return 1;
 }
 
-int gk_lint_licence_ok(const char *s)
+int gk_sync_lint_licence_ok(const char *s)
 {
 	int prov = 0;
 	/* every province abbreviation is one 3-byte UTF-8 character */
@@ -62,7 +62,7 @@ int gk_lint_licence_ok(const char *s)
 	return 0;
 }
 
-int gk_lint_ip_reserved(const char *s, const char **why)
+int gk_sync_lint_ip_reserved(const char *s, const char **why)
 {
 	uint8_t a[16];
 	*why = "";
@@ -115,7 +115,7 @@ v4:
 	return 1;
 }
 
-int gk_lint_phone_fake(const char *s)
+int gk_sync_lint_phone_fake(const char *s)
 {
 	char d[64];
 	size_t n = 0;
@@ -181,7 +181,7 @@ static int ends(const char *s, const char *suf)
 	return a >= b && !strcmp(s + a - b, suf);
 }
 
-int gk_lint_person_placeholder(const char *s)
+int gk_sync_lint_person_placeholder(const char *s)
 {
 	if (strstr(s, "某某"))
 		return 1;
@@ -197,7 +197,7 @@ int gk_lint_person_placeholder(const char *s)
 	return 0;
 }
 
-int gk_lint_sponsor_is_domain(const char *s)
+int gk_sync_lint_sponsor_is_domain(const char *s)
 {
 	size_t n = strlen(s), dots = 0, last = 0;
 	if (!n)
@@ -219,7 +219,7 @@ int gk_lint_sponsor_is_domain(const char *s)
 	return 1;
 }
 
-int gk_lint_nature_mismatch(const char *sponsor, const char *nature, const char **why)
+int gk_sync_lint_nature_mismatch(const char *sponsor, const char *nature, const char **why)
 {
 	static const char *const company[] = {"有限公司", "公司", "集团"};
 	/* organisation words that rule out a personal name */
@@ -255,7 +255,7 @@ int gk_lint_nature_mismatch(const char *sponsor, const char *nature, const char 
 	return 0;
 }
 
-int gk_lint_url_host(const char *url, char *host)
+int gk_sync_lint_url_host(const char *url, char *host)
 {
 	const char *p = strstr(url, "://");
 	const char *why;
@@ -273,7 +273,7 @@ int gk_lint_url_host(const char *url, char *host)
 		e = colon;
 	if (e == p || p[0] == '[')
 		return GK_EINVAL;
-	return gk_feed_domain_normalise(p, (size_t)(e - p), host, &why) < 0 ? GK_EINVAL : 0;
+	return gk_sync_feed_domain_normalise(p, (size_t)(e - p), host, &why) < 0 ? GK_EINVAL : 0;
 }
 
 /* Scripts allowed together in one label (UTS #39 "highly restrictive"): Han with the
@@ -296,7 +296,7 @@ static int scripts_allowed(const uc_script_t *const *sc, size_t n)
 	return 0;
 }
 
-int gk_lint_mixed_script(const char *domain, char *why, size_t whylen)
+int gk_sync_lint_mixed_script(const char *domain, char *why, size_t whylen)
 {
 	for (const char *l = domain; *l;) {
 		const char *dot = strchr(l, '.');
@@ -378,19 +378,19 @@ static void lint_record(ctx_t *c, size_t line, json_t *o)
 	const char *phone = str(o, "phone"), *person = str(o, "person"), *why;
 	if (!sponsor || !*sponsor)
 		finding(c, line, "sponsor-missing", "no sponsor name");
-	else if (gk_lint_sponsor_is_domain(sponsor))
+	else if (gk_sync_lint_sponsor_is_domain(sponsor))
 		finding(c, line, "sponsor-is-domain", "sponsor \"%s\" is a bare domain name",
 		        sponsor);
-	if (sponsor && nature && gk_lint_nature_mismatch(sponsor, nature, &why))
+	if (sponsor && nature && gk_sync_lint_nature_mismatch(sponsor, nature, &why))
 		finding(c, line, "nature-mismatch", "%s (sponsor \"%s\")", why, sponsor);
 	if (!licence)
 		finding(c, line, "licence-malformed", "no licence number");
-	else if (!gk_lint_licence_ok(licence))
+	else if (!gk_sync_lint_licence_ok(licence))
 		finding(c, line, "licence-malformed",
 		        "\"%s\" does not match 省ICP备NNNNNNNN号[-N] or 省ICP证NNNNNN号", licence);
 	if (url && *url) {
 		char host[256];
-		if (gk_lint_url_host(url, host))
+		if (gk_sync_lint_url_host(url, host))
 			finding(c, line, "home-url-malformed",
 			        "cannot take a host name from \"%s\"", url);
 		else {
@@ -410,7 +410,7 @@ static void lint_record(ctx_t *c, size_t line, json_t *o)
 		{
 			if (!json_is_string(ip))
 				continue;
-			int r = gk_lint_ip_reserved(json_string_value(ip), &why);
+			int r = gk_sync_lint_ip_reserved(json_string_value(ip), &why);
 			if (r < 0)
 				finding(c, line, "ip-malformed", "\"%s\" is not an IP address",
 				        json_string_value(ip));
@@ -418,20 +418,20 @@ static void lint_record(ctx_t *c, size_t line, json_t *o)
 				finding(c, line, "ip-reserved", "%s is %s", json_string_value(ip),
 				        why);
 		}
-	if (phone && *phone && gk_lint_phone_fake(phone))
+	if (phone && *phone && gk_sync_lint_phone_fake(phone))
 		finding(c, line, "phone-fake", "\"%s\" is a placeholder number", phone);
-	if (person && gk_lint_person_placeholder(person))
+	if (person && gk_sync_lint_person_placeholder(person))
 		finding(c, line, "person-placeholder", "\"%s\" is not a person's full name",
 		        person);
 	const char *dom = str(o, "domain");
 	char norm[256], mix[512];
-	if (dom && gk_feed_domain_normalise(dom, strlen(dom), norm, &why) >= 0 &&
-	    gk_lint_mixed_script(norm, mix, sizeof(mix)))
+	if (dom && gk_sync_feed_domain_normalise(dom, strlen(dom), norm, &why) >= 0 &&
+	    gk_sync_lint_mixed_script(norm, mix, sizeof(mix)))
 		finding(c, line, "mixed-script", "%s", mix);
 }
 
-int gk_lint_feed(const char *name, const char *data, size_t len, const gk_psl_t *psl, FILE *out,
-                 size_t *findings, char *err, size_t errlen)
+int gk_sync_lint_feed(const char *name, const char *data, size_t len, const gk_psl_t *psl,
+                      FILE *out, size_t *findings, char *err, size_t errlen)
 {
 	gk_strmap_t domains;
 	gk_strmap_init(&domains, NULL, 0);
@@ -458,8 +458,8 @@ int gk_lint_feed(const char *name, const char *data, size_t len, const gk_psl_t 
 				char norm[256];
 				int dl;
 				if (pass == 0 && d &&
-				    (dl = gk_feed_domain_normalise(d, strlen(d), norm, &why)) >=
-				        0) {
+				    (dl = gk_sync_feed_domain_normalise(d, strlen(d), norm,
+				                                        &why)) >= 0) {
 					uint32_t ix;
 					int arc = gk_strmap_add(&domains, norm, (size_t)dl, &ix);
 					rc = arc < 0 ? arc : 0;

@@ -230,14 +230,14 @@ static int load_verified(const char *path, const char *sig_path, const char *pub
 		rc = GK_ESYNTAX;
 		goto out;
 	}
-	if (gk_sig_decode(sigb.p, sigb.len, sig)) {
+	if (gk_sync_sig_decode(sigb.p, sigb.len, sig)) {
 		snprintf(err, errlen,
 		         "%s:1: bad signature: %s is neither 64 raw bytes nor base64 of 64 bytes",
 		         name, sig_path);
 		rc = GK_ESYNTAX;
 		goto out;
 	}
-	rc = gk_sig_verify(pubkey, data.p, data.len, sig, why, sizeof(why));
+	rc = gk_sync_sig_verify(pubkey, data.p, data.len, sig, why, sizeof(why));
 	if (rc) {
 		if (rc == GK_ESYNTAX)
 			snprintf(err, errlen, "%s:1: bad signature (%s, key %s)", name, sig_path,
@@ -267,7 +267,7 @@ static int parse_domain(const char *name, const char *data, size_t len, unsigned
                         char *err, size_t errlen)
 {
 	domain_ctx_t *c = ctx;
-	return gk_feed_parse(name, data, len, c->psl, c->threads, flags, c->feed, err, errlen);
+	return gk_sync_feed_parse(name, data, len, c->psl, c->threads, flags, c->feed, err, errlen);
 }
 
 int gk_sync_load(const char *path, const char *sig_path, const char *pubkey, const gk_psl_t *psl,
@@ -281,7 +281,7 @@ static int parse_ip(const char *name, const char *data, size_t len, unsigned fla
                     char *err, size_t errlen)
 {
 	(void)flags;
-	return gk_ipfeed_parse(name, data, len, (gk_ipfeed_t **)ctx, err, errlen);
+	return gk_sync_ipfeed_parse(name, data, len, (gk_ipfeed_t **)ctx, err, errlen);
 }
 
 int gk_sync_load_ip(const char *path, const char *sig_path, const char *pubkey, gk_ipfeed_t **feed,
@@ -299,7 +299,7 @@ int gk_sync_sign_file(const char *key, const char *path, const char *sig_out, in
 	int rc = read_private(path, SIZE_MAX, &data, err, errlen);
 	if (rc)
 		return rc == GK_ENOMEM ? rc : GK_EIO;
-	rc = gk_sig_sign(key, data.p, data.len, sig, err, errlen);
+	rc = gk_sync_sig_sign(key, data.p, data.len, sig, err, errlen);
 	bytes_free(&data);
 	if (rc)
 		return rc;
@@ -322,7 +322,7 @@ int gk_sync_sign_file(const char *key, const char *path, const char *sig_out, in
 	}
 	if (base64) {
 		unsigned char b64[GK_SIG_B64_LEN + 1];
-		gk_sig_encode_base64(sig, (char *)b64);
+		gk_sync_sig_encode_base64(sig, (char *)b64);
 		fprintf(fp, "%s\n", b64);
 	} else {
 		fwrite(sig, 1, GK_SIG_LEN, fp);
@@ -346,11 +346,11 @@ int gk_sync_lint_file(const char *path, const gk_psl_t *psl, FILE *out, size_t *
 	const char *name = is_stdin ? "<stdin>" : path;
 	gk_feed_header_t h;
 	char e2[16];
-	if (!gk_feed_header_parse(name, data.p, data.len, &h, e2, sizeof(e2)) &&
+	if (!gk_sync_feed_header_parse(name, data.p, data.len, &h, e2, sizeof(e2)) &&
 	    h.type == GK_FEED_TYPE_IP)
 		rc = gk_sync_ip_lint(name, data.p, data.len, out, findings, err, errlen);
 	else
-		rc = gk_lint_feed(name, data.p, data.len, psl, out, findings, err, errlen);
+		rc = gk_sync_lint_feed(name, data.p, data.len, psl, out, findings, err, errlen);
 	bytes_free(&data);
 	return rc;
 }

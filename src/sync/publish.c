@@ -38,7 +38,7 @@ typedef struct applier {
 	gk_sync_field_t *fst, *frec; /* this bucket's fields as read */
 	size_t fst_cap, frec_cap;
 	gk_sync_str_t *cst, *crec; /* a delta's current values, in want order */
-	uint8_t *rbuf;             /* this bucket's stored records (gk_rec_finish) */
+	uint8_t *rbuf;             /* this bucket's stored records (gk_sync_rec_finish) */
 	size_t rbuf_cap, rbuf_used;
 	long transactions;
 	gk_sync_args_t out;  /* the bucket's commands, formatted */
@@ -239,8 +239,8 @@ static void want_of(applier_t *A, uint32_t idx, gk_sync_want_t *w, char *valbuf)
 	w->vl = (size_t)n;
 	if (r->record && A->rcn) {
 		uint8_t *d = A->rbuf + A->rbuf_used;
-		size_t l = gk_rec_finish((const uint8_t *)r->record, r->record_len,
-		                         A->prov_ids[r->provider], d);
+		size_t l = gk_sync_rec_finish((const uint8_t *)r->record, r->record_len,
+		                              A->prov_ids[r->provider], d);
 		A->rbuf_used += l;
 		w->rec = (const char *)d;
 		w->rl = l;
@@ -519,8 +519,8 @@ int gk_sync_apply(const gk_sync_opts_t *o, const gk_feed_t *f, const char *name,
 	if (rc)
 		goto out;
 	A.st->serial_before = cur;
-	rc = gk_feed_serial_check(name, f->kind, f->serial, f->base, cur, GK_KEY_SERIAL, err,
-	                          errlen);
+	rc = gk_sync_feed_serial_check(name, f->kind, f->serial, f->base, cur, GK_KEY_SERIAL, err,
+	                               errlen);
 	if (rc == 1)
 		A.st->already_applied = true;
 	if (rc != 0) {

@@ -17,9 +17,9 @@
 #include "gk/filing_status.h"
 #include "sync/record.h"
 
-const char *const gk_rec_keys[GK_REC_NFIELDS] = {"provider", "licence",   "sponsor",  "nature",
-                                                 "updated",  "site_name", "home_url", "ips",
-                                                 "phone",    "person",    "address"};
+const char *const gk_sync_rec_keys[GK_REC_NFIELDS] = {"provider", "licence",   "sponsor",  "nature",
+                                                      "updated",  "site_name", "home_url", "ips",
+                                                      "phone",    "person",    "address"};
 
 static const char *const NATURES[] = {"企业", "个人", "事业单位", "政府机关", "社会团体"};
 #define N_NATURES (sizeof(NATURES) / sizeof(*NATURES))
@@ -305,19 +305,19 @@ static int is_known(const char *k)
 	if (!strcmp(k, "domain") || !strcmp(k, "status") || !strcmp(k, "op"))
 		return 1;
 	for (int i = 0; i < GK_REC_NFIELDS; i++)
-		if (!strcmp(k, gk_rec_keys[i]))
+		if (!strcmp(k, gk_sync_rec_keys[i]))
 			return 1;
 	return 0;
 }
 
-int gk_rec_encode(const json_t *obj, const char *domain, int status, uint8_t *out, size_t cap)
+int gk_sync_rec_encode(const json_t *obj, const char *domain, int status, uint8_t *out, size_t cap)
 {
 	wbuf_t w = {.p = out, .cap = cap};
 	uint32_t forms = 0;
 	const json_t *v[GK_REC_NFIELDS];
 	size_t known = 0;
 	for (int i = 0; i < GK_REC_NFIELDS; i++) {
-		v[i] = json_object_get(obj, gk_rec_keys[i]);
+		v[i] = json_object_get(obj, gk_sync_rec_keys[i]);
 		known += v[i] != NULL;
 	}
 	known += json_object_get(obj, "domain") != NULL;
@@ -415,7 +415,7 @@ int gk_rec_encode(const json_t *obj, const char *domain, int status, uint8_t *ou
 	return (int)w.n;
 }
 
-size_t gk_rec_finish(const uint8_t *enc, size_t len, uint32_t provider_id, uint8_t *out)
+size_t gk_sync_rec_finish(const uint8_t *enc, size_t len, uint32_t provider_id, uint8_t *out)
 {
 	if (len < 4 || (enc[1] & 3) != 2) {
 		memcpy(out, enc, len);
@@ -491,8 +491,8 @@ static int oprintf(obuf_t *o, const char **s, const char *fmt, ...)
 	return 0;
 }
 
-int gk_rec_decode(const void *val, size_t len, const char *domain, gk_rec_t *out, char *buf,
-                  size_t cap)
+int gk_sync_rec_decode(const void *val, size_t len, const char *domain, gk_rec_t *out, char *buf,
+                       size_t cap)
 {
 	rbuf_t r = {val, (const uint8_t *)val + len};
 	obuf_t o = {buf, 0, cap};
@@ -604,14 +604,14 @@ int gk_rec_decode(const void *val, size_t len, const char *domain, gk_rec_t *out
 	return r.p == r.e ? 0 : GK_ESYNTAX;
 }
 
-json_t *gk_rec_to_json(const void *val, size_t len, const char *domain,
-                       const char *(*provider_name)(uint32_t id, void *ctx), void *ctx)
+json_t *gk_sync_rec_to_json(const void *val, size_t len, const char *domain,
+                            const char *(*provider_name)(uint32_t id, void *ctx), void *ctx)
 {
 	size_t cap = 4 * len + 512;
 	char *buf = malloc(cap);
 	gk_rec_t r;
 	json_t *o = NULL;
-	if (!buf || gk_rec_decode(val, len, domain, &r, buf, cap))
+	if (!buf || gk_sync_rec_decode(val, len, domain, &r, buf, cap))
 		goto out;
 	o = json_object();
 	if (!o)
@@ -636,7 +636,7 @@ json_t *gk_rec_to_json(const void *val, size_t len, const char *domain,
 	}
 	for (int i = GK_REC_LICENCE; i < GK_REC_NFIELDS; i++)
 		if (r.field[i])
-			json_object_set_new(o, gk_rec_keys[i], json_string(r.field[i]));
+			json_object_set_new(o, gk_sync_rec_keys[i], json_string(r.field[i]));
 	if (r.ips) {
 		json_t *a = json_array();
 		const char *s = r.ips;

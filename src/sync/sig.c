@@ -83,8 +83,8 @@ static char *pem_text(EVP_PKEY *k, int priv, size_t *len)
 	return out;
 }
 
-int gk_sig_keygen(const char *priv_path, const char *pub_path, unsigned flags, char *err,
-                  size_t errlen)
+int gk_sync_sig_keygen(const char *priv_path, const char *pub_path, unsigned flags, char *err,
+                       size_t errlen)
 {
 	int rc = GK_ENOMEM, force = !!(flags & GK_SIG_KEYGEN_FORCE);
 	size_t priv_len = 0, pub_len = 0;
@@ -115,8 +115,8 @@ out:
 	return rc;
 }
 
-int gk_sig_sign(const char *key_path, const void *msg, size_t len, uint8_t sig[GK_SIG_LEN],
-                char *err, size_t errlen)
+int gk_sync_sig_sign(const char *key_path, const void *msg, size_t len, uint8_t sig[GK_SIG_LEN],
+                     char *err, size_t errlen)
 {
 	int rc = GK_EIO;
 	EVP_PKEY *k = load_key(key_path, 1, err, errlen);
@@ -136,8 +136,8 @@ out:
 	return rc;
 }
 
-int gk_sig_verify(const char *pub_path, const void *msg, size_t len, const uint8_t sig[GK_SIG_LEN],
-                  char *err, size_t errlen)
+int gk_sync_sig_verify(const char *pub_path, const void *msg, size_t len,
+                       const uint8_t sig[GK_SIG_LEN], char *err, size_t errlen)
 {
 	int rc = GK_EIO;
 	EVP_PKEY *k = load_key(pub_path, 0, err, errlen);
@@ -162,7 +162,7 @@ out:
 	return rc;
 }
 
-int gk_sig_decode(const void *buf, size_t len, uint8_t sig[GK_SIG_LEN])
+int gk_sync_sig_decode(const void *buf, size_t len, uint8_t sig[GK_SIG_LEN])
 {
 	const unsigned char *p = buf;
 	if (len == GK_SIG_LEN) {
@@ -184,7 +184,7 @@ int gk_sig_decode(const void *buf, size_t len, uint8_t sig[GK_SIG_LEN])
 	return 0;
 }
 
-void gk_sig_encode_base64(const uint8_t sig[GK_SIG_LEN], char *out)
+void gk_sync_sig_encode_base64(const uint8_t sig[GK_SIG_LEN], char *out)
 {
 	EVP_EncodeBlock((unsigned char *)out, sig, GK_SIG_LEN);
 }

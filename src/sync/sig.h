@@ -18,7 +18,7 @@
  * fit many times over); a larger one is refused before it is read. */
 #define GK_SIG_FILE_MAX 512
 
-#define GK_SIG_KEYGEN_FORCE 1u /* gk_sig_keygen: replace existing files */
+#define GK_SIG_KEYGEN_FORCE 1u /* gk_sync_sig_keygen: replace existing files */
 
 /* Generate a key pair; write the private key to priv_path (mode 0600) and the public key to
  * pub_path (mode 0644), those modes whatever the umask. A symlink at either path is never
@@ -27,22 +27,22 @@
  * is written to a new temporary file in the same directory and renamed over the path (which
  * replaces a symlink, not its target). Returns 0, GK_EEXIST (err says to use --force),
  * GK_EIO (with err) or GK_ENOMEM. */
-GK_MUST_CHECK int gk_sig_keygen(const char *priv_path, const char *pub_path, unsigned flags,
-                                char *err, size_t errlen);
+GK_MUST_CHECK int gk_sync_sig_keygen(const char *priv_path, const char *pub_path, unsigned flags,
+                                     char *err, size_t errlen);
 
 /* Sign msg[0..len) with the PEM private key at key_path; sig gets 64 bytes.
  * Returns 0, or GK_EIO / GK_EINVAL (not an Ed25519 key) with err. */
-GK_MUST_CHECK int gk_sig_sign(const char *key_path, const void *msg, size_t len,
-                              uint8_t sig[GK_SIG_LEN], char *err, size_t errlen);
+GK_MUST_CHECK int gk_sync_sig_sign(const char *key_path, const void *msg, size_t len,
+                                   uint8_t sig[GK_SIG_LEN], char *err, size_t errlen);
 
 /* Verify sig over msg with the PEM public key at pub_path. Returns 0 when valid,
  * GK_ESYNTAX for a wrong signature, GK_EIO / GK_EINVAL for an unusable key (err set). */
-GK_MUST_CHECK int gk_sig_verify(const char *pub_path, const void *msg, size_t len,
-                                const uint8_t sig[GK_SIG_LEN], char *err, size_t errlen);
+GK_MUST_CHECK int gk_sync_sig_verify(const char *pub_path, const void *msg, size_t len,
+                                     const uint8_t sig[GK_SIG_LEN], char *err, size_t errlen);
 
 /* Decode a signature file's content: 64 raw bytes, or base64 of 64 bytes. Returns 0 or
  * GK_ESYNTAX. */
-GK_MUST_CHECK int gk_sig_decode(const void *buf, size_t len, uint8_t sig[GK_SIG_LEN]);
+GK_MUST_CHECK int gk_sync_sig_decode(const void *buf, size_t len, uint8_t sig[GK_SIG_LEN]);
 
 /* Base64 text of a signature into out[GK_SIG_B64_LEN + 1] (NUL-terminated). */
-void gk_sig_encode_base64(const uint8_t sig[GK_SIG_LEN], char *out);
+void gk_sync_sig_encode_base64(const uint8_t sig[GK_SIG_LEN], char *out);

@@ -141,7 +141,7 @@ GK_MUST_CHECK int gk_sync_watch(const gk_sync_opts_t *opts, const gk_watch_opts_
 GK_MUST_CHECK int gk_sync_sign_file(const char *key, const char *path, const char *sig_out,
                                     int base64, char *err, size_t errlen);
 
-/* gk_lint_feed over a file ("-": stdin). Returns 0, GK_ESYNTAX (invalid JSON), GK_EIO. */
+/* gk_sync_lint_feed over a file ("-": stdin). Returns 0, GK_ESYNTAX (invalid JSON), GK_EIO. */
 GK_MUST_CHECK int gk_sync_lint_file(const char *path, const gk_psl_t *psl, FILE *out,
                                     size_t *findings, char *err, size_t errlen);
 
@@ -154,7 +154,7 @@ typedef struct gk_sync_ip_stats {
 	int already_applied;    /* a delta whose serial is gk:ip:serial: nothing written */
 } gk_sync_ip_stats_t;
 
-/* gk_sync_load for an IP filing feed: read, verify, parse (gk_ipfeed_parse). Same results. */
+/* gk_sync_load for an IP filing feed: read, verify, parse (gk_sync_ipfeed_parse). Same results. */
 GK_MUST_CHECK int gk_sync_load_ip(const char *path, const char *sig_path, const char *pubkey,
                                   gk_ipfeed_t **feed, char *err, size_t errlen);
 

@@ -62,8 +62,8 @@ static void peek(const char *dir, cand_t *c)
 	if (n < 0) {
 		c->bad = 1;
 		snprintf(c->reason, sizeof(c->reason), "%.400s: cannot read", c->name);
-	} else if (gk_feed_peek_header(path, buf, (size_t)n, &c->kind, &c->serial, &base, c->reason,
-	                               sizeof(c->reason))) {
+	} else if (gk_sync_feed_peek_header(path, buf, (size_t)n, &c->kind, &c->serial, &base,
+	                                    c->reason, sizeof(c->reason))) {
 		c->bad = 1;
 	}
 }
@@ -163,7 +163,7 @@ static void round_once(const gk_sync_opts_t *o, const gk_watch_opts_t *w, const 
 		}
 		gk_sync_stats_t st;
 		rc = gk_sync_apply(o, feed, path, &st, err, sizeof(err));
-		gk_feed_free(feed);
+		gk_sync_feed_free(feed);
 		if (rc == 0 && st.already_applied) {
 			gk_log(GK_LOG_INFO,
 			       "watch: %s serial %llu was already applied: nothing written",

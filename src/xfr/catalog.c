@@ -341,12 +341,12 @@ out:
 	free(vname);
 	free(version);
 	if (rc != 0)
-		gk_catalog_free(out);
+		gk_xfr_catalog_free(out);
 	return rc;
 }
 
-int gk_catalog_interpret(const char *catalog, const char *text, size_t len, gk_catalog_t *out,
-                         gk_catalog_warn_fn warn, void *ctx, char *err, size_t errlen)
+int gk_xfr_catalog_interpret(const char *catalog, const char *text, size_t len, gk_catalog_t *out,
+                             gk_catalog_warn_fn warn, void *ctx, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof *out);
 	if (errlen)
@@ -374,7 +374,7 @@ int gk_catalog_interpret(const char *catalog, const char *text, size_t len, gk_c
 	return rc;
 }
 
-void gk_catalog_free(gk_catalog_t *c)
+void gk_xfr_catalog_free(gk_catalog_t *c)
 {
 	if (!c)
 		return;
@@ -389,7 +389,7 @@ void gk_catalog_free(gk_catalog_t *c)
 	c->n = 0;
 }
 
-const gk_catalog_member_t *gk_catalog_find(const gk_catalog_t *c, const char *zone)
+const gk_catalog_member_t *gk_xfr_catalog_find(const gk_catalog_t *c, const char *zone)
 {
 	size_t lo = 0, hi = c->n;
 	while (lo < hi) {
@@ -405,7 +405,7 @@ const gk_catalog_member_t *gk_catalog_find(const gk_catalog_t *c, const char *zo
 	return NULL;
 }
 
-bool gk_catalog_may_claim(const char *claimant, const char *owner, const char *owner_coo)
+bool gk_xfr_catalog_may_claim(const char *claimant, const char *owner, const char *owner_coo)
 {
 	if (!owner || strcmp(owner, claimant) == 0)
 		return true;
@@ -417,8 +417,8 @@ static bool streq_null(const char *a, const char *b)
 	return a == b || (a && b && strcmp(a, b) == 0);
 }
 
-int gk_catalog_diff(const gk_catalog_t *old, const gk_catalog_t *new_, gk_catalog_diff_fn fn,
-                    void *ctx)
+int gk_xfr_catalog_diff(const gk_catalog_t *old, const gk_catalog_t *new_, gk_catalog_diff_fn fn,
+                        void *ctx)
 {
 	size_t i = 0, j = 0;
 	while (i < old->n || j < new_->n) {

@@ -46,24 +46,24 @@ typedef void (*gk_catalog_warn_fn)(void *ctx, const char *msg);
 
 /* Interpret the catalog with apex `catalog` from master-file text (one absolute record per
  * line, as gk_xfr_zone_text writes it and the persisted files hold). On success *out holds the
- * members (free with gk_catalog_free). Returns 0, GK_EINVAL (bad apex), GK_ESYNTAX (text that
+ * members (free with gk_xfr_catalog_free). Returns 0, GK_EINVAL (bad apex), GK_ESYNTAX (text that
  * does not parse, or a version other than "2": err says why; *out is left empty) or GK_ENOMEM.
  */
-GK_MUST_CHECK int gk_catalog_interpret(const char *catalog, const char *text, size_t len,
-                                       gk_catalog_t *out, gk_catalog_warn_fn warn, void *ctx,
-                                       char *err, size_t errlen);
+GK_MUST_CHECK int gk_xfr_catalog_interpret(const char *catalog, const char *text, size_t len,
+                                           gk_catalog_t *out, gk_catalog_warn_fn warn, void *ctx,
+                                           char *err, size_t errlen);
 
-void gk_catalog_free(gk_catalog_t *c);
+void gk_xfr_catalog_free(gk_catalog_t *c);
 
 /* The member named zone (lowercase, no final dot) or NULL. */
-const gk_catalog_member_t *gk_catalog_find(const gk_catalog_t *c, const char *zone);
+const gk_catalog_member_t *gk_xfr_catalog_find(const gk_catalog_t *c, const char *zone);
 
 /* Ownership of a member listed by catalog `claimant` (RFC 9432: name clash, migration by coo):
  * `owner` is the catalog that holds the member now (NULL: nobody), `owner_coo` the coo property the
  * owner's catalog gives it (NULL: none). The claimant may take the member when nobody holds it,
  * when it holds it already, or when the owner's coo names the claimant; otherwise the first catalog
  * keeps it (the caller logs the conflict). Names lowercase, no final dot. */
-bool gk_catalog_may_claim(const char *claimant, const char *owner, const char *owner_coo);
+bool gk_xfr_catalog_may_claim(const char *claimant, const char *owner, const char *owner_coo);
 
 /* What changes for a member between two interpretations of one catalog. */
 typedef enum gk_catalog_change {
@@ -79,5 +79,5 @@ typedef enum gk_catalog_change {
  * fn returns, or 0. */
 typedef int (*gk_catalog_diff_fn)(void *ctx, gk_catalog_change_t ch, const gk_catalog_member_t *o,
                                   const gk_catalog_member_t *n);
-int gk_catalog_diff(const gk_catalog_t *old, const gk_catalog_t *new_, gk_catalog_diff_fn fn,
-                    void *ctx);
+int gk_xfr_catalog_diff(const gk_catalog_t *old, const gk_catalog_t *new_, gk_catalog_diff_fn fn,
+                        void *ctx);

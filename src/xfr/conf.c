@@ -94,7 +94,7 @@ static int parse_key(struct pc *c, yaml_node_t *m, gk_tsig_key_t *k)
 		size_t len = 0;
 		if (!fp)
 			return c->y.rc = GK_ENOMEM;
-		int e = stat(fp, &st) != 0 ? -errno : gk_read_file(fp, 1 << 20, &buf, &len);
+		int e = stat(fp, &st) != 0 ? -errno : gk_file_read(fp, 1 << 20, &buf, &len);
 		if (e != 0) {
 			gk_yaml_fail(&c->y, GK_EIO, gk_yaml_line(m),
 			             "secondary.tsig_keys: %s: cannot read (%s)", fp,
@@ -115,7 +115,7 @@ static int parse_key(struct pc *c, yaml_node_t *m, gk_tsig_key_t *k)
 			buf[--len] = 0;
 		secret = buf;
 	}
-	int rc = gk_tsig_key_init(k, name, alg, secret);
+	int rc = gk_xfr_tsig_key_init(k, name, alg, secret);
 	if (buf) {
 		memset(buf, 0, strlen(buf));
 		free(buf);
@@ -135,7 +135,7 @@ static int parse_key(struct pc *c, yaml_node_t *m, gk_tsig_key_t *k)
 static const gk_tsig_key_t *find_key(struct pc *c, const char *name)
 {
 	gk_tsig_key_t tmp;
-	if (gk_tsig_key_init(&tmp, name, "hmac-sha256", "AAAA") != 0)
+	if (gk_xfr_tsig_key_init(&tmp, name, "hmac-sha256", "AAAA") != 0)
 		return NULL;
 	for (size_t i = 0; i < c->conf->n_keys; i++)
 		if (c->conf->keys[i].name_len == tmp.name_len &&
@@ -321,7 +321,7 @@ static int parse_zone(struct pc *c, yaml_node_t *m, gk_xfr_zone_conf_t *z)
 	memcpy(z->primaries, t->primaries, sizeof(z->primaries));
 	z->n_primaries = t->n_primaries;
 	gk_tsig_key_t probe; /* the name must be a domain name */
-	if (gk_tsig_key_init(&probe, name, "hmac-sha256", "AAAA") != 0)
+	if (gk_xfr_tsig_key_init(&probe, name, "hmac-sha256", "AAAA") != 0)
 		return fail(c, m, "secondary.zones: '%s' is not a domain name", name);
 	for (size_t i = 0; i + 1 < c->conf->n_zones; i++) {
 		if (same_name(c->conf->zones[i].name, name))

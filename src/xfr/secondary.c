@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* src/xfr/secondary.c -- the secondary zones' refresh loop (secondary.h).
  *
- * Threads: the main loop creates, publishes (gk_zoneset_put in main_async_cb) and frees; the
+ * Threads: the main loop creates, publishes (gk_zone_store_put in main_async_cb) and frees; the
  * transfer thread runs its own loop with one timer per zone and every exchange; query
- * threads only call gk_secondary_notify, which reads immutable fields and pushes onto a
+ * threads only call gk_xfr_secondary_notify, which reads immutable fields and pushes onto a
  * bounded multi-producer ring (Vyukov's array queue: one CAS per push, never a lock), read
  * by the transfer thread alone. Zone state is the transfer thread's; the few figures the
  * metrics show are copied under s->mu, which guards nothing else than them, the slot table
@@ -16,7 +16,7 @@
  * threads find a zone by apex in an immutable sorted index (apex, primaries, handle: no
  * pointer into a zone) that the transfer thread builds after each change and the main loop
  * publishes with one atomic store, retiring the old one through the zone store's retire
- * function (gk_zoneset_retire): it is freed once every query thread has passed a quiescent
+ * function (gk_zone_store_retire): it is freed once every query thread has passed a quiescent
  * point, as replaced zone versions are.
  */
 #include "xfr/secondary.h"
@@ -225,7 +225,7 @@ static uint8_t *file_bytes(struct zone *z, const gk_xfr_result_t *r, uint64_t re
 }
 
 /* The file into one allocation of its size (+1 for a NUL): a small zone's file stays in
- * the heap. (gk_read_file grows its buffer 64 KiB at a time: over malloc's mmap threshold,
+ * the heap. (gk_file_read grows its buffer 64 KiB at a time: over malloc's mmap threshold,
  * every zone loaded at start cost an mmap, page faults and an munmap, a third of the
  * restart's time.) Regular files only, at most max octets. */
 static int read_exact(const char *path, size_t max, char **out, size_t *len)
@@ -296,15 +296,15 @@ static int build(struct zone *z, const uint8_t *w, size_t len, size_t count, gk_
 	                       .wire_len = len,
 	                       .wire_count = (uint32_t)count,
 	                       .secondary = true};
-	return gk_zver_build(&spec, z->s->psl, v, err, errlen);
+	return gk_zone_ver_build(&spec, z->s->psl, v, err, errlen);
 }
 
-/* The zone's placeholder (gk_zver_placeholder): SERVFAIL for its names, never transferred
+/* The zone's placeholder (gk_zone_ver_placeholder): SERVFAIL for its names, never transferred
  * or expired. */
 static int placeholder(struct zone *z, gk_zver_t **v)
 {
 	gk_zone_spec_t spec = {.name = z->name, .secondary = true};
-	return gk_zver_placeholder(&spec, v);
+	return gk_zone_ver_placeholder(&spec, v);
 }
 
 /* ---- hand-off to the main loop -------------------------------------------------------- */
@@ -325,7 +325,7 @@ static void publish(struct zone *z, gk_zver_t *v)
 	struct pub *p = calloc(1, sizeof(*p));
 	if (!p) {
 		gk_log(GK_LOG_ERR, "secondary: out of memory publishing a zone version");
-		gk_zver_free(v);
+		gk_zone_ver_free(v);
 		return;
 	}
 	p->v = v;
@@ -371,31 +371,31 @@ static void drain(gk_secondary_t *s, bool notify)
 		if (p->idx) {
 			struct idx *old = atomic_exchange(&s->idx, p->idx);
 			if (old)
-				gk_zoneset_retire(s->zs, old, idx_free);
+				gk_zone_store_retire(s->zs, old, idx_free);
 		} else if (p->apex) {
-			const gk_zver_t *cur = gk_zoneset_get(s->zs, p->apex, p->apex_len);
-			if (cur && gk_zver_is_secondary(cur) &&
-			    gk_zoneset_remove(s->zs, p->apex, p->apex_len) != 0)
+			const gk_zver_t *cur = gk_zone_store_get(s->zs, p->apex, p->apex_len);
+			if (cur && gk_zone_ver_is_secondary(cur) &&
+			    gk_zone_store_remove(s->zs, p->apex, p->apex_len) != 0)
 				gk_log(GK_LOG_ERR, "secondary: cannot remove a zone");
 			free(p->apex);
 		} else {
 			size_t al;
-			const uint8_t *apex = gk_zver_apex_wire(p->v, &al);
-			const gk_zver_t *cur = gk_zoneset_get(s->zs, apex, al);
-			if (p->member && cur && !gk_zver_is_secondary(cur)) {
+			const uint8_t *apex = gk_zone_ver_apex_wire(p->v, &al);
+			const gk_zver_t *cur = gk_zone_store_get(s->zs, apex, al);
+			if (p->member && cur && !gk_zone_ver_is_secondary(cur)) {
 				/* a zone from files holds the name: it keeps it */
-				if (gk_zver_is_placeholder(p->v)) {
+				if (gk_zone_ver_is_placeholder(p->v)) {
 					char zn[GK_ZVER_NAME_MAX];
 					gk_log(GK_LOG_WARN,
 					       "secondary: catalog member %s is also a zone from "
 					       "files: the file zone is served",
-					       gk_zver_name(p->v, zn, sizeof zn));
+					       gk_zone_ver_name(p->v, zn, sizeof zn));
 				}
-				gk_zver_free(p->v);
-			} else if (gk_zoneset_put(s->zs, p->v) != 0) {
+				gk_zone_ver_free(p->v);
+			} else if (gk_zone_store_put(s->zs, p->v) != 0) {
 				gk_log(GK_LOG_ERR,
 				       "secondary: out of memory publishing a zone version");
-				gk_zver_free(p->v);
+				gk_zone_ver_free(p->v);
 			}
 		}
 		free(p);
@@ -834,7 +834,7 @@ static void zone_free_mem(struct zone *z)
 	free(z->apex);
 	free(z->path);
 	free(z->last_error);
-	gk_catalog_free(&z->cat);
+	gk_xfr_catalog_free(&z->cat);
 	free(z);
 }
 
@@ -851,7 +851,7 @@ static struct zone *zone_new(gk_secondary_t *s, const char *name, const gk_xfr_z
                              char *err, size_t errlen)
 {
 	gk_tsig_key_t probe; /* the apex in lowercase wire form */
-	if (gk_tsig_key_init(&probe, name, "hmac-sha256", "AAAA") != 0) {
+	if (gk_xfr_tsig_key_init(&probe, name, "hmac-sha256", "AAAA") != 0) {
 		snprintf(err, errlen, "secondary: zone %s: bad name", name);
 		return NULL;
 	}
@@ -1063,7 +1063,7 @@ static struct zone *idx_zone(gk_secondary_t *s, const struct idx *ix, const char
                              const struct ient **ent)
 {
 	gk_tsig_key_t probe;
-	if (!ix || gk_tsig_key_init(&probe, name, "hmac-sha256", "AAAA") != 0)
+	if (!ix || gk_xfr_tsig_key_init(&probe, name, "hmac-sha256", "AAAA") != 0)
 		return NULL;
 	struct ient key = {.apex = probe.name, .apex_len = probe.name_len};
 	const struct ient *e = bsearch(&key, ix->e, ix->n, sizeof(ix->e[0]), cmp_apex);
@@ -1197,7 +1197,8 @@ static void adopt_elsewhere(struct zone *cz, const char *zone)
 	for (size_t i = 0; i < s->conf->n_zones; i++) {
 		struct zone *c2 = s->cfgz[i];
 		const gk_catalog_member_t *m;
-		if (c2 && c2 != cz && c2->conf->catalog && (m = gk_catalog_find(&c2->cat, zone))) {
+		if (c2 && c2 != cz && c2->conf->catalog &&
+		    (m = gk_xfr_catalog_find(&c2->cat, zone))) {
 			gk_log(GK_LOG_INFO,
 			       "secondary: zone %s left catalog %s: catalog %s takes it", zone,
 			       cz->name, c2->name);
@@ -1240,8 +1241,8 @@ static int diff_cb(void *ctx, gk_catalog_change_t ch, const gk_catalog_member_t 
 			       "ignored",
 			       cz->name, name);
 	} else {
-		const gk_catalog_member_t *om = gk_catalog_find(&ex->owner->cat, name);
-		if (gk_catalog_may_claim(cz->lname, ex->owner->lname, om ? om->coo : NULL)) {
+		const gk_catalog_member_t *om = gk_xfr_catalog_find(&ex->owner->cat, name);
+		if (gk_xfr_catalog_may_claim(cz->lname, ex->owner->lname, om ? om->coo : NULL)) {
 			member_move(ex, cz, n, om);
 		} else {
 			a->kept_elsewhere++;
@@ -1268,7 +1269,7 @@ static void catalog_update(struct zone *cz, const char *text, size_t len)
 	gk_catalog_t nc = {0};
 	char err[320];
 	int rc =
-	    gk_catalog_interpret(cz->lname, text, len, &nc, catalog_warn, cz, err, sizeof(err));
+	    gk_xfr_catalog_interpret(cz->lname, text, len, &nc, catalog_warn, cz, err, sizeof(err));
 	if (rc != 0) {
 		gk_log(GK_LOG_ERR, "secondary: catalog %s: %s: its members stay as they were",
 		       cz->name, rc == GK_ENOMEM ? "out of memory" : err);
@@ -1282,18 +1283,18 @@ static void catalog_update(struct zone *cz, const char *text, size_t len)
 		return;
 	}
 	struct capply a = {.cz = cz};
-	(void)gk_catalog_diff(&cz->cat, &nc, diff_cb, &a);
+	(void)gk_xfr_catalog_diff(&cz->cat, &nc, diff_cb, &a);
 	gk_catalog_t old = cz->cat;
 	uv_mutex_lock(&s->mu); /* the status reads its member count */
 	cz->cat = nc;
 	uv_mutex_unlock(&s->mu);
-	gk_catalog_free(&old);
+	gk_xfr_catalog_free(&old);
 	/* a coo property: the member moves to the named catalog if that one lists it */
 	for (size_t i = 0; i < cz->cat.n; i++) {
 		const gk_catalog_member_t *m = &cz->cat.m[i], *tm;
 		struct zone *tc, *z;
 		if (m->coo && (tc = catalog_named(s, m->coo)) && tc != cz &&
-		    (tm = gk_catalog_find(&tc->cat, m->zone)) &&
+		    (tm = gk_xfr_catalog_find(&tc->cat, m->zone)) &&
 		    (z = idx_zone(s, s->tidx, m->zone, NULL)) && z->owner == cz)
 			member_move(z, tc, tm, m);
 	}
@@ -1382,8 +1383,8 @@ static struct tslot *tsig_claim(gk_secondary_t *s)
 	return NULL;
 }
 
-void gk_secondary_notify(gk_secondary_t *s, const uint8_t *msg, size_t len,
-                         const struct sockaddr *from, uint8_t *out, size_t cap, size_t *outlen)
+void gk_xfr_secondary_notify(gk_secondary_t *s, const uint8_t *msg, size_t len,
+                             const struct sockaddr *from, uint8_t *out, size_t cap, size_t *outlen)
 {
 	*outlen = 0;
 	if (len < 12 || (msg[2] & 0x80) || cap < 512)
@@ -1436,9 +1437,9 @@ void gk_secondary_notify(gk_secondary_t *s, const uint8_t *msg, size_t len,
 			return;
 		}
 		tc = slot->ctx;
-		gk_tsig_ctx_reset(tc, p->key);
+		gk_xfr_tsig_ctx_reset(tc, p->key);
 		/* signed with the primary's key, in time: else refused like a stranger */
-		if (gk_tsig_verify(tc, msg, len, (uint64_t)time(NULL), NULL) != GK_TSIG_NOERROR)
+		if (gk_xfr_tsig_verify(tc, msg, len, (uint64_t)time(NULL), NULL) != GK_TSIG_NOERROR)
 			p = NULL;
 	}
 	if (p) {
@@ -1459,7 +1460,7 @@ void gk_secondary_notify(gk_secondary_t *s, const uint8_t *msg, size_t len,
 	out[5] = qend > 12 ? 1 : 0;
 	memset(out + 6, 0, 6);
 	*outlen = qend;
-	if (p && tc && gk_tsig_sign(tc, out, outlen, cap, (uint64_t)time(NULL), 0) != 0)
+	if (p && tc && gk_xfr_tsig_sign(tc, out, outlen, cap, (uint64_t)time(NULL), 0) != 0)
 		*outlen = qend;
 	if (slot)
 		atomic_flag_clear_explicit(&slot->busy, memory_order_release);
@@ -1511,7 +1512,7 @@ static void load_finish(struct zone *z, uint8_t *buf, const gk_xfr_zfile_t *zf, 
 		       "secondary: zone %s: %s does not load (%s): SERVFAIL until it is "
 		       "transferred afresh",
 		       z->name, z->path, err);
-		gk_zver_free(v);
+		gk_zone_ver_free(v);
 		free(buf);
 		publish_placeholder(z);
 		return;
@@ -1530,7 +1531,7 @@ static void load_finish(struct zone *z, uint8_t *buf, const gk_xfr_zfile_t *zf, 
 	z->expired = past;
 	uv_mutex_unlock(&z->s->mu);
 	if (past) {
-		gk_zver_free(v);
+		gk_zone_ver_free(v);
 		v = NULL;
 		if (placeholder(z, &v) != 0)
 			v = NULL;
@@ -1614,10 +1615,10 @@ static size_t load_many(struct zone **zs, size_t n)
 		if (k == 0)
 			continue;
 		gk_zload_t *zl = NULL;
-		if (gk_zload_start(b.spec, k, s->psl, 0, NULL, NULL, &zl) == 0) {
-			while (!gk_zload_done(zl))
-				(void)gk_zload_take(zl, true, 0, lbatch_done, &b);
-			gk_zload_free(zl);
+		if (gk_zone_build_start(b.spec, k, s->psl, 0, NULL, NULL, &zl) == 0) {
+			while (!gk_zone_build_done(zl))
+				(void)gk_zone_build_take(zl, true, 0, lbatch_done, &b);
+			gk_zone_build_free(zl);
 		} else {
 			for (size_t i = 0; i < k; i++) {
 				char err[512] = "";
@@ -1636,9 +1637,9 @@ static size_t load_many(struct zone **zs, size_t n)
 	return loaded;
 }
 
-int gk_secondary_create(uv_loop_t *main, gk_zoneset_t *zs, const gk_xfr_conf_t *conf,
-                        const struct gk_psl *psl, void (*published)(void *ctx), void *ctx,
-                        gk_secondary_t **out, char *err, size_t errlen)
+int gk_xfr_secondary_create(uv_loop_t *main, gk_zoneset_t *zs, const gk_xfr_conf_t *conf,
+                            const struct gk_psl *psl, void (*published)(void *ctx), void *ctx,
+                            gk_secondary_t **out, char *err, size_t errlen)
 {
 	if (mkdir(conf->directory, 0700) != 0 && errno != EEXIST) {
 		snprintf(err, errlen, "secondary.directory %s: %s", conf->directory,
@@ -1667,9 +1668,9 @@ int gk_secondary_create(uv_loop_t *main, gk_zoneset_t *zs, const gk_xfr_conf_t *
 		s->tsig = calloc(TSIG_SLOTS, sizeof(*s->tsig));
 		for (size_t i = 0; s->tsig && i < TSIG_SLOTS; i++) {
 			atomic_flag_clear(&s->tsig[i].busy);
-			if (gk_tsig_ctx_new(&conf->keys[0], &s->tsig[i].ctx) != 0) {
+			if (gk_xfr_tsig_ctx_new(&conf->keys[0], &s->tsig[i].ctx) != 0) {
 				for (size_t k = 0; k < i; k++)
-					gk_tsig_ctx_free(s->tsig[k].ctx);
+					gk_xfr_tsig_ctx_free(s->tsig[k].ctx);
 				free(s->tsig);
 				s->tsig = NULL;
 			}
@@ -1694,7 +1695,7 @@ int gk_secondary_create(uv_loop_t *main, gk_zoneset_t *zs, const gk_xfr_conf_t *
 	if (rc != 0) {
 		snprintf(err, errlen, "secondary: cannot set up the transfer loop: %s",
 		         uv_strerror(rc));
-		gk_secondary_free(s);
+		gk_xfr_secondary_free(s);
 		return GK_ENOMEM;
 	}
 	for (size_t i = 0; i < conf->n_zones; i++) {
@@ -1702,14 +1703,14 @@ int gk_secondary_create(uv_loop_t *main, gk_zoneset_t *zs, const gk_xfr_conf_t *
 		s->cfgz[i] =
 		    zone_new(s, zc->name, zc, zc->primaries, zc->n_primaries, NULL, err, errlen);
 		if (!s->cfgz[i]) {
-			gk_secondary_free(s);
+			gk_xfr_secondary_free(s);
 			return GK_ENOMEM;
 		}
 	}
 	idx_update(s);
 	if (!s->tidx) {
 		snprintf(err, errlen, "secondary: out of memory");
-		gk_secondary_free(s);
+		gk_xfr_secondary_free(s);
 		return GK_ENOMEM;
 	}
 	/* the configured zones, then each catalog's members as its persisted copy lists them */
@@ -1726,7 +1727,7 @@ int gk_secondary_create(uv_loop_t *main, gk_zoneset_t *zs, const gk_xfr_conf_t *
 	return 0;
 }
 
-int gk_secondary_start(gk_secondary_t *s)
+int gk_xfr_secondary_start(gk_secondary_t *s)
 {
 	int rc = uv_thread_create(&s->thr, thread_main, s);
 	if (rc == 0)
@@ -1734,12 +1735,12 @@ int gk_secondary_start(gk_secondary_t *s)
 	return rc;
 }
 
-int gk_secondary_refresh(gk_secondary_t *s, const char *name)
+int gk_xfr_secondary_refresh(gk_secondary_t *s, const char *name)
 {
 	const struct ient *e = NULL;
 	const struct idx *ix = s ? atomic_load(&s->idx) : NULL;
 	gk_tsig_key_t probe;
-	if (!ix || gk_tsig_key_init(&probe, name, "hmac-sha256", "AAAA") != 0)
+	if (!ix || gk_xfr_tsig_key_init(&probe, name, "hmac-sha256", "AAAA") != 0)
 		return GK_ENOENT;
 	struct ient key = {.apex = probe.name, .apex_len = probe.name_len};
 	e = bsearch(&key, ix->e, ix->n, sizeof(ix->e[0]), cmp_apex);
@@ -1763,13 +1764,13 @@ static void iso_time(char *buf, size_t cap, uint64_t ms)
 	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-size_t gk_secondary_count(const gk_secondary_t *s)
+size_t gk_xfr_secondary_count(const gk_secondary_t *s)
 {
 	const struct idx *ix = s ? atomic_load(&s->idx) : NULL;
 	return ix ? ix->n : 0;
 }
 
-const char *gk_secondary_status_at(gk_secondary_t *s, size_t i, char *buf, size_t cap)
+const char *gk_xfr_secondary_status_at(gk_secondary_t *s, size_t i, char *buf, size_t cap)
 {
 	const struct ient *e = &atomic_load(&s->idx)->e[i];
 	char serial[16] = "-", last[32], xfr[96] = "-", next[32], exp[32], when[32];
@@ -1807,11 +1808,11 @@ const char *gk_secondary_status_at(gk_secondary_t *s, size_t i, char *buf, size_
 	return z->name;
 }
 
-long gk_secondary_find(gk_secondary_t *s, const char *name)
+long gk_xfr_secondary_find(gk_secondary_t *s, const char *name)
 {
 	const struct idx *ix = s ? atomic_load(&s->idx) : NULL;
 	gk_tsig_key_t probe;
-	if (!ix || gk_tsig_key_init(&probe, name, "hmac-sha256", "AAAA") != 0)
+	if (!ix || gk_xfr_tsig_key_init(&probe, name, "hmac-sha256", "AAAA") != 0)
 		return -1;
 	struct ient key = {.apex = probe.name, .apex_len = probe.name_len};
 	const struct ient *e = bsearch(&key, ix->e, ix->n, sizeof(ix->e[0]), cmp_apex);
@@ -1827,7 +1828,7 @@ static void label(FILE *f, const char *s)
 	}
 }
 
-void gk_secondary_metrics(gk_secondary_t *s, FILE *f)
+void gk_xfr_secondary_metrics(gk_secondary_t *s, FILE *f)
 {
 	fprintf(f,
 	        "# HELP gatekeeper_secondary_notify_total NOTIFY messages by outcome.\n"
@@ -1905,7 +1906,7 @@ static void free_main(uv_handle_t *h)
 	uv_mutex_unlock(&s->mu);
 	while (p) {
 		struct pub *n = p->next;
-		gk_zver_free(p->v);
+		gk_zone_ver_free(p->v);
 		free(p->apex);
 		free(p->idx);
 		free(p);
@@ -1922,7 +1923,7 @@ static void free_main(uv_handle_t *h)
 		zone_free_mem(z);
 	}
 	for (size_t i = 0; s->tsig && i < TSIG_SLOTS; i++)
-		gk_tsig_ctx_free(s->tsig[i].ctx);
+		gk_xfr_tsig_ctx_free(s->tsig[i].ctx);
 	free(s->tsig);
 	free(s->slots);
 	free(s->gens);
@@ -1938,7 +1939,7 @@ static void walk_close(uv_handle_t *h, void *arg)
 		uv_close(h, close_cb);
 }
 
-void gk_secondary_free(gk_secondary_t *s)
+void gk_xfr_secondary_free(gk_secondary_t *s)
 {
 	if (!s)
 		return;

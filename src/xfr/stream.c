@@ -270,13 +270,13 @@ gk_xfr_outcome_t gk_xfr_stream_feed(gk_xfr_stream_t *s, const uint8_t *msg, size
 		return fail(s, "transfer over %zu octets", s->lim.max_bytes);
 	if (s->tsig) {
 		uint16_t peer = 0;
-		int rc = gk_tsig_verify(s->tsig, msg, len, now, &peer);
+		int rc = gk_xfr_tsig_verify(s->tsig, msg, len, now, &peer);
 		if (rc != GK_TSIG_NOERROR)
-			return fail(s, "message %u: TSIG %s%s", s->msgs, gk_tsig_strerror(rc),
+			return fail(s, "message %u: TSIG %s%s", s->msgs, gk_xfr_tsig_strerror(rc),
 			            peer ? " (from the primary)" : "");
 	} else {
 		gk_tsig_rr_t rr;
-		int f = gk_tsig_find(msg, len, &rr);
+		int f = gk_xfr_tsig_find(msg, len, &rr);
 		if (f != 0)
 			return fail(s, "message %u: %s", s->msgs,
 			            f < 0 ? "malformed" : "TSIG-signed, and we have no key");
@@ -333,7 +333,7 @@ gk_xfr_outcome_t gk_xfr_stream_feed(gk_xfr_stream_t *s, const uint8_t *msg, size
 		return GK_XFR_UPTODATE;
 	if (s->state != S_END)
 		return GK_XFR_MORE;
-	if (s->tsig && gk_tsig_ctx_pending(s->tsig))
+	if (s->tsig && gk_xfr_tsig_ctx_pending(s->tsig))
 		return fail(s, "last message not signed");
 	return GK_XFR_DONE;
 }

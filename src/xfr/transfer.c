@@ -52,7 +52,7 @@ static void job_free(struct job *j)
 			j->next->pprev = j->pprev;
 	}
 	gk_xfr_stream_free(&j->st);
-	gk_tsig_ctx_free(j->tsig);
+	gk_xfr_tsig_ctx_free(j->tsig);
 	free((char *)j->req.zone);
 	free((uint8_t *)j->req.cur);
 	free(j->res.wire);
@@ -263,8 +263,8 @@ static int make_query(struct job *j, uint16_t id)
 	}
 	memcpy(j->q + 2, w, wl);
 	free(w);
-	if (j->tsig && (rc = gk_tsig_sign(j->tsig, j->q + 2, &wl, sizeof(j->q) - 2,
-	                                  (uint64_t)time(NULL), 0)) != 0)
+	if (j->tsig && (rc = gk_xfr_tsig_sign(j->tsig, j->q + 2, &wl, sizeof(j->q) - 2,
+	                                      (uint64_t)time(NULL), 0)) != 0)
 		return rc;
 	j->q[0] = (uint8_t)(wl >> 8);
 	j->q[1] = (uint8_t)wl;
@@ -317,7 +317,7 @@ static int start_job(uv_loop_t *loop, const gk_xfr_request_t *req, gk_xfr_done_f
 	j->done = done;
 	j->ctx = ctx;
 	j->res.kind = req->kind;
-	if (req->key && (rc = gk_tsig_ctx_new(req->key, &j->tsig)) != 0)
+	if (req->key && (rc = gk_xfr_tsig_ctx_new(req->key, &j->tsig)) != 0)
 		goto fail;
 	uint16_t id;
 	if (RAND_bytes((unsigned char *)&id, sizeof(id)) != 1) {

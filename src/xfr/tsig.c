@@ -50,17 +50,17 @@ static const struct {
     [GK_TSIG_HMAC_SHA512] = {"hmac-sha512", "SHA512", 64, (const uint8_t *)"\x0bhmac-sha512", 13},
 };
 
-const char *gk_tsig_alg_name(gk_tsig_alg_t alg)
+const char *gk_xfr_tsig_alg_name(gk_tsig_alg_t alg)
 {
 	return algs[alg].name;
 }
 
-size_t gk_tsig_mac_len(gk_tsig_alg_t alg)
+size_t gk_xfr_tsig_mac_len(gk_tsig_alg_t alg)
 {
 	return algs[alg].len;
 }
 
-const char *gk_tsig_strerror(int code)
+const char *gk_xfr_tsig_strerror(int code)
 {
 	switch (code) {
 	case GK_TSIG_NOERROR:
@@ -78,7 +78,8 @@ const char *gk_tsig_strerror(int code)
 	}
 }
 
-int gk_tsig_key_init(gk_tsig_key_t *k, const char *name, const char *alg, const char *secret_b64)
+int gk_xfr_tsig_key_init(gk_tsig_key_t *k, const char *name, const char *alg,
+                         const char *secret_b64)
 {
 	memset(k, 0, sizeof(*k));
 	size_t al = strlen(alg);
@@ -183,7 +184,7 @@ static int plain_name(const uint8_t *m, size_t end, size_t *off, const uint8_t *
 	return 0;
 }
 
-int gk_tsig_find(const uint8_t *msg, size_t len, gk_tsig_rr_t *rr)
+int gk_xfr_tsig_find(const uint8_t *msg, size_t len, gk_tsig_rr_t *rr)
 {
 	if (len < 12)
 		return GK_ESYNTAX;
@@ -247,7 +248,7 @@ int gk_tsig_find(const uint8_t *msg, size_t len, gk_tsig_rr_t *rr)
 
 /* ---- MAC ---------------------------------------------------------------------------- */
 
-int gk_tsig_ctx_new(const gk_tsig_key_t *key, gk_tsig_ctx_t **out)
+int gk_xfr_tsig_ctx_new(const gk_tsig_key_t *key, gk_tsig_ctx_t **out)
 {
 	gk_tsig_ctx_t *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -258,14 +259,14 @@ int gk_tsig_ctx_new(const gk_tsig_key_t *key, gk_tsig_ctx_t **out)
 	if (c->mac)
 		c->mctx = EVP_MAC_CTX_new(c->mac);
 	if (!c->mctx) {
-		gk_tsig_ctx_free(c);
+		gk_xfr_tsig_ctx_free(c);
 		return GK_ENOMEM;
 	}
 	*out = c;
 	return 0;
 }
 
-void gk_tsig_ctx_free(gk_tsig_ctx_t *c)
+void gk_xfr_tsig_ctx_free(gk_tsig_ctx_t *c)
 {
 	if (!c)
 		return;
@@ -274,7 +275,7 @@ void gk_tsig_ctx_free(gk_tsig_ctx_t *c)
 	free(c);
 }
 
-void gk_tsig_ctx_reset(gk_tsig_ctx_t *c, const gk_tsig_key_t *key)
+void gk_xfr_tsig_ctx_reset(gk_tsig_ctx_t *c, const gk_tsig_key_t *key)
 {
 	c->key = key;
 	c->open = false;
@@ -284,7 +285,7 @@ void gk_tsig_ctx_reset(gk_tsig_ctx_t *c, const gk_tsig_key_t *key)
 	memset(c->prev, 0, sizeof(c->prev));
 }
 
-bool gk_tsig_ctx_pending(const gk_tsig_ctx_t *c)
+bool gk_xfr_tsig_ctx_pending(const gk_tsig_ctx_t *c)
 {
 	return c->unsigned_ > 0;
 }
@@ -371,8 +372,8 @@ static bool name_eq(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
 	return true;
 }
 
-int gk_tsig_sign(gk_tsig_ctx_t *c, uint8_t *msg, size_t *len, size_t cap, uint64_t now,
-                 uint16_t error)
+int gk_xfr_tsig_sign(gk_tsig_ctx_t *c, uint8_t *msg, size_t *len, size_t cap, uint64_t now,
+                     uint16_t error)
 {
 	const gk_tsig_key_t *k = c->key;
 	size_t l = *len;
@@ -427,14 +428,14 @@ int gk_tsig_sign(gk_tsig_ctx_t *c, uint8_t *msg, size_t *len, size_t cap, uint64
 	return 0;
 }
 
-int gk_tsig_verify(gk_tsig_ctx_t *c, const uint8_t *msg, size_t len, uint64_t now,
-                   uint16_t *peer_error)
+int gk_xfr_tsig_verify(gk_tsig_ctx_t *c, const uint8_t *msg, size_t len, uint64_t now,
+                       uint16_t *peer_error)
 {
 	const gk_tsig_key_t *k = c->key;
 	gk_tsig_rr_t rr;
 	if (peer_error)
 		*peer_error = 0;
-	int found = gk_tsig_find(msg, len, &rr);
+	int found = gk_xfr_tsig_find(msg, len, &rr);
 	if (found < 0)
 		return found;
 	if (found == 0) {

@@ -9,7 +9,7 @@
  * FORMERR), answers with a diff that does not apply to our data, is retried as AXFR on a
  * new connection; one answered with the full zone is taken as such. The result of a
  * transfer is the whole new zone as records in uncompressed wire form (SOA first), ready for
- * gk_zver_build (gk_zone_spec_t.wire) and for the persisted file (zfile.h): the module keeps
+ * gk_zone_ver_build (gk_zone_spec_t.wire) and for the persisted file (zfile.h): the module keeps
  * no zone data of its own between transfers (an IXFR is applied to the records the caller
  * hands in).
  */

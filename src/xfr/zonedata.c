@@ -3,7 +3,7 @@
  *
  * A transferred zone is kept nowhere in memory but in its compiled version: the records are
  * written as master-file text (one absolute record per line, as ldns prints them), which is
- * both what gk_zver_build compiles and what the persisted file holds. An IXFR re-reads that
+ * both what gk_zone_ver_build compiles and what the persisted file holds. An IXFR re-reads that
  * text, applies the differences on a sorted array (deletions found by binary search in
  * canonical order, TTL ignored as RFC 1995 leaves it), and writes the text again. Measured
  * (tests/unit/xfr/test_ixfr.c, this 2-core machine): one change applied to a 20-record zone

@@ -27,10 +27,10 @@ static inline bool usable(const gk_tmpl_t *t, size_t qlen)
 static bool hops_hold(const gk_zoneset_t *zs, const gk_zver_t *v, const gk_tmpl_t *t)
 {
 	for (unsigned i = 0; i < t->nhops; i++) {
-		const uint8_t *n = gk_tmpl_hops(t)[i].name;
-		size_t l = gk_tmpl_hops(t)[i].len;
+		const uint8_t *n = gk_zone_tmpl_hops(t)[i].name;
+		size_t l = gk_zone_tmpl_hops(t)[i].len;
 		const gk_zver_t *want =
-		    gk_dname_is_subdomain(n, l, gk_zver_apex(v), v->apex_len) ? v : NULL;
+		    gk_dname_is_subdomain(n, l, gk_zone_ver_apex(v), v->apex_len) ? v : NULL;
 		/* the hop's label offsets and every suffix's hash state, once */
 		uint8_t loff[GK_DNAME_LABELS_MAX];
 		unsigned labels = 0;
@@ -52,9 +52,9 @@ static bool parent_ds(const gk_zoneset_t *zs, const uint8_t *name, size_t len, c
 	if (labels == 0)
 		return false; /* the root has no parent */
 	size_t off = labels > 1 ? loff[1] : len - 1u;
-	const gk_zver_t *pv = gk_zoneset_zone_of(zs, name + off, len - off,
-	                                         gk_namehash(name + off, len - off), NULL, 0);
-	return pv && gk_zver_find(pv, name, len, gk_namehash(name, len));
+	const gk_zver_t *pv = gk_zone_store_zone_of(zs, name + off, len - off,
+	                                            gk_namehash(name + off, len - off), NULL, 0);
+	return pv && gk_zone_ver_find(pv, name, len, gk_namehash(name, len));
 }
 
 gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
@@ -71,13 +71,13 @@ gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t l
 		const gk_zver_t *hv = hint->ver;
 		size_t off = hv ? hint->zoff[hint->zk] : 0;
 		if (hv && hv->apex_len == len - off &&
-		    gk_name_eq(gk_zver_apex(hv), name + off, len - off) &&
+		    gk_zone_name_eq(gk_zone_ver_apex(hv), name + off, len - off) &&
 		    (hint->zk == 0 || /* stage 1 saw one slot: the deeper suffix is no zone? */
-		     !gk_zoneset_get_h(zs, name + hint->zoff[0], len - hint->zoff[0],
-		                       hint->zhash[0])))
+		     !gk_zone_store_get_h(zs, name + hint->zoff[0], len - hint->zoff[0],
+		                          hint->zhash[0])))
 			v = hv;
 		else
-			v = gk_zoneset_zone_of(zs, name, len, hash, loff, labels);
+			v = gk_zone_store_zone_of(zs, name, len, hash, loff, labels);
 	} else {
 		/* one right-to-left pass: the name's and every ancestor's hash */
 		if (!st) {
@@ -91,11 +91,11 @@ gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t l
 		return GK_ZONE_REFUSED;
 	h->ver = v;
 	h->t = NULL;
-	if (gk_zver_placeholder_p(v)) {
+	if (gk_zone_ver_placeholder_p(v)) {
 		h->node = NULL;
 		return GK_ZONE_SERVFAIL;
 	}
-	const gk_node_t *n = gk_zver_find(v, name, len, hash);
+	const gk_node_t *n = gk_zone_ver_find(v, name, len, hash);
 	const gk_tmpl_t *t;
 	h->exact = n != NULL;
 	if (n) {
@@ -108,7 +108,7 @@ gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t l
 		         parent_ds(zs, name, len, loff, labels))
 			return GK_ZONE_RUNTIME;
 		else
-			t = gk_node_tmpl(n, qtype);
+			t = gk_zone_node_tmpl(n, qtype);
 	} else {
 		/* closest encloser inside the zone: strip labels from the left; the apex ends it */
 		if (!st) {
@@ -119,7 +119,7 @@ gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t l
 			size_t off = i < labels ? loff[i] : len - 1u;
 			if (len - off < v->apex_len)
 				break;
-			n = gk_zver_find(v, name + off, len - off, gk_namehash_fin(st[i]));
+			n = gk_zone_ver_find(v, name + off, len - off, gk_namehash_fin(st[i]));
 		}
 		if (!n)
 			return GK_ZONE_RUNTIME; /* not reached: the apex is in the table */
@@ -129,7 +129,7 @@ gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t l
 		else if ((n->flags & GK_NODE_DNAME) || n->dname)
 			return GK_ZONE_RUNTIME;
 		else
-			t = n->wild ? gk_node_tmpl(n->wild, qtype) : n->zone->nxdomain;
+			t = n->wild ? gk_zone_node_tmpl(n->wild, qtype) : n->zone->nxdomain;
 	}
 	h->t = t;
 	if (!usable(t, len))
@@ -184,7 +184,7 @@ bool gk_zone_tmpl_clean(const gk_zone_hit_t *h,
 	const gk_tmpl_t *t = h->t;
 	if (t->flags & GK_TMPL_RECHECK)
 		return false;
-	const gk_regref_t *r = gk_tmpl_regs(t);
+	const gk_regref_t *r = gk_zone_tmpl_regs(t);
 	for (unsigned i = 0; i < t->nregs; i++)
 		if (refused(ctx, r[i].len ? r[i].name : NULL, r[i].len, r[i].hash))
 			return false;
@@ -208,7 +208,7 @@ bool gk_zone_signed(const gk_zone_hit_t *h)
 
 int gk_zone_use_do(gk_zone_hit_t *h, size_t qlen)
 {
-	const gk_tmpl_t *s = h->t ? gk_dnssec_tmpl_sig(h->ver->zone.sec, h->t) : NULL;
+	const gk_tmpl_t *s = h->t ? gk_zone_dnssec_tmpl_sig(h->ver->zone.sec, h->t) : NULL;
 	if (!usable(s, qlen))
 		return 0;
 	if (!(s->flags & GK_TMPL_SLOT)) {
@@ -261,10 +261,10 @@ void gk_zone_put_tmpl(const gk_zone_hit_t *h, uint8_t *b, size_t qlen, size_t ro
                       gk_zone_out_t *o)
 {
 	const gk_tmpl_t *t = h->t;
-	memcpy(b, gk_tmpl_body(t), t->len);
+	memcpy(b, gk_zone_tmpl_body(t), t->len);
 	int delta = (int)qlen - (int)t->qname_len;
 	if (delta) {
-		const uint16_t *fix = gk_tmpl_fix(t);
+		const uint16_t *fix = gk_zone_tmpl_fix(t);
 		for (unsigned i = 0; i < t->nfix; i++) {
 			uint8_t *p = b + fix[i];
 			unsigned tgt = ((p[0] & 0x3fu) << 8) | p[1];
@@ -276,7 +276,7 @@ void gk_zone_put_tmpl(const gk_zone_hit_t *h, uint8_t *b, size_t qlen, size_t ro
 	o->cnt[1] = t->ns;
 	o->cnt[2] = t->ar;
 	o->tc = false;
-	o->body = fit(gk_tmpl_bound(t), t->nbound, t->len, room, o->cnt, &o->tc);
+	o->body = fit(gk_zone_tmpl_bound(t), t->nbound, t->len, room, o->cnt, &o->tc);
 	o->rcode = t->rcode;
 	o->aa = (t->flags & GK_TMPL_AA) != 0;
 }
@@ -296,10 +296,10 @@ bool gk_zone_put_slot(const gk_zone_hit_t *h, uint8_t *b, const uint8_t *qname, 
 	const gk_tmpl_t *t = &sl->t, *p;
 	const gk_zone_t *z = sl->ce->zone;
 	int dup;
-	if (!gk_dnssec_slot_piece(z->sec, sl, qname, qlen, loff, labels, &p, &dup))
+	if (!gk_zone_dnssec_slot_piece(z->sec, sl, qname, qlen, loff, labels, &p, &dup))
 		return false;
-	const gk_bound_t *tb = gk_tmpl_bound(t);
-	const uint8_t *tbody = gk_tmpl_body(t);
+	const gk_bound_t *tb = gk_zone_tmpl_bound(t);
+	const uint8_t *tbody = gk_zone_tmpl_body(t);
 	size_t off = sl->off, plen = p ? p->len : 0;
 	/* [rs, re): the RRset that moves into the slot */
 	size_t rs = t->len, re = t->len;
@@ -314,13 +314,13 @@ bool gk_zone_put_slot(const gk_zone_hit_t *h, uint8_t *b, const uint8_t *qname, 
 		return false;
 	memcpy(b, tbody, off);
 	if (p)
-		memcpy(b + off, gk_tmpl_body(p), plen);
+		memcpy(b + off, gk_zone_tmpl_body(p), plen);
 	memcpy(b + off + plen, tbody + off, rs - off);
 	memcpy(b + rs + plen, tbody + re, t->len - re);
 	/* template offsets to answer offsets: the slot opens, [rs, re) closes */
 	size_t qend_t = 12u + t->qname_len + 4u;
 	int delta = (int)qlen - (int)t->qname_len;
-	const uint16_t *fx = gk_tmpl_fix(t);
+	const uint16_t *fx = gk_zone_tmpl_fix(t);
 	for (unsigned i = 0; i < t->nfix; i++) {
 		size_t f = fx[i];
 		if (f >= rs && f < re)
@@ -340,8 +340,8 @@ bool gk_zone_put_slot(const gk_zone_hit_t *h, uint8_t *b, const uint8_t *qname, 
 		wr16(b + nf, (uint16_t)(0xc000 | tgt));
 	}
 	if (p) { /* compiled with the apex as the question, alone */
-		const uint16_t *pf = gk_tmpl_fix(p);
-		const uint8_t *pb = gk_tmpl_body(p);
+		const uint16_t *pf = gk_zone_tmpl_fix(p);
+		const uint8_t *pb = gk_zone_tmpl_body(p);
 		size_t qend_p = 12u + p->qname_len + 4u;
 		for (unsigned i = 0; i < p->nfix; i++) {
 			unsigned tgt = rd_ptr(pb + pf[i]);
@@ -399,14 +399,14 @@ void gk_zone_put_runtime(const gk_zoneset_t *zs, uint8_t *msg, size_t cap, size_
 	a.allow = allow;
 	a.allow_ctx = ctx;
 	a.psl = psl;
-	gk_asm_init(&a, msg, cap, qend, qname, qlen);
+	gk_zone_asm_init(&a, msg, cap, qend, qname, qlen);
 	if (st) {
 		a.qh_name = qname;
 		a.qh_loff = loff;
 		a.qh_labels = labels;
 		a.qh_st = st;
 	}
-	gk_resolve(&sc, &a, qname, qlen, qtype);
+	gk_zone_resolve(&sc, &a, qname, qlen, qtype);
 	o->cnt[0] = a.an;
 	o->cnt[1] = a.ns;
 	o->cnt[2] = a.ar;

@@ -33,8 +33,8 @@ typedef enum gk_zone_src {
 	GK_ZONE_TMPL = 0, /* a compiled template: h->t */
 	GK_ZONE_RUNTIME,  /* to be built at query time (gk_zone_put_runtime) */
 	GK_ZONE_REFUSED,  /* no served zone contains the name */
-	GK_ZONE_SERVFAIL, /* the name's zone has no data (a placeholder, gk_zver_placeholder: not
-	                     loaded yet, failed, or a secondary never transferred or expired);
+	GK_ZONE_SERVFAIL, /* the name's zone has no data (a placeholder, gk_zone_ver_placeholder:
+	                     not loaded yet, failed, or a secondary never transferred or expired);
 	                     h->ver set, h->node and h->t NULL */
 } gk_zone_src_t;
 

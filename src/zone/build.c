@@ -242,7 +242,7 @@ static int finish_node(struct zbuild *B, struct bnode *bn)
 		gk_rrset_t *r = &n->rrsets[i];
 		r->type = s->type;
 		r->count = (uint16_t)s->n;
-		r->sig = 0; /* gk_dnssec_prepare attaches them */
+		r->sig = 0; /* gk_zone_dnssec_prepare attaches them */
 		r->rrs = gk_arena_dup(B->v->arena, s->rrs, s->n * sizeof(gk_rr_t));
 		if (!r->rrs)
 			return GK_ENOMEM;
@@ -381,9 +381,9 @@ static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *or
 	gk_loader_t L = {.arena = v->arena, .err = B->err, .errlen = B->errlen};
 	const char *fname = spec->file ? spec->file : "<text>";
 	B->fname = fname;
-	int rc = spec->wire
-	             ? gk_loader_read_wire(&L, fname, spec->wire, spec->wire_len, spec->wire_count)
-	             : gk_loader_read(&L, fname, spec->text, spec->text_len, origin);
+	int rc = spec->wire ? gk_zone_loader_read_wire(&L, fname, spec->wire, spec->wire_len,
+	                                               spec->wire_count)
+	                    : gk_zone_loader_read(&L, fname, spec->text, spec->text_len, origin);
 	if (rc < 0)
 		goto out;
 	rc = ntab_init(&B->tab, L.n + 16);
@@ -457,8 +457,8 @@ static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *or
 	if (rc < 0)
 		goto out;
 	gk_zone_t *z = B->zone;
-	z->soa = gk_node_rrset(z->apex, GK_TYPE_SOA);
-	z->ns = gk_node_rrset(z->apex, GK_TYPE_NS);
+	z->soa = gk_zone_node_rrset(z->apex, GK_TYPE_SOA);
+	z->ns = gk_zone_node_rrset(z->apex, GK_TYPE_NS);
 	if (!z->soa) {
 		rc = errf(B, GK_EZONE, L.n ? L.rrs[0].file : fname, first_line,
 		          "no SOA record at the apex %s", spec->name);
@@ -479,7 +479,7 @@ static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *or
 	if (rc == 0)
 		rc = index_names(B);
 	if (rc == 0) /* while the records' lines are known */
-		rc = gk_dnssec_prepare(v, (int64_t)time(NULL), rrset_where, B);
+		rc = gk_zone_dnssec_prepare(v, (int64_t)time(NULL), rrset_where, B);
 	/* the zone file (no path: the spec's) as one stamp, the $INCLUDEs as records */
 	size_t nincl = 0;
 	for (size_t i = 0; rc == 0 && i < L.nfiles; i++) {
@@ -487,8 +487,9 @@ static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *or
 		if (f->path)
 			nincl++;
 		else if (spec->file)
-			v->file_stamp = gk_zfile_stamp(spec->file, f->dev, f->ino, f->size,
-			                               gk_zfile_mtime(f->mtime_sec, f->mtime_nsec));
+			v->file_stamp =
+			    gk_zfile_stamp(spec->file, f->dev, f->ino, f->size,
+			                   gk_zone_file_mtime(f->mtime_sec, f->mtime_nsec));
 	}
 	if (rc == 0 && nincl) {
 		v->files = gk_arena_alloc(v->arena, nincl * sizeof(*v->files));
@@ -503,12 +504,12 @@ static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *or
 				                 .dev = L.files[i].dev,
 				                 .ino = L.files[i].ino,
 				                 .size = L.files[i].size,
-				                 .mtime_ns = gk_zfile_mtime(L.files[i].mtime_sec,
-				                                            L.files[i].mtime_nsec)};
+				                 .mtime_ns = gk_zone_file_mtime(
+				                     L.files[i].mtime_sec, L.files[i].mtime_nsec)};
 	}
 out:
 	free_build_sets(B);
-	gk_loader_clear(&L);
+	gk_zone_loader_clear(&L);
 	return rc;
 }
 
@@ -548,8 +549,8 @@ static void compute_regs(gk_zver_t *v, const struct gk_psl *psl)
 	}
 }
 
-int gk_zver_build(const gk_zone_spec_t *spec, const struct gk_psl *psl, gk_zver_t **out, char *err,
-                  size_t errlen)
+int gk_zone_ver_build(const gk_zone_spec_t *spec, const struct gk_psl *psl, gk_zver_t **out,
+                      char *err, size_t errlen)
 {
 	if (errlen)
 		err[0] = 0;
@@ -589,14 +590,14 @@ int gk_zver_build(const gk_zone_spec_t *spec, const struct gk_psl *psl, gk_zver_
 	else
 		memcpy(v->apex_short + GK_ZVER_LONG_AT, &apex->name, sizeof(apex->name));
 	compute_regs(v, psl);
-	rc = gk_zver_compile(v, psl);
+	rc = gk_zone_ver_compile(v, psl);
 	if (rc < 0)
 		goto fail_v;
 	gk_arena_trim(arena); /* a small zone costs what it uses, not its last chunk */
 	*out = v;
 	return 0;
 fail_v:
-	gk_zver_free(v);
+	gk_zone_ver_free(v);
 fail:
 	if (rc == GK_ENOMEM && errlen && !err[0])
 		snprintf(err, errlen, "%s: out of memory while loading zone %s", fname,

@@ -53,7 +53,7 @@ static void begin(struct cc *c, const gk_node_t *n, bool wild, bool dnssec)
 	c->a->allow = NULL;
 	c->a->psl = c->psl;
 	/* leave room for a longer query name (templates move) and for OPT */
-	gk_asm_init(c->a, c->buf, 65535 - 256 - 11, 12u + n->len + 4u, n->name, n->len);
+	gk_zone_asm_init(c->a, c->buf, 65535 - 256 - 11, 12u + n->len + 4u, n->name, n->len);
 }
 
 /* Registrable domains the message carries besides own's (the query's, checked anyway), into
@@ -74,7 +74,7 @@ static unsigned other_regs(const gk_asm_t *a, const gk_node_t *own, gk_regref_t 
 	return k;
 }
 
-/* The template's references (gk_tmpl_regs, gk_tmpl_hops) into the blob being built at
+/* The template's references (gk_zone_tmpl_regs, gk_zone_tmpl_hops) into the blob being built at
  * refs; returns how many. */
 static unsigned put_refs(struct cc *c, gk_tmpl_t *t, const gk_node_t *own, gk_regref_t *refs)
 {
@@ -153,7 +153,7 @@ static int store(struct cc *c, gk_tmpl_t *t, uint16_t qtype, uint8_t qname_len, 
 	memcpy(body, a->buf + a->qend, blen);
 	for (unsigned i = 0; i < a->nfix; i++)
 		fix[i] = (uint16_t)(a->fix[i] - a->qend);
-	size_t ro = gk_tmpl_refs_off(a->nbound, a->nfix, blen);
+	size_t ro = gk_zone_tmpl_refs_off(a->nbound, a->nfix, blen);
 	memset(blob + bb + fb + blen, 0, ro - (bb + fb + blen));
 	unsigned nrefs = put_refs(c, t, own, (gk_regref_t *)(void *)(blob + ro));
 	t->blob = intern_blob(c, blob, nrefs ? ro + nrefs * sizeof(gk_regref_t) : bb + fb + blen);
@@ -188,7 +188,7 @@ static int store_slot(struct cc *c, const gk_node_t *ce, uint16_t qtype, uint8_t
 	if (!a->slot_set || a->slot_lost || a->nhops || a->fix_lost || a->full || a->nbound > 250 ||
 	    a->nct + 8 > GK_ASM_NAMES || a->len > 8192)
 		return 0;
-	const uint8_t *apex = gk_zver_apex(c->v);
+	const uint8_t *apex = gk_zone_ver_apex(c->v);
 	size_t alen = c->v->apex_len;
 	gk_dnssec_slot_t *sl = gk_arena_alloc(c->v->arena, sizeof(*sl));
 	if (!sl)
@@ -239,7 +239,7 @@ static int one(struct cc *c, gk_tmpl_t *t, const gk_node_t *n, uint16_t qtype, b
 			if (wild) {
 				begin(c, n, wild, true);
 				c->a->slot_mode = true;
-				gk_resolve(&c->sc, c->a, n->name, n->len, qtype);
+				gk_zone_resolve(&c->sc, c->a, n->name, n->len, qtype);
 				c->a->slot_mode = false;
 				return n->parent
 				           ? store_slot(c, n->parent, qtype, n->len, flags, n, t)
@@ -251,9 +251,9 @@ static int one(struct cc *c, gk_tmpl_t *t, const gk_node_t *n, uint16_t qtype, b
 		}
 		begin(c, n, wild, pass == 1);
 		if (referral)
-			gk_resolve_referral(&c->sc, c->a, n);
+			gk_zone_resolve_referral(&c->sc, c->a, n);
 		else
-			gk_resolve(&c->sc, c->a, n->name, n->len, qtype);
+			gk_zone_resolve(&c->sc, c->a, n->name, n->len, qtype);
 		int rc = store(c, dst, qtype, n->len, flags, n);
 		if (rc < 0)
 			return rc;
@@ -286,10 +286,10 @@ static bool same_as_nodata(const struct cc *c, const gk_node_t *n)
 	if (a->rcode != nd->rcode || !a->aa || a->an != nd->an || a->ns != nd->ns ||
 	    a->ar != nd->ar || a->fix_lost || a->regs_lost || a->nhops || blen != nd->len ||
 	    a->nfix != nd->nfix || a->nbound != nd->nbound || other_regs(a, n, tmp) != 0 ||
-	    memcmp(a->bound, gk_tmpl_bound(nd), a->nbound * sizeof(gk_bound_t)) != 0)
+	    memcmp(a->bound, gk_zone_tmpl_bound(nd), a->nbound * sizeof(gk_bound_t)) != 0)
 		return false;
-	const uint8_t *body = a->buf + a->qend, *ndb = gk_tmpl_body(nd);
-	const uint16_t *ndf = gk_tmpl_fix(nd);
+	const uint8_t *body = a->buf + a->qend, *ndb = gk_zone_tmpl_body(nd);
+	const uint16_t *ndf = gk_zone_tmpl_fix(nd);
 	int delta = (int)n->len - (int)nd->qname_len;
 	size_t at = 0;
 	for (unsigned i = 0; i < nd->nfix; i++) { /* as gk_zone_put_tmpl relocates */
@@ -326,11 +326,11 @@ static int compile_node(struct cc *c, gk_node_t *n)
 		return rc;
 	}
 	uint16_t types[MAX_TYPES];
-	int k = gk_resolve_chain_types(&c->sc, n, types, MAX_TYPES - 3);
+	int k = gk_zone_resolve_chain_types(&c->sc, n, types, MAX_TYPES - 3);
 	if (k < 0)
 		return 0; /* chain through a DNAME: runtime */
 	/* no ANY: RFC 8482's one RRset is rare in traffic and built at query time
-	 * (gk_node_tmpl); its template cost about 400 bytes a zone */
+	 * (gk_zone_node_tmpl); its template cost about 400 bytes a zone */
 	uint16_t other = absent_type(types, k);
 	types[k++] = other;
 	bool wild = (n->flags & GK_NODE_WILD) != 0;
@@ -340,7 +340,7 @@ static int compile_node(struct cc *c, gk_node_t *n)
 		/* not in a signed zone: a name's DO=1 NODATA proves that name (its NSEC or NSEC3),
 		 * so each keeps its own template and twin */
 		begin(c, n, false, false);
-		gk_resolve(&c->sc, c->a, n->name, n->len, other);
+		gk_zone_resolve(&c->sc, c->a, n->name, n->len, other);
 		if (same_as_nodata(c, n))
 			shared = c->v->zone.nodata;
 	}
@@ -375,22 +375,22 @@ static int compile_denial(struct cc *c, gk_tmpl_t *nx)
 	for (size_t i = 0; i < s->n; i++) {
 		const gk_node_t *d = s->chain[i];
 		begin(c, apex, false, true);
-		gk_resolve_denial(c->a, d);
+		gk_zone_resolve_denial(c->a, d);
 		int rc = store(c, &pc[i], 0, apex->len, GK_TMPL_SHIFT_WHOLE, NULL);
 		if (rc < 0)
 			return rc;
-		pcl[i] = (uint8_t)gk_dnssec_child_len(d->name, d->len, apex->len);
+		pcl[i] = (uint8_t)gk_zone_dnssec_child_len(d->name, d->len, apex->len);
 	}
 	s->piece = pc;
 	s->pclen = pcl;
 	begin(c, apex, false, true);
 	c->a->slot_mode = true;
-	gk_resolve_nxdomain_slot(c->a, apex);
+	gk_zone_resolve_nxdomain_slot(c->a, apex);
 	c->a->slot_mode = false;
 	return store_slot(c, apex, 0, apex->len, GK_TMPL_SHIFT_WHOLE, NULL, nx);
 }
 
-int gk_zver_compile(gk_zver_t *v, const struct gk_psl *psl)
+int gk_zone_ver_compile(gk_zver_t *v, const struct gk_psl *psl)
 {
 	struct cc c = {.v = v, .psl = psl, .sc = {.zs = NULL, .only = v}};
 	c.a = malloc(sizeof(gk_asm_t));
@@ -406,7 +406,7 @@ int gk_zver_compile(gk_zver_t *v, const struct gk_psl *psl)
 	if (!t)
 		goto out;
 	begin(&c, z->apex, false, false);
-	gk_resolve_nxdomain(c.a, z);
+	gk_zone_resolve_nxdomain(c.a, z);
 	rc = store(&c, t, 0, z->apex->len, GK_TMPL_SHIFT_WHOLE, NULL);
 	if (rc < 0)
 		goto out;
@@ -414,7 +414,7 @@ int gk_zver_compile(gk_zver_t *v, const struct gk_psl *psl)
 	/* NODATA for any name of the zone: the filing actions' "nodata" */
 	nd = t + 1;
 	begin(&c, z->apex, false, false);
-	gk_resolve_nodata(c.a, z);
+	gk_zone_resolve_nodata(c.a, z);
 	rc = store(&c, nd, 0, z->apex->len, GK_TMPL_SHIFT_WHOLE, NULL);
 	if (rc < 0)
 		goto out;
@@ -428,7 +428,7 @@ int gk_zver_compile(gk_zver_t *v, const struct gk_psl *psl)
 		if (v->table[i].node)
 			rc = compile_node(&c, v->table[i].node);
 	if (rc == 0 && c.nsigt) {
-		/* the zone's own: sec was built for this version (gk_dnssec_prepare) */
+		/* the zone's own: sec was built for this version (gk_zone_dnssec_prepare) */
 		gk_dnssec_t *sec = (gk_dnssec_t *)z->sec;
 		sec->sigt = gk_arena_dup(v->arena, c.sigt, c.nsigt * sizeof(*c.sigt));
 		sec->nsigt = (uint32_t)c.nsigt;

@@ -24,7 +24,7 @@ static unsigned label_offs(const uint8_t *n, uint8_t *off)
 	return k;
 }
 
-int gk_dnssec_canon_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+int gk_zone_dnssec_canon_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
 	(void)alen;
 	(void)blen;
@@ -50,7 +50,7 @@ static const gk_node_t *nsec_cover(const gk_node_t *const *chain, size_t n, cons
 	size_t lo = 0, hi = n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (gk_dnssec_canon_cmp(chain[mid]->name, chain[mid]->len, name, len) <= 0)
+		if (gk_zone_dnssec_canon_cmp(chain[mid]->name, chain[mid]->len, name, len) <= 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -58,14 +58,14 @@ static const gk_node_t *nsec_cover(const gk_node_t *const *chain, size_t n, cons
 	return lo ? chain[lo - 1] : NULL;
 }
 
-const gk_node_t *gk_dnssec_nsec_cover(const gk_dnssec_t *s, const uint8_t *name, size_t len)
+const gk_node_t *gk_zone_dnssec_nsec_cover(const gk_dnssec_t *s, const uint8_t *name, size_t len)
 {
 	return nsec_cover(s->chain, s->n, name, len);
 }
 
 /* RFC 5155 5: IH(salt, x, 0) = H(x || salt), IH(salt, x, k) = H(IH(salt, x, k-1) || salt). */
-bool gk_dnssec_nsec3_hash(const gk_dnssec_t *s, const uint8_t *name, size_t len,
-                          uint8_t out[GK_NSEC3_HASH])
+bool gk_zone_dnssec_nsec3_hash(const gk_dnssec_t *s, const uint8_t *name, size_t len,
+                               uint8_t out[GK_NSEC3_HASH])
 {
 	SHA_CTX c;
 	if (!SHA1_Init(&c) || !SHA1_Update(&c, name, len) ||
@@ -103,7 +103,7 @@ static const gk_node_t *n3cover(const gk_dnssec_t *s, const uint8_t h[GK_NSEC3_H
 	return s->chain[n3index(s, h, exact)];
 }
 
-size_t gk_dnssec_child_len(const uint8_t *name, size_t len, size_t apex_len)
+size_t gk_zone_dnssec_child_len(const uint8_t *name, size_t len, size_t apex_len)
 {
 	if (len <= apex_len)
 		return 0;
@@ -118,9 +118,9 @@ static bool ends_with(const uint8_t *n, size_t nl, const uint8_t *sfx, size_t sl
 	return nl >= sl && memcmp(n + nl - sl, sfx, sl) == 0;
 }
 
-bool gk_dnssec_slot_piece(const gk_dnssec_t *s, const gk_dnssec_slot_t *sl, const uint8_t *qname,
-                          size_t qlen, const uint8_t *loff, unsigned labels,
-                          const gk_tmpl_t **piece, int *dup)
+bool gk_zone_dnssec_slot_piece(const gk_dnssec_t *s, const gk_dnssec_slot_t *sl,
+                               const uint8_t *qname, size_t qlen, const uint8_t *loff,
+                               unsigned labels, const gk_tmpl_t **piece, int *dup)
 {
 	const gk_node_t *ce = sl->ce;
 	*piece = NULL;
@@ -135,7 +135,7 @@ bool gk_dnssec_slot_piece(const gk_dnssec_t *s, const gk_dnssec_slot_t *sl, cons
 	if (s->nsec3) {
 		uint8_t h[GK_NSEC3_HASH];
 		bool exact;
-		if (!s->n || !gk_dnssec_nsec3_hash(s, nc, nclen, h))
+		if (!s->n || !gk_zone_dnssec_nsec3_hash(s, nc, nclen, h))
 			return false;
 		i = n3index(s, h, &exact);
 	} else {
@@ -143,7 +143,7 @@ bool gk_dnssec_slot_piece(const gk_dnssec_t *s, const gk_dnssec_slot_t *sl, cons
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
 			const gk_node_t *m = s->chain[mid];
-			if (gk_dnssec_canon_cmp(m->name, m->len, qname, qlen) <= 0)
+			if (gk_zone_dnssec_canon_cmp(m->name, m->len, qname, qlen) <= 0)
 				lo = mid + 1;
 			else
 				hi = mid;
@@ -180,12 +180,12 @@ bool gk_dnssec_slot_piece(const gk_dnssec_t *s, const gk_dnssec_slot_t *sl, cons
 	return true;
 }
 
-const gk_node_t *gk_dnssec_nsec3_cover(const gk_dnssec_t *s, const uint8_t *name, size_t len,
-                                       bool *exact)
+const gk_node_t *gk_zone_dnssec_nsec3_cover(const gk_dnssec_t *s, const uint8_t *name, size_t len,
+                                            bool *exact)
 {
 	uint8_t h[GK_NSEC3_HASH];
 	*exact = false;
-	if (!gk_dnssec_nsec3_hash(s, name, len, h))
+	if (!gk_zone_dnssec_nsec3_hash(s, name, len, h))
 		return NULL;
 	return n3cover(s, h, exact);
 }
@@ -208,11 +208,11 @@ static unsigned covering(const gk_rrset_t *sig, uint16_t type)
 }
 
 /* RRSIGs at n split by type covered onto the RRsets they cover: n's RRset array is copied
- * into one with room for the split sets after n->nrrsets (gk_rrset_t.sig, gk_rrset_sigs).
+ * into one with room for the split sets after n->nrrsets (gk_rrset_t.sig, gk_zone_rrset_sigs).
  * The zone's soa and ns pointers are taken again from the new array by the caller. */
 static int attach_sigs(gk_arena_t *arena, gk_node_t *n, gk_dnssec_t *s)
 {
-	const gk_rrset_t *sig = gk_node_rrset(n, GK_TYPE_RRSIG);
+	const gk_rrset_t *sig = gk_zone_node_rrset(n, GK_TYPE_RRSIG);
 	if (!sig)
 		return 0;
 	for (unsigned i = 0; i < sig->count; i++) {
@@ -287,7 +287,7 @@ static bool owner_hash(const gk_node_t *n, uint8_t out[GK_NSEC3_HASH])
 static int cmp_canon(const void *a, const void *b)
 {
 	const gk_node_t *x = *(const gk_node_t *const *)a, *y = *(const gk_node_t *const *)b;
-	return gk_dnssec_canon_cmp(x->name, x->len, y->name, y->len);
+	return gk_zone_dnssec_canon_cmp(x->name, x->len, y->name, y->len);
 }
 
 /* Index pairs sorted by hash. */
@@ -314,7 +314,7 @@ static int build_chain(gk_zver_t *v, gk_dnssec_t *s)
 	size_t cap = 0;
 	uint16_t want = s->nsec3 ? GK_TYPE_NSEC3 : GK_TYPE_NSEC;
 	for (size_t i = 0; i <= v->mask; i++)
-		if (v->table[i].node && gk_node_rrset(v->table[i].node, want))
+		if (v->table[i].node && gk_zone_node_rrset(v->table[i].node, want))
 			cap++;
 	const gk_node_t **chain = gk_arena_alloc(v->arena, (cap + 1) * sizeof(*chain));
 	if (!chain)
@@ -323,7 +323,7 @@ static int build_chain(gk_zver_t *v, gk_dnssec_t *s)
 		size_t k = 0;
 		for (size_t i = 0; i <= v->mask; i++) {
 			const gk_node_t *n = v->table[i].node;
-			if (n && gk_node_rrset(n, want))
+			if (n && gk_zone_node_rrset(n, want))
 				chain[k++] = n;
 		}
 		qsort(chain, k, sizeof(*chain), cmp_canon);
@@ -340,7 +340,7 @@ static int build_chain(gk_zver_t *v, gk_dnssec_t *s)
 	size_t k = 0;
 	for (size_t i = 0; i <= v->mask; i++) {
 		const gk_node_t *n = v->table[i].node;
-		const gk_rrset_t *r = n ? gk_node_rrset(n, want) : NULL;
+		const gk_rrset_t *r = n ? gk_zone_node_rrset(n, want) : NULL;
 		if (!r || n->parent != v->zone.apex || !n3params_match(s, &r->rrs[0]) ||
 		    !owner_hash(n, tmp[k].h))
 			continue;
@@ -389,15 +389,16 @@ static int link_denial(gk_zver_t *v, gk_dnssec_t *s)
 			continue;
 		}
 		bool exact;
-		s->deny[n->idx] = gk_dnssec_nsec3_cover(s, n->name, n->len, &exact);
+		s->deny[n->idx] = gk_zone_dnssec_nsec3_cover(s, n->name, n->len, &exact);
 		if (exact)
 			n->flags |= GK_NODE_N3EXACT;
-		s->wdeny[n->idx] = wok ? gk_dnssec_nsec3_cover(s, wc, n->len + 2u, &exact) : NULL;
+		s->wdeny[n->idx] =
+		    wok ? gk_zone_dnssec_nsec3_cover(s, wc, n->len + 2u, &exact) : NULL;
 	}
 	return 0;
 }
 
-bool gk_zver_dnssec(const gk_zver_t *v, int64_t *expire, unsigned *warnings)
+bool gk_zone_ver_dnssec(const gk_zver_t *v, int64_t *expire, unsigned *warnings)
 {
 	const gk_dnssec_t *s = v->zone.sec;
 	if (!s)
@@ -465,7 +466,7 @@ static void check_sigs(struct chk *k, int64_t now)
 	uint32_t t = (uint32_t)now;
 	for (size_t i = 0; i <= v->mask; i++) {
 		const gk_node_t *n = v->table[i].node;
-		const gk_rrset_t *sig = n ? gk_node_rrset(n, GK_TYPE_RRSIG) : NULL;
+		const gk_rrset_t *sig = n ? gk_zone_node_rrset(n, GK_TYPE_RRSIG) : NULL;
 		for (unsigned j = 0; sig && j < sig->count; j++) {
 			const uint8_t *d = sig->rrs[j].rdata;
 			if (sig->rrs[j].rdlen < 18)
@@ -516,7 +517,7 @@ static void check_chain(struct chk *k, const gk_dnssec_t *s)
 	for (size_t i = 0; i < s->n; i++) {
 		const gk_node_t *n = s->chain[i], *want = s->chain[(i + 1) % s->n];
 		const gk_rr_t *r =
-		    &gk_node_rrset(n, s->nsec3 ? GK_TYPE_NSEC3 : GK_TYPE_NSEC)->rrs[0];
+		    &gk_zone_node_rrset(n, s->nsec3 ? GK_TYPE_NSEC3 : GK_TYPE_NSEC)->rrs[0];
 		if (!s->nsec3) {
 			size_t nl = gk_dname_len(r->rdata);
 			if (nl <= r->rdlen && nl == want->len &&
@@ -551,11 +552,11 @@ static void check_chain(struct chk *k, const gk_dnssec_t *s)
 static void check_zone(struct chk *k, const gk_dnssec_t *s, int64_t now)
 {
 	gk_zone_t *z = &k->v->zone;
-	if (!gk_node_rrset(z->apex, GK_TYPE_DNSKEY)) {
+	if (!gk_zone_node_rrset(z->apex, GK_TYPE_DNSKEY)) {
 		const gk_node_t *first = NULL;
 		for (size_t i = 0; i <= k->v->mask && !first; i++)
 			if (k->v->table[i].node &&
-			    gk_node_rrset(k->v->table[i].node, GK_TYPE_RRSIG))
+			    gk_zone_node_rrset(k->v->table[i].node, GK_TYPE_RRSIG))
 				first = k->v->table[i].node;
 		if (first)
 			warn(k, first, GK_TYPE_RRSIG, "RRSIGs but no DNSKEY at the apex");
@@ -578,11 +579,11 @@ static void check_zone(struct chk *k, const gk_dnssec_t *s, int64_t now)
 		check_chain(k, s);
 }
 
-int gk_dnssec_prepare(gk_zver_t *v, int64_t now, gk_dnssec_where_fn where, void *ctx)
+int gk_zone_dnssec_prepare(gk_zver_t *v, int64_t now, gk_dnssec_where_fn where, void *ctx)
 {
 	gk_zone_t *z = &v->zone;
 	struct chk k = {.v = v, .where = where, .ctx = ctx};
-	if (!gk_node_rrset(z->apex, GK_TYPE_RRSIG)) {
+	if (!gk_zone_node_rrset(z->apex, GK_TYPE_RRSIG)) {
 		check_zone(&k, NULL, now);
 		return 0; /* not signed: answered as before, whatever DO says */
 	}
@@ -596,9 +597,9 @@ int gk_dnssec_prepare(gk_zver_t *v, int64_t now, gk_dnssec_where_fn where, void 
 			if (rc < 0)
 				return rc;
 		}
-	z->soa = gk_node_rrset(z->apex, GK_TYPE_SOA); /* into the apex's new array */
-	z->ns = gk_node_rrset(z->apex, GK_TYPE_NS);
-	const gk_rrset_t *p = gk_node_rrset(z->apex, GK_TYPE_NSEC3PARAM);
+	z->soa = gk_zone_node_rrset(z->apex, GK_TYPE_SOA); /* into the apex's new array */
+	z->ns = gk_zone_node_rrset(z->apex, GK_TYPE_NS);
+	const gk_rrset_t *p = gk_zone_node_rrset(z->apex, GK_TYPE_NSEC3PARAM);
 	for (unsigned i = 0; p && i < p->count; i++) {
 		const gk_rr_t *r = &p->rrs[i];
 		/* flags must be 0 (RFC 5155 4.1.2); the first usable record decides */

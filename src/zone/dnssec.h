@@ -2,7 +2,7 @@
 /* src/zone/dnssec.h -- what a signed zone needs to answer with DO=1, inside src/zone only.
  *
  * Pre-signed zones are served as they are (the registrar holds the keys): nothing is signed
- * here. When a version is built, gk_dnssec_prepare() attaches to every RRset the RRSIGs
+ * here. When a version is built, gk_zone_dnssec_prepare() attaches to every RRset the RRSIGs
  * covering it, reads NSEC3PARAM, orders the NSEC chain canonically (or the NSEC3 chain by
  * hash, hashes computed with OpenSSL SHA-1) and records per name the denial records its
  * answers need (gk_dnssec_t.deny, wdeny). At query time only what depends on the query name
@@ -13,7 +13,7 @@
  * The DO=1 answers whose proof depends on the query name -- NXDOMAIN below the apex and
  * wildcard answers -- are compiled too, as slot templates (gk_dnssec_slot_t): everything
  * but that one record, with the place it goes. Every NSEC or NSEC3 RRset of the chain is
- * compiled once with its RRSIGs as a piece; per query gk_dnssec_slot_piece() finds the
+ * compiled once with its RRSIGs as a piece; per query gk_zone_dnssec_slot_piece() finds the
  * piece (for NSEC3 after hashing the next closer name, as NSD does) and the packet path
  * copies template and piece (answer.c). The bytes are those the resolver would write;
  * where compression could differ (a name of the answer sharing a label below the apex with
@@ -36,8 +36,8 @@ typedef struct gk_dnssec {
 	const gk_node_t **chain; /* NSEC owners in canonical order, or NSEC3 owners by hash */
 	const uint8_t *hash;     /* NSEC3: n * GK_NSEC3_HASH octets, the hash of chain[i] */
 	int64_t sig_expire_min;  /* earliest RRSIG expiration (seconds since 1970), or 0 */
-	unsigned warnings;       /* zone checks that failed (gk_dnssec_prepare) */
-	/* The DO=1 templates (gk_tmpl_t.sig - 1 indexes it; set by gk_zver_compile), slot
+	unsigned warnings;       /* zone checks that failed (gk_zone_dnssec_prepare) */
+	/* The DO=1 templates (gk_tmpl_t.sig - 1 indexes it; set by gk_zone_ver_compile), slot
 	 * templates (GK_TMPL_SLOT: a gk_dnssec_slot_t, below) among them. Every
 	 * DNSSEC-only field of a version lives here or below, reached through gk_zone_t.sec,
 	 * so an unsigned zone carries none of them. */
@@ -56,20 +56,20 @@ typedef struct gk_dnssec {
 } gk_dnssec_t;
 
 /* The denial records of a name of a signed zone (gk_dnssec_t.deny), or NULL. */
-static inline const gk_node_t *gk_node_deny(const gk_node_t *n)
+static inline const gk_node_t *gk_zone_node_deny(const gk_node_t *n)
 {
 	const gk_dnssec_t *s = n->zone->sec;
 	return s && n->idx < s->nnodes ? s->deny[n->idx] : NULL;
 }
 
-static inline const gk_node_t *gk_node_wdeny(const gk_node_t *n)
+static inline const gk_node_t *gk_zone_node_wdeny(const gk_node_t *n)
 {
 	const gk_dnssec_t *s = n->zone->sec;
 	return s && n->idx < s->nnodes ? s->wdeny[n->idx] : NULL;
 }
 
 /* The DO=1 template of t (a template of a version whose gk_zone_t.sec is s), or NULL. */
-static inline const gk_tmpl_t *gk_dnssec_tmpl_sig(const gk_dnssec_t *s, const gk_tmpl_t *t)
+static inline const gk_tmpl_t *gk_zone_dnssec_tmpl_sig(const gk_dnssec_t *s, const gk_tmpl_t *t)
 {
 	return s && t->sig && t->sig <= s->nsigt ? s->sigt[t->sig - 1] : NULL;
 }
@@ -101,13 +101,13 @@ typedef struct gk_dnssec_slot {
  * and *dup, the index in sl->dup of the same RRset (-1: none). False: the answer must be
  * built at query time (a compression the template cannot show, a hash that failed). Any
  * thread; no allocation; one SHA-1 hash (NSEC3) or a binary search (NSEC). */
-bool gk_dnssec_slot_piece(const gk_dnssec_t *s, const gk_dnssec_slot_t *sl, const uint8_t *qname,
-                          size_t qlen, const uint8_t *loff, unsigned labels,
-                          const gk_tmpl_t **piece, int *dup);
+bool gk_zone_dnssec_slot_piece(const gk_dnssec_t *s, const gk_dnssec_slot_t *sl,
+                               const uint8_t *qname, size_t qlen, const uint8_t *loff,
+                               unsigned labels, const gk_tmpl_t **piece, int *dup);
 
 /* Length of the suffix of name (len octets, strictly below an apex of apex_len octets)
  * from the label just below the apex; 0 when name is not strictly below it. */
-size_t gk_dnssec_child_len(const uint8_t *name, size_t len, size_t apex_len);
+size_t gk_zone_dnssec_child_len(const uint8_t *name, size_t len, size_t apex_len);
 
 /* Where a record came from: the file and line of the RRset of type at n (0: unknown). */
 typedef const char *(*gk_dnssec_where_fn)(void *ctx, const gk_node_t *n, uint16_t type,
@@ -121,20 +121,20 @@ typedef const char *(*gk_dnssec_where_fn)(void *ctx, const gk_node_t *n, uint16_
  * NSEC3 chain whose next field skips or misses a name, NSEC3PARAM without a chain, NSEC3
  * iterations above 0 (RFC 9276).
  * Returns 0 or GK_ENOMEM. Load time only. */
-int gk_dnssec_prepare(gk_zver_t *v, int64_t now, gk_dnssec_where_fn where, void *ctx);
+int gk_zone_dnssec_prepare(gk_zver_t *v, int64_t now, gk_dnssec_where_fn where, void *ctx);
 
 /* SHA-1 NSEC3 hash of name with the zone's salt and iterations (RFC 5155 5). */
-bool gk_dnssec_nsec3_hash(const gk_dnssec_t *s, const uint8_t *name, size_t len,
-                          uint8_t out[GK_NSEC3_HASH]);
+bool gk_zone_dnssec_nsec3_hash(const gk_dnssec_t *s, const uint8_t *name, size_t len,
+                               uint8_t out[GK_NSEC3_HASH]);
 
 /* The NSEC owner matching or covering name (lowercase wire, len octets): the greatest in
  * canonical order not after it, or NULL (before the apex). */
-const gk_node_t *gk_dnssec_nsec_cover(const gk_dnssec_t *s, const uint8_t *name, size_t len);
+const gk_node_t *gk_zone_dnssec_nsec_cover(const gk_dnssec_t *s, const uint8_t *name, size_t len);
 
 /* The NSEC3 node matching (*exact true) or covering the hash of name, or NULL when the
  * chain is empty or the hash cannot be computed. */
-const gk_node_t *gk_dnssec_nsec3_cover(const gk_dnssec_t *s, const uint8_t *name, size_t len,
-                                       bool *exact);
+const gk_node_t *gk_zone_dnssec_nsec3_cover(const gk_dnssec_t *s, const uint8_t *name, size_t len,
+                                            bool *exact);
 
 /* Canonical order of two lowercase wire names (RFC 4034 6.1): <0, 0, >0. */
-int gk_dnssec_canon_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+int gk_zone_dnssec_canon_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);

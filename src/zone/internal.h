@@ -32,7 +32,7 @@ typedef struct gk_rrset {
 	uint16_t count;
 	/* In a signed zone, the RRSIGs covering it at the same owner are the RRset sig entries
 	 * further in the same array (dnssec.c puts them after the node's RRsets, where
-	 * gk_node_rrset does not look); 0: none. An offset in the padding, not a pointer: an
+	 * gk_zone_node_rrset does not look); 0: none. An offset in the padding, not a pointer: an
 	 * unsigned zone's RRsets are 16 bytes. */
 	uint32_t sig;
 	gk_rr_t *rrs;
@@ -41,7 +41,7 @@ typedef struct gk_rrset {
 _Static_assert(sizeof(gk_rrset_t) == 16, "an RRset is 16 bytes");
 
 /* The RRSIGs covering s (gk_rrset_t.sig), or NULL. */
-static inline const gk_rrset_t *gk_rrset_sigs(const gk_rrset_t *s)
+static inline const gk_rrset_t *gk_zone_rrset_sigs(const gk_rrset_t *s)
 {
 	return s->sig ? s + s->sig : NULL;
 }
@@ -87,52 +87,52 @@ typedef struct gk_tmpl {
 	uint16_t len;
 	uint16_t nfix, nbound;
 	/* The DO=1 answer of a signed zone (RRSIGs and proofs): entry sig - 1 of the zone's
-	 * gk_dnssec_t.sigt (dnssec.h, gk_dnssec_tmpl_sig); 0: built at query time. An index in
+	 * gk_dnssec_t.sigt (dnssec.h, gk_zone_dnssec_tmpl_sig); 0: built at query time. An index in
 	 * the header's padding, not a pointer: unsigned zones pay nothing for it. */
 	uint32_t sig;
 	/* One allocation: nbound gk_bound_t, nfix pointer positions, len octets of body
-	 * (gk_tmpl_bound, gk_tmpl_fix, gk_tmpl_body), then, at the next multiple of 8, nregs
-	 * registrable domains other than the query's whose records the template carries and
-	 * nhops later names of its CNAME chain (hash unused): at query time each must still
+	 * (gk_zone_tmpl_bound, gk_zone_tmpl_fix, gk_zone_tmpl_body), then, at the next multiple of
+	 * 8, nregs registrable domains other than the query's whose records the template carries
+	 * and nhops later names of its CNAME chain (hash unused): at query time each must still
 	 * belong to the zone the template was compiled in (inside its apex: no deeper served
 	 * zone holds it; outside: no served zone holds it), or the answer is built at query
-	 * time (gk_tmpl_regs, gk_tmpl_hops). One pointer instead of four: what a query reads
-	 * first stays at the blob's start, and the header is 32 bytes. */
+	 * time (gk_zone_tmpl_regs, gk_zone_tmpl_hops). One pointer instead of four: what a query
+	 * reads first stays at the blob's start, and the header is 32 bytes. */
 	const uint8_t *blob;
 } gk_tmpl_t;
 
 _Static_assert(sizeof(gk_tmpl_t) == 32, "a template header is 32 bytes (DNSSEC's in dnssec.h)");
 
-static inline const gk_bound_t *gk_tmpl_bound(const gk_tmpl_t *t)
+static inline const gk_bound_t *gk_zone_tmpl_bound(const gk_tmpl_t *t)
 {
 	return (const gk_bound_t *)(const void *)t->blob;
 }
 
-static inline const uint16_t *gk_tmpl_fix(const gk_tmpl_t *t)
+static inline const uint16_t *gk_zone_tmpl_fix(const gk_tmpl_t *t)
 {
 	return (const uint16_t *)(const void *)(t->blob + t->nbound * sizeof(gk_bound_t));
 }
 
-static inline const uint8_t *gk_tmpl_body(const gk_tmpl_t *t)
+static inline const uint8_t *gk_zone_tmpl_body(const gk_tmpl_t *t)
 {
 	return t->blob + t->nbound * sizeof(gk_bound_t) + t->nfix * sizeof(uint16_t);
 }
 
 /* Offset of the references in a blob of nbound bounds, nfix positions and len octets. */
-static inline size_t gk_tmpl_refs_off(size_t nbound, size_t nfix, size_t len)
+static inline size_t gk_zone_tmpl_refs_off(size_t nbound, size_t nfix, size_t len)
 {
 	return (nbound * sizeof(gk_bound_t) + nfix * sizeof(uint16_t) + len + 7u) & ~(size_t)7u;
 }
 
-static inline const gk_regref_t *gk_tmpl_regs(const gk_tmpl_t *t)
+static inline const gk_regref_t *gk_zone_tmpl_regs(const gk_tmpl_t *t)
 {
-	return (const gk_regref_t *)(const void *)(t->blob +
-	                                           gk_tmpl_refs_off(t->nbound, t->nfix, t->len));
+	return (const gk_regref_t *)(const void *)(t->blob + gk_zone_tmpl_refs_off(
+	                                                         t->nbound, t->nfix, t->len));
 }
 
-static inline const gk_regref_t *gk_tmpl_hops(const gk_tmpl_t *t)
+static inline const gk_regref_t *gk_zone_tmpl_hops(const gk_tmpl_t *t)
 {
-	return gk_tmpl_regs(t) + t->nregs;
+	return gk_zone_tmpl_regs(t) + t->nregs;
 }
 
 struct gk_zone;
@@ -169,7 +169,8 @@ typedef struct gk_node {
 	gk_rrset_t *rrsets;           /* in first-seen order */
 	uint16_t nrrsets;
 	/* The node's number in its version (0 .. nnodes-1): what a signed zone's side
-	 * structure indexes its per-name data by (dnssec.h: gk_node_deny, gk_node_wdeny). */
+	 * structure indexes its per-name data by (dnssec.h: gk_zone_node_deny, gk_zone_node_wdeny).
+	 */
 	uint32_t idx;
 } gk_node_t;
 
@@ -214,13 +215,13 @@ typedef struct gk_zfile {
 	const char *path; /* the $INCLUDE's (arena string) */
 	uint64_t dev, ino;
 	int64_t size;
-	uint64_t mtime_ns; /* gk_zfile_mtime of the modification time (40 bytes a record) */
+	uint64_t mtime_ns; /* gk_zone_file_mtime of the modification time (40 bytes a record) */
 } gk_zfile_t;
 
 _Static_assert(sizeof(gk_zfile_t) == 40, "a file record is 40 bytes");
 
 /* A modification time as one number: nanoseconds, wrapping past 2262 (compared only). */
-static inline uint64_t gk_zfile_mtime(int64_t sec, int64_t nsec)
+static inline uint64_t gk_zone_file_mtime(int64_t sec, int64_t nsec)
 {
 	return (uint64_t)sec * 1000000000u + (uint64_t)nsec;
 }
@@ -252,18 +253,18 @@ static inline uint64_t gk_zfile_stamp(const char *path, uint64_t dev, uint64_t i
 /* One zone version. The first cache line is what a query reads to find the zone and then
  * the name; versions are 64-byte aligned. Three lines (192 bytes): the third holds what the
  * writer, the loader and the status read; the configured spelling of the name is not kept
- * (gk_zver_name writes the apex), the PSL is the builder's argument, not a field. */
+ * (gk_zone_ver_name writes the apex), the PSL is the builder's argument, not a field. */
 struct gk_zver {
 	_Alignas(64) gk_zslot_t *table; /* open addressing by hash & mask, load <= 3/4 */
 	uint32_t mask;
 	uint32_t nnodes;
 	uint8_t apex_len, apex_labels;
 	/* the apex name when apex_len <= GK_ZVER_INLINE; else a pointer to it at
-	 * GK_ZVER_LONG_AT (gk_zver_apex) */
+	 * GK_ZVER_LONG_AT (gk_zone_ver_apex) */
 	uint8_t apex_short[GK_ZVER_INLINE];
 	gk_zone_t zone; /* the second line (offsetof asserted below) */
 	/* A real version's arena, or NULL for a placeholder of its own allocation; a
-	 * placeholder made with others in one block (in_block, gk_zver_placeholders): the
+	 * placeholder made with others in one block (in_block, gk_zone_ver_placeholders): the
 	 * block, freed with its last placeholder. */
 	union {
 		gk_arena_t *arena;
@@ -272,11 +273,11 @@ struct gk_zver {
 	gk_zfile_t *files;   /* the $INCLUDEs read (nfiles of them) */
 	uint64_t file_stamp; /* gk_zfile_stamp of the zone file (spec->file) as read; 0: none */
 	uint32_t nrr;
-	uint32_t mark; /* the gk_zoneset_sync pass that last saw the zone (writer only) */
+	uint32_t mark; /* the gk_zone_store_sync pass that last saw the zone (writer only) */
 	uint32_t nfiles;
 	bool owns_memo; /* set by the store when it retires the zone's last version */
-	bool secondary; /* spec->secondary: not gk_zoneset_sync's to remove */
-	bool in_block;  /* a placeholder of gk_zver_placeholders' block (block, not arena) */
+	bool secondary; /* spec->secondary: not gk_zone_store_sync's to remove */
+	bool in_block;  /* a placeholder of gk_zone_ver_placeholders' block (block, not arena) */
 };
 
 _Static_assert(offsetof(gk_zver_t, zone) == 64, "a version's zone is its second line");
@@ -294,20 +295,20 @@ typedef struct gk_zscope {
 /* Deepest zone containing the name (len octets, hash its gk_namehash; loff/labels its
  * label offsets, or NULL to count them here), or NULL. Store: any thread, lock-free; the
  * version stays valid until the caller's next quiescent point. */
-const gk_zver_t *gk_zoneset_zone_of(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
-                                    uint64_t hash, const uint8_t *loff, unsigned labels);
+const gk_zver_t *gk_zone_store_zone_of(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
+                                       uint64_t hash, const uint8_t *loff, unsigned labels);
 
 /* The same with st[0..labels] the name's gk_namehash_states (loff and labels required). */
 const gk_zver_t *gk_zoneset_zone_of_st(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
                                        const uint8_t *loff, unsigned labels, const uint64_t *st);
 
-/* gk_zoneset_get with the apex's hash already known. */
-const gk_zver_t *gk_zoneset_get_h(const gk_zoneset_t *zs, const uint8_t *apex, size_t len,
-                                  uint64_t hash);
+/* gk_zone_store_get with the apex's hash already known. */
+const gk_zver_t *gk_zone_store_get_h(const gk_zoneset_t *zs, const uint8_t *apex, size_t len,
+                                     uint64_t hash);
 
 /* a[0..len) == b[0..len), eight octets at a time with an overlapping tail (names are short:
  * cheaper than a call to memcmp). */
-static inline bool gk_name_eq(const uint8_t *a, const uint8_t *b, size_t len)
+static inline bool gk_zone_name_eq(const uint8_t *a, const uint8_t *b, size_t len)
 {
 	if (len >= 8) {
 		for (size_t i = 0; i + 8 < len; i += 8)
@@ -323,25 +324,26 @@ static inline bool gk_name_eq(const uint8_t *a, const uint8_t *b, size_t len)
 			return false;
 	return true;
 }
-const gk_zver_t *gk_zscope_zone(const gk_zscope_t *sc, const uint8_t *name, size_t len);
+const gk_zver_t *gk_zone_scope_zone(const gk_zscope_t *sc, const uint8_t *name, size_t len);
 
 /* Node for an exact lowercase wire name in one version, or NULL. Any thread. */
-static inline const gk_node_t *gk_zver_find(const gk_zver_t *v, const uint8_t *name, size_t len,
-                                            uint64_t hash)
+static inline const gk_node_t *gk_zone_ver_find(const gk_zver_t *v, const uint8_t *name, size_t len,
+                                                uint64_t hash)
 {
 	size_t i = hash & v->mask;
 	for (;;) {
 		const gk_zslot_t *s = &v->table[i];
 		if (!s->node)
 			return NULL;
-		if (s->hash == hash && s->node->len == len && gk_name_eq(s->node->name, name, len))
+		if (s->hash == hash && s->node->len == len &&
+		    gk_zone_name_eq(s->node->name, name, len))
 			return s->node;
 		i = (i + 1) & v->mask;
 	}
 }
 
 /* The apex name of a version. */
-static inline const uint8_t *gk_zver_apex(const gk_zver_t *v)
+static inline const uint8_t *gk_zone_ver_apex(const gk_zver_t *v)
 {
 	if (v->apex_len <= GK_ZVER_INLINE)
 		return v->apex_short;
@@ -350,9 +352,9 @@ static inline const uint8_t *gk_zver_apex(const gk_zver_t *v)
 	return p;
 }
 
-/* A placeholder (gk_zver_placeholder): no names, answered SERVFAIL. Real versions have a
+/* A placeholder (gk_zone_ver_placeholder): no names, answered SERVFAIL. Real versions have a
  * table of at least 8 slots. */
-static inline bool gk_zver_placeholder_p(const gk_zver_t *v)
+static inline bool gk_zone_ver_placeholder_p(const gk_zver_t *v)
 {
 	return v->mask == 0;
 }
@@ -365,16 +367,16 @@ void gk_zver_memo_free(_Atomic uint64_t *cell);
 /* Cells in use and bytes the pool holds (its blocks). */
 void gk_zver_memo_stats(size_t *live, size_t *bytes);
 
-/* gk_zver_name of the apex name apex (a lowercase wire name). */
+/* gk_zone_ver_name of the apex name apex (a lowercase wire name). */
 char *gk_zver_name_of(const uint8_t *apex, char *buf, size_t cap);
 
 /* RRset of a type at a node, or NULL. */
-const gk_rrset_t *gk_node_rrset(const gk_node_t *n, uint16_t type);
+const gk_rrset_t *gk_zone_node_rrset(const gk_node_t *n, uint16_t type);
 
 /* Template for qtype at a node: the exact entry, else n->other; NULL for ANY (built at query
  * time: compile.c). */
-const gk_tmpl_t *gk_node_tmpl(const gk_node_t *n, uint16_t qtype);
+const gk_tmpl_t *gk_zone_node_tmpl(const gk_node_t *n, uint16_t qtype);
 
 /* Compile every template of a built version (compile.c); psl (may be NULL) as in
- * gk_zver_build. */
-int gk_zver_compile(gk_zver_t *v, const struct gk_psl *psl);
+ * gk_zone_ver_build. */
+int gk_zone_ver_compile(gk_zver_t *v, const struct gk_psl *psl);

@@ -71,7 +71,7 @@ static int read_file(gk_loader_t *L, const char *path, const char *rec, char **o
 		    .mtime_nsec = (int64_t)st.st_mtim.tv_nsec,
 		};
 	}
-	return gk_read_file(path, MAX_FILE_SIZE, out, len);
+	return gk_file_read(path, MAX_FILE_SIZE, out, len);
 }
 
 static int push_rr(gk_loader_t *L, ldns_rr *rr, const char *file, unsigned line)
@@ -364,8 +364,8 @@ static int read_text(struct state *S, const char *text, size_t len)
 	return rc;
 }
 
-int gk_loader_read(gk_loader_t *L, const char *file, const char *text, size_t text_len,
-                   const ldns_rdf *origin)
+int gk_zone_loader_read(gk_loader_t *L, const char *file, const char *text, size_t text_len,
+                        const ldns_rdf *origin)
 {
 	struct state S = {.L = L, .ttl = 3600, .depth = text ? -1 : 0};
 	S.file = file; /* the caller's: valid while L is (load.h) */
@@ -399,8 +399,8 @@ int gk_loader_read(gk_loader_t *L, const char *file, const char *text, size_t te
 	return rc;
 }
 
-int gk_loader_read_wire(gk_loader_t *L, const char *file, const uint8_t *wire, size_t len,
-                        size_t count)
+int gk_zone_loader_read_wire(gk_loader_t *L, const char *file, const uint8_t *wire, size_t len,
+                             size_t count)
 {
 	const char *f = file; /* the caller's: valid while L is (load.h) */
 	size_t pos = 0;
@@ -424,7 +424,7 @@ int gk_loader_read_wire(gk_loader_t *L, const char *file, const uint8_t *wire, s
 	return 0;
 }
 
-void gk_loader_clear(gk_loader_t *L)
+void gk_zone_loader_clear(gk_loader_t *L)
 {
 	for (size_t i = 0; i < L->n; i++)
 		ldns_rr_free(L->rrs[i].rr);

@@ -37,17 +37,17 @@ typedef struct gk_loader {
 /* Read a zone from a file (text == NULL) or from memory (text given, file used only as the
  * name in messages; $INCLUDE is then refused). origin: the zone apex. Appends records to
  * L->rrs. Returns 0, or GK_ESYNTAX / GK_EIO / GK_ENOMEM with L->err set to "file:line: msg".
- * file is not copied: it must stay valid until gk_loader_clear (records name it). */
-int gk_loader_read(gk_loader_t *L, const char *file, const char *text, size_t text_len,
-                   const ldns_rdf *origin);
+ * file is not copied: it must stay valid until gk_zone_loader_clear (records name it). */
+int gk_zone_loader_read(gk_loader_t *L, const char *file, const char *text, size_t text_len,
+                        const ldns_rdf *origin);
 
 /* Read count records in uncompressed wire form (gk_zone_spec_t.wire) from wire[0..len):
  * each record is checked by ldns as a message's would be (names, RDATA by type), and its
  * index (1-based) is its line in messages. Returns 0, or GK_ESYNTAX (a record that does not
  * parse, trailing octets, fewer records) / GK_ENOMEM with L->err set. file is not copied
- * (as for gk_loader_read). */
-int gk_loader_read_wire(gk_loader_t *L, const char *file, const uint8_t *wire, size_t len,
-                        size_t count);
+ * (as for gk_zone_loader_read). */
+int gk_zone_loader_read_wire(gk_loader_t *L, const char *file, const uint8_t *wire, size_t len,
+                             size_t count);
 
 /* Free the ldns records and the file list held by L (not the arena). */
-void gk_loader_clear(gk_loader_t *L);
+void gk_zone_loader_clear(gk_loader_t *L);

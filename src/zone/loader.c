@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* src/zone/loader.c -- build many zones on a pool of threads.
  *
- * Each thread takes the next zone in the order given, builds it alone (gk_zver_build: its
+ * Each thread takes the next zone in the order given, builds it alone (gk_zone_ver_build: its
  * own arena, its own ldns state, nothing shared but the read-only spec and PSL) and appends
- * the result to a queue that the caller drains with gk_zload_take. One mutex guards the
+ * the result to a queue that the caller drains with gk_zone_build_take. One mutex guards the
  * queue and the next index: it is taken twice per zone, against tens of microseconds or
  * more of building, so it is never contended enough to matter (measured: 200,000 bench
  * zones on 2 threads, docs/ARCHITECTURE.md), and the caller's thread is the store's single
@@ -44,7 +44,7 @@ struct gk_zload {
 	unsigned nthreads;
 };
 
-unsigned gk_zload_cpus(void)
+unsigned gk_zone_build_cpus(void)
 {
 	cpu_set_t set;
 	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
@@ -69,7 +69,7 @@ static void push(gk_zload_t *zl, size_t index, gk_zver_t *v, int rc, const char 
 	if (rc < 0)
 		e = strdup(err[0] ? err : nomem);
 	if (zl->qn == zl->qcap) { /* realloc failed: there is no room even for this */
-		gk_zver_free(v);
+		gk_zone_ver_free(v);
 		free(e);
 		zl->handed++; /* lost: counted so that waiters end */
 		return;
@@ -88,7 +88,7 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&zl->mu);
 		gk_zver_t *v = NULL;
 		err[0] = 0;
-		int rc = gk_zver_build(&zl->specs[i], zl->psl, &v, err, sizeof(err));
+		int rc = gk_zone_ver_build(&zl->specs[i], zl->psl, &v, err, sizeof(err));
 		pthread_mutex_lock(&zl->mu);
 		zl->inflight--;
 		push(zl, i, rc == 0 ? v : NULL, rc, err);
@@ -106,14 +106,14 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int gk_zload_start(const gk_zone_spec_t *specs, size_t n, const struct gk_psl *psl,
-                   unsigned threads, void (*notify)(void *ctx), void *ctx, gk_zload_t **out)
+int gk_zone_build_start(const gk_zone_spec_t *specs, size_t n, const struct gk_psl *psl,
+                        unsigned threads, void (*notify)(void *ctx), void *ctx, gk_zload_t **out)
 {
 	gk_zload_t *zl = calloc(1, sizeof(*zl));
 	if (!zl)
 		return GK_ENOMEM;
 	if (threads == 0)
-		threads = gk_zload_cpus();
+		threads = gk_zone_build_cpus();
 	if (threads > n)
 		threads = n ? (unsigned)n : 1;
 	zl->specs = specs;
@@ -125,7 +125,7 @@ int gk_zload_start(const gk_zone_spec_t *specs, size_t n, const struct gk_psl *p
 	pthread_cond_init(&zl->cv, NULL);
 	zl->threads = calloc(threads, sizeof(*zl->threads));
 	if (!zl->threads) {
-		gk_zload_free(zl);
+		gk_zone_build_free(zl);
 		return GK_ENOMEM;
 	}
 	for (unsigned i = 0; i < threads; i++) {
@@ -134,7 +134,7 @@ int gk_zload_start(const gk_zone_spec_t *specs, size_t n, const struct gk_psl *p
 		zl->nthreads++;
 	}
 	if (zl->nthreads == 0) {
-		gk_zload_free(zl);
+		gk_zone_build_free(zl);
 		return GK_EAGAIN;
 	}
 	*out = zl;
@@ -148,7 +148,7 @@ static bool finished(const gk_zload_t *zl)
 	       (zl->next >= zl->n && zl->inflight == 0 && zl->handed + zl->qn >= zl->n);
 }
 
-size_t gk_zload_take(gk_zload_t *zl, bool wait, size_t max, gk_zload_fn fn, void *ctx)
+size_t gk_zone_build_take(gk_zload_t *zl, bool wait, size_t max, gk_zload_fn fn, void *ctx)
 {
 	pthread_mutex_lock(&zl->mu);
 	while (wait && zl->qn == 0 && !finished(zl))
@@ -186,7 +186,7 @@ size_t gk_zload_take(gk_zload_t *zl, bool wait, size_t max, gk_zload_fn fn, void
 	return k;
 }
 
-bool gk_zload_done(const gk_zload_t *zl)
+bool gk_zone_build_done(const gk_zload_t *zl)
 {
 	pthread_mutex_lock((pthread_mutex_t *)&zl->mu);
 	bool d = zl->handed >= zl->n;
@@ -194,7 +194,7 @@ bool gk_zload_done(const gk_zload_t *zl)
 	return d;
 }
 
-void gk_zload_cancel(gk_zload_t *zl)
+void gk_zone_build_cancel(gk_zload_t *zl)
 {
 	pthread_mutex_lock(&zl->mu);
 	zl->cancel = true;
@@ -202,15 +202,15 @@ void gk_zload_cancel(gk_zload_t *zl)
 	pthread_mutex_unlock(&zl->mu);
 }
 
-void gk_zload_free(gk_zload_t *zl)
+void gk_zone_build_free(gk_zload_t *zl)
 {
 	if (!zl)
 		return;
-	gk_zload_cancel(zl);
+	gk_zone_build_cancel(zl);
 	for (unsigned i = 0; i < zl->nthreads; i++)
 		pthread_join(zl->threads[i], NULL);
 	for (size_t i = 0; i < zl->qn; i++) {
-		gk_zver_free(zl->q[i].v);
+		gk_zone_ver_free(zl->q[i].v);
 		free(zl->q[i].err);
 	}
 	free(zl->q);

@@ -14,8 +14,8 @@
 /* pointer targets stay below this so a template can move by a full name length */
 #define CT_MAX_OFF (0x3fff - 256)
 
-void gk_asm_init(gk_asm_t *a, uint8_t *buf, size_t cap, size_t qend, const uint8_t *qname,
-                 size_t qlen)
+void gk_zone_asm_init(gk_asm_t *a, uint8_t *buf, size_t cap, size_t qend, const uint8_t *qname,
+                      size_t qlen)
 {
 	a->buf = buf;
 	a->cap = cap;
@@ -219,7 +219,7 @@ static void put_rrset(gk_asm_t *a, const uint8_t *owner, size_t olen, const gk_r
 		goto full;
 	size_t start = a->len;
 	unsigned nct = a->nct, nfix = a->nfix;
-	const gk_rrset_t *sig = a->dnssec ? gk_rrset_sigs(s) : NULL;
+	const gk_rrset_t *sig = a->dnssec ? gk_zone_rrset_sigs(s) : NULL;
 	if (!put_rrs(a, owner, olen, s, ttl_cap) || (sig && !put_rrs(a, owner, olen, sig, ttl_cap)))
 		goto undo;
 	unsigned cnt = s->count + (sig ? sig->count : 0u);
@@ -296,7 +296,8 @@ static void deny(gk_asm_t *a, const gk_node_t *d)
 {
 	if (!d)
 		return;
-	const gk_rrset_t *s = gk_node_rrset(d, d->zone->sec->nsec3 ? GK_TYPE_NSEC3 : GK_TYPE_NSEC);
+	const gk_rrset_t *s =
+	    gk_zone_node_rrset(d, d->zone->sec->nsec3 ? GK_TYPE_NSEC3 : GK_TYPE_NSEC);
 	if (!s || was_added(a, s))
 		return;
 	for (unsigned i = 0; i < a->npend; i++)
@@ -325,7 +326,7 @@ static bool n3exact(const gk_node_t *n)
 static void ds_proof(gk_asm_t *a, const gk_node_t *n)
 {
 	if (n3exact(n)) {
-		deny(a, gk_node_deny(n));
+		deny(a, gk_zone_node_deny(n));
 		return;
 	}
 	const gk_node_t *par = n->parent, *prev = NULL;
@@ -335,9 +336,9 @@ static void ds_proof(gk_asm_t *a, const gk_node_t *n)
 	}
 	if (!par)
 		return;
-	deny(a, gk_node_deny(par));
-	deny(a, prev ? gk_node_deny(prev) : gk_node_deny(n));
-	deny(a, gk_node_deny(n)); /* the opt-out span covering n */
+	deny(a, gk_zone_node_deny(par));
+	deny(a, prev ? gk_zone_node_deny(prev) : gk_zone_node_deny(n));
+	deny(a, gk_zone_node_deny(n)); /* the opt-out span covering n */
 }
 
 /* The NSEC3 covering the next closer name of name below the closest encloser ce. */
@@ -354,7 +355,7 @@ static void next_closer(gk_asm_t *a, const gk_node_t *ce, const uint8_t *name, s
 		nl--;
 	}
 	bool exact;
-	deny(a, gk_dnssec_nsec3_cover(ce->zone->sec, name, len, &exact));
+	deny(a, gk_zone_dnssec_nsec3_cover(ce->zone->sec, name, len, &exact));
 }
 
 /* NODATA at node n (RFC 4035 3.1.3.1, RFC 5155 7.2.3-7.2.5). */
@@ -363,14 +364,14 @@ static void prove_nodata(gk_asm_t *a, const gk_node_t *n, uint16_t qtype)
 	if (!signed_zone(a, n->zone))
 		return;
 	if (!n->zone->sec->nsec3) {
-		deny(a, gk_node_deny(n));
+		deny(a, gk_zone_node_deny(n));
 		return;
 	}
 	if (n->flags & GK_NODE_WILD) { /* also for DS, as NSD */
 		if (n->parent && n3exact(n->parent))
-			deny(a, gk_node_deny(n->parent));
+			deny(a, gk_zone_node_deny(n->parent));
 		if (n3exact(n))
-			deny(a, gk_node_deny(n));
+			deny(a, gk_zone_node_deny(n));
 		return;
 	}
 	if (qtype == GK_TYPE_DS && !(n->flags & GK_NODE_APEX)) {
@@ -378,14 +379,14 @@ static void prove_nodata(gk_asm_t *a, const gk_node_t *n, uint16_t qtype)
 		return;
 	}
 	const gk_node_t *o = n;
-	if (!gk_node_deny(o))
+	if (!gk_zone_node_deny(o))
 		return;
 	if (!n3exact(o))
-		while (o->parent && gk_node_deny(o->parent) && !n3exact(o->parent))
+		while (o->parent && gk_zone_node_deny(o->parent) && !n3exact(o->parent))
 			o = o->parent;
-	deny(a, gk_node_deny(o));
+	deny(a, gk_zone_node_deny(o));
 	if (!n3exact(o) && o->parent)
-		deny(a, gk_node_deny(o->parent));
+		deny(a, gk_zone_node_deny(o->parent));
 }
 
 /* NXDOMAIN for name below its closest encloser ce (RFC 4035 3.1.3.2, RFC 5155 7.2.2). */
@@ -398,14 +399,14 @@ static void prove_nxdomain(gk_asm_t *a, const gk_node_t *ce, const uint8_t *name
 		if (a->slot_mode)
 			deny_slot(a);
 		else
-			deny(a, gk_dnssec_nsec_cover(z->sec, name, len));
-		deny(a, gk_node_wdeny(ce));
+			deny(a, gk_zone_dnssec_nsec_cover(z->sec, name, len));
+		deny(a, gk_zone_node_wdeny(ce));
 		return;
 	}
 	next_closer(a, ce, name, len);
 	if (n3exact(ce))
-		deny(a, gk_node_deny(ce));
-	deny(a, gk_node_wdeny(ce));
+		deny(a, gk_zone_node_deny(ce));
+	deny(a, gk_zone_node_wdeny(ce));
 }
 
 /* A wildcard answer from w for name: the proof that name itself does not exist
@@ -416,7 +417,7 @@ static void prove_wild(gk_asm_t *a, const gk_node_t *w, const uint8_t *name, siz
 	if (!signed_zone(a, z) || (w->len == len && memcmp(w->name, name, len) == 0))
 		return;
 	if (!z->sec->nsec3)
-		deny(a, gk_dnssec_nsec_cover(z->sec, name, len));
+		deny(a, gk_zone_dnssec_nsec_cover(z->sec, name, len));
 	else if (w->parent)
 		next_closer(a, w->parent, name, len);
 }
@@ -500,22 +501,22 @@ static bool pass_node(gk_asm_t *a, const gk_node_t *n)
 	return pass(a, n->name, n->len, reg_of(a, n, true, n->name, n->len), NULL);
 }
 
-const gk_zver_t *gk_zscope_zone(const gk_zscope_t *sc, const uint8_t *name, size_t len)
+const gk_zver_t *gk_zone_scope_zone(const gk_zscope_t *sc, const uint8_t *name, size_t len)
 {
 	if (sc->zs)
-		return gk_zoneset_zone_of(sc->zs, name, len, gk_namehash(name, len), NULL, 0);
+		return gk_zone_store_zone_of(sc->zs, name, len, gk_namehash(name, len), NULL, 0);
 	const gk_zver_t *v = sc->only;
-	return gk_dname_is_subdomain(name, len, gk_zver_apex(v), v->apex_len) ? v : NULL;
+	return gk_dname_is_subdomain(name, len, gk_zone_ver_apex(v), v->apex_len) ? v : NULL;
 }
 
 /* The node of name in zone z, when z is the zone that holds name (no deeper served zone). */
 static const gk_node_t *find_in(const gk_zscope_t *sc, const gk_zone_t *z, const uint8_t *name,
                                 size_t len)
 {
-	const gk_zver_t *v = gk_zscope_zone(sc, name, len);
+	const gk_zver_t *v = gk_zone_scope_zone(sc, name, len);
 	if (!v || &v->zone != z)
 		return NULL;
-	return gk_zver_find(v, name, len, gk_namehash(name, len));
+	return gk_zone_ver_find(v, name, len, gk_namehash(name, len));
 }
 
 /* The name embedded in an RR's rdata at which additional processing looks. */
@@ -554,7 +555,7 @@ static void additional(const gk_zscope_t *sc, gk_asm_t *a, const gk_rrset_t *con
 				 */
 				if (!n || n->dname || (n->cut && !cut))
 					continue;
-				const gk_rrset_t *r = gk_node_rrset(n, types[t]);
+				const gk_rrset_t *r = gk_zone_node_rrset(n, types[t]);
 				if (!r || was_added(a, r) || !pass_node(a, n))
 					continue;
 				bool req = cut && n->cut == cut;
@@ -565,7 +566,7 @@ static void additional(const gk_zscope_t *sc, gk_asm_t *a, const gk_rrset_t *con
 	}
 }
 
-void gk_resolve_nxdomain(gk_asm_t *a, const gk_zone_t *z)
+void gk_zone_resolve_nxdomain(gk_asm_t *a, const gk_zone_t *z)
 {
 	a->rcode = GK_RCODE_NXDOMAIN;
 	a->aa = true;
@@ -584,7 +585,7 @@ static void nodata_at(gk_asm_t *a, const gk_node_t *n, uint16_t qtype)
 	nodata(a, n->zone);
 }
 
-void gk_resolve_nxdomain_slot(gk_asm_t *a, const gk_node_t *ce)
+void gk_zone_resolve_nxdomain_slot(gk_asm_t *a, const gk_node_t *ce)
 {
 	a->rcode = GK_RCODE_NXDOMAIN;
 	a->aa = true;
@@ -594,30 +595,30 @@ void gk_resolve_nxdomain_slot(gk_asm_t *a, const gk_node_t *ce)
 		flush_denial(a);
 }
 
-void gk_resolve_denial(gk_asm_t *a, const gk_node_t *d)
+void gk_zone_resolve_denial(gk_asm_t *a, const gk_node_t *d)
 {
 	deny(a, d);
 	flush_denial(a);
 }
 
-void gk_resolve_nodata(gk_asm_t *a, const gk_zone_t *z)
+void gk_zone_resolve_nodata(gk_asm_t *a, const gk_zone_t *z)
 {
 	a->rcode = GK_RCODE_NOERROR;
 	a->aa = true;
 	nodata(a, z);
 }
 
-void gk_resolve_referral(const gk_zscope_t *sc, gk_asm_t *a, const gk_node_t *cut)
+void gk_zone_resolve_referral(const gk_zscope_t *sc, gk_asm_t *a, const gk_node_t *cut)
 {
-	const gk_rrset_t *ns = gk_node_rrset(cut, GK_TYPE_NS);
+	const gk_rrset_t *ns = gk_zone_node_rrset(cut, GK_TYPE_NS);
 	put_rrset(a, cut->name, cut->len, ns, GK_SEC_AUTHORITY, true, UINT32_MAX);
 	if (signed_zone(a, cut->zone)) {
 		/* DS from the parent side, or the proof that there is none (RFC 4035 3.1.4) */
-		const gk_rrset_t *ds = gk_node_rrset(cut, GK_TYPE_DS);
+		const gk_rrset_t *ds = gk_zone_node_rrset(cut, GK_TYPE_DS);
 		if (ds)
 			put_rrset(a, cut->name, cut->len, ds, GK_SEC_AUTHORITY, true, UINT32_MAX);
 		else if (!cut->zone->sec->nsec3)
-			deny(a, gk_node_rrset(cut, GK_TYPE_NSEC) ? cut : NULL);
+			deny(a, gk_zone_node_rrset(cut, GK_TYPE_NSEC) ? cut : NULL);
 		else
 			ds_proof(a, cut);
 		flush_denial(a);
@@ -641,14 +642,14 @@ static enum look lookup(const gk_asm_t *a, const gk_zscope_t *sc, const uint8_t 
 	if (sc->zs)
 		v = gk_zoneset_zone_of_st(sc->zs, name, len, loff, labels, st);
 	else
-		v = gk_dname_is_subdomain(name, len, gk_zver_apex(sc->only), sc->only->apex_len)
+		v = gk_dname_is_subdomain(name, len, gk_zone_ver_apex(sc->only), sc->only->apex_len)
 		        ? sc->only
 		        : NULL;
 	if (!v)
 		return LK_NONE;
-	if (gk_zver_placeholder_p(v))
+	if (gk_zone_ver_placeholder_p(v))
 		return LK_SERVFAIL; /* a zone without data: SERVFAIL, or a chain stops before it */
-	const gk_node_t *n = gk_zver_find(v, name, len, h0);
+	const gk_node_t *n = gk_zone_ver_find(v, name, len, h0);
 	if (n && reg)
 		*reg = reg_of(a, n, true, name, len);
 	if (n) {
@@ -664,8 +665,8 @@ static enum look lookup(const gk_asm_t *a, const gk_zscope_t *sc, const uint8_t 
 		 * the enclosing served zone's node of that name answers it, when there is one */
 		if (qtype == GK_TYPE_DS && (n->flags & GK_NODE_APEX) && sc->zs && len > 1) {
 			const uint8_t *up = name + name[0] + 1;
-			const gk_zver_t *pv = gk_zscope_zone(sc, up, len - name[0] - 1u);
-			const gk_node_t *pn = pv ? gk_zver_find(pv, name, len, h0) : NULL;
+			const gk_zver_t *pv = gk_zone_scope_zone(sc, up, len - name[0] - 1u);
+			const gk_node_t *pn = pv ? gk_zone_ver_find(pv, name, len, h0) : NULL;
 			if (pn)
 				n = pn;
 		}
@@ -678,7 +679,7 @@ static enum look lookup(const gk_asm_t *a, const gk_zscope_t *sc, const uint8_t 
 	for (unsigned i = 0; !n && l > v->apex_len;) {
 		l -= p[0] + 1u;
 		p += p[0] + 1u;
-		n = gk_zver_find(v, p, l, gk_namehash_fin(st[++i]));
+		n = gk_zone_ver_find(v, p, l, gk_namehash_fin(st[++i]));
 	}
 	if (!n)
 		return LK_NONE;
@@ -721,7 +722,7 @@ static const uint8_t *answer_node(const gk_zscope_t *sc, gk_asm_t *a, const gk_n
 		nodata_at(a, n, qtype);
 		return NULL;
 	}
-	const gk_rrset_t *s = gk_node_rrset(n, qtype);
+	const gk_rrset_t *s = gk_zone_node_rrset(n, qtype);
 	if (s) {
 		put_rrset(a, owner, olen, s, GK_SEC_ANSWER, true, UINT32_MAX);
 		/* no authority for DS at a cut (the parent's NS would read as a referral) nor
@@ -740,7 +741,8 @@ static const uint8_t *answer_node(const gk_zscope_t *sc, gk_asm_t *a, const gk_n
 		additional(sc, a, sets, nsets, z, NULL);
 		return NULL;
 	}
-	const gk_rrset_t *cn = (n->flags & GK_NODE_CNAME) ? gk_node_rrset(n, GK_TYPE_CNAME) : NULL;
+	const gk_rrset_t *cn =
+	    (n->flags & GK_NODE_CNAME) ? gk_zone_node_rrset(n, GK_TYPE_CNAME) : NULL;
 	if (cn) {
 		put_rrset(a, owner, olen, cn, GK_SEC_ANSWER, true, UINT32_MAX);
 		return cn->rrs[0].rdata;
@@ -752,8 +754,8 @@ static const uint8_t *answer_node(const gk_zscope_t *sc, gk_asm_t *a, const gk_n
 static void resolve(const gk_zscope_t *sc, gk_asm_t *a, const uint8_t *qname, size_t qlen,
                     uint16_t qtype);
 
-void gk_resolve(const gk_zscope_t *sc, gk_asm_t *a, const uint8_t *qname, size_t qlen,
-                uint16_t qtype)
+void gk_zone_resolve(const gk_zscope_t *sc, gk_asm_t *a, const uint8_t *qname, size_t qlen,
+                     uint16_t qtype)
 {
 	resolve(sc, a, qname, qlen, qtype);
 	if (a->npend)
@@ -798,7 +800,7 @@ static void resolve(const gk_zscope_t *sc, gk_asm_t *a, const uint8_t *qname, si
 		case LK_SERVFAIL:
 			return;
 		case LK_REFERRAL:
-			gk_resolve_referral(sc, a, n);
+			gk_zone_resolve_referral(sc, a, n);
 			return;
 		case LK_NXDOMAIN:
 			a->rcode = GK_RCODE_NXDOMAIN;
@@ -818,7 +820,7 @@ static void resolve(const gk_zscope_t *sc, gk_asm_t *a, const uint8_t *qname, si
 			next = answer_node(sc, a, n, name, len, qtype);
 			break;
 		case LK_DNAME: {
-			const gk_rrset_t *d = gk_node_rrset(n, GK_TYPE_DNAME);
+			const gk_rrset_t *d = gk_zone_node_rrset(n, GK_TYPE_DNAME);
 			put_rrset(a, n->name, n->len, d, GK_SEC_ANSWER, true, UINT32_MAX);
 			const uint8_t *target = d->rrs[0].rdata;
 			size_t tl = gk_dname_len(target);
@@ -865,7 +867,8 @@ static bool add_type(uint16_t *types, unsigned *k, unsigned max, uint16_t t)
 	return true;
 }
 
-int gk_resolve_chain_types(const gk_zscope_t *sc, const gk_node_t *n, uint16_t *types, unsigned max)
+int gk_zone_resolve_chain_types(const gk_zscope_t *sc, const gk_node_t *n, uint16_t *types,
+                                unsigned max)
 {
 	unsigned k = 0;
 	const gk_node_t *cur = n;
@@ -875,7 +878,7 @@ int gk_resolve_chain_types(const gk_zscope_t *sc, const gk_node_t *n, uint16_t *
 				return -1;
 		if (!(cur->flags & GK_NODE_CNAME))
 			break;
-		const uint8_t *t = gk_node_rrset(cur, GK_TYPE_CNAME)->rrs[0].rdata;
+		const uint8_t *t = gk_zone_node_rrset(cur, GK_TYPE_CNAME)->rrs[0].rdata;
 		const gk_node_t *next = NULL;
 		size_t tl = gk_dname_len(t);
 		nstates_t ns;

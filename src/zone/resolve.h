@@ -48,7 +48,7 @@ typedef struct gk_asm {
 	bool class_any; /* QCLASS ANY: not authoritative, answer section only */
 	/* DO=1 (RFC 3225): RRSIGs with every RRset of a signed zone, denial of existence
 	 * (NSEC or NSEC3) in negative answers, wildcard answers and referrals, DS in
-	 * referrals. Kept by gk_asm_init like wild_mode. */
+	 * referrals. Kept by gk_zone_asm_init like wild_mode. */
 	bool dnssec;
 	/* Filing filter (query time). Every name whose data the message would carry -- each
 	 * name a CNAME or DNAME chain reaches (whatever is found there: data, a referral, a
@@ -61,7 +61,7 @@ typedef struct gk_asm {
 	bool (*allow)(void *ctx, const uint8_t *reg, size_t rlen, uint64_t hash);
 	void *allow_ctx;
 	/* The question name's label offsets and gk_namehash_states: a lookup of that very name
-	 * (qh_name, the pointer) takes its hashes from here. Cleared by gk_asm_init (qh_st
+	 * (qh_name, the pointer) takes its hashes from here. Cleared by gk_zone_asm_init (qh_st
 	 * NULL: not known); the caller may set them after it. */
 	const uint8_t *qh_name;
 	const uint8_t *qh_loff;
@@ -97,7 +97,7 @@ typedef struct gk_asm {
 	 * and wildcard answers of signed zones): the NSEC or NSEC3 that covers the query name
 	 * (or its next closer name) is not written; where it would go is the slot, filled per
 	 * query from precompiled pieces (gk_dnssec_slot_t). Set by the caller like dnssec;
-	 * the rest is reset by gk_asm_init. */
+	 * the rest is reset by gk_zone_asm_init. */
 	bool slot_mode;
 	bool slot_set;       /* the slot was reached: slot_off, slot_bound hold */
 	bool slot_lost;      /* more names or denial RRsets than recorded below */
@@ -123,33 +123,33 @@ typedef struct gk_asm {
 /* Prepare a to continue a message in buf[0..qend) whose question name (lowercase copy in
  * qname, qlen octets) sits at offset 12. cap: usable size of buf. The caller's wild_mode,
  * class_any, allow, allow_ctx and psl are kept; everything else is reset. */
-void gk_asm_init(gk_asm_t *a, uint8_t *buf, size_t cap, size_t qend, const uint8_t *qname,
-                 size_t qlen);
+void gk_zone_asm_init(gk_asm_t *a, uint8_t *buf, size_t cap, size_t qend, const uint8_t *qname,
+                      size_t qlen);
 
 /* Resolve (qname, qtype) in scope sc into a. Sets a->rcode and a->aa. REFUSED when no
  * zone of the scope contains qname. Returns nothing: a full buffer is reported in a->full. */
-void gk_resolve(const gk_zscope_t *sc, gk_asm_t *a, const uint8_t *qname, size_t qlen,
-                uint16_t qtype);
+void gk_zone_resolve(const gk_zscope_t *sc, gk_asm_t *a, const uint8_t *qname, size_t qlen,
+                     uint16_t qtype);
 
 /* The NXDOMAIN answer of a zone (SOA in authority), for the zone's template. */
-void gk_resolve_nxdomain(gk_asm_t *a, const gk_zone_t *z);
+void gk_zone_resolve_nxdomain(gk_asm_t *a, const gk_zone_t *z);
 
 /* Slot mode: the DO=1 NXDOMAIN answer for names whose closest encloser is ce, with the
  * slot where the NSEC covering the name or the NSEC3 covering its next closer name goes. */
-void gk_resolve_nxdomain_slot(gk_asm_t *a, const gk_node_t *ce);
+void gk_zone_resolve_nxdomain_slot(gk_asm_t *a, const gk_node_t *ce);
 
 /* The NSEC or NSEC3 RRset at chain node d with its RRSIGs, alone in the authority section
  * (a piece of a slot, dnssec.h). */
-void gk_resolve_denial(gk_asm_t *a, const gk_node_t *d);
+void gk_zone_resolve_denial(gk_asm_t *a, const gk_node_t *d);
 
 /* A NODATA answer in zone z (AA, SOA in authority), for the zone's template. */
-void gk_resolve_nodata(gk_asm_t *a, const gk_zone_t *z);
+void gk_zone_resolve_nodata(gk_asm_t *a, const gk_zone_t *z);
 
 /* The referral at a cut node (NS in authority, glue in additional), for its template. */
-void gk_resolve_referral(const gk_zscope_t *sc, gk_asm_t *a, const gk_node_t *cut);
+void gk_zone_resolve_referral(const gk_zscope_t *sc, gk_asm_t *a, const gk_node_t *cut);
 
 /* Types that can change the answer at node n: its own RRset types and, for a CNAME, those
  * of every node its chain reaches. Returns the count, or -1 when the chain passes a DNAME
  * (such answers are built at query time). */
-int gk_resolve_chain_types(const gk_zscope_t *sc, const gk_node_t *n, uint16_t *types,
-                           unsigned max);
+int gk_zone_resolve_chain_types(const gk_zscope_t *sc, const gk_node_t *n, uint16_t *types,
+                                unsigned max);

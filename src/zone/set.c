@@ -3,7 +3,7 @@
  *
  * Each zone is built as its own version (build.c) and put in a store (store.c) that frees
  * retired objects at once: linear in the zones and their data (tools, tests, --check);
- * and gk_zoneset_sync, which brings a live store in line with a configuration zone by
+ * and gk_zone_store_sync, which brings a live store in line with a configuration zone by
  * zone (the daemon's start and SIGHUP).
  */
 #include <stdio.h>
@@ -37,11 +37,11 @@ static void built(void *ctx, size_t i, gk_zver_t *v, int rc, const char *err)
 	}
 	/* every zone before i was taken already and finishes: the first error is among them
 	 * or is this one */
-	gk_zload_cancel(c->zl);
+	gk_zone_build_cancel(c->zl);
 }
 
-int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, const struct gk_psl *psl,
-                     gk_zoneset_t **out, char *err, size_t errlen)
+int gk_zone_store_build(const gk_zone_spec_t *specs, size_t n, const struct gk_psl *psl,
+                        gk_zoneset_t **out, char *err, size_t errlen)
 {
 	if (errlen)
 		err[0] = 0;
@@ -49,15 +49,15 @@ int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, const struct gk_psl 
 	struct collect_all c = {.first_fail = n, .err = err, .errlen = errlen};
 	int rc = GK_ENOMEM;
 	c.vers = calloc(n ? n : 1, sizeof(*c.vers));
-	if (!c.vers || gk_zoneset_create(NULL, NULL, &zs) < 0)
+	if (!c.vers || gk_zone_store_create(NULL, NULL, &zs) < 0)
 		goto nomem;
 	if (n) {
-		rc = gk_zload_start(specs, n, psl, 0, NULL, NULL, &c.zl);
+		rc = gk_zone_build_start(specs, n, psl, 0, NULL, NULL, &c.zl);
 		if (rc < 0)
 			goto nomem;
-		while (gk_zload_take(c.zl, true, 0, built, &c) > 0)
+		while (gk_zone_build_take(c.zl, true, 0, built, &c) > 0)
 			;
-		gk_zload_free(c.zl);
+		gk_zone_build_free(c.zl);
 	}
 	/* in configuration order: the first error (a build failure or a zone configured twice)
 	 * is the one reported, whatever order the threads finished in */
@@ -67,14 +67,14 @@ int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, const struct gk_psl 
 			goto fail;
 		}
 		gk_zver_t *v = c.vers[i];
-		if (gk_zoneset_get(zs, gk_zver_apex(v), v->apex_len)) {
+		if (gk_zone_store_get(zs, gk_zone_ver_apex(v), v->apex_len)) {
 			if (errlen)
 				snprintf(err, errlen, "%s: zone %s is configured twice",
 				         specs[i].file ? specs[i].file : "<text>", specs[i].name);
 			rc = GK_EINVAL;
 			goto fail;
 		}
-		rc = gk_zoneset_put(zs, v);
+		rc = gk_zone_store_put(zs, v);
 		if (rc < 0)
 			goto nomem;
 		c.vers[i] = NULL;
@@ -89,9 +89,9 @@ nomem:
 fail:
 	if (c.vers)
 		for (size_t i = 0; i < n; i++)
-			gk_zver_free(c.vers[i]);
+			gk_zone_ver_free(c.vers[i]);
 	free(c.vers);
-	gk_zoneset_free(zs);
+	gk_zone_store_free(zs);
 	return rc;
 }
 
@@ -103,7 +103,7 @@ static size_t apex_wire(const char *name, uint8_t *out)
 
 static bool unchanged(const gk_zver_t *v, const gk_zone_spec_t *spec)
 {
-	return spec->file && gk_zver_files_current(v, spec->file);
+	return spec->file && gk_zone_ver_files_current(v, spec->file);
 }
 
 struct sweep {
@@ -131,16 +131,16 @@ static void collect(void *ctx, const gk_zver_t *v)
 	w->gone[w->n++] = v;
 }
 
-int gk_zoneset_sync(gk_zoneset_t *zs, const gk_zone_spec_t *specs, size_t n,
-                    const struct gk_psl *psl, gk_zoneset_sync_stats_t *st, gk_zoneset_fail_fn fail,
-                    void *ctx)
+int gk_zone_store_sync(gk_zoneset_t *zs, const gk_zone_spec_t *specs, size_t n,
+                       const struct gk_psl *psl, gk_zoneset_sync_stats_t *st,
+                       gk_zoneset_fail_fn fail, void *ctx)
 {
-	return gk_zoneset_sync_ex(zs, specs, n, psl, st, fail, NULL, ctx);
+	return gk_zone_store_sync_changed(zs, specs, n, psl, st, fail, NULL, ctx);
 }
 
-int gk_zoneset_sync_ex(gk_zoneset_t *zs, const gk_zone_spec_t *specs, size_t n,
-                       const struct gk_psl *psl, gk_zoneset_sync_stats_t *st,
-                       gk_zoneset_fail_fn fail, gk_zoneset_changed_fn changed, void *ctx)
+int gk_zone_store_sync_changed(gk_zoneset_t *zs, const gk_zone_spec_t *specs, size_t n,
+                               const struct gk_psl *psl, gk_zoneset_sync_stats_t *st,
+                               gk_zoneset_fail_fn fail, gk_zoneset_changed_fn changed, void *ctx)
 {
 	static uint32_t passes; /* writer thread only */
 	if (++passes == 0)
@@ -151,7 +151,7 @@ int gk_zoneset_sync_ex(gk_zoneset_t *zs, const gk_zone_spec_t *specs, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		uint8_t apex[GK_DNAME_MAX + 1];
 		size_t alen = apex_wire(specs[i].name, apex);
-		gk_zver_t *cur = alen ? (gk_zver_t *)gk_zoneset_get(zs, apex, alen) : NULL;
+		gk_zver_t *cur = alen ? (gk_zver_t *)gk_zone_store_get(zs, apex, alen) : NULL;
 		if (cur && cur->mark == mark)
 			continue; /* configured twice (the config loader refuses that): first wins
 			           */
@@ -161,12 +161,12 @@ int gk_zoneset_sync_ex(gk_zoneset_t *zs, const gk_zone_spec_t *specs, size_t n,
 			continue;
 		}
 		gk_zver_t *v;
-		int rc = gk_zver_build(&specs[i], psl, &v, err, sizeof(err));
+		int rc = gk_zone_ver_build(&specs[i], psl, &v, err, sizeof(err));
 		if (rc == 0) {
 			v->mark = mark;
-			rc = gk_zoneset_put(zs, v);
+			rc = gk_zone_store_put(zs, v);
 			if (rc < 0)
-				gk_zver_free(v);
+				gk_zone_ver_free(v);
 		}
 		if (rc == GK_ENOMEM)
 			return rc;
@@ -186,7 +186,7 @@ int gk_zoneset_sync_ex(gk_zoneset_t *zs, const gk_zone_spec_t *specs, size_t n,
 			changed(ctx, i);
 	}
 	struct sweep w = {.mark = mark};
-	gk_zoneset_each(zs, collect, &w);
+	gk_zone_store_each(zs, collect, &w);
 	if (w.nomem) {
 		free(w.gone);
 		return GK_ENOMEM;
@@ -195,8 +195,8 @@ int gk_zoneset_sync_ex(gk_zoneset_t *zs, const gk_zone_spec_t *specs, size_t n,
 	for (size_t i = 0; i < w.n; i++) {
 		uint8_t apex[GK_DNAME_MAX + 1];
 		size_t alen = w.gone[i]->apex_len;
-		memcpy(apex, gk_zver_apex(w.gone[i]), alen);
-		if (gk_zoneset_remove(zs, apex, alen) == 0)
+		memcpy(apex, gk_zone_ver_apex(w.gone[i]), alen);
+		if (gk_zone_store_remove(zs, apex, alen) == 0)
 			st->removed++;
 	}
 	free(w.gone);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* src/zone/site.c -- the addresses a zone's site resolves to (gk_zver_site_addrs), read from
+/* src/zone/site.c -- the addresses a zone's site resolves to (gk_zone_ver_site_addrs), read from
  * a built version at publish time for discovery's attribution (src/obs/disc_sites.c); never
  * on the packet path.
  */
@@ -30,27 +30,27 @@ static size_t add_rrset(const gk_rrset_t *rs, uint8_t (*addr)[16], int *v4, size
 	return n;
 }
 
-int gk_zver_site_addrs(const gk_zver_t *v, uint8_t (*addr)[16], int *v4, size_t max)
+int gk_zone_ver_site_addrs(const gk_zver_t *v, uint8_t (*addr)[16], int *v4, size_t max)
 {
-	if (gk_zver_placeholder_p(v))
+	if (gk_zone_ver_placeholder_p(v))
 		return -1;
 	const gk_node_t *apex = v->zone.apex;
 	if (apex == NULL || apex->reg_off != 0) /* GK_REG_NONE/UNKNOWN, or below one */
 		return -1;
 	size_t n = 0;
-	n = add_rrset(gk_node_rrset(apex, GK_TYPE_A), addr, v4, n, max);
-	n = add_rrset(gk_node_rrset(apex, GK_TYPE_AAAA), addr, v4, n, max);
+	n = add_rrset(gk_zone_node_rrset(apex, GK_TYPE_A), addr, v4, n, max);
+	n = add_rrset(gk_zone_node_rrset(apex, GK_TYPE_AAAA), addr, v4, n, max);
 	uint8_t www[GK_DNAME_MAX + 1];
 	if (apex->len + 4u <= GK_DNAME_MAX) {
 		memcpy(www, "\x03www", 4);
 		memcpy(www + 4, apex->name, apex->len);
 		size_t len = apex->len + 4u;
-		const gk_node_t *w = gk_zver_find(v, www, len, gk_namehash(www, len));
+		const gk_node_t *w = gk_zone_ver_find(v, www, len, gk_namehash(www, len));
 		if (w == NULL)
 			w = apex->wild; /* "*.apex" answers for www */
 		if (w != NULL && !(w->flags & GK_NODE_DELEG)) {
-			n = add_rrset(gk_node_rrset(w, GK_TYPE_A), addr, v4, n, max);
-			n = add_rrset(gk_node_rrset(w, GK_TYPE_AAAA), addr, v4, n, max);
+			n = add_rrset(gk_zone_node_rrset(w, GK_TYPE_A), addr, v4, n, max);
+			n = add_rrset(gk_zone_node_rrset(w, GK_TYPE_AAAA), addr, v4, n, max);
 		}
 	}
 	return (int)n;

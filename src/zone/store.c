@@ -52,7 +52,7 @@ struct gk_zoneset {
 	size_t nplaceholders; /* of nzones */
 	gk_zoneset_retire_fn retire;
 	void *retire_ctx;
-	gk_zoneset_publish_fn published; /* gk_zoneset_on_publish */
+	gk_zoneset_publish_fn published; /* gk_zone_store_on_publish */
 	void *published_ctx;
 };
 
@@ -82,7 +82,7 @@ static struct zindex *index_new(size_t want)
 		sz <<= 1;
 	size_t bytes = index_bytes(sz);
 	/* zeroed: every entry NULL */
-	struct zindex *ix = bytes >= INDEX_MAP_MIN ? gk_map_huge(bytes) : calloc(1, bytes);
+	struct zindex *ix = bytes >= INDEX_MAP_MIN ? gk_arena_map_huge(bytes) : calloc(1, bytes);
 	if (ix)
 		ix->mask = sz - 1;
 	return ix;
@@ -93,14 +93,14 @@ static void index_free(void *p)
 	struct zindex *ix = p;
 	size_t bytes = index_bytes(ix->mask + 1);
 	if (bytes >= INDEX_MAP_MIN)
-		gk_unmap_huge(ix, bytes);
+		gk_arena_unmap_huge(ix, bytes);
 	else
 		free(ix);
 }
 
 static void ver_free(void *p)
 {
-	gk_zver_free(p);
+	gk_zone_ver_free(p);
 }
 
 static void retire(gk_zoneset_t *zs, void *obj, void (*fn)(void *))
@@ -111,12 +111,12 @@ static void retire(gk_zoneset_t *zs, void *obj, void (*fn)(void *))
 		fn(obj);
 }
 
-void gk_zoneset_retire(gk_zoneset_t *zs, void *obj, void (*free_fn)(void *))
+void gk_zone_store_retire(gk_zoneset_t *zs, void *obj, void (*free_fn)(void *))
 {
 	retire(zs, obj, free_fn);
 }
 
-int gk_zoneset_create(gk_zoneset_retire_fn retire_fn, void *ctx, gk_zoneset_t **out)
+int gk_zone_store_create(gk_zoneset_retire_fn retire_fn, void *ctx, gk_zoneset_t **out)
 {
 	gk_zoneset_t *zs = calloc(1, sizeof(*zs));
 	struct zindex *ix = index_new(16);
@@ -137,7 +137,7 @@ int gk_zoneset_create(gk_zoneset_retire_fn retire_fn, void *ctx, gk_zoneset_t **
 
 static bool same_apex(const gk_zver_t *v, const uint8_t *name, size_t len)
 {
-	return v->apex_len == len && gk_name_eq(gk_zver_apex(v), name, len);
+	return v->apex_len == len && gk_zone_name_eq(gk_zone_ver_apex(v), name, len);
 }
 
 /* Reader probe: the version whose apex is name, or NULL. */
@@ -158,14 +158,14 @@ static const gk_zver_t *index_find(const struct zindex *ix, const uint8_t *name,
 	}
 }
 
-const gk_zver_t *gk_zoneset_get_h(const gk_zoneset_t *zs, const uint8_t *apex, size_t len,
-                                  uint64_t hash)
+const gk_zver_t *gk_zone_store_get_h(const gk_zoneset_t *zs, const uint8_t *apex, size_t len,
+                                     uint64_t hash)
 {
 	const struct zindex *ix = atomic_load((_Atomic(struct zindex *) *)&zs->idx);
 	return index_find(ix, apex, len, hash);
 }
 
-const gk_zver_t *gk_zoneset_get(const gk_zoneset_t *zs, const uint8_t *apex, size_t len)
+const gk_zver_t *gk_zone_store_get(const gk_zoneset_t *zs, const uint8_t *apex, size_t len)
 {
 	const struct zindex *ix = atomic_load((_Atomic(struct zindex *) *)&zs->idx);
 	return index_find(ix, apex, len, gk_namehash(apex, len));
@@ -205,8 +205,8 @@ zone_of(const gk_zoneset_t *zs, const uint8_t *name, size_t len, uint64_t hash, 
 	return NULL;
 }
 
-const gk_zver_t *gk_zoneset_zone_of(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
-                                    uint64_t hash, const uint8_t *loff, unsigned labels)
+const gk_zver_t *gk_zone_store_zone_of(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
+                                       uint64_t hash, const uint8_t *loff, unsigned labels)
 {
 	uint8_t own[GK_DNAME_LABELS_MAX];
 	if (!loff) {
@@ -274,10 +274,10 @@ static int index_rebuild(gk_zoneset_t *zs, size_t want)
 	return 0;
 }
 
-int gk_zoneset_put(gk_zoneset_t *zs, gk_zver_t *v)
+int gk_zone_store_put(gk_zoneset_t *zs, gk_zver_t *v)
 {
 	struct zindex *ix = atomic_load_explicit(&zs->idx, memory_order_relaxed);
-	const uint8_t *apex = gk_zver_apex(v);
+	const uint8_t *apex = gk_zone_ver_apex(v);
 	uint64_t h = gk_namehash(apex, v->apex_len); /* the version keeps none: writer only */
 	struct zent *free_at;
 	struct zent *e = index_slot(ix, apex, v->apex_len, h, &free_at);
@@ -287,8 +287,8 @@ int gk_zoneset_put(gk_zoneset_t *zs, gk_zver_t *v)
 		atomic_store(&e->ver, v);
 		zs->nrr += v->nrr;
 		zs->nrr -= old->nrr;
-		zs->nplaceholders += gk_zver_placeholder_p(v);
-		zs->nplaceholders -= gk_zver_placeholder_p(old);
+		zs->nplaceholders += gk_zone_ver_placeholder_p(v);
+		zs->nplaceholders -= gk_zone_ver_placeholder_p(old);
 		retire(zs, old, ver_free);
 		if (zs->published)
 			zs->published(zs->published_ctx, v);
@@ -315,19 +315,19 @@ int gk_zoneset_put(gk_zoneset_t *zs, gk_zver_t *v)
 	atomic_store(&free_at->ver, v);
 	zs->nzones++;
 	zs->nrr += v->nrr;
-	zs->nplaceholders += gk_zver_placeholder_p(v);
+	zs->nplaceholders += gk_zone_ver_placeholder_p(v);
 	if (zs->published)
 		zs->published(zs->published_ctx, v);
 	return 0;
 }
 
-void gk_zoneset_on_publish(gk_zoneset_t *zs, gk_zoneset_publish_fn fn, void *ctx)
+void gk_zone_store_on_publish(gk_zoneset_t *zs, gk_zoneset_publish_fn fn, void *ctx)
 {
 	zs->published = fn;
 	zs->published_ctx = ctx;
 }
 
-int gk_zoneset_remove(gk_zoneset_t *zs, const uint8_t *apex, size_t len)
+int gk_zone_store_remove(gk_zoneset_t *zs, const uint8_t *apex, size_t len)
 {
 	struct zindex *ix = atomic_load_explicit(&zs->idx, memory_order_relaxed);
 	struct zent *free_at;
@@ -341,7 +341,7 @@ int gk_zoneset_remove(gk_zoneset_t *zs, const uint8_t *apex, size_t len)
 		atomic_fetch_and(&zs->depths[d >> 6], ~((uint64_t)1 << (d & 63)));
 	zs->nzones--;
 	zs->nrr -= old->nrr;
-	zs->nplaceholders -= gk_zver_placeholder_p(old);
+	zs->nplaceholders -= gk_zone_ver_placeholder_p(old);
 	old->owns_memo = true; /* the zone's last version takes its memo cell along */
 	retire(zs, old, ver_free);
 	/* many tombstones lengthen probes: start afresh (rare; the failure is harmless) */
@@ -350,7 +350,8 @@ int gk_zoneset_remove(gk_zoneset_t *zs, const uint8_t *apex, size_t len)
 	return 0;
 }
 
-void gk_zoneset_each(const gk_zoneset_t *zs, void (*fn)(void *ctx, const gk_zver_t *v), void *ctx)
+void gk_zone_store_each(const gk_zoneset_t *zs, void (*fn)(void *ctx, const gk_zver_t *v),
+                        void *ctx)
 {
 	const struct zindex *ix = atomic_load((_Atomic(struct zindex *) *)&zs->idx);
 	for (size_t i = 0; i <= ix->mask; i++) {
@@ -360,22 +361,22 @@ void gk_zoneset_each(const gk_zoneset_t *zs, void (*fn)(void *ctx, const gk_zver
 	}
 }
 
-size_t gk_zoneset_zone_count(const gk_zoneset_t *zs)
+size_t gk_zone_store_zone_count(const gk_zoneset_t *zs)
 {
 	return zs->nzones;
 }
 
-size_t gk_zoneset_rr_count(const gk_zoneset_t *zs)
+size_t gk_zone_store_rr_count(const gk_zoneset_t *zs)
 {
 	return zs->nrr;
 }
 
-size_t gk_zoneset_placeholder_count(const gk_zoneset_t *zs)
+size_t gk_zone_store_placeholder_count(const gk_zoneset_t *zs)
 {
 	return zs->nplaceholders;
 }
 
-void gk_zoneset_free(gk_zoneset_t *zs)
+void gk_zone_store_free(gk_zoneset_t *zs)
 {
 	if (!zs)
 		return;
@@ -384,7 +385,7 @@ void gk_zoneset_free(gk_zoneset_t *zs)
 		gk_zver_t *v = atomic_load_explicit(&ix->e[i].ver, memory_order_relaxed);
 		if (v && v != TOMB) {
 			v->owns_memo = true;
-			gk_zver_free(v);
+			gk_zone_ver_free(v);
 		}
 	}
 	index_free(ix);

@@ -30,7 +30,7 @@ typedef struct gk_zone_spec {
 	size_t wire_len;
 	uint32_t wire_count; /* 32 bits: a config holds a spec per zone (56 bytes, not 64) */
 	/* A secondary zone (src/xfr): its versions come from transfers, published by the
-	 * secondary module on the writer thread; gk_zoneset_sync leaves them alone. */
+	 * secondary module on the writer thread; gk_zone_store_sync leaves them alone. */
 	bool secondary;
 } gk_zone_spec_t;
 
@@ -43,66 +43,66 @@ struct gk_psl;
 /* Build one version of spec's zone. With psl (may be NULL) the registrable domain (Public
  * Suffix List, ICANN section) of every name is recorded, so the filing check needs no PSL
  * lookup on the packet path for names in zones at or below a registrable domain. On success
- * *out owns the new version (free it with gk_zver_free unless the store took it). On
+ * *out owns the new version (free it with gk_zone_ver_free unless the store took it). On
  * failure nothing is allocated and err (if errlen > 0) holds one line naming the file and
  * line ("zones/a.zone:12: CNAME and other data at www.a."). Returns GK_ESYNTAX (parse),
  * GK_EZONE (semantic check), GK_EIO or GK_ENOTREG (file), GK_ENOMEM, GK_EINVAL (bad zone
  * name). Any thread; blocking (reads files); psl must outlive the call only. */
-GK_MUST_CHECK int gk_zver_build(const gk_zone_spec_t *spec, const struct gk_psl *psl,
-                                gk_zver_t **out, char *err, size_t errlen);
+GK_MUST_CHECK int gk_zone_ver_build(const gk_zone_spec_t *spec, const struct gk_psl *psl,
+                                    gk_zver_t **out, char *err, size_t errlen);
 
 /* ---- versions (zver.c) ---------------------------------------------------------------- */
 
 /* A placeholder version of spec's zone (spec->name, presentation form; spec->secondary is
- * kept, the rest is ignored): no data, published like any version (gk_zoneset_put) where a
+ * kept, the rest is ignored): no data, published like any version (gk_zone_store_put) where a
  * zone has nothing to serve yet or any more -- not loaded yet at start, failed to load, a
  * secondary zone never transferred or past its SOA expire (src/xfr). This is the one
  * SERVFAIL mechanism of the store: queries for names at or below its apex get SERVFAIL (as
  * NSD and Knot answer for a zone they have not loaded or that expired), except names inside
  * another served zone below it (the deepest zone holds a name); a CNAME chain of another
  * zone that reaches it stops there. Its record count is 0 and it is never "current"
- * (gk_zver_files_current), so gk_zoneset_sync rebuilds a configured one; a secondary one is
+ * (gk_zone_ver_files_current), so gk_zone_store_sync rebuilds a configured one; a secondary one is
  * left alone like any secondary version. About 300 bytes. Returns 0 (*out owned by the
  * caller until published), GK_EINVAL (bad name) or GK_ENOMEM. Any thread. */
-GK_MUST_CHECK int gk_zver_placeholder(const gk_zone_spec_t *spec, gk_zver_t **out);
+GK_MUST_CHECK int gk_zone_ver_placeholder(const gk_zone_spec_t *spec, gk_zver_t **out);
 
-/* n placeholders at once, of specs[0..n) into out[0..n), as gk_zver_placeholder makes them
- * but in one allocation, given back when the last of them is freed (gk_zver_free): the
+/* n placeholders at once, of specs[0..n) into out[0..n), as gk_zone_ver_placeholder makes them
+ * but in one allocation, given back when the last of them is freed (gk_zone_ver_free): the
  * start-up's placeholders all go once the zones are loaded, and nothing allocated meanwhile
  * (a zone's memo cell) holds their pages. Returns 0, GK_ENOMEM, or GK_EINVAL with *bad the
  * index of the first bad name; on error nothing is allocated. n 0: nothing. Any thread. */
-GK_MUST_CHECK int gk_zver_placeholders(const gk_zone_spec_t *specs, size_t n, gk_zver_t **out,
-                                       size_t *bad);
+GK_MUST_CHECK int gk_zone_ver_placeholders(const gk_zone_spec_t *specs, size_t n, gk_zver_t **out,
+                                           size_t *bad);
 
 /* True for a placeholder. */
-bool gk_zver_is_placeholder(const gk_zver_t *v);
+bool gk_zone_ver_is_placeholder(const gk_zver_t *v);
 
 /* The zone's name into buf (cap bytes; GK_ZVER_NAME_MAX hold any name): its apex in
  * presentation form (gk_dname_to_str's escapes), lowercase, without the trailing dot ("."
  * for the root). Returns buf. The version keeps no copy of the name as configured, nor of
  * the zone file's path: the spec holds both. */
 #define GK_ZVER_NAME_MAX 1024
-const char *gk_zver_name(const gk_zver_t *v, char *buf, size_t cap);
+const char *gk_zone_ver_name(const gk_zver_t *v, char *buf, size_t cap);
 
 /* Free a version that no store holds (never published, or retired). NULL is ignored. */
-void gk_zver_free(gk_zver_t *v);
+void gk_zone_ver_free(gk_zver_t *v);
 
 /* The version's apex in lowercase wire form (len octets in *len). Valid with the version. */
-const uint8_t *gk_zver_apex_wire(const gk_zver_t *v, size_t *len);
-size_t gk_zver_rr_count(const gk_zver_t *v);
+const uint8_t *gk_zone_ver_apex_wire(const gk_zver_t *v, size_t *len);
+size_t gk_zone_ver_rr_count(const gk_zver_t *v);
 /* DNSSEC state of a version (src/zone/dnssec.c): false for an unsigned zone; else true with
  * *expire the earliest expiration of its RRSIGs (seconds since 1970; 0: none) and *warnings
  * the DNSSEC zone checks it failed when it loaded. */
-bool gk_zver_dnssec(const gk_zver_t *v, int64_t *expire, unsigned *warnings);
+bool gk_zone_ver_dnssec(const gk_zver_t *v, int64_t *expire, unsigned *warnings);
 
 /* The serial of the version's SOA record (every served zone has one). */
-uint32_t gk_zver_serial(const gk_zver_t *v);
+uint32_t gk_zone_ver_serial(const gk_zver_t *v);
 
 /* True when the version was read from the zone file named file (the spec's, the same path)
  * and every file it was read from (that file and its $INCLUDEs) still has the device,
  * inode, size and modification time it had when read. A version built from text, or with
  * file NULL, is never current. Writer thread; one stat() per file. */
-bool gk_zver_files_current(const gk_zver_t *v, const char *file);
+bool gk_zone_ver_files_current(const gk_zver_t *v, const char *file);
 
 /* ---- the store (store.c) ------------------------------------------------------------- */
 
@@ -112,18 +112,18 @@ typedef void (*gk_zoneset_retire_fn)(void *ctx, void *obj, void (*free_fn)(void 
 
 /* An empty store. retire NULL: objects are freed at once (only when no reader runs
  * concurrently: tools and tests). Returns 0 or GK_ENOMEM. */
-GK_MUST_CHECK int gk_zoneset_create(gk_zoneset_retire_fn retire, void *ctx, gk_zoneset_t **out);
+GK_MUST_CHECK int gk_zone_store_create(gk_zoneset_retire_fn retire, void *ctx, gk_zoneset_t **out);
 
 /* Publish v as its zone's current version: added, or replacing the one with the same apex
  * (retired). The store owns v from a 0 return; on error v still belongs to the caller.
  * Queries see the old or the new version, never a mix. Returns 0 or GK_ENOMEM. Writer. */
-GK_MUST_CHECK int gk_zoneset_put(gk_zoneset_t *zs, gk_zver_t *v);
+GK_MUST_CHECK int gk_zone_store_put(gk_zoneset_t *zs, gk_zver_t *v);
 
-/* Called by gk_zoneset_put on the writer thread once v is published (v valid until the
+/* Called by gk_zone_store_put on the writer thread once v is published (v valid until the
  * writer changes that zone again). Must not change the store; keep it short (no I/O). */
 typedef void (*gk_zoneset_publish_fn)(void *ctx, const gk_zver_t *v);
 /* Set (or, fn NULL, clear) the publish hook. Writer thread. */
-void gk_zoneset_on_publish(gk_zoneset_t *zs, gk_zoneset_publish_fn fn, void *ctx);
+void gk_zone_store_on_publish(gk_zoneset_t *zs, gk_zoneset_publish_fn fn, void *ctx);
 
 /* The addresses of the site of a zone whose apex is a registrable domain (Public Suffix
  * List, ICANN section, as recorded at build time): the A and AAAA records of the apex and
@@ -131,41 +131,42 @@ void gk_zoneset_on_publish(gk_zoneset_t *zs, gk_zoneset_publish_fn fn, void *ctx
  * in addr (IPv4 as ::ffff:a.b.c.d with v4[i] set). Returns the count (0: none), or -1 when
  * the version is a placeholder, was built without a PSL, or its apex is not a registrable
  * domain (no site of its own). Any thread while v is valid; pure. (site.c) */
-int gk_zver_site_addrs(const gk_zver_t *v, uint8_t (*addr)[16], int *v4, size_t max);
+int gk_zone_ver_site_addrs(const gk_zver_t *v, uint8_t (*addr)[16], int *v4, size_t max);
 
 /* Remove the zone with this apex (lowercase wire form); its version is retired.
  * Returns 0 or GK_ENOENT. Writer thread. */
-GK_MUST_CHECK int gk_zoneset_remove(gk_zoneset_t *zs, const uint8_t *apex, size_t len);
+GK_MUST_CHECK int gk_zone_store_remove(gk_zoneset_t *zs, const uint8_t *apex, size_t len);
 
 /* The current version of the zone with this apex (lowercase wire form), or NULL. Writer
  * thread (valid until it changes the zone), or a reader (until its quiescent point). */
-const gk_zver_t *gk_zoneset_get(const gk_zoneset_t *zs, const uint8_t *apex, size_t len);
+const gk_zver_t *gk_zone_store_get(const gk_zoneset_t *zs, const uint8_t *apex, size_t len);
 
 /* Call fn for every current version (in no particular order). Writer thread; fn must not
  * change the store. */
-void gk_zoneset_each(const gk_zoneset_t *zs, void (*fn)(void *ctx, const gk_zver_t *v), void *ctx);
+void gk_zone_store_each(const gk_zoneset_t *zs, void (*fn)(void *ctx, const gk_zver_t *v),
+                        void *ctx);
 
 /* Hand obj, which the caller made unreachable for readers starting after this call, to the
  * store's retire function: free_fn(obj) runs once no reader can hold it (at once without a
  * retire function). Lets a module publish its own read-mostly tables beside the store's
  * versions with the same grace periods (the secondary's NOTIFY index). Writer thread. */
-void gk_zoneset_retire(gk_zoneset_t *zs, void *obj, void (*free_fn)(void *));
+void gk_zone_store_retire(gk_zoneset_t *zs, void *obj, void (*free_fn)(void *));
 
 /* True for a version of a secondary zone (spec->secondary). */
-bool gk_zver_is_secondary(const gk_zver_t *v);
+bool gk_zone_ver_is_secondary(const gk_zver_t *v);
 
 /* Number of zones and of resource records in the store (for logs and metrics). Writer. */
-size_t gk_zoneset_zone_count(const gk_zoneset_t *zs);
-size_t gk_zoneset_rr_count(const gk_zoneset_t *zs);
-/* Zones whose current version is a placeholder (gk_zver_placeholder). Writer. */
-size_t gk_zoneset_placeholder_count(const gk_zoneset_t *zs);
+size_t gk_zone_store_zone_count(const gk_zoneset_t *zs);
+size_t gk_zone_store_rr_count(const gk_zoneset_t *zs);
+/* Zones whose current version is a placeholder (gk_zone_ver_placeholder). Writer. */
+size_t gk_zone_store_placeholder_count(const gk_zoneset_t *zs);
 
 /* Free the store and every version in it. Only once no reader runs. NULL is ignored. */
-void gk_zoneset_free(gk_zoneset_t *zs);
+void gk_zone_store_free(gk_zoneset_t *zs);
 
 /* ---- a whole set at once (set.c) ------------------------------------------------------ */
 
-/* What gk_zoneset_sync did. */
+/* What gk_zone_store_sync did. */
 typedef struct gk_zoneset_sync_stats {
 	size_t rebuilt;   /* configured before, a file changed: new version published */
 	size_t unchanged; /* same zone file, every file as it was: nothing done */
@@ -185,19 +186,19 @@ typedef void (*gk_zoneset_fail_fn)(void *ctx, const gk_zone_spec_t *spec, int rc
  * its previous version. Costs one stat() per file of unchanged zones plus the zones that
  * changed. Counts go to *st. Returns 0, or GK_ENOMEM (the zones done so far stay done).
  * Writer thread; blocking (reads files). */
-GK_MUST_CHECK int gk_zoneset_sync(gk_zoneset_t *zs, const gk_zone_spec_t *specs, size_t n,
-                                  const struct gk_psl *psl, gk_zoneset_sync_stats_t *st,
-                                  gk_zoneset_fail_fn fail, void *ctx);
+GK_MUST_CHECK int gk_zone_store_sync(gk_zoneset_t *zs, const gk_zone_spec_t *specs, size_t n,
+                                     const struct gk_psl *psl, gk_zoneset_sync_stats_t *st,
+                                     gk_zoneset_fail_fn fail, void *ctx);
 
 /* Called for specs[i] whose zone was rebuilt or added (a new version published). */
 typedef void (*gk_zoneset_changed_fn)(void *ctx, size_t i);
 
-/* gk_zoneset_sync that also calls changed (may be NULL) for each zone it published, so a
+/* gk_zone_store_sync that also calls changed (may be NULL) for each zone it published, so a
  * caller that keeps per-zone state (the daemon's catalogue) updates those entries alone. */
-GK_MUST_CHECK int gk_zoneset_sync_ex(gk_zoneset_t *zs, const gk_zone_spec_t *specs, size_t n,
-                                     const struct gk_psl *psl, gk_zoneset_sync_stats_t *st,
-                                     gk_zoneset_fail_fn fail, gk_zoneset_changed_fn changed,
-                                     void *ctx);
+GK_MUST_CHECK int gk_zone_store_sync_changed(gk_zoneset_t *zs, const gk_zone_spec_t *specs,
+                                             size_t n, const struct gk_psl *psl,
+                                             gk_zoneset_sync_stats_t *st, gk_zoneset_fail_fn fail,
+                                             gk_zoneset_changed_fn changed, void *ctx);
 
 /* Tools, tests, --check: every zone of specs[0..n) into a new store. */
 
@@ -205,29 +206,30 @@ GK_MUST_CHECK int gk_zoneset_sync_ex(gk_zoneset_t *zs, const gk_zone_spec_t *spe
  * for the zones' registrable domains (NULL: none). On failure nothing is allocated and err
  * names the file and line of the first error; a zone configured twice is GK_EINVAL naming
  * the later file. Any thread; blocking. */
-GK_MUST_CHECK int gk_zoneset_build(const gk_zone_spec_t *specs, size_t n, const struct gk_psl *psl,
-                                   gk_zoneset_t **out, char *err, size_t errlen);
+GK_MUST_CHECK int gk_zone_store_build(const gk_zone_spec_t *specs, size_t n,
+                                      const struct gk_psl *psl, gk_zoneset_t **out, char *err,
+                                      size_t errlen);
 
 /* ---- parallel building (loader.c) ------------------------------------------------------ */
 
-/* Builds many zones on a pool of threads, each zone with gk_zver_build, taking them in the
+/* Builds many zones on a pool of threads, each zone with gk_zone_ver_build, taking them in the
  * order given; the caller takes the versions as they are done and publishes them (the
  * store has one writer). Used at start-up (the daemon's main loop publishes each version
  * as it arrives, queries to the zones not loaded yet get SERVFAIL from placeholders) and
- * by gk_zoneset_build (--check). */
+ * by gk_zone_store_build (--check). */
 typedef struct gk_zload gk_zload_t;
 
 /* The cores this process may run on (sched_getaffinity), at least 1. */
-unsigned gk_zload_cpus(void);
+unsigned gk_zone_build_cpus(void);
 
-/* Start building specs[0..n) on threads threads (0: gk_zload_cpus()). specs (and the
+/* Start building specs[0..n) on threads threads (0: gk_zone_build_cpus()). specs (and the
  * strings they point at) and psl (may be NULL) must outlive the loader. notify (may be
  * NULL) is called on a loader thread when a zone is done and the results before it have
- * been taken (so at most once per gk_zload_take; uv_async_send fits). Returns 0 or
+ * been taken (so at most once per gk_zone_build_take; uv_async_send fits). Returns 0 or
  * GK_ENOMEM / GK_EAGAIN (no thread could start); nothing runs on error. */
-GK_MUST_CHECK int gk_zload_start(const gk_zone_spec_t *specs, size_t n, const struct gk_psl *psl,
-                                 unsigned threads, void (*notify)(void *ctx), void *ctx,
-                                 gk_zload_t **out);
+GK_MUST_CHECK int gk_zone_build_start(const gk_zone_spec_t *specs, size_t n,
+                                      const struct gk_psl *psl, unsigned threads,
+                                      void (*notify)(void *ctx), void *ctx, gk_zload_t **out);
 
 /* One finished zone: specs[index] built into v (the callee owns it from here), or failed
  * with rc < 0 and err (one line naming the file and line; valid during the call). */
@@ -236,15 +238,15 @@ typedef void (*gk_zload_fn)(void *ctx, size_t index, gk_zver_t *v, int rc, const
 /* Hand every zone finished since the last call to fn, in the order they finished, at most
  * max of them (0: no limit). wait: block until at least one is there (or every zone has
  * been handed over). Returns how many were handed over. One thread at a time. */
-size_t gk_zload_take(gk_zload_t *zl, bool wait, size_t max, gk_zload_fn fn, void *ctx);
+size_t gk_zone_build_take(gk_zload_t *zl, bool wait, size_t max, gk_zload_fn fn, void *ctx);
 
-/* True once every zone has been handed over by gk_zload_take. */
-bool gk_zload_done(const gk_zload_t *zl);
+/* True once every zone has been handed over by gk_zone_build_take. */
+bool gk_zone_build_done(const gk_zload_t *zl);
 
 /* Stop taking new zones: the ones being built finish; the rest are never built (nor
- * handed over: gk_zload_done stays false). Any thread. */
-void gk_zload_cancel(gk_zload_t *zl);
+ * handed over: gk_zone_build_done stays false). Any thread. */
+void gk_zone_build_cancel(gk_zload_t *zl);
 
 /* Cancel, join the threads and free everything, versions not taken included. NULL is
  * ignored. */
-void gk_zload_free(gk_zload_t *zl);
+void gk_zone_build_free(gk_zload_t *zl);

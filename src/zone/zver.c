@@ -4,8 +4,8 @@
  * The bottom of the zone folder's call graph: nothing here calls another file of src/zone,
  * so the builder (build.c, compile.c), the resolver (resolve.c), the store (store.c) and
  * the packet path's side (answer.c) all stand on it without calling each other in a
- * circle. A placeholder is a version without data (gk_zver_placeholder): its own small
- * allocation (or a share of one block: gk_zver_placeholders), an empty name table, no
+ * circle. A placeholder is a version without data (gk_zone_ver_placeholder): its own small
+ * allocation (or a share of one block: gk_zone_ver_placeholders), an empty name table, no
  * templates; the packet path answers SERVFAIL for it.
  */
 #include <stdatomic.h>
@@ -20,7 +20,7 @@
 /* The name table of every placeholder: one empty slot (mask 0), so a lookup ends at once. */
 static gk_zslot_t no_names[1];
 
-const gk_rrset_t *gk_node_rrset(const gk_node_t *n, uint16_t type)
+const gk_rrset_t *gk_zone_node_rrset(const gk_node_t *n, uint16_t type)
 {
 	for (unsigned i = 0; i < n->nrrsets; i++)
 		if (n->rrsets[i].type == type)
@@ -28,7 +28,7 @@ const gk_rrset_t *gk_node_rrset(const gk_node_t *n, uint16_t type)
 	return NULL;
 }
 
-const gk_tmpl_t *gk_node_tmpl(const gk_node_t *n, uint16_t qtype)
+const gk_tmpl_t *gk_zone_node_tmpl(const gk_node_t *n, uint16_t qtype)
 {
 	unsigned i = 0, k = n->ntmpl < GK_NODE_TKEYS ? n->ntmpl : GK_NODE_TKEYS;
 	for (; i < k; i++) /* in the node's first line */
@@ -120,7 +120,7 @@ void gk_zver_memo_stats(size_t *live, size_t *bytes)
 	memo_unlock();
 }
 
-void gk_zver_free(gk_zver_t *v)
+void gk_zone_ver_free(gk_zver_t *v)
 {
 	if (!v)
 		return;
@@ -136,18 +136,18 @@ void gk_zver_free(gk_zver_t *v)
 	}
 }
 
-const uint8_t *gk_zver_apex_wire(const gk_zver_t *v, size_t *len)
+const uint8_t *gk_zone_ver_apex_wire(const gk_zver_t *v, size_t *len)
 {
 	*len = v->apex_len;
-	return gk_zver_apex(v);
+	return gk_zone_ver_apex(v);
 }
 
-size_t gk_zver_rr_count(const gk_zver_t *v)
+size_t gk_zone_ver_rr_count(const gk_zver_t *v)
 {
 	return v->nrr;
 }
 
-uint32_t gk_zver_serial(const gk_zver_t *v)
+uint32_t gk_zone_ver_serial(const gk_zver_t *v)
 {
 	const gk_rrset_t *soa = v->zone.soa; /* NULL in a placeholder */
 	if (soa == NULL || soa->count == 0)
@@ -160,31 +160,31 @@ uint32_t gk_zver_serial(const gk_zver_t *v)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-bool gk_zver_files_current(const gk_zver_t *v, const char *file)
+bool gk_zone_ver_files_current(const gk_zver_t *v, const char *file)
 {
 	struct stat st;
 	if (!v->file_stamp || !file || stat(file, &st) != 0 ||
 	    gk_zfile_stamp(file, (uint64_t)st.st_dev, (uint64_t)st.st_ino, (int64_t)st.st_size,
-	                   gk_zfile_mtime((int64_t)st.st_mtim.tv_sec,
-	                                  (int64_t)st.st_mtim.tv_nsec)) != v->file_stamp)
+	                   gk_zone_file_mtime((int64_t)st.st_mtim.tv_sec,
+	                                      (int64_t)st.st_mtim.tv_nsec)) != v->file_stamp)
 		return false;
 	for (size_t i = 0; i < v->nfiles; i++) {
 		const gk_zfile_t *f = &v->files[i];
 		if (stat(f->path, &st) != 0 || (uint64_t)st.st_dev != f->dev ||
 		    (uint64_t)st.st_ino != f->ino || (int64_t)st.st_size != f->size ||
-		    gk_zfile_mtime((int64_t)st.st_mtim.tv_sec, (int64_t)st.st_mtim.tv_nsec) !=
+		    gk_zone_file_mtime((int64_t)st.st_mtim.tv_sec, (int64_t)st.st_mtim.tv_nsec) !=
 		        f->mtime_ns)
 			return false;
 	}
 	return true;
 }
 
-bool gk_zver_is_placeholder(const gk_zver_t *v)
+bool gk_zone_ver_is_placeholder(const gk_zver_t *v)
 {
-	return gk_zver_placeholder_p(v);
+	return gk_zone_ver_placeholder_p(v);
 }
 
-bool gk_zver_is_secondary(const gk_zver_t *v)
+bool gk_zone_ver_is_secondary(const gk_zver_t *v)
 {
 	return v->secondary;
 }
@@ -212,7 +212,7 @@ static int placeholder_fill(const gk_zone_spec_t *spec, gk_zver_t *v)
 	uint8_t *extra = (uint8_t *)v + sizeof(gk_zver_t);
 	const uint8_t *apex = ldns_rdf_data(d);
 	v->table = no_names;
-	v->mask = 0; /* gk_zver_placeholder_p */
+	v->mask = 0; /* gk_zone_ver_placeholder_p */
 	v->secondary = spec->secondary;
 	v->apex_len = (uint8_t)len;
 	v->apex_labels = (uint8_t)gk_dname_labels(apex);
@@ -226,7 +226,7 @@ static int placeholder_fill(const gk_zone_spec_t *spec, gk_zver_t *v)
 	return 0;
 }
 
-int gk_zver_placeholder(const gk_zone_spec_t *spec, gk_zver_t **out)
+int gk_zone_ver_placeholder(const gk_zone_spec_t *spec, gk_zver_t **out)
 {
 	if (!spec->name)
 		return GK_EINVAL;
@@ -242,7 +242,7 @@ int gk_zver_placeholder(const gk_zone_spec_t *spec, gk_zver_t **out)
 	return 0;
 }
 
-int gk_zver_placeholders(const gk_zone_spec_t *specs, size_t n, gk_zver_t **out, size_t *bad)
+int gk_zone_ver_placeholders(const gk_zone_spec_t *specs, size_t n, gk_zver_t **out, size_t *bad)
 {
 	if (n == 0)
 		return 0;
@@ -285,7 +285,7 @@ char *gk_zver_name_of(const uint8_t *apex, char *buf, size_t cap)
 	return buf;
 }
 
-const char *gk_zver_name(const gk_zver_t *v, char *buf, size_t cap)
+const char *gk_zone_ver_name(const gk_zver_t *v, char *buf, size_t cap)
 {
-	return gk_zver_name_of(gk_zver_apex(v), buf, cap);
+	return gk_zver_name_of(gk_zone_ver_apex(v), buf, cap);
 }

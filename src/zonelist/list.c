@@ -118,7 +118,7 @@ int gk_zonelist_read(const char *path, bool missing_ok, gk_zonelist_fn fn, void 
 {
 	char *buf;
 	size_t len;
-	int rc = gk_read_file(path, LIST_MAX, &buf, &len);
+	int rc = gk_file_read(path, LIST_MAX, &buf, &len);
 	if (rc == -ENOENT && missing_ok)
 		return GK_ENOENT;
 	if (rc != 0) {
@@ -483,7 +483,7 @@ int gk_zonelist_read_state(const char *path, gk_zonelist_fn fn, void *ctx, char 
 	}
 	char *jbuf = NULL;
 	size_t jlen = 0;
-	int jrc = gk_read_file(jp, LIST_MAX, &jbuf, &jlen);
+	int jrc = gk_file_read(jp, LIST_MAX, &jbuf, &jlen);
 	if (jrc != 0 && jrc != -ENOENT) {
 		snprintf(err, errlen, "%s: cannot read the state journal: %s", jp,
 		         jrc == GK_ENOTREG ? "not a regular file" : gk_strerror(jrc));
@@ -493,7 +493,7 @@ int gk_zonelist_read_state(const char *path, gk_zonelist_fn fn, void *ctx, char 
 		return gk_zonelist_read(path, true, fn, ctx, err, errlen);
 	char *buf = NULL;
 	size_t len = 0;
-	int rc = gk_read_file(path, LIST_MAX, &buf, &len);
+	int rc = gk_file_read(path, LIST_MAX, &buf, &len);
 	if (rc == -ENOENT) {
 		rc = 0;
 	} else if (rc != 0) {

@@ -16,39 +16,39 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	gk_fcache_t *cache; /* one per input: what a get returns is this input's put */
-	if (gk_fcache_new(16 * 1024, 86400, &cache) != 0)
+	if (gk_front_cache_new(16 * 1024, 86400, &cache) != 0)
 		__builtin_trap();
 	static const uint8_t name[] = "\3www\7example\2cn";
 	gk_fcache_key_t k = {.name = name, .nlen = sizeof(name), .type = 1, .cls = 1};
 	if (size > 0)
 		k.type = data[0]; /* spread the keys a little */
-	int64_t ttl = gk_fcache_ttl(data, size, 86400);
-	int rc = gk_fcache_put(cache, &k, data, size, 1000);
+	int64_t ttl = gk_front_cache_ttl(data, size, 86400);
+	int rc = gk_front_cache_put(cache, &k, data, size, 1000);
 	if ((ttl == GK_ESYNTAX) != (rc == GK_ESYNTAX))
 		__builtin_trap();
 	static uint8_t out[GK_FCACHE_SLOT];
 	/* at once: a stored answer (TTL >= 1 s) is there, unchanged */
-	size_t n = gk_fcache_get(cache, &k, 1000, out, sizeof(out));
+	size_t n = gk_front_cache_get(cache, &k, 1000, out, sizeof(out));
 	if (rc == 0 && (n != size || memcmp(out, data, size) != 0))
 		__builtin_trap();
 	/* later: TTLs decremented in place, or expired */
-	n = gk_fcache_get(cache, &k, 3500, out, sizeof(out));
+	n = gk_front_cache_get(cache, &k, 3500, out, sizeof(out));
 	if (n != 0 && (rc != 0 || n != size || memcmp(out, data, 12) != 0))
 		__builtin_trap();
-	gk_fcache_free(cache);
+	gk_front_cache_free(cache);
 	/* the outstanding query: www.example.cn A, ID 0xabcd */
 	static const uint8_t sent[] = {0xab, 0xcd, 1,   0,   0,   1, 0,   0,   0,   0,   0,
 	                               0,    3,    'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p',
 	                               'l',  'e',  2,   'c', 'n', 0, 0,   1,   0,   1};
 	gk_relay_q_t r = {.id = 0xabcd, .client_id = 7, .qend = sizeof(sent), .client_limit = 512};
-	if (gk_relay_match(&r, sent, data, size) && size <= sizeof(out)) {
+	if (gk_front_relay_match(&r, sent, data, size) && size <= sizeof(out)) {
 		memcpy(out, data, size);
-		size_t m = gk_relay_answer(&r, out, size);
+		size_t m = gk_front_relay_answer(&r, out, size);
 		if (m > size || m > 512 || out[0] != 0 || out[1] != 7)
 			__builtin_trap();
 	}
 	/* the ECS scope of whatever came: a prefix length or none, never a read past the end */
-	int scope = gk_relay_ecs_scope(data, size, sizeof(sent));
+	int scope = gk_front_relay_ecs_scope(data, size, sizeof(sent));
 	if (scope < -1 || scope > 255)
 		__builtin_trap();
 	/* the OPT made the client's: removed (no EDNS) or our size without ECS; never longer,
@@ -56,10 +56,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size <= sizeof(out) && size >= sizeof(sent)) {
 		for (int edns = 0; edns < 2; edns++) {
 			memcpy(out, data, size);
-			size_t m = gk_relay_fix_opt(out, size, sizeof(sent), edns, 1232);
+			size_t m = gk_front_relay_fix_opt(out, size, sizeof(sent), edns, 1232);
 			if (m > size ||
 			    (m && memcmp(out + 12, data + 12, sizeof(sent) - 12) != 0) ||
-			    (m && gk_relay_ecs_scope(out, m, sizeof(sent)) >= 0))
+			    (m && gk_front_relay_ecs_scope(out, m, sizeof(sent)) >= 0))
 				__builtin_trap();
 		}
 	}

@@ -29,24 +29,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	gk_catalog_t c;
 	char err[256];
-	if (gk_catalog_interpret("cat.example", (const char *)data, size, &c, NULL, NULL, err,
-	                         sizeof err) != 0)
+	if (gk_xfr_catalog_interpret("cat.example", (const char *)data, size, &c, NULL, NULL, err,
+	                             sizeof err) != 0)
 		return 0;
 	for (size_t i = 0; i < c.n; i++) {
 		if (i > 0 && strcmp(c.m[i - 1].zone, c.m[i].zone) >= 0)
 			abort();
-		if (gk_catalog_find(&c, c.m[i].zone) != &c.m[i])
+		if (gk_xfr_catalog_find(&c, c.m[i].zone) != &c.m[i])
 			abort();
 		if (c.m[i].zone[0] == '\0' || strcmp(c.m[i].zone, "cat.example") == 0)
 			abort();
 	}
 	size_t n[8] = {0};
 	gk_catalog_t empty = {0};
-	if (gk_catalog_diff(&c, &c, count, n) != 0 || n[GK_CATALOG_SAME] != c.n)
+	if (gk_xfr_catalog_diff(&c, &c, count, n) != 0 || n[GK_CATALOG_SAME] != c.n)
 		abort();
 	memset(n, 0, sizeof n);
-	if (gk_catalog_diff(&c, &empty, count, n) != 0 || n[GK_CATALOG_REMOVED] != c.n)
+	if (gk_xfr_catalog_diff(&c, &empty, count, n) != 0 || n[GK_CATALOG_REMOVED] != c.n)
 		abort();
-	gk_catalog_free(&c);
+	gk_xfr_catalog_free(&c);
 	return 0;
 }

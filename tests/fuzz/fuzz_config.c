@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	gk_config_t *cfg = NULL;
 	char err[1024] = "";
-	int rc = gk_config_load(conf, &cfg, err, sizeof(err));
+	int rc = gk_daemon_config_load(conf, &cfg, err, sizeof(err));
 	if (rc == 0) {
 		if (cfg == NULL || cfg->n_listen == 0)
 			abort();
@@ -84,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (cfg->zones[i].name == NULL || cfg->zones[i].file == NULL)
 				abort();
 		check_front(cfg->front);
-		gk_config_free(cfg);
+		gk_daemon_config_free(cfg);
 	} else if (rc != GK_ENOMEM && err[0] == '\0') {
 		abort(); /* every refusal says why */
 	}

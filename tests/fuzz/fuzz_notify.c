@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* tests/fuzz/fuzz_notify.c -- libFuzzer target for the NOTIFY answer of secondary zones
- * (gk_secondary_notify: question parsing, zone lookup, source check, TSIG verification and
+ * (gk_xfr_secondary_notify: question parsing, zone lookup, source check, TSIG verification and
  * signing). The input is one message, from 127.0.0.1 (a primary of every zone) or, with the
  * first octet odd, from 192.0.2.7 (no primary). Two zones: f.cn unsigned, k.cn keyed.
  */
@@ -30,8 +30,9 @@ static void setup(void)
 	static gk_xfr_zone_conf_t zones[2];
 	static gk_tsig_key_t key;
 	char err[256];
-	if (!mkdtemp(dir) || uv_loop_init(&loop) != 0 || gk_zoneset_create(NULL, NULL, &zs) != 0 ||
-	    gk_tsig_key_init(&key, "k.", "hmac-sha256", "c2VjcmV0") != 0)
+	if (!mkdtemp(dir) || uv_loop_init(&loop) != 0 ||
+	    gk_zone_store_create(NULL, NULL, &zs) != 0 ||
+	    gk_xfr_tsig_key_init(&key, "k.", "hmac-sha256", "c2VjcmV0") != 0)
 		abort();
 	atexit(cleanup);
 	for (int i = 0; i < 2; i++) {
@@ -53,7 +54,7 @@ static void setup(void)
 	                       .n_keys = 1,
 	                       .zones = zones,
 	                       .n_zones = 2};
-	if (gk_secondary_create(&loop, zs, &conf, NULL, NULL, NULL, &sec, err, sizeof err) != 0)
+	if (gk_xfr_secondary_create(&loop, zs, &conf, NULL, NULL, NULL, &sec, err, sizeof err) != 0)
 		abort();
 }
 
@@ -68,8 +69,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	from.sin_addr.s_addr = htonl((data[0] & 1) ? 0xc0000207 : 0x7f000001);
 	static uint8_t out[65535];
 	size_t ol = 0;
-	gk_secondary_notify(sec, data + 1, size - 1, (const struct sockaddr *)&from, out,
-	                    sizeof out, &ol);
+	gk_xfr_secondary_notify(sec, data + 1, size - 1, (const struct sockaddr *)&from, out,
+	                        sizeof out, &ol);
 	if (ol > sizeof out)
 		abort();
 	return 0;

@@ -119,7 +119,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	    {.name = "other.cn", .text = zone_other, .text_len = sizeof zone_other - 1},
 	};
 	char err[512];
-	if (gk_zoneset_build(specs, 3, NULL, &zs, err, sizeof err) != 0) {
+	if (gk_zone_store_build(specs, 3, NULL, &zs, err, sizeof err) != 0) {
 		fprintf(stderr, "fuzz_packet: zone set: %s\n", err);
 		abort();
 	}
@@ -195,7 +195,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned s = 0; s < GK_PKT_PREFETCH_STAGES; s++)
 		gk_pkt_prefetch(zs, s, data, size, &h);
 	gk_query_t qq;
-	gk_parse_t pr = gk_parse_query(data, size, &qq);
+	gk_parse_t pr = gk_pkt_parse_query(data, size, &qq);
 	if (h.ok && qq.qend) {
 		FUZZ_CHECK(h.hash == gk_namehash(qq.qname, qq.qlen),
 		           "prefetch hint differs from the parsed question");

@@ -4,7 +4,7 @@
  * Input: one control octet (bit 0: IXFR, else AXFR; bit 1: a TSIG key is set; bit 2: the
  * query ID is taken from the first message so that the checks past the header run), then
  * messages in TCP framing (2-octet length, then the message). Every message goes through
- * gk_tsig_find and the stream checker until it stops; a completed IXFR is applied to a small
+ * gk_xfr_tsig_find and the stream checker until it stops; a completed IXFR is applied to a small
  * zone; a completed AXFR is printed and parsed back. Nothing may crash, leak or read out of
  * bounds.
  */
@@ -27,17 +27,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data++;
 	size--;
 	gk_tsig_key_t key;
-	if (gk_tsig_key_init(&key, "k.", "hmac-sha256", "c2VjcmV0") != 0)
+	if (gk_xfr_tsig_key_init(&key, "k.", "hmac-sha256", "c2VjcmV0") != 0)
 		abort();
 	gk_tsig_ctx_t *tc = NULL;
-	if ((ctl & 2) && gk_tsig_ctx_new(&key, &tc) != 0)
+	if ((ctl & 2) && gk_xfr_tsig_ctx_new(&key, &tc) != 0)
 		return 0;
 	if (tc) {
 		/* a signed request first, so the answer is checked as its answer */
 		uint8_t q[256] = {0, 0, 0,   0, 0,   1,   0, 0, 0,   0, 0,
 		                  0, 1, 'f', 2, 'c', 'n', 0, 0, 252, 0, 1};
 		size_t ql = 22;
-		if (gk_tsig_sign(tc, q, &ql, sizeof q, 1000, 0) != 0)
+		if (gk_xfr_tsig_sign(tc, q, &ql, sizeof q, 1000, 0) != 0)
 			abort();
 	}
 	uint16_t id = 0;
@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	gk_xfr_limits_t lim = {.max_bytes = 1 << 20, .max_rrs = 10000};
 	if (gk_xfr_stream_init(&s, "f.cn", (ctl & 1) ? GK_XFR_IXFR : GK_XFR_AXFR, 4, id, &lim,
 	                       tc) != 0) {
-		gk_tsig_ctx_free(tc);
+		gk_xfr_tsig_ctx_free(tc);
 		return 0;
 	}
 	gk_xfr_outcome_t o = GK_XFR_MORE;
@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (l > size - off)
 			l = size - off;
 		gk_tsig_rr_t rr;
-		(void)gk_tsig_find(data + off, l, &rr);
+		(void)gk_xfr_tsig_find(data + off, l, &rr);
 		o = gk_xfr_stream_feed(&s, data + off, l, 1000);
 		off += l;
 	}
@@ -80,6 +80,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	gk_xfr_stream_free(&s);
-	gk_tsig_ctx_free(tc);
+	gk_xfr_tsig_ctx_free(tc);
 	return 0;
 }

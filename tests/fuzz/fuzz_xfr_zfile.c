@@ -6,7 +6,7 @@
  * CRC is made right first, so the checks past the checksum (sizes, name, the SOA against the
  * header) and the record reader are reached; without it the file is taken as it is. A file
  * that passes is read back as records (gk_xfr_wire_parse) and built into a zone
- * (gk_zver_build from wire). Nothing may crash, leak or read out of bounds.
+ * (gk_zone_ver_build from wire). Nothing may crash, leak or read out of bounds.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -54,8 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		                       .wire_count = zf.count,
 		                       .secondary = true};
 		gk_zver_t *v = NULL;
-		if (gk_zver_build(&spec, NULL, &v, err, sizeof err) == 0)
-			gk_zver_free(v);
+		if (gk_zone_ver_build(&spec, NULL, &v, err, sizeof err) == 0)
+			gk_zone_ver_free(v);
 	}
 	free(f);
 	return 0;

@@ -88,20 +88,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	gk_zone_spec_t spec = {.name = "example.cn", .text = (const char *)data, .text_len = size};
 	gk_zoneset_t *zs = NULL;
 	char err[256];
-	int rc = gk_zoneset_build(&spec, 1, NULL, &zs, err, sizeof err);
+	int rc = gk_zone_store_build(&spec, 1, NULL, &zs, err, sizeof err);
 	if (rc != 0) {
 		FUZZ_CHECK(zs == NULL, "failed build returned a set");
 		FUZZ_CHECK(rc < 0 && err[0] != 0 && memchr(err, 0, sizeof err), "rc %d, no message",
 		           rc);
 		return 0;
 	}
-	FUZZ_CHECK(gk_zoneset_zone_count(zs) == 1, "zone count");
+	FUZZ_CHECK(gk_zone_store_zone_count(zs) == 1, "zone count");
 	unsigned asked = 0;
-	const gk_zver_t *v = gk_zoneset_get(zs,
-	                                    (const uint8_t *)"\x07"
-	                                                     "example\x02"
-	                                                     "cn",
-	                                    12);
+	const gk_zver_t *v = gk_zone_store_get(zs,
+	                                       (const uint8_t *)"\x07"
+	                                                        "example\x02"
+	                                                        "cn",
+	                                       12);
 	FUZZ_CHECK(v != NULL, "zone not found by its apex");
 	for (size_t i = 0; i <= v->mask && asked < MAX_NAMES; i++) {
 		if (!v->table[i].node)
@@ -113,6 +113,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    GK_PKT_UDP, 0);
 	ask(zs, (const uint8_t *)"\x04none", 5, v->zone.apex->name, v->zone.apex->len, 1,
 	    GK_PKT_UDP, 2);
-	gk_zoneset_free(zs);
+	gk_zone_store_free(zs);
 	return 0;
 }

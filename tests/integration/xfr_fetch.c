@@ -92,7 +92,7 @@ int main(int argc, char **argv)
 			if (!b)
 				return 2;
 			*a = *b = 0;
-			if (gk_tsig_key_init(&key, optarg, a + 1, b + 1) != 0) {
+			if (gk_xfr_tsig_key_init(&key, optarg, a + 1, b + 1) != 0) {
 				fprintf(stderr, "bad key\n");
 				return 2;
 			}

@@ -57,7 +57,8 @@ int main(int argc, char **argv)
 	char err[1024] = "";
 	if (check) {
 		char summary[256] = "";
-		if (gk_server_check(config, err, sizeof(err), summary, sizeof(summary)) != 0) {
+		if (gk_daemon_server_check(config, err, sizeof(err), summary, sizeof(summary)) !=
+		    0) {
 			fprintf(stderr, "%s\n", err);
 			return 1;
 		}
@@ -66,12 +67,12 @@ int main(int argc, char **argv)
 	}
 	gk_log(GK_LOG_INFO, "gatekeeperd %s starting", GK_VERSION);
 	gk_server_t *s;
-	if (gk_server_create(config, &s, err, sizeof(err)) != 0) {
+	if (gk_daemon_server_create(config, &s, err, sizeof(err)) != 0) {
 		gk_log(GK_LOG_ERR, "%s", err);
 		return 1;
 	}
-	int rc = gk_server_run(s);
-	gk_server_free(s);
+	int rc = gk_daemon_server_run(s);
+	gk_daemon_server_free(s);
 	gk_log(GK_LOG_INFO, "stopped");
 	return rc == 0 ? 0 : 1;
 }

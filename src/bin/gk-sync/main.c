@@ -155,7 +155,7 @@ static int cmd_apply_or_verify(int verify_only, const char *feed_path, const cha
 	       (unsigned long long)st.records_written, (unsigned long long)st.buckets_written,
 	       (unsigned long long)st.new_providers, st.seconds);
 out:
-	gk_feed_free(feed);
+	gk_sync_feed_free(feed);
 	gk_psl_close(psl);
 	return ex;
 }
@@ -196,7 +196,7 @@ static int cmd_ip(int verify_only, const char *feed_path, const char *sig, const
 		       kind, (unsigned long long)feed->serial, (unsigned long long)st.serial_before,
 		       (unsigned long long)st.set, (unsigned long long)st.removed, st.seconds);
 out:
-	gk_ipfeed_free(feed);
+	gk_sync_ipfeed_free(feed);
 	return ex;
 }
 
@@ -372,11 +372,11 @@ int main(int argc, char **argv)
 	int nargs = argc - optind;
 	char **args = argv + optind;
 	char err[1024] = "";
-	gk_feed_global_init();
+	gk_sync_feed_global_init();
 
 	if (!strcmp(cmd, "keygen") && nargs == 2) {
-		int rc = gk_sig_keygen(args[0], args[1], force ? GK_SIG_KEYGEN_FORCE : 0, err,
-		                       sizeof(err));
+		int rc = gk_sync_sig_keygen(args[0], args[1], force ? GK_SIG_KEYGEN_FORCE : 0, err,
+		                            sizeof(err));
 		if (rc) {
 			fprintf(stderr, "gk-sync: %s\n", err);
 			return rc == GK_EEXIST ? EX_USAGE : EX_IO;

@@ -209,8 +209,8 @@ int main(int argc, char **argv)
 		int src = use_sentinels(&sentinel, master, ruser, rpwfile, &o.redis);
 		if (src)
 			return src;
-		return gk_report_main(argc - ri, argv + ri, o.redis, ruser, rpwfile, stdout,
-		                      stderr);
+		return gk_ctl_report_main(argc - ri, argv + ri, o.redis, ruser, rpwfile, stdout,
+		                          stderr);
 	}
 	sentinel = (gk_redis_sentinel_t){0}; /* the options are read again below */
 	master = NULL;

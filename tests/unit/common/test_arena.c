@@ -205,13 +205,13 @@ static long anon_huge_kb(const void *addr)
 static void test_map_huge(void **state)
 {
 	(void)state;
-	uint8_t *s = gk_map_huge(1000);
+	uint8_t *s = gk_arena_map_huge(1000);
 	assert_non_null(s);
 	for (size_t i = 0; i < 1000; i++)
 		assert_int_equal(s[i], 0);
-	gk_unmap_huge(s, 1000);
+	gk_arena_unmap_huge(s, 1000);
 	size_t n = 5 * MIB;
-	uint8_t *b = gk_map_huge(n);
+	uint8_t *b = gk_arena_map_huge(n);
 	assert_non_null(b);
 	assert_int_equal((uintptr_t)b % (2 * MIB), 0);
 	for (size_t i = 0; i < n; i += 4093)
@@ -227,7 +227,7 @@ static void test_map_huge(void **state)
 	}
 	if (strstr(mode, "[always]") || strstr(mode, "[madvise]"))
 		assert_true(anon_huge_kb(b) >= 2048);
-	gk_unmap_huge(b, n);
+	gk_arena_unmap_huge(b, n);
 }
 
 #if defined(__SANITIZE_ADDRESS__)

@@ -22,22 +22,22 @@ static void test_dates(void **state)
 {
 	(void)state;
 	uint32_t d;
-	assert_int_equal(gk_report_parse_date("2026-11-29", &d), 0);
+	assert_int_equal(gk_ctl_report_parse_date("2026-11-29", &d), 0);
 	assert_int_equal(d, 20261129);
-	assert_int_equal(gk_report_parse_date("20240229", &d), 0);
+	assert_int_equal(gk_ctl_report_parse_date("20240229", &d), 0);
 	assert_int_equal(d, 20240229);
-	assert_int_equal(gk_report_parse_date("2026-02-29", &d), GK_EINVAL);
-	assert_int_equal(gk_report_parse_date("2026-13-01", &d), GK_EINVAL);
-	assert_int_equal(gk_report_parse_date("2026-1-01", &d), GK_EINVAL);
-	assert_int_equal(gk_report_parse_date("2026-11-29x", &d), GK_EINVAL);
-	assert_int_equal(gk_report_parse_date("", &d), GK_EINVAL);
-	assert_int_equal(gk_report_next_day(20261130), 20261201);
-	assert_int_equal(gk_report_next_day(20261231), 20270101);
-	assert_int_equal(gk_report_next_day(20240228), 20240229);
+	assert_int_equal(gk_ctl_report_parse_date("2026-02-29", &d), GK_EINVAL);
+	assert_int_equal(gk_ctl_report_parse_date("2026-13-01", &d), GK_EINVAL);
+	assert_int_equal(gk_ctl_report_parse_date("2026-1-01", &d), GK_EINVAL);
+	assert_int_equal(gk_ctl_report_parse_date("2026-11-29x", &d), GK_EINVAL);
+	assert_int_equal(gk_ctl_report_parse_date("", &d), GK_EINVAL);
+	assert_int_equal(gk_ctl_report_next_day(20261130), 20261201);
+	assert_int_equal(gk_ctl_report_next_day(20261231), 20270101);
+	assert_int_equal(gk_ctl_report_next_day(20240228), 20240229);
 	/* 2026-11-30 00:00 CST = 2026-11-29T16:00:00Z */
-	assert_int_equal(gk_report_day_start(20261130), 1795968000);
-	assert_int_equal(gk_disc_day(gk_report_day_start(20261130)), 20261130);
-	assert_int_equal(gk_disc_day(gk_report_day_start(20261130) - 1), 20261129);
+	assert_int_equal(gk_ctl_report_day_start(20261130), 1795968000);
+	assert_int_equal(gk_disc_day(gk_ctl_report_day_start(20261130)), 20261130);
+	assert_int_equal(gk_disc_day(gk_ctl_report_day_start(20261130) - 1), 20261129);
 }
 
 /* noinline: gcc 12 -O3 otherwise takes buf for a pointer into this frame (dangling-pointer) */
@@ -47,7 +47,7 @@ __attribute__((noinline)) static char *render(const gk_report_t *r, enum gk_repo
 	size_t len = 0;
 	FILE *o = open_memstream(&buf, &len);
 	assert_non_null(o);
-	assert_int_equal(gk_report_write(r, f, o), 0);
+	assert_int_equal(gk_ctl_report_write(r, f, o), 0);
 	fclose(o);
 	return buf;
 }
@@ -146,7 +146,7 @@ static void test_csv(void **state)
 	    "revoked,r.cn,5,2026-11-28T01:20:00+08:00,2026-11-28T01:20:00+08:00,revoked,no,2,"
 	    "\"Other, Inc.\",,,,not served,,\n");
 	free(s);
-	gk_report_free(r);
+	gk_ctl_report_free(r);
 }
 
 static void test_json(void **state)
@@ -178,10 +178,10 @@ static void test_json(void **state)
 	    json_integer_value(json_object_get(json_object_get(j, "totals"), "refused_total")), 56);
 	json_decref(j);
 	free(s);
-	gk_report_free(r);
+	gk_ctl_report_free(r);
 }
 
-/* xlsx is a file only: gk_report_write refuses it; an unwritable path is an error naming it;
+/* xlsx is a file only: gk_ctl_report_write refuses it; an unwritable path is an error naming it;
  * a written workbook is a zip (Office Open XML). openpyxl reads it back in
  * integration_discovery. */
 static void test_xlsx(void **state)
@@ -192,18 +192,18 @@ static void test_xlsx(void **state)
 	size_t len = 0;
 	FILE *o = open_memstream(&buf, &len);
 	assert_non_null(o);
-	assert_int_equal(gk_report_write(r, GK_REPORT_XLSX, o), GK_EINVAL);
+	assert_int_equal(gk_ctl_report_write(r, GK_REPORT_XLSX, o), GK_EINVAL);
 	fclose(o);
 	free(buf);
 	char err[256] = "";
-	assert_int_equal(gk_report_write_xlsx(r, "/nonexistent-dir/r.xlsx", err, sizeof(err)),
+	assert_int_equal(gk_ctl_report_write_xlsx(r, "/nonexistent-dir/r.xlsx", err, sizeof(err)),
 	                 GK_EIO);
 	assert_non_null(strstr(err, "/nonexistent-dir/r.xlsx"));
 	char path[] = "/tmp/gk-test-report-XXXXXX";
 	int fd = mkstemp(path);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_int_equal(gk_report_write_xlsx(r, path, err, sizeof(err)), 0);
+	assert_int_equal(gk_ctl_report_write_xlsx(r, path, err, sizeof(err)), 0);
 	FILE *f = fopen(path, "rb");
 	assert_non_null(f);
 	char magic[4] = {0};
@@ -211,7 +211,7 @@ static void test_xlsx(void **state)
 	fclose(f);
 	unlink(path);
 	assert_memory_equal(magic, "PK\x03\x04", 4);
-	gk_report_free(r);
+	gk_ctl_report_free(r);
 }
 
 static void test_notice_table_html(void **state)
@@ -248,7 +248,7 @@ static void test_notice_table_html(void **state)
 	assert_null(strstr(s, "href=\"http"));
 	assert_null(strstr(s, "@import"));
 	free(s);
-	gk_report_free(r);
+	gk_ctl_report_free(r);
 }
 
 /* a day with no query counted has no filing-rate point (it used to show 100%) */
@@ -280,7 +280,7 @@ static void test_rate_chart_skips_empty_days(void **state)
 	assert_non_null(strstr(p1 + 1, "<polyline"));
 	free(c);
 	free(s);
-	gk_report_free(r);
+	gk_ctl_report_free(r);
 }
 
 /* round y ticks (0 20 40 60 for a highest day of 55, not 55 and 27) and axis titles */
@@ -310,7 +310,7 @@ static void test_chart_axes(void **state)
 	    strstr(s, "td.first,td.last,td.date,td.licence,td.num{white-space:nowrap}"));
 	assert_non_null(strstr(s, "table{display:block;max-width:100%;overflow-x:auto}"));
 	free(s);
-	gk_report_free(r);
+	gk_ctl_report_free(r);
 }
 
 /* also_unfiled: a revoked domain also in the unfiled list (by exact name) is marked, every
@@ -334,13 +334,13 @@ static void test_also_unfiled(void **state)
 	}
 	rev[N].name = strdup("U0.cn"); /* names compare exactly (already lower-cased) */
 	rev[N + 1].name = strdup("u0.cn.");
-	assert_int_equal(gk_report_mark_also_unfiled(unf, N, rev, N + 2), 0);
+	assert_int_equal(gk_ctl_report_mark_also_unfiled(unf, N, rev, N + 2), 0);
 	for (size_t i = 0; i < N; i++)
 		assert_int_equal(rev[i].also_unfiled, i % 2 == 0);
 	assert_false(rev[N].also_unfiled);
 	assert_false(rev[N + 1].also_unfiled);
 	/* no unfiled list: nothing is marked */
-	assert_int_equal(gk_report_mark_also_unfiled(NULL, 0, rev, N + 2), 0);
+	assert_int_equal(gk_ctl_report_mark_also_unfiled(NULL, 0, rev, N + 2), 0);
 	for (size_t i = 0; i < N + 2; i++)
 		assert_false(rev[i].also_unfiled);
 	for (size_t i = 0; i < N; i++)

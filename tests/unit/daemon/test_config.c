@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/unit/daemon/test_config.c -- gk_config_load: defaults, values, paths, every error.
+/* tests/unit/daemon/test_config.c -- gk_daemon_config_load: defaults, values, paths, every error.
  *
  * Error cases are written to a private temp directory and each must name FILE:LINE of the
  * offending line. Runs from the source root (ctest WORKING_DIRECTORY).
@@ -50,7 +50,7 @@ static void expect_error(const char *body, int want_rc, size_t line, const char 
 	snprintf(path, sizeof(path), "%s/bad.yaml", tmpdir);
 	write_file(path, body);
 	gk_config_t *cfg = NULL;
-	int rc = gk_config_load(path, &cfg, err, sizeof(err));
+	int rc = gk_daemon_config_load(path, &cfg, err, sizeof(err));
 	snprintf(want, sizeof(want), "%s:%zu: ", path, line);
 	if (rc != want_rc || strncmp(err, want, strlen(want)) != 0 ||
 	    (needle != NULL && strstr(err, needle) == NULL))
@@ -73,7 +73,7 @@ static void test_policy_section(void **state)
 	           "redis: {address: \"127.0.0.1:6379\"}\n"
 	           "policy:\n  file: p/policy.yaml\n  redis: true\n  operator_keys: [op.pub]\n");
 	gk_config_t *cfg = NULL;
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), 0);
 	char want[200];
 	snprintf(want, sizeof(want), "%s/p/policy.yaml", tmpdir);
 	assert_string_equal(cfg->policy.file, want);
@@ -82,18 +82,18 @@ static void test_policy_section(void **state)
 	assert_string_equal(cfg->policy.operator_keys[0], keyp);
 	snprintf(want, sizeof(want), "%s/state", tmpdir); /* the default, beside the config */
 	assert_string_equal(cfg->policy.state_dir, want);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	write_file(path, LISTEN ZONES
 	           "redis: {address: \"127.0.0.1:6379\"}\n"
 	           "policy:\n  redis: true\n  operator_keys: [op.pub]\n  state_dir: var/gk\n");
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), 0);
 	snprintf(want, sizeof(want), "%s/var/gk", tmpdir);
 	assert_string_equal(cfg->policy.state_dir, want);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	write_file(path, LISTEN ZONES "policy:\n  file: p/policy.yaml\n");
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), 0);
 	assert_null(cfg->policy.state_dir); /* no fleet policy: nothing kept */
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 
 	expect_error(LISTEN ZONES "policy:\n  state_dir: /var/lib/gk\n", GK_ECONFIG, 6,
 	             "state_dir: only with policy.redis");
@@ -118,7 +118,7 @@ static void test_rate_limit_section(void **state)
 	gk_config_t *cfg = NULL;
 	snprintf(path, sizeof(path), "%s/rrl.yaml", tmpdir);
 	write_file(path, LISTEN ZONES);
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), 0);
 	/* NSD 4.6's defaults: on, 200/s, slip 2; /24 and Knot's /56 */
 	assert_int_equal(cfg->rrl.rate, 200);
 	assert_int_equal(cfg->rrl.slip, 2);
@@ -126,12 +126,12 @@ static void test_rate_limit_section(void **state)
 	assert_int_equal(cfg->rrl.v4_prefix, 24);
 	assert_int_equal(cfg->rrl.v6_prefix, 56);
 	assert_int_equal(cfg->rrl.n_exempt, 0);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	write_file(path,
 	           LISTEN ZONES "rate_limit:\n  responses_per_second: 0\n  slip: 0\n  window: 1\n"
 	                        "  ipv4_prefix: 32\n  ipv6_prefix: 64\n  table_size: 1024\n"
 	                        "  exempt: [\"192.0.2.0/24\", \"2001:db8::1\"]\n");
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), 0);
 	assert_int_equal(cfg->rrl.rate, 0);
 	assert_int_equal(cfg->rrl.slip, 0);
 	assert_int_equal(cfg->rrl.window, 1);
@@ -140,7 +140,7 @@ static void test_rate_limit_section(void **state)
 	assert_int_equal(cfg->rrl.table_size, 1024);
 	assert_int_equal(cfg->rrl.n_exempt, 2);
 	assert_int_equal(cfg->rrl.exempt[1].len, 128);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	expect_error(LISTEN ZONES "rate_limit:\n  slip: 11\n", GK_ECONFIG, 6, "out of range");
 	expect_error(LISTEN ZONES "rate_limit:\n  window: 0\n", GK_ECONFIG, 6, "out of range");
 	expect_error(LISTEN ZONES "rate_limit:\n  ipv4_prefix: 33\n", GK_ECONFIG, 6,
@@ -160,15 +160,15 @@ static void test_proxy_protocol(void **state)
 	snprintf(path, sizeof(path), "%s/proxy.yaml", tmpdir);
 	write_file(path,
 	           LISTEN ZONES "proxy_protocol:\n  from: [\"10.0.0.5\", \"2001:db8::/64\"]\n");
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), 0);
 	assert_int_equal(cfg->n_proxy_from, 2);
 	assert_int_equal(cfg->proxy_from[0].len, 32);
 	assert_int_equal(cfg->proxy_from[1].len, 64);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	write_file(path, LISTEN ZONES);
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), 0);
 	assert_int_equal(cfg->n_proxy_from, 0);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	expect_error(LISTEN ZONES "proxy_protocol:\n  from: []\n", GK_ECONFIG, 6,
 	             "'from' must list");
 	expect_error(LISTEN ZONES "proxy_protocol:\n  form: [\"10.0.0.5\"]\n", GK_ECONFIG, 6,
@@ -189,7 +189,7 @@ static void test_tls(void **state)
 	                              "    idle_timeout_ms: 30000\n    max_connections: 100\n"
 	                              "  - listen: \"[::1]:853\"\n    certificate: c.pem\n"
 	                              "    key: k.pem\n");
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), 0);
 	assert_int_equal(cfg->n_tls, 2);
 	snprintf(want, sizeof(want), "%s/c.pem", tmpdir);
 	assert_string_equal(cfg->tls[0].certificate, want);
@@ -203,7 +203,7 @@ static void test_tls(void **state)
 	assert_int_equal(cfg->tls[1].handshake_timeout_ms, 5000);
 	assert_int_equal(cfg->tls[1].idle_timeout_ms, 10000);
 	assert_int_equal(cfg->tls[1].max_connections, 1024);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	expect_error(LISTEN ZONES "tls:\n  - listen: \"127.0.0.1:853\"\n    key: k.pem\n",
 	             GK_ECONFIG, 6, "tls: listener has no 'certificate'");
 	expect_error(LISTEN ZONES "tls:\n  - listen: \"127.0.0.1:853\"\n    certificate: c\n"
@@ -227,15 +227,15 @@ static void test_user_group(void **state)
 	gk_config_t *cfg = NULL;
 	snprintf(path, sizeof(path), "%s/privs.yaml", tmpdir);
 	write_file(path, LISTEN ZONES "user: root\ngroup: root\n");
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), 0);
 	assert_true(cfg->privs.set);
 	assert_int_equal(cfg->privs.uid, 0);
 	assert_int_equal(cfg->privs.gid, 0);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	write_file(path, LISTEN ZONES);
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), 0);
 	assert_false(cfg->privs.set);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	expect_error(LISTEN ZONES "user: gk-no-such-user\n", GK_ECONFIG, 5,
 	             "user: no such user 'gk-no-such-user'");
 	expect_error(LISTEN ZONES "user: root\ngroup: gk-no-such-group\n", GK_ECONFIG, 6,
@@ -251,25 +251,25 @@ static void test_discovery_section(void **state)
 	gk_config_t *cfg = NULL;
 	snprintf(path, sizeof(path), "%s/disc.yaml", tmpdir);
 	write_file(path, LISTEN ZONES "redis: {address: \"127.0.0.1:6379\"}\n");
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), 0);
 	assert_true(cfg->discovery.enabled); /* on with redis by default */
 	assert_int_equal(cfg->discovery.table_size, 65536);
 	assert_int_equal(cfg->discovery.flush_ms, 1000);
 	assert_int_equal(cfg->discovery.day_max, 1000000);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	write_file(path, LISTEN ZONES
 	           "redis: {address: \"127.0.0.1:6379\"}\ndiscovery:\n"
 	           "  enabled: false\n  table_size: 16\n  flush_ms: 250\n  day_max: 500\n");
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), 0);
 	assert_false(cfg->discovery.enabled);
 	assert_int_equal(cfg->discovery.table_size, 16);
 	assert_int_equal(cfg->discovery.flush_ms, 250);
 	assert_int_equal(cfg->discovery.day_max, 500);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	write_file(path, LISTEN ZONES);
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), 0);
 	assert_false(cfg->discovery.enabled); /* no redis: off */
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 
 	expect_error(LISTEN ZONES "discovery:\n  enabled: true\n", GK_ECONFIG, 6,
 	             "discovery.enabled: true needs a redis section");
@@ -286,8 +286,9 @@ static void test_defaults(void **state)
 	(void)state;
 	gk_config_t *cfg = NULL;
 	char err[256];
-	assert_int_equal(
-	    gk_config_load("tests/unit/daemon/fixtures/minimal.yaml", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(gk_daemon_config_load("tests/unit/daemon/fixtures/minimal.yaml", &cfg, err,
+	                                       sizeof(err)),
+	                 0);
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	assert_int_equal(cfg->workers, cores < 1 ? 1 : cores);
 	assert_int_equal(cfg->edns_udp_max, 1232);
@@ -304,7 +305,7 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg->zones[0].name, "example.cn");
 	assert_string_equal(cfg->zones[0].file, "tests/unit/daemon/fixtures/example.cn.zone");
 	assert_null(cfg->zones[0].text);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 }
 
 static void test_all_keys(void **state)
@@ -313,7 +314,8 @@ static void test_all_keys(void **state)
 	gk_config_t *cfg = NULL;
 	char err[256];
 	assert_int_equal(
-	    gk_config_load("tests/unit/daemon/fixtures/good.yaml", &cfg, err, sizeof(err)), 0);
+	    gk_daemon_config_load("tests/unit/daemon/fixtures/good.yaml", &cfg, err, sizeof(err)),
+	    0);
 	assert_int_equal(cfg->workers, 3);
 	assert_int_equal(cfg->edns_udp_max, 1400);
 	assert_int_equal(cfg->udp_linger_us, 0);
@@ -331,7 +333,7 @@ static void test_all_keys(void **state)
 	assert_string_equal(cfg->zones[0].file, "tests/unit/daemon/fixtures/zones/example.cn.zone");
 	assert_string_equal(cfg->zones[1].name, "shop.com.cn.");
 	assert_string_equal(cfg->zones[1].file, "/abs/shop.com.cn.zone");
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 }
 
 static void test_relative_paths(void **state)
@@ -342,13 +344,13 @@ static void test_relative_paths(void **state)
 	write_file(path, LISTEN "zones:\n  - name: a.cn\n    file: sub/a.zone\n"
 	                        "  - name: b.cn\n    file: ../b.zone\n");
 	gk_config_t *cfg = NULL;
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), 0);
 	char want[160];
 	snprintf(want, sizeof(want), "%s/sub/a.zone", tmpdir);
 	assert_string_equal(cfg->zones[0].file, want);
 	snprintf(want, sizeof(want), "%s/../b.zone", tmpdir);
 	assert_string_equal(cfg->zones[1].file, want);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 }
 
 static void test_missing_file(void **state)
@@ -356,7 +358,8 @@ static void test_missing_file(void **state)
 	(void)state;
 	char err[256];
 	gk_config_t *cfg = NULL;
-	assert_int_equal(gk_config_load("/nonexistent/gk.yaml", &cfg, err, sizeof(err)), GK_EIO);
+	assert_int_equal(gk_daemon_config_load("/nonexistent/gk.yaml", &cfg, err, sizeof(err)),
+	                 GK_EIO);
 	assert_non_null(strstr(err, "/nonexistent/gk.yaml:"));
 	assert_null(cfg);
 }
@@ -377,7 +380,7 @@ static void test_errors_top(void **state)
 	snprintf(path, sizeof(path), "%s/bad.yaml", tmpdir);
 	write_file(path, "listen: [\"127.0.0.1:53\"\nworkers: 1\n" ZONES);
 	gk_config_t *cfg = NULL;
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), GK_ESYNTAX);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), GK_ESYNTAX);
 	char w1[160], w2[160];
 	snprintf(w1, sizeof(w1), "%s:1: ", path);
 	snprintf(w2, sizeof(w2), "%s:2: ", path);
@@ -475,7 +478,7 @@ static gk_config_t *load_ok(const char *body)
 	snprintf(path, sizeof(path), "%s/ok.yaml", tmpdir);
 	write_file(path, body);
 	gk_config_t *cfg = NULL;
-	if (gk_config_load(path, &cfg, err, sizeof(err)) != 0)
+	if (gk_daemon_config_load(path, &cfg, err, sizeof(err)) != 0)
 		fail_msg("body:\n%s\nunexpected error: %s", body, err);
 	return cfg;
 }
@@ -490,7 +493,7 @@ static void expect_list_error(const char *body, const char *list, const char *fi
 	write_file(path, body);
 	write_file(lp, list);
 	gk_config_t *cfg = NULL;
-	int rc = gk_config_load(path, &cfg, err, sizeof(err));
+	int rc = gk_daemon_config_load(path, &cfg, err, sizeof(err));
 	snprintf(want, sizeof(want), "%s/%s:%zu: ", tmpdir, file, line);
 	if (rc != GK_ECONFIG || strncmp(err, want, strlen(want)) != 0 ||
 	    strstr(err, needle) == NULL)
@@ -513,7 +516,7 @@ static void test_forward_zone_list(void **state)
 	snprintf(body, sizeof(body), LISTEN "zone_list: fwd.list\n" FPOOLS);
 	write_file(yp, body);
 	gk_config_t *cfg = NULL;
-	assert_int_equal(gk_config_load(yp, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(gk_daemon_config_load(yp, &cfg, err, sizeof(err)), 0);
 	assert_int_equal(cfg->n_zones, 1); /* a.cn only is served from a file */
 	assert_string_equal(cfg->zones[0].name, "a.cn");
 	const gk_front_conf_t *fc = cfg->front;
@@ -527,18 +530,18 @@ static void test_forward_zone_list(void **state)
 	assert_ptr_equal(gk_front_conf_lookup(fc, "www.b.cn"), &fc->pools[0]);
 	assert_ptr_equal(gk_front_conf_lookup(fc, "y.x.b.cn"), &fc->pools[1]);
 	gk_config_t *same = NULL; /* a reload reads a list that forwards again */
-	assert_int_equal(gk_config_load_flags(yp, GK_CONFIG_NO_ZONE_LISTS, &same, err, sizeof(err)),
-	                 0);
-	assert_false(gk_config_zones_same(cfg, same));
-	gk_config_free(same);
-	gk_config_free(cfg);
+	assert_int_equal(
+	    gk_daemon_config_load_flags(yp, GK_CONFIG_NO_ZONE_LISTS, &same, err, sizeof(err)), 0);
+	assert_false(gk_daemon_config_zones_same(cfg, same));
+	gk_daemon_config_free(same);
+	gk_daemon_config_free(cfg);
 
 	/* a file named forward=... is written ./forward=... */
 	write_file(lp, "c.cn ./forward=x\n");
-	assert_int_equal(gk_config_load(yp, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(gk_daemon_config_load(yp, &cfg, err, sizeof(err)), 0);
 	assert_int_equal(cfg->n_zones, 1);
 	assert_null(cfg->front->zones);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 
 	/* errors name the list and its line */
 	expect_list_error(body, "a.cn a.zone\nb.cn forward=nope\n", "fwd.list", 2,
@@ -603,13 +606,13 @@ static void test_forward_pools(void **state)
 	assert_ptr_equal(gk_front_conf_lookup(fc, "x.b.cn"), &fc->pools[1]);
 	assert_null(gk_front_conf_lookup(fc, "ab.cn"));
 	assert_null(gk_front_conf_lookup(fc, "a.cn"));
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 
 	/* forwarded zones alone are enough */
 	cfg = load_ok(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n"
 	                     "pools:\n  - {name: reg, backends: [\"127.0.0.1:53\"]}\n");
 	assert_int_equal(cfg->n_zones, 0);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 
 #define POOL "pools:\n  - name: reg\n    backends: [\"127.0.0.1:53\"]\n"
 	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: nope}\n" POOL, GK_ECONFIG, 3,
@@ -658,8 +661,7 @@ static void test_forward_pools(void **state)
 	                    "pools:\n  - name: reg\n    name: other\n"
 	                    "    backends: [\"127.0.0.1:53\"]\n",
 	             GK_ECONFIG, 6, "pools: duplicate key 'name' (first at line 5)");
-	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL
-	                    "    retries: \"2\"\n",
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL "    retries: \"2\"\n",
 	             GK_ECONFIG, 7, "pools.retries: expected an integer, got a quoted string");
 	/* EDNS Client Subnet: off unless given; prefix lengths in range */
 	cfg =
@@ -667,10 +669,10 @@ static void test_forward_pools(void **state)
 	assert_true(cfg->front->pools[0].ecs);
 	assert_int_equal(cfg->front->pools[0].ecs_v4, 20);
 	assert_int_equal(cfg->front->pools[0].ecs_v6, 56);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	cfg = load_ok(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL);
 	assert_false(cfg->front->pools[0].ecs);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL
 	                    "    ecs: {ipv6: 129}\n",
 	             GK_ECONFIG, 7, "out of range 0..128");
@@ -682,10 +684,10 @@ static void test_forward_pools(void **state)
 	cfg = load_ok(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL
 	                     "    proxy_protocol: true\n");
 	assert_true(cfg->front->pools[0].proxy);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	cfg = load_ok(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL);
 	assert_false(cfg->front->pools[0].proxy);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL
 	                    "    proxy_protocol: maybe\n",
 	             GK_ECONFIG, 7, "not true or false");
@@ -700,7 +702,7 @@ static void test_filing_defaults(void **state)
 	gk_config_t *cfg = load_ok(LISTEN ZONES);
 	assert_false(cfg->redis.set);
 	assert_false(cfg->filing.enforce); /* no redis: no check */
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	cfg = load_ok(LISTEN ZONES "redis:\n  address: \"127.0.0.1:6379\"\n");
 	assert_true(cfg->redis.set);
 	assert_string_equal(cfg->redis.host, "127.0.0.1");
@@ -723,7 +725,7 @@ static void test_filing_defaults(void **state)
 	assert_int_equal(cfg->filing.unknown.action, GK_ACT_REFUSE);
 	assert_int_equal(cfg->filing.no_registrable.action, GK_ACT_RESOLVE);
 	assert_memory_equal(cfg->filing.unknown.text, "ICP filing status unavailable", 29);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 }
 
 static void test_filing_keys(void **state)
@@ -759,17 +761,17 @@ static void test_filing_keys(void **state)
 	assert_int_equal(cfg->filing.unknown.ede_code, 17);
 	assert_int_equal(cfg->filing.no_registrable.action, GK_ACT_NXDOMAIN);
 	assert_int_equal(cfg->filing.no_registrable.ede_code, 15);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	cfg = load_ok(LISTEN ZONES "redis:\n  address: unix:/run/redis.sock\n"
 	                           "filing:\n  enforce: false\n  max_age_ms: none\n");
 	assert_string_equal(cfg->redis.unix_path, "/run/redis.sock");
 	assert_false(cfg->filing.enforce);
 	assert_int_equal(cfg->filing.max_age_ms, 0);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	cfg = load_ok(LISTEN ZONES "redis:\n  address: unix:/run/redis.sock\n"
 	                           "filing:\n  max_age_ms: 86400000\n");
 	assert_int_equal(cfg->filing.max_age_ms, 86400000);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 }
 
 /* redis.user and redis.password_file: the password is read at load (first line), relative
@@ -789,16 +791,16 @@ static void test_redis_auth(void **state)
 	assert_non_null(cfg->redis.auth);
 	assert_string_equal(cfg->redis.auth->user, "gatekeeperd");
 	assert_string_equal(cfg->redis.auth->password, "s3cret");
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	/* no user, no password: no AUTH */
 	cfg = load_ok(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n");
 	assert_null(cfg->redis.auth);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	/* the environment stands in for the file */
 	setenv(GK_REDIS_PASSWORD_ENV, "env-pw", 1);
 	cfg = load_ok(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n  user: gatekeeperd\n");
 	assert_string_equal(cfg->redis.auth->password, "env-pw");
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	unsetenv(GK_REDIS_PASSWORD_ENV);
 	expect_error(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n  user: gatekeeperd\n",
 	             GK_ECONFIG, 7, "needs a password");
@@ -814,11 +816,11 @@ static void test_redis_auth(void **state)
 	snprintf(path, sizeof(path), "%s/nosecret.yaml", tmpdir);
 	write_file(path, LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n  user: gatekeeperd\n"
 	                              "  password_file: none.pw\n");
-	assert_int_equal(gk_config_load_flags(path, GK_CONFIG_NO_SECRETS, &cfg, err, sizeof(err)),
-	                 0);
+	assert_int_equal(
+	    gk_daemon_config_load_flags(path, GK_CONFIG_NO_SECRETS, &cfg, err, sizeof(err)), 0);
 	assert_null(cfg->redis.auth);
 	assert_string_equal(cfg->redis.user, "gatekeeperd");
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	snprintf(body, sizeof(body), "%s/empty.pw", tmpdir);
 	write_file(body, "\n");
 	expect_error(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n  user: u\n"
@@ -844,7 +846,7 @@ static void test_redis_sentinel_auth(void **state)
 	assert_string_equal(cfg->redis.sentinel->password, "sentinel-s3cret");
 	assert_string_equal(cfg->redis.primary->sentinel.password, "sentinel-s3cret");
 	assert_null(cfg->redis.auth); /* the data user is another matter */
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	/* a requirepass sentinel: the password alone, from the environment */
 	setenv(GK_REDIS_SENTINEL_PASSWORD_ENV, "env-spw", 1);
 	cfg = load_ok(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n"
@@ -852,7 +854,7 @@ static void test_redis_sentinel_auth(void **state)
 	                           "  primary: sentinel\n");
 	assert_string_equal(cfg->redis.primary->sentinel.user, "");
 	assert_string_equal(cfg->redis.primary->sentinel.password, "env-spw");
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	unsetenv(GK_REDIS_SENTINEL_PASSWORD_ENV);
 	expect_error(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n"
 	                          "  sentinel_password_file: sentinel.pw\n",
@@ -913,7 +915,7 @@ static void test_redis_sentinel(void **state)
 	write_file(path,
 	           LISTEN ZONES "redis:\n  sentinels: [\"127.0.0.1:26379\", \"[::1]:26380\"]\n"
 	                        "  master_name: gk\n  primary: sentinel\n");
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), 0);
 	assert_non_null(cfg->redis.sentinel);
 	assert_int_equal(cfg->redis.sentinel->n, 2);
 	assert_int_equal(cfg->redis.sentinel->addr[1].port, 26380);
@@ -921,30 +923,30 @@ static void test_redis_sentinel(void **state)
 	assert_string_equal(cfg->redis.address, "sentinel:gk");
 	assert_non_null(cfg->redis.primary);
 	assert_int_equal(cfg->redis.primary->sentinel.n, 2);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	/* a replica read, the primary written by address */
 	write_file(path, LISTEN ZONES "redis:\n  address: \"127.0.0.1:6380\"\n"
 	                              "  primary: \"127.0.0.1:6379\"\n");
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), 0);
 	assert_null(cfg->redis.sentinel);
 	assert_int_equal(cfg->redis.primary->addr.port, 6379);
 	assert_int_equal(cfg->redis.primary->sentinel.n, 0);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	/* the replica read by address, the primary found through the sentinels */
 	write_file(path, LISTEN ZONES "redis:\n  address: \"127.0.0.1:6380\"\n"
 	                              "  sentinels: [\"127.0.0.1:26379\"]\n  master_name: gk\n"
 	                              "  primary: sentinel\n");
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), 0);
 	assert_null(cfg->redis.sentinel);
 	assert_int_equal(cfg->redis.port, 6380);
 	assert_int_equal(cfg->redis.primary->sentinel.n, 1);
 	assert_string_equal(cfg->redis.primary->sentinel.master, "gk");
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	/* without primary: everything to address, as before */
 	write_file(path, LISTEN ZONES "redis: {address: \"127.0.0.1:6380\"}\n");
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), 0);
 	assert_null(cfg->redis.primary);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	expect_error(LISTEN ZONES "redis:\n  address: \"127.0.0.1:1\"\n  sentinels: "
 	                          "[\"127.0.0.1:2\"]\n  master_name: gk\n",
 	             GK_ECONFIG, 7, "mutually exclusive");
@@ -980,9 +982,9 @@ static void test_chroot(void **state)
 	snprintf(path, sizeof(path), "%s/chroot.yaml", tmpdir);
 	snprintf(body, sizeof(body), LISTEN ZONES "chroot: %s/\n", tmpdir);
 	write_file(path, body);
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), 0);
 	assert_string_equal(cfg->chroot, tmpdir);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	snprintf(body, sizeof(body),
 	         LISTEN "zones:\n  - name: example.cn\n    file: a.zone\n"
 	                "  - name: example.com\n    file: /etc/gk-outside.zone\nchroot: %s\n",
@@ -1004,18 +1006,18 @@ static void test_chroot(void **state)
 	char lp[160];
 	snprintf(lp, sizeof(lp), "%s/l.list", tmpdir);
 	write_file(lp, "example.net n.zone\n");
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), 0);
 	/* a list entry's name sits behind its file path in one allocation (16 bytes a zone) */
 	assert_int_equal(cfg->n_zones, 2);
 	assert_ptr_equal(cfg->zones[1].name, cfg->zones[1].file + strlen(cfg->zones[1].file) + 1);
 	gk_chroot_set(tmpdir);
-	gk_config_chroot_strip(cfg);
+	gk_daemon_config_chroot_strip(cfg);
 	assert_string_equal(cfg->zones[1].name, "example.net");
 	assert_string_equal(cfg->zones[1].file, "/n.zone");
 	assert_string_equal(cfg->path, "/chroot.yaml");
 	assert_string_equal(cfg->zones[0].file, "/z/a.zone");
 	assert_string_equal(cfg->zone_list, "/l.list");
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	assert_string_equal(gk_chroot_strip(tmpdir), "/");
 	assert_string_equal(gk_chroot_strip("/etc/x"), "/etc/x");
 	/* a list entry written DIR/x is read as /x (the list itself under / is absent here) */

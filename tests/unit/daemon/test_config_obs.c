@@ -39,7 +39,7 @@ static gk_config_t *load(const char *body, int *rc, char *err, size_t errlen, ch
 	fputs(body, f);
 	fclose(f);
 	gk_config_t *cfg = NULL;
-	*rc = gk_config_load(path, &cfg, err, errlen);
+	*rc = gk_daemon_config_load(path, &cfg, err, errlen);
 	return cfg;
 }
 
@@ -66,7 +66,7 @@ static void test_values(void **state)
 	assert_int_equal(rc, 0);
 	assert_false(cfg->metrics.set);
 	assert_false(cfg->dnstap.set);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 
 	cfg = load(BASE "metrics:\n  listen: \"[::1]:9153\"\n"
 	                "dnstap:\n  file: log/decisions.tap\n  rate: 50\n  keep: 0\n",
@@ -88,7 +88,7 @@ static void test_values(void **state)
 	assert_int_equal(cfg->dnstap.max_size_mb, GK_CONFIG_DNSTAP_SIZE_DEFAULT);
 	assert_int_equal(cfg->dnstap.keep, 0);
 	assert_null(cfg->dnstap.identity);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 
 	cfg = load(BASE "metrics:\n  listen: 127.0.0.2:9000\n"
 	                "dnstap:\n  socket: /run/dnstap.sock\n  all_queries: true\n  burst: 7\n"
@@ -105,7 +105,7 @@ static void test_values(void **state)
 	assert_int_equal(cfg->dnstap.max_size_mb, 5);
 	assert_int_equal(cfg->dnstap.keep, GK_CONFIG_DNSTAP_KEEP_DEFAULT);
 	assert_string_equal(cfg->dnstap.identity, "gk-bj-1");
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 }
 
 static void test_errors(void **state)

@@ -85,46 +85,48 @@ static void test_ttl_rules(void **state)
 	(void)state;
 	uint8_t m[512];
 	size_t n = answer(m, 0, 300, 60, 3600);
-	assert_int_equal(gk_fcache_ttl(m, n, 86400), 60); /* smallest of answer and authority */
+	assert_int_equal(gk_front_cache_ttl(m, n, 86400),
+	                 60); /* smallest of answer and authority */
 	n = answer(m, 0, 300, -1, 0);
-	assert_int_equal(gk_fcache_ttl(m, n, 100), 100); /* capped */
+	assert_int_equal(gk_front_cache_ttl(m, n, 100), 100); /* capped */
 	n = answer(m, 3, -1, 900, 120);
-	assert_int_equal(gk_fcache_ttl(m, n, 86400), 120); /* NXDOMAIN: min(SOA TTL, MINIMUM) */
+	assert_int_equal(gk_front_cache_ttl(m, n, 86400),
+	                 120); /* NXDOMAIN: min(SOA TTL, MINIMUM) */
 	n = answer(m, 0, -1, 30, 120);
-	assert_int_equal(gk_fcache_ttl(m, n, 86400), 30); /* NODATA */
+	assert_int_equal(gk_front_cache_ttl(m, n, 86400), 30); /* NODATA */
 	n = answer(m, 3, -1, -1, 0);
-	assert_int_equal(gk_fcache_ttl(m, n, 86400), GK_ENOENT); /* no SOA: not cached */
+	assert_int_equal(gk_front_cache_ttl(m, n, 86400), GK_ENOENT); /* no SOA: not cached */
 	n = answer(m, 2, 300, -1, 0);
-	assert_int_equal(gk_fcache_ttl(m, n, 86400), GK_ENOENT); /* SERVFAIL */
+	assert_int_equal(gk_front_cache_ttl(m, n, 86400), GK_ENOENT); /* SERVFAIL */
 	n = answer(m, 0, 300, -1, 0);
 	m[2] |= 0x02;
-	assert_int_equal(gk_fcache_ttl(m, n, 86400), GK_ENOENT); /* TC */
+	assert_int_equal(gk_front_cache_ttl(m, n, 86400), GK_ENOENT); /* TC */
 	n = answer(m, 0, 300, -1, 0);
-	assert_int_equal(gk_fcache_ttl(m, n - 1, 86400), GK_ESYNTAX); /* cut */
-	assert_int_equal(gk_fcache_ttl(m, 5, 86400), GK_ESYNTAX);     /* no header */
-	m[7] = 2;                                                     /* ANCOUNT lies */
-	assert_int_equal(gk_fcache_ttl(m, n, 86400), GK_ESYNTAX);
+	assert_int_equal(gk_front_cache_ttl(m, n - 1, 86400), GK_ESYNTAX); /* cut */
+	assert_int_equal(gk_front_cache_ttl(m, 5, 86400), GK_ESYNTAX);     /* no header */
+	m[7] = 2;                                                          /* ANCOUNT lies */
+	assert_int_equal(gk_front_cache_ttl(m, n, 86400), GK_ESYNTAX);
 }
 
 static void test_hit_decrements_ttl(void **state)
 {
 	(void)state;
 	gk_fcache_t *c;
-	assert_int_equal(gk_fcache_new(1 << 20, 86400, &c), 0);
+	assert_int_equal(gk_front_cache_new(1 << 20, 86400, &c), 0);
 	uint8_t m[512], out[GK_FCACHE_SLOT];
 	size_t n = answer(m, 0, 300, -1, 0);
 	gk_fcache_key_t k = key(1, false, false);
-	assert_int_equal(gk_fcache_put(c, &k, m, n, 1000), 0);
-	assert_int_equal(gk_fcache_get(c, &k, 1500, out, sizeof(out)), n);
+	assert_int_equal(gk_front_cache_put(c, &k, m, n, 1000), 0);
+	assert_int_equal(gk_front_cache_get(c, &k, 1500, out, sizeof(out)), n);
 	assert_int_equal(ttl_at(out, 12 + sizeof(qname) + 4 + 6), 300);
-	assert_int_equal(gk_fcache_get(c, &k, 1000 + 120 * 1000 + 999, out, sizeof(out)), n);
+	assert_int_equal(gk_front_cache_get(c, &k, 1000 + 120 * 1000 + 999, out, sizeof(out)), n);
 	assert_int_equal(ttl_at(out, 12 + sizeof(qname) + 4 + 6), 180);
 	/* another type, DO or CD is another key */
 	gk_fcache_key_t k2 = key(28, false, false), k3 = key(1, true, false),
 	                k4 = key(1, false, true);
-	assert_int_equal(gk_fcache_get(c, &k2, 1500, out, sizeof(out)), 0);
-	assert_int_equal(gk_fcache_get(c, &k3, 1500, out, sizeof(out)), 0);
-	assert_int_equal(gk_fcache_get(c, &k4, 1500, out, sizeof(out)), 0);
+	assert_int_equal(gk_front_cache_get(c, &k2, 1500, out, sizeof(out)), 0);
+	assert_int_equal(gk_front_cache_get(c, &k3, 1500, out, sizeof(out)), 0);
+	assert_int_equal(gk_front_cache_get(c, &k4, 1500, out, sizeof(out)), 0);
 	/* an ECS subnet is another key: an answer scoped to one subnet is not another's, nor
 	 * the answer for every client */
 	static const uint8_t net_a[] = {1, 24, 192, 0, 2}, net_b[] = {1, 24, 192, 0, 3};
@@ -133,46 +135,46 @@ static void test_hit_decrements_ttl(void **state)
 	ka.ecs_len = sizeof(net_a);
 	kb.ecs = net_b;
 	kb.ecs_len = sizeof(net_b);
-	assert_int_equal(gk_fcache_get(c, &ka, 1500, out, sizeof(out)), 0);
+	assert_int_equal(gk_front_cache_get(c, &ka, 1500, out, sizeof(out)), 0);
 	m[3] = 0; /* (rcode kept NOERROR; the ID marks which answer comes back) */
 	m[0] = 0xaa;
-	assert_int_equal(gk_fcache_put(c, &ka, m, n, 1000), 0);
-	assert_int_equal(gk_fcache_get(c, &ka, 1500, out, sizeof(out)), n);
+	assert_int_equal(gk_front_cache_put(c, &ka, m, n, 1000), 0);
+	assert_int_equal(gk_front_cache_get(c, &ka, 1500, out, sizeof(out)), n);
 	assert_int_equal(out[0], 0xaa);
-	assert_int_equal(gk_fcache_get(c, &kb, 1500, out, sizeof(out)), 0);
-	assert_int_equal(gk_fcache_get(c, &k, 1500, out, sizeof(out)), n);
+	assert_int_equal(gk_front_cache_get(c, &kb, 1500, out, sizeof(out)), 0);
+	assert_int_equal(gk_front_cache_get(c, &k, 1500, out, sizeof(out)), n);
 	assert_int_not_equal(out[0], 0xaa);
 	ka.ecs_len = GK_FCACHE_ECS_MAX + 1;
-	assert_int_equal(gk_fcache_put(c, &ka, m, n, 1000), GK_ENOENT);
+	assert_int_equal(gk_front_cache_put(c, &ka, m, n, 1000), GK_ENOENT);
 	/* expired at stored + TTL */
-	assert_int_equal(gk_fcache_get(c, &k, 1000 + 300 * 1000, out, sizeof(out)), 0);
+	assert_int_equal(gk_front_cache_get(c, &k, 1000 + 300 * 1000, out, sizeof(out)), 0);
 	gk_fcache_stats_t st;
-	gk_fcache_stats(c, &st);
+	gk_front_cache_stats(c, &st);
 	assert_int_equal(st.hits, 4);
 	assert_int_equal(st.expired, 1);
 	assert_int_equal(st.entries, 1); /* the subnet's */
-	gk_fcache_free(c);
+	gk_front_cache_free(c);
 }
 
 static void test_negative_and_uncacheable(void **state)
 {
 	(void)state;
 	gk_fcache_t *c;
-	assert_int_equal(gk_fcache_new(1 << 20, 86400, &c), 0);
+	assert_int_equal(gk_front_cache_new(1 << 20, 86400, &c), 0);
 	uint8_t m[512], out[GK_FCACHE_SLOT];
 	gk_fcache_key_t k = key(1, false, false);
 	size_t n = answer(m, 3, -1, 900, 60);
-	assert_int_equal(gk_fcache_put(c, &k, m, n, 0), 0);
-	assert_int_equal(gk_fcache_get(c, &k, 59999, out, sizeof(out)), n);
-	assert_int_equal(gk_fcache_get(c, &k, 60000, out, sizeof(out)), 0);
+	assert_int_equal(gk_front_cache_put(c, &k, m, n, 0), 0);
+	assert_int_equal(gk_front_cache_get(c, &k, 59999, out, sizeof(out)), n);
+	assert_int_equal(gk_front_cache_get(c, &k, 60000, out, sizeof(out)), 0);
 	n = answer(m, 2, 300, -1, 0);
-	assert_int_equal(gk_fcache_put(c, &k, m, n, 0), GK_ENOENT);
-	assert_int_equal(gk_fcache_put(c, &k, m, 7, 0), GK_ESYNTAX);
+	assert_int_equal(gk_front_cache_put(c, &k, m, n, 0), GK_ENOENT);
+	assert_int_equal(gk_front_cache_put(c, &k, m, 7, 0), GK_ESYNTAX);
 	gk_fcache_stats_t st;
-	gk_fcache_stats(c, &st);
+	gk_front_cache_stats(c, &st);
 	assert_int_equal(st.uncacheable, 1);
 	assert_int_equal(st.malformed, 1);
-	gk_fcache_free(c);
+	gk_front_cache_free(c);
 }
 
 /* a flood of distinct names replaces entries: the cache never holds more than its slots */
@@ -180,9 +182,9 @@ static void test_bounded(void **state)
 {
 	(void)state;
 	gk_fcache_t *c;
-	assert_int_equal(gk_fcache_new(64 * 1024, 86400, &c), 0);
+	assert_int_equal(gk_front_cache_new(64 * 1024, 86400, &c), 0);
 	gk_fcache_stats_t st;
-	gk_fcache_stats(c, &st);
+	gk_front_cache_stats(c, &st);
 	size_t slots = st.slots;
 	assert_true(slots > 0 && st.bytes <= 64 * 1024);
 	uint8_t m[512];
@@ -195,14 +197,14 @@ static void test_bounded(void **state)
 		name[9] = (uint8_t)(i & 0x3f) | 0x40;
 		name[10] = 0;
 		gk_fcache_key_t k = {.name = name, .nlen = 11, .type = 1, .cls = 1};
-		assert_int_equal(gk_fcache_put(c, &k, m, n, i), 0);
+		assert_int_equal(gk_front_cache_put(c, &k, m, n, i), 0);
 	}
-	gk_fcache_stats(c, &st);
+	gk_front_cache_stats(c, &st);
 	assert_true(st.entries <= slots);
 	assert_true(st.evictions > 0);
 	assert_int_equal(st.bytes, slots * (st.bytes / slots));
-	gk_fcache_free(c);
-	assert_int_equal(gk_fcache_new(100, 86400, &c), GK_EINVAL);
+	gk_front_cache_free(c);
+	assert_int_equal(gk_front_cache_new(100, 86400, &c), GK_EINVAL);
 }
 
 int main(void)

@@ -68,7 +68,8 @@ static void relays(unsigned cache_size, unsigned n, size_t want_slots)
 	char err[256];
 	assert_true(n <= 8);
 	for (unsigned i = 0; i < n; i++)
-		assert_int_equal(gk_fwd_new(&loop, &conf, 1232, n, &f[i], err, sizeof(err)), 0);
+		assert_int_equal(gk_front_fwd_new(&loop, &conf, 1232, n, &f[i], err, sizeof(err)),
+		                 0);
 	size_t total = 0;
 	for (unsigned i = 0; i < n; i++) {
 		gk_fcache_stats_t st;
@@ -83,7 +84,7 @@ static void relays(unsigned cache_size, unsigned n, size_t want_slots)
 	uv_walk(&loop, close_cb, NULL);
 	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
 	for (unsigned i = 0; i < n; i++)
-		gk_fwd_free(f[i]);
+		gk_front_fwd_free(f[i]);
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 

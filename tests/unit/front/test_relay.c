@@ -26,7 +26,7 @@ static void test_query_and_match(void **state)
 {
 	(void)state;
 	uint8_t sent[128], a[2048];
-	size_t n = gk_relay_query(cq, sizeof(cq), 0xbeef, true, 1232, sent);
+	size_t n = gk_front_relay_query(cq, sizeof(cq), 0xbeef, true, 1232, sent);
 	assert_int_equal(n, sizeof(cq) + GK_RELAY_OPT_LEN);
 	assert_int_equal(sent[0], 0xbe);
 	assert_int_equal(sent[1], 0xef);
@@ -43,30 +43,30 @@ static void test_query_and_match(void **state)
 	a[2] = 0x85; /* QR AA RD */
 	a[3] = 0x80; /* RA */
 	size_t alen = sizeof(cq);
-	assert_true(gk_relay_match(&r, sent, a, alen));
+	assert_true(gk_front_relay_match(&r, sent, a, alen));
 	a[1] ^= 1; /* another ID */
-	assert_false(gk_relay_match(&r, sent, a, alen));
+	assert_false(gk_front_relay_match(&r, sent, a, alen));
 	a[1] ^= 1;
 	a[17] = 'e'; /* "ExAmple" in another case: not our question */
-	assert_false(gk_relay_match(&r, sent, a, alen));
+	assert_false(gk_front_relay_match(&r, sent, a, alen));
 	a[17] = 'E';
 	a[2] &= 0x7f; /* no QR */
-	assert_false(gk_relay_match(&r, sent, a, alen));
+	assert_false(gk_front_relay_match(&r, sent, a, alen));
 	a[2] |= 0x80 | 0x08; /* opcode IQUERY */
-	assert_false(gk_relay_match(&r, sent, a, alen));
+	assert_false(gk_front_relay_match(&r, sent, a, alen));
 	a[2] &= (uint8_t)~0x08;
 	a[5] = 2; /* two questions */
-	assert_false(gk_relay_match(&r, sent, a, alen));
+	assert_false(gk_front_relay_match(&r, sent, a, alen));
 	a[5] = 1;
-	assert_false(gk_relay_match(&r, sent, a, 20)); /* cut */
-	assert_true(gk_relay_match(&r, sent, a, alen));
+	assert_false(gk_front_relay_match(&r, sent, a, 20)); /* cut */
+	assert_true(gk_front_relay_match(&r, sent, a, alen));
 	/* the client's ID back */
-	assert_int_equal(gk_relay_answer(&r, a, alen), alen);
+	assert_int_equal(gk_front_relay_answer(&r, a, alen), alen);
 	assert_int_equal(a[0] << 8 | a[1], 0x1234);
 	/* too large for the client over UDP: header and question with TC */
 	memset(a + alen, 0, 600);
 	a[7] = 9;
-	assert_int_equal(gk_relay_answer(&r, a, alen + 600), sizeof(cq));
+	assert_int_equal(gk_front_relay_answer(&r, a, alen + 600), sizeof(cq));
 	assert_true(a[2] & 0x02);
 	assert_int_equal(a[7], 0);
 	assert_int_equal(a[5], 1);
@@ -98,7 +98,7 @@ static void test_fix_opt(void **state)
 	uint8_t a[256];
 	size_t n = answer_with_opt(a);
 	/* a client with EDNS: our size, nothing else changes */
-	assert_int_equal(gk_relay_fix_opt(a, n, sizeof(cq), true, 1232), n);
+	assert_int_equal(gk_front_relay_fix_opt(a, n, sizeof(cq), true, 1232), n);
 	size_t o = sizeof(cq) + 16;
 	assert_int_equal(a[o + 3] << 8 | a[o + 4], 1232);
 	assert_int_equal(a[o + 7], 0x80);
@@ -113,38 +113,38 @@ static void test_fix_opt(void **state)
 		memcpy(b + oo + 11, opts, sizeof(opts));
 		b[oo + 10] = sizeof(opts);
 		bn += sizeof(opts);
-		assert_int_equal(gk_relay_ecs_scope(b, bn, sizeof(cq)), 24);
-		size_t bm = gk_relay_fix_opt(b, bn, sizeof(cq), true, 1232);
+		assert_int_equal(gk_front_relay_ecs_scope(b, bn, sizeof(cq)), 24);
+		size_t bm = gk_front_relay_fix_opt(b, bn, sizeof(cq), true, 1232);
 		assert_int_equal(bm, bn - 11);
 		assert_int_equal(b[oo + 10], 6); /* RDLENGTH: the EDE alone */
 		assert_int_equal(b[oo + 12], 15);
-		assert_int_equal(gk_relay_ecs_scope(b, bm, sizeof(cq)), -1);
+		assert_int_equal(gk_front_relay_ecs_scope(b, bm, sizeof(cq)), -1);
 		assert_int_equal(b[oo + 11 + 6 + 3], 16); /* the TXT record follows */
 	}
 	/* without EDNS: the OPT goes, the record behind it moves up */
 	n = answer_with_opt(a);
-	size_t m = gk_relay_fix_opt(a, n, sizeof(cq), false, 1232);
+	size_t m = gk_front_relay_fix_opt(a, n, sizeof(cq), false, 1232);
 	assert_int_equal(m, n - 11);
 	assert_int_equal(a[11], 1);
 	assert_int_equal(a[o + 3], 16); /* the TXT record now follows the answer */
 	/* malformed: a record running past the end, a bad label type */
 	n = answer_with_opt(a);
-	assert_int_equal(gk_relay_fix_opt(a, n - 1, sizeof(cq), false, 1232), 0);
+	assert_int_equal(gk_front_relay_fix_opt(a, n - 1, sizeof(cq), false, 1232), 0);
 	n = answer_with_opt(a);
 	a[sizeof(cq)] = 0x80;
-	assert_int_equal(gk_relay_fix_opt(a, n, sizeof(cq), true, 1232), 0);
-	assert_int_equal(gk_relay_fix_opt(a, 11, 12, true, 1232), 0);
+	assert_int_equal(gk_front_relay_fix_opt(a, n, sizeof(cq), true, 1232), 0);
+	assert_int_equal(gk_front_relay_fix_opt(a, 11, 12, true, 1232), 0);
 }
 
 static void test_ecs(void **state)
 {
 	(void)state;
 	uint8_t q[128], key[18];
-	size_t kl, n = gk_relay_query(cq, sizeof(cq), 1, false, 1232, q);
+	size_t kl, n = gk_front_relay_query(cq, sizeof(cq), 1, false, 1232, q);
 	struct sockaddr_in v4 = {.sin_family = AF_INET};
 	inet_pton(AF_INET, "198.51.100.77", &v4.sin_addr);
 	/* 198.51.100.77/22: 3 octets, the last cut to 0b011001xx -> 100 & 0xfc = 100 */
-	size_t m = gk_relay_add_ecs(q, n, (struct sockaddr *)&v4, 22, 56, key, &kl);
+	size_t m = gk_front_relay_add_ecs(q, n, (struct sockaddr *)&v4, 22, 56, key, &kl);
 	assert_int_equal(m, n + 8 + 3);
 	assert_int_equal(q[n - 2] << 8 | q[n - 1], 11); /* OPT RDLENGTH */
 	static const uint8_t opt4[] = {0, 8, 0, 7, 0, 1, 22, 0, 198, 51, 100};
@@ -155,24 +155,24 @@ static void test_ecs(void **state)
 	v4.sin_addr.s_addr = htonl(0xc6336747); /* 198.51.103.71/22: the same subnet */
 	uint8_t key2[18];
 	size_t kl2;
-	(void)gk_relay_add_ecs(q, n, (struct sockaddr *)&v4, 22, 56, key2, &kl2);
+	(void)gk_front_relay_add_ecs(q, n, (struct sockaddr *)&v4, 22, 56, key2, &kl2);
 	assert_memory_equal(key, key2, kl);
 	struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
 	inet_pton(AF_INET6, "2001:db8:aa:bbcc::1", &v6.sin6_addr);
-	n = gk_relay_query(cq, sizeof(cq), 1, false, 1232, q);
-	m = gk_relay_add_ecs(q, n, (struct sockaddr *)&v6, 24, 56, key, &kl);
+	n = gk_front_relay_query(cq, sizeof(cq), 1, false, 1232, q);
+	m = gk_front_relay_add_ecs(q, n, (struct sockaddr *)&v6, 24, 56, key, &kl);
 	assert_int_equal(m, n + 8 + 7);
 	static const uint8_t key6[] = {2, 56, 0x20, 0x01, 0x0d, 0xb8, 0, 0xaa, 0xbb};
 	assert_memory_equal(key, key6, sizeof(key6));
 	/* the scope of an answer carrying it back: the query itself as an answer */
 	q[2] |= 0x80;
 	q[n + 7] = 40; /* SCOPE */
-	assert_int_equal(gk_relay_ecs_scope(q, m, sizeof(cq)), 40);
-	assert_int_equal(gk_relay_ecs_scope(q, n, sizeof(cq)), -1); /* OPT cut: malformed */
-	n = gk_relay_query(cq, sizeof(cq), 1, false, 1232, q);
-	assert_int_equal(gk_relay_ecs_scope(q, n, sizeof(cq)), -1); /* no option */
+	assert_int_equal(gk_front_relay_ecs_scope(q, m, sizeof(cq)), 40);
+	assert_int_equal(gk_front_relay_ecs_scope(q, n, sizeof(cq)), -1); /* OPT cut: malformed */
+	n = gk_front_relay_query(cq, sizeof(cq), 1, false, 1232, q);
+	assert_int_equal(gk_front_relay_ecs_scope(q, n, sizeof(cq)), -1); /* no option */
 	/* no address: nothing appended */
-	assert_int_equal(gk_relay_add_ecs(q, n, NULL, 24, 56, key, &kl), n);
+	assert_int_equal(gk_front_relay_add_ecs(q, n, NULL, 24, 56, key, &kl), n);
 	assert_int_equal(kl, 0);
 }
 

@@ -16,10 +16,10 @@ static void test_refills(void **state)
 	(void)state;
 	gk_frnd_t *r = malloc(sizeof(*r));
 	assert_non_null(r);
-	gk_frnd_init(r);
+	gk_front_rnd_init(r);
 	uint32_t or_all = 0, and_all = 0xffffffffu;
 	for (unsigned i = 0; i < 10240; i++) {
-		uint32_t v = gk_frnd_u32(r);
+		uint32_t v = gk_front_rnd_u32(r);
 		or_all |= v;
 		and_all &= v;
 	}
@@ -35,16 +35,16 @@ static void test_below(void **state)
 	(void)state;
 	gk_frnd_t *r = malloc(sizeof(*r));
 	assert_non_null(r);
-	gk_frnd_init(r);
+	gk_front_rnd_init(r);
 	unsigned seen[8] = {0};
 	for (unsigned i = 0; i < 8000; i++) {
-		uint32_t v = gk_frnd_below(r, 8);
+		uint32_t v = gk_front_rnd_below(r, 8);
 		assert_true(v < 8);
 		seen[v]++;
 	}
 	for (unsigned k = 0; k < 8; k++)
 		assert_true(seen[k] > 700 && seen[k] < 1300);
-	assert_int_equal(gk_frnd_below(r, 1), 0);
+	assert_int_equal(gk_front_rnd_below(r, 1), 0);
 	free(r);
 }
 

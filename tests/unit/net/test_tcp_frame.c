@@ -16,7 +16,7 @@ static size_t build_stream(uint8_t *buf)
 	static const size_t lens[] = {12, 0, 300};
 	size_t n = 0;
 	for (size_t i = 0; i < 3; i++) {
-		gk_tcp_frame_prefix(lens[i], buf + n);
+		gk_net_tcp_frame_prefix(lens[i], buf + n);
 		n += 2;
 		memset(buf + n, (int)(0xa0 + i), lens[i]);
 		n += lens[i];
@@ -41,7 +41,7 @@ static void feed_split(const uint8_t *stream, size_t total, size_t cut)
 			const uint8_t *msg;
 			size_t mlen, used;
 			gk_tcp_frame_t f =
-			    gk_tcp_frame_next(buf + off, have - off, 512, &msg, &mlen, &used);
+			    gk_net_tcp_frame_next(buf + off, have - off, 512, &msg, &mlen, &used);
 			if (f == GK_TCP_FRAME_MORE)
 				break;
 			assert_int_equal(f, GK_TCP_FRAME_MSG);
@@ -75,10 +75,10 @@ static void test_partial_prefix(void **state)
 	const uint8_t one[1] = {0x00};
 	const uint8_t *msg;
 	size_t mlen, used;
-	assert_int_equal(gk_tcp_frame_next(one, 0, 512, &msg, &mlen, &used), GK_TCP_FRAME_MORE);
-	assert_int_equal(gk_tcp_frame_next(one, 1, 512, &msg, &mlen, &used), GK_TCP_FRAME_MORE);
+	assert_int_equal(gk_net_tcp_frame_next(one, 0, 512, &msg, &mlen, &used), GK_TCP_FRAME_MORE);
+	assert_int_equal(gk_net_tcp_frame_next(one, 1, 512, &msg, &mlen, &used), GK_TCP_FRAME_MORE);
 	const uint8_t hdr[3] = {0x00, 0x05, 0x01};
-	assert_int_equal(gk_tcp_frame_next(hdr, 3, 512, &msg, &mlen, &used), GK_TCP_FRAME_MORE);
+	assert_int_equal(gk_net_tcp_frame_next(hdr, 3, 512, &msg, &mlen, &used), GK_TCP_FRAME_MORE);
 }
 
 static void test_too_big(void **state)
@@ -87,19 +87,21 @@ static void test_too_big(void **state)
 	const uint8_t big[2] = {0x02, 0x01}; /* 513 */
 	const uint8_t *msg;
 	size_t mlen, used;
-	assert_int_equal(gk_tcp_frame_next(big, 2, 512, &msg, &mlen, &used), GK_TCP_FRAME_TOO_BIG);
+	assert_int_equal(gk_net_tcp_frame_next(big, 2, 512, &msg, &mlen, &used),
+	                 GK_TCP_FRAME_TOO_BIG);
 	const uint8_t max[2] = {0xff, 0xff};
-	assert_int_equal(gk_tcp_frame_next(max, 2, 65535, &msg, &mlen, &used), GK_TCP_FRAME_MORE);
+	assert_int_equal(gk_net_tcp_frame_next(max, 2, 65535, &msg, &mlen, &used),
+	                 GK_TCP_FRAME_MORE);
 }
 
 static void test_prefix(void **state)
 {
 	(void)state;
 	uint8_t p[2];
-	gk_tcp_frame_prefix(0x1234, p);
+	gk_net_tcp_frame_prefix(0x1234, p);
 	assert_int_equal(p[0], 0x12);
 	assert_int_equal(p[1], 0x34);
-	gk_tcp_frame_prefix(65535, p);
+	gk_net_tcp_frame_prefix(65535, p);
 	assert_int_equal(p[0], 0xff);
 	assert_int_equal(p[1], 0xff);
 }

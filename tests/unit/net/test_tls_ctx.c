@@ -4,7 +4,7 @@
  *
  * Certificates are made here with OpenSSL (P-256, self-signed, serials 1 and 2) in a
  * private temp directory. A client (TLS 1.2, so the ticket comes within the handshake)
- * talks to a server connection from gk_tls_ctx_ssl_new through memory BIOs.
+ * talks to a server connection from gk_net_tls_ctx_ssl_new through memory BIOs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -108,7 +108,7 @@ static struct result handshake(gk_tls_ctx_t *t, SSL_SESSION *resume)
 	SSL_CTX_set_max_proto_version(cctx, TLS1_2_VERSION);
 	SSL_CTX_set_verify(cctx, SSL_VERIFY_NONE, NULL);
 	SSL *c = SSL_new(cctx);
-	SSL *s = gk_tls_ctx_ssl_new(t);
+	SSL *s = gk_net_tls_ctx_ssl_new(t);
 	assert_non_null(c);
 	assert_non_null(s);
 	SSL_set_bio(c, BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()));
@@ -167,16 +167,16 @@ static void test_load_errors(void **state)
 	gk_tls_ctx_t *t = NULL;
 	char err[512], missing[160];
 	snprintf(missing, sizeof(missing), "%s/missing.pem", dir);
-	assert_int_equal(gk_tls_ctx_new(missing, key, 12, &t, err, sizeof(err)), GK_EIO);
+	assert_int_equal(gk_net_tls_ctx_new(missing, key, 12, &t, err, sizeof(err)), GK_EIO);
 	assert_non_null(strstr(err, missing));
 	assert_non_null(strstr(err, "certificate chain"));
-	assert_int_equal(gk_tls_ctx_new(cert1, missing, 12, &t, err, sizeof(err)), GK_EIO);
+	assert_int_equal(gk_net_tls_ctx_new(cert1, missing, 12, &t, err, sizeof(err)), GK_EIO);
 	assert_non_null(strstr(err, missing));
-	assert_int_equal(gk_tls_ctx_new(bad, key, 12, &t, err, sizeof(err)), GK_EIO);
+	assert_int_equal(gk_net_tls_ctx_new(bad, key, 12, &t, err, sizeof(err)), GK_EIO);
 	assert_non_null(strstr(err, bad));
-	assert_int_equal(gk_tls_ctx_new(cert1, other_key, 12, &t, err, sizeof(err)), GK_EIO);
+	assert_int_equal(gk_net_tls_ctx_new(cert1, other_key, 12, &t, err, sizeof(err)), GK_EIO);
 	assert_non_null(strstr(err, other_key));
-	assert_int_equal(gk_tls_ctx_new(cert1, key, 11, &t, err, sizeof(err)), GK_EINVAL);
+	assert_int_equal(gk_net_tls_ctx_new(cert1, key, 11, &t, err, sizeof(err)), GK_EINVAL);
 	assert_null(t);
 }
 
@@ -185,7 +185,7 @@ static void test_tickets_and_rotation(void **state)
 	(void)state;
 	gk_tls_ctx_t *t = NULL;
 	char err[512];
-	assert_int_equal(gk_tls_ctx_new(cert1, key, 12, &t, err, sizeof(err)), 0);
+	assert_int_equal(gk_net_tls_ctx_new(cert1, key, 12, &t, err, sizeof(err)), 0);
 	struct result full = handshake(t, NULL);
 	assert_false(full.reused);
 	assert_int_equal(full.serial, 1);
@@ -194,17 +194,17 @@ static void test_tickets_and_rotation(void **state)
 	assert_true(r.reused);
 	SSL_SESSION_free(r.session);
 	/* one rotation: a ticket of the previous key still resumes */
-	assert_int_equal(gk_tls_ctx_rotate(t), 0);
+	assert_int_equal(gk_net_tls_ctx_rotate(t), 0);
 	r = handshake(t, full.session);
 	assert_true(r.reused);
 	SSL_SESSION_free(r.session);
 	/* a second: its key is forgotten, a full handshake */
-	assert_int_equal(gk_tls_ctx_rotate(t), 0);
+	assert_int_equal(gk_net_tls_ctx_rotate(t), 0);
 	r = handshake(t, full.session);
 	assert_false(r.reused);
 	SSL_SESSION_free(r.session);
 	SSL_SESSION_free(full.session);
-	gk_tls_ctx_free(t);
+	gk_net_tls_ctx_free(t);
 }
 
 static void test_reload(void **state)
@@ -212,10 +212,10 @@ static void test_reload(void **state)
 	(void)state;
 	gk_tls_ctx_t *t = NULL;
 	char err[512];
-	assert_int_equal(gk_tls_ctx_new(cert1, key, 12, &t, err, sizeof(err)), 0);
+	assert_int_equal(gk_net_tls_ctx_new(cert1, key, 12, &t, err, sizeof(err)), 0);
 	struct result before = handshake(t, NULL);
 	assert_int_equal(before.serial, 1);
-	assert_int_equal(gk_tls_ctx_reload(t, cert2, key, err, sizeof(err)), 0);
+	assert_int_equal(gk_net_tls_ctx_reload(t, cert2, key, err, sizeof(err)), 0);
 	struct result r = handshake(t, NULL);
 	assert_int_equal(r.serial, 2);
 	SSL_SESSION_free(r.session);
@@ -224,15 +224,15 @@ static void test_reload(void **state)
 	assert_true(r.reused);
 	SSL_SESSION_free(r.session);
 	/* a broken certificate or a key that does not match: refused, the loaded one serves */
-	assert_int_equal(gk_tls_ctx_reload(t, bad, key, err, sizeof(err)), GK_EIO);
+	assert_int_equal(gk_net_tls_ctx_reload(t, bad, key, err, sizeof(err)), GK_EIO);
 	assert_non_null(strstr(err, bad));
-	assert_int_equal(gk_tls_ctx_reload(t, cert1, other_key, err, sizeof(err)), GK_EIO);
+	assert_int_equal(gk_net_tls_ctx_reload(t, cert1, other_key, err, sizeof(err)), GK_EIO);
 	assert_non_null(strstr(err, other_key));
 	r = handshake(t, NULL);
 	assert_int_equal(r.serial, 2);
 	SSL_SESSION_free(r.session);
 	SSL_SESSION_free(before.session);
-	gk_tls_ctx_free(t);
+	gk_net_tls_ctx_free(t);
 }
 
 int main(void)

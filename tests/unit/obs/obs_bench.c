@@ -116,7 +116,7 @@ int main(int argc, char **argv)
 	}
 	gk_zoneset_t *zs;
 	char err[512];
-	if (gk_zoneset_build(specs, 4, psl, &zs, err, sizeof(err)) != 0) {
+	if (gk_zone_store_build(specs, 4, psl, &zs, err, sizeof(err)) != 0) {
 		fprintf(stderr, "zones (run from the source root): %s\n", err);
 		return 1;
 	}
@@ -156,10 +156,11 @@ int main(int argc, char **argv)
 	                     .max_bytes = 1ull << 30};
 	gk_tap_t *tap, *tap_all;
 	gk_obs_t *o, *ot, *ota;
-	if (gk_obs_create(1, NULL, &o) != 0 || gk_tap_create(&tc, 1, &tap, err, sizeof(err)) != 0 ||
+	if (gk_obs_create(1, NULL, &o) != 0 ||
+	    gk_obs_tap_create(&tc, 1, &tap, err, sizeof(err)) != 0 ||
 	    gk_obs_create(1, tap, &ot) != 0)
 		return 1;
-	if (gk_tap_create(&tca, 1, &tap_all, err, sizeof(err)) != 0 ||
+	if (gk_obs_tap_create(&tca, 1, &tap_all, err, sizeof(err)) != 0 ||
 	    gk_obs_create(1, tap_all, &ota) != 0)
 		return 1;
 	/* log threads not started: the rings fill and stay full (the worst case, a stuck disk) */
@@ -190,12 +191,12 @@ int main(int argc, char **argv)
 	gk_obs_free(o);
 	gk_obs_free(ot);
 	gk_obs_free(ota);
-	gk_tap_free(tap);
-	gk_tap_free(tap_all);
+	gk_obs_tap_free(tap);
+	gk_obs_tap_free(tap_all);
 	unlink(path);
 	unlink(path2);
 	gk_status_free(st);
-	gk_zoneset_free(zs);
+	gk_zone_store_free(zs);
 	gk_psl_close(psl);
 	return 0;
 }

@@ -67,9 +67,9 @@ static const gk_disc_entry_t *find(gk_disc_table_t *t, const char *name, unsigne
                                    gk_disc_entry_t *e)
 {
 	char txt[1100];
-	for (uint32_t i = 0; i < gk_disc_table_size(t); i++) {
-		gk_disc_table_entry(t, i, e);
-		gk_disc_name_text(e->name, e->len, txt);
+	for (uint32_t i = 0; i < gk_obs_disc_table_size(t); i++) {
+		gk_obs_disc_table_entry(t, i, e);
+		gk_obs_disc_name_text(e->name, e->len, txt);
 		if (strcmp(txt, name) == 0 && e->reason == reason)
 			return e;
 	}
@@ -80,41 +80,41 @@ static void test_exact_counts(void **state)
 {
 	(void)state;
 	gk_disc_table_t *t;
-	assert_int_equal(gk_disc_table_create(64, &t), 0);
+	assert_int_equal(gk_obs_disc_table_create(64, &t), 0);
 	struct q q;
 	/* 3 queries for newsite.cn (mixed case, subdomains), 2 for shop.com.cn revoked */
 	mkq(&q, "www.NewSite.cn", "NewSite.cn", GK_FS_UNFILED, GK_WHY_UNFILED, GK_ACT_REFUSE,
 	    false);
-	gk_disc_table_record(t, q.b, &q.res, 100);
+	gk_obs_disc_table_record(t, q.b, &q.res, 100);
 	mkq(&q, "a.b.newsite.CN", "newsite.CN", GK_FS_UNFILED, GK_WHY_UNFILED, GK_ACT_REFUSE,
 	    false);
-	gk_disc_table_record(t, q.b, &q.res, 90);
+	gk_obs_disc_table_record(t, q.b, &q.res, 90);
 	mkq(&q, "newsite.cn", "newsite.cn", GK_FS_UNFILED, GK_WHY_UNFILED, GK_ACT_NXDOMAIN, false);
-	gk_disc_table_record(t, q.b, &q.res, 120);
+	gk_obs_disc_table_record(t, q.b, &q.res, 120);
 	mkq(&q, "www.shop.com.cn", "shop.com.cn", GK_FS_REVOKED, GK_WHY_REVOKED, GK_ACT_NXDOMAIN,
 	    false);
-	gk_disc_table_record(t, q.b, &q.res, 100);
-	gk_disc_table_record(t, q.b, &q.res, 101);
+	gk_obs_disc_table_record(t, q.b, &q.res, 100);
+	gk_obs_disc_table_record(t, q.b, &q.res, 101);
 	/* the same domain for another reason is another key */
 	mkq(&q, "x.newsite.cn", "newsite.cn", GK_FS_UNFILED, GK_WHY_BLOCKED, GK_ACT_REFUSE, false);
-	gk_disc_table_record(t, q.b, &q.res, 100);
+	gk_obs_disc_table_record(t, q.b, &q.res, 100);
 	/* filed and resolved: totals only */
 	mkq(&q, "www.example.cn", "example.cn", GK_FS_FILED, GK_WHY_NONE, GK_ACT_RESOLVE, false);
-	gk_disc_table_record(t, q.b, &q.res, 100);
+	gk_obs_disc_table_record(t, q.b, &q.res, 100);
 	/* monitor mode: counted as refused and as resolved */
 	mkq(&q, "m.mon.cn", "mon.cn", GK_FS_UNFILED, GK_WHY_UNFILED, GK_ACT_REFUSE, true);
-	gk_disc_table_record(t, q.b, &q.res, 100);
+	gk_obs_disc_table_record(t, q.b, &q.res, 100);
 	/* no registrable domain */
 	mkq(&q, "com.cn", NULL, GK_FS_UNFILED, GK_WHY_UNFILED, GK_ACT_REFUSE, false);
-	gk_disc_table_record(t, q.b, &q.res, 100);
+	gk_obs_disc_table_record(t, q.b, &q.res, 100);
 	/* not a name we serve: not counted at all */
 	mkq(&q, "www.example.org", NULL, GK_PKT_NOCHECK, GK_WHY_NONE, GK_ACT_RESOLVE, false);
-	gk_disc_table_record(t, q.b, &q.res, 100);
+	gk_obs_disc_table_record(t, q.b, &q.res, 100);
 	/* an older result without why: the filing status gives the reason */
 	mkq(&q, "old.cn", "old.cn", GK_FS_UNKNOWN, GK_WHY_NONE, GK_ACT_REFUSE, false);
-	gk_disc_table_record(t, q.b, &q.res, 100);
+	gk_obs_disc_table_record(t, q.b, &q.res, 100);
 
-	assert_int_equal(gk_disc_table_size(t), 5);
+	assert_int_equal(gk_obs_disc_table_size(t), 5);
 	gk_disc_entry_t e;
 	assert_non_null(find(t, "newsite.cn", GK_DISC_UNFILED, &e));
 	assert_int_equal(e.count, 3);
@@ -129,7 +129,7 @@ static void test_exact_counts(void **state)
 	assert_non_null(find(t, "mon.cn", GK_DISC_UNFILED, &e));
 	assert_non_null(find(t, "old.cn", GK_DISC_UNKNOWN, &e));
 	assert_null(find(t, "example.cn", GK_DISC_UNFILED, &e));
-	const gk_disc_totals_t *tot = gk_disc_table_totals(t);
+	const gk_disc_totals_t *tot = gk_obs_disc_table_totals(t);
 	assert_int_equal(tot->queries, 10);
 	assert_int_equal(tot->resolved, 2);
 	assert_int_equal(tot->monitored, 1);
@@ -142,68 +142,68 @@ static void test_exact_counts(void **state)
 		assert_int_equal(tot->overflow[r], 0);
 
 	/* reset: empty, and the same keys count from zero again */
-	gk_disc_table_reset(t);
-	assert_int_equal(gk_disc_table_size(t), 0);
-	assert_int_equal(gk_disc_table_totals(t)->queries, 0);
+	gk_obs_disc_table_reset(t);
+	assert_int_equal(gk_obs_disc_table_size(t), 0);
+	assert_int_equal(gk_obs_disc_table_totals(t)->queries, 0);
 	mkq(&q, "www.newsite.cn", "newsite.cn", GK_FS_UNFILED, GK_WHY_UNFILED, GK_ACT_REFUSE,
 	    false);
-	gk_disc_table_record(t, q.b, &q.res, 7);
+	gk_obs_disc_table_record(t, q.b, &q.res, 7);
 	assert_non_null(find(t, "newsite.cn", GK_DISC_UNFILED, &e));
 	assert_int_equal(e.count, 1);
-	assert_int_equal(gk_disc_table_size(t), 1);
-	gk_disc_table_free(t);
+	assert_int_equal(gk_obs_disc_table_size(t), 1);
+	gk_obs_disc_table_free(t);
 }
 
 static void test_overflow(void **state)
 {
 	(void)state;
 	gk_disc_table_t *t;
-	assert_int_equal(gk_disc_table_create(16, &t), 0);
-	size_t bytes = gk_disc_table_bytes(t);
+	assert_int_equal(gk_obs_disc_table_create(16, &t), 0);
+	size_t bytes = gk_obs_disc_table_bytes(t);
 	struct q q;
 	char name[64];
 	for (int round = 0; round < 2; round++) {
 		for (int i = 0; i < 100; i++) {
 			snprintf(name, sizeof(name), "d%03d.cn", i);
 			mkq(&q, name, name, GK_FS_UNFILED, GK_WHY_UNFILED, GK_ACT_REFUSE, false);
-			gk_disc_table_record(t, q.b, &q.res, 1);
+			gk_obs_disc_table_record(t, q.b, &q.res, 1);
 		}
 	}
 	for (int i = 0; i < 10; i++) {
 		snprintf(name, sizeof(name), "r%03d.cn", i);
 		mkq(&q, name, name, GK_FS_REVOKED, GK_WHY_REVOKED, GK_ACT_REFUSE, false);
-		gk_disc_table_record(t, q.b, &q.res, 1);
+		gk_obs_disc_table_record(t, q.b, &q.res, 1);
 	}
-	assert_int_equal(gk_disc_table_size(t), 16);
-	const gk_disc_totals_t *tot = gk_disc_table_totals(t);
+	assert_int_equal(gk_obs_disc_table_size(t), 16);
+	const gk_disc_totals_t *tot = gk_obs_disc_table_totals(t);
 	/* the first 16 domains were counted twice each; every other refusal overflowed */
 	assert_int_equal(tot->refused[GK_DISC_UNFILED], 200);
 	assert_int_equal(tot->overflow[GK_DISC_UNFILED], 200 - 32);
 	assert_int_equal(tot->overflow[GK_DISC_REVOKED], 10);
 	gk_disc_entry_t e;
 	uint64_t sum = 0;
-	for (uint32_t i = 0; i < gk_disc_table_size(t); i++) {
-		gk_disc_table_entry(t, i, &e);
+	for (uint32_t i = 0; i < gk_obs_disc_table_size(t); i++) {
+		gk_obs_disc_table_entry(t, i, &e);
 		assert_int_equal(e.count, 2);
 		sum += e.count;
 	}
 	assert_int_equal(sum + tot->overflow[GK_DISC_UNFILED], tot->refused[GK_DISC_UNFILED]);
-	assert_int_equal(gk_disc_table_bytes(t), bytes);
+	assert_int_equal(gk_obs_disc_table_bytes(t), bytes);
 	/* add on a full table: ENOSPC for a new key, an existing key still counts */
-	assert_int_equal(gk_disc_table_add(t,
-	                                   N("\x04zzzz\x02"
-	                                     "cn"),
-	                                   9, GK_DISC_UNFILED, 0, 1, 1, 1),
+	assert_int_equal(gk_obs_disc_table_add(t,
+	                                       N("\x04zzzz\x02"
+	                                         "cn"),
+	                                       9, GK_DISC_UNFILED, 0, 1, 1, 1),
 	                 GK_ENOSPC);
-	assert_int_equal(gk_disc_table_add(t,
-	                                   N("\x04"
-	                                     "D000\x02"
-	                                     "CN"),
-	                                   9, GK_DISC_UNFILED, 0, 5, 1, 1),
+	assert_int_equal(gk_obs_disc_table_add(t,
+	                                       N("\x04"
+	                                         "D000\x02"
+	                                         "CN"),
+	                                       9, GK_DISC_UNFILED, 0, 5, 1, 1),
 	                 0);
 	assert_non_null(find(t, "d000.cn", GK_DISC_UNFILED, &e));
 	assert_int_equal(e.count, 7);
-	gk_disc_table_free(t);
+	gk_obs_disc_table_free(t);
 }
 
 static uint64_t rng = 88172645463325252ull;
@@ -228,8 +228,8 @@ static void test_flood(void **state)
 {
 	(void)state;
 	gk_disc_table_t *t;
-	assert_int_equal(gk_disc_table_create(1024, &t), 0);
-	size_t bytes = gk_disc_table_bytes(t);
+	assert_int_equal(gk_obs_disc_table_create(1024, &t), 0);
+	size_t bytes = gk_obs_disc_table_bytes(t);
 	struct q q;
 	char lab[64], name[128], reg[96];
 	const int n = 200000;
@@ -238,54 +238,54 @@ static void test_flood(void **state)
 		snprintf(reg, sizeof(reg), "%s.com.cn", lab);
 		snprintf(name, sizeof(name), "www.%s", reg);
 		mkq(&q, name, reg, GK_FS_UNFILED, GK_WHY_UNFILED, GK_ACT_REFUSE, false);
-		gk_disc_table_record(t, q.b, &q.res, 1);
+		gk_obs_disc_table_record(t, q.b, &q.res, 1);
 	}
 	/* long names (8..47 + 7 octets) fill the name arena (32 octets per entry on average)
 	 * before the entries: either bound stops the table */
-	uint32_t size = gk_disc_table_size(t);
+	uint32_t size = gk_obs_disc_table_size(t);
 	assert_true(size <= 1024 && size > 800);
-	assert_int_equal(gk_disc_table_bytes(t), bytes);
-	const gk_disc_totals_t *tot = gk_disc_table_totals(t);
+	assert_int_equal(gk_obs_disc_table_bytes(t), bytes);
+	const gk_disc_totals_t *tot = gk_obs_disc_table_totals(t);
 	assert_int_equal(tot->refused[GK_DISC_UNFILED], n);
 	assert_int_equal(tot->overflow[GK_DISC_UNFILED], n - size);
 	print_message("flood: %d random domains, table of 1024 entries: %zu bytes, overflow %llu\n",
 	              n, bytes, (unsigned long long)tot->overflow[GK_DISC_UNFILED]);
 	assert_true(bytes < 1024 * 128);
 
-	gk_disc_table_reset(t);
+	gk_obs_disc_table_reset(t);
 	for (int i = 0; i < n; i++) {
 		rand_label(lab, 1 + (int)(xs() % 60));
 		snprintf(name, sizeof(name), "%s.victim.cn", lab);
 		mkq(&q, name, "victim.cn", GK_FS_UNFILED, GK_WHY_UNFILED, GK_ACT_REFUSE, false);
-		gk_disc_table_record(t, q.b, &q.res, (uint32_t)i);
+		gk_obs_disc_table_record(t, q.b, &q.res, (uint32_t)i);
 	}
 	gk_disc_entry_t e;
-	assert_int_equal(gk_disc_table_size(t), 1);
+	assert_int_equal(gk_obs_disc_table_size(t), 1);
 	assert_non_null(find(t, "victim.cn", GK_DISC_UNFILED, &e));
 	assert_int_equal(e.count, n);
 	assert_int_equal(e.first, 0);
 	assert_int_equal(e.last, n - 1);
-	assert_int_equal(gk_disc_table_totals(t)->overflow[GK_DISC_UNFILED], 0);
-	gk_disc_table_free(t);
+	assert_int_equal(gk_obs_disc_table_totals(t)->overflow[GK_DISC_UNFILED], 0);
+	gk_obs_disc_table_free(t);
 }
 
 static void test_text_and_day(void **state)
 {
 	(void)state;
 	char out[1100];
-	assert_int_equal(gk_disc_name_text(N("\x07"
-	                                     "example\x02"
-	                                     "cn"),
-	                                   12, out),
+	assert_int_equal(gk_obs_disc_name_text(N("\x07"
+	                                         "example\x02"
+	                                         "cn"),
+	                                       12, out),
 	                 10);
 	assert_string_equal(out, "example.cn");
-	gk_disc_name_text(N("\x04"
-	                    "a.b\\\x03"
-	                    "x y\x02"
-	                    "cn"),
-	                  14, out);
+	gk_obs_disc_name_text(N("\x04"
+	                        "a.b\\\x03"
+	                        "x y\x02"
+	                        "cn"),
+	                      14, out);
 	assert_string_equal(out, "a\\.b\\\\.x\\032y.cn");
-	gk_disc_name_text(N(""), 1, out);
+	gk_obs_disc_name_text(N(""), 1, out);
 	assert_string_equal(out, ".");
 	/* 1700000000 = 2023-11-14T22:13:20Z = 2023-11-15 06:13:20 CST */
 	assert_int_equal(gk_disc_day(1700000000), 20231115);
@@ -312,7 +312,7 @@ static void count_thread(void *arg)
 	for (int i = 0; i < a->n; i++) {
 		snprintf(name, sizeof(name), "w%u-%d.cn", a->id, i % 300);
 		mkq(&q, name, name, GK_FS_UNFILED, GK_WHY_UNFILED, GK_ACT_REFUSE, false);
-		gk_disc_record(gk_disc_worker(a->d, a->id), q.b, &q.res);
+		gk_obs_disc_record(gk_obs_disc_worker(a->d, a->id), q.b, &q.res);
 	}
 }
 
@@ -327,17 +327,17 @@ static void test_handoff(void **state)
 	                    .connect_timeout_ms = 100,
 	                    .reconnect_max_ms = 200};
 	gk_disc_t *d;
-	assert_int_equal(gk_disc_create(&c, &d), 0);
-	assert_int_equal(gk_disc_start(d), 0);
+	assert_int_equal(gk_obs_disc_create(&c, &d), 0);
+	assert_int_equal(gk_obs_disc_start(d), 0);
 	struct worker_arg a[2] = {{d, 0, 300000}, {d, 1, 200000}};
 	uv_thread_t th[2];
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(uv_thread_create(&th[i], count_thread, &a[i]), 0);
 	for (int i = 0; i < 2; i++)
 		uv_thread_join(&th[i]);
-	gk_disc_stop(d);
+	gk_obs_disc_stop(d);
 	gk_disc_stats_t s;
-	gk_disc_stats(d, &s);
+	gk_obs_disc_stats(d, &s);
 	assert_int_equal(s.merged, 500000);
 	assert_false(s.connected);
 	assert_int_equal(s.queries, 0);
@@ -348,11 +348,11 @@ static void test_handoff(void **state)
 	              (unsigned long long)s.merged, (unsigned long long)s.overflow,
 	              (unsigned long long)s.dropped, s.pending, s.table_bytes);
 	assert_true(s.overflow + s.dropped > 0);
-	gk_disc_free(d);
+	gk_obs_disc_free(d);
 }
 
 /* The cost of counting on the worker's path: a refusal of one of 1000 domains (hit), and a
- * resolved query (totals only), through gk_disc_record (fence included). Printed, and
+ * resolved query (totals only), through gk_obs_disc_record (fence included). Printed, and
  * bounded loosely so a sanitizer build passes. */
 static double now_ns(void)
 {
@@ -372,8 +372,8 @@ static void test_cost(void **state)
 	                    .connect_timeout_ms = 100,
 	                    .reconnect_max_ms = 200};
 	gk_disc_t *d;
-	assert_int_equal(gk_disc_create(&c, &d), 0);
-	gk_disc_worker_t *w = gk_disc_worker(d, 0);
+	assert_int_equal(gk_obs_disc_create(&c, &d), 0);
+	gk_disc_worker_t *w = gk_obs_disc_worker(d, 0);
 	static struct q qs[1000];
 	char name[64];
 	for (int i = 0; i < 1000; i++) {
@@ -383,17 +383,17 @@ static void test_cost(void **state)
 	const int n = 2000000;
 	double t0 = now_ns();
 	for (int i = 0; i < n; i++)
-		gk_disc_record(w, qs[i % 1000].b, &qs[i % 1000].res);
+		gk_obs_disc_record(w, qs[i % 1000].b, &qs[i % 1000].res);
 	double refused = (now_ns() - t0) / n;
 	struct q ok;
 	mkq(&ok, "www.example.cn", "example.cn", GK_FS_FILED, GK_WHY_NONE, GK_ACT_RESOLVE, false);
 	t0 = now_ns();
 	for (int i = 0; i < n; i++)
-		gk_disc_record(w, ok.b, &ok.res);
+		gk_obs_disc_record(w, ok.b, &ok.res);
 	double resolved = (now_ns() - t0) / n;
 	print_message("cost per query: refusal %.1f ns, resolved %.1f ns\n", refused, resolved);
 	assert_true(refused < 5000 && resolved < 5000);
-	gk_disc_free(d);
+	gk_obs_disc_free(d);
 }
 
 int main(void)

@@ -203,7 +203,7 @@ static void test_render(void **state)
 
 	char *text;
 	size_t len;
-	assert_int_equal(gk_metrics_render(o, &text, &len), 0);
+	assert_int_equal(gk_obs_metrics_render(o, &text, &len), 0);
 	assert_int_equal(strlen(text), len);
 	assert_int_equal(sample(text, "gatekeeper_queries_total{transport=\"udp\",qtype=\"A\"}"),
 	                 4);
@@ -342,8 +342,8 @@ static void test_dnstap(void **state)
 	                    .identity = "test",
 	                    .version = "v"};
 	gk_tap_t *tap;
-	assert_int_equal(gk_tap_create(&tc, 2, &tap, err, sizeof(err)), 0);
-	assert_int_equal(gk_tap_start(tap), 0);
+	assert_int_equal(gk_obs_tap_create(&tc, 2, &tap, err, sizeof(err)), 0);
+	assert_int_equal(gk_obs_tap_start(tap), 0);
 	gk_obs_t *o;
 	assert_int_equal(gk_obs_create(2, tap, &o), 0);
 	gk_obs_worker_t *w = gk_obs_worker(o, 1);
@@ -366,22 +366,22 @@ static void test_dnstap(void **state)
 	assert_int_equal(s.tap_queued, 3);
 	assert_int_equal(s.tap_ratelimited, 2);
 	assert_int_equal(s.tap_ring_full, 0);
-	gk_tap_stop(tap);
+	gk_obs_tap_stop(tap);
 	gk_tap_stats_t ts;
-	gk_tap_stats(tap, &ts);
+	gk_obs_tap_stats(tap, &ts);
 	assert_int_equal(ts.written, 3);
 	assert_int_equal(ts.lost, 0);
 	assert_true(ts.bytes > 0);
 
 	char *text;
 	size_t len;
-	assert_int_equal(gk_metrics_render(o, &text, &len), 0);
+	assert_int_equal(gk_obs_metrics_render(o, &text, &len), 0);
 	assert_int_equal(sample(text, "gatekeeper_dnstap_entries_total{result=\"ratelimited\"}"),
 	                 2);
 	assert_int_equal(sample(text, "gatekeeper_dnstap_entries_total{result=\"written\"}"), 3);
 	free(text);
 	gk_obs_free(o);
-	gk_tap_free(tap);
+	gk_obs_tap_free(tap);
 
 	struct frame f[16];
 	size_t n = read_frames(path, f, 16);
@@ -412,7 +412,7 @@ static void test_dnstap_ring_full_and_drop(void **state)
 	                    .burst = 1000000,
 	                    .max_bytes = 1 << 30};
 	gk_tap_t *tap;
-	assert_int_equal(gk_tap_create(&tc, 1, &tap, err, sizeof(err)), 0);
+	assert_int_equal(gk_obs_tap_create(&tc, 1, &tap, err, sizeof(err)), 0);
 	gk_obs_t *o;
 	assert_int_equal(gk_obs_create(1, tap, &o), 0);
 	gk_obs_worker_t *w = gk_obs_worker(o, 0);
@@ -428,13 +428,13 @@ static void test_dnstap_ring_full_and_drop(void **state)
 	gk_obs_sum(o, &s);
 	assert_int_equal(s.tap_queued, GK_TAP_RING_SLOTS);
 	assert_int_equal(s.tap_ring_full, 10);
-	assert_int_equal(gk_tap_start(tap), 0);
-	gk_tap_stop(tap);
+	assert_int_equal(gk_obs_tap_start(tap), 0);
+	gk_obs_tap_stop(tap);
 	gk_tap_stats_t ts;
-	gk_tap_stats(tap, &ts);
+	gk_obs_tap_stats(tap, &ts);
 	assert_int_equal(ts.written, GK_TAP_RING_SLOTS);
 	gk_obs_free(o);
-	gk_tap_free(tap);
+	gk_obs_tap_free(tap);
 	struct frame *f = calloc(2 * GK_TAP_RING_SLOTS + 8, sizeof(*f));
 	size_t n = read_frames(path, f, 2 * GK_TAP_RING_SLOTS + 8);
 	/* the drop action: a query frame only, with the DROP policy action */
@@ -463,8 +463,8 @@ static void test_dnstap_odd_label_escaped(void **state)
 	snprintf(path, sizeof(path), "%s/odd.fstrm", tmpdir);
 	gk_tap_conf_t tc = {.file = path, .rate = 1000, .burst = 1000, .max_bytes = 1 << 30};
 	gk_tap_t *tap;
-	assert_int_equal(gk_tap_create(&tc, 1, &tap, err, sizeof(err)), 0);
-	assert_int_equal(gk_tap_start(tap), 0);
+	assert_int_equal(gk_obs_tap_create(&tc, 1, &tap, err, sizeof(err)), 0);
+	assert_int_equal(gk_obs_tap_start(tap), 0);
 	gk_obs_t *o;
 	assert_int_equal(gk_obs_create(1, tap, &o), 0);
 	gk_obs_worker_t *w = gk_obs_worker(o, 0);
@@ -474,9 +474,9 @@ static void test_dnstap_odd_label_escaped(void **state)
 	memcpy(r2, q2, sizeof(q2));
 	gk_obs_batch_begin(w);
 	gk_obs_query(w, GK_PKT_TCP, GK_PKT_ANSWER, &unf, q2, sizeof(q2), r2, NULL);
-	gk_tap_stop(tap);
+	gk_obs_tap_stop(tap);
 	gk_obs_free(o);
-	gk_tap_free(tap);
+	gk_obs_tap_free(tap);
 	struct frame f[4];
 	assert_int_equal(read_frames(path, f, 4), 2);
 	assert_string_equal(f[0].extra,
@@ -499,11 +499,11 @@ static void test_dnstap_rotation(void **state)
 	gk_tap_conf_t tc = {
 	    .file = path, .rate = 1000000, .burst = 1000000, .max_bytes = 2000, .keep = 2};
 	gk_tap_t *tap;
-	assert_int_equal(gk_tap_create(&tc, 1, &tap, err, sizeof(err)), 0);
+	assert_int_equal(gk_obs_tap_create(&tc, 1, &tap, err, sizeof(err)), 0);
 	struct stat sb;
 	assert_int_equal(stat(p1, &sb), 0);
 	assert_int_equal(sb.st_size, 3);
-	assert_int_equal(gk_tap_start(tap), 0);
+	assert_int_equal(gk_obs_tap_start(tap), 0);
 	gk_obs_t *o;
 	assert_int_equal(gk_obs_create(1, tap, &o), 0);
 	gk_obs_worker_t *w = gk_obs_worker(o, 0);
@@ -519,19 +519,19 @@ static void test_dnstap_rotation(void **state)
 			gk_obs_query(w, GK_PKT_UDP, GK_PKT_ANSWER, &unf, query, sizeof(query),
 			             response, NULL);
 		for (int ms = 0; ms < 10000; ms++) {
-			gk_tap_stats(tap, &ts);
+			gk_obs_tap_stats(tap, &ts);
 			if (ts.written == 20u * (unsigned)(round + 1))
 				break;
 			usleep(1000);
 		}
 		assert_int_equal(ts.written, 20 * (round + 1));
 	}
-	gk_tap_stop(tap);
-	gk_tap_stats(tap, &ts);
+	gk_obs_tap_stop(tap);
+	gk_obs_tap_stats(tap, &ts);
 	assert_int_equal(ts.written, 80);
 	assert_true(ts.rotations >= 3);
 	gk_obs_free(o);
-	gk_tap_free(tap);
+	gk_obs_tap_free(tap);
 	/* keep 2: FILE, FILE.1, FILE.2 and nothing older; each a whole readable stream */
 	assert_int_equal(stat(p3, &sb), -1);
 	struct frame f[64];
@@ -546,30 +546,30 @@ static void test_dnstap_bad_conf(void **state)
 	gk_tap_t *tap = NULL;
 	gk_tap_conf_t tc = {
 	    .file = "/nonexistent-dir/x/tap", .rate = 1, .burst = 1, .max_bytes = 1 << 20};
-	assert_int_equal(gk_tap_create(&tc, 1, &tap, err, sizeof(err)), GK_EIO);
+	assert_int_equal(gk_obs_tap_create(&tc, 1, &tap, err, sizeof(err)), GK_EIO);
 	assert_non_null(strstr(err, "/nonexistent-dir/x/tap"));
 	assert_null(tap);
 	gk_tap_conf_t both = {.file = "/tmp/a", .unix_path = "/tmp/b", .rate = 1, .burst = 1};
-	assert_int_equal(gk_tap_create(&both, 1, &tap, err, sizeof(err)), GK_EINVAL);
+	assert_int_equal(gk_obs_tap_create(&both, 1, &tap, err, sizeof(err)), GK_EINVAL);
 	/* an absent collector socket is not an error: entries are counted as lost */
 	char sock[128];
 	snprintf(sock, sizeof(sock), "%s/collector.sock", tmpdir);
 	gk_tap_conf_t us = {.unix_path = sock, .rate = 100, .burst = 100};
-	assert_int_equal(gk_tap_create(&us, 1, &tap, err, sizeof(err)), 0);
+	assert_int_equal(gk_obs_tap_create(&us, 1, &tap, err, sizeof(err)), 0);
 	gk_obs_t *o;
 	assert_int_equal(gk_obs_create(1, tap, &o), 0);
 	gk_pkt_result_t unf = result(1, 5, GK_FS_UNFILED, GK_ACT_REFUSE, GK_WHY_UNFILED);
 	gk_obs_batch_begin(gk_obs_worker(o, 0));
 	gk_obs_query(gk_obs_worker(o, 0), GK_PKT_UDP, GK_PKT_ANSWER, &unf, query, sizeof(query),
 	             response, NULL);
-	assert_int_equal(gk_tap_start(tap), 0);
-	gk_tap_stop(tap);
+	assert_int_equal(gk_obs_tap_start(tap), 0);
+	gk_obs_tap_stop(tap);
 	gk_tap_stats_t ts;
-	gk_tap_stats(tap, &ts);
+	gk_obs_tap_stats(tap, &ts);
 	assert_int_equal(ts.lost, 1);
 	assert_false(ts.connected);
 	gk_obs_free(o);
-	gk_tap_free(tap);
+	gk_obs_tap_free(tap);
 }
 
 int main(void)

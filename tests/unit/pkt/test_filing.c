@@ -137,7 +137,7 @@ static int setup(void **state)
 	    {.name = "cn", .text = zone_cn, .text_len = sizeof(zone_cn) - 1},
 	};
 	char err[512];
-	if (gk_zoneset_build(specs, sizeof specs / sizeof specs[0], psl, &zs, err, sizeof err) !=
+	if (gk_zone_store_build(specs, sizeof specs / sizeof specs[0], psl, &zs, err, sizeof err) !=
 	    0) {
 		fprintf(stderr, "zone build failed: %s\n", err);
 		return -1;
@@ -173,7 +173,7 @@ static int teardown(void **state)
 	while (nmade > 0)
 		gk_policy_free(made[--nmade]);
 	gk_status_free(st);
-	gk_zoneset_free(zs);
+	gk_zone_store_free(zs);
 	gk_psl_close(psl);
 	return 0;
 }
@@ -536,7 +536,7 @@ static void test_wildcard_registry_zone_alone(void **state)
 	gk_zone_spec_t spec = {.name = "cn", .text = cn_only, .text_len = sizeof(cn_only) - 1};
 	gk_zoneset_t *alone;
 	char err[256];
-	assert_int_equal(gk_zoneset_build(&spec, 1, psl, &alone, err, sizeof err), 0);
+	assert_int_equal(gk_zone_store_build(&spec, 1, psl, &alone, err, sizeof err), 0);
 	gk_zoneset_t *saved = zs;
 	zs = alone;
 	/* its nameserver's domain unfiled: the answer is rebuilt at query time without the
@@ -553,7 +553,7 @@ static void test_wildcard_registry_zone_alone(void **state)
 	assert_int_equal(m.rcode, 5);
 	assert_int_equal(gk_status_put(st, "dns.cn", gk_fs_pack(GK_FS_FILED, 0)), 0);
 	zs = saved;
-	gk_zoneset_free(alone);
+	gk_zone_store_free(alone);
 }
 
 /* issue: the apex and infrastructure of a registry's own zone are answered by default

@@ -26,7 +26,7 @@ static int find(const gk_fzones_t *t, const char *text)
 	for (size_t o = 0; w[o] != 0; o += 1u + w[o])
 		loff[labels++] = (uint8_t)o;
 	size_t apex = 0;
-	int pool = gk_fzones_find(t, w, n, loff, labels, &apex);
+	int pool = gk_pkt_fzones_find(t, w, n, loff, labels, &apex);
 	if (pool >= 0) /* the apex is a suffix of the name, at a label boundary */
 		assert_true(apex <= n &&
 		            (apex == n || apex == 1 || memchr(loff, (int)(n - apex), labels)));
@@ -49,7 +49,7 @@ static void test_longest(void **state)
 	(void)state;
 	static const char *const names[] = {"example.cn", "Shop.Example.CN.", "com.cn"};
 	gk_fzones_t *t = build(names, 3);
-	assert_int_equal(gk_fzones_count(t), 3);
+	assert_int_equal(gk_pkt_fzones_count(t), 3);
 	assert_int_equal(find(t, "example.cn"), 0);
 	assert_int_equal(find(t, "www.example.cn"), 0);
 	assert_int_equal(find(t, "shop.example.cn"), 1);
@@ -58,7 +58,7 @@ static void test_longest(void **state)
 	assert_int_equal(find(t, "cn"), -1);          /* a parent of an apex */
 	assert_int_equal(find(t, "example.net"), -1); /* elsewhere */
 	assert_int_equal(find(t, "xexample.cn"), -1); /* label boundaries */
-	gk_fzones_free(t);
+	gk_pkt_fzones_free(t);
 }
 
 static void test_root_and_errors(void **state)
@@ -67,12 +67,12 @@ static void test_root_and_errors(void **state)
 	static const char *const root[] = {"."};
 	gk_fzones_t *t = build(root, 1);
 	assert_int_equal(find(t, "anything.example"), 0);
-	gk_fzones_free(t);
+	gk_pkt_fzones_free(t);
 	/* "" is the root too (the front end's config spelling) */
 	static const char *const empty[] = {""};
 	t = build(empty, 1);
 	assert_int_equal(find(t, "anything.example"), 0);
-	gk_fzones_free(t);
+	gk_pkt_fzones_free(t);
 	uint8_t w[256];
 	char longlabel[80];
 	memset(longlabel, 'x', 64);
@@ -84,17 +84,18 @@ static void test_root_and_errors(void **state)
 		assert_int_equal(gk_front_conf_fzones(&c, &t), GK_EINVAL);
 	}
 	w[0] = 0;
-	assert_int_equal(gk_fzones_find(NULL, w, 1, w, 0, NULL), -1);
-	/* name by name: room for the names given to gk_fzones_new, a name again is no new one */
-	assert_int_equal(gk_fzones_new(1, &t), 0);
-	assert_int_equal(gk_fzones_add(t, "example.cn", 0), 0);
-	assert_int_equal(gk_fzones_add(t, "EXAMPLE.cn.", 1), 0);
-	assert_int_equal(gk_fzones_add(t, "other.cn", 2), GK_ENOSPC);
-	assert_int_equal(gk_fzones_add(t, "a..cn", 2), GK_EINVAL);
-	assert_int_equal(gk_fzones_count(t), 1);
+	assert_int_equal(gk_pkt_fzones_find(NULL, w, 1, w, 0, NULL), -1);
+	/* name by name: room for the names given to gk_pkt_fzones_new, a name again is no new one
+	 */
+	assert_int_equal(gk_pkt_fzones_new(1, &t), 0);
+	assert_int_equal(gk_pkt_fzones_add(t, "example.cn", 0), 0);
+	assert_int_equal(gk_pkt_fzones_add(t, "EXAMPLE.cn.", 1), 0);
+	assert_int_equal(gk_pkt_fzones_add(t, "other.cn", 2), GK_ENOSPC);
+	assert_int_equal(gk_pkt_fzones_add(t, "a..cn", 2), GK_EINVAL);
+	assert_int_equal(gk_pkt_fzones_count(t), 1);
 	assert_int_equal(find(t, "www.example.cn"), 1);
 	assert_int_equal(find(t, "other.cn"), -1);
-	gk_fzones_free(t);
+	gk_pkt_fzones_free(t);
 }
 
 int main(void)

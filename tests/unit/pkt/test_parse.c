@@ -71,7 +71,7 @@ static void test_plain(void **state)
 	uint8_t b[512];
 	gk_query_t q;
 	size_t n = query(b, 0x01, 0x00, 1, 0, 0, 0, WWW, WWW_LEN, 28);
-	assert_int_equal(gk_parse_query(b, n, &q), GK_PARSE_OK);
+	assert_int_equal(gk_pkt_parse_query(b, n, &q), GK_PARSE_OK);
 	assert_int_equal(q.id, 0x1234);
 	assert_int_equal(q.flags_hi, 0x01);
 	assert_int_equal(q.qtype, 28);
@@ -99,7 +99,7 @@ static void test_root_and_long(void **state)
 	uint8_t b[600], name[300];
 	gk_query_t q;
 	size_t n = query(b, 0, 0, 1, 0, 0, 0, (const uint8_t *)"", 1, 2);
-	assert_int_equal(gk_parse_query(b, n, &q), GK_PARSE_OK);
+	assert_int_equal(gk_pkt_parse_query(b, n, &q), GK_PARSE_OK);
 	assert_int_equal(q.qlen, 1);
 	assert_int_equal(q.labels, 0);
 
@@ -114,7 +114,7 @@ static void test_root_and_long(void **state)
 	name[p++] = 0;
 	assert_int_equal(p, 255);
 	n = query(b, 0, 0, 1, 0, 0, 0, name, p, 1);
-	assert_int_equal(gk_parse_query(b, n, &q), GK_PARSE_OK);
+	assert_int_equal(gk_pkt_parse_query(b, n, &q), GK_PARSE_OK);
 	assert_int_equal(q.qlen, 255);
 	assert_int_equal(q.qname[1], 'a');
 
@@ -123,7 +123,7 @@ static void test_root_and_long(void **state)
 	name[p] = 'x';
 	name[p + 1] = 0;
 	n = query(b, 0, 0, 1, 0, 0, 0, name, p + 2, 1);
-	assert_int_equal(gk_parse_query(b, n, &q), GK_PARSE_FORMERR);
+	assert_int_equal(gk_pkt_parse_query(b, n, &q), GK_PARSE_FORMERR);
 	assert_int_equal(q.qend, 0);
 }
 
@@ -133,9 +133,9 @@ static void test_drop(void **state)
 	uint8_t b[512];
 	gk_query_t q;
 	size_t n = query(b, 0x81, 0, 1, 0, 0, 0, WWW, WWW_LEN, 1); /* QR: an answer */
-	assert_int_equal(gk_parse_query(b, n, &q), GK_PARSE_DROP);
-	assert_int_equal(gk_parse_query(b, 11, &q), GK_PARSE_DROP);
-	assert_int_equal(gk_parse_query(b, 0, &q), GK_PARSE_DROP);
+	assert_int_equal(gk_pkt_parse_query(b, n, &q), GK_PARSE_DROP);
+	assert_int_equal(gk_pkt_parse_query(b, 11, &q), GK_PARSE_DROP);
+	assert_int_equal(gk_pkt_parse_query(b, 0, &q), GK_PARSE_DROP);
 }
 
 static void test_formerr(void **state)
@@ -146,34 +146,34 @@ static void test_formerr(void **state)
 	size_t n;
 	/* no question, two questions */
 	n = query(b, 0, 0, 0, 0, 0, 0, WWW, WWW_LEN, 1);
-	assert_int_equal(gk_parse_query(b, n, &q), GK_PARSE_FORMERR);
+	assert_int_equal(gk_pkt_parse_query(b, n, &q), GK_PARSE_FORMERR);
 	n = query(b, 0, 0, 2, 0, 0, 0, WWW, WWW_LEN, 1);
-	assert_int_equal(gk_parse_query(b, n, &q), GK_PARSE_FORMERR);
+	assert_int_equal(gk_pkt_parse_query(b, n, &q), GK_PARSE_FORMERR);
 	/* records in the answer or authority section of a query */
 	n = query(b, 0, 0, 1, 1, 0, 0, WWW, WWW_LEN, 1);
-	assert_int_equal(gk_parse_query(b, n, &q), GK_PARSE_FORMERR);
+	assert_int_equal(gk_pkt_parse_query(b, n, &q), GK_PARSE_FORMERR);
 	assert_int_equal(q.qend, n); /* the question is usable for the FORMERR answer */
 	n = query(b, 0, 0, 1, 0, 1, 0, WWW, WWW_LEN, 1);
-	assert_int_equal(gk_parse_query(b, n, &q), GK_PARSE_FORMERR);
+	assert_int_equal(gk_pkt_parse_query(b, n, &q), GK_PARSE_FORMERR);
 	/* a compression pointer in the question: not followed */
 	static const uint8_t ptr[] = {3, 'w', 'w', 'w', 0xc0, 12};
 	n = query(b, 0, 0, 1, 0, 0, 0, ptr, sizeof(ptr), 1);
-	assert_int_equal(gk_parse_query(b, n, &q), GK_PARSE_FORMERR);
+	assert_int_equal(gk_pkt_parse_query(b, n, &q), GK_PARSE_FORMERR);
 	assert_int_equal(q.qend, 0);
 	/* an extended label type (0x40) */
 	static const uint8_t ext[] = {0x41, 'x', 0};
 	n = query(b, 0, 0, 1, 0, 0, 0, ext, sizeof(ext), 1);
-	assert_int_equal(gk_parse_query(b, n, &q), GK_PARSE_FORMERR);
+	assert_int_equal(gk_pkt_parse_query(b, n, &q), GK_PARSE_FORMERR);
 	/* the question cut short: inside the name, and inside type/class */
 	n = query(b, 0, 0, 1, 0, 0, 0, WWW, WWW_LEN, 1);
-	assert_int_equal(gk_parse_query(b, 12 + 6, &q), GK_PARSE_FORMERR);
-	assert_int_equal(gk_parse_query(b, n - 1, &q), GK_PARSE_FORMERR);
+	assert_int_equal(gk_pkt_parse_query(b, 12 + 6, &q), GK_PARSE_FORMERR);
+	assert_int_equal(gk_pkt_parse_query(b, n - 1, &q), GK_PARSE_FORMERR);
 	/* trailing garbage after the question */
 	b[n] = 0;
-	assert_int_equal(gk_parse_query(b, n + 1, &q), GK_PARSE_FORMERR);
+	assert_int_equal(gk_pkt_parse_query(b, n + 1, &q), GK_PARSE_FORMERR);
 	/* an additional record count with nothing there */
 	n = query(b, 0, 0, 1, 0, 0, 1, WWW, WWW_LEN, 1);
-	assert_int_equal(gk_parse_query(b, n, &q), GK_PARSE_FORMERR);
+	assert_int_equal(gk_pkt_parse_query(b, n, &q), GK_PARSE_FORMERR);
 }
 
 static void test_notimp(void **state)
@@ -182,7 +182,7 @@ static void test_notimp(void **state)
 	uint8_t b[512];
 	gk_query_t q;
 	size_t n = query(b, 5 << 3, 0, 1, 0, 0, 0, WWW, WWW_LEN, 6); /* UPDATE */
-	assert_int_equal(gk_parse_query(b, n, &q), GK_PARSE_NOTIMP);
+	assert_int_equal(gk_pkt_parse_query(b, n, &q), GK_PARSE_NOTIMP);
 	assert_int_equal(q.qend, n);
 	assert_int_equal(q.qtype, 6);
 }
@@ -195,7 +195,7 @@ static void test_edns(void **state)
 	size_t n = query(b, 0, 0, 1, 0, 0, 1, WWW, WWW_LEN, 48);
 	static const uint8_t cookie[] = {0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8};
 	n += opt(b + n, 1232, 0, true, cookie, sizeof(cookie));
-	assert_int_equal(gk_parse_query(b, n, &q), GK_PARSE_OK);
+	assert_int_equal(gk_pkt_parse_query(b, n, &q), GK_PARSE_OK);
 	assert_true(q.edns);
 	assert_true(q.do_bit);
 	assert_int_equal(q.edns_size, 1232);
@@ -204,7 +204,7 @@ static void test_edns(void **state)
 	/* version 1: BADVERS, the rest parsed */
 	n = query(b, 0, 0, 1, 0, 0, 1, WWW, WWW_LEN, 1);
 	n += opt(b + n, 4096, 1, false, NULL, 0);
-	assert_int_equal(gk_parse_query(b, n, &q), GK_PARSE_BADVERS);
+	assert_int_equal(gk_pkt_parse_query(b, n, &q), GK_PARSE_BADVERS);
 	assert_int_equal(q.edns_version, 1);
 	assert_int_equal(q.edns_size, 4096);
 
@@ -212,20 +212,20 @@ static void test_edns(void **state)
 	static const uint8_t bad[] = {0, 10, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8};
 	n = query(b, 0, 0, 1, 0, 0, 1, WWW, WWW_LEN, 1);
 	n += opt(b + n, 1232, 0, false, bad, sizeof(bad));
-	assert_int_equal(gk_parse_query(b, n, &q), GK_PARSE_FORMERR);
+	assert_int_equal(gk_pkt_parse_query(b, n, &q), GK_PARSE_FORMERR);
 
 	/* two OPT records (RFC 6891 6.1.1) */
 	n = query(b, 0, 0, 1, 0, 0, 2, WWW, WWW_LEN, 1);
 	n += opt(b + n, 1232, 0, false, NULL, 0);
 	n += opt(b + n, 1232, 0, false, NULL, 0);
-	assert_int_equal(gk_parse_query(b, n, &q), GK_PARSE_FORMERR);
+	assert_int_equal(gk_pkt_parse_query(b, n, &q), GK_PARSE_FORMERR);
 
 	/* an OPT whose owner is not the root */
 	n = query(b, 0, 0, 1, 0, 0, 1, WWW, WWW_LEN, 1);
 	b[n++] = 1;
 	b[n++] = 'x';
 	n += opt(b + n, 1232, 0, false, NULL, 0);
-	assert_int_equal(gk_parse_query(b, n, &q), GK_PARSE_FORMERR);
+	assert_int_equal(gk_pkt_parse_query(b, n, &q), GK_PARSE_FORMERR);
 
 	/* another record before the OPT (a compressed owner: skipped, not followed) */
 	n = query(b, 0, 0, 1, 0, 0, 2, WWW, WWW_LEN, 1);
@@ -233,7 +233,7 @@ static void test_edns(void **state)
 	memcpy(b + n, other, sizeof(other));
 	n += sizeof(other);
 	n += opt(b + n, 512, 0, false, NULL, 0);
-	assert_int_equal(gk_parse_query(b, n, &q), GK_PARSE_OK);
+	assert_int_equal(gk_pkt_parse_query(b, n, &q), GK_PARSE_OK);
 	assert_true(q.edns);
 	assert_int_equal(q.edns_size, 512);
 }
@@ -248,28 +248,28 @@ static void test_prefetch_agrees(void **state)
 	uint64_t h;
 	uint16_t t;
 	size_t n = query(b, 0, 0, 1, 0, 0, 0, WWW, WWW_LEN, 15);
-	assert_int_equal(gk_parse_query(b, n, &q), GK_PARSE_OK);
-	assert_int_equal(gk_parse_question_name(b, n, name, loff, &labels), q.qlen);
+	assert_int_equal(gk_pkt_parse_query(b, n, &q), GK_PARSE_OK);
+	assert_int_equal(gk_pkt_parse_question_name(b, n, name, loff, &labels), q.qlen);
 	assert_memory_equal(name, q.qname, q.qlen);
 	assert_memory_equal(loff, q.loff, q.labels);
 	assert_int_equal(labels, q.labels);
-	assert_true(gk_parse_question_hash(b, n, &h, &t));
+	assert_true(gk_pkt_parse_question_hash(b, n, &h, &t));
 	assert_int_equal(t, 15);
 	assert_true(h == gk_namehash(q.qname, q.qlen));
 	/* case does not change the hash */
 	b[13] = 'w';
 	uint64_t h2;
-	assert_true(gk_parse_question_hash(b, n, &h2, &t));
+	assert_true(gk_pkt_parse_question_hash(b, n, &h2, &t));
 	assert_true(h == h2);
 	/* no question they accept: an answer, a pointer, cut short */
 	b[2] |= 0x80;
-	assert_false(gk_parse_question_hash(b, n, &h, &t));
-	assert_int_equal(gk_parse_question_name(b, n, name, loff, &labels), 0);
+	assert_false(gk_pkt_parse_question_hash(b, n, &h, &t));
+	assert_int_equal(gk_pkt_parse_question_name(b, n, name, loff, &labels), 0);
 	b[2] &= 0x7f;
-	assert_false(gk_parse_question_hash(b, 12 + WWW_LEN + 1, &h, &t));
+	assert_false(gk_pkt_parse_question_hash(b, 12 + WWW_LEN + 1, &h, &t));
 	static const uint8_t ptr[] = {3, 'w', 'w', 'w', 0xc0, 12};
 	n = query(b, 0, 0, 1, 0, 0, 0, ptr, sizeof(ptr), 1);
-	assert_false(gk_parse_question_hash(b, n, &h, &t));
+	assert_false(gk_pkt_parse_question_hash(b, n, &h, &t));
 }
 
 int main(void)

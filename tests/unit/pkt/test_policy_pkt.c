@@ -127,7 +127,7 @@ static int setup(void **state)
 	    {.name = "other.cn", .text = zone_other, .text_len = sizeof(zone_other) - 1},
 	};
 	char err[512];
-	if (gk_zoneset_build(specs, 4, psl, &zs, err, sizeof err) != 0) {
+	if (gk_zone_store_build(specs, 4, psl, &zs, err, sizeof err) != 0) {
 		fprintf(stderr, "zone build failed: %s\n", err);
 		return -1;
 	}
@@ -155,7 +155,7 @@ static int teardown(void **state)
 	gk_policy_free(enforce);
 	gk_policy_free(monitor);
 	gk_status_free(st);
-	gk_zoneset_free(zs);
+	gk_zone_store_free(zs);
 	gk_psl_close(psl);
 	return 0;
 }

@@ -120,7 +120,7 @@ static int setup(void **state)
 	    {.name = "other.cn", .text = zone_other, .text_len = sizeof(zone_other) - 1},
 	};
 	char err[512];
-	int rc = gk_zoneset_build(specs, 3, NULL, &zs, err, sizeof err);
+	int rc = gk_zone_store_build(specs, 3, NULL, &zs, err, sizeof err);
 	if (rc != 0)
 		fprintf(stderr, "zone build failed: %s\n", err);
 	main_zs = zs;
@@ -130,7 +130,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	gk_zoneset_free(main_zs);
+	gk_zone_store_free(main_zs);
 	return 0;
 }
 
@@ -139,7 +139,7 @@ static int restore_main(void **state)
 {
 	(void)state;
 	if (zs != main_zs)
-		gk_zoneset_free(zs);
+		gk_zone_store_free(zs);
 	zs = main_zs;
 	return 0;
 }
@@ -273,7 +273,7 @@ static void test_parse_lowercase(void **state)
 			q[12 + n + 1] = 1;
 			q[12 + n + 3] = 1;
 			size_t len = 12 + n + 4;
-			assert_int_equal(gk_parse_query(q, len, &qq), GK_PARSE_OK);
+			assert_int_equal(gk_pkt_parse_query(q, len, &qq), GK_PARSE_OK);
 			assert_int_equal(qq.qlen, n);
 			for (size_t i = 0; i < n; i++)
 				assert_int_equal(qq.qname[i], gk_dname_lower[name[i]]);
@@ -931,7 +931,7 @@ static gk_zoneset_t *build_text(const char *origin, const char *text)
 	gk_zone_spec_t spec = {.name = origin, .text = text, .text_len = strlen(text)};
 	gk_zoneset_t *set = NULL;
 	char err[512];
-	int rc = gk_zoneset_build(&spec, 1, NULL, &set, err, sizeof err);
+	int rc = gk_zone_store_build(&spec, 1, NULL, &set, err, sizeof err);
 	if (rc != 0)
 		fail_msg("build: %s", err);
 	return set;
@@ -982,7 +982,7 @@ static void test_ds_child_apex_no_parent_ds(void **state)
 	    {.name = "p.cn", .text = parent, .text_len = sizeof parent - 1},
 	};
 	char err[256];
-	assert_int_equal(gk_zoneset_build(specs, 2, NULL, &zs, err, sizeof err), 0);
+	assert_int_equal(gk_zone_store_build(specs, 2, NULL, &zs, err, sizeof err), 0);
 	ask("kid.p.cn", 43);
 	assert_int_equal(m.rcode, 0);
 	assert_true(AA(m));
@@ -1021,7 +1021,7 @@ static void test_cut_below_dname(void **state)
 	                           "ns1 A 192.0.2.1\nd DNAME other.cn.\nsub.d NS ns.example.net.\n";
 	gk_zone_spec_t spec = {.name = "dd.cn", .text = text, .text_len = sizeof text - 1};
 	char err[256];
-	if (gk_zoneset_build(&spec, 1, NULL, &zs, err, sizeof err) != 0) {
+	if (gk_zone_store_build(&spec, 1, NULL, &zs, err, sizeof err) != 0) {
 		zs = main_zs;
 		return; /* refused at load time: fine */
 	}

@@ -172,8 +172,8 @@ static void test_sign_verify(void **state)
 	snprintf(p1, sizeof(p1), "%s/op1.pub", dir);
 	snprintf(k2, sizeof(k2), "%s/op2.key", dir);
 	snprintf(p2, sizeof(p2), "%s/op2.pub", dir);
-	assert_int_equal(gk_sig_keygen(k1, p1, 0, err, sizeof(err)), 0);
-	assert_int_equal(gk_sig_keygen(k2, p2, 0, err, sizeof(err)), 0);
+	assert_int_equal(gk_sync_sig_keygen(k1, p1, 0, err, sizeof(err)), 0);
+	assert_int_equal(gk_sync_sig_keygen(k2, p2, 0, err, sizeof(err)), 0);
 	char id1[GK_POLICY_KEY_ID_LEN + 1], id1p[GK_POLICY_KEY_ID_LEN + 1],
 	    id2[GK_POLICY_KEY_ID_LEN + 1];
 	assert_int_equal(gk_polstore_key_id(k1, id1, err, sizeof(err)), 0);

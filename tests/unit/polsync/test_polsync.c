@@ -125,8 +125,8 @@ static int setup(void **state)
 	snprintf(p2, sizeof(p2), "%s/op2.pub", dir);
 	snprintf(pol, sizeof(pol), "%s/policy.yaml", dir);
 	char err[512];
-	if (gk_sig_keygen(k1, p1, 0, err, sizeof(err)) ||
-	    gk_sig_keygen(k2, p2, 0, err, sizeof(err)))
+	if (gk_sync_sig_keygen(k1, p1, 0, err, sizeof(err)) ||
+	    gk_sync_sig_keygen(k2, p2, 0, err, sizeof(err)))
 		return -1;
 	return 0;
 }

@@ -28,7 +28,7 @@ static gk_psl_t *psl;
 static int setup(void **state)
 {
 	(void)state;
-	gk_feed_global_init();
+	gk_sync_feed_global_init();
 	return gk_psl_open(NULL, &psl);
 }
 
@@ -41,7 +41,7 @@ static int teardown(void **state)
 
 static int parse(const char *text, gk_feed_t **f, char *err, unsigned threads)
 {
-	return gk_feed_parse("t.jsonl", text, strlen(text), psl, threads, 0, f, err, 512);
+	return gk_sync_feed_parse("t.jsonl", text, strlen(text), psl, threads, 0, f, err, 512);
 }
 
 /* the feed must be rejected with exactly this message */
@@ -60,22 +60,22 @@ static void test_normalise(void **state)
 	(void)state;
 	char out[256];
 	const char *why;
-	assert_int_equal(gk_feed_domain_normalise("WWW.Foo.COM.cn.", 15, out, &why), 14);
+	assert_int_equal(gk_sync_feed_domain_normalise("WWW.Foo.COM.cn.", 15, out, &why), 14);
 	assert_string_equal(out, "www.foo.com.cn");
 	const char *idn = "中国移动.中国";
-	assert_true(gk_feed_domain_normalise(idn, strlen(idn), out, &why) > 0);
+	assert_true(gk_sync_feed_domain_normalise(idn, strlen(idn), out, &why) > 0);
 	assert_string_equal(out, "xn--fiq02ib9d179b.xn--fiqs8s");
-	assert_true(gk_feed_domain_normalise("BÜCHER.de", 10, out, &why) > 0);
+	assert_true(gk_sync_feed_domain_normalise("BÜCHER.de", 10, out, &why) > 0);
 	assert_string_equal(out, "xn--bcher-kva.de");
-	assert_int_equal(gk_feed_domain_normalise("a..b", 4, out, &why), GK_EINVAL);
-	assert_int_equal(gk_feed_domain_normalise("-a.cn", 5, out, &why), GK_EINVAL);
-	assert_int_equal(gk_feed_domain_normalise("a_b.cn", 6, out, &why), GK_EINVAL);
-	assert_int_equal(gk_feed_domain_normalise(".", 1, out, &why), GK_EINVAL);
-	assert_int_equal(gk_feed_domain_normalise("", 0, out, &why), GK_EINVAL);
+	assert_int_equal(gk_sync_feed_domain_normalise("a..b", 4, out, &why), GK_EINVAL);
+	assert_int_equal(gk_sync_feed_domain_normalise("-a.cn", 5, out, &why), GK_EINVAL);
+	assert_int_equal(gk_sync_feed_domain_normalise("a_b.cn", 6, out, &why), GK_EINVAL);
+	assert_int_equal(gk_sync_feed_domain_normalise(".", 1, out, &why), GK_EINVAL);
+	assert_int_equal(gk_sync_feed_domain_normalise("", 0, out, &why), GK_EINVAL);
 	char lng[80];
 	memset(lng, 'a', 64);
 	memcpy(lng + 64, ".cn", 4);
-	assert_int_equal(gk_feed_domain_normalise(lng, 67, out, &why), GK_EINVAL);
+	assert_int_equal(gk_sync_feed_domain_normalise(lng, 67, out, &why), GK_EINVAL);
 }
 
 static void test_snapshot_ok(void **state)
@@ -101,10 +101,10 @@ static void test_snapshot_ok(void **state)
 		uint8_t v[512];
 		char buf[2048];
 		gk_rec_t r;
-		size_t l =
-		    gk_rec_finish((const uint8_t *)f->recs[0].record, f->recs[0].record_len, 7, v);
+		size_t l = gk_sync_rec_finish((const uint8_t *)f->recs[0].record,
+		                              f->recs[0].record_len, 7, v);
 		assert_true(l < 64);
-		assert_int_equal(gk_rec_decode(v, l, "example.cn", &r, buf, sizeof(buf)), 0);
+		assert_int_equal(gk_sync_rec_decode(v, l, "example.cn", &r, buf, sizeof(buf)), 0);
 		assert_int_equal(r.status, GK_FS_FILED);
 		assert_int_equal(r.provider_id, 7);
 		assert_string_equal(r.field[GK_REC_LICENCE], "京ICP备12345678号-1");
@@ -118,7 +118,7 @@ static void test_snapshot_ok(void **state)
 	assert_int_equal(f->recs[0].provider, 1);
 	assert_int_equal(f->recs[1].provider, 1);
 	assert_int_equal(f->recs[2].provider, 2);
-	gk_feed_free(f);
+	gk_sync_feed_free(f);
 }
 
 static void test_delta_ok(void **state)
@@ -133,10 +133,11 @@ static void test_delta_ok(void **state)
 	assert_int_equal(f->base, 4);
 	assert_int_equal(f->recs[1].status, GK_FS_UNFILED);
 	assert_null(f->recs[1].record);
-	gk_feed_free(f);
+	gk_sync_feed_free(f);
 	gk_feed_kind_t k;
 	uint64_t s, b;
-	assert_int_equal(gk_feed_peek_header("t", t, strlen(t), &k, &s, &b, err, sizeof(err)), 0);
+	assert_int_equal(gk_sync_feed_peek_header("t", t, strlen(t), &k, &s, &b, err, sizeof(err)),
+	                 0);
 	assert_int_equal(s, 5);
 	assert_int_equal(b, 4);
 }
@@ -207,11 +208,12 @@ static void test_record_size_cap(void **state)
 		for (unsigned th = 1; th <= 2; th++) {
 			gk_feed_t *f = NULL;
 			char err[512];
-			int rc = gk_feed_parse("t.jsonl", t, o, psl, th, 0, &f, err, sizeof(err));
+			int rc =
+			    gk_sync_feed_parse("t.jsonl", t, o, psl, th, 0, &f, err, sizeof(err));
 			if (exact) {
 				if (rc)
 					fail_msg("a %d-byte line: %s", GK_FEED_LINE_MAX, err);
-				gk_feed_free(f);
+				gk_sync_feed_free(f);
 				continue;
 			}
 			assert_int_equal(rc, GK_ESYNTAX);
@@ -241,8 +243,9 @@ static void test_alabels(void **state)
 	char out[256];
 	const char *why;
 	/* valid: 中国, 公司, bücher */
-	assert_int_equal(gk_feed_domain_normalise("xn--fiqs8s.xn--55qx5d.cn", 24, out, &why), 24);
-	assert_true(gk_feed_domain_normalise("XN--BCHER-KVA.de", 16, out, &why) > 0);
+	assert_int_equal(gk_sync_feed_domain_normalise("xn--fiqs8s.xn--55qx5d.cn", 24, out, &why),
+	                 24);
+	assert_true(gk_sync_feed_domain_normalise("XN--BCHER-KVA.de", 16, out, &why) > 0);
 	assert_string_equal(out, "xn--bcher-kva.de");
 	static const char *const bad[] = {
 	    "xn--a.cn",       /* decodes to U+0080, disallowed */
@@ -253,7 +256,7 @@ static void test_alabels(void **state)
 	    "a.xn--a-ecp.cn", /* a⒈: disallowed */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-		int r = gk_feed_domain_normalise(bad[i], strlen(bad[i]), out, &why);
+		int r = gk_sync_feed_domain_normalise(bad[i], strlen(bad[i]), out, &why);
 		if (r != GK_EINVAL)
 			fail_msg("%s: normalised to %s, want rejected", bad[i], r > 0 ? out : "?");
 		if (!strstr(why, "A-label"))
@@ -278,8 +281,8 @@ static void test_threads_same_error(void **state)
 	}
 	char e1[512], e4[512];
 	gk_feed_t *f = NULL;
-	assert_int_equal(gk_feed_parse("t", t, o, psl, 1, 0, &f, e1, sizeof(e1)), GK_ESYNTAX);
-	assert_int_equal(gk_feed_parse("t", t, o, psl, 4, 0, &f, e4, sizeof(e4)), GK_ESYNTAX);
+	assert_int_equal(gk_sync_feed_parse("t", t, o, psl, 1, 0, &f, e1, sizeof(e1)), GK_ESYNTAX);
+	assert_int_equal(gk_sync_feed_parse("t", t, o, psl, 4, 0, &f, e4, sizeof(e4)), GK_ESYNTAX);
 	assert_string_equal(e1, e4);
 	assert_non_null(strstr(e1, "t:3102: unknown status"));
 	/* and a good feed parses the same with 1 and 3 threads */
@@ -290,8 +293,8 @@ static void test_threads_same_error(void **state)
 		    "{\"domain\":\"d%zu.cn\",\"status\":\"filed\",\"provider\":\"p%zu\"}\n", i,
 		    i % 7);
 	gk_feed_t *a = NULL, *b = NULL;
-	assert_int_equal(gk_feed_parse("t", t, o, psl, 1, 0, &a, e1, sizeof(e1)), 0);
-	assert_int_equal(gk_feed_parse("t", t, o, psl, 3, 0, &b, e1, sizeof(e1)), 0);
+	assert_int_equal(gk_sync_feed_parse("t", t, o, psl, 1, 0, &a, e1, sizeof(e1)), 0);
+	assert_int_equal(gk_sync_feed_parse("t", t, o, psl, 3, 0, &b, e1, sizeof(e1)), 0);
 	assert_int_equal(a->n, b->n);
 	assert_int_equal(a->n_providers, 7);
 	for (size_t i = 0; i < n; i++) {
@@ -300,8 +303,8 @@ static void test_threads_same_error(void **state)
 		assert_memory_equal(a->recs[i].record, b->recs[i].record, a->recs[i].record_len);
 		assert_int_equal(a->recs[i].provider, b->recs[i].provider);
 	}
-	gk_feed_free(a);
-	gk_feed_free(b);
+	gk_sync_feed_free(a);
+	gk_sync_feed_free(b);
 	free(t);
 }
 
@@ -318,13 +321,13 @@ static void roundtrip(const char *line, const char *dom, size_t max_len)
 	assert_non_null(o);
 	const char *st = json_string_value(json_object_get(o, "status"));
 	uint8_t enc[4096], v[4096];
-	int el = gk_rec_encode(o, dom, gk_feed_status_parse(st), enc, sizeof(enc));
+	int el = gk_sync_rec_encode(o, dom, gk_sync_feed_status_parse(st), enc, sizeof(enc));
 	assert_true(el > 0);
 	json_t *p = json_object_get(o, "provider");
-	size_t l = gk_rec_finish(enc, (size_t)el, p && json_string_length(p) ? 3 : 0, v);
+	size_t l = gk_sync_rec_finish(enc, (size_t)el, p && json_string_length(p) ? 3 : 0, v);
 	if (max_len && l > max_len)
 		fail_msg("%zu bytes > %zu for %s", l, max_len, line);
-	json_t *back = gk_rec_to_json(v, l, dom, pname, NULL);
+	json_t *back = gk_sync_rec_to_json(v, l, dom, pname, NULL);
 	assert_non_null(back);
 	json_object_set_new(o, "domain", json_string(dom));
 	if (!json_equal(o, back)) {
@@ -333,13 +336,14 @@ static void roundtrip(const char *line, const char *dom, size_t max_len)
 	}
 	/* canonical: the same record encodes to the same bytes */
 	uint8_t enc2[4096];
-	assert_int_equal(gk_rec_encode(o, dom, gk_feed_status_parse(st), enc2, sizeof(enc2)), el);
+	assert_int_equal(
+	    gk_sync_rec_encode(o, dom, gk_sync_feed_status_parse(st), enc2, sizeof(enc2)), el);
 	assert_memory_equal(enc, enc2, (size_t)el);
 	/* every truncation is rejected, never read past */
 	char buf[8192];
 	gk_rec_t r;
 	for (size_t k = 0; k < l; k++)
-		assert_int_not_equal(gk_rec_decode(v, k, dom, &r, buf, sizeof(buf)), 0);
+		assert_int_not_equal(gk_sync_rec_decode(v, k, dom, &r, buf, sizeof(buf)), 0);
 	json_decref(o);
 	json_decref(back);
 }
@@ -389,11 +393,11 @@ static void test_record_encoding(void **state)
 			g[k] = (uint8_t)((x = x * 1103515245u + 12345u) >> 16);
 		if (l > 0)
 			g[0] = (uint8_t)(0x10 | (g[0] & 3));
-		if (gk_rec_decode(g, l, "a.cn", &r, buf, sizeof(buf)) == 0)
+		if (gk_sync_rec_decode(g, l, "a.cn", &r, buf, sizeof(buf)) == 0)
 			assert_true(l >= 4);
 		x = x * 1103515245u + 12345u;
 	}
-	assert_int_equal(gk_rec_decode("", 0, "a.cn", &r, buf, sizeof(buf)), GK_ESYNTAX);
+	assert_int_equal(gk_sync_rec_decode("", 0, "a.cn", &r, buf, sizeof(buf)), GK_ESYNTAX);
 }
 
 /* The serial rules the domain and the IP feed share when applied on top of the store's. */
@@ -401,19 +405,20 @@ static void test_serial_check(void **state)
 {
 	(void)state;
 	char err[256];
-	assert_int_equal(gk_feed_serial_check("f", GK_FEED_SNAPSHOT, 5, 0, 4, "k", err, 256), 0);
-	assert_int_equal(gk_feed_serial_check("f", GK_FEED_SNAPSHOT, 4, 0, 4, "k", err, 256),
+	assert_int_equal(gk_sync_feed_serial_check("f", GK_FEED_SNAPSHOT, 5, 0, 4, "k", err, 256),
+	                 0);
+	assert_int_equal(gk_sync_feed_serial_check("f", GK_FEED_SNAPSHOT, 4, 0, 4, "k", err, 256),
 	                 GK_ESYNTAX);
 	assert_string_equal(err, "f:1: serial 4 is not newer than k 4");
-	assert_int_equal(gk_feed_serial_check("f", GK_FEED_DELTA, 5, 4, 4, "k", err, 256), 0);
-	assert_int_equal(gk_feed_serial_check("f", GK_FEED_DELTA, 5, 4, 5, "k", err, 256), 1);
-	assert_int_equal(gk_feed_serial_check("f", GK_FEED_DELTA, 5, 4, 6, "k", err, 256),
+	assert_int_equal(gk_sync_feed_serial_check("f", GK_FEED_DELTA, 5, 4, 4, "k", err, 256), 0);
+	assert_int_equal(gk_sync_feed_serial_check("f", GK_FEED_DELTA, 5, 4, 5, "k", err, 256), 1);
+	assert_int_equal(gk_sync_feed_serial_check("f", GK_FEED_DELTA, 5, 4, 6, "k", err, 256),
 	                 GK_ESYNTAX);
 	assert_non_null(strstr(err, "f:1: delta serial 5 is older than k 6"));
-	assert_int_equal(gk_feed_serial_check("f", GK_FEED_DELTA, 9, 7, 6, "k", err, 256),
+	assert_int_equal(gk_sync_feed_serial_check("f", GK_FEED_DELTA, 9, 7, 6, "k", err, 256),
 	                 GK_EAGAIN);
 	assert_string_equal(err, "f:1: delta base 7 != k 6 (an earlier delta is missing)");
-	assert_int_equal(gk_feed_serial_check("f", GK_FEED_DELTA, 9, 5, 6, "k", err, 256),
+	assert_int_equal(gk_sync_feed_serial_check("f", GK_FEED_DELTA, 9, 5, 6, "k", err, 256),
 	                 GK_ESYNTAX);
 }
 

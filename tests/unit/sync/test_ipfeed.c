@@ -23,10 +23,10 @@ static void canon(const char *in, const char *want)
 	int v4;
 	const char *why = NULL;
 	char out[GK_IP_RANGE_TEXT];
-	int rc = gk_ip_range_parse(in, strlen(in), a, b, &v4, &why);
+	int rc = gk_sync_ip_range_parse(in, strlen(in), a, b, &v4, &why);
 	if (rc)
 		fail_msg("%s: %s", in, why);
-	gk_ip_range_format(a, b, v4, out);
+	gk_sync_ip_range_format(a, b, v4, out);
 	assert_string_equal(out, want);
 }
 
@@ -35,7 +35,7 @@ static void bad(const char *in)
 	uint8_t a[16], b[16];
 	int v4;
 	const char *why = NULL;
-	assert_int_equal(gk_ip_range_parse(in, strlen(in), a, b, &v4, &why), GK_EINVAL);
+	assert_int_equal(gk_sync_ip_range_parse(in, strlen(in), a, b, &v4, &why), GK_EINVAL);
 	assert_non_null(why);
 }
 
@@ -74,7 +74,7 @@ static void test_snapshot_ok(void **state)
 	    "{\"provider\":\"腾讯云\",\"range\":\"198.51.100.0-198.51.100.9\"}\n";
 	gk_ipfeed_t *f = NULL;
 	char err[256];
-	int rc = gk_ipfeed_parse("t", t, strlen(t), &f, err, sizeof(err));
+	int rc = gk_sync_ipfeed_parse("t", t, strlen(t), &f, err, sizeof(err));
 	if (rc)
 		fail_msg("%s", err);
 	assert_int_equal(f->n, 4);
@@ -83,13 +83,13 @@ static void test_snapshot_ok(void **state)
 	assert_string_equal(f->r[0].province, "浙江");
 	assert_ptr_equal(f->r[0].provider, f->r[2].provider); /* interned */
 	assert_true(f->r[0].v4 && !f->r[2].v4);
-	char *v = gk_ipfeed_value(&f->r[0]);
+	char *v = gk_sync_ipfeed_value(&f->r[0]);
 	assert_string_equal(v, "{\"provider\":\"阿里云\",\"province\":\"浙江\",\"usage\":\"IDC\"}");
 	free(v);
-	v = gk_ipfeed_value(&f->r[1]);
+	v = gk_sync_ipfeed_value(&f->r[1]);
 	assert_string_equal(v, "{\"provider\":\"腾讯云\"}");
 	free(v);
-	gk_ipfeed_free(f);
+	gk_sync_ipfeed_free(f);
 }
 
 static void test_empty_ok(void **state)
@@ -98,9 +98,9 @@ static void test_empty_ok(void **state)
 	const char *t = "{\"feed\":\"ip\",\"kind\":\"snapshot\",\"serial\":7,\"count\":0}\n";
 	gk_ipfeed_t *f = NULL;
 	char err[256];
-	assert_int_equal(gk_ipfeed_parse("t", t, strlen(t), &f, err, sizeof(err)), 0);
+	assert_int_equal(gk_sync_ipfeed_parse("t", t, strlen(t), &f, err, sizeof(err)), 0);
 	assert_int_equal(f->n, 0);
-	gk_ipfeed_free(f);
+	gk_sync_ipfeed_free(f);
 }
 
 static void test_delta_ok(void **state)
@@ -111,13 +111,13 @@ static void test_delta_ok(void **state)
 	                "{\"provider\":\"电信\",\"range\":\"192.0.2.0/24\"}\n";
 	gk_ipfeed_t *f = NULL;
 	char err[256];
-	int rc = gk_ipfeed_parse("t", t, strlen(t), &f, err, sizeof(err));
+	int rc = gk_sync_ipfeed_parse("t", t, strlen(t), &f, err, sizeof(err));
 	if (rc)
 		fail_msg("%s", err);
 	assert_int_equal(f->kind, GK_FEED_DELTA);
 	assert_true(f->r[0].remove);
 	assert_null(f->r[0].provider);
-	gk_ipfeed_free(f);
+	gk_sync_ipfeed_free(f);
 }
 
 static char *slurp(const char *path, size_t *len)
@@ -150,7 +150,7 @@ static void test_rejections(void **state)
 		snprintf(path, sizeof(path), FIX "%s", file);
 		char *data = slurp(path, &len);
 		gk_ipfeed_t *f = NULL;
-		int rc = gk_ipfeed_parse(file, data, len, &f, err, sizeof(err));
+		int rc = gk_sync_ipfeed_parse(file, data, len, &f, err, sizeof(err));
 		free(data);
 		if (rc != GK_ESYNTAX)
 			fail_msg("%s: accepted (rc %d)", file, rc);
@@ -172,7 +172,7 @@ static void test_domain_parser_refuses(void **state)
 	assert_int_equal(gk_psl_open(NULL, &psl), 0);
 	gk_feed_t *f = NULL;
 	char err[256];
-	assert_int_equal(gk_feed_parse("t", t, strlen(t), psl, 1, 0, &f, err, sizeof(err)),
+	assert_int_equal(gk_sync_feed_parse("t", t, strlen(t), psl, 1, 0, &f, err, sizeof(err)),
 	                 GK_ESYNTAX);
 	assert_non_null(strstr(err, "t:1: an IP filing feed"));
 	gk_psl_close(psl);
@@ -180,7 +180,7 @@ static void test_domain_parser_refuses(void **state)
 
 int main(void)
 {
-	gk_feed_global_init();
+	gk_sync_feed_global_init();
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ranges),
 	    cmocka_unit_test(test_snapshot_ok),

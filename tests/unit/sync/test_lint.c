@@ -16,102 +16,102 @@
 static void test_licence(void **state)
 {
 	(void)state;
-	assert_true(gk_lint_licence_ok("京ICP备12345678号"));
-	assert_true(gk_lint_licence_ok("京ICP备12345678号-1"));
-	assert_true(gk_lint_licence_ok("粤ICP备00000001号-12"));
-	assert_true(gk_lint_licence_ok("京ICP证030173号"));
-	assert_false(gk_lint_licence_ok("沪ICP备1234567号"));   /* 7 digits */
-	assert_false(gk_lint_licence_ok("沪ICP备123456789号")); /* 9 digits */
-	assert_false(gk_lint_licence_ok("港ICP备12345678号"));  /* not a province */
-	assert_false(gk_lint_licence_ok("京ICP备12345678"));    /* no 号 */
-	assert_false(gk_lint_licence_ok("京ICP备12345678号-"));
-	assert_false(gk_lint_licence_ok("京ICP备12345678号-0"));
-	assert_false(gk_lint_licence_ok("京ICP证0301730号"));
-	assert_false(gk_lint_licence_ok("京ICP证030173号-1"));
-	assert_false(gk_lint_licence_ok(""));
-	assert_false(gk_lint_licence_ok("ICP备12345678号"));
+	assert_true(gk_sync_lint_licence_ok("京ICP备12345678号"));
+	assert_true(gk_sync_lint_licence_ok("京ICP备12345678号-1"));
+	assert_true(gk_sync_lint_licence_ok("粤ICP备00000001号-12"));
+	assert_true(gk_sync_lint_licence_ok("京ICP证030173号"));
+	assert_false(gk_sync_lint_licence_ok("沪ICP备1234567号"));   /* 7 digits */
+	assert_false(gk_sync_lint_licence_ok("沪ICP备123456789号")); /* 9 digits */
+	assert_false(gk_sync_lint_licence_ok("港ICP备12345678号"));  /* not a province */
+	assert_false(gk_sync_lint_licence_ok("京ICP备12345678"));    /* no 号 */
+	assert_false(gk_sync_lint_licence_ok("京ICP备12345678号-"));
+	assert_false(gk_sync_lint_licence_ok("京ICP备12345678号-0"));
+	assert_false(gk_sync_lint_licence_ok("京ICP证0301730号"));
+	assert_false(gk_sync_lint_licence_ok("京ICP证030173号-1"));
+	assert_false(gk_sync_lint_licence_ok(""));
+	assert_false(gk_sync_lint_licence_ok("ICP备12345678号"));
 }
 
 static void test_ip(void **state)
 {
 	(void)state;
 	const char *why;
-	assert_int_equal(gk_lint_ip_reserved("0.0.0.0", &why), 1);
-	assert_int_equal(gk_lint_ip_reserved("10.1.2.3", &why), 1);
-	assert_int_equal(gk_lint_ip_reserved("172.16.0.1", &why), 1);
-	assert_int_equal(gk_lint_ip_reserved("172.31.255.255", &why), 1);
-	assert_int_equal(gk_lint_ip_reserved("172.32.0.1", &why), 0);
-	assert_int_equal(gk_lint_ip_reserved("192.168.1.1", &why), 1);
-	assert_int_equal(gk_lint_ip_reserved("127.0.0.1", &why), 1);
-	assert_int_equal(gk_lint_ip_reserved("169.254.1.1", &why), 1);
-	assert_int_equal(gk_lint_ip_reserved("100.64.0.1", &why), 1);
-	assert_int_equal(gk_lint_ip_reserved("8.8.8.8", &why), 0);
-	assert_int_equal(gk_lint_ip_reserved("::1", &why), 1);
-	assert_int_equal(gk_lint_ip_reserved("::", &why), 1);
-	assert_int_equal(gk_lint_ip_reserved("fd00::1", &why), 1);
-	assert_int_equal(gk_lint_ip_reserved("fe80::1", &why), 1);
-	assert_int_equal(gk_lint_ip_reserved("::ffff:192.168.0.1", &why), 1);
-	assert_int_equal(gk_lint_ip_reserved("2400:3200::1", &why), 0);
-	assert_int_equal(gk_lint_ip_reserved("1.2.3", &why), -1);
-	assert_int_equal(gk_lint_ip_reserved("example.cn", &why), -1);
+	assert_int_equal(gk_sync_lint_ip_reserved("0.0.0.0", &why), 1);
+	assert_int_equal(gk_sync_lint_ip_reserved("10.1.2.3", &why), 1);
+	assert_int_equal(gk_sync_lint_ip_reserved("172.16.0.1", &why), 1);
+	assert_int_equal(gk_sync_lint_ip_reserved("172.31.255.255", &why), 1);
+	assert_int_equal(gk_sync_lint_ip_reserved("172.32.0.1", &why), 0);
+	assert_int_equal(gk_sync_lint_ip_reserved("192.168.1.1", &why), 1);
+	assert_int_equal(gk_sync_lint_ip_reserved("127.0.0.1", &why), 1);
+	assert_int_equal(gk_sync_lint_ip_reserved("169.254.1.1", &why), 1);
+	assert_int_equal(gk_sync_lint_ip_reserved("100.64.0.1", &why), 1);
+	assert_int_equal(gk_sync_lint_ip_reserved("8.8.8.8", &why), 0);
+	assert_int_equal(gk_sync_lint_ip_reserved("::1", &why), 1);
+	assert_int_equal(gk_sync_lint_ip_reserved("::", &why), 1);
+	assert_int_equal(gk_sync_lint_ip_reserved("fd00::1", &why), 1);
+	assert_int_equal(gk_sync_lint_ip_reserved("fe80::1", &why), 1);
+	assert_int_equal(gk_sync_lint_ip_reserved("::ffff:192.168.0.1", &why), 1);
+	assert_int_equal(gk_sync_lint_ip_reserved("2400:3200::1", &why), 0);
+	assert_int_equal(gk_sync_lint_ip_reserved("1.2.3", &why), -1);
+	assert_int_equal(gk_sync_lint_ip_reserved("example.cn", &why), -1);
 }
 
 static void test_phone(void **state)
 {
 	(void)state;
-	assert_true(gk_lint_phone_fake("010-00000000"));
-	assert_true(gk_lint_phone_fake("0755-88888888"));
-	assert_true(gk_lint_phone_fake("13800000000"));
-	assert_true(gk_lint_phone_fake("11111"));
-	assert_false(gk_lint_phone_fake("010-62345678"));
-	assert_false(gk_lint_phone_fake("+86 138 1234 5678"));
-	assert_false(gk_lint_phone_fake("0755-88881234"));
+	assert_true(gk_sync_lint_phone_fake("010-00000000"));
+	assert_true(gk_sync_lint_phone_fake("0755-88888888"));
+	assert_true(gk_sync_lint_phone_fake("13800000000"));
+	assert_true(gk_sync_lint_phone_fake("11111"));
+	assert_false(gk_sync_lint_phone_fake("010-62345678"));
+	assert_false(gk_sync_lint_phone_fake("+86 138 1234 5678"));
+	assert_false(gk_sync_lint_phone_fake("0755-88881234"));
 }
 
 static void test_person(void **state)
 {
 	(void)state;
-	assert_true(gk_lint_person_placeholder("王先生"));
-	assert_true(gk_lint_person_placeholder("李小姐"));
-	assert_true(gk_lint_person_placeholder("欧阳女士"));
-	assert_true(gk_lint_person_placeholder("某某"));
-	assert_true(gk_lint_person_placeholder("张某某"));
-	assert_false(gk_lint_person_placeholder("王小明"));
-	assert_false(gk_lint_person_placeholder("李娜"));
-	assert_false(gk_lint_person_placeholder("Mr Wang"));
+	assert_true(gk_sync_lint_person_placeholder("王先生"));
+	assert_true(gk_sync_lint_person_placeholder("李小姐"));
+	assert_true(gk_sync_lint_person_placeholder("欧阳女士"));
+	assert_true(gk_sync_lint_person_placeholder("某某"));
+	assert_true(gk_sync_lint_person_placeholder("张某某"));
+	assert_false(gk_sync_lint_person_placeholder("王小明"));
+	assert_false(gk_sync_lint_person_placeholder("李娜"));
+	assert_false(gk_sync_lint_person_placeholder("Mr Wang"));
 }
 
 static void test_sponsor_nature(void **state)
 {
 	(void)state;
 	const char *why;
-	assert_true(gk_lint_sponsor_is_domain("example.com.cn"));
-	assert_true(gk_lint_sponsor_is_domain("Foo.CN"));
-	assert_false(gk_lint_sponsor_is_domain("北京示例科技有限公司"));
-	assert_false(gk_lint_sponsor_is_domain("1.2.3.4"));
-	assert_false(gk_lint_sponsor_is_domain("Acme Ltd."));
-	assert_true(gk_lint_nature_mismatch("北京示例科技有限公司", "个人", &why));
-	assert_true(gk_lint_nature_mismatch("示例集团", "个人", &why));
-	assert_false(gk_lint_nature_mismatch("北京示例科技有限公司", "企业", &why));
-	assert_true(gk_lint_nature_mismatch("王小明", "企业", &why));
-	assert_true(gk_lint_nature_mismatch("李娜", "企业", &why));
-	assert_false(gk_lint_nature_mismatch("王小明", "个人", &why));
-	assert_false(gk_lint_nature_mismatch("海淀区教育局", "政府机关", &why));
-	assert_false(gk_lint_nature_mismatch("示例书店", "企业", &why));
-	assert_false(gk_lint_nature_mismatch("示例工作室", "企业", &why));
+	assert_true(gk_sync_lint_sponsor_is_domain("example.com.cn"));
+	assert_true(gk_sync_lint_sponsor_is_domain("Foo.CN"));
+	assert_false(gk_sync_lint_sponsor_is_domain("北京示例科技有限公司"));
+	assert_false(gk_sync_lint_sponsor_is_domain("1.2.3.4"));
+	assert_false(gk_sync_lint_sponsor_is_domain("Acme Ltd."));
+	assert_true(gk_sync_lint_nature_mismatch("北京示例科技有限公司", "个人", &why));
+	assert_true(gk_sync_lint_nature_mismatch("示例集团", "个人", &why));
+	assert_false(gk_sync_lint_nature_mismatch("北京示例科技有限公司", "企业", &why));
+	assert_true(gk_sync_lint_nature_mismatch("王小明", "企业", &why));
+	assert_true(gk_sync_lint_nature_mismatch("李娜", "企业", &why));
+	assert_false(gk_sync_lint_nature_mismatch("王小明", "个人", &why));
+	assert_false(gk_sync_lint_nature_mismatch("海淀区教育局", "政府机关", &why));
+	assert_false(gk_sync_lint_nature_mismatch("示例书店", "企业", &why));
+	assert_false(gk_sync_lint_nature_mismatch("示例工作室", "企业", &why));
 }
 
 static void test_url_host(void **state)
 {
 	(void)state;
 	char h[256];
-	assert_int_equal(gk_lint_url_host("http://WWW.Foo.cn:8080/x?y", h), 0);
+	assert_int_equal(gk_sync_lint_url_host("http://WWW.Foo.cn:8080/x?y", h), 0);
 	assert_string_equal(h, "www.foo.cn");
-	assert_int_equal(gk_lint_url_host("foo.com.cn/index.html", h), 0);
+	assert_int_equal(gk_sync_lint_url_host("foo.com.cn/index.html", h), 0);
 	assert_string_equal(h, "foo.com.cn");
-	assert_int_equal(gk_lint_url_host("https://user@中国移动.中国/", h), 0);
+	assert_int_equal(gk_sync_lint_url_host("https://user@中国移动.中国/", h), 0);
 	assert_string_equal(h, "xn--fiq02ib9d179b.xn--fiqs8s");
-	assert_int_equal(gk_lint_url_host("http:///x", h), GK_EINVAL);
+	assert_int_equal(gk_sync_lint_url_host("http:///x", h), GK_EINVAL);
 }
 
 /* Mixed scripts within one label (UTS #39 "highly restrictive": Han may go with kana,
@@ -121,24 +121,27 @@ static void test_mixed_script(void **state)
 {
 	(void)state;
 	char why[256];
-	assert_int_equal(gk_lint_mixed_script("xn--pple-43d.cn", why, sizeof(why)), 1); /* аpple */
+	assert_int_equal(gk_sync_lint_mixed_script("xn--pple-43d.cn", why, sizeof(why)),
+	                 1); /* аpple */
 	assert_non_null(strstr(why, "Cyrillic"));
 	assert_non_null(strstr(why, "Latin"));
 	assert_non_null(strstr(why, "xn--pple-43d"));
-	assert_int_equal(gk_lint_mixed_script("xn--qq-x59b.cn", why, sizeof(why)), 1); /* q䦸q */
+	assert_int_equal(gk_sync_lint_mixed_script("xn--qq-x59b.cn", why, sizeof(why)),
+	                 1); /* q䦸q */
 	assert_non_null(strstr(why, "Han"));
-	assert_int_equal(gk_lint_mixed_script("xn--80ak6aa92e.com", why, sizeof(why)),
+	assert_int_equal(gk_sync_lint_mixed_script("xn--80ak6aa92e.com", why, sizeof(why)),
 	                 0); /* аррӏе */
-	assert_int_equal(gk_lint_mixed_script("xn--fiq02ib9d179b.xn--fiqs8s", why, sizeof(why)), 0);
-	assert_int_equal(gk_lint_mixed_script("example.cn", why, sizeof(why)), 0);
-	assert_int_equal(gk_lint_mixed_script("xn--58-ln6co6l.cn", why, sizeof(why)),
+	assert_int_equal(
+	    gk_sync_lint_mixed_script("xn--fiq02ib9d179b.xn--fiqs8s", why, sizeof(why)), 0);
+	assert_int_equal(gk_sync_lint_mixed_script("example.cn", why, sizeof(why)), 0);
+	assert_int_equal(gk_sync_lint_mixed_script("xn--58-ln6co6l.cn", why, sizeof(why)),
 	                 0); /* 58同城 */
 	/* Japanese: Han + Hiragana + Katakana is one writing system */
 	char a[256];
 	const char *w;
 	const char *ja = "東京のテスト.jp";
-	assert_true(gk_feed_domain_normalise(ja, strlen(ja), a, &w) > 0);
-	assert_int_equal(gk_lint_mixed_script(a, why, sizeof(why)), 0);
+	assert_true(gk_sync_feed_domain_normalise(ja, strlen(ja), a, &w) > 0);
+	assert_int_equal(gk_sync_lint_mixed_script(a, why, sizeof(why)), 0);
 }
 
 static void test_feed_output(void **state)
@@ -163,7 +166,7 @@ static void test_feed_output(void **state)
 	char *buf = NULL, err[256];
 	size_t len = 0, n = 0;
 	FILE *out = open_memstream(&buf, &len);
-	assert_int_equal(gk_lint_feed("f", t, strlen(t), psl, out, &n, err, sizeof(err)), 0);
+	assert_int_equal(gk_sync_lint_feed("f", t, strlen(t), psl, out, &n, err, sizeof(err)), 0);
 	fclose(out);
 	const char *want =
 	    "f:2: ip-reserved: 0.0.0.0 is unspecified (0.0.0.0/8)\n"
@@ -183,7 +186,7 @@ static void test_feed_output(void **state)
 	/* invalid JSON is the only failure */
 	out = open_memstream(&buf, &len);
 	assert_int_equal(
-	    gk_lint_feed("f", "{\"kind\":1}\n{oops\n", 17, psl, out, &n, err, sizeof(err)),
+	    gk_sync_lint_feed("f", "{\"kind\":1}\n{oops\n", 17, psl, out, &n, err, sizeof(err)),
 	    GK_ESYNTAX);
 	fclose(out);
 	free(buf);
@@ -193,7 +196,7 @@ static void test_feed_output(void **state)
 
 int main(void)
 {
-	gk_feed_global_init();
+	gk_sync_feed_global_init();
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_licence),        cmocka_unit_test(test_ip),
 	    cmocka_unit_test(test_phone),          cmocka_unit_test(test_person),

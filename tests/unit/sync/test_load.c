@@ -33,13 +33,13 @@ static int setup(void **state)
 {
 	(void)state;
 	char err[512];
-	gk_feed_global_init();
+	gk_sync_feed_global_init();
 	snprintf(dir, sizeof(dir), "/tmp/gk-test-syncload-XXXXXX");
 	if (!mkdtemp(dir) || gk_psl_open(NULL, &psl))
 		return -1;
 	snprintf(priv, sizeof(priv), "%s/priv.pem", dir);
 	snprintf(pub, sizeof(pub), "%s/pub.pem", dir);
-	if (gk_sig_keygen(priv, pub, 0, err, sizeof(err))) {
+	if (gk_sync_sig_keygen(priv, pub, 0, err, sizeof(err))) {
 		fprintf(stderr, "keygen: %s\n", err);
 		return -1;
 	}
@@ -126,7 +126,7 @@ static void test_private_copy(void **state)
 	assert_int_equal(f->n, 1);
 	assert_string_equal(f->recs[0].domain, "revoked-one.cn");
 	assert_int_equal(f->recs[0].status, GK_FS_REVOKED);
-	gk_feed_free(f);
+	gk_sync_feed_free(f);
 	/* the file did change: loading it again is a bad signature */
 	refused(path, NULL, "bad signature", "race.jsonl.sig");
 }
@@ -203,7 +203,7 @@ static void test_sig_oversized(void **state)
 	assert_non_null(fp);
 	assert_int_equal(fread(raw, 1, sizeof(raw), fp), GK_SIG_LEN);
 	fclose(fp);
-	gk_sig_encode_base64(raw, b64);
+	gk_sync_sig_encode_base64(raw, b64);
 	fp = fopen(sig, "w");
 	assert_non_null(fp);
 	fprintf(fp, "%s", b64);
@@ -222,7 +222,7 @@ static void test_sig_oversized(void **state)
 	char err[1024];
 	if (load(path, NULL, &f, err, sizeof(err)))
 		fail_msg("a %d-byte signature file: %s", GK_SIG_FILE_MAX, err);
-	gk_feed_free(f);
+	gk_sync_feed_free(f);
 }
 
 static void test_sig_symlink(void **state)

@@ -32,7 +32,8 @@ static int interp(const char *text, gk_catalog_t *c, char *err)
 {
 	nwarn = 0;
 	lastwarn[0] = '\0';
-	return gk_catalog_interpret("Cat.Example.", text, strlen(text), c, warn, NULL, err, 256);
+	return gk_xfr_catalog_interpret("Cat.Example.", text, strlen(text), c, warn, NULL, err,
+	                                256);
 }
 
 static void test_members(void **st)
@@ -56,9 +57,9 @@ static void test_members(void **st)
 	assert_string_equal(c.m[1].zone, "zone-b.example");
 	assert_null(c.m[1].group);
 	assert_string_equal(c.m[1].coo, "other.example");
-	assert_non_null(gk_catalog_find(&c, "zone-b.example"));
-	assert_null(gk_catalog_find(&c, "zone-c.example"));
-	gk_catalog_free(&c);
+	assert_non_null(gk_xfr_catalog_find(&c, "zone-b.example"));
+	assert_null(gk_xfr_catalog_find(&c, "zone-c.example"));
+	gk_xfr_catalog_free(&c);
 	/* escapes: a dot inside a label, a backslash ending the last label */
 	const char *e = SOA NS V2 "e1.zones.cat.example.\t0\tIN\tPTR\ta\\.b.example.\n"
 	                          "e2.zones.cat.example.\t0\tIN\tPTR\tx.b\\\\.\n";
@@ -66,7 +67,7 @@ static void test_members(void **st)
 	assert_int_equal(c.n, 2);
 	assert_string_equal(c.m[0].zone, "a\\.b.example");
 	assert_string_equal(c.m[1].zone, "x.b\\\\");
-	gk_catalog_free(&c);
+	gk_xfr_catalog_free(&c);
 }
 
 static void test_version(void **st)
@@ -93,13 +94,13 @@ static void test_version(void **st)
 	/* an empty catalog is a catalog */
 	assert_int_equal(interp(SOA NS V2, &c, err), 0);
 	assert_int_equal(c.n, 0);
-	gk_catalog_free(&c);
+	gk_xfr_catalog_free(&c);
 	/* text that does not parse names the line */
 	assert_int_equal(interp(SOA "x.cat.example. 0 IN A not-an-address\n", &c, err), GK_ESYNTAX);
 	assert_non_null(strstr(err, "line 2"));
-	assert_int_equal(
-	    gk_catalog_interpret("bad..name", SOA, strlen(SOA), &c, NULL, NULL, err, sizeof err),
-	    GK_EINVAL);
+	assert_int_equal(gk_xfr_catalog_interpret("bad..name", SOA, strlen(SOA), &c, NULL, NULL,
+	                                          err, sizeof err),
+	                 GK_EINVAL);
 }
 
 static void test_malformed(void **st)
@@ -127,7 +128,7 @@ static void test_malformed(void **st)
 	assert_null(c.m[0].coo);
 	assert_int_equal(nwarn, 6); /* a, b, c, d, group.f, coo.f */
 	assert_int_equal(c.skipped, 6);
-	gk_catalog_free(&c);
+	gk_xfr_catalog_free(&c);
 	/* two group records: the member stays, without group */
 	const char *g = SOA NS V2 "f.zones.cat.example.\t0\tIN\tPTR\tgood.example.\n"
 	                          "group.f.zones.cat.example.\t0\tIN\tTXT\t\"g1\"\n"
@@ -136,7 +137,7 @@ static void test_malformed(void **st)
 	assert_int_equal(c.n, 1);
 	assert_null(c.m[0].group);
 	assert_non_null(strstr(lastwarn, "group.f.zones.cat.example: group property ignored"));
-	gk_catalog_free(&c);
+	gk_xfr_catalog_free(&c);
 }
 
 static void test_duplicate(void **st)
@@ -155,19 +156,19 @@ static void test_duplicate(void **st)
 	assert_string_equal(c.m[0].group, "early");
 	assert_int_equal(nwarn, 1);
 	assert_non_null(strstr(lastwarn, "already listed as aa"));
-	gk_catalog_free(&c);
+	gk_xfr_catalog_free(&c);
 }
 
 static void test_claim(void **st)
 {
 	(void)st;
 	/* name clash: the first catalog keeps a member another also lists */
-	assert_true(gk_catalog_may_claim("a.example", NULL, NULL));
-	assert_true(gk_catalog_may_claim("a.example", "a.example", NULL));
-	assert_false(gk_catalog_may_claim("b.example", "a.example", NULL));
+	assert_true(gk_xfr_catalog_may_claim("a.example", NULL, NULL));
+	assert_true(gk_xfr_catalog_may_claim("a.example", "a.example", NULL));
+	assert_false(gk_xfr_catalog_may_claim("b.example", "a.example", NULL));
 	/* migration: unless the owner's coo names the claimant */
-	assert_true(gk_catalog_may_claim("b.example", "a.example", "b.example"));
-	assert_false(gk_catalog_may_claim("c.example", "a.example", "b.example"));
+	assert_true(gk_xfr_catalog_may_claim("b.example", "a.example", "b.example"));
+	assert_false(gk_xfr_catalog_may_claim("c.example", "a.example", "b.example"));
 }
 
 static int seen[8];
@@ -200,14 +201,14 @@ static void test_diff(void **st)
 	                        &b, err),
 	                 0);
 	memset(seen, 0, sizeof seen);
-	assert_int_equal(gk_catalog_diff(&a, &b, rec, NULL), 0);
+	assert_int_equal(gk_xfr_catalog_diff(&a, &b, rec, NULL), 0);
 	assert_int_equal(seen[GK_CATALOG_SAME], 1);
 	assert_int_equal(seen[GK_CATALOG_ADDED], 1);
 	assert_int_equal(seen[GK_CATALOG_REMOVED], 1);
 	assert_int_equal(seen[GK_CATALOG_RESET], 1);
 	assert_int_equal(seen[GK_CATALOG_REGROUP], 1);
-	gk_catalog_free(&a);
-	gk_catalog_free(&b);
+	gk_xfr_catalog_free(&a);
+	gk_xfr_catalog_free(&b);
 }
 
 int main(void)

@@ -52,7 +52,7 @@ static gk_config_t *load(const char *body, char *err, size_t errlen, int *rc)
 	write_file("c.yaml", body, 0644);
 	snprintf(path, sizeof(path), "%s/c.yaml", tmpdir);
 	gk_config_t *cfg = NULL;
-	*rc = gk_config_load(path, &cfg, err, errlen);
+	*rc = gk_daemon_config_load(path, &cfg, err, errlen);
 	return cfg;
 }
 
@@ -116,7 +116,7 @@ static void test_good(void **state)
 	assert_int_equal(x->zones[1].primaries[0].addr.ss_family, AF_INET6);
 	assert_ptr_equal(x->zones[1].primaries[1].key, &x->keys[1]);
 	assert_false(x->zones[0].catalog);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	/* a catalog: its members take member_template's primaries unless a group says */
 	cfg = load(HEAD "secondary:\n  directory: sec\n  templates:\n"
 	                "    - {id: t1, primaries: [\"192.0.2.1\"]}\n"
@@ -133,7 +133,7 @@ static void test_good(void **state)
 	assert_string_equal(x->zones[0].member_template->id, "t2");
 	assert_ptr_equal(gk_xfr_conf_template(x, "t1"), &x->templates[0]);
 	assert_null(gk_xfr_conf_template(x, "t3"));
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 }
 
 static void test_errors(void **state)
@@ -260,7 +260,7 @@ static void test_equal(void **state)
 	assert_false(gk_xfr_conf_equal(cfg[0]->secondary, NULL));
 	assert_false(gk_xfr_conf_equal(NULL, cfg[0]->secondary));
 	for (size_t i = 0; i < N; i++)
-		gk_config_free(cfg[i]);
+		gk_daemon_config_free(cfg[i]);
 }
 
 int main(void)

@@ -77,7 +77,7 @@ static void test_batches(void **state)
 		size_t len = 0;
 		snprintf(path, sizeof(path), "%s/z%d.zone", dir, i);
 		snprintf(text, sizeof(text), i ? "zone %d\n" : "newer\n", i);
-		assert_int_equal(gk_read_file(path, 1 << 20, &got, &len), 0);
+		assert_int_equal(gk_file_read(path, 1 << 20, &got, &len), 0);
 		assert_int_equal(len, strlen(text));
 		assert_memory_equal(got, text, len);
 		free(got);

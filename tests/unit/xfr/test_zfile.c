@@ -87,18 +87,18 @@ static void test_round_trip(void **state)
 	                     .secondary = true};
 	gk_zone_spec_t ts = {.name = "z.cn", .text = text, .text_len = sizeof(text) - 1};
 	gk_zver_t *wv = NULL, *tv = NULL;
-	assert_int_equal(gk_zver_build(&ws, NULL, &wv, err, sizeof err), 0);
-	assert_int_equal(gk_zver_build(&ts, NULL, &tv, err, sizeof err), 0);
-	assert_int_equal(gk_zver_rr_count(wv), gk_zver_rr_count(tv));
-	assert_int_equal(gk_zver_serial(wv), 7);
-	gk_zver_free(wv);
-	gk_zver_free(tv);
+	assert_int_equal(gk_zone_ver_build(&ws, NULL, &wv, err, sizeof err), 0);
+	assert_int_equal(gk_zone_ver_build(&ts, NULL, &tv, err, sizeof err), 0);
+	assert_int_equal(gk_zone_ver_rr_count(wv), gk_zone_ver_rr_count(tv));
+	assert_int_equal(gk_zone_ver_serial(wv), 7);
+	gk_zone_ver_free(wv);
+	gk_zone_ver_free(tv);
 	/* the records cut short, or one too few, do not build */
 	ws.wire_count = zf.count + 1;
-	assert_int_not_equal(gk_zver_build(&ws, NULL, &wv, err, sizeof err), 0);
+	assert_int_not_equal(gk_zone_ver_build(&ws, NULL, &wv, err, sizeof err), 0);
 	assert_non_null(strstr(err, ":7:"));
 	ws.wire_count = zf.count - 1;
-	assert_int_not_equal(gk_zver_build(&ws, NULL, &wv, err, sizeof err), 0);
+	assert_int_not_equal(gk_zone_ver_build(&ws, NULL, &wv, err, sizeof err), 0);
 	assert_non_null(strstr(err, "after the last record"));
 	free(f);
 }

@@ -50,9 +50,9 @@ static void test_canonical_order(void **state)
 	uint8_t a[256], b[256];
 	for (size_t i = 0; i + 1 < sizeof names / sizeof names[0]; i++) {
 		size_t la = wire(names[i], a), lb = wire(names[i + 1], b);
-		assert_true(gk_dnssec_canon_cmp(a, la, b, lb) < 0);
-		assert_true(gk_dnssec_canon_cmp(b, lb, a, la) > 0);
-		assert_int_equal(gk_dnssec_canon_cmp(a, la, a, la), 0);
+		assert_true(gk_zone_dnssec_canon_cmp(a, la, b, lb) < 0);
+		assert_true(gk_zone_dnssec_canon_cmp(b, lb, a, la) > 0);
+		assert_int_equal(gk_zone_dnssec_canon_cmp(a, la, a, la), 0);
 	}
 }
 
@@ -87,7 +87,7 @@ static void test_nsec3_hash(void **state)
 		uint8_t n[256], h[GK_NSEC3_HASH];
 		char txt[40];
 		size_t l = wire(cases[i][0], n);
-		assert_true(gk_dnssec_nsec3_hash(&s, n, l, h));
+		assert_true(gk_zone_dnssec_nsec3_hash(&s, n, l, h));
 		b32(h, txt);
 		assert_string_equal(txt, cases[i][1]);
 	}
@@ -98,18 +98,18 @@ static gk_zoneset_t *load(const char *seed)
 	gk_zone_spec_t spec = {.name = "example.cn", .file = seed};
 	gk_zoneset_t *zs = NULL;
 	char err[256];
-	if (gk_zoneset_build(&spec, 1, NULL, &zs, err, sizeof err) != 0)
+	if (gk_zone_store_build(&spec, 1, NULL, &zs, err, sizeof err) != 0)
 		fail_msg("%s: %s", seed, err);
 	return zs;
 }
 
 static const gk_zver_t *ver(const gk_zoneset_t *zs)
 {
-	return gk_zoneset_get(zs,
-	                      (const uint8_t *)"\x07"
-	                                       "example\x02"
-	                                       "cn",
-	                      12);
+	return gk_zone_store_get(zs,
+	                         (const uint8_t *)"\x07"
+	                                          "example\x02"
+	                                          "cn",
+	                         12);
 }
 
 /* The chain is sorted, complete, and every NSEC3's next hash is the next entry's. */
@@ -132,21 +132,21 @@ static void test_chains(void **state)
 				                   s->hash + (i + 1) * GK_NSEC3_HASH,
 				                   GK_NSEC3_HASH) < 0);
 			else
-				assert_true(gk_dnssec_canon_cmp(s->chain[i]->name, s->chain[i]->len,
-				                                s->chain[i + 1]->name,
-				                                s->chain[i + 1]->len) < 0);
+				assert_true(gk_zone_dnssec_canon_cmp(
+				                s->chain[i]->name, s->chain[i]->len,
+				                s->chain[i + 1]->name, s->chain[i + 1]->len) < 0);
 		}
 		/* the apex: its NSEC, or the NSEC3 matching its hash */
 		const gk_node_t *apex = v->zone.apex;
-		assert_non_null(gk_node_deny(apex));
+		assert_non_null(gk_zone_node_deny(apex));
 		if (s->nsec3)
 			assert_true(apex->flags & GK_NODE_N3EXACT);
 		else
-			assert_ptr_equal(gk_node_deny(apex), apex);
+			assert_ptr_equal(gk_zone_node_deny(apex), apex);
 		/* RRSIGs hang on the RRsets they cover */
-		assert_non_null(gk_rrset_sigs(v->zone.soa));
-		assert_int_equal(gk_rrset_sigs(v->zone.soa)->type, GK_TYPE_RRSIG);
-		gk_zoneset_free(zs);
+		assert_non_null(gk_zone_rrset_sigs(v->zone.soa));
+		assert_int_equal(gk_zone_rrset_sigs(v->zone.soa)->type, GK_TYPE_RRSIG);
+		gk_zone_store_free(zs);
 	}
 }
 
@@ -209,7 +209,7 @@ static void test_do_answers(void **state)
 	ask(zs, "x.s.example.cn", 1, true, &rc, c);
 	assert_int_equal(c[0], 0);
 	assert_int_equal(c[1], 3);
-	gk_zoneset_free(zs);
+	gk_zone_store_free(zs);
 }
 
 /* A signed zone's names never share the zone's NODATA template (an unsigned zone's do,
@@ -230,9 +230,9 @@ static void test_nodata_twins(void **state)
 			    !n->nrrsets || n->other->rcode != 0 || n->other->an != 0)
 				continue;
 			/* an NSEC3 owner's answers (byte for byte one another's) may share */
-			bool n3owner = gk_node_rrset(n, GK_TYPE_NSEC3) != NULL;
+			bool n3owner = gk_zone_node_rrset(n, GK_TYPE_NSEC3) != NULL;
 			assert_ptr_not_equal(n->other, v->zone.nodata);
-			const gk_tmpl_t *sig = gk_dnssec_tmpl_sig(v->zone.sec, n->other);
+			const gk_tmpl_t *sig = gk_zone_dnssec_tmpl_sig(v->zone.sec, n->other);
 			assert_non_null(sig);
 			for (size_t j = 0; !n3owner && j < nseen; j++)
 				assert_ptr_not_equal(seen[j], sig->blob);
@@ -241,7 +241,7 @@ static void test_nodata_twins(void **state)
 			checked++;
 		}
 		assert_true(checked >= 3);
-		gk_zoneset_free(zs);
+		gk_zone_store_free(zs);
 	}
 }
 
@@ -331,7 +331,7 @@ static void test_slot_answers(void **state)
 		assert_true(slotted > total / 20);
 		if (!v->zone.apex->wild)
 			assert_true(nx_apex > 0);
-		gk_zoneset_free(zs);
+		gk_zone_store_free(zs);
 	}
 }
 

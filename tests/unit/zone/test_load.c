@@ -4,7 +4,7 @@
  *
  * Runs from the repository root (ctest WORKING_DIRECTORY), where the fixture paths below
  * are valid. Record-level checks call the loader (zone/load.h) directly; error checks go
- * through gk_zoneset_build, the public contract.
+ * through gk_zone_store_build, the public contract.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -43,13 +43,13 @@ static void load(loaded_t *l, const char *file, const char *text)
 	l->L.errlen = sizeof l->err;
 	ldns_rdf *origin = ldns_dname_new_frm_str("example.cn.");
 	assert_non_null(origin);
-	l->rc = gk_loader_read(&l->L, file, text, text ? strlen(text) : 0, origin);
+	l->rc = gk_zone_loader_read(&l->L, file, text, text ? strlen(text) : 0, origin);
 	ldns_rdf_deep_free(origin);
 }
 
 static void unload(loaded_t *l)
 {
-	gk_loader_clear(&l->L);
+	gk_zone_loader_clear(&l->L);
 	gk_arena_free(l->arena);
 }
 
@@ -85,9 +85,9 @@ static int build(const char *name, const char *file, const char *text, char *err
 	gk_zone_spec_t spec = {
 	    .name = name, .file = file, .text = text, .text_len = text ? strlen(text) : 0};
 	gk_zoneset_t *zs = NULL;
-	int rc = gk_zoneset_build(&spec, 1, NULL, &zs, err, errlen);
+	int rc = gk_zone_store_build(&spec, 1, NULL, &zs, err, errlen);
 	if (rc == 0)
-		gk_zoneset_free(zs);
+		gk_zone_store_free(zs);
 	else
 		assert_null(zs);
 	return rc;
@@ -225,7 +225,7 @@ static void test_origin_trailing_text(void **state)
 	unload(&l);
 }
 
-/* ---- gk_zoneset_build errors ------------------------------------------------------------ */
+/* ---- gk_zone_store_build errors ------------------------------------------------------------ */
 
 static void test_good_file_builds(void **state)
 {
@@ -265,11 +265,11 @@ static void test_error_zone_twice(void **state)
 	};
 	gk_zoneset_t *zs = NULL;
 	char err[256];
-	assert_int_equal(gk_zoneset_build(specs, 5, NULL, &zs, err, sizeof err), GK_EINVAL);
+	assert_int_equal(gk_zone_store_build(specs, 5, NULL, &zs, err, sizeof err), GK_EINVAL);
 	assert_null(zs);
 	assert_string_equal(err, "b2.zone: zone B.cn. is configured twice");
-	assert_int_equal(gk_zoneset_build(specs, 3, NULL, &zs, err, sizeof err), 0);
-	gk_zoneset_free(zs);
+	assert_int_equal(gk_zone_store_build(specs, 3, NULL, &zs, err, sizeof err), 0);
+	gk_zone_store_free(zs);
 }
 
 static void test_error_in_include(void **state)
@@ -364,11 +364,11 @@ static void test_error_duplicate_zone(void **state)
 	};
 	gk_zoneset_t *zs = NULL;
 	char err[512];
-	assert_int_equal(gk_zoneset_build(specs, 2, NULL, &zs, err, sizeof err), GK_EINVAL);
+	assert_int_equal(gk_zone_store_build(specs, 2, NULL, &zs, err, sizeof err), GK_EINVAL);
 	assert_null(zs);
 	assert_non_null(strstr(err, "twice"));
 	specs[1].name = "bad..name";
-	assert_int_equal(gk_zoneset_build(specs, 2, NULL, &zs, err, sizeof err), GK_EINVAL);
+	assert_int_equal(gk_zone_store_build(specs, 2, NULL, &zs, err, sizeof err), GK_EINVAL);
 	assert_null(zs);
 }
 
@@ -391,11 +391,11 @@ static void test_counts(void **state)
 	gk_zone_spec_t spec = {.name = "example.cn", .text = t, .text_len = strlen(t)};
 	gk_zoneset_t *zs = NULL;
 	char err[256];
-	assert_int_equal(gk_zoneset_build(&spec, 1, NULL, &zs, err, sizeof err), 0);
-	assert_int_equal(gk_zoneset_zone_count(zs), 1);
-	assert_int_equal(gk_zoneset_rr_count(zs), 5); /* the duplicate A counts once */
-	gk_zoneset_free(zs);
-	gk_zoneset_free(NULL);
+	assert_int_equal(gk_zone_store_build(&spec, 1, NULL, &zs, err, sizeof err), 0);
+	assert_int_equal(gk_zone_store_zone_count(zs), 1);
+	assert_int_equal(gk_zone_store_rr_count(zs), 5); /* the duplicate A counts once */
+	gk_zone_store_free(zs);
+	gk_zone_store_free(NULL);
 }
 
 int main(void)

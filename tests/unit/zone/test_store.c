@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* tests/unit/zone/test_store.c -- the zone store: per-zone publish, replace and remove, the
  * deepest served zone for a name, reclamation of replaced versions while readers hold them,
- * index growth through tombstones, gk_zoneset_sync's file-change detection, placeholders
+ * index growth through tombstones, gk_zone_store_sync's file-change detection, placeholders
  * (SERVFAIL until a zone has data) and the parallel loader.
  */
 #include <setjmp.h>
@@ -40,7 +40,7 @@ static gk_zver_t *build(const char *apex, const char *addr, unsigned serial)
 	gk_zone_spec_t spec = {.name = apex, .text = t, .text_len = strlen(t)};
 	gk_zver_t *v = NULL;
 	char err[256];
-	int rc = gk_zver_build(&spec, NULL, &v, err, sizeof err);
+	int rc = gk_zone_ver_build(&spec, NULL, &v, err, sizeof err);
 	if (rc != 0)
 		fail_msg("%s: %s", apex, err);
 	return v;
@@ -66,13 +66,13 @@ static const gk_zver_t *zone_of(const gk_zoneset_t *zs, const char *name)
 {
 	uint8_t w[256];
 	size_t l = wire(name, w);
-	return gk_zoneset_zone_of(zs, w, l, gk_namehash(w, l), NULL, 0);
+	return gk_zone_store_zone_of(zs, w, l, gk_namehash(w, l), NULL, 0);
 }
 
 static const char *apex_of(const gk_zver_t *v)
 {
 	static char buf[GK_ZVER_NAME_MAX];
-	return v ? gk_zver_name(v, buf, sizeof buf) : "(none)";
+	return v ? gk_zone_ver_name(v, buf, sizeof buf) : "(none)";
 }
 
 /* The A record a query for name gets through the packet path's find (template body). */
@@ -108,11 +108,11 @@ static void test_nested(void **state)
 {
 	(void)state;
 	gk_zoneset_t *zs;
-	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
-	assert_int_equal(gk_zoneset_put(zs, build("example.cn", "192.0.2.10", 1)), 0);
-	assert_int_equal(gk_zoneset_put(zs, build("a.b.example.cn", "192.0.2.20", 1)), 0);
-	assert_int_equal(gk_zoneset_put(zs, build("cn", "192.0.2.30", 1)), 0);
-	assert_int_equal(gk_zoneset_zone_count(zs), 3);
+	assert_int_equal(gk_zone_store_create(NULL, NULL, &zs), 0);
+	assert_int_equal(gk_zone_store_put(zs, build("example.cn", "192.0.2.10", 1)), 0);
+	assert_int_equal(gk_zone_store_put(zs, build("a.b.example.cn", "192.0.2.20", 1)), 0);
+	assert_int_equal(gk_zone_store_put(zs, build("cn", "192.0.2.30", 1)), 0);
+	assert_int_equal(gk_zone_store_zone_count(zs), 3);
 	assert_string_equal(apex_of(zone_of(zs, "www.example.cn")), "example.cn");
 	assert_string_equal(apex_of(zone_of(zs, "b.example.cn")), "example.cn");
 	assert_string_equal(apex_of(zone_of(zs, "x.y.a.b.example.cn")), "a.b.example.cn");
@@ -134,12 +134,12 @@ static void test_nested(void **state)
 	/* remove the middle zone: its names fall back to the enclosing one */
 	uint8_t w[256];
 	size_t l = wire("example.cn", w);
-	assert_int_equal(gk_zoneset_remove(zs, w, l), 0);
-	assert_int_equal(gk_zoneset_remove(zs, w, l), GK_ENOENT);
+	assert_int_equal(gk_zone_store_remove(zs, w, l), 0);
+	assert_int_equal(gk_zone_store_remove(zs, w, l), GK_ENOENT);
 	assert_string_equal(apex_of(zone_of(zs, "www.example.cn")), "cn");
 	assert_string_equal(apex_of(zone_of(zs, "www.a.b.example.cn")), "a.b.example.cn");
-	assert_int_equal(gk_zoneset_zone_count(zs), 2);
-	gk_zoneset_free(zs);
+	assert_int_equal(gk_zone_store_zone_count(zs), 2);
+	gk_zone_store_free(zs);
 }
 
 /* ---- reclamation: two readers on a snapshot cell -------------------------------------- */
@@ -179,9 +179,9 @@ static void test_readers_hold(void **state)
 	gk_snapshot_t *cell;
 	assert_int_equal(gk_snapshot_create(2, &dummy, nop_free, &cell), 0);
 	gk_zoneset_t *zs;
-	assert_int_equal(gk_zoneset_create(retire_on_cell, cell, &zs), 0);
+	assert_int_equal(gk_zone_store_create(retire_on_cell, cell, &zs), 0);
 	wrapped_freed = 0;
-	assert_int_equal(gk_zoneset_put(zs, build("example.cn", "192.0.2.10", 1)), 0);
+	assert_int_equal(gk_zone_store_put(zs, build("example.cn", "192.0.2.10", 1)), 0);
 	assert_int_equal(wrapped_freed, 0);
 	/* both readers take the current version (reader 1 through the packet path's find) */
 	const gk_zver_t *r0 = zone_of(zs, "www.example.cn");
@@ -189,7 +189,7 @@ static void test_readers_hold(void **state)
 	assert_int_equal(find(zs, "www.example.cn", &h1), GK_ZONE_TMPL);
 	assert_ptr_equal(r0, h1.ver);
 	/* replace it */
-	assert_int_equal(gk_zoneset_put(zs, build("example.cn", "192.0.2.11", 2)), 0);
+	assert_int_equal(gk_zone_store_put(zs, build("example.cn", "192.0.2.11", 2)), 0);
 	assert_ptr_not_equal(zone_of(zs, "www.example.cn"), r0);
 	assert_int_equal(gk_snapshot_reclaim(cell), 1);
 	gk_snapshot_quiescent(cell, 0);
@@ -210,7 +210,7 @@ static void test_readers_hold(void **state)
 	/* remove: the last version goes the same way */
 	uint8_t w[256];
 	size_t l = wire("example.cn", w);
-	assert_int_equal(gk_zoneset_remove(zs, w, l), 0);
+	assert_int_equal(gk_zone_store_remove(zs, w, l), 0);
 	assert_null(zone_of(zs, "www.example.cn"));
 	assert_int_equal(gk_snapshot_reclaim(cell), 1);
 	gk_snapshot_quiescent(cell, 0);
@@ -218,7 +218,7 @@ static void test_readers_hold(void **state)
 	assert_int_equal(gk_snapshot_reclaim(cell), 0);
 	assert_int_equal(wrapped_freed, 2);
 	gk_snapshot_destroy(cell);
-	gk_zoneset_free(zs);
+	gk_zone_store_free(zs);
 }
 
 /* Growth and tombstones: many adds, most removed, re-added; every lookup stays right. */
@@ -226,14 +226,14 @@ static void test_churn(void **state)
 {
 	(void)state;
 	gk_zoneset_t *zs;
-	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
+	assert_int_equal(gk_zone_store_create(NULL, NULL, &zs), 0);
 	char name[64];
 	for (int round = 0; round < 3; round++) {
 		for (int i = 0; i < 600; i++) {
 			snprintf(name, sizeof name, "z%d.example", i);
-			assert_int_equal(gk_zoneset_put(zs, build(name, "192.0.2.1", 1)), 0);
+			assert_int_equal(gk_zone_store_put(zs, build(name, "192.0.2.1", 1)), 0);
 		}
-		assert_int_equal(gk_zoneset_zone_count(zs), 600);
+		assert_int_equal(gk_zone_store_zone_count(zs), 600);
 		for (int i = 0; i < 600; i++) {
 			snprintf(name, sizeof name, "www.z%d.example", i);
 			const gk_zver_t *v = zone_of(zs, name);
@@ -245,19 +245,19 @@ static void test_churn(void **state)
 				continue;
 			uint8_t w[256];
 			snprintf(name, sizeof name, "z%d.example", i);
-			assert_int_equal(gk_zoneset_remove(zs, w, wire(name, w)), 0);
+			assert_int_equal(gk_zone_store_remove(zs, w, wire(name, w)), 0);
 		}
-		assert_int_equal(gk_zoneset_zone_count(zs), 60);
+		assert_int_equal(gk_zone_store_zone_count(zs), 60);
 		for (int i = 0; i < 600; i++) {
 			snprintf(name, sizeof name, "www.z%d.example", i);
 			assert_true((zone_of(zs, name) != NULL) == (i % 10 == 0));
 		}
 	}
-	assert_int_equal(gk_zoneset_rr_count(zs), 60 * 4);
-	gk_zoneset_free(zs);
+	assert_int_equal(gk_zone_store_rr_count(zs), 60 * 4);
+	gk_zone_store_free(zs);
 }
 
-/* ---- gk_zoneset_sync ------------------------------------------------------------------ */
+/* ---- gk_zone_store_sync ------------------------------------------------------------------ */
 
 static char dir[] = "/tmp/gk-test-store-XXXXXX";
 
@@ -301,12 +301,12 @@ static void test_sync(void **state)
 		specs[i] = (gk_zone_spec_t){.name = names[i], .file = paths[i]};
 	}
 	gk_zoneset_t *zs;
-	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
+	assert_int_equal(gk_zone_store_create(NULL, NULL, &zs), 0);
 	gk_zoneset_sync_stats_t st;
-	assert_int_equal(gk_zoneset_sync(zs, specs, 3, NULL, &st, on_fail, NULL), 0);
+	assert_int_equal(gk_zone_store_sync(zs, specs, 3, NULL, &st, on_fail, NULL), 0);
 	assert_int_equal(st.added, 3);
 	/* nothing changed */
-	assert_int_equal(gk_zoneset_sync(zs, specs, 3, NULL, &st, on_fail, NULL), 0);
+	assert_int_equal(gk_zone_store_sync(zs, specs, 3, NULL, &st, on_fail, NULL), 0);
 	assert_int_equal(st.unchanged, 3);
 	assert_int_equal(st.rebuilt + st.added + st.removed + st.failed, 0);
 	/* one file changed (size), an $INCLUDEd file of another changed */
@@ -322,7 +322,7 @@ static void test_sync(void **state)
 		fclose(f);
 	}
 	write_zone("c.example.zone", "c.example", "192.0.2.1", 1, "$INCLUDE inc.part\n");
-	assert_int_equal(gk_zoneset_sync(zs, specs, 3, NULL, &st, on_fail, NULL), 0);
+	assert_int_equal(gk_zone_store_sync(zs, specs, 3, NULL, &st, on_fail, NULL), 0);
 	assert_int_equal(st.rebuilt, 2);
 	assert_int_equal(st.unchanged, 1);
 	assert_ptr_equal(zone_of(zs, "www.a.example"), before); /* untouched */
@@ -334,26 +334,26 @@ static void test_sync(void **state)
 		fputs("more 300 IN A 192.0.2.8\n", f);
 		fclose(f);
 	}
-	assert_int_equal(gk_zoneset_sync(zs, specs, 3, NULL, &st, on_fail, NULL), 0);
+	assert_int_equal(gk_zone_store_sync(zs, specs, 3, NULL, &st, on_fail, NULL), 0);
 	assert_int_equal(st.rebuilt, 1); /* only the include changed */
 	/* a broken file: reported with file:line, previous version kept */
 	const gk_zver_t *b = zone_of(zs, "www.b.example");
 	write_zone("b.example.zone", "b.example", "192.0.2.201", 3, "bad IN A 192.0.2.999\n");
 	failed_calls = 0;
-	assert_int_equal(gk_zoneset_sync(zs, specs, 3, NULL, &st, on_fail, NULL), 0);
+	assert_int_equal(gk_zone_store_sync(zs, specs, 3, NULL, &st, on_fail, NULL), 0);
 	assert_int_equal(st.failed, 1);
 	assert_int_equal(failed_calls, 1);
 	assert_non_null(strstr(failed_err, "b.example.zone:6"));
 	assert_ptr_equal(zone_of(zs, "www.b.example"), b);
 	/* one added (d), one removed (a) */
-	assert_int_equal(gk_zoneset_sync(zs, specs + 1, 3, NULL, &st, on_fail, NULL), 0);
+	assert_int_equal(gk_zone_store_sync(zs, specs + 1, 3, NULL, &st, on_fail, NULL), 0);
 	assert_int_equal(st.added, 1);
 	assert_int_equal(st.removed, 1);
 	assert_int_equal(st.failed, 1); /* b is still broken */
 	assert_null(zone_of(zs, "www.a.example"));
 	assert_non_null(zone_of(zs, "www.d.example"));
-	assert_int_equal(gk_zoneset_zone_count(zs), 3);
-	gk_zoneset_free(zs);
+	assert_int_equal(gk_zone_store_zone_count(zs), 3);
+	gk_zone_store_free(zs);
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
@@ -380,10 +380,10 @@ static int ask(const gk_zoneset_t *zs, const char *name, unsigned *an)
 static gk_zver_t *placeholder(const char *name)
 {
 	gk_zver_t *v = NULL;
-	assert_int_equal(gk_zver_placeholder(&(gk_zone_spec_t){.name = name}, &v), 0);
-	assert_true(gk_zver_is_placeholder(v));
-	assert_int_equal(gk_zver_rr_count(v), 0);
-	assert_false(gk_zver_files_current(v, "cn.zone"));
+	assert_int_equal(gk_zone_ver_placeholder(&(gk_zone_spec_t){.name = name}, &v), 0);
+	assert_true(gk_zone_ver_is_placeholder(v));
+	assert_int_equal(gk_zone_ver_rr_count(v), 0);
+	assert_false(gk_zone_ver_files_current(v, "cn.zone"));
 	return v;
 }
 
@@ -393,23 +393,23 @@ static void test_placeholder(void **state)
 	gk_zoneset_t *zs;
 	unsigned an;
 	gk_zone_hit_t h;
-	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
+	assert_int_equal(gk_zone_store_create(NULL, NULL, &zs), 0);
 	const char *cn = "$ORIGIN cn.\n@ 300 IN SOA ns1 hostmaster 1 7200 900 1209600 300\n"
 	                 "@ 300 IN NS ns1\nns1 300 IN A 192.0.2.1\n"
 	                 "alias 300 IN CNAME www.example.cn.\n";
 	gk_zone_spec_t spec = {.name = "cn", .text = cn, .text_len = strlen(cn)};
 	gk_zver_t *v;
 	char err[256];
-	assert_int_equal(gk_zver_build(&spec, NULL, &v, err, sizeof err), 0);
-	assert_int_equal(gk_zoneset_put(zs, v), 0);
-	assert_int_equal(gk_zoneset_put(zs, placeholder("example.cn")), 0);
-	assert_int_equal(gk_zoneset_put(zs, build("a.b.example.cn", "192.0.2.20", 1)), 0);
+	assert_int_equal(gk_zone_ver_build(&spec, NULL, &v, err, sizeof err), 0);
+	assert_int_equal(gk_zone_store_put(zs, v), 0);
+	assert_int_equal(gk_zone_store_put(zs, placeholder("example.cn")), 0);
+	assert_int_equal(gk_zone_store_put(zs, build("a.b.example.cn", "192.0.2.20", 1)), 0);
 	/* a name longer than fits inline in the version */
 	static const char *const longname =
 	    "a-rather-long-label-of-forty-characters.another-long-label-here.example.cn";
-	assert_int_equal(gk_zoneset_put(zs, placeholder(longname)), 0);
-	assert_int_equal(gk_zoneset_placeholder_count(zs), 2);
-	assert_int_equal(gk_zoneset_zone_count(zs), 4);
+	assert_int_equal(gk_zone_store_put(zs, placeholder(longname)), 0);
+	assert_int_equal(gk_zone_store_placeholder_count(zs), 2);
+	assert_int_equal(gk_zone_store_zone_count(zs), 4);
 	assert_string_equal(apex_of(zone_of(zs, "www.example.cn")), "example.cn");
 	assert_string_equal(apex_of(zone_of(zs, "x.a-rather-long-label-of-forty-characters."
 	                                        "another-long-label-here.example.cn")),
@@ -429,20 +429,20 @@ static void test_placeholder(void **state)
 	assert_int_equal(ask(zs, "alias.cn", &an), GK_RCODE_NOERROR);
 	assert_int_equal(an, 1);
 	/* the zone's data arrives: it answers */
-	assert_int_equal(gk_zoneset_put(zs, build("example.cn", "192.0.2.10", 1)), 0);
-	assert_int_equal(gk_zoneset_placeholder_count(zs), 1);
+	assert_int_equal(gk_zone_store_put(zs, build("example.cn", "192.0.2.10", 1)), 0);
+	assert_int_equal(gk_zone_store_placeholder_count(zs), 1);
 	assert_int_equal(ask(zs, "www.example.cn", &an), GK_RCODE_NOERROR);
 	assert_int_equal(an, 1);
 	assert_int_equal(ask(zs, "alias.cn", &an), GK_RCODE_NOERROR);
 	assert_int_equal(an, 2);
 	/* and can become a placeholder again (an expired secondary) */
-	assert_int_equal(gk_zoneset_put(zs, placeholder("example.cn")), 0);
+	assert_int_equal(gk_zone_store_put(zs, placeholder("example.cn")), 0);
 	assert_int_equal(ask(zs, "www.example.cn", &an), GK_RCODE_SERVFAIL);
-	assert_int_equal(gk_zoneset_rr_count(zs), 4 + 4); /* cn, a.b.example.cn */
+	assert_int_equal(gk_zone_store_rr_count(zs), 4 + 4); /* cn, a.b.example.cn */
 	gk_zver_t *bad;
-	assert_int_equal(gk_zver_placeholder(&(gk_zone_spec_t){.name = "bad..name"}, &bad),
+	assert_int_equal(gk_zone_ver_placeholder(&(gk_zone_spec_t){.name = "bad..name"}, &bad),
 	                 GK_EINVAL);
-	gk_zoneset_free(zs);
+	gk_zone_store_free(zs);
 }
 
 /* The start-up's placeholders in one block: each answers SERVFAIL, each replaced in turn,
@@ -453,7 +453,7 @@ static void test_placeholder_block(void **state)
 	(void)state;
 	gk_zoneset_t *zs;
 	unsigned an;
-	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
+	assert_int_equal(gk_zone_store_create(NULL, NULL, &zs), 0);
 	const char *names[3] = {"example.cn",
 	                        "a-name-longer-than-fits-inline-in-the-version.example.com",
 	                        "example.net."};
@@ -461,17 +461,17 @@ static void test_placeholder_block(void **state)
 	gk_zver_t *ph[3];
 	size_t bad = 99;
 	specs[1].name = "bad..name";
-	assert_int_equal(gk_zver_placeholders(specs, 3, ph, &bad), GK_EINVAL);
+	assert_int_equal(gk_zone_ver_placeholders(specs, 3, ph, &bad), GK_EINVAL);
 	assert_int_equal(bad, 1);
 	specs[1].name = names[1];
-	assert_int_equal(gk_zver_placeholders(specs, 3, ph, &bad), 0);
+	assert_int_equal(gk_zone_ver_placeholders(specs, 3, ph, &bad), 0);
 	for (int i = 0; i < 3; i++) {
-		assert_true(gk_zver_is_placeholder(ph[i]));
+		assert_true(gk_zone_ver_is_placeholder(ph[i]));
 		/* the name from the apex: lowercase, no trailing dot */
 		assert_string_equal(apex_of(ph[i]), i == 2 ? "example.net" : names[i]);
-		assert_int_equal(gk_zoneset_put(zs, ph[i]), 0);
+		assert_int_equal(gk_zone_store_put(zs, ph[i]), 0);
 	}
-	assert_int_equal(gk_zoneset_placeholder_count(zs), 3);
+	assert_int_equal(gk_zone_store_placeholder_count(zs), 3);
 	char www[128];
 	for (int i = 0; i < 3; i++) {
 		snprintf(www, sizeof www, "www.%s", names[i]);
@@ -480,14 +480,14 @@ static void test_placeholder_block(void **state)
 	/* replaced one by one: the block outlives the first two */
 	const char *apex[3] = {"example.cn", names[1], "example.net"};
 	for (int i = 0; i < 3; i++) {
-		assert_int_equal(gk_zoneset_put(zs, build(apex[i], "192.0.2.10", 1)), 0);
+		assert_int_equal(gk_zone_store_put(zs, build(apex[i], "192.0.2.10", 1)), 0);
 		for (int j = i + 1; j < 3; j++) {
 			snprintf(www, sizeof www, "www.%s", apex[j]);
 			assert_int_equal(ask(zs, www, &an), GK_RCODE_SERVFAIL);
 		}
 	}
-	assert_int_equal(gk_zoneset_placeholder_count(zs), 0);
-	gk_zoneset_free(zs);
+	assert_int_equal(gk_zone_store_placeholder_count(zs), 0);
+	gk_zone_store_free(zs);
 }
 
 /* ANY has no compiled answer (RFC 8482's one RRset is built at query time); the other
@@ -496,8 +496,8 @@ static void test_any_runtime(void **state)
 {
 	(void)state;
 	gk_zoneset_t *zs;
-	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
-	assert_int_equal(gk_zoneset_put(zs, build("example.cn", "192.0.2.10", 1)), 0);
+	assert_int_equal(gk_zone_store_create(NULL, NULL, &zs), 0);
+	assert_int_equal(gk_zone_store_put(zs, build("example.cn", "192.0.2.10", 1)), 0);
 	uint8_t w[256], loff[127];
 	size_t l = wire("www.example.cn", w);
 	unsigned labels = 0;
@@ -510,7 +510,7 @@ static void test_any_runtime(void **state)
 	                 GK_ZONE_TMPL);
 	assert_int_equal(gk_zone_find(zs, w, l, loff, labels, NULL, GK_TYPE_ANY, NULL, &h),
 	                 GK_ZONE_RUNTIME);
-	gk_zoneset_free(zs);
+	gk_zone_store_free(zs);
 }
 
 #define NLOAD 64
@@ -556,20 +556,20 @@ static void test_loader(void **state)
 		    .name = load_name[i], .text = load_text[i], .text_len = strlen(load_text[i])};
 	}
 	gk_zoneset_t *zs;
-	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
+	assert_int_equal(gk_zone_store_create(NULL, NULL, &zs), 0);
 	for (int i = 0; i < NLOAD; i++)
-		assert_int_equal(gk_zoneset_put(zs, placeholder(load_name[i])), 0);
+		assert_int_equal(gk_zone_store_put(zs, placeholder(load_name[i])), 0);
 	gk_zload_t *zl;
 	struct took t = {0};
-	assert_int_equal(gk_zload_start(specs, NLOAD, NULL, 3, on_notify, NULL, &zl), 0);
-	while (gk_zload_take(zl, true, 5, took, &t) > 0) {
+	assert_int_equal(gk_zone_build_start(specs, NLOAD, NULL, 3, on_notify, NULL, &zl), 0);
+	while (gk_zone_build_take(zl, true, 5, took, &t) > 0) {
 		/* built or not, nothing is published until the writer puts it: SERVFAIL */
 		unsigned an;
 		assert_int_equal(ask(zs, "www.z7.example", &an), GK_RCODE_SERVFAIL);
 	}
-	assert_true(gk_zload_done(zl));
+	assert_true(gk_zone_build_done(zl));
 	assert_true(notified >= 1);
-	gk_zload_free(zl);
+	gk_zone_build_free(zl);
 	assert_int_equal(t.n, NLOAD);
 	for (int i = 0; i < NLOAD; i++) {
 		if (i == 41) {
@@ -578,30 +578,30 @@ static void test_loader(void **state)
 			continue;
 		}
 		assert_int_equal(t.rc[i], 0);
-		assert_int_equal(gk_zoneset_put(zs, t.v[i]), 0);
+		assert_int_equal(gk_zone_store_put(zs, t.v[i]), 0);
 	}
 	unsigned an;
 	assert_int_equal(ask(zs, "www.z7.example", &an), GK_RCODE_NOERROR);
 	assert_int_equal(ask(zs, "www.z41.example", &an), GK_RCODE_SERVFAIL);
-	assert_int_equal(gk_zoneset_placeholder_count(zs), 1);
-	gk_zoneset_free(zs);
+	assert_int_equal(gk_zone_store_placeholder_count(zs), 1);
+	gk_zone_store_free(zs);
 
 	/* cancelled: what was built is handed over or freed, never leaked */
-	assert_int_equal(gk_zload_start(specs, NLOAD, NULL, 2, NULL, NULL, &zl), 0);
-	gk_zload_cancel(zl);
-	gk_zload_free(zl);
+	assert_int_equal(gk_zone_build_start(specs, NLOAD, NULL, 2, NULL, NULL, &zl), 0);
+	gk_zone_build_cancel(zl);
+	gk_zone_build_free(zl);
 
-	/* gk_zoneset_build: the first error in configuration order, whichever thread
+	/* gk_zone_store_build: the first error in configuration order, whichever thread
 	 * finished first */
 	char err[256];
-	assert_int_equal(gk_zoneset_build(specs, NLOAD, NULL, &zs, err, sizeof err), GK_EZONE);
+	assert_int_equal(gk_zone_store_build(specs, NLOAD, NULL, &zs, err, sizeof err), GK_EZONE);
 	assert_non_null(strstr(err, "CNAME and other data at www.z41.example"));
 	specs[40] = specs[3]; /* configured twice, before the broken zone */
-	assert_int_equal(gk_zoneset_build(specs, NLOAD, NULL, &zs, err, sizeof err), GK_EINVAL);
+	assert_int_equal(gk_zone_store_build(specs, NLOAD, NULL, &zs, err, sizeof err), GK_EINVAL);
 	assert_non_null(strstr(err, "zone z3.example is configured twice"));
 	specs[40] = specs[39];
 	specs[41] = specs[2]; /* only the duplicate */
-	assert_int_equal(gk_zoneset_build(specs, NLOAD, NULL, &zs, err, sizeof err), GK_EINVAL);
+	assert_int_equal(gk_zone_store_build(specs, NLOAD, NULL, &zs, err, sizeof err), GK_EINVAL);
 }
 
 /* A secondary zone's version: its data, or (servfail) its placeholder, as src/xfr
@@ -614,17 +614,17 @@ static gk_zver_t *build_flags(const char *apex, bool secondary, bool servfail)
 	gk_zver_t *v = NULL;
 	char err[256];
 	if (servfail) {
-		assert_int_equal(gk_zver_placeholder(&spec, &v), 0);
+		assert_int_equal(gk_zone_ver_placeholder(&spec, &v), 0);
 		return v;
 	}
-	if (gk_zver_build(&spec, NULL, &v, err, sizeof err) != 0)
+	if (gk_zone_ver_build(&spec, NULL, &v, err, sizeof err) != 0)
 		fail_msg("%s: %s", apex, err);
 	return v;
 }
 
-/* Secondary zones: gk_zoneset_sync (SIGHUP) leaves them alone; an expired one (servfail)
+/* Secondary zones: gk_zone_store_sync (SIGHUP) leaves them alone; an expired one (servfail)
  * answers SERVFAIL for its names, and a nested zone under it still answers. */
-/* The site addresses of a version (gk_zver_site_addrs: apex and www A/AAAA, the wildcard
+/* The site addresses of a version (gk_zone_ver_site_addrs: apex and www A/AAAA, the wildcard
  * for a missing www, duplicates once; -1 without a site of its own) and the publish hook. */
 struct pub {
 	int calls;
@@ -648,7 +648,8 @@ static gk_zver_t *site_zone(const gk_psl_t *psl, const char *apex, const char *b
 	gk_zone_spec_t spec = {.name = apex, .text = t, .text_len = strlen(t)};
 	gk_zver_t *v = NULL;
 	char err[256];
-	assert_int_equal(gk_zver_build(&spec, (const struct gk_psl *)psl, &v, err, sizeof err), 0);
+	assert_int_equal(gk_zone_ver_build(&spec, (const struct gk_psl *)psl, &v, err, sizeof err),
+	                 0);
 	return v;
 }
 
@@ -661,37 +662,37 @@ static void test_site_addrs(void **state)
 	int v4[4];
 	gk_zver_t *v = site_zone(
 	    psl, "site.cn", "@ A 47.96.1.1\n@ AAAA 240e::1\nwww A 47.96.1.1\nwww A 47.96.1.2\n");
-	assert_int_equal(gk_zver_site_addrs(v, a, v4, 4), 3);
+	assert_int_equal(gk_zone_ver_site_addrs(v, a, v4, 4), 3);
 	assert_true(v4[0] && a[0][12] == 47 && a[0][15] == 1);
 	assert_true(!v4[1] && a[1][0] == 0x24 && a[1][1] == 0x0e);
 	assert_true(v4[2] && a[2][15] == 2);
-	assert_int_equal(gk_zver_site_addrs(v, a, v4, 2), 2); /* at most max */
-	gk_zver_free(v);
+	assert_int_equal(gk_zone_ver_site_addrs(v, a, v4, 2), 2); /* at most max */
+	gk_zone_ver_free(v);
 	v = site_zone(psl, "wild.cn", "* A 119.28.0.9\n");
-	assert_int_equal(gk_zver_site_addrs(v, a, v4, 4), 1);
+	assert_int_equal(gk_zone_ver_site_addrs(v, a, v4, 4), 1);
 	assert_true(v4[0] && a[0][12] == 119);
-	gk_zver_free(v);
+	gk_zone_ver_free(v);
 	v = site_zone(psl, "none.cn", "mail A 10.0.0.1\n");
-	assert_int_equal(gk_zver_site_addrs(v, a, v4, 4), 0);
-	gk_zver_free(v);
+	assert_int_equal(gk_zone_ver_site_addrs(v, a, v4, 4), 0);
+	gk_zone_ver_free(v);
 	v = site_zone(psl, "shop.site.cn", "@ A 47.96.1.3\n"); /* below its registrable domain */
-	assert_int_equal(gk_zver_site_addrs(v, a, v4, 4), -1);
-	gk_zver_free(v);
+	assert_int_equal(gk_zone_ver_site_addrs(v, a, v4, 4), -1);
+	gk_zone_ver_free(v);
 	v = site_zone(psl, "com.cn", "@ A 47.96.1.4\n"); /* a public suffix */
-	assert_int_equal(gk_zver_site_addrs(v, a, v4, 4), -1);
+	assert_int_equal(gk_zone_ver_site_addrs(v, a, v4, 4), -1);
 	/* the hook sees every put, new zone or replacement */
 	gk_zoneset_t *zs;
 	struct pub p = {0};
-	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
-	gk_zoneset_on_publish(zs, on_pub, &p);
-	assert_int_equal(gk_zoneset_put(zs, v), 0);
+	assert_int_equal(gk_zone_store_create(NULL, NULL, &zs), 0);
+	gk_zone_store_on_publish(zs, on_pub, &p);
+	assert_int_equal(gk_zone_store_put(zs, v), 0);
 	assert_int_equal(p.calls, 1);
 	assert_ptr_equal(p.last, v);
 	gk_zver_t *w = site_zone(psl, "com.cn", "@ A 47.96.1.5\n");
-	assert_int_equal(gk_zoneset_put(zs, w), 0);
+	assert_int_equal(gk_zone_store_put(zs, w), 0);
 	assert_int_equal(p.calls, 2);
 	assert_ptr_equal(p.last, w);
-	gk_zoneset_free(zs);
+	gk_zone_store_free(zs);
 	gk_psl_close(psl);
 }
 
@@ -699,29 +700,29 @@ static void test_secondary_versions(void **state)
 {
 	(void)state;
 	gk_zoneset_t *zs;
-	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
-	assert_int_equal(gk_zoneset_put(zs, build_flags("sec.cn", true, false)), 0);
-	assert_int_equal(gk_zoneset_put(zs, build("file.cn", "192.0.2.1", 1)), 0);
+	assert_int_equal(gk_zone_store_create(NULL, NULL, &zs), 0);
+	assert_int_equal(gk_zone_store_put(zs, build_flags("sec.cn", true, false)), 0);
+	assert_int_equal(gk_zone_store_put(zs, build("file.cn", "192.0.2.1", 1)), 0);
 	gk_zoneset_sync_stats_t st;
-	assert_int_equal(gk_zoneset_sync(zs, NULL, 0, NULL, &st, NULL, NULL), 0);
+	assert_int_equal(gk_zone_store_sync(zs, NULL, 0, NULL, &st, NULL, NULL), 0);
 	assert_int_equal(st.removed, 1); /* file.cn: no longer configured */
 	assert_string_equal(apex_of(zone_of(zs, "www.sec.cn")), "sec.cn");
 	gk_zone_hit_t h;
 	assert_int_equal(find(zs, "www.sec.cn", &h), GK_ZONE_TMPL);
-	assert_int_equal(gk_zoneset_put(zs, build_flags("sec.cn", true, true)), 0);
+	assert_int_equal(gk_zone_store_put(zs, build_flags("sec.cn", true, true)), 0);
 	assert_int_equal(find(zs, "www.sec.cn", &h), GK_ZONE_SERVFAIL);
 	assert_int_equal(find(zs, "sec.cn", &h), GK_ZONE_SERVFAIL);
 	assert_int_equal(find(zs, "nothing.sec.cn", &h), GK_ZONE_SERVFAIL);
-	assert_int_equal(gk_zoneset_put(zs, build("sub.sec.cn", "192.0.2.30", 1)), 0);
+	assert_int_equal(gk_zone_store_put(zs, build("sub.sec.cn", "192.0.2.30", 1)), 0);
 	assert_int_equal(find(zs, "www.sub.sec.cn", &h), GK_ZONE_TMPL);
-	assert_int_equal(gk_zoneset_put(zs, build_flags("sec.cn", true, false)), 0);
+	assert_int_equal(gk_zone_store_put(zs, build_flags("sec.cn", true, false)), 0);
 	assert_int_equal(find(zs, "www.sec.cn", &h), GK_ZONE_TMPL);
-	/* a placeholder of a secondary zone is not gk_zoneset_sync's either */
-	assert_int_equal(gk_zoneset_put(zs, build_flags("sec.cn", true, true)), 0);
-	assert_int_equal(gk_zoneset_sync(zs, NULL, 0, NULL, &st, NULL, NULL), 0);
+	/* a placeholder of a secondary zone is not gk_zone_store_sync's either */
+	assert_int_equal(gk_zone_store_put(zs, build_flags("sec.cn", true, true)), 0);
+	assert_int_equal(gk_zone_store_sync(zs, NULL, 0, NULL, &st, NULL, NULL), 0);
 	assert_int_equal(st.removed, 1); /* sub.sec.cn, not configured */
 	assert_int_equal(find(zs, "www.sec.cn", &h), GK_ZONE_SERVFAIL);
-	gk_zoneset_free(zs);
+	gk_zone_store_free(zs);
 }
 
 /* A small zone's version holds about the bytes it uses (the bench generator's shape: SOA, two
@@ -748,11 +749,11 @@ static void test_small_version_bytes(void **state)
 		gk_zone_spec_t spec = {.name = "an-88.cn", .text = text, .text_len = strlen(text)};
 		gk_zver_t *v = NULL;
 		char err[256];
-		assert_int_equal(gk_zver_build(&spec, NULL, &v, err, sizeof err), 0);
+		assert_int_equal(gk_zone_ver_build(&spec, NULL, &v, err, sizeof err), 0);
 		size_t bytes = gk_arena_bytes(v->arena);
 		if (bytes > 4608)
 			fail_msg("a bench-shaped zone holds %zu arena bytes (want <= 4608)", bytes);
-		gk_zver_free(v);
+		gk_zone_ver_free(v);
 	}
 }
 
@@ -779,35 +780,35 @@ static void test_file_stamp(void **state)
 	gk_zone_spec_t spec = {.name = "s.example", .file = zf};
 	gk_zver_t *v = NULL;
 	char err[256];
-	assert_int_equal(gk_zver_build(&spec, NULL, &v, err, sizeof err), 0);
+	assert_int_equal(gk_zone_ver_build(&spec, NULL, &v, err, sizeof err), 0);
 	assert_int_equal(v->nfiles, 1); /* the $INCLUDE only */
 	assert_string_equal(v->files[0].path, inc);
 	assert_true(v->file_stamp != 0);
-	assert_true(gk_zver_files_current(v, zf));
-	assert_false(gk_zver_files_current(v, other)); /* the same file named otherwise */
+	assert_true(gk_zone_ver_files_current(v, zf));
+	assert_false(gk_zone_ver_files_current(v, other)); /* the same file named otherwise */
 	/* the $INCLUDE changes */
 	f = fopen(inc, "a");
 	assert_non_null(f);
 	fputs("ftp 300 IN A 192.0.2.10\n", f);
 	fclose(f);
-	assert_false(gk_zver_files_current(v, zf));
-	gk_zver_free(v);
-	assert_int_equal(gk_zver_build(&spec, NULL, &v, err, sizeof err), 0);
-	assert_true(gk_zver_files_current(v, zf));
+	assert_false(gk_zone_ver_files_current(v, zf));
+	gk_zone_ver_free(v);
+	assert_int_equal(gk_zone_ver_build(&spec, NULL, &v, err, sizeof err), 0);
+	assert_true(gk_zone_ver_files_current(v, zf));
 	/* the zone file changes */
 	f = fopen(zf, "a");
 	assert_non_null(f);
 	fputs("ftp2 300 IN A 192.0.2.11\n", f);
 	fclose(f);
-	assert_false(gk_zver_files_current(v, zf));
-	gk_zver_free(v);
+	assert_false(gk_zone_ver_files_current(v, zf));
+	gk_zone_ver_free(v);
 	/* a zone from text has no stamp: never current */
 	const char *t = zone_text("t.example", "192.0.2.1", 1);
 	gk_zone_spec_t ts = {.name = "t.example", .text = t, .text_len = strlen(t)};
-	assert_int_equal(gk_zver_build(&ts, NULL, &v, err, sizeof err), 0);
+	assert_int_equal(gk_zone_ver_build(&ts, NULL, &v, err, sizeof err), 0);
 	assert_int_equal(v->file_stamp, 0);
-	assert_false(gk_zver_files_current(v, zf));
-	gk_zver_free(v);
+	assert_false(gk_zone_ver_files_current(v, zf));
+	gk_zone_ver_free(v);
 	/* the stamp takes every field */
 	uint64_t s0 = gk_zfile_stamp("a", 1, 2, 3, 4);
 	assert_true(s0 != gk_zfile_stamp("b", 1, 2, 3, 4));
@@ -828,11 +829,11 @@ static void test_memo_pool(void **state)
 	(void)state;
 	gk_zoneset_t *zs;
 	size_t live0, live, bytes;
-	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
+	assert_int_equal(gk_zone_store_create(NULL, NULL, &zs), 0);
 	gk_zver_memo_stats(&live0, &bytes);
 	gk_zver_t *a = build("a.example", "192.0.2.1", 1), *b = build("b.example", "192.0.2.2", 1);
-	assert_int_equal(gk_zoneset_put(zs, a), 0);
-	assert_int_equal(gk_zoneset_put(zs, b), 0);
+	assert_int_equal(gk_zone_store_put(zs, a), 0);
+	assert_int_equal(gk_zone_store_put(zs, b), 0);
 	gk_zver_memo_stats(&live, &bytes);
 	assert_int_equal(live, live0 + 2);
 	assert_true(bytes >= 2 * sizeof(uint64_t));
@@ -842,19 +843,19 @@ static void test_memo_pool(void **state)
 	/* a new version of a zone keeps its cell */
 	atomic_store(ma, 12345);
 	gk_zver_t *a2 = build("a.example", "192.0.2.3", 2);
-	assert_int_equal(gk_zoneset_put(zs, a2), 0);
+	assert_int_equal(gk_zone_store_put(zs, a2), 0);
 	assert_ptr_equal(a2->zone.memo, ma);
 	assert_int_equal(atomic_load(ma), 12345);
 	uint8_t w[64];
 	size_t l = wire("a.example", w);
-	assert_int_equal(gk_zoneset_remove(zs, w, l), 0); /* no retire hook: freed now */
+	assert_int_equal(gk_zone_store_remove(zs, w, l), 0); /* no retire hook: freed now */
 	gk_zver_memo_stats(&live, &bytes);
 	assert_int_equal(live, live0 + 1);
 	gk_zver_t *c = build("c.example", "192.0.2.4", 1);
-	assert_int_equal(gk_zoneset_put(zs, c), 0);
+	assert_int_equal(gk_zone_store_put(zs, c), 0);
 	assert_ptr_equal(c->zone.memo, ma); /* the freed cell, cleared */
 	assert_int_equal(atomic_load(c->zone.memo), 0);
-	gk_zoneset_free(zs);
+	gk_zone_store_free(zs);
 	gk_zver_memo_stats(&live, &bytes);
 	assert_int_equal(live, live0);
 }
@@ -869,23 +870,23 @@ static void test_version_layout(void **state)
 	    "Example.CN", "a-rather-long-label-of-forty-characters.another-long-label.example.cn",
 	    "b-rather-long-label-of-forty-characters.another-long-label.example.cn"};
 	gk_zoneset_t *zs;
-	assert_int_equal(gk_zoneset_create(NULL, NULL, &zs), 0);
+	assert_int_equal(gk_zone_store_create(NULL, NULL, &zs), 0);
 	assert_int_equal(sizeof(gk_zver_t), 192);
 	assert_int_equal(sizeof(gk_zone_spec_t), 56); /* one per configured zone */
 	gk_zver_t *v[3] = {build(names[0], "192.0.2.1", 1), build(names[1], "192.0.2.2", 1)};
 	gk_zone_spec_t ps = {.name = names[2]};
-	assert_int_equal(gk_zver_placeholder(&ps, &v[2]), 0);
+	assert_int_equal(gk_zone_ver_placeholder(&ps, &v[2]), 0);
 	for (int i = 0; i < 3; i++) {
 		uint8_t w[256];
 		char buf[GK_ZVER_NAME_MAX];
 		size_t l = wire(i ? names[i] : "example.cn", w), al;
-		const uint8_t *apex = gk_zver_apex_wire(v[i], &al);
+		const uint8_t *apex = gk_zone_ver_apex_wire(v[i], &al);
 		assert_int_equal(al, l);
 		assert_memory_equal(apex, w, l);
 		assert_true((l > GK_ZVER_INLINE) == (apex != v[i]->apex_short));
-		assert_string_equal(gk_zver_name(v[i], buf, sizeof buf),
+		assert_string_equal(gk_zone_ver_name(v[i], buf, sizeof buf),
 		                    i ? names[i] : "example.cn");
-		assert_int_equal(gk_zoneset_put(zs, v[i]), 0);
+		assert_int_equal(gk_zone_store_put(zs, v[i]), 0);
 	}
 	assert_ptr_equal(zone_of(zs, "www.example.cn"), v[0]);
 	assert_ptr_equal(zone_of(zs, "www.a-rather-long-label-of-forty-characters.another-long-"
@@ -896,7 +897,7 @@ static void test_version_layout(void **state)
 	                 v[2]);
 	char buf[8];
 	assert_string_equal(gk_zver_name_of((const uint8_t *)"", buf, sizeof buf), ".");
-	gk_zoneset_free(zs);
+	gk_zone_store_free(zs);
 }
 
 /* A version keeps no copy of its zone file's path (the loader, the build and the file
@@ -930,12 +931,12 @@ static void test_version_keeps_no_path(void **state)
 		gk_zone_spec_t spec = {.name = "p.example", .file = paths[i]};
 		gk_zver_t *v = NULL;
 		char err[256];
-		assert_int_equal(gk_zver_build(&spec, NULL, &v, err, sizeof err), 0);
+		assert_int_equal(gk_zone_ver_build(&spec, NULL, &v, err, sizeof err), 0);
 		bytes[i] = gk_arena_bytes(v->arena);
-		assert_true(gk_zver_files_current(v, paths[i]));
-		assert_false(gk_zver_files_current(v, paths[1 - i]));
-		assert_false(gk_zver_files_current(v, NULL));
-		gk_zver_free(v);
+		assert_true(gk_zone_ver_files_current(v, paths[i]));
+		assert_false(gk_zone_ver_files_current(v, paths[1 - i]));
+		assert_false(gk_zone_ver_files_current(v, NULL));
+		gk_zone_ver_free(v);
 	}
 	if (bytes[1] != bytes[0])
 		fail_msg("a 200-character longer path costs %zu arena bytes (want 0)",

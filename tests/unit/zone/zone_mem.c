@@ -68,7 +68,7 @@ static void tmpl(struct acc *a, const gk_tmpl_t *t, bool head)
 	/* one allocation: bounds, fix-ups, body, references (compile.c) */
 	size_t fb = t->nfix * sizeof(uint16_t), bb = t->nbound * sizeof(gk_bound_t);
 	size_t nrefs = (size_t)t->nregs + t->nhops;
-	size_t rb = nrefs ? gk_tmpl_refs_off(t->nbound, t->nfix, t->len) - fb - bb - t->len +
+	size_t rb = nrefs ? gk_zone_tmpl_refs_off(t->nbound, t->nfix, t->len) - fb - bb - t->len +
 	                        nrefs * sizeof(gk_regref_t)
 	                  : 0;
 	size_t all = a8(fb + bb + t->len + rb);
@@ -130,17 +130,17 @@ int main(int argc, char **argv)
 	}
 	char err[600];
 	gk_config_t *cfg;
-	if (gk_config_load(argv[1], &cfg, err, sizeof err) != 0) {
+	if (gk_daemon_config_load(argv[1], &cfg, err, sizeof err) != 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
 	gk_zoneset_t *zs;
-	if (gk_zoneset_build(cfg->zones, cfg->n_zones, NULL, &zs, err, sizeof err) != 0) {
+	if (gk_zone_store_build(cfg->zones, cfg->n_zones, NULL, &zs, err, sizeof err) != 0) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
 	struct acc a = {0};
-	gk_zoneset_each(zs, each, &a);
+	gk_zone_store_each(zs, each, &a);
 	printf("%zu zones, %zu RRs, %zu names, %zu templates\n", a.zones, a.rrs, a.nodes, a.tmpls);
 	row("arena bytes (from system)", a.arena, &a);
 	row("  version (gk_zver_t)", a.version, &a);
@@ -159,7 +159,7 @@ int main(int argc, char **argv)
 	size_t sum = a.version + a.node + a.name + a.rrset + a.rr + a.rdata + a.thead + a.tbody +
 	             a.tfix + a.tbound + a.tregs + a.table + a.files;
 	row("  slack (chunk ends, align)", a.arena - sum, &a);
-	gk_zoneset_free(zs);
-	gk_config_free(cfg);
+	gk_zone_store_free(zs);
+	gk_daemon_config_free(cfg);
 	return 0;
 }

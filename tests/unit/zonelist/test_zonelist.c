@@ -317,7 +317,7 @@ static void test_config_sources(void **state)
 	write_file("c.yaml", body);
 	snprintf(path, sizeof(path), "%s/c.yaml", tmpdir);
 	gk_config_t *cfg;
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), 0);
 	assert_int_equal(cfg->n_zones, 6);
 	const char *want[] = {"y1.cn", "l1.cn", "l2.cn", "d1.cn", "d2.cn", "s1.cn"};
 	const enum gk_config_zone_src src[] = {GK_CONFIG_ZSRC_CONFIG, GK_CONFIG_ZSRC_LIST,
@@ -337,23 +337,23 @@ static void test_config_sources(void **state)
 	assert_int_equal(sizeof(cfg->zones[0]), 56);
 	snprintf(f, sizeof(f), "%s/ctl.sock", tmpdir);
 	assert_string_equal(cfg->control.socket, f);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 	/* gkctl's control commands read none of the lists */
 	assert_int_equal(
-	    gk_config_load_flags(path, GK_CONFIG_NO_ZONE_LISTS, &cfg, err, sizeof(err)), 0);
+	    gk_daemon_config_load_flags(path, GK_CONFIG_NO_ZONE_LISTS, &cfg, err, sizeof(err)), 0);
 	assert_int_equal(cfg->n_zones, 1);
-	gk_config_free(cfg);
+	gk_daemon_config_free(cfg);
 
 	/* the same zone in the list and the directory: the later place, and the first */
 	write_file("zones.list", "l1.cn l1.zone\nD1.CN. x.zone\n");
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), GK_ECONFIG);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), GK_ECONFIG);
 	snprintf(f, sizeof(f),
 	         "%s/cz/d1.cn.zone: zone 'd1.cn' is configured twice (first at %s/zones.list:2)",
 	         tmpdir, tmpdir);
 	assert_string_equal(err, f);
 	/* listed twice in one file: both lines */
 	write_file("zones.list", "l1.cn a.zone\n\nl1.cn. b.zone\n");
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), GK_ECONFIG);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), GK_ECONFIG);
 	snprintf(f, sizeof(f),
 	         "%s/zones.list:3: zone 'l1.cn.' is configured twice (first at %s/zones.list:1)",
 	         tmpdir, tmpdir);
@@ -361,38 +361,38 @@ static void test_config_sources(void **state)
 	/* the YAML list and the state file */
 	write_file("zones.list", "l1.cn a.zone\n");
 	write_file("added.state", "Y1.cn /abs/y.zone\n");
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), GK_ECONFIG);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), GK_ECONFIG);
 	snprintf(f, sizeof(f), "%s/added.state:1: zone 'Y1.cn' is configured twice (first at %s:3)",
 	         tmpdir, path);
 	assert_string_equal(err, f);
 	/* a list error names the list's file and line */
 	write_file("added.state", "");
 	write_file("zones.list", "l1.cn a.zone\nbad_name!.cn x\n");
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), GK_ECONFIG);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), GK_ECONFIG);
 	snprintf(f, sizeof(f), "%s/zones.list:2: 'bad_name!.cn' is not a valid zone name", tmpdir);
 	assert_string_equal(err, f);
 	/* a missing state file is an empty one; a missing zone list is an error */
 	write_file("zones.list", "l1.cn a.zone\n");
 	snprintf(f, sizeof(f), "%s/added.state", tmpdir);
 	unlink(f);
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), 0);
-	gk_config_free(cfg);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), 0);
+	gk_daemon_config_free(cfg);
 	snprintf(f, sizeof(f), "%s/zones.list", tmpdir);
 	unlink(f);
-	assert_true(gk_config_load(path, &cfg, err, sizeof(err)) < 0);
+	assert_true(gk_daemon_config_load(path, &cfg, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "zones.list: cannot read zone list"));
 	/* a bad pattern names the config line */
 	write_file("c.yaml",
 	           "listen: [\"127.0.0.1:53\"]\nzones_dir: {path: cz, pattern: \"x.zone\"}\n");
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), GK_ECONFIG);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), GK_ECONFIG);
 	assert_non_null(strstr(err, "c.yaml:2: zones_dir.pattern: 'x.zone' needs exactly one %s"));
 	/* no zone source at all */
 	write_file("c.yaml", "listen: [\"127.0.0.1:53\"]\nzones: []\n");
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), GK_ECONFIG);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), GK_ECONFIG);
 	assert_non_null(strstr(err, "c.yaml:2: zones: at least one zone is required"));
 	/* control without its state file */
 	write_file("c.yaml", "listen: [\"127.0.0.1:53\"]\ncontrol: {socket: s}\n");
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), GK_ECONFIG);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), GK_ECONFIG);
 	assert_non_null(strstr(err, "c.yaml:2: control: missing required key 'state_file'"));
 }
 
@@ -416,7 +416,7 @@ static void test_million(void **state)
 	write_file("big.yaml", "listen: [\"127.0.0.1:53\"]\nzone_list: big.list\n");
 	snprintf(path, sizeof(path), "%s/big.yaml", tmpdir);
 	gk_config_t *cfg;
-	assert_int_equal(gk_config_load(path, &cfg, err, sizeof(err)), GK_ECONFIG);
+	assert_int_equal(gk_daemon_config_load(path, &cfg, err, sizeof(err)), GK_ECONFIG);
 	assert_non_null(strstr(err, "big.list:1000001: zone 'Z999999.example.' is configured twice "
 	                            "(first at "));
 	assert_non_null(strstr(err, "big.list:1000000)"));
