@@ -156,7 +156,7 @@ int gk_front_cache_new(size_t max_bytes, uint32_t max_ttl, gk_fcache_t **out)
 	return 0;
 }
 
-size_t gk_fcache_entry_bytes(void)
+size_t gk_front_cache_entry_bytes(void)
 {
 	return sizeof(struct slot);
 }

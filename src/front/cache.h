@@ -58,9 +58,9 @@ GK_MUST_CHECK int gk_front_cache_new(size_t max_bytes, uint32_t max_ttl, gk_fcac
 void gk_front_cache_free(gk_fcache_t *c);
 
 /* The memory of one entry (its slot: key, times and up to GK_FCACHE_SLOT octets of answer):
- * gk_front_cache_new(n * gk_fcache_entry_bytes(), ...) holds exactly n entries when n is a
+ * gk_front_cache_new(n * gk_front_cache_entry_bytes(), ...) holds exactly n entries when n is a
  * multiple of GK_FCACHE_WAYS. Pure. */
-size_t gk_fcache_entry_bytes(void);
+size_t gk_front_cache_entry_bytes(void);
 
 /* The TTL answer msg[0..len) would be cached with, per the rules above: >= 0 seconds, or
  * GK_ESYNTAX (malformed) or GK_ENOENT (not cacheable). Pure; the fuzz target's entry. */

@@ -141,7 +141,7 @@ struct gk_fwd {
 	gk_frnd_t rnd;          /* IDs and source sockets (rnd.h: no system call per query) */
 	struct bconn *oneshots; /* open proxy_protocol connections */
 	gk_fwd_counters_t ctr;
-	/* dnstap of backend traffic (gk_fwd_set_tap), tap_fn NULL: none */
+	/* dnstap of backend traffic (gk_front_fwd_set_tap), tap_fn NULL: none */
 	gk_fwd_tap_fn tap_fn;
 	void *tap;
 	unsigned tap_ring;
@@ -1184,21 +1184,21 @@ static int open_bsock(struct gk_fwd *f, int family, struct bsock *b)
 	return rc;
 }
 
-void gk_fwd_set_tap(gk_fwd_t *f, gk_fwd_tap_fn fn, void *tap, unsigned ring)
+void gk_front_fwd_set_tap(gk_fwd_t *f, gk_fwd_tap_fn fn, void *tap, unsigned ring)
 {
 	f->tap_fn = tap ? fn : NULL;
 	f->tap = tap;
 	f->tap_ring = ring;
 }
 
-size_t gk_fwd_cache_share(unsigned cache_size, unsigned relays)
+size_t gk_front_fwd_cache_share(unsigned cache_size, unsigned relays)
 {
 	size_t n = relays ? (size_t)cache_size / relays : cache_size;
 	n -= n % GK_FCACHE_WAYS;
 	return cache_size == 0 ? 0 : n < GK_FCACHE_WAYS ? GK_FCACHE_WAYS : n;
 }
 
-void gk_fwd_cache_stats(const gk_fwd_t *f, size_t pool, gk_fcache_stats_t *st)
+void gk_front_fwd_cache_stats(const gk_fwd_t *f, size_t pool, gk_fcache_stats_t *st)
 {
 	memset(st, 0, sizeof(*st));
 	if (pool < f->n_pools && f->pools[pool].cache)
@@ -1247,8 +1247,8 @@ int gk_front_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, uint16_t edns
 				goto nomem;
 		}
 		if (pc->cache_size) {
-			size_t entries = gk_fwd_cache_share(pc->cache_size, relays);
-			if ((rc = gk_front_cache_new(entries * gk_fcache_entry_bytes(),
+			size_t entries = gk_front_fwd_cache_share(pc->cache_size, relays);
+			if ((rc = gk_front_cache_new(entries * gk_front_cache_entry_bytes(),
 			                             CACHE_TTLMAX, &fp->cache)) != 0)
 				goto fail;
 		}

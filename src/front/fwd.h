@@ -33,7 +33,7 @@
  * state (its own checks) and packet cache per pool: a worker with n UDP sockets has n + 1
  * relays. Nothing on the query path is shared between threads, so no query takes a lock:
  * a pool's cache_size (entries for the whole process) is divided among the process's
- * relays (gk_fwd_cache_share), and a relay's cache is read and written by its loop only.
+ * relays (gk_front_fwd_cache_share), and a relay's cache is read and written by its loop only.
  *
  * Memory: everything (outstanding table, caches, sockets, the answer batch) is allocated by
  * gk_front_fwd_new; the hot path allocates nothing. Threading: gk_front_fwd_new/free on the control
@@ -89,7 +89,7 @@ typedef struct gk_fwd_counters {
 /* A relay on loop (initialised, not yet running): pools, caches and sockets per conf (not
  * NULL, checked), edns_udp_max our own EDNS limit. relays: how many relays the process
  * runs for conf (workers x (UDP sockets + 1)); each pool's packet cache of this relay holds
- * gk_fwd_cache_share(cache_size, relays) entries, its own, used by this relay's loop only.
+ * gk_front_fwd_cache_share(cache_size, relays) entries, its own, used by this relay's loop only.
  * Returns 0 with *out, GK_ENOMEM, or an error from socket() or libuv; err names the cause.
  * On failure *out is still set: its handles are on the loop, so the caller closes the loop's
  * handles and then calls gk_front_fwd_free. */
@@ -101,22 +101,22 @@ GK_MUST_CHECK int gk_front_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf,
  * relays (0 taken as 1): cache_size / relays rounded down to whole sets of GK_FCACHE_WAYS,
  * so that the relays together hold at most cache_size, but at least one set (so the total
  * is at most max(cache_size, relays x GK_FCACHE_WAYS)); 0 when cache_size is 0. Pure. */
-size_t gk_fwd_cache_share(unsigned cache_size, unsigned relays);
+size_t gk_front_fwd_cache_share(unsigned cache_size, unsigned relays);
 
 /* This relay's packet cache figures for pool (zeros: cache off or no such pool). The
  * relay's loop thread, or any thread while the loop does not run. */
-void gk_fwd_cache_stats(const gk_fwd_t *f, size_t pool, gk_fcache_stats_t *st);
+void gk_front_fwd_cache_stats(const gk_fwd_t *f, size_t pool, gk_fcache_stats_t *st);
 
 /* dnstap of backend traffic: fn(tap, ring, ...) is called on the loop's thread for each
  * client query sent to a backend (response false, the query as sent) and each answer
  * matched to one (response true, rtt_us after its query), not for health checks; it
  * returns false when the message could not be queued (counted in tap_dropped). The caller
- * passes the thread's own dnstap ring (obs/dnstap.h gk_tap_push_fwd has this signature but
+ * passes the thread's own dnstap ring (obs/dnstap.h gk_obs_tap_push_fwd has this signature but
  * for the log's type). tap NULL: none (the default). Before the loop runs. */
 typedef bool (*gk_fwd_tap_fn)(void *tap, unsigned ring, bool response, bool tcp,
                               const struct sockaddr *backend, const uint8_t *msg, size_t len,
                               uint64_t rtt_us, const char *pool, size_t pool_len);
-void gk_fwd_set_tap(gk_fwd_t *f, gk_fwd_tap_fn fn, void *tap, unsigned ring);
+void gk_front_fwd_set_tap(gk_fwd_t *f, gk_fwd_tap_fn fn, void *tap, unsigned ring);
 
 /* Free after the loop closed every handle (uv_walk + uv_run) or never ran. NULL: no-op. */
 void gk_front_fwd_free(gk_fwd_t *f);

@@ -94,7 +94,7 @@ typedef struct gk_net_params {
 	const struct gk_front_conf *front;
 	uint16_t edns_udp_max;
 	/* Relays of the whole process (workers x (n_addrs + 1)): each pool's cache_size is
-	 * divided among them, every relay having a cache of its own (gk_fwd_cache_share). */
+	 * divided among them, every relay having a cache of its own (gk_front_fwd_cache_share). */
 	unsigned front_relays;
 	/* Wake-up coalescing of the UDP threads (udp.c): after a wake-up that read under half a
 	 * batch, sleep this many microseconds before reading again; 0: never. */

@@ -173,15 +173,16 @@ static bool fwd_tap(void *tap, unsigned ring, bool response, bool tcp,
                     const struct sockaddr *backend, const uint8_t *msg, size_t len, uint64_t rtt_us,
                     const char *pool, size_t pool_len)
 {
-	return gk_tap_push_fwd(tap, ring, response, tcp, backend, msg, len, rtt_us, pool, pool_len);
+	return gk_obs_tap_push_fwd(tap, ring, response, tcp, backend, msg, len, rtt_us, pool,
+	                           pool_len);
 }
 
 void gk_net_fwd_tap_set(struct gk_fwd *fwd, gk_obs_worker_t *obs)
 {
 	unsigned ring = 0;
 	gk_tap_t *tap = gk_obs_worker_tap(obs, &ring);
-	if (fwd != NULL && tap != NULL && gk_tap_forwarded(tap))
-		gk_fwd_set_tap(fwd, fwd_tap, tap, ring);
+	if (fwd != NULL && tap != NULL && gk_obs_tap_forwarded(tap))
+		gk_front_fwd_set_tap(fwd, fwd_tap, tap, ring);
 }
 
 int gk_net_worker_create(const gk_net_params_t *p, gk_worker_t **out, char *err, size_t errlen)

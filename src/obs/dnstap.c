@@ -112,9 +112,9 @@ static void set_addr(struct entry *e, const struct sockaddr *peer)
 	}
 }
 
-bool gk_tap_push_fwd(gk_tap_t *t, unsigned ring, bool response, bool tcp,
-                     const struct sockaddr *backend, const uint8_t *msg, size_t len,
-                     uint64_t rtt_us, const char *pool, size_t pool_len)
+bool gk_obs_tap_push_fwd(gk_tap_t *t, unsigned ring, bool response, bool tcp,
+                         const struct sockaddr *backend, const uint8_t *msg, size_t len,
+                         uint64_t rtt_us, const char *pool, size_t pool_len)
 {
 	struct ring *rg = &t->rings[ring];
 	uint32_t head = atomic_load_explicit(&rg->head, memory_order_relaxed);
@@ -145,7 +145,7 @@ bool gk_tap_push_fwd(gk_tap_t *t, unsigned ring, bool response, bool tcp,
 	return true;
 }
 
-bool gk_tap_forwarded(const gk_tap_t *t)
+bool gk_obs_tap_forwarded(const gk_tap_t *t)
 {
 	return t->forwarded;
 }

@@ -4,7 +4,7 @@
  * Each logged query becomes two dnstap messages, AUTH_QUERY (the query as received) and
  * AUTH_RESPONSE (the response sent; absent for the drop action); with conf.forwarded, the
  * front end's relays add a FORWARDER_QUERY for each query sent to a backend and a
- * FORWARDER_RESPONSE for each answer matched (gk_tap_push_fwd), on the same rings, framed with
+ * FORWARDER_RESPONSE for each answer matched (gk_obs_tap_push_fwd), on the same rings, framed with
  * Frame Streams (content type "protobuf:dnstap.Dnstap") into a file or onto a unix socket, so
  * dnstap-ldns, fstrm_capture, dnstap-read and other dnstap tools read it. The Dnstap "extra" field
  * carries the decision as text: "status=unfiled action=refuse reason=unfiled
@@ -95,7 +95,7 @@ bool gk_obs_tap_push(gk_tap_t *t, unsigned worker, enum gk_pkt_transport transpo
                      size_t rlen, const gk_pkt_result_t *res);
 
 /* Whether the relays log their backend traffic (conf.forwarded). */
-bool gk_tap_forwarded(const gk_tap_t *t);
+bool gk_obs_tap_forwarded(const gk_tap_t *t);
 
 /* A relay on the thread that owns ring `ring` queues one message to or from a backend: a
  * FORWARDER_QUERY (response false: msg the query sent) or a FORWARDER_RESPONSE (msg the
@@ -103,9 +103,9 @@ bool gk_tap_forwarded(const gk_tap_t *t);
  * backend's address, tcp its transport, pool[0..pool_len) the pool's name (in the Dnstap
  * extra field as "pool=NAME", cut at 255). Not rate-limited: conf.forwarded logs every
  * one. Same contract as gk_obs_tap_push (copies; false when the ring is full). */
-bool gk_tap_push_fwd(gk_tap_t *t, unsigned ring, bool response, bool tcp,
-                     const struct sockaddr *backend, const uint8_t *msg, size_t len,
-                     uint64_t rtt_us, const char *pool, size_t pool_len);
+bool gk_obs_tap_push_fwd(gk_tap_t *t, unsigned ring, bool response, bool tcp,
+                         const struct sockaddr *backend, const uint8_t *msg, size_t len,
+                         uint64_t rtt_us, const char *pool, size_t pool_len);
 
 /* Figures of the log thread (a moment old). Any thread. */
 void gk_obs_tap_stats(const gk_tap_t *t, gk_tap_stats_t *out);

@@ -38,7 +38,7 @@ static bool hops_hold(const gk_zoneset_t *zs, const gk_zver_t *v, const gk_tmpl_
 			loff[labels++] = (uint8_t)o;
 		uint64_t st[GK_DNAME_LABELS_MAX + 1];
 		gk_namehash_states(n, l, loff, labels, st);
-		if (gk_zoneset_zone_of_st(zs, n, l, loff, labels, st) != want)
+		if (gk_zone_store_zone_of_st(zs, n, l, loff, labels, st) != want)
 			return false;
 	}
 	return true;
@@ -85,7 +85,7 @@ gk_zone_src_t gk_zone_find(const gk_zoneset_t *zs, const uint8_t *name, size_t l
 			st = own;
 		}
 		hash = gk_namehash_fin(st[0]);
-		v = gk_zoneset_zone_of_st(zs, name, len, loff, labels, st);
+		v = gk_zone_store_zone_of_st(zs, name, len, loff, labels, st);
 	}
 	if (!v)
 		return GK_ZONE_REFUSED;

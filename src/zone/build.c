@@ -488,8 +488,8 @@ static int build_zone(struct zbuild *B, const gk_zone_spec_t *spec, ldns_rdf *or
 			nincl++;
 		else if (spec->file)
 			v->file_stamp =
-			    gk_zfile_stamp(spec->file, f->dev, f->ino, f->size,
-			                   gk_zone_file_mtime(f->mtime_sec, f->mtime_nsec));
+			    gk_zone_file_stamp(spec->file, f->dev, f->ino, f->size,
+			                       gk_zone_file_mtime(f->mtime_sec, f->mtime_nsec));
 	}
 	if (rc == 0 && nincl) {
 		v->files = gk_arena_alloc(v->arena, nincl * sizeof(*v->files));

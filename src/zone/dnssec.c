@@ -431,7 +431,7 @@ static void warn(struct chk *k, const gk_node_t *n, uint16_t type, const char *f
 	if (!file)
 		file = "<text>"; /* the build's where() names the zone file */
 	char zn[GK_ZVER_NAME_MAX];
-	gk_zver_name_of(k->v->zone.apex->name, zn, sizeof zn);
+	gk_zone_ver_name_of(k->v->zone.apex->name, zn, sizeof zn);
 	if (line)
 		gk_log(GK_LOG_WARN, "%s:%u: zone %s: %s", file, line, zn, msg);
 	else

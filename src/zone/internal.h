@@ -210,7 +210,7 @@ typedef struct gk_zslot {
 /* A file a version was read from besides its zone file (an $INCLUDE), as it was when read:
  * a reload rebuilds the zone when any of them differs. The zone file itself has no record:
  * its path is the spec's, and the version keeps one number for both (gk_zver_t.file_stamp,
- * gk_zfile_stamp). */
+ * gk_zone_file_stamp). */
 typedef struct gk_zfile {
 	const char *path; /* the $INCLUDE's (arena string) */
 	uint64_t dev, ino;
@@ -230,8 +230,8 @@ static inline uint64_t gk_zone_file_mtime(int64_t sec, int64_t nsec)
  * said of it (device, inode, size, modification time) hashed into 64 bits, never 0. Two
  * different states give the same number with a chance of about 2^-64 (the zone would then
  * not be rebuilt on a reload), where a 40-byte record cost every zone 40 bytes. */
-static inline uint64_t gk_zfile_stamp(const char *path, uint64_t dev, uint64_t ino, int64_t size,
-                                      uint64_t mtime_ns)
+static inline uint64_t gk_zone_file_stamp(const char *path, uint64_t dev, uint64_t ino,
+                                          int64_t size, uint64_t mtime_ns)
 {
 	uint64_t h = 1469598103934665603ull; /* FNV-1a over the path */
 	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
@@ -271,7 +271,7 @@ struct gk_zver {
 		struct gk_zver_block *block;
 	};
 	gk_zfile_t *files;   /* the $INCLUDEs read (nfiles of them) */
-	uint64_t file_stamp; /* gk_zfile_stamp of the zone file (spec->file) as read; 0: none */
+	uint64_t file_stamp; /* gk_zone_file_stamp of the zone file (spec->file) as read; 0: none */
 	uint32_t nrr;
 	uint32_t mark; /* the gk_zone_store_sync pass that last saw the zone (writer only) */
 	uint32_t nfiles;
@@ -299,8 +299,8 @@ const gk_zver_t *gk_zone_store_zone_of(const gk_zoneset_t *zs, const uint8_t *na
                                        uint64_t hash, const uint8_t *loff, unsigned labels);
 
 /* The same with st[0..labels] the name's gk_namehash_states (loff and labels required). */
-const gk_zver_t *gk_zoneset_zone_of_st(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
-                                       const uint8_t *loff, unsigned labels, const uint64_t *st);
+const gk_zver_t *gk_zone_store_zone_of_st(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
+                                          const uint8_t *loff, unsigned labels, const uint64_t *st);
 
 /* gk_zone_store_get with the apex's hash already known. */
 const gk_zver_t *gk_zone_store_get_h(const gk_zoneset_t *zs, const uint8_t *apex, size_t len,
@@ -360,15 +360,15 @@ static inline bool gk_zone_ver_placeholder_p(const gk_zver_t *v)
 }
 
 /* A zone's memo cell (gk_zone_t.memo), 0 (nothing known), or NULL (no memory): 8 bytes
- * from a shared pool instead of a 32-byte malloc chunk; freed with gk_zver_memo_free (a
+ * from a shared pool instead of a 32-byte malloc chunk; freed with gk_zone_ver_memo_free (a
  * version that owns_memo does it). Any thread. */
-_Atomic uint64_t *gk_zver_memo_new(void);
-void gk_zver_memo_free(_Atomic uint64_t *cell);
+_Atomic uint64_t *gk_zone_ver_memo_new(void);
+void gk_zone_ver_memo_free(_Atomic uint64_t *cell);
 /* Cells in use and bytes the pool holds (its blocks). */
-void gk_zver_memo_stats(size_t *live, size_t *bytes);
+void gk_zone_ver_memo_stats(size_t *live, size_t *bytes);
 
 /* gk_zone_ver_name of the apex name apex (a lowercase wire name). */
-char *gk_zver_name_of(const uint8_t *apex, char *buf, size_t cap);
+char *gk_zone_ver_name_of(const uint8_t *apex, char *buf, size_t cap);
 
 /* RRset of a type at a node, or NULL. */
 const gk_rrset_t *gk_zone_node_rrset(const gk_node_t *n, uint16_t type);

@@ -640,7 +640,7 @@ static enum look lookup(const gk_asm_t *a, const gk_zscope_t *sc, const uint8_t 
 	uint64_t h0 = gk_namehash_fin(st[0]);
 	const gk_zver_t *v;
 	if (sc->zs)
-		v = gk_zoneset_zone_of_st(sc->zs, name, len, loff, labels, st);
+		v = gk_zone_store_zone_of_st(sc->zs, name, len, loff, labels, st);
 	else
 		v = gk_dname_is_subdomain(name, len, gk_zone_ver_apex(sc->only), sc->only->apex_len)
 		        ? sc->only

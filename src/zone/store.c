@@ -218,8 +218,8 @@ const gk_zver_t *gk_zone_store_zone_of(const gk_zoneset_t *zs, const uint8_t *na
 	return zone_of(zs, name, len, hash, loff, labels, NULL);
 }
 
-const gk_zver_t *gk_zoneset_zone_of_st(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
-                                       const uint8_t *loff, unsigned labels, const uint64_t *st)
+const gk_zver_t *gk_zone_store_zone_of_st(const gk_zoneset_t *zs, const uint8_t *name, size_t len,
+                                          const uint8_t *loff, unsigned labels, const uint64_t *st)
 {
 	return zone_of(zs, name, len, 0, loff, labels, st);
 }
@@ -294,12 +294,12 @@ int gk_zone_store_put(gk_zoneset_t *zs, gk_zver_t *v)
 			zs->published(zs->published_ctx, v);
 		return 0;
 	}
-	_Atomic uint64_t *memo = gk_zver_memo_new(); /* 0: nothing known */
+	_Atomic uint64_t *memo = gk_zone_ver_memo_new(); /* 0: nothing known */
 	if (!memo)
 		return GK_ENOMEM;
 	if ((ix->used + 1) * 2 > ix->mask + 1) {
 		if (index_rebuild(zs, zs->nzones + 1) < 0) {
-			gk_zver_memo_free(memo);
+			gk_zone_ver_memo_free(memo);
 			return GK_ENOMEM;
 		}
 		ix = atomic_load_explicit(&zs->idx, memory_order_relaxed);

@@ -71,7 +71,7 @@ static void memo_unlock(void)
 	atomic_flag_clear_explicit(&memo.lock, memory_order_release);
 }
 
-_Atomic uint64_t *gk_zver_memo_new(void)
+_Atomic uint64_t *gk_zone_ver_memo_new(void)
 {
 	memo_t *c = NULL;
 	memo_lock();
@@ -101,7 +101,7 @@ _Atomic uint64_t *gk_zver_memo_new(void)
 	return c;
 }
 
-void gk_zver_memo_free(_Atomic uint64_t *c)
+void gk_zone_ver_memo_free(_Atomic uint64_t *c)
 {
 	if (!c)
 		return;
@@ -112,7 +112,7 @@ void gk_zver_memo_free(_Atomic uint64_t *c)
 	memo_unlock();
 }
 
-void gk_zver_memo_stats(size_t *live, size_t *bytes)
+void gk_zone_ver_memo_stats(size_t *live, size_t *bytes)
 {
 	memo_lock();
 	*live = memo.live;
@@ -125,7 +125,7 @@ void gk_zone_ver_free(gk_zver_t *v)
 	if (!v)
 		return;
 	if (v->owns_memo)
-		gk_zver_memo_free(v->zone.memo);
+		gk_zone_ver_memo_free(v->zone.memo);
 	if (v->in_block) { /* a placeholder of a block: the block goes with the last of them */
 		if (atomic_fetch_sub_explicit(&v->block->live, 1, memory_order_acq_rel) == 1)
 			free(v->block);
@@ -164,9 +164,9 @@ bool gk_zone_ver_files_current(const gk_zver_t *v, const char *file)
 {
 	struct stat st;
 	if (!v->file_stamp || !file || stat(file, &st) != 0 ||
-	    gk_zfile_stamp(file, (uint64_t)st.st_dev, (uint64_t)st.st_ino, (int64_t)st.st_size,
-	                   gk_zone_file_mtime((int64_t)st.st_mtim.tv_sec,
-	                                      (int64_t)st.st_mtim.tv_nsec)) != v->file_stamp)
+	    gk_zone_file_stamp(file, (uint64_t)st.st_dev, (uint64_t)st.st_ino, (int64_t)st.st_size,
+	                       gk_zone_file_mtime((int64_t)st.st_mtim.tv_sec,
+	                                          (int64_t)st.st_mtim.tv_nsec)) != v->file_stamp)
 		return false;
 	for (size_t i = 0; i < v->nfiles; i++) {
 		const gk_zfile_t *f = &v->files[i];
@@ -276,7 +276,7 @@ int gk_zone_ver_placeholders(const gk_zone_spec_t *specs, size_t n, gk_zver_t **
 	return 0;
 }
 
-char *gk_zver_name_of(const uint8_t *apex, char *buf, size_t cap)
+char *gk_zone_ver_name_of(const uint8_t *apex, char *buf, size_t cap)
 {
 	gk_dname_to_str(apex, buf, cap);
 	size_t l = strlen(buf);
@@ -287,5 +287,5 @@ char *gk_zver_name_of(const uint8_t *apex, char *buf, size_t cap)
 
 const char *gk_zone_ver_name(const gk_zver_t *v, char *buf, size_t cap)
 {
-	return gk_zver_name_of(gk_zone_ver_apex(v), buf, cap);
+	return gk_zone_ver_name_of(gk_zone_ver_apex(v), buf, cap);
 }

@@ -23,15 +23,15 @@
 static void test_share(void **state)
 {
 	(void)state;
-	assert_int_equal(gk_fwd_cache_share(65536, 4), 16384);
-	assert_int_equal(gk_fwd_cache_share(65536, 3), 21844); /* 21845 to whole sets */
-	assert_int_equal(gk_fwd_cache_share(65536, 1), 65536);
-	assert_int_equal(gk_fwd_cache_share(100, 0), 100);
-	assert_int_equal(gk_fwd_cache_share(10, 4), GK_FCACHE_WAYS); /* at least one set */
-	assert_int_equal(gk_fwd_cache_share(1, 1), GK_FCACHE_WAYS);
-	assert_int_equal(gk_fwd_cache_share(0, 4), 0);
+	assert_int_equal(gk_front_fwd_cache_share(65536, 4), 16384);
+	assert_int_equal(gk_front_fwd_cache_share(65536, 3), 21844); /* 21845 to whole sets */
+	assert_int_equal(gk_front_fwd_cache_share(65536, 1), 65536);
+	assert_int_equal(gk_front_fwd_cache_share(100, 0), 100);
+	assert_int_equal(gk_front_fwd_cache_share(10, 4), GK_FCACHE_WAYS); /* at least one set */
+	assert_int_equal(gk_front_fwd_cache_share(1, 1), GK_FCACHE_WAYS);
+	assert_int_equal(gk_front_fwd_cache_share(0, 4), 0);
 	for (unsigned r = 1; r <= 64; r++)
-		assert_true(gk_fwd_cache_share(65536, r) * r <= 65536);
+		assert_true(gk_front_fwd_cache_share(65536, r) * r <= 65536);
 }
 
 static void close_cb(uv_handle_t *h, void *arg)
@@ -73,9 +73,9 @@ static void relays(unsigned cache_size, unsigned n, size_t want_slots)
 	size_t total = 0;
 	for (unsigned i = 0; i < n; i++) {
 		gk_fcache_stats_t st;
-		gk_fwd_cache_stats(f[i], 0, &st);
+		gk_front_fwd_cache_stats(f[i], 0, &st);
 		assert_int_equal(st.slots, want_slots);
-		assert_int_equal(st.bytes, want_slots * gk_fcache_entry_bytes());
+		assert_int_equal(st.bytes, want_slots * gk_front_cache_entry_bytes());
 		assert_int_equal(st.entries, 0);
 		total += st.slots;
 	}

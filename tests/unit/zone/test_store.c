@@ -810,12 +810,12 @@ static void test_file_stamp(void **state)
 	assert_false(gk_zone_ver_files_current(v, zf));
 	gk_zone_ver_free(v);
 	/* the stamp takes every field */
-	uint64_t s0 = gk_zfile_stamp("a", 1, 2, 3, 4);
-	assert_true(s0 != gk_zfile_stamp("b", 1, 2, 3, 4));
-	assert_true(s0 != gk_zfile_stamp("a", 9, 2, 3, 4));
-	assert_true(s0 != gk_zfile_stamp("a", 1, 9, 3, 4));
-	assert_true(s0 != gk_zfile_stamp("a", 1, 2, 9, 4));
-	assert_true(s0 != gk_zfile_stamp("a", 1, 2, 3, 9));
+	uint64_t s0 = gk_zone_file_stamp("a", 1, 2, 3, 4);
+	assert_true(s0 != gk_zone_file_stamp("b", 1, 2, 3, 4));
+	assert_true(s0 != gk_zone_file_stamp("a", 9, 2, 3, 4));
+	assert_true(s0 != gk_zone_file_stamp("a", 1, 9, 3, 4));
+	assert_true(s0 != gk_zone_file_stamp("a", 1, 2, 9, 4));
+	assert_true(s0 != gk_zone_file_stamp("a", 1, 2, 3, 9));
 	unlink(zf);
 	unlink(inc);
 	rmdir(d);
@@ -830,11 +830,11 @@ static void test_memo_pool(void **state)
 	gk_zoneset_t *zs;
 	size_t live0, live, bytes;
 	assert_int_equal(gk_zone_store_create(NULL, NULL, &zs), 0);
-	gk_zver_memo_stats(&live0, &bytes);
+	gk_zone_ver_memo_stats(&live0, &bytes);
 	gk_zver_t *a = build("a.example", "192.0.2.1", 1), *b = build("b.example", "192.0.2.2", 1);
 	assert_int_equal(gk_zone_store_put(zs, a), 0);
 	assert_int_equal(gk_zone_store_put(zs, b), 0);
-	gk_zver_memo_stats(&live, &bytes);
+	gk_zone_ver_memo_stats(&live, &bytes);
 	assert_int_equal(live, live0 + 2);
 	assert_true(bytes >= 2 * sizeof(uint64_t));
 	_Atomic uint64_t *ma = a->zone.memo;
@@ -849,14 +849,14 @@ static void test_memo_pool(void **state)
 	uint8_t w[64];
 	size_t l = wire("a.example", w);
 	assert_int_equal(gk_zone_store_remove(zs, w, l), 0); /* no retire hook: freed now */
-	gk_zver_memo_stats(&live, &bytes);
+	gk_zone_ver_memo_stats(&live, &bytes);
 	assert_int_equal(live, live0 + 1);
 	gk_zver_t *c = build("c.example", "192.0.2.4", 1);
 	assert_int_equal(gk_zone_store_put(zs, c), 0);
 	assert_ptr_equal(c->zone.memo, ma); /* the freed cell, cleared */
 	assert_int_equal(atomic_load(c->zone.memo), 0);
 	gk_zone_store_free(zs);
-	gk_zver_memo_stats(&live, &bytes);
+	gk_zone_ver_memo_stats(&live, &bytes);
 	assert_int_equal(live, live0);
 }
 
@@ -896,7 +896,7 @@ static void test_version_layout(void **state)
 	                             "label.example.cn"),
 	                 v[2]);
 	char buf[8];
-	assert_string_equal(gk_zver_name_of((const uint8_t *)"", buf, sizeof buf), ".");
+	assert_string_equal(gk_zone_ver_name_of((const uint8_t *)"", buf, sizeof buf), ".");
 	gk_zone_store_free(zs);
 }
 
