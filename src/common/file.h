@@ -2,6 +2,7 @@
 /* src/common/file.h -- read a whole file into memory (zones, policies, list files, bundles);
  * create a file of an exact mode without following links (keys, saved state). */
 #pragma once
+#include <sys/stat.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include "gk/errors.h"
@@ -12,6 +13,10 @@
  * GK_ERANGE beyond max bytes, GK_ENOMEM or GK_EIO (a read error); *out is untouched on
  * failure. Blocking: never on the packet path. */
 GK_MUST_CHECK int gk_file_read(const char *path, size_t max, char **out, size_t *len);
+/* gk_file_read, and the file's fstat (of the file read, before reading it) into *st when st
+ * is not NULL: one open and path walk instead of a stat beside the read. */
+GK_MUST_CHECK int gk_file_read_stat(const char *path, size_t max, char **out, size_t *len,
+                                    struct stat *st);
 
 /* Create path holding data[0, len) with exactly mode (set with fchmod: the umask neither
  * widens nor narrows it); the data is fsync'd, and the directory after a rename.

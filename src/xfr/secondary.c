@@ -224,48 +224,6 @@ static uint8_t *file_bytes(struct zone *z, const gk_xfr_result_t *r, uint64_t re
 	return gk_xfr_zfile_encode(&zf, &b, out_len) == 0 ? b : NULL;
 }
 
-/* The file into one allocation of its size (+1 for a NUL): a small zone's file stays in
- * the heap. (gk_file_read grows its buffer 64 KiB at a time: over malloc's mmap threshold,
- * every zone loaded at start cost an mmap, page faults and an munmap, a third of the
- * restart's time.) Regular files only, at most max octets. */
-static int read_exact(const char *path, size_t max, char **out, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	struct stat st;
-	int rc = 0;
-	char *b = NULL;
-	if (fstat(fd, &st) != 0)
-		rc = -errno;
-	else if (!S_ISREG(st.st_mode))
-		rc = GK_ENOTREG;
-	else if ((size_t)st.st_size > max)
-		rc = GK_ERANGE;
-	else if (!(b = malloc((size_t)st.st_size + 1)))
-		rc = GK_ENOMEM;
-	size_t n = 0;
-	while (rc == 0 && n < (size_t)st.st_size) {
-		ssize_t r = read(fd, b + n, (size_t)st.st_size - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			rc = r < 0 ? -errno : GK_EIO;
-			break;
-		}
-		n += (size_t)r;
-	}
-	close(fd);
-	if (rc != 0) {
-		free(b);
-		return rc;
-	}
-	b[n] = 0;
-	*out = b;
-	*len = n;
-	return 0;
-}
-
 /* The persisted file read and checked (zfile.h): *buf (free it) holds what *zf points
  * into. Returns 0, -ENOENT (no file), a read error, or GK_ESYNTAX / GK_ERANGE from the
  * check with err saying why. */
@@ -274,7 +232,7 @@ static int read_persisted(struct zone *z, uint8_t **buf, gk_xfr_zfile_t *zf, cha
 {
 	char *b = NULL;
 	size_t len = 0;
-	int rc = read_exact(z->path, z->s->conf->max_zone_bytes * 4 + (1u << 20), &b, &len);
+	int rc = gk_file_read(z->path, z->s->conf->max_zone_bytes * 4 + (1u << 20), &b, &len);
 	if (rc != 0) {
 		snprintf(err, errlen, "%s", gk_strerror(rc));
 		return rc;

@@ -47,31 +47,33 @@ static int fail(gk_loader_t *L, int code, const char *file, unsigned line, const
 	return code;
 }
 
-/* Read a file, and record what it was (stat before the read: a change after it is seen by
- * the next reload, at worst as a rebuild that finds the same content) under rec: an $INCLUDE's
- * arena string, or NULL for the zone file itself (its path is the caller's: no copy). */
+/* Read a file, and record what it was (its fstat before the read: a change after it is seen
+ * by the next reload, at worst as a rebuild that finds the same content) under rec: an
+ * $INCLUDE's arena string, or NULL for the zone file itself (its path is the caller's: no
+ * copy). */
 static int read_file(gk_loader_t *L, const char *path, const char *rec, char **out, size_t *len)
 {
 	struct stat st;
-	if (stat(path, &st) == 0) {
-		if (L->nfiles == L->fcap) {
-			size_t nc = L->fcap ? L->fcap * 2 : 4;
-			gk_loaded_file_t *nf = realloc(L->files, nc * sizeof(*nf));
-			if (!nf)
-				return GK_ENOMEM;
-			L->files = nf;
-			L->fcap = nc;
-		}
-		L->files[L->nfiles++] = (gk_loaded_file_t){
-		    .path = rec,
-		    .dev = (uint64_t)st.st_dev,
-		    .ino = (uint64_t)st.st_ino,
-		    .size = (int64_t)st.st_size,
-		    .mtime_sec = (int64_t)st.st_mtim.tv_sec,
-		    .mtime_nsec = (int64_t)st.st_mtim.tv_nsec,
-		};
+	if (L->nfiles == L->fcap) {
+		size_t nc = L->fcap ? L->fcap * 2 : 4;
+		gk_loaded_file_t *nf = realloc(L->files, nc * sizeof(*nf));
+		if (!nf)
+			return GK_ENOMEM;
+		L->files = nf;
+		L->fcap = nc;
 	}
-	return gk_file_read(path, MAX_FILE_SIZE, out, len);
+	int rc = gk_file_read_stat(path, MAX_FILE_SIZE, out, len, &st);
+	if (rc != 0)
+		return rc;
+	L->files[L->nfiles++] = (gk_loaded_file_t){
+	    .path = rec,
+	    .dev = (uint64_t)st.st_dev,
+	    .ino = (uint64_t)st.st_ino,
+	    .size = (int64_t)st.st_size,
+	    .mtime_sec = (int64_t)st.st_mtim.tv_sec,
+	    .mtime_nsec = (int64_t)st.st_mtim.tv_nsec,
+	};
+	return 0;
 }
 
 static int push_rr(gk_loader_t *L, ldns_rr *rr, const char *file, unsigned line)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/unit/common/test_file.c -- creating a file of an exact mode (common/file.h): the
+/* tests/unit/common/test_file.c -- reading a whole file, and creating a file of an exact mode
+ * (common/file.h): the
  * umask neither widens nor narrows the mode, an existing file or symlink is refused, a
  * replacement goes through a temporary that is never written through a planted link.
  */
@@ -8,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +127,55 @@ static void test_replace_no_link_followed(void **state)
 	unlink(target);
 }
 
+/* gk_file_read_stat: the whole file with a NUL after it, its fstat; the size limit; what is
+ * not a regular file; a regular file whose size reads as 0 (procfs) read to its end. */
+static void test_read(void **state)
+{
+	(void)state;
+	char p[512], *buf = NULL;
+	size_t len = 0;
+	struct stat st;
+	at(p, sizeof(p), "read");
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	for (int i = 0; i < 10000; i++)
+		fprintf(f, "line %d\n", i);
+	fclose(f);
+	struct stat want;
+	assert_int_equal(stat(p, &want), 0);
+	assert_int_equal(gk_file_read_stat(p, 1 << 20, &buf, &len, &st), 0);
+	assert_int_equal(len, (size_t)want.st_size);
+	assert_int_equal(buf[len], '\0');
+	assert_memory_equal(buf, "line 0\nline 1\n", 14);
+	assert_memory_equal(buf + len - 10, "line 9999\n", 10);
+	assert_true(st.st_ino == want.st_ino && st.st_size == want.st_size);
+	free(buf);
+	/* one octet over the limit */
+	buf = NULL;
+	assert_int_equal(gk_file_read(p, (size_t)want.st_size - 1, &buf, &len), GK_ERANGE);
+	assert_null(buf);
+	assert_int_equal(gk_file_read(p, (size_t)want.st_size, &buf, &len), 0);
+	free(buf);
+	/* empty */
+	at(p, sizeof(p), "empty");
+	f = fopen(p, "w");
+	fclose(f);
+	assert_int_equal(gk_file_read(p, 100, &buf, &len), 0);
+	assert_int_equal(len, 0);
+	assert_int_equal(buf[0], '\0');
+	free(buf);
+	/* not regular: a directory; missing */
+	assert_int_equal(gk_file_read(dir, 100, &buf, &len), GK_ENOTREG);
+	at(p, sizeof(p), "missing");
+	assert_int_equal(gk_file_read(p, 100, &buf, &len), -ENOENT);
+	/* procfs says 0 octets; the content is there */
+	assert_int_equal(gk_file_read("/proc/self/status", 1 << 20, &buf, &len), 0);
+	assert_true(len > 100);
+	assert_non_null(strstr(buf, "Name:"));
+	free(buf);
+	assert_int_equal(gk_file_read("/proc/self/status", 10, &buf, &len), GK_ERANGE);
+}
+
 int main(void)
 {
 	if (mkdtemp(dir) == NULL)
@@ -133,6 +184,7 @@ int main(void)
 	    cmocka_unit_test(test_mode_exact),
 	    cmocka_unit_test(test_existing_refused),
 	    cmocka_unit_test(test_replace_no_link_followed),
+	    cmocka_unit_test(test_read),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rmdir(dir);
