@@ -97,3 +97,22 @@ char *gk_dname_to_str(const uint8_t *n, char *buf, size_t cap);
  * root "."), or 0 when s is not a name: empty, an empty label, a label over 63 octets, over
  * GK_DNAME_MAX in wire form, a bad escape, or the root with GK_DNAME_TEXT_NOROOT. Pure. */
 size_t gk_dname_from_text(const char *s, size_t slen, uint8_t *out, unsigned flags);
+
+/* The offset just past the (possibly compressed) wire name at m[off..len): after its root
+ * label, or after the compression pointer that ends it (never followed). 0 when it runs
+ * past len, uses an obsolete label type, or has more than 127 labels (a name's most). Pure;
+ * any thread. */
+static inline size_t gk_dname_skip(const uint8_t *m, size_t len, size_t off)
+{
+	for (unsigned n = 0; off < len && n < 128; n++) {
+		uint8_t l = m[off];
+		if (l == 0)
+			return off + 1;
+		if ((l & 0xc0) == 0xc0)
+			return off + 2 <= len ? off + 2 : 0;
+		if (l & 0xc0)
+			return 0;
+		off += 1u + l;
+	}
+	return 0;
+}

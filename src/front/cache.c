@@ -42,22 +42,6 @@ static uint32_t rd32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* Offset past the name at off, or 0 when it runs past len. */
-static size_t skip_name(const uint8_t *m, size_t len, size_t off)
-{
-	for (unsigned n = 0; off < len && n < 128; n++) {
-		uint8_t l = m[off];
-		if (l == 0)
-			return off + 1;
-		if ((l & 0xc0) == 0xc0)
-			return off + 2 <= len ? off + 2 : 0;
-		if (l & 0xc0)
-			return 0;
-		off += 1u + l;
-	}
-	return 0;
-}
-
 /* Walk the records of msg: calls fn for each (offset of its TYPE field, section 0..2).
  * Returns false when malformed. */
 typedef void (*rr_fn)(void *ctx, uint8_t *m, size_t tpos, unsigned section);
@@ -68,7 +52,7 @@ static bool walk(uint8_t *m, size_t len, rr_fn fn, void *ctx)
 		return false;
 	size_t off = 12;
 	for (unsigned q = rd16(m + 4); q > 0; q--) {
-		off = skip_name(m, len, off);
+		off = gk_dname_skip(m, len, off);
 		if (off == 0 || off + 4 > len)
 			return false;
 		off += 4;
@@ -76,7 +60,7 @@ static bool walk(uint8_t *m, size_t len, rr_fn fn, void *ctx)
 	unsigned cnt[3] = {rd16(m + 6), rd16(m + 8), rd16(m + 10)};
 	for (unsigned s = 0; s < 3; s++)
 		for (unsigned i = 0; i < cnt[s]; i++) {
-			off = skip_name(m, len, off);
+			off = gk_dname_skip(m, len, off);
 			if (off == 0 || off + 10 > len)
 				return false;
 			size_t rdl = rd16(m + off + 8);

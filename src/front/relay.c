@@ -3,6 +3,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include "common/dname.h"
 #include "front/relay.h"
 
 static void wr16(uint8_t *p, uint16_t v)
@@ -62,22 +63,6 @@ static uint16_t rd16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-/* The end of the name at m[off..len), or 0 when malformed. */
-static size_t skip_name(const uint8_t *m, size_t len, size_t off)
-{
-	while (off < len) {
-		uint8_t l = m[off];
-		if (l == 0)
-			return off + 1;
-		if ((l & 0xc0) == 0xc0)
-			return off + 2 <= len ? off + 2 : 0;
-		if (l & 0xc0)
-			return 0;
-		off += 1u + l;
-	}
-	return 0;
-}
-
 size_t gk_front_relay_fix_opt(uint8_t *m, size_t len, size_t qend, bool edns, uint16_t udp_max)
 {
 	if (len < 12 || qend < 12 || qend > len)
@@ -86,7 +71,7 @@ size_t gk_front_relay_fix_opt(uint8_t *m, size_t len, size_t qend, bool edns, ui
 	size_t off = qend;
 	for (unsigned i = 0; i < n; i++) {
 		size_t start = off;
-		if ((off = skip_name(m, len, off)) == 0 || off + 10 > len)
+		if ((off = gk_dname_skip(m, len, off)) == 0 || off + 10 > len)
 			return 0;
 		uint16_t type = rd16(m + off);
 		size_t end = off + 10u + rd16(m + off + 8);
@@ -176,7 +161,7 @@ int gk_front_relay_ecs_scope(const uint8_t *a, size_t len, size_t qend)
 	unsigned ar = rd16(a + 10), n = (unsigned)rd16(a + 6) + rd16(a + 8) + ar;
 	size_t off = qend;
 	for (unsigned i = 0; i < n; i++) {
-		if ((off = skip_name(a, len, off)) == 0 || off + 10 > len)
+		if ((off = gk_dname_skip(a, len, off)) == 0 || off + 10 > len)
 			return -1;
 		uint16_t type = rd16(a + off);
 		size_t end = off + 10u + rd16(a + off + 8);

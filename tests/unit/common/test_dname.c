@@ -468,6 +468,29 @@ static void test_from_text_like_ldns(void **state)
 }
 
 /* Without escapes (status keys): a backslash is data; the root is refused with NOROOT. */
+/* gk_dname_skip: past the root label or an ending pointer (not followed); 0 when cut short,
+ * an obsolete label type, or more than 127 labels (a name's most). */
+static void test_skip(void **state)
+{
+	(void)state;
+	static const uint8_t m[] = {0, 0, 3, 'w', 'w', 'w', 2, 'c', 'n', 0, 1, 'x', 0xc0, 2, 0};
+	assert_int_equal(gk_dname_skip(m, sizeof(m), 2), 10);  /* www.cn. */
+	assert_int_equal(gk_dname_skip(m, sizeof(m), 9), 10);  /* the root */
+	assert_int_equal(gk_dname_skip(m, sizeof(m), 10), 14); /* x + pointer */
+	assert_int_equal(gk_dname_skip(m, 13, 10), 0);         /* the pointer cut short */
+	assert_int_equal(gk_dname_skip(m, 8, 2), 0);           /* the name cut short */
+	static const uint8_t ext[] = {0x41, 'x', 0};
+	assert_int_equal(gk_dname_skip(ext, sizeof(ext), 0), 0);
+	uint8_t many[300];
+	for (size_t i = 0; i < 258; i += 2) {
+		many[i] = 1;
+		many[i + 1] = 'a';
+	}
+	many[258] = 0;
+	assert_int_equal(gk_dname_skip(many, 259, 2), 0);   /* 128 labels */
+	assert_int_equal(gk_dname_skip(many, 259, 4), 259); /* 127 */
+}
+
 static void test_from_text_plain(void **state)
 {
 	(void)state;
@@ -486,6 +509,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_len_labels),
+	    cmocka_unit_test(test_skip),
 	    cmocka_unit_test(test_subdomain),
 	    cmocka_unit_test(test_to_str),
 	    cmocka_unit_test(test_to_str_truncates_to_prefix),
