@@ -205,6 +205,53 @@ static int directive(struct state *S, char *entry, unsigned line)
 	return fail(L, GK_ESYNTAX, S->file, line, "unknown directive %s", word);
 }
 
+/* What a record must be to be served, whichever way it came (master file, persisted or
+ * transferred wire): ldns accepts the RFC 3597 generic form ("\\# 4 0a000001") in place of
+ * the last RDATA fields of a known type and fills the record with whatever fields it makes
+ * of it ("SRV 1 \\# 4 0a000001": fields missing), and from wire a record of a known type
+ * with no RDATA at all (RDLENGTH 0: a CNAME without its target); the record would go out
+ * without what its type promises, so a known type's fields must all be there, no more of
+ * them than it has, each of its own type. And ldns appends $ORIGIN to a relative name
+ * without checking the result's length: an owner or RDATA name over 255 octets (RFC 1035
+ * 3.1) would go out in answers. Returns 0, or the error recorded (rr freed). */
+static int check_rr(gk_loader_t *L, ldns_rr *rr, const char *file, unsigned line)
+{
+	const ldns_rr_descriptor *d = ldns_rr_descript(ldns_rr_get_type(rr));
+	size_t got = ldns_rr_rd_count(rr), bad = 0;
+	if (d != NULL) {
+		size_t max = ldns_rr_descriptor_maximum(d); /* 65535 for a variable tail */
+		for (size_t i = 0; i < got && !bad; i++)
+			if (i >= max || ldns_rdf_get_type(ldns_rr_rdf(rr, i)) !=
+			                    ldns_rr_descriptor_field_type(d, i))
+				bad = i + 1;
+	}
+	if (d != NULL && (got < ldns_rr_descriptor_minimum(d) || bad)) {
+		char *t = ldns_rr_type2str(ldns_rr_get_type(rr));
+		size_t want = ldns_rr_descriptor_minimum(d);
+		ldns_rr_free(rr);
+		int rc = bad ? fail(L, GK_ESYNTAX, file, line,
+		                    "%s record with RDATA field %zu not of the type %s gives it",
+		                    t ? t : "a", bad, t ? t : "its type")
+		             : fail(L, GK_ESYNTAX, file, line,
+		                    "%s record with %zu of its %zu RDATA fields", t ? t : "a", got,
+		                    want);
+		free(t);
+		return rc;
+	}
+	bool long_name = ldns_rdf_size(ldns_rr_owner(rr)) > GK_DNAME_MAX;
+	for (size_t i = 0; i < ldns_rr_rd_count(rr) && !long_name; i++) {
+		const ldns_rdf *f = ldns_rr_rdf(rr, i);
+		long_name =
+		    ldns_rdf_get_type(f) == LDNS_RDF_TYPE_DNAME && ldns_rdf_size(f) > GK_DNAME_MAX;
+	}
+	if (long_name) {
+		ldns_rr_free(rr);
+		return fail(L, GK_ESYNTAX, file, line, "a name longer than %u octets",
+		            (unsigned)GK_DNAME_MAX);
+	}
+	return 0;
+}
+
 static int record(struct state *S, char *entry, unsigned line)
 {
 	gk_loader_t *L = S->L;
@@ -221,47 +268,9 @@ static int record(struct state *S, char *entry, unsigned line)
 	ldns_status st = ldns_rr_new_frm_str(&rr, entry, S->ttl, S->origin, &S->prev);
 	if (st != LDNS_STATUS_OK)
 		return fail(L, GK_ESYNTAX, S->file, line, "%s", ldns_get_errorstr_by_id(st));
-	/* ldns accepts the RFC 3597 generic form ("\# 4 0a000001") in place of the last RDATA
-	 * fields of a known type and fills the record with whatever fields it makes of it:
-	 * "SRV 1 \# 4 0a000001" (fields missing), "SRV \# 4 ..." (all of it), "SRV 10 60 5060
-	 * \# 4 0a000001" (five 16-bit fields, no target name). The record would go out without
-	 * what its type promises, so a known type's fields must all be there, no more of them
-	 * than it has, each of its own type. */
-	const ldns_rr_descriptor *d = ldns_rr_descript(ldns_rr_get_type(rr));
-	size_t got = ldns_rr_rd_count(rr), bad = 0;
-	if (d != NULL) {
-		size_t max = ldns_rr_descriptor_maximum(d); /* 65535 for a variable tail */
-		for (size_t i = 0; i < got && !bad; i++)
-			if (i >= max || ldns_rdf_get_type(ldns_rr_rdf(rr, i)) !=
-			                    ldns_rr_descriptor_field_type(d, i))
-				bad = i + 1;
-	}
-	if (d != NULL && (got < ldns_rr_descriptor_minimum(d) || bad)) {
-		char *t = ldns_rr_type2str(ldns_rr_get_type(rr));
-		size_t want = ldns_rr_descriptor_minimum(d);
-		ldns_rr_free(rr);
-		int rc = bad ? fail(L, GK_ESYNTAX, S->file, line,
-		                    "%s record with RDATA field %zu not of the type %s gives it",
-		                    t ? t : "a", bad, t ? t : "its type")
-		             : fail(L, GK_ESYNTAX, S->file, line,
-		                    "%s record with %zu of its %zu RDATA fields", t ? t : "a", got,
-		                    want);
-		free(t);
-		return rc;
-	}
-	/* ldns appends $ORIGIN to a relative name without checking the result's length: an
-	 * owner or RDATA name over 255 octets (RFC 1035 3.1) would go out in answers. */
-	bool long_name = ldns_rdf_size(ldns_rr_owner(rr)) > GK_DNAME_MAX;
-	for (size_t i = 0; i < ldns_rr_rd_count(rr) && !long_name; i++) {
-		const ldns_rdf *f = ldns_rr_rdf(rr, i);
-		long_name =
-		    ldns_rdf_get_type(f) == LDNS_RDF_TYPE_DNAME && ldns_rdf_size(f) > GK_DNAME_MAX;
-	}
-	if (long_name) {
-		ldns_rr_free(rr);
-		return fail(L, GK_ESYNTAX, S->file, line, "a name longer than %u octets",
-		            (unsigned)GK_DNAME_MAX);
-	}
+	int vrc = check_rr(L, rr, S->file, line);
+	if (vrc != 0)
+		return vrc;
 	if (push_rr(L, rr, S->file, line) < 0) {
 		ldns_rr_free(rr);
 		return fail(L, GK_ENOMEM, S->file, line, "out of memory");
@@ -416,9 +425,13 @@ int gk_zone_loader_read_wire(gk_loader_t *L, const char *file, const uint8_t *wi
 			return fail(L, st == LDNS_STATUS_MEM_ERR ? GK_ENOMEM : GK_ESYNTAX, f,
 			            (unsigned)(i + 1), "record does not parse: %s",
 			            ldns_get_errorstr_by_id(st));
-		int rc = push_rr(L, rr, f, (unsigned)(i + 1));
-		if (rc < 0)
+		int rc = check_rr(L, rr, f, (unsigned)(i + 1));
+		if (rc != 0)
 			return rc;
+		if ((rc = push_rr(L, rr, f, (unsigned)(i + 1))) < 0) {
+			ldns_rr_free(rr);
+			return rc;
+		}
 	}
 	if (pos != len)
 		return fail(L, GK_ESYNTAX, f, (unsigned)count, "%zu octets after the last record",

@@ -398,12 +398,55 @@ static void test_counts(void **state)
 	gk_zone_store_free(NULL);
 }
 
+/* Records from wire (persisted and transferred zones) are held to what their type promises,
+ * as master-file records are: a CNAME with RDLENGTH 0 (which ldns_wire2rr accepts) is refused,
+ * naming the record, not served with a target that is not there. */
+static void test_wire_fields(void **state)
+{
+	(void)state;
+	static const uint8_t ok[] = {/* a.cn. CNAME b.cn. */
+	                             1, 'a', 2,  'c', 'n', 0, 0,   5, 0,   1,   0,
+	                             0, 1,   44, 0,   6,   1, 'b', 2, 'c', 'n', 0};
+	static const uint8_t empty[] = {/* a.cn. CNAME, no RDATA */
+	                                1, 'a', 2, 'c', 'n', 0, 0, 5, 0, 1, 0, 0, 1, 44, 0, 0};
+	static const uint8_t mx[] = {/* a.cn. MX 10, no exchange */
+	                             1, 'a', 2, 'c', 'n', 0, 0, 15, 0, 1, 0, 0, 1, 44, 0, 2, 0, 10};
+	struct {
+		const uint8_t *w;
+		size_t len;
+		int rc;
+		const char *msg;
+	} cases[] = {
+	    {ok, sizeof(ok), 0, NULL},
+	    {empty, sizeof(empty), GK_ESYNTAX,
+	     "z.bin:1: CNAME record with 0 of its 1 RDATA fields"},
+	    {mx, sizeof(mx), GK_ESYNTAX, "z.bin:1: MX record with 1 of its 2 RDATA fields"},
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		loaded_t l;
+		memset(&l, 0, sizeof(l));
+		l.arena = gk_arena_new();
+		assert_non_null(l.arena);
+		l.L.arena = l.arena;
+		l.L.err = l.err;
+		l.L.errlen = sizeof l.err;
+		int rc = gk_zone_loader_read_wire(&l.L, "z.bin", cases[c].w, cases[c].len, 1);
+		assert_int_equal(rc, cases[c].rc);
+		if (cases[c].msg)
+			assert_non_null(strstr(l.err, cases[c].msg));
+		else
+			assert_int_equal(l.L.n, 1);
+		unload(&l);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_directives_and_includes),
 	    cmocka_unit_test(test_error_zone_twice),
 	    cmocka_unit_test(test_text_multiline),
+	    cmocka_unit_test(test_wire_fields),
 	    cmocka_unit_test(test_include_refused_in_text),
 	    cmocka_unit_test(test_reader_errors),
 	    cmocka_unit_test(test_origin_trailing_text),
