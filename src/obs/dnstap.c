@@ -297,6 +297,32 @@ static const char *why_text(uint8_t w)
 	return w < sizeof(n) / sizeof(n[0]) ? n[w] : "other";
 }
 
+/* The query time (q_sec, q_nsec) and, for a query, its message; for a response, the
+ * entry's time as the response time and the response message. */
+static void put_times(Dnstap__Message *m, const struct entry *e, bool response, uint64_t q_sec,
+                      uint32_t q_nsec)
+{
+	m->has_query_time_sec = m->has_query_time_nsec = 1;
+	m->query_time_sec = q_sec;
+	m->query_time_nsec = q_nsec;
+	if (!response) {
+		if (e->qlen > 0) {
+			m->has_query_message = 1;
+			m->query_message.data = (uint8_t *)e->q;
+			m->query_message.len = e->qlen;
+		}
+		return;
+	}
+	m->has_response_time_sec = m->has_response_time_nsec = 1;
+	m->response_time_sec = e->sec;
+	m->response_time_nsec = e->nsec;
+	if (e->rlen > 0) {
+		m->has_response_message = 1;
+		m->response_message.data = (uint8_t *)e->r;
+		m->response_message.len = e->rlen;
+	}
+}
+
 /* Frame message m in d with the writer's identity, version and extra, packed into out.
  * Returns its length (0: more than cap). */
 static size_t pack(const gk_tap_t *t, Dnstap__Dnstap *d, Dnstap__Message *m, const char *extra,
@@ -344,25 +370,7 @@ static size_t encode(gk_tap_t *t, const struct entry *e, bool response, const ch
 		m.has_query_port = 1;
 		m.query_port = e->port;
 	}
-	m.has_query_time_sec = m.has_query_time_nsec = 1;
-	m.query_time_sec = e->sec;
-	m.query_time_nsec = e->nsec;
-	if (!response) {
-		if (e->qlen > 0) {
-			m.has_query_message = 1;
-			m.query_message.data = (uint8_t *)e->q;
-			m.query_message.len = e->qlen;
-		}
-	} else {
-		m.has_response_time_sec = m.has_response_time_nsec = 1;
-		m.response_time_sec = e->sec;
-		m.response_time_nsec = e->nsec;
-		if (e->rlen > 0) {
-			m.has_response_message = 1;
-			m.response_message.data = (uint8_t *)e->r;
-			m.response_message.len = e->rlen;
-		}
-	}
+	put_times(&m, e, response, e->sec, e->nsec);
 	if (e->action != GK_ACT_RESOLVE || e->monitor || e->why != GK_WHY_NONE) {
 		p.type = (e->why >= GK_WHY_BLOCKED) ? "policy" : "ICP";
 		if (e->reg_len > 0) {
@@ -425,30 +433,10 @@ static size_t encode_fwd(gk_tap_t *t, const struct entry *e, const char *extra, 
 		m.has_response_port = 1;
 		m.response_port = e->port;
 	}
-	uint64_t t_ns = e->sec * 1000000000ull + e->nsec;
-	if (response) {
-		uint64_t q_ns = t_ns - (uint64_t)e->rtt_us * 1000ull;
-		m.has_query_time_sec = m.has_query_time_nsec = 1;
-		m.query_time_sec = q_ns / 1000000000ull;
-		m.query_time_nsec = (uint32_t)(q_ns % 1000000000ull);
-		m.has_response_time_sec = m.has_response_time_nsec = 1;
-		m.response_time_sec = e->sec;
-		m.response_time_nsec = e->nsec;
-		if (e->rlen > 0) {
-			m.has_response_message = 1;
-			m.response_message.data = (uint8_t *)e->r;
-			m.response_message.len = e->rlen;
-		}
-	} else {
-		m.has_query_time_sec = m.has_query_time_nsec = 1;
-		m.query_time_sec = e->sec;
-		m.query_time_nsec = e->nsec;
-		if (e->qlen > 0) {
-			m.has_query_message = 1;
-			m.query_message.data = (uint8_t *)e->q;
-			m.query_message.len = e->qlen;
-		}
-	}
+	/* a response's query went out rtt_us before it came back */
+	uint64_t q_ns =
+	    e->sec * 1000000000ull + e->nsec - (response ? (uint64_t)e->rtt_us * 1000ull : 0);
+	put_times(&m, e, response, q_ns / 1000000000ull, (uint32_t)(q_ns % 1000000000ull));
 	return pack(t, &d, &m, extra, out, cap);
 }
 
