@@ -627,7 +627,8 @@ def zones_load_markdown(S, z, a, cmd, kinds):
 		 "cached under `bench/data/zones-n%d-…`. Each server alone, pinned to core 0: gatekeeperd (`workers: 1`, "
 		 "the zones in a `zone_list:` file of `name file` lines, no Redis: zones only), NSD (`server-count: 1`, `nsd-control` on a unix socket), Knot %s (`udp-workers: 1`, "
 		 "`tcp-workers: 1`, `background-workers: 1`, zone files read as they are: no journal, no write-back, no "
-		 "semantic checks). \"Every zone answers\": from the spawn, the SOA of %d zones (a seeded sample and the "
+		 "semantic checks). Before each server starts, every zone file is read once, so each starts with the files "
+		 "in the page cache (untimed). \"Every zone answers\": from the spawn, the SOA of %d zones (a seeded sample and the "
 		 "last %d generated) polled one at a time until each answered authoritatively. Memory %s s after that: "
 		 "VmRSS and PSS summed over the server's processes (PSS counts pages NSD's forked processes share once); "
 		 "bytes per record and per zone are PSS ÷ RRs and ÷ zones.\n" % (

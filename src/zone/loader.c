@@ -8,6 +8,12 @@
  * more of building, so it is never contended enough to matter (measured: 200,000 bench
  * zones on 2 threads, docs/ARCHITECTURE.md), and the caller's thread is the store's single
  * writer, which a lock-free queue would not make any faster.
+ *
+ * The caller is woken once per GK_ZONE_BUILD_NOTIFY_BATCH results, not per zone: on a server
+ * pinned to one core every wake-up is a switch from the loader to the main loop and back, and
+ * waking per zone cost a million of them at a million zones (with libuv's uv_async_send
+ * spinning in sched_yield when the loader was preempted inside it). The caller polls for the
+ * rest (zoneload.c: every few milliseconds while loading).
  */
 
 #include <pthread.h>
@@ -92,8 +98,11 @@ static void *worker(void *arg)
 		pthread_mutex_lock(&zl->mu);
 		zl->inflight--;
 		push(zl, i, rc == 0 ? v : NULL, rc, err);
-		bool tell = !zl->notified && zl->notify;
-		zl->notified = true;
+		bool last = zl->next >= zl->n && zl->inflight == 0;
+		bool tell = !zl->notified && zl->notify &&
+		            (zl->qn >= GK_ZONE_BUILD_NOTIFY_BATCH || last || rc < 0);
+		if (tell)
+			zl->notified = true;
 		pthread_cond_broadcast(&zl->cv);
 		if (tell) {
 			pthread_mutex_unlock(&zl->mu);
@@ -171,9 +180,11 @@ size_t gk_zone_build_take(gk_zload_t *zl, bool wait, size_t max, gk_zload_fn fn,
 		zl->qn -= k;
 		zl->handed += k;
 	}
-	/* more already queued: the caller is told again at its next take's end (below) */
-	zl->notified = zl->qn > 0;
-	bool again = zl->qn > 0 && zl->notify;
+	/* a whole batch more already queued: the caller is told again at this take's end */
+	bool again =
+	    zl->notify && zl->qn > 0 &&
+	    (zl->qn >= GK_ZONE_BUILD_NOTIFY_BATCH || (zl->next >= zl->n && zl->inflight == 0));
+	zl->notified = again;
 	pthread_mutex_unlock(&zl->mu);
 	for (size_t i = 0; i < k; i++) {
 		fn(ctx, batch[i].index, batch[i].v, batch[i].rc, batch[i].err ? batch[i].err : "");

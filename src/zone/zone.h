@@ -222,11 +222,16 @@ typedef struct gk_zload gk_zload_t;
 /* The cores this process may run on (sched_getaffinity), at least 1. */
 unsigned gk_zone_build_cpus(void);
 
+/* Results queued before notify is called (see gk_zone_build_start). */
+#define GK_ZONE_BUILD_NOTIFY_BATCH 256
+
 /* Start building specs[0..n) on threads threads (0: gk_zone_build_cpus()). specs (and the
  * strings they point at) and psl (may be NULL) must outlive the loader. notify (may be
- * NULL) is called on a loader thread when a zone is done and the results before it have
- * been taken (so at most once per gk_zone_build_take; uv_async_send fits). Returns 0 or
- * GK_ENOMEM / GK_EAGAIN (no thread could start); nothing runs on error. */
+ * NULL) is called on a loader thread when GK_ZONE_BUILD_NOTIFY_BATCH results are queued, a
+ * zone failed, or the last zone is done, and not again until the next gk_zone_build_take
+ * (uv_async_send fits). Between those, a caller that wants results sooner polls with
+ * gk_zone_build_take. Returns 0 or GK_ENOMEM / GK_EAGAIN (no thread could start); nothing
+ * runs on error. */
 GK_MUST_CHECK int gk_zone_build_start(const gk_zone_spec_t *specs, size_t n,
                                       const struct gk_psl *psl, unsigned threads,
                                       void (*notify)(void *ctx), void *ctx, gk_zload_t **out);

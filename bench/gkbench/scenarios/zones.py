@@ -152,6 +152,23 @@ def start_all_answer(t, names, timeout):
 	return t.load_s
 
 
+def warm_files(m):
+	"""Reads every zone file once, so that each server starts with the same files in the page
+	cache: the first server to start would otherwise pay for reading a million files from
+	disk (a cold start of gatekeeperd took 64.6 s where a warm one took 44.2 s) and the ones
+	after it would find them cached. Returns (files, MiB, seconds)."""
+	t0, n, b = time.monotonic(), 0, 0
+	for z in m["zones"]:
+		with open(z["file"], "rb") as f:
+			while True:
+				chunk = f.read(1 << 20)
+				if not chunk:
+					break
+				b += len(chunk)
+		n += 1
+	return n, b / 1048576.0, time.monotonic() - t0
+
+
 def memory(t, settle):
 	time.sleep(settle)  # retired load buffers freed after a grace period
 	t.pids = tree(t.procs[0].proc.pid)
@@ -272,6 +289,8 @@ def load_phase(env, m, names):
 		else:
 			t = knot_target("Knot-zones", m, a.work)
 		t.kind = kind
+		wf, wmb, ws = warm_files(m)
+		log("zones %s: page cache warmed before the start: %d files, %.0f MiB read in %.1f s" % (t.label, wf, wmb, ws))
 		quiet(env)
 		try:
 			s = start_all_answer(t, names, timeout)
