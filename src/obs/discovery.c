@@ -131,7 +131,8 @@ static void tick_cb(uv_timer_t *t)
 	uint32_t now = (uint32_t)time(NULL);
 	atomic_store_explicit(&d->now_s, now, memory_order_relaxed);
 	gk_obs_disc_collect(d, now, false);
-	if (d->connected && !d->inflight)
+	/* a batch being written goes on at its own pace (disc_writer.c) */
+	if (d->connected && !d->inflight && !uv_is_active((uv_handle_t *)&d->pace))
 		gk_obs_disc_write_batch(d);
 	gk_obs_disc_sites_write(d);
 }
@@ -186,6 +187,7 @@ static void stop_cb(uv_async_t *a)
 	}
 	d->stop_deadline_ms = mono_ms() + STOP_WAIT_MS;
 	uv_timer_stop(&d->tick);
+	uv_timer_stop(&d->pace); /* what is left goes in one write */
 	uv_timer_start(&d->tick, final_cb, 0, 10);
 }
 
@@ -210,7 +212,8 @@ int gk_obs_disc_start(gk_disc_t *d)
 	uv_async_init(&d->loop, &d->stop_async, stop_cb);
 	uv_timer_init(&d->loop, &d->tick);
 	uv_timer_init(&d->loop, &d->clock);
-	d->stop_async.data = d->tick.data = d->clock.data = d;
+	uv_timer_init(&d->loop, &d->pace);
+	d->stop_async.data = d->tick.data = d->clock.data = d->pace.data = d;
 	uv_timer_start(&d->tick, tick_cb, d->conf.flush_ms, d->conf.flush_ms);
 	uv_timer_start(&d->clock, clock_cb, CLOCK_MS, CLOCK_MS);
 	if ((rc = gk_obs_disc_writer_open(d)) != 0) {

@@ -89,7 +89,10 @@ struct gk_disc {
 	bool connected, inflight;
 	gk_disc_table_t *batch; /* the write being sent, kept until Redis confirms it */
 	struct gk_disc_daytot batch_days[GK_DISC_PENDING_DAYS];
-	bool batch_ready;      /* batch holds a write not yet confirmed */
+	bool batch_ready;    /* batch holds entries not yet confirmed */
+	uint32_t batch_from; /* order[0, batch_from) of the batch are confirmed */
+	uint32_t batch_to;   /* the write in flight (or to re-send): order[batch_from, batch_to) */
+	uv_timer_t pace;     /* the gap before a batch's next write (disc_writer.c) */
 	uint64_t seq, attempt; /* write sequence (its id) and send attempts (nonces) */
 	char token[40];        /* this process, in write ids */
 	size_t inflight_evals; /* the first replies of its EXEC are the merges' overflow */
@@ -131,8 +134,14 @@ GK_MUST_CHECK int gk_obs_disc_writer_open(gk_disc_t *d);
  * Only at stop: the session otherwise reconnects by itself. NULL session ignored. */
 void gk_obs_disc_writer_close(gk_disc_t *d);
 
-/* Send the batch awaiting confirmation, or make the backlog the next batch and send it: one
- * MULTI/EXEC pipeline. Only when d->connected and no write is in flight. */
+/* Entries per write, and the gap between a batch's writes (disc_writer.c). */
+#define GK_DISC_WRITE_ENTRIES 128u
+#define GK_DISC_WRITE_GAP_MS  2u
+
+/* Send the batch's next write (or re-send the unconfirmed one), or make the backlog the next
+ * batch and send its first write: one MULTI/EXEC of at most GK_DISC_WRITE_ENTRIES entries
+ * (all that is left when stopping); the next follows GK_DISC_WRITE_GAP_MS after Redis
+ * confirms it (disc_writer.c says why). Only when d->connected and no write is in flight. */
 void gk_obs_disc_write_batch(gk_disc_t *d);
 
 /* True when the backlog holds entries or non-empty totals. */

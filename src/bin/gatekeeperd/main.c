@@ -5,6 +5,7 @@
  * stop or a passing --check, 1 on a config or zone error, 2 on bad usage.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include "common/log.h"
@@ -29,6 +30,12 @@ int main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
+	/* No fastbins: loading a zone parses it with ldns, which allocates and frees many small
+	 * blocks per record; glibc parks those past the thread cache in fastbins and sweeps
+	 * them back (malloc_consolidate, 3 % of a 1,000,000-zone start) whenever a larger block is
+	 * asked for. Without them the start is 4 % faster (200,000 zones on one core, 7.36-7.48 s
+	 * -> 7.03-7.25 s); the query path allocates nothing. */
+	(void)mallopt(M_MXFAST, 0);
 	const char *config = NULL;
 	int check = 0, ch;
 	while ((ch = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
