@@ -414,7 +414,7 @@ static int start_workers(gk_server_t *s, char *err, size_t errlen)
 	    .n_tls = cfg->n_tls,
 	    .front = cfg->front && cfg->front->n_zones ? cfg->front : NULL,
 	    .edns_udp_max = cfg->edns_udp_max,
-	    .front_relays = cfg->workers * ((unsigned)cfg->n_listen + 1u),
+	    .front_cache_parts = cfg->workers * (GK_FRONT_UDP_PARTS * (unsigned)cfg->n_listen + 1u),
 	    .udp_linger_us = cfg->udp_linger_us,
 	};
 	gk_obs_worker_t **udp_obs = calloc(cfg->n_listen, sizeof(*udp_obs));

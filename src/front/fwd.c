@@ -1191,9 +1191,13 @@ void gk_front_fwd_set_tap(gk_fwd_t *f, gk_fwd_tap_fn fn, void *tap, unsigned rin
 	f->tap_ring = ring;
 }
 
-size_t gk_front_fwd_cache_share(unsigned cache_size, unsigned relays)
+size_t gk_front_fwd_cache_share(unsigned cache_size, unsigned parts_total, unsigned parts)
 {
-	size_t n = relays ? (size_t)cache_size / relays : cache_size;
+	if (parts == 0)
+		parts = 1;
+	if (parts_total < parts)
+		parts_total = parts;
+	size_t n = (size_t)((uint64_t)cache_size * parts / parts_total);
 	n -= n % GK_FCACHE_WAYS;
 	return cache_size == 0 ? 0 : n < GK_FCACHE_WAYS ? GK_FCACHE_WAYS : n;
 }
@@ -1206,7 +1210,7 @@ void gk_front_fwd_cache_stats(const gk_fwd_t *f, size_t pool, gk_fcache_stats_t 
 }
 
 int gk_front_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, uint16_t edns_udp_max,
-                     unsigned relays, gk_fwd_t **out, char *err, size_t errlen)
+                     unsigned parts_total, unsigned parts, gk_fwd_t **out, char *err, size_t errlen)
 {
 	int rc = GK_ENOMEM;
 	struct gk_fwd *f = calloc(1, sizeof(*f));
@@ -1247,7 +1251,8 @@ int gk_front_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, uint16_t edns
 				goto nomem;
 		}
 		if (pc->cache_size) {
-			size_t entries = gk_front_fwd_cache_share(pc->cache_size, relays);
+			size_t entries =
+			    gk_front_fwd_cache_share(pc->cache_size, parts_total, parts);
 			if ((rc = gk_front_cache_new(entries * gk_front_cache_entry_bytes(),
 			                             CACHE_TTLMAX, &fp->cache)) != 0)
 				goto fail;

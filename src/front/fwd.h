@@ -86,22 +86,31 @@ typedef struct gk_fwd_counters {
 	uint64_t tap_dropped; /* dnstap messages of backend traffic not queued: ring full */
 } gk_fwd_counters_t;
 
+/* Shares of a pool's packet cache: a UDP thread's relay takes GK_FRONT_UDP_PARTS parts, a
+ * worker loop's relay (TCP and TLS clients, usually a small part of the traffic) one. Equal
+ * shares left the UDP thread of a one-worker server half the entries with nearly all of the
+ * queries. */
+#define GK_FRONT_UDP_PARTS 8u
+
 /* A relay on loop (initialised, not yet running): pools, caches and sockets per conf (not
- * NULL, checked), edns_udp_max our own EDNS limit. relays: how many relays the process
- * runs for conf (workers x (UDP sockets + 1)); each pool's packet cache of this relay holds
- * gk_front_fwd_cache_share(cache_size, relays) entries, its own, used by this relay's loop only.
+ * NULL, checked), edns_udp_max our own EDNS limit. parts_total: the cache parts of every
+ * relay the process runs for conf (workers x (GK_FRONT_UDP_PARTS x UDP sockets + 1)), parts
+ * this relay's; each pool's packet cache of this relay holds
+ * gk_front_fwd_cache_share(cache_size, parts_total, parts) entries, its own, used by this
+ * relay's loop only.
  * Returns 0 with *out, GK_ENOMEM, or an error from socket() or libuv; err names the cause.
  * On failure *out is still set: its handles are on the loop, so the caller closes the loop's
  * handles and then calls gk_front_fwd_free. */
 GK_MUST_CHECK int gk_front_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf,
-                                   uint16_t edns_udp_max, unsigned relays, gk_fwd_t **out,
-                                   char *err, size_t errlen);
+                                   uint16_t edns_udp_max, unsigned parts_total, unsigned parts,
+                                   gk_fwd_t **out, char *err, size_t errlen);
 
-/* Entries of one relay's cache for a pool of cache_size entries in a process of relays
- * relays (0 taken as 1): cache_size / relays rounded down to whole sets of GK_FCACHE_WAYS,
- * so that the relays together hold at most cache_size, but at least one set (so the total
- * is at most max(cache_size, relays x GK_FCACHE_WAYS)); 0 when cache_size is 0. Pure. */
-size_t gk_front_fwd_cache_share(unsigned cache_size, unsigned relays);
+/* Entries of one relay's cache of parts parts for a pool of cache_size entries in a process
+ * whose relays have parts_total parts (0 taken as parts): cache_size x parts / parts_total
+ * rounded down to whole sets of GK_FCACHE_WAYS, so that the relays together hold at most
+ * cache_size, but at least one set (so the total is at most max(cache_size, relays x
+ * GK_FCACHE_WAYS)); 0 when cache_size is 0. Pure. */
+size_t gk_front_fwd_cache_share(unsigned cache_size, unsigned parts_total, unsigned parts);
 
 /* This relay's packet cache figures for pool (zeros: cache off or no such pool). The
  * relay's loop thread, or any thread while the loop does not run. */

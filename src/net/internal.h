@@ -245,9 +245,9 @@ int gk_net_udp_start(struct udp_sock *u);  /* its thread */
 void gk_net_udp_stop(struct gk_worker *w); /* join every thread */
 void gk_net_udp_free(struct gk_worker *w);
 /* Front end (conf not NULL): a loop and a relay per UDP socket, after gk_net_udp_init;
- * relays: the process's relay count (gk_front_fwd_new). 0, or an error with err set. */
+ * cache_parts: the cache parts of the process (gk_front_fwd_new). 0, or an error with err set. */
 int gk_net_udp_front(struct gk_worker *w, const struct gk_front_conf *conf, uint16_t edns_udp_max,
-                     unsigned relays, char *err, size_t errlen);
+                     unsigned cache_parts, char *err, size_t errlen);
 /* worker.c: the relay fwd logs its backend traffic to the dnstap ring of the thread whose
  * observation block is obs, when the log has `forwarded` (else nothing). */
 struct gk_fwd;

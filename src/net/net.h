@@ -93,9 +93,10 @@ typedef struct gk_net_params {
 	 * worker's relay (front/fwd.h), which sends our EDNS limit edns_udp_max to backends. */
 	const struct gk_front_conf *front;
 	uint16_t edns_udp_max;
-	/* Relays of the whole process (workers x (n_addrs + 1)): each pool's cache_size is
-	 * divided among them, every relay having a cache of its own (gk_front_fwd_cache_share). */
-	unsigned front_relays;
+	/* Cache parts of the whole process's relays (workers x (GK_FRONT_UDP_PARTS x n_addrs +
+	 * 1)): each pool's cache_size is divided among them, every relay having a cache of its
+	 * own (gk_front_fwd_cache_share). */
+	unsigned front_cache_parts;
 	/* Wake-up coalescing of the UDP threads (udp.c): after a wake-up that read under half a
 	 * batch, sleep this many microseconds before reading again; 0: never. */
 	unsigned udp_linger_us;

@@ -154,11 +154,12 @@ static int setup(struct gk_worker *w, const gk_net_params_t *p, char *err, size_
 	}
 	uint16_t eum = p->edns_udp_max ? p->edns_udp_max : 1232;
 	if (p->front != NULL) {
-		if ((rc = gk_front_fwd_new(&w->loop, p->front, eum, p->front_relays, &w->fwd, err,
-		                           errlen)) != 0)
+		if ((rc = gk_front_fwd_new(&w->loop, p->front, eum, p->front_cache_parts, 1,
+		                           &w->fwd, err, errlen)) != 0)
 			return rc;
 		gk_net_fwd_tap_set(w->fwd, p->obs);
-		if ((rc = gk_net_udp_front(w, p->front, eum, p->front_relays, err, errlen)) != 0)
+		if ((rc = gk_net_udp_front(w, p->front, eum, p->front_cache_parts, err, errlen)) !=
+		    0)
 			return rc;
 	}
 	if (p->n_tls > 0)

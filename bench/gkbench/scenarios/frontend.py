@@ -16,8 +16,8 @@ from ..rounds import kinds_udp, measure_rounds, quiet
 from ..targets import Redis, Target, dnsdist_target, first_filed, gk_sync, nsd_target, wait_ready
 
 POOL = "nsd"
-CACHE_ON = 65536  # the default packet cache of a pool (entries per worker)
 DD_CACHE = 100000  # dnsdist's packet cache (entries)
+CACHE_ON = DD_CACHE  # gatekeeperd's pool cache_size: the same entries for the process
 
 
 def fe_target(label, binary, manifest, work, redis, cache_size, n_backends=1):

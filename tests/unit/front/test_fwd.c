@@ -23,15 +23,28 @@
 static void test_share(void **state)
 {
 	(void)state;
-	assert_int_equal(gk_front_fwd_cache_share(65536, 4), 16384);
-	assert_int_equal(gk_front_fwd_cache_share(65536, 3), 21844); /* 21845 to whole sets */
-	assert_int_equal(gk_front_fwd_cache_share(65536, 1), 65536);
-	assert_int_equal(gk_front_fwd_cache_share(100, 0), 100);
-	assert_int_equal(gk_front_fwd_cache_share(10, 4), GK_FCACHE_WAYS); /* at least one set */
-	assert_int_equal(gk_front_fwd_cache_share(1, 1), GK_FCACHE_WAYS);
-	assert_int_equal(gk_front_fwd_cache_share(0, 4), 0);
+	assert_int_equal(gk_front_fwd_cache_share(65536, 4, 1), 16384);
+	assert_int_equal(gk_front_fwd_cache_share(65536, 3, 1), 21844); /* 21845 to whole sets */
+	assert_int_equal(gk_front_fwd_cache_share(65536, 1, 1), 65536);
+	assert_int_equal(gk_front_fwd_cache_share(100, 0, 1), 100);
+	assert_int_equal(gk_front_fwd_cache_share(10, 4, 1), GK_FCACHE_WAYS); /* at least one set */
+	assert_int_equal(gk_front_fwd_cache_share(1, 1, 1), GK_FCACHE_WAYS);
+	assert_int_equal(gk_front_fwd_cache_share(0, 4, 1), 0);
 	for (unsigned r = 1; r <= 64; r++)
-		assert_true(gk_front_fwd_cache_share(65536, r) * r <= 65536);
+		assert_true(gk_front_fwd_cache_share(65536, r, 1) * r <= 65536);
+	/* one worker, one UDP socket: the UDP thread's relay takes 8 of 9 parts, the loop's 1 */
+	unsigned total = GK_FRONT_UDP_PARTS + 1;
+	assert_int_equal(gk_front_fwd_cache_share(65536, total, GK_FRONT_UDP_PARTS), 58252);
+	assert_int_equal(gk_front_fwd_cache_share(65536, total, 1), 7280);
+	for (unsigned w = 1; w <= 8; w++)
+		for (unsigned a = 1; a <= 4; a++) {
+			unsigned t = w * (GK_FRONT_UDP_PARTS * a + 1);
+			size_t sum =
+			    w * (a * gk_front_fwd_cache_share(100000, t, GK_FRONT_UDP_PARTS) +
+			         gk_front_fwd_cache_share(100000, t, 1));
+			assert_true(sum <= 100000);
+			assert_true(sum + w * (a + 1) * GK_FCACHE_WAYS > 100000); /* none wasted */
+		}
 }
 
 static void close_cb(uv_handle_t *h, void *arg)
@@ -68,8 +81,8 @@ static void relays(unsigned cache_size, unsigned n, size_t want_slots)
 	char err[256];
 	assert_true(n <= 8);
 	for (unsigned i = 0; i < n; i++)
-		assert_int_equal(gk_front_fwd_new(&loop, &conf, 1232, n, &f[i], err, sizeof(err)),
-		                 0);
+		assert_int_equal(
+		    gk_front_fwd_new(&loop, &conf, 1232, n, 1, &f[i], err, sizeof(err)), 0);
 	size_t total = 0;
 	for (unsigned i = 0; i < n; i++) {
 		gk_fcache_stats_t st;
