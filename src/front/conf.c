@@ -148,7 +148,7 @@ static int parse_check(struct pc *c, yaml_node_t *v, gk_front_pool_conf_t *pl)
 	return 0;
 }
 
-/* ecs: {ipv4: 0..32, ipv6: 0..128} */
+/* ecs: {ipv4: 0..32, ipv6: 0..128, client: keep|replace} */
 static int visit_ecs(gk_yaml_t *y, const char *key, yaml_node_t *kn, yaml_node_t *v, void *arg)
 {
 	gk_front_pool_conf_t *pl = arg;
@@ -156,14 +156,27 @@ static int visit_ecs(gk_yaml_t *y, const char *key, yaml_node_t *kn, yaml_node_t
 		return gk_yaml_uint(y, "pools.ecs.ipv4", v, 0, 32, &pl->ecs_v4);
 	if (!strcmp(key, "ipv6"))
 		return gk_yaml_uint(y, "pools.ecs.ipv6", v, 0, 128, &pl->ecs_v6);
-	return fail(pc_of(y), gk_yaml_line(kn), "pools.ecs: unknown key '%s' (expected ipv4, ipv6)",
-	            key);
+	if (!strcmp(key, "client")) {
+		const char *m = NULL;
+		if (gk_yaml_string(y, "pools.ecs.client", v, &m) != 0)
+			return y->rc;
+		if (!strcmp(m, "keep"))
+			pl->ecs_client = GK_FRONT_ECS_KEEP;
+		else if (!strcmp(m, "replace"))
+			pl->ecs_client = GK_FRONT_ECS_REPLACE;
+		else
+			return fail(pc_of(y), gk_yaml_line(v),
+			            "pools.ecs.client: '%s' is not one of keep, replace", m);
+		return 0;
+	}
+	return fail(pc_of(y), gk_yaml_line(kn),
+	            "pools.ecs: unknown key '%s' (expected ipv4, ipv6, client)", key);
 }
 
 static int parse_ecs(struct pc *c, yaml_node_t *v, gk_front_pool_conf_t *pl)
 {
 	if (v->type != YAML_MAPPING_NODE)
-		return fail(c, gk_yaml_line(v), "pools.ecs: expected {ipv4, ipv6}");
+		return fail(c, gk_yaml_line(v), "pools.ecs: expected {ipv4, ipv6, client}");
 	pl->ecs = true;
 	return gk_yaml_walk_map(&c->y, "pools.ecs", v, visit_ecs, pl);
 }
@@ -485,7 +498,8 @@ static bool pool_eq(const gk_front_pool_conf_t *a, const gk_front_pool_conf_t *b
 	    a->retries != b->retries || !str_eq(a->check_name, b->check_name) ||
 	    a->check_interval_ms != b->check_interval_ms || a->cache_size != b->cache_size ||
 	    a->tc != b->tc || a->no_backend != b->no_backend || a->ecs != b->ecs ||
-	    a->proxy != b->proxy || a->ecs_v4 != b->ecs_v4 || a->ecs_v6 != b->ecs_v6)
+	    a->proxy != b->proxy || a->ecs_v4 != b->ecs_v4 || a->ecs_v6 != b->ecs_v6 ||
+	    a->ecs_client != b->ecs_client)
 		return false;
 	for (size_t i = 0; i < a->n_backends; i++)
 		if (strcmp(a->backends[i].name, b->backends[i].name) != 0 ||

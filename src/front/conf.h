@@ -14,7 +14,8 @@
  *       cache_size: 65536       # packet cache entries (process), 0: off
  *       tc: retry-tcp           # or pass: a truncated UDP answer retried over TCP or passed on
  *       no_backend: servfail    # no backend up: SERVFAIL at once
- *       ecs: {ipv4: 24, ipv6: 56}  # EDNS Client Subnet to the backends (RFC 7871); absent: none
+ *       ecs: {ipv4: 24, ipv6: 56, client: keep}  # EDNS Client Subnet to the backends (RFC
+ *                               # 7871); absent: none; client: keep|replace a query's own
  *       proxy_protocol: false   # true: a PROXY v2 header naming the client before each query
  *   zones:
  *     - {name: example.cn, forward: registrar-a}
@@ -43,6 +44,10 @@
 
 enum gk_front_tc { GK_FRONT_TC_RETRY_TCP = 0, GK_FRONT_TC_PASS };
 enum gk_front_no_backend { GK_FRONT_NOBACKEND_SERVFAIL = 0 };
+/* A query carrying its own ECS option (pools.ecs.client): keep = that subnet forwarded, cut
+ * to the pool's prefix lengths (dnsdist's ecsOverride false); replace = ours from the
+ * client's address, the client's dropped. */
+enum gk_front_ecs_client { GK_FRONT_ECS_KEEP = 0, GK_FRONT_ECS_REPLACE };
 
 typedef struct gk_front_pool_conf {
 	char *name;
@@ -59,6 +64,7 @@ typedef struct gk_front_pool_conf {
 	 * these prefix lengths; ecs false: none sent */
 	bool ecs;
 	unsigned ecs_v4, ecs_v6;
+	enum gk_front_ecs_client ecs_client;
 	/* PROXY protocol v2 towards the backends (net/proxy.h gk_proxy_write): each UDP query
 	 * prefixed with a header naming the client; each TCP query on a connection of its own
 	 * that starts with one (a header names one client, so these are not shared); health
