@@ -317,6 +317,21 @@ int gk_front_conf_zone_add(gk_front_conf_t **conf, const char *name, const char 
 	                                   line);
 }
 
+int gk_front_conf_zone_add_file(gk_front_conf_t **conf, const char *name, size_t nl,
+                                const char *pool, size_t pl, const char *file, size_t fl)
+{
+	char *f = strndup(file, fl);
+	if (f == NULL)
+		return GK_ENOMEM;
+	int rc = gk_front_conf_zone_add_from(conf, name, nl, pool, pl, f, 0);
+	if (rc != 0) {
+		free(f);
+		return rc;
+	}
+	(*conf)->zones[(*conf)->n_zones - 1].file_owned = true;
+	return 0;
+}
+
 const char *gk_front_zone_file(const gk_front_zone_conf_t *z, const char *path)
 {
 	return z->file ? z->file : path;
@@ -419,7 +434,19 @@ int gk_front_conf_check(gk_front_conf_t *fc, const char *path, char *err, size_t
 		const gk_front_zone_conf_t *z = &fc->zones[dup], *f = &fc->zones[first];
 		const char *zf = gk_front_zone_file(z, path), *ff = gk_front_zone_file(f, path);
 		c.y.path = zf;
-		if (zf == ff || strcmp(zf, ff) == 0)
+		char at[600];
+		if (f->line)
+			snprintf(at, sizeof(at), "%s:%zu", ff, f->line);
+		else
+			snprintf(at, sizeof(at), "%s", ff);
+		if (z->line == 0) { /* a zones directory's file: no line */
+			snprintf(err, errlen, "%s: zones: '%s' is forwarded twice (first at %s)",
+			         zf, z->name, at);
+			c.y.rc = GK_ECONFIG;
+		} else if (f->line == 0)
+			fail(&c, z->line, "zones: '%s' is forwarded twice (first at %s)", z->name,
+			     at);
+		else if (zf == ff || strcmp(zf, ff) == 0)
 			fail(&c, z->line, "zones: '%s' is forwarded twice (first at line %zu)",
 			     z->name, f->line);
 		else
@@ -479,6 +506,8 @@ void gk_front_conf_free(gk_front_conf_t *fc)
 	for (size_t i = 0; i < fc->n_zones; i++) {
 		free(fc->zones[i].name);
 		free(fc->zones[i].pool_name);
+		if (fc->zones[i].file_owned)
+			free((char *)fc->zones[i].file);
 	}
 	free(fc->zones);
 	free(fc);

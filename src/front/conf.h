@@ -79,8 +79,10 @@ typedef struct gk_front_zone_conf {
 	size_t pool;     /* index in pools, set by gk_front_conf_check */
 	size_t line;
 	/* where it is named: a zone list file (`NAME forward=POOL`; borrowed from the config,
-	 * which outlives this), or NULL: the config file itself */
+	 * which outlives this), a zones directory's file (line 0; owned: file_owned), or NULL:
+	 * the config file itself */
 	const char *file;
+	bool file_owned;
 } gk_front_zone_conf_t;
 
 typedef struct gk_front_conf {
@@ -107,12 +109,19 @@ GK_MUST_CHECK int gk_front_conf_zone_add(gk_front_conf_t **conf, const char *nam
 GK_MUST_CHECK int gk_front_conf_zone_add_from(gk_front_conf_t **conf, const char *name, size_t nl,
                                               const char *pool, size_t pl, const char *file,
                                               size_t line);
-/* The file a forwarded zone is named in: its zone list, else path (the config's). */
+/* The same for a zone named by a file of a zones directory with `forward: POOL`: the file's
+ * path file[0..fl) is copied (errors name it, without a line). Returns 0 or GK_ENOMEM. */
+GK_MUST_CHECK int gk_front_conf_zone_add_file(gk_front_conf_t **conf, const char *name, size_t nl,
+                                              const char *pool, size_t pl, const char *file,
+                                              size_t fl);
+/* The file a forwarded zone is named in: its zone list or directory entry, else path (the
+ * config's). */
 const char *gk_front_zone_file(const gk_front_zone_conf_t *z, const char *path);
 
-/* Once the file (and its zone list) is read: every forwarded zone names a pool of `pools:`;
- * a zone forwarded twice is an error (n log n). Returns 0 or GK_ECONFIG with err naming
- * FILE:LINE (the zone's zone list, else path). NULL conf: 0. */
+/* Once the file (and its zone list and directories) is read: every forwarded zone names a
+ * pool of `pools:`; a zone forwarded twice is an error naming both places (n log n).
+ * Returns 0 or GK_ECONFIG with err naming FILE:LINE (the zone's zone list, else path) or
+ * FILE (a directory's file). NULL conf: 0. */
 GK_MUST_CHECK int gk_front_conf_check(gk_front_conf_t *conf, const char *path, char *err,
                                       size_t errlen);
 
