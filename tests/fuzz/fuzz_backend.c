@@ -77,8 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap();
 		static uint8_t q[sizeof(sent) + GK_RELAY_OPT_LEN + GK_RELAY_ECS_MAX];
 		uint8_t key[GK_FCACHE_ECS_MAX];
-		size_t kl, n = gk_front_relay_query(sent, sizeof(sent), 1, false, 1232, q);
-		size_t m = gk_front_relay_put_ecs(q, n, &e, 24, 56, key, &kl);
+		size_t kl, ql = gk_front_relay_query(sent, sizeof(sent), 1, false, 1232, q);
+		size_t m = gk_front_relay_put_ecs(q, ql, &e, 24, 56, key, &kl);
 		if (m > sizeof(q) || kl > GK_FCACHE_ECS_MAX || key[1] > e.source)
 			__builtin_trap();
 		gk_relay_ecs_t back;
