@@ -144,7 +144,8 @@ static size_t ecs_query(uint8_t *q, const uint8_t *ecs, size_t el, size_t *qend)
 	memcpy(o, oh, sizeof(oh));
 	o[9] = 0;
 	o[10] = (uint8_t)el;
-	memcpy(o + 11, ecs, el);
+	if (el)
+		memcpy(o + 11, ecs, el);
 	return sizeof(hq) + 11 + el;
 }
 
