@@ -17,7 +17,7 @@
 #      counter and the relay's query counter do not move;
 #   2b. a directory-forwarded zone is answered as NSD answers it; a name under the unfiled
 #      directory-forwarded one is REFUSED with EDE 15 and never reaches NSD; a file added to
-#      the directory and a SIGHUP: its zone forwarded;
+#      the directory and a SIGHUP: its zone forwarded (one removed, after 4: no longer);
 #   2c. a resolver's query carrying its client's subnet (198.51.100.77/32): the answer
 #      echoes it (NSD gives no scope: 0); an invalid one is FORMERR; a plain query's answer
 #      has no ECS (the query sent to NSD, read back from dnstap in 5: /24 of the client's,
@@ -220,6 +220,12 @@ def run(gk, port, nsd, mport, lst, zd):
 		 lambda: ask(port, "www4.example.cn").rcode() == dns.rcode.REFUSED)
 	r = ask(port, "www2.chain.com.cn")
 	expect("... the directory's zones still forwarded", r.rcode() == dns.rcode.NXDOMAIN, r)
+	os.unlink(os.path.join(zd, "other.com.cn.fwd"))
+	gk.signal(signal.SIGHUP)
+	wait_for("a file removed from the directory and a SIGHUP: other.com.cn no longer forwarded",
+		 lambda: ask(port, "www.other.com.cn").rcode() == dns.rcode.REFUSED)
+	r = ask(port, "www3.chain.com.cn")
+	expect("... the directory's other zones still forwarded", r.rcode() == dns.rcode.NXDOMAIN, r)
 	r = ask(port, "www.target.dname.cn")
 	expect("a reload dropping a list-forwarded zone applies; the served zone still answers",
 	       r.rcode() == dns.rcode.NOERROR, r)
