@@ -320,6 +320,39 @@ static void check_secondary_overlap(struct ctx *c)
 	free(names);
 }
 
+/* Forwarded zone z is also served from a file or by transfer (other: that zone's name
+ * string): the error names both places. Cold path. */
+static void forward_overlap(struct ctx *c, const gk_front_zone_conf_t *z, const char *other)
+{
+	const gk_config_t *cfg = c->cfg;
+	char at[600] = "", here[600];
+	for (size_t j = 0; j < cfg->n_zones && !at[0]; j++) {
+		const gk_config_zone_origin_t *o = &cfg->zone_origin[j];
+		if (cfg->zones[j].name != other)
+			continue;
+		if (o->line)
+			snprintf(at, sizeof(at), "%s:%u", o->file, (unsigned)o->line);
+		else
+			snprintf(at, sizeof(at), "%s", o->file);
+	}
+	const gk_xfr_conf_t *x = cfg->secondary;
+	for (size_t j = 0; x && j < x->n_zones && !at[0]; j++)
+		if (x->zones[j].name == other)
+			snprintf(at, sizeof(at), "%s:%zu", c->y.path, (size_t)x->zones[j].line);
+	const char *zf = gk_front_zone_file(z, c->y.path);
+	if (z->line)
+		snprintf(here, sizeof(here), "%s:%zu", zf, z->line);
+	else
+		snprintf(here, sizeof(here), "%s", zf);
+	c->y.rc = GK_ECONFIG;
+	if (c->y.err == NULL || c->y.errlen == 0)
+		return;
+	snprintf(c->y.err, c->y.errlen,
+	         "%s: zones: '%s' is forwarded and also served from a file or by transfer (at "
+	         "%s; a zone has one source)",
+	         here, z->name, at);
+}
+
 /* A zone is served from a file, by transfer or forwarded: one of them. */
 static void check_forward_overlap(struct ctx *c)
 {
@@ -338,16 +371,9 @@ static void check_forward_overlap(struct ctx *c)
 	qsort(names, n + nx, sizeof(*names), cmp_zone_name);
 	for (size_t i = 0; i < fc->n_zones && c->y.rc == 0; i++) {
 		const char *k = fc->zones[i].name;
-		if (bsearch(&k, names, n + nx, sizeof(*names), cmp_zone_name) != NULL) {
-			const char *path = c->y.path; /* the zone list's line, if that names it */
-			c->y.path = gk_front_zone_file(&fc->zones[i], path);
-			gk_yaml_fail(
-			    &c->y, GK_ECONFIG, fc->zones[i].line,
-			    "zones: '%s' is forwarded and also served from a file or by transfer "
-			    "(a zone has one source)",
-			    k);
-			c->y.path = path;
-		}
+		const char **hit = bsearch(&k, names, n + nx, sizeof(*names), cmp_zone_name);
+		if (hit != NULL)
+			forward_overlap(c, &fc->zones[i], *hit);
 	}
 	free(names);
 }
@@ -417,7 +443,7 @@ static int parse_zone_list(struct ctx *c, yaml_node_t *v)
 }
 
 struct dir_seen {
-	const char *path, *pattern;
+	const char *path, *pattern, *forward;
 };
 
 static int visit_zones_dir(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
@@ -437,24 +463,50 @@ static int visit_zones_dir(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_n
 			    d->pattern);
 		return 0;
 	}
+	if (strcmp(key, "forward") == 0) /* a pool name: checked once pools are read */
+		return gk_yaml_string(&c->y, "zones_dir.forward", v, &d->forward);
 	return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(k),
-	                    "zones_dir: unknown key '%s' (expected path, pattern)", key);
+	                    "zones_dir: unknown key '%s' (expected path, pattern, forward)", key);
 }
 
-/* zones_dir: {path: DIR, pattern: "%s.zone"} -- one zone per matching file. */
-static int parse_zones_dir(struct ctx *c, yaml_node_t *v)
+/* One zones_dir mapping: {path: DIR, pattern: "%s.zone", forward: POOL}. */
+static int parse_zones_dir_one(struct ctx *c, yaml_node_t *v)
 {
 	struct dir_seen d = {0};
+	if (v->type != YAML_MAPPING_NODE)
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
+		                    "zones_dir: expected {path, pattern, forward}");
 	if (gk_yaml_walk_map(&c->y, "zones_dir", v, visit_zones_dir, &d) != 0)
 		return c->y.rc;
 	if (d.path == NULL)
 		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
 		                    "zones_dir: missing required key 'path'");
-	c->cfg->zones_dir_line = gk_yaml_line(v);
-	if ((c->cfg->zones_dir = resolve(c, d.path)) == NULL ||
-	    (c->cfg->zones_pattern = strdup(d.pattern ? d.pattern : "%s.zone")) == NULL)
+	gk_config_t *cfg = c->cfg;
+	gk_config_zdir_t *z = realloc(cfg->zdirs, (cfg->n_zdirs + 1) * sizeof(*z));
+	if (z == NULL)
+		return c->y.rc = GK_ENOMEM;
+	cfg->zdirs = z;
+	z = &cfg->zdirs[cfg->n_zdirs++];
+	*z = (gk_config_zdir_t){.line = gk_yaml_line(v)};
+	if ((z->path = resolve(c, d.path)) == NULL ||
+	    (z->pattern = strdup(d.pattern ? d.pattern : "%s.zone")) == NULL ||
+	    (d.forward && (z->forward = strdup(d.forward)) == NULL))
 		return c->y.rc = GK_ENOMEM;
 	return 0;
+}
+
+/* zones_dir: one mapping, or a list of them -- one zone per matching file. */
+static int parse_zones_dir(struct ctx *c, yaml_node_t *v)
+{
+	if (v->type != YAML_SEQUENCE_NODE)
+		return parse_zones_dir_one(c, v);
+	if (v->data.sequence.items.start == v->data.sequence.items.top)
+		return gk_yaml_fail(&c->y, GK_ECONFIG, gk_yaml_line(v),
+		                    "zones_dir: an empty list (one mapping or more)");
+	for (yaml_node_item_t *it = v->data.sequence.items.start;
+	     it < v->data.sequence.items.top && c->y.rc == 0; it++)
+		parse_zones_dir_one(c, yaml_document_get_node(c->y.doc, *it));
+	return c->y.rc;
 }
 
 struct control_seen {
@@ -1384,12 +1436,12 @@ int gk_daemon_config_load_flags(const char *path, unsigned flags, gk_config_t **
 	                     (c.cfg->front && c.cfg->front->n_zones > 0);
 	if (!seen.listen)
 		gk_yaml_fail(&c.y, GK_ECONFIG, gk_yaml_line(root), "missing required key 'listen'");
-	else if (!seen.zones && !c.cfg->zone_list && !c.cfg->zones_dir && !c.cfg->control.set &&
+	else if (!seen.zones && !c.cfg->zone_list && !c.cfg->n_zdirs && !c.cfg->control.set &&
 	         !has_secondary)
 		gk_yaml_fail(&c.y, GK_ECONFIG, gk_yaml_line(root),
 		             "missing required key 'zones' (or zone_list, zones_dir, control, "
 		             "secondary.zones)");
-	else if (c.cfg->n_zones == 0 && !c.cfg->zone_list && !c.cfg->zones_dir &&
+	else if (c.cfg->n_zones == 0 && !c.cfg->zone_list && !c.cfg->n_zdirs &&
 	         !c.cfg->control.set && !has_secondary)
 		gk_yaml_fail(&c.y, GK_ECONFIG, c.zones_line,
 		             "zones: at least one zone is required");
@@ -1465,8 +1517,12 @@ void gk_daemon_config_free(gk_config_t *cfg)
 	free(cfg->zones);
 	free(cfg->zone_origin);
 	free(cfg->zone_list);
-	free(cfg->zones_dir);
-	free(cfg->zones_pattern);
+	for (size_t i = 0; i < cfg->n_zdirs; i++) {
+		free(cfg->zdirs[i].path);
+		free(cfg->zdirs[i].pattern);
+		free(cfg->zdirs[i].forward);
+	}
+	free(cfg->zdirs);
 	free(cfg->control.socket);
 	free(cfg->control.state_file);
 	free(cfg->listen);

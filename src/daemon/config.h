@@ -182,9 +182,19 @@ typedef struct gk_config_zsig {
 	int64_t size, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec;
 } gk_config_zsig_t;
 
+/* zones_dir: a directory whose files matching pattern each name a zone (docs/CONFIG.md). */
+typedef struct gk_config_zdir {
+	char *path;    /* resolved */
+	char *pattern; /* exactly one %s */
+	/* a pool of `pools:`: every matching file names a zone forwarded to it (its contents
+	 * not read); NULL: each file is the zone's master file */
+	char *forward;
+	size_t line;           /* of the mapping in the config */
+	gk_config_zsig_t zsig; /* the directory as read */
+} gk_config_zdir_t;
+
 enum {
 	GK_CONFIG_ZSIG_LIST,
-	GK_CONFIG_ZSIG_DIR,
 	GK_CONFIG_ZSIG_STATE,
 	GK_CONFIG_ZSIG_JOURNAL, /* the state file's journal (zonelist.h) */
 	GK_CONFIG_ZSIG_N
@@ -207,8 +217,8 @@ typedef struct gk_config {
 	size_t n_zones, zones_cap;
 	char *zone_list; /* zone list file (resolved), or NULL */
 	size_t zone_list_line;
-	char *zones_dir, *zones_pattern; /* zones directory (resolved) and pattern, or NULL */
-	size_t zones_dir_line;
+	gk_config_zdir_t *zdirs; /* zones_dir: the directories in config order */
+	size_t n_zdirs;
 	gk_config_zsig_t zsig[GK_CONFIG_ZSIG_N]; /* the zone sources as read (zone lists) */
 	gk_config_control_t control;
 	enum gk_log_level log_level;

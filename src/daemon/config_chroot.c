@@ -30,7 +30,8 @@ static int each_path(gk_config_t *cfg, path_fn fn, void *ctx)
 			return rc;
 	}
 	P("zone_list", cfg->zone_list);
-	P("zones_dir.path", cfg->zones_dir);
+	for (size_t i = 0; i < cfg->n_zdirs; i++)
+		P("zones_dir.path", cfg->zdirs[i].path);
 	P("control.socket", cfg->control.socket);
 	P("control.state_file", cfg->control.state_file);
 	P("redis.password_file", cfg->redis.password_file);

@@ -74,6 +74,7 @@ struct add_ctx {
 	const char *origin; /* cfg-owned; NULL: each entry's own file (zones directory) */
 	const char *dir;    /* relative files resolve against this; NULL: as given */
 	size_t dirlen;
+	const char *forward; /* a zones directory's pool: its files name forwarded zones */
 };
 
 /* An entry's file path and name in one allocation (path, NUL, name, NUL): a million entries
@@ -87,6 +88,9 @@ static int add_entry(void *arg, const char *name, size_t nl, const char *file, s
 	if (a->src == GK_CONFIG_ZSRC_LIST && gk_zonelist_forward(file, fl, &pool, &pol))
 		return gk_front_conf_zone_add_from(&a->cfg->front, name, nl, pool, pol, a->origin,
 		                                   line); /* checked with the config's forwards */
+	if (a->forward != NULL) /* the file names the zone; its contents are not read */
+		return gk_front_conf_zone_add_file(&a->cfg->front, name, nl, a->forward,
+		                                   strlen(a->forward), file, fl);
 	bool rel = file[0] != '/' && a->dir != NULL;
 	size_t pl = rel ? a->dirlen + 1 + fl : fl;
 	char *path = malloc(pl + 1 + nl + 1);
@@ -195,11 +199,15 @@ bool gk_daemon_config_zones_same(const gk_config_t *cur, const gk_config_t *next
 	for (size_t i = 0; cur->front && i < cur->front->n_zones; i++)
 		if (cur->front->zones[i].file != NULL)
 			return false;
-	if (!str_same(cur->zone_list, next->zone_list) ||
-	    !str_same(cur->zones_dir, next->zones_dir) ||
-	    !str_same(cur->zones_pattern, next->zones_pattern) ||
+	if (!str_same(cur->zone_list, next->zone_list) || cur->n_zdirs != next->n_zdirs ||
 	    !str_same(cur->control.state_file, next->control.state_file))
 		return false;
+	for (size_t i = 0; i < cur->n_zdirs; i++) {
+		const gk_config_zdir_t *a = &cur->zdirs[i], *b = &next->zdirs[i];
+		if (!str_same(a->path, b->path) || !str_same(a->pattern, b->pattern) ||
+		    !str_same(a->forward, b->forward) || !zsig_current(&a->zsig, a->path))
+			return false;
+	}
 	/* the `zones:` entries come first in cur (gk_config_t.zones) */
 	size_t k = 0;
 	while (k < cur->n_zones && cur->zone_origin[k].src == GK_CONFIG_ZSRC_CONFIG)
@@ -212,7 +220,6 @@ bool gk_daemon_config_zones_same(const gk_config_t *cur, const gk_config_t *next
 		    cur->zone_origin[i].line != next->zone_origin[i].line)
 			return false;
 	return zsig_current(&cur->zsig[GK_CONFIG_ZSIG_LIST], cur->zone_list) &&
-	       zsig_current(&cur->zsig[GK_CONFIG_ZSIG_DIR], cur->zones_dir) &&
 	       zsig_current(&cur->zsig[GK_CONFIG_ZSIG_STATE], cur->control.state_file) &&
 	       journal_current(cur);
 }
@@ -228,6 +235,8 @@ void gk_daemon_config_zones_take(gk_config_t *next, gk_config_t *cur)
 	next->n_zones = cur->n_zones;
 	next->zones_cap = cur->zones_cap;
 	memcpy(next->zsig, cur->zsig, sizeof(next->zsig));
+	for (size_t i = 0; i < next->n_zdirs && i < cur->n_zdirs; i++)
+		next->zdirs[i].zsig = cur->zdirs[i].zsig; /* the same directories (zones_same) */
 	for (size_t i = 0; i < next->n_zones; i++) {
 		const char **o = &next->zone_origin[i].file;
 		if (*o == cur->path)
@@ -242,6 +251,14 @@ void gk_daemon_config_zones_take(gk_config_t *next, gk_config_t *cur)
 	cur->n_zones = cur->zones_cap = 0;
 }
 
+static bool has_pool(const gk_config_t *cfg, const char *name)
+{
+	for (size_t i = 0; cfg->front && i < cfg->front->n_pools; i++)
+		if (strcmp(cfg->front->pools[i].name, name) == 0)
+			return true;
+	return false;
+}
+
 int gk_daemon_config_zones_extra(gk_config_t *cfg, unsigned flags, char *err, size_t errlen)
 {
 	if (flags & GK_CONFIG_NO_ZONE_LISTS)
@@ -249,8 +266,8 @@ int gk_daemon_config_zones_extra(gk_config_t *cfg, unsigned flags, char *err, si
 	int rc = 0;
 	if (cfg->zone_list != NULL)
 		zsig_take(&cfg->zsig[GK_CONFIG_ZSIG_LIST], cfg->zone_list);
-	if (cfg->zones_dir != NULL)
-		zsig_take(&cfg->zsig[GK_CONFIG_ZSIG_DIR], cfg->zones_dir);
+	for (size_t i = 0; i < cfg->n_zdirs; i++)
+		zsig_take(&cfg->zdirs[i].zsig, cfg->zdirs[i].path);
 	if (cfg->control.state_file != NULL) {
 		zsig_take(&cfg->zsig[GK_CONFIG_ZSIG_STATE], cfg->control.state_file);
 		journal_take(cfg);
@@ -258,12 +275,18 @@ int gk_daemon_config_zones_extra(gk_config_t *cfg, unsigned flags, char *err, si
 	if (cfg->zone_list != NULL &&
 	    (rc = read_list(cfg, cfg->zone_list, GK_CONFIG_ZSRC_LIST, false, err, errlen)) != 0)
 		return rc;
-	if (cfg->zones_dir != NULL) {
-		struct add_ctx a = {.cfg = cfg, .src = GK_CONFIG_ZSRC_DIR};
-		rc = gk_zonelist_scan_dir(cfg->zones_dir, cfg->zones_pattern, add_entry, &a, err,
-		                          errlen);
+	for (size_t i = 0; i < cfg->n_zdirs; i++) {
+		const gk_config_zdir_t *d = &cfg->zdirs[i];
+		if (d->forward && !has_pool(cfg, d->forward)) {
+			snprintf(err, errlen,
+			         "%s:%zu: zones_dir.forward: no pool named '%s' in pools",
+			         cfg->path, d->line, d->forward);
+			return GK_ECONFIG;
+		}
+		struct add_ctx a = {.cfg = cfg, .src = GK_CONFIG_ZSRC_DIR, .forward = d->forward};
+		rc = gk_zonelist_scan_dir(d->path, d->pattern, add_entry, &a, err, errlen);
 		if (rc == GK_ENOMEM)
-			snprintf(err, errlen, "%s: out of memory", cfg->zones_dir);
+			snprintf(err, errlen, "%s: out of memory", d->path);
 		if (rc != 0)
 			return rc == GK_ESYNTAX || rc == GK_EINVAL ? GK_ECONFIG : rc;
 	}

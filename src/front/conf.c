@@ -148,7 +148,7 @@ static int parse_check(struct pc *c, yaml_node_t *v, gk_front_pool_conf_t *pl)
 	return 0;
 }
 
-/* ecs: {ipv4: 0..32, ipv6: 0..128} */
+/* ecs: {ipv4: 0..32, ipv6: 0..128, client: keep|replace} */
 static int visit_ecs(gk_yaml_t *y, const char *key, yaml_node_t *kn, yaml_node_t *v, void *arg)
 {
 	gk_front_pool_conf_t *pl = arg;
@@ -156,14 +156,27 @@ static int visit_ecs(gk_yaml_t *y, const char *key, yaml_node_t *kn, yaml_node_t
 		return gk_yaml_uint(y, "pools.ecs.ipv4", v, 0, 32, &pl->ecs_v4);
 	if (!strcmp(key, "ipv6"))
 		return gk_yaml_uint(y, "pools.ecs.ipv6", v, 0, 128, &pl->ecs_v6);
-	return fail(pc_of(y), gk_yaml_line(kn), "pools.ecs: unknown key '%s' (expected ipv4, ipv6)",
-	            key);
+	if (!strcmp(key, "client")) {
+		const char *m = NULL;
+		if (gk_yaml_string(y, "pools.ecs.client", v, &m) != 0)
+			return y->rc;
+		if (!strcmp(m, "keep"))
+			pl->ecs_client = GK_FRONT_ECS_KEEP;
+		else if (!strcmp(m, "replace"))
+			pl->ecs_client = GK_FRONT_ECS_REPLACE;
+		else
+			return fail(pc_of(y), gk_yaml_line(v),
+			            "pools.ecs.client: '%s' is not one of keep, replace", m);
+		return 0;
+	}
+	return fail(pc_of(y), gk_yaml_line(kn),
+	            "pools.ecs: unknown key '%s' (expected ipv4, ipv6, client)", key);
 }
 
 static int parse_ecs(struct pc *c, yaml_node_t *v, gk_front_pool_conf_t *pl)
 {
 	if (v->type != YAML_MAPPING_NODE)
-		return fail(c, gk_yaml_line(v), "pools.ecs: expected {ipv4, ipv6}");
+		return fail(c, gk_yaml_line(v), "pools.ecs: expected {ipv4, ipv6, client}");
 	pl->ecs = true;
 	return gk_yaml_walk_map(&c->y, "pools.ecs", v, visit_ecs, pl);
 }
@@ -304,6 +317,21 @@ int gk_front_conf_zone_add(gk_front_conf_t **conf, const char *name, const char 
 	                                   line);
 }
 
+int gk_front_conf_zone_add_file(gk_front_conf_t **conf, const char *name, size_t nl,
+                                const char *pool, size_t pl, const char *file, size_t fl)
+{
+	char *f = strndup(file, fl);
+	if (f == NULL)
+		return GK_ENOMEM;
+	int rc = gk_front_conf_zone_add_from(conf, name, nl, pool, pl, f, 0);
+	if (rc != 0) {
+		free(f);
+		return rc;
+	}
+	(*conf)->zones[(*conf)->n_zones - 1].file_owned = true;
+	return 0;
+}
+
 const char *gk_front_zone_file(const gk_front_zone_conf_t *z, const char *path)
 {
 	return z->file ? z->file : path;
@@ -406,7 +434,19 @@ int gk_front_conf_check(gk_front_conf_t *fc, const char *path, char *err, size_t
 		const gk_front_zone_conf_t *z = &fc->zones[dup], *f = &fc->zones[first];
 		const char *zf = gk_front_zone_file(z, path), *ff = gk_front_zone_file(f, path);
 		c.y.path = zf;
-		if (zf == ff || strcmp(zf, ff) == 0)
+		char at[600];
+		if (f->line)
+			snprintf(at, sizeof(at), "%s:%zu", ff, f->line);
+		else
+			snprintf(at, sizeof(at), "%s", ff);
+		if (z->line == 0) { /* a zones directory's file: no line */
+			snprintf(err, errlen, "%s: zones: '%s' is forwarded twice (first at %s)",
+			         zf, z->name, at);
+			c.y.rc = GK_ECONFIG;
+		} else if (f->line == 0)
+			fail(&c, z->line, "zones: '%s' is forwarded twice (first at %s)", z->name,
+			     at);
+		else if (zf == ff || strcmp(zf, ff) == 0)
 			fail(&c, z->line, "zones: '%s' is forwarded twice (first at line %zu)",
 			     z->name, f->line);
 		else
@@ -466,6 +506,8 @@ void gk_front_conf_free(gk_front_conf_t *fc)
 	for (size_t i = 0; i < fc->n_zones; i++) {
 		free(fc->zones[i].name);
 		free(fc->zones[i].pool_name);
+		if (fc->zones[i].file_owned)
+			free((char *)fc->zones[i].file);
 	}
 	free(fc->zones);
 	free(fc);
@@ -485,7 +527,8 @@ static bool pool_eq(const gk_front_pool_conf_t *a, const gk_front_pool_conf_t *b
 	    a->retries != b->retries || !str_eq(a->check_name, b->check_name) ||
 	    a->check_interval_ms != b->check_interval_ms || a->cache_size != b->cache_size ||
 	    a->tc != b->tc || a->no_backend != b->no_backend || a->ecs != b->ecs ||
-	    a->proxy != b->proxy || a->ecs_v4 != b->ecs_v4 || a->ecs_v6 != b->ecs_v6)
+	    a->proxy != b->proxy || a->ecs_v4 != b->ecs_v4 || a->ecs_v6 != b->ecs_v6 ||
+	    a->ecs_client != b->ecs_client)
 		return false;
 	for (size_t i = 0; i < a->n_backends; i++)
 		if (strcmp(a->backends[i].name, b->backends[i].name) != 0 ||

@@ -14,7 +14,8 @@
  *       cache_size: 65536       # packet cache entries (process), 0: off
  *       tc: retry-tcp           # or pass: a truncated UDP answer retried over TCP or passed on
  *       no_backend: servfail    # no backend up: SERVFAIL at once
- *       ecs: {ipv4: 24, ipv6: 56}  # EDNS Client Subnet to the backends (RFC 7871); absent: none
+ *       ecs: {ipv4: 24, ipv6: 56, client: keep}  # EDNS Client Subnet to the backends (RFC
+ *                               # 7871); absent: none; client: keep|replace a query's own
  *       proxy_protocol: false   # true: a PROXY v2 header naming the client before each query
  *   zones:
  *     - {name: example.cn, forward: registrar-a}
@@ -43,6 +44,10 @@
 
 enum gk_front_tc { GK_FRONT_TC_RETRY_TCP = 0, GK_FRONT_TC_PASS };
 enum gk_front_no_backend { GK_FRONT_NOBACKEND_SERVFAIL = 0 };
+/* A query carrying its own ECS option (pools.ecs.client): keep = that subnet forwarded, cut
+ * to the pool's prefix lengths (dnsdist's ecsOverride false); replace = ours from the
+ * client's address, the client's dropped. */
+enum gk_front_ecs_client { GK_FRONT_ECS_KEEP = 0, GK_FRONT_ECS_REPLACE };
 
 typedef struct gk_front_pool_conf {
 	char *name;
@@ -59,6 +64,7 @@ typedef struct gk_front_pool_conf {
 	 * these prefix lengths; ecs false: none sent */
 	bool ecs;
 	unsigned ecs_v4, ecs_v6;
+	enum gk_front_ecs_client ecs_client;
 	/* PROXY protocol v2 towards the backends (net/proxy.h gk_proxy_write): each UDP query
 	 * prefixed with a header naming the client; each TCP query on a connection of its own
 	 * that starts with one (a header names one client, so these are not shared); health
@@ -73,8 +79,10 @@ typedef struct gk_front_zone_conf {
 	size_t pool;     /* index in pools, set by gk_front_conf_check */
 	size_t line;
 	/* where it is named: a zone list file (`NAME forward=POOL`; borrowed from the config,
-	 * which outlives this), or NULL: the config file itself */
+	 * which outlives this), a zones directory's file (line 0; owned: file_owned), or NULL:
+	 * the config file itself */
 	const char *file;
+	bool file_owned;
 } gk_front_zone_conf_t;
 
 typedef struct gk_front_conf {
@@ -101,12 +109,19 @@ GK_MUST_CHECK int gk_front_conf_zone_add(gk_front_conf_t **conf, const char *nam
 GK_MUST_CHECK int gk_front_conf_zone_add_from(gk_front_conf_t **conf, const char *name, size_t nl,
                                               const char *pool, size_t pl, const char *file,
                                               size_t line);
-/* The file a forwarded zone is named in: its zone list, else path (the config's). */
+/* The same for a zone named by a file of a zones directory with `forward: POOL`: the file's
+ * path file[0..fl) is copied (errors name it, without a line). Returns 0 or GK_ENOMEM. */
+GK_MUST_CHECK int gk_front_conf_zone_add_file(gk_front_conf_t **conf, const char *name, size_t nl,
+                                              const char *pool, size_t pl, const char *file,
+                                              size_t fl);
+/* The file a forwarded zone is named in: its zone list or directory entry, else path (the
+ * config's). */
 const char *gk_front_zone_file(const gk_front_zone_conf_t *z, const char *path);
 
-/* Once the file (and its zone list) is read: every forwarded zone names a pool of `pools:`;
- * a zone forwarded twice is an error (n log n). Returns 0 or GK_ECONFIG with err naming
- * FILE:LINE (the zone's zone list, else path). NULL conf: 0. */
+/* Once the file (and its zone list and directories) is read: every forwarded zone names a
+ * pool of `pools:`; a zone forwarded twice is an error naming both places (n log n).
+ * Returns 0 or GK_ECONFIG with err naming FILE:LINE (the zone's zone list, else path) or
+ * FILE (a directory's file). NULL conf: 0. */
 GK_MUST_CHECK int gk_front_conf_check(gk_front_conf_t *conf, const char *path, char *err,
                                       size_t errlen);
 

@@ -76,6 +76,8 @@ struct slot {
 	struct bconn *oc;    /* proxy_protocol over TCP: this query's own connection, or NULL */
 	uint8_t ecs_key_len; /* the client subnet sent (cache key form), 0: none */
 	uint8_t ecs_key[GK_FCACHE_ECS_MAX];
+	bool cecs_on;        /* the client sent an ECS option (pool with ecs): echoed */
+	gk_relay_ecs_t cecs; /* ... that option */
 	/* the client */
 	int fd;
 	socklen_t clen;
@@ -162,6 +164,7 @@ struct gk_fwd {
 	uint8_t rb[RB][RMAX];
 	uint8_t rbuf[RBUF];
 	uint8_t obuf[RBUF];
+	uint8_t ebuf[RBUF]; /* an answer with the client's ECS echoed (relay) */
 };
 
 static inline void wr16(uint8_t *p, uint16_t v)
@@ -251,14 +254,15 @@ void gk_front_fwd_flush(gk_fwd_t *f)
 	f->on = 0;
 }
 
-/* SERVFAIL to the client of s (header and question of its query, our OPT for EDNS). */
-static void servfail(struct gk_fwd *f, const struct slot *s, const uint8_t *q, size_t qend)
+/* An error (rcode) to the client of s: header and question of its query, our OPT for EDNS. */
+static void error_answer(struct gk_fwd *f, const struct slot *s, const uint8_t *q, size_t qend,
+                         uint8_t rcode)
 {
 	uint8_t m[GK_FWD_QMAX + GK_RELAY_OPT_LEN];
 	memcpy(m, q, qend);
 	wr16(m, s->rq.client_id);
 	m[2] = (uint8_t)(0x80 | (q[2] & 0x79));
-	m[3] = (uint8_t)(0x80 | GK_RCODE_SERVFAIL); /* RA: we stand for recursion as well */
+	m[3] = (uint8_t)(0x80 | rcode); /* RA: we stand for recursion as well */
 	wr16(m + 4, 1);
 	wr16(m + 6, 0);
 	wr16(m + 8, 0);
@@ -275,8 +279,14 @@ static void servfail(struct gk_fwd *f, const struct slot *s, const uint8_t *q, s
 		wr16(o + 9, 0);
 		len += GK_RELAY_OPT_LEN;
 	}
-	gk_counter_inc(&f->ctr.servfail);
 	to_client(f, s, m, len);
+}
+
+/* SERVFAIL to the client of s. */
+static void servfail(struct gk_fwd *f, const struct slot *s, const uint8_t *q, size_t qend)
+{
+	gk_counter_inc(&f->ctr.servfail);
+	error_answer(f, s, q, qend, GK_RCODE_SERVFAIL);
 }
 
 /* Relay answer a[0..len) (the backend's, or a cache hit with its TTLs aged) to the client of
@@ -284,7 +294,16 @@ static void servfail(struct gk_fwd *f, const struct slot *s, const uint8_t *q, s
 static void relay(struct gk_fwd *f, struct slot *s, const uint8_t *q, uint8_t *a, size_t len)
 {
 	memcpy(a + 12, q + 12, s->rq.qend - 12u); /* the client's case (cache hits) */
+	int scope = s->cecs_on ? gk_front_relay_ecs_scope(a, len, s->rq.qend) : -1;
 	size_t l = gk_front_relay_fix_opt(a, len, s->rq.qend, s->edns, f->edns_udp_max);
+	if (l != 0 && s->cecs_on) {
+		/* the client's option back with the backend's scope (RFC 7871 7.2.2; none: 0) */
+		memcpy(f->ebuf, a, l);
+		a = f->ebuf;
+		l = gk_front_relay_echo_ecs(a, l, sizeof(f->ebuf), s->rq.qend, &s->cecs,
+		                            scope > 0 ? (uint8_t)scope : 0, f->edns_udp_max,
+		                            s->do_bit);
+	}
 	if (l == 0) {
 		gk_counter_inc(&f->ctr.malformed);
 		servfail(f, s, q, s->rq.qend);
@@ -771,7 +790,7 @@ static void cache_key(const struct slot *s, uint8_t *name, gk_fcache_key_t *k, b
 }
 
 /* A new client query: cache, else a backend, else SERVFAIL. */
-static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t pool,
+static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t qlen, uint16_t pool,
                   uint16_t client_limit, bool edns, bool do_bit, int fd,
                   const struct sockaddr_storage *client, socklen_t clen,
                   const struct sockaddr *real, gk_fwd_deliver_fn fn, void *ctx, void *conn,
@@ -801,7 +820,17 @@ static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t po
 	s->rq.client_limit = client_limit;
 	s->sent_len = (uint16_t)gk_front_relay_query(q, qend, 0, do_bit, f->edns_udp_max, s->sent);
 	s->ecs_key_len = 0;
+	s->cecs_on = false;
 	const gk_front_pool_conf_t *pc = f->pools[pool].conf;
+	/* the client's own ECS option (RFC 7871), read when the pool speaks ECS: an invalid
+	 * one is a FORMERR (7.1.1), nothing forwarded */
+	int ce = pc->ecs && edns ? gk_front_relay_client_ecs(q, qlen, qend, &s->cecs) : 0;
+	if (ce < 0) {
+		gk_counter_inc(&f->ctr.ecs_invalid);
+		error_answer(f, s, q, qend, GK_RCODE_FORMERR);
+		return;
+	}
+	s->cecs_on = ce == 1;
 	s->phdr_len = 0;
 	s->oc = NULL;
 	if (pc->proxy) {
@@ -816,8 +845,13 @@ static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t po
 	}
 	if (pc->ecs) {
 		size_t kl = 0;
-		s->sent_len = (uint16_t)gk_front_relay_add_ecs(
-		    s->sent, s->sent_len, real, pc->ecs_v4, pc->ecs_v6, s->ecs_key, &kl);
+		if (s->cecs_on && pc->ecs_client == GK_FRONT_ECS_KEEP)
+			s->sent_len = (uint16_t)gk_front_relay_put_ecs(s->sent, s->sent_len,
+			                                               &s->cecs, pc->ecs_v4,
+			                                               pc->ecs_v6, s->ecs_key, &kl);
+		else
+			s->sent_len = (uint16_t)gk_front_relay_add_ecs(
+			    s->sent, s->sent_len, real, pc->ecs_v4, pc->ecs_v6, s->ecs_key, &kl);
 		s->ecs_key_len = (uint8_t)kl;
 	}
 	if (s == &tmp) {
@@ -1082,7 +1116,7 @@ void gk_front_fwd_udp(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res,
 {
 	if (res->qend > GK_FWD_QMAX || clen > sizeof(struct sockaddr_storage))
 		return;
-	start(f, q, res->qend, res->pool, res->client_limit, res->edns, res->do_bit, fd,
+	start(f, q, res->qend, res->qlen, res->pool, res->client_limit, res->edns, res->do_bit, fd,
 	      (const struct sockaddr_storage *)client, clen, real ? real : client, NULL, NULL, NULL,
 	      0);
 }
@@ -1091,8 +1125,8 @@ void gk_front_fwd_submit(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *r
                          const struct sockaddr *client, gk_fwd_deliver_fn fn, void *ctx, void *conn,
                          uint64_t gen)
 {
-	start(f, q, res->qend, res->pool, res->client_limit, res->edns, res->do_bit, -1, NULL, 0,
-	      client, fn, ctx, conn, gen);
+	start(f, q, res->qend, res->qlen, res->pool, res->client_limit, res->edns, res->do_bit, -1,
+	      NULL, 0, client, fn, ctx, conn, gen);
 	gk_front_fwd_flush(f);
 }
 

@@ -215,6 +215,10 @@ void gk_front_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *
 	    {"gatekeeper_frontend_dnstap_dropped_total",
 	     "dnstap messages of backend traffic not queued (the log's ring was full).",
 	     offsetof(gk_fwd_counters_t, tap_dropped)},
+	    {"gatekeeper_frontend_ecs_invalid_total",
+	     "Queries whose own EDNS Client Subnet option was invalid (answered FORMERR, not "
+	     "forwarded; RFC 7871 7.1.1).",
+	     offsetof(gk_fwd_counters_t, ecs_invalid)},
 	};
 	for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++) {
 		uint64_t v;

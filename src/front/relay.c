@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include "common/dname.h"
 #include "front/relay.h"
+#include "gk/errors.h"
 
 static void wr16(uint8_t *p, uint16_t v)
 {
@@ -113,45 +114,175 @@ size_t gk_front_relay_fix_opt(uint8_t *m, size_t len, size_t qend, bool edns, ui
 	return len;
 }
 
-size_t gk_front_relay_add_ecs(uint8_t *q, size_t len, const struct sockaddr *client, unsigned v4,
+/* The last octet of an address cut to bits: the bits beyond the prefix. */
+static uint8_t tail_mask(unsigned bits)
+{
+	return bits % 8 ? (uint8_t)(0xff << (8 - bits % 8)) : 0xff;
+}
+
+size_t gk_front_relay_put_ecs(uint8_t *q, size_t len, const gk_relay_ecs_t *e, unsigned v4,
                               unsigned v6, uint8_t *key, size_t *key_len)
 {
 	*key_len = 0;
-	const uint8_t *addr;
-	unsigned bits, family;
-	if (client == NULL || len < 12 + GK_RELAY_OPT_LEN)
+	if (len < 12 + GK_RELAY_OPT_LEN || (e->family != 1 && e->family != 2))
 		return len;
-	if (client->sa_family == AF_INET) {
-		addr =
-		    (const uint8_t *)&((const struct sockaddr_in *)(const void *)client)->sin_addr;
-		bits = v4 > 32 ? 32 : v4;
-		family = 1;
-	} else if (client->sa_family == AF_INET6) {
-		addr = ((const struct sockaddr_in6 *)(const void *)client)->sin6_addr.s6_addr;
-		bits = v6 > 128 ? 128 : v6;
-		family = 2;
-	} else {
-		return len;
-	}
+	unsigned max = e->family == 1 ? 32 : 128, cut = e->family == 1 ? v4 : v6;
+	unsigned bits = e->source;
+	if (bits > max)
+		bits = max;
+	if (bits > cut)
+		bits = cut;
 	size_t n = (bits + 7) / 8;
+	if (n > e->alen) /* cannot be: e->alen covers e->source */
+		return len;
 	uint8_t *o = q + len;
 	wr16(o, 8); /* OPTION-CODE: ECS */
 	wr16(o + 2, (uint16_t)(4 + n));
-	wr16(o + 4, (uint16_t)family);
+	wr16(o + 4, e->family);
 	o[6] = (uint8_t)bits;
 	o[7] = 0; /* SCOPE: 0 in queries */
-	memcpy(o + 8, addr, n);
-	if (bits % 8)
-		o[8 + n - 1] &=
-		    (uint8_t)(0xff << (8 - bits % 8)); /* the bits beyond the prefix: 0 */
+	memcpy(o + 8, e->addr, n);
+	if (n)
+		o[8 + n - 1] &= tail_mask(bits); /* the bits beyond the prefix: 0 */
 	/* our OPT is the last record: its RDLENGTH grows */
 	uint8_t *rdlen = q + len - 2;
 	wr16(rdlen, (uint16_t)(rd16(rdlen) + 8 + n));
-	key[0] = (uint8_t)family;
+	key[0] = e->family;
 	key[1] = (uint8_t)bits;
 	memcpy(key + 2, o + 8, n);
 	*key_len = 2 + n;
 	return len + 8 + n;
+}
+
+size_t gk_front_relay_add_ecs(uint8_t *q, size_t len, const struct sockaddr *client, unsigned v4,
+                              unsigned v6, uint8_t *key, size_t *key_len)
+{
+	*key_len = 0;
+	gk_relay_ecs_t e;
+	if (client == NULL)
+		return len;
+	if (client->sa_family == AF_INET) {
+		e = (gk_relay_ecs_t){.family = 1, .source = 32, .alen = 4, .addr = {0}};
+		memcpy(e.addr, &((const struct sockaddr_in *)(const void *)client)->sin_addr, 4);
+	} else if (client->sa_family == AF_INET6) {
+		e = (gk_relay_ecs_t){.family = 2, .source = 128, .alen = 16, .addr = {0}};
+		memcpy(e.addr,
+		       ((const struct sockaddr_in6 *)(const void *)client)->sin6_addr.s6_addr, 16);
+	} else {
+		return len;
+	}
+	return gk_front_relay_put_ecs(q, len, &e, v4, v6, key, key_len);
+}
+
+/* One ECS option's data d[0..ol) checked into *e (RFC 7871 6, 7.1.1). */
+static int ecs_read(const uint8_t *d, size_t ol, gk_relay_ecs_t *e)
+{
+	if (ol < 4)
+		return GK_ESYNTAX;
+	uint16_t family = rd16(d);
+	unsigned source = d[2], max = family == 1 ? 32 : family == 2 ? 128 : 0;
+	if (max == 0 || source > max || d[3] != 0) /* unknown family, prefix, SCOPE in a query */
+		return GK_ESYNTAX;
+	size_t n = (source + 7) / 8;
+	if (ol - 4 != n) /* too few or too many ADDRESS octets */
+		return GK_ESYNTAX;
+	if (n && (d[4 + n - 1] & (uint8_t)~tail_mask(source)) != 0)
+		return GK_ESYNTAX; /* bits set beyond the prefix */
+	e->family = (uint8_t)family;
+	e->source = (uint8_t)source;
+	e->alen = (uint8_t)n;
+	memset(e->addr, 0, sizeof(e->addr));
+	memcpy(e->addr, d + 4, n);
+	return 1;
+}
+
+int gk_front_relay_client_ecs(const uint8_t *q, size_t len, size_t qend, gk_relay_ecs_t *e)
+{
+	if (len < 12 || qend < 12 || qend > len)
+		return GK_ESYNTAX;
+	unsigned ar = rd16(q + 10), n = (unsigned)rd16(q + 6) + rd16(q + 8) + ar;
+	size_t off = qend;
+	int found = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if ((off = gk_dname_skip(q, len, off)) == 0 || off + 10 > len)
+			return GK_ESYNTAX;
+		uint16_t type = rd16(q + off);
+		size_t end = off + 10u + rd16(q + off + 8);
+		if (end > len)
+			return GK_ESYNTAX;
+		if (type == 41 && i >= n - ar) {
+			for (size_t o = off + 10; o < end;) {
+				if (o + 4 > end)
+					return GK_ESYNTAX;
+				uint16_t code = rd16(q + o), ol = rd16(q + o + 2);
+				if (o + 4u + ol > end)
+					return GK_ESYNTAX;
+				if (code == 8) {
+					if (found) /* two ECS options */
+						return GK_ESYNTAX;
+					if ((found = ecs_read(q + o + 4, ol, e)) < 0)
+						return found;
+				}
+				o += 4u + ol;
+			}
+		}
+		off = end;
+	}
+	return found;
+}
+
+size_t gk_front_relay_echo_ecs(uint8_t *a, size_t len, size_t cap, size_t qend,
+                               const gk_relay_ecs_t *e, uint8_t scope, uint16_t udp_max,
+                               bool do_bit)
+{
+	if (len < 12 || qend < 12 || qend > len || e->alen > 16)
+		return 0;
+	if (cap > 65535)
+		cap = 65535;
+	size_t ol = 8u + e->alen;
+	uint8_t opt[8 + 16];
+	wr16(opt, 8);
+	wr16(opt + 2, (uint16_t)(4 + e->alen));
+	wr16(opt + 4, e->family);
+	opt[6] = e->source;
+	opt[7] = scope;
+	memcpy(opt + 8, e->addr, e->alen);
+	unsigned ar = rd16(a + 10), n = (unsigned)rd16(a + 6) + rd16(a + 8) + ar;
+	size_t off = qend;
+	for (unsigned i = 0; i < n; i++) {
+		if ((off = gk_dname_skip(a, len, off)) == 0 || off + 10 > len)
+			return 0;
+		uint16_t type = rd16(a + off);
+		size_t end = off + 10u + rd16(a + off + 8);
+		if (end > len)
+			return 0;
+		if (type == 41 && i >= n - ar) {
+			if (len + ol > cap || rd16(a + off + 8) + ol > 65535)
+				return 0;
+			memmove(a + end + ol, a + end, len - end);
+			memcpy(a + end, opt, ol);
+			wr16(a + off + 8, (uint16_t)(rd16(a + off + 8) + ol));
+			return len + ol;
+		}
+		off = end;
+	}
+	/* no OPT: ours, holding the option, as the last record (past the records: anything
+	 * trailing them goes) */
+	len = off;
+	if (len + GK_RELAY_OPT_LEN + ol > cap || ar == 0xffff)
+		return 0;
+	uint8_t *o = a + len;
+	o[0] = 0;
+	wr16(o + 1, 41);
+	wr16(o + 3, udp_max);
+	o[5] = 0;
+	o[6] = 0;
+	o[7] = do_bit ? 0x80 : 0;
+	o[8] = 0;
+	wr16(o + 9, (uint16_t)ol);
+	memcpy(o + GK_RELAY_OPT_LEN, opt, ol);
+	wr16(a + 10, (uint16_t)(ar + 1));
+	return len + GK_RELAY_OPT_LEN + ol;
 }
 
 int gk_front_relay_ecs_scope(const uint8_t *a, size_t len, size_t qend)

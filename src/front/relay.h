@@ -70,6 +70,41 @@ struct sockaddr;
 size_t gk_front_relay_add_ecs(uint8_t *q, size_t len, const struct sockaddr *client, unsigned v4,
                               unsigned v6, uint8_t *key, size_t *key_len);
 
+/* A client's own EDNS Client Subnet option (RFC 7871 6), as its query carried it. */
+typedef struct gk_relay_ecs {
+	uint8_t family;   /* 1: IPv4, 2: IPv6 */
+	uint8_t source;   /* SOURCE PREFIX-LENGTH: 0..32 (IPv4), 0..128 (IPv6) */
+	uint8_t alen;     /* ADDRESS octets: (source + 7) / 8 */
+	uint8_t addr[16]; /* addr[0..alen), the bits beyond source 0 */
+} gk_relay_ecs_t;
+
+/* The ECS option of client query q[0..len) (its question ends at qend), read and checked
+ * (RFC 7871 6, 7.1.1): FAMILY 1 or 2, SOURCE PREFIX-LENGTH within the address, exactly
+ * (source + 7) / 8 ADDRESS octets, no bit set beyond the prefix, SCOPE PREFIX-LENGTH 0, one
+ * ECS option at most. Returns 1 with *e (a valid option), 0 (none: no OPT, or no ECS in it;
+ * *e untouched) or GK_ESYNTAX (an invalid option, or a query that cannot be walked: the
+ * caller answers FORMERR). Records are walked (names skipped, never followed). Pure; the
+ * fuzz target's entry. */
+int gk_front_relay_client_ecs(const uint8_t *q, size_t len, size_t qend, gk_relay_ecs_t *e);
+
+/* Append the client's subnet e (from gk_front_relay_client_ecs), its SOURCE PREFIX-LENGTH cut
+ * to v4 / v6 bits (the address bits beyond zeroed; a prefix 0 stays 0: RFC 7871 7.1.2), as
+ * an ECS option with SCOPE 0 to the query q[0..len) that gk_front_relay_query wrote (its OPT
+ * last; room for GK_RELAY_ECS_MAX more octets). key and *key_len as gk_front_relay_add_ecs
+ * (the subnet sent). Returns the new length. Pure. */
+size_t gk_front_relay_put_ecs(uint8_t *q, size_t len, const gk_relay_ecs_t *e, unsigned v4,
+                              unsigned v6, uint8_t *key, size_t *key_len);
+
+/* Echo the client's option e in answer a[0..len) (question ends at qend; cap octets of room
+ * in a) whose OPT carries no ECS (gk_front_relay_fix_opt took the backend's out): an ECS
+ * option with e's FAMILY, SOURCE PREFIX-LENGTH and ADDRESS and SCOPE PREFIX-LENGTH scope
+ * (RFC 7871 7.2.2) appended to the answer's OPT, or, when the answer has none, an OPT
+ * (udp_max, the DO bit do_bit) holding it added as the last record. Returns the new length,
+ * or 0 when it does not fit in cap (or 65535) or the answer cannot be walked. Pure. */
+size_t gk_front_relay_echo_ecs(uint8_t *a, size_t len, size_t cap, size_t qend,
+                               const gk_relay_ecs_t *e, uint8_t scope, uint16_t udp_max,
+                               bool do_bit);
+
 /* The SCOPE PREFIX-LENGTH of the ECS option in answer a[0..len) (question ends at qend),
  * or -1 when it has none (or cannot be walked). Pure. */
 int gk_front_relay_ecs_scope(const uint8_t *a, size_t len, size_t qend);

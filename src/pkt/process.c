@@ -379,6 +379,7 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 				res->client_limit =
 				    transport == GK_PKT_UDP ? (uint16_t)limit : (uint16_t)65535;
 				res->do_bit = qq.do_bit;
+				res->qlen = (uint16_t)qlen;
 				return GK_PKT_FORWARD;
 			}
 		}

@@ -53,10 +53,12 @@ typedef struct gk_pkt_result {
 	uint16_t qend;
 	/* GK_PKT_FORWARD only (qend is then the end of the query's question): the pool, the
 	 * largest answer the client may get (512, min(its EDNS size, edns_udp_max), 65535 over
-	 * TCP), and the client's DO bit (edns above says whether it sent OPT). */
+	 * TCP), the client's DO bit (edns above says whether it sent OPT), and the query's
+	 * length (the relay reads its OPT: a client's EDNS Client Subnet). */
 	uint16_t pool;
 	uint16_t client_limit;
 	bool do_bit;
+	uint16_t qlen;
 } gk_pkt_result_t;
 
 #define GK_PKT_NOCHECK                                                                             \

@@ -4,7 +4,8 @@
  * Whatever a backend sends is checked against the outstanding query (front/relay.h), then
  * walked by the cache (front/cache.h): the TTL rules, the put and, on a hit, the TTL
  * decrement; then relayed (the client's ID, TC when too large for the client), and its OPT
- * made the client's (removed, or our buffer size). Invariants: nothing
+ * made the client's (removed, or our buffer size). The same bytes read as a client query:
+ * its own ECS option checked, forwarded (cut) and echoed back. Invariants: nothing
  * is read or written out of bounds; a put that succeeds comes back on the next get of the same key
  * with the same length and header; an answer the walk rejects is never stored.
  */
@@ -12,6 +13,7 @@
 #include <string.h>
 #include "front/cache.h"
 #include "front/relay.h"
+#include "gk/errors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -62,6 +64,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    (m && gk_front_relay_ecs_scope(out, m, sizeof(sent)) >= 0))
 				__builtin_trap();
 		}
+	}
+	/* as a client's query: a valid ECS option is within its family's bounds, and goes out
+	 * cut to the pool's prefix and comes back in an answer as it came */
+	gk_relay_ecs_t e;
+	int ce = gk_front_relay_client_ecs(data, size, sizeof(sent), &e);
+	if (ce != 0 && ce != 1 && ce != GK_ESYNTAX)
+		__builtin_trap();
+	if (ce == 1) {
+		if ((e.family != 1 && e.family != 2) || e.source > (e.family == 1 ? 32 : 128) ||
+		    e.alen != (e.source + 7) / 8)
+			__builtin_trap();
+		static uint8_t q[sizeof(sent) + GK_RELAY_OPT_LEN + GK_RELAY_ECS_MAX];
+		uint8_t key[GK_FCACHE_ECS_MAX];
+		size_t kl, ql = gk_front_relay_query(sent, sizeof(sent), 1, false, 1232, q);
+		size_t m = gk_front_relay_put_ecs(q, ql, &e, 24, 56, key, &kl);
+		if (m > sizeof(q) || kl > GK_FCACHE_ECS_MAX || key[1] > e.source)
+			__builtin_trap();
+		gk_relay_ecs_t back;
+		if (gk_front_relay_client_ecs(q, m, sizeof(sent), &back) != 1)
+			__builtin_trap(); /* what we send is valid */
+		static uint8_t ans[sizeof(q) + GK_RELAY_ECS_MAX];
+		memcpy(ans, q, m);
+		size_t al = gk_front_relay_fix_opt(ans, m, sizeof(sent), true, 1232);
+		al = al ? gk_front_relay_echo_ecs(ans, al, sizeof(ans), sizeof(sent), &e, 7, 1232,
+		                                  false)
+		        : 0;
+		if (al == 0 || gk_front_relay_ecs_scope(ans, al, sizeof(sent)) != 7)
+			__builtin_trap();
 	}
 	return 0;
 }

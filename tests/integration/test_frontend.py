@@ -30,6 +30,11 @@
 #      its port, it is up again and gets queries;
 #   9. a reload that changes the pools is refused (line named, running state kept); one that
 #      drops a forwarded zone with the same pools applies;
+#  6c. EDNS Client Subnet (ecs.cn -> pool "ecs"): our client's /24 sent, the backend's scope
+#      honoured in the cache; a client's own option (a resolver's) forwarded cut to the
+#      pool's prefix in place of ours (client: keep), echoed back with the backend's scope,
+#      from the cache too; prefix 0 forwarded as 0; an invalid option FORMERR, never
+#      forwarded, counted; ecsr.cn -> pool "ecsr" (client: replace): ours sent instead;
 #  10. PROXY v2 to a backend (proxy.cn -> pool "proxy", proxy_protocol: true): a backend that
 #      parses the header sees the client's address over UDP and TCP, LOCAL on health checks;
 #  11. a policy push under load: a second gatekeeperd following the fleet policy forwards
@@ -252,6 +257,9 @@ def config(nsd_port, be, pair):
 		("tc", ["127.0.0.1:%d" % be["tc"].port], "    tc: pass\n"),
 		("tcr", ["127.0.0.1:%d" % be["tcr"].port], ""),
 		("ecs", ["127.0.0.1:%d" % be["ecs"].port], "    ecs: {ipv4: 24, ipv6: 48}\n"),
+		("ecsr", ["127.0.0.1:%d" % be["ecs"].port],
+		 "    ecs: {ipv4: 24, ipv6: 48, client: replace}\n    cache_size: 0\n"
+		 "    check: {name: ecs.cn, interval_ms: 60000}\n"),
 		("proxy", ["127.0.0.1:%d" % be["proxy"].port],
 		 "    proxy_protocol: true\n    cache_size: 0\n    check: {name: proxy.cn, interval_ms: 100}\n"),
 	]
@@ -288,14 +296,14 @@ def start_knot(tmp, zone, zonefile):
 
 
 FORWARDED = [("example.cn", "nsd"), ("com.cn", "rec"), ("mixed.cn", "mixed"), ("bad.cn", "bad"),
-	     ("tc.cn", "tc"), ("tcr.cn", "tcr"), ("fwd.dname.cn", "rec"), ("ecs.cn", "ecs"), ("sub.example.cn", "pair"),
+	     ("tc.cn", "tc"), ("tcr.cn", "tcr"), ("fwd.dname.cn", "rec"), ("ecs.cn", "ecs"), ("ecsr.cn", "ecsr"), ("sub.example.cn", "pair"),
 	     ("proxy.cn", "proxy")]
 # served from files: one below a forwarded zone (com.cn), one above one (fwd.dname.cn)
 SERVED = [("other.com.cn", "other.com.cn.zone"), ("dname.cn", "dname.cn.zone")]
 STATUS = [("example.cn", "filed"), ("filed.com.cn", "filed"), ("revoked.com.cn", "revoked"),
 	  ("mixed.cn", "filed"), ("bad.cn", "filed"), ("tc.cn", "filed"),
 	  ("tcr.cn", "filed"), ("other.com.cn", "filed"), ("dname.cn", "filed"),
-	  ("ecs.cn", "filed"), ("proxy.cn", "filed"), ("pp.cn", "filed")]
+	  ("ecs.cn", "filed"), ("ecsr.cn", "filed"), ("proxy.cn", "filed"), ("pp.cn", "filed")]
 
 
 def main():
@@ -364,6 +372,70 @@ class Obs:
 		p = subprocess.run([self.gkctl, "-c", self.conf, "stats"], capture_output=True, text=True,
 				   timeout=30)
 		return p.stdout
+
+
+def ecs_ask(port, name, opt):
+	"""A resolver's query from 127.0.0.1 carrying its own client's subnet opt (an
+	ECSOption, or a GenericOption of raw bytes)."""
+	q = dns.message.make_query(name, "A", use_edns=0, options=[opt])
+	return dns.query.udp(q, "127.0.0.1", port=port, timeout=3)
+
+
+def ecs_of(r):
+	"""(address, source, scope) of the answer's ECS option, or None."""
+	o = [x for x in r.options if x.otype == 8]
+	return (o[0].address, o[0].srclen, o[0].scopelen) if o else None
+
+
+def client_ecs(port, b, obs):
+	"""6c. A client's own ECS option (RFC 7871): kept (cut), echoed, scope in the cache."""
+	def sent():
+		return [x for x in b.ecs if x[0] not in ("ecs.cn.", "ecsr.cn.")]
+	n0 = len(sent())
+	r = ecs_ask(port, "geo2.ecs.cn", dns.edns.ECSOption("203.0.113.77", 32))
+	expect("client ECS 203.0.113.77/32: sent to the backend cut to the pool's /24 in place of ours",
+	       sent()[n0:] == [("geo2.ecs.cn.", ("203.0.113.0", 24))], sent()[n0:])
+	expect("... the answer echoes the client's option with the backend's scope (RFC 7871 7.2.2)",
+	       ecs_of(r) == ("203.0.113.77", 32, 24) and rdata(r) == [("geo2.ecs.cn.", 1, "192.0.2.99")],
+	       r)
+	r = ecs_ask(port, "geo2.ecs.cn", dns.edns.ECSOption("203.0.113.9", 32))
+	expect("... another client of the same /24: from the cache (the subnet sent is the key), "
+	       "its own option echoed", len(sent()) == n0 + 1 and ecs_of(r) == ("203.0.113.9", 32, 24),
+	       (sent()[n0:], r))
+	r = ecs_ask(port, "geo2.ecs.cn", dns.edns.ECSOption("198.51.100.0", 24))
+	expect("... a client of another /24: asked again, for that subnet",
+	       sent()[n0 + 1:] == [("geo2.ecs.cn.", ("198.51.100.0", 24))] and
+	       ecs_of(r) == ("198.51.100.0", 24, 24), (sent()[n0:], r))
+	r = ecs_ask(port, "flat2.ecs.cn", dns.edns.ECSOption("203.0.113.0", 20))
+	expect("a client /20 narrower than the pool's /24 is sent as it came; a scope-0 answer "
+	       "echoed with scope 0", sent()[n0 + 2:] == [("flat2.ecs.cn.", ("203.0.112.0", 20))] and
+	       ecs_of(r) == ("203.0.112.0", 20, 0), (sent()[n0:], r))
+	r = ecs_ask(port, "geo3.ecs.cn", dns.edns.ECSOption("0.0.0.0", 0))
+	expect("SOURCE PREFIX-LENGTH 0 (do not use my subnet): forwarded with prefix 0 (RFC 7871 7.1.2)",
+	       sent()[n0 + 3:] == [("geo3.ecs.cn.", ("0.0.0.0", 0))] and ecs_of(r) == ("0.0.0.0", 0, 0),
+	       (sent()[n0:], r))
+	r = ask(port, "geo3.ecs.cn")
+	expect("... a client without ECS gets no ECS in the answer",
+	       r.rcode() == dns.rcode.NOERROR and ecs_of(r) is None, r)
+	bad0 = obs.m("gatekeeper_frontend_ecs_invalid_total") or 0
+	n1 = len(sent())
+	for what, raw in (("a bit set beyond its /22", b"\x00\x01\x16\x00\xc0\x00\x03"),
+			  ("an address octet beyond its /16", b"\x00\x01\x10\x00\xc0\x00\x02"),
+			  ("FAMILY 3", b"\x00\x03\x08\x00\xc0"),
+			  ("SCOPE set in a query", b"\x00\x01\x08\x08\xc0")):
+		r = ecs_ask(port, "geo4.ecs.cn", dns.edns.GenericOption(8, raw))
+		expect("an invalid client ECS (%s): FORMERR" % what, r.rcode() == dns.rcode.FORMERR, r)
+	q = dns.message.make_query("geo4.ecs.cn", "A", use_edns=0, options=[
+		dns.edns.ECSOption("192.0.2.0", 24), dns.edns.ECSOption("192.0.2.0", 24)])
+	r = dns.query.udp(q, "127.0.0.1", port=port, timeout=3)
+	expect("two ECS options: FORMERR", r.rcode() == dns.rcode.FORMERR, r)
+	expect("... none of them reached the backend, each counted (gatekeeper_frontend_ecs_invalid_total)",
+	       len(sent()) == n1 and (obs.m("gatekeeper_frontend_ecs_invalid_total") or 0) == bad0 + 5,
+	       (sent()[n1:], bad0, obs.m("gatekeeper_frontend_ecs_invalid_total")))
+	r = ecs_ask(port, "geo5.ecsr.cn", dns.edns.ECSOption("203.0.113.77", 32))
+	expect("client: replace: our subnet from the client's address (127.0.0.0/24) sent instead",
+	       sent()[n1:] == [("geo5.ecsr.cn.", ("127.0.0.0", 24))] and
+	       ecs_of(r) == ("203.0.113.77", 32, 24), (sent()[n1:], r))
 
 
 def run(gk, port, nsd, be, feed, tmp, obs):
@@ -504,23 +576,25 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 	expect("ECS: the client's /24 sent to the backend (127.0.0.0/24)",
 	       ("geo.ecs.cn.", ("127.0.0.0", 24)) in got, got)
 	expect("ECS: each name asked once from one subnet (cached, whatever the scope)",
-	       [n for n, _ in got if n != "ecs.cn."] == ["geo.ecs.cn.", "flat.ecs.cn."], got)
+	       [n for n, _ in got if n not in ("ecs.cn.", "ecsr.cn.")] == ["geo.ecs.cn.", "flat.ecs.cn."],
+	       got)
 	# a client of another /24 (127.0.1.1, to the same listener, so the same relay's cache)
 	for name in ("geo.ecs.cn", "flat.ecs.cn"):
 		dns.query.udp(dns.message.make_query(name, "A", use_edns=0), "127.0.0.1", port=port,
 			      timeout=3, source="127.0.1.1")
-	got = [x for x in be["ecs"].ecs if x[0] != "ecs.cn."]
+	got = [x for x in be["ecs"].ecs if x[0] not in ("ecs.cn.", "ecsr.cn.")]
 	expect("ECS scope in the cache: another subnet (127.0.1.0/24) asks the backend again for "
 	       "the scoped answer only", got[2:] == [("geo.ecs.cn.", ("127.0.1.0", 24))], got)
 	if h.has_ipv6():
 		# the ::1 listener's thread has a cache of its own: both asked, for the client's /48
 		for name in ("geo.ecs.cn", "flat.ecs.cn"):
 			dns.query.udp(dns.message.make_query(name, "A", use_edns=0), "::1", port=port, timeout=3)
-		got = [x for x in be["ecs"].ecs if x[0] != "ecs.cn."]
+		got = [x for x in be["ecs"].ecs if x[0] not in ("ecs.cn.", "ecsr.cn.")]
 		expect("ECS over IPv6: the client's /48 sent (::/48)",
 		       got[3:] == [("geo.ecs.cn.", ("::", 48)), ("flat.ecs.cn.", ("::", 48))], got)
 	else:
 		h.log("SKIP ECS over IPv6: no IPv6 loopback")
+	client_ecs(port, be["ecs"], obs)
 
 	# 6d. PROXY v2 to the backend: the client's address before each UDP query and at the start
 	# of a TCP connection of each query's own; health checks with LOCAL

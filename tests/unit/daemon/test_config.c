@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "common/chroot.h"
 #include "daemon/config.h"
 #include "front/conf.h"
@@ -560,6 +561,99 @@ static void test_forward_zone_list(void **state)
 #undef FPOOLS
 }
 
+/* zones_dir: one mapping or a list; `forward: POOL` makes each matching file name a zone
+ * forwarded to POOL, its contents not read. */
+static void test_forward_zones_dir(void **state)
+{
+	(void)state;
+	char d1[128], d2[128], f[200], yp[128], lp[128], err[600], body[768], want[400];
+	snprintf(d1, sizeof(d1), "%s/zd1", tmpdir);
+	snprintf(d2, sizeof(d2), "%s/zd2", tmpdir);
+	snprintf(yp, sizeof(yp), "%s/zd.yaml", tmpdir);
+	snprintf(lp, sizeof(lp), "%s/fwd.list", tmpdir);
+	(void)mkdir(d1, 0700);
+	(void)mkdir(d2, 0700);
+	snprintf(f, sizeof(f), "%s/a.cn.zone", d1);
+	write_file(f, "$ORIGIN a.cn.\n"); /* served: a master file */
+	snprintf(f, sizeof(f), "%s/b.cn.fwd", d2);
+	write_file(f, ""); /* forwarded: an empty marker */
+	snprintf(f, sizeof(f), "%s/c.cn.fwd", d2);
+	write_file(f, "not a zone file: never read\n");
+#define ZPOOLS "pools:\n  - {name: reg, backends: [\"127.0.0.1:53\"]}\n"
+	snprintf(body, sizeof(body),
+	         LISTEN "zones_dir:\n  - {path: zd1}\n  - {path: zd2, pattern: \"%%s.fwd\", "
+	                "forward: reg}\n" ZPOOLS);
+	write_file(yp, body);
+	gk_config_t *cfg = NULL;
+	if (gk_daemon_config_load(yp, &cfg, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(cfg->n_zdirs, 2);
+	assert_null(cfg->zdirs[0].forward);
+	assert_string_equal(cfg->zdirs[1].forward, "reg");
+	assert_int_equal(cfg->n_zones, 1); /* a.cn only is served from a file */
+	assert_string_equal(cfg->zones[0].name, "a.cn");
+	const gk_front_conf_t *fc = cfg->front;
+	assert_int_equal(fc->n_zones, 2);
+	assert_string_equal(fc->zones[0].name, "b.cn");
+	snprintf(want, sizeof(want), "%s/b.cn.fwd", d2);
+	assert_string_equal(fc->zones[0].file, want);
+	assert_int_equal(fc->zones[0].line, 0);
+	assert_ptr_equal(gk_front_conf_lookup(fc, "www.c.cn"), &fc->pools[0]);
+	gk_config_t *same = NULL; /* a reload reads the directory again */
+	assert_int_equal(
+	    gk_daemon_config_load_flags(yp, GK_CONFIG_NO_ZONE_LISTS, &same, err, sizeof(err)), 0);
+	assert_false(gk_daemon_config_zones_same(cfg, same));
+	gk_daemon_config_free(same);
+	gk_daemon_config_free(cfg);
+
+	/* the single mapping as before, with forward */
+	snprintf(body, sizeof(body),
+	         LISTEN "zones_dir: {path: zd2, pattern: \"%%s.fwd\", forward: reg}\n" ZPOOLS);
+	cfg = load_ok(body);
+	assert_int_equal(cfg->n_zdirs, 1);
+	assert_int_equal(cfg->n_zones, 0);
+	assert_int_equal(cfg->front->n_zones, 2);
+	gk_daemon_config_free(cfg);
+
+	/* errors: an unknown pool names the mapping's line; a zone named twice names both
+	 * places (a directory's file has no line) */
+	expect_error(LISTEN "zones_dir: [{path: zd2, pattern: \"%s.fwd\", forward: nope}]\n" ZPOOLS,
+	             GK_ECONFIG, 2, "zones_dir.forward: no pool named 'nope' in pools");
+	expect_error(LISTEN "zones_dir: {path: zd2, forward: \"\"}\n" ZPOOLS, GK_ECONFIG, 2,
+	             "zones_dir.forward: expected a non-empty string");
+	expect_error(LISTEN "zones_dir: []\n" ZPOOLS, GK_ECONFIG, 2, "zones_dir: an empty list");
+	expect_error(LISTEN "zones_dir: [{path: zd2, fwd: reg}]\n" ZPOOLS, GK_ECONFIG, 2,
+	             "unknown key 'fwd' (expected path, pattern, forward)");
+	snprintf(body, sizeof(body),
+	         LISTEN "zone_list: fwd.list\n"
+	                "zones_dir: {path: zd2, pattern: \"%%s.fwd\", forward: reg}\n" ZPOOLS);
+	write_file(yp, body);
+	write_file(lp, "x.cn forward=reg\nb.cn forward=reg\n");
+	assert_int_equal(gk_daemon_config_load(yp, &cfg, err, sizeof(err)), GK_ECONFIG);
+	snprintf(want, sizeof(want),
+	         "%s/b.cn.fwd: zones: 'b.cn' is forwarded twice (first at %s:2)", d2, lp);
+	if (strstr(err, want) != err)
+		fail_msg("want '%s', got '%s'", want, err);
+	/* forwarded from the directory and served from a file elsewhere */
+	write_file(lp, "b.cn b.zone\n");
+	assert_int_equal(gk_daemon_config_load(yp, &cfg, err, sizeof(err)), GK_ECONFIG);
+	snprintf(want, sizeof(want),
+	         "%s/b.cn.fwd: zones: 'b.cn' is forwarded and also served from a file or by "
+	         "transfer (at %s:1;",
+	         d2, lp);
+	if (strstr(err, want) != err)
+		fail_msg("want '%s', got '%s'", want, err);
+	snprintf(f, sizeof(f), "%s/b.cn.fwd", d2);
+	unlink(f);
+	snprintf(f, sizeof(f), "%s/c.cn.fwd", d2);
+	unlink(f);
+	snprintf(f, sizeof(f), "%s/a.cn.zone", d1);
+	unlink(f);
+	rmdir(d1);
+	rmdir(d2);
+#undef ZPOOLS
+}
+
 /* pools: and zones with forward: (src/front/conf.h). */
 static void test_forward_pools(void **state)
 {
@@ -679,7 +773,19 @@ static void test_forward_pools(void **state)
 	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL "    ecs: {v4: 1}\n",
 	             GK_ECONFIG, 7, "unknown key 'v4'");
 	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL "    ecs: 24\n",
-	             GK_ECONFIG, 7, "expected {ipv4, ipv6}");
+	             GK_ECONFIG, 7, "expected {ipv4, ipv6, client}");
+	/* a client's own ECS option: kept unless told (dnsdist's ecsOverride false) */
+	cfg =
+	    load_ok(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL "    ecs: {ipv4: 24}\n");
+	assert_int_equal(cfg->front->pools[0].ecs_client, GK_FRONT_ECS_KEEP);
+	gk_daemon_config_free(cfg);
+	cfg = load_ok(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL
+	                     "    ecs: {ipv4: 24, client: replace}\n");
+	assert_int_equal(cfg->front->pools[0].ecs_client, GK_FRONT_ECS_REPLACE);
+	gk_daemon_config_free(cfg);
+	expect_error(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL
+	                    "    ecs: {client: override}\n",
+	             GK_ECONFIG, 7, "pools.ecs.client: 'override' is not one of keep, replace");
 	/* PROXY v2 to the backends: off unless given */
 	cfg = load_ok(LISTEN "zones:\n  - {name: b.cn, forward: reg}\n" POOL
 	                     "    proxy_protocol: true\n");
@@ -1045,6 +1151,7 @@ int main(void)
 	    cmocka_unit_test(test_discovery_section),
 	    cmocka_unit_test(test_forward_pools),
 	    cmocka_unit_test(test_forward_zone_list),
+	    cmocka_unit_test(test_forward_zones_dir),
 	    cmocka_unit_test(test_filing_defaults),
 	    cmocka_unit_test(test_filing_keys),
 	    cmocka_unit_test(test_filing_errors),

@@ -3,7 +3,9 @@
  *
  * A pool's cache_size is the whole process's: each relay (a thread) gets its share, whole
  * sets, at least one set, in a cache of its own (no lock on the query path), holding
- * exactly that many entries.
+ * exactly that many entries. A client's own ECS option through a relay and a backend socket
+ * of the test's own: kept (cut) or replaced, echoed with the backend's scope, from the cache
+ * too; an invalid one FORMERR, nothing sent.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +18,9 @@
 #include <arpa/inet.h>
 #include <cmocka.h>
 #include <uv.h>
+#include <unistd.h>
+#include <sys/time.h>
+#include <poll.h>
 
 #include "front/cache.h"
 #include "front/fwd.h"
@@ -112,11 +117,220 @@ static void test_relay_caches(void **state)
 	relays(0, 2, 0); /* off */
 }
 
+/* ---- a client's own ECS option through a relay and a backend socket of the test's own ---- */
+
+static int udp_socket(struct sockaddr_in *addr)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	*addr =
+	    (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	assert_int_equal(bind(fd, (struct sockaddr *)addr, sizeof(*addr)), 0);
+	socklen_t l = sizeof(*addr);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)addr, &l), 0);
+	struct timeval tv = {.tv_sec = 10}; /* a missing message fails the test, not hangs it */
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	return fd;
+}
+
+/* The client's answer on cfd: the relay's loop run until it is there. */
+static size_t client_answer(uv_loop_t *loop, int cfd, uint8_t *m, size_t cap)
+{
+	struct pollfd p = {.fd = cfd, .events = POLLIN};
+	for (int k = 0; k < 1000 && poll(&p, 1, 0) == 0; k++)
+		uv_run(loop, UV_RUN_ONCE);
+	ssize_t n = recv(cfd, m, cap, 0);
+	assert_true(n > 12);
+	return (size_t)n;
+}
+
+/* www.example.cn A from a resolver, RD, with an OPT holding ecs[0..el) (el 0: no option). */
+static size_t ecs_query(uint8_t *q, const uint8_t *ecs, size_t el, size_t *qend)
+{
+	static const uint8_t hq[] = {0x12, 0x34, 0x01, 0,   0,   1, 0,   0,   0,   0,   0,
+	                             1,    3,    'w',  'w', 'w', 7, 'e', 'x', 'a', 'm', 'p',
+	                             'l',  'e',  2,    'c', 'n', 0, 0,   1,   0,   1};
+	memcpy(q, hq, sizeof(hq));
+	*qend = sizeof(hq);
+	uint8_t *o = q + sizeof(hq);
+	static const uint8_t oh[] = {0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0};
+	memcpy(o, oh, sizeof(oh));
+	o[9] = 0;
+	o[10] = (uint8_t)el;
+	if (el)
+		memcpy(o + 11, ecs, el);
+	return sizeof(hq) + 11 + el;
+}
+
+/* The ECS option of message m[0..len) (its OPT last, the option last in it): its bytes from
+ * FAMILY on, or NULL. */
+static const uint8_t *last_ecs(const uint8_t *m, size_t len, size_t *ol)
+{
+	for (size_t o = len >= 12 ? 12 : len; o + 4 <= len; o++)
+		if (m[o] == 0 && m[o + 1] == 8 && o + 4u + m[o + 3] == len) {
+			*ol = m[o + 3];
+			return m + o + 4;
+		}
+	return NULL;
+}
+
+/* Read the query the relay sent to the backend socket bfd (waiting for it), answer it with
+ * one A record and the ECS option it carried with SCOPE scope; returns the query's length
+ * (copied to sent). */
+static size_t backend_answer(int bfd, uint8_t scope, uint8_t *sent)
+{
+	struct sockaddr_in from;
+	socklen_t fl = sizeof(from);
+	ssize_t n = recvfrom(bfd, sent, 512, 0, (struct sockaddr *)&from, &fl);
+	assert_true(n > 12);
+	size_t qend = 12;
+	while (sent[qend])
+		qend += 1u + sent[qend];
+	qend += 5;
+	uint8_t a[600];
+	memcpy(a, sent, qend);
+	a[2] |= 0x80;
+	a[7] = 1; /* ANCOUNT */
+	static const uint8_t rr[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 192, 0, 2, 1};
+	memcpy(a + qend, rr, sizeof(rr));
+	size_t rest = (size_t)n - qend; /* the OPT as sent */
+	memcpy(a + qend + sizeof(rr), sent + qend, rest);
+	size_t len = qend + sizeof(rr) + rest, ol;
+	uint8_t *e = (uint8_t *)last_ecs(a, len, &ol);
+	if (e)
+		e[3] = scope;
+	assert_true(sendto(bfd, a, len, 0, (struct sockaddr *)&from, fl) == (ssize_t)len);
+	return (size_t)n;
+}
+
+static void test_client_ecs(void **state)
+{
+	(void)state;
+	struct sockaddr_in ba, la, ca;
+	int bfd = udp_socket(&ba), lfd = udp_socket(&la), cfd = udp_socket(&ca);
+	gk_fbackend_conf_t be;
+	memset(&be, 0, sizeof(be));
+	memcpy(&be.addr, &ba, sizeof(ba));
+	be.addrlen = sizeof(ba);
+	be.weight = 1;
+	snprintf(be.name, sizeof(be.name), "backend");
+	gk_front_pool_conf_t pc[2];
+	for (int i = 0; i < 2; i++)
+		pc[i] = (gk_front_pool_conf_t){
+		    .name = i ? "replace" : "keep",
+		    .backends = &be,
+		    .n_backends = 1,
+		    .health = {.max_outstanding = 16, .down_after = 3, .up_after = 2},
+		    .timeout_ms = 10000,
+		    .check_interval_ms = 1000,
+		    .cache_size = 64,
+		    .ecs = true,
+		    .ecs_v4 = 24,
+		    .ecs_v6 = 56,
+		    .ecs_client = i ? GK_FRONT_ECS_REPLACE : GK_FRONT_ECS_KEEP};
+	gk_front_conf_t conf = {.pools = pc, .n_pools = 2};
+	uv_loop_t loop;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	gk_fwd_t *f = NULL;
+	char err[256];
+	assert_int_equal(gk_front_fwd_new(&loop, &conf, 1232, 1, &f, err, sizeof(err)), 0);
+	/* the client as a load balancer named it (ours is made of it) */
+	struct sockaddr_in real = {.sin_family = AF_INET};
+	inet_pton(AF_INET, "203.0.113.5", &real.sin_addr);
+#define ASK(pool_)                                                                                 \
+	do {                                                                                       \
+		res.qlen = (uint16_t)ql;                                                           \
+		res.pool = (pool_);                                                                \
+		gk_front_fwd_udp(f, q, &res, lfd, (struct sockaddr *)&ca, sizeof(ca),              \
+		                 (struct sockaddr *)&real);                                        \
+		gk_front_fwd_flush(f);                                                             \
+	} while (0)
+
+	/* keep: the client's 198.51.100.77/32 goes out as 198.51.100.0/24, the answer echoes
+	 * the client's option with the backend's scope */
+	static const uint8_t c77[] = {0, 8, 0, 8, 0, 1, 32, 0, 198, 51, 100, 77};
+	uint8_t q[256], sent[512], a[1024];
+	size_t qend, ql = ecs_query(q, c77, sizeof(c77), &qend), el, al;
+	gk_pkt_result_t res = {.qend = (uint16_t)qend, .client_limit = 1232, .edns = true};
+	ASK(0);
+	size_t sl = backend_answer(bfd, 24, sent);
+	const uint8_t *e = last_ecs(sent, sl, &el);
+	static const uint8_t out24[] = {0, 1, 24, 0, 198, 51, 100};
+	assert_non_null(e);
+	assert_int_equal(el, sizeof(out24));
+	assert_memory_equal(e, out24, sizeof(out24));
+	al = client_answer(&loop, cfd, a, sizeof(a));
+	assert_int_equal(a[0] << 8 | a[1], 0x1234);
+	assert_int_equal(a[3] & 15, 0);
+	assert_int_equal(a[7], 1); /* the A record */
+	e = last_ecs(a, al, &el);
+	static const uint8_t echo77[] = {0, 1, 32, 24, 198, 51, 100, 77};
+	assert_non_null(e);
+	assert_memory_equal(e, echo77, sizeof(echo77));
+
+	/* another client of the same /24: from the cache, its own option echoed */
+	static const uint8_t c9[] = {0, 8, 0, 8, 0, 1, 32, 0, 198, 51, 100, 9};
+	ql = ecs_query(q, c9, sizeof(c9), &qend);
+	ASK(0);
+	al = client_answer(&loop, cfd, a, sizeof(a));
+	e = last_ecs(a, al, &el);
+	static const uint8_t echo9[] = {0, 1, 32, 24, 198, 51, 100, 9};
+	assert_non_null(e);
+	assert_memory_equal(e, echo9, sizeof(echo9));
+
+	/* invalid (a bit beyond /22): FORMERR, nothing sent, counted */
+	static const uint8_t bad[] = {0, 8, 0, 7, 0, 1, 22, 0, 198, 51, 103};
+	ql = ecs_query(q, bad, sizeof(bad), &qend);
+	ASK(0);
+	al = client_answer(&loop, cfd, a, sizeof(a));
+	assert_int_equal(a[3] & 15, 1); /* FORMERR */
+	assert_null(last_ecs(a, al, &el));
+	gk_fwd_counters_t ctr;
+	memset(&ctr, 0, sizeof(ctr));
+	gk_front_fwd_counters_read(f, &ctr);
+	assert_int_equal(ctr.ecs_invalid, 1);
+	assert_int_equal(ctr.cache_hits, 1);
+
+	/* replace: ours from the client's address (203.0.113.0/24), the client's echoed */
+	ql = ecs_query(q, c77, sizeof(c77), &qend);
+	ASK(1);
+	sl = backend_answer(bfd, 0, sent);
+	e = last_ecs(sent, sl, &el);
+	static const uint8_t ours[] = {0, 1, 24, 0, 203, 0, 113};
+	assert_non_null(e);
+	assert_memory_equal(e, ours, sizeof(ours));
+	al = client_answer(&loop, cfd, a, sizeof(a));
+	e = last_ecs(a, al, &el);
+	static const uint8_t echo0[] = {0, 1, 32, 0, 198, 51, 100, 77};
+	assert_non_null(e);
+	assert_memory_equal(e, echo0, sizeof(echo0));
+
+	/* a query without ECS: none in the answer (the cached scope-0 one) */
+	ql = ecs_query(q, NULL, 0, &qend);
+	ASK(1);
+	al = client_answer(&loop, cfd, a, sizeof(a));
+	assert_int_equal(a[7], 1);
+	assert_null(last_ecs(a, al, &el));
+	memset(&ctr, 0, sizeof(ctr));
+	gk_front_fwd_counters_read(f, &ctr);
+	assert_int_equal(ctr.cache_hits, 2);
+#undef ASK
+
+	uv_walk(&loop, close_cb, NULL);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	gk_front_fwd_free(f);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	close(bfd);
+	close(lfd);
+	close(cfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_share),
 	    cmocka_unit_test(test_relay_caches),
+	    cmocka_unit_test(test_client_ecs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include "front/relay.h"
+#include "gk/errors.h"
 
 /* client query: ID 0x1234, RD, AD set, www.ExAmple.cn A, no EDNS */
 static const uint8_t cq[] = {0x12, 0x34, 0x01, 0x20, 0,   1, 0,   0,   0,   0,   0,
@@ -176,12 +177,143 @@ static void test_ecs(void **state)
 	assert_int_equal(kl, 0);
 }
 
+/* cq with an OPT holding the options opts[0..ol) */
+static size_t with_opt(uint8_t *q, const uint8_t *opts, size_t ol)
+{
+	memcpy(q, cq, sizeof(cq));
+	q[11] = 1;
+	uint8_t *o = q + sizeof(cq);
+	static const uint8_t hdr[] = {0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0};
+	memcpy(o, hdr, sizeof(hdr));
+	o[9] = (uint8_t)(ol >> 8);
+	o[10] = (uint8_t)ol;
+	memcpy(o + 11, opts, ol);
+	return sizeof(cq) + 11 + ol;
+}
+
+static void test_client_ecs(void **state)
+{
+	(void)state;
+	uint8_t q[256];
+	gk_relay_ecs_t e;
+	/* 192.0.2.0/24 */
+	static const uint8_t ok4[] = {0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2};
+	size_t n = with_opt(q, ok4, sizeof(ok4));
+	assert_int_equal(gk_front_relay_client_ecs(q, n, sizeof(cq), &e), 1);
+	assert_int_equal(e.family, 1);
+	assert_int_equal(e.source, 24);
+	assert_int_equal(e.alen, 3);
+	assert_int_equal(e.addr[2], 2);
+	/* another option before it is skipped (a cookie) */
+	static const uint8_t cookie_ecs[] = {0, 10, 0, 8, 1, 2, 3,  4, 5,   6, 7, 8,
+	                                     0, 8,  0, 7, 0, 1, 24, 0, 192, 0, 2};
+	n = with_opt(q, cookie_ecs, sizeof(cookie_ecs));
+	assert_int_equal(gk_front_relay_client_ecs(q, n, sizeof(cq), &e), 1);
+	/* prefix 0: "do not use my subnet", no address octets (RFC 7871 7.1.2) */
+	static const uint8_t zero[] = {0, 8, 0, 4, 0, 2, 0, 0};
+	n = with_opt(q, zero, sizeof(zero));
+	assert_int_equal(gk_front_relay_client_ecs(q, n, sizeof(cq), &e), 1);
+	assert_int_equal(e.family, 2);
+	assert_int_equal(e.source, 0);
+	assert_int_equal(e.alen, 0);
+	/* none: no OPT, or an OPT without ECS */
+	assert_int_equal(gk_front_relay_client_ecs(cq, sizeof(cq), sizeof(cq), &e), 0);
+	n = with_opt(q, cookie_ecs, 12);
+	assert_int_equal(gk_front_relay_client_ecs(q, n, sizeof(cq), &e), 0);
+	/* invalid (RFC 7871 6, 7.1.1): FORMERR */
+	static const struct {
+		uint8_t o[24];
+		size_t len;
+	} bad[] = {
+	    {{0, 8, 0, 7, 0, 3, 24, 0, 192, 0, 2}, 11},       /* unknown FAMILY */
+	    {{0, 8, 0, 4, 0, 0, 0, 0}, 8},                    /* FAMILY 0 */
+	    {{0, 8, 0, 9, 0, 1, 33, 0, 192, 0, 2, 1, 0}, 13}, /* prefix longer than IPv4 */
+	    {{0, 8, 0, 8, 0, 1, 24, 0, 192, 0, 2, 0}, 12},    /* an octet beyond the prefix's */
+	    {{0, 8, 0, 6, 0, 1, 24, 0, 192, 0}, 10},          /* an octet short */
+	    {{0, 8, 0, 7, 0, 1, 22, 0, 192, 0, 3}, 11},       /* a bit set beyond /22 */
+	    {{0, 8, 0, 7, 0, 1, 24, 16, 192, 0, 2}, 11},      /* SCOPE in a query */
+	    {{0, 8, 0, 3, 0, 1, 0}, 7},                       /* shorter than its fixed part */
+	    {{0, 8, 0, 4, 0, 1, 0, 0, 0, 8, 0, 4, 0, 1, 0, 0}, 16}, /* two ECS options */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		n = with_opt(q, bad[i].o, bad[i].len);
+		assert_int_equal(gk_front_relay_client_ecs(q, n, sizeof(cq), &e), GK_ESYNTAX);
+	}
+	/* an option running past the OPT */
+	n = with_opt(q, ok4, sizeof(ok4));
+	assert_int_equal(gk_front_relay_client_ecs(q, n - 1, sizeof(cq), &e), GK_ESYNTAX);
+}
+
+static void test_put_and_echo(void **state)
+{
+	(void)state;
+	uint8_t q[256], key[18];
+	size_t kl;
+	/* the client's 2001:db8:aa:bb00::/64, the pool's ipv6 56: /56 sent */
+	gk_relay_ecs_t e = {.family = 2,
+	                    .source = 64,
+	                    .alen = 8,
+	                    .addr = {0x20, 0x01, 0x0d, 0xb8, 0, 0xaa, 0xbb, 0xcc}};
+	size_t n = gk_front_relay_query(cq, sizeof(cq), 1, false, 1232, q);
+	size_t m = gk_front_relay_put_ecs(q, n, &e, 24, 56, key, &kl);
+	assert_int_equal(m, n + 8 + 7);
+	static const uint8_t opt6[] = {0,    8,    0,    11,   0, 2,    56,  0,
+	                               0x20, 0x01, 0x0d, 0xb8, 0, 0xaa, 0xbb};
+	assert_memory_equal(q + n, opt6, sizeof(opt6));
+	assert_int_equal(kl, 9);
+	/* narrower than the pool's: kept as the client sent it; bits beyond cut */
+	gk_relay_ecs_t e4 = {.family = 1, .source = 20, .alen = 3, .addr = {198, 51, 0x60}};
+	n = gk_front_relay_query(cq, sizeof(cq), 1, false, 1232, q);
+	m = gk_front_relay_put_ecs(q, n, &e4, 16, 56, key, &kl);
+	static const uint8_t opt4[] = {0, 8, 0, 6, 0, 1, 16, 0, 198, 51};
+	assert_int_equal(m, n + sizeof(opt4));
+	assert_memory_equal(q + n, opt4, sizeof(opt4));
+	m = gk_front_relay_put_ecs(q, n, &e4, 24, 56, key, &kl);
+	static const uint8_t opt4b[] = {0, 8, 0, 7, 0, 1, 20, 0, 198, 51, 0x60};
+	assert_memory_equal(q + n, opt4b, sizeof(opt4b));
+	/* prefix 0 forwarded as prefix 0 */
+	gk_relay_ecs_t z = {.family = 1, .source = 0, .alen = 0};
+	m = gk_front_relay_put_ecs(q, n, &z, 24, 56, key, &kl);
+	static const uint8_t opt0[] = {0, 8, 0, 4, 0, 1, 0, 0};
+	assert_int_equal(m, n + sizeof(opt0));
+	assert_memory_equal(q + n, opt0, sizeof(opt0));
+	assert_int_equal(kl, 2);
+
+	/* echo into an answer with an OPT (the query as an answer): appended to it */
+	uint8_t a[256];
+	n = gk_front_relay_query(cq, sizeof(cq), 1, true, 1232, a);
+	a[2] |= 0x80;
+	m = gk_front_relay_echo_ecs(a, n, sizeof(a), sizeof(cq), &e4, 16, 1232, true);
+	assert_int_equal(m, n + 11);
+	static const uint8_t echo4[] = {0, 8, 0, 7, 0, 1, 20, 16, 198, 51, 0x60};
+	assert_memory_equal(a + n, echo4, sizeof(echo4));
+	assert_int_equal(a[n - 2] << 8 | a[n - 1], 11); /* OPT RDLENGTH */
+	assert_int_equal(gk_front_relay_ecs_scope(a, m, sizeof(cq)), 16);
+	assert_int_equal(a[11], 1);
+	/* an answer without OPT: ours added, holding it */
+	memcpy(a, cq, sizeof(cq));
+	a[2] |= 0x80;
+	m = gk_front_relay_echo_ecs(a, sizeof(cq), sizeof(a), sizeof(cq), &e4, 0, 1232, true);
+	assert_int_equal(m, sizeof(cq) + GK_RELAY_OPT_LEN + 11);
+	assert_int_equal(a[11], 1);
+	assert_int_equal(a[sizeof(cq) + 2], 41);
+	assert_int_equal(a[sizeof(cq) + 7], 0x80); /* DO */
+	assert_int_equal(gk_front_relay_ecs_scope(a, m, sizeof(cq)), 0);
+	/* no room: 0 */
+	memcpy(a, cq, sizeof(cq));
+	assert_int_equal(gk_front_relay_echo_ecs(a, sizeof(cq), sizeof(cq) + 20, sizeof(cq), &e4, 0,
+	                                         1232, false),
+	                 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_query_and_match),
 	    cmocka_unit_test(test_fix_opt),
 	    cmocka_unit_test(test_ecs),
+	    cmocka_unit_test(test_client_ecs),
+	    cmocka_unit_test(test_put_and_echo),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
