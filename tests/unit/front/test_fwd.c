@@ -233,7 +233,7 @@ static void test_client_ecs(void **state)
 	assert_int_equal(uv_loop_init(&loop), 0);
 	gk_fwd_t *f = NULL;
 	char err[256];
-	assert_int_equal(gk_front_fwd_new(&loop, &conf, 1232, 1, &f, err, sizeof(err)), 0);
+	assert_int_equal(gk_front_fwd_new(&loop, &conf, 1232, 1, 1, &f, err, sizeof(err)), 0);
 	/* the client as a load balancer named it (ours is made of it) */
 	struct sockaddr_in real = {.sin_family = AF_INET};
 	inet_pton(AF_INET, "203.0.113.5", &real.sin_addr);
