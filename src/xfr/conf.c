@@ -247,10 +247,8 @@ static int parse_template(struct pc *c, yaml_node_t *m, gk_xfr_template_t *t)
 	if (in.have == (in.forward != NULL))
 		return fail(c, m,
 		            "secondary.templates: '%s' needs one of primaries, forward (a pool of "
-		            "pools:), not %s",
+		            "pools:): it has %s",
 		            in.id, in.have ? "both" : "neither");
-	if (in.forward && !*in.forward)
-		return fail(c, m, "secondary.templates: '%s': forward: empty pool name", in.id);
 	for (size_t i = 0; i + 1 < c->conf->n_templates; i++)
 		if (!strcmp(c->conf->templates[i].id, in.id))
 			return fail(c, m, "secondary.templates: duplicate id '%s'", in.id);
