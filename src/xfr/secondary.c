@@ -2015,7 +2015,7 @@ int gk_xfr_secondary_refresh(gk_secondary_t *s, const char *name)
 		return GK_ENOENT;
 	struct ient key = {.apex = probe.name, .apex_len = probe.name_len};
 	e = bsearch(&key, ix->e, ix->n, sizeof(ix->e[0]), cmp_apex);
-	if (!e)
+	if (!e || e->n_prim == 0) /* none, or a forwarded member: nothing to check */
 		return GK_ENOENT;
 	if (!ring_push(s, e->slot, e->gen))
 		return GK_EAGAIN;
@@ -2226,7 +2226,7 @@ static void free_main(uv_handle_t *h)
 	}
 	gk_pkt_fzones_free(s->fwd);
 	free(s->gone);
-	if (s->link) { /* deferred removals still retired find nothing to do */
+	if (s->link) { /* deferred removals still retired keep it until they come due */
 		s->link->s = NULL;
 		link_put(s->link);
 	}
@@ -2262,6 +2262,8 @@ void gk_xfr_secondary_free(gk_secondary_t *s)
 	if (!s)
 		return;
 	atomic_store(&s->stop, true);
+	if (s->link) /* deferred removals that come due from now on find nothing to do */
+		s->link->s = NULL;
 	if (s->started) {
 		uv_async_send(&s->wake);
 		uv_thread_join(&s->thr);
