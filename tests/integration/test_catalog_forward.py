@@ -282,6 +282,7 @@ def steps(binary, gk, gtmp, port, mport, knot, nsd, args):
 	h.wait_for("the asker after the switch", lambda: sum(asker.seen.values()) >= n + 20, 30)
 	asker.stop_.set()
 	asker.join(10)
+	h.log("answers to ac.cn SOA through the switch: %r" % asker.seen)
 	check("the switch: every answer NOERROR from Knot's data or NSD's (no REFUSED, "
 	      "SERVFAIL or timeout)", set(asker.seen) <= {"NOERROR 50", "NOERROR 7000"} and
 	      "NOERROR 7000" in asker.seen, asker.seen)
