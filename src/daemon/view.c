@@ -11,6 +11,10 @@
  * view and publishes a copy of that view (sharing the zone set), so it is freed together
  * with the old view. Workers need no second cell. Main loop only, except the two
  * gk_daemon_on_status_* functions (status thread).
+ *
+ * The forwarded zones a view carries are the config's table and the secondary's forwarded
+ * catalog members' (xfr/secondary.h), joined without a copy (pkt/fzones.h stack): a catalog
+ * change publishes a copy of the view with the members' new table, the config's kept.
  */
 #include <stdio.h>
 #include <stdlib.h>
