@@ -353,6 +353,23 @@ static void forward_overlap(struct ctx *c, const gk_front_zone_conf_t *z, const 
 	         here, z->name, at);
 }
 
+static int pool_find(void *ctx, const char *name)
+{
+	return gk_front_conf_pool_find(ctx, name);
+}
+
+/* Secondary templates with `forward: POOL` (catalog members forwarded): each names a pool
+ * of pools:, which then runs even when no zone of the config is forwarded. */
+static int bind_member_pools(gk_config_t *cfg, const char *path, char *err, size_t errlen)
+{
+	bool fwd = false;
+	int rc =
+	    gk_xfr_conf_bind_pools(cfg->secondary, pool_find, cfg->front, path, &fwd, err, errlen);
+	if (rc == 0 && fwd && cfg->front)
+		cfg->front->member_pools = true;
+	return rc;
+}
+
 /* A zone is served from a file, by transfer or forwarded: one of them. */
 static void check_forward_overlap(struct ctx *c)
 {
@@ -1455,6 +1472,8 @@ int gk_daemon_config_load_flags(const char *path, unsigned flags, gk_config_t **
 	if (c.y.rc == 0 && c.cfg->front &&
 	    (c.y.rc = gk_front_conf_check(c.cfg->front, c.y.path, err, errlen)) == 0)
 		check_forward_overlap(&c);
+	if (c.y.rc == 0 && c.cfg->secondary) /* catalog members forwarded by a template */
+		c.y.rc = bind_member_pools(c.cfg, c.y.path, err, errlen);
 	if (c.y.rc == 0 && check_root) /* and the zones the lists and directory name */
 		c.y.rc = gk_daemon_config_chroot_check(c.cfg, err, errlen);
 	if (c.y.rc == 0) {

@@ -26,7 +26,7 @@ gk_fwd_t **gk_daemon_fwds(gk_server_t *s, size_t *n)
 void gk_daemon_front_stats(gk_server_t *s, gk_control_req_t *req)
 {
 	const gk_front_conf_t *fc = s->boot->front;
-	if (fc == NULL || fc->n_zones == 0 || s->n_workers == 0)
+	if (!gk_front_conf_forwards(fc) || s->n_workers == 0)
 		return;
 	size_t n = 0;
 	gk_fwd_t **fw = gk_daemon_fwds(s, &n);

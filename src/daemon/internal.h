@@ -132,11 +132,18 @@ GK_MUST_CHECK int gk_daemon_polsync_start(gk_server_t *s, char *err, size_t errl
 
 /* A new view of store zs with cfg's packet options and a reference to pol (NULL: none, and
  * with a replica the default policy of cfg's filing.* rules, gk_daemon_config_default_policy).
+ * It forwards cfg's forwarded zones and then members (the secondary's forwarded catalog
+ * members, gk_xfr_secondary_forwarded; NULL: none; a reference is taken).
  * Returns 0 or GK_ENOMEM (err set). */
 GK_MUST_CHECK int gk_daemon_view_build(gk_zoneset_t *zs, const gk_config_t *cfg,
                                        gk_status_t *status, const gk_psl_t *psl,
-                                       struct gk_daemon_polref *pol, struct gk_daemon_view **out,
-                                       char *err, size_t errlen);
+                                       struct gk_daemon_polref *pol, struct gk_fzones *members,
+                                       struct gk_daemon_view **out, char *err, size_t errlen);
+
+/* The secondary's forwarded catalog members changed (gk_xfr_secondary_forwarded): publish a
+ * copy of the current view forwarding with the new table (the config's forwarded zones
+ * kept). Nothing when the view has it already. Main loop. */
+void gk_daemon_view_members(gk_server_t *s);
 
 /* A copy of cur sharing its zone set and policy (references taken), without its retired
  * memory; NULL when out of memory. gk_daemon_view_free() undoes it. */

@@ -253,7 +253,8 @@ int gk_daemon_reload(gk_server_t *s, char *err, size_t errlen)
 	for (size_t i = 0; errs != NULL && i < cfg->n_zones; i++)
 		free(errs[i]);
 	free(errs);
-	int rc = gk_daemon_view_build(s->zs, cfg, s->status, s->psl, pol, &v, err, errlen);
+	int rc = gk_daemon_view_build(s->zs, cfg, s->status, s->psl, pol,
+	                              gk_xfr_secondary_forwarded(s->sec), &v, err, errlen);
 	if (rc == 0 && (rc = gk_snapshot_publish(s->view, v)) != 0) {
 		gk_daemon_view_free(v);
 		snprintf(err, errlen, "out of memory");

@@ -366,7 +366,7 @@ static void extra_metrics(void *arg, FILE *f)
 	if (s->sec)
 		gk_xfr_secondary_metrics(s->sec, f);
 	const gk_front_conf_t *fc = s->boot->front;
-	if (fc == NULL || fc->n_zones == 0 || s->n_workers == 0)
+	if (!gk_front_conf_forwards(fc) || s->n_workers == 0)
 		return;
 	size_t n = 0;
 	gk_fwd_t **fw = gk_daemon_fwds(s, &n);
@@ -378,6 +378,7 @@ static void extra_metrics(void *arg, FILE *f)
 
 static void secondary_published(void *ctx)
 {
+	gk_daemon_view_members(ctx);   /* forwarded catalog members changed: a new view */
 	gk_daemon_view_published(ctx); /* replaced versions wait for every worker */
 }
 
@@ -412,7 +413,7 @@ static int start_workers(gk_server_t *s, char *err, size_t errlen)
 	    .view = s->view,
 	    .tls = tls,
 	    .n_tls = cfg->n_tls,
-	    .front = cfg->front && cfg->front->n_zones ? cfg->front : NULL,
+	    .front = gk_front_conf_forwards(cfg->front) ? cfg->front : NULL,
 	    .edns_udp_max = cfg->edns_udp_max,
 	    .front_cache_parts = cfg->workers * (GK_FRONT_UDP_PARTS * (unsigned)cfg->n_listen + 1u),
 	    .udp_linger_us = cfg->udp_linger_us,
@@ -566,8 +567,8 @@ int gk_daemon_server_create(const char *config_path, gk_server_t **out, char *er
 	    (rc = gk_xfr_secondary_create(&s->loop, s->zs, s->boot->secondary, s->psl,
 	                                  secondary_published, s, &s->sec, err, errlen)) != 0)
 		goto fail;
-	if ((rc = gk_daemon_view_build(s->zs, s->boot, s->status, s->psl, s->pol, &v, err,
-	                               errlen)) != 0)
+	if ((rc = gk_daemon_view_build(s->zs, s->boot, s->status, s->psl, s->pol,
+	                               gk_xfr_secondary_forwarded(s->sec), &v, err, errlen)) != 0)
 		goto fail;
 	if (s->boot->n_zones <= 1000) /* a registrar's million would drown the log */
 		for (size_t i = 0; i < s->boot->n_zones; i++)

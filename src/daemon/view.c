@@ -11,6 +11,10 @@
  * view and publishes a copy of that view (sharing the zone set), so it is freed together
  * with the old view. Workers need no second cell. Main loop only, except the two
  * gk_daemon_on_status_* functions (status thread).
+ *
+ * The forwarded zones a view carries are the config's table and the secondary's forwarded
+ * catalog members' (xfr/secondary.h), joined without a copy (pkt/fzones.h stack): a catalog
+ * change publishes a copy of the view with the members' new table, the config's kept.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +28,11 @@
 #define RECLAIM_MS 10
 #define RETIRE_MS  20 /* retired status memory is collected this long after it is announced */
 
-/* The forwarded zones' table, shared by a view and its copies. */
+/* The forwarded zones' table, shared by a view and its copies: the config's (base) and the
+ * forwarded catalog members' (mem, the secondary's) joined (t, pkt/fzones.h stack). Each
+ * holds a reference. */
 struct gk_daemon_fzref {
-	gk_fzones_t *t;
+	gk_fzones_t *t, *base, *mem;
 	unsigned refs; /* main loop only */
 };
 
@@ -34,8 +40,29 @@ static void fzref_put(struct gk_daemon_fzref *r)
 {
 	if (r != NULL && --r->refs == 0) {
 		gk_pkt_fzones_free(r->t);
+		gk_pkt_fzones_free(r->base);
+		gk_pkt_fzones_free(r->mem);
 		free(r);
 	}
+}
+
+/* A new reference to base and mem joined, or *out NULL when both are NULL. Returns 0 or
+ * GK_ENOMEM. */
+static int fzref_new(gk_fzones_t *base, gk_fzones_t *mem, struct gk_daemon_fzref **out)
+{
+	*out = NULL;
+	if (base == NULL && mem == NULL)
+		return 0;
+	struct gk_daemon_fzref *r = calloc(1, sizeof(*r));
+	if (r == NULL || gk_pkt_fzones_stack(base, mem, &r->t) != 0) {
+		free(r);
+		return GK_ENOMEM;
+	}
+	r->base = gk_pkt_fzones_hold(base);
+	r->mem = gk_pkt_fzones_hold(mem);
+	r->refs = 1;
+	*out = r;
+	return 0;
 }
 
 void gk_daemon_view_free(void *p)
@@ -48,7 +75,7 @@ void gk_daemon_view_free(void *p)
 }
 
 int gk_daemon_view_build(gk_zoneset_t *zs, const gk_config_t *cfg, gk_status_t *status,
-                         const gk_psl_t *psl, struct gk_daemon_polref *pol,
+                         const gk_psl_t *psl, struct gk_daemon_polref *pol, gk_fzones_t *members,
                          struct gk_daemon_view **out, char *err, size_t errlen)
 {
 	struct gk_daemon_view *v = calloc(1, sizeof(*v));
@@ -81,15 +108,9 @@ int gk_daemon_view_build(gk_zoneset_t *zs, const gk_config_t *cfg, gk_status_t *
 	gk_daemon_config_pkt_opts(cfg, status, psl, pol ? pol->p : NULL, &v->v.opts);
 	gk_fzones_t *fzt = NULL;
 	int frc = gk_front_conf_fzones(cfg->front, &fzt);
-	if (frc == 0 && fzt != NULL) {
-		if ((v->fz = malloc(sizeof(*v->fz))) == NULL) {
-			gk_pkt_fzones_free(fzt);
-			frc = GK_ENOMEM;
-		} else {
-			*v->fz = (struct gk_daemon_fzref){.t = fzt, .refs = 1};
-			v->v.opts.fwd = fzt;
-		}
-	}
+	if (frc == 0 && (frc = fzref_new(fzt, members, &v->fz)) == 0 && v->fz != NULL)
+		v->v.opts.fwd = v->fz->t;
+	gk_pkt_fzones_free(fzt); /* the view's reference, if any, is its own */
 	if (frc != 0) {
 		gk_daemon_polref_put(v->pol);
 		free(v);
@@ -114,6 +135,31 @@ struct gk_daemon_view *gk_daemon_view_copy(const struct gk_daemon_view *cur)
 	if (v->fz != NULL)
 		v->fz->refs++;
 	return v;
+}
+
+void gk_daemon_view_members(gk_server_t *s)
+{
+	gk_fzones_t *mem = gk_xfr_secondary_forwarded(s->sec);
+	const struct gk_daemon_view *cur = gk_snapshot_read(s->view);
+	if (cur == NULL || (cur->fz ? cur->fz->mem : NULL) == mem)
+		return;
+	struct gk_daemon_view *v = gk_daemon_view_copy(cur);
+	struct gk_daemon_fzref *r = NULL;
+	if (v == NULL || fzref_new(cur->fz ? cur->fz->base : NULL, mem, &r) != 0)
+		goto oom;
+	fzref_put(v->fz); /* the copy's reference to cur's table */
+	v->fz = r;
+	v->v.opts.fwd = r ? r->t : NULL;
+	if (gk_snapshot_publish(s->view, v) != 0)
+		goto oom;
+	gk_log(GK_LOG_DEBUG, "secondary: %zu forwarded catalog members published",
+	       gk_pkt_fzones_count(mem));
+	return; /* the caller wakes the workers (gk_daemon_view_published) */
+oom:
+	if (v != NULL)
+		gk_daemon_view_free(v);
+	gk_log(GK_LOG_ERR, "secondary: out of memory publishing the forwarded catalog members: "
+	                   "queries follow the previous catalog");
 }
 
 /* Store retire function: replaced and removed zone versions (and outgrown indexes) wait on

@@ -718,8 +718,11 @@ static void sec_status_line(gk_server_t *s, gk_control_req_t *req, size_t i)
 	const gk_zver_t *v = current(s, name);
 	char sec[96];
 	dnssec_field(v, sec, sizeof(sec));
-	gk_control_reply(req, "ok zone %s source=secondary records=%zu %s %s", name,
-	                 v ? gk_zone_ver_rr_count(v) : 0, sec, st);
+	if (gk_xfr_secondary_forwarded_at(s->sec, i)) /* a catalog member sent to a pool */
+		gk_control_reply(req, "ok zone %s source=forwarded %s", name, st);
+	else
+		gk_control_reply(req, "ok zone %s source=secondary records=%zu %s %s", name,
+		                 v ? gk_zone_ver_rr_count(v) : 0, sec, st);
 }
 
 /* Listing every zone: STATUS_CHUNK lines per write, so a million zones never sit in one

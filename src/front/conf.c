@@ -457,6 +457,14 @@ int gk_front_conf_check(gk_front_conf_t *fc, const char *path, char *err, size_t
 	return c.y.rc;
 }
 
+int gk_front_conf_pool_find(const gk_front_conf_t *fc, const char *name)
+{
+	for (size_t p = 0; fc != NULL && name != NULL && p < fc->n_pools; p++)
+		if (strcmp(fc->pools[p].name, name) == 0)
+			return (int)p;
+	return -1;
+}
+
 const gk_front_pool_conf_t *gk_front_conf_lookup(const gk_front_conf_t *fc, const char *name)
 {
 	if (!fc)
@@ -541,8 +549,8 @@ int gk_front_conf_same_pools(const gk_front_conf_t *run, const gk_front_conf_t *
                              const char *path, char *err, size_t errlen)
 {
 	struct pc c = {.y = {.path = path, .err = err, .errlen = errlen}};
-	size_t nr = run && run->n_zones ? run->n_pools : 0;
-	size_t nn = next && next->n_zones ? next->n_pools : 0;
+	size_t nr = gk_front_conf_forwards(run) ? run->n_pools : 0;
+	size_t nn = gk_front_conf_forwards(next) ? next->n_pools : 0;
 	bool same = nr == nn;
 	for (size_t i = 0; same && i < nn; i++)
 		same = pool_eq(&run->pools[i], &next->pools[i]);

@@ -91,7 +91,20 @@ typedef struct gk_front_conf {
 	gk_front_zone_conf_t *zones;
 	size_t n_zones, zones_cap;
 	size_t pools_line; /* of the pools key, 0 when absent */
+	/* a secondary template forwards catalog members to a pool (xfr/conf.h `forward`): the
+	 * pools run even without a forwarded zone of the config's own */
+	bool member_pools;
 } gk_front_conf_t;
+
+/* Whether anything is forwarded: a forwarded zone, or catalog members (member_pools). NULL:
+ * false. */
+static inline bool gk_front_conf_forwards(const gk_front_conf_t *c)
+{
+	return c != NULL && (c->n_zones > 0 || c->member_pools);
+}
+
+/* The index in pools of the pool named name, or -1 (also for a NULL conf). */
+int gk_front_conf_pool_find(const gk_front_conf_t *conf, const char *name);
 
 /* Parse the sequence node of `pools:` in doc into *conf (allocated when NULL). path names the
  * config file for errors. Returns 0, or GK_ECONFIG with err "FILE:LINE: message", or

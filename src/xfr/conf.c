@@ -214,7 +214,7 @@ static int parse_primaries(struct pc *c, const char *what, yaml_node_t *v, gk_xf
 struct tmpl_in {
 	struct pc *c;
 	gk_xfr_template_t *t;
-	const char *id;
+	const char *id, *forward;
 	bool have;
 };
 
@@ -228,22 +228,33 @@ static int visit_template(gk_yaml_t *y, const char *key, yaml_node_t *kn, yaml_n
 		in->have = rc == 0;
 		return rc;
 	}
-	return fail(in->c, kn, "secondary.templates: unknown key '%s' (expected id, primaries)",
-	            key);
+	if (!strcmp(key, "forward"))
+		return gk_yaml_string(y, "secondary.templates.forward", v, &in->forward);
+	return fail(in->c, kn,
+	            "secondary.templates: unknown key '%s' (expected id, primaries, forward)", key);
 }
 
 static int parse_template(struct pc *c, yaml_node_t *m, gk_xfr_template_t *t)
 {
+	t->pool = -1;
 	if (m->type != YAML_MAPPING_NODE)
-		return fail(c, m, "secondary.templates: expected {id, primaries}");
+		return fail(c, m, "secondary.templates: expected {id, primaries or forward}");
 	struct tmpl_in in = {.c = c, .t = t};
 	if (gk_yaml_walk_map(&c->y, "secondary.templates", m, visit_template, &in) != 0)
 		return c->y.rc;
-	if (!in.id || !in.have)
-		return fail(c, m, "secondary.templates: needs id and primaries");
+	if (!in.id)
+		return fail(c, m, "secondary.templates: needs id and one of primaries, forward");
+	if (in.have == (in.forward != NULL))
+		return fail(c, m,
+		            "secondary.templates: '%s' needs one of primaries, forward (a pool of "
+		            "pools:): it has %s",
+		            in.id, in.have ? "both" : "neither");
 	for (size_t i = 0; i + 1 < c->conf->n_templates; i++)
 		if (!strcmp(c->conf->templates[i].id, in.id))
 			return fail(c, m, "secondary.templates: duplicate id '%s'", in.id);
+	t->line = gk_yaml_line(m);
+	if (in.forward && !(t->forward = strdup(in.forward)))
+		return c->y.rc = GK_ENOMEM;
 	return (t->id = strdup(in.id)) ? 0 : (c->y.rc = GK_ENOMEM);
 }
 
@@ -318,6 +329,14 @@ static int parse_zone(struct pc *c, yaml_node_t *m, gk_xfr_zone_conf_t *z)
 	const gk_xfr_template_t *t = tid ? gk_xfr_conf_template(c->conf, tid) : &in.own;
 	if (!t)
 		return fail(c, m, "secondary.zones: '%s': no template '%s'", name, tid);
+	/* a zone of its own is transferred: forwarding is for a catalog's members (a zone
+	 * to forward is a zones entry with forward) */
+	if (t->forward)
+		return fail(c, m,
+		            "secondary.zones: '%s': template '%s' forwards (forward: %s): a "
+		            "%s is transferred from primaries; only catalog members can be "
+		            "forwarded (member_template, or a member's group)",
+		            name, tid, t->forward, z->catalog ? "catalog" : "secondary zone");
 	memcpy(z->primaries, t->primaries, sizeof(z->primaries));
 	z->n_primaries = t->n_primaries;
 	gk_tsig_key_t probe; /* the name must be a domain name */
@@ -446,8 +465,10 @@ void gk_xfr_conf_free(gk_xfr_conf_t *x)
 	for (size_t i = 0; i < x->n_zones; i++)
 		free(x->zones[i].name);
 	free(x->zones);
-	for (size_t i = 0; i < x->n_templates; i++)
+	for (size_t i = 0; i < x->n_templates; i++) {
 		free(x->templates[i].id);
+		free(x->templates[i].forward);
+	}
 	free(x->templates);
 	if (x->keys)
 		memset(x->keys, 0, x->n_keys * sizeof(*x->keys));
@@ -498,6 +519,8 @@ bool gk_xfr_conf_equal(const gk_xfr_conf_t *a, const gk_xfr_conf_t *b)
 		return false;
 	for (size_t i = 0; cats && i < a->n_templates; i++)
 		if (strcmp(a->templates[i].id, b->templates[i].id) ||
+		    strcmp(a->templates[i].forward ? a->templates[i].forward : "",
+		           b->templates[i].forward ? b->templates[i].forward : "") ||
 		    !same_primaries(a->templates[i].primaries, a->templates[i].n_primaries,
 		                    b->templates[i].primaries, b->templates[i].n_primaries))
 			return false;
@@ -513,4 +536,26 @@ bool gk_xfr_conf_equal(const gk_xfr_conf_t *a, const gk_xfr_conf_t *b)
 			return false;
 	}
 	return true;
+}
+
+int gk_xfr_conf_bind_pools(gk_xfr_conf_t *c, int (*find)(void *ctx, const char *name), void *ctx,
+                           const char *path, bool *forwards, char *err, size_t errlen)
+{
+	struct pc pc = {.y = {.path = path, .err = err, .errlen = errlen}};
+	bool any = false;
+	for (size_t i = 0; c && i < c->n_templates && pc.y.rc == 0; i++) {
+		gk_xfr_template_t *t = &c->templates[i];
+		if (!t->forward)
+			continue;
+		any = true;
+		t->pool = find(ctx, t->forward);
+		if (t->pool < 0)
+			gk_yaml_fail(
+			    &pc.y, GK_ECONFIG, t->line,
+			    "secondary.templates: '%s': forward: no pool named '%s' in pools",
+			    t->id, t->forward);
+	}
+	if (forwards)
+		*forwards = any;
+	return pc.y.rc;
 }

@@ -12,6 +12,7 @@
  *       - {name: old-key, algorithm: hmac-sha1, secret_file: keys/old.key}  # mode 0600/0400
  *     templates:
  *       - {id: registrar-a, primaries: [{address: "192.0.2.1:53", key: xfr-key}]}
+ *       - {id: computed, forward: registrar-pool}  # members of this group: forwarded
  *     zones:
  *       - {name: example.cn, template: registrar-a}
  *       - {name: other.cn, primaries: ["[2001:db8::1]:53"]}
@@ -42,7 +43,13 @@ typedef struct gk_xfr_primary_conf {
 typedef struct gk_xfr_template {
 	char *id;
 	gk_xfr_primary_conf_t primaries[GK_XFR_PRIMARIES_MAX];
-	size_t n_primaries; /* >= 1 */
+	size_t n_primaries; /* >= 1, or 0 for a forwarding template */
+	/* `forward: POOL` instead of primaries: the catalog members of this group are not
+	 * transferred but forwarded to that pool of `pools:` (front/conf.h), as a zones entry
+	 * with `forward` is. pool: its index, set by gk_xfr_conf_bind_pools (-1 before). */
+	char *forward;
+	int pool;
+	size_t line; /* of the template entry */
 } gk_xfr_template_t;
 
 typedef struct gk_xfr_zone_conf {
@@ -80,6 +87,14 @@ GK_MUST_CHECK int gk_xfr_conf_parse(const char *path, const char *dir, yaml_docu
                                     yaml_node_t *node, gk_xfr_conf_t **out, char *err,
                                     size_t errlen);
 void gk_xfr_conf_free(gk_xfr_conf_t *c);
+
+/* Once the whole file is read (the pools may come after `secondary:`): each forwarding
+ * template's pool is looked up with find(ctx, name), which returns its index or -1. An
+ * unknown pool is GK_ECONFIG with err "PATH:LINE: secondary.templates: ..." (the template's
+ * line). *forwards (may be NULL) tells whether any template forwards. NULL c: 0. */
+GK_MUST_CHECK int gk_xfr_conf_bind_pools(gk_xfr_conf_t *c, int (*find)(void *ctx, const char *name),
+                                         void *ctx, const char *path, bool *forwards, char *err,
+                                         size_t errlen);
 
 /* Whether a and b describe the same secondary zones: directory, limits, keys (name,
  * algorithm, secret), templates (id, primaries), and each zone's name, primaries (address,

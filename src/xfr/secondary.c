@@ -37,6 +37,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/thread.h"
+#include "pkt/fzones.h"
 #include "xfr/catalog.h"
 #include "xfr/internal.h"
 #include "xfr/save.h"
@@ -67,6 +68,9 @@ struct zone {
 	/* under s->mu (written by the transfer thread, or main before the thread starts) */
 	const gk_xfr_primary_conf_t *prim; /* into the conf: the zone's, a template's */
 	size_t n_prim;
+	/* a forwarded member: its group's template forwards (fwd->pool): no transfer, no
+	 * timer, no file, not in the store; prim NULL, n_prim 0. NULL: transferred */
+	const gk_xfr_template_t *fwd;
 	uint32_t serial;
 	bool expired;
 	uint64_t last_ok, next_check, expire_at; /* ms since the epoch */
@@ -99,14 +103,31 @@ static void close_cb(uv_handle_t *h)
 }
 
 /* An operation for the main loop, in order: publish a version, remove a zone, publish an
- * index. */
+ * index, hand over the forwarded members' table. */
 struct pub {
 	gk_zver_t *v;  /* PUT */
 	uint8_t *apex; /* REMOVE (malloc'd) */
 	size_t apex_len;
+	bool if_fwd;     /* REMOVE only if the zone is forwarded now (see gone below) */
 	struct idx *idx; /* INDEX */
 	bool member;     /* PUT of a catalog member: never over a zone from files */
+	/* FWD: the forwarded members' new table (NULL: none forwarded), and the members that
+	 * were transferred until this change: their versions leave the store once every
+	 * query thread has passed a quiescent point after the table's view was published
+	 * (before, a query could read the store without them and the view without the
+	 * table: REFUSED for a moment). gone: wire apexes, each a length octet then the name */
+	bool fwd_op;
+	gk_fzones_t *fz;
+	uint8_t *gone;
+	size_t gone_len;
 	struct pub *next;
+};
+
+/* The secondary as the deferred removals (FWD's gone) see it: NULL once it is freed. Main
+ * thread only. */
+struct link {
+	gk_secondary_t *s;
+	unsigned refs;
 };
 
 struct cell {
@@ -142,6 +163,17 @@ struct gk_secondary {
 	struct pub *pubq, **pubtail;
 	struct zone **cfgz; /* the configured zones, in config order */
 	gk_xfr_saver_t *saver;
+	/* forwarded members: the table handed to the main loop last (main; one reference)
+	 * and, on the transfer thread, their count, whether the set changed since the last
+	 * table, and the members that stopped being transferred since then (wire apexes,
+	 * each a length octet then the name) */
+	gk_fzones_t *fwd;
+	struct link *link;
+	size_t nfwd;
+	bool fwd_dirty;
+	uint8_t *gone;
+	size_t gone_len, gone_cap;
+	double fwd_build_ms; /* the last table's build, for the log and the metrics */
 	/* transfer thread */
 	uv_thread_t thr;
 	bool started, loop_ready;
@@ -313,6 +345,70 @@ static void idx_free(void *p)
 	free(p);
 }
 
+/* The deferred removals of a FWD op: their grace period is over (every query thread reads
+ * the view with the new table): queue them (checked against the table then current). */
+struct gone_tok {
+	struct link *link;
+	uint8_t *gone;
+	size_t len;
+	struct gone_tok *next; /* waiting in drain for the view to be published */
+};
+
+static void link_put(struct link *l)
+{
+	if (l && --l->refs == 0)
+		free(l);
+}
+
+static void gone_fire(void *obj)
+{
+	struct gone_tok *t = obj;
+	gk_secondary_t *s = t->link->s;
+	for (size_t o = 0; s && o < t->len; o += 1u + t->gone[o]) {
+		struct pub *p = calloc(1, sizeof(*p));
+		uint8_t *a = malloc(t->gone[o]);
+		if (!p || !a) {
+			gk_log(GK_LOG_ERR, "secondary: out of memory removing a forwarded member's "
+			                   "transferred version");
+			free(p);
+			free(a);
+			continue;
+		}
+		memcpy(a, t->gone + o + 1, t->gone[o]);
+		p->apex = a;
+		p->apex_len = t->gone[o];
+		p->if_fwd = true;
+		push_op(s, p);
+	}
+	link_put(t->link);
+	free(t->gone);
+	free(t);
+}
+
+/* A FWD op on the main loop: the new table becomes current (the caller's view follows it in
+ * published); the members it took from the store go after a grace period, which starts
+ * once the view is published (drain retires *toks then). */
+static void fwd_handover(gk_secondary_t *s, struct pub *p, struct gone_tok **toks)
+{
+	gk_pkt_fzones_free(s->fwd);
+	s->fwd = p->fz;
+	p->fz = NULL;
+	if (!p->gone)
+		return;
+	struct gone_tok *t = malloc(sizeof(*t));
+	if (!t) {
+		gk_log(GK_LOG_ERR, "secondary: out of memory: forwarded members keep their "
+		                   "transferred versions");
+		free(p->gone);
+		p->gone = NULL;
+		return;
+	}
+	*t = (struct gone_tok){.link = s->link, .gone = p->gone, .len = p->gone_len, .next = *toks};
+	s->link->refs++;
+	p->gone = NULL;
+	*toks = t;
+}
+
 /* Carry out the operations queued so far, in order; notify: tell the caller (published). Main
  * thread. */
 static void drain(gk_secondary_t *s, bool notify)
@@ -324,14 +420,19 @@ static void drain(gk_secondary_t *s, bool notify)
 	uv_mutex_unlock(&s->mu);
 	if (!p)
 		return;
+	struct gone_tok *toks = NULL;
 	while (p) {
 		struct pub *next = p->next;
-		if (p->idx) {
+		if (p->fwd_op) {
+			fwd_handover(s, p, &toks);
+		} else if (p->idx) {
 			struct idx *old = atomic_exchange(&s->idx, p->idx);
 			if (old)
 				gk_zone_store_retire(s->zs, old, idx_free);
 		} else if (p->apex) {
 			const gk_zver_t *cur = gk_zone_store_get(s->zs, p->apex, p->apex_len);
+			if (p->if_fwd && gk_pkt_fzones_get(s->fwd, p->apex, p->apex_len) < 0)
+				cur = NULL; /* transferred again since: it stays */
 			if (cur && gk_zone_ver_is_secondary(cur) &&
 			    gk_zone_store_remove(s->zs, p->apex, p->apex_len) != 0)
 				gk_log(GK_LOG_ERR, "secondary: cannot remove a zone");
@@ -361,6 +462,11 @@ static void drain(gk_secondary_t *s, bool notify)
 	}
 	if (notify && s->published)
 		s->published(s->ctx);
+	while (toks) { /* after the view with the new table is out */
+		struct gone_tok *t = toks;
+		toks = t->next;
+		gk_zone_store_retire(s->zs, t, gone_fire);
+	}
 }
 
 static void main_async_cb(uv_async_t *a)
@@ -459,6 +565,8 @@ static void expire_now(struct zone *z)
 }
 
 static void zone_reap(struct zone *z);
+static void unqueue(struct zone *z);
+static void fwd_changed(gk_secondary_t *s, long delta);
 static void load_persisted(struct zone *z);
 static void publish_placeholder(struct zone *z);
 static size_t load_many(struct zone **zs, size_t n);
@@ -475,6 +583,10 @@ static void saved_cb(void *ctx, void *tag, int rc, const char *path)
 		unlink(path); /* renamed into place after the zone left its catalog */
 		if (!z->busy)
 			zone_reap(z);
+		return;
+	}
+	if (z->fwd) {
+		unlink(path); /* forwarded since: a forwarded member has no file */
 		return;
 	}
 	if (rc != 0)
@@ -510,9 +622,10 @@ static void exchange_over(struct zone *z)
 	}
 }
 
+/* NULL for a forwarded member (no primaries; its exchanges' results are dropped). */
 static const gk_xfr_primary_conf_t *primary_of(struct zone *z)
 {
-	return &z->prim[z->primary % z->n_prim];
+	return z->n_prim ? &z->prim[z->primary % z->n_prim] : NULL;
 }
 
 static void xfr_done(void *ctx, gk_xfr_result_t *r)
@@ -521,7 +634,7 @@ static void xfr_done(void *ctx, gk_xfr_result_t *r)
 	const gk_xfr_primary_conf_t *p = primary_of(z);
 	if (atomic_load(&z->s->stop))
 		return;
-	if (z->removed) {
+	if (z->removed || z->fwd) { /* gone, or forwarded since the exchange began */
 		exchange_over(z);
 		return;
 	}
@@ -625,7 +738,7 @@ static void soa_done(void *ctx, gk_xfr_result_t *r)
 	const gk_xfr_primary_conf_t *p = primary_of(z);
 	if (atomic_load(&z->s->stop))
 		return;
-	if (z->removed) {
+	if (z->removed || z->fwd) {
 		exchange_over(z);
 		return;
 	}
@@ -654,6 +767,8 @@ static void soa_done(void *ctx, gk_xfr_result_t *r)
 static void check(struct zone *z)
 {
 	gk_secondary_t *s = z->s;
+	if (z->fwd)
+		return; /* forwarded: nothing to transfer (a NOTIFY, `zone refresh`) */
 	if (z->busy || z->saving) {
 		z->again = true;
 		return;
@@ -702,6 +817,8 @@ static void check(struct zone *z)
 static void timer_cb(uv_timer_t *t)
 {
 	struct zone *z = t->data;
+	if (z->fwd)
+		return;
 	if (z->have_data && !z->expired && now_ms() >= z->expire_at)
 		expire_now(z);
 	check(z);
@@ -743,6 +860,8 @@ static void wake_cb(uv_async_t *a)
  * persisted one. */
 static void first_check(struct zone *z)
 {
+	if (z->fwd)
+		return;
 	uint64_t now = now_ms();
 	uint64_t due = z->have_data ? z->last_ok + (uint64_t)z->refresh * 1000u : 0;
 	uint64_t ms = due > now ? due - now : jitter(z->have_data ? 1000 : 200);
@@ -909,20 +1028,12 @@ static void zone_drop(struct zone *z)
 	s->freel[s->nfree++] = z->slot;
 	s->n--;
 	uv_mutex_unlock(&s->mu);
-	if (z->queued) {
-		struct zone **pp = &s->pend_head, *prev = NULL;
-		while (*pp && *pp != z) {
-			prev = *pp;
-			pp = &(*pp)->next_pending;
-		}
-		if (*pp) {
-			*pp = z->next_pending;
-			if (s->pend_tail == z)
-				s->pend_tail = prev;
-		}
-		z->queued = false;
-	}
+	unqueue(z);
 	uv_timer_stop(&z->timer);
+	/* a forwarded member may still have a transferred version waiting to go (the FWD
+	 * op's gone list): out of the store too; its forwarding ends with the next table */
+	if (z->fwd)
+		fwd_changed(s, -1);
 	unpublish(z);
 	if (unlink(z->path) != 0 && errno != ENOENT)
 		gk_log(GK_LOG_WARN, "secondary: zone %s: cannot remove %s: %s", z->name, z->path,
@@ -1016,6 +1127,61 @@ static void idx_update(gk_secondary_t *s)
 	push_op(s, p);
 }
 
+/* After a catalog change that forwarded or stopped forwarding members: a new table of every
+ * forwarded member (apex to its template's pool), handed to the main loop with the members
+ * that left the store's care (gone), or set at once before the thread runs (no query
+ * thread reads it yet). One table per catalog change, not per member: a catalog IXFR that
+ * changes many members builds one. Linear in the forwarded members (the figure:
+ * fwd_build_ms, docs/SECONDARY.md); built here, off the main loop, which only swaps it. */
+static void fwd_update(gk_secondary_t *s)
+{
+	if (!s->fwd_dirty && s->gone_len == 0)
+		return;
+	uint64_t t0 = uv_hrtime();
+	gk_fzones_t *t = NULL;
+	int rc = 0;
+	if (s->nfwd > 0 && (rc = gk_pkt_fzones_new(s->nfwd, &t)) == 0) {
+		for (size_t i = 0; i < s->nslot && rc == 0; i++) {
+			struct zone *z = s->slots[i];
+			if (z && z->fwd)
+				rc = gk_pkt_fzones_add_wire(t, z->apex, z->apex_len,
+				                            (uint16_t)z->fwd->pool);
+		}
+	}
+	if (rc != 0) {
+		gk_pkt_fzones_free(t);
+		gk_log(GK_LOG_ERR, "secondary: %s: the forwarded members stay as they were",
+		       gk_strerror(rc));
+		return; /* dirty still: the next catalog change tries again */
+	}
+	s->fwd_build_ms = (double)(uv_hrtime() - t0) / 1e6;
+	gk_log(GK_LOG_DEBUG, "secondary: %zu forwarded members: table built in %.3f ms", s->nfwd,
+	       s->fwd_build_ms);
+	s->fwd_dirty = false;
+	if (!s->running) {
+		gk_pkt_fzones_free(s->fwd);
+		s->fwd = t;
+		return; /* gone is empty: at start members leave the store at once */
+	}
+	struct pub *p = calloc(1, sizeof(*p));
+	if (!p) {
+		gk_pkt_fzones_free(t);
+		s->fwd_dirty = true;
+		gk_log(GK_LOG_ERR, "secondary: out of memory: the forwarded members stay as they "
+		                   "were");
+		return;
+	}
+	p->fwd_op = true;
+	p->fz = t;
+	if (s->gone_len) {
+		p->gone = s->gone;
+		p->gone_len = s->gone_len;
+		s->gone = NULL;
+		s->gone_len = s->gone_cap = 0;
+	}
+	push_op(s, p);
+}
+
 /* The zone of this name (any case, final dot optional) in the index ix, or NULL. */
 static struct zone *idx_zone(gk_secondary_t *s, const struct idx *ix, const char *name,
                              const struct ient **ent)
@@ -1037,9 +1203,10 @@ static struct zone *idx_zone(gk_secondary_t *s, const struct idx *ix, const char
 static void load_persisted(struct zone *z);
 
 /* The primaries of a member: its group's template, else the catalog's member template, else
- * the catalog's own primaries. */
+ * the catalog's own primaries. *fwd: the template when it forwards (prim NULL, n 0). */
 static void member_prim(struct zone *cz, const gk_catalog_member_t *m,
-                        const gk_xfr_primary_conf_t **prim, size_t *n)
+                        const gk_xfr_primary_conf_t **prim, size_t *n,
+                        const gk_xfr_template_t **fwd)
 {
 	const gk_xfr_template_t *t = NULL;
 	if (m->group && !(t = gk_xfr_conf_template(cz->s->conf, m->group)))
@@ -1049,19 +1216,65 @@ static void member_prim(struct zone *cz, const gk_catalog_member_t *m,
 		       cz->name, m->zone, m->group);
 	if (!t)
 		t = cz->conf->member_template;
-	*prim = t ? t->primaries : cz->conf->primaries;
-	*n = t ? t->n_primaries : cz->conf->n_primaries;
+	*fwd = t && t->forward ? t : NULL;
+	*prim = *fwd ? NULL : t ? t->primaries : cz->conf->primaries;
+	*n = *fwd ? 0 : t ? t->n_primaries : cz->conf->n_primaries;
+}
+
+/* The set of forwarded members changed: a new table is handed over after the catalog
+ * change (fwd_update). */
+static void fwd_changed(gk_secondary_t *s, long delta)
+{
+	s->nfwd = (size_t)((long)s->nfwd + delta);
+	s->fwd_dirty = true;
+}
+
+/* A forwarded member has no file: one left from when it was transferred goes. */
+static void unlink_file(struct zone *z)
+{
+	if (unlink(z->path) != 0 && errno != ENOENT)
+		gk_log(GK_LOG_WARN, "secondary: zone %s: cannot remove %s: %s", z->name, z->path,
+		       strerror(errno));
+}
+
+/* Out of the queue of zones waiting for a transfer slot. */
+static void unqueue(struct zone *z)
+{
+	gk_secondary_t *s = z->s;
+	if (!z->queued)
+		return;
+	struct zone **pp = &s->pend_head, *prev = NULL;
+	while (*pp && *pp != z) {
+		prev = *pp;
+		pp = &(*pp)->next_pending;
+	}
+	if (*pp) {
+		*pp = z->next_pending;
+		if (s->pend_tail == z)
+			s->pend_tail = prev;
+	}
+	z->queued = false;
 }
 
 static void member_add(struct zone *cz, const gk_catalog_member_t *m)
 {
 	const gk_xfr_primary_conf_t *prim;
+	const gk_xfr_template_t *fwd;
 	size_t n;
 	char err[256];
-	member_prim(cz, m, &prim, &n);
+	member_prim(cz, m, &prim, &n, &fwd);
 	struct zone *z = zone_new(cz->s, m->zone, NULL, prim, n, cz, err, sizeof(err));
 	if (!z) {
 		gk_log(GK_LOG_ERR, "secondary: catalog %s: member %s: %s", cz->name, m->zone, err);
+		return;
+	}
+	if (fwd) {
+		/* forwarded from the next query once the catalog change is applied */
+		uv_mutex_lock(&z->s->mu);
+		z->fwd = fwd;
+		uv_mutex_unlock(&z->s->mu);
+		fwd_changed(z->s, 1);
+		unlink_file(z);
 		return;
 	}
 	if (!cz->s->running) {
@@ -1086,9 +1299,12 @@ static void check_soon(struct zone *z)
 		schedule(z, 0);
 }
 
-/* Drop a member's data (its unique ID changed): SERVFAIL until transferred anew. */
+/* Drop a member's data (its unique ID changed): SERVFAIL until transferred anew. A forwarded
+ * member has no data to drop. */
 static void member_reset(struct zone *z)
 {
+	if (z->fwd)
+		return;
 	gk_log(GK_LOG_INFO, "secondary: zone %s: catalog entry reset: transferred anew", z->name);
 	if (unlink(z->path) != 0 && errno != ENOENT)
 		gk_log(GK_LOG_WARN, "secondary: zone %s: cannot remove %s: %s", z->name, z->path,
@@ -1105,11 +1321,103 @@ static void member_reset(struct zone *z)
 	check_soon(z);
 }
 
+/* A transferred member whose group now forwards: no more checks or file; its version
+ * stays in the store (answering as before: the store's zone wins over a forwarded one of
+ * the same apex) until the table that forwards it is in every query thread's view, then
+ * goes (the FWD op's gone list). An exchange in flight is left to end; its result is
+ * dropped (xfr_done). */
+static void member_to_forward(struct zone *z, const gk_xfr_template_t *fwd)
+{
+	gk_secondary_t *s = z->s;
+	gk_log(GK_LOG_INFO,
+	       "secondary: zone %s: its group forwards to pool %s: no longer "
+	       "transferred",
+	       z->name, fwd->forward);
+	uv_timer_stop(&z->timer);
+	unqueue(z);
+	z->again = false;
+	z->have_data = false;
+	uv_mutex_lock(&s->mu);
+	z->fwd = fwd;
+	z->prim = NULL;
+	z->n_prim = 0;
+	z->serial = 0;
+	z->expired = false;
+	z->last_ok = z->expire_at = z->next_check = 0;
+	z->asked = NULL;
+	free(z->last_error);
+	z->last_error = NULL;
+	uv_mutex_unlock(&s->mu);
+	fwd_changed(s, 1);
+	unlink_file(z);
+	if (!s->running) { /* at start no query runs yet: out of the store at once */
+		unpublish(z);
+		return;
+	}
+	if (s->gone_len + 1 + z->apex_len > s->gone_cap) {
+		size_t cap = s->gone_cap ? s->gone_cap * 2 : 1024;
+		while (cap < s->gone_len + 1 + z->apex_len)
+			cap *= 2;
+		uint8_t *g = realloc(s->gone, cap);
+		if (!g) {
+			gk_log(GK_LOG_ERR,
+			       "secondary: zone %s: out of memory: its transferred "
+			       "version leaves the store at once",
+			       z->name);
+			unpublish(z);
+			return;
+		}
+		s->gone = g;
+		s->gone_cap = cap;
+	}
+	s->gone[s->gone_len] = (uint8_t)z->apex_len;
+	memcpy(s->gone + s->gone_len + 1, z->apex, z->apex_len);
+	s->gone_len += 1 + z->apex_len;
+}
+
+/* A forwarded member whose group now transfers: SERVFAIL (a placeholder, put before the
+ * table without it is handed over: no REFUSED in between) until its first transfer, asked
+ * at once, as for a new member. */
+static void member_to_transfer(struct zone *z, const gk_xfr_primary_conf_t *prim, size_t n)
+{
+	gk_log(GK_LOG_INFO, "secondary: zone %s: its group transfers: no longer forwarded",
+	       z->name);
+	uv_mutex_lock(&z->s->mu);
+	z->fwd = NULL;
+	z->prim = prim;
+	z->n_prim = n;
+	uv_mutex_unlock(&z->s->mu);
+	fwd_changed(z->s, -1);
+	z->primary = 0;
+	z->have_data = false;
+	publish_placeholder(z);
+	if (z->s->running)
+		check_soon(z);
+	/* at start: the thread's first check asks at once (no data) */
+}
+
 static void member_regroup(struct zone *cz, struct zone *z, const gk_catalog_member_t *m)
 {
 	const gk_xfr_primary_conf_t *prim;
+	const gk_xfr_template_t *fwd;
 	size_t n;
-	member_prim(cz, m, &prim, &n);
+	member_prim(cz, m, &prim, &n, &fwd);
+	if (fwd && z->fwd) { /* forwarded still, maybe to another pool */
+		if (fwd->pool != z->fwd->pool)
+			fwd_changed(z->s, 0);
+		uv_mutex_lock(&z->s->mu);
+		z->fwd = fwd;
+		uv_mutex_unlock(&z->s->mu);
+		return;
+	}
+	if (fwd) {
+		member_to_forward(z, fwd);
+		return;
+	}
+	if (z->fwd) {
+		member_to_transfer(z, prim, n);
+		return;
+	}
 	uv_mutex_lock(&z->s->mu);
 	z->prim = prim;
 	z->n_prim = n;
@@ -1261,6 +1569,7 @@ static void catalog_update(struct zone *cz, const char *text, size_t len)
 	       "another catalog, %zu entries skipped)",
 	       cz->name, cz->cat.n, a.added, a.removed, a.kept_elsewhere, cz->cat.skipped);
 	idx_update(s);
+	fwd_update(s);
 }
 
 /* catalog_update from the catalog's records (a transfer's, a persisted file's): the catalog
@@ -1617,11 +1926,14 @@ int gk_xfr_secondary_create(uv_loop_t *main, gk_zoneset_t *zs, const gk_xfr_conf
 	for (size_t i = 0; i < RING; i++)
 		atomic_init(&s->ring[i].seq, i);
 	s->cfgz = calloc(conf->n_zones + 1, sizeof(*s->cfgz));
-	if (!s->cfgz || uv_mutex_init(&s->mu) != 0) {
+	s->link = calloc(1, sizeof(*s->link));
+	if (!s->cfgz || !s->link || uv_mutex_init(&s->mu) != 0) {
 		free(s->cfgz);
+		free(s->link);
 		free(s);
 		return GK_ENOMEM;
 	}
+	*s->link = (struct link){.s = s, .refs = 1};
 	if (conf->n_keys > 0) {
 		s->tsig = calloc(TSIG_SLOTS, sizeof(*s->tsig));
 		for (size_t i = 0; s->tsig && i < TSIG_SLOTS; i++) {
@@ -1636,6 +1948,7 @@ int gk_xfr_secondary_create(uv_loop_t *main, gk_zoneset_t *zs, const gk_xfr_conf
 		if (s->tsig == NULL) {
 			uv_mutex_destroy(&s->mu);
 			free(s->cfgz);
+			free(s->link);
 			free(s);
 			snprintf(err, errlen, "secondary: out of memory");
 			return GK_ENOMEM;
@@ -1702,7 +2015,7 @@ int gk_xfr_secondary_refresh(gk_secondary_t *s, const char *name)
 		return GK_ENOENT;
 	struct ient key = {.apex = probe.name, .apex_len = probe.name_len};
 	e = bsearch(&key, ix->e, ix->n, sizeof(ix->e[0]), cmp_apex);
-	if (!e)
+	if (!e || e->n_prim == 0) /* none, or a forwarded member: nothing to check */
 		return GK_ENOENT;
 	if (!ring_push(s, e->slot, e->gen))
 		return GK_EAGAIN;
@@ -1740,6 +2053,12 @@ const char *gk_xfr_secondary_status_at(gk_secondary_t *s, size_t i, char *buf, s
 		snprintf(buf, cap, "removed");
 		return e->name;
 	}
+	if (z->fwd) {
+		snprintf(buf, cap, "pool=%s catalog=%s", z->fwd->forward,
+		         z->owner ? z->owner->name : "-");
+		uv_mutex_unlock(&s->mu);
+		return z->name;
+	}
 	bool have = z->last_ok != 0 || z->last_xfr != 0 || z->expire_at != 0;
 	if (have)
 		snprintf(serial, sizeof(serial), "%u", z->serial);
@@ -1764,6 +2083,22 @@ const char *gk_xfr_secondary_status_at(gk_secondary_t *s, size_t i, char *buf, s
 	         (unsigned long long)z->failures, role, z->last_error ? z->last_error : "-");
 	uv_mutex_unlock(&s->mu);
 	return z->name;
+}
+
+bool gk_xfr_secondary_forwarded_at(gk_secondary_t *s, size_t i)
+{
+	const struct ient *e = &atomic_load(&s->idx)->e[i];
+	uv_mutex_lock(&s->mu);
+	struct zone *z =
+	    e->slot < s->nslot && s->gens[e->slot] == e->gen ? s->slots[e->slot] : NULL;
+	bool fwd = z && z->fwd;
+	uv_mutex_unlock(&s->mu);
+	return fwd;
+}
+
+gk_fzones_t *gk_xfr_secondary_forwarded(const gk_secondary_t *s)
+{
+	return s && gk_pkt_fzones_count(s->fwd) > 0 ? s->fwd : NULL;
 }
 
 long gk_xfr_secondary_find(gk_secondary_t *s, const char *name)
@@ -1814,7 +2149,7 @@ void gk_xfr_secondary_metrics(gk_secondary_t *s, FILE *f)
 		        strstr(fams[fi], "_total") ? "counter" : "gauge");
 		for (size_t i = 0; i < s->nslot; i++) {
 			struct zone *z = s->slots[i];
-			if (!z)
+			if (!z || z->fwd)
 				continue;
 			const char *n = fams[fi];
 			if (!strcmp(n, "transfers_total")) {
@@ -1843,10 +2178,27 @@ void gk_xfr_secondary_metrics(gk_secondary_t *s, FILE *f)
 			        v);
 		}
 	}
+	fprintf(f, "# HELP gatekeeper_secondary_zone_forwarded A catalog member forwarded to a "
+	           "backend pool (its group's template has forward): not transferred.\n"
+	           "# TYPE gatekeeper_secondary_zone_forwarded gauge\n");
+	for (size_t i = 0; i < s->nslot; i++) {
+		struct zone *z = s->slots[i];
+		if (z && z->fwd)
+			fprintf(f,
+			        "gatekeeper_secondary_zone_forwarded{zone=\"%s\",catalog=\"%s\","
+			        "pool=\"%s\"} 1\n",
+			        z->name, z->owner ? z->owner->name : "", z->fwd->forward);
+	}
+	fprintf(f,
+	        "# HELP gatekeeper_secondary_forwarded_table_build_seconds Time to build the "
+	        "forwarded members' table after the last catalog change that changed them.\n"
+	        "# TYPE gatekeeper_secondary_forwarded_table_build_seconds gauge\n"
+	        "gatekeeper_secondary_forwarded_table_build_seconds %.6f\n",
+	        s->fwd_build_ms / 1000.0);
 	fprintf(f, "# TYPE gatekeeper_secondary_zone_last_error gauge\n");
 	for (size_t i = 0; i < s->nslot; i++) {
 		struct zone *z = s->slots[i];
-		if (!z)
+		if (!z || z->fwd)
 			continue;
 		fprintf(f, "gatekeeper_secondary_zone_last_error{zone=\"%s\",error=\"", z->name);
 		label(f, z->last_error ? z->last_error : "");
@@ -1867,8 +2219,16 @@ static void free_main(uv_handle_t *h)
 		gk_zone_ver_free(p->v);
 		free(p->apex);
 		free(p->idx);
+		gk_pkt_fzones_free(p->fz);
+		free(p->gone);
 		free(p);
 		p = n;
+	}
+	gk_pkt_fzones_free(s->fwd);
+	free(s->gone);
+	if (s->link) { /* deferred removals still retired keep it until they come due */
+		s->link->s = NULL;
+		link_put(s->link);
 	}
 	uv_mutex_destroy(&s->mu);
 	free(atomic_load(&s->idx));
@@ -1902,6 +2262,8 @@ void gk_xfr_secondary_free(gk_secondary_t *s)
 	if (!s)
 		return;
 	atomic_store(&s->stop, true);
+	if (s->link) /* deferred removals that come due from now on find nothing to do */
+		s->link->s = NULL;
 	if (s->started) {
 		uv_async_send(&s->wake);
 		uv_thread_join(&s->thr);

@@ -20,8 +20,10 @@
  * persisted file is loaded and published, so a restart serves without asking any primary.
  */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <uv.h>
 
@@ -31,6 +33,7 @@
 
 typedef struct gk_secondary gk_secondary_t;
 struct gk_psl;
+struct gk_fzones;
 
 /* Set up the secondary zones of conf on the main loop main: load the persisted ones into zs
  * (their versions published at once) and prepare the transfer thread. published(ctx) runs
@@ -75,6 +78,25 @@ long gk_xfr_secondary_find(gk_secondary_t *s, const char *name);
  * failures=N last_error=TEXT, times in UTC ISO 8601, "-" for none; last_error is last and
  * may hold blanks. Returns the zone's name. Main thread (reads under the state lock). */
 const char *gk_xfr_secondary_status_at(gk_secondary_t *s, size_t i, char *buf, size_t cap);
+
+/* Whether zone i is a forwarded catalog member (its status line then reads `pool=NAME
+ * catalog=NAME`). Main thread. */
+bool gk_xfr_secondary_forwarded_at(gk_secondary_t *s, size_t i);
+
+/* Catalog members whose group's template forwards (`forward: POOL`, conf.h) are not
+ * transferred: they are forwarded zones of their pool, as a zones entry with forward is.
+ * This is the table of them (pkt/fzones.h, pool indexes of the config's pools) as of the
+ * last catalog change handed to the main loop, or NULL when no member is forwarded (NULL
+ * s too). Borrowed: valid until the next published(ctx) callback; take a reference
+ * (gk_pkt_fzones_hold) to keep it. After each catalog change that adds, removes or
+ * regroups a forwarded member, published(ctx) runs with a new table: the caller publishes
+ * a view that forwards with it (config's forwarded zones first, then this, as
+ * gk_pkt_fzones_stack joins them). A member that moves from a transferring group to a
+ * forwarding one keeps its transferred version in the store until every query thread has
+ * passed a quiescent point after that callback, so no query meets neither. At
+ * gk_xfr_secondary_create the members the persisted catalogs forward are in it already.
+ * Main thread. */
+struct gk_fzones *gk_xfr_secondary_forwarded(const gk_secondary_t *s);
 
 /* Append the Prometheus exposition of the secondary zones (docs/METRICS.md) to f. Main. */
 void gk_xfr_secondary_metrics(gk_secondary_t *s, FILE *f);

@@ -12,3 +12,9 @@ set_tests_properties(integration_xfr PROPERTIES LABELS integration TIMEOUT 180
 gk_integration_test(integration_secondary test_secondary.py 300)
 # catalog zones at run time: Knot generates the catalog, members added, removed, persisted
 gk_integration_test(integration_catalog test_catalog.py 300)
+# catalog members forwarded to a pool (a template with forward:): NSD the backend, Knot the
+# catalog's primary; moved between groups, removed, restarted
+gk_integration_test(integration_catalog_forward test_catalog_forward.py 300
+	$<TARGET_FILE:gk-sync>)
+set_tests_properties(integration_catalog_forward PROPERTIES
+	ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1;GK_NSD=${GK_NSD}")

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* tests/unit/xfr/test_conf.c -- the `secondary:` config section: keys (inline and from a
  * file only the server may read), templates, primaries with and without port or key, IPv6,
- * and every error naming FILE:LINE.
+ * and every error naming FILE:LINE; templates that forward catalog members to a pool.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "daemon/config.h"
+#include "front/conf.h"
 #include "xfr/conf.h"
 #include "tmpdir.h" /* tests/unit/tmpdir.h */
 
@@ -203,10 +204,92 @@ static void test_errors(void **state)
 	             5, "no template 'nope'");
 }
 
+/* A template with `forward: POOL` instead of primaries: its pool bound once the whole file is
+ * read (pools: may come after secondary:), the pools then run with no forwarded zone of the
+ * config's own; each misuse is an error naming the line. */
+#define FWD_POOLS "pools:\n  - {name: p1, backends: [\"127.0.0.1:5301\"]}\n"
+
+static void test_forward(void **state)
+{
+	(void)state;
+	char err[512];
+	int rc;
+	gk_config_t *cfg = load(HEAD "secondary:\n  directory: sec\n  templates:\n"
+	                             "    - {id: t1, primaries: [\"192.0.2.1\"]}\n"
+	                             "    - {id: f, forward: p2}\n"
+	                             "  zones:\n"
+	                             "    - {name: cat.example, template: t1, catalog: true, "
+	                             "member_template: f}\n" FWD_POOLS
+	                             "  - {name: p2, backends: [\"127.0.0.1:5302\"]}\n",
+	                        err, sizeof err, &rc);
+	if (!cfg)
+		fail_msg("%s", err);
+	const gk_xfr_conf_t *x = cfg->secondary;
+	assert_int_equal(x->n_templates, 2);
+	assert_null(x->templates[0].forward);
+	assert_int_equal(x->templates[0].pool, -1);
+	assert_string_equal(x->templates[1].forward, "p2");
+	assert_int_equal(x->templates[1].pool, 1);
+	assert_int_equal(x->templates[1].n_primaries, 0);
+	assert_ptr_equal(x->zones[0].member_template, &x->templates[1]);
+	assert_non_null(cfg->front);
+	assert_int_equal(cfg->front->n_zones, 0);
+	assert_true(cfg->front->member_pools);
+	assert_true(gk_front_conf_forwards(cfg->front));
+	gk_daemon_config_free(cfg);
+	/* a group's template (named by a member's group property) may forward too, without a
+	 * member_template: the config loads */
+	cfg = load(HEAD "secondary:\n  directory: sec\n  templates:\n"
+	                "    - {id: f, forward: p1}\n"
+	                "  zones:\n    - {name: cat.example, primaries: [\"192.0.2.1\"], "
+	                "catalog: true}\n" FWD_POOLS,
+	           err, sizeof err, &rc);
+	if (!cfg)
+		fail_msg("%s", err);
+	assert_int_equal(cfg->secondary->templates[0].pool, 0);
+	gk_daemon_config_free(cfg);
+
+	expect_error(HEAD "secondary:\n  directory: d\n  templates:\n"
+	                  "    - {id: f, forward: nope}\n"
+	                  "  zones:\n    - {name: cat.example, primaries: [\"192.0.2.1\"], "
+	                  "catalog: true}\n" FWD_POOLS,
+	             5, "secondary.templates: 'f': forward: no pool named 'nope' in pools");
+	expect_error(HEAD "secondary:\n  directory: d\n  templates:\n"
+	                  "    - {id: f, forward: p1}\n"
+	                  "  zones:\n    - {name: cat.example, primaries: [\"192.0.2.1\"], "
+	                  "catalog: true}\n",
+	             5, "no pool named 'p1'");
+	expect_error(HEAD "secondary:\n  directory: d\n  templates:\n"
+	                  "    - {id: f, forward: p1, primaries: [\"192.0.2.1\"]}\n" FWD_POOLS,
+	             5, "'f' needs one of primaries, forward (a pool of pools:): it has both");
+	expect_error(HEAD "secondary:\n  directory: d\n  templates:\n    - {id: f}\n", 5,
+	             "'f' needs one of primaries, forward (a pool of pools:): it has neither");
+	expect_error(HEAD
+	             "secondary:\n  directory: d\n  templates:\n    - {id: f, forward: \"\"}\n",
+	             5, "secondary.templates.forward: expected a non-empty string");
+	expect_error(HEAD "secondary:\n  directory: d\n  templates:\n"
+	                  "    - {id: f, forward: p1, bogus: 1}\n",
+	             5, "unknown key 'bogus' (expected id, primaries, forward)");
+	/* a catalog's own primaries, or a plain secondary zone's, cannot forward */
+	expect_error(HEAD
+	             "secondary:\n  directory: d\n  templates:\n"
+	             "    - {id: f, forward: p1}\n"
+	             "  zones:\n    - {name: cat.example, template: f, catalog: true}\n" FWD_POOLS,
+	             7,
+	             "'cat.example': template 'f' forwards (forward: p1): a catalog is "
+	             "transferred from primaries");
+	expect_error(HEAD "secondary:\n  directory: d\n  templates:\n"
+	                  "    - {id: f, forward: p1}\n"
+	                  "  zones:\n    - {name: a.cn, template: f}\n" FWD_POOLS,
+	             7, "a secondary zone is transferred from primaries; only catalog members");
+}
+
 /* gk_xfr_conf_equal, which the reload uses to say a restart is needed. */
 static void test_equal(void **state)
 {
 	(void)state;
+	char err_cats[512];
+	int rc_cats;
 	static const char *bodies[] = {
 	    /* 0 and 1: the same settings written differently */
 	    HEAD
@@ -242,6 +325,25 @@ static void test_equal(void **state)
 	    "    - {name: k1, algorithm: hmac-sha256, secret: c2VjcmV0}\n"
 	    "  zones:\n    - {name: a.cn, primaries: [{address: \"192.0.2.1:53\", key: k1}]}\n",
 	};
+	/* catalogs: a template that forwards to another pool differs */
+	static const char *cats[] = {
+	    HEAD "secondary:\n  directory: sec\n  templates:\n    - {id: f, forward: p1}\n"
+	         "  zones:\n    - {name: c.example, primaries: [\"192.0.2.1\"], catalog: true}\n"
+	         "pools:\n  - {name: p1, backends: [\"127.0.0.1:5301\"]}\n"
+	         "  - {name: p2, backends: [\"127.0.0.1:5302\"]}\n",
+	    HEAD "secondary:\n  directory: sec\n  templates:\n    - {id: f, forward: p2}\n"
+	         "  zones:\n    - {name: c.example, primaries: [\"192.0.2.1\"], catalog: true}\n"
+	         "pools:\n  - {name: p1, backends: [\"127.0.0.1:5301\"]}\n"
+	         "  - {name: p2, backends: [\"127.0.0.1:5302\"]}\n",
+	};
+	gk_config_t *c0 = load(cats[0], err_cats, sizeof err_cats, &rc_cats);
+	gk_config_t *c1 = c0 ? load(cats[1], err_cats, sizeof err_cats, &rc_cats) : NULL;
+	if (!c0 || !c1)
+		fail_msg("%s", err_cats);
+	assert_true(gk_xfr_conf_equal(c0->secondary, c0->secondary));
+	assert_false(gk_xfr_conf_equal(c0->secondary, c1->secondary));
+	gk_daemon_config_free(c0);
+	gk_daemon_config_free(c1);
 	enum { N = sizeof(bodies) / sizeof(bodies[0]) };
 	gk_config_t *cfg[N];
 	char err[512];
@@ -268,6 +370,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_good),
 	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_forward),
 	    cmocka_unit_test(test_equal),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, remove_dir);
