@@ -1245,6 +1245,9 @@ static int visit_top(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t 
 	if (strcmp(key, "udp_linger_us") == 0)
 		return gk_yaml_uint(&c->y, "udp_linger_us", v, 0, GK_CONFIG_LINGER_MAX,
 		                    &cfg->udp_linger_us);
+	if (strcmp(key, "udp_priority") == 0)
+		return gk_yaml_uint(&c->y, "udp_priority", v, 0, GK_CONFIG_UDP_PRIORITY_MAX,
+		                    &cfg->udp_priority);
 	if (strcmp(key, "tcp") == 0)
 		return gk_yaml_walk_map(&c->y, "tcp", v, visit_tcp, NULL);
 	if (strcmp(key, "redis") == 0) {
@@ -1327,7 +1330,9 @@ static int visit_top(gk_yaml_t *y, const char *key, yaml_node_t *k, yaml_node_t 
 	}
 	return gk_yaml_fail(
 	    &c->y, GK_ECONFIG, gk_yaml_line(k),
-	    "unknown key '%s' (expected listen, workers, edns_udp_max, udp_linger_us, tcp, zones, "
+	    "unknown key '%s' (expected listen, workers, edns_udp_max, udp_linger_us, "
+	    "udp_priority, "
+	    "tcp, zones, "
 	    "zone_list, zones_dir, control, log_level, redis, filing, policy, metrics, "
 	    "dnstap, discovery, secondary, pools, rate_limit, user, group, chroot, "
 	    "proxy_protocol, tls)",
@@ -1416,6 +1421,7 @@ int gk_daemon_config_load_flags(const char *path, unsigned flags, gk_config_t **
 	c.cfg->workers = default_workers();
 	c.cfg->edns_udp_max = GK_CONFIG_EDNS_DEFAULT;
 	c.cfg->udp_linger_us = GK_CONFIG_LINGER_DEFAULT;
+	c.cfg->udp_priority = GK_CONFIG_UDP_PRIORITY_DEFAULT;
 	c.cfg->tcp_max_connections = GK_CONFIG_TCP_CONNS_DEFAULT;
 	c.cfg->tcp_idle_timeout_ms = GK_CONFIG_TCP_IDLE_DEFAULT;
 	c.cfg->tcp_max_pipelined = GK_CONFIG_TCP_PIPELINE_DEFAULT;

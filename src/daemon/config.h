@@ -27,6 +27,8 @@
 #define GK_CONFIG_EDNS_DEFAULT         1232u
 #define GK_CONFIG_LINGER_DEFAULT       100u /* udp_linger_us */
 #define GK_CONFIG_LINGER_MAX           1000u
+#define GK_CONFIG_UDP_PRIORITY_DEFAULT 10u /* udp_priority: nice levels above the process */
+#define GK_CONFIG_UDP_PRIORITY_MAX     19u
 #define GK_CONFIG_TCP_CONNS_DEFAULT    1024u
 #define GK_CONFIG_TCP_CONNS_MAX        1048576u
 #define GK_CONFIG_TCP_IDLE_DEFAULT     10000u
@@ -207,6 +209,7 @@ typedef struct gk_config {
 	unsigned workers;       /* 1..GK_CONFIG_WORKERS_MAX; default: online cores */
 	uint16_t edns_udp_max;  /* 512..4096 */
 	unsigned udp_linger_us; /* 0..GK_CONFIG_LINGER_MAX; 0: no wake-up coalescing */
+	unsigned udp_priority;  /* 0..GK_CONFIG_UDP_PRIORITY_MAX nice levels above the process */
 	unsigned tcp_max_connections;
 	unsigned tcp_idle_timeout_ms;
 	unsigned tcp_max_pipelined;

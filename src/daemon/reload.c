@@ -62,6 +62,10 @@ static void report_restart_only(const gk_config_t *boot, const gk_config_t *next
 		gk_log(GK_LOG_WARN, "reload: control settings changed: take effect after restart");
 	if (!same_listen(boot, next))
 		gk_log(GK_LOG_WARN, "reload: listen addresses changed: takes effect after restart");
+	if (boot->udp_priority != next->udp_priority)
+		gk_log(GK_LOG_WARN,
+		       "reload: udp_priority changed (%u -> %u): takes effect after restart",
+		       boot->udp_priority, next->udp_priority);
 	if (boot->udp_linger_us != next->udp_linger_us)
 		gk_log(GK_LOG_WARN,
 		       "reload: udp_linger_us changed (%u -> %u): takes effect after restart",

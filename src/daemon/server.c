@@ -417,6 +417,7 @@ static int start_workers(gk_server_t *s, char *err, size_t errlen)
 	    .edns_udp_max = cfg->edns_udp_max,
 	    .front_cache_parts = cfg->workers * (GK_FRONT_UDP_PARTS * (unsigned)cfg->n_listen + 1u),
 	    .udp_linger_us = cfg->udp_linger_us,
+	    .udp_priority = cfg->udp_priority,
 	};
 	gk_obs_worker_t **udp_obs = calloc(cfg->n_listen, sizeof(*udp_obs));
 	if (udp_obs == NULL) {

@@ -206,6 +206,7 @@ struct gk_worker {
 	/* UDP: set to stop the sockets' threads (each sees it within UDP_WAIT_MS) */
 	_Atomic bool udp_stop;
 	unsigned udp_linger_us; /* wake-up coalescing (udp.c); 0: off */
+	unsigned udp_priority;  /* nice levels above the process (udp.c); 0: none */
 
 	/* TCP */
 	unsigned max_conns, idle_ms, max_pipelined;

@@ -100,6 +100,9 @@ typedef struct gk_net_params {
 	/* Wake-up coalescing of the UDP threads (udp.c): after a wake-up that read under half a
 	 * batch, sleep this many microseconds before reading again; 0: never. */
 	unsigned udp_linger_us;
+	/* The UDP threads run this many nice levels above the process (setpriority at their
+	 * start, before privileges are dropped); 0: as the rest. */
+	unsigned udp_priority;
 } gk_net_params_t;
 
 /* Counters: gk_net_counters_t (obs/obs.h, which exports them): the front end's own

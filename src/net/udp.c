@@ -47,6 +47,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -417,6 +419,33 @@ void gk_net_udp_close_loops(struct gk_worker *w)
 	}
 }
 
+/* The query path before the process's background work (discovery's merges and Redis
+ * writes, the status replica, the main loop) and a redis-server on the same core: a thread
+ * woken while one of those runs waits for the scheduler's wake-up granularity (about a
+ * millisecond) unless it has the higher weight. udp_priority nice levels above the process,
+ * set once at the thread's start; refused (no root, no CAP_SYS_NICE): logged once, as the
+ * rest. */
+static void raise_priority(struct gk_worker *w)
+{
+	static atomic_bool told;
+	if (w->udp_priority == 0)
+		return;
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+	errno = 0;
+	int base = getpriority(PRIO_PROCESS, (id_t)tid);
+	if (base == -1 && errno != 0)
+		return;
+	int want = base - (int)w->udp_priority;
+	if (want < -20)
+		want = -20;
+	if (setpriority(PRIO_PROCESS, (id_t)tid, want) != 0 && !atomic_exchange(&told, true))
+		gk_log(
+		    GK_LOG_INFO,
+		    "udp_priority: the UDP threads stay at nice %d (setpriority %d: %s; needs root "
+		    "or CAP_SYS_NICE)",
+		    base, want, strerror(errno));
+}
+
 static void run(void *arg)
 {
 	struct udp_sock *u = arg;
@@ -424,6 +453,7 @@ static void run(void *arg)
 	char name[16];
 	snprintf(name, sizeof(name), "gk-udp-%u-%u", w->id, (unsigned)(u - w->udp));
 	gk_thread_name(name);
+	raise_priority(w);
 	if (u->loop != NULL) {
 		uv_run(u->loop, UV_RUN_DEFAULT);
 		return;

@@ -209,6 +209,7 @@ int gk_net_worker_create(const gk_net_params_t *p, gk_worker_t **out, char *err,
 	w->idle_ms = p->tcp_idle_timeout_ms;
 	w->max_pipelined = p->tcp_max_pipelined;
 	w->udp_linger_us = p->udp_linger_us;
+	w->udp_priority = p->udp_priority;
 	w->obs = p->obs;
 	w->udp = calloc(p->n_addrs, sizeof(*w->udp));
 	w->tcp = calloc(p->n_addrs, sizeof(*w->tcp));

@@ -35,6 +35,17 @@ def status_fields(path):
 	return out
 
 
+def thread_nice(pid):
+	"""{thread name: [nice values]} of a process, from /proc/PID/task/*/stat (field 19)."""
+	out = {}
+	for t in os.listdir("/proc/%d/task" % pid):
+		with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
+			s = f.read()
+		name = s[s.index("(") + 1:s.rindex(")")]
+		out.setdefault(name, []).append(int(s[s.rindex(")") + 2:].split()[16]))
+	return out
+
+
 def answers(port):
 	q = dns.message.make_query("www.example.cn", "A")
 	u = dns.query.udp(q, "127.0.0.1", port=port, timeout=2)
@@ -75,6 +86,13 @@ def main(binary, gkctl):
 					assert int(st[cap][0], 16) == 0, (t, cap, st[cap])
 			assert "running as user nobody (uid %d), group nogroup" % nobody in gk.log_text()
 			assert answers(gk.port)
+			# udp_priority (default 10): the UDP threads at nice -10, set before the drop,
+			# every other thread at the process's 0
+			nice = thread_nice(gk.pid)
+			udp = [v for k, vs in nice.items() if k.startswith("gk-udp") for v in vs]
+			rest = [v for k, vs in nice.items() if not k.startswith("gk-udp") for v in vs]
+			assert udp and all(v == -10 for v in udp), nice
+			assert rest and all(v == 0 for v in rest), nice
 			assert "gatekeeper_rrl_limited_total" in h.metrics(mport)
 
 			# the config is unreadable to nobody: the reload fails naming it, serving goes on
@@ -104,13 +122,21 @@ def main(binary, gkctl):
 			rc = gk.stop()
 		assert rc == 0, gk.log_text()
 
-	# as root without user: a warning
+	# as root without user: a warning; udp_priority 3 under a process started at nice 5: the
+	# UDP threads at 2
 	with h.TempDir("gk-privs-root-") as tmp:
-		gk = h.start_gk(binary, tmp)
+		port = h.free_port()
+		conf = h.gk_config(tmp, port, extra="udp_priority: 3\n")
+		gk = h.Server("gatekeeperd", ["nice", "-n", "5", binary, "-c", conf], tmp, port,
+		              os.path.join(tmp, "gatekeeperd.log"))
+		gk.wait_ready()
 		try:
 			assert "running as root: set user:" in gk.log_text(), gk.log_text()
 			st = status_fields("/proc/%d/status" % gk.pid)
 			assert st["Uid"][1] == "0"
+			nice = thread_nice(gk.pid)
+			assert all(v == 2 for k, vs in nice.items() if k.startswith("gk-udp") for v in vs), nice
+			assert nice["gatekeeperd"] == [5], nice
 		finally:
 			gk.stop()
 		# a user that does not exist: --check names the line
