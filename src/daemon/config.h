@@ -25,7 +25,7 @@
 #define GK_CONFIG_EDNS_MIN             512u
 #define GK_CONFIG_EDNS_MAX             4096u
 #define GK_CONFIG_EDNS_DEFAULT         1232u
-#define GK_CONFIG_LINGER_DEFAULT       100u /* udp_linger_us */
+#define GK_CONFIG_LINGER_DEFAULT       0u /* udp_linger_us */
 #define GK_CONFIG_LINGER_MAX           1000u
 #define GK_CONFIG_UDP_PRIORITY_DEFAULT 10u /* udp_priority: nice levels above the process */
 #define GK_CONFIG_UDP_PRIORITY_MAX     19u

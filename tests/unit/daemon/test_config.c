@@ -293,7 +293,8 @@ static void test_defaults(void **state)
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	assert_int_equal(cfg->workers, cores < 1 ? 1 : cores);
 	assert_int_equal(cfg->edns_udp_max, 1232);
-	assert_int_equal(cfg->udp_linger_us, 100);
+	assert_int_equal(cfg->udp_linger_us, 0);
+	assert_int_equal(cfg->udp_priority, 10);
 	assert_int_equal(cfg->tcp_max_connections, 1024);
 	assert_int_equal(cfg->tcp_idle_timeout_ms, 10000);
 	assert_int_equal(cfg->tcp_max_pipelined, 64);
@@ -319,7 +320,8 @@ static void test_all_keys(void **state)
 	    0);
 	assert_int_equal(cfg->workers, 3);
 	assert_int_equal(cfg->edns_udp_max, 1400);
-	assert_int_equal(cfg->udp_linger_us, 0);
+	assert_int_equal(cfg->udp_linger_us, 50);
+	assert_int_equal(cfg->udp_priority, 4);
 	assert_int_equal(cfg->tcp_max_connections, 200);
 	assert_int_equal(cfg->tcp_idle_timeout_ms, 5000);
 	assert_int_equal(cfg->tcp_max_pipelined, 16);
@@ -425,6 +427,7 @@ static void test_errors_numbers(void **state)
 	             "out of range");
 	expect_error(LISTEN "udp_linger_us: 1001\n" ZONES, GK_ECONFIG, 2, "out of range 0..1000");
 	expect_error(LISTEN "udp_linger_us: -5\n" ZONES, GK_ECONFIG, 2, "expected an integer");
+	expect_error(LISTEN "udp_priority: 20\n" ZONES, GK_ECONFIG, 2, "out of range 0..19");
 	expect_error(LISTEN "tcp: 5\n" ZONES, GK_ECONFIG, 2, "expected a mapping");
 	expect_error(LISTEN "tcp:\n  max_connections: 10\n  idle_timout_ms: 5\n" ZONES, GK_ECONFIG,
 	             4, "idle_timout_ms");
