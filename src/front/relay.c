@@ -64,6 +64,30 @@ static uint16_t rd16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
+/* The first OPT record of m's additional section (the records start at qend): 1 with *rd its
+ * RDATA's offset (its RDLENGTH at *rd - 2) and *end the octet after it; 0 without one, *end
+ * then the end of the last record; -1 when a record runs past len. */
+static int opt_find(const uint8_t *m, size_t len, size_t qend, size_t *rd, size_t *end)
+{
+	unsigned ar = rd16(m + 10), n = (unsigned)rd16(m + 6) + rd16(m + 8) + ar;
+	size_t off = qend;
+	for (unsigned i = 0; i < n; i++) {
+		if ((off = gk_dname_skip(m, len, off)) == 0 || off + 10 > len)
+			return -1;
+		size_t e = off + 10u + rd16(m + off + 8);
+		if (e > len)
+			return -1;
+		if (rd16(m + off) == 41 && i >= n - ar) {
+			*rd = off + 10;
+			*end = e;
+			return 1;
+		}
+		off = e;
+	}
+	*end = off;
+	return 0;
+}
+
 size_t gk_front_relay_fix_opt(uint8_t *m, size_t len, size_t qend, bool edns, uint16_t udp_max)
 {
 	if (len < 12 || qend < 12 || qend > len)
@@ -200,33 +224,25 @@ int gk_front_relay_client_ecs(const uint8_t *q, size_t len, size_t qend, gk_rela
 {
 	if (len < 12 || qend < 12 || qend > len)
 		return GK_ESYNTAX;
-	unsigned ar = rd16(q + 10), n = (unsigned)rd16(q + 6) + rd16(q + 8) + ar;
-	size_t off = qend;
-	int found = 0;
-	for (unsigned i = 0; i < n; i++) {
-		if ((off = gk_dname_skip(q, len, off)) == 0 || off + 10 > len)
+	/* one OPT: a query with two is FORMERR before it gets here (pkt/parse.c) */
+	size_t rd, end;
+	int found = opt_find(q, len, qend, &rd, &end);
+	if (found <= 0)
+		return found < 0 ? GK_ESYNTAX : 0;
+	found = 0;
+	for (size_t o = rd; o < end;) {
+		if (o + 4 > end)
 			return GK_ESYNTAX;
-		uint16_t type = rd16(q + off);
-		size_t end = off + 10u + rd16(q + off + 8);
-		if (end > len)
+		uint16_t code = rd16(q + o), ol = rd16(q + o + 2);
+		if (o + 4u + ol > end)
 			return GK_ESYNTAX;
-		if (type == 41 && i >= n - ar) {
-			for (size_t o = off + 10; o < end;) {
-				if (o + 4 > end)
-					return GK_ESYNTAX;
-				uint16_t code = rd16(q + o), ol = rd16(q + o + 2);
-				if (o + 4u + ol > end)
-					return GK_ESYNTAX;
-				if (code == 8) {
-					if (found) /* two ECS options */
-						return GK_ESYNTAX;
-					if ((found = ecs_read(q + o + 4, ol, e)) < 0)
-						return found;
-				}
-				o += 4u + ol;
-			}
+		if (code == 8) {
+			if (found) /* two ECS options */
+				return GK_ESYNTAX;
+			if ((found = ecs_read(q + o + 4, ol, e)) < 0)
+				return found;
 		}
-		off = end;
+		o += 4u + ol;
 	}
 	return found;
 }
@@ -247,28 +263,22 @@ size_t gk_front_relay_echo_ecs(uint8_t *a, size_t len, size_t cap, size_t qend,
 	opt[6] = e->source;
 	opt[7] = scope;
 	memcpy(opt + 8, e->addr, e->alen);
-	unsigned ar = rd16(a + 10), n = (unsigned)rd16(a + 6) + rd16(a + 8) + ar;
-	size_t off = qend;
-	for (unsigned i = 0; i < n; i++) {
-		if ((off = gk_dname_skip(a, len, off)) == 0 || off + 10 > len)
+	unsigned ar = rd16(a + 10);
+	size_t rd, end;
+	int found = opt_find(a, len, qend, &rd, &end);
+	if (found < 0)
+		return 0;
+	if (found) {
+		if (len + ol > cap || rd16(a + rd - 2) + ol > 65535)
 			return 0;
-		uint16_t type = rd16(a + off);
-		size_t end = off + 10u + rd16(a + off + 8);
-		if (end > len)
-			return 0;
-		if (type == 41 && i >= n - ar) {
-			if (len + ol > cap || rd16(a + off + 8) + ol > 65535)
-				return 0;
-			memmove(a + end + ol, a + end, len - end);
-			memcpy(a + end, opt, ol);
-			wr16(a + off + 8, (uint16_t)(rd16(a + off + 8) + ol));
-			return len + ol;
-		}
-		off = end;
+		memmove(a + end + ol, a + end, len - end);
+		memcpy(a + end, opt, ol);
+		wr16(a + rd - 2, (uint16_t)(rd16(a + rd - 2) + ol));
+		return len + ol;
 	}
 	/* no OPT: ours, holding the option, as the last record (past the records: anything
 	 * trailing them goes) */
-	len = off;
+	len = end;
 	if (len + GK_RELAY_OPT_LEN + ol > cap || ar == 0xffff)
 		return 0;
 	uint8_t *o = a + len;
@@ -289,27 +299,16 @@ int gk_front_relay_ecs_scope(const uint8_t *a, size_t len, size_t qend)
 {
 	if (len < 12 || qend < 12 || qend > len)
 		return -1;
-	unsigned ar = rd16(a + 10), n = (unsigned)rd16(a + 6) + rd16(a + 8) + ar;
-	size_t off = qend;
-	for (unsigned i = 0; i < n; i++) {
-		if ((off = gk_dname_skip(a, len, off)) == 0 || off + 10 > len)
+	size_t rd, end;
+	if (opt_find(a, len, qend, &rd, &end) <= 0)
+		return -1;
+	for (size_t o = rd; o + 4 <= end;) {
+		uint16_t code = rd16(a + o), ol = rd16(a + o + 2);
+		if (o + 4u + ol > end)
 			return -1;
-		uint16_t type = rd16(a + off);
-		size_t end = off + 10u + rd16(a + off + 8);
-		if (end > len)
-			return -1;
-		if (type == 41 && i >= n - ar) {
-			for (size_t o = off + 10; o + 4 <= end;) {
-				uint16_t code = rd16(a + o), ol = rd16(a + o + 2);
-				if (o + 4u + ol > end)
-					return -1;
-				if (code == 8 && ol >= 4)
-					return a[o + 7];
-				o += 4u + ol;
-			}
-			return -1;
-		}
-		off = end;
+		if (code == 8 && ol >= 4)
+			return a[o + 7];
+		o += 4u + ol;
 	}
 	return -1;
 }
