@@ -13,6 +13,20 @@ static void wr16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
+/* Our OPT record at o (GK_RELAY_OPT_LEN octets): root owner, udp_max, DO as asked, RDLENGTH
+ * rdlen (its options follow it). */
+static void put_opt(uint8_t *o, uint16_t udp_max, bool do_bit, uint16_t rdlen)
+{
+	o[0] = 0; /* root owner */
+	wr16(o + 1, 41);
+	wr16(o + 3, udp_max);
+	o[5] = 0;
+	o[6] = 0;
+	o[7] = do_bit ? 0x80 : 0;
+	o[8] = 0;
+	wr16(o + 9, rdlen);
+}
+
 size_t gk_front_relay_query(const uint8_t *q, size_t qend, uint16_t id, bool do_bit,
                             uint16_t udp_max, uint8_t *out)
 {
@@ -24,15 +38,7 @@ size_t gk_front_relay_query(const uint8_t *q, size_t qend, uint16_t id, bool do_
 	wr16(out + 6, 0);
 	wr16(out + 8, 0);
 	wr16(out + 10, 1);
-	uint8_t *o = out + qend;
-	o[0] = 0; /* root owner */
-	wr16(o + 1, 41);
-	wr16(o + 3, udp_max);
-	o[5] = 0;
-	o[6] = 0;
-	o[7] = do_bit ? 0x80 : 0;
-	o[8] = 0;
-	wr16(o + 9, 0);
+	put_opt(out + qend, udp_max, do_bit, 0);
 	return qend + GK_RELAY_OPT_LEN;
 }
 
@@ -281,16 +287,8 @@ size_t gk_front_relay_echo_ecs(uint8_t *a, size_t len, size_t cap, size_t qend,
 	len = end;
 	if (len + GK_RELAY_OPT_LEN + ol > cap || ar == 0xffff)
 		return 0;
-	uint8_t *o = a + len;
-	o[0] = 0;
-	wr16(o + 1, 41);
-	wr16(o + 3, udp_max);
-	o[5] = 0;
-	o[6] = 0;
-	o[7] = do_bit ? 0x80 : 0;
-	o[8] = 0;
-	wr16(o + 9, (uint16_t)ol);
-	memcpy(o + GK_RELAY_OPT_LEN, opt, ol);
+	put_opt(a + len, udp_max, do_bit, (uint16_t)ol);
+	memcpy(a + len + GK_RELAY_OPT_LEN, opt, ol);
 	wr16(a + 10, (uint16_t)(ar + 1));
 	return len + GK_RELAY_OPT_LEN + ol;
 }

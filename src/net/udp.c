@@ -48,10 +48,10 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 #include "common/log.h"
 #include "common/thread.h"
 #include "net/internal.h"
@@ -430,7 +430,7 @@ static void raise_priority(struct gk_worker *w)
 	static atomic_bool told;
 	if (w->udp_priority == 0)
 		return;
-	pid_t tid = (pid_t)syscall(SYS_gettid);
+	pid_t tid = gettid();
 	errno = 0;
 	int base = getpriority(PRIO_PROCESS, (id_t)tid);
 	if (base == -1 && errno != 0)

@@ -127,6 +127,15 @@ def ecs_of(r):
 	return (o[0].address, o[0].srclen, o[0].scopelen) if o else None
 
 
+def filed_counted(port, mport, key, n0, name):
+	"""Ask a filed name through the front end and wait until the backend's query counter key
+	(n0 before) has counted it: every query asked before it has been counted too by then.
+	Returns the metrics."""
+	ask(port, name)
+	return wait_for("the filed query counted at the backend",
+			lambda: (lambda m: m if m.get(key, 0) >= n0 + 1 else None)(h.metrics(mport)))
+
+
 def run(gk, port, nsd, mport, lst, zd):
 	wait_for("the replica loaded (a filed name answered)",
 		 lambda: ask(port, "www.example.cn").rcode() == dns.rcode.NOERROR)
@@ -149,9 +158,7 @@ def run(gk, port, nsd, mport, lst, zd):
 		       r.rcode() == dns.rcode.REFUSED and ede(r) == 15, r)
 	# a filed query after them: once it is counted, the unfiled ones would have been too
 	n0 = m0.get(key, 0)
-	ask(port, "www2.example.cn")
-	m1 = wait_for("the filed query counted at the backend",
-		      lambda: (lambda m: m if m.get(key, 0) >= n0 + 1 else None)(h.metrics(mport)))
+	m1 = filed_counted(port, mport, key, n0, "www2.example.cn")
 	expect("the unfiled names never reached the backend (one backend query: the filed one)",
 	       m1.get(key, 0) == n0 + 1 and
 	       m1.get("gatekeeper_frontend_queries_total", 0) ==
@@ -170,9 +177,7 @@ def run(gk, port, nsd, mport, lst, zd):
 	expect("directory-forwarded revoked.com.cn (not filed): REFUSED with EDE 15",
 	       r.rcode() == dns.rcode.REFUSED and ede(r) == 15, r)
 	n0 = m0.get(key, 0)
-	ask(port, "www3.other.com.cn")
-	m1 = wait_for("the filed query counted at the backend",
-		      lambda: (lambda m: m if m.get(key, 0) >= n0 + 1 else None)(h.metrics(mport)))
+	m1 = filed_counted(port, mport, key, n0, "www3.other.com.cn")
 	expect("... it never reached the backend (one backend query: the filed one after it)",
 	       m1.get(key, 0) == n0 + 1, (n0, m1.get(key)))
 	expect("chain.com.cn is not forwarded yet (REFUSED: not ours)",
