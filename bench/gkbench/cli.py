@@ -13,7 +13,7 @@ import time
 import gen  # bench/gen.py (gkbench/__init__.py puts bench/ on sys.path)
 
 from .build import ensure_build, export_head, git_head
-from .common import HERE, ROOT, SCENARIOS, SCENARIO_HELP, log
+from .common import CLIENT_CORE, HERE, ROOT, SCENARIOS, SCENARIO_HELP, log
 from .data import Env
 from .load import GKLOAD_TIMEOUT_MS
 from .procs import on_signal, stop_all
@@ -150,6 +150,10 @@ def main():
 			if getattr(a, k) or b.get(k):
 				setattr(a, k, os.path.abspath(getattr(a, k) or b[k]))
 
+	# this process (rounds, sampling, reading the clients' results) runs beside the clients,
+	# never on the servers' core: every server and client is pinned by taskset, and what this
+	# process starts without one stays off core SERVER_CORE too
+	os.sched_setaffinity(0, {int(CLIENT_CORE)})
 	atexit.register(stop_all)
 	signal.signal(signal.SIGTERM, on_signal)
 	signal.signal(signal.SIGINT, on_signal)

@@ -41,10 +41,12 @@
  *   Every key of a day gets EXPIRE GK_DISC_TTL_S at each write.
  *
  * Write ids (exactly once)
- *   GK_KEY_DISC_WRITE "gk:disc:w:<instance token>:<write sequence>"  STRING, EX 3600: the
- *       nonce of the attempt of that write that was applied (GK_DISC_LUA_ONCE). A write
- *       whose reply was lost is re-sent with the same id until one attempt is confirmed,
- *       so a count is neither lost nor doubled by a lost connection.
+ *   GK_KEY_DISC_WRITE "gk:disc:w:<instance token>"  STRING, EX 3600: "<seq> <attempt>", the
+ *       write sequence and attempt nonce of the last write of that instance that was
+ *       applied (GK_DISC_LUA_ONCE). An instance sends one write at a time, in sequence; a
+ *       write whose reply was lost is re-sent with the same sequence and a new attempt until
+ *       one attempt is confirmed, so a count is neither lost nor doubled by a lost
+ *       connection. One key per running instance, whatever its write rate.
  *
  * Site addresses (attribution and accuracy, docs/REPORT.md)
  *   GK_KEY_DISC_SITE "gk:site:%04x"  HASH, 65536 buckets; bucket = gk_fs_bucket(domain)
@@ -75,7 +77,7 @@
 #define GK_KEY_DISC_PREFIX  "gk:disc:"
 #define GK_KEY_DISC_DOMAINS "gk:disc:%08u:%s"
 #define GK_KEY_DISC_TOTALS  "gk:disc:%08u:tot"
-#define GK_KEY_DISC_WRITE   "gk:disc:w:%s:%llu"
+#define GK_KEY_DISC_WRITE   "gk:disc:w:%s"
 #define GK_KEY_DISC_SITE    "gk:site:%04x"
 
 #define GK_DISC_TTL_S       (400u * 86400u) /* about 13 months: a year of monthly notices */
@@ -99,14 +101,18 @@ typedef enum gk_disc_reason {
 		"unfiled", "revoked", "unknown", "starting", "blocked", "tcponly"                  \
 	}
 
-/* Exactly once: every write (one MULTI/EXEC) has an id key, GK_KEY_DISC_WRITE, set by its
- * first script to the attempt's nonce. A write re-sent after a lost connection carries the
- * same id and a new nonce: if an earlier attempt was applied (MULTI/EXEC: all or nothing),
- * the key holds that attempt's nonce and every script of the new attempt does nothing. */
+/* Exactly once: every script of a write (one MULTI/EXEC) carries the instance's id key,
+ * GK_KEY_DISC_WRITE, and its nonce "<seq> <attempt>". The first script of an attempt sets the
+ * key to its nonce; the later scripts of that attempt find it there and run. A write whose
+ * sequence is not above the key's, under another attempt, was applied already (MULTI/EXEC:
+ * all or nothing): every script of it does nothing and returns -1. */
 #define GK_DISC_LUA_ONCE(idkey, nonce)                                                             \
-	"local v = redis.call('GET', " idkey ")\n"                                                 \
-	"if v and v ~= " nonce " then return -1 end\n"                                             \
-	"if not v then redis.call('SET', " idkey ", " nonce ", 'EX', 3600) end\n"
+	"local v, w = redis.call('GET', " idkey "), " nonce "\n"                                   \
+	"if v and v ~= w then\n"                                                                   \
+	"  local s0, s = tonumber(string.match(v, '^%d+')), tonumber(string.match(w, '^%d+'))\n"   \
+	"  if not s or (s0 and s0 >= s) then return -1 end\n"                                      \
+	"end\n"                                                                                    \
+	"if v ~= w then redis.call('SET', " idkey ", w, 'EX', 3600) end\n"
 
 /* The merge of one day/reason hash: KEYS[1] the hash, KEYS[2] the day's totals, KEYS[3] the
  * write's id; ARGV[1] the TTL in seconds, ARGV[2] the most fields the hash may hold (a new

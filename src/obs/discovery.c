@@ -69,10 +69,14 @@ int gk_obs_disc_create(const gk_disc_conf_t *conf, gk_disc_t **out)
 	    (rc = gk_obs_disc_table_create((uint32_t)pmax, &d->batch)) != 0)
 		goto fail;
 	rc = GK_ENOMEM;
-	if ((d->order = malloc(pmax * sizeof(*d->order))) == NULL)
+	if ((d->order = malloc(pmax * sizeof(*d->order))) == NULL ||
+	    (d->wtext = malloc(GK_DISC_EVAL_TEXT)) == NULL ||
+	    (d->wargv = malloc(GK_DISC_EVAL_ARGS * sizeof(*d->wargv))) == NULL ||
+	    (d->wlens = malloc(GK_DISC_EVAL_ARGS * sizeof(*d->wlens))) == NULL)
 		goto fail;
 	bytes += gk_obs_disc_table_bytes(d->pending) + gk_obs_disc_table_bytes(d->batch) +
-	         pmax * sizeof(*d->order);
+	         pmax * sizeof(*d->order) + GK_DISC_EVAL_TEXT +
+	         GK_DISC_EVAL_ARGS * (sizeof(*d->wargv) + sizeof(*d->wlens));
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	snprintf(d->token, sizeof(d->token), "%lx.%lx.%lx", (unsigned long)getpid(),
@@ -103,6 +107,9 @@ void gk_obs_disc_free(gk_disc_t *d)
 	gk_obs_disc_table_free(d->batch);
 	gk_obs_disc_sites_free(d);
 	free(d->order);
+	free(d->wtext);
+	free(d->wargv);
+	free(d->wlens);
 	gk_redis_auth_clear(&d->auth);
 	free(d->host);
 	free(d->unix_path);

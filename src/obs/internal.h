@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
+#include "common/dname.h"
 #include "obs/discovery.h"
 #include "redis/redis.h"
 #include "redis/session.h"
@@ -84,7 +85,10 @@ struct gk_disc {
 	bool started, stopping, loop_ready;
 	gk_disc_table_t *pending;
 	struct gk_disc_daytot days[GK_DISC_PENDING_DAYS];
-	uint32_t *order;        /* scratch: pending entry indices sorted by (day, reason) */
+	uint32_t *order; /* scratch: pending entry indices sorted by (day, reason) */
+	char *wtext;     /* scratch of one EVAL's arguments (GK_DISC_EVAL_*) */
+	const char **wargv;
+	size_t *wlens;
 	gk_redis_session_t *rs; /* src/redis/session.h: AUTH, timeouts, backoff, Sentinel */
 	bool connected, inflight;
 	gk_disc_table_t *batch; /* the write being sent, kept until Redis confirms it */
@@ -92,6 +96,7 @@ struct gk_disc {
 	bool batch_ready;    /* batch holds entries not yet confirmed */
 	uint32_t batch_from; /* order[0, batch_from) of the batch are confirmed */
 	uint32_t batch_to;   /* the write in flight (or to re-send): order[batch_from, batch_to) */
+	uint32_t batch_per;  /* entries per write of this batch (gk_obs_disc_write_size) */
 	uv_timer_t pace;     /* the gap before a batch's next write (disc_writer.c) */
 	uint64_t seq, attempt; /* write sequence (its id) and send attempts (nonces) */
 	char token[40];        /* this process, in write ids */
@@ -134,15 +139,33 @@ GK_MUST_CHECK int gk_obs_disc_writer_open(gk_disc_t *d);
  * Only at stop: the session otherwise reconnects by itself. NULL session ignored. */
 void gk_obs_disc_writer_close(gk_disc_t *d);
 
-/* Entries per write, and the gap between a batch's writes (disc_writer.c). */
-#define GK_DISC_WRITE_ENTRIES 128u
-#define GK_DISC_WRITE_GAP_MS  2u
+/* Entries per write at least, the writes a batch is spread over at most (larger writes for a
+ * larger batch), and the gap between a batch's writes (disc_writer.c says why). */
+#define GK_DISC_WRITE_ENTRIES 16u
+#define GK_DISC_WRITE_SPREAD  256u
+/* Domains per EVAL of a write, and the arguments one EVAL is built in (gk_disc_t's wtext,
+ * wargv, wlens, allocated once): per domain up to 4 * 255 octets of text and 3 numbers, and
+ * 4 arguments, besides 10 of the script's own. */
+#define GK_DISC_EVAL_DOMAINS 256u
+#define GK_DISC_EVAL_TEXT    (GK_DISC_EVAL_DOMAINS * (4u * GK_DNAME_MAX + 40u) + 512u)
+#define GK_DISC_EVAL_ARGS    (10u + 4u * GK_DISC_EVAL_DOMAINS)
+#define GK_DISC_WRITE_GAP_MS 2u
 
 /* Send the batch's next write (or re-send the unconfirmed one), or make the backlog the next
  * batch and send its first write: one MULTI/EXEC of at most GK_DISC_WRITE_ENTRIES entries
  * (all that is left when stopping); the next follows GK_DISC_WRITE_GAP_MS after Redis
  * confirms it (disc_writer.c says why). Only when d->connected and no write is in flight. */
 void gk_obs_disc_write_batch(gk_disc_t *d);
+
+/* Entries per write of a batch of n: n / GK_DISC_WRITE_SPREAD rounded up, at least
+ * GK_DISC_WRITE_ENTRIES and at most GK_DISC_EVAL_DOMAINS. Pure. */
+static inline uint32_t gk_obs_disc_write_size(uint32_t n)
+{
+	uint32_t per = (uint32_t)(((uint64_t)n + GK_DISC_WRITE_SPREAD - 1) / GK_DISC_WRITE_SPREAD);
+	return per < GK_DISC_WRITE_ENTRIES  ? GK_DISC_WRITE_ENTRIES
+	       : per > GK_DISC_EVAL_DOMAINS ? GK_DISC_EVAL_DOMAINS
+	                                    : per;
+}
 
 /* True when the backlog holds entries or non-empty totals. */
 bool gk_obs_disc_has_pending(const gk_disc_t *d);

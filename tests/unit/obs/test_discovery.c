@@ -18,6 +18,7 @@
 #include <uv.h>
 #include "common/dname.h"
 #include "obs/discovery.h"
+#include "obs/internal.h"
 #include "status/status.h"
 
 #define N(s) ((const uint8_t *)(s))
@@ -361,6 +362,22 @@ static double now_ns(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
+/* Writes stay small (a redis-server on the server's core runs each without a break) unless
+ * the batch is so large that small writes would not drain it within GK_DISC_WRITE_SPREAD. */
+static void test_write_size(void **state)
+{
+	(void)state;
+	assert_int_equal(gk_obs_disc_write_size(0), GK_DISC_WRITE_ENTRIES);
+	assert_int_equal(gk_obs_disc_write_size(1), GK_DISC_WRITE_ENTRIES);
+	assert_int_equal(gk_obs_disc_write_size(3800), GK_DISC_WRITE_ENTRIES);
+	assert_int_equal(gk_obs_disc_write_size(GK_DISC_WRITE_ENTRIES * GK_DISC_WRITE_SPREAD),
+	                 GK_DISC_WRITE_ENTRIES);
+	assert_int_equal(gk_obs_disc_write_size(GK_DISC_WRITE_ENTRIES * GK_DISC_WRITE_SPREAD + 1),
+	                 GK_DISC_WRITE_ENTRIES + 1);
+	assert_int_equal(gk_obs_disc_write_size(40000), 157);
+	assert_int_equal(gk_obs_disc_write_size(UINT32_MAX), GK_DISC_EVAL_DOMAINS);
+}
+
 static void test_cost(void **state)
 {
 	(void)state;
@@ -402,6 +419,7 @@ int main(void)
 	    cmocka_unit_test(test_exact_counts), cmocka_unit_test(test_overflow),
 	    cmocka_unit_test(test_flood),        cmocka_unit_test(test_text_and_day),
 	    cmocka_unit_test(test_handoff),      cmocka_unit_test(test_cost),
+	    cmocka_unit_test(test_write_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
