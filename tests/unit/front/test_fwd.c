@@ -5,7 +5,7 @@
  * sets, at least one set, in a cache of its own (no lock on the query path), holding
  * exactly that many entries. A client's own ECS option through a relay and a backend socket
  * of the test's own: kept (cut) or replaced, echoed with the backend's scope, from the cache
- * too; an invalid one FORMERR, nothing sent.
+ * too; an invalid one FORMERR with an Extended DNS Error saying so, nothing sent.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -285,6 +285,14 @@ static void test_client_ecs(void **state)
 	al = client_answer(&loop, cfd, a, sizeof(a));
 	assert_int_equal(a[3] & 15, 1); /* FORMERR */
 	assert_null(last_ecs(a, al, &el));
+	/* ... with our OPT holding an Extended DNS Error 0 that says why (RFC 8914) */
+	static const char why[] = "invalid EDNS Client Subnet option";
+	assert_int_equal(a[11], 1);
+	assert_int_equal(al, qend + 11 + 6 + sizeof(why) - 1);
+	assert_int_equal(a[qend + 2], 41);
+	assert_int_equal(a[qend + 11] << 8 | a[qend + 12], 15);
+	assert_int_equal(a[qend + 15] << 8 | a[qend + 16], 0);
+	assert_memory_equal(a + qend + 17, why, sizeof(why) - 1);
 	gk_fwd_counters_t ctr;
 	memset(&ctr, 0, sizeof(ctr));
 	gk_front_fwd_counters_read(f, &ctr);
