@@ -290,6 +290,7 @@ static void relay(struct gk_fwd *f, struct slot *s, const uint8_t *q, uint8_t *a
 	}
 	if (l == 0) {
 		gk_counter_inc(&f->ctr.malformed);
+		gk_counter_inc(&f->ctr.bad_answer);
 		servfail(f, s, q, s->rq.qend, GK_RELAY_ERR_MALFORMED);
 		return;
 	}
