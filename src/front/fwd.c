@@ -254,39 +254,23 @@ void gk_front_fwd_flush(gk_fwd_t *f)
 	f->on = 0;
 }
 
-/* An error (rcode) to the client of s: header and question of its query, our OPT for EDNS. */
+/* The relay's own answer for why (SERVFAIL, FORMERR) to the client of s: header and
+ * question of its query, our OPT with an Extended DNS Error naming why for EDNS. */
 static void error_answer(struct gk_fwd *f, const struct slot *s, const uint8_t *q, size_t qend,
-                         uint8_t rcode)
+                         gk_relay_err_t why)
 {
-	uint8_t m[GK_FWD_QMAX + GK_RELAY_OPT_LEN];
-	memcpy(m, q, qend);
-	wr16(m, s->rq.client_id);
-	m[2] = (uint8_t)(0x80 | (q[2] & 0x79));
-	m[3] = (uint8_t)(0x80 | rcode); /* RA: we stand for recursion as well */
-	wr16(m + 4, 1);
-	wr16(m + 6, 0);
-	wr16(m + 8, 0);
-	wr16(m + 10, s->edns ? 1 : 0);
-	size_t len = qend;
-	if (s->edns) {
-		uint8_t *o = m + len;
-		o[0] = 0;
-		wr16(o + 1, 41);
-		wr16(o + 3, f->edns_udp_max);
-		o[5] = o[6] = 0;
-		o[7] = s->do_bit ? 0x80 : 0;
-		o[8] = 0;
-		wr16(o + 9, 0);
-		len += GK_RELAY_OPT_LEN;
-	}
+	uint8_t m[GK_FWD_QMAX + GK_RELAY_ERR_MAX];
+	size_t len = gk_front_relay_error(q, qend, s->rq.client_id, why, s->edns, s->do_bit,
+	                                  f->edns_udp_max, m);
 	to_client(f, s, m, len);
 }
 
-/* SERVFAIL to the client of s. */
-static void servfail(struct gk_fwd *f, const struct slot *s, const uint8_t *q, size_t qend)
+/* SERVFAIL for why to the client of s. */
+static void servfail(struct gk_fwd *f, const struct slot *s, const uint8_t *q, size_t qend,
+                     gk_relay_err_t why)
 {
 	gk_counter_inc(&f->ctr.servfail);
-	error_answer(f, s, q, qend, GK_RCODE_SERVFAIL);
+	error_answer(f, s, q, qend, why);
 }
 
 /* Relay answer a[0..len) (the backend's, or a cache hit with its TTLs aged) to the client of
@@ -306,7 +290,8 @@ static void relay(struct gk_fwd *f, struct slot *s, const uint8_t *q, uint8_t *a
 	}
 	if (l == 0) {
 		gk_counter_inc(&f->ctr.malformed);
-		servfail(f, s, q, s->rq.qend);
+		gk_counter_inc(&f->ctr.bad_answer);
+		servfail(f, s, q, s->rq.qend, GK_RELAY_ERR_MALFORMED);
 		return;
 	}
 	l = gk_front_relay_answer(&s->rq, a, l);
@@ -745,7 +730,7 @@ static void timeout_one(struct gk_fwd *f, struct slot *s)
 		if (gk_front_pool_is_up(fp->p, (unsigned)prev) && send_to(f, s, prev) == 0)
 			return;
 	}
-	servfail(f, s, s->sent, s->rq.qend);
+	servfail(f, s, s->sent, s->rq.qend, GK_RELAY_ERR_TIMEOUT);
 	slot_free(f, s);
 }
 
@@ -827,7 +812,7 @@ static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t ql
 	int ce = pc->ecs && edns ? gk_front_relay_client_ecs(q, qlen, qend, &s->cecs) : 0;
 	if (ce < 0) {
 		gk_counter_inc(&f->ctr.ecs_invalid);
-		error_answer(f, s, q, qend, GK_RCODE_FORMERR);
+		error_answer(f, s, q, qend, GK_RELAY_ERR_ECS);
 		return;
 	}
 	s->cecs_on = ce == 1;
@@ -856,7 +841,7 @@ static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t ql
 	}
 	if (s == &tmp) {
 		gk_counter_inc(&f->ctr.table_full);
-		servfail(f, s, q, qend);
+		servfail(f, s, q, qend, GK_RELAY_ERR_TABLE_FULL);
 		return;
 	}
 	struct fpool *fp = &f->pools[pool];
@@ -886,7 +871,7 @@ static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t ql
 	s->rq.id = 0;
 	if (!send_some(f, s, -1)) {
 		gk_counter_inc(&f->ctr.no_backend);
-		servfail(f, s, q, qend);
+		servfail(f, s, q, qend, GK_RELAY_ERR_NO_BACKEND);
 		s->kind = K_FREE;
 		s->next_free = f->free;
 		f->free = s;
@@ -1014,7 +999,8 @@ static void unreachable(struct gk_fwd *f, const struct sockaddr_storage *to)
 				gk_counter_inc(&f->ctr.retries);
 				if (!send_some(f, s, (int)b)) {
 					gk_counter_inc(&f->ctr.no_backend);
-					servfail(f, s, s->sent, s->rq.qend);
+					servfail(f, s, s->sent, s->rq.qend,
+					         GK_RELAY_ERR_UNREACHABLE);
 					slot_free(f, s);
 				}
 			}

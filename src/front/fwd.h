@@ -85,6 +85,7 @@ typedef struct gk_fwd_counters {
 	uint64_t checks;      /* active health checks sent */
 	uint64_t tap_dropped; /* dnstap messages of backend traffic not queued: ring full */
 	uint64_t ecs_invalid; /* queries with an invalid ECS option (RFC 7871 7.1.1): FORMERR */
+	uint64_t bad_answer;  /* SERVFAIL sent: a backend answer that could not be relayed */
 } gk_fwd_counters_t;
 
 /* Shares of a pool's packet cache: a UDP thread's relay takes GK_FRONT_UDP_PARTS parts, a

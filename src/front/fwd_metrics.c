@@ -196,7 +196,8 @@ void gk_front_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *
 	     "Backend datagrams dropped: no outstanding query matched (RFC 5452).",
 	     offsetof(gk_fwd_counters_t, mismatched)},
 	    {"gatekeeper_frontend_malformed_total",
-	     "Backend answers that could not be walked (relayed as SERVFAIL).",
+	     "Backend answers that could not be walked (relayed as SERVFAIL), and datagrams larger "
+	     "than we advertised (dropped, the query retried at its timeout).",
 	     offsetof(gk_fwd_counters_t, malformed)},
 	    {"gatekeeper_frontend_truncated_total", "Truncated UDP answers from backends.",
 	     offsetof(gk_fwd_counters_t, truncated)},
@@ -235,7 +236,7 @@ void gk_front_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *
 	fprintf(f, "gatekeeper_frontend_servfail_total{reason=\"table_full\"} %" PRIu64 "\n",
 	        c.table_full);
 	fprintf(f, "gatekeeper_frontend_servfail_total{reason=\"timeout\"} %" PRIu64 "\n",
-	        c.servfail - c.no_backend - c.table_full - c.malformed);
+	        c.servfail - c.no_backend - c.table_full - c.bad_answer);
 	fprintf(f, "gatekeeper_frontend_servfail_total{reason=\"malformed\"} %" PRIu64 "\n",
-	        c.malformed);
+	        c.bad_answer);
 }

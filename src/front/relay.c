@@ -4,8 +4,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include "common/dname.h"
+#include "common/dns.h"
 #include "front/relay.h"
 #include "gk/errors.h"
+#include "pkt/ede.h"
 
 static void wr16(uint8_t *p, uint16_t v)
 {
@@ -53,18 +55,6 @@ bool gk_front_relay_match(const gk_relay_q_t *r, const uint8_t *sent, const uint
 	return memcmp(a + 12, sent + 12, r->qend - 12u) == 0;
 }
 
-size_t gk_front_relay_answer(const gk_relay_q_t *r, uint8_t *a, size_t len)
-{
-	wr16(a, r->client_id);
-	if (len <= r->client_limit)
-		return len;
-	a[2] |= 0x02; /* TC */
-	wr16(a + 6, 0);
-	wr16(a + 8, 0);
-	wr16(a + 10, 0);
-	return r->qend;
-}
-
 static uint16_t rd16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
@@ -92,6 +82,30 @@ static int opt_find(const uint8_t *m, size_t len, size_t qend, size_t *rd, size_
 	}
 	*end = off;
 	return 0;
+}
+
+size_t gk_front_relay_answer(const gk_relay_q_t *r, uint8_t *a, size_t len)
+{
+	wr16(a, r->client_id);
+	if (len <= r->client_limit)
+		return len;
+	a[2] |= 0x02; /* TC */
+	size_t out = r->qend, rd, end;
+	uint16_t ar = 0;
+	/* the OPT record stays (RFC 6891 7), and with it the client's ECS echo (RFC 7871
+	 * 7.2.2): moved up behind the question, its owner written as the root, when it fits */
+	if (r->qend >= 12 && r->qend <= len && opt_find(a, len, r->qend, &rd, &end) == 1 &&
+	    r->qend + 1u + (end - (rd - 10u)) <= r->client_limit) {
+		size_t n = end - (rd - 10u); /* TYPE to the end of its RDATA */
+		memmove(a + out + 1, a + rd - 10u, n);
+		a[out] = 0;
+		out += 1u + n;
+		ar = 1;
+	}
+	wr16(a + 6, 0);
+	wr16(a + 8, 0);
+	wr16(a + 10, ar);
+	return out;
 }
 
 size_t gk_front_relay_fix_opt(uint8_t *m, size_t len, size_t qend, bool edns, uint16_t udp_max)
@@ -309,4 +323,45 @@ int gk_front_relay_ecs_scope(const uint8_t *a, size_t len, size_t qend)
 		o += 4u + ol;
 	}
 	return -1;
+}
+
+/* The relay's own answers: rcode, EDE INFO-CODE (RFC 8914 4) and EXTRA-TEXT per cause. */
+static const struct {
+	uint8_t rcode;
+	uint16_t code;
+	const char *text;
+} errs[GK_RELAY_ERR_N] = {
+    [GK_RELAY_ERR_NO_BACKEND] = {GK_RCODE_SERVFAIL, 22, "no backend available"},
+    [GK_RELAY_ERR_TIMEOUT] = {GK_RCODE_SERVFAIL, 22, "backend timeout"},
+    [GK_RELAY_ERR_UNREACHABLE] = {GK_RCODE_SERVFAIL, 23, "backend unreachable"},
+    [GK_RELAY_ERR_TABLE_FULL] = {GK_RCODE_SERVFAIL, 0, "outstanding query table full"},
+    [GK_RELAY_ERR_MALFORMED] = {GK_RCODE_SERVFAIL, 0, "malformed backend answer"},
+    [GK_RELAY_ERR_ECS] = {GK_RCODE_FORMERR, 0, "invalid EDNS Client Subnet option"},
+};
+
+uint8_t gk_front_relay_error_rcode(gk_relay_err_t why)
+{
+	return (unsigned)why < GK_RELAY_ERR_N ? errs[why].rcode : GK_RCODE_SERVFAIL;
+}
+
+size_t gk_front_relay_error(const uint8_t *q, size_t qend, uint16_t client_id, gk_relay_err_t why,
+                            bool edns, bool do_bit, uint16_t udp_max, uint8_t *out)
+{
+	if ((unsigned)why >= GK_RELAY_ERR_N)
+		why = GK_RELAY_ERR_NO_BACKEND;
+	memcpy(out, q, qend);
+	wr16(out, client_id);
+	out[2] = (uint8_t)(0x80 | (q[2] & 0x79));   /* QR; opcode and RD as asked */
+	out[3] = (uint8_t)(0x80 | errs[why].rcode); /* RA: we stand for recursion as well */
+	wr16(out + 4, 1);
+	wr16(out + 6, 0);
+	wr16(out + 8, 0);
+	wr16(out + 10, edns ? 1 : 0);
+	if (!edns)
+		return qend;
+	size_t tl = strlen(errs[why].text);
+	size_t n =
+	    gk_pkt_ede_put(out + qend + GK_RELAY_OPT_LEN, errs[why].code, errs[why].text, tl);
+	put_opt(out + qend, udp_max, do_bit, (uint16_t)n);
+	return qend + GK_RELAY_OPT_LEN + n;
 }

@@ -13,8 +13,10 @@
  *     counted by the caller;
  *   - gk_front_relay_answer turns a matched answer into the client's: the client's ID, and when
  *     it is larger than the client may receive over UDP (512 octets without EDNS, else
- *     min(client buffer, our limit)) the header and question alone with TC set, so the
- *     client retries over TCP.
+ *     min(client buffer, our limit)) the header, question and OPT with TC set, so the
+ *     client retries over TCP;
+ *   - gk_front_relay_error writes the relay's own answers (SERVFAIL, FORMERR), with an
+ *     Extended DNS Error naming the cause for a client with EDNS.
  */
 #pragma once
 #include <stdbool.h>
@@ -47,8 +49,13 @@ size_t gk_front_relay_query(const uint8_t *q, size_t qend, uint16_t id, bool do_
 bool gk_front_relay_match(const gk_relay_q_t *r, const uint8_t *sent, const uint8_t *a, size_t len);
 
 /* Turn the matched answer a[0..len) into the client's, in place: the client's ID; when len
- * exceeds r->client_limit, cut to header and question with TC set and the counts zeroed.
- * Returns the length to send. */
+ * exceeds r->client_limit, cut with TC set to the header, the question and the answer's
+ * OPT record (gk_front_relay_fix_opt's: our buffer size, the client's ECS echo and any
+ * other option kept; RFC 6891 7, RFC 7871 7.2.2) moved up behind the question with a root
+ * owner, counts 0/0/1; or to the header and question alone, counts 0/0/0, when the answer
+ * has no OPT (a client without EDNS: fix_opt removed it) or that would not fit in
+ * r->client_limit. Records are walked (names skipped, never followed). Returns the length
+ * to send. Pure. */
 size_t gk_front_relay_answer(const gk_relay_q_t *r, uint8_t *a, size_t len);
 
 /* The OPT of answer a[0..len) (header and question: a[0..qend)) made the client's, in
@@ -108,3 +115,30 @@ size_t gk_front_relay_echo_ecs(uint8_t *a, size_t len, size_t cap, size_t qend,
 /* The SCOPE PREFIX-LENGTH of the ECS option in answer a[0..len) (question ends at qend),
  * or -1 when it has none (or cannot be walked). Pure. */
 int gk_front_relay_ecs_scope(const uint8_t *a, size_t len, size_t qend);
+
+/* Why the relay answers a query itself (docs/FRONTEND.md, "The relay's own answers"). */
+typedef enum gk_relay_err {
+	GK_RELAY_ERR_NO_BACKEND = 0, /* no backend of the pool up, or all at max_outstanding */
+	GK_RELAY_ERR_TIMEOUT,        /* no answer after the tries (timeouts, dropped answers) */
+	GK_RELAY_ERR_UNREACHABLE,    /* its backend port unreachable (ICMP), no other backend */
+	GK_RELAY_ERR_TABLE_FULL,     /* the outstanding table was full */
+	GK_RELAY_ERR_MALFORMED,      /* the backend's answer could not be relayed */
+	GK_RELAY_ERR_ECS,            /* the client's ECS option is invalid (RFC 7871 7.1.1) */
+} gk_relay_err_t;
+#define GK_RELAY_ERR_N 6
+/* Room gk_front_relay_error needs behind the question: our OPT and the longest EDE. */
+#define GK_RELAY_ERR_MAX (GK_RELAY_OPT_LEN + 6u + 40u)
+
+/* The rcode the relay answers with for why: FORMERR for GK_RELAY_ERR_ECS, else SERVFAIL. */
+uint8_t gk_front_relay_error_rcode(gk_relay_err_t why);
+
+/* Write the relay's own answer for why to client query q[0..qend) (header and its one
+ * question) into out (qend + GK_RELAY_ERR_MAX octets): the client's ID client_id, QR, RA,
+ * opcode and RD as asked, rcode gk_front_relay_error_rcode(why), the question; for a
+ * client with EDNS (edns) our OPT (udp_max, the client's DO bit do_bit) holding an
+ * Extended DNS Error (pkt/ede.h; RFC 8914): 22 No Reachable Authority for
+ * GK_RELAY_ERR_NO_BACKEND and _TIMEOUT, 23 Network Error for _UNREACHABLE, 0 Other Error
+ * for the rest, each with a short EXTRA-TEXT. Without EDNS: no OPT. Returns the length.
+ * Pure. */
+size_t gk_front_relay_error(const uint8_t *q, size_t qend, uint16_t client_id, gk_relay_err_t why,
+                            bool edns, bool do_bit, uint16_t udp_max, uint8_t *out);

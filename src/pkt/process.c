@@ -9,6 +9,7 @@
  * without allocation.
  */
 #include <string.h>
+#include "pkt/ede.h"
 #include "pkt/parse.h"
 #include "pkt/process.h"
 #include "common/dns.h"
@@ -107,12 +108,9 @@ static size_t put_opt(uint8_t *p, const gk_pkt_opts_t *opts, const gk_query_t *q
 		wr16(p + 9, 0);
 		return OPT_LEN;
 	}
-	wr16(p + 9, (uint16_t)(6u + ede->text_len));
-	wr16(p + 11, 15); /* OPTION-CODE: EDE */
-	wr16(p + 13, (uint16_t)(2u + ede->text_len));
-	wr16(p + 15, ede->ede_code);
-	memcpy(p + 17, ede->text, ede->text_len);
-	return OPT_LEN + 6u + ede->text_len;
+	size_t n = gk_pkt_ede_put(p + OPT_LEN, ede->ede_code, ede->text, ede->text_len);
+	wr16(p + 9, (uint16_t)n);
+	return OPT_LEN + n;
 }
 
 /* A redirect's local data (policy.h gk_policy_local_t) as the answer, owner = the query name
@@ -446,7 +444,7 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 			}
 		}
 		size_t room = limit - qend - (qq.edns ? OPT_LEN : 0) -
-		              (qq.edns && refusal ? 6u + refusal->text_len : 0);
+		              (qq.edns && refusal ? GK_PKT_EDE_LEN(refusal->text_len) : 0);
 		if (s == SRC_LOCAL) {
 			s = put_local(out, qend, &qq, local, room, cnt, &body, &tc);
 			if (s == SRC_TMPL && hit_z.node == NULL) /* forwarded: no SOA */

@@ -3,8 +3,9 @@
  *
  * Whatever a backend sends is checked against the outstanding query (front/relay.h), then
  * walked by the cache (front/cache.h): the TTL rules, the put and, on a hit, the TTL
- * decrement; then relayed (the client's ID, TC when too large for the client), and its OPT
- * made the client's (removed, or our buffer size). The same bytes read as a client query:
+ * decrement; then relayed (the client's ID; when too large for the client, TC and cut to
+ * the question and at most its OPT), and its OPT made the client's (removed, or our buffer
+ * size). The same bytes read as a client query:
  * its own ECS option checked, forwarded (cut) and echoed back. Invariants: nothing
  * is read or written out of bounds; a put that succeeds comes back on the next get of the same key
  * with the same length and header; an answer the walk rejects is never stored.
@@ -48,6 +49,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t m = gk_front_relay_answer(&r, out, size);
 		if (m > size || m > 512 || out[0] != 0 || out[1] != 7)
 			__builtin_trap();
+		/* cut: the question, then nothing or one OPT (root owner) ending the message */
+		if (size > 512) {
+			unsigned ar = (unsigned)out[10] << 8 | out[11];
+			if ((out[2] & 0x02) == 0 || out[6] || out[7] || out[8] || out[9] ||
+			    ar > 1 || memcmp(out + 12, data + 12, sizeof(sent) - 12) != 0)
+				__builtin_trap();
+			const uint8_t *o = out + sizeof(sent);
+			if (ar == 0
+			        ? m != sizeof(sent)
+			        : m < sizeof(sent) + GK_RELAY_OPT_LEN || o[0] != 0 || o[1] != 0 ||
+			              o[2] != 41 ||
+			              m != sizeof(sent) + GK_RELAY_OPT_LEN + (o[9] << 8 | o[10]))
+				__builtin_trap();
+		}
 	}
 	/* the ECS scope of whatever came: a prefix length or none, never a read past the end */
 	int scope = gk_front_relay_ecs_scope(data, size, sizeof(sent));

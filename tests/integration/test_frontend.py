@@ -21,9 +21,12 @@
 #   3. the packet cache: a second query does not reach the backend; a revocation applied
 #      with gk-sync is enforced on the cached name at the next query;
 #   4. a backend that does not answer: every query still answered, by a retry elsewhere;
-#   5. wrong-ID and garbage answers are dropped: SERVFAIL after the tries, nothing else;
-#   6. TC from a UDP backend is passed on with tc: pass;
-#   7. NSD stopped: SERVFAIL at once once its backend is down; NSD back on the same port:
+#   5. wrong-ID and garbage answers are dropped: SERVFAIL after the tries (EDE 22), nothing else;
+#   6. TC from a UDP backend is passed on with tc: pass; an answer larger than the client's
+#      512 is cut by us to header, question and OPT (the ECS echo in it) with TC, also from
+#      the cache; header and question alone for a client without EDNS;
+#   7. NSD stopped: SERVFAIL at once once its backend is down (EDE 22 for EDNS clients, no
+#      OPT for others); NSD back on the same port:
 #      answers again without any action (health checks bring it back);
 #   8. failover under load: sub.example.cn -> pool "pair" (a second NSD and Knot); the NSD
 #      is killed (SIGKILL) while four clients query: no query lost, none SERVFAIL; back on
@@ -115,6 +118,10 @@ class Backend:
 		if qt == dns.rdatatype.SOA:
 			r.answer.append(dns.rrset.from_text(qn, 300, "IN", "SOA",
 							    "ns. host. 1 7200 900 1209600 300"))
+		elif qt == dns.rdatatype.A and qn.labels[0].lower().startswith(b"big"):
+			# 40 records: larger than a client's 512 octets
+			r.answer.append(dns.rrset.from_text_list(qn, 300, "IN", "A",
+								 ["192.0.2.%d" % i for i in range(1, 41)]))
 		elif qt == dns.rdatatype.A:
 			r.answer.append(dns.rrset.from_text(qn, 300, "IN", "A", "192.0.2.99"))
 		if self.mode == "ecs":
@@ -236,6 +243,29 @@ def ede(r):
 	return None
 
 
+def ede_text(r):
+	for o in r.options:
+		if o.otype == 15:
+			return o.text
+	return None
+
+
+def counts(w):
+	"""(QDCOUNT, ANCOUNT, NSCOUNT, ARCOUNT) of wire message w."""
+	return struct.unpack("!4H", w[4:12])
+
+
+def udp_wire(port, q):
+	"""Query q over UDP; the answer's wire bytes."""
+	with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
+		c.settimeout(3)
+		c.sendto(q.to_wire(), ("127.0.0.1", port))
+		while True:
+			w, _ = c.recvfrom(65535)
+			if len(w) >= 12 and w[:2] == q.to_wire()[:2]:
+				return w
+
+
 def rdata(r):
 	return sorted((rr.name.to_text().lower(), rr.rdtype, rd.to_text()) for rr in r.answer for rd in rr)
 
@@ -301,6 +331,7 @@ FORWARDED = [("example.cn", "nsd"), ("com.cn", "rec"), ("mixed.cn", "mixed"), ("
 # served from files: one below a forwarded zone (com.cn), one above one (fwd.dname.cn)
 SERVED = [("other.com.cn", "other.com.cn.zone"), ("dname.cn", "dname.cn.zone")]
 STATUS = [("example.cn", "filed"), ("filed.com.cn", "filed"), ("revoked.com.cn", "revoked"),
+	  ("big.com.cn", "filed"),
 	  ("mixed.cn", "filed"), ("bad.cn", "filed"), ("tc.cn", "filed"),
 	  ("tcr.cn", "filed"), ("other.com.cn", "filed"), ("dname.cn", "filed"),
 	  ("ecs.cn", "filed"), ("ecsr.cn", "filed"), ("proxy.cn", "filed"), ("pp.cn", "filed")]
@@ -424,7 +455,9 @@ def client_ecs(port, b, obs):
 			  ("FAMILY 3", b"\x00\x03\x08\x00\xc0"),
 			  ("SCOPE set in a query", b"\x00\x01\x08\x08\xc0")):
 		r = ecs_ask(port, "geo4.ecs.cn", dns.edns.GenericOption(8, raw))
-		expect("an invalid client ECS (%s): FORMERR" % what, r.rcode() == dns.rcode.FORMERR, r)
+		expect("an invalid client ECS (%s): FORMERR with EDE 0 saying so" % what,
+		       r.rcode() == dns.rcode.FORMERR and ede(r) == 0 and
+		       ede_text(r) == "invalid EDNS Client Subnet option", r)
 	q = dns.message.make_query("geo4.ecs.cn", "A", use_edns=0, options=[
 		dns.edns.ECSOption("192.0.2.0", 24), dns.edns.ECSOption("192.0.2.0", 24)])
 	r = dns.query.udp(q, "127.0.0.1", port=port, timeout=3)
@@ -436,6 +469,14 @@ def client_ecs(port, b, obs):
 	expect("client: replace: our subnet from the client's address (127.0.0.0/24) sent instead",
 	       sent()[n1:] == [("geo5.ecsr.cn.", ("127.0.0.0", 24))] and
 	       ecs_of(r) == ("203.0.113.77", 32, 24), (sent()[n1:], r))
+	q = dns.message.make_query("big.ecs.cn", "A", use_edns=0, payload=512,
+				   options=[dns.edns.ECSOption("203.0.113.77", 32)])
+	w = udp_wire(port, q)
+	r = dns.message.from_wire(w)
+	expect("an answer over the client's EDNS 512 cut with TC: the client's ECS option echoed in "
+	       "the OPT kept (RFC 7871 7.2.2)",
+	       r.flags & dns.flags.TC and counts(w) == (1, 0, 0, 1) and
+	       ecs_of(r) == ("203.0.113.77", 32, 0), (counts(w), r))
 
 
 def run(gk, port, nsd, be, feed, tmp, obs):
@@ -542,6 +583,8 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 	# 5. wrong ID / garbage: dropped, SERVFAIL after the tries
 	r = ask(port, "x.bad.cn")
 	expect("wrong-ID and garbage answers dropped: SERVFAIL", r.rcode() == dns.rcode.SERVFAIL, r)
+	expect("... with EDE 22 No Reachable Authority, 'backend timeout' (RFC 8914)",
+	       ede(r) == 22 and ede_text(r) == "backend timeout", r)
 	expect("... both backends were asked", be["wrongid"].names() and be["garbage"].names())
 	mm = [obs.m("gatekeeper_frontend_backend_mismatched_total", "bad", "127.0.0.1:%d" % be[k].port)
 	      for k in ("wrongid", "garbage")]
@@ -551,6 +594,22 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 	r = ask(port, "x.tc.cn")
 	expect("TC from the backend passed on (tc: pass)", r.flags & dns.flags.TC, r)
 
+	# 6a. an answer larger than the client may receive: cut by us with TC, its OPT kept
+	# (RFC 6891 7), from the cache too
+	for when in ("", " (a cache hit)"):
+		q = dns.message.make_query("big.com.cn", "A", use_edns=0, payload=512)
+		w = udp_wire(port, q)
+		r = dns.message.from_wire(w)
+		expect("an answer over the client's EDNS 512: TC, header, question and our OPT (counts "
+		       "1/0/0/1)%s" % when, r.flags & dns.flags.TC and counts(w) == (1, 0, 0, 1) and
+		       r.edns == 0 and r.payload == 1232 and len(w) == len(q.to_wire()), (counts(w), r))
+	q = dns.message.make_query("big.com.cn", "A", use_edns=False)
+	w = udp_wire(port, q)
+	r = dns.message.from_wire(w)
+	expect("... a client without EDNS: TC, header and question, no OPT",
+	       r.flags & dns.flags.TC and counts(w) == (1, 0, 0, 0) and r.edns < 0, (counts(w), r))
+	r = ask(port, "big.com.cn", tcp=True)
+	expect("... the whole answer over TCP", len(rdata(r)) == 40, r)
 	r = ask(port, "x.tcr.cn")
 	expect("TC from the backend retried over TCP (tc: retry-tcp): the whole answer over UDP",
 	       not (r.flags & dns.flags.TC) and rdata(r) == [("x.tcr.cn.", 1, "192.0.2.99")], r)
@@ -639,6 +698,11 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 	n1, q1 = h.metrics(obs.mport).get(key, 0), obs.m("gatekeeper_frontend_backend_queries_total", "nsd", nb)
 	expect("backend down: SERVFAIL at once (no backend asked, counted as no_backend)",
 	       r.rcode() == dns.rcode.SERVFAIL and n1 == n0 + 1 and q1 == q0, (r, n0, n1, q0, q1))
+	expect("... with EDE 22 No Reachable Authority, 'no backend available' (RFC 8914)",
+	       ede(r) == 22 and ede_text(r) == "no backend available", r)
+	r = ask(port, next(fresh), edns=False)
+	expect("... a client without EDNS: SERVFAIL without OPT",
+	       r.rcode() == dns.rcode.SERVFAIL and r.edns < 0, r)
 	conf = h.nsd_config(tmp, nport)
 	nsd2 = h.Server("nsd", [h.NSD, "-d", "-c", conf], tmp, nport, os.path.join(tmp, "nsd2.log"))
 	try:

@@ -5,7 +5,9 @@
  * sets, at least one set, in a cache of its own (no lock on the query path), holding
  * exactly that many entries. A client's own ECS option through a relay and a backend socket
  * of the test's own: kept (cut) or replaced, echoed with the backend's scope, from the cache
- * too; an invalid one FORMERR, nothing sent.
+ * too; an invalid one FORMERR with an Extended DNS Error saying so, nothing sent. The
+ * relay's own SERVFAILs (backend unreachable, down, timed out, a malformed answer) with
+ * their Extended DNS Errors, and the counters the metrics' reasons come from.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -285,6 +287,14 @@ static void test_client_ecs(void **state)
 	al = client_answer(&loop, cfd, a, sizeof(a));
 	assert_int_equal(a[3] & 15, 1); /* FORMERR */
 	assert_null(last_ecs(a, al, &el));
+	/* ... with our OPT holding an Extended DNS Error 0 that says why (RFC 8914) */
+	static const char why[] = "invalid EDNS Client Subnet option";
+	assert_int_equal(a[11], 1);
+	assert_int_equal(al, qend + 11 + 6 + sizeof(why) - 1);
+	assert_int_equal(a[qend + 2], 41);
+	assert_int_equal(a[qend + 11] << 8 | a[qend + 12], 15);
+	assert_int_equal(a[qend + 15] << 8 | a[qend + 16], 0);
+	assert_memory_equal(a + qend + 17, why, sizeof(why) - 1);
 	gk_fwd_counters_t ctr;
 	memset(&ctr, 0, sizeof(ctr));
 	gk_front_fwd_counters_read(f, &ctr);
@@ -325,12 +335,136 @@ static void test_client_ecs(void **state)
 	close(cfd);
 }
 
+/* ---- the relay's own answers: an Extended DNS Error for each cause ----------------------- */
+
+/* The EDE of the relay's own answer m[0..len) to a query whose question ends at qend (our
+ * OPT right behind it, the EDE its one option): INFO-CODE, with its EXTRA-TEXT compared to
+ * text; -1 without one. */
+static int own_ede(const uint8_t *m, size_t len, size_t qend, const char *text)
+{
+	if (len < qend + 17 || m[11] != 1 || m[qend + 2] != 41 || m[qend + 12] != 15)
+		return -1;
+	size_t tl = strlen(text);
+	assert_int_equal(len, qend + 17 + tl);
+	assert_memory_equal(m + qend + 17, text, tl);
+	return m[qend + 15] << 8 | m[qend + 16];
+}
+
+static void test_own_errors(void **state)
+{
+	(void)state;
+	/* pool 0: a backend whose port is closed (port unreachable); pool 1: one that answers
+	 * only when the test says so (timeouts, a malformed answer, an oversized datagram) */
+	struct sockaddr_in ga, ba, la, ca;
+	int gfd = udp_socket(&ga), bfd = udp_socket(&ba), lfd = udp_socket(&la),
+	    cfd = udp_socket(&ca);
+	close(gfd);
+	gk_fbackend_conf_t be[2];
+	memset(be, 0, sizeof(be));
+	memcpy(&be[0].addr, &ga, sizeof(ga));
+	memcpy(&be[1].addr, &ba, sizeof(ba));
+	for (int i = 0; i < 2; i++) {
+		be[i].addrlen = sizeof(ga);
+		be[i].weight = 1;
+		snprintf(be[i].name, sizeof(be[i].name), "backend%d", i);
+	}
+	gk_front_pool_conf_t pc[2];
+	for (int i = 0; i < 2; i++)
+		pc[i] = (gk_front_pool_conf_t){
+		    .name = i ? "mute" : "gone",
+		    .backends = &be[i],
+		    .n_backends = 1,
+		    .health = {.max_outstanding = 16, .down_after = 3, .up_after = 2},
+		    .timeout_ms = 100,
+		    .retries = 0,
+		    .check_interval_ms = 60000};
+	gk_front_conf_t conf = {.pools = pc, .n_pools = 2};
+	uv_loop_t loop;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	gk_fwd_t *f = NULL;
+	char err[256];
+	assert_int_equal(gk_front_fwd_new(&loop, &conf, 1232, 1, 1, &f, err, sizeof(err)), 0);
+	uint8_t q[256], sent[512], a[1024];
+	size_t qend, ql = ecs_query(q, NULL, 0, &qend), al;
+	gk_pkt_result_t res = {.qend = (uint16_t)qend, .client_limit = 1232, .edns = true};
+#define ASK(pool_)                                                                                 \
+	do {                                                                                       \
+		res.qlen = (uint16_t)ql;                                                           \
+		res.pool = (pool_);                                                                \
+		gk_front_fwd_udp(f, q, &res, lfd, (struct sockaddr *)&ca, sizeof(ca), NULL);       \
+		gk_front_fwd_flush(f);                                                             \
+	} while (0)
+
+	/* port unreachable and no other backend: 23 Network Error */
+	ASK(0);
+	al = client_answer(&loop, cfd, a, sizeof(a));
+	assert_int_equal(a[3] & 15, 2); /* SERVFAIL */
+	assert_int_equal(own_ede(a, al, qend, "backend unreachable"), 23);
+	/* the backend is down now: 22 No Reachable Authority, at once */
+	ASK(0);
+	al = client_answer(&loop, cfd, a, sizeof(a));
+	assert_int_equal(a[3] & 15, 2);
+	assert_int_equal(own_ede(a, al, qend, "no backend available"), 22);
+	/* a client without EDNS: the same SERVFAIL, no OPT */
+	res.edns = false;
+	ASK(0);
+	al = client_answer(&loop, cfd, a, sizeof(a));
+	assert_int_equal(a[3] & 15, 2);
+	assert_int_equal(al, qend);
+	assert_int_equal(a[11], 0);
+	res.edns = true;
+
+	/* no answer within timeout_ms, no retry left: 22 */
+	ASK(1);
+	size_t sl = (size_t)recv(bfd, sent, sizeof(sent), 0);
+	assert_true(sl > qend);
+	al = client_answer(&loop, cfd, a, sizeof(a));
+	assert_int_equal(a[3] & 15, 2);
+	assert_int_equal(own_ede(a, al, qend, "backend timeout"), 22);
+
+	/* a datagram larger than we advertised (dropped, counted malformed, no SERVFAIL), then
+	 * an answer whose records cannot be walked: SERVFAIL with 0 Other Error */
+	ASK(1);
+	struct sockaddr_in from;
+	socklen_t fl = sizeof(from);
+	sl = (size_t)recvfrom(bfd, sent, sizeof(sent), 0, (struct sockaddr *)&from, &fl);
+	assert_true(sl > qend);
+	static uint8_t huge[5000];
+	memcpy(huge, sent, sl);
+	huge[2] |= 0x80;
+	assert_true(sendto(bfd, huge, sizeof(huge), 0, (struct sockaddr *)&from, fl) ==
+	            (ssize_t)sizeof(huge));
+	sent[2] |= 0x80;
+	sent[11] = 3; /* ARCOUNT 3: two records more than there are */
+	assert_true(sendto(bfd, sent, sl, 0, (struct sockaddr *)&from, fl) == (ssize_t)sl);
+	al = client_answer(&loop, cfd, a, sizeof(a));
+	assert_int_equal(a[3] & 15, 2);
+	assert_int_equal(own_ede(a, al, qend, "malformed backend answer"), 0);
+	gk_fwd_counters_t ctr;
+	memset(&ctr, 0, sizeof(ctr));
+	gk_front_fwd_counters_read(f, &ctr);
+	assert_int_equal(ctr.servfail, 5);
+	assert_int_equal(ctr.no_backend, 3); /* unreachable, down, down */
+	assert_int_equal(ctr.malformed, 2);  /* the oversized datagram and the walk */
+	assert_int_equal(ctr.bad_answer, 1); /* ... of which one SERVFAIL: the metrics' reasons */
+#undef ASK
+
+	uv_walk(&loop, close_cb, NULL);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	gk_front_fwd_free(f);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	close(bfd);
+	close(lfd);
+	close(cfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_share),
 	    cmocka_unit_test(test_relay_caches),
 	    cmocka_unit_test(test_client_ecs),
+	    cmocka_unit_test(test_own_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

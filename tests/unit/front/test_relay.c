@@ -4,7 +4,9 @@
  * The backend query keeps the client's question bytes (0x20) under our own ID and OPT;
  * answers with another ID, another question (even by case), no QR or another opcode do
  * not match; a matched answer gets the client's ID back, and one larger than the client
- * may receive over UDP becomes header and question with TC.
+ * may receive over UDP becomes header, question and its OPT (with the ECS echo) with TC,
+ * or header and question alone when it has no OPT or the OPT would not fit. The relay's
+ * own SERVFAIL and FORMERR carry an Extended DNS Error naming the cause for EDNS clients.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +18,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include "front/relay.h"
+#include "common/dns.h"
 #include "gk/errors.h"
 
 /* client query: ID 0x1234, RD, AD set, www.ExAmple.cn A, no EDNS */
@@ -306,6 +309,187 @@ static void test_put_and_echo(void **state)
 	                 0);
 }
 
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* An answer to cq larger than 512 octets: 40 A records (owner a pointer to the question),
+ * an NS record in the authority section, then the client's ECS option echoed with scope 24
+ * in our OPT (udp_max 1232, DO), as relay() in fwd.c makes it. Returns its length. */
+static size_t big_answer(uint8_t *a, size_t cap)
+{
+	static const uint8_t an[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 0};
+	static const uint8_t ns[] = {0xc0, 16, 0, 2, 0, 1, 0, 0, 0, 60, 0, 2, 0xc0, 16};
+	size_t n = sizeof(cq);
+	memcpy(a, cq, n);
+	a[2] = 0x85; /* QR AA RD */
+	a[7] = 40;   /* ANCOUNT */
+	a[9] = 1;    /* NSCOUNT */
+	for (unsigned i = 0; i < 40; i++) {
+		memcpy(a + n, an, sizeof(an));
+		a[n + 15] = (uint8_t)i;
+		n += sizeof(an);
+	}
+	memcpy(a + n, ns, sizeof(ns));
+	n += sizeof(ns);
+	gk_relay_ecs_t e4 = {.family = 1, .source = 24, .alen = 3, .addr = {203, 0, 113}};
+	return gk_front_relay_echo_ecs(a, n, cap, sizeof(cq), &e4, 24, 1232, true);
+}
+
+/* big_answer with a backend's option in the OPT as well: an EDE 3 with 40 octets of text
+ * behind the ECS echo. */
+static size_t big_answer_ede(uint8_t *a, size_t cap)
+{
+	static const uint8_t head[] = {0, 15, 0, 42, 0, 3};
+	size_t len = big_answer(a, cap);
+	memcpy(a + len, head, sizeof(head));
+	memset(a + len + sizeof(head), 'x', 40);
+	a[len - 12] = 11 + 46; /* the OPT's RDLENGTH (its 11 octets of RDATA were last) */
+	return len + 46;
+}
+
+static void test_truncate_keeps_opt(void **state)
+{
+	(void)state;
+	uint8_t a[2048];
+	size_t len = big_answer(a, sizeof(a));
+	const size_t opt = GK_RELAY_OPT_LEN + 11; /* our OPT holding a /24 ECS option */
+	assert_int_equal(len, sizeof(cq) + 40 * 16 + 14 + opt);
+	assert_int_equal(a[11], 1);
+	gk_relay_q_t r = {.id = 1, .client_id = 0x4321, .qend = sizeof(cq), .client_limit = 512};
+	/* an EDNS client's 512: header, question, OPT; TC; counts 0/0/1 */
+	size_t m = gk_front_relay_answer(&r, a, len);
+	assert_int_equal(m, sizeof(cq) + opt);
+	assert_int_equal(get16(a), 0x4321);
+	assert_true(a[2] & 0x02);
+	assert_int_equal(get16(a + 4), 1);
+	assert_int_equal(get16(a + 6), 0);
+	assert_int_equal(get16(a + 8), 0);
+	assert_int_equal(get16(a + 10), 1);
+	assert_memory_equal(a + 12, cq + 12, sizeof(cq) - 12);
+	const uint8_t *o = a + sizeof(cq);
+	assert_int_equal(o[0], 0);            /* root owner */
+	assert_int_equal(get16(o + 1), 41);   /* OPT */
+	assert_int_equal(get16(o + 3), 1232); /* our buffer size */
+	assert_int_equal(o[7], 0x80);         /* DO */
+	assert_int_equal(get16(o + 9), 11);   /* RDLENGTH: the ECS echo */
+	static const uint8_t echo[] = {0, 8, 0, 7, 0, 1, 24, 24, 203, 0, 113};
+	assert_memory_equal(o + 11, echo, sizeof(echo));
+	assert_int_equal(gk_front_relay_ecs_scope(a, m, sizeof(cq)), 24);
+
+	/* a limit the OPT exactly fits in, and one octet less: header and question alone */
+	len = big_answer(a, sizeof(a));
+	r.client_limit = (uint16_t)(sizeof(cq) + opt);
+	assert_int_equal(gk_front_relay_answer(&r, a, len), sizeof(cq) + opt);
+	assert_int_equal(get16(a + 10), 1);
+	len = big_answer(a, sizeof(a));
+	r.client_limit = (uint16_t)(sizeof(cq) + opt - 1);
+	assert_int_equal(gk_front_relay_answer(&r, a, len), sizeof(cq));
+	assert_true(a[2] & 0x02);
+	assert_int_equal(get16(a + 6), 0);
+	assert_int_equal(get16(a + 10), 0);
+
+	/* an OPT with a backend's option too: kept whole when it fits, else no OPT (never
+	 * an option cut) */
+	len = big_answer_ede(a, sizeof(a));
+	r.client_limit = 512;
+	m = gk_front_relay_answer(&r, a, len);
+	assert_int_equal(m, sizeof(cq) + opt + 46);
+	assert_int_equal(get16(a + sizeof(cq) + 9), 11 + 46);
+	assert_int_equal(get16(a + sizeof(cq) + GK_RELAY_OPT_LEN + 11), 15);
+	assert_int_equal(get16(a + 10), 1);
+	len = big_answer_ede(a, sizeof(a));
+	r.client_limit = (uint16_t)(sizeof(cq) + opt + 45);
+	assert_int_equal(gk_front_relay_answer(&r, a, len), sizeof(cq));
+	assert_int_equal(get16(a + 10), 0);
+
+	/* the OPT not last (a record behind it) and owned by a compression pointer: moved up,
+	 * its owner written as the root */
+	size_t n = answer_with_opt(a);
+	a[sizeof(cq) + 16] = 0xc0; /* the OPT's owner: a pointer to the question (2 octets) */
+	memmove(a + sizeof(cq) + 18, a + sizeof(cq) + 17, n - (sizeof(cq) + 17));
+	a[sizeof(cq) + 17] = 12;
+	n++;
+	r.client_limit = (uint16_t)(n - 1);
+	m = gk_front_relay_answer(&r, a, n);
+	assert_int_equal(m, sizeof(cq) + GK_RELAY_OPT_LEN);
+	assert_int_equal(a[sizeof(cq)], 0);
+	assert_int_equal(get16(a + sizeof(cq) + 1), 41);
+	assert_int_equal(get16(a + sizeof(cq) + 3), 4096);
+	assert_int_equal(get16(a + 10), 1);
+
+	/* no OPT (a client without EDNS: fix_opt removed it): header and question, as before */
+	len = big_answer(a, sizeof(a));
+	len = gk_front_relay_fix_opt(a, len, sizeof(cq), false, 1232);
+	assert_int_equal(a[11], 0);
+	r.client_limit = 512;
+	assert_int_equal(gk_front_relay_answer(&r, a, len), sizeof(cq));
+	assert_int_equal(get16(a + 10), 0);
+	/* an answer that cannot be walked: header and question */
+	len = big_answer(a, sizeof(a));
+	a[9] = 3; /* NSCOUNT past the records */
+	assert_int_equal(gk_front_relay_answer(&r, a, len), sizeof(cq));
+}
+
+static void test_error_ede(void **state)
+{
+	(void)state;
+	static const struct {
+		gk_relay_err_t why;
+		uint8_t rcode;
+		uint16_t code;
+		const char *text;
+	} want[] = {
+	    {GK_RELAY_ERR_NO_BACKEND, GK_RCODE_SERVFAIL, 22, "no backend available"},
+	    {GK_RELAY_ERR_TIMEOUT, GK_RCODE_SERVFAIL, 22, "backend timeout"},
+	    {GK_RELAY_ERR_UNREACHABLE, GK_RCODE_SERVFAIL, 23, "backend unreachable"},
+	    {GK_RELAY_ERR_TABLE_FULL, GK_RCODE_SERVFAIL, 0, "outstanding query table full"},
+	    {GK_RELAY_ERR_MALFORMED, GK_RCODE_SERVFAIL, 0, "malformed backend answer"},
+	    {GK_RELAY_ERR_ECS, GK_RCODE_FORMERR, 0, "invalid EDNS Client Subnet option"},
+	};
+	assert_int_equal(sizeof(want) / sizeof(want[0]), GK_RELAY_ERR_N);
+	uint8_t out[sizeof(cq) + GK_RELAY_ERR_MAX + 1];
+	for (size_t i = 0; i < GK_RELAY_ERR_N; i++) {
+		size_t tl = strlen(want[i].text);
+		memset(out, 0xee, sizeof(out));
+		size_t n = gk_front_relay_error(cq, sizeof(cq), 0x5555, want[i].why, true, true,
+		                                1232, out);
+		assert_int_equal(n, sizeof(cq) + GK_RELAY_OPT_LEN + 6 + tl);
+		assert_true(n <= sizeof(cq) + GK_RELAY_ERR_MAX);
+		assert_int_equal(out[sizeof(out) - 1], 0xee); /* nothing written past the room */
+		assert_int_equal(gk_front_relay_error_rcode(want[i].why), want[i].rcode);
+		assert_int_equal(get16(out), 0x5555);
+		assert_int_equal(out[2], 0x81);                 /* QR RD */
+		assert_int_equal(out[3], 0x80 | want[i].rcode); /* RA */
+		assert_int_equal(get16(out + 4), 1);
+		assert_int_equal(get16(out + 6), 0);
+		assert_int_equal(get16(out + 8), 0);
+		assert_int_equal(get16(out + 10), 1);
+		assert_memory_equal(out + 12, cq + 12, sizeof(cq) - 12);
+		const uint8_t *o = out + sizeof(cq);
+		assert_int_equal(o[0], 0);
+		assert_int_equal(get16(o + 1), 41);
+		assert_int_equal(get16(o + 3), 1232);
+		assert_int_equal(o[5], 0);    /* extended rcode */
+		assert_int_equal(o[7], 0x80); /* DO as asked */
+		assert_int_equal(get16(o + 9), 6 + tl);
+		assert_int_equal(get16(o + 11), 15); /* EDE */
+		assert_int_equal(get16(o + 13), 2 + tl);
+		assert_int_equal(get16(o + 15), want[i].code);
+		assert_memory_equal(o + 17, want[i].text, tl);
+		/* a client without EDNS: no OPT */
+		n = gk_front_relay_error(cq, sizeof(cq), 0x5555, want[i].why, false, false, 1232,
+		                         out);
+		assert_int_equal(n, sizeof(cq));
+		assert_int_equal(get16(out + 10), 0);
+		assert_int_equal(out[3], 0x80 | want[i].rcode);
+	}
+	/* DO not asked: not set */
+	gk_front_relay_error(cq, sizeof(cq), 1, GK_RELAY_ERR_TIMEOUT, true, false, 1232, out);
+	assert_int_equal(out[sizeof(cq) + 7], 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -314,6 +498,8 @@ int main(void)
 	    cmocka_unit_test(test_ecs),
 	    cmocka_unit_test(test_client_ecs),
 	    cmocka_unit_test(test_put_and_echo),
+	    cmocka_unit_test(test_truncate_keeps_opt),
+	    cmocka_unit_test(test_error_ede),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
