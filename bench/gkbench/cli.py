@@ -13,6 +13,7 @@ import time
 import gen  # bench/gen.py (gkbench/__init__.py puts bench/ on sys.path)
 
 from .build import ensure_build, export_head, git_head
+from . import schedtrace
 from .common import CLIENT_CORE, HERE, ROOT, SCENARIOS, SCENARIO_HELP, log
 from .data import Env
 from .load import GKLOAD_TIMEOUT_MS
@@ -86,6 +87,9 @@ def main():
 	ap.add_argument("--perf", action="store_true",
 			help="udp: after the rounds, one peak and one fixed-rate run per server under perf record; "
 			"writes WORK/LABEL/perf-{peak,fixed}.txt (not in the figures)")
+	ap.add_argument("--sched-trace", metavar="DIR",
+			help="trace the scheduler (ftrace, root) over every dnsperf -v run and write each trace and a "
+			"summary of what delayed the server's threads to DIR (diagnostics, not in the figures)")
 	ap.add_argument("--work", default=os.path.join(HERE, "out"), help="logs, configs, server state")
 	ap.add_argument("--data", help="generated data (default bench/data, smoke: WORK/data)")
 	ap.add_argument("--results", help="markdown output (default bench/RESULTS.md; smoke: WORK/RESULTS.md)")
@@ -154,6 +158,8 @@ def main():
 	# never on the servers' core: every server and client is pinned by taskset, and what this
 	# process starts without one stays off core SERVER_CORE too
 	os.sched_setaffinity(0, {int(CLIENT_CORE)})
+	if a.sched_trace:
+		schedtrace.DIR = os.path.abspath(a.sched_trace)
 	atexit.register(stop_all)
 	signal.signal(signal.SIGTERM, on_signal)
 	signal.signal(signal.SIGINT, on_signal)

@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 import time
 
+from . import schedtrace
 from .common import CLIENT_CORE, NICE, STARTED, boost
 from .procs import machine_busy_seconds
 
@@ -189,9 +190,12 @@ def dnsperf_latency(server, queries, duration, rate):
 	'> RCODE NAME TYPE SECONDS' line per answered query), plus the server's CPU."""
 	argv = ["dnsperf", "-s", "127.0.0.1", "-p", str(server.port), "-d", queries, "-l", str(duration), "-e",
 		"-Q", str(rate), "-c", GKLOAD_SOCKETS, "-v"]
+	traced = schedtrace.start()
 	s0 = server.sample()
 	out, ccpu, rc = run_client(argv, duration + 30)
 	s1 = server.sample()
+	if traced:
+		schedtrace.stop(server.label, "dnsperf-v", schedtrace.server_tids(server.pids))
 	if rc != 0 or "Queries per second" not in out:
 		raise RuntimeError("dnsperf failed (%s):\n%s" % (rc, out[-3000:]))
 	lat = []

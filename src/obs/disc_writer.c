@@ -4,17 +4,17 @@
  * writer's own session (src/redis/session.h: AUTH, timeouts, reconnects, Sentinel), driven by
  * the merger thread (discovery.c).
  *
- * Paced: a batch goes out as writes of gk_obs_disc_write_size() domains, each its own
+ * Paced: a batch goes out as writes of GK_DISC_WRITE_ENTRIES domains, each its own
  * transaction and write sequence, the next GK_DISC_WRITE_GAP_MS after Redis confirms the one
- * before; the day totals go with the last. Redis runs a transaction without a break, and the
- * merge script costs it about 13 microseconds a domain: the backlog of one second at 20,000 qps
- * of a million zones (3,800 refused domains) written whole kept a redis-server that shares the
- * server's core busy for tens of milliseconds at a time, and the UDP thread, woken meanwhile,
- * waited behind it (a p99 of 1.1 ms where NSD's was 0.57); in writes of 128 it still waited
- * 1.7 ms now and then (a scheduler does not take the core from a process owed its share).
- * Writes of 16 keep each run of Redis near 0.2 ms; a larger backlog (a flood, an outage's)
- * goes in larger writes, so it drains within about GK_DISC_WRITE_SPREAD writes. When
- * stopping, what is left goes in one write.
+ * before (right after it for a batch above GK_DISC_WRITE_ENTRIES x GK_DISC_WRITE_SPREAD:
+ * a peak's backlog drains at Redis's pace, still in short runs); the day totals go with the
+ * last. Redis runs a transaction without a break, and the merge script costs it about 13
+ * microseconds a domain: the backlog of one second at 20,000 qps of a million zones (3,800
+ * refused domains) written whole kept a redis-server that shares the server's core busy for
+ * tens of milliseconds at a time, and the UDP thread, woken meanwhile, waited behind it (a p99
+ * of 1.1 ms where NSD's was 0.57); in writes of 128 it still waited up to 1.7 ms now and then
+ * (the scheduler does not take the core from a process owed its share). Writes of 16 keep
+ * each run of Redis near 0.2 ms. When stopping, what is left goes in one write.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -147,7 +147,7 @@ static void exec_cb(gk_redis_session_t *rs, redisReply *rep, void *priv)
 	}
 	d->batch_from = d->batch_to;
 	d->seq++; /* the next write of the batch has an id of its own */
-	uv_timer_start(&d->pace, pace_cb, GK_DISC_WRITE_GAP_MS, 0);
+	uv_timer_start(&d->pace, pace_cb, gk_obs_disc_write_gap_ms(d->batch->n), 0);
 }
 
 static int cmd(gk_disc_t *d, gk_redis_reply_fn *fn, int argc, const char **argv, const size_t *lens)
@@ -264,7 +264,6 @@ void gk_obs_disc_write_batch(gk_disc_t *d)
 		uv_mutex_lock(&d->stats_lock);
 		d->stats.pending = 0;
 		uv_mutex_unlock(&d->stats_lock);
-		d->batch_per = gk_obs_disc_write_size(d->batch->n);
 		for (uint32_t i = 0; i < d->batch->n; i++)
 			d->order[i] = i;
 		qsort_r(d->order, d->batch->n, sizeof(*d->order), cmp_day_reason, d->batch);
@@ -276,7 +275,8 @@ void gk_obs_disc_write_batch(gk_disc_t *d)
 	if (d->batch_to <= d->batch_from) {
 		uint32_t left = bt->n - d->batch_from;
 		d->batch_to =
-		    d->batch_from + (d->stopping || left < d->batch_per ? left : d->batch_per);
+		    d->batch_from +
+		    (d->stopping || left < GK_DISC_WRITE_ENTRIES ? left : GK_DISC_WRITE_ENTRIES);
 	}
 	bool last = d->batch_to >= bt->n;
 	char id[160], nonce[48];

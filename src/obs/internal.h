@@ -96,7 +96,6 @@ struct gk_disc {
 	bool batch_ready;    /* batch holds entries not yet confirmed */
 	uint32_t batch_from; /* order[0, batch_from) of the batch are confirmed */
 	uint32_t batch_to;   /* the write in flight (or to re-send): order[batch_from, batch_to) */
-	uint32_t batch_per;  /* entries per write of this batch (gk_obs_disc_write_size) */
 	uv_timer_t pace;     /* the gap before a batch's next write (disc_writer.c) */
 	uint64_t seq, attempt; /* write sequence (its id) and send attempts (nonces) */
 	char token[40];        /* this process, in write ids */
@@ -139,8 +138,8 @@ GK_MUST_CHECK int gk_obs_disc_writer_open(gk_disc_t *d);
  * Only at stop: the session otherwise reconnects by itself. NULL session ignored. */
 void gk_obs_disc_writer_close(gk_disc_t *d);
 
-/* Entries per write at least, the writes a batch is spread over at most (larger writes for a
- * larger batch), and the gap between a batch's writes (disc_writer.c says why). */
+/* Entries per write (all that is left when stopping); a batch larger than GK_DISC_WRITE_ENTRIES
+ * x GK_DISC_WRITE_SPREAD goes without the gap between its writes (disc_writer.c says why). */
 #define GK_DISC_WRITE_ENTRIES 16u
 #define GK_DISC_WRITE_SPREAD  256u
 /* Domains per EVAL of a write, and the arguments one EVAL is built in (gk_disc_t's wtext,
@@ -153,18 +152,15 @@ void gk_obs_disc_writer_close(gk_disc_t *d);
 
 /* Send the batch's next write (or re-send the unconfirmed one), or make the backlog the next
  * batch and send its first write: one MULTI/EXEC of at most GK_DISC_WRITE_ENTRIES entries
- * (all that is left when stopping); the next follows GK_DISC_WRITE_GAP_MS after Redis
+ * (all that is left when stopping); the next follows gk_obs_disc_write_gap_ms() after Redis
  * confirms it (disc_writer.c says why). Only when d->connected and no write is in flight. */
 void gk_obs_disc_write_batch(gk_disc_t *d);
 
-/* Entries per write of a batch of n: n / GK_DISC_WRITE_SPREAD rounded up, at least
- * GK_DISC_WRITE_ENTRIES and at most GK_DISC_EVAL_DOMAINS. Pure. */
-static inline uint32_t gk_obs_disc_write_size(uint32_t n)
+/* The gap after a confirmed write of a batch of n entries before its next: GK_DISC_WRITE_GAP_MS,
+ * none for a batch of more than GK_DISC_WRITE_ENTRIES x GK_DISC_WRITE_SPREAD. Pure. */
+static inline unsigned gk_obs_disc_write_gap_ms(uint32_t n)
 {
-	uint32_t per = (uint32_t)(((uint64_t)n + GK_DISC_WRITE_SPREAD - 1) / GK_DISC_WRITE_SPREAD);
-	return per < GK_DISC_WRITE_ENTRIES  ? GK_DISC_WRITE_ENTRIES
-	       : per > GK_DISC_EVAL_DOMAINS ? GK_DISC_EVAL_DOMAINS
-	                                    : per;
+	return n > GK_DISC_WRITE_ENTRIES * GK_DISC_WRITE_SPREAD ? 0u : GK_DISC_WRITE_GAP_MS;
 }
 
 /* True when the backlog holds entries or non-empty totals. */

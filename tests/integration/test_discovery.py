@@ -763,8 +763,7 @@ def body(r, gk, sync, addr, report_argv, tmp):
 	# 3b. random registrable domains under gd.cn: overflow, exact accounting. Sent while
 	# Redis holds writes (CLIENT PAUSE WRITE), so the backlog grows to hundreds of entries
 	# over several flush intervals; once Redis writes again it goes out paced, in writes of
-	# GK_DISC_WRITE_ENTRIES (src/obs/internal.h; the backlog, at most 4 x table_size, is
-	# below GK_DISC_WRITE_ENTRIES x GK_DISC_WRITE_SPREAD) entries each (src/obs/disc_writer.c:
+	# at most GK_DISC_WRITE_ENTRIES (src/obs/internal.h) entries each (src/obs/disc_writer.c:
 	# a redis-server sharing the server's core is never busy for long at a time)
 	m0 = h.metrics(gk.mport)
 	r.execute_command("CLIENT", "PAUSE", "5000", "WRITE")

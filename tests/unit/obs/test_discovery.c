@@ -362,20 +362,20 @@ static double now_ns(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-/* Writes stay small (a redis-server on the server's core runs each without a break) unless
- * the batch is so large that small writes would not drain it within GK_DISC_WRITE_SPREAD. */
-static void test_write_size(void **state)
+/* A batch's writes are GK_DISC_WRITE_GAP_MS apart (a redis-server on the server's core runs
+ * each without a break, and not often), back to back only for a batch that small writes so
+ * spaced would not drain within about GK_DISC_WRITE_SPREAD gaps. */
+static void test_write_gap(void **state)
 {
 	(void)state;
-	assert_int_equal(gk_obs_disc_write_size(0), GK_DISC_WRITE_ENTRIES);
-	assert_int_equal(gk_obs_disc_write_size(1), GK_DISC_WRITE_ENTRIES);
-	assert_int_equal(gk_obs_disc_write_size(3800), GK_DISC_WRITE_ENTRIES);
-	assert_int_equal(gk_obs_disc_write_size(GK_DISC_WRITE_ENTRIES * GK_DISC_WRITE_SPREAD),
-	                 GK_DISC_WRITE_ENTRIES);
-	assert_int_equal(gk_obs_disc_write_size(GK_DISC_WRITE_ENTRIES * GK_DISC_WRITE_SPREAD + 1),
-	                 GK_DISC_WRITE_ENTRIES + 1);
-	assert_int_equal(gk_obs_disc_write_size(40000), 157);
-	assert_int_equal(gk_obs_disc_write_size(UINT32_MAX), GK_DISC_EVAL_DOMAINS);
+	assert_int_equal(GK_DISC_WRITE_ENTRIES, 16);
+	assert_int_equal(gk_obs_disc_write_gap_ms(0), GK_DISC_WRITE_GAP_MS);
+	assert_int_equal(gk_obs_disc_write_gap_ms(3800), GK_DISC_WRITE_GAP_MS);
+	assert_int_equal(gk_obs_disc_write_gap_ms(GK_DISC_WRITE_ENTRIES * GK_DISC_WRITE_SPREAD),
+	                 GK_DISC_WRITE_GAP_MS);
+	assert_int_equal(gk_obs_disc_write_gap_ms(GK_DISC_WRITE_ENTRIES * GK_DISC_WRITE_SPREAD + 1),
+	                 0);
+	assert_int_equal(gk_obs_disc_write_gap_ms(UINT32_MAX), 0);
 }
 
 static void test_cost(void **state)
@@ -419,7 +419,7 @@ int main(void)
 	    cmocka_unit_test(test_exact_counts), cmocka_unit_test(test_overflow),
 	    cmocka_unit_test(test_flood),        cmocka_unit_test(test_text_and_day),
 	    cmocka_unit_test(test_handoff),      cmocka_unit_test(test_cost),
-	    cmocka_unit_test(test_write_size),
+	    cmocka_unit_test(test_write_gap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
