@@ -46,6 +46,10 @@ cp samples/ip-feed.jsonl "$DEMO/ip-feed.jsonl"
 "$BIN/gk-sync" sign --key "$DEMO/registry.key" "$DEMO/ip-feed.jsonl"
 "$BIN/gk-sync" apply-ip --redis "127.0.0.1:$PORT" --pubkey "$DEMO/registry.pub" "$DEMO/ip-feed.jsonl"
 
+# a zone to add at run time through the control channel (a child of the filed example.cn)
+sed -e 's/newsite\.cn\./shop2.example.cn./g' -e 's/^; zones.*//' -e '/^; The zone/,/^; the filing/d' \
+  zones/newsite.cn.zone >"$DEMO/shop2.example.cn.zone"
+
 # the example config, with absolute zone paths and the redis section filled in
 sed "s|file: zones/|file: $ROOT/zones/|" gatekeeperd.conf.example >"$DEMO/gatekeeperd.conf"
 cat >>"$DEMO/gatekeeperd.conf" <<CONF
@@ -60,6 +64,9 @@ metrics:
   listen: "127.0.0.1:$MPORT"
 dnstap:
   file: $DEMO/decisions.dnstap
+control:
+  socket: $DEMO/control.sock
+  state_file: $DEMO/zones.added
 CONF
 echo "demo: redis on 127.0.0.1:$PORT (pid $REDIS_PID); config $DEMO/gatekeeperd.conf"
 echo "demo: try  dig @127.0.0.1 -p 5300 www.example.cn  (filed)"
@@ -68,6 +75,9 @@ echo "           dig @127.0.0.1 -p 5300 www.shop.com.cn (revoked: the policy red
 echo "           dig @127.0.0.1 -p 5300 x.phish.example.cn (operator block list: NXDOMAIN + EDE)"
 echo "           dig @127.0.0.1 -p 5300 x.bad.example.cn   (the RPZ list: NXDOMAIN + EDE)"
 echo "           build/release/gkctl lookup www.newsite.cn -c build/demo/gatekeeperd.conf (why?)"
+echo "           build/release/gkctl -c build/demo/gatekeeperd.conf zone status      (the control channel: docs/CONTROL.md)"
+echo "           build/release/gkctl -c build/demo/gatekeeperd.conf zone add shop2.example.cn build/demo/shop2.example.cn.zone"
+echo "             (then dig @127.0.0.1 -p 5300 www.shop2.example.cn: served, filed under example.cn)"
 echo "           build/release/gkctl --redis 127.0.0.1:$PORT report --format notice"
 echo "             (unfiled sites per access provider; --format table shows each site's addresses,"
 echo "              reserved ones in the sample zones, and the filings' accuracy: samples/README.md)"
