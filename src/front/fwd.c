@@ -279,14 +279,17 @@ static void relay(struct gk_fwd *f, struct slot *s, const uint8_t *q, uint8_t *a
 {
 	memcpy(a + 12, q + 12, s->rq.qend - 12u); /* the client's case (cache hits) */
 	int scope = s->cecs_on ? gk_front_relay_ecs_scope(a, len, s->rq.qend) : -1;
-	size_t l = gk_front_relay_fix_opt(a, len, s->rq.qend, s->edns, f->edns_udp_max);
-	if (l != 0 && s->cecs_on) {
-		/* the client's option back with the backend's scope (RFC 7871 7.2.2; none: 0) */
+	bool has_opt;
+	size_t l = gk_front_relay_fix_opt(a, len, s->rq.qend, s->edns, f->edns_udp_max, &has_opt);
+	if (l != 0 && (s->cecs_on || (s->edns && !has_opt))) {
+		/* the client's option back with the backend's scope (RFC 7871 7.2.2; none: 0); and
+		 * an EDNS client's answer has an OPT even when the backend's had none (RFC 6891 7)
+		 */
 		memcpy(f->ebuf, a, l);
 		a = f->ebuf;
-		l = gk_front_relay_echo_ecs(a, l, sizeof(f->ebuf), s->rq.qend, &s->cecs,
-		                            scope > 0 ? (uint8_t)scope : 0, f->edns_udp_max,
-		                            s->do_bit);
+		l = gk_front_relay_echo_ecs(
+		    a, l, sizeof(f->ebuf), s->rq.qend, s->cecs_on ? &s->cecs : NULL,
+		    scope > 0 ? (uint8_t)scope : 0, f->edns_udp_max, s->do_bit);
 	}
 	if (l == 0) {
 		gk_counter_inc(&f->ctr.malformed);

@@ -108,7 +108,8 @@ size_t gk_front_relay_answer(const gk_relay_q_t *r, uint8_t *a, size_t len)
 	return out;
 }
 
-size_t gk_front_relay_fix_opt(uint8_t *m, size_t len, size_t qend, bool edns, uint16_t udp_max)
+static size_t fix_opt(uint8_t *m, size_t len, size_t qend, bool edns, uint16_t udp_max,
+                      bool *has_opt)
 {
 	if (len < 12 || qend < 12 || qend > len)
 		return 0;
@@ -124,6 +125,7 @@ size_t gk_front_relay_fix_opt(uint8_t *m, size_t len, size_t qend, bool edns, ui
 			return 0;
 		if (type == 41 && i >= n - ar) {
 			if (edns) {
+				*has_opt = true;
 				wr16(m + off + 2, udp_max);
 				/* the backend's Client Subnet answers ours, not the client's
 				 * (RFC 7871 7.2.2): it goes */
@@ -156,6 +158,16 @@ size_t gk_front_relay_fix_opt(uint8_t *m, size_t len, size_t qend, bool edns, ui
 		off = end;
 	}
 	return len;
+}
+
+size_t gk_front_relay_fix_opt(uint8_t *m, size_t len, size_t qend, bool edns, uint16_t udp_max,
+                              bool *has_opt)
+{
+	*has_opt = false;
+	size_t r = fix_opt(m, len, qend, edns, udp_max, has_opt);
+	if (r == 0)
+		*has_opt = false; /* an answer that cannot be walked keeps nothing */
+	return r;
 }
 
 /* The last octet of an address cut to bits: the bits beyond the prefix. */
@@ -271,24 +283,28 @@ size_t gk_front_relay_echo_ecs(uint8_t *a, size_t len, size_t cap, size_t qend,
                                const gk_relay_ecs_t *e, uint8_t scope, uint16_t udp_max,
                                bool do_bit)
 {
-	if (len < 12 || qend < 12 || qend > len || e->alen > 16)
+	if (len < 12 || qend < 12 || qend > len || (e != NULL && e->alen > 16))
 		return 0;
 	if (cap > 65535)
 		cap = 65535;
-	size_t ol = 8u + e->alen;
-	uint8_t opt[8 + 16];
-	wr16(opt, 8);
-	wr16(opt + 2, (uint16_t)(4 + e->alen));
-	wr16(opt + 4, e->family);
-	opt[6] = e->source;
-	opt[7] = scope;
-	memcpy(opt + 8, e->addr, e->alen);
+	size_t ol = e != NULL ? 8u + e->alen : 0;
+	uint8_t opt[8 + 16] = {0};
+	if (e != NULL) {
+		wr16(opt, 8);
+		wr16(opt + 2, (uint16_t)(4 + e->alen));
+		wr16(opt + 4, e->family);
+		opt[6] = e->source;
+		opt[7] = scope;
+		memcpy(opt + 8, e->addr, e->alen);
+	}
 	unsigned ar = rd16(a + 10);
 	size_t rd, end;
 	int found = opt_find(a, len, qend, &rd, &end);
 	if (found < 0)
 		return 0;
 	if (found) {
+		if (ol == 0)
+			return len;
 		if (len + ol > cap || rd16(a + rd - 2) + ol > 65535)
 			return 0;
 		memmove(a + end + ol, a + end, len - end);

@@ -62,9 +62,10 @@ size_t gk_front_relay_answer(const gk_relay_q_t *r, uint8_t *a, size_t len);
  * place: removed (ARCOUNT decremented) for a client without EDNS, else carrying udp_max as
  * our buffer size and without an EDNS Client Subnet option (the backend's answers the one
  * we sent, RFC 7871 7.2.2); its other options (an Extended DNS Error) kept. Every record is walked
- * (names skipped, never followed). Returns the new length, or 0 when the answer cannot be walked
- * (the caller sends SERVFAIL). Pure. */
-size_t gk_front_relay_fix_opt(uint8_t *a, size_t len, size_t qend, bool edns, uint16_t udp_max);
+ * (names skipped, never followed). *has_opt: whether the answer keeps an OPT. Returns the new
+ * length, or 0 when the answer cannot be walked (the caller sends SERVFAIL). Pure. */
+size_t gk_front_relay_fix_opt(uint8_t *a, size_t len, size_t qend, bool edns, uint16_t udp_max,
+                              bool *has_opt);
 
 struct sockaddr;
 
@@ -106,8 +107,10 @@ size_t gk_front_relay_put_ecs(uint8_t *q, size_t len, const gk_relay_ecs_t *e, u
  * in a) whose OPT carries no ECS (gk_front_relay_fix_opt took the backend's out): an ECS
  * option with e's FAMILY, SOURCE PREFIX-LENGTH and ADDRESS and SCOPE PREFIX-LENGTH scope
  * (RFC 7871 7.2.2) appended to the answer's OPT, or, when the answer has none, an OPT
- * (udp_max, the DO bit do_bit) holding it added as the last record. Returns the new length,
- * or 0 when it does not fit in cap (or 65535) or the answer cannot be walked. Pure. */
+ * (udp_max, the DO bit do_bit) holding it added as the last record. e NULL: no option, only
+ * that OPT for an answer without one (an EDNS client's answer has one, RFC 6891 7, even when
+ * the backend's had none). Returns the new length, or 0 when it does not fit in cap (or 65535)
+ * or the answer cannot be walked. Pure. */
 size_t gk_front_relay_echo_ecs(uint8_t *a, size_t len, size_t cap, size_t qend,
                                const gk_relay_ecs_t *e, uint8_t scope, uint16_t udp_max,
                                bool do_bit);

@@ -73,11 +73,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size <= sizeof(out) && size >= sizeof(sent)) {
 		for (int edns = 0; edns < 2; edns++) {
 			memcpy(out, data, size);
-			size_t m = gk_front_relay_fix_opt(out, size, sizeof(sent), edns, 1232);
+			bool has;
+			size_t m =
+			    gk_front_relay_fix_opt(out, size, sizeof(sent), edns, 1232, &has);
 			if (m > size ||
 			    (m && memcmp(out + 12, data + 12, sizeof(sent) - 12) != 0) ||
-			    (m && gk_front_relay_ecs_scope(out, m, sizeof(sent)) >= 0))
+			    (m && gk_front_relay_ecs_scope(out, m, sizeof(sent)) >= 0) ||
+			    (!m && has) || (!edns && has))
 				__builtin_trap();
+			/* an EDNS client's answer without an OPT gets ours: the answer then has one
+			 */
+			if (m && edns && !has) {
+				size_t ko = gk_front_relay_echo_ecs(
+				    out, m, sizeof(out), sizeof(sent), NULL, 0, 1232, false);
+				if (ko > m + GK_RELAY_OPT_LEN ||
+				    (ko && (gk_front_relay_fix_opt(out, ko, sizeof(sent), true,
+				                                   1232, &has) != ko ||
+				            !has)))
+					__builtin_trap();
+			}
 		}
 	}
 	/* as a client's query: a valid ECS option is within its family's bounds, and goes out
@@ -101,7 +115,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap(); /* what we send is valid */
 		static uint8_t ans[sizeof(q) + GK_RELAY_ECS_MAX];
 		memcpy(ans, q, m);
-		size_t al = gk_front_relay_fix_opt(ans, m, sizeof(sent), true, 1232);
+		bool has;
+		size_t al = gk_front_relay_fix_opt(ans, m, sizeof(sent), true, 1232, &has);
 		al = al ? gk_front_relay_echo_ecs(ans, al, sizeof(ans), sizeof(sent), &e, 7, 1232,
 		                                  false)
 		        : 0;

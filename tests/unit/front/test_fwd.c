@@ -26,6 +26,7 @@
 
 #include "front/cache.h"
 #include "front/fwd.h"
+#include "front/relay.h"
 
 static void test_share(void **state)
 {
@@ -350,6 +351,83 @@ static int own_ede(const uint8_t *m, size_t len, size_t qend, const char *text)
 	return m[qend + 15] << 8 | m[qend + 16];
 }
 
+/* A backend that answers an EDNS query without an OPT (it does not speak EDNS): the EDNS
+ * client's answer carries ours all the same (RFC 6891 7), from the cache too. */
+static void test_backend_without_opt(void **state)
+{
+	(void)state;
+	struct sockaddr_in ba, la, ca;
+	int bfd = udp_socket(&ba), lfd = udp_socket(&la), cfd = udp_socket(&ca);
+	gk_fbackend_conf_t be;
+	memset(&be, 0, sizeof(be));
+	memcpy(&be.addr, &ba, sizeof(ba));
+	be.addrlen = sizeof(ba);
+	be.weight = 1;
+	snprintf(be.name, sizeof(be.name), "backend");
+	gk_front_pool_conf_t pc = {
+	    .name = "plain",
+	    .backends = &be,
+	    .n_backends = 1,
+	    .health = {.max_outstanding = 16, .down_after = 3, .up_after = 2},
+	    .timeout_ms = 10000,
+	    .check_interval_ms = 60000,
+	    .cache_size = 64};
+	gk_front_conf_t conf = {.pools = &pc, .n_pools = 1};
+	uv_loop_t loop;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	gk_fwd_t *f = NULL;
+	char err[256];
+	assert_int_equal(gk_front_fwd_new(&loop, &conf, 1232, 1, 1, &f, err, sizeof(err)), 0);
+	uint8_t q[256], sent[512], a[1024];
+	size_t qend, ql = ecs_query(q, NULL, 0, &qend);
+	gk_pkt_result_t res = {.qend = (uint16_t)qend, .client_limit = 1232, .edns = true};
+	for (int round = 0; round < 2; round++) {
+		res.qlen = (uint16_t)ql;
+		res.pool = 0;
+		gk_front_fwd_udp(f, q, &res, lfd, (struct sockaddr *)&ca, sizeof(ca),
+		                 (struct sockaddr *)&ca);
+		gk_front_fwd_flush(f);
+		if (round == 0) {
+			/* the backend: header, question and one A record, no OPT */
+			struct sockaddr_in from;
+			socklen_t fl = sizeof(from);
+			ssize_t n =
+			    recvfrom(bfd, sent, sizeof(sent), 0, (struct sockaddr *)&from, &fl);
+			assert_true(n > (ssize_t)qend);
+			uint8_t b[64];
+			memcpy(b, sent, qend);
+			b[2] |= 0x80;
+			b[7] = 1;  /* ANCOUNT */
+			b[11] = 0; /* ARCOUNT: no OPT */
+			static const uint8_t rr[] = {0xc0, 12, 0, 1, 0,   1, 0, 0,
+			                             1,    44, 0, 4, 192, 0, 2, 1};
+			memcpy(b + qend, rr, sizeof(rr));
+			assert_true(sendto(bfd, b, qend + sizeof(rr), 0, (struct sockaddr *)&from,
+			                   fl) == (ssize_t)(qend + sizeof(rr)));
+		}
+		size_t al = client_answer(&loop, cfd, a, sizeof(a));
+		assert_int_equal(al, qend + 16 + GK_RELAY_OPT_LEN);
+		assert_int_equal(a[0] << 8 | a[1], 0x1234);
+		assert_int_equal(a[7], 1);
+		assert_int_equal(a[11], 1); /* ARCOUNT: our OPT */
+		const uint8_t *o = a + qend + 16;
+		assert_int_equal(o[0], 0);
+		assert_int_equal(o[1] << 8 | o[2], 41);
+		assert_int_equal(o[3] << 8 | o[4], 1232);
+	}
+	gk_fwd_counters_t ctr;
+	memset(&ctr, 0, sizeof(ctr));
+	gk_front_fwd_counters_read(f, &ctr);
+	assert_int_equal(ctr.cache_hits, 1);
+	uv_walk(&loop, close_cb, NULL);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	gk_front_fwd_free(f);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	close(bfd);
+	close(lfd);
+	close(cfd);
+}
+
 static void test_own_errors(void **state)
 {
 	(void)state;
@@ -461,9 +539,8 @@ static void test_own_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_share),
-	    cmocka_unit_test(test_relay_caches),
-	    cmocka_unit_test(test_client_ecs),
+	    cmocka_unit_test(test_share),      cmocka_unit_test(test_relay_caches),
+	    cmocka_unit_test(test_client_ecs), cmocka_unit_test(test_backend_without_opt),
 	    cmocka_unit_test(test_own_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

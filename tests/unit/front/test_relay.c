@@ -101,8 +101,10 @@ static void test_fix_opt(void **state)
 	(void)state;
 	uint8_t a[256];
 	size_t n = answer_with_opt(a);
+	bool has = false;
 	/* a client with EDNS: our size, nothing else changes */
-	assert_int_equal(gk_front_relay_fix_opt(a, n, sizeof(cq), true, 1232), n);
+	assert_int_equal(gk_front_relay_fix_opt(a, n, sizeof(cq), true, 1232, &has), n);
+	assert_true(has);
 	size_t o = sizeof(cq) + 16;
 	assert_int_equal(a[o + 3] << 8 | a[o + 4], 1232);
 	assert_int_equal(a[o + 7], 0x80);
@@ -118,7 +120,7 @@ static void test_fix_opt(void **state)
 		b[oo + 10] = sizeof(opts);
 		bn += sizeof(opts);
 		assert_int_equal(gk_front_relay_ecs_scope(b, bn, sizeof(cq)), 24);
-		size_t bm = gk_front_relay_fix_opt(b, bn, sizeof(cq), true, 1232);
+		size_t bm = gk_front_relay_fix_opt(b, bn, sizeof(cq), true, 1232, &has);
 		assert_int_equal(bm, bn - 11);
 		assert_int_equal(b[oo + 10], 6); /* RDLENGTH: the EDE alone */
 		assert_int_equal(b[oo + 12], 15);
@@ -127,17 +129,41 @@ static void test_fix_opt(void **state)
 	}
 	/* without EDNS: the OPT goes, the record behind it moves up */
 	n = answer_with_opt(a);
-	size_t m = gk_front_relay_fix_opt(a, n, sizeof(cq), false, 1232);
+	size_t m = gk_front_relay_fix_opt(a, n, sizeof(cq), false, 1232, &has);
 	assert_int_equal(m, n - 11);
+	assert_false(has);
 	assert_int_equal(a[11], 1);
 	assert_int_equal(a[o + 3], 16); /* the TXT record now follows the answer */
+	/* a backend's answer without an OPT to an EDNS client: none to fix (has_opt false), and
+	 * echo_ecs without an option adds ours behind the records (RFC 6891 7); with one there
+	 * it changes nothing */
+	{
+		uint8_t c[256];
+		memcpy(c, a, m);
+		assert_int_equal(gk_front_relay_fix_opt(c, m, sizeof(cq), true, 1232, &has), m);
+		assert_false(has);
+		size_t cn =
+		    gk_front_relay_echo_ecs(c, m, sizeof(c), sizeof(cq), NULL, 0, 1232, true);
+		assert_int_equal(cn, m + GK_RELAY_OPT_LEN);
+		assert_int_equal(c[11], 2); /* ARCOUNT: the TXT and our OPT */
+		static const uint8_t ours[] = {0,    0, 41, 1232 >> 8, 1232 & 0xff, 0, 0,
+		                               0x80, 0, 0,  0};
+		assert_memory_equal(c + m, ours, sizeof(ours));
+		assert_int_equal(gk_front_relay_fix_opt(c, cn, sizeof(cq), true, 1232, &has), cn);
+		assert_true(has);
+		assert_int_equal(
+		    gk_front_relay_echo_ecs(c, cn, sizeof(c), sizeof(cq), NULL, 0, 1232, true), cn);
+		/* no room for it: 0 (the caller answers SERVFAIL) */
+		assert_int_equal(
+		    gk_front_relay_echo_ecs(c, m, m + 10, sizeof(cq), NULL, 0, 1232, true), 0);
+	}
 	/* malformed: a record running past the end, a bad label type */
 	n = answer_with_opt(a);
-	assert_int_equal(gk_front_relay_fix_opt(a, n - 1, sizeof(cq), false, 1232), 0);
+	assert_int_equal(gk_front_relay_fix_opt(a, n - 1, sizeof(cq), false, 1232, &has), 0);
 	n = answer_with_opt(a);
 	a[sizeof(cq)] = 0x80;
-	assert_int_equal(gk_front_relay_fix_opt(a, n, sizeof(cq), true, 1232), 0);
-	assert_int_equal(gk_front_relay_fix_opt(a, 11, 12, true, 1232), 0);
+	assert_int_equal(gk_front_relay_fix_opt(a, n, sizeof(cq), true, 1232, &has), 0);
+	assert_int_equal(gk_front_relay_fix_opt(a, 11, 12, true, 1232, &has), 0);
 }
 
 static void test_ecs(void **state)
@@ -421,7 +447,9 @@ static void test_truncate_keeps_opt(void **state)
 
 	/* no OPT (a client without EDNS: fix_opt removed it): header and question, as before */
 	len = big_answer(a, sizeof(a));
-	len = gk_front_relay_fix_opt(a, len, sizeof(cq), false, 1232);
+	bool has = true;
+	len = gk_front_relay_fix_opt(a, len, sizeof(cq), false, 1232, &has);
+	assert_false(has);
 	assert_int_equal(a[11], 0);
 	r.client_limit = 512;
 	assert_int_equal(gk_front_relay_answer(&r, a, len), sizeof(cq));
