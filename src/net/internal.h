@@ -39,6 +39,7 @@ struct udp_sock {
 	struct udp_batch *ub; /* recvmmsg/sendmmsg vectors and buffers */
 	gk_rrl_t *rrl;        /* the thread's rate-limiting table, or NULL */
 	uv_thread_t thread;
+	uv_sem_t *started; /* posted by the thread once named and at its priority (udp.c) */
 	bool running;
 	bool forwarded;        /* queries given to the relay in this batch */
 	gk_net_counters_t ctr; /* written by the thread only */
@@ -242,7 +243,7 @@ int gk_net_probe(const struct sockaddr *sa, socklen_t len, int type);
 
 /* udp.c */
 int gk_net_udp_init(struct gk_worker *w);  /* buffers, socket options; 0 or an error */
-int gk_net_udp_start(struct udp_sock *u);  /* its thread */
+int gk_net_udp_start(struct udp_sock *u);  /* its thread, running at its priority on return */
 void gk_net_udp_stop(struct gk_worker *w); /* join every thread */
 void gk_net_udp_free(struct gk_worker *w);
 /* Front end (conf not NULL): a loop and a relay per UDP socket, after gk_net_udp_init;

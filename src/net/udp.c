@@ -454,6 +454,7 @@ static void run(void *arg)
 	snprintf(name, sizeof(name), "gk-udp-%u-%u", w->id, (unsigned)(u - w->udp));
 	gk_thread_name(name);
 	raise_priority(w);
+	uv_sem_post(u->started); /* gk_net_udp_start returns: u->started is gone after this */
 	if (u->loop != NULL) {
 		uv_run(u->loop, UV_RUN_DEFAULT);
 		return;
@@ -480,9 +481,20 @@ static void run(void *arg)
 
 int gk_net_udp_start(struct udp_sock *u)
 {
-	int rc = uv_thread_create(&u->thread, run, u);
-	if (rc == 0)
+	/* returns once the thread has taken its priority: the privilege drop that follows the
+	 * start would make the raise fail (a thread scheduled late stayed at the process's nice) */
+	uv_sem_t started;
+	int rc = uv_sem_init(&started, 0);
+	if (rc != 0)
+		return rc;
+	u->started = &started;
+	rc = uv_thread_create(&u->thread, run, u);
+	if (rc == 0) {
+		uv_sem_wait(&started);
 		u->running = true;
+	}
+	u->started = NULL;
+	uv_sem_destroy(&started);
 	return rc;
 }
 

@@ -93,6 +93,9 @@ def main(binary, gkctl):
 			rest = [v for k, vs in nice.items() if not k.startswith("gk-udp") for v in vs]
 			assert udp and all(v == -10 for v in udp), nice
 			assert rest and all(v == 0 for v in rest), nice
+			# each UDP thread took it before the drop (a thread scheduled after it stayed
+			# at 0 and said so), however late the scheduler ran it
+			assert "udp_priority: the UDP threads stay" not in gk.log_text(), gk.log_text()
 			assert "gatekeeper_rrl_limited_total" in h.metrics(mport)
 
 			# the config is unreadable to nobody: the reload fails naming it, serving goes on
