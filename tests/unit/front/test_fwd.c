@@ -136,6 +136,28 @@ static int udp_socket(struct sockaddr_in *addr)
 	return fd;
 }
 
+/* Backend be at a, weight 1, named name. */
+static void backend_at(gk_fbackend_conf_t *be, const struct sockaddr_in *a, const char *name)
+{
+	memset(be, 0, sizeof(*be));
+	memcpy(&be->addr, a, sizeof(*a));
+	be->addrlen = sizeof(*a);
+	be->weight = 1;
+	snprintf(be->name, sizeof(be->name), "%s", name);
+}
+
+/* The relay f and its loop closed and freed, and the test's sockets closed. */
+static void relay_done(uv_loop_t *loop, gk_fwd_t *f, int bfd, int lfd, int cfd)
+{
+	uv_walk(loop, close_cb, NULL);
+	assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
+	gk_front_fwd_free(f);
+	assert_int_equal(uv_loop_close(loop), 0);
+	close(bfd);
+	close(lfd);
+	close(cfd);
+}
+
 /* The client's answer on cfd: the relay's loop run until it is there. */
 static size_t client_answer(uv_loop_t *loop, int cfd, uint8_t *m, size_t cap)
 {
@@ -212,11 +234,7 @@ static void test_client_ecs(void **state)
 	struct sockaddr_in ba, la, ca;
 	int bfd = udp_socket(&ba), lfd = udp_socket(&la), cfd = udp_socket(&ca);
 	gk_fbackend_conf_t be;
-	memset(&be, 0, sizeof(be));
-	memcpy(&be.addr, &ba, sizeof(ba));
-	be.addrlen = sizeof(ba);
-	be.weight = 1;
-	snprintf(be.name, sizeof(be.name), "backend");
+	backend_at(&be, &ba, "backend");
 	gk_front_pool_conf_t pc[2];
 	for (int i = 0; i < 2; i++)
 		pc[i] = (gk_front_pool_conf_t){
@@ -327,13 +345,7 @@ static void test_client_ecs(void **state)
 	assert_int_equal(ctr.cache_hits, 2);
 #undef ASK
 
-	uv_walk(&loop, close_cb, NULL);
-	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
-	gk_front_fwd_free(f);
-	assert_int_equal(uv_loop_close(&loop), 0);
-	close(bfd);
-	close(lfd);
-	close(cfd);
+	relay_done(&loop, f, bfd, lfd, cfd);
 }
 
 /* ---- the relay's own answers: an Extended DNS Error for each cause ----------------------- */
@@ -359,11 +371,7 @@ static void test_backend_without_opt(void **state)
 	struct sockaddr_in ba, la, ca;
 	int bfd = udp_socket(&ba), lfd = udp_socket(&la), cfd = udp_socket(&ca);
 	gk_fbackend_conf_t be;
-	memset(&be, 0, sizeof(be));
-	memcpy(&be.addr, &ba, sizeof(ba));
-	be.addrlen = sizeof(ba);
-	be.weight = 1;
-	snprintf(be.name, sizeof(be.name), "backend");
+	backend_at(&be, &ba, "backend");
 	gk_front_pool_conf_t pc = {
 	    .name = "plain",
 	    .backends = &be,
@@ -419,13 +427,7 @@ static void test_backend_without_opt(void **state)
 	memset(&ctr, 0, sizeof(ctr));
 	gk_front_fwd_counters_read(f, &ctr);
 	assert_int_equal(ctr.cache_hits, 1);
-	uv_walk(&loop, close_cb, NULL);
-	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
-	gk_front_fwd_free(f);
-	assert_int_equal(uv_loop_close(&loop), 0);
-	close(bfd);
-	close(lfd);
-	close(cfd);
+	relay_done(&loop, f, bfd, lfd, cfd);
 }
 
 static void test_own_errors(void **state)
@@ -438,14 +440,8 @@ static void test_own_errors(void **state)
 	    cfd = udp_socket(&ca);
 	close(gfd);
 	gk_fbackend_conf_t be[2];
-	memset(be, 0, sizeof(be));
-	memcpy(&be[0].addr, &ga, sizeof(ga));
-	memcpy(&be[1].addr, &ba, sizeof(ba));
-	for (int i = 0; i < 2; i++) {
-		be[i].addrlen = sizeof(ga);
-		be[i].weight = 1;
-		snprintf(be[i].name, sizeof(be[i].name), "backend%d", i);
-	}
+	backend_at(&be[0], &ga, "backend0");
+	backend_at(&be[1], &ba, "backend1");
 	gk_front_pool_conf_t pc[2];
 	for (int i = 0; i < 2; i++)
 		pc[i] = (gk_front_pool_conf_t){
@@ -527,13 +523,7 @@ static void test_own_errors(void **state)
 	assert_int_equal(ctr.bad_answer, 1); /* ... of which one SERVFAIL: the metrics' reasons */
 #undef ASK
 
-	uv_walk(&loop, close_cb, NULL);
-	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
-	gk_front_fwd_free(f);
-	assert_int_equal(uv_loop_close(&loop), 0);
-	close(bfd);
-	close(lfd);
-	close(cfd);
+	relay_done(&loop, f, bfd, lfd, cfd);
 }
 
 int main(void)
