@@ -26,7 +26,6 @@
 #include "obs/internal.h"
 #include "status/status.h"
 
-#define CHUNK            GK_DISC_EVAL_DOMAINS
 #define WRITE_TIMEOUT_MS 5000u
 #define BACKOFF_MIN_MS   100u
 
@@ -298,7 +297,8 @@ void gk_obs_disc_write_batch(gk_disc_t *d)
 	for (uint32_t i = d->batch_from; i < d->batch_to && rc == 0;) {
 		const struct gk_disc_ent *e = &bt->ents[d->order[i]];
 		uint32_t j = i + 1;
-		while (j < d->batch_to && j - i < CHUNK && bt->ents[d->order[j]].day == e->day &&
+		while (j < d->batch_to && j - i < GK_DISC_EVAL_DOMAINS &&
+		       bt->ents[d->order[j]].day == e->day &&
 		       bt->ents[d->order[j]].reason == e->reason)
 			j++;
 		rc = write_chunk(d, i, j, id, nonce, text, argv, lens);

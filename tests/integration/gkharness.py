@@ -655,3 +655,19 @@ class Feed:
 			f.write("\n".join(lines) + "\n")
 		self.run("sign", "--key", self.priv, path)
 		self.run("apply", "--redis", self.addr, "--pubkey", self.pub, path)
+
+
+def ede_code(r):
+	"""The INFO-CODE of dnspython response r's Extended DNS Error option (RFC 8914), or None."""
+	for o in r.options:
+		if o.otype == 15:
+			return o.code
+	return None
+
+
+def ede_text(r):
+	"""The EXTRA-TEXT of response r's Extended DNS Error option, or None."""
+	for o in r.options:
+		if o.otype == 15:
+			return o.text
+	return None

@@ -44,11 +44,7 @@ KNOT_DATA = {"ac.cn": 50, "org.cn": 51, "tm.cn": 60}
 STATUS = [("filed.ac.cn", "filed"), ("filed.org.cn", "filed"), ("tm.cn", "filed")]
 
 
-def ede(r):
-	for o in r.options:
-		if o.otype == 15:
-			return o.code
-	return None
+ede = h.ede_code
 
 
 def ask(port, name, rdtype="A"):

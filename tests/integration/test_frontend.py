@@ -236,18 +236,7 @@ def rcode_of(port, name, timeout=0.5):
 		return None
 
 
-def ede(r):
-	for o in r.options:
-		if o.otype == 15:
-			return o.code
-	return None
-
-
-def ede_text(r):
-	for o in r.options:
-		if o.otype == 15:
-			return o.text
-	return None
+ede, ede_text = h.ede_code, h.ede_text  # RFC 8914 option of a response
 
 
 def counts(w):

@@ -59,11 +59,7 @@ def ask(port, name, tcp=False):
 	return fn(q, "127.0.0.1", port=port, timeout=3)
 
 
-def ede(r):
-	for o in r.options:
-		if o.otype == 15:
-			return o.code
-	return None
+ede = h.ede_code
 
 
 def rdata(r):
