@@ -7,7 +7,12 @@
  * glibc 2.36's arc4random makes a getrandom call each time) and are redrawn while the ID is
  * in use. Backend sockets: BSOCKS per
  * address family the pools use, each bound to port 0 (the kernel picks a random free
- * port), one picked at random per query.
+ * port), one picked at random per query. Every GK_FWD_ROTATE_MS one socket per family is
+ * replaced by a new one on a new random port (RFC 5452 9.2: a port observed or guessed is of
+ * use for BSOCKS rotations at most); the old one drains: it still reads the answers to the
+ * tries sent from it, and is closed at a later rotation once no try in flight was sent from
+ * it. The rotation is a timer's work (a socket, a bind, an epoll_ctl a second), never the
+ * query's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +34,7 @@
 #include "common/proxy.h"
 
 #define BSOCKS       8u /* backend sockets per address family */
+#define BS_CAP       (4u * BSOCKS) /* both families' active sockets and those draining */
 #define RBUF         65535u
 #define RECV_BUDGET  64u /* datagrams read per socket per readiness callback */
 #define RB           16u /* datagrams per recvmmsg */
@@ -43,11 +49,14 @@ enum slot_kind { K_FREE = 0, K_UDP, K_TCP, K_CHECK };
 #define BQ    32u
 #define BQMAX (GK_PROXY_WRITE_MAX + GK_FWD_QMAX + GK_RELAY_OPT_LEN + GK_RELAY_ECS_MAX)
 
+enum bs_state { BS_FREE = 0, BS_ACTIVE, BS_DRAINING, BS_CLOSING };
+
 struct bsock {
 	uv_poll_t h;
 	struct gk_fwd *f;
 	int fd;
 	int family;
+	uint8_t state;
 	unsigned qn;
 	struct mmsghdr qm[BQ];
 	struct iovec qiov[BQ];
@@ -136,8 +145,13 @@ struct gk_fwd {
 	uint16_t edns_udp_max;
 	size_t n_pools;
 	struct fpool *pools;
-	size_t n_bs;
-	struct bsock *bs;
+	size_t n_bs;      /* bs[0..n_bs): every socket index used so far (BS_CAP at most) */
+	struct bsock *bs; /* BS_CAP */
+	/* the sockets queries are sent from: act[fam][0..n_act[fam]) (fam 0: IPv4, 1: IPv6) */
+	int act[2][BSOCKS];
+	unsigned n_act[2];
+	unsigned rot_next[2]; /* the position replaced next */
+	uv_timer_t rotate;
 	struct slot *slots, *free;
 	uint32_t idmap[65536];  /* ID -> slot index + 1; 0: unused */
 	gk_frnd_t rnd;          /* IDs and source sockets (rnd.h: no system call per query) */
@@ -376,16 +390,10 @@ static uint16_t fresh_id(struct gk_fwd *f)
 
 static int pick_sock(struct gk_fwd *f, int family)
 {
-	unsigned n = 0, k;
-	for (size_t i = 0; i < f->n_bs; i++)
-		n += f->bs[i].family == family;
-	if (n == 0)
+	unsigned fam = family == AF_INET6;
+	if (f->n_act[fam] == 0)
 		return -1;
-	k = gk_front_rnd_below(&f->rnd, n);
-	for (size_t i = 0; i < f->n_bs; i++)
-		if (f->bs[i].family == family && k-- == 0)
-			return (int)i;
-	return -1;
+	return f->act[fam][gk_front_rnd_below(&f->rnd, f->n_act[fam])];
 }
 
 /* ---- TCP to backends ------------------------------------------------------------------------ */
@@ -1177,6 +1185,14 @@ static void check_cb(uv_timer_t *t)
 
 /* ---- life cycle ----------------------------------------------------------------------------- */
 
+static void bsock_closed(uv_handle_t *h)
+{
+	struct bsock *b = h->data;
+	close(b->fd);
+	b->fd = -1;
+	b->state = BS_FREE;
+}
+
 static int open_bsock(struct gk_fwd *f, int family, struct bsock *b)
 {
 	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -1199,12 +1215,87 @@ static int open_bsock(struct gk_fwd *f, int family, struct bsock *b)
 	b->fd = fd;
 	b->family = family;
 	b->f = f;
+	b->state = BS_ACTIVE;
+	b->qn = 0;
 	int rc = uv_poll_init(f->loop, &b->h, fd);
-	if (rc == 0) {
-		b->h.data = b;
-		rc = uv_poll_start(&b->h, UV_READABLE, bsock_cb);
+	if (rc != 0) {
+		close(fd);
+		b->fd = -1;
+		b->state = BS_FREE;
+		return rc;
+	}
+	b->h.data = b;
+	if ((rc = uv_poll_start(&b->h, UV_READABLE, bsock_cb)) != 0) {
+		b->state = BS_CLOSING; /* closed with its handle: bsock_closed */
+		uv_close((uv_handle_t *)&b->h, bsock_closed);
 	}
 	return rc;
+}
+
+/* Close the draining sockets no try in flight was sent from (and nothing queued on), then
+ * replace the next active socket of each family by a new one on a new port. A socket that
+ * cannot be opened now (descriptors exhausted) leaves the old one in place, counted. */
+static void rotate_cb(uv_timer_t *t)
+{
+	struct gk_fwd *f = t->data;
+	bool used[BS_CAP] = {false};
+	for (size_t i = 0; i < GK_FWD_SLOTS; i++) {
+		const struct slot *s = &f->slots[i];
+		if (s->kind != K_FREE && s->sock >= 0)
+			used[s->sock] = true;
+	}
+	for (size_t i = 0; i < f->n_bs; i++) {
+		struct bsock *b = &f->bs[i];
+		if (b->state == BS_DRAINING && !used[i] && b->qn == 0) {
+			b->state = BS_CLOSING;
+			uv_close((uv_handle_t *)&b->h, bsock_closed);
+		}
+	}
+	for (unsigned fam = 0; fam < 2; fam++) {
+		if (f->n_act[fam] == 0)
+			continue;
+		size_t j = 0;
+		while (j < BS_CAP && f->bs[j].state != BS_FREE)
+			j++;
+		if (j == BS_CAP) { /* every spare still draining: the ports stay a while longer */
+			gk_counter_inc(&f->ctr.rotate_errors);
+			continue;
+		}
+		struct bsock *nb = &f->bs[j];
+		int rc = open_bsock(f, fam ? AF_INET6 : AF_INET, nb);
+		if (rc != 0) { /* open_bsock let go of what it had opened */
+			gk_counter_inc(&f->ctr.rotate_errors);
+			continue;
+		}
+		if (j >= f->n_bs)
+			f->n_bs = j + 1;
+		unsigned pos = f->rot_next[fam]++ % f->n_act[fam];
+		f->bs[f->act[fam][pos]].state = BS_DRAINING;
+		f->act[fam][pos] = (int)j;
+		gk_counter_inc(&f->ctr.rotations);
+	}
+}
+
+void gk_front_fwd_set_rotate(gk_fwd_t *f, unsigned ms)
+{
+	if (ms == 0)
+		(void)uv_timer_stop(&f->rotate);
+	else
+		(void)uv_timer_start(&f->rotate, rotate_cb, ms, ms);
+}
+
+unsigned gk_front_fwd_source_ports(const gk_fwd_t *f, int family, uint16_t *ports, unsigned max)
+{
+	unsigned fam = family == AF_INET6, n = 0;
+	for (unsigned k = 0; k < f->n_act[fam] && n < max; k++) {
+		struct sockaddr_storage a;
+		socklen_t al = sizeof(a);
+		if (getsockname(f->bs[f->act[fam][k]].fd, (struct sockaddr *)&a, &al) != 0)
+			continue;
+		ports[n++] = ntohs(a.ss_family == AF_INET ? ((struct sockaddr_in *)&a)->sin_port
+		                                          : ((struct sockaddr_in6 *)&a)->sin6_port);
+	}
+	return n;
 }
 
 void gk_front_fwd_set_tap(gk_fwd_t *f, gk_fwd_tap_fn fn, void *tap, unsigned ring)
@@ -1244,10 +1335,10 @@ int gk_front_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, uint16_t edns
 	gk_front_rnd_init(&f->rnd);
 	f->pools = calloc(conf->n_pools ? conf->n_pools : 1, sizeof(*f->pools));
 	f->slots = calloc(GK_FWD_SLOTS, sizeof(*f->slots));
-	f->bs = calloc(2 * BSOCKS, sizeof(*f->bs));
+	f->bs = calloc(BS_CAP, sizeof(*f->bs));
 	if (!f->pools || !f->slots || !f->bs)
 		goto nomem;
-	for (size_t i = 0; i < 2 * BSOCKS; i++)
+	for (size_t i = 0; i < BS_CAP; i++)
 		f->bs[i].fd = -1;
 	f->n_pools = conf->n_pools;
 	bool fam4 = false, fam6 = false;
@@ -1305,8 +1396,10 @@ int gk_front_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, uint16_t edns
 			continue;
 		for (unsigned k = 0; k < BSOCKS; k++) {
 			rc = open_bsock(f, fam ? AF_INET6 : AF_INET, &f->bs[f->n_bs]);
-			if (f->bs[f->n_bs].fd >= 0)
+			if (f->bs[f->n_bs].fd >= 0) {
+				f->act[fam][f->n_act[fam]++] = (int)f->n_bs;
 				f->n_bs++;
+			}
 			if (rc != 0) {
 				snprintf(err, errlen, "front end: backend socket: %s",
 				         rc > -1000 ? strerror(-rc) : uv_strerror(rc));
@@ -1317,6 +1410,11 @@ int gk_front_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, uint16_t edns
 	if ((rc = uv_timer_init(loop, &f->timer)) != 0)
 		goto uverr;
 	f->timer.data = f;
+	if ((rc = uv_timer_init(loop, &f->rotate)) != 0)
+		goto uverr;
+	f->rotate.data = f;
+	if ((rc = uv_timer_start(&f->rotate, rotate_cb, GK_FWD_ROTATE_MS, GK_FWD_ROTATE_MS)) != 0)
+		goto uverr;
 	for (size_t i = 0; i < f->n_pools; i++) {
 		struct fpool *fp = &f->pools[i];
 		if (fp->check_len == 0)
@@ -1348,7 +1446,7 @@ void gk_front_fwd_free(gk_fwd_t *f)
 {
 	if (f == NULL)
 		return;
-	for (size_t i = 0; f->bs && i < 2 * BSOCKS; i++)
+	for (size_t i = 0; f->bs && i < BS_CAP; i++)
 		if (f->bs[i].fd >= 0)
 			close(f->bs[i].fd);
 	/* connections of single queries still open when the loop's handles were closed */

@@ -10,7 +10,8 @@
  * The relay looks in the pool's packet cache (cache.h), else picks a
  * backend (pool.h: least outstanding by weight, healthy, under its bound) and sends the
  * client's question under a random ID (rnd.h) from one of its backend sockets, each
- * bound to a port the kernel picks at random (RFC 5452). An answer is matched against the
+ * bound to a port the kernel picks at random (RFC 5452), one of them replaced by a socket
+ * on a new random port every GK_FWD_ROTATE_MS (the old one drains its tries). An answer is matched against the
  * outstanding query by socket, source address, ID and question bytes (relay.h); the others
  * are dropped and counted. A query that times out is sent again to another backend, up to
  * the pool's retries; with none left, or no backend up, the client gets SERVFAIL at once.
@@ -57,6 +58,9 @@
 #define GK_FWD_QMAX 272u
 /* Queries in flight per relay (all pools): the outstanding table's bound. */
 #define GK_FWD_SLOTS 4096u
+/* Every GK_FWD_ROTATE_MS a relay replaces one of its backend sockets of each address family
+ * (8 per family) by one on a new random port: a source port lives about 8 s. */
+#define GK_FWD_ROTATE_MS 1000u
 
 typedef struct gk_fwd gk_fwd_t;
 
@@ -86,6 +90,8 @@ typedef struct gk_fwd_counters {
 	uint64_t tap_dropped; /* dnstap messages of backend traffic not queued: ring full */
 	uint64_t ecs_invalid; /* queries with an invalid ECS option (RFC 7871 7.1.1): FORMERR */
 	uint64_t bad_answer;  /* SERVFAIL sent: a backend answer that could not be relayed */
+	uint64_t rotations;   /* backend sockets replaced by one on a new source port */
+	uint64_t rotate_errors; /* ... replacements that could not be made (socket, bind) */
 } gk_fwd_counters_t;
 
 /* Shares of a pool's packet cache: a UDP thread's relay takes GK_FRONT_UDP_PARTS parts, a
@@ -128,6 +134,14 @@ typedef bool (*gk_fwd_tap_fn)(void *tap, unsigned ring, bool response, bool tcp,
                               const struct sockaddr *backend, const uint8_t *msg, size_t len,
                               uint64_t rtt_us, const char *pool, size_t pool_len);
 void gk_front_fwd_set_tap(gk_fwd_t *f, gk_fwd_tap_fn fn, void *tap, unsigned ring);
+
+/* The source-port rotation's interval: ms (0: none). Tests; before or while the loop runs, on
+ * its thread. */
+void gk_front_fwd_set_rotate(gk_fwd_t *f, unsigned ms);
+
+/* The ports of the backend sockets queries of family (AF_INET, AF_INET6) are sent from now:
+ * up to max into ports; returns how many. The loop's thread. */
+unsigned gk_front_fwd_source_ports(const gk_fwd_t *f, int family, uint16_t *ports, unsigned max);
 
 /* Free after the loop closed every handle (uv_walk + uv_run) or never ran. NULL: no-op. */
 void gk_front_fwd_free(gk_fwd_t *f);

@@ -220,6 +220,14 @@ void gk_front_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *
 	     "Queries whose own EDNS Client Subnet option was invalid (answered FORMERR, not "
 	     "forwarded; RFC 7871 7.1.1).",
 	     offsetof(gk_fwd_counters_t, ecs_invalid)},
+	    {"gatekeeper_frontend_source_port_rotations_total",
+	     "Backend sockets replaced by one on a new random source port (RFC 5452; one per "
+	     "address family a second per relay).",
+	     offsetof(gk_fwd_counters_t, rotations)},
+	    {"gatekeeper_frontend_source_port_rotation_errors_total",
+	     "Replacements of a backend socket that could not be made (socket or bind failed, "
+	     "or every spare socket still draining): the old port stays in use.",
+	     offsetof(gk_fwd_counters_t, rotate_errors)},
 	};
 	for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++) {
 		uint64_t v;

@@ -68,6 +68,25 @@ def date_of(day):
 	return "%04d-%02d-%02d" % (day // 10000, day // 100 % 100, day % 100)
 
 
+class Days:
+	"""The days (China Standard Time) from the day before t0 to the day it is when read:
+	a count made after 00:00 CST lands in the next day's hash, so every read lists the days
+	again rather than the ones of the test's start."""
+
+	def __init__(self, t0):
+		self.t0 = int(t0) - 86400
+
+	def _list(self):
+		now = int(time.time())
+		return sorted({day_of(t) for t in range(self.t0, now, 3600)} | {day_of(now)})
+
+	def __iter__(self):
+		return iter(self._list())
+
+	def __getitem__(self, i):
+		return self._list()[i]
+
+
 def write_zones(zdir):
 	os.mkdir(zdir)
 	zones = []
@@ -189,12 +208,11 @@ def rss_kb(pid):
 
 class Report:
 	def __init__(self, argv0, addr, days):
-		self.argv0, self.addr = argv0, addr
-		self.frm, self.to = date_of(days[0]), date_of(days[-1])
+		self.argv0, self.addr, self.days = argv0, addr, days
 
 	def run(self, fmt, out=None):
-		argv = list(self.argv0) + ["report", "--redis", self.addr, "--from", self.frm, "--to",
-		                           self.to, "--format", fmt]
+		argv = list(self.argv0) + ["report", "--redis", self.addr, "--from", date_of(self.days[0]),
+		                           "--to", date_of(self.days[-1]), "--format", fmt]
 		if out:
 			argv += ["--output", out]
 		r = subprocess.run(argv, capture_output=True, timeout=60)
@@ -630,7 +648,7 @@ def body(r, gk, sync, addr, report_argv, tmp):
 	assert ask(port, FLOOD_ZONE, "SOA").rcode() == dns.rcode.REFUSED
 	assert ask(port, "www.example.org").rcode() == dns.rcode.REFUSED  # not ours: not counted
 	t1 = time.time()
-	days = sorted({day_of(t0 - 86400), day_of(t0), day_of(t1)})
+	days = Days(t0)
 	counted = 28  # the queries above to zones we serve (discovery counts every one)
 	settled(gk.mport, counted)
 	assert totals(r, days)["queries"] == counted, totals(r, days)

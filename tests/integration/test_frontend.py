@@ -104,6 +104,7 @@ class Backend:
 		self.accepted = 0
 		self.ecs = []
 		self.proxy = []
+		self.ports = {}  # name -> the source port its last UDP query came from
 		for fn in (self.serve_udp, self.serve_tcp):
 			threading.Thread(target=fn, daemon=True).start()
 
@@ -176,6 +177,7 @@ class Backend:
 					self.proxy.append((q.question[0].name.to_text().lower(), "udp") + ph[1:])
 			with self.lock:
 				self.log.append((q.question[0].name.to_text().lower(), "udp"))
+				self.ports[q.question[0].name.to_text().lower()] = peer[1]
 			if self.mode != "drop":
 				self.udp.sendto(self.answer(q, False), peer)
 
@@ -534,6 +536,27 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 	expect("a forwarded zone below a served one is forwarded",
 	       rdata(r) == [("x.fwd.dname.cn.", 1, "192.0.2.99")] and "x.fwd.dname.cn." in be["rec"].names(),
 	       (r, be["rec"].names()))
+
+	# 2c. RFC 5452: the backend sockets' source ports replaced by new random ones over time
+	# (one socket a second per relay and address family, 8 each)
+	def ports(tag):
+		for i in range(16):
+			ask(port, "%s%d.fwd.dname.cn" % (tag, i))
+		with be["rec"].lock:
+			return {be["rec"].ports["%s%d.fwd.dname.cn." % (tag, i)] for i in range(16)}
+	rot = "gatekeeper_frontend_source_port_rotations_total"
+	p1, r0, k = ports("rota"), obs.m(rot), [0]
+
+	def renewed():
+		k[0] += 1
+		p2 = ports("rot%d-" % k[0])
+		return p2 if len(p1 & p2) <= 1 else None  # the kernel may pick a closed port again
+	p2 = wait_for("source ports all new", renewed, timeout=60, step=0.5)
+	expect("source ports: several in use (%s), all new %d batches later (%s), %d rotations" % (
+	       sorted(p1), k[0], sorted(p2), obs.m(rot) - r0), len(p1) >= 2 and len(p2) >= 2, (p1, p2))
+	expect("... no rotation failed",
+	       obs.m("gatekeeper_frontend_source_port_rotation_errors_total") == 0,
+	       obs.m("gatekeeper_frontend_source_port_rotation_errors_total"))
 
 	# 3. the cache, and a revocation on a cached name
 	n0 = be["rec"].names().count("cached.filed.com.cn.")

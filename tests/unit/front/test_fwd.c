@@ -7,8 +7,11 @@
  * of the test's own: kept (cut) or replaced, echoed with the backend's scope, from the cache
  * too; an invalid one FORMERR with an Extended DNS Error saying so, nothing sent. The
  * relay's own SERVFAILs (backend unreachable, down, timed out, a malformed answer) with
- * their Extended DNS Errors, and the counters the metrics' reasons come from.
+ * their Extended DNS Errors, and the counters the metrics' reasons come from. The backend
+ * sockets' source ports rotated (RFC 5452) with tries in flight: each answer read from the
+ * socket it was sent from after that socket was replaced, no descriptor left behind.
  */
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -526,12 +529,126 @@ static void test_own_errors(void **state)
 	relay_done(&loop, f, bfd, lfd, cfd);
 }
 
+static unsigned rotations(const gk_fwd_t *f)
+{
+	gk_fwd_counters_t ctr;
+	memset(&ctr, 0, sizeof(ctr));
+	gk_front_fwd_counters_read(f, &ctr);
+	assert_int_equal(ctr.rotate_errors, 0);
+	return (unsigned)ctr.rotations;
+}
+
+/* The loop run until the relay has made n more rotations (the timer's events). */
+static void rotate_by(uv_loop_t *loop, const gk_fwd_t *f, unsigned n)
+{
+	unsigned want = rotations(f) + n;
+	for (int k = 0; k < 100000 && rotations(f) < want; k++)
+		uv_run(loop, UV_RUN_ONCE);
+	assert_true(rotations(f) >= want);
+	/* a timer that fires at the end of a UV_RUN_ONCE turn has its closes run in the next */
+	uv_run(loop, UV_RUN_NOWAIT);
+}
+
+static unsigned open_fds(void)
+{
+	unsigned n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	assert_non_null(d);
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n;
+}
+
+static bool has_port(const uint16_t *p, unsigned n, uint16_t port)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (p[i] == port)
+			return true;
+	return false;
+}
+
+static void test_port_rotation(void **state)
+{
+	(void)state;
+	struct sockaddr_in ba, la, ca;
+	int bfd = udp_socket(&ba), lfd = udp_socket(&la), cfd = udp_socket(&ca);
+	gk_fbackend_conf_t be;
+	backend_at(&be, &ba, "backend");
+	gk_front_pool_conf_t pc = {.name = "rotating",
+	                           .backends = &be,
+	                           .n_backends = 1,
+	                           .health = {.max_outstanding = 16, .down_after = 3, .up_after = 2},
+	                           .timeout_ms = 60000,
+	                           .check_interval_ms = 60000};
+	gk_front_conf_t conf = {.pools = &pc, .n_pools = 1};
+	uv_loop_t loop;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	gk_fwd_t *f = NULL;
+	char err[256];
+	assert_int_equal(gk_front_fwd_new(&loop, &conf, 1232, 1, 1, &f, err, sizeof(err)), 0);
+	unsigned fds0 = open_fds();
+	uint16_t p0[8], p1[8], seen[16];
+	assert_int_equal(gk_front_fwd_source_ports(f, AF_INET, p0, 8), 8);
+	assert_int_equal(gk_front_fwd_source_ports(f, AF_INET6, p1, 8), 0); /* IPv4 pool only */
+	gk_front_fwd_set_rotate(f, 5);
+	uint8_t q[256], sent[512], a[1024];
+	size_t qend, ql = ecs_query(q, NULL, 0, &qend);
+	gk_pkt_result_t res = {.qend = (uint16_t)qend, .client_limit = 1232, .edns = true};
+	unsigned rounds = 12;
+	for (unsigned r = 0; r < rounds; r++) {
+		q[0] = (uint8_t)r; /* the client's ID */
+		res.qlen = (uint16_t)ql;
+		res.pool = 0;
+		gk_front_fwd_udp(f, q, &res, lfd, (struct sockaddr *)&ca, sizeof(ca), NULL);
+		gk_front_fwd_flush(f);
+		struct sockaddr_in from;
+		socklen_t fl = sizeof(from);
+		ssize_t n = recvfrom(bfd, sent, sizeof(sent), 0, (struct sockaddr *)&from, &fl);
+		assert_true(n > (ssize_t)qend);
+		uint16_t port = ntohs(from.sin_port);
+		if (r < 16)
+			seen[r] = port;
+		/* every socket of the family replaced while the try is in flight: its answer
+		 * comes to a draining socket */
+		rotate_by(&loop, f, 9);
+		uint16_t now[8];
+		assert_int_equal(gk_front_fwd_source_ports(f, AF_INET, now, 8), 8);
+		assert_false(has_port(now, 8, port));
+		sent[2] |= 0x80;
+		assert_true(sendto(bfd, sent, (size_t)n, 0, (struct sockaddr *)&from, fl) == n);
+		size_t al = client_answer(&loop, cfd, a, sizeof(a));
+		assert_true(al >= qend);
+		assert_int_equal(a[0], r);
+		assert_int_equal(a[3] & 15, 0);
+	}
+	/* the ports in use now are new ones (the kernel may pick a closed one again, rarely) */
+	assert_int_equal(gk_front_fwd_source_ports(f, AF_INET, p1, 8), 8);
+	unsigned same = 0, distinct = 0;
+	for (unsigned i = 0; i < 8; i++)
+		same += has_port(p0, 8, p1[i]);
+	assert_true(same <= 2);
+	for (unsigned r = 0; r < rounds; r++)
+		distinct += !has_port(seen, r, seen[r]);
+	assert_true(distinct >= rounds - 2);
+	/* nothing in flight: a draining socket is closed at the next rotation */
+	rotate_by(&loop, f, 3);
+	assert_true(open_fds() <= fds0 + 1);
+	gk_fwd_counters_t ctr;
+	memset(&ctr, 0, sizeof(ctr));
+	gk_front_fwd_counters_read(f, &ctr);
+	assert_int_equal(ctr.answers, rounds);
+	assert_int_equal(ctr.mismatched, 0);
+	assert_int_equal(ctr.servfail, 0);
+	relay_done(&loop, f, bfd, lfd, cfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_share),      cmocka_unit_test(test_relay_caches),
 	    cmocka_unit_test(test_client_ecs), cmocka_unit_test(test_backend_without_opt),
-	    cmocka_unit_test(test_own_errors),
+	    cmocka_unit_test(test_own_errors), cmocka_unit_test(test_port_rotation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
