@@ -18,10 +18,19 @@
 #      question case; OPT removed for a client without EDNS, our buffer size for one with;
 #   2. the decision comes first: unfiled and revoked names are refused with their EDE and
 #      never reach the backend (its query log), filed ones do;
+#  2c. the backend sockets' source ports (RFC 5452): several in use, all replaced by new
+#      random ones within seconds (gatekeeper_frontend_source_port_rotations_total);
 #   3. the packet cache: a second query does not reach the backend; a revocation applied
 #      with gk-sync is enforced on the cached name at the next query;
 #   4. a backend that does not answer: every query still answered, by a retry elsewhere;
 #   5. wrong-ID and garbage answers are dropped: SERVFAIL after the tries (EDE 22), nothing else;
+#  5a. the relay's own SERVFAILs, each with its EDE and counted by reason: a backend that
+#      closes its port under the relay (gone.cn: the retry meets ICMP port unreachable, EDE
+#      23, the backend down at once); an answer whose records cannot be walked (badrr.cn, EDE
+#      0); a datagram larger than we advertised (huge.cn: dropped, counted, EDE 22 at the
+#      timeout); a flood of 4,600 distinct names to a backend that never answers (sink.cn):
+#      4096 held in the outstanding table, the rest answered at once with EDE 0 "outstanding
+#      query table full" and counted, the held ones SERVFAIL at their timeout, none lost;
 #   6. TC from a UDP backend is passed on with tc: pass; an answer larger than the client's
 #      512 is cut by us to header, question and OPT (the ECS echo in it) with TC, also from
 #      the cache; header and question alone for a client without EDNS;
@@ -141,6 +150,10 @@ class Backend:
 			w = struct.pack("!H", (q.id + 1) & 0xffff) + w[2:]
 		if self.mode == "garbage":
 			w = w[:2] + os.urandom(40)
+		if self.mode == "badcount" and qt != dns.rdatatype.SOA:
+			w = w[:10] + struct.pack("!H", 3) + w[12:]  # ARCOUNT 3: records that are not there
+		if self.mode == "huge" and qt != dns.rdatatype.SOA:
+			w += bytes(5000)  # larger than the 1232 octets the relay advertised
 		return w
 
 	@staticmethod
@@ -178,6 +191,9 @@ class Backend:
 			with self.lock:
 				self.log.append((q.question[0].name.to_text().lower(), "udp"))
 				self.ports[q.question[0].name.to_text().lower()] = peer[1]
+			if self.mode == "die" and q.question[0].rdtype != dns.rdatatype.SOA:
+				self.udp.close()  # the port closed under the relay: the next try meets ICMP
+				return
 			if self.mode != "drop":
 				self.udp.sendto(self.answer(q, False), peer)
 
@@ -281,6 +297,20 @@ def config(nsd_port, be, pair):
 		("ecsr", ["127.0.0.1:%d" % be["ecs"].port],
 		 "    ecs: {ipv4: 24, ipv6: 48, client: replace}\n    cache_size: 0\n"
 		 "    check: {name: ecs.cn, interval_ms: 60000}\n"),
+		# answers its checks, then closes its port at the first query (no answer): the try
+		# times out, the retry meets a port unreachable
+		("gone", ["127.0.0.1:%d" % be["die"].port],
+		 "    timeout_ms: 300\n    retries: 1\n    cache_size: 0\n"
+		 "    check: {name: gone.cn, interval_ms: 30000, down_after: 100}\n"),
+		("badrr", ["127.0.0.1:%d" % be["badcount"].port],
+		 "    check: {name: badrr.cn, interval_ms: 60000, down_after: 100}\n"),
+		("huge", ["127.0.0.1:%d" % be["huge"].port],
+		 "    timeout_ms: 200\n    retries: 0\n"
+		 "    check: {name: huge.cn, interval_ms: 60000, down_after: 100}\n"),
+		# a backend that never answers, a bound above the outstanding table's
+		("sink", ["127.0.0.1:%d" % be["sink"].port],
+		 "    timeout_ms: 5000\n    retries: 0\n    max_outstanding: 65535\n    cache_size: 0\n"
+		 "    check: {name: sink.cn, interval_ms: 60000, down_after: 100}\n"),
 		("proxy", ["127.0.0.1:%d" % be["proxy"].port],
 		 "    proxy_protocol: true\n    cache_size: 0\n    check: {name: proxy.cn, interval_ms: 100}\n"),
 	]
@@ -318,14 +348,16 @@ def start_knot(tmp, zone, zonefile):
 
 FORWARDED = [("example.cn", "nsd"), ("com.cn", "rec"), ("mixed.cn", "mixed"), ("bad.cn", "bad"),
 	     ("tc.cn", "tc"), ("tcr.cn", "tcr"), ("fwd.dname.cn", "rec"), ("ecs.cn", "ecs"), ("ecsr.cn", "ecsr"), ("sub.example.cn", "pair"),
-	     ("proxy.cn", "proxy")]
+	     ("proxy.cn", "proxy"), ("gone.cn", "gone"), ("badrr.cn", "badrr"), ("huge.cn", "huge"),
+	     ("sink.cn", "sink")]
 # served from files: one below a forwarded zone (com.cn), one above one (fwd.dname.cn)
 SERVED = [("other.com.cn", "other.com.cn.zone"), ("dname.cn", "dname.cn.zone")]
 STATUS = [("example.cn", "filed"), ("filed.com.cn", "filed"), ("revoked.com.cn", "revoked"),
 	  ("big.com.cn", "filed"),
 	  ("mixed.cn", "filed"), ("bad.cn", "filed"), ("tc.cn", "filed"),
 	  ("tcr.cn", "filed"), ("other.com.cn", "filed"), ("dname.cn", "filed"),
-	  ("ecs.cn", "filed"), ("ecsr.cn", "filed"), ("proxy.cn", "filed"), ("pp.cn", "filed")]
+	  ("ecs.cn", "filed"), ("ecsr.cn", "filed"), ("proxy.cn", "filed"), ("pp.cn", "filed"),
+	  ("gone.cn", "filed"), ("badrr.cn", "filed"), ("huge.cn", "filed"), ("sink.cn", "filed")]
 
 
 def main():
@@ -334,8 +366,10 @@ def main():
 		sys.exit("NSD not found at %s (scripts/deps.sh installs it)" % h.NSD)
 	if not os.access(KNOTD, os.X_OK):
 		sys.exit("knotd not found at %s (scripts/deps.sh installs knot)" % KNOTD)
-	be = {m: Backend(m if m in ("drop", "wrongid", "garbage", "tc", "ecs", "proxy") else "tc" if m == "tcr" else "ok")
-	      for m in ("rec", "drop", "mixed", "wrongid", "garbage", "tc", "tcr", "ecs", "proxy")}
+	be = {m: Backend(m if m in ("drop", "wrongid", "garbage", "tc", "ecs", "proxy", "die", "badcount", "huge")
+			 else "tc" if m == "tcr" else "drop" if m == "sink" else "ok")
+	      for m in ("rec", "drop", "mixed", "wrongid", "garbage", "tc", "tcr", "ecs", "proxy", "die",
+			"badcount", "huge", "sink")}
 	with h.TempDir("gk-frontend-") as tmp:
 		nsd = h.start_nsd(tmp)
 		os.mkdir(os.path.join(tmp, "nsdb"))
@@ -470,6 +504,60 @@ def client_ecs(port, b, obs):
 	       ecs_of(r) == ("203.0.113.77", 32, 0), (counts(w), r))
 
 
+def table_full(port, be, obs, sf):
+	"""N distinct names under sink.cn from one client socket (so one UDP thread's relay),
+	sent in chunks, each once the relay counted the one before: the table's 4096 slots
+	fill, every query beyond is answered SERVFAIL at once with EDE 0 'outstanding query
+	table full' and counted; the others wait in the table for their timeout (4 s), then
+	SERVFAIL too. Nothing is lost."""
+	n, chunk = 4600, 400
+	sink = "127.0.0.1:%d" % be["sink"].port
+	t0, q0 = sf("table_full"), obs.m("gatekeeper_frontend_queries_total")
+	s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+	s.settimeout(0.5)
+	got = {}
+
+	def drain():
+		while True:
+			try:
+				w = s.recv(4096)
+			except (socket.timeout, BlockingIOError):
+				return
+			r = dns.message.from_wire(w)
+			got[r.id] = r
+	for base in range(0, n, chunk):
+		for i in range(base, min(n, base + chunk)):
+			q = dns.message.make_query("t%d.sink.cn" % i, "A", use_edns=0)
+			q.id = i
+			s.sendto(q.to_wire(), ("127.0.0.1", port))
+		sent = min(n, base + chunk)
+		wait_for("%d flood queries received" % sent,
+			 lambda: obs.m("gatekeeper_frontend_queries_total") >= q0 + sent)
+		s.settimeout(0)
+		drain()
+	full = [r for r in got.values() if r.rcode() == dns.rcode.SERVFAIL and ede(r) == 0 and
+		ede_text(r) == "outstanding query table full"]
+	held = obs.m("gatekeeper_frontend_backend_outstanding", "sink", sink)
+	expect("flood of %d names: %d answered at once 'outstanding query table full' (EDE 0), "
+	       "counted (%d), %s held in the table" % (n, len(full), sf("table_full") - t0, held),
+	       len(full) >= n - 4096 and len(full) == sf("table_full") - t0 and
+	       held is not None and held + len(full) <= n and held >= 4096 - 64, (len(full), held))
+
+	def all_in():
+		s.settimeout(0.2)
+		drain()
+		return len(got) == n
+	wait_for("every flood query answered", all_in, timeout=30)
+	full_ids = {r.id for r in full}
+	late = [r for i, r in got.items() if i not in full_ids]
+	expect("... the held ones SERVFAIL at their timeout (EDE 22), the table empty again",
+	       all(r.rcode() == dns.rcode.SERVFAIL and ede(r) == 22 for r in late) and
+	       wait_for("table drained", lambda: obs.m("gatekeeper_frontend_backend_outstanding", "sink", sink) == 0),
+	       [r for r in late if ede(r) != 22][:3])
+	s.close()
+
+
 def run(gk, port, nsd, be, feed, tmp, obs):
 	# 1. relayed as NSD answers, ID and case restored, EDNS per client
 	for tcp in (False, True):
@@ -601,6 +689,41 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 	mm = [obs.m("gatekeeper_frontend_backend_mismatched_total", "bad", "127.0.0.1:%d" % be[k].port)
 	      for k in ("wrongid", "garbage")]
 	expect("... their answers counted as mismatched, per backend (%s)" % mm, all(mm), mm)
+
+	# 5a. the relay's own SERVFAILs end to end, each with its Extended DNS Error and counted
+	sf = lambda reason: h.metrics(obs.mport).get('gatekeeper_frontend_servfail_total{reason="%s"}' % reason, 0)  # noqa: E731
+	# a port closed under the relay: every relay (one per UDP socket, one for the worker's
+	# loop) checked the backend once (the next check is 30 s later), then the first query
+	# makes it close its port: the try times out, the retry on the same backend meets ICMP
+	# port unreachable
+	relays = 1 + (2 if h.has_ipv6() else 1)
+	wait_for("every relay's first check of pool gone answered",
+		 lambda: be["die"].names().count("gone.cn.") >= relays)
+	n0, gone = sf("no_backend"), "127.0.0.1:%d" % be["die"].port
+	r = ask(port, "www.gone.cn")
+	expect("a backend whose port closed: SERVFAIL with EDE 23 Network Error, 'backend unreachable'",
+	       r.rcode() == dns.rcode.SERVFAIL and ede(r) == 23 and ede_text(r) == "backend unreachable", r)
+	expect("... counted (servfail_total no_backend +1), the backend down at once (log line)",
+	       sf("no_backend") == n0 + 1 and
+	       "backend %s of pool gone down (port unreachable" % gone in gk.log_text(),
+	       (n0, sf("no_backend"), gk.log_text()[-1500:]))
+	# an answer whose records cannot be walked
+	n0 = sf("malformed")
+	r = ask(port, "www.badrr.cn")
+	expect("a malformed backend answer (ARCOUNT beyond its records): SERVFAIL with EDE 0, "
+	       "'malformed backend answer', counted (servfail_total malformed +1)",
+	       r.rcode() == dns.rcode.SERVFAIL and ede(r) == 0 and
+	       ede_text(r) == "malformed backend answer" and sf("malformed") == n0 + 1, (r, n0))
+	# a datagram larger than the relay advertised: dropped and counted, the try times out
+	m0 = obs.m("gatekeeper_frontend_malformed_total")
+	r = ask(port, "www.huge.cn")
+	expect("an oversized backend datagram: dropped (malformed_total +1), SERVFAIL with EDE 22 "
+	       "'backend timeout'", r.rcode() == dns.rcode.SERVFAIL and ede(r) == 22 and
+	       ede_text(r) == "backend timeout" and obs.m("gatekeeper_frontend_malformed_total") == m0 + 1,
+	       (r, m0, obs.m("gatekeeper_frontend_malformed_total")))
+	# a flood of distinct names to a backend that never answers: the outstanding table (4096
+	# a relay) fills, and what does not fit is answered at once
+	table_full(port, be, obs, sf)
 
 	# 6. TC passed on
 	r = ask(port, "x.tc.cn")
