@@ -76,6 +76,7 @@ struct slot {
 	int16_t sock;
 	bool edns, do_bit;
 	bool tcp; /* sent over the backend's TCP connection (client TCP, or a TC retry) */
+	bool conn_failed; /* that connection failed with this try on it (bc_failed) */
 	uint64_t sent_us;
 	gk_relay_q_t rq;
 	uint16_t sent_len;
@@ -366,6 +367,26 @@ static void arm(struct gk_fwd *f, struct slot *s)
 	arm_timer(f, s->deadline);
 }
 
+/* s's try has failed now (its TCP connection did): at the head of its pool's list with the
+ * deadline now, for the relay's timer to treat it as a timeout at its next turn (after the
+ * connection's close, so that a retry on the same backend opens a new one). */
+static void arm_now(struct gk_fwd *f, struct slot *s)
+{
+	struct fpool *fp = &f->pools[s->pool];
+	disarm(f, s);
+	s->deadline = uv_now(f->loop);
+	s->timed = true;
+	s->tprev = NULL;
+	s->tnext = fp->thead;
+	if (fp->thead)
+		fp->thead->tprev = s;
+	else
+		fp->ttail = s;
+	fp->thead = s;
+	f->armed = 0; /* fire at the next turn, whatever it was armed for */
+	arm_timer(f, s->deadline);
+}
+
 static void oneshot_drop(struct slot *s);
 
 static void slot_free(struct gk_fwd *f, struct slot *s)
@@ -482,6 +503,32 @@ static void bc_close(struct bconn *c)
 	uv_close((uv_handle_t *)&c->h, bc_closed_cb);
 }
 
+/* c failed under its queries (reset, closed by the backend, a connect or write error): closed,
+ * and each try on it fails now rather than at its timeout: retried as a timed-out one is
+ * (another backend, else the same one on a new connection while tries are left), else
+ * SERVFAIL with EDE 23 (GK_RELAY_ERR_CONN). Cold path: a scan of the table. */
+static void bc_failed(struct bconn *c)
+{
+	struct gk_fwd *f = c->f;
+	struct slot *own = c->oneshot ? c->slot : NULL;
+	bool shared = !c->oneshot;
+	uint16_t pool = c->pool;
+	int16_t sock = (int16_t)(-1 - (int)c->backend);
+	bc_close(c);
+	if (own != NULL && own->timed) {
+		own->conn_failed = true;
+		arm_now(f, own);
+	}
+	for (size_t i = 0; shared && i < GK_FWD_SLOTS; i++) {
+		struct slot *s = &f->slots[i];
+		if (s->kind != K_FREE && s->kind != K_CHECK && s->tcp && s->oc == NULL &&
+		    s->pool == pool && s->sock == sock && s->timed) {
+			s->conn_failed = true;
+			arm_now(f, s);
+		}
+	}
+}
+
 static void bc_write_cb(uv_write_t *req, int status);
 
 /* Write the pending half unless a write is under way. */
@@ -508,7 +555,7 @@ static void bc_write_cb(uv_write_t *req, int status)
 	c->writing = false;
 	c->wlen = 0;
 	if (status < 0) {
-		bc_close(c);
+		bc_failed(c);
 		return;
 	}
 	bc_flush(c);
@@ -524,7 +571,7 @@ static void bc_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void bc_read(struct bconn *c, ssize_t n)
 {
 	if (n < 0) {
-		bc_close(c);
+		bc_failed(c);
 		return;
 	}
 	c->rlen += (uint32_t)n;
@@ -561,7 +608,8 @@ static void bc_connect_cb(uv_connect_t *req, int status)
 		return;
 	if (status < 0 || uv_read_start((uv_stream_t *)&c->h, bc_alloc_cb, bc_read_cb) != 0) {
 		c->state = BC_OPEN; /* so that bc_close closes it */
-		bc_close(c);
+		bc_failed(c);
+		gk_front_fwd_flush(c->f);
 		return;
 	}
 	c->state = BC_OPEN;
@@ -704,6 +752,7 @@ static int send_to(struct gk_fwd *f, struct slot *s, int b)
 	s->sock = (int16_t)si;
 	s->sent_us = now_us();
 	s->tries++;
+	s->conn_failed = false;
 	arm(f, s);
 	return 0;
 }
@@ -741,7 +790,10 @@ static void timeout_one(struct gk_fwd *f, struct slot *s)
 		if (gk_front_pool_is_up(fp->p, (unsigned)prev) && send_to(f, s, prev) == 0)
 			return;
 	}
-	servfail(f, s, s->sent, s->rq.qend, GK_RELAY_ERR_TIMEOUT);
+	if (s->conn_failed)
+		gk_counter_inc(&f->ctr.conn_failed);
+	servfail(f, s, s->sent, s->rq.qend,
+	         s->conn_failed ? GK_RELAY_ERR_CONN : GK_RELAY_ERR_TIMEOUT);
 	slot_free(f, s);
 }
 

@@ -78,6 +78,7 @@ typedef struct gk_fwd_counters {
 	uint64_t servfail;    /* SERVFAIL sent: no backend up, every try timed out, table full */
 	uint64_t no_backend;  /* ... of which no backend was up (or all at their bound) */
 	uint64_t table_full;  /* ... of which the outstanding table was full */
+	uint64_t conn_failed; /* ... of which the last try's backend TCP connection failed */
 	uint64_t retries;     /* tries sent again to another backend after a timeout */
 	uint64_t mismatched;  /* backend datagrams dropped: no outstanding query matched */
 	uint64_t malformed;   /* backend answers that could not be relayed (bad OPT walk) */

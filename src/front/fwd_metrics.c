@@ -238,13 +238,15 @@ void gk_front_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *
 	fam(f, "gatekeeper_frontend_servfail_total", "counter",
 	    "SERVFAIL sent by the relay, by reason: no backend up (or all at their bound), the "
 	    "outstanding table full, every try timed out, a backend answer that could not be "
-	    "walked.");
+	    "walked, the last try's TCP connection failed.");
 	fprintf(f, "gatekeeper_frontend_servfail_total{reason=\"no_backend\"} %" PRIu64 "\n",
 	        c.no_backend);
 	fprintf(f, "gatekeeper_frontend_servfail_total{reason=\"table_full\"} %" PRIu64 "\n",
 	        c.table_full);
 	fprintf(f, "gatekeeper_frontend_servfail_total{reason=\"timeout\"} %" PRIu64 "\n",
-	        c.servfail - c.no_backend - c.table_full - c.bad_answer);
+	        c.servfail - c.no_backend - c.table_full - c.bad_answer - c.conn_failed);
+	fprintf(f, "gatekeeper_frontend_servfail_total{reason=\"connection\"} %" PRIu64 "\n",
+	        c.conn_failed);
 	fprintf(f, "gatekeeper_frontend_servfail_total{reason=\"malformed\"} %" PRIu64 "\n",
 	        c.bad_answer);
 }

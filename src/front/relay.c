@@ -353,6 +353,7 @@ static const struct {
     [GK_RELAY_ERR_TABLE_FULL] = {GK_RCODE_SERVFAIL, 0, "outstanding query table full"},
     [GK_RELAY_ERR_MALFORMED] = {GK_RCODE_SERVFAIL, 0, "malformed backend answer"},
     [GK_RELAY_ERR_ECS] = {GK_RCODE_FORMERR, 0, "invalid EDNS Client Subnet option"},
+    [GK_RELAY_ERR_CONN] = {GK_RCODE_SERVFAIL, 23, "backend connection failed"},
 };
 
 uint8_t gk_front_relay_error_rcode(gk_relay_err_t why)

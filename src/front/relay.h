@@ -127,8 +127,9 @@ typedef enum gk_relay_err {
 	GK_RELAY_ERR_TABLE_FULL,     /* the outstanding table was full */
 	GK_RELAY_ERR_MALFORMED,      /* the backend's answer could not be relayed */
 	GK_RELAY_ERR_ECS,            /* the client's ECS option is invalid (RFC 7871 7.1.1) */
+	GK_RELAY_ERR_CONN,           /* its backend TCP connection failed (reset, closed) */
 } gk_relay_err_t;
-#define GK_RELAY_ERR_N 6
+#define GK_RELAY_ERR_N 7
 /* Room gk_front_relay_error needs behind the question: our OPT and the longest EDE. */
 #define GK_RELAY_ERR_MAX (GK_RELAY_OPT_LEN + 6u + 40u)
 
@@ -140,7 +141,7 @@ uint8_t gk_front_relay_error_rcode(gk_relay_err_t why);
  * opcode and RD as asked, rcode gk_front_relay_error_rcode(why), the question; for a
  * client with EDNS (edns) our OPT (udp_max, the client's DO bit do_bit) holding an
  * Extended DNS Error (pkt/ede.h; RFC 8914): 22 No Reachable Authority for
- * GK_RELAY_ERR_NO_BACKEND and _TIMEOUT, 23 Network Error for _UNREACHABLE, 0 Other Error
+ * GK_RELAY_ERR_NO_BACKEND and _TIMEOUT, 23 Network Error for _UNREACHABLE and _CONN, 0 Other Error
  * for the rest, each with a short EXTRA-TEXT. Without EDNS: no OPT. Returns the length.
  * Pure. */
 size_t gk_front_relay_error(const uint8_t *q, size_t qend, uint16_t client_id, gk_relay_err_t why,

@@ -230,6 +230,9 @@ class Backend:
 					self.log.append((q.question[0].name.to_text().lower(), "tcp"))
 					if ph:
 						self.proxy.append((q.question[0].name.to_text().lower(), "tcp") + ph[1:])
+				if self.mode == "rst":  # the query read, then the connection reset (RST)
+					c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+					return
 				w = self.answer(q, True)
 				c.sendall(struct.pack("!H", len(w)) + w)
 
@@ -311,6 +314,13 @@ def config(nsd_port, be, pair):
 		("sink", ["127.0.0.1:%d" % be["sink"].port],
 		 "    timeout_ms: 5000\n    retries: 0\n    max_outstanding: 65535\n    cache_size: 0\n"
 		 "    check: {name: sink.cn, interval_ms: 60000, down_after: 100}\n"),
+		# TCP connections reset under their queries: alone, and beside one that answers
+		("rst", ["127.0.0.1:%d" % be["rst"].port],
+		 "    timeout_ms: 2000\n    retries: 1\n    cache_size: 0\n"
+		 "    check: {name: rst.cn, interval_ms: 60000, down_after: 100}\n"),
+		("rstok", ["127.0.0.1:%d" % be["rst2"].port, "127.0.0.1:%d" % be["ok2"].port],
+		 "    timeout_ms: 2000\n    retries: 1\n    cache_size: 0\n"
+		 "    check: {name: rstok.cn, interval_ms: 60000, down_after: 100}\n"),
 		("proxy", ["127.0.0.1:%d" % be["proxy"].port],
 		 "    proxy_protocol: true\n    cache_size: 0\n    check: {name: proxy.cn, interval_ms: 100}\n"),
 	]
@@ -349,7 +359,7 @@ def start_knot(tmp, zone, zonefile):
 FORWARDED = [("example.cn", "nsd"), ("com.cn", "rec"), ("mixed.cn", "mixed"), ("bad.cn", "bad"),
 	     ("tc.cn", "tc"), ("tcr.cn", "tcr"), ("fwd.dname.cn", "rec"), ("ecs.cn", "ecs"), ("ecsr.cn", "ecsr"), ("sub.example.cn", "pair"),
 	     ("proxy.cn", "proxy"), ("gone.cn", "gone"), ("badrr.cn", "badrr"), ("huge.cn", "huge"),
-	     ("sink.cn", "sink")]
+	     ("sink.cn", "sink"), ("rst.cn", "rst"), ("rstok.cn", "rstok")]
 # served from files: one below a forwarded zone (com.cn), one above one (fwd.dname.cn)
 SERVED = [("other.com.cn", "other.com.cn.zone"), ("dname.cn", "dname.cn.zone")]
 STATUS = [("example.cn", "filed"), ("filed.com.cn", "filed"), ("revoked.com.cn", "revoked"),
@@ -357,7 +367,8 @@ STATUS = [("example.cn", "filed"), ("filed.com.cn", "filed"), ("revoked.com.cn",
 	  ("mixed.cn", "filed"), ("bad.cn", "filed"), ("tc.cn", "filed"),
 	  ("tcr.cn", "filed"), ("other.com.cn", "filed"), ("dname.cn", "filed"),
 	  ("ecs.cn", "filed"), ("ecsr.cn", "filed"), ("proxy.cn", "filed"), ("pp.cn", "filed"),
-	  ("gone.cn", "filed"), ("badrr.cn", "filed"), ("huge.cn", "filed"), ("sink.cn", "filed")]
+	  ("gone.cn", "filed"), ("badrr.cn", "filed"), ("huge.cn", "filed"), ("sink.cn", "filed"),
+	  ("rst.cn", "filed"), ("rstok.cn", "filed")]
 
 
 def main():
@@ -366,10 +377,11 @@ def main():
 		sys.exit("NSD not found at %s (scripts/deps.sh installs it)" % h.NSD)
 	if not os.access(KNOTD, os.X_OK):
 		sys.exit("knotd not found at %s (scripts/deps.sh installs knot)" % KNOTD)
-	be = {m: Backend(m if m in ("drop", "wrongid", "garbage", "tc", "ecs", "proxy", "die", "badcount", "huge")
-			 else "tc" if m == "tcr" else "drop" if m == "sink" else "ok")
+	be = {m: Backend(m if m in ("drop", "wrongid", "garbage", "tc", "ecs", "proxy", "die", "badcount", "huge",
+				    "rst")
+			 else "tc" if m == "tcr" else "drop" if m == "sink" else "rst" if m == "rst2" else "ok")
 	      for m in ("rec", "drop", "mixed", "wrongid", "garbage", "tc", "tcr", "ecs", "proxy", "die",
-			"badcount", "huge", "sink")}
+			"badcount", "huge", "sink", "rst", "rst2", "ok2")}
 	with h.TempDir("gk-frontend-") as tmp:
 		nsd = h.start_nsd(tmp)
 		os.mkdir(os.path.join(tmp, "nsdb"))
@@ -724,6 +736,23 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 	# a flood of distinct names to a backend that never answers: the outstanding table (4096
 	# a relay) fills, and what does not fit is answered at once
 	table_full(port, be, obs, sf)
+	# a backend that resets its TCP connections under their queries: each try fails at once
+	# (not at its 2 s timeout), retried on a new connection, then SERVFAIL with EDE 23
+	n0, e0 = sf("connection"), obs.m("gatekeeper_frontend_tcp_errors_total")
+	r = ask(port, "www.rst.cn", tcp=True, timeout=10)
+	tries = be["rst"].names("tcp").count("www.rst.cn.")
+	expect("a backend resetting TCP under the query: SERVFAIL with EDE 23 'backend connection failed' "
+	       "after %d tries, counted (servfail_total connection +%d, tcp_errors +%d)" % (
+	       tries, sf("connection") - n0, obs.m("gatekeeper_frontend_tcp_errors_total") - e0),
+	       r.rcode() == dns.rcode.SERVFAIL and ede(r) == 23 and ede_text(r) == "backend connection failed" and
+	       tries == 2 and sf("connection") == n0 + 1 and obs.m("gatekeeper_frontend_tcp_errors_total") >= e0 + 2,
+	       (r, tries))
+	# beside a backend that answers: every query answered, those reset retried on the other
+	rc = [ask(port, "n%d.rstok.cn" % i, tcp=True, timeout=10).rcode() for i in range(6)]
+	reset, answered = be["rst2"].names("tcp"), be["ok2"].names("tcp")
+	expect("... beside one that answers: every TCP query answered NOERROR (%d reset, retried on the "
+	       "other)" % len(reset), rc == [dns.rcode.NOERROR] * 6 and len(reset) >= 1 and
+	       all(n in answered for n in reset), (rc, reset, answered))
 
 	# 6. TC passed on
 	r = ask(port, "x.tc.cn")

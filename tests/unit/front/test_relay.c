@@ -481,6 +481,7 @@ static void test_error_ede(void **state)
 	    {GK_RELAY_ERR_TABLE_FULL, GK_RCODE_SERVFAIL, 0, "outstanding query table full"},
 	    {GK_RELAY_ERR_MALFORMED, GK_RCODE_SERVFAIL, 0, "malformed backend answer"},
 	    {GK_RELAY_ERR_ECS, GK_RCODE_FORMERR, 0, "invalid EDNS Client Subnet option"},
+	    {GK_RELAY_ERR_CONN, GK_RCODE_SERVFAIL, 23, "backend connection failed"},
 	};
 	assert_int_equal(sizeof(want) / sizeof(want[0]), GK_RELAY_ERR_N);
 	uint8_t out[sizeof(cq) + GK_RELAY_ERR_MAX + 1];
