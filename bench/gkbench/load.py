@@ -26,6 +26,8 @@ def account(r, server, s0, s1, client_cpu=None, served=None):
 	r["cpu_pct"] = 100.0 * cpu / wall
 	r["cpu_exec_pct"] = 100.0 * (s1[4] - s0[4]) / wall
 	r["us_per_q"] = 1e6 * cpu / served if served else None
+	if len(s0) > 5:  # the front process alone (a front end without its backend)
+		r["front_us_per_q"] = 1e6 * (s1[5] - s0[5]) / served if served else None
 	r["runq_ms_per_s"] = 1e3 * (s1[2] - s0[2]) / wall
 	other = (s1[3] - s0[3]) - cpu - (client_cpu or 0)
 	r["other_pct"] = max(0.0, 100.0 * other / wall)

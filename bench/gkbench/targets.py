@@ -64,8 +64,12 @@ class Target:
 		return cpu_seconds(self.pids)
 
 	def sample(self):
+		"""(time, CPU s of every process, run-queue wait s, the machine's busy s, time on CPU
+		s, CPU s of the front process alone: the last one started, a front end's in front of
+		its backend's)."""
+		front = self.procs[-1].pids if len(self.procs) > 1 else self.pids
 		return (time.monotonic(), self.cpu(), schedstat(self.pids, 1), machine_busy_seconds(),
-			schedstat(self.pids, 0))
+			schedstat(self.pids, 0), cpu_seconds(front))
 
 
 def nsd_target(label, manifest, work, control=False):

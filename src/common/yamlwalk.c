@@ -91,7 +91,7 @@ int gk_yaml_u64(gk_yaml_t *y, const char *key, yaml_node_t *n, uint64_t min, uin
 int gk_yaml_uint(gk_yaml_t *y, const char *key, yaml_node_t *n, unsigned min, unsigned max,
                  unsigned *out)
 {
-	uint64_t v;
+	uint64_t v = 0; /* gk_yaml_u64 sets it when it returns 0 (gcc -O3 cannot tell) */
 	int rc = gk_yaml_u64(y, key, n, min, max, &v);
 	if (rc == 0)
 		*out = (unsigned)v;
