@@ -32,6 +32,7 @@
 #include "front/relay.h"
 #include "front/rnd.h"
 #include "common/proxy.h"
+#include "rrl/rrl.h" /* the response classes (gk_rrl_class_t) */
 
 #define BSOCKS       8u /* backend sockets per address family */
 #define BS_CAP       (4u * BSOCKS) /* both families' active sockets and those draining */
@@ -92,6 +93,14 @@ struct slot {
 	int fd;
 	socklen_t clen;
 	struct sockaddr_storage client;
+	/* rate limiting of a UDP client's answer (gk_front_fwd_set_limit): the client it counts
+	 * for (a PROXY header's, else the sender) and the forwarded apex in the question name */
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6;
+	} rrl_client;
+	uint8_t rrl_off;
 	gk_fwd_deliver_fn deliver;
 	void *ctx, *conn;
 	uint64_t gen;
@@ -162,6 +171,9 @@ struct gk_fwd {
 	gk_fwd_tap_fn tap_fn;
 	void *tap;
 	unsigned tap_ring;
+	/* rate limiting of UDP clients' answers (gk_front_fwd_set_limit), limit NULL: none */
+	gk_fwd_limit_fn limit;
+	void *limit_ctx;
 	bool queued; /* datagrams to backends wait in a socket's queue */
 	/* client answers waiting for gk_front_fwd_flush: all for client socket ofd */
 	int ofd;
@@ -200,11 +212,51 @@ static uint64_t now_us(void)
 
 /* ---- answers to clients ----------------------------------------------------------------- */
 
+/* Rate limiting of the answer m[0..len) to s's UDP client: 0 send it, 1 the slip response,
+ * 2 drop it. The class from the answer's rcode, AA bit and counts (as rrl/rrl.h's for our own
+ * answers; a backend's wildcard is not known here, nor its delegation point: a referral is
+ * keyed by the forwarded apex). */
+static int limited(struct gk_fwd *f, const struct slot *s, const uint8_t *m, size_t len)
+{
+	size_t qend = s->rq.qend;
+	if (len < qend || qend < 17)
+		return 0;
+	uint8_t rcode = m[3] & 0x0f;
+	unsigned cls;
+	size_t off = 0; /* the source name: the question name from octet off */
+	if (rcode != GK_RCODE_NOERROR) {
+		cls = rcode == GK_RCODE_NXDOMAIN ? GK_RRL_NXDOMAIN : GK_RRL_ERROR;
+		off = s->rrl_off;
+	} else if (rd16(m + 6) == 0 && !(m[2] & 0x04) && rd16(m + 8) > 0) {
+		cls = GK_RRL_REFERRAL;
+		off = s->rrl_off;
+	} else {
+		cls = rd16(m + 6) == 0 ? GK_RRL_NODATA : GK_RRL_ANSWER;
+	}
+	size_t nlen = qend - 16u;
+	if (off >= nlen)
+		off = 0;
+	return f->limit(f->limit_ctx, &s->rrl_client.sa, cls, m + 12 + off, nlen - off);
+}
+
 static void to_client(struct gk_fwd *f, const struct slot *s, const uint8_t *m, size_t len)
 {
 	if (s->kind == K_TCP) {
 		s->deliver(s->ctx, s->conn, s->gen, m, len);
 		return;
+	}
+	uint8_t slip[GK_FWD_QMAX];
+	if (f->limit) {
+		int v = limited(f, s, m, len);
+		if (v == 2)
+			return;
+		if (v == 1) { /* the slip response: header and question, TC, no records */
+			memcpy(slip, m, s->rq.qend);
+			slip[2] |= 0x02;
+			memset(slip + 6, 0, 6);
+			m = slip;
+			len = s->rq.qend;
+		}
 	}
 	if (len > OMAX) { /* larger than a batch entry (a large edns_udp_max): on its own */
 		if (sendto(s->fd, m, len, MSG_DONTWAIT, (const struct sockaddr *)&s->client,
@@ -841,8 +893,8 @@ static void cache_key(const struct slot *s, uint8_t *name, gk_fcache_key_t *k, b
 static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t qlen, uint16_t pool,
                   uint16_t client_limit, bool edns, bool do_bit, int fd,
                   const struct sockaddr_storage *client, socklen_t clen,
-                  const struct sockaddr *real, gk_fwd_deliver_fn fn, void *ctx, void *conn,
-                  uint64_t gen)
+                  const struct sockaddr *real, uint8_t rrl_off, gk_fwd_deliver_fn fn, void *ctx,
+                  void *conn, uint64_t gen)
 {
 	gk_counter_inc(&f->ctr.queries);
 	struct slot tmp, *s = f->free;
@@ -863,6 +915,12 @@ static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t ql
 	s->clen = clen;
 	if (client)
 		memcpy(&s->client, client, clen);
+	s->rrl_off = rrl_off;
+	memset(&s->rrl_client, 0, sizeof(s->rrl_client));
+	if (real && real->sa_family == AF_INET)
+		memcpy(&s->rrl_client.v4, real, sizeof(s->rrl_client.v4));
+	else if (real && real->sa_family == AF_INET6)
+		memcpy(&s->rrl_client.v6, real, sizeof(s->rrl_client.v6));
 	s->rq.client_id = rd16(q);
 	s->rq.qend = qend;
 	s->rq.client_limit = client_limit;
@@ -1166,8 +1224,8 @@ void gk_front_fwd_udp(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res,
 	if (res->qend > GK_FWD_QMAX || clen > sizeof(struct sockaddr_storage))
 		return;
 	start(f, q, res->qend, res->qlen, res->pool, res->client_limit, res->edns, res->do_bit, fd,
-	      (const struct sockaddr_storage *)client, clen, real ? real : client, NULL, NULL, NULL,
-	      0);
+	      (const struct sockaddr_storage *)client, clen, real ? real : client, res->rrl_off, NULL,
+	      NULL, NULL, 0);
 }
 
 void gk_front_fwd_submit(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res,
@@ -1175,7 +1233,7 @@ void gk_front_fwd_submit(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *r
                          uint64_t gen)
 {
 	start(f, q, res->qend, res->qlen, res->pool, res->client_limit, res->edns, res->do_bit, -1,
-	      NULL, 0, client, fn, ctx, conn, gen);
+	      NULL, 0, client, res->rrl_off, fn, ctx, conn, gen);
 	gk_front_fwd_flush(f);
 }
 
@@ -1348,6 +1406,12 @@ unsigned gk_front_fwd_source_ports(const gk_fwd_t *f, int family, uint16_t *port
 		                                          : ((struct sockaddr_in6 *)&a)->sin6_port);
 	}
 	return n;
+}
+
+void gk_front_fwd_set_limit(gk_fwd_t *f, gk_fwd_limit_fn fn, void *ctx)
+{
+	f->limit = fn;
+	f->limit_ctx = ctx;
 }
 
 void gk_front_fwd_set_tap(gk_fwd_t *f, gk_fwd_tap_fn fn, void *tap, unsigned ring)

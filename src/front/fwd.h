@@ -144,6 +144,17 @@ void gk_front_fwd_set_rotate(gk_fwd_t *f, unsigned ms);
  * up to max into ports; returns how many. The loop's thread. */
 unsigned gk_front_fwd_source_ports(const gk_fwd_t *f, int family, uint16_t *ports, unsigned max);
 
+/* Response rate limiting of the answers relayed to UDP clients (rrl/rrl.h: the UDP thread's own
+ * table and settings): fn(ctx, client, cls, name, nlen) counts one answer to client (the one a
+ * load balancer's PROXY header named, else the sender) of class cls (gk_rrl_class_t: the
+ * relay classifies the answer by its rcode and counts; NXDOMAIN and errors keyed by the
+ * forwarded zone's apex, answers and NODATA by the query name) and source name name[0..nlen)
+ * (wire) and says: 0 send it, 1 send the slip response (header and question, TC, counts 0),
+ * 2 drop it. fn NULL: none (TCP clients are never limited). Before the loop runs. */
+typedef int (*gk_fwd_limit_fn)(void *ctx, const struct sockaddr *client, unsigned cls,
+                               const uint8_t *name, size_t nlen);
+void gk_front_fwd_set_limit(gk_fwd_t *f, gk_fwd_limit_fn fn, void *ctx);
+
 /* Free after the loop closed every handle (uv_walk + uv_run) or never ran. NULL: no-op. */
 void gk_front_fwd_free(gk_fwd_t *f);
 

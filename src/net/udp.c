@@ -174,6 +174,32 @@ static bool rrl_pass(struct udp_sock *u, const gk_net_view_t *v, const struct so
 	}
 }
 
+/* Rate limiting of an answer the thread's relay sends a UDP client (front/fwd.h
+ * gk_fwd_limit_fn): the same table, settings and counters as the thread's own answers. */
+static int relay_limit(void *ctx, const struct sockaddr *client, unsigned cls, const uint8_t *name,
+                       size_t nlen)
+{
+	struct udp_sock *u = ctx;
+	const gk_net_view_t *v = gk_snapshot_read(u->w->view);
+	if (v->rrl.rate == 0 || gk_rrl_exempt(&v->rrl, client))
+		return 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	switch (gk_rrl_check(u->rrl, &v->rrl, client, (gk_rrl_class_t)cls, name, nlen,
+	                     (uint32_t)ts.tv_sec)) {
+	case GK_RRL_PASS:
+		return 0;
+	case GK_RRL_SLIP:
+		gk_counter_inc(&u->ctr.rrl_limited);
+		gk_counter_inc(&u->ctr.rrl_slipped);
+		return 1;
+	default:
+		gk_counter_inc(&u->ctr.rrl_limited);
+		gk_counter_inc(&u->ctr.rrl_dropped);
+		return 2;
+	}
+}
+
 /* PROXY v2 (net/proxy.h) on datagram *q (*qlen octets) from peer: from a configured balancer
  * the header is taken off and *client becomes the client it names (in real); from anyone
  * else a datagram that starts with one is refused. False: drop the datagram. */
@@ -396,6 +422,8 @@ int gk_net_udp_front(struct gk_worker *w, const struct gk_front_conf *conf, uint
 		                           GK_FRONT_UDP_PARTS, &u->fwd, err, errlen)) != 0)
 			return rc;
 		gk_net_fwd_tap_set(u->fwd, u->obs);
+		if (u->rrl)
+			gk_front_fwd_set_limit(u->fwd, relay_limit, u);
 		continue;
 	uverr:
 		snprintf(err, errlen, "worker %u: udp: libuv: %s", w->id, uv_strerror(rc));

@@ -311,6 +311,7 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 		const uint64_t *st = qq.st; /* the question's states (gk_query_t.st) */
 		enum src s = SRC_REFUSED;
 		bool slotted = false; /* gk_zone_use_do gave a slotted template */
+		size_t fapex = 0;     /* a forwarded zone's apex: its length in octets */
 		if ((qq.qclass == GK_CLASS_IN || qq.qclass == GK_CLASS_ANY) &&
 		    qq.qtype != GK_TYPE_AXFR && qq.qtype != GK_TYPE_IXFR && zs) {
 			/* every suffix's hash state, once: the zone, its nodes, the registrable
@@ -343,7 +344,6 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 				in_zone = true;
 			}
 			/* a forwarded zone below one of ours: the more specific apex wins */
-			size_t fapex = 0;
 			int pool = -1;
 			if (opts->fwd && (s == SRC_REFUSED || in_zone))
 				pool = gk_pkt_fzones_find(opts->fwd, qq.qname, qq.qlen, qq.loff,
@@ -378,6 +378,9 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 				    transport == GK_PKT_UDP ? (uint16_t)limit : (uint16_t)65535;
 				res->do_bit = qq.do_bit;
 				res->qlen = (uint16_t)qlen;
+				/* the relayed answer's rate-limiting source name for NXDOMAIN and
+				 * errors: the forwarded zone's apex */
+				res->rrl_off = (uint8_t)(fapex && fapex <= qq.qlen ? qq.qlen - fapex : 0);
 				return GK_PKT_FORWARD;
 			}
 		}

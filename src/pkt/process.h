@@ -47,7 +47,8 @@ typedef struct gk_pkt_result {
 	/* For response rate limiting (rrl/rrl.h), filled for GK_PKT_ANSWER: the response's
 	 * class (gk_rrl_class_t) and its source name, the suffix of the question name (at
 	 * out + 12) from octet rrl_off on, the root when qend is 12 or less. qend: end of the
-	 * question in out (12 when the response has none). */
+	 * question in out (12 when the response has none). For GK_PKT_FORWARD rrl_off is the
+	 * forwarded zone's apex in the question name (the relay classifies the answer). */
 	uint8_t rrl_class;
 	uint8_t rrl_off;
 	uint16_t qend;

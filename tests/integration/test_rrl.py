@@ -10,11 +10,16 @@
 # Right after, while that source is in debt, another source (127.0.0.4) gets all of its 10
 # queries answered in full, and the first source is answered over TCP (never limited). The
 # exempt source bursts 100 and gets 100 full answers; the limited counter does not move.
+# Answers relayed from a backend (fwd.cn forwarded to a pool of one Python backend, cache
+# off) are limited the same way: a burst of 100 from 127.0.0.5 gets the rate in full, every
+# second limited one truncated, the rest dropped, counted in the same metrics, and the
+# backend was asked every time (the limit is on the answer, after the backend).
 import os
 import signal
 import socket
 import struct
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -33,8 +38,34 @@ def rrl_counters(mport):
 		int(m["gatekeeper_rrl_dropped_total"]))
 
 
-def burst(srv, src, mport, n, before):
-	"""n queries for www.example.cn A from src (one socket) queued while the server is
+class Backend:
+	"""A UDP backend answering every A query with 192.0.2.1, counting the queries."""
+
+	def __init__(self):
+		self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+		self.sock.bind(("127.0.0.1", 0))
+		self.port, self.queries = self.sock.getsockname()[1], 0
+		threading.Thread(target=self.serve, daemon=True).start()
+
+	def serve(self):
+		while True:
+			try:
+				data, peer = self.sock.recvfrom(65535)
+				q = dns.message.from_wire(data)
+			except OSError:
+				return
+			except Exception:  # noqa: BLE001
+				continue
+			r = dns.message.make_response(q)
+			r.flags |= dns.flags.AA
+			if q.question[0].rdtype == dns.rdatatype.A:
+				r.answer.append(dns.rrset.from_text(q.question[0].name, 300, "IN", "A", "192.0.2.1"))
+			self.queries += 1
+			self.sock.sendto(r.to_wire(), peer)
+
+
+def burst(srv, src, mport, n, before, name="www.example.cn"):
+	"""n queries for name A from src (one socket) queued while the server is
 	stopped. Returns (full answers, truncated answers, limited counter delta), once every
 	query is accounted for (a reply received or counted as limited)."""
 	s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -43,7 +74,7 @@ def burst(srv, src, mport, n, before):
 		s.bind((src, 0))
 		wires = []
 		for i in range(n):
-			q = dns.message.make_query("www.example.cn", "A")
+			q = dns.message.make_query(name, "A")
 			q.id = 0x6000 + i
 			wires.append(q.to_wire())
 		os.kill(srv.pid, signal.SIGSTOP)
@@ -61,7 +92,7 @@ def burst(srv, src, mport, n, before):
 				r = dns.message.from_wire(data)
 				assert r.id not in ids, "two replies to query %d" % r.id
 				ids.add(r.id)
-				assert str(r.question[0].name) == "www.example.cn.", r
+				assert str(r.question[0].name) == name + ".", r
 				if r.flags & dns.flags.TC:
 					assert not r.answer and not r.authority, r
 					tc += 1
@@ -83,12 +114,20 @@ def burst(srv, src, mport, n, before):
 
 
 def main(binary):
+	be = Backend()
 	with h.TempDir("gk-rrl-") as tmp:
 		mport = h.free_port()
 		extra = ("metrics:\n  listen: \"127.0.0.1:%d\"\n"
 			 "rate_limit:\n  responses_per_second: %d\n  slip: 2\n  window: 1\n"
-			 "  ipv4_prefix: 32\n  exempt: [\"127.0.0.3\", \"192.0.2.0/24\"]\n") % (mport, RATE)
-		gk = h.start_gk(binary, tmp, extra=extra, rate_limit=None)
+			 "  ipv4_prefix: 32\n  exempt: [\"127.0.0.3\", \"192.0.2.0/24\"]\n"
+			 "pools:\n  - name: be\n    backends: [\"127.0.0.1:%d\"]\n    cache_size: 0\n"
+			 "    check: {name: fwd.cn, interval_ms: 60000}\n") % (mport, RATE, be.port)
+		port = h.free_port()
+		conf = h.gk_config(tmp, port, extra=extra, rate_limit=None)
+		text = open(conf).read().replace("zones:\n", "zones:\n  - {name: fwd.cn, forward: be}\n", 1)
+		open(conf, "w").write(text)
+		gk = h.Server("gatekeeperd", [binary, "-c", conf], tmp, port, os.path.join(tmp, "gatekeeperd.log"))
+		gk.wait_ready()
 		try:
 			assert "rate_limit: 10 responses/s" in gk.log_text(), gk.log_text()
 			c0 = rrl_counters(mport)
@@ -115,6 +154,16 @@ def main(binary):
 			full, tc, limited = burst(gk, "127.0.0.3", mport, N, (lim1, slip1, drop1))
 			assert (full, tc, limited) == (N, 0, 0), (full, tc, limited)
 			assert rrl_counters(mport) == (lim1, slip1, drop1)
+
+			# answers relayed from the backend: limited the same way, after the backend
+			q0 = be.queries
+			full, tc, limited = burst(gk, "127.0.0.5", mport, N, (lim1, slip1, drop1), "www.fwd.cn")
+			h.log("relayed answers, limited source: %d full, %d truncated, %d limited; backend asked %d" %
+			      (full, tc, limited, be.queries - q0))
+			assert RATE <= full <= 2 * RATE, full
+			assert limited == N - full and tc == limited // 2, (full, tc, limited)
+			assert be.queries - q0 == N, be.queries - q0
+			lim1, slip1, drop1 = rrl_counters(mport)
 		finally:
 			rc = gk.stop()
 		text = gk.log_text()
