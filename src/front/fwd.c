@@ -171,6 +171,9 @@ struct gk_fwd {
 	gk_fwd_tap_fn tap_fn;
 	void *tap;
 	unsigned tap_ring;
+	/* the client socket's own address (local_of), for PROXY headers; local_fd -1: none */
+	int local_fd;
+	struct sockaddr_storage local;
 	/* rate limiting of UDP clients' answers (gk_front_fwd_set_limit), limit NULL: none */
 	gk_fwd_limit_fn limit;
 	void *limit_ctx;
@@ -889,6 +892,21 @@ static void cache_key(const struct slot *s, uint8_t *name, gk_fcache_key_t *k, b
 	                       .ecs_len = subnet ? s->ecs_key_len : 0};
 }
 
+/* The address client socket fd is bound to (a UDP relay answers from one socket), asked of
+ * the kernel once per socket rather than per query; NULL when fd < 0 or it cannot be had. */
+static const struct sockaddr *local_of(struct gk_fwd *f, int fd)
+{
+	if (fd < 0)
+		return NULL;
+	if (f->local_fd != fd) {
+		socklen_t ll = sizeof(f->local);
+		f->local_fd = getsockname(fd, (struct sockaddr *)&f->local, &ll) == 0 ? fd : -1;
+		if (f->local_fd < 0)
+			return NULL;
+	}
+	return (const struct sockaddr *)&f->local;
+}
+
 /* A new client query: cache, else a backend, else SERVFAIL. */
 static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t qlen, uint16_t pool,
                   uint16_t client_limit, bool edns, bool do_bit, int fd,
@@ -942,11 +960,8 @@ static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t ql
 	if (pc->proxy) {
 		/* the client as the listener saw it (a load balancer's PROXY header, if any, named
 		 * it), and the address it spoke to when the socket is ours (UDP) */
-		struct sockaddr_storage local;
-		socklen_t ll = sizeof(local);
-		bool have = fd >= 0 && getsockname(fd, (struct sockaddr *)&local, &ll) == 0;
-		int n = gk_proxy_write(s->phdr, sizeof(s->phdr), real,
-		                       have ? (struct sockaddr *)&local : NULL, fn == NULL);
+		const struct sockaddr *local = local_of(f, fd);
+		int n = gk_proxy_write(s->phdr, sizeof(s->phdr), real, local, fn == NULL);
 		s->phdr_len = n > 0 ? (uint8_t)n : 0;
 	}
 	if (pc->ecs) {
@@ -1447,6 +1462,7 @@ int gk_front_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf, uint16_t edns
 	if (f == NULL)
 		goto nomem;
 	f->loop = loop;
+	f->local_fd = -1;
 	f->edns_udp_max = edns_udp_max;
 	gk_front_rnd_init(&f->rnd);
 	f->pools = calloc(conf->n_pools ? conf->n_pools : 1, sizeof(*f->pools));
