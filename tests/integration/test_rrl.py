@@ -170,6 +170,8 @@ def main(binary):
 		assert rc == 0, text
 		assert "ERROR: AddressSanitizer" not in text and "runtime error" not in text, text
 		assert "rate-limited %d (slipped %d, dropped %d)" % (lim1, slip1, drop1) in text, text
+		# the relayed answers in the stop's counters (before their rate limiting)
+		assert "counters: forwarded %d queries; cache hits 0, answers relayed %d, SERVFAIL 0" % (N, N) in text, text
 	h.log("test_rrl: ok")
 
 
