@@ -405,41 +405,40 @@ static void arm_timer(struct gk_fwd *f, uint64_t d)
 }
 
 /* s's try times out in its pool's timeout_ms: at the tail of the pool's list, which stays in
- * deadline order because every try of a pool has the same timeout. */
-static void arm(struct gk_fwd *f, struct slot *s)
+ * deadline order because every try of a pool has the same timeout. now: the try has failed
+ * already (its TCP connection did): at the head with the deadline now instead, for the
+ * relay's timer to treat it as a timeout at its next turn (after the connection's close, so
+ * that a retry on the same backend opens a new one). */
+static void arm_at(struct gk_fwd *f, struct slot *s, bool now)
 {
 	struct fpool *fp = &f->pools[s->pool];
 	disarm(f, s);
-	s->deadline = uv_now(f->loop) + fp->conf->timeout_ms;
+	s->deadline = uv_now(f->loop) + (now ? 0 : fp->conf->timeout_ms);
 	s->timed = true;
-	s->tnext = NULL;
-	s->tprev = fp->ttail;
-	if (fp->ttail)
-		fp->ttail->tnext = s;
-	else
+	if (now) {
+		s->tprev = NULL;
+		s->tnext = fp->thead;
+		if (fp->thead)
+			fp->thead->tprev = s;
+		else
+			fp->ttail = s;
 		fp->thead = s;
-	fp->ttail = s;
+		f->armed = 0; /* fire at the next turn, whatever it was armed for */
+	} else {
+		s->tnext = NULL;
+		s->tprev = fp->ttail;
+		if (fp->ttail)
+			fp->ttail->tnext = s;
+		else
+			fp->thead = s;
+		fp->ttail = s;
+	}
 	arm_timer(f, s->deadline);
 }
 
-/* s's try has failed now (its TCP connection did): at the head of its pool's list with the
- * deadline now, for the relay's timer to treat it as a timeout at its next turn (after the
- * connection's close, so that a retry on the same backend opens a new one). */
-static void arm_now(struct gk_fwd *f, struct slot *s)
+static void arm(struct gk_fwd *f, struct slot *s)
 {
-	struct fpool *fp = &f->pools[s->pool];
-	disarm(f, s);
-	s->deadline = uv_now(f->loop);
-	s->timed = true;
-	s->tprev = NULL;
-	s->tnext = fp->thead;
-	if (fp->thead)
-		fp->thead->tprev = s;
-	else
-		fp->ttail = s;
-	fp->thead = s;
-	f->armed = 0; /* fire at the next turn, whatever it was armed for */
-	arm_timer(f, s->deadline);
+	arm_at(f, s, false);
 }
 
 static void oneshot_drop(struct slot *s);
@@ -572,14 +571,14 @@ static void bc_failed(struct bconn *c)
 	bc_close(c);
 	if (own != NULL && own->timed) {
 		own->conn_failed = true;
-		arm_now(f, own);
+		arm_at(f, own, true);
 	}
 	for (size_t i = 0; shared && i < GK_FWD_SLOTS; i++) {
 		struct slot *s = &f->slots[i];
 		if (s->kind != K_FREE && s->kind != K_CHECK && s->tcp && s->oc == NULL &&
 		    s->pool == pool && s->sock == sock && s->timed) {
 			s->conn_failed = true;
-			arm_now(f, s);
+			arm_at(f, s, true);
 		}
 	}
 }

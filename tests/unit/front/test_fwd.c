@@ -149,6 +149,16 @@ static void backend_at(gk_fbackend_conf_t *be, const struct sockaddr_in *a, cons
 	snprintf(be->name, sizeof(be->name), "%s", name);
 }
 
+/* The relay's loop initialised and a relay of conf on it (EDNS 1232, the process's only relay). */
+static gk_fwd_t *relay_on(uv_loop_t *loop, const gk_front_conf_t *conf)
+{
+	assert_int_equal(uv_loop_init(loop), 0);
+	gk_fwd_t *f = NULL;
+	char err[256];
+	assert_int_equal(gk_front_fwd_new(loop, conf, 1232, 1, 1, &f, err, sizeof(err)), 0);
+	return f;
+}
+
 /* The relay f and its loop closed and freed, and the test's sockets closed. */
 static void relay_done(uv_loop_t *loop, gk_fwd_t *f, int bfd, int lfd, int cfd)
 {
@@ -254,10 +264,7 @@ static void test_client_ecs(void **state)
 		    .ecs_client = i ? GK_FRONT_ECS_REPLACE : GK_FRONT_ECS_KEEP};
 	gk_front_conf_t conf = {.pools = pc, .n_pools = 2};
 	uv_loop_t loop;
-	assert_int_equal(uv_loop_init(&loop), 0);
-	gk_fwd_t *f = NULL;
-	char err[256];
-	assert_int_equal(gk_front_fwd_new(&loop, &conf, 1232, 1, 1, &f, err, sizeof(err)), 0);
+	gk_fwd_t *f = relay_on(&loop, &conf);
 	/* the client as a load balancer named it (ours is made of it) */
 	struct sockaddr_in real = {.sin_family = AF_INET};
 	inet_pton(AF_INET, "203.0.113.5", &real.sin_addr);
@@ -385,10 +392,7 @@ static void test_backend_without_opt(void **state)
 	    .cache_size = 64};
 	gk_front_conf_t conf = {.pools = &pc, .n_pools = 1};
 	uv_loop_t loop;
-	assert_int_equal(uv_loop_init(&loop), 0);
-	gk_fwd_t *f = NULL;
-	char err[256];
-	assert_int_equal(gk_front_fwd_new(&loop, &conf, 1232, 1, 1, &f, err, sizeof(err)), 0);
+	gk_fwd_t *f = relay_on(&loop, &conf);
 	uint8_t q[256], sent[512], a[1024];
 	size_t qend, ql = ecs_query(q, NULL, 0, &qend);
 	gk_pkt_result_t res = {.qend = (uint16_t)qend, .client_limit = 1232, .edns = true};
@@ -457,10 +461,7 @@ static void test_own_errors(void **state)
 		    .check_interval_ms = 60000};
 	gk_front_conf_t conf = {.pools = pc, .n_pools = 2};
 	uv_loop_t loop;
-	assert_int_equal(uv_loop_init(&loop), 0);
-	gk_fwd_t *f = NULL;
-	char err[256];
-	assert_int_equal(gk_front_fwd_new(&loop, &conf, 1232, 1, 1, &f, err, sizeof(err)), 0);
+	gk_fwd_t *f = relay_on(&loop, &conf);
 	uint8_t q[256], sent[512], a[1024];
 	size_t qend, ql = ecs_query(q, NULL, 0, &qend), al;
 	gk_pkt_result_t res = {.qend = (uint16_t)qend, .client_limit = 1232, .edns = true};
@@ -583,10 +584,7 @@ static void test_port_rotation(void **state)
 	                           .check_interval_ms = 60000};
 	gk_front_conf_t conf = {.pools = &pc, .n_pools = 1};
 	uv_loop_t loop;
-	assert_int_equal(uv_loop_init(&loop), 0);
-	gk_fwd_t *f = NULL;
-	char err[256];
-	assert_int_equal(gk_front_fwd_new(&loop, &conf, 1232, 1, 1, &f, err, sizeof(err)), 0);
+	gk_fwd_t *f = relay_on(&loop, &conf);
 	unsigned fds0 = open_fds();
 	uint16_t p0[8], p1[8], seen[16];
 	assert_int_equal(gk_front_fwd_source_ports(f, AF_INET, p0, 8), 8);
