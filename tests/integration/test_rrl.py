@@ -39,7 +39,7 @@ def rrl_counters(mport):
 
 
 class Backend:
-	"""A UDP backend answering every A query with 192.0.2.1, counting the queries."""
+	"""A UDP backend answering every A query with 192.0.2.1, counting them."""
 
 	def __init__(self):
 		self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -60,7 +60,7 @@ class Backend:
 			r.flags |= dns.flags.AA
 			if q.question[0].rdtype == dns.rdatatype.A:
 				r.answer.append(dns.rrset.from_text(q.question[0].name, 300, "IN", "A", "192.0.2.1"))
-			self.queries += 1
+				self.queries += 1  # the relay's health checks (SOA) are not counted
 			self.sock.sendto(r.to_wire(), peer)
 
 
