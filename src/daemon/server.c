@@ -110,24 +110,24 @@ static void log_counters(gk_server_t *s)
 	       (unsigned long long)c.rrl_dropped);
 	/* forwarded queries are answered by the relays, not in the rcode counts above */
 	size_t nf = 0;
-	gk_fwd_t **fw = gk_front_conf_forwards(s->boot->front) && s->n_workers
-	                    ? gk_daemon_fwds(s, &nf)
-	                    : NULL;
+	gk_fwd_t **fw =
+	    gk_front_conf_forwards(s->boot->front) && s->n_workers ? gk_daemon_fwds(s, &nf) : NULL;
 	if (fw != NULL) {
 		gk_fwd_counters_t f = {0};
 		for (size_t i = 0; i < nf; i++)
 			gk_front_fwd_counters_read(fw[i], &f);
-		gk_log(GK_LOG_INFO,
-		       "counters: forwarded %llu queries; cache hits %llu, answers relayed %llu, "
-		       "SERVFAIL %llu (no backend %llu, table full %llu, connection %llu, malformed "
-		       "%llu, timeout %llu), FORMERR (invalid ECS) %llu",
-		       (unsigned long long)f.queries, (unsigned long long)f.cache_hits,
-		       (unsigned long long)f.answers, (unsigned long long)f.servfail,
-		       (unsigned long long)f.no_backend, (unsigned long long)f.table_full,
-		       (unsigned long long)f.conn_failed, (unsigned long long)f.bad_answer,
-		       (unsigned long long)(f.servfail - f.no_backend - f.table_full -
-		                            f.conn_failed - f.bad_answer),
-		       (unsigned long long)f.ecs_invalid);
+		gk_log(
+		    GK_LOG_INFO,
+		    "counters: forwarded %llu queries; cache hits %llu, answers relayed %llu, "
+		    "SERVFAIL %llu (no backend %llu, table full %llu, connection %llu, malformed "
+		    "%llu, timeout %llu), FORMERR (invalid ECS) %llu",
+		    (unsigned long long)f.queries, (unsigned long long)f.cache_hits,
+		    (unsigned long long)f.answers, (unsigned long long)f.servfail,
+		    (unsigned long long)f.no_backend, (unsigned long long)f.table_full,
+		    (unsigned long long)f.conn_failed, (unsigned long long)f.bad_answer,
+		    (unsigned long long)(f.servfail - f.no_backend - f.table_full - f.conn_failed -
+		                         f.bad_answer),
+		    (unsigned long long)f.ecs_invalid);
 		free(fw);
 	}
 }

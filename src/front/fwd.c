@@ -34,7 +34,7 @@
 #include "common/proxy.h"
 #include "rrl/rrl.h" /* the response classes (gk_rrl_class_t) */
 
-#define BSOCKS       8u /* backend sockets per address family */
+#define BSOCKS       8u            /* backend sockets per address family */
 #define BS_CAP       (4u * BSOCKS) /* both families' active sockets and those draining */
 #define RBUF         65535u
 #define RECV_BUDGET  64u /* datagrams read per socket per readiness callback */
@@ -76,7 +76,7 @@ struct slot {
 	int16_t backend;
 	int16_t sock;
 	bool edns, do_bit;
-	bool tcp; /* sent over the backend's TCP connection (client TCP, or a TC retry) */
+	bool tcp;         /* sent over the backend's TCP connection (client TCP, or a TC retry) */
 	bool conn_failed; /* that connection failed with this try on it (bc_failed) */
 	uint64_t sent_us;
 	gk_relay_q_t rq;
@@ -1238,8 +1238,8 @@ void gk_front_fwd_udp(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res,
 	if (res->qend > GK_FWD_QMAX || clen > sizeof(struct sockaddr_storage))
 		return;
 	start(f, q, res->qend, res->qlen, res->pool, res->client_limit, res->edns, res->do_bit, fd,
-	      (const struct sockaddr_storage *)client, clen, real ? real : client, res->rrl_off, NULL,
-	      NULL, NULL, 0);
+	      (const struct sockaddr_storage *)client, clen, real ? real : client, res->rrl_off,
+	      NULL, NULL, NULL, 0);
 }
 
 void gk_front_fwd_submit(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res,

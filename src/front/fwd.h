@@ -11,9 +11,9 @@
  * backend (pool.h: least outstanding by weight, healthy, under its bound) and sends the
  * client's question under a random ID (rnd.h) from one of its backend sockets, each
  * bound to a port the kernel picks at random (RFC 5452), one of them replaced by a socket
- * on a new random port every GK_FWD_ROTATE_MS (the old one drains its tries). An answer is matched against the
- * outstanding query by socket, source address, ID and question bytes (relay.h); the others
- * are dropped and counted. A query that times out is sent again to another backend, up to
+ * on a new random port every GK_FWD_ROTATE_MS (the old one drains its tries). An answer is matched
+ * against the outstanding query by socket, source address, ID and question bytes (relay.h); the
+ * others are dropped and counted. A query that times out is sent again to another backend, up to
  * the pool's retries; with none left, or no backend up, the client gets SERVFAIL at once.
  * The answer goes back with the client's ID and question bytes, its OPT removed for a
  * client without EDNS or carrying our buffer size, cut to header and question with TC when
@@ -72,26 +72,26 @@ typedef void (*gk_fwd_deliver_fn)(void *ctx, void *conn, uint64_t gen, const uin
 
 /* Per-worker figures (plain counters). */
 typedef struct gk_fwd_counters {
-	uint64_t queries;     /* relayed queries received */
-	uint64_t cache_hits;  /* answered from the packet cache */
-	uint64_t answers;     /* backend answers relayed to clients */
-	uint64_t servfail;    /* SERVFAIL sent: no backend up, every try timed out, table full */
-	uint64_t no_backend;  /* ... of which no backend was up (or all at their bound) */
-	uint64_t table_full;  /* ... of which the outstanding table was full */
-	uint64_t conn_failed; /* ... of which the last try's backend TCP connection failed */
-	uint64_t retries;     /* tries sent again to another backend after a timeout */
-	uint64_t mismatched;  /* backend datagrams dropped: no outstanding query matched */
-	uint64_t malformed;   /* backend answers that could not be relayed (bad OPT walk) */
-	uint64_t truncated;   /* truncated UDP answers from backends */
-	uint64_t tcp_retries; /* ... asked again over TCP */
-	uint64_t tcp_queries; /* queries sent over TCP to backends */
-	uint64_t tcp_errors;  /* backend TCP connections that failed or were reset */
-	uint64_t send_errors; /* client answers the kernel did not take */
-	uint64_t checks;      /* active health checks sent */
-	uint64_t tap_dropped; /* dnstap messages of backend traffic not queued: ring full */
-	uint64_t ecs_invalid; /* queries with an invalid ECS option (RFC 7871 7.1.1): FORMERR */
-	uint64_t bad_answer;  /* SERVFAIL sent: a backend answer that could not be relayed */
-	uint64_t rotations;   /* backend sockets replaced by one on a new source port */
+	uint64_t queries;       /* relayed queries received */
+	uint64_t cache_hits;    /* answered from the packet cache */
+	uint64_t answers;       /* backend answers relayed to clients */
+	uint64_t servfail;      /* SERVFAIL sent: no backend up, every try timed out, table full */
+	uint64_t no_backend;    /* ... of which no backend was up (or all at their bound) */
+	uint64_t table_full;    /* ... of which the outstanding table was full */
+	uint64_t conn_failed;   /* ... of which the last try's backend TCP connection failed */
+	uint64_t retries;       /* tries sent again to another backend after a timeout */
+	uint64_t mismatched;    /* backend datagrams dropped: no outstanding query matched */
+	uint64_t malformed;     /* backend answers that could not be relayed (bad OPT walk) */
+	uint64_t truncated;     /* truncated UDP answers from backends */
+	uint64_t tcp_retries;   /* ... asked again over TCP */
+	uint64_t tcp_queries;   /* queries sent over TCP to backends */
+	uint64_t tcp_errors;    /* backend TCP connections that failed or were reset */
+	uint64_t send_errors;   /* client answers the kernel did not take */
+	uint64_t checks;        /* active health checks sent */
+	uint64_t tap_dropped;   /* dnstap messages of backend traffic not queued: ring full */
+	uint64_t ecs_invalid;   /* queries with an invalid ECS option (RFC 7871 7.1.1): FORMERR */
+	uint64_t bad_answer;    /* SERVFAIL sent: a backend answer that could not be relayed */
+	uint64_t rotations;     /* backend sockets replaced by one on a new source port */
 	uint64_t rotate_errors; /* ... replacements that could not be made (socket, bind) */
 } gk_fwd_counters_t;
 

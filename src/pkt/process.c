@@ -380,7 +380,8 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 				res->qlen = (uint16_t)qlen;
 				/* the relayed answer's rate-limiting source name for NXDOMAIN and
 				 * errors: the forwarded zone's apex */
-				res->rrl_off = (uint8_t)(fapex && fapex <= qq.qlen ? qq.qlen - fapex : 0);
+				res->rrl_off =
+				    (uint8_t)(fapex && fapex <= qq.qlen ? qq.qlen - fapex : 0);
 				return GK_PKT_FORWARD;
 			}
 		}

@@ -576,12 +576,13 @@ static void test_port_rotation(void **state)
 	int bfd = udp_socket(&ba), lfd = udp_socket(&la), cfd = udp_socket(&ca);
 	gk_fbackend_conf_t be;
 	backend_at(&be, &ba, "backend");
-	gk_front_pool_conf_t pc = {.name = "rotating",
-	                           .backends = &be,
-	                           .n_backends = 1,
-	                           .health = {.max_outstanding = 16, .down_after = 3, .up_after = 2},
-	                           .timeout_ms = 60000,
-	                           .check_interval_ms = 60000};
+	gk_front_pool_conf_t pc = {
+	    .name = "rotating",
+	    .backends = &be,
+	    .n_backends = 1,
+	    .health = {.max_outstanding = 16, .down_after = 3, .up_after = 2},
+	    .timeout_ms = 60000,
+	    .check_interval_ms = 60000};
 	gk_front_conf_t conf = {.pools = &pc, .n_pools = 1};
 	uv_loop_t loop;
 	gk_fwd_t *f = relay_on(&loop, &conf);

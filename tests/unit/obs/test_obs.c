@@ -228,8 +228,7 @@ static void test_render(void **state)
 	assert_null(strstr(text, "mode=\"monitor\""));
 	assert_int_equal(sample(text, "gatekeeper_packet_duration_seconds_bucket{le=\"1e-07\"}"),
 	                 0);
-	assert_int_equal(sample(text, "gatekeeper_packet_duration_seconds_bucket{le=\"0.01\"}"),
-	                 0);
+	assert_int_equal(sample(text, "gatekeeper_packet_duration_seconds_bucket{le=\"0.01\"}"), 0);
 	assert_int_equal(sample(text, "gatekeeper_packet_duration_seconds_bucket{le=\"+Inf\"}"), 2);
 	assert_int_equal(sample(text, "gatekeeper_packet_duration_seconds_count"), 2);
 	assert_true(sample(text, "gatekeeper_packet_duration_seconds_sum") >= 0.04);
