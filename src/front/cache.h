@@ -2,9 +2,11 @@
 /* src/front/cache.h -- the front end's packet cache: backend answers by question.
  *
  * One cache per relay thread (fwd.h; no locks: only its own loop reads and writes it), bounded in
- * memory at creation: nslots slots of GK_FCACHE_SLOT octets in sets of GK_FCACHE_WAYS, all
- * allocated by gk_front_cache_new; put and get never allocate. A full set evicts the entry that
- * expires first. A flood of random names therefore replaces entries, never grows the cache.
+ * memory at creation: nslots slots of GK_FCACHE_SLOT octets and an index of them, all
+ * allocated by gk_front_cache_new; put and get never allocate. It holds nslots entries
+ * whatever their keys; a full cache replaces an expired entry or one not asked for since a
+ * CLOCK hand last passed it (cache.c). A flood of random names therefore replaces entries,
+ * never grows the cache, and does not push out the names clients keep asking for.
  *
  * Key: the query name (lowercase wire form), type, class, the DO and CD bits, and the ECS
  * scope subnet when the answer depends on the client's (key.ecs). TTLs:
@@ -25,7 +27,6 @@
 #include "gk/errors.h"
 
 #define GK_FCACHE_SLOT 1280u /* largest answer cached (EDNS 1232 and headroom) */
-#define GK_FCACHE_WAYS 4u
 
 typedef struct gk_fcache gk_fcache_t;
 
@@ -50,16 +51,16 @@ typedef struct gk_front_cache_stats {
 	size_t entries, slots, bytes;
 } gk_fcache_stats_t;
 
-/* A cache of at most max_bytes (rounded down to whole sets of GK_FCACHE_WAYS slots; at
- * least one set), TTLs capped at max_ttl seconds (0: no negative or positive caching above
- * 0 s, i.e. nothing cached). Returns 0 with *out, GK_EINVAL (max_bytes below one set) or
- * GK_ENOMEM. Any thread; then only the owning thread. */
+/* A cache of at most max_bytes (rounded down to whole entries of
+ * gk_front_cache_entry_bytes(); at least one), TTLs capped at max_ttl seconds (0: no negative or
+ * positive caching above 0 s, i.e. nothing cached). Returns 0 with *out, GK_EINVAL (max_bytes below
+ * one entry) or GK_ENOMEM. Any thread; then only the owning thread. */
 GK_MUST_CHECK int gk_front_cache_new(size_t max_bytes, uint32_t max_ttl, gk_fcache_t **out);
 void gk_front_cache_free(gk_fcache_t *c);
 
-/* The memory of one entry (its slot: key, times and up to GK_FCACHE_SLOT octets of answer):
- * gk_front_cache_new(n * gk_front_cache_entry_bytes(), ...) holds exactly n entries when n is a
- * multiple of GK_FCACHE_WAYS. Pure. */
+/* The memory of one entry (its slot: key, times and up to GK_FCACHE_SLOT octets of answer,
+ * and its share of the index): gk_front_cache_new(n * gk_front_cache_entry_bytes(), ...)
+ * holds exactly n entries. Pure. */
 size_t gk_front_cache_entry_bytes(void);
 
 /* The TTL answer msg[0..len) would be cached with, per the rules above: >= 0 seconds, or

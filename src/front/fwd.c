@@ -1442,8 +1442,7 @@ size_t gk_front_fwd_cache_share(unsigned cache_size, unsigned parts_total, unsig
 	if (parts_total < parts)
 		parts_total = parts;
 	size_t n = (size_t)((uint64_t)cache_size * parts / parts_total);
-	n -= n % GK_FCACHE_WAYS;
-	return cache_size == 0 ? 0 : n < GK_FCACHE_WAYS ? GK_FCACHE_WAYS : n;
+	return cache_size == 0 ? 0 : n < 1 ? 1 : n;
 }
 
 void gk_front_fwd_cache_stats(const gk_fwd_t *f, size_t pool, gk_fcache_stats_t *st)

@@ -116,9 +116,8 @@ GK_MUST_CHECK int gk_front_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf,
 
 /* Entries of one relay's cache of parts parts for a pool of cache_size entries in a process
  * whose relays have parts_total parts (0 taken as parts): cache_size x parts / parts_total
- * rounded down to whole sets of GK_FCACHE_WAYS, so that the relays together hold at most
- * cache_size, but at least one set (so the total is at most max(cache_size, relays x
- * GK_FCACHE_WAYS)); 0 when cache_size is 0. Pure. */
+ * rounded down, so that the relays together hold at most cache_size, but at least one (so
+ * the total is at most max(cache_size, relays)); 0 when cache_size is 0. Pure. */
 size_t gk_front_fwd_cache_share(unsigned cache_size, unsigned parts_total, unsigned parts);
 
 /* This relay's packet cache figures for pool (zeros: cache off or no such pool). The

@@ -177,7 +177,16 @@ static void test_negative_and_uncacheable(void **state)
 	gk_front_cache_free(c);
 }
 
-/* a flood of distinct names replaces entries: the cache never holds more than its slots */
+static void flood_name(uint8_t name[11], unsigned i)
+{
+	name[0] = 9;
+	for (unsigned j = 0; j < 9; j++)
+		name[1 + j] = (uint8_t)('a' + (i >> (j * 2) & 3) + (j & 1) * 4);
+	name[10] = 0;
+}
+
+/* the cache holds as many entries as it has slots, whatever their hashes; then a flood of
+ * distinct names replaces entries: it never holds more than its slots */
 static void test_bounded(void **state)
 {
 	(void)state;
@@ -186,25 +195,102 @@ static void test_bounded(void **state)
 	gk_fcache_stats_t st;
 	gk_front_cache_stats(c, &st);
 	size_t slots = st.slots;
-	assert_true(slots > 0 && st.bytes <= 64 * 1024);
-	uint8_t m[512];
+	assert_int_equal(slots, 64 * 1024 / gk_front_cache_entry_bytes());
+	assert_true(st.bytes <= 64 * 1024);
+	uint8_t m[512], out[GK_FCACHE_SLOT], name[11];
 	size_t n = answer(m, 0, 300, -1, 0);
-	uint8_t name[32];
-	for (unsigned i = 0; i < 10000; i++) {
-		name[0] = 8;
-		for (unsigned j = 0; j < 8; j++)
-			name[1 + j] = (uint8_t)('a' + (i >> (j * 2) & 3) + (j & 1) * 4);
-		name[9] = (uint8_t)(i & 0x3f) | 0x40;
-		name[10] = 0;
+	for (unsigned i = 0; i < slots; i++) {
+		flood_name(name, i);
 		gk_fcache_key_t k = {.name = name, .nlen = 11, .type = 1, .cls = 1};
 		assert_int_equal(gk_front_cache_put(c, &k, m, n, i), 0);
 	}
 	gk_front_cache_stats(c, &st);
-	assert_true(st.entries <= slots);
-	assert_true(st.evictions > 0);
-	assert_int_equal(st.bytes, slots * (st.bytes / slots));
+	assert_int_equal(st.entries, slots);
+	assert_int_equal(st.evictions, 0);
+	for (unsigned i = 0; i < slots; i++) { /* every one of them is there */
+		flood_name(name, i);
+		gk_fcache_key_t k = {.name = name, .nlen = 11, .type = 1, .cls = 1};
+		assert_int_equal(gk_front_cache_get(c, &k, slots, out, sizeof(out)), n);
+	}
+	for (unsigned i = slots; i < 10000; i++) {
+		flood_name(name, i);
+		gk_fcache_key_t k = {.name = name, .nlen = 11, .type = 1, .cls = 1};
+		assert_int_equal(gk_front_cache_put(c, &k, m, n, i), 0);
+	}
+	gk_front_cache_stats(c, &st);
+	assert_int_equal(st.entries, slots);
+	assert_int_equal(st.inserts, 10000);
+	assert_int_equal(st.evictions + st.expired, 10000 - slots);
 	gk_front_cache_free(c);
 	assert_int_equal(gk_front_cache_new(100, 86400, &c), GK_EINVAL);
+	assert_int_equal(gk_front_cache_new(gk_front_cache_entry_bytes(), 86400, &c), 0);
+	gk_front_cache_stats(c, &st);
+	assert_int_equal(st.slots, 1);
+	gk_front_cache_free(c);
+}
+
+/* a full cache of 4,000 entries, 1,000 of them asked every 2,000 new names while 100,000
+ * names asked once flood through: not one of the asked ones is replaced (CLOCK: the hand
+ * goes round in about 3,000 new names); an expired entry is taken even when asked for */
+static void test_flood_keeps_popular(void **state)
+{
+	(void)state;
+	gk_fcache_t *c;
+	assert_int_equal(gk_front_cache_new(4000 * gk_front_cache_entry_bytes(), 86400, &c), 0);
+	uint8_t m[512], out[GK_FCACHE_SLOT], name[11];
+	size_t n = answer(m, 0, 300, -1, 0);
+	gk_fcache_key_t k = {.name = name, .nlen = 11, .type = 1, .cls = 1};
+	for (unsigned j = 0; j < 4000; j++) { /* popular i at every 4th slot, i < 1000 */
+		flood_name(name, j % 4 == 0 ? j / 4 : 1000 + j);
+		assert_int_equal(gk_front_cache_put(c, &k, m, n, 0), 0);
+	}
+	for (unsigned i = 0; i < 1000; i++) {
+		flood_name(name, i);
+		assert_int_equal(gk_front_cache_get(c, &k, 0, out, sizeof(out)), n);
+	}
+	unsigned lost = 0;
+	uint64_t now = 0;
+	for (unsigned i = 0; i < 100000; i++) {
+		now = i / 1000; /* well within the TTL */
+		flood_name(name, 5000 + i);
+		assert_int_equal(gk_front_cache_put(c, &k, m, n, now), 0);
+		if (i % 2 == 0) {
+			flood_name(name, (i / 2) % 1000);
+			if (gk_front_cache_get(c, &k, now, out, sizeof(out)) == 0) {
+				lost++;
+				assert_int_equal(gk_front_cache_put(c, &k, m, n, now), 0);
+			}
+		}
+	}
+	assert_int_equal(lost, 0);
+	gk_fcache_stats_t st;
+	gk_front_cache_stats(c, &st);
+	assert_int_equal(st.entries, 4000);
+	assert_int_equal(st.evictions, 100000);
+	gk_front_cache_free(c);
+	/* two entries, both asked for, the second expired: the hand passes the first (its mark
+	 * cleared) and takes the second, marked as it is */
+	assert_int_equal(gk_front_cache_new(2 * gk_front_cache_entry_bytes(), 86400, &c), 0);
+	uint8_t name2[11], name3[11];
+	flood_name(name, 1);
+	flood_name(name2, 2);
+	flood_name(name3, 3);
+	gk_fcache_key_t k2 = {.name = name2, .nlen = 11, .type = 1, .cls = 1},
+	                k3 = {.name = name3, .nlen = 11, .type = 1, .cls = 1};
+	uint8_t m60[512];
+	size_t n60 = answer(m60, 0, 60, -1, 0);
+	n = answer(m, 0, 300, -1, 0);
+	assert_int_equal(gk_front_cache_put(c, &k2, m, n, 0), 0);    /* slot 1: 300 s */
+	assert_int_equal(gk_front_cache_put(c, &k, m60, n60, 0), 0); /* slot 2: 60 s */
+	assert_int_equal(gk_front_cache_get(c, &k2, 1000, out, sizeof(out)), n);
+	assert_int_equal(gk_front_cache_get(c, &k, 1000, out, sizeof(out)), n60);
+	assert_int_equal(gk_front_cache_put(c, &k3, m, n, 61000), 0);
+	assert_int_equal(gk_front_cache_get(c, &k2, 61000, out, sizeof(out)), n);
+	assert_int_equal(gk_front_cache_get(c, &k3, 61000, out, sizeof(out)), n);
+	gk_front_cache_stats(c, &st);
+	assert_int_equal(st.expired, 1);
+	assert_int_equal(st.evictions, 0);
+	gk_front_cache_free(c);
 }
 
 int main(void)
@@ -214,6 +300,7 @@ int main(void)
 	    cmocka_unit_test(test_hit_decrements_ttl),
 	    cmocka_unit_test(test_negative_and_uncacheable),
 	    cmocka_unit_test(test_bounded),
+	    cmocka_unit_test(test_flood_keeps_popular),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
