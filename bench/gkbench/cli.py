@@ -74,6 +74,8 @@ def main():
 			help="secondary: seconds of --rate queries without, then with zone changes (0: not run)")
 	ap.add_argument("--secondary-change-rate", type=float, default=100,
 			help="secondary: zone changes a second at the primary during the load")
+	ap.add_argument("--fe-linger-us", dest="fe_linger_us", type=int, default=0,
+			help="frontend: gatekeeperd's udp_linger_us (wake-up coalescing of the front end's loop)")
 	ap.add_argument("--seed", type=int, default=20240101)
 	ap.add_argument("--build", default=os.path.join(ROOT, "build-bench"))
 	ap.add_argument("--clean-head", action="store_true",

@@ -178,6 +178,7 @@ struct gk_fwd {
 	gk_fwd_limit_fn limit;
 	void *limit_ctx;
 	bool queued; /* datagrams to backends wait in a socket's queue */
+	uint64_t rx; /* backend datagrams read (gk_front_fwd_rx): loop thread only */
 	/* client answers waiting for gk_front_fwd_flush: all for client socket ofd */
 	int ofd;
 	unsigned on;
@@ -1198,6 +1199,7 @@ static void bsock_cb(uv_poll_t *h, int status, int events)
 					break;
 				continue; /* an ICMP error (IP_RECVERR): errqueue() reads it */
 			}
+			f->rx++;
 			answer_in(f, (int)(b - f->bs), f->rbuf, (size_t)n, &from);
 		}
 		gk_front_fwd_flush(f);
@@ -1217,6 +1219,7 @@ static void bsock_cb(uv_poll_t *h, int status, int events)
 				break;
 			continue; /* an ICMP error (IP_RECVERR): errqueue() reads it */
 		}
+		f->rx += (unsigned)n;
 		for (int i = 0; i < n; i++) {
 			if (f->rmsg[i].msg_hdr.msg_flags & MSG_TRUNC) {
 				gk_counter_inc(&f->ctr.malformed); /* larger than we advertised */
@@ -1231,6 +1234,11 @@ static void bsock_cb(uv_poll_t *h, int status, int events)
 }
 
 /* ---- entry points -------------------------------------------------------------------------- */
+
+uint64_t gk_front_fwd_rx(const gk_fwd_t *f)
+{
+	return f->rx;
+}
 
 void gk_front_fwd_udp(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res, int fd,
                       const struct sockaddr *client, socklen_t clen, const struct sockaddr *real)

@@ -165,6 +165,9 @@ void gk_front_fwd_free(gk_fwd_t *f);
  * each of its own callbacks. */
 void gk_front_fwd_udp(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res, int fd,
                       const struct sockaddr *client, socklen_t clen, const struct sockaddr *real);
+/* Loop thread: backend datagrams read so far (over UDP, the relay's own sockets); the UDP
+ * thread's wake-up coalescing counts a loop turn's reads with it (net/udp.c). */
+uint64_t gk_front_fwd_rx(const gk_fwd_t *f);
 /* Loop thread: send the queued client answers (one sendmmsg per client socket; those the
  * kernel does not take now are dropped and counted). */
 void gk_front_fwd_flush(gk_fwd_t *f);

@@ -51,6 +51,7 @@ struct udp_sock {
 	uv_poll_t poll;
 	uv_timer_t tick; /* every UDP_WAIT_MS: a quiescent point, udp_stop seen */
 	uv_async_t stop;
+	uint64_t rx; /* client datagrams read by the loop (wake-up coalescing, udp.c) */
 };
 
 /* --- what TCP and TLS connections share (tcp.c, tls_conn.c) --- */

@@ -175,6 +175,8 @@ static void render_net(struct buf *b, const gk_obs_t *obs)
 	counter1(b, "gatekeeper_udp_send_errors_total",
 	         "UDP responses the kernel did not take (dropped; the client retries).",
 	         n.send_errors);
+	counter1(b, "gatekeeper_udp_lingers_total",
+	         "Sleeps of the UDP threads' wake-up coalescing (udp_linger_us).", n.udp_lingers);
 	counter1(b, "gatekeeper_tcp_connections_accepted_total", "TCP connections accepted.",
 	         n.tcp_accepted);
 	FAMILY(b, "gatekeeper_tcp_connections_closed_total", "counter",

@@ -197,6 +197,7 @@ typedef struct gk_net_counters {
 	uint64_t tls_handshake_timeout; /* closed: no handshake within handshake_timeout_ms */
 	uint64_t tls_idle_closed;       /* closed by the idle timeout */
 	uint64_t tls_evicted;           /* closed to make room at the connection cap */
+	uint64_t udp_lingers;           /* wake-up coalescing sleeps of the UDP threads */
 } gk_net_counters_t;
 
 /* add(arg, sum) adds the network layer's counters into *sum at each scrape, on the main

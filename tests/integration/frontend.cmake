@@ -11,6 +11,11 @@ gk_integration_test(integration_frontend_failover test_frontend_failover.py 180
 	$<TARGET_FILE:gk-sync>)
 set_tests_properties(integration_frontend_failover PROPERTIES
 	ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1;GK_NSD=${GK_NSD}")
+# the same with the front end's loop coalescing wake-ups (udp_linger_us: 100)
+gk_integration_test(integration_frontend_failover_linger test_frontend_failover.py 180
+	$<TARGET_FILE:gk-sync>)
+set_tests_properties(integration_frontend_failover_linger PROPERTIES
+	ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1;GK_NSD=${GK_NSD};FO_LINGER=100")
 # zones forwarded from a zone list file (NAME forward=POOL) to NSD: the decision first
 gk_integration_test(integration_frontend_list test_frontend_list.py 120 $<TARGET_FILE:gk-sync>)
 set_tests_properties(integration_frontend_list PROPERTIES

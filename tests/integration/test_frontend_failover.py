@@ -5,7 +5,9 @@
 #
 # Usage: test_frontend_failover.py GATEKEEPERD GK_SYNC
 # (FO_TOTAL, FO_RATE and FO_TMO in the environment override the burst's size, its rate and
-# the pool's timeout_ms, for a heavier run by hand.)
+# the pool's timeout_ms, for a heavier run by hand. FO_LINGER sets udp_linger_us: the
+# front end's loop then coalesces wake-ups, and the checks below hold all the same, with
+# gatekeeper_udp_lingers_total counting its sleeps; without it the count stays 0.)
 #
 # gatekeeperd (one worker) forwards example.cn to pool "pair" (two NSDs, health checks every
 # 100 ms, a try's timeout of 3 s, one retry). dnsperf (its own timeout 2 s, so a query that
@@ -36,6 +38,7 @@ import dns.rcode  # noqa: E402
 
 TOTAL = int(os.environ.get("FO_TOTAL", 12000))  # queries in the burst
 RATE = int(os.environ.get("FO_RATE", 3000))  # queries per second
+LINGER = int(os.environ.get("FO_LINGER", 0))  # udp_linger_us
 
 
 def main():
@@ -53,7 +56,7 @@ def main():
 		feed.snapshot(1, [("example.cn", "filed")])
 		backends = ["127.0.0.1:%d" % n.port for n in nsd]
 		mport = h.free_port()
-		extra = ("redis:\n  address: \"127.0.0.1:%d\"\n  instance_id: fefo-%d\n"
+		extra = ("udp_linger_us: %d\n" % LINGER) + ("redis:\n  address: \"127.0.0.1:%d\"\n  instance_id: fefo-%d\n"
 			 "filing:\n  startup: refuse\n  unfiled: {action: refuse}\n"
 			 "metrics: {listen: \"127.0.0.1:%d\"}\n"
 			 "pools:\n  - name: pair\n    backends: [%s]\n    timeout_ms: %s\n    retries: 1\n"
@@ -149,6 +152,12 @@ def run(gk, port, mport, nsd, backends, tmp, dnsperf):
 		dns_rcode(port, "after%d.wild.example.cn" % i)
 	after = bm(mport, "gatekeeper_frontend_backend_queries_total", victim)
 	expect("... and given queries again (%s -> %s)" % (before, after), after > before)
+	lingers = h.metrics(mport).get("gatekeeper_udp_lingers_total")
+	if LINGER:
+		expect("udp_linger_us %d: the front end's loop slept to coalesce (%s sleeps for %d "
+		       "queries)" % (LINGER, lingers, TOTAL), lingers and lingers > 0)
+	else:
+		expect("no udp_linger_us: no sleep (%s)" % lingers, lingers == 0)
 	return back
 
 

@@ -10,7 +10,7 @@ import urllib.request
 import gen  # bench/gen.py (gkbench/__init__.py puts bench/ on sys.path)
 
 from ..common import log
-from ..load import Background, dnsperf_latency, gkload_run, GKLOAD_PEAK, profile
+from ..load import Background, dnsperf_latency, gkload_run, GKLOAD_PEAK, GKLOAD_SOCKETS, profile
 from ..procs import Proc, dns_query, free_port
 from ..rounds import kinds_udp, measure_rounds, quiet
 from ..targets import Redis, Target, dnsdist_target, first_filed, gk_sync, nsd_target, wait_ready
@@ -20,7 +20,7 @@ DD_CACHE = 100000  # dnsdist's packet cache (entries)
 CACHE_ON = DD_CACHE  # gatekeeperd's pool cache_size: the same entries for the process
 
 
-def fe_target(label, binary, manifest, work, redis, cache_size, n_backends=1):
+def fe_target(label, binary, manifest, work, redis, cache_size, n_backends=1, linger_us=0):
 	"""gatekeeperd (1 worker, filing enforced against redis) forwarding every zone of the
 	manifest to a pool of n_backends NSD instances of its own (same zone files), pinned with
 	it on the server core; its metrics endpoint on t.metrics_port."""
@@ -30,7 +30,7 @@ def fe_target(label, binary, manifest, work, redis, cache_size, n_backends=1):
 	port, mport = free_port(), free_port()
 	inst = "bench-%s-%d" % (label, os.getpid())
 	lines = ["listen: [\"127.0.0.1:%d\"]" % port, "workers: 1", "edns_udp_max: 1232", "log_level: info",
-		 "rate_limit:", "  responses_per_second: 0",
+		 "udp_linger_us: %d" % linger_us, "rate_limit:", "  responses_per_second: 0",
 		 "redis:", "  address: \"127.0.0.1:%d\"" % redis.port, "  instance_id: %s" % inst,
 		 "filing:", "  enforce: true", "  unfiled: {action: refuse}", "  revoked: {action: refuse}",
 		 "metrics:", "  listen: \"127.0.0.1:%d\"" % mport,
@@ -73,7 +73,8 @@ def failover(env, label):
 	rcodes; after a third of the run the first backend's processes are SIGKILLed by PID. The
 	queries outstanding to it at the kill are read from the metrics just before."""
 	a = env.a
-	t = fe_target(label, a.gatekeeperd, env.manifest, a.work, env.fe_redis, 0, n_backends=2)
+	t = fe_target(label, a.gatekeeperd, env.manifest, a.work, env.fe_redis, 0, n_backends=2,
+		      linger_us=a.fe_linger_us)
 	try:
 		t.start(a.start_timeout)
 		wait_ready(env.fe_redis, t.instance, 120, t.gk)
@@ -155,8 +156,8 @@ def frontend_scenario(env):
 	env.fe_redis = redis
 	sync_s, _ = env.apply(redis, env.snapshot(a.status_1m))
 	m = env.manifest
-	gk_off = fe_target("gatekeeperd-fe-nocache", a.gatekeeperd, m, a.work, redis, 0)
-	gk_on = fe_target("gatekeeperd-fe-cache", a.gatekeeperd, m, a.work, redis, CACHE_ON)
+	gk_off = fe_target("gatekeeperd-fe-nocache", a.gatekeeperd, m, a.work, redis, 0, linger_us=a.fe_linger_us)
+	gk_on = fe_target("gatekeeperd-fe-cache", a.gatekeeperd, m, a.work, redis, CACHE_ON, linger_us=a.fe_linger_us)
 	dd_off = dnsdist_target("dnsdist+NSD-nocache", m, a.work, env.dnsdist_data(a.status_1m), a.dnsdist_mode)
 	dd_on = dnsdist_target("dnsdist+NSD-cache", m, a.work, env.dnsdist_data(a.status_1m), a.dnsdist_mode,
 			       cache=DD_CACHE)
@@ -183,6 +184,11 @@ def frontend_scenario(env):
 				out.setdefault("perf", {})[t.label] = profile(t, lambda: gkload_run(t, a.gkload, q, a.duration,
 												  GKLOAD_PEAK), "peak")
 				log("profile %s: %s" % (t.label, out["perf"][t.label]))
+			for t in (gk_off, dd_off, gk_on, dd_on):  # where the CPU goes at the fixed rate
+				out.setdefault("perf_fixed", {})[t.label] = profile(
+					t, lambda: gkload_run(t, a.gkload, q, a.duration, ["-Q", str(a.rate), "-c", GKLOAD_SOCKETS]),
+					"fixed")
+				log("profile %s at %d qps: %s" % (t.label, a.rate, out["perf_fixed"][t.label]))
 		for t in (gk_off, dd_off, dd_on):
 			t.stop()
 		# before the revocation, so that gkload's expected rcodes still hold
