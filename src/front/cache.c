@@ -27,6 +27,7 @@
 #include "common/dname.h"
 #include "front/cache.h"
 
+#define TYPE_NS  2
 #define TYPE_SOA 6
 #define TYPE_OPT 41
 
@@ -103,23 +104,31 @@ static bool walk(uint8_t *m, size_t len, rr_fn fn, void *ctx)
 }
 
 struct ttl_ctx {
-	uint32_t min_pos, soa;
-	bool have_pos, have_soa;
+	uint32_t min_pos, soa, min_add;
+	bool have_pos, have_soa, have_ns, have_add;
 };
 
 static void ttl_rr(void *ctx, uint8_t *m, size_t t, unsigned section)
 {
 	struct ttl_ctx *c = ctx;
 	uint16_t type = rd16(m + t);
-	if (type == TYPE_OPT || section == 2)
+	if (type == TYPE_OPT)
 		return;
 	uint32_t ttl = rd32(m + t + 4);
 	if (ttl > 0x7fffffffu)
-		ttl = 0; /* RFC 2181 8 */
+		ttl = 0;    /* RFC 2181 8 */
+	if (section == 2) { /* counts for a referral's glue only */
+		if (!c->have_add || ttl < c->min_add)
+			c->min_add = ttl;
+		c->have_add = true;
+		return;
+	}
 	if (!c->have_pos || ttl < c->min_pos)
 		c->min_pos = ttl;
 	c->have_pos = true;
 	size_t rdl = rd16(m + t + 8);
+	if (section == 1 && type == TYPE_NS)
+		c->have_ns = true;
 	if (section == 1 && type == TYPE_SOA && rdl >= 22 && !c->have_soa) {
 		/* MINIMUM is the last field of the rdata */
 		uint32_t min = rd32(m + t + 10 + rdl - 4);
@@ -138,9 +147,15 @@ int64_t gk_front_cache_ttl(const uint8_t *msg, size_t len, uint32_t max_ttl)
 		return GK_ENOENT; /* not a response, truncated, or no single question */
 	uint32_t ttl;
 	if (rcode == 3 || (rcode == 0 && rd16(msg + 6) == 0)) {
-		if (!c.have_soa)
+		if (c.have_soa) {
+			ttl = c.soa;
+		} else if (rcode == 0 && c.have_ns) {
+			/* a referral (NS in authority, no SOA): not a negative answer; it lives
+			 * for its smallest TTL, glue included */
+			ttl = c.have_add && c.min_add < c.min_pos ? c.min_add : c.min_pos;
+		} else {
 			return GK_ENOENT; /* RFC 2308 5: no SOA, no negative caching */
-		ttl = c.soa;
+		}
 	} else if (rcode == 0) {
 		ttl = c.min_pos;
 	} else {
@@ -160,6 +175,8 @@ int gk_front_cache_new(size_t max_bytes, uint32_t max_ttl, gk_fcache_t **out)
 	gk_fcache_t *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return GK_ENOMEM;
+	c->nslots = nslots;
+	c->nsets = nsets;
 	c->slots = calloc(nslots, sizeof(*c->slots));
 	c->index = calloc(nsets * IWAYS, sizeof(*c->index));
 	c->free = malloc(nslots * sizeof(*c->free));
@@ -170,8 +187,6 @@ int gk_front_cache_new(size_t max_bytes, uint32_t max_ttl, gk_fcache_t **out)
 	for (size_t i = 0; i < nslots; i++) /* slot 0 handed out first */
 		c->free[i] = (uint32_t)(nslots - 1 - i);
 	c->nfree = nslots;
-	c->nslots = nslots;
-	c->nsets = nsets;
 	c->max_ttl = max_ttl;
 	c->st.slots = nslots;
 	c->st.bytes =

@@ -12,10 +12,11 @@
  * scope subnet when the answer depends on the client's (key.ecs). TTLs:
  * a positive answer lives for the smallest TTL of its answer and authority records; a
  * negative one (NXDOMAIN, or NOERROR without answer records) for min(SOA TTL, SOA MINIMUM)
- * of the SOA in its authority section, and is not cached without one (RFC 2308 5); both
- * capped by max_ttl. SERVFAIL, other rcodes and truncated answers are not cached. A hit
- * comes back with every TTL decremented by the seconds spent in the cache (OPT excepted);
- * the caller patches the ID and the question's case.
+ * of the SOA in its authority section, and is not cached without one (RFC 2308 5); a
+ * referral (NOERROR, no answer, NS records in authority, no SOA) for the smallest TTL of its
+ * authority and additional records (glue); all capped by max_ttl. SERVFAIL, other rcodes and
+ * truncated answers are not cached. A hit comes back with every TTL decremented by the seconds
+ * spent in the cache (OPT excepted); the caller patches the ID and the question's case.
  *
  * The decision (decide/decide.h) runs before the cache is asked, so a revoked name is
  * refused at the next query even while its answer is cached.

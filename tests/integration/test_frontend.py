@@ -125,7 +125,13 @@ class Backend:
 		r = dns.message.make_response(q)
 		r.flags |= dns.flags.AA
 		qn, qt = q.question[0].name, q.question[0].rdtype
-		if qt == dns.rdatatype.SOA:
+		if len(qn.labels) > 2 and qn.labels[1].lower() == b"deleg":
+			# below a zone cut at deleg.<zone>: a referral (NS in authority, glue, no AA)
+			cut = qn.parent()
+			r.flags &= ~dns.flags.AA
+			r.authority.append(dns.rrset.from_text(cut, 3600, "IN", "NS", "ns1.%s" % cut))
+			r.additional.append(dns.rrset.from_text("ns1.%s" % cut, 600, "IN", "A", "192.0.2.53"))
+		elif qt == dns.rdatatype.SOA:
 			r.answer.append(dns.rrset.from_text(qn, 300, "IN", "SOA",
 							    "ns. host. 1 7200 900 1209600 300"))
 		elif qt == dns.rdatatype.A and qn.labels[0].lower().startswith(b"big"):
@@ -670,6 +676,18 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 	expect("second query from the cache (backend asked once)", n1 - n0 == 1 and
 	       r2.rcode() == dns.rcode.NOERROR and r2.question[0].name.to_text() == "CACHED.filed.com.cn." and
 	       rdata(r1) == [("cached.filed.com.cn.", 1, "192.0.2.99")], (n0, n1, r2))
+	# a referral (a name below a delegation in the backend's zone) is cached too
+	n0 = be["rec"].names().count("x.deleg.filed.com.cn.")
+	r1 = ask(port, "x.deleg.filed.com.cn")
+	r2 = ask(port, "x.deleg.filed.com.cn")
+	n1 = be["rec"].names().count("x.deleg.filed.com.cn.")
+	expect("a referral relayed (NS in authority, glue, no AA) and the second from the cache "
+	       "(backend asked %d times)" % (n1 - n0),
+	       n1 - n0 == 1 and r2.rcode() == dns.rcode.NOERROR and not r2.answer and
+	       not (r2.flags & dns.flags.AA) and
+	       [x.rdtype for x in r2.authority] == [dns.rdatatype.NS] and
+	       [x.name.to_text() for x in r2.additional] == ["ns1.deleg.filed.com.cn."],
+	       (n0, n1, r1, r2))
 	t0 = time.monotonic()
 	feed.snapshot(2, [s if s[0] != "filed.com.cn" else ("filed.com.cn", "revoked") for s in STATUS])
 	r = wait_for("the revocation enforced on the cached name",

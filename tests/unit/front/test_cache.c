@@ -3,8 +3,8 @@
  *
  * Answers built by hand: key (name, type, class, DO, CD), positive TTL (smallest of answer
  * and authority), negative TTL per RFC 2308 (min of SOA TTL and MINIMUM; none without a
- * SOA), uncacheable rcodes and TC, TTLs decremented on a hit, expiry, the memory bound under
- * a flood of distinct names, malformed answers.
+ * SOA), referrals (smallest TTL, glue included), uncacheable rcodes and TC, TTLs decremented on a
+ * hit, expiry, the memory bound under a flood of distinct names, malformed answers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -96,6 +96,24 @@ static void test_ttl_rules(void **state)
 	assert_int_equal(gk_front_cache_ttl(m, n, 86400), 30); /* NODATA */
 	n = answer(m, 3, -1, -1, 0);
 	assert_int_equal(gk_front_cache_ttl(m, n, 86400), GK_ENOENT); /* no SOA: not cached */
+	n = answer(m, 0, -1, -1, 0);
+	assert_int_equal(gk_front_cache_ttl(m, n, 86400), GK_ENOENT); /* NODATA without SOA */
+	/* a referral: NS example.cn (TTL 3600) in authority, glue (TTL 600) in additional */
+	static const uint8_t ns[] = {0xc0, 16, 0, 2, 0,   1,   0,   0,    0x0e,
+	                             0x10, 0,  6, 3, 'n', 's', '1', 0xc0, 16},
+	                     glue[] = {0xc0, 0, 0, 1, 0, 1, 0, 0, 0x02, 0x58, 0, 4, 192, 0, 2, 53};
+	n = answer(m, 0, -1, -1, 0);
+	m[2] = 0x80; /* QR, not AA */
+	size_t ns_at = n;
+	memcpy(m + n, ns, sizeof(ns));
+	n += sizeof(ns);
+	m[9] = 1;
+	assert_int_equal(gk_front_cache_ttl(m, n, 86400), 3600);
+	memcpy(m + n, glue, sizeof(glue));
+	m[n + 1] = (uint8_t)(ns_at + 12); /* owner: ns1.example.cn */
+	n += sizeof(glue);
+	m[11] = 1;
+	assert_int_equal(gk_front_cache_ttl(m, n, 86400), 600);
 	n = answer(m, 2, 300, -1, 0);
 	assert_int_equal(gk_front_cache_ttl(m, n, 86400), GK_ENOENT); /* SERVFAIL */
 	n = answer(m, 0, 300, -1, 0);
