@@ -24,6 +24,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include "common/counter.h"
 #include "common/dname.h"
 #include "front/cache.h"
 
@@ -261,7 +262,7 @@ static void drop(gk_fcache_t *c, struct way *w)
 	s->nlen = 0;
 	c->free[c->nfree++] = w->idx - 1;
 	w->idx = 0;
-	c->st.entries--;
+	gk_counter_add(&c->st.entries, UINT64_MAX); /* - 1 */
 }
 
 /* The way pointing at slot number i (it has one while the slot is in use). */
@@ -291,9 +292,9 @@ static uint32_t take_slot(gk_fcache_t *c, uint64_t now_ms)
 		}
 		struct way *w = way_of(c, (uint32_t)victim);
 		if (now_ms >= c->slots[victim].expires_ms)
-			c->st.expired++;
+			gk_counter_inc(&c->st.expired);
 		else
-			c->st.evictions++;
+			gk_counter_inc(&c->st.evictions);
 		drop(c, w);
 	}
 	return c->free[--c->nfree];
@@ -304,12 +305,12 @@ int gk_front_cache_put(gk_fcache_t *c, const gk_fcache_key_t *key, const uint8_t
 {
 	int64_t ttl = gk_front_cache_ttl(msg, len, c->max_ttl);
 	if (ttl == GK_ESYNTAX) {
-		c->st.malformed++;
+		gk_counter_inc(&c->st.malformed);
 		return GK_ESYNTAX;
 	}
 	if (ttl <= 0 || len > GK_FCACHE_SLOT || key->nlen == 0 || key->nlen > 255 ||
 	    key->ecs_len > GK_FCACHE_ECS_MAX) {
-		c->st.uncacheable++;
+		gk_counter_inc(&c->st.uncacheable);
 		return GK_ENOENT;
 	}
 	uint64_t h = key_hash(key);
@@ -340,14 +341,14 @@ int gk_front_cache_put(gk_fcache_t *c, const gk_fcache_key_t *key, const uint8_t
 				if (c->slots[set[i].idx - 1].expires_ms <
 				    c->slots[w->idx - 1].expires_ms)
 					w = &set[i];
-			c->st.evictions++;
+			gk_counter_inc(&c->st.evictions);
 			drop(c, w);
 		}
 		/* the hand may take a slot of this very set, leaving w's way empty: w stays free */
 		uint32_t i = take_slot(c, now_ms);
 		w->tag = tag_of(h);
 		w->idx = i + 1;
-		c->st.entries++;
+		gk_counter_inc(&c->st.entries);
 	}
 	struct slot *victim = &c->slots[w->idx - 1];
 	victim->hash = h;
@@ -364,7 +365,7 @@ int gk_front_cache_put(gk_fcache_t *c, const gk_fcache_key_t *key, const uint8_t
 	victim->expires_ms = now_ms + (uint64_t)ttl * 1000u;
 	victim->len = (uint16_t)len;
 	memcpy(victim->msg, msg, len);
-	c->st.inserts++;
+	gk_counter_inc(&c->st.inserts);
 	return 0;
 }
 
@@ -385,7 +386,7 @@ size_t gk_front_cache_get(gk_fcache_t *c, const gk_fcache_key_t *key, uint64_t n
                           size_t cap)
 {
 	if (key->nlen == 0 || key->nlen > 255 || key->ecs_len > GK_FCACHE_ECS_MAX) {
-		c->st.misses++;
+		gk_counter_inc(&c->st.misses);
 		return 0;
 	}
 	uint64_t h = key_hash(key);
@@ -394,22 +395,23 @@ size_t gk_front_cache_get(gk_fcache_t *c, const gk_fcache_key_t *key, uint64_t n
 		struct slot *s = &c->slots[w->idx - 1];
 		if (now_ms >= s->expires_ms) {
 			drop(c, w);
-			c->st.expired++;
+			gk_counter_inc(&c->st.expired);
 		} else if (s->len <= cap) {
 			memcpy(out, s->msg, s->len);
 			uint32_t age = (uint32_t)((now_ms - s->stored_ms) / 1000u);
 			if (age > 0)
 				walk(out, s->len, age_rr, &age); /* walked at put: cannot fail */
 			s->ref = 1;
-			c->st.hits++;
+			gk_counter_inc(&c->st.hits);
 			return s->len;
 		}
 	}
-	c->st.misses++;
+	gk_counter_inc(&c->st.misses);
 	return 0;
 }
 
 void gk_front_cache_stats(const gk_fcache_t *c, gk_fcache_stats_t *st)
 {
-	*st = c->st;
+	memset(st, 0, sizeof(*st));
+	gk_counter_sum((const uint64_t *)&c->st, sizeof(c->st) / sizeof(uint64_t), (uint64_t *)st);
 }

@@ -49,8 +49,8 @@ typedef struct gk_front_cache_stats {
 	uint64_t hits, misses, inserts, evictions, expired;
 	uint64_t uncacheable; /* answers put but not cacheable (rcode, TC, no SOA, too large) */
 	uint64_t malformed;   /* answers put that could not be walked */
-	size_t entries, slots, bytes;
-} gk_fcache_stats_t;
+	uint64_t entries, slots, bytes;
+} gk_fcache_stats_t; /* all uint64_t: written by the cache's thread with common/counter.h */
 
 /* A cache of at most max_bytes (rounded down to whole entries of
  * gk_front_cache_entry_bytes(); at least one), TTLs capped at max_ttl seconds (0: no negative or
@@ -80,4 +80,5 @@ int gk_front_cache_put(gk_fcache_t *c, const gk_fcache_key_t *key, const uint8_t
 size_t gk_front_cache_get(gk_fcache_t *c, const gk_fcache_key_t *key, uint64_t now_ms, uint8_t *out,
                           size_t cap);
 
+/* The cache's figures: relaxed loads, any thread (while its owner writes). */
 void gk_front_cache_stats(const gk_fcache_t *c, gk_fcache_stats_t *st);

@@ -120,8 +120,8 @@ GK_MUST_CHECK int gk_front_fwd_new(uv_loop_t *loop, const gk_front_conf_t *conf,
  * the total is at most max(cache_size, relays)); 0 when cache_size is 0. Pure. */
 size_t gk_front_fwd_cache_share(unsigned cache_size, unsigned parts_total, unsigned parts);
 
-/* This relay's packet cache figures for pool (zeros: cache off or no such pool). The
- * relay's loop thread, or any thread while the loop does not run. */
+/* This relay's packet cache figures for pool (zeros: cache off or no such pool). Any
+ * thread (relaxed loads). */
 void gk_front_fwd_cache_stats(const gk_fwd_t *f, size_t pool, gk_fcache_stats_t *st);
 
 /* dnstap of backend traffic: fn(tap, ring, ...) is called on the loop's thread for each

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include "front/cache.h"
 #include "front/fwd.h"
 
 void gk_front_fwd_backend_sum(gk_fwd_t *const *fw, size_t n, size_t pool, size_t b,
@@ -173,6 +174,47 @@ void gk_front_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *
 			        "backend=\"%s\"} %" PRIu64 "\n",
 			        pn, bn, cum);
 		}
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} cst[] = {
+	    {"gatekeeper_frontend_cache_entries", "gauge",
+	     "Answers held in the pool's packet caches.", offsetof(gk_fcache_stats_t, entries)},
+	    {"gatekeeper_frontend_cache_capacity", "gauge",
+	     "Entries the pool's packet caches can hold (cache_size, divided among the relays).",
+	     offsetof(gk_fcache_stats_t, slots)},
+	    {"gatekeeper_frontend_cache_inserts_total", "counter", "Backend answers stored.",
+	     offsetof(gk_fcache_stats_t, inserts)},
+	    {"gatekeeper_frontend_cache_evictions_total", "counter",
+	     "Live entries replaced to make room (a full cache).",
+	     offsetof(gk_fcache_stats_t, evictions)},
+	    {"gatekeeper_frontend_cache_expired_total", "counter",
+	     "Entries dropped or replaced at the end of their TTL.",
+	     offsetof(gk_fcache_stats_t, expired)},
+	    {"gatekeeper_frontend_cache_uncacheable_total", "counter",
+	     "Backend answers not stored: SERVFAIL and other rcodes, truncated, negative without "
+	     "a SOA, larger than an entry, or malformed.",
+	     offsetof(gk_fcache_stats_t, uncacheable)},
+	};
+	for (size_t k = 0; k < sizeof(cst) / sizeof(cst[0]); k++) {
+		fam(f, cst[k].name, cst[k].type, cst[k].help);
+		for (size_t p = 0; p < conf->n_pools; p++) {
+			uint64_t v = 0;
+			for (size_t i = 0; i < n; i++) {
+				gk_fcache_stats_t st;
+				if (!fw[i])
+					continue;
+				gk_front_fwd_cache_stats(fw[i], p, &st);
+				uint64_t x;
+				memcpy(&x, (const char *)&st + cst[k].off, sizeof(x));
+				v += x;
+				if (cst[k].off == offsetof(gk_fcache_stats_t, uncacheable))
+					v += st.malformed;
+			}
+			fprintf(f, "%s{pool=\"%s\"} %" PRIu64 "\n", cst[k].name,
+			        conf->pools[p].name, v);
+		}
+	}
 	gk_fwd_counters_t c;
 	memset(&c, 0, sizeof(c));
 	for (size_t i = 0; i < n; i++)

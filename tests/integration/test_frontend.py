@@ -713,6 +713,14 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 	expect("... latency histogram of the live backend (%s answers)" % lat, lat and lat >= 8, lat)
 	expect("cache hits counted", (obs.m("gatekeeper_frontend_cache_hits_total") or 0) >= 2,
 	       obs.m("gatekeeper_frontend_cache_hits_total"))
+	mc = {k: v for k, v in h.metrics(obs.mport).items() if k.startswith("gatekeeper_frontend_cache_")}
+	cap, ent = mc.get('gatekeeper_frontend_cache_capacity{pool="rec"}'), mc.get('gatekeeper_frontend_cache_entries{pool="rec"}')
+	expect("the cache's figures per pool: pool rec holds %s of %s entries (default cache_size 65536 "
+	       "divided among the relays), %s stored; pool gone (cache_size 0) none" % (
+		       ent, cap, mc.get('gatekeeper_frontend_cache_inserts_total{pool="rec"}')),
+	       cap is not None and 65536 - 8 <= cap <= 65536 and ent is not None and ent >= 2 and
+	       mc.get('gatekeeper_frontend_cache_inserts_total{pool="rec"}', 0) >= ent and
+	       mc.get('gatekeeper_frontend_cache_capacity{pool="gone"}') == 0, mc)
 
 	# 5. wrong ID / garbage: dropped, SERVFAIL after the tries
 	r = ask(port, "x.bad.cn")
