@@ -176,6 +176,9 @@ def frontend_scenario(env):
 			out.setdefault("counters", {})[t.label] = {
 				k: metric_sum(s, k) for k in ("gatekeeper_frontend_cache_hits_total",
 							      "gatekeeper_frontend_backend_queries_total",
+							      "gatekeeper_frontend_cache_evictions_total",
+							      "gatekeeper_frontend_cache_expired_total",
+							      "gatekeeper_frontend_cache_uncacheable_total",
 							      "gatekeeper_frontend_backend_timeouts_total",
 							      "gatekeeper_frontend_retries_total",
 							      "gatekeeper_frontend_servfail_total")}
