@@ -203,6 +203,17 @@ static void flood_name(uint8_t name[11], unsigned i)
 	name[10] = 0;
 }
 
+/* Store the answer m[0..n) for flood names from..to-1 (at now_ms = the name's number). */
+static void put_names(gk_fcache_t *c, unsigned from, unsigned to, const uint8_t *m, size_t n)
+{
+	uint8_t name[11];
+	for (unsigned i = from; i < to; i++) {
+		flood_name(name, i);
+		gk_fcache_key_t k = {.name = name, .nlen = 11, .type = 1, .cls = 1};
+		assert_int_equal(gk_front_cache_put(c, &k, m, n, i), 0);
+	}
+}
+
 /* the cache holds as many entries as it has slots, whatever their hashes; then a flood of
  * distinct names replaces entries: it never holds more than its slots */
 static void test_bounded(void **state)
@@ -217,11 +228,7 @@ static void test_bounded(void **state)
 	assert_true(st.bytes <= 64 * 1024);
 	uint8_t m[512], out[GK_FCACHE_SLOT], name[11];
 	size_t n = answer(m, 0, 300, -1, 0);
-	for (unsigned i = 0; i < slots; i++) {
-		flood_name(name, i);
-		gk_fcache_key_t k = {.name = name, .nlen = 11, .type = 1, .cls = 1};
-		assert_int_equal(gk_front_cache_put(c, &k, m, n, i), 0);
-	}
+	put_names(c, 0, (unsigned)slots, m, n);
 	gk_front_cache_stats(c, &st);
 	assert_int_equal(st.entries, slots);
 	assert_int_equal(st.evictions, 0);
@@ -230,11 +237,7 @@ static void test_bounded(void **state)
 		gk_fcache_key_t k = {.name = name, .nlen = 11, .type = 1, .cls = 1};
 		assert_int_equal(gk_front_cache_get(c, &k, slots, out, sizeof(out)), n);
 	}
-	for (unsigned i = slots; i < 10000; i++) {
-		flood_name(name, i);
-		gk_fcache_key_t k = {.name = name, .nlen = 11, .type = 1, .cls = 1};
-		assert_int_equal(gk_front_cache_put(c, &k, m, n, i), 0);
-	}
+	put_names(c, (unsigned)slots, 10000, m, n);
 	gk_front_cache_stats(c, &st);
 	assert_int_equal(st.entries, slots);
 	assert_int_equal(st.inserts, 10000);
