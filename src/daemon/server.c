@@ -118,13 +118,18 @@ static void log_counters(gk_server_t *s)
 			gk_front_fwd_counters_read(fw[i], &f);
 		gk_log(
 		    GK_LOG_INFO,
-		    "counters: forwarded %llu queries; cache hits %llu, answers relayed %llu, "
-		    "SERVFAIL %llu (no backend %llu, table full %llu, connection %llu, malformed "
-		    "%llu, timeout %llu), FORMERR (invalid ECS) %llu",
+		    "counters: forwarded %llu queries; cache hits %llu, answers relayed %llu "
+		    "(NOERROR %llu, NXDOMAIN %llu, SERVFAIL %llu, REFUSED %llu, other %llu), "
+		    "SERVFAIL of our own %llu (no backend %llu, table full %llu, connection %llu, "
+		    "malformed %llu, timeout %llu), FORMERR (invalid ECS) %llu",
 		    (unsigned long long)f.queries, (unsigned long long)f.cache_hits,
-		    (unsigned long long)f.answers, (unsigned long long)f.servfail,
-		    (unsigned long long)f.no_backend, (unsigned long long)f.table_full,
-		    (unsigned long long)f.conn_failed, (unsigned long long)f.bad_answer,
+		    (unsigned long long)f.answers, (unsigned long long)f.rcode[0],
+		    (unsigned long long)f.rcode[3], (unsigned long long)f.rcode[2],
+		    (unsigned long long)f.rcode[5],
+		    (unsigned long long)(f.rcode[1] + f.rcode[4] + f.rcode[GK_FWD_RCODES_NAMED]),
+		    (unsigned long long)f.servfail, (unsigned long long)f.no_backend,
+		    (unsigned long long)f.table_full, (unsigned long long)f.conn_failed,
+		    (unsigned long long)f.bad_answer,
 		    (unsigned long long)(f.servfail - f.no_backend - f.table_full - f.conn_failed -
 		                         f.bad_answer),
 		    (unsigned long long)f.ecs_invalid);

@@ -370,6 +370,8 @@ static void relay(struct gk_fwd *f, struct slot *s, const uint8_t *q, uint8_t *a
 	}
 	l = gk_front_relay_answer(&s->rq, a, l);
 	gk_counter_inc(&f->ctr.answers);
+	unsigned rc = a[3] & 0x0fu;
+	gk_counter_inc(&f->ctr.rcode[rc < GK_FWD_RCODES_NAMED ? rc : GK_FWD_RCODES_NAMED]);
 	to_client(f, s, a, l);
 }
 
@@ -1234,6 +1236,13 @@ static void bsock_cb(uv_poll_t *h, int status, int events)
 }
 
 /* ---- entry points -------------------------------------------------------------------------- */
+
+const char *gk_front_fwd_rcode_name(unsigned i)
+{
+	static const char *const names[GK_FWD_RCODES_NAMED + 1] = {
+	    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "other"};
+	return names[i < GK_FWD_RCODES_NAMED ? i : GK_FWD_RCODES_NAMED];
+}
 
 uint64_t gk_front_fwd_rx(const gk_fwd_t *f)
 {

@@ -71,10 +71,12 @@ typedef void (*gk_fwd_deliver_fn)(void *ctx, void *conn, uint64_t gen, const uin
                                   size_t len);
 
 /* Per-worker figures (plain counters). */
+#define GK_FWD_RCODES_NAMED 6u
+
 typedef struct gk_fwd_counters {
 	uint64_t queries;       /* relayed queries received */
 	uint64_t cache_hits;    /* answered from the packet cache */
-	uint64_t answers;       /* backend answers relayed to clients */
+	uint64_t answers;       /* backend and cached answers relayed to clients (rcode[] below) */
 	uint64_t servfail;      /* SERVFAIL sent: no backend up, every try timed out, table full */
 	uint64_t no_backend;    /* ... of which no backend was up (or all at their bound) */
 	uint64_t table_full;    /* ... of which the outstanding table was full */
@@ -93,7 +95,13 @@ typedef struct gk_fwd_counters {
 	uint64_t bad_answer;    /* SERVFAIL sent: a backend answer that could not be relayed */
 	uint64_t rotations;     /* backend sockets replaced by one on a new source port */
 	uint64_t rotate_errors; /* ... replacements that could not be made (socket, bind) */
+	/* answers relayed by their rcode (the header's four bits): GK_FWD_RCODES_NAMED named
+	 * ones (NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED), then every other */
+	uint64_t rcode[GK_FWD_RCODES_NAMED + 1];
 } gk_fwd_counters_t;
+
+/* The rcode label of gk_fwd_counters_t.rcode[i] (i <= GK_FWD_RCODES_NAMED). */
+const char *gk_front_fwd_rcode_name(unsigned i);
 
 /* Shares of a pool's packet cache: a UDP thread's relay takes GK_FRONT_UDP_PARTS parts, a
  * worker loop's relay (TCP and TLS clients, usually a small part of the traffic) one. Equal

@@ -229,8 +229,6 @@ void gk_front_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *
 	     offsetof(gk_fwd_counters_t, queries)},
 	    {"gatekeeper_frontend_cache_hits_total", "Of those, answered from the packet cache.",
 	     offsetof(gk_fwd_counters_t, cache_hits)},
-	    {"gatekeeper_frontend_answers_total", "Backend or cached answers relayed to clients.",
-	     offsetof(gk_fwd_counters_t, answers)},
 	    {"gatekeeper_frontend_retries_total",
 	     "Tries sent again to another backend (timeout or SERVFAIL).",
 	     offsetof(gk_fwd_counters_t, retries)},
@@ -277,6 +275,12 @@ void gk_front_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *
 		fam(f, one[i].name, "counter", one[i].help);
 		fprintf(f, "%s %" PRIu64 "\n", one[i].name, v);
 	}
+	fam(f, "gatekeeper_frontend_answers_total", "counter",
+	    "Backend or cached answers relayed to clients, by their rcode (the relay's own "
+	    "SERVFAILs are gatekeeper_frontend_servfail_total).");
+	for (unsigned i = 0; i <= GK_FWD_RCODES_NAMED; i++)
+		fprintf(f, "gatekeeper_frontend_answers_total{rcode=\"%s\"} %" PRIu64 "\n",
+		        gk_front_fwd_rcode_name(i), c.rcode[i]);
 	fam(f, "gatekeeper_frontend_servfail_total", "counter",
 	    "SERVFAIL sent by the relay, by reason: no backend up (or all at their bound), the "
 	    "outstanding table full, every try timed out, a backend answer that could not be "

@@ -713,6 +713,21 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 	expect("... latency histogram of the live backend (%s answers)" % lat, lat and lat >= 8, lat)
 	expect("cache hits counted", (obs.m("gatekeeper_frontend_cache_hits_total") or 0) >= 2,
 	       obs.m("gatekeeper_frontend_cache_hits_total"))
+	# relayed answers by rcode: NSD's NXDOMAIN for a name it does not have, in /metrics and
+	# in gkctl stats (our own gatekeeper_responses_total does not count relayed answers)
+	ak = 'gatekeeper_frontend_answers_total{rcode="%s"}'
+	a0 = h.metrics(obs.mport)
+	r = ask(port, "no-such-name.example.cn")
+	a1 = h.metrics(obs.mport)
+	st = obs.stats()
+	expect("relayed answers by rcode: NSD's NXDOMAIN counted (NXDOMAIN %s -> %s, NOERROR %s), "
+	       "and in gkctl stats" % (
+		       a0.get(ak % "NXDOMAIN"), a1.get(ak % "NXDOMAIN"), a1.get(ak % "NOERROR")),
+	       r.rcode() == dns.rcode.NXDOMAIN and
+	       a1.get(ak % "NXDOMAIN", 0) == a0.get(ak % "NXDOMAIN", 0) + 1 and
+	       a1.get(ak % "NOERROR", 0) >= 2 and
+	       re.search(r"forwarded_answers NXDOMAIN [1-9]", st) is not None and
+	       re.search(r"forwarded_answers NOERROR [1-9]", st) is not None, (r, st))
 	mc = {k: v for k, v in h.metrics(obs.mport).items() if k.startswith("gatekeeper_frontend_cache_")}
 	cap, ent = mc.get('gatekeeper_frontend_cache_capacity{pool="rec"}'), mc.get('gatekeeper_frontend_cache_entries{pool="rec"}')
 	expect("the cache's figures per pool: pool rec holds %s of %s entries (default cache_size 65536 "
