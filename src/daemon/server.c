@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
+#include "common/dns.h"
 #include "common/log.h"
 #include "front/conf.h"
 #include "front/fwd.h"
@@ -123,10 +124,12 @@ static void log_counters(gk_server_t *s)
 		    "SERVFAIL of our own %llu (no backend %llu, table full %llu, connection %llu, "
 		    "malformed %llu, timeout %llu), FORMERR (invalid ECS) %llu",
 		    (unsigned long long)f.queries, (unsigned long long)f.cache_hits,
-		    (unsigned long long)f.answers, (unsigned long long)f.rcode[0],
-		    (unsigned long long)f.rcode[3], (unsigned long long)f.rcode[2],
-		    (unsigned long long)f.rcode[5],
-		    (unsigned long long)(f.rcode[1] + f.rcode[4] + f.rcode[GK_FWD_RCODES_NAMED]),
+		    (unsigned long long)f.answers, (unsigned long long)f.rcode[GK_RCODE_NOERROR],
+		    (unsigned long long)f.rcode[GK_RCODE_NXDOMAIN],
+		    (unsigned long long)f.rcode[GK_RCODE_SERVFAIL],
+		    (unsigned long long)f.rcode[GK_RCODE_REFUSED],
+		    (unsigned long long)(f.rcode[GK_RCODE_FORMERR] + f.rcode[GK_RCODE_NOTIMP] +
+		                         f.rcode[GK_FWD_RCODES_NAMED]),
 		    (unsigned long long)f.servfail, (unsigned long long)f.no_backend,
 		    (unsigned long long)f.table_full, (unsigned long long)f.conn_failed,
 		    (unsigned long long)f.bad_answer,

@@ -474,6 +474,13 @@ static void raise_priority(struct gk_worker *w)
 		    base, want, strerror(errno));
 }
 
+/* One wake-up coalescing sleep (both loops), counted. */
+static void linger_sleep(struct udp_sock *u, const struct timespec *t)
+{
+	gk_counter_inc(&u->ctr.udp_lingers);
+	(void)nanosleep(t, NULL);
+}
+
 /* The front end's loop. With udp_linger_us, wake-ups are coalesced over the loop's turns:
  * a turn that read at least one datagram but fewer than UDP_LINGER_BELOW (client queries and
  * backend answers together) is followed by a sleep of udp_linger_us, then a turn that does
@@ -489,7 +496,6 @@ static void run_loop(struct udp_sock *u)
 		uv_run(u->loop, UV_RUN_DEFAULT);
 		return;
 	}
-	(void)prctl(PR_SET_TIMERSLACK, UDP_LINGER_SLACK_NS, 0, 0, 0);
 	const struct timespec linger = {0, (long)w->udp_linger_us * 1000};
 	uv_run_mode mode = UV_RUN_ONCE;
 	while (!atomic_load_explicit(&w->udp_stop, memory_order_relaxed)) {
@@ -501,10 +507,8 @@ static void run_loop(struct udp_sock *u)
 			mode = UV_RUN_ONCE;
 			continue;
 		}
-		if (got < UDP_LINGER_BELOW) {
-			gk_counter_inc(&u->ctr.udp_lingers);
-			(void)nanosleep(&linger, NULL);
-		}
+		if (got < UDP_LINGER_BELOW)
+			linger_sleep(u, &linger);
 		mode = UV_RUN_NOWAIT;
 	}
 }
@@ -518,12 +522,13 @@ static void run(void *arg)
 	gk_thread_name(name);
 	raise_priority(w);
 	uv_sem_post(u->started); /* gk_net_udp_start returns: u->started is gone after this */
+	/* the default slack (50 us) would stretch each linger by half again */
+	if (w->udp_linger_us != 0)
+		(void)prctl(PR_SET_TIMERSLACK, UDP_LINGER_SLACK_NS, 0, 0, 0);
 	if (u->loop != NULL) {
 		run_loop(u);
 		return;
 	}
-	/* the default slack (50 us) would stretch each linger by half again */
-	(void)prctl(PR_SET_TIMERSLACK, UDP_LINGER_SLACK_NS, 0, 0, 0);
 	const struct timespec linger = {0, (long)w->udp_linger_us * 1000};
 	while (!atomic_load_explicit(&w->udp_stop, memory_order_relaxed)) {
 		int n = recvmmsg(u->fd, u->ub->rmsg, UDP_BATCH, MSG_WAITFORONE, NULL);
@@ -533,10 +538,8 @@ static void run(void *arg)
 			break;
 		if (n > 0) {
 			handle(u, n);
-			if (w->udp_linger_us != 0 && (unsigned)n < UDP_LINGER_BELOW) {
-				gk_counter_inc(&u->ctr.udp_lingers);
-				(void)nanosleep(&linger, NULL);
-			}
+			if (w->udp_linger_us != 0 && (unsigned)n < UDP_LINGER_BELOW)
+				linger_sleep(u, &linger);
 		}
 		/* else: the timeout (EAGAIN), EINTR, or a transient error such as an ICMP
 		 * report on the socket: nothing to do but go on */
