@@ -52,6 +52,44 @@ bool gk_dname_is_subdomain(const uint8_t *a, size_t alen, const uint8_t *b, size
 	return alen - off == blen && memcmp(a + off, b, blen) == 0;
 }
 
+size_t gk_dname_unpack(const uint8_t *m, size_t len, size_t off, uint8_t *out, size_t *next)
+{
+	size_t o = 0, end = 0, lim = off; /* a pointer must point before lim */
+	bool jumped = false;
+	for (;;) {
+		if (off >= len)
+			return 0;
+		uint8_t l = m[off];
+		if ((l & 0xc0) == 0xc0) {
+			if (off + 2 > len)
+				return 0;
+			size_t to = (size_t)(l & 0x3f) << 8 | m[off + 1];
+			if (!jumped) {
+				end = off + 2;
+				jumped = true;
+			}
+			if (to >= lim)
+				return 0;
+			lim = to;
+			off = to;
+			continue;
+		}
+		if (l & 0xc0)
+			return 0;
+		if (o + 1u + l > GK_DNAME_MAX || off + 1u + l > len)
+			return 0;
+		out[o++] = l;
+		if (l == 0)
+			break;
+		for (unsigned i = 1; i <= l; i++)
+			out[o++] = gk_dname_lower[m[off + i]];
+		off += 1u + l;
+	}
+	if (next)
+		*next = jumped ? end : off + 1;
+	return o;
+}
+
 char *gk_dname_to_str(const uint8_t *n, char *buf, size_t cap)
 {
 	size_t o = 0;

@@ -98,6 +98,13 @@ char *gk_dname_to_str(const uint8_t *n, char *buf, size_t cap);
  * GK_DNAME_MAX in wire form, a bad escape, or the root with GK_DNAME_TEXT_NOROOT. Pure. */
 size_t gk_dname_from_text(const char *s, size_t slen, uint8_t *out, unsigned flags);
 
+/* The (possibly compressed) name at m[off..len) of message m, uncompressed and in lowercase
+ * into out (GK_DNAME_MAX octets): its length, or 0 when it runs past len, uses an obsolete
+ * label type, is longer than GK_DNAME_MAX or has a pointer that does not point strictly
+ * back (so a loop ends). *next (not NULL): the offset just past the name in place (as
+ * gk_dname_skip). Pure; any thread. */
+size_t gk_dname_unpack(const uint8_t *m, size_t len, size_t off, uint8_t *out, size_t *next);
+
 /* The offset just past the (possibly compressed) wire name at m[off..len): after its root
  * label, or after the compression pointer that ends it (never followed). 0 when it runs
  * past len, uses an obsolete label type, or has more than 127 labels (a name's most). Pure;

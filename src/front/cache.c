@@ -44,6 +44,7 @@ struct slot {
 	uint8_t ref; /* asked since the hand last passed */
 	uint8_t ecs[GK_FCACHE_ECS_MAX];
 	uint8_t name[256];
+	gk_ffilter_regs_t regs; /* other registrable domains the answer carries (filter.h) */
 	uint8_t msg[GK_FCACHE_SLOT];
 };
 
@@ -303,6 +304,22 @@ static uint32_t take_slot(gk_fcache_t *c, uint64_t now_ms)
 int gk_front_cache_put(gk_fcache_t *c, const gk_fcache_key_t *key, const uint8_t *msg, size_t len,
                        uint64_t now_ms)
 {
+	return gk_front_cache_put_regs(c, key, msg, len, now_ms, NULL);
+}
+
+/* Copy regs (its names only as far as used). */
+static void regs_copy(gk_ffilter_regs_t *to, const gk_ffilter_regs_t *from)
+{
+	to->n = from->n;
+	to->none = from->none;
+	to->walk = from->walk;
+	to->used = from->used;
+	memcpy(to->names, from->names, from->used);
+}
+
+int gk_front_cache_put_regs(gk_fcache_t *c, const gk_fcache_key_t *key, const uint8_t *msg,
+                            size_t len, uint64_t now_ms, const gk_ffilter_regs_t *regs)
+{
 	int64_t ttl = gk_front_cache_ttl(msg, len, c->max_ttl);
 	if (ttl == GK_ESYNTAX) {
 		gk_counter_inc(&c->st.malformed);
@@ -365,6 +382,10 @@ int gk_front_cache_put(gk_fcache_t *c, const gk_fcache_key_t *key, const uint8_t
 	victim->expires_ms = now_ms + (uint64_t)ttl * 1000u;
 	victim->len = (uint16_t)len;
 	memcpy(victim->msg, msg, len);
+	if (regs)
+		regs_copy(&victim->regs, regs);
+	else
+		victim->regs = (gk_ffilter_regs_t){.n = 0};
 	gk_counter_inc(&c->st.inserts);
 	return 0;
 }
@@ -385,6 +406,12 @@ static void age_rr(void *ctx, uint8_t *m, size_t t, unsigned section)
 size_t gk_front_cache_get(gk_fcache_t *c, const gk_fcache_key_t *key, uint64_t now_ms, uint8_t *out,
                           size_t cap)
 {
+	return gk_front_cache_get_regs(c, key, now_ms, out, cap, NULL);
+}
+
+size_t gk_front_cache_get_regs(gk_fcache_t *c, const gk_fcache_key_t *key, uint64_t now_ms,
+                               uint8_t *out, size_t cap, gk_ffilter_regs_t *regs)
+{
 	if (key->nlen == 0 || key->nlen > 255 || key->ecs_len > GK_FCACHE_ECS_MAX) {
 		gk_counter_inc(&c->st.misses);
 		return 0;
@@ -402,6 +429,8 @@ size_t gk_front_cache_get(gk_fcache_t *c, const gk_fcache_key_t *key, uint64_t n
 			if (age > 0)
 				walk(out, s->len, age_rr, &age); /* walked at put: cannot fail */
 			s->ref = 1;
+			if (regs)
+				regs_copy(regs, &s->regs);
 			gk_counter_inc(&c->st.hits);
 			return s->len;
 		}

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "front/filter.h"
 #include "gk/errors.h"
 
 #define GK_FCACHE_SLOT 1280u /* largest answer cached (EDNS 1232 and headroom) */
@@ -74,11 +75,20 @@ int64_t gk_front_cache_ttl(const uint8_t *msg, size_t len, uint32_t max_ttl);
 int gk_front_cache_put(gk_fcache_t *c, const gk_fcache_key_t *key, const uint8_t *msg, size_t len,
                        uint64_t now_ms);
 
+/* gk_front_cache_put keeping with the answer the registrable domains it carries besides the
+ * question's (filter.h; regs NULL: none), which gk_front_cache_get_regs gives back with it. */
+int gk_front_cache_put_regs(gk_fcache_t *c, const gk_fcache_key_t *key, const uint8_t *msg,
+                            size_t len, uint64_t now_ms, const gk_ffilter_regs_t *regs);
+
 /* The cached answer for key at now_ms, copied to out (cap octets, >= GK_FCACHE_SLOT) with
  * its TTLs decremented by its age in whole seconds: its length, or 0 on a miss (absent or
  * expired; an expired entry is dropped). Never allocates. */
 size_t gk_front_cache_get(gk_fcache_t *c, const gk_fcache_key_t *key, uint64_t now_ms, uint8_t *out,
                           size_t cap);
+
+/* gk_front_cache_get, and on a hit the entry's registrable domains (put_regs) in *regs. */
+size_t gk_front_cache_get_regs(gk_fcache_t *c, const gk_fcache_key_t *key, uint64_t now_ms,
+                               uint8_t *out, size_t cap, gk_ffilter_regs_t *regs);
 
 /* The cache's figures: relaxed loads, any thread (while its owner writes). */
 void gk_front_cache_stats(const gk_fcache_t *c, gk_fcache_stats_t *st);

@@ -25,6 +25,8 @@
 #include "common/counter.h"
 #include "common/dns.h"
 #include "front/cache.h"
+#include "front/filter.h"
+#include "decide/decide.h"
 #include "front/fwd.h"
 #include "common/counter.h"
 #include "common/dname.h"
@@ -76,6 +78,8 @@ struct slot {
 	int16_t backend;
 	int16_t sock;
 	bool edns, do_bit;
+	bool filter;      /* the other names of its answer are checked (filter.h) */
+	int16_t qreg;     /* the question name's registrable domain at sent + 12 + qreg; -1: none */
 	bool tcp;         /* sent over the backend's TCP connection (client TCP, or a TC retry) */
 	bool conn_failed; /* that connection failed with this try on it (bc_failed) */
 	uint64_t sent_us;
@@ -196,6 +200,11 @@ struct gk_fwd {
 	uint8_t rbuf[RBUF];
 	uint8_t obuf[RBUF];
 	uint8_t ebuf[RBUF]; /* an answer with the client's ECS echoed (relay) */
+	/* the packet options in force (gk_front_fwd_set_opts), for the filing check of the
+	 * other names an answer carries; opts NULL: none */
+	gk_fwd_opts_fn opts;
+	void *opts_ctx;
+	uint8_t fbuf[RBUF]; /* an answer without a refused name's data (filter.h) */
 };
 
 static inline void wr16(uint8_t *p, uint16_t v)
@@ -344,10 +353,63 @@ static void servfail(struct gk_fwd *f, const struct slot *s, const uint8_t *q, s
 	error_answer(f, s, q, qend, why);
 }
 
-/* Relay answer a[0..len) (the backend's, or a cache hit with its TTLs aged) to the client of
- * s, whose question bytes are q[12..qend). */
-static void relay(struct gk_fwd *f, struct slot *s, const uint8_t *q, uint8_t *a, size_t len)
+/* The status step for a name an answer carries (filter.h gk_ffilter_fn); ctx: the options. */
+static bool reg_refused(void *ctx, const uint8_t *reg, size_t rlen, uint64_t hash)
 {
+	return gk_decide_reg_refused(ctx, reg, rlen, hash);
+}
+
+/* The question of s as filter.h takes it: its name lowercase into name (256 octets). */
+static void filter_q(const struct slot *s, const gk_pkt_opts_t *o, uint8_t *name,
+                     gk_ffilter_q_t *fq)
+{
+	size_t nlen = (size_t)s->rq.qend - 16u;
+	for (size_t i = 0; i < nlen; i++)
+		name[i] = gk_dname_lower[s->sent[12 + i]];
+	*fq = (gk_ffilter_q_t){.qname = name,
+	                       .qlen = nlen,
+	                       .reg_off = s->qreg,
+	                       .fixed = false,
+	                       .psl = o ? o->psl : NULL};
+}
+
+/* The options whose filing check applies to the other names of s's answer, or NULL. */
+static const gk_pkt_opts_t *filter_opts(struct gk_fwd *f, const struct slot *s)
+{
+	if (!s->filter || f->opts == NULL)
+		return NULL;
+	const gk_pkt_opts_t *o = f->opts(f->opts_ctx);
+	return o && o->psl && o->status ? o : NULL;
+}
+
+/* Relay answer a[0..len) (the backend's, or a cache hit with its TTLs aged) to the client of
+ * s, whose question bytes are q[12..qend). regs: the registrable domains it carries besides
+ * the question's (NULL: not listed, none looked for). */
+static void relay(struct gk_fwd *f, struct slot *s, const uint8_t *q, uint8_t *a, size_t len,
+                  const gk_ffilter_regs_t *regs)
+{
+	const gk_pkt_opts_t *o = regs ? filter_opts(f, s) : NULL;
+	if (o && gk_front_filter_refused(regs, reg_refused, (void *)o)) {
+		/* data of a refused registrable domain: left out, as our own answers leave it */
+		uint8_t name[256];
+		gk_ffilter_q_t fq;
+		unsigned gone = 0;
+		filter_q(s, o, name, &fq);
+		size_t n = gk_front_filter_apply(&fq, a, len, reg_refused, (void *)o, f->fbuf,
+		                                 sizeof(f->fbuf), &gone);
+		if (n == 0) { /* never the answer as it was */
+			gk_counter_inc(&f->ctr.malformed);
+			gk_counter_inc(&f->ctr.bad_answer);
+			servfail(f, s, q, s->rq.qend, GK_RELAY_ERR_MALFORMED);
+			return;
+		}
+		if (gone) {
+			gk_counter_inc(&f->ctr.filtered);
+			gk_counter_add(&f->ctr.filtered_records, gone);
+			a = f->fbuf;
+			len = n;
+		}
+	}
 	memcpy(a + 12, q + 12, s->rq.qend - 12u); /* the client's case (cache hits) */
 	int scope = s->cecs_on ? gk_front_relay_ecs_scope(a, len, s->rq.qend) : -1;
 	bool has_opt;
@@ -910,12 +972,13 @@ static const struct sockaddr *local_of(struct gk_fwd *f, int fd)
 }
 
 /* A new client query: cache, else a backend, else SERVFAIL. */
-static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t qlen, uint16_t pool,
-                  uint16_t client_limit, bool edns, bool do_bit, int fd,
+static void start(struct gk_fwd *f, const uint8_t *q, const gk_pkt_result_t *res, int fd,
                   const struct sockaddr_storage *client, socklen_t clen,
-                  const struct sockaddr *real, uint8_t rrl_off, gk_fwd_deliver_fn fn, void *ctx,
-                  void *conn, uint64_t gen)
+                  const struct sockaddr *real, gk_fwd_deliver_fn fn, void *ctx, void *conn,
+                  uint64_t gen)
 {
+	uint16_t qend = res->qend, qlen = res->qlen, pool = res->pool;
+	bool edns = res->edns, do_bit = res->do_bit;
 	gk_counter_inc(&f->ctr.queries);
 	struct slot tmp, *s = f->free;
 	if (s == NULL)
@@ -927,6 +990,8 @@ static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t ql
 	s->backend = -1;
 	s->edns = edns;
 	s->do_bit = do_bit;
+	s->filter = res->filter;
+	s->qreg = res->reg_len ? (int16_t)(res->reg_off - 12u) : -1;
 	s->fd = fd;
 	s->deliver = fn;
 	s->ctx = ctx;
@@ -935,7 +1000,7 @@ static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t ql
 	s->clen = clen;
 	if (client)
 		memcpy(&s->client, client, clen);
-	s->rrl_off = rrl_off;
+	s->rrl_off = res->rrl_off;
 	memset(&s->rrl_client, 0, sizeof(s->rrl_client));
 	if (real && real->sa_family == AF_INET)
 		memcpy(&s->rrl_client.v4, real, sizeof(s->rrl_client.v4));
@@ -943,7 +1008,7 @@ static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t ql
 		memcpy(&s->rrl_client.v6, real, sizeof(s->rrl_client.v6));
 	s->rq.client_id = rd16(q);
 	s->rq.qend = qend;
-	s->rq.client_limit = client_limit;
+	s->rq.client_limit = res->client_limit;
 	s->sent_len = (uint16_t)gk_front_relay_query(q, qend, 0, do_bit, f->edns_udp_max, s->sent);
 	s->ecs_key_len = 0;
 	s->cecs_on = false;
@@ -986,22 +1051,23 @@ static void start(struct gk_fwd *f, const uint8_t *q, uint16_t qend, uint16_t ql
 	if (fp->cache) {
 		uint8_t name[256];
 		gk_fcache_key_t k;
+		gk_ffilter_regs_t regs;
 		size_t n = 0;
 		/* an answer for the client's subnet, else one for every client (ECS scope 0) */
 		if (s->ecs_key_len) {
 			cache_key(s, name, &k, true);
-			n = gk_front_cache_get(fp->cache, &k, uv_now(f->loop), f->obuf,
-			                       sizeof(f->obuf));
+			n = gk_front_cache_get_regs(fp->cache, &k, uv_now(f->loop), f->obuf,
+			                            sizeof(f->obuf), &regs);
 		}
 		if (n == 0) {
 			cache_key(s, name, &k, false);
-			n = gk_front_cache_get(fp->cache, &k, uv_now(f->loop), f->obuf,
-			                       sizeof(f->obuf));
+			n = gk_front_cache_get_regs(fp->cache, &k, uv_now(f->loop), f->obuf,
+			                            sizeof(f->obuf), &regs);
 		}
 		if (n > 0) {
 			gk_counter_inc(&f->ctr.cache_hits);
 			wr16(f->obuf, rd16(q)); /* relay() restores ID and case */
-			relay(f, s, q, f->obuf, n);
+			relay(f, s, q, f->obuf, n, &regs);
 			return;
 		}
 	}
@@ -1097,6 +1163,18 @@ static void answer_in(struct gk_fwd *f, int si, uint8_t *a, size_t len,
 		if (send_some(f, s, s->backend))
 			return;
 	}
+	/* the registrable domains the answer carries besides the question's: for the filing
+	 * check now, and kept with a cached answer for its hits (whose decision may ask for
+	 * the check when this one's did not) */
+	gk_ffilter_regs_t regs, *rp = NULL;
+	const gk_pkt_opts_t *o = f->opts ? f->opts(f->opts_ctx) : NULL;
+	if (o && o->psl && o->status && (s->filter || fp->cache)) {
+		uint8_t name[256];
+		gk_ffilter_q_t fq;
+		filter_q(s, o, name, &fq);
+		(void)gk_front_filter_regs(&fq, a, len, &regs); /* malformed: regs.walk */
+		rp = &regs;
+	}
 	if (fp->cache) {
 		uint8_t name[256];
 		gk_fcache_key_t k;
@@ -1104,9 +1182,12 @@ static void answer_in(struct gk_fwd *f, int si, uint8_t *a, size_t len,
 		 * every client; any other for the client's subnet as sent (never wider) */
 		cache_key(s, name, &k,
 		          s->ecs_key_len && gk_front_relay_ecs_scope(a, len, s->rq.qend) > 0);
-		(void)gk_front_cache_put(fp->cache, &k, a, len, uv_now(f->loop));
+		/* without a listing (no status table now) a hit walks the answer */
+		gk_ffilter_regs_t unknown = {.walk = true};
+		(void)gk_front_cache_put_regs(fp->cache, &k, a, len, uv_now(f->loop),
+		                              rp ? rp : &unknown);
 	}
-	relay(f, s, s->sent, a, len);
+	relay(f, s, s->sent, a, len, rp);
 	slot_free(f, s);
 }
 
@@ -1254,8 +1335,7 @@ void gk_front_fwd_udp(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *res,
 {
 	if (res->qend > GK_FWD_QMAX || clen > sizeof(struct sockaddr_storage))
 		return;
-	start(f, q, res->qend, res->qlen, res->pool, res->client_limit, res->edns, res->do_bit, fd,
-	      (const struct sockaddr_storage *)client, clen, real ? real : client, res->rrl_off,
+	start(f, q, res, fd, (const struct sockaddr_storage *)client, clen, real ? real : client,
 	      NULL, NULL, NULL, 0);
 }
 
@@ -1263,8 +1343,7 @@ void gk_front_fwd_submit(gk_fwd_t *f, const uint8_t *q, const gk_pkt_result_t *r
                          const struct sockaddr *client, gk_fwd_deliver_fn fn, void *ctx, void *conn,
                          uint64_t gen)
 {
-	start(f, q, res->qend, res->qlen, res->pool, res->client_limit, res->edns, res->do_bit, -1,
-	      NULL, 0, client, res->rrl_off, fn, ctx, conn, gen);
+	start(f, q, res, -1, NULL, 0, client, fn, ctx, conn, gen);
 	gk_front_fwd_flush(f);
 }
 
@@ -1437,6 +1516,12 @@ unsigned gk_front_fwd_source_ports(const gk_fwd_t *f, int family, uint16_t *port
 		                                          : ((struct sockaddr_in6 *)&a)->sin6_port);
 	}
 	return n;
+}
+
+void gk_front_fwd_set_opts(gk_fwd_t *f, gk_fwd_opts_fn fn, void *ctx)
+{
+	f->opts = fn;
+	f->opts_ctx = ctx;
 }
 
 void gk_front_fwd_set_limit(gk_fwd_t *f, gk_fwd_limit_fn fn, void *ctx)

@@ -95,6 +95,9 @@ typedef struct gk_fwd_counters {
 	uint64_t bad_answer;    /* SERVFAIL sent: a backend answer that could not be relayed */
 	uint64_t rotations;     /* backend sockets replaced by one on a new source port */
 	uint64_t rotate_errors; /* ... replacements that could not be made (socket, bind) */
+	uint64_t filtered;      /* answers relayed without the data of a refused name they
+	                           carried (filter.h: a CNAME target, glue, ...) */
+	uint64_t filtered_records; /* ... the records left out of them */
 	/* answers relayed by their rcode (the header's four bits): GK_FWD_RCODES_NAMED named
 	 * ones (NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED), then every other */
 	uint64_t rcode[GK_FWD_RCODES_NAMED + 1];
@@ -158,6 +161,14 @@ unsigned gk_front_fwd_source_ports(const gk_fwd_t *f, int family, uint16_t *port
  * forwarded zone's apex, answers and NODATA by the query name) and source name name[0..nlen)
  * (wire) and says: 0 send it, 1 send the slip response (header and question, TC, counts 0),
  * 2 drop it. fn NULL: none (TCP clients are never limited). Before the loop runs. */
+/* The filing check of the other names an answer carries (filter.h): fn(ctx) gives the packet
+ * options in force on the loop's thread (its status table, policy and PSL; valid while the
+ * callback that asked runs), or NULL. A query whose decision asked for the check
+ * (gk_pkt_result_t.filter) then gets its answer without the data of a refused registrable
+ * domain, from a backend or the cache. fn NULL (the default): nothing is checked. Before
+ * the loop runs. */
+typedef const gk_pkt_opts_t *(*gk_fwd_opts_fn)(void *ctx);
+void gk_front_fwd_set_opts(gk_fwd_t *f, gk_fwd_opts_fn fn, void *ctx);
 typedef int (*gk_fwd_limit_fn)(void *ctx, const struct sockaddr *client, unsigned cls,
                                const uint8_t *name, size_t nlen);
 void gk_front_fwd_set_limit(gk_fwd_t *f, gk_fwd_limit_fn fn, void *ctx);

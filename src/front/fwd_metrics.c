@@ -268,6 +268,12 @@ void gk_front_fwd_metrics(gk_fwd_t *const *fw, size_t n, const gk_front_conf_t *
 	     "Replacements of a backend socket that could not be made (socket or bind failed, "
 	     "or every spare socket still draining): the old port stays in use.",
 	     offsetof(gk_fwd_counters_t, rotate_errors)},
+	    {"gatekeeper_frontend_filtered_total",
+	     "Answers relayed without the data of a refused registrable domain they carried (a "
+	     "CNAME target, glue, additional data), as our own answers leave it out.",
+	     offsetof(gk_fwd_counters_t, filtered)},
+	    {"gatekeeper_frontend_filtered_records_total", "Records left out of those answers.",
+	     offsetof(gk_fwd_counters_t, filtered_records)},
 	};
 	for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++) {
 		uint64_t v;

@@ -255,6 +255,11 @@ int gk_net_udp_front(struct gk_worker *w, const struct gk_front_conf *conf, uint
  * observation block is obs, when the log has `forwarded` (else nothing). */
 struct gk_fwd;
 void gk_net_fwd_tap_set(struct gk_fwd *fwd, gk_obs_worker_t *obs);
+
+/* A relay's packet options (front/fwd.h gk_front_fwd_set_opts): those of the view the
+ * worker ctx publishes, read on the relay's loop thread (a reader of the view: valid until
+ * its next quiescent point, after the callback). */
+const gk_pkt_opts_t *gk_net_view_opts(void *ctx);
 /* Close the UDP threads' loops (threads joined or never started); before the fds close. */
 void gk_net_udp_close_loops(struct gk_worker *w);
 

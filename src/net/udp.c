@@ -424,6 +424,7 @@ int gk_net_udp_front(struct gk_worker *w, const struct gk_front_conf *conf, uint
 		gk_net_fwd_tap_set(u->fwd, u->obs);
 		if (u->rrl)
 			gk_front_fwd_set_limit(u->fwd, relay_limit, u);
+		gk_front_fwd_set_opts(u->fwd, gk_net_view_opts, u->w);
 		continue;
 	uverr:
 		snprintf(err, errlen, "worker %u: udp: libuv: %s", w->id, uv_strerror(rc));

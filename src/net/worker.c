@@ -158,6 +158,7 @@ static int setup(struct gk_worker *w, const gk_net_params_t *p, char *err, size_
 		                           &w->fwd, err, errlen)) != 0)
 			return rc;
 		gk_net_fwd_tap_set(w->fwd, p->obs);
+		gk_front_fwd_set_opts(w->fwd, gk_net_view_opts, w);
 		if ((rc = gk_net_udp_front(w, p->front, eum, p->front_cache_parts, err, errlen)) !=
 		    0)
 			return rc;
@@ -176,6 +177,13 @@ static bool fwd_tap(void *tap, unsigned ring, bool response, bool tcp,
 {
 	return gk_obs_tap_push_fwd(tap, ring, response, tcp, backend, msg, len, rtt_us, pool,
 	                           pool_len);
+}
+
+const gk_pkt_opts_t *gk_net_view_opts(void *ctx)
+{
+	const gk_worker_t *w = ctx;
+	const gk_net_view_t *v = gk_snapshot_read(w->view);
+	return v ? &v->opts : NULL;
 }
 
 void gk_net_fwd_tap_set(struct gk_fwd *fwd, gk_obs_worker_t *obs)

@@ -206,6 +206,7 @@ static enum src forward_decide(const gk_pkt_opts_t *opts, const gk_query_t *qq, 
 	res->why = d.why;
 	res->action = d.action;
 	res->monitor = d.monitor;
+	res->filter = d.filter;
 	if (!d.refuse || d.monitor)
 		return SRC_FORWARD;
 	*refusal = d.refusal;
@@ -271,6 +272,7 @@ gk_pkt_outcome_t gk_pkt_process_hint(const gk_zoneset_t *zs, const gk_pkt_opts_t
 	res->pool = 0;
 	res->client_limit = 0;
 	res->do_bit = false;
+	res->filter = false;
 	if (pr == GK_PARSE_DROP)
 		return GK_PKT_DROP;
 

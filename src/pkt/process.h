@@ -60,6 +60,9 @@ typedef struct gk_pkt_result {
 	uint16_t client_limit;
 	bool do_bit;
 	uint16_t qlen;
+	/* GK_PKT_FORWARD: the filing check ran and resolves (gk_decision_t.filter), so the
+	 * other names the backend's answer carries are checked too (front/filter.h) */
+	bool filter;
 } gk_pkt_result_t;
 
 #define GK_PKT_NOCHECK                                                                             \
