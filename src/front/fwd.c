@@ -410,7 +410,8 @@ static void relay(struct gk_fwd *f, struct slot *s, const uint8_t *q, uint8_t *a
 			len = n;
 		}
 	}
-	memcpy(a + 12, q + 12, s->rq.qend - 12u); /* the client's case (cache hits) */
+	memcpy(a + 12, q + 12, s->rq.qend - 12u);        /* the client's case (cache hits) */
+	a[2] = (uint8_t)((a[2] & 0xfe) | (q[2] & 0x01)); /* its RD (RFC 1035 4.1.1) */
 	int scope = s->cecs_on ? gk_front_relay_ecs_scope(a, len, s->rq.qend) : -1;
 	bool has_opt;
 	size_t l = gk_front_relay_fix_opt(a, len, s->rq.qend, s->edns, f->edns_udp_max, &has_opt);

@@ -84,11 +84,71 @@ static int opt_find(const uint8_t *m, size_t len, size_t qend, size_t *rd, size_
 	return 0;
 }
 
+/* Answer a[0..len) cut to limit by leaving out additional records (RFC 2181 9: not a
+ * truncation): the longest run of them from the first that fits with the OPT record, when
+ * the OPT is the last record (or there is none), so that no kept record can point into a left
+ * out one. Not for a referral, whose glue may be needed (RFC 9471): there the caller
+ * truncates. Returns the new length, or 0 when that does not make it fit. */
+static size_t trim_additional(uint8_t *a, size_t len, size_t qend, size_t limit)
+{
+	unsigned an = rd16(a + 6), ns = rd16(a + 8), ar = rd16(a + 10);
+	if (ar == 0 || (an == 0 && ns > 0 && !(a[2] & 0x04)))
+		return 0; /* nothing to leave out, or a referral */
+	size_t off = qend;
+	for (unsigned i = 0; i < an + ns; i++) {
+		if ((off = gk_dname_skip(a, len, off)) == 0 || off + 10 > len)
+			return 0;
+		off += 10u + rd16(a + off + 8);
+		if (off > len)
+			return 0;
+	}
+	size_t adds = off, opt = 0, opt_len = 0;
+	for (unsigned i = 0; i < ar; i++) {
+		size_t start = off;
+		if ((off = gk_dname_skip(a, len, off)) == 0 || off + 10 > len)
+			return 0;
+		bool is_opt = rd16(a + off) == 41;
+		off += 10u + rd16(a + off + 8);
+		if (off > len)
+			return 0;
+		if (is_opt && i != ar - 1u)
+			return 0; /* an OPT before other records: not moved (see above) */
+		if (is_opt) {
+			opt = start;
+			opt_len = off - start;
+		}
+	}
+	if (adds + opt_len > limit)
+		return 0;
+	/* the records from the first on, in place, while they fit beside the OPT */
+	size_t keep = adds;
+	unsigned kept = 0, others = opt_len ? ar - 1u : ar;
+	off = adds;
+	for (unsigned i = 0; i < others; i++) {
+		size_t e = gk_dname_skip(a, len, off); /* walked above */
+		e += 10u + rd16(a + e + 8);
+		if (e + opt_len > limit)
+			break;
+		keep = off = e;
+		kept++;
+	}
+	if (opt_len) {
+		memmove(a + keep, a + opt, opt_len);
+		kept++;
+	}
+	wr16(a + 10, (uint16_t)kept);
+	return keep + opt_len;
+}
+
 size_t gk_front_relay_answer(const gk_relay_q_t *r, uint8_t *a, size_t len)
 {
 	wr16(a, r->client_id);
 	if (len <= r->client_limit)
 		return len;
+	size_t t =
+	    r->qend >= 12 && r->qend <= len ? trim_additional(a, len, r->qend, r->client_limit) : 0;
+	if (t != 0)
+		return t;
 	a[2] |= 0x02; /* TC */
 	size_t out = r->qend, rd, end;
 	uint16_t ar = 0;

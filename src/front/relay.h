@@ -49,7 +49,9 @@ size_t gk_front_relay_query(const uint8_t *q, size_t qend, uint16_t id, bool do_
 bool gk_front_relay_match(const gk_relay_q_t *r, const uint8_t *sent, const uint8_t *a, size_t len);
 
 /* Turn the matched answer a[0..len) into the client's, in place: the client's ID; when len
- * exceeds r->client_limit, cut with TC set to the header, the question and the answer's
+ * exceeds r->client_limit, additional records left out from the end (RFC 2181 9: no TC) when
+ * that makes it fit -- not in a referral (its glue), and only when the OPT record is the
+ * last record or there is none; else cut with TC set to the header, the question and the answer's
  * OPT record (gk_front_relay_fix_opt's: our buffer size, the client's ECS echo and any
  * other option kept; RFC 6891 7, RFC 7871 7.2.2) moved up behind the question with a root
  * owner, counts 0/0/1; or to the header and question alone, counts 0/0/0, when the answer

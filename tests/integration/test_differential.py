@@ -23,6 +23,13 @@
 #           DNAME chain that reaches one stops before it (the records up to there stay,
 #           NOERROR, no authority or additional records), additional records of one are
 #           left out. A public suffix itself (gd.cn's apex) is answered as NSD does.
+#   frontend gatekeeperd with the filing check in front of the same NSD (every zone
+#           forwarded to it, docs/FRONTEND.md), the replica as in filing mode: NSD's answers
+#           relayed as the filing check leaves them, the same oracle as filing mode (so a
+#           relayed answer never carries what our own would not: a chain into a refused
+#           domain stops before it, its additional records are left out), for the plain
+#           queries of the corpus (class IN, opcode QUERY, EDNS version 0, not ANY); a
+#           refused name's refusal carries no SOA (a front end has no zone data).
 #   transfer gatekeeperd without the filing check, every zone taken by AXFR from a second
 #           NSD (the primary, serving the same files) instead of read from the files:
 #           every answer as the reference NSD's, as in plain mode.
@@ -478,7 +485,7 @@ def ede_codes(m):
 	return [o.code for o in m.options if o.otype == dns.edns.EDE] if m.edns >= 0 else []
 
 
-def check_refusal(case, gw, why):
+def check_refusal(case, gw, why, soa=True):
 	"""A refused name: REFUSED (unfiled) or NXDOMAIN with its zone's SOA (revoked), nothing
 	else, EDE 15 when the query had EDNS."""
 	m = parse(gw)
@@ -491,7 +498,10 @@ def check_refusal(case, gw, why):
 	if m.answer or m.additional:
 		p.append("records in answer/additional of a refused name")
 	zone = zone_of(m.question[0].name) if m.question else None
-	if why == "revoked":
+	if why == "revoked" and not soa:
+		if m.authority:
+			p.append("authority records in a front end's refusal")
+	elif why == "revoked":
 		if len(m.authority) != 1 or m.authority[0].rdtype != dns.rdatatype.SOA or \
 				m.authority[0].name != zone:
 			p.append("authority is not the SOA of %s" % zone)
@@ -530,6 +540,45 @@ def filing_setup(tmp, gkbin, gksync):
 			raise RuntimeError("the filing replica did not load:\n" + gk.log_text())
 		time.sleep(0.05)
 	return redis, gk
+
+
+def frontend_setup(tmp, gkbin, gksync, nsd):
+	"""redis-server with the STATUS set; gatekeeperd forwarding every fixture zone to nsd."""
+	redis = h.start_redis(tmp)
+	gk = None
+	try:
+		feed = h.Feed(gksync, tmp, redis.port)
+		feed.snapshot(1, sorted(STATUS.items()))
+		extra = ("redis:\n  address: \"127.0.0.1:%d\"\n  instance_id: difffe-%d\n"
+			 "filing:\n  startup: refuse\n"
+			 "pools:\n  - name: nsd\n    backends: [\"127.0.0.1:%d\"]\n"
+			 "    check: {name: example.cn, interval_ms: 1000}\n" % (redis.port, os.getpid(), nsd.port))
+		port = h.free_port()
+		conf = h.gk_config(tmp, port, zones=[], extra=extra)
+		text = open(conf).read().replace("zones: []\n", "zones:\n" + "".join(
+			"  - {name: %s, forward: nsd}\n" % z for z, _ in ALL_ZONES))
+		open(conf, "w").write(text)
+		gk = h.Server("gatekeeperd", [gkbin, "-c", conf], tmp, port, os.path.join(tmp, "gk.log"))
+		q = dns.message.make_query("www.example.cn", "A").to_wire()
+
+		def relayed():
+			w = h.udp_raw(q, port, timeout=0.5)
+			return w is not None and dns.message.from_wire(w).rcode() == dns.rcode.NOERROR
+		h.wait_for("the front end's replica loaded (a filed name relayed)", relayed, timeout=60,
+			   proc=gk)
+	except Exception:
+		if gk is not None:
+			h.log(gk.log_text()[-2000:])
+			gk.stop()
+		redis.stop()
+		raise
+	return redis, gk
+
+
+def frontend_case(c):
+	"""A corpus case the front-end mode sends: a plain query a backend answers."""
+	return (c.raw is None and c.qclass == "IN" and c.opcode == 0 and c.ednsver == 0 and
+		c.qtype != "ANY" and c.compare == "full" and c.check is None)
 
 
 def transfer_setup(tmp, binary, zonedir=h.ZONEDIR, zones=ALL_ZONES):
@@ -600,7 +649,7 @@ def run_mode(mode, nsd, ours, cases, verbose):
 		qwire, nw = ask(nsd, case, qid)
 		_, gw = ask(ours, case, qid)
 		refused = None
-		if mode == "filing" and case.raw is None and case.qclass == "IN":
+		if mode in ("filing", "frontend") and case.raw is None and case.qclass == "IN":
 			qn = dns.name.from_text(case.qname)
 			r = refused_reg(qn)
 			if r is not None and zone_of(qn) is not None:
@@ -609,10 +658,10 @@ def run_mode(mode, nsd, ours, cases, verbose):
 				nw = expected_filed(nw)
 		if verbose:
 			h.log("== [%s] %s\n-- NSD%s:\n%s\n-- ours:\n%s" % (
-				mode, case.label, " (as the filing check leaves it)" if mode == "filing" else "",
+				mode, case.label, " (as the filing check leaves it)" if mode != "plain" else "",
 				show(nw), show(gw)))
 		if refused:
-			for p in check_refusal(case, gw, refused):
+			for p in check_refusal(case, gw, refused, soa=mode != "frontend"):
 				problems.append((case, gw, "[%s] %s" % (mode, p)))
 		else:
 			a, b = norm(case, nw), norm(case, gw)
@@ -650,8 +699,8 @@ def main(argv):
 	cases = corpus()
 	mismatches, problems, echo = [], [], []
 	with h.TempDir("gk-diff-") as tmp:
-		ntmp, gtmp, ftmp = (os.path.join(tmp, d) for d in ("nsd", "gk", "filing"))
-		for d in (ntmp, gtmp, ftmp):
+		ntmp, gtmp, ftmp, fetmp = (os.path.join(tmp, d) for d in ("nsd", "gk", "filing", "fe"))
+		for d in (ntmp, gtmp, ftmp, fetmp):
 			os.mkdir(d)
 		with h.start_nsd(ntmp, zones=ALL_ZONES) as nsd:
 			if target == "nsd":
@@ -678,12 +727,20 @@ def main(argv):
 					for acc, got in zip((mismatches, problems, echo),
 							    run_mode("filing", nsd, gk, cases, verbose)):
 						acc.extend(got)
+				fcases = [c for c in cases if frontend_case(c)]
+				redis, gk = frontend_setup(fetmp, target, argv[2], nsd)
+				with redis, gk:
+					h.log("frontend mode: %s on %d in front of NSD on %d, redis on %d; %d queries" % (
+						gk.name, gk.port, nsd.port, redis.port, len(fcases)))
+					for acc, got in zip((mismatches, problems, echo),
+							    run_mode("frontend", nsd, gk, fcases, verbose)):
+						acc.extend(got)
 	for mode, case, nw, gw, a, b in mismatches:
 		keys = sorted(set(a) | set(b), key=str)
 		diff = ["%s: NSD=%r ours=%r" % (k, a.get(k), b.get(k)) for k in keys if a.get(k) != b.get(k)]
 		h.log("\nMISMATCH [%s] %s%s\n  %s\n  -- NSD answer%s:\n%s\n  -- our answer:\n%s" % (
 			mode, case.label, "  [exception: %s]" % case.exception if case.exception else "",
-			"\n  ".join(diff), " (as the filing check leaves it)" if mode == "filing" else "",
+			"\n  ".join(diff), " (as the filing check leaves it)" if mode != "plain" else "",
 			show(nw), show(gw)))
 	for case, gw, p in problems:
 		h.log("\nPROBLEM %s: %s\n  -- our answer:\n%s" % (case.label, p, show(gw)))

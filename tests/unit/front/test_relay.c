@@ -70,6 +70,7 @@ static void test_query_and_match(void **state)
 	/* too large for the client over UDP: header and question with TC */
 	memset(a + alen, 0, 600);
 	a[7] = 9;
+	a[10] = a[11] = 0; /* no additional records to leave out */
 	assert_int_equal(gk_front_relay_answer(&r, a, alen + 600), sizeof(cq));
 	assert_true(a[2] & 0x02);
 	assert_int_equal(a[7], 0);
@@ -385,6 +386,76 @@ static size_t big_answer_ede(uint8_t *a, size_t cap)
 	return len + 46;
 }
 
+/* An answer to cq of an A record, nadd additional A records (owners pointers to the
+ * question, 16 octets each) and, when opt, our OPT (11 octets) last -- or before the
+ * additional records when opt_first. aa false and an A record in authority instead of the
+ * answer: a referral's shape. */
+static size_t with_additional(uint8_t *a, unsigned nadd, bool opt, bool opt_first, bool referral)
+{
+	static const uint8_t rr[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1};
+	static const uint8_t o[] = {0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0};
+	size_t n = sizeof(cq);
+	memcpy(a, cq, n);
+	a[2] = referral ? 0x80 : 0x84;
+	memcpy(a + n, rr, sizeof(rr));
+	n += sizeof(rr);
+	a[7] = referral ? 0 : 1;
+	a[9] = referral ? 1 : 0;
+	if (referral)
+		a[n - 13] = 2; /* NS, rdata a pointer-sized name is enough for the walk */
+	if (opt && opt_first) {
+		memcpy(a + n, o, sizeof(o));
+		n += sizeof(o);
+	}
+	for (unsigned i = 0; i < nadd; i++) {
+		memcpy(a + n, rr, sizeof(rr));
+		a[n + 15] = (uint8_t)(i + 2);
+		n += sizeof(rr);
+	}
+	if (opt && !opt_first) {
+		memcpy(a + n, o, sizeof(o));
+		n += sizeof(o);
+	}
+	a[10] = 0;
+	a[11] = (uint8_t)(nadd + (opt ? 1 : 0));
+	return n;
+}
+
+/* An answer too large for the client that fits without some additional records: those
+ * records left out, the OPT kept, no TC (RFC 2181 9); a referral, or an OPT that is not
+ * last, still cut with TC. */
+static void test_trim_additional(void **state)
+{
+	(void)state;
+	uint8_t a[2048];
+	gk_relay_q_t r = {.id = 1, .client_id = 0x4321, .qend = sizeof(cq), .client_limit = 512};
+	size_t len = with_additional(a, 40, true, false, false);
+	assert_true(len > 512);
+	size_t m = gk_front_relay_answer(&r, a, len);
+	/* 512 - question (32) - A (16) - OPT (11) = 453: 28 records of 16 */
+	assert_int_equal(m, sizeof(cq) + 16 + 28 * 16 + 11);
+	assert_false(a[2] & 0x02);
+	assert_int_equal(get16(a + 6), 1);
+	assert_int_equal(get16(a + 10), 29);
+	assert_int_equal(get16(a + m - 11 + 1), 41); /* the OPT last, whole */
+	assert_int_equal(a[sizeof(cq) + 16 + 27 * 16 + 15], 29); /* the 28th record, in place */
+	/* without EDNS (no OPT): 29 records */
+	len = with_additional(a, 40, false, false, false);
+	assert_int_equal(gk_front_relay_answer(&r, a, len), sizeof(cq) + 16 + 29 * 16);
+	assert_int_equal(get16(a + 10), 29);
+	assert_false(a[2] & 0x02);
+	/* a referral's glue is not left out: TC */
+	len = with_additional(a, 40, true, false, true);
+	m = gk_front_relay_answer(&r, a, len);
+	assert_true(a[2] & 0x02);
+	assert_int_equal(get16(a + 8), 0);
+	/* an OPT before the records: TC (nothing is moved across it) */
+	len = with_additional(a, 40, true, true, false);
+	m = gk_front_relay_answer(&r, a, len);
+	assert_true(a[2] & 0x02);
+	assert_int_equal(get16(a + 6), 0);
+}
+
 static void test_truncate_keeps_opt(void **state)
 {
 	(void)state;
@@ -530,6 +601,7 @@ int main(void)
 	    cmocka_unit_test(test_client_ecs),
 	    cmocka_unit_test(test_put_and_echo),
 	    cmocka_unit_test(test_truncate_keeps_opt),
+	    cmocka_unit_test(test_trim_additional),
 	    cmocka_unit_test(test_error_ede),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
