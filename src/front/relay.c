@@ -118,8 +118,8 @@ static size_t trim_additional(uint8_t *a, size_t len, size_t qend, size_t limit)
 			opt_len = off - start;
 		}
 	}
-	if (adds + opt_len > limit)
-		return 0;
+	if (off != len || adds + opt_len > limit)
+		return 0; /* octets behind the last record: not an answer to trim */
 	/* the records from the first on, in place, while they fit beside the OPT */
 	size_t keep = adds;
 	unsigned kept = 0, others = opt_len ? ar - 1u : ar;

@@ -5,7 +5,10 @@
  * walked by the cache (front/cache.h): the TTL rules, the put and, on a hit, the TTL
  * decrement; then relayed (the client's ID; when too large for the client, TC and cut to
  * the question and at most its OPT), and its OPT made the client's (removed, or our buffer
- * size). The same bytes read as a client query:
+ * size). The names it carries listed and, with every registrable domain but the question's
+ * refused, left out (front/filter.h): the rewrite is a message the walk accepts, never larger
+ * than it may be, with no more records than the answer had; with none refused no authority
+ * or additional record is left out. The same bytes read as a client query:
  * its own ECS option checked, forwarded (cut) and echoed back. Invariants: nothing
  * is read or written out of bounds; a put that succeeds comes back on the next get of the same key
  * with the same length and header; an answer the walk rejects is never stored.
@@ -13,8 +16,59 @@
 #include <stdint.h>
 #include <string.h>
 #include "front/cache.h"
+#include "front/filter.h"
 #include "front/relay.h"
+#include "common/psl.h"
 #include "gk/errors.h"
+
+static bool refuse_all(void *ctx, const uint8_t *reg, size_t rlen, uint64_t hash)
+{
+	(void)ctx, (void)reg, (void)rlen, (void)hash;
+	return true;
+}
+
+static bool refuse_none(void *ctx, const uint8_t *reg, size_t rlen, uint64_t hash)
+{
+	(void)ctx, (void)reg, (void)rlen, (void)hash;
+	return false;
+}
+
+/* The filter over data as an answer for www.example.cn (registrable example.cn). */
+static void filter(const uint8_t *data, size_t size)
+{
+	static gk_psl_t *psl;
+	if (psl == NULL && gk_psl_open(NULL, &psl) != 0)
+		__builtin_trap();
+	static const uint8_t qn[] = "\3www\7example\2cn";
+	gk_ffilter_q_t q = {.qname = qn, .qlen = sizeof(qn), .reg_off = 4, .psl = psl};
+	gk_ffilter_regs_t regs;
+	int rc = gk_front_filter_regs(&q, data, size, &regs);
+	if ((rc != 0) != regs.walk && rc != 0)
+		__builtin_trap();
+	if (regs.used > sizeof(regs.names))
+		__builtin_trap();
+	static uint8_t out[65536], again[65536];
+	unsigned gone = 0;
+	size_t m = gk_front_filter_apply(&q, data, size, refuse_all, NULL, out, sizeof(out), &gone);
+	if (m > sizeof(out))
+		__builtin_trap();
+	if (m) {
+		gk_ffilter_regs_t r2;
+		/* the rewrite walks; filtered again, nothing more goes */
+		if (gk_front_filter_regs(&q, out, m, &r2) != 0)
+			__builtin_trap();
+		unsigned gone2 = 0;
+		size_t m2 = gk_front_filter_apply(&q, out, m, refuse_all, NULL, again,
+		                                  sizeof(again), &gone2);
+		if (m2 == 0 || gone2 != 0 || (out[6] << 8 | out[7]) > (data[6] << 8 | data[7]))
+			__builtin_trap();
+	}
+	/* none refused: only answer records off the question's chain may go (a message whose
+	 * question is not q's has none on it) */
+	m = gk_front_filter_apply(&q, data, size, refuse_none, NULL, out, sizeof(out), &gone);
+	if (m && memcmp(out + 8, data + 8, 4) != 0)
+		__builtin_trap();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -39,6 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (n != 0 && (rc != 0 || n != size || memcmp(out, data, 12) != 0))
 		__builtin_trap();
 	gk_front_cache_free(cache);
+	filter(data, size);
 	/* the outstanding query: www.example.cn A, ID 0xabcd */
 	static const uint8_t sent[] = {0xab, 0xcd, 1,   0,   0,   1, 0,   0,   0,   0,   0,
 	                               0,    3,    'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p',
@@ -49,8 +104,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t m = gk_front_relay_answer(&r, out, size);
 		if (m > size || m > 512 || out[0] != 0 || out[1] != 7)
 			__builtin_trap();
-		/* cut: the question, then nothing or one OPT (root owner) ending the message */
-		if (size > 512) {
+		/* cut: the question, then nothing or one OPT (root owner) ending the message;
+		 * or additional records left out, the rest as it was (no TC) */
+		bool trimmed = memcmp(out + 2, data + 2, 8) == 0 &&
+		               (out[10] << 8 | out[11]) < (data[10] << 8 | data[11]);
+		if (size > 512 && !trimmed) {
 			unsigned ar = (unsigned)out[10] << 8 | out[11];
 			if ((out[2] & 0x02) == 0 || out[6] || out[7] || out[8] || out[9] ||
 			    ar > 1 || memcmp(out + 12, data + 12, sizeof(sent) - 12) != 0)

@@ -437,7 +437,7 @@ static void test_trim_additional(void **state)
 	assert_false(a[2] & 0x02);
 	assert_int_equal(get16(a + 6), 1);
 	assert_int_equal(get16(a + 10), 29);
-	assert_int_equal(get16(a + m - 11 + 1), 41); /* the OPT last, whole */
+	assert_int_equal(get16(a + m - 11 + 1), 41);             /* the OPT last, whole */
 	assert_int_equal(a[sizeof(cq) + 16 + 27 * 16 + 15], 29); /* the 28th record, in place */
 	/* without EDNS (no OPT): 29 records */
 	len = with_additional(a, 40, false, false, false);
