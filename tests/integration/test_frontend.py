@@ -21,7 +21,8 @@
 #  2c. the backend sockets' source ports (RFC 5452): several in use, all replaced by new
 #      random ones within seconds (gatekeeper_frontend_source_port_rotations_total);
 #   3. the packet cache: a second query does not reach the backend; a revocation applied
-#      with gk-sync is enforced on the cached name at the next query;
+#      with gk-sync is enforced on the cached name at the next query, and on a cached
+#      answer's CNAME target (the answer then stops at the CNAME, front/filter.h);
 #   4. a backend that does not answer: every query still answered, by a retry elsewhere;
 #   5. wrong-ID and garbage answers are dropped: SERVFAIL after the tries (EDE 22), nothing else;
 #  5a. the relay's own SERVFAILs, each with its EDE and counted by reason: a backend that
@@ -138,6 +139,10 @@ class Backend:
 			# 40 records: larger than a client's 512 octets
 			r.answer.append(dns.rrset.from_text_list(qn, 300, "IN", "A",
 								 ["192.0.2.%d" % i for i in range(1, 41)]))
+		elif qt == dns.rdatatype.A and qn.labels[0].lower() == b"to-target":
+			# a chain into another domain the same backend answers for
+			r.answer.append(dns.rrset.from_text(qn, 300, "IN", "CNAME", "www.target.com.cn."))
+			r.answer.append(dns.rrset.from_text("www.target.com.cn.", 300, "IN", "A", "192.0.2.98"))
 		elif qt == dns.rdatatype.A:
 			r.answer.append(dns.rrset.from_text(qn, 300, "IN", "A", "192.0.2.99"))
 		if self.mode == "ecs":
@@ -369,7 +374,7 @@ FORWARDED = [("example.cn", "nsd"), ("com.cn", "rec"), ("mixed.cn", "mixed"), ("
 # served from files: one below a forwarded zone (com.cn), one above one (fwd.dname.cn)
 SERVED = [("other.com.cn", "other.com.cn.zone"), ("dname.cn", "dname.cn.zone")]
 STATUS = [("example.cn", "filed"), ("filed.com.cn", "filed"), ("revoked.com.cn", "revoked"),
-	  ("big.com.cn", "filed"),
+	  ("big.com.cn", "filed"), ("alias.com.cn", "filed"), ("target.com.cn", "filed"),
 	  ("mixed.cn", "filed"), ("bad.cn", "filed"), ("tc.cn", "filed"),
 	  ("tcr.cn", "filed"), ("other.com.cn", "filed"), ("dname.cn", "filed"),
 	  ("ecs.cn", "filed"), ("ecsr.cn", "filed"), ("proxy.cn", "filed"), ("pp.cn", "filed"),
@@ -688,14 +693,36 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 	       [x.rdtype for x in r2.authority] == [dns.rdatatype.NS] and
 	       [x.name.to_text() for x in r2.additional] == ["ns1.deleg.filed.com.cn."],
 	       (n0, n1, r1, r2))
+	# a chain into another filed domain, cached: relayed whole
+	f0 = obs.m("gatekeeper_frontend_filtered_total")
+	r1 = ask(port, "to-target.alias.com.cn")
+	r2 = ask(port, "to-target.alias.com.cn")
+	nt = be["rec"].names().count("to-target.alias.com.cn.")
+	expect("a CNAME into a filed domain relayed whole, the second from the cache",
+	       nt == 1 and rdata(r2) == rdata(r1) == [("to-target.alias.com.cn.", 5, "www.target.com.cn."),
+						  ("www.target.com.cn.", 1, "192.0.2.98")], (nt, r1, r2))
 	t0 = time.monotonic()
-	feed.snapshot(2, [s if s[0] != "filed.com.cn" else ("filed.com.cn", "revoked") for s in STATUS])
+	feed.snapshot(2, [s if s[0] not in ("filed.com.cn", "target.com.cn") else (s[0], "revoked")
+			  for s in STATUS])
 	r = wait_for("the revocation enforced on the cached name",
 		     lambda: (lambda x: x if x.rcode() == dns.rcode.NXDOMAIN else None)(ask(port, "cached.filed.com.cn")))
 	expect("revoked while cached: NXDOMAIN EDE 18 (%.0f ms after gk-sync started)" %
 	       ((time.monotonic() - t0) * 1000), ede(r) == 18, r)
 	expect("the revoked cached name did not reach the backend again",
 	       be["rec"].names().count("cached.filed.com.cn.") == n1, be["rec"].names())
+	# the chain's target revoked while the answer is cached: the next answer stops at the
+	# CNAME (as our own zones' answers do), from the cache, and the filter is counted
+	r = ask(port, "to-target.alias.com.cn")
+	expect("a cached chain into a revoked domain: NOERROR, the CNAME alone, no authority or "
+	       "additional (backend asked %d times)" % be["rec"].names().count("to-target.alias.com.cn."),
+	       r.rcode() == dns.rcode.NOERROR and
+	       rdata(r) == [("to-target.alias.com.cn.", 5, "www.target.com.cn.")] and
+	       not r.authority and not r.additional and
+	       be["rec"].names().count("to-target.alias.com.cn.") == nt, r)
+	f1 = obs.m("gatekeeper_frontend_filtered_total")
+	expect("... counted: gatekeeper_frontend_filtered_total %s -> %s, records left out %s" % (
+	       f0, f1, obs.m("gatekeeper_frontend_filtered_records_total")),
+	       f1 == f0 + 1 and obs.m("gatekeeper_frontend_filtered_records_total") >= 1, (f0, f1))
 
 	# 4. a backend that never answers: retried on the other one
 	rcodes = [ask(port, "n%d.mixed.cn" % i).rcode() for i in range(8)]
