@@ -54,14 +54,19 @@ static inline uint64_t gk_dname_fmix(uint64_t h)
 	return h ^ (h >> 33);
 }
 
-/* Hash of a byte string of length len (compiled answer blobs, the front end's cache keys).
+/* Hash of a byte string of length len (compiled answer blobs, the front end's cache keys),
+ * its start state moved by seed. A table whose keys come from the network (the front end's
+ * packet cache) takes a random secret seed: unseeded, two blocks of any name can be chosen so
+ * that the state after them is the same (each step is (h ^ w) * K), and names sharing one
+ * hash could be made at will to crowd one set; with the seed, the state after a block is
+ * not known to the sender.
  * Name tables use common/namehash.h instead, whose hash of a name yields every ancestor's in
  * the same pass. Eight octets per step with overlapping loads for the tail; the final mix
  * spreads every input bit over all 64 bits: tables index by the low bits, the high bits, or
  * both. */
-static inline uint64_t gk_dname_hash(const uint8_t *n, size_t len)
+static inline uint64_t gk_dname_hash_seed(const uint8_t *n, size_t len, uint64_t seed)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ ((uint64_t)len * 0xff51afd7ed558ccdull);
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ ((uint64_t)len * 0xff51afd7ed558ccdull) ^ seed;
 	if (len >= 8) {
 		size_t i = 0;
 		for (; i + 8 < len; i += 8)
@@ -74,6 +79,12 @@ static inline uint64_t gk_dname_hash(const uint8_t *n, size_t len)
 		                        (uint64_t)n[len - 1] << 16);
 	}
 	return gk_dname_fmix(h);
+}
+
+/* gk_dname_hash_seed with seed 0. */
+static inline uint64_t gk_dname_hash(const uint8_t *n, size_t len)
+{
+	return gk_dname_hash_seed(n, len, 0);
 }
 
 /* True when name a (length alen) equals b or lies below it. Both lowercase. */

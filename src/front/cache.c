@@ -24,6 +24,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/random.h>
 #include "common/counter.h"
 #include "common/dname.h"
 #include "front/cache.h"
@@ -62,6 +64,7 @@ struct gk_fcache {
 	size_t nfree;
 	size_t hand;
 	uint32_t max_ttl;
+	uint64_t seed; /* the keys' hash (gk_dname_hash_seed): random, per cache */
 	gk_fcache_stats_t st;
 };
 
@@ -190,6 +193,10 @@ int gk_front_cache_new(size_t max_bytes, uint32_t max_ttl, gk_fcache_t **out)
 		c->free[i] = (uint32_t)(nslots - 1 - i);
 	c->nfree = nslots;
 	c->max_ttl = max_ttl;
+	/* a seed the network cannot guess (common/dname.h); without the kernel's, a weaker one
+	 * still differs per process and cache */
+	if (getrandom(&c->seed, sizeof(c->seed), GRND_NONBLOCK) != (ssize_t)sizeof(c->seed))
+		c->seed = (uint64_t)(uintptr_t)c ^ (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull;
 	c->st.slots = nslots;
 	c->st.bytes =
 	    nslots * (sizeof(struct slot) + sizeof(uint32_t)) + nsets * IWAYS * sizeof(struct way);
@@ -212,9 +219,9 @@ void gk_front_cache_free(gk_fcache_t *c)
 	free(c);
 }
 
-static uint64_t key_hash(const gk_fcache_key_t *k)
+static uint64_t key_hash(const gk_fcache_t *c, const gk_fcache_key_t *k)
 {
-	uint64_t h = gk_dname_hash(k->name, k->nlen);
+	uint64_t h = gk_dname_hash_seed(k->name, k->nlen, c->seed);
 	if (k->ecs_len)
 		h = gk_dname_mix(h, gk_dname_hash(k->ecs, k->ecs_len));
 	h = gk_dname_mix(h, (uint64_t)k->type << 32 | (uint64_t)k->cls << 16 |
@@ -330,7 +337,7 @@ int gk_front_cache_put_regs(gk_fcache_t *c, const gk_fcache_key_t *key, const ui
 		gk_counter_inc(&c->st.uncacheable);
 		return GK_ENOENT;
 	}
-	uint64_t h = key_hash(key);
+	uint64_t h = key_hash(c, key);
 	struct way *w = find(c, h, key);
 	if (w == NULL) {
 		/* a free way in the emptier of the key's two sets */
@@ -416,7 +423,7 @@ size_t gk_front_cache_get_regs(gk_fcache_t *c, const gk_fcache_key_t *key, uint6
 		gk_counter_inc(&c->st.misses);
 		return 0;
 	}
-	uint64_t h = key_hash(key);
+	uint64_t h = key_hash(c, key);
 	struct way *w = find(c, h, key);
 	if (w != NULL) {
 		struct slot *s = &c->slots[w->idx - 1];

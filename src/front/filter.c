@@ -90,9 +90,37 @@ int gk_front_filter_regs(const gk_ffilter_q_t *q, const uint8_t *msg, size_t len
 		return GK_ESYNTAX;
 	}
 	unsigned total = (unsigned)rd16(msg + 6) + rd16(msg + 8) + rd16(msg + 10);
+	/* where the question's name and its suffixes down to its registrable domain start in
+	 * msg (the question is q's, uncompressed at 12): an owner that is a pointer to one of
+	 * them shares the question's registrable domain, with nothing to unpack -- most owners
+	 * of most answers (the name itself, its zone's apex) */
+	uint16_t same[8];
+	unsigned nsame = 0;
+	for (size_t o = 0; nsame < 8 && o < q->qlen && q->qname[o]; o += q->qname[o] + 1u) {
+		if (q->reg_off >= 0 && o > (size_t)q->reg_off)
+			break;
+		same[nsame++] = (uint16_t)(12 + o);
+		if (q->reg_off < 0)
+			break; /* a public suffix: only the name itself */
+	}
 	uint8_t name[GK_DNAME_MAX], last[GK_DNAME_MAX];
 	size_t lastlen = 0;
 	for (unsigned i = 0; i < total; i++) {
+		if (off + 12 <= len && (msg[off] & 0xc0) == 0xc0) {
+			unsigned to = (unsigned)(msg[off] & 0x3f) << 8 | msg[off + 1];
+			unsigned k = 0;
+			while (k < nsame && same[k] != to)
+				k++;
+			if (k < nsame) {
+				off += 2;
+				if (off + 10 + rd16(msg + off + 8) > len) {
+					out->walk = true;
+					return GK_ESYNTAX;
+				}
+				off += 10u + rd16(msg + off + 8);
+				continue;
+			}
+		}
 		size_t nlen = gk_dname_unpack(msg, len, off, name, &off);
 		if (nlen == 0 || off + 10 > len || off + 10 + rd16(msg + off + 8) > len) {
 			out->walk = true;

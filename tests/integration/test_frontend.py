@@ -696,11 +696,13 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 	# a chain into another filed domain, cached: relayed whole
 	f0 = obs.m("gatekeeper_frontend_filtered_total")
 	r1 = ask(port, "to-target.alias.com.cn")
+	na = be["rec"].names().count("to-target.alias.com.cn.")
 	r2 = ask(port, "to-target.alias.com.cn")
 	nt = be["rec"].names().count("to-target.alias.com.cn.")
 	expect("a CNAME into a filed domain relayed whole, the second from the cache",
-	       nt == 1 and rdata(r2) == rdata(r1) == [("to-target.alias.com.cn.", 5, "www.target.com.cn."),
-						  ("www.target.com.cn.", 1, "192.0.2.98")], (nt, r1, r2))
+	       na >= 1 and nt == na and
+	       rdata(r2) == rdata(r1) == [("to-target.alias.com.cn.", 5, "www.target.com.cn."),
+					  ("www.target.com.cn.", 1, "192.0.2.98")], (na, nt, r1, r2))
 	t0 = time.monotonic()
 	feed.snapshot(2, [s if s[0] not in ("filed.com.cn", "target.com.cn") else (s[0], "revoked")
 			  for s in STATUS])
