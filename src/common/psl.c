@@ -101,3 +101,27 @@ int gk_psl_registrable_wire(const gk_psl_t *psl, const unsigned char *name, size
 			return starts[k];
 	return -1;
 }
+
+bool gk_psl_below_wire(const gk_psl_t *psl, const unsigned char *name, size_t len, size_t rlen)
+{
+	char buf[256];
+	unsigned tstart[128], n = 0;
+	size_t o = 0, p = 0;
+	if (len < 2 || len > 255 || rlen > len)
+		return false;
+	for (; p < len && name[p]; p += name[p] + 1u) {
+		if (n == 128 || p + 1u + name[p] >= len)
+			return false;
+		if (o)
+			buf[o++] = '.';
+		tstart[n++] = p < len - rlen ? (unsigned)o : UINT32_MAX;
+		for (unsigned i = 1; i <= name[p]; i++)
+			buf[o++] = rule_byte(name[p + i]) ? (char)name[p + i] : '\x01';
+	}
+	buf[o] = 0;
+	/* the suffixes longer than the last rlen octets: the labels that start before them */
+	for (unsigned k = 0; k < n && tstart[k] != UINT32_MAX; k++)
+		if (psl_is_public_suffix2(psl->ctx, buf + tstart[k], PSL_TYPE_ICANN))
+			return false;
+	return true;
+}

@@ -7,6 +7,7 @@
  * may be shared by any number of threads.
  */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include "gk/errors.h"
 
@@ -30,3 +31,9 @@ const char *gk_psl_registrable(const gk_psl_t *psl, const char *name);
  * inside a label is data, never a separator (such a label matches no rule of the list
  * but a wildcard one). Any thread; no allocation. */
 int gk_psl_registrable_wire(const gk_psl_t *psl, const unsigned char *name, size_t len);
+
+/* For a lowercase wire name whose last rlen octets are a registrable domain R: true when R
+ * is the name's registrable domain too, that is when none of its suffixes longer than R is
+ * a public suffix (asks the list only about those: one question for ns1.R). False as well
+ * for a name that cannot be read. Any thread; no allocation. */
+bool gk_psl_below_wire(const gk_psl_t *psl, const unsigned char *name, size_t len, size_t rlen);

@@ -70,11 +70,30 @@ static void test_odd_bytes_are_label_data(void **state)
 	assert_int_equal(REG("\3foo\3c.n"), 0);
 }
 
+/* gk_psl_below_wire: a name below a registrable domain R has R as its own unless a rule
+ * makes a longer suffix public -- the list has such rules below names that are not suffixes
+ * themselves (os.hordaland.no while hordaland.no is registrable). */
+#define BELOW(lit, rlen) gk_psl_below_wire(psl, (const unsigned char *)(lit), sizeof(lit), rlen)
+
+static void test_below(void **state)
+{
+	(void)state;
+	assert_true(BELOW("\3ns1\7example\2cn", 12));
+	assert_true(BELOW("\1a\1b\7example\3com\2cn", 16));
+	assert_true(BELOW("\7example\2cn", 12));           /* R itself */
+	assert_int_equal(REG("\2os\11hordaland\2no"), -1); /* a public suffix, */
+	assert_int_equal(REG("\11hordaland\2no"), 0);      /* below a registrable name */
+	assert_false(BELOW("\1x\2os\11hordaland\2no", 14));
+	assert_true(BELOW("\1x\2no\11hordaland\2no", 14));
+	assert_false(BELOW("\3ns1\7example\2cn", 40)); /* longer than the name */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ordinary_names),
 	    cmocka_unit_test(test_odd_bytes_are_label_data),
+	    cmocka_unit_test(test_below),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
