@@ -38,6 +38,8 @@ void gk_daemon_front_stats(gk_server_t *s, gk_control_req_t *req)
 	gk_control_reply(req, "ok forwarded_queries %llu", (unsigned long long)c.queries);
 	gk_control_reply(req, "ok forwarded_cache_hits %llu", (unsigned long long)c.cache_hits);
 	gk_control_reply(req, "ok forwarded_servfail %llu", (unsigned long long)c.servfail);
+	gk_control_reply(req, "ok forwarded_filtered %llu %llu", (unsigned long long)c.filtered,
+	                 (unsigned long long)c.filtered_records);
 	for (unsigned i = 0; i <= GK_FWD_RCODES_NAMED; i++)
 		gk_control_reply(req, "ok forwarded_answers %s %llu", gk_front_fwd_rcode_name(i),
 		                 (unsigned long long)c.rcode[i]);

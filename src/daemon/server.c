@@ -122,7 +122,8 @@ static void log_counters(gk_server_t *s)
 		    "counters: forwarded %llu queries; cache hits %llu, answers relayed %llu "
 		    "(NOERROR %llu, NXDOMAIN %llu, SERVFAIL %llu, REFUSED %llu, other %llu), "
 		    "SERVFAIL of our own %llu (no backend %llu, table full %llu, connection %llu, "
-		    "malformed %llu, timeout %llu), FORMERR (invalid ECS) %llu",
+		    "malformed %llu, timeout %llu), FORMERR (invalid ECS) %llu, "
+		    "without a refused name's data %llu (%llu records left out)",
 		    (unsigned long long)f.queries, (unsigned long long)f.cache_hits,
 		    (unsigned long long)f.answers, (unsigned long long)f.rcode[GK_RCODE_NOERROR],
 		    (unsigned long long)f.rcode[GK_RCODE_NXDOMAIN],
@@ -135,7 +136,8 @@ static void log_counters(gk_server_t *s)
 		    (unsigned long long)f.bad_answer,
 		    (unsigned long long)(f.servfail - f.no_backend - f.table_full - f.conn_failed -
 		                         f.bad_answer),
-		    (unsigned long long)f.ecs_invalid);
+		    (unsigned long long)f.ecs_invalid, (unsigned long long)f.filtered,
+		    (unsigned long long)f.filtered_records);
 		free(fw);
 	}
 }

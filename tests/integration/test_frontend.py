@@ -725,6 +725,9 @@ def run(gk, port, nsd, be, feed, tmp, obs):
 	expect("... counted: gatekeeper_frontend_filtered_total %s -> %s, records left out %s" % (
 	       f0, f1, obs.m("gatekeeper_frontend_filtered_records_total")),
 	       f1 == f0 + 1 and obs.m("gatekeeper_frontend_filtered_records_total") >= 1, (f0, f1))
+	st = obs.stats()
+	expect("... and in gkctl stats (forwarded_filtered)",
+	       re.search(r"forwarded_filtered %d [1-9]" % f1, st) is not None, st)
 
 	# 4. a backend that never answers: retried on the other one
 	rcodes = [ask(port, "n%d.mixed.cn" % i).rcode() for i in range(8)]
