@@ -68,6 +68,8 @@ ns1	IN A 192.0.2.53
 www	IN A 192.0.2.80
 ZONE
 done
+# a name of the filed zone whose CNAME leads into the unfiled one NSD also serves
+echo "blog	IN CNAME www.blog.cn." >>"$DEMO/nsd/geo.example.cn.zone"
 cat >"$DEMO/nsd/nsd.conf" <<NSDCONF
 server:
 	ip-address: 127.0.0.1@$NSD_PORT
@@ -127,6 +129,7 @@ echo "           dig @127.0.0.1 -p 5300 x.phish.example.cn (operator block list:
 echo "           dig @127.0.0.1 -p 5300 x.bad.example.cn   (the RPZ list: NXDOMAIN + EDE)"
 echo "           dig @127.0.0.1 -p 5300 www.geo.example.cn (forwarded: NSD's answer, relayed)"
 echo "           dig @127.0.0.1 -p 5300 www.blog.cn (forwarded zone, not filed: REFUSED + EDE, NSD never asked)"
+echo "           dig @127.0.0.1 -p 5300 blog.geo.example.cn (a CNAME into blog.cn: relayed without blog.cn's data)"
 echo "           build/release/gkctl -c build/demo/gatekeeperd.conf stats (the pool's backends and their state)"
 echo "           build/release/gkctl lookup www.newsite.cn -c build/demo/gatekeeperd.conf (why?)"
 echo "           build/release/gkctl -c build/demo/gatekeeperd.conf zone status      (the control channel: docs/CONTROL.md)"
