@@ -9,6 +9,7 @@
  */
 #include <string.h>
 #include "common/dname.h"
+#include "common/dns.h"
 #include "common/namehash.h"
 #include "common/psl.h"
 #include "front/filter.h"
@@ -239,44 +240,6 @@ static bool build_chain(const struct fctx *c, const uint8_t *m, size_t len, size
 	return true;
 }
 
-/* Where the names are in a type's rdata: pre octets, then names names, then the rest as
- * it is. Types whose names may arrive compressed (RFC 3597 4); every other rdata is copied. */
-static bool rdata_names(uint16_t type, unsigned *pre, unsigned *names)
-{
-	switch (type) {
-	case 2:
-	case 3:
-	case 4:
-	case 5:
-	case 7:
-	case 8:
-	case 9:
-	case 12:
-	case 39:
-		*pre = 0, *names = 1; /* NS MD MF CNAME MB MG MR PTR DNAME */
-		return true;
-	case 6:
-	case 14:
-	case 17:
-		*pre = 0, *names = 2; /* SOA MINFO RP */
-		return true;
-	case 15:
-	case 18:
-	case 21:
-	case 36:
-		*pre = 2, *names = 1; /* MX AFSDB RT KX */
-		return true;
-	case 26:
-		*pre = 2, *names = 2; /* PX */
-		return true;
-	case 33:
-		*pre = 6, *names = 1; /* SRV */
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* Write the record at m[off..) with owner name[0..nlen) uncompressed into out at *o.
  * rd/rdl: its rdata. Returns false when it does not fit cap or its rdata is malformed. */
 static bool put_rr(const uint8_t *m, size_t tpos, size_t rd, size_t rdl, const uint8_t *name,
@@ -292,7 +255,7 @@ static bool put_rr(const uint8_t *m, size_t tpos, size_t rd, size_t rdl, const u
 	w += 10;
 	unsigned pre, names;
 	size_t in = rd, end = rd + rdl;
-	if (rdata_names(rd16(m + tpos), &pre, &names)) {
+	if (gk_dns_rdata_names(rd16(m + tpos), true, &pre, &names)) {
 		if (rdl < pre || w + pre > cap)
 			return false;
 		memcpy(out + w, m + in, pre);

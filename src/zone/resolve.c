@@ -127,29 +127,9 @@ static bool put_name(gk_asm_t *a, const uint8_t *name, size_t len, bool compress
 /* RFC 3597 4: only the RFC 1035 types may have compressed names in rdata. */
 static bool put_rdata(gk_asm_t *a, uint16_t type, const uint8_t *rd, size_t rdlen)
 {
-	size_t pre = 0, names = 0;
-	switch (type) {
-	case 2:
-	case 3:
-	case 4:
-	case 5:
-	case 7:
-	case 8:
-	case 9:
-	case 12:
-		names = 1;
-		break;
-	case GK_TYPE_MX:
-		pre = 2;
-		names = 1;
-		break;
-	case GK_TYPE_SOA:
-	case 14: /* MINFO */
-		names = 2;
-		break;
-	default:
-		break;
-	}
+	unsigned pre, names;
+	if (!gk_dns_rdata_names(type, false, &pre, &names))
+		names = 0;
 	if (!names) {
 		if (!room(a, rdlen))
 			return false;
