@@ -367,6 +367,25 @@ def rrset_tuples(section):
 	return sorted(out)
 
 
+def aged(a, b, most=60):
+	"""b (our normalised answer) with each record's TTL taken as a's (NSD's) where ours is
+	that TTL less at most `most` seconds: the front end's packet cache hands an answer out
+	with its TTLs decremented by the whole seconds it has held it (RFC 1035 / docs/FRONTEND.md),
+	and a corpus run on a loaded machine crosses second boundaries."""
+	for sec in ("answer", "authority", "additional"):
+		if not isinstance(a.get(sec), list) or not isinstance(b.get(sec), list):
+			continue
+		theirs = {(t[0], t[2], t[3], t[4]): t[1] for t in a[sec]}
+		out = []
+		for t in b[sec]:
+			ttl = theirs.get((t[0], t[2], t[3], t[4]))
+			if ttl is not None and 0 <= ttl - t[1] <= most:
+				t = (t[0], ttl) + t[2:]
+			out.append(t)
+		b[sec] = sorted(out)
+	return b
+
+
 def norm(case, wire):
 	"""A comparable dict for one answer, according to case.compare."""
 	if case.compare == "none":
@@ -665,6 +684,8 @@ def run_mode(mode, nsd, ours, cases, verbose):
 				problems.append((case, gw, "[%s] %s" % (mode, p)))
 		else:
 			a, b = norm(case, nw), norm(case, gw)
+			if mode == "frontend":
+				b = aged(a, b)
 			if a != b:
 				mismatches.append((mode, case, nw, gw, a, b))
 			elif case.compare == "any" and norm(Case("", compare="full"), nw) != \
