@@ -41,10 +41,10 @@ static int reg_of(const gk_ffilter_q_t *q, const uint8_t *name, size_t nlen)
 	const uint8_t *r = q->reg_off >= 0 ? q->qname + q->reg_off : NULL;
 	size_t rlen = r ? q->qlen - (size_t)q->reg_off : 0;
 	if (r && gk_dname_is_subdomain(name, nlen, r, rlen) &&
-	    (q->fixed || gk_dname_is_subdomain(q->qname, q->qlen, name, nlen) ||
+	    (gk_dname_is_subdomain(q->qname, q->qlen, name, nlen) ||
 	     gk_psl_below_wire(q->psl, name, nlen, rlen)))
-		return REG_SAME; /* under a fixed domain, a suffix of the question below it, or
-		                    no public suffix between the name and the domain */
+		return REG_SAME; /* a suffix of the question below it, or no public suffix
+		                    between the name and the domain */
 	int off = gk_psl_registrable_wire(q->psl, name, nlen);
 	if (off < 0)
 		return r ? REG_NONE : REG_SAME;

@@ -47,8 +47,6 @@ typedef struct gk_ffilter_q {
 	const uint8_t *qname; /* lowercase uncompressed wire name */
 	size_t qlen;
 	int reg_off; /* its registrable domain at qname + reg_off; -1: it is a public suffix */
-	bool fixed;  /* every name at or below that registrable domain has it as its own (the
-	                forwarded zone fixes it: no PSL rule below it), so no PSL is asked */
 	const struct gk_psl *psl; /* NULL: nothing is listed or filtered */
 } gk_ffilter_q_t;
 

@@ -359,18 +359,22 @@ static bool reg_refused(void *ctx, const uint8_t *reg, size_t rlen, uint64_t has
 	return gk_decide_reg_refused(ctx, reg, rlen, hash);
 }
 
-/* The question of s as filter.h takes it: its name lowercase into name (256 octets). */
-static void filter_q(const struct slot *s, const gk_pkt_opts_t *o, uint8_t *name,
-                     gk_ffilter_q_t *fq)
+/* The question name of s in lowercase into name (256 octets): its length. */
+static size_t qname_lower(const struct slot *s, uint8_t *name)
 {
 	size_t nlen = (size_t)s->rq.qend - 16u;
 	for (size_t i = 0; i < nlen; i++)
 		name[i] = gk_dname_lower[s->sent[12 + i]];
-	*fq = (gk_ffilter_q_t){.qname = name,
-	                       .qlen = nlen,
-	                       .reg_off = s->qreg,
-	                       .fixed = false,
-	                       .psl = o ? o->psl : NULL};
+	return nlen;
+}
+
+/* The question of s as filter.h takes it: its name lowercase into name (256 octets). */
+static void filter_q(const struct slot *s, const gk_pkt_opts_t *o, uint8_t *name,
+                     gk_ffilter_q_t *fq)
+{
+	size_t nlen = qname_lower(s, name);
+	*fq = (gk_ffilter_q_t){
+	    .qname = name, .qlen = nlen, .reg_off = s->qreg, .psl = o ? o->psl : NULL};
 }
 
 /* The options whose filing check applies to the other names of s's answer, or NULL. */
@@ -942,11 +946,7 @@ static void wheel_cb(uv_timer_t *t)
 /* The lowercase key of the query in s->sent; with subnet, for the client subnet sent. */
 static void cache_key(const struct slot *s, uint8_t *name, gk_fcache_key_t *k, bool subnet)
 {
-	size_t nlen = (size_t)s->rq.qend - 16u;
-	for (size_t i = 0; i < nlen; i++) {
-		uint8_t c = s->sent[12 + i];
-		name[i] = c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
-	}
+	size_t nlen = qname_lower(s, name);
 	*k = (gk_fcache_key_t){.name = name,
 	                       .nlen = nlen,
 	                       .type = rd16(s->sent + s->rq.qend - 4),
